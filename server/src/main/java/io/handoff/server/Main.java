@@ -1,0 +1,162 @@
+package io.handoff.server;
+
+import io.handoff.server.auth.DevTokens;
+import io.handoff.server.engine.Engine;
+import io.handoff.server.engine.StoreLimits;
+import io.handoff.server.engine.memory.MemoryEngine;
+import java.time.Duration;
+import java.util.concurrent.Callable;
+import java.util.concurrent.CountDownLatch;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/** {@code java -jar handoff-server.jar [options]}: runs one node until SIGTERM or Ctrl-C. */
+@Command(
+    name = "handoff-server",
+    mixinStandardHelpOptions = true,
+    version = "handoff-server 0.1.0",
+    description = "Runs one Handoff node.",
+    subcommands = {Main.Token.class})
+public final class Main implements Callable<Integer> {
+
+  @Option(names = "--port", description = "TCP port (default ${DEFAULT-VALUE}).")
+  int port = ServerConfig.DEFAULT_PORT;
+
+  @Option(names = "--host", description = "Address to bind (default ${DEFAULT-VALUE}).")
+  String host = ServerConfig.DEFAULT_HOST;
+
+  @Option(names = "--node-id", description = "Name of this node in logs and Welcome frames.")
+  String nodeId;
+
+  @Option(
+      names = "--jwt-secret",
+      defaultValue = "${env:HANDOFF_JWT_SECRET}",
+      description =
+          "HS256 secret for access tokens, at least 32 bytes (env HANDOFF_JWT_SECRET)."
+              + " Without one a development secret is generated and printed.")
+  String jwtSecret;
+
+  @Option(names = "--redis-url", description = "Redis for many nodes (not available yet).")
+  String redisUrl;
+
+  @Option(names = "--config", description = "Configuration file (not available yet).")
+  String configFile;
+
+  @Option(
+      names = "--heartbeat",
+      description = "Heartbeat interval, ISO-8601 or e.g. 25s (default 25s).")
+  String heartbeat;
+
+  @Option(names = "--history-length", description = "Deltas kept per document (default 1000).")
+  Integer historyLength;
+
+  public static void main(String[] args) {
+    System.exit(new CommandLine(new Main()).execute(args));
+  }
+
+  @Override
+  public Integer call() throws Exception {
+    if (redisUrl != null) {
+      System.err.println(
+          "--redis-url: the Redis engine is not built yet; run without it for one node.");
+      return 2;
+    }
+    if (configFile != null) {
+      System.err.println("--config: configuration files are not supported yet.");
+      return 2;
+    }
+    ServerConfig.Builder b = ServerConfig.builder().port(port).host(host).nodeId(nodeId);
+    boolean dev = jwtSecret == null || jwtSecret.isEmpty();
+    String secret = dev ? DevTokens.randomSecret() : jwtSecret;
+    if (dev) {
+      b.developmentSecret(secret);
+    } else {
+      b.jwtSecret(secret);
+    }
+    if (heartbeat != null) {
+      b.heartbeatInterval(parseDuration(heartbeat));
+    }
+    StoreLimits.Builder limits = StoreLimits.builder();
+    if (historyLength != null) {
+      limits.historyLength(historyLength);
+    }
+    b.storeLimits(limits.build());
+    ServerConfig config;
+    try {
+      config = b.build();
+    } catch (IllegalArgumentException e) {
+      System.err.println("invalid configuration: " + e.getMessage());
+      return 2;
+    }
+    Engine engine = new MemoryEngine(config.storeLimits());
+    HandoffServer server = HandoffServer.start(config, engine);
+    System.out.println("Handoff node " + config.nodeId() + " on port " + server.port());
+    System.out.println("Durability: " + engine.durability());
+    if (dev) {
+      System.out.println("DEVELOPMENT secret (pass --jwt-secret for a real one): " + secret);
+      System.out.println(
+          "Example token (user demo, device laptop, 24 h): "
+              + DevTokens.mint(secret, "demo", "laptop", Duration.ofHours(24)));
+    }
+    CountDownLatch stopped = new CountDownLatch(1);
+    Runtime.getRuntime()
+        .addShutdownHook(
+            new Thread(
+                () -> {
+                  server.close();
+                  engine.close();
+                  stopped.countDown();
+                },
+                "handoff-shutdown"));
+    stopped.await();
+    return 0;
+  }
+
+  static Duration parseDuration(String s) {
+    String t = s.trim().toLowerCase(java.util.Locale.ROOT);
+    if (t.startsWith("p")) {
+      return Duration.parse(t.toUpperCase(java.util.Locale.ROOT));
+    }
+    if (t.endsWith("ms")) {
+      return Duration.ofMillis(Long.parseLong(t.substring(0, t.length() - 2)));
+    }
+    long n = Long.parseLong(t.substring(0, t.length() - 1));
+    return switch (t.charAt(t.length() - 1)) {
+      case 's' -> Duration.ofSeconds(n);
+      case 'm' -> Duration.ofMinutes(n);
+      case 'h' -> Duration.ofHours(n);
+      case 'd' -> Duration.ofDays(n);
+      default -> throw new IllegalArgumentException("not a duration: " + s);
+    };
+  }
+
+  /** {@code handoff-server token}: mints an HS256 development token. */
+  @Command(
+      name = "token",
+      mixinStandardHelpOptions = true,
+      description = "Prints an HS256 access token for development and tests.")
+  static final class Token implements Callable<Integer> {
+    @Option(
+        names = "--jwt-secret",
+        required = true,
+        defaultValue = "${env:HANDOFF_JWT_SECRET}",
+        description = "The server's secret (env HANDOFF_JWT_SECRET).")
+    String secret;
+
+    @Option(names = "--user", required = true, description = "The sub claim.")
+    String user;
+
+    @Option(names = "--device", required = true, description = "The did claim.")
+    String device;
+
+    @Option(names = "--ttl", defaultValue = "24h", description = "Lifetime (default 24h).")
+    String ttl;
+
+    @Override
+    public Integer call() {
+      System.out.println(DevTokens.mint(secret, user, device, parseDuration(ttl)));
+      return 0;
+    }
+  }
+}

@@ -1,0 +1,357 @@
+package io.handoff.server;
+
+import io.handoff.server.engine.StoreLimits;
+import java.time.Duration;
+import java.util.Objects;
+
+/**
+ * Immutable configuration of one Handoff node. Built with {@link #builder()}; every limit has a
+ * {@code DEFAULT_*} constant and is validated when the config is built.
+ */
+public final class ServerConfig {
+  public static final String DEFAULT_HOST = "0.0.0.0";
+  public static final int DEFAULT_PORT = 8080;
+  public static final int DEFAULT_MAX_FRAME_BYTES = 512 * 1024;
+  public static final int DEFAULT_MAX_QUEUED_FRAMES = 4096;
+  public static final long DEFAULT_MAX_QUEUED_BYTES = 4L * 1024 * 1024;
+  public static final int DEFAULT_WRITE_BUFFER_LOW_BYTES = 32 * 1024;
+  public static final int DEFAULT_WRITE_BUFFER_HIGH_BYTES = 256 * 1024;
+  public static final Duration DEFAULT_HEARTBEAT_INTERVAL = Duration.ofSeconds(25);
+  public static final Duration DEFAULT_HANDSHAKE_TIMEOUT = Duration.ofSeconds(10);
+  public static final Duration DEFAULT_CLOSE_TIMEOUT = Duration.ofSeconds(1);
+  public static final int DEFAULT_MAX_IN_FLIGHT_WRITES = 1000;
+  public static final int DEFAULT_MAX_FOLLOW_ENTRIES = 256;
+  public static final int DEFAULT_MAX_HTTP_HEADER_BYTES = 8 * 1024;
+  public static final Duration DEFAULT_CLOCK_SKEW = Duration.ofSeconds(30);
+
+  private final String host;
+  private final int port;
+  private final String nodeId;
+  private final String jwtSecret;
+  private final boolean developmentSecret;
+  private final int maxFrameBytes;
+  private final int maxQueuedFrames;
+  private final long maxQueuedBytes;
+  private final int writeBufferLowBytes;
+  private final int writeBufferHighBytes;
+  private final Duration heartbeatInterval;
+  private final Duration handshakeTimeout;
+  private final Duration closeTimeout;
+  private final int maxInFlightWrites;
+  private final int maxFollowEntries;
+  private final int maxHttpHeaderBytes;
+  private final Duration clockSkew;
+  private final StoreLimits storeLimits;
+
+  private ServerConfig(Builder b) {
+    this.host = b.host;
+    this.port = b.port;
+    this.nodeId = b.nodeId;
+    this.jwtSecret = b.jwtSecret;
+    this.developmentSecret = b.developmentSecret;
+    this.maxFrameBytes = b.maxFrameBytes;
+    this.maxQueuedFrames = b.maxQueuedFrames;
+    this.maxQueuedBytes = b.maxQueuedBytes;
+    this.writeBufferLowBytes = b.writeBufferLowBytes;
+    this.writeBufferHighBytes = b.writeBufferHighBytes;
+    this.heartbeatInterval = b.heartbeatInterval;
+    this.handshakeTimeout = b.handshakeTimeout;
+    this.closeTimeout = b.closeTimeout;
+    this.maxInFlightWrites = b.maxInFlightWrites;
+    this.maxFollowEntries = b.maxFollowEntries;
+    this.maxHttpHeaderBytes = b.maxHttpHeaderBytes;
+    this.clockSkew = b.clockSkew;
+    this.storeLimits = b.storeLimits;
+  }
+
+  public static Builder builder() {
+    return new Builder();
+  }
+
+  public String host() {
+    return host;
+  }
+
+  /** The TCP port; 0 picks a free one (see {@link HandoffServer#port()}). */
+  public int port() {
+    return port;
+  }
+
+  public String nodeId() {
+    return nodeId;
+  }
+
+  /** The HS256 secret that signs development and test tokens (UTF-8 bytes are the key). */
+  public String jwtSecret() {
+    return jwtSecret;
+  }
+
+  /** True when {@link #jwtSecret()} was generated at start because none was configured. */
+  public boolean developmentSecret() {
+    return developmentSecret;
+  }
+
+  /** Largest accepted WebSocket message from a client, in bytes. */
+  public int maxFrameBytes() {
+    return maxFrameBytes;
+  }
+
+  /** Pushes queued for one connection beyond this count close it with SLOW_CONSUMER. */
+  public int maxQueuedFrames() {
+    return maxQueuedFrames;
+  }
+
+  /** Pushes queued for one connection beyond this many bytes close it with SLOW_CONSUMER. */
+  public long maxQueuedBytes() {
+    return maxQueuedBytes;
+  }
+
+  public int writeBufferLowBytes() {
+    return writeBufferLowBytes;
+  }
+
+  /** Above this many bytes in Netty's outbound buffer the connection stops taking pushes. */
+  public int writeBufferHighBytes() {
+    return writeBufferHighBytes;
+  }
+
+  /** Silence after which the server pings; twice this closes with IDLE_TIMEOUT. */
+  public Duration heartbeatInterval() {
+    return heartbeatInterval;
+  }
+
+  public Duration handshakeTimeout() {
+    return handshakeTimeout;
+  }
+
+  /** How long a closing connection may take to flush its close frame before it is cut. */
+  public Duration closeTimeout() {
+    return closeTimeout;
+  }
+
+  public int maxInFlightWrites() {
+    return maxInFlightWrites;
+  }
+
+  /** Most exact names plus prefixes one connection may follow. */
+  public int maxFollowEntries() {
+    return maxFollowEntries;
+  }
+
+  public int maxHttpHeaderBytes() {
+    return maxHttpHeaderBytes;
+  }
+
+  /** Tolerance on token {@code exp} and {@code nbf}. */
+  public Duration clockSkew() {
+    return clockSkew;
+  }
+
+  public StoreLimits storeLimits() {
+    return storeLimits;
+  }
+
+  @Override
+  public String toString() {
+    return "ServerConfig{host="
+        + host
+        + ", port="
+        + port
+        + ", nodeId="
+        + nodeId
+        + ", jwtSecret="
+        + (developmentSecret ? "<development>" : "****")
+        + ", maxFrameBytes="
+        + maxFrameBytes
+        + ", maxQueuedFrames="
+        + maxQueuedFrames
+        + ", maxQueuedBytes="
+        + maxQueuedBytes
+        + ", writeBuffer="
+        + writeBufferLowBytes
+        + "/"
+        + writeBufferHighBytes
+        + ", heartbeatInterval="
+        + heartbeatInterval
+        + ", handshakeTimeout="
+        + handshakeTimeout
+        + ", closeTimeout="
+        + closeTimeout
+        + ", maxInFlightWrites="
+        + maxInFlightWrites
+        + ", maxFollowEntries="
+        + maxFollowEntries
+        + ", maxHttpHeaderBytes="
+        + maxHttpHeaderBytes
+        + ", clockSkew="
+        + clockSkew
+        + ", "
+        + storeLimits
+        + "}";
+  }
+
+  /** Builds a {@link ServerConfig}; not thread-safe. */
+  public static final class Builder {
+    private String host = DEFAULT_HOST;
+    private int port = DEFAULT_PORT;
+    private String nodeId;
+    private String jwtSecret;
+    private boolean developmentSecret;
+    private int maxFrameBytes = DEFAULT_MAX_FRAME_BYTES;
+    private int maxQueuedFrames = DEFAULT_MAX_QUEUED_FRAMES;
+    private long maxQueuedBytes = DEFAULT_MAX_QUEUED_BYTES;
+    private int writeBufferLowBytes = DEFAULT_WRITE_BUFFER_LOW_BYTES;
+    private int writeBufferHighBytes = DEFAULT_WRITE_BUFFER_HIGH_BYTES;
+    private Duration heartbeatInterval = DEFAULT_HEARTBEAT_INTERVAL;
+    private Duration handshakeTimeout = DEFAULT_HANDSHAKE_TIMEOUT;
+    private Duration closeTimeout = DEFAULT_CLOSE_TIMEOUT;
+    private int maxInFlightWrites = DEFAULT_MAX_IN_FLIGHT_WRITES;
+    private int maxFollowEntries = DEFAULT_MAX_FOLLOW_ENTRIES;
+    private int maxHttpHeaderBytes = DEFAULT_MAX_HTTP_HEADER_BYTES;
+    private Duration clockSkew = DEFAULT_CLOCK_SKEW;
+    private StoreLimits storeLimits = StoreLimits.builder().build();
+
+    private Builder() {}
+
+    public Builder host(String host) {
+      this.host = Objects.requireNonNull(host, "host");
+      return this;
+    }
+
+    public Builder port(int port) {
+      checkArgument(port >= 0 && port <= 65535, "port must be 0..65535, got " + port);
+      this.port = port;
+      return this;
+    }
+
+    public Builder nodeId(String nodeId) {
+      this.nodeId = nodeId;
+      return this;
+    }
+
+    /** A configured secret; it must be at least 32 bytes (HS256 needs a 256-bit key). */
+    public Builder jwtSecret(String jwtSecret) {
+      this.jwtSecret = jwtSecret;
+      this.developmentSecret = false;
+      return this;
+    }
+
+    /** A secret generated at start for local development; printed by {@link Main}. */
+    public Builder developmentSecret(String jwtSecret) {
+      this.jwtSecret = jwtSecret;
+      this.developmentSecret = true;
+      return this;
+    }
+
+    public Builder maxFrameBytes(int maxFrameBytes) {
+      checkArgument(maxFrameBytes >= 1024, "maxFrameBytes must be >= 1024, got " + maxFrameBytes);
+      this.maxFrameBytes = maxFrameBytes;
+      return this;
+    }
+
+    public Builder maxQueuedFrames(int maxQueuedFrames) {
+      checkArgument(maxQueuedFrames >= 16, "maxQueuedFrames must be >= 16, got " + maxQueuedFrames);
+      this.maxQueuedFrames = maxQueuedFrames;
+      return this;
+    }
+
+    public Builder maxQueuedBytes(long maxQueuedBytes) {
+      checkArgument(
+          maxQueuedBytes >= 16 * 1024, "maxQueuedBytes must be >= 16384, got " + maxQueuedBytes);
+      this.maxQueuedBytes = maxQueuedBytes;
+      return this;
+    }
+
+    public Builder writeBufferWaterMark(int lowBytes, int highBytes) {
+      checkArgument(
+          lowBytes > 0 && highBytes >= lowBytes,
+          "write buffer water marks need 0 < low <= high, got " + lowBytes + "/" + highBytes);
+      this.writeBufferLowBytes = lowBytes;
+      this.writeBufferHighBytes = highBytes;
+      return this;
+    }
+
+    public Builder heartbeatInterval(Duration heartbeatInterval) {
+      checkArgument(
+          heartbeatInterval.toMillis() >= 10,
+          "heartbeatInterval must be >= 10ms, got " + heartbeatInterval);
+      this.heartbeatInterval = heartbeatInterval;
+      return this;
+    }
+
+    public Builder handshakeTimeout(Duration handshakeTimeout) {
+      checkArgument(
+          handshakeTimeout.toMillis() >= 10,
+          "handshakeTimeout must be >= 10ms, got " + handshakeTimeout);
+      this.handshakeTimeout = handshakeTimeout;
+      return this;
+    }
+
+    public Builder closeTimeout(Duration closeTimeout) {
+      checkArgument(
+          closeTimeout.toMillis() >= 1, "closeTimeout must be >= 1ms, got " + closeTimeout);
+      this.closeTimeout = closeTimeout;
+      return this;
+    }
+
+    public Builder maxInFlightWrites(int maxInFlightWrites) {
+      checkArgument(
+          maxInFlightWrites >= 1, "maxInFlightWrites must be >= 1, got " + maxInFlightWrites);
+      this.maxInFlightWrites = maxInFlightWrites;
+      return this;
+    }
+
+    public Builder maxFollowEntries(int maxFollowEntries) {
+      checkArgument(
+          maxFollowEntries >= 1, "maxFollowEntries must be >= 1, got " + maxFollowEntries);
+      this.maxFollowEntries = maxFollowEntries;
+      return this;
+    }
+
+    public Builder maxHttpHeaderBytes(int maxHttpHeaderBytes) {
+      checkArgument(
+          maxHttpHeaderBytes >= 1024,
+          "maxHttpHeaderBytes must be >= 1024, got " + maxHttpHeaderBytes);
+      this.maxHttpHeaderBytes = maxHttpHeaderBytes;
+      return this;
+    }
+
+    public Builder clockSkew(Duration clockSkew) {
+      checkArgument(!clockSkew.isNegative(), "clockSkew must not be negative");
+      this.clockSkew = clockSkew;
+      return this;
+    }
+
+    public Builder storeLimits(StoreLimits storeLimits) {
+      this.storeLimits = Objects.requireNonNull(storeLimits, "storeLimits");
+      return this;
+    }
+
+    public ServerConfig build() {
+      checkArgument(jwtSecret != null, "a JWT secret (jwtSecret or developmentSecret) is required");
+      checkArgument(
+          jwtSecret.getBytes(java.nio.charset.StandardCharsets.UTF_8).length >= 32,
+          "jwtSecret must be at least 32 bytes (HS256 needs a 256-bit key)");
+      checkArgument(
+          storeLimits.seqWindow() >= maxInFlightWrites,
+          "storeLimits.seqWindow ("
+              + storeLimits.seqWindow()
+              + ") must be >= maxInFlightWrites ("
+              + maxInFlightWrites
+              + ") so that every re-sent write is still remembered");
+      checkArgument(
+          maxFrameBytes >= storeLimits.maxValueBytes(),
+          "maxFrameBytes must be >= storeLimits.maxValueBytes");
+      if (nodeId == null || nodeId.isEmpty()) {
+        nodeId = "node-" + Long.toHexString(new java.security.SecureRandom().nextLong() >>> 16);
+      }
+      return new ServerConfig(this);
+    }
+
+    static void checkArgument(boolean ok, String message) {
+      if (!ok) {
+        throw new IllegalArgumentException(message);
+      }
+    }
+  }
+}

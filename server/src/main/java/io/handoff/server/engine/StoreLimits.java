@@ -1,0 +1,208 @@
+package io.handoff.server.engine;
+
+import java.time.Duration;
+
+/**
+ * Limits every {@link DocumentStore} enforces, so that one user's state stays bounded. Immutable;
+ * built with {@link #builder()}.
+ */
+public final class StoreLimits {
+  public static final int DEFAULT_HISTORY_LENGTH = 1000;
+  public static final Duration DEFAULT_HISTORY_MAX_AGE = Duration.ofDays(1);
+  public static final int DEFAULT_MAX_DOCUMENT_BYTES = 256 * 1024;
+  public static final int DEFAULT_MAX_VALUE_BYTES = 64 * 1024;
+  public static final int DEFAULT_MAX_FIELDS_PER_DOCUMENT = 1024;
+  public static final int DEFAULT_MAX_DOCUMENTS_PER_USER = 1000;
+  public static final int DEFAULT_MAX_OPS_PER_WRITE = 256;
+  public static final int DEFAULT_MAX_NAME_BYTES = 256;
+  public static final int DEFAULT_SEQ_WINDOW = 1024;
+  public static final int DEFAULT_MAX_DEVICES_PER_USER = 64;
+
+  private final int historyLength;
+  private final Duration historyMaxAge;
+  private final int maxDocumentBytes;
+  private final int maxValueBytes;
+  private final int maxFieldsPerDocument;
+  private final int maxDocumentsPerUser;
+  private final int maxOpsPerWrite;
+  private final int maxNameBytes;
+  private final int seqWindow;
+  private final int maxDevicesPerUser;
+
+  private StoreLimits(Builder b) {
+    this.historyLength = b.historyLength;
+    this.historyMaxAge = b.historyMaxAge;
+    this.maxDocumentBytes = b.maxDocumentBytes;
+    this.maxValueBytes = b.maxValueBytes;
+    this.maxFieldsPerDocument = b.maxFieldsPerDocument;
+    this.maxDocumentsPerUser = b.maxDocumentsPerUser;
+    this.maxOpsPerWrite = b.maxOpsPerWrite;
+    this.maxNameBytes = b.maxNameBytes;
+    this.seqWindow = b.seqWindow;
+    this.maxDevicesPerUser = b.maxDevicesPerUser;
+  }
+
+  public static Builder builder() {
+    return new Builder();
+  }
+
+  /** Deltas kept per document for resume; older ones fall back to a snapshot. */
+  public int historyLength() {
+    return historyLength;
+  }
+
+  /** Deltas older than this are dropped from history. */
+  public Duration historyMaxAge() {
+    return historyMaxAge;
+  }
+
+  /** Sum of field name and value bytes of one document. */
+  public int maxDocumentBytes() {
+    return maxDocumentBytes;
+  }
+
+  public int maxValueBytes() {
+    return maxValueBytes;
+  }
+
+  public int maxFieldsPerDocument() {
+    return maxFieldsPerDocument;
+  }
+
+  public int maxDocumentsPerUser() {
+    return maxDocumentsPerUser;
+  }
+
+  public int maxOpsPerWrite() {
+    return maxOpsPerWrite;
+  }
+
+  /** Longest document or field name, in UTF-8 bytes. */
+  public int maxNameBytes() {
+    return maxNameBytes;
+  }
+
+  /** Outcomes of this many recent writes are remembered per device to answer re-sent writes. */
+  public int seqWindow() {
+    return seqWindow;
+  }
+
+  /** Devices whose write sequence is tracked per user; the least recently writing is forgotten. */
+  public int maxDevicesPerUser() {
+    return maxDevicesPerUser;
+  }
+
+  @Override
+  public String toString() {
+    return "StoreLimits{historyLength="
+        + historyLength
+        + ", historyMaxAge="
+        + historyMaxAge
+        + ", maxDocumentBytes="
+        + maxDocumentBytes
+        + ", maxValueBytes="
+        + maxValueBytes
+        + ", maxFieldsPerDocument="
+        + maxFieldsPerDocument
+        + ", maxDocumentsPerUser="
+        + maxDocumentsPerUser
+        + ", maxOpsPerWrite="
+        + maxOpsPerWrite
+        + ", maxNameBytes="
+        + maxNameBytes
+        + ", seqWindow="
+        + seqWindow
+        + ", maxDevicesPerUser="
+        + maxDevicesPerUser
+        + "}";
+  }
+
+  /** Builds {@link StoreLimits}; not thread-safe. */
+  public static final class Builder {
+    private int historyLength = DEFAULT_HISTORY_LENGTH;
+    private Duration historyMaxAge = DEFAULT_HISTORY_MAX_AGE;
+    private int maxDocumentBytes = DEFAULT_MAX_DOCUMENT_BYTES;
+    private int maxValueBytes = DEFAULT_MAX_VALUE_BYTES;
+    private int maxFieldsPerDocument = DEFAULT_MAX_FIELDS_PER_DOCUMENT;
+    private int maxDocumentsPerUser = DEFAULT_MAX_DOCUMENTS_PER_USER;
+    private int maxOpsPerWrite = DEFAULT_MAX_OPS_PER_WRITE;
+    private int maxNameBytes = DEFAULT_MAX_NAME_BYTES;
+    private int seqWindow = DEFAULT_SEQ_WINDOW;
+    private int maxDevicesPerUser = DEFAULT_MAX_DEVICES_PER_USER;
+
+    private Builder() {}
+
+    public Builder historyLength(int v) {
+      check(v >= 1, "historyLength must be >= 1, got " + v);
+      historyLength = v;
+      return this;
+    }
+
+    public Builder historyMaxAge(Duration v) {
+      check(v.toMillis() >= 1, "historyMaxAge must be >= 1ms, got " + v);
+      historyMaxAge = v;
+      return this;
+    }
+
+    public Builder maxDocumentBytes(int v) {
+      check(v >= 64, "maxDocumentBytes must be >= 64, got " + v);
+      maxDocumentBytes = v;
+      return this;
+    }
+
+    public Builder maxValueBytes(int v) {
+      check(v >= 1, "maxValueBytes must be >= 1, got " + v);
+      maxValueBytes = v;
+      return this;
+    }
+
+    public Builder maxFieldsPerDocument(int v) {
+      check(v >= 1, "maxFieldsPerDocument must be >= 1, got " + v);
+      maxFieldsPerDocument = v;
+      return this;
+    }
+
+    public Builder maxDocumentsPerUser(int v) {
+      check(v >= 1, "maxDocumentsPerUser must be >= 1, got " + v);
+      maxDocumentsPerUser = v;
+      return this;
+    }
+
+    public Builder maxOpsPerWrite(int v) {
+      check(v >= 1, "maxOpsPerWrite must be >= 1, got " + v);
+      maxOpsPerWrite = v;
+      return this;
+    }
+
+    public Builder maxNameBytes(int v) {
+      check(v >= 8, "maxNameBytes must be >= 8, got " + v);
+      maxNameBytes = v;
+      return this;
+    }
+
+    public Builder seqWindow(int v) {
+      check(v >= 1, "seqWindow must be >= 1, got " + v);
+      seqWindow = v;
+      return this;
+    }
+
+    public Builder maxDevicesPerUser(int v) {
+      check(v >= 1, "maxDevicesPerUser must be >= 1, got " + v);
+      maxDevicesPerUser = v;
+      return this;
+    }
+
+    public StoreLimits build() {
+      check(
+          maxValueBytes <= maxDocumentBytes,
+          "maxValueBytes (" + maxValueBytes + ") must be <= maxDocumentBytes");
+      return new StoreLimits(this);
+    }
+
+    private static void check(boolean ok, String message) {
+      if (!ok) {
+        throw new IllegalArgumentException(message);
+      }
+    }
+  }
+}

@@ -1,0 +1,74 @@
+package io.handoff.server.engine.memory;
+
+import io.handoff.server.engine.Broker;
+import io.handoff.server.engine.DocumentEvent;
+import java.util.List;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.function.Consumer;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The in-process broker: {@link #publish} calls every subscriber of the event's user on the
+ * publishing thread. It never loses an event. Thread-safe.
+ */
+public final class MemoryBroker implements Broker {
+  private static final Logger log = LoggerFactory.getLogger(MemoryBroker.class);
+
+  private final ConcurrentHashMap<String, List<Consumer<DocumentEvent>>> subscribers =
+      new ConcurrentHashMap<>();
+
+  @Override
+  public Subscription subscribe(String userId, Consumer<DocumentEvent> listener) {
+    subscribers.compute(
+        userId,
+        (k, list) -> {
+          List<Consumer<DocumentEvent>> l = list == null ? new CopyOnWriteArrayList<>() : list;
+          l.add(listener);
+          return l;
+        });
+    return new Subscription() {
+      private boolean closed;
+
+      @Override
+      public synchronized void close() {
+        if (closed) {
+          return;
+        }
+        closed = true;
+        subscribers.computeIfPresent(
+            userId,
+            (k, list) -> {
+              list.remove(listener);
+              return list.isEmpty() ? null : list;
+            });
+      }
+    };
+  }
+
+  @Override
+  public void publish(DocumentEvent event) {
+    List<Consumer<DocumentEvent>> list = subscribers.get(event.userId());
+    if (list == null) {
+      return;
+    }
+    for (Consumer<DocumentEvent> l : list) {
+      try {
+        l.accept(event);
+      } catch (RuntimeException e) {
+        log.warn("subscriber of {} failed on {}", event.userId(), event, e);
+      }
+    }
+  }
+
+  /** Users with at least one subscriber, for tests and metrics. */
+  public int subscribedUsers() {
+    return subscribers.size();
+  }
+
+  @Override
+  public void close() {
+    subscribers.clear();
+  }
+}

@@ -1,0 +1,323 @@
+package io.handoff.server.engine.memory;
+
+import com.google.protobuf.ByteString;
+import io.handoff.protocol.v1.Delta;
+import io.handoff.protocol.v1.ErrorCode;
+import io.handoff.protocol.v1.FieldOp;
+import io.handoff.protocol.v1.Position;
+import io.handoff.protocol.v1.Write;
+import io.handoff.server.engine.Broker;
+import io.handoff.server.engine.DocumentEvent;
+import io.handoff.server.engine.DocumentStore;
+import io.handoff.server.engine.FollowFilter;
+import io.handoff.server.engine.StoreLimits;
+import io.handoff.server.engine.SyncResult;
+import io.handoff.server.engine.WriteOutcome;
+import io.handoff.server.engine.WriteValidator;
+import java.security.SecureRandom;
+import java.time.Clock;
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.Collection;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentHashMap;
+
+/**
+ * {@link DocumentStore} in this process's memory. Each user's state is guarded by that user's
+ * monitor: writes of one user are serialised (and published to the broker while holding it, which
+ * gives the broker version order), different users never contend. Futures are returned completed.
+ */
+public final class MemoryDocumentStore implements DocumentStore {
+  private final StoreLimits limits;
+  private final Broker broker;
+  private final Clock clock;
+  private final SecureRandom random = new SecureRandom();
+  private final ConcurrentHashMap<String, UserState> users = new ConcurrentHashMap<>();
+
+  public MemoryDocumentStore(StoreLimits limits, Broker broker, Clock clock) {
+    this.limits = limits;
+    this.broker = broker;
+    this.clock = clock;
+  }
+
+  @Override
+  public CompletableFuture<WriteOutcome> write(String userId, String deviceId, Write w) {
+    UserState user = users.computeIfAbsent(userId, k -> new UserState(limits));
+    synchronized (user) {
+      DeviceSeqs device = user.device(deviceId);
+      long seq = w.getClientSeq();
+      WriteOutcome prior = device.outcomes.get(seq);
+      if (prior != null) {
+        return CompletableFuture.completedFuture(prior.asDuplicate());
+      }
+      if (seq <= device.forgottenUpTo) {
+        return CompletableFuture.completedFuture(
+            WriteOutcome.refused(
+                ErrorCode.STALE_SEQUENCE,
+                "client_seq "
+                    + seq
+                    + " is older than the last "
+                    + limits.seqWindow()
+                    + " writes remembered for this device; it was handled long ago",
+                0,
+                0));
+      }
+      WriteOutcome outcome = apply(user, userId, deviceId, w);
+      device.record(seq, outcome, limits.seqWindow());
+      return CompletableFuture.completedFuture(outcome);
+    }
+  }
+
+  private WriteOutcome apply(UserState user, String userId, String deviceId, Write w) {
+    String name = w.getDocument();
+    Doc doc = user.docs.get(name);
+    long current = doc == null ? 0 : doc.version;
+    long epoch = doc == null ? 0 : doc.epoch;
+    if (w.hasExpectedVersion() && w.getExpectedVersion() != current) {
+      return WriteOutcome.refused(
+          ErrorCode.CONFLICT,
+          "expected version "
+              + w.getExpectedVersion()
+              + " but document '"
+              + name
+              + "' is at "
+              + current,
+          epoch,
+          current);
+    }
+    if (doc == null && user.docs.size() >= limits.maxDocumentsPerUser()) {
+      return WriteOutcome.refused(
+          ErrorCode.LIMIT_EXCEEDED,
+          "user has " + user.docs.size() + " documents; the limit is " + limits.maxDocumentsPerUser(),
+          0,
+          0);
+    }
+    // The last operation on each field decides its value; size the result before changing anything.
+    Map<String, ByteString> effects = new LinkedHashMap<>();
+    for (FieldOp op : w.getOpsList()) {
+      effects.put(op.getField(), op.getOpCase() == FieldOp.OpCase.SET ? op.getSet() : null);
+    }
+    Map<String, ByteString> fields = doc == null ? Map.of() : doc.fields;
+    long bytes = doc == null ? 0 : doc.bytes;
+    int count = fields.size();
+    for (Map.Entry<String, ByteString> e : effects.entrySet()) {
+      ByteString old = fields.get(e.getKey());
+      int keyBytes = WriteValidator.utf8Length(e.getKey());
+      if (old != null) {
+        bytes -= keyBytes + old.size();
+        count--;
+      }
+      if (e.getValue() != null) {
+        bytes += keyBytes + e.getValue().size();
+        count++;
+      }
+    }
+    if (count > limits.maxFieldsPerDocument()) {
+      return WriteOutcome.refused(
+          ErrorCode.LIMIT_EXCEEDED,
+          "document '"
+              + name
+              + "' would have "
+              + count
+              + " fields; the limit is "
+              + limits.maxFieldsPerDocument(),
+          epoch,
+          current);
+    }
+    if (bytes > limits.maxDocumentBytes()) {
+      return WriteOutcome.refused(
+          ErrorCode.LIMIT_EXCEEDED,
+          "document '"
+              + name
+              + "' would be "
+              + bytes
+              + " bytes; the limit is "
+              + limits.maxDocumentBytes(),
+          epoch,
+          current);
+    }
+    if (doc == null) {
+      doc = new Doc(newEpoch());
+      user.docs.put(name, doc);
+    }
+    for (Map.Entry<String, ByteString> e : effects.entrySet()) {
+      if (e.getValue() == null) {
+        doc.fields.remove(e.getKey());
+      } else {
+        doc.fields.put(e.getKey(), e.getValue());
+      }
+    }
+    doc.bytes = bytes;
+    doc.version++;
+    long now = clock.millis();
+    Delta delta =
+        Delta.newBuilder()
+            .setDocument(name)
+            .setEpoch(doc.epoch)
+            .setVersion(doc.version)
+            .addAllOps(w.getOpsList())
+            .setOriginDevice(deviceId)
+            .setOriginSeq(w.getClientSeq())
+            .setTimestampMs(now)
+            .build();
+    DocumentEvent event = new DocumentEvent(userId, delta);
+    doc.history.addLast(event);
+    trimHistory(doc, now);
+    broker.publish(event);
+    return WriteOutcome.applied(doc.epoch, doc.version, false);
+  }
+
+  private void trimHistory(Doc doc, long now) {
+    long oldest = now - limits.historyMaxAge().toMillis();
+    while (!doc.history.isEmpty()
+        && (doc.history.size() > limits.historyLength()
+            || doc.history.peekFirst().delta().getTimestampMs() < oldest)) {
+      doc.history.removeFirst();
+    }
+  }
+
+  private long newEpoch() {
+    long e;
+    do {
+      e = random.nextLong();
+    } while (e == 0);
+    return e;
+  }
+
+  @Override
+  public CompletableFuture<SyncResult> read(
+      String userId, String document, long epoch, long version) {
+    UserState user = users.get(userId);
+    if (user == null) {
+      return CompletableFuture.completedFuture(SyncResult.gone(document));
+    }
+    synchronized (user) {
+      return CompletableFuture.completedFuture(readLocked(user, document, epoch, version));
+    }
+  }
+
+  private SyncResult readLocked(UserState user, String name, long epoch, long version) {
+    Doc doc = user.docs.get(name);
+    if (doc == null) {
+      return SyncResult.gone(name);
+    }
+    trimHistory(doc, clock.millis());
+    if (epoch == doc.epoch && version <= doc.version) {
+      if (version == doc.version) {
+        return SyncResult.upToDate(name, doc.epoch, doc.version);
+      }
+      DocumentEvent first = doc.history.peekFirst();
+      if (first != null && first.version() <= version + 1) {
+        List<DocumentEvent> deltas = new ArrayList<>((int) (doc.version - version));
+        for (DocumentEvent e : doc.history) {
+          if (e.version() > version) {
+            deltas.add(e);
+          }
+        }
+        return SyncResult.deltas(name, doc.epoch, version, deltas);
+      }
+    }
+    return SyncResult.snapshot(name, doc.epoch, doc.version, doc.fields);
+  }
+
+  @Override
+  public CompletableFuture<List<SyncResult>> sync(
+      String userId, FollowFilter filter, Collection<Position> positions) {
+    UserState user = users.get(userId);
+    List<SyncResult> results = new ArrayList<>();
+    Map<String, Position> byName = new HashMap<>();
+    for (Position p : positions) {
+      if (filter.follows(p.getDocument())) {
+        byName.put(p.getDocument(), p);
+      }
+    }
+    if (user == null) {
+      byName.keySet().forEach(name -> results.add(SyncResult.gone(name)));
+      return CompletableFuture.completedFuture(results);
+    }
+    synchronized (user) {
+      for (String name : user.docs.keySet()) {
+        if (filter.follows(name) && !byName.containsKey(name)) {
+          results.add(readLocked(user, name, 0, 0));
+        }
+      }
+      for (Position p : byName.values()) {
+        results.add(readLocked(user, p.getDocument(), p.getEpoch(), p.getVersion()));
+      }
+    }
+    return CompletableFuture.completedFuture(results);
+  }
+
+  @Override
+  public CompletableFuture<Long> lastClientSeq(String userId, String deviceId) {
+    UserState user = users.get(userId);
+    if (user == null) {
+      return CompletableFuture.completedFuture(0L);
+    }
+    synchronized (user) {
+      DeviceSeqs d = user.devices.get(deviceId);
+      return CompletableFuture.completedFuture(d == null ? 0L : d.last);
+    }
+  }
+
+  @Override
+  public void close() {
+    users.clear();
+  }
+
+  /** One user's documents and per-device write sequences; guarded by its own monitor. */
+  private static final class UserState {
+    final HashMap<String, Doc> docs = new HashMap<>();
+    final LinkedHashMap<String, DeviceSeqs> devices;
+
+    UserState(StoreLimits limits) {
+      int max = limits.maxDevicesPerUser();
+      this.devices =
+          new LinkedHashMap<>(16, 0.75f, true) {
+            @Override
+            protected boolean removeEldestEntry(Map.Entry<String, DeviceSeqs> eldest) {
+              return size() > max;
+            }
+          };
+    }
+
+    DeviceSeqs device(String deviceId) {
+      return devices.computeIfAbsent(deviceId, k -> new DeviceSeqs());
+    }
+  }
+
+  /** The outcomes of one device's recent writes, by client_seq. */
+  private static final class DeviceSeqs {
+    final LinkedHashMap<Long, WriteOutcome> outcomes = new LinkedHashMap<>();
+    long last;
+    // Every client_seq at or below this one was evicted from outcomes (or never seen).
+    long forgottenUpTo;
+
+    void record(long seq, WriteOutcome outcome, int window) {
+      outcomes.put(seq, outcome);
+      last = Math.max(last, seq);
+      while (outcomes.size() > window) {
+        Map.Entry<Long, WriteOutcome> eldest = outcomes.entrySet().iterator().next();
+        forgottenUpTo = Math.max(forgottenUpTo, eldest.getKey());
+        outcomes.remove(eldest.getKey());
+      }
+    }
+  }
+
+  /** One document: its fields, version, epoch and recent deltas. */
+  private static final class Doc {
+    final long epoch;
+    long version;
+    long bytes;
+    final HashMap<String, ByteString> fields = new HashMap<>();
+    final ArrayDeque<DocumentEvent> history = new ArrayDeque<>();
+
+    Doc(long epoch) {
+      this.epoch = epoch;
+    }
+  }
+}

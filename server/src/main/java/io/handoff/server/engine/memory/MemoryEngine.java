@@ -1,0 +1,49 @@
+package io.handoff.server.engine.memory;
+
+import io.handoff.server.engine.Broker;
+import io.handoff.server.engine.DocumentStore;
+import io.handoff.server.engine.Engine;
+import io.handoff.server.engine.StoreLimits;
+import java.time.Clock;
+
+/** The embedded single-node engine: {@link MemoryDocumentStore} publishing to {@link MemoryBroker}. */
+public final class MemoryEngine implements Engine {
+  private final MemoryBroker broker = new MemoryBroker();
+  private final MemoryDocumentStore store;
+
+  public MemoryEngine(StoreLimits limits) {
+    this(limits, Clock.systemUTC());
+  }
+
+  public MemoryEngine(StoreLimits limits, Clock clock) {
+    this.store = new MemoryDocumentStore(limits, broker, clock);
+  }
+
+  @Override
+  public MemoryDocumentStore store() {
+    return store;
+  }
+
+  @Override
+  public Broker broker() {
+    return broker;
+  }
+
+  @Override
+  public String name() {
+    return "memory";
+  }
+
+  @Override
+  public String durability() {
+    return "in-memory engine: documents, history and write sequences live only in this process;"
+        + " nothing survives a restart (every document starts a new epoch, and devices take"
+        + " snapshots). Use --redis-url for durable state.";
+  }
+
+  @Override
+  public void close() {
+    store.close();
+    broker.close();
+  }
+}

@@ -1,0 +1,190 @@
+package io.handoff.server.transport;
+
+import io.handoff.server.ServerStats;
+import io.handoff.server.auth.AuthException;
+import io.handoff.server.auth.Principal;
+import io.handoff.server.auth.TokenVerifier;
+import io.netty.buffer.Unpooled;
+import io.netty.channel.ChannelFutureListener;
+import io.netty.channel.ChannelHandler.Sharable;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelInboundHandlerAdapter;
+import io.netty.handler.codec.http.DefaultFullHttpResponse;
+import io.netty.handler.codec.http.FullHttpRequest;
+import io.netty.handler.codec.http.FullHttpResponse;
+import io.netty.handler.codec.http.HttpHeaderNames;
+import io.netty.handler.codec.http.HttpHeaderValues;
+import io.netty.handler.codec.http.HttpMethod;
+import io.netty.handler.codec.http.HttpResponseStatus;
+import io.netty.handler.codec.http.HttpUtil;
+import io.netty.handler.codec.http.HttpVersion;
+import io.netty.handler.codec.http.QueryStringDecoder;
+import io.netty.util.AttributeKey;
+import io.netty.util.ReferenceCountUtil;
+import java.nio.charset.StandardCharsets;
+import java.util.List;
+import java.util.function.BooleanSupplier;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Plain HTTP on the WebSocket port: {@code /healthz}, {@code /readyz}, and authentication of the
+ * {@code /ws} upgrade. A request to {@code /ws} with a valid token (Authorization: Bearer, or an
+ * {@code access_token} query parameter for browsers) is passed on to the WebSocket handshake with
+ * its {@link Principal} in {@link #PRINCIPAL}; a bad token gets 401 and the connection closes.
+ * Stateless and shared; the session handler removes it once the handshake completes.
+ */
+@Sharable
+public final class HttpRequestHandler extends ChannelInboundHandlerAdapter {
+  /** The authenticated principal of an upgraded connection. */
+  public static final AttributeKey<Principal> PRINCIPAL = AttributeKey.valueOf("handoff.principal");
+
+  static final String WS_PATH = "/ws";
+  private static final Logger log = LoggerFactory.getLogger(HttpRequestHandler.class);
+
+  private final TokenVerifier verifier;
+  private final BooleanSupplier ready;
+  private final ServerStats stats;
+
+  HttpRequestHandler(TokenVerifier verifier, BooleanSupplier ready, ServerStats stats) {
+    this.verifier = verifier;
+    this.ready = ready;
+    this.stats = stats;
+  }
+
+  @Override
+  public void channelRead(ChannelHandlerContext ctx, Object msg) {
+    if (!(msg instanceof FullHttpRequest req)) {
+      ctx.fireChannelRead(msg);
+      return;
+    }
+    boolean forwarded = false;
+    try {
+      if (!req.decoderResult().isSuccess()) {
+        respond(ctx, req, HttpResponseStatus.BAD_REQUEST, "bad_request", "malformed HTTP request");
+        return;
+      }
+      QueryStringDecoder uri = new QueryStringDecoder(req.uri());
+      switch (uri.path()) {
+        case "/healthz" -> respondText(ctx, req, HttpResponseStatus.OK, "ok\n");
+        case "/readyz" -> {
+          if (ready.getAsBoolean()) {
+            respondText(ctx, req, HttpResponseStatus.OK, "ready\n");
+          } else {
+            respondText(ctx, req, HttpResponseStatus.SERVICE_UNAVAILABLE, "not ready\n");
+          }
+        }
+        case WS_PATH -> forwarded = upgrade(ctx, req, uri);
+        default ->
+            respond(
+                ctx,
+                req,
+                HttpResponseStatus.NOT_FOUND,
+                "not_found",
+                "no such path: " + uri.path() + " (WebSocket endpoint is " + WS_PATH + ")");
+      }
+    } finally {
+      if (!forwarded) {
+        ReferenceCountUtil.release(req);
+      }
+    }
+  }
+
+  private boolean upgrade(ChannelHandlerContext ctx, FullHttpRequest req, QueryStringDecoder uri) {
+    if (!HttpMethod.GET.equals(req.method())) {
+      respond(
+          ctx,
+          req,
+          HttpResponseStatus.METHOD_NOT_ALLOWED,
+          "method_not_allowed",
+          "the WebSocket upgrade takes GET");
+      return false;
+    }
+    String token = bearer(req.headers().get(HttpHeaderNames.AUTHORIZATION));
+    if (token == null) {
+      List<String> q = uri.parameters().get("access_token");
+      token = q == null || q.isEmpty() ? null : q.get(0);
+    }
+    try {
+      Principal p = verifier.verify(token);
+      ctx.channel().attr(PRINCIPAL).set(p);
+    } catch (AuthException e) {
+      stats.authFailures.increment();
+      log.debug("refused upgrade from {}: {}", ctx.channel().remoteAddress(), e.getMessage());
+      FullHttpResponse res = response(HttpResponseStatus.UNAUTHORIZED, "unauthorized", e.getMessage());
+      res.headers().set(HttpHeaderNames.WWW_AUTHENTICATE, "Bearer error=\"invalid_token\"");
+      ctx.writeAndFlush(res).addListener(ChannelFutureListener.CLOSE);
+      return false;
+    }
+    ctx.fireChannelRead(req);
+    return true;
+  }
+
+  private static String bearer(String header) {
+    if (header == null || header.length() < 7 || !header.regionMatches(true, 0, "Bearer ", 0, 7)) {
+      return null;
+    }
+    return header.substring(7).trim();
+  }
+
+  private static void respondText(
+      ChannelHandlerContext ctx, FullHttpRequest req, HttpResponseStatus status, String body) {
+    FullHttpResponse res =
+        new DefaultFullHttpResponse(
+            HttpVersion.HTTP_1_1,
+            status,
+            Unpooled.copiedBuffer(body, StandardCharsets.UTF_8));
+    res.headers().set(HttpHeaderNames.CONTENT_TYPE, "text/plain; charset=utf-8");
+    send(ctx, req, res);
+  }
+
+  private static void respond(
+      ChannelHandlerContext ctx,
+      FullHttpRequest req,
+      HttpResponseStatus status,
+      String error,
+      String message) {
+    send(ctx, req, response(status, error, message));
+  }
+
+  private static FullHttpResponse response(HttpResponseStatus status, String error, String message) {
+    String body = "{\"error\":\"" + error + "\",\"message\":\"" + jsonEscape(message) + "\"}\n";
+    FullHttpResponse res =
+        new DefaultFullHttpResponse(
+            HttpVersion.HTTP_1_1, status, Unpooled.copiedBuffer(body, StandardCharsets.UTF_8));
+    res.headers().set(HttpHeaderNames.CONTENT_TYPE, "application/json");
+    HttpUtil.setContentLength(res, res.content().readableBytes());
+    return res;
+  }
+
+  private static void send(ChannelHandlerContext ctx, FullHttpRequest req, FullHttpResponse res) {
+    HttpUtil.setContentLength(res, res.content().readableBytes());
+    boolean keepAlive = HttpUtil.isKeepAlive(req) && res.status().code() < 400;
+    if (keepAlive) {
+      res.headers().set(HttpHeaderNames.CONNECTION, HttpHeaderValues.KEEP_ALIVE);
+      ctx.writeAndFlush(res);
+    } else {
+      res.headers().set(HttpHeaderNames.CONNECTION, HttpHeaderValues.CLOSE);
+      ctx.writeAndFlush(res).addListener(ChannelFutureListener.CLOSE);
+    }
+  }
+
+  static String jsonEscape(String s) {
+    StringBuilder b = new StringBuilder(s.length() + 8);
+    for (int i = 0; i < s.length(); i++) {
+      char c = s.charAt(i);
+      switch (c) {
+        case '"' -> b.append("\\\"");
+        case '\\' -> b.append("\\\\");
+        default -> {
+          if (c < 0x20) {
+            b.append(String.format("\\u%04x", (int) c));
+          } else {
+            b.append(c);
+          }
+        }
+      }
+    }
+    return b.toString();
+  }
+}

@@ -1,0 +1,120 @@
+package io.handoff.server.transport;
+
+import io.handoff.server.engine.Broker;
+import io.handoff.server.engine.DocumentEvent;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.function.Consumer;
+
+/**
+ * This node's live sessions by user. The node holds one broker subscription per user with at least
+ * one session here: opened with the first, closed after the last. A second session of the same
+ * device replaces the first (which is closed with REPLACED). Thread-safe.
+ */
+public final class Hub {
+  private final Broker broker;
+  private final ConcurrentHashMap<String, UserSessions> users = new ConcurrentHashMap<>();
+
+  public Hub(Broker broker) {
+    this.broker = broker;
+  }
+
+  void register(SessionHandler session) {
+    SessionHandler[] replaced = new SessionHandler[1];
+    users.compute(
+        session.userId(),
+        (user, us) -> {
+          if (us == null) {
+            us = new UserSessions();
+            us.subscription = broker.subscribe(user, us);
+          }
+          replaced[0] = us.add(session);
+          return us;
+        });
+    if (replaced[0] != null) {
+      replaced[0].replaced();
+    }
+  }
+
+  void unregister(SessionHandler session) {
+    users.computeIfPresent(
+        session.userId(),
+        (user, us) -> {
+          us.remove(session);
+          if (us.sessions.length == 0) {
+            us.subscription.close();
+            return null;
+          }
+          return us;
+        });
+  }
+
+  /** Users with a session on this node. */
+  public int users() {
+    return users.size();
+  }
+
+  /** Sessions on this node (after Hello). */
+  public int sessions() {
+    int n = 0;
+    for (UserSessions us : users.values()) {
+      n += us.sessions.length;
+    }
+    return n;
+  }
+
+  /** Tells every session on this node to reconnect elsewhere (SHUTDOWN) and close. */
+  public void shutdownAll() {
+    List<SessionHandler> all = new ArrayList<>();
+    for (UserSessions us : users.values()) {
+      all.addAll(Arrays.asList(us.sessions));
+    }
+    all.forEach(SessionHandler::shutdown);
+  }
+
+  /** One user's sessions: a copy-on-write array, read lock-free by the broker's thread. */
+  private static final class UserSessions implements Consumer<DocumentEvent> {
+    volatile SessionHandler[] sessions = new SessionHandler[0];
+    Broker.Subscription subscription;
+
+    /** Adds {@code s}; returns the session of the same device it replaces, if any. */
+    SessionHandler add(SessionHandler s) {
+      SessionHandler[] cur = sessions;
+      for (int i = 0; i < cur.length; i++) {
+        if (cur[i].deviceId().equals(s.deviceId())) {
+          SessionHandler old = cur[i];
+          SessionHandler[] next = cur.clone();
+          next[i] = s;
+          sessions = next;
+          return old;
+        }
+      }
+      SessionHandler[] next = Arrays.copyOf(cur, cur.length + 1);
+      next[cur.length] = s;
+      sessions = next;
+      return null;
+    }
+
+    void remove(SessionHandler s) {
+      SessionHandler[] cur = sessions;
+      for (int i = 0; i < cur.length; i++) {
+        if (cur[i] == s) {
+          SessionHandler[] next = new SessionHandler[cur.length - 1];
+          System.arraycopy(cur, 0, next, 0, i);
+          System.arraycopy(cur, i + 1, next, i, cur.length - i - 1);
+          sessions = next;
+          return;
+        }
+      }
+    }
+
+    @Override
+    public void accept(DocumentEvent event) {
+      for (SessionHandler s : sessions) {
+        s.offer(event);
+      }
+    }
+  }
+}

@@ -1,0 +1,900 @@
+package io.handoff.server.transport;
+
+import io.handoff.protocol.CloseCode;
+import io.handoff.protocol.v1.Ack;
+import io.handoff.protocol.v1.ClientFrame;
+import io.handoff.protocol.v1.Disconnect;
+import io.handoff.protocol.v1.DocumentSync;
+import io.handoff.protocol.v1.Error;
+import io.handoff.protocol.v1.ErrorCode;
+import io.handoff.protocol.v1.Follow;
+import io.handoff.protocol.v1.Hello;
+import io.handoff.protocol.v1.Pong;
+import io.handoff.protocol.v1.Position;
+import io.handoff.protocol.v1.Resync;
+import io.handoff.protocol.v1.ServerFrame;
+import io.handoff.protocol.v1.Snapshot;
+import io.handoff.protocol.v1.SyncReport;
+import io.handoff.protocol.v1.Unfollow;
+import io.handoff.protocol.v1.Welcome;
+import io.handoff.protocol.v1.Write;
+import io.handoff.server.ServerConfig;
+import io.handoff.server.ServerStats;
+import io.handoff.server.auth.Principal;
+import io.handoff.server.engine.DocumentEvent;
+import io.handoff.server.engine.DocumentStore;
+import io.handoff.server.engine.FollowFilter;
+import io.handoff.server.engine.SyncResult;
+import io.handoff.server.engine.WriteOutcome;
+import io.handoff.server.engine.WriteValidator;
+import io.netty.buffer.Unpooled;
+import io.netty.channel.ChannelFutureListener;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelInboundHandlerAdapter;
+import io.netty.channel.EventLoop;
+import io.netty.handler.codec.CorruptedFrameException;
+import io.netty.handler.codec.TooLongFrameException;
+import io.netty.handler.codec.http.websocketx.BinaryWebSocketFrame;
+import io.netty.handler.codec.http.websocketx.CloseWebSocketFrame;
+import io.netty.handler.codec.http.websocketx.PingWebSocketFrame;
+import io.netty.handler.codec.http.websocketx.WebSocketServerProtocolHandler;
+import io.netty.handler.timeout.IdleState;
+import io.netty.handler.timeout.IdleStateEvent;
+import java.io.IOException;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.Iterator;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicIntegerFieldUpdater;
+import java.util.concurrent.atomic.AtomicLongFieldUpdater;
+import java.util.function.BiConsumer;
+import org.jctools.queues.MpscChunkedArrayQueue;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * One device's connection after the WebSocket handshake: the protocol state machine.
+ *
+ * <h2>Threads</h2>
+ *
+ * Everything here runs on the channel's event loop except {@link #offer}, which the broker calls on
+ * its own thread: it only puts the event in a bounded lock-free queue and schedules {@link #drain} on
+ * the event loop. Store futures hop back onto the event loop before touching any state.
+ *
+ * <h2>Ordering</h2>
+ *
+ * For each followed document the session keeps a cursor: the epoch and last version this device has
+ * been sent. A pushed event is sent only if it is exactly the next version; an older one is dropped
+ * (duplicate), a newer one starts a fetch from history (gap), during which events of that document
+ * are dropped and the highest version seen is remembered, so the fetch is repeated until it caught
+ * up. The device therefore sees every document's versions in order, once, with no gap.
+ *
+ * <p>A device's own write comes back through the same stream: where the other devices get a Delta,
+ * the writer gets its Ack, in the same position of the stream. Refusals, duplicates and writes to
+ * documents the device does not follow are answered directly.
+ */
+final class SessionHandler extends ChannelInboundHandlerAdapter {
+  private static final Logger log = LoggerFactory.getLogger(SessionHandler.class);
+  private static final int DRAIN_BATCH = 512;
+  private static final AtomicLongFieldUpdater<SessionHandler> QUEUED_BYTES =
+      AtomicLongFieldUpdater.newUpdater(SessionHandler.class, "queuedBytes");
+  private static final AtomicIntegerFieldUpdater<SessionHandler> DRAIN_SCHEDULED =
+      AtomicIntegerFieldUpdater.newUpdater(SessionHandler.class, "drainScheduled");
+  private static final AtomicIntegerFieldUpdater<SessionHandler> OVERFLOWED =
+      AtomicIntegerFieldUpdater.newUpdater(SessionHandler.class, "overflowed");
+
+  private enum Phase {
+    HANDSHAKE,
+    AWAIT_HELLO,
+    SYNCING,
+    LIVE,
+    CLOSED
+  }
+
+  private final ServerConfig config;
+  private final DocumentStore store;
+  private final Hub hub;
+  private final ServerStats stats;
+  private final WriteValidator validator;
+
+  private ChannelHandlerContext ctx;
+  private EventLoop loop;
+  private Principal principal;
+  private Phase phase = Phase.HANDSHAKE;
+  private boolean closing;
+  private boolean registered;
+  private FollowFilter follow;
+  private final HashMap<String, Cursor> cursors = new HashMap<>();
+  private final LinkedHashMap<Long, InFlight> inFlight = new LinkedHashMap<>();
+
+  // Written by broker threads, read by the event loop.
+  private MpscChunkedArrayQueue<DocumentEvent> queue;
+  private volatile long queuedBytes;
+  private volatile int drainScheduled;
+  private volatile int overflowed;
+  private volatile boolean dead;
+  private final Runnable drainTask = this::drain;
+
+  SessionHandler(
+      ServerConfig config,
+      DocumentStore store,
+      Hub hub,
+      ServerStats stats,
+      WriteValidator validator) {
+    this.config = config;
+    this.store = store;
+    this.hub = hub;
+    this.stats = stats;
+    this.validator = validator;
+  }
+
+  String userId() {
+    return principal.userId();
+  }
+
+  String deviceId() {
+    return principal.deviceId();
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Channel lifecycle
+  // ---------------------------------------------------------------------------------------------
+
+  @Override
+  public void handlerAdded(ChannelHandlerContext ctx) {
+    this.ctx = ctx;
+    this.loop = ctx.channel().eventLoop();
+  }
+
+  @Override
+  public void channelActive(ChannelHandlerContext ctx) {
+    stats.connectionsOpened.increment();
+    ctx.fireChannelActive();
+  }
+
+  @Override
+  public void channelInactive(ChannelHandlerContext ctx) {
+    stats.connectionsClosed.increment();
+    phase = Phase.CLOSED;
+    dead = true;
+    if (registered) {
+      registered = false;
+      hub.unregister(this);
+    }
+    if (queue != null) {
+      queue.clear();
+    }
+    cursors.clear();
+    inFlight.clear();
+    ctx.fireChannelInactive();
+  }
+
+  @Override
+  public void userEventTriggered(ChannelHandlerContext ctx, Object evt) {
+    if (evt instanceof WebSocketServerProtocolHandler.HandshakeComplete) {
+      principal = ctx.channel().attr(HttpRequestHandler.PRINCIPAL).get();
+      if (principal == null) {
+        // Unreachable: the HTTP handler only forwards authenticated upgrades.
+        ctx.close();
+        return;
+      }
+      if (ctx.pipeline().get(HandoffChannelInitializer.HTTP_HANDLER) != null) {
+        ctx.pipeline().remove(HandoffChannelInitializer.HTTP_HANDLER);
+      }
+      phase = Phase.AWAIT_HELLO;
+      return;
+    }
+    if (evt instanceof IdleStateEvent idle && idle.state() == IdleState.READER_IDLE) {
+      if (phase == Phase.HANDSHAKE) {
+        ctx.close();
+      } else if (idle.isFirst()) {
+        ctx.writeAndFlush(new PingWebSocketFrame(Unpooled.EMPTY_BUFFER));
+      } else {
+        stats.idleCloses.increment();
+        closeWith(CloseCode.IDLE_TIMEOUT, "nothing received for two heartbeat intervals");
+      }
+      return;
+    }
+    ctx.fireUserEventTriggered(evt);
+  }
+
+  @Override
+  public void channelWritabilityChanged(ChannelHandlerContext ctx) {
+    boolean writable = ctx.channel().isWritable();
+    // A device that does not read our pushes does not get its requests read either, so answers to
+    // them cannot pile up in the outbound buffer.
+    ctx.channel().config().setAutoRead(writable);
+    if (writable && phase == Phase.LIVE) {
+      drain();
+    }
+    ctx.fireChannelWritabilityChanged();
+  }
+
+  @Override
+  public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+    for (Throwable t = cause; t != null; t = t.getCause()) {
+      if (t instanceof ProtocolViolation v) {
+        stats.protocolErrorCloses.increment();
+        closeWith(v.code(), v.getMessage());
+        return;
+      }
+      if (t instanceof TooLongFrameException
+          || (t instanceof CorruptedFrameException && String.valueOf(t.getMessage()).contains("length"))) {
+        stats.protocolErrorCloses.increment();
+        closeWith(
+            CloseCode.FRAME_TOO_LARGE,
+            "frame larger than " + config.maxFrameBytes() + " bytes");
+        return;
+      }
+      if (t instanceof CorruptedFrameException) {
+        stats.protocolErrorCloses.increment();
+        closeWith(CloseCode.PROTOCOL_ERROR, "bad WebSocket frame: " + t.getMessage());
+        return;
+      }
+    }
+    if (cause instanceof IOException) {
+      log.debug("connection error on {}: {}", ctx.channel(), cause.toString());
+      ctx.close();
+      return;
+    }
+    log.warn("unexpected error on {}", ctx.channel(), cause);
+    closeWith(CloseCode.INTERNAL_ERROR, "internal error");
+  }
+
+  /** Another connection of the same device took over. Any thread. */
+  void replaced() {
+    dead = true;
+    loop.execute(() -> closeWith(CloseCode.REPLACED, CloseCode.REPLACED.reason()));
+  }
+
+  /** Tells the device to reconnect elsewhere and closes. Any thread. */
+  void shutdown() {
+    loop.execute(() -> closeWith(CloseCode.SHUTDOWN, CloseCode.SHUTDOWN.reason()));
+  }
+
+  /**
+   * Sends Disconnect and a close frame with {@code code}, then closes. The channel is cut after the
+   * close timeout even if the device never reads the close frame.
+   */
+  void closeWith(CloseCode code, String reason) {
+    if (closing || phase == Phase.CLOSED) {
+      return;
+    }
+    closing = true;
+    dead = true;
+    String shortReason = reason.length() > 120 ? reason.substring(0, 120) : reason;
+    if (phase != Phase.HANDSHAKE) {
+      ctx.write(
+          ServerFrame.newBuilder()
+              .setDisconnect(
+                  Disconnect.newBuilder()
+                      .setCode(code.code())
+                      .setReason(reason)
+                      .setReconnect(code.reconnect()))
+              .build());
+    }
+    ctx.writeAndFlush(new CloseWebSocketFrame(code.code(), shortReason))
+        .addListener(ChannelFutureListener.CLOSE);
+    loop.schedule(
+        () -> {
+          ctx.channel().close();
+        },
+        config.closeTimeout().toMillis(),
+        TimeUnit.MILLISECONDS);
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Frames from the device
+  // ---------------------------------------------------------------------------------------------
+
+  @Override
+  public void channelRead(ChannelHandlerContext ctx, Object msg) {
+    if (!(msg instanceof ClientFrame frame)) {
+      ctx.fireChannelRead(msg);
+      return;
+    }
+    if (closing || phase == Phase.CLOSED) {
+      return;
+    }
+    long id = frame.getRequestId();
+    if (phase == Phase.AWAIT_HELLO
+        && frame.getBodyCase() != ClientFrame.BodyCase.HELLO
+        && frame.getBodyCase() != ClientFrame.BodyCase.PING) {
+      sendError(id, ErrorCode.UNEXPECTED_FRAME, "send Hello first", null, 0, 0, 0, false);
+      ctx.flush();
+      return;
+    }
+    switch (frame.getBodyCase()) {
+      case HELLO -> onHello(id, frame.getHello());
+      case WRITE -> onWrite(id, frame.getWrite());
+      case FOLLOW -> onFollow(id, frame.getFollow());
+      case UNFOLLOW -> onUnfollow(id, frame.getUnfollow());
+      case RESYNC -> onResync(id, frame.getResync());
+      case PING ->
+          ctx.write(
+              ServerFrame.newBuilder()
+                  .setRequestId(id)
+                  .setPong(
+                      Pong.newBuilder()
+                          .setNonce(frame.getPing().getNonce())
+                          .setServerTimeMs(System.currentTimeMillis()))
+                  .build());
+      default ->
+          sendError(
+              id,
+              ErrorCode.BAD_REQUEST,
+              "empty frame, or a frame type this server does not know",
+              null,
+              0,
+              0,
+              0,
+              false);
+    }
+  }
+
+  @Override
+  public void channelReadComplete(ChannelHandlerContext ctx) {
+    ctx.flush();
+    ctx.fireChannelReadComplete();
+  }
+
+  private void onHello(long id, Hello hello) {
+    if (phase != Phase.AWAIT_HELLO) {
+      sendError(id, ErrorCode.UNEXPECTED_FRAME, "Hello was already sent", null, 0, 0, 0, false);
+      return;
+    }
+    FollowFilter filter = hello.hasFollow() ? FollowFilter.of(hello.getFollow()) : FollowFilter.all();
+    String problem = checkFollow(filter, hello.getPositionsList());
+    if (problem != null) {
+      sendError(id, ErrorCode.LIMIT_EXCEEDED, problem, null, 0, 0, 0, false);
+      return;
+    }
+    follow = filter;
+    phase = Phase.SYNCING;
+    queue = new MpscChunkedArrayQueue<>(8, Math.max(16, config.maxQueuedFrames()));
+    hub.register(this);
+    registered = true;
+    CompletableFuture<Long> seq = store.lastClientSeq(userId(), deviceId());
+    CompletableFuture<List<SyncResult>> sync =
+        store.sync(userId(), filter.copy(), hello.getPositionsList());
+    onLoop(
+        seq.thenCombine(sync, (s, results) -> Map.entry(s, results)),
+        (r, err) -> {
+          if (err != null) {
+            log.warn("resume of {}/{} failed", userId(), deviceId(), err);
+            closeWith(CloseCode.UNAVAILABLE, "store unavailable during resume");
+            return;
+          }
+          SyncReport report = report(r.getValue());
+          ctx.write(
+              ServerFrame.newBuilder()
+                  .setRequestId(id)
+                  .setWelcome(
+                      Welcome.newBuilder()
+                          .setUserId(userId())
+                          .setDeviceId(deviceId())
+                          .setNodeId(config.nodeId())
+                          .setLastClientSeq(r.getKey())
+                          .setHeartbeatIntervalMs((int) config.heartbeatInterval().toMillis())
+                          .setMaxFrameBytes(config.maxFrameBytes())
+                          .setMaxInFlightWrites(config.maxInFlightWrites())
+                          .setSync(report))
+                  .build());
+          for (SyncResult result : r.getValue()) {
+            Cursor c = new Cursor();
+            cursors.put(result.document(), c);
+            deliver(result.document(), c, result);
+          }
+          phase = Phase.LIVE;
+          ctx.flush();
+          drain();
+        });
+  }
+
+  private String checkFollow(FollowFilter filter, List<Position> positions) {
+    if (filter.size() > config.maxFollowEntries()) {
+      return "following "
+          + filter.size()
+          + " names and prefixes; the limit is "
+          + config.maxFollowEntries();
+    }
+    if (positions.size() > config.storeLimits().maxDocumentsPerUser()) {
+      return positions.size()
+          + " positions; the limit is "
+          + config.storeLimits().maxDocumentsPerUser();
+    }
+    for (String d : filter.documents()) {
+      String p = validator.checkName("document name", d);
+      if (p != null) {
+        return p;
+      }
+    }
+    for (Position p : positions) {
+      String problem = validator.checkName("document name", p.getDocument());
+      if (problem != null) {
+        return problem;
+      }
+    }
+    return null;
+  }
+
+  private void onWrite(long id, Write w) {
+    WriteOutcome bad = validator.check(w);
+    if (bad != null) {
+      stats.writesRefused.increment();
+      sendError(id, bad.error(), bad.message(), w.getDocument(), w.getClientSeq(), 0, 0, false);
+      return;
+    }
+    long seq = w.getClientSeq();
+    if (inFlight.containsKey(seq)) {
+      return; // The same write is being applied; its ack will answer both copies.
+    }
+    if (inFlight.size() >= config.maxInFlightWrites()) {
+      sendError(
+          id,
+          ErrorCode.TOO_MANY_IN_FLIGHT,
+          inFlight.size() + " writes are waiting for their acks; wait for some before sending more",
+          w.getDocument(),
+          seq,
+          0,
+          0,
+          true);
+      return;
+    }
+    InFlight p = new InFlight(w.getDocument(), id);
+    inFlight.put(seq, p);
+    onLoop(store.write(userId(), deviceId(), w), (out, err) -> writeDone(seq, p, out, err));
+  }
+
+  private void writeDone(long seq, InFlight p, WriteOutcome out, Throwable err) {
+    if (inFlight.get(seq) != p) {
+      return; // Already acked in the stream.
+    }
+    if (err != null) {
+      inFlight.remove(seq);
+      log.warn("write of {}/{} failed", userId(), deviceId(), err);
+      sendError(
+          p.requestId,
+          ErrorCode.UNAVAILABLE,
+          "the store could not apply the write; nothing was changed, re-send it",
+          p.document,
+          seq,
+          0,
+          0,
+          true);
+    } else if (!out.isApplied()) {
+      inFlight.remove(seq);
+      stats.writesRefused.increment();
+      sendError(
+          p.requestId,
+          out.error(),
+          out.message(),
+          p.document,
+          seq,
+          out.epoch(),
+          out.version(),
+          out.error() == ErrorCode.UNAVAILABLE);
+    } else if (out.duplicate()) {
+      inFlight.remove(seq);
+      sendAck(p, seq, out.epoch(), out.version(), true);
+    } else {
+      stats.writesApplied.increment();
+      p.epoch = out.epoch();
+      p.version = out.version();
+      Cursor c = cursors.get(p.document);
+      if (!follow.follows(p.document)
+          || (c != null && !c.syncing && c.epoch == p.epoch && c.version >= p.version)) {
+        inFlight.remove(seq);
+        sendAck(p, seq, p.epoch, p.version, false);
+      }
+      // Otherwise the ack goes out when the stream reaches this version.
+    }
+    ctx.flush();
+  }
+
+  private void onFollow(long id, Follow f) {
+    FollowFilter added = FollowFilter.of(f.getSpec());
+    FollowFilter merged = follow.copy();
+    merged.add(f.getSpec());
+    String problem = checkFollow(merged, f.getPositionsList());
+    if (problem != null) {
+      sendError(id, ErrorCode.LIMIT_EXCEEDED, problem, null, 0, 0, 0, false);
+      return;
+    }
+    follow = merged;
+    List<Position> positions = new ArrayList<>();
+    for (Position p : f.getPositionsList()) {
+      if (!cursors.containsKey(p.getDocument())) {
+        positions.add(p);
+      }
+    }
+    syncThenReport(id, store.sync(userId(), added, positions), null);
+  }
+
+  private void onUnfollow(long id, Unfollow u) {
+    follow.remove(u.getSpec());
+    cursors.keySet().removeIf(doc -> !follow.follows(doc));
+    ctx.write(
+        ServerFrame.newBuilder()
+            .setRequestId(id)
+            .setSyncReport(SyncReport.getDefaultInstance())
+            .build());
+  }
+
+  private void onResync(long id, Resync r) {
+    if (r.getPositionsCount() > config.storeLimits().maxDocumentsPerUser()) {
+      sendError(id, ErrorCode.LIMIT_EXCEEDED, "too many positions", null, 0, 0, 0, false);
+      return;
+    }
+    List<CompletableFuture<SyncResult>> reads = new ArrayList<>();
+    Map<String, Cursor> claimed = new HashMap<>();
+    for (Position p : r.getPositionsList()) {
+      if (!follow.follows(p.getDocument()) || claimed.containsKey(p.getDocument())) {
+        continue;
+      }
+      Cursor c = cursors.computeIfAbsent(p.getDocument(), k -> new Cursor());
+      c.epoch = p.getEpoch();
+      c.version = p.getVersion();
+      c.syncing = true;
+      c.generation++;
+      claimed.put(p.getDocument(), c);
+      reads.add(store.read(userId(), p.getDocument(), p.getEpoch(), p.getVersion()));
+    }
+    CompletableFuture<List<SyncResult>> all =
+        CompletableFuture.allOf(reads.toArray(new CompletableFuture<?>[0]))
+            .thenApply(v -> reads.stream().map(CompletableFuture::join).toList());
+    syncThenReport(id, all, claimed);
+  }
+
+  /**
+   * When {@code results} arrive: a SyncReport answering request {@code id}, then the frames it
+   * announces. {@code claimed} are cursors this request reset (Resync); a cursor reset again since
+   * is left to the newer request.
+   */
+  private void syncThenReport(
+      long id, CompletableFuture<List<SyncResult>> results, Map<String, Cursor> claimed) {
+    Map<String, Long> generations = new HashMap<>();
+    if (claimed != null) {
+      claimed.forEach((doc, c) -> generations.put(doc, c.generation));
+    }
+    onLoop(
+        results,
+        (list, err) -> {
+          if (err != null) {
+            log.warn("sync of {}/{} failed", userId(), deviceId(), err);
+            closeWith(CloseCode.UNAVAILABLE, "store unavailable during sync");
+            return;
+          }
+          List<SyncResult> fresh = new ArrayList<>();
+          for (SyncResult result : list) {
+            Cursor c = cursors.get(result.document());
+            if (claimed == null) {
+              if (c != null || !follow.follows(result.document())) {
+                continue; // Already synced through the stream.
+              }
+              c = new Cursor();
+              cursors.put(result.document(), c);
+            } else if (c == null || c.generation != generations.get(result.document())) {
+              continue;
+            }
+            c.syncing = false;
+            fresh.add(result);
+          }
+          ctx.write(ServerFrame.newBuilder().setRequestId(id).setSyncReport(report(fresh)).build());
+          for (SyncResult result : fresh) {
+            Cursor c = cursors.get(result.document());
+            deliver(result.document(), c, result);
+            catchUp(result.document(), c);
+          }
+          ctx.flush();
+        });
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Pushes
+  // ---------------------------------------------------------------------------------------------
+
+  /**
+   * Hands an event to this session. Called on the broker's thread; never blocks. A session whose
+   * queue is over its bounds is closed with SLOW_CONSUMER.
+   */
+  void offer(DocumentEvent event) {
+    if (dead) {
+      return;
+    }
+    int size = event.sizeBytes();
+    if (!queue.offer(event)) {
+      overflow();
+      return;
+    }
+    long bytes = QUEUED_BYTES.addAndGet(this, size);
+    stats.maxQueuedBytes.accumulate(bytes);
+    if (bytes > config.maxQueuedBytes()) {
+      overflow();
+      return;
+    }
+    if (DRAIN_SCHEDULED.compareAndSet(this, 0, 1)) {
+      loop.execute(drainTask);
+    }
+  }
+
+  private void overflow() {
+    dead = true;
+    if (OVERFLOWED.compareAndSet(this, 0, 1)) {
+      stats.slowConsumerCloses.increment();
+      loop.execute(
+          () -> {
+            if (queue != null) {
+              queue.clear();
+              QUEUED_BYTES.set(this, 0);
+            }
+            closeWith(CloseCode.SLOW_CONSUMER, "outbound queue over its bound; resume later");
+          });
+    }
+  }
+
+  /** Processes queued events while the channel is writable. Event loop only. */
+  private void drain() {
+    DRAIN_SCHEDULED.set(this, 0);
+    if (phase != Phase.LIVE || closing) {
+      return;
+    }
+    int n = 0;
+    DocumentEvent e;
+    while (n < DRAIN_BATCH && ctx.channel().isWritable() && (e = queue.relaxedPoll()) != null) {
+      QUEUED_BYTES.addAndGet(this, -e.sizeBytes());
+      process(e);
+      n++;
+    }
+    if (n > 0) {
+      ctx.flush();
+    }
+    if (n == DRAIN_BATCH && !queue.isEmpty() && DRAIN_SCHEDULED.compareAndSet(this, 0, 1)) {
+      loop.execute(drainTask); // Let other channels of this event loop run first.
+    }
+  }
+
+  private void process(DocumentEvent e) {
+    String doc = e.document();
+    boolean acked = false;
+    if (e.originDevice().equals(deviceId())) {
+      InFlight p = inFlight.remove(e.originSeq());
+      if (p != null) {
+        sendAck(p, e.originSeq(), e.epoch(), e.version(), false);
+        acked = true;
+      }
+    }
+    if (!follow.follows(doc)) {
+      return;
+    }
+    Cursor c = cursors.get(doc);
+    if (c == null) {
+      c = new Cursor();
+      cursors.put(doc, c);
+      if (e.version() == 1) {
+        c.epoch = e.epoch();
+        c.version = 1;
+        if (!acked) {
+          sendDelta(e);
+        }
+      } else {
+        fetch(doc, c, e.version());
+      }
+      return;
+    }
+    if (c.syncing) {
+      c.maxSeen = Math.max(c.maxSeen, e.version());
+      return;
+    }
+    if (e.epoch() != c.epoch) {
+      c.epoch = 0; // A new history: start over from a snapshot.
+      c.version = 0;
+      fetch(doc, c, e.version());
+      return;
+    }
+    if (e.version() <= c.version) {
+      return;
+    }
+    if (e.version() == c.version + 1) {
+      c.version++;
+      if (!acked) {
+        sendDelta(e);
+      }
+      return;
+    }
+    fetch(doc, c, e.version());
+  }
+
+  /** Reads what the device misses of {@code doc} after its cursor. */
+  private void fetch(String doc, Cursor c, long seen) {
+    c.syncing = true;
+    c.maxSeen = Math.max(c.maxSeen, seen);
+    long generation = ++c.generation;
+    onLoop(
+        store.read(userId(), doc, c.epoch, c.version),
+        (result, err) -> {
+          if (cursors.get(doc) != c || c.generation != generation) {
+            return;
+          }
+          if (err != null) {
+            log.warn("history read of {}/{} failed", userId(), doc, err);
+            closeWith(CloseCode.UNAVAILABLE, "store unavailable while catching up");
+            return;
+          }
+          c.syncing = false;
+          if (result.mode() == DocumentSync.Mode.GONE) {
+            cursors.remove(doc);
+            ctx.write(
+                ServerFrame.newBuilder()
+                    .setSyncReport(SyncReport.newBuilder().addDocuments(result.toProto()))
+                    .build());
+          } else {
+            deliver(doc, c, result);
+            catchUp(doc, c);
+          }
+          ctx.flush();
+        });
+  }
+
+  private void catchUp(String doc, Cursor c) {
+    if (!c.syncing && c.maxSeen > c.version && cursors.get(doc) == c) {
+      fetch(doc, c, c.maxSeen);
+    }
+  }
+
+  /** Sends the frames of one sync result and moves the cursor to its end. */
+  private void deliver(String doc, Cursor c, SyncResult r) {
+    switch (r.mode()) {
+      case DELTAS -> {
+        stats.resumesWithDeltas.increment();
+        c.epoch = r.epoch();
+        for (DocumentEvent e : r.deltas()) {
+          if (e.version() <= c.version) {
+            continue;
+          }
+          InFlight p = e.originDevice().equals(deviceId()) ? inFlight.remove(e.originSeq()) : null;
+          if (p != null) {
+            sendAck(p, e.originSeq(), e.epoch(), e.version(), false);
+          }
+          // Deltas of a sync are sent even for own writes: the device applies them in order.
+          sendDelta(e);
+          c.version = e.version();
+        }
+      }
+      case SNAPSHOT -> {
+        stats.resumesWithSnapshot.increment();
+        stats.snapshotsOut.increment();
+        c.epoch = r.epoch();
+        c.version = r.toVersion();
+        ctx.write(
+            ServerFrame.newBuilder()
+                .setSnapshot(
+                    Snapshot.newBuilder()
+                        .setDocument(doc)
+                        .setEpoch(r.epoch())
+                        .setVersion(r.toVersion())
+                        .putAllFields(r.fields()))
+                .build());
+        ackCovered(doc, c);
+      }
+      case UP_TO_DATE -> {
+        c.epoch = r.epoch();
+        c.version = r.toVersion();
+      }
+      case GONE -> cursors.remove(doc);
+      default -> throw new IllegalStateException("unknown sync mode " + r.mode());
+    }
+  }
+
+  /** Acks writes whose versions a snapshot just covered. */
+  private void ackCovered(String doc, Cursor c) {
+    Iterator<Map.Entry<Long, InFlight>> it = inFlight.entrySet().iterator();
+    while (it.hasNext()) {
+      Map.Entry<Long, InFlight> en = it.next();
+      InFlight p = en.getValue();
+      if (p.version > 0 && p.document.equals(doc) && p.epoch == c.epoch && p.version <= c.version) {
+        it.remove();
+        sendAck(p, en.getKey(), p.epoch, p.version, false);
+      }
+    }
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Writing frames
+  // ---------------------------------------------------------------------------------------------
+
+  private void sendDelta(DocumentEvent e) {
+    stats.deltasOut.increment();
+    ctx.write(new BinaryWebSocketFrame(Unpooled.wrappedBuffer(e.frame())));
+  }
+
+  private void sendAck(InFlight p, long seq, long epoch, long version, boolean duplicate) {
+    ctx.write(
+        ServerFrame.newBuilder()
+            .setRequestId(p.requestId)
+            .setAck(
+                Ack.newBuilder()
+                    .setDocument(p.document)
+                    .setClientSeq(seq)
+                    .setEpoch(epoch)
+                    .setVersion(version)
+                    .setDuplicate(duplicate))
+            .build());
+  }
+
+  private void sendError(
+      long id,
+      ErrorCode code,
+      String message,
+      String document,
+      long seq,
+      long epoch,
+      long version,
+      boolean retryable) {
+    Error.Builder e =
+        Error.newBuilder()
+            .setCode(code)
+            .setMessage(message)
+            .setClientSeq(seq)
+            .setEpoch(epoch)
+            .setCurrentVersion(version)
+            .setRetryable(retryable);
+    if (document != null) {
+      e.setDocument(document);
+    }
+    ctx.write(ServerFrame.newBuilder().setRequestId(id).setError(e).build());
+  }
+
+  private static SyncReport report(List<SyncResult> results) {
+    SyncReport.Builder b = SyncReport.newBuilder();
+    for (SyncResult r : results) {
+      b.addDocuments(r.toProto());
+    }
+    return b.build();
+  }
+
+  /** Runs {@code action} on this channel's event loop when {@code f} completes, unless closed. */
+  private <T> void onLoop(CompletableFuture<T> f, BiConsumer<T, Throwable> action) {
+    f.whenComplete(
+        (value, err) -> {
+          if (loop.inEventLoop()) {
+            if (phase != Phase.CLOSED && !closing) {
+              action.accept(value, err);
+            }
+          } else {
+            loop.execute(
+                () -> {
+                  if (phase != Phase.CLOSED && !closing) {
+                    action.accept(value, err);
+                  }
+                });
+          }
+        });
+  }
+
+  /** Where this device is in one document. */
+  private static final class Cursor {
+    long epoch;
+    long version;
+    boolean syncing;
+    long maxSeen;
+    long generation;
+  }
+
+  /** A write sent to the store and not yet acked. */
+  private static final class InFlight {
+    final String document;
+    final long requestId;
+    long epoch;
+    long version;
+
+    InFlight(String document, long requestId) {
+      this.document = document;
+      this.requestId = requestId;
+    }
+  }
+}
