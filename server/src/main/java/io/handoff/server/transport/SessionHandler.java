@@ -28,10 +28,10 @@ import io.handoff.server.engine.SyncResult;
 import io.handoff.server.engine.WriteOutcome;
 import io.handoff.server.engine.WriteValidator;
 import io.netty.buffer.Unpooled;
-import io.netty.channel.ChannelFutureListener;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.EventLoop;
+import io.netty.channel.socket.DuplexChannel;
 import io.netty.handler.codec.CorruptedFrameException;
 import io.netty.handler.codec.TooLongFrameException;
 import io.netty.handler.codec.http.websocketx.BinaryWebSocketFrame;
@@ -277,8 +277,18 @@ final class SessionHandler extends ChannelInboundHandlerAdapter {
                       .setReconnect(code.reconnect()))
               .build());
     }
+    // Half-close after the close frame so that unread input does not turn our FIN into a reset
+    // that could destroy the close frame before the device reads it; input is discarded until the
+    // device closes too, or the close timeout cuts the channel.
     ctx.writeAndFlush(new CloseWebSocketFrame(code.code(), shortReason))
-        .addListener(ChannelFutureListener.CLOSE);
+        .addListener(
+            f -> {
+              if (f.isSuccess() && ctx.channel() instanceof DuplexChannel duplex) {
+                duplex.shutdownOutput();
+              } else {
+                ctx.channel().close();
+              }
+            });
     loop.schedule(
         () -> {
           ctx.channel().close();

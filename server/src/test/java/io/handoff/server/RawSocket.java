@@ -1,0 +1,163 @@
+package io.handoff.server;
+
+import io.handoff.protocol.v1.ClientFrame;
+import java.io.ByteArrayOutputStream;
+import java.io.DataInputStream;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.net.InetSocketAddress;
+import java.net.Socket;
+import java.nio.charset.StandardCharsets;
+import java.util.Base64;
+import java.util.concurrent.ThreadLocalRandom;
+
+/**
+ * A WebSocket peer written against RFC 6455 on a plain socket, for tests that need a device that
+ * misbehaves at the transport level: one that never reads, never answers pings, or sends frames a
+ * well-behaved client library would not.
+ */
+final class RawSocket implements AutoCloseable {
+  final Socket socket;
+  private final OutputStream out;
+  private final DataInputStream in;
+
+  private RawSocket(Socket socket) throws IOException {
+    this.socket = socket;
+    this.out = socket.getOutputStream();
+    this.in = new DataInputStream(socket.getInputStream());
+  }
+
+  /** Connects and upgrades; {@code receiveBuffer} > 0 shrinks the socket's receive buffer. */
+  static RawSocket connect(int port, String token, int receiveBuffer) throws IOException {
+    Socket s = new Socket();
+    if (receiveBuffer > 0) {
+      s.setReceiveBufferSize(receiveBuffer);
+    }
+    s.connect(new InetSocketAddress("127.0.0.1", port), 10_000);
+    s.setSoTimeout(10_000);
+    RawSocket r = new RawSocket(s);
+    byte[] nonce = new byte[16];
+    ThreadLocalRandom.current().nextBytes(nonce);
+    String req =
+        "GET /ws HTTP/1.1\r\n"
+            + "Host: 127.0.0.1:"
+            + port
+            + "\r\n"
+            + "Upgrade: websocket\r\n"
+            + "Connection: Upgrade\r\n"
+            + "Sec-WebSocket-Key: "
+            + Base64.getEncoder().encodeToString(nonce)
+            + "\r\n"
+            + "Sec-WebSocket-Version: 13\r\n"
+            + "Authorization: Bearer "
+            + token
+            + "\r\n\r\n";
+    r.out.write(req.getBytes(StandardCharsets.US_ASCII));
+    r.out.flush();
+    String status = r.readHeaders();
+    if (!status.startsWith("HTTP/1.1 101")) {
+      throw new IOException("upgrade refused: " + status);
+    }
+    return r;
+  }
+
+  private String readHeaders() throws IOException {
+    ByteArrayOutputStream b = new ByteArrayOutputStream();
+    int matched = 0;
+    while (matched < 4) {
+      int c = in.read();
+      if (c < 0) {
+        throw new IOException("EOF in HTTP response");
+      }
+      b.write(c);
+      matched = (c == '\r' || c == '\n') ? matched + 1 : 0;
+    }
+    String head = b.toString(StandardCharsets.US_ASCII);
+    return head.substring(0, head.indexOf('\r'));
+  }
+
+  void send(ClientFrame frame) throws IOException {
+    sendFrame(0x2, frame.toByteArray());
+  }
+
+  /** Sends one final, masked frame with the given opcode. */
+  void sendFrame(int opcode, byte[] payload) throws IOException {
+    ByteArrayOutputStream f = new ByteArrayOutputStream();
+    f.write(0x80 | opcode);
+    int len = payload.length;
+    if (len < 126) {
+      f.write(0x80 | len);
+    } else if (len < 65536) {
+      f.write(0x80 | 126);
+      f.write(len >>> 8);
+      f.write(len);
+    } else {
+      f.write(0x80 | 127);
+      for (int i = 7; i >= 0; i--) {
+        f.write((int) ((long) len >>> (8 * i)));
+      }
+    }
+    byte[] mask = new byte[4];
+    ThreadLocalRandom.current().nextBytes(mask);
+    f.write(mask);
+    for (int i = 0; i < len; i++) {
+      f.write(payload[i] ^ mask[i & 3]);
+    }
+    out.write(f.toByteArray());
+    out.flush();
+  }
+
+  /** Sends only the header of a masked binary frame that claims {@code declaredLength} bytes. */
+  void sendFrameHeader(long declaredLength) throws IOException {
+    ByteArrayOutputStream f = new ByteArrayOutputStream();
+    f.write(0x82);
+    f.write(0x80 | 127);
+    for (int i = 7; i >= 0; i--) {
+      f.write((int) (declaredLength >>> (8 * i)));
+    }
+    f.write(new byte[] {1, 2, 3, 4});
+    out.write(f.toByteArray());
+    out.flush();
+  }
+
+  /** Reads frames until a close frame and returns its status code; -1 on EOF without one. */
+  int readUntilClose() throws IOException {
+    while (true) {
+      int b0 = in.read();
+      if (b0 < 0) {
+        return -1;
+      }
+      int b1 = in.readUnsignedByte();
+      long len = b1 & 0x7f;
+      if (len == 126) {
+        len = in.readUnsignedShort();
+      } else if (len == 127) {
+        len = in.readLong();
+      }
+      int opcode = b0 & 0x0f;
+      if (opcode == 0x8) {
+        return len >= 2 ? in.readUnsignedShort() : 1005;
+      }
+      skipFully(in, len);
+    }
+  }
+
+  private static void skipFully(InputStream in, long n) throws IOException {
+    while (n > 0) {
+      long k = in.skip(n);
+      if (k <= 0) {
+        if (in.read() < 0) {
+          throw new IOException("EOF inside a frame");
+        }
+        k = 1;
+      }
+      n -= k;
+    }
+  }
+
+  @Override
+  public void close() throws IOException {
+    socket.close();
+  }
+}

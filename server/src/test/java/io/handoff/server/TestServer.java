@@ -1,0 +1,55 @@
+package io.handoff.server;
+
+import io.handoff.server.auth.DevTokens;
+import io.handoff.server.engine.StoreLimits;
+import io.handoff.server.engine.memory.MemoryEngine;
+import java.time.Duration;
+import java.util.function.Consumer;
+
+/** A real node on 127.0.0.1, a free port, and the in-memory engine, for end-to-end tests. */
+public final class TestServer implements AutoCloseable {
+  public static final String SECRET = "test-secret-0123456789-0123456789-abcdef";
+
+  public final HandoffServer server;
+  public final MemoryEngine engine;
+
+  private TestServer(ServerConfig config) throws InterruptedException {
+    this.engine = new MemoryEngine(config.storeLimits());
+    this.server = HandoffServer.start(config, engine);
+  }
+
+  public static TestServer start() throws InterruptedException {
+    return start(b -> {});
+  }
+
+  public static TestServer start(Consumer<ServerConfig.Builder> customize)
+      throws InterruptedException {
+    ServerConfig.Builder b =
+        ServerConfig.builder()
+            .host("127.0.0.1")
+            .port(0)
+            .nodeId("test")
+            .jwtSecret(SECRET)
+            .storeLimits(StoreLimits.builder().build());
+    customize.accept(b);
+    return new TestServer(b.build());
+  }
+
+  public int port() {
+    return server.port();
+  }
+
+  public String url() {
+    return "ws://127.0.0.1:" + port() + "/ws";
+  }
+
+  public static String token(String user, String device) {
+    return DevTokens.mint(SECRET, user, device, Duration.ofHours(1));
+  }
+
+  @Override
+  public void close() {
+    server.close();
+    engine.close();
+  }
+}
