@@ -121,8 +121,24 @@ final class RawSocket implements AutoCloseable {
     out.flush();
   }
 
-  /** Reads frames until a close frame and returns its status code; -1 on EOF without one. */
+  /**
+   * Reads frames until a close frame and returns its status code; -1 when the connection ends
+   * without one (EOF, reset, or EOF inside a frame).
+   */
   int readUntilClose() throws IOException {
+    try {
+      return readUntilCloseOrThrow();
+    } catch (java.io.EOFException | java.net.SocketException e) {
+      return -1;
+    } catch (IOException e) {
+      if (String.valueOf(e.getMessage()).contains("EOF")) {
+        return -1;
+      }
+      throw e;
+    }
+  }
+
+  private int readUntilCloseOrThrow() throws IOException {
     while (true) {
       int b0 = in.read();
       if (b0 < 0) {

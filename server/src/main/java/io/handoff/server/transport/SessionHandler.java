@@ -616,7 +616,7 @@ final class SessionHandler extends ChannelInboundHandlerAdapter {
     if (dead) {
       return;
     }
-    int size = event.sizeBytes();
+    int size = cost(event);
     if (!queue.offer(event)) {
       overflow();
       return;
@@ -630,6 +630,11 @@ final class SessionHandler extends ChannelInboundHandlerAdapter {
     if (DRAIN_SCHEDULED.compareAndSet(this, 0, 1)) {
       loop.execute(drainTask);
     }
+  }
+
+  /** Bytes an event will cost this device: the delta, or just an ack for its own write. */
+  private int cost(DocumentEvent e) {
+    return e.originDevice().equals(principal.deviceId()) ? 64 : e.sizeBytes();
   }
 
   private void overflow() {
@@ -656,7 +661,7 @@ final class SessionHandler extends ChannelInboundHandlerAdapter {
     int n = 0;
     DocumentEvent e;
     while (n < DRAIN_BATCH && ctx.channel().isWritable() && (e = queue.relaxedPoll()) != null) {
-      QUEUED_BYTES.addAndGet(this, -e.sizeBytes());
+      QUEUED_BYTES.addAndGet(this, -cost(e));
       process(e);
       n++;
     }

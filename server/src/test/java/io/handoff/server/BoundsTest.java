@@ -1,0 +1,103 @@
+package io.handoff.server;
+
+import static io.handoff.server.TestServer.token;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.handoff.protocol.CloseCode;
+import io.handoff.protocol.v1.ClientFrame;
+import io.handoff.protocol.v1.Hello;
+import io.handoff.protocol.v1.ServerFrame;
+import java.time.Duration;
+import org.junit.jupiter.api.Test;
+
+/** Slow, silent and flooding devices cost bounded memory and never hurt the others. */
+class BoundsTest {
+  private static final long MAX_QUEUED_BYTES = 256 * 1024;
+
+  @Test
+  void deviceThatStopsReadingIsClosedAsSlowWhileOthersKeepReceiving() throws Exception {
+    try (TestServer server =
+        TestServer.start(
+            b ->
+                b.maxQueuedBytes(MAX_QUEUED_BYTES)
+                    .maxQueuedFrames(1024)
+                    .writeBufferWaterMark(16 * 1024, 64 * 1024)
+                    .maxInFlightWrites(100))) {
+      int writes = 3000;
+      String value = "x".repeat(4 * 1024);
+      try (TestDevice writer = TestDevice.connect(server.port(), token("u1", "writer"));
+          TestDevice reader = TestDevice.connect(server.port(), token("u1", "reader"));
+          RawSocket slow = RawSocket.connect(server.port(), token("u1", "slow"), 4096)) {
+        writer.hello();
+        reader.hello();
+        slow.send(ClientFrame.newBuilder().setHello(Hello.getDefaultInstance()).build());
+        // Pipelined in windows of 20; the reading device keeps up, the raw one never reads.
+        int expected = 1;
+        for (int i = 1; i <= writes; i++) {
+          writer.send(SessionProtocolTest.write("video", i, "frame", value + i));
+          if (i % 20 == 0) {
+            final long seq = i;
+            writer.next(f -> f.hasAck() && f.getAck().getClientSeq() == seq);
+            for (; expected <= i; expected++) {
+              ServerFrame f = reader.next(ServerFrame::hasDelta);
+              assertEquals(expected, f.getDelta().getVersion(), "every version, in order");
+            }
+          }
+        }
+        // The close frame queues behind the unread data, so the device sees it only if it reads
+        // before the close timeout cuts the connection.
+        int code = slow.readUntilClose();
+        assertTrue(code == CloseCode.SLOW_CONSUMER.code() || code == -1, "close code " + code);
+      }
+      ServerStats stats = server.server.stats();
+      assertEquals(1, stats.slowConsumerCloses.sum());
+      long oneEvent = 4 * 1024 + 200;
+      assertTrue(
+          stats.maxQueuedBytes.get() <= MAX_QUEUED_BYTES + oneEvent,
+          "queued bytes stayed bounded: " + stats.maxQueuedBytes.get());
+    }
+  }
+
+  @Test
+  void deviceThatNeverAnswersPingsIsClosedForIdleness() throws Exception {
+    try (TestServer server = TestServer.start(b -> b.heartbeatInterval(Duration.ofMillis(50)));
+        RawSocket silent = RawSocket.connect(server.port(), token("u1", "silent"), 0)) {
+      silent.send(ClientFrame.newBuilder().setHello(Hello.getDefaultInstance()).build());
+      assertEquals(CloseCode.IDLE_TIMEOUT.code(), silent.readUntilClose());
+      assertEquals(1, server.server.stats().idleCloses.sum());
+    }
+  }
+
+  @Test
+  void secondConnectionOfADeviceReplacesTheFirst() throws Exception {
+    try (TestServer server = TestServer.start();
+        TestDevice first = TestDevice.connect(server.port(), token("u1", "phone"))) {
+      first.hello();
+      try (TestDevice second = TestDevice.connect(server.port(), token("u1", "phone"))) {
+        second.hello();
+        assertEquals(CloseCode.REPLACED.code(), first.awaitClose());
+        second.send(SessionProtocolTest.write("doc", 1, "f", "v"));
+        assertEquals(1, second.next(ServerFrame::hasAck).getAck().getVersion());
+      }
+    }
+  }
+
+  @Test
+  void welcomeTellsTheDeviceTheServersLimits() throws Exception {
+    try (TestServer server = TestServer.start(
+                b ->
+                    b.maxInFlightWrites(7)
+                        .maxFrameBytes(4096)
+                        .storeLimits(
+                            io.handoff.server.engine.StoreLimits.builder()
+                                .maxValueBytes(1024)
+                                .build()));
+        TestDevice d = TestDevice.connect(server.port(), token("u1", "d"))) {
+      var w = d.hello().getWelcome();
+      assertEquals(7, w.getMaxInFlightWrites());
+      assertEquals(4096, w.getMaxFrameBytes());
+      assertEquals(ServerConfig.DEFAULT_HEARTBEAT_INTERVAL.toMillis(), w.getHeartbeatIntervalMs());
+    }
+  }
+}
