@@ -1,0 +1,66 @@
+package io.handoff.server;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.BufferedReader;
+import java.io.InputStreamReader;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The packaged jar, started exactly as the README says (no options): one node on port 8080 with the
+ * embedded engine and a printed development secret, answering /healthz.
+ */
+class ServerJarIT {
+  @Test
+  void jarWithNoOptionsStartsOneNodeThatAnswersHealthz() throws Exception {
+    Path jar = Path.of("target", "handoff-server.jar");
+    assertTrue(Files.isRegularFile(jar), "build the jar first: " + jar.toAbsolutePath());
+    String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
+    Process p =
+        new ProcessBuilder(java, "-jar", jar.toString()).redirectErrorStream(true).start();
+    List<String> output = new ArrayList<>();
+    try (BufferedReader out =
+        new BufferedReader(new InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8))) {
+      String line;
+      boolean listening = false;
+      while (!listening && (line = out.readLine()) != null) {
+        output.add(line);
+        listening = line.startsWith("Handoff node") && line.endsWith("on port 8080");
+      }
+      assertTrue(listening, "server did not report port 8080; output: " + output);
+      HttpResponse<String> res =
+          HttpClient.newHttpClient()
+              .send(
+                  HttpRequest.newBuilder(URI.create("http://127.0.0.1:8080/healthz")).build(),
+                  HttpResponse.BodyHandlers.ofString());
+      assertEquals(200, res.statusCode());
+      assertEquals("ok\n", res.body());
+      for (int i = 0; i < 3 && (line = out.readLine()) != null; i++) {
+        output.add(line);
+      }
+      assertTrue(
+          output.stream().anyMatch(l -> l.startsWith("DEVELOPMENT secret")),
+          "prints its development secret: " + output);
+      assertTrue(
+          output.stream().anyMatch(l -> l.contains("nothing survives a restart")),
+          "says what survives a restart: " + output);
+    } finally {
+      p.destroy();
+      if (!p.waitFor(10, TimeUnit.SECONDS)) {
+        p.destroyForcibly();
+      }
+    }
+    assertEquals(143, p.exitValue(), "SIGTERM ends it through the shutdown hook");
+  }
+}
