@@ -1,0 +1,115 @@
+package io.handoff.server;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.net.ServerSocket;
+import java.net.Socket;
+import java.util.List;
+import java.util.concurrent.CopyOnWriteArrayList;
+
+/**
+ * A TCP proxy on 127.0.0.1 between clients and a server, for tests that need the network to fail at
+ * a chosen moment: it can swallow everything the server sends (so acks are lost) and cut every
+ * connection at once.
+ */
+final class ChaosProxy implements AutoCloseable {
+  private final ServerSocket listener;
+  private final int target;
+  private final List<Socket> sockets = new CopyOnWriteArrayList<>();
+  private volatile boolean blackholeDownstream;
+  private volatile boolean closed;
+
+  ChaosProxy(int targetPort) throws IOException {
+    this.target = targetPort;
+    this.listener = new ServerSocket(0, 50, InetAddress.getLoopbackAddress());
+    Thread t = new Thread(this::acceptLoop, "chaos-proxy-accept");
+    t.setDaemon(true);
+    t.start();
+  }
+
+  int port() {
+    return listener.getLocalPort();
+  }
+
+  String url() {
+    return "ws://127.0.0.1:" + port() + "/ws";
+  }
+
+  /** From now on, bytes from the server are read and dropped instead of forwarded. */
+  void blackholeDownstream(boolean on) {
+    blackholeDownstream = on;
+  }
+
+  /** Resets every proxied connection. New connections are accepted as before. */
+  void cutAll() {
+    for (Socket s : sockets) {
+      try {
+        s.setSoLinger(true, 0);
+        s.close();
+      } catch (IOException ignored) {
+        // Already closed.
+      }
+    }
+    sockets.clear();
+  }
+
+  private void acceptLoop() {
+    while (!closed) {
+      try {
+        Socket client = listener.accept();
+        Socket server = new Socket();
+        server.connect(new InetSocketAddress(InetAddress.getLoopbackAddress(), target), 5000);
+        sockets.add(client);
+        sockets.add(server);
+        pump(client, server, false);
+        pump(server, client, true);
+      } catch (IOException e) {
+        if (!closed) {
+          continue;
+        }
+        return;
+      }
+    }
+  }
+
+  private void pump(Socket from, Socket to, boolean downstream) {
+    Thread t =
+        new Thread(
+            () -> {
+              byte[] buf = new byte[16 * 1024];
+              try (InputStream in = from.getInputStream();
+                  OutputStream out = to.getOutputStream()) {
+                int n;
+                while ((n = in.read(buf)) >= 0) {
+                  if (downstream && blackholeDownstream) {
+                    continue;
+                  }
+                  out.write(buf, 0, n);
+                  out.flush();
+                }
+              } catch (IOException ignored) {
+                // The other side closed; close both.
+              } finally {
+                try {
+                  from.close();
+                  to.close();
+                } catch (IOException ignored) {
+                  // Best effort.
+                }
+              }
+            },
+            "chaos-proxy-pump");
+    t.setDaemon(true);
+    t.start();
+  }
+
+  @Override
+  public void close() throws IOException {
+    closed = true;
+    listener.close();
+    cutAll();
+  }
+}
