@@ -26,8 +26,8 @@ import org.slf4j.LoggerFactory;
 
 /**
  * One Handoff node: binds the port and serves {@code /ws}, {@code /healthz} and {@code /readyz} on
- * the given engine. Only bootstraps; the pipeline is assembled by {@link HandoffChannelInitializer}.
- * The engine is the caller's: closing the server does not close it.
+ * the given engine. Only bootstraps; the pipeline is assembled by {@link
+ * HandoffChannelInitializer}. The engine is the caller's: closing the server does not close it.
  */
 public final class HandoffServer implements AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(HandoffServer.class);
@@ -61,7 +61,8 @@ public final class HandoffServer implements AutoCloseable {
             .childOption(ChannelOption.TCP_NODELAY, true)
             .childOption(
                 ChannelOption.WRITE_BUFFER_WATER_MARK,
-                new WriteBufferWaterMark(config.writeBufferLowBytes(), config.writeBufferHighBytes()))
+                new WriteBufferWaterMark(
+                    config.writeBufferLowBytes(), config.writeBufferHighBytes()))
             .childHandler(
                 new HandoffChannelInitializer(
                     config, engine.store(), hub, stats, verifier, () -> ready));
@@ -111,8 +112,8 @@ public final class HandoffServer implements AutoCloseable {
   }
 
   /**
-   * Stops accepting, tells every device to reconnect elsewhere (close code SHUTDOWN), waits up to the
-   * close timeout for them to go, and stops the event loops.
+   * Stops accepting, tells every device to reconnect elsewhere (close code SHUTDOWN), waits up to
+   * the close timeout for them to go, and stops the event loops.
    */
   @Override
   public void close() {

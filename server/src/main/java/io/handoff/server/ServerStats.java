@@ -20,6 +20,7 @@ public final class ServerStats {
   public final LongAdder slowConsumerCloses = new LongAdder();
   public final LongAdder protocolErrorCloses = new LongAdder();
   public final LongAdder idleCloses = new LongAdder();
+
   /** The most bytes ever queued for one connection at once. */
   public final LongAccumulator maxQueuedBytes = new LongAccumulator(Math::max, 0);
 

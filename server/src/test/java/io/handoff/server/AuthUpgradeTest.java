@@ -94,7 +94,8 @@ class AuthUpgradeTest {
 
   @Test
   void wrongSignatureIsRefused() throws Exception {
-    String other = sign("another-secret-of-at-least-32-bytes-long!!", JWSAlgorithm.HS256, valid().build());
+    String other =
+        sign("another-secret-of-at-least-32-bytes-long!!", JWSAlgorithm.HS256, valid().build());
     assertEquals(401, TestDevice.upgradeStatus(server.port(), other));
   }
 
@@ -105,7 +106,10 @@ class AuthUpgradeTest {
     String forged =
         parts[0]
             + "."
-            + b64("{\"sub\":\"someone-else\",\"did\":\"d1\",\"exp\":" + (Instant.now().getEpochSecond() + 600) + "}")
+            + b64(
+                "{\"sub\":\"someone-else\",\"did\":\"d1\",\"exp\":"
+                    + (Instant.now().getEpochSecond() + 600)
+                    + "}")
             + "."
             + parts[2];
     assertEquals(401, TestDevice.upgradeStatus(server.port(), forged));
@@ -116,15 +120,17 @@ class AuthUpgradeTest {
     String none =
         b64("{\"alg\":\"none\",\"typ\":\"JWT\"}")
             + "."
-            + b64("{\"sub\":\"u1\",\"did\":\"d1\",\"exp\":" + (Instant.now().getEpochSecond() + 600) + "}")
+            + b64(
+                "{\"sub\":\"u1\",\"did\":\"d1\",\"exp\":"
+                    + (Instant.now().getEpochSecond() + 600)
+                    + "}")
             + ".";
     assertEquals(401, TestDevice.upgradeStatus(server.port(), none));
   }
 
   @Test
   void otherHmacAlgorithmIsRefused() throws Exception {
-    String hs512 =
-        sign(TestServer.SECRET + TestServer.SECRET, JWSAlgorithm.HS512, valid().build());
+    String hs512 = sign(TestServer.SECRET + TestServer.SECRET, JWSAlgorithm.HS512, valid().build());
     assertEquals(401, TestDevice.upgradeStatus(server.port(), hs512));
   }
 
@@ -171,13 +177,15 @@ class AuthUpgradeTest {
     for (String path : new String[] {"/healthz", "/readyz"}) {
       HttpResponse<String> res =
           http.send(
-              HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + server.port() + path)).build(),
+              HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + server.port() + path))
+                  .build(),
               HttpResponse.BodyHandlers.ofString());
       assertEquals(200, res.statusCode(), path);
     }
     HttpResponse<String> missing =
         http.send(
-            HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + server.port() + "/nope")).build(),
+            HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + server.port() + "/nope"))
+                .build(),
             HttpResponse.BodyHandlers.ofString());
     assertEquals(404, missing.statusCode());
   }

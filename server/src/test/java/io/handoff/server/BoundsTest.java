@@ -85,7 +85,8 @@ class BoundsTest {
 
   @Test
   void welcomeTellsTheDeviceTheServersLimits() throws Exception {
-    try (TestServer server = TestServer.start(
+    try (TestServer server =
+            TestServer.start(
                 b ->
                     b.maxInFlightWrites(7)
                         .maxFrameBytes(4096)

@@ -94,8 +94,7 @@ class ClientEndToEndTest {
   }
 
   @Test
-  void writeOnOneDeviceReachesTheOtherTwoOnceWithTheAckedVersionAndNoOtherUser()
-      throws Exception {
+  void writeOnOneDeviceReachesTheOtherTwoOnceWithTheAckedVersionAndNoOtherUser() throws Exception {
     Recorder ra = new Recorder();
     Recorder rb = new Recorder();
     Recorder rc = new Recorder();
@@ -107,7 +106,9 @@ class ClientEndToEndTest {
 
     long version = a.document("player").set("position", utf8("1:02:03")).get(10, TimeUnit.SECONDS);
     assertEquals(1, version);
-    await("b and c see the delta", () -> b.lastVersion("player") == 1 && c.lastVersion("player") == 1);
+    await(
+        "b and c see the delta",
+        () -> b.lastVersion("player") == 1 && c.lastVersion("player") == 1);
     for (Recorder r : List.of(rb, rc)) {
       assertEquals(List.of(1L), r.versions("player"));
       DocumentChange d = r.changes.get(0);
@@ -115,7 +116,8 @@ class ClientEndToEndTest {
       assertEquals("phone", d.originDevice());
     }
     assertEquals("1:02:03", b.document("player").get("position").toStringUtf8());
-    assertEquals(0, ra.count(DocumentChange.Kind.DELTA), "the writer gets no delta of its own write");
+    assertEquals(
+        0, ra.count(DocumentChange.Kind.DELTA), "the writer gets no delta of its own write");
 
     // Bob's own write completes after Alice's; had Alice's write leaked to him it would be first.
     assertEquals(1, x.document("player").set("position", utf8("0:00")).get(10, TimeUnit.SECONDS));
@@ -145,7 +147,8 @@ class ClientEndToEndTest {
     List<List<CompletableFuture<Long>>> perDevice = new ArrayList<>();
     for (int i = 0; i < 3; i++) {
       final int d = i;
-      List<CompletableFuture<Long>> mine = java.util.Collections.synchronizedList(new ArrayList<>());
+      List<CompletableFuture<Long>> mine =
+          java.util.Collections.synchronizedList(new ArrayList<>());
       perDevice.add(mine);
       Thread t =
           new Thread(
@@ -182,7 +185,8 @@ class ClientEndToEndTest {
     }
     Map<String, ByteString> expected = cs[0].document("counter").fields();
     for (int i = 0; i < 3; i++) {
-      assertEquals(expected, cs[i].document("counter").fields(), devices[i] + " has the same state");
+      assertEquals(
+          expected, cs[i].document("counter").fields(), devices[i] + " has the same state");
       List<Long> seen = recorders[i].versions("counter");
       assertEquals(total, seen.size(), devices[i] + " saw each version once");
       for (int v = 0; v < total; v++) {
@@ -208,7 +212,8 @@ class ClientEndToEndTest {
       proxy.cutAll();
       proxy.blackholeDownstream(false);
 
-      assertEquals(2, lost.get(20, TimeUnit.SECONDS), "acked with the version of the first attempt");
+      assertEquals(
+          2, lost.get(20, TimeUnit.SECONDS), "acked with the version of the first attempt");
       assertEquals(3, draft.set("text", utf8("third")).get(10, TimeUnit.SECONDS));
       assertEquals(3, server.engine.store().read("dave", "draft/7", 0, 0).join().toVersion());
       assertEquals(ConnectionState.CONNECTED, a.state());

@@ -27,8 +27,7 @@ class ServerJarIT {
     Path jar = Path.of("target", "handoff-server.jar");
     assertTrue(Files.isRegularFile(jar), "build the jar first: " + jar.toAbsolutePath());
     String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
-    Process p =
-        new ProcessBuilder(java, "-jar", jar.toString()).redirectErrorStream(true).start();
+    Process p = new ProcessBuilder(java, "-jar", jar.toString()).redirectErrorStream(true).start();
     List<String> output = new ArrayList<>();
     try (BufferedReader out =
         new BufferedReader(new InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8))) {

@@ -107,7 +107,8 @@ class SessionProtocolTest {
       for (int i = 2; i <= 51; i++) {
         a.send(write("cart", i, "items", Integer.toString(i)));
       }
-      assertEquals(51, a.next(f -> f.hasAck() && f.getAck().getClientSeq() == 51).getAck().getVersion());
+      assertEquals(
+          51, a.next(f -> f.hasAck() && f.getAck().getClientSeq() == 51).getAck().getVersion());
     }
     try (TestDevice b = TestDevice.connect(server.port(), token("u1", "b"))) {
       w =
@@ -171,10 +172,7 @@ class SessionProtocolTest {
     }
     try (TestDevice b = TestDevice.connect(server.port(), token("u1", "b"))) {
       Welcome w =
-          b.hello(
-                  Hello.newBuilder()
-                      .setFollow(FollowSpec.newBuilder().addPrefixes("ui/"))
-                      .build())
+          b.hello(Hello.newBuilder().setFollow(FollowSpec.newBuilder().addPrefixes("ui/")).build())
               .getWelcome();
       assertEquals(1, w.getSync().getDocumentsCount());
       assertEquals("ui/layout", w.getSync().getDocuments(0).getDocument());
@@ -233,7 +231,8 @@ class SessionProtocolTest {
       assertEquals(ErrorCode.CONFLICT, f.getError().getCode());
       assertEquals(2, f.getError().getCurrentVersion());
       assertEquals(3, f.getError().getClientSeq());
-      assertTrue(f.getError().getMessage().contains("expected version 1"), f.getError().getMessage());
+      assertTrue(
+          f.getError().getMessage().contains("expected version 1"), f.getError().getMessage());
       ClientFrame.Builder fresh = write("form", 4, "name", "Grace");
       fresh.getWriteBuilder().setExpectedVersion(2);
       a.send(fresh);
@@ -266,7 +265,8 @@ class SessionProtocolTest {
       ServerFrame big = a.next();
       assertEquals(ErrorCode.LIMIT_EXCEEDED, big.getError().getCode());
       assertTrue(big.getError().getMessage().contains("limit"), big.getError().getMessage());
-      a.send(ClientFrame.newBuilder().setWrite(Write.newBuilder().setDocument("d").setClientSeq(3)));
+      a.send(
+          ClientFrame.newBuilder().setWrite(Write.newBuilder().setDocument("d").setClientSeq(3)));
       assertEquals(ErrorCode.BAD_REQUEST, a.next().getError().getCode());
       a.send(ClientFrame.newBuilder());
       assertEquals(ErrorCode.BAD_REQUEST, a.next().getError().getCode());

@@ -58,8 +58,7 @@ public final class TestDevice implements AutoCloseable {
 
   private static TestDevice open(int port, String token) throws WebSocketHandshakeException {
     Listener l = new Listener();
-    WebSocket.Builder b =
-        HttpClient.newHttpClient().newWebSocketBuilder().connectTimeout(TIMEOUT);
+    WebSocket.Builder b = HttpClient.newHttpClient().newWebSocketBuilder().connectTimeout(TIMEOUT);
     if (token != null) {
       b.header("Authorization", "Bearer " + token);
     }

@@ -4,9 +4,9 @@ import io.handoff.protocol.v1.Delta;
 import io.handoff.protocol.v1.ServerFrame;
 
 /**
- * One accepted write of one user's document, as the stores keep it in history and the brokers fan it
- * out. Immutable and shared by every connection that receives it: the encoded push frame is made once
- * and reused for every recipient.
+ * One accepted write of one user's document, as the stores keep it in history and the brokers fan
+ * it out. Immutable and shared by every connection that receives it: the encoded push frame is made
+ * once and reused for every recipient.
  */
 public final class DocumentEvent {
   private final String userId;

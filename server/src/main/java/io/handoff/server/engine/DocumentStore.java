@@ -15,8 +15,8 @@ import java.util.concurrent.CompletableFuture;
  *   <li><b>Atomic writes.</b> {@link #write} applies all of a write's field operations or none. A
  *       write that is refused (conflict, limit) changes nothing.
  *   <li><b>Versions.</b> Each applied write gives its document the next version (previous + 1); the
- *       first write creates version 1 and a fresh random, non-zero epoch. An epoch names one lifetime
- *       of a document's history: when history is lost the epoch changes.
+ *       first write creates version 1 and a fresh random, non-zero epoch. An epoch names one
+ *       lifetime of a document's history: when history is lost the epoch changes.
  *   <li><b>Publication order.</b> Every applied write is handed to the {@link Broker} as a {@link
  *       DocumentEvent} before the returned future completes, and the events of one document are
  *       published in version order.

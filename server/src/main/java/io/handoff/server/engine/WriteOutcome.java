@@ -3,8 +3,8 @@ package io.handoff.server.engine;
 import io.handoff.protocol.v1.ErrorCode;
 
 /**
- * The result of {@link DocumentStore#write}: either applied (with the version it created) or refused
- * (with a code and a message a person can act on). Immutable.
+ * The result of {@link DocumentStore#write}: either applied (with the version it created) or
+ * refused (with a code and a message a person can act on). Immutable.
  */
 public final class WriteOutcome {
   private final ErrorCode error;

@@ -74,11 +74,8 @@ public final class HandoffChannelInitializer extends ChannelInitializer<SocketCh
     ChannelPipeline p = ch.pipeline();
     p.addLast(
         "idle",
-        new IdleStateHandler(
-            config.heartbeatInterval().toMillis(), 0, 0, TimeUnit.MILLISECONDS));
-    p.addLast(
-        "httpCodec",
-        new HttpServerCodec(4096, config.maxHttpHeaderBytes(), 8192));
+        new IdleStateHandler(config.heartbeatInterval().toMillis(), 0, 0, TimeUnit.MILLISECONDS));
+    p.addLast("httpCodec", new HttpServerCodec(4096, config.maxHttpHeaderBytes(), 8192));
     p.addLast("httpAggregator", new HttpObjectAggregator(8192));
     p.addLast(HTTP_HANDLER, http);
     p.addLast("ws", new WebSocketServerProtocolHandler(wsConfig));

@@ -111,7 +111,8 @@ public final class HttpRequestHandler extends ChannelInboundHandlerAdapter {
     } catch (AuthException e) {
       stats.authFailures.increment();
       log.debug("refused upgrade from {}: {}", ctx.channel().remoteAddress(), e.getMessage());
-      FullHttpResponse res = response(HttpResponseStatus.UNAUTHORIZED, "unauthorized", e.getMessage());
+      FullHttpResponse res =
+          response(HttpResponseStatus.UNAUTHORIZED, "unauthorized", e.getMessage());
       res.headers().set(HttpHeaderNames.WWW_AUTHENTICATE, "Bearer error=\"invalid_token\"");
       ctx.writeAndFlush(res).addListener(ChannelFutureListener.CLOSE);
       return false;
@@ -131,9 +132,7 @@ public final class HttpRequestHandler extends ChannelInboundHandlerAdapter {
       ChannelHandlerContext ctx, FullHttpRequest req, HttpResponseStatus status, String body) {
     FullHttpResponse res =
         new DefaultFullHttpResponse(
-            HttpVersion.HTTP_1_1,
-            status,
-            Unpooled.copiedBuffer(body, StandardCharsets.UTF_8));
+            HttpVersion.HTTP_1_1, status, Unpooled.copiedBuffer(body, StandardCharsets.UTF_8));
     res.headers().set(HttpHeaderNames.CONTENT_TYPE, "text/plain; charset=utf-8");
     send(ctx, req, res);
   }
@@ -147,7 +146,8 @@ public final class HttpRequestHandler extends ChannelInboundHandlerAdapter {
     send(ctx, req, response(status, error, message));
   }
 
-  private static FullHttpResponse response(HttpResponseStatus status, String error, String message) {
+  private static FullHttpResponse response(
+      HttpResponseStatus status, String error, String message) {
     String body = "{\"error\":\"" + error + "\",\"message\":\"" + jsonEscape(message) + "\"}\n";
     FullHttpResponse res =
         new DefaultFullHttpResponse(

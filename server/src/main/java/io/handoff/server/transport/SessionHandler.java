@@ -62,8 +62,8 @@ import org.slf4j.LoggerFactory;
  * <h2>Threads</h2>
  *
  * Everything here runs on the channel's event loop except {@link #offer}, which the broker calls on
- * its own thread: it only puts the event in a bounded lock-free queue and schedules {@link #drain} on
- * the event loop. Store futures hop back onto the event loop before touching any state.
+ * its own thread: it only puts the event in a bounded lock-free queue and schedules {@link #drain}
+ * on the event loop. Store futures hop back onto the event loop before touching any state.
  *
  * <h2>Ordering</h2>
  *
@@ -223,11 +223,11 @@ final class SessionHandler extends ChannelInboundHandlerAdapter {
         return;
       }
       if (t instanceof TooLongFrameException
-          || (t instanceof CorruptedFrameException && String.valueOf(t.getMessage()).contains("length"))) {
+          || (t instanceof CorruptedFrameException
+              && String.valueOf(t.getMessage()).contains("length"))) {
         stats.protocolErrorCloses.increment();
         closeWith(
-            CloseCode.FRAME_TOO_LARGE,
-            "frame larger than " + config.maxFrameBytes() + " bytes");
+            CloseCode.FRAME_TOO_LARGE, "frame larger than " + config.maxFrameBytes() + " bytes");
         return;
       }
       if (t instanceof CorruptedFrameException) {
@@ -357,7 +357,8 @@ final class SessionHandler extends ChannelInboundHandlerAdapter {
       sendError(id, ErrorCode.UNEXPECTED_FRAME, "Hello was already sent", null, 0, 0, 0, false);
       return;
     }
-    FollowFilter filter = hello.hasFollow() ? FollowFilter.of(hello.getFollow()) : FollowFilter.all();
+    FollowFilter filter =
+        hello.hasFollow() ? FollowFilter.of(hello.getFollow()) : FollowFilter.all();
     String problem = checkFollow(filter, hello.getPositionsList());
     if (problem != null) {
       sendError(id, ErrorCode.LIMIT_EXCEEDED, problem, null, 0, 0, 0, false);

@@ -92,7 +92,10 @@ public final class MemoryDocumentStore implements DocumentStore {
     if (doc == null && user.docs.size() >= limits.maxDocumentsPerUser()) {
       return WriteOutcome.refused(
           ErrorCode.LIMIT_EXCEEDED,
-          "user has " + user.docs.size() + " documents; the limit is " + limits.maxDocumentsPerUser(),
+          "user has "
+              + user.docs.size()
+              + " documents; the limit is "
+              + limits.maxDocumentsPerUser(),
           0,
           0);
     }

@@ -1,12 +1,13 @@
 package io.handoff.server.engine.memory;
 
 import io.handoff.server.engine.Broker;
-import io.handoff.server.engine.DocumentStore;
 import io.handoff.server.engine.Engine;
 import io.handoff.server.engine.StoreLimits;
 import java.time.Clock;
 
-/** The embedded single-node engine: {@link MemoryDocumentStore} publishing to {@link MemoryBroker}. */
+/**
+ * The embedded single-node engine: {@link MemoryDocumentStore} publishing to {@link MemoryBroker}.
+ */
 public final class MemoryEngine implements Engine {
   private final MemoryBroker broker = new MemoryBroker();
   private final MemoryDocumentStore store;

@@ -1,0 +1,50 @@
+package io.handoff.client;
+
+import java.util.function.DoubleSupplier;
+
+/**
+ * Exponential backoff with full jitter: the n-th delay (n from 0) is uniformly random in {@code [0,
+ * min(max, initial * 2^n))}. Not thread-safe; used on the event loop.
+ */
+final class Backoff {
+  private final long initialNanos;
+  private final long maxNanos;
+  private final DoubleSupplier random;
+  private int attempt;
+
+  /**
+   * @param random returns a value in {@code [0, 1)}
+   */
+  Backoff(long initialNanos, long maxNanos, DoubleSupplier random) {
+    this.initialNanos = initialNanos;
+    this.maxNanos = maxNanos;
+    this.random = random;
+  }
+
+  /** The delay before the next attempt; each call moves one attempt further. */
+  long nextDelayNanos() {
+    long delay = delayNanos(attempt);
+    if (attempt < Integer.MAX_VALUE) {
+      attempt++;
+    }
+    return delay;
+  }
+
+  /** Starts over from the initial delay (after a successful connection). */
+  void reset() {
+    attempt = 0;
+  }
+
+  /** A jittered delay for the given attempt, without changing this backoff's own count. */
+  long delayNanos(int attempt) {
+    return (long) (random.getAsDouble() * ceilingNanos(attempt));
+  }
+
+  /** The upper bound of the delay for the given attempt: {@code min(max, initial * 2^attempt)}. */
+  long ceilingNanos(int attempt) {
+    if (attempt >= 63 || initialNanos > (maxNanos >> attempt)) {
+      return maxNanos;
+    }
+    return Math.min(maxNanos, initialNanos << attempt);
+  }
+}

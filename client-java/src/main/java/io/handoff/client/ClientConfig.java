@@ -1,0 +1,104 @@
+package io.handoff.client;
+
+import io.netty.channel.EventLoopGroup;
+import java.net.InetSocketAddress;
+import java.net.URI;
+import java.time.Duration;
+import java.util.List;
+import java.util.function.Supplier;
+
+/** The validated, immutable settings of one {@link HandoffClient}, taken from its builder. */
+final class ClientConfig {
+  final URI url;
+  final Supplier<String> tokenSupplier;
+  final boolean followAll;
+  final List<String> followDocuments;
+  final List<String> followPrefixes;
+  final EventLoopGroup eventLoopGroup;
+  final InetSocketAddress localAddress;
+  final Duration reconnectInitial;
+  final Duration reconnectMax;
+  final int maxPendingWrites;
+  final int maxInFlightWrites;
+  final Duration connectTimeout;
+  final String clientName;
+  final List<HandoffListener> listeners;
+
+  ClientConfig(HandoffClient.Builder b) {
+    this.url = b.url;
+    this.tokenSupplier = b.tokenSupplier;
+    this.followAll = b.followAll;
+    this.followDocuments = List.copyOf(b.followDocuments);
+    this.followPrefixes = List.copyOf(b.followPrefixes);
+    this.eventLoopGroup = b.eventLoopGroup;
+    this.localAddress = b.localAddress;
+    this.reconnectInitial = b.reconnectInitial;
+    this.reconnectMax = b.reconnectMax;
+    this.maxPendingWrites = b.maxPendingWrites;
+    this.maxInFlightWrites = b.maxInFlightWrites;
+    this.connectTimeout = b.connectTimeout;
+    this.clientName = b.clientName;
+    this.listeners = List.copyOf(b.listeners);
+  }
+
+  @Override
+  public String toString() {
+    return describe(
+        url,
+        tokenSupplier != null,
+        followAll,
+        followDocuments,
+        followPrefixes,
+        eventLoopGroup,
+        localAddress,
+        reconnectInitial,
+        reconnectMax,
+        maxPendingWrites,
+        maxInFlightWrites,
+        connectTimeout,
+        clientName,
+        listeners.size());
+  }
+
+  /** One format for the config and its builder; the token is never printed. */
+  static String describe(
+      URI url,
+      boolean hasToken,
+      boolean followAll,
+      List<String> followDocuments,
+      List<String> followPrefixes,
+      EventLoopGroup group,
+      InetSocketAddress localAddress,
+      Duration reconnectInitial,
+      Duration reconnectMax,
+      int maxPendingWrites,
+      int maxInFlightWrites,
+      Duration connectTimeout,
+      String clientName,
+      int listeners) {
+    return "{url="
+        + url
+        + ", token="
+        + (hasToken ? "****" : "none")
+        + ", follow="
+        + (followAll ? "all" : "documents" + followDocuments + " prefixes" + followPrefixes)
+        + ", eventLoopGroup="
+        + (group == null ? "own" : "shared")
+        + (localAddress == null ? "" : ", localAddress=" + localAddress)
+        + ", reconnectBackoff="
+        + reconnectInitial.toMillis()
+        + ".."
+        + reconnectMax.toMillis()
+        + "ms, maxPendingWrites="
+        + maxPendingWrites
+        + ", maxInFlightWrites="
+        + maxInFlightWrites
+        + ", connectTimeout="
+        + connectTimeout.toMillis()
+        + "ms, clientName="
+        + clientName
+        + ", listeners="
+        + listeners
+        + "}";
+  }
+}

@@ -1,0 +1,12 @@
+package io.handoff.client;
+
+import io.handoff.client.internal.FrameChannel;
+import io.handoff.client.internal.FrameListener;
+
+/**
+ * Starts one connection attempt (see {@link FrameListener} for how the outcome is reported). May
+ * throw if the attempt cannot even start, e.g. when the token supplier fails.
+ */
+interface Connector {
+  FrameChannel connect(FrameListener listener);
+}

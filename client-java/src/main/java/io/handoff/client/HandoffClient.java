@@ -1,0 +1,446 @@
+package io.handoff.client;
+
+import io.handoff.client.internal.WebSocketConnector;
+import io.netty.channel.EventLoop;
+import io.netty.channel.EventLoopGroup;
+import io.netty.channel.IoEventLoop;
+import io.netty.channel.MultiThreadIoEventLoopGroup;
+import io.netty.channel.nio.NioIoHandler;
+import io.netty.util.concurrent.DefaultThreadFactory;
+import io.netty.util.concurrent.EventExecutor;
+import io.netty.util.concurrent.ScheduledFuture;
+import java.net.InetSocketAddress;
+import java.net.URI;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.Executor;
+import java.util.concurrent.Future;
+import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.ThreadLocalRandom;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import java.util.function.Supplier;
+
+/**
+ * A connection to a Handoff server for one device of one user, with a local replica of each
+ * document it follows.
+ *
+ * <pre>{@code
+ * HandoffClient client = HandoffClient.builder()
+ *     .url(URI.create("ws://localhost:8080/ws"))
+ *     .tokenSupplier(auth::accessToken)
+ *     .listener(new HandoffListener() {
+ *       public void onChange(DocumentChange change) { ... }
+ *     })
+ *     .build();
+ * client.connect();
+ * client.document("player").set("position", bytes).thenAccept(v -> ...);
+ * }</pre>
+ *
+ * <p>Lifecycle: {@link #connect()} starts connecting; the client then stays connected by itself,
+ * reconnecting with exponential backoff and resuming from its replicas' versions, until the server
+ * closes with a terminal code or {@link #close()} is called. After a terminal code the client is
+ * {@link ConnectionState#CLOSED}, keeps its replicas and may be {@link #connect() connected} again
+ * (e.g. with a fresh token); after {@link #close()} it is finished.
+ *
+ * <p>Threading: a client lives on one Netty event loop, chosen when it is built. All its state
+ * changes there; every future it returns is completed there and every listener is called there, so
+ * callbacks must not block. All public methods are safe to call from any thread; methods that
+ * change something hand the work to the event loop. Many clients can share one {@link
+ * EventLoopGroup} ({@link Builder#eventLoopGroup}); a client has no thread of its own.
+ */
+public final class HandoffClient implements AutoCloseable {
+
+  /** Default first reconnect delay ceiling. */
+  public static final Duration DEFAULT_RECONNECT_INITIAL = Duration.ofMillis(100);
+
+  /** Default largest reconnect delay. */
+  public static final Duration DEFAULT_RECONNECT_MAX = Duration.ofSeconds(30);
+
+  /** Default number of writes that may wait to be sent. */
+  public static final int DEFAULT_MAX_PENDING_WRITES = 10_000;
+
+  /** Default number of writes sent and not yet acked. */
+  public static final int DEFAULT_MAX_IN_FLIGHT_WRITES = 1_000;
+
+  /** Default limit for the TCP connect, the WebSocket upgrade, and the wait for the Welcome. */
+  public static final Duration DEFAULT_CONNECT_TIMEOUT = Duration.ofSeconds(10);
+
+  /** Default client description sent in Hello. */
+  public static final String DEFAULT_CLIENT_NAME = "handoff-java/0.1";
+
+  private static final long CLOSE_WAIT_MILLIS = 5_000;
+
+  private final ClientConfig config;
+  private final EventLoopGroup ownGroup;
+  private final EventLoop eventLoop;
+  private final SyncEngine engine;
+
+  private HandoffClient(ClientConfig config) {
+    this.config = config;
+    EventLoopGroup group = config.eventLoopGroup;
+    if (group == null) {
+      ownGroup =
+          new MultiThreadIoEventLoopGroup(
+              1, new DefaultThreadFactory("handoff-client", true), NioIoHandler.newFactory());
+      group = ownGroup;
+    } else {
+      ownGroup = null;
+    }
+    EventLoop loop = group.next();
+    this.eventLoop = loop;
+    WebSocketConnector webSocket =
+        new WebSocketConnector(config.url, loop, config.localAddress, config.connectTimeout);
+    Supplier<String> tokens = config.tokenSupplier;
+    Connector connector =
+        listener -> webSocket.connect(tokens == null ? null : tokens.get(), listener);
+    Scheduler scheduler =
+        (task, delayNanos) -> {
+          ScheduledFuture<?> scheduled = loop.schedule(task, delayNanos, TimeUnit.NANOSECONDS);
+          return () -> scheduled.cancel(false);
+        };
+    Executor executor =
+        task -> {
+          if (loop.inEventLoop()) {
+            task.run();
+          } else {
+            loop.execute(task);
+          }
+        };
+    Backoff backoff =
+        new Backoff(
+            config.reconnectInitial.toNanos(),
+            config.reconnectMax.toNanos(),
+            () -> ThreadLocalRandom.current().nextDouble());
+    this.engine = new SyncEngine(config, connector, scheduler, executor, backoff, System::nanoTime);
+  }
+
+  /** A builder with every setting at its default; {@link Builder#url} is required. */
+  public static Builder builder() {
+    return new Builder();
+  }
+
+  /**
+   * Starts connecting, if not already connected or connecting. The future completes when the first
+   * Welcome arrives; it fails with a {@link HandoffException} if the connection closes with a
+   * terminal code first, or if the client is closed. It does not time out by itself while the
+   * client keeps retrying (use {@link CompletableFuture#orTimeout}).
+   */
+  public CompletableFuture<Void> connect() {
+    return engine.connect();
+  }
+
+  /**
+   * The handle for a document; the local replica is created, empty, on first use. Cheap: the same
+   * handle is returned for the same name.
+   *
+   * @throws IllegalArgumentException if the name is null or empty
+   */
+  public Document document(String name) {
+    if (name == null || name.isEmpty()) {
+      throw new IllegalArgumentException("document name must not be empty");
+    }
+    return engine.document(name);
+  }
+
+  /** The current connection state. */
+  public ConnectionState state() {
+    return engine.state();
+  }
+
+  /** The device id from the last Welcome, or {@code null} before the first one. */
+  public String deviceId() {
+    return engine.deviceId();
+  }
+
+  /** The user id from the last Welcome, or {@code null} before the first one. */
+  public String userId() {
+    return engine.userId();
+  }
+
+  /** The last version applied to the local replica of a document; 0 if there is none. */
+  public long lastVersion(String document) {
+    return engine.lastVersion(document);
+  }
+
+  /**
+   * Closes the connection (normal closure, 1000), stops reconnecting, fails every pending write and
+   * an incomplete {@link #connect()} future with a {@link HandoffException}, and moves to {@link
+   * ConnectionState#CLOSED}. If the client created its own event loop group, it is shut down; a
+   * group given to the builder is left running. Idempotent. When called from a thread other than
+   * the client's event loop, waits (a few seconds at most) until the close frame has been sent.
+   */
+  @Override
+  public void close() {
+    CompletableFuture<Future<?>> closing = new CompletableFuture<>();
+    try {
+      if (eventLoop.inEventLoop()) {
+        closing.complete(engine.close());
+      } else {
+        eventLoop.execute(() -> closing.complete(engine.close()));
+      }
+    } catch (RejectedExecutionException e) {
+      closing.complete(null);
+    }
+    boolean mayWait = !eventLoop.inEventLoop();
+    if (mayWait) {
+      Future<?> channelClosed = awaitQuietly(closing);
+      if (channelClosed != null) {
+        awaitQuietly(channelClosed);
+      }
+    }
+    if (ownGroup != null && !ownGroup.isShuttingDown()) {
+      io.netty.util.concurrent.Future<?> terminated =
+          ownGroup.shutdownGracefully(0, CLOSE_WAIT_MILLIS, TimeUnit.MILLISECONDS);
+      if (mayWait) {
+        awaitQuietly(terminated);
+      }
+    }
+  }
+
+  private static <T> T awaitQuietly(Future<T> future) {
+    try {
+      return future.get(CLOSE_WAIT_MILLIS, TimeUnit.MILLISECONDS);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    } catch (ExecutionException | TimeoutException e) {
+      // Closing is best effort past this point: the socket is closed either way.
+    }
+    return null;
+  }
+
+  /** The event loop this client lives on. */
+  EventLoop eventLoop() {
+    return eventLoop;
+  }
+
+  @Override
+  public String toString() {
+    return "HandoffClient" + config + " " + engine.state();
+  }
+
+  /**
+   * Settings of a {@link HandoffClient}. Every setter validates its argument and throws {@link
+   * IllegalArgumentException} naming the setting. Not thread-safe; {@link #build()} copies the
+   * settings, so a builder can be reused.
+   */
+  public static final class Builder {
+    URI url;
+    Supplier<String> tokenSupplier;
+    boolean followAll = true;
+    final List<String> followDocuments = new ArrayList<>();
+    final List<String> followPrefixes = new ArrayList<>();
+    EventLoopGroup eventLoopGroup;
+    InetSocketAddress localAddress;
+    Duration reconnectInitial = DEFAULT_RECONNECT_INITIAL;
+    Duration reconnectMax = DEFAULT_RECONNECT_MAX;
+    int maxPendingWrites = DEFAULT_MAX_PENDING_WRITES;
+    int maxInFlightWrites = DEFAULT_MAX_IN_FLIGHT_WRITES;
+    Duration connectTimeout = DEFAULT_CONNECT_TIMEOUT;
+    String clientName = DEFAULT_CLIENT_NAME;
+    final List<HandoffListener> listeners = new ArrayList<>();
+
+    private Builder() {}
+
+    /**
+     * The server's WebSocket endpoint, {@code ws://host:port/ws} or {@code wss://...}. Required.
+     */
+    public Builder url(URI url) {
+      check(url != null, "url must not be null");
+      String scheme = url.getScheme();
+      check(
+          "ws".equalsIgnoreCase(scheme) || "wss".equalsIgnoreCase(scheme),
+          "url must be ws:// or wss://, was " + url);
+      check(url.getHost() != null, "url must name a host, was " + url);
+      this.url = url;
+      return this;
+    }
+
+    /** A fixed access token, sent as {@code Authorization: Bearer <token>} on every upgrade. */
+    public Builder token(String token) {
+      check(token != null && !token.isEmpty(), "token must not be empty");
+      this.tokenSupplier = () -> token;
+      return this;
+    }
+
+    /**
+     * Supplies the access token; called on the event loop before every connection attempt, so it
+     * must return quickly (a cached token). If it throws, the attempt counts as failed and the
+     * client retries with backoff. A null result sends no Authorization header.
+     */
+    public Builder tokenSupplier(Supplier<String> tokenSupplier) {
+      check(tokenSupplier != null, "tokenSupplier must not be null");
+      this.tokenSupplier = tokenSupplier;
+      return this;
+    }
+
+    /** Follows all of the user's documents (the default). Clears documents and prefixes. */
+    public Builder followAll() {
+      followAll = true;
+      followDocuments.clear();
+      followPrefixes.clear();
+      return this;
+    }
+
+    /**
+     * Follows these documents by exact name (in addition to earlier {@code followDocuments} and
+     * {@code followPrefixes} calls). With no names and no prefixes, the client follows nothing and
+     * only writes.
+     */
+    public Builder followDocuments(String... names) {
+      check(names != null, "followDocuments must not be null");
+      for (String name : names) {
+        check(name != null && !name.isEmpty(), "followDocuments names must not be empty");
+      }
+      followAll = false;
+      followDocuments.addAll(List.of(names));
+      return this;
+    }
+
+    /** Follows every document whose name starts with one of these prefixes. */
+    public Builder followPrefixes(String... prefixes) {
+      check(prefixes != null, "followPrefixes must not be null");
+      for (String prefix : prefixes) {
+        check(prefix != null, "followPrefixes must not contain null");
+      }
+      followAll = false;
+      followPrefixes.addAll(List.of(prefixes));
+      return this;
+    }
+
+    /**
+     * A shared NIO event loop group: the client picks one of its loops and lives there. {@link
+     * HandoffClient#close()} does not shut it down. Without one, each client creates a group with
+     * one daemon thread.
+     */
+    public Builder eventLoopGroup(EventLoopGroup group) {
+      check(group != null, "eventLoopGroup must not be null");
+      check(
+          isNio(group),
+          "eventLoopGroup must be a NIO group (MultiThreadIoEventLoopGroup with NioIoHandler)");
+      this.eventLoopGroup = group;
+      return this;
+    }
+
+    /** The local address to connect from (port 0: any), e.g. to spread load-test connections. */
+    public Builder localAddress(InetSocketAddress localAddress) {
+      check(localAddress != null, "localAddress must not be null");
+      this.localAddress = localAddress;
+      return this;
+    }
+
+    /**
+     * Reconnect delays: the n-th consecutive reconnect waits a random time in {@code [0, min(max,
+     * initial * 2^n))}; the count starts over after each Welcome. The same delays space re-sends of
+     * a write the server refused with a retryable error.
+     */
+    public Builder reconnectBackoff(Duration initial, Duration max) {
+      check(
+          initial != null && !initial.isNegative() && !initial.isZero(),
+          "reconnectBackoff initial must be positive");
+      check(max != null && max.compareTo(initial) >= 0, "reconnectBackoff max must be >= initial");
+      this.reconnectInitial = initial;
+      this.reconnectMax = max;
+      return this;
+    }
+
+    /**
+     * How many writes may wait to be sent (while disconnected, or while the in-flight window is
+     * full). A write beyond that fails at once with {@code LIMIT_EXCEEDED}. Writes already sent and
+     * waiting for their ack do not count.
+     */
+    public Builder maxPendingWrites(int maxPendingWrites) {
+      check(maxPendingWrites > 0, "maxPendingWrites must be > 0, was " + maxPendingWrites);
+      this.maxPendingWrites = maxPendingWrites;
+      return this;
+    }
+
+    /**
+     * How many writes may be sent and not yet acked. The server's {@code max_in_flight_writes}
+     * (from Welcome) lowers it if smaller.
+     */
+    public Builder maxInFlightWrites(int maxInFlightWrites) {
+      check(maxInFlightWrites > 0, "maxInFlightWrites must be > 0, was " + maxInFlightWrites);
+      this.maxInFlightWrites = maxInFlightWrites;
+      return this;
+    }
+
+    /**
+     * Time limit for each of: the TCP connect, the WebSocket upgrade, and the wait for the Welcome
+     * (until the server's heartbeat interval is known).
+     */
+    public Builder connectTimeout(Duration connectTimeout) {
+      check(
+          connectTimeout != null
+              && !connectTimeout.isNegative()
+              && !connectTimeout.isZero()
+              && connectTimeout.toMillis() <= Integer.MAX_VALUE,
+          "connectTimeout must be positive and below 24 days");
+      this.connectTimeout = connectTimeout;
+      return this;
+    }
+
+    /** Free text sent in Hello for the server's logs and metrics. */
+    public Builder clientName(String clientName) {
+      check(clientName != null, "clientName must not be null");
+      this.clientName = clientName;
+      return this;
+    }
+
+    /** Adds a listener; listeners are called in the order they were added. */
+    public Builder listener(HandoffListener listener) {
+      check(listener != null, "listener must not be null");
+      listeners.add(listener);
+      return this;
+    }
+
+    /**
+     * Builds the client (not yet connected). Without a shared {@link #eventLoopGroup}, this starts
+     * the client's own event loop thread.
+     */
+    public HandoffClient build() {
+      check(url != null, "url is required");
+      return new HandoffClient(new ClientConfig(this));
+    }
+
+    @Override
+    public String toString() {
+      return "HandoffClient.Builder"
+          + ClientConfig.describe(
+              url,
+              tokenSupplier != null,
+              followAll,
+              followDocuments,
+              followPrefixes,
+              eventLoopGroup,
+              localAddress,
+              reconnectInitial,
+              reconnectMax,
+              maxPendingWrites,
+              maxInFlightWrites,
+              connectTimeout,
+              clientName,
+              listeners.size());
+    }
+
+    // Walks the loops instead of calling next() (or IoEventLoopGroup.isIoType, which does in some
+    // Netty 4.2 versions): that would advance the group's round-robin and skew where clients land.
+    private static boolean isNio(EventLoopGroup group) {
+      for (EventExecutor executor : group) {
+        if (!(executor instanceof IoEventLoop loop && loop.isIoType(NioIoHandler.class))) {
+          return false;
+        }
+      }
+      return true;
+    }
+
+    private static void check(boolean condition, String message) {
+      if (!condition) {
+        throw new IllegalArgumentException(message);
+      }
+    }
+  }
+}

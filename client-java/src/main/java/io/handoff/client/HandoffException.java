@@ -1,0 +1,127 @@
+package io.handoff.client;
+
+import io.handoff.protocol.CloseCode;
+import io.handoff.protocol.v1.ErrorCode;
+
+/**
+ * Why a write, a connection or the client failed. Exactly one of {@link #errorCode()} (a server
+ * Error frame, or a limit the client enforces itself) and {@link #closeCode()} (the connection
+ * closed for good) is set, or neither when the client was closed by the application.
+ *
+ * <p>Instances are immutable and safe to share between threads.
+ */
+public final class HandoffException extends RuntimeException {
+  private static final long serialVersionUID = 1L;
+
+  private final ErrorCode errorCode;
+  private final int closeCode;
+  private final long currentVersion;
+  private final long epoch;
+  private final boolean retryable;
+  private final String document;
+
+  private HandoffException(
+      String message,
+      Throwable cause,
+      ErrorCode errorCode,
+      int closeCode,
+      long currentVersion,
+      long epoch,
+      boolean retryable,
+      String document) {
+    super(message, cause);
+    this.errorCode = errorCode;
+    this.closeCode = closeCode;
+    this.currentVersion = currentVersion;
+    this.epoch = epoch;
+    this.retryable = retryable;
+    this.document = document;
+  }
+
+  /** The server's error code, or {@code null} when this is not a request-level error. */
+  public ErrorCode errorCode() {
+    return errorCode;
+  }
+
+  /** The WebSocket close code that ended the connection, or 0 when this is not a close. */
+  public int closeCode() {
+    return closeCode;
+  }
+
+  /** For {@link ErrorCode#CONFLICT}: the version the document is at; 0 otherwise. */
+  public long currentVersion() {
+    return currentVersion;
+  }
+
+  /** For errors about a document: the epoch of its history the server reported; 0 otherwise. */
+  public long epoch() {
+    return epoch;
+  }
+
+  /** Whether repeating the same request later may succeed. */
+  public boolean retryable() {
+    return retryable;
+  }
+
+  /** The document the error concerns, or {@code null}. */
+  public String document() {
+    return document;
+  }
+
+  /** From a server Error frame. {@code fallbackDocument} is used when the frame names none. */
+  static HandoffException fromError(io.handoff.protocol.v1.Error error, String fallbackDocument) {
+    String doc = error.getDocument().isEmpty() ? fallbackDocument : error.getDocument();
+    StringBuilder message = new StringBuilder().append(error.getCode());
+    if (doc != null) {
+      message.append(" on document '").append(doc).append('\'');
+    }
+    if (error.getClientSeq() != 0) {
+      message.append(" (write #").append(error.getClientSeq()).append(')');
+    }
+    if (!error.getMessage().isEmpty()) {
+      message.append(": ").append(error.getMessage());
+    } else if (error.getCode() == ErrorCode.CONFLICT) {
+      message.append(": document is at version ").append(error.getCurrentVersion());
+    }
+    return new HandoffException(
+        message.toString(),
+        null,
+        error.getCode(),
+        0,
+        error.getCurrentVersion(),
+        error.getEpoch(),
+        error.getRetryable(),
+        doc);
+  }
+
+  /** The connection closed with a code that says "do not reconnect". */
+  static HandoffException closed(int closeCode, String reason, Throwable cause) {
+    CloseCode known = CloseCode.of(closeCode);
+    StringBuilder message =
+        new StringBuilder("connection closed for good with code ").append(closeCode);
+    if (known != null) {
+      message.append(" (").append(known.name()).append(')');
+    }
+    if (reason != null && !reason.isEmpty()) {
+      message.append(": ").append(reason);
+    } else if (known != null) {
+      message.append(": ").append(known.reason());
+    }
+    return new HandoffException(message.toString(), cause, null, closeCode, 0, 0, false, null);
+  }
+
+  /** The application closed the client. */
+  static HandoffException clientClosed() {
+    return new HandoffException("the client was closed", null, null, 0, 0, 0, false, null);
+  }
+
+  /** A limit the client enforces itself, before anything reaches the server. */
+  static HandoffException limit(String document, String message) {
+    return new HandoffException(message, null, ErrorCode.LIMIT_EXCEEDED, 0, 0, 0, false, document);
+  }
+
+  /** Something went wrong locally (e.g. the token supplier threw). */
+  static HandoffException local(String message, Throwable cause) {
+    return new HandoffException(message, cause, null, 0, 0, 0, true, null);
+  }
+}

@@ -1,0 +1,31 @@
+package io.handoff.client;
+
+/**
+ * Receives what happens on a {@link HandoffClient}. Every method has an empty default, so an
+ * implementation overrides only what it needs.
+ *
+ * <p>Threading: methods are called on the client's event-loop thread, one at a time, in the order
+ * the events happened. They must not block (no I/O, no {@code join()} on a client future): the same
+ * thread reads the socket. Exceptions thrown by a listener are logged and otherwise ignored.
+ */
+public interface HandoffListener {
+
+  /**
+   * A document changed: a pushed delta, a snapshot, one of this client's own acked writes, or gone.
+   */
+  default void onChange(DocumentChange change) {}
+
+  /**
+   * The connection state changed.
+   *
+   * @param closeCode the WebSocket close code that caused the change, or 0 when none did
+   * @param reason the close reason, or {@code null}
+   */
+  default void onStateChanged(ConnectionState state, int closeCode, String reason) {}
+
+  /**
+   * An error that is not tied to one of this client's writes: a server Error frame without a client
+   * sequence number, or a failure to start a connection attempt.
+   */
+  default void onError(HandoffException error) {}
+}

@@ -1,0 +1,51 @@
+package io.handoff.client;
+
+import io.handoff.protocol.v1.ClientFrame;
+import io.handoff.protocol.v1.FieldOp;
+import io.handoff.protocol.v1.Write;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+
+/** A write submitted and not yet acked or failed. Event loop only (except the constructor). */
+final class PendingWrite {
+  final Document document;
+  final List<FieldOp> ops;
+  final long expectedVersion;
+  final CompletableFuture<Long> future;
+  // 0 until first sent after a Welcome; never changes after that.
+  long seq;
+  // Sent on the current connection and neither acked nor failed: it occupies the in-flight window.
+  boolean sent;
+  boolean done;
+  int retries;
+  Scheduler.Task retryTask;
+  private ClientFrame frame;
+
+  PendingWrite(
+      Document document, List<FieldOp> ops, long expectedVersion, CompletableFuture<Long> future) {
+    this.document = document;
+    this.ops = ops;
+    this.expectedVersion = expectedVersion;
+    this.future = future;
+  }
+
+  /** The Write frame; built once, so every re-send is the same frame with the same seq. */
+  ClientFrame frame() {
+    if (frame == null) {
+      Write.Builder write =
+          Write.newBuilder().setDocument(document.name()).setClientSeq(seq).addAllOps(ops);
+      if (expectedVersion != SyncEngine.NO_EXPECTED_VERSION) {
+        write.setExpectedVersion(expectedVersion);
+      }
+      frame = ClientFrame.newBuilder().setWrite(write).build();
+    }
+    return frame;
+  }
+
+  void cancelRetry() {
+    if (retryTask != null) {
+      retryTask.cancel();
+      retryTask = null;
+    }
+  }
+}

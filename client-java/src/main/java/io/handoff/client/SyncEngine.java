@@ -1,0 +1,646 @@
+package io.handoff.client;
+
+import io.handoff.client.internal.FrameChannel;
+import io.handoff.client.internal.FrameListener;
+import io.handoff.protocol.CloseCode;
+import io.handoff.protocol.v1.Ack;
+import io.handoff.protocol.v1.ClientFrame;
+import io.handoff.protocol.v1.Delta;
+import io.handoff.protocol.v1.DocumentSync;
+import io.handoff.protocol.v1.ErrorCode;
+import io.handoff.protocol.v1.FieldOp;
+import io.handoff.protocol.v1.FollowSpec;
+import io.handoff.protocol.v1.Hello;
+import io.handoff.protocol.v1.Position;
+import io.handoff.protocol.v1.Resync;
+import io.handoff.protocol.v1.ServerFrame;
+import io.handoff.protocol.v1.Snapshot;
+import io.handoff.protocol.v1.SyncReport;
+import io.handoff.protocol.v1.Welcome;
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ConcurrentMap;
+import java.util.concurrent.Executor;
+import java.util.concurrent.Future;
+import java.util.concurrent.RejectedExecutionException;
+import java.util.function.LongSupplier;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The client's protocol state machine: connection lifecycle, local replicas, and the pending-write
+ * queue with its sequence numbers. It knows nothing of sockets: it starts connection attempts
+ * through a {@link Connector}, receives what happens on them as {@link FrameListener} calls, and
+ * sends {@link ClientFrame}s on a {@link FrameChannel}.
+ *
+ * <p>Threading: every field below the "event loop only" line, every listener call and every future
+ * completion belongs to one thread, the client's event loop. Methods documented as "any thread" hop
+ * onto it through {@code executor}; all others must be called on it. {@link Document} readers and
+ * {@link #state()} read volatile snapshots and never hop.
+ *
+ * <p>Writes: a write waits in {@code queued} until a Welcome has been received on the current
+ * connection and the in-flight window has room; it is then numbered ({@code ++nextSeq}, above the
+ * server's {@code last_client_seq}) and sent, and lives in {@code numbered} until its Ack, the
+ * Delta of its own write, or a final Error. After a reconnect, numbered writes are sent again
+ * first, in sequence order and with their original numbers, then queued ones.
+ */
+final class SyncEngine {
+  /** Marks a write without an expected version. */
+  static final long NO_EXPECTED_VERSION = -1;
+
+  /** How many times a write refused with a retryable error is re-sent before it fails. */
+  static final int MAX_WRITE_RETRIES = 10;
+
+  private static final int NORMAL_CLOSURE = 1000;
+  private static final int NO_STATUS = 1005;
+  private static final int ABNORMAL_CLOSURE = 1006;
+
+  private static final Logger log = LoggerFactory.getLogger(SyncEngine.class);
+
+  private final ClientConfig config;
+  private final Connector connector;
+  private final Scheduler scheduler;
+  private final Executor executor;
+  private final LongSupplier nanoClock;
+  private final Backoff backoff;
+  private final List<HandoffListener> listeners;
+  private final ConcurrentMap<String, Document> documents = new ConcurrentHashMap<>();
+
+  private volatile ConnectionState state = ConnectionState.CLOSED;
+  private volatile String userId;
+  private volatile String deviceId;
+
+  // ---- event loop only ----
+  private final ArrayDeque<PendingWrite> queued = new ArrayDeque<>();
+  // Keyed by client_seq; insertion order is sequence order because numbers are handed out in order.
+  private final LinkedHashMap<Long, PendingWrite> numbered = new LinkedHashMap<>();
+  // Numbered writes to send again on this connection, in sequence order, before any queued write.
+  private final ArrayDeque<PendingWrite> resend = new ArrayDeque<>();
+  // The last client_seq handed out (or the server's last_client_seq, if higher).
+  private long nextSeq;
+  private int inFlight;
+  private int window;
+  private int maxFrameBytes;
+  private Link link;
+  private Scheduler.Task reconnectTask;
+  private CompletableFuture<Void> connectFuture;
+  private boolean closedByUser;
+
+  /**
+   * @param executor runs a task on the event loop (inline when already on it)
+   * @param backoff reconnect backoff; also sets the delays between retries of a refused write
+   * @param nanoClock {@link System#nanoTime()} or a test clock, for {@link
+   *     DocumentChange#receivedNanos()}
+   */
+  SyncEngine(
+      ClientConfig config,
+      Connector connector,
+      Scheduler scheduler,
+      Executor executor,
+      Backoff backoff,
+      LongSupplier nanoClock) {
+    this.config = config;
+    this.connector = connector;
+    this.scheduler = scheduler;
+    this.executor = executor;
+    this.backoff = backoff;
+    this.nanoClock = nanoClock;
+    this.listeners = config.listeners;
+    this.window = config.maxInFlightWrites;
+  }
+
+  // ------------------------------------------------------------------------------------------
+  // Any thread
+  // ------------------------------------------------------------------------------------------
+
+  ConnectionState state() {
+    return state;
+  }
+
+  String userId() {
+    return userId;
+  }
+
+  String deviceId() {
+    return deviceId;
+  }
+
+  /** The handle for a document, created (empty) on first use. Any thread. */
+  Document document(String name) {
+    return documents.computeIfAbsent(name, n -> new Document(n, this));
+  }
+
+  /** The last version applied to a document's replica, 0 if none. Any thread. */
+  long lastVersion(String name) {
+    Document d = documents.get(name);
+    return d == null ? 0 : d.version();
+  }
+
+  /** Starts connecting (once); completes at the first Welcome. Any thread. */
+  CompletableFuture<Void> connect() {
+    CompletableFuture<Void> result = new CompletableFuture<>();
+    if (!run(() -> startConnecting(result))) {
+      result.completeExceptionally(HandoffException.clientClosed());
+    }
+    return result;
+  }
+
+  /** Queues a write. Any thread. */
+  CompletableFuture<Long> submitWrite(Document document, List<FieldOp> ops, long expectedVersion) {
+    CompletableFuture<Long> future = new CompletableFuture<>();
+    PendingWrite write = new PendingWrite(document, ops, expectedVersion, future);
+    if (!run(() -> enqueue(write))) {
+      future.completeExceptionally(HandoffException.clientClosed());
+    }
+    return future;
+  }
+
+  private boolean run(Runnable task) {
+    try {
+      executor.execute(task);
+      return true;
+    } catch (RejectedExecutionException e) {
+      return false;
+    }
+  }
+
+  // ------------------------------------------------------------------------------------------
+  // Event loop: lifecycle
+  // ------------------------------------------------------------------------------------------
+
+  private void startConnecting(CompletableFuture<Void> result) {
+    if (closedByUser) {
+      result.completeExceptionally(HandoffException.clientClosed());
+      return;
+    }
+    if (state == ConnectionState.CLOSED) {
+      connectFuture = new CompletableFuture<>();
+      setState(ConnectionState.CONNECTING, 0, null);
+      attempt();
+    }
+    connectFuture.whenComplete(
+        (ok, error) -> {
+          if (error != null) {
+            result.completeExceptionally(error);
+          } else {
+            result.complete(null);
+          }
+        });
+  }
+
+  /**
+   * Closes the connection for good, fails every pending write and the connect future. Returns the
+   * connection's close future, or {@code null} if there was no connection.
+   */
+  Future<?> close() {
+    if (closedByUser) {
+      return null;
+    }
+    closedByUser = true;
+    if (reconnectTask != null) {
+      reconnectTask.cancel();
+      reconnectTask = null;
+    }
+    Link current = link;
+    link = null;
+    Future<?> closing = current == null ? null : current.channel.close();
+    connectionLost();
+    setState(ConnectionState.CLOSED, NORMAL_CLOSURE, "closed by the client");
+    HandoffException closed = HandoffException.clientClosed();
+    failAll(closed);
+    if (connectFuture != null) {
+      connectFuture.completeExceptionally(closed);
+    }
+    return closing;
+  }
+
+  private void attempt() {
+    reconnectTask = null;
+    if (closedByUser || state == ConnectionState.CLOSED || link != null) {
+      return;
+    }
+    Link attempt = new Link();
+    link = attempt;
+    try {
+      attempt.channel = connector.connect(attempt);
+    } catch (RuntimeException e) {
+      link = null;
+      notifyError(
+          HandoffException.local("cannot start a connection attempt: " + e.getMessage(), e));
+      setState(ConnectionState.RECONNECTING, 0, e.toString());
+      scheduleReconnect();
+    }
+  }
+
+  private void scheduleReconnect() {
+    long delay = backoff.nextDelayNanos();
+    log.debug("reconnecting to {} in {} ms", config.url, delay / 1_000_000);
+    reconnectTask = scheduler.schedule(this::attempt, delay);
+  }
+
+  private void onOpen(Link l) {
+    Hello.Builder hello = Hello.newBuilder().setClient(config.clientName);
+    if (!config.followAll) {
+      hello.setFollow(
+          FollowSpec.newBuilder()
+              .addAllDocuments(config.followDocuments)
+              .addAllPrefixes(config.followPrefixes));
+    }
+    for (Document d : documents.values()) {
+      Document.State s = d.state();
+      if (s.version > 0) {
+        hello.addPositions(position(d.name(), s));
+      }
+    }
+    l.channel.send(ClientFrame.newBuilder().setHello(hello).build());
+  }
+
+  private void onClosed(Link l, int code, String reason, Throwable cause) {
+    link = null;
+    connectionLost();
+    if (closedByUser) {
+      return;
+    }
+    int closeCode = code;
+    String why = reason;
+    boolean noCloseFrame = code == ABNORMAL_CLOSURE || code == NO_STATUS;
+    if (noCloseFrame && l.disconnectCode != 0) {
+      closeCode = l.disconnectCode;
+      why = l.disconnectReason;
+    }
+    log.debug("connection to {} closed: {} {}", config.url, closeCode, why);
+    if (CloseCode.isReconnect(closeCode)) {
+      setState(ConnectionState.RECONNECTING, closeCode, why);
+      scheduleReconnect();
+    } else {
+      terminate(closeCode, why, cause);
+    }
+  }
+
+  private void terminate(int closeCode, String reason, Throwable cause) {
+    HandoffException closed = HandoffException.closed(closeCode, reason, cause);
+    setState(ConnectionState.CLOSED, closeCode, reason);
+    failAll(closed);
+    if (connectFuture != null) {
+      connectFuture.completeExceptionally(closed);
+    }
+  }
+
+  /** Forgets everything tied to the connection that just ended; pending writes stay pending. */
+  private void connectionLost() {
+    inFlight = 0;
+    resend.clear();
+    for (PendingWrite w : numbered.values()) {
+      w.sent = false;
+      w.cancelRetry();
+    }
+    for (Document d : documents.values()) {
+      d.resyncInFlight = false;
+    }
+  }
+
+  private void failAll(HandoffException error) {
+    List<PendingWrite> all = new ArrayList<>(numbered.size() + queued.size());
+    all.addAll(numbered.values());
+    all.addAll(queued);
+    numbered.clear();
+    queued.clear();
+    resend.clear();
+    inFlight = 0;
+    for (PendingWrite w : all) {
+      w.done = true;
+      w.cancelRetry();
+      w.future.completeExceptionally(error);
+    }
+  }
+
+  private void setState(ConnectionState next, int closeCode, String reason) {
+    if (state == next) {
+      return;
+    }
+    state = next;
+    for (HandoffListener l : listeners) {
+      try {
+        l.onStateChanged(next, closeCode, reason);
+      } catch (RuntimeException e) {
+        log.warn("listener {} threw from onStateChanged", l, e);
+      }
+    }
+  }
+
+  // ------------------------------------------------------------------------------------------
+  // Event loop: frames
+  // ------------------------------------------------------------------------------------------
+
+  private void onFrame(Link l, ServerFrame frame) {
+    long now = nanoClock.getAsLong();
+    switch (frame.getBodyCase()) {
+      case WELCOME -> onWelcome(l, frame.getWelcome(), now);
+      case ACK -> onAck(frame.getAck(), now);
+      case DELTA -> onDelta(l, frame.getDelta(), now);
+      case SNAPSHOT -> onSnapshot(frame.getSnapshot(), now);
+      case SYNC_REPORT -> onSyncReport(frame.getSyncReport(), now);
+      case ERROR -> onError(l, frame.getError());
+      case DISCONNECT -> {
+        l.disconnectCode = frame.getDisconnect().getCode();
+        l.disconnectReason = frame.getDisconnect().getReason();
+      }
+      default -> log.debug("ignoring {} frame", frame.getBodyCase());
+    }
+  }
+
+  private void onWelcome(Link l, Welcome welcome, long now) {
+    l.welcomed = true;
+    userId = welcome.getUserId();
+    deviceId = welcome.getDeviceId();
+    nextSeq = Math.max(nextSeq, welcome.getLastClientSeq());
+    window =
+        welcome.getMaxInFlightWrites() > 0
+            ? Math.min(config.maxInFlightWrites, welcome.getMaxInFlightWrites())
+            : config.maxInFlightWrites;
+    maxFrameBytes = welcome.getMaxFrameBytes();
+    int heartbeat = welcome.getHeartbeatIntervalMs();
+    l.channel.readTimeout(heartbeat > 0 ? 2L * heartbeat + 5_000 : 0);
+    backoff.reset();
+    inFlight = 0;
+    resend.clear();
+    for (PendingWrite w : numbered.values()) {
+      w.sent = false;
+      resend.add(w);
+    }
+    setState(ConnectionState.CONNECTED, 0, null);
+    connectFuture.complete(null);
+    onSyncReport(welcome.getSync(), now);
+    pump();
+  }
+
+  private void onSyncReport(SyncReport report, long now) {
+    for (DocumentSync sync : report.getDocumentsList()) {
+      Document d = document(sync.getDocument());
+      d.resyncInFlight = false;
+      if (sync.getMode() == DocumentSync.Mode.GONE) {
+        d.drop();
+        emit(DocumentChange.gone(d.name(), now));
+      }
+    }
+  }
+
+  private void onDelta(Link l, Delta delta, long now) {
+    Document d = document(delta.getDocument());
+    Document.State s = d.state();
+    if (s.version > 0 && delta.getEpoch() != s.epoch) {
+      requestResync(l, d, s);
+      return;
+    }
+    if (delta.getVersion() <= s.version) {
+      return;
+    }
+    if (delta.getVersion() != s.version + 1) {
+      requestResync(l, d, s);
+      return;
+    }
+    d.apply(delta.getEpoch(), delta.getVersion(), delta.getOpsList());
+    if (!listeners.isEmpty()) {
+      emit(DocumentChange.delta(delta, now));
+    }
+    String me = deviceId;
+    if (me != null && me.equals(delta.getOriginDevice())) {
+      PendingWrite w = numbered.get(delta.getOriginSeq());
+      if (w != null && w.document == d) {
+        numbered.remove(w.seq);
+        settle(w);
+        w.future.complete(delta.getVersion());
+        pump();
+      }
+    }
+  }
+
+  private void onSnapshot(Snapshot snapshot, long now) {
+    Document d = document(snapshot.getDocument());
+    d.replace(snapshot.getEpoch(), snapshot.getVersion(), snapshot.getFieldsMap());
+    d.resyncInFlight = false;
+    Document.State s = d.state();
+    emit(DocumentChange.snapshot(d.name(), s.epoch, s.version, s.fields, now));
+  }
+
+  private void onAck(Ack ack, long now) {
+    PendingWrite w = numbered.remove(ack.getClientSeq());
+    if (w == null) {
+      return;
+    }
+    settle(w);
+    Document d = w.document;
+    Document.State s = d.state();
+    boolean contiguous =
+        ack.getVersion() == s.version + 1 && (s.version == 0 || s.epoch == ack.getEpoch());
+    // Not contiguous: either the replica already has this version (a delta or snapshot brought
+    // it), or versions are missing in between, and the server pushes those deltas, this write's
+    // included, by itself. Applying the ops out of order would corrupt the replica.
+    if (contiguous) {
+      d.apply(ack.getEpoch(), ack.getVersion(), w.ops);
+      if (!listeners.isEmpty()) {
+        emit(
+            DocumentChange.ownWrite(
+                d.name(), ack.getEpoch(), ack.getVersion(), w.ops, deviceId, w.seq, now));
+      }
+    }
+    w.future.complete(ack.getVersion());
+    pump();
+  }
+
+  private void onError(Link l, io.handoff.protocol.v1.Error error) {
+    PendingWrite w = error.getClientSeq() == 0 ? null : numbered.get(error.getClientSeq());
+    if (w == null) {
+      notifyError(HandoffException.fromError(error, null));
+      return;
+    }
+    // STALE_SEQUENCE: applied long ago and forgotten; re-sending the same seq cannot help.
+    boolean retryable =
+        error.getCode() != ErrorCode.STALE_SEQUENCE
+            && (error.getRetryable()
+                || error.getCode() == ErrorCode.UNAVAILABLE
+                || error.getCode() == ErrorCode.RATE_LIMITED);
+    if (retryable && w.retries < MAX_WRITE_RETRIES) {
+      long delay = backoff.delayNanos(w.retries);
+      w.retries++;
+      w.cancelRetry();
+      w.retryTask = scheduler.schedule(() -> resendRefused(l, w), delay);
+      return;
+    }
+    numbered.remove(w.seq);
+    settle(w);
+    w.future.completeExceptionally(HandoffException.fromError(error, w.document.name()));
+    pump();
+  }
+
+  private void resendRefused(Link l, PendingWrite w) {
+    w.retryTask = null;
+    if (link == l && w.sent && !w.done) {
+      l.channel.send(w.frame());
+    }
+  }
+
+  private void requestResync(Link l, Document d, Document.State s) {
+    if (d.resyncInFlight) {
+      return;
+    }
+    d.resyncInFlight = true;
+    l.channel.send(
+        ClientFrame.newBuilder()
+            .setResync(Resync.newBuilder().addPositions(position(d.name(), s)))
+            .build());
+  }
+
+  // ------------------------------------------------------------------------------------------
+  // Event loop: writes
+  // ------------------------------------------------------------------------------------------
+
+  private void enqueue(PendingWrite w) {
+    if (closedByUser) {
+      w.future.completeExceptionally(HandoffException.clientClosed());
+      return;
+    }
+    if (queued.size() >= config.maxPendingWrites) {
+      w.future.completeExceptionally(
+          HandoffException.limit(
+              w.document.name(),
+              "write to '"
+                  + w.document.name()
+                  + "' refused: "
+                  + queued.size()
+                  + " writes are already waiting to be sent (maxPendingWrites="
+                  + config.maxPendingWrites
+                  + ")"));
+      return;
+    }
+    queued.add(w);
+    pump();
+  }
+
+  /**
+   * Sends what the in-flight window allows: writes to re-send first (original numbers), then queued
+   * ones (new numbers). One flush for the lot.
+   */
+  private void pump() {
+    Link l = link;
+    if (l == null || !l.welcomed) {
+      return;
+    }
+    boolean wrote = false;
+    while (link == l && inFlight < window && !resend.isEmpty()) {
+      PendingWrite w = resend.poll();
+      if (!w.done) {
+        wrote |= transmit(l, w);
+      }
+    }
+    while (link == l && inFlight < window && resend.isEmpty() && !queued.isEmpty()) {
+      PendingWrite w = queued.poll();
+      w.seq = ++nextSeq;
+      numbered.put(w.seq, w);
+      wrote |= transmit(l, w);
+    }
+    if (wrote && link == l) {
+      l.channel.flush();
+    }
+  }
+
+  private boolean transmit(Link l, PendingWrite w) {
+    ClientFrame frame = w.frame();
+    if (maxFrameBytes > 0 && frame.getSerializedSize() > maxFrameBytes) {
+      numbered.remove(w.seq);
+      w.done = true;
+      w.future.completeExceptionally(
+          HandoffException.limit(
+              w.document.name(),
+              "write to '"
+                  + w.document.name()
+                  + "' is "
+                  + frame.getSerializedSize()
+                  + " bytes, over the server's max_frame_bytes of "
+                  + maxFrameBytes));
+      return false;
+    }
+    w.sent = true;
+    inFlight++;
+    l.channel.write(frame);
+    return true;
+  }
+
+  /** The write is acked or failed for good: it leaves the window. */
+  private void settle(PendingWrite w) {
+    if (w.sent) {
+      inFlight--;
+      w.sent = false;
+    }
+    w.done = true;
+    w.cancelRetry();
+  }
+
+  // ------------------------------------------------------------------------------------------
+
+  private void emit(DocumentChange change) {
+    for (HandoffListener l : listeners) {
+      try {
+        l.onChange(change);
+      } catch (RuntimeException e) {
+        log.warn("listener {} threw from onChange", l, e);
+      }
+    }
+  }
+
+  private void notifyError(HandoffException error) {
+    if (listeners.isEmpty()) {
+      log.warn("{}", error.getMessage());
+    }
+    for (HandoffListener l : listeners) {
+      try {
+        l.onError(error);
+      } catch (RuntimeException e) {
+        log.warn("listener {} threw from onError", l, e);
+      }
+    }
+  }
+
+  private static Position position(String document, Document.State s) {
+    return Position.newBuilder()
+        .setDocument(document)
+        .setEpoch(s.epoch)
+        .setVersion(s.version)
+        .build();
+  }
+
+  /** One connection attempt. Callbacks from an attempt that is no longer current are ignored. */
+  private final class Link implements FrameListener {
+    FrameChannel channel;
+    boolean welcomed;
+    int disconnectCode;
+    String disconnectReason;
+
+    @Override
+    public void onOpen(FrameChannel opened) {
+      if (link != this) {
+        opened.close();
+        return;
+      }
+      SyncEngine.this.onOpen(this);
+    }
+
+    @Override
+    public void onFrame(ServerFrame frame) {
+      if (link == this) {
+        SyncEngine.this.onFrame(this, frame);
+      }
+    }
+
+    @Override
+    public void onClose(int closeCode, String reason, Throwable cause) {
+      if (link == this) {
+        SyncEngine.this.onClosed(this, closeCode, reason, cause);
+      }
+    }
+  }
+}

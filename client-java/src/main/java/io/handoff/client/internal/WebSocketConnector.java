@@ -1,0 +1,129 @@
+package io.handoff.client.internal;
+
+import io.netty.bootstrap.Bootstrap;
+import io.netty.channel.ChannelFuture;
+import io.netty.channel.ChannelOption;
+import io.netty.channel.EventLoop;
+import io.netty.channel.socket.nio.NioSocketChannel;
+import io.netty.handler.codec.http.DefaultHttpHeaders;
+import io.netty.handler.codec.http.HttpHeaderNames;
+import io.netty.handler.codec.http.HttpHeaders;
+import io.netty.handler.codec.http.websocketx.WebSocketClientProtocolConfig;
+import io.netty.handler.codec.http.websocketx.WebSocketCloseStatus;
+import io.netty.handler.ssl.SslContext;
+import io.netty.handler.ssl.SslContextBuilder;
+import java.net.InetSocketAddress;
+import java.net.URI;
+import java.time.Duration;
+import javax.net.ssl.SSLException;
+
+/**
+ * Opens WebSocket connections to one Handoff endpoint from one event loop. Immutable; {@link
+ * #connect} must be called on that event loop, and every connection it opens lives there.
+ *
+ * <p>Limits: upgrade responses up to {@value #MAX_UPGRADE_RESPONSE_BYTES} bytes, server frames up
+ * to {@value #MAX_FRAME_BYTES} bytes. The TCP connect and the WebSocket handshake each time out
+ * after the connect timeout, and so does the wait for the first frame until the caller sets another
+ * read timeout.
+ */
+public final class WebSocketConnector {
+  /** Largest HTTP response accepted for the upgrade request. */
+  public static final int MAX_UPGRADE_RESPONSE_BYTES = 64 * 1024;
+
+  /** Largest WebSocket message accepted from the server. */
+  public static final int MAX_FRAME_BYTES = 16 * 1024 * 1024;
+
+  private final URI uri;
+  private final String host;
+  private final int port;
+  private final EventLoop eventLoop;
+  private final InetSocketAddress localAddress;
+  private final int connectTimeoutMillis;
+  private final SslContext ssl;
+
+  /**
+   * @param uri a {@code ws://} or {@code wss://} URI
+   * @param eventLoop the loop every connection is registered on (NIO)
+   * @param localAddress the source address to bind, or {@code null} for any
+   */
+  public WebSocketConnector(
+      URI uri, EventLoop eventLoop, InetSocketAddress localAddress, Duration connectTimeout) {
+    this.uri = uri;
+    this.host = uri.getHost();
+    boolean secure = "wss".equalsIgnoreCase(uri.getScheme());
+    this.port = uri.getPort() > 0 ? uri.getPort() : (secure ? 443 : 80);
+    this.eventLoop = eventLoop;
+    this.localAddress = localAddress;
+    this.connectTimeoutMillis = (int) Math.min(Integer.MAX_VALUE, connectTimeout.toMillis());
+    this.ssl = secure ? DefaultTls.CONTEXT : null;
+  }
+
+  /**
+   * Starts one connection attempt. Its outcome is reported to {@code listener} (see {@link
+   * FrameListener} for the order and the thread).
+   *
+   * @param token sent as {@code Authorization: Bearer <token>} on the upgrade; none if null
+   * @return the connection, usable once {@link FrameListener#onOpen} was called; {@link
+   *     FrameChannel#close()} may be called at any time
+   */
+  public FrameChannel connect(String token, FrameListener listener) {
+    HttpHeaders headers = new DefaultHttpHeaders();
+    if (token != null) {
+      headers.set(HttpHeaderNames.AUTHORIZATION, "Bearer " + token);
+    }
+    WebSocketClientProtocolConfig webSocketConfig =
+        WebSocketClientProtocolConfig.newBuilder()
+            .webSocketUri(uri)
+            .subprotocol(null)
+            .allowExtensions(false)
+            .customHeaders(headers)
+            .maxFramePayloadLength(MAX_FRAME_BYTES)
+            .handleCloseFrames(false)
+            .sendCloseFrame(WebSocketCloseStatus.NORMAL_CLOSURE)
+            .dropPongFrames(true)
+            .handshakeTimeoutMillis(connectTimeoutMillis)
+            .build();
+    ConnectionHandler handler = new ConnectionHandler(listener, eventLoop);
+    Bootstrap bootstrap =
+        new Bootstrap()
+            .group(eventLoop)
+            .channel(NioSocketChannel.class)
+            .option(ChannelOption.CONNECT_TIMEOUT_MILLIS, connectTimeoutMillis)
+            .option(ChannelOption.TCP_NODELAY, true)
+            .handler(
+                new ClientChannelInitializer(
+                    ssl, host, port, webSocketConfig, handler, connectTimeoutMillis));
+    InetSocketAddress remote = InetSocketAddress.createUnresolved(host, port);
+    ChannelFuture connected =
+        localAddress == null ? bootstrap.connect(remote) : bootstrap.connect(remote, localAddress);
+    handler.channel(connected.channel());
+    connected.addListener(
+        f -> {
+          if (!f.isSuccess()) {
+            handler.connectFailed(f.cause());
+          }
+        });
+    return handler;
+  }
+
+  @Override
+  public String toString() {
+    return "WebSocketConnector{"
+        + uri
+        + (localAddress == null ? "" : " from " + localAddress)
+        + "}";
+  }
+
+  /** The JDK's trust store and hostname verification; built on first use of a wss:// URI. */
+  private static final class DefaultTls {
+    static final SslContext CONTEXT = build();
+
+    private static SslContext build() {
+      try {
+        return SslContextBuilder.forClient().endpointIdentificationAlgorithm("HTTPS").build();
+      } catch (SSLException e) {
+        throw new IllegalStateException("cannot create the default TLS context", e);
+      }
+    }
+  }
+}

@@ -1,0 +1,20 @@
+/**
+ * The Handoff Java client: a device's connection to a Handoff server and its local replicas of the
+ * user's documents.
+ *
+ * <p>The public surface is small: {@link io.handoff.client.HandoffClient} (and its builder), {@link
+ * io.handoff.client.Document} (a replica and the way to write to it), {@link
+ * io.handoff.client.HandoffListener} with {@link io.handoff.client.DocumentChange} and {@link
+ * io.handoff.client.ConnectionState}, and {@link io.handoff.client.HandoffException}. The
+ * package-private {@code SyncEngine} is the protocol state machine (resume, ordering, write
+ * numbering, backoff); it has no socket code and is tested on its own. The Netty plumbing lives in
+ * {@link io.handoff.client.internal}.
+ *
+ * <p>Threading, in one place: each client is confined to one Netty event loop, picked when it is
+ * built. Replicas, pending writes, sequence numbers and the connection state machine change only on
+ * that thread; public methods called elsewhere hand their work to it. Futures are completed and
+ * listeners called on it, so application callbacks must not block. Document readers and {@code
+ * state()} may be called from any thread: they read immutable snapshots published through volatile
+ * fields.
+ */
+package io.handoff.client;

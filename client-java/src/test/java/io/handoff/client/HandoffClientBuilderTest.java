@@ -1,0 +1,114 @@
+package io.handoff.client;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotSame;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.netty.channel.EventLoopGroup;
+import io.netty.channel.MultiThreadIoEventLoopGroup;
+import io.netty.channel.local.LocalIoHandler;
+import io.netty.channel.nio.NioIoHandler;
+import java.net.URI;
+import java.time.Duration;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.function.Executable;
+
+class HandoffClientBuilderTest {
+
+  private static void assertRejected(String field, Executable call) {
+    IllegalArgumentException e = assertThrows(IllegalArgumentException.class, call);
+    assertTrue(e.getMessage().contains(field), () -> "message should name " + field + ": " + e);
+  }
+
+  @Test
+  void invalidSettingsAreRejectedWithTheSettingsName() {
+    HandoffClient.Builder b = HandoffClient.builder();
+
+    assertRejected("url", () -> b.url(URI.create("http://localhost/ws")));
+    assertRejected("url", () -> b.url(null));
+    assertRejected("url", b::build);
+    assertRejected("token", () -> b.token(""));
+    assertRejected("tokenSupplier", () -> b.tokenSupplier(null));
+    assertRejected("followDocuments", () -> b.followDocuments("cart", ""));
+    assertRejected("reconnectBackoff", () -> b.reconnectBackoff(Duration.ZERO, Duration.ZERO));
+    assertRejected(
+        "reconnectBackoff", () -> b.reconnectBackoff(Duration.ofSeconds(2), Duration.ofSeconds(1)));
+    assertRejected("maxPendingWrites", () -> b.maxPendingWrites(0));
+    assertRejected("maxInFlightWrites", () -> b.maxInFlightWrites(-1));
+    assertRejected("connectTimeout", () -> b.connectTimeout(Duration.ofMillis(-1)));
+    assertRejected("clientName", () -> b.clientName(null));
+    assertRejected("listener", () -> b.listener(null));
+    assertRejected("localAddress", () -> b.localAddress(null));
+  }
+
+  @Test
+  void eventLoopGroupMustBeNio() {
+    EventLoopGroup local = new MultiThreadIoEventLoopGroup(1, LocalIoHandler.newFactory());
+    try {
+      assertRejected("eventLoopGroup", () -> HandoffClient.builder().eventLoopGroup(local));
+    } finally {
+      local.shutdownGracefully(0, 0, TimeUnit.SECONDS);
+    }
+  }
+
+  @Test
+  void clientsOnASharedGroupSpreadOverItsLoops() {
+    EventLoopGroup shared = new MultiThreadIoEventLoopGroup(2, NioIoHandler.newFactory());
+    java.util.function.Supplier<HandoffClient> newClient =
+        () ->
+            HandoffClient.builder()
+                .url(URI.create("ws://localhost/ws"))
+                .eventLoopGroup(shared)
+                .build();
+    try (HandoffClient first = newClient.get();
+        HandoffClient second = newClient.get()) {
+      assertNotSame(first.eventLoop(), second.eventLoop());
+    } finally {
+      shared.shutdownGracefully(0, 0, TimeUnit.SECONDS);
+    }
+  }
+
+  @Test
+  void toStringMasksTheToken() {
+    HandoffClient.Builder b =
+        HandoffClient.builder().url(URI.create("ws://localhost:8080/ws")).token("s3cr3t-token");
+
+    String described = b.toString();
+    String config = new ClientConfig(b).toString();
+
+    assertFalse(described.contains("s3cr3t"), described);
+    assertFalse(config.contains("s3cr3t"), config);
+    assertTrue(config.contains("token=****"), config);
+    assertTrue(config.contains("ws://localhost:8080/ws"), config);
+  }
+
+  @Test
+  void defaultsAreTheDocumentedOnes() {
+    ClientConfig config =
+        new ClientConfig(HandoffClient.builder().url(URI.create("ws://localhost/ws")));
+
+    assertTrue(config.followAll);
+    assertEquals(HandoffClient.DEFAULT_MAX_PENDING_WRITES, config.maxPendingWrites);
+    assertEquals(10_000, config.maxPendingWrites);
+    assertEquals(1_000, config.maxInFlightWrites);
+    assertEquals(Duration.ofMillis(100), config.reconnectInitial);
+    assertEquals(Duration.ofSeconds(30), config.reconnectMax);
+    assertEquals(Duration.ofSeconds(10), config.connectTimeout);
+  }
+
+  @Test
+  void followDocumentsTurnsOffFollowAllAndFollowAllClearsTheLists() {
+    HandoffClient.Builder b = HandoffClient.builder().url(URI.create("ws://localhost/ws"));
+
+    ClientConfig some = new ClientConfig(b.followDocuments("cart").followPrefixes("ui/"));
+    ClientConfig all = new ClientConfig(b.followAll());
+
+    assertFalse(some.followAll);
+    assertEquals(java.util.List.of("cart"), some.followDocuments);
+    assertTrue(all.followAll);
+    assertTrue(all.followDocuments.isEmpty() && all.followPrefixes.isEmpty());
+  }
+}

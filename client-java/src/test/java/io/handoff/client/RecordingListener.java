@@ -1,0 +1,28 @@
+package io.handoff.client;
+
+import java.util.ArrayList;
+import java.util.List;
+
+/** Remembers every listener call. Used on one thread (engine tests run the loop inline). */
+final class RecordingListener implements HandoffListener {
+  record StateChange(ConnectionState state, int closeCode, String reason) {}
+
+  final List<DocumentChange> changes = new ArrayList<>();
+  final List<StateChange> states = new ArrayList<>();
+  final List<HandoffException> errors = new ArrayList<>();
+
+  @Override
+  public void onChange(DocumentChange change) {
+    changes.add(change);
+  }
+
+  @Override
+  public void onStateChanged(ConnectionState state, int closeCode, String reason) {
+    states.add(new StateChange(state, closeCode, reason));
+  }
+
+  @Override
+  public void onError(HandoffException error) {
+    errors.add(error);
+  }
+}

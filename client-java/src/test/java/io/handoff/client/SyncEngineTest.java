@@ -1,0 +1,657 @@
+package io.handoff.client;
+
+import static io.handoff.client.Frames.ack;
+import static io.handoff.client.Frames.bytes;
+import static io.handoff.client.Frames.delta;
+import static io.handoff.client.Frames.remove;
+import static io.handoff.client.Frames.set;
+import static io.handoff.client.Frames.snapshot;
+import static io.handoff.client.Frames.sync;
+import static io.handoff.client.Frames.syncReport;
+import static io.handoff.client.Frames.welcome;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertInstanceOf;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.handoff.protocol.v1.ClientFrame;
+import io.handoff.protocol.v1.DocumentSync;
+import io.handoff.protocol.v1.ErrorCode;
+import io.handoff.protocol.v1.Position;
+import io.handoff.protocol.v1.Write;
+import java.net.URI;
+import java.time.Duration;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
+import java.util.function.Consumer;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The protocol state machine without sockets: frames go in through a fake connection, and the test
+ * looks at the frames the engine sends, the changes it reports and its futures. The "event loop" is
+ * the test thread (the executor runs tasks inline) and time only moves when the test runs the
+ * scheduler's tasks.
+ */
+class SyncEngineTest {
+  private static final long EPOCH = 0xE1;
+  private static final long OTHER_EPOCH = 0xE2;
+  private static final long BACKOFF_INITIAL_NANOS = Duration.ofMillis(100).toNanos();
+
+  private final FakeConnector connector = new FakeConnector();
+  private final ManualScheduler scheduler = new ManualScheduler();
+  private final RecordingListener listener = new RecordingListener();
+  private SyncEngine engine = engine(b -> {});
+
+  private SyncEngine engine(Consumer<HandoffClient.Builder> settings) {
+    HandoffClient.Builder builder =
+        HandoffClient.builder()
+            .url(URI.create("ws://127.0.0.1:9/ws"))
+            .token("t")
+            .reconnectBackoff(Duration.ofMillis(100), Duration.ofSeconds(1))
+            .listener(listener);
+    settings.accept(builder);
+    return new SyncEngine(
+        new ClientConfig(builder),
+        connector,
+        scheduler,
+        Runnable::run,
+        new Backoff(BACKOFF_INITIAL_NANOS, Duration.ofSeconds(1).toNanos(), () -> 0.5),
+        () -> 42L);
+  }
+
+  /** Connects, opens, answers Hello with a Welcome; returns the channel with its output drained. */
+  private FakeChannel connected(long lastClientSeq) {
+    engine.connect();
+    FakeChannel channel = connector.last().open();
+    channel.receive(welcome(lastClientSeq));
+    channel.drain();
+    return channel;
+  }
+
+  /** Brings the document to the given version through deltas from another device. */
+  private void seed(FakeChannel channel, String document, long version) {
+    for (long v = 1; v <= version; v++) {
+      channel.receive(delta(document, EPOCH, v, set("f", "v" + v)));
+    }
+    channel.drain();
+  }
+
+  private static Write write(ClientFrame frame) {
+    assertTrue(frame.hasWrite(), () -> "expected a Write, got " + frame);
+    return frame.getWrite();
+  }
+
+  private static List<Long> seqs(List<ClientFrame> frames) {
+    return frames.stream().map(f -> write(f).getClientSeq()).toList();
+  }
+
+  private static HandoffException failure(CompletableFuture<?> future) {
+    assertTrue(future.isCompletedExceptionally(), "future should have failed");
+    CompletionException e =
+        org.junit.jupiter.api.Assertions.assertThrows(CompletionException.class, future::join);
+    return assertInstanceOf(HandoffException.class, e.getCause());
+  }
+
+  private List<DocumentChange.Kind> kinds() {
+    return listener.changes.stream().map(DocumentChange::kind).toList();
+  }
+
+  // ---- connecting ----
+
+  @Test
+  void helloFollowsAllByDefaultAndListsOnlyNonEmptyReplicas() {
+    engine.document("empty");
+    engine.connect();
+    FakeChannel channel = connector.last().open();
+
+    ClientFrame hello = channel.drain().get(0);
+
+    assertTrue(hello.hasHello());
+    assertFalse(hello.getHello().hasFollow(), "followAll must omit the FollowSpec");
+    assertEquals(0, hello.getHello().getPositionsCount());
+    assertEquals(HandoffClient.DEFAULT_CLIENT_NAME, hello.getHello().getClient());
+  }
+
+  @Test
+  void helloCarriesTheFollowSpecWhenNotFollowingAll() {
+    engine = engine(b -> b.followDocuments("cart").followPrefixes("draft/"));
+    engine.connect();
+
+    ClientFrame hello = connector.last().open().drain().get(0);
+
+    assertEquals(List.of("cart"), hello.getHello().getFollow().getDocumentsList());
+    assertEquals(List.of("draft/"), hello.getHello().getFollow().getPrefixesList());
+  }
+
+  @Test
+  void connectCompletesAtTheFirstWelcome() {
+    CompletableFuture<Void> connected = engine.connect();
+    FakeChannel channel = connector.last().open();
+    assertFalse(connected.isDone());
+    assertEquals(ConnectionState.CONNECTING, engine.state());
+
+    channel.receive(welcome(0));
+
+    assertTrue(connected.isDone() && !connected.isCompletedExceptionally());
+    assertEquals(ConnectionState.CONNECTED, engine.state());
+    assertEquals(Frames.DEVICE, engine.deviceId());
+    assertEquals(Frames.USER, engine.userId());
+    assertEquals(25_000 * 2 + 5_000, channel.readTimeoutMillis);
+  }
+
+  // ---- deltas, snapshots, sync reports ----
+
+  @Test
+  void contiguousDeltaIsAppliedAndReported() {
+    FakeChannel channel = connected(0);
+
+    channel.receive(delta("cart", EPOCH, 1, set("a", "1"), set("b", "2")));
+    channel.receive(delta("cart", EPOCH, 2, remove("a")));
+
+    Document cart = engine.document("cart");
+    assertEquals(2, cart.version());
+    assertEquals(EPOCH, cart.epoch());
+    assertEquals(Map.of("b", bytes("2")), cart.fields());
+    assertEquals(List.of(DocumentChange.Kind.DELTA, DocumentChange.Kind.DELTA), kinds());
+    DocumentChange last = listener.changes.get(1);
+    assertEquals(2, last.version());
+    assertEquals(1_700_000_000_002L, last.serverTimestampMs());
+    assertEquals(42L, last.receivedNanos());
+    assertEquals("other-device", last.originDevice());
+  }
+
+  @Test
+  void duplicateDeltaIsIgnored() {
+    FakeChannel channel = connected(0);
+    seed(channel, "cart", 2);
+    listener.changes.clear();
+
+    channel.receive(delta("cart", EPOCH, 2, set("f", "stale")));
+    channel.receive(delta("cart", EPOCH, 1, set("f", "older")));
+
+    assertEquals(2, engine.lastVersion("cart"));
+    assertEquals(bytes("v2"), engine.document("cart").get("f"));
+    assertTrue(listener.changes.isEmpty(), "a duplicate must not be reported");
+    assertTrue(channel.drain().isEmpty(), "a duplicate must not trigger a resync");
+  }
+
+  @Test
+  void gapTriggersOneResync() {
+    FakeChannel channel = connected(0);
+    seed(channel, "cart", 1);
+
+    channel.receive(delta("cart", EPOCH, 3, set("f", "v3")));
+    channel.receive(delta("cart", EPOCH, 4, set("f", "v4")));
+    channel.receive(delta("cart", EPOCH, 5, set("f", "v5")));
+
+    List<ClientFrame> sent = channel.drain();
+    assertEquals(1, sent.size(), () -> "expected exactly one Resync, got " + sent);
+    assertEquals(
+        List.of(Position.newBuilder().setDocument("cart").setEpoch(EPOCH).setVersion(1).build()),
+        sent.get(0).getResync().getPositionsList());
+    assertEquals(1, engine.lastVersion("cart"), "deltas after a gap must not be applied");
+
+    channel.receive(syncReport(sync("cart", DocumentSync.Mode.DELTAS, EPOCH)));
+    for (long v = 2; v <= 5; v++) {
+      channel.receive(delta("cart", EPOCH, v, set("f", "v" + v)));
+    }
+    assertEquals(5, engine.lastVersion("cart"));
+
+    channel.receive(delta("cart", EPOCH, 7, set("f", "v7")));
+    assertEquals(1, channel.drain().size(), "a later gap asks again once the first was answered");
+  }
+
+  @Test
+  void epochChangeTriggersResync() {
+    FakeChannel channel = connected(0);
+    seed(channel, "cart", 3);
+
+    channel.receive(delta("cart", OTHER_EPOCH, 4, set("f", "new history")));
+
+    List<ClientFrame> sent = channel.drain();
+    assertEquals(1, sent.size());
+    Position position = sent.get(0).getResync().getPositions(0);
+    assertEquals(EPOCH, position.getEpoch());
+    assertEquals(3, position.getVersion());
+    assertEquals(bytes("v3"), engine.document("cart").get("f"));
+  }
+
+  @Test
+  void snapshotReplacesTheReplica() {
+    FakeChannel channel = connected(0);
+    seed(channel, "cart", 2);
+    channel.receive(delta("cart", OTHER_EPOCH, 9, set("x", "y")));
+    assertEquals(1, channel.drain().size());
+    listener.changes.clear();
+
+    channel.receive(snapshot("cart", OTHER_EPOCH, 9, Map.of("only", bytes("this"))));
+
+    Document cart = engine.document("cart");
+    assertEquals(OTHER_EPOCH, cart.epoch());
+    assertEquals(9, cart.version());
+    assertEquals(Map.of("only", bytes("this")), cart.fields());
+    assertEquals(List.of(DocumentChange.Kind.SNAPSHOT), kinds());
+    assertEquals(Map.of("only", bytes("this")), listener.changes.get(0).fields());
+    channel.receive(delta("cart", OTHER_EPOCH, 10, set("only", "next")));
+    assertEquals(10, cart.version());
+  }
+
+  @Test
+  void goneDropsTheReplica() {
+    FakeChannel channel = connected(0);
+    seed(channel, "cart", 2);
+    listener.changes.clear();
+
+    channel.receive(syncReport(sync("cart", DocumentSync.Mode.GONE, 0)));
+
+    Document cart = engine.document("cart");
+    assertEquals(0, cart.version());
+    assertEquals(0, cart.epoch());
+    assertTrue(cart.fields().isEmpty());
+    assertEquals(List.of(DocumentChange.Kind.GONE), kinds());
+  }
+
+  @Test
+  void goneInTheWelcomeDropsTheReplicaBeforeWritesResume() {
+    FakeChannel first = connected(0);
+    seed(first, "cart", 2);
+    first.closeWith(4000, "restart");
+    scheduler.runPending();
+    listener.changes.clear();
+
+    FakeChannel second = connector.last().open();
+    assertEquals(2, second.drain().get(0).getHello().getPositions(0).getVersion());
+    second.receive(welcome(0, sync("cart", DocumentSync.Mode.GONE, 0)));
+
+    assertEquals(0, engine.lastVersion("cart"));
+    assertEquals(List.of(DocumentChange.Kind.GONE), kinds());
+  }
+
+  // ---- writes and acks ----
+
+  @Test
+  void ackAppliesOwnOpsWhenContiguous() {
+    FakeChannel channel = connected(0);
+    seed(channel, "cart", 2);
+    listener.changes.clear();
+    Document cart = engine.document("cart");
+
+    CompletableFuture<Long> written = cart.edit().set("a", bytes("1")).remove("f").commit();
+    Write write = write(channel.drain().get(0));
+    assertEquals(1, write.getClientSeq());
+    assertEquals(2, cart.version(), "the replica changes only when the server accepts");
+    channel.receive(ack("cart", write.getClientSeq(), EPOCH, 3));
+
+    assertEquals(3L, written.join());
+    assertEquals(3, cart.version());
+    assertEquals(Map.of("a", bytes("1")), cart.fields());
+    assertEquals(List.of(DocumentChange.Kind.OWN_WRITE), kinds());
+    assertEquals(Frames.DEVICE, listener.changes.get(0).originDevice());
+    assertEquals(1, listener.changes.get(0).originSeq());
+  }
+
+  @Test
+  void ackBeyondTheNextVersionIsNotAppliedAndDoesNotResync() {
+    FakeChannel channel = connected(0);
+    seed(channel, "cart", 2);
+    listener.changes.clear();
+    Document cart = engine.document("cart");
+
+    CompletableFuture<Long> written = cart.set("mine", bytes("x"));
+    channel.drain();
+    channel.receive(ack("cart", 1, EPOCH, 5));
+
+    assertEquals(5L, written.join());
+    assertEquals(2, cart.version());
+    assertNull(cart.get("mine"));
+    assertTrue(listener.changes.isEmpty());
+    assertTrue(channel.drain().isEmpty(), "the server pushes the missing deltas by itself");
+  }
+
+  @Test
+  void ackForAVersionAlreadyAppliedChangesNothing() {
+    FakeChannel channel = connected(0);
+    Document cart = engine.document("cart");
+    CompletableFuture<Long> written = cart.set("mine", bytes("x"));
+    channel.drain();
+    channel.receive(delta("cart", EPOCH, 1, set("mine", "x")));
+    channel.receive(delta("cart", EPOCH, 2, set("other", "y")));
+    listener.changes.clear();
+
+    channel.receive(ack("cart", 1, EPOCH, 1));
+
+    assertEquals(1L, written.join());
+    assertEquals(2, cart.version());
+    assertTrue(listener.changes.isEmpty());
+  }
+
+  @Test
+  void deltaOfOwnWriteCompletesThePendingWrite() {
+    FakeChannel channel = connected(0);
+    CompletableFuture<Long> written = engine.document("cart").set("mine", bytes("x"));
+    channel.drain();
+
+    channel.receive(delta("cart", EPOCH, 1, Frames.DEVICE, 1, set("mine", "x")));
+
+    assertEquals(1L, written.join());
+    channel.receive(ack("cart", 1, EPOCH, 1));
+    assertEquals(List.of(DocumentChange.Kind.DELTA), kinds());
+  }
+
+  @Test
+  void writesWaitForTheWelcomeAndAreNumberedAboveLastClientSeq() {
+    Document cart = engine.document("cart");
+    CompletableFuture<Long> first = cart.set("a", bytes("1"));
+    engine.connect();
+    FakeChannel channel = connector.last().open();
+    CompletableFuture<Long> second = cart.set("b", bytes("2"));
+    assertEquals(1, channel.drain().size(), "only the Hello goes out before the Welcome");
+
+    channel.receive(welcome(41));
+
+    List<ClientFrame> sent = channel.drain();
+    assertEquals(List.of(42L, 43L), seqs(sent));
+    assertEquals("a", write(sent.get(0)).getOps(0).getField());
+    assertFalse(first.isDone() || second.isDone());
+  }
+
+  @Test
+  void pendingWritesAreResentWithOriginalSeqsAfterReconnect() {
+    FakeChannel first = connected(0);
+    Document cart = engine.document("cart");
+    CompletableFuture<Long> a = cart.set("a", bytes("1"));
+    CompletableFuture<Long> b = cart.edit().set("b", bytes("2")).expectVersion(0).commit();
+    List<ClientFrame> original = first.drain();
+    assertEquals(List.of(1L, 2L), seqs(original));
+
+    first.closeWith(4001, "slow consumer");
+    assertEquals(ConnectionState.RECONNECTING, engine.state());
+    CompletableFuture<Long> c = cart.set("c", bytes("3"));
+    scheduler.runPending();
+    FakeChannel second = connector.last().open();
+    second.drain();
+    second.receive(welcome(10));
+
+    List<ClientFrame> resent = second.drain();
+    assertEquals(original, resent.subList(0, 2), "re-sent writes are the same frames, same seqs");
+    assertEquals(List.of(1L, 2L, 11L), seqs(resent));
+    assertEquals(0, write(resent.get(1)).getExpectedVersion());
+
+    second.receive(ack("cart", 1, EPOCH, 1));
+    second.receive(ack("cart", 2, EPOCH, 2));
+    second.receive(ack("cart", 11, EPOCH, 3));
+    assertEquals(List.of(1L, 2L, 3L), List.of(a.join(), b.join(), c.join()));
+    assertEquals(3, cart.version());
+  }
+
+  @Test
+  void inFlightWindowIsTheSmallerOfTheClientAndServerLimits() {
+    engine = engine(b -> b.maxInFlightWrites(3));
+    engine.connect();
+    FakeChannel channel = connector.last().open();
+    channel.receive(welcome(Frames.welcomeBuilder(0).setMaxInFlightWrites(2)));
+    channel.drain();
+    Document cart = engine.document("cart");
+
+    for (int i = 0; i < 4; i++) {
+      cart.set("f", bytes("v" + i));
+    }
+    assertEquals(List.of(1L, 2L), seqs(channel.drain()));
+
+    channel.receive(ack("cart", 1, EPOCH, 1));
+    assertEquals(List.of(3L), seqs(channel.drain()));
+  }
+
+  @Test
+  void resentWritesGoBeforeNewOnesWhenTheWindowIsSmall() {
+    engine = engine(b -> b.maxInFlightWrites(1));
+    FakeChannel first = connected(0);
+    Document cart = engine.document("cart");
+    cart.set("f", bytes("1"));
+    assertEquals(List.of(1L), seqs(first.drain()));
+    first.closeWith(1006, null);
+    cart.set("f", bytes("2"));
+    scheduler.runPending();
+    FakeChannel second = connector.last().open();
+    second.receive(welcome(0));
+
+    assertEquals(List.of(1L), seqs(second.drain().subList(1, 2)));
+    second.receive(ack("cart", 1, EPOCH, 1));
+    assertEquals(List.of(2L), seqs(second.drain()));
+  }
+
+  @Test
+  void writesBeyondMaxPendingFailAtOnce() {
+    engine = engine(b -> b.maxPendingWrites(2));
+    Document cart = engine.document("cart");
+
+    CompletableFuture<Long> first = cart.set("f", bytes("1"));
+    CompletableFuture<Long> second = cart.set("f", bytes("2"));
+    CompletableFuture<Long> third = cart.set("f", bytes("3"));
+
+    assertFalse(first.isDone() || second.isDone());
+    HandoffException e = failure(third);
+    assertEquals(ErrorCode.LIMIT_EXCEEDED, e.errorCode());
+    assertTrue(e.getMessage().contains("maxPendingWrites=2"), e.getMessage());
+  }
+
+  @Test
+  void writeOverTheServerFrameLimitFailsWithoutBeingSent() {
+    engine.connect();
+    FakeChannel channel = connector.last().open();
+    channel.receive(welcome(Frames.welcomeBuilder(0).setMaxFrameBytes(64)));
+    channel.drain();
+
+    CompletableFuture<Long> big = engine.document("cart").set("f", new byte[100]);
+    CompletableFuture<Long> small = engine.document("cart").set("f", new byte[4]);
+
+    assertEquals(ErrorCode.LIMIT_EXCEEDED, failure(big).errorCode());
+    assertEquals(List.of(2L), seqs(channel.drain()));
+    assertFalse(small.isDone());
+  }
+
+  // ---- errors ----
+
+  @Test
+  void retryableErrorResendsTheSameFrameAfterABackoff() {
+    FakeChannel channel = connected(0);
+    CompletableFuture<Long> written = engine.document("cart").set("f", bytes("1"));
+    ClientFrame original = channel.drain().get(0);
+
+    channel.receive(Frames.error(ErrorCode.UNAVAILABLE, "cart", 1, true, 0));
+    assertTrue(channel.drain().isEmpty(), "not re-sent before the backoff");
+    assertEquals(1, scheduler.pending().size());
+    scheduler.runPending();
+
+    assertEquals(List.of(original), channel.drain());
+    channel.receive(ack("cart", 1, EPOCH, 1));
+    assertEquals(1L, written.join());
+  }
+
+  @Test
+  void retryableErrorGivesUpAfterTheRetryLimit() {
+    FakeChannel channel = connected(0);
+    CompletableFuture<Long> written = engine.document("cart").set("f", bytes("1"));
+    channel.drain();
+
+    for (int i = 0; i < SyncEngine.MAX_WRITE_RETRIES; i++) {
+      channel.receive(Frames.error(ErrorCode.RATE_LIMITED, "cart", 1, true, 0));
+      scheduler.runPending();
+      assertEquals(1, channel.drain().size());
+    }
+    channel.receive(Frames.error(ErrorCode.RATE_LIMITED, "cart", 1, true, 0));
+
+    HandoffException e = failure(written);
+    assertEquals(ErrorCode.RATE_LIMITED, e.errorCode());
+    assertTrue(e.retryable());
+  }
+
+  @Test
+  void conflictFailsTheWriteWithTheCurrentVersion() {
+    FakeChannel channel = connected(0);
+    CompletableFuture<Long> written =
+        engine.document("cart").edit().set("f", bytes("1")).expectVersion(41).commit();
+    channel.drain();
+
+    channel.receive(Frames.error(ErrorCode.CONFLICT, "cart", 1, false, 43));
+
+    HandoffException e = failure(written);
+    assertEquals(ErrorCode.CONFLICT, e.errorCode());
+    assertEquals(43, e.currentVersion());
+    assertEquals("cart", e.document());
+    assertTrue(e.getMessage().contains("CONFLICT on document 'cart'"), e.getMessage());
+  }
+
+  @Test
+  void errorWithoutAClientSeqGoesToTheListener() {
+    FakeChannel channel = connected(0);
+
+    channel.receive(Frames.error(ErrorCode.BAD_REQUEST, "", 0, false, 0));
+
+    assertEquals(1, listener.errors.size());
+    assertEquals(ErrorCode.BAD_REQUEST, listener.errors.get(0).errorCode());
+  }
+
+  // ---- closing ----
+
+  @Test
+  void reconnectCodeSchedulesAReconnectWithBackoff() {
+    FakeChannel channel = connected(0);
+
+    channel.closeWith(4000, "draining");
+
+    assertEquals(ConnectionState.RECONNECTING, engine.state());
+    assertEquals(1, connector.attempts.size());
+    assertEquals(1, scheduler.pending().size());
+    assertEquals(BACKOFF_INITIAL_NANOS / 2, scheduler.pending().get(0).delayNanos);
+    scheduler.runPending();
+    assertEquals(2, connector.attempts.size());
+    connector.last().closeWith(1006, "refused");
+    assertEquals(BACKOFF_INITIAL_NANOS, scheduler.pending().get(0).delayNanos);
+    assertEquals(
+        new RecordingListener.StateChange(ConnectionState.RECONNECTING, 4000, "draining"),
+        listener.states.get(2));
+  }
+
+  @Test
+  void welcomeResetsTheBackoff() {
+    FakeChannel channel = connected(0);
+    channel.closeWith(4000, "draining");
+    scheduler.runPending();
+    connector.last().closeWith(1006, null);
+    scheduler.runPending();
+    FakeChannel third = connector.last().open();
+    third.receive(welcome(0));
+
+    third.closeWith(4000, "draining again");
+
+    assertEquals(BACKOFF_INITIAL_NANOS / 2, scheduler.pending().get(0).delayNanos);
+  }
+
+  @Test
+  void terminalCloseFailsPendingWritesAndConnect() {
+    CompletableFuture<Void> connected = engine.connect();
+    CompletableFuture<Long> written = engine.document("cart").set("f", bytes("1"));
+    FakeChannel channel = connector.last().open();
+
+    channel.closeWith(4502, "bad token");
+
+    assertEquals(ConnectionState.CLOSED, engine.state());
+    assertEquals(4502, failure(connected).closeCode());
+    HandoffException e = failure(written);
+    assertEquals(4502, e.closeCode());
+    assertTrue(e.getMessage().contains("UNAUTHORIZED"), e.getMessage());
+    assertTrue(scheduler.pending().isEmpty(), "no reconnect after a terminal code");
+  }
+
+  @Test
+  void terminalCloseAfterWelcomeFailsInFlightWrites() {
+    FakeChannel channel = connected(0);
+    CompletableFuture<Long> written = engine.document("cart").set("f", bytes("1"));
+
+    channel.closeWith(4503, "revoked");
+
+    assertEquals(4503, failure(written).closeCode());
+    assertEquals(
+        new RecordingListener.StateChange(ConnectionState.CLOSED, 4503, "revoked"),
+        listener.states.get(listener.states.size() - 1));
+  }
+
+  @Test
+  void disconnectFrameGivesTheCodeWhenTheCloseFrameIsMissing() {
+    FakeChannel channel = connected(0);
+
+    channel.receive(Frames.disconnect(4504, "replaced"));
+    channel.closeWith(1006, null);
+
+    assertEquals(ConnectionState.CLOSED, engine.state());
+    assertTrue(scheduler.pending().isEmpty());
+  }
+
+  @Test
+  void clientCloseFailsPendingWritesAndStopsReconnecting() {
+    FakeChannel channel = connected(0);
+    CompletableFuture<Long> written = engine.document("cart").set("f", bytes("1"));
+    channel.closeWith(4000, "draining");
+
+    engine.close();
+
+    assertEquals(ConnectionState.CLOSED, engine.state());
+    HandoffException e = failure(written);
+    assertEquals(0, e.closeCode());
+    assertNull(e.errorCode());
+    assertTrue(scheduler.pending().isEmpty(), "the reconnect is cancelled");
+    assertTrue(failure(engine.connect()).getMessage().contains("closed"));
+    assertTrue(
+        failure(engine.document("cart").set("f", bytes("2"))).getMessage().contains("closed"));
+  }
+
+  @Test
+  void clientCloseClosesTheOpenConnection() {
+    FakeChannel channel = connected(0);
+
+    engine.close();
+
+    assertTrue(channel.closed);
+    assertEquals(ConnectionState.CLOSED, engine.state());
+  }
+
+  @Test
+  void connectAgainAfterATerminalCloseStartsOver() {
+    engine.connect();
+    connector.last().open().closeWith(4502, "bad token");
+
+    CompletableFuture<Void> again = engine.connect();
+    connector.last().open().receive(welcome(0));
+
+    assertEquals(2, connector.attempts.size());
+    assertTrue(again.isDone() && !again.isCompletedExceptionally());
+  }
+
+  @Test
+  void tokenSupplierFailureIsReportedAndRetried() {
+    Connector failing =
+        l -> {
+          throw new IllegalStateException("token service down");
+        };
+    engine =
+        new SyncEngine(
+            new ClientConfig(
+                HandoffClient.builder().url(URI.create("ws://h/ws")).listener(listener)),
+            failing,
+            scheduler,
+            Runnable::run,
+            new Backoff(BACKOFF_INITIAL_NANOS, BACKOFF_INITIAL_NANOS, () -> 0.5),
+            () -> 0L);
+
+    engine.connect();
+
+    assertEquals(ConnectionState.RECONNECTING, engine.state());
+    assertEquals(1, listener.errors.size());
+    assertTrue(listener.errors.get(0).getMessage().contains("token service down"));
+    assertEquals(1, scheduler.pending().size());
+  }
+}
