@@ -65,7 +65,7 @@ public final class HandoffServer implements AutoCloseable {
                     config.writeBufferLowBytes(), config.writeBufferHighBytes()))
             .childHandler(
                 new HandoffChannelInitializer(
-                    config, engine.store(), hub, stats, verifier, () -> ready));
+                    config, engine.store(), hub, stats, verifier, () -> ready && engine.healthy()));
     try {
       this.serverChannel =
           b.bind(new InetSocketAddress(config.host(), config.port())).sync().channel();

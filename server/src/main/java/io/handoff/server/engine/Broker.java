@@ -1,7 +1,5 @@
 package io.handoff.server.engine;
 
-import java.util.function.Consumer;
-
 /**
  * Fan-out of {@link DocumentEvent}s to the nodes that have a device of the event's user connected.
  *
@@ -13,6 +11,9 @@ import java.util.function.Consumer;
  *   <li>Events of one document reach a listener in version order. A broker may lose events (a
  *       network broker while its connection is down); receivers detect the gap by version and
  *       recover from the {@link DocumentStore}'s history, so loss costs latency, never correctness.
+ *   <li>When a broker knows it may have lost events of a user (its connection dropped and came
+ *       back), it calls {@link Listener#onPossibleLoss()} once the subscription is live again, so the
+ *       receivers re-check every document against the store.
  *   <li>Listeners run on the broker's thread and must not block: they only hand the event to the
  *       connections' event loops.
  * </ul>
@@ -20,10 +21,21 @@ import java.util.function.Consumer;
 public interface Broker extends AutoCloseable {
 
   /** Starts delivering {@code userId}'s events to {@code listener} until the handle is closed. */
-  Subscription subscribe(String userId, Consumer<DocumentEvent> listener);
+  Subscription subscribe(String userId, Listener listener);
 
-  /** Hands an applied write to every subscriber of its user. Called by the store. */
+  /**
+   * Hands an applied write to every subscriber of its user. Called by stores that do not publish by
+   * themselves (the Redis store publishes inside its write script).
+   */
   void publish(DocumentEvent event);
+
+  /** Receives one user's events. */
+  interface Listener {
+    void onEvent(DocumentEvent event);
+
+    /** Events may have been lost before now; re-check against the store. */
+    default void onPossibleLoss() {}
+  }
 
   @Override
   void close();

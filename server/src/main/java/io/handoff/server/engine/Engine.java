@@ -15,6 +15,11 @@ public interface Engine extends AutoCloseable {
   /** What survives a restart of this node, said plainly for the start-up log and the docs. */
   String durability();
 
+  /** False while the engine cannot reach its backing store; drives {@code /readyz}. */
+  default boolean healthy() {
+    return true;
+  }
+
   @Override
   void close();
 }

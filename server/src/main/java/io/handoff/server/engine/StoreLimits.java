@@ -17,6 +17,7 @@ public final class StoreLimits {
   public static final int DEFAULT_MAX_NAME_BYTES = 256;
   public static final int DEFAULT_SEQ_WINDOW = 1024;
   public static final int DEFAULT_MAX_DEVICES_PER_USER = 64;
+  public static final Duration DEFAULT_IDLE_TTL = Duration.ofDays(30);
 
   private final int historyLength;
   private final Duration historyMaxAge;
@@ -28,6 +29,7 @@ public final class StoreLimits {
   private final int maxNameBytes;
   private final int seqWindow;
   private final int maxDevicesPerUser;
+  private final Duration idleTtl;
 
   private StoreLimits(Builder b) {
     this.historyLength = b.historyLength;
@@ -40,6 +42,7 @@ public final class StoreLimits {
     this.maxNameBytes = b.maxNameBytes;
     this.seqWindow = b.seqWindow;
     this.maxDevicesPerUser = b.maxDevicesPerUser;
+    this.idleTtl = b.idleTtl;
   }
 
   public static Builder builder() {
@@ -92,6 +95,14 @@ public final class StoreLimits {
     return maxDevicesPerUser;
   }
 
+  /**
+   * A user's stored state not written for this long expires (Redis engine: key TTLs refreshed on
+   * every write).
+   */
+  public Duration idleTtl() {
+    return idleTtl;
+  }
+
   @Override
   public String toString() {
     return "StoreLimits{historyLength="
@@ -114,6 +125,8 @@ public final class StoreLimits {
         + seqWindow
         + ", maxDevicesPerUser="
         + maxDevicesPerUser
+        + ", idleTtl="
+        + idleTtl
         + "}";
   }
 
@@ -129,8 +142,15 @@ public final class StoreLimits {
     private int maxNameBytes = DEFAULT_MAX_NAME_BYTES;
     private int seqWindow = DEFAULT_SEQ_WINDOW;
     private int maxDevicesPerUser = DEFAULT_MAX_DEVICES_PER_USER;
+    private Duration idleTtl = DEFAULT_IDLE_TTL;
 
     private Builder() {}
+
+    public Builder idleTtl(Duration v) {
+      check(v.getSeconds() >= 1, "idleTtl must be >= 1s, got " + v);
+      idleTtl = v;
+      return this;
+    }
 
     public Builder historyLength(int v) {
       check(v >= 1, "historyLength must be >= 1, got " + v);

@@ -6,7 +6,6 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.concurrent.ConcurrentHashMap;
-import java.util.function.Consumer;
 
 /**
  * This node's live sessions by user. The node holds one broker subscription per user with at least
@@ -75,7 +74,7 @@ public final class Hub {
   }
 
   /** One user's sessions: a copy-on-write array, read lock-free by the broker's thread. */
-  private static final class UserSessions implements Consumer<DocumentEvent> {
+  private static final class UserSessions implements Broker.Listener {
     volatile SessionHandler[] sessions = new SessionHandler[0];
     Broker.Subscription subscription;
 
@@ -111,9 +110,16 @@ public final class Hub {
     }
 
     @Override
-    public void accept(DocumentEvent event) {
+    public void onEvent(DocumentEvent event) {
       for (SessionHandler s : sessions) {
         s.offer(event);
+      }
+    }
+
+    @Override
+    public void onPossibleLoss() {
+      for (SessionHandler s : sessions) {
+        s.recheck();
       }
     }
   }

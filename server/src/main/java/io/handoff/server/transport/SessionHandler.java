@@ -653,6 +653,28 @@ final class SessionHandler extends ChannelInboundHandlerAdapter {
     }
   }
 
+  /**
+   * The broker may have lost events: re-read every followed document from its cursor. Documents
+   * that did not move answer UP_TO_DATE. Any thread.
+   */
+  void recheck() {
+    if (dead) {
+      return;
+    }
+    loop.execute(
+        () -> {
+          if (phase != Phase.LIVE || closing) {
+            return;
+          }
+          for (Map.Entry<String, Cursor> e : new ArrayList<>(cursors.entrySet())) {
+            Cursor c = e.getValue();
+            if (!c.syncing) {
+              fetch(e.getKey(), c, c.version);
+            }
+          }
+        });
+  }
+
   /** Processes queued events while the channel is writable. Event loop only. */
   private void drain() {
     DRAIN_SCHEDULED.set(this, 0);

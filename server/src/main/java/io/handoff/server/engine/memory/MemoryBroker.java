@@ -5,7 +5,6 @@ import io.handoff.server.engine.DocumentEvent;
 import java.util.List;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CopyOnWriteArrayList;
-import java.util.function.Consumer;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -16,15 +15,15 @@ import org.slf4j.LoggerFactory;
 public final class MemoryBroker implements Broker {
   private static final Logger log = LoggerFactory.getLogger(MemoryBroker.class);
 
-  private final ConcurrentHashMap<String, List<Consumer<DocumentEvent>>> subscribers =
+  private final ConcurrentHashMap<String, List<Listener>> subscribers =
       new ConcurrentHashMap<>();
 
   @Override
-  public Subscription subscribe(String userId, Consumer<DocumentEvent> listener) {
+  public Subscription subscribe(String userId, Listener listener) {
     subscribers.compute(
         userId,
         (k, list) -> {
-          List<Consumer<DocumentEvent>> l = list == null ? new CopyOnWriteArrayList<>() : list;
+          List<Listener> l = list == null ? new CopyOnWriteArrayList<>() : list;
           l.add(listener);
           return l;
         });
@@ -49,13 +48,13 @@ public final class MemoryBroker implements Broker {
 
   @Override
   public void publish(DocumentEvent event) {
-    List<Consumer<DocumentEvent>> list = subscribers.get(event.userId());
+    List<Listener> list = subscribers.get(event.userId());
     if (list == null) {
       return;
     }
-    for (Consumer<DocumentEvent> l : list) {
+    for (Listener l : list) {
       try {
-        l.accept(event);
+        l.onEvent(event);
       } catch (RuntimeException e) {
         log.warn("subscriber of {} failed on {}", event.userId(), event, e);
       }

@@ -1,0 +1,340 @@
+package io.handoff.server.engine.redis;
+
+import com.google.protobuf.ByteString;
+import com.google.protobuf.InvalidProtocolBufferException;
+import io.handoff.protocol.v1.Delta;
+import io.handoff.protocol.v1.ErrorCode;
+import io.handoff.protocol.v1.FieldOp;
+import io.handoff.protocol.v1.Position;
+import io.handoff.protocol.v1.Write;
+import io.handoff.server.engine.DocumentEvent;
+import io.handoff.server.engine.DocumentStore;
+import io.handoff.server.engine.FollowFilter;
+import io.handoff.server.engine.StoreLimits;
+import io.handoff.server.engine.SyncResult;
+import io.handoff.server.engine.WriteOutcome;
+import io.lettuce.core.RedisNoScriptException;
+import io.lettuce.core.ScriptOutputType;
+import io.lettuce.core.api.StatefulRedisConnection;
+import io.lettuce.core.api.async.RedisAsyncCommands;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.UncheckedIOException;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.charset.StandardCharsets;
+import java.security.SecureRandom;
+import java.time.Clock;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Collection;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
+import java.util.function.Supplier;
+
+/**
+ * {@link DocumentStore} in Redis. Every write is one server-side Lua script (loaded once, called by
+ * SHA) that checks idempotency and the expected version, applies the fields, appends to history,
+ * refreshes TTLs and publishes the delta on the user's channel, atomically: Redis runs scripts one
+ * at a time, so no other node can interleave. Reads are a second script, so a snapshot's fields and
+ * version always match. No read-modify-write round trips from Java.
+ *
+ * <p>Commands go through one pipelined Lettuce connection. While Redis is unreachable the
+ * connection rejects commands at once, futures fail, and nothing is half-applied: the session turns
+ * that into a retryable UNAVAILABLE error.
+ */
+public final class RedisDocumentStore implements DocumentStore {
+  private static final byte[] EMPTY = new byte[0];
+
+  private final StatefulRedisConnection<byte[], byte[]> connection;
+  private final RedisAsyncCommands<byte[], byte[]> redis;
+  private final RedisKeys keys;
+  private final StoreLimits limits;
+  private final Clock clock;
+  private final SecureRandom random = new SecureRandom();
+  private final String writeScript;
+  private final String readScript;
+  private volatile String writeSha;
+  private volatile String readSha;
+
+  RedisDocumentStore(
+      StatefulRedisConnection<byte[], byte[]> connection,
+      RedisKeys keys,
+      StoreLimits limits,
+      Clock clock) {
+    this.connection = connection;
+    this.redis = connection.async();
+    this.keys = keys;
+    this.limits = limits;
+    this.clock = clock;
+    this.writeScript = resource("write.lua");
+    this.readScript = resource("read.lua");
+    this.writeSha = connection.sync().scriptLoad(writeScript);
+    this.readSha = connection.sync().scriptLoad(readScript);
+  }
+
+  private static String resource(String name) {
+    try (InputStream in = RedisDocumentStore.class.getResourceAsStream(name)) {
+      if (in == null) {
+        throw new IllegalStateException("missing script " + name);
+      }
+      return new String(in.readAllBytes(), StandardCharsets.UTF_8);
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
+  }
+
+  @Override
+  public CompletableFuture<WriteOutcome> write(String userId, String deviceId, Write w) {
+    String doc = w.getDocument();
+    byte[] body =
+        Delta.newBuilder()
+            .setDocument(doc)
+            .addAllOps(w.getOpsList())
+            .setOriginDevice(deviceId)
+            .setOriginSeq(w.getClientSeq())
+            .setTimestampMs(clock.millis())
+            .build()
+            .toByteArray();
+    byte[][] k = {
+      keys.meta(userId, doc),
+      keys.fields(userId, doc),
+      keys.history(userId, doc),
+      keys.docs(userId),
+      keys.outcomes(userId, deviceId),
+      keys.seqOrder(userId, deviceId),
+      keys.channel(userId)
+    };
+    List<byte[]> args = new ArrayList<>(11 + 3 * w.getOpsCount());
+    args.add(utf8(doc));
+    args.add(utf8(Long.toUnsignedString(w.getClientSeq())));
+    args.add(utf8(w.hasExpectedVersion() ? Long.toString(w.getExpectedVersion()) : "-1"));
+    args.add(body);
+    args.add(epochBytes(newEpoch()));
+    args.add(utf8(Integer.toString(limits.maxDocumentsPerUser())));
+    args.add(utf8(Integer.toString(limits.maxFieldsPerDocument())));
+    args.add(utf8(Integer.toString(limits.maxDocumentBytes())));
+    args.add(utf8(Integer.toString(limits.historyLength())));
+    args.add(utf8(Integer.toString(limits.seqWindow())));
+    args.add(utf8(Long.toString(limits.idleTtl().getSeconds())));
+    for (FieldOp op : w.getOpsList()) {
+      boolean set = op.getOpCase() == FieldOp.OpCase.SET;
+      args.add(utf8(set ? "s" : "r"));
+      args.add(utf8(op.getField()));
+      args.add(set ? op.getSet().toByteArray() : EMPTY);
+    }
+    byte[][] argv = args.toArray(new byte[0][]);
+    return eval(() -> writeSha, true, k, argv).thenApply(RedisDocumentStore::writeOutcome);
+  }
+
+  private static WriteOutcome writeOutcome(List<Object> r) {
+    String kind = str(r.get(0));
+    return switch (kind) {
+      case "ok" -> WriteOutcome.applied(epoch((byte[]) r.get(1)), (Long) r.get(2), false);
+      case "dup" -> parseOutcome((byte[]) r.get(1)).asDuplicate();
+      case "refused" -> parseOutcome((byte[]) r.get(1));
+      case "stale" ->
+          WriteOutcome.refused(
+              ErrorCode.STALE_SEQUENCE,
+              "client_seq is older than the writes remembered for this device;"
+                  + " it was handled long ago",
+              0,
+              0);
+      default -> throw new IllegalStateException("unexpected script reply " + kind);
+    };
+  }
+
+  /** 'a' + epoch(8) + version, or 'r' + epoch(8) + "version|code|message". */
+  private static WriteOutcome parseOutcome(byte[] o) {
+    long epoch = epoch(Arrays.copyOfRange(o, 1, 9));
+    String rest = new String(o, 9, o.length - 9, StandardCharsets.UTF_8);
+    if (o[0] == 'a') {
+      return WriteOutcome.applied(epoch, Long.parseLong(rest), false);
+    }
+    String[] parts = rest.split("\\|", 3);
+    return WriteOutcome.refused(
+        ErrorCode.forNumber(Integer.parseInt(parts[1])), parts[2], epoch, Long.parseLong(parts[0]));
+  }
+
+  @Override
+  public CompletableFuture<SyncResult> read(
+      String userId, String document, long epoch, long version) {
+    byte[][] k = {
+      keys.meta(userId, document), keys.fields(userId, document), keys.history(userId, document)
+    };
+    byte[][] argv = {epoch == 0 ? EMPTY : epochBytes(epoch), utf8(Long.toString(version))};
+    return eval(() -> readSha, false, k, argv)
+        .thenCompose(
+            r -> {
+              SyncResult result = syncResult(userId, document, version, r);
+              if (result == null) {
+                // History reaches back, but its oldest needed delta is past the age limit.
+                return read(userId, document, 0, 0);
+              }
+              return CompletableFuture.completedFuture(result);
+            });
+  }
+
+  @SuppressWarnings("unchecked")
+  private SyncResult syncResult(String userId, String document, long from, List<Object> r) {
+    String kind = str(r.get(0));
+    switch (kind) {
+      case "gone":
+        return SyncResult.gone(document);
+      case "uptodate":
+        return SyncResult.upToDate(document, epoch((byte[]) r.get(1)), (Long) r.get(2));
+      case "deltas":
+        {
+          long epoch = epoch((byte[]) r.get(1));
+          long oldest = clock.millis() - limits.historyMaxAge().toMillis();
+          List<DocumentEvent> deltas = new ArrayList<>();
+          for (Object o : (List<Object>) r.get(3)) {
+            Delta d = parseDelta((byte[]) o);
+            if (deltas.isEmpty() && d.getTimestampMs() < oldest) {
+              return null;
+            }
+            deltas.add(new DocumentEvent(userId, d));
+          }
+          return SyncResult.deltas(document, epoch, from, deltas);
+        }
+      case "snapshot":
+        {
+          List<Object> flat = (List<Object>) r.get(3);
+          Map<String, ByteString> fields = new LinkedHashMap<>();
+          for (int i = 0; i + 1 < flat.size(); i += 2) {
+            fields.put(str(flat.get(i)), ByteString.copyFrom((byte[]) flat.get(i + 1)));
+          }
+          return SyncResult.snapshot(document, epoch((byte[]) r.get(1)), (Long) r.get(2), fields);
+        }
+      default:
+        throw new IllegalStateException("unexpected script reply " + kind);
+    }
+  }
+
+  static Delta parseDelta(byte[] payload) {
+    try {
+      return Delta.parseFrom(payload);
+    } catch (InvalidProtocolBufferException e) {
+      throw new IllegalStateException("corrupt delta in Redis: " + e.getMessage(), e);
+    }
+  }
+
+  @Override
+  public CompletableFuture<List<SyncResult>> sync(
+      String userId, FollowFilter filter, Collection<Position> positions) {
+    Map<String, Position> byName = new HashMap<>();
+    for (Position p : positions) {
+      if (filter.follows(p.getDocument())) {
+        byName.put(p.getDocument(), p);
+      }
+    }
+    return redis
+        .smembers(keys.docs(userId))
+        .toCompletableFuture()
+        .thenCompose(
+            members -> {
+              Set<String> names = new HashSet<>();
+              for (byte[] m : members) {
+                String name = str(m);
+                if (filter.follows(name) && !byName.containsKey(name)) {
+                  names.add(name);
+                }
+              }
+              List<CompletableFuture<SyncResult>> reads = new ArrayList<>();
+              for (String name : names) {
+                reads.add(read(userId, name, 0, 0));
+              }
+              for (Position p : byName.values()) {
+                reads.add(read(userId, p.getDocument(), p.getEpoch(), p.getVersion()));
+              }
+              return CompletableFuture.allOf(reads.toArray(new CompletableFuture<?>[0]))
+                  .thenApply(
+                      v -> {
+                        List<SyncResult> out = new ArrayList<>(reads.size());
+                        for (CompletableFuture<SyncResult> f : reads) {
+                          out.add(f.join());
+                        }
+                        return out;
+                      });
+            });
+  }
+
+  @Override
+  public CompletableFuture<Long> lastClientSeq(String userId, String deviceId) {
+    return redis
+        .hget(keys.outcomes(userId, deviceId), utf8("_last"))
+        .toCompletableFuture()
+        .thenApply(v -> v == null ? 0L : Long.parseUnsignedLong(str(v)));
+  }
+
+  /** Runs a script by SHA, loading it again once if Redis lost its script cache (a restart). */
+  private CompletableFuture<List<Object>> eval(
+      Supplier<String> sha, boolean write, byte[][] k, byte[][] argv) {
+    CompletableFuture<List<Object>> first =
+        redis.<List<Object>>evalsha(sha.get(), ScriptOutputType.MULTI, k, argv).toCompletableFuture();
+    return first
+        .handle(
+            (r, err) -> {
+              Throwable cause = err instanceof CompletionException ? err.getCause() : err;
+              if (cause instanceof RedisNoScriptException) {
+                return redis
+                    .scriptLoad(utf8(write ? writeScript : readScript))
+                    .toCompletableFuture()
+                    .thenCompose(
+                        newSha -> {
+                          if (write) {
+                            writeSha = newSha;
+                          } else {
+                            readSha = newSha;
+                          }
+                          return redis
+                              .<List<Object>>evalsha(newSha, ScriptOutputType.MULTI, k, argv)
+                              .toCompletableFuture();
+                        });
+              }
+              return err == null
+                  ? CompletableFuture.completedFuture(r)
+                  : CompletableFuture.<List<Object>>failedFuture(cause);
+            })
+        .thenCompose(f -> f);
+  }
+
+  private long newEpoch() {
+    long e;
+    do {
+      e = random.nextLong();
+    } while (e == 0);
+    return e;
+  }
+
+  static byte[] epochBytes(long epoch) {
+    return ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN).putLong(epoch).array();
+  }
+
+  static long epoch(byte[] b) {
+    return ByteBuffer.wrap(b).order(ByteOrder.LITTLE_ENDIAN).getLong();
+  }
+
+  private static byte[] utf8(String s) {
+    return s.getBytes(StandardCharsets.UTF_8);
+  }
+
+  private static String str(Object bytes) {
+    return new String((byte[]) bytes, StandardCharsets.UTF_8);
+  }
+
+  boolean isOpen() {
+    return connection.isOpen();
+  }
+
+  @Override
+  public void close() {
+    connection.close();
+  }
+}

@@ -1,0 +1,65 @@
+package io.handoff.server.engine.redis;
+
+import java.nio.charset.StandardCharsets;
+
+/**
+ * Key names. Every key of one user carries the user's hash tag ({@code {user}}), so a user's keys
+ * share one Redis Cluster slot and one script can touch them all. Characters that would end the
+ * tag early are percent-escaped.
+ *
+ * <pre>
+ * PREFIX{user}:m:DOC     hash   epoch, version, bytes
+ * PREFIX{user}:f:DOC     hash   the document's fields
+ * PREFIX{user}:h:DOC     list   recent deltas (encoded Delta), oldest first
+ * PREFIX{user}:docs      set    the user's document names
+ * PREFIX{user}:s:DEVICE  hash   outcomes of recent writes by client_seq, _last, _forgot
+ * PREFIX{user}:o:DEVICE  list   those client_seqs in the order they were applied
+ * PREFIX{user}:ch        pub/sub channel of the user's deltas
+ * </pre>
+ */
+final class RedisKeys {
+  private final String prefix;
+
+  RedisKeys(String prefix) {
+    this.prefix = prefix;
+  }
+
+  byte[] meta(String user, String doc) {
+    return key(user, "m:" + doc);
+  }
+
+  byte[] fields(String user, String doc) {
+    return key(user, "f:" + doc);
+  }
+
+  byte[] history(String user, String doc) {
+    return key(user, "h:" + doc);
+  }
+
+  byte[] docs(String user) {
+    return key(user, "docs");
+  }
+
+  byte[] outcomes(String user, String device) {
+    return key(user, "s:" + device);
+  }
+
+  byte[] seqOrder(String user, String device) {
+    return key(user, "o:" + device);
+  }
+
+  byte[] channel(String user) {
+    return key(user, "ch");
+  }
+
+  private byte[] key(String user, String rest) {
+    return (prefix + "{" + escape(user) + "}:" + rest).getBytes(StandardCharsets.UTF_8);
+  }
+
+  static String escape(String user) {
+    if (user.indexOf('{') < 0 && user.indexOf('}') < 0 && user.indexOf('%') < 0) {
+      return user;
+    }
+    return user.replace("%", "%25").replace("{", "%7B").replace("}", "%7D");
+  }
+}

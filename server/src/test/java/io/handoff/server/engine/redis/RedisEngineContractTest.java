@@ -1,0 +1,15 @@
+package io.handoff.server.engine.redis;
+
+import io.handoff.server.RedisProcess;
+import io.handoff.server.engine.DocumentStoreContractTest;
+import io.handoff.server.engine.Engine;
+import io.handoff.server.engine.StoreLimits;
+import java.util.UUID;
+
+class RedisEngineContractTest extends DocumentStoreContractTest {
+  @Override
+  protected Engine newEngine(StoreLimits limits) {
+    return RedisEngine.connect(
+        RedisProcess.sharedUrl(), "test-" + UUID.randomUUID() + ":", limits);
+  }
+}
