@@ -112,6 +112,17 @@ public final class HandoffServer implements AutoCloseable {
   }
 
   /**
+   * Stops at once, as a crash would: connections are cut without close frames. For failure tests;
+   * production shutdown is {@link #close()}.
+   */
+  public void abort() {
+    ready = false;
+    serverChannel.close();
+    boss.shutdownGracefully(0, 0, TimeUnit.MILLISECONDS);
+    workers.shutdownGracefully(0, 0, TimeUnit.MILLISECONDS).syncUninterruptibly();
+  }
+
+  /**
    * Stops accepting, tells every device to reconnect elsewhere (close code SHUTDOWN), waits up to
    * the close timeout for them to go, and stops the event loops.
    */

@@ -4,6 +4,7 @@ import io.handoff.server.auth.DevTokens;
 import io.handoff.server.engine.Engine;
 import io.handoff.server.engine.StoreLimits;
 import io.handoff.server.engine.memory.MemoryEngine;
+import io.handoff.server.engine.redis.RedisEngine;
 import java.time.Duration;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CountDownLatch;
@@ -37,8 +38,19 @@ public final class Main implements Callable<Integer> {
               + " Without one a development secret is generated and printed.")
   String jwtSecret;
 
-  @Option(names = "--redis-url", description = "Redis for many nodes (not available yet).")
+  @Option(
+      names = "--redis-url",
+      defaultValue = "${env:HANDOFF_REDIS_URL}",
+      description =
+          "Redis for many nodes, e.g. redis://127.0.0.1:6379 (env HANDOFF_REDIS_URL)."
+              + " Without it the embedded in-memory engine runs one node.")
   String redisUrl;
+
+  @Option(
+      names = "--redis-prefix",
+      defaultValue = "handoff:",
+      description = "Prefix of every Redis key (default ${DEFAULT-VALUE}).")
+  String redisPrefix;
 
   @Option(names = "--config", description = "Configuration file (not available yet).")
   String configFile;
@@ -57,11 +69,6 @@ public final class Main implements Callable<Integer> {
 
   @Override
   public Integer call() throws Exception {
-    if (redisUrl != null) {
-      System.err.println(
-          "--redis-url: the Redis engine is not built yet; run without it for one node.");
-      return 2;
-    }
     if (configFile != null) {
       System.err.println("--config: configuration files are not supported yet.");
       return 2;
@@ -89,7 +96,17 @@ public final class Main implements Callable<Integer> {
       System.err.println("invalid configuration: " + e.getMessage());
       return 2;
     }
-    Engine engine = new MemoryEngine(config.storeLimits());
+    Engine engine;
+    if (redisUrl == null || redisUrl.isBlank()) {
+      engine = new MemoryEngine(config.storeLimits());
+    } else {
+      try {
+        engine = RedisEngine.connect(redisUrl, redisPrefix, config.storeLimits());
+      } catch (RuntimeException e) {
+        System.err.println("cannot connect to Redis at " + redisUrl + ": " + e.getMessage());
+        return 3;
+      }
+    }
     HandoffServer server = HandoffServer.start(config, engine);
     System.out.println("Handoff node " + config.nodeId() + " on port " + server.port());
     System.out.println("Durability: " + engine.durability());

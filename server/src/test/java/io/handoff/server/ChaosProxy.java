@@ -17,7 +17,7 @@ import java.util.concurrent.CopyOnWriteArrayList;
  */
 final class ChaosProxy implements AutoCloseable {
   private final ServerSocket listener;
-  private final int target;
+  private volatile int target;
   private final List<Socket> sockets = new CopyOnWriteArrayList<>();
   private volatile boolean blackholeDownstream;
   private volatile boolean closed;
@@ -36,6 +36,11 @@ final class ChaosProxy implements AutoCloseable {
 
   String url() {
     return "ws://127.0.0.1:" + port() + "/ws";
+  }
+
+  /** New connections go to {@code port} from now on (a load balancer moving off a dead node). */
+  void retarget(int port) {
+    target = port;
   }
 
   /** From now on, bytes from the server are read and dropped instead of forwarded. */
@@ -61,7 +66,12 @@ final class ChaosProxy implements AutoCloseable {
       try {
         Socket client = listener.accept();
         Socket server = new Socket();
-        server.connect(new InetSocketAddress(InetAddress.getLoopbackAddress(), target), 5000);
+        try {
+          server.connect(new InetSocketAddress(InetAddress.getLoopbackAddress(), target), 5000);
+        } catch (IOException e) {
+          client.close();
+          continue;
+        }
         sockets.add(client);
         sockets.add(server);
         pump(client, server, false);

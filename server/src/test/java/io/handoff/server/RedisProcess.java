@@ -9,8 +9,9 @@ import redis.embedded.RedisServer;
 
 /**
  * A real Redis server process for tests, from the binary that embedded-redis ships on Maven
- * Central. {@link #sharedUrl()} honours {@code REDIS_URL}; tests keep apart by key prefix. A private
- * instance persists with an append-only file, so it can be restarted without losing acked writes.
+ * Central. {@link #sharedUrl()} honours {@code REDIS_URL}; tests keep apart by key prefix. A
+ * private instance persists with an append-only file, so it can be restarted without losing acked
+ * writes.
  */
 public final class RedisProcess implements AutoCloseable {
   private static RedisProcess shared;

@@ -12,8 +12,8 @@ package io.handoff.server.engine;
  *       network broker while its connection is down); receivers detect the gap by version and
  *       recover from the {@link DocumentStore}'s history, so loss costs latency, never correctness.
  *   <li>When a broker knows it may have lost events of a user (its connection dropped and came
- *       back), it calls {@link Listener#onPossibleLoss()} once the subscription is live again, so the
- *       receivers re-check every document against the store.
+ *       back), it calls {@link Listener#onPossibleLoss()} once the subscription is live again, so
+ *       the receivers re-check every document against the store.
  *   <li>Listeners run on the broker's thread and must not block: they only hand the event to the
  *       connections' event loops.
  * </ul>

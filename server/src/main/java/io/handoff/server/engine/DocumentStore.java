@@ -53,6 +53,9 @@ public interface DocumentStore extends AutoCloseable {
   CompletableFuture<List<SyncResult>> sync(
       String userId, FollowFilter filter, Collection<Position> positions);
 
+  /** The names of every document of the user. */
+  CompletableFuture<java.util.Set<String>> documents(String userId);
+
   /** The highest client_seq applied for this device, 0 if none. */
   CompletableFuture<Long> lastClientSeq(String userId, String deviceId);
 

@@ -376,7 +376,7 @@ final class SessionHandler extends ChannelInboundHandlerAdapter {
         seq.thenCombine(sync, (s, results) -> Map.entry(s, results)),
         (r, err) -> {
           if (err != null) {
-            log.warn("resume of {}/{} failed", userId(), deviceId(), err);
+            log.warn("resume of {}/{} failed: {}", userId(), deviceId(), rootMessage(err));
             closeWith(CloseCode.UNAVAILABLE, "store unavailable during resume");
             return;
           }
@@ -467,7 +467,7 @@ final class SessionHandler extends ChannelInboundHandlerAdapter {
     }
     if (err != null) {
       inFlight.remove(seq);
-      log.warn("write of {}/{} failed", userId(), deviceId(), err);
+      log.warn("write of {}/{} failed: {}", userId(), deviceId(), rootMessage(err));
       sendError(
           p.requestId,
           ErrorCode.UNAVAILABLE,
@@ -576,7 +576,7 @@ final class SessionHandler extends ChannelInboundHandlerAdapter {
         results,
         (list, err) -> {
           if (err != null) {
-            log.warn("sync of {}/{} failed", userId(), deviceId(), err);
+            log.warn("sync of {}/{} failed: {}", userId(), deviceId(), rootMessage(err));
             closeWith(CloseCode.UNAVAILABLE, "store unavailable during sync");
             return;
           }
@@ -654,8 +654,9 @@ final class SessionHandler extends ChannelInboundHandlerAdapter {
   }
 
   /**
-   * The broker may have lost events: re-read every followed document from its cursor. Documents
-   * that did not move answer UP_TO_DATE. Any thread.
+   * The broker may have lost events: re-read every followed document from its cursor, and take
+   * followed documents this session has not seen yet from a snapshot. Documents that did not move
+   * answer UP_TO_DATE. Any thread.
    */
   void recheck() {
     if (dead) {
@@ -668,10 +669,28 @@ final class SessionHandler extends ChannelInboundHandlerAdapter {
           }
           for (Map.Entry<String, Cursor> e : new ArrayList<>(cursors.entrySet())) {
             Cursor c = e.getValue();
-            if (!c.syncing) {
+            if (c.syncing) {
+              c.recheck = true; // The read under way may predate the loss: read again after it.
+            } else {
               fetch(e.getKey(), c, c.version);
             }
           }
+          // Documents this session has no cursor for yet: their first events may be among the lost.
+          onLoop(
+              store.documents(userId()),
+              (names, err) -> {
+                if (err != null) {
+                  log.warn("recheck of {}/{} failed: {}", userId(), deviceId(), rootMessage(err));
+                  return;
+                }
+                for (String doc : names) {
+                  if (follow.follows(doc) && !cursors.containsKey(doc)) {
+                    Cursor c = new Cursor();
+                    cursors.put(doc, c);
+                    fetch(doc, c, 0);
+                  }
+                }
+              });
         });
   }
 
@@ -759,7 +778,7 @@ final class SessionHandler extends ChannelInboundHandlerAdapter {
             return;
           }
           if (err != null) {
-            log.warn("history read of {}/{} failed", userId(), doc, err);
+            log.warn("history read of {}/{} failed: {}", userId(), doc, rootMessage(err));
             closeWith(CloseCode.UNAVAILABLE, "store unavailable while catching up");
             return;
           }
@@ -779,7 +798,8 @@ final class SessionHandler extends ChannelInboundHandlerAdapter {
   }
 
   private void catchUp(String doc, Cursor c) {
-    if (!c.syncing && c.maxSeen > c.version && cursors.get(doc) == c) {
+    if (!c.syncing && (c.maxSeen > c.version || c.recheck) && cursors.get(doc) == c) {
+      c.recheck = false;
       fetch(doc, c, c.maxSeen);
     }
   }
@@ -914,6 +934,13 @@ final class SessionHandler extends ChannelInboundHandlerAdapter {
         });
   }
 
+  private static String rootMessage(Throwable t) {
+    while (t.getCause() != null) {
+      t = t.getCause();
+    }
+    return t.toString();
+  }
+
   /** Where this device is in one document. */
   private static final class Cursor {
     long epoch;
@@ -921,6 +948,8 @@ final class SessionHandler extends ChannelInboundHandlerAdapter {
     boolean syncing;
     long maxSeen;
     long generation;
+    // Set when events may have been lost while a read was under way.
+    boolean recheck;
   }
 
   /** A write sent to the store and not yet acked. */

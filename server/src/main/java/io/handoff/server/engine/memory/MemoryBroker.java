@@ -15,8 +15,7 @@ import org.slf4j.LoggerFactory;
 public final class MemoryBroker implements Broker {
   private static final Logger log = LoggerFactory.getLogger(MemoryBroker.class);
 
-  private final ConcurrentHashMap<String, List<Listener>> subscribers =
-      new ConcurrentHashMap<>();
+  private final ConcurrentHashMap<String, List<Listener>> subscribers = new ConcurrentHashMap<>();
 
   @Override
   public Subscription subscribe(String userId, Listener listener) {

@@ -256,6 +256,17 @@ public final class MemoryDocumentStore implements DocumentStore {
   }
 
   @Override
+  public CompletableFuture<java.util.Set<String>> documents(String userId) {
+    UserState user = users.get(userId);
+    if (user == null) {
+      return CompletableFuture.completedFuture(java.util.Set.of());
+    }
+    synchronized (user) {
+      return CompletableFuture.completedFuture(java.util.Set.copyOf(user.docs.keySet()));
+    }
+  }
+
+  @Override
   public CompletableFuture<Long> lastClientSeq(String userId, String deviceId) {
     UserState user = users.get(userId);
     if (user == null) {

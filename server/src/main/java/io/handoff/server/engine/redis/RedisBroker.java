@@ -17,9 +17,9 @@ import org.slf4j.LoggerFactory;
  * node subscribes to a user's channel when its first listener for that user arrives and
  * unsubscribes after the last leaves, so its Redis traffic grows with its own users.
  *
- * <p>Pub/sub loses messages while the connection is down. Lettuce reconnects and subscribes again;
- * when Redis confirms a subscription that was live before, this broker tells the user's listeners
- * {@link Listener#onPossibleLoss()}, and they re-read their documents from history.
+ * <p>Pub/sub loses messages while the connection is down. When it drops, every channel is marked;
+ * Lettuce reconnects and subscribes again, and when Redis confirms a marked channel this broker
+ * tells the user's listeners {@link Listener#onPossibleLoss()}, and they re-read their documents.
  *
  * <p>Messages arrive on Lettuce's event-loop thread; listeners only enqueue. Thread-safe.
  */
@@ -43,8 +43,8 @@ public final class RedisBroker implements Broker {
           @Override
           public void subscribed(byte[] channel, long count) {
             Channel c = channels.get(ByteBuffer.wrap(channel));
-            if (c != null && !c.firstConfirmation.compareAndSet(true, false)) {
-              // A re-subscription after a reconnect: messages may have been lost meanwhile.
+            if (c != null && c.lossPending.compareAndSet(true, false)) {
+              // Subscribed again after the connection dropped: messages may have been lost.
               c.listeners.forEach(Listener::onPossibleLoss);
             }
           }
@@ -116,6 +116,20 @@ public final class RedisBroker implements Broker {
     connection.async().publish(keys.channel(event.userId()), event.delta().toByteArray());
   }
 
+  /**
+   * The pub/sub connection dropped: every channel subscribed now may miss messages until Lettuce
+   * has subscribed again, at which point its listeners hear {@link Listener#onPossibleLoss()}.
+   */
+  void connectionLost() {
+    for (Channel c : channels.values()) {
+      c.lossPending.set(true);
+    }
+  }
+
+  boolean owns(Object connection) {
+    return connection == this.connection;
+  }
+
   /** Users this node is subscribed to. */
   public int subscribedUsers() {
     return channels.size();
@@ -134,8 +148,8 @@ public final class RedisBroker implements Broker {
   private static final class Channel {
     final String userId;
     final List<Listener> listeners = new CopyOnWriteArrayList<>();
-    final java.util.concurrent.atomic.AtomicBoolean firstConfirmation =
-        new java.util.concurrent.atomic.AtomicBoolean(true);
+    final java.util.concurrent.atomic.AtomicBoolean lossPending =
+        new java.util.concurrent.atomic.AtomicBoolean();
 
     Channel(String userId) {
       this.userId = userId;

@@ -266,6 +266,21 @@ public final class RedisDocumentStore implements DocumentStore {
   }
 
   @Override
+  public CompletableFuture<Set<String>> documents(String userId) {
+    return redis
+        .smembers(keys.docs(userId))
+        .toCompletableFuture()
+        .thenApply(
+            members -> {
+              Set<String> names = new HashSet<>();
+              for (byte[] m : members) {
+                names.add(str(m));
+              }
+              return names;
+            });
+  }
+
+  @Override
   public CompletableFuture<Long> lastClientSeq(String userId, String deviceId) {
     return redis
         .hget(keys.outcomes(userId, deviceId), utf8("_last"))
@@ -277,7 +292,9 @@ public final class RedisDocumentStore implements DocumentStore {
   private CompletableFuture<List<Object>> eval(
       Supplier<String> sha, boolean write, byte[][] k, byte[][] argv) {
     CompletableFuture<List<Object>> first =
-        redis.<List<Object>>evalsha(sha.get(), ScriptOutputType.MULTI, k, argv).toCompletableFuture();
+        redis
+            .<List<Object>>evalsha(sha.get(), ScriptOutputType.MULTI, k, argv)
+            .toCompletableFuture();
     return first
         .handle(
             (r, err) -> {

@@ -3,7 +3,9 @@ package io.handoff.server.engine.redis;
 import io.handoff.server.engine.Engine;
 import io.handoff.server.engine.StoreLimits;
 import io.lettuce.core.ClientOptions;
+import io.lettuce.core.RedisChannelHandler;
 import io.lettuce.core.RedisClient;
+import io.lettuce.core.RedisConnectionStateListener;
 import io.lettuce.core.RedisURI;
 import io.lettuce.core.SocketOptions;
 import io.lettuce.core.TimeoutOptions;
@@ -34,13 +36,25 @@ public final class RedisEngine implements Engine {
             .disconnectedBehavior(ClientOptions.DisconnectedBehavior.REJECT_COMMANDS)
             .timeoutOptions(TimeoutOptions.enabled(DEFAULT_COMMAND_TIMEOUT))
             .socketOptions(
-                SocketOptions.builder().connectTimeout(Duration.ofSeconds(2)).keepAlive(true).build())
+                SocketOptions.builder()
+                    .connectTimeout(Duration.ofSeconds(2))
+                    .keepAlive(true)
+                    .build())
             .build());
     RedisKeys keys = new RedisKeys(keyPrefix);
     try {
       this.store =
           new RedisDocumentStore(client.connect(ByteArrayCodec.INSTANCE), keys, limits, clock);
       this.broker = new RedisBroker(client.connectPubSub(ByteArrayCodec.INSTANCE), keys);
+      client.addListener(
+          new RedisConnectionStateListener() {
+            @Override
+            public void onRedisDisconnected(RedisChannelHandler<?, ?> connection) {
+              if (broker.owns(connection)) {
+                broker.connectionLost();
+              }
+            }
+          });
     } catch (RuntimeException e) {
       client.shutdown();
       throw e;
@@ -55,8 +69,7 @@ public final class RedisEngine implements Engine {
     return new RedisEngine(url, keyPrefix, limits, Clock.systemUTC());
   }
 
-  public static RedisEngine connect(
-      String url, String keyPrefix, StoreLimits limits, Clock clock) {
+  public static RedisEngine connect(String url, String keyPrefix, StoreLimits limits, Clock clock) {
     return new RedisEngine(url, keyPrefix, limits, clock);
   }
 

@@ -4,8 +4,8 @@ import java.nio.charset.StandardCharsets;
 
 /**
  * Key names. Every key of one user carries the user's hash tag ({@code {user}}), so a user's keys
- * share one Redis Cluster slot and one script can touch them all. Characters that would end the
- * tag early are percent-escaped.
+ * share one Redis Cluster slot and one script can touch them all. Characters that would end the tag
+ * early are percent-escaped.
  *
  * <pre>
  * PREFIX{user}:m:DOC     hash   epoch, version, bytes

@@ -9,7 +9,6 @@ import java.util.UUID;
 class RedisEngineContractTest extends DocumentStoreContractTest {
   @Override
   protected Engine newEngine(StoreLimits limits) {
-    return RedisEngine.connect(
-        RedisProcess.sharedUrl(), "test-" + UUID.randomUUID() + ":", limits);
+    return RedisEngine.connect(RedisProcess.sharedUrl(), "test-" + UUID.randomUUID() + ":", limits);
   }
 }
