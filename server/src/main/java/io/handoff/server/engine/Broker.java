@@ -40,8 +40,15 @@ public interface Broker extends AutoCloseable {
   @Override
   void close();
 
-  /** A live subscription; closing it twice is harmless. */
+  /** A subscription; closing it twice is harmless. */
   interface Subscription extends AutoCloseable {
+    /**
+     * Completes once events published from now on are sure to reach the listener (for a network
+     * broker: once the server confirmed the subscription). Readers of the store wait for it first,
+     * so that nothing falls between what they read and what they are sent.
+     */
+    java.util.concurrent.CompletableFuture<Void> ready();
+
     @Override
     void close();
   }

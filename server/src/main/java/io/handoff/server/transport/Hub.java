@@ -5,6 +5,7 @@ import io.handoff.server.engine.DocumentEvent;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
 
 /**
@@ -20,8 +21,14 @@ public final class Hub {
     this.broker = broker;
   }
 
-  void register(SessionHandler session) {
+  /**
+   * Adds a session; the returned future completes when the user's fan-out subscription is live, so
+   * the session may read the store without missing what is written after its read.
+   */
+  CompletableFuture<Void> register(SessionHandler session) {
     SessionHandler[] replaced = new SessionHandler[1];
+    @SuppressWarnings("unchecked")
+    CompletableFuture<Void>[] ready = new CompletableFuture[1];
     users.compute(
         session.userId(),
         (user, us) -> {
@@ -30,11 +37,13 @@ public final class Hub {
             us.subscription = broker.subscribe(user, us);
           }
           replaced[0] = us.add(session);
+          ready[0] = us.subscription.ready();
           return us;
         });
     if (replaced[0] != null) {
       replaced[0].replaced();
     }
+    return ready[0];
   }
 
   void unregister(SessionHandler session) {

@@ -367,13 +367,21 @@ final class SessionHandler extends ChannelInboundHandlerAdapter {
     follow = filter;
     phase = Phase.SYNCING;
     queue = new MpscChunkedArrayQueue<>(8, Math.max(16, config.maxQueuedFrames()));
-    hub.register(this);
+    CompletableFuture<Void> subscribed = hub.register(this);
     registered = true;
-    CompletableFuture<Long> seq = store.lastClientSeq(userId(), deviceId());
-    CompletableFuture<List<SyncResult>> sync =
-        store.sync(userId(), filter.copy(), hello.getPositionsList());
+    FollowFilter snapshot = filter.copy();
+    List<Position> positions = hello.getPositionsList();
+    // Read only once the fan-out subscription is live: a write after the read is then pushed.
+    CompletableFuture<Map.Entry<Long, List<SyncResult>>> resume =
+        subscribed.thenCompose(
+            v ->
+                store
+                    .lastClientSeq(userId(), deviceId())
+                    .thenCombine(
+                        store.sync(userId(), snapshot, positions),
+                        (s, results) -> Map.entry(s, results)));
     onLoop(
-        seq.thenCombine(sync, (s, results) -> Map.entry(s, results)),
+        resume,
         (r, err) -> {
           if (err != null) {
             log.warn("resume of {}/{} failed: {}", userId(), deviceId(), rootMessage(err));

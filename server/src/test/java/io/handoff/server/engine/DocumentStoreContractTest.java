@@ -49,6 +49,7 @@ public abstract class DocumentStoreContractTest {
     store = engine.store();
     user = "user-" + UUID.randomUUID();
     subscription = engine.broker().subscribe(user, published::add);
+    subscription.ready().get(10, java.util.concurrent.TimeUnit.SECONDS);
   }
 
   @AfterEach

@@ -30,6 +30,11 @@ public final class MemoryBroker implements Broker {
       private boolean closed;
 
       @Override
+      public java.util.concurrent.CompletableFuture<Void> ready() {
+        return java.util.concurrent.CompletableFuture.completedFuture(null);
+      }
+
+      @Override
       public synchronized void close() {
         if (closed) {
           return;

@@ -7,6 +7,7 @@ import io.lettuce.core.pubsub.RedisPubSubAdapter;
 import io.lettuce.core.pubsub.StatefulRedisPubSubConnection;
 import java.nio.ByteBuffer;
 import java.util.List;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CopyOnWriteArrayList;
 import org.slf4j.Logger;
@@ -82,13 +83,21 @@ public final class RedisBroker implements Broker {
         (k, c) -> {
           if (c == null) {
             c = new Channel(userId);
-            connection.async().subscribe(name);
+            c.ready = connection.async().subscribe(name).toCompletableFuture().thenApply(v -> null);
           }
           c.listeners.add(listener);
           return c;
         });
+    CompletableFuture<Void> ready = channels.get(key) == null ? null : channels.get(key).ready;
+    CompletableFuture<Void> whenReady =
+        ready == null ? CompletableFuture.completedFuture(null) : ready;
     return new Subscription() {
       private boolean closed;
+
+      @Override
+      public CompletableFuture<Void> ready() {
+        return whenReady;
+      }
 
       @Override
       public synchronized void close() {
@@ -148,6 +157,7 @@ public final class RedisBroker implements Broker {
   private static final class Channel {
     final String userId;
     final List<Listener> listeners = new CopyOnWriteArrayList<>();
+    volatile CompletableFuture<Void> ready;
     final java.util.concurrent.atomic.AtomicBoolean lossPending =
         new java.util.concurrent.atomic.AtomicBoolean();
 
