@@ -1,20 +1,220 @@
 package io.handoff.loadtest;
 
+import java.io.IOException;
+import java.io.PrintStream;
+import java.io.PrintWriter;
+import java.time.Duration;
+import java.util.concurrent.Callable;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.ParentCommand;
+import picocli.CommandLine.Spec;
+
 /**
- * Entry point of {@code handoff-loadtest.jar}. The scenarios (fanout, reconnect, handoff, idle) are
- * built by the load tester's own issue; until then this prints the command line it will take.
+ * {@code java -jar handoff-loadtest.jar SCENARIO --url ws://HOST:PORT/ws[,ws://...] --users U
+ * --devices D --rate R --duration 30s [--payload BYTES] [--jwt-secret S] [--json]}.
+ *
+ * <p>Exit codes: 0 when nothing was lost, duplicated or reordered and there were no errors; 1 when
+ * the run found a problem; 2 for a bad command line; 3 when the server does not support the
+ * scenario.
  */
-public final class Main {
-  private Main() {}
+@Command(
+    name = "handoff-loadtest",
+    mixinStandardHelpOptions = true,
+    version = "handoff-loadtest 0.1.0",
+    synopsisSubcommandLabel = "SCENARIO",
+    description = "Drives Handoff nodes with many simulated devices and checks every delivery.",
+    exitCodeListHeading = "%nExit codes:%n",
+    exitCodeList = {
+      "0:nothing lost, duplicated or reordered, no errors",
+      "1:the run found a problem (the table or the JSON says which)",
+      "2:bad command line",
+      "3:the server does not support this scenario yet"
+    },
+    subcommands = {
+      Main.Fanout.class,
+      Main.Reconnect.class,
+      Main.Idle.class,
+      Main.Handoff.class,
+      CommandLine.HelpCommand.class
+    })
+public final class Main implements Callable<Integer> {
+  /** Exit code of a scenario the server does not support. */
+  static final int EXIT_UNSUPPORTED = 3;
+
+  private final PrintStream out;
+  private final PrintStream err;
+
+  @Spec CommandLine.Model.CommandSpec spec;
+
+  private Main(PrintStream out, PrintStream err) {
+    this.out = out;
+    this.err = err;
+  }
 
   public static void main(String[] args) {
-    System.out.println(
-        "usage: java -jar loadtest/target/handoff-loadtest.jar SCENARIO --url ws://HOST:PORT/ws[,ws://...]\n"
-            + "         --users U --devices D --rate R --duration 30s [--payload BYTES]"
-            + " [--jwt-secret S] [--json]\n"
-            + "scenarios: fanout, reconnect, handoff, idle (not implemented yet)");
-    if (args.length > 0) {
-      System.exit(2);
+    System.exit(run(System.out, System.err, args));
+  }
+
+  /** Runs the command line with the given streams and returns the exit code. */
+  public static int run(PrintStream out, PrintStream err, String... args) {
+    CommandLine cl = new CommandLine(new Main(out, err));
+    cl.setOut(new PrintWriter(out, true));
+    cl.setErr(new PrintWriter(err, true));
+    cl.setExecutionExceptionHandler(
+        (e, commandLine, parseResult) -> {
+          if (e instanceof IllegalArgumentException) {
+            err.println("handoff-loadtest: " + e.getMessage());
+            return CommandLine.ExitCode.USAGE;
+          }
+          err.println("handoff-loadtest: " + e);
+          e.printStackTrace(err);
+          return Result.EXIT_FAILED;
+        });
+    return cl.execute(args);
+  }
+
+  @Override
+  public Integer call() {
+    spec.commandLine().usage(err);
+    return CommandLine.ExitCode.USAGE;
+  }
+
+  /** Runs a scenario and prints its outcome; the exit code says whether it passed. */
+  private int finish(LoadOptions o, Result result, String commandLine) throws IOException {
+    PrintStream human = o.json ? err : out;
+    result.printTable(human);
+    if (o.report != null) {
+      HtmlReport.write(o.report, commandLine, result);
+      human.println("report: " + o.report.toAbsolutePath());
+    }
+    if (o.json) {
+      out.println(result.toJson());
+    }
+    out.flush();
+    return result.exitCode();
+  }
+
+  private static String commandLine(CommandLine.Model.CommandSpec spec) {
+    StringBuilder b = new StringBuilder("handoff-loadtest");
+    for (String arg : spec.commandLine().getParseResult().originalArgs()) {
+      b.append(' ').append(arg.startsWith("--jwt-secret=") ? "--jwt-secret=***" : arg);
+    }
+    return b.toString().replaceAll("(--jwt-secret) \\S+", "$1 ***");
+  }
+
+  @Command(
+      name = "fanout",
+      mixinStandardHelpOptions = true,
+      description = {
+        "U users x D devices, all connected; writes at a fixed total rate (open loop), each"
+            + " delivered to the writer's D-1 other devices. Every delivery is checked for loss,"
+            + " duplication and order; latency is receive time minus the write's intended send"
+            + " time."
+      })
+  static final class Fanout implements Callable<Integer> {
+    @ParentCommand Main main;
+    @Spec CommandLine.Model.CommandSpec spec;
+    @Mixin LoadOptions options;
+
+    @Override
+    public Integer call() throws IOException {
+      options.validate();
+      PrintStream progress = options.json ? main.err : main.out;
+      Result r = new WriteRun(options, null, progress).run();
+      return main.finish(options, r, commandLine(spec));
+    }
+  }
+
+  @Command(
+      name = "reconnect",
+      mixinStandardHelpOptions = true,
+      description = {
+        "fanout while connections are cut at random (TCP reset, no close frame): devices"
+            + " reconnect and resume by themselves. Nothing may be lost: after the run every"
+            + " device holds the final version of every document. --storm also cuts every"
+            + " connection at once and measures how long until all have resumed."
+      })
+  static final class Reconnect implements Callable<Integer> {
+    @ParentCommand Main main;
+    @Spec CommandLine.Model.CommandSpec spec;
+    @Mixin LoadOptions options;
+
+    @Option(
+        names = "--drop-rate",
+        paramLabel = "CUTS_PER_S",
+        description = "Connections cut per second at random (default: 1% of the connections).")
+    Double dropRate;
+
+    @Option(names = "--storm", description = "Also cut every connection at once, once.")
+    boolean storm;
+
+    @Option(
+        names = "--storm-at",
+        converter = Durations.class,
+        description = "When the storm comes, after the warm-up (default: half the duration).")
+    Duration stormAt;
+
+    @Override
+    public Integer call() throws IOException {
+      options.validate();
+      double rate =
+          dropRate != null ? dropRate : Math.max(1, options.users * options.devices / 100.0);
+      if (rate < 0) {
+        throw new IllegalArgumentException("--drop-rate must be >= 0, was " + rate);
+      }
+      Duration at = stormAt != null ? stormAt : options.duration.dividedBy(2);
+      if (storm && at.compareTo(options.duration) >= 0) {
+        throw new IllegalArgumentException("--storm-at must be within --duration");
+      }
+      PrintStream progress = options.json ? main.err : main.out;
+      Result r = new WriteRun(options, new WriteRun.Churn(rate, storm, at), progress).run();
+      return main.finish(options, r, commandLine(spec));
+    }
+  }
+
+  @Command(
+      name = "idle",
+      mixinStandardHelpOptions = true,
+      description = {
+        "U x D connections with heartbeats only, held for the duration. With --server-pid, reports"
+            + " the server's memory per connection: live heap after a full GC (jcmd) and RSS, each"
+            + " after connecting minus before, divided by the connections."
+      })
+  static final class Idle implements Callable<Integer> {
+    @ParentCommand Main main;
+    @Spec CommandLine.Model.CommandSpec spec;
+    @Mixin LoadOptions options;
+
+    @Override
+    public Integer call() throws IOException {
+      options.validate();
+      PrintStream progress = options.json ? main.err : main.out;
+      Result r = new IdleRun(options, options.serverPid, progress).run();
+      return main.finish(options, r, commandLine(spec));
+    }
+  }
+
+  @Command(
+      name = "handoff",
+      mixinStandardHelpOptions = true,
+      description = {
+        "Offers with concurrent accepts: offer-to-prompt and accept-to-granted latency, exactly one"
+            + " winner. Not runnable yet: the server has no offers."
+      })
+  static final class Handoff implements Callable<Integer> {
+    @ParentCommand Main main;
+    @Mixin LoadOptions options;
+
+    @Override
+    public Integer call() {
+      main.err.println(
+          "handoff-loadtest: the handoff scenario cannot run: the server does not support"
+              + " handoff yet (offers and presence are not built; protocol v1 only reserves their"
+              + " field numbers). Nothing was sent.");
+      return EXIT_UNSUPPORTED;
     }
   }
 }

@@ -1,0 +1,401 @@
+#!/usr/bin/env bash
+# The standard load-test benchmarks: starts a fresh local Handoff node for each scenario, drives it
+# with the bundled load tester, stops it, and prints Markdown rows for BENCHMARKS.md.
+#
+#   bench/run.sh [SCENARIO...]
+#
+# SCENARIO: fanout capacity idle reconnect storm two-nodes (default: all of them, in that order).
+# Every run is bounded (warm-up + duration + drain, inside `timeout`) and talks to 127.0.0.1 only.
+# Results go to $OUT (default bench/results/<UTC time>/): per run the JSON line (.json), the load
+# tester's output (.log), its HTML report (.html), and the server's log.
+#
+# Environment, with defaults:
+#   USERS=1000 DEVICES=3 RATE=2000 PAYLOAD=256 DURATION=30s WARMUP=20s   fanout, reconnect
+#   DROP_RATE=30                                       reconnect: connections cut per second
+#   CAPACITY_USERS=1000 CAPACITY_DEVICES=3 CAPACITY_DURATION=20s CAPACITY_WARMUP=10s
+#   CAPACITY_RATES="5000 10000 20000 40000 80000"      writes/s tried in turn until one fails
+#   CAPACITY_REFINE=2                                  bisection steps after the first failure
+#   CAPACITY_P99_MS=50                                 a rate passes with p99 below this, nothing lost
+#   IDLE_CONNECTIONS=50000 IDLE_DURATION=60s           capped by the open-files limit
+#   IDLE_SERVER_JAVA_OPTS=                             idle: the JVM's defaults (G1 reports the heap
+#                                                      in KB; ZGC's multi-mapping inflates RSS)
+#   REPEAT=3                                           fanout runs (the spread shows the noise)
+#   STORM_DEVICES=10000 STORM_RATE=2000 STORM_DURATION=30s
+#   REDIS_SERVER=                                      two-nodes: redis-server binary (default: PATH,
+#                                                      else the one embedded-redis ships)
+#   PORT=18080 SERVER_JAR=server/target/handoff-server.jar
+#   LOADTEST_JAR=loadtest/target/handoff-loadtest.jar
+#   SERVER_JAVA_OPTS="-XX:+UseZGC -Xms2g -Xmx2g"
+#   LOADTEST_JAVA_OPTS="-XX:+UseShenandoahGC -Xms2g -Xmx2g"
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+USERS=${USERS:-1000}
+DEVICES=${DEVICES:-3}
+RATE=${RATE:-2000}
+PAYLOAD=${PAYLOAD:-256}
+DURATION=${DURATION:-30s}
+WARMUP=${WARMUP:-20s}
+DROP_RATE=${DROP_RATE:-30}
+CAPACITY_USERS=${CAPACITY_USERS:-1000}
+CAPACITY_DEVICES=${CAPACITY_DEVICES:-3}
+CAPACITY_DURATION=${CAPACITY_DURATION:-20s}
+CAPACITY_WARMUP=${CAPACITY_WARMUP:-10s}
+CAPACITY_RATES=${CAPACITY_RATES:-5000 10000 20000 40000 80000}
+CAPACITY_REFINE=${CAPACITY_REFINE:-2}
+CAPACITY_P99_MS=${CAPACITY_P99_MS:-50}
+IDLE_CONNECTIONS=${IDLE_CONNECTIONS:-50000}
+IDLE_DURATION=${IDLE_DURATION:-60s}
+IDLE_SERVER_JAVA_OPTS=${IDLE_SERVER_JAVA_OPTS:-}
+REPEAT=${REPEAT:-3}
+STORM_DEVICES=${STORM_DEVICES:-10000}
+STORM_RATE=${STORM_RATE:-2000}
+STORM_DURATION=${STORM_DURATION:-30s}
+PORT=${PORT:-18080}
+SERVER_JAR=${SERVER_JAR:-server/target/handoff-server.jar}
+LOADTEST_JAR=${LOADTEST_JAR:-loadtest/target/handoff-loadtest.jar}
+# Collectors without long pauses: with the default G1 on two shared cores, young pauses of 20-70 ms
+# in the server (and 5-40 ms in the load tester) decide p99 (see BENCHMARKS.md). Set a variable
+# to the empty string for the JVM's defaults.
+SERVER_JAVA_OPTS=${SERVER_JAVA_OPTS--XX:+UseZGC -Xms2g -Xmx2g}
+LOADTEST_JAVA_OPTS=${LOADTEST_JAVA_OPTS--XX:+UseShenandoahGC -Xms2g -Xmx2g}
+OUT=${OUT:-bench/results/$(date -u +%Y%m%dT%H%M%SZ)}
+
+URL="ws://127.0.0.1:$PORT/ws"
+SECRET="bench-$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')"
+SERVER_PID=
+WRITE_ROWS=()
+CAPACITY_ROWS=()
+IDLE_ROWS=()
+RECONNECT_ROWS=()
+SKIPPED=()
+
+log() { printf '[bench %s] %s\n' "$(date -u +%H:%M:%S)" "$*" >&2; }
+
+# Seconds in a duration written as 30s, 2m or 500ms (rounded up).
+secs() {
+  case $1 in
+    *ms) echo $(( (${1%ms} + 999) / 1000 )) ;;
+    *m) echo $(( ${1%m} * 60 )) ;;
+    *s) echo "${1%s}" ;;
+    *) echo "$1" ;;
+  esac
+}
+
+# The value of a top-level field in a one-line JSON file (numbers, booleans, simple strings).
+jget() {
+  grep -o "\"$1\":\(\"[^\"]*\"\|[^,}]*\)" "$2" | head -1 | cut -d: -f2- | tr -d '"'
+}
+
+build_if_needed() {
+  if [[ -f $SERVER_JAR && -f $LOADTEST_JAR ]]; then
+    return
+  fi
+  log "building the server and the load tester"
+  ./mvnw -B -q -DskipTests package -pl protocol,client-java,server,loadtest -am
+}
+
+machine() {
+  {
+    echo "date: $(date -u '+%Y-%m-%d %H:%M UTC')"
+    echo "commit: $(git rev-parse --short HEAD 2>/dev/null || echo unknown)$(git diff --quiet HEAD 2>/dev/null || echo ' (with uncommitted changes)')"
+    echo "server jar: $SERVER_JAR ($(sha256sum "$SERVER_JAR" | cut -c1-12))"
+    echo "nproc: $(nproc)"
+    echo "cpu: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')"
+    free -h | sed 's/^/free: /'
+    java -version 2>&1 | sed 's/^/java: /'
+    echo "open files: soft $(ulimit -n), hard $(ulimit -Hn)"
+    echo "ephemeral ports: $(cat /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null | tr '\t' '-')"
+    echo "server JVM options: ${SERVER_JAVA_OPTS:-(defaults)}"
+    echo "load-tester JVM options: ${LOADTEST_JAVA_OPTS:-(defaults)}"
+    echo "idle: server JVM options: ${IDLE_SERVER_JAVA_OPTS:-(defaults)}"
+    echo "load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
+  } | tee "$OUT/machine.txt" >&2
+}
+
+start_server() {
+  local name=$1
+  shift
+  # shellcheck disable=SC2086
+  java $SERVER_JAVA_OPTS -jar "$SERVER_JAR" --host 127.0.0.1 --port "$PORT" \
+    --jwt-secret "$SECRET" "$@" >"$OUT/server-$name.log" 2>&1 &
+  SERVER_PID=$!
+  for _ in $(seq 1 150); do
+    if curl -fsS "http://127.0.0.1:$PORT/healthz" >/dev/null 2>&1; then
+      return 0
+    fi
+    if ! kill -0 "$SERVER_PID" 2>/dev/null; then
+      log "the server exited at start; see $OUT/server-$name.log"
+      SERVER_PID=
+      return 1
+    fi
+    sleep 0.2
+  done
+  log "the server did not answer /healthz within 30 s"
+  stop_server
+  return 1
+}
+
+stop_server() {
+  if [[ -n $SERVER_PID ]]; then
+    kill "$SERVER_PID" 2>/dev/null || true
+    for _ in $(seq 1 100); do
+      kill -0 "$SERVER_PID" 2>/dev/null || break
+      sleep 0.2
+    done
+    kill -9 "$SERVER_PID" 2>/dev/null || true
+    wait "$SERVER_PID" 2>/dev/null || true
+    SERVER_PID=
+  fi
+}
+trap stop_server EXIT
+
+# run NAME LIMIT_SECONDS SCENARIO ARGS...: one load-test run against the running server.
+# Sets RC and RESULT (the JSON file).
+run() {
+  local name=$1 limit=$2 scenario=$3
+  shift 3
+  RESULT="$OUT/$name.json"
+  log "$name: $scenario $*"
+  set +e
+  # shellcheck disable=SC2086
+  timeout --kill-after=15 "$limit" java $LOADTEST_JAVA_OPTS -jar "$LOADTEST_JAR" "$scenario" \
+    --url "$URL" --jwt-secret "$SECRET" --server-pid "$SERVER_PID" --json \
+    --report "$OUT/$name.html" "$@" >"$OUT/$name.out" 2>"$OUT/$name.log"
+  RC=$?
+  set -e
+  tail -n 1 "$OUT/$name.out" >"$RESULT"
+  if ! grep -q '^{' "$RESULT"; then
+    echo '{}' >"$RESULT"
+  fi
+  log "$name: exit $RC, p99 $(jget p99_ms "$RESULT") ms, lost $(jget lost "$RESULT"), errors $(jget errors "$RESULT")"
+}
+
+verdict() {
+  if [[ $RC == 0 ]]; then echo OK; elif [[ $RC == 124 || $RC == 137 ]]; then echo "TIMED OUT"; else echo FAILED; fi
+}
+
+cpu_cell() {
+  echo "$(jget cpu_server_pct "$1") / $(jget cpu_loadtest_pct "$1") / $(jget cpu_other_pct "$1")"
+}
+
+write_row() {
+  local name=$1 load=$2 f=$RESULT
+  WRITE_ROWS+=("| $name | $load | $(jget connections "$f") | $(jget sent "$f") | $(jget received "$f")/$(jget expected "$f") | $(jget lost "$f") / $(jget duplicated "$f") / $(jget reordered "$f") / $(jget errors "$f") | $(jget p50_ms "$f") | $(jget p90_ms "$f") | $(jget p99_ms "$f") | $(jget p999_ms "$f") | $(jget max_ms "$f") | $(jget delivered_per_s "$f") | $(cpu_cell "$f") | $(verdict) |")
+}
+
+scenario_fanout() {
+  local d w i
+  d=$(secs "$DURATION")
+  w=$(secs "$WARMUP")
+  for i in $(seq 1 "$REPEAT"); do
+    start_server "fanout-$i" || return 1
+    run "fanout-$i" $((d + w + 300)) fanout --users "$USERS" --devices "$DEVICES" --rate "$RATE" \
+      --payload "$PAYLOAD" --duration "$DURATION" --warmup "$WARMUP"
+    stop_server
+    write_row "fanout #$i" "$USERS x $DEVICES, $RATE writes/s, ${PAYLOAD} B, $DURATION (+$WARMUP warm-up)"
+  done
+}
+
+# One capacity attempt at RATE; sets PASS to 1 when nothing went wrong and p99 < CAPACITY_P99_MS.
+capacity_try() {
+  local rate=$1 d w
+  d=$(secs "$CAPACITY_DURATION")
+  w=$(secs "$CAPACITY_WARMUP")
+  start_server "capacity-$rate" || return 1
+  run "capacity-$rate" $((d + w + 300)) fanout --users "$CAPACITY_USERS" \
+    --devices "$CAPACITY_DEVICES" --rate "$rate" --payload "$PAYLOAD" \
+    --duration "$CAPACITY_DURATION" --warmup "$CAPACITY_WARMUP"
+  stop_server
+  local p99
+  p99=$(jget p99_ms "$RESULT")
+  PASS=0
+  if [[ $RC == 0 && -n $p99 ]] && awk -v p="$p99" -v m="$CAPACITY_P99_MS" 'BEGIN { exit !(p < m) }'; then
+    PASS=1
+  fi
+  local f=$RESULT
+  CAPACITY_ROWS+=("| $rate | $(jget delivered_per_s "$f") | $(jget lost "$f") / $(jget duplicated "$f") / $(jget reordered "$f") / $(jget errors "$f") | $(jget p50_ms "$f") | $(jget p99_ms "$f") | $(jget p999_ms "$f") | $(jget max_ms "$f") | $(cpu_cell "$f") | $([[ $PASS == 1 ]] && echo pass || echo fail) |")
+}
+
+scenario_capacity() {
+  local best=0 worst=0
+  for rate in $CAPACITY_RATES; do
+    capacity_try "$rate" || return 1
+    if [[ $PASS == 1 ]]; then best=$rate; else worst=$rate; break; fi
+  done
+  if [[ $best -gt 0 && $worst -gt 0 ]]; then
+    for _ in $(seq 1 "$CAPACITY_REFINE"); do
+      local mid=$(((best + worst) / 2))
+      [[ $mid -le $best ]] && break
+      capacity_try "$mid" || return 1
+      if [[ $PASS == 1 ]]; then best=$mid; else worst=$mid; fi
+    done
+  fi
+  CAPACITY_ROWS+=("")
+  CAPACITY_ROWS+=("Highest passing rate: $best writes/s ($CAPACITY_USERS x $CAPACITY_DEVICES, each write delivered to $((CAPACITY_DEVICES - 1)) devices)$([[ $worst -gt 0 ]] && echo "; $worst writes/s failed" || echo "; no rate tried failed")")
+}
+
+scenario_idle() {
+  local limit max n
+  limit=$(ulimit -n)
+  max=$((limit - 500))
+  n=$IDLE_CONNECTIONS
+  if [[ $n -gt $max ]]; then
+    log "idle: capping $n connections at $max: the open-files limit is $limit (raise 'ulimit -Hn' to go further)"
+    n=$max
+  fi
+  local users=$((n / 2))
+  SERVER_JAVA_OPTS=$IDLE_SERVER_JAVA_OPTS start_server idle || return 1
+  run idle $(($(secs "$IDLE_DURATION") + 600)) idle --users "$users" --devices 2 \
+    --duration "$IDLE_DURATION" --source-addresses $(((users * 2 + 19999) / 20000)) \
+    --connect-timeout 300s
+  stop_server
+  local f=$RESULT
+  IDLE_ROWS+=("| $((users * 2)) (asked $IDLE_CONNECTIONS, open-files limit $limit) | $IDLE_DURATION | $(jget connections "$f") / $(jget min_connections_held "$f") | $(jget server_heap_per_connection_bytes "$f") | $(jget server_rss_per_connection_bytes "$f") | $(jget client_heap_per_connection_bytes "$f") | $(jget connect_p99_ms "$f") | $(verdict) |")
+}
+
+reconnect_row() {
+  local name=$1 load=$2 f=$RESULT
+  RECONNECT_ROWS+=("| $name | $load | $(jget connections "$f") | $(jget sent "$f") | $(jget lost "$f") / $(jget duplicated "$f") / $(jget reordered "$f") / $(jget errors "$f") | $(jget unconverged "$f") | $(jget cut "$f") | $(jget resumes "$f") | $(jget resume_p50_ms "$f") | $(jget resume_p99_ms "$f") | $(jget storm_cut "$f") | $(jget storm_all_resumed_ms "$f") | $(jget p99_ms "$f") | $(verdict) |")
+}
+
+scenario_reconnect() {
+  start_server reconnect || return 1
+  run reconnect $(($(secs "$DURATION") + $(secs "$WARMUP") + 300)) reconnect --users "$USERS" \
+    --devices "$DEVICES" --rate "$RATE" --payload "$PAYLOAD" --duration "$DURATION" \
+    --warmup "$WARMUP" --drop-rate "$DROP_RATE" --drain-timeout 30s
+  stop_server
+  reconnect_row reconnect "$USERS x $DEVICES, $RATE writes/s, $DROP_RATE cuts/s"
+}
+
+scenario_storm() {
+  local users=$(((STORM_DEVICES + DEVICES - 1) / DEVICES))
+  start_server storm || return 1
+  run storm $(($(secs "$STORM_DURATION") + $(secs "$WARMUP") + 300)) reconnect --users "$users" \
+    --devices "$DEVICES" --rate "$STORM_RATE" --payload "$PAYLOAD" \
+    --duration "$STORM_DURATION" --warmup "$WARMUP" --drop-rate 0 --storm --drain-timeout 30s
+  stop_server
+  reconnect_row storm "$users x $DEVICES, $STORM_RATE writes/s, every connection cut at once"
+}
+
+# A redis-server binary: $REDIS_SERVER, the one on PATH, or the Linux build that embedded-redis (a
+# test dependency of the server) ships on Maven Central, extracted from the local Maven repository.
+find_redis() {
+  if [[ -n ${REDIS_SERVER:-} ]]; then
+    echo "$REDIS_SERVER"
+    return
+  fi
+  if command -v redis-server >/dev/null; then
+    command -v redis-server
+    return
+  fi
+  local jar entry=redis-server-6.2.6-v5-linux-amd64
+  jar=$(find "${HOME}/.m2/repository/com/github/codemonstur/embedded-redis" -name 'embedded-redis-*.jar' 2>/dev/null | sort | tail -1)
+  if [[ $(uname -sm) == "Linux x86_64" && -n $jar ]]; then
+    mkdir -p "$OUT/redis"
+    (cd "$OUT/redis" && unzip -o -q "$jar" "$entry" 2>/dev/null || jar xf "$jar" "$entry") || return 0
+    chmod +x "$OUT/redis/$entry"
+    echo "$OUT/redis/$entry"
+  fi
+}
+
+scenario_two_nodes() {
+  local probe redis
+  probe=$(timeout 20 java -jar "$SERVER_JAR" --help 2>&1 || true)
+  if ! grep -q -- '--redis-url' <<<"$probe" || grep -qi 'Redis for many nodes (not available' <<<"$probe"; then
+    SKIPPED+=("two nodes through Redis: skipped, this server has no Redis engine (--redis-url)")
+    return 0
+  fi
+  redis=$(find_redis)
+  if [[ -z $redis ]]; then
+    SKIPPED+=("two nodes through Redis: skipped, no redis-server (set REDIS_SERVER, or install it)")
+    return 0
+  fi
+  local redis_port=$((PORT + 2)) port2=$((PORT + 1)) redis_pid node2_pid d w
+  mkdir -p "$OUT/redis-data"
+  "$redis" --port "$redis_port" --bind 127.0.0.1 --dir "$OUT/redis-data" --save '' \
+    --appendonly yes --appendfsync everysec >"$OUT/redis.log" 2>&1 &
+  redis_pid=$!
+  for _ in $(seq 1 50); do
+    (exec 3<>"/dev/tcp/127.0.0.1/$redis_port") 2>/dev/null && break
+    sleep 0.1
+  done
+  echo "redis: $("$redis" --version)" >>"$OUT/machine.txt"
+  if ! start_server two-nodes-a --node-id a --redis-url "redis://127.0.0.1:$redis_port"; then
+    kill "$redis_pid" 2>/dev/null || true
+    return 1
+  fi
+  # shellcheck disable=SC2086
+  java $SERVER_JAVA_OPTS -jar "$SERVER_JAR" --host 127.0.0.1 --port "$port2" --node-id b \
+    --jwt-secret "$SECRET" --redis-url "redis://127.0.0.1:$redis_port" \
+    >"$OUT/server-two-nodes-b.log" 2>&1 &
+  node2_pid=$!
+  for _ in $(seq 1 150); do
+    curl -fsS "http://127.0.0.1:$port2/healthz" >/dev/null 2>&1 && break
+    sleep 0.2
+  done
+  d=$(secs "$DURATION")
+  w=$(secs "$WARMUP")
+  URL="ws://127.0.0.1:$PORT/ws,ws://127.0.0.1:$port2/ws" \
+    run two-nodes $((d + w + 300)) fanout --users "$USERS" --devices "$DEVICES" \
+    --rate "$RATE" --payload "$PAYLOAD" --duration "$DURATION" --warmup "$WARMUP"
+  kill "$node2_pid" 2>/dev/null || true
+  wait "$node2_pid" 2>/dev/null || true
+  stop_server
+  kill "$redis_pid" 2>/dev/null || true
+  wait "$redis_pid" 2>/dev/null || true
+  write_row "two nodes, Redis" "$USERS x $DEVICES, $RATE writes/s, ${PAYLOAD} B, $DURATION (+$WARMUP warm-up); devices alternate nodes"
+}
+
+main() {
+  local scenarios=("$@")
+  [[ ${#scenarios[@]} -eq 0 ]] && scenarios=(fanout capacity idle reconnect storm two-nodes)
+  ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+  mkdir -p "$OUT"
+  build_if_needed
+  machine
+  for s in "${scenarios[@]}"; do
+    case $s in
+      fanout | capacity | idle | reconnect | storm) "scenario_$s" || log "$s could not run" ;;
+      two-nodes) scenario_two_nodes || log "two-nodes could not run" ;;
+      *) echo "unknown scenario: $s (fanout capacity idle reconnect storm two-nodes)" >&2; exit 2 ;;
+    esac
+  done
+
+  echo
+  echo "Machine:"
+  sed 's/^/    /' "$OUT/machine.txt"
+  echo "Results: $OUT (cpu columns: percent of one core used by server / load tester / anything else)"
+  if [[ ${#WRITE_ROWS[@]} -gt 0 ]]; then
+    echo
+    echo "| run | load | conn | sent | delivered/expected | lost / dup / reord / err | p50 ms | p90 ms | p99 ms | p99.9 ms | max ms | deliveries/s | cpu % srv / lt / other | result |"
+    echo "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
+    printf '%s\n' "${WRITE_ROWS[@]}"
+  fi
+  if [[ ${#CAPACITY_ROWS[@]} -gt 0 ]]; then
+    echo
+    echo "Capacity, $CAPACITY_USERS x $CAPACITY_DEVICES, ${PAYLOAD} B, $CAPACITY_DURATION per rate (+$CAPACITY_WARMUP warm-up); pass: nothing lost and p99 < $CAPACITY_P99_MS ms"
+    echo
+    echo "| writes/s | deliveries/s | lost / dup / reord / err | p50 ms | p99 ms | p99.9 ms | max ms | cpu % srv / lt / other | |"
+    echo "|---|---|---|---|---|---|---|---|---|"
+    printf '%s\n' "${CAPACITY_ROWS[@]}"
+  fi
+  if [[ ${#IDLE_ROWS[@]} -gt 0 ]]; then
+    echo
+    echo "| idle connections | held | connected / held throughout | server heap B/conn | server RSS B/conn | load-tester heap B/conn | connect p99 ms | result |"
+    echo "|---|---|---|---|---|---|---|---|"
+    printf '%s\n' "${IDLE_ROWS[@]}"
+  fi
+  if [[ ${#RECONNECT_ROWS[@]} -gt 0 ]]; then
+    echo
+    echo "| run | load | conn | sent | lost / dup / reord / err | unconverged | cut | resumes | resume p50 ms | resume p99 ms | storm cut | storm: all resumed ms | p99 ms | result |"
+    echo "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
+    printf '%s\n' "${RECONNECT_ROWS[@]}"
+  fi
+  for s in "${SKIPPED[@]}"; do
+    echo
+    echo "$s"
+  done
+}
+
+main "$@"

@@ -1,0 +1,118 @@
+package io.handoff.loadtest;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+
+/**
+ * Where the machine's CPU went during a run, from {@code /proc} (Linux only; elsewhere every figure
+ * is -1): the whole machine, this process, the server's process when its id is known, and
+ * everything else. Each figure is in percent of one core (two busy cores: 200). "Everything else"
+ * shows when other work on the machine disturbed a benchmark. Immutable.
+ */
+final class CpuMeter {
+  // USER_HZ: the unit of /proc/stat and /proc/PID/stat times; 100 on every Linux architecture.
+  private static final double TICKS_PER_SECOND = 100;
+
+  private final long nanos;
+  private final long machineBusy;
+  private final long self;
+  private final long server;
+
+  private CpuMeter(long nanos, long machineBusy, long self, long server) {
+    this.nanos = nanos;
+    this.machineBusy = machineBusy;
+    this.self = self;
+    this.server = server;
+  }
+
+  /** Reads the counters now. {@code serverPid} null: no server figure. */
+  static CpuMeter start(Long serverPid) {
+    return new CpuMeter(
+        System.nanoTime(),
+        machineBusyTicks(),
+        processTicks("self"),
+        serverPid == null ? -1 : processTicks(Long.toString(serverPid)));
+  }
+
+  /** CPU used from {@code this} reading until now. */
+  Usage since(Long serverPid) {
+    CpuMeter now = start(serverPid);
+    double seconds = (now.nanos - nanos) / 1e9;
+    return new Usage(
+        pct(machineBusy, now.machineBusy, seconds),
+        pct(self, now.self, seconds),
+        serverPid == null ? Double.NaN : pct(server, now.server, seconds));
+  }
+
+  /** CPU used over a stretch of time, in percent of one core; -1 when unknown. */
+  record Usage(double machine, double loadtest, double server) {
+    /** Adds the {@code cpu_*_pct} figures; {@code cpu_server_pct} only when the server is known. */
+    void putInto(Result result) {
+      result
+          .put("cpu_cores", Runtime.getRuntime().availableProcessors())
+          .put("cpu_machine_pct", machine)
+          .put("cpu_loadtest_pct", loadtest);
+      boolean serverKnown = !Double.isNaN(server);
+      if (serverKnown) {
+        result.put("cpu_server_pct", server);
+      }
+      if (machine >= 0 && loadtest >= 0 && (!serverKnown || server >= 0)) {
+        result.put(
+            "cpu_other_pct", Math.max(0, round(machine - loadtest - (serverKnown ? server : 0))));
+      }
+    }
+  }
+
+  private static double pct(long before, long after, double seconds) {
+    if (before < 0 || after < 0 || seconds <= 0) {
+      return -1;
+    }
+    return round((after - before) / TICKS_PER_SECOND / seconds * 100);
+  }
+
+  private static double round(double v) {
+    return Math.round(v * 10) / 10.0;
+  }
+
+  /** Busy ticks of all CPUs: everything in the first line of /proc/stat but idle and iowait. */
+  static long machineBusyTicks() {
+    try {
+      String first = Files.readAllLines(Path.of("/proc/stat")).get(0);
+      return parseMachineBusy(first);
+    } catch (IOException | RuntimeException e) {
+      return -1;
+    }
+  }
+
+  static long parseMachineBusy(String cpuLine) {
+    String[] f = cpuLine.trim().split("\\s+");
+    if (!f[0].equals("cpu") || f.length < 5) {
+      return -1;
+    }
+    long busy = 0;
+    // user nice system idle iowait irq softirq steal (guest time is already in user).
+    for (int i = 1; i < Math.min(f.length, 9); i++) {
+      if (i != 4 && i != 5) {
+        busy += Long.parseLong(f[i]);
+      }
+    }
+    return busy;
+  }
+
+  /** utime + stime of a process, from /proc/PID/stat; -1 if it cannot be read. */
+  static long processTicks(String pid) {
+    try {
+      return parseProcessTicks(Files.readString(Path.of("/proc", pid, "stat")));
+    } catch (IOException | RuntimeException e) {
+      return -1;
+    }
+  }
+
+  static long parseProcessTicks(String stat) {
+    // The command name (field 2) may hold spaces and parentheses: count from the last ')'.
+    String[] f = stat.substring(stat.lastIndexOf(')') + 2).trim().split("\\s+");
+    // f[0] is field 3 (state); utime and stime are fields 14 and 15.
+    return Long.parseLong(f[11]) + Long.parseLong(f[12]);
+  }
+}

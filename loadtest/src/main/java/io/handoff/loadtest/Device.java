@@ -1,0 +1,322 @@
+package io.handoff.loadtest;
+
+import com.google.protobuf.ByteString;
+import com.google.protobuf.UnsafeByteOperations;
+import io.handoff.client.ConnectionState;
+import io.handoff.client.Document;
+import io.handoff.client.DocumentChange;
+import io.handoff.client.HandoffClient;
+import io.handoff.client.HandoffException;
+import io.handoff.client.HandoffListener;
+import io.handoff.protocol.v1.FieldOp;
+
+/**
+ * One simulated device: its client, its documents, and the bookkeeping of everything it receives.
+ *
+ * <p>Threading: the listener methods, the trackers and the resume fields run on the client's event
+ * loop only; {@link #write} is called by the scheduler thread and hands the write to the client;
+ * {@link #isUp()} and {@link #trackers} ({@link VersionTracker#high()}) may be read from any
+ * thread.
+ */
+final class Device implements HandoffListener {
+  /** Close code the client reports when the connection ended without a close frame. */
+  static final int ABNORMAL_CLOSURE = 1006;
+
+  /** Names of the documents every user has: {@code doc0} to {@code doc<K-1>}. */
+  static String documentName(int index) {
+    return "doc" + index;
+  }
+
+  /** This device's index in the fleet. */
+  final int index;
+
+  /** Its user's index. */
+  final int user;
+
+  /** Its index among its user's devices; also the tail of its device id ({@code d<slot>}). */
+  final int slot;
+
+  /** The device id in its token. */
+  final String deviceId;
+
+  /** What this device received of each document. */
+  final VersionTracker[] trackers;
+
+  private final DocLog[] logs;
+  private final Stats stats;
+  private final boolean dropsExpected;
+  private HandoffClient client;
+  private Document[] documents;
+  private volatile boolean up;
+  private volatile boolean closing;
+  // Whether a Welcome ever arrived: losses before the first one are retried connection attempts.
+  private volatile boolean welcomed;
+
+  // ---- event loop only ----
+  private boolean resuming;
+  private long resumeStartNanos;
+  private final long[] resumeTargets;
+
+  /**
+   * @param logs the user's documents, shared by all its devices
+   * @param dropsExpected whether losing the connection without a close code is part of the run
+   */
+  Device(
+      int index,
+      int user,
+      int slot,
+      int devicesPerUser,
+      DocLog[] logs,
+      Stats stats,
+      boolean dropsExpected) {
+    this.index = index;
+    this.user = user;
+    this.slot = slot;
+    this.deviceId = "d" + slot;
+    this.logs = logs;
+    this.stats = stats;
+    this.dropsExpected = dropsExpected;
+    this.trackers = new VersionTracker[logs.length];
+    for (int i = 0; i < logs.length; i++) {
+      trackers[i] = new VersionTracker(devicesPerUser);
+    }
+    this.resumeTargets = new long[logs.length];
+  }
+
+  /** Attaches the client; called once, before it connects. */
+  void attach(HandoffClient client) {
+    this.client = client;
+    this.documents = new Document[logs.length];
+    for (int i = 0; i < logs.length; i++) {
+      documents[i] = client.document(documentName(i));
+    }
+  }
+
+  HandoffClient client() {
+    return client;
+  }
+
+  /** Whether the client is connected (a Welcome arrived on the current connection). */
+  boolean isUp() {
+    return up;
+  }
+
+  /** From now on a CLOSED state is the load tester's doing, not an error. */
+  void closing() {
+    closing = true;
+  }
+
+  /** Submits one write of {@code payload} to document {@code doc}. Any thread. */
+  void write(int doc, byte[] payload) {
+    DocLog log = logs[doc];
+    documents[doc]
+        .set(Payload.FIELD, UnsafeByteOperations.unsafeWrap(payload))
+        .whenComplete(
+            (version, error) -> {
+              if (error == null) {
+                stats.acked.increment();
+                if (!log.acked(version, slot)) {
+                  stats.duplicated.increment();
+                  stats.sample(
+                      "user "
+                          + user
+                          + " "
+                          + documentName(doc)
+                          + ": two writes acked as version "
+                          + version);
+                }
+              } else if (!closing) {
+                stats.writeErrors.increment();
+                stats.sample("write failed on device " + index + ": " + error.getMessage());
+              }
+            });
+  }
+
+  @Override
+  public void onChange(DocumentChange change) {
+    int doc = documentIndex(change.document());
+    if (doc < 0 || doc >= trackers.length) {
+      stats.clientErrors.increment();
+      stats.sample("device " + index + " got a change to unknown document " + change.document());
+      return;
+    }
+    VersionTracker tracker = trackers[doc];
+    switch (change.kind()) {
+      case DELTA -> onDelta(tracker, change);
+      case OWN_WRITE -> tracker.onVersion(change.version(), slot, change.originSeq());
+      case SNAPSHOT -> {
+        stats.snapshots.increment();
+        tracker.onSnapshot(change.version());
+      }
+      case GONE -> {
+        stats.gone.increment();
+        stats.sample("device " + index + ": " + change.document() + " reported GONE");
+      }
+    }
+    if (resuming) {
+      checkResumed(change.receivedNanos());
+    }
+  }
+
+  private void onDelta(VersionTracker tracker, DocumentChange change) {
+    String origin = change.originDevice();
+    boolean own = deviceId.equals(origin);
+    VersionTracker.Arrival arrival =
+        tracker.onVersion(change.version(), slotOf(origin), change.originSeq());
+    if (own) {
+      // Our own write, pushed back during a resume: it keeps the replica whole, but it is not a
+      // delivery to another device.
+      return;
+    }
+    switch (arrival) {
+      case DUPLICATE -> stats.duplicated.increment();
+      case APPLIED_TWICE -> {
+        stats.received.increment();
+        stats.duplicated.increment();
+        stats.sample(
+            "device "
+                + index
+                + ": write #"
+                + change.originSeq()
+                + " of "
+                + origin
+                + " arrived again as version "
+                + change.version());
+      }
+      case OUT_OF_ORDER -> {
+        stats.received.increment();
+        stats.outOfOrder.increment();
+        timed(change);
+      }
+      case IN_ORDER -> {
+        stats.received.increment();
+        timed(change);
+      }
+    }
+  }
+
+  private void timed(DocumentChange change) {
+    long received = change.receivedNanos();
+    if (received >= stats.measureFromNanos && received < stats.measureToNanos) {
+      stats.receivedInWindow.increment();
+    }
+    long intended = intendedNanos(change);
+    if (intended >= stats.measureFromNanos) {
+      stats.latency.recordValue(Math.max(0, received - intended) / 1_000);
+    }
+  }
+
+  private static long intendedNanos(DocumentChange change) {
+    for (FieldOp op : change.ops()) {
+      if (op.hasSet() && op.getField().equals(Payload.FIELD)) {
+        ByteString value = op.getSet();
+        return Payload.intendedNanos(value);
+      }
+    }
+    return -1;
+  }
+
+  @Override
+  public void onStateChanged(ConnectionState state, int closeCode, String reason) {
+    long now = System.nanoTime();
+    switch (state) {
+      case CONNECTED -> {
+        welcomed = true;
+        if (!up) {
+          up = true;
+          stats.connected.incrementAndGet();
+        }
+        if (resuming) {
+          checkResumed(now);
+        }
+      }
+      case RECONNECTING -> {
+        wentDown();
+        if (!welcomed) {
+          // The first connection attempt failed (refused, cut during the handshake): the client
+          // retries by itself, and the connect phase counts the device if it gets in.
+          stats.connectRetries.increment();
+          return;
+        }
+        stats.disconnects.increment();
+        if (!dropsExpected || closeCode != ABNORMAL_CLOSURE) {
+          stats.unexpectedDisconnects.increment();
+          stats.sample("device " + index + " lost its connection: " + closeCode + " " + reason);
+        }
+        if (!resuming) {
+          resuming = true;
+          resumeStartNanos = now;
+          for (int i = 0; i < logs.length; i++) {
+            resumeTargets[i] = logs[i].maxAcked();
+          }
+        }
+      }
+      case CLOSED -> {
+        wentDown();
+        if (!closing) {
+          stats.terminalCloses.increment();
+          stats.sample("device " + index + " closed for good: " + closeCode + " " + reason);
+        }
+      }
+      case CONNECTING -> {}
+    }
+  }
+
+  @Override
+  public void onError(HandoffException error) {
+    if (closing) {
+      return;
+    }
+    stats.clientErrors.increment();
+    stats.sample("device " + index + ": " + error.getMessage());
+  }
+
+  private void wentDown() {
+    if (up) {
+      up = false;
+      stats.connected.decrementAndGet();
+    }
+  }
+
+  /** Resumed: connected again, holding every version that was acked when the connection broke. */
+  private void checkResumed(long now) {
+    if (!up) {
+      return;
+    }
+    for (int i = 0; i < trackers.length; i++) {
+      if (trackers[i].high() < resumeTargets[i]) {
+        return;
+      }
+    }
+    resuming = false;
+    stats.resumes.increment();
+    stats.resume.recordValue(Math.max(0, now - resumeStartNanos) / 1_000);
+  }
+
+  private static int documentIndex(String name) {
+    if (name.length() < 4 || !name.startsWith("doc")) {
+      return -1;
+    }
+    try {
+      return Integer.parseInt(name, 3, name.length(), 10);
+    } catch (NumberFormatException e) {
+      return -1;
+    }
+  }
+
+  private static int slotOf(String deviceId) {
+    if (deviceId == null || deviceId.length() < 2 || deviceId.charAt(0) != 'd') {
+      return -1;
+    }
+    try {
+      return Integer.parseInt(deviceId, 1, deviceId.length(), 10);
+    } catch (NumberFormatException e) {
+      return -1;
+    }
+  }
+
+  @Override
+  public String toString() {
+    return "Device{" + index + " user " + user + " " + deviceId + (up ? " up" : " down") + "}";
+  }
+}

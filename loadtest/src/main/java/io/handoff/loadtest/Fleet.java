@@ -1,0 +1,219 @@
+package io.handoff.loadtest;
+
+import io.handoff.client.HandoffClient;
+import io.netty.channel.Channel;
+import java.io.PrintStream;
+import java.net.InetSocketAddress;
+import java.net.URI;
+import java.time.Duration;
+import java.util.List;
+import java.util.Random;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Semaphore;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLong;
+
+/**
+ * All simulated devices of a run: {@code users x devices} clients on one shared event-loop group,
+ * spread round-robin over the target URLs and the source addresses. Device {@code i} is slot {@code
+ * i % devices} of user {@code i / devices}, so a user's devices land on different URLs when there
+ * are several.
+ *
+ * <p>Lifecycle: built (tokens minted, clients built, nothing connected), {@link #connectAll}, used,
+ * then {@link #close()}: every client is closed and the event loops stop. Methods other than the
+ * getters are called from the main thread.
+ */
+final class Fleet implements AutoCloseable {
+  /** Clients closed at once when the fleet closes. */
+  private static final int CLOSE_THREADS = 32;
+
+  private final TrackingEventLoopGroup group;
+  private final Device[] devices;
+  private final DocLog[][] logs;
+  private final int users;
+  private final int devicesPerUser;
+  private final Stats stats;
+
+  /**
+   * @param dropsExpected whether connections cut by the load tester are part of the run
+   * @param tokenTtl how long the minted tokens stay valid
+   */
+  Fleet(LoadOptions o, Stats stats, boolean dropsExpected, Duration tokenTtl) {
+    this.users = o.users;
+    this.devicesPerUser = o.devices;
+    this.stats = stats;
+    List<InetSocketAddress> sources = o.sourceAddresses();
+    Tokens tokens = new Tokens(o.jwtSecret);
+    String prefix = o.userPrefix();
+    this.group = TrackingEventLoopGroup.create(o.threads());
+    this.logs = new DocLog[users][];
+    this.devices = new Device[users * devicesPerUser];
+    try {
+      for (int u = 0; u < users; u++) {
+        logs[u] = new DocLog[o.documents];
+        for (int d = 0; d < o.documents; d++) {
+          logs[u][d] = new DocLog();
+        }
+        String user = prefix + "u" + u;
+        for (int s = 0; s < devicesPerUser; s++) {
+          int i = u * devicesPerUser + s;
+          Device device = new Device(i, u, s, devicesPerUser, logs[u], stats, dropsExpected);
+          URI url = o.urls.get(i % o.urls.size());
+          String token = tokens.mint(user, device.deviceId, tokenTtl);
+          HandoffClient.Builder b =
+              HandoffClient.builder()
+                  .url(url)
+                  .token(token)
+                  .followAll()
+                  .eventLoopGroup(group)
+                  .clientName("handoff-loadtest")
+                  .listener(device);
+          if (!sources.isEmpty()) {
+            b.localAddress(sources.get(i % sources.size()));
+          }
+          device.attach(b.build());
+          devices[i] = device;
+        }
+      }
+    } catch (RuntimeException e) {
+      group.shutdownGracefully(0, 0, TimeUnit.MILLISECONDS);
+      throw e;
+    }
+  }
+
+  int users() {
+    return users;
+  }
+
+  int devicesPerUser() {
+    return devicesPerUser;
+  }
+
+  int size() {
+    return devices.length;
+  }
+
+  Device device(int user, int slot) {
+    return devices[user * devicesPerUser + slot];
+  }
+
+  Device device(int index) {
+    return devices[index];
+  }
+
+  /** The documents of {@code user}. */
+  DocLog[] logs(int user) {
+    return logs[user];
+  }
+
+  /** Open TCP connections of the fleet (connected or still connecting). */
+  int openChannels() {
+    return group.openChannels();
+  }
+
+  /**
+   * Connects every device, at most {@code concurrency} handshakes at a time, and waits until all
+   * have a Welcome or {@code timeout} passed. Prints a progress line each second.
+   *
+   * @return how many devices are connected
+   */
+  int connectAll(Duration timeout, int concurrency, PrintStream progress) {
+    Semaphore permits = new Semaphore(concurrency);
+    AtomicInteger failed = new AtomicInteger();
+    AtomicLong done = new AtomicLong();
+    long start = System.nanoTime();
+    long deadline = start + timeout.toNanos();
+    long nextPrint = start + TimeUnit.SECONDS.toNanos(1);
+    int issued = 0;
+    try {
+      while (System.nanoTime() < deadline
+          && (issued < devices.length || done.get() < devices.length)) {
+        if (issued < devices.length && permits.tryAcquire(100, TimeUnit.MILLISECONDS)) {
+          Device d = devices[issued++];
+          long t0 = System.nanoTime();
+          d.client()
+              .connect()
+              .orTimeout(timeout.toMillis(), TimeUnit.MILLISECONDS)
+              .whenComplete(
+                  (ok, error) -> {
+                    permits.release();
+                    done.incrementAndGet();
+                    if (error == null) {
+                      stats.connect.recordValue((System.nanoTime() - t0) / 1_000);
+                    } else {
+                      failed.incrementAndGet();
+                      stats.sample("device " + d.index + " could not connect: " + error);
+                    }
+                  });
+        } else if (issued >= devices.length) {
+          Thread.sleep(20);
+        }
+        long now = System.nanoTime();
+        if (now >= nextPrint) {
+          nextPrint += TimeUnit.SECONDS.toNanos(1);
+          progress.printf(
+              "connecting %5.1fs  connected %d/%d  failed %d%n",
+              (now - start) / 1e9, stats.connected.get(), devices.length, failed.get());
+        }
+      }
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
+    int connected = stats.connected.get();
+    progress.printf(
+        "connected %d/%d devices in %.1fs (%d failed)%n",
+        connected, devices.length, (System.nanoTime() - start) / 1e9, failed.get());
+    return connected;
+  }
+
+  /** Cuts up to {@code n} random active connections; returns how many. */
+  int cutRandom(int n, Random random) {
+    List<Channel> picked = group.pickActive(n, random);
+    picked.forEach(TrackingEventLoopGroup::cut);
+    stats.drops.add(picked.size());
+    return picked.size();
+  }
+
+  /** Cuts every active connection at once; returns how many. */
+  int cutAll() {
+    List<Channel> all = group.allActive();
+    all.forEach(TrackingEventLoopGroup::cut);
+    stats.drops.add(all.size());
+    return all.size();
+  }
+
+  /**
+   * Closes every client (a few at a time, each sends a close frame) and stops the event loops.
+   * Afterwards no listener runs any more, so the devices' state can be read from this thread.
+   */
+  @Override
+  public void close() {
+    for (Device d : devices) {
+      if (d != null) {
+        d.closing();
+      }
+    }
+    ExecutorService pool =
+        Executors.newFixedThreadPool(
+            CLOSE_THREADS,
+            r -> {
+              Thread t = new Thread(r, "loadtest-close");
+              t.setDaemon(true);
+              return t;
+            });
+    for (Device d : devices) {
+      if (d != null) {
+        pool.execute(d.client()::close);
+      }
+    }
+    pool.shutdown();
+    try {
+      pool.awaitTermination(60, TimeUnit.SECONDS);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
+    group.shutdownGracefully(0, 2, TimeUnit.SECONDS).awaitUninterruptibly(10, TimeUnit.SECONDS);
+  }
+}

@@ -1,0 +1,425 @@
+package io.handoff.loadtest;
+
+import com.google.protobuf.ByteString;
+import io.handoff.client.Document;
+import java.io.PrintStream;
+import java.time.Duration;
+import java.util.Map;
+import java.util.Random;
+import java.util.concurrent.TimeUnit;
+import org.HdrHistogram.Histogram;
+
+/**
+ * The {@code fanout} and {@code reconnect} scenarios: every device of every user connected, writes
+ * at a fixed total rate on an open-loop schedule, each write delivered to the writer's other
+ * devices. With {@link Churn} ({@code reconnect}), connections are cut at random while writing, and
+ * optionally all at once (a storm); devices reconnect and resume by themselves.
+ *
+ * <p>Phases: connect every device; write for warm-up plus duration (latency is recorded only for
+ * writes intended after the warm-up); drain until every write is acked and every device holds the
+ * last acked version of every document, or the drain timeout passes; close every client; then
+ * count. What is counted:
+ *
+ * <ul>
+ *   <li>{@code expected}: writes sent times (devices - 1), one delivery per other device;
+ *   <li>{@code received}: versions written by another device that reached a device as a delta;
+ *   <li>{@code lost}: expected deliveries that never arrived (for {@code reconnect}, a version that
+ *       arrived inside a snapshot after a resume counts as delivered, as the protocol allows);
+ *   <li>{@code duplicated}, {@code reordered}: see {@link VersionTracker};
+ *   <li>{@code unconverged}: device replicas not at the document's final version after the drain.
+ * </ul>
+ */
+final class WriteRun {
+  /** Cutting connections while writing: {@code dropsPerSecond} at random, and a storm. */
+  record Churn(double dropsPerSecond, boolean storm, Duration stormAt) {}
+
+  private static final long SECOND = TimeUnit.SECONDS.toNanos(1);
+  private static final long TICK = TimeUnit.MILLISECONDS.toNanos(100);
+  private static final long FAST_TICK = TimeUnit.MILLISECONDS.toNanos(10);
+
+  private final LoadOptions o;
+  private final Churn churn;
+  private final PrintStream progress;
+
+  /**
+   * @param churn null for {@code fanout}
+   * @param progress where the progress lines go
+   */
+  WriteRun(LoadOptions o, Churn churn, PrintStream progress) {
+    this.o = o;
+    this.churn = churn;
+    this.progress = progress;
+  }
+
+  Result run() {
+    Result result = new Result(churn == null ? "fanout" : "reconnect");
+    result
+        .put("users", o.users)
+        .put("devices", o.devices)
+        .put("documents", o.documents)
+        .put("rate", o.rate)
+        .put("duration_s", o.duration.toMillis() / 1000.0)
+        .put("warmup_s", o.warmup.toMillis() / 1000.0)
+        .put("payload", o.payload);
+    Stats stats = new Stats();
+    Duration ttl =
+        o.connectTimeout.plus(o.warmup).plus(o.duration).plus(o.drainTimeout).plusHours(1);
+    Fleet fleet = new Fleet(o, stats, churn != null, ttl);
+    Timeline timeline = null;
+    int connected = 0;
+    Storm storm = new Storm();
+    long drainNanos = -1;
+    boolean drained = false;
+    try {
+      connected = fleet.connectAll(o.connectTimeout, o.connectConcurrency, progress);
+      if (connected == fleet.size()) {
+        long start = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(100);
+        RateSchedule schedule = new RateSchedule(start, o.rate, o.warmup.plus(o.duration));
+        stats.measureFromNanos = start + o.warmup.toNanos();
+        stats.measureToNanos = schedule.endNanos();
+        timeline = new Timeline(start);
+        WriteScheduler writer = new WriteScheduler(schedule, fleet, o.payload, o.documents, stats);
+        Thread writerThread = new Thread(writer, "loadtest-writer");
+        writerThread.setDaemon(true);
+        writerThread.start();
+        write(fleet, stats, schedule, timeline, storm);
+        writerThread.join(o.drainTimeout.toMillis());
+        writer.stop();
+        long drainStart = System.nanoTime();
+        drained = drain(fleet, stats, timeline, storm, drainStart + o.drainTimeout.toNanos());
+        drainNanos = System.nanoTime() - drainStart;
+        timeline.sample(stats, System.nanoTime());
+      }
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      result.problem("interrupted");
+    } finally {
+      fleet.close();
+    }
+    count(result, fleet, stats, connected, timeline, storm, drained, drainNanos);
+    return result;
+  }
+
+  /**
+   * The writing phase: cuts connections (reconnect) and prints progress until the schedule ends.
+   */
+  private void write(
+      Fleet fleet, Stats stats, RateSchedule schedule, Timeline timeline, Storm storm)
+      throws InterruptedException {
+    Random random = new Random(42);
+    long stormAt =
+        churn != null && churn.storm()
+            ? stats.measureFromNanos + churn.stormAt().toNanos()
+            : Long.MAX_VALUE;
+    double dropDebt = 0;
+    long last = System.nanoTime();
+    long nextPrint = schedule.startNanos() + SECOND;
+    while (true) {
+      long now = System.nanoTime();
+      if (now >= schedule.endNanos()) {
+        break;
+      }
+      if (churn != null && now >= schedule.startNanos()) {
+        dropDebt += churn.dropsPerSecond() * (now - last) / 1e9;
+        int n = (int) dropDebt;
+        if (n > 0) {
+          dropDebt -= fleet.cutRandom(n, random);
+          dropDebt = Math.min(dropDebt, 1);
+        }
+      }
+      last = now;
+      if (storm.cpuStart == null && now >= stats.measureFromNanos) {
+        storm.cpuStart = CpuMeter.start(o.serverPid);
+      }
+      if (now >= stormAt && storm.startNanos < 0) {
+        storm.targets = targets(fleet);
+        storm.startNanos = System.nanoTime();
+        storm.cut = fleet.cutAll();
+        progress.printf("storm: cut %d connections at once%n", storm.cut);
+      }
+      if (storm.startNanos >= 0 && storm.resumedNanos < 0 && caughtUp(fleet, storm.targets)) {
+        storm.resumedNanos = System.nanoTime();
+        progress.printf(
+            "storm: every device resumed %.1f ms after the cut%n",
+            (storm.resumedNanos - storm.startNanos) / 1e6);
+      }
+      if (now >= nextPrint) {
+        nextPrint += SECOND;
+        print(timeline.sample(stats, now), fleet, stats, timeline);
+      }
+      boolean stormPending = storm.startNanos >= 0 && storm.resumedNanos < 0;
+      long sleep = Math.min(stormPending ? FAST_TICK : TICK, schedule.endNanos() - now);
+      if (sleep > 0) {
+        TimeUnit.NANOSECONDS.sleep(sleep);
+      }
+    }
+    if (storm.cpuStart != null) {
+      storm.cpu = storm.cpuStart.since(o.serverPid);
+    }
+  }
+
+  /** Waits until everything is acked and every device is caught up, or the deadline. */
+  private boolean drain(Fleet fleet, Stats stats, Timeline timeline, Storm storm, long deadline)
+      throws InterruptedException {
+    long nextPrint = System.nanoTime() + SECOND;
+    while (true) {
+      if (storm.startNanos >= 0 && storm.resumedNanos < 0 && caughtUp(fleet, storm.targets)) {
+        storm.resumedNanos = System.nanoTime();
+      }
+      boolean settled = stats.acked.sum() + stats.writeErrors.sum() >= stats.sent.sum();
+      if (settled && caughtUp(fleet, null)) {
+        return true;
+      }
+      long now = System.nanoTime();
+      if (now >= deadline) {
+        return false;
+      }
+      if (now >= nextPrint) {
+        nextPrint += SECOND;
+        progress.print("draining  ");
+        print(timeline.sample(stats, now), fleet, stats, timeline);
+      }
+      TimeUnit.MILLISECONDS.sleep(10);
+    }
+  }
+
+  private void print(Timeline.Sample s, Fleet fleet, Stats stats, Timeline timeline) {
+    Histogram total = timeline.total();
+    progress.printf(
+        "%6.1fs  conn %d/%d  sent %d  recv %d  p50 %.3f ms  p99 %.3f ms  errors %d%s%n",
+        s.seconds(),
+        s.connected(),
+        fleet.size(),
+        s.sent(),
+        s.received(),
+        Timeline.ms(total.getValueAtPercentile(50)),
+        Timeline.ms(total.getValueAtPercentile(99)),
+        errors(stats),
+        churn == null ? "" : "  cut " + stats.drops.sum() + "  resumed " + stats.resumes.sum());
+  }
+
+  /** For each user and document, the highest version acked so far. */
+  private static long[][] targets(Fleet fleet) {
+    long[][] t = new long[fleet.users()][];
+    for (int u = 0; u < fleet.users(); u++) {
+      DocLog[] logs = fleet.logs(u);
+      t[u] = new long[logs.length];
+      for (int k = 0; k < logs.length; k++) {
+        t[u][k] = logs[k].maxAcked();
+      }
+    }
+    return t;
+  }
+
+  /**
+   * Whether every device is connected and holds, of every document, at least the given version (or,
+   * with null targets, the highest version acked now).
+   */
+  private static boolean caughtUp(Fleet fleet, long[][] targets) {
+    for (int i = 0; i < fleet.size(); i++) {
+      Device d = fleet.device(i);
+      if (!d.isUp()) {
+        return false;
+      }
+      DocLog[] logs = fleet.logs(d.user);
+      for (int k = 0; k < logs.length; k++) {
+        long target = targets == null ? logs[k].maxAcked() : targets[d.user][k];
+        if (d.trackers[k].high() < target) {
+          return false;
+        }
+      }
+    }
+    return true;
+  }
+
+  private static long errors(Stats stats) {
+    return stats.writeErrors.sum()
+        + stats.clientErrors.sum()
+        + stats.unexpectedDisconnects.sum()
+        + stats.terminalCloses.sum()
+        + stats.gone.sum();
+  }
+
+  /** Counts, after every client is closed, and fills the result. */
+  private void count(
+      Result result,
+      Fleet fleet,
+      Stats stats,
+      int connected,
+      Timeline timeline,
+      Storm storm,
+      boolean drained,
+      long drainNanos) {
+    int devices = fleet.devicesPerUser();
+    long sent = stats.sent.sum();
+    long acked = stats.acked.sum();
+    long expected = sent * (devices - 1);
+    long received = stats.received.sum();
+    VersionTracker.Walk walk = new VersionTracker.Walk();
+    long unconverged = 0;
+    long diverged = 0;
+    for (int u = 0; u < fleet.users(); u++) {
+      DocLog[] logs = fleet.logs(u);
+      for (int k = 0; k < logs.length; k++) {
+        long last = logs[k].maxAcked();
+        for (int s = 0; s < devices; s++) {
+          last = Math.max(last, fleet.device(u, s).trackers[k].high());
+        }
+        Map<String, ByteString> reference = null;
+        for (int s = 0; s < devices; s++) {
+          Device d = fleet.device(u, s);
+          d.trackers[k].walk(last, logs[k], s, walk);
+          Document doc = d.client().document(Device.documentName(k));
+          if (doc.version() != last) {
+            unconverged++;
+          }
+          Map<String, ByteString> fields = doc.fields();
+          if (reference == null) {
+            reference = fields;
+          } else if (!reference.equals(fields)) {
+            diverged++;
+          }
+        }
+      }
+    }
+    boolean snapshotsCount = churn != null;
+    long delivered = received + (snapshotsCount ? walk.othersViaSnapshot : 0);
+    long missing =
+        walk.othersMissing + walk.unknownMissing + (snapshotsCount ? 0 : walk.othersViaSnapshot);
+    long lost = Math.max(0, Math.max(expected - delivered, missing));
+    long unsettled = Math.max(0, sent - acked - stats.writeErrors.sum());
+    long notConnected = fleet.size() - connected;
+    long errors = errors(stats) + unsettled + notConnected;
+    long duplicated = stats.duplicated.sum();
+    long reordered = stats.outOfOrder.sum();
+
+    Histogram latency = timeline == null ? new Histogram(3) : timeline.total();
+    Histogram connect = stats.connect.getIntervalHistogram();
+    double window = o.duration.toNanos() / 1e9;
+    result
+        .put("connections", connected)
+        .put("sent", sent)
+        .put("acked", acked)
+        .put("expected", expected)
+        .put("received", received)
+        .put("lost", lost)
+        .put("duplicated", duplicated)
+        .put("reordered", reordered)
+        .put("errors", errors)
+        .put("p50_ms", Timeline.ms(latency.getValueAtPercentile(50)))
+        .put("p90_ms", Timeline.ms(latency.getValueAtPercentile(90)))
+        .put("p99_ms", Timeline.ms(latency.getValueAtPercentile(99)))
+        .put("p999_ms", Timeline.ms(latency.getValueAtPercentile(99.9)))
+        .put("max_ms", Timeline.ms(latency.getMaxValue()))
+        .put("delivered_per_s", Math.round(stats.receivedInWindow.sum() / window * 10) / 10.0)
+        .put("timed", latency.getTotalCount())
+        .put("via_snapshot", walk.othersViaSnapshot)
+        .put("snapshots", stats.snapshots.sum())
+        .put("unconverged", unconverged)
+        .put("diverged", diverged)
+        .put("connect_retries", stats.connectRetries.sum())
+        .put("connect_p50_ms", Timeline.ms(connect.getValueAtPercentile(50)))
+        .put("connect_p99_ms", Timeline.ms(connect.getValueAtPercentile(99)))
+        .put("drain_ms", drainNanos < 0 ? -1 : Math.round(drainNanos / 1e6));
+    if (churn != null) {
+      Histogram resume = stats.resume.getIntervalHistogram();
+      result
+          .put("cut", stats.drops.sum())
+          .put("disconnects", stats.disconnects.sum())
+          .put("resumes", stats.resumes.sum())
+          .put("resume_p50_ms", Timeline.ms(resume.getValueAtPercentile(50)))
+          .put("resume_p99_ms", Timeline.ms(resume.getValueAtPercentile(99)))
+          .put("resume_max_ms", Timeline.ms(resume.getMaxValue()));
+      if (churn.storm()) {
+        result
+            .put("storm_cut", Math.max(storm.cut, 0))
+            .put(
+                "storm_all_resumed_ms",
+                storm.resumedNanos < 0
+                    ? -1.0
+                    : Math.round((storm.resumedNanos - storm.startNanos) / 1e4) / 100.0);
+      }
+      result.note(
+          "resume time: from the connection loss to the device holding every version acked"
+              + " before it (includes the client's reconnect backoff, up to 100 ms at first)");
+    }
+    if (storm.cpu != null) {
+      storm.cpu.putInto(result);
+      result.note(
+          "cpu_*_pct: CPU used while measuring, in percent of one core (machine = everything on"
+              + " it; other = neither this load tester nor the server)");
+    }
+    if (walk.ownMissing > 0) {
+      result.put("own_missing", walk.ownMissing);
+    }
+    result.timeline(timeline);
+
+    if (notConnected > 0) {
+      result.problem(
+          "only "
+              + connected
+              + " of "
+              + fleet.size()
+              + " devices connected within "
+              + Durations.format(o.connectTimeout)
+              + "; nothing was written");
+    }
+    if (lost > 0) {
+      result.problem(
+          lost + " deliveries lost (expected " + expected + ", delivered " + delivered + ")");
+    }
+    if (duplicated > 0) {
+      result.problem(duplicated + " duplicated deliveries or writes applied twice");
+    }
+    if (reordered > 0) {
+      result.problem(reordered + " deliveries out of order");
+    }
+    if (errors > 0) {
+      result.problem(
+          errors
+              + " errors ("
+              + stats.writeErrors.sum()
+              + " failed writes, "
+              + unsettled
+              + " writes never acked, "
+              + stats.unexpectedDisconnects.sum()
+              + " unexpected disconnects, "
+              + stats.terminalCloses.sum()
+              + " terminal closes, "
+              + stats.clientErrors.sum()
+              + " client errors, "
+              + stats.gone.sum()
+              + " GONE, "
+              + notConnected
+              + " not connected)");
+    }
+    if (unconverged > 0 || walk.ownMissing > 0) {
+      result.problem(
+          unconverged + " device replicas not at their document's final version after the drain");
+    }
+    if (diverged > 0) {
+      result.problem(diverged + " device replicas differ from their user's other devices");
+    }
+    if (connected == fleet.size() && !drained) {
+      result.problem(
+          "not every device caught up within the drain timeout of "
+              + Durations.format(o.drainTimeout));
+    }
+    if (storm.startNanos >= 0 && storm.resumedNanos < 0) {
+      result.problem("not every device resumed after the storm");
+    }
+    for (String sample : stats.samples()) {
+      result.note("error: " + sample);
+    }
+  }
+
+  /** The reconnect storm and the CPU meter, as seen by the main thread. */
+  private static final class Storm {
+    CpuMeter cpuStart;
+    CpuMeter.Usage cpu;
+    long startNanos = -1;
+    long resumedNanos = -1;
+    int cut = -1;
+    long[][] targets;
+  }
+}

@@ -1,0 +1,20 @@
+package io.handoff.loadtest;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+
+import org.junit.jupiter.api.Test;
+
+class CpuMeterTest {
+  @Test
+  void machineBusyIsEverythingButIdleAndIowait() {
+    assertEquals(
+        100 + 2 + 30 + 4 + 5 + 6, CpuMeter.parseMachineBusy("cpu  100 2 30 9000 7 4 5 6 0 0"));
+  }
+
+  @Test
+  void processTimeIsUserPlusSystemEvenWithAStrangeCommandName() {
+    String stat =
+        "4301 (java (x) y) S 1 4301 4301 0 -1 4194560 49185 0 0 0 421 100 0 0 20 0 35 0 4560";
+    assertEquals(521, CpuMeter.parseProcessTicks(stat));
+  }
+}

@@ -1,0 +1,255 @@
+package io.handoff.loadtest;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.handoff.server.HandoffServer;
+import io.handoff.server.ServerConfig;
+import io.handoff.server.auth.DevTokens;
+import io.handoff.server.engine.memory.MemoryEngine;
+import java.io.ByteArrayOutputStream;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * A few seconds of each scenario against a real node in this JVM, checked through the JSON line, as
+ * other tools read it. No assertion on latency: these runs share a CI machine.
+ */
+class ScenarioSmokeTest {
+  private static final String SECRET = DevTokens.randomSecret();
+
+  private static MemoryEngine engine;
+  private static HandoffServer server;
+  private static String url;
+
+  @BeforeAll
+  static void startNode() throws InterruptedException {
+    ServerConfig config =
+        ServerConfig.builder()
+            .host("127.0.0.1")
+            .port(0)
+            .nodeId("loadtest-smoke")
+            .jwtSecret(SECRET)
+            // Short, so that idle connections live through heartbeats in a few seconds.
+            .heartbeatInterval(Duration.ofSeconds(1))
+            .build();
+    engine = new MemoryEngine(config.storeLimits());
+    server = HandoffServer.start(config, engine);
+    url = "ws://127.0.0.1:" + server.port() + "/ws";
+  }
+
+  @AfterAll
+  static void stopNode() {
+    server.close();
+    engine.close();
+  }
+
+  @Test
+  void fanoutDeliversEveryWriteToTheOtherDevicesOnceAndInOrder(@TempDir Path dir) throws Exception {
+    Path report = dir.resolve("fanout.html");
+    Run run =
+        run(
+            "fanout",
+            "--url",
+            url,
+            "--users",
+            "20",
+            "--devices",
+            "3",
+            "--rate",
+            "200",
+            "--duration",
+            "2s",
+            "--payload",
+            "256",
+            "--jwt-secret",
+            SECRET,
+            "--json",
+            "--report",
+            report.toString());
+
+    assertEquals(0, run.exit, run.err);
+    Map<String, String> json = run.json();
+    assertEquals("60", json.get("connections"));
+    assertEquals("400", json.get("sent"));
+    assertEquals("800", json.get("expected"));
+    assertEquals("800", json.get("received"));
+    assertNothingWentWrong(json);
+    for (String field :
+        List.of("p50_ms", "p90_ms", "p99_ms", "p999_ms", "max_ms", "delivered_per_s")) {
+      assertTrue(json.containsKey(field), field + " missing from " + run.lastLine());
+    }
+    String html = Files.readString(report);
+    assertTrue(html.contains("Latency over time"), "report has the latency chart");
+    assertTrue(html.contains("Latency histogram"), "report has the histogram");
+    assertTrue(html.contains("--jwt-secret ***"), "report hides the secret");
+  }
+
+  @Test
+  void reconnectLosesNothingWhileConnectionsAreCutAndAfterAStorm() {
+    Run run =
+        run(
+            "reconnect",
+            "--url",
+            url,
+            "--users",
+            "20",
+            "--devices",
+            "3",
+            "--rate",
+            "200",
+            "--duration",
+            "3s",
+            "--drop-rate",
+            "10",
+            "--storm",
+            "--storm-at",
+            "1s",
+            "--jwt-secret",
+            SECRET,
+            "--json");
+
+    assertEquals(0, run.exit, run.err);
+    Map<String, String> json = run.json();
+    assertNothingWentWrong(json);
+    assertEquals("0", json.get("unconverged"));
+    assertTrue(Long.parseLong(json.get("cut")) >= 60, "the storm cut every connection");
+    assertTrue(Long.parseLong(json.get("resumes")) >= 60, "every cut device resumed");
+    assertTrue(Double.parseDouble(json.get("storm_all_resumed_ms")) > 0);
+  }
+
+  @Test
+  void idleHoldsEveryConnectionThroughHeartbeatsAndReadsServerMemory() {
+    long pid = ProcessHandle.current().pid();
+    Run run =
+        run(
+            "idle",
+            "--url",
+            url,
+            "--users",
+            "50",
+            "--devices",
+            "2",
+            "--duration",
+            "2s",
+            "--server-pid",
+            Long.toString(pid),
+            "--source-addresses",
+            "2",
+            "--jwt-secret",
+            SECRET,
+            "--json");
+
+    assertEquals(0, run.exit, run.err);
+    Map<String, String> json = run.json();
+    assertEquals("100", json.get("connections"));
+    assertEquals("100", json.get("min_connections_held"));
+    assertEquals("0", json.get("disconnects"));
+    assertNothingWentWrong(json);
+    assertTrue(json.containsKey("server_heap_per_connection_bytes"), run.lastLine());
+  }
+
+  @Test
+  void handoffSaysTheServerDoesNotSupportItAndFails() {
+    Run run = run("handoff", "--url", url, "--users", "2", "--jwt-secret", SECRET, "--json");
+
+    assertEquals(Main.EXIT_UNSUPPORTED, run.exit);
+    assertTrue(run.err.contains("does not support handoff yet"), run.err);
+    assertEquals("", run.out.strip(), "no figures for a scenario that did not run");
+  }
+
+  @Test
+  void aBadCommandLineIsAUsageError() {
+    assertEquals(2, run("fanout", "--users", "2").exit, "--url missing");
+    assertEquals(2, run("nosuch", "--url", url).exit);
+    Run remote = run("fanout", "--url", "ws://192.0.2.1:8080/ws", "--jwt-secret", SECRET);
+    assertEquals(2, remote.exit);
+    assertTrue(remote.err.contains("--allow-remote"), remote.err);
+    Run shortSecret = run("fanout", "--url", url, "--jwt-secret", "short");
+    assertEquals(2, shortSecret.exit);
+    assertTrue(shortSecret.err.contains("at least 32 bytes"), shortSecret.err);
+  }
+
+  @Test
+  void aWrongSecretFailsTheRunInsteadOfHanging() {
+    Run run =
+        run(
+            "fanout",
+            "--url",
+            url,
+            "--users",
+            "2",
+            "--devices",
+            "2",
+            "--duration",
+            "1s",
+            "--connect-timeout",
+            "2s",
+            "--jwt-secret",
+            DevTokens.randomSecret(),
+            "--json");
+
+    assertEquals(Result.EXIT_FAILED, run.exit);
+    Map<String, String> json = run.json();
+    assertEquals("0", json.get("connections"));
+    assertEquals("false", json.get("ok"));
+  }
+
+  private static void assertNothingWentWrong(Map<String, String> json) {
+    assertEquals("0", json.get("lost"), "lost");
+    assertEquals("0", json.get("duplicated"), "duplicated");
+    assertEquals("0", json.get("reordered"), "reordered");
+    assertEquals("0", json.get("errors"), "errors");
+    assertEquals("true", json.get("ok"), "ok");
+  }
+
+  private static Run run(String... args) {
+    ByteArrayOutputStream out = new ByteArrayOutputStream();
+    ByteArrayOutputStream err = new ByteArrayOutputStream();
+    int exit;
+    try (PrintStream o = new PrintStream(out, true, StandardCharsets.UTF_8);
+        PrintStream e = new PrintStream(err, true, StandardCharsets.UTF_8)) {
+      exit = Main.run(o, e, args);
+    }
+    return new Run(
+        exit, out.toString(StandardCharsets.UTF_8), err.toString(StandardCharsets.UTF_8));
+  }
+
+  private record Run(int exit, String out, String err) {
+    private static final Pattern FIELD =
+        Pattern.compile("\"(\\w+)\":(\"(?:[^\"\\\\]|\\\\.)*\"|\\[[^\\]]*\\]|[^,}]+)");
+
+    String lastLine() {
+      String[] lines = out.strip().split("\n");
+      return lines[lines.length - 1];
+    }
+
+    /** The top-level fields of the JSON on the last line of stdout, as text (strings unquoted). */
+    Map<String, String> json() {
+      String line = lastLine();
+      assertTrue(line.startsWith("{") && line.endsWith("}"), "last line is not JSON: " + out);
+      Map<String, String> fields = new HashMap<>();
+      List<String> order = new ArrayList<>();
+      Matcher m = FIELD.matcher(line);
+      while (m.find()) {
+        String v = m.group(2);
+        fields.put(m.group(1), v.startsWith("\"") ? v.substring(1, v.length() - 1) : v);
+        order.add(m.group(1));
+      }
+      return fields;
+    }
+  }
+}
