@@ -7,18 +7,18 @@
 # SCENARIO: fanout capacity idle reconnect storm two-nodes (default: all of them, in that order).
 # Every run is bounded (warm-up + duration + drain, inside `timeout`) and talks to 127.0.0.1 only.
 # Results go to $OUT (default bench/results/<UTC time>/): per run the JSON line (.json), the load
-# tester's output (.log), its HTML report (.html), and the server's log.
+# tester's progress and table (.log), its HTML report (.html), and the server's log.
 #
 # Environment, with defaults:
 #   USERS=1000 DEVICES=3 RATE=2000 PAYLOAD=256 DURATION=30s WARMUP=20s   fanout, reconnect
 #   DROP_RATE=30                                       reconnect: connections cut per second
 #   CAPACITY_USERS=1000 CAPACITY_DEVICES=3 CAPACITY_DURATION=20s CAPACITY_WARMUP=10s
 #   CAPACITY_RATES="5000 10000 20000 40000 80000"      writes/s tried in turn until one fails
-#   CAPACITY_REFINE=2                                  bisection steps after the first failure
+#   CAPACITY_REFINE=3                                  bisection steps after the first failure
 #   CAPACITY_P99_MS=50                                 a rate passes with p99 below this, nothing lost
 #   IDLE_CONNECTIONS=50000 IDLE_DURATION=60s           capped by the open-files limit
 #   IDLE_SERVER_JAVA_OPTS=                             idle: the JVM's defaults (G1 reports the heap
-#                                                      in KB; ZGC's multi-mapping inflates RSS)
+#                                                      in KB; ZGC's multi-mapped heap can inflate RSS)
 #   REPEAT=3                                           fanout runs (the spread shows the noise)
 #   STORM_DEVICES=10000 STORM_RATE=2000 STORM_DURATION=30s
 #   REDIS_SERVER=                                      two-nodes: redis-server binary (default: PATH,
@@ -42,7 +42,7 @@ CAPACITY_DEVICES=${CAPACITY_DEVICES:-3}
 CAPACITY_DURATION=${CAPACITY_DURATION:-20s}
 CAPACITY_WARMUP=${CAPACITY_WARMUP:-10s}
 CAPACITY_RATES=${CAPACITY_RATES:-5000 10000 20000 40000 80000}
-CAPACITY_REFINE=${CAPACITY_REFINE:-2}
+CAPACITY_REFINE=${CAPACITY_REFINE:-3}
 CAPACITY_P99_MS=${CAPACITY_P99_MS:-50}
 IDLE_CONNECTIONS=${IDLE_CONNECTIONS:-50000}
 IDLE_DURATION=${IDLE_DURATION:-60s}
@@ -55,7 +55,7 @@ PORT=${PORT:-18080}
 SERVER_JAR=${SERVER_JAR:-server/target/handoff-server.jar}
 LOADTEST_JAR=${LOADTEST_JAR:-loadtest/target/handoff-loadtest.jar}
 # Collectors without long pauses: with the default G1 on two shared cores, young pauses of 20-70 ms
-# in the server (and 5-40 ms in the load tester) decide p99 (see BENCHMARKS.md). Set a variable
+# in the server (and up to 75 ms in the load tester) decide p99 (see BENCHMARKS.md). Set a variable
 # to the empty string for the JVM's defaults.
 SERVER_JAVA_OPTS=${SERVER_JAVA_OPTS--XX:+UseZGC -Xms2g -Xmx2g}
 LOADTEST_JAVA_OPTS=${LOADTEST_JAVA_OPTS--XX:+UseShenandoahGC -Xms2g -Xmx2g}
@@ -176,7 +176,7 @@ verdict() {
 }
 
 cpu_cell() {
-  echo "$(jget cpu_server_pct "$1") / $(jget cpu_loadtest_pct "$1") / $(jget cpu_other_pct "$1")"
+  echo "$(jget cpu_server_pct "$1") / $(jget cpu_loadtest_pct "$1") / $(jget cpu_softirq_pct "$1") / $(jget cpu_other_pct "$1")"
 }
 
 write_row() {
@@ -247,7 +247,7 @@ scenario_idle() {
   local users=$((n / 2))
   SERVER_JAVA_OPTS=$IDLE_SERVER_JAVA_OPTS start_server idle || return 1
   run idle $(($(secs "$IDLE_DURATION") + 600)) idle --users "$users" --devices 2 \
-    --duration "$IDLE_DURATION" --source-addresses $(((users * 2 + 19999) / 20000)) \
+    --duration "$IDLE_DURATION" --source-addresses $(((users * 2 + 9999) / 10000)) \
     --connect-timeout 300s
   stop_server
   local f=$RESULT
@@ -365,10 +365,12 @@ main() {
   echo
   echo "Machine:"
   sed 's/^/    /' "$OUT/machine.txt"
-  echo "Results: $OUT (cpu columns: percent of one core used by server / load tester / anything else)"
+  echo "Results: $OUT"
+  echo "cpu: percent of one core used while measuring by the server / the load tester / interrupts and"
+  echo "softirqs (the kernel moving packets) / any other process (other work disturbing the run)"
   if [[ ${#WRITE_ROWS[@]} -gt 0 ]]; then
     echo
-    echo "| run | load | conn | sent | delivered/expected | lost / dup / reord / err | p50 ms | p90 ms | p99 ms | p99.9 ms | max ms | deliveries/s | cpu % srv / lt / other | result |"
+    echo "| run | load | conn | sent | delivered/expected | lost / dup / reord / err | p50 ms | p90 ms | p99 ms | p99.9 ms | max ms | deliveries/s | cpu % srv / lt / sirq / other | result |"
     echo "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
     printf '%s\n' "${WRITE_ROWS[@]}"
   fi
@@ -376,7 +378,7 @@ main() {
     echo
     echo "Capacity, $CAPACITY_USERS x $CAPACITY_DEVICES, ${PAYLOAD} B, $CAPACITY_DURATION per rate (+$CAPACITY_WARMUP warm-up); pass: nothing lost and p99 < $CAPACITY_P99_MS ms"
     echo
-    echo "| writes/s | deliveries/s | lost / dup / reord / err | p50 ms | p99 ms | p99.9 ms | max ms | cpu % srv / lt / other | |"
+    echo "| writes/s | deliveries/s | lost / dup / reord / err | p50 ms | p99 ms | p99.9 ms | max ms | cpu % srv / lt / sirq / other | |"
     echo "|---|---|---|---|---|---|---|---|---|"
     printf '%s\n' "${CAPACITY_ROWS[@]}"
   fi

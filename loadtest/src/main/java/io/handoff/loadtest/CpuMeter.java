@@ -6,22 +6,32 @@ import java.nio.file.Path;
 
 /**
  * Where the machine's CPU went during a run, from {@code /proc} (Linux only; elsewhere every figure
- * is -1): the whole machine, this process, the server's process when its id is known, and
- * everything else. Each figure is in percent of one core (two busy cores: 200). "Everything else"
- * shows when other work on the machine disturbed a benchmark. Immutable.
+ * is -1): the whole machine; this process; the server's process when its id is known; interrupt and
+ * softirq time, which on loopback is mostly the kernel moving this run's packets and is not charged
+ * to any process; time stolen by the hypervisor; and everything else, which shows when other work
+ * on the machine disturbed a benchmark. Each figure is in percent of one core (two busy cores:
+ * 200). Immutable.
  */
 final class CpuMeter {
   // USER_HZ: the unit of /proc/stat and /proc/PID/stat times; 100 on every Linux architecture.
   private static final double TICKS_PER_SECOND = 100;
 
   private final long nanos;
-  private final long machineBusy;
+  private final Machine machine;
   private final long self;
   private final long server;
 
-  private CpuMeter(long nanos, long machineBusy, long self, long server) {
+  /**
+   * Ticks from the first line of /proc/stat: busy (all but idle and iowait), of which irq+softirq
+   * and steal.
+   */
+  record Machine(long busy, long interrupts, long steal) {
+    static final Machine UNKNOWN = new Machine(-1, -1, -1);
+  }
+
+  private CpuMeter(long nanos, Machine machine, long self, long server) {
     this.nanos = nanos;
-    this.machineBusy = machineBusy;
+    this.machine = machine;
     this.self = self;
     this.server = server;
   }
@@ -30,7 +40,7 @@ final class CpuMeter {
   static CpuMeter start(Long serverPid) {
     return new CpuMeter(
         System.nanoTime(),
-        machineBusyTicks(),
+        machineTicks(),
         processTicks("self"),
         serverPid == null ? -1 : processTicks(Long.toString(serverPid)));
   }
@@ -40,13 +50,15 @@ final class CpuMeter {
     CpuMeter now = start(serverPid);
     double seconds = (now.nanos - nanos) / 1e9;
     return new Usage(
-        pct(machineBusy, now.machineBusy, seconds),
+        pct(machine.busy(), now.machine.busy(), seconds),
         pct(self, now.self, seconds),
-        serverPid == null ? Double.NaN : pct(server, now.server, seconds));
+        serverPid == null ? Double.NaN : pct(server, now.server, seconds),
+        pct(machine.interrupts(), now.machine.interrupts(), seconds),
+        pct(machine.steal(), now.machine.steal(), seconds));
   }
 
   /** CPU used over a stretch of time, in percent of one core; -1 when unknown. */
-  record Usage(double machine, double loadtest, double server) {
+  record Usage(double machine, double loadtest, double server, double interrupts, double steal) {
     /** Adds the {@code cpu_*_pct} figures; {@code cpu_server_pct} only when the server is known. */
     void putInto(Result result) {
       result
@@ -57,9 +69,10 @@ final class CpuMeter {
       if (serverKnown) {
         result.put("cpu_server_pct", server);
       }
-      if (machine >= 0 && loadtest >= 0 && (!serverKnown || server >= 0)) {
-        result.put(
-            "cpu_other_pct", Math.max(0, round(machine - loadtest - (serverKnown ? server : 0))));
+      result.put("cpu_softirq_pct", interrupts).put("cpu_steal_pct", steal);
+      if (machine >= 0 && loadtest >= 0 && interrupts >= 0 && (!serverKnown || server >= 0)) {
+        double accounted = loadtest + (serverKnown ? server : 0) + interrupts + steal;
+        result.put("cpu_other_pct", Math.max(0, round(machine - accounted)));
       }
     }
   }
@@ -75,29 +88,29 @@ final class CpuMeter {
     return Math.round(v * 10) / 10.0;
   }
 
-  /** Busy ticks of all CPUs: everything in the first line of /proc/stat but idle and iowait. */
-  static long machineBusyTicks() {
+  static Machine machineTicks() {
     try {
-      String first = Files.readAllLines(Path.of("/proc/stat")).get(0);
-      return parseMachineBusy(first);
+      return parseMachine(Files.readAllLines(Path.of("/proc/stat")).get(0));
     } catch (IOException | RuntimeException e) {
-      return -1;
+      return Machine.UNKNOWN;
     }
   }
 
-  static long parseMachineBusy(String cpuLine) {
+  /**
+   * The first line of /proc/stat: {@code cpu user nice system idle iowait irq softirq steal ...}.
+   */
+  static Machine parseMachine(String cpuLine) {
     String[] f = cpuLine.trim().split("\\s+");
-    if (!f[0].equals("cpu") || f.length < 5) {
-      return -1;
+    if (!f[0].equals("cpu") || f.length < 9) {
+      return Machine.UNKNOWN;
     }
-    long busy = 0;
-    // user nice system idle iowait irq softirq steal (guest time is already in user).
-    for (int i = 1; i < Math.min(f.length, 9); i++) {
-      if (i != 4 && i != 5) {
-        busy += Long.parseLong(f[i]);
-      }
+    long[] v = new long[9];
+    for (int i = 1; i < 9; i++) {
+      v[i] = Long.parseLong(f[i]);
     }
-    return busy;
+    // Guest time (fields 9 and 10) is already counted in user and nice.
+    long busy = v[1] + v[2] + v[3] + v[6] + v[7] + v[8];
+    return new Machine(busy, v[6] + v[7], v[8]);
   }
 
   /** utime + stime of a process, from /proc/PID/stat; -1 if it cannot be read. */

@@ -51,6 +51,7 @@ final class Device implements HandoffListener {
   private volatile boolean closing;
   // Whether a Welcome ever arrived: losses before the first one are retried connection attempts.
   private volatile boolean welcomed;
+  private volatile long lastDownNanos = Long.MIN_VALUE;
 
   // ---- event loop only ----
   private boolean resuming;
@@ -99,6 +100,11 @@ final class Device implements HandoffListener {
   /** Whether the client is connected (a Welcome arrived on the current connection). */
   boolean isUp() {
     return up;
+  }
+
+  /** When the connection was last lost after a Welcome ({@link System#nanoTime()}). */
+  long lastDownNanos() {
+    return lastDownNanos;
   }
 
   /** From now on a CLOSED state is the load tester's doing, not an error. */
@@ -239,6 +245,7 @@ final class Device implements HandoffListener {
           return;
         }
         stats.disconnects.increment();
+        lastDownNanos = now;
         if (!dropsExpected || closeCode != ABNORMAL_CLOSURE) {
           stats.unexpectedDisconnects.increment();
           stats.sample("device " + index + " lost its connection: " + closeCode + " " + reason);

@@ -138,6 +138,9 @@ final class IdleRun {
       result.note("server memory not measured: pass --server-pid PID of the server process");
     }
     result.put("client_heap_per_connection_bytes", perConnection(ownBefore, ownAfter, connected));
+    if (cpu != null) {
+      cpu.putInto(result);
+    }
     if (connected < fleet.size()) {
       result.problem(
           "only "

@@ -119,8 +119,9 @@ final class LoadOptions {
       paramLabel = "ADDRS|COUNT",
       description =
           "Local addresses to connect from, to get past the ephemeral-port limit: a list"
-              + " (127.0.0.1,127.0.0.2) or a count N (127.0.0.1 to 127.0.0.N). Default: one per"
-              + " 25,000 connections beyond the first 25,000.")
+              + " (127.0.0.1,127.0.0.2) or a count N (127.0.0.1 to 127.0.0.N). Keep at most"
+              + " 10,000 connections per address. Default: none up to 25,000 connections, else one"
+              + " per 10,000.")
   String sourceAddresses;
 
   @Option(

@@ -13,15 +13,19 @@ import java.util.List;
  * is a loopback address on Linux, so nothing needs to be configured.
  */
 final class SourceAddresses {
+  /** Up to this many connections, the automatic choice binds no source address. */
+  static final int AUTO_UNBOUND_CONNECTIONS = 25_000;
+
   /** Connections per source address when the count is chosen automatically. */
-  static final int AUTO_CONNECTIONS_PER_ADDRESS = 25_000;
+  static final int AUTO_CONNECTIONS_PER_ADDRESS = 10_000;
 
   private SourceAddresses() {}
 
   /**
    * Parses {@code --source-addresses}: a count {@code N} (127.0.0.1 to 127.0.0.N, N at most 254) or
-   * a comma-separated list of IP literals. {@code null} or {@code auto} picks a count from the
-   * number of connections: none (the kernel chooses) up to {@value #AUTO_CONNECTIONS_PER_ADDRESS}.
+   * a comma-separated list of IP literals. {@code null} or {@code auto} picks from the number of
+   * connections: none (the kernel chooses) up to {@value #AUTO_UNBOUND_CONNECTIONS}, else one per
+   * {@value #AUTO_CONNECTIONS_PER_ADDRESS}.
    *
    * @return the addresses to bind, with port 0; empty when the kernel should choose
    * @throws IllegalArgumentException naming the bad part
@@ -29,7 +33,7 @@ final class SourceAddresses {
   static List<InetSocketAddress> parse(String spec, long connections) {
     List<InetSocketAddress> out = new ArrayList<>();
     if (spec == null || spec.isBlank() || spec.trim().equalsIgnoreCase("auto")) {
-      if (connections <= AUTO_CONNECTIONS_PER_ADDRESS) {
+      if (connections <= AUTO_UNBOUND_CONNECTIONS) {
         return out;
       }
       return loopbacks((int) Math.min(254, ceilDiv(connections, AUTO_CONNECTIONS_PER_ADDRESS)));

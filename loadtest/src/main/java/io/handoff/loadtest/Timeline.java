@@ -61,6 +61,6 @@ final class Timeline {
 
   /** Microseconds to milliseconds. */
   static double ms(long micros) {
-    return Math.round(micros) / 1000.0;
+    return micros / 1000.0;
   }
 }

@@ -68,6 +68,7 @@ final class WriteRun {
     Timeline timeline = null;
     int connected = 0;
     Storm storm = new Storm();
+    CpuMeter.Usage cpu = null;
     long drainNanos = -1;
     boolean drained = false;
     try {
@@ -82,7 +83,7 @@ final class WriteRun {
         Thread writerThread = new Thread(writer, "loadtest-writer");
         writerThread.setDaemon(true);
         writerThread.start();
-        write(fleet, stats, schedule, timeline, storm);
+        cpu = write(fleet, stats, schedule, timeline, storm);
         writerThread.join(o.drainTimeout.toMillis());
         writer.stop();
         long drainStart = System.nanoTime();
@@ -96,14 +97,16 @@ final class WriteRun {
     } finally {
       fleet.close();
     }
-    count(result, fleet, stats, connected, timeline, storm, drained, drainNanos);
+    count(result, fleet, stats, connected, timeline, storm, cpu, drained, drainNanos);
     return result;
   }
 
   /**
    * The writing phase: cuts connections (reconnect) and prints progress until the schedule ends.
+   *
+   * @return the CPU used from the end of the warm-up to the end of the schedule
    */
-  private void write(
+  private CpuMeter.Usage write(
       Fleet fleet, Stats stats, RateSchedule schedule, Timeline timeline, Storm storm)
       throws InterruptedException {
     Random random = new Random(42);
@@ -114,6 +117,7 @@ final class WriteRun {
     double dropDebt = 0;
     long last = System.nanoTime();
     long nextPrint = schedule.startNanos() + SECOND;
+    CpuMeter cpuStart = null;
     while (true) {
       long now = System.nanoTime();
       if (now >= schedule.endNanos()) {
@@ -128,16 +132,20 @@ final class WriteRun {
         }
       }
       last = now;
-      if (storm.cpuStart == null && now >= stats.measureFromNanos) {
-        storm.cpuStart = CpuMeter.start(o.serverPid);
+      if (cpuStart == null && now >= stats.measureFromNanos) {
+        cpuStart = CpuMeter.start(o.serverPid);
       }
       if (now >= stormAt && storm.startNanos < 0) {
         storm.targets = targets(fleet);
+        storm.wasUp = new boolean[fleet.size()];
+        for (int i = 0; i < fleet.size(); i++) {
+          storm.wasUp[i] = fleet.device(i).isUp();
+        }
         storm.startNanos = System.nanoTime();
         storm.cut = fleet.cutAll();
         progress.printf("storm: cut %d connections at once%n", storm.cut);
       }
-      if (storm.startNanos >= 0 && storm.resumedNanos < 0 && caughtUp(fleet, storm.targets)) {
+      if (storm.startNanos >= 0 && storm.resumedNanos < 0 && resumed(fleet, storm)) {
         storm.resumedNanos = System.nanoTime();
         progress.printf(
             "storm: every device resumed %.1f ms after the cut%n",
@@ -153,9 +161,7 @@ final class WriteRun {
         TimeUnit.NANOSECONDS.sleep(sleep);
       }
     }
-    if (storm.cpuStart != null) {
-      storm.cpu = storm.cpuStart.since(o.serverPid);
-    }
+    return cpuStart == null ? null : cpuStart.since(o.serverPid);
   }
 
   /** Waits until everything is acked and every device is caught up, or the deadline. */
@@ -163,7 +169,7 @@ final class WriteRun {
       throws InterruptedException {
     long nextPrint = System.nanoTime() + SECOND;
     while (true) {
-      if (storm.startNanos >= 0 && storm.resumedNanos < 0 && caughtUp(fleet, storm.targets)) {
+      if (storm.startNanos >= 0 && storm.resumedNanos < 0 && resumed(fleet, storm)) {
         storm.resumedNanos = System.nanoTime();
       }
       boolean settled = stats.acked.sum() + stats.writeErrors.sum() >= stats.sent.sum();
@@ -212,6 +218,19 @@ final class WriteRun {
   }
 
   /**
+   * Whether every device cut by the storm has lost its connection since (the cut is asynchronous),
+   * and every device is connected again and holds what was acked before the storm.
+   */
+  private static boolean resumed(Fleet fleet, Storm storm) {
+    for (int i = 0; i < fleet.size(); i++) {
+      if (storm.wasUp[i] && fleet.device(i).lastDownNanos() < storm.startNanos) {
+        return false;
+      }
+    }
+    return caughtUp(fleet, storm.targets);
+  }
+
+  /**
    * Whether every device is connected and holds, of every document, at least the given version (or,
    * with null targets, the highest version acked now).
    */
@@ -248,6 +267,7 @@ final class WriteRun {
       int connected,
       Timeline timeline,
       Storm storm,
+      CpuMeter.Usage cpu,
       boolean drained,
       long drainNanos) {
     int devices = fleet.devicesPerUser();
@@ -343,11 +363,12 @@ final class WriteRun {
           "resume time: from the connection loss to the device holding every version acked"
               + " before it (includes the client's reconnect backoff, up to 100 ms at first)");
     }
-    if (storm.cpu != null) {
-      storm.cpu.putInto(result);
+    if (cpu != null) {
+      cpu.putInto(result);
       result.note(
-          "cpu_*_pct: CPU used while measuring, in percent of one core (machine = everything on"
-              + " it; other = neither this load tester nor the server)");
+          "cpu_*_pct: CPU used while measuring, in percent of one core: the machine, this load"
+              + " tester, the server, interrupts and softirqs (on loopback mostly the kernel moving"
+              + " this run's packets), time stolen by the hypervisor, and any other process");
     }
     if (walk.ownMissing > 0) {
       result.put("own_missing", walk.ownMissing);
@@ -413,13 +434,13 @@ final class WriteRun {
     }
   }
 
-  /** The reconnect storm and the CPU meter, as seen by the main thread. */
+  /** The reconnect storm, as seen by the main thread. */
   private static final class Storm {
-    CpuMeter cpuStart;
-    CpuMeter.Usage cpu;
     long startNanos = -1;
     long resumedNanos = -1;
     int cut = -1;
     long[][] targets;
+    // Which devices were connected when the storm started: each of them must go down and back up.
+    boolean[] wasUp;
   }
 }

@@ -7,8 +7,10 @@ import org.junit.jupiter.api.Test;
 class CpuMeterTest {
   @Test
   void machineBusyIsEverythingButIdleAndIowait() {
-    assertEquals(
-        100 + 2 + 30 + 4 + 5 + 6, CpuMeter.parseMachineBusy("cpu  100 2 30 9000 7 4 5 6 0 0"));
+    CpuMeter.Machine m = CpuMeter.parseMachine("cpu  100 2 30 9000 7 4 5 6 1 0");
+    assertEquals(100 + 2 + 30 + 4 + 5 + 6, m.busy());
+    assertEquals(4 + 5, m.interrupts());
+    assertEquals(6, m.steal());
   }
 
   @Test

@@ -89,7 +89,14 @@ class ScenarioSmokeTest {
     assertEquals("800", json.get("received"));
     assertNothingWentWrong(json);
     for (String field :
-        List.of("p50_ms", "p90_ms", "p99_ms", "p999_ms", "max_ms", "delivered_per_s")) {
+        List.of(
+            "p50_ms",
+            "p90_ms",
+            "p99_ms",
+            "p999_ms",
+            "max_ms",
+            "delivered_per_s",
+            "cpu_loadtest_pct")) {
       assertTrue(json.containsKey(field), field + " missing from " + run.lastLine());
     }
     String html = Files.readString(report);
@@ -160,6 +167,7 @@ class ScenarioSmokeTest {
     assertEquals("0", json.get("disconnects"));
     assertNothingWentWrong(json);
     assertTrue(json.containsKey("server_heap_per_connection_bytes"), run.lastLine());
+    assertTrue(json.containsKey("cpu_server_pct"), run.lastLine());
   }
 
   @Test
