@@ -49,7 +49,8 @@ public final class TestDevice implements AutoCloseable {
 
   /** Connects and returns the HTTP status of a refused upgrade, or 101 if it was accepted. */
   public static int upgradeStatus(int port, String token) {
-    try (TestDevice d = open(port, token)) {
+    try {
+      open(port, token).close();
       return 101;
     } catch (WebSocketHandshakeException e) {
       return e.getResponse().statusCode();

@@ -27,8 +27,7 @@ public final class Hub {
    */
   CompletableFuture<Void> register(SessionHandler session) {
     SessionHandler[] replaced = new SessionHandler[1];
-    @SuppressWarnings("unchecked")
-    CompletableFuture<Void>[] ready = new CompletableFuture[1];
+    List<CompletableFuture<Void>> ready = new ArrayList<>(1);
     users.compute(
         session.userId(),
         (user, us) -> {
@@ -37,13 +36,13 @@ public final class Hub {
             us.subscription = broker.subscribe(user, us);
           }
           replaced[0] = us.add(session);
-          ready[0] = us.subscription.ready();
+          ready.add(us.subscription.ready());
           return us;
         });
     if (replaced[0] != null) {
       replaced[0].replaced();
     }
-    return ready[0];
+    return ready.get(0);
   }
 
   void unregister(SessionHandler session) {

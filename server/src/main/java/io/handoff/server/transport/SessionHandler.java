@@ -51,6 +51,7 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicIntegerFieldUpdater;
 import java.util.concurrent.atomic.AtomicLongFieldUpdater;
+import java.util.concurrent.atomic.AtomicReferenceFieldUpdater;
 import java.util.function.BiConsumer;
 import org.jctools.queues.MpscChunkedArrayQueue;
 import org.slf4j.Logger;
@@ -84,6 +85,12 @@ final class SessionHandler extends ChannelInboundHandlerAdapter {
       AtomicLongFieldUpdater.newUpdater(SessionHandler.class, "queuedBytes");
   private static final AtomicIntegerFieldUpdater<SessionHandler> DRAIN_SCHEDULED =
       AtomicIntegerFieldUpdater.newUpdater(SessionHandler.class, "drainScheduled");
+
+  @SuppressWarnings("rawtypes")
+  private static final AtomicReferenceFieldUpdater<SessionHandler, MpscChunkedArrayQueue> QUEUE =
+      AtomicReferenceFieldUpdater.newUpdater(
+          SessionHandler.class, MpscChunkedArrayQueue.class, "queue");
+
   private static final AtomicIntegerFieldUpdater<SessionHandler> OVERFLOWED =
       AtomicIntegerFieldUpdater.newUpdater(SessionHandler.class, "overflowed");
 
@@ -112,7 +119,7 @@ final class SessionHandler extends ChannelInboundHandlerAdapter {
   private final LinkedHashMap<Long, InFlight> inFlight = new LinkedHashMap<>();
 
   // Written by broker threads, read by the event loop.
-  private MpscChunkedArrayQueue<DocumentEvent> queue;
+  private volatile MpscChunkedArrayQueue<DocumentEvent> queue;
   private volatile long queuedBytes;
   private volatile int drainScheduled;
   private volatile int overflowed;
@@ -153,6 +160,15 @@ final class SessionHandler extends ChannelInboundHandlerAdapter {
   @Override
   public void channelActive(ChannelHandlerContext ctx) {
     stats.connectionsOpened.increment();
+    // A connection that never completes its upgrade is cut after the handshake timeout.
+    loop.schedule(
+        () -> {
+          if (phase == Phase.HANDSHAKE) {
+            ctx.close();
+          }
+        },
+        config.handshakeTimeout().toMillis(),
+        TimeUnit.MILLISECONDS);
     ctx.fireChannelActive();
   }
 
@@ -190,7 +206,7 @@ final class SessionHandler extends ChannelInboundHandlerAdapter {
     }
     if (evt instanceof IdleStateEvent idle && idle.state() == IdleState.READER_IDLE) {
       if (phase == Phase.HANDSHAKE) {
-        ctx.close();
+        return; // The handshake timeout governs this phase.
       } else if (idle.isFirst()) {
         ctx.writeAndFlush(new PingWebSocketFrame(Unpooled.EMPTY_BUFFER));
       } else {
@@ -366,7 +382,6 @@ final class SessionHandler extends ChannelInboundHandlerAdapter {
     }
     follow = filter;
     phase = Phase.SYNCING;
-    queue = new MpscChunkedArrayQueue<>(8, Math.max(16, config.maxQueuedFrames()));
     CompletableFuture<Void> subscribed = hub.register(this);
     registered = true;
     FollowFilter snapshot = filter.copy();
@@ -626,7 +641,15 @@ final class SessionHandler extends ChannelInboundHandlerAdapter {
       return;
     }
     int size = cost(event);
-    if (!queue.offer(event)) {
+    MpscChunkedArrayQueue<DocumentEvent> q = queue;
+    if (q == null) {
+      // Allocated on the first push, so an idle connection holds no queue at all.
+      q = new MpscChunkedArrayQueue<>(8, Math.max(16, config.maxQueuedFrames()));
+      if (!QUEUE.compareAndSet(this, null, q)) {
+        q = queue;
+      }
+    }
+    if (!q.offer(event)) {
       overflow();
       return;
     }
@@ -706,6 +729,10 @@ final class SessionHandler extends ChannelInboundHandlerAdapter {
   private void drain() {
     DRAIN_SCHEDULED.set(this, 0);
     if (phase != Phase.LIVE || closing) {
+      return;
+    }
+    MpscChunkedArrayQueue<DocumentEvent> queue = this.queue;
+    if (queue == null) {
       return;
     }
     int n = 0;
