@@ -8,9 +8,13 @@ import io.handoff.server.engine.redis.RedisEngine;
 import java.time.Duration;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CountDownLatch;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
 
 /** {@code java -jar handoff-server.jar [options]}: runs one node until SIGTERM or Ctrl-C. */
 @Command(
@@ -20,6 +24,7 @@ import picocli.CommandLine.Option;
     description = "Runs one Handoff node.",
     subcommands = {Main.Token.class})
 public final class Main implements Callable<Integer> {
+  private static final Logger log = LoggerFactory.getLogger(Main.class);
 
   @Option(names = "--port", description = "TCP port (default ${DEFAULT-VALUE}).")
   int port = ServerConfig.DEFAULT_PORT;
@@ -70,7 +75,7 @@ public final class Main implements Callable<Integer> {
   @Override
   public Integer call() throws Exception {
     if (configFile != null) {
-      System.err.println("--config: configuration files are not supported yet.");
+      log.error("--config: configuration files are not supported yet.");
       return 2;
     }
     ServerConfig.Builder b = ServerConfig.builder().port(port).host(host).nodeId(nodeId);
@@ -93,7 +98,7 @@ public final class Main implements Callable<Integer> {
     try {
       config = b.build();
     } catch (IllegalArgumentException e) {
-      System.err.println("invalid configuration: " + e.getMessage());
+      log.error("invalid configuration: {}", e.getMessage());
       return 2;
     }
     Engine engine;
@@ -103,18 +108,18 @@ public final class Main implements Callable<Integer> {
       try {
         engine = RedisEngine.connect(redisUrl, redisPrefix, config.storeLimits());
       } catch (RuntimeException e) {
-        System.err.println("cannot connect to Redis at " + redisUrl + ": " + e.getMessage());
+        log.error("cannot connect to Redis at {}: {}", redisUrl, e.getMessage());
         return 3;
       }
     }
     HandoffServer server = HandoffServer.start(config, engine);
-    System.out.println("Handoff node " + config.nodeId() + " on port " + server.port());
-    System.out.println("Durability: " + engine.durability());
+    log.info("Handoff node {} on port {}", config.nodeId(), server.port());
+    log.info("Durability: {}", engine.durability());
     if (dev) {
-      System.out.println("DEVELOPMENT secret (pass --jwt-secret for a real one): " + secret);
-      System.out.println(
-          "Example token (user demo, device laptop, 24 h): "
-              + DevTokens.mint(secret, "demo", "laptop", Duration.ofHours(24)));
+      log.warn("DEVELOPMENT secret (pass --jwt-secret for a real one): {}", secret);
+      log.info(
+          "Example token (user demo, device laptop, 24 h): {}",
+          DevTokens.mint(secret, "demo", "laptop", Duration.ofHours(24)));
     }
     CountDownLatch stopped = new CountDownLatch(1);
     Runtime.getRuntime()
@@ -170,9 +175,12 @@ public final class Main implements Callable<Integer> {
     @Option(names = "--ttl", defaultValue = "24h", description = "Lifetime (default 24h).")
     String ttl;
 
+    @Spec CommandSpec spec;
+
     @Override
     public Integer call() {
-      System.out.println(DevTokens.mint(secret, user, device, parseDuration(ttl)));
+      // The token is this command's output, for scripts: stdout, not the log.
+      spec.commandLine().getOut().println(DevTokens.mint(secret, user, device, parseDuration(ttl)));
       return 0;
     }
   }

@@ -18,7 +18,6 @@ import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
-import java.util.function.BooleanSupplier;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -42,10 +41,19 @@ class ClientEndToEndTest {
   /** Records, per device, every version it saw of each document, in the order it saw them. */
   static final class Recorder implements HandoffListener {
     final List<DocumentChange> changes = java.util.Collections.synchronizedList(new ArrayList<>());
+    final Signal signal = new Signal();
 
     @Override
     public void onChange(DocumentChange change) {
       changes.add(change);
+      signal.fire();
+    }
+
+    /** Waits until this device's replica of {@code doc} is at {@code version}. */
+    void awaitVersion(HandoffClient client, String doc, long version) throws InterruptedException {
+      signal.await(
+          client.deviceId() + " has " + doc + " v" + version,
+          () -> client.lastVersion(doc) == version);
     }
 
     List<Long> versions(String doc) {
@@ -79,16 +87,6 @@ class ClientEndToEndTest {
     return c;
   }
 
-  private static void await(String what, BooleanSupplier condition) throws InterruptedException {
-    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
-    while (!condition.getAsBoolean()) {
-      if (System.nanoTime() > deadline) {
-        throw new AssertionError("timed out waiting for: " + what);
-      }
-      Thread.sleep(5);
-    }
-  }
-
   private static byte[] utf8(String s) {
     return s.getBytes(StandardCharsets.UTF_8);
   }
@@ -106,9 +104,8 @@ class ClientEndToEndTest {
 
     long version = a.document("player").set("position", utf8("1:02:03")).get(10, TimeUnit.SECONDS);
     assertEquals(1, version);
-    await(
-        "b and c see the delta",
-        () -> b.lastVersion("player") == 1 && c.lastVersion("player") == 1);
+    rb.awaitVersion(b, "player", 1);
+    rc.awaitVersion(c, "player", 1);
     for (Recorder r : List.of(rb, rc)) {
       assertEquals(List.of(1L), r.versions("player"));
       DocumentChange d = r.changes.get(0);
@@ -126,7 +123,7 @@ class ClientEndToEndTest {
     assertEquals("0:00", x.document("player").get("position").toStringUtf8());
     // And the second write of Alice's shows the fan-out is exactly once.
     a.document("player").set("position", utf8("1:02:04")).get(10, TimeUnit.SECONDS);
-    await("b sees v2", () -> b.lastVersion("player") == 2);
+    rb.awaitVersion(b, "player", 2);
     assertEquals(List.of(1L, 2L), rb.versions("player"));
   }
 
@@ -180,8 +177,8 @@ class ClientEndToEndTest {
     for (int v = 0; v < total; v++) {
       assertEquals(v + 1, ackedVersions.get(v), "every version acked exactly once");
     }
-    for (HandoffClient c : cs) {
-      await("converged", () -> c.lastVersion("counter") == total);
+    for (int i = 0; i < 3; i++) {
+      recorders[i].awaitVersion(cs[i], "counter", total);
     }
     Map<String, ByteString> expected = cs[0].document("counter").fields();
     for (int i = 0; i < 3; i++) {
@@ -203,12 +200,21 @@ class ClientEndToEndTest {
       HandoffClient a = client(proxy.url(), "dave", "phone", r);
       Document draft = a.document("draft/7");
       assertEquals(1, draft.set("text", utf8("first")).get(10, TimeUnit.SECONDS));
+      CompletableFuture<Void> applied = new CompletableFuture<>();
+      server
+          .engine
+          .broker()
+          .subscribe(
+              "dave",
+              e -> {
+                if (e.version() == 2) {
+                  applied.complete(null);
+                }
+              });
 
       proxy.blackholeDownstream(true);
       CompletableFuture<Long> lost = draft.set("text", utf8("second"));
-      await(
-          "the server applied the write",
-          () -> server.engine.store().read("dave", "draft/7", 0, 0).join().toVersion() == 2);
+      applied.get(10, TimeUnit.SECONDS); // The server applied it; its ack is swallowed.
       proxy.cutAll();
       proxy.blackholeDownstream(false);
 
@@ -228,7 +234,7 @@ class ClientEndToEndTest {
       HandoffClient writer = client(server.url(), "erin", "laptop", rw);
       HandoffClient reader = client(proxy.url(), "erin", "phone", rr);
       writer.document("cart").set("items", utf8("0")).get(10, TimeUnit.SECONDS);
-      await("reader has v1", () -> reader.lastVersion("cart") == 1);
+      rr.awaitVersion(reader, "cart", 1);
 
       proxy.blackholeDownstream(true);
       proxy.cutAll();
@@ -239,7 +245,7 @@ class ClientEndToEndTest {
       proxy.blackholeDownstream(false);
       proxy.cutAll();
 
-      await("reader caught up", () -> reader.lastVersion("cart") == 52);
+      rr.awaitVersion(reader, "cart", 52);
       List<Long> seen = rr.versions("cart");
       assertEquals(52, seen.size());
       for (int v = 0; v < 52; v++) {

@@ -28,7 +28,6 @@ import java.util.UUID;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
-import java.util.function.BooleanSupplier;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 
@@ -81,16 +80,6 @@ class MultiNodeTest {
     return c;
   }
 
-  private static void await(String what, BooleanSupplier condition) throws InterruptedException {
-    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
-    while (!condition.getAsBoolean()) {
-      if (System.nanoTime() > deadline) {
-        throw new AssertionError("timed out waiting for: " + what);
-      }
-      Thread.sleep(10);
-    }
-  }
-
   private static byte[] utf8(String s) {
     return s.getBytes(StandardCharsets.UTF_8);
   }
@@ -133,8 +122,8 @@ class MultiNodeTest {
 
   private static void assertEveryDeviceSawEveryVersionOnceInOrder(
       HandoffClient[] cs, Recorder[] rs, long last) throws Exception {
-    for (HandoffClient c : cs) {
-      await("converged at v" + last, () -> c.lastVersion("counter") == last);
+    for (int i = 0; i < cs.length; i++) {
+      rs[i].awaitVersion(cs[i], "counter", last);
     }
     Map<String, com.google.protobuf.ByteString> expected = cs[0].document("counter").fields();
     for (int i = 0; i < cs.length; i++) {

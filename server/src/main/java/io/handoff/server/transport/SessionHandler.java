@@ -850,11 +850,12 @@ final class SessionHandler extends ChannelInboundHandlerAdapter {
             continue;
           }
           InFlight p = e.originDevice().equals(deviceId()) ? inFlight.remove(e.originSeq()) : null;
+          // As on the live path, the writer gets its ack in the delta's place.
           if (p != null) {
             sendAck(p, e.originSeq(), e.epoch(), e.version(), false);
+          } else {
+            sendDelta(e);
           }
-          // Deltas of a sync are sent even for own writes: the device applies them in order.
-          sendDelta(e);
           c.version = e.version();
         }
       }

@@ -12,6 +12,7 @@ import io.handoff.protocol.v1.FieldOp;
 import io.handoff.protocol.v1.FollowSpec;
 import io.handoff.protocol.v1.Position;
 import io.handoff.protocol.v1.Write;
+import io.handoff.server.Signal;
 import java.util.List;
 import java.util.UUID;
 import java.util.concurrent.CopyOnWriteArrayList;
@@ -38,6 +39,7 @@ public abstract class DocumentStoreContractTest {
   protected DocumentStore store;
   protected String user;
   protected final List<DocumentEvent> published = new CopyOnWriteArrayList<>();
+  private final Signal delivered = new Signal();
   private Broker.Subscription subscription;
 
   /** A fresh engine with {@link #LIMITS}. */
@@ -48,7 +50,15 @@ public abstract class DocumentStoreContractTest {
     engine = newEngine(LIMITS);
     store = engine.store();
     user = "user-" + UUID.randomUUID();
-    subscription = engine.broker().subscribe(user, published::add);
+    subscription =
+        engine
+            .broker()
+            .subscribe(
+                user,
+                e -> {
+                  published.add(e);
+                  delivered.fire();
+                });
     subscription.ready().get(10, java.util.concurrent.TimeUnit.SECONDS);
   }
 
@@ -68,10 +78,7 @@ public abstract class DocumentStoreContractTest {
 
   /** Waits until the broker delivered {@code n} events (network brokers deliver asynchronously). */
   protected void awaitPublished(int n) throws InterruptedException {
-    long deadline = System.nanoTime() + java.util.concurrent.TimeUnit.SECONDS.toNanos(10);
-    while (published.size() < n && System.nanoTime() < deadline) {
-      Thread.sleep(2);
-    }
+    delivered.await(n + " events delivered", () -> published.size() >= n);
     assertEquals(n, published.size(), "events delivered");
   }
 
