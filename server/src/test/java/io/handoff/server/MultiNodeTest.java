@@ -6,9 +6,14 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import io.handoff.client.Document;
 import io.handoff.client.DocumentChange;
 import io.handoff.client.HandoffClient;
+import io.handoff.protocol.CloseCode;
+import io.handoff.protocol.bus.v1.DeviceKick;
+import io.handoff.protocol.bus.v1.UserSignal;
 import io.handoff.protocol.v1.Ack;
+import io.handoff.protocol.v1.ClientFrame;
 import io.handoff.protocol.v1.DocumentSync;
 import io.handoff.protocol.v1.Hello;
+import io.handoff.protocol.v1.Ping;
 import io.handoff.protocol.v1.Position;
 import io.handoff.protocol.v1.ServerFrame;
 import io.handoff.protocol.v1.Welcome;
@@ -244,6 +249,36 @@ class MultiNodeTest {
     }
     assertEveryDeviceSawEveryVersionOnceInOrder(
         new HandoffClient[] {writer, reader}, new Recorder[] {r0, r1}, 300);
+  }
+
+  @Test
+  void signalFromOneNodeClosesTheDeviceOnAnotherAndSparesTheOthers() throws Exception {
+    String redis = RedisProcess.sharedUrl();
+    HandoffServer n1 = node(redis, "n1");
+    HandoffServer n2 = node(redis, "n2");
+    try (TestDevice phone = TestDevice.connect(n2.port(), TestServer.token("gina", "phone"));
+        TestDevice tv = TestDevice.connect(n2.port(), TestServer.token("gina", "tv"));
+        TestDevice laptop = TestDevice.connect(n1.port(), TestServer.token("gina", "laptop"))) {
+      phone.hello();
+      tv.hello();
+      laptop.hello();
+      n1.engine()
+          .broker()
+          .signal(
+              "gina",
+              UserSignal.newBuilder()
+                  .setOriginNode("n1")
+                  .setKick(
+                      DeviceKick.newBuilder()
+                          .setDeviceId("phone")
+                          .setCloseCode(CloseCode.SESSION_REVOKED.code())
+                          .setReason("revoked in a test"))
+                  .build());
+      assertEquals(CloseCode.SESSION_REVOKED.code(), phone.awaitClose());
+      tv.send(ClientFrame.newBuilder().setPing(Ping.newBuilder().setNonce(7)));
+      assertEquals(7, tv.next(ServerFrame::hasPong).getPong().getNonce());
+      assertTrue(!tv.isClosed() && !laptop.isClosed());
+    }
   }
 
   @Test

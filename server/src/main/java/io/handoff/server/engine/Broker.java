@@ -1,5 +1,7 @@
 package io.handoff.server.engine;
 
+import io.handoff.protocol.bus.v1.UserSignal;
+
 /**
  * Fan-out of {@link DocumentEvent}s to the nodes that have a device of the event's user connected.
  *
@@ -14,6 +16,11 @@ package io.handoff.server.engine;
  *   <li>When a broker knows it may have lost events of a user (its connection dropped and came
  *       back), it calls {@link Listener#onPossibleLoss()} once the subscription is live again, so
  *       the receivers re-check every document against the store.
+ *   <li>{@link #signal Signals} (node-to-node messages about a user: revocations, presence, offers)
+ *       travel the same way as events and reach every node subscribed to the user, including the
+ *       one that sent them. They carry no version: a signal lost while a broker's connection is
+ *       down is gone, so their receivers must tolerate loss (the state they describe lives in the
+ *       store and is re-read on {@link Listener#onPossibleLoss()}).
  *   <li>Listeners run on the broker's thread and must not block: they only hand the event to the
  *       connections' event loops.
  * </ul>
@@ -29,9 +36,17 @@ public interface Broker extends AutoCloseable {
    */
   void publish(DocumentEvent event);
 
+  /**
+   * Hands {@code signal} to every subscriber of {@code userId} on every node, this one included.
+   */
+  void signal(String userId, UserSignal signal);
+
   /** Receives one user's events. */
   interface Listener {
     void onEvent(DocumentEvent event);
+
+    /** A node-to-node signal about this user. */
+    default void onSignal(UserSignal signal) {}
 
     /** Events may have been lost before now; re-check against the store. */
     default void onPossibleLoss() {}

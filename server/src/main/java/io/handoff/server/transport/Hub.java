@@ -1,5 +1,8 @@
 package io.handoff.server.transport;
 
+import io.handoff.protocol.CloseCode;
+import io.handoff.protocol.bus.v1.DeviceKick;
+import io.handoff.protocol.bus.v1.UserSignal;
 import io.handoff.server.engine.Broker;
 import io.handoff.server.engine.DocumentEvent;
 import java.util.ArrayList;
@@ -121,6 +124,19 @@ public final class Hub {
     public void onEvent(DocumentEvent event) {
       for (SessionHandler s : sessions) {
         s.offer(event);
+      }
+    }
+
+    @Override
+    public void onSignal(UserSignal signal) {
+      if (signal.getBodyCase() == UserSignal.BodyCase.KICK) {
+        DeviceKick kick = signal.getKick();
+        CloseCode code = CloseCode.of(kick.getCloseCode());
+        for (SessionHandler s : sessions) {
+          if (kick.getDeviceId().isEmpty() || kick.getDeviceId().equals(s.deviceId())) {
+            s.kick(code == null ? CloseCode.INTERNAL_ERROR : code, kick.getReason());
+          }
+        }
       }
     }
 

@@ -267,6 +267,12 @@ final class SessionHandler extends ChannelInboundHandlerAdapter {
     loop.execute(() -> closeWith(CloseCode.REPLACED, CloseCode.REPLACED.reason()));
   }
 
+  /** Closes this session with {@code code}, as another node or an operator asked. Any thread. */
+  void kick(CloseCode code, String reason) {
+    dead = true;
+    loop.execute(() -> closeWith(code, reason.isEmpty() ? code.reason() : reason));
+  }
+
   /** Tells the device to reconnect elsewhere and closes. Any thread. */
   void shutdown() {
     loop.execute(() -> closeWith(CloseCode.SHUTDOWN, CloseCode.SHUTDOWN.reason()));

@@ -1,5 +1,6 @@
 package io.handoff.server.engine.memory;
 
+import io.handoff.protocol.bus.v1.UserSignal;
 import io.handoff.server.engine.Broker;
 import io.handoff.server.engine.DocumentEvent;
 import java.util.List;
@@ -61,6 +62,21 @@ public final class MemoryBroker implements Broker {
         l.onEvent(event);
       } catch (RuntimeException e) {
         log.warn("subscriber of {} failed on {}", event.userId(), event, e);
+      }
+    }
+  }
+
+  @Override
+  public void signal(String userId, UserSignal signal) {
+    List<Listener> list = subscribers.get(userId);
+    if (list == null) {
+      return;
+    }
+    for (Listener l : list) {
+      try {
+        l.onSignal(signal);
+      } catch (RuntimeException e) {
+        log.warn("subscriber of {} failed on a signal", userId, e);
       }
     }
   }

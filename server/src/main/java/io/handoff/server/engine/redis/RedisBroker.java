@@ -1,8 +1,11 @@
 package io.handoff.server.engine.redis;
 
+import com.google.protobuf.InvalidProtocolBufferException;
+import io.handoff.protocol.bus.v1.UserSignal;
 import io.handoff.protocol.v1.Delta;
 import io.handoff.server.engine.Broker;
 import io.handoff.server.engine.DocumentEvent;
+import io.lettuce.core.cluster.api.async.RedisClusterAsyncCommands;
 import io.lettuce.core.pubsub.RedisPubSubAdapter;
 import io.lettuce.core.pubsub.StatefulRedisPubSubConnection;
 import java.nio.ByteBuffer;
@@ -10,6 +13,7 @@ import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.atomic.AtomicBoolean;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -18,21 +22,37 @@ import org.slf4j.LoggerFactory;
  * node subscribes to a user's channel when its first listener for that user arrives and
  * unsubscribes after the last leaves, so its Redis traffic grows with its own users.
  *
- * <p>Pub/sub loses messages while the connection is down. When it drops, every channel is marked;
- * Lettuce reconnects and subscribes again, and when Redis confirms a marked channel this broker
- * tells the user's listeners {@link Listener#onPossibleLoss()}, and they re-read their documents.
+ * <p>Pub/sub loses messages while the connection is down. Lettuce reconnects and subscribes again;
+ * a channel confirmed a second time was therefore down in between, and this broker tells the user's
+ * listeners {@link Listener#onPossibleLoss()}, and they re-read their documents. This needs no
+ * connection events, so it works the same on a standalone and a cluster pub/sub connection.
+ *
+ * <p>A message on a user's channel is either a {@link Delta} as the write script published it, or a
+ * {@link UserSignal} behind a 0x00 byte. No protobuf message starts with 0x00 (field number 0 does
+ * not exist), so the first byte tells them apart.
  *
  * <p>Messages arrive on Lettuce's event-loop thread; listeners only enqueue. Thread-safe.
  */
 public final class RedisBroker implements Broker {
   private static final Logger log = LoggerFactory.getLogger(RedisBroker.class);
 
+  private static final byte SIGNAL_MARK = 0;
+
   private final StatefulRedisPubSubConnection<byte[], byte[]> connection;
+  private final RedisClusterAsyncCommands<byte[], byte[]> commands;
   private final RedisKeys keys;
   private final ConcurrentHashMap<ByteBuffer, Channel> channels = new ConcurrentHashMap<>();
 
-  RedisBroker(StatefulRedisPubSubConnection<byte[], byte[]> connection, RedisKeys keys) {
+  /**
+   * Subscribes on {@code connection} and publishes through {@code commands} (a connection in
+   * subscriber mode cannot publish).
+   */
+  RedisBroker(
+      StatefulRedisPubSubConnection<byte[], byte[]> connection,
+      RedisClusterAsyncCommands<byte[], byte[]> commands,
+      RedisKeys keys) {
     this.connection = connection;
+    this.commands = commands;
     this.keys = keys;
     connection.addListener(
         new RedisPubSubAdapter<>() {
@@ -44,7 +64,7 @@ public final class RedisBroker implements Broker {
           @Override
           public void subscribed(byte[] channel, long count) {
             Channel c = channels.get(ByteBuffer.wrap(channel));
-            if (c != null && c.lossPending.compareAndSet(true, false)) {
+            if (c != null && !c.confirmed.compareAndSet(false, true)) {
               // Subscribed again after the connection dropped: messages may have been lost.
               c.listeners.forEach(Listener::onPossibleLoss);
             }
@@ -55,6 +75,10 @@ public final class RedisBroker implements Broker {
   private void deliver(byte[] channel, byte[] message) {
     Channel c = channels.get(ByteBuffer.wrap(channel));
     if (c == null) {
+      return;
+    }
+    if (message.length > 0 && message[0] == SIGNAL_MARK) {
+      deliverSignal(c, message);
       return;
     }
     Delta delta;
@@ -74,23 +98,40 @@ public final class RedisBroker implements Broker {
     }
   }
 
+  private void deliverSignal(Channel c, byte[] message) {
+    UserSignal signal;
+    try {
+      signal = UserSignal.parseFrom(ByteBuffer.wrap(message, 1, message.length - 1));
+    } catch (InvalidProtocolBufferException e) {
+      log.warn("dropping undecodable signal on {}: {}", c.userId, e.getMessage());
+      return;
+    }
+    for (Listener l : c.listeners) {
+      try {
+        l.onSignal(signal);
+      } catch (RuntimeException e) {
+        log.warn("listener of {} failed on a signal", c.userId, e);
+      }
+    }
+  }
+
   @Override
   public Subscription subscribe(String userId, Listener listener) {
     byte[] name = keys.channel(userId);
     ByteBuffer key = ByteBuffer.wrap(name);
-    channels.compute(
-        key,
-        (k, c) -> {
-          if (c == null) {
-            c = new Channel(userId);
-            c.ready = connection.async().subscribe(name).toCompletableFuture().thenApply(v -> null);
-          }
-          c.listeners.add(listener);
-          return c;
-        });
-    CompletableFuture<Void> ready = channels.get(key) == null ? null : channels.get(key).ready;
-    CompletableFuture<Void> whenReady =
-        ready == null ? CompletableFuture.completedFuture(null) : ready;
+    Channel channel =
+        channels.compute(
+            key,
+            (k, c) -> {
+              if (c == null) {
+                c = new Channel(userId);
+                c.ready =
+                    connection.async().subscribe(name).toCompletableFuture().thenApply(v -> null);
+              }
+              c.listeners.add(listener);
+              return c;
+            });
+    CompletableFuture<Void> whenReady = channel.ready;
     return new Subscription() {
       private boolean closed;
 
@@ -122,21 +163,17 @@ public final class RedisBroker implements Broker {
   /** The Redis store publishes inside its write script; this is for callers outside a store. */
   @Override
   public void publish(DocumentEvent event) {
-    connection.async().publish(keys.channel(event.userId()), event.delta().toByteArray());
+    commands.publish(keys.channel(event.userId()), event.delta().toByteArray());
   }
 
-  /**
-   * The pub/sub connection dropped: every channel subscribed now may miss messages until Lettuce
-   * has subscribed again, at which point its listeners hear {@link Listener#onPossibleLoss()}.
-   */
-  void connectionLost() {
-    for (Channel c : channels.values()) {
-      c.lossPending.set(true);
-    }
-  }
-
-  boolean owns(Object connection) {
-    return connection == this.connection;
+  /** Publishes on the user's channel; a signal published while Redis is unreachable is dropped. */
+  @Override
+  public void signal(String userId, UserSignal signal) {
+    byte[] body = signal.toByteArray();
+    byte[] message = new byte[body.length + 1];
+    message[0] = SIGNAL_MARK;
+    System.arraycopy(body, 0, message, 1, body.length);
+    commands.publish(keys.channel(userId), message);
   }
 
   /** Users this node is subscribed to. */
@@ -158,8 +195,8 @@ public final class RedisBroker implements Broker {
     final String userId;
     final List<Listener> listeners = new CopyOnWriteArrayList<>();
     volatile CompletableFuture<Void> ready;
-    final java.util.concurrent.atomic.AtomicBoolean lossPending =
-        new java.util.concurrent.atomic.AtomicBoolean();
+    // Set by the first confirmation of the subscription; a later one means a resubscription.
+    final AtomicBoolean confirmed = new AtomicBoolean();
 
     Channel(String userId) {
       this.userId = userId;

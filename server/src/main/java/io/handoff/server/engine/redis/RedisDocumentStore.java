@@ -13,10 +13,11 @@ import io.handoff.server.engine.FollowFilter;
 import io.handoff.server.engine.StoreLimits;
 import io.handoff.server.engine.SyncResult;
 import io.handoff.server.engine.WriteOutcome;
+import io.lettuce.core.RedisFuture;
 import io.lettuce.core.RedisNoScriptException;
 import io.lettuce.core.ScriptOutputType;
-import io.lettuce.core.api.StatefulRedisConnection;
-import io.lettuce.core.api.async.RedisAsyncCommands;
+import io.lettuce.core.api.StatefulConnection;
+import io.lettuce.core.cluster.api.async.RedisClusterAsyncCommands;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.UncheckedIOException;
@@ -36,6 +37,9 @@ import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
 import java.util.function.Supplier;
 
 /**
@@ -52,8 +56,8 @@ import java.util.function.Supplier;
 public final class RedisDocumentStore implements DocumentStore {
   private static final byte[] EMPTY = new byte[0];
 
-  private final StatefulRedisConnection<byte[], byte[]> connection;
-  private final RedisAsyncCommands<byte[], byte[]> redis;
+  private final StatefulConnection<byte[], byte[]> connection;
+  private final RedisClusterAsyncCommands<byte[], byte[]> redis;
   private final RedisKeys keys;
   private final StoreLimits limits;
   private final Clock clock;
@@ -63,20 +67,37 @@ public final class RedisDocumentStore implements DocumentStore {
   private volatile String writeSha;
   private volatile String readSha;
 
+  /**
+   * {@code redis} is the command interface of {@code connection}: a standalone connection's, or a
+   * cluster connection's, which routes each script call by its keys' hash slot and loads scripts on
+   * every node.
+   */
   RedisDocumentStore(
-      StatefulRedisConnection<byte[], byte[]> connection,
+      StatefulConnection<byte[], byte[]> connection,
+      RedisClusterAsyncCommands<byte[], byte[]> redis,
       RedisKeys keys,
       StoreLimits limits,
       Clock clock) {
     this.connection = connection;
-    this.redis = connection.async();
+    this.redis = redis;
     this.keys = keys;
     this.limits = limits;
     this.clock = clock;
     this.writeScript = resource("write.lua");
     this.readScript = resource("read.lua");
-    this.writeSha = connection.sync().scriptLoad(writeScript);
-    this.readSha = connection.sync().scriptLoad(readScript);
+    this.writeSha = await(redis.scriptLoad(writeScript));
+    this.readSha = await(redis.scriptLoad(readScript));
+  }
+
+  private static String await(RedisFuture<String> f) {
+    try {
+      return f.toCompletableFuture().get(30, TimeUnit.SECONDS);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new IllegalStateException("interrupted while loading scripts", e);
+    } catch (ExecutionException | TimeoutException e) {
+      throw new IllegalStateException("cannot load scripts into Redis: " + e.getMessage(), e);
+    }
   }
 
   private static String resource(String name) {

@@ -2,59 +2,76 @@ package io.handoff.server.engine.redis;
 
 import io.handoff.server.engine.Engine;
 import io.handoff.server.engine.StoreLimits;
+import io.lettuce.core.AbstractRedisClient;
 import io.lettuce.core.ClientOptions;
-import io.lettuce.core.RedisChannelHandler;
 import io.lettuce.core.RedisClient;
-import io.lettuce.core.RedisConnectionStateListener;
 import io.lettuce.core.RedisURI;
 import io.lettuce.core.SocketOptions;
 import io.lettuce.core.TimeoutOptions;
+import io.lettuce.core.api.StatefulRedisConnection;
+import io.lettuce.core.cluster.ClusterClientOptions;
+import io.lettuce.core.cluster.ClusterTopologyRefreshOptions;
+import io.lettuce.core.cluster.RedisClusterClient;
+import io.lettuce.core.cluster.api.StatefulRedisClusterConnection;
 import io.lettuce.core.codec.ByteArrayCodec;
 import java.time.Clock;
 import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
 
 /**
- * The engine for many nodes: {@link RedisDocumentStore} and {@link RedisBroker} on one Redis
- * (standalone; keys are hash-tagged per user so Redis Cluster works unchanged). Commands fail fast
- * while Redis is unreachable instead of queueing, so a write is either applied or refused with a
- * retryable error.
+ * The engine for many nodes: {@link RedisDocumentStore} and {@link RedisBroker} on one Redis,
+ * either standalone ({@link #connect}) or a Redis Cluster ({@link #connectCluster}). Every key of a
+ * user carries the user's hash tag, so all of a user's keys live in one slot and each script runs
+ * on one shard. Commands fail fast while Redis is unreachable instead of queueing, so a write is
+ * either applied or refused with a retryable error.
  */
 public final class RedisEngine implements Engine {
   public static final Duration DEFAULT_COMMAND_TIMEOUT = Duration.ofSeconds(2);
+  private static final Duration CONNECT_TIMEOUT = Duration.ofSeconds(2);
 
-  private final RedisClient client;
+  private final AbstractRedisClient client;
   private final RedisDocumentStore store;
   private final RedisBroker broker;
-  private final String url;
+  private final String description;
 
-  private RedisEngine(String url, String keyPrefix, StoreLimits limits, Clock clock) {
-    this.url = url;
-    this.client = RedisClient.create(RedisURI.create(url));
+  private RedisEngine(
+      AbstractRedisClient client,
+      RedisDocumentStore store,
+      RedisBroker broker,
+      String description) {
+    this.client = client;
+    this.store = store;
+    this.broker = broker;
+    this.description = description;
+  }
+
+  /**
+   * Connects to a standalone Redis at {@code url} ({@code redis://host:port[/db]}); every key
+   * starts with {@code keyPrefix} (e.g. {@code "handoff:"}), so several deployments or tests can
+   * share one Redis.
+   */
+  public static RedisEngine connect(String url, String keyPrefix, StoreLimits limits) {
+    return connect(url, keyPrefix, limits, Clock.systemUTC());
+  }
+
+  public static RedisEngine connect(String url, String keyPrefix, StoreLimits limits, Clock clock) {
+    RedisClient client = RedisClient.create(RedisURI.create(url));
     client.setOptions(
         ClientOptions.builder()
             .autoReconnect(true)
             .disconnectedBehavior(ClientOptions.DisconnectedBehavior.REJECT_COMMANDS)
             .timeoutOptions(TimeoutOptions.enabled(DEFAULT_COMMAND_TIMEOUT))
-            .socketOptions(
-                SocketOptions.builder()
-                    .connectTimeout(Duration.ofSeconds(2))
-                    .keepAlive(true)
-                    .build())
+            .socketOptions(socketOptions())
             .build());
     RedisKeys keys = new RedisKeys(keyPrefix);
     try {
-      this.store =
-          new RedisDocumentStore(client.connect(ByteArrayCodec.INSTANCE), keys, limits, clock);
-      this.broker = new RedisBroker(client.connectPubSub(ByteArrayCodec.INSTANCE), keys);
-      client.addListener(
-          new RedisConnectionStateListener() {
-            @Override
-            public void onRedisDisconnected(RedisChannelHandler<?, ?> connection) {
-              if (broker.owns(connection)) {
-                broker.connectionLost();
-              }
-            }
-          });
+      StatefulRedisConnection<byte[], byte[]> commands = client.connect(ByteArrayCodec.INSTANCE);
+      RedisDocumentStore store =
+          new RedisDocumentStore(commands, commands.async(), keys, limits, clock);
+      RedisBroker broker =
+          new RedisBroker(client.connectPubSub(ByteArrayCodec.INSTANCE), commands.async(), keys);
+      return new RedisEngine(client, store, broker, "Redis at " + masked(url));
     } catch (RuntimeException e) {
       client.shutdown();
       throw e;
@@ -62,15 +79,62 @@ public final class RedisEngine implements Engine {
   }
 
   /**
-   * Connects to {@code url} ({@code redis://host:port[/db]}); every key starts with {@code
-   * keyPrefix} (e.g. {@code "handoff:"}), so several deployments or tests can share one Redis.
+   * Connects to a Redis Cluster through one or more seed nodes ({@code redis://host:port} each).
+   * Lettuce discovers the topology, routes each script call to the shard that owns the user's hash
+   * slot, follows MOVED and ASK redirections, and refreshes the topology on redirections and
+   * reconnects. Fan-out uses cluster-wide PUBLISH, so a node may subscribe through any shard.
    */
-  public static RedisEngine connect(String url, String keyPrefix, StoreLimits limits) {
-    return new RedisEngine(url, keyPrefix, limits, Clock.systemUTC());
+  public static RedisEngine connectCluster(
+      List<String> seeds, String keyPrefix, StoreLimits limits) {
+    return connectCluster(seeds, keyPrefix, limits, Clock.systemUTC());
   }
 
-  public static RedisEngine connect(String url, String keyPrefix, StoreLimits limits, Clock clock) {
-    return new RedisEngine(url, keyPrefix, limits, clock);
+  public static RedisEngine connectCluster(
+      List<String> seeds, String keyPrefix, StoreLimits limits, Clock clock) {
+    if (seeds.isEmpty()) {
+      throw new IllegalArgumentException("a Redis Cluster needs at least one seed node");
+    }
+    List<RedisURI> uris = new ArrayList<>();
+    for (String seed : seeds) {
+      uris.add(RedisURI.create(seed.contains("://") ? seed : "redis://" + seed));
+    }
+    RedisClusterClient client = RedisClusterClient.create(uris);
+    client.setOptions(
+        ClusterClientOptions.builder()
+            .autoReconnect(true)
+            .disconnectedBehavior(ClientOptions.DisconnectedBehavior.REJECT_COMMANDS)
+            .timeoutOptions(TimeoutOptions.enabled(DEFAULT_COMMAND_TIMEOUT))
+            .socketOptions(socketOptions())
+            .maxRedirects(5)
+            .topologyRefreshOptions(
+                ClusterTopologyRefreshOptions.builder()
+                    .enableAllAdaptiveRefreshTriggers()
+                    .enablePeriodicRefresh(Duration.ofSeconds(30))
+                    .build())
+            .build());
+    RedisKeys keys = new RedisKeys(keyPrefix);
+    try {
+      StatefulRedisClusterConnection<byte[], byte[]> commands =
+          client.connect(ByteArrayCodec.INSTANCE);
+      RedisDocumentStore store =
+          new RedisDocumentStore(commands, commands.async(), keys, limits, clock);
+      RedisBroker broker =
+          new RedisBroker(client.connectPubSub(ByteArrayCodec.INSTANCE), commands.async(), keys);
+      List<String> shown = new ArrayList<>();
+      seeds.forEach(s -> shown.add(masked(s)));
+      return new RedisEngine(client, store, broker, "Redis Cluster via " + String.join(",", shown));
+    } catch (RuntimeException e) {
+      client.shutdown();
+      throw e;
+    }
+  }
+
+  private static SocketOptions socketOptions() {
+    return SocketOptions.builder().connectTimeout(CONNECT_TIMEOUT).keepAlive(true).build();
+  }
+
+  private static String masked(String url) {
+    return url.replaceAll(":[^:@/]*@", ":****@");
   }
 
   @Override
@@ -90,9 +154,8 @@ public final class RedisEngine implements Engine {
 
   @Override
   public String durability() {
-    return "Redis engine ("
-        + RedisURI.create(url).toString().replaceAll(":[^:@/]*@", ":****@")
-        + "): every acked write is in Redis before its ack; it survives this node and is as durable"
+    return description
+        + ": every acked write is in Redis before its ack; it survives this node and is as durable"
         + " as the Redis deployment (persistence and replication settings).";
   }
 
