@@ -6,6 +6,7 @@ import io.handoff.server.engine.StoreLimits;
 import io.handoff.server.engine.memory.MemoryEngine;
 import io.handoff.server.engine.redis.RedisEngine;
 import java.time.Duration;
+import java.util.List;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CountDownLatch;
 import org.slf4j.Logger;
@@ -50,6 +51,14 @@ public final class Main implements Callable<Integer> {
           "Redis for many nodes, e.g. redis://127.0.0.1:6379 (env HANDOFF_REDIS_URL)."
               + " Without it the embedded in-memory engine runs one node.")
   String redisUrl;
+
+  @Option(
+      names = "--redis-cluster",
+      defaultValue = "${env:HANDOFF_REDIS_CLUSTER:-false}",
+      description =
+          "--redis-url names seed nodes of a Redis Cluster, comma-separated"
+              + " (env HANDOFF_REDIS_CLUSTER).")
+  boolean redisCluster;
 
   @Option(
       names = "--redis-prefix",
@@ -106,7 +115,11 @@ public final class Main implements Callable<Integer> {
       engine = new MemoryEngine(config.storeLimits());
     } else {
       try {
-        engine = RedisEngine.connect(redisUrl, redisPrefix, config.storeLimits());
+        engine =
+            redisCluster
+                ? RedisEngine.connectCluster(
+                    List.of(redisUrl.split(",")), redisPrefix, config.storeLimits())
+                : RedisEngine.connect(redisUrl, redisPrefix, config.storeLimits());
       } catch (RuntimeException e) {
         log.error("cannot connect to Redis at {}: {}", redisUrl, e.getMessage());
         return 3;

@@ -93,7 +93,7 @@ class MultiNodeTest {
    * Three devices write {@code total} times in all, interleaved, while {@code disturbance} runs
    * once a third of the writes were acked. Returns the acked versions.
    */
-  private static List<Long> interleavedWrites(HandoffClient[] cs, int total, Runnable disturbance)
+  static List<Long> interleavedWrites(HandoffClient[] cs, int total, Runnable disturbance)
       throws Exception {
     List<CompletableFuture<Long>> acks = java.util.Collections.synchronizedList(new ArrayList<>());
     AtomicBoolean disturbed = new AtomicBoolean();
@@ -125,7 +125,7 @@ class MultiNodeTest {
     return acks.stream().map(CompletableFuture::join).sorted().toList();
   }
 
-  private static void assertEveryDeviceSawEveryVersionOnceInOrder(
+  static void assertEveryDeviceSawEveryVersionOnceInOrder(
       HandoffClient[] cs, Recorder[] rs, long last) throws Exception {
     for (int i = 0; i < cs.length; i++) {
       rs[i].awaitVersion(cs[i], "counter", last);

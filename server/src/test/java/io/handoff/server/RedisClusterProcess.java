@@ -1,0 +1,104 @@
+package io.handoff.server;
+
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.net.InetAddress;
+import java.net.ServerSocket;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.ThreadLocalRandom;
+import redis.embedded.RedisShardedCluster;
+import redis.embedded.core.RedisServerBuilder;
+
+/**
+ * A real Redis Cluster for tests: three primary shards, each a Redis process from the binary that
+ * embedded-redis ships, joined with CLUSTER MEET and the 16384 slots split between them. One per
+ * JVM, started on first use. {@code REDIS_CLUSTER_URL} (comma-separated seeds) overrides it.
+ */
+public final class RedisClusterProcess {
+  private static final int SHARDS = 3;
+  private static List<String> shared;
+
+  private RedisClusterProcess() {}
+
+  /** Seed URLs of the cluster every test may share; tests keep apart by key prefix. */
+  public static synchronized List<String> sharedSeeds() {
+    String env = System.getenv("REDIS_CLUSTER_URL");
+    if (env != null && !env.isBlank()) {
+      return List.of(env.split(","));
+    }
+    if (shared == null) {
+      shared = start();
+    }
+    return shared;
+  }
+
+  private static List<String> start() {
+    List<Integer> ports = freePorts(SHARDS);
+    try {
+      Path dir = Files.createTempDirectory("handoff-redis-cluster");
+      // Shard names end up in the nodes-*.conf file names: unique, so parallel runs never share.
+      String run = Long.toHexString(ThreadLocalRandom.current().nextLong() & Long.MAX_VALUE);
+      var builder =
+          RedisShardedCluster.newRedisCluster()
+              .withServerBuilder(
+                  new RedisServerBuilder()
+                      .setting("bind 127.0.0.1")
+                      .setting("dir " + dir)
+                      .setting("save \"\""))
+              .serverPorts(ports)
+              .initializationTimeout(Duration.ofSeconds(30));
+      for (int i = 0; i < SHARDS; i++) {
+        builder.shard("s" + i + "-" + run, 0);
+      }
+      RedisShardedCluster cluster = builder.build();
+      cluster.start();
+      Runtime.getRuntime().addShutdownHook(new Thread(() -> stopQuietly(cluster)));
+      List<String> seeds = new ArrayList<>();
+      for (int port : ports) {
+        seeds.add("redis://127.0.0.1:" + port);
+      }
+      return seeds;
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
+  }
+
+  private static void stopQuietly(RedisShardedCluster cluster) {
+    try {
+      cluster.stop();
+    } catch (IOException ignored) {
+      // Best effort at JVM exit.
+    }
+  }
+
+  /**
+   * Ports whose cluster-bus twin (port + 10000) is free as well, below the ephemeral range so the
+   * twin exists.
+   */
+  private static List<Integer> freePorts(int n) {
+    List<Integer> ports = new ArrayList<>();
+    ThreadLocalRandom random = ThreadLocalRandom.current();
+    for (int attempts = 0; ports.size() < n && attempts < 1000; attempts++) {
+      int p = 20_000 + random.nextInt(10_000);
+      if (!ports.contains(p) && free(p) && free(p + 10_000)) {
+        ports.add(p);
+      }
+    }
+    if (ports.size() < n) {
+      throw new IllegalStateException("no free ports for a Redis Cluster");
+    }
+    return ports;
+  }
+
+  private static boolean free(int port) {
+    try (ServerSocket s = new ServerSocket(port, 1, InetAddress.getLoopbackAddress())) {
+      return true;
+    } catch (IOException e) {
+      return false;
+    }
+  }
+}

@@ -1,0 +1,148 @@
+package io.handoff.server;
+
+import static io.handoff.server.MultiNodeTest.assertEveryDeviceSawEveryVersionOnceInOrder;
+import static io.handoff.server.MultiNodeTest.interleavedWrites;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.handoff.client.HandoffClient;
+import io.handoff.server.ClientEndToEndTest.Recorder;
+import io.handoff.server.engine.StoreLimits;
+import io.handoff.server.engine.redis.RedisEngine;
+import io.lettuce.core.KillArgs;
+import io.lettuce.core.RedisClient;
+import io.lettuce.core.api.StatefulRedisConnection;
+import java.net.URI;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.UUID;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+
+/** Nodes on a real three-shard Redis Cluster: users spread over shards, fan-out crosses them. */
+class RedisClusterTest {
+  private final List<AutoCloseable> closeables = new ArrayList<>();
+  private final String prefix = "test-" + UUID.randomUUID() + ":";
+
+  @AfterEach
+  void stop() throws Exception {
+    for (int i = closeables.size() - 1; i >= 0; i--) {
+      try {
+        closeables.get(i).close();
+      } catch (Exception ignored) {
+        // Already stopped by the test.
+      }
+    }
+  }
+
+  private HandoffServer node(String name) throws Exception {
+    ServerConfig config =
+        ServerConfig.builder()
+            .host("127.0.0.1")
+            .port(0)
+            .nodeId(name)
+            .jwtSecret(TestServer.SECRET)
+            .build();
+    RedisEngine engine =
+        RedisEngine.connectCluster(
+            RedisClusterProcess.sharedSeeds(), prefix, StoreLimits.builder().build());
+    closeables.add(engine);
+    HandoffServer server = HandoffServer.start(config, engine);
+    closeables.add(server);
+    return server;
+  }
+
+  private HandoffClient client(int port, String user, String device, Recorder r) throws Exception {
+    HandoffClient c =
+        HandoffClient.builder()
+            .url(URI.create("ws://127.0.0.1:" + port + "/ws"))
+            .token(TestServer.token(user, device))
+            .reconnectBackoff(Duration.ofMillis(20), Duration.ofMillis(250))
+            .listener(r)
+            .build();
+    closeables.add(c);
+    c.connect().get(10, TimeUnit.SECONDS);
+    return c;
+  }
+
+  /** Shards (by seed) that hold at least one key of this test. */
+  private int shardsHoldingKeys() {
+    int n = 0;
+    for (String seed : RedisClusterProcess.sharedSeeds()) {
+      RedisClient admin = RedisClient.create(seed);
+      try (StatefulRedisConnection<String, String> c = admin.connect()) {
+        if (!c.sync().keys(prefix + "*").isEmpty()) {
+          n++;
+        }
+      } finally {
+        admin.shutdown();
+      }
+    }
+    return n;
+  }
+
+  @Test
+  void usersOnDifferentShardsGetEveryWriteOnceInOrderAcrossTwoNodes() throws Exception {
+    HandoffServer n1 = node("n1");
+    HandoffServer n2 = node("n2");
+    int users = 6;
+    int writesPerUser = 600;
+    List<Thread> runs = new ArrayList<>();
+    List<Throwable> failures = java.util.Collections.synchronizedList(new ArrayList<>());
+    for (int u = 0; u < users; u++) {
+      HandoffClient[] cs = new HandoffClient[2];
+      Recorder[] rs = {new Recorder(), new Recorder()};
+      cs[0] = client(n1.port(), "user-" + u, "phone", rs[0]);
+      cs[1] = client(n2.port(), "user-" + u, "laptop", rs[1]);
+      Thread t =
+          new Thread(
+              () -> {
+                try {
+                  List<Long> versions = interleavedWrites(cs, writesPerUser, () -> {});
+                  for (int v = 0; v < versions.size(); v++) {
+                    assertEquals(v + 1, versions.get(v), "each write applied once");
+                  }
+                  assertEveryDeviceSawEveryVersionOnceInOrder(cs, rs, writesPerUser);
+                } catch (Throwable e) {
+                  failures.add(e);
+                }
+              });
+      t.start();
+      runs.add(t);
+    }
+    for (Thread t : runs) {
+      t.join(TimeUnit.SECONDS.toMillis(120));
+    }
+    assertEquals(List.of(), failures);
+    assertTrue(shardsHoldingKeys() >= 2, "the users' keys are spread over several shards");
+  }
+
+  @Test
+  void afterThePubSubConnectionsAreCutDevicesRecoverWhatTheyMissed() throws Exception {
+    HandoffServer n1 = node("n1");
+    HandoffServer n2 = node("n2");
+    Recorder[] rs = {new Recorder(), new Recorder()};
+    HandoffClient[] cs = {
+      client(n1.port(), "zoe", "phone", rs[0]), client(n2.port(), "zoe", "tv", rs[1])
+    };
+    int total = 900;
+    List<Long> versions =
+        interleavedWrites(
+            cs,
+            total,
+            () -> {
+              for (String seed : RedisClusterProcess.sharedSeeds()) {
+                RedisClient admin = RedisClient.create(seed);
+                try (StatefulRedisConnection<String, String> c = admin.connect()) {
+                  c.sync().clientKill(KillArgs.Builder.typePubsub());
+                } finally {
+                  admin.shutdown();
+                }
+              }
+            });
+    assertEquals(total, versions.size());
+    assertEveryDeviceSawEveryVersionOnceInOrder(cs, rs, total);
+  }
+}
