@@ -60,6 +60,67 @@ class BoundsTest {
   }
 
   @Test
+  void mutatedFramesOverRealSocketsNeverDisturbOtherConnections() throws Exception {
+    try (TestServer server = TestServer.start();
+        TestDevice writer = TestDevice.connect(server.port(), token("u1", "writer"));
+        TestDevice reader = TestDevice.connect(server.port(), token("u1", "reader"));
+        TestDevice stranger = TestDevice.connect(server.port(), token("u2", "phone"))) {
+      writer.hello();
+      reader.hello();
+      stranger.hello();
+      java.util.List<ClientFrame> seeds = FrameMutator.seeds();
+      java.util.SplittableRandom random = new java.util.SplittableRandom(42);
+      long[] seq = {1_000_000};
+      int frames = 1_000;
+      TestDevice garbage = null;
+      try {
+        for (int i = 1; i <= frames; i++) {
+          if (garbage == null || garbage.isClosed()) {
+            if (garbage != null) {
+              garbage.close();
+            }
+            // Same user as the bystanders, and a device of its own: the closest a frame can get.
+            garbage = TestDevice.connect(server.port(), token("u1", "garbage"));
+          }
+          byte[] base = FrameMutator.fresh(seeds.get(random.nextInt(seeds.size())), seq);
+          byte[] other = FrameMutator.fresh(seeds.get(random.nextInt(seeds.size())), seq);
+          try {
+            garbage.sendRaw(FrameMutator.mutate(base, other, random));
+          } catch (java.util.concurrent.CompletionException closedMeanwhile) {
+            // The server closed this connection for an earlier frame; the next one reconnects.
+          }
+          if (i % 50 == 0) {
+            writer.send(SessionProtocolTest.write("notes", i / 50, "n", Integer.toString(i)));
+            final long s = i / 50;
+            assertEquals(
+                s,
+                writer
+                    .next(f -> f.hasAck() && f.getAck().getClientSeq() == s)
+                    .getAck()
+                    .getClientSeq());
+            ServerFrame d =
+                reader.next(f -> f.hasDelta() && f.getDelta().getDocument().equals("notes"));
+            assertEquals(Integer.toString(i), d.getDelta().getOps(0).getSet().toStringUtf8());
+            stranger.send(
+                ClientFrame.newBuilder()
+                    .setPing(io.handoff.protocol.v1.Ping.newBuilder().setNonce(i)));
+            assertEquals(i, stranger.next(ServerFrame::hasPong).getPong().getNonce());
+          }
+        }
+      } finally {
+        if (garbage != null) {
+          garbage.close();
+        }
+      }
+      assertTrue(!writer.isClosed() && !reader.isClosed() && !stranger.isClosed());
+      assertTrue(
+          server.engine.store().documents("u2").get().isEmpty(),
+          "nothing of the garbage reached another user");
+      assertTrue(server.server.stats().protocolErrorCloses.sum() > 100, "the garbage was refused");
+    }
+  }
+
+  @Test
   void deviceThatNeverAnswersPingsIsClosedForIdleness() throws Exception {
     try (TestServer server = TestServer.start(b -> b.heartbeatInterval(Duration.ofMillis(50)));
         RawSocket silent = RawSocket.connect(server.port(), token("u1", "silent"), 0)) {
