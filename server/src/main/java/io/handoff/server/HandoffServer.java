@@ -3,6 +3,7 @@ package io.handoff.server;
 import io.handoff.server.auth.Hs256TokenVerifier;
 import io.handoff.server.auth.TokenVerifier;
 import io.handoff.server.engine.Engine;
+import io.handoff.server.metrics.NodeMetrics;
 import io.handoff.server.transport.HandoffChannelInitializer;
 import io.handoff.server.transport.Hub;
 import io.netty.bootstrap.ServerBootstrap;
@@ -21,6 +22,7 @@ import io.netty.channel.socket.nio.NioServerSocketChannel;
 import java.net.InetSocketAddress;
 import java.time.Clock;
 import java.util.concurrent.TimeUnit;
+import java.util.function.BooleanSupplier;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -35,7 +37,8 @@ public final class HandoffServer implements AutoCloseable {
   private final ServerConfig config;
   private final Engine engine;
   private final Hub hub;
-  private final ServerStats stats = new ServerStats();
+  private final NodeMetrics metrics;
+  private final ServerStats stats;
   private final EventLoopGroup boss;
   private final EventLoopGroup workers;
   private final Channel serverChannel;
@@ -45,12 +48,17 @@ public final class HandoffServer implements AutoCloseable {
     this.config = config;
     this.engine = engine;
     this.hub = new Hub(engine.broker());
+    this.metrics = new NodeMetrics(config.nodeId());
+    this.stats = new ServerStats(metrics.registry());
     boolean epoll = Epoll.isAvailable();
     IoHandlerFactory io = epoll ? EpollIoHandler.newFactory() : NioIoHandler.newFactory();
     Class<? extends ServerChannel> channelType =
         epoll ? EpollServerSocketChannel.class : NioServerSocketChannel.class;
     this.boss = new MultiThreadIoEventLoopGroup(1, io);
     this.workers = new MultiThreadIoEventLoopGroup(io);
+    BooleanSupplier readiness = () -> ready && engine.healthy();
+    metrics.bindEventLoops(workers);
+    metrics.bindNode(readiness, hub::users, hub::sessions);
     TokenVerifier verifier =
         new Hs256TokenVerifier(config.jwtSecret(), config.clockSkew(), Clock.systemUTC());
     ServerBootstrap b =
@@ -65,7 +73,7 @@ public final class HandoffServer implements AutoCloseable {
                     config.writeBufferLowBytes(), config.writeBufferHighBytes()))
             .childHandler(
                 new HandoffChannelInitializer(
-                    config, engine.store(), hub, stats, verifier, () -> ready && engine.healthy()));
+                    config, engine.store(), hub, stats, verifier, readiness, metrics::scrape));
     try {
       this.serverChannel =
           b.bind(new InetSocketAddress(config.host(), config.port())).sync().channel();
@@ -107,6 +115,10 @@ public final class HandoffServer implements AutoCloseable {
     return hub;
   }
 
+  public NodeMetrics metrics() {
+    return metrics;
+  }
+
   public ServerStats stats() {
     return stats;
   }
@@ -120,6 +132,7 @@ public final class HandoffServer implements AutoCloseable {
     serverChannel.close();
     boss.shutdownGracefully(0, 0, TimeUnit.MILLISECONDS);
     workers.shutdownGracefully(0, 0, TimeUnit.MILLISECONDS).syncUninterruptibly();
+    metrics.close();
   }
 
   /**
@@ -142,6 +155,7 @@ public final class HandoffServer implements AutoCloseable {
     }
     boss.shutdownGracefully(0, 1, TimeUnit.SECONDS);
     workers.shutdownGracefully(0, 1, TimeUnit.SECONDS).syncUninterruptibly();
+    metrics.close();
     log.info("node {} stopped", config.nodeId());
   }
 }

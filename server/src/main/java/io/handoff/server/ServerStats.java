@@ -1,11 +1,19 @@
 package io.handoff.server;
 
+import io.micrometer.core.instrument.FunctionCounter;
+import io.micrometer.core.instrument.Gauge;
+import io.micrometer.core.instrument.MeterRegistry;
+import io.micrometer.core.instrument.Timer;
+import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
+import java.time.Duration;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.LongAccumulator;
 import java.util.concurrent.atomic.LongAdder;
 
 /**
- * Counters of one node, updated from any thread without locks. Read by tests and, later, exported
- * through the metrics endpoint.
+ * Counters of one node, updated from any thread without locks, and registered with a Micrometer
+ * registry so that {@code /metrics} exports them (names in docs/operations.md). Tests read the
+ * fields directly.
  */
 public final class ServerStats {
   public final LongAdder connectionsOpened = new LongAdder();
@@ -23,6 +31,68 @@ public final class ServerStats {
 
   /** The most bytes ever queued for one connection at once. */
   public final LongAccumulator maxQueuedBytes = new LongAccumulator(Math::max, 0);
+
+  /** From a write accepted (its delta's timestamp) to its live delta handed to another device. */
+  private final Timer syncLag;
+
+  /** Stats that nothing exports (tests, tools). */
+  public ServerStats() {
+    this(new SimpleMeterRegistry());
+  }
+
+  public ServerStats(MeterRegistry registry) {
+    counter(registry, "handoff.connections.opened", connectionsOpened, "WebSocket port accepts");
+    counter(registry, "handoff.connections.closed", connectionsClosed, "connections closed");
+    counter(registry, "handoff.auth.failures", authFailures, "upgrades refused for their token");
+    counter(registry, "handoff.writes.applied", writesApplied, "writes accepted (deltas in)");
+    counter(registry, "handoff.writes.refused", writesRefused, "writes refused with an error");
+    counter(registry, "handoff.deltas.out", deltasOut, "deltas sent to devices");
+    counter(registry, "handoff.snapshots.out", snapshotsOut, "snapshots sent to devices");
+    FunctionCounter.builder("handoff.resumes", resumesWithDeltas, LongAdder::doubleValue)
+        .tag("mode", "deltas")
+        .description("documents resumed with only the missed deltas")
+        .register(registry);
+    FunctionCounter.builder("handoff.resumes", resumesWithSnapshot, LongAdder::doubleValue)
+        .tag("mode", "snapshot")
+        .description("documents resumed with a snapshot (history did not reach back)")
+        .register(registry);
+    counter(
+        registry,
+        "handoff.slow.consumer.disconnects",
+        slowConsumerCloses,
+        "devices closed for not reading");
+    counter(
+        registry,
+        "handoff.protocol.error.closes",
+        protocolErrorCloses,
+        "connections closed for bad frames");
+    counter(registry, "handoff.idle.closes", idleCloses, "connections closed for silence");
+    Gauge.builder("handoff.connections", this, ServerStats::openConnections)
+        .description("connections open now")
+        .register(registry);
+    Gauge.builder("handoff.queued.bytes.max", maxQueuedBytes, LongAccumulator::doubleValue)
+        .description("the most bytes ever queued for one connection")
+        .register(registry);
+    syncLag =
+        Timer.builder("handoff.sync.lag")
+            .description("write accepted to its delta handed to another device's connection")
+            .publishPercentileHistogram()
+            .minimumExpectedValue(Duration.ofNanos(100_000))
+            .maximumExpectedValue(Duration.ofSeconds(10))
+            .register(registry);
+  }
+
+  private static void counter(MeterRegistry r, String name, LongAdder adder, String description) {
+    FunctionCounter.builder(name, adder, LongAdder::doubleValue)
+        .description(description)
+        .register(r);
+  }
+
+  /** Records the sync lag of a delta written at {@code writtenAtMillis} (the writer's clock). */
+  public void recordSyncLag(long writtenAtMillis) {
+    long lag = System.currentTimeMillis() - writtenAtMillis;
+    syncLag.record(Math.max(0, lag), TimeUnit.MILLISECONDS);
+  }
 
   /** Connections open now (upgraded or still in HTTP). */
   public long openConnections() {

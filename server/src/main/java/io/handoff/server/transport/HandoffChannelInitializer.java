@@ -45,12 +45,13 @@ public final class HandoffChannelInitializer extends ChannelInitializer<SocketCh
       Hub hub,
       ServerStats stats,
       io.handoff.server.auth.TokenVerifier verifier,
-      java.util.function.BooleanSupplier ready) {
+      java.util.function.BooleanSupplier ready,
+      java.util.function.Supplier<String> metrics) {
     this.config = config;
     this.store = store;
     this.hub = hub;
     this.stats = stats;
-    this.http = new HttpRequestHandler(verifier, ready, stats);
+    this.http = new HttpRequestHandler(verifier, ready, stats, metrics);
     this.validator = new WriteValidator(config.storeLimits());
     this.wsConfig =
         WebSocketServerProtocolConfig.newBuilder()

@@ -24,6 +24,7 @@ import io.netty.util.ReferenceCountUtil;
 import java.nio.charset.StandardCharsets;
 import java.util.List;
 import java.util.function.BooleanSupplier;
+import java.util.function.Supplier;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -45,11 +46,14 @@ public final class HttpRequestHandler extends ChannelInboundHandlerAdapter {
   private final TokenVerifier verifier;
   private final BooleanSupplier ready;
   private final ServerStats stats;
+  private final Supplier<String> metrics;
 
-  HttpRequestHandler(TokenVerifier verifier, BooleanSupplier ready, ServerStats stats) {
+  HttpRequestHandler(
+      TokenVerifier verifier, BooleanSupplier ready, ServerStats stats, Supplier<String> metrics) {
     this.verifier = verifier;
     this.ready = ready;
     this.stats = stats;
+    this.metrics = metrics;
   }
 
   @Override
@@ -74,6 +78,7 @@ public final class HttpRequestHandler extends ChannelInboundHandlerAdapter {
             respondText(ctx, req, HttpResponseStatus.SERVICE_UNAVAILABLE, "not ready\n");
           }
         }
+        case "/metrics" -> respondMetrics(ctx, req);
         case WS_PATH -> forwarded = upgrade(ctx, req, uri);
         default ->
             respond(
@@ -119,6 +124,16 @@ public final class HttpRequestHandler extends ChannelInboundHandlerAdapter {
     }
     ctx.fireChannelRead(req);
     return true;
+  }
+
+  private void respondMetrics(ChannelHandlerContext ctx, FullHttpRequest req) {
+    FullHttpResponse res =
+        new DefaultFullHttpResponse(
+            HttpVersion.HTTP_1_1,
+            HttpResponseStatus.OK,
+            Unpooled.copiedBuffer(metrics.get(), StandardCharsets.UTF_8));
+    res.headers().set(HttpHeaderNames.CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8");
+    send(ctx, req, res);
   }
 
   private static String bearer(String header) {

@@ -777,7 +777,7 @@ final class SessionHandler extends ChannelInboundHandlerAdapter {
         c.epoch = e.epoch();
         c.version = 1;
         if (!acked) {
-          sendDelta(e);
+          sendLiveDelta(e);
         }
       } else {
         fetch(doc, c, e.version());
@@ -800,7 +800,7 @@ final class SessionHandler extends ChannelInboundHandlerAdapter {
     if (e.version() == c.version + 1) {
       c.version++;
       if (!acked) {
-        sendDelta(e);
+        sendLiveDelta(e);
       }
       return;
     }
@@ -906,6 +906,11 @@ final class SessionHandler extends ChannelInboundHandlerAdapter {
   // ---------------------------------------------------------------------------------------------
   // Writing frames
   // ---------------------------------------------------------------------------------------------
+
+  private void sendLiveDelta(DocumentEvent e) {
+    stats.recordSyncLag(e.delta().getTimestampMs());
+    sendDelta(e);
+  }
 
   private void sendDelta(DocumentEvent e) {
     stats.deltasOut.increment();

@@ -1,0 +1,87 @@
+package io.handoff.server.metrics;
+
+import io.micrometer.core.instrument.Gauge;
+import io.micrometer.core.instrument.MeterRegistry;
+import io.micrometer.core.instrument.binder.jvm.ClassLoaderMetrics;
+import io.micrometer.core.instrument.binder.jvm.JvmGcMetrics;
+import io.micrometer.core.instrument.binder.jvm.JvmMemoryMetrics;
+import io.micrometer.core.instrument.binder.jvm.JvmThreadMetrics;
+import io.micrometer.core.instrument.binder.netty4.NettyAllocatorMetrics;
+import io.micrometer.core.instrument.binder.netty4.NettyEventExecutorMetrics;
+import io.micrometer.core.instrument.binder.system.ProcessorMetrics;
+import io.micrometer.core.instrument.binder.system.UptimeMetrics;
+import io.micrometer.prometheusmetrics.PrometheusConfig;
+import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
+import io.netty.buffer.ByteBufAllocator;
+import io.netty.buffer.ByteBufAllocatorMetricProvider;
+import io.netty.buffer.PooledByteBufAllocator;
+import io.netty.buffer.UnpooledByteBufAllocator;
+import io.netty.channel.EventLoopGroup;
+import java.util.function.BooleanSupplier;
+import java.util.function.IntSupplier;
+
+/**
+ * One node's Prometheus registry: the node's own meters (registered by {@code ServerStats} and the
+ * engines), JVM memory, GC, threads, CPU and uptime, and Netty's buffer allocators and event-loop
+ * queues. Every meter carries the tag {@code node}. {@link #scrape()} renders the text format that
+ * {@code /metrics} serves. Thread-safe.
+ */
+public final class NodeMetrics implements AutoCloseable {
+  private final PrometheusMeterRegistry registry =
+      new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
+  private final JvmGcMetrics gc = new JvmGcMetrics();
+
+  public NodeMetrics(String nodeId) {
+    registry.config().commonTags("node", nodeId);
+    new JvmMemoryMetrics().bindTo(registry);
+    gc.bindTo(registry);
+    new JvmThreadMetrics().bindTo(registry);
+    new ClassLoaderMetrics().bindTo(registry);
+    new ProcessorMetrics().bindTo(registry);
+    new UptimeMetrics().bindTo(registry);
+    bindAllocator(ByteBufAllocator.DEFAULT);
+    if (ByteBufAllocator.DEFAULT != PooledByteBufAllocator.DEFAULT) {
+      bindAllocator(PooledByteBufAllocator.DEFAULT);
+    }
+    bindAllocator(UnpooledByteBufAllocator.DEFAULT);
+  }
+
+  private void bindAllocator(ByteBufAllocator allocator) {
+    if (allocator instanceof ByteBufAllocatorMetricProvider provider) {
+      new NettyAllocatorMetrics(provider).bindTo(registry);
+    }
+  }
+
+  public MeterRegistry registry() {
+    return registry;
+  }
+
+  /** Pending tasks of each event loop of {@code group}: a busy node's first symptom. */
+  public void bindEventLoops(EventLoopGroup group) {
+    new NettyEventExecutorMetrics(group).bindTo(registry);
+  }
+
+  /** The node's gauges that the server owns: readiness, users and sessions held here. */
+  public void bindNode(BooleanSupplier ready, IntSupplier users, IntSupplier sessions) {
+    Gauge.builder("handoff.ready", () -> ready.getAsBoolean() ? 1 : 0)
+        .description("1 while /readyz answers 200")
+        .register(registry);
+    Gauge.builder("handoff.users", users::getAsInt)
+        .description("users with a device on this node")
+        .register(registry);
+    Gauge.builder("handoff.sessions", sessions::getAsInt)
+        .description("device sessions past Hello on this node")
+        .register(registry);
+  }
+
+  /** The Prometheus text exposition of every meter. */
+  public String scrape() {
+    return registry.scrape();
+  }
+
+  @Override
+  public void close() {
+    gc.close();
+    registry.close();
+  }
+}
