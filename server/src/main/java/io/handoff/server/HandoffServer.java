@@ -8,6 +8,8 @@ import io.handoff.server.transport.HandoffChannelInitializer;
 import io.handoff.server.transport.Hub;
 import io.netty.bootstrap.ServerBootstrap;
 import io.netty.channel.Channel;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.ChannelOption;
 import io.netty.channel.EventLoopGroup;
 import io.netty.channel.IoHandlerFactory;
@@ -17,11 +19,16 @@ import io.netty.channel.WriteBufferWaterMark;
 import io.netty.channel.epoll.Epoll;
 import io.netty.channel.epoll.EpollIoHandler;
 import io.netty.channel.epoll.EpollServerSocketChannel;
+import io.netty.channel.group.ChannelGroup;
+import io.netty.channel.group.DefaultChannelGroup;
 import io.netty.channel.nio.NioIoHandler;
 import io.netty.channel.socket.nio.NioServerSocketChannel;
+import io.netty.util.concurrent.GlobalEventExecutor;
 import java.net.InetSocketAddress;
 import java.time.Clock;
+import java.time.Duration;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.function.BooleanSupplier;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -42,7 +49,10 @@ public final class HandoffServer implements AutoCloseable {
   private final EventLoopGroup boss;
   private final EventLoopGroup workers;
   private final Channel serverChannel;
+  // Every accepted connection, until it closes: what a drain waits for.
+  private final ChannelGroup connections = new DefaultChannelGroup(GlobalEventExecutor.INSTANCE);
   private volatile boolean ready;
+  private final AtomicBoolean stopping = new AtomicBoolean();
 
   private HandoffServer(ServerConfig config, Engine engine) throws InterruptedException {
     this.config = config;
@@ -65,6 +75,14 @@ public final class HandoffServer implements AutoCloseable {
         new ServerBootstrap()
             .group(boss, workers)
             .channel(channelType)
+            .handler(
+                new ChannelInboundHandlerAdapter() {
+                  @Override
+                  public void channelRead(ChannelHandlerContext ctx, Object child) {
+                    connections.add((Channel) child);
+                    ctx.fireChannelRead(child);
+                  }
+                })
             .option(ChannelOption.SO_BACKLOG, 4096)
             .childOption(ChannelOption.TCP_NODELAY, true)
             .childOption(
@@ -128,6 +146,9 @@ public final class HandoffServer implements AutoCloseable {
    * production shutdown is {@link #close()}.
    */
   public void abort() {
+    if (!stopping.compareAndSet(false, true)) {
+      return;
+    }
     ready = false;
     serverChannel.close();
     boss.shutdownGracefully(0, 0, TimeUnit.MILLISECONDS);
@@ -136,22 +157,30 @@ public final class HandoffServer implements AutoCloseable {
   }
 
   /**
-   * Stops accepting, tells every device to reconnect elsewhere (close code SHUTDOWN), waits up to
-   * the close timeout for them to go, and stops the event loops.
+   * Drains and stops: turns {@code /readyz} false and stops accepting, lets every session finish
+   * its writes in flight (up to the drain timeout), tells each device to reconnect elsewhere (close
+   * code SHUTDOWN), waits for the connections to close (up to the drain and close timeouts), cuts
+   * any that remain, and stops the event loops. Nothing acked is lost and nothing in flight is
+   * dropped unanswered unless the drain timeout passes; the devices re-send what was not acked.
    */
   @Override
   public void close() {
+    if (!stopping.compareAndSet(false, true)) {
+      return;
+    }
     ready = false;
     serverChannel.close().syncUninterruptibly();
-    hub.shutdownAll();
-    long deadline = System.nanoTime() + config.closeTimeout().toNanos() * 2;
-    while (stats.openConnections() > 0 && System.nanoTime() < deadline) {
-      try {
-        Thread.sleep(10);
-      } catch (InterruptedException e) {
-        Thread.currentThread().interrupt();
-        break;
+    for (Channel ch : connections) {
+      if (ch.pipeline().get(HandoffChannelInitializer.HTTP_HANDLER) != null) {
+        ch.close(); // Still in HTTP or the handshake: nothing to drain.
+      } else {
+        ch.pipeline().fireUserEventTriggered(HandoffChannelInitializer.DRAIN);
       }
+    }
+    Duration bound = config.drainTimeout().plus(config.closeTimeout()).plusSeconds(1);
+    if (!connections.newCloseFuture().awaitUninterruptibly(bound.toMillis())) {
+      log.warn("{} connections still open after {}; cutting them", connections.size(), bound);
+      connections.close().awaitUninterruptibly(1_000);
     }
     boss.shutdownGracefully(0, 1, TimeUnit.SECONDS);
     workers.shutdownGracefully(0, 1, TimeUnit.SECONDS).syncUninterruptibly();

@@ -19,6 +19,7 @@ public final class ServerConfig {
   public static final Duration DEFAULT_HEARTBEAT_INTERVAL = Duration.ofSeconds(25);
   public static final Duration DEFAULT_HANDSHAKE_TIMEOUT = Duration.ofSeconds(10);
   public static final Duration DEFAULT_CLOSE_TIMEOUT = Duration.ofSeconds(1);
+  public static final Duration DEFAULT_DRAIN_TIMEOUT = Duration.ofSeconds(10);
   public static final int DEFAULT_MAX_IN_FLIGHT_WRITES = 1000;
   public static final int DEFAULT_MAX_FOLLOW_ENTRIES = 256;
   public static final int DEFAULT_MAX_HTTP_HEADER_BYTES = 8 * 1024;
@@ -37,6 +38,7 @@ public final class ServerConfig {
   private final Duration heartbeatInterval;
   private final Duration handshakeTimeout;
   private final Duration closeTimeout;
+  private final Duration drainTimeout;
   private final int maxInFlightWrites;
   private final int maxFollowEntries;
   private final int maxHttpHeaderBytes;
@@ -57,6 +59,7 @@ public final class ServerConfig {
     this.heartbeatInterval = b.heartbeatInterval;
     this.handshakeTimeout = b.handshakeTimeout;
     this.closeTimeout = b.closeTimeout;
+    this.drainTimeout = b.drainTimeout;
     this.maxInFlightWrites = b.maxInFlightWrites;
     this.maxFollowEntries = b.maxFollowEntries;
     this.maxHttpHeaderBytes = b.maxHttpHeaderBytes;
@@ -129,6 +132,14 @@ public final class ServerConfig {
     return closeTimeout;
   }
 
+  /**
+   * How long a draining node waits for each device's writes in flight to be acked before it tells
+   * the device to reconnect elsewhere.
+   */
+  public Duration drainTimeout() {
+    return drainTimeout;
+  }
+
   public int maxInFlightWrites() {
     return maxInFlightWrites;
   }
@@ -177,6 +188,8 @@ public final class ServerConfig {
         + handshakeTimeout
         + ", closeTimeout="
         + closeTimeout
+        + ", drainTimeout="
+        + drainTimeout
         + ", maxInFlightWrites="
         + maxInFlightWrites
         + ", maxFollowEntries="
@@ -205,6 +218,7 @@ public final class ServerConfig {
     private Duration heartbeatInterval = DEFAULT_HEARTBEAT_INTERVAL;
     private Duration handshakeTimeout = DEFAULT_HANDSHAKE_TIMEOUT;
     private Duration closeTimeout = DEFAULT_CLOSE_TIMEOUT;
+    private Duration drainTimeout = DEFAULT_DRAIN_TIMEOUT;
     private int maxInFlightWrites = DEFAULT_MAX_IN_FLIGHT_WRITES;
     private int maxFollowEntries = DEFAULT_MAX_FOLLOW_ENTRIES;
     private int maxHttpHeaderBytes = DEFAULT_MAX_HTTP_HEADER_BYTES;
@@ -284,6 +298,14 @@ public final class ServerConfig {
           handshakeTimeout.toMillis() >= 10,
           "handshakeTimeout must be >= 10ms, got " + handshakeTimeout);
       this.handshakeTimeout = handshakeTimeout;
+      return this;
+    }
+
+    public Builder drainTimeout(Duration drainTimeout) {
+      checkArgument(
+          !drainTimeout.isNegative() && drainTimeout.toSeconds() <= 300,
+          "drainTimeout must be between 0 and 5 minutes, got " + drainTimeout);
+      this.drainTimeout = drainTimeout;
       return this;
     }
 

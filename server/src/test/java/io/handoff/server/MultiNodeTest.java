@@ -197,6 +197,37 @@ class MultiNodeTest {
   }
 
   @Test
+  void drainedNodeLosesNothingWhileItsDevicesMoveToAnotherNode() throws Exception {
+    String redis = RedisProcess.sharedUrl();
+    HandoffServer n1 = node(redis, "n1");
+    HandoffServer n2 = node(redis, "n2");
+    ChaosProxy lb = new ChaosProxy(n1.port());
+    closeables.add(lb);
+    HandoffClient[] cs = new HandoffClient[3];
+    Recorder[] rs = new Recorder[3];
+    for (int i = 0; i < 3; i++) {
+      rs[i] = new Recorder();
+      cs[i] = client(i == 2 ? url(n2.port()) : lb.url(), "hank", "device-" + i, rs[i]);
+    }
+    int total = 3_000;
+    List<Long> versions =
+        interleavedWrites(
+            cs,
+            total,
+            () -> {
+              lb.retarget(n2.port()); // The load balancer sends new connections elsewhere.
+              n1.close();
+            });
+    assertEquals(total, versions.size());
+    for (int v = 0; v < total; v++) {
+      assertEquals(v + 1, versions.get(v), "each write applied once, none lost");
+    }
+    assertEveryDeviceSawEveryVersionOnceInOrder(cs, rs, total);
+    assertEquals(0, n1.stats().openConnections(), "the drained node let every connection go");
+    assertEquals(3, n2.hub().sessions(), "every device moved to the other node");
+  }
+
+  @Test
   void afterRedisRestartsMidLoadEveryDeviceConverges() throws Exception {
     RedisProcess redis = RedisProcess.start();
     closeables.add(redis);

@@ -29,7 +29,19 @@ import java.util.concurrent.TimeUnit;
  * the HTTP codec and aggregator with WebSocket frame codecs).
  */
 public final class HandoffChannelInitializer extends ChannelInitializer<SocketChannel> {
-  static final String HTTP_HANDLER = "http";
+  public static final String HTTP_HANDLER = "http";
+
+  /**
+   * A user event that drains the connection's session: no new requests, writes in flight answered,
+   * then SHUTDOWN. Fired by the server on every upgraded connection when it stops.
+   */
+  public static final Object DRAIN =
+      new Object() {
+        @Override
+        public String toString() {
+          return "DRAIN";
+        }
+      };
 
   private final ServerConfig config;
   private final DocumentStore store;

@@ -75,15 +75,6 @@ public final class Hub {
     return n;
   }
 
-  /** Tells every session on this node to reconnect elsewhere (SHUTDOWN) and close. */
-  public void shutdownAll() {
-    List<SessionHandler> all = new ArrayList<>();
-    for (UserSessions us : users.values()) {
-      all.addAll(Arrays.asList(us.sessions));
-    }
-    all.forEach(SessionHandler::shutdown);
-  }
-
   /** One user's sessions: a copy-on-write array, read lock-free by the broker's thread. */
   private static final class UserSessions implements Broker.Listener {
     volatile SessionHandler[] sessions = new SessionHandler[0];

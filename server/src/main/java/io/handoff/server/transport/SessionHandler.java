@@ -48,6 +48,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicIntegerFieldUpdater;
 import java.util.concurrent.atomic.AtomicLongFieldUpdater;
@@ -113,6 +114,7 @@ final class SessionHandler extends ChannelInboundHandlerAdapter {
   private Principal principal;
   private Phase phase = Phase.HANDSHAKE;
   private boolean closing;
+  private boolean draining;
   private boolean registered;
   private FollowFilter follow;
   private final HashMap<String, Cursor> cursors = new HashMap<>();
@@ -204,6 +206,10 @@ final class SessionHandler extends ChannelInboundHandlerAdapter {
       phase = Phase.AWAIT_HELLO;
       return;
     }
+    if (evt == HandoffChannelInitializer.DRAIN) {
+      shutdown();
+      return;
+    }
     if (evt instanceof IdleStateEvent idle && idle.state() == IdleState.READER_IDLE) {
       if (phase == Phase.HANDSHAKE) {
         return; // The handshake timeout governs this phase.
@@ -223,7 +229,7 @@ final class SessionHandler extends ChannelInboundHandlerAdapter {
     boolean writable = ctx.channel().isWritable();
     // A device that does not read our pushes does not get its requests read either, so answers to
     // them cannot pile up in the outbound buffer.
-    ctx.channel().config().setAutoRead(writable);
+    ctx.channel().config().setAutoRead(writable && !draining);
     if (writable && phase == Phase.LIVE) {
       drain();
     }
@@ -273,9 +279,32 @@ final class SessionHandler extends ChannelInboundHandlerAdapter {
     loop.execute(() -> closeWith(code, reason.isEmpty() ? code.reason() : reason));
   }
 
-  /** Tells the device to reconnect elsewhere and closes. Any thread. */
+  /**
+   * Drains this session: reads no more requests, lets the writes in flight be acked (for at most
+   * the drain timeout), then tells the device to reconnect elsewhere (SHUTDOWN) and closes. Any
+   * thread.
+   */
   void shutdown() {
-    loop.execute(() -> closeWith(CloseCode.SHUTDOWN, CloseCode.SHUTDOWN.reason()));
+    loop.execute(
+        () -> {
+          if (closing || phase == Phase.CLOSED) {
+            return;
+          }
+          draining = true;
+          ctx.channel().config().setAutoRead(false);
+          loop.schedule(
+              () -> closeWith(CloseCode.SHUTDOWN, CloseCode.SHUTDOWN.reason()),
+              config.drainTimeout().toMillis(),
+              TimeUnit.MILLISECONDS);
+          finishDrainIfDone();
+        });
+  }
+
+  /** A draining session closes as soon as its last write in flight has its answer. */
+  private void finishDrainIfDone() {
+    if (draining && inFlight.isEmpty()) {
+      closeWith(CloseCode.SHUTDOWN, CloseCode.SHUTDOWN.reason());
+    }
   }
 
   /**
@@ -534,6 +563,7 @@ final class SessionHandler extends ChannelInboundHandlerAdapter {
       // Otherwise the ack goes out when the stream reaches this version.
     }
     ctx.flush();
+    finishDrainIfDone();
   }
 
   private void onFollow(long id, Follow f) {
@@ -666,7 +696,11 @@ final class SessionHandler extends ChannelInboundHandlerAdapter {
       return;
     }
     if (DRAIN_SCHEDULED.compareAndSet(this, 0, 1)) {
-      loop.execute(drainTask);
+      try {
+        loop.execute(drainTask);
+      } catch (RejectedExecutionException stopped) {
+        dead = true; // The node's event loops are gone (an aborted node): nothing to deliver to.
+      }
     }
   }
 
@@ -750,6 +784,7 @@ final class SessionHandler extends ChannelInboundHandlerAdapter {
     }
     if (n > 0) {
       ctx.flush();
+      finishDrainIfDone();
     }
     if (n == DRAIN_BATCH && !queue.isEmpty() && DRAIN_SCHEDULED.compareAndSet(this, 0, 1)) {
       loop.execute(drainTask); // Let other channels of this event loop run first.
@@ -835,6 +870,7 @@ final class SessionHandler extends ChannelInboundHandlerAdapter {
             catchUp(doc, c);
           }
           ctx.flush();
+          finishDrainIfDone();
         });
   }
 

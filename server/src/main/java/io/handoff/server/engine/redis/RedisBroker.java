@@ -119,18 +119,32 @@ public final class RedisBroker implements Broker {
   public Subscription subscribe(String userId, Listener listener) {
     byte[] name = keys.channel(userId);
     ByteBuffer key = ByteBuffer.wrap(name);
+    boolean[] created = {false};
     Channel channel =
         channels.compute(
             key,
             (k, c) -> {
               if (c == null) {
                 c = new Channel(userId);
-                c.ready =
-                    connection.async().subscribe(name).toCompletableFuture().thenApply(v -> null);
+                created[0] = true;
               }
               c.listeners.add(listener);
               return c;
             });
+    if (created[0]) {
+      // Sent only once the channel is in the map, so that its first confirmation finds it.
+      connection
+          .async()
+          .subscribe(name)
+          .whenComplete(
+              (v, err) -> {
+                if (err == null) {
+                  channel.ready.complete(null);
+                } else {
+                  channel.ready.completeExceptionally(err);
+                }
+              });
+    }
     CompletableFuture<Void> whenReady = channel.ready;
     return new Subscription() {
       private boolean closed;
@@ -194,7 +208,7 @@ public final class RedisBroker implements Broker {
   private static final class Channel {
     final String userId;
     final List<Listener> listeners = new CopyOnWriteArrayList<>();
-    volatile CompletableFuture<Void> ready;
+    final CompletableFuture<Void> ready = new CompletableFuture<>();
     // Set by the first confirmation of the subscription; a later one means a resubscription.
     final AtomicBoolean confirmed = new AtomicBoolean();
 
