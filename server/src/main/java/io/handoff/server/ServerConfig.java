@@ -20,6 +20,11 @@ public final class ServerConfig {
   public static final Duration DEFAULT_HANDSHAKE_TIMEOUT = Duration.ofSeconds(10);
   public static final Duration DEFAULT_CLOSE_TIMEOUT = Duration.ofSeconds(1);
   public static final Duration DEFAULT_DRAIN_TIMEOUT = Duration.ofSeconds(10);
+  public static final double DEFAULT_WRITE_RATE_PER_SECOND = 1000;
+  public static final int DEFAULT_WRITE_BURST = 2000;
+  public static final double DEFAULT_CONNECT_RATE_PER_ADDRESS = 1000;
+  public static final int DEFAULT_CONNECT_BURST_PER_ADDRESS = 10_000;
+  public static final int DEFAULT_MAX_CONNECTIONS_PER_USER = 100;
   public static final int DEFAULT_MAX_IN_FLIGHT_WRITES = 1000;
   public static final int DEFAULT_MAX_FOLLOW_ENTRIES = 256;
   public static final int DEFAULT_MAX_HTTP_HEADER_BYTES = 8 * 1024;
@@ -39,6 +44,11 @@ public final class ServerConfig {
   private final Duration handshakeTimeout;
   private final Duration closeTimeout;
   private final Duration drainTimeout;
+  private final double writeRatePerSecond;
+  private final int writeBurst;
+  private final double connectRatePerAddress;
+  private final int connectBurstPerAddress;
+  private final int maxConnectionsPerUser;
   private final int maxInFlightWrites;
   private final int maxFollowEntries;
   private final int maxHttpHeaderBytes;
@@ -60,6 +70,11 @@ public final class ServerConfig {
     this.handshakeTimeout = b.handshakeTimeout;
     this.closeTimeout = b.closeTimeout;
     this.drainTimeout = b.drainTimeout;
+    this.writeRatePerSecond = b.writeRatePerSecond;
+    this.writeBurst = b.writeBurst;
+    this.connectRatePerAddress = b.connectRatePerAddress;
+    this.connectBurstPerAddress = b.connectBurstPerAddress;
+    this.maxConnectionsPerUser = b.maxConnectionsPerUser;
     this.maxInFlightWrites = b.maxInFlightWrites;
     this.maxFollowEntries = b.maxFollowEntries;
     this.maxHttpHeaderBytes = b.maxHttpHeaderBytes;
@@ -140,6 +155,30 @@ public final class ServerConfig {
     return drainTimeout;
   }
 
+  /** Writes one connection may send per second, sustained (token bucket); 0 means no limit. */
+  public double writeRatePerSecond() {
+    return writeRatePerSecond;
+  }
+
+  /** Writes one connection may send at once after a quiet spell. */
+  public int writeBurst() {
+    return writeBurst;
+  }
+
+  /** WebSocket upgrades one remote address may make per second, sustained; 0 means no limit. */
+  public double connectRatePerAddress() {
+    return connectRatePerAddress;
+  }
+
+  public int connectBurstPerAddress() {
+    return connectBurstPerAddress;
+  }
+
+  /** Live connections one user may hold on this node. */
+  public int maxConnectionsPerUser() {
+    return maxConnectionsPerUser;
+  }
+
   public int maxInFlightWrites() {
     return maxInFlightWrites;
   }
@@ -190,6 +229,16 @@ public final class ServerConfig {
         + closeTimeout
         + ", drainTimeout="
         + drainTimeout
+        + ", writeRate="
+        + writeRatePerSecond
+        + "/s burst "
+        + writeBurst
+        + ", connectRatePerAddress="
+        + connectRatePerAddress
+        + "/s burst "
+        + connectBurstPerAddress
+        + ", maxConnectionsPerUser="
+        + maxConnectionsPerUser
         + ", maxInFlightWrites="
         + maxInFlightWrites
         + ", maxFollowEntries="
@@ -219,6 +268,11 @@ public final class ServerConfig {
     private Duration handshakeTimeout = DEFAULT_HANDSHAKE_TIMEOUT;
     private Duration closeTimeout = DEFAULT_CLOSE_TIMEOUT;
     private Duration drainTimeout = DEFAULT_DRAIN_TIMEOUT;
+    private double writeRatePerSecond = DEFAULT_WRITE_RATE_PER_SECOND;
+    private int writeBurst = DEFAULT_WRITE_BURST;
+    private double connectRatePerAddress = DEFAULT_CONNECT_RATE_PER_ADDRESS;
+    private int connectBurstPerAddress = DEFAULT_CONNECT_BURST_PER_ADDRESS;
+    private int maxConnectionsPerUser = DEFAULT_MAX_CONNECTIONS_PER_USER;
     private int maxInFlightWrites = DEFAULT_MAX_IN_FLIGHT_WRITES;
     private int maxFollowEntries = DEFAULT_MAX_FOLLOW_ENTRIES;
     private int maxHttpHeaderBytes = DEFAULT_MAX_HTTP_HEADER_BYTES;
@@ -298,6 +352,30 @@ public final class ServerConfig {
           handshakeTimeout.toMillis() >= 10,
           "handshakeTimeout must be >= 10ms, got " + handshakeTimeout);
       this.handshakeTimeout = handshakeTimeout;
+      return this;
+    }
+
+    /** Sustained writes per second per connection and the burst; a rate of 0 turns it off. */
+    public Builder writeRate(double perSecond, int burst) {
+      checkArgument(perSecond >= 0, "writeRate must be >= 0, got " + perSecond);
+      checkArgument(burst >= 1, "writeBurst must be >= 1, got " + burst);
+      this.writeRatePerSecond = perSecond;
+      this.writeBurst = burst;
+      return this;
+    }
+
+    /** Sustained upgrades per second per remote address and the burst; 0 turns it off. */
+    public Builder connectRatePerAddress(double perSecond, int burst) {
+      checkArgument(perSecond >= 0, "connectRatePerAddress must be >= 0, got " + perSecond);
+      checkArgument(burst >= 1, "connectBurstPerAddress must be >= 1, got " + burst);
+      this.connectRatePerAddress = perSecond;
+      this.connectBurstPerAddress = burst;
+      return this;
+    }
+
+    public Builder maxConnectionsPerUser(int max) {
+      checkArgument(max >= 1, "maxConnectionsPerUser must be >= 1, got " + max);
+      this.maxConnectionsPerUser = max;
       return this;
     }
 

@@ -21,6 +21,8 @@ public final class ServerStats {
   public final LongAdder authFailures = new LongAdder();
   public final LongAdder writesApplied = new LongAdder();
   public final LongAdder writesRefused = new LongAdder();
+  public final LongAdder writesRateLimited = new LongAdder();
+  public final LongAdder connectsRateLimited = new LongAdder();
   public final LongAdder deltasOut = new LongAdder();
   public final LongAdder snapshotsOut = new LongAdder();
   public final LongAdder resumesWithDeltas = new LongAdder();
@@ -46,6 +48,16 @@ public final class ServerStats {
     counter(registry, "handoff.auth.failures", authFailures, "upgrades refused for their token");
     counter(registry, "handoff.writes.applied", writesApplied, "writes accepted (deltas in)");
     counter(registry, "handoff.writes.refused", writesRefused, "writes refused with an error");
+    counter(
+        registry,
+        "handoff.writes.rate.limited",
+        writesRateLimited,
+        "writes refused for the per-connection rate");
+    counter(
+        registry,
+        "handoff.connects.rate.limited",
+        connectsRateLimited,
+        "upgrades refused for the per-address rate");
     counter(registry, "handoff.deltas.out", deltasOut, "deltas sent to devices");
     counter(registry, "handoff.snapshots.out", snapshotsOut, "snapshots sent to devices");
     FunctionCounter.builder("handoff.resumes", resumesWithDeltas, LongAdder::doubleValue)

@@ -30,6 +30,7 @@ import java.util.concurrent.TimeUnit;
  */
 public final class HandoffChannelInitializer extends ChannelInitializer<SocketChannel> {
   public static final String HTTP_HANDLER = "http";
+  private static final int MAX_TRACKED_ADDRESSES = 100_000;
 
   /**
    * A user event that drains the connection's session: no new requests, writes in flight answered,
@@ -63,7 +64,17 @@ public final class HandoffChannelInitializer extends ChannelInitializer<SocketCh
     this.store = store;
     this.hub = hub;
     this.stats = stats;
-    this.http = new HttpRequestHandler(verifier, ready, stats, metrics);
+    this.http =
+        new HttpRequestHandler(
+            verifier,
+            ready,
+            stats,
+            metrics,
+            new ConnectionRateLimiter(
+                config.connectRatePerAddress(),
+                config.connectBurstPerAddress(),
+                MAX_TRACKED_ADDRESSES,
+                System::nanoTime));
     this.validator = new WriteValidator(config.storeLimits());
     this.wsConfig =
         WebSocketServerProtocolConfig.newBuilder()

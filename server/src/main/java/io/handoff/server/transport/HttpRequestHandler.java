@@ -21,6 +21,7 @@ import io.netty.handler.codec.http.HttpVersion;
 import io.netty.handler.codec.http.QueryStringDecoder;
 import io.netty.util.AttributeKey;
 import io.netty.util.ReferenceCountUtil;
+import java.net.InetSocketAddress;
 import java.nio.charset.StandardCharsets;
 import java.util.List;
 import java.util.function.BooleanSupplier;
@@ -47,13 +48,19 @@ public final class HttpRequestHandler extends ChannelInboundHandlerAdapter {
   private final BooleanSupplier ready;
   private final ServerStats stats;
   private final Supplier<String> metrics;
+  private final ConnectionRateLimiter connectLimiter;
 
   HttpRequestHandler(
-      TokenVerifier verifier, BooleanSupplier ready, ServerStats stats, Supplier<String> metrics) {
+      TokenVerifier verifier,
+      BooleanSupplier ready,
+      ServerStats stats,
+      Supplier<String> metrics,
+      ConnectionRateLimiter connectLimiter) {
     this.verifier = verifier;
     this.ready = ready;
     this.stats = stats;
     this.metrics = metrics;
+    this.connectLimiter = connectLimiter;
   }
 
   @Override
@@ -104,6 +111,22 @@ public final class HttpRequestHandler extends ChannelInboundHandlerAdapter {
           "method_not_allowed",
           "the WebSocket upgrade takes GET");
       return false;
+    }
+    if (ctx.channel().remoteAddress() instanceof InetSocketAddress remote) {
+      long waitMillis = connectLimiter.acquire(remote.getAddress());
+      if (waitMillis > 0) {
+        stats.connectsRateLimited.increment();
+        FullHttpResponse res =
+            response(
+                HttpResponseStatus.TOO_MANY_REQUESTS,
+                "rate_limited",
+                "too many connections from this address; retry in " + waitMillis + " ms");
+        res.headers()
+            .set(
+                HttpHeaderNames.RETRY_AFTER, Long.toString(Math.max(1, (waitMillis + 999) / 1000)));
+        ctx.writeAndFlush(res).addListener(ChannelFutureListener.CLOSE);
+        return false;
+      }
     }
     String token = bearer(req.headers().get(HttpHeaderNames.AUTHORIZATION));
     if (token == null) {

@@ -26,9 +26,11 @@ public final class Hub {
 
   /**
    * Adds a session; the returned future completes when the user's fan-out subscription is live, so
-   * the session may read the store without missing what is written after its read.
+   * the session may read the store without missing what is written after its read. Returns null,
+   * adding nothing, if the user already has {@code maxPerUser} sessions here (a session replacing
+   * one of the same device always fits).
    */
-  CompletableFuture<Void> register(SessionHandler session) {
+  CompletableFuture<Void> register(SessionHandler session, int maxPerUser) {
     SessionHandler[] replaced = new SessionHandler[1];
     List<CompletableFuture<Void>> ready = new ArrayList<>(1);
     users.compute(
@@ -37,11 +39,16 @@ public final class Hub {
           if (us == null) {
             us = new UserSessions();
             us.subscription = broker.subscribe(user, us);
+          } else if (us.sessions.length >= maxPerUser && !us.has(session.deviceId())) {
+            return us;
           }
           replaced[0] = us.add(session);
           ready.add(us.subscription.ready());
           return us;
         });
+    if (ready.isEmpty()) {
+      return null;
+    }
     if (replaced[0] != null) {
       replaced[0].replaced();
     }
@@ -79,6 +86,15 @@ public final class Hub {
   private static final class UserSessions implements Broker.Listener {
     volatile SessionHandler[] sessions = new SessionHandler[0];
     Broker.Subscription subscription;
+
+    boolean has(String deviceId) {
+      for (SessionHandler s : sessions) {
+        if (s.deviceId().equals(deviceId)) {
+          return true;
+        }
+      }
+      return false;
+    }
 
     /** Adds {@code s}; returns the session of the same device it replaces, if any. */
     SessionHandler add(SessionHandler s) {

@@ -115,6 +115,7 @@ final class SessionHandler extends ChannelInboundHandlerAdapter {
   private Phase phase = Phase.HANDSHAKE;
   private boolean closing;
   private boolean draining;
+  private TokenBucket writeBucket; // Created on the first write: idle connections carry none.
   private boolean registered;
   private FollowFilter follow;
   private final HashMap<String, Cursor> cursors = new HashMap<>();
@@ -417,7 +418,15 @@ final class SessionHandler extends ChannelInboundHandlerAdapter {
     }
     follow = filter;
     phase = Phase.SYNCING;
-    CompletableFuture<Void> subscribed = hub.register(this);
+    CompletableFuture<Void> subscribed = hub.register(this, config.maxConnectionsPerUser());
+    if (subscribed == null) {
+      closeWith(
+          CloseCode.POLICY_VIOLATION,
+          "this user already has "
+              + config.maxConnectionsPerUser()
+              + " connections on this node, the limit");
+      return;
+    }
     registered = true;
     FollowFilter snapshot = filter.copy();
     List<Position> positions = hello.getPositionsList();
@@ -501,6 +510,29 @@ final class SessionHandler extends ChannelInboundHandlerAdapter {
     long seq = w.getClientSeq();
     if (inFlight.containsKey(seq)) {
       return; // The same write is being applied; its ack will answer both copies.
+    }
+    if (config.writeRatePerSecond() > 0) {
+      long now = System.nanoTime();
+      if (writeBucket == null) {
+        writeBucket = new TokenBucket(config.writeRatePerSecond(), config.writeBurst(), now);
+      }
+      if (!writeBucket.tryTake(now)) {
+        stats.writesRateLimited.increment();
+        sendError(
+            id,
+            ErrorCode.RATE_LIMITED,
+            "more than "
+                + (long) config.writeRatePerSecond()
+                + " writes/s on this connection; retry in "
+                + writeBucket.millisToNextToken()
+                + " ms",
+            w.getDocument(),
+            seq,
+            0,
+            0,
+            true);
+        return;
+      }
     }
     if (inFlight.size() >= config.maxInFlightWrites()) {
       sendError(

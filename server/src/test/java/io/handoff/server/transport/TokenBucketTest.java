@@ -1,0 +1,47 @@
+package io.handoff.server.transport;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.net.InetAddress;
+import java.util.concurrent.atomic.AtomicLong;
+import org.junit.jupiter.api.Test;
+
+/** The limiters on an injected clock. */
+class TokenBucketTest {
+  private static final long SECOND = 1_000_000_000L;
+
+  @Test
+  void bucketGivesItsBurstThenOneTokenPerPeriod() {
+    TokenBucket b = new TokenBucket(2, 3, 0);
+    assertTrue(b.tryTake(0));
+    assertTrue(b.tryTake(0));
+    assertTrue(b.tryTake(0));
+    assertFalse(b.tryTake(0));
+    assertEquals(500, b.millisToNextToken());
+    assertFalse(b.tryTake(SECOND / 2 - 1));
+    assertTrue(b.tryTake(SECOND / 2));
+    assertFalse(b.isFull(SECOND / 2));
+    assertTrue(b.isFull(SECOND * 2));
+  }
+
+  @Test
+  void addressLimiterSeparatesAddressesAndStaysBounded() throws Exception {
+    AtomicLong now = new AtomicLong();
+    ConnectionRateLimiter limiter = new ConnectionRateLimiter(1, 2, 3, now::get);
+    InetAddress a = InetAddress.getByName("10.0.0.1");
+    InetAddress b = InetAddress.getByName("10.0.0.2");
+    assertEquals(0, limiter.acquire(a));
+    assertEquals(0, limiter.acquire(a));
+    assertEquals(1000, limiter.acquire(a));
+    assertEquals(0, limiter.acquire(b), "another address has its own bucket");
+    assertEquals(0, limiter.acquire(InetAddress.getByName("10.0.0.3")));
+    // Full map: busy addresses are kept, and a new one passes without growing it.
+    assertEquals(0, limiter.acquire(InetAddress.getByName("10.0.0.4")));
+    assertEquals(3, limiter.tracked());
+    now.addAndGet(10 * SECOND); // Everyone is quiet again: the map forgets them.
+    assertEquals(0, limiter.acquire(InetAddress.getByName("10.0.0.5")));
+    assertEquals(1, limiter.tracked());
+  }
+}
