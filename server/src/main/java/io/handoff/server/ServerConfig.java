@@ -49,6 +49,7 @@ public final class ServerConfig {
   private final double connectRatePerAddress;
   private final int connectBurstPerAddress;
   private final int maxConnectionsPerUser;
+  private final boolean compression;
   private final int maxInFlightWrites;
   private final int maxFollowEntries;
   private final int maxHttpHeaderBytes;
@@ -75,6 +76,7 @@ public final class ServerConfig {
     this.connectRatePerAddress = b.connectRatePerAddress;
     this.connectBurstPerAddress = b.connectBurstPerAddress;
     this.maxConnectionsPerUser = b.maxConnectionsPerUser;
+    this.compression = b.compression;
     this.maxInFlightWrites = b.maxInFlightWrites;
     this.maxFollowEntries = b.maxFollowEntries;
     this.maxHttpHeaderBytes = b.maxHttpHeaderBytes;
@@ -174,6 +176,14 @@ public final class ServerConfig {
     return connectBurstPerAddress;
   }
 
+  /**
+   * Whether permessage-deflate is offered to devices that ask for it. A compressed frame may
+   * inflate to at most {@link #maxFrameBytes()}; beyond that the connection is closed.
+   */
+  public boolean compression() {
+    return compression;
+  }
+
   /** Live connections one user may hold on this node. */
   public int maxConnectionsPerUser() {
     return maxConnectionsPerUser;
@@ -239,6 +249,8 @@ public final class ServerConfig {
         + connectBurstPerAddress
         + ", maxConnectionsPerUser="
         + maxConnectionsPerUser
+        + ", compression="
+        + compression
         + ", maxInFlightWrites="
         + maxInFlightWrites
         + ", maxFollowEntries="
@@ -273,6 +285,7 @@ public final class ServerConfig {
     private double connectRatePerAddress = DEFAULT_CONNECT_RATE_PER_ADDRESS;
     private int connectBurstPerAddress = DEFAULT_CONNECT_BURST_PER_ADDRESS;
     private int maxConnectionsPerUser = DEFAULT_MAX_CONNECTIONS_PER_USER;
+    private boolean compression = true;
     private int maxInFlightWrites = DEFAULT_MAX_IN_FLIGHT_WRITES;
     private int maxFollowEntries = DEFAULT_MAX_FOLLOW_ENTRIES;
     private int maxHttpHeaderBytes = DEFAULT_MAX_HTTP_HEADER_BYTES;
@@ -370,6 +383,11 @@ public final class ServerConfig {
       checkArgument(burst >= 1, "connectBurstPerAddress must be >= 1, got " + burst);
       this.connectRatePerAddress = perSecond;
       this.connectBurstPerAddress = burst;
+      return this;
+    }
+
+    public Builder compression(boolean compression) {
+      this.compression = compression;
       return this;
     }
 

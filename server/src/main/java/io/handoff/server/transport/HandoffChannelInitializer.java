@@ -7,12 +7,15 @@ import io.handoff.server.engine.WriteValidator;
 import io.netty.channel.ChannelInitializer;
 import io.netty.channel.ChannelPipeline;
 import io.netty.channel.socket.SocketChannel;
+import io.netty.handler.codec.compression.ZlibCodecFactory;
 import io.netty.handler.codec.http.HttpObjectAggregator;
 import io.netty.handler.codec.http.HttpServerCodec;
 import io.netty.handler.codec.http.websocketx.WebSocketDecoderConfig;
 import io.netty.handler.codec.http.websocketx.WebSocketFrameAggregator;
 import io.netty.handler.codec.http.websocketx.WebSocketServerProtocolConfig;
 import io.netty.handler.codec.http.websocketx.WebSocketServerProtocolHandler;
+import io.netty.handler.codec.http.websocketx.extensions.WebSocketServerExtensionHandler;
+import io.netty.handler.codec.http.websocketx.extensions.compression.PerMessageDeflateServerExtensionHandshaker;
 import io.netty.handler.timeout.IdleStateHandler;
 import java.util.concurrent.TimeUnit;
 
@@ -87,7 +90,7 @@ public final class HandoffChannelInitializer extends ChannelInitializer<SocketCh
             .decoderConfig(
                 WebSocketDecoderConfig.newBuilder()
                     .maxFramePayloadLength(config.maxFrameBytes())
-                    .allowExtensions(false)
+                    .allowExtensions(config.compression())
                     .closeOnProtocolViolation(false)
                     .build())
             .build();
@@ -102,6 +105,20 @@ public final class HandoffChannelInitializer extends ChannelInitializer<SocketCh
     p.addLast("httpCodec", new HttpServerCodec(4096, config.maxHttpHeaderBytes(), 8192));
     p.addLast("httpAggregator", new HttpObjectAggregator(8192));
     p.addLast(HTTP_HANDLER, http);
+    if (config.compression()) {
+      // Negotiates permessage-deflate at the upgrade. The device must reset its compression context
+      // for every message, and no frame may inflate past maxFrameBytes (decompression bombs).
+      p.addLast(
+          "wsCompression",
+          new WebSocketServerExtensionHandler(
+              new PerMessageDeflateServerExtensionHandshaker(
+                  6,
+                  ZlibCodecFactory.isSupportingWindowSizeAndMemLevel(),
+                  PerMessageDeflateServerExtensionHandshaker.MAX_WINDOW_SIZE,
+                  false,
+                  true,
+                  config.maxFrameBytes())));
+    }
     p.addLast("ws", new WebSocketServerProtocolHandler(wsConfig));
     p.addLast("wsAggregator", new WebSocketFrameAggregator(config.maxFrameBytes()));
     p.addLast("codec", FrameCodec.INSTANCE);

@@ -34,6 +34,7 @@ import io.netty.channel.EventLoop;
 import io.netty.channel.socket.DuplexChannel;
 import io.netty.handler.codec.CorruptedFrameException;
 import io.netty.handler.codec.TooLongFrameException;
+import io.netty.handler.codec.compression.DecompressionException;
 import io.netty.handler.codec.http.websocketx.BinaryWebSocketFrame;
 import io.netty.handler.codec.http.websocketx.CloseWebSocketFrame;
 import io.netty.handler.codec.http.websocketx.PingWebSocketFrame;
@@ -251,6 +252,13 @@ final class SessionHandler extends ChannelInboundHandlerAdapter {
         stats.protocolErrorCloses.increment();
         closeWith(
             CloseCode.FRAME_TOO_LARGE, "frame larger than " + config.maxFrameBytes() + " bytes");
+        return;
+      }
+      if (t instanceof DecompressionException) {
+        stats.protocolErrorCloses.increment();
+        closeWith(
+            CloseCode.FRAME_TOO_LARGE,
+            "compressed frame inflates past " + config.maxFrameBytes() + " bytes");
         return;
       }
       if (t instanceof CorruptedFrameException) {
