@@ -50,6 +50,8 @@ public final class ServerConfig {
   private final int connectBurstPerAddress;
   private final int maxConnectionsPerUser;
   private final boolean compression;
+  private final java.nio.file.Path tlsCertificate;
+  private final java.nio.file.Path tlsPrivateKey;
   private final int maxInFlightWrites;
   private final int maxFollowEntries;
   private final int maxHttpHeaderBytes;
@@ -77,6 +79,8 @@ public final class ServerConfig {
     this.connectBurstPerAddress = b.connectBurstPerAddress;
     this.maxConnectionsPerUser = b.maxConnectionsPerUser;
     this.compression = b.compression;
+    this.tlsCertificate = b.tlsCertificate;
+    this.tlsPrivateKey = b.tlsPrivateKey;
     this.maxInFlightWrites = b.maxInFlightWrites;
     this.maxFollowEntries = b.maxFollowEntries;
     this.maxHttpHeaderBytes = b.maxHttpHeaderBytes;
@@ -184,6 +188,16 @@ public final class ServerConfig {
     return compression;
   }
 
+  /** PEM certificate chain for {@code wss://}; null serves plain {@code ws://}. */
+  public java.nio.file.Path tlsCertificate() {
+    return tlsCertificate;
+  }
+
+  /** PEM (PKCS#8) private key of {@link #tlsCertificate()}. */
+  public java.nio.file.Path tlsPrivateKey() {
+    return tlsPrivateKey;
+  }
+
   /** Live connections one user may hold on this node. */
   public int maxConnectionsPerUser() {
     return maxConnectionsPerUser;
@@ -251,6 +265,8 @@ public final class ServerConfig {
         + maxConnectionsPerUser
         + ", compression="
         + compression
+        + ", tls="
+        + (tlsCertificate == null ? "off" : tlsCertificate)
         + ", maxInFlightWrites="
         + maxInFlightWrites
         + ", maxFollowEntries="
@@ -286,6 +302,8 @@ public final class ServerConfig {
     private int connectBurstPerAddress = DEFAULT_CONNECT_BURST_PER_ADDRESS;
     private int maxConnectionsPerUser = DEFAULT_MAX_CONNECTIONS_PER_USER;
     private boolean compression = true;
+    private java.nio.file.Path tlsCertificate;
+    private java.nio.file.Path tlsPrivateKey;
     private int maxInFlightWrites = DEFAULT_MAX_IN_FLIGHT_WRITES;
     private int maxFollowEntries = DEFAULT_MAX_FOLLOW_ENTRIES;
     private int maxHttpHeaderBytes = DEFAULT_MAX_HTTP_HEADER_BYTES;
@@ -383,6 +401,16 @@ public final class ServerConfig {
       checkArgument(burst >= 1, "connectBurstPerAddress must be >= 1, got " + burst);
       this.connectRatePerAddress = perSecond;
       this.connectBurstPerAddress = burst;
+      return this;
+    }
+
+    /** Serves {@code wss://} with this PEM certificate chain and PKCS#8 PEM private key. */
+    public Builder tls(java.nio.file.Path certificateChain, java.nio.file.Path privateKey) {
+      checkArgument(
+          (certificateChain == null) == (privateKey == null),
+          "TLS needs both a certificate chain and a private key");
+      this.tlsCertificate = certificateChain;
+      this.tlsPrivateKey = privateKey;
       return this;
     }
 

@@ -16,14 +16,22 @@ import io.netty.handler.codec.http.websocketx.WebSocketServerProtocolConfig;
 import io.netty.handler.codec.http.websocketx.WebSocketServerProtocolHandler;
 import io.netty.handler.codec.http.websocketx.extensions.WebSocketServerExtensionHandler;
 import io.netty.handler.codec.http.websocketx.extensions.compression.PerMessageDeflateServerExtensionHandshaker;
+import io.netty.handler.ssl.OpenSsl;
+import io.netty.handler.ssl.SslContext;
+import io.netty.handler.ssl.SslContextBuilder;
+import io.netty.handler.ssl.SslHandler;
+import io.netty.handler.ssl.SslProvider;
 import io.netty.handler.timeout.IdleStateHandler;
 import java.util.concurrent.TimeUnit;
+import javax.net.ssl.SSLException;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * Assembles one connection's pipeline:
  *
  * <pre>
- * idle → HTTP codec → aggregator → http (health, readiness, auth at upgrade)
+ * [TLS] → idle → HTTP codec → aggregator → http (health, readiness, auth at upgrade)
  *      → WebSocket protocol (handshake, ping/pong, close) → frame aggregator
  *      → protobuf frame codec → session
  * </pre>
@@ -32,6 +40,7 @@ import java.util.concurrent.TimeUnit;
  * the HTTP codec and aggregator with WebSocket frame codecs).
  */
 public final class HandoffChannelInitializer extends ChannelInitializer<SocketChannel> {
+  private static final Logger log = LoggerFactory.getLogger(HandoffChannelInitializer.class);
   public static final String HTTP_HANDLER = "http";
   private static final int MAX_TRACKED_ADDRESSES = 100_000;
 
@@ -54,6 +63,7 @@ public final class HandoffChannelInitializer extends ChannelInitializer<SocketCh
   private final HttpRequestHandler http;
   private final WriteValidator validator;
   private final WebSocketServerProtocolConfig wsConfig;
+  private final SslContext tls;
 
   public HandoffChannelInitializer(
       ServerConfig config,
@@ -79,6 +89,7 @@ public final class HandoffChannelInitializer extends ChannelInitializer<SocketCh
                 MAX_TRACKED_ADDRESSES,
                 System::nanoTime));
     this.validator = new WriteValidator(config.storeLimits());
+    this.tls = config.tlsCertificate() == null ? null : tlsContext(config);
     this.wsConfig =
         WebSocketServerProtocolConfig.newBuilder()
             .websocketPath(HttpRequestHandler.WS_PATH)
@@ -96,9 +107,46 @@ public final class HandoffChannelInitializer extends ChannelInitializer<SocketCh
             .build();
   }
 
+  /**
+   * The server's TLS context from PEM files: OpenSSL (BoringSSL through netty-tcnative) where its
+   * native library loads, the JDK's TLS otherwise; TLS 1.3 and 1.2 only.
+   */
+  private static SslContext tlsContext(ServerConfig config) {
+    SslProvider provider = OpenSsl.isAvailable() ? SslProvider.OPENSSL : SslProvider.JDK;
+    try {
+      SslContext ctx =
+          SslContextBuilder.forServer(
+                  config.tlsCertificate().toFile(), config.tlsPrivateKey().toFile())
+              .sslProvider(provider)
+              .protocols("TLSv1.3", "TLSv1.2")
+              .build();
+      log.info("TLS on, with {} ({})", provider, config.tlsCertificate());
+      return ctx;
+    } catch (SSLException | IllegalArgumentException e) {
+      throw new IllegalArgumentException(
+          "cannot use TLS certificate "
+              + config.tlsCertificate()
+              + " with key "
+              + config.tlsPrivateKey()
+              + ": "
+              + e.getMessage(),
+          e);
+    }
+  }
+
+  /** True if connections are served over TLS ({@code wss://}). */
+  public boolean secure() {
+    return tls != null;
+  }
+
   @Override
   protected void initChannel(SocketChannel ch) {
     ChannelPipeline p = ch.pipeline();
+    if (tls != null) {
+      SslHandler ssl = tls.newHandler(ch.alloc());
+      ssl.setHandshakeTimeoutMillis(config.handshakeTimeout().toMillis());
+      p.addLast("tls", ssl);
+    }
     p.addLast(
         "idle",
         new IdleStateHandler(config.heartbeatInterval().toMillis(), 0, 0, TimeUnit.MILLISECONDS));

@@ -39,6 +39,7 @@ import io.netty.handler.codec.http.websocketx.BinaryWebSocketFrame;
 import io.netty.handler.codec.http.websocketx.CloseWebSocketFrame;
 import io.netty.handler.codec.http.websocketx.PingWebSocketFrame;
 import io.netty.handler.codec.http.websocketx.WebSocketServerProtocolHandler;
+import io.netty.handler.ssl.NotSslRecordException;
 import io.netty.handler.timeout.IdleState;
 import io.netty.handler.timeout.IdleStateEvent;
 import java.io.IOException;
@@ -55,6 +56,7 @@ import java.util.concurrent.atomic.AtomicIntegerFieldUpdater;
 import java.util.concurrent.atomic.AtomicLongFieldUpdater;
 import java.util.concurrent.atomic.AtomicReferenceFieldUpdater;
 import java.util.function.BiConsumer;
+import javax.net.ssl.SSLException;
 import org.jctools.queues.MpscChunkedArrayQueue;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -264,6 +266,13 @@ final class SessionHandler extends ChannelInboundHandlerAdapter {
       if (t instanceof CorruptedFrameException) {
         stats.protocolErrorCloses.increment();
         closeWith(CloseCode.PROTOCOL_ERROR, "bad WebSocket frame: " + t.getMessage());
+        return;
+      }
+    }
+    for (Throwable t = cause; t != null; t = t.getCause()) {
+      if (t instanceof SSLException || t instanceof NotSslRecordException) {
+        log.debug("TLS failure on {}: {}", ctx.channel(), t.toString());
+        ctx.close();
         return;
       }
     }

@@ -1,0 +1,167 @@
+package io.handoff.server;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.handoff.protocol.v1.ClientFrame;
+import io.handoff.protocol.v1.Hello;
+import io.handoff.protocol.v1.ServerFrame;
+import java.io.InputStream;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.net.http.WebSocket;
+import java.nio.ByteBuffer;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.security.KeyStore;
+import java.security.PrivateKey;
+import java.security.cert.Certificate;
+import java.util.Base64;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionStage;
+import java.util.concurrent.TimeUnit;
+import javax.net.ssl.SSLContext;
+import javax.net.ssl.TrustManagerFactory;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** {@code wss://} with a configured PEM certificate and key. */
+class TlsTest {
+  private static final char[] PASSWORD = "changeit".toCharArray();
+  @TempDir static Path dir;
+  static Path cert;
+  static Path key;
+  static SSLContext trusting;
+
+  /** A self-signed certificate for 127.0.0.1 from the JDK's own keytool, as PEM files. */
+  @BeforeAll
+  static void certificate() throws Exception {
+    Path store = dir.resolve("server.p12");
+    Process p =
+        new ProcessBuilder(
+                Path.of(System.getProperty("java.home"), "bin", "keytool").toString(),
+                "-genkeypair",
+                "-alias",
+                "handoff",
+                "-keyalg",
+                "EC",
+                "-groupname",
+                "secp256r1",
+                "-dname",
+                "CN=127.0.0.1",
+                "-ext",
+                "SAN=ip:127.0.0.1,dns:localhost",
+                "-validity",
+                "2",
+                "-storetype",
+                "PKCS12",
+                "-keystore",
+                store.toString(),
+                "-storepass",
+                new String(PASSWORD))
+            .redirectErrorStream(true)
+            .start();
+    String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+    assertTrue(p.waitFor(60, TimeUnit.SECONDS), "keytool finished");
+    assertEquals(0, p.exitValue(), out);
+    KeyStore ks = KeyStore.getInstance("PKCS12");
+    try (InputStream in = Files.newInputStream(store)) {
+      ks.load(in, PASSWORD);
+    }
+    Certificate c = ks.getCertificate("handoff");
+    PrivateKey k = (PrivateKey) ks.getKey("handoff", PASSWORD);
+    cert = dir.resolve("cert.pem");
+    key = dir.resolve("key.pem");
+    Files.writeString(cert, pem("CERTIFICATE", c.getEncoded()));
+    Files.writeString(key, pem("PRIVATE KEY", k.getEncoded()));
+    KeyStore trust = KeyStore.getInstance("PKCS12");
+    trust.load(null, null);
+    trust.setCertificateEntry("handoff", c);
+    TrustManagerFactory tmf =
+        TrustManagerFactory.getInstance(TrustManagerFactory.getDefaultAlgorithm());
+    tmf.init(trust);
+    trusting = SSLContext.getInstance("TLS");
+    trusting.init(null, tmf.getTrustManagers(), null);
+  }
+
+  private static String pem(String type, byte[] der) {
+    return "-----BEGIN "
+        + type
+        + "-----\n"
+        + Base64.getMimeEncoder(64, "\n".getBytes(StandardCharsets.US_ASCII)).encodeToString(der)
+        + "\n-----END "
+        + type
+        + "-----\n";
+  }
+
+  @Test
+  void devicesSyncOverWssWithTheConfiguredCertificate() throws Exception {
+    try (TestServer server = TestServer.start(b -> b.tls(cert, key))) {
+      HttpClient https = HttpClient.newBuilder().sslContext(trusting).build();
+      HttpResponse<String> health =
+          https.send(
+              HttpRequest.newBuilder(URI.create("https://127.0.0.1:" + server.port() + "/healthz"))
+                  .build(),
+              HttpResponse.BodyHandlers.ofString());
+      assertEquals(200, health.statusCode());
+
+      CompletableFuture<ServerFrame> welcome = new CompletableFuture<>();
+      WebSocket ws =
+          https
+              .newWebSocketBuilder()
+              .header("Authorization", "Bearer " + TestServer.token("t1", "phone"))
+              .buildAsync(
+                  URI.create("wss://127.0.0.1:" + server.port() + "/ws"),
+                  new WebSocket.Listener() {
+                    @Override
+                    public CompletionStage<?> onBinary(WebSocket w, ByteBuffer data, boolean last) {
+                      try {
+                        welcome.complete(ServerFrame.parseFrom(data));
+                      } catch (Exception e) {
+                        welcome.completeExceptionally(e);
+                      }
+                      w.request(1);
+                      return null;
+                    }
+                  })
+              .get(10, TimeUnit.SECONDS);
+      ws.sendBinary(
+              ByteBuffer.wrap(
+                  ClientFrame.newBuilder()
+                      .setRequestId(1)
+                      .setHello(Hello.getDefaultInstance())
+                      .build()
+                      .toByteArray()),
+              true)
+          .get(10, TimeUnit.SECONDS);
+      assertTrue(welcome.get(10, TimeUnit.SECONDS).hasWelcome());
+      ws.abort();
+
+      HttpClient plain = HttpClient.newHttpClient();
+      assertThrows(
+          Exception.class,
+          () ->
+              plain.send(
+                  HttpRequest.newBuilder(
+                          URI.create("http://127.0.0.1:" + server.port() + "/healthz"))
+                      .timeout(java.time.Duration.ofSeconds(5))
+                      .build(),
+                  HttpResponse.BodyHandlers.ofString()),
+          "plain HTTP is not served on a TLS port");
+    }
+  }
+
+  @Test
+  void unreadableCertificateIsRefusedAtStartWithTheFileNamed() {
+    IllegalArgumentException e =
+        assertThrows(
+            IllegalArgumentException.class,
+            () -> TestServer.start(b -> b.tls(dir.resolve("missing.pem"), key)));
+    assertTrue(e.getMessage().contains("missing.pem"), e.getMessage());
+  }
+}
