@@ -5,8 +5,10 @@ import io.handoff.server.engine.Engine;
 import io.handoff.server.engine.StoreLimits;
 import io.handoff.server.engine.memory.MemoryEngine;
 import io.handoff.server.engine.redis.RedisEngine;
+import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CountDownLatch;
 import org.slf4j.Logger;
@@ -27,89 +29,167 @@ import picocli.CommandLine.Spec;
 public final class Main implements Callable<Integer> {
   private static final Logger log = LoggerFactory.getLogger(Main.class);
 
+  @Option(
+      names = "--config",
+      description =
+          "Configuration file (Java properties: key=value, keys are these options' long names"
+              + " without dashes, e.g. redis-url=redis://10.0.0.5:6379). Also HANDOFF_CONFIG.")
+  String configFile;
+
   @Option(names = "--port", description = "TCP port (default ${DEFAULT-VALUE}).")
   int port = ServerConfig.DEFAULT_PORT;
 
   @Option(names = "--host", description = "Address to bind (default ${DEFAULT-VALUE}).")
   String host = ServerConfig.DEFAULT_HOST;
 
-  @Option(names = "--node-id", description = "Name of this node in logs and Welcome frames.")
+  @Option(names = "--node-id", description = "Name of this node in logs, metrics and Welcome.")
   String nodeId;
 
   @Option(
       names = "--jwt-secret",
-      defaultValue = "${env:HANDOFF_JWT_SECRET}",
       description =
-          "HS256 secret for access tokens, at least 32 bytes (env HANDOFF_JWT_SECRET)."
+          "HS256 secret for access tokens, at least 32 bytes."
               + " Without one a development secret is generated and printed.")
   String jwtSecret;
 
   @Option(
       names = "--redis-url",
-      defaultValue = "${env:HANDOFF_REDIS_URL}",
       description =
-          "Redis for many nodes, e.g. redis://127.0.0.1:6379 (env HANDOFF_REDIS_URL)."
+          "Redis for many nodes, e.g. redis://127.0.0.1:6379."
               + " Without it the embedded in-memory engine runs one node.")
   String redisUrl;
 
   @Option(
       names = "--redis-cluster",
-      defaultValue = "${env:HANDOFF_REDIS_CLUSTER:-false}",
-      description =
-          "--redis-url names seed nodes of a Redis Cluster, comma-separated"
-              + " (env HANDOFF_REDIS_CLUSTER).")
+      description = "--redis-url names seed nodes of a Redis Cluster, comma-separated.")
   boolean redisCluster;
 
   @Option(
       names = "--redis-prefix",
-      defaultValue = "handoff:",
       description = "Prefix of every Redis key (default ${DEFAULT-VALUE}).")
-  String redisPrefix;
+  String redisPrefix = "handoff:";
 
-  @Option(names = "--config", description = "Configuration file (not available yet).")
-  String configFile;
+  @Option(
+      names = "--tls-cert",
+      description = "PEM certificate chain: serve wss:// (needs --tls-key).")
+  Path tlsCert;
+
+  @Option(names = "--tls-key", description = "PEM (PKCS#8) private key of --tls-cert.")
+  Path tlsKey;
 
   @Option(
       names = "--heartbeat",
       description = "Heartbeat interval, ISO-8601 or e.g. 25s (default 25s).")
   String heartbeat;
 
+  @Option(
+      names = "--drain-timeout",
+      description = "On SIGTERM, how long writes in flight may take before devices go (10s).")
+  String drainTimeout;
+
   @Option(names = "--history-length", description = "Deltas kept per document (default 1000).")
   Integer historyLength;
 
+  @Option(names = "--max-frame-bytes", description = "Largest frame a device may send (512 KiB).")
+  Integer maxFrameBytes;
+
+  @Option(
+      names = "--write-rate",
+      description = "Writes per second per connection, sustained; 0 turns it off (1000).")
+  Double writeRate;
+
+  @Option(names = "--write-burst", description = "Writes a connection may send at once (2000).")
+  Integer writeBurst;
+
+  @Option(
+      names = "--connect-rate",
+      description = "WebSocket upgrades per second per remote address; 0 turns it off (1000).")
+  Double connectRate;
+
+  @Option(names = "--connect-burst", description = "Upgrades an address may make at once (10000).")
+  Integer connectBurst;
+
+  @Option(
+      names = "--max-connections-per-user",
+      description = "Live connections one user may hold on this node (100).")
+  Integer maxConnectionsPerUser;
+
+  @Option(
+      names = "--compression",
+      negatable = true,
+      description = "Offer permessage-deflate to devices that ask (default on).")
+  Boolean compression;
+
+  /** Runs the server with the real environment; exits with the command's code. */
   public static void main(String[] args) {
-    System.exit(new CommandLine(new Main()).execute(args));
+    System.exit(run(args, System.getenv()));
   }
 
-  @Override
-  public Integer call() throws Exception {
-    if (configFile != null) {
-      log.error("--config: configuration files are not supported yet.");
+  static int run(String[] args, Map<String, String> env) {
+    CommandLine cl = new CommandLine(new Main());
+    try {
+      cl.setDefaultValueProvider(ConfigSources.load(cl.getCommandSpec(), args, env));
+    } catch (IllegalArgumentException e) {
+      cl.getErr().println("handoff-server: " + e.getMessage());
       return 2;
     }
+    return cl.execute(args);
+  }
+
+  /** The node's configuration from the parsed options; a generated secret when none is given. */
+  ServerConfig toConfig() {
     ServerConfig.Builder b = ServerConfig.builder().port(port).host(host).nodeId(nodeId);
-    boolean dev = jwtSecret == null || jwtSecret.isEmpty();
-    String secret = dev ? DevTokens.randomSecret() : jwtSecret;
-    if (dev) {
-      b.developmentSecret(secret);
+    if (jwtSecret == null || jwtSecret.isEmpty()) {
+      b.developmentSecret(DevTokens.randomSecret());
     } else {
-      b.jwtSecret(secret);
+      b.jwtSecret(jwtSecret);
     }
     if (heartbeat != null) {
       b.heartbeatInterval(parseDuration(heartbeat));
+    }
+    if (drainTimeout != null) {
+      b.drainTimeout(parseDuration(drainTimeout));
+    }
+    if (maxFrameBytes != null) {
+      b.maxFrameBytes(maxFrameBytes);
+    }
+    if (writeRate != null || writeBurst != null) {
+      b.writeRate(
+          writeRate == null ? ServerConfig.DEFAULT_WRITE_RATE_PER_SECOND : writeRate,
+          writeBurst == null ? ServerConfig.DEFAULT_WRITE_BURST : writeBurst);
+    }
+    if (connectRate != null || connectBurst != null) {
+      b.connectRatePerAddress(
+          connectRate == null ? ServerConfig.DEFAULT_CONNECT_RATE_PER_ADDRESS : connectRate,
+          connectBurst == null ? ServerConfig.DEFAULT_CONNECT_BURST_PER_ADDRESS : connectBurst);
+    }
+    if (maxConnectionsPerUser != null) {
+      b.maxConnectionsPerUser(maxConnectionsPerUser);
+    }
+    if (compression != null) {
+      b.compression(compression);
+    }
+    if (tlsCert != null || tlsKey != null) {
+      b.tls(tlsCert, tlsKey);
     }
     StoreLimits.Builder limits = StoreLimits.builder();
     if (historyLength != null) {
       limits.historyLength(historyLength);
     }
     b.storeLimits(limits.build());
+    return b.build();
+  }
+
+  @Override
+  public Integer call() throws Exception {
     ServerConfig config;
     try {
-      config = b.build();
+      config = toConfig();
     } catch (IllegalArgumentException e) {
       log.error("invalid configuration: {}", e.getMessage());
       return 2;
     }
+    log.info("Configuration: {}", config);
     Engine engine;
     if (redisUrl == null || redisUrl.isBlank()) {
       engine = new MemoryEngine(config.storeLimits());
@@ -121,24 +201,32 @@ public final class Main implements Callable<Integer> {
                     List.of(redisUrl.split(",")), redisPrefix, config.storeLimits())
                 : RedisEngine.connect(redisUrl, redisPrefix, config.storeLimits());
       } catch (RuntimeException e) {
-        log.error("cannot connect to Redis at {}: {}", redisUrl, e.getMessage());
+        log.error("cannot connect to Redis: {}", e.getMessage());
         return 3;
       }
     }
-    HandoffServer server = HandoffServer.start(config, engine);
+    HandoffServer server;
+    try {
+      server = HandoffServer.start(config, engine);
+    } catch (IllegalArgumentException e) {
+      log.error("invalid configuration: {}", e.getMessage());
+      engine.close();
+      return 2;
+    }
     log.info("Handoff node {} on port {}", config.nodeId(), server.port());
     log.info("Durability: {}", engine.durability());
-    if (dev) {
-      log.warn("DEVELOPMENT secret (pass --jwt-secret for a real one): {}", secret);
+    if (config.developmentSecret()) {
+      log.warn("DEVELOPMENT secret (pass --jwt-secret for a real one): {}", config.jwtSecret());
       log.info(
           "Example token (user demo, device laptop, 24 h): {}",
-          DevTokens.mint(secret, "demo", "laptop", Duration.ofHours(24)));
+          DevTokens.mint(config.jwtSecret(), "demo", "laptop", Duration.ofHours(24)));
     }
     CountDownLatch stopped = new CountDownLatch(1);
     Runtime.getRuntime()
         .addShutdownHook(
             new Thread(
                 () -> {
+                  log.info("draining: devices are told to reconnect elsewhere");
                   server.close();
                   engine.close();
                   stopped.countDown();

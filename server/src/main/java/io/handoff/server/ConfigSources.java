@@ -1,0 +1,126 @@
+package io.handoff.server;
+
+import java.io.IOException;
+import java.io.Reader;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Properties;
+import java.util.Set;
+import java.util.TreeMap;
+import java.util.TreeSet;
+import picocli.CommandLine;
+import picocli.CommandLine.Model.ArgSpec;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Model.OptionSpec;
+
+/**
+ * The configuration sources below the command line, for picocli: an option {@code --foo-bar} not
+ * given as a flag takes {@code HANDOFF_FOO_BAR} from the environment, else {@code foo-bar} from the
+ * configuration file (Java properties, {@code --config FILE} or {@code HANDOFF_CONFIG}), else its
+ * built-in default. A key in the file, or a {@code HANDOFF_*} variable, that names no option is an
+ * error that names it, so a typo never passes silently. Immutable once built.
+ */
+final class ConfigSources implements CommandLine.IDefaultValueProvider {
+  static final String ENV_PREFIX = "HANDOFF_";
+
+  private final Map<String, String> env;
+  private final Map<String, String> file;
+  private final Path filePath;
+
+  private ConfigSources(Map<String, String> env, Map<String, String> file, Path filePath) {
+    this.env = env;
+    this.file = file;
+    this.filePath = filePath;
+  }
+
+  /**
+   * Reads the file named by {@code --config} in {@code args} (or {@code HANDOFF_CONFIG}) and checks
+   * every key of the file and every {@code HANDOFF_*} variable against {@code spec}'s options.
+   *
+   * @throws IllegalArgumentException naming the unknown key, or the unreadable file
+   */
+  static ConfigSources load(CommandSpec spec, String[] args, Map<String, String> env) {
+    Path path = null;
+    for (int i = 0; i < args.length; i++) {
+      if (args[i].equals("--config") && i + 1 < args.length) {
+        path = Path.of(args[i + 1]);
+      } else if (args[i].startsWith("--config=")) {
+        path = Path.of(args[i].substring("--config=".length()));
+      }
+    }
+    if (path == null && env.get(ENV_PREFIX + "CONFIG") != null) {
+      path = Path.of(env.get(ENV_PREFIX + "CONFIG"));
+    }
+    Set<String> known = new TreeSet<>();
+    for (OptionSpec o : spec.options()) {
+      String key = key(o);
+      if (key != null && !key.equals("help") && !key.equals("version")) {
+        known.add(key);
+      }
+    }
+    Map<String, String> fileValues = new TreeMap<>();
+    if (path != null) {
+      Properties p = new Properties();
+      try (Reader r = Files.newBufferedReader(path)) {
+        p.load(r);
+      } catch (IOException e) {
+        throw new IllegalArgumentException("cannot read configuration file " + path + ": " + e);
+      }
+      for (String k : p.stringPropertyNames()) {
+        if (!known.contains(k) || k.equals("config")) {
+          throw new IllegalArgumentException(
+              "unknown key '" + k + "' in " + path + "; known keys: " + String.join(", ", known));
+        }
+        fileValues.put(k, p.getProperty(k).trim());
+      }
+    }
+    for (String name : env.keySet()) {
+      if (name.startsWith(ENV_PREFIX)
+          && !known.contains(
+              name.substring(ENV_PREFIX.length()).toLowerCase(Locale.ROOT).replace('_', '-'))) {
+        throw new IllegalArgumentException(
+            "unknown environment variable "
+                + name
+                + "; known: "
+                + known.stream().map(ConfigSources::envName).toList());
+      }
+    }
+    return new ConfigSources(Map.copyOf(env), Map.copyOf(fileValues), path);
+  }
+
+  /** The option's key: its long name without dashes ({@code --redis-url} gives redis-url). */
+  private static String key(OptionSpec o) {
+    String longest = o.longestName();
+    return longest.startsWith("--") ? longest.substring(2) : null;
+  }
+
+  static String envName(String key) {
+    return ENV_PREFIX + key.toUpperCase(Locale.ROOT).replace('-', '_');
+  }
+
+  @Override
+  public String defaultValue(ArgSpec arg) {
+    if (!(arg instanceof OptionSpec o) || key(o) == null) {
+      return null;
+    }
+    String key = key(o);
+    String fromEnv = env.get(envName(key));
+    if (fromEnv != null) {
+      return fromEnv;
+    }
+    return file.get(key);
+  }
+
+  /** Where a key's value came from, for the start-up log. */
+  String source(String key) {
+    if (env.containsKey(envName(key))) {
+      return "env " + envName(key);
+    }
+    if (file.containsKey(key)) {
+      return filePath.toString();
+    }
+    return null;
+  }
+}
