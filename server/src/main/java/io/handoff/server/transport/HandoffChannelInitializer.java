@@ -103,6 +103,8 @@ public final class HandoffChannelInitializer extends ChannelInitializer<SocketCh
                     .maxFramePayloadLength(config.maxFrameBytes())
                     .allowExtensions(config.compression())
                     .closeOnProtocolViolation(false)
+                    // Text frames are refused anyway: no UTF-8 validator per connection.
+                    .withUTF8Validator(false)
                     .build())
             .build();
   }

@@ -198,7 +198,7 @@ final class SessionHandler extends ChannelInboundHandlerAdapter {
   @Override
   public void userEventTriggered(ChannelHandlerContext ctx, Object evt) {
     if (evt instanceof WebSocketServerProtocolHandler.HandshakeComplete) {
-      principal = ctx.channel().attr(HttpRequestHandler.PRINCIPAL).get();
+      principal = ctx.channel().attr(HttpRequestHandler.PRINCIPAL).getAndRemove();
       if (principal == null) {
         // Unreachable: the HTTP handler only forwards authenticated upgrades.
         ctx.close();
