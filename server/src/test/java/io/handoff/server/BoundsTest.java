@@ -131,6 +131,24 @@ class BoundsTest {
   }
 
   @Test
+  void deviceThatAnswersPingsStaysConnectedWhileASilentOneIsClosed() throws Exception {
+    try (TestServer server = TestServer.start(b -> b.heartbeatInterval(Duration.ofMillis(50)));
+        TestDevice alive = TestDevice.connect(server.port(), token("u1", "alive"))) {
+      alive.hello();
+      // Each silent device needs two intervals to be closed: together they measure out at least
+      // six intervals during which the live device only answered pings.
+      for (int i = 0; i < 3; i++) {
+        try (RawSocket silent = RawSocket.connect(server.port(), token("u1", "silent" + i), 0)) {
+          silent.send(ClientFrame.newBuilder().setHello(Hello.getDefaultInstance()).build());
+          assertEquals(CloseCode.IDLE_TIMEOUT.code(), silent.readUntilClose());
+        }
+      }
+      assertTrue(!alive.isClosed(), "pongs keep a device connected");
+      assertEquals(3, server.server.stats().idleCloses.sum());
+    }
+  }
+
+  @Test
   void secondConnectionOfADeviceReplacesTheFirst() throws Exception {
     try (TestServer server = TestServer.start();
         TestDevice first = TestDevice.connect(server.port(), token("u1", "phone"))) {

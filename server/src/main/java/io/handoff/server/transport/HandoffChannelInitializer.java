@@ -21,8 +21,6 @@ import io.netty.handler.ssl.SslContext;
 import io.netty.handler.ssl.SslContextBuilder;
 import io.netty.handler.ssl.SslHandler;
 import io.netty.handler.ssl.SslProvider;
-import io.netty.handler.timeout.IdleStateHandler;
-import java.util.concurrent.TimeUnit;
 import javax.net.ssl.SSLException;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -31,7 +29,7 @@ import org.slf4j.LoggerFactory;
  * Assembles one connection's pipeline:
  *
  * <pre>
- * [TLS] → idle → HTTP codec → aggregator → http (health, readiness, auth at upgrade)
+ * [TLS] → HTTP codec → aggregator → http (health, readiness, auth at upgrade)
  *      → WebSocket protocol (handshake, ping/pong, close) → frame aggregator
  *      → protobuf frame codec → session
  * </pre>
@@ -149,9 +147,6 @@ public final class HandoffChannelInitializer extends ChannelInitializer<SocketCh
       ssl.setHandshakeTimeoutMillis(config.handshakeTimeout().toMillis());
       p.addLast("tls", ssl);
     }
-    p.addLast(
-        "idle",
-        new IdleStateHandler(config.heartbeatInterval().toMillis(), 0, 0, TimeUnit.MILLISECONDS));
     p.addLast("httpCodec", new HttpServerCodec(4096, config.maxHttpHeaderBytes(), 8192));
     p.addLast("httpAggregator", new HttpObjectAggregator(8192));
     p.addLast(HTTP_HANDLER, http);

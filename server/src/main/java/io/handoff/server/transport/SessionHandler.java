@@ -40,8 +40,6 @@ import io.netty.handler.codec.http.websocketx.CloseWebSocketFrame;
 import io.netty.handler.codec.http.websocketx.PingWebSocketFrame;
 import io.netty.handler.codec.http.websocketx.WebSocketServerProtocolHandler;
 import io.netty.handler.ssl.NotSslRecordException;
-import io.netty.handler.timeout.IdleState;
-import io.netty.handler.timeout.IdleStateEvent;
 import java.io.IOException;
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -119,6 +117,13 @@ final class SessionHandler extends ChannelInboundHandlerAdapter {
   private boolean closing;
   private boolean draining;
   private TokenBucket writeBucket; // Created on the first write: idle connections carry none.
+  // Heartbeats: when the device was last heard, whether it was pinged since, and the links of this
+  // event loop's list of sessions (see Heartbeats).
+  private long lastReadNanos;
+  private boolean pinged;
+  private Heartbeats heartbeats;
+  SessionHandler hbPrev;
+  SessionHandler hbNext;
   private boolean registered;
   private FollowFilter follow;
   private final HashMap<String, Cursor> cursors = new HashMap<>();
@@ -179,7 +184,38 @@ final class SessionHandler extends ChannelInboundHandlerAdapter {
   }
 
   @Override
+  public void channelReadComplete(ChannelHandlerContext ctx) {
+    // Every read from the socket, pongs and control frames included, counts as the device alive.
+    lastReadNanos = System.nanoTime();
+    pinged = false;
+    ctx.flush();
+    ctx.fireChannelReadComplete();
+  }
+
+  /**
+   * Called by this event loop's heartbeat timer: ping after one silent interval, close after two.
+   */
+  void checkHeartbeat(long now) {
+    if (closing || phase == Phase.CLOSED) {
+      return;
+    }
+    long silent = now - lastReadNanos;
+    long interval = config.heartbeatInterval().toNanos();
+    if (silent >= 2 * interval) {
+      stats.idleCloses.increment();
+      closeWith(CloseCode.IDLE_TIMEOUT, "nothing received for two heartbeat intervals");
+    } else if (silent >= interval && !pinged) {
+      pinged = true;
+      ctx.writeAndFlush(new PingWebSocketFrame(Unpooled.EMPTY_BUFFER));
+    }
+  }
+
+  @Override
   public void channelInactive(ChannelHandlerContext ctx) {
+    if (heartbeats != null) {
+      heartbeats.remove(this);
+      heartbeats = null;
+    }
     stats.connectionsClosed.increment();
     phase = Phase.CLOSED;
     dead = true;
@@ -208,21 +244,13 @@ final class SessionHandler extends ChannelInboundHandlerAdapter {
         ctx.pipeline().remove(HandoffChannelInitializer.HTTP_HANDLER);
       }
       phase = Phase.AWAIT_HELLO;
+      lastReadNanos = System.nanoTime();
+      heartbeats = Heartbeats.current();
+      heartbeats.add(this, loop, config.heartbeatInterval().toNanos());
       return;
     }
     if (evt == HandoffChannelInitializer.DRAIN) {
       shutdown();
-      return;
-    }
-    if (evt instanceof IdleStateEvent idle && idle.state() == IdleState.READER_IDLE) {
-      if (phase == Phase.HANDSHAKE) {
-        return; // The handshake timeout governs this phase.
-      } else if (idle.isFirst()) {
-        ctx.writeAndFlush(new PingWebSocketFrame(Unpooled.EMPTY_BUFFER));
-      } else {
-        stats.idleCloses.increment();
-        closeWith(CloseCode.IDLE_TIMEOUT, "nothing received for two heartbeat intervals");
-      }
       return;
     }
     ctx.fireUserEventTriggered(evt);
@@ -413,12 +441,6 @@ final class SessionHandler extends ChannelInboundHandlerAdapter {
               0,
               false);
     }
-  }
-
-  @Override
-  public void channelReadComplete(ChannelHandlerContext ctx) {
-    ctx.flush();
-    ctx.fireChannelReadComplete();
   }
 
   private void onHello(long id, Hello hello) {
