@@ -68,8 +68,110 @@ public final class Main implements Callable<Integer> {
   @Option(names = "--history-length", description = "Deltas kept per document (default 1000).")
   Integer historyLength;
 
+  // Device sessions and tokens (docs/security.md).
+  @Option(
+      names = "--identity-jwks",
+      defaultValue = "${env:HANDOFF_IDENTITY_JWKS}",
+      description =
+          "JWKS file or http(s) URL with the keys of the app's identity tokens; enables sign-in"
+              + " (POST /v1/sessions) (env HANDOFF_IDENTITY_JWKS).")
+  String identityJwks;
+
+  @Option(
+      names = "--identity-algorithms",
+      defaultValue = "${env:HANDOFF_IDENTITY_ALGORITHMS:-ES256,RS256}",
+      split = ",",
+      description = "Accepted identity token algorithms (default ES256,RS256).")
+  java.util.Set<String> identityAlgorithms;
+
+  @Option(
+      names = "--identity-issuer",
+      defaultValue = "${env:HANDOFF_IDENTITY_ISSUER}",
+      description = "Required iss of identity tokens (env HANDOFF_IDENTITY_ISSUER).")
+  String identityIssuer;
+
+  @Option(
+      names = "--identity-audience",
+      defaultValue = "${env:HANDOFF_IDENTITY_AUDIENCE}",
+      description = "Required aud of identity tokens (env HANDOFF_IDENTITY_AUDIENCE).")
+  String identityAudience;
+
+  @Option(
+      names = "--signing-key",
+      defaultValue = "${env:HANDOFF_SIGNING_KEY}",
+      description =
+          "P-256 private JWK file (with kid) that signs access tokens; every node of a deployment"
+              + " needs the same one. Without it an ephemeral key is generated"
+              + " (env HANDOFF_SIGNING_KEY).")
+  java.nio.file.Path signingKey;
+
+  @Option(
+      names = "--previous-signing-key",
+      defaultValue = "${env:HANDOFF_PREVIOUS_SIGNING_KEY}",
+      description =
+          "The key --signing-key replaced: its tokens stay valid for --previous-key-grace"
+              + " (env HANDOFF_PREVIOUS_SIGNING_KEY).")
+  java.nio.file.Path previousSigningKey;
+
+  @Option(
+      names = "--previous-key-grace",
+      defaultValue = "${env:HANDOFF_PREVIOUS_KEY_GRACE:-1h}",
+      description = "How long after start the previous key is accepted (default 1h).")
+  String previousKeyGrace;
+
+  @Option(
+      names = "--access-token-ttl",
+      defaultValue = "${env:HANDOFF_ACCESS_TOKEN_TTL:-10m}",
+      description = "Lifetime of access tokens (default 10m).")
+  String accessTokenTtl;
+
+  @Option(
+      names = "--refresh-inactivity",
+      defaultValue = "${env:HANDOFF_REFRESH_INACTIVITY:-30d}",
+      description = "A refresh token unused this long stops working (default 30d).")
+  String refreshInactivity;
+
+  @Option(
+      names = "--idle-ttl",
+      defaultValue = "${env:HANDOFF_IDLE_TTL:-30d}",
+      description = "Documents, history and device sessions idle this long expire (default 30d).")
+  String idleTtl;
+
+  @Option(
+      names = "--max-devices",
+      defaultValue = "${env:HANDOFF_MAX_DEVICES:-64}",
+      description = "Signed-in devices per user (default 64).")
+  int maxDevices;
+
   public static void main(String[] args) {
     System.exit(new CommandLine(new Main()).execute(args));
+  }
+
+  private io.handoff.server.auth.TokenConfig tokenConfig() {
+    io.handoff.server.auth.TokenConfig.Builder t =
+        io.handoff.server.auth.TokenConfig.builder()
+            .identityJwks(identityJwks)
+            .identityAlgorithms(identityAlgorithms)
+            .identityIssuer(identityIssuer)
+            .identityAudience(identityAudience)
+            .accessTokenTtl(parseDuration(accessTokenTtl))
+            .refreshInactivity(parseDuration(refreshInactivity));
+    if (signingKey != null) {
+      com.nimbusds.jose.jwk.ECKey current = io.handoff.server.auth.SigningKeys.read(signingKey);
+      com.nimbusds.jose.jwk.ECKey previous =
+          previousSigningKey == null
+              ? null
+              : io.handoff.server.auth.SigningKeys.read(previousSigningKey);
+      t.signingKeys(
+          io.handoff.server.auth.SigningKeys.of(
+              current,
+              previous,
+              System.currentTimeMillis() + parseDuration(previousKeyGrace).toMillis()));
+    }
+    if (identityJwks != null && !identityJwks.isBlank() && identityAudience == null) {
+      log.warn("identity tokens are accepted for any audience: set --identity-audience");
+    }
+    return t.build();
   }
 
   @Override
@@ -90,6 +192,13 @@ public final class Main implements Callable<Integer> {
       b.heartbeatInterval(parseDuration(heartbeat));
     }
     StoreLimits.Builder limits = StoreLimits.builder();
+    try {
+      limits.idleTtl(parseDuration(idleTtl)).maxDevicesPerUser(maxDevices);
+      b.tokens(tokenConfig());
+    } catch (IllegalArgumentException e) {
+      log.error("invalid token configuration: {}", e.getMessage());
+      return 2;
+    }
     if (historyLength != null) {
       limits.historyLength(historyLength);
     }

@@ -21,6 +21,25 @@ public final class ServerStats {
   public final LongAdder protocolErrorCloses = new LongAdder();
   public final LongAdder idleCloses = new LongAdder();
 
+  // Device sessions and tokens (issue 4).
+  public final LongAdder signIns = new LongAdder();
+  public final LongAdder signInsRefused = new LongAdder();
+  public final LongAdder refreshes = new LongAdder();
+  public final LongAdder refreshesRefused = new LongAdder();
+  public final LongAdder inBandRefreshes = new LongAdder();
+  public final LongAdder tokenExpiredCloses = new LongAdder();
+  public final LongAdder devicesRevoked = new LongAdder();
+  public final LongAdder usersErased = new LongAdder();
+
+  /** Anomaly: a rotated-out refresh token came back (its session was revoked). */
+  public final LongAdder anomalyRefreshTokenReuse = new LongAdder();
+
+  /** Anomaly: a token of a revoked device session was used (refresh, upgrade or API). */
+  public final LongAdder anomalyRevokedTokenUse = new LongAdder();
+
+  /** Anomaly: more sign-ins for one user than the burst limit allows within its window. */
+  public final LongAdder anomalySignInBurst = new LongAdder();
+
   /** The most bytes ever queued for one connection at once. */
   public final LongAccumulator maxQueuedBytes = new LongAccumulator(Math::max, 0);
 

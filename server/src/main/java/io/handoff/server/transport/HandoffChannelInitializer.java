@@ -4,6 +4,7 @@ import io.handoff.server.ServerConfig;
 import io.handoff.server.ServerStats;
 import io.handoff.server.engine.DocumentStore;
 import io.handoff.server.engine.WriteValidator;
+import io.handoff.server.sessions.DeviceSessions;
 import io.netty.channel.ChannelInitializer;
 import io.netty.channel.ChannelPipeline;
 import io.netty.channel.socket.SocketChannel;
@@ -20,7 +21,7 @@ import java.util.concurrent.TimeUnit;
  * Assembles one connection's pipeline:
  *
  * <pre>
- * idle → HTTP codec → aggregator → http (health, readiness, auth at upgrade)
+ * idle → HTTP codec → aggregator → http (health, readiness, /v1/ API, auth at upgrade)
  *      → WebSocket protocol (handshake, ping/pong, close) → frame aggregator
  *      → protobuf frame codec → session
  * </pre>
@@ -39,18 +40,30 @@ public final class HandoffChannelInitializer extends ChannelInitializer<SocketCh
   private final WriteValidator validator;
   private final WebSocketServerProtocolConfig wsConfig;
 
+  private final io.handoff.server.auth.TokenVerifier verifier;
+  private final DeviceSessions deviceSessions;
+
   public HandoffChannelInitializer(
       ServerConfig config,
       DocumentStore store,
       Hub hub,
       ServerStats stats,
       io.handoff.server.auth.TokenVerifier verifier,
-      java.util.function.BooleanSupplier ready) {
+      java.util.function.BooleanSupplier ready,
+      DeviceSessions deviceSessions) {
     this.config = config;
     this.store = store;
     this.hub = hub;
     this.stats = stats;
-    this.http = new HttpRequestHandler(verifier, ready, stats);
+    this.verifier = verifier;
+    this.deviceSessions = deviceSessions;
+    this.http =
+        new HttpRequestHandler(
+            verifier,
+            ready,
+            stats,
+            new ApiHandler(deviceSessions, verifier, stats, java.time.Clock.systemUTC()),
+            deviceSessions::check);
     this.validator = new WriteValidator(config.storeLimits());
     this.wsConfig =
         WebSocketServerProtocolConfig.newBuilder()
@@ -81,6 +94,8 @@ public final class HandoffChannelInitializer extends ChannelInitializer<SocketCh
     p.addLast("ws", new WebSocketServerProtocolHandler(wsConfig));
     p.addLast("wsAggregator", new WebSocketFrameAggregator(config.maxFrameBytes()));
     p.addLast("codec", FrameCodec.INSTANCE);
-    p.addLast("session", new SessionHandler(config, store, hub, stats, validator));
+    p.addLast(
+        "session",
+        new SessionHandler(config, store, hub, stats, validator, verifier, deviceSessions));
   }
 }

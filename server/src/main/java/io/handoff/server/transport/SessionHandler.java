@@ -21,12 +21,14 @@ import io.handoff.protocol.v1.Write;
 import io.handoff.server.ServerConfig;
 import io.handoff.server.ServerStats;
 import io.handoff.server.auth.Principal;
+import io.handoff.server.auth.TokenVerifier;
 import io.handoff.server.engine.DocumentEvent;
 import io.handoff.server.engine.DocumentStore;
 import io.handoff.server.engine.FollowFilter;
 import io.handoff.server.engine.SyncResult;
 import io.handoff.server.engine.WriteOutcome;
 import io.handoff.server.engine.WriteValidator;
+import io.handoff.server.sessions.DeviceSessions;
 import io.netty.buffer.Unpooled;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
@@ -107,6 +109,8 @@ final class SessionHandler extends ChannelInboundHandlerAdapter {
   private final Hub hub;
   private final ServerStats stats;
   private final WriteValidator validator;
+  private final TokenVerifier verifier;
+  private final DeviceSessions deviceSessions;
 
   private ChannelHandlerContext ctx;
   private EventLoop loop;
@@ -114,6 +118,9 @@ final class SessionHandler extends ChannelInboundHandlerAdapter {
   private Phase phase = Phase.HANDSHAKE;
   private boolean closing;
   private boolean registered;
+  // Token expiry and device-session frames (issue 4); set at the handshake.
+  private TokenKeeper tokens;
+  private boolean markedOnline;
   private FollowFilter follow;
   private final HashMap<String, Cursor> cursors = new HashMap<>();
   private final LinkedHashMap<Long, InFlight> inFlight = new LinkedHashMap<>();
@@ -131,12 +138,16 @@ final class SessionHandler extends ChannelInboundHandlerAdapter {
       DocumentStore store,
       Hub hub,
       ServerStats stats,
-      WriteValidator validator) {
+      WriteValidator validator,
+      TokenVerifier verifier,
+      DeviceSessions deviceSessions) {
     this.config = config;
     this.store = store;
     this.hub = hub;
     this.stats = stats;
     this.validator = validator;
+    this.verifier = verifier;
+    this.deviceSessions = deviceSessions;
   }
 
   String userId() {
@@ -181,6 +192,12 @@ final class SessionHandler extends ChannelInboundHandlerAdapter {
       registered = false;
       hub.unregister(this);
     }
+    if (tokens != null) {
+      tokens.stop();
+      if (markedOnline) {
+        deviceSessions.seen(tokens.principal(), false);
+      }
+    }
     if (queue != null) {
       queue.clear();
     }
@@ -202,6 +219,10 @@ final class SessionHandler extends ChannelInboundHandlerAdapter {
         ctx.pipeline().remove(HandoffChannelInitializer.HTTP_HANDLER);
       }
       phase = Phase.AWAIT_HELLO;
+      tokens =
+          new TokenKeeper(
+              this, ctx, principal, verifier, deviceSessions, stats, java.time.Clock.systemUTC());
+      tokens.start();
       return;
     }
     if (evt instanceof IdleStateEvent idle && idle.state() == IdleState.READER_IDLE) {
@@ -346,6 +367,9 @@ final class SessionHandler extends ChannelInboundHandlerAdapter {
       case FOLLOW -> onFollow(id, frame.getFollow());
       case UNFOLLOW -> onUnfollow(id, frame.getUnfollow());
       case RESYNC -> onResync(id, frame.getResync());
+      case REFRESH_TOKEN -> tokens.onRefreshToken(id, frame.getRefreshToken().getAccessToken());
+      case LIST_DEVICES -> tokens.onListDevices(id);
+      case REVOKE_DEVICE -> tokens.onRevokeDevice(id, frame.getRevokeDevice());
       case PING ->
           ctx.write(
               ServerFrame.newBuilder()
@@ -388,7 +412,9 @@ final class SessionHandler extends ChannelInboundHandlerAdapter {
     }
     follow = filter;
     phase = Phase.SYNCING;
-    CompletableFuture<Void> subscribed = hub.register(this);
+    // A session revoked between the upgrade and now was kicked before this node listened: check
+    // again once the subscription is live.
+    CompletableFuture<Void> subscribed = hub.register(this).thenCompose(v -> stillAlive());
     registered = true;
     FollowFilter snapshot = filter.copy();
     List<Position> positions = hello.getPositionsList();
@@ -405,6 +431,10 @@ final class SessionHandler extends ChannelInboundHandlerAdapter {
         resume,
         (r, err) -> {
           if (err != null) {
+            if (rootCause(err) instanceof SessionGone gone) {
+              closeWith(CloseCode.SESSION_REVOKED, gone.getMessage());
+              return;
+            }
             log.warn("resume of {}/{} failed: {}", userId(), deviceId(), rootMessage(err));
             closeWith(CloseCode.UNAVAILABLE, "store unavailable during resume");
             return;
@@ -422,8 +452,14 @@ final class SessionHandler extends ChannelInboundHandlerAdapter {
                           .setHeartbeatIntervalMs((int) config.heartbeatInterval().toMillis())
                           .setMaxFrameBytes(config.maxFrameBytes())
                           .setMaxInFlightWrites(config.maxInFlightWrites())
-                          .setSync(report))
+                          .setSync(report)
+                          .setTokenExpiresAtMs(tokens.principal().expiresAtMillis())
+                          .setSessionId(principal.sessionId()))
                   .build());
+          if (principal.hasSession()) {
+            markedOnline = true;
+            deviceSessions.seen(principal, true);
+          }
           for (SyncResult result : r.getValue()) {
             Cursor c = new Cursor();
             cursors.put(result.document(), c);
@@ -974,6 +1010,32 @@ final class SessionHandler extends ChannelInboundHandlerAdapter {
                 });
           }
         });
+  }
+
+  private CompletableFuture<Void> stillAlive() {
+    return deviceSessions
+        .check(principal)
+        .thenApply(
+            problem -> {
+              if (problem != null) {
+                throw new SessionGone(problem);
+              }
+              return null;
+            });
+  }
+
+  /** The connection's device session is gone (revoked, erased or expired). */
+  private static final class SessionGone extends RuntimeException {
+    SessionGone(String message) {
+      super(message, null, false, false);
+    }
+  }
+
+  private static Throwable rootCause(Throwable t) {
+    while (t.getCause() != null) {
+      t = t.getCause();
+    }
+    return t;
   }
 
   private static String rootMessage(Throwable t) {
