@@ -47,7 +47,8 @@ public final class AccessTokens implements TokenVerifier {
 
   public Issued mint(String userId, String deviceId, String sessionId) {
     long now = clock.millis();
-    long exp = now + ttl.toMillis();
+    // JWT times are whole seconds: round down here so that the expiry we report is the token's.
+    long exp = (now + ttl.toMillis()) / 1000 * 1000;
     JWTClaimsSet claims =
         new JWTClaimsSet.Builder()
             .issuer(issuer)
