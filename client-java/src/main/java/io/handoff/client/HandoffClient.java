@@ -267,9 +267,14 @@ public final class HandoffClient implements AutoCloseable {
     }
 
     /**
-     * Supplies the access token; called on the event loop before every connection attempt, so it
-     * must return quickly (a cached token). If it throws, the attempt counts as failed and the
-     * client retries with backoff. A null result sends no Authorization header.
+     * Supplies the access token; called on the event loop before every connection attempt and when
+     * the server announces that the connection's token expires soon (TokenExpiring), so it must
+     * return quickly: a cached token that the application keeps fresh (e.g. renewed through {@code
+     * POST /v1/token} in the background). On TokenExpiring the client sends the supplied token in
+     * band (RefreshToken) and the connection continues without reconnecting; if the server still
+     * reaches the expiry, it closes with TOKEN_EXPIRED (4003) and the client reconnects, asking the
+     * supplier again. If it throws, the attempt counts as failed and the client retries with
+     * backoff. A null result sends no Authorization header.
      */
     public Builder tokenSupplier(Supplier<String> tokenSupplier) {
       check(tokenSupplier != null, "tokenSupplier must not be null");
