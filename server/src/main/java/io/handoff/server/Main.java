@@ -22,7 +22,7 @@ import picocli.CommandLine.Spec;
     mixinStandardHelpOptions = true,
     version = "handoff-server 0.1.0",
     description = "Runs one Handoff node.",
-    subcommands = {Main.Token.class})
+    subcommands = {Main.Token.class, Main.Keygen.class})
 public final class Main implements Callable<Integer> {
   private static final Logger log = LoggerFactory.getLogger(Main.class);
 
@@ -290,6 +290,36 @@ public final class Main implements Callable<Integer> {
     public Integer call() {
       // The token is this command's output, for scripts: stdout, not the log.
       spec.commandLine().getOut().println(DevTokens.mint(secret, user, device, parseDuration(ttl)));
+      return 0;
+    }
+  }
+
+  /** {@code handoff-server keygen}: prints a new P-256 private JWK for {@code --signing-key}. */
+  @Command(
+      name = "keygen",
+      mixinStandardHelpOptions = true,
+      description = "Prints a new ES256 (P-256) private JWK for --signing-key.")
+  static final class Keygen implements Callable<Integer> {
+    @Option(
+        names = "--kid",
+        description = "Key id (default: handoff- and the current date and time).")
+    String kid;
+
+    @Spec CommandSpec spec;
+
+    @Override
+    public Integer call() {
+      String id =
+          kid != null
+              ? kid
+              : "handoff-"
+                  + java.time.format.DateTimeFormatter.ofPattern("yyyyMMdd-HHmmss")
+                      .withZone(java.time.ZoneOffset.UTC)
+                      .format(java.time.Instant.now());
+      // The key is this command's output, for scripts: stdout, not the log.
+      spec.commandLine()
+          .getOut()
+          .println(io.handoff.server.auth.SigningKeys.generate(id).toJSONString());
       return 0;
     }
   }

@@ -154,12 +154,20 @@ public final class HttpRequestHandler extends ChannelInboundHandlerAdapter {
                     .execute(
                         () -> {
                           ctx.channel().config().setAutoRead(true);
-                          if (err != null || problem != null) {
+                          if (err != null) {
                             ReferenceCountUtil.release(req);
-                            if (err != null) {
-                              log.warn("session check failed: {}", err.toString());
-                            }
-                            refuse(ctx, err != null ? "session store unavailable" : problem);
+                            log.warn("session check failed: {}", err.toString());
+                            FullHttpResponse res =
+                                response(
+                                    HttpResponseStatus.SERVICE_UNAVAILABLE,
+                                    "unavailable",
+                                    "session store unavailable; retry later");
+                            ctx.writeAndFlush(res).addListener(ChannelFutureListener.CLOSE);
+                            return;
+                          }
+                          if (problem != null) {
+                            ReferenceCountUtil.release(req);
+                            refuse(ctx, problem);
                             return;
                           }
                           ctx.channel().attr(PRINCIPAL).set(p);

@@ -1,0 +1,95 @@
+package io.handoff.server.auth;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.sun.net.httpserver.HttpServer;
+import io.handoff.server.AppBackend;
+import io.handoff.server.HandJws;
+import java.net.InetSocketAddress;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.security.KeyPair;
+import java.time.Clock;
+import java.time.Duration;
+import java.util.Set;
+import org.junit.jupiter.api.Test;
+
+/** Identity tokens verified with keys from a JWKS URL served on 127.0.0.1, or a file. */
+class IdentityVerifierTest {
+  private final KeyPair ec = HandJws.ecKeys();
+
+  private IdentityVerifier verifier(String source, Set<String> algorithms) {
+    return new IdentityVerifier(
+        source,
+        algorithms,
+        AppBackend.ISSUER,
+        AppBackend.AUDIENCE,
+        Duration.ofSeconds(30),
+        Duration.ofSeconds(30),
+        Duration.ofHours(1),
+        Clock.systemUTC());
+  }
+
+  @Test
+  void keysAreLoadedFromAJwksUrl() throws Exception {
+    byte[] jwks =
+        HandJws.jwks(HandJws.jwk(ec.getPublic(), "url-key")).getBytes(StandardCharsets.UTF_8);
+    HttpServer http = HttpServer.create(new InetSocketAddress("127.0.0.1", 0), 0);
+    http.createContext(
+        "/jwks.json",
+        ex -> {
+          ex.sendResponseHeaders(200, jwks.length);
+          ex.getResponseBody().write(jwks);
+          ex.close();
+        });
+    http.start();
+    try {
+      IdentityVerifier v =
+          verifier(
+              "http://127.0.0.1:" + http.getAddress().getPort() + "/jwks.json", Set.of("ES256"));
+      String token =
+          HandJws.es256(
+              AppBackend.header("ES256", "url-key"), AppBackend.claims("sam"), ec.getPrivate());
+      assertEquals("sam", v.verify(token));
+      String other =
+          HandJws.es256(
+              AppBackend.header("ES256", "other"), AppBackend.claims("sam"), ec.getPrivate());
+      AuthException e = assertThrows(AuthException.class, () -> v.verify(other));
+      assertTrue(e.getMessage().contains("unknown key id other"), e.getMessage());
+    } finally {
+      http.stop(0);
+    }
+  }
+
+  @Test
+  void algorithmOutsideTheAllowListIsRefusedEvenWithAGoodSignature() throws Exception {
+    KeyPair rsa = HandJws.rsaKeys();
+    Path file = Files.createTempFile("jwks", ".json");
+    Files.writeString(file, HandJws.jwks(HandJws.jwk(rsa.getPublic(), "rsa")));
+    IdentityVerifier v = verifier(file.toString(), Set.of("ES256"));
+    String token =
+        HandJws.rs256(
+            AppBackend.header("RS256", "rsa"), AppBackend.claims("sam"), rsa.getPrivate());
+    AuthException e = assertThrows(AuthException.class, () -> v.verify(token));
+    assertTrue(e.getMessage().contains("algorithm RS256 is not accepted"), e.getMessage());
+    Files.delete(file);
+  }
+
+  @Test
+  void jwksWithAPrivateKeyOrAnUnreachableUrlIsAStartUpError() throws Exception {
+    Path file = Files.createTempFile("jwks", ".json");
+    Files.writeString(file, "{\"keys\":[" + SigningKeys.generate("leak").toJSONString() + "]}");
+    IllegalArgumentException e =
+        assertThrows(
+            IllegalArgumentException.class, () -> verifier(file.toString(), Set.of("ES256")));
+    assertTrue(e.getMessage().contains("private key"), e.getMessage());
+    Files.delete(file);
+    assertThrows(
+        IllegalArgumentException.class,
+        () -> verifier("http://127.0.0.1:1/jwks.json", Set.of("ES256")));
+    assertThrows(IllegalArgumentException.class, () -> verifier(file.toString(), Set.of("HS256")));
+  }
+}
