@@ -364,16 +364,38 @@ final class SyncEngine {
    * expiry and the reconnect asks the supplier again.
    */
   private void onTokenExpiring(Link l) {
+    if (config.tokenSource != null) {
+      java.util.concurrent.CompletionStage<String> next;
+      try {
+        next = config.tokenSource.get();
+      } catch (RuntimeException e) {
+        log.warn("token source failed; the connection will reconnect at token expiry", e);
+        return;
+      }
+      next.whenComplete(
+          (token, err) ->
+              executor.execute(
+                  () -> {
+                    if (err != null) {
+                      log.warn(
+                          "token source failed; reconnecting at token expiry: {}", err.toString());
+                    } else if (link == l) {
+                      sendRefresh(l, token);
+                    }
+                  }));
+      return;
+    }
     if (config.tokenSupplier == null) {
       return;
     }
-    String token;
     try {
-      token = config.tokenSupplier.get();
+      sendRefresh(l, config.tokenSupplier.get());
     } catch (RuntimeException e) {
       log.warn("token supplier failed; the connection will reconnect at token expiry", e);
-      return;
     }
+  }
+
+  private void sendRefresh(Link l, String token) {
     if (token == null || token.isEmpty()) {
       return;
     }

@@ -143,4 +143,32 @@ class InBandRefreshTest {
       assertEquals(1, server.server.stats().connectionsOpened.sum());
     }
   }
+
+  @Test
+  void javaClientWithAnAsyncTokenSourceConnectsAndRefreshesInBand() throws Exception {
+    HttpApi.Answer signedIn = api.signIn(app.identity("sue"), "laptop", "l", "macos");
+    java.util.concurrent.atomic.AtomicReference<String> refresh =
+        new java.util.concurrent.atomic.AtomicReference<>(signedIn.field("refresh_token"));
+    CountDownLatch thirdAsk = new CountDownLatch(3);
+    try (HandoffClient c =
+        HandoffClient.builder()
+            .url(URI.create(server.url()))
+            .tokenSource(
+                () ->
+                    java.util.concurrent.CompletableFuture.supplyAsync(
+                        () -> {
+                          // What an app does: rotate the refresh token, use the new access token.
+                          HttpApi.Answer r = api.refresh(refresh.get());
+                          refresh.set(r.field("refresh_token"));
+                          thirdAsk.countDown();
+                          return r.field("access_token");
+                        }))
+            .build()) {
+      c.connect().get(10, TimeUnit.SECONDS);
+      assertEquals("sue", c.userId());
+      assertTrue(thirdAsk.await(20, TimeUnit.SECONDS));
+      assertEquals(0, server.server.stats().tokenExpiredCloses.sum());
+      assertEquals(0, server.server.stats().anomalyRefreshTokenReuse.sum());
+    }
+  }
 }
