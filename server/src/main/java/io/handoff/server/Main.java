@@ -81,7 +81,8 @@ public final class Main implements Callable<Integer> {
       names = "--identity-algorithms",
       defaultValue = "${env:HANDOFF_IDENTITY_ALGORITHMS:-ES256,RS256}",
       split = ",",
-      description = "Accepted identity token algorithms (default ES256,RS256).")
+      description =
+          "Accepted identity token algorithms: ES256, RS256, EdDSA (default ES256,RS256).")
   java.util.Set<String> identityAlgorithms;
 
   @Option(

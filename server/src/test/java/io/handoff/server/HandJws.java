@@ -44,6 +44,27 @@ public final class HandJws {
     }
   }
 
+  public static KeyPair ed25519Keys() {
+    try {
+      return KeyPairGenerator.getInstance("Ed25519").generateKeyPair();
+    } catch (GeneralSecurityException e) {
+      throw new IllegalStateException(e);
+    }
+  }
+
+  /** EdDSA with Ed25519 (the JDK's). */
+  public static String eddsa(String headerJson, String payloadJson, PrivateKey key) {
+    String input = signingInput(headerJson, payloadJson);
+    try {
+      Signature s = Signature.getInstance("Ed25519");
+      s.initSign(key);
+      s.update(input.getBytes(StandardCharsets.US_ASCII));
+      return input + "." + B64.encodeToString(s.sign());
+    } catch (GeneralSecurityException e) {
+      throw new IllegalStateException(e);
+    }
+  }
+
   public static String b64(String s) {
     return B64.encodeToString(s.getBytes(StandardCharsets.UTF_8));
   }
@@ -144,7 +165,7 @@ public final class HandJws {
     return B64.encodeToString(b);
   }
 
-  /** One public JWK (EC P-256 or RSA) as JSON text. */
+  /** One public JWK (EC P-256, Ed25519 or RSA) as JSON text. */
   public static String jwk(java.security.PublicKey key, String kid) {
     if (key instanceof ECPublicKey ec) {
       return "{\"kty\":\"EC\",\"crv\":\"P-256\",\"use\":\"sig\",\"kid\":\""
@@ -153,6 +174,15 @@ public final class HandJws {
           + unsigned32(ec.getW().getAffineX())
           + "\",\"y\":\""
           + unsigned32(ec.getW().getAffineY())
+          + "\"}";
+    }
+    if (key.getAlgorithm().equals("EdDSA") || key.getAlgorithm().equals("Ed25519")) {
+      byte[] der = key.getEncoded();
+      byte[] x = Arrays.copyOfRange(der, der.length - 32, der.length);
+      return "{\"kty\":\"OKP\",\"crv\":\"Ed25519\",\"use\":\"sig\",\"kid\":\""
+          + kid
+          + "\",\"x\":\""
+          + B64.encodeToString(x)
           + "\"}";
     }
     RSAPublicKey rsa = (RSAPublicKey) key;

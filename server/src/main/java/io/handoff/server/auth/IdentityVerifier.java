@@ -10,6 +10,7 @@ import com.nimbusds.jose.jwk.ECKey;
 import com.nimbusds.jose.jwk.JWK;
 import com.nimbusds.jose.jwk.JWKSet;
 import com.nimbusds.jose.jwk.KeyUse;
+import com.nimbusds.jose.jwk.OctetKeyPair;
 import com.nimbusds.jose.jwk.RSAKey;
 import com.nimbusds.jwt.JWTClaimsSet;
 import com.nimbusds.jwt.SignedJWT;
@@ -33,9 +34,10 @@ import org.slf4j.LoggerFactory;
 /**
  * Verifies identity tokens issued by the app's backend, the proof a device presents to sign in.
  * Keys come from a JWKS document (a file, or an https/http URL); the token's {@code kid} picks the
- * key. Only the configured algorithms (ES256, RS256) are accepted, and a key is only used with the
- * algorithm of its type; {@code iss} and {@code aud} must match when configured; {@code exp} is
- * required and {@code exp}, {@code nbf}, {@code iat} are checked with a bounded clock skew.
+ * key. Only the configured algorithms (of ES256, RS256 and EdDSA with Ed25519) are accepted, and a
+ * key is only used with the algorithm of its type; {@code iss} and {@code aud} must match when
+ * configured; {@code exp} is required and {@code exp}, {@code nbf}, {@code iat} are checked with a
+ * bounded clock skew.
  *
  * <p>Verification never blocks: it uses the key set last loaded. The set is loaded at start (which
  * fails if it cannot be) and reloaded in the background at most once per {@code minRefresh}, when a
@@ -56,6 +58,9 @@ public final class IdentityVerifier {
   private final long maxAgeMillis;
   private final HttpClient http;
   private final AtomicBoolean refreshing = new AtomicBoolean();
+  // Completes when the background reload started last has finished (for tests).
+  private volatile java.util.concurrent.CompletableFuture<Void> lastReload =
+      java.util.concurrent.CompletableFuture.completedFuture(null);
   private volatile JWKSet keys;
   private volatile long loadedAt;
 
@@ -74,9 +79,11 @@ public final class IdentityVerifier {
             .map(JWSAlgorithm::parse)
             .collect(java.util.stream.Collectors.toUnmodifiableSet());
     for (JWSAlgorithm a : this.algorithms) {
-      if (!a.equals(JWSAlgorithm.ES256) && !a.equals(JWSAlgorithm.RS256)) {
+      if (!a.equals(JWSAlgorithm.ES256)
+          && !a.equals(JWSAlgorithm.RS256)
+          && !a.equals(JWSAlgorithm.EdDSA)) {
         throw new IllegalArgumentException(
-            "identity token algorithm " + a + " is not supported (ES256, RS256)");
+            "identity token algorithm " + a + " is not supported (ES256, RS256, EdDSA)");
       }
     }
     this.issuer = issuer;
@@ -126,6 +133,8 @@ public final class IdentityVerifier {
         v = new ECDSAVerifier(ec.toECPublicKey());
       } else if (alg.equals(JWSAlgorithm.RS256) && jwk instanceof RSAKey rsa) {
         v = new RSASSAVerifier(rsa.toRSAPublicKey());
+      } else if (alg.equals(JWSAlgorithm.EdDSA) && jwk instanceof OctetKeyPair okp) {
+        v = new Ed25519JdkVerifier(okp);
       } else {
         throw new AuthException("key " + jwk.getKeyID() + " cannot verify " + alg);
       }
@@ -147,6 +156,11 @@ public final class IdentityVerifier {
     return sub;
   }
 
+  /** The background reload started last; completed if none is under way. */
+  java.util.concurrent.CompletableFuture<Void> lastReload() {
+    return lastReload;
+  }
+
   private JWK find(String kid) {
     JWKSet set = keys;
     if (kid == null) {
@@ -159,6 +173,9 @@ public final class IdentityVerifier {
     if (now - loadedAt < minRefreshMillis || !refreshing.compareAndSet(false, true)) {
       return;
     }
+    java.util.concurrent.CompletableFuture<Void> done =
+        new java.util.concurrent.CompletableFuture<>();
+    lastReload = done;
     Thread t =
         new Thread(
             () -> {
@@ -170,6 +187,7 @@ public final class IdentityVerifier {
               } finally {
                 loadedAt = clock.millis();
                 refreshing.set(false);
+                done.complete(null);
               }
             },
             "handoff-jwks-refresh");

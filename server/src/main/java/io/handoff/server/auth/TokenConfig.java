@@ -169,8 +169,8 @@ public final class TokenConfig {
       check(!algorithms.isEmpty(), "identityAlgorithms must not be empty");
       for (String a : algorithms) {
         check(
-            a.equals("ES256") || a.equals("RS256"),
-            "identity algorithm " + a + " is not supported (ES256, RS256)");
+            a.equals("ES256") || a.equals("RS256") || a.equals("EdDSA"),
+            "identity algorithm " + a + " is not supported (ES256, RS256, EdDSA)");
       }
       this.identityAlgorithms = Set.copyOf(algorithms);
       return this;

@@ -92,4 +92,68 @@ class IdentityVerifierTest {
         () -> verifier("http://127.0.0.1:1/jwks.json", Set.of("ES256")));
     assertThrows(IllegalArgumentException.class, () -> verifier(file.toString(), Set.of("HS256")));
   }
+
+  @Test
+  void eddsaTokensAreVerifiedWithEd25519Keys() throws Exception {
+    KeyPair ed = HandJws.ed25519Keys();
+    Path file = Files.createTempFile("jwks", ".json");
+    Files.writeString(file, HandJws.jwks(HandJws.jwk(ed.getPublic(), "ed")));
+    IdentityVerifier v = verifier(file.toString(), Set.of("EdDSA"));
+    String token =
+        HandJws.eddsa(AppBackend.header("EdDSA", "ed"), AppBackend.claims("tia"), ed.getPrivate());
+    assertEquals("tia", v.verify(token));
+    AuthException e =
+        assertThrows(
+            AuthException.class,
+            () -> v.verify(HandJws.tampered(token, AppBackend.claims("mallory"))));
+    assertTrue(e.getMessage().contains("bad identity token signature"), e.getMessage());
+    String otherKey =
+        HandJws.eddsa(
+            AppBackend.header("EdDSA", "ed"),
+            AppBackend.claims("tia"),
+            HandJws.ed25519Keys().getPrivate());
+    assertThrows(AuthException.class, () -> v.verify(otherKey));
+    Files.delete(file);
+  }
+
+  @Test
+  void unknownKidReloadsTheJwksSoANewlyPublishedKeyIsAcceptedAfterwards() throws Exception {
+    KeyPair next = HandJws.ecKeys();
+    java.util.concurrent.atomic.AtomicReference<byte[]> served =
+        new java.util.concurrent.atomic.AtomicReference<>(
+            HandJws.jwks(HandJws.jwk(ec.getPublic(), "k1")).getBytes(StandardCharsets.UTF_8));
+    HttpServer http = HttpServer.create(new InetSocketAddress("127.0.0.1", 0), 0);
+    http.createContext(
+        "/jwks.json",
+        ex -> {
+          byte[] body = served.get();
+          ex.sendResponseHeaders(200, body.length);
+          ex.getResponseBody().write(body);
+          ex.close();
+        });
+    http.start();
+    try {
+      IdentityVerifier v =
+          new IdentityVerifier(
+              "http://127.0.0.1:" + http.getAddress().getPort() + "/jwks.json",
+              Set.of("ES256"),
+              AppBackend.ISSUER,
+              AppBackend.AUDIENCE,
+              Duration.ofSeconds(30),
+              Duration.ZERO,
+              Duration.ofHours(1),
+              Clock.systemUTC());
+      served.set(
+          HandJws.jwks(HandJws.jwk(ec.getPublic(), "k1"), HandJws.jwk(next.getPublic(), "k2"))
+              .getBytes(StandardCharsets.UTF_8));
+      String token =
+          HandJws.es256(
+              AppBackend.header("ES256", "k2"), AppBackend.claims("uma"), next.getPrivate());
+      assertThrows(AuthException.class, () -> v.verify(token));
+      v.lastReload().get(10, java.util.concurrent.TimeUnit.SECONDS);
+      assertEquals("uma", v.verify(token));
+    } finally {
+      http.stop(0);
+    }
+  }
 }
