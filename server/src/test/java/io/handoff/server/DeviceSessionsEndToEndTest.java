@@ -287,4 +287,35 @@ class DeviceSessionsEndToEndTest {
     }
     assertNotNull(server);
   }
+
+  @Test
+  void refreshTokenUnusedForTheInactivityLimitNoLongerWorks() throws Exception {
+    ManualClock clock = new ManualClock();
+    io.handoff.server.engine.memory.MemoryEngine engine =
+        new io.handoff.server.engine.memory.MemoryEngine(StoreLimits.builder().build(), clock);
+    HandoffServer node =
+        HandoffServer.start(
+            ServerConfig.builder()
+                .host("127.0.0.1")
+                .port(0)
+                .jwtSecret(TestServer.SECRET)
+                .tokens(app.tokens().refreshInactivity(Duration.ofDays(7)).build())
+                .build(),
+            engine);
+    try {
+      HttpApi api = new HttpApi(node.port());
+      HttpApi.Answer a = api.signIn(app.identity("uli"), "phone", "p", "ios");
+      clock.advance(Duration.ofDays(6));
+      HttpApi.Answer r = api.refresh(a.field("refresh_token"));
+      assertEquals(200, r.status(), "used within the limit: " + r);
+      clock.advance(Duration.ofDays(7).plusMinutes(1));
+      HttpApi.Answer late = api.refresh(r.field("refresh_token"));
+      assertEquals(400, late.status(), late.toString());
+      assertTrue(late.field("message").contains("unused for longer than PT168H"), late.toString());
+      assertEquals(401, api.get("/v1/devices", r.field("access_token")).status());
+    } finally {
+      node.close();
+      engine.close();
+    }
+  }
 }

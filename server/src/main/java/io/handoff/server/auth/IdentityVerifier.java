@@ -27,7 +27,9 @@ import java.text.ParseException;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.Set;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.stream.Collectors;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -59,8 +61,7 @@ public final class IdentityVerifier {
   private final HttpClient http;
   private final AtomicBoolean refreshing = new AtomicBoolean();
   // Completes when the background reload started last has finished (for tests).
-  private volatile java.util.concurrent.CompletableFuture<Void> lastReload =
-      java.util.concurrent.CompletableFuture.completedFuture(null);
+  private volatile CompletableFuture<Void> lastReload = CompletableFuture.completedFuture(null);
   private volatile JWKSet keys;
   private volatile long loadedAt;
 
@@ -75,9 +76,7 @@ public final class IdentityVerifier {
       Clock clock) {
     this.source = source;
     this.algorithms =
-        algorithms.stream()
-            .map(JWSAlgorithm::parse)
-            .collect(java.util.stream.Collectors.toUnmodifiableSet());
+        algorithms.stream().map(JWSAlgorithm::parse).collect(Collectors.toUnmodifiableSet());
     for (JWSAlgorithm a : this.algorithms) {
       if (!a.equals(JWSAlgorithm.ES256)
           && !a.equals(JWSAlgorithm.RS256)
@@ -157,7 +156,7 @@ public final class IdentityVerifier {
   }
 
   /** The background reload started last; completed if none is under way. */
-  java.util.concurrent.CompletableFuture<Void> lastReload() {
+  CompletableFuture<Void> lastReload() {
     return lastReload;
   }
 
@@ -173,8 +172,7 @@ public final class IdentityVerifier {
     if (now - loadedAt < minRefreshMillis || !refreshing.compareAndSet(false, true)) {
       return;
     }
-    java.util.concurrent.CompletableFuture<Void> done =
-        new java.util.concurrent.CompletableFuture<>();
+    CompletableFuture<Void> done = new CompletableFuture<>();
     lastReload = done;
     Thread t =
         new Thread(

@@ -1,7 +1,6 @@
 package io.handoff.server.auth;
 
 import java.time.Duration;
-import java.util.Objects;
 import java.util.Set;
 
 /**
@@ -246,15 +245,5 @@ public final class TokenConfig {
         throw new IllegalArgumentException(message);
       }
     }
-  }
-
-  @Override
-  public int hashCode() {
-    return Objects.hash(identityJwks, issuer);
-  }
-
-  @Override
-  public boolean equals(Object o) {
-    return this == o;
   }
 }

@@ -98,10 +98,6 @@ public final class DeviceSessions {
     return config.expiryNotice().toMillis();
   }
 
-  public boolean signInEnabled() {
-    return identity != null;
-  }
-
   // ---------------------------------------------------------------------------------------------
   // Sign-in and refresh
   // ---------------------------------------------------------------------------------------------
