@@ -313,6 +313,7 @@ class DeviceSessionsEndToEndTest {
       assertEquals(400, late.status(), late.toString());
       assertTrue(late.field("message").contains("unused for longer than PT168H"), late.toString());
       assertEquals(401, api.get("/v1/devices", r.field("access_token")).status());
+      assertEquals(0, node.stats().anomalyRevokedTokenUse.sum(), "expiry is no anomaly");
     } finally {
       node.close();
       engine.close();

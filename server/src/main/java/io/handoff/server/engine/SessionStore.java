@@ -56,7 +56,10 @@ public interface SessionStore {
       REUSED,
       /** The session was revoked before. */
       REVOKED,
-      /** The refresh token was unused for longer than the inactivity limit; the session is gone. */
+      /**
+       * The refresh token was unused for longer than the inactivity limit; the session is deleted
+       * (not revoked: it is gone as if idle-expired).
+       */
       EXPIRED,
       /** No such session, or a token that never belonged to it. */
       UNKNOWN

@@ -76,6 +76,9 @@ import org.slf4j.LoggerFactory;
  * are dropped and the highest version seen is remembered, so the fetch is repeated until it caught
  * up. The device therefore sees every document's versions in order, once, with no gap.
  *
+ * <p>Token expiry, in-band token refresh and the device-session frames are handled by this
+ * connection's {@link TokenKeeper}, on the same event loop.
+ *
  * <p>A device's own write comes back through the same stream: where the other devices get a Delta,
  * the writer gets its Ack, in the same position of the stream. Refusals, duplicates and writes to
  * documents the device does not follow are answered directly.
@@ -120,7 +123,8 @@ final class SessionHandler extends ChannelInboundHandlerAdapter {
   private boolean registered;
   // Token expiry and device-session frames (issue 4); set at the handshake.
   private TokenKeeper tokens;
-  private boolean markedOnline;
+  // The principal this connection was recorded online as, if any.
+  private Principal onlineAs;
   private FollowFilter follow;
   private final HashMap<String, Cursor> cursors = new HashMap<>();
   private final LinkedHashMap<Long, InFlight> inFlight = new LinkedHashMap<>();
@@ -194,8 +198,8 @@ final class SessionHandler extends ChannelInboundHandlerAdapter {
     }
     if (tokens != null) {
       tokens.stop();
-      if (markedOnline) {
-        deviceSessions.seen(tokens.principal(), false);
+      if (onlineAs != null) {
+        deviceSessions.seen(onlineAs, false);
       }
     }
     if (queue != null) {
@@ -457,7 +461,7 @@ final class SessionHandler extends ChannelInboundHandlerAdapter {
                           .setSessionId(principal.sessionId()))
                   .build());
           if (principal.hasSession()) {
-            markedOnline = true;
+            onlineAs = principal;
             deviceSessions.seen(principal, true);
           }
           for (SyncResult result : r.getValue()) {

@@ -129,7 +129,11 @@ public abstract class SessionStoreContractTest {
     clock.advance(Duration.ofMillis(INACTIVITY + 1));
     assertEquals(
         Outcome.EXPIRED, get(sessions.rotate(user, "s1", h("h1"), h("h2"), INACTIVITY)).outcome());
-    assertFalse(get(sessions.status(user, "s1")).alive());
+    SessionStore.Status st = get(sessions.status(user, "s1"));
+    assertFalse(st.alive());
+    assertFalse(st.revoked(), "expired, not revoked: its later use is no anomaly");
+    assertTrue(get(sessions.list(user)).isEmpty());
+    signIn("s2", "phone", "h2");
   }
 
   @Test

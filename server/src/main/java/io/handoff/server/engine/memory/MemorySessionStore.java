@@ -87,7 +87,7 @@ public final class MemorySessionStore implements SessionStore {
       }
       if (Arrays.equals(s.current, presented)) {
         if (now - s.refreshedAt > inactivityMillis) {
-          s.revoke(now);
+          u.sessions.remove(sessionId); // Gone, not revoked: later use is no anomaly.
           return done(Rotation.Outcome.EXPIRED, s.deviceId);
         }
         s.old.addLast(s.current);

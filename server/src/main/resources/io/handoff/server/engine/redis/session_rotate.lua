@@ -29,7 +29,11 @@ end
 
 if s[5] == ARGV[1] then
   if now - tonumber(s[4]) > tonumber(ARGV[4]) then
-    revoke()
+    -- Gone, not revoked: later use of its tokens is no anomaly.
+    redis.call('DEL', KEYS[1], KEYS[2])
+    if redis.call('HGET', KEYS[3], did) == ARGV[7] then
+      redis.call('HDEL', KEYS[3], did)
+    end
     return {'EXPIRED', did}
   end
   local n = redis.call('HINCRBY', KEYS[1], 'gen', 1)
