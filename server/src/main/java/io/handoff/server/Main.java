@@ -157,6 +157,9 @@ public final class Main implements Callable<Integer> {
             .identityAudience(identityAudience)
             .accessTokenTtl(parseDuration(accessTokenTtl))
             .refreshInactivity(parseDuration(refreshInactivity));
+    if (signingKey == null && previousSigningKey != null) {
+      throw new IllegalArgumentException("--previous-signing-key needs --signing-key");
+    }
     if (signingKey != null) {
       com.nimbusds.jose.jwk.ECKey current = io.handoff.server.auth.SigningKeys.read(signingKey);
       com.nimbusds.jose.jwk.ECKey previous =

@@ -121,6 +121,9 @@ class DeviceSessionsEndToEndTest {
     HttpApi.Answer json = api.post("/v1/sessions", "{\"identity_token\": [1,2]}");
     assertEquals(400, json.status());
     assertEquals("invalid_request", json.field("error"));
+    HttpApi.Answer huge =
+        api.post("/v1/sessions", "{\"identity_token\":\"" + "x".repeat(10_000) + "\"}");
+    assertEquals(413, huge.status(), "bodies are limited to 8 KiB");
     HttpApi.Answer missing = api.post("/v1/sessions", "{\"identity_token\":\"x\"}");
     assertTrue(missing.field("message").contains("device_id is required"), missing.toString());
   }
