@@ -322,4 +322,30 @@ class DeviceSessionsEndToEndTest {
       engine.close();
     }
   }
+
+  @Test
+  void refreshAcceptsTheOAuthFormEncodingAndTheApiWantsABearerToken() throws Exception {
+    HttpApi.Answer a = signIn("val", "phone");
+    java.net.http.HttpResponse<String> r =
+        java.net.http.HttpClient.newHttpClient()
+            .send(
+                java.net.http.HttpRequest.newBuilder(
+                        java.net.URI.create("http://127.0.0.1:" + server.port() + "/v1/token"))
+                    .header("Content-Type", "application/x-www-form-urlencoded")
+                    .POST(
+                        java.net.http.HttpRequest.BodyPublishers.ofString(
+                            "grant_type=refresh_token&refresh_token="
+                                + java.net.URLEncoder.encode(
+                                    a.field("refresh_token"),
+                                    java.nio.charset.StandardCharsets.UTF_8)))
+                    .build(),
+                java.net.http.HttpResponse.BodyHandlers.ofString());
+    assertEquals(200, r.statusCode(), r.body());
+    assertEquals("no-store", r.headers().firstValue("Cache-Control").orElse(""));
+    HttpApi.Answer none = api.get("/v1/devices", null);
+    assertEquals(401, none.status());
+    assertTrue(none.field("message").contains("missing access token"), none.toString());
+    assertEquals(405, api.get("/v1/me", a.field("access_token")).status());
+    assertEquals(404, api.get("/v1/nothing", a.field("access_token")).status());
+  }
 }
