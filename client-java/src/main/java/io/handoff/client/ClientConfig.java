@@ -11,6 +11,7 @@ import java.util.function.Supplier;
 final class ClientConfig {
   final URI url;
   final Supplier<String> tokenSupplier;
+  final Supplier<? extends java.util.concurrent.CompletionStage<String>> tokenSource;
   final boolean followAll;
   final List<String> followDocuments;
   final List<String> followPrefixes;
@@ -27,6 +28,7 @@ final class ClientConfig {
   ClientConfig(HandoffClient.Builder b) {
     this.url = b.url;
     this.tokenSupplier = b.tokenSupplier;
+    this.tokenSource = b.tokenSource;
     this.followAll = b.followAll;
     this.followDocuments = List.copyOf(b.followDocuments);
     this.followPrefixes = List.copyOf(b.followPrefixes);
@@ -45,7 +47,7 @@ final class ClientConfig {
   public String toString() {
     return describe(
         url,
-        tokenSupplier != null,
+        tokenSupplier != null || tokenSource != null,
         followAll,
         followDocuments,
         followPrefixes,

@@ -1,5 +1,6 @@
 package io.handoff.client;
 
+import io.handoff.client.internal.DeferredFrameChannel;
 import io.handoff.client.internal.WebSocketConnector;
 import io.netty.channel.EventLoop;
 import io.netty.channel.EventLoopGroup;
@@ -15,6 +16,7 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionStage;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.Executor;
 import java.util.concurrent.Future;
@@ -31,7 +33,7 @@ import java.util.function.Supplier;
  * <pre>{@code
  * HandoffClient client = HandoffClient.builder()
  *     .url(URI.create("ws://localhost:8080/ws"))
- *     .tokenSupplier(auth::accessToken)
+ *     .tokenSource(auth::freshAccessToken) // CompletionStage<String>, e.g. POST /v1/token
  *     .listener(new HandoffListener() {
  *       public void onChange(DocumentChange change) { ... }
  *     })
@@ -95,8 +97,13 @@ public final class HandoffClient implements AutoCloseable {
     WebSocketConnector webSocket =
         new WebSocketConnector(config.url, loop, config.localAddress, config.connectTimeout);
     Supplier<String> tokens = config.tokenSupplier;
+    Supplier<? extends CompletionStage<String>> source = config.tokenSource;
     Connector connector =
-        listener -> webSocket.connect(tokens == null ? null : tokens.get(), listener);
+        source != null
+            ? listener ->
+                DeferredFrameChannel.connect(
+                    source.get(), loop, token -> webSocket.connect(token, listener), listener)
+            : listener -> webSocket.connect(tokens == null ? null : tokens.get(), listener);
     Scheduler scheduler =
         (task, delayNanos) -> {
           ScheduledFuture<?> scheduled = loop.schedule(task, delayNanos, TimeUnit.NANOSECONDS);
@@ -230,6 +237,7 @@ public final class HandoffClient implements AutoCloseable {
   public static final class Builder {
     URI url;
     Supplier<String> tokenSupplier;
+    Supplier<? extends CompletionStage<String>> tokenSource;
     boolean followAll = true;
     final List<String> followDocuments = new ArrayList<>();
     final List<String> followPrefixes = new ArrayList<>();
@@ -263,17 +271,39 @@ public final class HandoffClient implements AutoCloseable {
     public Builder token(String token) {
       check(token != null && !token.isEmpty(), "token must not be empty");
       this.tokenSupplier = () -> token;
+      this.tokenSource = null;
       return this;
     }
 
     /**
-     * Supplies the access token; called on the event loop before every connection attempt, so it
-     * must return quickly (a cached token). If it throws, the attempt counts as failed and the
-     * client retries with backoff. A null result sends no Authorization header.
+     * Supplies the access token; called on the event loop before every connection attempt and when
+     * the server announces that the connection's token expires soon (TokenExpiring), so it must
+     * return quickly: a cached token that the application keeps fresh (e.g. renewed through {@code
+     * POST /v1/token} in the background). On TokenExpiring the client sends the supplied token in
+     * band (RefreshToken) and the connection continues without reconnecting; if the server still
+     * reaches the expiry, it closes with TOKEN_EXPIRED (4003) and the client reconnects, asking the
+     * supplier again. If it throws, the attempt counts as failed and the client retries with
+     * backoff. A null result sends no Authorization header.
      */
     public Builder tokenSupplier(Supplier<String> tokenSupplier) {
       check(tokenSupplier != null, "tokenSupplier must not be null");
       this.tokenSupplier = tokenSupplier;
+      this.tokenSource = null;
+      return this;
+    }
+
+    /**
+     * Supplies access tokens asynchronously, e.g. by calling {@code POST /v1/token} with the
+     * device's refresh token: called before every connection attempt (which waits for the token)
+     * and when the server announces that the connection's token expires soon (the token is then
+     * sent in band, and the connection continues). The stage may complete on any thread. A failed
+     * stage fails the attempt, which is retried with backoff. Replaces {@link #token} and {@link
+     * #tokenSupplier}.
+     */
+    public Builder tokenSource(Supplier<? extends CompletionStage<String>> tokenSource) {
+      check(tokenSource != null, "tokenSource must not be null");
+      this.tokenSource = tokenSource;
+      this.tokenSupplier = null;
       return this;
     }
 
@@ -411,7 +441,7 @@ public final class HandoffClient implements AutoCloseable {
       return "HandoffClient.Builder"
           + ClientConfig.describe(
               url,
-              tokenSupplier != null,
+              tokenSupplier != null || tokenSource != null,
               followAll,
               followDocuments,
               followPrefixes,

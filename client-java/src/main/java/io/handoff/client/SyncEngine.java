@@ -345,12 +345,64 @@ final class SyncEngine {
       case SNAPSHOT -> onSnapshot(frame.getSnapshot(), now);
       case SYNC_REPORT -> onSyncReport(frame.getSyncReport(), now);
       case ERROR -> onError(l, frame.getError());
+      case TOKEN_EXPIRING -> onTokenExpiring(l);
+      case TOKEN_REFRESHED ->
+          log.debug(
+              "access token refreshed in band, expires at {}",
+              frame.getTokenRefreshed().getExpiresAtMs());
       case DISCONNECT -> {
         l.disconnectCode = frame.getDisconnect().getCode();
         l.disconnectReason = frame.getDisconnect().getReason();
       }
       default -> log.debug("ignoring {} frame", frame.getBodyCase());
     }
+  }
+
+  /**
+   * The server says the connection's access token expires soon: ask the token supplier for the
+   * current one and hand it over in band. If that fails, the server closes with TOKEN_EXPIRED at
+   * expiry and the reconnect asks the supplier again.
+   */
+  private void onTokenExpiring(Link l) {
+    if (config.tokenSource != null) {
+      java.util.concurrent.CompletionStage<String> next;
+      try {
+        next = config.tokenSource.get();
+      } catch (RuntimeException e) {
+        log.warn("token source failed; the connection will reconnect at token expiry", e);
+        return;
+      }
+      next.whenComplete(
+          (token, err) ->
+              executor.execute(
+                  () -> {
+                    if (err != null) {
+                      log.warn(
+                          "token source failed; reconnecting at token expiry: {}", err.toString());
+                    } else if (link == l) {
+                      sendRefresh(l, token);
+                    }
+                  }));
+      return;
+    }
+    if (config.tokenSupplier == null) {
+      return;
+    }
+    try {
+      sendRefresh(l, config.tokenSupplier.get());
+    } catch (RuntimeException e) {
+      log.warn("token supplier failed; the connection will reconnect at token expiry", e);
+    }
+  }
+
+  private void sendRefresh(Link l, String token) {
+    if (token == null || token.isEmpty()) {
+      return;
+    }
+    l.channel.send(
+        ClientFrame.newBuilder()
+            .setRefreshToken(io.handoff.protocol.v1.RefreshToken.newBuilder().setAccessToken(token))
+            .build());
   }
 
   private void onWelcome(Link l, Welcome welcome, long now) {

@@ -1,9 +1,15 @@
 package io.handoff.server;
 
+import io.handoff.server.auth.AccessTokenVerifier;
+import io.handoff.server.auth.AccessTokens;
 import io.handoff.server.auth.Hs256TokenVerifier;
+import io.handoff.server.auth.IdentityVerifier;
+import io.handoff.server.auth.SigningKeys;
+import io.handoff.server.auth.TokenConfig;
 import io.handoff.server.auth.TokenVerifier;
 import io.handoff.server.engine.Engine;
 import io.handoff.server.metrics.NodeMetrics;
+import io.handoff.server.sessions.DeviceSessions;
 import io.handoff.server.transport.HandoffChannelInitializer;
 import io.handoff.server.transport.Hub;
 import io.netty.bootstrap.ServerBootstrap;
@@ -34,9 +40,10 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * One Handoff node: binds the port and serves {@code /ws}, {@code /healthz} and {@code /readyz} on
- * the given engine. Only bootstraps; the pipeline is assembled by {@link
- * HandoffChannelInitializer}. The engine is the caller's: closing the server does not close it.
+ * One Handoff node: binds the port and serves {@code /ws}, {@code /healthz}, {@code /readyz} and
+ * the device-session API ({@code /v1/}, {@code /.well-known/jwks.json}) on the given engine. Only
+ * bootstraps; the pipeline is assembled by {@link HandoffChannelInitializer}. The engine is the
+ * caller's: closing the server does not close it.
  */
 public final class HandoffServer implements AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(HandoffServer.class);
@@ -51,6 +58,7 @@ public final class HandoffServer implements AutoCloseable {
   private final Channel serverChannel;
   // Every accepted connection, until it closes: what a drain waits for.
   private final ChannelGroup connections = new DefaultChannelGroup(GlobalEventExecutor.INSTANCE);
+  private final DeviceSessions deviceSessions;
   private volatile boolean ready;
   private final AtomicBoolean stopping = new AtomicBoolean();
 
@@ -69,8 +77,10 @@ public final class HandoffServer implements AutoCloseable {
     BooleanSupplier readiness = () -> ready && engine.healthy();
     metrics.bindEventLoops(workers);
     metrics.bindNode(readiness, hub::users, hub::sessions);
-    TokenVerifier verifier =
+    TokenVerifier development =
         new Hs256TokenVerifier(config.jwtSecret(), config.clockSkew(), Clock.systemUTC());
+    this.deviceSessions = deviceSessions(config, engine, stats);
+    TokenVerifier verifier = new AccessTokenVerifier(deviceSessions.accessTokens(), development);
     ServerBootstrap b =
         new ServerBootstrap()
             .group(boss, workers)
@@ -91,7 +101,14 @@ public final class HandoffServer implements AutoCloseable {
                     config.writeBufferLowBytes(), config.writeBufferHighBytes()))
             .childHandler(
                 new HandoffChannelInitializer(
-                    config, engine.store(), hub, stats, verifier, readiness, metrics::scrape));
+                    config,
+                    engine.store(),
+                    hub,
+                    stats,
+                    verifier,
+                    readiness,
+                    metrics::scrape,
+                    deviceSessions));
     try {
       this.serverChannel =
           b.bind(new InetSocketAddress(config.host(), config.port())).sync().channel();
@@ -108,6 +125,52 @@ public final class HandoffServer implements AutoCloseable {
         port(),
         epoll ? "epoll" : "nio",
         engine.name());
+  }
+
+  private static DeviceSessions deviceSessions(
+      ServerConfig config, Engine engine, ServerStats stats) {
+    TokenConfig t = config.tokens();
+    SigningKeys keys = t.signingKeys();
+    if (keys == null) {
+      keys = SigningKeys.ephemeral();
+      log.warn(
+          "node {} signs access tokens with an EPHEMERAL key ({}): tokens die with this process and"
+              + " other nodes refuse them; configure --signing-key for production",
+          config.nodeId(),
+          keys.current().getKeyID());
+    }
+    AccessTokens access =
+        new AccessTokens(
+            keys, t.issuer(), t.accessTokenTtl(), config.clockSkew(), Clock.systemUTC());
+    IdentityVerifier identity = null;
+    if (t.identityJwks() != null) {
+      identity =
+          new IdentityVerifier(
+              t.identityJwks(),
+              t.identityAlgorithms(),
+              t.identityIssuer(),
+              t.identityAudience(),
+              config.clockSkew(),
+              t.jwksMinRefresh(),
+              t.jwksMaxAge(),
+              Clock.systemUTC());
+    } else {
+      log.info("sign-in (POST /v1/sessions) is disabled: no identity JWKS configured");
+    }
+    return new DeviceSessions(
+        t,
+        identity,
+        access,
+        engine,
+        config.nodeId(),
+        config.storeLimits().maxDevicesPerUser(),
+        stats,
+        Clock.systemUTC());
+  }
+
+  /** Sign-in, tokens, devices and erasure of this node. */
+  public DeviceSessions deviceSessions() {
+    return deviceSessions;
   }
 
   /** Binds and starts serving. */

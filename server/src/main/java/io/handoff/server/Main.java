@@ -25,7 +25,7 @@ import picocli.CommandLine.Spec;
     mixinStandardHelpOptions = true,
     version = "handoff-server 0.1.0",
     description = "Runs one Handoff node.",
-    subcommands = {Main.Token.class})
+    subcommands = {Main.Token.class, Main.Keygen.class})
 public final class Main implements Callable<Integer> {
   private static final Logger log = LoggerFactory.getLogger(Main.class);
 
@@ -121,8 +121,104 @@ public final class Main implements Callable<Integer> {
   Boolean compression;
 
   /** Runs the server with the real environment; exits with the command's code. */
+  // Device sessions and tokens (docs/security.md).
+  @Option(
+      names = "--identity-jwks",
+      description =
+          "JWKS file or http(s) URL with the keys of the app's identity tokens; enables sign-in"
+              + " (POST /v1/sessions).")
+  String identityJwks;
+
+  @Option(
+      names = "--identity-algorithms",
+      defaultValue = "ES256,RS256",
+      split = ",",
+      description =
+          "Accepted identity token algorithms: ES256, RS256, EdDSA (default ES256,RS256).")
+  java.util.Set<String> identityAlgorithms;
+
+  @Option(names = "--identity-issuer", description = "Required iss of identity tokens.")
+  String identityIssuer;
+
+  @Option(names = "--identity-audience", description = "Required aud of identity tokens.")
+  String identityAudience;
+
+  @Option(
+      names = "--signing-key",
+      description =
+          "P-256 private JWK file (with kid) that signs access tokens; every node of a deployment"
+              + " needs the same one. Without it an ephemeral key is generated"
+              + ".")
+  java.nio.file.Path signingKey;
+
+  @Option(
+      names = "--previous-signing-key",
+      description =
+          "The key --signing-key replaced: its tokens stay valid for --previous-key-grace" + ".")
+  java.nio.file.Path previousSigningKey;
+
+  @Option(
+      names = "--previous-key-grace",
+      defaultValue = "1h",
+      description = "How long after start the previous key is accepted (default 1h).")
+  String previousKeyGrace;
+
+  @Option(
+      names = "--access-token-ttl",
+      defaultValue = "10m",
+      description = "Lifetime of access tokens (default 10m).")
+  String accessTokenTtl;
+
+  @Option(
+      names = "--refresh-inactivity",
+      defaultValue = "30d",
+      description = "A refresh token unused this long stops working (default 30d).")
+  String refreshInactivity;
+
+  @Option(
+      names = "--idle-ttl",
+      defaultValue = "30d",
+      description = "Documents, history and device sessions idle this long expire (default 30d).")
+  String idleTtl;
+
+  @Option(
+      names = "--max-devices",
+      defaultValue = "64",
+      description = "Signed-in devices per user (default 64).")
+  int maxDevices;
+
   public static void main(String[] args) {
     System.exit(run(args, System.getenv()));
+  }
+
+  private io.handoff.server.auth.TokenConfig tokenConfig() {
+    io.handoff.server.auth.TokenConfig.Builder t =
+        io.handoff.server.auth.TokenConfig.builder()
+            .identityJwks(identityJwks)
+            .identityAlgorithms(identityAlgorithms)
+            .identityIssuer(identityIssuer)
+            .identityAudience(identityAudience)
+            .accessTokenTtl(parseDuration(accessTokenTtl))
+            .refreshInactivity(parseDuration(refreshInactivity));
+    if (signingKey == null && previousSigningKey != null) {
+      throw new IllegalArgumentException("--previous-signing-key needs --signing-key");
+    }
+    if (signingKey != null) {
+      com.nimbusds.jose.jwk.ECKey current = io.handoff.server.auth.SigningKeys.read(signingKey);
+      com.nimbusds.jose.jwk.ECKey previous =
+          previousSigningKey == null
+              ? null
+              : io.handoff.server.auth.SigningKeys.read(previousSigningKey);
+      t.signingKeys(
+          io.handoff.server.auth.SigningKeys.of(
+              current,
+              previous,
+              System.currentTimeMillis() + parseDuration(previousKeyGrace).toMillis()));
+    }
+    if (identityJwks != null && !identityJwks.isBlank() && identityAudience == null) {
+      log.warn("identity tokens are accepted for any audience: set --identity-audience");
+    }
+    return t.build();
   }
 
   static int run(String[] args, Map<String, String> env) {
@@ -173,6 +269,8 @@ public final class Main implements Callable<Integer> {
       b.tls(tlsCert, tlsKey);
     }
     StoreLimits.Builder limits = StoreLimits.builder();
+    limits.idleTtl(parseDuration(idleTtl)).maxDevicesPerUser(maxDevices);
+    b.tokens(tokenConfig());
     if (historyLength != null) {
       limits.historyLength(historyLength);
     }
@@ -260,11 +358,7 @@ public final class Main implements Callable<Integer> {
       mixinStandardHelpOptions = true,
       description = "Prints an HS256 access token for development and tests.")
   static final class Token implements Callable<Integer> {
-    @Option(
-        names = "--jwt-secret",
-        required = true,
-        defaultValue = "${env:HANDOFF_JWT_SECRET}",
-        description = "The server's secret (env HANDOFF_JWT_SECRET).")
+    @Option(names = "--jwt-secret", required = true, description = "The server's secret.")
     String secret;
 
     @Option(names = "--user", required = true, description = "The sub claim.")
@@ -282,6 +376,36 @@ public final class Main implements Callable<Integer> {
     public Integer call() {
       // The token is this command's output, for scripts: stdout, not the log.
       spec.commandLine().getOut().println(DevTokens.mint(secret, user, device, parseDuration(ttl)));
+      return 0;
+    }
+  }
+
+  /** {@code handoff-server keygen}: prints a new P-256 private JWK for {@code --signing-key}. */
+  @Command(
+      name = "keygen",
+      mixinStandardHelpOptions = true,
+      description = "Prints a new ES256 (P-256) private JWK for --signing-key.")
+  static final class Keygen implements Callable<Integer> {
+    @Option(
+        names = "--kid",
+        description = "Key id (default: handoff- and the current date and time).")
+    String kid;
+
+    @Spec CommandSpec spec;
+
+    @Override
+    public Integer call() {
+      String id =
+          kid != null
+              ? kid
+              : "handoff-"
+                  + java.time.format.DateTimeFormatter.ofPattern("yyyyMMdd-HHmmss")
+                      .withZone(java.time.ZoneOffset.UTC)
+                      .format(java.time.Instant.now());
+      // The key is this command's output, for scripts: stdout, not the log.
+      spec.commandLine()
+          .getOut()
+          .println(io.handoff.server.auth.SigningKeys.generate(id).toJSONString());
       return 0;
     }
   }

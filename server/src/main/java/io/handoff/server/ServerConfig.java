@@ -57,6 +57,7 @@ public final class ServerConfig {
   private final int maxHttpHeaderBytes;
   private final Duration clockSkew;
   private final StoreLimits storeLimits;
+  private final io.handoff.server.auth.TokenConfig tokens;
 
   private ServerConfig(Builder b) {
     this.host = b.host;
@@ -86,6 +87,7 @@ public final class ServerConfig {
     this.maxHttpHeaderBytes = b.maxHttpHeaderBytes;
     this.clockSkew = b.clockSkew;
     this.storeLimits = b.storeLimits;
+    this.tokens = b.tokens;
   }
 
   public static Builder builder() {
@@ -225,6 +227,11 @@ public final class ServerConfig {
     return storeLimits;
   }
 
+  /** Sign-in, access and refresh tokens, signing keys. */
+  public io.handoff.server.auth.TokenConfig tokens() {
+    return tokens;
+  }
+
   @Override
   public String toString() {
     return "ServerConfig{host="
@@ -277,6 +284,8 @@ public final class ServerConfig {
         + clockSkew
         + ", "
         + storeLimits
+        + ", "
+        + tokens
         + "}";
   }
 
@@ -309,6 +318,9 @@ public final class ServerConfig {
     private int maxHttpHeaderBytes = DEFAULT_MAX_HTTP_HEADER_BYTES;
     private Duration clockSkew = DEFAULT_CLOCK_SKEW;
     private StoreLimits storeLimits = StoreLimits.builder().build();
+
+    private io.handoff.server.auth.TokenConfig tokens =
+        io.handoff.server.auth.TokenConfig.builder().build();
 
     private Builder() {}
 
@@ -465,6 +477,11 @@ public final class ServerConfig {
     public Builder clockSkew(Duration clockSkew) {
       checkArgument(!clockSkew.isNegative(), "clockSkew must not be negative");
       this.clockSkew = clockSkew;
+      return this;
+    }
+
+    public Builder tokens(io.handoff.server.auth.TokenConfig tokens) {
+      this.tokens = Objects.requireNonNull(tokens, "tokens");
       return this;
     }
 

@@ -31,6 +31,25 @@ public final class ServerStats {
   public final LongAdder protocolErrorCloses = new LongAdder();
   public final LongAdder idleCloses = new LongAdder();
 
+  // Device sessions and tokens (issue 4).
+  public final LongAdder signIns = new LongAdder();
+  public final LongAdder signInsRefused = new LongAdder();
+  public final LongAdder refreshes = new LongAdder();
+  public final LongAdder refreshesRefused = new LongAdder();
+  public final LongAdder inBandRefreshes = new LongAdder();
+  public final LongAdder tokenExpiredCloses = new LongAdder();
+  public final LongAdder devicesRevoked = new LongAdder();
+  public final LongAdder usersErased = new LongAdder();
+
+  /** Anomaly: a rotated-out refresh token came back (its session was revoked). */
+  public final LongAdder anomalyRefreshTokenReuse = new LongAdder();
+
+  /** Anomaly: a token of a revoked device session was used (refresh, upgrade or API). */
+  public final LongAdder anomalyRevokedTokenUse = new LongAdder();
+
+  /** Anomaly: more sign-ins for one user than the burst limit allows within its window. */
+  public final LongAdder anomalySignInBurst = new LongAdder();
+
   /** The most bytes ever queued for one connection at once. */
   public final LongAccumulator maxQueuedBytes = new LongAccumulator(Math::max, 0);
 
@@ -79,6 +98,30 @@ public final class ServerStats {
         protocolErrorCloses,
         "connections closed for bad frames");
     counter(registry, "handoff.idle.closes", idleCloses, "connections closed for silence");
+    counter(registry, "handoff.sign.ins", signIns, "device sessions created (POST /v1/sessions)");
+    counter(registry, "handoff.sign.ins.refused", signInsRefused, "sign-ins refused");
+    counter(registry, "handoff.refreshes", refreshes, "refresh-token rotations (POST /v1/token)");
+    counter(registry, "handoff.refreshes.refused", refreshesRefused, "refresh grants refused");
+    counter(registry, "handoff.in.band.refreshes", inBandRefreshes, "tokens renewed on a socket");
+    counter(
+        registry,
+        "handoff.token.expired.closes",
+        tokenExpiredCloses,
+        "sockets closed for an unrenewed token");
+    counter(registry, "handoff.devices.revoked", devicesRevoked, "device sessions revoked");
+    counter(registry, "handoff.users.erased", usersErased, "users erased (DELETE /v1/me)");
+    FunctionCounter.builder("handoff.anomalies", anomalyRefreshTokenReuse, LongAdder::doubleValue)
+        .tag("kind", "refresh_token_reuse")
+        .description("security anomalies by kind")
+        .register(registry);
+    FunctionCounter.builder("handoff.anomalies", anomalyRevokedTokenUse, LongAdder::doubleValue)
+        .tag("kind", "revoked_token_use")
+        .description("security anomalies by kind")
+        .register(registry);
+    FunctionCounter.builder("handoff.anomalies", anomalySignInBurst, LongAdder::doubleValue)
+        .tag("kind", "sign_in_burst")
+        .description("security anomalies by kind")
+        .register(registry);
     Gauge.builder("handoff.connections", this, ServerStats::openConnections)
         .description("connections open now")
         .register(registry);

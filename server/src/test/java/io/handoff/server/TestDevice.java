@@ -32,6 +32,7 @@ public final class TestDevice implements AutoCloseable {
   private final LinkedBlockingQueue<ServerFrame> frames = new LinkedBlockingQueue<>();
   private final CompletableFuture<Integer> closeCode = new CompletableFuture<>();
   private long nextRequestId = 1;
+  private volatile long closedAtNanos;
 
   private TestDevice(WebSocket ws, Listener l) {
     this.ws = ws;
@@ -153,6 +154,11 @@ public final class TestDevice implements AutoCloseable {
     }
   }
 
+  /** {@link System#nanoTime()} when the close frame arrived (valid once closed). */
+  public long closedAtNanos() {
+    return closedAtNanos;
+  }
+
   public boolean isClosed() {
     return closeCode.isDone();
   }
@@ -195,6 +201,7 @@ public final class TestDevice implements AutoCloseable {
 
     @Override
     public CompletionStage<?> onClose(WebSocket webSocket, int statusCode, String reason) {
+      device.closedAtNanos = System.nanoTime();
       device.closeCode.complete(statusCode);
       return null;
     }

@@ -59,6 +59,12 @@ public interface DocumentStore extends AutoCloseable {
   /** The highest client_seq applied for this device, 0 if none. */
   CompletableFuture<Long> lastClientSeq(String userId, String deviceId);
 
+  /**
+   * Deletes every document of the user, its history and the write sequences of its devices. Events
+   * already published are not recalled; devices still connected should be disconnected.
+   */
+  CompletableFuture<Void> erase(String userId);
+
   @Override
   void close();
 }

@@ -1,13 +1,17 @@
 package io.handoff.server.engine;
 
 /**
- * The pair of engine parts one node runs on: a {@link DocumentStore} and the {@link Broker} it
- * publishes to. The in-memory pair is the embedded default; a Redis pair serves many nodes.
+ * The engine parts one node runs on: a {@link DocumentStore}, the {@link Broker} it publishes to,
+ * and the {@link SessionStore} of device sessions. The in-memory engine is the embedded default; a
+ * Redis one serves many nodes.
  */
 public interface Engine extends AutoCloseable {
   DocumentStore store();
 
   Broker broker();
+
+  /** Device sessions and their refresh tokens. */
+  SessionStore sessions();
 
   /** A short name for logs: "memory", "redis". */
   String name();

@@ -4,6 +4,7 @@ import io.handoff.server.ServerConfig;
 import io.handoff.server.ServerStats;
 import io.handoff.server.engine.DocumentStore;
 import io.handoff.server.engine.WriteValidator;
+import io.handoff.server.sessions.DeviceSessions;
 import io.netty.channel.ChannelInitializer;
 import io.netty.channel.ChannelPipeline;
 import io.netty.channel.socket.SocketChannel;
@@ -29,7 +30,7 @@ import org.slf4j.LoggerFactory;
  * Assembles one connection's pipeline:
  *
  * <pre>
- * [TLS] → HTTP codec → aggregator → http (health, readiness, auth at upgrade)
+ * [TLS] → HTTP codec → aggregator → http (health, readiness, metrics, /v1/ API, auth at upgrade)
  *      → WebSocket protocol (handshake, ping/pong, close) → frame aggregator
  *      → protobuf frame codec → session
  * </pre>
@@ -63,6 +64,9 @@ public final class HandoffChannelInitializer extends ChannelInitializer<SocketCh
   private final WebSocketServerProtocolConfig wsConfig;
   private final SslContext tls;
 
+  private final io.handoff.server.auth.TokenVerifier verifier;
+  private final DeviceSessions deviceSessions;
+
   public HandoffChannelInitializer(
       ServerConfig config,
       DocumentStore store,
@@ -70,11 +74,14 @@ public final class HandoffChannelInitializer extends ChannelInitializer<SocketCh
       ServerStats stats,
       io.handoff.server.auth.TokenVerifier verifier,
       java.util.function.BooleanSupplier ready,
-      java.util.function.Supplier<String> metrics) {
+      java.util.function.Supplier<String> metrics,
+      DeviceSessions deviceSessions) {
     this.config = config;
     this.store = store;
     this.hub = hub;
     this.stats = stats;
+    this.verifier = verifier;
+    this.deviceSessions = deviceSessions;
     this.http =
         new HttpRequestHandler(
             verifier,
@@ -85,7 +92,9 @@ public final class HandoffChannelInitializer extends ChannelInitializer<SocketCh
                 config.connectRatePerAddress(),
                 config.connectBurstPerAddress(),
                 MAX_TRACKED_ADDRESSES,
-                System::nanoTime));
+                System::nanoTime),
+            new ApiHandler(deviceSessions, verifier, stats, java.time.Clock.systemUTC()),
+            deviceSessions::check);
     this.validator = new WriteValidator(config.storeLimits());
     this.tls = config.tlsCertificate() == null ? null : tlsContext(config);
     this.wsConfig =
@@ -167,6 +176,8 @@ public final class HandoffChannelInitializer extends ChannelInitializer<SocketCh
     p.addLast("ws", new WebSocketServerProtocolHandler(wsConfig));
     p.addLast("wsAggregator", new WebSocketFrameAggregator(config.maxFrameBytes()));
     p.addLast("codec", FrameCodec.INSTANCE);
-    p.addLast("session", new SessionHandler(config, store, hub, stats, validator));
+    p.addLast(
+        "session",
+        new SessionHandler(config, store, hub, stats, validator, verifier, deviceSessions));
   }
 }

@@ -24,17 +24,21 @@ import io.netty.util.ReferenceCountUtil;
 import java.net.InetSocketAddress;
 import java.nio.charset.StandardCharsets;
 import java.util.List;
+import java.util.concurrent.CompletableFuture;
 import java.util.function.BooleanSupplier;
+import java.util.function.Function;
 import java.util.function.Supplier;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * Plain HTTP on the WebSocket port: {@code /healthz}, {@code /readyz}, and authentication of the
- * {@code /ws} upgrade. A request to {@code /ws} with a valid token (Authorization: Bearer, or an
- * {@code access_token} query parameter for browsers) is passed on to the WebSocket handshake with
- * its {@link Principal} in {@link #PRINCIPAL}; a bad token gets 401 and the connection closes.
- * Stateless and shared; the session handler removes it once the handshake completes.
+ * Plain HTTP on the WebSocket port: {@code /healthz}, {@code /readyz}, the device-session API
+ * ({@link ApiHandler}), and authentication of the {@code /ws} upgrade (a server-issued token's
+ * device session must also be alive: checked in the store without blocking). A request to {@code
+ * /ws} with a valid token (Authorization: Bearer, or an {@code access_token} query parameter for
+ * browsers) is passed on to the WebSocket handshake with its {@link Principal} in {@link
+ * #PRINCIPAL}; a bad token gets 401 and the connection closes. Stateless and shared; the session
+ * handler removes it once the handshake completes.
  */
 @Sharable
 public final class HttpRequestHandler extends ChannelInboundHandlerAdapter {
@@ -49,18 +53,29 @@ public final class HttpRequestHandler extends ChannelInboundHandlerAdapter {
   private final ServerStats stats;
   private final Supplier<String> metrics;
   private final ConnectionRateLimiter connectLimiter;
+  private final ApiHandler api;
+  private final Function<Principal, CompletableFuture<String>> sessionCheck;
 
+  /**
+   * {@code sessionCheck} completes with null when a verified principal may connect, or with the
+   * reason it may not (its device session was revoked); {@code api} serves {@code /v1/}; {@code
+   * metrics} renders {@code /metrics}; {@code connectLimiter} bounds upgrades per address.
+   */
   HttpRequestHandler(
       TokenVerifier verifier,
       BooleanSupplier ready,
       ServerStats stats,
       Supplier<String> metrics,
-      ConnectionRateLimiter connectLimiter) {
+      ConnectionRateLimiter connectLimiter,
+      ApiHandler api,
+      Function<Principal, CompletableFuture<String>> sessionCheck) {
     this.verifier = verifier;
     this.ready = ready;
     this.stats = stats;
     this.metrics = metrics;
     this.connectLimiter = connectLimiter;
+    this.api = api;
+    this.sessionCheck = sessionCheck;
   }
 
   @Override
@@ -87,13 +102,18 @@ public final class HttpRequestHandler extends ChannelInboundHandlerAdapter {
         }
         case "/metrics" -> respondMetrics(ctx, req);
         case WS_PATH -> forwarded = upgrade(ctx, req, uri);
-        default ->
-            respond(
-                ctx,
-                req,
-                HttpResponseStatus.NOT_FOUND,
-                "not_found",
-                "no such path: " + uri.path() + " (WebSocket endpoint is " + WS_PATH + ")");
+        default -> {
+          if (api != null && ApiHandler.handles(uri.path())) {
+            api.handle(ctx, req, uri.path());
+            return;
+          }
+          respond(
+              ctx,
+              req,
+              HttpResponseStatus.NOT_FOUND,
+              "not_found",
+              "no such path: " + uri.path() + " (WebSocket endpoint is " + WS_PATH + ")");
+        }
       }
     } finally {
       if (!forwarded) {
@@ -133,19 +153,48 @@ public final class HttpRequestHandler extends ChannelInboundHandlerAdapter {
       List<String> q = uri.parameters().get("access_token");
       token = q == null || q.isEmpty() ? null : q.get(0);
     }
+    Principal p;
     try {
-      Principal p = verifier.verify(token);
-      ctx.channel().attr(PRINCIPAL).set(p);
+      p = verifier.verify(token);
     } catch (AuthException e) {
-      stats.authFailures.increment();
-      log.debug("refused upgrade from {}: {}", ctx.channel().remoteAddress(), e.getMessage());
-      FullHttpResponse res =
-          response(HttpResponseStatus.UNAUTHORIZED, "unauthorized", e.getMessage());
-      res.headers().set(HttpHeaderNames.WWW_AUTHENTICATE, "Bearer error=\"invalid_token\"");
-      ctx.writeAndFlush(res).addListener(ChannelFutureListener.CLOSE);
+      refuse(ctx, e.getMessage());
       return false;
     }
-    ctx.fireChannelRead(req);
+    if (!p.hasSession()) {
+      ctx.channel().attr(PRINCIPAL).set(p);
+      ctx.fireChannelRead(req);
+      return true;
+    }
+    // A server-issued token: its device session must still be alive. Ask the store without
+    // blocking; the request is held (and released on refusal) until the answer is back.
+    ctx.channel().config().setAutoRead(false);
+    sessionCheck
+        .apply(p)
+        .whenComplete(
+            (problem, err) ->
+                ctx.executor()
+                    .execute(
+                        () -> {
+                          ctx.channel().config().setAutoRead(true);
+                          if (err != null) {
+                            ReferenceCountUtil.release(req);
+                            log.warn("session check failed: {}", err.toString());
+                            FullHttpResponse res =
+                                response(
+                                    HttpResponseStatus.SERVICE_UNAVAILABLE,
+                                    "unavailable",
+                                    "session store unavailable; retry later");
+                            ctx.writeAndFlush(res).addListener(ChannelFutureListener.CLOSE);
+                            return;
+                          }
+                          if (problem != null) {
+                            ReferenceCountUtil.release(req);
+                            refuse(ctx, problem);
+                            return;
+                          }
+                          ctx.channel().attr(PRINCIPAL).set(p);
+                          ctx.fireChannelRead(req);
+                        }));
     return true;
   }
 
@@ -159,7 +208,15 @@ public final class HttpRequestHandler extends ChannelInboundHandlerAdapter {
     send(ctx, req, res);
   }
 
-  private static String bearer(String header) {
+  private void refuse(ChannelHandlerContext ctx, String message) {
+    stats.authFailures.increment();
+    log.debug("refused upgrade from {}: {}", ctx.channel().remoteAddress(), message);
+    FullHttpResponse res = response(HttpResponseStatus.UNAUTHORIZED, "unauthorized", message);
+    res.headers().set(HttpHeaderNames.WWW_AUTHENTICATE, "Bearer error=\"invalid_token\"");
+    ctx.writeAndFlush(res).addListener(ChannelFutureListener.CLOSE);
+  }
+
+  static String bearer(String header) {
     if (header == null || header.length() < 7 || !header.regionMatches(true, 0, "Bearer ", 0, 7)) {
       return null;
     }

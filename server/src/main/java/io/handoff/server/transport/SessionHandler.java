@@ -21,12 +21,14 @@ import io.handoff.protocol.v1.Write;
 import io.handoff.server.ServerConfig;
 import io.handoff.server.ServerStats;
 import io.handoff.server.auth.Principal;
+import io.handoff.server.auth.TokenVerifier;
 import io.handoff.server.engine.DocumentEvent;
 import io.handoff.server.engine.DocumentStore;
 import io.handoff.server.engine.FollowFilter;
 import io.handoff.server.engine.SyncResult;
 import io.handoff.server.engine.WriteOutcome;
 import io.handoff.server.engine.WriteValidator;
+import io.handoff.server.sessions.DeviceSessions;
 import io.netty.buffer.Unpooled;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
@@ -76,6 +78,9 @@ import org.slf4j.LoggerFactory;
  * are dropped and the highest version seen is remembered, so the fetch is repeated until it caught
  * up. The device therefore sees every document's versions in order, once, with no gap.
  *
+ * <p>Token expiry, in-band token refresh and the device-session frames are handled by this
+ * connection's {@link TokenKeeper}, on the same event loop.
+ *
  * <p>A device's own write comes back through the same stream: where the other devices get a Delta,
  * the writer gets its Ack, in the same position of the stream. Refusals, duplicates and writes to
  * documents the device does not follow are answered directly.
@@ -109,6 +114,8 @@ final class SessionHandler extends ChannelInboundHandlerAdapter {
   private final Hub hub;
   private final ServerStats stats;
   private final WriteValidator validator;
+  private final TokenVerifier verifier;
+  private final DeviceSessions deviceSessions;
 
   private ChannelHandlerContext ctx;
   private EventLoop loop;
@@ -125,6 +132,10 @@ final class SessionHandler extends ChannelInboundHandlerAdapter {
   SessionHandler hbPrev;
   SessionHandler hbNext;
   private boolean registered;
+  // Token expiry and device-session frames (issue 4); set at the handshake.
+  private TokenKeeper tokens;
+  // The principal this connection was recorded online as, if any.
+  private Principal onlineAs;
   private FollowFilter follow;
   private final HashMap<String, Cursor> cursors = new HashMap<>();
   private final LinkedHashMap<Long, InFlight> inFlight = new LinkedHashMap<>();
@@ -142,12 +153,16 @@ final class SessionHandler extends ChannelInboundHandlerAdapter {
       DocumentStore store,
       Hub hub,
       ServerStats stats,
-      WriteValidator validator) {
+      WriteValidator validator,
+      TokenVerifier verifier,
+      DeviceSessions deviceSessions) {
     this.config = config;
     this.store = store;
     this.hub = hub;
     this.stats = stats;
     this.validator = validator;
+    this.verifier = verifier;
+    this.deviceSessions = deviceSessions;
   }
 
   String userId() {
@@ -223,6 +238,12 @@ final class SessionHandler extends ChannelInboundHandlerAdapter {
       registered = false;
       hub.unregister(this);
     }
+    if (tokens != null) {
+      tokens.stop();
+      if (onlineAs != null) {
+        deviceSessions.seen(onlineAs, false);
+      }
+    }
     if (queue != null) {
       queue.clear();
     }
@@ -247,6 +268,10 @@ final class SessionHandler extends ChannelInboundHandlerAdapter {
       lastReadNanos = System.nanoTime();
       heartbeats = Heartbeats.current();
       heartbeats.add(this, loop, config.heartbeatInterval().toNanos());
+      tokens =
+          new TokenKeeper(
+              this, ctx, principal, verifier, deviceSessions, stats, java.time.Clock.systemUTC());
+      tokens.start();
       return;
     }
     if (evt == HandoffChannelInitializer.DRAIN) {
@@ -421,6 +446,9 @@ final class SessionHandler extends ChannelInboundHandlerAdapter {
       case FOLLOW -> onFollow(id, frame.getFollow());
       case UNFOLLOW -> onUnfollow(id, frame.getUnfollow());
       case RESYNC -> onResync(id, frame.getResync());
+      case REFRESH_TOKEN -> tokens.onRefreshToken(id, frame.getRefreshToken().getAccessToken());
+      case LIST_DEVICES -> tokens.onListDevices(id);
+      case REVOKE_DEVICE -> tokens.onRevokeDevice(id, frame.getRevokeDevice());
       case PING ->
           ctx.write(
               ServerFrame.newBuilder()
@@ -457,8 +485,8 @@ final class SessionHandler extends ChannelInboundHandlerAdapter {
     }
     follow = filter;
     phase = Phase.SYNCING;
-    CompletableFuture<Void> subscribed = hub.register(this, config.maxConnectionsPerUser());
-    if (subscribed == null) {
+    CompletableFuture<Void> registration = hub.register(this, config.maxConnectionsPerUser());
+    if (registration == null) {
       closeWith(
           CloseCode.POLICY_VIOLATION,
           "this user already has "
@@ -466,6 +494,9 @@ final class SessionHandler extends ChannelInboundHandlerAdapter {
               + " connections on this node, the limit");
       return;
     }
+    // A session revoked between the upgrade and now was kicked before this node listened: check
+    // again once the subscription is live.
+    CompletableFuture<Void> subscribed = registration.thenCompose(v -> stillAlive());
     registered = true;
     FollowFilter snapshot = filter.copy();
     List<Position> positions = hello.getPositionsList();
@@ -482,6 +513,10 @@ final class SessionHandler extends ChannelInboundHandlerAdapter {
         resume,
         (r, err) -> {
           if (err != null) {
+            if (rootCause(err) instanceof SessionGone gone) {
+              closeWith(CloseCode.SESSION_REVOKED, gone.getMessage());
+              return;
+            }
             log.warn("resume of {}/{} failed: {}", userId(), deviceId(), rootMessage(err));
             closeWith(CloseCode.UNAVAILABLE, "store unavailable during resume");
             return;
@@ -499,8 +534,14 @@ final class SessionHandler extends ChannelInboundHandlerAdapter {
                           .setHeartbeatIntervalMs((int) config.heartbeatInterval().toMillis())
                           .setMaxFrameBytes(config.maxFrameBytes())
                           .setMaxInFlightWrites(config.maxInFlightWrites())
-                          .setSync(report))
+                          .setSync(report)
+                          .setTokenExpiresAtMs(tokens.principal().expiresAtMillis())
+                          .setSessionId(principal.sessionId()))
                   .build());
+          if (principal.hasSession()) {
+            onlineAs = principal;
+            deviceSessions.seen(principal, true);
+          }
           for (SyncResult result : r.getValue()) {
             Cursor c = new Cursor();
             cursors.put(result.document(), c);
@@ -1086,6 +1127,32 @@ final class SessionHandler extends ChannelInboundHandlerAdapter {
                 });
           }
         });
+  }
+
+  private CompletableFuture<Void> stillAlive() {
+    return deviceSessions
+        .check(principal)
+        .thenApply(
+            problem -> {
+              if (problem != null) {
+                throw new SessionGone(problem);
+              }
+              return null;
+            });
+  }
+
+  /** The connection's device session is gone (revoked, erased or expired). */
+  private static final class SessionGone extends RuntimeException {
+    SessionGone(String message) {
+      super(message, null, false, false);
+    }
+  }
+
+  private static Throwable rootCause(Throwable t) {
+    while (t.getCause() != null) {
+      t = t.getCause();
+    }
+    return t;
   }
 
   private static String rootMessage(Throwable t) {

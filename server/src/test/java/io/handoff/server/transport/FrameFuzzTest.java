@@ -18,11 +18,17 @@ import io.handoff.protocol.v1.Write;
 import io.handoff.server.FrameMutator;
 import io.handoff.server.ServerConfig;
 import io.handoff.server.ServerStats;
+import io.handoff.server.auth.AccessTokenVerifier;
+import io.handoff.server.auth.AccessTokens;
+import io.handoff.server.auth.Hs256TokenVerifier;
 import io.handoff.server.auth.Principal;
+import io.handoff.server.auth.SigningKeys;
+import io.handoff.server.auth.TokenVerifier;
 import io.handoff.server.engine.StoreLimits;
 import io.handoff.server.engine.SyncResult;
 import io.handoff.server.engine.WriteValidator;
 import io.handoff.server.engine.memory.MemoryEngine;
+import io.handoff.server.sessions.DeviceSessions;
 import io.netty.buffer.ByteBufUtil;
 import io.netty.buffer.Unpooled;
 import io.netty.channel.embedded.EmbeddedChannel;
@@ -32,6 +38,7 @@ import io.netty.handler.codec.http.websocketx.CloseWebSocketFrame;
 import io.netty.handler.codec.http.websocketx.WebSocketServerProtocolHandler;
 import io.netty.util.ReferenceCountUtil;
 import io.netty.util.ResourceLeakDetector;
+import java.time.Clock;
 import java.util.List;
 import java.util.SplittableRandom;
 import java.util.concurrent.TimeUnit;
@@ -68,6 +75,8 @@ class FrameFuzzTest {
   private ServerStats stats;
   private ServerConfig config;
   private WriteValidator validator;
+  private DeviceSessions deviceSessions;
+  private TokenVerifier verifier;
 
   @BeforeEach
   void setUp() {
@@ -87,6 +96,20 @@ class FrameFuzzTest {
             .maxInFlightWrites(LIMITS.seqWindow())
             .build();
     validator = new WriteValidator(LIMITS);
+    AccessTokens access =
+        new AccessTokens(
+            SigningKeys.ephemeral(),
+            config.tokens().issuer(),
+            config.tokens().accessTokenTtl(),
+            config.clockSkew(),
+            Clock.systemUTC());
+    deviceSessions =
+        new DeviceSessions(
+            config.tokens(), null, access, engine, "fuzz", 64, stats, Clock.systemUTC());
+    verifier =
+        new AccessTokenVerifier(
+            access,
+            new Hs256TokenVerifier(config.jwtSecret(), config.clockSkew(), Clock.systemUTC()));
   }
 
   @AfterEach
@@ -186,7 +209,10 @@ class FrameFuzzTest {
           .set(new Principal(user, device, System.currentTimeMillis() + 3_600_000));
       ch.pipeline()
           .addLast("codec", FrameCodec.INSTANCE)
-          .addLast("session", new SessionHandler(config, engine.store(), hub, stats, validator));
+          .addLast(
+              "session",
+              new SessionHandler(
+                  config, engine.store(), hub, stats, validator, verifier, deviceSessions));
       ch.pipeline()
           .fireUserEventTriggered(
               new WebSocketServerProtocolHandler.HandshakeComplete(

@@ -29,7 +29,8 @@ import java.util.concurrent.ConcurrentHashMap;
 /**
  * {@link DocumentStore} in this process's memory. Each user's state is guarded by that user's
  * monitor: writes of one user are serialised (and published to the broker while holding it, which
- * gives the broker version order), different users never contend. Futures are returned completed.
+ * gives the broker version order), different users never contend. Futures are returned completed. A
+ * user's state not written for {@link StoreLimits#idleTtl()} is dropped by {@link #sweep()}.
  */
 public final class MemoryDocumentStore implements DocumentStore {
   private final StoreLimits limits;
@@ -46,30 +47,41 @@ public final class MemoryDocumentStore implements DocumentStore {
 
   @Override
   public CompletableFuture<WriteOutcome> write(String userId, String deviceId, Write w) {
-    UserState user = users.computeIfAbsent(userId, k -> new UserState(limits));
-    synchronized (user) {
-      DeviceSeqs device = user.device(deviceId);
-      long seq = w.getClientSeq();
-      WriteOutcome prior = device.outcomes.get(seq);
-      if (prior != null) {
-        return CompletableFuture.completedFuture(prior.asDuplicate());
+    while (true) {
+      UserState user = users.computeIfAbsent(userId, k -> new UserState(limits));
+      synchronized (user) {
+        if (user.removed) {
+          continue; // Erased or expired after we found it: start a new state.
+        }
+        user.lastWrite = clock.millis();
+        return writeLocked(user, userId, deviceId, w);
       }
-      if (seq <= device.forgottenUpTo) {
-        return CompletableFuture.completedFuture(
-            WriteOutcome.refused(
-                ErrorCode.STALE_SEQUENCE,
-                "client_seq "
-                    + seq
-                    + " is older than the last "
-                    + limits.seqWindow()
-                    + " writes remembered for this device; it was handled long ago",
-                0,
-                0));
-      }
-      WriteOutcome outcome = apply(user, userId, deviceId, w);
-      device.record(seq, outcome, limits.seqWindow());
-      return CompletableFuture.completedFuture(outcome);
     }
+  }
+
+  private CompletableFuture<WriteOutcome> writeLocked(
+      UserState user, String userId, String deviceId, Write w) {
+    DeviceSeqs device = user.device(deviceId);
+    long seq = w.getClientSeq();
+    WriteOutcome prior = device.outcomes.get(seq);
+    if (prior != null) {
+      return CompletableFuture.completedFuture(prior.asDuplicate());
+    }
+    if (seq <= device.forgottenUpTo) {
+      return CompletableFuture.completedFuture(
+          WriteOutcome.refused(
+              ErrorCode.STALE_SEQUENCE,
+              "client_seq "
+                  + seq
+                  + " is older than the last "
+                  + limits.seqWindow()
+                  + " writes remembered for this device; it was handled long ago",
+              0,
+              0));
+    }
+    WriteOutcome outcome = apply(user, userId, deviceId, w);
+    device.record(seq, outcome, limits.seqWindow());
+    return CompletableFuture.completedFuture(outcome);
   }
 
   private WriteOutcome apply(UserState user, String userId, String deviceId, Write w) {
@@ -279,6 +291,36 @@ public final class MemoryDocumentStore implements DocumentStore {
   }
 
   @Override
+  public CompletableFuture<Void> erase(String userId) {
+    UserState user = users.get(userId);
+    if (user != null) {
+      synchronized (user) {
+        user.removed = true;
+        users.remove(userId, user);
+      }
+    }
+    return CompletableFuture.completedFuture(null);
+  }
+
+  /**
+   * Drops every user whose last write is {@link StoreLimits#idleTtl()} old or older, as the Redis
+   * engine's key TTLs do. The engine runs it periodically.
+   */
+  public void sweep() {
+    long now = clock.millis();
+    long idle = limits.idleTtl().toMillis();
+    for (Map.Entry<String, UserState> e : users.entrySet()) {
+      UserState user = e.getValue();
+      synchronized (user) {
+        if (now - user.lastWrite >= idle) {
+          user.removed = true;
+          users.remove(e.getKey(), user);
+        }
+      }
+    }
+  }
+
+  @Override
   public void close() {
     users.clear();
   }
@@ -287,6 +329,9 @@ public final class MemoryDocumentStore implements DocumentStore {
   private static final class UserState {
     final HashMap<String, Doc> docs = new HashMap<>();
     final LinkedHashMap<String, DeviceSeqs> devices;
+    long lastWrite;
+    // Set once the state was erased or expired; a writer that finds it starts a new one.
+    boolean removed;
 
     UserState(StoreLimits limits) {
       int max = limits.maxDevicesPerUser();

@@ -4,6 +4,10 @@ import io.handoff.server.engine.Broker;
 import io.handoff.server.engine.Engine;
 import io.handoff.server.engine.StoreLimits;
 import java.time.Clock;
+import java.time.Duration;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
 
 /**
  * The embedded single-node engine: {@link MemoryDocumentStore} publishing to {@link MemoryBroker}.
@@ -11,13 +15,43 @@ import java.time.Clock;
 public final class MemoryEngine implements Engine {
   private final MemoryBroker broker = new MemoryBroker();
   private final MemoryDocumentStore store;
+  private final MemorySessionStore sessions;
+  private final ScheduledExecutorService sweeper;
 
   public MemoryEngine(StoreLimits limits) {
     this(limits, Clock.systemUTC());
   }
 
+  /**
+   * An engine on {@code clock}. Idle users and device sessions are swept once per {@link
+   * #SWEEP_INTERVAL} by a daemon thread; {@link #sweep()} runs a sweep at once.
+   */
   public MemoryEngine(StoreLimits limits, Clock clock) {
     this.store = new MemoryDocumentStore(limits, broker, clock);
+    this.sessions = new MemorySessionStore(limits, clock);
+    this.sweeper =
+        Executors.newSingleThreadScheduledExecutor(
+            r -> {
+              Thread t = new Thread(r, "handoff-memory-sweep");
+              t.setDaemon(true);
+              return t;
+            });
+    long every = SWEEP_INTERVAL.toMillis();
+    sweeper.scheduleWithFixedDelay(this::sweep, every, every, TimeUnit.MILLISECONDS);
+  }
+
+  /** How often idle state is dropped. */
+  public static final Duration SWEEP_INTERVAL = Duration.ofMinutes(1);
+
+  /** Drops users and device sessions idle for longer than the idle TTL. */
+  public void sweep() {
+    store.sweep();
+    sessions.sweep();
+  }
+
+  @Override
+  public MemorySessionStore sessions() {
+    return sessions;
   }
 
   @Override
@@ -37,13 +71,14 @@ public final class MemoryEngine implements Engine {
 
   @Override
   public String durability() {
-    return "in-memory engine: documents, history and write sequences live only in this process;"
-        + " nothing survives a restart (every document starts a new epoch, and devices take"
+    return "in-memory engine: documents, history, write sequences and device sessions live only in"
+        + " this process; nothing survives a restart (devices sign in again) (every document starts a new epoch, and devices take"
         + " snapshots). Use --redis-url for durable state.";
   }
 
   @Override
   public void close() {
+    sweeper.shutdownNow();
     store.close();
     broker.close();
   }

@@ -66,6 +66,7 @@ public final class RedisDocumentStore implements DocumentStore {
   private final String readScript;
   private volatile String writeSha;
   private volatile String readSha;
+  private final RedisScript eraseScript = new RedisScript("erase_documents.lua");
 
   /**
    * {@code redis} is the command interface of {@code connection}: a standalone connection's, or a
@@ -130,9 +131,10 @@ public final class RedisDocumentStore implements DocumentStore {
       keys.docs(userId),
       keys.outcomes(userId, deviceId),
       keys.seqOrder(userId, deviceId),
-      keys.channel(userId)
+      keys.channel(userId),
+      keys.writers(userId)
     };
-    List<byte[]> args = new ArrayList<>(11 + 3 * w.getOpsCount());
+    List<byte[]> args = new ArrayList<>(12 + 3 * w.getOpsCount());
     args.add(utf8(doc));
     args.add(utf8(Long.toUnsignedString(w.getClientSeq())));
     args.add(utf8(w.hasExpectedVersion() ? Long.toString(w.getExpectedVersion()) : "-1"));
@@ -144,6 +146,7 @@ public final class RedisDocumentStore implements DocumentStore {
     args.add(utf8(Integer.toString(limits.historyLength())));
     args.add(utf8(Integer.toString(limits.seqWindow())));
     args.add(utf8(Long.toString(limits.idleTtl().getSeconds())));
+    args.add(utf8(deviceId));
     for (FieldOp op : w.getOpsList()) {
       boolean set = op.getOpCase() == FieldOp.OpCase.SET;
       args.add(utf8(set ? "s" : "r"));
@@ -307,6 +310,13 @@ public final class RedisDocumentStore implements DocumentStore {
         .hget(keys.outcomes(userId, deviceId), utf8("_last"))
         .toCompletableFuture()
         .thenApply(v -> v == null ? 0L : Long.parseUnsignedLong(str(v)));
+  }
+
+  @Override
+  public CompletableFuture<Void> erase(String userId) {
+    return eraseScript
+        .<Long>eval(redis, ScriptOutputType.INTEGER, keys.docs(userId), keys.writers(userId))
+        .thenApply(r -> null);
   }
 
   /** Runs a script by SHA, loading it again once if Redis lost its script cache (a restart). */

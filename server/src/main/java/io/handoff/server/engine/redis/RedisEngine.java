@@ -1,6 +1,7 @@
 package io.handoff.server.engine.redis;
 
 import io.handoff.server.engine.Engine;
+import io.handoff.server.engine.SessionStore;
 import io.handoff.server.engine.StoreLimits;
 import io.lettuce.core.AbstractRedisClient;
 import io.lettuce.core.ClientOptions;
@@ -33,16 +34,19 @@ public final class RedisEngine implements Engine {
   private final AbstractRedisClient client;
   private final RedisDocumentStore store;
   private final RedisBroker broker;
+  private final RedisSessionStore sessions;
   private final String description;
 
   private RedisEngine(
       AbstractRedisClient client,
       RedisDocumentStore store,
       RedisBroker broker,
+      RedisSessionStore sessions,
       String description) {
     this.client = client;
     this.store = store;
     this.broker = broker;
+    this.sessions = sessions;
     this.description = description;
   }
 
@@ -71,7 +75,8 @@ public final class RedisEngine implements Engine {
           new RedisDocumentStore(commands, commands.async(), keys, limits, clock);
       RedisBroker broker =
           new RedisBroker(client.connectPubSub(ByteArrayCodec.INSTANCE), commands.async(), keys);
-      return new RedisEngine(client, store, broker, "Redis at " + masked(url));
+      RedisSessionStore sessions = new RedisSessionStore(commands.async(), keys, limits, clock);
+      return new RedisEngine(client, store, broker, sessions, "Redis at " + masked(url));
     } catch (RuntimeException e) {
       client.shutdown();
       throw e;
@@ -122,7 +127,9 @@ public final class RedisEngine implements Engine {
           new RedisBroker(client.connectPubSub(ByteArrayCodec.INSTANCE), commands.async(), keys);
       List<String> shown = new ArrayList<>();
       seeds.forEach(s -> shown.add(masked(s)));
-      return new RedisEngine(client, store, broker, "Redis Cluster via " + String.join(",", shown));
+      RedisSessionStore sessions = new RedisSessionStore(commands.async(), keys, limits, clock);
+      return new RedisEngine(
+          client, store, broker, sessions, "Redis Cluster via " + String.join(",", shown));
     } catch (RuntimeException e) {
       client.shutdown();
       throw e;
@@ -145,6 +152,11 @@ public final class RedisEngine implements Engine {
   @Override
   public RedisBroker broker() {
     return broker;
+  }
+
+  @Override
+  public SessionStore sessions() {
+    return sessions;
   }
 
   @Override

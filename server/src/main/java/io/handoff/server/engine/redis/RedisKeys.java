@@ -14,7 +14,13 @@ import java.nio.charset.StandardCharsets;
  * PREFIX{user}:docs      set    the user's document names
  * PREFIX{user}:s:DEVICE  hash   outcomes of recent writes by client_seq, _last, _forgot
  * PREFIX{user}:o:DEVICE  list   those client_seqs in the order they were applied
+ * PREFIX{user}:wd        set    devices that wrote (their s: and o: keys), for erasure
  * PREFIX{user}:ch        pub/sub channel of the user's deltas
+ * PREFIX{user}:dev       hash   device id -> its live device session id
+ * PREFIX{user}:ds:SID    hash   device session: did, name, platform, created, seen, rat (last
+ *                               rotation), cur (refresh-token hash), rev (revoked), node, gen
+ * PREFIX{user}:do:SID    zset   rotated-out refresh-token hashes of the session, by generation
+ * PREFIX{user}:dt        zset   revoked session ids (tombstones) by revocation time
  * </pre>
  */
 final class RedisKeys {
@@ -46,6 +52,26 @@ final class RedisKeys {
 
   byte[] seqOrder(String user, String device) {
     return key(user, "o:" + device);
+  }
+
+  byte[] writers(String user) {
+    return key(user, "wd");
+  }
+
+  byte[] deviceSessions(String user) {
+    return key(user, "dev");
+  }
+
+  byte[] session(String user, String sessionId) {
+    return key(user, "ds:" + sessionId);
+  }
+
+  byte[] rotatedOut(String user, String sessionId) {
+    return key(user, "do:" + sessionId);
+  }
+
+  byte[] tombstones(String user) {
+    return key(user, "dt");
   }
 
   byte[] channel(String user) {

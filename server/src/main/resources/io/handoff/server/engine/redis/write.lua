@@ -1,10 +1,11 @@
 -- Applies one write atomically. All keys carry the user's hash tag, so they live in one slot.
 -- KEYS: 1 meta hash (epoch, version, bytes), 2 fields hash, 3 history list, 4 document set,
---       5 device outcomes hash (seq -> outcome, _last, _forgot), 6 device seq order list, 7 channel
+--       5 device outcomes hash (seq -> outcome, _last, _forgot), 6 device seq order list, 7 channel,
+--       8 set of the user's writing devices (for erasure)
 -- ARGV: 1 document, 2 client_seq, 3 expected version (-1: none), 4 Delta bytes without epoch and
 --       version, 5 epoch for a new document (8 bytes, little-endian), 6 max documents, 7 max fields,
 --       8 max document bytes, 9 history length, 10 seq window, 11 idle TTL seconds (0: none),
---       12.. ops as triples (kind 's' or 'r', field, value)
+--       12 device id, 13.. ops as triples (kind 's' or 'r', field, value)
 -- Returns {'ok', epoch, version} | {'dup', outcome} | {'refused', outcome} | {'stale'}
 -- An outcome is 'a' .. epoch .. version, or 'r' .. epoch .. 'version|code|message'.
 local seq = ARGV[2]
@@ -23,10 +24,12 @@ local function touch()
     for k = 1, 6 do
       redis.call('EXPIRE', KEYS[k], ttl)
     end
+    redis.call('EXPIRE', KEYS[8], ttl)
   end
 end
 
 local function record(outcome)
+  redis.call('SADD', KEYS[8], ARGV[12])
   redis.call('HSET', KEYS[5], seq, outcome)
   local last = tonumber(redis.call('HGET', KEYS[5], '_last') or '0')
   if tonumber(seq) > last then
@@ -71,7 +74,7 @@ end
 -- The last operation on each field decides its value; size the result before changing anything.
 local effects = {}
 local order = {}
-local i = 12
+local i = 13
 while i <= #ARGV do
   local field = ARGV[i + 1]
   if effects[field] == nil then

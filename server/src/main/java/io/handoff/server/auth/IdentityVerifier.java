@@ -1,0 +1,237 @@
+package io.handoff.server.auth;
+
+import com.nimbusds.jose.JOSEException;
+import com.nimbusds.jose.JWSAlgorithm;
+import com.nimbusds.jose.JWSHeader;
+import com.nimbusds.jose.JWSVerifier;
+import com.nimbusds.jose.crypto.ECDSAVerifier;
+import com.nimbusds.jose.crypto.RSASSAVerifier;
+import com.nimbusds.jose.jwk.ECKey;
+import com.nimbusds.jose.jwk.JWK;
+import com.nimbusds.jose.jwk.JWKSet;
+import com.nimbusds.jose.jwk.KeyUse;
+import com.nimbusds.jose.jwk.OctetKeyPair;
+import com.nimbusds.jose.jwk.RSAKey;
+import com.nimbusds.jwt.JWTClaimsSet;
+import com.nimbusds.jwt.SignedJWT;
+import java.io.IOException;
+import java.io.InputStream;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.text.ParseException;
+import java.time.Clock;
+import java.time.Duration;
+import java.util.Set;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.stream.Collectors;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Verifies identity tokens issued by the app's backend, the proof a device presents to sign in.
+ * Keys come from a JWKS document (a file, or an https/http URL); the token's {@code kid} picks the
+ * key. Only the configured algorithms (of ES256, RS256 and EdDSA with Ed25519) are accepted, and a
+ * key is only used with the algorithm of its type; {@code iss} and {@code aud} must match when
+ * configured; {@code exp} is required and {@code exp}, {@code nbf}, {@code iat} are checked with a
+ * bounded clock skew.
+ *
+ * <p>Verification never blocks: it uses the key set last loaded. The set is loaded at start (which
+ * fails if it cannot be) and reloaded in the background at most once per {@code minRefresh}, when a
+ * token names an unknown kid, and at least once per {@code maxAge}. Thread-safe.
+ */
+public final class IdentityVerifier {
+  private static final Logger log = LoggerFactory.getLogger(IdentityVerifier.class);
+  private static final int MAX_JWKS_BYTES = 256 * 1024;
+  private static final Duration FETCH_TIMEOUT = Duration.ofSeconds(5);
+
+  private final String source;
+  private final Set<JWSAlgorithm> algorithms;
+  private final String issuer;
+  private final String audience;
+  private final long skewMillis;
+  private final Clock clock;
+  private final long minRefreshMillis;
+  private final long maxAgeMillis;
+  private final HttpClient http;
+  private final AtomicBoolean refreshing = new AtomicBoolean();
+  // Completes when the background reload started last has finished (for tests).
+  private volatile CompletableFuture<Void> lastReload = CompletableFuture.completedFuture(null);
+  private volatile JWKSet keys;
+  private volatile long loadedAt;
+
+  public IdentityVerifier(
+      String source,
+      Set<String> algorithms,
+      String issuer,
+      String audience,
+      Duration skew,
+      Duration minRefresh,
+      Duration maxAge,
+      Clock clock) {
+    this.source = source;
+    this.algorithms =
+        algorithms.stream().map(JWSAlgorithm::parse).collect(Collectors.toUnmodifiableSet());
+    for (JWSAlgorithm a : this.algorithms) {
+      if (!a.equals(JWSAlgorithm.ES256)
+          && !a.equals(JWSAlgorithm.RS256)
+          && !a.equals(JWSAlgorithm.EdDSA)) {
+        throw new IllegalArgumentException(
+            "identity token algorithm " + a + " is not supported (ES256, RS256, EdDSA)");
+      }
+    }
+    this.issuer = issuer;
+    this.audience = audience;
+    this.skewMillis = skew.toMillis();
+    this.clock = clock;
+    this.minRefreshMillis = minRefresh.toMillis();
+    this.maxAgeMillis = maxAge.toMillis();
+    this.http =
+        isUrl(source) ? HttpClient.newBuilder().connectTimeout(FETCH_TIMEOUT).build() : null;
+    try {
+      this.keys = load();
+    } catch (IOException | ParseException e) {
+      throw new IllegalArgumentException(
+          "cannot load the JWKS from " + source + ": " + e.getMessage(), e);
+    }
+    this.loadedAt = clock.millis();
+  }
+
+  /** The verified user id ({@code sub}) of an identity token. */
+  public String verify(String token) throws AuthException {
+    SignedJWT jwt = Jws.parse(token, "identity token");
+    JWSHeader header = jwt.getHeader();
+    JWSAlgorithm alg = header.getAlgorithm();
+    if (!algorithms.contains(alg)) {
+      throw new AuthException("identity token algorithm " + alg + " is not accepted " + algorithms);
+    }
+    long now = clock.millis();
+    if (now - loadedAt > maxAgeMillis) {
+      refreshInBackground(now);
+    }
+    JWK jwk = find(header.getKeyID());
+    if (jwk == null) {
+      refreshInBackground(now);
+      throw new AuthException("unknown key id " + header.getKeyID() + " for identity tokens");
+    }
+    if (jwk.getKeyUse() != null && !KeyUse.SIGNATURE.equals(jwk.getKeyUse())) {
+      throw new AuthException("key " + jwk.getKeyID() + " is not a signing key");
+    }
+    if (jwk.getAlgorithm() != null && !jwk.getAlgorithm().equals(alg)) {
+      throw new AuthException(
+          "key " + jwk.getKeyID() + " is for " + jwk.getAlgorithm() + ", not " + alg);
+    }
+    try {
+      JWSVerifier v;
+      if (alg.equals(JWSAlgorithm.ES256) && jwk instanceof ECKey ec) {
+        v = new ECDSAVerifier(ec.toECPublicKey());
+      } else if (alg.equals(JWSAlgorithm.RS256) && jwk instanceof RSAKey rsa) {
+        v = new RSASSAVerifier(rsa.toRSAPublicKey());
+      } else if (alg.equals(JWSAlgorithm.EdDSA) && jwk instanceof OctetKeyPair okp) {
+        v = new Ed25519JdkVerifier(okp);
+      } else {
+        throw new AuthException("key " + jwk.getKeyID() + " cannot verify " + alg);
+      }
+      if (!jwt.verify(v)) {
+        throw new AuthException("bad identity token signature");
+      }
+    } catch (JOSEException e) {
+      throw new AuthException("identity token signature could not be checked: " + e.getMessage());
+    }
+    JWTClaimsSet claims = Jws.claims(jwt);
+    Jws.checkTimes(claims, now, skewMillis);
+    Jws.checkIssuer(claims, issuer);
+    Jws.checkAudience(claims, audience);
+    String sub = claims.getSubject();
+    if (sub == null || sub.isEmpty() || sub.length() > Jws.MAX_ID_CHARS) {
+      throw new AuthException(
+          "identity token needs a sub claim (the user) of 1-" + Jws.MAX_ID_CHARS + " chars");
+    }
+    return sub;
+  }
+
+  /** The background reload started last; completed if none is under way. */
+  CompletableFuture<Void> lastReload() {
+    return lastReload;
+  }
+
+  private JWK find(String kid) {
+    JWKSet set = keys;
+    if (kid == null) {
+      return set.getKeys().size() == 1 ? set.getKeys().get(0) : null;
+    }
+    return set.getKeyByKeyId(kid);
+  }
+
+  private void refreshInBackground(long now) {
+    if (now - loadedAt < minRefreshMillis || !refreshing.compareAndSet(false, true)) {
+      return;
+    }
+    CompletableFuture<Void> done = new CompletableFuture<>();
+    lastReload = done;
+    Thread t =
+        new Thread(
+            () -> {
+              try {
+                keys = load();
+                log.info("reloaded identity JWKS from {} ({} keys)", source, keys.getKeys().size());
+              } catch (IOException | ParseException | RuntimeException e) {
+                log.warn("cannot reload identity JWKS from {}: {}", source, e.toString());
+              } finally {
+                loadedAt = clock.millis();
+                refreshing.set(false);
+                done.complete(null);
+              }
+            },
+            "handoff-jwks-refresh");
+    t.setDaemon(true);
+    t.start();
+  }
+
+  private JWKSet load() throws IOException, ParseException {
+    String text;
+    if (isUrl(source)) {
+      HttpRequest req =
+          HttpRequest.newBuilder(URI.create(source)).timeout(FETCH_TIMEOUT).GET().build();
+      try {
+        HttpResponse<InputStream> res = http.send(req, HttpResponse.BodyHandlers.ofInputStream());
+        try (InputStream in = res.body()) {
+          if (res.statusCode() != 200) {
+            throw new IOException("HTTP " + res.statusCode());
+          }
+          byte[] body = in.readNBytes(MAX_JWKS_BYTES + 1);
+          if (body.length > MAX_JWKS_BYTES) {
+            throw new IOException("JWKS larger than " + MAX_JWKS_BYTES + " bytes");
+          }
+          text = new String(body, StandardCharsets.UTF_8);
+        }
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        throw new IOException("interrupted");
+      }
+    } else {
+      Path p = Path.of(source);
+      if (Files.size(p) > MAX_JWKS_BYTES) {
+        throw new IOException("JWKS larger than " + MAX_JWKS_BYTES + " bytes");
+      }
+      text = Files.readString(p, StandardCharsets.UTF_8);
+    }
+    JWKSet set = JWKSet.parse(text);
+    for (JWK k : set.getKeys()) {
+      if (k.isPrivate()) {
+        throw new ParseException(
+            "the JWKS holds a private key (" + k.getKeyID() + "); publish public keys only", 0);
+      }
+    }
+    return set;
+  }
+
+  private static boolean isUrl(String s) {
+    return s.startsWith("https://") || s.startsWith("http://");
+  }
+}

@@ -1,0 +1,16 @@
+-- Marks a live session seen now, connected to a node or disconnected from it.
+-- KEYS: 1 session hash (ds:SID), 2 device->session hash (dev)
+-- ARGV: 1 now ms, 2 node, 3 connected '1'|'0', 4 idle TTL ms
+local s = redis.call('HMGET', KEYS[1], 'rev', 'node')
+if not s[1] or s[1] == '1' then
+  return 0
+end
+redis.call('HSET', KEYS[1], 'seen', ARGV[1])
+if ARGV[3] == '1' then
+  redis.call('HSET', KEYS[1], 'node', ARGV[2])
+elseif s[2] == ARGV[2] then
+  redis.call('HSET', KEYS[1], 'node', '')
+end
+redis.call('PEXPIRE', KEYS[1], ARGV[4])
+redis.call('PEXPIRE', KEYS[2], ARGV[4])
+return 1

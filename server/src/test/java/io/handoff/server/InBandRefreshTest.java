@@ -1,0 +1,174 @@
+package io.handoff.server;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.handoff.client.HandoffClient;
+import io.handoff.protocol.CloseCode;
+import io.handoff.protocol.v1.ClientFrame;
+import io.handoff.protocol.v1.ErrorCode;
+import io.handoff.protocol.v1.Ping;
+import io.handoff.protocol.v1.RefreshToken;
+import io.handoff.protocol.v1.ServerFrame;
+import io.handoff.protocol.v1.Welcome;
+import io.handoff.server.auth.DevTokens;
+import java.net.URI;
+import java.time.Duration;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+/**
+ * Live sockets and short access tokens: the server warns before expiry, takes a new token in band,
+ * and closes with TOKEN_EXPIRED a connection whose token ran out. Tokens live 3 s here (JWT times
+ * are whole seconds), the warning comes 1 s before.
+ */
+class InBandRefreshTest {
+  private static final Duration TTL = Duration.ofSeconds(3);
+  private final AppBackend app = new AppBackend();
+  private TestServer server;
+  private HttpApi api;
+
+  @BeforeEach
+  void start() throws Exception {
+    server =
+        TestServer.start(
+            b ->
+                b.tokens(
+                    app.tokens().accessTokenTtl(TTL).expiryNotice(Duration.ofSeconds(1)).build()));
+    api = new HttpApi(server.port());
+  }
+
+  @AfterEach
+  void stop() {
+    server.close();
+  }
+
+  @Test
+  void deviceIsWarnedBeforeExpiryAndContinuesOnANewTokenWithoutReconnecting() {
+    HttpApi.Answer a = api.signIn(app.identity("olga"), "phone", "p", "ios");
+    try (TestDevice d = TestDevice.connect(server.port(), a.field("access_token"))) {
+      Welcome w = d.hello().getWelcome();
+      ServerFrame expiring = d.next(ServerFrame::hasTokenExpiring);
+      assertEquals(w.getTokenExpiresAtMs(), expiring.getTokenExpiring().getExpiresAtMs());
+      HttpApi.Answer r = api.refresh(a.field("refresh_token"));
+      assertEquals(200, r.status(), r.toString());
+      long id =
+          d.send(
+              ClientFrame.newBuilder()
+                  .setRefreshToken(
+                      RefreshToken.newBuilder().setAccessToken(r.field("access_token"))));
+      ServerFrame refreshed = d.next(f -> f.getRequestId() == id);
+      assertTrue(refreshed.hasTokenRefreshed(), refreshed.toString());
+      assertEquals(r.number("expires_at_ms"), refreshed.getTokenRefreshed().getExpiresAtMs());
+      assertTrue(refreshed.getTokenRefreshed().getExpiresAtMs() > w.getTokenExpiresAtMs());
+      // The next warning is for the new token, and comes after the old token's expiry.
+      ServerFrame again = d.next(ServerFrame::hasTokenExpiring);
+      assertEquals(r.number("expires_at_ms"), again.getTokenExpiring().getExpiresAtMs());
+      assertTrue(System.currentTimeMillis() > w.getTokenExpiresAtMs());
+      d.send(ClientFrame.newBuilder().setPing(Ping.newBuilder().setNonce(4)));
+      assertEquals(4, d.next(ServerFrame::hasPong).getPong().getNonce());
+      assertFalse(d.isClosed());
+      assertEquals(1, server.server.stats().inBandRefreshes.sum());
+    }
+  }
+
+  @Test
+  void connectionWhoseTokenExpiresUnrefreshedIsClosedWithTokenExpired() {
+    HttpApi.Answer a = api.signIn(app.identity("pam"), "phone", "p", "ios");
+    try (TestDevice d = TestDevice.connect(server.port(), a.field("access_token"))) {
+      Welcome w = d.hello().getWelcome();
+      assertEquals(CloseCode.TOKEN_EXPIRED.code(), d.awaitClose());
+      assertTrue(System.currentTimeMillis() >= w.getTokenExpiresAtMs());
+      assertEquals(1, server.server.stats().tokenExpiredCloses.sum());
+    }
+  }
+
+  @Test
+  void newTokenOfAnotherDeviceOrARevokedSessionIsRefusedInBand() {
+    HttpApi.Answer phone = api.signIn(app.identity("quinn"), "phone", "p", "ios");
+    HttpApi.Answer tv = api.signIn(app.identity("quinn"), "tv", "t", "tvos");
+    try (TestDevice d = TestDevice.connect(server.port(), phone.field("access_token"))) {
+      d.hello();
+      long id =
+          d.send(
+              ClientFrame.newBuilder()
+                  .setRefreshToken(
+                      RefreshToken.newBuilder().setAccessToken(tv.field("access_token"))));
+      ServerFrame e = d.next(f -> f.getRequestId() == id);
+      assertEquals(ErrorCode.INVALID_TOKEN, e.getError().getCode());
+      assertTrue(e.getError().getMessage().contains("same user and device"), e.toString());
+      long bad =
+          d.send(
+              ClientFrame.newBuilder()
+                  .setRefreshToken(RefreshToken.newBuilder().setAccessToken("x.y.z")));
+      assertEquals(
+          ErrorCode.INVALID_TOKEN, d.next(f -> f.getRequestId() == bad).getError().getCode());
+      // A development token of the same user and device is accepted (it has no session to check).
+      long dev =
+          d.send(
+              ClientFrame.newBuilder()
+                  .setRefreshToken(
+                      RefreshToken.newBuilder()
+                          .setAccessToken(TestServer.token("quinn", "phone"))));
+      assertTrue(d.next(f -> f.getRequestId() == dev).hasTokenRefreshed());
+    }
+  }
+
+  @Test
+  void javaClientHandsOverFreshTokensFromItsSupplierWithoutReconnecting() throws Exception {
+    AtomicInteger asked = new AtomicInteger();
+    CountDownLatch thirdAsk = new CountDownLatch(3);
+    try (HandoffClient c =
+        HandoffClient.builder()
+            .url(URI.create(server.url()))
+            .tokenSupplier(
+                () -> {
+                  asked.incrementAndGet();
+                  thirdAsk.countDown();
+                  return DevTokens.mint(TestServer.SECRET, "rita", "laptop", TTL);
+                })
+            .build()) {
+      c.connect().get(10, TimeUnit.SECONDS);
+      // Asked at connect, at the first warning, and at the warning for the in-band token, which
+      // comes after the first token's expiry: the connection outlived its first token.
+      assertTrue(thirdAsk.await(20, TimeUnit.SECONDS), "asked " + asked.get() + " times");
+      assertTrue(server.server.stats().inBandRefreshes.sum() >= 1);
+      // Counted before the close frame is sent, so a TOKEN_EXPIRED close would show here.
+      assertEquals(0, server.server.stats().tokenExpiredCloses.sum());
+      assertEquals(1, server.server.stats().connectionsOpened.sum());
+    }
+  }
+
+  @Test
+  void javaClientWithAnAsyncTokenSourceConnectsAndRefreshesInBand() throws Exception {
+    HttpApi.Answer signedIn = api.signIn(app.identity("sue"), "laptop", "l", "macos");
+    java.util.concurrent.atomic.AtomicReference<String> refresh =
+        new java.util.concurrent.atomic.AtomicReference<>(signedIn.field("refresh_token"));
+    CountDownLatch thirdAsk = new CountDownLatch(3);
+    try (HandoffClient c =
+        HandoffClient.builder()
+            .url(URI.create(server.url()))
+            .tokenSource(
+                () ->
+                    java.util.concurrent.CompletableFuture.supplyAsync(
+                        () -> {
+                          // What an app does: rotate the refresh token, use the new access token.
+                          HttpApi.Answer r = api.refresh(refresh.get());
+                          refresh.set(r.field("refresh_token"));
+                          thirdAsk.countDown();
+                          return r.field("access_token");
+                        }))
+            .build()) {
+      c.connect().get(10, TimeUnit.SECONDS);
+      assertEquals("sue", c.userId());
+      assertTrue(thirdAsk.await(20, TimeUnit.SECONDS));
+      assertEquals(0, server.server.stats().tokenExpiredCloses.sum());
+      assertEquals(0, server.server.stats().anomalyRefreshTokenReuse.sum());
+    }
+  }
+}

@@ -1,0 +1,123 @@
+package io.handoff.server;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.handoff.protocol.CloseCode;
+import io.handoff.protocol.v1.ClientFrame;
+import io.handoff.protocol.v1.Ping;
+import io.handoff.protocol.v1.ServerFrame;
+import io.handoff.server.engine.StoreLimits;
+import io.handoff.server.engine.redis.RedisEngine;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.UUID;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+
+/**
+ * Two nodes on one real Redis sharing a signing key: sessions and revocations hold across nodes.
+ */
+class RevocationAcrossNodesTest {
+  private final AppBackend app = new AppBackend();
+  private final List<AutoCloseable> closeables = new ArrayList<>();
+  private final String prefix = "test-" + UUID.randomUUID() + ":";
+
+  @AfterEach
+  void stop() throws Exception {
+    for (int i = closeables.size() - 1; i >= 0; i--) {
+      closeables.get(i).close();
+    }
+  }
+
+  private HandoffServer node(String name) throws Exception {
+    ServerConfig config =
+        ServerConfig.builder()
+            .host("127.0.0.1")
+            .port(0)
+            .nodeId(name)
+            .jwtSecret(TestServer.SECRET)
+            .tokens(app.tokens().build())
+            .build();
+    RedisEngine engine =
+        RedisEngine.connect(RedisProcess.sharedUrl(), prefix, StoreLimits.builder().build());
+    closeables.add(engine);
+    HandoffServer server = HandoffServer.start(config, engine);
+    closeables.add(server);
+    return server;
+  }
+
+  @Test
+  void revokedDeviceIsDisconnectedOnEveryNodeWithinOneSecond() throws Exception {
+    HandoffServer n1 = node("n1");
+    HandoffServer n2 = node("n2");
+    HttpApi api1 = new HttpApi(n1.port());
+    HttpApi api2 = new HttpApi(n2.port());
+    HttpApi.Answer phone = api1.signIn(app.identity("lou"), "phone", "Lou's phone", "ios");
+    HttpApi.Answer laptop = api2.signIn(app.identity("lou"), "laptop", "Lou's laptop", "macos");
+    assertEquals(201, phone.status(), phone.toString());
+    assertEquals(201, laptop.status(), laptop.toString());
+    String at = phone.field("access_token");
+    try (TestDevice onN1 = TestDevice.connect(n1.port(), at);
+        TestDevice onN2 = TestDevice.connect(n2.port(), at);
+        TestDevice other = TestDevice.connect(n1.port(), laptop.field("access_token"))) {
+      onN1.hello();
+      onN2.hello();
+      other.hello();
+      HttpApi.Answer revoke = api2.delete("/v1/devices/phone", laptop.field("access_token"));
+      long answered = System.nanoTime();
+      assertEquals(200, revoke.status(), revoke.toString());
+      assertEquals(CloseCode.SESSION_REVOKED.code(), onN1.awaitClose());
+      assertEquals(CloseCode.SESSION_REVOKED.code(), onN2.awaitClose());
+      long slowest = Math.max(onN1.closedAtNanos(), onN2.closedAtNanos()) - answered;
+      assertTrue(
+          TimeUnit.NANOSECONDS.toMillis(slowest) < 1000,
+          "closed " + TimeUnit.NANOSECONDS.toMillis(slowest) + " ms after the revoke answer");
+      // Refused from then on, on both nodes; the other device is untouched.
+      assertEquals(401, TestDevice.upgradeStatus(n1.port(), at));
+      assertEquals(401, TestDevice.upgradeStatus(n2.port(), at));
+      assertEquals(400, api1.refresh(phone.field("refresh_token")).status());
+      other.send(ClientFrame.newBuilder().setPing(Ping.newBuilder().setNonce(5)));
+      assertEquals(5, other.next(ServerFrame::hasPong).getPong().getNonce());
+      assertFalse(other.isClosed());
+    }
+  }
+
+  @Test
+  void refreshTokenRotatedOnOneNodeIsReuseOnTheOther() throws Exception {
+    HandoffServer n1 = node("n1");
+    HandoffServer n2 = node("n2");
+    HttpApi api1 = new HttpApi(n1.port());
+    HttpApi api2 = new HttpApi(n2.port());
+    HttpApi.Answer a = api1.signIn(app.identity("max"), "phone", "p", "ios");
+    try (TestDevice d = TestDevice.connect(n2.port(), a.field("access_token"))) {
+      d.hello();
+      assertEquals(200, api1.refresh(a.field("refresh_token")).status());
+      HttpApi.Answer reuse = api2.refresh(a.field("refresh_token"));
+      assertEquals(400, reuse.status(), reuse.toString());
+      assertEquals(1, n2.stats().anomalyRefreshTokenReuse.sum());
+      assertEquals(CloseCode.SESSION_REVOKED.code(), d.awaitClose());
+    }
+  }
+
+  @Test
+  void eraseOnOneNodeDisconnectsTheUserOnTheOtherAndDeletesItsDocuments() throws Exception {
+    HandoffServer n1 = node("n1");
+    HandoffServer n2 = node("n2");
+    HttpApi.Answer a = new HttpApi(n1.port()).signIn(app.identity("ned"), "phone", "p", "ios");
+    try (TestDevice d = TestDevice.connect(n2.port(), a.field("access_token"))) {
+      d.hello();
+      d.send(SessionProtocolTest.write("cart", 1, "items", "2"));
+      d.next(ServerFrame::hasAck);
+      assertEquals(200, new HttpApi(n1.port()).delete("/v1/me", a.field("access_token")).status());
+      assertEquals(CloseCode.SESSION_REVOKED.code(), d.awaitClose());
+    }
+    try (TestDevice again = TestDevice.connect(n1.port(), TestServer.token("ned", "phone"))) {
+      io.handoff.protocol.v1.Welcome w = again.hello().getWelcome();
+      assertEquals(0, w.getSync().getDocumentsCount());
+      assertEquals(0, w.getLastClientSeq(), "write sequences are erased too");
+    }
+  }
+}

@@ -1,0 +1,16 @@
+package io.handoff.server.engine.redis;
+
+import io.handoff.server.ManualClock;
+import io.handoff.server.RedisProcess;
+import io.handoff.server.engine.Engine;
+import io.handoff.server.engine.SessionStoreContractTest;
+import io.handoff.server.engine.StoreLimits;
+import java.util.UUID;
+
+class RedisSessionStoreContractTest extends SessionStoreContractTest {
+  @Override
+  protected Engine newEngine(StoreLimits limits, ManualClock clock) {
+    return RedisEngine.connect(
+        RedisProcess.sharedUrl(), "test-" + UUID.randomUUID() + ":", limits, clock);
+  }
+}
