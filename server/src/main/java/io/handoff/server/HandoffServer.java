@@ -4,6 +4,7 @@ import io.handoff.server.auth.Hs256TokenVerifier;
 import io.handoff.server.auth.TokenVerifier;
 import io.handoff.server.engine.Engine;
 import io.handoff.server.transport.HandoffChannelInitializer;
+import io.handoff.server.transport.HandoffService;
 import io.handoff.server.transport.Hub;
 import io.netty.bootstrap.ServerBootstrap;
 import io.netty.channel.Channel;
@@ -35,6 +36,7 @@ public final class HandoffServer implements AutoCloseable {
   private final ServerConfig config;
   private final Engine engine;
   private final Hub hub;
+  private final HandoffService handoff;
   private final ServerStats stats = new ServerStats();
   private final EventLoopGroup boss;
   private final EventLoopGroup workers;
@@ -44,7 +46,9 @@ public final class HandoffServer implements AutoCloseable {
   private HandoffServer(ServerConfig config, Engine engine) throws InterruptedException {
     this.config = config;
     this.engine = engine;
-    this.hub = new Hub(engine.broker());
+    this.handoff = new HandoffService(config, engine, stats);
+    this.hub = new Hub(engine.broker(), handoff);
+    handoff.start(hub);
     boolean epoll = Epoll.isAvailable();
     IoHandlerFactory io = epoll ? EpollIoHandler.newFactory() : NioIoHandler.newFactory();
     Class<? extends ServerChannel> channelType =
@@ -117,6 +121,7 @@ public final class HandoffServer implements AutoCloseable {
    */
   public void abort() {
     ready = false;
+    handoff.stop(); // As in a crash: no more presence refreshes, no offline marks.
     serverChannel.close();
     boss.shutdownGracefully(0, 0, TimeUnit.MILLISECONDS);
     workers.shutdownGracefully(0, 0, TimeUnit.MILLISECONDS).syncUninterruptibly();
@@ -142,6 +147,7 @@ public final class HandoffServer implements AutoCloseable {
     }
     boss.shutdownGracefully(0, 1, TimeUnit.SECONDS);
     workers.shutdownGracefully(0, 1, TimeUnit.SECONDS).syncUninterruptibly();
+    handoff.stop();
     log.info("node {} stopped", config.nodeId());
   }
 }

@@ -42,6 +42,7 @@ public final class ServerConfig {
   private final int maxHttpHeaderBytes;
   private final Duration clockSkew;
   private final StoreLimits storeLimits;
+  private final HandoffLimits handoffLimits;
 
   private ServerConfig(Builder b) {
     this.host = b.host;
@@ -62,6 +63,7 @@ public final class ServerConfig {
     this.maxHttpHeaderBytes = b.maxHttpHeaderBytes;
     this.clockSkew = b.clockSkew;
     this.storeLimits = b.storeLimits;
+    this.handoffLimits = b.handoffLimits;
   }
 
   public static Builder builder() {
@@ -151,6 +153,11 @@ public final class ServerConfig {
     return storeLimits;
   }
 
+  /** Activities, offers and presence. */
+  public HandoffLimits handoffLimits() {
+    return handoffLimits;
+  }
+
   @Override
   public String toString() {
     return "ServerConfig{host="
@@ -187,6 +194,8 @@ public final class ServerConfig {
         + clockSkew
         + ", "
         + storeLimits
+        + ", "
+        + handoffLimits
         + "}";
   }
 
@@ -210,6 +219,7 @@ public final class ServerConfig {
     private int maxHttpHeaderBytes = DEFAULT_MAX_HTTP_HEADER_BYTES;
     private Duration clockSkew = DEFAULT_CLOCK_SKEW;
     private StoreLimits storeLimits = StoreLimits.builder().build();
+    private HandoffLimits handoffLimits = HandoffLimits.builder().build();
 
     private Builder() {}
 
@@ -324,6 +334,11 @@ public final class ServerConfig {
 
     public Builder storeLimits(StoreLimits storeLimits) {
       this.storeLimits = Objects.requireNonNull(storeLimits, "storeLimits");
+      return this;
+    }
+
+    public Builder handoffLimits(HandoffLimits handoffLimits) {
+      this.handoffLimits = Objects.requireNonNull(handoffLimits, "handoffLimits");
       return this;
     }
 

@@ -2,6 +2,7 @@ package io.handoff.server;
 
 import java.util.concurrent.atomic.LongAccumulator;
 import java.util.concurrent.atomic.LongAdder;
+import org.HdrHistogram.Recorder;
 
 /**
  * Counters of one node, updated from any thread without locks. Read by tests and, later, exported
@@ -20,6 +21,19 @@ public final class ServerStats {
   public final LongAdder slowConsumerCloses = new LongAdder();
   public final LongAdder protocolErrorCloses = new LongAdder();
   public final LongAdder idleCloses = new LongAdder();
+
+  public final LongAdder activitiesPublished = new LongAdder();
+  public final LongAdder offersCreated = new LongAdder();
+
+  /** Offers by outcome, counted once each by the node whose request ended the offer. */
+  public final LongAdder offersAccepted = new LongAdder();
+
+  public final LongAdder offersDeclined = new LongAdder();
+  public final LongAdder offersCancelled = new LongAdder();
+  public final LongAdder offersExpired = new LongAdder();
+
+  /** Handoff transition time: offer created to accepted, in milliseconds. */
+  public final Recorder handoffTransitionMillis = new Recorder(3);
 
   /** The most bytes ever queued for one connection at once. */
   public final LongAccumulator maxQueuedBytes = new LongAccumulator(Math::max, 0);

@@ -1,13 +1,17 @@
 package io.handoff.server.engine;
 
 /**
- * The pair of engine parts one node runs on: a {@link DocumentStore} and the {@link Broker} it
- * publishes to. The in-memory pair is the embedded default; a Redis pair serves many nodes.
+ * The engine parts one node runs on: a {@link DocumentStore}, the {@link Broker} it publishes to,
+ * and the {@link HandoffStore}. The in-memory pair is the embedded default; a Redis pair serves
+ * many nodes.
  */
 public interface Engine extends AutoCloseable {
   DocumentStore store();
 
   Broker broker();
+
+  /** Activities, handoff offers and presence, on the same backing store. */
+  HandoffStore handoff();
 
   /** A short name for logs: "memory", "redis". */
   String name();

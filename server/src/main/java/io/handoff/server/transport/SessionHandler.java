@@ -107,6 +107,7 @@ final class SessionHandler extends ChannelInboundHandlerAdapter {
   private final Hub hub;
   private final ServerStats stats;
   private final WriteValidator validator;
+  private final HandoffSession handoff;
 
   private ChannelHandlerContext ctx;
   private EventLoop loop;
@@ -137,6 +138,7 @@ final class SessionHandler extends ChannelInboundHandlerAdapter {
     this.hub = hub;
     this.stats = stats;
     this.validator = validator;
+    this.handoff = new HandoffSession(this, hub.handoff());
   }
 
   String userId() {
@@ -180,6 +182,7 @@ final class SessionHandler extends ChannelInboundHandlerAdapter {
     if (registered) {
       registered = false;
       hub.unregister(this);
+      handoff.closed();
     }
     if (queue != null) {
       queue.clear();
@@ -346,6 +349,8 @@ final class SessionHandler extends ChannelInboundHandlerAdapter {
       case FOLLOW -> onFollow(id, frame.getFollow());
       case UNFOLLOW -> onUnfollow(id, frame.getUnfollow());
       case RESYNC -> onResync(id, frame.getResync());
+      case PUBLISH_ACTIVITY, OFFER_ACTIVITY, ACCEPT_OFFER, DECLINE_OFFER, CANCEL_OFFER ->
+          handoff.onFrame(id, frame);
       case PING ->
           ctx.write(
               ServerFrame.newBuilder()
@@ -401,35 +406,37 @@ final class SessionHandler extends ChannelInboundHandlerAdapter {
                     .thenCombine(
                         store.sync(userId(), snapshot, positions),
                         (s, results) -> Map.entry(s, results)));
+    CompletableFuture<HandoffSession.Extras> extras =
+        subscribed.thenCompose(v -> handoff.connect());
     onLoop(
-        resume,
-        (r, err) -> {
+        resume.thenCombine(extras, Map::entry),
+        (rx, err) -> {
+          Map.Entry<Long, List<SyncResult>> r = err == null ? rx.getKey() : null;
           if (err != null) {
             log.warn("resume of {}/{} failed: {}", userId(), deviceId(), rootMessage(err));
             closeWith(CloseCode.UNAVAILABLE, "store unavailable during resume");
             return;
           }
           SyncReport report = report(r.getValue());
-          ctx.write(
-              ServerFrame.newBuilder()
-                  .setRequestId(id)
-                  .setWelcome(
-                      Welcome.newBuilder()
-                          .setUserId(userId())
-                          .setDeviceId(deviceId())
-                          .setNodeId(config.nodeId())
-                          .setLastClientSeq(r.getKey())
-                          .setHeartbeatIntervalMs((int) config.heartbeatInterval().toMillis())
-                          .setMaxFrameBytes(config.maxFrameBytes())
-                          .setMaxInFlightWrites(config.maxInFlightWrites())
-                          .setSync(report))
-                  .build());
+          Welcome.Builder welcome =
+              Welcome.newBuilder()
+                  .setUserId(userId())
+                  .setDeviceId(deviceId())
+                  .setNodeId(config.nodeId())
+                  .setLastClientSeq(r.getKey())
+                  .setHeartbeatIntervalMs((int) config.heartbeatInterval().toMillis())
+                  .setMaxFrameBytes(config.maxFrameBytes())
+                  .setMaxInFlightWrites(config.maxInFlightWrites())
+                  .setSync(report);
+          handoff.welcome(welcome, rx.getValue());
+          ctx.write(ServerFrame.newBuilder().setRequestId(id).setWelcome(welcome).build());
           for (SyncResult result : r.getValue()) {
             Cursor c = new Cursor();
             cursors.put(result.document(), c);
             deliver(result.document(), c, result);
           }
           phase = Phase.LIVE;
+          handoff.welcomed();
           ctx.flush();
           drain();
         });
@@ -926,7 +933,7 @@ final class SessionHandler extends ChannelInboundHandlerAdapter {
             .build());
   }
 
-  private void sendError(
+  void sendError(
       long id,
       ErrorCode code,
       String message,
@@ -949,6 +956,28 @@ final class SessionHandler extends ChannelInboundHandlerAdapter {
     ctx.write(ServerFrame.newBuilder().setRequestId(id).setError(e).build());
   }
 
+  HandoffSession handoff() {
+    return handoff;
+  }
+
+  EventLoop loop() {
+    return loop;
+  }
+
+  /** True until the session starts closing. Event loop. */
+  boolean active() {
+    return phase != Phase.CLOSED && !closing;
+  }
+
+  /** Writes without flushing. Event loop. */
+  void write(ServerFrame frame) {
+    ctx.write(frame);
+  }
+
+  void flush() {
+    ctx.flush();
+  }
+
   private static SyncReport report(List<SyncResult> results) {
     SyncReport.Builder b = SyncReport.newBuilder();
     for (SyncResult r : results) {
@@ -958,7 +987,7 @@ final class SessionHandler extends ChannelInboundHandlerAdapter {
   }
 
   /** Runs {@code action} on this channel's event loop when {@code f} completes, unless closed. */
-  private <T> void onLoop(CompletableFuture<T> f, BiConsumer<T, Throwable> action) {
+  <T> void onLoop(CompletableFuture<T> f, BiConsumer<T, Throwable> action) {
     f.whenComplete(
         (value, err) -> {
           if (loop.inEventLoop()) {

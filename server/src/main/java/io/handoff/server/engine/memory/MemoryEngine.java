@@ -6,11 +6,13 @@ import io.handoff.server.engine.StoreLimits;
 import java.time.Clock;
 
 /**
- * The embedded single-node engine: {@link MemoryDocumentStore} publishing to {@link MemoryBroker}.
+ * The embedded single-node engine: {@link MemoryDocumentStore} publishing to {@link MemoryBroker},
+ * and {@link MemoryHandoffStore}.
  */
 public final class MemoryEngine implements Engine {
   private final MemoryBroker broker = new MemoryBroker();
   private final MemoryDocumentStore store;
+  private final MemoryHandoffStore handoff;
 
   public MemoryEngine(StoreLimits limits) {
     this(limits, Clock.systemUTC());
@@ -18,6 +20,7 @@ public final class MemoryEngine implements Engine {
 
   public MemoryEngine(StoreLimits limits, Clock clock) {
     this.store = new MemoryDocumentStore(limits, broker, clock);
+    this.handoff = new MemoryHandoffStore(clock);
   }
 
   @Override
@@ -28,6 +31,11 @@ public final class MemoryEngine implements Engine {
   @Override
   public Broker broker() {
     return broker;
+  }
+
+  @Override
+  public MemoryHandoffStore handoff() {
+    return handoff;
   }
 
   @Override

@@ -20,11 +20,11 @@ import java.util.ArrayList;
 import java.util.List;
 
 /**
- * The engine for many nodes: {@link RedisDocumentStore} and {@link RedisBroker} on one Redis,
- * either standalone ({@link #connect}) or a Redis Cluster ({@link #connectCluster}). Every key of a
- * user carries the user's hash tag, so all of a user's keys live in one slot and each script runs
- * on one shard. Commands fail fast while Redis is unreachable instead of queueing, so a write is
- * either applied or refused with a retryable error.
+ * The engine for many nodes: {@link RedisDocumentStore}, {@link RedisBroker} and {@link
+ * RedisHandoffStore} on one Redis, either standalone ({@link #connect}) or a Redis Cluster ({@link
+ * #connectCluster}). Every key of a user carries the user's hash tag, so all of a user's keys live
+ * in one slot and each script runs on one shard. Commands fail fast while Redis is unreachable
+ * instead of queueing, so a write is either applied or refused with a retryable error.
  */
 public final class RedisEngine implements Engine {
   public static final Duration DEFAULT_COMMAND_TIMEOUT = Duration.ofSeconds(2);
@@ -33,16 +33,19 @@ public final class RedisEngine implements Engine {
   private final AbstractRedisClient client;
   private final RedisDocumentStore store;
   private final RedisBroker broker;
+  private final RedisHandoffStore handoff;
   private final String description;
 
   private RedisEngine(
       AbstractRedisClient client,
       RedisDocumentStore store,
       RedisBroker broker,
+      RedisHandoffStore handoff,
       String description) {
     this.client = client;
     this.store = store;
     this.broker = broker;
+    this.handoff = handoff;
     this.description = description;
   }
 
@@ -71,7 +74,8 @@ public final class RedisEngine implements Engine {
           new RedisDocumentStore(commands, commands.async(), keys, limits, clock);
       RedisBroker broker =
           new RedisBroker(client.connectPubSub(ByteArrayCodec.INSTANCE), commands.async(), keys);
-      return new RedisEngine(client, store, broker, "Redis at " + masked(url));
+      RedisHandoffStore handoff = new RedisHandoffStore(commands.async(), keys, clock);
+      return new RedisEngine(client, store, broker, handoff, "Redis at " + masked(url));
     } catch (RuntimeException e) {
       client.shutdown();
       throw e;
@@ -122,7 +126,9 @@ public final class RedisEngine implements Engine {
           new RedisBroker(client.connectPubSub(ByteArrayCodec.INSTANCE), commands.async(), keys);
       List<String> shown = new ArrayList<>();
       seeds.forEach(s -> shown.add(masked(s)));
-      return new RedisEngine(client, store, broker, "Redis Cluster via " + String.join(",", shown));
+      RedisHandoffStore handoff = new RedisHandoffStore(commands.async(), keys, clock);
+      return new RedisEngine(
+          client, store, broker, handoff, "Redis Cluster via " + String.join(",", shown));
     } catch (RuntimeException e) {
       client.shutdown();
       throw e;
@@ -145,6 +151,11 @@ public final class RedisEngine implements Engine {
   @Override
   public RedisBroker broker() {
     return broker;
+  }
+
+  @Override
+  public io.handoff.server.engine.HandoffStore handoff() {
+    return handoff;
   }
 
   @Override

@@ -15,6 +15,10 @@ import java.nio.charset.StandardCharsets;
  * PREFIX{user}:s:DEVICE  hash   outcomes of recent writes by client_seq, _last, _forgot
  * PREFIX{user}:o:DEVICE  list   those client_seqs in the order they were applied
  * PREFIX{user}:ch        pub/sub channel of the user's deltas
+ * PREFIX{user}:act       hash   device → its latest Activity
+ * PREFIX{user}:of:ID     hash   one offer: o (Offer), st (outcome, 0 live), by, end, from, to, exp
+ * PREFIX{user}:offers    zset   live offer ids scored by deadline
+ * PREFIX{user}:pr        hash   device → "online|connection|last_seen_ms|deadline_ms"
  * </pre>
  */
 final class RedisKeys {
@@ -50,6 +54,22 @@ final class RedisKeys {
 
   byte[] channel(String user) {
     return key(user, "ch");
+  }
+
+  byte[] activities(String user) {
+    return key(user, "act");
+  }
+
+  byte[] offer(String user, String offerId) {
+    return key(user, "of:" + offerId);
+  }
+
+  byte[] liveOffers(String user) {
+    return key(user, "offers");
+  }
+
+  byte[] presence(String user) {
+    return key(user, "pr");
   }
 
   private byte[] key(String user, String rest) {
