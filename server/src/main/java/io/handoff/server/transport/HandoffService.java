@@ -27,12 +27,12 @@ import org.slf4j.LoggerFactory;
  * The node's part of activities, offers and presence: what every {@link HandoffSession} shares, and
  * the presence keeper.
  *
- * <p>The keeper runs on its own timer thread every quarter of the presence TTL. For each user with
- * a session here it refreshes the presence entries of this node's live devices (deadline: two
- * thirds of the TTL ahead), then re-reads the user's presence and hands it to the user's sessions,
- * which push what changed. So a device of a node that died reads offline everywhere within the TTL,
- * without any message from the dead node. {@link #stop()} ends the keeper and every store write of
- * this node's sessions, as a crash would.
+ * <p>The keeper runs on its own timer thread every sixth of the presence TTL. For each user with a
+ * session here it refreshes the presence entries of this node's live devices (deadline: half the
+ * TTL ahead, so two missed refreshes are fine), then re-reads the user's presence and hands it to
+ * the user's sessions, which push what changed. So a device of a node that died reads offline
+ * everywhere within the TTL, without any message from the dead node. {@link #stop()} ends the
+ * keeper and every store write of this node's sessions, as a crash would.
  */
 public final class HandoffService {
   private static final Logger log = LoggerFactory.getLogger(HandoffService.class);
@@ -71,7 +71,7 @@ public final class HandoffService {
   /** Starts the presence keeper over {@code hub}'s sessions. */
   public void start(Hub hub) {
     this.hub = hub;
-    long period = Math.max(10, limits.presenceTtl().toMillis() / 4);
+    long period = Math.max(10, limits.presenceTtl().toMillis() / 6);
     timer.scheduleWithFixedDelay(this::keep, period, period, TimeUnit.MILLISECONDS);
   }
 
@@ -85,9 +85,12 @@ public final class HandoffService {
     return stopped;
   }
 
-  /** The deadline a presence refresh sets: two thirds of the TTL, so one missed refresh is fine. */
+  /**
+   * How far ahead a presence refresh sets the deadline: half the TTL. With a refresh every sixth, a
+   * dead node's devices read offline everywhere within two thirds of the TTL.
+   */
   Duration entryTtl() {
-    return limits.presenceTtl().multipliedBy(2).dividedBy(3);
+    return limits.presenceTtl().dividedBy(2);
   }
 
   String newConnectionId() {
