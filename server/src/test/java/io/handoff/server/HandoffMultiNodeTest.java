@@ -74,7 +74,7 @@ class HandoffMultiNodeTest {
   }
 
   private Inbox device(HandoffServer node, String name) {
-    TestDevice d = TestDevice.connect(node.port(), TestServer.token(user, name));
+    TestDevice d = TestDevice.connect(node.port(), TestServer.token(user, name)).presenceFrames();
     closeables.add(d);
     return new Inbox(d);
   }

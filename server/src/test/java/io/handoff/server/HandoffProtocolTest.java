@@ -298,7 +298,7 @@ class HandoffProtocolTest {
   @Test
   void devicesSeeEachOtherComeOnlineAndGoOffline() throws Exception {
     start();
-    TestDevice phone = device("phone");
+    TestDevice phone = device("phone").presenceFrames();
     phone.hello();
     TestDevice tv = device("tv");
     Welcome w = tv.hello().getWelcome();

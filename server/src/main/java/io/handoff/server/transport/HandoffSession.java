@@ -279,6 +279,10 @@ final class HandoffSession {
   }
 
   private void apply(UserSignal s) {
+    if (s.hasPresenceChanged()
+        && s.getPresenceChanged().getPresence().getDeviceId().equals(device())) {
+      return; // This device's own presence: nothing to tell it.
+    }
     if (!live) {
       rereadAfterWelcome = true; // The Welcome's read may predate it.
       return;
@@ -307,10 +311,7 @@ final class HandoffSession {
 
   /** Handles frames 40-59. Event loop. */
   void onFrame(long id, ClientFrame f) {
-    boolean counted =
-        f.getBodyCase() == ClientFrame.BodyCase.PUBLISH_ACTIVITY
-            || f.getBodyCase() == ClientFrame.BodyCase.OFFER_ACTIVITY;
-    if (counted && !takeToken()) {
+    if (!takeToken()) {
       session.sendError(
           id,
           ErrorCode.RATE_LIMITED,
