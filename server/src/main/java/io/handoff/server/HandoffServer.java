@@ -76,6 +76,7 @@ public final class HandoffServer implements AutoCloseable {
     } catch (InterruptedException | RuntimeException e) {
       boss.shutdownGracefully(0, 0, TimeUnit.MILLISECONDS);
       workers.shutdownGracefully(0, 0, TimeUnit.MILLISECONDS);
+      handoff.stop();
       throw e;
     }
     this.ready = true;

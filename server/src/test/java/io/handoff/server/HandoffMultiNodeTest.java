@@ -14,8 +14,12 @@ import io.handoff.protocol.v1.Ping;
 import io.handoff.protocol.v1.ServerFrame;
 import io.handoff.protocol.v1.Welcome;
 import io.handoff.protocol.v1.Write;
+import io.handoff.server.engine.HandoffStore;
 import io.handoff.server.engine.StoreLimits;
 import io.handoff.server.engine.redis.RedisEngine;
+import io.lettuce.core.KillArgs;
+import io.lettuce.core.RedisClient;
+import io.lettuce.core.api.StatefulRedisConnection;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -246,6 +250,43 @@ class HandoffMultiNodeTest {
     }
     assertTrue(pa.presence.get("pb").getOnline(), "live devices stay online");
     assertTrue(pb.presence.get("pa").getOnline());
+  }
+
+  @Test
+  void offersWhoseSignalsWereLostReachTheDeviceOnceTheBrokerIsBack() throws Exception {
+    HandoffServer a = node("a", Clock.systemUTC());
+    Inbox tv = device(a, "tv");
+    tv.hello();
+    // Written to the store behind the nodes' backs: as if its signals were lost.
+    HandoffStore store = a.engine().handoff();
+    long now = store.clock().millis();
+    Offer offer =
+        Offer.newBuilder()
+            .setOfferId("lost-1")
+            .setFromDevice("phone")
+            .setActivity(HandoffProtocolTest.activity("player", "Episode 4"))
+            .setCreatedMs(now)
+            .setExpiresMs(now + 60_000)
+            .build();
+    assertTrue(store.createOffer(user, offer, 16).get(10, TimeUnit.SECONDS));
+    RedisClient admin = RedisClient.create(RedisProcess.sharedUrl());
+    closeables.add(admin::shutdown);
+    try (StatefulRedisConnection<String, String> c = admin.connect()) {
+      c.sync().clientKill(KillArgs.Builder.typePubsub());
+      ServerFrame prompt = tv.await(ServerFrame::hasOfferPrompt);
+      assertEquals("lost-1", prompt.getOfferPrompt().getOffer().getOfferId());
+
+      assertEquals(
+          HandoffStore.EndStatus.ENDED,
+          store
+              .endOffer(user, "lost-1", "laptop", OfferOutcome.ACCEPTED)
+              .get(10, TimeUnit.SECONDS)
+              .status());
+      c.sync().clientKill(KillArgs.Builder.typePubsub());
+      ServerFrame withdrawn = tv.await(ServerFrame::hasOfferWithdrawn);
+      assertEquals(OfferOutcome.ACCEPTED, withdrawn.getOfferWithdrawn().getOutcome());
+      assertEquals("laptop", withdrawn.getOfferWithdrawn().getByDevice());
+    }
   }
 
   /** A device's frames: awaited ones are consumed, the rest kept for later awaits and counts. */
