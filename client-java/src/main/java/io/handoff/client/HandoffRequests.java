@@ -4,6 +4,7 @@ import io.handoff.protocol.v1.Activity;
 import io.handoff.protocol.v1.ActivityUpdate;
 import io.handoff.protocol.v1.DevicePresence;
 import io.handoff.protocol.v1.Offer;
+import io.handoff.protocol.v1.OfferResult;
 import io.handoff.protocol.v1.OfferWithdrawn;
 import io.handoff.protocol.v1.ServerFrame;
 import io.handoff.protocol.v1.Welcome;
@@ -86,6 +87,12 @@ final class HandoffRequests {
     for (Offer o : w.getOffersList()) {
       prompts.put(o.getOfferId(), o);
       offerListeners.forEach(l -> call(() -> l.onPrompt(o)));
+    }
+    for (OfferResult r : w.getOfferResultsList()) {
+      OutgoingOffer o = outgoing.remove(r.getOfferId());
+      if (o != null) {
+        o.result.complete(r); // It ended while this client was away.
+      }
     }
     w.getPresenceList().forEach(p -> presence.put(p.getDeviceId(), p));
     if (w.getPresenceCount() > 0) {

@@ -209,6 +209,25 @@ class HandoffProtocolTest {
   }
 
   @Test
+  void offererThatWasAwayLearnsWhoTookItsOfferInTheWelcome() throws Exception {
+    start();
+    TestDevice phone = device("phone");
+    phone.hello();
+    Offer offer = offerFrom(phone, "tv", 0);
+    phone.close();
+    TestDevice tv = device("tv");
+    tv.hello();
+    long id = tv.send(accept(offer.getOfferId()));
+    assertTrue(reply(tv, id).hasOfferGranted());
+    TestDevice phoneAgain = device("phone");
+    Welcome w = phoneAgain.hello().getWelcome();
+    assertEquals(1, w.getOfferResultsCount());
+    assertEquals(offer.getOfferId(), w.getOfferResults(0).getOfferId());
+    assertEquals(OfferOutcome.ACCEPTED, w.getOfferResults(0).getOutcome());
+    assertEquals("tv", w.getOfferResults(0).getByDevice());
+  }
+
+  @Test
   void expiryWithdrawsThePromptAndTellsTheOfferer() throws Exception {
     start();
     TestDevice phone = device("phone");

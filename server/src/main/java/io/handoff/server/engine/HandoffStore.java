@@ -39,6 +39,9 @@ public interface HandoffStore {
   /** How long an ended or expired offer is remembered after its deadline. */
   Duration ENDED_RETENTION = Duration.ofMinutes(10);
 
+  /** The most ended offers per user {@link #recentlyEnded} remembers. */
+  int MAX_RECENTLY_ENDED = 256;
+
   Clock clock();
 
   /** Replaces the activity of {@code activity.device_id}; kept for {@code retention}. */
@@ -65,6 +68,13 @@ public interface HandoffStore {
    */
   CompletableFuture<OfferEnd> endOffer(
       String userId, String offerId, String deviceId, OfferOutcome outcome);
+
+  /**
+   * The user's offers that ended, or passed their deadline, within {@link #ENDED_RETENTION}, at
+   * most {@link #MAX_RECENTLY_ENDED} of them, each as an {@link OfferEnd} with status ALREADY_ENDED
+   * (an offer past its deadline that nobody ended reads EXPIRED at its deadline).
+   */
+  CompletableFuture<List<OfferEnd>> recentlyEnded(String userId);
 
   /** Marks a device online through {@code connectionId} until {@code now + ttl}. */
   CompletableFuture<Void> online(

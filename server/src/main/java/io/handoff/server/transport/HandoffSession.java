@@ -106,7 +106,11 @@ final class HandoffSession {
   }
 
   /** What the Welcome carries besides sync. */
-  record Extras(List<Activity> activities, List<Offer> offers, List<DevicePresence> presence) {}
+  record Extras(
+      List<Activity> activities,
+      List<Offer> offers,
+      List<DevicePresence> presence,
+      List<OfferEnd> ended) {}
 
   // ---------------------------------------------------------------------------------------------
   // Connect and close
@@ -147,8 +151,9 @@ final class HandoffSession {
               CompletableFuture<List<Activity>> a = store.activities(user);
               CompletableFuture<List<Offer>> o = store.liveOffers(user);
               CompletableFuture<List<DevicePresence>> p = store.presence(user);
-              return CompletableFuture.allOf(a, o, p)
-                  .thenApply(x -> new Extras(a.join(), o.join(), p.join()));
+              CompletableFuture<List<OfferEnd>> e = store.recentlyEnded(user);
+              return CompletableFuture.allOf(a, o, p, e)
+                  .thenApply(x -> new Extras(a.join(), o.join(), p.join(), e.join()));
             });
   }
 
@@ -170,6 +175,16 @@ final class HandoffSession {
         w.addOffers(o);
       } else if (o.getFromDevice().equals(device())) {
         own.put(o.getOfferId(), timer(o));
+      }
+    }
+    for (OfferEnd e : x.ended()) {
+      if (e.offer().getFromDevice().equals(device())) {
+        w.addOfferResults(
+            OfferResult.newBuilder()
+                .setOfferId(e.offer().getOfferId())
+                .setOutcome(e.outcome())
+                .setByDevice(e.byDevice())
+                .setElapsedMs(e.endedMs() - e.offer().getCreatedMs()));
       }
     }
     for (DevicePresence p : x.presence()) {

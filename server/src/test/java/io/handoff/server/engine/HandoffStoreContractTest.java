@@ -194,6 +194,38 @@ public abstract class HandoffStoreContractTest {
   }
 
   @Test
+  void recentlyEndedOffersKeepTheirOutcomeAndUnendedPastDeadlineReadExpired() throws Exception {
+    assertTrue(
+        get(store.createOffer(user, offer("taken", "phone", "", Duration.ofSeconds(60)), 10)));
+    assertTrue(
+        get(store.createOffer(user, offer("lapsed", "phone", "", Duration.ofSeconds(5)), 10)));
+    assertTrue(
+        get(store.createOffer(user, offer("live", "phone", "", Duration.ofSeconds(60)), 10)));
+    get(store.endOffer(user, "taken", "tv", OfferOutcome.ACCEPTED));
+    clock.advance(Duration.ofSeconds(5));
+    Map<String, OfferEnd> ended =
+        get(store.recentlyEnded(user)).stream()
+            .collect(Collectors.toMap(e -> e.offer().getOfferId(), e -> e));
+    assertEquals(2, ended.size(), ended.keySet().toString());
+    assertEquals(OfferOutcome.ACCEPTED, ended.get("taken").outcome());
+    assertEquals("tv", ended.get("taken").byDevice());
+    assertEquals(OfferOutcome.EXPIRED, ended.get("lapsed").outcome());
+
+    // Still reported after another offer's creation swept the lapsed one out of the live set.
+    assertTrue(
+        get(store.createOffer(user, offer("next", "phone", "", Duration.ofSeconds(60)), 10)));
+    assertEquals(
+        OfferOutcome.EXPIRED,
+        get(store.recentlyEnded(user)).stream()
+            .filter(e -> e.offer().getOfferId().equals("lapsed"))
+            .findFirst()
+            .orElseThrow()
+            .outcome());
+    clock.advance(HandoffStore.ENDED_RETENTION.plusSeconds(60));
+    assertTrue(get(store.recentlyEnded(user)).isEmpty(), "forgotten after the retention");
+  }
+
+  @Test
   void presenceTurnsOfflineWhenItsDeadlinePassesWithoutRefresh() throws Exception {
     get(store.online(user, "phone", "n1/1", Duration.ofSeconds(20), 10));
     get(store.online(user, "tv", "n2/1", Duration.ofSeconds(20), 10));

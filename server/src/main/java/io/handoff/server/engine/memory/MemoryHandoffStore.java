@@ -83,6 +83,14 @@ public final class MemoryHandoffStore implements HandoffStore {
       if (live >= maxLive) {
         return CompletableFuture.completedFuture(false);
       }
+      // Bounded: forget the oldest ended offers beyond what recentlyEnded remembers.
+      Iterator<OfferState> it = u.offers.values().iterator();
+      while (u.offers.size() >= MAX_RECENTLY_ENDED + maxLive && it.hasNext()) {
+        OfferState o = it.next();
+        if (o.outcome != OfferOutcome.OFFER_OUTCOME_UNSPECIFIED || o.offer.getExpiresMs() <= now) {
+          it.remove();
+        }
+      }
       u.offers.put(offer.getOfferId(), new OfferState(offer));
     }
     return CompletableFuture.completedFuture(true);
@@ -137,6 +145,31 @@ public final class MemoryHandoffStore implements HandoffStore {
       o.endedMs = now;
       return done(EndStatus.ENDED, offer, outcome, deviceId, now);
     }
+  }
+
+  @Override
+  public CompletableFuture<List<OfferEnd>> recentlyEnded(String userId) {
+    UserState u = user(userId);
+    List<OfferEnd> out = new ArrayList<>();
+    synchronized (u) {
+      long now = clock.millis();
+      u.prune(now);
+      for (OfferState o : u.offers.values()) {
+        if (o.outcome != OfferOutcome.OFFER_OUTCOME_UNSPECIFIED) {
+          out.add(new OfferEnd(EndStatus.ALREADY_ENDED, o.offer, o.outcome, o.by, o.endedMs));
+        } else if (o.offer.getExpiresMs() <= now) {
+          out.add(
+              new OfferEnd(
+                  EndStatus.ALREADY_ENDED,
+                  o.offer,
+                  OfferOutcome.EXPIRED,
+                  "",
+                  o.offer.getExpiresMs()));
+        }
+      }
+    }
+    int from = Math.max(0, out.size() - MAX_RECENTLY_ENDED);
+    return CompletableFuture.completedFuture(new ArrayList<>(out.subList(from, out.size())));
   }
 
   /** Who may end an offer with {@code outcome}; the same rule as offer_end.lua. */

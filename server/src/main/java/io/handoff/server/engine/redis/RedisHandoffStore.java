@@ -89,7 +89,9 @@ final class RedisHandoffStore implements HandoffStore {
   public CompletableFuture<Boolean> createOffer(String userId, Offer offer, int maxLive) {
     long now = clock.millis();
     long lifetime = Math.max(1, offer.getExpiresMs() - now) + ENDED_RETENTION.toMillis();
-    byte[][] k = {keys.offer(userId, offer.getOfferId()), keys.liveOffers(userId)};
+    byte[][] k = {
+      keys.offer(userId, offer.getOfferId()), keys.liveOffers(userId), keys.endedOffers(userId)
+    };
     byte[][] argv = {
       utf8(offer.getOfferId()),
       offer.toByteArray(),
@@ -98,7 +100,9 @@ final class RedisHandoffStore implements HandoffStore {
       utf8(Integer.toString(maxLive)),
       utf8(offer.getFromDevice()),
       utf8(offer.getTargetDevice()),
-      utf8(Long.toString(lifetime))
+      utf8(Long.toString(lifetime)),
+      utf8(Long.toString(ENDED_RETENTION.toMillis())),
+      utf8(Integer.toString(MAX_RECENTLY_ENDED))
     };
     return eval(create, ScriptOutputType.INTEGER, k, argv).thenApply(r -> ((Long) r) == 1L);
   }
@@ -142,12 +146,14 @@ final class RedisHandoffStore implements HandoffStore {
   @Override
   public CompletableFuture<OfferEnd> endOffer(
       String userId, String offerId, String deviceId, OfferOutcome outcome) {
-    byte[][] k = {keys.offer(userId, offerId), keys.liveOffers(userId)};
+    byte[][] k = {keys.offer(userId, offerId), keys.liveOffers(userId), keys.endedOffers(userId)};
     byte[][] argv = {
       utf8(offerId),
       utf8(deviceId),
       utf8(Integer.toString(outcome.getNumber())),
-      utf8(Long.toString(clock.millis()))
+      utf8(Long.toString(clock.millis())),
+      utf8(Long.toString(ENDED_RETENTION.toMillis())),
+      utf8(Integer.toString(MAX_RECENTLY_ENDED))
     };
     return eval(end, ScriptOutputType.MULTI, k, argv)
         .thenApply(
@@ -171,6 +177,83 @@ final class RedisHandoffStore implements HandoffStore {
                         (Long) l.get(4));
                 default -> throw new IllegalStateException("unexpected script reply " + kind);
               };
+            });
+  }
+
+  @Override
+  public CompletableFuture<List<OfferEnd>> recentlyEnded(String userId) {
+    long now = clock.millis();
+    CompletableFuture<List<byte[]>> ended =
+        redis
+            .zrangebyscore(
+                keys.endedOffers(userId),
+                Range.from(
+                    Range.Boundary.excluding((double) now - ENDED_RETENTION.toMillis()),
+                    Range.Boundary.unbounded()))
+            .toCompletableFuture();
+    CompletableFuture<List<byte[]>> expired =
+        redis
+            .zrangebyscore(
+                keys.liveOffers(userId),
+                Range.from(
+                    Range.Boundary.excluding((double) now - ENDED_RETENTION.toMillis()),
+                    Range.Boundary.including((double) now)))
+            .toCompletableFuture();
+    return ended
+        .thenCombine(
+            expired,
+            (a, b) -> {
+              List<byte[]> ids = new ArrayList<>(a);
+              ids.addAll(b);
+              return ids;
+            })
+        .thenCompose(
+            ids -> {
+              List<CompletableFuture<List<io.lettuce.core.KeyValue<byte[], byte[]>>>> reads =
+                  new ArrayList<>();
+              for (byte[] id :
+                  ids.subList(Math.max(0, ids.size() - MAX_RECENTLY_ENDED), ids.size())) {
+                reads.add(
+                    redis
+                        .hmget(
+                            keys.offer(userId, str(id)),
+                            utf8("o"),
+                            utf8("st"),
+                            utf8("by"),
+                            utf8("end"))
+                        .toCompletableFuture());
+              }
+              return CompletableFuture.allOf(reads.toArray(new CompletableFuture<?>[0]))
+                  .thenApply(
+                      v -> {
+                        List<OfferEnd> out = new ArrayList<>();
+                        for (var f : reads) {
+                          var fields = f.join();
+                          if (!fields.get(0).hasValue() || !fields.get(1).hasValue()) {
+                            continue;
+                          }
+                          Offer o = parseOffer(fields.get(0).getValue());
+                          int st = Integer.parseInt(str(fields.get(1).getValue()));
+                          if (st == 0 && o.getExpiresMs() <= now) {
+                            out.add(
+                                new OfferEnd(
+                                    EndStatus.ALREADY_ENDED,
+                                    o,
+                                    OfferOutcome.EXPIRED,
+                                    "",
+                                    o.getExpiresMs()));
+                          } else if (st != 0) {
+                            out.add(
+                                new OfferEnd(
+                                    EndStatus.ALREADY_ENDED,
+                                    o,
+                                    OfferOutcome.forNumber(st),
+                                    str(fields.get(2).getValue()),
+                                    Long.parseLong(str(fields.get(3).getValue()))));
+                          }
+                        }
+                        return out;
+                      });
             });
   }
 

@@ -18,6 +18,7 @@ import java.nio.charset.StandardCharsets;
  * PREFIX{user}:act       hash   device → its latest Activity
  * PREFIX{user}:of:ID     hash   one offer: o (Offer), st (outcome, 0 live), by, end, from, to, exp
  * PREFIX{user}:offers    zset   live offer ids scored by deadline
+ * PREFIX{user}:ended     zset   recently ended offer ids scored by end time
  * PREFIX{user}:pr        hash   device → "online|connection|last_seen_ms|deadline_ms"
  * </pre>
  */
@@ -66,6 +67,10 @@ final class RedisKeys {
 
   byte[] liveOffers(String user) {
     return key(user, "offers");
+  }
+
+  byte[] endedOffers(String user) {
+    return key(user, "ended");
   }
 
   byte[] presence(String user) {

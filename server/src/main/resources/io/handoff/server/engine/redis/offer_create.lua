@@ -1,9 +1,17 @@
 -- Stores a new live offer unless the user has too many live ones.
--- KEYS[1] the offer's hash, KEYS[2] the user's live-offer set (offer id scored by deadline).
+-- KEYS[1] the offer's hash, KEYS[2] the user's live-offer set (offer id scored by deadline),
+-- KEYS[3] the user's recently ended set (offer id scored by end time).
 -- ARGV: offer id, Offer bytes, now ms, deadline ms, max live, from device, target device,
---       key lifetime ms (deadline - now + retention).
+--       key lifetime ms (deadline - now + retention), retention ms, max recently ended.
 local now = tonumber(ARGV[3])
+local expired = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', now, 'WITHSCORES')
+for i = 1, #expired, 2 do
+  redis.call('ZADD', KEYS[3], expired[i + 1], expired[i])
+end
 redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now)
+redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', now - tonumber(ARGV[9]))
+redis.call('ZREMRANGEBYRANK', KEYS[3], 0, -(tonumber(ARGV[10]) + 1))
+redis.call('PEXPIRE', KEYS[3], ARGV[9])
 if redis.call('ZCARD', KEYS[2]) >= tonumber(ARGV[5]) then
   return 0
 end

@@ -1,8 +1,8 @@
 -- Ends a live offer, atomically: the first call that may end it flips its state; every later call
 -- sees that outcome. Outcomes: 1 ACCEPTED, 2 DECLINED (targets only), 3 CANCELLED (offerer only),
 -- 4 EXPIRED (anyone, once the deadline passed).
--- KEYS[1] the offer's hash, KEYS[2] the user's live-offer set.
--- ARGV: offer id, device id, outcome, now ms.
+-- KEYS[1] the offer's hash, KEYS[2] the user's live-offer set, KEYS[3] the recently ended set.
+-- ARGV: offer id, device id, outcome, now ms, retention ms, max recently ended.
 -- Returns {'notfound'} | {'ended', offer, outcome, by, ended_ms} | {'early', offer}
 --       | {'denied', offer} | {'ok', offer, outcome, by, ended_ms}
 local f = redis.call('HMGET', KEYS[1], 'o', 'st', 'by', 'end', 'from', 'to', 'exp')
@@ -41,4 +41,7 @@ else
 end
 redis.call('HSET', KEYS[1], 'st', outcome, 'by', dev, 'end', ARGV[4])
 redis.call('ZREM', KEYS[2], ARGV[1])
+redis.call('ZADD', KEYS[3], now, ARGV[1])
+redis.call('ZREMRANGEBYRANK', KEYS[3], 0, -(tonumber(ARGV[6]) + 1))
+redis.call('PEXPIRE', KEYS[3], ARGV[5])
 return {'ok', f[1], outcome, dev, now}
