@@ -24,6 +24,8 @@ final class ClientConfig {
   final Duration connectTimeout;
   final String clientName;
   final List<HandoffListener> listeners;
+  final List<OfferListener> offerListeners;
+  final List<PresenceListener> presenceListeners;
 
   ClientConfig(HandoffClient.Builder b) {
     this.url = b.url;
@@ -41,6 +43,8 @@ final class ClientConfig {
     this.connectTimeout = b.connectTimeout;
     this.clientName = b.clientName;
     this.listeners = List.copyOf(b.listeners);
+    this.offerListeners = List.copyOf(b.offerListeners);
+    this.presenceListeners = List.copyOf(b.presenceListeners);
   }
 
   @Override

@@ -2,6 +2,18 @@ package io.handoff.client;
 
 import io.handoff.client.internal.DeferredFrameChannel;
 import io.handoff.client.internal.WebSocketConnector;
+import io.handoff.protocol.v1.AcceptOffer;
+import io.handoff.protocol.v1.Activity;
+import io.handoff.protocol.v1.CancelOffer;
+import io.handoff.protocol.v1.ClientFrame;
+import io.handoff.protocol.v1.DeclineOffer;
+import io.handoff.protocol.v1.DevicePresence;
+import io.handoff.protocol.v1.Offer;
+import io.handoff.protocol.v1.OfferActivity;
+import io.handoff.protocol.v1.OfferGranted;
+import io.handoff.protocol.v1.OfferResult;
+import io.handoff.protocol.v1.PublishActivity;
+import io.handoff.protocol.v1.ServerFrame;
 import io.netty.channel.EventLoop;
 import io.netty.channel.EventLoopGroup;
 import io.netty.channel.IoEventLoop;
@@ -15,6 +27,7 @@ import java.net.URI;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
 import java.util.concurrent.ExecutionException;
@@ -153,6 +166,127 @@ public final class HandoffClient implements AutoCloseable {
     return engine.document(name);
   }
 
+  // ---------------------------------------------------------------------------------------------
+  // Activities, offers, presence
+  // ---------------------------------------------------------------------------------------------
+
+  /**
+   * Publishes what this device is doing now (replacing its previous activity); {@code null} clears
+   * it. The user's other devices see it at once and in their next Welcome. Completes with the
+   * activity as stored (device id and time set by the server); fails with a {@link
+   * HandoffException} ({@code PAYLOAD_TOO_LARGE}, {@code RATE_LIMITED}, ...) or when not connected.
+   */
+  public CompletableFuture<Activity> publishActivity(Activity activity) {
+    PublishActivity.Builder p = PublishActivity.newBuilder();
+    if (activity != null) {
+      p.setActivity(activity);
+    }
+    return engine
+        .request(ClientFrame.newBuilder().setPublishActivity(p))
+        .thenApply(f -> expect(f, f.hasActivityUpdate()).getActivityUpdate().getActivity());
+  }
+
+  /**
+   * Offers {@code activity} to one device ({@code targetDevice}) or, with {@code null}, to all the
+   * user's other devices, live for {@code ttl} ({@code null}: the server's default).
+   */
+  public OutgoingOffer offer(String targetDevice, Activity activity, Duration ttl) {
+    if (activity == null) {
+      throw new IllegalArgumentException("activity must not be null");
+    }
+    if (ttl != null && (ttl.isNegative() || ttl.toMillis() > Integer.MAX_VALUE)) {
+      throw new IllegalArgumentException("ttl must be positive and below 24 days");
+    }
+    OfferActivity.Builder o =
+        OfferActivity.newBuilder()
+            .setTargetDevice(targetDevice == null ? "" : targetDevice)
+            .setActivity(activity)
+            .setTtlMs(ttl == null ? 0 : (int) ttl.toMillis());
+    OutgoingOffer out = new OutgoingOffer(this);
+    engine
+        .request(ClientFrame.newBuilder().setOfferActivity(o))
+        .whenComplete(
+            (f, err) -> {
+              if (err == null && !f.hasOfferCreated()) {
+                err = HandoffException.local("unexpected answer " + f.getBodyCase(), null);
+              }
+              if (err != null) {
+                out.created.completeExceptionally(err);
+                out.result.completeExceptionally(err);
+                return;
+              }
+              Offer created = f.getOfferCreated().getOffer();
+              engine.handoff.track(created.getOfferId(), out);
+              out.created.complete(created);
+            });
+    return out;
+  }
+
+  /**
+   * Accepts an offer. Of all devices accepting one offer exactly one gets the {@link OfferGranted}
+   * (the activity and its document's latest snapshot); the others fail with {@code
+   * OFFER_WITHDRAWN}, an unknown offer with {@code OFFER_NOT_FOUND}.
+   */
+  public CompletableFuture<OfferGranted> accept(String offerId) {
+    return answer(
+            ClientFrame.newBuilder().setAcceptOffer(AcceptOffer.newBuilder().setOfferId(offerId)),
+            offerId)
+        .thenApply(f -> expect(f, f.hasOfferGranted()).getOfferGranted());
+  }
+
+  /** Declines an offer: it ends (DECLINED) for every target and the offerer hears of it. */
+  public CompletableFuture<Void> decline(String offerId) {
+    return answer(
+            ClientFrame.newBuilder().setDeclineOffer(DeclineOffer.newBuilder().setOfferId(offerId)),
+            offerId)
+        .thenApply(f -> null);
+  }
+
+  /** Cancels an offer this device made; completes with its CANCELLED result. */
+  public CompletableFuture<OfferResult> cancel(String offerId) {
+    return engine
+        .request(
+            ClientFrame.newBuilder().setCancelOffer(CancelOffer.newBuilder().setOfferId(offerId)))
+        .thenApply(f -> expect(f, f.hasOfferResult()).getOfferResult());
+  }
+
+  /** A request about a prompt; the prompt is dropped once the request is answered either way. */
+  private CompletableFuture<ServerFrame> answer(ClientFrame.Builder frame, String offerId) {
+    if (offerId == null || offerId.isEmpty()) {
+      throw new IllegalArgumentException("offerId must not be empty");
+    }
+    return engine
+        .request(frame)
+        .whenComplete(
+            (f, err) -> {
+              if (err == null || (err instanceof HandoffException h && h.errorCode() != null)) {
+                engine.handoff.prompts.remove(offerId);
+              }
+            });
+  }
+
+  private static ServerFrame expect(ServerFrame f, boolean ok) {
+    if (!ok) {
+      throw HandoffException.local("unexpected answer " + f.getBodyCase(), null);
+    }
+    return f;
+  }
+
+  /** The latest activity of each of the user's other devices, as last heard. */
+  public Map<String, Activity> activities() {
+    return Map.copyOf(engine.handoff.activities);
+  }
+
+  /** Offers addressed to this device that are live, as last heard. */
+  public List<Offer> prompts() {
+    return List.copyOf(engine.handoff.prompts.values());
+  }
+
+  /** The user's other devices and their presence, as last heard. */
+  public Map<String, DevicePresence> presence() {
+    return Map.copyOf(engine.handoff.presence);
+  }
+
   /** The current connection state. */
   public ConnectionState state() {
     return engine.state();
@@ -250,8 +384,24 @@ public final class HandoffClient implements AutoCloseable {
     Duration connectTimeout = DEFAULT_CONNECT_TIMEOUT;
     String clientName = DEFAULT_CLIENT_NAME;
     final List<HandoffListener> listeners = new ArrayList<>();
+    final List<OfferListener> offerListeners = new ArrayList<>();
+    final List<PresenceListener> presenceListeners = new ArrayList<>();
 
     private Builder() {}
+
+    /** Adds a listener for activities and offer prompts. */
+    public Builder offerListener(OfferListener listener) {
+      check(listener != null, "offerListener must not be null");
+      offerListeners.add(listener);
+      return this;
+    }
+
+    /** Adds a listener for the presence of the user's other devices. */
+    public Builder presenceListener(PresenceListener listener) {
+      check(listener != null, "presenceListener must not be null");
+      presenceListeners.add(listener);
+      return this;
+    }
 
     /**
      * The server's WebSocket endpoint, {@code ws://host:port/ws} or {@code wss://...}. Required.

@@ -69,6 +69,7 @@ final class SyncEngine {
   private final Backoff backoff;
   private final List<HandoffListener> listeners;
   private final ConcurrentMap<String, Document> documents = new ConcurrentHashMap<>();
+  final HandoffRequests handoff;
 
   private volatile ConnectionState state = ConnectionState.CLOSED;
   private volatile String userId;
@@ -111,6 +112,7 @@ final class SyncEngine {
     this.nanoClock = nanoClock;
     this.listeners = config.listeners;
     this.window = config.maxInFlightWrites;
+    this.handoff = new HandoffRequests(config.offerListeners, config.presenceListeners);
   }
 
   // ------------------------------------------------------------------------------------------
@@ -157,6 +159,39 @@ final class SyncEngine {
       future.completeExceptionally(HandoffException.clientClosed());
     }
     return future;
+  }
+
+  /**
+   * Sends an activity or offer request on the current connection; the future completes with the
+   * answering frame, or fails with the server's error, or when the connection ends first (then the
+   * request may or may not have been applied). Requests are not queued while disconnected. Any
+   * thread.
+   */
+  CompletableFuture<ServerFrame> request(ClientFrame.Builder frame) {
+    CompletableFuture<ServerFrame> answer = new CompletableFuture<>();
+    boolean queued =
+        run(
+            () -> {
+              Link l = link;
+              if (l == null || !l.welcomed) {
+                answer.completeExceptionally(
+                    HandoffException.local("not connected; try again once connected", null));
+                return;
+              }
+              long id = handoff.register(answer);
+              if (id > 0) {
+                l.channel.send(frame.setRequestId(id).build());
+              }
+            });
+    if (!queued) {
+      answer.completeExceptionally(HandoffException.clientClosed());
+    }
+    return answer;
+  }
+
+  /** Runs {@code task} on the event loop. Any thread. */
+  void runOnLoop(Runnable task) {
+    run(task);
   }
 
   private boolean run(Runnable task) {
@@ -212,6 +247,7 @@ final class SyncEngine {
     setState(ConnectionState.CLOSED, NORMAL_CLOSURE, "closed by the client");
     HandoffException closed = HandoffException.clientClosed();
     failAll(closed);
+    handoff.closed(closed);
     if (connectFuture != null) {
       connectFuture.completeExceptionally(closed);
     }
@@ -292,6 +328,10 @@ final class SyncEngine {
 
   /** Forgets everything tied to the connection that just ended; pending writes stay pending. */
   private void connectionLost() {
+    handoff.connectionLost(
+        HandoffException.local(
+            "the connection ended before the answer; the request may or may not have been applied",
+            null));
     inFlight = 0;
     resend.clear();
     for (PendingWrite w : numbered.values()) {
@@ -344,12 +384,24 @@ final class SyncEngine {
       case DELTA -> onDelta(l, frame.getDelta(), now);
       case SNAPSHOT -> onSnapshot(frame.getSnapshot(), now);
       case SYNC_REPORT -> onSyncReport(frame.getSyncReport(), now);
-      case ERROR -> onError(l, frame.getError());
+      case ERROR -> {
+        if (!handoff.onError(frame)) {
+          onError(l, frame.getError());
+        }
+      }
       case TOKEN_EXPIRING -> onTokenExpiring(l);
       case TOKEN_REFRESHED ->
           log.debug(
               "access token refreshed in band, expires at {}",
               frame.getTokenRefreshed().getExpiresAtMs());
+      case ACTIVITY_UPDATE,
+          OFFER_CREATED,
+          OFFER_PROMPT,
+          OFFER_WITHDRAWN,
+          OFFER_RESULT,
+          OFFER_GRANTED,
+          PRESENCE_UPDATE ->
+          handoff.onFrame(frame);
       case DISCONNECT -> {
         l.disconnectCode = frame.getDisconnect().getCode();
         l.disconnectReason = frame.getDisconnect().getReason();
@@ -427,6 +479,7 @@ final class SyncEngine {
     setState(ConnectionState.CONNECTED, 0, null);
     connectFuture.complete(null);
     onSyncReport(welcome.getSync(), now);
+    handoff.onWelcome(welcome);
     pump();
   }
 

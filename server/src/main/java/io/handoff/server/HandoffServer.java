@@ -11,6 +11,7 @@ import io.handoff.server.engine.Engine;
 import io.handoff.server.metrics.NodeMetrics;
 import io.handoff.server.sessions.DeviceSessions;
 import io.handoff.server.transport.HandoffChannelInitializer;
+import io.handoff.server.transport.HandoffService;
 import io.handoff.server.transport.Hub;
 import io.netty.bootstrap.ServerBootstrap;
 import io.netty.channel.Channel;
@@ -53,6 +54,7 @@ public final class HandoffServer implements AutoCloseable {
   private final Hub hub;
   private final NodeMetrics metrics;
   private final ServerStats stats;
+  private final HandoffService handoff;
   private final EventLoopGroup boss;
   private final EventLoopGroup workers;
   private final Channel serverChannel;
@@ -65,9 +67,11 @@ public final class HandoffServer implements AutoCloseable {
   private HandoffServer(ServerConfig config, Engine engine) throws InterruptedException {
     this.config = config;
     this.engine = engine;
-    this.hub = new Hub(engine.broker());
     this.metrics = new NodeMetrics(config.nodeId());
     this.stats = new ServerStats(metrics.registry());
+    this.handoff = new HandoffService(config, engine, stats);
+    this.hub = new Hub(engine.broker(), handoff);
+    handoff.start(hub);
     boolean epoll = Epoll.isAvailable();
     IoHandlerFactory io = epoll ? EpollIoHandler.newFactory() : NioIoHandler.newFactory();
     Class<? extends ServerChannel> channelType =
@@ -115,6 +119,7 @@ public final class HandoffServer implements AutoCloseable {
     } catch (InterruptedException | RuntimeException e) {
       boss.shutdownGracefully(0, 0, TimeUnit.MILLISECONDS);
       workers.shutdownGracefully(0, 0, TimeUnit.MILLISECONDS);
+      handoff.stop();
       throw e;
     }
     this.ready = true;
@@ -213,6 +218,7 @@ public final class HandoffServer implements AutoCloseable {
       return;
     }
     ready = false;
+    handoff.stop(); // As in a crash: no more presence refreshes, no offline marks.
     serverChannel.close();
     boss.shutdownGracefully(0, 0, TimeUnit.MILLISECONDS);
     workers.shutdownGracefully(0, 0, TimeUnit.MILLISECONDS).syncUninterruptibly();
@@ -247,6 +253,7 @@ public final class HandoffServer implements AutoCloseable {
     }
     boss.shutdownGracefully(0, 1, TimeUnit.SECONDS);
     workers.shutdownGracefully(0, 1, TimeUnit.SECONDS).syncUninterruptibly();
+    handoff.stop();
     metrics.close();
     log.info("node {} stopped", config.nodeId());
   }

@@ -58,6 +58,7 @@ public final class ServerConfig {
   private final Duration clockSkew;
   private final StoreLimits storeLimits;
   private final io.handoff.server.auth.TokenConfig tokens;
+  private final HandoffLimits handoffLimits;
 
   private ServerConfig(Builder b) {
     this.host = b.host;
@@ -88,6 +89,7 @@ public final class ServerConfig {
     this.clockSkew = b.clockSkew;
     this.storeLimits = b.storeLimits;
     this.tokens = b.tokens;
+    this.handoffLimits = b.handoffLimits;
   }
 
   public static Builder builder() {
@@ -232,6 +234,11 @@ public final class ServerConfig {
     return tokens;
   }
 
+  /** Activities, offers and presence. */
+  public HandoffLimits handoffLimits() {
+    return handoffLimits;
+  }
+
   @Override
   public String toString() {
     return "ServerConfig{host="
@@ -286,6 +293,8 @@ public final class ServerConfig {
         + storeLimits
         + ", "
         + tokens
+        + ", "
+        + handoffLimits
         + "}";
   }
 
@@ -318,6 +327,7 @@ public final class ServerConfig {
     private int maxHttpHeaderBytes = DEFAULT_MAX_HTTP_HEADER_BYTES;
     private Duration clockSkew = DEFAULT_CLOCK_SKEW;
     private StoreLimits storeLimits = StoreLimits.builder().build();
+    private HandoffLimits handoffLimits = HandoffLimits.builder().build();
 
     private io.handoff.server.auth.TokenConfig tokens =
         io.handoff.server.auth.TokenConfig.builder().build();
@@ -487,6 +497,11 @@ public final class ServerConfig {
 
     public Builder storeLimits(StoreLimits storeLimits) {
       this.storeLimits = Objects.requireNonNull(storeLimits, "storeLimits");
+      return this;
+    }
+
+    public Builder handoffLimits(HandoffLimits handoffLimits) {
+      this.handoffLimits = Objects.requireNonNull(handoffLimits, "handoffLimits");
       return this;
     }
 

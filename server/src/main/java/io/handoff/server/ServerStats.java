@@ -50,6 +50,19 @@ public final class ServerStats {
   /** Anomaly: more sign-ins for one user than the burst limit allows within its window. */
   public final LongAdder anomalySignInBurst = new LongAdder();
 
+  public final LongAdder activitiesPublished = new LongAdder();
+  public final LongAdder offersCreated = new LongAdder();
+
+  /** Offers by outcome, counted once each by the node whose request ended the offer. */
+  public final LongAdder offersAccepted = new LongAdder();
+
+  public final LongAdder offersDeclined = new LongAdder();
+  public final LongAdder offersCancelled = new LongAdder();
+  public final LongAdder offersExpired = new LongAdder();
+
+  /** Handoff transition time: offer created to accepted. */
+  private final Timer handoffTransition;
+
   /** The most bytes ever queued for one connection at once. */
   public final LongAccumulator maxQueuedBytes = new LongAccumulator(Math::max, 0);
 
@@ -128,6 +141,19 @@ public final class ServerStats {
     Gauge.builder("handoff.queued.bytes.max", maxQueuedBytes, LongAccumulator::doubleValue)
         .description("the most bytes ever queued for one connection")
         .register(registry);
+    counter(registry, "handoff.activities.published", activitiesPublished, "activities published");
+    counter(registry, "handoff.offers.created", offersCreated, "handoff offers created");
+    offers(registry, "accepted", offersAccepted);
+    offers(registry, "declined", offersDeclined);
+    offers(registry, "cancelled", offersCancelled);
+    offers(registry, "expired", offersExpired);
+    handoffTransition =
+        Timer.builder("handoff.transition")
+            .description("handoff offer created to accepted")
+            .publishPercentileHistogram()
+            .minimumExpectedValue(Duration.ofMillis(1))
+            .maximumExpectedValue(Duration.ofMinutes(10))
+            .register(registry);
     syncLag =
         Timer.builder("handoff.sync.lag")
             .description("write accepted to its delta handed to another device's connection")
@@ -135,6 +161,23 @@ public final class ServerStats {
             .minimumExpectedValue(Duration.ofNanos(100_000))
             .maximumExpectedValue(Duration.ofSeconds(10))
             .register(registry);
+  }
+
+  private static void offers(MeterRegistry r, String outcome, LongAdder adder) {
+    FunctionCounter.builder("handoff.offers.ended", adder, LongAdder::doubleValue)
+        .tag("outcome", outcome)
+        .description("handoff offers by how they ended")
+        .register(r);
+  }
+
+  /** Records one handoff: {@code millis} from the offer's creation to its accept. */
+  public void recordHandoffTransition(long millis) {
+    handoffTransition.record(Math.max(0, millis), TimeUnit.MILLISECONDS);
+  }
+
+  /** Handoffs recorded so far, for tests. */
+  public long handoffTransitions() {
+    return handoffTransition.count();
   }
 
   private static void counter(MeterRegistry r, String name, LongAdder adder, String description) {

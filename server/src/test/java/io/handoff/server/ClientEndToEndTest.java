@@ -53,7 +53,10 @@ class ClientEndToEndTest {
     void awaitVersion(HandoffClient client, String doc, long version) throws InterruptedException {
       signal.await(
           client.deviceId() + " has " + doc + " v" + version,
-          () -> client.lastVersion(doc) == version);
+          // The client's state moves before its listener hears of it: wait for both.
+          () ->
+              client.lastVersion(doc) == version
+                  && versions(doc).stream().anyMatch(v -> v >= version));
     }
 
     List<Long> versions(String doc) {

@@ -1,14 +1,23 @@
 package io.handoff.server;
 
 import com.google.protobuf.ByteString;
+import io.handoff.protocol.v1.AcceptOffer;
+import io.handoff.protocol.v1.Activity;
+import io.handoff.protocol.v1.CancelOffer;
 import io.handoff.protocol.v1.ClientFrame;
+import io.handoff.protocol.v1.DeclineOffer;
 import io.handoff.protocol.v1.FieldOp;
 import io.handoff.protocol.v1.Follow;
 import io.handoff.protocol.v1.FollowSpec;
 import io.handoff.protocol.v1.Hello;
+import io.handoff.protocol.v1.ListDevices;
+import io.handoff.protocol.v1.OfferActivity;
 import io.handoff.protocol.v1.Ping;
 import io.handoff.protocol.v1.Position;
+import io.handoff.protocol.v1.PublishActivity;
+import io.handoff.protocol.v1.RefreshToken;
 import io.handoff.protocol.v1.Resync;
+import io.handoff.protocol.v1.RevokeDevice;
 import io.handoff.protocol.v1.Unfollow;
 import io.handoff.protocol.v1.Write;
 import java.util.ArrayList;
@@ -82,6 +91,50 @@ public final class FrameMutator {
             .build());
     frames.add(
         ClientFrame.newBuilder().setRequestId(23).setPing(Ping.newBuilder().setNonce(9)).build());
+    Activity activity =
+        Activity.newBuilder()
+            .setDocument("player")
+            .setKind("video")
+            .setTitle("Episode 3")
+            .setPayload(ByteString.copyFromUtf8("t=3723"))
+            .build();
+    frames.add(
+        ClientFrame.newBuilder()
+            .setRequestId(24)
+            .setPublishActivity(PublishActivity.newBuilder().setActivity(activity))
+            .build());
+    frames.add(
+        ClientFrame.newBuilder()
+            .setRequestId(25)
+            .setOfferActivity(OfferActivity.newBuilder().setActivity(activity).setTtlMs(30_000))
+            .build());
+    frames.add(
+        ClientFrame.newBuilder()
+            .setRequestId(26)
+            .setAcceptOffer(AcceptOffer.newBuilder().setOfferId("offer-1"))
+            .build());
+    frames.add(
+        ClientFrame.newBuilder()
+            .setRequestId(27)
+            .setDeclineOffer(DeclineOffer.newBuilder().setOfferId("offer-1"))
+            .build());
+    frames.add(
+        ClientFrame.newBuilder()
+            .setRequestId(28)
+            .setCancelOffer(CancelOffer.newBuilder().setOfferId("offer-1"))
+            .build());
+    frames.add(
+        ClientFrame.newBuilder()
+            .setRequestId(29)
+            .setRefreshToken(RefreshToken.newBuilder().setAccessToken("not.a.token"))
+            .build());
+    frames.add(
+        ClientFrame.newBuilder().setRequestId(30).setListDevices(ListDevices.newBuilder()).build());
+    frames.add(
+        ClientFrame.newBuilder()
+            .setRequestId(31)
+            .setRevokeDevice(RevokeDevice.newBuilder().setDeviceId("tv"))
+            .build());
     return frames;
   }
 

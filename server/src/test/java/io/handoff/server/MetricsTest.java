@@ -60,6 +60,8 @@ class MetricsTest {
       assertEquals(1.0, sample(body, "handoff_ready", node));
       assertTrue(sample(body, "handoff_connections", node) >= 2);
       assertEquals(0.0, sample(body, "handoff_anomalies_total", "kind=\"refresh_token_reuse\""));
+      assertEquals(0.0, sample(body, "handoff_offers_ended_total", "outcome=\"accepted\""));
+      assertEquals(0.0, sample(body, "handoff_transition_seconds_count", node));
       assertTrue(sample(body, "jvm_memory_used_bytes", "area=\"heap\"") > 0, "JVM meters");
       assertTrue(body.contains("netty_allocator_memory_used"), "Netty buffer-pool meters");
       assertTrue(body.contains("netty_eventexecutor_tasks_pending"), "event-loop meters");

@@ -33,6 +33,9 @@ public final class TestDevice implements AutoCloseable {
   private final CompletableFuture<Integer> closeCode = new CompletableFuture<>();
   private long nextRequestId = 1;
   private volatile long closedAtNanos;
+  // PresenceUpdate pushes arrive whenever another device of the user comes or goes; tests about
+  // other frames would have to skip them, so they are dropped unless a test asks for them.
+  private volatile boolean presenceFrames;
 
   private TestDevice(WebSocket ws, Listener l) {
     this.ws = ws;
@@ -77,6 +80,12 @@ public final class TestDevice implements AutoCloseable {
     } catch (Exception e) {
       throw new AssertionError("connect failed", e);
     }
+  }
+
+  /** Keeps PresenceUpdate frames (dropped by default); call before Hello. */
+  public TestDevice presenceFrames() {
+    presenceFrames = true;
+    return this;
   }
 
   /** Sends Hello following everything, with no positions, and returns the Welcome frame. */
@@ -189,7 +198,10 @@ public final class TestDevice implements AutoCloseable {
       partial.write(b, 0, b.length);
       if (last) {
         try {
-          device.frames.add(ServerFrame.parseFrom(partial.toByteArray()));
+          ServerFrame f = ServerFrame.parseFrom(partial.toByteArray());
+          if (!f.hasPresenceUpdate() || device.presenceFrames) {
+            device.frames.add(f);
+          }
         } catch (Exception e) {
           throw new CompletionException(e);
         } finally {

@@ -3,6 +3,7 @@ package io.handoff.server;
 import io.handoff.server.auth.DevTokens;
 import io.handoff.server.engine.StoreLimits;
 import io.handoff.server.engine.memory.MemoryEngine;
+import java.time.Clock;
 import java.time.Duration;
 import java.util.function.Consumer;
 
@@ -13,8 +14,8 @@ public final class TestServer implements AutoCloseable {
   public final HandoffServer server;
   public final MemoryEngine engine;
 
-  private TestServer(ServerConfig config) throws InterruptedException {
-    this.engine = new MemoryEngine(config.storeLimits());
+  private TestServer(ServerConfig config, Clock clock) throws InterruptedException {
+    this.engine = new MemoryEngine(config.storeLimits(), clock);
     this.server = HandoffServer.start(config, engine);
   }
 
@@ -24,6 +25,12 @@ public final class TestServer implements AutoCloseable {
 
   public static TestServer start(Consumer<ServerConfig.Builder> customize)
       throws InterruptedException {
+    return start(Clock.systemUTC(), customize);
+  }
+
+  /** A node whose engine runs on {@code clock}. */
+  public static TestServer start(Clock clock, Consumer<ServerConfig.Builder> customize)
+      throws InterruptedException {
     ServerConfig.Builder b =
         ServerConfig.builder()
             .host("127.0.0.1")
@@ -32,7 +39,7 @@ public final class TestServer implements AutoCloseable {
             .jwtSecret(SECRET)
             .storeLimits(StoreLimits.builder().build());
     customize.accept(b);
-    return new TestServer(b.build());
+    return new TestServer(b.build(), clock);
   }
 
   public int port() {

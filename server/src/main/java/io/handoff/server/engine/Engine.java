@@ -2,8 +2,8 @@ package io.handoff.server.engine;
 
 /**
  * The engine parts one node runs on: a {@link DocumentStore}, the {@link Broker} it publishes to,
- * and the {@link SessionStore} of device sessions. The in-memory engine is the embedded default; a
- * Redis one serves many nodes.
+ * the {@link SessionStore} of device sessions, and the {@link HandoffStore} of activities, offers
+ * and presence. The in-memory engine is the embedded default; a Redis one serves many nodes.
  */
 public interface Engine extends AutoCloseable {
   DocumentStore store();
@@ -12,6 +12,9 @@ public interface Engine extends AutoCloseable {
 
   /** Device sessions and their refresh tokens. */
   SessionStore sessions();
+
+  /** Activities, handoff offers and presence, on the same backing store. */
+  HandoffStore handoff();
 
   /** A short name for logs: "memory", "redis". */
   String name();

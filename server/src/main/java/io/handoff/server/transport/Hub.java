@@ -18,10 +18,27 @@ import java.util.concurrent.ConcurrentHashMap;
  */
 public final class Hub {
   private final Broker broker;
+  private final HandoffService handoff;
   private final ConcurrentHashMap<String, UserSessions> users = new ConcurrentHashMap<>();
 
-  public Hub(Broker broker) {
+  public Hub(Broker broker, HandoffService handoff) {
     this.broker = broker;
+    this.handoff = handoff;
+  }
+
+  HandoffService handoff() {
+    return handoff;
+  }
+
+  /** The users with a session on this node now. */
+  List<String> userIds() {
+    return new ArrayList<>(users.keySet());
+  }
+
+  /** The user's sessions on this node now. */
+  List<SessionHandler> sessionsOf(String userId) {
+    UserSessions us = users.get(userId);
+    return us == null ? List.of() : Arrays.asList(us.sessions);
   }
 
   /**
@@ -144,6 +161,10 @@ public final class Hub {
             s.kick(code == null ? CloseCode.INTERNAL_ERROR : code, kick.getReason());
           }
         }
+      } else if (signal.getBodyCase().getNumber() >= 30 && signal.getBodyCase().getNumber() <= 49) {
+        for (SessionHandler s : sessions) {
+          s.handoff().onSignal(signal);
+        }
       }
     }
 
@@ -151,6 +172,7 @@ public final class Hub {
     public void onPossibleLoss() {
       for (SessionHandler s : sessions) {
         s.recheck();
+        s.handoff().reconcile();
       }
     }
   }

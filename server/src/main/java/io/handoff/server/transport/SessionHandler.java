@@ -116,6 +116,7 @@ final class SessionHandler extends ChannelInboundHandlerAdapter {
   private final WriteValidator validator;
   private final TokenVerifier verifier;
   private final DeviceSessions deviceSessions;
+  private final HandoffSession handoff;
 
   private ChannelHandlerContext ctx;
   private EventLoop loop;
@@ -163,6 +164,7 @@ final class SessionHandler extends ChannelInboundHandlerAdapter {
     this.validator = validator;
     this.verifier = verifier;
     this.deviceSessions = deviceSessions;
+    this.handoff = new HandoffSession(this, hub.handoff());
   }
 
   String userId() {
@@ -237,6 +239,7 @@ final class SessionHandler extends ChannelInboundHandlerAdapter {
     if (registered) {
       registered = false;
       hub.unregister(this);
+      handoff.closed();
     }
     if (tokens != null) {
       tokens.stop();
@@ -449,6 +452,8 @@ final class SessionHandler extends ChannelInboundHandlerAdapter {
       case REFRESH_TOKEN -> tokens.onRefreshToken(id, frame.getRefreshToken().getAccessToken());
       case LIST_DEVICES -> tokens.onListDevices(id);
       case REVOKE_DEVICE -> tokens.onRevokeDevice(id, frame.getRevokeDevice());
+      case PUBLISH_ACTIVITY, OFFER_ACTIVITY, ACCEPT_OFFER, DECLINE_OFFER, CANCEL_OFFER ->
+          handoff.onFrame(id, frame);
       case PING ->
           ctx.write(
               ServerFrame.newBuilder()
@@ -509,9 +514,12 @@ final class SessionHandler extends ChannelInboundHandlerAdapter {
                     .thenCombine(
                         store.sync(userId(), snapshot, positions),
                         (s, results) -> Map.entry(s, results)));
+    CompletableFuture<HandoffSession.Extras> extras =
+        subscribed.thenCompose(v -> handoff.connect());
     onLoop(
-        resume,
-        (r, err) -> {
+        resume.thenCombine(extras, Map::entry),
+        (rx, err) -> {
+          Map.Entry<Long, List<SyncResult>> r = err == null ? rx.getKey() : null;
           if (err != null) {
             if (rootCause(err) instanceof SessionGone gone) {
               closeWith(CloseCode.SESSION_REVOKED, gone.getMessage());
@@ -522,22 +530,20 @@ final class SessionHandler extends ChannelInboundHandlerAdapter {
             return;
           }
           SyncReport report = report(r.getValue());
-          ctx.write(
-              ServerFrame.newBuilder()
-                  .setRequestId(id)
-                  .setWelcome(
-                      Welcome.newBuilder()
-                          .setUserId(userId())
-                          .setDeviceId(deviceId())
-                          .setNodeId(config.nodeId())
-                          .setLastClientSeq(r.getKey())
-                          .setHeartbeatIntervalMs((int) config.heartbeatInterval().toMillis())
-                          .setMaxFrameBytes(config.maxFrameBytes())
-                          .setMaxInFlightWrites(config.maxInFlightWrites())
-                          .setSync(report)
-                          .setTokenExpiresAtMs(tokens.principal().expiresAtMillis())
-                          .setSessionId(principal.sessionId()))
-                  .build());
+          Welcome.Builder welcome =
+              Welcome.newBuilder()
+                  .setUserId(userId())
+                  .setDeviceId(deviceId())
+                  .setNodeId(config.nodeId())
+                  .setLastClientSeq(r.getKey())
+                  .setHeartbeatIntervalMs((int) config.heartbeatInterval().toMillis())
+                  .setMaxFrameBytes(config.maxFrameBytes())
+                  .setMaxInFlightWrites(config.maxInFlightWrites())
+                  .setSync(report)
+                  .setTokenExpiresAtMs(tokens.principal().expiresAtMillis())
+                  .setSessionId(principal.sessionId());
+          handoff.welcome(welcome, rx.getValue());
+          ctx.write(ServerFrame.newBuilder().setRequestId(id).setWelcome(welcome).build());
           if (principal.hasSession()) {
             onlineAs = principal;
             deviceSessions.seen(principal, true);
@@ -548,6 +554,7 @@ final class SessionHandler extends ChannelInboundHandlerAdapter {
             deliver(result.document(), c, result);
           }
           phase = Phase.LIVE;
+          handoff.welcomed();
           ctx.flush();
           drain();
         });
@@ -1079,7 +1086,7 @@ final class SessionHandler extends ChannelInboundHandlerAdapter {
             .build());
   }
 
-  private void sendError(
+  void sendError(
       long id,
       ErrorCode code,
       String message,
@@ -1102,6 +1109,28 @@ final class SessionHandler extends ChannelInboundHandlerAdapter {
     ctx.write(ServerFrame.newBuilder().setRequestId(id).setError(e).build());
   }
 
+  HandoffSession handoff() {
+    return handoff;
+  }
+
+  EventLoop loop() {
+    return loop;
+  }
+
+  /** True until the session starts closing. Event loop. */
+  boolean active() {
+    return phase != Phase.CLOSED && !closing;
+  }
+
+  /** Writes without flushing. Event loop. */
+  void write(ServerFrame frame) {
+    ctx.write(frame);
+  }
+
+  void flush() {
+    ctx.flush();
+  }
+
   private static SyncReport report(List<SyncResult> results) {
     SyncReport.Builder b = SyncReport.newBuilder();
     for (SyncResult r : results) {
@@ -1111,7 +1140,7 @@ final class SessionHandler extends ChannelInboundHandlerAdapter {
   }
 
   /** Runs {@code action} on this channel's event loop when {@code f} completes, unless closed. */
-  private <T> void onLoop(CompletableFuture<T> f, BiConsumer<T, Throwable> action) {
+  <T> void onLoop(CompletableFuture<T> f, BiConsumer<T, Throwable> action) {
     f.whenComplete(
         (value, err) -> {
           if (loop.inEventLoop()) {

@@ -72,6 +72,7 @@ class FrameFuzzTest {
   private ResourceLeakDetector.Level previousLevel;
   private MemoryEngine engine;
   private Hub hub;
+  private HandoffService handoff;
   private ServerStats stats;
   private ServerConfig config;
   private WriteValidator validator;
@@ -86,7 +87,6 @@ class FrameFuzzTest {
     leaks.start();
     leakLogger.addAppender(leaks);
     engine = new MemoryEngine(LIMITS);
-    hub = new Hub(engine.broker());
     stats = new ServerStats();
     config =
         ServerConfig.builder()
@@ -95,6 +95,9 @@ class FrameFuzzTest {
             .storeLimits(LIMITS)
             .maxInFlightWrites(LIMITS.seqWindow())
             .build();
+    handoff = new HandoffService(config, engine, stats);
+    hub = new Hub(engine.broker(), handoff);
+    handoff.start(hub);
     validator = new WriteValidator(LIMITS);
     AccessTokens access =
         new AccessTokens(
@@ -116,6 +119,7 @@ class FrameFuzzTest {
   void tearDown() {
     leakLogger.detachAppender(leaks);
     ResourceLeakDetector.setLevel(previousLevel);
+    handoff.stop();
     engine.close();
   }
 

@@ -10,13 +10,15 @@ import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 
 /**
- * The embedded single-node engine: {@link MemoryDocumentStore} publishing to {@link MemoryBroker}.
+ * The embedded single-node engine: {@link MemoryDocumentStore} publishing to {@link MemoryBroker},
+ * and {@link MemoryHandoffStore}.
  */
 public final class MemoryEngine implements Engine {
   private final MemoryBroker broker = new MemoryBroker();
   private final MemoryDocumentStore store;
   private final MemorySessionStore sessions;
   private final ScheduledExecutorService sweeper;
+  private final MemoryHandoffStore handoff;
 
   public MemoryEngine(StoreLimits limits) {
     this(limits, Clock.systemUTC());
@@ -28,6 +30,7 @@ public final class MemoryEngine implements Engine {
    */
   public MemoryEngine(StoreLimits limits, Clock clock) {
     this.store = new MemoryDocumentStore(limits, broker, clock);
+    this.handoff = new MemoryHandoffStore(clock);
     this.sessions = new MemorySessionStore(limits, clock);
     this.sweeper =
         Executors.newSingleThreadScheduledExecutor(
@@ -62,6 +65,11 @@ public final class MemoryEngine implements Engine {
   @Override
   public Broker broker() {
     return broker;
+  }
+
+  @Override
+  public MemoryHandoffStore handoff() {
+    return handoff;
   }
 
   @Override

@@ -63,10 +63,20 @@ public final class RedisBroker implements Broker {
 
           @Override
           public void subscribed(byte[] channel, long count) {
-            Channel c = channels.get(ByteBuffer.wrap(channel));
-            if (c != null && !c.confirmed.compareAndSet(false, true)) {
+            // computeIfPresent, not get: the first confirmation may arrive while subscribe() is
+            // still inside channels.compute, and only compute-family calls wait for it to finish.
+            Channel[] resubscribed = new Channel[1];
+            channels.computeIfPresent(
+                ByteBuffer.wrap(channel),
+                (k, c) -> {
+                  if (!c.confirmed.compareAndSet(false, true)) {
+                    resubscribed[0] = c;
+                  }
+                  return c;
+                });
+            if (resubscribed[0] != null) {
               // Subscribed again after the connection dropped: messages may have been lost.
-              c.listeners.forEach(Listener::onPossibleLoss);
+              resubscribed[0].listeners.forEach(Listener::onPossibleLoss);
             }
           }
         });

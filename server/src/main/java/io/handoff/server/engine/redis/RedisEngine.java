@@ -21,11 +21,11 @@ import java.util.ArrayList;
 import java.util.List;
 
 /**
- * The engine for many nodes: {@link RedisDocumentStore} and {@link RedisBroker} on one Redis,
- * either standalone ({@link #connect}) or a Redis Cluster ({@link #connectCluster}). Every key of a
- * user carries the user's hash tag, so all of a user's keys live in one slot and each script runs
- * on one shard. Commands fail fast while Redis is unreachable instead of queueing, so a write is
- * either applied or refused with a retryable error.
+ * The engine for many nodes: {@link RedisDocumentStore}, {@link RedisBroker} and {@link
+ * RedisHandoffStore} on one Redis, either standalone ({@link #connect}) or a Redis Cluster ({@link
+ * #connectCluster}). Every key of a user carries the user's hash tag, so all of a user's keys live
+ * in one slot and each script runs on one shard. Commands fail fast while Redis is unreachable
+ * instead of queueing, so a write is either applied or refused with a retryable error.
  */
 public final class RedisEngine implements Engine {
   public static final Duration DEFAULT_COMMAND_TIMEOUT = Duration.ofSeconds(2);
@@ -35,6 +35,7 @@ public final class RedisEngine implements Engine {
   private final RedisDocumentStore store;
   private final RedisBroker broker;
   private final RedisSessionStore sessions;
+  private final RedisHandoffStore handoff;
   private final String description;
 
   private RedisEngine(
@@ -42,11 +43,13 @@ public final class RedisEngine implements Engine {
       RedisDocumentStore store,
       RedisBroker broker,
       RedisSessionStore sessions,
+      RedisHandoffStore handoff,
       String description) {
     this.client = client;
     this.store = store;
     this.broker = broker;
     this.sessions = sessions;
+    this.handoff = handoff;
     this.description = description;
   }
 
@@ -76,7 +79,8 @@ public final class RedisEngine implements Engine {
       RedisBroker broker =
           new RedisBroker(client.connectPubSub(ByteArrayCodec.INSTANCE), commands.async(), keys);
       RedisSessionStore sessions = new RedisSessionStore(commands.async(), keys, limits, clock);
-      return new RedisEngine(client, store, broker, sessions, "Redis at " + masked(url));
+      RedisHandoffStore handoff = new RedisHandoffStore(commands.async(), keys, clock);
+      return new RedisEngine(client, store, broker, sessions, handoff, "Redis at " + masked(url));
     } catch (RuntimeException e) {
       client.shutdown();
       throw e;
@@ -128,8 +132,9 @@ public final class RedisEngine implements Engine {
       List<String> shown = new ArrayList<>();
       seeds.forEach(s -> shown.add(masked(s)));
       RedisSessionStore sessions = new RedisSessionStore(commands.async(), keys, limits, clock);
+      RedisHandoffStore handoff = new RedisHandoffStore(commands.async(), keys, clock);
       return new RedisEngine(
-          client, store, broker, sessions, "Redis Cluster via " + String.join(",", shown));
+          client, store, broker, sessions, handoff, "Redis Cluster via " + String.join(",", shown));
     } catch (RuntimeException e) {
       client.shutdown();
       throw e;
@@ -157,6 +162,11 @@ public final class RedisEngine implements Engine {
   @Override
   public SessionStore sessions() {
     return sessions;
+  }
+
+  @Override
+  public io.handoff.server.engine.HandoffStore handoff() {
+    return handoff;
   }
 
   @Override

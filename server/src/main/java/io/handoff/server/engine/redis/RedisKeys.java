@@ -21,6 +21,11 @@ import java.nio.charset.StandardCharsets;
  *                               rotation), cur (refresh-token hash), rev (revoked), node, gen
  * PREFIX{user}:do:SID    zset   rotated-out refresh-token hashes of the session, by generation
  * PREFIX{user}:dt        zset   revoked session ids (tombstones) by revocation time
+ * PREFIX{user}:act       hash   device → its latest Activity
+ * PREFIX{user}:of:ID     hash   one offer: o (Offer), st (outcome, 0 live), by, end, from, to, exp
+ * PREFIX{user}:offers    zset   live offer ids scored by deadline
+ * PREFIX{user}:ended     zset   recently ended offer ids scored by end time
+ * PREFIX{user}:pr        hash   device → "online|connection|last_seen_ms|deadline_ms"
  * </pre>
  */
 final class RedisKeys {
@@ -76,6 +81,26 @@ final class RedisKeys {
 
   byte[] channel(String user) {
     return key(user, "ch");
+  }
+
+  byte[] activities(String user) {
+    return key(user, "act");
+  }
+
+  byte[] offer(String user, String offerId) {
+    return key(user, "of:" + offerId);
+  }
+
+  byte[] liveOffers(String user) {
+    return key(user, "offers");
+  }
+
+  byte[] endedOffers(String user) {
+    return key(user, "ended");
+  }
+
+  byte[] presence(String user) {
+    return key(user, "pr");
   }
 
   private byte[] key(String user, String rest) {

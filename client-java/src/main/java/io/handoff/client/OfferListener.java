@@ -1,0 +1,27 @@
+package io.handoff.client;
+
+import io.handoff.protocol.v1.Activity;
+import io.handoff.protocol.v1.Offer;
+import io.handoff.protocol.v1.OfferOutcome;
+
+/**
+ * Receives activities of the user's other devices and "continue here?" prompts. Every method has an
+ * empty default. Called on the client's event loop, in order; must not block (see {@link
+ * HandoffListener}).
+ */
+public interface OfferListener {
+  /**
+   * Another device published its activity, or cleared it ({@code activity} null). Also called for
+   * each activity in a Welcome, so an app can offer "resume where you left off".
+   */
+  default void onActivity(String deviceId, Activity activity) {}
+
+  /** An offer addressed to this device is live: show a prompt; answer with accept or decline. */
+  default void onPrompt(Offer offer) {}
+
+  /**
+   * A prompt is withdrawn: another device took it ({@code ACCEPTED}), a device declined it, the
+   * offerer cancelled it, or it expired. {@code byDevice} is empty unless a device ended it.
+   */
+  default void onWithdrawn(String offerId, OfferOutcome outcome, String byDevice) {}
+}

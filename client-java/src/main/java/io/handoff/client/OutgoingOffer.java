@@ -1,0 +1,36 @@
+package io.handoff.client;
+
+import io.handoff.protocol.v1.Offer;
+import io.handoff.protocol.v1.OfferResult;
+import java.util.concurrent.CompletableFuture;
+
+/**
+ * An offer this client made. {@link #created()} completes when the server made it live (or fails
+ * with the server's error); {@link #result()} completes once when it ends: accepted (with the
+ * device that took it), declined, cancelled or expired. If the offer ends while this client is
+ * disconnected, the result comes with the next Welcome (within ten minutes of the end); bound the
+ * wait with {@code orTimeout} all the same. Futures complete on the client's event loop.
+ * Thread-safe.
+ */
+public final class OutgoingOffer {
+  private final HandoffClient client;
+  final CompletableFuture<Offer> created = new CompletableFuture<>();
+  final CompletableFuture<OfferResult> result = new CompletableFuture<>();
+
+  OutgoingOffer(HandoffClient client) {
+    this.client = client;
+  }
+
+  public CompletableFuture<Offer> created() {
+    return created;
+  }
+
+  public CompletableFuture<OfferResult> result() {
+    return result;
+  }
+
+  /** Withdraws the offer from its targets; completes with the CANCELLED result. */
+  public CompletableFuture<OfferResult> cancel() {
+    return created.thenCompose(o -> client.cancel(o.getOfferId()));
+  }
+}

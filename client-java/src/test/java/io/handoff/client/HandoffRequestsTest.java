@@ -1,0 +1,168 @@
+package io.handoff.client;
+
+import static io.handoff.client.Frames.welcome;
+import static io.handoff.client.Frames.welcomeBuilder;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertInstanceOf;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.handoff.protocol.v1.AcceptOffer;
+import io.handoff.protocol.v1.ClientFrame;
+import io.handoff.protocol.v1.DevicePresence;
+import io.handoff.protocol.v1.Error;
+import io.handoff.protocol.v1.ErrorCode;
+import io.handoff.protocol.v1.Offer;
+import io.handoff.protocol.v1.OfferOutcome;
+import io.handoff.protocol.v1.OfferPrompt;
+import io.handoff.protocol.v1.OfferResult;
+import io.handoff.protocol.v1.OfferWithdrawn;
+import io.handoff.protocol.v1.PresenceUpdate;
+import io.handoff.protocol.v1.ServerFrame;
+import java.net.URI;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
+import org.junit.jupiter.api.Test;
+
+/** The client's handoff requests, prompts and presence, on the socket-free engine. */
+class HandoffRequestsTest {
+  private final FakeConnector connector = new FakeConnector();
+  private final ManualScheduler scheduler = new ManualScheduler();
+  private final List<String> heard = new ArrayList<>();
+  private final SyncEngine engine =
+      new SyncEngine(
+          new ClientConfig(
+              HandoffClient.builder()
+                  .url(URI.create("ws://127.0.0.1:9/ws"))
+                  .token("t")
+                  .offerListener(
+                      new OfferListener() {
+                        @Override
+                        public void onPrompt(Offer offer) {
+                          heard.add("prompt " + offer.getOfferId());
+                        }
+
+                        @Override
+                        public void onWithdrawn(String id, OfferOutcome outcome, String by) {
+                          heard.add("withdrawn " + id + " " + outcome + " " + by);
+                        }
+                      })
+                  .presenceListener(
+                      changed ->
+                          changed.forEach(
+                              p ->
+                                  heard.add("presence " + p.getDeviceId() + " " + p.getOnline())))),
+          connector,
+          scheduler,
+          Runnable::run,
+          new Backoff(Duration.ofMillis(100).toNanos(), Duration.ofSeconds(1).toNanos(), () -> 0.5),
+          () -> 42L);
+
+  private FakeChannel connected() {
+    engine.connect();
+    FakeChannel channel = connector.last().open();
+    channel.receive(welcome(0));
+    channel.drain();
+    return channel;
+  }
+
+  private static HandoffException failure(CompletableFuture<?> f) {
+    assertTrue(f.isCompletedExceptionally());
+    CompletionException e =
+        org.junit.jupiter.api.Assertions.assertThrows(CompletionException.class, f::join);
+    return assertInstanceOf(HandoffException.class, e.getCause());
+  }
+
+  private static ClientFrame.Builder accept(String id) {
+    return ClientFrame.newBuilder().setAcceptOffer(AcceptOffer.newBuilder().setOfferId(id));
+  }
+
+  @Test
+  void requestFailsAtOnceWhileNotConnected() {
+    HandoffException e = failure(engine.request(accept("o1")));
+    assertTrue(e.retryable());
+  }
+
+  @Test
+  void answerAndErrorAreMatchedByRequestId() {
+    FakeChannel channel = connected();
+    CompletableFuture<ServerFrame> first = engine.request(accept("o1"));
+    CompletableFuture<ServerFrame> second = engine.request(accept("o2"));
+    List<ClientFrame> sent = channel.drain();
+    long id1 = sent.get(0).getRequestId();
+    long id2 = sent.get(1).getRequestId();
+    assertTrue(id1 != id2 && id1 != 0);
+
+    channel.receive(
+        ServerFrame.newBuilder()
+            .setRequestId(id2)
+            .setError(Error.newBuilder().setCode(ErrorCode.OFFER_WITHDRAWN).setMessage("taken"))
+            .build());
+    assertEquals(ErrorCode.OFFER_WITHDRAWN, failure(second).errorCode());
+    assertFalse(first.isDone());
+    channel.receive(
+        ServerFrame.newBuilder()
+            .setRequestId(id1)
+            .setOfferWithdrawn(OfferWithdrawn.newBuilder().setOfferId("o1"))
+            .build());
+    assertTrue(first.join().hasOfferWithdrawn());
+  }
+
+  @Test
+  void requestWaitingWhenTheConnectionDropsFails() {
+    FakeChannel channel = connected();
+    CompletableFuture<ServerFrame> pending = engine.request(accept("o1"));
+    channel.closeWith(1006, null);
+    assertTrue(failure(pending).retryable());
+  }
+
+  @Test
+  void promptsWithdrawalsAndPresenceReachTheListenersAndTheViews() {
+    FakeChannel channel = connected();
+    Offer offer = Offer.newBuilder().setOfferId("o1").setFromDevice("phone").build();
+    channel.receive(
+        ServerFrame.newBuilder().setOfferPrompt(OfferPrompt.newBuilder().setOffer(offer)).build());
+    assertEquals(List.of(offer), List.copyOf(engine.handoff.prompts.values()));
+    channel.receive(
+        ServerFrame.newBuilder()
+            .setOfferWithdrawn(
+                OfferWithdrawn.newBuilder()
+                    .setOfferId("o1")
+                    .setOutcome(OfferOutcome.ACCEPTED)
+                    .setByDevice("tv"))
+            .build());
+    channel.receive(
+        ServerFrame.newBuilder()
+            .setPresenceUpdate(
+                PresenceUpdate.newBuilder()
+                    .addDevices(DevicePresence.newBuilder().setDeviceId("tv").setOnline(true)))
+            .build());
+    assertTrue(engine.handoff.prompts.isEmpty());
+    assertTrue(engine.handoff.presence.get("tv").getOnline());
+    assertEquals(List.of("prompt o1", "withdrawn o1 ACCEPTED tv", "presence tv true"), heard);
+  }
+
+  @Test
+  void resultOfAnOfferThatEndedWhileAwayCompletesFromTheNextWelcome() {
+    FakeChannel first = connected();
+    OutgoingOffer offer = new OutgoingOffer(null);
+    engine.handoff.track("o1", offer);
+    first.closeWith(4000, "restart");
+    scheduler.runPending();
+    FakeChannel second = connector.last().open();
+    second.drain();
+    assertFalse(offer.result().isDone(), "an outgoing offer survives a reconnect");
+    second.receive(
+        welcome(
+            welcomeBuilder(0)
+                .addOfferResults(
+                    OfferResult.newBuilder()
+                        .setOfferId("o1")
+                        .setOutcome(OfferOutcome.ACCEPTED)
+                        .setByDevice("tv"))));
+    assertEquals("tv", offer.result().join().getByDevice());
+  }
+}

@@ -1,0 +1,380 @@
+package io.handoff.server.engine.redis;
+
+import com.google.protobuf.InvalidProtocolBufferException;
+import io.handoff.protocol.v1.Activity;
+import io.handoff.protocol.v1.DevicePresence;
+import io.handoff.protocol.v1.Offer;
+import io.handoff.protocol.v1.OfferOutcome;
+import io.handoff.server.engine.HandoffStore;
+import io.lettuce.core.Range;
+import io.lettuce.core.RedisFuture;
+import io.lettuce.core.RedisNoScriptException;
+import io.lettuce.core.ScriptOutputType;
+import io.lettuce.core.cluster.api.async.RedisClusterAsyncCommands;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.UncheckedIOException;
+import java.nio.charset.StandardCharsets;
+import java.time.Clock;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
+
+/**
+ * {@link HandoffStore} in Redis, on the document store's connection. Ending an offer is one Lua
+ * script ({@code offer_end.lua}) that checks the state, the deadline and the device's right and
+ * flips the state in one step, so of concurrent accepts from any nodes exactly one wins. Offer
+ * creation (with the live-offer bound) and presence changes are scripts too. Deadlines are stored
+ * and compared with this node's clock; key expiry (PEXPIRE) only reclaims memory.
+ */
+final class RedisHandoffStore implements HandoffStore {
+  /** How long a user's presence hash outlives its last change. */
+  static final Duration PRESENCE_RETENTION = Duration.ofDays(7);
+
+  private final RedisClusterAsyncCommands<byte[], byte[]> redis;
+  private final RedisKeys keys;
+  private final Clock clock;
+  private final Script create = new Script("offer_create.lua");
+  private final Script end = new Script("offer_end.lua");
+  private final Script presence = new Script("presence.lua");
+
+  RedisHandoffStore(RedisClusterAsyncCommands<byte[], byte[]> redis, RedisKeys keys, Clock clock) {
+    this.redis = redis;
+    this.keys = keys;
+    this.clock = clock;
+  }
+
+  @Override
+  public Clock clock() {
+    return clock;
+  }
+
+  @Override
+  public CompletableFuture<Void> putActivity(String userId, Activity activity, Duration retention) {
+    byte[] key = keys.activities(userId);
+    CompletableFuture<Boolean> set =
+        redis.hset(key, utf8(activity.getDeviceId()), activity.toByteArray()).toCompletableFuture();
+    CompletableFuture<Boolean> expire =
+        redis.pexpire(key, retention.toMillis()).toCompletableFuture();
+    return set.thenCombine(expire, (a, b) -> null);
+  }
+
+  @Override
+  public CompletableFuture<Void> clearActivity(String userId, String deviceId) {
+    return redis
+        .hdel(keys.activities(userId), utf8(deviceId))
+        .toCompletableFuture()
+        .thenApply(n -> null);
+  }
+
+  @Override
+  public CompletableFuture<List<Activity>> activities(String userId) {
+    return redis
+        .hgetall(keys.activities(userId))
+        .toCompletableFuture()
+        .thenApply(
+            all -> {
+              List<Activity> out = new ArrayList<>(all.size());
+              for (byte[] v : all.values()) {
+                out.add(parseActivity(v));
+              }
+              return out;
+            });
+  }
+
+  @Override
+  public CompletableFuture<Boolean> createOffer(String userId, Offer offer, int maxLive) {
+    long now = clock.millis();
+    long lifetime = Math.max(1, offer.getExpiresMs() - now) + ENDED_RETENTION.toMillis();
+    byte[][] k = {
+      keys.offer(userId, offer.getOfferId()), keys.liveOffers(userId), keys.endedOffers(userId)
+    };
+    byte[][] argv = {
+      utf8(offer.getOfferId()),
+      offer.toByteArray(),
+      utf8(Long.toString(now)),
+      utf8(Long.toString(offer.getExpiresMs())),
+      utf8(Integer.toString(maxLive)),
+      utf8(offer.getFromDevice()),
+      utf8(offer.getTargetDevice()),
+      utf8(Long.toString(lifetime)),
+      utf8(Long.toString(ENDED_RETENTION.toMillis())),
+      utf8(Integer.toString(MAX_RECENTLY_ENDED))
+    };
+    return eval(create, ScriptOutputType.INTEGER, k, argv).thenApply(r -> ((Long) r) == 1L);
+  }
+
+  @Override
+  public CompletableFuture<List<Offer>> liveOffers(String userId) {
+    long now = clock.millis();
+    return redis
+        .zrangebyscore(keys.liveOffers(userId), Range.create((double) now + 1, Double.MAX_VALUE))
+        .toCompletableFuture()
+        .thenCompose(
+            ids -> {
+              List<CompletableFuture<List<io.lettuce.core.KeyValue<byte[], byte[]>>>> reads =
+                  new ArrayList<>();
+              for (byte[] id : ids) {
+                reads.add(
+                    redis
+                        .hmget(keys.offer(userId, str(id)), utf8("o"), utf8("st"))
+                        .toCompletableFuture());
+              }
+              return CompletableFuture.allOf(reads.toArray(new CompletableFuture<?>[0]))
+                  .thenApply(
+                      v -> {
+                        List<Offer> out = new ArrayList<>();
+                        for (var f : reads) {
+                          var fields = f.join();
+                          if (fields.get(0).hasValue()
+                              && fields.get(1).hasValue()
+                              && str(fields.get(1).getValue()).equals("0")) {
+                            Offer o = parseOffer(fields.get(0).getValue());
+                            if (o.getExpiresMs() > now) {
+                              out.add(o);
+                            }
+                          }
+                        }
+                        return out;
+                      });
+            });
+  }
+
+  @Override
+  public CompletableFuture<OfferEnd> endOffer(
+      String userId, String offerId, String deviceId, OfferOutcome outcome) {
+    byte[][] k = {keys.offer(userId, offerId), keys.liveOffers(userId), keys.endedOffers(userId)};
+    byte[][] argv = {
+      utf8(offerId),
+      utf8(deviceId),
+      utf8(Integer.toString(outcome.getNumber())),
+      utf8(Long.toString(clock.millis())),
+      utf8(Long.toString(ENDED_RETENTION.toMillis())),
+      utf8(Integer.toString(MAX_RECENTLY_ENDED))
+    };
+    return eval(end, ScriptOutputType.MULTI, k, argv)
+        .thenApply(
+            r -> {
+              @SuppressWarnings("unchecked")
+              List<Object> l = (List<Object>) r;
+              String kind = str(l.get(0));
+              if (kind.equals("notfound")) {
+                return OfferEnd.notFound();
+              }
+              Offer offer = parseOffer((byte[]) l.get(1));
+              return switch (kind) {
+                case "early" -> new OfferEnd(EndStatus.NOT_YET_EXPIRED, offer, outcome, "", 0);
+                case "denied" -> new OfferEnd(EndStatus.NOT_PERMITTED, offer, outcome, deviceId, 0);
+                case "ended", "ok" ->
+                    new OfferEnd(
+                        kind.equals("ok") ? EndStatus.ENDED : EndStatus.ALREADY_ENDED,
+                        offer,
+                        OfferOutcome.forNumber(((Long) l.get(2)).intValue()),
+                        str(l.get(3)),
+                        (Long) l.get(4));
+                default -> throw new IllegalStateException("unexpected script reply " + kind);
+              };
+            });
+  }
+
+  @Override
+  public CompletableFuture<List<OfferEnd>> recentlyEnded(String userId) {
+    long now = clock.millis();
+    CompletableFuture<List<byte[]>> ended =
+        redis
+            .zrangebyscore(
+                keys.endedOffers(userId),
+                Range.from(
+                    Range.Boundary.excluding((double) now - ENDED_RETENTION.toMillis()),
+                    Range.Boundary.unbounded()))
+            .toCompletableFuture();
+    CompletableFuture<List<byte[]>> expired =
+        redis
+            .zrangebyscore(
+                keys.liveOffers(userId),
+                Range.from(
+                    Range.Boundary.excluding((double) now - ENDED_RETENTION.toMillis()),
+                    Range.Boundary.including((double) now)))
+            .toCompletableFuture();
+    return ended
+        .thenCombine(
+            expired,
+            (a, b) -> {
+              List<byte[]> ids = new ArrayList<>(a);
+              ids.addAll(b);
+              return ids;
+            })
+        .thenCompose(
+            ids -> {
+              List<CompletableFuture<List<io.lettuce.core.KeyValue<byte[], byte[]>>>> reads =
+                  new ArrayList<>();
+              for (byte[] id :
+                  ids.subList(Math.max(0, ids.size() - MAX_RECENTLY_ENDED), ids.size())) {
+                reads.add(
+                    redis
+                        .hmget(
+                            keys.offer(userId, str(id)),
+                            utf8("o"),
+                            utf8("st"),
+                            utf8("by"),
+                            utf8("end"))
+                        .toCompletableFuture());
+              }
+              return CompletableFuture.allOf(reads.toArray(new CompletableFuture<?>[0]))
+                  .thenApply(
+                      v -> {
+                        List<OfferEnd> out = new ArrayList<>();
+                        for (var f : reads) {
+                          var fields = f.join();
+                          if (!fields.get(0).hasValue() || !fields.get(1).hasValue()) {
+                            continue;
+                          }
+                          Offer o = parseOffer(fields.get(0).getValue());
+                          int st = Integer.parseInt(str(fields.get(1).getValue()));
+                          if (st == 0 && o.getExpiresMs() <= now) {
+                            out.add(
+                                new OfferEnd(
+                                    EndStatus.ALREADY_ENDED,
+                                    o,
+                                    OfferOutcome.EXPIRED,
+                                    "",
+                                    o.getExpiresMs()));
+                          } else if (st != 0) {
+                            out.add(
+                                new OfferEnd(
+                                    EndStatus.ALREADY_ENDED,
+                                    o,
+                                    OfferOutcome.forNumber(st),
+                                    str(fields.get(2).getValue()),
+                                    Long.parseLong(str(fields.get(3).getValue()))));
+                          }
+                        }
+                        return out;
+                      });
+            });
+  }
+
+  @Override
+  public CompletableFuture<Void> online(
+      String userId, String deviceId, String connectionId, Duration ttl, int maxDevices) {
+    long now = clock.millis();
+    byte[][] argv = {
+      utf8("up"),
+      utf8(deviceId),
+      utf8(connectionId),
+      utf8(Long.toString(now)),
+      utf8(Long.toString(now + ttl.toMillis())),
+      utf8(Integer.toString(maxDevices)),
+      utf8(Long.toString(PRESENCE_RETENTION.toMillis()))
+    };
+    return eval(presence, ScriptOutputType.INTEGER, new byte[][] {keys.presence(userId)}, argv)
+        .thenApply(r -> null);
+  }
+
+  @Override
+  public CompletableFuture<Boolean> offline(String userId, String deviceId, String connectionId) {
+    byte[][] argv = {
+      utf8("down"), utf8(deviceId), utf8(connectionId), utf8(Long.toString(clock.millis()))
+    };
+    return eval(presence, ScriptOutputType.INTEGER, new byte[][] {keys.presence(userId)}, argv)
+        .thenApply(r -> ((Long) r) == 1L);
+  }
+
+  @Override
+  public CompletableFuture<List<DevicePresence>> presence(String userId) {
+    return redis
+        .hgetall(keys.presence(userId))
+        .toCompletableFuture()
+        .thenApply(
+            all -> {
+              long now = clock.millis();
+              List<DevicePresence> out = new ArrayList<>(all.size());
+              for (Map.Entry<byte[], byte[]> e : all.entrySet()) {
+                String v = str(e.getValue());
+                int last = v.lastIndexOf('|');
+                int beforeSeen = v.lastIndexOf('|', last - 1);
+                long deadline = Long.parseLong(v.substring(last + 1));
+                long seen = Long.parseLong(v.substring(beforeSeen + 1, last));
+                out.add(
+                    DevicePresence.newBuilder()
+                        .setDeviceId(str(e.getKey()))
+                        .setOnline(v.charAt(0) == '1' && deadline > now)
+                        .setLastSeenMs(seen)
+                        .build());
+              }
+              return out;
+            });
+  }
+
+  /** Runs a script by SHA, loading it first, or again if Redis lost its script cache. */
+  private CompletableFuture<Object> eval(
+      Script script, ScriptOutputType type, byte[][] k, byte[][] argv) {
+    String sha = script.sha;
+    CompletableFuture<Object> first =
+        sha == null
+            ? CompletableFuture.failedFuture(new RedisNoScriptException("not loaded yet"))
+            : redis.evalsha(sha, type, k, argv).toCompletableFuture();
+    return first
+        .handle(
+            (r, err) -> {
+              Throwable cause = err instanceof CompletionException ? err.getCause() : err;
+              if (cause instanceof RedisNoScriptException) {
+                RedisFuture<String> load = redis.scriptLoad(utf8(script.text));
+                return load.toCompletableFuture()
+                    .thenCompose(
+                        newSha -> {
+                          script.sha = newSha;
+                          return redis.evalsha(newSha, type, k, argv).toCompletableFuture();
+                        });
+              }
+              return err == null
+                  ? CompletableFuture.completedFuture(r)
+                  : CompletableFuture.failedFuture(cause);
+            })
+        .thenCompose(f -> f);
+  }
+
+  private static Activity parseActivity(byte[] b) {
+    try {
+      return Activity.parseFrom(b);
+    } catch (InvalidProtocolBufferException e) {
+      throw new IllegalStateException("corrupt activity in Redis: " + e.getMessage(), e);
+    }
+  }
+
+  private static Offer parseOffer(byte[] b) {
+    try {
+      return Offer.parseFrom(b);
+    } catch (InvalidProtocolBufferException e) {
+      throw new IllegalStateException("corrupt offer in Redis: " + e.getMessage(), e);
+    }
+  }
+
+  private static byte[] utf8(String s) {
+    return s.getBytes(StandardCharsets.UTF_8);
+  }
+
+  private static String str(Object bytes) {
+    return new String((byte[]) bytes, StandardCharsets.UTF_8);
+  }
+
+  /** A Lua script resource and its SHA once loaded. */
+  private static final class Script {
+    final String text;
+    volatile String sha;
+
+    Script(String name) {
+      try (InputStream in = RedisHandoffStore.class.getResourceAsStream(name)) {
+        if (in == null) {
+          throw new IllegalStateException("missing script " + name);
+        }
+        this.text = new String(in.readAllBytes(), StandardCharsets.UTF_8);
+      } catch (IOException e) {
+        throw new UncheckedIOException(e);
+      }
+    }
+  }
+}

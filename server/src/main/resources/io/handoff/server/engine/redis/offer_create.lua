@@ -1,0 +1,27 @@
+-- Stores a new live offer unless the user has too many live ones.
+-- KEYS[1] the offer's hash, KEYS[2] the user's live-offer set (offer id scored by deadline),
+-- KEYS[3] the user's recently ended set (offer id scored by end time).
+-- ARGV: offer id, Offer bytes, now ms, deadline ms, max live, from device, target device,
+--       key lifetime ms (deadline - now + retention), retention ms, max recently ended.
+local now = tonumber(ARGV[3])
+local expired = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', now, 'WITHSCORES')
+for i = 1, #expired, 2 do
+  redis.call('ZADD', KEYS[3], expired[i + 1], expired[i])
+end
+redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now)
+redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', now - tonumber(ARGV[9]))
+redis.call('ZREMRANGEBYRANK', KEYS[3], 0, -(tonumber(ARGV[10]) + 1))
+redis.call('PEXPIRE', KEYS[3], ARGV[9])
+if redis.call('ZCARD', KEYS[2]) >= tonumber(ARGV[5]) then
+  return 0
+end
+redis.call('HSET', KEYS[1], 'o', ARGV[2], 'st', '0', 'by', '', 'end', '0',
+  'from', ARGV[6], 'to', ARGV[7], 'exp', ARGV[4])
+redis.call('PEXPIRE', KEYS[1], ARGV[8])
+redis.call('ZADD', KEYS[2], ARGV[4], ARGV[1])
+local last = redis.call('ZRANGE', KEYS[2], -1, -1, 'WITHSCORES')
+local ttl = tonumber(last[2]) - now + 1000
+if redis.call('PTTL', KEYS[2]) < ttl then
+  redis.call('PEXPIRE', KEYS[2], ttl)
+end
+return 1

@@ -1,0 +1,47 @@
+-- Ends a live offer, atomically: the first call that may end it flips its state; every later call
+-- sees that outcome. Outcomes: 1 ACCEPTED, 2 DECLINED (targets only), 3 CANCELLED (offerer only),
+-- 4 EXPIRED (anyone, once the deadline passed).
+-- KEYS[1] the offer's hash, KEYS[2] the user's live-offer set, KEYS[3] the recently ended set.
+-- ARGV: offer id, device id, outcome, now ms, retention ms, max recently ended.
+-- Returns {'notfound'} | {'ended', offer, outcome, by, ended_ms} | {'early', offer}
+--       | {'denied', offer} | {'ok', offer, outcome, by, ended_ms}
+local f = redis.call('HMGET', KEYS[1], 'o', 'st', 'by', 'end', 'from', 'to', 'exp')
+if not f[1] then
+  return {'notfound'}
+end
+local now = tonumber(ARGV[4])
+local exp = tonumber(f[7])
+if tonumber(f[2]) ~= 0 then
+  return {'ended', f[1], tonumber(f[2]), f[3], tonumber(f[4])}
+end
+local outcome = tonumber(ARGV[3])
+local dev = ARGV[2]
+if outcome == 4 then
+  if exp > now then
+    return {'early', f[1]}
+  end
+  dev = ''
+elseif exp <= now then
+  return {'ended', f[1], 4, '', exp}
+else
+  local ok = false
+  if outcome == 1 or outcome == 2 then
+    if f[6] == '' then
+      ok = dev ~= f[5]
+    else
+      ok = dev == f[6]
+    end
+  elseif outcome == 3 then
+    ok = dev == f[5]
+    dev = ''
+  end
+  if not ok then
+    return {'denied', f[1]}
+  end
+end
+redis.call('HSET', KEYS[1], 'st', outcome, 'by', dev, 'end', ARGV[4])
+redis.call('ZREM', KEYS[2], ARGV[1])
+redis.call('ZADD', KEYS[3], now, ARGV[1])
+redis.call('ZREMRANGEBYRANK', KEYS[3], 0, -(tonumber(ARGV[6]) + 1))
+redis.call('PEXPIRE', KEYS[3], ARGV[5])
+return {'ok', f[1], outcome, dev, now}

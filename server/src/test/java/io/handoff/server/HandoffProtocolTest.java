@@ -1,0 +1,334 @@
+package io.handoff.server;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.google.protobuf.ByteString;
+import io.handoff.protocol.v1.AcceptOffer;
+import io.handoff.protocol.v1.Activity;
+import io.handoff.protocol.v1.CancelOffer;
+import io.handoff.protocol.v1.ClientFrame;
+import io.handoff.protocol.v1.DeclineOffer;
+import io.handoff.protocol.v1.ErrorCode;
+import io.handoff.protocol.v1.FieldOp;
+import io.handoff.protocol.v1.Offer;
+import io.handoff.protocol.v1.OfferActivity;
+import io.handoff.protocol.v1.OfferOutcome;
+import io.handoff.protocol.v1.Ping;
+import io.handoff.protocol.v1.PublishActivity;
+import io.handoff.protocol.v1.ServerFrame;
+import io.handoff.protocol.v1.Welcome;
+import io.handoff.protocol.v1.Write;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.UUID;
+import java.util.function.Predicate;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+
+/** Activities, offers and presence on one node with the in-memory engine, over real sockets. */
+class HandoffProtocolTest {
+  private final String user = "u-" + UUID.randomUUID();
+  private final List<AutoCloseable> closeables = new ArrayList<>();
+  private TestServer server;
+
+  @AfterEach
+  void stop() throws Exception {
+    for (int i = closeables.size() - 1; i >= 0; i--) {
+      closeables.get(i).close();
+    }
+  }
+
+  private TestServer start(java.time.Clock clock, HandoffLimits limits) throws Exception {
+    server = TestServer.start(clock, b -> b.handoffLimits(limits));
+    closeables.add(server);
+    return server;
+  }
+
+  private TestServer start() throws Exception {
+    return start(java.time.Clock.systemUTC(), HandoffLimits.builder().build());
+  }
+
+  private TestDevice device(String name) {
+    TestDevice d = TestDevice.connect(server.port(), TestServer.token(user, name));
+    closeables.add(d);
+    return d;
+  }
+
+  static Activity activity(String doc, String title) {
+    return Activity.newBuilder()
+        .setDocument(doc)
+        .setKind("video")
+        .setTitle(title)
+        .setPayload(ByteString.copyFromUtf8("t=62"))
+        .build();
+  }
+
+  static ClientFrame.Builder offer(String target, int ttlMs) {
+    return ClientFrame.newBuilder()
+        .setOfferActivity(
+            OfferActivity.newBuilder()
+                .setTargetDevice(target)
+                .setActivity(activity("player", "Episode 3"))
+                .setTtlMs(ttlMs));
+  }
+
+  static ClientFrame.Builder accept(String id) {
+    return ClientFrame.newBuilder().setAcceptOffer(AcceptOffer.newBuilder().setOfferId(id));
+  }
+
+  /** Sends an offer and returns it as created. */
+  static Offer offerFrom(TestDevice d, String target, int ttlMs) {
+    long id = d.send(offer(target, ttlMs));
+    ServerFrame f = d.next(x -> x.getRequestId() == id);
+    assertTrue(f.hasOfferCreated(), "offer created: " + f);
+    return f.getOfferCreated().getOffer();
+  }
+
+  static ServerFrame reply(TestDevice d, long id) {
+    return d.next(x -> x.getRequestId() == id && !x.hasPong());
+  }
+
+  /** Every frame up to the answer of a Ping: what the server sent before it. */
+  static List<ServerFrame> barrier(TestDevice d) {
+    long id = d.send(ClientFrame.newBuilder().setPing(Ping.newBuilder().setNonce(1)));
+    List<ServerFrame> before = new ArrayList<>();
+    for (ServerFrame f = d.next(); !(f.hasPong() && f.getRequestId() == id); f = d.next()) {
+      before.add(f);
+    }
+    return before;
+  }
+
+  static boolean none(List<ServerFrame> frames, Predicate<ServerFrame> p) {
+    return frames.stream().noneMatch(p);
+  }
+
+  @Test
+  void publishedActivityReachesOtherDevicesAndTheWelcomeOfALaterOne() throws Exception {
+    start();
+    TestDevice phone = device("phone");
+    phone.hello();
+    TestDevice laptop = device("laptop");
+    laptop.hello();
+    long id =
+        phone.send(
+            ClientFrame.newBuilder()
+                .setPublishActivity(
+                    PublishActivity.newBuilder().setActivity(activity("player", "Episode 3"))));
+    ServerFrame echo = reply(phone, id);
+    assertEquals("phone", echo.getActivityUpdate().getDeviceId());
+    ServerFrame pushed = laptop.next(ServerFrame::hasActivityUpdate);
+    assertEquals("phone", pushed.getActivityUpdate().getDeviceId());
+    assertEquals("Episode 3", pushed.getActivityUpdate().getActivity().getTitle());
+    assertEquals(
+        ByteString.copyFromUtf8("t=62"), pushed.getActivityUpdate().getActivity().getPayload());
+
+    TestDevice tv = device("tv");
+    Welcome w = tv.hello().getWelcome();
+    assertEquals(1, w.getActivitiesCount());
+    assertEquals("phone", w.getActivities(0).getDeviceId());
+    assertEquals(4096, w.getMaxActivityPayloadBytes());
+  }
+
+  @Test
+  void firstAcceptWinsWithASnapshotAndTheOthersSeeThePromptWithdrawn() throws Exception {
+    start();
+    TestDevice phone = device("phone");
+    phone.hello();
+    phone.send(
+        ClientFrame.newBuilder()
+            .setWrite(
+                Write.newBuilder()
+                    .setDocument("player")
+                    .setClientSeq(1)
+                    .addOps(
+                        FieldOp.newBuilder()
+                            .setField("position")
+                            .setSet(ByteString.copyFromUtf8("1:02:03")))));
+    phone.next(ServerFrame::hasAck);
+    TestDevice tv = device("tv");
+    tv.hello();
+    TestDevice laptop = device("laptop");
+    laptop.hello();
+
+    Offer offer = offerFrom(phone, "", 0);
+    assertEquals(
+        offer.getOfferId(),
+        tv.next(ServerFrame::hasOfferPrompt).getOfferPrompt().getOffer().getOfferId());
+    laptop.next(ServerFrame::hasOfferPrompt);
+
+    long tvAccept = tv.send(accept(offer.getOfferId()));
+    ServerFrame granted = reply(tv, tvAccept);
+    assertTrue(granted.hasOfferGranted(), "granted: " + granted);
+    assertEquals(1, granted.getOfferGranted().getSnapshot().getVersion());
+    assertEquals(
+        ByteString.copyFromUtf8("1:02:03"),
+        granted.getOfferGranted().getSnapshot().getFieldsOrThrow("position"));
+
+    ServerFrame withdrawn = laptop.next(ServerFrame::hasOfferWithdrawn);
+    assertEquals(OfferOutcome.ACCEPTED, withdrawn.getOfferWithdrawn().getOutcome());
+    assertEquals("tv", withdrawn.getOfferWithdrawn().getByDevice());
+    ServerFrame result = phone.next(ServerFrame::hasOfferResult);
+    assertEquals("tv", result.getOfferResult().getByDevice());
+    assertEquals(OfferOutcome.ACCEPTED, result.getOfferResult().getOutcome());
+
+    long late = laptop.send(accept(offer.getOfferId()));
+    assertEquals(ErrorCode.OFFER_WITHDRAWN, reply(laptop, late).getError().getCode());
+    long unknown = laptop.send(accept("no-such-offer"));
+    assertEquals(ErrorCode.OFFER_NOT_FOUND, reply(laptop, unknown).getError().getCode());
+    assertTrue(none(barrier(tv), ServerFrame::hasOfferWithdrawn), "the winner sees no withdrawal");
+    assertTrue(none(barrier(phone), ServerFrame::hasOfferResult), "the offerer hears once");
+    assertEquals(1, server.server.stats().offersAccepted.sum());
+    assertEquals(1, server.server.stats().handoffTransitions());
+  }
+
+  @Test
+  void offerToAnOfflineDeviceReachesItWhenItConnectsWithinTheTtlAndNeverAfter() throws Exception {
+    MutableClock clock = new MutableClock();
+    start(clock, HandoffLimits.builder().build());
+    TestDevice phone = device("phone");
+    phone.hello();
+    Offer offer = offerFrom(phone, "tv", 30_000);
+
+    clock.advance(Duration.ofMillis(29_999));
+    TestDevice tv = device("tv");
+    Welcome w = tv.hello().getWelcome();
+    assertEquals(1, w.getOffersCount());
+    assertEquals(offer.getOfferId(), w.getOffers(0).getOfferId());
+    tv.close();
+
+    clock.advance(Duration.ofMillis(1));
+    TestDevice tvLater = device("tv");
+    assertEquals(0, tvLater.hello().getWelcome().getOffersCount(), "no offer at its deadline");
+    assertTrue(none(barrier(tvLater), ServerFrame::hasOfferPrompt));
+    long id = tvLater.send(accept(offer.getOfferId()));
+    assertEquals(ErrorCode.OFFER_WITHDRAWN, reply(tvLater, id).getError().getCode());
+  }
+
+  @Test
+  void offererThatWasAwayLearnsWhoTookItsOfferInTheWelcome() throws Exception {
+    start();
+    TestDevice phone = device("phone");
+    phone.hello();
+    Offer offer = offerFrom(phone, "tv", 0);
+    phone.close();
+    TestDevice tv = device("tv");
+    tv.hello();
+    long id = tv.send(accept(offer.getOfferId()));
+    assertTrue(reply(tv, id).hasOfferGranted());
+    TestDevice phoneAgain = device("phone");
+    Welcome w = phoneAgain.hello().getWelcome();
+    assertEquals(1, w.getOfferResultsCount());
+    assertEquals(offer.getOfferId(), w.getOfferResults(0).getOfferId());
+    assertEquals(OfferOutcome.ACCEPTED, w.getOfferResults(0).getOutcome());
+    assertEquals("tv", w.getOfferResults(0).getByDevice());
+  }
+
+  @Test
+  void expiryWithdrawsThePromptAndTellsTheOfferer() throws Exception {
+    start();
+    TestDevice phone = device("phone");
+    phone.hello();
+    TestDevice tv = device("tv");
+    tv.hello();
+    Offer offer = offerFrom(phone, "tv", 150);
+    tv.next(ServerFrame::hasOfferPrompt);
+    ServerFrame withdrawn = tv.next(ServerFrame::hasOfferWithdrawn);
+    assertEquals(OfferOutcome.EXPIRED, withdrawn.getOfferWithdrawn().getOutcome());
+    ServerFrame result = phone.next(ServerFrame::hasOfferResult);
+    assertEquals(offer.getOfferId(), result.getOfferResult().getOfferId());
+    assertEquals(OfferOutcome.EXPIRED, result.getOfferResult().getOutcome());
+    assertEquals(1, server.server.stats().offersExpired.sum());
+  }
+
+  @Test
+  void declineAndCancelWithdrawThePrompt() throws Exception {
+    start();
+    TestDevice phone = device("phone");
+    phone.hello();
+    TestDevice tv = device("tv");
+    tv.hello();
+    TestDevice laptop = device("laptop");
+    laptop.hello();
+
+    Offer first = offerFrom(phone, "", 0);
+    tv.next(ServerFrame::hasOfferPrompt);
+    laptop.next(ServerFrame::hasOfferPrompt);
+    long decline =
+        tv.send(
+            ClientFrame.newBuilder()
+                .setDeclineOffer(DeclineOffer.newBuilder().setOfferId(first.getOfferId())));
+    assertEquals(OfferOutcome.DECLINED, reply(tv, decline).getOfferWithdrawn().getOutcome());
+    assertEquals(
+        OfferOutcome.DECLINED,
+        laptop.next(ServerFrame::hasOfferWithdrawn).getOfferWithdrawn().getOutcome());
+    assertEquals(
+        OfferOutcome.DECLINED,
+        phone.next(ServerFrame::hasOfferResult).getOfferResult().getOutcome());
+
+    Offer second = offerFrom(phone, "laptop", 0);
+    laptop.next(ServerFrame::hasOfferPrompt);
+    long denied = tv.send(accept(second.getOfferId()));
+    assertEquals(ErrorCode.NOT_PERMITTED, reply(tv, denied).getError().getCode());
+    long cancel =
+        phone.send(
+            ClientFrame.newBuilder()
+                .setCancelOffer(CancelOffer.newBuilder().setOfferId(second.getOfferId())));
+    assertEquals(OfferOutcome.CANCELLED, reply(phone, cancel).getOfferResult().getOutcome());
+    assertEquals(
+        OfferOutcome.CANCELLED,
+        laptop.next(ServerFrame::hasOfferWithdrawn).getOfferWithdrawn().getOutcome());
+    assertTrue(none(barrier(tv), ServerFrame::hasOfferPrompt), "tv was not a target");
+  }
+
+  @Test
+  void badOffersAndActivitiesGetTypedErrors() throws Exception {
+    start(
+        java.time.Clock.systemUTC(),
+        HandoffLimits.builder().maxActivityPayloadBytes(16).maxLiveOffersPerUser(2).build());
+    TestDevice phone = device("phone");
+    phone.hello();
+    long big =
+        phone.send(
+            ClientFrame.newBuilder()
+                .setPublishActivity(
+                    PublishActivity.newBuilder()
+                        .setActivity(
+                            activity("player", "x").toBuilder()
+                                .setPayload(ByteString.copyFrom(new byte[17])))));
+    assertEquals(ErrorCode.PAYLOAD_TOO_LARGE, reply(phone, big).getError().getCode());
+    long self = phone.send(offer("phone", 0));
+    assertEquals(ErrorCode.BAD_TARGET, reply(phone, self).getError().getCode());
+    long longTtl = phone.send(offer("tv", 11 * 60_000));
+    assertEquals(ErrorCode.LIMIT_EXCEEDED, reply(phone, longTtl).getError().getCode());
+    long empty =
+        phone.send(ClientFrame.newBuilder().setOfferActivity(OfferActivity.getDefaultInstance()));
+    assertEquals(ErrorCode.BAD_REQUEST, reply(phone, empty).getError().getCode());
+    offerFrom(phone, "tv", 0);
+    offerFrom(phone, "tv", 0);
+    long third = phone.send(offer("tv", 0));
+    assertEquals(ErrorCode.TOO_MANY_OFFERS, reply(phone, third).getError().getCode());
+    assertFalse(phone.isClosed(), "errors leave the connection open");
+  }
+
+  @Test
+  void devicesSeeEachOtherComeOnlineAndGoOffline() throws Exception {
+    start();
+    TestDevice phone = device("phone").presenceFrames();
+    phone.hello();
+    TestDevice tv = device("tv");
+    Welcome w = tv.hello().getWelcome();
+    assertEquals("phone", w.getPresence(0).getDeviceId());
+    assertTrue(w.getPresence(0).getOnline());
+    ServerFrame online =
+        phone.next(f -> f.hasPresenceUpdate() && f.getPresenceUpdate().getDevices(0).getOnline());
+    assertEquals("tv", online.getPresenceUpdate().getDevices(0).getDeviceId());
+    tv.close();
+    ServerFrame offline =
+        phone.next(f -> f.hasPresenceUpdate() && !f.getPresenceUpdate().getDevices(0).getOnline());
+    assertEquals("tv", offline.getPresenceUpdate().getDevices(0).getDeviceId());
+    assertTrue(offline.getPresenceUpdate().getDevices(0).getLastSeenMs() > 0);
+  }
+}
