@@ -220,6 +220,11 @@ public final class HandoffServer implements AutoCloseable {
     ready = false;
     handoff.stop(); // As in a crash: no more presence refreshes, no offline marks.
     serverChannel.close();
+    // A dying process's sockets are closed by its kernel: cut every connection, below the pipeline
+    // so no close frame goes out (event loops that stop do not reliably close their channels).
+    for (Channel ch : connections) {
+      ch.eventLoop().execute(() -> ch.unsafe().close(ch.unsafe().voidPromise()));
+    }
     boss.shutdownGracefully(0, 0, TimeUnit.MILLISECONDS);
     workers.shutdownGracefully(0, 0, TimeUnit.MILLISECONDS).syncUninterruptibly();
     metrics.close();

@@ -293,7 +293,7 @@ class DeviceSessionsEndToEndTest {
 
   @Test
   void refreshTokenUnusedForTheInactivityLimitNoLongerWorks() throws Exception {
-    ManualClock clock = new ManualClock();
+    MutableClock clock = new MutableClock();
     io.handoff.server.engine.memory.MemoryEngine engine =
         new io.handoff.server.engine.memory.MemoryEngine(StoreLimits.builder().build(), clock);
     HandoffServer node =

@@ -15,8 +15,6 @@ import io.handoff.protocol.v1.ServerFrame;
 import io.handoff.protocol.v1.Welcome;
 import io.handoff.protocol.v1.Write;
 import io.handoff.server.engine.HandoffStore;
-import io.handoff.server.engine.StoreLimits;
-import io.handoff.server.engine.redis.RedisEngine;
 import io.lettuce.core.KillArgs;
 import io.lettuce.core.RedisClient;
 import io.lettuce.core.api.StatefulRedisConnection;
@@ -41,45 +39,30 @@ import org.junit.jupiter.api.Test;
 class HandoffMultiNodeTest {
   private static final Duration PRESENCE_TTL = Duration.ofSeconds(3);
 
-  private final List<AutoCloseable> closeables = new ArrayList<>();
-  private final String prefix = "test-" + UUID.randomUUID() + ":";
+  private final Nodes nodes = new Nodes();
   private final String user = "u-" + UUID.randomUUID();
 
   @AfterEach
-  void stop() throws Exception {
-    for (int i = closeables.size() - 1; i >= 0; i--) {
-      try {
-        closeables.get(i).close();
-      } catch (Exception ignored) {
-        // Already stopped by the test.
-      }
-    }
+  void stop() {
+    nodes.close();
   }
 
   private HandoffServer node(String name, Clock clock) throws Exception {
-    ServerConfig config =
-        ServerConfig.builder()
-            .host("127.0.0.1")
-            .port(0)
-            .nodeId(name)
-            .jwtSecret(TestServer.SECRET)
-            .handoffLimits(
+    return nodes.redis(
+        RedisProcess.sharedUrl(),
+        name,
+        clock,
+        b ->
+            b.handoffLimits(
                 HandoffLimits.builder()
                     .maxRequestsPerSecond(1_000_000)
                     .presenceTtl(PRESENCE_TTL)
-                    .build())
-            .build();
-    RedisEngine engine =
-        RedisEngine.connect(RedisProcess.sharedUrl(), prefix, StoreLimits.builder().build(), clock);
-    closeables.add(engine);
-    HandoffServer server = HandoffServer.start(config, engine);
-    closeables.add(server);
-    return server;
+                    .build()));
   }
 
   private Inbox device(HandoffServer node, String name) {
     TestDevice d = TestDevice.connect(node.port(), TestServer.token(user, name)).presenceFrames();
-    closeables.add(d);
+    nodes.add(d);
     return new Inbox(d);
   }
 
@@ -270,7 +253,7 @@ class HandoffMultiNodeTest {
             .build();
     assertTrue(store.createOffer(user, offer, 16).get(10, TimeUnit.SECONDS));
     RedisClient admin = RedisClient.create(RedisProcess.sharedUrl());
-    closeables.add(admin::shutdown);
+    nodes.add(admin::shutdown);
     try (StatefulRedisConnection<String, String> c = admin.connect()) {
       c.sync().clientKill(KillArgs.Builder.typePubsub());
       ServerFrame prompt = tv.await(ServerFrame::hasOfferPrompt);

@@ -18,8 +18,6 @@ import io.handoff.protocol.v1.Position;
 import io.handoff.protocol.v1.ServerFrame;
 import io.handoff.protocol.v1.Welcome;
 import io.handoff.server.ClientEndToEndTest.Recorder;
-import io.handoff.server.engine.StoreLimits;
-import io.handoff.server.engine.redis.RedisEngine;
 import io.lettuce.core.KillArgs;
 import io.lettuce.core.RedisClient;
 import io.lettuce.core.api.StatefulRedisConnection;
@@ -29,7 +27,6 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
-import java.util.UUID;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
@@ -38,33 +35,15 @@ import org.junit.jupiter.api.Test;
 
 /** Several nodes on one real Redis: the promises hold across nodes. */
 class MultiNodeTest {
-  private final List<AutoCloseable> closeables = new ArrayList<>();
-  private final String prefix = "test-" + UUID.randomUUID() + ":";
+  private final Nodes nodes = new Nodes();
 
   @AfterEach
-  void stop() throws Exception {
-    for (int i = closeables.size() - 1; i >= 0; i--) {
-      try {
-        closeables.get(i).close();
-      } catch (Exception ignored) {
-        // Already stopped by the test.
-      }
-    }
+  void stop() {
+    nodes.close();
   }
 
   private HandoffServer node(String redisUrl, String name) throws Exception {
-    ServerConfig config =
-        ServerConfig.builder()
-            .host("127.0.0.1")
-            .port(0)
-            .nodeId(name)
-            .jwtSecret(TestServer.SECRET)
-            .build();
-    RedisEngine engine = RedisEngine.connect(redisUrl, prefix, StoreLimits.builder().build());
-    closeables.add(engine);
-    HandoffServer server = HandoffServer.start(config, engine);
-    closeables.add(server);
-    return server;
+    return nodes.redis(redisUrl, name);
   }
 
   private static String url(int port) {
@@ -80,7 +59,7 @@ class MultiNodeTest {
             .reconnectBackoff(Duration.ofMillis(20), Duration.ofMillis(250))
             .listener(r)
             .build();
-    closeables.add(c);
+    nodes.add(c);
     c.connect().get(10, TimeUnit.SECONDS);
     return c;
   }
@@ -119,7 +98,8 @@ class MultiNodeTest {
       writers.add(t);
     }
     for (Thread t : writers) {
-      t.join();
+      t.join(TimeUnit.SECONDS.toMillis(120));
+      assertTrue(!t.isAlive(), "a writer is stuck");
     }
     CompletableFuture.allOf(acks.toArray(new CompletableFuture<?>[0])).get(120, TimeUnit.SECONDS);
     return acks.stream().map(CompletableFuture::join).sorted().toList();
@@ -172,7 +152,7 @@ class MultiNodeTest {
     HandoffServer n2 = node(redis, "n2");
     HandoffServer n3 = node(redis, "n3");
     ChaosProxy lb1 = new ChaosProxy(n1.port());
-    closeables.add(lb1);
+    nodes.add(lb1);
     HandoffClient[] cs = new HandoffClient[3];
     Recorder[] rs = new Recorder[3];
     String[] urls = {lb1.url(), url(n2.port()), url(n3.port())};
@@ -202,7 +182,7 @@ class MultiNodeTest {
     HandoffServer n1 = node(redis, "n1");
     HandoffServer n2 = node(redis, "n2");
     ChaosProxy lb = new ChaosProxy(n1.port());
-    closeables.add(lb);
+    nodes.add(lb);
     HandoffClient[] cs = new HandoffClient[3];
     Recorder[] rs = new Recorder[3];
     for (int i = 0; i < 3; i++) {
@@ -230,7 +210,7 @@ class MultiNodeTest {
   @Test
   void afterRedisRestartsMidLoadEveryDeviceConverges() throws Exception {
     RedisProcess redis = RedisProcess.start();
-    closeables.add(redis);
+    nodes.add(redis);
     HandoffServer n1 = node(redis.url(), "n1");
     HandoffServer n2 = node(redis.url(), "n2");
     HandoffClient[] cs = new HandoffClient[2];
@@ -267,7 +247,7 @@ class MultiNodeTest {
     HandoffClient writer = client(url(n1.port()), "dave", "phone", r0);
     HandoffClient reader = client(url(n2.port()), "dave", "tv", r1);
     RedisClient admin = RedisClient.create(redis);
-    closeables.add(admin::shutdown);
+    nodes.add(admin::shutdown);
     try (StatefulRedisConnection<String, String> c = admin.connect()) {
       List<CompletableFuture<Long>> acks = new ArrayList<>();
       for (int i = 0; i < 300; i++) {

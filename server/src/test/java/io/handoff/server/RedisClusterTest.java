@@ -7,8 +7,6 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.handoff.client.HandoffClient;
 import io.handoff.server.ClientEndToEndTest.Recorder;
-import io.handoff.server.engine.StoreLimits;
-import io.handoff.server.engine.redis.RedisEngine;
 import io.lettuce.core.KillArgs;
 import io.lettuce.core.RedisClient;
 import io.lettuce.core.api.StatefulRedisConnection;
@@ -16,42 +14,21 @@ import java.net.URI;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.UUID;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 
 /** Nodes on a real three-shard Redis Cluster: users spread over shards, fan-out crosses them. */
 class RedisClusterTest {
-  private final List<AutoCloseable> closeables = new ArrayList<>();
-  private final String prefix = "test-" + UUID.randomUUID() + ":";
+  private final Nodes nodes = new Nodes();
 
   @AfterEach
-  void stop() throws Exception {
-    for (int i = closeables.size() - 1; i >= 0; i--) {
-      try {
-        closeables.get(i).close();
-      } catch (Exception ignored) {
-        // Already stopped by the test.
-      }
-    }
+  void stop() {
+    nodes.close();
   }
 
   private HandoffServer node(String name) throws Exception {
-    ServerConfig config =
-        ServerConfig.builder()
-            .host("127.0.0.1")
-            .port(0)
-            .nodeId(name)
-            .jwtSecret(TestServer.SECRET)
-            .build();
-    RedisEngine engine =
-        RedisEngine.connectCluster(
-            RedisClusterProcess.sharedSeeds(), prefix, StoreLimits.builder().build());
-    closeables.add(engine);
-    HandoffServer server = HandoffServer.start(config, engine);
-    closeables.add(server);
-    return server;
+    return nodes.cluster(name);
   }
 
   private HandoffClient client(int port, String user, String device, Recorder r) throws Exception {
@@ -62,7 +39,7 @@ class RedisClusterTest {
             .reconnectBackoff(Duration.ofMillis(20), Duration.ofMillis(250))
             .listener(r)
             .build();
-    closeables.add(c);
+    nodes.add(c);
     c.connect().get(10, TimeUnit.SECONDS);
     return c;
   }
@@ -73,7 +50,7 @@ class RedisClusterTest {
     for (String seed : RedisClusterProcess.sharedSeeds()) {
       RedisClient admin = RedisClient.create(seed);
       try (StatefulRedisConnection<String, String> c = admin.connect()) {
-        if (!c.sync().keys(prefix + "*").isEmpty()) {
+        if (!c.sync().keys(nodes.prefix + "*").isEmpty()) {
           n++;
         }
       } finally {

@@ -6,13 +6,13 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.nimbusds.jose.jwk.ECKey;
-import io.handoff.server.ManualClock;
+import io.handoff.server.MutableClock;
 import java.time.Duration;
 import org.junit.jupiter.api.Test;
 
 /** Key rotation: a rotated-out key still verifies for its grace period, and only then. */
 class SigningKeysTest {
-  private final ManualClock clock = new ManualClock(1_800_000_000_000L);
+  private final MutableClock clock = new MutableClock(1_800_000_000_000L);
   private final ECKey oldKey = SigningKeys.generate("k-2026-01");
   private final ECKey newKey = SigningKeys.generate("k-2026-02");
 

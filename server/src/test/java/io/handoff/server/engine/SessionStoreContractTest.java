@@ -8,7 +8,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import com.google.protobuf.ByteString;
 import io.handoff.protocol.v1.FieldOp;
 import io.handoff.protocol.v1.Write;
-import io.handoff.server.ManualClock;
+import io.handoff.server.MutableClock;
 import io.handoff.server.engine.SessionStore.DeviceSession;
 import io.handoff.server.engine.SessionStore.Rotation.Outcome;
 import java.nio.charset.StandardCharsets;
@@ -24,7 +24,7 @@ import org.junit.jupiter.api.Test;
 
 /**
  * The {@link SessionStore} contract (and {@link DocumentStore#erase}), written once and run against
- * every engine with a {@link ManualClock}, so expiry is tested without waiting.
+ * every engine with a {@link MutableClock}, so expiry is tested without waiting.
  */
 public abstract class SessionStoreContractTest {
   protected static final Duration IDLE = Duration.ofDays(30);
@@ -32,12 +32,12 @@ public abstract class SessionStoreContractTest {
   protected static final StoreLimits LIMITS =
       StoreLimits.builder().maxDevicesPerUser(3).idleTtl(IDLE).build();
 
-  protected final ManualClock clock = new ManualClock(1_700_000_000_000L);
+  protected final MutableClock clock = new MutableClock(1_700_000_000_000L);
   private Engine engine;
   private SessionStore sessions;
   private String user;
 
-  protected abstract Engine newEngine(StoreLimits limits, ManualClock clock) throws Exception;
+  protected abstract Engine newEngine(StoreLimits limits, MutableClock clock) throws Exception;
 
   @BeforeEach
   void setUp() throws Exception {

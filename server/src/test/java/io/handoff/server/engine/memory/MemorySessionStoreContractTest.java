@@ -6,7 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import com.google.protobuf.ByteString;
 import io.handoff.protocol.v1.FieldOp;
 import io.handoff.protocol.v1.Write;
-import io.handoff.server.ManualClock;
+import io.handoff.server.MutableClock;
 import io.handoff.server.engine.Engine;
 import io.handoff.server.engine.SessionStoreContractTest;
 import io.handoff.server.engine.StoreLimits;
@@ -15,7 +15,7 @@ import org.junit.jupiter.api.Test;
 
 class MemorySessionStoreContractTest extends SessionStoreContractTest {
   @Override
-  protected Engine newEngine(StoreLimits limits, ManualClock clock) {
+  protected Engine newEngine(StoreLimits limits, MutableClock clock) {
     return new MemoryEngine(limits, clock);
   }
 

@@ -1,6 +1,6 @@
 package io.handoff.server.engine.redis;
 
-import io.handoff.server.ManualClock;
+import io.handoff.server.MutableClock;
 import io.handoff.server.RedisProcess;
 import io.handoff.server.engine.Engine;
 import io.handoff.server.engine.SessionStoreContractTest;
@@ -9,7 +9,7 @@ import java.util.UUID;
 
 class RedisSessionStoreContractTest extends SessionStoreContractTest {
   @Override
-  protected Engine newEngine(StoreLimits limits, ManualClock clock) {
+  protected Engine newEngine(StoreLimits limits, MutableClock clock) {
     return RedisEngine.connect(
         RedisProcess.sharedUrl(), "test-" + UUID.randomUUID() + ":", limits, clock);
   }

@@ -1,0 +1,69 @@
+package io.handoff.server;
+
+import io.handoff.server.engine.Engine;
+import io.handoff.server.engine.StoreLimits;
+import io.handoff.server.engine.redis.RedisEngine;
+import java.time.Clock;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.UUID;
+import java.util.function.Consumer;
+
+/**
+ * Nodes of one test on a shared Redis (standalone or Cluster) under a key prefix of their own, and
+ * everything else the test opened; {@link #close()} stops all of it, last opened first.
+ */
+final class Nodes implements AutoCloseable {
+  private final List<AutoCloseable> closeables = new ArrayList<>();
+  final String prefix = "test-" + UUID.randomUUID() + ":";
+
+  /** A node on the standalone Redis at {@code redisUrl}. */
+  HandoffServer redis(String redisUrl, String name) throws Exception {
+    return redis(redisUrl, name, Clock.systemUTC(), b -> {});
+  }
+
+  HandoffServer redis(
+      String redisUrl, String name, Clock clock, Consumer<ServerConfig.Builder> customize)
+      throws Exception {
+    return start(
+        name,
+        RedisEngine.connect(redisUrl, prefix, StoreLimits.builder().build(), clock),
+        customize);
+  }
+
+  /** A node on the tests' Redis Cluster. */
+  HandoffServer cluster(String name) throws Exception {
+    return start(
+        name,
+        RedisEngine.connectCluster(
+            RedisClusterProcess.sharedSeeds(), prefix, StoreLimits.builder().build()),
+        b -> {});
+  }
+
+  private HandoffServer start(String name, Engine engine, Consumer<ServerConfig.Builder> customize)
+      throws Exception {
+    add(engine);
+    ServerConfig.Builder b =
+        ServerConfig.builder().host("127.0.0.1").port(0).nodeId(name).jwtSecret(TestServer.SECRET);
+    customize.accept(b);
+    return add(HandoffServer.start(b.build(), engine));
+  }
+
+  /** Closes {@code c} with the nodes. */
+  <T extends AutoCloseable> T add(T c) {
+    closeables.add(c);
+    return c;
+  }
+
+  @Override
+  public void close() {
+    for (int i = closeables.size() - 1; i >= 0; i--) {
+      try {
+        closeables.get(i).close();
+      } catch (Exception ignored) {
+        // Already stopped by the test.
+      }
+    }
+    closeables.clear();
+  }
+}

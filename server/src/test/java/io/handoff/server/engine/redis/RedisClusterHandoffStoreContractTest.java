@@ -1,0 +1,20 @@
+package io.handoff.server.engine.redis;
+
+import io.handoff.server.MutableClock;
+import io.handoff.server.RedisClusterProcess;
+import io.handoff.server.engine.Engine;
+import io.handoff.server.engine.HandoffStoreContractTest;
+import io.handoff.server.engine.StoreLimits;
+import java.util.UUID;
+
+/** The contract on a three-shard Redis Cluster: every script stays in its user's slot. */
+class RedisClusterHandoffStoreContractTest extends HandoffStoreContractTest {
+  @Override
+  protected Engine newEngine(MutableClock clock) {
+    return RedisEngine.connectCluster(
+        RedisClusterProcess.sharedSeeds(),
+        "test-" + UUID.randomUUID() + ":",
+        StoreLimits.builder().build(),
+        clock);
+  }
+}
