@@ -69,7 +69,8 @@ final class Fleet implements AutoCloseable {
                   .followAll()
                   .eventLoopGroup(group)
                   .clientName("handoff-loadtest")
-                  .listener(device);
+                  .listener(device)
+                  .offerListener(device);
           if (!sources.isEmpty()) {
             b.localAddress(sources.get(i % sources.size()));
           }
