@@ -60,6 +60,7 @@ final class Device implements HandoffListener, OfferListener {
   // Whether a Welcome ever arrived: losses before the first one are retried connection attempts.
   private volatile boolean welcomed;
   private volatile long lastDownNanos = Long.MIN_VALUE;
+  private volatile long lastSyncedNanos = Long.MIN_VALUE;
   // Set before connecting by the handoff scenario; null otherwise.
   private volatile HandoffRun handoff;
 
@@ -141,6 +142,11 @@ final class Device implements HandoffListener, OfferListener {
     return lastDownNanos;
   }
 
+  /** When a connection last caught up ({@link HandoffListener#onSynced()}), or MIN_VALUE. */
+  long lastSyncedNanos() {
+    return lastSyncedNanos;
+  }
+
   /** From now on a CLOSED state is the load tester's doing, not an error. */
   void closing() {
     closing = true;
@@ -192,9 +198,6 @@ final class Device implements HandoffListener, OfferListener {
         stats.gone.increment();
         stats.sample("device " + index + ": " + change.document() + " reported GONE");
       }
-    }
-    if (resuming) {
-      checkResumed(change.receivedNanos());
     }
   }
 
@@ -266,9 +269,6 @@ final class Device implements HandoffListener, OfferListener {
           up = true;
           stats.connected.incrementAndGet();
         }
-        if (resuming) {
-          checkResumed(now);
-        }
       }
       case RECONNECTING -> {
         wentDown();
@@ -319,17 +319,33 @@ final class Device implements HandoffListener, OfferListener {
     }
   }
 
-  /** Resumed: connected again, holding every version that was acked when the connection broke. */
-  private void checkResumed(long now) {
-    if (!up) {
+  /**
+   * The connection caught up with its Welcome's sync report: resumed. It must hold every version
+   * that was acked when the previous connection broke; one that does not is an error.
+   */
+  @Override
+  public void onSynced() {
+    long now = System.nanoTime();
+    lastSyncedNanos = now;
+    if (!resuming) {
       return;
     }
+    resuming = false;
     for (int i = 0; i < trackers.length; i++) {
       if (trackers[i].high() < resumeTargets[i]) {
-        return;
+        stats.clientErrors.increment();
+        stats.sample(
+            "device "
+                + index
+                + " caught up at "
+                + documentName(i)
+                + " v"
+                + trackers[i].high()
+                + ", but v"
+                + resumeTargets[i]
+                + " was acked before its connection broke");
       }
     }
-    resuming = false;
     stats.resumes.increment();
     stats.resume.recordValue(Math.max(0, now - resumeStartNanos) / 1_000);
   }

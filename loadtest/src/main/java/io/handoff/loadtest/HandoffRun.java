@@ -323,7 +323,7 @@ final class HandoffRun {
               + ", which is not its user's offer in flight");
       return;
     }
-    if (!t.prompted(target.slot, nowNanos)) {
+    if (!t.prompted(target.slot, offer.getOfferId(), nowNanos)) {
       duplicatePrompts.increment();
       stats.sample("device " + target.index + " got the prompt of " + t + " twice");
       return;
@@ -502,9 +502,12 @@ final class HandoffRun {
     }
 
     /** Records the prompt at {@code slot}; false if it had arrived before. */
-    synchronized boolean prompted(int slot, long nowNanos) {
+    synchronized boolean prompted(int slot, String id, long nowNanos) {
       if (prompted[slot] || ended) {
         return false;
+      }
+      if (offerId == null) {
+        offerId = id; // The prompt can overtake the offerer's OfferCreated (another event loop).
       }
       prompted[slot] = true;
       promptCount++;
