@@ -363,8 +363,9 @@ final class WriteRun {
                     : Math.round((storm.resumedNanos - storm.startNanos) / 1e4) / 100.0);
       }
       result.note(
-          "resume time: from the connection loss to the device holding every version acked"
-              + " before it (includes the client's reconnect backoff, up to 100 ms at first)");
+          "resume time: from the connection loss to the new connection's catch-up (onSynced:"
+              + " Welcome processed, every document at its reported version; includes the client's"
+              + " reconnect backoff, up to 100 ms at first)");
     }
     if (cpu != null) {
       cpu.putInto(result);
