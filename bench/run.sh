@@ -4,7 +4,8 @@
 #
 #   bench/run.sh [SCENARIO...]
 #
-# SCENARIO: fanout capacity idle reconnect storm two-nodes (default: all of them, in that order).
+# SCENARIO: fanout capacity idle reconnect storm two-nodes handoff handoff-two-nodes (default: all
+# of them, in that order).
 # Every run is bounded (warm-up + duration + drain, inside `timeout`) and talks to 127.0.0.1 only.
 # Results go to $OUT (default bench/results/<UTC time>/): per run the JSON line (.json), the load
 # tester's progress and table (.log), its HTML report (.html), and the server's log.
@@ -21,6 +22,8 @@
 #                                                      in KB; ZGC's multi-mapped heap can inflate RSS)
 #   REPEAT=3                                           fanout runs (the spread shows the noise)
 #   STORM_DEVICES=10000 STORM_RATE=2000 STORM_DURATION=30s
+#   HANDOFF_USERS=1000 HANDOFF_DEVICES=3 HANDOFF_RATE=200 HANDOFF_DURATION=30s HANDOFF_WARMUP=10s
+#                                                      handoff: offers/s, each to the other devices
 #   REDIS_SERVER=                                      two-nodes: redis-server binary (default: PATH,
 #                                                      else the one embedded-redis ships)
 #   PORT=18080 SERVER_JAR=server/target/handoff-server.jar
@@ -51,6 +54,11 @@ REPEAT=${REPEAT:-3}
 STORM_DEVICES=${STORM_DEVICES:-10000}
 STORM_RATE=${STORM_RATE:-2000}
 STORM_DURATION=${STORM_DURATION:-30s}
+HANDOFF_USERS=${HANDOFF_USERS:-1000}
+HANDOFF_DEVICES=${HANDOFF_DEVICES:-3}
+HANDOFF_RATE=${HANDOFF_RATE:-200}
+HANDOFF_DURATION=${HANDOFF_DURATION:-30s}
+HANDOFF_WARMUP=${HANDOFF_WARMUP:-10s}
 PORT=${PORT:-18080}
 SERVER_JAR=${SERVER_JAR:-server/target/handoff-server.jar}
 LOADTEST_JAR=${LOADTEST_JAR:-loadtest/target/handoff-loadtest.jar}
@@ -68,6 +76,7 @@ WRITE_ROWS=()
 CAPACITY_ROWS=()
 IDLE_ROWS=()
 RECONNECT_ROWS=()
+HANDOFF_ROWS=()
 SKIPPED=()
 
 log() { printf '[bench %s] %s\n' "$(date -u +%H:%M:%S)" "$*" >&2; }
@@ -301,57 +310,99 @@ find_redis() {
   fi
 }
 
-scenario_two_nodes() {
-  local probe redis
+# Starts Redis and two nodes (a on PORT, b on PORT+1) through it; sets URL2, REDIS_PID, NODE2_PID.
+# Returns 2 (and records why in SKIPPED) when this server or machine cannot run them.
+start_two_nodes() {
+  local name=$1 probe redis
   probe=$(timeout 20 java -jar "$SERVER_JAR" --help 2>&1 || true)
   if ! grep -q -- '--redis-url' <<<"$probe" || grep -qi 'Redis for many nodes (not available' <<<"$probe"; then
-    SKIPPED+=("two nodes through Redis: skipped, this server has no Redis engine (--redis-url)")
-    return 0
+    SKIPPED+=("$name: skipped, this server has no Redis engine (--redis-url)")
+    return 2
   fi
   redis=$(find_redis)
   if [[ -z $redis ]]; then
-    SKIPPED+=("two nodes through Redis: skipped, no redis-server (set REDIS_SERVER, or install it)")
-    return 0
+    SKIPPED+=("$name: skipped, no redis-server (set REDIS_SERVER, or install it)")
+    return 2
   fi
-  local redis_port=$((PORT + 2)) port2=$((PORT + 1)) redis_pid node2_pid d w
-  mkdir -p "$OUT/redis-data"
-  "$redis" --port "$redis_port" --bind 127.0.0.1 --dir "$OUT/redis-data" --save '' \
-    --appendonly yes --appendfsync everysec >"$OUT/redis.log" 2>&1 &
-  redis_pid=$!
+  local redis_port=$((PORT + 2)) port2=$((PORT + 1))
+  mkdir -p "$OUT/redis-data-$name"
+  "$redis" --port "$redis_port" --bind 127.0.0.1 --dir "$OUT/redis-data-$name" --save '' \
+    --appendonly yes --appendfsync everysec >"$OUT/redis-$name.log" 2>&1 &
+  REDIS_PID=$!
   for _ in $(seq 1 50); do
     (exec 3<>"/dev/tcp/127.0.0.1/$redis_port") 2>/dev/null && break
     sleep 0.1
   done
-  echo "redis: $("$redis" --version)" >>"$OUT/machine.txt"
-  if ! start_server two-nodes-a --node-id a --redis-url "redis://127.0.0.1:$redis_port"; then
-    kill "$redis_pid" 2>/dev/null || true
+  grep -q '^redis:' "$OUT/machine.txt" || echo "redis: $("$redis" --version)" >>"$OUT/machine.txt"
+  if ! start_server "$name-a" --node-id a --redis-url "redis://127.0.0.1:$redis_port"; then
+    kill "$REDIS_PID" 2>/dev/null || true
     return 1
   fi
   # shellcheck disable=SC2086
   java $SERVER_JAVA_OPTS -jar "$SERVER_JAR" --host 127.0.0.1 --port "$port2" --node-id b \
     --jwt-secret "$SECRET" --connect-rate 0 --redis-url "redis://127.0.0.1:$redis_port" \
-    >"$OUT/server-two-nodes-b.log" 2>&1 &
-  node2_pid=$!
+    >"$OUT/server-$name-b.log" 2>&1 &
+  NODE2_PID=$!
   for _ in $(seq 1 150); do
     curl -fsS "http://127.0.0.1:$port2/healthz" >/dev/null 2>&1 && break
     sleep 0.2
   done
+  URL2="ws://127.0.0.1:$PORT/ws,ws://127.0.0.1:$port2/ws"
+}
+
+stop_two_nodes() {
+  kill "$NODE2_PID" 2>/dev/null || true
+  wait "$NODE2_PID" 2>/dev/null || true
+  stop_server
+  kill "$REDIS_PID" 2>/dev/null || true
+  wait "$REDIS_PID" 2>/dev/null || true
+}
+
+scenario_two_nodes() {
+  local d w rc=0
+  start_two_nodes "two-nodes" || rc=$?
+  [[ $rc == 2 ]] && return 0
+  [[ $rc != 0 ]] && return 1
   d=$(secs "$DURATION")
   w=$(secs "$WARMUP")
-  URL="ws://127.0.0.1:$PORT/ws,ws://127.0.0.1:$port2/ws" \
-    run two-nodes $((d + w + 300)) fanout --users "$USERS" --devices "$DEVICES" \
+  URL=$URL2 run two-nodes $((d + w + 300)) fanout --users "$USERS" --devices "$DEVICES" \
     --rate "$RATE" --payload "$PAYLOAD" --duration "$DURATION" --warmup "$WARMUP"
-  kill "$node2_pid" 2>/dev/null || true
-  wait "$node2_pid" 2>/dev/null || true
-  stop_server
-  kill "$redis_pid" 2>/dev/null || true
-  wait "$redis_pid" 2>/dev/null || true
+  stop_two_nodes
   write_row "two nodes, Redis" "$USERS x $DEVICES, $RATE writes/s, ${PAYLOAD} B, $DURATION (+$WARMUP warm-up); devices alternate nodes"
+}
+
+handoff_row() {
+  local name=$1 load=$2 f=$RESULT
+  HANDOFF_ROWS+=("| $name | $load | $(jget connections "$f") | $(jget sent "$f") | $(jget winners "$f") | $(jget received "$f")/$(jget expected "$f") | $(jget lost "$f") / $(jget duplicated "$f") / $(jget errors "$f") | $(jget late_sends "$f") | $(jget p50_ms "$f") | $(jget p99_ms "$f") | $(jget max_ms "$f") | $(jget accept_p50_ms "$f") | $(jget accept_p99_ms "$f") | $(jget accept_max_ms "$f") | $(jget handoffs_per_s "$f") | $(cpu_cell "$f") | $(verdict) |")
+}
+
+handoff_run() {
+  local name=$1
+  run "$name" $(($(secs "$HANDOFF_DURATION") + $(secs "$HANDOFF_WARMUP") + 300)) handoff \
+    --users "$HANDOFF_USERS" --devices "$HANDOFF_DEVICES" --rate "$HANDOFF_RATE" \
+    --payload "$PAYLOAD" --duration "$HANDOFF_DURATION" --warmup "$HANDOFF_WARMUP"
+}
+
+scenario_handoff() {
+  start_server handoff || return 1
+  handoff_run handoff
+  stop_server
+  handoff_row "handoff, one node" "$HANDOFF_USERS x $HANDOFF_DEVICES, $HANDOFF_RATE offers/s, ${PAYLOAD} B, $HANDOFF_DURATION (+$HANDOFF_WARMUP warm-up)"
+}
+
+scenario_handoff_two_nodes() {
+  local rc=0
+  start_two_nodes "handoff-two-nodes" || rc=$?
+  [[ $rc == 2 ]] && return 0
+  [[ $rc != 0 ]] && return 1
+  URL=$URL2 handoff_run handoff-two-nodes
+  stop_two_nodes
+  handoff_row "handoff, two nodes, Redis" "$HANDOFF_USERS x $HANDOFF_DEVICES, $HANDOFF_RATE offers/s, ${PAYLOAD} B, $HANDOFF_DURATION (+$HANDOFF_WARMUP warm-up); devices alternate nodes"
 }
 
 main() {
   local scenarios=("$@")
-  [[ ${#scenarios[@]} -eq 0 ]] && scenarios=(fanout capacity idle reconnect storm two-nodes)
+  [[ ${#scenarios[@]} -eq 0 ]] && scenarios=(fanout capacity idle reconnect storm two-nodes handoff handoff-two-nodes)
   ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
   mkdir -p "$OUT"
   build_if_needed
@@ -360,7 +411,9 @@ main() {
     case $s in
       fanout | capacity | idle | reconnect | storm) "scenario_$s" || log "$s could not run" ;;
       two-nodes) scenario_two_nodes || log "two-nodes could not run" ;;
-      *) echo "unknown scenario: $s (fanout capacity idle reconnect storm two-nodes)" >&2; exit 2 ;;
+      handoff) scenario_handoff || log "handoff could not run" ;;
+      handoff-two-nodes) scenario_handoff_two_nodes || log "handoff-two-nodes could not run" ;;
+      *) echo "unknown scenario: $s (fanout capacity idle reconnect storm two-nodes handoff handoff-two-nodes)" >&2; exit 2 ;;
     esac
   done
 
@@ -395,6 +448,14 @@ main() {
     echo "| run | load | conn | sent | lost / dup / reord / err | unconverged | cut | resumes | resume p50 ms | resume p99 ms | storm cut | storm: all resumed ms | p99 ms | result |"
     echo "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
     printf '%s\n' "${RECONNECT_ROWS[@]}"
+  fi
+  if [[ ${#HANDOFF_ROWS[@]} -gt 0 ]]; then
+    echo
+    echo "prompt: offer-to-prompt (intended send to each target's prompt); grant: accept-to-OfferGranted"
+    echo
+    echo "| run | load | conn | offers sent | winners | prompts/expected | lost / dup / err | late sends | prompt p50 ms | prompt p99 ms | prompt max ms | grant p50 ms | grant p99 ms | grant max ms | handoffs/s | cpu % srv / lt / sirq / other | result |"
+    echo "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
+    printf '%s\n' "${HANDOFF_ROWS[@]}"
   fi
   for s in "${SKIPPED[@]}"; do
     echo

@@ -18,6 +18,8 @@ import io.netty.channel.EventLoop;
 import io.netty.channel.EventLoopGroup;
 import io.netty.channel.IoEventLoop;
 import io.netty.channel.MultiThreadIoEventLoopGroup;
+import io.netty.channel.epoll.Epoll;
+import io.netty.channel.epoll.EpollIoHandler;
 import io.netty.channel.nio.NioIoHandler;
 import io.netty.util.concurrent.DefaultThreadFactory;
 import io.netty.util.concurrent.EventExecutor;
@@ -98,9 +100,7 @@ public final class HandoffClient implements AutoCloseable {
     this.config = config;
     EventLoopGroup group = config.eventLoopGroup;
     if (group == null) {
-      ownGroup =
-          new MultiThreadIoEventLoopGroup(
-              1, new DefaultThreadFactory("handoff-client", true), NioIoHandler.newFactory());
+      ownGroup = newEventLoopGroup(1);
       group = ownGroup;
     } else {
       ownGroup = null;
@@ -136,6 +136,22 @@ public final class HandoffClient implements AutoCloseable {
             config.reconnectMax.toNanos(),
             () -> ThreadLocalRandom.current().nextDouble());
     this.engine = new SyncEngine(config, connector, scheduler, executor, backoff, System::nanoTime);
+  }
+
+  /**
+   * A group of {@code threads} event loops on daemon threads to share among many clients ({@link
+   * Builder#eventLoopGroup}): epoll when Netty's native epoll transport is available (Linux, with
+   * {@code netty-transport-native-epoll} on the class path), NIO otherwise. The caller shuts it
+   * down after closing its clients.
+   */
+  public static EventLoopGroup newEventLoopGroup(int threads) {
+    if (threads <= 0) {
+      throw new IllegalArgumentException("threads must be > 0, was " + threads);
+    }
+    return new MultiThreadIoEventLoopGroup(
+        threads,
+        new DefaultThreadFactory("handoff-client", true),
+        Epoll.isAvailable() ? EpollIoHandler.newFactory() : NioIoHandler.newFactory());
   }
 
   /** A builder with every setting at its default; {@link Builder#url} is required. */
@@ -203,22 +219,25 @@ public final class HandoffClient implements AutoCloseable {
             .setActivity(activity)
             .setTtlMs(ttl == null ? 0 : (int) ttl.toMillis());
     OutgoingOffer out = new OutgoingOffer(this);
-    engine
-        .request(ClientFrame.newBuilder().setOfferActivity(o))
-        .whenComplete(
-            (f, err) -> {
-              if (err == null && !f.hasOfferCreated()) {
-                err = HandoffException.local("unexpected answer " + f.getBodyCase(), null);
-              }
-              if (err != null) {
-                out.created.completeExceptionally(err);
-                out.result.completeExceptionally(err);
-                return;
-              }
-              Offer created = f.getOfferCreated().getOffer();
-              engine.handoff.track(created.getOfferId(), out);
-              out.created.complete(created);
-            });
+    // The callback is attached before the request is sent, so it runs on the event loop as the
+    // OfferCreated is handled: attached later (from this thread), it could run after the
+    // OfferResult had already arrived and found no offer to complete.
+    CompletableFuture<ServerFrame> answer = new CompletableFuture<>();
+    answer.whenComplete(
+        (f, err) -> {
+          if (err == null && !f.hasOfferCreated()) {
+            err = HandoffException.local("unexpected answer " + f.getBodyCase(), null);
+          }
+          if (err != null) {
+            out.created.completeExceptionally(err);
+            out.result.completeExceptionally(err);
+            return;
+          }
+          Offer created = f.getOfferCreated().getOffer();
+          engine.handoff.track(created.getOfferId(), out);
+          out.created.complete(created);
+        });
+    engine.request(ClientFrame.newBuilder().setOfferActivity(o), answer);
     return out;
   }
 
@@ -255,14 +274,16 @@ public final class HandoffClient implements AutoCloseable {
     if (offerId == null || offerId.isEmpty()) {
       throw new IllegalArgumentException("offerId must not be empty");
     }
-    return engine
-        .request(frame)
-        .whenComplete(
+    CompletableFuture<ServerFrame> answer = new CompletableFuture<>();
+    CompletableFuture<ServerFrame> done =
+        answer.whenComplete(
             (f, err) -> {
               if (err == null || (err instanceof HandoffException h && h.errorCode() != null)) {
                 engine.handoff.prompts.remove(offerId);
               }
             });
+    engine.request(frame, answer);
+    return done;
   }
 
   private static ServerFrame expect(ServerFrame f, boolean ok) {
@@ -285,6 +306,16 @@ public final class HandoffClient implements AutoCloseable {
   /** The user's other devices and their presence, as last heard. */
   public Map<String, DevicePresence> presence() {
     return Map.copyOf(engine.handoff.presence);
+  }
+
+  /**
+   * Drops the current connection as a network failure would: the TCP connection is reset, without a
+   * close frame. The client then reconnects (after its reconnect backoff) and resumes from its
+   * replicas, as after any lost connection: writes in flight are re-sent, requests in flight fail.
+   * Does nothing when there is no connection or attempt. For tests and load tests of resumption.
+   */
+  public void dropConnection() {
+    engine.dropConnection();
   }
 
   /** The current connection state. */
@@ -492,15 +523,16 @@ public final class HandoffClient implements AutoCloseable {
     }
 
     /**
-     * A shared NIO event loop group: the client picks one of its loops and lives there. {@link
-     * HandoffClient#close()} does not shut it down. Without one, each client creates a group with
-     * one daemon thread.
+     * A shared event loop group, NIO or epoll (see {@link HandoffClient#newEventLoopGroup}): the
+     * client picks one of its loops and lives there. {@link HandoffClient#close()} does not shut it
+     * down. Without one, each client creates a group with one daemon thread (epoll when available).
      */
     public Builder eventLoopGroup(EventLoopGroup group) {
       check(group != null, "eventLoopGroup must not be null");
       check(
-          isNio(group),
-          "eventLoopGroup must be a NIO group (MultiThreadIoEventLoopGroup with NioIoHandler)");
+          isSupported(group),
+          "eventLoopGroup must be a NIO or epoll group (MultiThreadIoEventLoopGroup with"
+              + " NioIoHandler or EpollIoHandler)");
       this.eventLoopGroup = group;
       return this;
     }
@@ -608,9 +640,10 @@ public final class HandoffClient implements AutoCloseable {
 
     // Walks the loops instead of calling next() (or IoEventLoopGroup.isIoType, which does in some
     // Netty 4.2 versions): that would advance the group's round-robin and skew where clients land.
-    private static boolean isNio(EventLoopGroup group) {
+    private static boolean isSupported(EventLoopGroup group) {
       for (EventExecutor executor : group) {
-        if (!(executor instanceof IoEventLoop loop && loop.isIoType(NioIoHandler.class))) {
+        if (!(executor instanceof IoEventLoop loop
+            && (loop.isIoType(NioIoHandler.class) || loop.isIoType(EpollIoHandler.class)))) {
           return false;
         }
       }

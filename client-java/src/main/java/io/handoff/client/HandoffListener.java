@@ -24,6 +24,15 @@ public interface HandoffListener {
   default void onStateChanged(ConnectionState state, int closeCode, String reason) {}
 
   /**
+   * The connection has caught up: its Welcome has been processed and every document its sync report
+   * named has been brought to the reported version (deltas applied, snapshot replaced, or dropped
+   * as gone). Called once per connection, after {@link ConnectionState#CONNECTED} and the changes
+   * of the catch-up; not called for a connection that ends before it caught up. Live changes may
+   * already have been applied too.
+   */
+  default void onSynced() {}
+
+  /**
    * An error that is not tied to one of this client's writes: a server Error frame without a client
    * sequence number, or a failure to start a connection attempt.
    */

@@ -19,8 +19,10 @@ import io.handoff.protocol.v1.SyncReport;
 import io.handoff.protocol.v1.Welcome;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ConcurrentMap;
@@ -168,7 +170,16 @@ final class SyncEngine {
    * thread.
    */
   CompletableFuture<ServerFrame> request(ClientFrame.Builder frame) {
-    CompletableFuture<ServerFrame> answer = new CompletableFuture<>();
+    return request(frame, new CompletableFuture<>());
+  }
+
+  /**
+   * As {@link #request(ClientFrame.Builder)}, completing {@code answer}: callbacks the caller
+   * attached to it before this call run on the event loop as the answer is handled, before any
+   * later frame (an offer's result must not overtake the tracking of the offer). Any thread.
+   */
+  CompletableFuture<ServerFrame> request(
+      ClientFrame.Builder frame, CompletableFuture<ServerFrame> answer) {
     boolean queued =
         run(
             () -> {
@@ -187,6 +198,20 @@ final class SyncEngine {
       answer.completeExceptionally(HandoffException.clientClosed());
     }
     return answer;
+  }
+
+  /**
+   * Drops the current connection (or the attempt in progress) as a network failure would; the
+   * client then reconnects and resumes as after any lost connection. Any thread.
+   */
+  void dropConnection() {
+    run(
+        () -> {
+          Link l = link;
+          if (l != null && l.channel != null) {
+            l.channel.abort();
+          }
+        });
   }
 
   /** Runs {@code task} on the event loop. Any thread. */
@@ -478,9 +503,50 @@ final class SyncEngine {
     }
     setState(ConnectionState.CONNECTED, 0, null);
     connectFuture.complete(null);
+    for (DocumentSync sync : welcome.getSync().getDocumentsList()) {
+      DocumentSync.Mode mode = sync.getMode();
+      if (mode == DocumentSync.Mode.DELTAS || mode == DocumentSync.Mode.SNAPSHOT) {
+        Document.State s = document(sync.getDocument()).state();
+        if (s.epoch != sync.getEpoch() || s.version < sync.getToVersion()) {
+          l.catchingUp.put(sync.getDocument(), sync);
+        }
+      }
+    }
     onSyncReport(welcome.getSync(), now);
     handoff.onWelcome(welcome);
     pump();
+    checkSynced(l);
+  }
+
+  /** A document's replica changed: is it where the Welcome said it would be brought? */
+  private void caughtUp(Document d) {
+    Link l = link;
+    if (l == null || l.catchingUp.isEmpty()) {
+      return;
+    }
+    DocumentSync target = l.catchingUp.get(d.name());
+    if (target != null) {
+      Document.State s = d.state();
+      if (s.epoch == target.getEpoch() && s.version >= target.getToVersion()) {
+        l.catchingUp.remove(d.name());
+        checkSynced(l);
+      }
+    }
+  }
+
+  /** Tells the listeners once per connection when everything in its Welcome's report arrived. */
+  private void checkSynced(Link l) {
+    if (l.synced || !l.welcomed || !l.catchingUp.isEmpty() || link != l) {
+      return;
+    }
+    l.synced = true;
+    for (HandoffListener listener : listeners) {
+      try {
+        listener.onSynced();
+      } catch (RuntimeException e) {
+        log.warn("listener {} threw from onSynced", listener, e);
+      }
+    }
   }
 
   private void onSyncReport(SyncReport report, long now) {
@@ -490,6 +556,10 @@ final class SyncEngine {
       if (sync.getMode() == DocumentSync.Mode.GONE) {
         d.drop();
         emit(DocumentChange.gone(d.name(), now));
+        Link l = link;
+        if (l != null && l.catchingUp.remove(d.name()) != null) {
+          checkSynced(l);
+        }
       }
     }
   }
@@ -512,6 +582,7 @@ final class SyncEngine {
     if (!listeners.isEmpty()) {
       emit(DocumentChange.delta(delta, now));
     }
+    caughtUp(d);
     String me = deviceId;
     if (me != null && me.equals(delta.getOriginDevice())) {
       PendingWrite w = numbered.get(delta.getOriginSeq());
@@ -530,6 +601,7 @@ final class SyncEngine {
     d.resyncInFlight = false;
     Document.State s = d.state();
     emit(DocumentChange.snapshot(d.name(), s.epoch, s.version, s.fields, now));
+    caughtUp(d);
   }
 
   private void onAck(Ack ack, long now) {
@@ -722,6 +794,9 @@ final class SyncEngine {
   private final class Link implements FrameListener {
     FrameChannel channel;
     boolean welcomed;
+    // Documents the Welcome's sync report still has to bring up to date, by name.
+    final Map<String, DocumentSync> catchingUp = new HashMap<>();
+    boolean synced;
     int disconnectCode;
     String disconnectReason;
 

@@ -63,6 +63,13 @@ final class FakeChannel implements FrameChannel {
     readTimeoutMillis = millis;
   }
 
+  boolean aborted;
+
+  @Override
+  public void abort() {
+    aborted = true;
+  }
+
   @Override
   public Future<?> close() {
     closed = true;

@@ -10,6 +10,12 @@ final class RecordingListener implements HandoffListener {
   final List<DocumentChange> changes = new ArrayList<>();
   final List<StateChange> states = new ArrayList<>();
   final List<HandoffException> errors = new ArrayList<>();
+  int synced;
+
+  @Override
+  public void onSynced() {
+    synced++;
+  }
 
   @Override
   public void onChange(DocumentChange change) {

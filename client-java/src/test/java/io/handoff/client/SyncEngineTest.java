@@ -270,6 +270,62 @@ class SyncEngineTest {
     assertEquals(List.of(DocumentChange.Kind.GONE), kinds());
   }
 
+  // ---- caught up (onSynced) and dropping the connection ----
+
+  private static DocumentSync syncTo(String document, DocumentSync.Mode mode, long to) {
+    return sync(document, mode, EPOCH).toBuilder().setToVersion(to).build();
+  }
+
+  @Test
+  void onSyncedWaitsUntilEveryDocumentInTheWelcomesReportIsAtItsVersion() {
+    engine.connect();
+    FakeChannel channel = connector.last().open();
+    channel.receive(
+        welcome(
+            0,
+            syncTo("cart", DocumentSync.Mode.DELTAS, 2),
+            syncTo("player", DocumentSync.Mode.SNAPSHOT, 5),
+            syncTo("ui", DocumentSync.Mode.UP_TO_DATE, 0)));
+    assertEquals(0, listener.synced, "nothing applied yet");
+
+    channel.receive(delta("cart", EPOCH, 1, set("f", "1")));
+    channel.receive(delta("cart", EPOCH, 2, set("f", "2")));
+    assertEquals(0, listener.synced, "player's snapshot still to come");
+    channel.receive(snapshot("player", EPOCH, 5, Map.of("at", bytes("0:05"))));
+    assertEquals(1, listener.synced);
+
+    channel.receive(delta("cart", EPOCH, 3, set("f", "3")));
+    assertEquals(1, listener.synced, "once per connection");
+  }
+
+  @Test
+  void onSyncedComesWithTheWelcomeWhenNothingIsToCatchUp() {
+    connected(0);
+
+    assertEquals(1, listener.synced);
+  }
+
+  @Test
+  void aConnectionLostBeforeCatchingUpIsNotSyncedAndTheNextOneIs() {
+    engine.connect();
+    FakeChannel first = connector.last().open();
+    first.receive(welcome(0, syncTo("cart", DocumentSync.Mode.DELTAS, 2)));
+    first.receive(delta("cart", EPOCH, 1, set("f", "1")));
+
+    engine.dropConnection();
+    assertTrue(first.aborted, "the connection is reset, not closed with a close frame");
+    first.closeWith(1006, "reset");
+    assertEquals(ConnectionState.RECONNECTING, engine.state());
+    scheduler.runPending();
+    FakeChannel second = connector.last().open();
+    assertEquals(1, second.drain().get(0).getHello().getPositions(0).getVersion());
+    second.receive(welcome(0, syncTo("cart", DocumentSync.Mode.DELTAS, 2)));
+    assertEquals(0, listener.synced);
+    second.receive(delta("cart", EPOCH, 2, set("f", "2")));
+
+    assertEquals(1, listener.synced);
+  }
+
   // ---- writes and acks ----
 
   @Test

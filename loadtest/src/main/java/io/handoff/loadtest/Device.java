@@ -8,7 +8,10 @@ import io.handoff.client.DocumentChange;
 import io.handoff.client.HandoffClient;
 import io.handoff.client.HandoffException;
 import io.handoff.client.HandoffListener;
+import io.handoff.client.OfferListener;
 import io.handoff.protocol.v1.FieldOp;
+import io.handoff.protocol.v1.Offer;
+import io.handoff.protocol.v1.OfferOutcome;
 
 /**
  * One simulated device: its client, its documents, and the bookkeeping of everything it receives.
@@ -18,13 +21,18 @@ import io.handoff.protocol.v1.FieldOp;
  * {@link #isUp()} and {@link #trackers} ({@link VersionTracker#high()}) may be read from any
  * thread.
  */
-final class Device implements HandoffListener {
+final class Device implements HandoffListener, OfferListener {
   /** Close code the client reports when the connection ended without a close frame. */
   static final int ABNORMAL_CLOSURE = 1006;
 
   /** Names of the documents every user has: {@code doc0} to {@code doc<K-1>}. */
   static String documentName(int index) {
     return "doc" + index;
+  }
+
+  /** The device id of slot {@code slot} of a user. */
+  static String deviceIdOf(int slot) {
+    return "d" + slot;
   }
 
   /** This device's index in the fleet. */
@@ -52,6 +60,9 @@ final class Device implements HandoffListener {
   // Whether a Welcome ever arrived: losses before the first one are retried connection attempts.
   private volatile boolean welcomed;
   private volatile long lastDownNanos = Long.MIN_VALUE;
+  private volatile long lastSyncedNanos = Long.MIN_VALUE;
+  // Set before connecting by the handoff scenario; null otherwise.
+  private volatile HandoffRun handoff;
 
   // ---- event loop only ----
   private boolean resuming;
@@ -73,7 +84,7 @@ final class Device implements HandoffListener {
     this.index = index;
     this.user = user;
     this.slot = slot;
-    this.deviceId = "d" + slot;
+    this.deviceId = deviceIdOf(slot);
     this.logs = logs;
     this.stats = stats;
     this.dropsExpected = dropsExpected;
@@ -97,6 +108,30 @@ final class Device implements HandoffListener {
     return client;
   }
 
+  /** Routes this device's prompts and withdrawals to {@code run}; called before connecting. */
+  void handoff(HandoffRun run) {
+    this.handoff = run;
+  }
+
+  @Override
+  public void onPrompt(Offer offer) {
+    HandoffRun run = handoff;
+    if (run != null) {
+      run.onPrompt(this, offer, System.nanoTime());
+    } else if (!closing) {
+      stats.clientErrors.increment();
+      stats.sample("device " + index + " got a prompt in a scenario without offers");
+    }
+  }
+
+  @Override
+  public void onWithdrawn(String offerId, OfferOutcome outcome, String byDevice) {
+    HandoffRun run = handoff;
+    if (run != null) {
+      run.onWithdrawn(this, offerId, outcome, byDevice);
+    }
+  }
+
   /** Whether the client is connected (a Welcome arrived on the current connection). */
   boolean isUp() {
     return up;
@@ -105,6 +140,11 @@ final class Device implements HandoffListener {
   /** When the connection was last lost after a Welcome ({@link System#nanoTime()}). */
   long lastDownNanos() {
     return lastDownNanos;
+  }
+
+  /** When a connection last caught up ({@link HandoffListener#onSynced()}), or MIN_VALUE. */
+  long lastSyncedNanos() {
+    return lastSyncedNanos;
   }
 
   /** From now on a CLOSED state is the load tester's doing, not an error. */
@@ -158,9 +198,6 @@ final class Device implements HandoffListener {
         stats.gone.increment();
         stats.sample("device " + index + ": " + change.document() + " reported GONE");
       }
-    }
-    if (resuming) {
-      checkResumed(change.receivedNanos());
     }
   }
 
@@ -232,9 +269,6 @@ final class Device implements HandoffListener {
           up = true;
           stats.connected.incrementAndGet();
         }
-        if (resuming) {
-          checkResumed(now);
-        }
       }
       case RECONNECTING -> {
         wentDown();
@@ -285,17 +319,33 @@ final class Device implements HandoffListener {
     }
   }
 
-  /** Resumed: connected again, holding every version that was acked when the connection broke. */
-  private void checkResumed(long now) {
-    if (!up) {
+  /**
+   * The connection caught up with its Welcome's sync report: resumed. It must hold every version
+   * that was acked when the previous connection broke; one that does not is an error.
+   */
+  @Override
+  public void onSynced() {
+    long now = System.nanoTime();
+    lastSyncedNanos = now;
+    if (!resuming) {
       return;
     }
+    resuming = false;
     for (int i = 0; i < trackers.length; i++) {
       if (trackers[i].high() < resumeTargets[i]) {
-        return;
+        stats.clientErrors.increment();
+        stats.sample(
+            "device "
+                + index
+                + " caught up at "
+                + documentName(i)
+                + " v"
+                + trackers[i].high()
+                + ", but v"
+                + resumeTargets[i]
+                + " was acked before its connection broke");
       }
     }
-    resuming = false;
     stats.resumes.increment();
     stats.resume.recordValue(Math.max(0, now - resumeStartNanos) / 1_000);
   }

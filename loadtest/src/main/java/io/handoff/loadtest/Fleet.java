@@ -1,11 +1,13 @@
 package io.handoff.loadtest;
 
 import io.handoff.client.HandoffClient;
-import io.netty.channel.Channel;
+import io.netty.channel.EventLoopGroup;
 import java.io.PrintStream;
 import java.net.InetSocketAddress;
 import java.net.URI;
 import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Collections;
 import java.util.List;
 import java.util.Random;
 import java.util.concurrent.ExecutorService;
@@ -29,7 +31,7 @@ final class Fleet implements AutoCloseable {
   /** Clients closed at once when the fleet closes. */
   private static final int CLOSE_THREADS = 32;
 
-  private final TrackingEventLoopGroup group;
+  private final EventLoopGroup group;
   private final Device[] devices;
   private final DocLog[][] logs;
   private final int users;
@@ -47,7 +49,7 @@ final class Fleet implements AutoCloseable {
     List<InetSocketAddress> sources = o.sourceAddresses();
     Tokens tokens = new Tokens(o.jwtSecret);
     String prefix = o.userPrefix();
-    this.group = TrackingEventLoopGroup.create(o.threads());
+    this.group = HandoffClient.newEventLoopGroup(o.threads());
     this.logs = new DocLog[users][];
     this.devices = new Device[users * devicesPerUser];
     try {
@@ -69,7 +71,8 @@ final class Fleet implements AutoCloseable {
                   .followAll()
                   .eventLoopGroup(group)
                   .clientName("handoff-loadtest")
-                  .listener(device);
+                  .listener(device)
+                  .offerListener(device);
           if (!sources.isEmpty()) {
             b.localAddress(sources.get(i % sources.size()));
           }
@@ -106,11 +109,6 @@ final class Fleet implements AutoCloseable {
   /** The documents of {@code user}. */
   DocLog[] logs(int user) {
     return logs[user];
-  }
-
-  /** Open TCP connections of the fleet (connected or still connecting). */
-  int openChannels() {
-    return group.openChannels();
   }
 
   /**
@@ -168,20 +166,35 @@ final class Fleet implements AutoCloseable {
     return connected;
   }
 
-  /** Cuts up to {@code n} random active connections; returns how many. */
+  /**
+   * Cuts the connections of up to {@code n} random connected devices ({@link
+   * HandoffClient#dropConnection()}: a TCP reset, no close frame); returns how many.
+   */
   int cutRandom(int n, Random random) {
-    List<Channel> picked = group.pickActive(n, random);
-    picked.forEach(TrackingEventLoopGroup::cut);
+    List<Device> up = new ArrayList<>(devices.length);
+    for (Device d : devices) {
+      if (d.isUp()) {
+        up.add(d);
+      }
+    }
+    Collections.shuffle(up, random);
+    List<Device> picked = up.subList(0, Math.min(n, up.size()));
+    picked.forEach(d -> d.client().dropConnection());
     stats.drops.add(picked.size());
     return picked.size();
   }
 
-  /** Cuts every active connection at once; returns how many. */
+  /** Cuts the connection of every connected device at once; returns how many. */
   int cutAll() {
-    List<Channel> all = group.allActive();
-    all.forEach(TrackingEventLoopGroup::cut);
-    stats.drops.add(all.size());
-    return all.size();
+    int cut = 0;
+    for (Device d : devices) {
+      if (d.isUp()) {
+        d.client().dropConnection();
+        cut++;
+      }
+    }
+    stats.drops.add(cut);
+    return cut;
   }
 
   /**

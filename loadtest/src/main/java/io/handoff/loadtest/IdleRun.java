@@ -68,12 +68,8 @@ final class IdleRun {
         if (now >= nextPrint) {
           nextPrint += SECOND;
           progress.printf(
-              "held %5.1fs  conn %d/%d  tcp %d  disconnects %d%n",
-              (now - start) / 1e9,
-              stats.connected.get(),
-              fleet.size(),
-              fleet.openChannels(),
-              stats.disconnects.sum());
+              "held %5.1fs  conn %d/%d  disconnects %d%n",
+              (now - start) / 1e9, stats.connected.get(), fleet.size(), stats.disconnects.sum());
         }
       }
       cpu = cpuStart.since(serverPid);

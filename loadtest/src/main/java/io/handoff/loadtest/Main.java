@@ -31,7 +31,7 @@ import picocli.CommandLine.Spec;
       "0:nothing lost, duplicated or reordered, no errors",
       "1:the run found a problem (the table or the JSON says which)",
       "2:bad command line",
-      "3:the server does not support this scenario yet"
+      "3:the server does not support this scenario"
     },
     subcommands = {
       Main.Fanout.class,
@@ -201,20 +201,25 @@ public final class Main implements Callable<Integer> {
       name = "handoff",
       mixinStandardHelpOptions = true,
       description = {
-        "Offers with concurrent accepts: offer-to-prompt and accept-to-granted latency, exactly one"
-            + " winner. Not runnable yet: the server has no offers."
+        "U users x D devices (D >= 2). Offers at a fixed total rate (open loop), each from one"
+            + " device of a user (in turn) to all its other devices; every target accepts at once."
+            + " Measures offer-to-prompt (from the intended send time) and accept-to-granted"
+            + " latency; checks that exactly one accept wins each offer and that the offerer's"
+            + " result names it. A user has at most one offer in flight: one due earlier waits"
+            + " and is sent late (its latency grows). --payload is the activity's payload."
       })
   static final class Handoff implements Callable<Integer> {
     @ParentCommand Main main;
+    @Spec CommandLine.Model.CommandSpec spec;
     @Mixin LoadOptions options;
 
     @Override
-    public Integer call() {
-      main.err.println(
-          "handoff-loadtest: the handoff scenario cannot run: the server does not support"
-              + " handoff yet (offers and presence are not built; protocol v1 only reserves their"
-              + " field numbers). Nothing was sent.");
-      return EXIT_UNSUPPORTED;
+    public Integer call() throws IOException {
+      options.validate();
+      HandoffRun.validate(options);
+      PrintStream progress = options.json ? main.err : main.out;
+      Result r = new HandoffRun(options, progress).run();
+      return main.finish(options, r, commandLine(spec));
     }
   }
 }

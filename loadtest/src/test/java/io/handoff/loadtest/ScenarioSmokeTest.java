@@ -171,12 +171,53 @@ class ScenarioSmokeTest {
   }
 
   @Test
-  void handoffSaysTheServerDoesNotSupportItAndFails() {
-    Run run = run("handoff", "--url", url, "--users", "2", "--jwt-secret", SECRET, "--json");
+  void handoffGrantsEveryOfferToExactlyOneOfTheConcurrentAccepts(@TempDir Path dir)
+      throws Exception {
+    Path report = dir.resolve("handoff.html");
+    Run run =
+        run(
+            "handoff",
+            "--url",
+            url,
+            "--users",
+            "10",
+            "--devices",
+            "3",
+            "--rate",
+            "20",
+            "--duration",
+            "2s",
+            "--jwt-secret",
+            SECRET,
+            "--json",
+            "--report",
+            report.toString());
 
-    assertEquals(Main.EXIT_UNSUPPORTED, run.exit);
-    assertTrue(run.err.contains("does not support handoff yet"), run.err);
-    assertEquals("", run.out.strip(), "no figures for a scenario that did not run");
+    assertEquals(0, run.exit, run.err);
+    Map<String, String> json = run.json();
+    assertEquals("30", json.get("connections"));
+    assertEquals("40", json.get("offers"));
+    assertEquals("40", json.get("sent"));
+    assertEquals("40", json.get("winners"), "one winner per offer");
+    assertEquals("0", json.get("extra_winners"));
+    assertEquals("0", json.get("no_winner"));
+    assertEquals("80", json.get("expected"));
+    assertEquals("80", json.get("received"), "every other device got each prompt");
+    assertEquals("40", json.get("losers_withdrawn_error"), "the other accept was refused");
+    assertEquals("0", json.get("result_mismatches"), "each offerer's result names the winner");
+    assertNothingWentWrong(json);
+    for (String field : List.of("p99_ms", "accept_p99_ms", "accept_max_ms", "handoffs_per_s")) {
+      assertTrue(json.containsKey(field), field + " missing from " + run.lastLine());
+    }
+    assertTrue(Files.readString(report).contains("Latency over time"), "report written");
+  }
+
+  @Test
+  void handoffNeedsTwoDevicesPerUser() {
+    Run run = run("handoff", "--url", url, "--devices", "1", "--jwt-secret", SECRET);
+
+    assertEquals(2, run.exit);
+    assertTrue(run.err.contains("at least 2"), run.err);
   }
 
   @Test

@@ -6,6 +6,7 @@ import io.handoff.protocol.v1.ServerFrame;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
+import io.netty.channel.ChannelOption;
 import io.netty.channel.ChannelPipeline;
 import io.netty.channel.EventLoop;
 import io.netty.handler.codec.DecoderException;
@@ -155,6 +156,24 @@ final class ConnectionHandler extends ChannelInboundHandlerAdapter implements Fr
   public Future<?> close() {
     remember(NORMAL_CLOSURE, "closed by the client", null);
     return channel.close();
+  }
+
+  @Override
+  public void abort() {
+    if (!channel.isOpen()) {
+      return;
+    }
+    remember(ABNORMAL_CLOSURE, "connection dropped by the client", null);
+    if (channel.isActive()) {
+      channel.config().setOption(ChannelOption.SO_LINGER, 0);
+    }
+    // From the head of the pipeline: the WebSocket handler would otherwise send a close frame.
+    ChannelHandlerContext first = channel.pipeline().firstContext();
+    if (first != null) {
+      first.close();
+    } else {
+      channel.close();
+    }
   }
 
   private void remember(int code, String reason, Throwable t) {

@@ -83,6 +83,13 @@ public final class DeferredFrameChannel implements FrameChannel {
   }
 
   @Override
+  public void abort() {
+    if (delegate != null) {
+      delegate.abort();
+    }
+  }
+
+  @Override
   public Future<?> close() {
     if (delegate != null) {
       return delegate.close();

@@ -29,4 +29,10 @@ public interface FrameChannel {
 
   /** Closes the connection with a normal-closure (1000) close frame. */
   Future<?> close();
+
+  /**
+   * Drops the connection as a network failure would: the TCP connection is reset (no close frame)
+   * and the listener's {@code onClose} follows with 1006. Does nothing once closed.
+   */
+  void abort();
 }

@@ -4,6 +4,9 @@ import io.netty.bootstrap.Bootstrap;
 import io.netty.channel.ChannelFuture;
 import io.netty.channel.ChannelOption;
 import io.netty.channel.EventLoop;
+import io.netty.channel.IoEventLoop;
+import io.netty.channel.epoll.EpollIoHandler;
+import io.netty.channel.epoll.EpollSocketChannel;
 import io.netty.channel.socket.nio.NioSocketChannel;
 import io.netty.handler.codec.http.DefaultHttpHeaders;
 import io.netty.handler.codec.http.HttpHeaderNames;
@@ -43,7 +46,7 @@ public final class WebSocketConnector {
 
   /**
    * @param uri a {@code ws://} or {@code wss://} URI
-   * @param eventLoop the loop every connection is registered on (NIO)
+   * @param eventLoop the loop every connection is registered on (NIO or epoll)
    * @param localAddress the source address to bind, or {@code null} for any
    */
   public WebSocketConnector(
@@ -87,7 +90,7 @@ public final class WebSocketConnector {
     Bootstrap bootstrap =
         new Bootstrap()
             .group(eventLoop)
-            .channel(NioSocketChannel.class)
+            .channel(isEpoll(eventLoop) ? EpollSocketChannel.class : NioSocketChannel.class)
             .option(ChannelOption.CONNECT_TIMEOUT_MILLIS, connectTimeoutMillis)
             .option(ChannelOption.TCP_NODELAY, true)
             .handler(
@@ -104,6 +107,10 @@ public final class WebSocketConnector {
           }
         });
     return handler;
+  }
+
+  private static boolean isEpoll(EventLoop loop) {
+    return loop instanceof IoEventLoop io && io.isIoType(EpollIoHandler.class);
   }
 
   @Override

@@ -1,0 +1,783 @@
+package io.handoff.loadtest;
+
+import com.google.protobuf.UnsafeByteOperations;
+import io.handoff.client.HandoffException;
+import io.handoff.client.OutgoingOffer;
+import io.handoff.protocol.v1.Activity;
+import io.handoff.protocol.v1.ErrorCode;
+import io.handoff.protocol.v1.Offer;
+import io.handoff.protocol.v1.OfferOutcome;
+import io.handoff.protocol.v1.OfferResult;
+import java.io.PrintStream;
+import java.time.Duration;
+import java.util.ArrayDeque;
+import java.util.concurrent.CompletionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.LongAdder;
+import java.util.concurrent.locks.LockSupport;
+import org.HdrHistogram.Histogram;
+import org.HdrHistogram.Recorder;
+
+/**
+ * The {@code handoff} scenario: U users x D devices (D at least 2), all connected. Offers at a
+ * fixed total rate on an open-loop schedule: offer {@code i} belongs to user {@code i % U} and is
+ * made by its device {@code (i / U) % D} (the offerer rotates) to all the user's other devices.
+ * Every target that gets the prompt accepts at once, so the D-1 accepts race; exactly one must win.
+ *
+ * <p>A user has at most one offer in flight (far below the server's 16 live offers per user): an
+ * offer due while its user's previous one is still going waits for it and is sent late, its latency
+ * still measured from its intended time (coordinated omission avoided as in {@link WriteRun}). An
+ * offer is finished when the offerer has its {@link OutgoingOffer#result()} and every target has
+ * had its prompt and the answer to its accept, or when {@code --drain-timeout} has passed since it
+ * was sent.
+ *
+ * <p>What is measured: offer-to-prompt latency, from the offer's intended send time to the prompt's
+ * arrival at each target ({@link Stats#latency}, the {@code p*_ms} fields); accept-to-granted
+ * latency, from the winner's accept to its {@code OfferGranted} ({@code accept_*_ms}). What is
+ * checked, per offer: every target got the prompt once; exactly one accept was granted; the other
+ * accepts failed with {@code OFFER_WITHDRAWN}; a withdrawal pushed to a loser names the winner and
+ * none reaches the winner; the offerer's result is ACCEPTED by the winner.
+ *
+ * <p>Threading: the scheduler thread and the event loops start offers and report what arrives; each
+ * offer's bookkeeping is guarded by its {@link OfferTrack}'s monitor, each user's queue by its
+ * {@link UserSlot}'s. The main thread prints, sweeps timed-out offers and counts.
+ */
+final class HandoffRun {
+  /** The document the offered activity names (it does not exist: the grant carries no snapshot). */
+  static final String DOCUMENT = "handoff";
+
+  /** The activity kind of every load-test offer. */
+  static final String KIND = "loadtest";
+
+  /** The server's default limit on an activity's payload (Welcome.max_activity_payload_bytes). */
+  static final int MAX_PAYLOAD = 4096;
+
+  private static final long SECOND = TimeUnit.SECONDS.toNanos(1);
+  private static final long TICK = TimeUnit.MILLISECONDS.toNanos(50);
+
+  private static final byte NO_ANSWER = 0;
+  private static final byte GRANTED = 1;
+  private static final byte WITHDRAWN = 2;
+  private static final byte FAILED = 3;
+
+  private final LoadOptions o;
+  private final PrintStream progress;
+  private final Stats stats = new Stats();
+  private final Recorder acceptLatency = new Recorder(3);
+  private final Histogram acceptTotal = new Histogram(3);
+  private Histogram acceptInterval;
+
+  private final LongAdder created = new LongAdder();
+  private final LongAdder refused = new LongAdder();
+  private final LongAdder winners = new LongAdder();
+  private final LongAdder winnersInWindow = new LongAdder();
+  private final LongAdder noWinner = new LongAdder();
+  private final LongAdder extraWinners = new LongAdder();
+  private final LongAdder missingPrompts = new LongAdder();
+  private final LongAdder duplicatePrompts = new LongAdder();
+  private final LongAdder unknownPrompts = new LongAdder();
+  private final LongAdder withdrawnErrors = new LongAdder();
+  private final LongAdder withdrawnPushes = new LongAdder();
+  private final LongAdder wrongWithdrawals = new LongAdder();
+  private final LongAdder strayWithdrawals = new LongAdder();
+  private final LongAdder acceptErrors = new LongAdder();
+  private final LongAdder unanswered = new LongAdder();
+  private final LongAdder resultMismatches = new LongAdder();
+  private final LongAdder timedOut = new LongAdder();
+  private final LongAdder lateSends = new LongAdder();
+  private final LongAdder finished = new LongAdder();
+
+  private Fleet fleet;
+  private UserSlot[] slots;
+  private volatile boolean stopped;
+
+  HandoffRun(LoadOptions o, PrintStream progress) {
+    this.o = o;
+    this.progress = progress;
+  }
+
+  /**
+   * Checks what only this scenario needs.
+   *
+   * @throws IllegalArgumentException naming the option
+   */
+  static void validate(LoadOptions o) {
+    if (o.devices < 2) {
+      throw new IllegalArgumentException(
+          "--devices must be at least 2 for handoff (an offerer and a target), was " + o.devices);
+    }
+    if (o.payload > MAX_PAYLOAD) {
+      throw new IllegalArgumentException(
+          "--payload is the activity's payload for handoff: at most "
+              + MAX_PAYLOAD
+              + " bytes (the server's limit), was "
+              + o.payload);
+    }
+  }
+
+  Result run() {
+    Result result = new Result("handoff");
+    result
+        .put("users", o.users)
+        .put("devices", o.devices)
+        .put("rate", o.rate)
+        .put("duration_s", o.duration.toMillis() / 1000.0)
+        .put("warmup_s", o.warmup.toMillis() / 1000.0)
+        .put("payload", o.payload);
+    Duration ttl =
+        o.connectTimeout
+            .plus(o.warmup)
+            .plus(o.duration)
+            .plus(o.drainTimeout.multipliedBy(2))
+            .plusHours(1);
+    fleet = new Fleet(o, stats, false, ttl);
+    slots = new UserSlot[o.users];
+    for (int u = 0; u < o.users; u++) {
+      slots[u] = new UserSlot();
+    }
+    for (int i = 0; i < fleet.size(); i++) {
+      fleet.device(i).handoff(this);
+    }
+    Timeline timeline = null;
+    int connected = 0;
+    long scheduled = 0;
+    long unsent = 0;
+    CpuMeter.Usage cpu = null;
+    try {
+      connected = fleet.connectAll(o.connectTimeout, o.connectConcurrency, progress);
+      if (connected == fleet.size()) {
+        long start = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(100);
+        RateSchedule schedule = new RateSchedule(start, o.rate, o.warmup.plus(o.duration));
+        scheduled = schedule.count();
+        stats.measureFromNanos = start + o.warmup.toNanos();
+        stats.measureToNanos = schedule.endNanos();
+        timeline = new Timeline(start);
+        Thread scheduler = new Thread(() -> schedule(schedule), "loadtest-offers");
+        scheduler.setDaemon(true);
+        scheduler.start();
+        cpu = offer(schedule, timeline);
+        scheduler.join(o.drainTimeout.toMillis());
+        drain(timeline, System.nanoTime() + o.drainTimeout.toNanos());
+        stopped = true;
+        unsent = finishAll();
+        timeline.sample(stats, System.nanoTime());
+        sampleAccept();
+      }
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      result.problem("interrupted");
+    } finally {
+      stopped = true;
+      fleet.close();
+    }
+    count(result, connected, scheduled, unsent, timeline, cpu);
+    return result;
+  }
+
+  /** The scheduler thread: hands each offer to its user when it is due. */
+  private void schedule(RateSchedule schedule) {
+    long count = schedule.count();
+    long users = slots.length;
+    long i = 0;
+    while (i < count && !stopped) {
+      long due = schedule.dueBy(System.nanoTime());
+      for (; i < due && !stopped; i++) {
+        slots[(int) (i % users)].due(i, schedule.intendedNanos(i));
+      }
+      if (i < count) {
+        long wait = schedule.intendedNanos(i) - System.nanoTime();
+        if (wait > 0) {
+          LockSupport.parkNanos(wait);
+        }
+      }
+    }
+  }
+
+  /** The offering phase, on the main thread: sweeps and prints until the schedule ends. */
+  private CpuMeter.Usage offer(RateSchedule schedule, Timeline timeline)
+      throws InterruptedException {
+    long nextPrint = schedule.startNanos() + SECOND;
+    CpuMeter cpuStart = null;
+    while (true) {
+      long now = System.nanoTime();
+      if (now >= schedule.endNanos()) {
+        break;
+      }
+      if (cpuStart == null && now >= stats.measureFromNanos) {
+        cpuStart = CpuMeter.start(o.serverPid);
+      }
+      sweep(now);
+      if (now >= nextPrint) {
+        nextPrint += SECOND;
+        print("", timeline, now);
+      }
+      TimeUnit.NANOSECONDS.sleep(Math.min(TICK, schedule.endNanos() - now));
+    }
+    return cpuStart == null ? null : cpuStart.since(o.serverPid);
+  }
+
+  /** Waits until every user is idle with nothing queued, or the deadline. */
+  private void drain(Timeline timeline, long deadline) throws InterruptedException {
+    long nextPrint = System.nanoTime() + SECOND;
+    while (busyUsers() > 0) {
+      long now = System.nanoTime();
+      if (now >= deadline) {
+        return;
+      }
+      sweep(now);
+      if (now >= nextPrint) {
+        nextPrint += SECOND;
+        print("draining  ", timeline, now);
+      }
+      TimeUnit.MILLISECONDS.sleep(10);
+    }
+  }
+
+  private int busyUsers() {
+    int busy = 0;
+    for (UserSlot s : slots) {
+      if (s.busy()) {
+        busy++;
+      }
+    }
+    return busy;
+  }
+
+  /** Ends offers that have been going for longer than the drain timeout. */
+  private void sweep(long now) {
+    long limit = o.drainTimeout.toNanos();
+    for (UserSlot s : slots) {
+      OfferTrack t = s.current;
+      if (t != null && now - t.sentNanos > limit) {
+        t.end(true);
+      }
+    }
+  }
+
+  /** After the drain: ends what is still going; returns the offers never sent. */
+  private long finishAll() {
+    long unsent = 0;
+    for (UserSlot s : slots) {
+      OfferTrack t = s.current;
+      if (t != null) {
+        t.end(true);
+      }
+      unsent += s.dropBacklog();
+    }
+    return unsent;
+  }
+
+  private void sampleAccept() {
+    acceptInterval = acceptLatency.getIntervalHistogram(acceptInterval);
+    acceptTotal.add(acceptInterval);
+  }
+
+  private void print(String prefix, Timeline timeline, long now) {
+    Timeline.Sample s = timeline.sample(stats, now);
+    sampleAccept();
+    Histogram total = timeline.total();
+    progress.printf(
+        "%s%6.1fs  conn %d/%d  offers %d  prompts %d  winners %d  prompt p50 %.3f ms  p99 %.3f"
+            + " ms  accept p99 %.3f ms  errors %d  busy users %d%n",
+        prefix,
+        s.seconds(),
+        s.connected(),
+        fleet.size(),
+        s.sent(),
+        s.received(),
+        winners.sum(),
+        Timeline.ms(total.getValueAtPercentile(50)),
+        Timeline.ms(total.getValueAtPercentile(99)),
+        Timeline.ms(acceptTotal.getValueAtPercentile(99)),
+        errors(),
+        busyUsers());
+  }
+
+  private long errors() {
+    return refused.sum()
+        + acceptErrors.sum()
+        + unanswered.sum()
+        + resultMismatches.sum()
+        + wrongWithdrawals.sum()
+        + unknownPrompts.sum()
+        + stats.clientErrors.sum()
+        + stats.unexpectedDisconnects.sum()
+        + stats.terminalCloses.sum();
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Called by devices, on their event loops
+  // ---------------------------------------------------------------------------------------------
+
+  /** A prompt reached {@code target}: time it and accept at once. */
+  void onPrompt(Device target, Offer offer, long nowNanos) {
+    long index = indexOf(offer);
+    OfferTrack t = slots[target.user].current;
+    if (t == null || t.index != index || target.slot == t.offerer) {
+      unknownPrompts.increment();
+      stats.sample(
+          "device "
+              + target.index
+              + " got a prompt for offer "
+              + offer.getActivity().getTitle()
+              + ", which is not its user's offer in flight");
+      return;
+    }
+    if (!t.prompted(target.slot, offer.getOfferId(), nowNanos)) {
+      duplicatePrompts.increment();
+      stats.sample("device " + target.index + " got the prompt of " + t + " twice");
+      return;
+    }
+    stats.received.increment();
+    if (nowNanos >= stats.measureFromNanos && nowNanos < stats.measureToNanos) {
+      stats.receivedInWindow.increment();
+    }
+    if (t.intendedNanos >= stats.measureFromNanos) {
+      stats.latency.recordValue(Math.max(0, nowNanos - t.intendedNanos) / 1_000);
+    }
+    target
+        .client()
+        .accept(offer.getOfferId())
+        .whenComplete((granted, error) -> t.answered(target, error, System.nanoTime()));
+  }
+
+  /** The prompt of {@code offerId} was withdrawn from {@code target}. */
+  void onWithdrawn(Device target, String offerId, OfferOutcome outcome, String byDevice) {
+    OfferTrack t = slots[target.user].current;
+    if (t == null || !offerId.equals(t.offerId())) {
+      strayWithdrawals.increment();
+      return;
+    }
+    t.withdrawn(target.slot, outcome, byDevice);
+  }
+
+  private static long indexOf(Offer offer) {
+    String title = offer.getActivity().getTitle();
+    if (title.length() < 2 || title.charAt(0) != 'o') {
+      return -1;
+    }
+    try {
+      return Long.parseLong(title, 1, title.length(), 10);
+    } catch (NumberFormatException e) {
+      return -1;
+    }
+  }
+
+  private static Throwable unwrap(Throwable t) {
+    return t instanceof CompletionException && t.getCause() != null ? t.getCause() : t;
+  }
+
+  /** One user's offers: the one in flight and those due while it was. */
+  private final class UserSlot {
+    volatile OfferTrack current;
+    // Offer indices due while an offer was in flight, oldest first. Bounded by the schedule: at
+    // most
+    // rate x duration / users entries.
+    private final ArrayDeque<long[]> backlog = new ArrayDeque<>();
+
+    /** The scheduler thread: offer {@code index} is due. */
+    void due(long index, long intendedNanos) {
+      OfferTrack start = null;
+      synchronized (this) {
+        if (current == null && backlog.isEmpty()) {
+          start = new OfferTrack(index, intendedNanos);
+          current = start;
+        } else {
+          backlog.add(new long[] {index, intendedNanos});
+          lateSends.increment();
+        }
+      }
+      if (start != null) {
+        send(start);
+      }
+    }
+
+    /** {@code t} ended: send the next offer that is due, if any. Any thread. */
+    void ended(OfferTrack t) {
+      OfferTrack next = null;
+      synchronized (this) {
+        if (current != t) {
+          return;
+        }
+        current = null;
+        if (!stopped && !backlog.isEmpty()) {
+          long[] n = backlog.poll();
+          next = new OfferTrack(n[0], n[1]);
+          current = next;
+        }
+      }
+      if (next != null) {
+        send(next);
+      }
+    }
+
+    synchronized boolean busy() {
+      return current != null || !backlog.isEmpty();
+    }
+
+    synchronized int dropBacklog() {
+      int n = backlog.size();
+      backlog.clear();
+      return n;
+    }
+  }
+
+  private void send(OfferTrack t) {
+    stats.sent.increment();
+    Device offerer = fleet.device(t.user, t.offerer);
+    Activity activity =
+        Activity.newBuilder()
+            .setDocument(DOCUMENT)
+            .setKind(KIND)
+            .setTitle("o" + t.index)
+            .setPayload(
+                UnsafeByteOperations.unsafeWrap(
+                    Payload.encode(t.intendedNanos, offerer.index, o.payload)))
+            .build();
+    OutgoingOffer out = offerer.client().offer(null, activity, null);
+    out.created().whenComplete((offer, error) -> t.created(offer, error));
+    out.result().whenComplete((r, error) -> t.result(r, error));
+  }
+
+  /**
+   * One offer from its send to its end. Mutable state guarded by {@code this}; {@link #end} runs
+   * once.
+   */
+  private final class OfferTrack {
+    final long index;
+    final long intendedNanos;
+    final long sentNanos = System.nanoTime();
+    final int user;
+    final int offerer;
+    private final boolean[] prompted;
+    private final long[] acceptSentNanos;
+    private final byte[] answers;
+    private final String[] withdrawnBy;
+    private String offerId;
+    private boolean resultDone;
+    private OfferResult result;
+    private Throwable resultError;
+    private boolean refusedOffer;
+    private int promptCount;
+    private int answerCount;
+    private boolean ended;
+
+    OfferTrack(long index, long intendedNanos) {
+      this.index = index;
+      this.intendedNanos = intendedNanos;
+      int devices = fleet.devicesPerUser();
+      this.user = (int) (index % slots.length);
+      this.offerer = (int) ((index / slots.length) % devices);
+      this.prompted = new boolean[devices];
+      this.acceptSentNanos = new long[devices];
+      this.answers = new byte[devices];
+      this.withdrawnBy = new String[devices];
+    }
+
+    synchronized String offerId() {
+      return offerId;
+    }
+
+    void created(Offer offer, Throwable error) {
+      synchronized (this) {
+        if (error == null) {
+          offerId = offer.getOfferId();
+          created.increment();
+          return;
+        }
+        refusedOffer = true;
+      }
+      refused.increment();
+      stats.sample("offer " + index + " refused: " + unwrap(error).getMessage());
+      end(false);
+    }
+
+    void result(OfferResult r, Throwable error) {
+      synchronized (this) {
+        resultDone = true;
+        result = r;
+        resultError = error;
+      }
+      end(false);
+    }
+
+    /** Records the prompt at {@code slot}; false if it had arrived before. */
+    synchronized boolean prompted(int slot, String id, long nowNanos) {
+      if (prompted[slot] || ended) {
+        return false;
+      }
+      if (offerId == null) {
+        offerId = id; // The prompt can overtake the offerer's OfferCreated (another event loop).
+      }
+      prompted[slot] = true;
+      promptCount++;
+      acceptSentNanos[slot] = nowNanos;
+      return true;
+    }
+
+    void answered(Device target, Throwable error, long nowNanos) {
+      int slot = target.slot;
+      String failure = null;
+      synchronized (this) {
+        if (ended) {
+          return;
+        }
+        answerCount++;
+        if (error == null) {
+          answers[slot] = GRANTED;
+          if (intendedNanos >= stats.measureFromNanos) {
+            acceptLatency.recordValue(Math.max(0, nowNanos - acceptSentNanos[slot]) / 1_000);
+          }
+        } else if (unwrap(error) instanceof HandoffException h
+            && h.errorCode() == ErrorCode.OFFER_WITHDRAWN) {
+          answers[slot] = WITHDRAWN;
+        } else {
+          answers[slot] = FAILED;
+          failure = unwrap(error).toString();
+        }
+      }
+      if (error != null && failure == null) {
+        withdrawnErrors.increment();
+      }
+      if (failure != null) {
+        acceptErrors.increment();
+        stats.sample("accept of offer " + index + " on device " + target.index + ": " + failure);
+      }
+      end(false);
+    }
+
+    void withdrawn(int slot, OfferOutcome outcome, String byDevice) {
+      synchronized (this) {
+        if (ended) {
+          return;
+        }
+        withdrawnBy[slot] = outcome == OfferOutcome.ACCEPTED ? byDevice : "(" + outcome + ")";
+      }
+      withdrawnPushes.increment();
+    }
+
+    /**
+     * Ends the offer if everything has arrived, or at once with {@code force}: checks the winner
+     * and counts, then lets its user send the next offer.
+     */
+    void end(boolean force) {
+      synchronized (this) {
+        if (ended) {
+          return;
+        }
+        int targets = prompted.length - 1;
+        boolean complete =
+            refusedOffer || (resultDone && promptCount == targets && answerCount == targets);
+        if (!complete && !force) {
+          return;
+        }
+        ended = true;
+        check(force && !complete);
+      }
+      finished.increment();
+      slots[user].ended(this);
+    }
+
+    // Holds the monitor.
+    private void check(boolean timeout) {
+      if (timeout) {
+        timedOut.increment();
+      }
+      if (refusedOffer) {
+        return;
+      }
+      int targets = prompted.length - 1;
+      missingPrompts.add(targets - promptCount);
+      if (targets - promptCount > 0) {
+        stats.sample(this + ": " + (targets - promptCount) + " targets never got the prompt");
+      }
+      int grants = 0;
+      int winner = -1;
+      for (int s = 0; s < answers.length; s++) {
+        if (answers[s] == GRANTED) {
+          grants++;
+          winner = s;
+        } else if (prompted[s] && answers[s] == NO_ANSWER) {
+          unanswered.increment();
+          stats.sample(this + ": the accept of device d" + s + " was never answered");
+        }
+      }
+      if (grants == 0) {
+        noWinner.increment();
+        stats.sample(this + ": no accept won");
+        return;
+      }
+      if (grants > 1) {
+        extraWinners.add(grants - 1);
+        stats.sample(this + ": " + grants + " accepts won");
+        return;
+      }
+      winners.increment();
+      if (intendedNanos >= stats.measureFromNanos && intendedNanos < stats.measureToNanos) {
+        winnersInWindow.increment();
+      }
+      String winnerId = Device.deviceIdOf(winner);
+      if (withdrawnBy[winner] != null) {
+        wrongWithdrawals.increment();
+        stats.sample(this + ": the winner d" + winner + " was also told it was withdrawn");
+      }
+      for (int s = 0; s < withdrawnBy.length; s++) {
+        if (s != winner && withdrawnBy[s] != null && !withdrawnBy[s].equals(winnerId)) {
+          wrongWithdrawals.increment();
+          stats.sample(
+              this + ": d" + s + " was told " + withdrawnBy[s] + " took it, not " + winnerId);
+        }
+      }
+      if (resultError != null) {
+        resultMismatches.increment();
+        stats.sample(this + ": the offerer's result failed: " + unwrap(resultError).getMessage());
+      } else if (!resultDone) {
+        resultMismatches.increment();
+        stats.sample(this + ": the offerer never got its result");
+      } else if (result.getOutcome() != OfferOutcome.ACCEPTED
+          || !result.getByDevice().equals(winnerId)) {
+        resultMismatches.increment();
+        stats.sample(
+            this
+                + ": the offerer's result is "
+                + result.getOutcome()
+                + " by "
+                + result.getByDevice()
+                + ", but "
+                + winnerId
+                + " won");
+      }
+    }
+
+    @Override
+    public String toString() {
+      return "offer " + index + " (user " + user + ", from d" + offerer + ")";
+    }
+  }
+
+  /** Counts, after every client is closed, and fills the result. */
+  private void count(
+      Result result,
+      int connected,
+      long scheduled,
+      long unsent,
+      Timeline timeline,
+      CpuMeter.Usage cpu) {
+    int targets = fleet.devicesPerUser() - 1;
+    long notConnected = fleet.size() - connected;
+    long expected = created.sum() * targets;
+    long lost = missingPrompts.sum() + noWinner.sum();
+    long duplicated = extraWinners.sum() + duplicatePrompts.sum();
+    long errors = errors() + unsent + notConnected;
+    Histogram latency = timeline == null ? new Histogram(3) : timeline.total();
+    Histogram connect = stats.connect.getIntervalHistogram();
+    double window = o.duration.toNanos() / 1e9;
+    result
+        .put("connections", connected)
+        .put("sent", stats.sent.sum())
+        .put("expected", expected)
+        .put("received", stats.received.sum())
+        .put("lost", lost)
+        .put("duplicated", duplicated)
+        .put("reordered", 0)
+        .put("errors", errors)
+        .put("p50_ms", Timeline.ms(latency.getValueAtPercentile(50)))
+        .put("p90_ms", Timeline.ms(latency.getValueAtPercentile(90)))
+        .put("p99_ms", Timeline.ms(latency.getValueAtPercentile(99)))
+        .put("p999_ms", Timeline.ms(latency.getValueAtPercentile(99.9)))
+        .put("max_ms", Timeline.ms(latency.getMaxValue()))
+        .put("delivered_per_s", Math.round(stats.receivedInWindow.sum() / window * 10) / 10.0)
+        .put("offers", scheduled)
+        .put("offers_created", created.sum())
+        .put("offers_refused", refused.sum())
+        .put("winners", winners.sum())
+        .put("no_winner", noWinner.sum())
+        .put("extra_winners", extraWinners.sum())
+        .put("handoffs_per_s", Math.round(winnersInWindow.sum() / window * 10) / 10.0)
+        .put("accept_p50_ms", Timeline.ms(acceptTotal.getValueAtPercentile(50)))
+        .put("accept_p90_ms", Timeline.ms(acceptTotal.getValueAtPercentile(90)))
+        .put("accept_p99_ms", Timeline.ms(acceptTotal.getValueAtPercentile(99)))
+        .put("accept_max_ms", Timeline.ms(acceptTotal.getMaxValue()))
+        .put("timed", latency.getTotalCount())
+        .put("missing_prompts", missingPrompts.sum())
+        .put("duplicate_prompts", duplicatePrompts.sum())
+        .put("losers_withdrawn_error", withdrawnErrors.sum())
+        .put("losers_withdrawn_push", withdrawnPushes.sum())
+        .put("wrong_withdrawals", wrongWithdrawals.sum())
+        .put("result_mismatches", resultMismatches.sum())
+        .put("accept_errors", acceptErrors.sum())
+        .put("unanswered_accepts", unanswered.sum())
+        .put("unknown_prompts", unknownPrompts.sum())
+        .put("stray_withdrawals", strayWithdrawals.sum())
+        .put("timed_out", timedOut.sum())
+        .put("late_sends", lateSends.sum())
+        .put("unsent", unsent)
+        .put("connect_p50_ms", Timeline.ms(connect.getValueAtPercentile(50)))
+        .put("connect_p99_ms", Timeline.ms(connect.getValueAtPercentile(99)));
+    result.note(
+        "p*_ms: offer-to-prompt, from the offer's intended send time to the prompt at each target;"
+            + " accept_*_ms: from the winning accept to its OfferGranted");
+    result.note(
+        "sent: offers sent; expected: offers created x (devices - 1) prompts; received: prompts;"
+            + " lost: prompts that never arrived + offers that no accept won; duplicated: extra"
+            + " winners of an offer + prompts that arrived twice; reordered: always 0 (not"
+            + " applicable); late_sends: offers due while their user's previous offer was going");
+    if (cpu != null) {
+      cpu.putInto(result);
+    }
+    result.timeline(timeline);
+    if (notConnected > 0) {
+      result.problem(
+          "only "
+              + connected
+              + " of "
+              + fleet.size()
+              + " devices connected within "
+              + Durations.format(o.connectTimeout));
+    }
+    if (lost > 0) {
+      result.problem(
+          lost
+              + " lost ("
+              + missingPrompts.sum()
+              + " prompts never arrived, "
+              + noWinner.sum()
+              + " offers without a winner)");
+    }
+    if (duplicated > 0) {
+      result.problem(
+          duplicated
+              + " duplicated ("
+              + extraWinners.sum()
+              + " extra winners, "
+              + duplicatePrompts.sum()
+              + " prompts twice)");
+    }
+    if (errors > 0) {
+      result.problem(
+          errors
+              + " errors ("
+              + refused.sum()
+              + " offers refused, "
+              + acceptErrors.sum()
+              + " accepts failed otherwise than OFFER_WITHDRAWN, "
+              + unanswered.sum()
+              + " accepts unanswered, "
+              + resultMismatches.sum()
+              + " offerer results not naming the winner, "
+              + wrongWithdrawals.sum()
+              + " wrong withdrawals, "
+              + unsent
+              + " offers never sent, "
+              + (stats.unexpectedDisconnects.sum() + stats.terminalCloses.sum())
+              + " lost connections, "
+              + (stats.clientErrors.sum() + unknownPrompts.sum())
+              + " client errors, "
+              + notConnected
+              + " not connected)");
+    }
+    for (String sample : stats.samples()) {
+      result.note("error: " + sample);
+    }
+  }
+}
