@@ -27,7 +27,8 @@ import org.slf4j.LoggerFactory;
  * The node's part of activities, offers and presence: what every {@link HandoffSession} shares, and
  * the presence keeper.
  *
- * <p>The keeper runs on its own timer thread every sixth of the presence TTL. For each user with a
+ * <p>The keeper runs on its own timer thread and keeps every user once every sixth of the presence
+ * TTL, spread over twenty slices of that period so the store sees no burst. For each user with a
  * session here it refreshes the presence entries of this node's live devices (deadline: half the
  * TTL ahead, so two missed refreshes are fine), then re-reads the user's presence and hands it to
  * the user's sessions, which push what changed. So a device of a node that died reads offline
@@ -37,6 +38,7 @@ import org.slf4j.LoggerFactory;
 public final class HandoffService {
   private static final Logger log = LoggerFactory.getLogger(HandoffService.class);
   private static final int KEEPER_BATCH = 256;
+  private static final int KEEPER_SLICES = 20;
 
   final ServerConfig config;
   final HandoffLimits limits;
@@ -49,6 +51,10 @@ public final class HandoffService {
   private final AtomicLong connections = new AtomicLong();
   private final ScheduledExecutorService timer;
   private volatile Hub hub;
+  // The keeper's current round: users still to keep this period, and how many per slice. Keeper
+  // thread only.
+  private final java.util.ArrayDeque<String> round = new java.util.ArrayDeque<>();
+  private int perSlice;
   private volatile boolean stopped;
 
   public HandoffService(ServerConfig config, Engine engine, ServerStats stats) {
@@ -71,8 +77,11 @@ public final class HandoffService {
   /** Starts the presence keeper over {@code hub}'s sessions. */
   public void start(Hub hub) {
     this.hub = hub;
+    // Every user is kept once a period, a slice at a time, so the store sees a steady trickle
+    // instead of a burst per period that would queue the writes behind it.
     long period = Math.max(10, limits.presenceTtl().toMillis() / 6);
-    timer.scheduleWithFixedDelay(this::keep, period, period, TimeUnit.MILLISECONDS);
+    long slice = Math.max(1, period / KEEPER_SLICES);
+    timer.scheduleWithFixedDelay(this::keepSlice, slice, slice, TimeUnit.MILLISECONDS);
   }
 
   /** Stops the keeper; this node's sessions no longer write to the store. Idempotent. */
@@ -109,17 +118,22 @@ public final class HandoffService {
     }
   }
 
-  private void keep() {
+  /** Keeps the next slice of this node's users: over KEEPER_SLICES calls, every user once. */
+  private void keepSlice() {
     Hub h = hub;
     if (h == null || stopped) {
       return;
     }
     try {
-      List<String> users = h.userIds();
-      for (int i = 0; i < users.size() && !stopped; i += KEEPER_BATCH) {
+      if (round.isEmpty()) {
+        round.addAll(h.userIds());
+        perSlice = Math.max(1, (round.size() + KEEPER_SLICES - 1) / KEEPER_SLICES);
+      }
+      for (int done = 0; done < perSlice && !round.isEmpty() && !stopped; ) {
         List<CompletableFuture<?>> batch = new ArrayList<>();
-        for (String user : users.subList(i, Math.min(users.size(), i + KEEPER_BATCH))) {
-          batch.add(keepUser(h, user));
+        while (batch.size() < KEEPER_BATCH && done < perSlice && !round.isEmpty()) {
+          batch.add(keepUser(h, round.poll()));
+          done++;
         }
         CompletableFuture.allOf(batch.toArray(new CompletableFuture<?>[0]))
             .orTimeout(limits.presenceTtl().toMillis(), TimeUnit.MILLISECONDS)
