@@ -29,6 +29,7 @@ import io.handoff.server.engine.HandoffStore.OfferEnd;
 import io.handoff.server.engine.SyncResult;
 import io.netty.util.concurrent.ScheduledFuture;
 import java.nio.charset.StandardCharsets;
+import java.util.Collections;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
@@ -70,9 +71,11 @@ final class HandoffSession {
   // ---- event loop only ----
   private boolean live;
   private boolean rereadAfterWelcome;
-  private final Map<String, Prompted> prompts = new HashMap<>();
-  private final Map<String, Prompted> own = new HashMap<>();
-  private final Map<String, Activity> activitiesSeen = new HashMap<>();
+  // Allocated on first use (an idle connection mostly never prompts, offers or sees an activity);
+  // until then the shared empty map, which reads, removes and clears like an empty one.
+  private Map<String, Prompted> prompts = Collections.emptyMap();
+  private Map<String, Prompted> own = Collections.emptyMap();
+  private Map<String, Activity> activitiesSeen = Collections.emptyMap();
   private final Map<String, DevicePresence> presenceSeen = new HashMap<>();
   private double tokens;
   private long tokensAtNanos = System.nanoTime();
@@ -162,7 +165,7 @@ final class HandoffSession {
     long now = now();
     for (Activity a : x.activities()) {
       if (!a.getDeviceId().equals(device())) {
-        activitiesSeen.put(a.getDeviceId(), a);
+        activitiesForWrite().put(a.getDeviceId(), a);
         w.addActivities(a);
       }
     }
@@ -171,10 +174,10 @@ final class HandoffSession {
         continue;
       }
       if (isTarget(o)) {
-        prompts.put(o.getOfferId(), timer(o));
+        promptsForWrite().put(o.getOfferId(), timer(o));
         w.addOffers(o);
       } else if (o.getFromDevice().equals(device())) {
-        own.put(o.getOfferId(), timer(o));
+        ownForWrite().put(o.getOfferId(), timer(o));
       }
     }
     for (OfferEnd e : x.ended()) {
@@ -503,7 +506,7 @@ final class HandoffSession {
             return;
           }
           service.stats.offersCreated.increment();
-          own.put(offer.getOfferId(), timer(offer));
+          ownForWrite().put(offer.getOfferId(), timer(offer));
           reply(
               id,
               ServerFrame.newBuilder().setOfferCreated(OfferCreated.newBuilder().setOffer(offer)));
@@ -666,12 +669,12 @@ final class HandoffSession {
     }
     if (isTarget(o)) {
       if (!prompts.containsKey(o.getOfferId())) {
-        prompts.put(o.getOfferId(), timer(o));
+        promptsForWrite().put(o.getOfferId(), timer(o));
         session.write(
             ServerFrame.newBuilder().setOfferPrompt(OfferPrompt.newBuilder().setOffer(o)).build());
       }
     } else if (o.getFromDevice().equals(device()) && !own.containsKey(o.getOfferId())) {
-      own.put(o.getOfferId(), timer(o)); // Made by another connection of this device.
+      ownForWrite().put(o.getOfferId(), timer(o)); // Made by another connection of this device.
     }
   }
 
@@ -724,12 +727,13 @@ final class HandoffSession {
             withdrawPromptOnly(id);
             if (attempt < 5 && own.containsKey(id)) {
               Prompted old =
-                  own.put(
-                      id,
-                      new Prompted(
-                          session
-                              .loop()
-                              .schedule(() -> expire(o, attempt + 1), 1, TimeUnit.SECONDS)));
+                  ownForWrite()
+                      .put(
+                          id,
+                          new Prompted(
+                              session
+                                  .loop()
+                                  .schedule(() -> expire(o, attempt + 1), 1, TimeUnit.SECONDS)));
               if (old != null) {
                 old.cancel();
               }
@@ -748,7 +752,8 @@ final class HandoffSession {
             case NOT_YET_EXPIRED -> {
               // Clocks of nodes differ a little: try again at the store's deadline.
               Prompted t = timer(o);
-              Prompted old = prompts.containsKey(id) ? prompts.put(id, t) : own.put(id, t);
+              Prompted old =
+                  prompts.containsKey(id) ? promptsForWrite().put(id, t) : ownForWrite().put(id, t);
               if (old != null) {
                 old.cancel();
               }
@@ -774,6 +779,27 @@ final class HandoffSession {
   // ---------------------------------------------------------------------------------------------
   // Re-reading the store
   // ---------------------------------------------------------------------------------------------
+
+  private Map<String, Prompted> promptsForWrite() {
+    if (prompts.isEmpty() && !(prompts instanceof HashMap)) {
+      prompts = new HashMap<>();
+    }
+    return prompts;
+  }
+
+  private Map<String, Prompted> ownForWrite() {
+    if (own.isEmpty() && !(own instanceof HashMap)) {
+      own = new HashMap<>();
+    }
+    return own;
+  }
+
+  private Map<String, Activity> activitiesForWrite() {
+    if (activitiesSeen.isEmpty() && !(activitiesSeen instanceof HashMap)) {
+      activitiesSeen = new HashMap<>();
+    }
+    return activitiesSeen;
+  }
 
   /** Brings prompts, own offers, activities and presence in line with the store. Event loop. */
   private void reread() {
@@ -848,7 +874,8 @@ final class HandoffSession {
   // ---------------------------------------------------------------------------------------------
 
   private void pushActivity(String device, Activity a) {
-    Activity before = a == null ? activitiesSeen.remove(device) : activitiesSeen.put(device, a);
+    Activity before =
+        a == null ? activitiesSeen.remove(device) : activitiesForWrite().put(device, a);
     if (a == null ? before == null : a.equals(before)) {
       return;
     }

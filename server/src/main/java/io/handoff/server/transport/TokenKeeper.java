@@ -41,8 +41,7 @@ final class TokenKeeper {
   private final Clock clock;
   private final long noticeMillis;
   private Principal principal;
-  private ScheduledFuture<?> notice;
-  private ScheduledFuture<?> expiry;
+  private ScheduledFuture<?> timer;
   private boolean refreshing;
 
   TokenKeeper(
@@ -71,10 +70,17 @@ final class TokenKeeper {
   void start() {
     cancel();
     long left = principal.expiresAtMillis() - clock.millis();
-    notice =
+    // One timer at a time per connection: the notice, which then arms the expiry.
+    timer =
         ctx.executor()
-            .schedule(this::sendNotice, Math.max(0, left - noticeMillis), TimeUnit.MILLISECONDS);
-    expiry = ctx.executor().schedule(this::expire, Math.max(0, left), TimeUnit.MILLISECONDS);
+            .schedule(
+                this::noticeThenExpiry, Math.max(0, left - noticeMillis), TimeUnit.MILLISECONDS);
+  }
+
+  private void noticeThenExpiry() {
+    sendNotice();
+    long left = principal.expiresAtMillis() - clock.millis();
+    timer = ctx.executor().schedule(this::expire, Math.max(0, left), TimeUnit.MILLISECONDS);
   }
 
   void stop() {
@@ -82,11 +88,9 @@ final class TokenKeeper {
   }
 
   private void cancel() {
-    if (notice != null) {
-      notice.cancel(false);
-    }
-    if (expiry != null) {
-      expiry.cancel(false);
+    if (timer != null) {
+      timer.cancel(false);
+      timer = null;
     }
   }
 
