@@ -120,6 +120,23 @@ public final class Main implements Callable<Integer> {
       description = "Offer permessage-deflate to devices that ask (default on).")
   Boolean compression;
 
+  // Activities, offers and presence (docs/protocol.md flows 9-11).
+  @Option(
+      names = "--activity-payload-max",
+      description = "Largest activity payload in bytes (default 4096).")
+  Integer activityPayloadMax;
+
+  @Option(names = "--offer-ttl", description = "Offer lifetime when a device names none (1m).")
+  String offerTtl;
+
+  @Option(names = "--offer-ttl-max", description = "Longest offer lifetime a device may ask (10m).")
+  String offerTtlMax;
+
+  @Option(
+      names = "--presence-ttl",
+      description = "A device's presence turns offline this long after its node stops (30s).")
+  String presenceTtl;
+
   /** Runs the server with the real environment; exits with the command's code. */
   // Device sessions and tokens (docs/security.md).
   @Option(
@@ -268,6 +285,20 @@ public final class Main implements Callable<Integer> {
     if (tlsCert != null || tlsKey != null) {
       b.tls(tlsCert, tlsKey);
     }
+    HandoffLimits.Builder handoff = HandoffLimits.builder();
+    if (activityPayloadMax != null) {
+      handoff.maxActivityPayloadBytes(activityPayloadMax);
+    }
+    if (offerTtl != null) {
+      handoff.defaultOfferTtl(parseDuration(offerTtl));
+    }
+    if (offerTtlMax != null) {
+      handoff.maxOfferTtl(parseDuration(offerTtlMax));
+    }
+    if (presenceTtl != null) {
+      handoff.presenceTtl(parseDuration(presenceTtl));
+    }
+    b.handoffLimits(handoff.build());
     StoreLimits.Builder limits = StoreLimits.builder();
     limits.idleTtl(parseDuration(idleTtl)).maxDevicesPerUser(maxDevices);
     b.tokens(tokenConfig());

@@ -49,6 +49,12 @@ class ConfigTest {
     assertEquals(SECRET, c.jwtSecret());
     assertFalse(c.developmentSecret());
     assertTrue(c.compression(), "compression is on by default");
+    assertEquals(
+        Duration.ofSeconds(12),
+        configure(Map.of("HANDOFF_PRESENCE_TTL", "12s"), "--jwt-secret", SECRET)
+            .handoffLimits()
+            .presenceTtl(),
+        "handoff limits come from the same sources");
     assertFalse(
         configure(Map.of(), "--no-compression", "--jwt-secret", SECRET).compression(),
         "and can be turned off");
