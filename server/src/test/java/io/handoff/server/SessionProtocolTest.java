@@ -297,4 +297,17 @@ class SessionProtocolTest {
     }
     assertEquals(3, server.server.stats().protocolErrorCloses.sum());
   }
+
+  @Test
+  void afterTheUpgradePingsAreAnsweredAndACloseFromTheDeviceIsEchoed() throws Exception {
+    try (TestServer server = TestServer.start();
+        TestDevice d = TestDevice.connect(server.port(), TestServer.token("cf", "phone"))) {
+      d.hello();
+      byte[] data = {1, 2, 3};
+      org.junit.jupiter.api.Assertions.assertArrayEquals(
+          data, d.ping(data).get(10, java.util.concurrent.TimeUnit.SECONDS));
+      d.sendClose(1000, "bye");
+      assertEquals(1000, d.awaitClose());
+    }
+  }
 }

@@ -33,6 +33,8 @@ public final class TestDevice implements AutoCloseable {
   private final CompletableFuture<Integer> closeCode = new CompletableFuture<>();
   private long nextRequestId = 1;
   private volatile long closedAtNanos;
+  private final java.util.concurrent.ConcurrentLinkedQueue<CompletableFuture<byte[]>> pongs =
+      new java.util.concurrent.ConcurrentLinkedQueue<>();
   // PresenceUpdate pushes arrive whenever another device of the user comes or goes; tests about
   // other frames would have to skip them, so they are dropped unless a test asks for them.
   private volatile boolean presenceFrames;
@@ -182,6 +184,19 @@ public final class TestDevice implements AutoCloseable {
     ws.abort();
   }
 
+  /** Sends a WebSocket ping with {@code data}; the returned future completes with the pong's. */
+  public CompletableFuture<byte[]> ping(byte[] data) {
+    CompletableFuture<byte[]> pong = new CompletableFuture<>();
+    pongs.add(pong);
+    ws.sendPing(ByteBuffer.wrap(data)).join();
+    return pong;
+  }
+
+  /** Starts the closing handshake with {@code code}; see {@link #awaitClose()} for the answer. */
+  public void sendClose(int code, String reason) {
+    ws.sendClose(code, reason).join();
+  }
+
   private static final class Listener implements WebSocket.Listener {
     TestDevice device;
     private final ByteArrayOutputStream partial = new ByteArrayOutputStream();
@@ -207,6 +222,17 @@ public final class TestDevice implements AutoCloseable {
         } finally {
           partial.reset();
         }
+      }
+      return null;
+    }
+
+    @Override
+    public CompletionStage<?> onPong(WebSocket webSocket, ByteBuffer message) {
+      byte[] b = new byte[message.remaining()];
+      message.get(b);
+      CompletableFuture<byte[]> waiting = device.pongs.poll();
+      if (waiting != null) {
+        waiting.complete(b);
       }
       return null;
     }

@@ -35,12 +35,15 @@ import org.slf4j.LoggerFactory;
  *      → protobuf frame codec → session
  * </pre>
  *
- * The HTTP handler leaves the pipeline once the handshake completes (the handshake itself replaces
+ * The HTTP handler leaves the pipeline once the handshake completes, and the WebSocket protocol
+ * handler gives its place to the shared {@link ControlFrameHandler} (the handshake itself replaces
  * the HTTP codec and aggregator with WebSocket frame codecs).
  */
 public final class HandoffChannelInitializer extends ChannelInitializer<SocketChannel> {
   private static final Logger log = LoggerFactory.getLogger(HandoffChannelInitializer.class);
   public static final String HTTP_HANDLER = "http";
+  // Replaced by ControlFrameHandler once the upgrade is done.
+  static final String WS_HANDLER = "ws";
   private static final int MAX_TRACKED_ADDRESSES = 100_000;
 
   /**
@@ -173,7 +176,7 @@ public final class HandoffChannelInitializer extends ChannelInitializer<SocketCh
                   true,
                   config.maxFrameBytes())));
     }
-    p.addLast("ws", new WebSocketServerProtocolHandler(wsConfig));
+    p.addLast(WS_HANDLER, new WebSocketServerProtocolHandler(wsConfig));
     p.addLast("wsAggregator", new WebSocketFrameAggregator(config.maxFrameBytes()));
     p.addLast("codec", FrameCodec.INSTANCE);
     p.addLast(

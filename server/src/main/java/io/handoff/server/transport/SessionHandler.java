@@ -267,6 +267,7 @@ final class SessionHandler extends ChannelInboundHandlerAdapter {
       if (ctx.pipeline().get(HandoffChannelInitializer.HTTP_HANDLER) != null) {
         ctx.pipeline().remove(HandoffChannelInitializer.HTTP_HANDLER);
       }
+      ControlFrameHandler.install(ctx, HandoffChannelInitializer.WS_HANDLER);
       phase = Phase.AWAIT_HELLO;
       lastReadNanos = System.nanoTime();
       heartbeats = Heartbeats.current();
