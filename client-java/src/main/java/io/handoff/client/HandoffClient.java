@@ -7,12 +7,15 @@ import io.handoff.protocol.v1.Activity;
 import io.handoff.protocol.v1.CancelOffer;
 import io.handoff.protocol.v1.ClientFrame;
 import io.handoff.protocol.v1.DeclineOffer;
+import io.handoff.protocol.v1.DeviceInfo;
 import io.handoff.protocol.v1.DevicePresence;
+import io.handoff.protocol.v1.ListDevices;
 import io.handoff.protocol.v1.Offer;
 import io.handoff.protocol.v1.OfferActivity;
 import io.handoff.protocol.v1.OfferGranted;
 import io.handoff.protocol.v1.OfferResult;
 import io.handoff.protocol.v1.PublishActivity;
+import io.handoff.protocol.v1.RevokeDevice;
 import io.handoff.protocol.v1.ServerFrame;
 import io.netty.channel.EventLoop;
 import io.netty.channel.EventLoopGroup;
@@ -284,6 +287,41 @@ public final class HandoffClient implements AutoCloseable {
             });
     engine.request(frame, answer);
     return done;
+  }
+
+  /**
+   * The user's signed-in devices (id, name, platform, created, last seen, online now, and which one
+   * is this device). Needs a server-issued access token; development tokens have no session.
+   */
+  public CompletableFuture<List<DeviceInfo>> devices() {
+    CompletableFuture<ServerFrame> answer = new CompletableFuture<>();
+    engine.request(
+        ClientFrame.newBuilder().setListDevices(ListDevices.getDefaultInstance()), answer);
+    return answer.thenApply(f -> expect(f, f.hasDeviceList()).getDeviceList().getDevicesList());
+  }
+
+  /**
+   * Revokes another device of the user: its refresh token dies and its sockets close on every node
+   * with {@code SESSION_REVOKED}. Completes with the revoked device ids; an unknown device fails
+   * with {@code UNKNOWN_DEVICE}.
+   */
+  public CompletableFuture<List<String>> revokeDevice(String deviceId) {
+    if (deviceId == null || deviceId.isEmpty()) {
+      throw new IllegalArgumentException("deviceId must not be empty");
+    }
+    return revoke(RevokeDevice.newBuilder().setDeviceId(deviceId));
+  }
+
+  /** Revokes every device of the user except this one ("sign out everywhere else"). */
+  public CompletableFuture<List<String>> revokeOtherDevices() {
+    return revoke(RevokeDevice.newBuilder().setAllOthers(true));
+  }
+
+  private CompletableFuture<List<String>> revoke(RevokeDevice.Builder r) {
+    CompletableFuture<ServerFrame> answer = new CompletableFuture<>();
+    engine.request(ClientFrame.newBuilder().setRevokeDevice(r), answer);
+    return answer.thenApply(
+        f -> expect(f, f.hasDevicesRevoked()).getDevicesRevoked().getDeviceIdsList());
   }
 
   private static ServerFrame expect(ServerFrame f, boolean ok) {

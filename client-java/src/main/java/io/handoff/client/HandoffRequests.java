@@ -110,7 +110,7 @@ final class HandoffRequests {
     return true;
   }
 
-  /** Frames 40-59: answers and pushes. */
+  /** Frames 40-59 (answers and pushes), and answers to device requests (frames 32-33). */
   void onFrame(ServerFrame frame) {
     switch (frame.getBodyCase()) {
       case ACTIVITY_UPDATE -> {

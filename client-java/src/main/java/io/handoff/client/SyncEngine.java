@@ -419,6 +419,7 @@ final class SyncEngine {
           log.debug(
               "access token refreshed in band, expires at {}",
               frame.getTokenRefreshed().getExpiresAtMs());
+      case DEVICE_LIST, DEVICES_REVOKED -> handoff.onFrame(frame); // Answers by request id.
       case ACTIVITY_UPDATE,
           OFFER_CREATED,
           OFFER_PROMPT,

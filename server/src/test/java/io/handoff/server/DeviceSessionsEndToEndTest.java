@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.handoff.client.HandoffClient;
 import io.handoff.protocol.CloseCode;
 import io.handoff.protocol.v1.ClientFrame;
 import io.handoff.protocol.v1.DeviceInfo;
@@ -197,6 +198,31 @@ class DeviceSessionsEndToEndTest {
       assertEquals("phone", me.getDeviceId());
       assertTrue(me.getOnline());
       assertEquals("ios", me.getPlatform());
+    }
+  }
+
+  @Test
+  void javaClientListsAndRevokesTheUsersDevices() throws Exception {
+    String phoneToken = signIn("gus", "phone").field("access_token");
+    signIn("gus", "tv");
+    try (HandoffClient c =
+        HandoffClient.builder().url(java.net.URI.create(server.url())).token(phoneToken).build()) {
+      c.connect().get(10, TimeUnit.SECONDS);
+      List<DeviceInfo> devices = c.devices().get(10, TimeUnit.SECONDS);
+      assertEquals(
+          List.of("phone", "tv"), devices.stream().map(DeviceInfo::getDeviceId).sorted().toList());
+      assertEquals(
+          "phone",
+          devices.stream().filter(DeviceInfo::getCurrent).findFirst().orElseThrow().getDeviceId());
+      assertEquals(List.of("tv"), c.revokeDevice("tv").get(10, TimeUnit.SECONDS));
+      java.util.concurrent.ExecutionException unknown =
+          org.junit.jupiter.api.Assertions.assertThrows(
+              java.util.concurrent.ExecutionException.class,
+              () -> c.revokeDevice("toaster").get(10, TimeUnit.SECONDS));
+      assertEquals(
+          io.handoff.protocol.v1.ErrorCode.UNKNOWN_DEVICE,
+          ((io.handoff.client.HandoffException) unknown.getCause()).errorCode());
+      assertEquals(1, c.devices().get(10, TimeUnit.SECONDS).size(), "only this device is left");
     }
   }
 
