@@ -10,6 +10,7 @@ import io.handoff.protocol.v1.Ping;
 import io.handoff.protocol.v1.ServerFrame;
 import io.handoff.server.engine.StoreLimits;
 import io.handoff.server.engine.redis.RedisEngine;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.UUID;
@@ -40,6 +41,7 @@ class RevocationAcrossNodesTest {
             .nodeId(name)
             .jwtSecret(TestServer.SECRET)
             .tokens(app.tokens().build())
+            .handoffLimits(HandoffLimits.builder().presenceTtl(Duration.ofSeconds(3)).build())
             .build();
     RedisEngine engine =
         RedisEngine.connect(RedisProcess.sharedUrl(), prefix, StoreLimits.builder().build());
@@ -82,6 +84,34 @@ class RevocationAcrossNodesTest {
       other.send(ClientFrame.newBuilder().setPing(Ping.newBuilder().setNonce(5)));
       assertEquals(5, other.next(ServerFrame::hasPong).getPong().getNonce());
       assertFalse(other.isClosed());
+    }
+  }
+
+  @Test
+  void deviceListShowsTheDevicesOfAStoppedNodeOfflineWithinThePresenceTtl() throws Exception {
+    HandoffServer n1 = node("n1");
+    HandoffServer n2 = node("n2");
+    HttpApi api2 = new HttpApi(n2.port());
+    HttpApi.Answer phone = api2.signIn(app.identity("max"), "phone", "Max's phone", "ios");
+    HttpApi.Answer laptop = api2.signIn(app.identity("max"), "laptop", "Max's laptop", "macos");
+    String laptopToken = laptop.field("access_token");
+    try (TestDevice onN1 = TestDevice.connect(n1.port(), phone.field("access_token"));
+        TestDevice onN2 = TestDevice.connect(n2.port(), laptopToken).presenceFrames()) {
+      onN1.hello();
+      onN2.hello();
+      assertTrue(
+          api2.get("/v1/devices", laptopToken)
+              .body()
+              .matches(".*\"device_id\":\"phone\"[^}]*\"online\":true.*"));
+      n1.abort(); // No goodbye: the phone's presence entry simply stops being refreshed.
+      onN2.next(
+          f ->
+              f.hasPresenceUpdate()
+                  && f.getPresenceUpdate().getDevicesList().stream()
+                      .anyMatch(d -> d.getDeviceId().equals("phone") && !d.getOnline()));
+      HttpApi.Answer list = api2.get("/v1/devices", laptopToken);
+      assertTrue(
+          list.body().matches(".*\"device_id\":\"phone\"[^}]*\"online\":false.*"), list.toString());
     }
   }
 

@@ -87,7 +87,19 @@ public final class DeviceSessions {
       String refreshToken) {}
 
   /** The user's device sessions and which of them asked. */
-  public record Devices(List<SessionStore.DeviceSession> devices, String currentDeviceId) {}
+  /**
+   * A user's device sessions, and which devices presence shows online: presence entries expire
+   * unless their node refreshes them, so a device on a node that died reads offline within the
+   * presence TTL (the session's own node mark would stay set until the device came back).
+   */
+  public record Devices(
+      List<SessionStore.DeviceSession> devices,
+      String currentDeviceId,
+      java.util.Set<String> onlineDevices) {
+    public boolean online(SessionStore.DeviceSession s) {
+      return onlineDevices.contains(s.deviceId());
+    }
+  }
 
   public AccessTokens accessTokens() {
     return access;
@@ -250,7 +262,21 @@ public final class DeviceSessions {
   }
 
   public CompletableFuture<Devices> list(Principal p) {
-    return engine.sessions().list(p.userId()).thenApply(l -> new Devices(l, p.deviceId()));
+    return engine
+        .sessions()
+        .list(p.userId())
+        .thenCombine(
+            engine.handoff().presence(p.userId()),
+            (l, presence) -> {
+              java.util.Set<String> online = new java.util.HashSet<>();
+              presence.forEach(
+                  d -> {
+                    if (d.getOnline()) {
+                      online.add(d.getDeviceId());
+                    }
+                  });
+              return new Devices(l, p.deviceId(), online);
+            });
   }
 
   /**

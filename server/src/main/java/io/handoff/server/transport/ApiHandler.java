@@ -252,7 +252,7 @@ final class ApiHandler {
           .append(",\"last_seen_ms\":")
           .append(s.lastSeenMillis())
           .append(",\"online\":")
-          .append(s.online())
+          .append(d.online(s))
           .append(",\"current\":")
           .append(s.deviceId().equals(d.currentDeviceId()))
           .append('}');

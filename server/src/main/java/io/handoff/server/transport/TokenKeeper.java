@@ -174,7 +174,7 @@ final class TokenKeeper {
                     .setPlatform(s.platform())
                     .setCreatedMs(s.createdMillis())
                     .setLastSeenMs(s.lastSeenMillis())
-                    .setOnline(s.online())
+                    .setOnline(d.online(s))
                     .setCurrent(s.deviceId().equals(principal.deviceId())));
           }
           ctx.writeAndFlush(ServerFrame.newBuilder().setRequestId(id).setDeviceList(b).build());
