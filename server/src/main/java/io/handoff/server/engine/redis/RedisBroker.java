@@ -63,20 +63,12 @@ public final class RedisBroker implements Broker {
 
           @Override
           public void subscribed(byte[] channel, long count) {
-            // computeIfPresent, not get: the first confirmation may arrive while subscribe() is
-            // still inside channels.compute, and only compute-family calls wait for it to finish.
-            Channel[] resubscribed = new Channel[1];
-            channels.computeIfPresent(
-                ByteBuffer.wrap(channel),
-                (k, c) -> {
-                  if (!c.confirmed.compareAndSet(false, true)) {
-                    resubscribed[0] = c;
-                  }
-                  return c;
-                });
-            if (resubscribed[0] != null) {
+            // subscribe() sends SUBSCRIBE only after the channel is in the map, so even the first
+            // confirmation finds it.
+            Channel c = channels.get(ByteBuffer.wrap(channel));
+            if (c != null && !c.confirmed.compareAndSet(false, true)) {
               // Subscribed again after the connection dropped: messages may have been lost.
-              resubscribed[0].listeners.forEach(Listener::onPossibleLoss);
+              c.listeners.forEach(Listener::onPossibleLoss);
             }
           }
         });
