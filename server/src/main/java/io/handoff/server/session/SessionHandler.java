@@ -25,9 +25,11 @@ import io.handoff.server.auth.TokenVerifier;
 import io.handoff.server.devices.DeviceSessions;
 import io.handoff.server.devices.TokenKeeper;
 import io.handoff.server.handoff.HandoffSession;
+import io.handoff.server.sync.CursorCheck;
 import io.handoff.server.sync.DocumentEvent;
 import io.handoff.server.sync.DocumentStore;
 import io.handoff.server.sync.FollowFilter;
+import io.handoff.server.sync.StoreFailures;
 import io.handoff.server.sync.SyncResult;
 import io.handoff.server.sync.WriteOutcome;
 import io.handoff.server.sync.WriteValidator;
@@ -653,16 +655,9 @@ public final class SessionHandler extends ChannelInboundHandlerAdapter {
     }
     if (err != null) {
       inFlight.remove(seq);
-      log.warn("write of {}/{} failed: {}", userId(), deviceId(), rootMessage(err));
-      sendError(
-          p.requestId,
-          ErrorCode.UNAVAILABLE,
-          "the store could not apply the write; nothing was changed, re-send it",
-          p.document,
-          seq,
-          0,
-          0,
-          true);
+      log.debug("write of {}/{} failed: {}", userId(), deviceId(), rootMessage(err));
+      ErrorCode code = StoreFailures.code(err);
+      sendError(p.requestId, code, StoreFailures.message(code), p.document, seq, 0, 0, true);
     } else if (!out.isApplied()) {
       inFlight.remove(seq);
       stats.writesRefused.increment();
@@ -677,16 +672,17 @@ public final class SessionHandler extends ChannelInboundHandlerAdapter {
           out.error() == ErrorCode.UNAVAILABLE);
     } else if (out.duplicate()) {
       inFlight.remove(seq);
-      sendAck(p, seq, out.epoch(), out.version(), true);
+      sendAck(p, seq, out.epoch(), out.version(), out.fingerprint(), true);
     } else {
       stats.writesApplied.increment();
       p.epoch = out.epoch();
       p.version = out.version();
+      p.fingerprint = out.fingerprint();
       Cursor c = cursors.get(p.document);
       if (!follow.follows(p.document)
           || (c != null && !c.syncing && c.epoch == p.epoch && c.version >= p.version)) {
         inFlight.remove(seq);
-        sendAck(p, seq, p.epoch, p.version, false);
+        sendAck(p, seq, p.epoch, p.version, p.fingerprint, false);
       }
       // Otherwise the ack goes out when the stream reaches this version.
     }
@@ -737,10 +733,12 @@ public final class SessionHandler extends ChannelInboundHandlerAdapter {
       Cursor c = cursors.computeIfAbsent(p.getDocument(), k -> new Cursor());
       c.epoch = p.getEpoch();
       c.version = p.getVersion();
+      c.fingerprint = p.getFingerprint();
       c.syncing = true;
       c.generation++;
       claimed.put(p.getDocument(), c);
-      reads.add(store.read(userId(), p.getDocument(), p.getEpoch(), p.getVersion()));
+      reads.add(
+          store.read(userId(), p.getDocument(), p.getEpoch(), p.getVersion(), p.getFingerprint()));
     }
     CompletableFuture<List<SyncResult>> all =
         CompletableFuture.allOf(reads.toArray(new CompletableFuture<?>[0]))
@@ -925,7 +923,7 @@ public final class SessionHandler extends ChannelInboundHandlerAdapter {
     if (e.originDevice().equals(deviceId())) {
       InFlight p = inFlight.remove(e.originSeq());
       if (p != null) {
-        sendAck(p, e.originSeq(), e.epoch(), e.version(), false);
+        sendAck(p, e.originSeq(), e.epoch(), e.version(), e.delta().getFingerprint(), false);
         acked = true;
       }
     }
@@ -939,6 +937,7 @@ public final class SessionHandler extends ChannelInboundHandlerAdapter {
       if (e.version() == 1) {
         c.epoch = e.epoch();
         c.version = 1;
+        c.fingerprint = e.delta().getFingerprint();
         if (!acked) {
           sendLiveDelta(e);
         }
@@ -957,11 +956,16 @@ public final class SessionHandler extends ChannelInboundHandlerAdapter {
       fetch(doc, c, e.version());
       return;
     }
+    if (CursorCheck.diverged(c.version, c.fingerprint, e.delta())) {
+      fetch(doc, c, e.version()); // The store's history is not the device's: it gets a snapshot.
+      return;
+    }
     if (e.version() <= c.version) {
       return;
     }
     if (e.version() == c.version + 1) {
       c.version++;
+      c.fingerprint = e.delta().getFingerprint();
       if (!acked) {
         sendLiveDelta(e);
       }
@@ -976,7 +980,7 @@ public final class SessionHandler extends ChannelInboundHandlerAdapter {
     c.maxSeen = Math.max(c.maxSeen, seen);
     long generation = ++c.generation;
     onLoop(
-        store.read(userId(), doc, c.epoch, c.version),
+        store.read(userId(), doc, c.epoch, c.version, c.fingerprint),
         (result, err) -> {
           if (cursors.get(doc) != c || c.generation != generation) {
             return;
@@ -1022,18 +1026,21 @@ public final class SessionHandler extends ChannelInboundHandlerAdapter {
           InFlight p = e.originDevice().equals(deviceId()) ? inFlight.remove(e.originSeq()) : null;
           // As on the live path, the writer gets its ack in the delta's place.
           if (p != null) {
-            sendAck(p, e.originSeq(), e.epoch(), e.version(), false);
+            sendAck(p, e.originSeq(), e.epoch(), e.version(), e.delta().getFingerprint(), false);
           } else {
             sendDelta(e);
           }
           c.version = e.version();
+          c.fingerprint = e.delta().getFingerprint();
         }
       }
       case SNAPSHOT -> {
         stats.resumesWithSnapshot.increment();
         stats.snapshotsOut.increment();
+        stats.countResync(r.reason());
         c.epoch = r.epoch();
         c.version = r.toVersion();
+        c.fingerprint = r.fingerprint();
         ctx.write(
             ServerFrame.newBuilder()
                 .setSnapshot(
@@ -1041,13 +1048,16 @@ public final class SessionHandler extends ChannelInboundHandlerAdapter {
                         .setDocument(doc)
                         .setEpoch(r.epoch())
                         .setVersion(r.toVersion())
-                        .putAllFields(r.fields()))
+                        .putAllFields(r.fields())
+                        .setFingerprint(r.fingerprint())
+                        .setReason(r.reason()))
                 .build());
         ackCovered(doc, c);
       }
       case UP_TO_DATE -> {
         c.epoch = r.epoch();
         c.version = r.toVersion();
+        c.fingerprint = r.fingerprint();
       }
       case GONE -> cursors.remove(doc);
       default -> throw new IllegalStateException("unknown sync mode " + r.mode());
@@ -1062,7 +1072,7 @@ public final class SessionHandler extends ChannelInboundHandlerAdapter {
       InFlight p = en.getValue();
       if (p.version > 0 && p.document.equals(doc) && p.epoch == c.epoch && p.version <= c.version) {
         it.remove();
-        sendAck(p, en.getKey(), p.epoch, p.version, false);
+        sendAck(p, en.getKey(), p.epoch, p.version, p.fingerprint, false);
       }
     }
   }
@@ -1081,7 +1091,8 @@ public final class SessionHandler extends ChannelInboundHandlerAdapter {
     ctx.write(new BinaryWebSocketFrame(Unpooled.wrappedBuffer(e.frame())));
   }
 
-  private void sendAck(InFlight p, long seq, long epoch, long version, boolean duplicate) {
+  private void sendAck(
+      InFlight p, long seq, long epoch, long version, long fingerprint, boolean duplicate) {
     ctx.write(
         ServerFrame.newBuilder()
             .setRequestId(p.requestId)
@@ -1091,6 +1102,7 @@ public final class SessionHandler extends ChannelInboundHandlerAdapter {
                     .setClientSeq(seq)
                     .setEpoch(epoch)
                     .setVersion(version)
+                    .setFingerprint(fingerprint)
                     .setDuplicate(duplicate))
             .build());
   }
@@ -1204,6 +1216,7 @@ public final class SessionHandler extends ChannelInboundHandlerAdapter {
   private static final class Cursor {
     long epoch;
     long version;
+    long fingerprint; // Of version, as the device was sent it; 0 unknown.
     boolean syncing;
     long maxSeen;
     long generation;
@@ -1217,6 +1230,7 @@ public final class SessionHandler extends ChannelInboundHandlerAdapter {
     final long requestId;
     long epoch;
     long version;
+    long fingerprint;
 
     InFlight(String document, long requestId) {
       this.document = document;

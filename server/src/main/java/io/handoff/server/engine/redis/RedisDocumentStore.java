@@ -3,6 +3,7 @@ package io.handoff.server.engine.redis;
 import com.google.protobuf.ByteString;
 import com.google.protobuf.InvalidProtocolBufferException;
 import io.handoff.protocol.v1.Delta;
+import io.handoff.protocol.v1.DocumentSync;
 import io.handoff.protocol.v1.ErrorCode;
 import io.handoff.protocol.v1.FieldOp;
 import io.handoff.protocol.v1.Position;
@@ -160,7 +161,9 @@ public final class RedisDocumentStore implements DocumentStore {
   private static WriteOutcome writeOutcome(List<Object> r) {
     String kind = str(r.get(0));
     return switch (kind) {
-      case "ok" -> WriteOutcome.applied(epoch((byte[]) r.get(1)), (Long) r.get(2), false);
+      case "ok" ->
+          WriteOutcome.applied(
+              epoch((byte[]) r.get(1)), (Long) r.get(2), epoch((byte[]) r.get(3)), false);
       case "dup" -> parseOutcome((byte[]) r.get(1)).asDuplicate();
       case "refused" -> parseOutcome((byte[]) r.get(1));
       case "stale" ->
@@ -174,9 +177,20 @@ public final class RedisDocumentStore implements DocumentStore {
     };
   }
 
-  /** 'a' + epoch(8) + version, or 'r' + epoch(8) + "version|code|message". */
+  /**
+   * 'A' + epoch(8) + fingerprint(8) + version, 'a' + epoch(8) + version (from before fingerprints),
+   * or 'r' + epoch(8) + "version|code|message".
+   */
   private static WriteOutcome parseOutcome(byte[] o) {
     long epoch = epoch(Arrays.copyOfRange(o, 1, 9));
+    if (o[0] == 'A') {
+      long fp = epoch(Arrays.copyOfRange(o, 9, 17));
+      return WriteOutcome.applied(
+          epoch,
+          Long.parseLong(new String(o, 17, o.length - 17, StandardCharsets.UTF_8)),
+          fp,
+          false);
+    }
     String rest = new String(o, 9, o.length - 9, StandardCharsets.UTF_8);
     if (o[0] == 'a') {
       return WriteOutcome.applied(epoch, Long.parseLong(rest), false);
@@ -188,31 +202,36 @@ public final class RedisDocumentStore implements DocumentStore {
 
   @Override
   public CompletableFuture<SyncResult> read(
-      String userId, String document, long epoch, long version) {
+      String userId, String document, long epoch, long version, long fingerprint) {
     byte[][] k = {
       keys.meta(userId, document), keys.fields(userId, document), keys.history(userId, document)
     };
-    byte[][] argv = {epoch == 0 ? EMPTY : epochBytes(epoch), utf8(Long.toString(version))};
+    byte[][] argv = {
+      epoch == 0 ? EMPTY : epochBytes(epoch), utf8(Long.toString(version)), epochBytes(fingerprint)
+    };
     return eval(() -> readSha, false, k, argv)
         .thenCompose(
             r -> {
-              SyncResult result = syncResult(userId, document, version, r);
-              if (result == null) {
-                // History reaches back, but its oldest needed delta is past the age limit.
-                return read(userId, document, 0, 0);
+              SyncResult result = syncResult(userId, document, version, fingerprint, r);
+              if (result.mode() == DocumentSync.Mode.SNAPSHOT && result.fields() == null) {
+                // The deltas cannot serve: a snapshot, read again for its fields.
+                DocumentSync.Reason why = result.reason();
+                return read(userId, document, 0, 0, 0).thenApply(s -> s.because(why));
               }
               return CompletableFuture.completedFuture(result);
             });
   }
 
   @SuppressWarnings("unchecked")
-  private SyncResult syncResult(String userId, String document, long from, List<Object> r) {
+  private SyncResult syncResult(
+      String userId, String document, long from, long fingerprint, List<Object> r) {
     String kind = str(r.get(0));
     switch (kind) {
       case "gone":
         return SyncResult.gone(document);
       case "uptodate":
-        return SyncResult.upToDate(document, epoch((byte[]) r.get(1)), (Long) r.get(2));
+        return SyncResult.upToDate(
+            document, epoch((byte[]) r.get(1)), (Long) r.get(2), epoch((byte[]) r.get(3)));
       case "deltas":
         {
           long epoch = epoch((byte[]) r.get(1));
@@ -221,9 +240,13 @@ public final class RedisDocumentStore implements DocumentStore {
           for (Object o : (List<Object>) r.get(3)) {
             Delta d = parseDelta((byte[]) o);
             if (deltas.isEmpty() && d.getTimestampMs() < oldest) {
-              return null;
+              // History reaches back, but its oldest needed delta is past the age limit.
+              return needsSnapshot(document, DocumentSync.Reason.HISTORY_TRIMMED);
             }
             deltas.add(new DocumentEvent(userId, d));
+          }
+          if (SyncResult.divergedAt(fingerprint, deltas)) {
+            return needsSnapshot(document, DocumentSync.Reason.DIVERGED);
           }
           return SyncResult.deltas(document, epoch, from, deltas);
         }
@@ -234,11 +257,31 @@ public final class RedisDocumentStore implements DocumentStore {
           for (int i = 0; i + 1 < flat.size(); i += 2) {
             fields.put(str(flat.get(i)), ByteString.copyFrom((byte[]) flat.get(i + 1)));
           }
-          return SyncResult.snapshot(document, epoch((byte[]) r.get(1)), (Long) r.get(2), fields);
+          return SyncResult.snapshot(
+              document,
+              epoch((byte[]) r.get(1)),
+              (Long) r.get(2),
+              fields,
+              epoch((byte[]) r.get(4)),
+              reason(str(r.get(5))));
         }
       default:
         throw new IllegalStateException("unexpected script reply " + kind);
     }
+  }
+
+  /** A marker result: a snapshot is needed for {@code why}; {@link #read} reads it. */
+  private static SyncResult needsSnapshot(String document, DocumentSync.Reason why) {
+    return new SyncResult(document, DocumentSync.Mode.SNAPSHOT, 0, 0, 0, List.of(), null, 0, why);
+  }
+
+  private static DocumentSync.Reason reason(String r) {
+    return switch (r) {
+      case "none" -> DocumentSync.Reason.NO_POSITION;
+      case "epoch" -> DocumentSync.Reason.EPOCH_CHANGED;
+      case "diverged" -> DocumentSync.Reason.DIVERGED;
+      default -> DocumentSync.Reason.HISTORY_TRIMMED;
+    };
   }
 
   static Delta parseDelta(byte[] payload) {
@@ -275,7 +318,9 @@ public final class RedisDocumentStore implements DocumentStore {
                 reads.add(read(userId, name, 0, 0));
               }
               for (Position p : byName.values()) {
-                reads.add(read(userId, p.getDocument(), p.getEpoch(), p.getVersion()));
+                reads.add(
+                    read(
+                        userId, p.getDocument(), p.getEpoch(), p.getVersion(), p.getFingerprint()));
               }
               return CompletableFuture.allOf(reads.toArray(new CompletableFuture<?>[0]))
                   .thenApply(
