@@ -1,7 +1,6 @@
 package io.handoff.server;
 
 import io.handoff.server.engine.StoreLimits;
-import io.handoff.server.engine.memory.MemoryDocumentStore;
 import io.handoff.server.engine.memory.MemoryEngine;
 
 class MemoryDivergenceTest extends DivergenceTest {
@@ -27,11 +26,11 @@ class MemoryDivergenceTest extends DivergenceTest {
 
   @Override
   protected Object backup() {
-    return ((MemoryDocumentStore) engine.store()).backup(user);
+    return engine.store().backup(user);
   }
 
   @Override
   protected void restore(Object backup) {
-    ((MemoryDocumentStore) engine.store()).restore(user, backup);
+    engine.store().restore(user, backup);
   }
 }

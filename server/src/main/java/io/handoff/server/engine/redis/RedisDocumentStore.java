@@ -50,9 +50,11 @@ import java.util.function.Supplier;
  * at a time, so no other node can interleave. Reads are a second script, so a snapshot's fields and
  * version always match. No read-modify-write round trips from Java.
  *
- * <p>Commands go through one pipelined Lettuce connection. While Redis is unreachable the
- * connection rejects commands at once, futures fail, and nothing is half-applied: the session turns
- * that into a retryable UNAVAILABLE error.
+ * <p>Commands go through one pipelined Lettuce connection, through {@link RedisFailures}: trouble
+ * Redis means as temporary (loading, a failover, not connected) is waited out for a bounded time;
+ * then a command that certainly did not run fails as "unavailable" (the session answers
+ * UNAVAILABLE), and one that may have run (a timeout, a connection lost after sending) as "outcome
+ * unknown" (OUTCOME_UNKNOWN). Nothing is half-applied either way: every write is one script.
  */
 public final class RedisDocumentStore implements DocumentStore {
   private static final byte[] EMPTY = new byte[0];
@@ -68,6 +70,7 @@ public final class RedisDocumentStore implements DocumentStore {
   private volatile String writeSha;
   private volatile String readSha;
   private final RedisScript eraseScript = new RedisScript("erase_documents.lua");
+  private final RedisFailures failures;
 
   /**
    * {@code redis} is the command interface of {@code connection}: a standalone connection's, or a
@@ -79,7 +82,9 @@ public final class RedisDocumentStore implements DocumentStore {
       RedisClusterAsyncCommands<byte[], byte[]> redis,
       RedisKeys keys,
       StoreLimits limits,
-      Clock clock) {
+      Clock clock,
+      RedisFailures failures) {
+    this.failures = failures;
     this.connection = connection;
     this.redis = redis;
     this.keys = keys;
@@ -155,7 +160,9 @@ public final class RedisDocumentStore implements DocumentStore {
       args.add(set ? op.getSet().toByteArray() : EMPTY);
     }
     byte[][] argv = args.toArray(new byte[0][]);
-    return eval(() -> writeSha, true, k, argv).thenApply(RedisDocumentStore::writeOutcome);
+    return failures
+        .run(() -> eval(() -> writeSha, true, k, argv))
+        .thenApply(RedisDocumentStore::writeOutcome);
   }
 
   private static WriteOutcome writeOutcome(List<Object> r) {
@@ -209,7 +216,8 @@ public final class RedisDocumentStore implements DocumentStore {
     byte[][] argv = {
       epoch == 0 ? EMPTY : epochBytes(epoch), utf8(Long.toString(version)), epochBytes(fingerprint)
     };
-    return eval(() -> readSha, false, k, argv)
+    return failures
+        .run(() -> eval(() -> readSha, false, k, argv))
         .thenCompose(
             r -> {
               SyncResult result = syncResult(userId, document, version, fingerprint, r);
@@ -301,9 +309,8 @@ public final class RedisDocumentStore implements DocumentStore {
         byName.put(p.getDocument(), p);
       }
     }
-    return redis
-        .smembers(keys.docs(userId))
-        .toCompletableFuture()
+    return failures
+        .run(() -> redis.smembers(keys.docs(userId)).toCompletableFuture())
         .thenCompose(
             members -> {
               Set<String> names = new HashSet<>();
@@ -336,9 +343,8 @@ public final class RedisDocumentStore implements DocumentStore {
 
   @Override
   public CompletableFuture<Set<String>> documents(String userId) {
-    return redis
-        .smembers(keys.docs(userId))
-        .toCompletableFuture()
+    return failures
+        .run(() -> redis.smembers(keys.docs(userId)).toCompletableFuture())
         .thenApply(
             members -> {
               Set<String> names = new HashSet<>();
@@ -351,9 +357,8 @@ public final class RedisDocumentStore implements DocumentStore {
 
   @Override
   public CompletableFuture<Long> lastClientSeq(String userId, String deviceId) {
-    return redis
-        .hget(keys.outcomes(userId, deviceId), utf8("_last"))
-        .toCompletableFuture()
+    return failures
+        .run(() -> redis.hget(keys.outcomes(userId, deviceId), utf8("_last")).toCompletableFuture())
         .thenApply(v -> v == null ? 0L : Long.parseUnsignedLong(str(v)));
   }
 
