@@ -32,7 +32,8 @@ final class FailoverWatch {
                 health.failoverSeen("masters " + before + " -> " + after);
                 broker.possibleLossEverywhere();
               }
-            });
+            },
+            err -> {}); // The event bus ends with an error when the client shuts down.
   }
 
   private static Set<String> masters(List<RedisClusterNode> nodes) {
