@@ -97,7 +97,8 @@ public final class HandoffChannelInitializer extends ChannelInitializer<SocketCh
                 MAX_TRACKED_ADDRESSES,
                 System::nanoTime),
             new ApiHandler(deviceSessions, verifier, stats, java.time.Clock.systemUTC()),
-            deviceSessions::check);
+            deviceSessions::check,
+            io.handoff.server.demo.DemoSite.forConfig(config));
     this.validator = new WriteValidator(config.storeLimits());
     this.tls = config.tlsCertificate() == null ? null : tlsContext(config);
     this.wsConfig =

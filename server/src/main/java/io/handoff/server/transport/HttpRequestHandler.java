@@ -4,6 +4,7 @@ import io.handoff.server.ServerStats;
 import io.handoff.server.auth.AuthException;
 import io.handoff.server.auth.Principal;
 import io.handoff.server.auth.TokenVerifier;
+import io.handoff.server.demo.DemoSite;
 import io.netty.buffer.Unpooled;
 import io.netty.channel.ChannelFutureListener;
 import io.netty.channel.ChannelHandler.Sharable;
@@ -37,8 +38,9 @@ import org.slf4j.LoggerFactory;
  * device session must also be alive: checked in the store without blocking). A request to {@code
  * /ws} with a valid token (Authorization: Bearer, or an {@code access_token} query parameter for
  * browsers) is passed on to the WebSocket handshake with its {@link Principal} in {@link
- * #PRINCIPAL}; a bad token gets 401 and the connection closes. Stateless and shared; the session
- * handler removes it once the handshake completes.
+ * #PRINCIPAL}; a bad token gets 401 and the connection closes. {@code /demo/} goes to the {@link
+ * DemoSite} when there is one (development secret only). Stateless and shared; the session handler
+ * removes it once the handshake completes.
  */
 @Sharable
 public final class HttpRequestHandler extends ChannelInboundHandlerAdapter {
@@ -55,6 +57,7 @@ public final class HttpRequestHandler extends ChannelInboundHandlerAdapter {
   private final ConnectionRateLimiter connectLimiter;
   private final ApiHandler api;
   private final Function<Principal, CompletableFuture<String>> sessionCheck;
+  private final DemoSite demo;
 
   /**
    * {@code sessionCheck} completes with null when a verified principal may connect, or with the
@@ -68,7 +71,8 @@ public final class HttpRequestHandler extends ChannelInboundHandlerAdapter {
       Supplier<String> metrics,
       ConnectionRateLimiter connectLimiter,
       ApiHandler api,
-      Function<Principal, CompletableFuture<String>> sessionCheck) {
+      Function<Principal, CompletableFuture<String>> sessionCheck,
+      DemoSite demo) {
     this.verifier = verifier;
     this.ready = ready;
     this.stats = stats;
@@ -76,6 +80,7 @@ public final class HttpRequestHandler extends ChannelInboundHandlerAdapter {
     this.connectLimiter = connectLimiter;
     this.api = api;
     this.sessionCheck = sessionCheck;
+    this.demo = demo;
   }
 
   @Override
@@ -103,6 +108,10 @@ public final class HttpRequestHandler extends ChannelInboundHandlerAdapter {
         case "/metrics" -> respondMetrics(ctx, req);
         case WS_PATH -> forwarded = upgrade(ctx, req, uri);
         default -> {
+          if (demo != null && DemoSite.handles(uri.path())) {
+            demo.handle(ctx, req, uri);
+            return;
+          }
           if (api != null && ApiHandler.handles(uri.path())) {
             api.handle(ctx, req, uri.path());
             return;
