@@ -28,10 +28,14 @@ export interface Node {
 }
 
 /** Starts the server jar on a free port and waits until it is ready. */
-export async function startNode(args: string[] = [], options: { secret?: string | null } = {}): Promise<Node> {
+export async function startNode(
+  args: string[] = [],
+  options: { secret?: string | null; jvmArgs?: string[] } = {},
+): Promise<Node> {
   requireServerJar();
   const secret = options.secret === undefined ? SECRET : options.secret;
-  const argv = ["-Xmx256m", "-XX:TieredStopAtLevel=1", "-jar", SERVER_JAR, "--port", "0", ...args];
+  const jvm = ["-Xmx256m", "-XX:TieredStopAtLevel=1", ...(options.jvmArgs ?? [])];
+  const argv = [...jvm, "-jar", SERVER_JAR, "--port", "0", ...args];
   if (secret) argv.push("--jwt-secret", secret);
   const proc = spawn("java", argv, { stdio: ["ignore", "pipe", "pipe"] });
   let output = "";
