@@ -120,11 +120,11 @@ for (const b of document.querySelectorAll("[data-item]")) {
 const adds = new Map();
 const pendingAdds = (item) => adds.get(item) ?? 0;
 
-let typing;
+const typing = {};
 for (const f of ["name", "message"]) {
   $(`form-${f}`).oninput = () => {
-    clearTimeout(typing);
-    typing = setTimeout(() => write(form.set(f, $(`form-${f}`).value)), 250);
+    clearTimeout(typing[f]);
+    typing[f] = setTimeout(() => write(form.set(f, $(`form-${f}`).value)), 250);
   };
 }
 
