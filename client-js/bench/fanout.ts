@@ -63,6 +63,7 @@ console.log(`connected ${users * devices} clients in ${Math.round(performance.no
 
 let sent = 0;
 let errors = 0;
+const progress = setInterval(() => console.error(`sent ${sent} received ${received} errors ${errors}`), 1000);
 const total = rate * seconds;
 const t0 = performance.now();
 await new Promise<void>((done) => {
@@ -84,6 +85,7 @@ await new Promise<void>((done) => {
 const expected = sent * (devices - 1);
 const deadline = performance.now() + 10_000;
 while (received < expected && performance.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+clearInterval(progress);
 latencies.sort((a, b) => a - b);
 const q = (p: number) => Number((latencies[Math.min(latencies.length - 1, Math.floor(p * latencies.length))] ?? NaN).toFixed(2));
 console.log(
