@@ -212,8 +212,9 @@ export class SyncEngine implements WriteSink {
     } else {
       c.followDocuments = c.followDocuments.filter((d) => !documents.includes(d));
       c.followPrefixes = c.followPrefixes.filter((p) => !prefixes.includes(p));
+      // "All" is the prefix "": only unfollowing that prefix ends it.
+      if (c.followAll && prefixes.includes("")) c.followAll = false;
     }
-    c.followAll = false;
     const l = this.link;
     if (!l || !l.welcomed) return; // The next Hello carries the new spec.
     const followSpec = create(FollowSpecSchema, { documents, prefixes });
@@ -458,6 +459,8 @@ export class SyncEngine implements WriteSink {
   private onWelcome(l: Link, welcome: Welcome): void {
     if (this.userId !== undefined && (this.userId !== welcome.userId || this.deviceId !== welcome.deviceId)) {
       // The held state is another device's: it must not be re-sent under this identity.
+      this.link = undefined;
+      l.stop();
       l.channel!.close();
       this.terminate(
         4500,
