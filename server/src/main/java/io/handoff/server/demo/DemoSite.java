@@ -2,6 +2,7 @@ package io.handoff.server.demo;
 
 import io.handoff.server.ServerConfig;
 import io.handoff.server.auth.DevTokens;
+import io.handoff.server.transport.HttpService;
 import io.netty.buffer.Unpooled;
 import io.netty.channel.ChannelFutureListener;
 import io.netty.channel.ChannelHandlerContext;
@@ -35,7 +36,7 @@ import org.slf4j.LoggerFactory;
  * with a real key or secret has no demo and mints nothing. Files are read from disk per request
  * (the demo is for development; nothing is cached). Stateless; safe on any event loop.
  */
-public final class DemoSite {
+public final class DemoSite implements HttpService {
   /** Lifetime of a demo token; the page fetches a new one when the server says it expires soon. */
   public static final Duration TOKEN_TTL = Duration.ofMinutes(15);
 
@@ -79,18 +80,45 @@ public final class DemoSite {
     return new DemoSite(config.jwtSecret(), clientDir);
   }
 
-  /** Whether this path belongs to the demo. */
-  public static boolean handles(String path) {
+  /**
+   * {@code api} with the demo in front of it when the node runs with the development secret; {@code
+   * api} itself (which may be null) otherwise.
+   */
+  public static HttpService withDemo(ServerConfig config, HttpService api) {
+    DemoSite demo = forConfig(config);
+    if (demo == null) {
+      return api;
+    }
+    return new HttpService() {
+      @Override
+      public boolean handles(String path) {
+        return demo.handles(path) || (api != null && api.handles(path));
+      }
+
+      @Override
+      public void handle(ChannelHandlerContext ctx, FullHttpRequest req, String path) {
+        if (demo.handles(path)) {
+          demo.handle(ctx, req, path);
+        } else {
+          api.handle(ctx, req, path);
+        }
+      }
+    };
+  }
+
+  @Override
+  public boolean handles(String path) {
     return path.equals(PREFIX) || path.startsWith(PREFIX + "/");
   }
 
   /** Answers one request under {@code /demo}; does not release {@code req}. */
-  public void handle(ChannelHandlerContext ctx, FullHttpRequest req, QueryStringDecoder uri) {
+  @Override
+  public void handle(ChannelHandlerContext ctx, FullHttpRequest req, String path) {
+    QueryStringDecoder uri = new QueryStringDecoder(req.uri());
     if (!HttpMethod.GET.equals(req.method())) {
       send(ctx, HttpResponseStatus.METHOD_NOT_ALLOWED, "text/plain", "the demo takes GET\n");
       return;
     }
-    String path = uri.path();
     if (path.equals(PREFIX)) {
       FullHttpResponse res = response(HttpResponseStatus.FOUND, "text/plain", "");
       res.headers().set(HttpHeaderNames.LOCATION, PREFIX + "/");

@@ -6,6 +6,7 @@ import io.handoff.server.auth.Principal;
 import io.handoff.server.auth.TokenVerifier;
 import io.handoff.server.devices.SessionStore.DeviceSession;
 import io.handoff.server.transport.HttpRequestHandler;
+import io.handoff.server.transport.HttpService;
 import io.netty.buffer.Unpooled;
 import io.netty.channel.ChannelFutureListener;
 import io.netty.channel.ChannelHandlerContext;
@@ -36,7 +37,7 @@ import org.slf4j.LoggerFactory;
  * event loop before the work goes to the store; the answer is written from whichever thread
  * completes it (Netty hands the write to the event loop). Stateless and shared.
  */
-public final class ApiHandler {
+public final class ApiHandler implements HttpService {
   static final String JWKS_PATH = "/.well-known/jwks.json";
   private static final Logger log = LoggerFactory.getLogger(ApiHandler.class);
 
@@ -53,11 +54,13 @@ public final class ApiHandler {
     this.clock = clock;
   }
 
-  public static boolean handles(String path) {
+  @Override
+  public boolean handles(String path) {
     return path.startsWith("/v1/") || path.equals(JWKS_PATH);
   }
 
   /** Answers {@code req}; does not keep or release it. Event loop. */
+  @Override
   public void handle(ChannelHandlerContext ctx, FullHttpRequest req, String path) {
     boolean keepAlive = HttpUtil.isKeepAlive(req);
     HttpMethod m = req.method();

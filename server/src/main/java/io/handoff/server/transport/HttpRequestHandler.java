@@ -4,8 +4,6 @@ import io.handoff.server.ServerStats;
 import io.handoff.server.auth.AuthException;
 import io.handoff.server.auth.Principal;
 import io.handoff.server.auth.TokenVerifier;
-import io.handoff.server.demo.DemoSite;
-import io.handoff.server.devices.ApiHandler;
 import io.netty.buffer.Unpooled;
 import io.netty.channel.ChannelFutureListener;
 import io.netty.channel.ChannelHandler.Sharable;
@@ -34,14 +32,13 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * Plain HTTP on the WebSocket port: {@code /healthz}, {@code /readyz}, the device-session API
- * ({@link ApiHandler}), and authentication of the {@code /ws} upgrade (a server-issued token's
+ * Plain HTTP on the WebSocket port: {@code /healthz}, {@code /readyz}, the device-session API (an
+ * {@link HttpService}), and authentication of the {@code /ws} upgrade (a server-issued token's
  * device session must also be alive: checked in the store without blocking). A request to {@code
  * /ws} with a valid token (Authorization: Bearer, or an {@code access_token} query parameter for
  * browsers) is passed on to the WebSocket handshake with its {@link Principal} in {@link
- * #PRINCIPAL}; a bad token gets 401 and the connection closes. {@code /demo/} goes to the {@link
- * DemoSite} when there is one (development secret only). Stateless and shared; the session handler
- * removes it once the handshake completes.
+ * #PRINCIPAL}; a bad token gets 401 and the connection closes. Stateless and shared; the session
+ * handler removes it once the handshake completes.
  */
 @Sharable
 public final class HttpRequestHandler extends ChannelInboundHandlerAdapter {
@@ -56,24 +53,22 @@ public final class HttpRequestHandler extends ChannelInboundHandlerAdapter {
   private final ServerStats stats;
   private final Supplier<String> metrics;
   private final ConnectionRateLimiter connectLimiter;
-  private final ApiHandler api;
+  private final HttpService api;
   private final Function<Principal, CompletableFuture<String>> sessionCheck;
-  private final DemoSite demo;
 
   /**
    * {@code sessionCheck} completes with null when a verified principal may connect, or with the
    * reason it may not (its device session was revoked); {@code api} serves {@code /v1/}; {@code
    * metrics} renders {@code /metrics}; {@code connectLimiter} bounds upgrades per address.
    */
-  public HttpRequestHandler(
+  HttpRequestHandler(
       TokenVerifier verifier,
       BooleanSupplier ready,
       ServerStats stats,
       Supplier<String> metrics,
       ConnectionRateLimiter connectLimiter,
-      ApiHandler api,
-      Function<Principal, CompletableFuture<String>> sessionCheck,
-      DemoSite demo) {
+      HttpService api,
+      Function<Principal, CompletableFuture<String>> sessionCheck) {
     this.verifier = verifier;
     this.ready = ready;
     this.stats = stats;
@@ -81,7 +76,6 @@ public final class HttpRequestHandler extends ChannelInboundHandlerAdapter {
     this.connectLimiter = connectLimiter;
     this.api = api;
     this.sessionCheck = sessionCheck;
-    this.demo = demo;
   }
 
   @Override
@@ -109,11 +103,7 @@ public final class HttpRequestHandler extends ChannelInboundHandlerAdapter {
         case "/metrics" -> respondMetrics(ctx, req);
         case WS_PATH -> forwarded = upgrade(ctx, req, uri);
         default -> {
-          if (demo != null && DemoSite.handles(uri.path())) {
-            demo.handle(ctx, req, uri);
-            return;
-          }
-          if (api != null && ApiHandler.handles(uri.path())) {
+          if (api != null && api.handles(uri.path())) {
             api.handle(ctx, req, uri.path());
             return;
           }

@@ -16,6 +16,7 @@ import io.handoff.protocol.v1.FieldOp;
 import io.handoff.protocol.v1.ServerFrame;
 import io.handoff.protocol.v1.Write;
 import io.handoff.server.FrameMutator;
+import io.handoff.server.Scheduler;
 import io.handoff.server.ServerConfig;
 import io.handoff.server.ServerStats;
 import io.handoff.server.auth.AccessTokenVerifier;
@@ -29,7 +30,7 @@ import io.handoff.server.engine.StoreLimits;
 import io.handoff.server.engine.memory.MemoryEngine;
 import io.handoff.server.handoff.HandoffService;
 import io.handoff.server.sync.SyncResult;
-import io.handoff.server.sync.WriteValidator;
+import io.handoff.server.transport.ConnectionHandler;
 import io.handoff.server.transport.FrameCodec;
 import io.handoff.server.transport.HttpRequestHandler;
 import io.netty.buffer.ByteBufUtil;
@@ -78,7 +79,7 @@ class FrameFuzzTest {
   private HandoffService handoff;
   private ServerStats stats;
   private ServerConfig config;
-  private WriteValidator validator;
+  private Sessions sessions;
   private DeviceSessions deviceSessions;
   private TokenVerifier verifier;
 
@@ -98,10 +99,9 @@ class FrameFuzzTest {
             .storeLimits(LIMITS)
             .maxInFlightWrites(LIMITS.seqWindow())
             .build();
-    handoff = new HandoffService(config, engine, stats);
-    hub = new Hub(engine.broker(), handoff);
-    handoff.start(hub);
-    validator = new WriteValidator(LIMITS);
+    handoff = new HandoffService(config, engine, stats, Scheduler.system());
+    hub = new Hub(engine.broker());
+    handoff.start();
     AccessTokens access =
         new AccessTokens(
             SigningKeys.ephemeral(),
@@ -116,6 +116,16 @@ class FrameFuzzTest {
         new AccessTokenVerifier(
             access,
             new Hs256TokenVerifier(config.jwtSecret(), config.clockSkew(), Clock.systemUTC()));
+    sessions =
+        new Sessions(
+            config,
+            stats,
+            Scheduler.system(),
+            hub,
+            engine.store(),
+            handoff,
+            deviceSessions,
+            verifier);
   }
 
   @AfterEach
@@ -217,9 +227,7 @@ class FrameFuzzTest {
       ch.pipeline()
           .addLast("codec", FrameCodec.INSTANCE)
           .addLast(
-              "session",
-              new SessionHandler(
-                  config, engine.store(), hub, stats, validator, verifier, deviceSessions));
+              "session", new ConnectionHandler(config, stats, Scheduler.system(), sessions.get()));
       ch.pipeline()
           .fireUserEventTriggered(
               new WebSocketServerProtocolHandler.HandshakeComplete(
