@@ -1,0 +1,2 @@
+/** Device sessions and their {@code /v1} HTTP API: what the API reads and writes as JSON. */
+package io.handoff.server.devices;
