@@ -1,5 +1,9 @@
 package io.handoff.server.engine;
 
+import io.handoff.server.devices.SessionStore;
+import io.handoff.server.handoff.HandoffStore;
+import io.handoff.server.sync.Broker;
+import io.handoff.server.sync.DocumentStore;
 import java.time.Instant;
 import java.util.concurrent.CompletableFuture;
 

@@ -8,6 +8,8 @@ import io.handoff.protocol.bus.v1.UserSignal;
 import io.handoff.protocol.v1.FieldOp;
 import io.handoff.protocol.v1.Write;
 import io.handoff.server.Signal;
+import io.handoff.server.sync.Broker;
+import io.handoff.server.sync.DocumentEvent;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.UUID;

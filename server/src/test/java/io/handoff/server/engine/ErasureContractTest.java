@@ -11,6 +11,7 @@ import io.handoff.protocol.v1.Offer;
 import io.handoff.protocol.v1.OfferOutcome;
 import io.handoff.protocol.v1.Write;
 import io.handoff.server.MutableClock;
+import io.handoff.server.handoff.HandoffStore;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.List;

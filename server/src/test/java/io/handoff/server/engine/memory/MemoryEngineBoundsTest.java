@@ -10,9 +10,9 @@ import io.handoff.protocol.v1.Offer;
 import io.handoff.protocol.v1.OfferOutcome;
 import io.handoff.protocol.v1.Write;
 import io.handoff.server.MutableClock;
-import io.handoff.server.engine.Broker;
-import io.handoff.server.engine.HandoffStore;
 import io.handoff.server.engine.StoreLimits;
+import io.handoff.server.handoff.HandoffStore;
+import io.handoff.server.sync.Broker;
 import java.time.Duration;
 import org.junit.jupiter.api.Test;
 
