@@ -237,7 +237,7 @@ public final class HandoffClient implements AutoCloseable {
             return;
           }
           Offer created = f.getOfferCreated().getOffer();
-          engine.handoff.track(created.getOfferId(), out);
+          engine.handoff.track(created, out);
           out.created.complete(created);
         });
     engine.request(ClientFrame.newBuilder().setOfferActivity(o), answer);

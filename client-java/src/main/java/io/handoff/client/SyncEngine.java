@@ -114,7 +114,7 @@ final class SyncEngine {
     this.nanoClock = nanoClock;
     this.listeners = config.listeners;
     this.window = config.maxInFlightWrites;
-    this.handoff = new HandoffRequests(config.offerListeners, config.presenceListeners);
+    this.handoff = new HandoffRequests(config.offerListeners, config.presenceListeners, scheduler);
   }
 
   // ------------------------------------------------------------------------------------------
