@@ -76,7 +76,7 @@ public final class HandoffChannelInitializer extends ChannelInitializer<SocketCh
       Hub hub,
       ServerStats stats,
       io.handoff.server.auth.TokenVerifier verifier,
-      java.util.function.BooleanSupplier ready,
+      Readiness ready,
       java.util.function.Supplier<String> metrics,
       DeviceSessions deviceSessions) {
     this.config = config;

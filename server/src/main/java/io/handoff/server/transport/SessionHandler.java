@@ -187,7 +187,6 @@ final class SessionHandler extends ChannelInboundHandlerAdapter {
 
   @Override
   public void channelActive(ChannelHandlerContext ctx) {
-    stats.connectionsOpened.increment();
     // A connection that never completes its upgrade is cut after the handshake timeout.
     loop.schedule(
         () -> {
@@ -233,7 +232,9 @@ final class SessionHandler extends ChannelInboundHandlerAdapter {
       heartbeats.remove(this);
       heartbeats = null;
     }
-    stats.connectionsClosed.increment();
+    if (phase != Phase.HANDSHAKE && phase != Phase.CLOSED) {
+      stats.connectionsClosed.increment(); // Opened at the upgrade: HTTP requests never count.
+    }
     phase = Phase.CLOSED;
     dead = true;
     if (registered) {
@@ -269,6 +270,7 @@ final class SessionHandler extends ChannelInboundHandlerAdapter {
       }
       ControlFrameHandler.install(ctx, HandoffChannelInitializer.WS_HANDLER);
       phase = Phase.AWAIT_HELLO;
+      stats.connectionsOpened.increment();
       lastReadNanos = System.nanoTime();
       heartbeats = Heartbeats.current();
       heartbeats.add(this, loop, config.heartbeatInterval().toNanos());
