@@ -33,7 +33,9 @@ import picocli.CommandLine.Spec;
     name = "handoff-server",
     mixinStandardHelpOptions = true,
     version = "handoff-server " + Main.VERSION,
-    description = "Runs one Handoff node.",
+    customSynopsis = "handoff-server [OPTION]... | token ... | keygen ...",
+    description =
+        "Runs one Handoff node. Every option can also come from its HANDOFF_* variable or a --config file.",
     subcommands = {TokenCommand.class, KeygenCommand.class})
 public final class Main implements Callable<Integer> {
   static final String VERSION = "0.2.0";
