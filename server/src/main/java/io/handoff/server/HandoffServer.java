@@ -64,6 +64,7 @@ public final class HandoffServer implements AutoCloseable {
   // Every accepted connection, until it closes: what a drain waits for.
   private final ChannelGroup connections = new DefaultChannelGroup(GlobalEventExecutor.INSTANCE);
   private final DeviceSessions deviceSessions;
+  private final Readiness readiness;
   private volatile boolean ready;
   private final AtomicBoolean stopping = new AtomicBoolean();
 
@@ -81,7 +82,7 @@ public final class HandoffServer implements AutoCloseable {
         epoll ? EpollServerSocketChannel.class : NioServerSocketChannel.class;
     this.boss = new MultiThreadIoEventLoopGroup(1, io);
     this.workers = new MultiThreadIoEventLoopGroup(io);
-    Readiness readiness =
+    this.readiness =
         () ->
             stopping.get()
                 ? "draining"
@@ -230,6 +231,11 @@ public final class HandoffServer implements AutoCloseable {
   /** The bound management port, or -1 when the node runs no management listener. */
   public int adminPort() {
     return adminChannel == null ? -1 : ((InetSocketAddress) adminChannel.localAddress()).getPort();
+  }
+
+  /** Whether {@code /readyz} answers 200, and if not, why (draining, store unreachable). */
+  public Readiness readiness() {
+    return readiness;
   }
 
   public ServerConfig config() {
