@@ -15,6 +15,7 @@ import io.handoff.server.transport.HandoffChannelInitializer;
 import io.handoff.server.transport.HandoffService;
 import io.handoff.server.transport.Hub;
 import io.handoff.server.transport.Readiness;
+import io.micrometer.core.instrument.Gauge;
 import io.netty.bootstrap.ServerBootstrap;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelHandlerContext;
@@ -89,6 +90,12 @@ public final class HandoffServer implements AutoCloseable {
                 : !ready ? "starting" : engine.healthy() ? null : "store unreachable";
     metrics.bindEventLoops(workers);
     metrics.bindNode(readiness, hub::users, hub::sessions);
+    Gauge.builder("handoff.store.up", () -> engine.healthy() ? 1 : 0)
+        .description("1 while the engine reaches its backing store (Redis)")
+        .register(metrics.registry());
+    Gauge.builder("handoff.draining", () -> stopping.get() ? 1 : 0)
+        .description("1 from SIGTERM until the node has let every connection go")
+        .register(metrics.registry());
     TokenVerifier development =
         new Hs256TokenVerifier(config.jwtSecret(), config.clockSkew(), Clock.systemUTC());
     this.deviceSessions = deviceSessions(config, engine, stats);
