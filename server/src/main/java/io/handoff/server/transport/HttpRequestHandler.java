@@ -4,6 +4,7 @@ import io.handoff.server.ServerStats;
 import io.handoff.server.auth.AuthException;
 import io.handoff.server.auth.Principal;
 import io.handoff.server.auth.TokenVerifier;
+import io.handoff.server.devices.ApiHandler;
 import io.netty.buffer.Unpooled;
 import io.netty.channel.ChannelFutureListener;
 import io.netty.channel.ChannelHandler.Sharable;
@@ -61,7 +62,7 @@ public final class HttpRequestHandler extends ChannelInboundHandlerAdapter {
    * metrics} renders {@code /metrics} (null: served on the admin port only); {@code connectLimiter}
    * bounds upgrades per address.
    */
-  HttpRequestHandler(
+  public HttpRequestHandler(
       TokenVerifier verifier,
       Readiness ready,
       ServerStats stats,
@@ -229,7 +230,7 @@ public final class HttpRequestHandler extends ChannelInboundHandlerAdapter {
     ctx.writeAndFlush(res).addListener(ChannelFutureListener.CLOSE);
   }
 
-  static String bearer(String header) {
+  public static String bearer(String header) {
     if (header == null || header.length() < 7 || !header.regionMatches(true, 0, "Bearer ", 0, 7)) {
       return null;
     }
@@ -277,7 +278,7 @@ public final class HttpRequestHandler extends ChannelInboundHandlerAdapter {
     }
   }
 
-  static String jsonEscape(String s) {
+  public static String jsonEscape(String s) {
     StringBuilder b = new StringBuilder(s.length() + 8);
     for (int i = 0; i < s.length(); i++) {
       char c = s.charAt(i);
