@@ -31,7 +31,7 @@ public final class ServerStats {
   public final LongAdder protocolErrorCloses = new LongAdder();
   public final LongAdder idleCloses = new LongAdder();
 
-  // Device sessions and tokens (issue 4).
+  // Device sessions and tokens.
   public final LongAdder signIns = new LongAdder();
   public final LongAdder signInsRefused = new LongAdder();
   public final LongAdder refreshes = new LongAdder();

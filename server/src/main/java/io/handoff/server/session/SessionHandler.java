@@ -141,7 +141,7 @@ public final class SessionHandler extends ChannelInboundHandlerAdapter {
   public SessionHandler hbPrev;
   public SessionHandler hbNext;
   private boolean registered;
-  // Token expiry and device-session frames (issue 4); set at the handshake.
+  // Token expiry and device-session frames; set at the handshake.
   private TokenKeeper tokens;
   // The principal this connection was recorded online as, if any.
   private Principal onlineAs;
