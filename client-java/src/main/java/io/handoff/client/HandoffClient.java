@@ -167,6 +167,12 @@ public final class HandoffClient implements AutoCloseable {
    * Welcome arrives; it fails with a {@link HandoffException} if the connection closes with a
    * terminal code first, or if the client is closed. It does not time out by itself while the
    * client keeps retrying (use {@link CompletableFuture#orTimeout}).
+   *
+   * <p><b>Completing is not being caught up:</b> the snapshots and deltas the Welcome announces
+   * arrive after it, so right after {@code connect().join()} a document may still hold its old
+   * version (or nothing). To act on up-to-date documents, wait for {@link
+   * HandoffListener#onSynced()}, which comes once the catch-up of this connection is applied, or
+   * react to each {@link HandoffListener#onChange} as it comes.
    */
   public CompletableFuture<Void> connect() {
     return engine.connect();

@@ -59,6 +59,8 @@ final class Device implements HandoffListener, OfferListener {
   private volatile boolean closing;
   // Whether a Welcome ever arrived: losses before the first one are retried connection attempts.
   private volatile boolean welcomed;
+  // Why the first connection attempt failed, before any Welcome; null if it did not.
+  private volatile String firstFailure;
   private volatile long lastDownNanos = Long.MIN_VALUE;
   private volatile long lastSyncedNanos = Long.MIN_VALUE;
   // Set before connecting by the handoff scenario; null otherwise.
@@ -130,6 +132,11 @@ final class Device implements HandoffListener, OfferListener {
     if (run != null) {
       run.onWithdrawn(this, offerId, outcome, byDevice);
     }
+  }
+
+  /** Why this device's first connection attempt failed, if it failed before any Welcome. */
+  String firstFailure() {
+    return firstFailure;
   }
 
   /** Whether the client is connected (a Welcome arrived on the current connection). */
@@ -273,6 +280,9 @@ final class Device implements HandoffListener, OfferListener {
       case RECONNECTING -> {
         wentDown();
         if (!welcomed) {
+          if (firstFailure == null) {
+            firstFailure = closeCode + " " + reason;
+          }
           // The first connection attempt failed (refused, cut during the handshake): the client
           // retries by itself, and the connect phase counts the device if it gets in.
           stats.connectRetries.increment();
@@ -294,6 +304,9 @@ final class Device implements HandoffListener, OfferListener {
       }
       case CLOSED -> {
         wentDown();
+        if (!welcomed && firstFailure == null) {
+          firstFailure = closeCode + " " + reason;
+        }
         if (!closing) {
           stats.terminalCloses.increment();
           stats.sample("device " + index + " closed for good: " + closeCode + " " + reason);

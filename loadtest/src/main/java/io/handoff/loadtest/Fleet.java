@@ -37,6 +37,7 @@ final class Fleet implements AutoCloseable {
   private final int users;
   private final int devicesPerUser;
   private final Stats stats;
+  private final List<URI> urls;
 
   /**
    * @param dropsExpected whether connections cut by the load tester are part of the run
@@ -46,6 +47,7 @@ final class Fleet implements AutoCloseable {
     this.users = o.users;
     this.devicesPerUser = o.devices;
     this.stats = stats;
+    this.urls = List.copyOf(o.urls);
     List<InetSocketAddress> sources = o.sourceAddresses();
     Tokens tokens = new Tokens(o.jwtSecret);
     String prefix = o.userPrefix();
@@ -89,6 +91,8 @@ final class Fleet implements AutoCloseable {
   int users() {
     return users;
   }
+
+  private volatile String connectProblem;
 
   int devicesPerUser() {
     return devicesPerUser;
@@ -148,6 +152,15 @@ final class Fleet implements AutoCloseable {
         } else if (issued >= devices.length) {
           Thread.sleep(20);
         }
+        if (stats.connected.get() == 0
+            && issued > 0
+            && (issued == devices.length || permits.availablePermits() == 0)
+            && everyIssuedFailed(issued)) {
+          // Not one device got in and each tried: waiting longer only repeats the refusal.
+          connectProblem = ConnectFailures.describe(devices[0].firstFailure(), urls);
+          progress.printf("giving up: no device could connect: %s%n", connectProblem);
+          break;
+        }
         long now = System.nanoTime();
         if (now >= nextPrint) {
           nextPrint += TimeUnit.SECONDS.toNanos(1);
@@ -163,7 +176,33 @@ final class Fleet implements AutoCloseable {
     progress.printf(
         "connected %d/%d devices in %.1fs (%d failed)%n",
         connected, devices.length, (System.nanoTime() - start) / 1e9, failed.get());
+    if (connected < devices.length && connectProblem == null) {
+      for (Device d : devices) {
+        if (d.firstFailure() != null) {
+          connectProblem = ConnectFailures.describe(d.firstFailure(), urls);
+          progress.printf("first connection failure: %s%n", connectProblem);
+          break;
+        }
+      }
+    }
     return connected;
+  }
+
+  private boolean everyIssuedFailed(int issued) {
+    for (int i = 0; i < issued; i++) {
+      if (devices[i].firstFailure() == null) {
+        return false;
+      }
+    }
+    return true;
+  }
+
+  /**
+   * Why devices could not connect, in words a person acts on ("connection refused by ...", the
+   * server's reason for refusing a token), or null when every device connected.
+   */
+  String connectProblem() {
+    return connectProblem;
   }
 
   /**

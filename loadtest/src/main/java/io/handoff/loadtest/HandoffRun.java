@@ -733,7 +733,8 @@ final class HandoffRun {
               + " of "
               + fleet.size()
               + " devices connected within "
-              + Durations.format(o.connectTimeout));
+              + Durations.format(o.connectTimeout)
+              + (fleet.connectProblem() == null ? "" : ": " + fleet.connectProblem()));
     }
     if (lost > 0) {
       result.problem(

@@ -144,7 +144,8 @@ final class IdleRun {
               + " of "
               + fleet.size()
               + " devices connected within "
-              + Durations.format(o.connectTimeout));
+              + Durations.format(o.connectTimeout)
+              + (fleet.connectProblem() == null ? "" : ": " + fleet.connectProblem()));
     }
     if (errors > 0) {
       result.problem(

@@ -13,7 +13,8 @@ import picocli.CommandLine.Option;
 
 /**
  * The options every scenario takes (a picocli mixin). The first group is the stable command line of
- * PRODUCT.md; the rest are extras. {@link #validate()} checks them together.
+ * the load tester (kept stable for scripts); the rest are extras. {@link #validate()} checks them
+ * together.
  */
 final class LoadOptions {
   /** Devices per user that {@link DocLog} can tell apart. */

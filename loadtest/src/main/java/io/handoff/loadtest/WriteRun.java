@@ -387,6 +387,7 @@ final class WriteRun {
               + fleet.size()
               + " devices connected within "
               + Durations.format(o.connectTimeout)
+              + (fleet.connectProblem() == null ? "" : ": " + fleet.connectProblem())
               + "; nothing was written");
     }
     if (lost > 0) {

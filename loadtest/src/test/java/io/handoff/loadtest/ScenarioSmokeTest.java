@@ -9,6 +9,8 @@ import io.handoff.server.auth.DevTokens;
 import io.handoff.server.engine.memory.MemoryEngine;
 import java.io.ByteArrayOutputStream;
 import java.io.PrintStream;
+import java.net.InetAddress;
+import java.net.ServerSocket;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -17,11 +19,13 @@ import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.TimeUnit;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
@@ -255,6 +259,40 @@ class ScenarioSmokeTest {
     Map<String, String> json = run.json();
     assertEquals("0", json.get("connections"));
     assertEquals("false", json.get("ok"));
+    String said = run.out + run.err;
+    assertTrue(said.contains("the server refused the token (bad token signature)"), said);
+    assertTrue(said.contains("--jwt-secret"), "and says what to change: " + said);
+  }
+
+  @Test
+  @Timeout(value = 60, unit = TimeUnit.SECONDS)
+  void aStoppedServerIsReportedAsConnectionRefusedWithoutWaitingOutTheTimeout() throws Exception {
+    int closedPort;
+    try (ServerSocket s = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
+      closedPort = s.getLocalPort();
+    }
+    Run run =
+        run(
+            "fanout",
+            "--url",
+            "ws://127.0.0.1:" + closedPort + "/ws",
+            "--users",
+            "5",
+            "--devices",
+            "3",
+            "--duration",
+            "1s",
+            "--connect-timeout",
+            "10m",
+            "--jwt-secret",
+            SECRET,
+            "--json");
+
+    assertEquals(Result.EXIT_FAILED, run.exit);
+    String said = run.out + run.err;
+    assertTrue(said.contains("giving up: no device could connect"), said);
+    assertTrue(said.contains("connection refused by ws://127.0.0.1:" + closedPort), said);
+    assertEquals("false", run.json().get("ok"));
   }
 
   private static void assertNothingWentWrong(Map<String, String> json) {
