@@ -75,6 +75,8 @@ import java.util.function.Supplier;
  * change something hand the work to the event loop. Many clients can share one {@link
  * EventLoopGroup} ({@link Builder#eventLoopGroup}); a client has no thread of its own.
  */
+// Over 600 lines: the client's whole public API and its Builder, each setting documented where
+// applications read it; the machinery lives in SyncEngine, WriteQueue and the internal package.
 public final class HandoffClient implements AutoCloseable {
 
   /** Default first reconnect delay ceiling. */

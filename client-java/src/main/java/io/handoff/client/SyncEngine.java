@@ -52,6 +52,8 @@ import org.slf4j.LoggerFactory;
  * failed) the backoff is capped at {@code unavailableBackoffMax}, so devices come back soon after
  * the store does.
  */
+// Over 600 lines: one state machine whose transitions (attempt, Welcome, frames, close) share the
+// connection's fields; what could live apart already does (WriteQueue, HandoffRequests, Backoff).
 final class SyncEngine {
   /** Marks a write without an expected version. */
   static final long NO_EXPECTED_VERSION = -1;
