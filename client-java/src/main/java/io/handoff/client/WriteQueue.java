@@ -242,7 +242,10 @@ final class WriteQueue {
               delay);
       return true;
     }
-    giveUp(w, HandoffException.fromError(error, w.document.name()));
+    HandoffException failed = HandoffException.fromError(error, w.document.name());
+    // A re-sent number the server no longer remembers was handled long ago, one way or the other.
+    boolean unknown = code == ErrorCode.STALE_SEQUENCE && w.attempts > 1;
+    giveUp(w, unknown ? failed.withOutcomeUnknown() : failed);
     pump();
     return true;
   }

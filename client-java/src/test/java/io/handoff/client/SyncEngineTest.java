@@ -649,6 +649,15 @@ class SyncEngineTest {
     assertEquals(ErrorCode.STALE_SEQUENCE, failure(b).errorCode());
     assertEquals(List.of(3L), seqs(channel.drain()));
     assertFalse(c.isDone());
+    assertFalse(failure(b).mayHaveBeenApplied(), "sent once and refused: certainly not applied");
+
+    channel.closeWith(1006, "reset");
+    scheduler.runPending();
+    FakeChannel second = connector.last().open();
+    second.receive(welcome(3));
+    second.drain();
+    second.receive(Frames.error(ErrorCode.STALE_SEQUENCE, "cart", 3, false, 0));
+    assertTrue(failure(c).mayHaveBeenApplied(), "a re-sent number handled long ago");
   }
 
   @Test
