@@ -7,12 +7,14 @@ import io.handoff.server.auth.IdentityVerifier;
 import io.handoff.server.auth.SigningKeys;
 import io.handoff.server.auth.TokenConfig;
 import io.handoff.server.auth.TokenVerifier;
+import io.handoff.server.devices.ApiHandler;
+import io.handoff.server.devices.DeviceSessions;
 import io.handoff.server.engine.Engine;
+import io.handoff.server.handoff.HandoffService;
 import io.handoff.server.metrics.NodeMetrics;
-import io.handoff.server.sessions.DeviceSessions;
+import io.handoff.server.session.Hub;
+import io.handoff.server.session.Sessions;
 import io.handoff.server.transport.HandoffChannelInitializer;
-import io.handoff.server.transport.HandoffService;
-import io.handoff.server.transport.Hub;
 import io.netty.bootstrap.ServerBootstrap;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelHandlerContext;
@@ -64,14 +66,15 @@ public final class HandoffServer implements AutoCloseable {
   private volatile boolean ready;
   private final AtomicBoolean stopping = new AtomicBoolean();
 
-  private HandoffServer(ServerConfig config, Engine engine) throws InterruptedException {
+  private HandoffServer(ServerConfig config, Engine engine, Scheduler time)
+      throws InterruptedException {
     this.config = config;
     this.engine = engine;
     this.metrics = new NodeMetrics(config.nodeId());
     this.stats = new ServerStats(metrics.registry());
-    this.handoff = new HandoffService(config, engine, stats);
-    this.hub = new Hub(engine.broker(), handoff);
-    handoff.start(hub);
+    this.handoff = new HandoffService(config, engine, stats, time);
+    this.hub = new Hub(engine.broker());
+    handoff.start();
     boolean epoll = Epoll.isAvailable();
     IoHandlerFactory io = epoll ? EpollIoHandler.newFactory() : NioIoHandler.newFactory();
     Class<? extends ServerChannel> channelType =
@@ -82,8 +85,8 @@ public final class HandoffServer implements AutoCloseable {
     metrics.bindEventLoops(workers);
     metrics.bindNode(readiness, hub::users, hub::sessions);
     TokenVerifier development =
-        new Hs256TokenVerifier(config.jwtSecret(), config.clockSkew(), Clock.systemUTC());
-    this.deviceSessions = deviceSessions(config, engine, stats);
+        new Hs256TokenVerifier(config.jwtSecret(), config.clockSkew(), time.clock());
+    this.deviceSessions = deviceSessions(config, engine, stats, time.clock());
     TokenVerifier verifier = new AccessTokenVerifier(deviceSessions.accessTokens(), development);
     ServerBootstrap b =
         new ServerBootstrap()
@@ -106,13 +109,22 @@ public final class HandoffServer implements AutoCloseable {
             .childHandler(
                 new HandoffChannelInitializer(
                     config,
-                    engine.store(),
-                    hub,
                     stats,
+                    time,
                     verifier,
                     readiness,
                     metrics::scrape,
-                    deviceSessions));
+                    new ApiHandler(deviceSessions, verifier, stats, time.clock()),
+                    deviceSessions::check,
+                    new Sessions(
+                        config,
+                        stats,
+                        time,
+                        hub,
+                        engine.store(),
+                        handoff,
+                        deviceSessions,
+                        verifier)));
     try {
       this.serverChannel =
           b.bind(new InetSocketAddress(config.host(), config.port())).sync().channel();
@@ -133,7 +145,7 @@ public final class HandoffServer implements AutoCloseable {
   }
 
   private static DeviceSessions deviceSessions(
-      ServerConfig config, Engine engine, ServerStats stats) {
+      ServerConfig config, Engine engine, ServerStats stats, Clock clock) {
     TokenConfig t = config.tokens();
     SigningKeys keys = t.signingKeys();
     if (keys == null) {
@@ -145,8 +157,7 @@ public final class HandoffServer implements AutoCloseable {
           keys.current().getKeyID());
     }
     AccessTokens access =
-        new AccessTokens(
-            keys, t.issuer(), t.accessTokenTtl(), config.clockSkew(), Clock.systemUTC());
+        new AccessTokens(keys, t.issuer(), t.accessTokenTtl(), config.clockSkew(), clock);
     IdentityVerifier identity = null;
     if (t.identityJwks() != null) {
       identity =
@@ -158,7 +169,7 @@ public final class HandoffServer implements AutoCloseable {
               config.clockSkew(),
               t.jwksMinRefresh(),
               t.jwksMaxAge(),
-              Clock.systemUTC());
+              clock);
     } else {
       log.info("sign-in (POST /v1/sessions) is disabled: no identity JWKS configured");
     }
@@ -170,7 +181,7 @@ public final class HandoffServer implements AutoCloseable {
         config.nodeId(),
         config.storeLimits().maxDevicesPerUser(),
         stats,
-        Clock.systemUTC());
+        clock);
   }
 
   /** Sign-in, tokens, devices and erasure of this node. */
@@ -178,10 +189,19 @@ public final class HandoffServer implements AutoCloseable {
     return deviceSessions;
   }
 
-  /** Binds and starts serving. */
+  /** Binds and starts serving, on the real clock. */
   public static HandoffServer start(ServerConfig config, Engine engine)
       throws InterruptedException {
-    return new HandoffServer(config, engine);
+    return new HandoffServer(config, engine, Scheduler.system());
+  }
+
+  /**
+   * Binds and starts serving on {@code time}: every clock read and timer of the node (heartbeats,
+   * handshake limit, token and offer expiry, presence, rate limits, the API) goes through it.
+   */
+  public static HandoffServer start(ServerConfig config, Engine engine, Scheduler time)
+      throws InterruptedException {
+    return new HandoffServer(config, engine, time);
   }
 
   /** The bound port (the real one when the config asked for 0). */

@@ -17,7 +17,7 @@ import io.netty.util.AttributeKey;
  * device alive), and answers a close frame with one and closes. Stateless and shared.
  */
 @Sharable
-final class ControlFrameHandler extends ChannelInboundHandlerAdapter {
+public final class ControlFrameHandler extends ChannelInboundHandlerAdapter {
   static final ControlFrameHandler INSTANCE = new ControlFrameHandler();
 
   /** Where {@code WebSocketServerProtocolHandler} keeps the connection's handshaker. */

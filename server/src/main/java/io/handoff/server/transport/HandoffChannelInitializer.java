@@ -1,10 +1,10 @@
 package io.handoff.server.transport;
 
+import io.handoff.server.Scheduler;
 import io.handoff.server.ServerConfig;
 import io.handoff.server.ServerStats;
-import io.handoff.server.engine.DocumentStore;
-import io.handoff.server.engine.WriteValidator;
-import io.handoff.server.sessions.DeviceSessions;
+import io.handoff.server.auth.Principal;
+import io.handoff.server.auth.TokenVerifier;
 import io.netty.channel.ChannelInitializer;
 import io.netty.channel.ChannelPipeline;
 import io.netty.channel.socket.SocketChannel;
@@ -22,6 +22,10 @@ import io.netty.handler.ssl.SslContext;
 import io.netty.handler.ssl.SslContextBuilder;
 import io.netty.handler.ssl.SslHandler;
 import io.netty.handler.ssl.SslProvider;
+import java.util.concurrent.CompletableFuture;
+import java.util.function.BooleanSupplier;
+import java.util.function.Function;
+import java.util.function.Supplier;
 import javax.net.ssl.SSLException;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -32,7 +36,7 @@ import org.slf4j.LoggerFactory;
  * <pre>
  * [TLS] → HTTP codec → aggregator → http (health, readiness, metrics, /v1/ API, auth at upgrade)
  *      → WebSocket protocol (handshake, ping/pong, close) → frame aggregator
- *      → protobuf frame codec → session
+ *      → protobuf frame codec → connection → session
  * </pre>
  *
  * The HTTP handler leaves the pipeline once the handshake completes, and the WebSocket protocol
@@ -59,32 +63,32 @@ public final class HandoffChannelInitializer extends ChannelInitializer<SocketCh
       };
 
   private final ServerConfig config;
-  private final DocumentStore store;
-  private final Hub hub;
   private final ServerStats stats;
+  private final Scheduler time;
   private final HttpRequestHandler http;
-  private final WriteValidator validator;
+  private final Supplier<Endpoint> sessions;
   private final WebSocketServerProtocolConfig wsConfig;
   private final SslContext tls;
 
-  private final io.handoff.server.auth.TokenVerifier verifier;
-  private final DeviceSessions deviceSessions;
-
+  /**
+   * {@code api} serves {@code /v1/} (may be null), {@code sessionCheck} tells whether a verified
+   * principal's device session is alive (see {@link HttpRequestHandler}), {@code sessions} makes
+   * the session of each upgraded connection.
+   */
   public HandoffChannelInitializer(
       ServerConfig config,
-      DocumentStore store,
-      Hub hub,
       ServerStats stats,
-      io.handoff.server.auth.TokenVerifier verifier,
-      java.util.function.BooleanSupplier ready,
-      java.util.function.Supplier<String> metrics,
-      DeviceSessions deviceSessions) {
+      Scheduler time,
+      TokenVerifier verifier,
+      BooleanSupplier ready,
+      Supplier<String> metrics,
+      HttpService api,
+      Function<Principal, CompletableFuture<String>> sessionCheck,
+      Supplier<Endpoint> sessions) {
     this.config = config;
-    this.store = store;
-    this.hub = hub;
     this.stats = stats;
-    this.verifier = verifier;
-    this.deviceSessions = deviceSessions;
+    this.time = time;
+    this.sessions = sessions;
     this.http =
         new HttpRequestHandler(
             verifier,
@@ -95,10 +99,9 @@ public final class HandoffChannelInitializer extends ChannelInitializer<SocketCh
                 config.connectRatePerAddress(),
                 config.connectBurstPerAddress(),
                 MAX_TRACKED_ADDRESSES,
-                System::nanoTime),
-            new ApiHandler(deviceSessions, verifier, stats, java.time.Clock.systemUTC()),
-            deviceSessions::check);
-    this.validator = new WriteValidator(config.storeLimits());
+                time::nanoTime),
+            api,
+            sessionCheck);
     this.tls = config.tlsCertificate() == null ? null : tlsContext(config);
     this.wsConfig =
         WebSocketServerProtocolConfig.newBuilder()
@@ -179,8 +182,6 @@ public final class HandoffChannelInitializer extends ChannelInitializer<SocketCh
     p.addLast(WS_HANDLER, new WebSocketServerProtocolHandler(wsConfig));
     p.addLast("wsAggregator", new WebSocketFrameAggregator(config.maxFrameBytes()));
     p.addLast("codec", FrameCodec.INSTANCE);
-    p.addLast(
-        "session",
-        new SessionHandler(config, store, hub, stats, validator, verifier, deviceSessions));
+    p.addLast("connection", new ConnectionHandler(config, stats, time, sessions.get()));
   }
 }

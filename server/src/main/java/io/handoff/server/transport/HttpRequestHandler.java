@@ -32,8 +32,8 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * Plain HTTP on the WebSocket port: {@code /healthz}, {@code /readyz}, the device-session API
- * ({@link ApiHandler}), and authentication of the {@code /ws} upgrade (a server-issued token's
+ * Plain HTTP on the WebSocket port: {@code /healthz}, {@code /readyz}, the device-session API (an
+ * {@link HttpService}), and authentication of the {@code /ws} upgrade (a server-issued token's
  * device session must also be alive: checked in the store without blocking). A request to {@code
  * /ws} with a valid token (Authorization: Bearer, or an {@code access_token} query parameter for
  * browsers) is passed on to the WebSocket handshake with its {@link Principal} in {@link
@@ -53,7 +53,7 @@ public final class HttpRequestHandler extends ChannelInboundHandlerAdapter {
   private final ServerStats stats;
   private final Supplier<String> metrics;
   private final ConnectionRateLimiter connectLimiter;
-  private final ApiHandler api;
+  private final HttpService api;
   private final Function<Principal, CompletableFuture<String>> sessionCheck;
 
   /**
@@ -67,7 +67,7 @@ public final class HttpRequestHandler extends ChannelInboundHandlerAdapter {
       ServerStats stats,
       Supplier<String> metrics,
       ConnectionRateLimiter connectLimiter,
-      ApiHandler api,
+      HttpService api,
       Function<Principal, CompletableFuture<String>> sessionCheck) {
     this.verifier = verifier;
     this.ready = ready;
@@ -103,7 +103,7 @@ public final class HttpRequestHandler extends ChannelInboundHandlerAdapter {
         case "/metrics" -> respondMetrics(ctx, req);
         case WS_PATH -> forwarded = upgrade(ctx, req, uri);
         default -> {
-          if (api != null && ApiHandler.handles(uri.path())) {
+          if (api != null && api.handles(uri.path())) {
             api.handle(ctx, req, uri.path());
             return;
           }
@@ -216,7 +216,7 @@ public final class HttpRequestHandler extends ChannelInboundHandlerAdapter {
     ctx.writeAndFlush(res).addListener(ChannelFutureListener.CLOSE);
   }
 
-  static String bearer(String header) {
+  public static String bearer(String header) {
     if (header == null || header.length() < 7 || !header.regionMatches(true, 0, "Bearer ", 0, 7)) {
       return null;
     }
@@ -264,7 +264,7 @@ public final class HttpRequestHandler extends ChannelInboundHandlerAdapter {
     }
   }
 
-  static String jsonEscape(String s) {
+  public static String jsonEscape(String s) {
     StringBuilder b = new StringBuilder(s.length() + 8);
     for (int i = 0; i < s.length(); i++) {
       char c = s.charAt(i);

@@ -1,11 +1,11 @@
 /**
- * The network side of a node: the pipeline ({@link
- * io.handoff.server.transport.HandoffChannelInitializer}), HTTP endpoints and authentication at
- * upgrade, the protobuf frame codec, one session handler per device connection, and the {@link
- * io.handoff.server.transport.Hub} of this node's sessions by user. Activities, offers and presence
- * live beside each session in a {@code HandoffSession}, with the node's {@link
- * io.handoff.server.transport.HandoffService} (shared parts and the presence keeper). Threading
- * rules are in {@code docs/concurrency.md}: a session's state is touched only on its channel's
- * event loop.
+ * The network side of a node, Netty only: the pipeline ({@link
+ * io.handoff.server.transport.HandoffChannelInitializer}), HTTP routing and authentication at
+ * upgrade, the protobuf frame codec, control frames, each connection's {@link
+ * io.handoff.server.transport.ConnectionHandler} (handshake limit, heartbeats, close codes by
+ * exception type, the close sequence), rate limiters. It knows frames and bytes, not features: it
+ * hands each upgraded connection to an {@link io.handoff.server.transport.Endpoint} (the session)
+ * and offers it a {@link io.handoff.server.transport.Link}. Threading rules are in {@code
+ * docs/concurrency.md}.
  */
 package io.handoff.server.transport;

@@ -1,0 +1,308 @@
+package io.handoff.server.devices;
+
+import io.handoff.server.ServerStats;
+import io.handoff.server.auth.AuthException;
+import io.handoff.server.auth.Principal;
+import io.handoff.server.auth.TokenVerifier;
+import io.handoff.server.devices.SessionStore.DeviceSession;
+import io.handoff.server.transport.HttpRequestHandler;
+import io.handoff.server.transport.HttpService;
+import io.netty.buffer.Unpooled;
+import io.netty.channel.ChannelFutureListener;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.handler.codec.http.DefaultFullHttpResponse;
+import io.netty.handler.codec.http.FullHttpRequest;
+import io.netty.handler.codec.http.FullHttpResponse;
+import io.netty.handler.codec.http.HttpHeaderNames;
+import io.netty.handler.codec.http.HttpHeaderValues;
+import io.netty.handler.codec.http.HttpMethod;
+import io.netty.handler.codec.http.HttpResponseStatus;
+import io.netty.handler.codec.http.HttpUtil;
+import io.netty.handler.codec.http.HttpVersion;
+import io.netty.handler.codec.http.QueryStringDecoder;
+import java.nio.charset.StandardCharsets;
+import java.time.Clock;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The device-session HTTP API under {@code /v1/}, and the node's public keys at {@code
+ * /.well-known/jwks.json}. JSON in and out; errors are {@code {"error": ..., "message": ...}} with
+ * a 4xx status. See docs/security.md for every route. Everything a request needs is read on the
+ * event loop before the work goes to the store; the answer is written from whichever thread
+ * completes it (Netty hands the write to the event loop). Stateless and shared.
+ */
+public final class ApiHandler implements HttpService {
+  static final String JWKS_PATH = "/.well-known/jwks.json";
+  private static final Logger log = LoggerFactory.getLogger(ApiHandler.class);
+
+  private final DeviceSessions sessions;
+  private final TokenVerifier verifier;
+  private final ServerStats stats;
+  private final Clock clock;
+
+  public ApiHandler(
+      DeviceSessions sessions, TokenVerifier verifier, ServerStats stats, Clock clock) {
+    this.sessions = sessions;
+    this.verifier = verifier;
+    this.stats = stats;
+    this.clock = clock;
+  }
+
+  @Override
+  public boolean handles(String path) {
+    return path.startsWith("/v1/") || path.equals(JWKS_PATH);
+  }
+
+  /** Answers {@code req}; does not keep or release it. Event loop. */
+  @Override
+  public void handle(ChannelHandlerContext ctx, FullHttpRequest req, String path) {
+    boolean keepAlive = HttpUtil.isKeepAlive(req);
+    HttpMethod m = req.method();
+    // One request at a time per connection, so answers cannot overtake each other.
+    ctx.channel().config().setAutoRead(false);
+    CompletableFuture<Reply> reply;
+    try {
+      reply = route(req, path, m);
+    } catch (ApiException e) {
+      reply = CompletableFuture.failedFuture(e);
+    }
+    reply.whenComplete(
+        (r, err) -> {
+          if (err != null) {
+            Throwable cause =
+                err instanceof CompletionException && err.getCause() != null ? err.getCause() : err;
+            if (cause instanceof ApiException a) {
+              r = Reply.error(a.status(), a.error(), a.getMessage());
+            } else {
+              log.warn("{} {} failed: {}", m, path, cause.toString());
+              r = Reply.error(503, "unavailable", "the store is unavailable; try again later");
+            }
+          }
+          send(ctx, keepAlive, r);
+        });
+  }
+
+  private CompletableFuture<Reply> route(FullHttpRequest req, String path, HttpMethod m) {
+    if (path.equals(JWKS_PATH)) {
+      requireMethod(m, HttpMethod.GET);
+      return done(new Reply(200, sessions.accessTokens().keys().publicJwks(clock.millis())));
+    }
+    switch (path) {
+      case "/v1/sessions" -> {
+        requireMethod(m, HttpMethod.POST);
+        Map<String, String> body = jsonBody(req);
+        return sessions
+            .signIn(
+                required(body, "identity_token"),
+                required(body, "device_id"),
+                body.get("device_name"),
+                body.get("platform"))
+            .thenApply(t -> new Reply(201, tokens(t)));
+      }
+      case "/v1/token" -> {
+        requireMethod(m, HttpMethod.POST);
+        Map<String, String> body = formOrJsonBody(req);
+        String grant = body.get("grant_type");
+        if (!"refresh_token".equals(grant)) {
+          throw new ApiException(
+              400, "unsupported_grant_type", "grant_type must be refresh_token, got " + grant);
+        }
+        return sessions
+            .refresh(required(body, "refresh_token"))
+            .thenApply(t -> new Reply(200, tokens(t)));
+      }
+      case "/v1/devices" -> {
+        Principal p = authenticate(req);
+        if (m.equals(HttpMethod.GET)) {
+          return checked(p)
+              .thenCompose(v -> sessions.list(p))
+              .thenApply(d -> new Reply(200, devices(d)));
+        }
+        requireMethod(m, HttpMethod.DELETE);
+        return checked(p)
+            .thenCompose(v -> sessions.revoke(p, null, true))
+            .thenApply(r -> new Reply(200, revoked(r)));
+      }
+      case "/v1/me" -> {
+        requireMethod(m, HttpMethod.DELETE);
+        Principal p = authenticate(req);
+        return checked(p)
+            .thenCompose(v -> sessions.erase(p))
+            .thenApply(v -> new Reply(200, "{\"erased\":true}"));
+      }
+      default -> {
+        if (path.startsWith("/v1/devices/")) {
+          requireMethod(m, HttpMethod.DELETE);
+          Principal p = authenticate(req);
+          String device =
+              QueryStringDecoder.decodeComponent(path.substring("/v1/devices/".length()));
+          return checked(p)
+              .thenCompose(v -> sessions.revoke(p, device, false))
+              .thenApply(
+                  r -> {
+                    if (r.isEmpty()) {
+                      throw new ApiException(
+                          404, "unknown_device", "no device session for device " + device);
+                    }
+                    return new Reply(200, revoked(r));
+                  });
+        }
+        throw new ApiException(404, "not_found", "no such path: " + path);
+      }
+    }
+  }
+
+  private Principal authenticate(FullHttpRequest req) {
+    String token = HttpRequestHandler.bearer(req.headers().get(HttpHeaderNames.AUTHORIZATION));
+    try {
+      return verifier.verify(token);
+    } catch (AuthException e) {
+      stats.authFailures.increment();
+      throw new ApiException(401, "invalid_token", e.getMessage());
+    }
+  }
+
+  private CompletableFuture<Void> checked(Principal p) {
+    return sessions
+        .check(p)
+        .thenApply(
+            problem -> {
+              if (problem != null) {
+                stats.authFailures.increment();
+                throw new ApiException(401, "invalid_token", problem);
+              }
+              return null;
+            });
+  }
+
+  private static void requireMethod(HttpMethod m, HttpMethod expected) {
+    if (!m.equals(expected)) {
+      throw new ApiException(405, "method_not_allowed", "this path takes " + expected);
+    }
+  }
+
+  private static Map<String, String> jsonBody(FullHttpRequest req) {
+    String text = req.content().toString(StandardCharsets.UTF_8);
+    try {
+      return Json.parseFlatObject(text);
+    } catch (IllegalArgumentException e) {
+      throw new ApiException(
+          400, "invalid_request", "the body must be a flat JSON object: " + e.getMessage());
+    }
+  }
+
+  private static Map<String, String> formOrJsonBody(FullHttpRequest req) {
+    String type = req.headers().get(HttpHeaderNames.CONTENT_TYPE, "");
+    if (type.startsWith("application/x-www-form-urlencoded")) {
+      QueryStringDecoder q =
+          new QueryStringDecoder(req.content().toString(StandardCharsets.UTF_8), false);
+      Map<String, String> out = new HashMap<>();
+      q.parameters().forEach((k, v) -> out.put(k, v.isEmpty() ? null : v.get(0)));
+      return out;
+    }
+    return jsonBody(req);
+  }
+
+  private static String required(Map<String, String> body, String name) {
+    String v = body.get(name);
+    if (v == null || v.isEmpty()) {
+      throw new ApiException(400, "invalid_request", name + " is required");
+    }
+    return v;
+  }
+
+  private static String tokens(DeviceSessions.Tokens t) {
+    long expiresIn = Math.max(0, (t.accessExpiresAtMillis() - System.currentTimeMillis()) / 1000);
+    return "{\"access_token\":"
+        + Json.quote(t.accessToken())
+        + ",\"token_type\":\"Bearer\",\"expires_in\":"
+        + expiresIn
+        + ",\"expires_at_ms\":"
+        + t.accessExpiresAtMillis()
+        + ",\"refresh_token\":"
+        + Json.quote(t.refreshToken())
+        + ",\"session_id\":"
+        + Json.quote(t.sessionId())
+        + ",\"user_id\":"
+        + Json.quote(t.userId())
+        + ",\"device_id\":"
+        + Json.quote(t.deviceId())
+        + "}";
+  }
+
+  private static String devices(DeviceSessions.Devices d) {
+    StringBuilder b = new StringBuilder("{\"devices\":[");
+    boolean first = true;
+    for (DeviceSession s : d.devices()) {
+      if (!first) {
+        b.append(',');
+      }
+      first = false;
+      b.append("{\"device_id\":")
+          .append(Json.quote(s.deviceId()))
+          .append(",\"name\":")
+          .append(Json.quote(s.name()))
+          .append(",\"platform\":")
+          .append(Json.quote(s.platform()))
+          .append(",\"created_ms\":")
+          .append(s.createdMillis())
+          .append(",\"last_seen_ms\":")
+          .append(s.lastSeenMillis())
+          .append(",\"online\":")
+          .append(d.online(s))
+          .append(",\"current\":")
+          .append(s.deviceId().equals(d.currentDeviceId()))
+          .append('}');
+    }
+    return b.append("]}").toString();
+  }
+
+  private static String revoked(List<String> devices) {
+    StringBuilder b = new StringBuilder("{\"revoked\":[");
+    for (int i = 0; i < devices.size(); i++) {
+      if (i > 0) {
+        b.append(',');
+      }
+      b.append(Json.quote(devices.get(i)));
+    }
+    return b.append("]}").toString();
+  }
+
+  private static <T> CompletableFuture<T> done(T v) {
+    return CompletableFuture.completedFuture(v);
+  }
+
+  private static void send(ChannelHandlerContext ctx, boolean keepAlive, Reply r) {
+    FullHttpResponse res =
+        new DefaultFullHttpResponse(
+            HttpVersion.HTTP_1_1,
+            HttpResponseStatus.valueOf(r.status),
+            Unpooled.copiedBuffer(r.body, StandardCharsets.UTF_8));
+    res.headers().set(HttpHeaderNames.CONTENT_TYPE, "application/json");
+    res.headers().set(HttpHeaderNames.CACHE_CONTROL, "no-store");
+    if (r.status == 401) {
+      res.headers().set(HttpHeaderNames.WWW_AUTHENTICATE, "Bearer error=\"invalid_token\"");
+    }
+    HttpUtil.setContentLength(res, res.content().readableBytes());
+    if (keepAlive && r.status < 500) {
+      res.headers().set(HttpHeaderNames.CONNECTION, HttpHeaderValues.KEEP_ALIVE);
+      ctx.writeAndFlush(res).addListener(f -> ctx.channel().config().setAutoRead(true));
+    } else {
+      res.headers().set(HttpHeaderNames.CONNECTION, HttpHeaderValues.CLOSE);
+      ctx.writeAndFlush(res).addListener(ChannelFutureListener.CLOSE);
+    }
+  }
+
+  private record Reply(int status, String body) {
+    static Reply error(int status, String error, String message) {
+      return new Reply(
+          status, "{\"error\":" + Json.quote(error) + ",\"message\":" + Json.quote(message) + "}");
+    }
+  }
+}

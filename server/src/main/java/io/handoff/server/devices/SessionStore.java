@@ -1,0 +1,103 @@
+package io.handoff.server.devices;
+
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+
+/**
+ * Device sessions of every user: one per signed-in device, each with the hash of its current
+ * refresh token and the hashes of the ones it replaced (the token family).
+ *
+ * <h2>Contract</h2>
+ *
+ * <ul>
+ *   <li><b>One session per device.</b> {@link #create} for a device that has a session replaces it
+ *       (the old one is revoked). A user holds at most {@link StoreLimits#maxDevicesPerUser()}
+ *       sessions; one more is refused ({@link Created#limitReached()}) and nothing changes.
+ *   <li><b>Atomic rotation.</b> {@link #rotate} compares the presented refresh-token hash with the
+ *       session's current one and swaps in the new hash in one step, so of two concurrent uses of
+ *       one token exactly one rotates. A hash that was current before (a rotated-out token) revokes
+ *       the session ({@link Rotation.Outcome#REUSED}). A session whose refresh token was not used
+ *       for {@code inactivityMillis} is expired and refuses rotation.
+ *   <li><b>Revocation is final.</b> A revoked session never rotates or reports alive again; its
+ *       record is kept (as a tombstone) so that later use of its tokens is recognised as such.
+ *   <li><b>Idle expiry.</b> A session not seen (signed in, rotated, connected) for {@link
+ *       StoreLimits#idleTtl()} is gone, as if it never existed.
+ *   <li><b>Time</b> comes from the engine's clock. <b>Failure:</b> futures fail when the backing
+ *       store cannot be reached; nothing was changed then. Futures may complete on any thread.
+ * </ul>
+ *
+ * <p>Implementations are thread-safe. The user id always comes from a verified token.
+ */
+public interface SessionStore {
+
+  /** One device session as listed to its user. {@code node} names the node it is connected to. */
+  record DeviceSession(
+      String sessionId,
+      String deviceId,
+      String name,
+      String platform,
+      long createdMillis,
+      long lastSeenMillis,
+      String node) {
+    public boolean online() {
+      return node != null && !node.isEmpty();
+    }
+  }
+
+  /** The result of {@link #create}: the replaced session id, if any, or a refusal at the limit. */
+  record Created(boolean limitReached, int devices, String replacedSessionId) {}
+
+  /** The result of {@link #rotate}. */
+  record Rotation(Outcome outcome, String deviceId) {
+    public enum Outcome {
+      /** The presented token was current; the new hash is current now. */
+      ROTATED,
+      /** The presented token had been rotated out: the session is revoked now. */
+      REUSED,
+      /** The session was revoked before. */
+      REVOKED,
+      /**
+       * The refresh token was unused for longer than the inactivity limit; the session is deleted
+       * (not revoked: it is gone as if idle-expired).
+       */
+      EXPIRED,
+      /** No such session, or a token that never belonged to it. */
+      UNKNOWN
+    }
+  }
+
+  /** Liveness of a session: alive, and for which device. */
+  record Status(boolean alive, boolean revoked, String deviceId) {}
+
+  CompletableFuture<Created> create(
+      String userId,
+      String sessionId,
+      String deviceId,
+      String name,
+      String platform,
+      byte[] refreshHash);
+
+  CompletableFuture<Rotation> rotate(
+      String userId, String sessionId, byte[] presentedHash, byte[] newHash, long inactivityMillis);
+
+  /** Whether the session exists and is not revoked (nor idle-expired). */
+  CompletableFuture<Status> status(String userId, String sessionId);
+
+  /**
+   * Records that the session's device is seen now: connected to {@code node} (non-empty), or
+   * disconnected from {@code node} (clears the mark only if it still names that node).
+   */
+  CompletableFuture<Void> seen(String userId, String sessionId, String node, boolean connected);
+
+  /** The user's live device sessions, oldest first. */
+  CompletableFuture<List<DeviceSession>> list(String userId);
+
+  /**
+   * Revokes the session of {@code deviceId}, or of every device but {@code deviceId} when {@code
+   * allOthers}. Returns the device ids revoked (empty when there was none).
+   */
+  CompletableFuture<List<String>> revoke(String userId, String deviceId, boolean allOthers);
+
+  /** Deletes every session of the user, tombstones included. */
+  CompletableFuture<Void> erase(String userId);
+}

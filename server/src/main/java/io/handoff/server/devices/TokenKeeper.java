@@ -1,0 +1,259 @@
+package io.handoff.server.devices;
+
+import io.handoff.protocol.CloseCode;
+import io.handoff.protocol.v1.ClientFrame;
+import io.handoff.protocol.v1.DeviceInfo;
+import io.handoff.protocol.v1.DeviceList;
+import io.handoff.protocol.v1.DevicesRevoked;
+import io.handoff.protocol.v1.ErrorCode;
+import io.handoff.protocol.v1.RevokeDevice;
+import io.handoff.protocol.v1.ServerFrame;
+import io.handoff.protocol.v1.TokenExpiring;
+import io.handoff.protocol.v1.TokenRefreshed;
+import io.handoff.protocol.v1.Welcome;
+import io.handoff.server.ServerStats;
+import io.handoff.server.auth.AuthException;
+import io.handoff.server.auth.Principal;
+import io.handoff.server.auth.TokenVerifier;
+import io.handoff.server.devices.SessionStore.DeviceSession;
+import io.handoff.server.session.Connection;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
+import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * One connection's device session and tokens: sends TokenExpiring {@code expiryNotice} before the
+ * access token expires and closes the connection with TOKEN_EXPIRED at expiry unless a RefreshToken
+ * frame brought a valid token of the same user and device first; answers ListDevices and
+ * RevokeDevice for the connection's own user only; marks the device session connected while the
+ * connection is live. Timers run on the node's scheduler. Event loop only; store answers hop back
+ * onto it.
+ */
+public final class TokenKeeper {
+  private final Connection connection;
+  private final TokenVerifier verifier;
+  private final DeviceSessions sessions;
+  private final ServerStats stats;
+  private final long noticeMillis;
+  private Principal principal;
+  // The principal this connection was recorded online as, if any.
+  private Principal onlineAs;
+  private Future<?> timer;
+  private boolean refreshing;
+
+  public TokenKeeper(
+      Connection connection,
+      Principal principal,
+      TokenVerifier verifier,
+      DeviceSessions sessions,
+      ServerStats stats) {
+    this.connection = connection;
+    this.principal = principal;
+    this.verifier = verifier;
+    this.sessions = sessions;
+    this.stats = stats;
+    this.noticeMillis = sessions.noticeMillis();
+  }
+
+  /** Arms the timers for the current token. */
+  public void start() {
+    cancel();
+    long left = principal.expiresAtMillis() - connection.clock().millis();
+    // One timer at a time per connection: the notice, which then arms the expiry.
+    timer =
+        connection.schedule(
+            this::noticeThenExpiry, Math.max(0, left - noticeMillis), TimeUnit.MILLISECONDS);
+  }
+
+  private void noticeThenExpiry() {
+    long left = principal.expiresAtMillis() - connection.clock().millis();
+    timer = connection.schedule(this::expire, Math.max(0, left), TimeUnit.MILLISECONDS);
+    sendNotice();
+  }
+
+  /**
+   * Completes when the device session is still alive, or fails with {@link SessionGone} if it was
+   * revoked since the upgrade. Any thread.
+   */
+  public CompletableFuture<Void> stillAlive() {
+    return sessions
+        .check(principal)
+        .thenApply(
+            problem -> {
+              if (problem != null) {
+                throw new SessionGone(problem);
+              }
+              return null;
+            });
+  }
+
+  /** Fills the Welcome's token part. */
+  public void welcome(Welcome.Builder w) {
+    w.setTokenExpiresAtMs(principal.expiresAtMillis()).setSessionId(principal.sessionId());
+  }
+
+  /** The Welcome went out: the device session counts as connected. */
+  public void welcomed() {
+    if (principal.hasSession()) {
+      onlineAs = principal;
+      sessions.seen(principal, true);
+    }
+  }
+
+  /** The connection ended. */
+  public void stop() {
+    cancel();
+    if (onlineAs != null) {
+      sessions.seen(onlineAs, false);
+      onlineAs = null;
+    }
+  }
+
+  private void cancel() {
+    if (timer != null) {
+      timer.cancel(false);
+      timer = null;
+    }
+  }
+
+  private void sendNotice() {
+    connection.push(
+        ServerFrame.newBuilder()
+            .setTokenExpiring(
+                TokenExpiring.newBuilder().setExpiresAtMs(principal.expiresAtMillis()))
+            .build());
+    connection.flush();
+  }
+
+  private void expire() {
+    stats.tokenExpiredCloses.increment();
+    connection.close(CloseCode.TOKEN_EXPIRED, "access token expired; reconnect with a fresh one");
+  }
+
+  /** RefreshToken, ListDevices and RevokeDevice. */
+  public void onFrame(long id, ClientFrame f) {
+    switch (f.getBodyCase()) {
+      case REFRESH_TOKEN -> onRefreshToken(id, f.getRefreshToken().getAccessToken());
+      case LIST_DEVICES -> onListDevices(id);
+      case REVOKE_DEVICE -> onRevokeDevice(id, f.getRevokeDevice());
+      default -> throw new IllegalArgumentException("not a device frame: " + f.getBodyCase());
+    }
+  }
+
+  private void onRefreshToken(long id, String token) {
+    if (refreshing) {
+      error(id, ErrorCode.BAD_REQUEST, "a RefreshToken is being checked already", false);
+      return;
+    }
+    Principal next;
+    try {
+      next = verifier.verify(token);
+    } catch (AuthException e) {
+      stats.authFailures.increment();
+      error(id, ErrorCode.INVALID_TOKEN, e.getMessage(), false);
+      return;
+    }
+    if (!next.userId().equals(principal.userId())
+        || !next.deviceId().equals(principal.deviceId())) {
+      stats.authFailures.increment();
+      error(
+          id,
+          ErrorCode.INVALID_TOKEN,
+          "the new token must name the same user and device as the connection",
+          false);
+      return;
+    }
+    refreshing = true;
+    Principal checked = next;
+    connection.onLoop(
+        sessions.check(next),
+        (problem, err) -> {
+          refreshing = false;
+          if (err != null || problem != null) {
+            stats.authFailures.increment();
+            error(
+                id,
+                err != null ? ErrorCode.UNAVAILABLE : ErrorCode.INVALID_TOKEN,
+                err != null ? "session store unavailable" : problem,
+                err != null);
+            return;
+          }
+          principal = checked;
+          start();
+          connection.reply(
+              ServerFrame.newBuilder()
+                  .setRequestId(id)
+                  .setTokenRefreshed(
+                      TokenRefreshed.newBuilder().setExpiresAtMs(checked.expiresAtMillis()))
+                  .build());
+          connection.flush();
+          stats.inBandRefreshes.increment(); // Last: the new token's timer is armed by then.
+        });
+  }
+
+  private void onListDevices(long id) {
+    connection.onLoop(
+        sessions.list(principal),
+        (d, err) -> {
+          if (err != null) {
+            failed(id, err);
+            return;
+          }
+          DeviceList.Builder b = DeviceList.newBuilder();
+          for (DeviceSession s : d.devices()) {
+            b.addDevices(
+                DeviceInfo.newBuilder()
+                    .setDeviceId(s.deviceId())
+                    .setName(s.name())
+                    .setPlatform(s.platform())
+                    .setCreatedMs(s.createdMillis())
+                    .setLastSeenMs(s.lastSeenMillis())
+                    .setOnline(d.online(s))
+                    .setCurrent(s.deviceId().equals(principal.deviceId())));
+          }
+          connection.reply(ServerFrame.newBuilder().setRequestId(id).setDeviceList(b).build());
+          connection.flush();
+        });
+  }
+
+  private void onRevokeDevice(long id, RevokeDevice r) {
+    connection.onLoop(
+        sessions.revoke(principal, r.getDeviceId(), r.getAllOthers()),
+        (revoked, err) -> {
+          if (err != null) {
+            failed(id, err);
+            return;
+          }
+          if (revoked.isEmpty() && !r.getAllOthers()) {
+            error(
+                id,
+                ErrorCode.UNKNOWN_DEVICE,
+                "no device session for device " + r.getDeviceId(),
+                false);
+            return;
+          }
+          connection.reply(
+              ServerFrame.newBuilder()
+                  .setRequestId(id)
+                  .setDevicesRevoked(DevicesRevoked.newBuilder().addAllDeviceIds(revoked))
+                  .build());
+          connection.flush();
+        });
+  }
+
+  private void failed(long id, Throwable err) {
+    Throwable cause =
+        err instanceof CompletionException && err.getCause() != null ? err.getCause() : err;
+    if (cause instanceof ApiException a && a.status() < 500) {
+      error(id, ErrorCode.BAD_REQUEST, a.getMessage(), false);
+    } else {
+      error(id, ErrorCode.UNAVAILABLE, "session store unavailable; try again", true);
+    }
+  }
+
+  private void error(long id, ErrorCode code, String message, boolean retryable) {
+    connection.error(id, code, message, retryable);
+    connection.flush();
+  }
+}

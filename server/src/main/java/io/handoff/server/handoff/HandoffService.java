@@ -1,0 +1,222 @@
+package io.handoff.server.handoff;
+
+import io.handoff.protocol.bus.v1.UserSignal;
+import io.handoff.protocol.v1.DevicePresence;
+import io.handoff.server.Scheduler;
+import io.handoff.server.ServerConfig;
+import io.handoff.server.ServerStats;
+import io.handoff.server.engine.Engine;
+import io.handoff.server.session.Connection;
+import io.handoff.server.sync.Broker;
+import io.handoff.server.sync.DocumentStore;
+import io.handoff.server.sync.WriteValidator;
+import java.security.SecureRandom;
+import java.time.Duration;
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.HexFormat;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The node's part of activities, offers and presence: what every {@link HandoffSession} shares, the
+ * sessions whose devices are online here, and the presence keeper.
+ *
+ * <p>The keeper runs on its own thread, on the node's {@link Scheduler}, and keeps every user once
+ * every sixth of the presence TTL, spread over twenty slices of that period so the store sees no
+ * burst. For each user with a device online here it refreshes the presence entries of this node's
+ * live devices (deadline: half the TTL ahead, so two missed refreshes are fine), then re-reads the
+ * user's presence and hands it to the user's sessions, which push what changed. So a device of a
+ * node that died reads offline everywhere within the TTL, without any message from the dead node.
+ * {@link #stop()} ends the keeper and every store write of this node's sessions, as a crash would.
+ */
+public final class HandoffService {
+  private static final Logger log = LoggerFactory.getLogger(HandoffService.class);
+  private static final int KEEPER_BATCH = 256;
+  private static final int KEEPER_SLICES = 20;
+
+  final ServerConfig config;
+  final HandoffLimits limits;
+  final HandoffStore store;
+  final DocumentStore documents;
+  final Broker broker;
+  final ServerStats stats;
+  final WriteValidator validator;
+  private final Scheduler time;
+  private final SecureRandom random = new SecureRandom();
+  private final AtomicLong connections = new AtomicLong();
+  private final ScheduledExecutorService keeper;
+  // This node's sessions whose devices are online, by user: copy-on-write arrays.
+  private final ConcurrentHashMap<String, HandoffSession[]> online = new ConcurrentHashMap<>();
+  // The keeper's current round: users still to keep this period, and how many per slice. Keeper
+  // thread only.
+  private final ArrayDeque<String> round = new ArrayDeque<>();
+  private int perSlice;
+  private long sliceMillis;
+  private volatile boolean stopped;
+
+  public HandoffService(ServerConfig config, Engine engine, ServerStats stats, Scheduler time) {
+    this.config = config;
+    this.limits = config.handoffLimits();
+    this.store = engine.handoff();
+    this.documents = engine.store();
+    this.broker = engine.broker();
+    this.stats = stats;
+    this.time = time;
+    this.validator = new WriteValidator(config.storeLimits());
+    this.keeper =
+        Executors.newSingleThreadScheduledExecutor(
+            r -> {
+              Thread t = new Thread(r, "handoff-presence-" + config.nodeId());
+              t.setDaemon(true);
+              return t;
+            });
+  }
+
+  /** Starts the presence keeper. */
+  public void start() {
+    // Every user is kept once a period, a slice at a time, so the store sees a steady trickle
+    // instead of a burst per period that would queue the writes behind it.
+    long period = Math.max(10, limits.presenceTtl().toMillis() / 6);
+    sliceMillis = Math.max(1, period / KEEPER_SLICES);
+    armKeeper();
+  }
+
+  private void armKeeper() {
+    if (!stopped) {
+      time.schedule(keeper, this::keepSlice, sliceMillis, TimeUnit.MILLISECONDS);
+    }
+  }
+
+  /** Stops the keeper; this node's sessions no longer write to the store. Idempotent. */
+  public void stop() {
+    stopped = true;
+    keeper.shutdownNow();
+  }
+
+  /** The handoff part of a new connection. */
+  public HandoffSession session(Connection connection) {
+    return new HandoffSession(connection, this);
+  }
+
+  boolean stopped() {
+    return stopped;
+  }
+
+  /**
+   * How far ahead a presence refresh sets the deadline: half the TTL. With a refresh every sixth, a
+   * dead node's devices read offline everywhere within two thirds of the TTL.
+   */
+  Duration entryTtl() {
+    return limits.presenceTtl().dividedBy(2);
+  }
+
+  String newConnectionId() {
+    return config.nodeId() + "/" + connections.incrementAndGet();
+  }
+
+  String newOfferId() {
+    byte[] b = new byte[16];
+    random.nextBytes(b);
+    return HexFormat.of().formatHex(b);
+  }
+
+  void signal(String userId, UserSignal.Builder signal) {
+    if (!stopped) {
+      broker.signal(userId, signal.setOriginNode(config.nodeId()).build());
+    }
+  }
+
+  /** {@code s}'s device went online here: the keeper refreshes it from now on. */
+  void joined(HandoffSession s) {
+    online.compute(
+        s.userId(),
+        (user, cur) -> {
+          if (cur == null) {
+            return new HandoffSession[] {s};
+          }
+          HandoffSession[] next = Arrays.copyOf(cur, cur.length + 1);
+          next[cur.length] = s;
+          return next;
+        });
+  }
+
+  /** {@code s}'s connection ended. */
+  void left(HandoffSession s) {
+    online.computeIfPresent(
+        s.userId(),
+        (user, cur) -> {
+          HandoffSession[] next =
+              Arrays.stream(cur).filter(x -> x != s).toArray(HandoffSession[]::new);
+          return next.length == 0 ? null : next;
+        });
+  }
+
+  /** Keeps the next slice of this node's users: over KEEPER_SLICES calls, every user once. */
+  private void keepSlice() {
+    if (stopped) {
+      return;
+    }
+    try {
+      if (round.isEmpty()) {
+        round.addAll(online.keySet());
+        perSlice = Math.max(1, (round.size() + KEEPER_SLICES - 1) / KEEPER_SLICES);
+      }
+      for (int done = 0; done < perSlice && !round.isEmpty() && !stopped; ) {
+        List<CompletableFuture<?>> batch = new ArrayList<>();
+        while (batch.size() < KEEPER_BATCH && done < perSlice && !round.isEmpty()) {
+          batch.add(keepUser(round.poll()));
+          done++;
+        }
+        CompletableFuture.allOf(batch.toArray(new CompletableFuture<?>[0]))
+            .orTimeout(limits.presenceTtl().toMillis(), TimeUnit.MILLISECONDS)
+            .exceptionally(e -> null)
+            .join();
+      }
+    } catch (RuntimeException e) {
+      log.warn("presence refresh failed: {}", e.toString());
+    } finally {
+      armKeeper();
+    }
+  }
+
+  private CompletableFuture<?> keepUser(String user) {
+    HandoffSession[] sessions = online.get(user);
+    if (sessions == null) {
+      return CompletableFuture.completedFuture(null);
+    }
+    List<CompletableFuture<?>> refreshes = new ArrayList<>();
+    for (HandoffSession s : sessions) {
+      if (s.isOnline()) {
+        refreshes.add(
+            store.online(
+                user,
+                s.deviceId(),
+                s.connectionId(),
+                entryTtl(),
+                config.storeLimits().maxDevicesPerUser()));
+      }
+    }
+    return CompletableFuture.allOf(refreshes.toArray(new CompletableFuture<?>[0]))
+        .thenCompose(v -> store.presence(user))
+        .thenAccept(
+            (List<DevicePresence> all) -> {
+              for (HandoffSession s : sessions) {
+                s.presenceRead(all);
+              }
+            })
+        .exceptionally(
+            e -> {
+              log.debug("presence refresh of {} failed: {}", user, e.toString());
+              return null;
+            });
+  }
+}

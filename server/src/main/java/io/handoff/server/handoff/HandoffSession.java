@@ -1,0 +1,360 @@
+package io.handoff.server.handoff;
+
+import io.handoff.protocol.bus.v1.ActivityChanged;
+import io.handoff.protocol.bus.v1.OfferEnded;
+import io.handoff.protocol.bus.v1.PresenceChanged;
+import io.handoff.protocol.bus.v1.UserSignal;
+import io.handoff.protocol.v1.Activity;
+import io.handoff.protocol.v1.ClientFrame;
+import io.handoff.protocol.v1.DevicePresence;
+import io.handoff.protocol.v1.ErrorCode;
+import io.handoff.protocol.v1.Offer;
+import io.handoff.protocol.v1.OfferOutcome;
+import io.handoff.protocol.v1.ServerFrame;
+import io.handoff.protocol.v1.Welcome;
+import io.handoff.server.handoff.HandoffStore.OfferEnd;
+import io.handoff.server.session.Connection;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.atomic.AtomicInteger;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * One connection's activities, offers and presence: the handoff feature's face to the session. It
+ * dispatches the handoff frames and signals to {@link Activities}, {@link Offers} and {@link
+ * Presence}, and marks the device online and offline.
+ *
+ * <p>Threads: everything runs on the connection's event loop, except {@link #connect}, {@link
+ * #onSignal}, {@link #reconcile} and {@link #presenceRead}, which any thread may call: they only
+ * hop onto the loop, through a bounded count of pending hops (beyond it, signals are dropped and
+ * the session re-reads the store instead).
+ */
+public final class HandoffSession {
+  private static final Logger log = LoggerFactory.getLogger(HandoffSession.class);
+  private static final int MAX_PENDING_HOPS = 256;
+
+  private final Connection connection;
+  private final HandoffService service;
+  private final HandoffStore store;
+  private final HandoffLimits limits;
+  private final Activities activities;
+  private final Offers offers;
+  private final Presence presence;
+  private final AtomicInteger pendingHops = new AtomicInteger();
+  private volatile boolean hopsLost;
+  private volatile boolean online;
+  private volatile boolean closed;
+  private volatile String connectionId;
+
+  // ---- event loop only ----
+  private boolean live;
+  private boolean rereadAfterWelcome;
+  private double tokens;
+  private long tokensAtNanos;
+
+  HandoffSession(Connection connection, HandoffService service) {
+    this.connection = connection;
+    this.service = service;
+    this.store = service.store;
+    this.limits = service.limits;
+    this.activities = new Activities(connection, service);
+    this.offers = new Offers(connection, service, activities);
+    this.presence = new Presence(connection);
+    this.tokens = limits.maxRequestsPerSecond();
+    this.tokensAtNanos = connection.nanoTime();
+  }
+
+  boolean isOnline() {
+    return online && !service.stopped();
+  }
+
+  String connectionId() {
+    return connectionId;
+  }
+
+  String userId() {
+    return connection.userId();
+  }
+
+  String deviceId() {
+    return connection.deviceId();
+  }
+
+  private String user() {
+    return connection.userId();
+  }
+
+  private String device() {
+    return connection.deviceId();
+  }
+
+  private long now() {
+    return store.clock().millis();
+  }
+
+  /** What the Welcome carries besides sync. */
+  public record Extras(
+      List<Activity> activities,
+      List<Offer> offers,
+      List<DevicePresence> presence,
+      List<OfferEnd> ended) {}
+
+  // ---------------------------------------------------------------------------------------------
+  // Connect and close
+  // ---------------------------------------------------------------------------------------------
+
+  /**
+   * Marks the device online and reads what its Welcome needs. Call once the user's subscription is
+   * live, so a change after the read is signalled to this session. Any thread.
+   */
+  public CompletableFuture<Extras> connect() {
+    connectionId = service.newConnectionId();
+    String user = user();
+    String device = device();
+    return store
+        .online(
+            user,
+            device,
+            connectionId,
+            service.entryTtl(),
+            service.config.storeLimits().maxDevicesPerUser())
+        .thenCompose(
+            v -> {
+              online = true;
+              if (closed) {
+                online = false; // Closed while going online: undo, as closed() could not.
+                store.offline(user, device, connectionId);
+              } else {
+                service.joined(this);
+                if (closed) {
+                  service.left(this); // Closed while joining.
+                }
+              }
+              service.signal(user, presenceSignal(device, true));
+              CompletableFuture<List<Activity>> a = store.activities(user);
+              CompletableFuture<List<Offer>> o = store.liveOffers(user);
+              CompletableFuture<List<DevicePresence>> p = store.presence(user);
+              CompletableFuture<List<OfferEnd>> e = store.recentlyEnded(user);
+              return CompletableFuture.allOf(a, o, p, e)
+                  .thenApply(x -> new Extras(a.join(), o.join(), p.join(), e.join()));
+            });
+  }
+
+  private UserSignal.Builder presenceSignal(String device, boolean isOnline) {
+    return UserSignal.newBuilder()
+        .setPresenceChanged(
+            PresenceChanged.newBuilder()
+                .setPresence(
+                    DevicePresence.newBuilder()
+                        .setDeviceId(device)
+                        .setOnline(isOnline)
+                        .setLastSeenMs(now())));
+  }
+
+  /** Fills the Welcome and takes on what it announces. Event loop. */
+  public void welcome(Welcome.Builder w, Extras x) {
+    activities.welcome(w, x.activities());
+    offers.welcome(w, x.offers(), x.ended());
+    presence.welcome(w, x.presence());
+    w.setMaxActivityPayloadBytes(limits.maxActivityPayloadBytes())
+        .setMaxOfferTtlMs((int) limits.maxOfferTtl().toMillis())
+        .setDefaultOfferTtlMs((int) limits.defaultOfferTtl().toMillis());
+  }
+
+  /** After the Welcome went out: from now on pushes flow. Event loop. */
+  public void welcomed() {
+    live = true;
+    if (rereadAfterWelcome) {
+      rereadAfterWelcome = false;
+      reread();
+    }
+  }
+
+  /** The connection ended. Event loop. */
+  public void closed() {
+    closed = true;
+    live = false;
+    offers.closed();
+    if (!online || service.stopped()) {
+      return;
+    }
+    online = false;
+    service.left(this);
+    String user = user();
+    String device = device();
+    store
+        .offline(user, device, connectionId)
+        .whenComplete(
+            (changed, err) -> {
+              if (err != null) {
+                log.debug("offline of {}/{} failed: {}", user, device, err.toString());
+              } else if (changed) {
+                service.signal(user, presenceSignal(device, false));
+              }
+            });
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Hops from other threads
+  // ---------------------------------------------------------------------------------------------
+
+  /** An activity, offer or presence signal about this user. Any thread. */
+  public void onSignal(UserSignal signal) {
+    hop(() -> apply(signal));
+  }
+
+  /** Signals may have been lost: re-read activities, offers and presence. Any thread. */
+  public void reconcile() {
+    hopsLost = true;
+    hop(() -> {});
+  }
+
+  /** The presence keeper read the user's presence. Any thread. */
+  void presenceRead(List<DevicePresence> all) {
+    hop(
+        () -> {
+          if (live) {
+            presence.push(all);
+          }
+        });
+  }
+
+  private void hop(Runnable task) {
+    if (pendingHops.incrementAndGet() > MAX_PENDING_HOPS) {
+      pendingHops.decrementAndGet();
+      hopsLost = true;
+      return;
+    }
+    connection.execute(
+        () -> {
+          pendingHops.decrementAndGet();
+          if (!connection.active()) {
+            return;
+          }
+          if (hopsLost) {
+            hopsLost = false;
+            if (live) {
+              reread();
+            } else {
+              rereadAfterWelcome = true;
+            }
+          }
+          task.run();
+        });
+  }
+
+  private void apply(UserSignal s) {
+    if (s.hasPresenceChanged()
+        && s.getPresenceChanged().getPresence().getDeviceId().equals(device())) {
+      return; // This device's own presence: nothing to tell it.
+    }
+    if (!live) {
+      rereadAfterWelcome = true; // The Welcome's read may predate it.
+      return;
+    }
+    switch (s.getBodyCase()) {
+      case ACTIVITY_CHANGED -> {
+        ActivityChanged c = s.getActivityChanged();
+        if (!c.getDeviceId().equals(device())) {
+          activities.push(c.getDeviceId(), c.hasActivity() ? c.getActivity() : null);
+        }
+      }
+      case OFFER_PROMPTED -> offers.prompt(s.getOfferPrompted().getOffer());
+      case OFFER_ENDED -> {
+        OfferEnded e = s.getOfferEnded();
+        offers.ended(e.getOfferId(), e.getOutcome(), e.getByDevice(), e.getElapsedMs());
+      }
+      case PRESENCE_CHANGED -> presence.push(List.of(s.getPresenceChanged().getPresence()));
+      default -> {}
+    }
+    connection.flush();
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Frames from the device
+  // ---------------------------------------------------------------------------------------------
+
+  /** PublishActivity, OfferActivity, AcceptOffer, DeclineOffer and CancelOffer. Event loop. */
+  public void onFrame(long id, ClientFrame f) {
+    if (!takeToken()) {
+      connection.error(
+          id,
+          ErrorCode.RATE_LIMITED,
+          "more than " + limits.maxRequestsPerSecond() + " activity and offer requests a second",
+          true);
+      return;
+    }
+    switch (f.getBodyCase()) {
+      case PUBLISH_ACTIVITY ->
+          activities.publish(
+              id, f.getPublishActivity().getActivity(), f.getPublishActivity().hasActivity());
+      case OFFER_ACTIVITY -> offers.offer(id, f.getOfferActivity());
+      case ACCEPT_OFFER -> offers.end(id, f.getAcceptOffer().getOfferId(), OfferOutcome.ACCEPTED);
+      case DECLINE_OFFER -> offers.end(id, f.getDeclineOffer().getOfferId(), OfferOutcome.DECLINED);
+      case CANCEL_OFFER -> offers.end(id, f.getCancelOffer().getOfferId(), OfferOutcome.CANCELLED);
+      default -> throw new IllegalArgumentException("not a handoff frame: " + f.getBodyCase());
+    }
+  }
+
+  private boolean takeToken() {
+    long nanos = connection.nanoTime();
+    int rate = limits.maxRequestsPerSecond();
+    tokens = Math.min(rate, tokens + (nanos - tokensAtNanos) * rate / 1e9);
+    tokensAtNanos = nanos;
+    if (tokens < 1) {
+      return false;
+    }
+    tokens -= 1;
+    return true;
+  }
+
+  /** Brings prompts, own offers, activities and presence in line with the store. Event loop. */
+  private void reread() {
+    String user = user();
+    CompletableFuture<List<Offer>> live = store.liveOffers(user);
+    CompletableFuture<List<Activity>> acts = store.activities(user);
+    CompletableFuture<List<DevicePresence>> pres = store.presence(user);
+    connection.onLoop(
+        CompletableFuture.allOf(live, acts, pres),
+        (v, err) -> {
+          if (err != null) {
+            log.debug("re-read of {}/{} failed: {}", user, device(), err.toString());
+            return;
+          }
+          offers.reread(live.join());
+          activities.reread(acts.join());
+          presence.push(pres.join());
+          connection.flush();
+        });
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Answers shared by activities and offers
+  // ---------------------------------------------------------------------------------------------
+
+  /** If {@code err} is set, answers request {@code id} with UNAVAILABLE and returns true. */
+  static boolean failed(Connection connection, long id, Throwable err) {
+    if (err == null) {
+      return false;
+    }
+    log.warn(
+        "handoff request of {}/{} failed: {}",
+        connection.userId(),
+        connection.deviceId(),
+        err.toString());
+    connection.error(
+        id,
+        ErrorCode.UNAVAILABLE,
+        "the store could not be reached; nothing was changed, try again",
+        true);
+    connection.flush();
+    return true;
+  }
+
+  /** Answers request {@code id} with {@code f}. */
+  static void reply(Connection connection, long id, ServerFrame.Builder f) {
+    connection.reply(f.setRequestId(id).build());
+    connection.flush();
+  }
+}

@@ -1,0 +1,117 @@
+package io.handoff.server.handoff;
+
+import io.handoff.protocol.v1.Activity;
+import io.handoff.protocol.v1.DevicePresence;
+import io.handoff.protocol.v1.Offer;
+import io.handoff.protocol.v1.OfferOutcome;
+import java.time.Clock;
+import java.time.Duration;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+
+/**
+ * Where activities, handoff offers and device presence of each user live. The truth is here; the
+ * broker's signals only say that something changed, and nodes re-read after a possible loss.
+ *
+ * <h2>Contract</h2>
+ *
+ * <ul>
+ *   <li>Time is {@link #clock()}'s: offer deadlines and presence deadlines are compared with it on
+ *       every read, so expiry is exact even where the backing store expires keys lazily.
+ *   <li>{@link #endOffer} is atomic and linearizable per offer: of any number of concurrent calls,
+ *       from any nodes, at most one returns {@link EndStatus#ENDED}; every later call sees the
+ *       outcome and device of that one. This is what makes "first accept wins" exactly-once.
+ *   <li>An offer is live from {@link #createOffer} until it ends or until its {@code expires_ms}
+ *       passes, whichever comes first; {@link #liveOffers} never returns an offer past its
+ *       deadline. Ended and expired offers are remembered for {@link #ENDED_RETENTION} so late
+ *       requests get "withdrawn" rather than "unknown".
+ *   <li>A presence entry is online only until its deadline ({@code now + ttl} at the last {@link
+ *       #online} call); a node that dies stops refreshing and its devices read offline once their
+ *       deadlines pass. {@link #offline} only affects the entry of the same connection, so an old
+ *       connection closing never hides a newer one.
+ *   <li>Everything a user holds is bounded: one activity per device, {@code maxLive} live offers,
+ *       one presence entry per device (at most {@code maxDevices}; the longest-offline entry is
+ *       dropped to make room).
+ *   <li>Failures (store unreachable) complete the futures exceptionally; nothing is half-applied.
+ * </ul>
+ */
+public interface HandoffStore {
+  /** How long an ended or expired offer is remembered after its deadline. */
+  Duration ENDED_RETENTION = Duration.ofMinutes(10);
+
+  /** The most ended offers per user {@link #recentlyEnded} remembers. */
+  int MAX_RECENTLY_ENDED = 256;
+
+  Clock clock();
+
+  /** Replaces the activity of {@code activity.device_id}; kept for {@code retention}. */
+  CompletableFuture<Void> putActivity(String userId, Activity activity, Duration retention);
+
+  CompletableFuture<Void> clearActivity(String userId, String deviceId);
+
+  /** The latest activity of each of the user's devices. */
+  CompletableFuture<List<Activity>> activities(String userId);
+
+  /**
+   * Stores a new live offer unless the user already has {@code maxLive} live offers; completes with
+   * false then.
+   */
+  CompletableFuture<Boolean> createOffer(String userId, Offer offer, int maxLive);
+
+  /** The user's offers that are live now. */
+  CompletableFuture<List<Offer>> liveOffers(String userId);
+
+  /**
+   * Ends a live offer with {@code outcome}, atomically: ACCEPTED and DECLINED only by a target of
+   * the offer, CANCELLED only by its offerer, EXPIRED by anyone once the deadline has passed
+   * ({@code deviceId} may be empty then).
+   */
+  CompletableFuture<OfferEnd> endOffer(
+      String userId, String offerId, String deviceId, OfferOutcome outcome);
+
+  /**
+   * The user's offers that ended, or passed their deadline, within {@link #ENDED_RETENTION}, at
+   * most {@link #MAX_RECENTLY_ENDED} of them, each as an {@link OfferEnd} with status ALREADY_ENDED
+   * (an offer past its deadline that nobody ended reads EXPIRED at its deadline).
+   */
+  CompletableFuture<List<OfferEnd>> recentlyEnded(String userId);
+
+  /** Marks a device online through {@code connectionId} until {@code now + ttl}. */
+  CompletableFuture<Void> online(
+      String userId, String deviceId, String connectionId, Duration ttl, int maxDevices);
+
+  /**
+   * Marks the device offline (last seen now) if {@code connectionId} is still the one it is online
+   * through; completes with true if it was online through it.
+   */
+  CompletableFuture<Boolean> offline(String userId, String deviceId, String connectionId);
+
+  /** Every device of the user the store knows of, with its presence as of now. */
+  CompletableFuture<List<DevicePresence>> presence(String userId);
+
+  /** What {@link #endOffer} did. */
+  enum EndStatus {
+    /** This call ended the offer. */
+    ENDED,
+    /** No such offer (or it was forgotten). */
+    NOT_FOUND,
+    /** It had ended already: {@code outcome} and {@code byDevice} say how. */
+    ALREADY_ENDED,
+    /** The device may not do this to the offer (not a target, not the offerer). */
+    NOT_PERMITTED,
+    /** EXPIRED was asked before the deadline. */
+    NOT_YET_EXPIRED
+  }
+
+  /**
+   * The result of {@link #endOffer}. {@code offer} is set unless NOT_FOUND; {@code outcome} and
+   * {@code byDevice} describe the end for ENDED and ALREADY_ENDED; {@code endedMs} is when it
+   * ended.
+   */
+  record OfferEnd(
+      EndStatus status, Offer offer, OfferOutcome outcome, String byDevice, long endedMs) {
+    public static OfferEnd notFound() {
+      return new OfferEnd(EndStatus.NOT_FOUND, null, OfferOutcome.OFFER_OUTCOME_UNSPECIFIED, "", 0);
+    }
+  }
+}

@@ -1,0 +1,75 @@
+package io.handoff.server.sync;
+
+import io.handoff.protocol.v1.ErrorCode;
+
+/**
+ * The result of {@link DocumentStore#write}: either applied (with the version it created) or
+ * refused (with a code and a message a person can act on). Immutable.
+ */
+public final class WriteOutcome {
+  private final ErrorCode error;
+  private final String message;
+  private final long epoch;
+  private final long version;
+  private final boolean duplicate;
+
+  private WriteOutcome(
+      ErrorCode error, String message, long epoch, long version, boolean duplicate) {
+    this.error = error;
+    this.message = message;
+    this.epoch = epoch;
+    this.version = version;
+    this.duplicate = duplicate;
+  }
+
+  /** The write created {@code version}; {@code duplicate} when it had been applied before. */
+  public static WriteOutcome applied(long epoch, long version, boolean duplicate) {
+    return new WriteOutcome(null, null, epoch, version, duplicate);
+  }
+
+  /**
+   * The write was refused and nothing changed. {@code epoch} and {@code version} say where the
+   * document is (0 when it does not exist).
+   */
+  public static WriteOutcome refused(ErrorCode error, String message, long epoch, long version) {
+    return new WriteOutcome(error, message, epoch, version, false);
+  }
+
+  /** The same outcome, marked as the answer to a re-sent write. */
+  public WriteOutcome asDuplicate() {
+    return new WriteOutcome(error, message, epoch, version, true);
+  }
+
+  public boolean isApplied() {
+    return error == null;
+  }
+
+  /** The refusal code, or {@code null} when applied. */
+  public ErrorCode error() {
+    return error;
+  }
+
+  public String message() {
+    return message;
+  }
+
+  public long epoch() {
+    return epoch;
+  }
+
+  /** The version the write created, or for a refusal the document's current version. */
+  public long version() {
+    return version;
+  }
+
+  public boolean duplicate() {
+    return duplicate;
+  }
+
+  @Override
+  public String toString() {
+    return isApplied()
+        ? "applied v" + version + (duplicate ? " (duplicate)" : "")
+        : "refused " + error + ": " + message;
+  }
+}

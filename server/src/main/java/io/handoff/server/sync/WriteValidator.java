@@ -1,0 +1,109 @@
+package io.handoff.server.sync;
+
+import io.handoff.protocol.v1.ErrorCode;
+import io.handoff.protocol.v1.FieldOp;
+import io.handoff.protocol.v1.Write;
+import io.handoff.server.engine.StoreLimits;
+
+/**
+ * The checks on a write that need no stored state: names, op shapes, value sizes. Every engine runs
+ * them before touching its store, so both engines refuse the same writes with the same messages.
+ * Stateless and thread-safe.
+ */
+public final class WriteValidator {
+  private final StoreLimits limits;
+
+  public WriteValidator(StoreLimits limits) {
+    this.limits = limits;
+  }
+
+  /** {@code null} when the write is well-formed, otherwise the refusal to send back. */
+  public WriteOutcome check(Write w) {
+    String nameProblem = checkName("document name", w.getDocument());
+    if (nameProblem != null) {
+      return bad(nameProblem);
+    }
+    if (w.getClientSeq() == 0) {
+      return bad("client_seq must be > 0");
+    }
+    if (w.getOpsCount() == 0) {
+      return bad("a write needs at least one field operation");
+    }
+    if (w.getOpsCount() > limits.maxOpsPerWrite()) {
+      return limit(
+          "write has " + w.getOpsCount() + " ops; the limit is " + limits.maxOpsPerWrite());
+    }
+    for (FieldOp op : w.getOpsList()) {
+      String fieldProblem = checkName("field name", op.getField());
+      if (fieldProblem != null) {
+        return bad(fieldProblem);
+      }
+      switch (op.getOpCase()) {
+        case SET -> {
+          if (op.getSet().size() > limits.maxValueBytes()) {
+            return limit(
+                "value of field '"
+                    + op.getField()
+                    + "' is "
+                    + op.getSet().size()
+                    + " bytes; the limit is "
+                    + limits.maxValueBytes());
+          }
+        }
+        case REMOVE -> {
+          if (!op.getRemove()) {
+            return bad("remove must be true on field '" + op.getField() + "'");
+          }
+        }
+        default -> {
+          return bad("field '" + op.getField() + "' has neither set nor remove");
+        }
+      }
+    }
+    return null;
+  }
+
+  /** {@code null} when {@code name} is a valid document or field name, else what is wrong. */
+  public String checkName(String what, String name) {
+    if (name.isEmpty()) {
+      return what + " must not be empty";
+    }
+    int bytes = utf8Length(name);
+    if (bytes > limits.maxNameBytes()) {
+      return what + " is " + bytes + " bytes; the limit is " + limits.maxNameBytes();
+    }
+    for (int i = 0; i < name.length(); i++) {
+      if (Character.isISOControl(name.charAt(i))) {
+        return what + " must not contain control characters";
+      }
+    }
+    return null;
+  }
+
+  /** The UTF-8 length of {@code s} without encoding it. */
+  public static int utf8Length(String s) {
+    int n = 0;
+    for (int i = 0; i < s.length(); i++) {
+      char c = s.charAt(i);
+      if (c < 0x80) {
+        n++;
+      } else if (c < 0x800) {
+        n += 2;
+      } else if (Character.isHighSurrogate(c) && i + 1 < s.length()) {
+        n += 4;
+        i++;
+      } else {
+        n += 3;
+      }
+    }
+    return n;
+  }
+
+  private static WriteOutcome bad(String message) {
+    return WriteOutcome.refused(ErrorCode.BAD_REQUEST, message, 0, 0);
+  }
+
+  private static WriteOutcome limit(String message) {
+    return WriteOutcome.refused(ErrorCode.LIMIT_EXCEEDED, message, 0, 0);
+  }
+}

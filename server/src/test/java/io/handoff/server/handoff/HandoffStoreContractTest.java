@@ -1,0 +1,270 @@
+package io.handoff.server.handoff;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.google.protobuf.ByteString;
+import io.handoff.protocol.v1.Activity;
+import io.handoff.protocol.v1.DevicePresence;
+import io.handoff.protocol.v1.Offer;
+import io.handoff.protocol.v1.OfferOutcome;
+import io.handoff.server.MutableClock;
+import io.handoff.server.engine.Engine;
+import io.handoff.server.handoff.HandoffStore.EndStatus;
+import io.handoff.server.handoff.HandoffStore.OfferEnd;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.UUID;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+import java.util.stream.Collectors;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The {@link HandoffStore} contract, written once and run against every engine, on a clock the
+ * tests move by hand. Each test uses its own user id.
+ */
+public abstract class HandoffStoreContractTest {
+  protected final MutableClock clock = new MutableClock();
+  protected Engine engine;
+  protected HandoffStore store;
+  protected String user;
+
+  /** A fresh engine on {@code clock}. */
+  protected abstract Engine newEngine(MutableClock clock) throws Exception;
+
+  @BeforeEach
+  void setUp() throws Exception {
+    engine = newEngine(clock);
+    store = engine.handoff();
+    user = "user-" + UUID.randomUUID();
+  }
+
+  @AfterEach
+  void tearDown() {
+    engine.close();
+  }
+
+  private static <T> T get(CompletableFuture<T> f) throws Exception {
+    return f.get(10, TimeUnit.SECONDS);
+  }
+
+  private Offer offer(String id, String from, String target, Duration ttl) {
+    long now = clock.millis();
+    return Offer.newBuilder()
+        .setOfferId(id)
+        .setFromDevice(from)
+        .setTargetDevice(target)
+        .setActivity(Activity.newBuilder().setDeviceId(from).setDocument("player").setKind("video"))
+        .setCreatedMs(now)
+        .setExpiresMs(now + ttl.toMillis())
+        .build();
+  }
+
+  private static Activity activity(String device, String title) {
+    return Activity.newBuilder()
+        .setDeviceId(device)
+        .setDocument("player")
+        .setTitle(title)
+        .setPayload(ByteString.copyFromUtf8("pos=" + title))
+        .build();
+  }
+
+  @Test
+  void activityIsReplacedPerDeviceAndCanBeCleared() throws Exception {
+    get(store.putActivity(user, activity("phone", "a"), Duration.ofHours(1)));
+    get(store.putActivity(user, activity("phone", "b"), Duration.ofHours(1)));
+    get(store.putActivity(user, activity("tv", "c"), Duration.ofHours(1)));
+    Map<String, String> titles =
+        get(store.activities(user)).stream()
+            .collect(Collectors.toMap(Activity::getDeviceId, Activity::getTitle));
+    assertEquals(Map.of("phone", "b", "tv", "c"), titles);
+
+    get(store.clearActivity(user, "phone"));
+    assertEquals(
+        List.of("tv"), get(store.activities(user)).stream().map(Activity::getDeviceId).toList());
+    assertTrue(get(store.activities("someone-else-" + user)).isEmpty());
+  }
+
+  @Test
+  void concurrentAcceptsEndTheOfferExactlyOnce() throws Exception {
+    for (int round = 0; round < 50; round++) {
+      String id = "o" + round;
+      assertTrue(get(store.createOffer(user, offer(id, "phone", "", Duration.ofMinutes(1)), 100)));
+      List<CompletableFuture<OfferEnd>> accepts = new ArrayList<>();
+      List<Thread> threads = new ArrayList<>();
+      for (String device : List.of("tv", "laptop", "tablet")) {
+        CompletableFuture<OfferEnd> f = new CompletableFuture<>();
+        accepts.add(f);
+        threads.add(
+            new Thread(
+                () ->
+                    store
+                        .endOffer(user, id, device, OfferOutcome.ACCEPTED)
+                        .whenComplete(
+                            (r, e) -> {
+                              if (e != null) {
+                                f.completeExceptionally(e);
+                              } else {
+                                f.complete(r);
+                              }
+                            })));
+      }
+      threads.forEach(Thread::start);
+      List<OfferEnd> results = new ArrayList<>();
+      for (CompletableFuture<OfferEnd> f : accepts) {
+        results.add(get(f));
+      }
+      List<OfferEnd> winners = results.stream().filter(r -> r.status() == EndStatus.ENDED).toList();
+      assertEquals(1, winners.size(), "exactly one accept wins in round " + round);
+      String winner = winners.get(0).byDevice();
+      for (OfferEnd r : results) {
+        assertEquals(OfferOutcome.ACCEPTED, r.outcome());
+        assertEquals(winner, r.byDevice(), "every accept sees the same winner");
+      }
+    }
+  }
+
+  @Test
+  void onlyTargetsMayAcceptAndOnlyTheOffererMayCancel() throws Exception {
+    assertTrue(get(store.createOffer(user, offer("x", "phone", "tv", Duration.ofMinutes(1)), 10)));
+    assertEquals(
+        EndStatus.NOT_PERMITTED,
+        get(store.endOffer(user, "x", "laptop", OfferOutcome.ACCEPTED)).status());
+    assertEquals(
+        EndStatus.NOT_PERMITTED,
+        get(store.endOffer(user, "x", "phone", OfferOutcome.ACCEPTED)).status());
+    assertEquals(
+        EndStatus.NOT_PERMITTED,
+        get(store.endOffer(user, "x", "tv", OfferOutcome.CANCELLED)).status());
+    OfferEnd cancel = get(store.endOffer(user, "x", "phone", OfferOutcome.CANCELLED));
+    assertEquals(EndStatus.ENDED, cancel.status());
+    assertEquals(OfferOutcome.CANCELLED, cancel.outcome());
+
+    OfferEnd late = get(store.endOffer(user, "x", "tv", OfferOutcome.ACCEPTED));
+    assertEquals(EndStatus.ALREADY_ENDED, late.status());
+    assertEquals(OfferOutcome.CANCELLED, late.outcome());
+    assertEquals(
+        EndStatus.NOT_FOUND,
+        get(store.endOffer(user, "nope", "tv", OfferOutcome.ACCEPTED)).status());
+  }
+
+  @Test
+  void offerIsLiveUntilItsDeadlineAndNeverAfter() throws Exception {
+    assertTrue(get(store.createOffer(user, offer("x", "phone", "tv", Duration.ofSeconds(30)), 10)));
+    clock.advance(Duration.ofMillis(29_999));
+    assertEquals(
+        List.of("x"), get(store.liveOffers(user)).stream().map(Offer::getOfferId).toList());
+    clock.advance(Duration.ofMillis(1));
+    assertTrue(get(store.liveOffers(user)).isEmpty(), "not live at its deadline");
+
+    OfferEnd accept = get(store.endOffer(user, "x", "tv", OfferOutcome.ACCEPTED));
+    assertEquals(EndStatus.ALREADY_ENDED, accept.status());
+    assertEquals(OfferOutcome.EXPIRED, accept.outcome());
+  }
+
+  @Test
+  void expiryEndsTheOfferOnceAndOnlyAfterItsDeadline() throws Exception {
+    assertTrue(get(store.createOffer(user, offer("x", "phone", "", Duration.ofSeconds(5)), 10)));
+    assertEquals(
+        EndStatus.NOT_YET_EXPIRED,
+        get(store.endOffer(user, "x", "", OfferOutcome.EXPIRED)).status());
+    clock.advance(Duration.ofSeconds(5));
+    assertEquals(
+        EndStatus.ENDED, get(store.endOffer(user, "x", "", OfferOutcome.EXPIRED)).status());
+    OfferEnd again = get(store.endOffer(user, "x", "", OfferOutcome.EXPIRED));
+    assertEquals(EndStatus.ALREADY_ENDED, again.status());
+    assertEquals(OfferOutcome.EXPIRED, again.outcome());
+  }
+
+  @Test
+  void liveOffersAreBoundedPerUserAndEndedOnesFreeTheirPlace() throws Exception {
+    assertTrue(get(store.createOffer(user, offer("a", "phone", "", Duration.ofSeconds(10)), 2)));
+    assertTrue(get(store.createOffer(user, offer("b", "phone", "", Duration.ofSeconds(60)), 2)));
+    assertFalse(get(store.createOffer(user, offer("c", "phone", "", Duration.ofSeconds(60)), 2)));
+    get(store.endOffer(user, "b", "tv", OfferOutcome.DECLINED));
+    assertTrue(get(store.createOffer(user, offer("d", "phone", "", Duration.ofSeconds(60)), 2)));
+    assertFalse(get(store.createOffer(user, offer("e", "phone", "", Duration.ofSeconds(60)), 2)));
+    clock.advance(Duration.ofSeconds(10)); // "a" expires without anyone ending it.
+    assertTrue(get(store.createOffer(user, offer("f", "phone", "", Duration.ofSeconds(60)), 2)));
+  }
+
+  @Test
+  void recentlyEndedOffersKeepTheirOutcomeAndUnendedPastDeadlineReadExpired() throws Exception {
+    assertTrue(
+        get(store.createOffer(user, offer("taken", "phone", "", Duration.ofSeconds(60)), 10)));
+    assertTrue(
+        get(store.createOffer(user, offer("lapsed", "phone", "", Duration.ofSeconds(5)), 10)));
+    assertTrue(
+        get(store.createOffer(user, offer("live", "phone", "", Duration.ofSeconds(60)), 10)));
+    get(store.endOffer(user, "taken", "tv", OfferOutcome.ACCEPTED));
+    clock.advance(Duration.ofSeconds(5));
+    Map<String, OfferEnd> ended =
+        get(store.recentlyEnded(user)).stream()
+            .collect(Collectors.toMap(e -> e.offer().getOfferId(), e -> e));
+    assertEquals(2, ended.size(), ended.keySet().toString());
+    assertEquals(OfferOutcome.ACCEPTED, ended.get("taken").outcome());
+    assertEquals("tv", ended.get("taken").byDevice());
+    assertEquals(OfferOutcome.EXPIRED, ended.get("lapsed").outcome());
+
+    // Still reported after another offer's creation swept the lapsed one out of the live set.
+    assertTrue(
+        get(store.createOffer(user, offer("next", "phone", "", Duration.ofSeconds(60)), 10)));
+    assertEquals(
+        OfferOutcome.EXPIRED,
+        get(store.recentlyEnded(user)).stream()
+            .filter(e -> e.offer().getOfferId().equals("lapsed"))
+            .findFirst()
+            .orElseThrow()
+            .outcome());
+    clock.advance(HandoffStore.ENDED_RETENTION.plusSeconds(60));
+    assertTrue(get(store.recentlyEnded(user)).isEmpty(), "forgotten after the retention");
+  }
+
+  @Test
+  void presenceTurnsOfflineWhenItsDeadlinePassesWithoutRefresh() throws Exception {
+    get(store.online(user, "phone", "n1/1", Duration.ofSeconds(20), 10));
+    get(store.online(user, "tv", "n2/1", Duration.ofSeconds(20), 10));
+    clock.advance(Duration.ofSeconds(15));
+    get(store.online(user, "phone", "n1/1", Duration.ofSeconds(20), 10));
+    clock.advance(Duration.ofSeconds(5));
+    Map<String, DevicePresence> p = byDevice(get(store.presence(user)));
+    assertTrue(p.get("phone").getOnline(), "refreshed entry stays online");
+    assertFalse(p.get("tv").getOnline(), "unrefreshed entry is offline at its deadline");
+    assertEquals(clock.millis() - 20_000, p.get("tv").getLastSeenMs());
+  }
+
+  @Test
+  void offlineFromAnOldConnectionDoesNotHideANewerOne() throws Exception {
+    get(store.online(user, "phone", "n1/1", Duration.ofSeconds(20), 10));
+    get(store.online(user, "phone", "n2/7", Duration.ofSeconds(20), 10));
+    assertFalse(get(store.offline(user, "phone", "n1/1")));
+    assertTrue(byDevice(get(store.presence(user))).get("phone").getOnline());
+    clock.advance(Duration.ofSeconds(1));
+    assertTrue(get(store.offline(user, "phone", "n2/7")));
+    DevicePresence p = byDevice(get(store.presence(user))).get("phone");
+    assertFalse(p.getOnline());
+    assertEquals(clock.millis(), p.getLastSeenMs());
+  }
+
+  @Test
+  void presenceKeepsAtMostMaxDevicesDroppingTheLongestOffline() throws Exception {
+    get(store.online(user, "a", "c1", Duration.ofSeconds(20), 2));
+    get(store.online(user, "b", "c2", Duration.ofSeconds(20), 2));
+    get(store.offline(user, "a", "c1"));
+    clock.advance(Duration.ofSeconds(1));
+    get(store.online(user, "c", "c3", Duration.ofSeconds(20), 2));
+    assertEquals(
+        List.of("b", "c"),
+        get(store.presence(user)).stream().map(DevicePresence::getDeviceId).sorted().toList());
+  }
+
+  private static Map<String, DevicePresence> byDevice(List<DevicePresence> all) {
+    return all.stream().collect(Collectors.toMap(DevicePresence::getDeviceId, p -> p));
+  }
+}

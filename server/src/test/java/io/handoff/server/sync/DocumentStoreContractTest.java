@@ -1,0 +1,273 @@
+package io.handoff.server.sync;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.google.protobuf.ByteString;
+import io.handoff.protocol.v1.DocumentSync;
+import io.handoff.protocol.v1.ErrorCode;
+import io.handoff.protocol.v1.FieldOp;
+import io.handoff.protocol.v1.FollowSpec;
+import io.handoff.protocol.v1.Position;
+import io.handoff.protocol.v1.Write;
+import io.handoff.server.Signal;
+import io.handoff.server.engine.Engine;
+import io.handoff.server.engine.StoreLimits;
+import java.util.List;
+import java.util.UUID;
+import java.util.concurrent.CopyOnWriteArrayList;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The {@link DocumentStore} and {@link Broker} contract, written once and run against every engine.
+ * Each test uses its own user id, so engines with shared backing state never mix tests.
+ */
+public abstract class DocumentStoreContractTest {
+  protected static final StoreLimits LIMITS =
+      StoreLimits.builder()
+          .historyLength(5)
+          .maxDocumentsPerUser(3)
+          .maxFieldsPerDocument(4)
+          .maxDocumentBytes(1024)
+          .maxValueBytes(512)
+          .seqWindow(8)
+          .build();
+
+  protected Engine engine;
+  protected DocumentStore store;
+  protected String user;
+  protected final List<DocumentEvent> published = new CopyOnWriteArrayList<>();
+  private final Signal delivered = new Signal();
+  private Broker.Subscription subscription;
+
+  /** A fresh engine with {@link #LIMITS}. */
+  protected abstract Engine newEngine(StoreLimits limits) throws Exception;
+
+  @BeforeEach
+  void setUp() throws Exception {
+    engine = newEngine(LIMITS);
+    store = engine.store();
+    user = "user-" + UUID.randomUUID();
+    subscription =
+        engine
+            .broker()
+            .subscribe(
+                user,
+                e -> {
+                  published.add(e);
+                  delivered.fire();
+                });
+    subscription.ready().get(10, java.util.concurrent.TimeUnit.SECONDS);
+  }
+
+  @AfterEach
+  void tearDown() {
+    subscription.close();
+    engine.close();
+  }
+
+  protected static Write set(String doc, long seq, String field, String value) {
+    return Write.newBuilder()
+        .setDocument(doc)
+        .setClientSeq(seq)
+        .addOps(FieldOp.newBuilder().setField(field).setSet(ByteString.copyFromUtf8(value)))
+        .build();
+  }
+
+  /** Waits until the broker delivered {@code n} events (network brokers deliver asynchronously). */
+  protected void awaitPublished(int n) throws InterruptedException {
+    delivered.await(n + " events delivered", () -> published.size() >= n);
+    assertEquals(n, published.size(), "events delivered");
+  }
+
+  protected WriteOutcome write(String device, Write w) {
+    return store.write(user, device, w).join();
+  }
+
+  @Test
+  void writesGetConsecutiveVersionsInOneEpoch() {
+    WriteOutcome a = write("d1", set("doc", 1, "f", "a"));
+    WriteOutcome b = write("d2", set("doc", 1, "f", "b"));
+    assertTrue(a.isApplied());
+    assertEquals(1, a.version());
+    assertEquals(2, b.version());
+    assertEquals(a.epoch(), b.epoch());
+    assertNotEquals(0, a.epoch());
+  }
+
+  @Test
+  void everyAppliedWriteIsPublishedInVersionOrder() throws Exception {
+    for (int i = 1; i <= 10; i++) {
+      write("d1", set("doc", i, "f", "v" + i));
+    }
+    awaitPublished(10);
+    for (int i = 0; i < 10; i++) {
+      assertEquals(i + 1, published.get(i).version());
+      assertEquals("d1", published.get(i).originDevice());
+      assertEquals(i + 1, published.get(i).originSeq());
+    }
+  }
+
+  @Test
+  void retriedWriteIsAppliedOnce() throws Exception {
+    WriteOutcome first = write("d1", set("doc", 1, "f", "a"));
+    WriteOutcome again = write("d1", set("doc", 1, "f", "a"));
+    assertTrue(again.duplicate());
+    assertEquals(first.version(), again.version());
+    write("d1", set("doc", 2, "f", "b"));
+    awaitPublished(2);
+    assertEquals(List.of(1L, 2L), published.stream().map(DocumentEvent::version).toList());
+    assertEquals(2L, store.lastClientSeq(user, "d1").join());
+    assertEquals(0L, store.lastClientSeq(user, "d2").join());
+  }
+
+  @Test
+  void sameSequenceFromAnotherDeviceIsANewWrite() {
+    write("d1", set("doc", 1, "f", "a"));
+    assertEquals(2, write("d2", set("doc", 1, "f", "b")).version());
+  }
+
+  @Test
+  void sequenceOlderThanTheWindowIsStale() throws Exception {
+    for (int i = 1; i <= 20; i++) {
+      write("d1", set("doc", i, "f", "v"));
+    }
+    WriteOutcome old = write("d1", set("doc", 2, "f", "v"));
+    assertEquals(ErrorCode.STALE_SEQUENCE, old.error());
+    assertEquals(20, store.read(user, "doc", 0, 0).join().toVersion());
+  }
+
+  @Test
+  void sequenceSkippedInsideTheWindowIsStillApplied() {
+    write("d1", set("doc", 1, "f", "a"));
+    write("d1", set("doc", 3, "f", "c"));
+    WriteOutcome late = write("d1", set("doc", 2, "f", "b"));
+    assertTrue(late.isApplied());
+    assertFalse(late.duplicate());
+    assertEquals(3, late.version());
+  }
+
+  @Test
+  void staleExpectedVersionIsAConflictThatChangesNothing() throws Exception {
+    write("d1", set("doc", 1, "f", "a"));
+    write("d1", set("doc", 2, "f", "b"));
+    Write stale = set("doc", 3, "f", "c").toBuilder().setExpectedVersion(1).build();
+    WriteOutcome out = write("d1", stale);
+    assertEquals(ErrorCode.CONFLICT, out.error());
+    assertEquals(2, out.version());
+    assertTrue(out.message().contains("expected version 1"), out.message());
+    SyncResult s = store.read(user, "doc", 0, 0).join();
+    assertEquals(2, s.toVersion());
+    assertEquals("b", s.fields().get("f").toStringUtf8());
+    Write create = set("new", 4, "f", "x").toBuilder().setExpectedVersion(0).build();
+    assertTrue(write("d1", create).isApplied(), "expected version 0 creates");
+  }
+
+  @Test
+  void readFromAPositionGivesOnlyTheLaterDeltas() {
+    long epoch = write("d1", set("doc", 1, "f", "1")).epoch();
+    for (int i = 2; i <= 4; i++) {
+      write("d1", set("doc", i, "f", Integer.toString(i)));
+    }
+    SyncResult r = store.read(user, "doc", epoch, 2).join();
+    assertEquals(DocumentSync.Mode.DELTAS, r.mode());
+    assertEquals(List.of(3L, 4L), r.deltas().stream().map(DocumentEvent::version).toList());
+    assertEquals(DocumentSync.Mode.UP_TO_DATE, store.read(user, "doc", epoch, 4).join().mode());
+  }
+
+  @Test
+  void readBeyondHistoryOrFromAnotherEpochGivesASnapshot() {
+    long epoch = write("d1", set("doc", 1, "a", "1")).epoch();
+    for (int i = 2; i <= 10; i++) {
+      write("d1", set("doc", i, "b", Integer.toString(i)));
+    }
+    SyncResult old = store.read(user, "doc", epoch, 1).join();
+    assertEquals(DocumentSync.Mode.SNAPSHOT, old.mode());
+    assertEquals(10, old.toVersion());
+    assertEquals("1", old.fields().get("a").toStringUtf8());
+    assertEquals("10", old.fields().get("b").toStringUtf8());
+    assertEquals(DocumentSync.Mode.SNAPSHOT, store.read(user, "doc", epoch + 1, 9).join().mode());
+    assertEquals(DocumentSync.Mode.DELTAS, store.read(user, "doc", epoch, 5).join().mode());
+    assertEquals(DocumentSync.Mode.GONE, store.read(user, "missing", epoch, 5).join().mode());
+  }
+
+  @Test
+  void removeDeletesAField() {
+    write("d1", set("doc", 1, "a", "1"));
+    Write rm =
+        Write.newBuilder()
+            .setDocument("doc")
+            .setClientSeq(2)
+            .addOps(FieldOp.newBuilder().setField("a").setRemove(true))
+            .addOps(FieldOp.newBuilder().setField("b").setSet(ByteString.copyFromUtf8("2")))
+            .build();
+    assertEquals(2, write("d1", rm).version());
+    SyncResult s = store.read(user, "doc", 0, 0).join();
+    assertEquals(java.util.Map.of("b", ByteString.copyFromUtf8("2")), s.fields());
+  }
+
+  @Test
+  void limitsAreEnforcedAndNamed() {
+    for (int i = 1; i <= 3; i++) {
+      assertTrue(write("d1", set("doc" + i, i, "f", "v")).isApplied());
+    }
+    WriteOutcome tooManyDocs = write("d1", set("doc4", 4, "f", "v"));
+    assertEquals(ErrorCode.LIMIT_EXCEEDED, tooManyDocs.error());
+    assertTrue(tooManyDocs.message().contains("limit is 3"), tooManyDocs.message());
+    for (int i = 0; i < 3; i++) {
+      write("d1", set("doc1", 10 + i, "g" + i, "v"));
+    }
+    WriteOutcome tooManyFields = write("d1", set("doc1", 20, "g9", "v"));
+    assertEquals(ErrorCode.LIMIT_EXCEEDED, tooManyFields.error());
+    WriteOutcome big = write("d1", set("doc2", 21, "h", "x".repeat(500)));
+    assertTrue(big.isApplied());
+    assertTrue(write("d1", set("doc2", 22, "i", "x".repeat(500))).isApplied());
+    WriteOutcome over = write("d1", set("doc2", 23, "j", "x".repeat(500)));
+    assertEquals(ErrorCode.LIMIT_EXCEEDED, over.error());
+    assertTrue(over.message().contains("bytes"), over.message());
+  }
+
+  @Test
+  void syncCoversFollowedDocumentsAndPositionsOfMissingOnes() {
+    long epoch = write("d1", set("ui/a", 1, "f", "1")).epoch();
+    write("d1", set("ui/b", 2, "f", "1"));
+    write("d1", set("cart", 3, "f", "1"));
+    FollowFilter ui = FollowFilter.of(FollowSpec.newBuilder().addPrefixes("ui/").build());
+    List<SyncResult> results =
+        store
+            .sync(
+                user,
+                ui,
+                List.of(
+                    Position.newBuilder().setDocument("ui/a").setEpoch(epoch).setVersion(1).build(),
+                    Position.newBuilder().setDocument("ui/gone").setEpoch(5).setVersion(1).build(),
+                    Position.newBuilder().setDocument("cart").setEpoch(5).setVersion(1).build()))
+            .join();
+    java.util.Map<String, DocumentSync.Mode> modes = new java.util.HashMap<>();
+    results.forEach(r -> modes.put(r.document(), r.mode()));
+    assertEquals(
+        java.util.Map.of(
+            "ui/a", DocumentSync.Mode.UP_TO_DATE,
+            "ui/b", DocumentSync.Mode.SNAPSHOT,
+            "ui/gone", DocumentSync.Mode.GONE),
+        modes);
+  }
+
+  @Test
+  void usersAreIsolated() throws Exception {
+    write("d1", set("doc", 1, "f", "mine"));
+    String other = user + "-other";
+    assertEquals(DocumentSync.Mode.GONE, store.read(other, "doc", 0, 0).join().mode());
+    assertEquals(1, store.write(other, "d1", set("doc", 1, "f", "theirs")).join().version());
+    assertEquals("mine", store.read(user, "doc", 0, 0).join().fields().get("f").toStringUtf8());
+    write("d1", set("doc", 2, "f", "mine again"));
+    awaitPublished(2);
+    assertTrue(
+        published.stream().allMatch(e -> e.userId().equals(user)),
+        "the other user's write is not published to this user");
+  }
+}
