@@ -13,7 +13,7 @@ import io.handoff.client.HandoffException;
 import io.handoff.client.HandoffListener;
 import io.handoff.protocol.v1.Delta;
 import io.handoff.protocol.v1.ErrorCode;
-import io.handoff.server.engine.Broker;
+import io.handoff.server.sync.Broker;
 import java.io.IOException;
 import java.net.InetAddress;
 import java.net.ServerSocket;
@@ -85,7 +85,7 @@ class ClientWriteOutcomesTest {
     final Signal signal = new Signal();
 
     @Override
-    public void onEvent(io.handoff.server.engine.DocumentEvent event) {
+    public void onEvent(io.handoff.server.sync.DocumentEvent event) {
       deltas.add(event.delta());
       signal.fire();
     }
