@@ -19,9 +19,10 @@ import java.util.concurrent.atomic.AtomicLong;
 
 /**
  * All simulated devices of a run: {@code users x devices} clients on one shared event-loop group,
- * spread round-robin over the target URLs and the source addresses. Device {@code i} is slot {@code
- * i % devices} of user {@code i / devices}, so a user's devices land on different URLs when there
- * are several.
+ * spread round-robin over the source addresses. Every device gets every target URL, as an app
+ * would, so it moves to the next node when one fails; device {@code i} gets the list rotated by
+ * {@code i}, so it starts on URL {@code i % urls} and a user's devices start on different nodes
+ * when there are several. Device {@code i} is slot {@code i % devices} of user {@code i / devices}.
  *
  * <p>Lifecycle: built (tokens minted, clients built, nothing connected), {@link #connectAll}, used,
  * then {@link #close()}: every client is closed and the event loops stop. Methods other than the
@@ -64,11 +65,10 @@ final class Fleet implements AutoCloseable {
         for (int s = 0; s < devicesPerUser; s++) {
           int i = u * devicesPerUser + s;
           Device device = new Device(i, u, s, devicesPerUser, logs[u], stats, dropsExpected);
-          URI url = o.urls.get(i % o.urls.size());
           String token = tokens.mint(user, device.deviceId, tokenTtl);
           HandoffClient.Builder b =
               HandoffClient.builder()
-                  .url(url)
+                  .urls(rotated(o.urls, i))
                   .token(token)
                   .followAll()
                   .eventLoopGroup(group)
@@ -85,6 +85,34 @@ final class Fleet implements AutoCloseable {
     } catch (RuntimeException e) {
       group.shutdownGracefully(0, 0, TimeUnit.MILLISECONDS);
       throw e;
+    }
+  }
+
+  /** {@code urls} starting at index {@code i % size}, wrapping around. */
+  static List<URI> rotated(List<URI> urls, int i) {
+    List<URI> out = new ArrayList<>(urls.size());
+    int start = i % urls.size();
+    for (int k = 0; k < urls.size(); k++) {
+      out.add(urls.get((start + k) % urls.size()));
+    }
+    return out;
+  }
+
+  /** Sum over the devices of {@link HandoffClient#writesResent()}. */
+  long writesResent() {
+    long n = 0;
+    for (Device d : devices) {
+      if (d != null) {
+        n += d.client().writesResent();
+      }
+    }
+    return n;
+  }
+
+  /** Notes for each device whether it is connected and caught up now ({@link Device#markEnd}). */
+  void markEnd() {
+    for (Device d : devices) {
+      d.markEnd();
     }
   }
 

@@ -681,6 +681,7 @@ final class HandoffRun {
         .put("duplicated", duplicated)
         .put("reordered", 0)
         .put("errors", errors)
+        .put("closes", stats.closes())
         .put("p50_ms", Timeline.ms(latency.getValueAtPercentile(50)))
         .put("p90_ms", Timeline.ms(latency.getValueAtPercentile(90)))
         .put("p99_ms", Timeline.ms(latency.getValueAtPercentile(99)))

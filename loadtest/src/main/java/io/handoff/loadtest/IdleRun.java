@@ -96,6 +96,7 @@ final class IdleRun {
         .put("duplicated", 0)
         .put("reordered", 0)
         .put("errors", errors)
+        .put("closes", stats.closes())
         .put("p50_ms", 0.0)
         .put("p90_ms", 0.0)
         .put("p99_ms", 0.0)

@@ -19,7 +19,9 @@ import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
+import java.util.function.Consumer;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import org.junit.jupiter.api.AfterAll;
@@ -92,6 +94,8 @@ class ScenarioSmokeTest {
     assertEquals("800", json.get("expected"));
     assertEquals("800", json.get("received"));
     assertNothingWentWrong(json);
+    assertEquals("0", json.get("resent"), "nothing to re-send on a calm run");
+    assertEquals("{}", json.get("closes"));
     for (String field :
         List.of(
             "p50_ms",
@@ -140,6 +144,68 @@ class ScenarioSmokeTest {
     assertTrue(Long.parseLong(json.get("cut")) >= 60, "the storm cut every connection");
     assertTrue(Long.parseLong(json.get("resumes")) >= 60, "every cut device resumed");
     assertTrue(Double.parseDouble(json.get("storm_all_resumed_ms")) > 0);
+  }
+
+  @Test
+  void everyDeviceGetsEveryUrlAndANodeDrainedMidRunIsADocumentedCloseNotAnError() throws Exception {
+    HandoffServer second =
+        HandoffServer.start(
+            ServerConfig.builder()
+                .host("127.0.0.1")
+                .port(0)
+                .nodeId("loadtest-smoke-2")
+                .jwtSecret(SECRET)
+                .heartbeatInterval(Duration.ofSeconds(1))
+                .build(),
+            engine);
+    String secondUrl = "ws://127.0.0.1:" + second.port() + "/ws";
+    // Stops the second node as soon as the run prints its first progress line while writing.
+    CompletableFuture<Void> writing = new CompletableFuture<>();
+    Thread stopper =
+        new Thread(
+            () -> {
+              writing.join();
+              second.close();
+            },
+            "smoke-stop-second-node");
+    stopper.start();
+    Run run;
+    try {
+      run =
+          run(
+              line -> {
+                if (line.matches("\\s*\\d+\\.\\ds  conn \\d+/\\d+.*")) {
+                  writing.complete(null);
+                }
+              },
+              "fanout",
+              "--url",
+              url + "," + secondUrl,
+              "--users",
+              "20",
+              "--devices",
+              "3",
+              "--rate",
+              "200",
+              "--duration",
+              "3s",
+              "--jwt-secret",
+              SECRET,
+              "--json");
+    } finally {
+      writing.complete(null);
+      stopper.join(60_000);
+      second.close();
+    }
+
+    assertEquals(0, run.exit, run.err);
+    Map<String, String> json = run.json();
+    assertEquals("60", json.get("connections"));
+    assertNothingWentWrong(json);
+    assertTrue(
+        json.get("closes").matches("\\{\"4000\":\\d+\\}"),
+        "the drained node's devices closed with SHUTDOWN only: " + json.get("closes"));
+    assertEquals("0", json.get("missed_while_down"));
   }
 
   @Test
@@ -300,12 +366,36 @@ class ScenarioSmokeTest {
     assertEquals("0", json.get("duplicated"), "duplicated");
     assertEquals("0", json.get("reordered"), "reordered");
     assertEquals("0", json.get("errors"), "errors");
+    if (json.containsKey("unacked")) {
+      assertEquals("0", json.get("unacked"), "unacked");
+      assertEquals("0", json.get("applied_out_of_order"), "applied_out_of_order");
+      assertEquals("0", json.get("version_reused"), "version_reused");
+    }
     assertEquals("true", json.get("ok"), "ok");
   }
 
   private static Run run(String... args) {
+    return run(line -> {}, args);
+  }
+
+  /** Runs the load tester; {@code progress} sees each line it writes to stderr as it comes. */
+  private static Run run(Consumer<String> progress, String... args) {
     ByteArrayOutputStream out = new ByteArrayOutputStream();
-    ByteArrayOutputStream err = new ByteArrayOutputStream();
+    ByteArrayOutputStream err =
+        new ByteArrayOutputStream() {
+          private int seen;
+
+          @Override
+          public synchronized void write(byte[] b, int off, int len) {
+            super.write(b, off, len);
+            String all = toString(StandardCharsets.UTF_8);
+            int end;
+            while ((end = all.indexOf('\n', seen)) >= 0) {
+              progress.accept(all.substring(seen, end));
+              seen = end + 1;
+            }
+          }
+        };
     int exit;
     try (PrintStream o = new PrintStream(out, true, StandardCharsets.UTF_8);
         PrintStream e = new PrintStream(err, true, StandardCharsets.UTF_8)) {
@@ -317,7 +407,7 @@ class ScenarioSmokeTest {
 
   private record Run(int exit, String out, String err) {
     private static final Pattern FIELD =
-        Pattern.compile("\"(\\w+)\":(\"(?:[^\"\\\\]|\\\\.)*\"|\\[[^\\]]*\\]|[^,}]+)");
+        Pattern.compile("\"(\\w+)\":(\"(?:[^\"\\\\]|\\\\.)*\"|\\[[^\\]]*\\]|\\{[^}]*\\}|[^,}]+)");
 
     String lastLine() {
       String[] lines = out.strip().split("\n");
