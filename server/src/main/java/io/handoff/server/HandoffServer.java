@@ -7,6 +7,7 @@ import io.handoff.server.auth.IdentityVerifier;
 import io.handoff.server.auth.SigningKeys;
 import io.handoff.server.auth.TokenConfig;
 import io.handoff.server.auth.TokenVerifier;
+import io.handoff.server.demo.DemoSite;
 import io.handoff.server.devices.ApiHandler;
 import io.handoff.server.devices.DeviceSessions;
 import io.handoff.server.engine.Engine;
@@ -14,7 +15,10 @@ import io.handoff.server.handoff.HandoffService;
 import io.handoff.server.metrics.NodeMetrics;
 import io.handoff.server.session.Hub;
 import io.handoff.server.session.Sessions;
+import io.handoff.server.transport.AdminHandler;
 import io.handoff.server.transport.HandoffChannelInitializer;
+import io.handoff.server.transport.Readiness;
+import io.micrometer.core.instrument.Gauge;
 import io.netty.bootstrap.ServerBootstrap;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelHandlerContext;
@@ -38,13 +42,13 @@ import java.time.Clock;
 import java.time.Duration;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
-import java.util.function.BooleanSupplier;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * One Handoff node: binds the port and serves {@code /ws}, {@code /healthz}, {@code /readyz} and
- * the device-session API ({@code /v1/}, {@code /.well-known/jwks.json}) on the given engine. Only
+ * One Handoff node: binds the port and serves {@code /ws}, {@code /healthz}, {@code /readyz},
+ * {@code /metrics} and the device-session API ({@code /v1/}, {@code /.well-known/jwks.json}) on the
+ * given engine; with an admin port, {@code /metrics} moves there ({@link AdminHandler}). Only
  * bootstraps; the pipeline is assembled by {@link HandoffChannelInitializer}. The engine is the
  * caller's: closing the server does not close it.
  */
@@ -60,9 +64,11 @@ public final class HandoffServer implements AutoCloseable {
   private final EventLoopGroup boss;
   private final EventLoopGroup workers;
   private final Channel serverChannel;
+  private final Channel adminChannel; // null without --admin-port
   // Every accepted connection, until it closes: what a drain waits for.
   private final ChannelGroup connections = new DefaultChannelGroup(GlobalEventExecutor.INSTANCE);
   private final DeviceSessions deviceSessions;
+  private final Readiness readiness;
   private volatile boolean ready;
   private final AtomicBoolean stopping = new AtomicBoolean();
 
@@ -81,9 +87,19 @@ public final class HandoffServer implements AutoCloseable {
         epoll ? EpollServerSocketChannel.class : NioServerSocketChannel.class;
     this.boss = new MultiThreadIoEventLoopGroup(1, io);
     this.workers = new MultiThreadIoEventLoopGroup(io);
-    BooleanSupplier readiness = () -> ready && engine.healthy();
+    this.readiness =
+        () ->
+            stopping.get()
+                ? "draining"
+                : !ready ? "starting" : engine.healthy() ? null : "store unreachable";
     metrics.bindEventLoops(workers);
     metrics.bindNode(readiness, hub::users, hub::sessions);
+    Gauge.builder("handoff.store.up", () -> engine.healthy() ? 1 : 0)
+        .description("1 while the engine reaches its backing store (Redis)")
+        .register(metrics.registry());
+    Gauge.builder("handoff.draining", () -> stopping.get() ? 1 : 0)
+        .description("1 from SIGTERM until the node has let every connection go")
+        .register(metrics.registry());
     TokenVerifier development =
         new Hs256TokenVerifier(config.jwtSecret(), config.clockSkew(), time.clock());
     this.deviceSessions = deviceSessions(config, engine, stats, time.clock());
@@ -113,8 +129,9 @@ public final class HandoffServer implements AutoCloseable {
                     time,
                     verifier,
                     readiness,
-                    metrics::scrape,
-                    new ApiHandler(deviceSessions, verifier, stats, time.clock()),
+                    config.adminPort() < 0 ? metrics::scrape : null,
+                    DemoSite.withDemo(
+                        config, new ApiHandler(deviceSessions, verifier, stats, time.clock())),
                     deviceSessions::check,
                     new Sessions(
                         config,
@@ -125,13 +142,34 @@ public final class HandoffServer implements AutoCloseable {
                         handoff,
                         deviceSessions,
                         verifier)));
+    Channel bound = null;
     try {
-      this.serverChannel =
-          b.bind(new InetSocketAddress(config.host(), config.port())).sync().channel();
-    } catch (InterruptedException | RuntimeException e) {
+      bound = b.bind(new InetSocketAddress(config.host(), config.port())).sync().channel();
+      this.adminChannel =
+          config.adminPort() < 0
+              ? null
+              : AdminHandler.bind(
+                  boss,
+                  workers,
+                  channelType,
+                  config.adminHost(),
+                  config.adminPort(),
+                  readiness,
+                  metrics::scrape);
+      this.serverChannel = bound;
+    } catch (Exception e) { // Bind failures arrive as checked IOExceptions thrown sneakily.
+      if (bound != null) {
+        bound.close();
+      }
       boss.shutdownGracefully(0, 0, TimeUnit.MILLISECONDS);
       workers.shutdownGracefully(0, 0, TimeUnit.MILLISECONDS);
       handoff.stop();
+      metrics.close();
+      if (e instanceof java.io.IOException) {
+        throw bound == null
+            ? new ListenException("port", config.host(), config.port(), e)
+            : new ListenException("admin-port", config.adminHost(), config.adminPort(), e);
+      }
       throw e;
     }
     this.ready = true;
@@ -142,6 +180,12 @@ public final class HandoffServer implements AutoCloseable {
         port(),
         epoll ? "epoll" : "nio",
         engine.name());
+    if (adminChannel != null) {
+      log.info(
+          "management listener (/metrics, /healthz, /readyz) on {}:{}",
+          config.adminHost(),
+          adminPort());
+    }
   }
 
   private static DeviceSessions deviceSessions(
@@ -189,7 +233,11 @@ public final class HandoffServer implements AutoCloseable {
     return deviceSessions;
   }
 
-  /** Binds and starts serving, on the real clock. */
+  /**
+   * Binds and starts serving.
+   *
+   * @throws ListenException when the port or the admin port cannot be bound
+   */
   public static HandoffServer start(ServerConfig config, Engine engine)
       throws InterruptedException {
     return new HandoffServer(config, engine, Scheduler.system());
@@ -207,6 +255,16 @@ public final class HandoffServer implements AutoCloseable {
   /** The bound port (the real one when the config asked for 0). */
   public int port() {
     return ((InetSocketAddress) serverChannel.localAddress()).getPort();
+  }
+
+  /** The bound management port, or -1 when the node runs no management listener. */
+  public int adminPort() {
+    return adminChannel == null ? -1 : ((InetSocketAddress) adminChannel.localAddress()).getPort();
+  }
+
+  /** Whether {@code /readyz} answers 200, and if not, why (draining, store unreachable). */
+  public Readiness readiness() {
+    return readiness;
   }
 
   public ServerConfig config() {
@@ -240,6 +298,9 @@ public final class HandoffServer implements AutoCloseable {
     ready = false;
     handoff.stop(); // As in a crash: no more presence refreshes, no offline marks.
     serverChannel.close();
+    if (adminChannel != null) {
+      adminChannel.close();
+    }
     // A dying process's sockets are closed by its kernel: cut every connection, below the pipeline
     // so no close frame goes out (event loops that stop do not reliably close their channels).
     for (Channel ch : connections) {
@@ -275,6 +336,9 @@ public final class HandoffServer implements AutoCloseable {
     if (!connections.newCloseFuture().awaitUninterruptibly(bound.toMillis())) {
       log.warn("{} connections still open after {}; cutting them", connections.size(), bound);
       connections.close().awaitUninterruptibly(1_000);
+    }
+    if (adminChannel != null) {
+      adminChannel.close().syncUninterruptibly();
     }
     boss.shutdownGracefully(0, 1, TimeUnit.SECONDS);
     workers.shutdownGracefully(0, 1, TimeUnit.SECONDS).syncUninterruptibly();

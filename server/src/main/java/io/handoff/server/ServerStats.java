@@ -39,7 +39,7 @@ public final class ServerStats {
 
   public final LongAdder epochResyncs = new LongAdder();
 
-  // Device sessions and tokens (issue 4).
+  // Device sessions and tokens.
   public final LongAdder signIns = new LongAdder();
   public final LongAdder signInsRefused = new LongAdder();
   public final LongAdder refreshes = new LongAdder();
@@ -83,7 +83,11 @@ public final class ServerStats {
   }
 
   public ServerStats(MeterRegistry registry) {
-    counter(registry, "handoff.connections.opened", connectionsOpened, "WebSocket port accepts");
+    counter(
+        registry,
+        "handoff.connections.opened",
+        connectionsOpened,
+        "WebSocket connections opened (upgrades)");
     counter(registry, "handoff.connections.closed", connectionsClosed, "connections closed");
     counter(registry, "handoff.auth.failures", authFailures, "upgrades refused for their token");
     counter(registry, "handoff.writes.applied", writesApplied, "writes accepted (deltas in)");
@@ -217,7 +221,7 @@ public final class ServerStats {
     syncLag.record(Math.max(0, lag), TimeUnit.MILLISECONDS);
   }
 
-  /** Connections open now (upgraded or still in HTTP). */
+  /** WebSocket connections open now (HTTP requests such as the metrics scrape are not counted). */
   public long openConnections() {
     return connectionsOpened.sum() - connectionsClosed.sum();
   }

@@ -8,6 +8,7 @@
  * {@code /v1} routes the transport serves), {@link io.handoff.server.devices.ApiException}, {@link
  * io.handoff.server.devices.TokenKeeper} (the per-connection part the session dispatches
  * RefreshToken, ListDevices and RevokeDevice to) and {@link io.handoff.server.devices.SessionGone}.
- * Internal: Json.
+ * {@link io.handoff.server.devices.ApiJson} reads the API's request bodies under limits and writes
+ * its answers.
  */
 package io.handoff.server.devices;

@@ -74,7 +74,6 @@ public final class ConnectionHandler extends ChannelInboundHandlerAdapter implem
 
   @Override
   public void channelActive(ChannelHandlerContext ctx) {
-    stats.connectionsOpened.increment();
     // The handshake limit runs from accept to Hello: a socket that upgrades and then says nothing
     // holds no slot for longer than that.
     time.schedule(
@@ -148,6 +147,7 @@ public final class ConnectionHandler extends ChannelInboundHandlerAdapter implem
       }
       ControlFrameHandler.install(ctx, HandoffChannelInitializer.WS_HANDLER);
       upgraded = true;
+      stats.connectionsOpened.increment(); // At the upgrade: HTTP requests never count.
       lastReadNanos = time.nanoTime();
       heartbeats = Heartbeats.current();
       heartbeats.add(this, loop, config.heartbeatInterval().toNanos(), time);
@@ -181,7 +181,9 @@ public final class ConnectionHandler extends ChannelInboundHandlerAdapter implem
       heartbeats.remove(this);
       heartbeats = null;
     }
-    stats.connectionsClosed.increment();
+    if (upgraded) {
+      stats.connectionsClosed.increment();
+    }
     closed = true;
     endpoint.closed();
     ctx.fireChannelInactive();

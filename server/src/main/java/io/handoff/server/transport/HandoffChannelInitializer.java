@@ -23,7 +23,6 @@ import io.netty.handler.ssl.SslContextBuilder;
 import io.netty.handler.ssl.SslHandler;
 import io.netty.handler.ssl.SslProvider;
 import java.util.concurrent.CompletableFuture;
-import java.util.function.BooleanSupplier;
 import java.util.function.Function;
 import java.util.function.Supplier;
 import javax.net.ssl.SSLException;
@@ -80,7 +79,7 @@ public final class HandoffChannelInitializer extends ChannelInitializer<SocketCh
       ServerStats stats,
       Scheduler time,
       TokenVerifier verifier,
-      BooleanSupplier ready,
+      Readiness ready,
       Supplier<String> metrics,
       HttpService api,
       Function<Principal, CompletableFuture<String>> sessionCheck,

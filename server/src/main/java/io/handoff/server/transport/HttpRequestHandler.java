@@ -25,7 +25,6 @@ import java.net.InetSocketAddress;
 import java.nio.charset.StandardCharsets;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
-import java.util.function.BooleanSupplier;
 import java.util.function.Function;
 import java.util.function.Supplier;
 import org.slf4j.Logger;
@@ -49,7 +48,7 @@ public final class HttpRequestHandler extends ChannelInboundHandlerAdapter {
   private static final Logger log = LoggerFactory.getLogger(HttpRequestHandler.class);
 
   private final TokenVerifier verifier;
-  private final BooleanSupplier ready;
+  private final Readiness ready;
   private final ServerStats stats;
   private final Supplier<String> metrics;
   private final ConnectionRateLimiter connectLimiter;
@@ -59,11 +58,12 @@ public final class HttpRequestHandler extends ChannelInboundHandlerAdapter {
   /**
    * {@code sessionCheck} completes with null when a verified principal may connect, or with the
    * reason it may not (its device session was revoked); {@code api} serves {@code /v1/}; {@code
-   * metrics} renders {@code /metrics}; {@code connectLimiter} bounds upgrades per address.
+   * metrics} renders {@code /metrics} (null: served on the admin port only); {@code connectLimiter}
+   * bounds upgrades per address.
    */
   HttpRequestHandler(
       TokenVerifier verifier,
-      BooleanSupplier ready,
+      Readiness ready,
       ServerStats stats,
       Supplier<String> metrics,
       ConnectionRateLimiter connectLimiter,
@@ -94,13 +94,26 @@ public final class HttpRequestHandler extends ChannelInboundHandlerAdapter {
       switch (uri.path()) {
         case "/healthz" -> respondText(ctx, req, HttpResponseStatus.OK, "ok\n");
         case "/readyz" -> {
-          if (ready.getAsBoolean()) {
+          String problem = ready.problem();
+          if (problem == null) {
             respondText(ctx, req, HttpResponseStatus.OK, "ready\n");
           } else {
-            respondText(ctx, req, HttpResponseStatus.SERVICE_UNAVAILABLE, "not ready\n");
+            respondText(
+                ctx, req, HttpResponseStatus.SERVICE_UNAVAILABLE, "not ready: " + problem + "\n");
           }
         }
-        case "/metrics" -> respondMetrics(ctx, req);
+        case "/metrics" -> {
+          if (metrics != null) {
+            respondMetrics(ctx, req);
+          } else {
+            respond(
+                ctx,
+                req,
+                HttpResponseStatus.NOT_FOUND,
+                "not_found",
+                "/metrics is served on the admin port (--admin-port)");
+          }
+        }
         case WS_PATH -> forwarded = upgrade(ctx, req, uri);
         default -> {
           if (api != null && api.handles(uri.path())) {
