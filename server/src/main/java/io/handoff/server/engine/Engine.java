@@ -16,6 +16,9 @@ public interface Engine extends AutoCloseable {
   /** Activities, handoff offers and presence, on the same backing store. */
   HandoffStore handoff();
 
+  /** Pending sign-ins of new devices (device codes, new-device approval). */
+  io.handoff.server.devices.ApprovalStore approvals();
+
   /** A short name for logs: "memory", "redis". */
   String name();
 

@@ -9,6 +9,7 @@ import io.handoff.server.auth.AuthException;
 import io.handoff.server.auth.IdentityVerifier;
 import io.handoff.server.auth.Principal;
 import io.handoff.server.auth.TokenConfig;
+import io.handoff.server.devices.SealedSuccessor;
 import io.handoff.server.engine.Engine;
 import io.handoff.server.engine.SessionStore;
 import java.nio.charset.StandardCharsets;
@@ -180,10 +181,28 @@ public final class DeviceSessions {
     String next = newRefreshToken(user, sid);
     return engine
         .sessions()
-        .rotate(user, sid, hash(refreshToken), hash(next), config.refreshInactivity().toMillis())
+        .rotate(
+            user,
+            sid,
+            hash(refreshToken),
+            hash(next),
+            SealedSuccessor.seal(refreshToken, next),
+            config.refreshInactivity().toMillis(),
+            config.refreshReuseInterval().toMillis())
         .thenApply(
             r -> {
               switch (r.outcome()) {
+                case RETRIED -> {
+                  // A retry within the reuse interval: the same successor, a fresh access token.
+                  String same = SealedSuccessor.open(refreshToken, r.sealedSuccessor());
+                  if (same == null) {
+                    throw refused("unknown refresh token");
+                  }
+                  stats.refreshRetries.increment();
+                  AccessTokens.Issued at = access.mint(user, r.deviceId(), sid);
+                  return new Tokens(
+                      user, r.deviceId(), sid, at.token(), at.expiresAtMillis(), same);
+                }
                 case ROTATED -> {
                   stats.refreshes.increment();
                   AccessTokens.Issued at = access.mint(user, r.deviceId(), sid);

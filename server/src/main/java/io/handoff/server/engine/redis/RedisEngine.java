@@ -36,6 +36,7 @@ public final class RedisEngine implements Engine {
   private final RedisBroker broker;
   private final RedisSessionStore sessions;
   private final RedisHandoffStore handoff;
+  private final RedisApprovalStore approvals;
   private final String description;
 
   private RedisEngine(
@@ -44,12 +45,14 @@ public final class RedisEngine implements Engine {
       RedisBroker broker,
       RedisSessionStore sessions,
       RedisHandoffStore handoff,
+      RedisApprovalStore approvals,
       String description) {
     this.client = client;
     this.store = store;
     this.broker = broker;
     this.sessions = sessions;
     this.handoff = handoff;
+    this.approvals = approvals;
     this.description = description;
   }
 
@@ -80,7 +83,14 @@ public final class RedisEngine implements Engine {
           new RedisBroker(client.connectPubSub(ByteArrayCodec.INSTANCE), commands.async(), keys);
       RedisSessionStore sessions = new RedisSessionStore(commands.async(), keys, limits, clock);
       RedisHandoffStore handoff = new RedisHandoffStore(commands.async(), keys, clock);
-      return new RedisEngine(client, store, broker, sessions, handoff, "Redis at " + masked(url));
+      return new RedisEngine(
+          client,
+          store,
+          broker,
+          sessions,
+          handoff,
+          new RedisApprovalStore(commands.async(), keys),
+          "Redis at " + masked(url));
     } catch (RuntimeException e) {
       client.shutdown();
       throw e;
@@ -134,7 +144,13 @@ public final class RedisEngine implements Engine {
       RedisSessionStore sessions = new RedisSessionStore(commands.async(), keys, limits, clock);
       RedisHandoffStore handoff = new RedisHandoffStore(commands.async(), keys, clock);
       return new RedisEngine(
-          client, store, broker, sessions, handoff, "Redis Cluster via " + String.join(",", shown));
+          client,
+          store,
+          broker,
+          sessions,
+          handoff,
+          new RedisApprovalStore(commands.async(), keys),
+          "Redis Cluster via " + String.join(",", shown));
     } catch (RuntimeException e) {
       client.shutdown();
       throw e;
@@ -167,6 +183,11 @@ public final class RedisEngine implements Engine {
   @Override
   public io.handoff.server.engine.HandoffStore handoff() {
     return handoff;
+  }
+
+  @Override
+  public io.handoff.server.devices.ApprovalStore approvals() {
+    return approvals;
   }
 
   @Override
