@@ -84,6 +84,14 @@ public final class HandoffServer implements AutoCloseable {
     TokenVerifier development =
         new Hs256TokenVerifier(config.jwtSecret(), config.clockSkew(), Clock.systemUTC());
     this.deviceSessions = deviceSessions(config, engine, stats);
+    deviceSessions.attach(
+        new io.handoff.server.devices.DeviceApprovals(
+            config.approvals(),
+            deviceSessions,
+            engine,
+            config.nodeId(),
+            new io.handoff.server.devices.ApprovalMetrics(metrics.registry()),
+            engine.handoff().clock()));
     TokenVerifier verifier = new AccessTokenVerifier(deviceSessions.accessTokens(), development);
     ServerBootstrap b =
         new ServerBootstrap()

@@ -59,6 +59,7 @@ public final class ServerConfig {
   private final StoreLimits storeLimits;
   private final io.handoff.server.auth.TokenConfig tokens;
   private final HandoffLimits handoffLimits;
+  private final io.handoff.server.devices.ApprovalConfig approvals;
 
   private ServerConfig(Builder b) {
     this.host = b.host;
@@ -90,6 +91,7 @@ public final class ServerConfig {
     this.storeLimits = b.storeLimits;
     this.tokens = b.tokens;
     this.handoffLimits = b.handoffLimits;
+    this.approvals = b.approvals;
   }
 
   public static Builder builder() {
@@ -239,6 +241,11 @@ public final class ServerConfig {
     return handoffLimits;
   }
 
+  /** Device codes and new-device approval. */
+  public io.handoff.server.devices.ApprovalConfig approvals() {
+    return approvals;
+  }
+
   @Override
   public String toString() {
     return "ServerConfig{host="
@@ -295,6 +302,8 @@ public final class ServerConfig {
         + tokens
         + ", "
         + handoffLimits
+        + ", approvals="
+        + approvals
         + "}";
   }
 
@@ -328,6 +337,13 @@ public final class ServerConfig {
     private Duration clockSkew = DEFAULT_CLOCK_SKEW;
     private StoreLimits storeLimits = StoreLimits.builder().build();
     private HandoffLimits handoffLimits = HandoffLimits.builder().build();
+    private io.handoff.server.devices.ApprovalConfig approvals =
+        io.handoff.server.devices.ApprovalConfig.builder().build();
+
+    public Builder approvals(io.handoff.server.devices.ApprovalConfig approvals) {
+      this.approvals = java.util.Objects.requireNonNull(approvals);
+      return this;
+    }
 
     private io.handoff.server.auth.TokenConfig tokens =
         io.handoff.server.auth.TokenConfig.builder().build();

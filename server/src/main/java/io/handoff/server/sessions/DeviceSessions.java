@@ -56,6 +56,7 @@ public final class DeviceSessions {
   private final ServerStats stats;
   private final Clock clock;
   private final SecureRandom random = new SecureRandom();
+  private volatile io.handoff.server.devices.DeviceApprovals approvals;
   // Recent sign-in times per user, for burst detection on this node. Bounded by MAX_BURST_USERS.
   private final ConcurrentHashMap<String, ArrayDeque<Long>> signInTimes = new ConcurrentHashMap<>();
 
@@ -140,6 +141,29 @@ public final class DeviceSessions {
       stats.signInsRefused.increment();
       return failed(401, "invalid_token", e.getMessage());
     }
+    return createSession(user, deviceId, name, platform);
+  }
+
+  /**
+   * The user of a valid identity token, for a sign-in that continues elsewhere (new-device
+   * approval); throws {@link ApiException} as {@link #signIn} would refuse it.
+   */
+  public String verifyIdentity(String identityToken) {
+    if (identity == null) {
+      throw new ApiException(
+          404, "sign_in_disabled", "sign-in is not configured on this node (no identity JWKS)");
+    }
+    try {
+      return identity.verify(identityToken);
+    } catch (AuthException e) {
+      stats.signInsRefused.increment();
+      throw new ApiException(401, "invalid_token", e.getMessage());
+    }
+  }
+
+  /** Creates a device session of {@code user} (identity already established). */
+  public CompletableFuture<Tokens> createSession(
+      String user, String deviceId, String name, String platform) {
     noteSignIn(user);
     String sid = B64.encodeToString(randomBytes(16));
     String refresh = newRefreshToken(user, sid);
@@ -167,6 +191,16 @@ public final class DeviceSessions {
               AccessTokens.Issued at = access.mint(user, deviceId, sid);
               return new Tokens(user, deviceId, sid, at.token(), at.expiresAtMillis(), refresh);
             });
+  }
+
+  /** Device codes and new-device approval of this node, once attached; else null. */
+  public io.handoff.server.devices.DeviceApprovals approvals() {
+    return approvals;
+  }
+
+  /** Attaches the node's device approvals (set once at start-up). */
+  public void attach(io.handoff.server.devices.DeviceApprovals approvals) {
+    this.approvals = approvals;
   }
 
   /** Rotates a refresh token: a new access token and a new refresh token, the old one dies. */

@@ -161,6 +161,10 @@ public final class Hub {
             s.kick(code == null ? CloseCode.INTERNAL_ERROR : code, kick.getReason());
           }
         }
+      } else if (signal.getBodyCase().getNumber() >= 11 && signal.getBodyCase().getNumber() <= 19) {
+        for (SessionHandler s : sessions) {
+          s.onApprovalSignal(signal);
+        }
       } else if (signal.getBodyCase().getNumber() >= 30 && signal.getBodyCase().getNumber() <= 49) {
         for (SessionHandler s : sessions) {
           s.handoff().onSignal(signal);

@@ -22,6 +22,7 @@ import io.handoff.server.ServerConfig;
 import io.handoff.server.ServerStats;
 import io.handoff.server.auth.Principal;
 import io.handoff.server.auth.TokenVerifier;
+import io.handoff.server.devices.ApprovalPrompts;
 import io.handoff.server.engine.DocumentEvent;
 import io.handoff.server.engine.DocumentStore;
 import io.handoff.server.engine.FollowFilter;
@@ -135,6 +136,8 @@ final class SessionHandler extends ChannelInboundHandlerAdapter {
   private boolean registered;
   // Token expiry and device-session frames (issue 4); set at the handshake.
   private TokenKeeper tokens;
+  // Approval prompts and answers (device sign-in); set at the handshake.
+  private volatile ApprovalPrompts approvals;
   // The principal this connection was recorded online as, if any.
   private Principal onlineAs;
   private FollowFilter follow;
@@ -240,6 +243,7 @@ final class SessionHandler extends ChannelInboundHandlerAdapter {
       registered = false;
       hub.unregister(this);
       handoff.closed();
+      approvals.closed();
     }
     if (tokens != null) {
       tokens.stop();
@@ -276,6 +280,7 @@ final class SessionHandler extends ChannelInboundHandlerAdapter {
           new TokenKeeper(
               this, ctx, principal, verifier, deviceSessions, stats, java.time.Clock.systemUTC());
       tokens.start();
+      approvals = new ApprovalPrompts(deviceSessions.approvals(), new ApprovalLink(this));
       return;
     }
     if (evt == HandoffChannelInitializer.DRAIN) {
@@ -455,6 +460,8 @@ final class SessionHandler extends ChannelInboundHandlerAdapter {
       case REVOKE_DEVICE -> tokens.onRevokeDevice(id, frame.getRevokeDevice());
       case PUBLISH_ACTIVITY, OFFER_ACTIVITY, ACCEPT_OFFER, DECLINE_OFFER, CANCEL_OFFER ->
           handoff.onFrame(id, frame);
+      case VERIFY_USER_CODE -> approvals.onVerify(id, frame.getVerifyUserCode().getUserCode());
+      case ANSWER_APPROVAL -> approvals.onAnswer(id, frame.getAnswerApproval());
       case PING ->
           ctx.write(
               ServerFrame.newBuilder()
@@ -556,6 +563,7 @@ final class SessionHandler extends ChannelInboundHandlerAdapter {
           }
           phase = Phase.LIVE;
           handoff.welcomed();
+          approvals.welcomed();
           ctx.flush();
           drain();
         });
@@ -1112,6 +1120,23 @@ final class SessionHandler extends ChannelInboundHandlerAdapter {
 
   HandoffSession handoff() {
     return handoff;
+  }
+
+  /** A device-approval signal of this user. Any thread. */
+  void onApprovalSignal(io.handoff.protocol.bus.v1.UserSignal signal) {
+    ApprovalPrompts a = approvals;
+    if (a != null) {
+      a.onSignal(signal);
+    }
+  }
+
+  /** The connection's principal, as renewed on the socket. Event loop. */
+  Principal principal() {
+    return tokens != null ? tokens.principal() : principal;
+  }
+
+  String address() {
+    return ApiHandler.address(ctx);
   }
 
   EventLoop loop() {
