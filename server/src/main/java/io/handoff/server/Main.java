@@ -193,6 +193,27 @@ public final class Main implements Callable<Integer> {
   String refreshInactivity;
 
   @Option(
+      names = "--refresh-reuse-interval",
+      defaultValue = "5s",
+      description =
+          "The previous refresh token used again this soon gets the same successor instead of"
+              + " revoking the session (a retry); 0s turns it off (default 5s).")
+  String refreshReuseInterval;
+
+  @Option(
+      names = "--new-device-approval",
+      description =
+          "Hold a sign-in from a device the user never used until one of the user's signed-in"
+              + " devices approves it.")
+  boolean newDeviceApproval;
+
+  @Option(
+      names = "--device-verification-uri",
+      defaultValue = "/device",
+      description = "The app's page where people type a device's user code (default /device).")
+  String deviceVerificationUri;
+
+  @Option(
       names = "--idle-ttl",
       defaultValue = "30d",
       description = "Documents, history and device sessions idle this long expire (default 30d).")
@@ -216,7 +237,8 @@ public final class Main implements Callable<Integer> {
             .identityIssuer(identityIssuer)
             .identityAudience(identityAudience)
             .accessTokenTtl(parseDuration(accessTokenTtl))
-            .refreshInactivity(parseDuration(refreshInactivity));
+            .refreshInactivity(parseDuration(refreshInactivity))
+            .refreshReuseInterval(parseDuration(refreshReuseInterval));
     if (signingKey == null && previousSigningKey != null) {
       throw new IllegalArgumentException("--previous-signing-key needs --signing-key");
     }
@@ -302,6 +324,11 @@ public final class Main implements Callable<Integer> {
     StoreLimits.Builder limits = StoreLimits.builder();
     limits.idleTtl(parseDuration(idleTtl)).maxDevicesPerUser(maxDevices);
     b.tokens(tokenConfig());
+    b.approvals(
+        io.handoff.server.devices.ApprovalConfig.builder()
+            .newDeviceApproval(newDeviceApproval)
+            .verificationUri(deviceVerificationUri)
+            .build());
     if (historyLength != null) {
       limits.historyLength(historyLength);
     }
