@@ -2,16 +2,13 @@
 -- KEYS: 1 request hash
 -- ARGV: 1 secret hash, 2 now ms, 3 slow-down step ms
 -- Returns {status, first time seen expired "1"/"0", fields...} with status one of PENDING
--- SLOW_DOWN APPROVED DENIED EXPIRED CONSUMED UNKNOWN; fields are as before the call.
+-- SLOW_DOWN APPROVED DENIED EXPIRED CONSUMED UNKNOWN; fields are as after the call.
 local s = redis.call('HMGET', KEYS[1], 'state', 'expires', 'secret', 'lastpoll', 'interval')
 if not s[1] or s[3] ~= ARGV[1] then
   return {'UNKNOWN', '0'}
 end
 local now = tonumber(ARGV[2])
 local out = {'', '0'}
-for _, v in ipairs(redis.call('HGETALL', KEYS[1])) do
-  out[#out + 1] = v
-end
 if s[1] == 'APPROVED' then
   redis.call('HSET', KEYS[1], 'state', 'CONSUMED')
   out[1] = 'APPROVED'
@@ -29,5 +26,8 @@ else
   else
     out[1] = 'PENDING'
   end
+end
+for _, v in ipairs(redis.call('HGETALL', KEYS[1])) do
+  out[#out + 1] = v
 end
 return out
