@@ -114,7 +114,9 @@ final class SyncEngine {
     this.nanoClock = nanoClock;
     this.listeners = config.listeners;
     this.window = config.maxInFlightWrites;
-    this.handoff = new HandoffRequests(config.offerListeners, config.presenceListeners);
+    this.handoff =
+        new HandoffRequests(
+            config.offerListeners, config.presenceListeners, config.approvalListeners);
   }
 
   // ------------------------------------------------------------------------------------------
@@ -420,6 +422,7 @@ final class SyncEngine {
               "access token refreshed in band, expires at {}",
               frame.getTokenRefreshed().getExpiresAtMs());
       case DEVICE_LIST, DEVICES_REVOKED -> handoff.onFrame(frame); // Answers by request id.
+      case APPROVAL_PROMPT, APPROVAL_ANSWERED, APPROVAL_WITHDRAWN -> handoff.onFrame(frame);
       case ACTIVITY_UPDATE,
           OFFER_CREATED,
           OFFER_PROMPT,
