@@ -5,6 +5,7 @@ import io.handoff.server.engine.Engine;
 import io.handoff.server.engine.StoreLimits;
 import io.handoff.server.engine.memory.MemoryEngine;
 import io.handoff.server.engine.redis.RedisEngine;
+import io.handoff.server.handoff.HandoffLimits;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;

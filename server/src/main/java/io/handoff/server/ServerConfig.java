@@ -1,6 +1,7 @@
 package io.handoff.server;
 
 import io.handoff.server.engine.StoreLimits;
+import io.handoff.server.handoff.HandoffLimits;
 import java.time.Duration;
 import java.util.Objects;
 

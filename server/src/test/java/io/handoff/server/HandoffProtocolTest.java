@@ -20,6 +20,7 @@ import io.handoff.protocol.v1.PublishActivity;
 import io.handoff.protocol.v1.ServerFrame;
 import io.handoff.protocol.v1.Welcome;
 import io.handoff.protocol.v1.Write;
+import io.handoff.server.handoff.HandoffLimits;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;

@@ -10,6 +10,7 @@ import io.handoff.protocol.v1.Ping;
 import io.handoff.protocol.v1.ServerFrame;
 import io.handoff.server.engine.StoreLimits;
 import io.handoff.server.engine.redis.RedisEngine;
+import io.handoff.server.handoff.HandoffLimits;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;

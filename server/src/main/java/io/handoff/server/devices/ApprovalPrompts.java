@@ -11,7 +11,6 @@ import io.handoff.protocol.v1.ApprovalWithdrawn;
 import io.handoff.protocol.v1.ErrorCode;
 import io.handoff.protocol.v1.ServerFrame;
 import io.handoff.server.devices.ApprovalStore.Request;
-import io.handoff.server.sessions.ApiException;
 import java.util.ArrayDeque;
 import java.util.HashMap;
 import java.util.HashSet;

@@ -10,8 +10,6 @@ import io.handoff.server.auth.Principal;
 import io.handoff.server.devices.ApprovalStore.Request;
 import io.handoff.server.devices.ApprovalStore.State;
 import io.handoff.server.engine.Engine;
-import io.handoff.server.sessions.ApiException;
-import io.handoff.server.sessions.DeviceSessions;
 import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;

@@ -1,5 +1,10 @@
 package io.handoff.server.engine;
 
+import io.handoff.server.devices.SessionStore;
+import io.handoff.server.handoff.HandoffStore;
+import io.handoff.server.sync.Broker;
+import io.handoff.server.sync.DocumentStore;
+
 /**
  * The engine parts one node runs on: a {@link DocumentStore}, the {@link Broker} it publishes to,
  * the {@link SessionStore} of device sessions, and the {@link HandoffStore} of activities, offers

@@ -17,7 +17,7 @@ import io.netty.util.AttributeKey;
  * device alive), and answers a close frame with one and closes. Stateless and shared.
  */
 @Sharable
-final class ControlFrameHandler extends ChannelInboundHandlerAdapter {
+public final class ControlFrameHandler extends ChannelInboundHandlerAdapter {
   static final ControlFrameHandler INSTANCE = new ControlFrameHandler();
 
   /** Where {@code WebSocketServerProtocolHandler} keeps the connection's handshaker. */
@@ -27,7 +27,7 @@ final class ControlFrameHandler extends ChannelInboundHandlerAdapter {
   private ControlFrameHandler() {}
 
   /** Swaps the protocol handler named {@code name} for this one. Event loop. */
-  static void install(ChannelHandlerContext ctx, String name) {
+  public static void install(ChannelHandlerContext ctx, String name) {
     if (ctx.pipeline().get(name) != null) {
       ctx.pipeline().replace(name, name, INSTANCE);
     }

@@ -20,8 +20,8 @@ import java.util.List;
  * {@link ProtocolViolation} that the session handler turns into a PROTOCOL_ERROR close.
  */
 @Sharable
-final class FrameCodec extends MessageToMessageCodec<WebSocketFrame, ServerFrame> {
-  static final FrameCodec INSTANCE = new FrameCodec();
+public final class FrameCodec extends MessageToMessageCodec<WebSocketFrame, ServerFrame> {
+  public static final FrameCodec INSTANCE = new FrameCodec();
 
   private FrameCodec() {}
 

@@ -2,9 +2,12 @@ package io.handoff.server.transport;
 
 import io.handoff.server.ServerConfig;
 import io.handoff.server.ServerStats;
-import io.handoff.server.engine.DocumentStore;
-import io.handoff.server.engine.WriteValidator;
-import io.handoff.server.sessions.DeviceSessions;
+import io.handoff.server.devices.ApiHandler;
+import io.handoff.server.devices.DeviceSessions;
+import io.handoff.server.session.Hub;
+import io.handoff.server.session.SessionHandler;
+import io.handoff.server.sync.DocumentStore;
+import io.handoff.server.sync.WriteValidator;
 import io.netty.channel.ChannelInitializer;
 import io.netty.channel.ChannelPipeline;
 import io.netty.channel.socket.SocketChannel;
@@ -43,7 +46,7 @@ public final class HandoffChannelInitializer extends ChannelInitializer<SocketCh
   private static final Logger log = LoggerFactory.getLogger(HandoffChannelInitializer.class);
   public static final String HTTP_HANDLER = "http";
   // Replaced by ControlFrameHandler once the upgrade is done.
-  static final String WS_HANDLER = "ws";
+  public static final String WS_HANDLER = "ws";
   private static final int MAX_TRACKED_ADDRESSES = 100_000;
 
   /**

@@ -1,5 +1,6 @@
 package io.handoff.server.transport;
 
+import io.handoff.server.session.SessionHandler;
 import io.netty.channel.EventLoop;
 import io.netty.util.concurrent.FastThreadLocal;
 import io.netty.util.concurrent.ScheduledFuture;
@@ -12,7 +13,7 @@ import java.util.concurrent.TimeUnit;
  * after one interval and closes after two). The timer stops when the list empties. Only the event
  * loop's own thread touches its instance.
  */
-final class Heartbeats {
+public final class Heartbeats {
   private static final FastThreadLocal<Heartbeats> PER_LOOP =
       new FastThreadLocal<>() {
         @Override
@@ -26,11 +27,11 @@ final class Heartbeats {
   private ScheduledFuture<?> timer;
 
   /** The instance of the calling event-loop thread. */
-  static Heartbeats current() {
+  public static Heartbeats current() {
     return PER_LOOP.get();
   }
 
-  void add(SessionHandler s, EventLoop loop, long intervalNanos) {
+  public void add(SessionHandler s, EventLoop loop, long intervalNanos) {
     s.hbNext = head;
     s.hbPrev = null;
     if (head != null) {
@@ -44,7 +45,7 @@ final class Heartbeats {
     }
   }
 
-  void remove(SessionHandler s) {
+  public void remove(SessionHandler s) {
     if (s.hbPrev == null && head != s) {
       return; // Not in the list.
     }
@@ -74,7 +75,7 @@ final class Heartbeats {
     }
   }
 
-  int size() {
+  public int size() {
     return size;
   }
 }

@@ -4,6 +4,7 @@ import io.handoff.server.ServerStats;
 import io.handoff.server.auth.AuthException;
 import io.handoff.server.auth.Principal;
 import io.handoff.server.auth.TokenVerifier;
+import io.handoff.server.devices.ApiHandler;
 import io.netty.buffer.Unpooled;
 import io.netty.channel.ChannelFutureListener;
 import io.netty.channel.ChannelHandler.Sharable;
@@ -61,7 +62,7 @@ public final class HttpRequestHandler extends ChannelInboundHandlerAdapter {
    * reason it may not (its device session was revoked); {@code api} serves {@code /v1/}; {@code
    * metrics} renders {@code /metrics}; {@code connectLimiter} bounds upgrades per address.
    */
-  HttpRequestHandler(
+  public HttpRequestHandler(
       TokenVerifier verifier,
       BooleanSupplier ready,
       ServerStats stats,
@@ -216,7 +217,7 @@ public final class HttpRequestHandler extends ChannelInboundHandlerAdapter {
     ctx.writeAndFlush(res).addListener(ChannelFutureListener.CLOSE);
   }
 
-  static String bearer(String header) {
+  public static String bearer(String header) {
     if (header == null || header.length() < 7 || !header.regionMatches(true, 0, "Bearer ", 0, 7)) {
       return null;
     }
@@ -264,7 +265,7 @@ public final class HttpRequestHandler extends ChannelInboundHandlerAdapter {
     }
   }
 
-  static String jsonEscape(String s) {
+  public static String jsonEscape(String s) {
     StringBuilder b = new StringBuilder(s.length() + 8);
     for (int i = 0; i < s.length(); i++) {
       char c = s.charAt(i);

@@ -4,13 +4,13 @@ package io.handoff.server.transport;
  * A token bucket: {@code ratePerSecond} tokens a second, at most {@code burst} saved up. Not
  * thread-safe; each owner calls it from one thread (a session's event loop) or under a lock.
  */
-final class TokenBucket {
+public final class TokenBucket {
   private final double ratePerNano;
   private final double burst;
   private double tokens;
   private long lastNanos;
 
-  TokenBucket(double ratePerSecond, double burst, long nowNanos) {
+  public TokenBucket(double ratePerSecond, double burst, long nowNanos) {
     this.ratePerNano = ratePerSecond / 1e9;
     this.burst = burst;
     this.tokens = burst;
@@ -18,7 +18,7 @@ final class TokenBucket {
   }
 
   /** Takes one token if there is one. */
-  boolean tryTake(long nowNanos) {
+  public boolean tryTake(long nowNanos) {
     refill(nowNanos);
     if (tokens >= 1) {
       tokens -= 1;
@@ -34,7 +34,7 @@ final class TokenBucket {
   }
 
   /** Milliseconds until the next token. */
-  long millisToNextToken() {
+  public long millisToNextToken() {
     return tokens >= 1 ? 0 : (long) Math.ceil((1 - tokens) / ratePerNano / 1e6);
   }
 

@@ -1,8 +1,8 @@
 package io.handoff.server.engine.memory;
 
 import io.handoff.protocol.bus.v1.UserSignal;
-import io.handoff.server.engine.Broker;
-import io.handoff.server.engine.DocumentEvent;
+import io.handoff.server.sync.Broker;
+import io.handoff.server.sync.DocumentEvent;
 import java.util.List;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CopyOnWriteArrayList;

@@ -1,8 +1,8 @@
 package io.handoff.server.engine.memory;
 
-import io.handoff.server.engine.Broker;
 import io.handoff.server.engine.Engine;
 import io.handoff.server.engine.StoreLimits;
+import io.handoff.server.sync.Broker;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.concurrent.Executors;

@@ -4,7 +4,7 @@ import io.handoff.protocol.v1.Activity;
 import io.handoff.protocol.v1.DevicePresence;
 import io.handoff.protocol.v1.Offer;
 import io.handoff.protocol.v1.OfferOutcome;
-import io.handoff.server.engine.HandoffStore;
+import io.handoff.server.handoff.HandoffStore;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.ArrayList;

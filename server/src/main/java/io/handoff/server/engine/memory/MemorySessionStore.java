@@ -1,6 +1,6 @@
 package io.handoff.server.engine.memory;
 
-import io.handoff.server.engine.SessionStore;
+import io.handoff.server.devices.SessionStore;
 import io.handoff.server.engine.StoreLimits;
 import java.time.Clock;
 import java.util.ArrayDeque;

@@ -1,7 +1,7 @@
 package io.handoff.server.engine.redis;
 
+import io.handoff.server.devices.SessionStore;
 import io.handoff.server.engine.Engine;
-import io.handoff.server.engine.SessionStore;
 import io.handoff.server.engine.StoreLimits;
 import io.lettuce.core.AbstractRedisClient;
 import io.lettuce.core.ClientOptions;
@@ -181,7 +181,7 @@ public final class RedisEngine implements Engine {
   }
 
   @Override
-  public io.handoff.server.engine.HandoffStore handoff() {
+  public io.handoff.server.handoff.HandoffStore handoff() {
     return handoff;
   }
 

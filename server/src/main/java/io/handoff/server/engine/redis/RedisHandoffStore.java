@@ -5,7 +5,7 @@ import io.handoff.protocol.v1.Activity;
 import io.handoff.protocol.v1.DevicePresence;
 import io.handoff.protocol.v1.Offer;
 import io.handoff.protocol.v1.OfferOutcome;
-import io.handoff.server.engine.HandoffStore;
+import io.handoff.server.handoff.HandoffStore;
 import io.lettuce.core.Range;
 import io.lettuce.core.RedisFuture;
 import io.lettuce.core.RedisNoScriptException;

@@ -1,6 +1,6 @@
 package io.handoff.server.engine.redis;
 
-import io.handoff.server.engine.SessionStore;
+import io.handoff.server.devices.SessionStore;
 import io.handoff.server.engine.StoreLimits;
 import io.lettuce.core.ScriptOutputType;
 import io.lettuce.core.cluster.api.async.RedisClusterAsyncCommands;

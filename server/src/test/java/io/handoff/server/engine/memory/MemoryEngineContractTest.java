@@ -1,8 +1,8 @@
 package io.handoff.server.engine.memory;
 
-import io.handoff.server.engine.DocumentStoreContractTest;
 import io.handoff.server.engine.Engine;
 import io.handoff.server.engine.StoreLimits;
+import io.handoff.server.sync.DocumentStoreContractTest;
 
 class MemoryEngineContractTest extends DocumentStoreContractTest {
   @Override

@@ -2,8 +2,8 @@ package io.handoff.server.engine.memory;
 
 import io.handoff.server.MutableClock;
 import io.handoff.server.engine.Engine;
-import io.handoff.server.engine.HandoffStoreContractTest;
 import io.handoff.server.engine.StoreLimits;
+import io.handoff.server.handoff.HandoffStoreContractTest;
 
 class MemoryHandoffStoreContractTest extends HandoffStoreContractTest {
   @Override

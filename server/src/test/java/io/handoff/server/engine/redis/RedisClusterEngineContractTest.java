@@ -1,9 +1,9 @@
 package io.handoff.server.engine.redis;
 
 import io.handoff.server.RedisClusterProcess;
-import io.handoff.server.engine.DocumentStoreContractTest;
 import io.handoff.server.engine.Engine;
 import io.handoff.server.engine.StoreLimits;
+import io.handoff.server.sync.DocumentStoreContractTest;
 import java.util.UUID;
 
 /**

@@ -2,8 +2,8 @@ package io.handoff.server.engine.redis;
 
 import io.handoff.server.MutableClock;
 import io.handoff.server.RedisClusterProcess;
+import io.handoff.server.devices.SessionStoreContractTest;
 import io.handoff.server.engine.Engine;
-import io.handoff.server.engine.SessionStoreContractTest;
 import io.handoff.server.engine.StoreLimits;
 import java.util.UUID;
 

@@ -1,10 +1,8 @@
-package io.handoff.server.transport;
+package io.handoff.server.devices;
 
 import io.handoff.protocol.v1.ApprovalOutcome;
 import io.handoff.server.auth.Principal;
 import io.handoff.server.devices.ApprovalStore.Request;
-import io.handoff.server.devices.DeviceApprovals;
-import io.handoff.server.devices.UserCodes;
 import io.netty.handler.codec.http.FullHttpRequest;
 import io.netty.handler.codec.http.HttpMethod;
 import java.util.Map;
@@ -78,7 +76,7 @@ final class ApprovalRoutes {
         }
         String decision = ApiHandler.required(body, "decision");
         if (!decision.equals("approve") && !decision.equals("deny")) {
-          throw new io.handoff.server.sessions.ApiException(
+          throw new ApiException(
               400, "invalid_request", "decision must be approve or deny, got " + decision);
         }
         String approvalId = id;
@@ -95,9 +93,7 @@ final class ApprovalRoutes {
                                 o == ApprovalOutcome.APPROVAL_APPROVED ? "approved" : "denied")
                             + "}"));
       }
-      default ->
-          throw new io.handoff.server.sessions.ApiException(
-              404, "not_found", "no such path: " + path);
+      default -> throw new ApiException(404, "not_found", "no such path: " + path);
     }
   }
 

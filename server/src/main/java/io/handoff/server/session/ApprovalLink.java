@@ -1,4 +1,4 @@
-package io.handoff.server.transport;
+package io.handoff.server.session;
 
 import io.handoff.protocol.v1.ErrorCode;
 import io.handoff.protocol.v1.ServerFrame;

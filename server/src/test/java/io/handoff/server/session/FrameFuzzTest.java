@@ -1,4 +1,4 @@
-package io.handoff.server.transport;
+package io.handoff.server.session;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
@@ -24,11 +24,14 @@ import io.handoff.server.auth.Hs256TokenVerifier;
 import io.handoff.server.auth.Principal;
 import io.handoff.server.auth.SigningKeys;
 import io.handoff.server.auth.TokenVerifier;
+import io.handoff.server.devices.DeviceSessions;
 import io.handoff.server.engine.StoreLimits;
-import io.handoff.server.engine.SyncResult;
-import io.handoff.server.engine.WriteValidator;
 import io.handoff.server.engine.memory.MemoryEngine;
-import io.handoff.server.sessions.DeviceSessions;
+import io.handoff.server.handoff.HandoffService;
+import io.handoff.server.sync.SyncResult;
+import io.handoff.server.sync.WriteValidator;
+import io.handoff.server.transport.FrameCodec;
+import io.handoff.server.transport.HttpRequestHandler;
 import io.netty.buffer.ByteBufUtil;
 import io.netty.buffer.Unpooled;
 import io.netty.channel.embedded.EmbeddedChannel;

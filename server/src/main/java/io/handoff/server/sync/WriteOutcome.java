@@ -1,4 +1,4 @@
-package io.handoff.server.engine;
+package io.handoff.server.sync;
 
 import io.handoff.protocol.v1.ErrorCode;
 

@@ -1,4 +1,4 @@
-package io.handoff.server.engine;
+package io.handoff.server.handoff;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
@@ -10,8 +10,9 @@ import io.handoff.protocol.v1.DevicePresence;
 import io.handoff.protocol.v1.Offer;
 import io.handoff.protocol.v1.OfferOutcome;
 import io.handoff.server.MutableClock;
-import io.handoff.server.engine.HandoffStore.EndStatus;
-import io.handoff.server.engine.HandoffStore.OfferEnd;
+import io.handoff.server.engine.Engine;
+import io.handoff.server.handoff.HandoffStore.EndStatus;
+import io.handoff.server.handoff.HandoffStore.OfferEnd;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;

@@ -1,12 +1,11 @@
-package io.handoff.server.transport;
+package io.handoff.server.devices;
 
 import io.handoff.server.ServerStats;
 import io.handoff.server.auth.AuthException;
 import io.handoff.server.auth.Principal;
 import io.handoff.server.auth.TokenVerifier;
-import io.handoff.server.engine.SessionStore.DeviceSession;
-import io.handoff.server.sessions.ApiException;
-import io.handoff.server.sessions.DeviceSessions;
+import io.handoff.server.devices.SessionStore.DeviceSession;
+import io.handoff.server.transport.HttpRequestHandler;
 import io.netty.buffer.Unpooled;
 import io.netty.channel.ChannelFutureListener;
 import io.netty.channel.ChannelHandlerContext;
@@ -37,7 +36,7 @@ import org.slf4j.LoggerFactory;
  * event loop before the work goes to the store; the answer is written from whichever thread
  * completes it (Netty hands the write to the event loop). Stateless and shared.
  */
-final class ApiHandler {
+public final class ApiHandler {
   static final String JWKS_PATH = "/.well-known/jwks.json";
   private static final Logger log = LoggerFactory.getLogger(ApiHandler.class);
 
@@ -46,19 +45,20 @@ final class ApiHandler {
   private final ServerStats stats;
   private final Clock clock;
 
-  ApiHandler(DeviceSessions sessions, TokenVerifier verifier, ServerStats stats, Clock clock) {
+  public ApiHandler(
+      DeviceSessions sessions, TokenVerifier verifier, ServerStats stats, Clock clock) {
     this.sessions = sessions;
     this.verifier = verifier;
     this.stats = stats;
     this.clock = clock;
   }
 
-  static boolean handles(String path) {
+  public static boolean handles(String path) {
     return path.startsWith("/v1/") || path.equals(JWKS_PATH);
   }
 
   /** Answers {@code req}; does not keep or release it. Event loop. */
-  void handle(ChannelHandlerContext ctx, FullHttpRequest req, String path) {
+  public void handle(ChannelHandlerContext ctx, FullHttpRequest req, String path) {
     boolean keepAlive = HttpUtil.isKeepAlive(req);
     HttpMethod m = req.method();
     // One request at a time per connection, so answers cannot overtake each other.

@@ -1,4 +1,4 @@
-package io.handoff.server.transport;
+package io.handoff.server.devices;
 
 import io.handoff.protocol.CloseCode;
 import io.handoff.protocol.v1.DeviceInfo;
@@ -14,9 +14,8 @@ import io.handoff.server.ServerStats;
 import io.handoff.server.auth.AuthException;
 import io.handoff.server.auth.Principal;
 import io.handoff.server.auth.TokenVerifier;
-import io.handoff.server.engine.SessionStore.DeviceSession;
-import io.handoff.server.sessions.ApiException;
-import io.handoff.server.sessions.DeviceSessions;
+import io.handoff.server.devices.SessionStore.DeviceSession;
+import io.handoff.server.session.SessionHandler;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.util.concurrent.ScheduledFuture;
 import java.time.Clock;
@@ -32,7 +31,7 @@ import java.util.function.BiConsumer;
  * device first; answers ListDevices and RevokeDevice for the connection's own user only. Event loop
  * only; store answers hop back onto it.
  */
-final class TokenKeeper {
+public final class TokenKeeper {
   private final SessionHandler session;
   private final ChannelHandlerContext ctx;
   private final TokenVerifier verifier;
@@ -44,7 +43,7 @@ final class TokenKeeper {
   private ScheduledFuture<?> timer;
   private boolean refreshing;
 
-  TokenKeeper(
+  public TokenKeeper(
       SessionHandler session,
       ChannelHandlerContext ctx,
       Principal principal,
@@ -62,12 +61,12 @@ final class TokenKeeper {
     this.noticeMillis = sessions.noticeMillis();
   }
 
-  Principal principal() {
+  public Principal principal() {
     return principal;
   }
 
   /** Arms the timers for the current token. */
-  void start() {
+  public void start() {
     cancel();
     long left = principal.expiresAtMillis() - clock.millis();
     // One timer at a time per connection: the notice, which then arms the expiry.
@@ -83,7 +82,7 @@ final class TokenKeeper {
     timer = ctx.executor().schedule(this::expire, Math.max(0, left), TimeUnit.MILLISECONDS);
   }
 
-  void stop() {
+  public void stop() {
     cancel();
   }
 
@@ -107,7 +106,7 @@ final class TokenKeeper {
     session.closeWith(CloseCode.TOKEN_EXPIRED, "access token expired; reconnect with a fresh one");
   }
 
-  void onRefreshToken(long id, String token) {
+  public void onRefreshToken(long id, String token) {
     if (refreshing) {
       error(id, ErrorCode.BAD_REQUEST, "a RefreshToken is being checked already", false);
       return;
@@ -157,7 +156,7 @@ final class TokenKeeper {
         });
   }
 
-  void onListDevices(long id) {
+  public void onListDevices(long id) {
     onLoop(
         sessions.list(principal),
         (d, err) -> {
@@ -181,7 +180,7 @@ final class TokenKeeper {
         });
   }
 
-  void onRevokeDevice(long id, RevokeDevice r) {
+  public void onRevokeDevice(long id, RevokeDevice r) {
     onLoop(
         sessions.revoke(principal, r.getDeviceId(), r.getAllOthers()),
         (revoked, err) -> {

@@ -1,4 +1,4 @@
-package io.handoff.server.transport;
+package io.handoff.server.handoff;
 
 import io.handoff.protocol.bus.v1.ActivityChanged;
 import io.handoff.protocol.bus.v1.OfferEnded;
@@ -23,10 +23,9 @@ import io.handoff.protocol.v1.PresenceUpdate;
 import io.handoff.protocol.v1.ServerFrame;
 import io.handoff.protocol.v1.Snapshot;
 import io.handoff.protocol.v1.Welcome;
-import io.handoff.server.HandoffLimits;
-import io.handoff.server.engine.HandoffStore;
-import io.handoff.server.engine.HandoffStore.OfferEnd;
-import io.handoff.server.engine.SyncResult;
+import io.handoff.server.handoff.HandoffStore.OfferEnd;
+import io.handoff.server.session.SessionHandler;
+import io.handoff.server.sync.SyncResult;
 import io.netty.util.concurrent.ScheduledFuture;
 import java.nio.charset.StandardCharsets;
 import java.util.Collections;
@@ -54,7 +53,7 @@ import org.slf4j.LoggerFactory;
  * a target sees one withdrawal and the offerer hears of exactly one outcome per offer, whether the
  * news came by signal, by its own request, by its timer or by a re-read.
  */
-final class HandoffSession {
+public final class HandoffSession {
   private static final Logger log = LoggerFactory.getLogger(HandoffSession.class);
   private static final int MAX_PENDING_HOPS = 256;
 
@@ -80,7 +79,7 @@ final class HandoffSession {
   private double tokens;
   private long tokensAtNanos = System.nanoTime();
 
-  HandoffSession(SessionHandler session, HandoffService service) {
+  public HandoffSession(SessionHandler session, HandoffService service) {
     this.session = session;
     this.service = service;
     this.store = service.store;
@@ -88,11 +87,11 @@ final class HandoffSession {
     this.tokens = limits.maxRequestsPerSecond();
   }
 
-  boolean isOnline() {
+  public boolean isOnline() {
     return online && !service.stopped();
   }
 
-  String connectionId() {
+  public String connectionId() {
     return connectionId;
   }
 
@@ -109,7 +108,7 @@ final class HandoffSession {
   }
 
   /** What the Welcome carries besides sync. */
-  record Extras(
+  public record Extras(
       List<Activity> activities,
       List<Offer> offers,
       List<DevicePresence> presence,
@@ -123,7 +122,7 @@ final class HandoffSession {
    * Marks the device online and reads what its Welcome needs. Call once the user's subscription is
    * live, so a change after the read is signalled to this session. Any thread.
    */
-  CompletableFuture<Extras> connect() {
+  public CompletableFuture<Extras> connect() {
     connectionId = service.newConnectionId();
     String user = user();
     String device = device();
@@ -161,7 +160,7 @@ final class HandoffSession {
   }
 
   /** Fills the Welcome and takes on what it announces. Event loop. */
-  void welcome(Welcome.Builder w, Extras x) {
+  public void welcome(Welcome.Builder w, Extras x) {
     long now = now();
     for (Activity a : x.activities()) {
       if (!a.getDeviceId().equals(device())) {
@@ -202,7 +201,7 @@ final class HandoffSession {
   }
 
   /** After the Welcome went out: from now on pushes flow. Event loop. */
-  void welcomed() {
+  public void welcomed() {
     live = true;
     if (rereadAfterWelcome) {
       rereadAfterWelcome = false;
@@ -211,7 +210,7 @@ final class HandoffSession {
   }
 
   /** The connection ended. Event loop. */
-  void closed() {
+  public void closed() {
     closed = true;
     live = false;
     prompts.values().forEach(Prompted::cancel);
@@ -250,18 +249,18 @@ final class HandoffSession {
   // ---------------------------------------------------------------------------------------------
 
   /** A signal about this user. Any thread. */
-  void onSignal(UserSignal signal) {
+  public void onSignal(UserSignal signal) {
     hop(() -> apply(signal));
   }
 
   /** Signals may have been lost: re-read activities, offers and presence. Any thread. */
-  void reconcile() {
+  public void reconcile() {
     hopsLost = true;
     hop(() -> {});
   }
 
   /** The presence keeper read the user's presence. Any thread. */
-  void presenceRead(List<DevicePresence> all) {
+  public void presenceRead(List<DevicePresence> all) {
     hop(
         () -> {
           if (live) {
@@ -328,7 +327,7 @@ final class HandoffSession {
   // ---------------------------------------------------------------------------------------------
 
   /** Handles frames 40-59. Event loop. */
-  void onFrame(long id, ClientFrame f) {
+  public void onFrame(long id, ClientFrame f) {
     if (!takeToken()) {
       session.sendError(
           id,

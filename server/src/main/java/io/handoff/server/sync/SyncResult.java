@@ -1,4 +1,4 @@
-package io.handoff.server.engine;
+package io.handoff.server.sync;
 
 import com.google.protobuf.ByteString;
 import io.handoff.protocol.v1.DocumentSync;

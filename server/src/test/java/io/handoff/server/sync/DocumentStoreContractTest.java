@@ -1,4 +1,4 @@
-package io.handoff.server.engine;
+package io.handoff.server.sync;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
@@ -13,6 +13,8 @@ import io.handoff.protocol.v1.FollowSpec;
 import io.handoff.protocol.v1.Position;
 import io.handoff.protocol.v1.Write;
 import io.handoff.server.Signal;
+import io.handoff.server.engine.Engine;
+import io.handoff.server.engine.StoreLimits;
 import java.util.List;
 import java.util.UUID;
 import java.util.concurrent.CopyOnWriteArrayList;

@@ -1,4 +1,4 @@
-package io.handoff.server.engine;
+package io.handoff.server.devices;
 
 import java.util.List;
 import java.util.concurrent.CompletableFuture;

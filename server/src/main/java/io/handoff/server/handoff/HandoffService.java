@@ -1,15 +1,15 @@
-package io.handoff.server.transport;
+package io.handoff.server.handoff;
 
 import io.handoff.protocol.bus.v1.UserSignal;
 import io.handoff.protocol.v1.DevicePresence;
-import io.handoff.server.HandoffLimits;
 import io.handoff.server.ServerConfig;
 import io.handoff.server.ServerStats;
-import io.handoff.server.engine.Broker;
-import io.handoff.server.engine.DocumentStore;
 import io.handoff.server.engine.Engine;
-import io.handoff.server.engine.HandoffStore;
-import io.handoff.server.engine.WriteValidator;
+import io.handoff.server.session.Hub;
+import io.handoff.server.session.SessionHandler;
+import io.handoff.server.sync.Broker;
+import io.handoff.server.sync.DocumentStore;
+import io.handoff.server.sync.WriteValidator;
 import java.security.SecureRandom;
 import java.time.Duration;
 import java.util.ArrayList;

@@ -1,8 +1,9 @@
-package io.handoff.server.engine;
+package io.handoff.server.sync;
 
 import io.handoff.protocol.v1.ErrorCode;
 import io.handoff.protocol.v1.FieldOp;
 import io.handoff.protocol.v1.Write;
+import io.handoff.server.engine.StoreLimits;
 
 /**
  * The checks on a write that need no stored state: names, op shapes, value sizes. Every engine runs

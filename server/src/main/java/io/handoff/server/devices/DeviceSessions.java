@@ -1,4 +1,4 @@
-package io.handoff.server.sessions;
+package io.handoff.server.devices;
 
 import io.handoff.protocol.CloseCode;
 import io.handoff.protocol.bus.v1.DeviceKick;
@@ -9,9 +9,7 @@ import io.handoff.server.auth.AuthException;
 import io.handoff.server.auth.IdentityVerifier;
 import io.handoff.server.auth.Principal;
 import io.handoff.server.auth.TokenConfig;
-import io.handoff.server.devices.SealedSuccessor;
 import io.handoff.server.engine.Engine;
-import io.handoff.server.engine.SessionStore;
 import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
@@ -29,8 +27,8 @@ import org.slf4j.LoggerFactory;
  * The device-session service of one node: sign-in, refresh-token rotation with reuse detection (RFC
  * 9700: rotate on every use; a rotated-out token coming back revokes the whole session), device
  * list, revocation and erasure. State lives in the engine's {@link SessionStore}; live connections
- * of revoked devices are closed on every node through {@link
- * io.handoff.server.engine.Broker#signal} with a {@link DeviceKick}.
+ * of revoked devices are closed on every node through {@link io.handoff.server.sync.Broker#signal}
+ * with a {@link DeviceKick}.
  *
  * <p>Refresh tokens are opaque to devices: {@code rt1.<user>.<session>.<secret>} (user base64url,
  * secret 256 random bits); the store keeps only their SHA-256. Anomalies (reuse of a rotated-out

@@ -1,4 +1,4 @@
-package io.handoff.server;
+package io.handoff.server.handoff;
 
 import java.time.Duration;
 

@@ -1,5 +1,6 @@
-package io.handoff.server.transport;
+package io.handoff.server.devices;
 
+import io.handoff.server.transport.HttpRequestHandler;
 import java.util.LinkedHashMap;
 import java.util.Map;
 

@@ -1,4 +1,4 @@
-package io.handoff.server.sessions;
+package io.handoff.server.devices;
 
 /**
  * A refused request of the device-session API: an HTTP status, a short machine-readable error (the

@@ -1,4 +1,4 @@
-package io.handoff.server.engine;
+package io.handoff.server.handoff;
 
 import io.handoff.protocol.v1.Activity;
 import io.handoff.protocol.v1.DevicePresence;

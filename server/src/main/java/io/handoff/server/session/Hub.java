@@ -1,10 +1,11 @@
-package io.handoff.server.transport;
+package io.handoff.server.session;
 
 import io.handoff.protocol.CloseCode;
 import io.handoff.protocol.bus.v1.DeviceKick;
 import io.handoff.protocol.bus.v1.UserSignal;
-import io.handoff.server.engine.Broker;
-import io.handoff.server.engine.DocumentEvent;
+import io.handoff.server.handoff.HandoffService;
+import io.handoff.server.sync.Broker;
+import io.handoff.server.sync.DocumentEvent;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
@@ -26,17 +27,17 @@ public final class Hub {
     this.handoff = handoff;
   }
 
-  HandoffService handoff() {
+  public HandoffService handoff() {
     return handoff;
   }
 
   /** The users with a session on this node now. */
-  List<String> userIds() {
+  public List<String> userIds() {
     return new ArrayList<>(users.keySet());
   }
 
   /** The user's sessions on this node now. */
-  List<SessionHandler> sessionsOf(String userId) {
+  public List<SessionHandler> sessionsOf(String userId) {
     UserSessions us = users.get(userId);
     return us == null ? List.of() : Arrays.asList(us.sessions);
   }

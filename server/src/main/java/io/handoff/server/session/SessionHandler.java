@@ -1,4 +1,4 @@
-package io.handoff.server.transport;
+package io.handoff.server.session;
 
 import io.handoff.protocol.CloseCode;
 import io.handoff.protocol.v1.Ack;
@@ -23,13 +23,21 @@ import io.handoff.server.ServerStats;
 import io.handoff.server.auth.Principal;
 import io.handoff.server.auth.TokenVerifier;
 import io.handoff.server.devices.ApprovalPrompts;
-import io.handoff.server.engine.DocumentEvent;
-import io.handoff.server.engine.DocumentStore;
-import io.handoff.server.engine.FollowFilter;
-import io.handoff.server.engine.SyncResult;
-import io.handoff.server.engine.WriteOutcome;
-import io.handoff.server.engine.WriteValidator;
-import io.handoff.server.sessions.DeviceSessions;
+import io.handoff.server.devices.DeviceSessions;
+import io.handoff.server.devices.TokenKeeper;
+import io.handoff.server.handoff.HandoffSession;
+import io.handoff.server.sync.DocumentEvent;
+import io.handoff.server.sync.DocumentStore;
+import io.handoff.server.sync.FollowFilter;
+import io.handoff.server.sync.SyncResult;
+import io.handoff.server.sync.WriteOutcome;
+import io.handoff.server.sync.WriteValidator;
+import io.handoff.server.transport.ControlFrameHandler;
+import io.handoff.server.transport.HandoffChannelInitializer;
+import io.handoff.server.transport.Heartbeats;
+import io.handoff.server.transport.HttpRequestHandler;
+import io.handoff.server.transport.ProtocolViolation;
+import io.handoff.server.transport.TokenBucket;
 import io.netty.buffer.Unpooled;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
@@ -86,7 +94,7 @@ import org.slf4j.LoggerFactory;
  * the writer gets its Ack, in the same position of the stream. Refusals, duplicates and writes to
  * documents the device does not follow are answered directly.
  */
-final class SessionHandler extends ChannelInboundHandlerAdapter {
+public final class SessionHandler extends ChannelInboundHandlerAdapter {
   private static final Logger log = LoggerFactory.getLogger(SessionHandler.class);
   private static final int DRAIN_BATCH = 512;
   private static final AtomicLongFieldUpdater<SessionHandler> QUEUED_BYTES =
@@ -131,8 +139,8 @@ final class SessionHandler extends ChannelInboundHandlerAdapter {
   private long lastReadNanos;
   private boolean pinged;
   private Heartbeats heartbeats;
-  SessionHandler hbPrev;
-  SessionHandler hbNext;
+  public SessionHandler hbPrev;
+  public SessionHandler hbNext;
   private boolean registered;
   // Token expiry and device-session frames (issue 4); set at the handshake.
   private TokenKeeper tokens;
@@ -152,7 +160,7 @@ final class SessionHandler extends ChannelInboundHandlerAdapter {
   private volatile boolean dead;
   private final Runnable drainTask = this::drain;
 
-  SessionHandler(
+  public SessionHandler(
       ServerConfig config,
       DocumentStore store,
       Hub hub,
@@ -170,11 +178,11 @@ final class SessionHandler extends ChannelInboundHandlerAdapter {
     this.handoff = new HandoffSession(this, hub.handoff());
   }
 
-  String userId() {
+  public String userId() {
     return principal.userId();
   }
 
-  String deviceId() {
+  public String deviceId() {
     return principal.deviceId();
   }
 
@@ -215,7 +223,7 @@ final class SessionHandler extends ChannelInboundHandlerAdapter {
   /**
    * Called by this event loop's heartbeat timer: ping after one silent interval, close after two.
    */
-  void checkHeartbeat(long now) {
+  public void checkHeartbeat(long now) {
     if (closing || phase == Phase.CLOSED) {
       return;
     }
@@ -391,7 +399,7 @@ final class SessionHandler extends ChannelInboundHandlerAdapter {
    * Sends Disconnect and a close frame with {@code code}, then closes. The channel is cut after the
    * close timeout even if the device never reads the close frame.
    */
-  void closeWith(CloseCode code, String reason) {
+  public void closeWith(CloseCode code, String reason) {
     if (closing || phase == Phase.CLOSED) {
       return;
     }
@@ -1095,7 +1103,7 @@ final class SessionHandler extends ChannelInboundHandlerAdapter {
             .build());
   }
 
-  void sendError(
+  public void sendError(
       long id,
       ErrorCode code,
       String message,
@@ -1118,7 +1126,7 @@ final class SessionHandler extends ChannelInboundHandlerAdapter {
     ctx.write(ServerFrame.newBuilder().setRequestId(id).setError(e).build());
   }
 
-  HandoffSession handoff() {
+  public HandoffSession handoff() {
     return handoff;
   }
 
@@ -1136,24 +1144,26 @@ final class SessionHandler extends ChannelInboundHandlerAdapter {
   }
 
   String address() {
-    return ApiHandler.address(ctx);
+    return ctx.channel().remoteAddress() instanceof java.net.InetSocketAddress a
+        ? a.getAddress().getHostAddress()
+        : "unknown";
   }
 
-  EventLoop loop() {
+  public EventLoop loop() {
     return loop;
   }
 
   /** True until the session starts closing. Event loop. */
-  boolean active() {
+  public boolean active() {
     return phase != Phase.CLOSED && !closing;
   }
 
   /** Writes without flushing. Event loop. */
-  void write(ServerFrame frame) {
+  public void write(ServerFrame frame) {
     ctx.write(frame);
   }
 
-  void flush() {
+  public void flush() {
     ctx.flush();
   }
 
@@ -1166,7 +1176,7 @@ final class SessionHandler extends ChannelInboundHandlerAdapter {
   }
 
   /** Runs {@code action} on this channel's event loop when {@code f} completes, unless closed. */
-  <T> void onLoop(CompletableFuture<T> f, BiConsumer<T, Throwable> action) {
+  public <T> void onLoop(CompletableFuture<T> f, BiConsumer<T, Throwable> action) {
     f.whenComplete(
         (value, err) -> {
           if (loop.inEventLoop()) {

@@ -1,4 +1,4 @@
-package io.handoff.server.engine;
+package io.handoff.server.devices;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
@@ -9,8 +9,11 @@ import com.google.protobuf.ByteString;
 import io.handoff.protocol.v1.FieldOp;
 import io.handoff.protocol.v1.Write;
 import io.handoff.server.MutableClock;
-import io.handoff.server.engine.SessionStore.DeviceSession;
-import io.handoff.server.engine.SessionStore.Rotation.Outcome;
+import io.handoff.server.devices.SessionStore.DeviceSession;
+import io.handoff.server.devices.SessionStore.Rotation.Outcome;
+import io.handoff.server.engine.Engine;
+import io.handoff.server.engine.StoreLimits;
+import io.handoff.server.sync.DocumentStore;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.List;
