@@ -23,7 +23,15 @@ final class Backoff {
 
   /** The delay before the next attempt; each call moves one attempt further. */
   long nextDelayNanos() {
-    long delay = delayNanos(attempt);
+    return nextDelayNanos(maxNanos);
+  }
+
+  /**
+   * As {@link #nextDelayNanos()}, with the ceiling lowered to {@code capNanos} for this delay only
+   * (a short wait after the store was unavailable); the count still moves one attempt further.
+   */
+  long nextDelayNanos(long capNanos) {
+    long delay = delayNanos(attempt, capNanos);
     if (attempt < Integer.MAX_VALUE) {
       attempt++;
     }
@@ -37,7 +45,12 @@ final class Backoff {
 
   /** A jittered delay for the given attempt, without changing this backoff's own count. */
   long delayNanos(int attempt) {
-    return (long) (random.getAsDouble() * ceilingNanos(attempt));
+    return delayNanos(attempt, maxNanos);
+  }
+
+  /** As {@link #delayNanos(int)}, never above {@code capNanos}. */
+  long delayNanos(int attempt, long capNanos) {
+    return (long) (random.getAsDouble() * Math.min(capNanos, ceilingNanos(attempt)));
   }
 
   /** The upper bound of the delay for the given attempt: {@code min(max, initial * 2^attempt)}. */

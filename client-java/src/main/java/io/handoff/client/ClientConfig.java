@@ -9,7 +9,7 @@ import java.util.function.Supplier;
 
 /** The validated, immutable settings of one {@link HandoffClient}, taken from its builder. */
 final class ClientConfig {
-  final URI url;
+  final List<URI> urls;
   final Supplier<String> tokenSupplier;
   final Supplier<? extends java.util.concurrent.CompletionStage<String>> tokenSource;
   final boolean followAll;
@@ -19,7 +19,8 @@ final class ClientConfig {
   final InetSocketAddress localAddress;
   final Duration reconnectInitial;
   final Duration reconnectMax;
-  final int maxPendingWrites;
+  final long maxUnackedWriteBytes;
+  final Duration unavailableBackoffMax;
   final int maxInFlightWrites;
   final Duration connectTimeout;
   final String clientName;
@@ -29,7 +30,7 @@ final class ClientConfig {
   final List<ApprovalListener> approvalListeners;
 
   ClientConfig(HandoffClient.Builder b) {
-    this.url = b.url;
+    this.urls = List.copyOf(b.urls);
     this.tokenSupplier = b.tokenSupplier;
     this.tokenSource = b.tokenSource;
     this.followAll = b.followAll;
@@ -39,7 +40,8 @@ final class ClientConfig {
     this.localAddress = b.localAddress;
     this.reconnectInitial = b.reconnectInitial;
     this.reconnectMax = b.reconnectMax;
-    this.maxPendingWrites = b.maxPendingWrites;
+    this.maxUnackedWriteBytes = b.maxUnackedWriteBytes;
+    this.unavailableBackoffMax = b.unavailableBackoffMax;
     this.maxInFlightWrites = b.maxInFlightWrites;
     this.connectTimeout = b.connectTimeout;
     this.clientName = b.clientName;
@@ -52,7 +54,7 @@ final class ClientConfig {
   @Override
   public String toString() {
     return describe(
-        url,
+        urls,
         tokenSupplier != null || tokenSource != null,
         followAll,
         followDocuments,
@@ -61,7 +63,8 @@ final class ClientConfig {
         localAddress,
         reconnectInitial,
         reconnectMax,
-        maxPendingWrites,
+        unavailableBackoffMax,
+        maxUnackedWriteBytes,
         maxInFlightWrites,
         connectTimeout,
         clientName,
@@ -70,7 +73,7 @@ final class ClientConfig {
 
   /** One format for the config and its builder; the token is never printed. */
   static String describe(
-      URI url,
+      List<URI> urls,
       boolean hasToken,
       boolean followAll,
       List<String> followDocuments,
@@ -79,13 +82,14 @@ final class ClientConfig {
       InetSocketAddress localAddress,
       Duration reconnectInitial,
       Duration reconnectMax,
-      int maxPendingWrites,
+      Duration unavailableBackoffMax,
+      long maxUnackedWriteBytes,
       int maxInFlightWrites,
       Duration connectTimeout,
       String clientName,
       int listeners) {
-    return "{url="
-        + url
+    return "{urls="
+        + urls
         + ", token="
         + (hasToken ? "****" : "none")
         + ", follow="
@@ -97,8 +101,10 @@ final class ClientConfig {
         + reconnectInitial.toMillis()
         + ".."
         + reconnectMax.toMillis()
-        + "ms, maxPendingWrites="
-        + maxPendingWrites
+        + "ms (unavailable: "
+        + unavailableBackoffMax.toMillis()
+        + "ms), maxUnackedWriteBytes="
+        + maxUnackedWriteBytes
         + ", maxInFlightWrites="
         + maxInFlightWrites
         + ", connectTimeout="

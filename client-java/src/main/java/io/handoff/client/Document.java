@@ -20,12 +20,21 @@ import java.util.concurrent.CompletableFuture;
  * the three values read from one {@link #fields()} call, or from one change event, are consistent
  * with each other. Two separate calls may see two different versions.
  *
- * <p>Writing ({@link #set}, {@link #remove}, {@link #edit()}) is safe from any thread. Writes of
- * one client are sent in the order they were submitted. Each returns a future that completes, on
- * the client's event-loop thread, with the version the server assigned to the write, or
- * exceptionally with a {@link HandoffException}. The local replica changes only when the server has
- * accepted a write (it is applied when the ack arrives, if no other version came in between;
- * otherwise the server's deltas bring it).
+ * <p>Writing ({@link #set}, {@link #remove}, {@link #edit()}) is safe from any thread. Each returns
+ * a future that completes, on the client's event-loop thread, with the version the server assigned
+ * to the write, or exceptionally with a {@link HandoffException}. The local replica changes only
+ * when the server has accepted a write (it is applied when the ack arrives, if no other version
+ * came in between; otherwise the server's deltas bring it).
+ *
+ * <p>Writes of one document are applied in the order they were submitted: the client sends a
+ * document's next write only once the previous one is acked or given up on. A write whose
+ * connection drops, or whose outcome the server reports as unknown or temporarily impossible, is
+ * re-sent by the client with the same sequence number (the server applies it at most once) until it
+ * is answered; its future fails only when the client gives up on it: the server refused it for good
+ * ({@code CONFLICT}, {@code LIMIT_EXCEEDED}, ...), the connection closed with a terminal code, the
+ * client was closed, or it was refused at once because the writes not yet acked already hold {@code
+ * maxUnackedWriteBytes} ({@link HandoffException#mayHaveBeenApplied()} tells whether a failed write
+ * may have been applied).
  */
 public final class Document {
 

@@ -136,7 +136,12 @@ public final class DocumentChange {
     return ops;
   }
 
-  /** The whole document for a {@link Kind#SNAPSHOT}; empty otherwise. */
+  /**
+   * The whole document for a {@link Kind#SNAPSHOT}; <b>empty for a {@link Kind#DELTA}</b> and every
+   * other kind. A delta carries only what changed: read {@link #ops()}, or the document's full
+   * current state from {@code client.document(change.document()).fields()}, which already includes
+   * this change when the listener runs.
+   */
   public Map<String, ByteString> fields() {
     return fields;
   }

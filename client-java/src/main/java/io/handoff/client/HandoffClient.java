@@ -31,6 +31,8 @@ import java.net.InetSocketAddress;
 import java.net.URI;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
@@ -62,9 +64,10 @@ import java.util.function.Supplier;
  *
  * <p>Lifecycle: {@link #connect()} starts connecting; the client then stays connected by itself,
  * reconnecting with exponential backoff and resuming from its replicas' versions, until the server
- * closes with a terminal code or {@link #close()} is called. After a terminal code the client is
- * {@link ConnectionState#CLOSED}, keeps its replicas and may be {@link #connect() connected} again
- * (e.g. with a fresh token); after {@link #close()} it is finished.
+ * closes with a terminal code or {@link #close()} is called. Given several URLs ({@link
+ * Builder#urls}), it moves to the next one after each failed attempt or lost connection. After a
+ * terminal code the client is {@link ConnectionState#CLOSED}, keeps its replicas and may be {@link
+ * #connect() connected} again (e.g. with a fresh token); after {@link #close()} it is finished.
  *
  * <p>Threading: a client lives on one Netty event loop, chosen when it is built. All its state
  * changes there; every future it returns is completed there and every listener is called there, so
@@ -72,6 +75,8 @@ import java.util.function.Supplier;
  * change something hand the work to the event loop. Many clients can share one {@link
  * EventLoopGroup} ({@link Builder#eventLoopGroup}); a client has no thread of its own.
  */
+// Over 600 lines: the client's whole public API and its Builder, each setting documented where
+// applications read it; the machinery lives in SyncEngine, WriteQueue and the internal package.
 public final class HandoffClient implements AutoCloseable {
 
   /** Default first reconnect delay ceiling. */
@@ -80,8 +85,18 @@ public final class HandoffClient implements AutoCloseable {
   /** Default largest reconnect delay. */
   public static final Duration DEFAULT_RECONNECT_MAX = Duration.ofSeconds(30);
 
-  /** Default number of writes that may wait to be sent. */
-  public static final int DEFAULT_MAX_PENDING_WRITES = 10_000;
+  /**
+   * Default largest delay before reconnecting after the server closed because its store was
+   * unavailable, and before re-sending a write answered {@code UNAVAILABLE} or {@code
+   * OUTCOME_UNKNOWN}.
+   */
+  public static final Duration DEFAULT_UNAVAILABLE_BACKOFF_MAX = Duration.ofSeconds(2);
+
+  /**
+   * Default bound on the bytes held by writes not yet acked (16 MiB): each write counts its encoded
+   * document name and operations plus a fixed {@value WriteQueue#PER_WRITE_OVERHEAD_BYTES} bytes.
+   */
+  public static final long DEFAULT_MAX_UNACKED_WRITE_BYTES = 16L * 1024 * 1024;
 
   /** Default number of writes sent and not yet acked. */
   public static final int DEFAULT_MAX_IN_FLIGHT_WRITES = 1_000;
@@ -110,16 +125,23 @@ public final class HandoffClient implements AutoCloseable {
     }
     EventLoop loop = group.next();
     this.eventLoop = loop;
-    WebSocketConnector webSocket =
-        new WebSocketConnector(config.url, loop, config.localAddress, config.connectTimeout);
+    Map<URI, WebSocketConnector> endpoints = new HashMap<>();
+    for (URI url : config.urls) {
+      endpoints.put(
+          url, new WebSocketConnector(url, loop, config.localAddress, config.connectTimeout));
+    }
     Supplier<String> tokens = config.tokenSupplier;
     Supplier<? extends CompletionStage<String>> source = config.tokenSource;
     Connector connector =
         source != null
-            ? listener ->
+            ? (url, listener) ->
                 DeferredFrameChannel.connect(
-                    source.get(), loop, token -> webSocket.connect(token, listener), listener)
-            : listener -> webSocket.connect(tokens == null ? null : tokens.get(), listener);
+                    source.get(),
+                    loop,
+                    token -> endpoints.get(url).connect(token, listener),
+                    listener)
+            : (url, listener) ->
+                endpoints.get(url).connect(tokens == null ? null : tokens.get(), listener);
     Scheduler scheduler =
         (task, delayNanos) -> {
           ScheduledFuture<?> scheduled = loop.schedule(task, delayNanos, TimeUnit.NANOSECONDS);
@@ -167,6 +189,12 @@ public final class HandoffClient implements AutoCloseable {
    * Welcome arrives; it fails with a {@link HandoffException} if the connection closes with a
    * terminal code first, or if the client is closed. It does not time out by itself while the
    * client keeps retrying (use {@link CompletableFuture#orTimeout}).
+   *
+   * <p><b>Completing is not being caught up:</b> the snapshots and deltas the Welcome announces
+   * arrive after it, so right after {@code connect().join()} a document may still hold its old
+   * version (or nothing). To act on up-to-date documents, wait for {@link
+   * HandoffListener#onSynced()}, which comes once the catch-up of this connection is applied, or
+   * react to each {@link HandoffListener#onChange} as it comes.
    */
   public CompletableFuture<Void> connect() {
     return engine.connect();
@@ -237,7 +265,7 @@ public final class HandoffClient implements AutoCloseable {
             return;
           }
           Offer created = f.getOfferCreated().getOffer();
-          engine.handoff.track(created.getOfferId(), out);
+          engine.handoff.track(created, out);
           out.created.complete(created);
         });
     engine.request(ClientFrame.newBuilder().setOfferActivity(o), answer);
@@ -361,6 +389,15 @@ public final class HandoffClient implements AutoCloseable {
     engine.dropConnection();
   }
 
+  /**
+   * How many times this client has sent a write again with its original sequence number: after a
+   * lost connection, an unknown outcome, or a refusal that may succeed later. The server applies
+   * each write once however often it is sent. Any thread.
+   */
+  public long writesResent() {
+    return engine.writesResent();
+  }
+
   /** The current connection state. */
   public ConnectionState state() {
     return engine.state();
@@ -443,7 +480,7 @@ public final class HandoffClient implements AutoCloseable {
    * settings, so a builder can be reused.
    */
   public static final class Builder {
-    URI url;
+    final List<URI> urls = new ArrayList<>();
     Supplier<String> tokenSupplier;
     Supplier<? extends CompletionStage<String>> tokenSource;
     boolean followAll = true;
@@ -453,7 +490,8 @@ public final class HandoffClient implements AutoCloseable {
     InetSocketAddress localAddress;
     Duration reconnectInitial = DEFAULT_RECONNECT_INITIAL;
     Duration reconnectMax = DEFAULT_RECONNECT_MAX;
-    int maxPendingWrites = DEFAULT_MAX_PENDING_WRITES;
+    Duration unavailableBackoffMax = DEFAULT_UNAVAILABLE_BACKOFF_MAX;
+    long maxUnackedWriteBytes = DEFAULT_MAX_UNACKED_WRITE_BYTES;
     int maxInFlightWrites = DEFAULT_MAX_IN_FLIGHT_WRITES;
     Duration connectTimeout = DEFAULT_CONNECT_TIMEOUT;
     String clientName = DEFAULT_CLIENT_NAME;
@@ -486,17 +524,40 @@ public final class HandoffClient implements AutoCloseable {
     }
 
     /**
-     * The server's WebSocket endpoint, {@code ws://host:port/ws} or {@code wss://...}. Required.
+     * The server's WebSocket endpoint, {@code ws://host:port/ws} or {@code wss://...}. This or
+     * {@link #urls} is required; replaces earlier endpoints.
      */
     public Builder url(URI url) {
+      return urls(List.of(checkUrl(url)));
+    }
+
+    /**
+     * Several endpoints of one deployment (nodes, regions, or fallback hosts), each {@code
+     * ws://host:port/ws} or {@code wss://...}; replaces earlier endpoints. The client connects to
+     * the first, and after each failed attempt or lost connection moves to the next one (after the
+     * last, the first again), with the reconnect backoff in between. To spread many devices over
+     * the endpoints, give each device the list in a different order (e.g. rotated or shuffled).
+     */
+    public Builder urls(List<URI> urls) {
+      check(urls != null && !urls.isEmpty(), "urls must not be empty");
+      List<URI> checked = new ArrayList<>(urls.size());
+      for (URI url : urls) {
+        checked.add(checkUrl(url));
+      }
+      check(new HashSet<>(checked).size() == checked.size(), "urls must not repeat, were " + urls);
+      this.urls.clear();
+      this.urls.addAll(checked);
+      return this;
+    }
+
+    private static URI checkUrl(URI url) {
       check(url != null, "url must not be null");
       String scheme = url.getScheme();
       check(
           "ws".equalsIgnoreCase(scheme) || "wss".equalsIgnoreCase(scheme),
           "url must be ws:// or wss://, was " + url);
       check(url.getHost() != null, "url must name a host, was " + url);
-      this.url = url;
-      return this;
+      return url;
     }
 
     /** A fixed access token, sent as {@code Authorization: Bearer <token>} on every upgrade. */
@@ -598,7 +659,8 @@ public final class HandoffClient implements AutoCloseable {
     /**
      * Reconnect delays: the n-th consecutive reconnect waits a random time in {@code [0, min(max,
      * initial * 2^n))}; the count starts over after each Welcome. The same delays space re-sends of
-     * a write the server refused with a retryable error.
+     * a write the server refused with a retryable error. After a close because the store was
+     * unavailable the ceiling is lower ({@link #unavailableBackoffMax}).
      */
     public Builder reconnectBackoff(Duration initial, Duration max) {
       check(
@@ -611,13 +673,32 @@ public final class HandoffClient implements AutoCloseable {
     }
 
     /**
-     * How many writes may wait to be sent (while disconnected, or while the in-flight window is
-     * full). A write beyond that fails at once with {@code LIMIT_EXCEEDED}. Writes already sent and
-     * waiting for their ack do not count.
+     * The largest delay before reconnecting after the server closed with {@code UNAVAILABLE} (4005:
+     * its store was unreachable) and before re-sending a write answered {@code UNAVAILABLE} or
+     * {@code OUTCOME_UNKNOWN}: the store, not this device, was the problem, so the device comes
+     * back soon after the store does. Never above the reconnect backoff's max.
      */
-    public Builder maxPendingWrites(int maxPendingWrites) {
-      check(maxPendingWrites > 0, "maxPendingWrites must be > 0, was " + maxPendingWrites);
-      this.maxPendingWrites = maxPendingWrites;
+    public Builder unavailableBackoffMax(Duration max) {
+      check(
+          max != null && !max.isNegative() && !max.isZero(),
+          "unavailableBackoffMax must be positive");
+      this.unavailableBackoffMax = max;
+      return this;
+    }
+
+    /**
+     * The memory bound on writes: how many bytes the writes submitted and not yet acked (waiting to
+     * be sent, in flight, or waiting to be re-sent) may hold together. Each write counts its
+     * encoded document name and operations plus {@value WriteQueue#PER_WRITE_OVERHEAD_BYTES} bytes.
+     * The client never gives up on a write by itself while it runs (it re-sends it, through
+     * outages, until the server answers); instead, a new write that would take the total past this
+     * bound fails at once with {@code LIMIT_EXCEEDED}, unsent, and earlier writes keep their place.
+     */
+    public Builder maxUnackedWriteBytes(long maxUnackedWriteBytes) {
+      check(
+          maxUnackedWriteBytes > 0,
+          "maxUnackedWriteBytes must be > 0, was " + maxUnackedWriteBytes);
+      this.maxUnackedWriteBytes = maxUnackedWriteBytes;
       return this;
     }
 
@@ -665,7 +746,7 @@ public final class HandoffClient implements AutoCloseable {
      * the client's own event loop thread.
      */
     public HandoffClient build() {
-      check(url != null, "url is required");
+      check(!urls.isEmpty(), "url is required");
       return new HandoffClient(new ClientConfig(this));
     }
 
@@ -673,7 +754,7 @@ public final class HandoffClient implements AutoCloseable {
     public String toString() {
       return "HandoffClient.Builder"
           + ClientConfig.describe(
-              url,
+              urls,
               tokenSupplier != null || tokenSource != null,
               followAll,
               followDocuments,
@@ -682,7 +763,8 @@ public final class HandoffClient implements AutoCloseable {
               localAddress,
               reconnectInitial,
               reconnectMax,
-              maxPendingWrites,
+              unavailableBackoffMax,
+              maxUnackedWriteBytes,
               maxInFlightWrites,
               connectTimeout,
               clientName,

@@ -19,6 +19,7 @@ public final class HandoffException extends RuntimeException {
   private final long epoch;
   private final boolean retryable;
   private final String document;
+  private final boolean mayHaveBeenApplied;
 
   private HandoffException(
       String message,
@@ -29,6 +30,19 @@ public final class HandoffException extends RuntimeException {
       long epoch,
       boolean retryable,
       String document) {
+    this(message, cause, errorCode, closeCode, currentVersion, epoch, retryable, document, false);
+  }
+
+  private HandoffException(
+      String message,
+      Throwable cause,
+      ErrorCode errorCode,
+      int closeCode,
+      long currentVersion,
+      long epoch,
+      boolean retryable,
+      String document,
+      boolean mayHaveBeenApplied) {
     super(message, cause);
     this.errorCode = errorCode;
     this.closeCode = closeCode;
@@ -36,6 +50,7 @@ public final class HandoffException extends RuntimeException {
     this.epoch = epoch;
     this.retryable = retryable;
     this.document = document;
+    this.mayHaveBeenApplied = mayHaveBeenApplied;
   }
 
   /** The server's error code, or {@code null} when this is not a request-level error. */
@@ -66,6 +81,31 @@ public final class HandoffException extends RuntimeException {
   /** The document the error concerns, or {@code null}. */
   public String document() {
     return document;
+  }
+
+  /**
+   * For a failed write: {@code true} when the write had been sent and the client gave up on it
+   * before learning its fate (the connection closed for good, the client was closed, or the server
+   * no longer remembered a re-sent write's number: {@code STALE_SEQUENCE}), so it may or may not
+   * have been applied; {@code false} when it certainly was not (the server refused it, or it was
+   * never sent).
+   */
+  public boolean mayHaveBeenApplied() {
+    return mayHaveBeenApplied;
+  }
+
+  /** The same error for a write that had been sent: its fate is unknown. */
+  HandoffException withOutcomeUnknown() {
+    return new HandoffException(
+        getMessage() + "; the write had been sent and may or may not have been applied",
+        getCause(),
+        errorCode,
+        closeCode,
+        currentVersion,
+        epoch,
+        retryable,
+        document,
+        true);
   }
 
   /** From a server Error frame. {@code fallbackDocument} is used when the frame names none. */

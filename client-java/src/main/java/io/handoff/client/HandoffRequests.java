@@ -8,6 +8,7 @@ import io.handoff.protocol.v1.OfferResult;
 import io.handoff.protocol.v1.OfferWithdrawn;
 import io.handoff.protocol.v1.ServerFrame;
 import io.handoff.protocol.v1.Welcome;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
@@ -15,6 +16,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.TimeUnit;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -35,6 +37,9 @@ final class HandoffRequests {
   private long nextId = 1L << 40;
   private final LinkedHashMap<Long, CompletableFuture<ServerFrame>> pending = new LinkedHashMap<>();
   private final Map<String, OutgoingOffer> outgoing = new HashMap<>();
+  // When each outgoing offer is forgotten if its result has not come (its expiry plus the grace).
+  private final Map<String, Scheduler.Task> forgetting = new HashMap<>();
+  private final Scheduler scheduler;
   final ConcurrentHashMap<String, Activity> activities = new ConcurrentHashMap<>();
   final ConcurrentHashMap<String, Offer> prompts = new ConcurrentHashMap<>();
   final ConcurrentHashMap<String, DevicePresence> presence = new ConcurrentHashMap<>();
@@ -45,10 +50,18 @@ final class HandoffRequests {
   private final List<PresenceListener> presenceListeners;
   private final List<ApprovalListener> approvalListeners;
 
+  /**
+   * How long after an offer's expiry this client still waits for its result (the server sends
+   * EXPIRED at the deadline) before it forgets the offer.
+   */
+  static final Duration RESULT_GRACE = Duration.ofSeconds(10);
+
   HandoffRequests(
       List<OfferListener> offers,
       List<PresenceListener> presence,
-      List<ApprovalListener> approvals) {
+      List<ApprovalListener> approvals,
+      Scheduler scheduler) {
+    this.scheduler = scheduler;
     this.offerListeners = offers;
     this.presenceListeners = presence;
     this.approvalListeners = approvals;
@@ -66,8 +79,49 @@ final class HandoffRequests {
     return id;
   }
 
-  void track(String offerId, OutgoingOffer offer) {
+  /**
+   * Holds {@code offer} until its result comes, or until its lifetime (as the server set it) and
+   * {@link #RESULT_GRACE} have passed from now: then it is forgotten and its result fails, so an
+   * offer whose result never comes (the client stayed away) costs nothing after its expiry.
+   */
+  void track(Offer created, OutgoingOffer offer) {
+    String offerId = created.getOfferId();
     outgoing.put(offerId, offer);
+    long lifetime = Math.max(0, created.getExpiresMs() - created.getCreatedMs());
+    long delay = TimeUnit.MILLISECONDS.toNanos(lifetime) + RESULT_GRACE.toNanos();
+    forgetting.put(offerId, scheduler.schedule(() -> forget(offerId, lifetime), delay));
+  }
+
+  private void forget(String offerId, long lifetimeMs) {
+    forgetting.remove(offerId);
+    OutgoingOffer o = outgoing.remove(offerId);
+    if (o != null) {
+      o.result.completeExceptionally(
+          HandoffException.local(
+              "offer "
+                  + offerId
+                  + " expired "
+                  + RESULT_GRACE.toSeconds()
+                  + " s ago (it was live for "
+                  + lifetimeMs
+                  + " ms) and its result did not reach this client; it has ended, but how is"
+                  + " unknown",
+              null));
+    }
+  }
+
+  /** The offer's result came: it is no longer held. */
+  private OutgoingOffer resolved(String offerId) {
+    Scheduler.Task t = forgetting.remove(offerId);
+    if (t != null) {
+      t.cancel();
+    }
+    return outgoing.remove(offerId);
+  }
+
+  /** Offers waiting for their results. */
+  int outgoing() {
+    return outgoing.size();
   }
 
   /** The connection ended: requests without an answer fail (their outcome is unknown). */
@@ -82,6 +136,8 @@ final class HandoffRequests {
     connectionLost(error);
     outgoing.values().forEach(o -> o.result.completeExceptionally(error));
     outgoing.clear();
+    forgetting.values().forEach(Scheduler.Task::cancel);
+    forgetting.clear();
   }
 
   void onWelcome(Welcome w) {
@@ -98,7 +154,7 @@ final class HandoffRequests {
       offerListeners.forEach(l -> call(() -> l.onPrompt(o)));
     }
     for (OfferResult r : w.getOfferResultsList()) {
-      OutgoingOffer o = outgoing.remove(r.getOfferId());
+      OutgoingOffer o = resolved(r.getOfferId());
       if (o != null) {
         o.result.complete(r); // It ended while this client was away.
       }
@@ -150,7 +206,7 @@ final class HandoffRequests {
       case OFFER_GRANTED -> prompts.remove(frame.getOfferGranted().getOffer().getOfferId());
       case OFFER_CREATED -> {}
       case OFFER_RESULT -> {
-        OutgoingOffer o = outgoing.remove(frame.getOfferResult().getOfferId());
+        OutgoingOffer o = resolved(frame.getOfferResult().getOfferId());
         if (o != null) {
           o.result.complete(frame.getOfferResult());
         }

@@ -6,17 +6,24 @@ import io.handoff.protocol.v1.Write;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
 
-/** A write submitted and not yet acked or failed. Event loop only (except the constructor). */
+/** A write submitted and not yet acked or given up on. Event loop only (except the constructor). */
 final class PendingWrite {
   final Document document;
   final List<FieldOp> ops;
   final long expectedVersion;
   final CompletableFuture<Long> future;
+  // What the write counts against maxUnackedWriteBytes.
+  final int bytes;
+  // When it was made, among this client's writes: the order new writes go out in.
+  long order;
   // 0 until first sent after a Welcome; never changes after that.
   long seq;
   // Sent on the current connection and neither acked nor failed: it occupies the in-flight window.
   boolean sent;
   boolean done;
+  // How many times it was sent; every send after the first is a re-send with the same seq.
+  int attempts;
+  // Consecutive retryable refusals: the exponent of the backoff before the next re-send.
   int retries;
   Scheduler.Task retryTask;
   private ClientFrame frame;
@@ -27,6 +34,11 @@ final class PendingWrite {
     this.ops = ops;
     this.expectedVersion = expectedVersion;
     this.future = future;
+    int size = WriteQueue.PER_WRITE_OVERHEAD_BYTES + document.name().length() * 3;
+    for (FieldOp op : ops) {
+      size += op.getSerializedSize();
+    }
+    this.bytes = size;
   }
 
   /** The Write frame; built once, so every re-send is the same frame with the same seq. */

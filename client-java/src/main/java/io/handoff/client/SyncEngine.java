@@ -7,7 +7,6 @@ import io.handoff.protocol.v1.Ack;
 import io.handoff.protocol.v1.ClientFrame;
 import io.handoff.protocol.v1.Delta;
 import io.handoff.protocol.v1.DocumentSync;
-import io.handoff.protocol.v1.ErrorCode;
 import io.handoff.protocol.v1.FieldOp;
 import io.handoff.protocol.v1.FollowSpec;
 import io.handoff.protocol.v1.Hello;
@@ -17,10 +16,8 @@ import io.handoff.protocol.v1.ServerFrame;
 import io.handoff.protocol.v1.Snapshot;
 import io.handoff.protocol.v1.SyncReport;
 import io.handoff.protocol.v1.Welcome;
-import java.util.ArrayDeque;
-import java.util.ArrayList;
+import java.net.URI;
 import java.util.HashMap;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
@@ -44,18 +41,22 @@ import org.slf4j.LoggerFactory;
  * onto it through {@code executor}; all others must be called on it. {@link Document} readers and
  * {@link #state()} read volatile snapshots and never hop.
  *
- * <p>Writes: a write waits in {@code queued} until a Welcome has been received on the current
- * connection and the in-flight window has room; it is then numbered ({@code ++nextSeq}, above the
- * server's {@code last_client_seq}) and sent, and lives in {@code numbered} until its Ack, the
- * Delta of its own write, or a final Error. After a reconnect, numbered writes are sent again
- * first, in sequence order and with their original numbers, then queued ones.
+ * <p>Writes live in a {@link WriteQueue}: per document in the order they were made, one in flight
+ * per document, re-sent with their original numbers until an answer settles them, bounded by
+ * memory. After a reconnect, numbered writes are sent again first, in sequence order, then new
+ * ones.
+ *
+ * <p>Endpoints: connection attempts go to the configured URLs in turn, starting with the first;
+ * each failed attempt and each lost connection moves to the next one (wrapping around), after the
+ * reconnect backoff. After a close with {@link CloseCode#UNAVAILABLE} (the store, not the network,
+ * failed) the backoff is capped at {@code unavailableBackoffMax}, so devices come back soon after
+ * the store does.
  */
+// Over 600 lines: one state machine whose transitions (attempt, Welcome, frames, close) share the
+// connection's fields; what could live apart already does (WriteQueue, HandoffRequests, Backoff).
 final class SyncEngine {
   /** Marks a write without an expected version. */
   static final long NO_EXPECTED_VERSION = -1;
-
-  /** How many times a write refused with a retryable error is re-sent before it fails. */
-  static final int MAX_WRITE_RETRIES = 10;
 
   private static final int NORMAL_CLOSURE = 1000;
   private static final int NO_STATUS = 1005;
@@ -72,22 +73,17 @@ final class SyncEngine {
   private final List<HandoffListener> listeners;
   private final ConcurrentMap<String, Document> documents = new ConcurrentHashMap<>();
   final HandoffRequests handoff;
+  private final WriteQueue writes;
+  private final List<URI> urls;
+  private final long unavailableMaxNanos;
 
   private volatile ConnectionState state = ConnectionState.CLOSED;
   private volatile String userId;
   private volatile String deviceId;
 
   // ---- event loop only ----
-  private final ArrayDeque<PendingWrite> queued = new ArrayDeque<>();
-  // Keyed by client_seq; insertion order is sequence order because numbers are handed out in order.
-  private final LinkedHashMap<Long, PendingWrite> numbered = new LinkedHashMap<>();
-  // Numbered writes to send again on this connection, in sequence order, before any queued write.
-  private final ArrayDeque<PendingWrite> resend = new ArrayDeque<>();
-  // The last client_seq handed out (or the server's last_client_seq, if higher).
-  private long nextSeq;
-  private int inFlight;
-  private int window;
-  private int maxFrameBytes;
+  // Index into urls of the endpoint the next attempt goes to.
+  private int endpoint;
   private Link link;
   private Scheduler.Task reconnectTask;
   private CompletableFuture<Void> connectFuture;
@@ -113,10 +109,13 @@ final class SyncEngine {
     this.backoff = backoff;
     this.nanoClock = nanoClock;
     this.listeners = config.listeners;
-    this.window = config.maxInFlightWrites;
     this.handoff =
         new HandoffRequests(
-            config.offerListeners, config.presenceListeners, config.approvalListeners);
+            config.offerListeners, config.presenceListeners, config.approvalListeners, scheduler);
+    this.writes = new WriteQueue(config, scheduler, backoff);
+    this.urls = config.urls;
+    this.unavailableMaxNanos =
+        Math.min(config.unavailableBackoffMax.toNanos(), config.reconnectMax.toNanos());
   }
 
   // ------------------------------------------------------------------------------------------
@@ -133,6 +132,11 @@ final class SyncEngine {
 
   String deviceId() {
     return deviceId;
+  }
+
+  /** How many times a write was sent again with its original number. Any thread. */
+  long writesResent() {
+    return writes.resent();
   }
 
   /** The handle for a document, created (empty) on first use. Any thread. */
@@ -286,22 +290,29 @@ final class SyncEngine {
     if (closedByUser || state == ConnectionState.CLOSED || link != null) {
       return;
     }
-    Link attempt = new Link();
+    Link attempt = new Link(urls.get(endpoint));
     link = attempt;
     try {
-      attempt.channel = connector.connect(attempt);
+      attempt.channel = connector.connect(attempt.url, attempt);
     } catch (RuntimeException e) {
       link = null;
       notifyError(
           HandoffException.local("cannot start a connection attempt: " + e.getMessage(), e));
       setState(ConnectionState.RECONNECTING, 0, e.toString());
-      scheduleReconnect();
+      scheduleReconnect(false);
     }
   }
 
-  private void scheduleReconnect() {
-    long delay = backoff.nextDelayNanos();
-    log.debug("reconnecting to {} in {} ms", config.url, delay / 1_000_000);
+  /** Schedules the next attempt, to the next endpoint when {@code nextEndpoint}. */
+  private void scheduleReconnect(boolean nextEndpoint) {
+    scheduleReconnect(nextEndpoint, backoff.nextDelayNanos());
+  }
+
+  private void scheduleReconnect(boolean nextEndpoint, long delay) {
+    if (nextEndpoint) {
+      endpoint = (endpoint + 1) % urls.size();
+    }
+    log.debug("reconnecting to {} in {} ms", urls.get(endpoint), delay / 1_000_000);
     reconnectTask = scheduler.schedule(this::attempt, delay);
   }
 
@@ -335,10 +346,12 @@ final class SyncEngine {
       closeCode = l.disconnectCode;
       why = l.disconnectReason;
     }
-    log.debug("connection to {} closed: {} {}", config.url, closeCode, why);
+    log.debug("connection to {} closed: {} {}", l.url, closeCode, why);
     if (CloseCode.isReconnect(closeCode)) {
       setState(ConnectionState.RECONNECTING, closeCode, why);
-      scheduleReconnect();
+      boolean storeDown = closeCode == CloseCode.UNAVAILABLE.code();
+      scheduleReconnect(
+          true, storeDown ? backoff.nextDelayNanos(unavailableMaxNanos) : backoff.nextDelayNanos());
     } else {
       terminate(closeCode, why, cause);
     }
@@ -359,30 +372,14 @@ final class SyncEngine {
         HandoffException.local(
             "the connection ended before the answer; the request may or may not have been applied",
             null));
-    inFlight = 0;
-    resend.clear();
-    for (PendingWrite w : numbered.values()) {
-      w.sent = false;
-      w.cancelRetry();
-    }
+    writes.disconnected();
     for (Document d : documents.values()) {
       d.resyncInFlight = false;
     }
   }
 
   private void failAll(HandoffException error) {
-    List<PendingWrite> all = new ArrayList<>(numbered.size() + queued.size());
-    all.addAll(numbered.values());
-    all.addAll(queued);
-    numbered.clear();
-    queued.clear();
-    resend.clear();
-    inFlight = 0;
-    for (PendingWrite w : all) {
-      w.done = true;
-      w.cancelRetry();
-      w.future.completeExceptionally(error);
-    }
+    writes.failAll(error);
   }
 
   private void setState(ConnectionState next, int closeCode, String reason) {
@@ -413,7 +410,7 @@ final class SyncEngine {
       case SYNC_REPORT -> onSyncReport(frame.getSyncReport(), now);
       case ERROR -> {
         if (!handoff.onError(frame)) {
-          onError(l, frame.getError());
+          onError(frame.getError());
         }
       }
       case TOKEN_EXPIRING -> onTokenExpiring(l);
@@ -490,21 +487,14 @@ final class SyncEngine {
     l.welcomed = true;
     userId = welcome.getUserId();
     deviceId = welcome.getDeviceId();
-    nextSeq = Math.max(nextSeq, welcome.getLastClientSeq());
-    window =
-        welcome.getMaxInFlightWrites() > 0
-            ? Math.min(config.maxInFlightWrites, welcome.getMaxInFlightWrites())
-            : config.maxInFlightWrites;
-    maxFrameBytes = welcome.getMaxFrameBytes();
     int heartbeat = welcome.getHeartbeatIntervalMs();
     l.channel.readTimeout(heartbeat > 0 ? 2L * heartbeat + 5_000 : 0);
     backoff.reset();
-    inFlight = 0;
-    resend.clear();
-    for (PendingWrite w : numbered.values()) {
-      w.sent = false;
-      resend.add(w);
-    }
+    writes.connected(
+        l.channel,
+        welcome.getLastClientSeq(),
+        welcome.getMaxInFlightWrites(),
+        welcome.getMaxFrameBytes());
     setState(ConnectionState.CONNECTED, 0, null);
     connectFuture.complete(null);
     for (DocumentSync sync : welcome.getSync().getDocumentsList()) {
@@ -518,7 +508,7 @@ final class SyncEngine {
     }
     onSyncReport(welcome.getSync(), now);
     handoff.onWelcome(welcome);
-    pump();
+    writes.pump();
     checkSynced(l);
   }
 
@@ -589,12 +579,10 @@ final class SyncEngine {
     caughtUp(d);
     String me = deviceId;
     if (me != null && me.equals(delta.getOriginDevice())) {
-      PendingWrite w = numbered.get(delta.getOriginSeq());
-      if (w != null && w.document == d) {
-        numbered.remove(w.seq);
-        settle(w);
+      PendingWrite w = writes.applied(delta.getOriginSeq(), d);
+      if (w != null) {
         w.future.complete(delta.getVersion());
-        pump();
+        writes.pump();
       }
     }
   }
@@ -609,11 +597,10 @@ final class SyncEngine {
   }
 
   private void onAck(Ack ack, long now) {
-    PendingWrite w = numbered.remove(ack.getClientSeq());
+    PendingWrite w = writes.applied(ack.getClientSeq(), null);
     if (w == null) {
       return;
     }
-    settle(w);
     Document d = w.document;
     Document.State s = d.state();
     boolean contiguous =
@@ -630,38 +617,12 @@ final class SyncEngine {
       }
     }
     w.future.complete(ack.getVersion());
-    pump();
+    writes.pump();
   }
 
-  private void onError(Link l, io.handoff.protocol.v1.Error error) {
-    PendingWrite w = error.getClientSeq() == 0 ? null : numbered.get(error.getClientSeq());
-    if (w == null) {
+  private void onError(io.handoff.protocol.v1.Error error) {
+    if (error.getClientSeq() == 0 || !writes.refused(error)) {
       notifyError(HandoffException.fromError(error, null));
-      return;
-    }
-    // STALE_SEQUENCE: applied long ago and forgotten; re-sending the same seq cannot help.
-    boolean retryable =
-        error.getCode() != ErrorCode.STALE_SEQUENCE
-            && (error.getRetryable()
-                || error.getCode() == ErrorCode.UNAVAILABLE
-                || error.getCode() == ErrorCode.RATE_LIMITED);
-    if (retryable && w.retries < MAX_WRITE_RETRIES) {
-      long delay = backoff.delayNanos(w.retries);
-      w.retries++;
-      w.cancelRetry();
-      w.retryTask = scheduler.schedule(() -> resendRefused(l, w), delay);
-      return;
-    }
-    numbered.remove(w.seq);
-    settle(w);
-    w.future.completeExceptionally(HandoffException.fromError(error, w.document.name()));
-    pump();
-  }
-
-  private void resendRefused(Link l, PendingWrite w) {
-    w.retryTask = null;
-    if (link == l && w.sent && !w.done) {
-      l.channel.send(w.frame());
     }
   }
 
@@ -685,80 +646,8 @@ final class SyncEngine {
       w.future.completeExceptionally(HandoffException.clientClosed());
       return;
     }
-    if (queued.size() >= config.maxPendingWrites) {
-      w.future.completeExceptionally(
-          HandoffException.limit(
-              w.document.name(),
-              "write to '"
-                  + w.document.name()
-                  + "' refused: "
-                  + queued.size()
-                  + " writes are already waiting to be sent (maxPendingWrites="
-                  + config.maxPendingWrites
-                  + ")"));
-      return;
-    }
-    queued.add(w);
-    pump();
-  }
-
-  /**
-   * Sends what the in-flight window allows: writes to re-send first (original numbers), then queued
-   * ones (new numbers). One flush for the lot.
-   */
-  private void pump() {
-    Link l = link;
-    if (l == null || !l.welcomed) {
-      return;
-    }
-    boolean wrote = false;
-    while (link == l && inFlight < window && !resend.isEmpty()) {
-      PendingWrite w = resend.poll();
-      if (!w.done) {
-        wrote |= transmit(l, w);
-      }
-    }
-    while (link == l && inFlight < window && resend.isEmpty() && !queued.isEmpty()) {
-      PendingWrite w = queued.poll();
-      w.seq = ++nextSeq;
-      numbered.put(w.seq, w);
-      wrote |= transmit(l, w);
-    }
-    if (wrote && link == l) {
-      l.channel.flush();
-    }
-  }
-
-  private boolean transmit(Link l, PendingWrite w) {
-    ClientFrame frame = w.frame();
-    if (maxFrameBytes > 0 && frame.getSerializedSize() > maxFrameBytes) {
-      numbered.remove(w.seq);
-      w.done = true;
-      w.future.completeExceptionally(
-          HandoffException.limit(
-              w.document.name(),
-              "write to '"
-                  + w.document.name()
-                  + "' is "
-                  + frame.getSerializedSize()
-                  + " bytes, over the server's max_frame_bytes of "
-                  + maxFrameBytes));
-      return false;
-    }
-    w.sent = true;
-    inFlight++;
-    l.channel.write(frame);
-    return true;
-  }
-
-  /** The write is acked or failed for good: it leaves the window. */
-  private void settle(PendingWrite w) {
-    if (w.sent) {
-      inFlight--;
-      w.sent = false;
-    }
-    w.done = true;
-    w.cancelRetry();
+    writes.submit(w);
+    writes.pump();
   }
 
   // ------------------------------------------------------------------------------------------
@@ -796,6 +685,7 @@ final class SyncEngine {
 
   /** One connection attempt. Callbacks from an attempt that is no longer current are ignored. */
   private final class Link implements FrameListener {
+    final URI url;
     FrameChannel channel;
     boolean welcomed;
     // Documents the Welcome's sync report still has to bring up to date, by name.
@@ -803,6 +693,10 @@ final class SyncEngine {
     boolean synced;
     int disconnectCode;
     String disconnectReason;
+
+    Link(URI url) {
+      this.url = url;
+    }
 
     @Override
     public void onOpen(FrameChannel opened) {

@@ -36,7 +36,21 @@ class HandoffClientBuilderTest {
     assertRejected("reconnectBackoff", () -> b.reconnectBackoff(Duration.ZERO, Duration.ZERO));
     assertRejected(
         "reconnectBackoff", () -> b.reconnectBackoff(Duration.ofSeconds(2), Duration.ofSeconds(1)));
-    assertRejected("maxPendingWrites", () -> b.maxPendingWrites(0));
+    assertRejected("maxUnackedWriteBytes", () -> b.maxUnackedWriteBytes(0));
+    assertRejected("unavailableBackoffMax", () -> b.unavailableBackoffMax(Duration.ZERO));
+    assertRejected("urls", () -> b.urls(java.util.List.of()));
+    assertRejected(
+        "urls",
+        () ->
+            b.urls(
+                java.util.List.of(
+                    URI.create("ws://a.example/ws"), URI.create("ws://a.example/ws"))));
+    assertRejected(
+        "url",
+        () ->
+            b.urls(
+                java.util.List.of(
+                    URI.create("ws://a.example/ws"), URI.create("http://b.example/ws"))));
     assertRejected("maxInFlightWrites", () -> b.maxInFlightWrites(-1));
     assertRejected("connectTimeout", () -> b.connectTimeout(Duration.ofMillis(-1)));
     assertRejected("clientName", () -> b.clientName(null));
@@ -91,8 +105,10 @@ class HandoffClientBuilderTest {
         new ClientConfig(HandoffClient.builder().url(URI.create("ws://localhost/ws")));
 
     assertTrue(config.followAll);
-    assertEquals(HandoffClient.DEFAULT_MAX_PENDING_WRITES, config.maxPendingWrites);
-    assertEquals(10_000, config.maxPendingWrites);
+    assertEquals(HandoffClient.DEFAULT_MAX_UNACKED_WRITE_BYTES, config.maxUnackedWriteBytes);
+    assertEquals(16L * 1024 * 1024, config.maxUnackedWriteBytes);
+    assertEquals(Duration.ofSeconds(2), config.unavailableBackoffMax);
+    assertEquals(java.util.List.of(URI.create("ws://localhost/ws")), config.urls);
     assertEquals(1_000, config.maxInFlightWrites);
     assertEquals(Duration.ofMillis(100), config.reconnectInitial);
     assertEquals(Duration.ofSeconds(30), config.reconnectMax);

@@ -149,9 +149,9 @@ class HandoffRequestsTest {
   void resultOfAnOfferThatEndedWhileAwayCompletesFromTheNextWelcome() {
     FakeChannel first = connected();
     OutgoingOffer offer = new OutgoingOffer(null);
-    engine.handoff.track("o1", offer);
+    engine.handoff.track(offer("o1", Duration.ofMinutes(1)), offer);
     first.closeWith(4000, "restart");
-    scheduler.runPending();
+    scheduler.runDueWithin(Duration.ofSeconds(5).toNanos()); // the reconnect, not the expiry
     FakeChannel second = connector.last().open();
     second.drain();
     assertFalse(offer.result().isDone(), "an outgoing offer survives a reconnect");
@@ -164,5 +164,42 @@ class HandoffRequestsTest {
                         .setOutcome(OfferOutcome.ACCEPTED)
                         .setByDevice("tv"))));
     assertEquals("tv", offer.result().join().getByDevice());
+  }
+
+  private static Offer offer(String id, Duration ttl) {
+    return Offer.newBuilder()
+        .setOfferId(id)
+        .setCreatedMs(1_000)
+        .setExpiresMs(1_000 + ttl.toMillis())
+        .build();
+  }
+
+  @Test
+  void outgoingOfferIsForgottenAtItsExpiryWhenItsResultNeverComes() {
+    FakeChannel first = connected();
+    OutgoingOffer lost = new OutgoingOffer(null);
+    OutgoingOffer answered = new OutgoingOffer(null);
+    engine.handoff.track(offer("lost", Duration.ofSeconds(30)), lost);
+    engine.handoff.track(offer("answered", Duration.ofSeconds(30)), answered);
+    first.receive(
+        ServerFrame.newBuilder()
+            .setOfferResult(
+                OfferResult.newBuilder().setOfferId("answered").setOutcome(OfferOutcome.DECLINED))
+            .build());
+    assertEquals(OfferOutcome.DECLINED, answered.result().join().getOutcome());
+    assertEquals(1, engine.handoff.outgoing(), "only the unanswered offer is held");
+
+    // The one timer left is the forgetting of "lost", at its lifetime plus the grace.
+    List<ManualScheduler.Scheduled> timers = scheduler.pending();
+    assertEquals(1, timers.size());
+    assertEquals(
+        Duration.ofSeconds(30).plus(HandoffRequests.RESULT_GRACE).toNanos(),
+        timers.get(0).delayNanos);
+    assertFalse(lost.result().isDone(), "held until its expiry");
+    scheduler.runPending();
+
+    assertEquals(0, engine.handoff.outgoing(), "forgotten at its expiry");
+    HandoffException e = failure(lost.result());
+    assertTrue(e.getMessage().contains("expired"), e.getMessage());
   }
 }

@@ -42,4 +42,13 @@ final class ManualScheduler implements Scheduler {
     tasks.removeAll(due);
     due.forEach(t -> t.task.run());
   }
+
+  /**
+   * Runs the pending tasks due within {@code nanos} of being scheduled (not those they schedule).
+   */
+  void runDueWithin(long nanos) {
+    List<Scheduled> due = pending().stream().filter(t -> t.delayNanos <= nanos).toList();
+    tasks.removeAll(due);
+    due.forEach(t -> t.task.run());
+  }
 }

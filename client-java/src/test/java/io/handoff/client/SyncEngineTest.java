@@ -53,12 +53,13 @@ class SyncEngineTest {
             .reconnectBackoff(Duration.ofMillis(100), Duration.ofSeconds(1))
             .listener(listener);
     settings.accept(builder);
+    ClientConfig config = new ClientConfig(builder);
     return new SyncEngine(
-        new ClientConfig(builder),
+        config,
         connector,
         scheduler,
         Runnable::run,
-        new Backoff(BACKOFF_INITIAL_NANOS, Duration.ofSeconds(1).toNanos(), () -> 0.5),
+        new Backoff(config.reconnectInitial.toNanos(), config.reconnectMax.toNanos(), () -> 0.5),
         () -> 42L);
   }
 
@@ -399,11 +400,10 @@ class SyncEngineTest {
 
   @Test
   void writesWaitForTheWelcomeAndAreNumberedAboveLastClientSeq() {
-    Document cart = engine.document("cart");
-    CompletableFuture<Long> first = cart.set("a", bytes("1"));
+    CompletableFuture<Long> first = engine.document("cart").set("a", bytes("1"));
     engine.connect();
     FakeChannel channel = connector.last().open();
-    CompletableFuture<Long> second = cart.set("b", bytes("2"));
+    CompletableFuture<Long> second = engine.document("player").set("b", bytes("2"));
     assertEquals(1, channel.drain().size(), "only the Hello goes out before the Welcome");
 
     channel.receive(welcome(41));
@@ -415,17 +415,39 @@ class SyncEngineTest {
   }
 
   @Test
+  void aDocumentsNextWriteIsSentOnlyOnceTheEarlierOneIsAcked() {
+    FakeChannel channel = connected(0);
+    Document cart = engine.document("cart");
+
+    CompletableFuture<Long> a = cart.set("f", bytes("1"));
+    CompletableFuture<Long> b = cart.set("f", bytes("2"));
+    CompletableFuture<Long> other = engine.document("player").set("t", bytes("9"));
+
+    List<ClientFrame> first = channel.drain();
+    assertEquals(List.of(1L, 2L), seqs(first), "cart's first write, then player's");
+    assertEquals("player", write(first.get(1)).getDocument());
+    channel.receive(ack("cart", 1, EPOCH, 1));
+    List<ClientFrame> next = channel.drain();
+    assertEquals(List.of(3L), seqs(next));
+    assertEquals(bytes("2"), write(next.get(0)).getOps(0).getSet());
+    channel.receive(ack("cart", 3, EPOCH, 2));
+    channel.receive(ack("player", 2, OTHER_EPOCH, 1));
+    assertEquals(List.of(1L, 2L, 1L), List.of(a.join(), b.join(), other.join()));
+  }
+
+  @Test
   void pendingWritesAreResentWithOriginalSeqsAfterReconnect() {
     FakeChannel first = connected(0);
-    Document cart = engine.document("cart");
-    CompletableFuture<Long> a = cart.set("a", bytes("1"));
-    CompletableFuture<Long> b = cart.edit().set("b", bytes("2")).expectVersion(0).commit();
+    CompletableFuture<Long> a = engine.document("cart").set("a", bytes("1"));
+    CompletableFuture<Long> b =
+        engine.document("player").edit().set("b", bytes("2")).expectVersion(0).commit();
     List<ClientFrame> original = first.drain();
     assertEquals(List.of(1L, 2L), seqs(original));
 
     first.closeWith(4001, "slow consumer");
     assertEquals(ConnectionState.RECONNECTING, engine.state());
-    CompletableFuture<Long> c = cart.set("c", bytes("3"));
+    CompletableFuture<Long> c = engine.document("cart").set("c", bytes("3"));
+    CompletableFuture<Long> d = engine.document("ui").set("d", bytes("4"));
     scheduler.runPending();
     FakeChannel second = connector.last().open();
     second.drain();
@@ -433,14 +455,51 @@ class SyncEngineTest {
 
     List<ClientFrame> resent = second.drain();
     assertEquals(original, resent.subList(0, 2), "re-sent writes are the same frames, same seqs");
-    assertEquals(List.of(1L, 2L, 11L), seqs(resent));
+    assertEquals(List.of(1L, 2L, 11L), seqs(resent), "cart's next write waits for its first");
+    assertEquals("ui", write(resent.get(2)).getDocument());
     assertEquals(0, write(resent.get(1)).getExpectedVersion());
+    assertEquals(2, engine.writesResent());
 
     second.receive(ack("cart", 1, EPOCH, 1));
+    assertEquals(List.of(12L), seqs(second.drain()));
+    second.receive(ack("player", 2, EPOCH, 1));
+    second.receive(ack("ui", 11, EPOCH, 1));
+    second.receive(ack("cart", 12, EPOCH, 2));
+    assertEquals(List.of(1L, 1L, 2L, 1L), List.of(a.join(), b.join(), c.join(), d.join()));
+    assertEquals(2, engine.document("cart").version());
+  }
+
+  @Test
+  void writesOfOneDocumentKeepTheirOrderThroughARefusalAndAReconnect() {
+    FakeChannel first = connected(0);
+    Document cart = engine.document("cart");
+    CompletableFuture<Long> older = cart.set("f", bytes("older"));
+    CompletableFuture<Long> newer = cart.set("f", bytes("newer"));
+    ClientFrame sent = first.drain().get(0);
+    assertEquals(1, write(sent).getClientSeq());
+
+    first.receive(Frames.error(ErrorCode.UNAVAILABLE, "cart", 1, true, 0));
+    assertTrue(first.drain().isEmpty(), "the newer write does not overtake the refused one");
+    scheduler.runPending();
+    assertEquals(List.of(sent), first.drain(), "re-sent after the backoff, same seq");
+    first.closeWith(1006, "reset");
+    CompletableFuture<Long> newest = cart.set("f", bytes("newest"));
+    scheduler.runPending();
+    FakeChannel second = connector.last().open();
+    second.receive(welcome(1));
+
+    List<ClientFrame> afterReconnect = second.drain();
+    assertEquals(List.of(sent), afterReconnect.subList(1, afterReconnect.size()));
+    second.receive(ack("cart", 1, EPOCH, 1));
+    ClientFrame second1 = second.drain().get(0);
+    assertEquals(bytes("newer"), write(second1).getOps(0).getSet());
+    assertEquals(2, write(second1).getClientSeq());
     second.receive(ack("cart", 2, EPOCH, 2));
-    second.receive(ack("cart", 11, EPOCH, 3));
-    assertEquals(List.of(1L, 2L, 3L), List.of(a.join(), b.join(), c.join()));
-    assertEquals(3, cart.version());
+    ClientFrame third = second.drain().get(0);
+    assertEquals(bytes("newest"), write(third).getOps(0).getSet());
+    second.receive(ack("cart", 3, EPOCH, 3));
+    assertEquals(List.of(1L, 2L, 3L), List.of(older.join(), newer.join(), newest.join()));
+    assertEquals(bytes("newest"), cart.get("f"));
   }
 
   @Test
@@ -450,14 +509,13 @@ class SyncEngineTest {
     FakeChannel channel = connector.last().open();
     channel.receive(welcome(Frames.welcomeBuilder(0).setMaxInFlightWrites(2)));
     channel.drain();
-    Document cart = engine.document("cart");
 
     for (int i = 0; i < 4; i++) {
-      cart.set("f", bytes("v" + i));
+      engine.document("doc" + i).set("f", bytes("v" + i));
     }
     assertEquals(List.of(1L, 2L), seqs(channel.drain()));
 
-    channel.receive(ack("cart", 1, EPOCH, 1));
+    channel.receive(ack("doc0", 1, EPOCH, 1));
     assertEquals(List.of(3L), seqs(channel.drain()));
   }
 
@@ -465,11 +523,10 @@ class SyncEngineTest {
   void resentWritesGoBeforeNewOnesWhenTheWindowIsSmall() {
     engine = engine(b -> b.maxInFlightWrites(1));
     FakeChannel first = connected(0);
-    Document cart = engine.document("cart");
-    cart.set("f", bytes("1"));
+    engine.document("cart").set("f", bytes("1"));
     assertEquals(List.of(1L), seqs(first.drain()));
     first.closeWith(1006, null);
-    cart.set("f", bytes("2"));
+    engine.document("player").set("f", bytes("2"));
     scheduler.runPending();
     FakeChannel second = connector.last().open();
     second.receive(welcome(0));
@@ -480,18 +537,39 @@ class SyncEngineTest {
   }
 
   @Test
-  void writesBeyondMaxPendingFailAtOnce() {
-    engine = engine(b -> b.maxPendingWrites(2));
+  void aWritePastTheMemoryBoundFailsAtOnceAndEarlierOnesKeepTheirPlace() {
+    long oneWrite =
+        new PendingWrite(
+                engine.document("cart"),
+                List.of(set("f", "1")),
+                SyncEngine.NO_EXPECTED_VERSION,
+                new CompletableFuture<>())
+            .bytes;
+    engine = engine(b -> b.maxUnackedWriteBytes(2 * oneWrite));
     Document cart = engine.document("cart");
 
     CompletableFuture<Long> first = cart.set("f", bytes("1"));
     CompletableFuture<Long> second = cart.set("f", bytes("2"));
     CompletableFuture<Long> third = cart.set("f", bytes("3"));
 
-    assertFalse(first.isDone() || second.isDone());
+    assertFalse(first.isDone() || second.isDone(), "within the bound: held, not failed");
     HandoffException e = failure(third);
     assertEquals(ErrorCode.LIMIT_EXCEEDED, e.errorCode());
-    assertTrue(e.getMessage().contains("maxPendingWrites=2"), e.getMessage());
+    assertFalse(e.mayHaveBeenApplied(), "refused before it was ever sent");
+    assertTrue(e.getMessage().contains("maxUnackedWriteBytes=" + 2 * oneWrite), e.getMessage());
+
+    engine.connect();
+    FakeChannel channel = connector.last().open();
+    channel.receive(welcome(0));
+    List<ClientFrame> sent = channel.drain();
+    assertEquals(2, sent.size(), "the Hello, then one write of the document at a time");
+    channel.receive(ack("cart", 1, EPOCH, 1));
+    assertEquals(1L, first.join());
+    CompletableFuture<Long> fourth = cart.set("f", bytes("4"));
+    assertFalse(fourth.isDone(), "an ack made room again");
+    channel.receive(ack("cart", 2, EPOCH, 2));
+    channel.receive(ack("cart", 3, EPOCH, 3));
+    assertEquals(List.of(2L, 3L), List.of(second.join(), fourth.join()));
   }
 
   @Test
@@ -528,21 +606,58 @@ class SyncEngineTest {
   }
 
   @Test
-  void retryableErrorGivesUpAfterTheRetryLimit() {
+  void unknownAndUnavailableOutcomesAreResentWithoutARetryLimitAndWithAShortBackoff() {
+    engine =
+        engine(
+            b ->
+                b.reconnectBackoff(Duration.ofMillis(100), Duration.ofSeconds(60))
+                    .unavailableBackoffMax(Duration.ofSeconds(2)));
     FakeChannel channel = connected(0);
     CompletableFuture<Long> written = engine.document("cart").set("f", bytes("1"));
+    ClientFrame original = channel.drain().get(0);
+
+    for (int i = 0; i < 50; i++) {
+      ErrorCode code = i % 2 == 0 ? ErrorCode.OUTCOME_UNKNOWN : ErrorCode.UNAVAILABLE;
+      channel.receive(Frames.error(code, "cart", 1, true, 0));
+      assertEquals(1, scheduler.pending().size());
+      assertTrue(
+          scheduler.pending().get(0).delayNanos <= Duration.ofSeconds(1).toNanos(),
+          "half (the test's jitter) of the 2 s cap at most");
+      scheduler.runPending();
+      assertEquals(List.of(original), channel.drain(), "the same frame, the same seq");
+    }
+    assertFalse(written.isDone(), "never reported failed");
+    assertEquals(50, engine.writesResent());
+    channel.receive(ack("cart", 1, EPOCH, 1));
+    assertEquals(1L, written.join());
+    assertTrue(listener.errors.isEmpty());
+  }
+
+  @Test
+  void internalAndStaleSequenceErrorsFailTheWriteAndTheNextOneGoesOut() {
+    FakeChannel channel = connected(0);
+    Document cart = engine.document("cart");
+    CompletableFuture<Long> a = cart.set("f", bytes("1"));
+    CompletableFuture<Long> b = cart.set("f", bytes("2"));
+    CompletableFuture<Long> c = cart.set("f", bytes("3"));
     channel.drain();
 
-    for (int i = 0; i < SyncEngine.MAX_WRITE_RETRIES; i++) {
-      channel.receive(Frames.error(ErrorCode.RATE_LIMITED, "cart", 1, true, 0));
-      scheduler.runPending();
-      assertEquals(1, channel.drain().size());
-    }
-    channel.receive(Frames.error(ErrorCode.RATE_LIMITED, "cart", 1, true, 0));
+    channel.receive(Frames.error(ErrorCode.INTERNAL, "cart", 1, true, 0));
+    assertEquals(ErrorCode.INTERNAL, failure(a).errorCode());
+    assertEquals(List.of(2L), seqs(channel.drain()));
+    channel.receive(Frames.error(ErrorCode.STALE_SEQUENCE, "cart", 2, false, 0));
+    assertEquals(ErrorCode.STALE_SEQUENCE, failure(b).errorCode());
+    assertEquals(List.of(3L), seqs(channel.drain()));
+    assertFalse(c.isDone());
+    assertFalse(failure(b).mayHaveBeenApplied(), "sent once and refused: certainly not applied");
 
-    HandoffException e = failure(written);
-    assertEquals(ErrorCode.RATE_LIMITED, e.errorCode());
-    assertTrue(e.retryable());
+    channel.closeWith(1006, "reset");
+    scheduler.runPending();
+    FakeChannel second = connector.last().open();
+    second.receive(welcome(3));
+    second.drain();
+    second.receive(Frames.error(ErrorCode.STALE_SEQUENCE, "cart", 3, false, 0));
+    assertTrue(failure(c).mayHaveBeenApplied(), "a re-sent number handled long ago");
   }
 
   @Test
@@ -593,6 +708,50 @@ class SyncEngineTest {
   }
 
   @Test
+  void storeUnavailableCloseReconnectsWithinTheShortBackoff() {
+    engine =
+        engine(
+            b ->
+                b.reconnectBackoff(Duration.ofMillis(100), Duration.ofSeconds(60))
+                    .unavailableBackoffMax(Duration.ofSeconds(2)));
+    engine.connect();
+    for (int i = 0; i < 12; i++) {
+      connector.last().open().closeWith(1006, "refused");
+      scheduler.runPending();
+    }
+    connector.last().open().closeWith(1006, "refused");
+    long longDelay = scheduler.pending().get(0).delayNanos;
+    scheduler.runPending();
+
+    connector.last().open().closeWith(4005, "store unavailable during resume");
+
+    assertTrue(longDelay >= Duration.ofSeconds(10).toNanos(), "the usual backoff has grown");
+    assertEquals(
+        Duration.ofSeconds(1).toNanos(),
+        scheduler.pending().get(0).delayNanos,
+        "half (the test's jitter) of the 2 s cap");
+  }
+
+  @Test
+  void eachFailedAttemptAndLostConnectionMovesToTheNextUrl() {
+    URI a = URI.create("ws://a.example:8080/ws");
+    URI b = URI.create("ws://b.example:8080/ws");
+    URI c = URI.create("ws://c.example:8080/ws");
+    engine = engine(builder -> builder.urls(List.of(a, b, c)));
+    engine.connect();
+    connector.last().open().closeWith(1006, "refused");
+    scheduler.runPending();
+    FakeChannel onB = connector.last().open();
+    onB.receive(welcome(0));
+    onB.closeWith(4000, "shutting down");
+    scheduler.runPending();
+    connector.last().open().closeWith(1006, "refused");
+    scheduler.runPending();
+
+    assertEquals(List.of(a, b, c, a), connector.endpoints);
+  }
+
+  @Test
   void welcomeResetsTheBackoff() {
     FakeChannel channel = connected(0);
     channel.closeWith(4000, "draining");
@@ -624,13 +783,17 @@ class SyncEngineTest {
   }
 
   @Test
-  void terminalCloseAfterWelcomeFailsInFlightWrites() {
+  void terminalCloseAfterWelcomeFailsInFlightWritesSayingTheyMayHaveBeenApplied() {
     FakeChannel channel = connected(0);
     CompletableFuture<Long> written = engine.document("cart").set("f", bytes("1"));
+    CompletableFuture<Long> waiting = engine.document("cart").set("f", bytes("2"));
 
     channel.closeWith(4503, "revoked");
 
-    assertEquals(4503, failure(written).closeCode());
+    HandoffException sent = failure(written);
+    assertEquals(4503, sent.closeCode());
+    assertTrue(sent.mayHaveBeenApplied(), sent.getMessage());
+    assertFalse(failure(waiting).mayHaveBeenApplied(), "never sent");
     assertEquals(
         new RecordingListener.StateChange(ConnectionState.CLOSED, 4503, "revoked"),
         listener.states.get(listener.states.size() - 1));
@@ -690,7 +853,7 @@ class SyncEngineTest {
   @Test
   void tokenSupplierFailureIsReportedAndRetried() {
     Connector failing =
-        l -> {
+        (url, l) -> {
           throw new IllegalStateException("token service down");
         };
     engine =

@@ -9,6 +9,7 @@ import io.handoff.client.HandoffClient;
 import io.handoff.client.HandoffException;
 import io.handoff.client.HandoffListener;
 import io.handoff.client.OfferListener;
+import io.handoff.protocol.CloseCode;
 import io.handoff.protocol.v1.FieldOp;
 import io.handoff.protocol.v1.Offer;
 import io.handoff.protocol.v1.OfferOutcome;
@@ -59,8 +60,12 @@ final class Device implements HandoffListener, OfferListener {
   private volatile boolean closing;
   // Whether a Welcome ever arrived: losses before the first one are retried connection attempts.
   private volatile boolean welcomed;
+  // Why the first connection attempt failed, before any Welcome; null if it did not.
+  private volatile String firstFailure;
   private volatile long lastDownNanos = Long.MIN_VALUE;
   private volatile long lastSyncedNanos = Long.MIN_VALUE;
+  // Whether the device was connected and caught up when the run stopped writing and draining.
+  private volatile boolean upAtEnd;
   // Set before connecting by the handoff scenario; null otherwise.
   private volatile HandoffRun handoff;
 
@@ -90,7 +95,7 @@ final class Device implements HandoffListener, OfferListener {
     this.dropsExpected = dropsExpected;
     this.trackers = new VersionTracker[logs.length];
     for (int i = 0; i < logs.length; i++) {
-      trackers[i] = new VersionTracker(devicesPerUser);
+      trackers[i] = new VersionTracker();
     }
     this.resumeTargets = new long[logs.length];
   }
@@ -132,6 +137,11 @@ final class Device implements HandoffListener, OfferListener {
     }
   }
 
+  /** Why this device's first connection attempt failed, if it failed before any Welcome. */
+  String firstFailure() {
+    return firstFailure;
+  }
+
   /** Whether the client is connected (a Welcome arrived on the current connection). */
   boolean isUp() {
     return up;
@@ -152,6 +162,19 @@ final class Device implements HandoffListener, OfferListener {
     closing = true;
   }
 
+  /**
+   * Notes, at the end of the drain, whether the device is connected and caught up on its current
+   * connection: only such a device can be expected to hold every acked write.
+   */
+  void markEnd() {
+    upAtEnd = up && lastSyncedNanos >= lastDownNanos;
+  }
+
+  /** Whether the device was connected and caught up at the end of the drain. */
+  boolean upAtEnd() {
+    return upAtEnd;
+  }
+
   /** Submits one write of {@code payload} to document {@code doc}. Any thread. */
   void write(int doc, byte[] payload) {
     DocLog log = logs[doc];
@@ -162,7 +185,6 @@ final class Device implements HandoffListener, OfferListener {
               if (error == null) {
                 stats.acked.increment();
                 if (!log.acked(version, slot)) {
-                  stats.duplicated.increment();
                   stats.sample(
                       "user "
                           + user
@@ -188,8 +210,11 @@ final class Device implements HandoffListener, OfferListener {
     }
     VersionTracker tracker = trackers[doc];
     switch (change.kind()) {
-      case DELTA -> onDelta(tracker, change);
-      case OWN_WRITE -> tracker.onVersion(change.version(), slot, change.originSeq());
+      case DELTA -> onDelta(doc, tracker, change);
+      case OWN_WRITE -> {
+        tracker.onVersion(change.version());
+        observe(doc, change.version(), slot, change.originSeq(), deviceId);
+      }
       case SNAPSHOT -> {
         stats.snapshots.increment();
         tracker.onSnapshot(change.version());
@@ -201,30 +226,23 @@ final class Device implements HandoffListener, OfferListener {
     }
   }
 
-  private void onDelta(VersionTracker tracker, DocumentChange change) {
+  private void onDelta(int doc, VersionTracker tracker, DocumentChange change) {
     String origin = change.originDevice();
     boolean own = deviceId.equals(origin);
-    VersionTracker.Arrival arrival =
-        tracker.onVersion(change.version(), slotOf(origin), change.originSeq());
+    VersionTracker.Arrival arrival = tracker.onVersion(change.version());
+    if (arrival != VersionTracker.Arrival.DUPLICATE) {
+      observe(doc, change.version(), slotOf(origin), change.originSeq(), origin);
+    }
     if (own) {
       // Our own write, pushed back during a resume: it keeps the replica whole, but it is not a
       // delivery to another device.
       return;
     }
     switch (arrival) {
-      case DUPLICATE -> stats.duplicated.increment();
-      case APPLIED_TWICE -> {
-        stats.received.increment();
+      case DUPLICATE -> {
         stats.duplicated.increment();
         stats.sample(
-            "device "
-                + index
-                + ": write #"
-                + change.originSeq()
-                + " of "
-                + origin
-                + " arrived again as version "
-                + change.version());
+            "device " + index + ": " + change.document() + " v" + change.version() + " twice");
       }
       case OUT_OF_ORDER -> {
         stats.received.increment();
@@ -235,6 +253,34 @@ final class Device implements HandoffListener, OfferListener {
         stats.received.increment();
         timed(change);
       }
+    }
+  }
+
+  /** Tells the document's log who wrote a version; counts a write the server applied twice. */
+  private void observe(int doc, long version, int originSlot, long originSeq, String origin) {
+    DocLog.Seen seen = logs[doc].observe(version, originSlot, originSeq);
+    if (seen == DocLog.Seen.APPLIED_TWICE) {
+      stats.duplicated.increment();
+      stats.sample(
+          "user "
+              + user
+              + " "
+              + documentName(doc)
+              + ": write #"
+              + originSeq
+              + " of "
+              + origin
+              + " applied again as version "
+              + version);
+    } else if (seen == DocLog.Seen.VERSION_REUSED) {
+      stats.sample(
+          "user "
+              + user
+              + " "
+              + documentName(doc)
+              + ": version "
+              + version
+              + " arrived as two different writes");
     }
   }
 
@@ -273,14 +319,18 @@ final class Device implements HandoffListener, OfferListener {
       case RECONNECTING -> {
         wentDown();
         if (!welcomed) {
+          if (firstFailure == null) {
+            firstFailure = closeCode + " " + reason;
+          }
           // The first connection attempt failed (refused, cut during the handshake): the client
           // retries by itself, and the connect phase counts the device if it gets in.
           stats.connectRetries.increment();
           return;
         }
         stats.disconnects.increment();
+        stats.closed(closeCode);
         lastDownNanos = now;
-        if (!dropsExpected || closeCode != ABNORMAL_CLOSURE) {
+        if (!isDocumented(closeCode) && !(dropsExpected && closeCode == ABNORMAL_CLOSURE)) {
           stats.unexpectedDisconnects.increment();
           stats.sample("device " + index + " lost its connection: " + closeCode + " " + reason);
         }
@@ -294,6 +344,9 @@ final class Device implements HandoffListener, OfferListener {
       }
       case CLOSED -> {
         wentDown();
+        if (!welcomed && firstFailure == null) {
+          firstFailure = closeCode + " " + reason;
+        }
         if (!closing) {
           stats.terminalCloses.increment();
           stats.sample("device " + index + " closed for good: " + closeCode + " " + reason);
@@ -348,6 +401,16 @@ final class Device implements HandoffListener, OfferListener {
     }
     stats.resumes.increment();
     stats.resume.recordValue(Math.max(0, now - resumeStartNanos) / 1_000);
+  }
+
+  /**
+   * Whether the server closed with one of its documented "reconnect" codes (shutdown, slow
+   * consumer, idle timeout, token expiry, internal error, store unavailable): the protocol working
+   * as documented, not an error of the run.
+   */
+  static boolean isDocumented(int closeCode) {
+    CloseCode code = CloseCode.of(closeCode);
+    return code != null && code.reconnect();
   }
 
   private static int documentIndex(String name) {

@@ -19,9 +19,10 @@ import java.util.concurrent.atomic.AtomicLong;
 
 /**
  * All simulated devices of a run: {@code users x devices} clients on one shared event-loop group,
- * spread round-robin over the target URLs and the source addresses. Device {@code i} is slot {@code
- * i % devices} of user {@code i / devices}, so a user's devices land on different URLs when there
- * are several.
+ * spread round-robin over the source addresses. Every device gets every target URL, as an app
+ * would, so it moves to the next node when one fails; device {@code i} gets the list rotated by
+ * {@code i}, so it starts on URL {@code i % urls} and a user's devices start on different nodes
+ * when there are several. Device {@code i} is slot {@code i % devices} of user {@code i / devices}.
  *
  * <p>Lifecycle: built (tokens minted, clients built, nothing connected), {@link #connectAll}, used,
  * then {@link #close()}: every client is closed and the event loops stop. Methods other than the
@@ -37,6 +38,7 @@ final class Fleet implements AutoCloseable {
   private final int users;
   private final int devicesPerUser;
   private final Stats stats;
+  private final List<URI> urls;
 
   /**
    * @param dropsExpected whether connections cut by the load tester are part of the run
@@ -46,6 +48,7 @@ final class Fleet implements AutoCloseable {
     this.users = o.users;
     this.devicesPerUser = o.devices;
     this.stats = stats;
+    this.urls = List.copyOf(o.urls);
     List<InetSocketAddress> sources = o.sourceAddresses();
     Tokens tokens = new Tokens(o.jwtSecret);
     String prefix = o.userPrefix();
@@ -62,11 +65,10 @@ final class Fleet implements AutoCloseable {
         for (int s = 0; s < devicesPerUser; s++) {
           int i = u * devicesPerUser + s;
           Device device = new Device(i, u, s, devicesPerUser, logs[u], stats, dropsExpected);
-          URI url = o.urls.get(i % o.urls.size());
           String token = tokens.mint(user, device.deviceId, tokenTtl);
           HandoffClient.Builder b =
               HandoffClient.builder()
-                  .url(url)
+                  .urls(rotated(o.urls, i))
                   .token(token)
                   .followAll()
                   .eventLoopGroup(group)
@@ -86,9 +88,39 @@ final class Fleet implements AutoCloseable {
     }
   }
 
+  /** {@code urls} starting at index {@code i % size}, wrapping around. */
+  static List<URI> rotated(List<URI> urls, int i) {
+    List<URI> out = new ArrayList<>(urls.size());
+    int start = i % urls.size();
+    for (int k = 0; k < urls.size(); k++) {
+      out.add(urls.get((start + k) % urls.size()));
+    }
+    return out;
+  }
+
+  /** Sum over the devices of {@link HandoffClient#writesResent()}. */
+  long writesResent() {
+    long n = 0;
+    for (Device d : devices) {
+      if (d != null) {
+        n += d.client().writesResent();
+      }
+    }
+    return n;
+  }
+
+  /** Notes for each device whether it is connected and caught up now ({@link Device#markEnd}). */
+  void markEnd() {
+    for (Device d : devices) {
+      d.markEnd();
+    }
+  }
+
   int users() {
     return users;
   }
+
+  private volatile String connectProblem;
 
   int devicesPerUser() {
     return devicesPerUser;
@@ -148,6 +180,15 @@ final class Fleet implements AutoCloseable {
         } else if (issued >= devices.length) {
           Thread.sleep(20);
         }
+        if (stats.connected.get() == 0
+            && issued > 0
+            && (issued == devices.length || permits.availablePermits() == 0)
+            && everyIssuedFailed(issued)) {
+          // Not one device got in and each tried: waiting longer only repeats the refusal.
+          connectProblem = ConnectFailures.describe(devices[0].firstFailure(), urls);
+          progress.printf("giving up: no device could connect: %s%n", connectProblem);
+          break;
+        }
         long now = System.nanoTime();
         if (now >= nextPrint) {
           nextPrint += TimeUnit.SECONDS.toNanos(1);
@@ -163,7 +204,33 @@ final class Fleet implements AutoCloseable {
     progress.printf(
         "connected %d/%d devices in %.1fs (%d failed)%n",
         connected, devices.length, (System.nanoTime() - start) / 1e9, failed.get());
+    if (connected < devices.length && connectProblem == null) {
+      for (Device d : devices) {
+        if (d.firstFailure() != null) {
+          connectProblem = ConnectFailures.describe(d.firstFailure(), urls);
+          progress.printf("first connection failure: %s%n", connectProblem);
+          break;
+        }
+      }
+    }
     return connected;
+  }
+
+  private boolean everyIssuedFailed(int issued) {
+    for (int i = 0; i < issued; i++) {
+      if (devices[i].firstFailure() == null) {
+        return false;
+      }
+    }
+    return true;
+  }
+
+  /**
+   * Why devices could not connect, in words a person acts on ("connection refused by ...", the
+   * server's reason for refusing a token), or null when every device connected.
+   */
+  String connectProblem() {
+    return connectProblem;
   }
 
   /**

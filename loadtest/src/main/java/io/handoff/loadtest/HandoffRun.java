@@ -681,6 +681,7 @@ final class HandoffRun {
         .put("duplicated", duplicated)
         .put("reordered", 0)
         .put("errors", errors)
+        .put("closes", stats.closes())
         .put("p50_ms", Timeline.ms(latency.getValueAtPercentile(50)))
         .put("p90_ms", Timeline.ms(latency.getValueAtPercentile(90)))
         .put("p99_ms", Timeline.ms(latency.getValueAtPercentile(99)))
@@ -733,7 +734,8 @@ final class HandoffRun {
               + " of "
               + fleet.size()
               + " devices connected within "
-              + Durations.format(o.connectTimeout));
+              + Durations.format(o.connectTimeout)
+              + (fleet.connectProblem() == null ? "" : ": " + fleet.connectProblem()));
     }
     if (lost > 0) {
       result.problem(

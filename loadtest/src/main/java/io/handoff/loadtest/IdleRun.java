@@ -96,6 +96,7 @@ final class IdleRun {
         .put("duplicated", 0)
         .put("reordered", 0)
         .put("errors", errors)
+        .put("closes", stats.closes())
         .put("p50_ms", 0.0)
         .put("p90_ms", 0.0)
         .put("p99_ms", 0.0)
@@ -144,7 +145,8 @@ final class IdleRun {
               + " of "
               + fleet.size()
               + " devices connected within "
-              + Durations.format(o.connectTimeout));
+              + Durations.format(o.connectTimeout)
+              + (fleet.connectProblem() == null ? "" : ": " + fleet.connectProblem()));
     }
     if (errors > 0) {
       result.problem(

@@ -4,7 +4,9 @@ import java.math.BigDecimal;
 import java.util.Collection;
 import java.util.Map;
 
-/** Writes flat JSON: objects of numbers, strings, booleans and lists of strings. Stateless. */
+/**
+ * Writes JSON: objects of numbers, strings, booleans, lists, and objects nested as maps. Stateless.
+ */
 final class Json {
   private Json() {}
 
@@ -33,6 +35,19 @@ final class Json {
       b.append(Double.isFinite(d) ? number(d) : "null");
     } else if (v instanceof Number n) {
       b.append(n.longValue());
+    } else if (v instanceof Map<?, ?> m) {
+      b.append('{');
+      boolean first = true;
+      for (Map.Entry<?, ?> e : m.entrySet()) {
+        if (!first) {
+          b.append(',');
+        }
+        first = false;
+        string(b, String.valueOf(e.getKey()));
+        b.append(':');
+        value(b, e.getValue());
+      }
+      b.append('}');
     } else if (v instanceof Collection<?> c) {
       b.append('[');
       boolean first = true;

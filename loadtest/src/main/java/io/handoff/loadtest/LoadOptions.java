@@ -13,7 +13,8 @@ import picocli.CommandLine.Option;
 
 /**
  * The options every scenario takes (a picocli mixin). The first group is the stable command line of
- * PRODUCT.md; the rest are extras. {@link #validate()} checks them together.
+ * the load tester (kept stable for scripts); the rest are extras. {@link #validate()} checks them
+ * together.
  */
 final class LoadOptions {
   /** Devices per user that {@link DocLog} can tell apart. */
@@ -24,7 +25,9 @@ final class LoadOptions {
       required = true,
       split = ",",
       paramLabel = "ws://HOST:PORT/ws",
-      description = "WebSocket endpoint(s); devices are spread round-robin over them.")
+      description =
+          "WebSocket endpoint(s) of one deployment. Every device gets all of them and moves to the"
+              + " next when one fails; device i starts on the (i mod n)-th.")
   List<URI> urls = new ArrayList<>();
 
   @Option(
@@ -159,6 +162,7 @@ final class LoadOptions {
    */
   void validate() {
     check(!urls.isEmpty(), "--url is required");
+    check(new java.util.HashSet<>(urls).size() == urls.size(), "--url lists a URL twice: " + urls);
     for (URI url : urls) {
       check(
           "ws".equalsIgnoreCase(url.getScheme()) || "wss".equalsIgnoreCase(url.getScheme()),

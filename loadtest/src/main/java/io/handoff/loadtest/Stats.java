@@ -2,6 +2,9 @@ package io.handoff.loadtest;
 
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.LongAdder;
 import org.HdrHistogram.Recorder;
@@ -29,7 +32,10 @@ final class Stats {
   /** Of {@link #received}, those that arrived inside the measurement window. */
   final LongAdder receivedInWindow = new LongAdder();
 
-  /** Deltas of a version the device already had, and writes applied twice. */
+  /**
+   * Deltas of a version the device already had (one write delivered twice), and writes the server
+   * applied twice (one writer's sequence number under two versions).
+   */
   final LongAdder duplicated = new LongAdder();
 
   /** Versions that arrived while the one before had not. */
@@ -50,7 +56,10 @@ final class Stats {
   /** First connection attempts that failed and were retried by the client. */
   final LongAdder connectRetries = new LongAdder();
 
-  /** Connections lost that the load tester did not cause. */
+  /**
+   * Connections lost after a Welcome that were neither a documented reconnect close of the server
+   * nor a cut the load tester made.
+   */
   final LongAdder unexpectedDisconnects = new LongAdder();
 
   /** Clients closed for good by the server (terminal close code) while the run needed them. */
@@ -80,8 +89,23 @@ final class Stats {
   /** Deliveries received at or after this are outside the window of {@code delivered_per_s}. */
   volatile long measureToNanos = Long.MAX_VALUE;
 
+  // Connections lost after a Welcome, by close code (1006: without a close frame).
+  private final Map<Integer, LongAdder> closes = new ConcurrentHashMap<>();
+
   private final List<String> samples = new ArrayList<>();
   private int sampled;
+
+  /** Counts a connection lost with {@code closeCode}. Any thread. */
+  void closed(int closeCode) {
+    closes.computeIfAbsent(closeCode, c -> new LongAdder()).increment();
+  }
+
+  /** Connections lost so far by close code, in code order. */
+  Map<String, Long> closes() {
+    Map<String, Long> out = new TreeMap<>();
+    closes.forEach((code, n) -> out.put(Integer.toString(code), n.sum()));
+    return out;
+  }
 
   /** Keeps the first few error messages; counts the rest. Any thread. */
   synchronized void sample(String message) {

@@ -4,15 +4,15 @@ import java.util.Arrays;
 
 /**
  * What one device has received of one document: the set of versions that reached it as a delta or
- * as the ack of its own write, the highest version a snapshot covered, and, per writing device, the
- * last client sequence number seen. It classifies each arrival and, at the end of a run, walks
- * versions 1 to the document's final version to count what never arrived.
+ * as the ack of its own write, and the highest version a snapshot covered. It classifies each
+ * arrival and, at the end of a run, walks versions 1 to the document's final version to count what
+ * never arrived. Whether a write was applied twice is the {@link DocLog}'s to tell, from the
+ * writers' sequence numbers.
  *
- * <p>Definitions: a version that arrives again is a <em>duplicate</em>; a version that arrives when
- * the previous one has not is <em>out of order</em> (a gap, or a late arrival behind a higher
- * version); a new version whose writer's sequence number is not above that writer's last one means
- * one write was applied twice (also a duplicate). A version neither received nor covered by a
- * snapshot is <em>missing</em>.
+ * <p>Definitions: a version that arrives again is a <em>duplicate</em> (the same write delivered
+ * twice); a version that arrives when the previous one has not is <em>out of order</em> (a gap, or
+ * a late arrival behind a higher version). A version neither received nor covered by a snapshot is
+ * <em>missing</em>.
  *
  * <p>Threading: confined to the device's event loop, except {@link #high()}, which any thread may
  * read (the drain loop polls it).
@@ -26,9 +26,7 @@ final class VersionTracker {
     /** A new version, but not the next one (a gap before it, or a higher one came first). */
     OUT_OF_ORDER,
     /** A version already received. */
-    DUPLICATE,
-    /** A new version carrying a writer's sequence number already seen: a write applied twice. */
-    APPLIED_TWICE
+    DUPLICATE
   }
 
   /** What {@link #walk} found missing, and what a snapshot covered instead. Mutable, one thread. */
@@ -49,22 +47,9 @@ final class VersionTracker {
   private long[] seen = new long[1];
   private volatile long high;
   private long snapshotVersion;
-  private final long[] lastSeqByOrigin;
 
-  /**
-   * @param origins how many devices may write (their slots are 0 to origins - 1)
-   */
-  VersionTracker(int origins) {
-    this.lastSeqByOrigin = new long[origins];
-  }
-
-  /**
-   * A version arrived as a delta or as the ack of this device's own write.
-   *
-   * @param originSlot the writing device's slot, or -1 when unknown
-   * @param originSeq the writer's client sequence number, or 0 when unknown
-   */
-  Arrival onVersion(long version, int originSlot, long originSeq) {
+  /** A version arrived as a delta or as the ack of this device's own write. */
+  Arrival onVersion(long version) {
     if (version <= 0) {
       throw new IllegalArgumentException("versions start at 1, was " + version);
     }
@@ -75,12 +60,6 @@ final class VersionTracker {
     long previousHigh = high;
     if (version > previousHigh) {
       high = version;
-    }
-    if (originSlot >= 0 && originSlot < lastSeqByOrigin.length && originSeq > 0) {
-      if (originSeq <= lastSeqByOrigin[originSlot]) {
-        return Arrival.APPLIED_TWICE;
-      }
-      lastSeqByOrigin[originSlot] = originSeq;
     }
     return version == previousHigh + 1 ? Arrival.IN_ORDER : Arrival.OUT_OF_ORDER;
   }

@@ -21,11 +21,21 @@ import org.HdrHistogram.Histogram;
  * count. What is counted:
  *
  * <ul>
- *   <li>{@code expected}: writes sent times (devices - 1), one delivery per other device;
+ *   <li>{@code expected}: acked writes times (devices - 1), one delivery per other device;
  *   <li>{@code received}: versions written by another device that reached a device as a delta;
- *   <li>{@code lost}: expected deliveries that never arrived (for {@code reconnect}, a version that
- *       arrived inside a snapshot after a resume counts as delivered, as the protocol allows);
- *   <li>{@code duplicated}, {@code reordered}: see {@link VersionTracker};
+ *   <li>{@code lost}: acked writes of another device that never reached a device connected and
+ *       caught up at the end of the drain (for {@code reconnect}, a version that arrived inside a
+ *       snapshot after a resume counts as delivered, as the protocol allows); what is missing at a
+ *       device that was not is {@code missed_while_down};
+ *   <li>{@code unacked}: writes sent and never acked (failed, or still unanswered at the end),
+ *       apart from {@code lost};
+ *   <li>{@code duplicated}: a write delivered twice to one device ({@link VersionTracker}), or
+ *       applied twice by the server ({@link DocLog}); {@code resent}: writes the clients sent again
+ *       with the same sequence number, which is not a duplicate;
+ *   <li>{@code reordered}: see {@link VersionTracker}; {@code applied_out_of_order}: writes the
+ *       server applied after a newer write of the same device to the same document;
+ *   <li>{@code closes}: connections lost after a Welcome, by close code; the server's documented
+ *       reconnect codes (and the cuts of {@code reconnect}) are not errors;
  *   <li>{@code unconverged}: device replicas not at the document's final version after the drain.
  * </ul>
  */
@@ -89,6 +99,7 @@ final class WriteRun {
         long drainStart = System.nanoTime();
         drained = drain(fleet, stats, timeline, storm, drainStart + o.drainTimeout.toNanos());
         drainNanos = System.nanoTime() - drainStart;
+        fleet.markEnd();
         timeline.sample(stats, System.nanoTime());
       }
     } catch (InterruptedException e) {
@@ -254,6 +265,7 @@ final class WriteRun {
     return true;
   }
 
+  /** What counts in {@code errors}; never-acked writes are apart ({@code unacked}). */
   private static long errors(Stats stats) {
     return stats.writeErrors.sum()
         + stats.clientErrors.sum()
@@ -276,11 +288,15 @@ final class WriteRun {
     int devices = fleet.devicesPerUser();
     long sent = stats.sent.sum();
     long acked = stats.acked.sum();
-    long expected = sent * (devices - 1);
+    long expected = acked * (devices - 1);
     long received = stats.received.sum();
+    // Devices connected and caught up at the end of the drain, and the others.
     VersionTracker.Walk walk = new VersionTracker.Walk();
+    VersionTracker.Walk down = new VersionTracker.Walk();
     long unconverged = 0;
     long diverged = 0;
+    long reused = 0;
+    long outOfWriteOrder = 0;
     for (int u = 0; u < fleet.users(); u++) {
       DocLog[] logs = fleet.logs(u);
       for (int k = 0; k < logs.length; k++) {
@@ -288,10 +304,12 @@ final class WriteRun {
         for (int s = 0; s < devices; s++) {
           last = Math.max(last, fleet.device(u, s).trackers[k].high());
         }
+        reused += logs[k].reused();
+        outOfWriteOrder += logs[k].appliedOutOfOrder(last);
         Map<String, ByteString> reference = null;
         for (int s = 0; s < devices; s++) {
           Device d = fleet.device(u, s);
-          d.trackers[k].walk(last, logs[k], s, walk);
+          d.trackers[k].walk(last, logs[k], s, d.upAtEnd() ? walk : down);
           Document doc = d.client().document(Device.documentName(k));
           if (doc.version() != last) {
             unconverged++;
@@ -307,12 +325,12 @@ final class WriteRun {
     }
     boolean snapshotsCount = churn != null;
     long delivered = received + (snapshotsCount ? walk.othersViaSnapshot : 0);
-    long missing =
-        walk.othersMissing + walk.unknownMissing + (snapshotsCount ? 0 : walk.othersViaSnapshot);
-    long lost = Math.max(0, Math.max(expected - delivered, missing));
-    long unsettled = Math.max(0, sent - acked - stats.writeErrors.sum());
+    long lost = walk.othersMissing + (snapshotsCount ? 0 : walk.othersViaSnapshot);
+    long missedWhileDown = down.othersMissing + down.ownMissing;
+    long unacked = Math.max(0, sent - acked);
+    long unsettled = Math.max(0, unacked - stats.writeErrors.sum());
     long notConnected = fleet.size() - connected;
-    long errors = errors(stats) + unsettled + notConnected;
+    long errors = errors(stats) + notConnected;
     long duplicated = stats.duplicated.sum();
     long reordered = stats.outOfOrder.sum();
 
@@ -329,6 +347,12 @@ final class WriteRun {
         .put("duplicated", duplicated)
         .put("reordered", reordered)
         .put("errors", errors)
+        .put("unacked", unacked)
+        .put("resent", fleet.writesResent())
+        .put("closes", stats.closes())
+        .put("applied_out_of_order", outOfWriteOrder)
+        .put("version_reused", reused)
+        .put("missed_while_down", missedWhileDown)
         .put("p50_ms", Timeline.ms(latency.getValueAtPercentile(50)))
         .put("p90_ms", Timeline.ms(latency.getValueAtPercentile(90)))
         .put("p99_ms", Timeline.ms(latency.getValueAtPercentile(99)))
@@ -377,6 +401,9 @@ final class WriteRun {
     if (walk.ownMissing > 0) {
       result.put("own_missing", walk.ownMissing);
     }
+    if (walk.unknownMissing > 0) {
+      result.put("unacked_missing", walk.unknownMissing);
+    }
     result.timeline(timeline);
 
     if (notConnected > 0) {
@@ -387,14 +414,36 @@ final class WriteRun {
               + fleet.size()
               + " devices connected within "
               + Durations.format(o.connectTimeout)
+              + (fleet.connectProblem() == null ? "" : ": " + fleet.connectProblem())
               + "; nothing was written");
     }
     if (lost > 0) {
       result.problem(
-          lost + " deliveries lost (expected " + expected + ", delivered " + delivered + ")");
+          lost
+              + " acked writes never reached a device that was connected at the end (expected "
+              + expected
+              + " deliveries, "
+              + delivered
+              + " arrived)");
+    }
+    if (unacked > 0) {
+      result.problem(
+          unacked
+              + " writes never acked ("
+              + stats.writeErrors.sum()
+              + " failed, "
+              + unsettled
+              + " unanswered at the end)");
     }
     if (duplicated > 0) {
-      result.problem(duplicated + " duplicated deliveries or writes applied twice");
+      result.problem(duplicated + " writes delivered twice to a device or applied twice");
+    }
+    if (outOfWriteOrder > 0) {
+      result.problem(
+          outOfWriteOrder + " writes applied after a newer write of the same device and document");
+    }
+    if (reused > 0) {
+      result.problem(reused + " versions given to two different writes");
     }
     if (reordered > 0) {
       result.problem(reordered + " deliveries out of order");
@@ -405,10 +454,8 @@ final class WriteRun {
               + " errors ("
               + stats.writeErrors.sum()
               + " failed writes, "
-              + unsettled
-              + " writes never acked, "
               + stats.unexpectedDisconnects.sum()
-              + " unexpected disconnects, "
+              + " connections lost without a documented close code, "
               + stats.terminalCloses.sum()
               + " terminal closes, "
               + stats.clientErrors.sum()

@@ -9,6 +9,8 @@ import io.handoff.server.auth.DevTokens;
 import io.handoff.server.engine.memory.MemoryEngine;
 import java.io.ByteArrayOutputStream;
 import java.io.PrintStream;
+import java.net.InetAddress;
+import java.net.ServerSocket;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -17,11 +19,15 @@ import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+import java.util.function.Consumer;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
@@ -88,6 +94,8 @@ class ScenarioSmokeTest {
     assertEquals("800", json.get("expected"));
     assertEquals("800", json.get("received"));
     assertNothingWentWrong(json);
+    assertEquals("0", json.get("resent"), "nothing to re-send on a calm run");
+    assertEquals("{}", json.get("closes"));
     for (String field :
         List.of(
             "p50_ms",
@@ -136,6 +144,68 @@ class ScenarioSmokeTest {
     assertTrue(Long.parseLong(json.get("cut")) >= 60, "the storm cut every connection");
     assertTrue(Long.parseLong(json.get("resumes")) >= 60, "every cut device resumed");
     assertTrue(Double.parseDouble(json.get("storm_all_resumed_ms")) > 0);
+  }
+
+  @Test
+  void everyDeviceGetsEveryUrlAndANodeDrainedMidRunIsADocumentedCloseNotAnError() throws Exception {
+    HandoffServer second =
+        HandoffServer.start(
+            ServerConfig.builder()
+                .host("127.0.0.1")
+                .port(0)
+                .nodeId("loadtest-smoke-2")
+                .jwtSecret(SECRET)
+                .heartbeatInterval(Duration.ofSeconds(1))
+                .build(),
+            engine);
+    String secondUrl = "ws://127.0.0.1:" + second.port() + "/ws";
+    // Stops the second node as soon as the run prints its first progress line while writing.
+    CompletableFuture<Void> writing = new CompletableFuture<>();
+    Thread stopper =
+        new Thread(
+            () -> {
+              writing.join();
+              second.close();
+            },
+            "smoke-stop-second-node");
+    stopper.start();
+    Run run;
+    try {
+      run =
+          run(
+              line -> {
+                if (line.matches("\\s*\\d+\\.\\ds  conn \\d+/\\d+.*")) {
+                  writing.complete(null);
+                }
+              },
+              "fanout",
+              "--url",
+              url + "," + secondUrl,
+              "--users",
+              "20",
+              "--devices",
+              "3",
+              "--rate",
+              "200",
+              "--duration",
+              "3s",
+              "--jwt-secret",
+              SECRET,
+              "--json");
+    } finally {
+      writing.complete(null);
+      stopper.join(60_000);
+      second.close();
+    }
+
+    assertEquals(0, run.exit, run.err);
+    Map<String, String> json = run.json();
+    assertEquals("60", json.get("connections"));
+    assertNothingWentWrong(json);
+    assertTrue(
+        json.get("closes").matches("\\{\"4000\":\\d+\\}"),
+        "the drained node's devices closed with SHUTDOWN only: " + json.get("closes"));
+    assertEquals("0", json.get("missed_while_down"));
   }
 
   @Test
@@ -255,6 +325,40 @@ class ScenarioSmokeTest {
     Map<String, String> json = run.json();
     assertEquals("0", json.get("connections"));
     assertEquals("false", json.get("ok"));
+    String said = run.out + run.err;
+    assertTrue(said.contains("the server refused the token (bad token signature)"), said);
+    assertTrue(said.contains("--jwt-secret"), "and says what to change: " + said);
+  }
+
+  @Test
+  @Timeout(value = 60, unit = TimeUnit.SECONDS)
+  void aStoppedServerIsReportedAsConnectionRefusedWithoutWaitingOutTheTimeout() throws Exception {
+    int closedPort;
+    try (ServerSocket s = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
+      closedPort = s.getLocalPort();
+    }
+    Run run =
+        run(
+            "fanout",
+            "--url",
+            "ws://127.0.0.1:" + closedPort + "/ws",
+            "--users",
+            "5",
+            "--devices",
+            "3",
+            "--duration",
+            "1s",
+            "--connect-timeout",
+            "10m",
+            "--jwt-secret",
+            SECRET,
+            "--json");
+
+    assertEquals(Result.EXIT_FAILED, run.exit);
+    String said = run.out + run.err;
+    assertTrue(said.contains("giving up: no device could connect"), said);
+    assertTrue(said.contains("connection refused by ws://127.0.0.1:" + closedPort), said);
+    assertEquals("false", run.json().get("ok"));
   }
 
   private static void assertNothingWentWrong(Map<String, String> json) {
@@ -262,12 +366,36 @@ class ScenarioSmokeTest {
     assertEquals("0", json.get("duplicated"), "duplicated");
     assertEquals("0", json.get("reordered"), "reordered");
     assertEquals("0", json.get("errors"), "errors");
+    if (json.containsKey("unacked")) {
+      assertEquals("0", json.get("unacked"), "unacked");
+      assertEquals("0", json.get("applied_out_of_order"), "applied_out_of_order");
+      assertEquals("0", json.get("version_reused"), "version_reused");
+    }
     assertEquals("true", json.get("ok"), "ok");
   }
 
   private static Run run(String... args) {
+    return run(line -> {}, args);
+  }
+
+  /** Runs the load tester; {@code progress} sees each line it writes to stderr as it comes. */
+  private static Run run(Consumer<String> progress, String... args) {
     ByteArrayOutputStream out = new ByteArrayOutputStream();
-    ByteArrayOutputStream err = new ByteArrayOutputStream();
+    ByteArrayOutputStream err =
+        new ByteArrayOutputStream() {
+          private int seen;
+
+          @Override
+          public synchronized void write(byte[] b, int off, int len) {
+            super.write(b, off, len);
+            String all = toString(StandardCharsets.UTF_8);
+            int end;
+            while ((end = all.indexOf('\n', seen)) >= 0) {
+              progress.accept(all.substring(seen, end));
+              seen = end + 1;
+            }
+          }
+        };
     int exit;
     try (PrintStream o = new PrintStream(out, true, StandardCharsets.UTF_8);
         PrintStream e = new PrintStream(err, true, StandardCharsets.UTF_8)) {
@@ -279,7 +407,7 @@ class ScenarioSmokeTest {
 
   private record Run(int exit, String out, String err) {
     private static final Pattern FIELD =
-        Pattern.compile("\"(\\w+)\":(\"(?:[^\"\\\\]|\\\\.)*\"|\\[[^\\]]*\\]|[^,}]+)");
+        Pattern.compile("\"(\\w+)\":(\"(?:[^\"\\\\]|\\\\.)*\"|\\[[^\\]]*\\]|\\{[^}]*\\}|[^,}]+)");
 
     String lastLine() {
       String[] lines = out.strip().split("\n");

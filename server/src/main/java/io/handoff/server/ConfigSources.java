@@ -20,7 +20,9 @@ import picocli.CommandLine.Model.OptionSpec;
  * given as a flag takes {@code HANDOFF_FOO_BAR} from the environment, else {@code foo-bar} from the
  * configuration file (Java properties, {@code --config FILE} or {@code HANDOFF_CONFIG}), else its
  * built-in default. A key in the file, or a {@code HANDOFF_*} variable, that names no option is an
- * error that names it, so a typo never passes silently. Immutable once built.
+ * error that names it (and the closest known name), so a typo never passes silently; the variables
+ * Kubernetes injects for a Service named {@code handoff} ({@link KubernetesServiceLinks}) are
+ * skipped. Immutable once built.
  */
 final class ConfigSources implements CommandLine.IDefaultValueProvider {
   static final String ENV_PREFIX = "HANDOFF_";
@@ -71,23 +73,72 @@ final class ConfigSources implements CommandLine.IDefaultValueProvider {
       for (String k : p.stringPropertyNames()) {
         if (!known.contains(k) || k.equals("config")) {
           throw new IllegalArgumentException(
-              "unknown key '" + k + "' in " + path + "; known keys: " + String.join(", ", known));
+              "unknown key '"
+                  + k
+                  + "' in "
+                  + path
+                  + closest(k, known, false)
+                  + "; known keys: "
+                  + String.join(", ", known));
         }
         fileValues.put(k, p.getProperty(k).trim());
       }
     }
-    for (String name : env.keySet()) {
-      if (name.startsWith(ENV_PREFIX)
-          && !known.contains(
-              name.substring(ENV_PREFIX.length()).toLowerCase(Locale.ROOT).replace('_', '-'))) {
+    Map<String, String> envValues = new TreeMap<>();
+    for (Map.Entry<String, String> e : env.entrySet()) {
+      String name = e.getKey();
+      if (!name.startsWith(ENV_PREFIX)
+          || KubernetesServiceLinks.isServiceLink(name, e.getValue())) {
+        continue;
+      }
+      String key = name.substring(ENV_PREFIX.length()).toLowerCase(Locale.ROOT).replace('_', '-');
+      if (!known.contains(key)) {
         throw new IllegalArgumentException(
             "unknown environment variable "
                 + name
+                + closest(key, known, true)
                 + "; known: "
                 + known.stream().map(ConfigSources::envName).toList());
       }
+      envValues.put(name, e.getValue());
     }
-    return new ConfigSources(Map.copyOf(env), Map.copyOf(fileValues), path);
+    return new ConfigSources(Map.copyOf(envValues), Map.copyOf(fileValues), path);
+  }
+
+  /** {@code " (did you mean X?)"} for the known key nearest to a typo, or nothing. */
+  private static String closest(String key, Set<String> known, boolean asEnv) {
+    String best = null;
+    int bestDistance = Integer.MAX_VALUE;
+    for (String k : known) {
+      int d = distance(key, k);
+      if (d < bestDistance) {
+        best = k;
+        bestDistance = d;
+      }
+    }
+    if (best == null || bestDistance > Math.max(2, key.length() / 4)) {
+      return "";
+    }
+    return " (did you mean " + (asEnv ? envName(best) : best) + "?)";
+  }
+
+  private static int distance(String a, String b) {
+    int[] prev = new int[b.length() + 1];
+    int[] cur = new int[b.length() + 1];
+    for (int j = 0; j <= b.length(); j++) {
+      prev[j] = j;
+    }
+    for (int i = 1; i <= a.length(); i++) {
+      cur[0] = i;
+      for (int j = 1; j <= b.length(); j++) {
+        int cost = a.charAt(i - 1) == b.charAt(j - 1) ? 0 : 1;
+        cur[j] = Math.min(Math.min(cur[j - 1] + 1, prev[j] + 1), prev[j - 1] + cost);
+      }
+      int[] t = prev;
+      prev = cur;
+      cur = t;
+    }
+    return prev[b.length()];
   }
 
   /** The option's key: its long name without dashes ({@code --redis-url} gives redis-url). */
@@ -113,13 +164,16 @@ final class ConfigSources implements CommandLine.IDefaultValueProvider {
     return file.get(key);
   }
 
-  /** Where a key's value came from, for the start-up log. */
+  /**
+   * Where a key's value came from, for error messages: {@code HANDOFF_FOO (--foo)} or {@code foo in
+   * FILE (--foo)}; null when neither the environment nor the file has it.
+   */
   String source(String key) {
     if (env.containsKey(envName(key))) {
-      return "env " + envName(key);
+      return envName(key) + " (--" + key + ")";
     }
     if (file.containsKey(key)) {
-      return filePath.toString();
+      return key + " in " + filePath + " (--" + key + ")";
     }
     return null;
   }

@@ -7,12 +7,18 @@ import io.handoff.server.auth.IdentityVerifier;
 import io.handoff.server.auth.SigningKeys;
 import io.handoff.server.auth.TokenConfig;
 import io.handoff.server.auth.TokenVerifier;
+import io.handoff.server.demo.DemoSite;
+import io.handoff.server.devices.ApiHandler;
 import io.handoff.server.devices.DeviceSessions;
 import io.handoff.server.engine.Engine;
 import io.handoff.server.handoff.HandoffService;
 import io.handoff.server.metrics.NodeMetrics;
 import io.handoff.server.session.Hub;
+import io.handoff.server.session.Sessions;
+import io.handoff.server.transport.AdminHandler;
 import io.handoff.server.transport.HandoffChannelInitializer;
+import io.handoff.server.transport.Readiness;
+import io.micrometer.core.instrument.Gauge;
 import io.netty.bootstrap.ServerBootstrap;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelHandlerContext;
@@ -36,13 +42,13 @@ import java.time.Clock;
 import java.time.Duration;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
-import java.util.function.BooleanSupplier;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * One Handoff node: binds the port and serves {@code /ws}, {@code /healthz}, {@code /readyz} and
- * the device-session API ({@code /v1/}, {@code /.well-known/jwks.json}) on the given engine. Only
+ * One Handoff node: binds the port and serves {@code /ws}, {@code /healthz}, {@code /readyz},
+ * {@code /metrics} and the device-session API ({@code /v1/}, {@code /.well-known/jwks.json}) on the
+ * given engine; with an admin port, {@code /metrics} moves there ({@link AdminHandler}). Only
  * bootstraps; the pipeline is assembled by {@link HandoffChannelInitializer}. The engine is the
  * caller's: closing the server does not close it.
  */
@@ -58,32 +64,45 @@ public final class HandoffServer implements AutoCloseable {
   private final EventLoopGroup boss;
   private final EventLoopGroup workers;
   private final Channel serverChannel;
+  private final Channel adminChannel; // null without --admin-port
   // Every accepted connection, until it closes: what a drain waits for.
   private final ChannelGroup connections = new DefaultChannelGroup(GlobalEventExecutor.INSTANCE);
   private final DeviceSessions deviceSessions;
+  private final Readiness readiness;
   private volatile boolean ready;
   private final AtomicBoolean stopping = new AtomicBoolean();
 
-  private HandoffServer(ServerConfig config, Engine engine) throws InterruptedException {
+  private HandoffServer(ServerConfig config, Engine engine, Scheduler time)
+      throws InterruptedException {
     this.config = config;
     this.engine = engine;
     this.metrics = new NodeMetrics(config.nodeId());
     this.stats = new ServerStats(metrics.registry());
-    this.handoff = new HandoffService(config, engine, stats);
-    this.hub = new Hub(engine.broker(), handoff);
-    handoff.start(hub);
+    this.handoff = new HandoffService(config, engine, stats, time);
+    this.hub = new Hub(engine.broker());
+    handoff.start();
     boolean epoll = Epoll.isAvailable();
     IoHandlerFactory io = epoll ? EpollIoHandler.newFactory() : NioIoHandler.newFactory();
     Class<? extends ServerChannel> channelType =
         epoll ? EpollServerSocketChannel.class : NioServerSocketChannel.class;
     this.boss = new MultiThreadIoEventLoopGroup(1, io);
     this.workers = new MultiThreadIoEventLoopGroup(io);
-    BooleanSupplier readiness = () -> ready && engine.healthy();
+    this.readiness =
+        () ->
+            stopping.get()
+                ? "draining"
+                : !ready ? "starting" : engine.healthy() ? null : "store unreachable";
     metrics.bindEventLoops(workers);
     metrics.bindNode(readiness, hub::users, hub::sessions);
+    Gauge.builder("handoff.store.up", () -> engine.healthy() ? 1 : 0)
+        .description("1 while the engine reaches its backing store (Redis)")
+        .register(metrics.registry());
+    Gauge.builder("handoff.draining", () -> stopping.get() ? 1 : 0)
+        .description("1 from SIGTERM until the node has let every connection go")
+        .register(metrics.registry());
     TokenVerifier development =
-        new Hs256TokenVerifier(config.jwtSecret(), config.clockSkew(), Clock.systemUTC());
-    this.deviceSessions = deviceSessions(config, engine, stats);
+        new Hs256TokenVerifier(config.jwtSecret(), config.clockSkew(), time.clock());
+    this.deviceSessions = deviceSessions(config, engine, stats, time.clock());
     deviceSessions.attach(
         new io.handoff.server.devices.DeviceApprovals(
             config.approvals(),
@@ -114,20 +133,51 @@ public final class HandoffServer implements AutoCloseable {
             .childHandler(
                 new HandoffChannelInitializer(
                     config,
-                    engine.store(),
-                    hub,
                     stats,
+                    time,
                     verifier,
                     readiness,
-                    metrics::scrape,
-                    deviceSessions));
+                    config.adminPort() < 0 ? metrics::scrape : null,
+                    DemoSite.withDemo(
+                        config, new ApiHandler(deviceSessions, verifier, stats, time.clock())),
+                    deviceSessions::check,
+                    new Sessions(
+                        config,
+                        stats,
+                        time,
+                        hub,
+                        engine.store(),
+                        handoff,
+                        deviceSessions,
+                        verifier)));
+    Channel bound = null;
     try {
-      this.serverChannel =
-          b.bind(new InetSocketAddress(config.host(), config.port())).sync().channel();
-    } catch (InterruptedException | RuntimeException e) {
+      bound = b.bind(new InetSocketAddress(config.host(), config.port())).sync().channel();
+      this.adminChannel =
+          config.adminPort() < 0
+              ? null
+              : AdminHandler.bind(
+                  boss,
+                  workers,
+                  channelType,
+                  config.adminHost(),
+                  config.adminPort(),
+                  readiness,
+                  metrics::scrape);
+      this.serverChannel = bound;
+    } catch (Exception e) { // Bind failures arrive as checked IOExceptions thrown sneakily.
+      if (bound != null) {
+        bound.close();
+      }
       boss.shutdownGracefully(0, 0, TimeUnit.MILLISECONDS);
       workers.shutdownGracefully(0, 0, TimeUnit.MILLISECONDS);
       handoff.stop();
+      metrics.close();
+      if (e instanceof java.io.IOException) {
+        throw bound == null
+            ? new ListenException("port", config.host(), config.port(), e)
+            : new ListenException("admin-port", config.adminHost(), config.adminPort(), e);
+      }
       throw e;
     }
     this.ready = true;
@@ -138,10 +188,16 @@ public final class HandoffServer implements AutoCloseable {
         port(),
         epoll ? "epoll" : "nio",
         engine.name());
+    if (adminChannel != null) {
+      log.info(
+          "management listener (/metrics, /healthz, /readyz) on {}:{}",
+          config.adminHost(),
+          adminPort());
+    }
   }
 
   private static DeviceSessions deviceSessions(
-      ServerConfig config, Engine engine, ServerStats stats) {
+      ServerConfig config, Engine engine, ServerStats stats, Clock clock) {
     TokenConfig t = config.tokens();
     SigningKeys keys = t.signingKeys();
     if (keys == null) {
@@ -153,8 +209,7 @@ public final class HandoffServer implements AutoCloseable {
           keys.current().getKeyID());
     }
     AccessTokens access =
-        new AccessTokens(
-            keys, t.issuer(), t.accessTokenTtl(), config.clockSkew(), Clock.systemUTC());
+        new AccessTokens(keys, t.issuer(), t.accessTokenTtl(), config.clockSkew(), clock);
     IdentityVerifier identity = null;
     if (t.identityJwks() != null) {
       identity =
@@ -166,7 +221,7 @@ public final class HandoffServer implements AutoCloseable {
               config.clockSkew(),
               t.jwksMinRefresh(),
               t.jwksMaxAge(),
-              Clock.systemUTC());
+              clock);
     } else {
       log.info("sign-in (POST /v1/sessions) is disabled: no identity JWKS configured");
     }
@@ -178,7 +233,7 @@ public final class HandoffServer implements AutoCloseable {
         config.nodeId(),
         config.storeLimits().maxDevicesPerUser(),
         stats,
-        Clock.systemUTC());
+        clock);
   }
 
   /** Sign-in, tokens, devices and erasure of this node. */
@@ -186,15 +241,38 @@ public final class HandoffServer implements AutoCloseable {
     return deviceSessions;
   }
 
-  /** Binds and starts serving. */
+  /**
+   * Binds and starts serving.
+   *
+   * @throws ListenException when the port or the admin port cannot be bound
+   */
   public static HandoffServer start(ServerConfig config, Engine engine)
       throws InterruptedException {
-    return new HandoffServer(config, engine);
+    return new HandoffServer(config, engine, Scheduler.system());
+  }
+
+  /**
+   * Binds and starts serving on {@code time}: every clock read and timer of the node (heartbeats,
+   * handshake limit, token and offer expiry, presence, rate limits, the API) goes through it.
+   */
+  public static HandoffServer start(ServerConfig config, Engine engine, Scheduler time)
+      throws InterruptedException {
+    return new HandoffServer(config, engine, time);
   }
 
   /** The bound port (the real one when the config asked for 0). */
   public int port() {
     return ((InetSocketAddress) serverChannel.localAddress()).getPort();
+  }
+
+  /** The bound management port, or -1 when the node runs no management listener. */
+  public int adminPort() {
+    return adminChannel == null ? -1 : ((InetSocketAddress) adminChannel.localAddress()).getPort();
+  }
+
+  /** Whether {@code /readyz} answers 200, and if not, why (draining, store unreachable). */
+  public Readiness readiness() {
+    return readiness;
   }
 
   public ServerConfig config() {
@@ -228,6 +306,9 @@ public final class HandoffServer implements AutoCloseable {
     ready = false;
     handoff.stop(); // As in a crash: no more presence refreshes, no offline marks.
     serverChannel.close();
+    if (adminChannel != null) {
+      adminChannel.close();
+    }
     // A dying process's sockets are closed by its kernel: cut every connection, below the pipeline
     // so no close frame goes out (event loops that stop do not reliably close their channels).
     for (Channel ch : connections) {
@@ -263,6 +344,9 @@ public final class HandoffServer implements AutoCloseable {
     if (!connections.newCloseFuture().awaitUninterruptibly(bound.toMillis())) {
       log.warn("{} connections still open after {}; cutting them", connections.size(), bound);
       connections.close().awaitUninterruptibly(1_000);
+    }
+    if (adminChannel != null) {
+      adminChannel.close().syncUninterruptibly();
     }
     boss.shutdownGracefully(0, 1, TimeUnit.SECONDS);
     workers.shutdownGracefully(0, 1, TimeUnit.SECONDS).syncUninterruptibly();

@@ -1,15 +1,19 @@
 package io.handoff.server;
 
+import io.handoff.protocol.Durations;
 import io.handoff.server.auth.DevTokens;
 import io.handoff.server.engine.Engine;
 import io.handoff.server.engine.StoreLimits;
 import io.handoff.server.engine.memory.MemoryEngine;
 import io.handoff.server.engine.redis.RedisEngine;
 import io.handoff.server.handoff.HandoffLimits;
+import java.io.PrintWriter;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CountDownLatch;
 import org.slf4j.Logger;
@@ -17,131 +21,182 @@ import org.slf4j.LoggerFactory;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Model.OptionSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
 
-/** {@code java -jar handoff-server.jar [options]}: runs one node until SIGTERM or Ctrl-C. */
+/**
+ * {@code java -jar handoff-server.jar [options]}: runs one node until SIGTERM or Ctrl-C. Every
+ * configuration error is one line on stderr naming the flag, variable or file key that carried the
+ * bad value, the value, and what is accepted (exit code 2; 3 when Redis cannot be reached).
+ */
 @Command(
     name = "handoff-server",
     mixinStandardHelpOptions = true,
-    version = "handoff-server 0.1.0",
-    description = "Runs one Handoff node.",
-    subcommands = {Main.Token.class, Main.Keygen.class})
+    version = "handoff-server " + Main.VERSION,
+    customSynopsis = "handoff-server [OPTION]... | token ... | keygen ...",
+    description =
+        "Runs one Handoff node. Every option can also come from its HANDOFF_* variable or a --config file.",
+    subcommands = {TokenCommand.class, KeygenCommand.class})
 public final class Main implements Callable<Integer> {
+  static final String VERSION = "0.2.0";
+  static final int MIN_SECRET_BYTES = 32;
   private static final Logger log = LoggerFactory.getLogger(Main.class);
 
   @Option(
       names = "--config",
+      paramLabel = "FILE",
       description =
           "Configuration file (Java properties: key=value, keys are these options' long names"
-              + " without dashes, e.g. redis-url=redis://10.0.0.5:6379). Also HANDOFF_CONFIG.")
+              + " without dashes, e.g. redis-url=redis://10.0.0.5:6379).")
   String configFile;
 
-  @Option(names = "--port", description = "TCP port (default ${DEFAULT-VALUE}).")
-  int port = ServerConfig.DEFAULT_PORT;
+  @Option(names = "--port", defaultValue = "8080", description = "TCP port of WebSockets and /v1.")
+  int port;
 
-  @Option(names = "--host", description = "Address to bind (default ${DEFAULT-VALUE}).")
-  String host = ServerConfig.DEFAULT_HOST;
+  @Option(names = "--host", defaultValue = "0.0.0.0", description = "Address to bind.")
+  String host;
 
   @Option(names = "--node-id", description = "Name of this node in logs, metrics and Welcome.")
   String nodeId;
 
   @Option(
       names = "--jwt-secret",
-      description =
-          "HS256 secret for access tokens, at least 32 bytes."
-              + " Without one a development secret is generated and printed.")
+      paramLabel = "SECRET",
+      description = "HS256 secret for access tokens, at least 32 bytes.")
   String jwtSecret;
 
   @Option(
       names = "--redis-url",
-      description =
-          "Redis for many nodes, e.g. redis://127.0.0.1:6379."
-              + " Without it the embedded in-memory engine runs one node.")
+      paramLabel = "URL",
+      description = "Redis shared by many nodes, e.g. redis://127.0.0.1:6379.")
   String redisUrl;
 
   @Option(
       names = "--redis-cluster",
+      defaultValue = "false",
       description = "--redis-url names seed nodes of a Redis Cluster, comma-separated.")
   boolean redisCluster;
 
-  @Option(
-      names = "--redis-prefix",
-      description = "Prefix of every Redis key (default ${DEFAULT-VALUE}).")
-  String redisPrefix = "handoff:";
+  @Option(names = "--redis-prefix", defaultValue = "handoff:", description = "Prefix of every key.")
+  String redisPrefix;
 
   @Option(
       names = "--tls-cert",
-      description = "PEM certificate chain: serve wss:// (needs --tls-key).")
+      paramLabel = "PEM",
+      description = "Certificate chain: serve wss:// and https:// (needs --tls-key).")
   Path tlsCert;
 
-  @Option(names = "--tls-key", description = "PEM (PKCS#8) private key of --tls-cert.")
+  @Option(names = "--tls-key", paramLabel = "PEM", description = "PKCS#8 key of --tls-cert.")
   Path tlsKey;
 
   @Option(
+      names = "--admin-host",
+      paramLabel = "HOST",
+      description = "Address of the management listener.")
+  String adminHost;
+
+  @Option(
+      names = "--admin-port",
+      paramLabel = "PORT",
+      description =
+          "Serve /metrics, /healthz and /readyz on this port; /metrics then leaves --port.")
+  Integer adminPort;
+
+  @Option(
       names = "--heartbeat",
-      description = "Heartbeat interval, ISO-8601 or e.g. 25s (default 25s).")
+      defaultValue = "25s",
+      paramLabel = "DURATION",
+      description = "Ping interval; silence for two intervals closes a connection.")
   String heartbeat;
 
   @Option(
       names = "--drain-timeout",
-      description = "On SIGTERM, how long writes in flight may take before devices go (10s).")
+      defaultValue = "10s",
+      paramLabel = "DURATION",
+      description = "On SIGTERM, how long writes in flight may take before devices go.")
   String drainTimeout;
 
-  @Option(names = "--history-length", description = "Deltas kept per document (default 1000).")
-  Integer historyLength;
+  @Option(
+      names = "--history-length",
+      defaultValue = "1000",
+      description = "Deltas kept per document for resumes.")
+  int historyLength;
 
-  @Option(names = "--max-frame-bytes", description = "Largest frame a device may send (512 KiB).")
-  Integer maxFrameBytes;
+  @Option(
+      names = "--max-frame-bytes",
+      defaultValue = "524288",
+      description = "Largest frame a device may send, in bytes.")
+  int maxFrameBytes;
 
   @Option(
       names = "--write-rate",
-      description = "Writes per second per connection, sustained; 0 turns it off (1000).")
-  Double writeRate;
+      defaultValue = "1000",
+      description = "Writes per second per connection, sustained; 0 turns it off.")
+  double writeRate;
 
-  @Option(names = "--write-burst", description = "Writes a connection may send at once (2000).")
-  Integer writeBurst;
+  @Option(
+      names = "--write-burst",
+      defaultValue = "2000",
+      description = "Writes a connection may send at once.")
+  int writeBurst;
 
   @Option(
       names = "--connect-rate",
-      description = "WebSocket upgrades per second per remote address; 0 turns it off (1000).")
-  Double connectRate;
+      defaultValue = "1000",
+      description = "WebSocket upgrades per second per remote address; 0 turns it off.")
+  double connectRate;
 
-  @Option(names = "--connect-burst", description = "Upgrades an address may make at once (10000).")
-  Integer connectBurst;
+  @Option(
+      names = "--connect-burst",
+      defaultValue = "10000",
+      description = "Upgrades an address may make at once.")
+  int connectBurst;
 
   @Option(
       names = "--max-connections-per-user",
-      description = "Live connections one user may hold on this node (100).")
-  Integer maxConnectionsPerUser;
+      defaultValue = "100",
+      description = "Live connections one user may hold on this node.")
+  int maxConnectionsPerUser;
 
   @Option(
       names = "--compression",
       negatable = true,
-      description = "Offer permessage-deflate to devices that ask (default on).")
-  Boolean compression;
+      defaultValue = "true",
+      fallbackValue = "true",
+      description = "Offer permessage-deflate to devices that ask.")
+  boolean compression;
 
-  // Activities, offers and presence (docs/protocol.md flows 9-11).
   @Option(
       names = "--activity-payload-max",
-      description = "Largest activity payload in bytes (default 4096).")
-  Integer activityPayloadMax;
+      defaultValue = "4096",
+      description = "Largest activity payload in bytes.")
+  int activityPayloadMax;
 
-  @Option(names = "--offer-ttl", description = "Offer lifetime when a device names none (1m).")
+  @Option(
+      names = "--offer-ttl",
+      defaultValue = "1m",
+      paramLabel = "DURATION",
+      description = "Offer lifetime when a device names none.")
   String offerTtl;
 
-  @Option(names = "--offer-ttl-max", description = "Longest offer lifetime a device may ask (10m).")
+  @Option(
+      names = "--offer-ttl-max",
+      defaultValue = "10m",
+      paramLabel = "DURATION",
+      description = "Longest offer lifetime a device may ask.")
   String offerTtlMax;
 
   @Option(
       names = "--presence-ttl",
-      description = "A device's presence turns offline this long after its node stops (30s).")
+      defaultValue = "30s",
+      paramLabel = "DURATION",
+      description = "A device's presence turns offline this long after its node stops.")
   String presenceTtl;
 
-  /** Runs the server with the real environment; exits with the command's code. */
-  // Device sessions and tokens (docs/security.md).
   @Option(
       names = "--identity-jwks",
+      paramLabel = "FILE|URL",
       description =
           "JWKS file or http(s) URL with the keys of the app's identity tokens; enables sign-in"
               + " (POST /v1/sessions).")
@@ -151,9 +206,8 @@ public final class Main implements Callable<Integer> {
       names = "--identity-algorithms",
       defaultValue = "ES256,RS256",
       split = ",",
-      description =
-          "Accepted identity token algorithms: ES256, RS256, EdDSA (default ES256,RS256).")
-  java.util.Set<String> identityAlgorithms;
+      description = "Accepted identity token algorithms: ES256, RS256, EdDSA.")
+  Set<String> identityAlgorithms;
 
   @Option(names = "--identity-issuer", description = "Required iss of identity tokens.")
   String identityIssuer;
@@ -163,42 +217,47 @@ public final class Main implements Callable<Integer> {
 
   @Option(
       names = "--signing-key",
+      paramLabel = "JWK",
       description =
           "P-256 private JWK file (with kid) that signs access tokens; every node of a deployment"
-              + " needs the same one. Without it an ephemeral key is generated"
-              + ".")
-  java.nio.file.Path signingKey;
+              + " needs the same one.")
+  Path signingKey;
 
   @Option(
       names = "--previous-signing-key",
+      paramLabel = "JWK",
       description =
-          "The key --signing-key replaced: its tokens stay valid for --previous-key-grace" + ".")
-  java.nio.file.Path previousSigningKey;
+          "The key --signing-key replaced: its tokens stay valid for --previous-key-grace.")
+  Path previousSigningKey;
 
   @Option(
       names = "--previous-key-grace",
       defaultValue = "1h",
-      description = "How long after start the previous key is accepted (default 1h).")
+      paramLabel = "DURATION",
+      description = "How long after start the previous key is accepted.")
   String previousKeyGrace;
 
   @Option(
       names = "--access-token-ttl",
       defaultValue = "10m",
-      description = "Lifetime of access tokens (default 10m).")
+      paramLabel = "DURATION",
+      description = "Lifetime of access tokens.")
   String accessTokenTtl;
 
   @Option(
       names = "--refresh-inactivity",
       defaultValue = "30d",
-      description = "A refresh token unused this long stops working (default 30d).")
+      paramLabel = "DURATION",
+      description = "A refresh token unused this long stops working.")
   String refreshInactivity;
 
   @Option(
       names = "--refresh-reuse-interval",
       defaultValue = "5s",
+      paramLabel = "DURATION",
       description =
           "The previous refresh token used again this soon gets the same successor instead of"
-              + " revoking the session (a retry); 0s turns it off (default 5s).")
+              + " revoking the session (a retry); 0s turns it off.")
   String refreshReuseInterval;
 
   @Option(
@@ -211,37 +270,132 @@ public final class Main implements Callable<Integer> {
   @Option(
       names = "--device-verification-uri",
       defaultValue = "/device",
-      description = "The app's page where people type a device's user code (default /device).")
+      paramLabel = "URI",
+      description = "The app's page where people type a device's user code.")
   String deviceVerificationUri;
 
   @Option(
       names = "--idle-ttl",
       defaultValue = "30d",
-      description = "Documents, history and device sessions idle this long expire (default 30d).")
+      paramLabel = "DURATION",
+      description = "Documents, history and device sessions idle this long expire.")
   String idleTtl;
 
-  @Option(
-      names = "--max-devices",
-      defaultValue = "64",
-      description = "Signed-in devices per user (default 64).")
+  @Option(names = "--max-devices", defaultValue = "64", description = "Signed-in devices per user.")
   int maxDevices;
+
+  @Spec CommandSpec spec;
+
+  // Where each value came from, for error messages; null when built without run().
+  private ConfigSources sources;
+  private String[] args = new String[0];
 
   public static void main(String[] args) {
     System.exit(run(args, System.getenv()));
+  }
+
+  /** Runs the command with the real environment, printing to stdout and stderr. */
+  static int run(String[] args, Map<String, String> env) {
+    return run(
+        args,
+        env,
+        new PrintWriter(System.out, true, StandardCharsets.UTF_8),
+        new PrintWriter(System.err, true, StandardCharsets.UTF_8));
+  }
+
+  /** Runs the command; returns its exit code (2 for any configuration error). */
+  static int run(String[] args, Map<String, String> env, PrintWriter out, PrintWriter err) {
+    Main main = new Main();
+    CommandLine cl = new CommandLine(main).setOut(out).setErr(err);
+    HelpLayout.install(cl);
+    try {
+      main.sources = ConfigSources.load(cl.getCommandSpec(), args, env);
+    } catch (IllegalArgumentException e) {
+      err.println("handoff-server: " + e.getMessage());
+      return 2;
+    }
+    main.args = args.clone();
+    cl.setDefaultValueProvider(main.sources);
+    cl.setParameterExceptionHandler(
+        (e, given) -> {
+          String where = "";
+          if (e.getArgSpec() instanceof OptionSpec o && !main.fromFlag(key(o))) {
+            String source = main.sources.source(key(o));
+            where = source == null ? "" : " (the value came from " + source + ")";
+          }
+          err.println("handoff-server: " + e.getMessage() + where);
+          err.println("Run with --help to see every option.");
+          return 2;
+        });
+    cl.setExecutionExceptionHandler(
+        (e, c, parsed) -> {
+          err.println("handoff-server: " + e.getMessage());
+          log.debug("command failed", e);
+          return 1;
+        });
+    return cl.execute(args);
+  }
+
+  private static String key(OptionSpec o) {
+    return o.longestName().replaceFirst("^--", "");
+  }
+
+  private boolean fromFlag(String key) {
+    for (String a : args) {
+      if (a.equals("--" + key) || a.startsWith("--" + key + "=") || a.equals("--no-" + key)) {
+        return true;
+      }
+    }
+    return false;
+  }
+
+  /**
+   * How to name option {@code key} in a message: the flag when given on the command line, else the
+   * variable or file key that set it, else the flag (its default).
+   */
+  String origin(String key) {
+    if (!fromFlag(key) && sources != null) {
+      String source = sources.source(key);
+      if (source != null) {
+        return source;
+      }
+    }
+    return "--" + key;
+  }
+
+  private Duration duration(String key, String value) {
+    try {
+      return Durations.parse(value);
+    } catch (IllegalArgumentException e) {
+      throw new IllegalArgumentException(origin(key) + ": " + e.getMessage());
+    }
+  }
+
+  /** Runs a builder step; a refusal is reworded to name the option and the value given. */
+  private void set(String key, Object value, Runnable step) {
+    try {
+      step.run();
+    } catch (IllegalArgumentException e) {
+      throw new IllegalArgumentException(
+          origin(key) + ": '" + value + "' is refused (" + e.getMessage() + ")");
+    }
   }
 
   private io.handoff.server.auth.TokenConfig tokenConfig() {
     io.handoff.server.auth.TokenConfig.Builder t =
         io.handoff.server.auth.TokenConfig.builder()
             .identityJwks(identityJwks)
-            .identityAlgorithms(identityAlgorithms)
-            .identityIssuer(identityIssuer)
-            .identityAudience(identityAudience)
-            .accessTokenTtl(parseDuration(accessTokenTtl))
-            .refreshInactivity(parseDuration(refreshInactivity))
-            .refreshReuseInterval(parseDuration(refreshReuseInterval));
+            .identityAlgorithms(identityAlgorithms);
+    t.identityIssuer(identityIssuer).identityAudience(identityAudience);
+    Duration access = duration("access-token-ttl", accessTokenTtl);
+    set("access-token-ttl", accessTokenTtl, () -> t.accessTokenTtl(access));
+    Duration inactivity = duration("refresh-inactivity", refreshInactivity);
+    set("refresh-inactivity", refreshInactivity, () -> t.refreshInactivity(inactivity));
+    Duration reuse = duration("refresh-reuse-interval", refreshReuseInterval);
+    set("refresh-reuse-interval", refreshReuseInterval, () -> t.refreshReuseInterval(reuse));
     if (signingKey == null && previousSigningKey != null) {
-      throw new IllegalArgumentException("--previous-signing-key needs --signing-key");
+      throw new IllegalArgumentException(
+          origin("previous-signing-key") + " needs --signing-key (HANDOFF_SIGNING_KEY) too");
     }
     if (signingKey != null) {
       com.nimbusds.jose.jwk.ECKey current = io.handoff.server.auth.SigningKeys.read(signingKey);
@@ -253,7 +407,8 @@ public final class Main implements Callable<Integer> {
           io.handoff.server.auth.SigningKeys.of(
               current,
               previous,
-              System.currentTimeMillis() + parseDuration(previousKeyGrace).toMillis()));
+              System.currentTimeMillis()
+                  + duration("previous-key-grace", previousKeyGrace).toMillis()));
     }
     if (identityJwks != null && !identityJwks.isBlank() && identityAudience == null) {
       log.warn("identity tokens are accepted for any audience: set --identity-audience");
@@ -261,89 +416,91 @@ public final class Main implements Callable<Integer> {
     return t.build();
   }
 
-  static int run(String[] args, Map<String, String> env) {
-    CommandLine cl = new CommandLine(new Main());
-    try {
-      cl.setDefaultValueProvider(ConfigSources.load(cl.getCommandSpec(), args, env));
-    } catch (IllegalArgumentException e) {
-      cl.getErr().println("handoff-server: " + e.getMessage());
-      return 2;
-    }
-    return cl.execute(args);
-  }
-
   /** The node's configuration from the parsed options; a generated secret when none is given. */
   ServerConfig toConfig() {
-    ServerConfig.Builder b = ServerConfig.builder().port(port).host(host).nodeId(nodeId);
+    ServerConfig.Builder b = ServerConfig.builder();
+    set("port", port, () -> b.port(port));
+    b.host(host).nodeId(nodeId);
+    if (adminHost != null || adminPort != null) {
+      if (adminPort == null) {
+        throw new IllegalArgumentException(
+            origin("admin-host") + " needs --admin-port (HANDOFF_ADMIN_PORT) too");
+      }
+      set("admin-port", adminPort, () -> b.admin(adminHost, adminPort));
+    }
     if (jwtSecret == null || jwtSecret.isEmpty()) {
       b.developmentSecret(DevTokens.randomSecret());
     } else {
+      int bytes = jwtSecret.getBytes(StandardCharsets.UTF_8).length;
+      if (bytes < MIN_SECRET_BYTES) {
+        throw new IllegalArgumentException(
+            origin("jwt-secret")
+                + " is "
+                + bytes
+                + " bytes long; it must be at least "
+                + MIN_SECRET_BYTES
+                + " bytes (HS256 needs a 256-bit key); generate one with: openssl rand -hex 32");
+      }
       b.jwtSecret(jwtSecret);
     }
-    if (heartbeat != null) {
-      b.heartbeatInterval(parseDuration(heartbeat));
-    }
-    if (drainTimeout != null) {
-      b.drainTimeout(parseDuration(drainTimeout));
-    }
-    if (maxFrameBytes != null) {
-      b.maxFrameBytes(maxFrameBytes);
-    }
-    if (writeRate != null || writeBurst != null) {
-      b.writeRate(
-          writeRate == null ? ServerConfig.DEFAULT_WRITE_RATE_PER_SECOND : writeRate,
-          writeBurst == null ? ServerConfig.DEFAULT_WRITE_BURST : writeBurst);
-    }
-    if (connectRate != null || connectBurst != null) {
-      b.connectRatePerAddress(
-          connectRate == null ? ServerConfig.DEFAULT_CONNECT_RATE_PER_ADDRESS : connectRate,
-          connectBurst == null ? ServerConfig.DEFAULT_CONNECT_BURST_PER_ADDRESS : connectBurst);
-    }
-    if (maxConnectionsPerUser != null) {
-      b.maxConnectionsPerUser(maxConnectionsPerUser);
-    }
-    if (compression != null) {
-      b.compression(compression);
-    }
+    Duration hb = duration("heartbeat", heartbeat);
+    set("heartbeat", heartbeat, () -> b.heartbeatInterval(hb));
+    Duration drain = duration("drain-timeout", drainTimeout);
+    set("drain-timeout", drainTimeout, () -> b.drainTimeout(drain));
+    set("max-frame-bytes", maxFrameBytes, () -> b.maxFrameBytes(maxFrameBytes));
+    set("write-rate", writeRate, () -> b.writeRate(writeRate, ServerConfig.DEFAULT_WRITE_BURST));
+    set("write-burst", writeBurst, () -> b.writeRate(writeRate, writeBurst));
+    set(
+        "connect-rate",
+        connectRate,
+        () -> b.connectRatePerAddress(connectRate, ServerConfig.DEFAULT_CONNECT_BURST_PER_ADDRESS));
+    set("connect-burst", connectBurst, () -> b.connectRatePerAddress(connectRate, connectBurst));
+    set(
+        "max-connections-per-user",
+        maxConnectionsPerUser,
+        () -> b.maxConnectionsPerUser(maxConnectionsPerUser));
+    b.compression(compression);
     if (tlsCert != null || tlsKey != null) {
-      b.tls(tlsCert, tlsKey);
+      set(tlsCert == null ? "tls-key" : "tls-cert", tlsCert, () -> b.tls(tlsCert, tlsKey));
     }
     HandoffLimits.Builder handoff = HandoffLimits.builder();
-    if (activityPayloadMax != null) {
-      handoff.maxActivityPayloadBytes(activityPayloadMax);
-    }
-    if (offerTtl != null) {
-      handoff.defaultOfferTtl(parseDuration(offerTtl));
-    }
-    if (offerTtlMax != null) {
-      handoff.maxOfferTtl(parseDuration(offerTtlMax));
-    }
-    if (presenceTtl != null) {
-      handoff.presenceTtl(parseDuration(presenceTtl));
-    }
+    set(
+        "activity-payload-max",
+        activityPayloadMax,
+        () -> handoff.maxActivityPayloadBytes(activityPayloadMax));
+    Duration offer = duration("offer-ttl", offerTtl);
+    set("offer-ttl", offerTtl, () -> handoff.defaultOfferTtl(offer));
+    Duration offerMax = duration("offer-ttl-max", offerTtlMax);
+    set("offer-ttl-max", offerTtlMax, () -> handoff.maxOfferTtl(offerMax));
+    Duration presence = duration("presence-ttl", presenceTtl);
+    set("presence-ttl", presenceTtl, () -> handoff.presenceTtl(presence));
     b.handoffLimits(handoff.build());
     StoreLimits.Builder limits = StoreLimits.builder();
-    limits.idleTtl(parseDuration(idleTtl)).maxDevicesPerUser(maxDevices);
+    Duration idle = duration("idle-ttl", idleTtl);
+    set("idle-ttl", idleTtl, () -> limits.idleTtl(idle));
+    set("max-devices", maxDevices, () -> limits.maxDevicesPerUser(maxDevices));
+    set("history-length", historyLength, () -> limits.historyLength(historyLength));
     b.tokens(tokenConfig());
     b.approvals(
         io.handoff.server.devices.ApprovalConfig.builder()
             .newDeviceApproval(newDeviceApproval)
             .verificationUri(deviceVerificationUri)
             .build());
-    if (historyLength != null) {
-      limits.historyLength(historyLength);
-    }
     b.storeLimits(limits.build());
     return b.build();
   }
 
   @Override
   public Integer call() throws Exception {
+    PrintWriter err = spec.commandLine().getErr();
     ServerConfig config;
     try {
       config = toConfig();
+      if (redisUrl != null && !redisUrl.isBlank()) {
+        RedisUrls.check(origin("redis-url"), redisUrl, redisCluster);
+      }
     } catch (IllegalArgumentException e) {
-      log.error("invalid configuration: {}", e.getMessage());
+      err.println("handoff-server: invalid configuration: " + e.getMessage());
       return 2;
     }
     log.info("Configuration: {}", config);
@@ -358,16 +515,23 @@ public final class Main implements Callable<Integer> {
                     List.of(redisUrl.split(",")), redisPrefix, config.storeLimits())
                 : RedisEngine.connect(redisUrl, redisPrefix, config.storeLimits());
       } catch (RuntimeException e) {
-        log.error("cannot connect to Redis: {}", e.getMessage());
+        err.println(
+            "handoff-server: " + RedisUrls.connectFailure(origin("redis-url"), redisUrl, e));
         return 3;
       }
     }
     HandoffServer server;
     try {
       server = HandoffServer.start(config, engine);
-    } catch (IllegalArgumentException e) {
-      log.error("invalid configuration: {}", e.getMessage());
+    } catch (ListenException e) {
       engine.close();
+      err.println(
+          "handoff-server: "
+              + e.getMessage().replace("(--" + e.option() + ")", "(" + origin(e.option()) + ")"));
+      return 2;
+    } catch (IllegalArgumentException e) {
+      engine.close();
+      err.println("handoff-server: invalid configuration: " + e.getMessage());
       return 2;
     }
     log.info("Handoff node {} on port {}", config.nodeId(), server.port());
@@ -378,6 +542,11 @@ public final class Main implements Callable<Integer> {
           "Example token (user demo, device laptop, 24 h): {}",
           DevTokens.mint(config.jwtSecret(), "demo", "laptop", Duration.ofHours(24)));
     }
+    return awaitShutdown(server, engine);
+  }
+
+  private static int awaitShutdown(HandoffServer server, Engine engine)
+      throws InterruptedException {
     CountDownLatch stopped = new CountDownLatch(1);
     Runtime.getRuntime()
         .addShutdownHook(
@@ -391,81 +560,5 @@ public final class Main implements Callable<Integer> {
                 "handoff-shutdown"));
     stopped.await();
     return 0;
-  }
-
-  static Duration parseDuration(String s) {
-    String t = s.trim().toLowerCase(java.util.Locale.ROOT);
-    if (t.startsWith("p")) {
-      return Duration.parse(t.toUpperCase(java.util.Locale.ROOT));
-    }
-    if (t.endsWith("ms")) {
-      return Duration.ofMillis(Long.parseLong(t.substring(0, t.length() - 2)));
-    }
-    long n = Long.parseLong(t.substring(0, t.length() - 1));
-    return switch (t.charAt(t.length() - 1)) {
-      case 's' -> Duration.ofSeconds(n);
-      case 'm' -> Duration.ofMinutes(n);
-      case 'h' -> Duration.ofHours(n);
-      case 'd' -> Duration.ofDays(n);
-      default -> throw new IllegalArgumentException("not a duration: " + s);
-    };
-  }
-
-  /** {@code handoff-server token}: mints an HS256 development token. */
-  @Command(
-      name = "token",
-      mixinStandardHelpOptions = true,
-      description = "Prints an HS256 access token for development and tests.")
-  static final class Token implements Callable<Integer> {
-    @Option(names = "--jwt-secret", required = true, description = "The server's secret.")
-    String secret;
-
-    @Option(names = "--user", required = true, description = "The sub claim.")
-    String user;
-
-    @Option(names = "--device", required = true, description = "The did claim.")
-    String device;
-
-    @Option(names = "--ttl", defaultValue = "24h", description = "Lifetime (default 24h).")
-    String ttl;
-
-    @Spec CommandSpec spec;
-
-    @Override
-    public Integer call() {
-      // The token is this command's output, for scripts: stdout, not the log.
-      spec.commandLine().getOut().println(DevTokens.mint(secret, user, device, parseDuration(ttl)));
-      return 0;
-    }
-  }
-
-  /** {@code handoff-server keygen}: prints a new P-256 private JWK for {@code --signing-key}. */
-  @Command(
-      name = "keygen",
-      mixinStandardHelpOptions = true,
-      description = "Prints a new ES256 (P-256) private JWK for --signing-key.")
-  static final class Keygen implements Callable<Integer> {
-    @Option(
-        names = "--kid",
-        description = "Key id (default: handoff- and the current date and time).")
-    String kid;
-
-    @Spec CommandSpec spec;
-
-    @Override
-    public Integer call() {
-      String id =
-          kid != null
-              ? kid
-              : "handoff-"
-                  + java.time.format.DateTimeFormatter.ofPattern("yyyyMMdd-HHmmss")
-                      .withZone(java.time.ZoneOffset.UTC)
-                      .format(java.time.Instant.now());
-      // The key is this command's output, for scripts: stdout, not the log.
-      spec.commandLine()
-          .getOut()
-          .println(io.handoff.server.auth.SigningKeys.generate(id).toJSONString());
-      return 0;
-    }
   }
 }

@@ -61,6 +61,8 @@ public final class ServerConfig {
   private final io.handoff.server.auth.TokenConfig tokens;
   private final HandoffLimits handoffLimits;
   private final io.handoff.server.devices.ApprovalConfig approvals;
+  private final String adminHost;
+  private final int adminPort;
 
   private ServerConfig(Builder b) {
     this.host = b.host;
@@ -93,6 +95,8 @@ public final class ServerConfig {
     this.tokens = b.tokens;
     this.handoffLimits = b.handoffLimits;
     this.approvals = b.approvals;
+    this.adminHost = b.adminHost == null ? b.host : b.adminHost;
+    this.adminPort = b.adminPort;
   }
 
   public static Builder builder() {
@@ -247,12 +251,27 @@ public final class ServerConfig {
     return approvals;
   }
 
+  /** Address of the management listener (defaults to {@link #host()}). */
+  public String adminHost() {
+    return adminHost;
+  }
+
+  /**
+   * Port of the management listener serving {@code /metrics}, {@code /healthz} and {@code /readyz};
+   * 0 picks a free one, -1 (the default) runs none and serves them on {@link #port()}.
+   */
+  public int adminPort() {
+    return adminPort;
+  }
+
   @Override
   public String toString() {
     return "ServerConfig{host="
         + host
         + ", port="
         + port
+        + ", admin="
+        + (adminPort < 0 ? "off" : adminHost + ":" + adminPort)
         + ", nodeId="
         + nodeId
         + ", jwtSecret="
@@ -340,6 +359,8 @@ public final class ServerConfig {
     private HandoffLimits handoffLimits = HandoffLimits.builder().build();
     private io.handoff.server.devices.ApprovalConfig approvals =
         io.handoff.server.devices.ApprovalConfig.builder().build();
+    private String adminHost;
+    private int adminPort = -1;
 
     public Builder approvals(io.handoff.server.devices.ApprovalConfig approvals) {
       this.approvals = java.util.Objects.requireNonNull(approvals);
@@ -359,6 +380,17 @@ public final class ServerConfig {
     public Builder port(int port) {
       checkArgument(port >= 0 && port <= 65535, "port must be 0..65535, got " + port);
       this.port = port;
+      return this;
+    }
+
+    /**
+     * Serves {@code /metrics}, {@code /healthz} and {@code /readyz} on {@code host:port} too, and
+     * {@code /metrics} there only; host null means {@link #host(String)}, port -1 means none.
+     */
+    public Builder admin(String host, int port) {
+      checkArgument(port >= -1 && port <= 65535, "admin port must be 0..65535, got " + port);
+      this.adminHost = host;
+      this.adminPort = port;
       return this;
     }
 

@@ -31,7 +31,7 @@ public final class ServerStats {
   public final LongAdder protocolErrorCloses = new LongAdder();
   public final LongAdder idleCloses = new LongAdder();
 
-  // Device sessions and tokens (issue 4).
+  // Device sessions and tokens.
   public final LongAdder signIns = new LongAdder();
   public final LongAdder signInsRefused = new LongAdder();
   public final LongAdder refreshes = new LongAdder();
@@ -79,7 +79,11 @@ public final class ServerStats {
   }
 
   public ServerStats(MeterRegistry registry) {
-    counter(registry, "handoff.connections.opened", connectionsOpened, "WebSocket port accepts");
+    counter(
+        registry,
+        "handoff.connections.opened",
+        connectionsOpened,
+        "WebSocket connections opened (upgrades)");
     counter(registry, "handoff.connections.closed", connectionsClosed, "connections closed");
     counter(registry, "handoff.auth.failures", authFailures, "upgrades refused for their token");
     counter(registry, "handoff.writes.applied", writesApplied, "writes accepted (deltas in)");
@@ -201,7 +205,7 @@ public final class ServerStats {
     syncLag.record(Math.max(0, lag), TimeUnit.MILLISECONDS);
   }
 
-  /** Connections open now (upgraded or still in HTTP). */
+  /** WebSocket connections open now (HTTP requests such as the metrics scrape are not counted). */
   public long openConnections() {
     return connectionsOpened.sum() - connectionsClosed.sum();
   }

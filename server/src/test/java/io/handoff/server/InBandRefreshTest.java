@@ -25,11 +25,13 @@ import org.junit.jupiter.api.Test;
 /**
  * Live sockets and short access tokens: the server warns before expiry, takes a new token in band,
  * and closes with TOKEN_EXPIRED a connection whose token ran out. Tokens live 3 s here (JWT times
- * are whole seconds), the warning comes 1 s before.
+ * are whole seconds), the warning comes 1 s before. The node runs on fake time, which starts on a
+ * whole second and moves only when a test advances it: nothing here waits for the clock.
  */
 class InBandRefreshTest {
   private static final Duration TTL = Duration.ofSeconds(3);
   private final AppBackend app = new AppBackend();
+  private final FakeScheduler time = new FakeScheduler();
   private TestServer server;
   private HttpApi api;
 
@@ -37,6 +39,7 @@ class InBandRefreshTest {
   void start() throws Exception {
     server =
         TestServer.start(
+            time,
             b ->
                 b.tokens(
                     app.tokens().accessTokenTtl(TTL).expiryNotice(Duration.ofSeconds(1)).build()));
@@ -53,6 +56,7 @@ class InBandRefreshTest {
     HttpApi.Answer a = api.signIn(app.identity("olga"), "phone", "p", "ios");
     try (TestDevice d = TestDevice.connect(server.port(), a.field("access_token"))) {
       Welcome w = d.hello().getWelcome();
+      time.advance(Duration.ofSeconds(2)); // The warning is due 1 s before the expiry.
       ServerFrame expiring = d.next(ServerFrame::hasTokenExpiring);
       assertEquals(w.getTokenExpiresAtMs(), expiring.getTokenExpiring().getExpiresAtMs());
       HttpApi.Answer r = api.refresh(a.field("refresh_token"));
@@ -67,9 +71,10 @@ class InBandRefreshTest {
       assertEquals(r.number("expires_at_ms"), refreshed.getTokenRefreshed().getExpiresAtMs());
       assertTrue(refreshed.getTokenRefreshed().getExpiresAtMs() > w.getTokenExpiresAtMs());
       // The next warning is for the new token, and comes after the old token's expiry.
+      time.advance(Duration.ofSeconds(2));
       ServerFrame again = d.next(ServerFrame::hasTokenExpiring);
       assertEquals(r.number("expires_at_ms"), again.getTokenExpiring().getExpiresAtMs());
-      assertTrue(System.currentTimeMillis() > w.getTokenExpiresAtMs());
+      assertTrue(time.clock().millis() > w.getTokenExpiresAtMs());
       d.send(ClientFrame.newBuilder().setPing(Ping.newBuilder().setNonce(4)));
       assertEquals(4, d.next(ServerFrame::hasPong).getPong().getNonce());
       assertFalse(d.isClosed());
@@ -82,8 +87,12 @@ class InBandRefreshTest {
     HttpApi.Answer a = api.signIn(app.identity("pam"), "phone", "p", "ios");
     try (TestDevice d = TestDevice.connect(server.port(), a.field("access_token"))) {
       Welcome w = d.hello().getWelcome();
+      time.advance(Duration.ofMillis(2_999));
+      assertTrue(d.next(ServerFrame::hasTokenExpiring).hasTokenExpiring());
+      assertFalse(d.isClosed());
+      time.advance(Duration.ofMillis(1));
       assertEquals(CloseCode.TOKEN_EXPIRED.code(), d.awaitClose());
-      assertTrue(System.currentTimeMillis() >= w.getTokenExpiresAtMs());
+      assertTrue(time.clock().millis() >= w.getTokenExpiresAtMs());
       assertEquals(1, server.server.stats().tokenExpiredCloses.sum());
     }
   }
@@ -130,13 +139,15 @@ class InBandRefreshTest {
                 () -> {
                   asked.incrementAndGet();
                   thirdAsk.countDown();
-                  return DevTokens.mint(TestServer.SECRET, "rita", "laptop", TTL);
+                  return DevTokens.mint(
+                      TestServer.SECRET, "rita", "laptop", TTL, time.clock().instant());
                 })
             .build()) {
       c.connect().get(10, TimeUnit.SECONDS);
       // Asked at connect, at the first warning, and at the warning for the in-band token, which
       // comes after the first token's expiry: the connection outlived its first token.
-      assertTrue(thirdAsk.await(20, TimeUnit.SECONDS), "asked " + asked.get() + " times");
+      outliveTheFirstToken();
+      assertTrue(thirdAsk.await(10, TimeUnit.SECONDS), "asked " + asked.get() + " times");
       assertTrue(server.server.stats().inBandRefreshes.sum() >= 1);
       // Counted before the close frame is sent, so a TOKEN_EXPIRED close would show here.
       assertEquals(0, server.server.stats().tokenExpiredCloses.sum());
@@ -166,9 +177,23 @@ class InBandRefreshTest {
             .build()) {
       c.connect().get(10, TimeUnit.SECONDS);
       assertEquals("sue", c.userId());
-      assertTrue(thirdAsk.await(20, TimeUnit.SECONDS));
+      outliveTheFirstToken();
+      assertTrue(thirdAsk.await(10, TimeUnit.SECONDS));
       assertEquals(0, server.server.stats().tokenExpiredCloses.sum());
       assertEquals(0, server.server.stats().anomalyRefreshTokenReuse.sum());
     }
+  }
+
+  /**
+   * Moves time to the first token's warning, waits for the client's new token to be taken in band,
+   * then moves past the first token's expiry to the new token's warning.
+   */
+  private void outliveTheFirstToken() {
+    time.advance(Duration.ofSeconds(2));
+    Conditions.await(
+        "the client hands over a new token",
+        () -> server.server.stats().inBandRefreshes.sum() >= 1,
+        Duration.ofSeconds(10));
+    time.advance(Duration.ofSeconds(2));
   }
 }

@@ -14,9 +14,9 @@ public final class TestServer implements AutoCloseable {
   public final HandoffServer server;
   public final MemoryEngine engine;
 
-  private TestServer(ServerConfig config, Clock clock) throws InterruptedException {
+  private TestServer(ServerConfig config, Clock clock, Scheduler time) throws InterruptedException {
     this.engine = new MemoryEngine(config.storeLimits(), clock);
-    this.server = HandoffServer.start(config, engine);
+    this.server = HandoffServer.start(config, engine, time);
   }
 
   public static TestServer start() throws InterruptedException {
@@ -28,9 +28,22 @@ public final class TestServer implements AutoCloseable {
     return start(Clock.systemUTC(), customize);
   }
 
-  /** A node whose engine runs on {@code clock}. */
+  /** A node whose engine runs on {@code clock}; the node itself on the real time. */
   public static TestServer start(Clock clock, Consumer<ServerConfig.Builder> customize)
       throws InterruptedException {
+    return new TestServer(config(customize), clock, Scheduler.system());
+  }
+
+  /**
+   * A node, and its engine, on fake time: clocks and timers move only when the test advances {@code
+   * time}.
+   */
+  public static TestServer start(FakeScheduler time, Consumer<ServerConfig.Builder> customize)
+      throws InterruptedException {
+    return new TestServer(config(customize), time.clock(), time);
+  }
+
+  private static ServerConfig config(Consumer<ServerConfig.Builder> customize) {
     ServerConfig.Builder b =
         ServerConfig.builder()
             .host("127.0.0.1")
@@ -39,7 +52,7 @@ public final class TestServer implements AutoCloseable {
             .jwtSecret(SECRET)
             .storeLimits(StoreLimits.builder().build());
     customize.accept(b);
-    return new TestServer(b.build(), clock);
+    return b.build();
   }
 
   public int port() {

@@ -60,6 +60,7 @@ final class ClientChannelInitializer extends ChannelInitializer<SocketChannel> {
     p.addLast("http-codec", new HttpClientCodec());
     p.addLast(
         "http-aggregator", new HttpObjectAggregator(WebSocketConnector.MAX_UPGRADE_RESPONSE_BYTES));
+    p.addLast("upgrade-refusal", UpgradeRefusal.INSTANCE);
     p.addLast("ws-protocol", new WebSocketClientProtocolHandler(webSocketConfig));
     p.addLast("ws-aggregator", new WebSocketFrameAggregator(WebSocketConnector.MAX_FRAME_BYTES));
     p.addLast("protobuf", ProtobufFrameCodec.INSTANCE);

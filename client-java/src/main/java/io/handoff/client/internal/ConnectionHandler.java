@@ -109,7 +109,11 @@ final class ConnectionHandler extends ChannelInboundHandlerAdapter implements Fr
               || status.equals(HttpResponseStatus.FORBIDDEN);
       remember(
           denied ? CloseCode.UNAUTHORIZED.code() : ABNORMAL_CLOSURE,
-          "WebSocket upgrade refused with HTTP " + status,
+          "WebSocket upgrade refused with HTTP "
+              + status
+              + (UpgradeRefusal.reason(ctx.channel()) == null
+                  ? ""
+                  : ": " + UpgradeRefusal.reason(ctx.channel())),
           t);
     } else if (t instanceof DecoderException) {
       remember(

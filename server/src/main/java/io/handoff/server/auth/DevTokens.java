@@ -26,7 +26,12 @@ public final class DevTokens {
 
   /** An HS256 token for {@code userId}/{@code deviceId} valid for {@code ttl}. */
   public static String mint(String secret, String userId, String deviceId, Duration ttl) {
-    Instant now = Instant.now();
+    return mint(secret, userId, deviceId, ttl, Instant.now());
+  }
+
+  /** As {@link #mint(String, String, String, Duration)}, issued at {@code now}. */
+  public static String mint(
+      String secret, String userId, String deviceId, Duration ttl, Instant now) {
     JWTClaimsSet claims =
         new JWTClaimsSet.Builder()
             .subject(userId)

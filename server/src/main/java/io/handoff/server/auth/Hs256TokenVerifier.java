@@ -60,12 +60,7 @@ public final class Hs256TokenVerifier implements TokenVerifier {
     } catch (JOSEException e) {
       throw new AuthException("token signature could not be checked: " + e.getMessage());
     }
-    JWTClaimsSet claims;
-    try {
-      claims = jwt.getJWTClaimsSet();
-    } catch (ParseException e) {
-      throw new AuthException("unreadable claims: " + e.getMessage());
-    }
+    JWTClaimsSet claims = Jws.claims(jwt);
     long now = clock.millis();
     Date exp = claims.getExpirationTime();
     if (exp == null) {

@@ -4,6 +4,7 @@ import com.nimbusds.jose.JOSEException;
 import com.nimbusds.jose.JWSAlgorithm;
 import com.nimbusds.jose.JWSHeader;
 import com.nimbusds.jose.JWSVerifier;
+import com.nimbusds.jose.KeySourceException;
 import com.nimbusds.jose.crypto.ECDSAVerifier;
 import com.nimbusds.jose.crypto.RSASSAVerifier;
 import com.nimbusds.jose.jwk.ECKey;
@@ -12,18 +13,20 @@ import com.nimbusds.jose.jwk.JWKSet;
 import com.nimbusds.jose.jwk.KeyUse;
 import com.nimbusds.jose.jwk.OctetKeyPair;
 import com.nimbusds.jose.jwk.RSAKey;
+import com.nimbusds.jose.jwk.source.JWKSetBasedJWKSource;
+import com.nimbusds.jose.jwk.source.JWKSetCacheRefreshEvaluator;
+import com.nimbusds.jose.jwk.source.JWKSetSource;
+import com.nimbusds.jose.jwk.source.JWKSourceBuilder;
+import com.nimbusds.jose.jwk.source.URLBasedJWKSetSource;
+import com.nimbusds.jose.proc.SecurityContext;
+import com.nimbusds.jose.util.DefaultResourceRetriever;
 import com.nimbusds.jwt.JWTClaimsSet;
 import com.nimbusds.jwt.SignedJWT;
 import java.io.IOException;
-import java.io.InputStream;
+import java.net.MalformedURLException;
 import java.net.URI;
-import java.net.http.HttpClient;
-import java.net.http.HttpRequest;
-import java.net.http.HttpResponse;
-import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
+import java.net.URL;
 import java.nio.file.Path;
-import java.text.ParseException;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.Set;
@@ -43,7 +46,10 @@ import org.slf4j.LoggerFactory;
  *
  * <p>Verification never blocks: it uses the key set last loaded. The set is loaded at start (which
  * fails if it cannot be) and reloaded in the background at most once per {@code minRefresh}, when a
- * token names an unknown kid, and at least once per {@code maxAge}. Thread-safe.
+ * token names an unknown kid, and at least once per {@code maxAge}. Fetching, caching and rate
+ * limiting are nimbus's JWK set source chain ({@link JWKSourceBuilder}), asked from a background
+ * thread with this verifier's clock. Keys come only from the configured JWKS: a token's {@code jku}
+ * and {@code jwk} headers are never followed. Thread-safe.
  */
 public final class IdentityVerifier {
   private static final Logger log = LoggerFactory.getLogger(IdentityVerifier.class);
@@ -58,7 +64,7 @@ public final class IdentityVerifier {
   private final Clock clock;
   private final long minRefreshMillis;
   private final long maxAgeMillis;
-  private final HttpClient http;
+  private final JWKSetSource<SecurityContext> jwks;
   private final AtomicBoolean refreshing = new AtomicBoolean();
   // Completes when the background reload started last has finished (for tests).
   private volatile CompletableFuture<Void> lastReload = CompletableFuture.completedFuture(null);
@@ -91,11 +97,20 @@ public final class IdentityVerifier {
     this.clock = clock;
     this.minRefreshMillis = minRefresh.toMillis();
     this.maxAgeMillis = maxAge.toMillis();
-    this.http =
-        isUrl(source) ? HttpClient.newBuilder().connectTimeout(FETCH_TIMEOUT).build() : null;
+    // nimbus caches the set for maxAge and lets a reload through at most once per minRefresh; the
+    // time it compares is this verifier's clock, passed on every call.
+    JWKSourceBuilder<SecurityContext> builder =
+        JWKSourceBuilder.create(origin(source))
+            .cache(Math.max(1, maxAgeMillis), FETCH_TIMEOUT.toMillis())
+            .refreshAheadCache(false)
+            .retrying(false)
+            .outageTolerant(false);
+    builder =
+        minRefreshMillis > 0 ? builder.rateLimited(minRefreshMillis) : builder.rateLimited(false);
+    this.jwks = ((JWKSetBasedJWKSource<SecurityContext>) builder.build()).getJWKSetSource();
     try {
-      this.keys = load();
-    } catch (IOException | ParseException e) {
+      this.keys = load(JWKSetCacheRefreshEvaluator.noRefresh());
+    } catch (KeySourceException e) {
       throw new IllegalArgumentException(
           "cannot load the JWKS from " + source + ": " + e.getMessage(), e);
     }
@@ -178,9 +193,9 @@ public final class IdentityVerifier {
         new Thread(
             () -> {
               try {
-                keys = load();
+                keys = load(JWKSetCacheRefreshEvaluator.referenceComparison(keys));
                 log.info("reloaded identity JWKS from {} ({} keys)", source, keys.getKeys().size());
-              } catch (IOException | ParseException | RuntimeException e) {
+              } catch (KeySourceException | RuntimeException e) {
                 log.warn("cannot reload identity JWKS from {}: {}", source, e.toString());
               } finally {
                 loadedAt = clock.millis();
@@ -193,42 +208,46 @@ public final class IdentityVerifier {
     t.start();
   }
 
-  private JWKSet load() throws IOException, ParseException {
-    String text;
-    if (isUrl(source)) {
-      HttpRequest req =
-          HttpRequest.newBuilder(URI.create(source)).timeout(FETCH_TIMEOUT).GET().build();
-      try {
-        HttpResponse<InputStream> res = http.send(req, HttpResponse.BodyHandlers.ofInputStream());
-        try (InputStream in = res.body()) {
-          if (res.statusCode() != 200) {
-            throw new IOException("HTTP " + res.statusCode());
+  /** Loads the set through the nimbus source chain on this verifier's clock. */
+  private JWKSet load(JWKSetCacheRefreshEvaluator refresh) throws KeySourceException {
+    return jwks.getJWKSet(refresh, clock.millis(), null);
+  }
+
+  /**
+   * A JWKS document from a file or an http(s) URL, fetched by nimbus's retriever (timeouts and a
+   * size limit), and refused when it holds a private key.
+   */
+  private static JWKSetSource<SecurityContext> origin(String source) {
+    URL url;
+    try {
+      url = isUrl(source) ? URI.create(source).toURL() : Path.of(source).toUri().toURL();
+    } catch (MalformedURLException | IllegalArgumentException e) {
+      throw new IllegalArgumentException("the JWKS location " + source + " is not a URL or file");
+    }
+    int timeout = (int) FETCH_TIMEOUT.toMillis();
+    URLBasedJWKSetSource<SecurityContext> fetched =
+        new URLBasedJWKSetSource<>(
+            url, new DefaultResourceRetriever(timeout, timeout, MAX_JWKS_BYTES));
+    return new JWKSetSource<>() {
+      @Override
+      public JWKSet getJWKSet(
+          JWKSetCacheRefreshEvaluator refresh, long now, SecurityContext context)
+          throws KeySourceException {
+        JWKSet set = fetched.getJWKSet(refresh, now, context);
+        for (JWK k : set.getKeys()) {
+          if (k.isPrivate()) {
+            throw new KeySourceException(
+                "the JWKS holds a private key (" + k.getKeyID() + "); publish public keys only");
           }
-          byte[] body = in.readNBytes(MAX_JWKS_BYTES + 1);
-          if (body.length > MAX_JWKS_BYTES) {
-            throw new IOException("JWKS larger than " + MAX_JWKS_BYTES + " bytes");
-          }
-          text = new String(body, StandardCharsets.UTF_8);
         }
-      } catch (InterruptedException e) {
-        Thread.currentThread().interrupt();
-        throw new IOException("interrupted");
+        return set;
       }
-    } else {
-      Path p = Path.of(source);
-      if (Files.size(p) > MAX_JWKS_BYTES) {
-        throw new IOException("JWKS larger than " + MAX_JWKS_BYTES + " bytes");
+
+      @Override
+      public void close() throws IOException {
+        fetched.close();
       }
-      text = Files.readString(p, StandardCharsets.UTF_8);
-    }
-    JWKSet set = JWKSet.parse(text);
-    for (JWK k : set.getKeys()) {
-      if (k.isPrivate()) {
-        throw new ParseException(
-            "the JWKS holds a private key (" + k.getKeyID() + "); publish public keys only", 0);
-      }
-    }
-    return set;
+    };
   }
 
   private static boolean isUrl(String s) {

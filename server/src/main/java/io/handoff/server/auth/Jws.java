@@ -5,6 +5,7 @@ import com.nimbusds.jwt.SignedJWT;
 import java.text.ParseException;
 import java.util.Date;
 import java.util.List;
+import java.util.Map;
 
 /** Checks shared by every verifier: size, parsing, time claims, issuer, audience, ids. */
 final class Jws {
@@ -27,12 +28,48 @@ final class Jws {
     }
   }
 
+  /**
+   * Claims whose ids must be JSON strings when present: the parser would turn a number into one.
+   */
+  private static final List<String> STRING_IDS = List.of("sub", "did", "sid");
+
+  /**
+   * The token's claims, refused when an id claim ({@code sub}, {@code did}, {@code sid}) is present
+   * as anything but a JSON string: {@code "sub": 42} must not become the user "42".
+   */
   static JWTClaimsSet claims(SignedJWT jwt) throws AuthException {
+    Map<String, Object> raw = jwt.getPayload().toJSONObject();
+    if (raw == null) {
+      throw new AuthException("unreadable claims: the payload is not a JSON object");
+    }
+    for (String name : STRING_IDS) {
+      Object v = raw.get(name);
+      if (v != null && !(v instanceof String)) {
+        throw new AuthException(
+            "the " + name + " claim must be a JSON string, not " + jsonType(v) + " (" + v + ")");
+      }
+    }
     try {
       return jwt.getJWTClaimsSet();
     } catch (ParseException e) {
       throw new AuthException("unreadable claims: " + e.getMessage());
     }
+  }
+
+  private static String jsonType(Object v) {
+    if (v instanceof Number) {
+      return "a number";
+    }
+    if (v instanceof Boolean) {
+      return "a boolean";
+    }
+    if (v instanceof List) {
+      return "an array";
+    }
+    if (v instanceof Map) {
+      return "an object";
+    }
+    return "a " + v.getClass().getSimpleName();
   }
 
   /** Checks exp (required), nbf and iat (optional) against {@code now} with {@code skew}. */

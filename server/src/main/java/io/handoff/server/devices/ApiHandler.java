@@ -1,11 +1,15 @@
 package io.handoff.server.devices;
 
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.handoff.server.ServerStats;
 import io.handoff.server.auth.AuthException;
 import io.handoff.server.auth.Principal;
 import io.handoff.server.auth.TokenVerifier;
 import io.handoff.server.devices.SessionStore.DeviceSession;
 import io.handoff.server.transport.HttpRequestHandler;
+import io.handoff.server.transport.HttpService;
+import io.netty.buffer.ByteBufUtil;
 import io.netty.buffer.Unpooled;
 import io.netty.channel.ChannelFutureListener;
 import io.netty.channel.ChannelHandlerContext;
@@ -36,7 +40,7 @@ import org.slf4j.LoggerFactory;
  * event loop before the work goes to the store; the answer is written from whichever thread
  * completes it (Netty hands the write to the event loop). Stateless and shared.
  */
-public final class ApiHandler {
+public final class ApiHandler implements HttpService {
   static final String JWKS_PATH = "/.well-known/jwks.json";
   private static final Logger log = LoggerFactory.getLogger(ApiHandler.class);
 
@@ -53,11 +57,13 @@ public final class ApiHandler {
     this.clock = clock;
   }
 
-  public static boolean handles(String path) {
+  @Override
+  public boolean handles(String path) {
     return path.startsWith("/v1/") || path.equals(JWKS_PATH);
   }
 
   /** Answers {@code req}; does not keep or release it. Event loop. */
+  @Override
   public void handle(ChannelHandlerContext ctx, FullHttpRequest req, String path) {
     boolean keepAlive = HttpUtil.isKeepAlive(req);
     HttpMethod m = req.method();
@@ -198,10 +204,9 @@ public final class ApiHandler {
   }
 
   static Map<String, String> jsonBody(FullHttpRequest req) {
-    String text = req.content().toString(StandardCharsets.UTF_8);
     try {
-      return Json.parseFlatObject(text);
-    } catch (IllegalArgumentException e) {
+      return ApiJson.parseFlatObject(ByteBufUtil.getBytes(req.content()));
+    } catch (ApiJson.BadJson e) {
       throw new ApiException(
           400, "invalid_request", "the body must be a flat JSON object: " + e.getMessage());
     }
@@ -229,59 +234,39 @@ public final class ApiHandler {
 
   static String tokens(DeviceSessions.Tokens t) {
     long expiresIn = Math.max(0, (t.accessExpiresAtMillis() - System.currentTimeMillis()) / 1000);
-    return "{\"access_token\":"
-        + Json.quote(t.accessToken())
-        + ",\"token_type\":\"Bearer\",\"expires_in\":"
-        + expiresIn
-        + ",\"expires_at_ms\":"
-        + t.accessExpiresAtMillis()
-        + ",\"refresh_token\":"
-        + Json.quote(t.refreshToken())
-        + ",\"session_id\":"
-        + Json.quote(t.sessionId())
-        + ",\"user_id\":"
-        + Json.quote(t.userId())
-        + ",\"device_id\":"
-        + Json.quote(t.deviceId())
-        + "}";
+    return ApiJson.write(
+        ApiJson.object()
+            .put("access_token", t.accessToken())
+            .put("token_type", "Bearer")
+            .put("expires_in", expiresIn)
+            .put("expires_at_ms", t.accessExpiresAtMillis())
+            .put("refresh_token", t.refreshToken())
+            .put("session_id", t.sessionId())
+            .put("user_id", t.userId())
+            .put("device_id", t.deviceId()));
   }
 
   private static String devices(DeviceSessions.Devices d) {
-    StringBuilder b = new StringBuilder("{\"devices\":[");
-    boolean first = true;
+    ObjectNode body = ApiJson.object();
+    ArrayNode list = body.putArray("devices");
     for (DeviceSession s : d.devices()) {
-      if (!first) {
-        b.append(',');
-      }
-      first = false;
-      b.append("{\"device_id\":")
-          .append(Json.quote(s.deviceId()))
-          .append(",\"name\":")
-          .append(Json.quote(s.name()))
-          .append(",\"platform\":")
-          .append(Json.quote(s.platform()))
-          .append(",\"created_ms\":")
-          .append(s.createdMillis())
-          .append(",\"last_seen_ms\":")
-          .append(s.lastSeenMillis())
-          .append(",\"online\":")
-          .append(d.online(s))
-          .append(",\"current\":")
-          .append(s.deviceId().equals(d.currentDeviceId()))
-          .append('}');
+      list.addObject()
+          .put("device_id", s.deviceId())
+          .put("name", s.name())
+          .put("platform", s.platform())
+          .put("created_ms", s.createdMillis())
+          .put("last_seen_ms", s.lastSeenMillis())
+          .put("online", d.online(s))
+          .put("current", s.deviceId().equals(d.currentDeviceId()));
     }
-    return b.append("]}").toString();
+    return ApiJson.write(body);
   }
 
   private static String revoked(List<String> devices) {
-    StringBuilder b = new StringBuilder("{\"revoked\":[");
-    for (int i = 0; i < devices.size(); i++) {
-      if (i > 0) {
-        b.append(',');
-      }
-      b.append(Json.quote(devices.get(i)));
-    }
-    return b.append("]}").toString();
+    ObjectNode body = ApiJson.object();
+    ArrayNode list = body.putArray("revoked");
+    devices.forEach(list::add);
+    return ApiJson.write(body);
   }
 
   static <T> CompletableFuture<T> done(T v) {
@@ -317,8 +302,7 @@ public final class ApiHandler {
 
   record Reply(int status, String body) {
     static Reply error(int status, String error, String message) {
-      return new Reply(
-          status, "{\"error\":" + Json.quote(error) + ",\"message\":" + Json.quote(message) + "}");
+      return new Reply(status, ApiJson.error(error, message));
     }
   }
 }

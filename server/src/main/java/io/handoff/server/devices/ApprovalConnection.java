@@ -8,15 +8,18 @@ import java.util.concurrent.Future;
 import java.util.function.BiConsumer;
 
 /** What {@link ApprovalPrompts} needs of a live connection. All methods: its event loop only. */
-public interface ApprovalConnection {
+interface ApprovalConnection {
   /** The connection's current principal (its token may have been renewed). */
   Principal principal();
 
   /** The device's network address, as the server sees it. */
   String address();
 
-  /** Writes and flushes. */
-  void send(ServerFrame frame);
+  /** Pushes a frame the device did not ask for (a prompt, a withdrawal) and flushes. */
+  void push(ServerFrame frame);
+
+  /** Sends the answer to one of the device's requests and flushes. */
+  void reply(ServerFrame frame);
 
   void error(long requestId, ErrorCode code, String message, boolean retryable);
 

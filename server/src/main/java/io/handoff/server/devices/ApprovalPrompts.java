@@ -8,9 +8,11 @@ import io.handoff.protocol.v1.ApprovalOutcome;
 import io.handoff.protocol.v1.ApprovalPrompt;
 import io.handoff.protocol.v1.ApprovalRequest;
 import io.handoff.protocol.v1.ApprovalWithdrawn;
+import io.handoff.protocol.v1.ClientFrame;
 import io.handoff.protocol.v1.ErrorCode;
 import io.handoff.protocol.v1.ServerFrame;
 import io.handoff.server.devices.ApprovalStore.Request;
+import io.handoff.server.session.Connection;
 import java.util.ArrayDeque;
 import java.util.HashMap;
 import java.util.HashSet;
@@ -39,10 +41,28 @@ public final class ApprovalPrompts {
   private final ArrayDeque<String> endedOrder = new ArrayDeque<>();
   private boolean live;
 
-  /** {@code approvals} may be null (a node without them): requests are then refused. */
-  public ApprovalPrompts(DeviceApprovals approvals, ApprovalConnection conn) {
+  /**
+   * The prompts of one connection, reaching the device through {@code conn}; {@code tokens} is the
+   * connection's token keeper (its principal), {@code address} the device's address. {@code
+   * approvals} may be null (a node without them): requests are then refused.
+   */
+  public ApprovalPrompts(
+      DeviceApprovals approvals, Connection conn, TokenKeeper tokens, String address) {
+    this(approvals, new ApprovalLink(conn, tokens, address));
+  }
+
+  ApprovalPrompts(DeviceApprovals approvals, ApprovalConnection conn) {
     this.approvals = approvals;
     this.conn = conn;
+  }
+
+  /** {@code VerifyUserCode} and {@code AnswerApproval}, as the session dispatches them. */
+  public void onFrame(long id, ClientFrame frame) {
+    switch (frame.getBodyCase()) {
+      case VERIFY_USER_CODE -> onVerify(id, frame.getVerifyUserCode().getUserCode());
+      case ANSWER_APPROVAL -> onAnswer(id, frame.getAnswerApproval());
+      default -> conn.error(id, ErrorCode.BAD_REQUEST, "not a device-approval frame", false);
+    }
   }
 
   /** The Welcome went out: prompt for what is pending now. */
@@ -85,7 +105,7 @@ public final class ApprovalPrompts {
         });
   }
 
-  public void onVerify(long id, String userCode) {
+  void onVerify(long id, String userCode) {
     if (approvals == null) {
       conn.error(id, ErrorCode.BAD_REQUEST, "device sign-in is not enabled on this node", false);
       return;
@@ -97,7 +117,7 @@ public final class ApprovalPrompts {
             failed(id, err);
             return;
           }
-          conn.send(
+          conn.reply(
               ServerFrame.newBuilder()
                   .setRequestId(id)
                   .setApprovalPrompt(
@@ -106,7 +126,7 @@ public final class ApprovalPrompts {
         });
   }
 
-  public void onAnswer(long id, AnswerApproval a) {
+  void onAnswer(long id, AnswerApproval a) {
     if (approvals == null) {
       conn.error(id, ErrorCode.BAD_REQUEST, "device sign-in is not enabled on this node", false);
       return;
@@ -119,7 +139,7 @@ public final class ApprovalPrompts {
             return;
           }
           forget(a.getApprovalId());
-          conn.send(
+          conn.reply(
               ServerFrame.newBuilder()
                   .setRequestId(id)
                   .setApprovalAnswered(
@@ -141,7 +161,7 @@ public final class ApprovalPrompts {
     }
     shown.put(
         id, conn.schedule(() -> withdraw(id, ApprovalOutcome.APPROVAL_EXPIRED, ""), left + 1));
-    conn.send(
+    conn.push(
         ServerFrame.newBuilder()
             .setApprovalPrompt(ApprovalPrompt.newBuilder().setRequest(r))
             .build());
@@ -154,7 +174,7 @@ public final class ApprovalPrompts {
       return;
     }
     timer.cancel(false);
-    conn.send(
+    conn.push(
         ServerFrame.newBuilder()
             .setApprovalWithdrawn(
                 ApprovalWithdrawn.newBuilder()

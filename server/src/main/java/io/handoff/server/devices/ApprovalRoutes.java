@@ -46,19 +46,16 @@ final class ApprovalRoutes {
                 a ->
                     new ApiHandler.Reply(
                         200,
-                        "{\"device_code\":"
-                            + Json.quote(a.deviceCode())
-                            + ",\"user_code\":"
-                            + Json.quote(a.userCode())
-                            + ",\"verification_uri\":"
-                            + Json.quote(a.verificationUri())
-                            + ",\"verification_uri_complete\":"
-                            + Json.quote(complete(a.verificationUri(), a.userCode()))
-                            + ",\"expires_in\":"
-                            + a.expiresInSeconds()
-                            + ",\"interval\":"
-                            + a.intervalSeconds()
-                            + "}"));
+                        ApiJson.write(
+                            ApiJson.object()
+                                .put("device_code", a.deviceCode())
+                                .put("user_code", a.userCode())
+                                .put("verification_uri", a.verificationUri())
+                                .put(
+                                    "verification_uri_complete",
+                                    complete(a.verificationUri(), a.userCode()))
+                                .put("expires_in", a.expiresInSeconds())
+                                .put("interval", a.intervalSeconds()))));
       }
       case "/v1/device/verify" -> {
         Principal p = api.authenticate(req);
@@ -86,12 +83,14 @@ final class ApprovalRoutes {
                 o ->
                     new ApiHandler.Reply(
                         200,
-                        "{\"approval_id\":"
-                            + Json.quote(approvalId)
-                            + ",\"outcome\":"
-                            + Json.quote(
-                                o == ApprovalOutcome.APPROVAL_APPROVED ? "approved" : "denied")
-                            + "}"));
+                        ApiJson.write(
+                            ApiJson.object()
+                                .put("approval_id", approvalId)
+                                .put(
+                                    "outcome",
+                                    o == ApprovalOutcome.APPROVAL_APPROVED
+                                        ? "approved"
+                                        : "denied"))));
       }
       default -> throw new ApiException(404, "not_found", "no such path: " + path);
     }
@@ -117,40 +116,29 @@ final class ApprovalRoutes {
               DeviceApprovals.Held h = s.held();
               return new ApiHandler.Reply(
                   202,
-                  "{\"status\":\"approval_pending\",\"approval_id\":"
-                      + Json.quote(h.approvalId())
-                      + ",\"device_code\":"
-                      + Json.quote(h.deviceCode())
-                      + ",\"expires_in\":"
-                      + h.expiresInSeconds()
-                      + ",\"interval\":"
-                      + h.intervalSeconds()
-                      + ",\"approvers_online\":"
-                      + h.approversOnline()
-                      + "}");
+                  ApiJson.write(
+                      ApiJson.object()
+                          .put("status", "approval_pending")
+                          .put("approval_id", h.approvalId())
+                          .put("device_code", h.deviceCode())
+                          .put("expires_in", h.expiresInSeconds())
+                          .put("interval", h.intervalSeconds())
+                          .put("approvers_online", h.approversOnline())));
             });
   }
 
   private static String request(Request r) {
-    return "{\"approval_id\":"
-        + Json.quote(r.id())
-        + ",\"kind\":"
-        + Json.quote(r.kind())
-        + ",\"user_code\":"
-        + Json.quote(r.kind().equals("device_code") ? UserCodes.display(r.id()) : "")
-        + ",\"device_id\":"
-        + Json.quote(r.deviceId())
-        + ",\"device_name\":"
-        + Json.quote(r.name())
-        + ",\"platform\":"
-        + Json.quote(r.platform())
-        + ",\"address\":"
-        + Json.quote(r.address())
-        + ",\"created_ms\":"
-        + r.createdMillis()
-        + ",\"expires_ms\":"
-        + r.expiresMillis()
-        + "}";
+    return ApiJson.write(
+        ApiJson.object()
+            .put("approval_id", r.id())
+            .put("kind", r.kind())
+            .put("user_code", r.kind().equals("device_code") ? UserCodes.display(r.id()) : "")
+            .put("device_id", r.deviceId())
+            .put("device_name", r.name())
+            .put("platform", r.platform())
+            .put("address", r.address())
+            .put("created_ms", r.createdMillis())
+            .put("expires_ms", r.expiresMillis()));
   }
 
   private static String complete(String uri, String userCode) {

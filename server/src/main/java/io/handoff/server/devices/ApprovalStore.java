@@ -37,6 +37,11 @@ public interface ApprovalStore {
   long SLOW_DOWN_STEP_MILLIS = 5_000;
   long RETAIN_MILLIS = 10 * 60_000;
 
+  /** The attempt-counter scope of a user ({@link #fail}); {@link #erase} removes it. */
+  static String userScope(String userId) {
+    return "u:" + userId;
+  }
+
   enum State {
     PENDING,
     APPROVED,
@@ -159,4 +164,17 @@ public interface ApprovalStore {
    * Counts one failed attempt of {@code scope}; a window starts with the first. Returns the count.
    */
   CompletableFuture<Long> fail(String scope, long windowMillis, long nowMillis);
+
+  /**
+   * Erases every request of {@code userId} (new-device requests and the device codes the user
+   * claimed, whatever their state: an approved one can no longer be polled into a session) and the
+   * user's failed-attempt counter. Other users' requests stay.
+   */
+  CompletableFuture<Void> erase(String userId);
+
+  /**
+   * Drops records past their retention and attempt windows that ended, as of {@code now}. A store
+   * whose backing keys expire by themselves does nothing here.
+   */
+  CompletableFuture<Void> sweep(java.time.Instant now);
 }

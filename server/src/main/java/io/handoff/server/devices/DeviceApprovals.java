@@ -461,7 +461,7 @@ public final class DeviceApprovals {
   }
 
   private static String userScope(Principal p) {
-    return "u:" + p.userId();
+    return ApprovalStore.userScope(p.userId());
   }
 
   private static String addressScope(String address) {

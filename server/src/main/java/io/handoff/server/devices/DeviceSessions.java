@@ -354,13 +354,14 @@ public final class DeviceSessions {
             });
   }
 
-  /** Deletes every document and device session of the user and disconnects all its devices. */
+  /**
+   * Deletes everything of the user (documents, device sessions, activities, offers, presence) and
+   * disconnects all its devices.
+   */
   public CompletableFuture<Void> erase(Principal p) {
     String user = p.userId();
     return engine
-        .sessions()
         .erase(user)
-        .thenCompose(v -> engine.store().erase(user))
         .thenApply(
             v -> {
               stats.usersErased.increment();

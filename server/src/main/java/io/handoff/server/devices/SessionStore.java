@@ -1,5 +1,6 @@
 package io.handoff.server.devices;
 
+import java.time.Instant;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
 
@@ -136,4 +137,10 @@ public interface SessionStore {
 
   /** Deletes every session of the user, tombstones included. */
   CompletableFuture<Void> erase(String userId);
+
+  /**
+   * Drops sessions and tombstones idle for {@link StoreLimits#idleTtl()} as of {@code now}, and
+   * users left with none. A store whose backing keys expire by themselves does nothing here.
+   */
+  CompletableFuture<Void> sweep(Instant now);
 }

@@ -1,89 +1,118 @@
 package io.handoff.server.devices;
 
 import io.handoff.protocol.CloseCode;
+import io.handoff.protocol.v1.ClientFrame;
 import io.handoff.protocol.v1.DeviceInfo;
 import io.handoff.protocol.v1.DeviceList;
 import io.handoff.protocol.v1.DevicesRevoked;
-import io.handoff.protocol.v1.Error;
 import io.handoff.protocol.v1.ErrorCode;
 import io.handoff.protocol.v1.RevokeDevice;
 import io.handoff.protocol.v1.ServerFrame;
 import io.handoff.protocol.v1.TokenExpiring;
 import io.handoff.protocol.v1.TokenRefreshed;
+import io.handoff.protocol.v1.Welcome;
 import io.handoff.server.ServerStats;
 import io.handoff.server.auth.AuthException;
 import io.handoff.server.auth.Principal;
 import io.handoff.server.auth.TokenVerifier;
 import io.handoff.server.devices.SessionStore.DeviceSession;
-import io.handoff.server.session.SessionHandler;
-import io.netty.channel.ChannelHandlerContext;
-import io.netty.util.concurrent.ScheduledFuture;
-import java.time.Clock;
+import io.handoff.server.session.Connection;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
+import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
-import java.util.function.BiConsumer;
 
 /**
- * One connection's token and device-session frames, next to its {@link SessionHandler}: sends
- * TokenExpiring {@code expiryNotice} before the access token expires and closes the connection with
- * TOKEN_EXPIRED at expiry unless a RefreshToken frame brought a valid token of the same user and
- * device first; answers ListDevices and RevokeDevice for the connection's own user only. Event loop
- * only; store answers hop back onto it.
+ * One connection's device session and tokens: sends TokenExpiring {@code expiryNotice} before the
+ * access token expires and closes the connection with TOKEN_EXPIRED at expiry unless a RefreshToken
+ * frame brought a valid token of the same user and device first; answers ListDevices and
+ * RevokeDevice for the connection's own user only; marks the device session connected while the
+ * connection is live. Timers run on the node's scheduler. Event loop only; store answers hop back
+ * onto it.
  */
 public final class TokenKeeper {
-  private final SessionHandler session;
-  private final ChannelHandlerContext ctx;
+  private final Connection connection;
   private final TokenVerifier verifier;
   private final DeviceSessions sessions;
   private final ServerStats stats;
-  private final Clock clock;
   private final long noticeMillis;
   private Principal principal;
-  private ScheduledFuture<?> timer;
+  // The principal this connection was recorded online as, if any.
+  private Principal onlineAs;
+  private Future<?> timer;
   private boolean refreshing;
 
   public TokenKeeper(
-      SessionHandler session,
-      ChannelHandlerContext ctx,
+      Connection connection,
       Principal principal,
       TokenVerifier verifier,
       DeviceSessions sessions,
-      ServerStats stats,
-      Clock clock) {
-    this.session = session;
-    this.ctx = ctx;
+      ServerStats stats) {
+    this.connection = connection;
     this.principal = principal;
     this.verifier = verifier;
     this.sessions = sessions;
     this.stats = stats;
-    this.clock = clock;
     this.noticeMillis = sessions.noticeMillis();
   }
 
-  public Principal principal() {
+  /** The connection's principal, as renewed on the socket. Event loop. */
+  Principal principal() {
     return principal;
   }
 
   /** Arms the timers for the current token. */
   public void start() {
     cancel();
-    long left = principal.expiresAtMillis() - clock.millis();
+    long left = principal.expiresAtMillis() - connection.clock().millis();
     // One timer at a time per connection: the notice, which then arms the expiry.
     timer =
-        ctx.executor()
-            .schedule(
-                this::noticeThenExpiry, Math.max(0, left - noticeMillis), TimeUnit.MILLISECONDS);
+        connection.schedule(
+            this::noticeThenExpiry, Math.max(0, left - noticeMillis), TimeUnit.MILLISECONDS);
   }
 
   private void noticeThenExpiry() {
+    long left = principal.expiresAtMillis() - connection.clock().millis();
+    timer = connection.schedule(this::expire, Math.max(0, left), TimeUnit.MILLISECONDS);
     sendNotice();
-    long left = principal.expiresAtMillis() - clock.millis();
-    timer = ctx.executor().schedule(this::expire, Math.max(0, left), TimeUnit.MILLISECONDS);
   }
 
+  /**
+   * Completes when the device session is still alive, or fails with {@link SessionGone} if it was
+   * revoked since the upgrade. Any thread.
+   */
+  public CompletableFuture<Void> stillAlive() {
+    return sessions
+        .check(principal)
+        .thenApply(
+            problem -> {
+              if (problem != null) {
+                throw new SessionGone(problem);
+              }
+              return null;
+            });
+  }
+
+  /** Fills the Welcome's token part. */
+  public void welcome(Welcome.Builder w) {
+    w.setTokenExpiresAtMs(principal.expiresAtMillis()).setSessionId(principal.sessionId());
+  }
+
+  /** The Welcome went out: the device session counts as connected. */
+  public void welcomed() {
+    if (principal.hasSession()) {
+      onlineAs = principal;
+      sessions.seen(principal, true);
+    }
+  }
+
+  /** The connection ended. */
   public void stop() {
     cancel();
+    if (onlineAs != null) {
+      sessions.seen(onlineAs, false);
+      onlineAs = null;
+    }
   }
 
   private void cancel() {
@@ -94,19 +123,30 @@ public final class TokenKeeper {
   }
 
   private void sendNotice() {
-    ctx.writeAndFlush(
+    connection.push(
         ServerFrame.newBuilder()
             .setTokenExpiring(
                 TokenExpiring.newBuilder().setExpiresAtMs(principal.expiresAtMillis()))
             .build());
+    connection.flush();
   }
 
   private void expire() {
     stats.tokenExpiredCloses.increment();
-    session.closeWith(CloseCode.TOKEN_EXPIRED, "access token expired; reconnect with a fresh one");
+    connection.close(CloseCode.TOKEN_EXPIRED, "access token expired; reconnect with a fresh one");
   }
 
-  public void onRefreshToken(long id, String token) {
+  /** RefreshToken, ListDevices and RevokeDevice. */
+  public void onFrame(long id, ClientFrame f) {
+    switch (f.getBodyCase()) {
+      case REFRESH_TOKEN -> onRefreshToken(id, f.getRefreshToken().getAccessToken());
+      case LIST_DEVICES -> onListDevices(id);
+      case REVOKE_DEVICE -> onRevokeDevice(id, f.getRevokeDevice());
+      default -> throw new IllegalArgumentException("not a device frame: " + f.getBodyCase());
+    }
+  }
+
+  private void onRefreshToken(long id, String token) {
     if (refreshing) {
       error(id, ErrorCode.BAD_REQUEST, "a RefreshToken is being checked already", false);
       return;
@@ -131,7 +171,7 @@ public final class TokenKeeper {
     }
     refreshing = true;
     Principal checked = next;
-    onLoop(
+    connection.onLoop(
         sessions.check(next),
         (problem, err) -> {
           refreshing = false;
@@ -145,19 +185,20 @@ public final class TokenKeeper {
             return;
           }
           principal = checked;
-          stats.inBandRefreshes.increment();
           start();
-          ctx.writeAndFlush(
+          connection.reply(
               ServerFrame.newBuilder()
                   .setRequestId(id)
                   .setTokenRefreshed(
                       TokenRefreshed.newBuilder().setExpiresAtMs(checked.expiresAtMillis()))
                   .build());
+          connection.flush();
+          stats.inBandRefreshes.increment(); // Last: the new token's timer is armed by then.
         });
   }
 
-  public void onListDevices(long id) {
-    onLoop(
+  private void onListDevices(long id) {
+    connection.onLoop(
         sessions.list(principal),
         (d, err) -> {
           if (err != null) {
@@ -176,12 +217,13 @@ public final class TokenKeeper {
                     .setOnline(d.online(s))
                     .setCurrent(s.deviceId().equals(principal.deviceId())));
           }
-          ctx.writeAndFlush(ServerFrame.newBuilder().setRequestId(id).setDeviceList(b).build());
+          connection.reply(ServerFrame.newBuilder().setRequestId(id).setDeviceList(b).build());
+          connection.flush();
         });
   }
 
-  public void onRevokeDevice(long id, RevokeDevice r) {
-    onLoop(
+  private void onRevokeDevice(long id, RevokeDevice r) {
+    connection.onLoop(
         sessions.revoke(principal, r.getDeviceId(), r.getAllOthers()),
         (revoked, err) -> {
           if (err != null) {
@@ -196,11 +238,12 @@ public final class TokenKeeper {
                 false);
             return;
           }
-          ctx.writeAndFlush(
+          connection.reply(
               ServerFrame.newBuilder()
                   .setRequestId(id)
                   .setDevicesRevoked(DevicesRevoked.newBuilder().addAllDeviceIds(revoked))
                   .build());
+          connection.flush();
         });
   }
 
@@ -215,22 +258,7 @@ public final class TokenKeeper {
   }
 
   private void error(long id, ErrorCode code, String message, boolean retryable) {
-    ctx.writeAndFlush(
-        ServerFrame.newBuilder()
-            .setRequestId(id)
-            .setError(Error.newBuilder().setCode(code).setMessage(message).setRetryable(retryable))
-            .build());
-  }
-
-  private <T> void onLoop(CompletableFuture<T> f, BiConsumer<T, Throwable> action) {
-    f.whenComplete(
-        (v, err) ->
-            ctx.executor()
-                .execute(
-                    () -> {
-                      if (ctx.channel().isActive()) {
-                        action.accept(v, err);
-                      }
-                    }));
+    connection.error(id, code, message, retryable);
+    connection.flush();
   }
 }

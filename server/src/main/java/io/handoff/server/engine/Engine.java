@@ -4,6 +4,8 @@ import io.handoff.server.devices.SessionStore;
 import io.handoff.server.handoff.HandoffStore;
 import io.handoff.server.sync.Broker;
 import io.handoff.server.sync.DocumentStore;
+import java.time.Instant;
+import java.util.concurrent.CompletableFuture;
 
 /**
  * The engine parts one node runs on: a {@link DocumentStore}, the {@link Broker} it publishes to,
@@ -23,6 +25,25 @@ public interface Engine extends AutoCloseable {
 
   /** Pending sign-ins of new devices (device codes, new-device approval). */
   io.handoff.server.devices.ApprovalStore approvals();
+
+  /**
+   * Erases everything of the user in every store: device sessions first (so no device can sign in
+   * again in between), then sign-in requests (so none approved can still be turned into a session),
+   * documents, activities, offers and presence.
+   */
+  default CompletableFuture<Void> erase(String userId) {
+    return sessions()
+        .erase(userId)
+        .thenCompose(v -> approvals().erase(userId))
+        .thenCompose(v -> store().erase(userId))
+        .thenCompose(v -> handoff().erase(userId));
+  }
+
+  /** Runs every store's {@code sweep(now)}. */
+  default CompletableFuture<Void> sweep(Instant now) {
+    return CompletableFuture.allOf(
+        store().sweep(now), sessions().sweep(now), handoff().sweep(now), approvals().sweep(now));
+  }
 
   /** A short name for logs: "memory", "redis". */
   String name();

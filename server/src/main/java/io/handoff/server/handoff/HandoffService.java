@@ -2,20 +2,23 @@ package io.handoff.server.handoff;
 
 import io.handoff.protocol.bus.v1.UserSignal;
 import io.handoff.protocol.v1.DevicePresence;
+import io.handoff.server.Scheduler;
 import io.handoff.server.ServerConfig;
 import io.handoff.server.ServerStats;
 import io.handoff.server.engine.Engine;
-import io.handoff.server.session.Hub;
-import io.handoff.server.session.SessionHandler;
+import io.handoff.server.session.Connection;
 import io.handoff.server.sync.Broker;
 import io.handoff.server.sync.DocumentStore;
 import io.handoff.server.sync.WriteValidator;
 import java.security.SecureRandom;
 import java.time.Duration;
+import java.util.ArrayDeque;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.HexFormat;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
@@ -24,16 +27,16 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * The node's part of activities, offers and presence: what every {@link HandoffSession} shares, and
- * the presence keeper.
+ * The node's part of activities, offers and presence: what every {@link HandoffSession} shares, the
+ * sessions whose devices are online here, and the presence keeper.
  *
- * <p>The keeper runs on its own timer thread and keeps every user once every sixth of the presence
- * TTL, spread over twenty slices of that period so the store sees no burst. For each user with a
- * session here it refreshes the presence entries of this node's live devices (deadline: half the
- * TTL ahead, so two missed refreshes are fine), then re-reads the user's presence and hands it to
- * the user's sessions, which push what changed. So a device of a node that died reads offline
- * everywhere within the TTL, without any message from the dead node. {@link #stop()} ends the
- * keeper and every store write of this node's sessions, as a crash would.
+ * <p>The keeper runs on its own thread, on the node's {@link Scheduler}, and keeps every user once
+ * every sixth of the presence TTL, spread over twenty slices of that period so the store sees no
+ * burst. For each user with a device online here it refreshes the presence entries of this node's
+ * live devices (deadline: half the TTL ahead, so two missed refreshes are fine), then re-reads the
+ * user's presence and hands it to the user's sessions, which push what changed. So a device of a
+ * node that died reads offline everywhere within the TTL, without any message from the dead node.
+ * {@link #stop()} ends the keeper and every store write of this node's sessions, as a crash would.
  */
 public final class HandoffService {
   private static final Logger log = LoggerFactory.getLogger(HandoffService.class);
@@ -47,25 +50,29 @@ public final class HandoffService {
   final Broker broker;
   final ServerStats stats;
   final WriteValidator validator;
+  private final Scheduler time;
   private final SecureRandom random = new SecureRandom();
   private final AtomicLong connections = new AtomicLong();
-  private final ScheduledExecutorService timer;
-  private volatile Hub hub;
+  private final ScheduledExecutorService keeper;
+  // This node's sessions whose devices are online, by user: copy-on-write arrays.
+  private final ConcurrentHashMap<String, HandoffSession[]> online = new ConcurrentHashMap<>();
   // The keeper's current round: users still to keep this period, and how many per slice. Keeper
   // thread only.
-  private final java.util.ArrayDeque<String> round = new java.util.ArrayDeque<>();
+  private final ArrayDeque<String> round = new ArrayDeque<>();
   private int perSlice;
+  private long sliceMillis;
   private volatile boolean stopped;
 
-  public HandoffService(ServerConfig config, Engine engine, ServerStats stats) {
+  public HandoffService(ServerConfig config, Engine engine, ServerStats stats, Scheduler time) {
     this.config = config;
     this.limits = config.handoffLimits();
     this.store = engine.handoff();
     this.documents = engine.store();
     this.broker = engine.broker();
     this.stats = stats;
+    this.time = time;
     this.validator = new WriteValidator(config.storeLimits());
-    this.timer =
+    this.keeper =
         Executors.newSingleThreadScheduledExecutor(
             r -> {
               Thread t = new Thread(r, "handoff-presence-" + config.nodeId());
@@ -74,20 +81,30 @@ public final class HandoffService {
             });
   }
 
-  /** Starts the presence keeper over {@code hub}'s sessions. */
-  public void start(Hub hub) {
-    this.hub = hub;
+  /** Starts the presence keeper. */
+  public void start() {
     // Every user is kept once a period, a slice at a time, so the store sees a steady trickle
     // instead of a burst per period that would queue the writes behind it.
     long period = Math.max(10, limits.presenceTtl().toMillis() / 6);
-    long slice = Math.max(1, period / KEEPER_SLICES);
-    timer.scheduleWithFixedDelay(this::keepSlice, slice, slice, TimeUnit.MILLISECONDS);
+    sliceMillis = Math.max(1, period / KEEPER_SLICES);
+    armKeeper();
+  }
+
+  private void armKeeper() {
+    if (!stopped) {
+      time.schedule(keeper, this::keepSlice, sliceMillis, TimeUnit.MILLISECONDS);
+    }
   }
 
   /** Stops the keeper; this node's sessions no longer write to the store. Idempotent. */
   public void stop() {
     stopped = true;
-    timer.shutdownNow();
+    keeper.shutdownNow();
+  }
+
+  /** The handoff part of a new connection. */
+  public HandoffSession session(Connection connection) {
+    return new HandoffSession(connection, this);
   }
 
   boolean stopped() {
@@ -118,21 +135,45 @@ public final class HandoffService {
     }
   }
 
+  /** {@code s}'s device went online here: the keeper refreshes it from now on. */
+  void joined(HandoffSession s) {
+    online.compute(
+        s.userId(),
+        (user, cur) -> {
+          if (cur == null) {
+            return new HandoffSession[] {s};
+          }
+          HandoffSession[] next = Arrays.copyOf(cur, cur.length + 1);
+          next[cur.length] = s;
+          return next;
+        });
+  }
+
+  /** {@code s}'s connection ended. */
+  void left(HandoffSession s) {
+    online.computeIfPresent(
+        s.userId(),
+        (user, cur) -> {
+          HandoffSession[] next =
+              Arrays.stream(cur).filter(x -> x != s).toArray(HandoffSession[]::new);
+          return next.length == 0 ? null : next;
+        });
+  }
+
   /** Keeps the next slice of this node's users: over KEEPER_SLICES calls, every user once. */
   private void keepSlice() {
-    Hub h = hub;
-    if (h == null || stopped) {
+    if (stopped) {
       return;
     }
     try {
       if (round.isEmpty()) {
-        round.addAll(h.userIds());
+        round.addAll(online.keySet());
         perSlice = Math.max(1, (round.size() + KEEPER_SLICES - 1) / KEEPER_SLICES);
       }
       for (int done = 0; done < perSlice && !round.isEmpty() && !stopped; ) {
         List<CompletableFuture<?>> batch = new ArrayList<>();
         while (batch.size() < KEEPER_BATCH && done < perSlice && !round.isEmpty()) {
-          batch.add(keepUser(h, round.poll()));
+          batch.add(keepUser(round.poll()));
           done++;
         }
         CompletableFuture.allOf(batch.toArray(new CompletableFuture<?>[0]))
@@ -142,20 +183,24 @@ public final class HandoffService {
       }
     } catch (RuntimeException e) {
       log.warn("presence refresh failed: {}", e.toString());
+    } finally {
+      armKeeper();
     }
   }
 
-  private CompletableFuture<?> keepUser(Hub h, String user) {
-    List<SessionHandler> sessions = h.sessionsOf(user);
+  private CompletableFuture<?> keepUser(String user) {
+    HandoffSession[] sessions = online.get(user);
+    if (sessions == null) {
+      return CompletableFuture.completedFuture(null);
+    }
     List<CompletableFuture<?>> refreshes = new ArrayList<>();
-    for (SessionHandler s : sessions) {
-      HandoffSession hs = s.handoff();
-      if (hs.isOnline()) {
+    for (HandoffSession s : sessions) {
+      if (s.isOnline()) {
         refreshes.add(
             store.online(
                 user,
                 s.deviceId(),
-                hs.connectionId(),
+                s.connectionId(),
                 entryTtl(),
                 config.storeLimits().maxDevicesPerUser()));
       }
@@ -164,8 +209,8 @@ public final class HandoffService {
         .thenCompose(v -> store.presence(user))
         .thenAccept(
             (List<DevicePresence> all) -> {
-              for (SessionHandler s : sessions) {
-                s.handoff().presenceRead(all);
+              for (HandoffSession s : sessions) {
+                s.presenceRead(all);
               }
             })
         .exceptionally(

@@ -6,6 +6,7 @@ import io.handoff.protocol.v1.Offer;
 import io.handoff.protocol.v1.OfferOutcome;
 import java.time.Clock;
 import java.time.Duration;
+import java.time.Instant;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
 
@@ -32,6 +33,8 @@ import java.util.concurrent.CompletableFuture;
  *   <li>Everything a user holds is bounded: one activity per device, {@code maxLive} live offers,
  *       one presence entry per device (at most {@code maxDevices}; the longest-offline entry is
  *       dropped to make room).
+ *   <li>{@link #erase} leaves nothing of the user behind; {@link #sweep} keeps the store bounded by
+ *       what is live or retained, never by how many users were ever seen.
  *   <li>Failures (store unreachable) complete the futures exceptionally; nothing is half-applied.
  * </ul>
  */
@@ -41,6 +44,9 @@ public interface HandoffStore {
 
   /** The most ended offers per user {@link #recentlyEnded} remembers. */
   int MAX_RECENTLY_ENDED = 256;
+
+  /** How long a user's presence entries outlive their last change. */
+  Duration PRESENCE_RETENTION = Duration.ofDays(7);
 
   Clock clock();
 
@@ -88,6 +94,20 @@ public interface HandoffStore {
 
   /** Every device of the user the store knows of, with its presence as of now. */
   CompletableFuture<List<DevicePresence>> presence(String userId);
+
+  /**
+   * Deletes everything of the user: activities, live and ended offers, presence entries. Signals
+   * already sent are not recalled.
+   */
+  CompletableFuture<Void> erase(String userId);
+
+  /**
+   * Drops what outlived its retention as of {@code now}: activities past their retention, offers
+   * {@link #ENDED_RETENTION} past their deadline or end, presence entries {@link
+   * #PRESENCE_RETENTION} past their last change, and users left with nothing. A store whose backing
+   * keys expire by themselves (Redis TTLs) does nothing here.
+   */
+  CompletableFuture<Void> sweep(Instant now);
 
   /** What {@link #endOffer} did. */
   enum EndStatus {

@@ -3,92 +3,107 @@ package io.handoff.server.session;
 import io.handoff.protocol.CloseCode;
 import io.handoff.protocol.bus.v1.DeviceKick;
 import io.handoff.protocol.bus.v1.UserSignal;
-import io.handoff.server.handoff.HandoffService;
 import io.handoff.server.sync.Broker;
 import io.handoff.server.sync.DocumentEvent;
-import java.util.ArrayList;
 import java.util.Arrays;
-import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
 
 /**
  * This node's live sessions by user. The node holds one broker subscription per user with at least
- * one session here: opened with the first, closed after the last. A second session of the same
- * device replaces the first (which is closed with REPLACED). Thread-safe.
+ * one session past Hello here: opened with the first, closed after the last. A second session of
+ * the same device replaces the first (which is closed with REPLACED). Every upgraded connection
+ * holds one of the user's slots from its upgrade on, Hello or not, so sockets that never say Hello
+ * count toward the per-user limit too. Signals reach the sessions by their type. Thread-safe.
  */
 public final class Hub {
   private final Broker broker;
-  private final HandoffService handoff;
   private final ConcurrentHashMap<String, UserSessions> users = new ConcurrentHashMap<>();
 
-  public Hub(Broker broker, HandoffService handoff) {
+  public Hub(Broker broker) {
     this.broker = broker;
-    this.handoff = handoff;
-  }
-
-  public HandoffService handoff() {
-    return handoff;
-  }
-
-  /** The users with a session on this node now. */
-  public List<String> userIds() {
-    return new ArrayList<>(users.keySet());
-  }
-
-  /** The user's sessions on this node now. */
-  public List<SessionHandler> sessionsOf(String userId) {
-    UserSessions us = users.get(userId);
-    return us == null ? List.of() : Arrays.asList(us.sessions);
   }
 
   /**
-   * Adds a session; the returned future completes when the user's fan-out subscription is live, so
-   * the session may read the store without missing what is written after its read. Returns null,
-   * adding nothing, if the user already has {@code maxPerUser} sessions here (a session replacing
-   * one of the same device always fits).
+   * Takes one of the user's slots for an upgraded connection, or returns false if the user already
+   * has {@code maxPerUser} connections here (a connection of a device already connected always
+   * fits: it replaces the old one at its Hello).
    */
-  CompletableFuture<Void> register(SessionHandler session, int maxPerUser) {
-    SessionHandler[] replaced = new SessionHandler[1];
-    List<CompletableFuture<Void>> ready = new ArrayList<>(1);
+  boolean admit(Session session, int maxPerUser) {
+    boolean[] admitted = new boolean[1];
     users.compute(
         session.userId(),
         (user, us) -> {
           if (us == null) {
             us = new UserSessions();
-            us.subscription = broker.subscribe(user, us);
-          } else if (us.sessions.length >= maxPerUser && !us.has(session.deviceId())) {
-            return us;
           }
-          replaced[0] = us.add(session);
-          ready.add(us.subscription.ready());
+          if (us.pending + us.othersThan(session.deviceId()) >= maxPerUser) {
+            return us.isEmpty() ? null : us;
+          }
+          us.pending++;
+          admitted[0] = true;
           return us;
         });
-    if (ready.isEmpty()) {
-      return null;
-    }
+    return admitted[0];
+  }
+
+  /**
+   * Turns an admitted connection into a live session at its Hello; the returned future completes
+   * when the user's fan-out subscription is live, so the session may read the store without missing
+   * what is written after its read.
+   */
+  CompletableFuture<Void> register(Session session) {
+    Session[] replaced = new Session[1];
+    @SuppressWarnings("unchecked")
+    CompletableFuture<Void>[] ready = new CompletableFuture[1];
+    users.compute(
+        session.userId(),
+        (user, us) -> {
+          if (us == null) {
+            us = new UserSessions(); // Unreachable: admitted sessions keep the entry.
+          } else {
+            us.pending--;
+          }
+          if (us.subscription == null) {
+            us.subscription = broker.subscribe(user, us);
+          }
+          replaced[0] = us.add(session);
+          ready[0] = us.subscription.ready();
+          return us;
+        });
     if (replaced[0] != null) {
       replaced[0].replaced();
     }
-    return ready.get(0);
+    return ready[0];
   }
 
-  void unregister(SessionHandler session) {
+  /** Gives back the slot of a closed connection; {@code registered} if it had said Hello. */
+  void leave(Session session, boolean registered) {
     users.computeIfPresent(
         session.userId(),
         (user, us) -> {
-          us.remove(session);
-          if (us.sessions.length == 0) {
-            us.subscription.close();
-            return null;
+          if (registered) {
+            us.remove(session);
+          } else {
+            us.pending--;
           }
-          return us;
+          if (us.sessions.length == 0 && us.subscription != null) {
+            us.subscription.close();
+            us.subscription = null;
+          }
+          return us.isEmpty() ? null : us;
         });
   }
 
   /** Users with a session on this node. */
   public int users() {
-    return users.size();
+    int n = 0;
+    for (UserSessions us : users.values()) {
+      if (us.sessions.length > 0) {
+        n++;
+      }
+    }
+    return n;
   }
 
   /** Sessions on this node (after Hello). */
@@ -100,43 +115,53 @@ public final class Hub {
     return n;
   }
 
-  /** One user's sessions: a copy-on-write array, read lock-free by the broker's thread. */
+  /**
+   * One user's sessions: a copy-on-write array, read lock-free by the broker's thread; the rest is
+   * changed under the map's lock for the user.
+   */
   private static final class UserSessions implements Broker.Listener {
-    volatile SessionHandler[] sessions = new SessionHandler[0];
+    volatile Session[] sessions = new Session[0];
     Broker.Subscription subscription;
+    // Upgraded connections that have not said Hello yet.
+    int pending;
 
-    boolean has(String deviceId) {
-      for (SessionHandler s : sessions) {
-        if (s.deviceId().equals(deviceId)) {
-          return true;
+    boolean isEmpty() {
+      return pending == 0 && sessions.length == 0;
+    }
+
+    int othersThan(String deviceId) {
+      int n = 0;
+      for (Session s : sessions) {
+        if (!s.deviceId().equals(deviceId)) {
+          n++;
         }
       }
-      return false;
+      return n;
     }
 
     /** Adds {@code s}; returns the session of the same device it replaces, if any. */
-    SessionHandler add(SessionHandler s) {
-      SessionHandler[] cur = sessions;
+    Session add(Session s) {
+      Session[] cur = sessions;
       for (int i = 0; i < cur.length; i++) {
         if (cur[i].deviceId().equals(s.deviceId())) {
-          SessionHandler old = cur[i];
-          SessionHandler[] next = cur.clone();
+          Session old = cur[i];
+          Session[] next = cur.clone();
           next[i] = s;
           sessions = next;
           return old;
         }
       }
-      SessionHandler[] next = Arrays.copyOf(cur, cur.length + 1);
+      Session[] next = Arrays.copyOf(cur, cur.length + 1);
       next[cur.length] = s;
       sessions = next;
       return null;
     }
 
-    void remove(SessionHandler s) {
-      SessionHandler[] cur = sessions;
+    void remove(Session s) {
+      Session[] cur = sessions;
       for (int i = 0; i < cur.length; i++) {
         if (cur[i] == s) {
-          SessionHandler[] next = new SessionHandler[cur.length - 1];
+          Session[] next = new Session[cur.length - 1];
           System.arraycopy(cur, 0, next, 0, i);
           System.arraycopy(cur, i + 1, next, i, cur.length - i - 1);
           sessions = next;
@@ -147,37 +172,41 @@ public final class Hub {
 
     @Override
     public void onEvent(DocumentEvent event) {
-      for (SessionHandler s : sessions) {
+      for (Session s : sessions) {
         s.offer(event);
       }
     }
 
     @Override
     public void onSignal(UserSignal signal) {
-      if (signal.getBodyCase() == UserSignal.BodyCase.KICK) {
-        DeviceKick kick = signal.getKick();
-        CloseCode code = CloseCode.of(kick.getCloseCode());
-        for (SessionHandler s : sessions) {
-          if (kick.getDeviceId().isEmpty() || kick.getDeviceId().equals(s.deviceId())) {
-            s.kick(code == null ? CloseCode.INTERNAL_ERROR : code, kick.getReason());
+      switch (signal.getBodyCase()) {
+        case KICK -> {
+          DeviceKick kick = signal.getKick();
+          CloseCode code = CloseCode.of(kick.getCloseCode());
+          for (Session s : sessions) {
+            if (kick.getDeviceId().isEmpty() || kick.getDeviceId().equals(s.deviceId())) {
+              s.kick(code == null ? CloseCode.INTERNAL_ERROR : code, kick.getReason());
+            }
           }
         }
-      } else if (signal.getBodyCase().getNumber() >= 11 && signal.getBodyCase().getNumber() <= 19) {
-        for (SessionHandler s : sessions) {
-          s.onApprovalSignal(signal);
+        case ACTIVITY_CHANGED, OFFER_PROMPTED, OFFER_ENDED, PRESENCE_CHANGED -> {
+          for (Session s : sessions) {
+            s.signal(signal);
+          }
         }
-      } else if (signal.getBodyCase().getNumber() >= 30 && signal.getBodyCase().getNumber() <= 49) {
-        for (SessionHandler s : sessions) {
-          s.handoff().onSignal(signal);
+        case APPROVAL_PROMPTED, APPROVAL_ENDED -> {
+          for (Session s : sessions) {
+            s.approvalSignal(signal);
+          }
         }
+        default -> {} // A signal of a kind this node does not know (a newer node sent it).
       }
     }
 
     @Override
     public void onPossibleLoss() {
-      for (SessionHandler s : sessions) {
+      for (Session s : sessions) {
         s.recheck();
-        s.handoff().reconcile();
       }
     }
   }

@@ -1,6 +1,12 @@
 /**
- * The per-connection session after the WebSocket upgrade, and the {@link
- * io.handoff.server.session.Hub} of this node's sessions by user. A session's state is touched only
- * on its channel's event loop; see {@code docs/concurrency.md}.
+ * The per-connection session after the WebSocket upgrade: its phases, the dispatch of each frame by
+ * family to the feature that owns it, and the one bounded outbox every frame to the device goes
+ * through; and the {@link io.handoff.server.session.Hub} of this node's sessions by user.
+ *
+ * <p>Public face: {@link io.handoff.server.session.Connection}, the narrow interface features reach
+ * the device through (push, reply, error, flush, schedule, clock, close); {@link
+ * io.handoff.server.session.Hub}; {@link io.handoff.server.session.Sessions}, the node's factory of
+ * sessions for the transport. Internal: Session and Outbox. A session's state is touched only on
+ * its channel's event loop; see {@code docs/concurrency.md}.
  */
 package io.handoff.server.session;

@@ -2,6 +2,7 @@ package io.handoff.server.sync;
 
 import io.handoff.protocol.v1.Position;
 import io.handoff.protocol.v1.Write;
+import java.time.Instant;
 import java.util.Collection;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
@@ -64,6 +65,12 @@ public interface DocumentStore extends AutoCloseable {
    * already published are not recalled; devices still connected should be disconnected.
    */
   CompletableFuture<Void> erase(String userId);
+
+  /**
+   * Drops every user whose documents were not written for {@link StoreLimits#idleTtl()} as of
+   * {@code now}. A store whose backing keys expire by themselves (Redis TTLs) does nothing here.
+   */
+  CompletableFuture<Void> sweep(Instant now);
 
   @Override
   void close();

@@ -27,7 +27,7 @@ public final class ControlFrameHandler extends ChannelInboundHandlerAdapter {
   private ControlFrameHandler() {}
 
   /** Swaps the protocol handler named {@code name} for this one. Event loop. */
-  public static void install(ChannelHandlerContext ctx, String name) {
+  static void install(ChannelHandlerContext ctx, String name) {
     if (ctx.pipeline().get(name) != null) {
       ctx.pipeline().replace(name, name, INSTANCE);
     }

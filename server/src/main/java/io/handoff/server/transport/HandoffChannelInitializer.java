@@ -1,13 +1,10 @@
 package io.handoff.server.transport;
 
+import io.handoff.server.Scheduler;
 import io.handoff.server.ServerConfig;
 import io.handoff.server.ServerStats;
-import io.handoff.server.devices.ApiHandler;
-import io.handoff.server.devices.DeviceSessions;
-import io.handoff.server.session.Hub;
-import io.handoff.server.session.SessionHandler;
-import io.handoff.server.sync.DocumentStore;
-import io.handoff.server.sync.WriteValidator;
+import io.handoff.server.auth.Principal;
+import io.handoff.server.auth.TokenVerifier;
 import io.netty.channel.ChannelInitializer;
 import io.netty.channel.ChannelPipeline;
 import io.netty.channel.socket.SocketChannel;
@@ -25,6 +22,9 @@ import io.netty.handler.ssl.SslContext;
 import io.netty.handler.ssl.SslContextBuilder;
 import io.netty.handler.ssl.SslHandler;
 import io.netty.handler.ssl.SslProvider;
+import java.util.concurrent.CompletableFuture;
+import java.util.function.Function;
+import java.util.function.Supplier;
 import javax.net.ssl.SSLException;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -35,7 +35,7 @@ import org.slf4j.LoggerFactory;
  * <pre>
  * [TLS] → HTTP codec → aggregator → http (health, readiness, metrics, /v1/ API, auth at upgrade)
  *      → WebSocket protocol (handshake, ping/pong, close) → frame aggregator
- *      → protobuf frame codec → session
+ *      → protobuf frame codec → connection → session
  * </pre>
  *
  * The HTTP handler leaves the pipeline once the handshake completes, and the WebSocket protocol
@@ -46,7 +46,7 @@ public final class HandoffChannelInitializer extends ChannelInitializer<SocketCh
   private static final Logger log = LoggerFactory.getLogger(HandoffChannelInitializer.class);
   public static final String HTTP_HANDLER = "http";
   // Replaced by ControlFrameHandler once the upgrade is done.
-  public static final String WS_HANDLER = "ws";
+  static final String WS_HANDLER = "ws";
   private static final int MAX_TRACKED_ADDRESSES = 100_000;
 
   /**
@@ -62,32 +62,32 @@ public final class HandoffChannelInitializer extends ChannelInitializer<SocketCh
       };
 
   private final ServerConfig config;
-  private final DocumentStore store;
-  private final Hub hub;
   private final ServerStats stats;
+  private final Scheduler time;
   private final HttpRequestHandler http;
-  private final WriteValidator validator;
+  private final Supplier<Endpoint> sessions;
   private final WebSocketServerProtocolConfig wsConfig;
   private final SslContext tls;
 
-  private final io.handoff.server.auth.TokenVerifier verifier;
-  private final DeviceSessions deviceSessions;
-
+  /**
+   * {@code api} serves {@code /v1/} (may be null), {@code sessionCheck} tells whether a verified
+   * principal's device session is alive (see {@link HttpRequestHandler}), {@code sessions} makes
+   * the session of each upgraded connection.
+   */
   public HandoffChannelInitializer(
       ServerConfig config,
-      DocumentStore store,
-      Hub hub,
       ServerStats stats,
-      io.handoff.server.auth.TokenVerifier verifier,
-      java.util.function.BooleanSupplier ready,
-      java.util.function.Supplier<String> metrics,
-      DeviceSessions deviceSessions) {
+      Scheduler time,
+      TokenVerifier verifier,
+      Readiness ready,
+      Supplier<String> metrics,
+      HttpService api,
+      Function<Principal, CompletableFuture<String>> sessionCheck,
+      Supplier<Endpoint> sessions) {
     this.config = config;
-    this.store = store;
-    this.hub = hub;
     this.stats = stats;
-    this.verifier = verifier;
-    this.deviceSessions = deviceSessions;
+    this.time = time;
+    this.sessions = sessions;
     this.http =
         new HttpRequestHandler(
             verifier,
@@ -98,10 +98,9 @@ public final class HandoffChannelInitializer extends ChannelInitializer<SocketCh
                 config.connectRatePerAddress(),
                 config.connectBurstPerAddress(),
                 MAX_TRACKED_ADDRESSES,
-                System::nanoTime),
-            new ApiHandler(deviceSessions, verifier, stats, java.time.Clock.systemUTC()),
-            deviceSessions::check);
-    this.validator = new WriteValidator(config.storeLimits());
+                time::nanoTime),
+            api,
+            sessionCheck);
     this.tls = config.tlsCertificate() == null ? null : tlsContext(config);
     this.wsConfig =
         WebSocketServerProtocolConfig.newBuilder()
@@ -182,8 +181,6 @@ public final class HandoffChannelInitializer extends ChannelInitializer<SocketCh
     p.addLast(WS_HANDLER, new WebSocketServerProtocolHandler(wsConfig));
     p.addLast("wsAggregator", new WebSocketFrameAggregator(config.maxFrameBytes()));
     p.addLast("codec", FrameCodec.INSTANCE);
-    p.addLast(
-        "session",
-        new SessionHandler(config, store, hub, stats, validator, verifier, deviceSessions));
+    p.addLast("connection", new ConnectionHandler(config, stats, time, sessions.get()));
   }
 }

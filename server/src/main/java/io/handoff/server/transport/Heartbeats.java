@@ -1,19 +1,20 @@
 package io.handoff.server.transport;
 
-import io.handoff.server.session.SessionHandler;
+import io.handoff.server.Scheduler;
 import io.netty.channel.EventLoop;
 import io.netty.util.concurrent.FastThreadLocal;
-import io.netty.util.concurrent.ScheduledFuture;
+import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
 
 /**
- * One heartbeat timer per event loop instead of one per connection: the loop's live sessions are
- * kept in an intrusive list (links in the sessions themselves, no allocation per entry), and a task
- * every quarter of the heartbeat interval asks each whether it has been silent too long (it pings
- * after one interval and closes after two). The timer stops when the list empties. Only the event
- * loop's own thread touches its instance.
+ * One heartbeat timer per event loop instead of one per connection: the loop's upgraded connections
+ * are kept in an intrusive list (links in the connections themselves, no allocation per entry), and
+ * a task every quarter of the heartbeat interval asks each whether it has been silent too long (it
+ * pings after one interval and closes after two). The timer stops when the list empties. Time and
+ * timer come from the node's {@link Scheduler}. Only the event loop's own thread touches its
+ * instance.
  */
-public final class Heartbeats {
+final class Heartbeats {
   private static final FastThreadLocal<Heartbeats> PER_LOOP =
       new FastThreadLocal<>() {
         @Override
@@ -22,16 +23,19 @@ public final class Heartbeats {
         }
       };
 
-  private SessionHandler head;
+  private ConnectionHandler head;
   private int size;
-  private ScheduledFuture<?> timer;
+  private Future<?> timer;
+  private EventLoop loop;
+  private Scheduler time;
+  private long tickNanos;
 
   /** The instance of the calling event-loop thread. */
-  public static Heartbeats current() {
+  static Heartbeats current() {
     return PER_LOOP.get();
   }
 
-  public void add(SessionHandler s, EventLoop loop, long intervalNanos) {
+  void add(ConnectionHandler s, EventLoop loop, long intervalNanos, Scheduler time) {
     s.hbNext = head;
     s.hbPrev = null;
     if (head != null) {
@@ -40,12 +44,18 @@ public final class Heartbeats {
     head = s;
     size++;
     if (timer == null) {
-      long tick = Math.max(TimeUnit.MILLISECONDS.toNanos(10), intervalNanos / 4);
-      timer = loop.scheduleAtFixedRate(this::tick, tick, tick, TimeUnit.NANOSECONDS);
+      this.loop = loop;
+      this.time = time;
+      this.tickNanos = Math.max(TimeUnit.MILLISECONDS.toNanos(10), intervalNanos / 4);
+      arm();
     }
   }
 
-  public void remove(SessionHandler s) {
+  private void arm() {
+    timer = time.schedule(loop, this::tick, tickNanos, TimeUnit.NANOSECONDS);
+  }
+
+  void remove(ConnectionHandler s) {
     if (s.hbPrev == null && head != s) {
       return; // Not in the list.
     }
@@ -66,16 +76,22 @@ public final class Heartbeats {
   }
 
   private void tick() {
-    long now = System.nanoTime();
-    SessionHandler s = head;
+    if (timer == null) {
+      return;
+    }
+    long now = time.nanoTime();
+    ConnectionHandler s = head;
     while (s != null) {
-      SessionHandler next = s.hbNext; // The check may close s, which unlinks it.
+      ConnectionHandler next = s.hbNext; // The check may close s, which unlinks it.
       s.checkHeartbeat(now);
       s = next;
     }
+    if (timer != null) {
+      arm();
+    }
   }
 
-  public int size() {
+  int size() {
     return size;
   }
 }

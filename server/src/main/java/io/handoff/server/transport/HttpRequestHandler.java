@@ -4,7 +4,6 @@ import io.handoff.server.ServerStats;
 import io.handoff.server.auth.AuthException;
 import io.handoff.server.auth.Principal;
 import io.handoff.server.auth.TokenVerifier;
-import io.handoff.server.devices.ApiHandler;
 import io.netty.buffer.Unpooled;
 import io.netty.channel.ChannelFutureListener;
 import io.netty.channel.ChannelHandler.Sharable;
@@ -26,15 +25,14 @@ import java.net.InetSocketAddress;
 import java.nio.charset.StandardCharsets;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
-import java.util.function.BooleanSupplier;
 import java.util.function.Function;
 import java.util.function.Supplier;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * Plain HTTP on the WebSocket port: {@code /healthz}, {@code /readyz}, the device-session API
- * ({@link ApiHandler}), and authentication of the {@code /ws} upgrade (a server-issued token's
+ * Plain HTTP on the WebSocket port: {@code /healthz}, {@code /readyz}, the device-session API (an
+ * {@link HttpService}), and authentication of the {@code /ws} upgrade (a server-issued token's
  * device session must also be alive: checked in the store without blocking). A request to {@code
  * /ws} with a valid token (Authorization: Bearer, or an {@code access_token} query parameter for
  * browsers) is passed on to the WebSocket handshake with its {@link Principal} in {@link
@@ -50,25 +48,26 @@ public final class HttpRequestHandler extends ChannelInboundHandlerAdapter {
   private static final Logger log = LoggerFactory.getLogger(HttpRequestHandler.class);
 
   private final TokenVerifier verifier;
-  private final BooleanSupplier ready;
+  private final Readiness ready;
   private final ServerStats stats;
   private final Supplier<String> metrics;
   private final ConnectionRateLimiter connectLimiter;
-  private final ApiHandler api;
+  private final HttpService api;
   private final Function<Principal, CompletableFuture<String>> sessionCheck;
 
   /**
    * {@code sessionCheck} completes with null when a verified principal may connect, or with the
    * reason it may not (its device session was revoked); {@code api} serves {@code /v1/}; {@code
-   * metrics} renders {@code /metrics}; {@code connectLimiter} bounds upgrades per address.
+   * metrics} renders {@code /metrics} (null: served on the admin port only); {@code connectLimiter}
+   * bounds upgrades per address.
    */
-  public HttpRequestHandler(
+  HttpRequestHandler(
       TokenVerifier verifier,
-      BooleanSupplier ready,
+      Readiness ready,
       ServerStats stats,
       Supplier<String> metrics,
       ConnectionRateLimiter connectLimiter,
-      ApiHandler api,
+      HttpService api,
       Function<Principal, CompletableFuture<String>> sessionCheck) {
     this.verifier = verifier;
     this.ready = ready;
@@ -95,16 +94,29 @@ public final class HttpRequestHandler extends ChannelInboundHandlerAdapter {
       switch (uri.path()) {
         case "/healthz" -> respondText(ctx, req, HttpResponseStatus.OK, "ok\n");
         case "/readyz" -> {
-          if (ready.getAsBoolean()) {
+          String problem = ready.problem();
+          if (problem == null) {
             respondText(ctx, req, HttpResponseStatus.OK, "ready\n");
           } else {
-            respondText(ctx, req, HttpResponseStatus.SERVICE_UNAVAILABLE, "not ready\n");
+            respondText(
+                ctx, req, HttpResponseStatus.SERVICE_UNAVAILABLE, "not ready: " + problem + "\n");
           }
         }
-        case "/metrics" -> respondMetrics(ctx, req);
+        case "/metrics" -> {
+          if (metrics != null) {
+            respondMetrics(ctx, req);
+          } else {
+            respond(
+                ctx,
+                req,
+                HttpResponseStatus.NOT_FOUND,
+                "not_found",
+                "/metrics is served on the admin port (--admin-port)");
+          }
+        }
         case WS_PATH -> forwarded = upgrade(ctx, req, uri);
         default -> {
-          if (api != null && ApiHandler.handles(uri.path())) {
+          if (api != null && api.handles(uri.path())) {
             api.handle(ctx, req, uri.path());
             return;
           }

@@ -3,15 +3,15 @@ package io.handoff.server.transport;
 import io.handoff.protocol.CloseCode;
 
 /** A frame broke the protocol; the connection is closed with {@link #code()}. */
-public final class ProtocolViolation extends RuntimeException {
+final class ProtocolViolation extends RuntimeException {
   private final CloseCode code;
 
-  public ProtocolViolation(CloseCode code, String message) {
+  ProtocolViolation(CloseCode code, String message) {
     super(message, null, false, false);
     this.code = code;
   }
 
-  public CloseCode code() {
+  CloseCode code() {
     return code;
   }
 }

@@ -1,7 +1,11 @@
 /**
- * The network side of a node: the pipeline ({@link
+ * The network side of a node, Netty only: the pipeline ({@link
  * io.handoff.server.transport.HandoffChannelInitializer}), HTTP routing and authentication at
- * upgrade, the protobuf frame codec, control frames, heartbeats and rate limiters. Threading rules
- * are in {@code docs/concurrency.md}.
+ * upgrade, the protobuf frame codec, control frames, each connection's {@link
+ * io.handoff.server.transport.ConnectionHandler} (handshake limit, heartbeats, close codes by
+ * exception type, the close sequence), rate limiters. It knows frames and bytes, not features: it
+ * hands each upgraded connection to an {@link io.handoff.server.transport.Endpoint} (the session)
+ * and offers it a {@link io.handoff.server.transport.Link}. Threading rules are in {@code
+ * docs/concurrency.md}.
  */
 package io.handoff.server.transport;

@@ -156,4 +156,98 @@ class IdentityVerifierTest {
       http.stop(0);
     }
   }
+
+  /** A JWKS server on 127.0.0.1 that counts its fetches. */
+  private static final class JwksServer implements AutoCloseable {
+    final java.util.concurrent.atomic.AtomicInteger fetches =
+        new java.util.concurrent.atomic.AtomicInteger();
+    final java.util.concurrent.atomic.AtomicReference<byte[]> served =
+        new java.util.concurrent.atomic.AtomicReference<>();
+    final HttpServer http;
+
+    JwksServer(String jwks) throws java.io.IOException {
+      served.set(jwks.getBytes(StandardCharsets.UTF_8));
+      http = HttpServer.create(new InetSocketAddress("127.0.0.1", 0), 0);
+      http.createContext(
+          "/jwks.json",
+          ex -> {
+            fetches.incrementAndGet();
+            byte[] body = served.get();
+            ex.sendResponseHeaders(200, body.length);
+            ex.getResponseBody().write(body);
+            ex.close();
+          });
+      http.start();
+    }
+
+    String url() {
+      return "http://127.0.0.1:" + http.getAddress().getPort() + "/jwks.json";
+    }
+
+    @Override
+    public void close() {
+      http.stop(0);
+    }
+  }
+
+  @Test
+  void unknownKidsReloadAtMostOncePerMinimumInterval() throws Exception {
+    io.handoff.server.MutableClock clock = new io.handoff.server.MutableClock();
+    try (JwksServer jwks = new JwksServer(HandJws.jwks(HandJws.jwk(ec.getPublic(), "k1")))) {
+      IdentityVerifier v =
+          new IdentityVerifier(
+              jwks.url(),
+              Set.of("ES256"),
+              AppBackend.ISSUER,
+              AppBackend.AUDIENCE,
+              Duration.ofSeconds(30),
+              Duration.ofSeconds(30),
+              Duration.ofHours(1),
+              clock);
+      assertEquals(1, jwks.fetches.get(), "loaded at start");
+      for (int i = 0; i < 20; i++) {
+        String unknown =
+            HandJws.es256(
+                AppBackend.header("ES256", "nope-" + i), AppBackend.claims("u"), ec.getPrivate());
+        assertThrows(AuthException.class, () -> v.verify(unknown));
+        v.lastReload().get(10, java.util.concurrent.TimeUnit.SECONDS);
+        clock.advance(Duration.ofSeconds(1));
+      }
+      assertEquals(1, jwks.fetches.get(), "no reload within 30 s of the last load");
+      clock.advance(Duration.ofSeconds(11));
+      String unknown =
+          HandJws.es256(
+              AppBackend.header("ES256", "late"), AppBackend.claims("u"), ec.getPrivate());
+      assertThrows(AuthException.class, () -> v.verify(unknown));
+      v.lastReload().get(10, java.util.concurrent.TimeUnit.SECONDS);
+      assertEquals(2, jwks.fetches.get(), "one reload once 30 s have passed");
+    }
+  }
+
+  @Test
+  void jkuAndJwkHeadersAreNeverFollowed() throws Exception {
+    KeyPair attacker = HandJws.ecKeys();
+    try (JwksServer trusted = new JwksServer(HandJws.jwks(HandJws.jwk(ec.getPublic(), "k1")));
+        JwksServer evil = new JwksServer(HandJws.jwks(HandJws.jwk(attacker.getPublic(), "evil")))) {
+      IdentityVerifier v = verifier(trusted.url(), Set.of("ES256"));
+      String viaJku =
+          HandJws.es256(
+              "{\"alg\":\"ES256\",\"kid\":\"evil\",\"jku\":\"" + evil.url() + "\"}",
+              AppBackend.claims("mallory"),
+              attacker.getPrivate());
+      AuthException e = assertThrows(AuthException.class, () -> v.verify(viaJku));
+      assertTrue(e.getMessage().contains("unknown key id evil"), e.getMessage());
+      String embedded =
+          HandJws.es256(
+              "{\"alg\":\"ES256\",\"kid\":\"k1\",\"jwk\":"
+                  + HandJws.jwk(attacker.getPublic(), "k1")
+                  + "}",
+              AppBackend.claims("mallory"),
+              attacker.getPrivate());
+      e = assertThrows(AuthException.class, () -> v.verify(embedded));
+      assertTrue(e.getMessage().contains("bad identity token signature"), e.getMessage());
+      v.lastReload().get(10, java.util.concurrent.TimeUnit.SECONDS);
+      assertEquals(0, evil.fetches.get(), "the jku URL was never fetched");
+    }
+  }
 }

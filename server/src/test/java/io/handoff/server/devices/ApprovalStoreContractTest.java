@@ -171,6 +171,33 @@ public abstract class ApprovalStoreContractTest {
   }
 
   @Test
+  void erasureTakesEveryRequestOfTheUserAndSweepingKeepsWhatIsLive() throws Exception {
+    String user = "eve-" + tag;
+    Request held = request("held", "new_device", user, "10.0.0.5");
+    assertEquals(Created.CREATED, get(store.create(held, 10, 10)));
+    Request claimed = code("claimed");
+    assertEquals(user, get(store.claim(claimed.id(), user, clock.millis())).userId());
+    Request stranger = code("stranger");
+    assertEquals("ida", get(store.claim(stranger.id(), "ida", clock.millis())).userId());
+
+    get(store.sweep(java.time.Instant.ofEpochMilli(clock.millis())));
+    assertEquals(1, get(store.pending(user, clock.millis())).size(), "sweeping keeps live ones");
+
+    get(store.erase(user));
+    assertTrue(get(store.pending(user, clock.millis())).isEmpty());
+    assertEquals(
+        Decision.Status.NOT_FOUND,
+        get(store.decide(claimed.id(), user, "phone", true, clock.millis())).status());
+    assertEquals(
+        Poll.Status.UNKNOWN,
+        get(store.poll(held.id(), held.secretHash(), clock.millis())).status());
+    assertEquals(
+        Decision.Status.DECIDED,
+        get(store.decide(stranger.id(), "ida", "phone", true, clock.millis())).status(),
+        "another user's request stays");
+  }
+
+  @Test
   void failedAttemptsAreCountedPerScopeWithinAWindow() throws Exception {
     String scope = "u:" + tag;
     assertEquals(0, get(store.failures(scope, clock.millis())));

@@ -16,6 +16,7 @@ import io.handoff.protocol.v1.FieldOp;
 import io.handoff.protocol.v1.ServerFrame;
 import io.handoff.protocol.v1.Write;
 import io.handoff.server.FrameMutator;
+import io.handoff.server.Scheduler;
 import io.handoff.server.ServerConfig;
 import io.handoff.server.ServerStats;
 import io.handoff.server.auth.AccessTokenVerifier;
@@ -29,7 +30,7 @@ import io.handoff.server.engine.StoreLimits;
 import io.handoff.server.engine.memory.MemoryEngine;
 import io.handoff.server.handoff.HandoffService;
 import io.handoff.server.sync.SyncResult;
-import io.handoff.server.sync.WriteValidator;
+import io.handoff.server.transport.ConnectionHandler;
 import io.handoff.server.transport.FrameCodec;
 import io.handoff.server.transport.HttpRequestHandler;
 import io.netty.buffer.ByteBufUtil;
@@ -42,7 +43,9 @@ import io.netty.handler.codec.http.websocketx.WebSocketServerProtocolHandler;
 import io.netty.util.ReferenceCountUtil;
 import io.netty.util.ResourceLeakDetector;
 import java.time.Clock;
+import java.util.EnumSet;
 import java.util.List;
+import java.util.Set;
 import java.util.SplittableRandom;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterEach;
@@ -51,14 +54,20 @@ import org.junit.jupiter.api.Test;
 import org.slf4j.LoggerFactory;
 
 /**
- * One million mutated frames through the real frame codec and session handler (on Netty's
- * EmbeddedChannel, with the in-memory engine) under the PARANOID leak detector. Every frame is
- * released, nothing escapes the pipeline, everything the server sends parses, every close carries a
- * documented code other than INTERNAL_ERROR, the user's state stays within its limits, and a
- * bystander user's state is untouched. The seed is fixed, so a failure replays.
+ * Mutated frames through the real frame codec and session handler (on Netty's EmbeddedChannel, with
+ * the in-memory engine) under the PARANOID leak detector. Every frame is released, nothing escapes
+ * the pipeline, everything the server sends parses, every close carries a documented code other
+ * than INTERNAL_ERROR, the user's state stays within its limits, and a bystander user's state is
+ * untouched, and every frame type was sent both valid and mutated. The seed is fixed, so a failure
+ * replays.
+ *
+ * <p>The default suite runs {@value #DEFAULT_FRAMES} frames (a few seconds); the {@code fuzz} Maven
+ * profile ({@code ./mvnw -B -Pfuzz verify -pl server -am}) runs a million, or the number set with
+ * {@code -Dhandoff.fuzz.frames=N}.
  */
 class FrameFuzzTest {
-  private static final int FRAMES = 1_000_000;
+  static final int DEFAULT_FRAMES = 20_000;
+  private static final int FRAMES = Integer.getInteger("handoff.fuzz.frames", DEFAULT_FRAMES);
   private static final long SEED = 0x5EED_F00DL;
   private static final StoreLimits LIMITS =
       StoreLimits.builder()
@@ -78,7 +87,7 @@ class FrameFuzzTest {
   private HandoffService handoff;
   private ServerStats stats;
   private ServerConfig config;
-  private WriteValidator validator;
+  private Sessions sessions;
   private DeviceSessions deviceSessions;
   private TokenVerifier verifier;
 
@@ -98,10 +107,9 @@ class FrameFuzzTest {
             .storeLimits(LIMITS)
             .maxInFlightWrites(LIMITS.seqWindow())
             .build();
-    handoff = new HandoffService(config, engine, stats);
-    hub = new Hub(engine.broker(), handoff);
-    handoff.start(hub);
-    validator = new WriteValidator(LIMITS);
+    handoff = new HandoffService(config, engine, stats, Scheduler.system());
+    hub = new Hub(engine.broker());
+    handoff.start();
     AccessTokens access =
         new AccessTokens(
             SigningKeys.ephemeral(),
@@ -116,6 +124,16 @@ class FrameFuzzTest {
         new AccessTokenVerifier(
             access,
             new Hs256TokenVerifier(config.jwtSecret(), config.clockSkew(), Clock.systemUTC()));
+    sessions =
+        new Sessions(
+            config,
+            stats,
+            Scheduler.system(),
+            hub,
+            engine.store(),
+            handoff,
+            deviceSessions,
+            verifier);
   }
 
   @AfterEach
@@ -127,7 +145,7 @@ class FrameFuzzTest {
   }
 
   @Test
-  void millionMutatedFramesCrashNothingLeakNothingAndTouchNoOtherUser() throws Exception {
+  void mutatedFramesOfEveryTypeCrashNothingLeakNothingAndTouchNoOtherUser() throws Exception {
     byte[] bystanderBefore = bystanderState();
     List<ClientFrame> seeds = FrameMutator.seeds();
     SplittableRandom random = new SplittableRandom(SEED);
@@ -135,16 +153,21 @@ class FrameFuzzTest {
     int mutated = 0;
     int sessions = 0;
     int closes = 0;
+    Set<ClientFrame.BodyCase> sentValid = EnumSet.noneOf(ClientFrame.BodyCase.class);
+    Set<ClientFrame.BodyCase> sentMutated = EnumSet.noneOf(ClientFrame.BodyCase.class);
     while (mutated < FRAMES) {
       Session s = new Session("fuzz-user", "device-" + (sessions++ % 64));
       if (random.nextInt(8) != 0) {
         s.send(seeds.get(0).toByteArray()); // Mostly start LIVE, so mutations reach deeper states.
       }
       while (mutated < FRAMES && !s.closed()) {
-        byte[] base = FrameMutator.fresh(seeds.get(random.nextInt(seeds.size())), seq);
+        ClientFrame seed = seeds.get(random.nextInt(seeds.size()));
+        byte[] base = FrameMutator.fresh(seed, seq);
         if (random.nextInt(3) == 0) {
+          sentValid.add(seed.getBodyCase());
           s.send(base); // A valid frame now and then keeps sessions alive and stateful.
         } else {
+          sentMutated.add(seed.getBodyCase());
           s.send(
               FrameMutator.mutate(
                   base, FrameMutator.fresh(seeds.get(random.nextInt(seeds.size())), seq), random));
@@ -161,9 +184,14 @@ class FrameFuzzTest {
       }
       s.finish();
     }
-    assertTrue(closes > 1000, "mutations reached the close paths, not just the happy path");
-    assertTrue(stats.writesApplied.sum() > 10_000, "mutated sessions reached the store");
-    assertTrue(stats.writesRefused.sum() > 10_000, "and its refusals, with typed errors");
+    Set<ClientFrame.BodyCase> every = EnumSet.allOf(ClientFrame.BodyCase.class);
+    every.remove(ClientFrame.BodyCase.BODY_NOT_SET);
+    assertEquals(every, sentValid, "every frame type sent valid (add a seed to FrameMutator)");
+    assertEquals(every, sentMutated, "every frame type sent mutated");
+    assertTrue(
+        closes > FRAMES / 1000, "mutations reached the close paths, not just the happy path");
+    assertTrue(stats.writesApplied.sum() > FRAMES / 100, "mutated sessions reached the store");
+    assertTrue(stats.writesRefused.sum() > FRAMES / 100, "and its refusals, with typed errors");
 
     assertEquals(bystanderBefore.length, bystanderState().length);
     assertEquals(ByteString.copyFrom(bystanderBefore), ByteString.copyFrom(bystanderState()));
@@ -217,9 +245,7 @@ class FrameFuzzTest {
       ch.pipeline()
           .addLast("codec", FrameCodec.INSTANCE)
           .addLast(
-              "session",
-              new SessionHandler(
-                  config, engine.store(), hub, stats, validator, verifier, deviceSessions));
+              "session", new ConnectionHandler(config, stats, Scheduler.system(), sessions.get()));
       ch.pipeline()
           .fireUserEventTriggered(
               new WebSocketServerProtocolHandler.HandshakeComplete(

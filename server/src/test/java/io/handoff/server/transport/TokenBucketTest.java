@@ -37,11 +37,29 @@ class TokenBucketTest {
     assertEquals(1000, limiter.acquire(a));
     assertEquals(0, limiter.acquire(b), "another address has its own bucket");
     assertEquals(0, limiter.acquire(InetAddress.getByName("10.0.0.3")));
-    // Full map: busy addresses are kept, and a new one passes without growing it.
+    // Full: one more address is tracked in place of another, never beyond the bound.
     assertEquals(0, limiter.acquire(InetAddress.getByName("10.0.0.4")));
     assertEquals(3, limiter.tracked());
-    now.addAndGet(10 * SECOND); // Everyone is quiet again: the map forgets them.
+    now.addAndGet(10 * SECOND); // Everyone is quiet again: the limiter forgets them.
     assertEquals(0, limiter.acquire(InetAddress.getByName("10.0.0.5")));
     assertEquals(1, limiter.tracked());
+  }
+
+  @Test
+  void fullLimiterStillLimitsANewAddress() throws Exception {
+    AtomicLong now = new AtomicLong();
+    ConnectionRateLimiter limiter = new ConnectionRateLimiter(1, 2, 3, now::get);
+    for (int i = 1; i <= 3; i++) {
+      InetAddress busy = InetAddress.getByName("10.0.1." + i);
+      limiter.acquire(busy);
+      limiter.acquire(busy);
+    }
+    assertEquals(3, limiter.tracked(), "full of busy addresses");
+    InetAddress flood = InetAddress.getByName("10.0.2.1");
+    assertEquals(0, limiter.acquire(flood));
+    assertEquals(0, limiter.acquire(flood));
+    assertEquals(1000, limiter.acquire(flood), "a new address beyond the bound is limited too");
+    assertEquals(1000, limiter.acquire(flood));
+    assertEquals(3, limiter.tracked(), "and the limiter stays within its bound");
   }
 }

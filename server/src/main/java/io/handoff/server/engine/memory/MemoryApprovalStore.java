@@ -199,6 +199,35 @@ public final class MemoryApprovalStore implements ApprovalStore {
     return done(c[1]);
   }
 
+  @Override
+  public synchronized CompletableFuture<Void> erase(String userId) {
+    Iterator<Request> it = requests.values().iterator();
+    while (it.hasNext()) {
+      Request r = it.next();
+      if (r.userId().equals(userId)) {
+        it.remove();
+        lastPoll.remove(r.id());
+      }
+    }
+    counters.remove(ApprovalStore.userScope(userId));
+    return done(null);
+  }
+
+  @Override
+  public synchronized CompletableFuture<Void> sweep(java.time.Instant now) {
+    long millis = now.toEpochMilli();
+    lastPurge = Long.MIN_VALUE / 2;
+    purge(millis);
+    counters.values().removeIf(c -> c[0] <= millis);
+    return done(null);
+  }
+
+  /** True while anything of {@code userId} is held (for erasure tests). */
+  public synchronized boolean holds(String userId) {
+    return counters.containsKey(ApprovalStore.userScope(userId))
+        || requests.values().stream().anyMatch(r -> r.userId().equals(userId));
+  }
+
   /** Drops records past their retention, at most once a second. Under the monitor. */
   private void purge(long now) {
     if (now - lastPurge < 1_000 && requests.size() < MAX_REQUESTS) {

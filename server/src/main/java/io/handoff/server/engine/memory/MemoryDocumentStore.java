@@ -16,6 +16,7 @@ import io.handoff.server.sync.WriteOutcome;
 import io.handoff.server.sync.WriteValidator;
 import java.security.SecureRandom;
 import java.time.Clock;
+import java.time.Instant;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.Collection;
@@ -30,7 +31,7 @@ import java.util.concurrent.ConcurrentHashMap;
  * {@link DocumentStore} in this process's memory. Each user's state is guarded by that user's
  * monitor: writes of one user are serialised (and published to the broker while holding it, which
  * gives the broker version order), different users never contend. Futures are returned completed. A
- * user's state not written for {@link StoreLimits#idleTtl()} is dropped by {@link #sweep()}.
+ * user's state not written for {@link StoreLimits#idleTtl()} is dropped by {@link #sweep}.
  */
 public final class MemoryDocumentStore implements DocumentStore {
   private final StoreLimits limits;
@@ -306,8 +307,9 @@ public final class MemoryDocumentStore implements DocumentStore {
    * Drops every user whose last write is {@link StoreLimits#idleTtl()} old or older, as the Redis
    * engine's key TTLs do. The engine runs it periodically.
    */
-  public void sweep() {
-    long now = clock.millis();
+  @Override
+  public CompletableFuture<Void> sweep(Instant at) {
+    long now = at.toEpochMilli();
     long idle = limits.idleTtl().toMillis();
     for (Map.Entry<String, UserState> e : users.entrySet()) {
       UserState user = e.getValue();
@@ -318,6 +320,17 @@ public final class MemoryDocumentStore implements DocumentStore {
         }
       }
     }
+    return CompletableFuture.completedFuture(null);
+  }
+
+  /** Users with any state held, for tests of boundedness. */
+  int users() {
+    return users.size();
+  }
+
+  /** Whether any state of the user is held, for tests of erasure. */
+  boolean holds(String userId) {
+    return users.containsKey(userId);
   }
 
   @Override

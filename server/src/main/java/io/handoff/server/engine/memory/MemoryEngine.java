@@ -2,7 +2,6 @@ package io.handoff.server.engine.memory;
 
 import io.handoff.server.engine.Engine;
 import io.handoff.server.engine.StoreLimits;
-import io.handoff.server.sync.Broker;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.concurrent.Executors;
@@ -11,7 +10,8 @@ import java.util.concurrent.TimeUnit;
 
 /**
  * The embedded single-node engine: {@link MemoryDocumentStore} publishing to {@link MemoryBroker},
- * and {@link MemoryHandoffStore}.
+ * {@link MemorySessionStore} and {@link MemoryHandoffStore}. Every map they hold shrinks back on
+ * {@link #sweep}: memory is bounded by live and retained state, never by how many users came.
  */
 public final class MemoryEngine implements Engine {
   private final MemoryBroker broker = new MemoryBroker();
@@ -20,6 +20,7 @@ public final class MemoryEngine implements Engine {
   private final ScheduledExecutorService sweeper;
   private final MemoryHandoffStore handoff;
   private final MemoryApprovalStore approvals = new MemoryApprovalStore();
+  private final Clock clock;
 
   public MemoryEngine(StoreLimits limits) {
     this(limits, Clock.systemUTC());
@@ -30,6 +31,7 @@ public final class MemoryEngine implements Engine {
    * #SWEEP_INTERVAL} by a daemon thread; {@link #sweep()} runs a sweep at once.
    */
   public MemoryEngine(StoreLimits limits, Clock clock) {
+    this.clock = clock;
     this.store = new MemoryDocumentStore(limits, broker, clock);
     this.handoff = new MemoryHandoffStore(clock);
     this.sessions = new MemorySessionStore(limits, clock);
@@ -41,16 +43,18 @@ public final class MemoryEngine implements Engine {
               return t;
             });
     long every = SWEEP_INTERVAL.toMillis();
-    sweeper.scheduleWithFixedDelay(this::sweep, every, every, TimeUnit.MILLISECONDS);
+    sweeper.scheduleWithFixedDelay(() -> sweep(), every, every, TimeUnit.MILLISECONDS);
   }
 
   /** How often idle state is dropped. */
   public static final Duration SWEEP_INTERVAL = Duration.ofMinutes(1);
 
-  /** Drops users and device sessions idle for longer than the idle TTL. */
+  /**
+   * Sweeps every store on this engine's clock: users and device sessions idle for longer than the
+   * idle TTL, and activities, offers and presence past their retention.
+   */
   public void sweep() {
-    store.sweep();
-    sessions.sweep();
+    sweep(clock.instant());
   }
 
   @Override
@@ -64,7 +68,7 @@ public final class MemoryEngine implements Engine {
   }
 
   @Override
-  public Broker broker() {
+  public MemoryBroker broker() {
     return broker;
   }
 

@@ -7,6 +7,7 @@ import io.handoff.protocol.v1.OfferOutcome;
 import io.handoff.server.handoff.HandoffStore;
 import java.time.Clock;
 import java.time.Duration;
+import java.time.Instant;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.Iterator;
@@ -33,32 +34,52 @@ public final class MemoryHandoffStore implements HandoffStore {
     return clock;
   }
 
-  private UserState user(String userId) {
-    return users.computeIfAbsent(userId, u -> new UserState());
+  /**
+   * Runs {@code action} holding the user's monitor, creating the user's state if needed; a state
+   * erased or swept while this thread waited for its monitor is replaced by a fresh one.
+   */
+  private <T> T update(String userId, java.util.function.Function<UserState, T> action) {
+    while (true) {
+      UserState u = users.computeIfAbsent(userId, k -> new UserState());
+      synchronized (u) {
+        if (!u.removed) {
+          return action.apply(u);
+        }
+      }
+    }
+  }
+
+  /** The user's state for reading, or an empty one that is not stored (reads create nothing). */
+  private UserState read(String userId) {
+    UserState u = users.get(userId);
+    return u == null ? new UserState() : u;
   }
 
   @Override
   public CompletableFuture<Void> putActivity(String userId, Activity activity, Duration retention) {
-    UserState u = user(userId);
-    synchronized (u) {
-      long now = clock.millis();
-      u.activities.put(activity.getDeviceId(), new Timed<>(activity, now + retention.toMillis()));
-    }
+    update(
+        userId,
+        u ->
+            u.activities.put(
+                activity.getDeviceId(),
+                new Timed<>(activity, clock.millis() + retention.toMillis())));
     return CompletableFuture.completedFuture(null);
   }
 
   @Override
   public CompletableFuture<Void> clearActivity(String userId, String deviceId) {
-    UserState u = user(userId);
-    synchronized (u) {
-      u.activities.remove(deviceId);
+    UserState u = users.get(userId);
+    if (u != null) {
+      synchronized (u) {
+        u.activities.remove(deviceId);
+      }
     }
     return CompletableFuture.completedFuture(null);
   }
 
   @Override
   public CompletableFuture<List<Activity>> activities(String userId) {
-    UserState u = user(userId);
+    UserState u = read(userId);
     List<Activity> out = new ArrayList<>();
     synchronized (u) {
       long now = clock.millis();
@@ -70,8 +91,11 @@ public final class MemoryHandoffStore implements HandoffStore {
 
   @Override
   public CompletableFuture<Boolean> createOffer(String userId, Offer offer, int maxLive) {
-    UserState u = user(userId);
-    synchronized (u) {
+    return CompletableFuture.completedFuture(update(userId, u -> create(u, offer, maxLive)));
+  }
+
+  private boolean create(UserState u, Offer offer, int maxLive) {
+    {
       long now = clock.millis();
       u.prune(now);
       int live = 0;
@@ -81,7 +105,7 @@ public final class MemoryHandoffStore implements HandoffStore {
         }
       }
       if (live >= maxLive) {
-        return CompletableFuture.completedFuture(false);
+        return false;
       }
       // Bounded: forget the oldest ended offers beyond what recentlyEnded remembers.
       Iterator<OfferState> it = u.offers.values().iterator();
@@ -93,12 +117,12 @@ public final class MemoryHandoffStore implements HandoffStore {
       }
       u.offers.put(offer.getOfferId(), new OfferState(offer));
     }
-    return CompletableFuture.completedFuture(true);
+    return true;
   }
 
   @Override
   public CompletableFuture<List<Offer>> liveOffers(String userId) {
-    UserState u = user(userId);
+    UserState u = read(userId);
     List<Offer> out = new ArrayList<>();
     synchronized (u) {
       long now = clock.millis();
@@ -114,7 +138,7 @@ public final class MemoryHandoffStore implements HandoffStore {
   @Override
   public CompletableFuture<OfferEnd> endOffer(
       String userId, String offerId, String deviceId, OfferOutcome outcome) {
-    UserState u = user(userId);
+    UserState u = read(userId);
     synchronized (u) {
       long now = clock.millis();
       u.prune(now);
@@ -149,7 +173,7 @@ public final class MemoryHandoffStore implements HandoffStore {
 
   @Override
   public CompletableFuture<List<OfferEnd>> recentlyEnded(String userId) {
-    UserState u = user(userId);
+    UserState u = read(userId);
     List<OfferEnd> out = new ArrayList<>();
     synchronized (u) {
       long now = clock.millis();
@@ -192,8 +216,13 @@ public final class MemoryHandoffStore implements HandoffStore {
   @Override
   public CompletableFuture<Void> online(
       String userId, String deviceId, String connectionId, Duration ttl, int maxDevices) {
-    UserState u = user(userId);
-    synchronized (u) {
+    update(userId, u -> markOnline(u, deviceId, connectionId, ttl, maxDevices));
+    return CompletableFuture.completedFuture(null);
+  }
+
+  private Void markOnline(
+      UserState u, String deviceId, String connectionId, Duration ttl, int maxDevices) {
+    {
       long now = clock.millis();
       Presence p = u.presence.get(deviceId);
       if (p == null && u.presence.size() >= maxDevices) {
@@ -208,7 +237,7 @@ public final class MemoryHandoffStore implements HandoffStore {
       p.lastSeen = now;
       p.deadline = now + ttl.toMillis();
     }
-    return CompletableFuture.completedFuture(null);
+    return null;
   }
 
   private static void evictLongestOffline(Map<String, Presence> presence, long now) {
@@ -230,7 +259,7 @@ public final class MemoryHandoffStore implements HandoffStore {
 
   @Override
   public CompletableFuture<Boolean> offline(String userId, String deviceId, String connectionId) {
-    UserState u = user(userId);
+    UserState u = read(userId);
     synchronized (u) {
       Presence p = u.presence.get(deviceId);
       if (p == null || !p.online || !p.connection.equals(connectionId)) {
@@ -246,7 +275,7 @@ public final class MemoryHandoffStore implements HandoffStore {
 
   @Override
   public CompletableFuture<List<DevicePresence>> presence(String userId) {
-    UserState u = user(userId);
+    UserState u = read(userId);
     List<DevicePresence> out = new ArrayList<>();
     synchronized (u) {
       long now = clock.millis();
@@ -262,15 +291,57 @@ public final class MemoryHandoffStore implements HandoffStore {
     return CompletableFuture.completedFuture(out);
   }
 
-  /** Drops everything (for tests and erasure). */
-  public void clear() {
-    users.clear();
+  @Override
+  public CompletableFuture<Void> erase(String userId) {
+    UserState u = users.get(userId);
+    if (u != null) {
+      synchronized (u) {
+        u.removed = true;
+        users.remove(userId, u);
+      }
+    }
+    return CompletableFuture.completedFuture(null);
   }
 
+  @Override
+  public CompletableFuture<Void> sweep(Instant now) {
+    long ms = now.toEpochMilli();
+    long presenceRetention = PRESENCE_RETENTION.toMillis();
+    for (Map.Entry<String, UserState> e : users.entrySet()) {
+      UserState u = e.getValue();
+      synchronized (u) {
+        u.activities.values().removeIf(t -> t.until <= ms);
+        u.prune(ms);
+        u.presence
+            .values()
+            .removeIf(
+                p -> Math.max(p.lastSeen, p.online ? p.deadline : 0) + presenceRetention <= ms);
+        if (u.activities.isEmpty() && u.offers.isEmpty() && u.presence.isEmpty()) {
+          u.removed = true;
+          users.remove(e.getKey(), u);
+        }
+      }
+    }
+    return CompletableFuture.completedFuture(null);
+  }
+
+  /** Users with any state held, for tests of boundedness. */
+  int users() {
+    return users.size();
+  }
+
+  /** Whether any state of the user is held, for tests of erasure. */
+  boolean holds(String userId) {
+    return users.containsKey(userId);
+  }
+
+  /** One user's state; guarded by its own monitor. */
   private static final class UserState {
     final Map<String, Timed<Activity>> activities = new HashMap<>();
     final LinkedHashMap<String, OfferState> offers = new LinkedHashMap<>();
     final Map<String, Presence> presence = new HashMap<>();
+    // Set once the state was erased or swept; a writer that finds it starts a new one.
+    boolean removed;
 
     /** Forgets offers whose retention passed. */
     void prune(long now) {

@@ -3,6 +3,7 @@ package io.handoff.server.engine.memory;
 import io.handoff.server.devices.SessionStore;
 import io.handoff.server.engine.StoreLimits;
 import java.time.Clock;
+import java.time.Instant;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -16,7 +17,7 @@ import java.util.concurrent.ConcurrentHashMap;
 /**
  * {@link SessionStore} in this process's memory. Each user's sessions are guarded by that user's
  * monitor, so rotation is atomic; futures are returned completed. Idle sessions are dropped when
- * touched and by {@link #sweep()}, which the engine runs periodically. Bounded: at most {@link
+ * touched and by {@link #sweep}, which the engine runs periodically. Bounded: at most {@link
  * StoreLimits#maxDevicesPerUser()} live sessions and as many tombstones per user, and {@value
  * #MAX_OLD_HASHES} rotated-out hashes per session.
  */
@@ -213,8 +214,9 @@ public final class MemorySessionStore implements SessionStore {
   }
 
   /** Drops sessions idle for longer than the idle TTL, and users left with none. */
-  public void sweep() {
-    long now = clock.millis();
+  @Override
+  public CompletableFuture<Void> sweep(Instant at) {
+    long now = at.toEpochMilli();
     long idle = limits.idleTtl().toMillis();
     for (Map.Entry<String, UserSessions> e : users.entrySet()) {
       UserSessions u = e.getValue();
@@ -225,11 +227,17 @@ public final class MemorySessionStore implements SessionStore {
         }
       }
     }
+    return CompletableFuture.completedFuture(null);
   }
 
   /** Users with any session record, tombstones included. */
   int users() {
     return users.size();
+  }
+
+  /** Whether any state of the user is held, for tests of erasure. */
+  boolean holds(String userId) {
+    return users.containsKey(userId);
   }
 
   private static final class UserSessions {

@@ -31,6 +31,7 @@ final class RedisApprovalStore implements ApprovalStore {
   private final RedisScript decideScript = new RedisScript("approval_decide.lua");
   private final RedisScript pollScript = new RedisScript("approval_poll.lua");
   private final RedisScript failScript = new RedisScript("attempt_fail.lua");
+  private final RedisScript indexScript = new RedisScript("approval_index.lua");
 
   RedisApprovalStore(RedisClusterAsyncCommands<byte[], byte[]> redis, RedisKeys keys) {
     this.redis = redis;
@@ -67,7 +68,8 @@ final class RedisApprovalStore implements ApprovalStore {
                         .thenCompose(
                             stored ->
                                 stored == 1
-                                    ? CompletableFuture.completedFuture(Created.CREATED)
+                                    ? indexed(r, r.userId(), r.createdMillis())
+                                        .thenApply(v -> Created.CREATED)
                                     : release(r, address, user).thenApply(v -> Created.ID_TAKEN));
                   });
             });
@@ -118,7 +120,62 @@ final class RedisApprovalStore implements ApprovalStore {
             new byte[][] {keys.approval(id)},
             utf8(userId),
             utf8(Long.toString(now)))
-        .thenApply(r -> r.isEmpty() ? null : request(id, r, 0));
+        .thenCompose(
+            r -> {
+              if (r.isEmpty()) {
+                return CompletableFuture.completedFuture(null);
+              }
+              Request req = request(id, r, 0);
+              return indexed(req, userId, now).thenApply(v -> req);
+            });
+  }
+
+  /** Notes {@code r} in its user's index, where {@link #erase} finds it. */
+  private CompletableFuture<Void> indexed(Request r, String userId, long now) {
+    if (userId.isEmpty()) {
+      return CompletableFuture.completedFuture(null);
+    }
+    return indexScript
+        .<Long>eval(
+            redis,
+            ScriptOutputType.INTEGER,
+            new byte[][] {keys.requestsOfUser(userId)},
+            utf8(r.id()),
+            utf8(Long.toString(r.expiresMillis() + RETAIN_MILLIS)),
+            utf8(Long.toString(now)))
+        .thenApply(n -> (Void) null);
+  }
+
+  /**
+   * Deletes every request in the user's index (each its own key, so one call each), then the
+   * indexes and the user's attempt counter. A request's reservation in its address's bound is left
+   * to expire at its deadline.
+   */
+  @Override
+  public CompletableFuture<Void> erase(String userId) {
+    byte[] index = keys.requestsOfUser(userId);
+    return redis
+        .zrange(index, 0, -1)
+        .toCompletableFuture()
+        .thenCompose(
+            ids -> {
+              List<CompletableFuture<Long>> dels = new ArrayList<>();
+              for (byte[] id : ids) {
+                dels.add(redis.del(keys.approval(str(id))).toCompletableFuture());
+              }
+              dels.add(redis.del(keys.approvalsOfUser(userId)).toCompletableFuture());
+              dels.add(
+                  redis.del(keys.attempts(ApprovalStore.userScope(userId))).toCompletableFuture());
+              return CompletableFuture.allOf(dels.toArray(new CompletableFuture<?>[0]));
+            })
+        .thenCompose(v -> redis.del(index).toCompletableFuture())
+        .thenApply(n -> (Void) null);
+  }
+
+  /** Every key of a request expires by itself. */
+  @Override
+  public CompletableFuture<Void> sweep(java.time.Instant now) {
+    return CompletableFuture.completedFuture(null);
   }
 
   @Override

@@ -17,6 +17,7 @@ import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
 import java.time.Clock;
 import java.time.Duration;
+import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -31,15 +32,13 @@ import java.util.concurrent.CompletionException;
  * and compared with this node's clock; key expiry (PEXPIRE) only reclaims memory.
  */
 final class RedisHandoffStore implements HandoffStore {
-  /** How long a user's presence hash outlives its last change. */
-  static final Duration PRESENCE_RETENTION = Duration.ofDays(7);
-
   private final RedisClusterAsyncCommands<byte[], byte[]> redis;
   private final RedisKeys keys;
   private final Clock clock;
   private final Script create = new Script("offer_create.lua");
   private final Script end = new Script("offer_end.lua");
   private final Script presence = new Script("presence.lua");
+  private final RedisScript eraseScript = new RedisScript("erase_handoff.lua");
 
   RedisHandoffStore(RedisClusterAsyncCommands<byte[], byte[]> redis, RedisKeys keys, Clock clock) {
     this.redis = redis;
@@ -307,6 +306,25 @@ final class RedisHandoffStore implements HandoffStore {
               }
               return out;
             });
+  }
+
+  @Override
+  public CompletableFuture<Void> erase(String userId) {
+    return eraseScript
+        .<Long>eval(
+            redis,
+            ScriptOutputType.INTEGER,
+            keys.activities(userId),
+            keys.liveOffers(userId),
+            keys.endedOffers(userId),
+            keys.presence(userId))
+        .thenApply(r -> null);
+  }
+
+  /** Nothing to do: every key has a TTL that outlives what it holds by at most its retention. */
+  @Override
+  public CompletableFuture<Void> sweep(Instant now) {
+    return CompletableFuture.completedFuture(null);
   }
 
   /** Runs a script by SHA, loading it first, or again if Redis lost its script cache. */

@@ -9,9 +9,23 @@ for i = 1, #expired, 2 do
   redis.call('ZADD', KEYS[3], expired[i + 1], expired[i])
 end
 redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now)
-redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', now - tonumber(ARGV[9]))
-redis.call('ZREMRANGEBYRANK', KEYS[3], 0, -(tonumber(ARGV[10]) + 1))
-redis.call('PEXPIRE', KEYS[3], ARGV[9])
+-- The offer hashes dropped from the ended set go with them: the sets index every offer key.
+local base = string.sub(KEYS[3], 1, -6)
+local forgotten = redis.call('ZRANGEBYSCORE', KEYS[3], '-inf', now - tonumber(ARGV[9]))
+local excess = redis.call('ZCARD', KEYS[3]) - #forgotten - tonumber(ARGV[10])
+if excess > 0 then
+  for _, id in ipairs(redis.call('ZRANGE', KEYS[3], #forgotten, #forgotten + excess - 1)) do
+    forgotten[#forgotten + 1] = id
+  end
+end
+for _, id in ipairs(forgotten) do
+  redis.call('DEL', base .. 'of:' .. id)
+  redis.call('ZREM', KEYS[3], id)
+end
+local keep = tonumber(ARGV[9]) + 1000
+if redis.call('EXISTS', KEYS[3]) == 1 and redis.call('PTTL', KEYS[3]) < keep then
+  redis.call('PEXPIRE', KEYS[3], keep)
+end
 if redis.call('ZCARD', KEYS[2]) >= tonumber(ARGV[5]) then
   return 0
 end
@@ -20,8 +34,11 @@ redis.call('HSET', KEYS[1], 'o', ARGV[2], 'st', '0', 'by', '', 'end', '0',
 redis.call('PEXPIRE', KEYS[1], ARGV[8])
 redis.call('ZADD', KEYS[2], ARGV[4], ARGV[1])
 local last = redis.call('ZRANGE', KEYS[2], -1, -1, 'WITHSCORES')
-local ttl = tonumber(last[2]) - now + 1000
-if redis.call('PTTL', KEYS[2]) < ttl then
-  redis.call('PEXPIRE', KEYS[2], ttl)
+-- The sets outlive every offer hash they index (deadline + retention), so erasure finds them all.
+local ttl = tonumber(last[2]) - now + tonumber(ARGV[9]) + 1000
+for k = 2, 3 do
+  if redis.call('PTTL', KEYS[k]) < ttl then
+    redis.call('PEXPIRE', KEYS[k], ttl)
+  end
 end
 return 1

@@ -42,6 +42,17 @@ end
 redis.call('HSET', KEYS[1], 'st', outcome, 'by', dev, 'end', ARGV[4])
 redis.call('ZREM', KEYS[2], ARGV[1])
 redis.call('ZADD', KEYS[3], now, ARGV[1])
-redis.call('ZREMRANGEBYRANK', KEYS[3], 0, -(tonumber(ARGV[6]) + 1))
-redis.call('PEXPIRE', KEYS[3], ARGV[5])
+local excess = redis.call('ZCARD', KEYS[3]) - tonumber(ARGV[6])
+if excess > 0 then
+  -- Forgotten offers go with their hashes: the sets index every offer key, for erasure.
+  local base = string.sub(KEYS[3], 1, -6)
+  for _, id in ipairs(redis.call('ZRANGE', KEYS[3], 0, excess - 1)) do
+    redis.call('DEL', base .. 'of:' .. id)
+    redis.call('ZREM', KEYS[3], id)
+  end
+end
+local ttl = math.max(exp - now, 0) + tonumber(ARGV[5]) + 1000
+if redis.call('PTTL', KEYS[3]) < ttl then
+  redis.call('PEXPIRE', KEYS[3], ttl)
+end
 return {'ok', f[1], outcome, dev, now}

@@ -1,0 +1,30 @@
+/**
+ * Exponential backoff with full jitter: the n-th consecutive delay is a random time in
+ * [0, min(max, initial * 2^n)). Reset after each Welcome.
+ */
+export class Backoff {
+  private attempts = 0;
+
+  constructor(
+    private readonly initialMs: number,
+    private readonly maxMs: number,
+    private readonly random: () => number = Math.random,
+  ) {
+    if (!(initialMs > 0) || !(maxMs >= initialMs)) {
+      throw new RangeError(`backoff needs 0 < initial <= max, was ${initialMs}, ${maxMs}`);
+    }
+  }
+
+  next(): number {
+    return this.delay(this.attempts++);
+  }
+
+  delay(attempt: number): number {
+    const ceiling = Math.min(this.maxMs, this.initialMs * 2 ** Math.min(attempt, 30));
+    return Math.floor(this.random() * ceiling);
+  }
+
+  reset(): void {
+    this.attempts = 0;
+  }
+}

@@ -1,0 +1,451 @@
+import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
+import { Backoff } from "./backoff.js";
+import type { Document } from "./document.js";
+import {
+  type ClientEvents,
+  type Connector,
+  type ConnectionState,
+  type FrameChannel,
+  type FrameListener,
+  SyncEngine,
+} from "./engine.js";
+import { HandoffError } from "./errors.js";
+import { Emitter } from "./events.js";
+import {
+  type Activity,
+  ActivitySchema,
+  type ClientFrame,
+  ClientFrameSchema,
+  type DeviceInfo,
+  type DevicePresence,
+  type Offer,
+  type OfferGranted,
+  type OfferResult,
+  type ServerFrame,
+  ServerFrameSchema,
+} from "./gen/handoff/v1/handoff_pb.js";
+import { type HandoffEvents, type OutgoingOffer, Requests } from "./requests.js";
+import { MemoryStore, type OfflineStore } from "./store.js";
+
+/** The server refuses longer tokens at the upgrade. */
+export const MAX_TOKEN_LENGTH = 4096;
+export const DEFAULT_RECONNECT_INITIAL_MS = 100;
+export const DEFAULT_RECONNECT_MAX_MS = 30_000;
+export const DEFAULT_MAX_PENDING_WRITES = 10_000;
+export const DEFAULT_MAX_IN_FLIGHT_WRITES = 1_000;
+export const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
+export const DEFAULT_CLIENT_NAME = "handoff-js/0.1";
+
+/** The part of a WebSocket the client uses: the browser's `WebSocket` and `ws` both fit. */
+export interface WebSocketLike {
+  binaryType: string;
+  readonly readyState: number;
+  onopen: ((ev: any) => void) | null;
+  onmessage: ((ev: { data: any }) => void) | null;
+  onclose: ((ev: { code: number; reason: string }) => void) | null;
+  onerror: ((ev: any) => void) | null;
+  send(data: Uint8Array): void;
+  close(code?: number, reason?: string): void;
+}
+
+/** Opens a WebSocket to `url` authenticated with `token` (undefined: no token). */
+export type WebSocketFactory = (url: string, token: string | undefined) => WebSocketLike;
+
+/**
+ * The browser way: the token travels as the `access_token` query parameter (browsers cannot set an
+ * Authorization header on a WebSocket). Uses the global `WebSocket`.
+ */
+export const queryParameterWebSocket: WebSocketFactory = (url, token) => {
+  const Ws = (globalThis as { WebSocket?: new (url: string) => WebSocketLike }).WebSocket;
+  if (!Ws) {
+    throw new Error("no global WebSocket: in Node 20 pass webSocket: bearerWebSocket(WebSocket) with the 'ws' package");
+  }
+  const target = token ? `${url}${url.includes("?") ? "&" : "?"}access_token=${encodeURIComponent(token)}` : url;
+  return new Ws(target);
+};
+
+/**
+ * For Node with the `ws` package: the token travels as `Authorization: Bearer` (which the server
+ * prefers to the query parameter when both are present). `bearerWebSocket(WebSocket)` with
+ * `import WebSocket from "ws"`.
+ */
+export function bearerWebSocket(
+  Ws: new (url: string, options: { headers: Record<string, string> }) => unknown,
+): WebSocketFactory {
+  return (url, token) =>
+    new Ws(url, { headers: token ? { Authorization: `Bearer ${token}` } : {} }) as WebSocketLike;
+}
+
+/** What to follow: every document, or these names and prefixes. */
+export type FollowOption = "all" | { documents?: string[]; prefixes?: string[] };
+
+export interface HandoffClientOptions {
+  /** `ws://host:port/ws` or `wss://...`. */
+  url: string;
+  /** A fixed access token. */
+  token?: string;
+  /**
+   * Fetches an access token (e.g. `POST /v1/token` with the refresh token): before every connection
+   * attempt and when the server says the token expires soon (then handed over in band). Never
+   * called twice at once: a caller arriving while a fetch runs shares its result, so one refresh
+   * token is never presented twice concurrently (which would revoke the device session).
+   */
+  tokenSource?: () => Promise<string> | string;
+  /** Default "all". */
+  follow?: FollowOption;
+  /** Default {@link queryParameterWebSocket} (browsers); Node 20: `bearerWebSocket(WebSocket)` from `ws`. */
+  webSocket?: WebSocketFactory;
+  /** Where replicas and unacked writes are kept: {@link MemoryStore} by default, `IndexedDbStore` in browsers. */
+  store?: OfflineStore;
+  /** Reconnect delays: the n-th consecutive attempt waits a random time in [0, min(max, initial * 2^n)). */
+  reconnect?: { initialMs?: number; maxMs?: number };
+  maxPendingWrites?: number;
+  maxInFlightWrites?: number;
+  /** Limit for opening the socket and receiving the Welcome. */
+  connectTimeoutMs?: number;
+  clientName?: string;
+}
+
+type AllEvents = ClientEvents & HandoffEvents;
+
+/**
+ * A connection to a Handoff server for one device of one user, with a local replica of each
+ * document it follows. It reconnects by itself with exponential backoff and jitter, resumes from
+ * its replicas' versions, and re-sends unacked writes with their original sequence numbers.
+ *
+ * ```ts
+ * const client = new HandoffClient({ url: "ws://localhost:8080/ws", token });
+ * client.on("change", (c) => console.log(c.document, c.version));
+ * await client.connect();
+ * const version = await client.document("player").set("position", "1:02:03");
+ * ```
+ */
+export class HandoffClient {
+  private readonly events = new Emitter<AllEvents>();
+  private readonly engine: SyncEngine;
+  private tokenFetch?: Promise<string | undefined>;
+
+  constructor(private readonly options: HandoffClientOptions) {
+    const url = options.url;
+    if (typeof url !== "string" || !/^wss?:\/\/[^/]+/i.test(url)) {
+      throw new HandoffError("INVALID_ARGUMENT", `url must be ws:// or wss:// with a host, was ${String(url)}`);
+    }
+    if (options.token !== undefined && options.tokenSource !== undefined) {
+      throw new HandoffError("INVALID_ARGUMENT", "give token or tokenSource, not both");
+    }
+    const follow = options.follow ?? "all";
+    const positive = (name: string, v: number | undefined, d: number) => {
+      if (v === undefined) return d;
+      if (!Number.isInteger(v) || v <= 0) throw new HandoffError("INVALID_ARGUMENT", `${name} must be a positive integer, was ${v}`);
+      return v;
+    };
+    const backoff = new Backoff(
+      positive("reconnect.initialMs", options.reconnect?.initialMs, DEFAULT_RECONNECT_INITIAL_MS),
+      positive("reconnect.maxMs", options.reconnect?.maxMs, DEFAULT_RECONNECT_MAX_MS),
+    );
+    this.engine = new SyncEngine(
+      {
+        followAll: follow === "all",
+        followDocuments: follow === "all" ? [] : [...(follow.documents ?? [])],
+        followPrefixes: follow === "all" ? [] : [...(follow.prefixes ?? [])],
+        clientName: options.clientName ?? DEFAULT_CLIENT_NAME,
+        maxPendingWrites: positive("maxPendingWrites", options.maxPendingWrites, DEFAULT_MAX_PENDING_WRITES),
+        maxInFlightWrites: positive("maxInFlightWrites", options.maxInFlightWrites, DEFAULT_MAX_IN_FLIGHT_WRITES),
+        connectTimeoutMs: positive("connectTimeoutMs", options.connectTimeoutMs, DEFAULT_CONNECT_TIMEOUT_MS),
+        refreshToken: options.tokenSource ? () => this.token() : undefined,
+      },
+      this.connector(),
+      backoff,
+      this.events,
+      new Requests(this.events),
+      options.store ?? new MemoryStore(),
+    );
+  }
+
+  /**
+   * Starts connecting (after reading the offline store); resolves at the first Welcome, rejects if
+   * the connection closes with a terminal code or the client is closed. Keeps retrying until then;
+   * `signal` stops the wait (the client keeps connecting; call {@link close} to stop it).
+   */
+  connect(options: { signal?: AbortSignal } = {}): Promise<void> {
+    const connected = this.engine.connect();
+    const signal = options.signal;
+    if (!signal) return connected;
+    if (signal.aborted) return Promise.reject(signal.reason);
+    return new Promise((resolve, reject) => {
+      const onAbort = () => reject(signal.reason);
+      signal.addEventListener("abort", onAbort, { once: true });
+      connected.then(resolve, reject).finally(() => signal.removeEventListener("abort", onAbort));
+    });
+  }
+
+  /** Adds a listener; returns a function that removes it. */
+  on<K extends keyof AllEvents>(event: K, listener: AllEvents[K]): () => void {
+    return this.events.on(event, listener);
+  }
+
+  off<K extends keyof AllEvents>(event: K, listener: AllEvents[K]): void {
+    this.events.off(event, listener);
+  }
+
+  /** The handle for a document (the same one for the same name); its replica starts empty. */
+  document(name: string): Document {
+    if (typeof name !== "string" || name.length === 0) {
+      throw new HandoffError("INVALID_ARGUMENT", "document name must not be empty");
+    }
+    return this.engine.document(name);
+  }
+
+  /** Resolves once the offline store has been read: held documents and writes are then in place. */
+  ready(): Promise<void> {
+    return this.engine.load();
+  }
+
+  /** Follows more documents, by name and prefix; resolves when the server has synced them. */
+  follow(spec: { documents?: string[]; prefixes?: string[] }): Promise<void> {
+    return this.engine.follow(spec, true);
+  }
+
+  /** Follows every document of the user (the prefix ""). */
+  followAll(): Promise<void> {
+    return this.engine.follow({ prefixes: [""] }, true);
+  }
+
+  /** Stops following names and prefixes, exactly as given. */
+  unfollow(spec: { documents?: string[]; prefixes?: string[] }): Promise<void> {
+    return this.engine.follow(spec, false);
+  }
+
+  /**
+   * Publishes what this device is doing now (undefined clears it); resolves with the activity as
+   * stored. Fails with `PAYLOAD_TOO_LARGE`, `RATE_LIMITED`, or `NOT_CONNECTED`.
+   */
+  async publishActivity(activity: Partial<Activity> | undefined): Promise<Activity | undefined> {
+    const f = await this.engine.request(
+      create(ClientFrameSchema, {
+        body: {
+          case: "publishActivity",
+          value: { activity: activity ? create(ActivitySchema, activity as Activity) : undefined },
+        },
+      }),
+    );
+    return expect(f, "activityUpdate").activity;
+  }
+
+  /**
+   * Offers an activity to one device (`targetDevice`) or, with undefined, to all the user's other
+   * devices, live for `ttlMs` (undefined: the server's default).
+   */
+  offer(activity: Partial<Activity>, options: { targetDevice?: string; ttlMs?: number } = {}): OutgoingOffer {
+    const ttl = options.ttlMs ?? 0;
+    if (!Number.isInteger(ttl) || ttl < 0 || ttl > 0x7fffffff) {
+      throw new HandoffError("INVALID_ARGUMENT", `ttlMs must be a non-negative integer, was ${ttl}`);
+    }
+    const answer = this.engine.request(
+      create(ClientFrameSchema, {
+        body: {
+          case: "offerActivity",
+          value: {
+            targetDevice: options.targetDevice ?? "",
+            activity: create(ActivitySchema, activity as Activity),
+            ttlMs: ttl,
+          },
+        },
+      }),
+    );
+    const created = answer.then((f) => expect(f, "offerCreated").offer!);
+    const result = created.then((o) => this.engine.requests.result(o.offerId));
+    result.catch(() => {});
+    return { created, result };
+  }
+
+  /**
+   * Accepts an offer. Of all devices accepting one offer exactly one gets the OfferGranted (with
+   * the document's latest snapshot); the others reject with `OFFER_WITHDRAWN`.
+   */
+  async accept(offerId: string): Promise<OfferGranted> {
+    return expect(await this.answerPrompt("acceptOffer", offerId), "offerGranted");
+  }
+
+  /** Declines an offer: it ends (DECLINED) for every target. */
+  async decline(offerId: string): Promise<void> {
+    await this.answerPrompt("declineOffer", offerId);
+  }
+
+  /** Cancels an offer this device made; resolves with its CANCELLED result. */
+  async cancel(offerId: string): Promise<OfferResult> {
+    const f = await this.engine.request(
+      create(ClientFrameSchema, { body: { case: "cancelOffer", value: { offerId } } }),
+    );
+    return expect(f, "offerResult");
+  }
+
+  private async answerPrompt(kind: "acceptOffer" | "declineOffer", offerId: string): Promise<ServerFrame> {
+    if (!offerId) throw new HandoffError("INVALID_ARGUMENT", "offerId must not be empty");
+    try {
+      return await this.engine.request(create(ClientFrameSchema, { body: { case: kind, value: { offerId } } }));
+    } catch (e) {
+      if (e instanceof HandoffError && e.errorCode !== undefined) this.engine.requests.prompts.delete(offerId);
+      throw e;
+    } finally {
+      this.engine.requests.prompts.delete(offerId);
+    }
+  }
+
+  /** The user's signed-in devices (needs a server-issued token; development tokens have none). */
+  async devices(): Promise<DeviceInfo[]> {
+    const f = await this.engine.request(create(ClientFrameSchema, { body: { case: "listDevices", value: {} } }));
+    return expect(f, "deviceList").devices;
+  }
+
+  /** Revokes another device of the user; resolves with the revoked ids. */
+  async revokeDevice(deviceId: string): Promise<string[]> {
+    if (!deviceId) throw new HandoffError("INVALID_ARGUMENT", "deviceId must not be empty");
+    return this.revoke({ deviceId, allOthers: false });
+  }
+
+  /** Revokes every device of the user but this one. */
+  revokeOtherDevices(): Promise<string[]> {
+    return this.revoke({ deviceId: "", allOthers: true });
+  }
+
+  private async revoke(value: { deviceId: string; allOthers: boolean }): Promise<string[]> {
+    const f = await this.engine.request(create(ClientFrameSchema, { body: { case: "revokeDevice", value } }));
+    return expect(f, "devicesRevoked").deviceIds;
+  }
+
+  /** The latest activity of each of the user's other devices, as last heard. */
+  activities(): Map<string, Activity> {
+    return new Map(this.engine.requests.activities);
+  }
+
+  /** Live offers addressed to this device. */
+  prompts(): Offer[] {
+    return [...this.engine.requests.prompts.values()];
+  }
+
+  /** The user's other devices and whether they are online, as last heard. */
+  presence(): Map<string, DevicePresence> {
+    return new Map(this.engine.requests.presence);
+  }
+
+  get state(): ConnectionState {
+    return this.engine.state;
+  }
+
+  get userId(): string | undefined {
+    return this.engine.userId;
+  }
+
+  get deviceId(): string | undefined {
+    return this.engine.deviceId;
+  }
+
+  /** Writes not yet acked. */
+  get pendingWrites(): number {
+    return this.engine.pendingWrites();
+  }
+
+  /** Offline mode: true closes the connection and queues writes; false connects again. */
+  setOffline(offline: boolean): void {
+    this.engine.setPaused(offline);
+  }
+
+  get offline(): boolean {
+    return this.engine.offline;
+  }
+
+  /** Cuts the connection as a network failure would; the client reconnects and resumes. For tests. */
+  dropConnection(): void {
+    this.engine.dropConnection();
+  }
+
+  /**
+   * Closes for good: pending promises reject with `CLIENT_CLOSED`. With a durable store, unacked
+   * writes stay in it and the next client that opens it sends them.
+   */
+  close(): Promise<void> {
+    return this.engine.close();
+  }
+
+  /** One token fetch at a time: callers during a fetch share it. */
+  private token(): Promise<string | undefined> {
+    const { token, tokenSource } = this.options;
+    if (!tokenSource) return Promise.resolve(token);
+    this.tokenFetch ??= Promise.resolve()
+      .then(tokenSource)
+      .finally(() => (this.tokenFetch = undefined));
+    return this.tokenFetch;
+  }
+
+  private connector(): Connector {
+    const factory = this.options.webSocket ?? queryParameterWebSocket;
+    return (listener: FrameListener): FrameChannel => {
+      let ws: WebSocketLike | undefined;
+      let detached = false;
+      const detach = () => {
+        detached = true;
+        if (ws) ws.onopen = ws.onmessage = ws.onclose = ws.onerror = null;
+      };
+      this.token().then(
+        (token) => {
+          if (detached) return;
+          if (token !== undefined && token.length > MAX_TOKEN_LENGTH) {
+            listener.onClose(4502, `the access token is ${token.length} characters, over the limit of ${MAX_TOKEN_LENGTH}`);
+            return;
+          }
+          try {
+            ws = factory(this.options.url, token);
+          } catch (e) {
+            listener.onClose(1006, `cannot open a WebSocket: ${String(e)}`);
+            return;
+          }
+          ws.binaryType = "arraybuffer";
+          ws.onopen = () => listener.onOpen();
+          ws.onmessage = (ev) => {
+            let frame: ServerFrame;
+            try {
+              frame = fromBinary(ServerFrameSchema, new Uint8Array(ev.data as ArrayBuffer));
+            } catch (e) {
+              detach();
+              ws?.close(1002, "undecodable frame");
+              listener.onClose(1006, `undecodable frame from the server: ${String(e)}`);
+              return;
+            }
+            listener.onFrame(frame);
+          };
+          ws.onclose = (ev) => {
+            detach();
+            listener.onClose(ev.code, ev.reason);
+          };
+        },
+        (e) => listener.onClose(1006, `token source failed: ${String(e)}`),
+      );
+      return {
+        send(frame: ClientFrame) {
+          if (ws && ws.readyState === 1) ws.send(toBinary(ClientFrameSchema, frame));
+        },
+        close() {
+          const s = ws;
+          detach();
+          s?.close(1000, "closed by the client");
+        },
+        abort() {
+          const s = ws;
+          detach();
+          s?.close(1000, "dropped");
+        },
+      };
+    };
+  }
+}
+
+function expect<K extends ServerFrame["body"]["case"] & string>(
+  f: ServerFrame,
+  kind: K,
+): Extract<ServerFrame["body"], { case: K }>["value"] {
+  if (f.body.case !== kind) {
+    throw new HandoffError("UNEXPECTED_ANSWER", `expected ${kind} but the server answered ${String(f.body.case)}`);
+  }
+  return f.body.value as never;
+}

@@ -1,0 +1,80 @@
+import { create } from "@bufbuild/protobuf";
+import type { SyncEngine } from "./engine.js";
+import { ClientFrameSchema, type ClientFrame, type ServerFrame } from "./gen/handoff/v1/handoff_pb.js";
+
+const ABNORMAL_CLOSURE = 1006;
+
+/** How the engine reaches a server: one channel per connection attempt. */
+export interface FrameChannel {
+  send(frame: ClientFrame): void;
+  /** Closes with a close frame (normal closure). */
+  close(): void;
+  /** Drops the connection as a network failure would; no further callbacks. */
+  abort(): void;
+}
+
+export interface FrameListener {
+  onOpen(): void;
+  onFrame(frame: ServerFrame): void;
+  onClose(code: number, reason: string): void;
+}
+
+export type Connector = (listener: FrameListener) => FrameChannel;
+
+/** Close codes after which a client reconnects (the protocol's reconnect range and transient codes). */
+export function isReconnectCode(code: number): boolean {
+  if (code >= 4000 && code < 4500) return true;
+  return code === 1001 || code === 1006 || code === 1011 || code === 1012 || code === 1013;
+}
+
+/** One connection attempt; callbacks of an attempt that is no longer current are ignored. */
+export class Link implements FrameListener {
+  channel?: FrameChannel;
+  welcomed = false;
+  synced = false;
+  disconnectCode = 0;
+  disconnectReason = "";
+  readonly catchingUp = new Map<string, { epoch: bigint; toVersion: bigint }>();
+  timer?: ReturnType<typeof setTimeout>;
+  private heartbeat?: ReturnType<typeof setInterval>;
+  private lastHeard = Date.now();
+
+  constructor(private readonly engine: SyncEngine) {}
+
+  onOpen(): void {
+    this.lastHeard = Date.now();
+    this.engine.onOpen(this);
+  }
+
+  onFrame(frame: ServerFrame): void {
+    this.lastHeard = Date.now();
+    this.engine.onFrame(this, frame);
+  }
+
+  onClose(code: number, reason: string): void {
+    this.engine.onClosed(this, code, reason);
+  }
+
+  /**
+   * Browsers cannot see WebSocket pings, so the client pings in protobuf when the server has been
+   * silent for an interval, and gives the connection up after two silent intervals plus 5 s.
+   */
+  startHeartbeat(intervalMs: number): void {
+    if (intervalMs <= 0) return;
+    this.heartbeat = setInterval(() => {
+      const silent = Date.now() - this.lastHeard;
+      if (silent > 2 * intervalMs + 5000) {
+        this.channel?.abort();
+        this.onClose(ABNORMAL_CLOSURE, `no frame from the server for ${silent} ms`);
+      } else if (silent >= intervalMs) {
+        this.channel?.send(create(ClientFrameSchema, { body: { case: "ping", value: { nonce: BigInt(Date.now()) } } }));
+      }
+    }, intervalMs);
+  }
+
+  stop(): void {
+    clearTimeout(this.timer);
+    clearInterval(this.heartbeat);
+  }
+}
+

@@ -1,0 +1,794 @@
+import { create, toBinary } from "@bufbuild/protobuf";
+import { Backoff } from "./backoff.js";
+import { Document, type DocumentChange, type FieldChange, type WriteSink } from "./document.js";
+import { HandoffError, OUTCOME_UNKNOWN } from "./errors.js";
+import type { Emitter } from "./events.js";
+import {
+  type Ack,
+  type ClientFrame,
+  ClientFrameSchema,
+  type Delta,
+  DocumentSync_Mode,
+  ErrorCode,
+  type Error as ErrorFrame,
+  type FieldOp,
+  FieldOpSchema,
+  type FollowSpec,
+  FollowSpecSchema,
+  type Position,
+  PositionSchema,
+  type ServerFrame,
+  type Snapshot,
+  type SyncReport,
+  type Welcome,
+} from "./gen/handoff/v1/handoff_pb.js";
+import type { Requests } from "./requests.js";
+import { type Connector, type FrameChannel, type FrameListener, isReconnectCode, Link } from "./connection.js";
+import { Saver } from "./saver.js";
+import type { OfflineStore, StoredState } from "./store.js";
+
+export type ConnectionState = "closed" | "connecting" | "connected" | "reconnecting";
+
+/** Events of a client; see {@link HandoffClient.on}. */
+export interface ClientEvents {
+  /** A document's replica changed. */
+  change: (change: DocumentChange) => void;
+  /** A (re)connection has caught up: everything its Welcome announced has arrived. Once per connection. */
+  synced: () => void;
+  state: (state: ConnectionState, closeCode: number, reason: string) => void;
+  /** The server took a fresh access token in band; the connection now expires at this time (ms). */
+  tokenRefreshed: (expiresAtMs: bigint) => void;
+  /** An error not tied to a pending promise (an Error frame without a write, a failed token fetch). */
+  error: (error: HandoffError) => void;
+}
+
+export interface EngineConfig {
+  followAll: boolean;
+  followDocuments: string[];
+  followPrefixes: string[];
+  clientName: string;
+  maxPendingWrites: number;
+  maxInFlightWrites: number;
+  connectTimeoutMs: number;
+  /** Asked for a fresh token when the server says the connection's token expires soon. */
+  refreshToken?: () => Promise<string | undefined>;
+}
+
+/** Re-sends of a write refused with a retryable code other than UNAVAILABLE/OUTCOME_UNKNOWN. */
+export const MAX_WRITE_RETRIES = 10;
+const NORMAL_CLOSURE = 1000;
+const NO_STATUS = 1005;
+export const ABNORMAL_CLOSURE = 1006;
+
+interface PendingWrite {
+  document: Document;
+  ops: FieldOp[];
+  expectedVersion: bigint | undefined;
+  seq: bigint;
+  sent: boolean;
+  done: boolean;
+  retries: number;
+  retryTimer?: ReturnType<typeof setTimeout>;
+  resolve?: (version: bigint) => void;
+  reject?: (error: HandoffError) => void;
+}
+
+// This file is over 600 lines on purpose: the lifecycle, frame and write transitions below share
+// the pending-write queue and its sequence numbers, which must stay private to one class (as in
+// client-java's SyncEngine); the socket (connection.ts) and saving (saver.ts) live apart.
+
+/**
+ * The client's protocol state machine: connection lifecycle, local replicas, and the pending-write
+ * queue with its sequence numbers. It knows nothing of sockets: it opens connections through a
+ * {@link Connector} and hears of them through {@link FrameListener} calls.
+ *
+ * Writes wait in `queued` until a Welcome arrived on the current connection and the in-flight
+ * window has room; they are then numbered above the server's `last_client_seq`, saved (with a
+ * durable store: before they are sent, so a reloaded page re-sends them with the same number), and
+ * live in `numbered` until their Ack, the Delta of the write itself, or a final Error. After a
+ * reconnect, numbered writes are re-sent first, in order and with their original numbers.
+ */
+export class SyncEngine implements WriteSink {
+  readonly documents = new Map<string, Document>();
+  state: ConnectionState = "closed";
+  userId?: string;
+  deviceId?: string;
+
+  private readonly queued: PendingWrite[] = [];
+  private readonly numbered = new Map<bigint, PendingWrite>();
+  private resend: PendingWrite[] = [];
+  private nextSeq = 0n;
+  private inFlight = 0;
+  private window: number;
+  private maxFrameBytes = 0;
+  private link?: Link;
+  private reconnectTimer?: ReturnType<typeof setTimeout>;
+  private connecting?: { promise: Promise<void>; resolve: () => void; reject: (e: HandoffError) => void };
+  private closedByUser = false;
+  private paused = false;
+  private loaded?: Promise<void>;
+  private readonly saver: Saver;
+
+  constructor(
+    private readonly config: EngineConfig,
+    private readonly connector: Connector,
+    private readonly backoff: Backoff,
+    private readonly events: Emitter<ClientEvents>,
+    readonly requests: Requests,
+    private readonly store: OfflineStore,
+  ) {
+    this.window = config.maxInFlightWrites;
+    this.saver = new Saver(store, () => this.snapshot(), (e) =>
+      this.events.emit("error", new HandoffError("INTERNAL", `offline store save failed: ${String(e)}`)),
+    );
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Public operations
+
+  document(name: string): Document {
+    let d = this.documents.get(name);
+    if (!d) {
+      d = new Document(name, this);
+      this.documents.set(name, d);
+    }
+    return d;
+  }
+
+  /** Loads the store (once), then connects; resolves at the first Welcome. */
+  connect(): Promise<void> {
+    if (this.closedByUser) return Promise.reject(HandoffError.clientClosed());
+    if (!this.connecting || this.state === "closed") {
+      let resolve!: () => void;
+      let reject!: (e: HandoffError) => void;
+      const promise = new Promise<void>((res, rej) => {
+        resolve = res;
+        reject = rej;
+      });
+      this.connecting = { promise, resolve, reject };
+    }
+    const result = this.connecting.promise;
+    if (this.state === "closed") {
+      this.setState("connecting", 0, "");
+      this.load().then(
+        () => this.attempt(),
+        (e) => this.terminate(0, `cannot load the offline store: ${String(e)}`),
+      );
+    }
+    return result;
+  }
+
+  /** Resolves once the offline store has been read (and its writes queued). */
+  load(): Promise<void> {
+    this.loaded ??= this.store.load().then((s) => this.restore(s));
+    return this.loaded;
+  }
+
+  submitWrite(document: Document, ops: FieldOp[], expectedVersion: bigint | undefined): Promise<bigint> {
+    return new Promise<bigint>((resolve, reject) => {
+      if (this.closedByUser) {
+        reject(HandoffError.clientClosed());
+        return;
+      }
+      if (this.queued.length >= this.config.maxPendingWrites) {
+        reject(
+          new HandoffError(
+            "LIMIT_EXCEEDED",
+            `write to '${document.name}' refused: ${this.queued.length} writes are already waiting to be sent ` +
+              `(maxPendingWrites=${this.config.maxPendingWrites})`,
+            { document: document.name },
+          ),
+        );
+        return;
+      }
+      this.queued.push({ document, ops, expectedVersion, seq: 0n, sent: false, done: false, retries: 0, resolve, reject });
+      this.persist();
+      this.pump();
+    });
+  }
+
+  /** Sends a request frame (handoff, devices, follow) on the current connection; resolves with its answer. */
+  request(frame: ClientFrame): Promise<ServerFrame> {
+    const l = this.link;
+    if (!l || !l.welcomed) {
+      return Promise.reject(new HandoffError("NOT_CONNECTED", "not connected; try again once connected"));
+    }
+    const { id, answer } = this.requests.register();
+    if (id > 0n) {
+      frame.requestId = id;
+      l.channel!.send(frame);
+    }
+    return answer;
+  }
+
+  /** Changes what this client follows; resolves when the server's SyncReport for it arrived. */
+  async follow(spec: { documents?: string[]; prefixes?: string[] }, add: boolean): Promise<void> {
+    const documents = spec.documents ?? [];
+    const prefixes = spec.prefixes ?? [];
+    const c = this.config;
+    if (add) {
+      c.followDocuments = [...new Set([...c.followDocuments, ...documents])];
+      c.followPrefixes = [...new Set([...c.followPrefixes, ...prefixes])];
+    } else {
+      c.followDocuments = c.followDocuments.filter((d) => !documents.includes(d));
+      c.followPrefixes = c.followPrefixes.filter((p) => !prefixes.includes(p));
+      // "All" is the prefix "": only unfollowing that prefix ends it.
+      if (c.followAll && prefixes.includes("")) c.followAll = false;
+    }
+    const l = this.link;
+    if (!l || !l.welcomed) return; // The next Hello carries the new spec.
+    const followSpec = create(FollowSpecSchema, { documents, prefixes });
+    if (add) {
+      await this.request(
+        create(ClientFrameSchema, {
+          body: { case: "follow", value: { spec: followSpec, positions: this.positions() } },
+        }),
+      );
+    } else {
+      l.channel!.send(create(ClientFrameSchema, { body: { case: "unfollow", value: { spec: followSpec } } }));
+    }
+  }
+
+  /** Cuts the connection as a network failure would; the client reconnects and resumes. */
+  dropConnection(): void {
+    const l = this.link;
+    if (l?.channel) {
+      l.channel.abort();
+      this.onClosed(l, ABNORMAL_CLOSURE, "dropped by the client");
+    }
+  }
+
+  /**
+   * Offline mode: `true` closes the connection and stops reconnecting (writes queue and are kept);
+   * `false` connects again.
+   */
+  setPaused(paused: boolean): void {
+    if (this.paused === paused || this.closedByUser) return;
+    this.paused = paused;
+    if (paused) {
+      clearTimeout(this.reconnectTimer);
+      this.reconnectTimer = undefined;
+      const l = this.link;
+      this.link = undefined;
+      l?.channel?.close();
+      if (l) l.stop();
+      this.connectionLost();
+      if (this.state !== "closed") this.setState("reconnecting", NORMAL_CLOSURE, "offline");
+    } else if (this.state !== "closed") {
+      this.backoff.reset();
+      this.attempt();
+    }
+  }
+
+  get offline(): boolean {
+    return this.paused;
+  }
+
+  /** Writes not yet acked (sent or waiting). */
+  pendingWrites(): number {
+    return this.numbered.size + this.queued.length;
+  }
+
+  /** Closes for good. Pending promises reject with CLIENT_CLOSED; a durable store keeps their writes. */
+  async close(): Promise<void> {
+    if (this.closedByUser) return;
+    this.closedByUser = true;
+    clearTimeout(this.reconnectTimer);
+    const l = this.link;
+    this.link = undefined;
+    l?.stop();
+    l?.channel?.close();
+    this.connectionLost();
+    this.setState("closed", NORMAL_CLOSURE, "closed by the client");
+    const closed = HandoffError.clientClosed();
+    for (const w of [...this.numbered.values(), ...this.queued]) {
+      clearTimeout(w.retryTimer);
+      w.reject?.(closed);
+    }
+    if (!this.store.durable) {
+      this.numbered.clear();
+      this.queued.length = 0;
+    }
+    this.requests.closed(closed);
+    this.connecting?.reject(closed);
+    if (this.loaded) await this.flushStore();
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Lifecycle
+
+  private attempt(): void {
+    this.reconnectTimer = undefined;
+    if (this.closedByUser || this.paused || this.state === "closed" || this.link) return;
+    const link = new Link(this);
+    this.link = link;
+    try {
+      link.channel = this.connector(link);
+    } catch (e) {
+      this.link = undefined;
+      this.events.emit("error", new HandoffError("CONNECTION_LOST", `cannot start a connection: ${String(e)}`));
+      this.setState("reconnecting", 0, String(e));
+      this.scheduleReconnect();
+      return;
+    }
+    link.timer = setTimeout(() => {
+      if (this.link === link && !link.welcomed) {
+        link.channel?.abort();
+        this.onClosed(link, ABNORMAL_CLOSURE, `no Welcome within ${this.config.connectTimeoutMs} ms`);
+      }
+    }, this.config.connectTimeoutMs);
+  }
+
+  private scheduleReconnect(): void {
+    const delay = this.backoff.next();
+    this.reconnectTimer = setTimeout(() => this.attempt(), delay);
+  }
+
+  /** @internal */
+  onOpen(l: Link): void {
+    const c = this.config;
+    const hello = {
+      client: c.clientName,
+      positions: this.positions(),
+      follow: c.followAll
+        ? undefined
+        : create(FollowSpecSchema, { documents: c.followDocuments, prefixes: c.followPrefixes }),
+    };
+    l.channel!.send(create(ClientFrameSchema, { body: { case: "hello", value: hello } }));
+  }
+
+  /** @internal */
+  onClosed(l: Link, code: number, reason: string): void {
+    if (this.link !== l) return;
+    this.link = undefined;
+    l.stop();
+    this.connectionLost();
+    if (this.closedByUser || this.paused) return;
+    let closeCode = code;
+    let why = reason;
+    if ((code === ABNORMAL_CLOSURE || code === NO_STATUS) && l.disconnectCode !== 0) {
+      closeCode = l.disconnectCode;
+      why = l.disconnectReason;
+    }
+    if (isReconnectCode(closeCode)) {
+      this.setState("reconnecting", closeCode, why);
+      this.scheduleReconnect();
+    } else {
+      this.terminate(closeCode, why);
+    }
+  }
+
+  private terminate(closeCode: number, reason: string): void {
+    const closed = new HandoffError("CLOSED", `connection closed for good: ${closeCode} ${reason}`, { closeCode });
+    this.setState("closed", closeCode, reason);
+    const all = [...this.numbered.values(), ...this.queued];
+    this.numbered.clear();
+    this.queued.length = 0;
+    this.resend = [];
+    this.inFlight = 0;
+    for (const w of all) {
+      w.done = true;
+      clearTimeout(w.retryTimer);
+      w.reject?.(closed);
+    }
+    this.persist();
+    this.connecting?.reject(closed);
+  }
+
+  private connectionLost(): void {
+    this.requests.connectionLost(
+      new HandoffError(
+        "CONNECTION_LOST",
+        "the connection ended before the answer; the request may or may not have been applied",
+      ),
+    );
+    this.inFlight = 0;
+    this.resend = [];
+    for (const w of this.numbered.values()) {
+      w.sent = false;
+      clearTimeout(w.retryTimer);
+    }
+    for (const d of this.documents.values()) d.resyncInFlight = false;
+  }
+
+  private setState(next: ConnectionState, closeCode: number, reason: string): void {
+    if (this.state === next) return;
+    this.state = next;
+    this.events.emit("state", next, closeCode, reason);
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Frames
+
+  /** @internal */
+  onFrame(l: Link, frame: ServerFrame): void {
+    const b = frame.body;
+    switch (b.case) {
+      case "welcome":
+        return this.onWelcome(l, b.value);
+      case "ack":
+        return this.onAck(b.value);
+      case "delta":
+        return this.onDelta(l, b.value);
+      case "snapshot":
+        return this.onSnapshot(b.value);
+      case "syncReport":
+        this.onSyncReport(b.value);
+        if (frame.requestId !== 0n) this.requests.onFrame(frame);
+        return;
+      case "error":
+        if (!this.requests.onError(frame)) this.onError(l, b.value);
+        return;
+      case "tokenExpiring":
+        return this.onTokenExpiring(l);
+      case "disconnect":
+        l.disconnectCode = b.value.code;
+        l.disconnectReason = b.value.reason;
+        return;
+      case "tokenRefreshed":
+        this.events.emit("tokenRefreshed", b.value.expiresAtMs);
+        return;
+      case "pong":
+        return;
+      default:
+        this.requests.onFrame(frame);
+    }
+  }
+
+  /**
+   * The token expires soon: ask for a fresh one and hand it over in band. The token source is
+   * asked by one caller at a time (see the client), so a refresh token is never used twice at once.
+   */
+  private onTokenExpiring(l: Link): void {
+    const refresh = this.config.refreshToken;
+    if (!refresh) return;
+    refresh().then(
+      (token) => {
+        if (token && this.link === l) {
+          l.channel!.send(create(ClientFrameSchema, { body: { case: "refreshToken", value: { accessToken: token } } }));
+        }
+      },
+      (e) =>
+        this.events.emit(
+          "error",
+          new HandoffError("CONNECTION_LOST", `token source failed; reconnecting at token expiry: ${String(e)}`),
+        ),
+    );
+  }
+
+  private onWelcome(l: Link, welcome: Welcome): void {
+    if (this.userId !== undefined && (this.userId !== welcome.userId || this.deviceId !== welcome.deviceId)) {
+      // The held state is another device's: it must not be re-sent under this identity.
+      this.link = undefined;
+      l.stop();
+      l.channel!.close();
+      this.terminate(
+        4500,
+        `the token is for ${welcome.userId}/${welcome.deviceId} but this client holds state of ${this.userId}/${this.deviceId}`,
+      );
+      return;
+    }
+    l.welcomed = true;
+    clearTimeout(l.timer);
+    this.userId = welcome.userId;
+    this.deviceId = welcome.deviceId;
+    if (welcome.lastClientSeq > this.nextSeq) this.nextSeq = welcome.lastClientSeq;
+    this.window =
+      welcome.maxInFlightWrites > 0
+        ? Math.min(this.config.maxInFlightWrites, welcome.maxInFlightWrites)
+        : this.config.maxInFlightWrites;
+    this.maxFrameBytes = welcome.maxFrameBytes;
+    l.startHeartbeat(welcome.heartbeatIntervalMs);
+    this.backoff.reset();
+    this.inFlight = 0;
+    this.resend = [];
+    for (const w of this.numbered.values()) {
+      w.sent = false;
+      this.resend.push(w);
+    }
+    this.setState("connected", 0, "");
+    this.connecting?.resolve();
+    for (const sync of welcome.sync?.documents ?? []) {
+      if (sync.mode === DocumentSync_Mode.DELTAS || sync.mode === DocumentSync_Mode.SNAPSHOT) {
+        const d = this.document(sync.document);
+        if (d.epoch !== sync.epoch || d.version < sync.toVersion) l.catchingUp.set(sync.document, sync);
+      }
+    }
+    if (welcome.sync) this.onSyncReport(welcome.sync);
+    this.requests.onWelcome(welcome);
+    this.persist();
+    this.pump();
+    this.checkSynced(l);
+  }
+
+  private caughtUp(d: Document): void {
+    const l = this.link;
+    if (!l || l.catchingUp.size === 0) return;
+    const target = l.catchingUp.get(d.name);
+    if (target && d.epoch === target.epoch && d.version >= target.toVersion) {
+      l.catchingUp.delete(d.name);
+      this.checkSynced(l);
+    }
+  }
+
+  private checkSynced(l: Link): void {
+    if (l.synced || !l.welcomed || l.catchingUp.size > 0 || this.link !== l) return;
+    l.synced = true;
+    this.events.emit("synced");
+  }
+
+  private onSyncReport(report: SyncReport): void {
+    for (const sync of report.documents) {
+      const d = this.document(sync.document);
+      d.resyncInFlight = false;
+      if (sync.mode === DocumentSync_Mode.GONE) {
+        d.drop();
+        this.persist();
+        this.emitChange({ document: d.name, kind: "gone", epoch: 0n, version: 0n, ops: [] });
+        const l = this.link;
+        if (l && l.catchingUp.delete(d.name)) this.checkSynced(l);
+      }
+    }
+  }
+
+  private onDelta(l: Link, delta: Delta): void {
+    const d = this.document(delta.document);
+    if (d.version > 0n && delta.epoch !== d.epoch) return this.requestResync(l, d);
+    if (delta.version <= d.version) return;
+    if (delta.version !== d.version + 1n) return this.requestResync(l, d);
+    d.apply(delta.epoch, delta.version, delta.ops);
+    this.persist();
+    this.emitChange({
+      document: d.name,
+      kind: "delta",
+      epoch: delta.epoch,
+      version: delta.version,
+      ops: changes(delta.ops),
+      originDevice: delta.originDevice,
+      originSeq: delta.originSeq,
+    });
+    this.caughtUp(d);
+    if (this.deviceId !== undefined && this.deviceId === delta.originDevice) {
+      const w = this.numbered.get(delta.originSeq);
+      if (w && w.document === d) {
+        this.numbered.delete(w.seq);
+        this.settle(w);
+        this.persist();
+        w.resolve?.(delta.version);
+        this.pump();
+      }
+    }
+  }
+
+  private onSnapshot(s: Snapshot): void {
+    const d = this.document(s.document);
+    d.replace(s.epoch, s.version, s.fields);
+    d.resyncInFlight = false;
+    this.persist();
+    this.emitChange({ document: d.name, kind: "snapshot", epoch: s.epoch, version: s.version, ops: [] });
+    this.caughtUp(d);
+  }
+
+  private onAck(ack: Ack): void {
+    const w = this.numbered.get(ack.clientSeq);
+    if (!w) return;
+    this.numbered.delete(ack.clientSeq);
+    this.settle(w);
+    const d = w.document;
+    // Not contiguous: the replica already has this version, or versions are missing in between and
+    // the server pushes them (this write's included) by itself. Applying out of order would corrupt it.
+    const contiguous = ack.version === d.version + 1n && (d.version === 0n || d.epoch === ack.epoch);
+    if (contiguous) {
+      d.apply(ack.epoch, ack.version, w.ops);
+      this.emitChange({
+        document: d.name,
+        kind: "own-write",
+        epoch: ack.epoch,
+        version: ack.version,
+        ops: changes(w.ops),
+        originDevice: this.deviceId,
+        originSeq: w.seq,
+      });
+    }
+    this.persist();
+    w.resolve?.(ack.version);
+    this.pump();
+  }
+
+  private onError(l: Link, error: ErrorFrame): void {
+    const w = error.clientSeq === 0n ? undefined : this.numbered.get(error.clientSeq);
+    if (!w) {
+      this.events.emit("error", HandoffError.fromFrame(error));
+      return;
+    }
+    // UNAVAILABLE and OUTCOME_UNKNOWN: the write may or may not be applied; re-sending the same
+    // client_seq is safe and is the only honest course, so it is never reported as failed.
+    const fateUnknown = error.code === ErrorCode.UNAVAILABLE || (error.code as number) === OUTCOME_UNKNOWN;
+    const retryable =
+      error.code !== ErrorCode.STALE_SEQUENCE &&
+      (fateUnknown || error.retryable || error.code === ErrorCode.RATE_LIMITED);
+    if (retryable && (fateUnknown || w.retries < MAX_WRITE_RETRIES)) {
+      const delay = this.backoff.delay(w.retries);
+      w.retries++;
+      clearTimeout(w.retryTimer);
+      w.retryTimer = setTimeout(() => {
+        w.retryTimer = undefined;
+        if (this.link === l && w.sent && !w.done) l.channel!.send(this.writeFrame(w));
+      }, delay);
+      return;
+    }
+    this.numbered.delete(w.seq);
+    this.settle(w);
+    this.persist();
+    w.reject?.(HandoffError.fromFrame(error, w.document.name));
+    this.pump();
+  }
+
+  private requestResync(l: Link, d: Document): void {
+    if (d.resyncInFlight) return;
+    d.resyncInFlight = true;
+    l.channel!.send(
+      create(ClientFrameSchema, { body: { case: "resync", value: { positions: [position(d)] } } }),
+    );
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Writes
+
+  /** Sends what the window allows: re-sends first (original numbers), then queued writes (new numbers). */
+  private pump(): void {
+    const l = this.link;
+    if (!l || !l.welcomed) return;
+    while (this.inFlight < this.window && this.resend.length > 0) {
+      const w = this.resend.shift()!;
+      if (!w.done) this.transmit(l, w);
+    }
+    const fresh: PendingWrite[] = [];
+    while (this.inFlight < this.window && this.resend.length === 0 && this.queued.length > 0) {
+      const w = this.queued.shift()!;
+      w.seq = ++this.nextSeq;
+      this.numbered.set(w.seq, w);
+      w.sent = true; // Holds its place in the window while it is being saved.
+      this.inFlight++;
+      fresh.push(w);
+    }
+    if (fresh.length === 0) return;
+    const send = () => {
+      if (this.link !== l) return;
+      for (const w of fresh) {
+        if (w.done || !w.sent) continue;
+        this.inFlight--;
+        w.sent = false;
+        this.transmit(l, w);
+      }
+    };
+    if (this.store.durable) {
+      // The number must be on disk before the write leaves: a reload re-sends it with this number.
+      this.persist().then(send);
+    } else {
+      this.persist();
+      send();
+    }
+  }
+
+  private transmit(l: Link, w: PendingWrite): void {
+    const frame = this.writeFrame(w);
+    if (this.maxFrameBytes > 0) {
+      const size = toBinary(ClientFrameSchema, frame).length;
+      if (size > this.maxFrameBytes) {
+        this.numbered.delete(w.seq);
+        w.done = true;
+        this.persist();
+        w.reject?.(
+          new HandoffError(
+            "LIMIT_EXCEEDED",
+            `write to '${w.document.name}' is ${size} bytes, over the server's max_frame_bytes of ${this.maxFrameBytes}`,
+            { document: w.document.name },
+          ),
+        );
+        return;
+      }
+    }
+    w.sent = true;
+    this.inFlight++;
+    l.channel!.send(frame);
+  }
+
+  private settle(w: PendingWrite): void {
+    if (w.sent) {
+      this.inFlight--;
+      w.sent = false;
+    }
+    w.done = true;
+    clearTimeout(w.retryTimer);
+  }
+
+  private writeFrame(w: PendingWrite): ClientFrame {
+    return create(ClientFrameSchema, {
+      body: {
+        case: "write",
+        value: { document: w.document.name, clientSeq: w.seq, expectedVersion: w.expectedVersion, ops: w.ops },
+      },
+    });
+  }
+
+  private emitChange(change: DocumentChange): void {
+    this.events.emit("change", change);
+  }
+
+  private positions(): Position[] {
+    const out: Position[] = [];
+    for (const d of this.documents.values()) if (d.version > 0n) out.push(position(d));
+    return out;
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Offline store
+
+  private restore(s: StoredState | undefined): void {
+    if (!s) return;
+    this.userId = s.userId;
+    this.deviceId = s.deviceId;
+    if (s.nextSeq > this.nextSeq) this.nextSeq = s.nextSeq;
+    for (const sd of s.documents) {
+      const d = this.document(sd.name);
+      if (d.version === 0n) d.replace(sd.epoch, sd.version, sd.fields);
+    }
+    const restored: PendingWrite[] = s.writes.map((sw) => ({
+      document: this.document(sw.document),
+      ops: sw.ops.map((o) =>
+        create(FieldOpSchema, {
+          field: o.field,
+          op: o.set !== undefined ? { case: "set", value: o.set } : { case: "remove", value: true },
+        }),
+      ),
+      expectedVersion: sw.expectedVersion,
+      seq: sw.seq,
+      sent: false,
+      done: false,
+      retries: 0,
+    }));
+    for (const w of restored) {
+      if (w.seq > 0n) this.numbered.set(w.seq, w);
+    }
+    // Writes made before the load finished stay behind the restored ones.
+    this.queued.unshift(...restored.filter((w) => w.seq === 0n));
+  }
+
+  private snapshot(): StoredState {
+    const documents = [];
+    for (const d of this.documents.values()) {
+      if (d.version > 0n) {
+        documents.push({ name: d.name, epoch: d.epoch, version: d.version, fields: Object.fromEntries(d.fields()) });
+      }
+    }
+    const writes = [...this.numbered.values(), ...this.queued].map((w) => ({
+      document: w.document.name,
+      seq: w.seq,
+      expectedVersion: w.expectedVersion,
+      ops: w.ops.map((o) => (o.op.case === "set" ? { field: o.field, set: o.op.value } : { field: o.field, remove: true as const })),
+    }));
+    return { userId: this.userId, deviceId: this.deviceId, nextSeq: this.nextSeq, documents, writes };
+  }
+
+  /** Saves the state; resolves once a save that includes every change so far has finished. */
+  private persist(): Promise<void> {
+    if (!this.loaded) return Promise.resolve();
+    return this.saver.save();
+  }
+
+  private async flushStore(): Promise<void> {
+    await this.persist();
+  }
+}
+
+function position(d: Document): Position {
+  return create(PositionSchema, { document: d.name, epoch: d.epoch, version: d.version });
+}
+
+function changes(ops: readonly FieldOp[]): FieldChange[] {
+  return ops.map((o) => ({ field: o.field, value: o.op.case === "set" ? o.op.value : undefined }));
+}
+
+export type { Connector, FrameChannel, FrameListener, FollowSpec };
+export { isReconnectCode };

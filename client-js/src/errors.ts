@@ -1,0 +1,73 @@
+import { ErrorCode, type Error as ErrorFrame } from "./gen/handoff/v1/handoff_pb.js";
+
+/**
+ * What went wrong, as a name: the server's error code (`CONFLICT`, `OFFER_WITHDRAWN`, ...) or one
+ * of the client's own (`CLIENT_CLOSED`, `CLOSED`, `NOT_CONNECTED`, `CONNECTION_LOST`, `INVALID_ARGUMENT`).
+ */
+export type HandoffErrorCode = keyof typeof ErrorCode | "OUTCOME_UNKNOWN" | ClientErrorCode;
+
+export type ClientErrorCode =
+  | "CLIENT_CLOSED"
+  | "CLOSED"
+  | "NOT_CONNECTED"
+  | "CONNECTION_LOST"
+  | "INVALID_ARGUMENT"
+  | "UNEXPECTED_ANSWER";
+
+/** Error code 10 (reliability range): the server cannot say whether the write was applied. */
+export const OUTCOME_UNKNOWN = 10;
+
+/**
+ * An error from the server (an Error frame) or from the client itself. `code` names it; for
+ * `CONFLICT`, `currentVersion` and `epoch` say where the document is.
+ */
+export class HandoffError extends Error {
+  readonly code: HandoffErrorCode;
+  /** The numeric ErrorCode of a server error; undefined for the client's own errors. */
+  readonly errorCode?: number;
+  readonly document?: string;
+  readonly currentVersion?: bigint;
+  readonly epoch?: bigint;
+  /** The WebSocket close code when the connection ended for good (`CLOSED`). */
+  readonly closeCode?: number;
+
+  constructor(
+    code: HandoffErrorCode,
+    message: string,
+    extra: {
+      errorCode?: number;
+      document?: string;
+      currentVersion?: bigint;
+      epoch?: bigint;
+      closeCode?: number;
+    } = {},
+  ) {
+    super(message);
+    this.name = "HandoffError";
+    this.code = code;
+    this.errorCode = extra.errorCode;
+    this.document = extra.document;
+    this.currentVersion = extra.currentVersion;
+    this.epoch = extra.epoch;
+    this.closeCode = extra.closeCode;
+  }
+
+  /** From a server Error frame. */
+  static fromFrame(e: ErrorFrame, document?: string): HandoffError {
+    const name =
+      (e.code as number) === OUTCOME_UNKNOWN
+        ? "OUTCOME_UNKNOWN"
+        : ((ErrorCode[e.code] as keyof typeof ErrorCode | undefined) ?? "ERROR_CODE_UNSPECIFIED");
+    const doc = e.document || document;
+    return new HandoffError(name, `${name}: ${e.message}`, {
+      errorCode: e.code,
+      document: doc || undefined,
+      currentVersion: e.code === ErrorCode.CONFLICT ? e.currentVersion : undefined,
+      epoch: e.epoch === 0n ? undefined : e.epoch,
+    });
+  }
+
+  static clientClosed(): HandoffError {
+    return new HandoffError("CLIENT_CLOSED", "the client was closed");
+  }
+}

@@ -1,0 +1,33 @@
+export {
+  HandoffClient,
+  bearerWebSocket,
+  queryParameterWebSocket,
+  MAX_TOKEN_LENGTH,
+  type HandoffClientOptions,
+  type FollowOption,
+  type WebSocketFactory,
+  type WebSocketLike,
+} from "./client.js";
+export { Document, Edit, type DocumentChange, type FieldChange, type FieldValue } from "./document.js";
+export { type ConnectionState, type ClientEvents, isReconnectCode } from "./engine.js";
+export { HandoffError, type HandoffErrorCode, OUTCOME_UNKNOWN } from "./errors.js";
+export { type HandoffEvents, type OutgoingOffer } from "./requests.js";
+export {
+  MemoryStore,
+  IndexedDbStore,
+  type OfflineStore,
+  type StoredState,
+  type StoredWrite,
+  type StoredDocument,
+  type StoredOp,
+} from "./store.js";
+export {
+  type Activity,
+  type DeviceInfo,
+  type DevicePresence,
+  type Offer,
+  type OfferGranted,
+  type OfferResult,
+  OfferOutcome,
+  ErrorCode,
+} from "./gen/handoff/v1/handoff_pb.js";

@@ -1,0 +1,182 @@
+import { HandoffError } from "./errors.js";
+import type { Emitter } from "./events.js";
+import type {
+  Activity,
+  DevicePresence,
+  Offer,
+  OfferOutcome,
+  OfferResult,
+  ServerFrame,
+  Welcome,
+} from "./gen/handoff/v1/handoff_pb.js";
+
+/** Handoff and presence events of a client; see {@link HandoffClient.on}. */
+export interface HandoffEvents {
+  /** Another device's activity changed (undefined: cleared). */
+  activity: (deviceId: string, activity: Activity | undefined) => void;
+  /** An offer to this device is live: show a prompt. */
+  prompt: (offer: Offer) => void;
+  /** A prompt ended without this device taking it (taken elsewhere, declined, cancelled, expired). */
+  withdrawn: (offerId: string, outcome: OfferOutcome, byDevice: string) => void;
+  /** Devices of the user came online or went offline. */
+  presence: (devices: DevicePresence[]) => void;
+}
+
+/** Requests waiting for answers at once; more reject at once with LIMIT_EXCEEDED. */
+export const MAX_PENDING_REQUESTS = 1024;
+
+/** An offer this client made: `created` when the server took it, `result` when it ended. */
+export interface OutgoingOffer {
+  readonly created: Promise<Offer>;
+  readonly result: Promise<OfferResult>;
+}
+
+interface Deferred<T> {
+  resolve: (v: T) => void;
+  reject: (e: HandoffError) => void;
+}
+
+interface Tracked extends Deferred<OfferResult> {
+  promise: Promise<OfferResult>;
+}
+
+/**
+ * The client's side of request/answer frames (by request id), offers it made, prompts shown, and
+ * the last known activities and presence of the user's other devices.
+ */
+export class Requests {
+  // Far above anything else a client numbers, so ids never collide.
+  private nextId = 1n << 40n;
+  private readonly pending = new Map<bigint, Deferred<ServerFrame>>();
+  private readonly outgoing = new Map<string, Tracked>();
+  readonly activities = new Map<string, Activity>();
+  readonly prompts = new Map<string, Offer>();
+  readonly presence = new Map<string, DevicePresence>();
+
+  constructor(private readonly events: Emitter<HandoffEvents>) {}
+
+  register(): { id: bigint; answer: Promise<ServerFrame> } {
+    let d!: Deferred<ServerFrame>;
+    const answer = new Promise<ServerFrame>((resolve, reject) => (d = { resolve, reject }));
+    if (this.pending.size >= MAX_PENDING_REQUESTS) {
+      d.reject(new HandoffError("LIMIT_EXCEEDED", `${MAX_PENDING_REQUESTS} requests are waiting for answers`));
+      return { id: 0n, answer };
+    }
+    const id = this.nextId++;
+    this.pending.set(id, d);
+    return { id, answer };
+  }
+
+  /** The result of an offer this client made (tracked from its OfferCreated on). */
+  result(offerId: string): Promise<OfferResult> {
+    const o = this.outgoing.get(offerId);
+    return o ? o.promise : Promise.reject(new HandoffError("OFFER_NOT_FOUND", `offer ${offerId} is not tracked`));
+  }
+
+  connectionLost(error: HandoffError): void {
+    const waiting = [...this.pending.values()];
+    this.pending.clear();
+    for (const d of waiting) d.reject(error);
+  }
+
+  closed(error: HandoffError): void {
+    this.connectionLost(error);
+    for (const o of this.outgoing.values()) o.reject(error);
+    this.outgoing.clear();
+  }
+
+  onWelcome(w: Welcome): void {
+    this.prompts.clear();
+    this.activities.clear();
+    this.presence.clear();
+    for (const a of w.activities) {
+      this.activities.set(a.deviceId, a);
+      this.events.emit("activity", a.deviceId, a);
+    }
+    for (const o of w.offers) {
+      this.prompts.set(o.offerId, o);
+      this.events.emit("prompt", o);
+    }
+    for (const r of w.offerResults) {
+      const o = this.outgoing.get(r.offerId);
+      if (o) {
+        this.outgoing.delete(r.offerId);
+        o.resolve(r); // It ended while this client was away.
+      }
+    }
+    for (const p of w.presence) this.presence.set(p.deviceId, p);
+    if (w.presence.length > 0) this.events.emit("presence", w.presence);
+  }
+
+  /** An Error frame; true if it answered a request. */
+  onError(frame: ServerFrame): boolean {
+    const d = this.pending.get(frame.requestId);
+    if (!d || frame.body.case !== "error") return false;
+    this.pending.delete(frame.requestId);
+    d.reject(HandoffError.fromFrame(frame.body.value));
+    return true;
+  }
+
+  onFrame(frame: ServerFrame): void {
+    const b = frame.body;
+    switch (b.case) {
+      case "activityUpdate":
+        if (frame.requestId === 0n) {
+          const a = b.value.activity;
+          if (a) this.activities.set(b.value.deviceId, a);
+          else this.activities.delete(b.value.deviceId);
+          this.events.emit("activity", b.value.deviceId, a);
+        }
+        break;
+      case "offerPrompt": {
+        const o = b.value.offer;
+        if (o && !this.prompts.has(o.offerId)) {
+          this.prompts.set(o.offerId, o);
+          this.events.emit("prompt", o);
+        }
+        break;
+      }
+      case "offerWithdrawn":
+        if (this.prompts.delete(b.value.offerId) && frame.requestId === 0n) {
+          this.events.emit("withdrawn", b.value.offerId, b.value.outcome, b.value.byDevice);
+        }
+        break;
+      case "offerCreated": {
+        // Tracked before the answer is delivered: a result in the same read must find it.
+        const o = b.value.offer;
+        if (o && frame.requestId !== 0n && this.pending.has(frame.requestId)) {
+          let t!: Tracked;
+          const promise = new Promise<OfferResult>((resolve, reject) => (t = { resolve, reject, promise: undefined! }));
+          promise.catch(() => {});
+          t.promise = promise;
+          this.outgoing.set(o.offerId, t);
+        }
+        break;
+      }
+      case "offerGranted":
+        if (b.value.offer) this.prompts.delete(b.value.offer.offerId);
+        break;
+      case "offerResult": {
+        const o = this.outgoing.get(b.value.offerId);
+        if (o) {
+          this.outgoing.delete(b.value.offerId);
+          o.resolve(b.value);
+        }
+        break;
+      }
+      case "presenceUpdate":
+        for (const p of b.value.devices) this.presence.set(p.deviceId, p);
+        this.events.emit("presence", b.value.devices);
+        break;
+      default:
+        break;
+    }
+    if (frame.requestId !== 0n) {
+      const d = this.pending.get(frame.requestId);
+      if (d) {
+        this.pending.delete(frame.requestId);
+        d.resolve(frame);
+      }
+    }
+  }
+}

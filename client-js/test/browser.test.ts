@@ -1,0 +1,93 @@
+// The demo in real headless Chromium (Debian's chromium, driven by playwright-core): two pages are
+// two devices of one user, against the real server jar running with the development secret.
+import assert from "node:assert/strict";
+import { after, before, describe, test } from "node:test";
+import type { BrowserContext, Page } from "playwright-core";
+import { CHROMIUM, launchChromium, startDemoNode } from "./chromium.js";
+import type { Node } from "./harness.js";
+
+let node: Node;
+let context: BrowserContext;
+before(async () => {
+  const launched = await launchChromium();
+  context = launched.browser;
+  console.log(`# browser: Chromium ${launched.version} (${CHROMIUM})`);
+  node = await startDemoNode();
+});
+after(async () => {
+  await context?.close();
+  await node?.stop();
+});
+
+async function open(device: string): Promise<Page> {
+  const page = await context.newPage();
+  page.on("pageerror", (e) => console.log(`# ${device} page error: ${e.message}`));
+  page.on("console", (m) => m.type() !== "log" && console.log(`# ${device} console ${m.type()}: ${m.text()}`));
+  await page.goto(`${node.http}/demo/?device=${device}`);
+  await waitConnected(page);
+  return page;
+}
+
+const waitConnected = (page: Page) =>
+  page.waitForFunction(() => (window as any).demo?.client.state === "connected", null, { timeout: 15_000 });
+
+const deltasFrom = (page: Page, doc: string, origin: string) =>
+  page.evaluate(
+    ([d, o]) => (window as any).demo.log.filter((c: any) => c.kind === "delta" && c.document === d && c.origin === o).length,
+    [doc, origin],
+  );
+
+describe("demo in Chromium", () => {
+  test("continue on another device: the other window accepts and resumes at the same position", async () => {
+    const phone = await open("phone");
+    const laptop = await open("laptop");
+    await phone.waitForSelector("#presence li.online:has-text('laptop')");
+
+    await phone.locator("#position").fill("125");
+    await phone.locator("#position").dispatchEvent("change");
+    await laptop.waitForFunction(() => document.getElementById("position-label")?.textContent === "2:05");
+    await phone.locator("#form-name").fill("Ada");
+    await laptop.waitForFunction(() => (document.getElementById("form-name") as HTMLInputElement).value === "Ada");
+
+    await phone.click("#continue");
+    await laptop.waitForSelector("#prompt:not([hidden])");
+    assert.equal(await laptop.textContent("#prompt-from"), "phone");
+    await laptop.click("#accept");
+    await laptop.waitForSelector("#notice:has-text('Continued from phone at 2:05')");
+    await phone.waitForSelector("#offer-status:has-text('accepted by laptop')");
+    await phone.close();
+    await laptop.close();
+  });
+
+  test("a page that goes offline, writes, is reloaded and comes back delivers each write exactly once", async () => {
+    const watcher = await open("watcher");
+    const away = await open("away");
+    const before = await watcher.evaluate(() => (window as any).demo.client.document("cart").version as bigint);
+
+    await away.check("#offline");
+    await away.waitForFunction(() => (window as any).demo.client.offline === true);
+    for (const item of ["book", "pen", "book"]) await away.click(`[data-item=${item}]`);
+    await away.waitForSelector("#pending:has-text('3 pending')");
+    await away.reload();
+    // Still offline after the reload (the toggle is kept by the tab); the writes came back from IndexedDB.
+    await away.waitForFunction(() => (window as any).demo?.client.offline === true);
+    await away.waitForSelector("#pending:has-text('3 pending')");
+    assert.equal(await deltasFrom(watcher, "cart", "away"), 0, "nothing left while offline");
+
+    await away.uncheck("#offline");
+    await away.waitForSelector("#pending:has-text('0 pending')", { timeout: 15_000 });
+    await watcher.waitForFunction(
+      (v) => (window as any).demo.client.document("cart").version === v + 3n,
+      before,
+      { timeout: 15_000 },
+    );
+    assert.equal(await deltasFrom(watcher, "cart", "away"), 3, "each of the three writes once");
+    const cart = await watcher.evaluate(() => {
+      const c = (window as any).demo.client.document("cart");
+      return { book: c.getString("book"), pen: c.getString("pen"), version: String(c.version) };
+    });
+    assert.deepEqual({ book: cart.book, pen: cart.pen }, { book: "2", pen: "1" });
+    await watcher.close();
+    await away.close();
+  });
+});

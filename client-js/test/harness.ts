@@ -1,0 +1,177 @@
+// Real parts for the tests: the server jar on a free port, Redis processes, HS256 tokens.
+import { type ChildProcess, execFileSync, spawn } from "node:child_process";
+import { createHmac } from "node:crypto";
+import { existsSync, mkdtempSync, readdirSync } from "node:fs";
+import { createServer } from "node:net";
+import { homedir, tmpdir } from "node:os";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import WebSocket from "ws";
+import { bearerWebSocket, HandoffClient, type HandoffClientOptions } from "../src/index.js";
+
+export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..", "..", "..");
+export const SERVER_JAR = join(ROOT, "server", "target", "handoff-server.jar");
+export const SECRET = "test-secret-test-secret-test-secret-0123";
+
+/** Fails with a message naming what to do when the server jar is missing. */
+export function requireServerJar(): void {
+  if (!existsSync(SERVER_JAR)) {
+    throw new Error(`${SERVER_JAR} is missing: build it first (./mvnw -B -q -DskipTests package -pl server -am)`);
+  }
+}
+
+export interface Node {
+  port: number;
+  url: string;
+  http: string;
+  stop(): Promise<void>;
+}
+
+/** Starts the server jar on a free port and waits until it is ready. */
+export async function startNode(
+  args: string[] = [],
+  options: { secret?: string | null; jvmArgs?: string[] } = {},
+): Promise<Node> {
+  requireServerJar();
+  const secret = options.secret === undefined ? SECRET : options.secret;
+  const jvm = ["-Xmx256m", "-XX:TieredStopAtLevel=1", ...(options.jvmArgs ?? [])];
+  const argv = [...jvm, "-jar", SERVER_JAR, "--port", "0", ...args];
+  if (secret) argv.push("--jwt-secret", secret);
+  const proc = spawn("java", argv, { stdio: ["ignore", "pipe", "pipe"] });
+  let output = "";
+  const port = await new Promise<number>((resolvePort, reject) => {
+    const timer = setTimeout(() => reject(new Error(`server did not start within 60 s:\n${output}`)), 60_000);
+    const onData = (chunk: Buffer) => {
+      output += chunk.toString();
+      const m = /Handoff node \S+ on port (\d+)/.exec(output);
+      if (m) {
+        clearTimeout(timer);
+        resolvePort(Number(m[1]));
+      }
+    };
+    proc.stdout!.on("data", onData);
+    proc.stderr!.on("data", onData);
+    proc.on("exit", (code) => {
+      clearTimeout(timer);
+      reject(new Error(`server exited with ${code}:\n${output}`));
+    });
+  });
+  proc.stdout!.removeAllListeners("data").resume();
+  proc.stderr!.removeAllListeners("data").resume();
+  return {
+    port,
+    url: `ws://127.0.0.1:${port}/ws`,
+    http: `http://127.0.0.1:${port}`,
+    stop: () => stopProcess(proc),
+  };
+}
+
+function stopProcess(proc: ChildProcess): Promise<void> {
+  if (proc.exitCode !== null || proc.signalCode !== null) return Promise.resolve();
+  return new Promise((done) => {
+    const kill = setTimeout(() => proc.kill("SIGKILL"), 10_000);
+    proc.once("exit", () => {
+      clearTimeout(kill);
+      done();
+    });
+    proc.kill("SIGTERM");
+  });
+}
+
+/** An HS256 development token with string `sub` and `did` claims. */
+export function mintToken(user: string, device: string, ttlSeconds = 3600, secret = SECRET): string {
+  const b64 = (o: object | Buffer) =>
+    (Buffer.isBuffer(o) ? o : Buffer.from(JSON.stringify(o))).toString("base64url");
+  const now = Math.floor(Date.now() / 1000);
+  const body = `${b64({ alg: "HS256", typ: "JWT" })}.${b64({ sub: user, did: device, iat: now, exp: now + ttlSeconds })}`;
+  return `${body}.${b64(createHmac("sha256", secret).update(body).digest())}`;
+}
+
+/** A Node client of `user`/`device` on `node` with the `ws` package. */
+export function client(node: Node, user: string, device: string, extra: Partial<HandoffClientOptions> = {}): HandoffClient {
+  return new HandoffClient({
+    url: node.url,
+    token: extra.tokenSource ? undefined : mintToken(user, device),
+    webSocket: bearerWebSocket(WebSocket),
+    reconnect: { initialMs: 50, maxMs: 500 },
+    ...extra,
+  });
+}
+
+export interface Redis {
+  url: string;
+  stop(): Promise<void>;
+}
+
+/**
+ * A real Redis: REDIS_URL if set, else `redis-server` from PATH, else the Linux binary inside the
+ * embedded-redis jar the server's tests use (from the local Maven repository).
+ */
+export async function startRedis(): Promise<Redis> {
+  if (process.env.REDIS_URL) return { url: process.env.REDIS_URL, stop: async () => {} };
+  const port = await freePort();
+  const dir = mkdtempSync(join(tmpdir(), "handoff-js-redis-"));
+  const binary = redisBinary(dir);
+  const proc = spawn(binary, ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--dir", dir], {
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let output = "";
+  await new Promise<void>((ready, reject) => {
+    const timer = setTimeout(() => reject(new Error(`redis did not start:\n${output}`)), 20_000);
+    proc.stdout!.on("data", (c: Buffer) => {
+      output += c.toString();
+      if (output.includes("Ready to accept connections")) {
+        clearTimeout(timer);
+        ready();
+      }
+    });
+    proc.on("exit", (code) => reject(new Error(`redis exited with ${code}:\n${output}`)));
+  });
+  proc.stdout!.removeAllListeners("data").resume();
+  return { url: `redis://127.0.0.1:${port}`, stop: () => stopProcess(proc) };
+}
+
+function redisBinary(dir: string): string {
+  for (const p of (process.env.PATH ?? "").split(":")) {
+    if (p && existsSync(join(p, "redis-server"))) return join(p, "redis-server");
+  }
+  const repo = process.env.MAVEN_REPO ?? join(homedir(), ".m2", "repository");
+  const jarDir = join(repo, "com", "github", "codemonstur", "embedded-redis");
+  const version = existsSync(jarDir) ? readdirSync(jarDir).sort().pop() : undefined;
+  if (!version) {
+    throw new Error("no Redis: set REDIS_URL, install redis-server (apt-get install -y redis-server), or run the server module's tests once so embedded-redis is in ~/.m2");
+  }
+  const jar = join(jarDir, version, `embedded-redis-${version}.jar`);
+  const name = "redis-server-6.2.6-v5-linux-amd64";
+  execFileSync("jar", ["xf", jar, name], { cwd: dir });
+  execFileSync("chmod", ["+x", join(dir, name)]);
+  return join(dir, name);
+}
+
+export function freePort(): Promise<number> {
+  return new Promise((ok, fail) => {
+    const s = createServer();
+    s.listen(0, "127.0.0.1", () => {
+      const port = (s.address() as { port: number }).port;
+      s.close(() => ok(port));
+    });
+    s.on("error", fail);
+  });
+}
+
+/** Resolves when `condition` holds, polling; rejects after `timeoutMs` with `what`. */
+export async function until(what: string, condition: () => boolean, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+/** A unique user id per test, so tests on one server never share state. */
+let users = 0;
+export function user(name: string): string {
+  return `${name}-${process.pid}-${++users}`;
+}
+
+export const text = (v: Uint8Array | undefined) => (v === undefined ? undefined : new TextDecoder().decode(v));

@@ -1,0 +1,278 @@
+// The client against one real server node (the jar, on a free port), shared by the tests of this file.
+import assert from "node:assert/strict";
+import { after, before, describe, test } from "node:test";
+import { type DocumentChange, HandoffError, MemoryStore, OfferOutcome, type StoredState } from "../src/index.js";
+import { client, mintToken, type Node, startNode, text, until, user } from "./harness.js";
+
+let node: Node;
+before(async () => {
+  node = await startNode(["--history-length", "4"]);
+});
+after(async () => {
+  await node?.stop();
+});
+
+describe("one node", () => {
+  test("a write fans out to every other device of the user once", async () => {
+    const u = user("fanout");
+    const [phone, tv, laptop] = ["phone", "tv", "laptop"].map((d) => client(node, u, d));
+    const seen = { tv: [] as DocumentChange[], laptop: [] as DocumentChange[] };
+    tv.on("change", (c) => c.kind === "delta" && seen.tv.push(c));
+    laptop.on("change", (c) => c.kind === "delta" && seen.laptop.push(c));
+    const stranger = client(node, user("stranger"), "tv");
+    const strangerSaw: DocumentChange[] = [];
+    stranger.on("change", (c) => strangerSaw.push(c));
+    await Promise.all([phone.connect(), tv.connect(), laptop.connect(), stranger.connect()]);
+
+    const version = await phone.document("player").set("position", "1:02:03");
+
+    assert.equal(version, 1n);
+    await until("both devices got the delta", () => seen.tv.length === 1 && seen.laptop.length === 1);
+    for (const c of [seen.tv[0], seen.laptop[0]]) {
+      assert.equal(c.version, 1n);
+      assert.equal(c.originDevice, "phone");
+      assert.equal(text(c.ops[0].value), "1:02:03");
+    }
+    assert.equal(tv.document("player").getString("position"), "1:02:03");
+    assert.equal(phone.document("player").version, 1n);
+    await phone.document("player").set("position", "1:02:04");
+    await until("second delta", () => seen.tv.length === 2 && seen.laptop.length === 2);
+    assert.deepEqual(seen.tv.map((c) => c.version), [1n, 2n]);
+    assert.equal(strangerSaw.length, 0, "another user's device sees nothing");
+    await Promise.all([phone, tv, laptop, stranger].map((c) => c.close()));
+  });
+
+  test("interleaved writes of two devices arrive in order, without gaps, each device's in its own order", async () => {
+    const u = user("order");
+    const a = client(node, u, "a");
+    const b = client(node, u, "b");
+    const watcher = client(node, u, "watcher");
+    const versions: bigint[] = [];
+    const byOrigin: Record<string, number[]> = { a: [], b: [] };
+    watcher.on("change", (c) => {
+      if (c.kind !== "delta") return;
+      versions.push(c.version);
+      byOrigin[c.originDevice!].push(Number(text(c.ops[0].value)));
+    });
+    await Promise.all([a.connect(), b.connect(), watcher.connect()]);
+    const n = 50;
+    const writes: Promise<bigint>[] = [];
+    for (let i = 0; i < n; i++) {
+      writes.push(a.document("counter").set("a", String(i)));
+      writes.push(b.document("counter").set("b", String(i)));
+    }
+    const acked = await Promise.all(writes);
+
+    assert.equal(new Set(acked).size, 2 * n, "every write got its own version");
+    await until("all deltas", () => versions.length === 2 * n);
+    assert.deepEqual(versions, Array.from({ length: 2 * n }, (_, i) => BigInt(i + 1)));
+    const inOrder = Array.from({ length: n }, (_, i) => i);
+    assert.deepEqual(byOrigin.a.map((v, i) => (v === undefined ? i : v)).length, n);
+    assert.deepEqual(byOrigin.a, inOrder);
+    assert.deepEqual(byOrigin.b, inOrder);
+    await Promise.all([a, b, watcher].map((c) => c.close()));
+  });
+
+  test("a device that was away resumes with deltas, and with a snapshot when history no longer reaches back", async () => {
+    const u = user("resume");
+    const writer = client(node, u, "writer");
+    const reader = client(node, u, "reader");
+    const kinds: string[] = [];
+    let synced = 0;
+    reader.on("change", (c) => kinds.push(`${c.kind}:${c.version}`));
+    reader.on("synced", () => synced++);
+    await Promise.all([writer.connect(), reader.connect()]);
+    const doc = writer.document("cart");
+    await doc.set("item1", "book");
+    await until("reader has v1", () => reader.document("cart").version === 1n);
+
+    reader.setOffline(true);
+    await doc.set("item2", "pen");
+    await doc.set("item3", "ink");
+    kinds.length = 0;
+    reader.setOffline(false);
+    await until("reader resumed to v3", () => reader.document("cart").version === 3n && synced === 2);
+    assert.deepEqual(kinds, ["delta:2", "delta:3"], "only the missed versions, as deltas");
+
+    reader.setOffline(true);
+    for (let i = 4; i <= 10; i++) await doc.set(`item${i}`, `thing ${i}`);
+    await doc.remove("item2");
+    kinds.length = 0;
+    reader.setOffline(false);
+    await until("reader resumed to v11", () => reader.document("cart").version === 11n && synced === 3);
+    assert.deepEqual(kinds, ["snapshot:11"], "history of 4 versions does not reach back to v3");
+    assert.equal(reader.document("cart").get("item2"), undefined);
+    assert.equal(reader.document("cart").getString("item10"), "thing 10");
+    assert.equal(reader.document("cart").fields().size, 9);
+    await Promise.all([writer.close(), reader.close()]);
+  });
+
+  test("a write re-sent after a lost connection is applied once", async () => {
+    const u = user("retry");
+    const watcher = client(node, u, "watcher");
+    const deltas: DocumentChange[] = [];
+    watcher.on("change", (c) => c.kind === "delta" && deltas.push(c));
+    const phone = client(node, u, "phone");
+    await Promise.all([watcher.connect(), phone.connect()]);
+
+    // Cut the connection right after the write left: the client re-sends it with the same
+    // client_seq, and the server applies it once, whichever side of the cut it arrived on.
+    const written = phone.document("form").set("name", "Ada");
+    phone.dropConnection();
+    assert.equal(await written, 1n);
+    assert.equal(await phone.document("form").set("name", "Ada L."), 2n);
+    await until("watcher has v2", () => watcher.document("form").version === 2n);
+    assert.deepEqual(deltas.map((d) => [d.version, d.originSeq]), [[1n, 1n], [2n, 2n]]);
+    await Promise.all([watcher.close(), phone.close()]);
+  });
+
+  test("a page reloaded after sending a write but before its ack re-sends it and it is applied once", async () => {
+    const u = user("reload");
+    // Stands for IndexedDB: it keeps every state the client saved, and the client waits for it.
+    const saved: StoredState[] = [];
+    class RecordingStore extends MemoryStore {
+      override readonly durable = true;
+      override async save(state: StoredState): Promise<void> {
+        saved.push(structuredClone(state));
+        await super.save(state);
+      }
+    }
+    const before = client(node, u, "phone", { store: new RecordingStore() });
+    await before.connect();
+    assert.equal(await before.document("form").edit().set("email", "ada@example.com").commit(), 1n);
+    await before.close();
+    // The state as saved just before the write was sent: numbered, not yet acked.
+    const inFlight = saved.find((s) => s.writes.length === 1 && s.writes[0].seq === 1n);
+    assert.ok(inFlight, "the write's number was saved before it was sent");
+
+    const reloadedStore = new RecordingStore();
+    await reloadedStore.save(inFlight);
+    const reloaded = client(node, u, "phone", { store: reloadedStore });
+    const changes: DocumentChange[] = [];
+    reloaded.on("change", (c) => changes.push(c));
+    await reloaded.ready();
+    assert.equal(reloaded.pendingWrites, 1, "the unacked write came back from the store");
+    await reloaded.connect();
+    await until("the re-sent write is acked", () => reloaded.pendingWrites === 0);
+
+    const checker = client(node, u, "checker");
+    await checker.connect();
+    await until("checker synced", () => checker.document("form").version > 0n);
+    assert.equal(checker.document("form").version, 1n, "applied once: still one version");
+    assert.equal(checker.document("form").getString("email"), "ada@example.com");
+    assert.equal(reloaded.document("form").version, 1n);
+    await Promise.all([reloaded.close(), checker.close()]);
+  });
+
+  test("a conditional write on a moved document is refused with CONFLICT and the current version", async () => {
+    const u = user("conflict");
+    const a = client(node, u, "a");
+    await a.connect();
+    const doc = a.document("draft/42");
+    await doc.set("title", "first");
+    await doc.set("title", "second");
+    const refused = doc.edit().set("title", "stale").expectVersion(1n).commit();
+    await assert.rejects(refused, (e: unknown) => {
+      assert.ok(e instanceof HandoffError);
+      assert.equal(e.code, "CONFLICT");
+      assert.equal(e.currentVersion, 2n);
+      return true;
+    });
+    assert.equal(await doc.edit().set("title", "third").remove("gone").expectVersion(2n).commit(), 3n);
+    assert.equal(doc.getString("title"), "third");
+    await a.close();
+  });
+
+  test("of two devices accepting one offer exactly one wins", async () => {
+    const u = user("race");
+    const phone = client(node, u, "phone");
+    const tv = client(node, u, "tv");
+    const laptop = client(node, u, "laptop");
+    await Promise.all([phone.connect(), tv.connect(), laptop.connect()]);
+    await phone.document("player").set("position", "42");
+    const prompted = Promise.all(
+      [tv, laptop].map((c) => new Promise<string>((ok) => c.on("prompt", (o) => ok(o.offerId)))),
+    );
+    const offer = phone.offer({ document: "player", kind: "video", title: "Episode 3" });
+    const created = await offer.created;
+    const ids = await prompted;
+    assert.deepEqual(ids, [created.offerId, created.offerId]);
+
+    const outcomes = await Promise.allSettled([tv.accept(created.offerId), laptop.accept(created.offerId)]);
+    const won = outcomes.filter((o) => o.status === "fulfilled");
+    const lost = outcomes.filter((o) => o.status === "rejected");
+    assert.equal(won.length, 1, "exactly one winner");
+    assert.equal(lost.length, 1);
+    assert.equal(((lost[0] as PromiseRejectedResult).reason as HandoffError).code, "OFFER_WITHDRAWN");
+    const granted = (won[0] as PromiseFulfilledResult<Awaited<ReturnType<typeof tv.accept>>>).value;
+    assert.equal(text(granted.snapshot?.fields.position), "42");
+    const result = await offer.result;
+    assert.equal(result.outcome, OfferOutcome.ACCEPTED);
+    assert.equal(result.byDevice, outcomes[0].status === "fulfilled" ? "tv" : "laptop");
+    await Promise.all([phone, tv, laptop].map((c) => c.close()));
+  });
+
+  test("presence and activities of the other devices are seen", async () => {
+    const u = user("presence");
+    const phone = client(node, u, "phone");
+    await phone.connect();
+    const tv = client(node, u, "tv");
+    await tv.connect();
+    await until("phone sees the tv online", () => phone.presence().get("tv")?.online === true);
+    const published = await tv.publishActivity({ document: "player", kind: "video", title: "Film" });
+    assert.equal(published?.deviceId, "tv");
+    await until("phone sees the tv's activity", () => phone.activities().get("tv")?.title === "Film");
+    await tv.close();
+    await until("phone sees the tv offline", () => phone.presence().get("tv")?.online === false);
+    await phone.close();
+  });
+
+  test("an expiring token is renewed in band, one fetch at a time, without reconnecting", async () => {
+    const u = user("token");
+    let calls = 0;
+    let running = 0;
+    let maxRunning = 0;
+    const tokenSource = async () => {
+      calls++;
+      running++;
+      maxRunning = Math.max(maxRunning, running);
+      await new Promise((r) => setTimeout(r, 20));
+      running--;
+      // The first token expires within the server's notice period, so TokenExpiring comes at once.
+      return mintToken(u, "phone", calls === 1 ? 30 : 3600);
+    };
+    const phone = client(node, u, "phone", { tokenSource });
+    const states: string[] = [];
+    phone.on("state", (s) => states.push(s));
+    const refreshed = new Promise<bigint>((ok) => phone.on("tokenRefreshed", ok));
+    await phone.connect();
+    const expiresAt = await refreshed;
+    assert.ok(expiresAt > BigInt(Date.now() + 60_000), "the connection runs on the long token now");
+    assert.equal(calls, 2);
+    assert.equal(maxRunning, 1, "never two token fetches at once");
+    assert.deepEqual(states, ["connecting", "connected"], "no reconnect");
+    assert.equal(await phone.document("d").set("f", "v"), 1n);
+    await phone.close();
+  });
+
+  test("follow by name and prefix, changed at runtime", async () => {
+    const u = user("follow");
+    const writer = client(node, u, "writer");
+    const reader = client(node, u, "reader", { follow: { documents: ["player"] } });
+    const seen: string[] = [];
+    reader.on("change", (c) => seen.push(`${c.document}:${c.version}`));
+    await Promise.all([writer.connect(), reader.connect()]);
+    await writer.document("ui/layout").set("theme", "dark");
+    await writer.document("player").set("position", "1");
+    await until("player delta", () => seen.includes("player:1"));
+    assert.deepEqual(seen, ["player:1"], "ui/layout is not followed yet");
+    await reader.follow({ prefixes: ["ui/"] });
+    await until("ui/layout snapshot", () => seen.includes("ui/layout:1"));
+    await reader.unfollow({ documents: ["player"] });
+    await writer.document("player").set("position", "2");
+    await writer.document("ui/layout").set("theme", "light");
+    await until("ui/layout delta", () => seen.includes("ui/layout:2"));
+    assert.ok(!seen.includes("player:2"), "player is no longer followed");
+    await Promise.all([writer.close(), reader.close()]);
+  });
+});

@@ -1,0 +1,169 @@
+package io.handoff.server.handoff;
+
+import io.handoff.protocol.bus.v1.ActivityChanged;
+import io.handoff.protocol.bus.v1.UserSignal;
+import io.handoff.protocol.v1.Activity;
+import io.handoff.protocol.v1.ActivityUpdate;
+import io.handoff.protocol.v1.ErrorCode;
+import io.handoff.protocol.v1.ServerFrame;
+import io.handoff.protocol.v1.Welcome;
+import io.handoff.server.session.Connection;
+import io.handoff.server.sync.WriteValidator;
+import java.util.Collections;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * One connection's activities: publishing this device's, and telling it of the other devices' as
+ * they change (it is told only of changes: {@code seen} is what it was last told). Event loop only.
+ */
+final class Activities {
+  private final Connection connection;
+  private final HandoffService service;
+  private final HandoffStore store;
+  private final HandoffLimits limits;
+  // Allocated on first use; until then the shared empty map.
+  private Map<String, Activity> seen = Collections.emptyMap();
+
+  Activities(Connection connection, HandoffService service) {
+    this.connection = connection;
+    this.service = service;
+    this.store = service.store;
+    this.limits = service.limits;
+  }
+
+  private String user() {
+    return connection.userId();
+  }
+
+  private String device() {
+    return connection.deviceId();
+  }
+
+  private long now() {
+    return store.clock().millis();
+  }
+
+  /** Fills the Welcome's activities of the other devices. */
+  void welcome(Welcome.Builder w, List<Activity> all) {
+    for (Activity a : all) {
+      if (!a.getDeviceId().equals(device())) {
+        seenForWrite().put(a.getDeviceId(), a);
+        w.addActivities(a);
+      }
+    }
+  }
+
+  /** Brings what the device was told in line with the store's activities. */
+  void reread(List<Activity> all) {
+    Map<String, Activity> now = new HashMap<>();
+    all.forEach(a -> now.put(a.getDeviceId(), a));
+    for (String d : List.copyOf(seen.keySet())) {
+      if (!now.containsKey(d)) {
+        push(d, null);
+      }
+    }
+    now.forEach(
+        (d, a) -> {
+          if (!d.equals(device())) {
+            push(d, a);
+          }
+        });
+  }
+
+  /** PublishActivity: sets or clears this device's activity. */
+  void publish(long id, Activity activity, boolean present) {
+    String user = user();
+    String device = device();
+    if (!present) {
+      connection.onLoop(
+          store.clearActivity(user, device),
+          (v, err) -> {
+            if (HandoffSession.failed(connection, id, err)) {
+              return;
+            }
+            service.signal(
+                user,
+                UserSignal.newBuilder()
+                    .setActivityChanged(ActivityChanged.newBuilder().setDeviceId(device)));
+            HandoffSession.reply(
+                connection,
+                id,
+                ServerFrame.newBuilder()
+                    .setActivityUpdate(ActivityUpdate.newBuilder().setDeviceId(device)));
+          });
+      return;
+    }
+    Refusal bad = check(activity);
+    if (bad != null) {
+      connection.error(id, bad.code(), bad.message(), false);
+      return;
+    }
+    Activity stamped = activity.toBuilder().setDeviceId(device).setUpdatedMs(now()).build();
+    connection.onLoop(
+        store.putActivity(user, stamped, limits.activityRetention()),
+        (v, err) -> {
+          if (HandoffSession.failed(connection, id, err)) {
+            return;
+          }
+          service.stats.activitiesPublished.increment();
+          service.signal(
+              user,
+              UserSignal.newBuilder()
+                  .setActivityChanged(
+                      ActivityChanged.newBuilder().setDeviceId(device).setActivity(stamped)));
+          HandoffSession.reply(
+              connection,
+              id,
+              ServerFrame.newBuilder()
+                  .setActivityUpdate(
+                      ActivityUpdate.newBuilder().setDeviceId(device).setActivity(stamped)));
+        });
+  }
+
+  /** Null if the activity is within bounds, else why it is refused. */
+  Refusal check(Activity a) {
+    if (a.getPayload().size() > limits.maxActivityPayloadBytes()) {
+      return new Refusal(
+          ErrorCode.PAYLOAD_TOO_LARGE,
+          "payload is "
+              + a.getPayload().size()
+              + " bytes; the limit is "
+              + limits.maxActivityPayloadBytes());
+    }
+    if (!a.getDocument().isEmpty()) {
+      String p = service.validator.checkName("activity document", a.getDocument());
+      if (p != null) {
+        return new Refusal(ErrorCode.BAD_REQUEST, p);
+      }
+    }
+    if (WriteValidator.utf8Length(a.getKind()) > limits.maxTextBytes()
+        || WriteValidator.utf8Length(a.getTitle()) > limits.maxTextBytes()) {
+      return new Refusal(
+          ErrorCode.BAD_REQUEST,
+          "activity kind and title may have at most " + limits.maxTextBytes() + " bytes");
+    }
+    return null;
+  }
+
+  /** Tells the device of another device's activity ({@code null}: cleared), if it changed. */
+  void push(String device, Activity a) {
+    Activity before = a == null ? seen.remove(device) : seenForWrite().put(device, a);
+    if (a == null ? before == null : a.equals(before)) {
+      return;
+    }
+    ActivityUpdate.Builder u = ActivityUpdate.newBuilder().setDeviceId(device);
+    if (a != null) {
+      u.setActivity(a);
+    }
+    connection.push(ServerFrame.newBuilder().setActivityUpdate(u).build());
+  }
+
+  private Map<String, Activity> seenForWrite() {
+    if (seen.isEmpty() && !(seen instanceof HashMap)) {
+      seen = new HashMap<>();
+    }
+    return seen;
+  }
+}

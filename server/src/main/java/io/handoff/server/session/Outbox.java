@@ -1,0 +1,299 @@
+package io.handoff.server.session;
+
+import io.handoff.protocol.v1.ServerFrame;
+import io.handoff.server.ServerConfig;
+import io.handoff.server.ServerStats;
+import io.handoff.server.sync.DocumentEvent;
+import io.handoff.server.transport.Link;
+import io.netty.buffer.Unpooled;
+import io.netty.channel.EventLoop;
+import io.netty.handler.codec.http.websocketx.BinaryWebSocketFrame;
+import java.util.ArrayDeque;
+import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.atomic.AtomicIntegerFieldUpdater;
+import java.util.concurrent.atomic.AtomicLongFieldUpdater;
+import java.util.concurrent.atomic.AtomicReferenceFieldUpdater;
+import java.util.function.Consumer;
+import org.jctools.queues.MpscChunkedArrayQueue;
+
+/**
+ * The one way out of a connection: every frame to the device (deltas, acks, snapshots, sync
+ * reports, handoff frames, presence, token notices, errors) goes through here, in order, and what
+ * waits for a device that does not read counts against one byte bound. A device that does not read
+ * while pushes keep coming is closed with SLOW_CONSUMER once that passes {@code maxQueuedBytes}; it
+ * resumes later.
+ *
+ * <p>Two queues, one bound:
+ *
+ * <ul>
+ *   <li>document events from the broker's thread ({@link #offer}) wait in a lock-free MPSC queue
+ *       until the event loop drains them into the session's {@code DocumentSession}, which turns
+ *       each into a delta, an ack or nothing;
+ *   <li>frames sent on the event loop ({@link #send}) are written at once while the socket takes
+ *       them and nothing waits before them; otherwise they wait, in order, until the socket is
+ *       writable again. Pushes the device did not ask for (handoff prompts, activity and presence
+ *       updates, token notices) count toward the bound while they wait; answers to its requests do
+ *       not, as its requests are not read while the socket is full.
+ * </ul>
+ *
+ * <p>Threads: {@link #offer} on any thread (never blocks, allocates the queue on first use);
+ * everything else on the connection's event loop.
+ */
+final class Outbox {
+  private static final int DRAIN_BATCH = 512;
+  // The cost of an event that becomes this device's own ack instead of a delta.
+  private static final int ACK_COST = 64;
+  private static final AtomicLongFieldUpdater<Outbox> QUEUED_BYTES =
+      AtomicLongFieldUpdater.newUpdater(Outbox.class, "queuedBytes");
+  private static final AtomicIntegerFieldUpdater<Outbox> DRAIN_SCHEDULED =
+      AtomicIntegerFieldUpdater.newUpdater(Outbox.class, "drainScheduled");
+  private static final AtomicIntegerFieldUpdater<Outbox> OVERFLOWED =
+      AtomicIntegerFieldUpdater.newUpdater(Outbox.class, "overflowed");
+
+  @SuppressWarnings("rawtypes")
+  private static final AtomicReferenceFieldUpdater<Outbox, MpscChunkedArrayQueue> QUEUE =
+      AtomicReferenceFieldUpdater.newUpdater(Outbox.class, MpscChunkedArrayQueue.class, "queue");
+
+  private final ServerConfig config;
+  private final ServerStats stats;
+  private final Link link;
+  private final EventLoop loop;
+  private final String deviceId;
+  private final Consumer<DocumentEvent> events;
+  private final Runnable afterDrain;
+  private final Runnable slow;
+  private final Runnable drainTask = this::drain;
+
+  // ---- event loop only ----
+  // Frames sent while the socket was full, and the bytes of the bounded ones; allocated on first
+  // use.
+  private ArrayDeque<Waiting> waiting;
+  private long waitingBytes;
+  private boolean live;
+
+  // ---- written by broker threads, read by the event loop ----
+  private volatile MpscChunkedArrayQueue<DocumentEvent> queue;
+  private volatile long queuedBytes;
+  private volatile int drainScheduled;
+  private volatile int overflowed;
+  private volatile boolean dead;
+
+  /**
+   * {@code events} takes each document event off the queue on the event loop; {@code afterDrain}
+   * runs after a drain wrote something (and was flushed); {@code slow} closes the connection as a
+   * slow consumer, on the event loop.
+   */
+  Outbox(
+      ServerConfig config,
+      ServerStats stats,
+      Link link,
+      String deviceId,
+      Consumer<DocumentEvent> events,
+      Runnable afterDrain,
+      Runnable slow) {
+    this.config = config;
+    this.stats = stats;
+    this.link = link;
+    this.loop = link.eventLoop();
+    this.deviceId = deviceId;
+    this.events = events;
+    this.afterDrain = afterDrain;
+    this.slow = slow;
+  }
+
+  /**
+   * Hands a document event to this connection. Called on the broker's thread; never blocks. Over
+   * the bound, the connection is closed with SLOW_CONSUMER.
+   */
+  void offer(DocumentEvent event) {
+    if (dead) {
+      return;
+    }
+    int size = cost(event);
+    MpscChunkedArrayQueue<DocumentEvent> q = queue;
+    if (q == null) {
+      // Allocated on the first push, so an idle connection holds no queue at all.
+      q = new MpscChunkedArrayQueue<>(8, Math.max(16, config.maxQueuedFrames()));
+      if (!QUEUE.compareAndSet(this, null, q)) {
+        q = queue;
+      }
+    }
+    if (!q.offer(event)) {
+      overflow();
+      return;
+    }
+    long bytes = QUEUED_BYTES.addAndGet(this, size);
+    stats.maxQueuedBytes.accumulate(bytes);
+    if (bytes > config.maxQueuedBytes()) {
+      overflow();
+      return;
+    }
+    scheduleDrain();
+  }
+
+  private void scheduleDrain() {
+    if (DRAIN_SCHEDULED.compareAndSet(this, 0, 1)) {
+      try {
+        loop.execute(drainTask);
+      } catch (RejectedExecutionException stopped) {
+        dead = true; // The node's event loops are gone (an aborted node): nothing to deliver to.
+      }
+    }
+  }
+
+  /** Bytes an event will cost this device: the delta, or just an ack for its own write. */
+  private int cost(DocumentEvent e) {
+    return e.originDevice().equals(deviceId) ? ACK_COST : e.sizeBytes();
+  }
+
+  /**
+   * Sends {@code frame} to the device, behind everything before it. A {@code bounded} frame (a push
+   * the device did not ask for) counts toward the slow-consumer bound while it waits; an answer to
+   * a request does not, since the device's requests are not read while it does not read. Event
+   * loop.
+   */
+  void send(ServerFrame frame, boolean bounded) {
+    if (waiting == null && link.isWritable()) {
+      link.write(frame);
+    } else {
+      hold(frame, bounded ? frame.getSerializedSize() : 0);
+    }
+  }
+
+  /** Sends an encoded ServerFrame (a delta, encoded once for every device), as an answer. */
+  void sendEncoded(byte[] frame) {
+    if (waiting == null && link.isWritable()) {
+      link.write(new BinaryWebSocketFrame(Unpooled.wrappedBuffer(frame)));
+    } else {
+      hold(frame, 0);
+    }
+  }
+
+  private void hold(Object frame, int bytes) {
+    if (dead) {
+      return;
+    }
+    if (waiting == null) {
+      waiting = new ArrayDeque<>();
+    }
+    waiting.add(new Waiting(frame, bytes));
+    waitingBytes += bytes;
+    long total = waitingBytes + queuedBytes;
+    stats.maxQueuedBytes.accumulate(total);
+    if (total > config.maxQueuedBytes()) {
+      overflow();
+    }
+  }
+
+  /** Writes the frames that waited for the socket, while it takes them. Event loop. */
+  private boolean writeWaiting() {
+    ArrayDeque<Waiting> w = waiting;
+    if (w == null) {
+      return true;
+    }
+    Waiting f;
+    while (link.isWritable() && (f = w.poll()) != null) {
+      waitingBytes -= f.bytes;
+      link.write(
+          f.frame instanceof byte[] b
+              ? new BinaryWebSocketFrame(Unpooled.wrappedBuffer(b))
+              : f.frame);
+    }
+    if (w.isEmpty()) {
+      waiting = null;
+      waitingBytes = 0;
+      return true;
+    }
+    return false;
+  }
+
+  /** From now on document events flow to the device. Event loop. */
+  void goLive() {
+    live = true;
+    drain();
+  }
+
+  /** The socket takes writes again. Event loop. */
+  void writable() {
+    boolean wrote = waiting != null;
+    boolean all = writeWaiting();
+    if (wrote) {
+      link.flush();
+    }
+    if (all && live) {
+      drain();
+    }
+  }
+
+  /** Processes queued events while the socket is writable. Event loop only. */
+  private void drain() {
+    DRAIN_SCHEDULED.set(this, 0);
+    if (!live || dead) {
+      return;
+    }
+    MpscChunkedArrayQueue<DocumentEvent> queue = this.queue;
+    boolean wroteWaiting = waiting != null;
+    if (!writeWaiting() || queue == null) {
+      if (wroteWaiting) {
+        link.flush();
+      }
+      return;
+    }
+    int n = 0;
+    DocumentEvent e;
+    while (n < DRAIN_BATCH && link.isWritable() && (e = queue.relaxedPoll()) != null) {
+      QUEUED_BYTES.addAndGet(this, -cost(e));
+      events.accept(e);
+      n++;
+    }
+    if (n > 0 || wroteWaiting) {
+      link.flush();
+      afterDrain.run();
+    }
+    if (n == DRAIN_BATCH && !queue.isEmpty()) {
+      scheduleDrain(); // Let other channels of this event loop run first.
+    }
+  }
+
+  private void overflow() {
+    dead = true;
+    if (OVERFLOWED.compareAndSet(this, 0, 1)) {
+      stats.slowConsumerCloses.increment();
+      Runnable close =
+          () -> {
+            clear();
+            slow.run();
+          };
+      if (loop.inEventLoop()) {
+        close.run();
+      } else {
+        try {
+          loop.execute(close);
+        } catch (RejectedExecutionException stopped) {
+          // The node is gone, and the connection with it.
+        }
+      }
+    }
+  }
+
+  /** Stops taking events and drops what waits. Any thread; the queues are cleared on the loop. */
+  void close() {
+    dead = true;
+    if (loop.inEventLoop()) {
+      clear();
+    }
+  }
+
+  private void clear() {
+    MpscChunkedArrayQueue<DocumentEvent> q = queue;
+    if (q != null) {
+      q.clear();
+      QUEUED_BYTES.set(this, 0);
+    }
+    waiting = null;
+    waitingBytes = 0;
+  }
+
+  /** A frame waiting for the socket: a ServerFrame or an encoded one, and its bounded bytes. */
+  private record Waiting(Object frame, int bytes) {}
+}

@@ -1,0 +1,430 @@
+package io.handoff.server.session;
+
+import io.handoff.protocol.CloseCode;
+import io.handoff.protocol.bus.v1.UserSignal;
+import io.handoff.protocol.v1.ClientFrame;
+import io.handoff.protocol.v1.Error;
+import io.handoff.protocol.v1.ErrorCode;
+import io.handoff.protocol.v1.Hello;
+import io.handoff.protocol.v1.Pong;
+import io.handoff.protocol.v1.ServerFrame;
+import io.handoff.protocol.v1.Welcome;
+import io.handoff.server.auth.Principal;
+import io.handoff.server.devices.ApprovalPrompts;
+import io.handoff.server.devices.SessionGone;
+import io.handoff.server.devices.TokenKeeper;
+import io.handoff.server.handoff.HandoffSession;
+import io.handoff.server.sync.DocumentEvent;
+import io.handoff.server.sync.DocumentSession;
+import io.handoff.server.transport.Endpoint;
+import io.handoff.server.transport.Link;
+import io.netty.channel.EventLoop;
+import java.time.Clock;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
+import java.util.function.BiConsumer;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * One device's connection after the WebSocket upgrade: its phases (Hello, resume, live), the
+ * dispatch of each frame to the feature that owns its family, and the {@link Connection} those
+ * features reach the device through. Owns the connection's one {@link Outbox}.
+ *
+ * <ul>
+ *   <li>documents ({@code Write}, {@code Follow}, {@code Unfollow}, {@code Resync}) go to the
+ *       connection's {@link DocumentSession};
+ *   <li>activities and offers ({@code PublishActivity}, {@code OfferActivity}, {@code AcceptOffer},
+ *       {@code DeclineOffer}, {@code CancelOffer}) to its {@link HandoffSession};
+ *   <li>tokens and devices ({@code RefreshToken}, {@code ListDevices}, {@code RevokeDevice}) to its
+ *       {@link TokenKeeper};
+ *   <li>signing in new devices ({@code VerifyUserCode}, {@code AnswerApproval}) to its {@link
+ *       ApprovalPrompts};
+ *   <li>{@code Hello} and {@code Ping} are the session's own.
+ * </ul>
+ *
+ * <p>Threads: everything runs on the channel's event loop, except {@link #offer}, {@link
+ * #replaced}, {@link #kick}, {@link #recheck}, {@link #signal} and {@link #approvalSignal}, which
+ * the {@link Hub} calls from the broker's thread: they enqueue or hop. Store futures hop back onto
+ * the event loop ({@link #onLoop}) before touching any state.
+ */
+public final class Session implements Endpoint, Connection {
+  private static final Logger log = LoggerFactory.getLogger(Session.class);
+
+  private enum Phase {
+    OPENING,
+    AWAIT_HELLO,
+    SYNCING,
+    LIVE,
+    CLOSED
+  }
+
+  private final Sessions node;
+  private Link link;
+  private EventLoop loop;
+  private Principal principal;
+  private Phase phase = Phase.OPENING;
+  private boolean closing;
+  private boolean draining;
+  private boolean admitted;
+  private boolean registered;
+  private Outbox outbox;
+  private DocumentSession documents;
+  private HandoffSession handoff;
+  private TokenKeeper tokens;
+  private ApprovalPrompts approvals;
+  private volatile boolean dead;
+
+  Session(Sessions node) {
+    this.node = node;
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Endpoint: what the transport tells the session
+  // ---------------------------------------------------------------------------------------------
+
+  @Override
+  public void opened(Link link) {
+    this.link = link;
+    this.loop = link.eventLoop();
+    this.principal = link.principal();
+    // The connection holds a slot of the user's from now on, Hello or not.
+    if (!node.hub().admit(this, node.config().maxConnectionsPerUser())) {
+      close(
+          CloseCode.POLICY_VIOLATION,
+          "this user already has "
+              + node.config().maxConnectionsPerUser()
+              + " connections on this node, the limit");
+      return;
+    }
+    admitted = true;
+    documents = node.documents(this);
+    outbox =
+        new Outbox(
+            node.config(),
+            node.stats(),
+            link,
+            principal.deviceId(),
+            documents::onEvent,
+            this::finishDrainIfDone,
+            () -> close(CloseCode.SLOW_CONSUMER, "outbound queue over its bound; resume later"));
+    handoff = node.handoff(this);
+    tokens = node.tokens(this, principal);
+    tokens.start();
+    approvals = node.approvals(this, tokens, link.remoteAddress());
+    phase = Phase.AWAIT_HELLO;
+  }
+
+  @Override
+  public void frame(ClientFrame frame) {
+    if (closing || phase == Phase.CLOSED || phase == Phase.OPENING) {
+      return;
+    }
+    long id = frame.getRequestId();
+    ClientFrame.BodyCase body = frame.getBodyCase();
+    if (phase == Phase.AWAIT_HELLO
+        && body != ClientFrame.BodyCase.HELLO
+        && body != ClientFrame.BodyCase.PING) {
+      error(id, ErrorCode.UNEXPECTED_FRAME, "send Hello first", false);
+      flush();
+      return;
+    }
+    switch (body) {
+      case HELLO -> hello(id, frame.getHello());
+      case PING ->
+          reply(
+              ServerFrame.newBuilder()
+                  .setRequestId(id)
+                  .setPong(
+                      Pong.newBuilder()
+                          .setNonce(frame.getPing().getNonce())
+                          .setServerTimeMs(node.time().clock().millis()))
+                  .build());
+      case WRITE, FOLLOW, UNFOLLOW, RESYNC -> documents.onFrame(id, frame);
+      case PUBLISH_ACTIVITY, OFFER_ACTIVITY, ACCEPT_OFFER, DECLINE_OFFER, CANCEL_OFFER ->
+          handoff.onFrame(id, frame);
+      case REFRESH_TOKEN, LIST_DEVICES, REVOKE_DEVICE -> tokens.onFrame(id, frame);
+      case VERIFY_USER_CODE, ANSWER_APPROVAL -> approvals.onFrame(id, frame);
+      default ->
+          error(
+              id,
+              ErrorCode.BAD_REQUEST,
+              "empty frame, or a frame type this server does not know",
+              false);
+    }
+  }
+
+  @Override
+  public void writable() {
+    if (outbox != null) {
+      outbox.writable();
+    }
+  }
+
+  /**
+   * Drains this session: reads no more requests, lets the writes in flight be acked (for at most
+   * the drain timeout), then tells the device to reconnect elsewhere (SHUTDOWN) and closes.
+   */
+  @Override
+  public void drain() {
+    if (closing || phase == Phase.CLOSED) {
+      return;
+    }
+    draining = true;
+    link.stopReading();
+    loop.schedule(
+        () -> close(CloseCode.SHUTDOWN, CloseCode.SHUTDOWN.reason()),
+        node.config().drainTimeout().toMillis(),
+        TimeUnit.MILLISECONDS);
+    finishDrainIfDone();
+  }
+
+  /** A draining session closes as soon as its last write in flight has its answer. */
+  private void finishDrainIfDone() {
+    if (draining && (documents == null || documents.settled())) {
+      close(CloseCode.SHUTDOWN, CloseCode.SHUTDOWN.reason());
+    }
+  }
+
+  @Override
+  public void closed() {
+    Phase was = phase;
+    phase = Phase.CLOSED;
+    dead = true;
+    if (admitted) {
+      admitted = false;
+      node.hub().leave(this, registered);
+      registered = false;
+    }
+    if (was == Phase.OPENING) {
+      return;
+    }
+    handoff.closed();
+    approvals.closed();
+    tokens.stop();
+    outbox.close();
+    documents.closed();
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Hello and resume
+  // ---------------------------------------------------------------------------------------------
+
+  private void hello(long id, Hello hello) {
+    if (phase != Phase.AWAIT_HELLO) {
+      error(id, ErrorCode.UNEXPECTED_FRAME, "Hello was already sent", false);
+      return;
+    }
+    String problem = documents.hello(hello);
+    if (problem != null) {
+      error(id, ErrorCode.LIMIT_EXCEEDED, problem, false);
+      return;
+    }
+    phase = Phase.SYNCING;
+    link.established();
+    registered = true;
+    // Read only once the fan-out subscription is live: a write after the read is then pushed. A
+    // session revoked between the upgrade and now was kicked before this node listened: check
+    // again once the subscription is live.
+    CompletableFuture<Void> subscribed =
+        node.hub().register(this).thenCompose(v -> tokens.stillAlive());
+    CompletableFuture<DocumentSession.Resume> resume =
+        subscribed.thenCompose(v -> documents.resume());
+    CompletableFuture<HandoffSession.Extras> extras =
+        subscribed.thenCompose(v -> handoff.connect());
+    onLoop(
+        resume.thenCombine(extras, (r, x) -> new Object[] {r, x}),
+        (both, err) -> {
+          if (err != null) {
+            if (rootCause(err) instanceof SessionGone gone) {
+              close(CloseCode.SESSION_REVOKED, gone.getMessage());
+              return;
+            }
+            log.warn("resume of {}/{} failed: {}", userId(), deviceId(), rootMessage(err));
+            close(CloseCode.UNAVAILABLE, "store unavailable during resume");
+            return;
+          }
+          DocumentSession.Resume r = (DocumentSession.Resume) both[0];
+          Welcome.Builder welcome =
+              Welcome.newBuilder()
+                  .setUserId(userId())
+                  .setDeviceId(deviceId())
+                  .setNodeId(node.config().nodeId())
+                  .setHeartbeatIntervalMs((int) node.config().heartbeatInterval().toMillis())
+                  .setMaxFrameBytes(node.config().maxFrameBytes());
+          documents.welcome(welcome, r);
+          tokens.welcome(welcome);
+          handoff.welcome(welcome, (HandoffSession.Extras) both[1]);
+          reply(ServerFrame.newBuilder().setRequestId(id).setWelcome(welcome).build());
+          tokens.welcomed();
+          documents.welcomed(r);
+          phase = Phase.LIVE;
+          handoff.welcomed();
+          approvals.welcomed();
+          flush();
+          outbox.goLive();
+        });
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // From the Hub (the broker's thread)
+  // ---------------------------------------------------------------------------------------------
+
+  /** A document event of this user. Any thread; never blocks. */
+  void offer(DocumentEvent event) {
+    if (!dead) {
+      outbox.offer(event);
+    }
+  }
+
+  /** An activity, offer or presence signal of this user. Any thread. */
+  void signal(UserSignal signal) {
+    if (!dead) {
+      handoff.onSignal(signal);
+    }
+  }
+
+  /** A device-approval signal of this user (a prompt to show, one that ended). Any thread. */
+  void approvalSignal(UserSignal signal) {
+    if (!dead) {
+      approvals.onSignal(signal);
+    }
+  }
+
+  /** The broker may have lost events and signals: re-read what this session shows. Any thread. */
+  void recheck() {
+    if (dead) {
+      return;
+    }
+    execute(
+        () -> {
+          if (phase == Phase.LIVE && !closing) {
+            documents.recheck();
+          }
+        });
+    handoff.reconcile();
+  }
+
+  /** Another connection of the same device took over. Any thread. */
+  void replaced() {
+    kick(CloseCode.REPLACED, CloseCode.REPLACED.reason());
+  }
+
+  /** Closes this session with {@code code}, as another node or an operator asked. Any thread. */
+  void kick(CloseCode code, String reason) {
+    dead = true;
+    execute(() -> close(code, reason.isEmpty() ? code.reason() : reason));
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Connection: what the features may do
+  // ---------------------------------------------------------------------------------------------
+
+  @Override
+  public String userId() {
+    return principal.userId();
+  }
+
+  @Override
+  public String deviceId() {
+    return principal.deviceId();
+  }
+
+  @Override
+  public void push(ServerFrame frame) {
+    if (!closing && phase != Phase.CLOSED) {
+      outbox.send(frame, true);
+    }
+  }
+
+  @Override
+  public void reply(ServerFrame frame) {
+    if (!closing && phase != Phase.CLOSED) {
+      outbox.send(frame, false);
+    }
+  }
+
+  @Override
+  public void replyEncoded(byte[] frame) {
+    if (!closing && phase != Phase.CLOSED) {
+      outbox.sendEncoded(frame);
+    }
+  }
+
+  @Override
+  public void flush() {
+    link.flush();
+    finishDrainIfDone();
+  }
+
+  @Override
+  public void error(long requestId, Error error) {
+    reply(ServerFrame.newBuilder().setRequestId(requestId).setError(error).build());
+  }
+
+  @Override
+  public <T> void onLoop(CompletableFuture<T> f, BiConsumer<T, Throwable> action) {
+    f.whenComplete(
+        (value, err) -> {
+          if (loop.inEventLoop()) {
+            if (active()) {
+              action.accept(value, err);
+            }
+          } else {
+            loop.execute(
+                () -> {
+                  if (active()) {
+                    action.accept(value, err);
+                  }
+                });
+          }
+        });
+  }
+
+  @Override
+  public void execute(Runnable task) {
+    loop.execute(task);
+  }
+
+  @Override
+  public Future<?> schedule(Runnable task, long delay, TimeUnit unit) {
+    return node.time().schedule(loop, task, delay, unit);
+  }
+
+  @Override
+  public Clock clock() {
+    return node.time().clock();
+  }
+
+  @Override
+  public long nanoTime() {
+    return node.time().nanoTime();
+  }
+
+  @Override
+  public boolean active() {
+    return phase != Phase.CLOSED && !closing;
+  }
+
+  @Override
+  public void close(CloseCode code, String reason) {
+    if (closing || phase == Phase.CLOSED) {
+      return;
+    }
+    closing = true;
+    dead = true;
+    link.close(code, reason);
+  }
+
+  private static Throwable rootCause(Throwable t) {
+    while (t.getCause() != null) {
+      t = t.getCause();
+    }
+    return t;
+  }
+
+  static String rootMessage(Throwable t) {
+    return rootCause(t).toString();
+  }
+}

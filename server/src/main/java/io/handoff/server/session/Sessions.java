@@ -1,0 +1,92 @@
+package io.handoff.server.session;
+
+import io.handoff.server.Scheduler;
+import io.handoff.server.ServerConfig;
+import io.handoff.server.ServerStats;
+import io.handoff.server.auth.Principal;
+import io.handoff.server.auth.TokenVerifier;
+import io.handoff.server.devices.ApprovalPrompts;
+import io.handoff.server.devices.DeviceSessions;
+import io.handoff.server.devices.TokenKeeper;
+import io.handoff.server.handoff.HandoffService;
+import io.handoff.server.handoff.HandoffSession;
+import io.handoff.server.sync.DocumentSession;
+import io.handoff.server.sync.DocumentStore;
+import io.handoff.server.sync.WriteValidator;
+import io.handoff.server.transport.Endpoint;
+import java.util.function.Supplier;
+
+/**
+ * The node's side of every session: what each connection's {@link Session} shares (config, stats,
+ * time, the {@link Hub}, the stores and services of each feature), and the factory the transport
+ * calls for each new connection. Thread-safe and immutable.
+ */
+public final class Sessions implements Supplier<Endpoint> {
+  private final ServerConfig config;
+  private final ServerStats stats;
+  private final Scheduler time;
+  private final Hub hub;
+  private final DocumentStore documents;
+  private final WriteValidator validator;
+  private final HandoffService handoff;
+  private final DeviceSessions devices;
+  private final TokenVerifier verifier;
+
+  public Sessions(
+      ServerConfig config,
+      ServerStats stats,
+      Scheduler time,
+      Hub hub,
+      DocumentStore documents,
+      HandoffService handoff,
+      DeviceSessions devices,
+      TokenVerifier verifier) {
+    this.config = config;
+    this.stats = stats;
+    this.time = time;
+    this.hub = hub;
+    this.documents = documents;
+    this.validator = new WriteValidator(config.storeLimits());
+    this.handoff = handoff;
+    this.devices = devices;
+    this.verifier = verifier;
+  }
+
+  /** A session for a new connection. */
+  @Override
+  public Endpoint get() {
+    return new Session(this);
+  }
+
+  ServerConfig config() {
+    return config;
+  }
+
+  ServerStats stats() {
+    return stats;
+  }
+
+  Scheduler time() {
+    return time;
+  }
+
+  Hub hub() {
+    return hub;
+  }
+
+  DocumentSession documents(Connection c) {
+    return new DocumentSession(c, documents, validator, config, stats);
+  }
+
+  HandoffSession handoff(Connection c) {
+    return handoff.session(c);
+  }
+
+  TokenKeeper tokens(Connection c, Principal principal) {
+    return new TokenKeeper(c, principal, verifier, devices, stats);
+  }
+
+  ApprovalPrompts approvals(Connection c, TokenKeeper tokens, String address) {
+    return new ApprovalPrompts(devices.approvals(), c, tokens, address);
+  }
+}

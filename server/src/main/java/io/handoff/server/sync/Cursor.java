@@ -1,0 +1,18 @@
+package io.handoff.server.sync;
+
+/**
+ * Where one device is in one document: the epoch and last version it has been sent, and the state
+ * of a read from history under way. Event loop only.
+ */
+final class Cursor {
+  long epoch;
+  long version;
+  // A read from history is under way; events of the document are dropped meanwhile.
+  boolean syncing;
+  // The highest version seen while syncing: the read is repeated until it caught up.
+  long maxSeen;
+  // Bumped by each read, so the answer of a superseded read is ignored.
+  long generation;
+  // Set when events may have been lost while a read was under way.
+  boolean recheck;
+}

@@ -1,0 +1,594 @@
+package io.handoff.server.sync;
+
+import io.handoff.protocol.CloseCode;
+import io.handoff.protocol.v1.ClientFrame;
+import io.handoff.protocol.v1.DocumentSync;
+import io.handoff.protocol.v1.Error;
+import io.handoff.protocol.v1.ErrorCode;
+import io.handoff.protocol.v1.Follow;
+import io.handoff.protocol.v1.Hello;
+import io.handoff.protocol.v1.Position;
+import io.handoff.protocol.v1.Resync;
+import io.handoff.protocol.v1.ServerFrame;
+import io.handoff.protocol.v1.Snapshot;
+import io.handoff.protocol.v1.SyncReport;
+import io.handoff.protocol.v1.Unfollow;
+import io.handoff.protocol.v1.Welcome;
+import io.handoff.protocol.v1.Write;
+import io.handoff.server.ServerConfig;
+import io.handoff.server.ServerStats;
+import io.handoff.server.session.Connection;
+import io.handoff.server.sync.WriteTracker.InFlight;
+import io.handoff.server.transport.TokenBucket;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * One connection's documents: what it follows, where it is in each document, and its writes.
+ *
+ * <h2>Ordering</h2>
+ *
+ * For each followed document the session keeps a {@link Cursor}: the epoch and last version this
+ * device has been sent. A pushed event is sent only if it is exactly the next version; an older one
+ * is dropped (duplicate), a newer one starts a fetch from history (gap), during which events of
+ * that document are dropped and the highest version seen is remembered, so the fetch is repeated
+ * until it caught up. The device therefore sees every document's versions in order, once, with no
+ * gap.
+ *
+ * <p>A device's own write comes back through the same stream: where the other devices get a Delta,
+ * the writer gets its Ack, in the same position of the stream ({@link WriteTracker}). Refusals,
+ * duplicates and writes to documents the device does not follow are answered directly.
+ *
+ * <p>Threads: event loop only; store answers hop back onto it through the {@link Connection}.
+ */
+public final class DocumentSession {
+  private static final Logger log = LoggerFactory.getLogger(DocumentSession.class);
+
+  private final Connection connection;
+  private final DocumentStore store;
+  private final WriteValidator validator;
+  private final ServerConfig config;
+  private final ServerStats stats;
+  private final WriteTracker writes;
+  private final HashMap<String, Cursor> cursors = new HashMap<>();
+  private FollowFilter follow;
+  private List<Position> helloPositions;
+  private TokenBucket writeBucket; // Created on the first write: idle connections carry none.
+
+  public DocumentSession(
+      Connection connection,
+      DocumentStore store,
+      WriteValidator validator,
+      ServerConfig config,
+      ServerStats stats) {
+    this.connection = connection;
+    this.store = store;
+    this.validator = validator;
+    this.config = config;
+    this.stats = stats;
+    this.writes = new WriteTracker(connection);
+  }
+
+  /** What a resume read: the device's last applied write and where each document stands. */
+  public record Resume(long lastClientSeq, List<SyncResult> results) {}
+
+  // ---------------------------------------------------------------------------------------------
+  // Hello and resume
+  // ---------------------------------------------------------------------------------------------
+
+  /** Takes the Hello's follow set and positions; returns what is wrong with them, or null. */
+  public String hello(Hello hello) {
+    FollowFilter filter =
+        hello.hasFollow() ? FollowFilter.of(hello.getFollow()) : FollowFilter.all();
+    String problem = checkFollow(filter, hello.getPositionsList());
+    if (problem != null) {
+      return problem;
+    }
+    follow = filter;
+    helloPositions = hello.getPositionsList();
+    return null;
+  }
+
+  /**
+   * Reads what the device misses of what it follows. Call once the user's subscription is live, so
+   * a write after the read is pushed. Any thread.
+   */
+  public CompletableFuture<Resume> resume() {
+    FollowFilter snapshot = follow.copy();
+    List<Position> positions = helloPositions;
+    String user = connection.userId();
+    return store
+        .lastClientSeq(user, connection.deviceId())
+        .thenCombine(store.sync(user, snapshot, positions), Resume::new);
+  }
+
+  /** Fills the Welcome's part of documents. */
+  public void welcome(Welcome.Builder w, Resume r) {
+    w.setLastClientSeq(r.lastClientSeq())
+        .setMaxInFlightWrites(config.maxInFlightWrites())
+        .setSync(report(r.results()));
+  }
+
+  /** After the Welcome: sends what the resume found and starts a cursor per document. */
+  public void welcomed(Resume r) {
+    helloPositions = null;
+    for (SyncResult result : r.results()) {
+      Cursor c = new Cursor();
+      cursors.put(result.document(), c);
+      deliver(result.document(), c, result);
+    }
+  }
+
+  /** True when no write waits for its answer (a draining session may close). */
+  public boolean settled() {
+    return writes.isEmpty();
+  }
+
+  public void closed() {
+    cursors.clear();
+    writes.clear();
+  }
+
+  private String checkFollow(FollowFilter filter, List<Position> positions) {
+    if (filter.size() > config.maxFollowEntries()) {
+      return "following "
+          + filter.size()
+          + " names and prefixes; the limit is "
+          + config.maxFollowEntries();
+    }
+    if (positions.size() > config.storeLimits().maxDocumentsPerUser()) {
+      return positions.size()
+          + " positions; the limit is "
+          + config.storeLimits().maxDocumentsPerUser();
+    }
+    for (String d : filter.documents()) {
+      String p = validator.checkName("document name", d);
+      if (p != null) {
+        return p;
+      }
+    }
+    for (Position p : positions) {
+      String problem = validator.checkName("document name", p.getDocument());
+      if (problem != null) {
+        return problem;
+      }
+    }
+    return null;
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Frames from the device
+  // ---------------------------------------------------------------------------------------------
+
+  /** Write, Follow, Unfollow and Resync. */
+  public void onFrame(long id, ClientFrame f) {
+    switch (f.getBodyCase()) {
+      case WRITE -> onWrite(id, f.getWrite());
+      case FOLLOW -> onFollow(id, f.getFollow());
+      case UNFOLLOW -> onUnfollow(id, f.getUnfollow());
+      case RESYNC -> onResync(id, f.getResync());
+      default -> throw new IllegalArgumentException("not a document frame: " + f.getBodyCase());
+    }
+  }
+
+  private void error(
+      long id,
+      ErrorCode code,
+      String message,
+      String document,
+      long seq,
+      long epoch,
+      long version,
+      boolean retryable) {
+    Error.Builder e =
+        Error.newBuilder()
+            .setCode(code)
+            .setMessage(message)
+            .setClientSeq(seq)
+            .setEpoch(epoch)
+            .setCurrentVersion(version)
+            .setRetryable(retryable);
+    if (document != null) {
+      e.setDocument(document);
+    }
+    connection.error(id, e.build());
+  }
+
+  private void onWrite(long id, Write w) {
+    WriteOutcome bad = validator.check(w);
+    if (bad != null) {
+      stats.writesRefused.increment();
+      error(id, bad.error(), bad.message(), w.getDocument(), w.getClientSeq(), 0, 0, false);
+      return;
+    }
+    long seq = w.getClientSeq();
+    if (writes.has(seq)) {
+      return; // The same write is being applied; its ack will answer both copies.
+    }
+    if (config.writeRatePerSecond() > 0) {
+      long now = connection.nanoTime();
+      if (writeBucket == null) {
+        writeBucket = new TokenBucket(config.writeRatePerSecond(), config.writeBurst(), now);
+      }
+      if (!writeBucket.tryTake(now)) {
+        stats.writesRateLimited.increment();
+        error(
+            id,
+            ErrorCode.RATE_LIMITED,
+            "more than "
+                + (long) config.writeRatePerSecond()
+                + " writes/s on this connection; retry in "
+                + writeBucket.millisToNextToken()
+                + " ms",
+            w.getDocument(),
+            seq,
+            0,
+            0,
+            true);
+        return;
+      }
+    }
+    if (writes.size() >= config.maxInFlightWrites()) {
+      error(
+          id,
+          ErrorCode.TOO_MANY_IN_FLIGHT,
+          writes.size() + " writes are waiting for their acks; wait for some before sending more",
+          w.getDocument(),
+          seq,
+          0,
+          0,
+          true);
+      return;
+    }
+    InFlight p = writes.start(seq, w.getDocument(), id);
+    connection.onLoop(
+        store.write(connection.userId(), connection.deviceId(), w),
+        (out, err) -> writeDone(seq, p, out, err));
+  }
+
+  private void writeDone(long seq, InFlight p, WriteOutcome out, Throwable err) {
+    if (!writes.waiting(seq, p)) {
+      return; // Already acked in the stream.
+    }
+    if (err != null) {
+      writes.forget(seq);
+      log.warn(
+          "write of {}/{} failed: {}",
+          connection.userId(),
+          connection.deviceId(),
+          rootMessage(err));
+      error(
+          p.requestId,
+          ErrorCode.UNAVAILABLE,
+          "the store could not apply the write; nothing was changed, re-send it",
+          p.document,
+          seq,
+          0,
+          0,
+          true);
+    } else if (!out.isApplied()) {
+      writes.forget(seq);
+      stats.writesRefused.increment();
+      error(
+          p.requestId,
+          out.error(),
+          out.message(),
+          p.document,
+          seq,
+          out.epoch(),
+          out.version(),
+          out.error() == ErrorCode.UNAVAILABLE);
+    } else if (out.duplicate()) {
+      writes.duplicate(seq, p, out.epoch(), out.version());
+    } else {
+      stats.writesApplied.increment();
+      writes.applied(p, out.epoch(), out.version());
+      Cursor c = cursors.get(p.document);
+      if (!follow.follows(p.document)
+          || (c != null && !c.syncing && c.epoch == p.epoch && c.version >= p.version)) {
+        writes.ackNow(seq, p);
+      }
+      // Otherwise the ack goes out when the stream reaches this version.
+    }
+    connection.flush();
+  }
+
+  private void onFollow(long id, Follow f) {
+    FollowFilter added = FollowFilter.of(f.getSpec());
+    FollowFilter merged = follow.copy();
+    merged.add(f.getSpec());
+    String problem = checkFollow(merged, f.getPositionsList());
+    if (problem != null) {
+      error(id, ErrorCode.LIMIT_EXCEEDED, problem, null, 0, 0, 0, false);
+      return;
+    }
+    follow = merged;
+    List<Position> positions = new ArrayList<>();
+    for (Position p : f.getPositionsList()) {
+      if (!cursors.containsKey(p.getDocument())) {
+        positions.add(p);
+      }
+    }
+    syncThenReport(id, store.sync(connection.userId(), added, positions), null);
+  }
+
+  private void onUnfollow(long id, Unfollow u) {
+    follow.remove(u.getSpec());
+    cursors.keySet().removeIf(doc -> !follow.follows(doc));
+    connection.reply(
+        ServerFrame.newBuilder()
+            .setRequestId(id)
+            .setSyncReport(SyncReport.getDefaultInstance())
+            .build());
+  }
+
+  private void onResync(long id, Resync r) {
+    if (r.getPositionsCount() > config.storeLimits().maxDocumentsPerUser()) {
+      error(id, ErrorCode.LIMIT_EXCEEDED, "too many positions", null, 0, 0, 0, false);
+      return;
+    }
+    List<CompletableFuture<SyncResult>> reads = new ArrayList<>();
+    Map<String, Cursor> claimed = new HashMap<>();
+    for (Position p : r.getPositionsList()) {
+      if (!follow.follows(p.getDocument()) || claimed.containsKey(p.getDocument())) {
+        continue;
+      }
+      Cursor c = cursors.computeIfAbsent(p.getDocument(), k -> new Cursor());
+      c.epoch = p.getEpoch();
+      c.version = p.getVersion();
+      c.syncing = true;
+      c.generation++;
+      claimed.put(p.getDocument(), c);
+      reads.add(store.read(connection.userId(), p.getDocument(), p.getEpoch(), p.getVersion()));
+    }
+    CompletableFuture<List<SyncResult>> all =
+        CompletableFuture.allOf(reads.toArray(new CompletableFuture<?>[0]))
+            .thenApply(v -> reads.stream().map(CompletableFuture::join).toList());
+    syncThenReport(id, all, claimed);
+  }
+
+  /**
+   * When {@code results} arrive: a SyncReport answering request {@code id}, then the frames it
+   * announces. {@code claimed} are cursors this request reset (Resync); a cursor reset again since
+   * is left to the newer request.
+   */
+  private void syncThenReport(
+      long id, CompletableFuture<List<SyncResult>> results, Map<String, Cursor> claimed) {
+    Map<String, Long> generations = new HashMap<>();
+    if (claimed != null) {
+      claimed.forEach((doc, c) -> generations.put(doc, c.generation));
+    }
+    connection.onLoop(
+        results,
+        (list, err) -> {
+          if (err != null) {
+            log.warn(
+                "sync of {}/{} failed: {}",
+                connection.userId(),
+                connection.deviceId(),
+                rootMessage(err));
+            connection.close(CloseCode.UNAVAILABLE, "store unavailable during sync");
+            return;
+          }
+          List<SyncResult> fresh = new ArrayList<>();
+          for (SyncResult result : list) {
+            Cursor c = cursors.get(result.document());
+            if (claimed == null) {
+              if (c != null || !follow.follows(result.document())) {
+                continue; // Already synced through the stream.
+              }
+              c = new Cursor();
+              cursors.put(result.document(), c);
+            } else if (c == null || c.generation != generations.get(result.document())) {
+              continue;
+            }
+            c.syncing = false;
+            fresh.add(result);
+          }
+          connection.reply(
+              ServerFrame.newBuilder().setRequestId(id).setSyncReport(report(fresh)).build());
+          for (SyncResult result : fresh) {
+            Cursor c = cursors.get(result.document());
+            deliver(result.document(), c, result);
+            catchUp(result.document(), c);
+          }
+          connection.flush();
+        });
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // The stream
+  // ---------------------------------------------------------------------------------------------
+
+  /** One event of the user's stream, taken off the outbox's queue. Event loop. */
+  public void onEvent(DocumentEvent e) {
+    String doc = e.document();
+    boolean acked = writes.reached(e);
+    if (!follow.follows(doc)) {
+      return;
+    }
+    Cursor c = cursors.get(doc);
+    if (c == null) {
+      c = new Cursor();
+      cursors.put(doc, c);
+      if (e.version() == 1) {
+        c.epoch = e.epoch();
+        c.version = 1;
+        if (!acked) {
+          sendLiveDelta(e);
+        }
+      } else {
+        fetch(doc, c, e.version());
+      }
+      return;
+    }
+    if (c.syncing) {
+      c.maxSeen = Math.max(c.maxSeen, e.version());
+      return;
+    }
+    if (e.epoch() != c.epoch) {
+      c.epoch = 0; // A new history: start over from a snapshot.
+      c.version = 0;
+      fetch(doc, c, e.version());
+      return;
+    }
+    if (e.version() <= c.version) {
+      return;
+    }
+    if (e.version() == c.version + 1) {
+      c.version++;
+      if (!acked) {
+        sendLiveDelta(e);
+      }
+      return;
+    }
+    fetch(doc, c, e.version());
+  }
+
+  /**
+   * The broker may have lost events: re-read every followed document from its cursor, and take
+   * followed documents this session has not seen yet from a snapshot. Documents that did not move
+   * answer UP_TO_DATE. Event loop.
+   */
+  public void recheck() {
+    for (Map.Entry<String, Cursor> e : new ArrayList<>(cursors.entrySet())) {
+      Cursor c = e.getValue();
+      if (c.syncing) {
+        c.recheck = true; // The read under way may predate the loss: read again after it.
+      } else {
+        fetch(e.getKey(), c, c.version);
+      }
+    }
+    // Documents this session has no cursor for yet: their first events may be among the lost.
+    connection.onLoop(
+        store.documents(connection.userId()),
+        (names, err) -> {
+          if (err != null) {
+            log.warn(
+                "recheck of {}/{} failed: {}",
+                connection.userId(),
+                connection.deviceId(),
+                rootMessage(err));
+            return;
+          }
+          for (String doc : names) {
+            if (follow.follows(doc) && !cursors.containsKey(doc)) {
+              Cursor c = new Cursor();
+              cursors.put(doc, c);
+              fetch(doc, c, 0);
+            }
+          }
+        });
+  }
+
+  /** Reads what the device misses of {@code doc} after its cursor. */
+  private void fetch(String doc, Cursor c, long seen) {
+    c.syncing = true;
+    c.maxSeen = Math.max(c.maxSeen, seen);
+    long generation = ++c.generation;
+    connection.onLoop(
+        store.read(connection.userId(), doc, c.epoch, c.version),
+        (result, err) -> {
+          if (cursors.get(doc) != c || c.generation != generation) {
+            return;
+          }
+          if (err != null) {
+            log.warn(
+                "history read of {}/{} failed: {}", connection.userId(), doc, rootMessage(err));
+            connection.close(CloseCode.UNAVAILABLE, "store unavailable while catching up");
+            return;
+          }
+          c.syncing = false;
+          if (result.mode() == DocumentSync.Mode.GONE) {
+            cursors.remove(doc);
+            connection.reply(
+                ServerFrame.newBuilder()
+                    .setSyncReport(SyncReport.newBuilder().addDocuments(result.toProto()))
+                    .build());
+          } else {
+            deliver(doc, c, result);
+            catchUp(doc, c);
+          }
+          connection.flush();
+        });
+  }
+
+  private void catchUp(String doc, Cursor c) {
+    if (!c.syncing && (c.maxSeen > c.version || c.recheck) && cursors.get(doc) == c) {
+      c.recheck = false;
+      fetch(doc, c, c.maxSeen);
+    }
+  }
+
+  /** Sends the frames of one sync result and moves the cursor to its end. */
+  private void deliver(String doc, Cursor c, SyncResult r) {
+    switch (r.mode()) {
+      case DELTAS -> {
+        stats.resumesWithDeltas.increment();
+        c.epoch = r.epoch();
+        for (DocumentEvent e : r.deltas()) {
+          if (e.version() <= c.version) {
+            continue;
+          }
+          // As on the live path, the writer gets its ack in the delta's place.
+          if (!writes.reached(e)) {
+            sendDelta(e);
+          }
+          c.version = e.version();
+        }
+      }
+      case SNAPSHOT -> {
+        stats.resumesWithSnapshot.increment();
+        stats.snapshotsOut.increment();
+        c.epoch = r.epoch();
+        c.version = r.toVersion();
+        connection.reply(
+            ServerFrame.newBuilder()
+                .setSnapshot(
+                    Snapshot.newBuilder()
+                        .setDocument(doc)
+                        .setEpoch(r.epoch())
+                        .setVersion(r.toVersion())
+                        .putAllFields(r.fields()))
+                .build());
+        writes.covered(doc, c.epoch, c.version);
+      }
+      case UP_TO_DATE -> {
+        c.epoch = r.epoch();
+        c.version = r.toVersion();
+      }
+      case GONE -> cursors.remove(doc);
+      default -> throw new IllegalStateException("unknown sync mode " + r.mode());
+    }
+  }
+
+  private void sendLiveDelta(DocumentEvent e) {
+    stats.recordSyncLag(e.delta().getTimestampMs());
+    sendDelta(e);
+  }
+
+  private void sendDelta(DocumentEvent e) {
+    stats.deltasOut.increment();
+    connection.replyEncoded(e.frame());
+  }
+
+  private static SyncReport report(List<SyncResult> results) {
+    SyncReport.Builder b = SyncReport.newBuilder();
+    for (SyncResult r : results) {
+      b.addDocuments(r.toProto());
+    }
+    return b.build();
+  }
+
+  private static String rootMessage(Throwable t) {
+    while (t.getCause() != null) {
+      t = t.getCause();
+    }
+    return t.toString();
+  }
+}

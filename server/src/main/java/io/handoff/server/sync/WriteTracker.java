@@ -1,0 +1,135 @@
+package io.handoff.server.sync;
+
+import io.handoff.protocol.v1.Ack;
+import io.handoff.protocol.v1.ServerFrame;
+import io.handoff.server.session.Connection;
+import java.util.Iterator;
+import java.util.LinkedHashMap;
+import java.util.Map;
+
+/**
+ * One connection's writes sent to the store and not yet acked, and the one place that acks them
+ * ({@link #ack}). A write is acked exactly once: where the stream reaches its version (so the
+ * writer gets its Ack in the place the other devices get the Delta), when a snapshot covers it, or
+ * straight from the store's answer when the stream will not bring it (a duplicate, or a document
+ * this device does not follow). Event loop only.
+ */
+final class WriteTracker {
+  private final Connection connection;
+  private final LinkedHashMap<Long, InFlight> inFlight = new LinkedHashMap<>();
+
+  WriteTracker(Connection connection) {
+    this.connection = connection;
+  }
+
+  boolean has(long seq) {
+    return inFlight.containsKey(seq);
+  }
+
+  int size() {
+    return inFlight.size();
+  }
+
+  boolean isEmpty() {
+    return inFlight.isEmpty();
+  }
+
+  /** Tracks write {@code seq} of {@code document}, sent by request {@code requestId}. */
+  InFlight start(long seq, String document, long requestId) {
+    InFlight p = new InFlight(document, requestId);
+    inFlight.put(seq, p);
+    return p;
+  }
+
+  /** True while {@code p} is the unanswered write {@code seq} (not yet acked from the stream). */
+  boolean waiting(long seq, InFlight p) {
+    return inFlight.get(seq) == p;
+  }
+
+  /** Stops tracking {@code seq}: the write was refused or failed and is answered with an error. */
+  void forget(long seq) {
+    inFlight.remove(seq);
+  }
+
+  /**
+   * The stream reached event {@code e}: if it is one of this device's writes in flight, acks it in
+   * the delta's place and returns true.
+   */
+  boolean reached(DocumentEvent e) {
+    if (!e.originDevice().equals(connection.deviceId())) {
+      return false;
+    }
+    InFlight p = inFlight.remove(e.originSeq());
+    if (p == null) {
+      return false;
+    }
+    ack(p, e.originSeq(), e.epoch(), e.version(), false);
+    return true;
+  }
+
+  /** The store applied {@code p} at {@code epoch}/{@code version}; its ack waits for the stream. */
+  void applied(InFlight p, long epoch, long version) {
+    p.epoch = epoch;
+    p.version = version;
+  }
+
+  /** Acks an applied write now, because the stream will not bring it to this device. */
+  void ackNow(long seq, InFlight p) {
+    inFlight.remove(seq);
+    ack(p, seq, p.epoch, p.version, false);
+  }
+
+  /** The store had applied write {@code seq} before: acks it as a duplicate. */
+  void duplicate(long seq, InFlight p, long epoch, long version) {
+    inFlight.remove(seq);
+    ack(p, seq, epoch, version, true);
+  }
+
+  /**
+   * Acks the applied writes of {@code doc} that a snapshot at {@code epoch}/{@code version} covers.
+   */
+  void covered(String doc, long epoch, long version) {
+    Iterator<Map.Entry<Long, InFlight>> it = inFlight.entrySet().iterator();
+    while (it.hasNext()) {
+      Map.Entry<Long, InFlight> en = it.next();
+      InFlight p = en.getValue();
+      if (p.version > 0 && p.document.equals(doc) && p.epoch == epoch && p.version <= version) {
+        it.remove();
+        ack(p, en.getKey(), p.epoch, p.version, false);
+      }
+    }
+  }
+
+  void clear() {
+    inFlight.clear();
+  }
+
+  /** The one place an Ack is sent. */
+  private void ack(InFlight p, long seq, long epoch, long version, boolean duplicate) {
+    connection.reply(
+        ServerFrame.newBuilder()
+            .setRequestId(p.requestId)
+            .setAck(
+                Ack.newBuilder()
+                    .setDocument(p.document)
+                    .setClientSeq(seq)
+                    .setEpoch(epoch)
+                    .setVersion(version)
+                    .setDuplicate(duplicate))
+            .build());
+  }
+
+  /** A write sent to the store and not yet acked. */
+  static final class InFlight {
+    final String document;
+    final long requestId;
+    // Where the store applied it; 0 until its answer.
+    long epoch;
+    long version;
+
+    InFlight(String document, long requestId) {
+      this.document = document;
+      this.requestId = requestId;
+    }
+  }
+}

@@ -1,0 +1,333 @@
+package io.handoff.server.transport;
+
+import io.handoff.protocol.CloseCode;
+import io.handoff.protocol.v1.ClientFrame;
+import io.handoff.protocol.v1.Disconnect;
+import io.handoff.protocol.v1.ServerFrame;
+import io.handoff.server.Scheduler;
+import io.handoff.server.ServerConfig;
+import io.handoff.server.ServerStats;
+import io.handoff.server.auth.Principal;
+import io.netty.buffer.Unpooled;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelInboundHandlerAdapter;
+import io.netty.channel.EventLoop;
+import io.netty.channel.socket.DuplexChannel;
+import io.netty.handler.codec.CorruptedFrameException;
+import io.netty.handler.codec.TooLongFrameException;
+import io.netty.handler.codec.compression.DecompressionException;
+import io.netty.handler.codec.http.websocketx.CloseWebSocketFrame;
+import io.netty.handler.codec.http.websocketx.CorruptedWebSocketFrameException;
+import io.netty.handler.codec.http.websocketx.PingWebSocketFrame;
+import io.netty.handler.codec.http.websocketx.WebSocketCloseStatus;
+import io.netty.handler.codec.http.websocketx.WebSocketServerProtocolHandler;
+import io.netty.handler.ssl.NotSslRecordException;
+import java.io.IOException;
+import java.util.concurrent.TimeUnit;
+import javax.net.ssl.SSLException;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * One connection's life at the transport: the handshake limit (from accept until the device's
+ * Hello), heartbeats, the mapping of errors to close codes (by exception type), flow control, and
+ * the close sequence. What the frames mean is the {@link Endpoint}'s business; this handler only
+ * passes them on. Event loop only, except where a method says otherwise.
+ */
+public final class ConnectionHandler extends ChannelInboundHandlerAdapter implements Link {
+  private static final Logger log = LoggerFactory.getLogger(ConnectionHandler.class);
+
+  private final ServerConfig config;
+  private final ServerStats stats;
+  private final Scheduler time;
+  private final Endpoint endpoint;
+
+  private ChannelHandlerContext ctx;
+  private EventLoop loop;
+  private Principal principal;
+  private boolean upgraded;
+  private boolean established;
+  private boolean reading = true;
+  private boolean closing;
+  private boolean closed;
+  // Heartbeats: when the device was last heard, whether it was pinged since, and the links of this
+  // event loop's list of connections (see Heartbeats).
+  private long lastReadNanos;
+  private boolean pinged;
+  private Heartbeats heartbeats;
+  ConnectionHandler hbPrev;
+  ConnectionHandler hbNext;
+
+  public ConnectionHandler(
+      ServerConfig config, ServerStats stats, Scheduler time, Endpoint endpoint) {
+    this.config = config;
+    this.stats = stats;
+    this.time = time;
+    this.endpoint = endpoint;
+  }
+
+  @Override
+  public void handlerAdded(ChannelHandlerContext ctx) {
+    this.ctx = ctx;
+    this.loop = ctx.channel().eventLoop();
+  }
+
+  @Override
+  public void channelActive(ChannelHandlerContext ctx) {
+    // The handshake limit runs from accept to Hello: a socket that upgrades and then says nothing
+    // holds no slot for longer than that.
+    time.schedule(
+        loop, this::handshakeDeadline, config.handshakeTimeout().toMillis(), TimeUnit.MILLISECONDS);
+    ctx.fireChannelActive();
+  }
+
+  private void handshakeDeadline() {
+    if (established || closing || closed) {
+      return;
+    }
+    if (!upgraded) {
+      ctx.close();
+      return;
+    }
+    stats.protocolErrorCloses.increment();
+    close(
+        CloseCode.PROTOCOL_ERROR,
+        "no Hello within " + config.handshakeTimeout().toMillis() + " ms of connecting");
+  }
+
+  @Override
+  public void channelReadComplete(ChannelHandlerContext ctx) {
+    // Every read from the socket, pongs and control frames included, counts as the device alive.
+    lastReadNanos = time.nanoTime();
+    pinged = false;
+    ctx.flush();
+    ctx.fireChannelReadComplete();
+  }
+
+  /**
+   * Called by this event loop's heartbeat timer: ping after one silent interval, close after two.
+   */
+  void checkHeartbeat(long now) {
+    if (closing || closed) {
+      return;
+    }
+    long silent = now - lastReadNanos;
+    long interval = config.heartbeatInterval().toNanos();
+    if (silent >= 2 * interval) {
+      stats.idleCloses.increment();
+      close(CloseCode.IDLE_TIMEOUT, "nothing received for two heartbeat intervals");
+    } else if (silent >= interval && !pinged) {
+      pinged = true;
+      ctx.writeAndFlush(new PingWebSocketFrame(Unpooled.EMPTY_BUFFER));
+    }
+  }
+
+  @Override
+  public void channelRead(ChannelHandlerContext ctx, Object msg) {
+    if (!(msg instanceof ClientFrame frame)) {
+      ctx.fireChannelRead(msg);
+      return;
+    }
+    if (!closing && !closed && upgraded) {
+      endpoint.frame(frame);
+    }
+  }
+
+  @Override
+  public void userEventTriggered(ChannelHandlerContext ctx, Object evt) {
+    if (evt instanceof WebSocketServerProtocolHandler.HandshakeComplete) {
+      principal = ctx.channel().attr(HttpRequestHandler.PRINCIPAL).getAndRemove();
+      if (principal == null) {
+        // Unreachable: the HTTP handler only forwards authenticated upgrades.
+        ctx.close();
+        return;
+      }
+      if (ctx.pipeline().get(HandoffChannelInitializer.HTTP_HANDLER) != null) {
+        ctx.pipeline().remove(HandoffChannelInitializer.HTTP_HANDLER);
+      }
+      ControlFrameHandler.install(ctx, HandoffChannelInitializer.WS_HANDLER);
+      upgraded = true;
+      stats.connectionsOpened.increment(); // At the upgrade: HTTP requests never count.
+      lastReadNanos = time.nanoTime();
+      heartbeats = Heartbeats.current();
+      heartbeats.add(this, loop, config.heartbeatInterval().toNanos(), time);
+      endpoint.opened(this);
+      return;
+    }
+    if (evt == HandoffChannelInitializer.DRAIN) {
+      if (upgraded && !closing && !closed) {
+        endpoint.drain();
+      }
+      return;
+    }
+    ctx.fireUserEventTriggered(evt);
+  }
+
+  @Override
+  public void channelWritabilityChanged(ChannelHandlerContext ctx) {
+    boolean writable = ctx.channel().isWritable();
+    // A device that does not read our pushes does not get its requests read either, so answers to
+    // them cannot pile up in the outbound buffer.
+    ctx.channel().config().setAutoRead(writable && reading);
+    if (writable && upgraded && !closing && !closed) {
+      endpoint.writable();
+    }
+    ctx.fireChannelWritabilityChanged();
+  }
+
+  @Override
+  public void channelInactive(ChannelHandlerContext ctx) {
+    if (heartbeats != null) {
+      heartbeats.remove(this);
+      heartbeats = null;
+    }
+    if (upgraded) {
+      stats.connectionsClosed.increment();
+    }
+    closed = true;
+    endpoint.closed();
+    ctx.fireChannelInactive();
+  }
+
+  @Override
+  public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+    for (Throwable t = cause; t != null; t = t.getCause()) {
+      CloseCode code = closeCodeFor(t);
+      if (code != null) {
+        stats.protocolErrorCloses.increment();
+        close(code, reasonFor(t, code));
+        return;
+      }
+    }
+    for (Throwable t = cause; t != null; t = t.getCause()) {
+      if (t instanceof SSLException || t instanceof NotSslRecordException) {
+        log.debug("TLS failure on {}: {}", ctx.channel(), t.toString());
+        ctx.close();
+        return;
+      }
+    }
+    if (cause instanceof IOException) {
+      log.debug("connection error on {}: {}", ctx.channel(), cause.toString());
+      ctx.close();
+      return;
+    }
+    log.warn("unexpected error on {}", ctx.channel(), cause);
+    close(CloseCode.INTERNAL_ERROR, "internal error");
+  }
+
+  /** The close code for a broken frame, by the exception's type; null if {@code t} is not one. */
+  private static CloseCode closeCodeFor(Throwable t) {
+    if (t instanceof ProtocolViolation v) {
+      return v.code();
+    }
+    if (t instanceof TooLongFrameException || t instanceof DecompressionException) {
+      return CloseCode.FRAME_TOO_LARGE;
+    }
+    if (t instanceof CorruptedWebSocketFrameException w) {
+      return w.closeStatus() == WebSocketCloseStatus.MESSAGE_TOO_BIG
+          ? CloseCode.FRAME_TOO_LARGE
+          : CloseCode.PROTOCOL_ERROR;
+    }
+    if (t instanceof CorruptedFrameException) {
+      return CloseCode.PROTOCOL_ERROR;
+    }
+    return null;
+  }
+
+  private String reasonFor(Throwable t, CloseCode code) {
+    if (t instanceof ProtocolViolation) {
+      return t.getMessage();
+    }
+    if (t instanceof DecompressionException) {
+      return "compressed frame inflates past " + config.maxFrameBytes() + " bytes";
+    }
+    if (code == CloseCode.FRAME_TOO_LARGE) {
+      return "frame larger than " + config.maxFrameBytes() + " bytes";
+    }
+    return "bad WebSocket frame: " + t.getMessage();
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Link
+  // ---------------------------------------------------------------------------------------------
+
+  @Override
+  public Principal principal() {
+    return principal;
+  }
+
+  @Override
+  public String remoteAddress() {
+    return ctx.channel().remoteAddress() instanceof java.net.InetSocketAddress a
+        ? a.getAddress().getHostAddress()
+        : "unknown";
+  }
+
+  @Override
+  public EventLoop eventLoop() {
+    return loop;
+  }
+
+  @Override
+  public void write(Object frame) {
+    ctx.write(frame);
+  }
+
+  @Override
+  public void flush() {
+    ctx.flush();
+  }
+
+  @Override
+  public boolean isWritable() {
+    return ctx.channel().isWritable();
+  }
+
+  @Override
+  public void established() {
+    established = true;
+  }
+
+  @Override
+  public void stopReading() {
+    reading = false;
+    ctx.channel().config().setAutoRead(false);
+  }
+
+  @Override
+  public void close(CloseCode code, String reason) {
+    if (closing || closed) {
+      return;
+    }
+    closing = true;
+    String shortReason = reason.length() > 120 ? reason.substring(0, 120) : reason;
+    if (upgraded) {
+      ctx.write(
+          ServerFrame.newBuilder()
+              .setDisconnect(
+                  Disconnect.newBuilder()
+                      .setCode(code.code())
+                      .setReason(reason)
+                      .setReconnect(code.reconnect()))
+              .build());
+    }
+    // Half-close after the close frame so that unread input does not turn our FIN into a reset
+    // that could destroy the close frame before the device reads it; input is discarded until the
+    // device closes too, or the close timeout cuts the channel.
+    ctx.writeAndFlush(new CloseWebSocketFrame(code.code(), shortReason))
+        .addListener(
+            f -> {
+              if (f.isSuccess() && ctx.channel() instanceof DuplexChannel duplex) {
+                duplex.shutdownOutput();
+              } else {
+                ctx.channel().close();
+              }
+            });
+    loop.schedule(
+        () -> {
+          ctx.channel().close();
+        },
+        config.closeTimeout().toMillis(),
+        TimeUnit.MILLISECONDS);
+  }
+}

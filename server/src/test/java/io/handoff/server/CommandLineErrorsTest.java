@@ -1,0 +1,325 @@
+package io.handoff.server;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.PrintWriter;
+import java.io.StringWriter;
+import java.net.InetAddress;
+import java.net.ServerSocket;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.Arguments;
+import org.junit.jupiter.params.provider.MethodSource;
+import picocli.CommandLine;
+
+/**
+ * Every configuration mistake a person makes at the command line, in a variable or in the file gets
+ * one line on stderr that names where the bad value came from, the value, and what is accepted,
+ * with exit code 2 (3 for an unreachable Redis) and no stack trace.
+ */
+class CommandLineErrorsTest {
+  private static final String SECRET = "s".repeat(40);
+  private static ServerSocket busy;
+  @TempDir static Path dir;
+
+  @BeforeAll
+  static void holdAPort() throws Exception {
+    busy = new ServerSocket(0, 1, InetAddress.getLoopbackAddress());
+    Files.writeString(dir.resolve("bad-heartbeat.properties"), "heartbeat=25x\n");
+    Files.writeString(dir.resolve("typo.properties"), "redis-ulr=redis://x:6379\n");
+  }
+
+  @AfterAll
+  static void release() throws Exception {
+    busy.close();
+  }
+
+  /** What is run, with which variables, the exit code, and fragments the message must contain. */
+  record Case(
+      String name, List<String> args, Map<String, String> env, int exit, List<String> says) {
+    @Override
+    public String toString() {
+      return name;
+    }
+  }
+
+  private static Case c(
+      String name, String args, Map<String, String> env, int exit, String... says) {
+    return new Case(name, List.of(args.split(" ")), env, exit, List.of(says));
+  }
+
+  static Stream<Arguments> cases() {
+    String port = Integer.toString(busy.getLocalPort());
+    String heartbeatFile = dir.resolve("bad-heartbeat.properties").toString();
+    String typoFile = dir.resolve("typo.properties").toString();
+    List<Case> all = new ArrayList<>();
+    all.add(
+        c(
+            "port in use",
+            "--host 127.0.0.1 --port " + port,
+            Map.of(),
+            2,
+            "cannot listen on 127.0.0.1:" + port,
+            "(--port)",
+            "already in use",
+            "choose a free port with --port"));
+    all.add(
+        c(
+            "port in use, from the variable",
+            "--host 127.0.0.1",
+            Map.of("HANDOFF_PORT", port),
+            2,
+            "HANDOFF_PORT (--port)",
+            "already in use"));
+    all.add(
+        c(
+            "admin port in use",
+            "--host 127.0.0.1 --port 0 --admin-port " + port,
+            Map.of(),
+            2,
+            "cannot listen on 127.0.0.1:" + port,
+            "(--admin-port)",
+            "already in use"));
+    all.add(
+        c(
+            "token with a short secret",
+            "token --jwt-secret short --user alice --device phone",
+            Map.of(),
+            2,
+            "--jwt-secret is 5 bytes long",
+            "at least 32 bytes",
+            "openssl rand -hex 32"));
+    all.add(
+        c(
+            "token with a bad lifetime",
+            "token --jwt-secret " + SECRET + " --user alice --device phone --ttl 1y",
+            Map.of(),
+            2,
+            "--ttl",
+            "'1y'",
+            "1m30s"));
+    all.add(
+        c(
+            "redis url without a scheme",
+            "--redis-url localhost:6379",
+            Map.of(),
+            2,
+            "--redis-url",
+            "'localhost:6379' is not a Redis URL",
+            "expected redis://host:port"));
+    all.add(
+        c(
+            "redis url from the variable without a host",
+            "",
+            Map.of("HANDOFF_REDIS_URL", "redis://"),
+            2,
+            "HANDOFF_REDIS_URL (--redis-url)",
+            "'redis://'",
+            "expected redis://host:port"));
+    all.add(
+        c(
+            "redis host that does not resolve",
+            "--redis-url redis://nosuchhost.invalid:6379",
+            Map.of(),
+            3,
+            "cannot connect to Redis at redis://nosuchhost.invalid:6379 (--redis-url)",
+            "unknown host nosuchhost.invalid"));
+    all.add(
+        c(
+            "heartbeat that is no duration",
+            "--heartbeat 25x",
+            Map.of(),
+            2,
+            "--heartbeat: '25x' is not a duration",
+            "500ms, 25s, 1m30s",
+            "PT25S"));
+    all.add(
+        c(
+            "heartbeat that is no duration, in the file",
+            "--config " + heartbeatFile,
+            Map.of(),
+            2,
+            "heartbeat in " + heartbeatFile + " (--heartbeat): '25x' is not a duration",
+            "1m30s"));
+    all.add(
+        c(
+            "heartbeat below its minimum, from the variable",
+            "",
+            Map.of("HANDOFF_HEARTBEAT", "5ms"),
+            2,
+            "HANDOFF_HEARTBEAT (--heartbeat): '5ms' is refused",
+            ">= 10ms"));
+    all.add(
+        c(
+            "short secret",
+            "--jwt-secret short",
+            Map.of(),
+            2,
+            "--jwt-secret is 5 bytes long",
+            "at least 32 bytes"));
+    all.add(
+        c(
+            "short secret from the variable",
+            "",
+            Map.of("HANDOFF_JWT_SECRET", "short"),
+            2,
+            "HANDOFF_JWT_SECRET (--jwt-secret) is 5 bytes long",
+            "at least 32 bytes"));
+    all.add(
+        c(
+            "port that is not a number, from the variable",
+            "",
+            Map.of("HANDOFF_PORT", "eighty"),
+            2,
+            "'--port'",
+            "'eighty' is not an int",
+            "HANDOFF_PORT"));
+    all.add(
+        c(
+            "port out of range",
+            "--port 70000",
+            Map.of(),
+            2,
+            "--port: '70000' is refused",
+            "0..65535"));
+    all.add(
+        c(
+            "a typo of a known variable",
+            "",
+            Map.of("HANDOFF_REDIS_ULR", "redis://x:6379"),
+            2,
+            "unknown environment variable HANDOFF_REDIS_ULR",
+            "did you mean HANDOFF_REDIS_URL?"));
+    all.add(
+        c(
+            "a typo of a known key in the file",
+            "--config " + typoFile,
+            Map.of(),
+            2,
+            "unknown key 'redis-ulr' in " + typoFile,
+            "did you mean redis-url?"));
+    all.add(
+        c(
+            "an admin host without a port",
+            "--admin-host 127.0.0.1",
+            Map.of(),
+            2,
+            "--admin-host needs --admin-port"));
+    return all.stream().map(Arguments::of);
+  }
+
+  @ParameterizedTest(name = "{0}")
+  @MethodSource("cases")
+  void badConfigurationGetsOneLineThatSaysWhatToChange(Case c) {
+    StringWriter out = new StringWriter();
+    StringWriter err = new StringWriter();
+    Map<String, String> env = new HashMap<>(c.env());
+    if (!c.args().contains("token")
+        && !c.args().contains("--jwt-secret")
+        && !env.containsKey("HANDOFF_JWT_SECRET")) {
+      env.put("HANDOFF_JWT_SECRET", SECRET);
+    }
+    String[] args = c.args().stream().filter(a -> !a.isEmpty()).toArray(String[]::new);
+    int exit = Main.run(args, env, new PrintWriter(out, true), new PrintWriter(err, true));
+    String said = err.toString();
+    assertEquals(c.exit(), exit, said);
+    for (String fragment : c.says()) {
+      assertTrue(said.contains(fragment), "expected '" + fragment + "' in: " + said);
+    }
+    assertFalse(said.contains("\tat "), "no stack trace: " + said);
+    assertFalse(said.contains("Exception"), "no exception names: " + said);
+  }
+
+  private static ServerConfig configure(Map<String, String> env, String... args) {
+    Main main = new Main();
+    CommandLine cl = new CommandLine(main);
+    cl.setDefaultValueProvider(ConfigSources.load(cl.getCommandSpec(), args, env));
+    cl.parseArgs(args);
+    return main.toConfig();
+  }
+
+  @Test
+  void kubernetesServiceVariablesDoNotStopANode() {
+    Map<String, String> env = new HashMap<>();
+    env.put("HANDOFF_JWT_SECRET", SECRET);
+    // What Kubernetes injects for a Service "handoff" with ports "ws" 8080 and "admin" 9090,
+    // and for a Service "handoff-admin".
+    env.put("HANDOFF_SERVICE_HOST", "10.96.0.11");
+    env.put("HANDOFF_SERVICE_PORT", "8080");
+    env.put("HANDOFF_SERVICE_PORT_WS", "8080");
+    env.put("HANDOFF_SERVICE_PORT_ADMIN", "9090");
+    env.put("HANDOFF_PORT", "tcp://10.96.0.11:8080");
+    env.put("HANDOFF_PORT_8080_TCP", "tcp://10.96.0.11:8080");
+    env.put("HANDOFF_PORT_8080_TCP_PROTO", "tcp");
+    env.put("HANDOFF_PORT_8080_TCP_PORT", "8080");
+    env.put("HANDOFF_PORT_8080_TCP_ADDR", "10.96.0.11");
+    env.put("HANDOFF_PORT_9090_TCP", "tcp://10.96.0.11:9090");
+    env.put("HANDOFF_ADMIN_SERVICE_HOST", "10.96.0.12");
+    env.put("HANDOFF_ADMIN_SERVICE_PORT", "9090");
+    env.put("HANDOFF_ADMIN_PORT", "tcp://10.96.0.12:9090");
+    env.put("HANDOFF_ADMIN_PORT_9090_TCP_ADDR", "10.96.0.12");
+    ServerConfig c = configure(env);
+    assertEquals(ServerConfig.DEFAULT_PORT, c.port(), "a service link is no port");
+    assertEquals(-1, c.adminPort(), "nor an admin port");
+
+    env.put("HANDOFF_PORT", "9000");
+    env.put("HANDOFF_HEARTBEAT", " 25 s ");
+    ServerConfig set = configure(env);
+    assertEquals(9000, set.port(), "a real HANDOFF_PORT is still read");
+    assertEquals(Duration.ofSeconds(25), set.heartbeatInterval(), "spaces are tolerated");
+  }
+
+  @Test
+  void durationsInTheFileTolerateSpaces() throws Exception {
+    Path file = dir.resolve("spaces.properties");
+    Files.writeString(file, "heartbeat=25 s \ndrain-timeout = 1m30s\njwt-secret=" + SECRET + "\n");
+    ServerConfig c = configure(Map.of(), "--config", file.toString());
+    assertEquals(Duration.ofSeconds(25), c.heartbeatInterval());
+    assertEquals(Duration.ofSeconds(90), c.drainTimeout());
+  }
+
+  @Test
+  void helpGroupsOptionsWithTheirDefaultsAndVariables() {
+    StringWriter out = new StringWriter();
+    int exit =
+        Main.run(
+            new String[] {"--help"},
+            Map.of(),
+            new PrintWriter(out, true),
+            new PrintWriter(new StringWriter(), true));
+    String help = out.toString();
+    assertEquals(0, exit);
+    int at = -1;
+    for (String group : HelpLayout.GROUPS.keySet()) {
+      int next = help.indexOf("\n" + group + ":\n");
+      assertTrue(next > at, group + " after the one before it in:\n" + help);
+      at = next;
+    }
+    assertTrue(help.contains("--heartbeat <DURATION>"), help);
+    assertTrue(help.contains("Default: 25s.  Env: HANDOFF_HEARTBEAT."), help);
+    assertTrue(help.contains("Env: HANDOFF_ADMIN_PORT."), help);
+    assertFalse(help.contains("\nOther:\n"), "every option is in a group:\n" + help);
+    Main main = new Main();
+    for (var o : new CommandLine(main).getCommandSpec().options()) {
+      String key = o.longestName().replaceFirst("^--", "");
+      if (!key.equals("help") && !key.equals("version")) {
+        assertTrue(HelpLayout.shown().contains(key), key + " is in a group");
+        assertTrue(
+            help.contains("Env: " + ConfigSources.envName(key)), key + " names its variable");
+      }
+    }
+  }
+}

@@ -1,0 +1,75 @@
+package io.handoff.server;
+
+import static io.handoff.server.TestServer.token;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.handoff.protocol.CloseCode;
+import io.handoff.protocol.v1.ClientFrame;
+import io.handoff.protocol.v1.Ping;
+import io.handoff.protocol.v1.ServerFrame;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+
+/**
+ * A connection holds a slot from its upgrade on: it must say Hello within the handshake limit, and
+ * while it has not, it counts toward its user's connection limit.
+ */
+class HandshakeLimitTest {
+  private static final Duration LIMIT = Duration.ofSeconds(5);
+
+  @Test
+  void socketThatUpgradesAndNeverSaysHelloIsClosedAtTheHandshakeLimit() throws Exception {
+    FakeScheduler time = new FakeScheduler();
+    try (TestServer server = TestServer.start(time, b -> b.handshakeTimeout(LIMIT));
+        RawSocket silent = RawSocket.connect(server.port(), token("h1", "phone"), 0);
+        TestDevice polite = TestDevice.connect(server.port(), token("h1", "tv"))) {
+      polite.hello();
+      time.advance(LIMIT);
+      assertEquals(CloseCode.PROTOCOL_ERROR.code(), silent.readUntilClose());
+      // A device that said Hello in time is not affected.
+      long id = polite.send(ClientFrame.newBuilder().setPing(Ping.newBuilder().setNonce(7)));
+      assertEquals(7, polite.next(f -> f.getRequestId() == id).getPong().getNonce());
+      assertFalse(polite.isClosed());
+      assertEquals(1, server.server.stats().protocolErrorCloses.sum());
+    }
+  }
+
+  @Test
+  void socketsWithoutHelloCountTowardTheUsersConnectionLimit() throws Exception {
+    int max = 4;
+    int sockets = 500;
+    List<RawSocket> open = new ArrayList<>();
+    try (TestServer server =
+        TestServer.start(
+            b -> b.maxConnectionsPerUser(max).handshakeTimeout(Duration.ofMinutes(5)))) {
+      try {
+        String token = token("h2", "phone");
+        for (int i = 0; i < sockets; i++) {
+          open.add(RawSocket.connect(server.port(), token, 0));
+        }
+        // The first ones hold the user's slots; every later one is closed at once.
+        for (int i = max; i < sockets; i++) {
+          assertEquals(CloseCode.POLICY_VIOLATION.code(), open.get(i).readUntilClose(), "#" + i);
+        }
+        ServerStats stats = server.server.stats();
+        Conditions.await(
+            "only the first " + max + " sockets stay open",
+            () -> stats.connectionsOpened.sum() - stats.connectionsClosed.sum() == max,
+            Duration.ofSeconds(10));
+        // A device of another user still gets in.
+        try (TestDevice other = TestDevice.connect(server.port(), token("h3", "phone"))) {
+          ServerFrame w = other.hello();
+          assertTrue(w.hasWelcome(), w.toString());
+        }
+      } finally {
+        for (RawSocket s : open) {
+          s.close();
+        }
+      }
+    }
+  }
+}

@@ -1,0 +1,87 @@
+package io.handoff.server;
+
+import static io.handoff.server.TestServer.token;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.google.protobuf.ByteString;
+import io.handoff.protocol.CloseCode;
+import io.handoff.protocol.v1.Activity;
+import io.handoff.protocol.v1.ClientFrame;
+import io.handoff.protocol.v1.Hello;
+import io.handoff.protocol.v1.OfferActivity;
+import io.handoff.protocol.v1.Ping;
+import io.handoff.protocol.v1.ServerFrame;
+import io.handoff.server.handoff.HandoffLimits;
+import java.time.Duration;
+import org.junit.jupiter.api.Test;
+
+/**
+ * Every push goes through the connection's one outbox and its byte bound, not only document events:
+ * a device that stops reading while it is offered activities and told of presence is closed as a
+ * slow consumer instead of making the node buffer for it without bound.
+ */
+class OutboxBoundTest {
+  private static final long MAX_QUEUED_BYTES = 256 * 1024;
+  private static final int PAYLOAD = 64 * 1024;
+
+  @Test
+  void deviceThatStopsReadingWhileReceivingOffersAndPresenceIsClosedAsSlow() throws Exception {
+    try (TestServer server =
+            TestServer.start(
+                b ->
+                    b.maxQueuedBytes(MAX_QUEUED_BYTES)
+                        .writeBufferWaterMark(16 * 1024, 64 * 1024)
+                        .handoffLimits(
+                            HandoffLimits.builder()
+                                .maxActivityPayloadBytes(PAYLOAD)
+                                .maxLiveOffersPerUser(1000)
+                                .maxRequestsPerSecond(1_000_000)
+                                .build()));
+        RawSocket tv = RawSocket.connect(server.port(), token("o1", "tv"), 4096);
+        TestDevice phone = TestDevice.connect(server.port(), token("o1", "phone"))) {
+      tv.send(ClientFrame.newBuilder().setHello(Hello.getDefaultInstance()).build());
+      phone.hello();
+      ServerStats stats = server.server.stats();
+      Activity big =
+          Activity.newBuilder()
+              .setKind("video")
+              .setTitle("Episode 3")
+              .setPayload(ByteString.copyFrom(new byte[PAYLOAD]))
+              .build();
+      // Offers to the tv, each a prompt of 64 KiB it never reads, and a laptop coming and going.
+      for (int i = 1; i <= 1000 && stats.slowConsumerCloses.sum() == 0; i++) {
+        long id =
+            phone.send(
+                ClientFrame.newBuilder()
+                    .setOfferActivity(
+                        OfferActivity.newBuilder()
+                            .setTargetDevice("tv")
+                            .setActivity(big)
+                            .setTtlMs(600_000)));
+        assertTrue(phone.next(f -> f.getRequestId() == id).hasOfferCreated());
+        if (i % 50 == 0) {
+          try (TestDevice laptop = TestDevice.connect(server.port(), token("o1", "laptop"))) {
+            laptop.hello();
+          }
+        }
+      }
+      Conditions.await(
+          "the tv is closed as a slow consumer",
+          () -> stats.slowConsumerCloses.sum() == 1,
+          Duration.ofSeconds(10));
+      // The close frame queues behind the unread data, so the device sees it only if it reads
+      // before the close timeout cuts the connection.
+      int code = tv.readUntilClose();
+      assertTrue(code == CloseCode.SLOW_CONSUMER.code() || code == -1, "close code " + code);
+      // The phone, which reads, was never in danger.
+      long id = phone.send(ClientFrame.newBuilder().setPing(Ping.newBuilder().setNonce(3)));
+      ServerFrame pong = phone.next(f -> f.getRequestId() == id);
+      assertEquals(3, pong.getPong().getNonce());
+      assertEquals(1, stats.slowConsumerCloses.sum());
+      assertTrue(
+          stats.maxQueuedBytes.get() <= MAX_QUEUED_BYTES + PAYLOAD + 1024,
+          "what waited for the tv stayed bounded: " + stats.maxQueuedBytes.get());
+    }
+  }
+}

@@ -1,0 +1,99 @@
+package io.handoff.server.engine.memory;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.google.protobuf.ByteString;
+import io.handoff.protocol.v1.Activity;
+import io.handoff.protocol.v1.FieldOp;
+import io.handoff.protocol.v1.Offer;
+import io.handoff.protocol.v1.OfferOutcome;
+import io.handoff.protocol.v1.Write;
+import io.handoff.server.MutableClock;
+import io.handoff.server.engine.StoreLimits;
+import io.handoff.server.handoff.HandoffStore;
+import io.handoff.server.sync.Broker;
+import java.time.Duration;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The memory engine holds what is live or retained, never one entry per user ever seen: users come
+ * and go in waves, the test's clock moves past every retention, and each sweep brings every map
+ * back to the users still active.
+ */
+class MemoryEngineBoundsTest {
+  private static final int USERS = 100_000;
+  private static final int WAVES = 10;
+  private static final StoreLimits LIMITS = StoreLimits.builder().build();
+  // Longer than every retention: idle TTL, presence, ended offers, activities.
+  private static final Duration GONE =
+      LIMITS
+          .idleTtl()
+          .plus(HandoffStore.PRESENCE_RETENTION)
+          .plus(HandoffStore.ENDED_RETENTION)
+          .plusDays(1);
+
+  private final MutableClock clock = new MutableClock(1_700_000_000_000L);
+
+  @Test
+  void memoryStaysBoundedAfterAHundredThousandUsersComeAndGo() {
+    MemoryEngine engine = new MemoryEngine(LIMITS, clock);
+    try {
+      int perWave = USERS / WAVES;
+      for (int wave = 0; wave < WAVES; wave++) {
+        for (int i = 0; i < perWave; i++) {
+          visit(engine, "u" + wave + "-" + i);
+        }
+        assertEquals(perWave + (wave == 0 ? 0 : 1), engine.handoff().users(), "while they stay");
+        clock.advance(GONE);
+        visit(engine, "stayer"); // active right before the sweep: kept
+        engine.sweep(clock.instant()).join();
+        assertEquals(1, engine.store().users(), "documents after wave " + wave);
+        assertEquals(1, engine.sessions().users(), "device sessions after wave " + wave);
+        assertEquals(1, engine.handoff().users(), "handoff state after wave " + wave);
+        assertEquals(0, engine.broker().subscribedUsers(), "broker subscribers");
+      }
+      assertTrue(engine.store().holds("stayer"));
+      assertTrue(engine.handoff().holds("stayer"));
+    } finally {
+      engine.close();
+    }
+  }
+
+  /** One user's visit: connects, writes, signs in, offers, accepts, goes offline, leaves. */
+  private void visit(MemoryEngine engine, String user) {
+    Broker.Subscription sub = engine.broker().subscribe(user, e -> {});
+    engine
+        .store()
+        .write(
+            user,
+            "phone",
+            Write.newBuilder()
+                .setDocument("player")
+                .setClientSeq(clock.millis())
+                .addOps(FieldOp.newBuilder().setField("t").setSet(ByteString.copyFromUtf8("42")))
+                .build())
+        .join();
+    engine.sessions().create(user, "s-" + user, "phone", "Phone", "ios", new byte[] {1}).join();
+    HandoffStore handoff = engine.handoff();
+    handoff
+        .putActivity(user, Activity.newBuilder().setDeviceId("phone").build(), Duration.ofDays(1))
+        .join();
+    handoff.online(user, "phone", "c", Duration.ofSeconds(30), 8).join();
+    String offerId = "o-" + clock.millis();
+    handoff
+        .createOffer(
+            user,
+            Offer.newBuilder()
+                .setOfferId(offerId)
+                .setFromDevice("phone")
+                .setCreatedMs(clock.millis())
+                .setExpiresMs(clock.millis() + 60_000)
+                .build(),
+            8)
+        .join();
+    handoff.endOffer(user, offerId, "tv", OfferOutcome.ACCEPTED).join();
+    handoff.offline(user, "phone", "c").join();
+    sub.close();
+  }
+}

@@ -1,0 +1,25 @@
+package io.handoff.server.engine.redis;
+
+import io.handoff.server.MutableClock;
+import io.handoff.server.RedisProcess;
+import io.handoff.server.engine.Engine;
+import io.handoff.server.engine.ErasureContractTest;
+import io.handoff.server.engine.StoreLimits;
+import java.util.List;
+import java.util.UUID;
+
+class RedisErasureContractTest extends ErasureContractTest {
+  private final String prefix = "test-" + UUID.randomUUID() + ":";
+
+  @Override
+  protected Engine newEngine(StoreLimits limits, MutableClock clock) {
+    return RedisEngine.connect(RedisProcess.sharedUrl(), prefix, limits, clock);
+  }
+
+  /** Every key of the user in the keyspace, found with SCAN. */
+  @Override
+  protected List<String> tracesOf(String userId) {
+    return RedisKeyspace.keys(
+        List.of(RedisProcess.sharedUrl()), RedisKeyspace.userKeys(prefix, userId));
+  }
+}
