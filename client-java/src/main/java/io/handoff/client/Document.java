@@ -59,10 +59,24 @@ public final class Document {
   private volatile State state = State.EMPTY;
   // Event loop only: a Resync was sent for this document and its SyncReport has not arrived.
   boolean resyncInFlight;
+  // Event loop only: the server's fingerprint of version fingerprintVersion of this replica.
+  private long fingerprint;
+  private long fingerprintVersion;
 
   Document(String name, SyncEngine engine) {
     this.name = name;
     this.engine = engine;
+  }
+
+  /** Remembers the server's fingerprint of {@code version}, just applied. Event loop. */
+  void fingerprint(long version, long fingerprint) {
+    this.fingerprintVersion = version;
+    this.fingerprint = fingerprint;
+  }
+
+  /** The fingerprint of {@code version} if known, else 0. Event loop. */
+  long fingerprintAt(long version) {
+    return version != 0 && version == fingerprintVersion ? fingerprint : 0;
   }
 
   /** The document's name. */

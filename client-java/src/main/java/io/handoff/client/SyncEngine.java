@@ -327,7 +327,7 @@ final class SyncEngine {
     for (Document d : documents.values()) {
       Document.State s = d.state();
       if (s.version > 0) {
-        hello.addPositions(position(d.name(), s));
+        hello.addPositions(position(d, s));
       }
     }
     l.channel.send(ClientFrame.newBuilder().setHello(hello).build());
@@ -565,6 +565,10 @@ final class SyncEngine {
       requestResync(l, d, s);
       return;
     }
+    if (diverged(d, s, delta)) {
+      requestResync(l, d, s);
+      return;
+    }
     if (delta.getVersion() <= s.version) {
       return;
     }
@@ -573,6 +577,7 @@ final class SyncEngine {
       return;
     }
     d.apply(delta.getEpoch(), delta.getVersion(), delta.getOpsList());
+    d.fingerprint(delta.getVersion(), delta.getFingerprint());
     if (!listeners.isEmpty()) {
       emit(DocumentChange.delta(delta, now));
     }
@@ -590,6 +595,7 @@ final class SyncEngine {
   private void onSnapshot(Snapshot snapshot, long now) {
     Document d = document(snapshot.getDocument());
     d.replace(snapshot.getEpoch(), snapshot.getVersion(), snapshot.getFieldsMap());
+    d.fingerprint(snapshot.getVersion(), snapshot.getFingerprint());
     d.resyncInFlight = false;
     Document.State s = d.state();
     emit(DocumentChange.snapshot(d.name(), s.epoch, s.version, s.fields, now));
@@ -610,6 +616,7 @@ final class SyncEngine {
     // included, by itself. Applying the ops out of order would corrupt the replica.
     if (contiguous) {
       d.apply(ack.getEpoch(), ack.getVersion(), w.ops);
+      d.fingerprint(ack.getVersion(), ack.getFingerprint());
       if (!listeners.isEmpty()) {
         emit(
             DocumentChange.ownWrite(
@@ -633,7 +640,7 @@ final class SyncEngine {
     d.resyncInFlight = true;
     l.channel.send(
         ClientFrame.newBuilder()
-            .setResync(Resync.newBuilder().addPositions(position(d.name(), s)))
+            .setResync(Resync.newBuilder().addPositions(position(d, s)))
             .build());
   }
 
@@ -675,12 +682,31 @@ final class SyncEngine {
     }
   }
 
-  private static Position position(String document, Document.State s) {
+  private static Position position(Document d, Document.State s) {
     return Position.newBuilder()
-        .setDocument(document)
+        .setDocument(d.name())
         .setEpoch(s.epoch)
         .setVersion(s.version)
+        .setFingerprint(d.fingerprintAt(s.version))
         .build();
+  }
+
+  /**
+   * True when {@code delta} shows that the server's history of the document is not the one this
+   * replica holds: the server gave this replica's version, or wrote the next one on top of, another
+   * write (it lost history in a failover). The replica must then Resync from its position, which
+   * the server answers with a snapshot. Unknown fingerprints (0) never count as a difference.
+   */
+  private static boolean diverged(Document d, Document.State s, Delta delta) {
+    long mine = d.fingerprintAt(s.version);
+    if (mine == 0 || s.version == 0 || delta.getEpoch() != s.epoch) {
+      return false;
+    }
+    long theirs =
+        delta.getVersion() == s.version
+            ? delta.getFingerprint()
+            : delta.getVersion() == s.version + 1 ? delta.getPreviousFingerprint() : 0;
+    return theirs != 0 && theirs != mine;
   }
 
   /** One connection attempt. Callbacks from an attempt that is no longer current are ignored. */

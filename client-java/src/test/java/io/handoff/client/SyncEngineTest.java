@@ -19,6 +19,8 @@ import io.handoff.protocol.v1.ClientFrame;
 import io.handoff.protocol.v1.DocumentSync;
 import io.handoff.protocol.v1.ErrorCode;
 import io.handoff.protocol.v1.Position;
+import io.handoff.protocol.v1.ServerFrame;
+import io.handoff.protocol.v1.Snapshot;
 import io.handoff.protocol.v1.Write;
 import java.net.URI;
 import java.time.Duration;
@@ -872,5 +874,65 @@ class SyncEngineTest {
     assertEquals(1, listener.errors.size());
     assertTrue(listener.errors.get(0).getMessage().contains("token service down"));
     assertEquals(1, scheduler.pending().size());
+  }
+
+  // ---- divergence ----
+
+  private static ServerFrame fingerprinted(ServerFrame delta, long fingerprint, long previous) {
+    return delta.toBuilder()
+        .setDelta(
+            delta.getDelta().toBuilder()
+                .setFingerprint(fingerprint)
+                .setPreviousFingerprint(previous))
+        .build();
+  }
+
+  @Test
+  void deltaWrittenOnAnotherHistoryIsNotAppliedButResyncsFromTheFingerprintedPosition() {
+    FakeChannel channel = connected(0);
+    channel.receive(fingerprinted(delta("cart", EPOCH, 1, set("f", "v1")), 11, 0));
+    channel.receive(fingerprinted(delta("cart", EPOCH, 2, set("f", "v2")), 12, 11));
+    channel.drain();
+
+    // The server lost our v2 and wrote v3 on top of its own, other v2.
+    channel.receive(fingerprinted(delta("cart", EPOCH, 3, set("f", "other")), 33, 22));
+
+    List<ClientFrame> sent = channel.drain();
+    assertEquals(1, sent.size(), () -> "expected one Resync, got " + sent);
+    Position position = sent.get(0).getResync().getPositions(0);
+    assertEquals(2, position.getVersion());
+    assertEquals(12, position.getFingerprint());
+    assertEquals(2, engine.lastVersion("cart"), "a delta of another history must not be applied");
+    assertEquals(bytes("v2"), engine.document("cart").get("f"));
+
+    channel.receive(
+        snapshot("cart", EPOCH, 3, Map.of("f", bytes("other"))).toBuilder()
+            .setSnapshot(
+                Snapshot.newBuilder()
+                    .setDocument("cart")
+                    .setEpoch(EPOCH)
+                    .setVersion(3)
+                    .putFields("f", bytes("other"))
+                    .setFingerprint(33)
+                    .setReason(DocumentSync.Reason.DIVERGED))
+            .build());
+    channel.receive(fingerprinted(delta("cart", EPOCH, 4, set("f", "v4")), 44, 33));
+    assertEquals(4, engine.lastVersion("cart"));
+    assertEquals(bytes("v4"), engine.document("cart").get("f"));
+    assertTrue(channel.drain().isEmpty(), "a delta on the snapshot's history applies");
+  }
+
+  @Test
+  void sameVersionWithAnotherFingerprintResyncsAndUnknownFingerprintsDoNot() {
+    FakeChannel channel = connected(0);
+    channel.receive(fingerprinted(delta("cart", EPOCH, 1, set("f", "v1")), 11, 0));
+    channel.receive(delta("cart", EPOCH, 2, set("f", "v2"))); // From a server without them.
+    assertEquals(2, engine.lastVersion("cart"));
+    assertTrue(channel.drain().isEmpty());
+    channel.receive(fingerprinted(delta("cart", EPOCH, 3, set("f", "v3")), 33, 22));
+    assertEquals(3, engine.lastVersion("cart"), "an unknown fingerprint is no difference");
+
+    channel.receive(fingerprinted(delta("cart", EPOCH, 3, set("f", "w3")), 99, 22));
+    assertEquals(1, channel.drain().size(), "our v3 is not the server's v3");
   }
 }

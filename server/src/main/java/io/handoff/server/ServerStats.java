@@ -31,6 +31,14 @@ public final class ServerStats {
   public final LongAdder protocolErrorCloses = new LongAdder();
   public final LongAdder idleCloses = new LongAdder();
 
+  /**
+   * Snapshots sent because the device's copy was not the store's: same epoch but another history
+   * (the store lost writes the device had), and a new epoch (the store lost the whole history).
+   */
+  public final LongAdder divergenceResyncs = new LongAdder();
+
+  public final LongAdder epochResyncs = new LongAdder();
+
   // Device sessions and tokens.
   public final LongAdder signIns = new LongAdder();
   public final LongAdder signInsRefused = new LongAdder();
@@ -119,6 +127,14 @@ public final class ServerStats {
         protocolErrorCloses,
         "connections closed for bad frames");
     counter(registry, "handoff.idle.closes", idleCloses, "connections closed for silence");
+    FunctionCounter.builder("handoff.divergence.resyncs", divergenceResyncs, LongAdder::doubleValue)
+        .tag("reason", "diverged")
+        .description("snapshots sent to devices whose copy differed from the store's history")
+        .register(registry);
+    FunctionCounter.builder("handoff.divergence.resyncs", epochResyncs, LongAdder::doubleValue)
+        .tag("reason", "epoch_changed")
+        .description("snapshots sent to devices whose copy differed from the store's history")
+        .register(registry);
     counter(registry, "handoff.sign.ins", signIns, "device sessions created (POST /v1/sessions)");
     counter(registry, "handoff.sign.ins.refused", signInsRefused, "sign-ins refused");
     counter(registry, "handoff.refreshes", refreshes, "refresh-token rotations (POST /v1/token)");
@@ -181,6 +197,15 @@ public final class ServerStats {
         .tag("outcome", outcome)
         .description("handoff offers by how they ended")
         .register(r);
+  }
+
+  /** Counts a snapshot sent for {@code reason} if it was a resync after lost history. */
+  public void countResync(io.handoff.protocol.v1.DocumentSync.Reason reason) {
+    switch (reason) {
+      case DIVERGED -> divergenceResyncs.increment();
+      case EPOCH_CHANGED -> epochResyncs.increment();
+      default -> {}
+    }
   }
 
   /** Records one handoff: {@code millis} from the offer's creation to its accept. */

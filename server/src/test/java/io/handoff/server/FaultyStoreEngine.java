@@ -115,8 +115,8 @@ final class FaultyStoreEngine implements Engine {
 
     @Override
     public CompletableFuture<SyncResult> read(
-        String userId, String document, long epoch, long version) {
-      return real.read(userId, document, epoch, version);
+        String userId, String document, long epoch, long version, long fingerprint) {
+      return real.read(userId, document, epoch, version, fingerprint);
     }
 
     @Override

@@ -7,6 +7,8 @@ package io.handoff.server.sync;
 final class Cursor {
   long epoch;
   long version;
+  // The fingerprint of version, as the device was sent it; 0 when unknown.
+  long fingerprint;
   // A read from history is under way; events of the document are dropped meanwhile.
   boolean syncing;
   // The highest version seen while syncing: the read is repeated until it caught up.

@@ -256,21 +256,9 @@ public final class DocumentSession {
       return; // Already acked in the stream.
     }
     if (err != null) {
-      writes.forget(seq);
-      log.warn(
-          "write of {}/{} failed: {}",
-          connection.userId(),
-          connection.deviceId(),
-          rootMessage(err));
-      error(
-          p.requestId,
-          ErrorCode.UNAVAILABLE,
-          "the store could not apply the write; nothing was changed, re-send it",
-          p.document,
-          seq,
-          0,
-          0,
-          true);
+      writes.forget(seq); // Not logged: the store logs its state changes, not every failed write.
+      ErrorCode code = StoreFailures.code(err);
+      error(p.requestId, code, StoreFailures.message(code), p.document, seq, 0, 0, true);
     } else if (!out.isApplied()) {
       writes.forget(seq);
       stats.writesRefused.increment();
@@ -284,10 +272,10 @@ public final class DocumentSession {
           out.version(),
           out.error() == ErrorCode.UNAVAILABLE);
     } else if (out.duplicate()) {
-      writes.duplicate(seq, p, out.epoch(), out.version());
+      writes.duplicate(seq, p, out.epoch(), out.version(), out.fingerprint());
     } else {
       stats.writesApplied.increment();
-      writes.applied(p, out.epoch(), out.version());
+      writes.applied(p, out.epoch(), out.version(), out.fingerprint());
       Cursor c = cursors.get(p.document);
       if (!follow.follows(p.document)
           || (c != null && !c.syncing && c.epoch == p.epoch && c.version >= p.version)) {
@@ -341,10 +329,17 @@ public final class DocumentSession {
       Cursor c = cursors.computeIfAbsent(p.getDocument(), k -> new Cursor());
       c.epoch = p.getEpoch();
       c.version = p.getVersion();
+      c.fingerprint = p.getFingerprint();
       c.syncing = true;
       c.generation++;
       claimed.put(p.getDocument(), c);
-      reads.add(store.read(connection.userId(), p.getDocument(), p.getEpoch(), p.getVersion()));
+      reads.add(
+          store.read(
+              connection.userId(),
+              p.getDocument(),
+              p.getEpoch(),
+              p.getVersion(),
+              p.getFingerprint()));
     }
     CompletableFuture<List<SyncResult>> all =
         CompletableFuture.allOf(reads.toArray(new CompletableFuture<?>[0]))
@@ -419,6 +414,7 @@ public final class DocumentSession {
       if (e.version() == 1) {
         c.epoch = e.epoch();
         c.version = 1;
+        c.fingerprint = e.delta().getFingerprint();
         if (!acked) {
           sendLiveDelta(e);
         }
@@ -437,11 +433,14 @@ public final class DocumentSession {
       fetch(doc, c, e.version());
       return;
     }
-    if (e.version() <= c.version) {
+    // Another history than the device's: the fetch below answers with a snapshot.
+    boolean diverged = CursorCheck.diverged(c.version, c.fingerprint, e.delta());
+    if (e.version() <= c.version && !diverged) {
       return;
     }
-    if (e.version() == c.version + 1) {
+    if (e.version() == c.version + 1 && !diverged) {
       c.version++;
+      c.fingerprint = e.delta().getFingerprint();
       if (!acked) {
         sendLiveDelta(e);
       }
@@ -492,7 +491,7 @@ public final class DocumentSession {
     c.maxSeen = Math.max(c.maxSeen, seen);
     long generation = ++c.generation;
     connection.onLoop(
-        store.read(connection.userId(), doc, c.epoch, c.version),
+        store.read(connection.userId(), doc, c.epoch, c.version, c.fingerprint),
         (result, err) -> {
           if (cursors.get(doc) != c || c.generation != generation) {
             return;
@@ -540,13 +539,16 @@ public final class DocumentSession {
             sendDelta(e);
           }
           c.version = e.version();
+          c.fingerprint = e.delta().getFingerprint();
         }
       }
       case SNAPSHOT -> {
         stats.resumesWithSnapshot.increment();
         stats.snapshotsOut.increment();
+        stats.countResync(r.reason());
         c.epoch = r.epoch();
         c.version = r.toVersion();
+        c.fingerprint = r.fingerprint();
         connection.reply(
             ServerFrame.newBuilder()
                 .setSnapshot(
@@ -554,13 +556,16 @@ public final class DocumentSession {
                         .setDocument(doc)
                         .setEpoch(r.epoch())
                         .setVersion(r.toVersion())
-                        .putAllFields(r.fields()))
+                        .putAllFields(r.fields())
+                        .setFingerprint(r.fingerprint())
+                        .setReason(r.reason()))
                 .build());
         writes.covered(doc, c.epoch, c.version);
       }
       case UP_TO_DATE -> {
         c.epoch = r.epoch();
         c.version = r.toVersion();
+        c.fingerprint = r.fingerprint();
       }
       case GONE -> cursors.remove(doc);
       default -> throw new IllegalStateException("unknown sync mode " + r.mode());

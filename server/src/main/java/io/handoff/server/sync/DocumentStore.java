@@ -26,8 +26,15 @@ import java.util.concurrent.CompletableFuture;
  *       changes nothing. Outcomes are remembered for {@link StoreLimits#seqWindow()} writes per
  *       device; an older client_seq is refused with STALE_SEQUENCE.
  *   <li><b>Bounds.</b> Every limit of {@link StoreLimits} is enforced and named in the refusal.
- *   <li><b>Failure.</b> When the store cannot be reached the future fails and nothing was applied
- *       (the client re-sends the same write later). Futures may complete on any thread.
+ *   <li><b>Fingerprints.</b> Every applied version gets a {@link Fingerprint}, computed in the same
+ *       atomic step as the write and kept with the version and its history entry; deltas carry it
+ *       and the previous version's.
+ *   <li><b>Failure.</b> When the store certainly did not apply a write (it could not be reached
+ *       before sending, or it refused the command) the future fails with {@link
+ *       StoreUnavailableException}; when the write's fate is unknown (a timeout, or the connection
+ *       was lost after sending) it fails with {@link OutcomeUnknownException}. Either way the
+ *       client may re-send the same write: writes are idempotent. Futures may complete on any
+ *       thread.
  * </ul>
  *
  * <p>Implementations are thread-safe. The user id always comes from the authenticated token, never
@@ -44,7 +51,19 @@ public interface DocumentStore extends AutoCloseable {
    * there is nothing newer, GONE when the document does not exist. {@code epoch == 0} (no position)
    * always gives a snapshot of an existing document.
    */
-  CompletableFuture<SyncResult> read(String userId, String document, long epoch, long version);
+  default CompletableFuture<SyncResult> read(
+      String userId, String document, long epoch, long version) {
+    return read(userId, document, epoch, version, Fingerprint.UNKNOWN);
+  }
+
+  /**
+   * {@link #read} from a position that also names the {@link Fingerprint} of its version. A
+   * position of the current epoch whose version is beyond the document's, or whose fingerprint is
+   * not the document's for that version, gets a SNAPSHOT with reason DIVERGED: the store lost
+   * history the device had seen. An unknown fingerprint (0) matches any.
+   */
+  CompletableFuture<SyncResult> read(
+      String userId, String document, long epoch, long version, long fingerprint);
 
   /**
    * {@link #read} for several documents at once: every existing document that {@code filter}

@@ -16,6 +16,8 @@ import java.util.Map;
  * @param toVersion the version the device is at once it applied this result
  * @param deltas the deltas, in version order, for DELTAS; empty otherwise
  * @param fields the whole document, for SNAPSHOT; empty otherwise
+ * @param fingerprint the {@link Fingerprint} of {@code toVersion} (0: unknown)
+ * @param reason for SNAPSHOT, why; REASON_UNSPECIFIED otherwise
  */
 public record SyncResult(
     String document,
@@ -24,28 +26,112 @@ public record SyncResult(
     long fromVersion,
     long toVersion,
     List<DocumentEvent> deltas,
-    Map<String, ByteString> fields) {
+    Map<String, ByteString> fields,
+    long fingerprint,
+    DocumentSync.Reason reason) {
 
-  public static SyncResult upToDate(String document, long epoch, long version) {
+  public static SyncResult upToDate(String document, long epoch, long version, long fingerprint) {
     return new SyncResult(
-        document, DocumentSync.Mode.UP_TO_DATE, epoch, version, version, List.of(), Map.of());
+        document,
+        DocumentSync.Mode.UP_TO_DATE,
+        epoch,
+        version,
+        version,
+        List.of(),
+        Map.of(),
+        fingerprint,
+        DocumentSync.Reason.REASON_UNSPECIFIED);
   }
 
   public static SyncResult deltas(
       String document, long epoch, long fromVersion, List<DocumentEvent> deltas) {
     long to = deltas.isEmpty() ? fromVersion : deltas.get(deltas.size() - 1).version();
+    long fp = deltas.isEmpty() ? 0 : deltas.get(deltas.size() - 1).delta().getFingerprint();
     return new SyncResult(
-        document, DocumentSync.Mode.DELTAS, epoch, fromVersion, to, List.copyOf(deltas), Map.of());
+        document,
+        DocumentSync.Mode.DELTAS,
+        epoch,
+        fromVersion,
+        to,
+        List.copyOf(deltas),
+        Map.of(),
+        fp,
+        DocumentSync.Reason.REASON_UNSPECIFIED);
   }
 
   public static SyncResult snapshot(
-      String document, long epoch, long version, Map<String, ByteString> fields) {
+      String document,
+      long epoch,
+      long version,
+      Map<String, ByteString> fields,
+      long fingerprint,
+      DocumentSync.Reason reason) {
     return new SyncResult(
-        document, DocumentSync.Mode.SNAPSHOT, epoch, 0, version, List.of(), Map.copyOf(fields));
+        document,
+        DocumentSync.Mode.SNAPSHOT,
+        epoch,
+        0,
+        version,
+        List.of(),
+        Map.copyOf(fields),
+        fingerprint,
+        reason);
   }
 
   public static SyncResult gone(String document) {
-    return new SyncResult(document, DocumentSync.Mode.GONE, 0, 0, 0, List.of(), Map.of());
+    return new SyncResult(
+        document,
+        DocumentSync.Mode.GONE,
+        0,
+        0,
+        0,
+        List.of(),
+        Map.of(),
+        0,
+        DocumentSync.Reason.REASON_UNSPECIFIED);
+  }
+
+  /** This snapshot, sent for another reason. */
+  public SyncResult because(DocumentSync.Reason why) {
+    return new SyncResult(
+        document, mode, epoch, fromVersion, toVersion, deltas, fields, fingerprint, why);
+  }
+
+  /**
+   * Why a device at ({@code deviceEpoch}, {@code deviceVersion}, {@code deviceFingerprint}) gets a
+   * snapshot of a document now at ({@code epoch}, {@code version}, {@code fingerprint}), or null
+   * when its position is good (the deltas after it, or nothing, bring it up to date as far as this
+   * check can tell; see {@link #divergedAt}).
+   */
+  public static DocumentSync.Reason snapshotReason(
+      long deviceEpoch,
+      long deviceVersion,
+      long deviceFingerprint,
+      long epoch,
+      long version,
+      long fingerprint) {
+    if (deviceEpoch == 0) {
+      return DocumentSync.Reason.NO_POSITION;
+    }
+    if (deviceEpoch != epoch) {
+      return DocumentSync.Reason.EPOCH_CHANGED;
+    }
+    if (deviceVersion > version) {
+      return DocumentSync.Reason.DIVERGED;
+    }
+    if (deviceVersion == version && Fingerprint.differ(deviceFingerprint, fingerprint)) {
+      return DocumentSync.Reason.DIVERGED;
+    }
+    return null;
+  }
+
+  /**
+   * True when the first of the deltas a device at {@code deviceFingerprint} would get was written
+   * on top of another history than the device's.
+   */
+  public static boolean divergedAt(long deviceFingerprint, List<DocumentEvent> deltas) {
+    return !deltas.isEmpty()
+        && Fingerprint.differ(deviceFingerprint, deltas.get(0).delta().getPreviousFingerprint());
   }
 
   /** The report line for this result, as sent in Welcome and SyncReport. */
@@ -56,6 +142,8 @@ public record SyncResult(
         .setEpoch(epoch)
         .setFromVersion(fromVersion)
         .setToVersion(toVersion)
+        .setFingerprint(fingerprint)
+        .setReason(reason)
         .build();
   }
 }

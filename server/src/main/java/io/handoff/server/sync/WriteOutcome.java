@@ -12,19 +12,32 @@ public final class WriteOutcome {
   private final long epoch;
   private final long version;
   private final boolean duplicate;
+  private final long fingerprint;
 
   private WriteOutcome(
-      ErrorCode error, String message, long epoch, long version, boolean duplicate) {
+      ErrorCode error,
+      String message,
+      long epoch,
+      long version,
+      boolean duplicate,
+      long fingerprint) {
     this.error = error;
     this.message = message;
     this.epoch = epoch;
     this.version = version;
     this.duplicate = duplicate;
+    this.fingerprint = fingerprint;
   }
 
   /** The write created {@code version}; {@code duplicate} when it had been applied before. */
   public static WriteOutcome applied(long epoch, long version, boolean duplicate) {
-    return new WriteOutcome(null, null, epoch, version, duplicate);
+    return applied(epoch, version, Fingerprint.UNKNOWN, duplicate);
+  }
+
+  /** The write created {@code version}, whose {@link Fingerprint} is {@code fingerprint}. */
+  public static WriteOutcome applied(
+      long epoch, long version, long fingerprint, boolean duplicate) {
+    return new WriteOutcome(null, null, epoch, version, duplicate, fingerprint);
   }
 
   /**
@@ -32,12 +45,12 @@ public final class WriteOutcome {
    * document is (0 when it does not exist).
    */
   public static WriteOutcome refused(ErrorCode error, String message, long epoch, long version) {
-    return new WriteOutcome(error, message, epoch, version, false);
+    return new WriteOutcome(error, message, epoch, version, false, Fingerprint.UNKNOWN);
   }
 
   /** The same outcome, marked as the answer to a re-sent write. */
   public WriteOutcome asDuplicate() {
-    return new WriteOutcome(error, message, epoch, version, true);
+    return new WriteOutcome(error, message, epoch, version, true, fingerprint);
   }
 
   public boolean isApplied() {
@@ -60,6 +73,11 @@ public final class WriteOutcome {
   /** The version the write created, or for a refusal the document's current version. */
   public long version() {
     return version;
+  }
+
+  /** The fingerprint of the version an applied write created; 0 when unknown or refused. */
+  public long fingerprint() {
+    return fingerprint;
   }
 
   public boolean duplicate() {

@@ -63,26 +63,27 @@ final class WriteTracker {
     if (p == null) {
       return false;
     }
-    ack(p, e.originSeq(), e.epoch(), e.version(), false);
+    ack(p, e.originSeq(), e.epoch(), e.version(), e.delta().getFingerprint(), false);
     return true;
   }
 
   /** The store applied {@code p} at {@code epoch}/{@code version}; its ack waits for the stream. */
-  void applied(InFlight p, long epoch, long version) {
+  void applied(InFlight p, long epoch, long version, long fingerprint) {
     p.epoch = epoch;
     p.version = version;
+    p.fingerprint = fingerprint;
   }
 
   /** Acks an applied write now, because the stream will not bring it to this device. */
   void ackNow(long seq, InFlight p) {
     inFlight.remove(seq);
-    ack(p, seq, p.epoch, p.version, false);
+    ack(p, seq, p.epoch, p.version, p.fingerprint, false);
   }
 
   /** The store had applied write {@code seq} before: acks it as a duplicate. */
-  void duplicate(long seq, InFlight p, long epoch, long version) {
+  void duplicate(long seq, InFlight p, long epoch, long version, long fingerprint) {
     inFlight.remove(seq);
-    ack(p, seq, epoch, version, true);
+    ack(p, seq, epoch, version, fingerprint, true);
   }
 
   /**
@@ -95,7 +96,7 @@ final class WriteTracker {
       InFlight p = en.getValue();
       if (p.version > 0 && p.document.equals(doc) && p.epoch == epoch && p.version <= version) {
         it.remove();
-        ack(p, en.getKey(), p.epoch, p.version, false);
+        ack(p, en.getKey(), p.epoch, p.version, p.fingerprint, false);
       }
     }
   }
@@ -105,7 +106,8 @@ final class WriteTracker {
   }
 
   /** The one place an Ack is sent. */
-  private void ack(InFlight p, long seq, long epoch, long version, boolean duplicate) {
+  private void ack(
+      InFlight p, long seq, long epoch, long version, long fingerprint, boolean duplicate) {
     connection.reply(
         ServerFrame.newBuilder()
             .setRequestId(p.requestId)
@@ -115,6 +117,7 @@ final class WriteTracker {
                     .setClientSeq(seq)
                     .setEpoch(epoch)
                     .setVersion(version)
+                    .setFingerprint(fingerprint)
                     .setDuplicate(duplicate))
             .build());
   }
@@ -126,6 +129,7 @@ final class WriteTracker {
     // Where the store applied it; 0 until its answer.
     long epoch;
     long version;
+    long fingerprint;
 
     InFlight(String document, long requestId) {
       this.document = document;

@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.google.protobuf.ByteString;
+import io.handoff.protocol.v1.Delta;
 import io.handoff.protocol.v1.DocumentSync;
 import io.handoff.protocol.v1.ErrorCode;
 import io.handoff.protocol.v1.FieldOp;
@@ -193,6 +194,52 @@ public abstract class DocumentStoreContractTest {
     assertEquals(DocumentSync.Mode.SNAPSHOT, store.read(user, "doc", epoch + 1, 9).join().mode());
     assertEquals(DocumentSync.Mode.DELTAS, store.read(user, "doc", epoch, 5).join().mode());
     assertEquals(DocumentSync.Mode.GONE, store.read(user, "missing", epoch, 5).join().mode());
+  }
+
+  @Test
+  void everyVersionCarriesAFingerprintChainedFromThePreviousOne() throws Exception {
+    WriteOutcome a = write("d1", set("doc", 1, "f", "a"));
+    WriteOutcome b = write("d1", set("doc", 2, "f", "b"));
+    awaitPublished(2);
+    Delta first = published.get(0).delta();
+    Delta second = published.get(1).delta();
+    assertEquals(Fingerprint.UNKNOWN, first.getPreviousFingerprint());
+    assertEquals(first.getFingerprint(), second.getPreviousFingerprint());
+    // Computed by the store in its atomic write (a Lua script on Redis), the same function as here.
+    assertEquals(Fingerprint.next(0, Fingerprint.body(first)), first.getFingerprint());
+    assertEquals(
+        Fingerprint.next(first.getFingerprint(), Fingerprint.body(second)),
+        second.getFingerprint());
+    assertEquals(first.getFingerprint(), a.fingerprint());
+    assertEquals(second.getFingerprint(), b.fingerprint());
+    assertEquals(b.fingerprint(), write("d1", set("doc", 2, "f", "b")).fingerprint(), "dup");
+    assertEquals(b.fingerprint(), store.read(user, "doc", 0, 0).join().fingerprint());
+  }
+
+  @Test
+  void positionOnAnotherHistoryOfTheSameEpochGetsASnapshotSayingItDiverged() {
+    WriteOutcome one = write("d1", set("doc", 1, "f", "1"));
+    WriteOutcome two = write("d1", set("doc", 2, "f", "2"));
+    write("d1", set("doc", 3, "f", "3"));
+    long epoch = one.epoch();
+    long other = one.fingerprint() ^ 0x5A5A;
+    SyncResult same = store.read(user, "doc", epoch, 3, other).join();
+    assertEquals(DocumentSync.Mode.SNAPSHOT, same.mode());
+    assertEquals(DocumentSync.Reason.DIVERGED, same.reason());
+    assertEquals("3", same.fields().get("f").toStringUtf8());
+    SyncResult older = store.read(user, "doc", epoch, 1, other).join();
+    assertEquals(DocumentSync.Reason.DIVERGED, older.reason());
+    assertEquals(3, older.toVersion());
+    SyncResult ahead = store.read(user, "doc", epoch, 7, 0).join();
+    assertEquals(DocumentSync.Reason.DIVERGED, ahead.reason());
+    // The right fingerprint, or none (an old client), resumes as always.
+    assertEquals(
+        DocumentSync.Mode.DELTAS,
+        store.read(user, "doc", epoch, 2, two.fingerprint()).join().mode());
+    assertEquals(DocumentSync.Mode.DELTAS, store.read(user, "doc", epoch, 1, 0).join().mode());
+    assertEquals(
+        DocumentSync.Reason.EPOCH_CHANGED, store.read(user, "doc", epoch + 1, 3).join().reason());
+    assertEquals(DocumentSync.Reason.NO_POSITION, store.read(user, "doc", 0, 0).join().reason());
   }
 
   @Test

@@ -2,6 +2,7 @@ package io.handoff.server.engine.memory;
 
 import com.google.protobuf.ByteString;
 import io.handoff.protocol.v1.Delta;
+import io.handoff.protocol.v1.DocumentSync;
 import io.handoff.protocol.v1.ErrorCode;
 import io.handoff.protocol.v1.FieldOp;
 import io.handoff.protocol.v1.Position;
@@ -10,6 +11,7 @@ import io.handoff.server.engine.StoreLimits;
 import io.handoff.server.sync.Broker;
 import io.handoff.server.sync.DocumentEvent;
 import io.handoff.server.sync.DocumentStore;
+import io.handoff.server.sync.Fingerprint;
 import io.handoff.server.sync.FollowFilter;
 import io.handoff.server.sync.SyncResult;
 import io.handoff.server.sync.WriteOutcome;
@@ -170,21 +172,28 @@ public final class MemoryDocumentStore implements DocumentStore {
     doc.bytes = bytes;
     doc.version++;
     long now = clock.millis();
-    Delta delta =
+    Delta body =
         Delta.newBuilder()
             .setDocument(name)
-            .setEpoch(doc.epoch)
-            .setVersion(doc.version)
             .addAllOps(w.getOpsList())
             .setOriginDevice(deviceId)
             .setOriginSeq(w.getClientSeq())
             .setTimestampMs(now)
             .build();
+    long previous = doc.fingerprint;
+    doc.fingerprint = Fingerprint.next(previous, body.toByteArray());
+    Delta delta =
+        body.toBuilder()
+            .setEpoch(doc.epoch)
+            .setVersion(doc.version)
+            .setFingerprint(doc.fingerprint)
+            .setPreviousFingerprint(previous)
+            .build();
     DocumentEvent event = new DocumentEvent(userId, delta);
     doc.history.addLast(event);
     trimHistory(doc, now);
     broker.publish(event);
-    return WriteOutcome.applied(doc.epoch, doc.version, false);
+    return WriteOutcome.applied(doc.epoch, doc.version, doc.fingerprint, false);
   }
 
   private void trimHistory(Doc doc, long now) {
@@ -206,27 +215,33 @@ public final class MemoryDocumentStore implements DocumentStore {
 
   @Override
   public CompletableFuture<SyncResult> read(
-      String userId, String document, long epoch, long version) {
+      String userId, String document, long epoch, long version, long fingerprint) {
     UserState user = users.get(userId);
     if (user == null) {
       return CompletableFuture.completedFuture(SyncResult.gone(document));
     }
     synchronized (user) {
-      return CompletableFuture.completedFuture(readLocked(user, document, epoch, version));
+      return CompletableFuture.completedFuture(
+          readLocked(user, document, epoch, version, fingerprint));
     }
   }
 
-  private SyncResult readLocked(UserState user, String name, long epoch, long version) {
+  private SyncResult readLocked(
+      UserState user, String name, long epoch, long version, long fingerprint) {
     Doc doc = user.docs.get(name);
     if (doc == null) {
       return SyncResult.gone(name);
     }
     trimHistory(doc, clock.millis());
-    if (epoch == doc.epoch && version <= doc.version) {
+    DocumentSync.Reason reason =
+        SyncResult.snapshotReason(
+            epoch, version, fingerprint, doc.epoch, doc.version, doc.fingerprint);
+    if (reason == null) {
       if (version == doc.version) {
-        return SyncResult.upToDate(name, doc.epoch, doc.version);
+        return SyncResult.upToDate(name, doc.epoch, doc.version, doc.fingerprint);
       }
       DocumentEvent first = doc.history.peekFirst();
+      reason = DocumentSync.Reason.HISTORY_TRIMMED;
       if (first != null && first.version() <= version + 1) {
         List<DocumentEvent> deltas = new ArrayList<>((int) (doc.version - version));
         for (DocumentEvent e : doc.history) {
@@ -234,10 +249,13 @@ public final class MemoryDocumentStore implements DocumentStore {
             deltas.add(e);
           }
         }
-        return SyncResult.deltas(name, doc.epoch, version, deltas);
+        if (!SyncResult.divergedAt(fingerprint, deltas)) {
+          return SyncResult.deltas(name, doc.epoch, version, deltas);
+        }
+        reason = DocumentSync.Reason.DIVERGED;
       }
     }
-    return SyncResult.snapshot(name, doc.epoch, doc.version, doc.fields);
+    return SyncResult.snapshot(name, doc.epoch, doc.version, doc.fields, doc.fingerprint, reason);
   }
 
   @Override
@@ -258,11 +276,12 @@ public final class MemoryDocumentStore implements DocumentStore {
     synchronized (user) {
       for (String name : user.docs.keySet()) {
         if (filter.follows(name) && !byName.containsKey(name)) {
-          results.add(readLocked(user, name, 0, 0));
+          results.add(readLocked(user, name, 0, 0, Fingerprint.UNKNOWN));
         }
       }
       for (Position p : byName.values()) {
-        results.add(readLocked(user, p.getDocument(), p.getEpoch(), p.getVersion()));
+        results.add(
+            readLocked(user, p.getDocument(), p.getEpoch(), p.getVersion(), p.getFingerprint()));
       }
     }
     return CompletableFuture.completedFuture(results);
@@ -333,6 +352,32 @@ public final class MemoryDocumentStore implements DocumentStore {
     return users.containsKey(userId);
   }
 
+  /**
+   * A copy of everything the store holds of one user (documents, histories, write outcomes), or
+   * null if nothing. With {@link #restore} it does to one user what restoring a backup does to a
+   * whole store: for tests of lost history.
+   */
+  public Object backup(String userId) {
+    UserState user = users.get(userId);
+    if (user == null) {
+      return null;
+    }
+    synchronized (user) {
+      return user.copy(limits);
+    }
+  }
+
+  /** Puts back a {@link #backup} of one user, replacing what the store holds of that user now. */
+  public void restore(String userId, Object backup) {
+    UserState copy = ((UserState) backup).copy(limits);
+    UserState old = users.put(userId, copy);
+    if (old != null) {
+      synchronized (old) {
+        old.removed = true;
+      }
+    }
+  }
+
   @Override
   public void close() {
     users.clear();
@@ -360,6 +405,14 @@ public final class MemoryDocumentStore implements DocumentStore {
     DeviceSeqs device(String deviceId) {
       return devices.computeIfAbsent(deviceId, k -> new DeviceSeqs());
     }
+
+    UserState copy(StoreLimits limits) {
+      UserState c = new UserState(limits);
+      docs.forEach((name, d) -> c.docs.put(name, d.copy()));
+      devices.forEach((id, d) -> c.devices.put(id, d.copy()));
+      c.lastWrite = lastWrite;
+      return c;
+    }
   }
 
   /** The outcomes of one device's recent writes, by client_seq. */
@@ -368,6 +421,14 @@ public final class MemoryDocumentStore implements DocumentStore {
     long last;
     // Every client_seq at or below this one was evicted from outcomes (or never seen).
     long forgottenUpTo;
+
+    DeviceSeqs copy() {
+      DeviceSeqs c = new DeviceSeqs();
+      c.outcomes.putAll(outcomes);
+      c.last = last;
+      c.forgottenUpTo = forgottenUpTo;
+      return c;
+    }
 
     void record(long seq, WriteOutcome outcome, int window) {
       outcomes.put(seq, outcome);
@@ -385,11 +446,22 @@ public final class MemoryDocumentStore implements DocumentStore {
     final long epoch;
     long version;
     long bytes;
+    long fingerprint;
     final HashMap<String, ByteString> fields = new HashMap<>();
     final ArrayDeque<DocumentEvent> history = new ArrayDeque<>();
 
     Doc(long epoch) {
       this.epoch = epoch;
+    }
+
+    Doc copy() {
+      Doc c = new Doc(epoch);
+      c.version = version;
+      c.bytes = bytes;
+      c.fingerprint = fingerprint;
+      c.fields.putAll(fields);
+      c.history.addAll(history);
+      return c;
     }
   }
 }

@@ -197,6 +197,14 @@ public final class RedisBroker implements Broker {
     return channels.size();
   }
 
+  /**
+   * Tells every listener that events may have been lost (the store failed over: a promoted replica
+   * may not have what was published before).
+   */
+  void possibleLossEverywhere() {
+    channels.values().forEach(c -> c.listeners.forEach(Listener::onPossibleLoss));
+  }
+
   boolean isOpen() {
     return connection.isOpen();
   }

@@ -3,6 +3,7 @@ package io.handoff.server.engine.redis;
 import com.google.protobuf.ByteString;
 import com.google.protobuf.InvalidProtocolBufferException;
 import io.handoff.protocol.v1.Delta;
+import io.handoff.protocol.v1.DocumentSync;
 import io.handoff.protocol.v1.ErrorCode;
 import io.handoff.protocol.v1.FieldOp;
 import io.handoff.protocol.v1.Position;
@@ -50,9 +51,11 @@ import java.util.function.Supplier;
  * at a time, so no other node can interleave. Reads are a second script, so a snapshot's fields and
  * version always match. No read-modify-write round trips from Java.
  *
- * <p>Commands go through one pipelined Lettuce connection. While Redis is unreachable the
- * connection rejects commands at once, futures fail, and nothing is half-applied: the session turns
- * that into a retryable UNAVAILABLE error.
+ * <p>Commands go through one pipelined Lettuce connection, through {@link RedisFailures}: trouble
+ * Redis means as temporary (loading, a failover, not connected) is waited out for a bounded time;
+ * then a command that certainly did not run fails as "unavailable" (the session answers
+ * UNAVAILABLE), and one that may have run (a timeout, a connection lost after sending) as "outcome
+ * unknown" (OUTCOME_UNKNOWN). Nothing is half-applied either way: every write is one script.
  */
 public final class RedisDocumentStore implements DocumentStore {
   private static final byte[] EMPTY = new byte[0];
@@ -68,6 +71,7 @@ public final class RedisDocumentStore implements DocumentStore {
   private volatile String writeSha;
   private volatile String readSha;
   private final RedisScript eraseScript = new RedisScript("erase_documents.lua");
+  private final RedisFailures failures;
 
   /**
    * {@code redis} is the command interface of {@code connection}: a standalone connection's, or a
@@ -79,7 +83,9 @@ public final class RedisDocumentStore implements DocumentStore {
       RedisClusterAsyncCommands<byte[], byte[]> redis,
       RedisKeys keys,
       StoreLimits limits,
-      Clock clock) {
+      Clock clock,
+      RedisFailures failures) {
+    this.failures = failures;
     this.connection = connection;
     this.redis = redis;
     this.keys = keys;
@@ -155,13 +161,17 @@ public final class RedisDocumentStore implements DocumentStore {
       args.add(set ? op.getSet().toByteArray() : EMPTY);
     }
     byte[][] argv = args.toArray(new byte[0][]);
-    return eval(() -> writeSha, true, k, argv).thenApply(RedisDocumentStore::writeOutcome);
+    return failures
+        .run(() -> eval(() -> writeSha, true, k, argv))
+        .thenApply(RedisDocumentStore::writeOutcome);
   }
 
   private static WriteOutcome writeOutcome(List<Object> r) {
     String kind = str(r.get(0));
     return switch (kind) {
-      case "ok" -> WriteOutcome.applied(epoch((byte[]) r.get(1)), (Long) r.get(2), false);
+      case "ok" ->
+          WriteOutcome.applied(
+              epoch((byte[]) r.get(1)), (Long) r.get(2), epoch((byte[]) r.get(3)), false);
       case "dup" -> parseOutcome((byte[]) r.get(1)).asDuplicate();
       case "refused" -> parseOutcome((byte[]) r.get(1));
       case "stale" ->
@@ -175,9 +185,20 @@ public final class RedisDocumentStore implements DocumentStore {
     };
   }
 
-  /** 'a' + epoch(8) + version, or 'r' + epoch(8) + "version|code|message". */
+  /**
+   * 'A' + epoch(8) + fingerprint(8) + version, 'a' + epoch(8) + version (from before fingerprints),
+   * or 'r' + epoch(8) + "version|code|message".
+   */
   private static WriteOutcome parseOutcome(byte[] o) {
     long epoch = epoch(Arrays.copyOfRange(o, 1, 9));
+    if (o[0] == 'A') {
+      long fp = epoch(Arrays.copyOfRange(o, 9, 17));
+      return WriteOutcome.applied(
+          epoch,
+          Long.parseLong(new String(o, 17, o.length - 17, StandardCharsets.UTF_8)),
+          fp,
+          false);
+    }
     String rest = new String(o, 9, o.length - 9, StandardCharsets.UTF_8);
     if (o[0] == 'a') {
       return WriteOutcome.applied(epoch, Long.parseLong(rest), false);
@@ -189,31 +210,37 @@ public final class RedisDocumentStore implements DocumentStore {
 
   @Override
   public CompletableFuture<SyncResult> read(
-      String userId, String document, long epoch, long version) {
+      String userId, String document, long epoch, long version, long fingerprint) {
     byte[][] k = {
       keys.meta(userId, document), keys.fields(userId, document), keys.history(userId, document)
     };
-    byte[][] argv = {epoch == 0 ? EMPTY : epochBytes(epoch), utf8(Long.toString(version))};
-    return eval(() -> readSha, false, k, argv)
+    byte[][] argv = {
+      epoch == 0 ? EMPTY : epochBytes(epoch), utf8(Long.toString(version)), epochBytes(fingerprint)
+    };
+    return failures
+        .run(() -> eval(() -> readSha, false, k, argv))
         .thenCompose(
             r -> {
-              SyncResult result = syncResult(userId, document, version, r);
-              if (result == null) {
-                // History reaches back, but its oldest needed delta is past the age limit.
-                return read(userId, document, 0, 0);
+              SyncResult result = syncResult(userId, document, version, fingerprint, r);
+              if (result.mode() == DocumentSync.Mode.SNAPSHOT && result.fields() == null) {
+                // The deltas cannot serve: a snapshot, read again for its fields.
+                DocumentSync.Reason why = result.reason();
+                return read(userId, document, 0, 0, 0).thenApply(s -> s.because(why));
               }
               return CompletableFuture.completedFuture(result);
             });
   }
 
   @SuppressWarnings("unchecked")
-  private SyncResult syncResult(String userId, String document, long from, List<Object> r) {
+  private SyncResult syncResult(
+      String userId, String document, long from, long fingerprint, List<Object> r) {
     String kind = str(r.get(0));
     switch (kind) {
       case "gone":
         return SyncResult.gone(document);
       case "uptodate":
-        return SyncResult.upToDate(document, epoch((byte[]) r.get(1)), (Long) r.get(2));
+        return SyncResult.upToDate(
+            document, epoch((byte[]) r.get(1)), (Long) r.get(2), epoch((byte[]) r.get(3)));
       case "deltas":
         {
           long epoch = epoch((byte[]) r.get(1));
@@ -222,9 +249,13 @@ public final class RedisDocumentStore implements DocumentStore {
           for (Object o : (List<Object>) r.get(3)) {
             Delta d = parseDelta((byte[]) o);
             if (deltas.isEmpty() && d.getTimestampMs() < oldest) {
-              return null;
+              // History reaches back, but its oldest needed delta is past the age limit.
+              return needsSnapshot(document, DocumentSync.Reason.HISTORY_TRIMMED);
             }
             deltas.add(new DocumentEvent(userId, d));
+          }
+          if (SyncResult.divergedAt(fingerprint, deltas)) {
+            return needsSnapshot(document, DocumentSync.Reason.DIVERGED);
           }
           return SyncResult.deltas(document, epoch, from, deltas);
         }
@@ -235,11 +266,31 @@ public final class RedisDocumentStore implements DocumentStore {
           for (int i = 0; i + 1 < flat.size(); i += 2) {
             fields.put(str(flat.get(i)), ByteString.copyFrom((byte[]) flat.get(i + 1)));
           }
-          return SyncResult.snapshot(document, epoch((byte[]) r.get(1)), (Long) r.get(2), fields);
+          return SyncResult.snapshot(
+              document,
+              epoch((byte[]) r.get(1)),
+              (Long) r.get(2),
+              fields,
+              epoch((byte[]) r.get(4)),
+              reason(str(r.get(5))));
         }
       default:
         throw new IllegalStateException("unexpected script reply " + kind);
     }
+  }
+
+  /** A marker result: a snapshot is needed for {@code why}; {@link #read} reads it. */
+  private static SyncResult needsSnapshot(String document, DocumentSync.Reason why) {
+    return new SyncResult(document, DocumentSync.Mode.SNAPSHOT, 0, 0, 0, List.of(), null, 0, why);
+  }
+
+  private static DocumentSync.Reason reason(String r) {
+    return switch (r) {
+      case "none" -> DocumentSync.Reason.NO_POSITION;
+      case "epoch" -> DocumentSync.Reason.EPOCH_CHANGED;
+      case "diverged" -> DocumentSync.Reason.DIVERGED;
+      default -> DocumentSync.Reason.HISTORY_TRIMMED;
+    };
   }
 
   static Delta parseDelta(byte[] payload) {
@@ -259,9 +310,8 @@ public final class RedisDocumentStore implements DocumentStore {
         byName.put(p.getDocument(), p);
       }
     }
-    return redis
-        .smembers(keys.docs(userId))
-        .toCompletableFuture()
+    return failures
+        .run(() -> redis.smembers(keys.docs(userId)).toCompletableFuture())
         .thenCompose(
             members -> {
               Set<String> names = new HashSet<>();
@@ -276,7 +326,9 @@ public final class RedisDocumentStore implements DocumentStore {
                 reads.add(read(userId, name, 0, 0));
               }
               for (Position p : byName.values()) {
-                reads.add(read(userId, p.getDocument(), p.getEpoch(), p.getVersion()));
+                reads.add(
+                    read(
+                        userId, p.getDocument(), p.getEpoch(), p.getVersion(), p.getFingerprint()));
               }
               return CompletableFuture.allOf(reads.toArray(new CompletableFuture<?>[0]))
                   .thenApply(
@@ -292,9 +344,8 @@ public final class RedisDocumentStore implements DocumentStore {
 
   @Override
   public CompletableFuture<Set<String>> documents(String userId) {
-    return redis
-        .smembers(keys.docs(userId))
-        .toCompletableFuture()
+    return failures
+        .run(() -> redis.smembers(keys.docs(userId)).toCompletableFuture())
         .thenApply(
             members -> {
               Set<String> names = new HashSet<>();
@@ -307,9 +358,8 @@ public final class RedisDocumentStore implements DocumentStore {
 
   @Override
   public CompletableFuture<Long> lastClientSeq(String userId, String deviceId) {
-    return redis
-        .hget(keys.outcomes(userId, deviceId), utf8("_last"))
-        .toCompletableFuture()
+    return failures
+        .run(() -> redis.hget(keys.outcomes(userId, deviceId), utf8("_last")).toCompletableFuture())
         .thenApply(v -> v == null ? 0L : Long.parseUnsignedLong(str(v)));
   }
 

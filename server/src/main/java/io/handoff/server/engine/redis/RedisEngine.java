@@ -24,8 +24,11 @@ import java.util.List;
  * The engine for many nodes: {@link RedisDocumentStore}, {@link RedisBroker} and {@link
  * RedisHandoffStore} on one Redis, either standalone ({@link #connect}) or a Redis Cluster ({@link
  * #connectCluster}). Every key of a user carries the user's hash tag, so all of a user's keys live
- * in one slot and each script runs on one shard. Commands fail fast while Redis is unreachable
- * instead of queueing, so a write is either applied or refused with a retryable error.
+ * in one slot and each script runs on one shard. Commands are not queued while Redis is
+ * unreachable; trouble Redis means as temporary is waited out for a bounded time ({@link
+ * RedisFailures}), and a failed write is reported as certainly not applied or as of unknown
+ * outcome. {@link StoreHealth} PINGs Redis every second for {@code /readyz} and logs its state
+ * changes.
  */
 public final class RedisEngine implements Engine {
   public static final Duration DEFAULT_COMMAND_TIMEOUT = Duration.ofSeconds(2);
@@ -38,6 +41,7 @@ public final class RedisEngine implements Engine {
   private final RedisHandoffStore handoff;
   private final RedisApprovalStore approvals;
   private final String description;
+  private final StoreHealth health;
 
   private RedisEngine(
       AbstractRedisClient client,
@@ -46,7 +50,9 @@ public final class RedisEngine implements Engine {
       RedisSessionStore sessions,
       RedisHandoffStore handoff,
       RedisApprovalStore approvals,
-      String description) {
+      String description,
+      StoreHealth health) {
+    this.health = health;
     this.client = client;
     this.store = store;
     this.broker = broker;
@@ -77,12 +83,19 @@ public final class RedisEngine implements Engine {
     RedisKeys keys = new RedisKeys(keyPrefix);
     try {
       StatefulRedisConnection<byte[], byte[]> commands = client.connect(ByteArrayCodec.INSTANCE);
+      String description = "Redis at " + masked(url);
+      StoreHealth health = new StoreHealth(description, StoreHealth.DEFAULT_TIMEOUT);
       RedisDocumentStore store =
-          new RedisDocumentStore(commands, commands.async(), keys, limits, clock);
+          new RedisDocumentStore(
+              commands, commands.async(), keys, limits, clock, failures(client, health));
       RedisBroker broker =
           new RedisBroker(client.connectPubSub(ByteArrayCodec.INSTANCE), commands.async(), keys);
       RedisSessionStore sessions = new RedisSessionStore(commands.async(), keys, limits, clock);
       RedisHandoffStore handoff = new RedisHandoffStore(commands.async(), keys, clock);
+      health.start(
+          client.getResources().eventExecutorGroup(),
+          StoreHealth.DEFAULT_INTERVAL,
+          () -> commands.async().ping().toCompletableFuture());
       return new RedisEngine(
           client,
           store,
@@ -90,7 +103,8 @@ public final class RedisEngine implements Engine {
           sessions,
           handoff,
           new RedisApprovalStore(commands.async(), keys),
-          "Redis at " + masked(url));
+          description,
+          health);
     } catch (RuntimeException e) {
       client.shutdown();
       throw e;
@@ -127,22 +141,36 @@ public final class RedisEngine implements Engine {
             .maxRedirects(5)
             .topologyRefreshOptions(
                 ClusterTopologyRefreshOptions.builder()
+                    // MOVED, ASK, persistent reconnects and unknown nodes refresh at once; the
+                    // default rate limit (one adaptive refresh per 30 s) would leave a shard
+                    // whose master failed unserved until the next one.
                     .enableAllAdaptiveRefreshTriggers()
-                    .enablePeriodicRefresh(Duration.ofSeconds(30))
+                    .adaptiveRefreshTriggersTimeout(Duration.ofMillis(500))
+                    .refreshTriggersReconnectAttempts(1)
+                    .enablePeriodicRefresh(Duration.ofSeconds(1))
+                    .closeStaleConnections(true)
                     .build())
             .build());
     RedisKeys keys = new RedisKeys(keyPrefix);
     try {
       StatefulRedisClusterConnection<byte[], byte[]> commands =
           client.connect(ByteArrayCodec.INSTANCE);
-      RedisDocumentStore store =
-          new RedisDocumentStore(commands, commands.async(), keys, limits, clock);
-      RedisBroker broker =
-          new RedisBroker(client.connectPubSub(ByteArrayCodec.INSTANCE), commands.async(), keys);
       List<String> shown = new ArrayList<>();
       seeds.forEach(s -> shown.add(masked(s)));
+      String description = "Redis Cluster via " + String.join(",", shown);
+      StoreHealth health = new StoreHealth(description, StoreHealth.DEFAULT_TIMEOUT);
+      RedisDocumentStore store =
+          new RedisDocumentStore(
+              commands, commands.async(), keys, limits, clock, failures(client, health));
+      RedisBroker broker =
+          new RedisBroker(client.connectPubSub(ByteArrayCodec.INSTANCE), commands.async(), keys);
       RedisSessionStore sessions = new RedisSessionStore(commands.async(), keys, limits, clock);
       RedisHandoffStore handoff = new RedisHandoffStore(commands.async(), keys, clock);
+      health.start(
+          client.getResources().eventExecutorGroup(),
+          StoreHealth.DEFAULT_INTERVAL,
+          () -> commands.async().ping().toCompletableFuture());
+      FailoverWatch.watch(client, health, broker);
       return new RedisEngine(
           client,
           store,
@@ -150,11 +178,17 @@ public final class RedisEngine implements Engine {
           sessions,
           handoff,
           new RedisApprovalStore(commands.async(), keys),
-          "Redis Cluster via " + String.join(",", shown));
+          description,
+          health);
     } catch (RuntimeException e) {
       client.shutdown();
       throw e;
     }
+  }
+
+  private static RedisFailures failures(AbstractRedisClient client, StoreHealth health) {
+    return new RedisFailures(
+        client.getResources().eventExecutorGroup(), RedisFailures.DEFAULT_WAIT, health);
   }
 
   private static SocketOptions socketOptions() {
@@ -204,11 +238,17 @@ public final class RedisEngine implements Engine {
 
   @Override
   public boolean healthy() {
-    return store.isOpen() && broker.isOpen();
+    return store.isOpen() && broker.isOpen() && health.healthy();
+  }
+
+  /** Runs {@code listener} after every change of the store's health (for tests). */
+  public void onHealthChange(Runnable listener) {
+    health.onChange(listener);
   }
 
   @Override
   public void close() {
+    health.close();
     broker.close();
     store.close();
     client.shutdown(Duration.ZERO, Duration.ofSeconds(2));

@@ -1,13 +1,16 @@
 -- Applies one write atomically. All keys carry the user's hash tag, so they live in one slot.
--- KEYS: 1 meta hash (epoch, version, bytes), 2 fields hash, 3 history list, 4 document set,
+-- KEYS: 1 meta hash (epoch, version, bytes, fp), 2 fields hash, 3 history list, 4 document set,
 --       5 device outcomes hash (seq -> outcome, _last, _forgot), 6 device seq order list, 7 channel,
 --       8 set of the user's writing devices (for erasure)
 -- ARGV: 1 document, 2 client_seq, 3 expected version (-1: none), 4 Delta bytes without epoch and
 --       version, 5 epoch for a new document (8 bytes, little-endian), 6 max documents, 7 max fields,
 --       8 max document bytes, 9 history length, 10 seq window, 11 idle TTL seconds (0: none),
 --       12 device id, 13.. ops as triples (kind 's' or 'r', field, value)
--- Returns {'ok', epoch, version} | {'dup', outcome} | {'refused', outcome} | {'stale'}
--- An outcome is 'a' .. epoch .. version, or 'r' .. epoch .. 'version|code|message'.
+-- Returns {'ok', epoch, version, fingerprint} | {'dup', outcome} | {'refused', outcome} | {'stale'}
+-- An outcome is 'A' .. epoch .. fingerprint .. version, or 'r' .. epoch .. 'version|code|message'
+-- ('a' .. epoch .. version from before fingerprints may still be remembered).
+-- A version's fingerprint (8 bytes) is the first 8 bytes of SHA-1 over the previous version's
+-- fingerprint (zeros if none) and ARGV[4], as io.handoff.server.sync.Fingerprint computes it.
 local seq = ARGV[2]
 local prior = redis.call('HGET', KEYS[5], seq)
 if prior then
@@ -47,7 +50,7 @@ local function record(outcome)
   end
 end
 
-local meta = redis.call('HMGET', KEYS[1], 'epoch', 'version', 'bytes')
+local meta = redis.call('HMGET', KEYS[1], 'epoch', 'version', 'bytes', 'fp')
 local epoch = meta[1]
 local version = tonumber(meta[2] or '0')
 local shownEpoch = epoch or '\0\0\0\0\0\0\0\0'
@@ -113,6 +116,17 @@ if not epoch then
   redis.call('SADD', KEYS[4], ARGV[1])
 end
 version = version + 1
+local zero = '\0\0\0\0\0\0\0\0'
+local previous = meta[4] or zero
+local hex = redis.sha1hex(previous .. ARGV[4])
+local fpBytes = {}
+for j = 1, 16, 2 do
+  fpBytes[#fpBytes + 1] = string.char(tonumber(string.sub(hex, j, j + 1), 16))
+end
+local fp = table.concat(fpBytes)
+if fp == zero then
+  fp = '\1\0\0\0\0\0\0\0'
+end
 for _, field in ipairs(order) do
   if effects[field] then
     redis.call('HSET', KEYS[2], field, effects[field])
@@ -120,7 +134,7 @@ for _, field in ipairs(order) do
     redis.call('HDEL', KEYS[2], field)
   end
 end
-redis.call('HSET', KEYS[1], 'epoch', epoch, 'version', version, 'bytes', bytes)
+redis.call('HSET', KEYS[1], 'epoch', epoch, 'version', version, 'bytes', bytes, 'fp', fp)
 
 local function varint(n)
   local out = {}
@@ -131,11 +145,13 @@ local function varint(n)
   out[#out + 1] = string.char(n)
   return table.concat(out)
 end
--- Protobuf merges concatenated messages: append epoch (field 2, fixed64) and version (field 3).
+-- Protobuf merges concatenated messages: append epoch (field 2, fixed64), version (field 3),
+-- fingerprint (field 20, fixed64) and previous fingerprint (field 21, fixed64).
 local payload = ARGV[4] .. '\17' .. epoch .. '\24' .. varint(version)
+    .. '\161\1' .. fp .. '\169\1' .. previous
 redis.call('RPUSH', KEYS[3], payload)
 redis.call('LTRIM', KEYS[3], -tonumber(ARGV[9]), -1)
 redis.call('PUBLISH', KEYS[7], payload)
-record('a' .. epoch .. string.format('%d', version))
+record('A' .. epoch .. fp .. string.format('%d', version))
 touch()
-return {'ok', epoch, version}
+return {'ok', epoch, version, fp}

@@ -1,0 +1,133 @@
+package io.handoff.server.engine.redis;
+
+import io.handoff.server.sync.OutcomeUnknownException;
+import io.handoff.server.sync.StoreUnavailableException;
+import io.lettuce.core.RedisCommandExecutionException;
+import io.lettuce.core.RedisConnectionException;
+import io.netty.util.concurrent.EventExecutorGroup;
+import java.time.Duration;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.function.Supplier;
+
+/**
+ * What a failed Redis command means, and waiting out the trouble Redis says is temporary.
+ *
+ * <ul>
+ *   <li><b>Certainly not run</b>: Redis answered with an error, the connection could not be made,
+ *       or Lettuce rejected the command because it was not connected (nothing was sent). Failed as
+ *       {@link StoreUnavailableException}.
+ *   <li><b>Fate unknown</b>: a timeout, or the connection was lost after the command was sent
+ *       (Redis may have run it). Failed as {@link OutcomeUnknownException}.
+ *   <li><b>Temporary</b>: {@code LOADING} (a restarted Redis reading its data), {@code TRYAGAIN},
+ *       {@code CLUSTERDOWN}, {@code MASTERDOWN}, {@code READONLY}, {@code MOVED}/{@code ASK} past
+ *       Lettuce's redirections (a failover in progress), and not connected: the command did not
+ *       run, so it is sent again after a short, growing pause, until {@link #DEFAULT_WAIT} has
+ *       passed. Devices see a slower answer instead of an error or a closed connection.
+ * </ul>
+ *
+ * Thread-safe.
+ */
+final class RedisFailures {
+  /** How long temporary trouble is waited out before the command fails. */
+  static final Duration DEFAULT_WAIT = Duration.ofSeconds(10);
+
+  private static final long FIRST_PAUSE_MS = 25;
+  private static final long MAX_PAUSE_MS = 500;
+
+  private final EventExecutorGroup timer;
+  private final long waitNanos;
+  private final StoreHealth health;
+
+  RedisFailures(EventExecutorGroup timer, Duration wait, StoreHealth health) {
+    this.timer = timer;
+    this.waitNanos = wait.toNanos();
+    this.health = health;
+  }
+
+  /**
+   * Runs {@code command}, sending it again while Redis reports temporary trouble (for at most the
+   * wait), and fails with {@link StoreUnavailableException} or {@link OutcomeUnknownException}.
+   */
+  <T> CompletableFuture<T> run(Supplier<CompletableFuture<T>> command) {
+    CompletableFuture<T> result = new CompletableFuture<>();
+    attempt(command, result, System.nanoTime() + waitNanos, FIRST_PAUSE_MS);
+    return result;
+  }
+
+  private <T> void attempt(
+      Supplier<CompletableFuture<T>> command,
+      CompletableFuture<T> result,
+      long deadline,
+      long pause) {
+    CompletableFuture<T> f;
+    try {
+      f = command.get();
+    } catch (RuntimeException e) {
+      f = CompletableFuture.failedFuture(e);
+    }
+    f.whenComplete(
+        (value, err) -> {
+          if (err == null) {
+            result.complete(value);
+            return;
+          }
+          Throwable cause = unwrap(err);
+          if (temporary(cause) && System.nanoTime() + pause * 1_000_000 < deadline) {
+            health.troubled(cause);
+            timer.schedule(
+                () -> attempt(command, result, deadline, Math.min(pause * 2, MAX_PAUSE_MS)),
+                pause,
+                TimeUnit.MILLISECONDS);
+            return;
+          }
+          result.completeExceptionally(classify(cause));
+        });
+  }
+
+  /** The store's kind of failure for {@code cause}. */
+  static RuntimeException classify(Throwable err) {
+    Throwable cause = unwrap(err);
+    if (cause instanceof StoreUnavailableException || cause instanceof OutcomeUnknownException) {
+      return (RuntimeException) cause;
+    }
+    String message = String.valueOf(cause.getMessage());
+    if (cause instanceof RedisCommandExecutionException) {
+      return new StoreUnavailableException("Redis refused the command: " + message, cause);
+    }
+    if (cause instanceof RedisConnectionException || notConnected(cause)) {
+      return new StoreUnavailableException("Redis is not connected: " + message, cause);
+    }
+    return new OutcomeUnknownException("no answer from Redis: " + cause, cause);
+  }
+
+  /** Trouble Redis or Lettuce says will pass, where the command certainly did not run. */
+  static boolean temporary(Throwable cause) {
+    if (cause instanceof RedisCommandExecutionException) {
+      String m = String.valueOf(cause.getMessage());
+      return m.startsWith("LOADING")
+          || m.startsWith("TRYAGAIN")
+          || m.startsWith("CLUSTERDOWN")
+          || m.startsWith("MASTERDOWN")
+          || m.startsWith("READONLY")
+          || m.startsWith("MOVED")
+          || m.startsWith("ASK");
+    }
+    return notConnected(cause);
+  }
+
+  private static boolean notConnected(Throwable cause) {
+    return String.valueOf(cause.getMessage()).contains("Commands are rejected");
+  }
+
+  static Throwable unwrap(Throwable err) {
+    Throwable t = err;
+    while ((t instanceof CompletionException || t instanceof ExecutionException)
+        && t.getCause() != null) {
+      t = t.getCause();
+    }
+    return t;
+  }
+}

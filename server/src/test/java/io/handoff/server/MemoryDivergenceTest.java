@@ -1,0 +1,36 @@
+package io.handoff.server;
+
+import io.handoff.server.engine.StoreLimits;
+import io.handoff.server.engine.memory.MemoryEngine;
+
+class MemoryDivergenceTest extends DivergenceTest {
+  private MemoryEngine engine;
+
+  @Override
+  protected HandoffServer startNode() throws Exception {
+    engine = new MemoryEngine(StoreLimits.builder().build());
+    return HandoffServer.start(
+        ServerConfig.builder()
+            .host("127.0.0.1")
+            .port(0)
+            .nodeId("test")
+            .jwtSecret(TestServer.SECRET)
+            .build(),
+        engine);
+  }
+
+  @org.junit.jupiter.api.AfterEach
+  void closeEngine() {
+    engine.close();
+  }
+
+  @Override
+  protected Object backup() {
+    return engine.store().backup(user);
+  }
+
+  @Override
+  protected void restore(Object backup) {
+    engine.store().restore(user, backup);
+  }
+}
