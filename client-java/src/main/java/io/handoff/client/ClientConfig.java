@@ -27,6 +27,7 @@ final class ClientConfig {
   final List<HandoffListener> listeners;
   final List<OfferListener> offerListeners;
   final List<PresenceListener> presenceListeners;
+  final List<ApprovalListener> approvalListeners;
 
   ClientConfig(HandoffClient.Builder b) {
     this.urls = List.copyOf(b.urls);
@@ -47,6 +48,7 @@ final class ClientConfig {
     this.listeners = List.copyOf(b.listeners);
     this.offerListeners = List.copyOf(b.offerListeners);
     this.presenceListeners = List.copyOf(b.presenceListeners);
+    this.approvalListeners = List.copyOf(b.approvalListeners);
   }
 
   @Override

@@ -359,6 +359,11 @@ public final class HandoffClient implements AutoCloseable {
     return f;
   }
 
+  /** Signing in the user's other devices: user codes and "is this you?" prompts. */
+  public Approvals approvals() {
+    return new Approvals(engine, engine.handoff);
+  }
+
   /** The latest activity of each of the user's other devices, as last heard. */
   public Map<String, Activity> activities() {
     return Map.copyOf(engine.handoff.activities);
@@ -493,6 +498,7 @@ public final class HandoffClient implements AutoCloseable {
     final List<HandoffListener> listeners = new ArrayList<>();
     final List<OfferListener> offerListeners = new ArrayList<>();
     final List<PresenceListener> presenceListeners = new ArrayList<>();
+    final List<ApprovalListener> approvalListeners = new ArrayList<>();
 
     private Builder() {}
 
@@ -500,6 +506,13 @@ public final class HandoffClient implements AutoCloseable {
     public Builder offerListener(OfferListener listener) {
       check(listener != null, "offerListener must not be null");
       offerListeners.add(listener);
+      return this;
+    }
+
+    /** Adds a listener for "is this you?" prompts of the user's new devices. */
+    public Builder approvalListener(ApprovalListener listener) {
+      check(listener != null, "approvalListener must not be null");
+      approvalListeners.add(listener);
       return this;
     }
 

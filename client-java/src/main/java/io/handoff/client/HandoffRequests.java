@@ -43,8 +43,12 @@ final class HandoffRequests {
   final ConcurrentHashMap<String, Activity> activities = new ConcurrentHashMap<>();
   final ConcurrentHashMap<String, Offer> prompts = new ConcurrentHashMap<>();
   final ConcurrentHashMap<String, DevicePresence> presence = new ConcurrentHashMap<>();
+  // Approval prompts shown now, in arrival order (bounded by the server: 64 at once).
+  final java.util.Map<String, io.handoff.protocol.v1.ApprovalRequest> approvalPrompts =
+      java.util.Collections.synchronizedMap(new LinkedHashMap<>());
   private final List<OfferListener> offerListeners;
   private final List<PresenceListener> presenceListeners;
+  private final List<ApprovalListener> approvalListeners;
 
   /**
    * How long after an offer's expiry this client still waits for its result (the server sends
@@ -53,10 +57,14 @@ final class HandoffRequests {
   static final Duration RESULT_GRACE = Duration.ofSeconds(10);
 
   HandoffRequests(
-      List<OfferListener> offers, List<PresenceListener> presence, Scheduler scheduler) {
+      List<OfferListener> offers,
+      List<PresenceListener> presence,
+      List<ApprovalListener> approvals,
+      Scheduler scheduler) {
     this.scheduler = scheduler;
     this.offerListeners = offers;
     this.presenceListeners = presence;
+    this.approvalListeners = approvals;
   }
 
   /** Registers a request; returns its id, or -1 if too many are waiting (future failed). */
@@ -134,6 +142,7 @@ final class HandoffRequests {
 
   void onWelcome(Welcome w) {
     prompts.clear();
+    approvalPrompts.clear(); // The server prompts again for what still waits.
     activities.clear();
     presence.clear();
     for (Activity a : w.getActivitiesList()) {
@@ -200,6 +209,24 @@ final class HandoffRequests {
         OutgoingOffer o = resolved(frame.getOfferResult().getOfferId());
         if (o != null) {
           o.result.complete(frame.getOfferResult());
+        }
+      }
+      case APPROVAL_PROMPT -> {
+        io.handoff.protocol.v1.ApprovalRequest r = frame.getApprovalPrompt().getRequest();
+        if (frame.getRequestId() == 0 && approvalPrompts.put(r.getApprovalId(), r) == null) {
+          approvalListeners.forEach(l -> call(() -> l.onApprovalPrompt(r)));
+        }
+      }
+      case APPROVAL_ANSWERED -> approvalPrompts.remove(frame.getApprovalAnswered().getApprovalId());
+      case APPROVAL_WITHDRAWN -> {
+        io.handoff.protocol.v1.ApprovalWithdrawn w = frame.getApprovalWithdrawn();
+        if (approvalPrompts.remove(w.getApprovalId()) != null) {
+          approvalListeners.forEach(
+              l ->
+                  call(
+                      () ->
+                          l.onApprovalWithdrawn(
+                              w.getApprovalId(), w.getOutcome(), w.getByDevice())));
         }
       }
       case PRESENCE_UPDATE -> {

@@ -109,7 +109,9 @@ final class SyncEngine {
     this.backoff = backoff;
     this.nanoClock = nanoClock;
     this.listeners = config.listeners;
-    this.handoff = new HandoffRequests(config.offerListeners, config.presenceListeners, scheduler);
+    this.handoff =
+        new HandoffRequests(
+            config.offerListeners, config.presenceListeners, config.approvalListeners, scheduler);
     this.writes = new WriteQueue(config, scheduler, backoff);
     this.urls = config.urls;
     this.unavailableMaxNanos =
@@ -417,6 +419,7 @@ final class SyncEngine {
               "access token refreshed in band, expires at {}",
               frame.getTokenRefreshed().getExpiresAtMs());
       case DEVICE_LIST, DEVICES_REVOKED -> handoff.onFrame(frame); // Answers by request id.
+      case APPROVAL_PROMPT, APPROVAL_ANSWERED, APPROVAL_WITHDRAWN -> handoff.onFrame(frame);
       case ACTIVITY_UPDATE,
           OFFER_CREATED,
           OFFER_PROMPT,

@@ -103,6 +103,14 @@ public final class HandoffServer implements AutoCloseable {
     TokenVerifier development =
         new Hs256TokenVerifier(config.jwtSecret(), config.clockSkew(), time.clock());
     this.deviceSessions = deviceSessions(config, engine, stats, time.clock());
+    deviceSessions.attach(
+        new io.handoff.server.devices.DeviceApprovals(
+            config.approvals(),
+            deviceSessions,
+            engine,
+            config.nodeId(),
+            new io.handoff.server.devices.ApprovalMetrics(metrics.registry()),
+            engine.handoff().clock()));
     TokenVerifier verifier = new AccessTokenVerifier(deviceSessions.accessTokens(), development);
     ServerBootstrap b =
         new ServerBootstrap()

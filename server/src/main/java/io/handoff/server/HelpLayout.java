@@ -31,12 +31,15 @@ final class HelpLayout {
             "previous-key-grace",
             "access-token-ttl",
             "refresh-inactivity",
+            "refresh-reuse-interval",
             "identity-jwks",
             "identity-algorithms",
             "identity-issuer",
             "identity-audience",
             "max-devices",
-            "idle-ttl"));
+            "idle-ttl",
+            "new-device-approval",
+            "device-verification-uri"));
     GROUPS.put(
         "Handoff", List.of("activity-payload-max", "offer-ttl", "offer-ttl-max", "presence-ttl"));
     GROUPS.put(

@@ -252,6 +252,29 @@ public final class Main implements Callable<Integer> {
   String refreshInactivity;
 
   @Option(
+      names = "--refresh-reuse-interval",
+      defaultValue = "5s",
+      paramLabel = "DURATION",
+      description =
+          "The previous refresh token used again this soon gets the same successor instead of"
+              + " revoking the session (a retry); 0s turns it off.")
+  String refreshReuseInterval;
+
+  @Option(
+      names = "--new-device-approval",
+      description =
+          "Hold a sign-in from a device the user never used until one of the user's signed-in"
+              + " devices approves it.")
+  boolean newDeviceApproval;
+
+  @Option(
+      names = "--device-verification-uri",
+      defaultValue = "/device",
+      paramLabel = "URI",
+      description = "The app's page where people type a device's user code.")
+  String deviceVerificationUri;
+
+  @Option(
       names = "--idle-ttl",
       defaultValue = "30d",
       paramLabel = "DURATION",
@@ -368,6 +391,8 @@ public final class Main implements Callable<Integer> {
     set("access-token-ttl", accessTokenTtl, () -> t.accessTokenTtl(access));
     Duration inactivity = duration("refresh-inactivity", refreshInactivity);
     set("refresh-inactivity", refreshInactivity, () -> t.refreshInactivity(inactivity));
+    Duration reuse = duration("refresh-reuse-interval", refreshReuseInterval);
+    set("refresh-reuse-interval", refreshReuseInterval, () -> t.refreshReuseInterval(reuse));
     if (signingKey == null && previousSigningKey != null) {
       throw new IllegalArgumentException(
           origin("previous-signing-key") + " needs --signing-key (HANDOFF_SIGNING_KEY) too");
@@ -456,6 +481,11 @@ public final class Main implements Callable<Integer> {
     set("max-devices", maxDevices, () -> limits.maxDevicesPerUser(maxDevices));
     set("history-length", historyLength, () -> limits.historyLength(historyLength));
     b.tokens(tokenConfig());
+    b.approvals(
+        io.handoff.server.devices.ApprovalConfig.builder()
+            .newDeviceApproval(newDeviceApproval)
+            .verificationUri(deviceVerificationUri)
+            .build());
     b.storeLimits(limits.build());
     return b.build();
   }

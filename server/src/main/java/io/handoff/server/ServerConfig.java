@@ -60,6 +60,7 @@ public final class ServerConfig {
   private final StoreLimits storeLimits;
   private final io.handoff.server.auth.TokenConfig tokens;
   private final HandoffLimits handoffLimits;
+  private final io.handoff.server.devices.ApprovalConfig approvals;
   private final String adminHost;
   private final int adminPort;
 
@@ -93,6 +94,7 @@ public final class ServerConfig {
     this.storeLimits = b.storeLimits;
     this.tokens = b.tokens;
     this.handoffLimits = b.handoffLimits;
+    this.approvals = b.approvals;
     this.adminHost = b.adminHost == null ? b.host : b.adminHost;
     this.adminPort = b.adminPort;
   }
@@ -244,6 +246,11 @@ public final class ServerConfig {
     return handoffLimits;
   }
 
+  /** Device codes and new-device approval. */
+  public io.handoff.server.devices.ApprovalConfig approvals() {
+    return approvals;
+  }
+
   /** Address of the management listener (defaults to {@link #host()}). */
   public String adminHost() {
     return adminHost;
@@ -315,6 +322,8 @@ public final class ServerConfig {
         + tokens
         + ", "
         + handoffLimits
+        + ", approvals="
+        + approvals
         + "}";
   }
 
@@ -348,8 +357,15 @@ public final class ServerConfig {
     private Duration clockSkew = DEFAULT_CLOCK_SKEW;
     private StoreLimits storeLimits = StoreLimits.builder().build();
     private HandoffLimits handoffLimits = HandoffLimits.builder().build();
+    private io.handoff.server.devices.ApprovalConfig approvals =
+        io.handoff.server.devices.ApprovalConfig.builder().build();
     private String adminHost;
     private int adminPort = -1;
+
+    public Builder approvals(io.handoff.server.devices.ApprovalConfig approvals) {
+      this.approvals = java.util.Objects.requireNonNull(approvals);
+      return this;
+    }
 
     private io.handoff.server.auth.TokenConfig tokens =
         io.handoff.server.auth.TokenConfig.builder().build();

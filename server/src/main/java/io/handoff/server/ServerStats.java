@@ -44,6 +44,10 @@ public final class ServerStats {
   public final LongAdder signInsRefused = new LongAdder();
   public final LongAdder refreshes = new LongAdder();
   public final LongAdder refreshesRefused = new LongAdder();
+
+  /** Refreshes that presented the previous token within the reuse interval (a retry). */
+  public final LongAdder refreshRetries = new LongAdder();
+
   public final LongAdder inBandRefreshes = new LongAdder();
   public final LongAdder tokenExpiredCloses = new LongAdder();
   public final LongAdder devicesRevoked = new LongAdder();
@@ -135,6 +139,11 @@ public final class ServerStats {
     counter(registry, "handoff.sign.ins.refused", signInsRefused, "sign-ins refused");
     counter(registry, "handoff.refreshes", refreshes, "refresh-token rotations (POST /v1/token)");
     counter(registry, "handoff.refreshes.refused", refreshesRefused, "refresh grants refused");
+    counter(
+        registry,
+        "handoff.refresh.retries",
+        refreshRetries,
+        "refreshes answered with the same successor within the reuse interval");
     counter(registry, "handoff.in.band.refreshes", inBandRefreshes, "tokens renewed on a socket");
     counter(
         registry,

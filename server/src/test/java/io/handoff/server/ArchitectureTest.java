@@ -45,7 +45,12 @@ class ArchitectureTest {
               "ApiException",
               "ApiHandler",
               "TokenKeeper",
-              "SessionGone"),
+              "SessionGone",
+              "ApprovalStore",
+              "ApprovalConfig",
+              "DeviceApprovals",
+              "ApprovalMetrics",
+              "ApprovalPrompts"),
           "session",
           Set.of("Connection", "Hub", "Sessions"));
 

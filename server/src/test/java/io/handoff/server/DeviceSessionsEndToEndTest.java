@@ -38,7 +38,14 @@ class DeviceSessionsEndToEndTest {
     server =
         TestServer.start(
             b ->
-                b.tokens(app.tokens().signInBurst(5, Duration.ofMinutes(1)).build())
+                // No reuse interval: a reused refresh token revokes at once
+                // (RefreshReuseIntervalTest
+                // covers the interval).
+                b.tokens(
+                        app.tokens()
+                            .signInBurst(5, Duration.ofMinutes(1))
+                            .refreshReuseInterval(Duration.ZERO)
+                            .build())
                     .storeLimits(StoreLimits.builder().maxDevicesPerUser(3).build()));
     api = new HttpApi(server.port());
   }

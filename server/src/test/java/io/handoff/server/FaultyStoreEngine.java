@@ -72,6 +72,11 @@ final class FaultyStoreEngine implements Engine {
   }
 
   @Override
+  public io.handoff.server.devices.ApprovalStore approvals() {
+    return memory.approvals();
+  }
+
+  @Override
   public String name() {
     return "faulty-memory";
   }

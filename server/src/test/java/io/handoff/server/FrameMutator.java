@@ -3,6 +3,7 @@ package io.handoff.server;
 import com.google.protobuf.ByteString;
 import io.handoff.protocol.v1.AcceptOffer;
 import io.handoff.protocol.v1.Activity;
+import io.handoff.protocol.v1.AnswerApproval;
 import io.handoff.protocol.v1.CancelOffer;
 import io.handoff.protocol.v1.ClientFrame;
 import io.handoff.protocol.v1.DeclineOffer;
@@ -19,6 +20,7 @@ import io.handoff.protocol.v1.RefreshToken;
 import io.handoff.protocol.v1.Resync;
 import io.handoff.protocol.v1.RevokeDevice;
 import io.handoff.protocol.v1.Unfollow;
+import io.handoff.protocol.v1.VerifyUserCode;
 import io.handoff.protocol.v1.Write;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -134,6 +136,17 @@ public final class FrameMutator {
         ClientFrame.newBuilder()
             .setRequestId(31)
             .setRevokeDevice(RevokeDevice.newBuilder().setDeviceId("tv"))
+            .build());
+    frames.add(
+        ClientFrame.newBuilder()
+            .setRequestId(32)
+            .setVerifyUserCode(VerifyUserCode.newBuilder().setUserCode("BCDF-GHJK"))
+            .build());
+    frames.add(
+        ClientFrame.newBuilder()
+            .setRequestId(33)
+            .setAnswerApproval(
+                AnswerApproval.newBuilder().setApprovalId("BCDFGHJK").setApprove(true))
             .build());
     return frames;
   }

@@ -47,6 +47,15 @@ public final class HttpApi {
             .POST(HttpRequest.BodyPublishers.ofString(json)));
   }
 
+  public Answer post(String path, String json, String bearer) {
+    return send(
+        auth(
+            HttpRequest.newBuilder(uri(path))
+                .header("Content-Type", "application/json")
+                .POST(HttpRequest.BodyPublishers.ofString(json)),
+            bearer));
+  }
+
   public Answer get(String path, String bearer) {
     return send(auth(HttpRequest.newBuilder(uri(path)).GET(), bearer));
   }

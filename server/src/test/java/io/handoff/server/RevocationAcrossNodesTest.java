@@ -41,7 +41,7 @@ class RevocationAcrossNodesTest {
             .port(0)
             .nodeId(name)
             .jwtSecret(TestServer.SECRET)
-            .tokens(app.tokens().build())
+            .tokens(app.tokens().refreshReuseInterval(Duration.ZERO).build())
             .handoffLimits(HandoffLimits.builder().presenceTtl(Duration.ofSeconds(3)).build())
             .build();
     RedisEngine engine =

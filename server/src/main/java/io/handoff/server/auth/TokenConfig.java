@@ -15,6 +15,7 @@ public final class TokenConfig {
   public static final Duration DEFAULT_EXPIRY_NOTICE = Duration.ofMinutes(1);
   public static final Duration DEFAULT_REFRESH_INACTIVITY = Duration.ofDays(30);
   public static final Duration DEFAULT_PREVIOUS_KEY_GRACE = Duration.ofHours(1);
+  public static final Duration DEFAULT_REFRESH_REUSE_INTERVAL = Duration.ofSeconds(5);
   public static final int DEFAULT_SIGN_IN_BURST = 10;
   public static final Duration DEFAULT_SIGN_IN_BURST_WINDOW = Duration.ofMinutes(1);
   public static final Duration DEFAULT_JWKS_MIN_REFRESH = Duration.ofSeconds(30);
@@ -29,6 +30,7 @@ public final class TokenConfig {
   private final Duration accessTokenTtl;
   private final Duration expiryNotice;
   private final Duration refreshInactivity;
+  private final Duration refreshReuseInterval;
   private final int signInBurst;
   private final Duration signInBurstWindow;
   private final Duration jwksMinRefresh;
@@ -44,6 +46,7 @@ public final class TokenConfig {
     this.accessTokenTtl = b.accessTokenTtl;
     this.expiryNotice = b.expiryNotice;
     this.refreshInactivity = b.refreshInactivity;
+    this.refreshReuseInterval = b.refreshReuseInterval;
     this.signInBurst = b.signInBurst;
     this.signInBurstWindow = b.signInBurstWindow;
     this.jwksMinRefresh = b.jwksMinRefresh;
@@ -98,6 +101,14 @@ public final class TokenConfig {
   }
 
   /** More sign-ins than this for one user within {@link #signInBurstWindow()} are an anomaly. */
+  /**
+   * How long the immediately previous refresh token may be used again (a retry) and get the same
+   * successor instead of revoking the session; zero turns the grace off.
+   */
+  public Duration refreshReuseInterval() {
+    return refreshReuseInterval;
+  }
+
   public int signInBurst() {
     return signInBurst;
   }
@@ -134,6 +145,8 @@ public final class TokenConfig {
         + expiryNotice
         + ", refreshInactivity="
         + refreshInactivity
+        + ", refreshReuseInterval="
+        + refreshReuseInterval
         + ", signInBurst="
         + signInBurst
         + "/"
@@ -152,6 +165,7 @@ public final class TokenConfig {
     private Duration accessTokenTtl = DEFAULT_ACCESS_TOKEN_TTL;
     private Duration expiryNotice = DEFAULT_EXPIRY_NOTICE;
     private Duration refreshInactivity = DEFAULT_REFRESH_INACTIVITY;
+    private Duration refreshReuseInterval = DEFAULT_REFRESH_REUSE_INTERVAL;
     private int signInBurst = DEFAULT_SIGN_IN_BURST;
     private Duration signInBurstWindow = DEFAULT_SIGN_IN_BURST_WINDOW;
     private Duration jwksMinRefresh = DEFAULT_JWKS_MIN_REFRESH;
@@ -211,6 +225,12 @@ public final class TokenConfig {
     public Builder refreshInactivity(Duration d) {
       check(d.toMillis() >= 1000, "refreshInactivity must be >= 1s, got " + d);
       this.refreshInactivity = d;
+      return this;
+    }
+
+    public Builder refreshReuseInterval(Duration d) {
+      check(d != null && !d.isNegative(), "refreshReuseInterval must be zero or positive");
+      this.refreshReuseInterval = d;
       return this;
     }
 

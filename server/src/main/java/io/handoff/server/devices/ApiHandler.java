@@ -71,7 +71,7 @@ public final class ApiHandler implements HttpService {
     ctx.channel().config().setAutoRead(false);
     CompletableFuture<Reply> reply;
     try {
-      reply = route(req, path, m);
+      reply = route(req, path, m, address(ctx));
     } catch (ApiException e) {
       reply = CompletableFuture.failedFuture(e);
     }
@@ -91,7 +91,11 @@ public final class ApiHandler implements HttpService {
         });
   }
 
-  private CompletableFuture<Reply> route(FullHttpRequest req, String path, HttpMethod m) {
+  private CompletableFuture<Reply> route(
+      FullHttpRequest req, String path, HttpMethod m, String address) {
+    if (ApprovalRoutes.handles(path) && sessions.approvals() != null) {
+      return new ApprovalRoutes(this, sessions.approvals()).route(req, path, m, address);
+    }
     if (path.equals(JWKS_PATH)) {
       requireMethod(m, HttpMethod.GET);
       return done(new Reply(200, sessions.accessTokens().keys().publicJwks(clock.millis())));
@@ -100,6 +104,9 @@ public final class ApiHandler implements HttpService {
       case "/v1/sessions" -> {
         requireMethod(m, HttpMethod.POST);
         Map<String, String> body = jsonBody(req);
+        if (sessions.approvals() != null) {
+          return ApprovalRoutes.signIn(sessions.approvals(), body, address);
+        }
         return sessions
             .signIn(
                 required(body, "identity_token"),
@@ -112,6 +119,12 @@ public final class ApiHandler implements HttpService {
         requireMethod(m, HttpMethod.POST);
         Map<String, String> body = formOrJsonBody(req);
         String grant = body.get("grant_type");
+        if (ApprovalRoutes.DEVICE_CODE_GRANT.equals(grant) && sessions.approvals() != null) {
+          return sessions
+              .approvals()
+              .poll(required(body, "device_code"))
+              .thenApply(t -> new Reply(200, tokens(t)));
+        }
         if (!"refresh_token".equals(grant)) {
           throw new ApiException(
               400, "unsupported_grant_type", "grant_type must be refresh_token, got " + grant);
@@ -161,7 +174,7 @@ public final class ApiHandler implements HttpService {
     }
   }
 
-  private Principal authenticate(FullHttpRequest req) {
+  Principal authenticate(FullHttpRequest req) {
     String token = HttpRequestHandler.bearer(req.headers().get(HttpHeaderNames.AUTHORIZATION));
     try {
       return verifier.verify(token);
@@ -171,7 +184,7 @@ public final class ApiHandler implements HttpService {
     }
   }
 
-  private CompletableFuture<Void> checked(Principal p) {
+  CompletableFuture<Void> checked(Principal p) {
     return sessions
         .check(p)
         .thenApply(
@@ -184,13 +197,13 @@ public final class ApiHandler implements HttpService {
             });
   }
 
-  private static void requireMethod(HttpMethod m, HttpMethod expected) {
+  static void requireMethod(HttpMethod m, HttpMethod expected) {
     if (!m.equals(expected)) {
       throw new ApiException(405, "method_not_allowed", "this path takes " + expected);
     }
   }
 
-  private static Map<String, String> jsonBody(FullHttpRequest req) {
+  static Map<String, String> jsonBody(FullHttpRequest req) {
     try {
       return ApiJson.parseFlatObject(ByteBufUtil.getBytes(req.content()));
     } catch (ApiJson.BadJson e) {
@@ -199,7 +212,7 @@ public final class ApiHandler implements HttpService {
     }
   }
 
-  private static Map<String, String> formOrJsonBody(FullHttpRequest req) {
+  static Map<String, String> formOrJsonBody(FullHttpRequest req) {
     String type = req.headers().get(HttpHeaderNames.CONTENT_TYPE, "");
     if (type.startsWith("application/x-www-form-urlencoded")) {
       QueryStringDecoder q =
@@ -211,7 +224,7 @@ public final class ApiHandler implements HttpService {
     return jsonBody(req);
   }
 
-  private static String required(Map<String, String> body, String name) {
+  static String required(Map<String, String> body, String name) {
     String v = body.get(name);
     if (v == null || v.isEmpty()) {
       throw new ApiException(400, "invalid_request", name + " is required");
@@ -219,7 +232,7 @@ public final class ApiHandler implements HttpService {
     return v;
   }
 
-  private static String tokens(DeviceSessions.Tokens t) {
+  static String tokens(DeviceSessions.Tokens t) {
     long expiresIn = Math.max(0, (t.accessExpiresAtMillis() - System.currentTimeMillis()) / 1000);
     return ApiJson.write(
         ApiJson.object()
@@ -256,7 +269,7 @@ public final class ApiHandler implements HttpService {
     return ApiJson.write(body);
   }
 
-  private static <T> CompletableFuture<T> done(T v) {
+  static <T> CompletableFuture<T> done(T v) {
     return CompletableFuture.completedFuture(v);
   }
 
@@ -281,7 +294,13 @@ public final class ApiHandler implements HttpService {
     }
   }
 
-  private record Reply(int status, String body) {
+  static String address(ChannelHandlerContext ctx) {
+    return ctx.channel().remoteAddress() instanceof java.net.InetSocketAddress a
+        ? a.getAddress().getHostAddress()
+        : "unknown";
+  }
+
+  record Reply(int status, String body) {
     static Reply error(int status, String error, String message) {
       return new Reply(status, ApiJson.error(error, message));
     }

@@ -54,6 +54,7 @@ public final class DeviceSessions {
   private final ServerStats stats;
   private final Clock clock;
   private final SecureRandom random = new SecureRandom();
+  private volatile io.handoff.server.devices.DeviceApprovals approvals;
   // Recent sign-in times per user, for burst detection on this node. Bounded by MAX_BURST_USERS.
   private final ConcurrentHashMap<String, ArrayDeque<Long>> signInTimes = new ConcurrentHashMap<>();
 
@@ -138,6 +139,29 @@ public final class DeviceSessions {
       stats.signInsRefused.increment();
       return failed(401, "invalid_token", e.getMessage());
     }
+    return createSession(user, deviceId, name, platform);
+  }
+
+  /**
+   * The user of a valid identity token, for a sign-in that continues elsewhere (new-device
+   * approval); throws {@link ApiException} as {@link #signIn} would refuse it.
+   */
+  public String verifyIdentity(String identityToken) {
+    if (identity == null) {
+      throw new ApiException(
+          404, "sign_in_disabled", "sign-in is not configured on this node (no identity JWKS)");
+    }
+    try {
+      return identity.verify(identityToken);
+    } catch (AuthException e) {
+      stats.signInsRefused.increment();
+      throw new ApiException(401, "invalid_token", e.getMessage());
+    }
+  }
+
+  /** Creates a device session of {@code user} (identity already established). */
+  public CompletableFuture<Tokens> createSession(
+      String user, String deviceId, String name, String platform) {
     noteSignIn(user);
     String sid = B64.encodeToString(randomBytes(16));
     String refresh = newRefreshToken(user, sid);
@@ -167,6 +191,16 @@ public final class DeviceSessions {
             });
   }
 
+  /** Device codes and new-device approval of this node, once attached; else null. */
+  public io.handoff.server.devices.DeviceApprovals approvals() {
+    return approvals;
+  }
+
+  /** Attaches the node's device approvals (set once at start-up). */
+  public void attach(io.handoff.server.devices.DeviceApprovals approvals) {
+    this.approvals = approvals;
+  }
+
   /** Rotates a refresh token: a new access token and a new refresh token, the old one dies. */
   public CompletableFuture<Tokens> refresh(String refreshToken) {
     String[] parts = parseRefreshToken(refreshToken);
@@ -179,10 +213,28 @@ public final class DeviceSessions {
     String next = newRefreshToken(user, sid);
     return engine
         .sessions()
-        .rotate(user, sid, hash(refreshToken), hash(next), config.refreshInactivity().toMillis())
+        .rotate(
+            user,
+            sid,
+            hash(refreshToken),
+            hash(next),
+            SealedSuccessor.seal(refreshToken, next),
+            config.refreshInactivity().toMillis(),
+            config.refreshReuseInterval().toMillis())
         .thenApply(
             r -> {
               switch (r.outcome()) {
+                case RETRIED -> {
+                  // A retry within the reuse interval: the same successor, a fresh access token.
+                  String same = SealedSuccessor.open(refreshToken, r.sealedSuccessor());
+                  if (same == null) {
+                    throw refused("unknown refresh token");
+                  }
+                  stats.refreshRetries.increment();
+                  AccessTokens.Issued at = access.mint(user, r.deviceId(), sid);
+                  return new Tokens(
+                      user, r.deviceId(), sid, at.token(), at.expiresAtMillis(), same);
+                }
                 case ROTATED -> {
                   stats.refreshes.increment();
                   AccessTokens.Issued at = access.mint(user, r.deviceId(), sid);

@@ -17,8 +17,9 @@ import java.util.concurrent.CompletableFuture;
  *   <li><b>Atomic rotation.</b> {@link #rotate} compares the presented refresh-token hash with the
  *       session's current one and swaps in the new hash in one step, so of two concurrent uses of
  *       one token exactly one rotates. A hash that was current before (a rotated-out token) revokes
- *       the session ({@link Rotation.Outcome#REUSED}). A session whose refresh token was not used
- *       for {@code inactivityMillis} is expired and refuses rotation.
+ *       the session ({@link Rotation.Outcome#REUSED}), unless it is the immediately previous one
+ *       back within the reuse interval ({@link Rotation.Outcome#RETRIED}). A session whose refresh
+ *       token was not used for {@code inactivityMillis} is expired and refuses rotation.
  *   <li><b>Revocation is final.</b> A revoked session never rotates or reports alive again; its
  *       record is kept (as a tombstone) so that later use of its tokens is recognised as such.
  *   <li><b>Idle expiry.</b> A session not seen (signed in, rotated, connected) for {@link
@@ -48,11 +49,23 @@ public interface SessionStore {
   /** The result of {@link #create}: the replaced session id, if any, or a refusal at the limit. */
   record Created(boolean limitReached, int devices, String replacedSessionId) {}
 
-  /** The result of {@link #rotate}. */
-  record Rotation(Outcome outcome, String deviceId) {
+  /**
+   * The result of {@link #rotate}. {@code sealedSuccessor} is set for {@link Outcome#RETRIED}: what
+   * the rotation that made the current token stored with it.
+   */
+  record Rotation(Outcome outcome, String deviceId, byte[] sealedSuccessor) {
+    public Rotation(Outcome outcome, String deviceId) {
+      this(outcome, deviceId, null);
+    }
+
     public enum Outcome {
       /** The presented token was current; the new hash is current now. */
       ROTATED,
+      /**
+       * The presented token is the one the current token replaced, back within the reuse interval
+       * (a retry): nothing changes, and the current token's sealed copy is returned.
+       */
+      RETRIED,
       /** The presented token had been rotated out: the session is revoked now. */
       REUSED,
       /** The session was revoked before. */
@@ -78,8 +91,31 @@ public interface SessionStore {
       String platform,
       byte[] refreshHash);
 
+  /** {@link #rotate(String, String, byte[], byte[], byte[], long, long)} with no reuse interval. */
+  default CompletableFuture<Rotation> rotate(
+      String userId,
+      String sessionId,
+      byte[] presentedHash,
+      byte[] newHash,
+      long inactivityMillis) {
+    return rotate(userId, sessionId, presentedHash, newHash, new byte[0], inactivityMillis, 0);
+  }
+
+  /**
+   * Rotates as the contract says, keeping {@code sealedNew} (an opaque copy of the new token that
+   * only a holder of the presented one can open) beside the new hash. When the presented hash is
+   * the one the current token replaced and that rotation was at most {@code reuseIntervalMillis}
+   * ago (and the interval is above 0), answers {@link Rotation.Outcome#RETRIED} with that
+   * rotation's sealed copy instead of revoking. Any other rotated-out hash still revokes.
+   */
   CompletableFuture<Rotation> rotate(
-      String userId, String sessionId, byte[] presentedHash, byte[] newHash, long inactivityMillis);
+      String userId,
+      String sessionId,
+      byte[] presentedHash,
+      byte[] newHash,
+      byte[] sealedNew,
+      long inactivityMillis,
+      long reuseIntervalMillis);
 
   /** Whether the session exists and is not revoked (nor idle-expired). */
   CompletableFuture<Status> status(String userId, String sessionId);

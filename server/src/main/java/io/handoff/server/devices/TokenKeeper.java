@@ -56,6 +56,11 @@ public final class TokenKeeper {
     this.noticeMillis = sessions.noticeMillis();
   }
 
+  /** The connection's principal, as renewed on the socket. Event loop. */
+  Principal principal() {
+    return principal;
+  }
+
   /** Arms the timers for the current token. */
   public void start() {
     cancel();

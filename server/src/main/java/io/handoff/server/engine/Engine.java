@@ -23,20 +23,26 @@ public interface Engine extends AutoCloseable {
   /** Activities, handoff offers and presence, on the same backing store. */
   HandoffStore handoff();
 
+  /** Pending sign-ins of new devices (device codes, new-device approval). */
+  io.handoff.server.devices.ApprovalStore approvals();
+
   /**
    * Erases everything of the user in every store: device sessions first (so no device can sign in
-   * again in between), then documents, activities, offers and presence.
+   * again in between), then sign-in requests (so none approved can still be turned into a session),
+   * documents, activities, offers and presence.
    */
   default CompletableFuture<Void> erase(String userId) {
     return sessions()
         .erase(userId)
+        .thenCompose(v -> approvals().erase(userId))
         .thenCompose(v -> store().erase(userId))
         .thenCompose(v -> handoff().erase(userId));
   }
 
   /** Runs every store's {@code sweep(now)}. */
   default CompletableFuture<Void> sweep(Instant now) {
-    return CompletableFuture.allOf(store().sweep(now), sessions().sweep(now), handoff().sweep(now));
+    return CompletableFuture.allOf(
+        store().sweep(now), sessions().sweep(now), handoff().sweep(now), approvals().sweep(now));
   }
 
   /** A short name for logs: "memory", "redis". */

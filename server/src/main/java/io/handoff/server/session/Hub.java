@@ -194,6 +194,11 @@ public final class Hub {
             s.signal(signal);
           }
         }
+        case APPROVAL_PROMPTED, APPROVAL_ENDED -> {
+          for (Session s : sessions) {
+            s.approvalSignal(signal);
+          }
+        }
         default -> {} // A signal of a kind this node does not know (a newer node sent it).
       }
     }

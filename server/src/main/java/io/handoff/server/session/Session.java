@@ -10,6 +10,7 @@ import io.handoff.protocol.v1.Pong;
 import io.handoff.protocol.v1.ServerFrame;
 import io.handoff.protocol.v1.Welcome;
 import io.handoff.server.auth.Principal;
+import io.handoff.server.devices.ApprovalPrompts;
 import io.handoff.server.devices.SessionGone;
 import io.handoff.server.devices.TokenKeeper;
 import io.handoff.server.handoff.HandoffSession;
@@ -38,13 +39,15 @@ import org.slf4j.LoggerFactory;
  *       {@code DeclineOffer}, {@code CancelOffer}) to its {@link HandoffSession};
  *   <li>tokens and devices ({@code RefreshToken}, {@code ListDevices}, {@code RevokeDevice}) to its
  *       {@link TokenKeeper};
+ *   <li>signing in new devices ({@code VerifyUserCode}, {@code AnswerApproval}) to its {@link
+ *       ApprovalPrompts};
  *   <li>{@code Hello} and {@code Ping} are the session's own.
  * </ul>
  *
  * <p>Threads: everything runs on the channel's event loop, except {@link #offer}, {@link
- * #replaced}, {@link #kick}, {@link #recheck} and {@link #signal}, which the {@link Hub} calls from
- * the broker's thread: they enqueue or hop. Store futures hop back onto the event loop ({@link
- * #onLoop}) before touching any state.
+ * #replaced}, {@link #kick}, {@link #recheck}, {@link #signal} and {@link #approvalSignal}, which
+ * the {@link Hub} calls from the broker's thread: they enqueue or hop. Store futures hop back onto
+ * the event loop ({@link #onLoop}) before touching any state.
  */
 public final class Session implements Endpoint, Connection {
   private static final Logger log = LoggerFactory.getLogger(Session.class);
@@ -70,6 +73,7 @@ public final class Session implements Endpoint, Connection {
   private DocumentSession documents;
   private HandoffSession handoff;
   private TokenKeeper tokens;
+  private ApprovalPrompts approvals;
   private volatile boolean dead;
 
   Session(Sessions node) {
@@ -108,6 +112,7 @@ public final class Session implements Endpoint, Connection {
     handoff = node.handoff(this);
     tokens = node.tokens(this, principal);
     tokens.start();
+    approvals = node.approvals(this, tokens, link.remoteAddress());
     phase = Phase.AWAIT_HELLO;
   }
 
@@ -140,6 +145,7 @@ public final class Session implements Endpoint, Connection {
       case PUBLISH_ACTIVITY, OFFER_ACTIVITY, ACCEPT_OFFER, DECLINE_OFFER, CANCEL_OFFER ->
           handoff.onFrame(id, frame);
       case REFRESH_TOKEN, LIST_DEVICES, REVOKE_DEVICE -> tokens.onFrame(id, frame);
+      case VERIFY_USER_CODE, ANSWER_APPROVAL -> approvals.onFrame(id, frame);
       default ->
           error(
               id,
@@ -195,6 +201,7 @@ public final class Session implements Endpoint, Connection {
       return;
     }
     handoff.closed();
+    approvals.closed();
     tokens.stop();
     outbox.close();
     documents.closed();
@@ -254,6 +261,7 @@ public final class Session implements Endpoint, Connection {
           documents.welcomed(r);
           phase = Phase.LIVE;
           handoff.welcomed();
+          approvals.welcomed();
           flush();
           outbox.goLive();
         });
@@ -274,6 +282,13 @@ public final class Session implements Endpoint, Connection {
   void signal(UserSignal signal) {
     if (!dead) {
       handoff.onSignal(signal);
+    }
+  }
+
+  /** A device-approval signal of this user (a prompt to show, one that ended). Any thread. */
+  void approvalSignal(UserSignal signal) {
+    if (!dead) {
+      approvals.onSignal(signal);
     }
   }
 

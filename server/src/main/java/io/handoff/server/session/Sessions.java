@@ -5,6 +5,7 @@ import io.handoff.server.ServerConfig;
 import io.handoff.server.ServerStats;
 import io.handoff.server.auth.Principal;
 import io.handoff.server.auth.TokenVerifier;
+import io.handoff.server.devices.ApprovalPrompts;
 import io.handoff.server.devices.DeviceSessions;
 import io.handoff.server.devices.TokenKeeper;
 import io.handoff.server.handoff.HandoffService;
@@ -83,5 +84,9 @@ public final class Sessions implements Supplier<Endpoint> {
 
   TokenKeeper tokens(Connection c, Principal principal) {
     return new TokenKeeper(c, principal, verifier, devices, stats);
+  }
+
+  ApprovalPrompts approvals(Connection c, TokenKeeper tokens, String address) {
+    return new ApprovalPrompts(devices.approvals(), c, tokens, address);
   }
 }

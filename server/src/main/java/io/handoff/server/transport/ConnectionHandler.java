@@ -257,6 +257,13 @@ public final class ConnectionHandler extends ChannelInboundHandlerAdapter implem
   }
 
   @Override
+  public String remoteAddress() {
+    return ctx.channel().remoteAddress() instanceof java.net.InetSocketAddress a
+        ? a.getAddress().getHostAddress()
+        : "unknown";
+  }
+
+  @Override
   public EventLoop eventLoop() {
     return loop;
   }

@@ -13,6 +13,9 @@ public interface Link {
   /** The principal the upgrade authenticated. */
   Principal principal();
 
+  /** The device's network address as this node sees it (the socket's peer), or "unknown". */
+  String remoteAddress();
+
   /** The connection's event loop: its state is touched there only. */
   EventLoop eventLoop();
 

@@ -85,6 +85,38 @@ public abstract class SessionStoreContractTest {
   }
 
   @Test
+  void thePreviousTokenWithinTheReuseIntervalGetsTheSameSealedSuccessorAndLaterRevokes()
+      throws Exception {
+    long interval = 5_000;
+    signIn("s1", "phone", "h1");
+    byte[] sealed = h("sealed-h2");
+    assertEquals(
+        Outcome.ROTATED,
+        get(sessions.rotate(user, "s1", h("h1"), h("h2"), sealed, INACTIVITY, interval)).outcome());
+    SessionStore.Rotation retry =
+        get(sessions.rotate(user, "s1", h("h1"), h("hX"), h("other"), INACTIVITY, interval));
+    assertEquals(Outcome.RETRIED, retry.outcome());
+    assertEquals("phone", retry.deviceId());
+    assertEquals("sealed-h2", new String(retry.sealedSuccessor(), StandardCharsets.UTF_8));
+    assertTrue(get(sessions.status(user, "s1")).alive());
+    // The retry changed nothing: h2 is still current.
+    clock.advance(java.time.Duration.ofMillis(interval + 1));
+    assertEquals(
+        Outcome.REUSED,
+        get(sessions.rotate(user, "s1", h("h1"), h("hY"), h("x"), INACTIVITY, interval)).outcome());
+    assertTrue(get(sessions.status(user, "s1")).revoked());
+  }
+
+  @Test
+  void aZeroReuseIntervalRevokesAtOnce() throws Exception {
+    signIn("s1", "phone", "h1");
+    get(sessions.rotate(user, "s1", h("h1"), h("h2"), h("s"), INACTIVITY, 0));
+    assertEquals(
+        Outcome.REUSED,
+        get(sessions.rotate(user, "s1", h("h1"), h("h3"), h("s"), INACTIVITY, 0)).outcome());
+  }
+
+  @Test
   void rotationSwapsTheTokenAndTheOldOneRevokesTheSessionWhenItComesBack() throws Exception {
     signIn("s1", "phone", "h1");
     assertEquals(

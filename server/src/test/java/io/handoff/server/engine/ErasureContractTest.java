@@ -11,6 +11,7 @@ import io.handoff.protocol.v1.Offer;
 import io.handoff.protocol.v1.OfferOutcome;
 import io.handoff.protocol.v1.Write;
 import io.handoff.server.MutableClock;
+import io.handoff.server.devices.ApprovalStore;
 import io.handoff.server.handoff.HandoffStore;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
@@ -114,6 +115,39 @@ public abstract class ErasureContractTest {
     get(handoff.offline(u, "laptop", "c2"));
     clock.advance(Duration.ofSeconds(10)); // "expired" is past its deadline, not yet ended
     assertTrue(get(handoff.createOffer(u, offer("later", "phone", Duration.ofMinutes(1)), 8)));
+    ApprovalStore approvals = engine.approvals();
+    // A new device waiting for approval, and a device code the user claimed and approved (not yet
+    // polled into a session), and a failed user-code attempt.
+    assertEquals(
+        ApprovalStore.Created.CREATED,
+        get(approvals.create(request("nd-" + u, "new_device", u, "held-" + u), 8, 8)));
+    assertEquals(
+        ApprovalStore.Created.CREATED,
+        get(approvals.create(request("dc-" + u, "device_code", "", "code-" + u), 8, 8)));
+    get(approvals.claim("dc-" + u, u, clock.millis()));
+    assertEquals(
+        ApprovalStore.Decision.Status.DECIDED,
+        get(approvals.decide("dc-" + u, u, "phone", true, clock.millis())).status());
+    get(approvals.fail(ApprovalStore.userScope(u), 60_000, clock.millis()));
+  }
+
+  private ApprovalStore.Request request(String id, String kind, String u, String address) {
+    long now = clock.millis();
+    return new ApprovalStore.Request(
+        id,
+        kind,
+        u,
+        "new-tv",
+        "TV",
+        "tvos",
+        address,
+        now,
+        now + 60_000,
+        5_000,
+        "secret-" + id,
+        ApprovalStore.State.PENDING,
+        "",
+        0);
   }
 
   @Test
@@ -137,6 +171,16 @@ public abstract class ErasureContractTest {
         get(handoff.endOffer(user, "accepted", "tv", OfferOutcome.ACCEPTED)).status(),
         "an ended offer");
     assertEquals(List.of(), get(handoff.presence(user)), "presence");
+    ApprovalStore approvals = engine.approvals();
+    assertEquals(List.of(), get(approvals.pending(user, clock.millis())), "held sign-ins");
+    assertEquals(
+        ApprovalStore.Poll.Status.UNKNOWN,
+        get(approvals.poll("dc-" + user, "secret-dc-" + user, clock.millis())).status(),
+        "an approved device code can no longer be polled into a session");
+    assertEquals(
+        0L,
+        get(approvals.failures(ApprovalStore.userScope(user), clock.millis())),
+        "failed attempts");
     assertEquals(List.of(), tracesOf(user), "state left behind after erasure");
 
     assertEquals(2, get(engine.store().documents(other)).size(), "another user keeps documents");
@@ -144,6 +188,12 @@ public abstract class ErasureContractTest {
     assertEquals(2, get(handoff.activities(other)).size(), "and activities");
     assertEquals(2, get(handoff.liveOffers(other)).size(), "and offers");
     assertEquals(2, get(handoff.presence(other)).size(), "and presence");
+    assertEquals(
+        1, get(engine.approvals().pending(other, clock.millis())).size(), "and held sign-ins");
+    assertEquals(
+        ApprovalStore.Poll.Status.APPROVED,
+        get(engine.approvals().poll("dc-" + other, "secret-dc-" + other, clock.millis())).status(),
+        "and approved device codes");
   }
 
   @Test

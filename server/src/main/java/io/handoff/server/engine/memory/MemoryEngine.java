@@ -19,6 +19,7 @@ public final class MemoryEngine implements Engine {
   private final MemorySessionStore sessions;
   private final ScheduledExecutorService sweeper;
   private final MemoryHandoffStore handoff;
+  private final MemoryApprovalStore approvals = new MemoryApprovalStore();
   private final Clock clock;
 
   public MemoryEngine(StoreLimits limits) {
@@ -74,6 +75,11 @@ public final class MemoryEngine implements Engine {
   @Override
   public MemoryHandoffStore handoff() {
     return handoff;
+  }
+
+  @Override
+  public MemoryApprovalStore approvals() {
+    return approvals;
   }
 
   @Override

@@ -71,7 +71,13 @@ public final class MemorySessionStore implements SessionStore {
 
   @Override
   public CompletableFuture<Rotation> rotate(
-      String userId, String sessionId, byte[] presented, byte[] newHash, long inactivityMillis) {
+      String userId,
+      String sessionId,
+      byte[] presented,
+      byte[] newHash,
+      byte[] sealedNew,
+      long inactivityMillis,
+      long reuseIntervalMillis) {
     long now = clock.millis();
     UserSessions u = users.get(userId);
     if (u == null) {
@@ -95,10 +101,19 @@ public final class MemorySessionStore implements SessionStore {
         if (s.old.size() > MAX_OLD_HASHES) {
           s.old.removeFirst();
         }
+        s.previous = s.current;
         s.current = newHash;
+        s.sealed = sealedNew;
         s.refreshedAt = now;
         s.lastSeen = now;
         return done(Rotation.Outcome.ROTATED, s.deviceId);
+      }
+      if (reuseIntervalMillis > 0
+          && s.previous != null
+          && Arrays.equals(s.previous, presented)
+          && now - s.refreshedAt <= reuseIntervalMillis) {
+        return CompletableFuture.completedFuture(
+            new Rotation(Rotation.Outcome.RETRIED, s.deviceId, s.sealed));
       }
       for (byte[] h : s.old) {
         if (Arrays.equals(h, presented)) {
@@ -258,6 +273,9 @@ public final class MemorySessionStore implements SessionStore {
     final long created;
     final ArrayDeque<byte[]> old = new ArrayDeque<>();
     byte[] current;
+    // The hash the current one replaced, and the sealed copy of the current token (reuse interval).
+    byte[] previous;
+    byte[] sealed;
     long refreshedAt;
     long lastSeen;
     boolean revoked;
@@ -280,6 +298,8 @@ public final class MemorySessionStore implements SessionStore {
       node = "";
       old.clear();
       current = new byte[0];
+      previous = null;
+      sealed = null;
     }
   }
 }

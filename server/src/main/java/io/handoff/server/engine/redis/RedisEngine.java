@@ -39,6 +39,7 @@ public final class RedisEngine implements Engine {
   private final RedisBroker broker;
   private final RedisSessionStore sessions;
   private final RedisHandoffStore handoff;
+  private final RedisApprovalStore approvals;
   private final String description;
   private final StoreHealth health;
 
@@ -48,6 +49,7 @@ public final class RedisEngine implements Engine {
       RedisBroker broker,
       RedisSessionStore sessions,
       RedisHandoffStore handoff,
+      RedisApprovalStore approvals,
       String description,
       StoreHealth health) {
     this.health = health;
@@ -56,6 +58,7 @@ public final class RedisEngine implements Engine {
     this.broker = broker;
     this.sessions = sessions;
     this.handoff = handoff;
+    this.approvals = approvals;
     this.description = description;
   }
 
@@ -93,7 +96,15 @@ public final class RedisEngine implements Engine {
           client.getResources().eventExecutorGroup(),
           StoreHealth.DEFAULT_INTERVAL,
           () -> commands.async().ping().toCompletableFuture());
-      return new RedisEngine(client, store, broker, sessions, handoff, description, health);
+      return new RedisEngine(
+          client,
+          store,
+          broker,
+          sessions,
+          handoff,
+          new RedisApprovalStore(commands.async(), keys),
+          description,
+          health);
     } catch (RuntimeException e) {
       client.shutdown();
       throw e;
@@ -160,7 +171,15 @@ public final class RedisEngine implements Engine {
           StoreHealth.DEFAULT_INTERVAL,
           () -> commands.async().ping().toCompletableFuture());
       FailoverWatch.watch(client, health, broker);
-      return new RedisEngine(client, store, broker, sessions, handoff, description, health);
+      return new RedisEngine(
+          client,
+          store,
+          broker,
+          sessions,
+          handoff,
+          new RedisApprovalStore(commands.async(), keys),
+          description,
+          health);
     } catch (RuntimeException e) {
       client.shutdown();
       throw e;
@@ -198,6 +217,11 @@ public final class RedisEngine implements Engine {
   @Override
   public io.handoff.server.handoff.HandoffStore handoff() {
     return handoff;
+  }
+
+  @Override
+  public io.handoff.server.devices.ApprovalStore approvals() {
+    return approvals;
   }
 
   @Override

@@ -26,7 +26,16 @@ import java.nio.charset.StandardCharsets;
  * PREFIX{user}:offers    zset   live offer ids scored by deadline
  * PREFIX{user}:ended     zset   recently ended offer ids scored by end time
  * PREFIX{user}:pr        hash   device → "online|connection|last_seen_ms|deadline_ms"
+ * PREFIX{user}:ap        zset   the user's pending new-device requests by deadline
+ * PREFIX{user}:apk       zset   every request of the user (made with the user, or claimed by the
+ *                               user) by end of retention, so erasure knows each by name
+ * PREFIX{ap:ID}:r        hash   one sign-in request (device code or new device), see approval_*.lua
+ * PREFIX{apa:ADDR}:p     zset   pending sign-in requests from one address by deadline
+ * PREFIX{att:SCOPE}:n    string failed user-code attempts of a user or address in this window
  * </pre>
+ *
+ * <p>A sign-in request lives under a tag of its own (its id), not a user's: a device code has no
+ * user until someone claims it. Each operation on it touches that one key.
  */
 final class RedisKeys {
   private final String prefix;
@@ -101,6 +110,26 @@ final class RedisKeys {
 
   byte[] presence(String user) {
     return key(user, "pr");
+  }
+
+  byte[] approvalsOfUser(String user) {
+    return key(user, "ap");
+  }
+
+  byte[] requestsOfUser(String user) {
+    return key(user, "apk");
+  }
+
+  byte[] approval(String id) {
+    return key("ap:" + id, "r");
+  }
+
+  byte[] approvalsOfAddress(String address) {
+    return key("apa:" + address, "p");
+  }
+
+  byte[] attempts(String scope) {
+    return key("att:" + scope, "n");
   }
 
   private byte[] key(String user, String rest) {

@@ -84,7 +84,13 @@ final class RedisSessionStore implements SessionStore {
 
   @Override
   public CompletableFuture<Rotation> rotate(
-      String userId, String sessionId, byte[] presented, byte[] newHash, long inactivityMillis) {
+      String userId,
+      String sessionId,
+      byte[] presented,
+      byte[] newHash,
+      byte[] sealedNew,
+      long inactivityMillis,
+      long reuseIntervalMillis) {
     byte[][] k = {
       keys.session(userId, sessionId),
       keys.rotatedOut(userId, sessionId),
@@ -102,12 +108,16 @@ final class RedisSessionStore implements SessionStore {
             utf8(Long.toString(inactivityMillis)),
             utf8(idleMillis()),
             utf8(Integer.toString(MAX_OLD_HASHES)),
-            utf8(sessionId))
+            utf8(sessionId),
+            hex(sealedNew),
+            utf8(Long.toString(reuseIntervalMillis)))
         .thenApply(
             r -> {
               String did = str(r.get(1));
+              byte[] sealed =
+                  r.size() > 2 ? java.util.HexFormat.of().parseHex(str(r.get(2))) : null;
               return new Rotation(
-                  Rotation.Outcome.valueOf(str(r.get(0))), did.isEmpty() ? null : did);
+                  Rotation.Outcome.valueOf(str(r.get(0))), did.isEmpty() ? null : did, sealed);
             });
   }
 

@@ -3,11 +3,14 @@
 -- KEYS: 1 session hash (ds:SID), 2 rotated-out hashes zset (do:SID), 3 device->session hash (dev),
 --       4 tombstone zset (dt)
 -- ARGV: 1 presented hash, 2 new hash, 3 now ms, 4 refresh inactivity ms, 5 idle TTL ms,
---       6 max rotated-out hashes kept, 7 session id
--- Returns {outcome, device id} with outcome one of ROTATED REUSED REVOKED EXPIRED UNKNOWN.
+--       6 max rotated-out hashes kept, 7 session id, 8 sealed copy of the new token (hex),
+--       9 reuse interval ms (0: off)
+-- Returns {outcome, device id[, sealed copy of the current token]} with outcome one of ROTATED
+-- RETRIED REUSED REVOKED EXPIRED UNKNOWN. RETRIED: the presented hash is the one the current token
+-- replaced, back within the reuse interval; nothing changes.
 local now = tonumber(ARGV[3])
 local idle = tonumber(ARGV[5])
-local s = redis.call('HMGET', KEYS[1], 'did', 'rev', 'seen', 'rat', 'cur')
+local s = redis.call('HMGET', KEYS[1], 'did', 'rev', 'seen', 'rat', 'cur', 'prv', 'sld')
 if not s[1] or now - tonumber(s[3]) >= idle then
   return {'UNKNOWN', ''}
 end
@@ -18,6 +21,7 @@ end
 
 local function revoke()
   redis.call('HSET', KEYS[1], 'rev', '1', 'seen', ARGV[3], 'node', '', 'cur', '')
+  redis.call('HDEL', KEYS[1], 'prv', 'sld')
   redis.call('PEXPIRE', KEYS[1], idle)
   redis.call('DEL', KEYS[2])
   if redis.call('HGET', KEYS[3], did) == ARGV[7] then
@@ -43,11 +47,16 @@ if s[5] == ARGV[1] then
   if size > keep then
     redis.call('ZREMRANGEBYRANK', KEYS[2], 0, size - keep - 1)
   end
-  redis.call('HSET', KEYS[1], 'cur', ARGV[2], 'rat', ARGV[3], 'seen', ARGV[3])
+  redis.call('HSET', KEYS[1], 'cur', ARGV[2], 'rat', ARGV[3], 'seen', ARGV[3], 'prv', ARGV[1],
+    'sld', ARGV[8])
   redis.call('PEXPIRE', KEYS[1], idle)
   redis.call('PEXPIRE', KEYS[2], idle)
   redis.call('PEXPIRE', KEYS[3], idle)
   return {'ROTATED', did}
+end
+local interval = tonumber(ARGV[9])
+if interval > 0 and s[6] == ARGV[1] and now - tonumber(s[4]) <= interval then
+  return {'RETRIED', did, s[7] or ''}
 end
 if redis.call('ZSCORE', KEYS[2], ARGV[1]) then
   revoke()

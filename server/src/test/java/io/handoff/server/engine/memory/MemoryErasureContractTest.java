@@ -26,6 +26,9 @@ class MemoryErasureContractTest extends ErasureContractTest {
     if (memory.handoff().holds(userId)) {
       traces.add("handoff map");
     }
+    if (memory.approvals().holds(userId)) {
+      traces.add("approvals map");
+    }
     return traces;
   }
 }

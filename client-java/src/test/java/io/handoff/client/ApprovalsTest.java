@@ -1,0 +1,135 @@
+package io.handoff.client;
+
+import static io.handoff.client.Frames.welcome;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertInstanceOf;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.handoff.protocol.v1.ApprovalAnswered;
+import io.handoff.protocol.v1.ApprovalOutcome;
+import io.handoff.protocol.v1.ApprovalPrompt;
+import io.handoff.protocol.v1.ApprovalRequest;
+import io.handoff.protocol.v1.ApprovalWithdrawn;
+import io.handoff.protocol.v1.ClientFrame;
+import io.handoff.protocol.v1.Error;
+import io.handoff.protocol.v1.ErrorCode;
+import io.handoff.protocol.v1.ServerFrame;
+import java.net.URI;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
+import org.junit.jupiter.api.Test;
+
+/** The client's approval prompts and answers, on the socket-free engine. */
+class ApprovalsTest {
+  private final FakeConnector connector = new FakeConnector();
+  private final List<String> heard = new ArrayList<>();
+  private final SyncEngine engine =
+      new SyncEngine(
+          new ClientConfig(
+              HandoffClient.builder()
+                  .url(URI.create("ws://127.0.0.1:9/ws"))
+                  .token("t")
+                  .approvalListener(
+                      new ApprovalListener() {
+                        @Override
+                        public void onApprovalPrompt(ApprovalRequest r) {
+                          heard.add("prompt " + r.getApprovalId());
+                        }
+
+                        @Override
+                        public void onApprovalWithdrawn(
+                            String id, ApprovalOutcome outcome, String by) {
+                          heard.add("withdrawn " + id + " " + outcome + " " + by);
+                        }
+                      })),
+          connector,
+          new ManualScheduler(),
+          Runnable::run,
+          new Backoff(Duration.ofMillis(100).toNanos(), Duration.ofSeconds(1).toNanos(), () -> 0.5),
+          () -> 42L);
+  private final Approvals approvals = new Approvals(engine, engine.handoff);
+
+  private FakeChannel connected() {
+    engine.connect();
+    FakeChannel channel = connector.last().open();
+    channel.receive(welcome(0));
+    channel.drain();
+    return channel;
+  }
+
+  private static ServerFrame prompt(String id) {
+    return ServerFrame.newBuilder()
+        .setApprovalPrompt(
+            ApprovalPrompt.newBuilder()
+                .setRequest(ApprovalRequest.newBuilder().setApprovalId(id).setDeviceId("tv")))
+        .build();
+  }
+
+  @Test
+  void promptsReachTheListenerOnceAndAWithdrawalRemovesThem() {
+    FakeChannel channel = connected();
+    channel.receive(prompt("a1"));
+    channel.receive(prompt("a1")); // Again after a re-read: shown once.
+    assertEquals(1, approvals.prompts().size());
+    channel.receive(
+        ServerFrame.newBuilder()
+            .setApprovalWithdrawn(
+                ApprovalWithdrawn.newBuilder()
+                    .setApprovalId("a1")
+                    .setOutcome(ApprovalOutcome.APPROVAL_DENIED)
+                    .setByDevice("laptop"))
+            .build());
+    assertEquals(List.of("prompt a1", "withdrawn a1 APPROVAL_DENIED laptop"), heard);
+    assertTrue(approvals.prompts().isEmpty());
+  }
+
+  @Test
+  void answerCompletesWithTheOutcomeOrFailsWithApprovalEnded() {
+    FakeChannel channel = connected();
+    channel.receive(prompt("a2"));
+    CompletableFuture<ApprovalOutcome> yes = approvals.answer("a2", true);
+    ClientFrame sent = channel.drain().get(0);
+    assertEquals("a2", sent.getAnswerApproval().getApprovalId());
+    assertTrue(sent.getAnswerApproval().getApprove());
+    channel.receive(
+        ServerFrame.newBuilder()
+            .setRequestId(sent.getRequestId())
+            .setApprovalAnswered(
+                ApprovalAnswered.newBuilder()
+                    .setApprovalId("a2")
+                    .setOutcome(ApprovalOutcome.APPROVAL_APPROVED))
+            .build());
+    assertEquals(ApprovalOutcome.APPROVAL_APPROVED, yes.join());
+    assertTrue(approvals.prompts().isEmpty(), "answered here: no withdrawal needed");
+
+    CompletableFuture<ApprovalRequest> verify = approvals.verifyUserCode("bcdf-ghjk");
+    ClientFrame v = channel.drain().get(0);
+    assertEquals("bcdf-ghjk", v.getVerifyUserCode().getUserCode());
+    channel.receive(
+        ServerFrame.newBuilder()
+            .setRequestId(v.getRequestId())
+            .setError(Error.newBuilder().setCode(ErrorCode.TOO_MANY_ATTEMPTS).setMessage("wait"))
+            .build());
+    CompletionException e =
+        org.junit.jupiter.api.Assertions.assertThrows(CompletionException.class, verify::join);
+    assertEquals(
+        ErrorCode.TOO_MANY_ATTEMPTS,
+        assertInstanceOf(HandoffException.class, e.getCause()).errorCode());
+  }
+
+  @Test
+  void deviceSignInReadsTheFlatJsonOfTheApi() {
+    Map<String, String> m =
+        DeviceSignIn.Json.parse(
+            "{\"device_code\":\"dc1.A.b\\\"c\",\"expires_in\":600, \"ok\":true,\"u\":\"\\u00e9\"}");
+    assertEquals("dc1.A.b\"c", m.get("device_code"));
+    assertEquals("600", m.get("expires_in"));
+    assertEquals("true", m.get("ok"));
+    assertEquals("é", m.get("u"));
+    assertTrue(DeviceSignIn.Json.parse("not json").isEmpty());
+  }
+}

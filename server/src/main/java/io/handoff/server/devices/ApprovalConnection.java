@@ -1,0 +1,35 @@
+package io.handoff.server.devices;
+
+import io.handoff.protocol.v1.ErrorCode;
+import io.handoff.protocol.v1.ServerFrame;
+import io.handoff.server.auth.Principal;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.Future;
+import java.util.function.BiConsumer;
+
+/** What {@link ApprovalPrompts} needs of a live connection. All methods: its event loop only. */
+interface ApprovalConnection {
+  /** The connection's current principal (its token may have been renewed). */
+  Principal principal();
+
+  /** The device's network address, as the server sees it. */
+  String address();
+
+  /** Pushes a frame the device did not ask for (a prompt, a withdrawal) and flushes. */
+  void push(ServerFrame frame);
+
+  /** Sends the answer to one of the device's requests and flushes. */
+  void reply(ServerFrame frame);
+
+  void error(long requestId, ErrorCode code, String message, boolean retryable);
+
+  /**
+   * Runs {@code action} on the event loop when {@code f} completes, unless the connection closed.
+   */
+  <T> void onLoop(CompletableFuture<T> f, BiConsumer<T, Throwable> action);
+
+  /** Runs {@code task} on the event loop (from any thread), unless the connection closed. */
+  void execute(Runnable task);
+
+  Future<?> schedule(Runnable task, long delayMillis);
+}

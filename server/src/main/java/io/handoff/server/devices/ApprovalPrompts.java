@@ -1,0 +1,222 @@
+package io.handoff.server.devices;
+
+import io.handoff.protocol.bus.v1.ApprovalEnded;
+import io.handoff.protocol.bus.v1.UserSignal;
+import io.handoff.protocol.v1.AnswerApproval;
+import io.handoff.protocol.v1.ApprovalAnswered;
+import io.handoff.protocol.v1.ApprovalOutcome;
+import io.handoff.protocol.v1.ApprovalPrompt;
+import io.handoff.protocol.v1.ApprovalRequest;
+import io.handoff.protocol.v1.ApprovalWithdrawn;
+import io.handoff.protocol.v1.ClientFrame;
+import io.handoff.protocol.v1.ErrorCode;
+import io.handoff.protocol.v1.ServerFrame;
+import io.handoff.server.devices.ApprovalStore.Request;
+import io.handoff.server.session.Connection;
+import java.util.ArrayDeque;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.CompletionException;
+import java.util.concurrent.Future;
+
+/**
+ * One connection's approval prompts and answers: pushes an {@code ApprovalPrompt} for each pending
+ * new-device request of the user (after the Welcome, and as they come), withdraws it when the
+ * request ends anywhere (answered, or expired: a timer at its deadline), and answers {@code
+ * VerifyUserCode} and {@code AnswerApproval}. A prompt is shown at most once and withdrawn at most
+ * once per connection. Event loop only, except {@link #onSignal}, which hops onto it. Bounded: at
+ * most {@value #MAX_SHOWN} prompts at once and {@value #MAX_ENDED} remembered ends.
+ */
+public final class ApprovalPrompts {
+  static final int MAX_SHOWN = 64;
+  static final int MAX_ENDED = 128;
+
+  private final DeviceApprovals approvals;
+  private final ApprovalConnection conn;
+  private final Map<String, Future<?>> shown = new HashMap<>();
+  // Requests known to have ended, so a late read or signal does not prompt for them again.
+  private final Set<String> ended = new HashSet<>();
+  private final ArrayDeque<String> endedOrder = new ArrayDeque<>();
+  private boolean live;
+
+  /**
+   * The prompts of one connection, reaching the device through {@code conn}; {@code tokens} is the
+   * connection's token keeper (its principal), {@code address} the device's address. {@code
+   * approvals} may be null (a node without them): requests are then refused.
+   */
+  public ApprovalPrompts(
+      DeviceApprovals approvals, Connection conn, TokenKeeper tokens, String address) {
+    this(approvals, new ApprovalLink(conn, tokens, address));
+  }
+
+  ApprovalPrompts(DeviceApprovals approvals, ApprovalConnection conn) {
+    this.approvals = approvals;
+    this.conn = conn;
+  }
+
+  /** {@code VerifyUserCode} and {@code AnswerApproval}, as the session dispatches them. */
+  public void onFrame(long id, ClientFrame frame) {
+    switch (frame.getBodyCase()) {
+      case VERIFY_USER_CODE -> onVerify(id, frame.getVerifyUserCode().getUserCode());
+      case ANSWER_APPROVAL -> onAnswer(id, frame.getAnswerApproval());
+      default -> conn.error(id, ErrorCode.BAD_REQUEST, "not a device-approval frame", false);
+    }
+  }
+
+  /** The Welcome went out: prompt for what is pending now. */
+  public void welcomed() {
+    live = true;
+    if (approvals == null) {
+      return;
+    }
+    conn.onLoop(
+        approvals.pending(conn.principal().userId()),
+        (list, err) -> {
+          if (list != null) {
+            list.forEach(r -> show(DeviceApprovals.toProto(r)));
+          }
+        });
+  }
+
+  /** The connection ended. */
+  public void closed() {
+    live = false;
+    shown.values().forEach(f -> f.cancel(false));
+    shown.clear();
+  }
+
+  /** A signal of this user (numbers 11-19). Any thread. */
+  public void onSignal(UserSignal s) {
+    conn.execute(
+        () -> {
+          if (!live) {
+            return;
+          }
+          switch (s.getBodyCase()) {
+            case APPROVAL_PROMPTED -> show(s.getApprovalPrompted().getRequest());
+            case APPROVAL_ENDED -> {
+              ApprovalEnded e = s.getApprovalEnded();
+              withdraw(e.getApprovalId(), e.getOutcome(), e.getByDevice());
+            }
+            default -> {}
+          }
+        });
+  }
+
+  void onVerify(long id, String userCode) {
+    if (approvals == null) {
+      conn.error(id, ErrorCode.BAD_REQUEST, "device sign-in is not enabled on this node", false);
+      return;
+    }
+    conn.onLoop(
+        approvals.verify(conn.principal(), userCode, conn.address()),
+        (Request r, Throwable err) -> {
+          if (err != null) {
+            failed(id, err);
+            return;
+          }
+          conn.reply(
+              ServerFrame.newBuilder()
+                  .setRequestId(id)
+                  .setApprovalPrompt(
+                      ApprovalPrompt.newBuilder().setRequest(DeviceApprovals.toProto(r)))
+                  .build());
+        });
+  }
+
+  void onAnswer(long id, AnswerApproval a) {
+    if (approvals == null) {
+      conn.error(id, ErrorCode.BAD_REQUEST, "device sign-in is not enabled on this node", false);
+      return;
+    }
+    conn.onLoop(
+        approvals.answer(conn.principal(), a.getApprovalId(), a.getApprove(), conn.address()),
+        (ApprovalOutcome o, Throwable err) -> {
+          if (err != null) {
+            failed(id, err);
+            return;
+          }
+          forget(a.getApprovalId());
+          conn.reply(
+              ServerFrame.newBuilder()
+                  .setRequestId(id)
+                  .setApprovalAnswered(
+                      ApprovalAnswered.newBuilder().setApprovalId(a.getApprovalId()).setOutcome(o))
+                  .build());
+        });
+  }
+
+  private void show(ApprovalRequest r) {
+    String id = r.getApprovalId();
+    long left = r.getExpiresMs() - approvals.clock().millis();
+    if (!live
+        || left <= 0
+        || ended.contains(id)
+        || shown.containsKey(id)
+        || shown.size() >= MAX_SHOWN
+        || r.getDeviceId().equals(conn.principal().deviceId())) {
+      return;
+    }
+    shown.put(
+        id, conn.schedule(() -> withdraw(id, ApprovalOutcome.APPROVAL_EXPIRED, ""), left + 1));
+    conn.push(
+        ServerFrame.newBuilder()
+            .setApprovalPrompt(ApprovalPrompt.newBuilder().setRequest(r))
+            .build());
+  }
+
+  private void withdraw(String id, ApprovalOutcome outcome, String by) {
+    remember(id);
+    Future<?> timer = shown.remove(id);
+    if (timer == null) {
+      return;
+    }
+    timer.cancel(false);
+    conn.push(
+        ServerFrame.newBuilder()
+            .setApprovalWithdrawn(
+                ApprovalWithdrawn.newBuilder()
+                    .setApprovalId(id)
+                    .setOutcome(outcome)
+                    .setByDevice(by))
+            .build());
+  }
+
+  /** This device answered: its prompt goes without a withdrawal. */
+  private void forget(String id) {
+    remember(id);
+    Future<?> timer = shown.remove(id);
+    if (timer != null) {
+      timer.cancel(false);
+    }
+  }
+
+  private void remember(String id) {
+    if (ended.add(id)) {
+      endedOrder.addLast(id);
+      if (endedOrder.size() > MAX_ENDED) {
+        ended.remove(endedOrder.removeFirst());
+      }
+    }
+  }
+
+  private void failed(long id, Throwable err) {
+    Throwable cause =
+        err instanceof CompletionException && err.getCause() != null ? err.getCause() : err;
+    if (!(cause instanceof ApiException a)) {
+      conn.error(id, ErrorCode.UNAVAILABLE, "the store could not be reached; try again", true);
+      return;
+    }
+    ErrorCode code =
+        switch (a.error()) {
+          case "unknown_code" -> ErrorCode.APPROVAL_NOT_FOUND;
+          case "approval_ended" -> ErrorCode.APPROVAL_ENDED;
+          case "too_many_attempts" -> ErrorCode.TOO_MANY_ATTEMPTS;
+          case "invalid_token" -> ErrorCode.INVALID_TOKEN;
+          default -> ErrorCode.BAD_REQUEST;
+        };
+    conn.error(id, code, a.getMessage(), false);
+  }
+}

@@ -1,0 +1,180 @@
+package io.handoff.server.devices;
+
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+
+/**
+ * Pending sign-in requests of devices that hold no session yet, and counters of failed attempts.
+ *
+ * <h2>Contract</h2>
+ *
+ * <ul>
+ *   <li><b>One record per request</b>, addressed by its id (a normalised user code, or a random id
+ *       for a new-device approval), so every operation on it is atomic on one key (one Redis
+ *       Cluster slot).
+ *   <li><b>Bounded.</b> {@link #create} refuses a request when its address, or its user (for
+ *       requests made with a user), already has the maximum of requests pending; nothing is stored
+ *       then. A request stops counting once decided or expired.
+ *   <li><b>Claimed once.</b> {@link #claim} binds a request made without a user to the first user
+ *       who looks it up; to every other user it is as if it did not exist.
+ *   <li><b>Decided exactly once.</b> Of all {@link #decide} calls on one pending, unexpired
+ *       request, on any node, exactly one returns {@link Decision.Status#DECIDED}; the others see
+ *       the decision (or the expiry) that stands.
+ *   <li><b>Consumed exactly once.</b> Of all {@link #poll} calls presenting the request's secret
+ *       after it was approved, exactly one returns {@link Poll.Status#APPROVED}; later ones {@link
+ *       Poll.Status#CONSUMED}. A poll sooner than the request's interval after the previous one
+ *       returns {@link Poll.Status#SLOW_DOWN} while pending, and raises the interval by {@value
+ *       #SLOW_DOWN_STEP_MILLIS} ms (RFC 8628 §3.5).
+ *   <li><b>Expiry</b> compares the request's deadline with {@code nowMillis} as given (the engine's
+ *       clock); the first operation after the deadline turns the request EXPIRED and says so once
+ *       ({@code firstSeen}). Records stay readable for {@link #RETAIN_MILLIS} after their deadline
+ *       (so a late poll gets {@code expired_token}, not {@code invalid_grant}), then go.
+ *   <li><b>Failure:</b> futures fail when the backing store cannot be reached. Futures may complete
+ *       on any thread. Implementations are thread-safe.
+ * </ul>
+ */
+public interface ApprovalStore {
+  long SLOW_DOWN_STEP_MILLIS = 5_000;
+  long RETAIN_MILLIS = 10 * 60_000;
+
+  /** The attempt-counter scope of a user ({@link #fail}); {@link #erase} removes it. */
+  static String userScope(String userId) {
+    return "u:" + userId;
+  }
+
+  enum State {
+    PENDING,
+    APPROVED,
+    DENIED,
+    CONSUMED,
+    EXPIRED
+  }
+
+  /**
+   * One request. {@code userId} is empty until claimed (device codes) or set at creation (new
+   * device approval, {@code kind} "new_device"); {@code secretHash} is the SHA-256 of the device
+   * code's secret, hex.
+   */
+  record Request(
+      String id,
+      String kind,
+      String userId,
+      String deviceId,
+      String name,
+      String platform,
+      String address,
+      long createdMillis,
+      long expiresMillis,
+      long intervalMillis,
+      String secretHash,
+      State state,
+      String byDevice,
+      long decidedMillis) {
+    public Request withState(State s, String by, long at) {
+      return new Request(
+          id,
+          kind,
+          userId,
+          deviceId,
+          name,
+          platform,
+          address,
+          createdMillis,
+          expiresMillis,
+          intervalMillis,
+          secretHash,
+          s,
+          by,
+          at);
+    }
+
+    public Request withUser(String user) {
+      return new Request(
+          id,
+          kind,
+          user,
+          deviceId,
+          name,
+          platform,
+          address,
+          createdMillis,
+          expiresMillis,
+          intervalMillis,
+          secretHash,
+          state,
+          byDevice,
+          decidedMillis);
+    }
+  }
+
+  enum Created {
+    CREATED,
+    /** The id is in use (a user-code collision): pick another. */
+    ID_TAKEN,
+    ADDRESS_LIMIT,
+    USER_LIMIT
+  }
+
+  /** The result of {@link #decide}; {@code request} is the record as it stands after the call. */
+  record Decision(Status status, Request request, boolean firstSeenExpired) {
+    public enum Status {
+      DECIDED,
+      /** Decided before (see the request's state and byDevice), or consumed. */
+      ALREADY_DECIDED,
+      EXPIRED,
+      /** No such request, or one of another user. */
+      NOT_FOUND
+    }
+  }
+
+  /** The result of {@link #poll}. */
+  record Poll(Status status, Request request, boolean firstSeenExpired) {
+    public enum Status {
+      PENDING,
+      SLOW_DOWN,
+      APPROVED,
+      DENIED,
+      EXPIRED,
+      CONSUMED,
+      /** No such request, or a wrong secret. */
+      UNKNOWN
+    }
+  }
+
+  CompletableFuture<Created> create(Request r, int maxPerAddress, int maxPerUser);
+
+  /**
+   * The request as {@code userId} may see it: binds an unclaimed pending request to {@code userId};
+   * null when there is none, it is another user's, or it ended.
+   */
+  CompletableFuture<Request> claim(String id, String userId, long nowMillis);
+
+  CompletableFuture<Decision> decide(
+      String id, String userId, String byDevice, boolean approve, long nowMillis);
+
+  CompletableFuture<Poll> poll(String id, String secretHash, long nowMillis);
+
+  /** The user's pending new-device requests, oldest first. */
+  CompletableFuture<List<Request>> pending(String userId, long nowMillis);
+
+  /** Failed attempts of {@code scope} in its current window (0 when none). */
+  CompletableFuture<Long> failures(String scope, long nowMillis);
+
+  /**
+   * Counts one failed attempt of {@code scope}; a window starts with the first. Returns the count.
+   */
+  CompletableFuture<Long> fail(String scope, long windowMillis, long nowMillis);
+
+  /**
+   * Erases every request of {@code userId} (new-device requests and the device codes the user
+   * claimed, whatever their state: an approved one can no longer be polled into a session) and the
+   * user's failed-attempt counter. Other users' requests stay.
+   */
+  CompletableFuture<Void> erase(String userId);
+
+  /**
+   * Drops records past their retention and attempt windows that ended, as of {@code now}. A store
+   * whose backing keys expire by themselves does nothing here.
+   */
+  CompletableFuture<Void> sweep(java.time.Instant now);
+}

@@ -1,0 +1,575 @@
+package io.handoff.server.devices;
+
+import io.handoff.protocol.bus.v1.ApprovalEnded;
+import io.handoff.protocol.bus.v1.ApprovalPrompted;
+import io.handoff.protocol.bus.v1.UserSignal;
+import io.handoff.protocol.v1.ApprovalKind;
+import io.handoff.protocol.v1.ApprovalOutcome;
+import io.handoff.protocol.v1.ApprovalRequest;
+import io.handoff.server.auth.Principal;
+import io.handoff.server.devices.ApprovalStore.Request;
+import io.handoff.server.devices.ApprovalStore.State;
+import io.handoff.server.engine.Engine;
+import java.nio.charset.StandardCharsets;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
+import java.security.SecureRandom;
+import java.time.Clock;
+import java.util.Base64;
+import java.util.HexFormat;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Signing in a device that holds no session, approved by a trusted device of the same user.
+ *
+ * <ul>
+ *   <li><b>Device codes</b> (RFC 8628): {@link #requestCode} hands the waiting device a device code
+ *       (a secret it keeps) and a user code (for a person to type on a trusted device); the trusted
+ *       device looks the user code up ({@link #verify}), which shows who asks and holds the code
+ *       for that user, and answers ({@link #answer}); the waiting device polls ({@link #poll}) and
+ *       gets a device session of the approving user, exactly once.
+ *   <li><b>New-device approval</b> (opt-in): {@link #signIn} with an identity token from a device
+ *       the user has no session for, while the user has sessions on other devices, is held: the
+ *       user's devices are prompted ({@link ApprovalPrompts}), the first answer wins, and the new
+ *       device polls with the device code it was given.
+ * </ul>
+ *
+ * <p>Refusals are {@link ApiException}s with the RFC's error names where one applies. Wrong user
+ * codes are counted per user and per address in the store (so across nodes); beyond the limits
+ * every lookup is refused for the rest of the window, right or wrong. Thread-safe; every method
+ * returns at once.
+ */
+public final class DeviceApprovals {
+  public static final String DEVICE_CODE_GRANT = "urn:ietf:params:oauth:grant-type:device_code";
+  static final String KIND_CODE = "device_code";
+  static final String KIND_NEW_DEVICE = "new_device";
+  private static final Logger log = LoggerFactory.getLogger(DeviceApprovals.class);
+  private static final Base64.Encoder B64 = Base64.getUrlEncoder().withoutPadding();
+  private static final int MAX_DEVICE_ID_CHARS = 256;
+  private static final int MAX_NAME_CHARS = 128;
+  private static final int MAX_PLATFORM_CHARS = 64;
+  private static final int MAX_DEVICE_CODE_CHARS = 128;
+  private static final int CREATE_TRIES = 3;
+
+  private final ApprovalConfig config;
+  private final DeviceSessions sessions;
+  private final Engine engine;
+  private final ApprovalStore store;
+  private final String nodeId;
+  private final ApprovalMetrics metrics;
+  private final Clock clock;
+  private final SecureRandom random = new SecureRandom();
+
+  public DeviceApprovals(
+      ApprovalConfig config,
+      DeviceSessions sessions,
+      Engine engine,
+      String nodeId,
+      ApprovalMetrics metrics,
+      Clock clock) {
+    this.config = config;
+    this.sessions = sessions;
+    this.engine = engine;
+    this.store = engine.approvals();
+    this.nodeId = nodeId;
+    this.metrics = metrics;
+    this.clock = clock;
+  }
+
+  public ApprovalConfig config() {
+    return config;
+  }
+
+  public ApprovalMetrics metrics() {
+    return metrics;
+  }
+
+  /** What the waiting device gets (RFC 8628 §3.2). */
+  public record Authorization(
+      String deviceCode,
+      String userCode,
+      String verificationUri,
+      long expiresInSeconds,
+      long intervalSeconds) {}
+
+  /** A held sign-in: poll with {@code deviceCode}; {@code approversOnline} may be 0. */
+  public record Held(
+      String deviceCode,
+      String approvalId,
+      long expiresInSeconds,
+      long intervalSeconds,
+      int approversOnline) {}
+
+  /** The outcome of {@link #signIn}: tokens at once, or a held sign-in. */
+  public record SignIn(DeviceSessions.Tokens tokens, Held held) {}
+
+  // ---------------------------------------------------------------------------------------------
+  // The waiting device
+  // ---------------------------------------------------------------------------------------------
+
+  public CompletableFuture<Authorization> requestCode(
+      String deviceId, String name, String platform, String address) {
+    ApiException bad = checkDevice(deviceId, name, platform);
+    if (bad != null) {
+      return CompletableFuture.failedFuture(bad);
+    }
+    return createCode(deviceId, orEmpty(name), orEmpty(platform), address, 0);
+  }
+
+  private CompletableFuture<Authorization> createCode(
+      String deviceId, String name, String platform, String address, int attempt) {
+    long now = clock.millis();
+    String code = UserCodes.next(random);
+    String secret = B64.encodeToString(randomBytes(32));
+    Request r =
+        new Request(
+            code,
+            KIND_CODE,
+            "",
+            deviceId,
+            name,
+            platform,
+            address,
+            now,
+            now + config.codeTtl().toMillis(),
+            config.pollInterval().toMillis(),
+            sha256(secret),
+            State.PENDING,
+            "",
+            0);
+    return store
+        .create(r, config.maxPendingPerAddress(), config.maxPendingPerUser())
+        .thenCompose(
+            created ->
+                switch (created) {
+                  case CREATED -> {
+                    metrics.requested.increment();
+                    yield CompletableFuture.completedFuture(
+                        new Authorization(
+                            "dc1." + code + "." + secret,
+                            UserCodes.display(code),
+                            config.verificationUri(),
+                            config.codeTtl().toSeconds(),
+                            seconds(config.pollInterval().toMillis())));
+                  }
+                  case ID_TAKEN ->
+                      attempt + 1 < CREATE_TRIES
+                          ? createCode(deviceId, name, platform, address, attempt + 1)
+                          : CompletableFuture.failedFuture(
+                              new ApiException(
+                                  503, "unavailable", "could not pick a free user code; retry"));
+                  default -> CompletableFuture.failedFuture(tooManyPending("this address"));
+                });
+  }
+
+  /** Polls a device code (RFC 8628 §3.4-3.5): tokens once approved, else the RFC's error. */
+  public CompletableFuture<DeviceSessions.Tokens> poll(String deviceCode) {
+    String[] parts = parseDeviceCode(deviceCode);
+    if (parts == null) {
+      return failed(400, "invalid_grant", "malformed device code");
+    }
+    long now = clock.millis();
+    return store
+        .poll(parts[0], sha256(parts[1]), now)
+        .thenCompose(
+            p -> {
+              Request r = p.request();
+              if (p.firstSeenExpired()) {
+                expired(r);
+              }
+              return switch (p.status()) {
+                case APPROVED ->
+                    sessions.createSession(r.userId(), r.deviceId(), r.name(), r.platform());
+                case PENDING ->
+                    failed(
+                        400,
+                        "authorization_pending",
+                        "not approved yet; poll again in " + seconds(r.intervalMillis()) + " s");
+                case SLOW_DOWN ->
+                    failed(
+                        400,
+                        "slow_down",
+                        "polled sooner than the interval; poll every "
+                            + seconds(r.intervalMillis())
+                            + " s from now on");
+                case DENIED ->
+                    failed(
+                        400, "access_denied", "the sign-in was denied on device " + r.byDevice());
+                case EXPIRED ->
+                    failed(
+                        400,
+                        "expired_token",
+                        KIND_NEW_DEVICE.equals(r.kind())
+                            ? "no trusted device approved the sign-in in time; sign in again and"
+                                + " approve it on a signed-in device, or use a device code"
+                            : "the device code expired; request a new one");
+                case CONSUMED -> failed(400, "invalid_grant", "the device code was already used");
+                default -> failed(400, "invalid_grant", "unknown device code");
+              };
+            });
+  }
+
+  /**
+   * Signs in with an identity token; with new-device approval on, a device the user has no session
+   * for (while the user has sessions on other devices) is held for approval instead.
+   */
+  public CompletableFuture<SignIn> signIn(
+      String identityToken, String deviceId, String name, String platform, String address) {
+    ApiException bad = checkDevice(deviceId, name, platform);
+    if (bad != null) {
+      return CompletableFuture.failedFuture(bad);
+    }
+    String user;
+    try {
+      user = sessions.verifyIdentity(identityToken);
+    } catch (ApiException e) {
+      return CompletableFuture.failedFuture(e);
+    }
+    if (!config.newDeviceApproval()) {
+      return sessions
+          .createSession(user, deviceId, name, platform)
+          .thenApply(t -> new SignIn(t, null));
+    }
+    return engine
+        .sessions()
+        .list(user)
+        .thenCompose(
+            list -> {
+              boolean known = list.stream().anyMatch(s -> s.deviceId().equals(deviceId));
+              if (list.isEmpty() || known) {
+                return sessions
+                    .createSession(user, deviceId, name, platform)
+                    .thenApply(t -> new SignIn(t, null));
+              }
+              return hold(user, deviceId, orEmpty(name), orEmpty(platform), address)
+                  .thenApply(h -> new SignIn(null, h));
+            });
+  }
+
+  private CompletableFuture<Held> hold(
+      String user, String deviceId, String name, String platform, String address) {
+    long now = clock.millis();
+    String id = B64.encodeToString(randomBytes(16));
+    String secret = B64.encodeToString(randomBytes(32));
+    Request r =
+        new Request(
+            id,
+            KIND_NEW_DEVICE,
+            user,
+            deviceId,
+            name,
+            platform,
+            address,
+            now,
+            now + config.approvalTtl().toMillis(),
+            config.pollInterval().toMillis(),
+            sha256(secret),
+            State.PENDING,
+            "",
+            0);
+    return store
+        .create(r, config.maxPendingPerAddress(), config.maxPendingPerUser())
+        .thenCompose(
+            created -> {
+              if (created == ApprovalStore.Created.USER_LIMIT) {
+                return CompletableFuture.failedFuture(tooManyPending("this user"));
+              }
+              if (created != ApprovalStore.Created.CREATED) {
+                return CompletableFuture.failedFuture(tooManyPending("this address"));
+              }
+              metrics.requested.increment();
+              log.info(
+                  "sign-in of new device {} ({}) of {} from {} waits for approval",
+                  deviceId,
+                  platform,
+                  user,
+                  address);
+              signal(
+                  user,
+                  UserSignal.newBuilder()
+                      .setApprovalPrompted(ApprovalPrompted.newBuilder().setRequest(toProto(r))));
+              return engine
+                  .handoff()
+                  .presence(user)
+                  .handle(
+                      (presence, err) -> {
+                        int online = 0;
+                        if (presence != null) {
+                          online = (int) presence.stream().filter(d -> d.getOnline()).count();
+                        }
+                        return new Held(
+                            "dc1." + id + "." + secret,
+                            id,
+                            config.approvalTtl().toSeconds(),
+                            seconds(config.pollInterval().toMillis()),
+                            online);
+                      });
+            });
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // The trusted device
+  // ---------------------------------------------------------------------------------------------
+
+  /**
+   * Looks up a user code for {@code p}'s user and holds it for that user; refused when the device's
+   * session is not alive, after too many wrong codes, or when there is no such pending code.
+   */
+  public CompletableFuture<Request> verify(Principal p, String userCode, String address) {
+    return allowed(p, address)
+        .thenCompose(
+            v -> {
+              String id = UserCodes.normalise(userCode);
+              CompletableFuture<Request> found =
+                  id == null
+                      ? CompletableFuture.completedFuture(null)
+                      : store.claim(id, p.userId(), clock.millis());
+              return found.thenCompose(
+                  r -> {
+                    if (r == null) {
+                      return wrongCode(p, address);
+                    }
+                    return CompletableFuture.completedFuture(r);
+                  });
+            });
+  }
+
+  /**
+   * Approves or denies a request for {@code p}'s user: a user code (as typed or normalised) or a
+   * new-device approval id. Completes with the outcome when this answer won.
+   */
+  public CompletableFuture<ApprovalOutcome> answer(
+      Principal p, String approvalId, boolean approve, String address) {
+    return allowed(p, address)
+        .thenCompose(
+            v -> {
+              String code = UserCodes.normalise(approvalId);
+              String id = code != null ? code : approvalId;
+              if (id == null || id.isEmpty() || id.length() > 64) {
+                return wrongCode(p, address);
+              }
+              long now = clock.millis();
+              return store
+                  .decide(id, p.userId(), p.deviceId(), approve, now)
+                  .thenCompose(d -> decided(p, address, d));
+            });
+  }
+
+  private CompletableFuture<ApprovalOutcome> decided(
+      Principal p, String address, ApprovalStore.Decision d) {
+    Request r = d.request();
+    switch (d.status()) {
+      case DECIDED -> {
+        ApprovalOutcome outcome =
+            r.state() == State.APPROVED
+                ? ApprovalOutcome.APPROVAL_APPROVED
+                : ApprovalOutcome.APPROVAL_DENIED;
+        if (outcome == ApprovalOutcome.APPROVAL_APPROVED) {
+          metrics.granted.increment();
+          metrics.recordApproval(r.decidedMillis() - r.createdMillis());
+        } else {
+          metrics.denied.increment();
+        }
+        log.info(
+            "sign-in of device {} for {} {} by device {}",
+            r.deviceId(),
+            p.userId(),
+            outcome == ApprovalOutcome.APPROVAL_APPROVED ? "approved" : "denied",
+            p.deviceId());
+        ended(p.userId(), r.id(), outcome, p.deviceId());
+        return CompletableFuture.completedFuture(outcome);
+      }
+      case ALREADY_DECIDED -> {
+        String by = r.byDevice();
+        return failed(
+            409,
+            "approval_ended",
+            "the request was already "
+                + (r.state() == State.DENIED ? "denied" : "approved")
+                + (by.isEmpty() ? "" : " by device " + by));
+      }
+      case EXPIRED -> {
+        if (d.firstSeenExpired()) {
+          expired(r);
+        }
+        return failed(409, "approval_ended", "the request expired");
+      }
+      default -> {
+        return wrongCode(p, address);
+      }
+    }
+  }
+
+  /** The user's pending new-device requests (for prompts after a connect). */
+  public CompletableFuture<List<Request>> pending(String userId) {
+    return store.pending(userId, clock.millis());
+  }
+
+  public Clock clock() {
+    return clock;
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Limits
+  // ---------------------------------------------------------------------------------------------
+
+  /** Completes when {@code p} may look codes up; else fails with the reason. */
+  private CompletableFuture<Void> allowed(Principal p, String address) {
+    long now = clock.millis();
+    CompletableFuture<Long> byUser = store.failures(userScope(p), now);
+    CompletableFuture<Long> byAddress = store.failures(addressScope(address), now);
+    return sessions
+        .check(p)
+        .thenCombine(byUser, (problem, u) -> problem)
+        .thenCombine(
+            byAddress,
+            (problem, a) -> {
+              if (problem != null) {
+                throw new ApiException(401, "invalid_token", problem);
+              }
+              if (byUser.join() >= config.maxFailedAttemptsPerUser()
+                  || a >= config.maxFailedAttemptsPerAddress()) {
+                metrics.attemptsRefused.increment();
+                throw new ApiException(
+                    429,
+                    "too_many_attempts",
+                    "too many wrong user codes; try again within "
+                        + config.attemptWindow().toMinutes()
+                        + " minutes");
+              }
+              return null;
+            });
+  }
+
+  private <T> CompletableFuture<T> wrongCode(Principal p, String address) {
+    long now = clock.millis();
+    long window = config.attemptWindow().toMillis();
+    return store
+        .fail(userScope(p), window, now)
+        .thenCombine(store.fail(addressScope(address), window, now), (a, b) -> (Void) null)
+        .handle(
+            (v, err) -> {
+              throw new ApiException(
+                  404,
+                  "unknown_code",
+                  "no pending sign-in with this code for your account; check the code the device"
+                      + " shows");
+            });
+  }
+
+  private static String userScope(Principal p) {
+    return ApprovalStore.userScope(p.userId());
+  }
+
+  private static String addressScope(String address) {
+    return "a:" + address;
+  }
+
+  private static ApiException tooManyPending(String who) {
+    return new ApiException(
+        429,
+        "too_many_pending",
+        "too many sign-in requests are pending for " + who + "; finish or let one expire first");
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Helpers
+  // ---------------------------------------------------------------------------------------------
+
+  private void expired(Request r) {
+    metrics.expired.increment();
+    if (!r.userId().isEmpty()) {
+      ended(r.userId(), r.id(), ApprovalOutcome.APPROVAL_EXPIRED, "");
+    }
+  }
+
+  private void ended(String user, String id, ApprovalOutcome outcome, String by) {
+    signal(
+        user,
+        UserSignal.newBuilder()
+            .setApprovalEnded(
+                ApprovalEnded.newBuilder().setApprovalId(id).setOutcome(outcome).setByDevice(by)));
+  }
+
+  private void signal(String user, UserSignal.Builder s) {
+    engine.broker().signal(user, s.setOriginNode(nodeId).build());
+  }
+
+  /** The wire form of a request, as a person judging it sees it. */
+  public static ApprovalRequest toProto(Request r) {
+    boolean code = KIND_CODE.equals(r.kind());
+    return ApprovalRequest.newBuilder()
+        .setApprovalId(r.id())
+        .setKind(code ? ApprovalKind.DEVICE_CODE : ApprovalKind.NEW_DEVICE)
+        .setUserCode(code ? UserCodes.display(r.id()) : "")
+        .setDeviceId(r.deviceId())
+        .setDeviceName(r.name())
+        .setPlatform(r.platform())
+        .setAddress(r.address())
+        .setCreatedMs(r.createdMillis())
+        .setExpiresMs(r.expiresMillis())
+        .build();
+  }
+
+  private static ApiException checkDevice(String deviceId, String name, String platform) {
+    if (deviceId == null || deviceId.isEmpty() || deviceId.length() > MAX_DEVICE_ID_CHARS) {
+      return new ApiException(
+          400, "invalid_request", "device_id must be 1-" + MAX_DEVICE_ID_CHARS + " chars");
+    }
+    if (name != null && name.length() > MAX_NAME_CHARS) {
+      return new ApiException(
+          400, "invalid_request", "device_name must be at most " + MAX_NAME_CHARS + " chars");
+    }
+    if (platform != null && platform.length() > MAX_PLATFORM_CHARS) {
+      return new ApiException(
+          400, "invalid_request", "platform must be at most " + MAX_PLATFORM_CHARS + " chars");
+    }
+    return null;
+  }
+
+  /** {id, secret} of a well-formed device code, else null. */
+  static String[] parseDeviceCode(String code) {
+    if (code == null || code.length() > MAX_DEVICE_CODE_CHARS) {
+      return null;
+    }
+    String[] parts = code.split("\\.", -1);
+    if (parts.length != 3
+        || !parts[0].equals("dc1")
+        || parts[1].isEmpty()
+        || parts[2].length() < 40) {
+      return null;
+    }
+    return new String[] {parts[1], parts[2]};
+  }
+
+  private static long seconds(long millis) {
+    return Math.max(1, (millis + 999) / 1000);
+  }
+
+  private static String sha256(String s) {
+    try {
+      return HexFormat.of()
+          .formatHex(
+              MessageDigest.getInstance("SHA-256").digest(s.getBytes(StandardCharsets.UTF_8)));
+    } catch (NoSuchAlgorithmException e) {
+      throw new IllegalStateException(e);
+    }
+  }
+
+  private byte[] randomBytes(int n) {
+    byte[] b = new byte[n];
+    random.nextBytes(b);
+    return b;
+  }
+
+  private static String orEmpty(String s) {
+    return s == null ? "" : s;
+  }
+
+  private static <T> CompletableFuture<T> failed(int status, String error, String message) {
+    return CompletableFuture.failedFuture(new ApiException(status, error, message));
+  }
+}

@@ -1,0 +1,250 @@
+package io.handoff.server.engine.memory;
+
+import io.handoff.server.devices.ApprovalStore;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.HashMap;
+import java.util.Iterator;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+
+/**
+ * {@link ApprovalStore} in this process's memory, under one monitor (requests are few and every
+ * operation is a few map reads). Records are dropped {@link #RETAIN_MILLIS} after their deadline,
+ * when touched by a later operation. Bounded: at most {@value #MAX_REQUESTS} requests and {@value
+ * #MAX_COUNTERS} attempt counters (over it, the oldest windows go first).
+ */
+public final class MemoryApprovalStore implements ApprovalStore {
+  static final int MAX_REQUESTS = 100_000;
+  static final int MAX_COUNTERS = 100_000;
+
+  private final Map<String, Request> requests = new HashMap<>();
+  private final Map<String, long[]> counters = new HashMap<>(); // scope -> {window end, count}
+  private long lastPurge;
+
+  @Override
+  public synchronized CompletableFuture<Created> create(
+      Request r, int maxPerAddress, int maxPerUser) {
+    long now = r.createdMillis();
+    purge(now);
+    Request old = requests.get(r.id());
+    if (old != null) {
+      return done(Created.ID_TAKEN);
+    }
+    if (requests.size() >= MAX_REQUESTS) {
+      return done(Created.ADDRESS_LIMIT);
+    }
+    int byAddress = 0;
+    int byUser = 0;
+    for (Request q : requests.values()) {
+      if (q.state() == State.PENDING && q.expiresMillis() > now) {
+        if (q.address().equals(r.address())) {
+          byAddress++;
+        }
+        if (!r.userId().isEmpty() && q.kind().equals(r.kind()) && q.userId().equals(r.userId())) {
+          byUser++;
+        }
+      }
+    }
+    if (byAddress >= maxPerAddress) {
+      return done(Created.ADDRESS_LIMIT);
+    }
+    if (!r.userId().isEmpty() && byUser >= maxPerUser) {
+      return done(Created.USER_LIMIT);
+    }
+    requests.put(r.id(), r);
+    return done(Created.CREATED);
+  }
+
+  @Override
+  public synchronized CompletableFuture<Request> claim(String id, String userId, long now) {
+    Request r = requests.get(id);
+    if (r == null || r.state() != State.PENDING || r.expiresMillis() <= now) {
+      return done(null);
+    }
+    if (r.userId().isEmpty()) {
+      r = r.withUser(userId);
+      requests.put(id, r);
+    }
+    return done(r.userId().equals(userId) ? r : null);
+  }
+
+  @Override
+  public synchronized CompletableFuture<Decision> decide(
+      String id, String userId, String byDevice, boolean approve, long now) {
+    Request r = requests.get(id);
+    if (r == null || !(r.userId().equals(userId) || r.userId().isEmpty())) {
+      return done(new Decision(Decision.Status.NOT_FOUND, null, false));
+    }
+    if (r.userId().isEmpty()) {
+      r = r.withUser(userId);
+    }
+    if (r.state() == State.PENDING && r.expiresMillis() <= now) {
+      r = r.withState(State.EXPIRED, "", now);
+      requests.put(id, r);
+      return done(new Decision(Decision.Status.EXPIRED, r, true));
+    }
+    if (r.state() == State.EXPIRED) {
+      return done(new Decision(Decision.Status.EXPIRED, r, false));
+    }
+    if (r.state() != State.PENDING) {
+      return done(new Decision(Decision.Status.ALREADY_DECIDED, r, false));
+    }
+    r = r.withState(approve ? State.APPROVED : State.DENIED, byDevice, now);
+    requests.put(id, r);
+    return done(new Decision(Decision.Status.DECIDED, r, false));
+  }
+
+  @Override
+  public synchronized CompletableFuture<Poll> poll(String id, String secretHash, long now) {
+    purge(now);
+    Request r = requests.get(id);
+    if (r == null || !r.secretHash().equals(secretHash)) {
+      return done(new Poll(Poll.Status.UNKNOWN, null, false));
+    }
+    switch (r.state()) {
+      case APPROVED -> {
+        Request consumed = r.withState(State.CONSUMED, r.byDevice(), r.decidedMillis());
+        requests.put(id, consumed);
+        return done(new Poll(Poll.Status.APPROVED, r, false));
+      }
+      case DENIED -> {
+        return done(new Poll(Poll.Status.DENIED, r, false));
+      }
+      case CONSUMED -> {
+        return done(new Poll(Poll.Status.CONSUMED, r, false));
+      }
+      case EXPIRED -> {
+        return done(new Poll(Poll.Status.EXPIRED, r, false));
+      }
+      default -> {}
+    }
+    if (r.expiresMillis() <= now) {
+      r = r.withState(State.EXPIRED, "", now);
+      requests.put(id, r);
+      return done(new Poll(Poll.Status.EXPIRED, r, true));
+    }
+    Long last = lastPoll.get(id);
+    lastPoll.put(id, now);
+    if (last != null && now - last < r.intervalMillis()) {
+      r =
+          new Request(
+              r.id(),
+              r.kind(),
+              r.userId(),
+              r.deviceId(),
+              r.name(),
+              r.platform(),
+              r.address(),
+              r.createdMillis(),
+              r.expiresMillis(),
+              r.intervalMillis() + SLOW_DOWN_STEP_MILLIS,
+              r.secretHash(),
+              r.state(),
+              r.byDevice(),
+              r.decidedMillis());
+      requests.put(id, r);
+      return done(new Poll(Poll.Status.SLOW_DOWN, r, false));
+    }
+    return done(new Poll(Poll.Status.PENDING, r, false));
+  }
+
+  private final Map<String, Long> lastPoll = new HashMap<>();
+
+  @Override
+  public synchronized CompletableFuture<List<Request>> pending(String userId, long now) {
+    List<Request> out = new ArrayList<>();
+    for (Request r : requests.values()) {
+      if (r.userId().equals(userId)
+          && r.kind().equals("new_device")
+          && r.state() == State.PENDING
+          && r.expiresMillis() > now) {
+        out.add(r);
+      }
+    }
+    out.sort(Comparator.comparingLong(Request::createdMillis).thenComparing(Request::id));
+    return done(out);
+  }
+
+  @Override
+  public synchronized CompletableFuture<Long> failures(String scope, long now) {
+    long[] c = counters.get(scope);
+    return done(c == null || c[0] <= now ? 0L : c[1]);
+  }
+
+  @Override
+  public synchronized CompletableFuture<Long> fail(String scope, long windowMillis, long now) {
+    long[] c = counters.get(scope);
+    if (c == null || c[0] <= now) {
+      if (counters.size() >= MAX_COUNTERS) {
+        counters.values().removeIf(x -> x[0] <= now);
+        if (counters.size() >= MAX_COUNTERS) {
+          // Still full of live windows: forget the one ending soonest.
+          String soonest = null;
+          long end = Long.MAX_VALUE;
+          for (Map.Entry<String, long[]> e : counters.entrySet()) {
+            if (e.getValue()[0] < end) {
+              end = e.getValue()[0];
+              soonest = e.getKey();
+            }
+          }
+          counters.remove(soonest);
+        }
+      }
+      c = new long[] {now + windowMillis, 0};
+      counters.put(scope, c);
+    }
+    c[1]++;
+    return done(c[1]);
+  }
+
+  @Override
+  public synchronized CompletableFuture<Void> erase(String userId) {
+    Iterator<Request> it = requests.values().iterator();
+    while (it.hasNext()) {
+      Request r = it.next();
+      if (r.userId().equals(userId)) {
+        it.remove();
+        lastPoll.remove(r.id());
+      }
+    }
+    counters.remove(ApprovalStore.userScope(userId));
+    return done(null);
+  }
+
+  @Override
+  public synchronized CompletableFuture<Void> sweep(java.time.Instant now) {
+    long millis = now.toEpochMilli();
+    lastPurge = Long.MIN_VALUE / 2;
+    purge(millis);
+    counters.values().removeIf(c -> c[0] <= millis);
+    return done(null);
+  }
+
+  /** True while anything of {@code userId} is held (for erasure tests). */
+  public synchronized boolean holds(String userId) {
+    return counters.containsKey(ApprovalStore.userScope(userId))
+        || requests.values().stream().anyMatch(r -> r.userId().equals(userId));
+  }
+
+  /** Drops records past their retention, at most once a second. Under the monitor. */
+  private void purge(long now) {
+    if (now - lastPurge < 1_000 && requests.size() < MAX_REQUESTS) {
+      return;
+    }
+    lastPurge = now;
+    Iterator<Request> it = requests.values().iterator();
+    while (it.hasNext()) {
+      Request r = it.next();
+      if (r.expiresMillis() + RETAIN_MILLIS <= now) {
+        it.remove();
+        lastPoll.remove(r.id());
+      }
+    }
+  }
+
+  private static <T> CompletableFuture<T> done(T v) {
+    return CompletableFuture.completedFuture(v);
+  }
+}

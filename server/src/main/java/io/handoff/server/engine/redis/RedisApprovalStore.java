@@ -1,0 +1,352 @@
+package io.handoff.server.engine.redis;
+
+import io.handoff.server.devices.ApprovalStore;
+import io.lettuce.core.Range;
+import io.lettuce.core.ScriptOutputType;
+import io.lettuce.core.cluster.api.async.RedisClusterAsyncCommands;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+
+/**
+ * {@link ApprovalStore} on Redis. A request is one hash under a hash tag of its own; claim, decide
+ * and poll are one Lua script each on that key, so "exactly once" holds across nodes and on Redis
+ * Cluster. The per-address and per-user bounds are sorted sets reserved by a script before the
+ * request is stored (and released when it is refused, decided or expires): they live in other
+ * slots, so a crash between the two steps can leave a reservation that counts until its deadline,
+ * never one that lets more requests in than the bound.
+ */
+final class RedisApprovalStore implements ApprovalStore {
+  private static final String NEW_DEVICE = "new_device";
+
+  private final RedisClusterAsyncCommands<byte[], byte[]> redis;
+  private final RedisKeys keys;
+  private final RedisScript reserveScript = new RedisScript("approval_reserve.lua");
+  private final RedisScript putScript = new RedisScript("approval_put.lua");
+  private final RedisScript claimScript = new RedisScript("approval_claim.lua");
+  private final RedisScript decideScript = new RedisScript("approval_decide.lua");
+  private final RedisScript pollScript = new RedisScript("approval_poll.lua");
+  private final RedisScript failScript = new RedisScript("attempt_fail.lua");
+  private final RedisScript indexScript = new RedisScript("approval_index.lua");
+
+  RedisApprovalStore(RedisClusterAsyncCommands<byte[], byte[]> redis, RedisKeys keys) {
+    this.redis = redis;
+    this.keys = keys;
+  }
+
+  @Override
+  public CompletableFuture<Created> create(Request r, int maxPerAddress, int maxPerUser) {
+    long ttl = r.expiresMillis() - r.createdMillis() + RETAIN_MILLIS;
+    byte[] address = keys.approvalsOfAddress(r.address());
+    boolean byUser = !r.userId().isEmpty();
+    byte[] user = byUser ? keys.approvalsOfUser(r.userId()) : null;
+    return reserve(address, r, maxPerAddress, ttl)
+        .thenCompose(
+            okAddress -> {
+              if (!okAddress) {
+                return CompletableFuture.completedFuture(Created.ADDRESS_LIMIT);
+              }
+              CompletableFuture<Boolean> okUser =
+                  byUser
+                      ? reserve(user, r, maxPerUser, ttl)
+                      : CompletableFuture.completedFuture(true);
+              return okUser.thenCompose(
+                  ok -> {
+                    if (!ok) {
+                      return release(r, address, null).thenApply(v -> Created.USER_LIMIT);
+                    }
+                    return putScript
+                        .<Long>eval(
+                            redis,
+                            ScriptOutputType.INTEGER,
+                            new byte[][] {keys.approval(r.id())},
+                            fields(r, ttl))
+                        .thenCompose(
+                            stored ->
+                                stored == 1
+                                    ? indexed(r, r.userId(), r.createdMillis())
+                                        .thenApply(v -> Created.CREATED)
+                                    : release(r, address, user).thenApply(v -> Created.ID_TAKEN));
+                  });
+            });
+  }
+
+  private CompletableFuture<Boolean> reserve(byte[] index, Request r, int max, long ttl) {
+    return reserveScript
+        .<Long>eval(
+            redis,
+            ScriptOutputType.INTEGER,
+            new byte[][] {index},
+            utf8(r.id()),
+            utf8(Long.toString(r.expiresMillis())),
+            utf8(Long.toString(r.createdMillis())),
+            utf8(Integer.toString(max)),
+            utf8(Long.toString(ttl)))
+        .thenApply(n -> n == 1);
+  }
+
+  private CompletableFuture<Void> release(Request r, byte[] address, byte[] user) {
+    CompletableFuture<Long> a = redis.zrem(address, utf8(r.id())).toCompletableFuture();
+    CompletableFuture<Long> u =
+        user == null
+            ? CompletableFuture.completedFuture(0L)
+            : redis.zrem(user, utf8(r.id())).toCompletableFuture();
+    return CompletableFuture.allOf(a, u);
+  }
+
+  /** Once a request stops being pending it stops counting against its address and user. */
+  private CompletableFuture<Void> released(Request r) {
+    if (r == null) {
+      return CompletableFuture.completedFuture(null);
+    }
+    return release(
+        r,
+        keys.approvalsOfAddress(r.address()),
+        NEW_DEVICE.equals(r.kind()) && !r.userId().isEmpty()
+            ? keys.approvalsOfUser(r.userId())
+            : null);
+  }
+
+  @Override
+  public CompletableFuture<Request> claim(String id, String userId, long now) {
+    return claimScript
+        .<List<Object>>eval(
+            redis,
+            ScriptOutputType.MULTI,
+            new byte[][] {keys.approval(id)},
+            utf8(userId),
+            utf8(Long.toString(now)))
+        .thenCompose(
+            r -> {
+              if (r.isEmpty()) {
+                return CompletableFuture.completedFuture(null);
+              }
+              Request req = request(id, r, 0);
+              return indexed(req, userId, now).thenApply(v -> req);
+            });
+  }
+
+  /** Notes {@code r} in its user's index, where {@link #erase} finds it. */
+  private CompletableFuture<Void> indexed(Request r, String userId, long now) {
+    if (userId.isEmpty()) {
+      return CompletableFuture.completedFuture(null);
+    }
+    return indexScript
+        .<Long>eval(
+            redis,
+            ScriptOutputType.INTEGER,
+            new byte[][] {keys.requestsOfUser(userId)},
+            utf8(r.id()),
+            utf8(Long.toString(r.expiresMillis() + RETAIN_MILLIS)),
+            utf8(Long.toString(now)))
+        .thenApply(n -> (Void) null);
+  }
+
+  /**
+   * Deletes every request in the user's index (each its own key, so one call each), then the
+   * indexes and the user's attempt counter. A request's reservation in its address's bound is left
+   * to expire at its deadline.
+   */
+  @Override
+  public CompletableFuture<Void> erase(String userId) {
+    byte[] index = keys.requestsOfUser(userId);
+    return redis
+        .zrange(index, 0, -1)
+        .toCompletableFuture()
+        .thenCompose(
+            ids -> {
+              List<CompletableFuture<Long>> dels = new ArrayList<>();
+              for (byte[] id : ids) {
+                dels.add(redis.del(keys.approval(str(id))).toCompletableFuture());
+              }
+              dels.add(redis.del(keys.approvalsOfUser(userId)).toCompletableFuture());
+              dels.add(
+                  redis.del(keys.attempts(ApprovalStore.userScope(userId))).toCompletableFuture());
+              return CompletableFuture.allOf(dels.toArray(new CompletableFuture<?>[0]));
+            })
+        .thenCompose(v -> redis.del(index).toCompletableFuture())
+        .thenApply(n -> (Void) null);
+  }
+
+  /** Every key of a request expires by itself. */
+  @Override
+  public CompletableFuture<Void> sweep(java.time.Instant now) {
+    return CompletableFuture.completedFuture(null);
+  }
+
+  @Override
+  public CompletableFuture<Decision> decide(
+      String id, String userId, String byDevice, boolean approve, long now) {
+    return decideScript
+        .<List<Object>>eval(
+            redis,
+            ScriptOutputType.MULTI,
+            new byte[][] {keys.approval(id)},
+            utf8(userId),
+            utf8(byDevice),
+            utf8(approve ? "1" : "0"),
+            utf8(Long.toString(now)))
+        .thenCompose(
+            r -> {
+              Decision.Status status = Decision.Status.valueOf(str(r.get(0)));
+              Request req = r.size() > 2 ? request(id, r, 2) : null;
+              Decision d = new Decision(status, req, "1".equals(str(r.get(1))));
+              if (status == Decision.Status.DECIDED || d.firstSeenExpired()) {
+                return released(req).handle((v, err) -> d);
+              }
+              return CompletableFuture.completedFuture(d);
+            });
+  }
+
+  @Override
+  public CompletableFuture<Poll> poll(String id, String secretHash, long now) {
+    return pollScript
+        .<List<Object>>eval(
+            redis,
+            ScriptOutputType.MULTI,
+            new byte[][] {keys.approval(id)},
+            utf8(secretHash),
+            utf8(Long.toString(now)),
+            utf8(Long.toString(SLOW_DOWN_STEP_MILLIS)))
+        .thenCompose(
+            r -> {
+              Poll.Status status = Poll.Status.valueOf(str(r.get(0)));
+              Request req = r.size() > 2 ? request(id, r, 2) : null;
+              Poll p = new Poll(status, req, "1".equals(str(r.get(1))));
+              if (p.firstSeenExpired()) {
+                return released(req).handle((v, err) -> p);
+              }
+              return CompletableFuture.completedFuture(p);
+            });
+  }
+
+  @Override
+  public CompletableFuture<List<Request>> pending(String userId, long now) {
+    return redis
+        .zrangebyscore(
+            keys.approvalsOfUser(userId), Range.create((double) now + 1, Double.POSITIVE_INFINITY))
+        .toCompletableFuture()
+        .thenCompose(
+            ids -> {
+              List<CompletableFuture<Map<byte[], byte[]>>> reads = new ArrayList<>();
+              for (byte[] id : ids) {
+                reads.add(redis.hgetall(keys.approval(str(id))).toCompletableFuture());
+              }
+              return CompletableFuture.allOf(reads.toArray(new CompletableFuture<?>[0]))
+                  .thenApply(
+                      v -> {
+                        List<Request> out = new ArrayList<>();
+                        for (int i = 0; i < reads.size(); i++) {
+                          Map<byte[], byte[]> raw = reads.get(i).join();
+                          if (raw == null || raw.isEmpty()) {
+                            continue;
+                          }
+                          List<Object> flat = new ArrayList<>();
+                          raw.forEach(
+                              (k, val) -> {
+                                flat.add(k);
+                                flat.add(val);
+                              });
+                          Request r = request(str(ids.get(i)), flat, 0);
+                          if (r.state() == State.PENDING
+                              && r.expiresMillis() > now
+                              && r.userId().equals(userId)) {
+                            out.add(r);
+                          }
+                        }
+                        out.sort(
+                            Comparator.comparingLong(Request::createdMillis)
+                                .thenComparing(Request::id));
+                        return out;
+                      });
+            });
+  }
+
+  @Override
+  public CompletableFuture<Long> failures(String scope, long now) {
+    return redis
+        .get(keys.attempts(scope))
+        .toCompletableFuture()
+        .thenApply(v -> v == null ? 0L : Long.parseLong(str(v)));
+  }
+
+  @Override
+  public CompletableFuture<Long> fail(String scope, long windowMillis, long now) {
+    return failScript.eval(
+        redis,
+        ScriptOutputType.INTEGER,
+        new byte[][] {keys.attempts(scope)},
+        utf8(Long.toString(windowMillis)));
+  }
+
+  private static byte[][] fields(Request r, long ttl) {
+    String[] kv = {
+      Long.toString(ttl),
+      "kind",
+      r.kind(),
+      "user",
+      r.userId(),
+      "did",
+      r.deviceId(),
+      "name",
+      r.name(),
+      "platform",
+      r.platform(),
+      "addr",
+      r.address(),
+      "created",
+      Long.toString(r.createdMillis()),
+      "expires",
+      Long.toString(r.expiresMillis()),
+      "interval",
+      Long.toString(r.intervalMillis()),
+      "secret",
+      r.secretHash(),
+      "state",
+      r.state().name(),
+      "by",
+      r.byDevice(),
+      "decided",
+      Long.toString(r.decidedMillis())
+    };
+    byte[][] out = new byte[kv.length][];
+    for (int i = 0; i < kv.length; i++) {
+      out[i] = utf8(kv[i]);
+    }
+    return out;
+  }
+
+  private static Request request(String id, List<Object> flat, int from) {
+    Map<String, String> h = new HashMap<>();
+    for (int i = from; i + 1 < flat.size(); i += 2) {
+      h.put(str(flat.get(i)), str(flat.get(i + 1)));
+    }
+    return new Request(
+        id,
+        h.getOrDefault("kind", ""),
+        h.getOrDefault("user", ""),
+        h.getOrDefault("did", ""),
+        h.getOrDefault("name", ""),
+        h.getOrDefault("platform", ""),
+        h.getOrDefault("addr", ""),
+        Long.parseLong(h.getOrDefault("created", "0")),
+        Long.parseLong(h.getOrDefault("expires", "0")),
+        Long.parseLong(h.getOrDefault("interval", "0")),
+        h.getOrDefault("secret", ""),
+        State.valueOf(h.getOrDefault("state", "EXPIRED")),
+        h.getOrDefault("by", ""),
+        Long.parseLong(h.getOrDefault("decided", "0")));
+  }
+
+  private static byte[] utf8(String s) {
+    return s.getBytes(StandardCharsets.UTF_8);
+  }
+
+  private static String str(Object bytes) {
+    return new String((byte[]) bytes, StandardCharsets.UTF_8);
+  }
+}

@@ -1,0 +1,35 @@
+-- Approves or denies a pending request exactly once.
+-- KEYS: 1 request hash
+-- ARGV: 1 user, 2 deciding device, 3 "1" approve / "0" deny, 4 now ms
+-- Returns {status, first time seen expired "1"/"0", fields...} with status one of DECIDED
+-- ALREADY_DECIDED EXPIRED NOT_FOUND.
+local s = redis.call('HMGET', KEYS[1], 'state', 'expires', 'user')
+if not s[1] or (s[3] ~= '' and s[3] ~= ARGV[1]) then
+  return {'NOT_FOUND', '0'}
+end
+if s[3] == '' then
+  redis.call('HSET', KEYS[1], 'user', ARGV[1])
+end
+local first = '0'
+local status
+if s[1] == 'PENDING' and tonumber(s[2]) <= tonumber(ARGV[4]) then
+  redis.call('HSET', KEYS[1], 'state', 'EXPIRED', 'by', '', 'decided', ARGV[4])
+  first = '1'
+  status = 'EXPIRED'
+elseif s[1] == 'EXPIRED' then
+  status = 'EXPIRED'
+elseif s[1] ~= 'PENDING' then
+  status = 'ALREADY_DECIDED'
+else
+  local state = 'DENIED'
+  if ARGV[3] == '1' then
+    state = 'APPROVED'
+  end
+  redis.call('HSET', KEYS[1], 'state', state, 'by', ARGV[2], 'decided', ARGV[4])
+  status = 'DECIDED'
+end
+local out = {status, first}
+for _, v in ipairs(redis.call('HGETALL', KEYS[1])) do
+  out[#out + 1] = v
+end
+return out

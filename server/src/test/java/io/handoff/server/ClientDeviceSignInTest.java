@@ -1,0 +1,156 @@
+package io.handoff.server;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.handoff.client.ApprovalListener;
+import io.handoff.client.DeviceSignIn;
+import io.handoff.client.HandoffClient;
+import io.handoff.client.HandoffException;
+import io.handoff.protocol.v1.ApprovalOutcome;
+import io.handoff.protocol.v1.ApprovalRequest;
+import io.handoff.protocol.v1.ErrorCode;
+import io.handoff.server.devices.ApprovalConfig;
+import java.net.URI;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+/** The Java client's device sign-in: a TV's device code, and "is this you?" prompts. */
+class ClientDeviceSignInTest {
+  private final AppBackend app = new AppBackend();
+  private final List<AutoCloseable> closeables = new ArrayList<>();
+  private TestServer server;
+  private DeviceSignIn signIn;
+
+  @BeforeEach
+  void start() throws Exception {
+    server =
+        TestServer.start(
+            b ->
+                b.tokens(app.tokens().build())
+                    .approvals(
+                        ApprovalConfig.builder()
+                            .newDeviceApproval(true)
+                            .pollInterval(Duration.ofMillis(100))
+                            .build()));
+    closeables.add(server);
+    signIn = DeviceSignIn.of(URI.create("http://127.0.0.1:" + server.port()));
+    closeables.add(signIn);
+  }
+
+  @AfterEach
+  void stop() throws Exception {
+    for (int i = closeables.size() - 1; i >= 0; i--) {
+      closeables.get(i).close();
+    }
+  }
+
+  /** Records prompts and withdrawals. */
+  static final class Prompts implements ApprovalListener {
+    final Signal signal = new Signal();
+    final List<ApprovalRequest> shown = new CopyOnWriteArrayList<>();
+    final List<String> withdrawn = new CopyOnWriteArrayList<>();
+
+    @Override
+    public void onApprovalPrompt(ApprovalRequest request) {
+      shown.add(request);
+      signal.fire();
+    }
+
+    @Override
+    public void onApprovalWithdrawn(String approvalId, ApprovalOutcome outcome, String byDevice) {
+      withdrawn.add(approvalId + ":" + outcome + ":" + byDevice);
+      signal.fire();
+    }
+  }
+
+  private HandoffClient client(String accessToken, Prompts prompts) throws Exception {
+    HandoffClient c =
+        HandoffClient.builder()
+            .url(URI.create(server.url()))
+            .token(accessToken)
+            .approvalListener(prompts)
+            .build();
+    closeables.add(c);
+    c.connect().get(10, TimeUnit.SECONDS);
+    return c;
+  }
+
+  @Test
+  void aTvWaitsForItsCodeAndAPhoneClientApprovesIt() throws Exception {
+    DeviceSignIn.SignIn first =
+        signIn.signIn(app.identity("gia"), "phone", "Gia's phone", "ios").get(10, TimeUnit.SECONDS);
+    HandoffClient phone = client(first.session().accessToken(), new Prompts());
+
+    DeviceSignIn.DeviceCode code =
+        signIn.requestCode("tv", "Living room", "tv").get(10, TimeUnit.SECONDS);
+    var waiting = signIn.awaitApproval(code);
+    ApprovalRequest who =
+        phone.approvals().verifyUserCode(code.userCode()).get(10, TimeUnit.SECONDS);
+    assertEquals("Living room", who.getDeviceName());
+    assertEquals(
+        ApprovalOutcome.APPROVAL_APPROVED,
+        phone.approvals().answer(who.getApprovalId(), true).get(10, TimeUnit.SECONDS));
+    DeviceSignIn.Session tv = waiting.get(30, TimeUnit.SECONDS);
+    assertEquals("gia", tv.userId());
+    HandoffClient tvClient = client(tv.accessToken(), new Prompts());
+    assertEquals("tv", tvClient.deviceId());
+
+    ExecutionException again =
+        org.junit.jupiter.api.Assertions.assertThrows(
+            ExecutionException.class,
+            () -> phone.approvals().answer(who.getApprovalId(), true).get(10, TimeUnit.SECONDS));
+    assertEquals(ErrorCode.APPROVAL_ENDED, ((HandoffException) again.getCause()).errorCode());
+  }
+
+  @Test
+  void aNewDeviceIsPromptedOnTheUsersDevicesAndTheOtherSeesItWithdrawn() throws Exception {
+    DeviceSignIn.Session phoneSession =
+        signIn
+            .signIn(app.identity("hal"), "phone", "Hal's phone", "ios")
+            .get(10, TimeUnit.SECONDS)
+            .session();
+    Prompts phonePrompts = new Prompts();
+    HandoffClient phone = client(phoneSession.accessToken(), phonePrompts);
+    // The laptop is new: held until the phone approves it.
+    DeviceSignIn.SignIn held =
+        signIn
+            .signIn(app.identity("hal"), "laptop", "Hal's laptop", "macos")
+            .get(10, TimeUnit.SECONDS);
+    assertEquals(1, held.approversOnline());
+    phonePrompts.signal.await("phone is prompted", () -> !phonePrompts.shown.isEmpty());
+    ApprovalRequest laptopAsks = phonePrompts.shown.get(0);
+    assertEquals("laptop", laptopAsks.getDeviceId());
+    assertEquals(1, phone.approvals().prompts().size());
+    phone.approvals().answer(laptopAsks.getApprovalId(), true).get(10, TimeUnit.SECONDS);
+    DeviceSignIn.Session laptopSession =
+        signIn.awaitApproval(held.pending()).get(30, TimeUnit.SECONDS);
+    Prompts laptopPrompts = new Prompts();
+    client(laptopSession.accessToken(), laptopPrompts);
+
+    // A third device: both are prompted; the laptop denies; the phone sees it withdrawn.
+    DeviceSignIn.SignIn stranger =
+        signIn.signIn(app.identity("hal"), "stranger", "?", "linux").get(10, TimeUnit.SECONDS);
+    phonePrompts.signal.await("phone prompted again", () -> phonePrompts.shown.size() == 2);
+    laptopPrompts.signal.await("laptop prompted", () -> !laptopPrompts.shown.isEmpty());
+    String id = laptopPrompts.shown.get(0).getApprovalId();
+    HandoffClient laptop = (HandoffClient) closeables.get(closeables.size() - 1);
+    assertEquals(
+        ApprovalOutcome.APPROVAL_DENIED,
+        laptop.approvals().answer(id, false).get(10, TimeUnit.SECONDS));
+    phonePrompts.signal.await("phone sees it withdrawn", () -> !phonePrompts.withdrawn.isEmpty());
+    assertEquals(id + ":APPROVAL_DENIED:laptop", phonePrompts.withdrawn.get(0));
+    ExecutionException denied =
+        org.junit.jupiter.api.Assertions.assertThrows(
+            ExecutionException.class,
+            () -> signIn.awaitApproval(stranger.pending()).get(30, TimeUnit.SECONDS));
+    assertTrue(denied.getCause().getMessage().startsWith("access_denied"), denied.toString());
+  }
+}

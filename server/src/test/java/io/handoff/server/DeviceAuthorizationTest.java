@@ -1,0 +1,282 @@
+package io.handoff.server;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.handoff.protocol.v1.AnswerApproval;
+import io.handoff.protocol.v1.ApprovalOutcome;
+import io.handoff.protocol.v1.ClientFrame;
+import io.handoff.protocol.v1.ErrorCode;
+import io.handoff.protocol.v1.ServerFrame;
+import io.handoff.protocol.v1.VerifyUserCode;
+import io.handoff.protocol.v1.Welcome;
+import io.handoff.server.devices.ApprovalConfig;
+import io.handoff.server.devices.UserCodes;
+import java.time.Duration;
+import java.util.Random;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The device authorization grant (RFC 8628) over real HTTP and sockets, on two nodes sharing a real
+ * Redis, with real identity and access tokens and an injected clock (no waiting).
+ */
+class DeviceAuthorizationTest {
+  private static final Duration INTERVAL = Duration.ofSeconds(5);
+  private final AppBackend app = new AppBackend();
+  private final MutableClock clock = new MutableClock();
+  private final Nodes nodes = new Nodes();
+
+  @AfterEach
+  void stop() {
+    nodes.close();
+  }
+
+  private HandoffServer node(String name) throws Exception {
+    return nodes.redis(
+        RedisProcess.sharedUrl(),
+        name,
+        clock,
+        b ->
+            b.tokens(app.tokens().build())
+                .approvals(
+                    ApprovalConfig.builder()
+                        .verificationUri("https://app.example/device")
+                        .pollInterval(INTERVAL)
+                        .codeTtl(Duration.ofMinutes(10))
+                        .maxFailedAttempts(10, 25, Duration.ofMinutes(15))
+                        .build()));
+  }
+
+  private static HttpApi.Answer requestCode(HttpApi api, String device) {
+    HttpApi.Answer a =
+        api.post(
+            "/v1/device_authorization",
+            "{\"device_id\":\""
+                + device
+                + "\",\"device_name\":\"Living room\",\"platform\":\"tv\"}");
+    assertEquals(200, a.status(), a.toString());
+    return a;
+  }
+
+  private static HttpApi.Answer poll(HttpApi api, String deviceCode) {
+    return api.post(
+        "/v1/token",
+        "{\"grant_type\":\"urn:ietf:params:oauth:grant-type:device_code\",\"device_code\":\""
+            + deviceCode
+            + "\"}");
+  }
+
+  private static HttpApi.Answer verify(HttpApi api, String accessToken, String userCode) {
+    return api.post("/v1/device/verify", "{\"user_code\":\"" + userCode + "\"}", accessToken);
+  }
+
+  private static HttpApi.Answer answer(HttpApi api, String accessToken, String code, boolean yes) {
+    return api.post(
+        "/v1/device/answer",
+        "{\"user_code\":\"" + code + "\",\"decision\":\"" + (yes ? "approve" : "deny") + "\"}",
+        accessToken);
+  }
+
+  private HttpApi.Answer signIn(HttpApi api, String user, String device) {
+    HttpApi.Answer a = api.signIn(app.identity(user), device, device + " of " + user, "ios");
+    assertEquals(201, a.status(), a.toString());
+    return a;
+  }
+
+  @Test
+  void tvGetsACodeAPhoneOnAnotherNodeApprovesAndTheTvConnects() throws Exception {
+    HandoffServer n1 = node("n1");
+    HandoffServer n2 = node("n2");
+    HttpApi tvApi = new HttpApi(n1.port());
+    HttpApi phoneApi = new HttpApi(n2.port());
+    HttpApi.Answer code = requestCode(tvApi, "tv-1");
+    String userCode = code.field("user_code");
+    assertTrue(userCode.matches("[BCDFGHJKLMNPQRSTVWXZ]{4}-[BCDFGHJKLMNPQRSTVWXZ]{4}"), userCode);
+    assertEquals("https://app.example/device", code.field("verification_uri"));
+    assertEquals(600, code.number("expires_in"));
+    assertEquals(5, code.number("interval"));
+    HttpApi.Answer pending = poll(tvApi, code.field("device_code"));
+    assertEquals("authorization_pending", pending.field("error"), pending.toString());
+
+    HttpApi.Answer phone = signIn(phoneApi, "ada", "phone");
+    // The phone sees who asks, over its socket on node 2, typing the code in lower case.
+    try (TestDevice p = TestDevice.connect(n2.port(), phone.field("access_token"))) {
+      p.hello();
+      long id =
+          p.send(
+              ClientFrame.newBuilder()
+                  .setVerifyUserCode(
+                      VerifyUserCode.newBuilder().setUserCode(userCode.toLowerCase())));
+      ServerFrame shown = p.next(f -> f.getRequestId() == id);
+      assertTrue(shown.hasApprovalPrompt(), shown.toString());
+      assertEquals("tv-1", shown.getApprovalPrompt().getRequest().getDeviceId());
+      assertEquals("Living room", shown.getApprovalPrompt().getRequest().getDeviceName());
+      assertEquals("tv", shown.getApprovalPrompt().getRequest().getPlatform());
+      assertEquals("127.0.0.1", shown.getApprovalPrompt().getRequest().getAddress());
+      long yes =
+          p.send(
+              ClientFrame.newBuilder()
+                  .setAnswerApproval(
+                      AnswerApproval.newBuilder()
+                          .setApprovalId(shown.getApprovalPrompt().getRequest().getApprovalId())
+                          .setApprove(true)));
+      ServerFrame answered = p.next(f -> f.getRequestId() == yes);
+      assertEquals(
+          ApprovalOutcome.APPROVAL_APPROVED,
+          answered.getApprovalAnswered().getOutcome(),
+          "" + answered);
+    }
+    // A second approval of the same code is refused, on either node.
+    HttpApi.Answer again = answer(tvApi, phone.field("access_token"), userCode, true);
+    assertEquals(409, again.status(), again.toString());
+    assertEquals("approval_ended", again.field("error"));
+
+    clock.advance(INTERVAL);
+    HttpApi.Answer tokens = poll(tvApi, code.field("device_code"));
+    assertEquals(200, tokens.status(), tokens.toString());
+    assertEquals("ada", tokens.field("user_id"));
+    assertEquals("tv-1", tokens.field("device_id"));
+    try (TestDevice tv = TestDevice.connect(n2.port(), tokens.field("access_token"))) {
+      Welcome w = tv.hello().getWelcome();
+      assertEquals("ada", w.getUserId());
+      assertEquals("tv-1", w.getDeviceId());
+      assertEquals(tokens.field("session_id"), w.getSessionId());
+    }
+    assertEquals(200, tvApi.refresh(tokens.field("refresh_token")).status());
+    // The code is consumed: polling again is refused.
+    clock.advance(INTERVAL);
+    HttpApi.Answer consumed = poll(tvApi, code.field("device_code"));
+    assertEquals("invalid_grant", consumed.field("error"), consumed.toString());
+    long granted =
+        n1.deviceSessions().approvals().metrics().granted.sum()
+            + n2.deviceSessions().approvals().metrics().granted.sum();
+    assertEquals(1, granted);
+    assertEquals(1, n2.deviceSessions().approvals().metrics().approvalsTimed());
+    assertEquals(1, n1.deviceSessions().approvals().metrics().requested.sum());
+    assertTrue(n2.metrics().scrape().contains("handoff_device_approvals_total"));
+  }
+
+  @Test
+  void deniedExpiredAndUnknownCodesGiveTheRfcErrorsAndFastPollingGivesSlowDown() throws Exception {
+    HandoffServer n1 = node("n1");
+    HttpApi api = new HttpApi(n1.port());
+    HttpApi.Answer phone = signIn(api, "bea", "phone");
+
+    HttpApi.Answer denied = requestCode(api, "tv-denied");
+    assertEquals("authorization_pending", poll(api, denied.field("device_code")).field("error"));
+    HttpApi.Answer fast = poll(api, denied.field("device_code"));
+    assertEquals(400, fast.status());
+    assertEquals("slow_down", fast.field("error"), fast.toString());
+    assertEquals(200, verify(api, phone.field("access_token"), denied.field("user_code")).status());
+    HttpApi.Answer no = answer(api, phone.field("access_token"), denied.field("user_code"), false);
+    assertEquals("denied", no.field("outcome"), no.toString());
+    clock.advance(INTERVAL.multipliedBy(3));
+    assertEquals("access_denied", poll(api, denied.field("device_code")).field("error"));
+
+    HttpApi.Answer late = requestCode(api, "tv-late");
+    clock.advance(Duration.ofMinutes(10));
+    HttpApi.Answer expired = poll(api, late.field("device_code"));
+    assertEquals("expired_token", expired.field("error"), expired.toString());
+    HttpApi.Answer tooLate =
+        answer(api, phone.field("access_token"), late.field("user_code"), true);
+    assertEquals(409, tooLate.status(), tooLate.toString());
+    assertEquals(1, n1.deviceSessions().approvals().metrics().expired.sum());
+    assertEquals(1, n1.deviceSessions().approvals().metrics().denied.sum());
+
+    String real = denied.field("device_code");
+    String forged = real.substring(0, real.lastIndexOf('.') + 1) + "A".repeat(43);
+    assertEquals("invalid_grant", poll(api, forged).field("error"));
+    assertEquals("invalid_grant", poll(api, "dc1.nonsense").field("error"));
+    HttpApi.Answer unknown = verify(api, phone.field("access_token"), "BCDF-GHJK");
+    assertEquals(404, unknown.status());
+    assertEquals("unknown_code", unknown.field("error"));
+  }
+
+  @Test
+  void aDeviceOfAnotherUserCannotSeeOrApproveTheCodeAndARevokedDeviceCannotApprove()
+      throws Exception {
+    HandoffServer n1 = node("n1");
+    HandoffServer n2 = node("n2");
+    HttpApi api1 = new HttpApi(n1.port());
+    HttpApi api2 = new HttpApi(n2.port());
+    HttpApi.Answer cal = signIn(api1, "cal", "phone");
+    HttpApi.Answer calLaptop = signIn(api1, "cal", "laptop");
+    HttpApi.Answer eve = signIn(api2, "eve", "phone");
+    HttpApi.Answer code = requestCode(api1, "tv-cal");
+    String userCode = code.field("user_code");
+    assertEquals(200, verify(api1, cal.field("access_token"), userCode).status());
+    HttpApi.Answer seen = verify(api2, eve.field("access_token"), userCode);
+    assertEquals(404, seen.status(), "held for cal: " + seen);
+    HttpApi.Answer taken = answer(api2, eve.field("access_token"), userCode, true);
+    assertEquals(404, taken.status(), taken.toString());
+    // Cal's phone is revoked; its still-unexpired access token cannot approve.
+    assertEquals(200, api1.delete("/v1/devices/phone", calLaptop.field("access_token")).status());
+    HttpApi.Answer revoked = answer(api2, cal.field("access_token"), userCode, true);
+    assertEquals(401, revoked.status(), revoked.toString());
+    assertEquals("invalid_token", revoked.field("error"));
+    clock.advance(INTERVAL);
+    assertEquals("authorization_pending", poll(api1, code.field("device_code")).field("error"));
+    // Cal's live laptop can.
+    assertEquals(
+        "approved", answer(api2, calLaptop.field("access_token"), userCode, true).field("outcome"));
+  }
+
+  @Test
+  void guessingUserCodesHitsTheAttemptLimitLongBeforeAMeaningfulFractionOfTheSpace()
+      throws Exception {
+    HandoffServer n1 = node("n1");
+    HandoffServer n2 = node("n2");
+    HttpApi[] apis = {new HttpApi(n1.port()), new HttpApi(n2.port())};
+    HttpApi.Answer mallory = signIn(apis[0], "mallory", "laptop");
+    HttpApi.Answer victimCode = requestCode(apis[0], "tv-victim");
+    Random random = new Random(42);
+    int tried = 0;
+    int refused = 0;
+    for (int i = 0; i < 40; i++) {
+      StringBuilder guess = new StringBuilder();
+      for (int c = 0; c < 8; c++) {
+        guess.append("BCDFGHJKLMNPQRSTVWXZ".charAt(random.nextInt(20)));
+      }
+      HttpApi.Answer a = verify(apis[i % 2], mallory.field("access_token"), guess.toString());
+      if (a.status() == 429) {
+        assertEquals("too_many_attempts", a.field("error"));
+        refused++;
+      } else {
+        assertEquals(404, a.status(), a.toString());
+        tried++;
+      }
+    }
+    assertEquals(10, tried, "the per-user limit holds across nodes");
+    assertEquals(30, refused);
+    // Even the right code is refused now.
+    assertEquals(
+        429,
+        verify(apis[1], mallory.field("access_token"), victimCode.field("user_code")).status());
+    assertTrue((double) tried / UserCodes.SPACE < 1e-9);
+    // Other users from the same address: the address limit (25) stops them too.
+    int byOthers = 0;
+    for (int u = 0; u < 5; u++) {
+      HttpApi.Answer other = signIn(apis[0], "sock" + u, "laptop");
+      for (int i = 0; i < 10; i++) {
+        HttpApi.Answer a = verify(apis[0], other.field("access_token"), "BBBB-BBBB");
+        if (a.status() == 404) {
+          byOthers++;
+        }
+      }
+    }
+    assertEquals(15, byOthers, "25 wrong codes per address in all, 10 of them mallory's");
+    assertTrue(n1.deviceSessions().approvals().metrics().attemptsRefused.sum() > 0);
+    // The socket refuses the same way.
+    try (TestDevice d = TestDevice.connect(n2.port(), mallory.field("access_token"))) {
+      d.hello();
+      long id =
+          d.send(
+              ClientFrame.newBuilder()
+                  .setVerifyUserCode(
+                      VerifyUserCode.newBuilder().setUserCode(victimCode.field("user_code"))));
+      ServerFrame f = d.next(x -> x.getRequestId() == id);
+      assertEquals(ErrorCode.TOO_MANY_ATTEMPTS, f.getError().getCode(), f.toString());
+    }
+  }
+}

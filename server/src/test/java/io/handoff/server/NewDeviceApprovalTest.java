@@ -1,0 +1,228 @@
+package io.handoff.server;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.handoff.protocol.v1.AnswerApproval;
+import io.handoff.protocol.v1.ApprovalOutcome;
+import io.handoff.protocol.v1.ClientFrame;
+import io.handoff.protocol.v1.ErrorCode;
+import io.handoff.protocol.v1.ServerFrame;
+import io.handoff.server.devices.ApprovalConfig;
+import io.handoff.server.devices.ApprovalStore;
+import java.time.Duration;
+import java.util.Random;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+
+/**
+ * Opt-in "is this you?" approval of a sign-in from a new device, over real HTTP and sockets on
+ * three nodes sharing a real Redis, with real tokens and an injected clock.
+ */
+class NewDeviceApprovalTest {
+  private static final Duration INTERVAL = Duration.ofSeconds(1);
+  private static final Duration TTL = Duration.ofMinutes(2);
+  private final AppBackend app = new AppBackend();
+  private final MutableClock clock = new MutableClock();
+  private final Nodes nodes = new Nodes();
+
+  @AfterEach
+  void stop() {
+    nodes.close();
+  }
+
+  private HandoffServer node(String name) throws Exception {
+    return nodes.redis(
+        RedisProcess.sharedUrl(),
+        name,
+        clock,
+        b ->
+            // The test's HTTP client keeps connections for the whole run: the server's cut of
+            // connections that never upgrade must not race its reuse of one.
+            b.handshakeTimeout(Duration.ofMinutes(5))
+                .tokens(app.tokens().build())
+                .approvals(
+                    ApprovalConfig.builder()
+                        .newDeviceApproval(true)
+                        .pollInterval(INTERVAL)
+                        .approvalTtl(TTL)
+                        .build()));
+  }
+
+  private HttpApi.Answer signIn(HttpApi api, String user, String device, int status) {
+    HttpApi.Answer a = api.signIn(app.identity(user), device, "New " + device, "android");
+    assertEquals(status, a.status(), a.toString());
+    return a;
+  }
+
+  private static HttpApi.Answer poll(HttpApi api, String deviceCode) {
+    return api.post(
+        "/v1/token",
+        "{\"grant_type\":\"urn:ietf:params:oauth:grant-type:device_code\",\"device_code\":\""
+            + deviceCode
+            + "\"}");
+  }
+
+  private static long answer(TestDevice d, String approvalId, boolean approve) {
+    return d.send(
+        ClientFrame.newBuilder()
+            .setAnswerApproval(
+                AnswerApproval.newBuilder().setApprovalId(approvalId).setApprove(approve)));
+  }
+
+  private static ServerFrame promptFor(TestDevice d, String approvalId) {
+    return d.next(
+        f ->
+            f.hasApprovalPrompt()
+                && f.getApprovalPrompt().getRequest().getApprovalId().equals(approvalId));
+  }
+
+  @Test
+  void threeDevicesAnswerOnePromptAtOnceOnThreeNodesAThousandTimesAndExactlyOneWinsEachTime()
+      throws Exception {
+    HandoffServer[] n = {node("n1"), node("n2"), node("n3")};
+    HttpApi[] apis = {new HttpApi(n[0].port()), new HttpApi(n[1].port()), new HttpApi(n[2].port())};
+    // The first device of a user is let in at once (nobody could approve it); the next two are
+    // new devices of a user with a device, approved by the first.
+    String phoneToken = signIn(apis[0], "una", "phone", 201).field("access_token");
+    TestDevice phone = nodes.add(TestDevice.connect(n[0].port(), phoneToken));
+    phone.hello();
+    String[] names = {"phone", "laptop", "tablet"};
+    TestDevice[] devices = new TestDevice[3];
+    devices[0] = phone;
+    for (int i = 1; i < 3; i++) {
+      HttpApi.Answer held = signIn(apis[i], "una", names[i], 202);
+      String id = held.field("approval_id");
+      promptFor(phone, id);
+      long req = answer(phone, id, true);
+      assertTrue(phone.next(f -> f.getRequestId() == req).hasApprovalAnswered());
+      clock.advance(INTERVAL);
+      HttpApi.Answer tokens = poll(apis[i], held.field("device_code"));
+      assertEquals(200, tokens.status(), tokens.toString());
+      devices[i] = nodes.add(TestDevice.connect(n[i].port(), tokens.field("access_token")));
+      devices[i].hello();
+    }
+    Random random = new Random(7);
+    ApprovalStore store = n[0].engine().approvals();
+    int[] wins = new int[3];
+    for (int round = 0; round < 1000; round++) {
+      HttpApi.Answer held = signIn(apis[round % 3], "una", "visitor", 202);
+      String id = held.field("approval_id");
+      long[] requests = new long[3];
+      boolean[] approve = new boolean[3];
+      for (TestDevice d : devices) {
+        promptFor(d, id);
+      }
+      for (int k = 0; k < 3; k++) {
+        int i = (round + k) % 3; // Each device goes first a third of the time.
+        approve[i] = random.nextBoolean();
+        requests[i] = answer(devices[i], id, approve[i]);
+      }
+      int winner = -1;
+      for (int i = 0; i < 3; i++) {
+        long req = requests[i];
+        ServerFrame f = devices[i].next(x -> x.getRequestId() == req);
+        if (f.hasApprovalAnswered()) {
+          assertEquals(-1, winner, "round " + round + ": two winners");
+          winner = i;
+          assertEquals(
+              approve[i] ? ApprovalOutcome.APPROVAL_APPROVED : ApprovalOutcome.APPROVAL_DENIED,
+              f.getApprovalAnswered().getOutcome());
+        } else {
+          assertEquals(ErrorCode.APPROVAL_ENDED, f.getError().getCode(), f.toString());
+        }
+      }
+      assertTrue(winner >= 0, "round " + round + ": no winner");
+      wins[winner]++;
+      // Ground truth: the store holds the winner's decision.
+      ApprovalStore.Decision truth = store.decide(id, "una", "check", true, clock.millis()).get();
+      assertEquals(ApprovalStore.Decision.Status.ALREADY_DECIDED, truth.status());
+      assertEquals(names[winner], truth.request().byDevice(), "round " + round);
+      assertEquals(
+          approve[winner] ? ApprovalStore.State.APPROVED : ApprovalStore.State.DENIED,
+          truth.request().state());
+    }
+    assertEquals(1000, wins[0] + wins[1] + wins[2]);
+    long decided = 0;
+    for (HandoffServer node : n) {
+      decided +=
+          node.deviceSessions().approvals().metrics().granted.sum()
+              + node.deviceSessions().approvals().metrics().denied.sum();
+    }
+    assertEquals(1002, decided, "each request counted once, by the winner's node");
+  }
+
+  @Test
+  void theOtherDevicesSeeThePromptWithdrawnAndTheNewDeviceGetsASessionByPolling() throws Exception {
+    HandoffServer n1 = node("n1");
+    HandoffServer n2 = node("n2");
+    HttpApi api1 = new HttpApi(n1.port());
+    HttpApi api2 = new HttpApi(n2.port());
+    HttpApi.Answer phone = signIn(api1, "vic", "phone", 201);
+    try (TestDevice p = TestDevice.connect(n1.port(), phone.field("access_token"))) {
+      p.hello();
+      HttpApi.Answer laptopHeld = signIn(api2, "vic", "laptop", 202);
+      assertEquals(1, laptopHeld.number("approvers_online"));
+      long r =
+          answer(
+              p,
+              promptFor(p, laptopHeld.field("approval_id"))
+                  .getApprovalPrompt()
+                  .getRequest()
+                  .getApprovalId(),
+              true);
+      assertTrue(p.next(f -> f.getRequestId() == r).hasApprovalAnswered());
+      clock.advance(INTERVAL);
+      HttpApi.Answer laptop = poll(api2, laptopHeld.field("device_code"));
+      assertEquals(200, laptop.status(), laptop.toString());
+      try (TestDevice l = TestDevice.connect(n2.port(), laptop.field("access_token"))) {
+        l.hello();
+        HttpApi.Answer held = signIn(api2, "vic", "stranger", 202);
+        assertEquals("authorization_pending", poll(api2, held.field("device_code")).field("error"));
+        String id = held.field("approval_id");
+        ServerFrame shown = promptFor(l, id);
+        assertEquals("stranger", shown.getApprovalPrompt().getRequest().getDeviceId());
+        assertEquals("New stranger", shown.getApprovalPrompt().getRequest().getDeviceName());
+        promptFor(p, id);
+        long no = answer(l, id, false);
+        assertTrue(l.next(f -> f.getRequestId() == no).hasApprovalAnswered());
+        ServerFrame withdrawn =
+            p.next(
+                f ->
+                    f.hasApprovalWithdrawn()
+                        && f.getApprovalWithdrawn().getApprovalId().equals(id));
+        assertEquals(
+            ApprovalOutcome.APPROVAL_DENIED, withdrawn.getApprovalWithdrawn().getOutcome());
+        assertEquals("laptop", withdrawn.getApprovalWithdrawn().getByDevice());
+        clock.advance(INTERVAL);
+        assertEquals("access_denied", poll(api1, held.field("device_code")).field("error"));
+      }
+    }
+    // A device the user already has is let in at once.
+    signIn(api1, "vic", "phone", 201);
+  }
+
+  @Test
+  void withNoTrustedDeviceOnlineTheNewDeviceWaitsUntilItsDeadlineThenFailsClearly()
+      throws Exception {
+    HandoffServer n1 = node("n1");
+    HttpApi api = new HttpApi(n1.port());
+    signIn(api, "wes", "phone", 201);
+    HttpApi.Answer held = signIn(api, "wes", "tv", 202);
+    assertEquals(0, held.number("approvers_online"), "the app can tell its user at once");
+    assertEquals(TTL.toSeconds(), held.number("expires_in"));
+    assertEquals("authorization_pending", poll(api, held.field("device_code")).field("error"));
+    clock.advance(TTL);
+    HttpApi.Answer expired = poll(api, held.field("device_code"));
+    assertEquals("expired_token", expired.field("error"), expired.toString());
+    assertTrue(expired.field("message").contains("no trusted device approved"), expired.toString());
+    assertEquals(1, n1.deviceSessions().approvals().metrics().expired.sum());
+    // Pending requests are bounded per user.
+    for (int i = 0; i < ApprovalConfig.DEFAULT_MAX_PENDING_PER_USER; i++) {
+      signIn(api, "wes", "tv" + i, 202);
+    }
+    HttpApi.Answer over = api.signIn(app.identity("wes"), "tv-more", "x", "tv");
+    assertEquals(429, over.status(), over.toString());
+    assertEquals("too_many_pending", over.field("error"));
+  }
+}

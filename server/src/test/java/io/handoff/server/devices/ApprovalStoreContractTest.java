@@ -1,0 +1,209 @@
+package io.handoff.server.devices;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.handoff.server.MutableClock;
+import io.handoff.server.devices.ApprovalStore.Created;
+import io.handoff.server.devices.ApprovalStore.Decision;
+import io.handoff.server.devices.ApprovalStore.Poll;
+import io.handoff.server.devices.ApprovalStore.Request;
+import io.handoff.server.devices.ApprovalStore.State;
+import io.handoff.server.engine.Engine;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.UUID;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+/** The {@link ApprovalStore} contract, written once and run against every engine. */
+public abstract class ApprovalStoreContractTest {
+  protected final MutableClock clock = new MutableClock(1_700_000_000_000L);
+  private Engine engine;
+  private ApprovalStore store;
+  private String tag;
+
+  protected abstract Engine newEngine(MutableClock clock) throws Exception;
+
+  @BeforeEach
+  void setUp() throws Exception {
+    engine = newEngine(clock);
+    store = engine.approvals();
+    tag = UUID.randomUUID().toString().substring(0, 8);
+  }
+
+  @AfterEach
+  void tearDown() {
+    engine.close();
+  }
+
+  private static <T> T get(CompletableFuture<T> f) throws Exception {
+    return f.get(10, TimeUnit.SECONDS);
+  }
+
+  private Request request(String id, String kind, String user, String address) {
+    long now = clock.millis();
+    return new Request(
+        tag + id,
+        kind,
+        user,
+        "tv",
+        "Living room",
+        "tv",
+        address + tag,
+        now,
+        now + 60_000,
+        5_000,
+        "secret-" + id,
+        State.PENDING,
+        "",
+        0);
+  }
+
+  private Request code(String id) throws Exception {
+    Request r = request(id, "device_code", "", "10.0.0.1");
+    assertEquals(Created.CREATED, get(store.create(r, 10, 10)));
+    return r;
+  }
+
+  @Test
+  void ofManyConcurrentAnswersExactlyOneDecides() throws Exception {
+    Request r = request("race", "new_device", "ann", "10.0.0.2");
+    assertEquals(Created.CREATED, get(store.create(r, 10, 10)));
+    List<CompletableFuture<Decision>> all = new ArrayList<>();
+    for (int i = 0; i < 50; i++) {
+      all.add(store.decide(r.id(), "ann", "d" + i, i % 2 == 0, clock.millis()));
+    }
+    int decided = 0;
+    String winner = null;
+    for (CompletableFuture<Decision> f : all) {
+      Decision d = get(f);
+      if (d.status() == Decision.Status.DECIDED) {
+        decided++;
+        winner = d.request().byDevice();
+      } else {
+        assertEquals(Decision.Status.ALREADY_DECIDED, d.status());
+      }
+    }
+    assertEquals(1, decided);
+    Decision after = get(store.decide(r.id(), "ann", "late", true, clock.millis()));
+    assertEquals(winner, after.request().byDevice());
+  }
+
+  @Test
+  void theFirstUserToLookACodeUpHoldsIt() throws Exception {
+    Request r = code("claim");
+    Request seen = get(store.claim(r.id(), "ann", clock.millis()));
+    assertEquals("ann", seen.userId());
+    assertEquals("Living room", seen.name());
+    assertNull(get(store.claim(r.id(), "eve", clock.millis())));
+    assertEquals(
+        Decision.Status.NOT_FOUND,
+        get(store.decide(r.id(), "eve", "phone", true, clock.millis())).status());
+    assertEquals(
+        Decision.Status.DECIDED,
+        get(store.decide(r.id(), "ann", "phone", true, clock.millis())).status());
+    assertNull(get(store.claim("nope" + tag, "ann", clock.millis())));
+  }
+
+  @Test
+  void anApprovedCodeIsConsumedOnceAndFastPollsSlowDown() throws Exception {
+    Request r = code("poll");
+    assertEquals(
+        Poll.Status.PENDING, get(store.poll(r.id(), r.secretHash(), clock.millis())).status());
+    Poll fast = get(store.poll(r.id(), r.secretHash(), clock.millis() + 1));
+    assertEquals(Poll.Status.SLOW_DOWN, fast.status());
+    assertEquals(10_000, fast.request().intervalMillis(), "raised by 5 s (RFC 8628 3.5)");
+    assertEquals(Poll.Status.UNKNOWN, get(store.poll(r.id(), "wrong", clock.millis())).status());
+    get(store.decide(r.id(), "ann", "phone", true, clock.millis()));
+    Poll first = get(store.poll(r.id(), r.secretHash(), clock.millis()));
+    assertEquals(Poll.Status.APPROVED, first.status());
+    assertEquals("ann", first.request().userId());
+    assertEquals(
+        Poll.Status.CONSUMED, get(store.poll(r.id(), r.secretHash(), clock.millis())).status());
+  }
+
+  @Test
+  void expiryIsSeenOnceAndEndsTheRequest() throws Exception {
+    Request r = code("exp");
+    clock.advance(java.time.Duration.ofMinutes(1));
+    Poll p = get(store.poll(r.id(), r.secretHash(), clock.millis()));
+    assertEquals(Poll.Status.EXPIRED, p.status());
+    assertTrue(p.firstSeenExpired());
+    Poll again = get(store.poll(r.id(), r.secretHash(), clock.millis()));
+    assertEquals(Poll.Status.EXPIRED, again.status());
+    assertFalse(again.firstSeenExpired());
+    assertEquals(
+        Decision.Status.EXPIRED,
+        get(store.decide(r.id(), "ann", "phone", true, clock.millis())).status());
+    assertNull(get(store.claim(r.id(), "ann", clock.millis())));
+  }
+
+  @Test
+  void pendingRequestsAreBoundedPerAddressAndPerUserUntilDecided() throws Exception {
+    assertEquals(
+        Created.CREATED, get(store.create(request("a1", "device_code", "", "10.1.1.1"), 2, 2)));
+    assertEquals(
+        Created.CREATED, get(store.create(request("a2", "device_code", "", "10.1.1.1"), 2, 2)));
+    assertEquals(
+        Created.ADDRESS_LIMIT,
+        get(store.create(request("a3", "device_code", "", "10.1.1.1"), 2, 2)));
+    get(store.decide(tag + "a1", "ann", "phone", false, clock.millis()));
+    assertEquals(
+        Created.CREATED, get(store.create(request("a3", "device_code", "", "10.1.1.1"), 2, 2)));
+
+    assertEquals(
+        Created.CREATED, get(store.create(request("u1", "new_device", "bob", "10.2.0.1"), 9, 1)));
+    assertEquals(
+        Created.USER_LIMIT,
+        get(store.create(request("u2", "new_device", "bob", "10.2.0.2"), 9, 1)));
+    assertEquals(
+        Created.ID_TAKEN, get(store.create(request("u1", "new_device", "cid", "10.2.0.3"), 9, 1)));
+    List<Request> pending = get(store.pending("bob", clock.millis()));
+    assertEquals(1, pending.size());
+    assertEquals(tag + "u1", pending.get(0).id());
+    assertTrue(get(store.pending("cid", clock.millis())).isEmpty());
+  }
+
+  @Test
+  void erasureTakesEveryRequestOfTheUserAndSweepingKeepsWhatIsLive() throws Exception {
+    String user = "eve-" + tag;
+    Request held = request("held", "new_device", user, "10.0.0.5");
+    assertEquals(Created.CREATED, get(store.create(held, 10, 10)));
+    Request claimed = code("claimed");
+    assertEquals(user, get(store.claim(claimed.id(), user, clock.millis())).userId());
+    Request stranger = code("stranger");
+    assertEquals("ida", get(store.claim(stranger.id(), "ida", clock.millis())).userId());
+
+    get(store.sweep(java.time.Instant.ofEpochMilli(clock.millis())));
+    assertEquals(1, get(store.pending(user, clock.millis())).size(), "sweeping keeps live ones");
+
+    get(store.erase(user));
+    assertTrue(get(store.pending(user, clock.millis())).isEmpty());
+    assertEquals(
+        Decision.Status.NOT_FOUND,
+        get(store.decide(claimed.id(), user, "phone", true, clock.millis())).status());
+    assertEquals(
+        Poll.Status.UNKNOWN,
+        get(store.poll(held.id(), held.secretHash(), clock.millis())).status());
+    assertEquals(
+        Decision.Status.DECIDED,
+        get(store.decide(stranger.id(), "ida", "phone", true, clock.millis())).status(),
+        "another user's request stays");
+  }
+
+  @Test
+  void failedAttemptsAreCountedPerScopeWithinAWindow() throws Exception {
+    String scope = "u:" + tag;
+    assertEquals(0, get(store.failures(scope, clock.millis())));
+    assertEquals(1, get(store.fail(scope, 60_000, clock.millis())));
+    assertEquals(2, get(store.fail(scope, 60_000, clock.millis())));
+    assertEquals(2, get(store.failures(scope, clock.millis())));
+    assertEquals(0, get(store.failures("a:" + tag, clock.millis())));
+  }
+}
