@@ -1,5 +1,9 @@
 package io.handoff.server.devices;
 
+import static io.handoff.server.devices.ApiSupport.failed;
+import static io.handoff.server.devices.ApiSupport.orEmpty;
+import static io.handoff.server.devices.ApiSupport.randomBytes;
+
 import io.handoff.protocol.bus.v1.ApprovalEnded;
 import io.handoff.protocol.bus.v1.ApprovalPrompted;
 import io.handoff.protocol.bus.v1.UserSignal;
@@ -10,10 +14,6 @@ import io.handoff.server.auth.Principal;
 import io.handoff.server.devices.ApprovalStore.Request;
 import io.handoff.server.devices.ApprovalStore.State;
 import io.handoff.server.engine.Engine;
-import java.nio.charset.StandardCharsets;
-import java.security.MessageDigest;
-import java.security.NoSuchAlgorithmException;
-import java.security.SecureRandom;
 import java.time.Clock;
 import java.util.Base64;
 import java.util.HexFormat;
@@ -61,7 +61,6 @@ public final class DeviceApprovals {
   private final String nodeId;
   private final ApprovalMetrics metrics;
   private final Clock clock;
-  private final SecureRandom random = new SecureRandom();
 
   public DeviceApprovals(
       ApprovalConfig config,
@@ -122,7 +121,7 @@ public final class DeviceApprovals {
   private CompletableFuture<Authorization> createCode(
       String deviceId, String name, String platform, String address, int attempt) {
     long now = clock.millis();
-    String code = UserCodes.next(random);
+    String code = UserCodes.next(ApiSupport.random());
     String secret = B64.encodeToString(randomBytes(32));
     Request r =
         new Request(
@@ -550,26 +549,6 @@ public final class DeviceApprovals {
   }
 
   private static String sha256(String s) {
-    try {
-      return HexFormat.of()
-          .formatHex(
-              MessageDigest.getInstance("SHA-256").digest(s.getBytes(StandardCharsets.UTF_8)));
-    } catch (NoSuchAlgorithmException e) {
-      throw new IllegalStateException(e);
-    }
-  }
-
-  private byte[] randomBytes(int n) {
-    byte[] b = new byte[n];
-    random.nextBytes(b);
-    return b;
-  }
-
-  private static String orEmpty(String s) {
-    return s == null ? "" : s;
-  }
-
-  private static <T> CompletableFuture<T> failed(int status, String error, String message) {
-    return CompletableFuture.failedFuture(new ApiException(status, error, message));
+    return HexFormat.of().formatHex(ApiSupport.sha256(s));
   }
 }

@@ -1,5 +1,9 @@
 package io.handoff.server.devices;
 
+import static io.handoff.server.devices.ApiSupport.failed;
+import static io.handoff.server.devices.ApiSupport.orEmpty;
+import static io.handoff.server.devices.ApiSupport.randomBytes;
+
 import io.handoff.protocol.CloseCode;
 import io.handoff.protocol.bus.v1.DeviceKick;
 import io.handoff.protocol.bus.v1.UserSignal;
@@ -11,9 +15,6 @@ import io.handoff.server.auth.Principal;
 import io.handoff.server.auth.TokenConfig;
 import io.handoff.server.engine.Engine;
 import java.nio.charset.StandardCharsets;
-import java.security.MessageDigest;
-import java.security.NoSuchAlgorithmException;
-import java.security.SecureRandom;
 import java.time.Clock;
 import java.util.ArrayDeque;
 import java.util.Base64;
@@ -53,7 +54,6 @@ public final class DeviceSessions {
   private final int maxDevices;
   private final ServerStats stats;
   private final Clock clock;
-  private final SecureRandom random = new SecureRandom();
   private volatile io.handoff.server.devices.DeviceApprovals approvals;
   // Recent sign-in times per user, for burst detection on this node. Bounded by MAX_BURST_USERS.
   private final ConcurrentHashMap<String, ArrayDeque<Long>> signInTimes = new ConcurrentHashMap<>();
@@ -471,24 +471,6 @@ public final class DeviceSessions {
   }
 
   static byte[] hash(String token) {
-    try {
-      return MessageDigest.getInstance("SHA-256").digest(token.getBytes(StandardCharsets.UTF_8));
-    } catch (NoSuchAlgorithmException e) {
-      throw new IllegalStateException(e);
-    }
-  }
-
-  private byte[] randomBytes(int n) {
-    byte[] b = new byte[n];
-    random.nextBytes(b);
-    return b;
-  }
-
-  private static String orEmpty(String s) {
-    return s == null ? "" : s;
-  }
-
-  private static <T> CompletableFuture<T> failed(int status, String error, String message) {
-    return CompletableFuture.failedFuture(new ApiException(status, error, message));
+    return ApiSupport.sha256(token);
   }
 }
