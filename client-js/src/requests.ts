@@ -24,7 +24,8 @@ export interface HandoffEvents {
   presence: (devices: DevicePresence[]) => void;
   /**
    * A new device of the user waits for approval ("is this you?"): show who asks and answer with
-   * `client.approvals.answer`. Pushed, and again after a reconnect while it waits.
+   * `client.approvals.answer`. Pushed, and again after a reconnect while it waits (so key a UI by
+   * `approvalId`; after a reconnect, `client.approvals.prompts()` holds only what still waits).
    */
   approvalPrompt: (request: ApprovalRequest) => void;
   /** An approval prompt ended elsewhere (another device answered, or it expired): drop it. */
