@@ -31,6 +31,11 @@ final class Nodes implements AutoCloseable {
         customize);
   }
 
+  /** A node on the standalone Redis at {@code redisUrl} with {@code limits} (engine and node). */
+  HandoffServer redis(String redisUrl, String name, StoreLimits limits) throws Exception {
+    return start(name, RedisEngine.connect(redisUrl, prefix, limits), b -> b.storeLimits(limits));
+  }
+
   /** A node on the tests' Redis Cluster. */
   HandoffServer cluster(String name) throws Exception {
     return start(
