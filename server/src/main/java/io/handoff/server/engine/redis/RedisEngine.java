@@ -27,8 +27,8 @@ import java.util.List;
  * in one slot and each script runs on one shard. Commands are not queued while Redis is
  * unreachable; trouble Redis means as temporary is waited out for a bounded time ({@link
  * RedisFailures}), and a failed write is reported as certainly not applied or as of unknown
- * outcome. {@link StoreHealth} PINGs Redis every second for {@code /readyz} and logs its state
- * changes.
+ * outcome. {@link StoreHealth} PINGs Redis every second on a connection of its own for {@code
+ * /readyz} and logs its state changes.
  */
 public final class RedisEngine implements Engine {
   public static final Duration DEFAULT_COMMAND_TIMEOUT = Duration.ofSeconds(2);
@@ -92,10 +92,11 @@ public final class RedisEngine implements Engine {
           new RedisBroker(client.connectPubSub(ByteArrayCodec.INSTANCE), commands.async(), keys);
       RedisSessionStore sessions = new RedisSessionStore(commands.async(), keys, limits, clock);
       RedisHandoffStore handoff = new RedisHandoffStore(commands.async(), keys, clock);
+      StatefulRedisConnection<byte[], byte[]> probe = client.connect(ByteArrayCodec.INSTANCE);
       health.start(
           client.getResources().eventExecutorGroup(),
           StoreHealth.DEFAULT_INTERVAL,
-          () -> commands.async().ping().toCompletableFuture());
+          () -> probe.async().ping().toCompletableFuture());
       return new RedisEngine(
           client,
           store,
@@ -166,10 +167,12 @@ public final class RedisEngine implements Engine {
           new RedisBroker(client.connectPubSub(ByteArrayCodec.INSTANCE), commands.async(), keys);
       RedisSessionStore sessions = new RedisSessionStore(commands.async(), keys, limits, clock);
       RedisHandoffStore handoff = new RedisHandoffStore(commands.async(), keys, clock);
+      StatefulRedisClusterConnection<byte[], byte[]> probe =
+          client.connect(ByteArrayCodec.INSTANCE);
       health.start(
           client.getResources().eventExecutorGroup(),
           StoreHealth.DEFAULT_INTERVAL,
-          () -> commands.async().ping().toCompletableFuture());
+          () -> probe.async().ping().toCompletableFuture());
       FailoverWatch.watch(client, health, broker);
       return new RedisEngine(
           client,
