@@ -38,6 +38,17 @@ import java.nio.charset.StandardCharsets;
  * user until someone claims it. Each operation on it touches that one key.
  */
 final class RedisKeys {
+  // The fixed parts of the keys a write touches (see writeKeys).
+  private static final byte[] EMPTY = {};
+  private static final byte[] M = ascii("m:");
+  private static final byte[] F = ascii("f:");
+  private static final byte[] H = ascii("h:");
+  private static final byte[] DOCS = ascii("docs");
+  private static final byte[] S = ascii("s:");
+  private static final byte[] O = ascii("o:");
+  private static final byte[] CH = ascii("ch");
+  private static final byte[] WD = ascii("wd");
+
   private final String prefix;
 
   RedisKeys(String prefix) {
@@ -149,16 +160,6 @@ final class RedisKeys {
       join(base, S, dev), join(base, O, dev), join(base, CH, EMPTY), join(base, WD, EMPTY)
     };
   }
-
-  private static final byte[] EMPTY = {};
-  private static final byte[] M = ascii("m:");
-  private static final byte[] F = ascii("f:");
-  private static final byte[] H = ascii("h:");
-  private static final byte[] DOCS = ascii("docs");
-  private static final byte[] S = ascii("s:");
-  private static final byte[] O = ascii("o:");
-  private static final byte[] CH = ascii("ch");
-  private static final byte[] WD = ascii("wd");
 
   private static byte[] ascii(String s) {
     return s.getBytes(StandardCharsets.US_ASCII);
