@@ -7,6 +7,8 @@
 --       8 max document bytes, 9 history length, 10 seq window, 11 idle TTL seconds (0: none),
 --       12 device id, 13 now (seconds), 14.. ops as triples (kind 's' or 'r', field, value)
 -- Returns {'ok', epoch, version, fingerprint} | {'dup', outcome} | {'refused', outcome} | {'stale'}
+-- Order: KEYS[5] field 'd:' .. document keeps the highest client_seq of the device handled for an
+-- existing document; a lower one that is not a duplicate is refused (11, OUT_OF_ORDER).
 -- An outcome is 'A' .. epoch .. fingerprint .. version, or 'r' .. epoch .. 'version|code|message'
 -- ('a' .. epoch .. version from before fingerprints may still be remembered).
 -- A version's fingerprint (8 bytes) is the first 8 bytes of SHA-1 over the previous version's
@@ -19,11 +21,13 @@
 -- last refresh (_t) is older than the slack, so a key expires between TTL and TTL + slack after the
 -- last write, never earlier. A key this write creates gets its TTL at once.
 local seq = ARGV[2]
-local dev = redis.call('HMGET', KEYS[5], seq, '_forgot', '_last', '_t')
+local docField = 'd:' .. ARGV[1]
+local dev = redis.call('HMGET', KEYS[5], seq, '_forgot', '_last', '_t', docField)
 if dev[1] then
   return {'dup', dev[1]}
 end
 local forgot = tonumber(dev[2] or '0')
+local docLast = tonumber(dev[5] or '0')
 if tonumber(seq) <= forgot then
   return {'stale'}
 end
@@ -40,20 +44,23 @@ local epoch = meta[1]
 local version = tonumber(meta[2] or '0')
 local shownEpoch = epoch or '\0\0\0\0\0\0\0\0'
 
--- Remembers the outcome of seq for this device, forgetting the oldest beyond the window.
-local function record(outcome)
-  local last = tonumber(dev[3] or '0')
-  if tonumber(seq) > last then
-    if touchDevice then
-      redis.call('HSET', KEYS[5], seq, outcome, '_last', seq, '_t', now)
-    else
-      redis.call('HSET', KEYS[5], seq, outcome, '_last', seq)
-    end
-  elseif touchDevice then
-    redis.call('HSET', KEYS[5], seq, outcome, '_t', now)
-  else
-    redis.call('HSET', KEYS[5], seq, outcome)
+-- Remembers the outcome of seq for this device (and, for an existing document, seq as the
+-- highest handled for it), forgetting the oldest beyond the window.
+local function record(outcome, exists)
+  local set = {seq, outcome}
+  if exists and tonumber(seq) > docLast then
+    set[#set + 1] = docField
+    set[#set + 1] = seq
   end
+  if tonumber(seq) > tonumber(dev[3] or '0') then
+    set[#set + 1] = '_last'
+    set[#set + 1] = seq
+  end
+  if touchDevice then
+    set[#set + 1] = '_t'
+    set[#set + 1] = now
+  end
+  redis.call('HSET', KEYS[5], unpack(set))
   local length = redis.call('RPUSH', KEYS[6], seq)
   local window = tonumber(ARGV[10])
   if length > window then
@@ -85,8 +92,14 @@ end
 
 local function refuse(code, message)
   local out = 'r' .. shownEpoch .. string.format('%d', version) .. '|' .. code .. '|' .. message
-  record(out)
+  record(out, epoch)
   return {'refused', out}
+end
+
+if tonumber(seq) < docLast then
+  return refuse(11, 'client_seq ' .. seq .. ' is older than client_seq ' .. string.format('%d', docLast)
+      .. " of this device, already handled for '" .. ARGV[1]
+      .. "'; applying it now would undo a newer write, so it was not applied")
 end
 
 local expected = tonumber(ARGV[3])
@@ -201,5 +214,5 @@ if ttl > 0 and (created or now - tonumber(meta[5] or '0') >= slack) then
 else
   redis.call('HSET', KEYS[1], 'epoch', epoch, 'version', version, 'bytes', bytes, 'fp', fp)
 end
-record('A' .. epoch .. fp .. string.format('%d', version))
+record('A' .. epoch .. fp .. string.format('%d', version), true)
 return {'ok', epoch, version, fp}
