@@ -111,9 +111,11 @@ class RedisFaultTest {
     assertEquals(503, readyz(node));
 
     signal("-CONT");
-    // The paused Redis ran the write when it resumed (the other device sees it), so the re-sent
-    // copy is a duplicate of it.
+    // The paused Redis ran the write when it resumed (both devices see it), so the re-sent copy
+    // is a duplicate of it. The writer's own delta is awaited too: a re-send still in flight when
+    // it arrives would be acked by it (as the write it is) instead of by the store's answer.
     assertEquals(2, observer.next(ServerFrame::hasDelta).getDelta().getVersion());
+    assertEquals(2, device.next(ServerFrame::hasDelta).getDelta().getVersion());
     ServerFrame ack = answer(device, write(device, 2, "two"));
     assertTrue(ack.hasAck(), ack.toString());
     assertTrue(ack.getAck().getDuplicate(), "applied once, while Redis was paused");

@@ -42,6 +42,7 @@ import java.util.concurrent.CompletionException;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
+import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.Supplier;
 
 /**
@@ -65,7 +66,7 @@ public final class RedisDocumentStore implements DocumentStore {
   private final RedisKeys keys;
   private final StoreLimits limits;
   private final Clock clock;
-  private final SecureRandom random = new SecureRandom();
+  private final AtomicLong epochs = new AtomicLong(new SecureRandom().nextLong());
   private final String writeScript;
   private final String readScript;
   private volatile String writeSha;
@@ -135,17 +136,8 @@ public final class RedisDocumentStore implements DocumentStore {
             .setTimestampMs(clock.millis())
             .build()
             .toByteArray();
-    byte[][] k = {
-      keys.meta(userId, doc),
-      keys.fields(userId, doc),
-      keys.history(userId, doc),
-      keys.docs(userId),
-      keys.outcomes(userId, deviceId),
-      keys.seqOrder(userId, deviceId),
-      keys.channel(userId),
-      keys.writers(userId)
-    };
-    List<byte[]> args = new ArrayList<>(12 + 3 * w.getOpsCount());
+    byte[][] k = keys.writeKeys(userId, doc, deviceId);
+    List<byte[]> args = new ArrayList<>(13 + 3 * w.getOpsCount());
     args.add(utf8(doc));
     args.add(utf8(Long.toUnsignedString(w.getClientSeq())));
     args.add(utf8(w.hasExpectedVersion() ? Long.toString(w.getExpectedVersion()) : "-1"));
@@ -158,6 +150,7 @@ public final class RedisDocumentStore implements DocumentStore {
     args.add(utf8(Integer.toString(limits.seqWindow())));
     args.add(utf8(Long.toString(limits.idleTtl().getSeconds())));
     args.add(utf8(deviceId));
+    args.add(utf8(Long.toString(clock.millis() / 1000)));
     for (FieldOp op : w.getOpsList()) {
       boolean set = op.getOpCase() == FieldOp.OpCase.SET;
       args.add(utf8(set ? "s" : "r"));
@@ -418,12 +411,24 @@ public final class RedisDocumentStore implements DocumentStore {
         .thenCompose(f -> f);
   }
 
+  /**
+   * A fresh document epoch for every write (the script uses it only if it creates the document):
+   * distinct values of a counter from a random start, through a bijective mix, so epochs are unique
+   * on this node and unrelated across nodes without a SecureRandom call per write.
+   */
   private long newEpoch() {
     long e;
     do {
-      e = random.nextLong();
+      e = mix(epochs.incrementAndGet());
     } while (e == 0);
     return e;
+  }
+
+  /** MurmurHash3's 64-bit finalizer: a bijection that spreads consecutive inputs. */
+  static long mix(long z) {
+    z = (z ^ (z >>> 33)) * 0xff51afd7ed558ccdL;
+    z = (z ^ (z >>> 33)) * 0xc4ceb9fe1a85ec53L;
+    return z ^ (z >>> 33);
   }
 
   static byte[] epochBytes(long epoch) {

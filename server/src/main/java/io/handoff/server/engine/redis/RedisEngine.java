@@ -30,8 +30,8 @@ import java.util.function.Function;
  * in one slot and each script runs on one shard. Commands are not queued while Redis is
  * unreachable; trouble Redis means as temporary is waited out for a bounded time ({@link
  * RedisFailures}), and a failed write is reported as certainly not applied or as of unknown
- * outcome. {@link StoreHealth} PINGs Redis every second for {@code /readyz} and logs its state
- * changes.
+ * outcome. {@link StoreHealth} PINGs Redis every second on a connection of its own for {@code
+ * /readyz} and logs its state changes.
  */
 public final class RedisEngine implements Engine {
   public static final Duration DEFAULT_COMMAND_TIMEOUT = Duration.ofSeconds(2);
@@ -105,10 +105,11 @@ public final class RedisEngine implements Engine {
           new RedisBroker(client.connectPubSub(ByteArrayCodec.INSTANCE), commands.async(), keys);
       RedisSessionStore sessions = new RedisSessionStore(commands.async(), keys, limits, clock);
       RedisHandoffStore handoff = new RedisHandoffStore(commands.async(), keys, clock);
+      StatefulRedisConnection<byte[], byte[]> probe = client.connect(ByteArrayCodec.INSTANCE);
       health.start(
           client.getResources().eventExecutorGroup(),
           StoreHealth.DEFAULT_INTERVAL,
-          () -> commands.async().ping().toCompletableFuture());
+          () -> probe.async().ping().toCompletableFuture());
       return new RedisEngine(
           client,
           store,
@@ -172,7 +173,8 @@ public final class RedisEngine implements Engine {
       List<String> shown = new ArrayList<>();
       seeds.forEach(s -> shown.add(masked(s)));
       String description = "Redis Cluster via " + String.join(",", shown);
-      StoreHealth health = new StoreHealth(description, StoreHealth.DEFAULT_TIMEOUT);
+      // Answers from other shards say nothing about a hung one: only the PINGs judge here.
+      StoreHealth health = new StoreHealth(description, StoreHealth.DEFAULT_TIMEOUT, false);
       RedisDocumentStore store =
           new RedisDocumentStore(
               commands,
@@ -186,11 +188,14 @@ public final class RedisEngine implements Engine {
           new RedisBroker(client.connectPubSub(ByteArrayCodec.INSTANCE), commands.async(), keys);
       RedisSessionStore sessions = new RedisSessionStore(commands.async(), keys, limits, clock);
       RedisHandoffStore handoff = new RedisHandoffStore(commands.async(), keys, clock);
-      // Every master, not just the one a keyless PING is routed to: a hung shard is noticed.
+      // Every master, not just the one a keyless PING is routed to: a hung shard is noticed. On a
+      // connection of its own, so the PING never waits behind this node's backlog.
+      StatefulRedisClusterConnection<byte[], byte[]> probe =
+          client.connect(ByteArrayCodec.INSTANCE);
       health.start(
           client.getResources().eventExecutorGroup(),
           StoreHealth.DEFAULT_INTERVAL,
-          () -> commands.async().upstream().commands().ping().toCompletableFuture());
+          () -> probe.async().upstream().commands().ping().toCompletableFuture());
       FailoverWatch.watch(client, health, broker);
       return new RedisEngine(
           client,

@@ -71,10 +71,14 @@ final class RedisFailures {
     f.whenComplete(
         (value, err) -> {
           if (err == null) {
+            health.progress();
             result.complete(value);
             return;
           }
           Throwable cause = unwrap(err);
+          if (cause instanceof RedisCommandExecutionException) {
+            health.progress(); // An error reply is an answer too.
+          }
           if (temporary(cause) && System.nanoTime() + pause * 1_000_000 < deadline) {
             health.troubled(cause);
             timer.schedule(

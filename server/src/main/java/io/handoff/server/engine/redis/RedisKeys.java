@@ -8,11 +8,11 @@ import java.nio.charset.StandardCharsets;
  * early are percent-escaped.
  *
  * <pre>
- * PREFIX{user}:m:DOC     hash   epoch, version, bytes
+ * PREFIX{user}:m:DOC     hash   epoch, version, bytes, fp (fingerprint), _t (TTLs refreshed)
  * PREFIX{user}:f:DOC     hash   the document's fields
  * PREFIX{user}:h:DOC     list   recent deltas (encoded Delta), oldest first
  * PREFIX{user}:docs      set    the user's document names
- * PREFIX{user}:s:DEVICE  hash   outcomes of recent writes by client_seq, _last, _forgot
+ * PREFIX{user}:s:DEVICE  hash   outcomes of recent writes by client_seq, _last, _forgot, _t
  * PREFIX{user}:o:DEVICE  list   those client_seqs in the order they were applied
  * PREFIX{user}:wd        set    devices that wrote (their s: and o: keys), for erasure
  * PREFIX{user}:dw        string empty; written by durable-ack rounds (ReplicaWait), expires in 1 min
@@ -39,6 +39,17 @@ import java.nio.charset.StandardCharsets;
  * user until someone claims it. Each operation on it touches that one key.
  */
 final class RedisKeys {
+  // The fixed parts of the keys a write touches (see writeKeys).
+  private static final byte[] EMPTY = {};
+  private static final byte[] M = ascii("m:");
+  private static final byte[] F = ascii("f:");
+  private static final byte[] H = ascii("h:");
+  private static final byte[] DOCS = ascii("docs");
+  private static final byte[] S = ascii("s:");
+  private static final byte[] O = ascii("o:");
+  private static final byte[] CH = ascii("ch");
+  private static final byte[] WD = ascii("wd");
+
   private final String prefix;
 
   RedisKeys(String prefix) {
@@ -139,6 +150,32 @@ final class RedisKeys {
 
   private byte[] key(String user, String rest) {
     return (prefix + "{" + escape(user) + "}:" + rest).getBytes(StandardCharsets.UTF_8);
+  }
+
+  /**
+   * The keys one write touches, in the order write.lua takes them, with the user's part encoded
+   * once instead of once per key.
+   */
+  byte[][] writeKeys(String user, String doc, String device) {
+    byte[] base = (prefix + "{" + escape(user) + "}:").getBytes(StandardCharsets.UTF_8);
+    byte[] d = doc.getBytes(StandardCharsets.UTF_8);
+    byte[] dev = device.getBytes(StandardCharsets.UTF_8);
+    return new byte[][] {
+      join(base, M, d), join(base, F, d), join(base, H, d), join(base, DOCS, EMPTY),
+      join(base, S, dev), join(base, O, dev), join(base, CH, EMPTY), join(base, WD, EMPTY)
+    };
+  }
+
+  private static byte[] ascii(String s) {
+    return s.getBytes(StandardCharsets.US_ASCII);
+  }
+
+  private static byte[] join(byte[] a, byte[] b, byte[] c) {
+    byte[] out = new byte[a.length + b.length + c.length];
+    System.arraycopy(a, 0, out, 0, a.length);
+    System.arraycopy(b, 0, out, a.length, b.length);
+    System.arraycopy(c, 0, out, a.length + b.length, c.length);
+    return out;
   }
 
   static String escape(String user) {

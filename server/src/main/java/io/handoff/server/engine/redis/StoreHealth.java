@@ -11,12 +11,14 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * Whether Redis answers, as this node sees it: a PING every {@link #DEFAULT_INTERVAL} on the
- * command connection (on a Cluster, to every master) that must be answered within {@link
- * #DEFAULT_TIMEOUT}. A PING that times out makes the store HUNG, one that fails at once (not
- * connected, refused) makes it LOST, and one answered makes it UP again. {@code /readyz} answers
- * 503 unless UP, so a load balancer stops sending devices to a node whose Redis hangs within about
- * interval + timeout.
+ * Whether Redis answers, as this node sees it: a PING every {@link #DEFAULT_INTERVAL} on a
+ * connection of its own (so it never waits behind this node's backlog of commands; on a Cluster, to
+ * every master) that must be answered within {@link #DEFAULT_TIMEOUT}. A PING that times out makes
+ * the store HUNG only if Redis answered nothing else meanwhile either ({@link #progress}: a busy
+ * Redis that keeps answering the command connection is slow, not hung; on a standalone Redis only);
+ * one that fails at once (not connected, refused) makes it LOST, and one answered makes it UP
+ * again. {@code /readyz} answers 503 unless UP, so a load balancer stops sending devices to a node
+ * whose Redis hangs within about interval + timeout.
  *
  * <p>Logging is by state change: one line when Redis is lost, hung or back (with how long it was
  * away), one when Redis reports trouble it means as temporary (loading, a failover), repeated at
@@ -38,16 +40,28 @@ final class StoreHealth implements AutoCloseable {
 
   private final String name;
   private final Duration timeout;
+  private final boolean answersCount;
   private final CopyOnWriteArrayList<Runnable> listeners = new CopyOnWriteArrayList<>();
   private volatile State state = State.UP;
   private volatile long downSinceNanos;
   private volatile long lastTroubleLogNanos;
   private volatile String lastTrouble = "";
   private volatile ScheduledFuture<?> task;
+  // System.nanoTime() of the last answer from Redis on the command connection.
+  private volatile long lastAnswerNanos = System.nanoTime();
 
   StoreHealth(String name, Duration timeout) {
+    this(name, timeout, true);
+  }
+
+  /**
+   * {@code answersCount}: whether answers to other commands since an unanswered PING prove Redis
+   * alive (one standalone Redis); false on a Cluster, where they may come from other shards.
+   */
+  StoreHealth(String name, Duration timeout, boolean answersCount) {
     this.name = name;
     this.timeout = timeout;
+    this.answersCount = answersCount;
   }
 
   /** Starts PINGing through {@code ping} every {@code interval} on {@code timer}. */
@@ -57,7 +71,13 @@ final class StoreHealth implements AutoCloseable {
             () -> check(ping), interval.toMillis(), interval.toMillis(), TimeUnit.MILLISECONDS);
   }
 
+  /** Redis answered a command (with a value or an error reply): it is not hung. Any thread. */
+  void progress() {
+    lastAnswerNanos = System.nanoTime();
+  }
+
   private void check(Supplier<CompletableFuture<?>> ping) {
+    long sent = System.nanoTime();
     CompletableFuture<?> f;
     try {
       f = ping.get();
@@ -65,21 +85,29 @@ final class StoreHealth implements AutoCloseable {
       f = CompletableFuture.failedFuture(e);
     }
     f.orTimeout(timeout.toMillis(), TimeUnit.MILLISECONDS)
-        .whenComplete(
-            (ok, err) -> {
-              if (err == null) {
-                to(State.UP, null);
-                return;
-              }
-              Throwable cause = RedisFailures.unwrap(err);
-              if (cause instanceof java.util.concurrent.TimeoutException
-                  || RedisFailures.classify(cause)
-                      instanceof io.handoff.server.sync.OutcomeUnknownException) {
-                to(State.HUNG, cause);
-              } else {
-                to(State.LOST, cause);
-              }
-            });
+        .whenComplete((ok, err) -> judge(sent, err));
+  }
+
+  /** The state after a PING sent at {@code sentNanos} was answered, or failed with {@code err}. */
+  void judge(long sentNanos, Throwable err) {
+    if (err == null) {
+      to(State.UP, null);
+      return;
+    }
+    Throwable cause = RedisFailures.unwrap(err);
+    if (cause instanceof java.util.concurrent.TimeoutException
+        || RedisFailures.classify(cause)
+            instanceof io.handoff.server.sync.OutcomeUnknownException) {
+      if (answersCount && lastAnswerNanos - sentNanos > 0) {
+        // No answer to the PING in time, but answers to other commands since it was sent:
+        // Redis is slow (busy), not hung.
+        to(State.UP, null);
+        return;
+      }
+      to(State.HUNG, cause);
+    } else {
+      to(State.LOST, cause);
+    }
   }
 
   private void to(State next, Throwable cause) {

@@ -1,71 +1,98 @@
 -- Applies one write atomically. All keys carry the user's hash tag, so they live in one slot.
--- KEYS: 1 meta hash (epoch, version, bytes, fp), 2 fields hash, 3 history list, 4 document set,
---       5 device outcomes hash (seq -> outcome, _last, _forgot), 6 device seq order list, 7 channel,
---       8 set of the user's writing devices (for erasure)
+-- KEYS: 1 meta hash (epoch, version, bytes, fp, _t), 2 fields hash, 3 history list, 4 document set,
+--       5 device outcomes hash (seq -> outcome, _last, _forgot, _t), 6 device seq order list,
+--       7 channel, 8 set of the user's writing devices (for erasure)
 -- ARGV: 1 document, 2 client_seq, 3 expected version (-1: none), 4 Delta bytes without epoch and
 --       version, 5 epoch for a new document (8 bytes, little-endian), 6 max documents, 7 max fields,
 --       8 max document bytes, 9 history length, 10 seq window, 11 idle TTL seconds (0: none),
---       12 device id, 13.. ops as triples (kind 's' or 'r', field, value)
+--       12 device id, 13 now (seconds), 14.. ops as triples (kind 's' or 'r', field, value)
 -- Returns {'ok', epoch, version, fingerprint} | {'dup', outcome} | {'refused', outcome} | {'stale'}
 -- Order: KEYS[5] field 'd:' .. document keeps the highest client_seq of the device handled for an
 -- existing document; a lower one that is not a duplicate is refused (11, OUT_OF_ORDER).
 -- An outcome is 'A' .. epoch .. fingerprint .. version, or 'r' .. epoch .. 'version|code|message'
 -- ('a' .. epoch .. version from before fingerprints may still be remembered).
 -- A version's fingerprint (8 bytes) is the first 8 bytes of SHA-1 over the previous version's
--- fingerprint (zeros if none) and ARGV[4], as io.handoff.server.sync.Fingerprint computes it.
+-- fingerprint (zeros if none) and ARGV[4], as io.handoff.server.sync.Fingerprint computes it: one
+-- hash of one delta per write, chained through the fingerprint kept in the meta hash.
+--
+-- Cost: this runs once per write on Redis's one thread, so it makes as few calls as it can (about
+-- a dozen for a one-field write). Idle TTLs are not refreshed on every write: keys get the TTL plus
+-- a slack of TTL/16, and a group of keys (the document's, the device's) is refreshed only once its
+-- last refresh (_t) is older than the slack, so a key expires between TTL and TTL + slack after the
+-- last write, never earlier. A key this write creates gets its TTL at once.
 local seq = ARGV[2]
-local prior = redis.call('HGET', KEYS[5], seq)
-if prior then
-  return {'dup', prior}
+local docField = 'd:' .. ARGV[1]
+local dev = redis.call('HMGET', KEYS[5], seq, '_forgot', '_last', '_t', docField)
+if dev[1] then
+  return {'dup', dev[1]}
 end
-local forgot = tonumber(redis.call('HGET', KEYS[5], '_forgot') or '0')
+local forgot = tonumber(dev[2] or '0')
+local docLast = tonumber(dev[5] or '0')
 if tonumber(seq) <= forgot then
   return {'stale'}
 end
 
+local now = tonumber(ARGV[13])
 local ttl = tonumber(ARGV[11])
-local function touch()
-  if ttl > 0 then
-    for k = 1, 6 do
-      redis.call('EXPIRE', KEYS[k], ttl)
-    end
-    redis.call('EXPIRE', KEYS[8], ttl)
-  end
-end
+local slack = math.floor(ttl / 16)
+local life = ttl + slack
+local newDevice = not dev[3]
+local touchDevice = ttl > 0 and (newDevice or now - tonumber(dev[4] or '0') >= slack)
 
-local docLast = tonumber(redis.call('HGET', KEYS[5], 'd:' .. ARGV[1]) or '0')
-
-local function record(outcome, exists)
-  redis.call('SADD', KEYS[8], ARGV[12])
-  redis.call('HSET', KEYS[5], seq, outcome)
-  if exists and tonumber(seq) > docLast then
-    redis.call('HSET', KEYS[5], 'd:' .. ARGV[1], seq)
-  end
-  local last = tonumber(redis.call('HGET', KEYS[5], '_last') or '0')
-  if tonumber(seq) > last then
-    redis.call('HSET', KEYS[5], '_last', seq)
-  end
-  redis.call('RPUSH', KEYS[6], seq)
-  local window = tonumber(ARGV[10])
-  while redis.call('LLEN', KEYS[6]) > window do
-    local old = redis.call('LPOP', KEYS[6])
-    redis.call('HDEL', KEYS[5], old)
-    if tonumber(old) > forgot then
-      forgot = tonumber(old)
-      redis.call('HSET', KEYS[5], '_forgot', old)
-    end
-  end
-end
-
-local meta = redis.call('HMGET', KEYS[1], 'epoch', 'version', 'bytes', 'fp')
+local meta = redis.call('HMGET', KEYS[1], 'epoch', 'version', 'bytes', 'fp', '_t')
 local epoch = meta[1]
 local version = tonumber(meta[2] or '0')
 local shownEpoch = epoch or '\0\0\0\0\0\0\0\0'
 
+-- Remembers the outcome of seq for this device (and, for an existing document, seq as the
+-- highest handled for it), forgetting the oldest beyond the window.
+local function record(outcome, exists)
+  local set = {seq, outcome}
+  if exists and tonumber(seq) > docLast then
+    set[#set + 1] = docField
+    set[#set + 1] = seq
+  end
+  if tonumber(seq) > tonumber(dev[3] or '0') then
+    set[#set + 1] = '_last'
+    set[#set + 1] = seq
+  end
+  if touchDevice then
+    set[#set + 1] = '_t'
+    set[#set + 1] = now
+  end
+  redis.call('HSET', KEYS[5], unpack(set))
+  local length = redis.call('RPUSH', KEYS[6], seq)
+  local window = tonumber(ARGV[10])
+  if length > window then
+    local old = {}
+    local newest = forgot
+    while length > window do
+      local o = redis.call('LPOP', KEYS[6])
+      old[#old + 1] = o
+      if tonumber(o) > newest then
+        newest = tonumber(o)
+      end
+      length = length - 1
+    end
+    redis.call('HDEL', KEYS[5], unpack(old))
+    if newest > forgot then
+      forgot = newest
+      redis.call('HSET', KEYS[5], '_forgot', newest)
+    end
+  end
+  if newDevice then
+    redis.call('SADD', KEYS[8], ARGV[12])
+  end
+  if touchDevice then
+    redis.call('EXPIRE', KEYS[5], life)
+    redis.call('EXPIRE', KEYS[6], life)
+    redis.call('EXPIRE', KEYS[8], life)
+  end
+end
+
 local function refuse(code, message)
   local out = 'r' .. shownEpoch .. string.format('%d', version) .. '|' .. code .. '|' .. message
   record(out, epoch)
-  touch()
   return {'refused', out}
 end
 
@@ -90,7 +117,7 @@ end
 -- The last operation on each field decides its value; size the result before changing anything.
 local effects = {}
 local order = {}
-local i = 13
+local i = 14
 while i <= #ARGV do
   local field = ARGV[i + 1]
   if effects[field] == nil then
@@ -103,16 +130,28 @@ while i <= #ARGV do
   end
   i = i + 3
 end
-local count = redis.call('HLEN', KEYS[2])
+local count = 0
+if epoch then
+  count = redis.call('HLEN', KEYS[2])
+end
 local bytes = tonumber(meta[3] or '0')
+local sets = {}
+local removes = {}
 for _, field in ipairs(order) do
-  if redis.call('HEXISTS', KEYS[2], field) == 1 then
-    count = count - 1
-    bytes = bytes - #field - redis.call('HSTRLEN', KEYS[2], field)
+  if epoch then
+    local old = redis.call('HSTRLEN', KEYS[2], field)
+    if old > 0 or redis.call('HEXISTS', KEYS[2], field) == 1 then
+      count = count - 1
+      bytes = bytes - #field - old
+    end
   end
   if effects[field] then
     count = count + 1
     bytes = bytes + #field + #effects[field]
+    sets[#sets + 1] = field
+    sets[#sets + 1] = effects[field]
+  else
+    removes[#removes + 1] = field
   end
 end
 if count > tonumber(ARGV[7]) then
@@ -124,7 +163,8 @@ if bytes > tonumber(ARGV[8]) then
       .. ' bytes; the limit is ' .. ARGV[8])
 end
 
-if not epoch then
+local created = not epoch
+if created then
   epoch = ARGV[5]
   redis.call('SADD', KEYS[4], ARGV[1])
 end
@@ -132,22 +172,19 @@ version = version + 1
 local zero = '\0\0\0\0\0\0\0\0'
 local previous = meta[4] or zero
 local hex = redis.sha1hex(previous .. ARGV[4])
-local fpBytes = {}
-for j = 1, 16, 2 do
-  fpBytes[#fpBytes + 1] = string.char(tonumber(string.sub(hex, j, j + 1), 16))
-end
-local fp = table.concat(fpBytes)
+local fp = string.char(tonumber(string.sub(hex, 1, 2), 16), tonumber(string.sub(hex, 3, 4), 16),
+    tonumber(string.sub(hex, 5, 6), 16), tonumber(string.sub(hex, 7, 8), 16),
+    tonumber(string.sub(hex, 9, 10), 16), tonumber(string.sub(hex, 11, 12), 16),
+    tonumber(string.sub(hex, 13, 14), 16), tonumber(string.sub(hex, 15, 16), 16))
 if fp == zero then
   fp = '\1\0\0\0\0\0\0\0'
 end
-for _, field in ipairs(order) do
-  if effects[field] then
-    redis.call('HSET', KEYS[2], field, effects[field])
-  else
-    redis.call('HDEL', KEYS[2], field)
-  end
+if #sets > 0 then
+  redis.call('HSET', KEYS[2], unpack(sets))
 end
-redis.call('HSET', KEYS[1], 'epoch', epoch, 'version', version, 'bytes', bytes, 'fp', fp)
+if #removes > 0 then
+  redis.call('HDEL', KEYS[2], unpack(removes))
+end
 
 local function varint(n)
   local out = {}
@@ -162,9 +199,20 @@ end
 -- fingerprint (field 20, fixed64) and previous fingerprint (field 21, fixed64).
 local payload = ARGV[4] .. '\17' .. epoch .. '\24' .. varint(version)
     .. '\161\1' .. fp .. '\169\1' .. previous
-redis.call('RPUSH', KEYS[3], payload)
-redis.call('LTRIM', KEYS[3], -tonumber(ARGV[9]), -1)
+local length = redis.call('RPUSH', KEYS[3], payload)
+if length > tonumber(ARGV[9]) then
+  redis.call('LTRIM', KEYS[3], -tonumber(ARGV[9]), -1)
+end
 redis.call('PUBLISH', KEYS[7], payload)
+-- The document's keys (meta, fields, history, document set) are refreshed when due.
+if ttl > 0 and (created or now - tonumber(meta[5] or '0') >= slack) then
+  redis.call('HSET', KEYS[1], 'epoch', epoch, 'version', version, 'bytes', bytes, 'fp', fp,
+      '_t', now)
+  for k = 1, 4 do
+    redis.call('EXPIRE', KEYS[k], life)
+  end
+else
+  redis.call('HSET', KEYS[1], 'epoch', epoch, 'version', version, 'bytes', bytes, 'fp', fp)
+end
 record('A' .. epoch .. fp .. string.format('%d', version), true)
-touch()
 return {'ok', epoch, version, fp}
