@@ -70,6 +70,22 @@ class CommandLineErrorsTest {
     List<Case> all = new ArrayList<>();
     all.add(
         c(
+            "durable acks without Redis",
+            "--durable-acks 1",
+            Map.of(),
+            2,
+            "--durable-acks needs --redis-url",
+            "the in-memory engine has no replicas"));
+    all.add(
+        c(
+            "durable acks out of range",
+            "--durable-acks 99 --redis-url redis://127.0.0.1:1",
+            Map.of(),
+            2,
+            "--durable-acks: '99' is refused",
+            "between 0 (off) and 16"));
+    all.add(
+        c(
             "port in use",
             "--host 127.0.0.1 --port " + port,
             Map.of(),

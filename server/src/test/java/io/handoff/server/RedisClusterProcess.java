@@ -39,12 +39,27 @@ public final class RedisClusterProcess {
   /** A Cluster of this test's own (three primaries), to pause or stop; close it when done. */
   public static Private startPrivate() {
     List<String> seeds = new ArrayList<>();
-    RedisShardedCluster cluster = startCluster(seeds);
-    return new Private(cluster, seeds);
+    RedisShardedCluster cluster = startCluster(seeds, new ArrayList<>(), 0);
+    return new Private(cluster, seeds, List.of());
   }
 
-  /** A private Cluster and its seed URLs, one per primary. */
-  public record Private(RedisShardedCluster cluster, List<String> seeds) implements AutoCloseable {
+  /**
+   * A Cluster of this test's own with one replica per primary, quick to fail over ({@code
+   * cluster-node-timeout} 1 s); close it when done.
+   */
+  public static Private startPrivateWithReplicas() {
+    List<String> seeds = new ArrayList<>();
+    List<String> replicas = new ArrayList<>();
+    RedisShardedCluster cluster = startCluster(seeds, replicas, 1);
+    return new Private(cluster, seeds, replicas);
+  }
+
+  /**
+   * A private Cluster, the URLs of its primaries as started (the seeds) and of their replicas (the
+   * i-th replicates the i-th primary).
+   */
+  public record Private(RedisShardedCluster cluster, List<String> seeds, List<String> replicas)
+      implements AutoCloseable {
     @Override
     public void close() {
       stopQuietly(cluster);
@@ -53,13 +68,14 @@ public final class RedisClusterProcess {
 
   private static List<String> start() {
     List<String> seeds = new ArrayList<>();
-    RedisShardedCluster cluster = startCluster(seeds);
+    RedisShardedCluster cluster = startCluster(seeds, new ArrayList<>(), 0);
     Runtime.getRuntime().addShutdownHook(new Thread(() -> stopQuietly(cluster)));
     return seeds;
   }
 
-  private static RedisShardedCluster startCluster(List<String> seeds) {
-    List<Integer> ports = freePorts(SHARDS);
+  private static RedisShardedCluster startCluster(
+      List<String> seeds, List<String> replicaUrls, int replicas) {
+    List<Integer> ports = freePorts(SHARDS * (1 + replicas));
     try {
       Path dir = Files.createTempDirectory("handoff-redis-cluster");
       // Shard names end up in the nodes-*.conf file names: unique, so parallel runs never share.
@@ -70,16 +86,18 @@ public final class RedisClusterProcess {
                   new RedisServerBuilder()
                       .setting("bind 127.0.0.1")
                       .setting("dir " + dir)
-                      .setting("save \"\""))
+                      .setting("save \"\"")
+                      .setting("cluster-node-timeout " + (replicas > 0 ? 1000 : 15000)))
               .serverPorts(ports)
               .initializationTimeout(Duration.ofSeconds(30));
       for (int i = 0; i < SHARDS; i++) {
-        builder.shard("s" + i + "-" + run, 0);
+        builder.shard("s" + i + "-" + run, replicas);
       }
       RedisShardedCluster cluster = builder.build();
       cluster.start();
-      for (int port : ports) {
-        seeds.add("redis://127.0.0.1:" + port);
+      // Each shard takes its primary's port, then its replicas', in order.
+      for (int i = 0; i < ports.size(); i++) {
+        (i % (1 + replicas) == 0 ? seeds : replicaUrls).add("redis://127.0.0.1:" + ports.get(i));
       }
       return cluster;
     } catch (IOException e) {
