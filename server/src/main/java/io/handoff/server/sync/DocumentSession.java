@@ -252,6 +252,9 @@ public final class DocumentSession {
   }
 
   private void writeDone(long seq, InFlight p, WriteOutcome out, Throwable err) {
+    if (err == null && out.isApplied() && !out.duplicate()) {
+      stats.writesApplied.increment(); // Counted here even if the stream acked it first.
+    }
     if (!writes.waiting(seq, p)) {
       return; // Already acked in the stream.
     }
@@ -274,7 +277,6 @@ public final class DocumentSession {
     } else if (out.duplicate()) {
       writes.duplicate(seq, p, out.epoch(), out.version(), out.fingerprint());
     } else {
-      stats.writesApplied.increment();
       writes.applied(p, out.epoch(), out.version(), out.fingerprint());
       Cursor c = cursors.get(p.document);
       if (!follow.follows(p.document)
@@ -366,7 +368,7 @@ public final class DocumentSession {
                 "sync of {}/{} failed: {}",
                 connection.userId(),
                 connection.deviceId(),
-                rootMessage(err));
+                StoreFailures.rootMessage(err));
             connection.close(CloseCode.UNAVAILABLE, "store unavailable during sync");
             return;
           }
@@ -472,7 +474,7 @@ public final class DocumentSession {
                 "recheck of {}/{} failed: {}",
                 connection.userId(),
                 connection.deviceId(),
-                rootMessage(err));
+                StoreFailures.rootMessage(err));
             return;
           }
           for (String doc : names) {
@@ -498,7 +500,10 @@ public final class DocumentSession {
           }
           if (err != null) {
             log.warn(
-                "history read of {}/{} failed: {}", connection.userId(), doc, rootMessage(err));
+                "history read of {}/{} failed: {}",
+                connection.userId(),
+                doc,
+                StoreFailures.rootMessage(err));
             connection.close(CloseCode.UNAVAILABLE, "store unavailable while catching up");
             return;
           }
@@ -588,12 +593,5 @@ public final class DocumentSession {
       b.addDocuments(r.toProto());
     }
     return b.build();
-  }
-
-  private static String rootMessage(Throwable t) {
-    while (t.getCause() != null) {
-      t = t.getCause();
-    }
-    return t.toString();
   }
 }

@@ -30,4 +30,12 @@ public final class StoreFailures {
         : "the store did not answer in time; the write may or may not have been applied:"
             + " re-send it with the same client_seq (it is applied at most once)";
   }
+
+  /** The innermost cause of {@code t}, for logs. */
+  static String rootMessage(Throwable t) {
+    while (t.getCause() != null) {
+      t = t.getCause();
+    }
+    return t.toString();
+  }
 }
