@@ -9,7 +9,9 @@
 # Environment, with defaults:
 #   USERS=1000 DEVICES=3 PAYLOAD=256 DURATION=30s WARMUP=10s RATES="2000 6000" REPEAT=3
 #   TARGETS="handoff bare"           what to run each round; also "baseline" (BASELINE_JAR, an older
-#                                    server jar, for before/after comparisons of one change)
+#                                    server jar, for before/after comparisons of one change), and
+#                                    handoff@epoll, handoff@io_uring, handoff@nio (the server with that
+#                                    --io-transport; plain "handoff" takes the server's default, auto)
 #   BARE_DIR=../shared/bench/netty-bare
 #   SERVER_JAR=server/target/handoff-server.jar LOADTEST_JAR=loadtest/target/handoff-loadtest.jar
 #   SERVER_JAVA_OPTS=                the JVMs' defaults unless set; the same options for every target
@@ -65,12 +67,13 @@ trap stop EXIT
 start() {
   local target=$1 name=$2
   case $target in
-    handoff | baseline)
-      local jar=$SERVER_JAR
+    handoff | handoff@* | baseline)
+      local jar=$SERVER_JAR io=()
       [[ $target == baseline ]] && jar=$BASELINE_JAR
+      [[ $target == handoff@* ]] && io=(--io-transport "${target#handoff@}")
       # shellcheck disable=SC2086
       java $SERVER_JAVA_OPTS -jar "$jar" --host 127.0.0.1 --port "$PORT" --jwt-secret "$SECRET" \
-        --connect-rate 0 >"$OUT/$name.server.log" 2>&1 &
+        --connect-rate 0 "${io[@]}" >"$OUT/$name.server.log" 2>&1 &
       ;;
     bare)
       BARE_JAVA_OPTS=$SERVER_JAVA_OPTS "$BARE_DIR/run.sh" --port "$PORT" --jwt-secret "$SECRET" \
