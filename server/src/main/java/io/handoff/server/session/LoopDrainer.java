@@ -3,6 +3,8 @@ package io.handoff.server.session;
 import io.netty.channel.EventLoop;
 import java.util.concurrent.atomic.AtomicIntegerFieldUpdater;
 import org.jctools.queues.MpscUnboundedArrayQueue;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * One event loop's outboxes that have something to deliver, drained by one task per burst: a write
@@ -16,6 +18,7 @@ import org.jctools.queues.MpscUnboundedArrayQueue;
  * <p>Threads: {@link #schedule} on any thread; {@link #run} on the loop.
  */
 final class LoopDrainer implements Runnable {
+  private static final Logger log = LoggerFactory.getLogger(LoopDrainer.class);
   private static final AtomicIntegerFieldUpdater<LoopDrainer> SCHEDULED =
       AtomicIntegerFieldUpdater.newUpdater(LoopDrainer.class, "scheduled");
 
@@ -53,7 +56,12 @@ final class LoopDrainer implements Runnable {
       if (o == null) {
         break;
       }
-      o.drain();
+      try {
+        o.drain();
+      } catch (RuntimeException e) {
+        // One connection's failure must not strand the others queued behind it.
+        log.warn("delivery to a connection failed", e);
+      }
     }
   }
 }

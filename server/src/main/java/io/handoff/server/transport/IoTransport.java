@@ -9,6 +9,7 @@ import io.netty.channel.nio.NioIoHandler;
 import io.netty.channel.socket.nio.NioServerSocketChannel;
 import io.netty.channel.uring.IoUring;
 import io.netty.channel.uring.IoUringIoHandler;
+import io.netty.channel.uring.IoUringIoHandlerConfig;
 import io.netty.channel.uring.IoUringServerSocketChannel;
 import java.util.Locale;
 
@@ -22,6 +23,9 @@ public enum IoTransport {
   IO_URING,
   EPOLL,
   NIO;
+
+  // Completion queue entries per event loop (16 bytes each).
+  private static final int IO_URING_COMPLETIONS = 16_384;
 
   /** A transport ready to use: its I/O handlers, its server channel type, why it was chosen. */
   public record Chosen(
@@ -95,8 +99,12 @@ public enum IoTransport {
   }
 
   private static Chosen ioUring(String why) {
+    // A completion queue of 4 x Netty's default (4,096): 3,000 devices connecting at once
+    // overflowed
+    // the default one (the kernel then holds completions aside, which Netty logs).
+    IoUringIoHandlerConfig config = new IoUringIoHandlerConfig().setCqSize(IO_URING_COMPLETIONS);
     return new Chosen(
-        IO_URING, IoUringIoHandler.newFactory(), IoUringServerSocketChannel.class, why);
+        IO_URING, IoUringIoHandler.newFactory(config), IoUringServerSocketChannel.class, why);
   }
 
   private static Chosen epoll(String why) {
