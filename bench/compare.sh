@@ -16,6 +16,9 @@
 #   SERVER_JAR=server/target/handoff-server.jar LOADTEST_JAR=loadtest/target/handoff-loadtest.jar
 #   SERVER_JAVA_OPTS=                the JVMs' defaults unless set; the same options for every target
 #   LOADTEST_JAVA_OPTS=
+#   LOADTEST_ARGS=                   more load-tester options, the same for every target (e.g.
+#                                    "--connect-concurrency 32" on a loaded machine, where 256 handshakes
+#                                    at once can miss the server's 10 s limit from accept to Hello)
 # Every run is bounded (inside `timeout`) and talks to 127.0.0.1 only. Results (JSON line and log of
 # each run, and the summary) go to $OUT (default bench/results/compare-<UTC time>/).
 set -euo pipefail
@@ -35,6 +38,7 @@ LOADTEST_JAR=${LOADTEST_JAR:-loadtest/target/handoff-loadtest.jar}
 BASELINE_JAR=${BASELINE_JAR:-}
 SERVER_JAVA_OPTS=${SERVER_JAVA_OPTS:-}
 LOADTEST_JAVA_OPTS=${LOADTEST_JAVA_OPTS:-}
+LOADTEST_ARGS=${LOADTEST_ARGS:-}
 PORT=${PORT:-18080}
 OUT=${OUT:-bench/results/compare-$(date -u +%Y%m%dT%H%M%SZ)}
 SECRET="bench-$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')"
@@ -107,7 +111,7 @@ for rate in $RATES; do
       timeout --kill-after=15 "$limit" java $LOADTEST_JAVA_OPTS -jar "$LOADTEST_JAR" fanout \
         --url "$URL" --jwt-secret "$SECRET" --server-pid "$jpid" --json \
         --users "$USERS" --devices "$DEVICES" --rate "$rate" --payload "$PAYLOAD" \
-        --duration "$DURATION" --warmup "$WARMUP" >"$OUT/$name.out" 2>"$OUT/$name.log"
+        --duration "$DURATION" --warmup "$WARMUP" $LOADTEST_ARGS >"$OUT/$name.out" 2>"$OUT/$name.log"
       rc=$?
       set -e
       after=$(cut -d' ' -f1-3 /proc/loadavg)
