@@ -9,11 +9,16 @@
 # Environment, with defaults:
 #   USERS=1000 DEVICES=3 PAYLOAD=256 DURATION=30s WARMUP=10s RATES="2000 6000" REPEAT=3
 #   TARGETS="handoff bare"           what to run each round; also "baseline" (BASELINE_JAR, an older
-#                                    server jar, for before/after comparisons of one change)
+#                                    server jar, for before/after comparisons of one change), and
+#                                    handoff@epoll, handoff@io_uring, handoff@nio (the server with that
+#                                    --io-transport; plain "handoff" takes the server's default, auto)
 #   BARE_DIR=../shared/bench/netty-bare
 #   SERVER_JAR=server/target/handoff-server.jar LOADTEST_JAR=loadtest/target/handoff-loadtest.jar
 #   SERVER_JAVA_OPTS=                the JVMs' defaults unless set; the same options for every target
 #   LOADTEST_JAVA_OPTS=
+#   LOADTEST_ARGS=                   more load-tester options, the same for every target (e.g.
+#                                    "--connect-concurrency 32" on a loaded machine, where 256 handshakes
+#                                    at once can miss the server's 10 s limit from accept to Hello)
 # Every run is bounded (inside `timeout`) and talks to 127.0.0.1 only. Results (JSON line and log of
 # each run, and the summary) go to $OUT (default bench/results/compare-<UTC time>/).
 set -euo pipefail
@@ -33,6 +38,7 @@ LOADTEST_JAR=${LOADTEST_JAR:-loadtest/target/handoff-loadtest.jar}
 BASELINE_JAR=${BASELINE_JAR:-}
 SERVER_JAVA_OPTS=${SERVER_JAVA_OPTS:-}
 LOADTEST_JAVA_OPTS=${LOADTEST_JAVA_OPTS:-}
+LOADTEST_ARGS=${LOADTEST_ARGS:-}
 PORT=${PORT:-18080}
 OUT=${OUT:-bench/results/compare-$(date -u +%Y%m%dT%H%M%SZ)}
 SECRET="bench-$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')"
@@ -65,12 +71,13 @@ trap stop EXIT
 start() {
   local target=$1 name=$2
   case $target in
-    handoff | baseline)
-      local jar=$SERVER_JAR
+    handoff | handoff@* | baseline)
+      local jar=$SERVER_JAR io=()
       [[ $target == baseline ]] && jar=$BASELINE_JAR
+      [[ $target == handoff@* ]] && io=(--io-transport "${target#handoff@}")
       # shellcheck disable=SC2086
       java $SERVER_JAVA_OPTS -jar "$jar" --host 127.0.0.1 --port "$PORT" --jwt-secret "$SECRET" \
-        --connect-rate 0 >"$OUT/$name.server.log" 2>&1 &
+        --connect-rate 0 "${io[@]}" >"$OUT/$name.server.log" 2>&1 &
       ;;
     bare)
       BARE_JAVA_OPTS=$SERVER_JAVA_OPTS "$BARE_DIR/run.sh" --port "$PORT" --jwt-secret "$SECRET" \
@@ -104,7 +111,7 @@ for rate in $RATES; do
       timeout --kill-after=15 "$limit" java $LOADTEST_JAVA_OPTS -jar "$LOADTEST_JAR" fanout \
         --url "$URL" --jwt-secret "$SECRET" --server-pid "$jpid" --json \
         --users "$USERS" --devices "$DEVICES" --rate "$rate" --payload "$PAYLOAD" \
-        --duration "$DURATION" --warmup "$WARMUP" >"$OUT/$name.out" 2>"$OUT/$name.log"
+        --duration "$DURATION" --warmup "$WARMUP" $LOADTEST_ARGS >"$OUT/$name.out" 2>"$OUT/$name.log"
       rc=$?
       set -e
       after=$(cut -d' ' -f1-3 /proc/loadavg)

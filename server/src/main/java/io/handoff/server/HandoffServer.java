@@ -17,6 +17,7 @@ import io.handoff.server.session.Hub;
 import io.handoff.server.session.Sessions;
 import io.handoff.server.transport.AdminHandler;
 import io.handoff.server.transport.HandoffChannelInitializer;
+import io.handoff.server.transport.IoTransport;
 import io.handoff.server.transport.Readiness;
 import io.micrometer.core.instrument.Gauge;
 import io.netty.bootstrap.ServerBootstrap;
@@ -29,13 +30,8 @@ import io.netty.channel.IoHandlerFactory;
 import io.netty.channel.MultiThreadIoEventLoopGroup;
 import io.netty.channel.ServerChannel;
 import io.netty.channel.WriteBufferWaterMark;
-import io.netty.channel.epoll.Epoll;
-import io.netty.channel.epoll.EpollIoHandler;
-import io.netty.channel.epoll.EpollServerSocketChannel;
 import io.netty.channel.group.ChannelGroup;
 import io.netty.channel.group.DefaultChannelGroup;
-import io.netty.channel.nio.NioIoHandler;
-import io.netty.channel.socket.nio.NioServerSocketChannel;
 import io.netty.util.concurrent.GlobalEventExecutor;
 import java.net.InetSocketAddress;
 import java.time.Clock;
@@ -81,10 +77,10 @@ public final class HandoffServer implements AutoCloseable {
     this.handoff = new HandoffService(config, engine, stats, time);
     this.hub = new Hub(engine.broker());
     handoff.start();
-    boolean epoll = Epoll.isAvailable();
-    IoHandlerFactory io = epoll ? EpollIoHandler.newFactory() : NioIoHandler.newFactory();
-    Class<? extends ServerChannel> channelType =
-        epoll ? EpollServerSocketChannel.class : NioServerSocketChannel.class;
+    IoTransport.Chosen transport = config.ioTransport().choose();
+    log.info("socket I/O: {} ({})", transport.transport(), transport.why());
+    IoHandlerFactory io = transport.handlers();
+    Class<? extends ServerChannel> channelType = transport.serverChannel();
     this.boss = new MultiThreadIoEventLoopGroup(1, io);
     this.workers = new MultiThreadIoEventLoopGroup(io);
     this.readiness =
@@ -186,7 +182,7 @@ public final class HandoffServer implements AutoCloseable {
         config.nodeId(),
         config.host(),
         port(),
-        epoll ? "epoll" : "nio",
+        transport.transport(),
         engine.name());
     if (adminChannel != null) {
       log.info(

@@ -7,6 +7,7 @@ import io.handoff.server.engine.StoreLimits;
 import io.handoff.server.engine.memory.MemoryEngine;
 import io.handoff.server.engine.redis.RedisEngine;
 import io.handoff.server.handoff.HandoffLimits;
+import io.handoff.server.transport.IoTransport;
 import java.io.PrintWriter;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
@@ -184,6 +185,12 @@ public final class Main implements Callable<Integer> {
       fallbackValue = "true",
       description = "Offer permessage-deflate to devices that ask.")
   boolean compression;
+
+  @Option(
+      names = "--io-transport",
+      defaultValue = "auto",
+      description = "Socket I/O: auto (io_uring, else epoll, else nio), io_uring, epoll or nio.")
+  String ioTransport;
 
   @Option(
       names = "--activity-payload-max",
@@ -466,6 +473,7 @@ public final class Main implements Callable<Integer> {
         maxConnectionsPerUser,
         () -> b.maxConnectionsPerUser(maxConnectionsPerUser));
     b.compression(compression);
+    set("io-transport", ioTransport, () -> b.ioTransport(IoTransport.parse(ioTransport)));
     if (tlsCert != null || tlsKey != null) {
       set(tlsCert == null ? "tls-key" : "tls-cert", tlsCert, () -> b.tls(tlsCert, tlsKey));
     }

@@ -2,6 +2,7 @@ package io.handoff.server;
 
 import io.handoff.server.engine.StoreLimits;
 import io.handoff.server.handoff.HandoffLimits;
+import io.handoff.server.transport.IoTransport;
 import java.time.Duration;
 import java.util.Objects;
 
@@ -51,6 +52,7 @@ public final class ServerConfig {
   private final int connectBurstPerAddress;
   private final int maxConnectionsPerUser;
   private final boolean compression;
+  private final IoTransport ioTransport;
   private final java.nio.file.Path tlsCertificate;
   private final java.nio.file.Path tlsPrivateKey;
   private final int maxInFlightWrites;
@@ -85,6 +87,7 @@ public final class ServerConfig {
     this.connectBurstPerAddress = b.connectBurstPerAddress;
     this.maxConnectionsPerUser = b.maxConnectionsPerUser;
     this.compression = b.compression;
+    this.ioTransport = b.ioTransport;
     this.tlsCertificate = b.tlsCertificate;
     this.tlsPrivateKey = b.tlsPrivateKey;
     this.maxInFlightWrites = b.maxInFlightWrites;
@@ -199,6 +202,11 @@ public final class ServerConfig {
     return compression;
   }
 
+  /** The socket I/O transport: {@link IoTransport#AUTO} takes io_uring, else epoll, else NIO. */
+  public IoTransport ioTransport() {
+    return ioTransport;
+  }
+
   /** PEM certificate chain for {@code wss://}; null serves plain {@code ws://}. */
   public java.nio.file.Path tlsCertificate() {
     return tlsCertificate;
@@ -306,6 +314,8 @@ public final class ServerConfig {
         + maxConnectionsPerUser
         + ", compression="
         + compression
+        + ", io="
+        + ioTransport
         + ", tls="
         + (tlsCertificate == null ? "off" : tlsCertificate)
         + ", maxInFlightWrites="
@@ -349,6 +359,7 @@ public final class ServerConfig {
     private int connectBurstPerAddress = DEFAULT_CONNECT_BURST_PER_ADDRESS;
     private int maxConnectionsPerUser = DEFAULT_MAX_CONNECTIONS_PER_USER;
     private boolean compression = true;
+    private IoTransport ioTransport = IoTransport.AUTO;
     private java.nio.file.Path tlsCertificate;
     private java.nio.file.Path tlsPrivateKey;
     private int maxInFlightWrites = DEFAULT_MAX_IN_FLIGHT_WRITES;
@@ -487,6 +498,11 @@ public final class ServerConfig {
 
     public Builder compression(boolean compression) {
       this.compression = compression;
+      return this;
+    }
+
+    public Builder ioTransport(IoTransport ioTransport) {
+      this.ioTransport = java.util.Objects.requireNonNull(ioTransport, "ioTransport");
       return this;
     }
 

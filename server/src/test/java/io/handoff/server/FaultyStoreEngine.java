@@ -1,21 +1,27 @@
 package io.handoff.server;
 
+import io.handoff.protocol.bus.v1.UserSignal;
 import io.handoff.protocol.v1.Position;
 import io.handoff.protocol.v1.Write;
 import io.handoff.server.devices.SessionStore;
 import io.handoff.server.engine.Engine;
 import io.handoff.server.engine.StoreLimits;
+import io.handoff.server.engine.memory.MemoryDocumentStore;
 import io.handoff.server.engine.memory.MemoryEngine;
 import io.handoff.server.handoff.HandoffStore;
 import io.handoff.server.sync.Broker;
+import io.handoff.server.sync.DocumentEvent;
 import io.handoff.server.sync.DocumentStore;
 import io.handoff.server.sync.FollowFilter;
 import io.handoff.server.sync.SyncResult;
 import io.handoff.server.sync.WriteOutcome;
+import java.time.Clock;
 import java.util.Collection;
 import java.util.List;
 import java.util.Set;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
 import java.util.concurrent.atomic.AtomicInteger;
 
 /**
@@ -23,6 +29,11 @@ import java.util.concurrent.atomic.AtomicInteger;
  * real store is down ({@link Fault#UNREACHABLE}: nothing applied) or answers too late ({@link
  * Fault#ANSWER_LOST}: applied, but the node hears a failure). Everything else is the real memory
  * engine, so what the store applied (its broker's events) is the ground truth of a test.
+ *
+ * <p>The event of a write whose answer is lost reaches the broker from another thread, as a network
+ * store's publish does: the node hears the failed answer first, as it would from Redis. (The memory
+ * store alone publishes on the writer's thread, so the writer would get its ack from the stream at
+ * once and never see the failure.)
  */
 final class FaultyStoreEngine implements Engine {
   /** What the store does with the next writes. */
@@ -34,6 +45,11 @@ final class FaultyStoreEngine implements Engine {
   }
 
   final MemoryEngine memory = new MemoryEngine(StoreLimits.builder().build());
+  // True on the thread of a write whose answer is lost, while the store applies it.
+  private final ThreadLocal<Boolean> answerLost = ThreadLocal.withInitial(() -> false);
+  private final ExecutorService publisher = Executors.newSingleThreadExecutor();
+  private final DocumentStore applying =
+      new MemoryDocumentStore(StoreLimits.builder().build(), new Publisher(), Clock.systemUTC());
   final Signal signal = new Signal();
   private final AtomicInteger faultsLeft = new AtomicInteger();
   private final AtomicInteger faulted = new AtomicInteger();
@@ -88,11 +104,37 @@ final class FaultyStoreEngine implements Engine {
 
   @Override
   public void close() {
+    publisher.shutdownNow();
     memory.close();
   }
 
+  /** The memory broker, reached from another thread for the writes whose answer is lost. */
+  private final class Publisher implements Broker {
+    @Override
+    public Subscription subscribe(String userId, Listener listener) {
+      return memory.broker().subscribe(userId, listener);
+    }
+
+    @Override
+    public void publish(DocumentEvent event) {
+      if (answerLost.get()) {
+        publisher.execute(() -> memory.broker().publish(event));
+      } else {
+        memory.broker().publish(event);
+      }
+    }
+
+    @Override
+    public void signal(String userId, UserSignal signal) {
+      memory.broker().signal(userId, signal);
+    }
+
+    @Override
+    public void close() {}
+  }
+
   private final class FaultyStore implements DocumentStore {
-    private final DocumentStore real = memory.store();
+    private final DocumentStore real = applying;
 
     @Override
     public CompletableFuture<WriteOutcome> write(String userId, String deviceId, Write write) {
@@ -102,10 +144,15 @@ final class FaultyStoreEngine implements Engine {
       Fault f = fault;
       CompletableFuture<WriteOutcome> failed =
           CompletableFuture.failedFuture(new IllegalStateException("store fault " + f));
-      CompletableFuture<WriteOutcome> result =
-          f == Fault.UNREACHABLE
-              ? failed
-              : real.write(userId, deviceId, write).thenCompose(applied -> failed);
+      CompletableFuture<WriteOutcome> result = failed;
+      if (f == Fault.ANSWER_LOST) {
+        answerLost.set(true);
+        try {
+          result = real.write(userId, deviceId, write).thenCompose(applied -> failed);
+        } finally {
+          answerLost.set(false);
+        }
+      }
       return result.whenComplete(
           (ok, err) -> {
             faulted.incrementAndGet();

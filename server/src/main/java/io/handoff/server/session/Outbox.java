@@ -5,9 +5,7 @@ import io.handoff.server.ServerConfig;
 import io.handoff.server.ServerStats;
 import io.handoff.server.sync.DocumentEvent;
 import io.handoff.server.transport.Link;
-import io.netty.buffer.Unpooled;
 import io.netty.channel.EventLoop;
-import io.netty.handler.codec.http.websocketx.BinaryWebSocketFrame;
 import java.util.ArrayDeque;
 import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.atomic.AtomicIntegerFieldUpdater;
@@ -36,6 +34,11 @@ import org.jctools.queues.MpscChunkedArrayQueue;
  *       not, as its requests are not read while the socket is full.
  * </ul>
  *
+ * <p>Delivery: an event offered on the connection's own event loop (the writer's loop, with the
+ * memory engine) while nothing waits before it is delivered at once, without a task; otherwise the
+ * outbox asks its loop's {@link LoopDrainer} for a drain, one task per loop for all its outboxes.
+ * Either way the writes are flushed once, when the loop's drain task runs.
+ *
  * <p>Threads: {@link #offer} on any thread (never blocks, allocates the queue on first use);
  * everything else on the connection's event loop.
  */
@@ -62,7 +65,7 @@ final class Outbox {
   private final Consumer<DocumentEvent> events;
   private final Runnable afterDrain;
   private final Runnable slow;
-  private final Runnable drainTask = this::drain;
+  private final LoopDrainer drainer;
 
   // ---- event loop only ----
   // Frames sent while the socket was full, and the bytes of the bounded ones; allocated on first
@@ -70,6 +73,10 @@ final class Outbox {
   private ArrayDeque<Waiting> waiting;
   private long waitingBytes;
   private boolean live;
+  // Inside events.accept: an event offered meanwhile (a re-entrant write) waits in the queue.
+  private boolean delivering;
+  // Written outside a drain (delivered on offer) and not flushed yet; the drain task flushes it.
+  private boolean unflushed;
 
   // ---- written by broker threads, read by the event loop ----
   private volatile MpscChunkedArrayQueue<DocumentEvent> queue;
@@ -87,6 +94,7 @@ final class Outbox {
       ServerConfig config,
       ServerStats stats,
       Link link,
+      LoopDrainer drainer,
       String deviceId,
       Consumer<DocumentEvent> events,
       Runnable afterDrain,
@@ -95,6 +103,7 @@ final class Outbox {
     this.stats = stats;
     this.link = link;
     this.loop = link.eventLoop();
+    this.drainer = drainer;
     this.deviceId = deviceId;
     this.events = events;
     this.afterDrain = afterDrain;
@@ -109,8 +118,26 @@ final class Outbox {
     if (dead) {
       return;
     }
-    int size = cost(event);
     MpscChunkedArrayQueue<DocumentEvent> q = queue;
+    if (loop.inEventLoop()
+        && live
+        && !delivering
+        && waiting == null
+        && (q == null || q.isEmpty())
+        && link.isWritable()) {
+      // On the connection's own loop with nothing before it: deliver now, flush with the loop's
+      // drain task (no hop: a task submitted from the loop itself wakes nothing up).
+      delivering = true;
+      try {
+        events.accept(event);
+      } finally {
+        delivering = false;
+      }
+      unflushed = true;
+      scheduleDrain();
+      return;
+    }
+    int size = cost(event);
     if (q == null) {
       // Allocated on the first push, so an idle connection holds no queue at all.
       q = new MpscChunkedArrayQueue<>(8, Math.max(16, config.maxQueuedFrames()));
@@ -134,7 +161,7 @@ final class Outbox {
   private void scheduleDrain() {
     if (DRAIN_SCHEDULED.compareAndSet(this, 0, 1)) {
       try {
-        loop.execute(drainTask);
+        drainer.schedule(this);
       } catch (RejectedExecutionException stopped) {
         dead = true; // The node's event loops are gone (an aborted node): nothing to deliver to.
       }
@@ -160,10 +187,13 @@ final class Outbox {
     }
   }
 
-  /** Sends an encoded ServerFrame (a delta, encoded once for every device), as an answer. */
+  /**
+   * Sends an encoded ServerFrame (a delta, encoded once for every device), as an answer. The codec
+   * copies it into the connection's pooled buffer with its WebSocket header.
+   */
   void sendEncoded(byte[] frame) {
     if (waiting == null && link.isWritable()) {
-      link.write(new BinaryWebSocketFrame(Unpooled.wrappedBuffer(frame)));
+      link.write(frame);
     } else {
       hold(frame, 0);
     }
@@ -194,10 +224,7 @@ final class Outbox {
     Waiting f;
     while (link.isWritable() && (f = w.poll()) != null) {
       waitingBytes -= f.bytes;
-      link.write(
-          f.frame instanceof byte[] b
-              ? new BinaryWebSocketFrame(Unpooled.wrappedBuffer(b))
-              : f.frame);
+      link.write(f.frame);
     }
     if (w.isEmpty()) {
       waiting = null;
@@ -225,28 +252,42 @@ final class Outbox {
     }
   }
 
-  /** Processes queued events while the socket is writable. Event loop only. */
-  private void drain() {
+  /**
+   * Processes queued events while the socket is writable, and flushes what this and earlier
+   * deliveries wrote. Run by the loop's {@link LoopDrainer}. Event loop only.
+   */
+  void drain() {
     DRAIN_SCHEDULED.set(this, 0);
+    boolean wrote = unflushed;
+    unflushed = false;
     if (!live || dead) {
+      if (wrote) {
+        link.flush();
+      }
       return;
     }
     MpscChunkedArrayQueue<DocumentEvent> queue = this.queue;
-    boolean wroteWaiting = waiting != null;
+    wrote |= waiting != null;
     if (!writeWaiting() || queue == null) {
-      if (wroteWaiting) {
+      if (wrote) {
         link.flush();
+        afterDrain.run();
       }
       return;
     }
     int n = 0;
     DocumentEvent e;
-    while (n < DRAIN_BATCH && link.isWritable() && (e = queue.relaxedPoll()) != null) {
-      QUEUED_BYTES.addAndGet(this, -cost(e));
-      events.accept(e);
-      n++;
+    delivering = true;
+    try {
+      while (n < DRAIN_BATCH && link.isWritable() && (e = queue.relaxedPoll()) != null) {
+        QUEUED_BYTES.addAndGet(this, -cost(e));
+        events.accept(e);
+        n++;
+      }
+    } finally {
+      delivering = false;
     }
-    if (n > 0 || wroteWaiting) {
+    if (n > 0 || wrote) {
       link.flush();
       afterDrain.run();
     }

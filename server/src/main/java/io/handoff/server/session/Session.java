@@ -105,6 +105,7 @@ public final class Session implements Endpoint, Connection {
             node.config(),
             node.stats(),
             link,
+            node.drainer(loop),
             principal.deviceId(),
             documents::onEvent,
             this::finishDrainIfDone,

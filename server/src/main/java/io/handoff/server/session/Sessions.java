@@ -14,6 +14,8 @@ import io.handoff.server.sync.DocumentSession;
 import io.handoff.server.sync.DocumentStore;
 import io.handoff.server.sync.WriteValidator;
 import io.handoff.server.transport.Endpoint;
+import io.netty.channel.EventLoop;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.function.Supplier;
 
 /**
@@ -31,6 +33,8 @@ public final class Sessions implements Supplier<Endpoint> {
   private final HandoffService handoff;
   private final DeviceSessions devices;
   private final TokenVerifier verifier;
+  // One per event loop that has had a connection: as many as the node has loops.
+  private final ConcurrentHashMap<EventLoop, LoopDrainer> drainers = new ConcurrentHashMap<>();
 
   public Sessions(
       ServerConfig config,
@@ -72,6 +76,11 @@ public final class Sessions implements Supplier<Endpoint> {
 
   Hub hub() {
     return hub;
+  }
+
+  /** The drain task of {@code loop}, shared by every connection on it. */
+  LoopDrainer drainer(EventLoop loop) {
+    return drainers.computeIfAbsent(loop, LoopDrainer::new);
   }
 
   DocumentSession documents(Connection c) {

@@ -254,6 +254,9 @@ public final class DocumentSession {
 
   private void writeDone(long seq, InFlight p, WriteOutcome out, Throwable err) {
     writes.answered(p);
+    if (err == null && out.isApplied() && !out.duplicate()) {
+      stats.writesApplied.increment(); // Counted here even if the stream acked it first.
+    }
     if (!writes.waiting(seq, p)) {
       return; // Already acked in the stream.
     }
@@ -276,7 +279,6 @@ public final class DocumentSession {
     } else if (out.duplicate()) {
       writes.duplicate(seq, p, out.epoch(), out.version(), out.fingerprint());
     } else {
-      stats.writesApplied.increment();
       writes.applied(p, out.epoch(), out.version(), out.fingerprint());
       Cursor c = cursors.get(p.document);
       if (!follow.follows(p.document)

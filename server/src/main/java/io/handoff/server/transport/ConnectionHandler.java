@@ -21,6 +21,7 @@ import io.netty.handler.codec.http.websocketx.CorruptedWebSocketFrameException;
 import io.netty.handler.codec.http.websocketx.PingWebSocketFrame;
 import io.netty.handler.codec.http.websocketx.WebSocketCloseStatus;
 import io.netty.handler.codec.http.websocketx.WebSocketServerProtocolHandler;
+import io.netty.handler.codec.http.websocketx.extensions.WebSocketExtensionEncoder;
 import io.netty.handler.ssl.NotSslRecordException;
 import java.io.IOException;
 import java.util.concurrent.TimeUnit;
@@ -146,6 +147,14 @@ public final class ConnectionHandler extends ChannelInboundHandlerAdapter implem
         ctx.pipeline().remove(HandoffChannelInitializer.HTTP_HANDLER);
       }
       ControlFrameHandler.install(ctx, HandoffChannelInitializer.WS_HANDLER);
+      if (ctx.pipeline().get(WebSocketExtensionEncoder.class) == null) {
+        // No extension (compression) negotiated: the codec may write the WebSocket framing itself.
+        ctx.pipeline()
+            .replace(
+                HandoffChannelInitializer.CODEC,
+                HandoffChannelInitializer.CODEC,
+                FrameCodec.FRAMING);
+      }
       upgraded = true;
       stats.connectionsOpened.increment(); // At the upgrade: HTTP requests never count.
       lastReadNanos = time.nanoTime();

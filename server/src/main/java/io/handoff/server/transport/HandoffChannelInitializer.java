@@ -47,6 +47,8 @@ public final class HandoffChannelInitializer extends ChannelInitializer<SocketCh
   public static final String HTTP_HANDLER = "http";
   // Replaced by ControlFrameHandler once the upgrade is done.
   static final String WS_HANDLER = "ws";
+  // The frame codec; FrameCodec.FRAMING replaces it after an upgrade without extensions.
+  static final String CODEC = "codec";
   private static final int MAX_TRACKED_ADDRESSES = 100_000;
 
   /**
@@ -180,7 +182,7 @@ public final class HandoffChannelInitializer extends ChannelInitializer<SocketCh
     }
     p.addLast(WS_HANDLER, new WebSocketServerProtocolHandler(wsConfig));
     p.addLast("wsAggregator", new WebSocketFrameAggregator(config.maxFrameBytes()));
-    p.addLast("codec", FrameCodec.INSTANCE);
+    p.addLast(CODEC, FrameCodec.INSTANCE);
     p.addLast("connection", new ConnectionHandler(config, stats, time, sessions.get()));
   }
 }

@@ -32,7 +32,9 @@ import io.handoff.server.handoff.HandoffService;
 import io.handoff.server.sync.SyncResult;
 import io.handoff.server.transport.ConnectionHandler;
 import io.handoff.server.transport.FrameCodec;
+import io.handoff.server.transport.FrameCodecTest;
 import io.handoff.server.transport.HttpRequestHandler;
+import io.netty.buffer.ByteBuf;
 import io.netty.buffer.ByteBufUtil;
 import io.netty.buffer.Unpooled;
 import io.netty.channel.embedded.EmbeddedChannel;
@@ -279,8 +281,12 @@ class FrameFuzzTest {
       Object out;
       while ((out = ch.readOutbound()) != null) {
         try {
-          if (out instanceof BinaryWebSocketFrame b) {
-            ServerFrame f = ServerFrame.parseFrom(ByteBufUtil.getBytes(b.content()));
+          ByteBuf payload =
+              out instanceof BinaryWebSocketFrame b
+                  ? b.content()
+                  : out instanceof ByteBuf raw ? FrameCodecTest.payload(raw) : null;
+          if (payload != null) {
+            ServerFrame f = ServerFrame.parseFrom(ByteBufUtil.getBytes(payload));
             if (f.hasDisconnect()) {
               closeReason = f.getDisconnect().getReason();
             }
