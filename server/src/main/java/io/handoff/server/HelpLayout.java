@@ -46,6 +46,7 @@ final class HelpLayout {
         "Limits",
         List.of(
             "max-frame-bytes",
+            "queue-budget",
             "write-rate",
             "write-burst",
             "connect-rate",

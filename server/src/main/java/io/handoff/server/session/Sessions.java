@@ -31,6 +31,7 @@ public final class Sessions implements Supplier<Endpoint> {
   private final HandoffService handoff;
   private final DeviceSessions devices;
   private final TokenVerifier verifier;
+  private final QueueBudget budget;
 
   public Sessions(
       ServerConfig config,
@@ -40,7 +41,8 @@ public final class Sessions implements Supplier<Endpoint> {
       DocumentStore documents,
       HandoffService handoff,
       DeviceSessions devices,
-      TokenVerifier verifier) {
+      TokenVerifier verifier,
+      QueueBudget budget) {
     this.config = config;
     this.stats = stats;
     this.time = time;
@@ -50,6 +52,7 @@ public final class Sessions implements Supplier<Endpoint> {
     this.handoff = handoff;
     this.devices = devices;
     this.verifier = verifier;
+    this.budget = budget;
   }
 
   /** A session for a new connection. */
@@ -72,6 +75,10 @@ public final class Sessions implements Supplier<Endpoint> {
 
   Hub hub() {
     return hub;
+  }
+
+  QueueBudget budget() {
+    return budget;
   }
 
   DocumentSession documents(Connection c) {

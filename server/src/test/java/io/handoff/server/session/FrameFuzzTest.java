@@ -90,6 +90,7 @@ class FrameFuzzTest {
   private Sessions sessions;
   private DeviceSessions deviceSessions;
   private TokenVerifier verifier;
+  private QueueBudget budget;
 
   @BeforeEach
   void setUp() {
@@ -124,6 +125,7 @@ class FrameFuzzTest {
         new AccessTokenVerifier(
             access,
             new Hs256TokenVerifier(config.jwtSecret(), config.clockSkew(), Clock.systemUTC()));
+    budget = new QueueBudget(config.queueBudgetBytes(), "fuzz");
     sessions =
         new Sessions(
             config,
@@ -133,7 +135,8 @@ class FrameFuzzTest {
             engine.store(),
             handoff,
             deviceSessions,
-            verifier);
+            verifier,
+            budget);
   }
 
   @AfterEach
@@ -141,6 +144,7 @@ class FrameFuzzTest {
     leakLogger.detachAppender(leaks);
     ResourceLeakDetector.setLevel(previousLevel);
     handoff.stop();
+    budget.close();
     engine.close();
   }
 
