@@ -66,6 +66,10 @@ final class ChaosProxy implements AutoCloseable {
       try {
         Socket client = listener.accept();
         Socket server = new Socket();
+        // A proxy that forwards each read at once: without this, Nagle's algorithm holds small
+        // frames behind the peer's delayed ACK and every round trip through the proxy costs ~40 ms.
+        client.setTcpNoDelay(true);
+        server.setTcpNoDelay(true);
         try {
           server.connect(new InetSocketAddress(InetAddress.getLoopbackAddress(), target), 5000);
         } catch (IOException e) {

@@ -14,11 +14,13 @@ import java.time.Duration;
 import java.util.Random;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.ExtendWith;
 
 /**
  * Opt-in "is this you?" approval of a sign-in from a new device, over real HTTP and sockets on
  * three nodes sharing a real Redis, with real tokens and an injected clock.
  */
+@ExtendWith(SampledLeakDetection.class)
 class NewDeviceApprovalTest {
   private static final Duration INTERVAL = Duration.ofSeconds(1);
   private static final Duration TTL = Duration.ofMinutes(2);
