@@ -86,6 +86,9 @@ public final class HandoffServer implements AutoCloseable {
     Gauge.builder("handoff.queued.bytes", budget, QueueBudget::queuedBytes)
         .description("bytes queued towards devices on this node (outboxes and socket buffers)")
         .register(metrics.registry());
+    Gauge.builder("handoff.queued.bytes.peak", budget, QueueBudget::highestQueuedBytes)
+        .description("the most bytes queued towards devices on this node at once since it started")
+        .register(metrics.registry());
     Gauge.builder("handoff.queued.bytes.budget", budget, QueueBudget::limit)
         .description("the node's budget of queued bytes; past it the slowest devices are closed")
         .register(metrics.registry());
