@@ -26,10 +26,11 @@ import redis.embedded.RedisServer;
 
 /**
  * A node process with a 256 MB heap (and the default direct-memory limit), on a real Redis: 900
- * well-behaved devices write through the load tester while 200 devices of the same users never read
- * (and reconnect whenever the node closes them). Compared with the same run without the silent
- * devices: the node stays up and ready, the well-behaved devices lose nothing and are never closed,
- * their p99 stays within 5x, and the node's queue budget is what closed the silent ones.
+ * well-behaved devices write through the load tester while 200 devices of other users never read
+ * (and reconnect whenever the node closes them), each sent 16 KiB a second by a feeder device of
+ * its user. Compared with the same run without the silent devices: the node stays up and ready, the
+ * well-behaved devices lose nothing and are never closed, their p99 stays within 5x, and the node's
+ * queue budget is what closed the silent ones.
  *
  * <p>Long (two runs of {@link #DURATION}); tagged {@code fault}: {@code ./mvnw -B verify -Pfaults
  * -pl loadtest -am}. Figures are printed on one line, as recorded in BENCHMARKS.md.
@@ -40,8 +41,12 @@ class SlowConsumersFaultTest {
   private static final int USERS = 300;
   private static final int DEVICES = 3;
   private static final int SILENT = 200;
-  private static final String RATE = System.getProperty("handoff.fault.rate", "500");
-  private static final String PAYLOAD = System.getProperty("handoff.fault.payload", "16384");
+  private static final String RATE = System.getProperty("handoff.fault.rate", "300");
+  private static final String PAYLOAD = System.getProperty("handoff.fault.payload", "1024");
+  // What each silent device's user writes for it, once a second: 200 x 16 KiB a second reach the
+  // node's queues (held twice: parsed and encoded), so the default budget of a 256 MB node (64 MiB)
+  // fills in about ten seconds and the silent devices' own bounds (4 MiB each) would take the heap.
+  private static final int FEED_BYTES = 16 * 1024;
   private static final String DURATION = System.getProperty("handoff.fault.duration", "60s");
 
   @Test
@@ -74,10 +79,13 @@ class SlowConsumersFaultTest {
       try {
         Tokens tokens = new Tokens(SECRET);
         List<String> silentTokens = new ArrayList<>();
+        List<String> feederTokens = new ArrayList<>();
         for (int u = 0; u < SILENT; u++) {
-          silentTokens.add(tokens.mint("silent-u" + u, "silent", Duration.ofHours(1)));
+          silentTokens.add(tokens.mint("quiet-u" + u, "silent", Duration.ofHours(1)));
+          feederTokens.add(tokens.mint("quiet-u" + u, "feeder", Duration.ofHours(1)));
         }
-        try (SilentCrowd crowd = new SilentCrowd(node.port, silentTokens)) {
+        try (SilentCrowd crowd =
+            new SilentCrowd(node.port, silentTokens, feederTokens, FEED_BYTES)) {
           loaded = load(node, "silent-", crowd, dir);
           reconnects = crowd.reconnects();
         }

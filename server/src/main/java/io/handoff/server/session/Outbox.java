@@ -137,7 +137,7 @@ final class Outbox implements QueueBudget.Member {
       return;
     }
     long bytes = QUEUED_BYTES.addAndGet(this, size);
-    budget.add(size);
+    budget.add(QueueBudget.EVENT_WEIGHT * size);
     if (dead) {
       release(); // Closed meanwhile: its clear() may have run before this add.
       return;
@@ -282,7 +282,9 @@ final class Outbox implements QueueBudget.Member {
       events.accept(e);
       n++;
     }
-    budget.add(-drained);
+    if (drained != 0) {
+      budget.add(-QueueBudget.EVENT_WEIGHT * drained);
+    }
     if (!link.isWritable()) {
       watch();
     }
@@ -357,7 +359,7 @@ final class Outbox implements QueueBudget.Member {
 
   /** Takes this outbox's queued bytes off its count and the node's. */
   private void release() {
-    budget.add(-QUEUED_BYTES.getAndSet(this, 0));
+    budget.add(-QueueBudget.EVENT_WEIGHT * QUEUED_BYTES.getAndSet(this, 0));
   }
 
   private void watch() {
@@ -374,7 +376,7 @@ final class Outbox implements QueueBudget.Member {
 
   @Override
   public long outboxBytes() {
-    return queuedBytes + heldBytes;
+    return QueueBudget.EVENT_WEIGHT * queuedBytes + heldBytes;
   }
 
   @Override

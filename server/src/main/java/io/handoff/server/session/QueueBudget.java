@@ -26,13 +26,13 @@ import org.slf4j.LoggerFactory;
  * budget.
  *
  * <p>Counting: outboxes add and subtract their bytes on a {@link LongAdder} (no lock, no shared
- * cache line per frame; a drain subtracts once per batch). A document event is counted in full by
- * every connection that holds it, although its parsed delta and encoded frame are shared: the count
- * is an upper bound once two devices hold an event, and about half the truth (parsed plus encoded)
- * when one does; the default fraction leaves room for that. Netty's buffered bytes are read ({@code
- * totalPendingWriteBytes}, a volatile) only for the connections that were seen backed up (a queue
- * past {@link #WATCH_BYTES}, or a socket that stopped taking writes); a writable connection holds
- * at most the write buffer's high-water mark there, which is not counted.
+ * cache line per frame; a drain subtracts once per batch). A document event counts {@link
+ * #EVENT_WEIGHT} times its serialized size for every connection that holds it: it is held twice
+ * (the parsed delta and its encoded frame), and shared by every holder, so the count is the truth
+ * when one device holds it and an upper bound when several do. Netty's buffered bytes are read
+ * ({@code totalPendingWriteBytes}, a volatile) only for the connections that were seen backed up (a
+ * queue past {@link #WATCH_BYTES}, or a socket that stopped taking writes); a writable connection
+ * holds at most the write buffer's high-water mark there, which is not counted.
  *
  * <p>The decision is off the per-frame path: a timer thread ({@code handoff-budget-NODE}) sums and
  * chooses every {@link #SWEEP_MILLIS} ms, and at once when an outbox's queue crosses another {@link
@@ -50,6 +50,9 @@ public final class QueueBudget implements AutoCloseable {
    * client's and Netty's read buffers, the pooled allocator's slack, and the collector's headroom.
    */
   public static final double DEFAULT_FRACTION = 0.25;
+
+  /** A queued event holds its delta twice: parsed, and encoded once for every recipient. */
+  static final int EVENT_WEIGHT = 2;
 
   /** How often the budget is summed and slow consumers chosen. */
   static final long SWEEP_MILLIS = 100;
