@@ -21,7 +21,15 @@ final class HelpLayout {
 
   static {
     GROUPS.put("Network", List.of("host", "port", "node-id", "compression"));
-    GROUPS.put("Engine", List.of("redis-url", "redis-cluster", "redis-prefix", "history-length"));
+    GROUPS.put(
+        "Engine",
+        List.of(
+            "redis-url",
+            "redis-cluster",
+            "redis-prefix",
+            "history-length",
+            "durable-acks",
+            "durable-ack-timeout"));
     GROUPS.put(
         "Tokens",
         List.of(
@@ -37,9 +45,8 @@ final class HelpLayout {
             "identity-issuer",
             "identity-audience",
             "max-devices",
-            "idle-ttl",
-            "new-device-approval",
-            "device-verification-uri"));
+            "idle-ttl"));
+    GROUPS.put("Signing in new devices", ApprovalOptions.KEYS);
     GROUPS.put(
         "Handoff", List.of("activity-payload-max", "offer-ttl", "offer-ttl-max", "presence-ttl"));
     GROUPS.put(

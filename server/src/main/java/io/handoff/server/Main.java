@@ -20,6 +20,7 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Model.OptionSpec;
 import picocli.CommandLine.Option;
@@ -122,6 +123,23 @@ public final class Main implements Callable<Integer> {
       defaultValue = "1000",
       description = "Deltas kept per document for resumes.")
   int historyLength;
+
+  @Option(
+      names = "--durable-acks",
+      defaultValue = "0",
+      paramLabel = "N",
+      description =
+          "Ack a write only once N Redis replicas hold it (Redis WAIT); 0: once Redis applied it.")
+  int durableAcks;
+
+  @Option(
+      names = "--durable-ack-timeout",
+      defaultValue = "1s",
+      paramLabel = "DURATION",
+      description =
+          "How long a write waits for --durable-acks replicas; then it is answered"
+              + " OUTCOME_UNKNOWN (applied, not confirmed) and the device re-sends it.")
+  String durableAckTimeout;
 
   @Option(
       names = "--max-frame-bytes",
@@ -270,19 +288,7 @@ public final class Main implements Callable<Integer> {
               + " revoking the session (a retry); 0s turns it off.")
   String refreshReuseInterval;
 
-  @Option(
-      names = "--new-device-approval",
-      description =
-          "Hold a sign-in from a device the user never used until one of the user's signed-in"
-              + " devices approves it.")
-  boolean newDeviceApproval;
-
-  @Option(
-      names = "--device-verification-uri",
-      defaultValue = "/device",
-      paramLabel = "URI",
-      description = "The app's page where people type a device's user code.")
-  String deviceVerificationUri;
+  @Mixin ApprovalOptions approvals = new ApprovalOptions();
 
   @Option(
       names = "--idle-ttl",
@@ -373,7 +379,7 @@ public final class Main implements Callable<Integer> {
     return "--" + key;
   }
 
-  private Duration duration(String key, String value) {
+  Duration duration(String key, String value) {
     try {
       return Durations.parse(value);
     } catch (IllegalArgumentException e) {
@@ -382,7 +388,7 @@ public final class Main implements Callable<Integer> {
   }
 
   /** Runs a builder step; a refusal is reworded to name the option and the value given. */
-  private void set(String key, Object value, Runnable step) {
+  void set(String key, Object value, Runnable step) {
     try {
       step.run();
     } catch (IllegalArgumentException e) {
@@ -493,12 +499,16 @@ public final class Main implements Callable<Integer> {
     set("idle-ttl", idleTtl, () -> limits.idleTtl(idle));
     set("max-devices", maxDevices, () -> limits.maxDevicesPerUser(maxDevices));
     set("history-length", historyLength, () -> limits.historyLength(historyLength));
+    set("durable-acks", durableAcks, () -> limits.durableAcks(durableAcks));
+    Duration durableWait = duration("durable-ack-timeout", durableAckTimeout);
+    set("durable-ack-timeout", durableAckTimeout, () -> limits.durableAckTimeout(durableWait));
+    if (durableAcks > 0 && (redisUrl == null || redisUrl.isBlank())) {
+      throw new IllegalArgumentException(
+          origin("durable-acks")
+              + " needs --redis-url (HANDOFF_REDIS_URL): the in-memory engine has no replicas");
+    }
     b.tokens(tokenConfig());
-    b.approvals(
-        io.handoff.server.devices.ApprovalConfig.builder()
-            .newDeviceApproval(newDeviceApproval)
-            .verificationUri(deviceVerificationUri)
-            .build());
+    b.approvals(approvals.toConfig(this));
     b.storeLimits(limits.build());
     return b.build();
   }

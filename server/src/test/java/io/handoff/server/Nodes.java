@@ -31,13 +31,20 @@ final class Nodes implements AutoCloseable {
         customize);
   }
 
+  /** A node on the standalone Redis at {@code redisUrl} with {@code limits} (engine and node). */
+  HandoffServer redis(String redisUrl, String name, StoreLimits limits) throws Exception {
+    return start(name, RedisEngine.connect(redisUrl, prefix, limits), b -> b.storeLimits(limits));
+  }
+
   /** A node on the tests' Redis Cluster. */
   HandoffServer cluster(String name) throws Exception {
+    return cluster(RedisClusterProcess.sharedSeeds(), name);
+  }
+
+  /** A node on the Redis Cluster of {@code seeds}. */
+  HandoffServer cluster(List<String> seeds, String name) throws Exception {
     return start(
-        name,
-        RedisEngine.connectCluster(
-            RedisClusterProcess.sharedSeeds(), prefix, StoreLimits.builder().build()),
-        b -> {});
+        name, RedisEngine.connectCluster(seeds, prefix, StoreLimits.builder().build()), b -> {});
   }
 
   private HandoffServer start(String name, Engine engine, Consumer<ServerConfig.Builder> customize)

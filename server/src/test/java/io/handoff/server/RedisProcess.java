@@ -18,11 +18,13 @@ public final class RedisProcess implements AutoCloseable {
 
   private final int port;
   private final Path dir;
+  private final String replicaOf; // "host port" of the master, or null
   private RedisServer server;
 
-  private RedisProcess(int port, Path dir) {
+  private RedisProcess(int port, Path dir, String replicaOf) {
     this.port = port;
     this.dir = dir;
+    this.replicaOf = replicaOf;
   }
 
   /** The Redis every test may share: {@code REDIS_URL}, or one process for this JVM. */
@@ -41,7 +43,23 @@ public final class RedisProcess implements AutoCloseable {
   /** A private Redis on a free port, persisting to a fresh directory. */
   public static RedisProcess start() {
     try {
-      RedisProcess p = new RedisProcess(freePort(), Files.createTempDirectory("handoff-redis"));
+      RedisProcess p =
+          new RedisProcess(freePort(), Files.createTempDirectory("handoff-redis"), null);
+      p.startServer();
+      return p;
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
+  }
+
+  /** A private Redis replicating {@code master} ({@code replicaof}), persisting likewise. */
+  public static RedisProcess startReplicaOf(RedisProcess master) {
+    try {
+      RedisProcess p =
+          new RedisProcess(
+              freePort(),
+              Files.createTempDirectory("handoff-redis-replica"),
+              "127.0.0.1 " + master.port);
       p.startServer();
       return p;
     } catch (IOException e) {
@@ -50,15 +68,18 @@ public final class RedisProcess implements AutoCloseable {
   }
 
   private void startServer() throws IOException {
-    server =
+    var builder =
         RedisServer.newRedisServer()
             .port(port)
             .setting("bind 127.0.0.1")
             .setting("dir " + dir)
             .setting("appendonly yes")
             .setting("appendfsync always")
-            .setting("save \"\"")
-            .build();
+            .setting("save \"\"");
+    if (replicaOf != null) {
+      builder.setting("replicaof " + replicaOf);
+    }
+    server = builder.build();
     server.start();
   }
 
