@@ -14,6 +14,7 @@ import io.handoff.server.engine.Engine;
 import io.handoff.server.handoff.HandoffService;
 import io.handoff.server.metrics.NodeMetrics;
 import io.handoff.server.session.Hub;
+import io.handoff.server.session.QueueBudget;
 import io.handoff.server.session.Sessions;
 import io.handoff.server.transport.AdminHandler;
 import io.handoff.server.transport.HandoffChannelInitializer;
@@ -57,6 +58,7 @@ public final class HandoffServer implements AutoCloseable {
   private final NodeMetrics metrics;
   private final ServerStats stats;
   private final HandoffService handoff;
+  private final QueueBudget budget;
   private final EventLoopGroup boss;
   private final EventLoopGroup workers;
   private final Channel serverChannel;
@@ -76,6 +78,16 @@ public final class HandoffServer implements AutoCloseable {
     this.stats = new ServerStats(metrics.registry());
     this.handoff = new HandoffService(config, engine, stats, time);
     this.hub = new Hub(engine.broker());
+    this.budget = new QueueBudget(config.queueBudgetBytes(), config.nodeId());
+    Gauge.builder("handoff.queued.bytes", budget, QueueBudget::queuedBytes)
+        .description("bytes queued towards devices on this node (outboxes and socket buffers)")
+        .register(metrics.registry());
+    Gauge.builder("handoff.queued.bytes.peak", budget, QueueBudget::highestQueuedBytes)
+        .description("the most bytes queued towards devices on this node at once since it started")
+        .register(metrics.registry());
+    Gauge.builder("handoff.queued.bytes.budget", budget, QueueBudget::limit)
+        .description("the node's budget of queued bytes; past it the slowest devices are closed")
+        .register(metrics.registry());
     handoff.start();
     IoTransport.Chosen transport = config.ioTransport().choose();
     log.info("socket I/O: {} ({})", transport.transport(), transport.why());
@@ -145,7 +157,8 @@ public final class HandoffServer implements AutoCloseable {
                         engine.store(),
                         handoff,
                         deviceSessions,
-                        verifier)));
+                        verifier,
+                        budget)));
     Channel bound = null;
     try {
       bound = b.bind(new InetSocketAddress(config.host(), config.port())).sync().channel();
@@ -168,6 +181,7 @@ public final class HandoffServer implements AutoCloseable {
       boss.shutdownGracefully(0, 0, TimeUnit.MILLISECONDS);
       workers.shutdownGracefully(0, 0, TimeUnit.MILLISECONDS);
       handoff.stop();
+      budget.close();
       metrics.close();
       if (e instanceof java.io.IOException) {
         throw bound == null
@@ -184,6 +198,13 @@ public final class HandoffServer implements AutoCloseable {
         port(),
         transport.transport(),
         engine.name());
+    log.info(
+        "queued bytes towards devices: budget {} MiB ({}), {} KiB per connection",
+        budget.limit() >> 20,
+        config.queueBudgetBytes() == 0
+            ? "a quarter of the smaller of heap and direct memory"
+            : "configured",
+        config.maxQueuedBytes() >> 10);
     if (adminChannel != null) {
       log.info(
           "management listener (/metrics, /healthz, /readyz) on {}:{}",
@@ -291,6 +312,11 @@ public final class HandoffServer implements AutoCloseable {
     return stats;
   }
 
+  /** The node's budget of bytes queued towards devices. */
+  public QueueBudget queueBudget() {
+    return budget;
+  }
+
   /**
    * Stops at once, as a crash would: connections are cut without close frames. For failure tests;
    * production shutdown is {@link #close()}.
@@ -312,6 +338,7 @@ public final class HandoffServer implements AutoCloseable {
     }
     boss.shutdownGracefully(0, 0, TimeUnit.MILLISECONDS);
     workers.shutdownGracefully(0, 0, TimeUnit.MILLISECONDS).syncUninterruptibly();
+    budget.close();
     metrics.close();
   }
 
@@ -347,6 +374,7 @@ public final class HandoffServer implements AutoCloseable {
     boss.shutdownGracefully(0, 1, TimeUnit.SECONDS);
     workers.shutdownGracefully(0, 1, TimeUnit.SECONDS).syncUninterruptibly();
     handoff.stop();
+    budget.close();
     metrics.close();
     log.info("node {} stopped", config.nodeId());
   }

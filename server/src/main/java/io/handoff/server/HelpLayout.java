@@ -53,6 +53,7 @@ final class HelpLayout {
         "Limits",
         List.of(
             "max-frame-bytes",
+            "queue-budget",
             "write-rate",
             "write-burst",
             "connect-rate",

@@ -149,6 +149,16 @@ public final class Main implements Callable<Integer> {
   int maxFrameBytes;
 
   @Option(
+      names = "--queue-budget",
+      defaultValue = "auto",
+      paramLabel = "BYTES",
+      description =
+          "Bytes queued towards all devices of this node (64m, 1g); past it the devices that read"
+              + " the least are closed (SLOW_CONSUMER). auto: a quarter of the smaller of the heap"
+              + " and direct memory.")
+  String queueBudget;
+
+  @Option(
       names = "--write-rate",
       defaultValue = "1000",
       description = "Writes per second per connection, sustained; 0 turns it off.")
@@ -461,6 +471,9 @@ public final class Main implements Callable<Integer> {
     Duration drain = duration("drain-timeout", drainTimeout);
     set("drain-timeout", drainTimeout, () -> b.drainTimeout(drain));
     set("max-frame-bytes", maxFrameBytes, () -> b.maxFrameBytes(maxFrameBytes));
+    if (!"auto".equalsIgnoreCase(queueBudget.trim())) {
+      set("queue-budget", queueBudget, () -> b.queueBudgetBytes(ByteSizes.parse(queueBudget)));
+    }
     set("write-rate", writeRate, () -> b.writeRate(writeRate, ServerConfig.DEFAULT_WRITE_BURST));
     set("write-burst", writeBurst, () -> b.writeRate(writeRate, writeBurst));
     set(

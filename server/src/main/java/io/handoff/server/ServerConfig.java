@@ -1,10 +1,19 @@
 package io.handoff.server;
 
+import io.handoff.server.auth.TokenConfig;
+import io.handoff.server.devices.ApprovalConfig;
 import io.handoff.server.engine.StoreLimits;
 import io.handoff.server.handoff.HandoffLimits;
 import io.handoff.server.transport.IoTransport;
+import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Objects;
+
+// Over 600 lines because each node-level setting is a field, an accessor, a validated builder
+// setter and a toString entry, side by side so that a reader sees a setting whole; the features'
+// settings already live in their own objects (StoreLimits, HandoffLimits, TokenConfig,
+// ApprovalConfig). The next split to make: the transport's settings (TLS, I/O transport, write
+// buffer, compression) into a TransportConfig.
 
 /**
  * Immutable configuration of one Handoff node. Built with {@link #builder()}; every limit has a
@@ -16,8 +25,8 @@ public final class ServerConfig {
   public static final int DEFAULT_MAX_FRAME_BYTES = 512 * 1024;
   public static final int DEFAULT_MAX_QUEUED_FRAMES = 4096;
   public static final long DEFAULT_MAX_QUEUED_BYTES = 4L * 1024 * 1024;
-  public static final int DEFAULT_WRITE_BUFFER_LOW_BYTES = 32 * 1024;
-  public static final int DEFAULT_WRITE_BUFFER_HIGH_BYTES = 256 * 1024;
+  public static final int DEFAULT_WRITE_BUFFER_LOW_BYTES = 16 * 1024;
+  public static final int DEFAULT_WRITE_BUFFER_HIGH_BYTES = 64 * 1024;
   public static final Duration DEFAULT_HEARTBEAT_INTERVAL = Duration.ofSeconds(25);
   public static final Duration DEFAULT_HANDSHAKE_TIMEOUT = Duration.ofSeconds(10);
   public static final Duration DEFAULT_CLOSE_TIMEOUT = Duration.ofSeconds(1);
@@ -40,6 +49,7 @@ public final class ServerConfig {
   private final int maxFrameBytes;
   private final int maxQueuedFrames;
   private final long maxQueuedBytes;
+  private final long queueBudgetBytes;
   private final int writeBufferLowBytes;
   private final int writeBufferHighBytes;
   private final Duration heartbeatInterval;
@@ -53,16 +63,16 @@ public final class ServerConfig {
   private final int maxConnectionsPerUser;
   private final boolean compression;
   private final IoTransport ioTransport;
-  private final java.nio.file.Path tlsCertificate;
-  private final java.nio.file.Path tlsPrivateKey;
+  private final Path tlsCertificate;
+  private final Path tlsPrivateKey;
   private final int maxInFlightWrites;
   private final int maxFollowEntries;
   private final int maxHttpHeaderBytes;
   private final Duration clockSkew;
   private final StoreLimits storeLimits;
-  private final io.handoff.server.auth.TokenConfig tokens;
+  private final TokenConfig tokens;
   private final HandoffLimits handoffLimits;
-  private final io.handoff.server.devices.ApprovalConfig approvals;
+  private final ApprovalConfig approvals;
   private final String adminHost;
   private final int adminPort;
 
@@ -75,6 +85,7 @@ public final class ServerConfig {
     this.maxFrameBytes = b.maxFrameBytes;
     this.maxQueuedFrames = b.maxQueuedFrames;
     this.maxQueuedBytes = b.maxQueuedBytes;
+    this.queueBudgetBytes = b.queueBudgetBytes;
     this.writeBufferLowBytes = b.writeBufferLowBytes;
     this.writeBufferHighBytes = b.writeBufferHighBytes;
     this.heartbeatInterval = b.heartbeatInterval;
@@ -144,6 +155,11 @@ public final class ServerConfig {
     return maxQueuedBytes;
   }
 
+  /** Bytes queued towards all devices of the node (0: derived from the JVM, see QueueBudget). */
+  public long queueBudgetBytes() {
+    return queueBudgetBytes;
+  }
+
   public int writeBufferLowBytes() {
     return writeBufferLowBytes;
   }
@@ -208,12 +224,12 @@ public final class ServerConfig {
   }
 
   /** PEM certificate chain for {@code wss://}; null serves plain {@code ws://}. */
-  public java.nio.file.Path tlsCertificate() {
+  public Path tlsCertificate() {
     return tlsCertificate;
   }
 
   /** PEM (PKCS#8) private key of {@link #tlsCertificate()}. */
-  public java.nio.file.Path tlsPrivateKey() {
+  public Path tlsPrivateKey() {
     return tlsPrivateKey;
   }
 
@@ -245,7 +261,7 @@ public final class ServerConfig {
   }
 
   /** Sign-in, access and refresh tokens, signing keys. */
-  public io.handoff.server.auth.TokenConfig tokens() {
+  public TokenConfig tokens() {
     return tokens;
   }
 
@@ -255,7 +271,7 @@ public final class ServerConfig {
   }
 
   /** Device codes and new-device approval. */
-  public io.handoff.server.devices.ApprovalConfig approvals() {
+  public ApprovalConfig approvals() {
     return approvals;
   }
 
@@ -347,6 +363,7 @@ public final class ServerConfig {
     private int maxFrameBytes = DEFAULT_MAX_FRAME_BYTES;
     private int maxQueuedFrames = DEFAULT_MAX_QUEUED_FRAMES;
     private long maxQueuedBytes = DEFAULT_MAX_QUEUED_BYTES;
+    private long queueBudgetBytes;
     private int writeBufferLowBytes = DEFAULT_WRITE_BUFFER_LOW_BYTES;
     private int writeBufferHighBytes = DEFAULT_WRITE_BUFFER_HIGH_BYTES;
     private Duration heartbeatInterval = DEFAULT_HEARTBEAT_INTERVAL;
@@ -360,26 +377,18 @@ public final class ServerConfig {
     private int maxConnectionsPerUser = DEFAULT_MAX_CONNECTIONS_PER_USER;
     private boolean compression = true;
     private IoTransport ioTransport = IoTransport.AUTO;
-    private java.nio.file.Path tlsCertificate;
-    private java.nio.file.Path tlsPrivateKey;
+    private Path tlsCertificate;
+    private Path tlsPrivateKey;
     private int maxInFlightWrites = DEFAULT_MAX_IN_FLIGHT_WRITES;
     private int maxFollowEntries = DEFAULT_MAX_FOLLOW_ENTRIES;
     private int maxHttpHeaderBytes = DEFAULT_MAX_HTTP_HEADER_BYTES;
     private Duration clockSkew = DEFAULT_CLOCK_SKEW;
     private StoreLimits storeLimits = StoreLimits.builder().build();
     private HandoffLimits handoffLimits = HandoffLimits.builder().build();
-    private io.handoff.server.devices.ApprovalConfig approvals =
-        io.handoff.server.devices.ApprovalConfig.builder().build();
+    private ApprovalConfig approvals = ApprovalConfig.builder().build();
     private String adminHost;
     private int adminPort = -1;
-
-    public Builder approvals(io.handoff.server.devices.ApprovalConfig approvals) {
-      this.approvals = java.util.Objects.requireNonNull(approvals);
-      return this;
-    }
-
-    private io.handoff.server.auth.TokenConfig tokens =
-        io.handoff.server.auth.TokenConfig.builder().build();
+    private TokenConfig tokens = TokenConfig.builder().build();
 
     private Builder() {}
 
@@ -443,6 +452,14 @@ public final class ServerConfig {
       return this;
     }
 
+    /** The node-wide budget of queued bytes (at least 1 MiB); 0 derives it from the JVM. */
+    public Builder queueBudgetBytes(long bytes) {
+      checkArgument(
+          bytes == 0 || bytes >= 1 << 20, "queue budget must be at least 1 MiB, got " + bytes);
+      this.queueBudgetBytes = bytes;
+      return this;
+    }
+
     public Builder writeBufferWaterMark(int lowBytes, int highBytes) {
       checkArgument(
           lowBytes > 0 && highBytes >= lowBytes,
@@ -487,7 +504,7 @@ public final class ServerConfig {
     }
 
     /** Serves {@code wss://} with this PEM certificate chain and PKCS#8 PEM private key. */
-    public Builder tls(java.nio.file.Path certificateChain, java.nio.file.Path privateKey) {
+    public Builder tls(Path certificateChain, Path privateKey) {
       checkArgument(
           (certificateChain == null) == (privateKey == null),
           "TLS needs both a certificate chain and a private key");
@@ -555,7 +572,12 @@ public final class ServerConfig {
       return this;
     }
 
-    public Builder tokens(io.handoff.server.auth.TokenConfig tokens) {
+    public Builder approvals(ApprovalConfig approvals) {
+      this.approvals = Objects.requireNonNull(approvals);
+      return this;
+    }
+
+    public Builder tokens(TokenConfig tokens) {
       this.tokens = Objects.requireNonNull(tokens, "tokens");
       return this;
     }

@@ -27,7 +27,11 @@ public final class ServerStats {
   public final LongAdder snapshotsOut = new LongAdder();
   public final LongAdder resumesWithDeltas = new LongAdder();
   public final LongAdder resumesWithSnapshot = new LongAdder();
+
+  /** Devices closed for not reading: over their own bound, and by the node's queue budget. */
   public final LongAdder slowConsumerCloses = new LongAdder();
+
+  public final LongAdder slowConsumerBudgetCloses = new LongAdder();
   public final LongAdder protocolErrorCloses = new LongAdder();
   public final LongAdder idleCloses = new LongAdder();
 
@@ -116,11 +120,16 @@ public final class ServerStats {
         .tag("mode", "snapshot")
         .description("documents resumed with a snapshot (history did not reach back)")
         .register(registry);
-    counter(
-        registry,
-        "handoff.slow.consumer.disconnects",
-        slowConsumerCloses,
-        "devices closed for not reading");
+    FunctionCounter.builder(
+            "handoff.slow.consumer.disconnects", slowConsumerCloses, LongAdder::doubleValue)
+        .tag("reason", "connection_limit")
+        .description("devices closed for not reading")
+        .register(registry);
+    FunctionCounter.builder(
+            "handoff.slow.consumer.disconnects", slowConsumerBudgetCloses, LongAdder::doubleValue)
+        .tag("reason", "node_budget")
+        .description("devices closed for not reading")
+        .register(registry);
     counter(
         registry,
         "handoff.protocol.error.closes",

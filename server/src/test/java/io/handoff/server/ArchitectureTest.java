@@ -52,7 +52,7 @@ class ArchitectureTest {
               "ApprovalMetrics",
               "ApprovalPrompts"),
           "session",
-          Set.of("Connection", "Hub", "Sessions"));
+          Set.of("Connection", "Hub", "Sessions", "QueueBudget"));
 
   private static JavaClasses classes;
 

@@ -86,6 +86,23 @@ class CommandLineErrorsTest {
             "between 0 (off) and 16"));
     all.add(
         c(
+            "queue budget that is not a size",
+            "--queue-budget 64x",
+            Map.of(),
+            2,
+            "--queue-budget",
+            "'64x' is not a size",
+            "64m, 1g"));
+    all.add(
+        c(
+            "queue budget below its least",
+            "--queue-budget 100k",
+            Map.of(),
+            2,
+            "--queue-budget: '100k' is refused",
+            "at least 1 MiB"));
+    all.add(
+        c(
             "port in use",
             "--host 127.0.0.1 --port " + port,
             Map.of(),

@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.handoff.server.session.QueueBudget;
 import java.io.PrintWriter;
 import java.io.StringWriter;
 import java.nio.file.Files;
@@ -58,6 +59,21 @@ class ConfigTest {
     assertFalse(
         configure(Map.of(), "--no-compression", "--jwt-secret", SECRET).compression(),
         "and can be turned off");
+  }
+
+  @Test
+  void queueBudgetIsAQuarterOfTheSmallerOfHeapAndDirectMemoryUnlessConfigured() {
+    assertEquals(0, configure(Map.of(), "--jwt-secret", SECRET).queueBudgetBytes(), "auto");
+    assertEquals(
+        64L << 20,
+        configure(Map.of("HANDOFF_QUEUE_BUDGET", "64m"), "--jwt-secret", SECRET)
+            .queueBudgetBytes());
+    assertEquals(
+        3L << 30,
+        configure(Map.of(), "--queue-budget", "3GiB", "--jwt-secret", SECRET).queueBudgetBytes());
+    assertEquals(64L << 20, QueueBudget.derive(256L << 20, 256L << 20));
+    assertEquals(32L << 20, QueueBudget.derive(1L << 30, 128L << 20), "direct memory is smaller");
+    assertEquals(1L << 20, QueueBudget.derive(2L << 20, 2L << 20), "never below 1 MiB");
   }
 
   @Test

@@ -39,10 +39,15 @@ import org.jctools.queues.MpscChunkedArrayQueue;
  * outbox asks its loop's {@link LoopDrainer} for a drain, one task per loop for all its outboxes.
  * Either way the writes are flushed once, when the loop's drain task runs.
  *
- * <p>Threads: {@link #offer} on any thread (never blocks, allocates the queue on first use);
- * everything else on the connection's event loop.
+ * <p>The node's {@link QueueBudget} sees every byte counted here, and every frame held for the
+ * socket (answers too); it watches this outbox once it is backed up and may close it ({@link
+ * #evict}).
+ *
+ * <p>Threads: {@link #offer} on any thread (never blocks, allocates the queue on first use); {@link
+ * #evict} and the budget's reads on the budget's timer; everything else on the connection's event
+ * loop.
  */
-final class Outbox {
+final class Outbox implements QueueBudget.Member {
   private static final int DRAIN_BATCH = 512;
   // The cost of an event that becomes this device's own ack instead of a delta.
   private static final int ACK_COST = 64;
@@ -52,6 +57,8 @@ final class Outbox {
       AtomicIntegerFieldUpdater.newUpdater(Outbox.class, "drainScheduled");
   private static final AtomicIntegerFieldUpdater<Outbox> OVERFLOWED =
       AtomicIntegerFieldUpdater.newUpdater(Outbox.class, "overflowed");
+  private static final AtomicIntegerFieldUpdater<Outbox> WATCHED =
+      AtomicIntegerFieldUpdater.newUpdater(Outbox.class, "watched");
 
   @SuppressWarnings("rawtypes")
   private static final AtomicReferenceFieldUpdater<Outbox, MpscChunkedArrayQueue> QUEUE =
@@ -64,14 +71,17 @@ final class Outbox {
   private final String deviceId;
   private final Consumer<DocumentEvent> events;
   private final Runnable afterDrain;
-  private final Runnable slow;
+  private final Consumer<String> slow;
   private final LoopDrainer drainer;
+  private final QueueBudget budget;
 
   // ---- event loop only ----
   // Frames sent while the socket was full, and the bytes of the bounded ones; allocated on first
   // use.
   private ArrayDeque<Waiting> waiting;
   private long waitingBytes;
+  // Every held frame's bytes, answers too: what the node's budget counts.
+  private volatile long heldBytes;
   private boolean live;
   // Inside events.accept: an event offered meanwhile (a re-entrant write) waits in the queue.
   private boolean delivering;
@@ -84,21 +94,24 @@ final class Outbox {
   private volatile int drainScheduled;
   private volatile int overflowed;
   private volatile boolean dead;
+  private volatile int watched;
+  private volatile long watchedSince;
 
   /**
    * {@code events} takes each document event off the queue on the event loop; {@code afterDrain}
    * runs after a drain wrote something (and was flushed); {@code slow} closes the connection as a
-   * slow consumer, on the event loop.
+   * slow consumer with the reason given, on the event loop.
    */
   Outbox(
       ServerConfig config,
       ServerStats stats,
+      QueueBudget budget,
       Link link,
       LoopDrainer drainer,
       String deviceId,
       Consumer<DocumentEvent> events,
       Runnable afterDrain,
-      Runnable slow) {
+      Consumer<String> slow) {
     this.config = config;
     this.stats = stats;
     this.link = link;
@@ -108,6 +121,7 @@ final class Outbox {
     this.events = events;
     this.afterDrain = afterDrain;
     this.slow = slow;
+    this.budget = budget;
   }
 
   /**
@@ -150,10 +164,21 @@ final class Outbox {
       return;
     }
     long bytes = QUEUED_BYTES.addAndGet(this, size);
+    budget.add(QueueBudget.EVENT_WEIGHT * size);
+    if (dead) {
+      release(); // Closed meanwhile: its clear() may have run before this add.
+      return;
+    }
     stats.maxQueuedBytes.accumulate(bytes);
     if (bytes > config.maxQueuedBytes()) {
       overflow();
       return;
+    }
+    if (bytes >= QueueBudget.WATCH_BYTES) {
+      watch();
+      if (bytes / QueueBudget.WATCH_BYTES != (bytes - size) / QueueBudget.WATCH_BYTES) {
+        budget.nudge();
+      }
     }
     scheduleDrain();
   }
@@ -206,8 +231,12 @@ final class Outbox {
     if (waiting == null) {
       waiting = new ArrayDeque<>();
     }
-    waiting.add(new Waiting(frame, bytes));
+    int size = frame instanceof byte[] b ? b.length : ((ServerFrame) frame).getSerializedSize();
+    waiting.add(new Waiting(frame, bytes, size));
     waitingBytes += bytes;
+    heldBytes += size;
+    budget.add(size);
+    watch();
     long total = waitingBytes + queuedBytes;
     stats.maxQueuedBytes.accumulate(total);
     if (total > config.maxQueuedBytes()) {
@@ -222,10 +251,14 @@ final class Outbox {
       return true;
     }
     Waiting f;
+    long written = 0;
     while (link.isWritable() && (f = w.poll()) != null) {
       waitingBytes -= f.bytes;
+      written += f.size;
       link.write(f.frame);
     }
+    heldBytes -= written;
+    budget.add(-written);
     if (w.isEmpty()) {
       waiting = null;
       waitingBytes = 0;
@@ -276,16 +309,25 @@ final class Outbox {
       return;
     }
     int n = 0;
+    long drained = 0;
     DocumentEvent e;
     delivering = true;
     try {
       while (n < DRAIN_BATCH && link.isWritable() && (e = queue.relaxedPoll()) != null) {
-        QUEUED_BYTES.addAndGet(this, -cost(e));
+        int c = cost(e);
+        drained += c;
+        QUEUED_BYTES.addAndGet(this, -c);
         events.accept(e);
         n++;
       }
     } finally {
       delivering = false;
+    }
+    if (drained != 0) {
+      budget.add(-QueueBudget.EVENT_WEIGHT * drained);
+    }
+    if (!link.isWritable()) {
+      watch();
     }
     if (n > 0 || wrote) {
       link.flush();
@@ -297,13 +339,29 @@ final class Outbox {
   }
 
   private void overflow() {
+    shed(stats.slowConsumerCloses, "outbound queue over its bound; resume later");
+  }
+
+  /**
+   * Closes the connection as a slow consumer for the node's budget. The budget's timer; the close
+   * itself runs on the event loop.
+   */
+  @Override
+  public boolean evict() {
+    return shed(
+        stats.slowConsumerBudgetCloses,
+        "this node's memory for queued pushes is full and this device reads the least; resume"
+            + " later");
+  }
+
+  private boolean shed(java.util.concurrent.atomic.LongAdder counter, String reason) {
     dead = true;
     if (OVERFLOWED.compareAndSet(this, 0, 1)) {
-      stats.slowConsumerCloses.increment();
+      counter.increment();
       Runnable close =
           () -> {
             clear();
-            slow.run();
+            slow.accept(reason);
           };
       if (loop.inEventLoop()) {
         close.run();
@@ -314,7 +372,9 @@ final class Outbox {
           // The node is gone, and the connection with it.
         }
       }
+      return true;
     }
+    return false;
   }
 
   /** Stops taking events and drops what waits. Any thread; the queues are cleared on the loop. */
@@ -323,18 +383,61 @@ final class Outbox {
     if (loop.inEventLoop()) {
       clear();
     }
+    budget.forget(this);
   }
 
   private void clear() {
     MpscChunkedArrayQueue<DocumentEvent> q = queue;
     if (q != null) {
       q.clear();
-      QUEUED_BYTES.set(this, 0);
+      release();
     }
     waiting = null;
     waitingBytes = 0;
+    budget.add(-heldBytes);
+    heldBytes = 0;
   }
 
-  /** A frame waiting for the socket: a ServerFrame or an encoded one, and its bounded bytes. */
-  private record Waiting(Object frame, int bytes) {}
+  /** Takes this outbox's queued bytes off its count and the node's. */
+  private void release() {
+    budget.add(-QueueBudget.EVENT_WEIGHT * QUEUED_BYTES.getAndSet(this, 0));
+  }
+
+  private void watch() {
+    if (watched == 0 && WATCHED.compareAndSet(this, 0, 1)) {
+      watchedSince = System.nanoTime();
+      budget.watch(this);
+    }
+  }
+
+  @Override
+  public void unwatched() {
+    watched = 0;
+  }
+
+  @Override
+  public long outboxBytes() {
+    return QueueBudget.EVENT_WEIGHT * queuedBytes + heldBytes;
+  }
+
+  @Override
+  public long socketBytes() {
+    return link.pendingOutboundBytes();
+  }
+
+  @Override
+  public long watchedSinceNanos() {
+    return watchedSince;
+  }
+
+  @Override
+  public boolean closing() {
+    return dead;
+  }
+
+  /**
+   * A frame waiting for the socket: a ServerFrame or an encoded one, its bytes counted toward the
+   * connection's bound (0 for answers), and its size.
+   */
+  private record Waiting(Object frame, int bytes, int size) {}
 }

@@ -104,12 +104,13 @@ public final class Session implements Endpoint, Connection {
         new Outbox(
             node.config(),
             node.stats(),
+            node.budget(),
             link,
             node.drainer(loop),
             principal.deviceId(),
             documents::onEvent,
             this::finishDrainIfDone,
-            () -> close(CloseCode.SLOW_CONSUMER, "outbound queue over its bound; resume later"));
+            reason -> close(CloseCode.SLOW_CONSUMER, reason));
     handoff = node.handoff(this);
     tokens = node.tokens(this, principal);
     tokens.start();

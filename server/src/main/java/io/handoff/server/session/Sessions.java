@@ -35,6 +35,7 @@ public final class Sessions implements Supplier<Endpoint> {
   private final TokenVerifier verifier;
   // One per event loop that has had a connection: as many as the node has loops.
   private final ConcurrentHashMap<EventLoop, LoopDrainer> drainers = new ConcurrentHashMap<>();
+  private final QueueBudget budget;
 
   public Sessions(
       ServerConfig config,
@@ -44,7 +45,8 @@ public final class Sessions implements Supplier<Endpoint> {
       DocumentStore documents,
       HandoffService handoff,
       DeviceSessions devices,
-      TokenVerifier verifier) {
+      TokenVerifier verifier,
+      QueueBudget budget) {
     this.config = config;
     this.stats = stats;
     this.time = time;
@@ -54,6 +56,7 @@ public final class Sessions implements Supplier<Endpoint> {
     this.handoff = handoff;
     this.devices = devices;
     this.verifier = verifier;
+    this.budget = budget;
   }
 
   /** A session for a new connection. */
@@ -81,6 +84,10 @@ public final class Sessions implements Supplier<Endpoint> {
   /** The drain task of {@code loop}, shared by every connection on it. */
   LoopDrainer drainer(EventLoop loop) {
     return drainers.computeIfAbsent(loop, LoopDrainer::new);
+  }
+
+  QueueBudget budget() {
+    return budget;
   }
 
   DocumentSession documents(Connection c) {

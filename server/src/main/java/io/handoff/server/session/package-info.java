@@ -6,7 +6,8 @@
  * <p>Public face: {@link io.handoff.server.session.Connection}, the narrow interface features reach
  * the device through (push, reply, error, flush, schedule, clock, close); {@link
  * io.handoff.server.session.Hub}; {@link io.handoff.server.session.Sessions}, the node's factory of
- * sessions for the transport. Internal: Session, Outbox and LoopDrainer (one drain task per event
+ * sessions for the transport; {@link io.handoff.server.session.QueueBudget}, the node's budget of
+ * bytes queued towards devices. Internal: Session, Outbox and LoopDrainer (one drain task per event
  * loop for all its outboxes). A session's state is touched only on its channel's event loop; see
  * {@code docs/concurrency.md}.
  */

@@ -11,6 +11,7 @@ import io.handoff.server.auth.Principal;
 import io.netty.buffer.Unpooled;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
+import io.netty.channel.ChannelOutboundBuffer;
 import io.netty.channel.EventLoop;
 import io.netty.channel.socket.DuplexChannel;
 import io.netty.handler.codec.CorruptedFrameException;
@@ -290,6 +291,13 @@ public final class ConnectionHandler extends ChannelInboundHandlerAdapter implem
   @Override
   public boolean isWritable() {
     return ctx.channel().isWritable();
+  }
+
+  @Override
+  public long pendingOutboundBytes() {
+    // Both reads are of volatile fields: safe from the budget's timer thread.
+    ChannelOutboundBuffer buffer = ctx.channel().unsafe().outboundBuffer();
+    return buffer == null ? 0 : buffer.totalPendingWriteBytes();
   }
 
   @Override

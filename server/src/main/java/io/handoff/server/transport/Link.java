@@ -27,6 +27,9 @@ public interface Link {
   /** False while the socket's outbound buffer is over its high-water mark. */
   boolean isWritable();
 
+  /** Bytes in the socket's outbound buffer (written, not yet taken by the kernel). Any thread. */
+  long pendingOutboundBytes();
+
   /** The device said Hello: the handshake limit no longer applies. */
   void established();
 

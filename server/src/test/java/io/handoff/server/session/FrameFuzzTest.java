@@ -92,6 +92,7 @@ class FrameFuzzTest {
   private Sessions sessions;
   private DeviceSessions deviceSessions;
   private TokenVerifier verifier;
+  private QueueBudget budget;
 
   @BeforeEach
   void setUp() {
@@ -126,6 +127,7 @@ class FrameFuzzTest {
         new AccessTokenVerifier(
             access,
             new Hs256TokenVerifier(config.jwtSecret(), config.clockSkew(), Clock.systemUTC()));
+    budget = new QueueBudget(config.queueBudgetBytes(), "fuzz");
     sessions =
         new Sessions(
             config,
@@ -135,7 +137,8 @@ class FrameFuzzTest {
             engine.store(),
             handoff,
             deviceSessions,
-            verifier);
+            verifier,
+            budget);
   }
 
   @AfterEach
@@ -143,6 +146,7 @@ class FrameFuzzTest {
     leakLogger.detachAppender(leaks);
     ResourceLeakDetector.setLevel(previousLevel);
     handoff.stop();
+    budget.close();
     engine.close();
   }
 

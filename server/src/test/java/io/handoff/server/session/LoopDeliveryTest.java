@@ -37,9 +37,12 @@ class LoopDeliveryTest {
 
   private final CountingLoop loop = new CountingLoop();
   private final LoopDrainer drainer = new LoopDrainer(loop);
+  // Large enough never to act: these tests are about delivery, QueueBudgetTest about the budget.
+  private final QueueBudget budget = new QueueBudget(1L << 40, "loop-delivery");
 
   @AfterEach
   void stop() {
+    budget.close();
     loop.shutdownGracefully(0, 0, TimeUnit.MILLISECONDS).syncUninterruptibly();
   }
 
@@ -189,6 +192,7 @@ class LoopDeliveryTest {
           new Outbox(
               config,
               new ServerStats(),
+              budget,
               link,
               drainer,
               id,
@@ -197,9 +201,9 @@ class LoopDeliveryTest {
                 link.write(e.frame());
               },
               () -> {},
-              () -> {
+              reason -> {
                 slowCloses.incrementAndGet();
-                link.close(CloseCode.SLOW_CONSUMER, "slow");
+                link.close(CloseCode.SLOW_CONSUMER, reason);
               });
     }
 
@@ -236,6 +240,11 @@ class LoopDeliveryTest {
     @Override
     public EventLoop eventLoop() {
       return loop;
+    }
+
+    @Override
+    public long pendingOutboundBytes() {
+      return 0;
     }
 
     @Override

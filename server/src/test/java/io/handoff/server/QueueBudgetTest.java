@@ -1,0 +1,130 @@
+package io.handoff.server;
+
+import static io.handoff.server.TestServer.token;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.handoff.protocol.CloseCode;
+import io.handoff.protocol.v1.ClientFrame;
+import io.handoff.protocol.v1.Hello;
+import io.handoff.protocol.v1.ServerFrame;
+import io.handoff.server.session.QueueBudget;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The node's budget for bytes queued towards devices, over real sockets: many devices that never
+ * read, each far below its own bound, together pass the node's budget; the ones holding the most
+ * are closed as slow consumers, and the devices of other users, which read, get every version in
+ * order and are never closed.
+ */
+class QueueBudgetTest {
+  private static final long BUDGET = 1 << 20;
+  private static final int SILENT = 8;
+  private static final int READERS = 2;
+  private static final int BIG_VALUE = 48 * 1024;
+  private static final int FEED_PER_ROUND = 4;
+
+  @Test
+  void silentDevicesPastTheNodeBudgetAreClosedWhileOtherUsersLoseNothing() throws Exception {
+    try (TestServer server =
+        TestServer.start(
+            b ->
+                b.queueBudgetBytes(BUDGET)
+                    .maxQueuedBytes(4L << 20)
+                    .writeBufferWaterMark(8 * 1024, 32 * 1024)
+                    .closeTimeout(Duration.ofSeconds(20))
+                    .maxInFlightWrites(100))) {
+      ServerStats stats = server.server.stats();
+      QueueBudget budget = server.server.queueBudget();
+      assertEquals(BUDGET, budget.limit());
+      List<RawSocket> silent = new ArrayList<>();
+      List<TestDevice> devices = new ArrayList<>();
+      try {
+        TestDevice feeder = TestDevice.connect(server.port(), token("crowd", "feeder"));
+        devices.add(feeder);
+        feeder.hello();
+        for (int i = 0; i < SILENT; i++) {
+          RawSocket s = RawSocket.connect(server.port(), token("crowd", "silent" + i), 4096);
+          silent.add(s);
+          s.send(ClientFrame.newBuilder().setHello(Hello.getDefaultInstance()).build());
+        }
+        TestDevice[] writers = new TestDevice[READERS];
+        TestDevice[] readers = new TestDevice[READERS];
+        for (int u = 0; u < READERS; u++) {
+          writers[u] = TestDevice.connect(server.port(), token("calm" + u, "writer"));
+          readers[u] = TestDevice.connect(server.port(), token("calm" + u, "reader"));
+          devices.add(writers[u]);
+          devices.add(readers[u]);
+          writers[u].hello();
+          readers[u].hello();
+        }
+        String big = "x".repeat(BIG_VALUE);
+        int[] received = new int[READERS];
+        int rounds = 0;
+        // Each round: a few large writes fanned out to the silent crowd, one small write per calm
+        // user, every reader catching up before the next round.
+        while (stats.slowConsumerBudgetCloses.sum() + stats.slowConsumerCloses.sum() < SILENT
+            && rounds < 5_000) {
+          rounds++;
+          long seq = rounds;
+          for (int k = FEED_PER_ROUND - 1; k >= 0; k--) {
+            long feed = seq * FEED_PER_ROUND - k;
+            feeder.send(SessionProtocolTest.write("feed", feed, "frame", big + feed));
+          }
+          for (int u = 0; u < READERS; u++) {
+            writers[u].send(SessionProtocolTest.write("notes", seq, "n", "v" + seq));
+          }
+          feeder.next(f -> f.hasAck() && f.getAck().getClientSeq() == seq * FEED_PER_ROUND);
+          for (int u = 0; u < READERS; u++) {
+            writers[u].next(f -> f.hasAck() && f.getAck().getClientSeq() == seq);
+            ServerFrame d = readers[u].next(ServerFrame::hasDelta);
+            assertEquals(++received[u], d.getDelta().getVersion(), "every version, in order");
+            assertEquals("v" + seq, d.getDelta().getOps(0).getSet().toStringUtf8());
+          }
+        }
+        Conditions.await(
+            "every silent device is closed as a slow consumer",
+            () -> stats.slowConsumerBudgetCloses.sum() + stats.slowConsumerCloses.sum() == SILENT,
+            Duration.ofSeconds(10));
+        assertTrue(
+            stats.slowConsumerBudgetCloses.sum() >= SILENT / 2,
+            "the node's budget, not each device's own bound, closed them: "
+                + stats.slowConsumerBudgetCloses.sum()
+                + " by the budget, "
+                + stats.slowConsumerCloses.sum()
+                + " by their own bound");
+        long silentBound = SILENT * (4L << 20);
+        assertTrue(
+            budget.highestQueuedBytes() <= 2 * BUDGET,
+            "queued bytes stayed near the budget ("
+                + BUDGET
+                + ", against "
+                + silentBound
+                + " that the devices' own bounds allow): "
+                + budget.highestQueuedBytes());
+        for (RawSocket s : silent) {
+          assertEquals(CloseCode.SLOW_CONSUMER.code(), s.readUntilClose(), "told why");
+          s.close();
+        }
+        for (TestDevice d : devices) {
+          assertFalse(d.isClosed(), "a device that reads is never closed for the budget");
+        }
+        Conditions.await(
+            "the closed devices' bytes are released",
+            () -> budget.queuedBytes() < QueueBudget.MIN_EVICTABLE_BYTES,
+            Duration.ofSeconds(10));
+      } finally {
+        for (RawSocket s : silent) {
+          s.close();
+        }
+        for (TestDevice d : devices) {
+          d.close();
+        }
+      }
+    }
+  }
+}
