@@ -31,6 +31,16 @@ final class Nodes implements AutoCloseable {
         customize);
   }
 
+  /** A node on the standalone Redis at {@code redisUrl} with these store limits. */
+  HandoffServer redis(String redisUrl, String name, StoreLimits limits) throws Exception {
+    return start(name, RedisEngine.connect(redisUrl, prefix, limits, Clock.systemUTC()), b -> {});
+  }
+
+  /** A node on the Redis Cluster reached through {@code seeds}, with these store limits. */
+  HandoffServer cluster(List<String> seeds, String name, StoreLimits limits) throws Exception {
+    return start(name, RedisEngine.connectCluster(seeds, prefix, limits), b -> {});
+  }
+
   /** A node on the tests' Redis Cluster. */
   HandoffServer cluster(String name) throws Exception {
     return start(

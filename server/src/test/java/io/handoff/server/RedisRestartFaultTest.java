@@ -1,0 +1,166 @@
+package io.handoff.server;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+
+import io.handoff.protocol.CloseCode;
+import io.handoff.server.engine.StoreLimits;
+import io.lettuce.core.RedisClient;
+import io.lettuce.core.api.StatefulRedisConnection;
+import io.lettuce.core.api.sync.RedisCommands;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.function.Consumer;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Tag;
+import org.junit.jupiter.api.Test;
+
+/**
+ * Redis restarted cleanly and crashed (SIGKILL, with and without persistence) mid-load, two nodes
+ * on it, devices given both addresses. Redis comes back still loading its data for a while ({@code
+ * key-load-delay} over filler keys), so the nodes meet {@code LOADING}. Held against what the store
+ * applied: no device's field ends on an older write of that device than its newest applied or acked
+ * one, no write is applied twice or after a later one of its device, every device ends on the
+ * store's document, and no device is closed because the store was unavailable (4005). With
+ * persistence, no acked write is lost either.
+ */
+class RedisRestartFaultTest {
+  /** Keys Redis loads slowly on start, so it answers LOADING for a second or more. */
+  private static final int FILLER_KEYS = 10_000;
+
+  private static final String LOAD_DELAY = "key-load-delay 150";
+
+  private final Nodes nodes = new Nodes();
+
+  @AfterEach
+  void tearDown() {
+    nodes.close();
+  }
+
+  /** Fills Redis with keys and rewrites the AOF, whose RDB preamble is then loaded key by key. */
+  private static void fill(RedisProcess redis, boolean persistent) {
+    RedisClient client = RedisClient.create(redis.url());
+    try (StatefulRedisConnection<String, String> c = client.connect()) {
+      RedisCommands<String, String> r = c.sync();
+      Map<String, String> batch = new HashMap<>();
+      for (int i = 0; i < FILLER_KEYS; i++) {
+        batch.put("filler:" + i, "x".repeat(32));
+        if (batch.size() == 1000) {
+          r.mset(batch);
+          batch.clear();
+        }
+      }
+      if (persistent) {
+        r.bgrewriteaof();
+        Conditions.await(
+            "the AOF rewritten",
+            () ->
+                r.info("persistence").contains("aof_rewrite_in_progress:0")
+                    && !r.info("persistence").contains("aof_rewrite_scheduled:1"),
+            Duration.ofSeconds(30));
+      }
+    } finally {
+      client.shutdown();
+    }
+  }
+
+  private StoreTruth run(
+      RedisProcess redis,
+      boolean persistent,
+      int users,
+      int devices,
+      int faults,
+      Consumer<RedisProcess> fault)
+      throws Exception {
+    nodes.add(redis);
+    fill(redis, persistent);
+    StoreLimits limits = StoreLimits.builder().historyLength(StoreTruth.HISTORY).build();
+    HandoffServer n1 = nodes.redis(redis.url(), "n1", limits);
+    HandoffServer n2 = nodes.redis(redis.url(), "n2", limits);
+    List<String> names = new ArrayList<>();
+    for (int u = 0; u < users; u++) {
+      names.add("restart-" + u);
+    }
+    FaultLoad load =
+        nodes.add(new FaultLoad(FaultLoad.urls(n1, n2), names, devices, Duration.ofMillis(20), 32));
+    load.start();
+    for (int i = 0; i < faults; i++) {
+      load.awaitMoreAcked(10L * users * devices, Duration.ofSeconds(90));
+      fault.accept(redis);
+    }
+    load.awaitMoreAcked(10L * users * devices, Duration.ofSeconds(90));
+    load.stopAndSettle(Duration.ofSeconds(90));
+    StoreTruth truth =
+        StoreTruth.read(n1.engine().store(), load).checkConvergence(load, Duration.ofSeconds(60));
+    System.out.printf(
+        "RedisRestartFaultTest (%s, %d faults): %s; devices resynced %d; closes by code %s%n",
+        persistent ? "persistent" : "no persistence",
+        faults,
+        truth,
+        load.devicesResynced(),
+        load.closesByCode());
+
+    assertEquals(0, truth.olderFinal, truth.problemsSample());
+    assertEquals(0, truth.reordered, truth.problemsSample());
+    assertEquals(0, truth.duplicated, truth.problemsSample());
+    assertEquals(0, truth.notAppliedButApplied, truth.problemsSample());
+    assertEquals(0, truth.diverged, truth.problemsSample());
+    assertEquals(0, truth.pending);
+    assertEquals(
+        0L,
+        load.closesByCode().getOrDefault(CloseCode.UNAVAILABLE.code(), 0L),
+        "devices closed because the store was unavailable: " + load.closesByCode());
+    if (persistent) {
+      assertEquals(0, truth.lost, "acked and missing from the store: " + truth);
+    }
+    return truth;
+  }
+
+  private static RedisProcess persistent() {
+    return RedisProcess.start(
+        List.of("appendonly yes", "appendfsync always", "save \"\"", LOAD_DELAY));
+  }
+
+  @Test
+  void redisRestartedOnceMidLoadAndLoadingComesBackWithNothingLostOrReordered() throws Exception {
+    run(persistent(), true, 2, 2, 1, RedisProcess::restart);
+  }
+
+  @Test
+  @Tag("fault")
+  void redisRestartedCleanlyThreeTimesUnderLoadOfThirtyDevices() throws Exception {
+    run(persistent(), true, 10, 3, 3, RedisProcess::restart);
+  }
+
+  @Test
+  @Tag("fault")
+  void redisCrashedWithPersistenceThreeTimesUnderLoadOfThirtyDevices() throws Exception {
+    run(
+        persistent(),
+        true,
+        10,
+        3,
+        3,
+        r -> {
+          r.crash();
+          r.startAgain();
+        });
+  }
+
+  @Test
+  @Tag("fault")
+  void redisCrashedWithoutPersistenceThreeTimesUnderLoadOfThirtyDevices() throws Exception {
+    run(
+        RedisProcess.start(List.of("appendonly no", "save \"\"", LOAD_DELAY)),
+        false,
+        10,
+        3,
+        3,
+        r -> {
+          r.crash();
+          r.startAgain();
+        });
+  }
+}
