@@ -99,6 +99,8 @@ export class SyncEngine implements WriteSink {
   private resend: PendingWrite[] = [];
   private nextSeq = 0n;
   private inFlight = 0;
+  // The server acks only writes its replicas hold (Welcome.durable_ack_replicas > 0).
+  private durableAcks = false;
   private window: number;
   private maxFrameBytes = 0;
   private link?: Link;
@@ -478,6 +480,7 @@ export class SyncEngine implements WriteSink {
         ? Math.min(this.config.maxInFlightWrites, welcome.maxInFlightWrites)
         : this.config.maxInFlightWrites;
     this.maxFrameBytes = welcome.maxFrameBytes;
+    this.durableAcks = welcome.durableAckReplicas > 0;
     l.startHeartbeat(welcome.heartbeatIntervalMs);
     this.backoff.reset();
     this.inFlight = 0;
@@ -548,7 +551,9 @@ export class SyncEngine implements WriteSink {
       originSeq: delta.originSeq,
     });
     this.caughtUp(d);
-    if (this.deviceId !== undefined && this.deviceId === delta.originDevice) {
+    // With durable acks the own Delta comes before the replicas confirmed the write: only the Ack
+    // settles it.
+    if (!this.durableAcks && this.deviceId !== undefined && this.deviceId === delta.originDevice) {
       const w = this.numbered.get(delta.originSeq);
       if (w && w.document === d) {
         this.numbered.delete(w.seq);

@@ -485,6 +485,7 @@ final class SyncEngine {
 
   private void onWelcome(Link l, Welcome welcome, long now) {
     l.welcomed = true;
+    l.durableAcks = welcome.getDurableAckReplicas() > 0;
     userId = welcome.getUserId();
     deviceId = welcome.getDeviceId();
     int heartbeat = welcome.getHeartbeatIntervalMs();
@@ -583,7 +584,9 @@ final class SyncEngine {
     }
     caughtUp(d);
     String me = deviceId;
-    if (me != null && me.equals(delta.getOriginDevice())) {
+    // With durable acks the own Delta comes before the replicas confirmed the write: only the Ack
+    // settles it.
+    if (!l.durableAcks && me != null && me.equals(delta.getOriginDevice())) {
       PendingWrite w = writes.applied(delta.getOriginSeq(), d);
       if (w != null) {
         w.future.complete(delta.getVersion());
@@ -714,6 +717,8 @@ final class SyncEngine {
     final URI url;
     FrameChannel channel;
     boolean welcomed;
+    // The server acks only writes its replicas hold (Welcome.durable_ack_replicas > 0).
+    boolean durableAcks;
     // Documents the Welcome's sync report still has to bring up to date, by name.
     final Map<String, DocumentSync> catchingUp = new HashMap<>();
     boolean synced;

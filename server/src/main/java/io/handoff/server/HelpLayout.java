@@ -21,7 +21,15 @@ final class HelpLayout {
 
   static {
     GROUPS.put("Network", List.of("host", "port", "node-id", "compression"));
-    GROUPS.put("Engine", List.of("redis-url", "redis-cluster", "redis-prefix", "history-length"));
+    GROUPS.put(
+        "Engine",
+        List.of(
+            "redis-url",
+            "redis-cluster",
+            "redis-prefix",
+            "history-length",
+            "durable-acks",
+            "durable-ack-timeout"));
     GROUPS.put(
         "Tokens",
         List.of(

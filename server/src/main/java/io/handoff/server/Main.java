@@ -124,6 +124,23 @@ public final class Main implements Callable<Integer> {
   int historyLength;
 
   @Option(
+      names = "--durable-acks",
+      defaultValue = "0",
+      paramLabel = "N",
+      description =
+          "Ack a write only once N Redis replicas hold it (Redis WAIT); 0: once Redis applied it.")
+  int durableAcks;
+
+  @Option(
+      names = "--durable-ack-timeout",
+      defaultValue = "1s",
+      paramLabel = "DURATION",
+      description =
+          "How long a write waits for --durable-acks replicas; then it is answered"
+              + " OUTCOME_UNKNOWN (applied, not confirmed) and the device re-sends it.")
+  String durableAckTimeout;
+
+  @Option(
       names = "--max-frame-bytes",
       defaultValue = "524288",
       description = "Largest frame a device may send, in bytes.")
@@ -480,6 +497,14 @@ public final class Main implements Callable<Integer> {
     set("idle-ttl", idleTtl, () -> limits.idleTtl(idle));
     set("max-devices", maxDevices, () -> limits.maxDevicesPerUser(maxDevices));
     set("history-length", historyLength, () -> limits.historyLength(historyLength));
+    set("durable-acks", durableAcks, () -> limits.durableAcks(durableAcks));
+    Duration durableWait = duration("durable-ack-timeout", durableAckTimeout);
+    set("durable-ack-timeout", durableAckTimeout, () -> limits.durableAckTimeout(durableWait));
+    if (durableAcks > 0 && (redisUrl == null || redisUrl.isBlank())) {
+      throw new IllegalArgumentException(
+          origin("durable-acks")
+              + " needs --redis-url (HANDOFF_REDIS_URL): the in-memory engine has no replicas");
+    }
     b.tokens(tokenConfig());
     b.approvals(
         io.handoff.server.devices.ApprovalConfig.builder()

@@ -31,14 +31,15 @@ final class Nodes implements AutoCloseable {
         customize);
   }
 
-  /** A node on the standalone Redis at {@code redisUrl} with these store limits. */
+  /** A node on the standalone Redis at {@code redisUrl} with {@code limits} (engine and node). */
   HandoffServer redis(String redisUrl, String name, StoreLimits limits) throws Exception {
-    return start(name, RedisEngine.connect(redisUrl, prefix, limits, Clock.systemUTC()), b -> {});
+    return start(name, RedisEngine.connect(redisUrl, prefix, limits), b -> b.storeLimits(limits));
   }
 
-  /** A node on the Redis Cluster reached through {@code seeds}, with these store limits. */
+  /** A node on the Redis Cluster reached through {@code seeds}, with {@code limits}. */
   HandoffServer cluster(List<String> seeds, String name, StoreLimits limits) throws Exception {
-    return start(name, RedisEngine.connectCluster(seeds, prefix, limits), b -> {});
+    return start(
+        name, RedisEngine.connectCluster(seeds, prefix, limits), b -> b.storeLimits(limits));
   }
 
   /** A node on the tests' Redis Cluster. */

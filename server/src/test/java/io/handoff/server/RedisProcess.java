@@ -7,6 +7,7 @@ import java.io.UncheckedIOException;
 import java.net.ServerSocket;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
 import redis.embedded.RedisServer;
@@ -19,6 +20,8 @@ import redis.embedded.core.RedisServerBuilder;
  * writes.
  */
 public final class RedisProcess implements AutoCloseable {
+  private static final List<String> PERSISTENT =
+      List.of("appendonly yes", "appendfsync always", "save \"\"");
   private static RedisProcess shared;
 
   private final int port;
@@ -47,7 +50,7 @@ public final class RedisProcess implements AutoCloseable {
 
   /** A private Redis on a free port, persisting to a fresh directory. */
   public static RedisProcess start() {
-    return start(List.of("appendonly yes", "appendfsync always", "save \"\""));
+    return start(PERSISTENT);
   }
 
   /** A private Redis on a free port with these configuration lines (besides bind and dir). */
@@ -55,6 +58,21 @@ public final class RedisProcess implements AutoCloseable {
     try {
       RedisProcess p =
           new RedisProcess(freePort(), Files.createTempDirectory("handoff-redis"), settings);
+      p.startServer();
+      return p;
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
+  }
+
+  /** A private Redis replicating {@code master} ({@code replicaof}), persisting likewise. */
+  public static RedisProcess startReplicaOf(RedisProcess master) {
+    try {
+      List<String> settings = new ArrayList<>(PERSISTENT);
+      settings.add("replicaof 127.0.0.1 " + master.port);
+      RedisProcess p =
+          new RedisProcess(
+              freePort(), Files.createTempDirectory("handoff-redis-replica"), settings);
       p.startServer();
       return p;
     } catch (IOException e) {

@@ -18,6 +18,12 @@ public final class StoreLimits {
   public static final int DEFAULT_SEQ_WINDOW = 1024;
   public static final int DEFAULT_MAX_DEVICES_PER_USER = 64;
   public static final Duration DEFAULT_IDLE_TTL = Duration.ofDays(30);
+  public static final Duration DEFAULT_DURABLE_ACK_TIMEOUT = Duration.ofSeconds(1);
+
+  /**
+   * Most replicas durable acks may wait for (Redis itself has no such limit; this catches typos).
+   */
+  public static final int MAX_DURABLE_ACKS = 16;
 
   private final int historyLength;
   private final Duration historyMaxAge;
@@ -30,6 +36,8 @@ public final class StoreLimits {
   private final int seqWindow;
   private final int maxDevicesPerUser;
   private final Duration idleTtl;
+  private final int durableAcks;
+  private final Duration durableAckTimeout;
 
   private StoreLimits(Builder b) {
     this.historyLength = b.historyLength;
@@ -43,6 +51,8 @@ public final class StoreLimits {
     this.seqWindow = b.seqWindow;
     this.maxDevicesPerUser = b.maxDevicesPerUser;
     this.idleTtl = b.idleTtl;
+    this.durableAcks = b.durableAcks;
+    this.durableAckTimeout = b.durableAckTimeout;
   }
 
   public static Builder builder() {
@@ -103,6 +113,22 @@ public final class StoreLimits {
     return idleTtl;
   }
 
+  /**
+   * Replicas that must hold a write before it is acked (Redis {@code WAIT}); 0: acked once the
+   * store applied it. Only a replicated Redis can honour it.
+   */
+  public int durableAcks() {
+    return durableAcks;
+  }
+
+  /**
+   * How long a write waits for {@link #durableAcks()} replicas; past it the write (applied, not
+   * confirmed) is answered OUTCOME_UNKNOWN.
+   */
+  public Duration durableAckTimeout() {
+    return durableAckTimeout;
+  }
+
   @Override
   public String toString() {
     return "StoreLimits{historyLength="
@@ -127,6 +153,10 @@ public final class StoreLimits {
         + maxDevicesPerUser
         + ", idleTtl="
         + idleTtl
+        + ", durableAcks="
+        + durableAcks
+        + ", durableAckTimeout="
+        + durableAckTimeout
         + "}";
   }
 
@@ -143,8 +173,27 @@ public final class StoreLimits {
     private int seqWindow = DEFAULT_SEQ_WINDOW;
     private int maxDevicesPerUser = DEFAULT_MAX_DEVICES_PER_USER;
     private Duration idleTtl = DEFAULT_IDLE_TTL;
+    private int durableAcks;
+    private Duration durableAckTimeout = DEFAULT_DURABLE_ACK_TIMEOUT;
 
     private Builder() {}
+
+    /** Acks only writes that {@code replicas} Redis replicas hold (0: off). */
+    public Builder durableAcks(int replicas) {
+      check(
+          replicas >= 0 && replicas <= MAX_DURABLE_ACKS,
+          "durableAcks must be between 0 (off) and " + MAX_DURABLE_ACKS + ", got " + replicas);
+      durableAcks = replicas;
+      return this;
+    }
+
+    public Builder durableAckTimeout(Duration v) {
+      check(
+          v.toMillis() >= 1 && v.compareTo(Duration.ofSeconds(60)) <= 0,
+          "durableAckTimeout must be between 1ms and 60s, got " + v);
+      durableAckTimeout = v;
+      return this;
+    }
 
     public Builder idleTtl(Duration v) {
       check(v.getSeconds() >= 1, "idleTtl must be >= 1s, got " + v);

@@ -71,7 +71,7 @@ public final class DocumentSession {
     this.validator = validator;
     this.config = config;
     this.stats = stats;
-    this.writes = new WriteTracker(connection);
+    this.writes = new WriteTracker(connection, config.storeLimits().durableAcks() > 0);
   }
 
   /** What a resume read: the device's last applied write and where each document stands. */
@@ -111,6 +111,7 @@ public final class DocumentSession {
   public void welcome(Welcome.Builder w, Resume r) {
     w.setLastClientSeq(r.lastClientSeq())
         .setMaxInFlightWrites(config.maxInFlightWrites())
+        .setDurableAckReplicas(config.storeLimits().durableAcks())
         .setSync(report(r.results()));
   }
 
@@ -247,18 +248,19 @@ public final class DocumentSession {
     }
     InFlight p = writes.start(seq, w.getDocument(), id);
     connection.onLoop(
-        store.write(connection.userId(), connection.deviceId(), w),
+        writes.send(p, () -> store.write(connection.userId(), connection.deviceId(), w)),
         (out, err) -> writeDone(seq, p, out, err));
   }
 
   private void writeDone(long seq, InFlight p, WriteOutcome out, Throwable err) {
+    writes.answered(p);
     if (!writes.waiting(seq, p)) {
       return; // Already acked in the stream.
     }
     if (err != null) {
       writes.forget(seq); // Not logged: the store logs its state changes, not every failed write.
       ErrorCode code = StoreFailures.code(err);
-      error(p.requestId, code, StoreFailures.message(code), p.document, seq, 0, 0, true);
+      error(p.requestId, code, StoreFailures.message(err), p.document, seq, 0, 0, true);
     } else if (!out.isApplied()) {
       writes.forget(seq);
       stats.writesRefused.increment();
@@ -366,7 +368,7 @@ public final class DocumentSession {
                 "sync of {}/{} failed: {}",
                 connection.userId(),
                 connection.deviceId(),
-                rootMessage(err));
+                StoreFailures.root(err));
             connection.close(CloseCode.UNAVAILABLE, "store unavailable during sync");
             return;
           }
@@ -472,7 +474,7 @@ public final class DocumentSession {
                 "recheck of {}/{} failed: {}",
                 connection.userId(),
                 connection.deviceId(),
-                rootMessage(err));
+                StoreFailures.root(err));
             return;
           }
           for (String doc : names) {
@@ -498,7 +500,10 @@ public final class DocumentSession {
           }
           if (err != null) {
             log.warn(
-                "history read of {}/{} failed: {}", connection.userId(), doc, rootMessage(err));
+                "history read of {}/{} failed: {}",
+                connection.userId(),
+                doc,
+                StoreFailures.root(err));
             connection.close(CloseCode.UNAVAILABLE, "store unavailable while catching up");
             return;
           }
@@ -588,12 +593,5 @@ public final class DocumentSession {
       b.addDocuments(r.toProto());
     }
     return b.build();
-  }
-
-  private static String rootMessage(Throwable t) {
-    while (t.getCause() != null) {
-      t = t.getCause();
-    }
-    return t.toString();
   }
 }

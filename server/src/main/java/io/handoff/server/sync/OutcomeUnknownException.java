@@ -6,7 +6,27 @@ package io.handoff.server.sync;
  * OUTCOME_UNKNOWN; re-sending it with the same client_seq is safe because writes are idempotent.
  */
 public final class OutcomeUnknownException extends RuntimeException {
+  private final boolean forDevice;
+
   public OutcomeUnknownException(String message, Throwable cause) {
+    this(message, cause, false);
+  }
+
+  private OutcomeUnknownException(String message, Throwable cause, boolean forDevice) {
     super(message, cause);
+    this.forDevice = forDevice;
+  }
+
+  /**
+   * The write was applied but replicas did not confirm it in time (durable acks): its survival of a
+   * failover is unknown. {@code message} is told to the device as it is.
+   */
+  public static OutcomeUnknownException unconfirmed(String message, Throwable cause) {
+    return new OutcomeUnknownException(message, cause, true);
+  }
+
+  /** True when {@link #getMessage()} is meant for the device. */
+  boolean forDevice() {
+    return forDevice;
   }
 }

@@ -3,9 +3,12 @@ package io.handoff.server.sync;
 import io.handoff.protocol.v1.Ack;
 import io.handoff.protocol.v1.ServerFrame;
 import io.handoff.server.session.Connection;
+import java.util.HashMap;
 import java.util.Iterator;
 import java.util.LinkedHashMap;
 import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.function.Supplier;
 
 /**
  * One connection's writes sent to the store and not yet acked, and the one place that acks them
@@ -13,13 +16,26 @@ import java.util.Map;
  * writer gets its Ack in the place the other devices get the Delta), when a snapshot covers it, or
  * straight from the store's answer when the stream will not bring it (a duplicate, or a document
  * this device does not follow). Event loop only.
+ *
+ * <p>With durable acks the store answers only once replicas hold the write, and the stream usually
+ * reaches the write first: then the writer gets its write as a Delta like every other device, and
+ * its Ack when the store answers.
+ *
+ * <p>Order: writes of one document from this connection go to the store one at a time, in the order
+ * they arrived ({@link #send}); a write whose predecessor failed (not applied, or of unknown fate)
+ * is not tried, so that it can never land before it.
  */
 final class WriteTracker {
   private final Connection connection;
+  private final boolean durable;
   private final LinkedHashMap<Long, InFlight> inFlight = new LinkedHashMap<>();
+  // The last write of each document handed to the store and not yet answered; at most one entry
+  // per write in flight.
+  private final HashMap<String, CompletableFuture<WriteOutcome>> tails = new HashMap<>();
 
-  WriteTracker(Connection connection) {
+  WriteTracker(Connection connection, boolean durable) {
     this.connection = connection;
+    this.durable = durable;
   }
 
   boolean has(long seq) {
@@ -41,6 +57,38 @@ final class WriteTracker {
     return p;
   }
 
+  /**
+   * Hands write {@code p} to the store through {@code write} once the store has answered this
+   * connection's previous write of the same document; if that one failed, {@code p} fails with
+   * {@link PredecessorNotAppliedException} untried. Call {@link #answered} when its answer is in.
+   */
+  CompletableFuture<WriteOutcome> send(
+      InFlight p, Supplier<CompletableFuture<WriteOutcome>> write) {
+    CompletableFuture<WriteOutcome> before = tails.get(p.document);
+    CompletableFuture<WriteOutcome> f;
+    if (before == null) {
+      f = write.get();
+    } else {
+      f =
+          before
+              .handle((o, err) -> err)
+              .thenCompose(
+                  err ->
+                      err == null
+                          ? write.get()
+                          : CompletableFuture.failedFuture(
+                              new PredecessorNotAppliedException(p.document)));
+    }
+    p.sent = f;
+    tails.put(p.document, f);
+    return f;
+  }
+
+  /** The store answered {@code p}: later writes of its document no longer wait for it. */
+  void answered(InFlight p) {
+    tails.remove(p.document, p.sent);
+  }
+
   /** True while {@code p} is the unanswered write {@code seq} (not yet acked from the stream). */
   boolean waiting(long seq, InFlight p) {
     return inFlight.get(seq) == p;
@@ -59,10 +107,11 @@ final class WriteTracker {
     if (!e.originDevice().equals(connection.deviceId())) {
       return false;
     }
-    InFlight p = inFlight.remove(e.originSeq());
-    if (p == null) {
-      return false;
+    InFlight p = inFlight.get(e.originSeq());
+    if (p == null || (durable && p.version == 0)) {
+      return false; // Durable: not confirmed yet; the writer gets the Delta, the Ack comes later.
     }
+    inFlight.remove(e.originSeq());
     ack(p, e.originSeq(), e.epoch(), e.version(), e.delta().getFingerprint(), false);
     return true;
   }
@@ -103,6 +152,7 @@ final class WriteTracker {
 
   void clear() {
     inFlight.clear();
+    tails.clear();
   }
 
   /** The one place an Ack is sent. */
@@ -130,6 +180,7 @@ final class WriteTracker {
     long epoch;
     long version;
     long fingerprint;
+    CompletableFuture<WriteOutcome> sent;
 
     InFlight(String document, long requestId) {
       this.document = document;

@@ -143,13 +143,13 @@ public abstract class DocumentStoreContractTest {
   }
 
   @Test
-  void sequenceSkippedInsideTheWindowIsStillApplied() {
+  void sequenceSkippedInsideTheWindowIsStillAppliedToAnotherDocument() {
     write("d1", set("doc", 1, "f", "a"));
     write("d1", set("doc", 3, "f", "c"));
-    WriteOutcome late = write("d1", set("doc", 2, "f", "b"));
+    WriteOutcome late = write("d1", set("other", 2, "f", "b"));
     assertTrue(late.isApplied());
     assertFalse(late.duplicate());
-    assertEquals(3, late.version());
+    assertEquals(1, late.version());
   }
 
   @Test
@@ -316,5 +316,38 @@ public abstract class DocumentStoreContractTest {
     assertTrue(
         published.stream().allMatch(e -> e.userId().equals(user)),
         "the other user's write is not published to this user");
+  }
+
+  @Test
+  void olderWriteOfADeviceIsNeverAppliedAfterItsNewerOneToTheSameDocument() throws Exception {
+    assertTrue(write("d1", set("doc", 7, "f", "newer")).isApplied());
+    WriteOutcome older = write("d1", set("doc", 5, "f", "older"));
+    assertFalse(older.isApplied());
+    assertEquals(ErrorCode.OUT_OF_ORDER, older.error());
+    assertEquals(1, older.version(), "the refusal says where the document is");
+    assertTrue(older.message().contains("client_seq 7"), older.message());
+    WriteOutcome again = write("d1", set("doc", 5, "f", "older"));
+    assertTrue(again.duplicate(), "a re-send gets the same answer");
+    assertEquals(ErrorCode.OUT_OF_ORDER, again.error());
+    assertEquals("newer", store.read(user, "doc", 0, 0).join().fields().get("f").toStringUtf8());
+    awaitPublished(1);
+  }
+
+  @Test
+  void orderIsPerDeviceAndDocument() throws Exception {
+    write("d1", set("doc", 7, "f", "a"));
+    assertTrue(write("d1", set("other", 5, "f", "b")).isApplied(), "another document");
+    assertTrue(write("d2", set("doc", 5, "f", "c")).isApplied(), "another device");
+    assertTrue(write("d1", set("doc", 8, "f", "d")).isApplied(), "a newer write");
+    awaitPublished(4);
+  }
+
+  @Test
+  void refusedWriteStillOrdersTheDocument() {
+    write("d1", set("doc", 1, "f", "a"));
+    Write conflict = set("doc", 4, "f", "b").toBuilder().setExpectedVersion(9).build();
+    assertEquals(ErrorCode.CONFLICT, write("d1", conflict).error());
+    assertEquals(ErrorCode.OUT_OF_ORDER, write("d1", set("doc", 3, "f", "c")).error());
+    assertTrue(write("d1", set("doc", 5, "f", "d")).isApplied());
   }
 }

@@ -82,8 +82,30 @@ public final class MemoryDocumentStore implements DocumentStore {
               0,
               0));
     }
-    WriteOutcome outcome = apply(user, userId, deviceId, w);
+    String name = w.getDocument();
+    Long docLast = device.lastByDocument.get(name);
+    WriteOutcome outcome;
+    if (docLast != null && seq < docLast) {
+      Doc doc = user.docs.get(name);
+      outcome =
+          WriteOutcome.refused(
+              ErrorCode.OUT_OF_ORDER,
+              "client_seq "
+                  + seq
+                  + " is older than client_seq "
+                  + docLast
+                  + " of this device, already handled for '"
+                  + name
+                  + "'; applying it now would undo a newer write, so it was not applied",
+              doc == null ? 0 : doc.epoch,
+              doc == null ? 0 : doc.version);
+    } else {
+      outcome = apply(user, userId, deviceId, w);
+    }
     device.record(seq, outcome, limits.seqWindow());
+    if (user.docs.containsKey(name) && (docLast == null || seq > docLast)) {
+      device.lastByDocument.put(name, seq);
+    }
     return CompletableFuture.completedFuture(outcome);
   }
 
@@ -418,6 +440,9 @@ public final class MemoryDocumentStore implements DocumentStore {
   /** The outcomes of one device's recent writes, by client_seq. */
   private static final class DeviceSeqs {
     final LinkedHashMap<Long, WriteOutcome> outcomes = new LinkedHashMap<>();
+    // The highest client_seq handled per existing document: older writes are OUT_OF_ORDER. At
+    // most one entry per document of the user.
+    final HashMap<String, Long> lastByDocument = new HashMap<>();
     long last;
     // Every client_seq at or below this one was evicted from outcomes (or never seen).
     long forgottenUpTo;
@@ -425,6 +450,7 @@ public final class MemoryDocumentStore implements DocumentStore {
     DeviceSeqs copy() {
       DeviceSeqs c = new DeviceSeqs();
       c.outcomes.putAll(outcomes);
+      c.lastByDocument.putAll(lastByDocument);
       c.last = last;
       c.forgottenUpTo = forgottenUpTo;
       return c;

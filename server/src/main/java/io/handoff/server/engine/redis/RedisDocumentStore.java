@@ -72,11 +72,13 @@ public final class RedisDocumentStore implements DocumentStore {
   private volatile String readSha;
   private final RedisScript eraseScript = new RedisScript("erase_documents.lua");
   private final RedisFailures failures;
+  private final ReplicaWait replicaWait; // null unless durable acks are on
 
   /**
    * {@code redis} is the command interface of {@code connection}: a standalone connection's, or a
    * cluster connection's, which routes each script call by its keys' hash slot and loads scripts on
-   * every node.
+   * every node. {@code replicaWait} holds back applied writes until replicas hold them (durable
+   * acks), or is null.
    */
   RedisDocumentStore(
       StatefulConnection<byte[], byte[]> connection,
@@ -84,8 +86,10 @@ public final class RedisDocumentStore implements DocumentStore {
       RedisKeys keys,
       StoreLimits limits,
       Clock clock,
-      RedisFailures failures) {
+      RedisFailures failures,
+      ReplicaWait replicaWait) {
     this.failures = failures;
+    this.replicaWait = replicaWait;
     this.connection = connection;
     this.redis = redis;
     this.keys = keys;
@@ -161,9 +165,13 @@ public final class RedisDocumentStore implements DocumentStore {
       args.add(set ? op.getSet().toByteArray() : EMPTY);
     }
     byte[][] argv = args.toArray(new byte[0][]);
-    return failures
-        .run(() -> eval(() -> writeSha, true, k, argv))
-        .thenApply(RedisDocumentStore::writeOutcome);
+    CompletableFuture<WriteOutcome> outcome =
+        failures
+            .run(() -> eval(() -> writeSha, true, k, argv))
+            .thenApply(RedisDocumentStore::writeOutcome);
+    return replicaWait == null
+        ? outcome
+        : outcome.thenCompose(o -> replicaWait.confirm(userId, k[0], o));
   }
 
   private static WriteOutcome writeOutcome(List<Object> r) {
@@ -440,6 +448,9 @@ public final class RedisDocumentStore implements DocumentStore {
 
   @Override
   public void close() {
+    if (replicaWait != null) {
+      replicaWait.close();
+    }
     connection.close();
   }
 }

@@ -13,12 +13,15 @@ import io.lettuce.core.api.StatefulRedisConnection;
 import io.lettuce.core.cluster.ClusterClientOptions;
 import io.lettuce.core.cluster.ClusterTopologyRefreshOptions;
 import io.lettuce.core.cluster.RedisClusterClient;
+import io.lettuce.core.cluster.SlotHash;
 import io.lettuce.core.cluster.api.StatefulRedisClusterConnection;
+import io.lettuce.core.cluster.models.partitions.RedisClusterNode;
 import io.lettuce.core.codec.ByteArrayCodec;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.function.Function;
 
 /**
  * The engine for many nodes: {@link RedisDocumentStore}, {@link RedisBroker} and {@link
@@ -42,6 +45,7 @@ public final class RedisEngine implements Engine {
   private final RedisApprovalStore approvals;
   private final String description;
   private final StoreHealth health;
+  private final int durableAcks;
 
   private RedisEngine(
       AbstractRedisClient client,
@@ -51,8 +55,10 @@ public final class RedisEngine implements Engine {
       RedisHandoffStore handoff,
       RedisApprovalStore approvals,
       String description,
-      StoreHealth health) {
+      StoreHealth health,
+      int durableAcks) {
     this.health = health;
+    this.durableAcks = durableAcks;
     this.client = client;
     this.store = store;
     this.broker = broker;
@@ -85,9 +91,16 @@ public final class RedisEngine implements Engine {
       StatefulRedisConnection<byte[], byte[]> commands = client.connect(ByteArrayCodec.INSTANCE);
       String description = "Redis at " + masked(url);
       StoreHealth health = new StoreHealth(description, StoreHealth.DEFAULT_TIMEOUT);
+      RedisURI uri = RedisURI.create(url);
       RedisDocumentStore store =
           new RedisDocumentStore(
-              commands, commands.async(), keys, limits, clock, failures(client, health));
+              commands,
+              commands.async(),
+              keys,
+              limits,
+              clock,
+              failures(client, health),
+              replicaWait(client, limits, keys, key -> uri));
       RedisBroker broker =
           new RedisBroker(client.connectPubSub(ByteArrayCodec.INSTANCE), commands.async(), keys);
       RedisSessionStore sessions = new RedisSessionStore(commands.async(), keys, limits, clock);
@@ -104,7 +117,8 @@ public final class RedisEngine implements Engine {
           handoff,
           new RedisApprovalStore(commands.async(), keys),
           description,
-          health);
+          health,
+          limits.durableAcks());
     } catch (RuntimeException e) {
       client.shutdown();
       throw e;
@@ -161,7 +175,13 @@ public final class RedisEngine implements Engine {
       StoreHealth health = new StoreHealth(description, StoreHealth.DEFAULT_TIMEOUT);
       RedisDocumentStore store =
           new RedisDocumentStore(
-              commands, commands.async(), keys, limits, clock, failures(client, health));
+              commands,
+              commands.async(),
+              keys,
+              limits,
+              clock,
+              failures(client, health),
+              replicaWait(client, limits, keys, key -> masterOf(commands, key)));
       RedisBroker broker =
           new RedisBroker(client.connectPubSub(ByteArrayCodec.INSTANCE), commands.async(), keys);
       RedisSessionStore sessions = new RedisSessionStore(commands.async(), keys, limits, clock);
@@ -179,7 +199,8 @@ public final class RedisEngine implements Engine {
           handoff,
           new RedisApprovalStore(commands.async(), keys),
           description,
-          health);
+          health,
+          limits.durableAcks());
     } catch (RuntimeException e) {
       client.shutdown();
       throw e;
@@ -189,6 +210,29 @@ public final class RedisEngine implements Engine {
   private static RedisFailures failures(AbstractRedisClient client, StoreHealth health) {
     return new RedisFailures(
         client.getResources().eventExecutorGroup(), RedisFailures.DEFAULT_WAIT, health);
+  }
+
+  /** Durable acks' replica confirmation, or null when they are off. */
+  private static ReplicaWait replicaWait(
+      AbstractRedisClient client,
+      StoreLimits limits,
+      RedisKeys keys,
+      Function<byte[], RedisURI> masterOf) {
+    if (limits.durableAcks() == 0) {
+      return null;
+    }
+    return new ReplicaWait(
+        client.getResources(), limits.durableAcks(), limits.durableAckTimeout(), keys, masterOf);
+  }
+
+  /** The master that owns {@code key}'s slot, as the cluster connection's topology says now. */
+  private static RedisURI masterOf(
+      StatefulRedisClusterConnection<byte[], byte[]> connection, byte[] key) {
+    RedisClusterNode node = connection.getPartitions().getPartitionBySlot(SlotHash.getSlot(key));
+    if (node == null) {
+      throw new IllegalStateException("no master owns slot " + SlotHash.getSlot(key));
+    }
+    return node.getUri();
   }
 
   private static SocketOptions socketOptions() {
@@ -231,9 +275,15 @@ public final class RedisEngine implements Engine {
 
   @Override
   public String durability() {
+    String where =
+        durableAcks > 0
+            ? "in Redis and on " + durableAcks + " of its replicas (durable acks)"
+            : "in Redis (not yet on a replica: see --durable-acks)";
     return description
-        + ": every acked write is in Redis before its ack; it survives this node and is as durable"
-        + " as the Redis deployment (persistence and replication settings).";
+        + ": every acked write is "
+        + where
+        + " before its ack; it survives this node and is as durable as the Redis deployment"
+        + " (persistence and replication settings).";
   }
 
   @Override

@@ -15,6 +15,7 @@ import java.nio.charset.StandardCharsets;
  * PREFIX{user}:s:DEVICE  hash   outcomes of recent writes by client_seq, _last, _forgot
  * PREFIX{user}:o:DEVICE  list   those client_seqs in the order they were applied
  * PREFIX{user}:wd        set    devices that wrote (their s: and o: keys), for erasure
+ * PREFIX{user}:dw        string empty; written by durable-ack rounds (ReplicaWait), expires in 1 min
  * PREFIX{user}:ch        pub/sub channel of the user's deltas
  * PREFIX{user}:dev       hash   device id -> its live device session id
  * PREFIX{user}:ds:SID    hash   device session: did, name, platform, created, seen, rat (last
@@ -54,6 +55,10 @@ final class RedisKeys {
 
   byte[] history(String user, String doc) {
     return key(user, "h:" + doc);
+  }
+
+  byte[] durableProbe(String user) {
+    return key(user, "dw");
   }
 
   byte[] docs(String user) {

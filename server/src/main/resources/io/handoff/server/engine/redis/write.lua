@@ -7,6 +7,8 @@
 --       8 max document bytes, 9 history length, 10 seq window, 11 idle TTL seconds (0: none),
 --       12 device id, 13.. ops as triples (kind 's' or 'r', field, value)
 -- Returns {'ok', epoch, version, fingerprint} | {'dup', outcome} | {'refused', outcome} | {'stale'}
+-- Order: KEYS[5] field 'd:' .. document keeps the highest client_seq of the device handled for an
+-- existing document; a lower one that is not a duplicate is refused (11, OUT_OF_ORDER).
 -- An outcome is 'A' .. epoch .. fingerprint .. version, or 'r' .. epoch .. 'version|code|message'
 -- ('a' .. epoch .. version from before fingerprints may still be remembered).
 -- A version's fingerprint (8 bytes) is the first 8 bytes of SHA-1 over the previous version's
@@ -31,9 +33,14 @@ local function touch()
   end
 end
 
-local function record(outcome)
+local docLast = tonumber(redis.call('HGET', KEYS[5], 'd:' .. ARGV[1]) or '0')
+
+local function record(outcome, exists)
   redis.call('SADD', KEYS[8], ARGV[12])
   redis.call('HSET', KEYS[5], seq, outcome)
+  if exists and tonumber(seq) > docLast then
+    redis.call('HSET', KEYS[5], 'd:' .. ARGV[1], seq)
+  end
   local last = tonumber(redis.call('HGET', KEYS[5], '_last') or '0')
   if tonumber(seq) > last then
     redis.call('HSET', KEYS[5], '_last', seq)
@@ -57,9 +64,15 @@ local shownEpoch = epoch or '\0\0\0\0\0\0\0\0'
 
 local function refuse(code, message)
   local out = 'r' .. shownEpoch .. string.format('%d', version) .. '|' .. code .. '|' .. message
-  record(out)
+  record(out, epoch)
   touch()
   return {'refused', out}
+end
+
+if tonumber(seq) < docLast then
+  return refuse(11, 'client_seq ' .. seq .. ' is older than client_seq ' .. string.format('%d', docLast)
+      .. " of this device, already handled for '" .. ARGV[1]
+      .. "'; applying it now would undo a newer write, so it was not applied")
 end
 
 local expected = tonumber(ARGV[3])
@@ -152,6 +165,6 @@ local payload = ARGV[4] .. '\17' .. epoch .. '\24' .. varint(version)
 redis.call('RPUSH', KEYS[3], payload)
 redis.call('LTRIM', KEYS[3], -tonumber(ARGV[9]), -1)
 redis.call('PUBLISH', KEYS[7], payload)
-record('A' .. epoch .. fp .. string.format('%d', version))
+record('A' .. epoch .. fp .. string.format('%d', version), true)
 touch()
 return {'ok', epoch, version, fp}

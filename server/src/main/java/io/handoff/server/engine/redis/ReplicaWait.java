@@ -1,0 +1,233 @@
+package io.handoff.server.engine.redis;
+
+import io.handoff.server.sync.OutcomeUnknownException;
+import io.handoff.server.sync.WriteOutcome;
+import io.lettuce.core.ClientOptions;
+import io.lettuce.core.RedisClient;
+import io.lettuce.core.RedisURI;
+import io.lettuce.core.SetArgs;
+import io.lettuce.core.TimeoutOptions;
+import io.lettuce.core.api.StatefulRedisConnection;
+import io.lettuce.core.codec.ByteArrayCodec;
+import io.lettuce.core.resource.ClientResources;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.function.Function;
+
+/**
+ * Durable acks: an applied write is handed back only once Redis confirms that {@code replicas}
+ * replicas of the master that applied it hold it ({@code WAIT}), within the deadline; otherwise it
+ * fails with {@link OutcomeUnknownException} (applied on the master, may not survive a failover:
+ * the device re-sends it with the same client_seq and the re-send, answered from the idempotency
+ * record, is confirmed the same way).
+ *
+ * <h2>How</h2>
+ *
+ * {@code WAIT} blocks the connection that sends it and counts the replicas that reached that
+ * connection's last write. So it never runs on the shared command connection (it would stall every
+ * command of the node behind it): each master gets one connection of its own, and a confirmation
+ * round on it is a small write to a key in the slot of a user just written ({@code
+ * PREFIX{user}:dw}, which moves that connection's replication offset past every write the master
+ * had applied by then, from any connection), followed by {@code WAIT replicas timeout}. Writes that
+ * completed while a round runs wait for the next one: one round at a time per master, each
+ * confirming everything applied before it (group commit). A duplicate's original write may have
+ * come from another node; it too is before the round's write, so it is confirmed the same way.
+ *
+ * <p>In a Cluster the master is the one that owns the user's slot when the write completed; if the
+ * slot moved since, the round's write fails (MOVED) and the round's writes are answered as
+ * unconfirmed, never as durable. Pending writes are bounded by the writes in flight on the node
+ * (each connection has at most {@code maxInFlightWrites}). Thread-safe.
+ */
+final class ReplicaWait implements AutoCloseable {
+  private static final Duration PROBE_TTL = Duration.ofMinutes(1);
+  // Lettuce's own deadline for a round, past WAIT's.
+  private static final Duration SLACK = Duration.ofSeconds(2);
+
+  private final int replicas;
+  private final Duration timeout;
+  private final RedisKeys keys;
+  private final Function<byte[], RedisURI> masterOf;
+  private final RedisClient client;
+  private final Map<String, Master> masters = new HashMap<>();
+  private boolean closed;
+
+  /**
+   * @param masterOf the master that owns a key (standalone: always the one Redis)
+   */
+  ReplicaWait(
+      ClientResources resources,
+      int replicas,
+      Duration timeout,
+      RedisKeys keys,
+      Function<byte[], RedisURI> masterOf) {
+    this.replicas = replicas;
+    this.timeout = timeout;
+    this.keys = keys;
+    this.masterOf = masterOf;
+    this.client = RedisClient.create(resources);
+    client.setOptions(
+        ClientOptions.builder()
+            .autoReconnect(true)
+            .disconnectedBehavior(ClientOptions.DisconnectedBehavior.REJECT_COMMANDS)
+            .timeoutOptions(TimeoutOptions.enabled(timeout.plus(SLACK)))
+            .build());
+  }
+
+  /**
+   * {@code outcome} of a write of {@code user}, once {@code replicas} replicas hold it; refusals
+   * pass at once (they are not acks).
+   */
+  CompletableFuture<WriteOutcome> confirm(String user, byte[] key, WriteOutcome outcome) {
+    if (!outcome.isApplied()) {
+      return CompletableFuture.completedFuture(outcome);
+    }
+    RedisURI uri;
+    try {
+      uri = masterOf.apply(key);
+    } catch (RuntimeException e) {
+      return CompletableFuture.failedFuture(unconfirmed(0, e));
+    }
+    Master m;
+    synchronized (this) {
+      if (closed) {
+        return CompletableFuture.failedFuture(unconfirmed(0, null));
+      }
+      m = masters.computeIfAbsent(uri.getHost() + ":" + uri.getPort(), k -> new Master(uri));
+    }
+    Pending p = new Pending(user, outcome);
+    m.add(p);
+    return p.future;
+  }
+
+  private OutcomeUnknownException unconfirmed(long confirmed, Throwable cause) {
+    return OutcomeUnknownException.unconfirmed(
+        "the write was applied, but "
+            + (cause == null
+                ? confirmed + " of " + replicas + " replicas confirmed it"
+                : "its replication could not be confirmed (" + cause.getMessage() + ")")
+            + " within "
+            + timeout.toMillis()
+            + " ms, so it may not survive a failover: re-send it with the same client_seq",
+        cause);
+  }
+
+  @Override
+  public void close() {
+    List<Master> all;
+    synchronized (this) {
+      closed = true;
+      all = new ArrayList<>(masters.values());
+      masters.clear();
+    }
+    all.forEach(Master::close);
+    client.shutdownAsync();
+  }
+
+  private record Pending(
+      String user, WriteOutcome outcome, CompletableFuture<WriteOutcome> future) {
+    Pending(String user, WriteOutcome outcome) {
+      this(user, outcome, new CompletableFuture<>());
+    }
+  }
+
+  /** One master's confirmation rounds, on a connection of their own. */
+  private final class Master {
+    private final RedisURI uri;
+    private List<Pending> waiting = new ArrayList<>();
+    private boolean running;
+    private CompletableFuture<StatefulRedisConnection<byte[], byte[]>> connection;
+
+    Master(RedisURI uri) {
+      this.uri = uri;
+    }
+
+    void add(Pending p) {
+      synchronized (this) {
+        waiting.add(p);
+        if (running) {
+          return; // The round under way ends by starting the next.
+        }
+        running = true;
+      }
+      round();
+    }
+
+    private void round() {
+      List<Pending> batch;
+      synchronized (this) {
+        if (waiting.isEmpty()) {
+          running = false;
+          return;
+        }
+        batch = waiting;
+        waiting = new ArrayList<>();
+      }
+      connection()
+          .thenCompose(
+              c -> {
+                // Pipelined on one connection: WAIT counts the replicas past the SET.
+                CompletableFuture<String> set =
+                    c.async()
+                        .set(
+                            keys.durableProbe(batch.get(0).user()),
+                            new byte[0],
+                            SetArgs.Builder.px(PROBE_TTL.toMillis()))
+                        .toCompletableFuture();
+                CompletableFuture<Long> wait =
+                    c.async()
+                        .waitForReplication(replicas, timeout.toMillis())
+                        .toCompletableFuture();
+                return set.thenCombine(wait, (ok, count) -> count);
+              })
+          .whenComplete(
+              (count, err) -> {
+                for (Pending p : batch) {
+                  if (err == null && count >= replicas) {
+                    p.future.complete(p.outcome);
+                  } else {
+                    p.future.completeExceptionally(
+                        unconfirmed(
+                            count == null ? 0 : count,
+                            err == null ? null : RedisFailures.unwrap(err)));
+                  }
+                }
+                if (err != null) {
+                  reset();
+                }
+                round();
+              });
+    }
+
+    private synchronized CompletableFuture<StatefulRedisConnection<byte[], byte[]>> connection() {
+      if (connection == null) {
+        connection = client.connectAsync(ByteArrayCodec.INSTANCE, uri).toCompletableFuture();
+      }
+      return connection;
+    }
+
+    /** After a failed round: a connection that never opened is tried again next round. */
+    private synchronized void reset() {
+      if (connection != null && connection.isCompletedExceptionally()) {
+        connection = null;
+      }
+    }
+
+    void close() {
+      List<Pending> left;
+      synchronized (this) {
+        left = waiting;
+        waiting = new ArrayList<>();
+        if (connection != null) {
+          connection.thenAccept(StatefulRedisConnection::closeAsync);
+        }
+      }
+      for (Pending p : left) {
+        p.future.completeExceptionally(unconfirmed(0, null));
+      }
+    }
+  }
+}

@@ -1,0 +1,154 @@
+package io.handoff.server;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.google.protobuf.ByteString;
+import io.handoff.protocol.v1.ClientFrame;
+import io.handoff.protocol.v1.ErrorCode;
+import io.handoff.protocol.v1.FieldOp;
+import io.handoff.protocol.v1.ServerFrame;
+import io.handoff.protocol.v1.Write;
+import io.handoff.server.engine.StoreLimits;
+import io.lettuce.core.RedisClient;
+import io.lettuce.core.api.StatefulRedisConnection;
+import java.time.Duration;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+
+/**
+ * Durable acks against a real master and replica: two Redis processes of this test, the second
+ * started with {@code replicaof} the first. An ack means the replica holds the write; a replica
+ * that does not answer (SIGSTOP) gets the write answered OUTCOME_UNKNOWN, never acked.
+ */
+class DurableAcksTest {
+  private static final StoreLimits DURABLE =
+      StoreLimits.builder().durableAcks(1).durableAckTimeout(Duration.ofMillis(500)).build();
+
+  private final Nodes nodes = new Nodes();
+  private final RedisProcess master = nodes.add(RedisProcess.start());
+  private final RedisProcess replica = nodes.add(RedisProcess.startReplicaOf(master));
+  private String pausedPid;
+
+  @AfterEach
+  void tearDown() throws Exception {
+    if (pausedPid != null) {
+      signal("-CONT", pausedPid);
+    }
+    nodes.close();
+  }
+
+  private static String redis(RedisProcess r, String... command) {
+    try (RedisClient client = RedisClient.create(r.url());
+        StatefulRedisConnection<String, String> c = client.connect()) {
+      return switch (command[0]) {
+        case "info" -> c.sync().info(command[1]);
+        case "hget" -> c.sync().hget(command[1], command[2]);
+        default -> throw new IllegalArgumentException(command[0]);
+      };
+    }
+  }
+
+  private void awaitReplicaInSync() {
+    Conditions.await(
+        "the replica is linked to its master",
+        () ->
+            redis(master, "info", "replication").contains("connected_slaves:1")
+                && redis(replica, "info", "replication").contains("master_link_status:up"),
+        Duration.ofSeconds(30));
+  }
+
+  private static String pid(RedisProcess r) {
+    for (String line : redis(r, "info", "server").split("\r?\n")) {
+      if (line.startsWith("process_id:")) {
+        return line.substring("process_id:".length()).trim();
+      }
+    }
+    throw new AssertionError("no process_id in INFO server");
+  }
+
+  private static void signal(String sig, String pid) throws Exception {
+    Process kill = new ProcessBuilder("kill", sig, pid).inheritIO().start();
+    assertTrue(kill.waitFor(10, TimeUnit.SECONDS));
+    assertEquals(0, kill.exitValue(), "kill " + sig + " " + pid);
+  }
+
+  private String version(RedisProcess r, String user) {
+    return redis(r, "hget", nodes.prefix + "{" + user + "}:m:cart", "version");
+  }
+
+  private static long write(TestDevice d, long seq, String value) {
+    return d.send(
+        ClientFrame.newBuilder()
+            .setWrite(
+                Write.newBuilder()
+                    .setDocument("cart")
+                    .setClientSeq(seq)
+                    .addOps(
+                        FieldOp.newBuilder()
+                            .setField("f")
+                            .setSet(ByteString.copyFromUtf8(value)))));
+  }
+
+  private static ServerFrame answer(TestDevice d, long requestId) {
+    return d.next(f -> (f.hasAck() || f.hasError()) && f.getRequestId() == requestId);
+  }
+
+  @Test
+  void everyAckedWriteIsAlreadyOnTheReplica() throws Exception {
+    awaitReplicaInSync();
+    HandoffServer node = nodes.redis(master.url(), "a", DURABLE);
+    TestDevice device = TestDevice.connect(node.port(), TestServer.token("ann", "phone"));
+    assertEquals(1, device.hello().getWelcome().getDurableAckReplicas());
+    for (int seq = 1; seq <= 20; seq++) {
+      ServerFrame ack = answer(device, write(device, seq, "v" + seq));
+      assertTrue(ack.hasAck(), ack.toString());
+      assertEquals(seq, ack.getAck().getVersion());
+      // Read from the replica itself right after the ack: WAIT confirmed it holds the write.
+      assertEquals(String.valueOf(seq), version(replica, "ann"), "the replica holds v" + seq);
+    }
+    device.close();
+  }
+
+  @Test
+  void writeTheReplicaCannotConfirmIsAnsweredUnknownAndItsResendIsAckedOnceTheReplicaIsBack()
+      throws Exception {
+    awaitReplicaInSync();
+    HandoffServer node = nodes.redis(master.url(), "a", DURABLE);
+    TestDevice device = TestDevice.connect(node.port(), TestServer.token("bob", "phone"));
+    device.hello();
+    TestDevice observer = TestDevice.connect(node.port(), TestServer.token("bob", "tv"));
+    observer.hello();
+    assertTrue(answer(device, write(device, 1, "one")).hasAck());
+    assertEquals(1, observer.next(ServerFrame::hasDelta).getDelta().getVersion());
+
+    pausedPid = pid(replica);
+    signal("-STOP", pausedPid);
+    long request = write(device, 2, "two");
+    // Applied on the master: every device sees it, the writer too (as a Delta, not as an ack).
+    assertEquals(2, observer.next(ServerFrame::hasDelta).getDelta().getVersion());
+    ServerFrame own = device.next(f -> f.hasDelta() || f.getRequestId() == request);
+    assertTrue(own.hasDelta(), "the writer's own write comes as a Delta first: " + own);
+    assertEquals(2, own.getDelta().getVersion());
+    ServerFrame unknown = answer(device, request);
+    assertTrue(unknown.hasError(), "not acked while the replica does not confirm: " + unknown);
+    assertEquals(ErrorCode.OUTCOME_UNKNOWN, unknown.getError().getCode());
+    assertTrue(unknown.getError().getRetryable());
+    assertTrue(
+        unknown.getError().getMessage().contains("0 of 1 replicas"),
+        unknown.getError().getMessage());
+    assertEquals("2", version(master, "bob"), "applied on the master");
+
+    signal("-CONT", pausedPid);
+    pausedPid = null;
+    ServerFrame ack = answer(device, write(device, 2, "two"));
+    assertTrue(ack.hasAck(), "the re-send is acked once the replica holds it: " + ack);
+    assertTrue(ack.getAck().getDuplicate(), "applied once");
+    assertEquals(2, ack.getAck().getVersion());
+    assertEquals("2", version(replica, "bob"));
+    assertEquals(null, observer.poll(200), "applied once: no other version follows");
+    device.close();
+    observer.close();
+  }
+}
