@@ -143,6 +143,7 @@ final class FaultLoad implements AutoCloseable {
     public void onStateChanged(ConnectionState state, int closeCode, String reason) {
       if (closeCode != 0) {
         closes.computeIfAbsent(closeCode, c -> new LongAdder()).increment();
+        closeTimes.add(new long[] {closeCode, System.nanoTime()});
       }
       changed.fire();
     }
@@ -153,6 +154,8 @@ final class FaultLoad implements AutoCloseable {
   final LongAdder written = new LongAdder();
   final LongAdder acked = new LongAdder();
   final Map<Integer, LongAdder> closes = new ConcurrentHashMap<>();
+  private final java.util.Queue<long[]> closeTimes =
+      new java.util.concurrent.ConcurrentLinkedQueue<>();
   private final EventLoopGroup group = HandoffClient.newEventLoopGroup(2);
   private final ScheduledExecutorService ticks = Executors.newScheduledThreadPool(2);
   private final Duration interval;
@@ -212,10 +215,33 @@ final class FaultLoad implements AutoCloseable {
     writing = false;
     ticks.shutdown();
     ticks.awaitTermination(10, TimeUnit.SECONDS);
-    changed.await(
-        "every write has an outcome",
-        () -> writers.stream().allMatch(w -> w.inFlight.get() == 0),
-        bound);
+    try {
+      changed.await(
+          "every write has an outcome",
+          () -> writers.stream().allMatch(w -> w.inFlight.get() == 0),
+          bound);
+    } catch (AssertionError e) {
+      StringBuilder stuck = new StringBuilder(e.getMessage());
+      for (Writer w : writers) {
+        if (w.inFlight.get() > 0) {
+          stuck.append(
+              String.format(
+                  "%n%s: %d unanswered, %s, re-sent %d, replica v%d, values %s",
+                  w.device,
+                  w.inFlight.get(),
+                  w.client.state(),
+                  w.client.writesResent(),
+                  w.client.lastVersion(DOC),
+                  w.outcomes.values().stream()
+                      .filter(o -> o.state == State.PENDING)
+                      .map(o -> o.value)
+                      .sorted()
+                      .limit(5)
+                      .toList()));
+        }
+      }
+      throw new AssertionError(stuck.toString(), e);
+    }
   }
 
   long count(State s) {
@@ -237,6 +263,11 @@ final class FaultLoad implements AutoCloseable {
     Map<Integer, Long> m = new TreeMap<>();
     closes.forEach((code, n) -> m.put(code, n.sum()));
     return m;
+  }
+
+  /** Closes with {@code code} after {@code sinceNanos} ({@link System#nanoTime()}). */
+  long closesSince(int code, long sinceNanos) {
+    return closeTimes.stream().filter(c -> c[0] == code && c[1] - sinceNanos > 0).count();
   }
 
   /**
