@@ -265,9 +265,11 @@ final class FaultLoad implements AutoCloseable {
     return m;
   }
 
-  /** Closes with {@code code} after {@code sinceNanos} ({@link System#nanoTime()}). */
-  long closesSince(int code, long sinceNanos) {
-    return closeTimes.stream().filter(c -> c[0] == code && c[1] - sinceNanos > 0).count();
+  /** Closes with {@code code} between two {@link System#nanoTime()} readings. */
+  long closesBetween(int code, long fromNanos, long toNanos) {
+    return closeTimes.stream()
+        .filter(c -> c[0] == code && c[1] - fromNanos >= 0 && toNanos - c[1] >= 0)
+        .count();
   }
 
   /**

@@ -86,6 +86,10 @@ final class ReplicatedCluster implements AutoCloseable {
       process.waitFor(10, TimeUnit.SECONDS);
     }
 
+    long pid() {
+      return process.pid();
+    }
+
     boolean alive() {
       return process != null && process.isAlive();
     }
