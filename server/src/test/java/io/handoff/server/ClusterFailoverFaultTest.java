@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.handoff.server.ReplicatedCluster.Instance;
 import io.handoff.server.engine.StoreLimits;
+import io.lettuce.core.KillArgs;
 import io.lettuce.core.cluster.SlotHash;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -38,9 +39,10 @@ class ClusterFailoverFaultTest {
   record Run(StoreTruth truth, long metric, List<Long> servedMillis, List<Long> promotionMillis) {}
 
   /**
-   * {@code lag}: before each kill the replica is paused (SIGSTOP) until more writes of the shard's
-   * users were acked, and resumed right after the kill, so the promoted replica misses acked writes
-   * for sure (without it, replication on one machine rarely falls behind at the moment of a kill).
+   * {@code lag}: before each kill the replica is paused (SIGSTOP) and the master cuts its link to
+   * it ({@code CLIENT KILL TYPE slave}) until more writes of the shard's users were acked; the
+   * replica is resumed right after the kill, so the promoted replica misses acked writes for sure
+   * (without it, replication on one machine rarely falls behind at the moment of a kill).
    */
   Run run(int users, int devices, int kills, boolean lag, Consumer<StoreLimits.Builder> settings)
       throws Exception {
@@ -74,6 +76,9 @@ class ClusterFailoverFaultTest {
       String replicaPid = Long.toString(replica.pid());
       if (lag) {
         RedisProcess.signal("-STOP", replicaPid);
+        // What the master already sent sits in the paused replica's socket buffer and would still
+        // arrive: cut the link, so that what the master acks from now on never reaches it.
+        cluster.call(master, r -> r.clientKill(KillArgs.Builder.typeSlave()));
         long paused = System.nanoTime();
         load.changed.await(
             "writes of the shard acked while its replica is paused",
