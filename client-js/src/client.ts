@@ -1,4 +1,5 @@
 import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
+import { Approvals } from "./approvals.js";
 import { Backoff } from "./backoff.js";
 import type { Document } from "./document.js";
 import {
@@ -124,6 +125,11 @@ export class HandoffClient {
   private readonly events = new Emitter<AllEvents>();
   private readonly engine: SyncEngine;
   private tokenFetch?: Promise<string | undefined>;
+  /**
+   * Signing in other devices from this one: look up and answer user codes, answer "is this you?"
+   * prompts (the `approvalPrompt` / `approvalWithdrawn` events).
+   */
+  readonly approvals: Approvals;
 
   constructor(private readonly options: HandoffClientOptions) {
     const url = options.url;
@@ -160,6 +166,7 @@ export class HandoffClient {
       new Requests(this.events),
       options.store ?? new MemoryStore(),
     );
+    this.approvals = new Approvals(this.engine);
   }
 
   /**

@@ -1,10 +1,54 @@
 import { ErrorCode, type Error as ErrorFrame } from "./gen/handoff/v1/handoff_pb.js";
 
 /**
- * What went wrong, as a name: the server's error code (`CONFLICT`, `OFFER_WITHDRAWN`, ...) or one
- * of the client's own (`CLIENT_CLOSED`, `CLOSED`, `NOT_CONNECTED`, `CONNECTION_LOST`, `INVALID_ARGUMENT`).
+ * What went wrong, as a name: the server's error code on the socket (`CONFLICT`, `OFFER_WITHDRAWN`,
+ * ...), the `error` of the HTTP API in its own lower case (`access_denied`, `expired_token`, ...;
+ * from {@link DeviceSignIn}), or one of the client's own (`CLIENT_CLOSED`, `CLOSED`,
+ * `NOT_CONNECTED`, `CONNECTION_LOST`, `INVALID_ARGUMENT`).
  */
-export type HandoffErrorCode = keyof typeof ErrorCode | "OUTCOME_UNKNOWN" | ClientErrorCode;
+export type HandoffErrorCode = keyof typeof ErrorCode | "OUTCOME_UNKNOWN" | ClientErrorCode | ApiErrorCode;
+
+/**
+ * The `error` member of the server's HTTP API (docs/security.md, "Codes"); the RFC 8628 ones end a
+ * device-code poll. `http_error` stands for an answer without a known one (its `status` says more).
+ */
+export type ApiErrorCode =
+  | "invalid_request"
+  | "unsupported_grant_type"
+  | "invalid_grant"
+  | "invalid_token"
+  | "unknown_device"
+  | "sign_in_disabled"
+  | "not_found"
+  | "method_not_allowed"
+  | "device_limit"
+  | "access_denied"
+  | "expired_token"
+  | "unknown_code"
+  | "approval_ended"
+  | "too_many_attempts"
+  | "too_many_pending"
+  | "unavailable"
+  | "http_error";
+
+export const API_ERROR_CODES: ReadonlySet<string> = new Set<ApiErrorCode>([
+  "invalid_request",
+  "unsupported_grant_type",
+  "invalid_grant",
+  "invalid_token",
+  "unknown_device",
+  "sign_in_disabled",
+  "not_found",
+  "method_not_allowed",
+  "device_limit",
+  "access_denied",
+  "expired_token",
+  "unknown_code",
+  "approval_ended",
+  "too_many_attempts",
+  "too_many_pending",
+  "unavailable",
+]);
 
 export type ClientErrorCode =
   | "CLIENT_CLOSED"
@@ -30,6 +74,8 @@ export class HandoffError extends Error {
   readonly epoch?: bigint;
   /** The WebSocket close code when the connection ended for good (`CLOSED`). */
   readonly closeCode?: number;
+  /** The HTTP status of an error of the HTTP API. */
+  readonly status?: number;
 
   constructor(
     code: HandoffErrorCode,
@@ -40,6 +86,7 @@ export class HandoffError extends Error {
       currentVersion?: bigint;
       epoch?: bigint;
       closeCode?: number;
+      status?: number;
     } = {},
   ) {
     super(message);
@@ -50,6 +97,7 @@ export class HandoffError extends Error {
     this.currentVersion = extra.currentVersion;
     this.epoch = extra.epoch;
     this.closeCode = extra.closeCode;
+    this.status = extra.status;
   }
 
   /** From a server Error frame. */

@@ -10,7 +10,18 @@ export {
 } from "./client.js";
 export { Document, Edit, type DocumentChange, type FieldChange, type FieldValue } from "./document.js";
 export { type ConnectionState, type ClientEvents, isReconnectCode } from "./engine.js";
-export { HandoffError, type HandoffErrorCode, OUTCOME_UNKNOWN } from "./errors.js";
+export { HandoffError, type HandoffErrorCode, type ApiErrorCode, OUTCOME_UNKNOWN } from "./errors.js";
+export { Approvals } from "./approvals.js";
+export {
+  DeviceSignIn,
+  DEVICE_CODE_GRANT,
+  type DeviceCode,
+  type DeviceDescription,
+  type DeviceSession,
+  type DeviceSignInOptions,
+  type PendingSignIn,
+  type SignIn,
+} from "./sign-in.js";
 export { type HandoffEvents, type OutgoingOffer } from "./requests.js";
 export {
   MemoryStore,
@@ -23,6 +34,9 @@ export {
 } from "./store.js";
 export {
   type Activity,
+  type ApprovalRequest,
+  ApprovalKind,
+  ApprovalOutcome,
   type DeviceInfo,
   type DevicePresence,
   type Offer,

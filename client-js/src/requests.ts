@@ -2,6 +2,8 @@ import { HandoffError } from "./errors.js";
 import type { Emitter } from "./events.js";
 import type {
   Activity,
+  ApprovalOutcome,
+  ApprovalRequest,
   DevicePresence,
   Offer,
   OfferOutcome,
@@ -20,10 +22,21 @@ export interface HandoffEvents {
   withdrawn: (offerId: string, outcome: OfferOutcome, byDevice: string) => void;
   /** Devices of the user came online or went offline. */
   presence: (devices: DevicePresence[]) => void;
+  /**
+   * A new device of the user waits for approval ("is this you?"): show who asks and answer with
+   * `client.approvals.answer`. Pushed, and again after a reconnect while it waits (so key a UI by
+   * `approvalId`; after a reconnect, `client.approvals.prompts()` holds only what still waits).
+   */
+  approvalPrompt: (request: ApprovalRequest) => void;
+  /** An approval prompt ended elsewhere (another device answered, or it expired): drop it. */
+  approvalWithdrawn: (approvalId: string, outcome: ApprovalOutcome, byDevice: string) => void;
 }
 
 /** Requests waiting for answers at once; more reject at once with LIMIT_EXCEEDED. */
 export const MAX_PENDING_REQUESTS = 1024;
+
+/** Approval prompts kept at once (the server shows at most 64); over it, the oldest goes. */
+export const MAX_APPROVAL_PROMPTS = 64;
 
 /** An offer this client made: `created` when the server took it, `result` when it ended. */
 export interface OutgoingOffer {
@@ -52,6 +65,8 @@ export class Requests {
   readonly activities = new Map<string, Activity>();
   readonly prompts = new Map<string, Offer>();
   readonly presence = new Map<string, DevicePresence>();
+  /** Approval prompts shown now, in arrival order (the server prompts for at most 64 at once). */
+  readonly approvalPrompts = new Map<string, ApprovalRequest>();
 
   constructor(private readonly events: Emitter<HandoffEvents>) {}
 
@@ -87,6 +102,7 @@ export class Requests {
 
   onWelcome(w: Welcome): void {
     this.prompts.clear();
+    this.approvalPrompts.clear(); // The server prompts again for what still waits.
     this.activities.clear();
     this.presence.clear();
     for (const a of w.activities) {
@@ -164,6 +180,25 @@ export class Requests {
         }
         break;
       }
+      case "approvalPrompt": {
+        const r = b.value.request;
+        if (r && frame.requestId === 0n && !this.approvalPrompts.has(r.approvalId)) {
+          if (this.approvalPrompts.size >= MAX_APPROVAL_PROMPTS) {
+            this.approvalPrompts.delete(this.approvalPrompts.keys().next().value!);
+          }
+          this.approvalPrompts.set(r.approvalId, r);
+          this.events.emit("approvalPrompt", r);
+        }
+        break;
+      }
+      case "approvalAnswered":
+        this.approvalPrompts.delete(b.value.approvalId);
+        break;
+      case "approvalWithdrawn":
+        if (this.approvalPrompts.delete(b.value.approvalId)) {
+          this.events.emit("approvalWithdrawn", b.value.approvalId, b.value.outcome, b.value.byDevice);
+        }
+        break;
       case "presenceUpdate":
         for (const p of b.value.devices) this.presence.set(p.deviceId, p);
         this.events.emit("presence", b.value.devices);

@@ -90,4 +90,31 @@ describe("demo in Chromium", () => {
     await watcher.close();
     await away.close();
   });
+
+  test("a page without a session signs in with a device code that another page approves", async () => {
+    const phone = await open("approver");
+    const tv = await context.newPage();
+    await tv.goto(`${node.http}/demo/handoff-client.js`); // Any page of the server's origin.
+    const userCode = await tv.evaluate(async () => {
+      const m = await import("/demo/handoff-client.js" as string);
+      const signIn = new m.DeviceSignIn(location.origin);
+      const code = await signIn.requestCode({ deviceId: "chromium-tv", name: "Chromium TV", platform: "web" });
+      (window as any).session = signIn.awaitApproval(code);
+      return code.userCode as string;
+    });
+    const asked = await phone.evaluate(async (c) => {
+      const approvals = (window as any).demo.client.approvals;
+      const r = await approvals.verifyUserCode(c);
+      return { name: r.deviceName, platform: r.platform, outcome: await approvals.answer(r.approvalId, true) };
+    }, userCode);
+    assert.deepEqual(asked, { name: "Chromium TV", platform: "web", outcome: 1 });
+    const session = await tv.evaluate(async () => {
+      const s = await (window as any).session;
+      return { userId: s.userId, deviceId: s.deviceId, expires: typeof s.accessExpiresAtMs, token: s.accessToken.length > 0 };
+    });
+    const user = await phone.evaluate(() => (window as any).demo.client.userId as string);
+    assert.deepEqual(session, { userId: user, deviceId: "chromium-tv", expires: "bigint", token: true });
+    await phone.close();
+    await tv.close();
+  });
 });

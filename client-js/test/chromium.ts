@@ -42,6 +42,9 @@ async function versionFromPage(context: BrowserContext): Promise<string> {
 
 /** The demo as a newcomer runs it: a node with the development secret serving client-js. */
 export function startDemoNode(): Promise<Node> {
-  return startNode([], { secret: null, jvmArgs: [`-Dhandoff.demo.dir=${resolve(ROOT, "client-js")}`] });
+  return startNode(["--device-poll-interval", "500ms"], {
+    secret: null,
+    jvmArgs: [`-Dhandoff.demo.dir=${resolve(ROOT, "client-js")}`],
+  });
 }
 

@@ -1,7 +1,7 @@
 // Real parts for the tests: the server jar on a free port, Redis processes, HS256 tokens.
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
-import { createHmac } from "node:crypto";
-import { existsSync, mkdtempSync, readdirSync } from "node:fs";
+import { createHmac, generateKeyPairSync, type KeyObject, sign } from "node:crypto";
+import { existsSync, mkdtempSync, readdirSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { homedir, tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
@@ -85,6 +85,42 @@ export function mintToken(user: string, device: string, ttlSeconds = 3600, secre
   const now = Math.floor(Date.now() / 1000);
   const body = `${b64({ alg: "HS256", typ: "JWT" })}.${b64({ sub: user, did: device, iat: now, exp: now + ttlSeconds })}`;
   return `${body}.${b64(createHmac("sha256", secret).update(body).digest())}`;
+}
+
+/**
+ * The app's side of sign-in, for tests: an ES256 key whose public JWKS file the server reads
+ * (`--identity-jwks`), identity tokens signed with it, and a P-256 signing key for access tokens that
+ * every node of a test shares (`--signing-key`).
+ */
+export class IdentityProvider {
+  readonly jwksFile: string;
+  readonly signingKeyFile: string;
+  private readonly key: KeyObject;
+
+  constructor() {
+    const dir = mkdtempSync(join(tmpdir(), "handoff-js-identity-"));
+    const { privateKey, publicKey } = generateKeyPairSync("ec", { namedCurve: "P-256" });
+    this.key = privateKey;
+    this.jwksFile = join(dir, "identity-jwks.json");
+    writeFileSync(this.jwksFile, JSON.stringify({ keys: [{ ...publicKey.export({ format: "jwk" }), kid: "app-1", alg: "ES256", use: "sig" }] }));
+    const nodeKey = generateKeyPairSync("ec", { namedCurve: "P-256" }).privateKey;
+    this.signingKeyFile = join(dir, "signing-key.json");
+    writeFileSync(this.signingKeyFile, JSON.stringify({ ...nodeKey.export({ format: "jwk" }), kid: "node-1" }), { mode: 0o600 });
+  }
+
+  /** The server options that make sign-in use this provider. */
+  args(): string[] {
+    return ["--identity-jwks", this.jwksFile, "--identity-algorithms", "ES256", "--signing-key", this.signingKeyFile];
+  }
+
+  /** An identity token of `user`, as the app's backend would issue it. */
+  token(user: string, ttlSeconds = 300): string {
+    const b64 = (o: object) => Buffer.from(JSON.stringify(o)).toString("base64url");
+    const now = Math.floor(Date.now() / 1000);
+    const body = `${b64({ alg: "ES256", kid: "app-1", typ: "JWT" })}.${b64({ sub: user, iat: now, exp: now + ttlSeconds })}`;
+    const signature = sign("sha256", Buffer.from(body), { key: this.key, dsaEncoding: "ieee-p1363" });
+    return `${body}.${signature.toString("base64url")}`;
+  }
 }
 
 /** A Node client of `user`/`device` on `node` with the `ws` package. */

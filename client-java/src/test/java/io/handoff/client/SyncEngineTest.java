@@ -401,6 +401,48 @@ class SyncEngineTest {
   }
 
   @Test
+  void withDurableAcksTheOwnDeltaDoesNotSettleTheWriteButItsAckDoes() {
+    engine.connect();
+    FakeChannel channel = connector.last().open();
+    channel.receive(welcome(Frames.welcomeBuilder(0).setDurableAckReplicas(1)));
+    channel.drain();
+    CompletableFuture<Long> written = engine.document("cart").set("mine", bytes("x"));
+    channel.drain();
+
+    channel.receive(delta("cart", EPOCH, 1, Frames.DEVICE, 1, set("mine", "x")));
+    assertFalse(written.isDone(), "applied, not yet on the replicas");
+    assertEquals(1, engine.document("cart").version(), "the replica shows it at once");
+
+    channel.receive(ack("cart", 1, EPOCH, 1));
+    assertEquals(1L, written.join());
+  }
+
+  @Test
+  void withDurableAcksAnUnconfirmedWriteIsResentWithItsNumberUntilItsAckComes() {
+    engine.connect();
+    FakeChannel channel = connector.last().open();
+    channel.receive(welcome(Frames.welcomeBuilder(0).setDurableAckReplicas(1)));
+    channel.drain();
+    CompletableFuture<Long> written = engine.document("cart").set("mine", bytes("x"));
+    Write first = write(channel.drain().get(0));
+    channel.receive(delta("cart", EPOCH, 1, Frames.DEVICE, 1, set("mine", "x")));
+    channel.receive(
+        ServerFrame.newBuilder()
+            .setError(
+                io.handoff.protocol.v1.Error.newBuilder()
+                    .setCode(ErrorCode.OUTCOME_UNKNOWN)
+                    .setClientSeq(1)
+                    .setRetryable(true))
+            .build());
+    assertFalse(written.isDone());
+    scheduler.runPending();
+    Write again = write(channel.drain().get(0));
+    assertEquals(first, again, "re-sent as it was, same client_seq");
+    channel.receive(ack("cart", 1, EPOCH, 1));
+    assertEquals(1L, written.join());
+  }
+
+  @Test
   void writesWaitForTheWelcomeAndAreNumberedAboveLastClientSeq() {
     CompletableFuture<Long> first = engine.document("cart").set("a", bytes("1"));
     engine.connect();

@@ -49,8 +49,9 @@ class ScenarioSmokeTest {
             .port(0)
             .nodeId("loadtest-smoke")
             .jwtSecret(SECRET)
-            // Short, so that idle connections live through heartbeats in a few seconds.
-            .heartbeatInterval(Duration.ofSeconds(1))
+            // Long enough that a device starved of CPU on a busy machine is not closed as idle
+            // (silence for two intervals); the idle scenario runs on a node of its own.
+            .heartbeatInterval(Duration.ofSeconds(10))
             .build();
     engine = new MemoryEngine(config.storeLimits());
     server = HandoffServer.start(config, engine);
@@ -69,6 +70,8 @@ class ScenarioSmokeTest {
     Run run =
         run(
             "fanout",
+            "--drain-timeout",
+            "60s",
             "--url",
             url,
             "--users",
@@ -118,6 +121,9 @@ class ScenarioSmokeTest {
     Run run =
         run(
             "reconnect",
+            // Ends as soon as everything is delivered; generous for a machine busy with other work.
+            "--drain-timeout",
+            "60s",
             "--url",
             url,
             "--users",
@@ -155,7 +161,7 @@ class ScenarioSmokeTest {
                 .port(0)
                 .nodeId("loadtest-smoke-2")
                 .jwtSecret(SECRET)
-                .heartbeatInterval(Duration.ofSeconds(1))
+                .heartbeatInterval(Duration.ofSeconds(10))
                 .build(),
             engine);
     String secondUrl = "ws://127.0.0.1:" + second.port() + "/ws";
@@ -179,6 +185,8 @@ class ScenarioSmokeTest {
                 }
               },
               "fanout",
+              "--drain-timeout",
+              "60s",
               "--url",
               url + "," + secondUrl,
               "--users",
@@ -209,26 +217,43 @@ class ScenarioSmokeTest {
   }
 
   @Test
-  void idleHoldsEveryConnectionThroughHeartbeatsAndReadsServerMemory() {
+  void idleHoldsEveryConnectionThroughHeartbeatsAndReadsServerMemory() throws Exception {
+    // A node of its own with short heartbeats, so that the connections live through a ping in a
+    // few seconds; not shorter, because a device starved of CPU for two intervals is closed.
+    HandoffServer idleNode =
+        HandoffServer.start(
+            ServerConfig.builder()
+                .host("127.0.0.1")
+                .port(0)
+                .nodeId("loadtest-smoke-idle")
+                .jwtSecret(SECRET)
+                .heartbeatInterval(Duration.ofSeconds(3))
+                .build(),
+            engine);
     long pid = ProcessHandle.current().pid();
-    Run run =
-        run(
-            "idle",
-            "--url",
-            url,
-            "--users",
-            "50",
-            "--devices",
-            "2",
-            "--duration",
-            "2s",
-            "--server-pid",
-            Long.toString(pid),
-            "--source-addresses",
-            "2",
-            "--jwt-secret",
-            SECRET,
-            "--json");
+    Run run;
+    try {
+      run =
+          run(
+              "idle",
+              "--url",
+              "ws://127.0.0.1:" + idleNode.port() + "/ws",
+              "--users",
+              "50",
+              "--devices",
+              "2",
+              "--duration",
+              "4s",
+              "--server-pid",
+              Long.toString(pid),
+              "--source-addresses",
+              "2",
+              "--jwt-secret",
+              SECRET,
+              "--json");
+    } finally {
+      idleNode.close();
+    }
 
     assertEquals(0, run.exit, run.err);
     Map<String, String> json = run.json();

@@ -45,9 +45,8 @@ final class HelpLayout {
             "identity-issuer",
             "identity-audience",
             "max-devices",
-            "idle-ttl",
-            "new-device-approval",
-            "device-verification-uri"));
+            "idle-ttl"));
+    GROUPS.put("Signing in new devices", ApprovalOptions.KEYS);
     GROUPS.put(
         "Handoff", List.of("activity-payload-max", "offer-ttl", "offer-ttl-max", "presence-ttl"));
     GROUPS.put(

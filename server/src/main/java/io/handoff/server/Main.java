@@ -20,6 +20,7 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Model.OptionSpec;
 import picocli.CommandLine.Option;
@@ -277,19 +278,7 @@ public final class Main implements Callable<Integer> {
               + " revoking the session (a retry); 0s turns it off.")
   String refreshReuseInterval;
 
-  @Option(
-      names = "--new-device-approval",
-      description =
-          "Hold a sign-in from a device the user never used until one of the user's signed-in"
-              + " devices approves it.")
-  boolean newDeviceApproval;
-
-  @Option(
-      names = "--device-verification-uri",
-      defaultValue = "/device",
-      paramLabel = "URI",
-      description = "The app's page where people type a device's user code.")
-  String deviceVerificationUri;
+  @Mixin ApprovalOptions approvals = new ApprovalOptions();
 
   @Option(
       names = "--idle-ttl",
@@ -380,7 +369,7 @@ public final class Main implements Callable<Integer> {
     return "--" + key;
   }
 
-  private Duration duration(String key, String value) {
+  Duration duration(String key, String value) {
     try {
       return Durations.parse(value);
     } catch (IllegalArgumentException e) {
@@ -389,7 +378,7 @@ public final class Main implements Callable<Integer> {
   }
 
   /** Runs a builder step; a refusal is reworded to name the option and the value given. */
-  private void set(String key, Object value, Runnable step) {
+  void set(String key, Object value, Runnable step) {
     try {
       step.run();
     } catch (IllegalArgumentException e) {
@@ -506,11 +495,7 @@ public final class Main implements Callable<Integer> {
               + " needs --redis-url (HANDOFF_REDIS_URL): the in-memory engine has no replicas");
     }
     b.tokens(tokenConfig());
-    b.approvals(
-        io.handoff.server.devices.ApprovalConfig.builder()
-            .newDeviceApproval(newDeviceApproval)
-            .verificationUri(deviceVerificationUri)
-            .build());
+    b.approvals(approvals.toConfig(this));
     b.storeLimits(limits.build());
     return b.build();
   }

@@ -40,6 +40,7 @@ class CommandLineErrorsTest {
     busy = new ServerSocket(0, 1, InetAddress.getLoopbackAddress());
     Files.writeString(dir.resolve("bad-heartbeat.properties"), "heartbeat=25x\n");
     Files.writeString(dir.resolve("typo.properties"), "redis-ulr=redis://x:6379\n");
+    Files.writeString(dir.resolve("no-pending.properties"), "max-pending-sign-ins-per-user=0\n");
   }
 
   @AfterAll
@@ -65,6 +66,7 @@ class CommandLineErrorsTest {
     String port = Integer.toString(busy.getLocalPort());
     String heartbeatFile = dir.resolve("bad-heartbeat.properties").toString();
     String typoFile = dir.resolve("typo.properties").toString();
+    String pendingFile = dir.resolve("no-pending.properties").toString();
     List<Case> all = new ArrayList<>();
     all.add(
         c(
@@ -218,6 +220,46 @@ class CommandLineErrorsTest {
             Map.of(),
             2,
             "--admin-host needs --admin-port"));
+    all.add(
+        c(
+            "device code lifetime below its minimum",
+            "--device-code-ttl 5s",
+            Map.of(),
+            2,
+            "--device-code-ttl: '5s' is refused",
+            "10s to 30m"));
+    all.add(
+        c(
+            "poll interval not shorter than the code's life, from the variable",
+            "--device-code-ttl 30s",
+            Map.of("HANDOFF_DEVICE_POLL_INTERVAL", "45s"),
+            2,
+            "HANDOFF_DEVICE_POLL_INTERVAL (--device-poll-interval): '45s' is refused",
+            "must be shorter than the device code's life (30 s)"));
+    all.add(
+        c(
+            "no pending sign-ins allowed, in the file",
+            "--config " + pendingFile,
+            Map.of(),
+            2,
+            "max-pending-sign-ins-per-user in " + pendingFile,
+            "'0' is refused",
+            "1 to 1000"));
+    all.add(
+        c(
+            "a held sign-in timeout that is no duration",
+            "--new-device-approval-timeout forever",
+            Map.of(),
+            2,
+            "--new-device-approval-timeout: 'forever' is not a duration"));
+    all.add(
+        c(
+            "wrong-code limit per address that is no number",
+            "--max-user-code-failures-per-address many",
+            Map.of(),
+            2,
+            "--max-user-code-failures-per-address",
+            "'many' is not an int"));
     return all.stream().map(Arguments::of);
   }
 

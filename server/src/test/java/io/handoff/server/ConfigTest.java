@@ -61,6 +61,55 @@ class ConfigTest {
   }
 
   @Test
+  void signInLimitsComeFromFlagsVariablesAndTheFile() throws Exception {
+    io.handoff.server.devices.ApprovalConfig defaults =
+        configure(Map.of(), "--jwt-secret", SECRET).approvals();
+    assertFalse(defaults.newDeviceApproval());
+    assertEquals(Duration.ofMinutes(10), defaults.codeTtl());
+    assertEquals(Duration.ofSeconds(5), defaults.pollInterval());
+    assertEquals(Duration.ofMinutes(2), defaults.approvalTtl());
+    assertEquals(5, defaults.maxPendingPerUser());
+    assertEquals(10, defaults.maxPendingPerAddress());
+    assertEquals(10, defaults.maxFailedAttemptsPerUser());
+    assertEquals(30, defaults.maxFailedAttemptsPerAddress());
+    assertEquals(Duration.ofMinutes(15), defaults.attemptWindow());
+
+    Path file = dir.resolve("sign-in.properties");
+    Files.writeString(
+        file,
+        "new-device-approval=true\ndevice-code-ttl=5m\nmax-pending-sign-ins-per-address=40\n"
+            + "user-code-failure-window=1h\njwt-secret="
+            + SECRET
+            + "\n");
+    io.handoff.server.devices.ApprovalConfig a =
+        configure(
+                Map.of(
+                    "HANDOFF_DEVICE_POLL_INTERVAL", "2s",
+                    "HANDOFF_MAX_USER_CODE_FAILURES_PER_USER", "4"),
+                "--config",
+                file.toString(),
+                "--new-device-approval-timeout",
+                "90s",
+                "--max-pending-sign-ins-per-user",
+                "2",
+                "--max-user-code-failures-per-address",
+                "12",
+                "--device-verification-uri",
+                "https://app.example/link")
+            .approvals();
+    assertTrue(a.newDeviceApproval(), "from the file");
+    assertEquals(Duration.ofMinutes(5), a.codeTtl(), "from the file");
+    assertEquals(40, a.maxPendingPerAddress(), "from the file");
+    assertEquals(Duration.ofHours(1), a.attemptWindow(), "from the file");
+    assertEquals(Duration.ofSeconds(2), a.pollInterval(), "from the environment");
+    assertEquals(4, a.maxFailedAttemptsPerUser(), "from the environment");
+    assertEquals(Duration.ofSeconds(90), a.approvalTtl(), "a flag");
+    assertEquals(2, a.maxPendingPerUser(), "a flag");
+    assertEquals(12, a.maxFailedAttemptsPerAddress(), "a flag");
+    assertEquals("https://app.example/link", a.verificationUri(), "a flag");
+  }
+
+  @Test
   void unknownKeyInTheFileIsAnErrorThatNamesIt() throws Exception {
     Path file = dir.resolve("typo.properties");
     Files.writeString(file, "port=7001\nredis-ulr=redis://x\n");

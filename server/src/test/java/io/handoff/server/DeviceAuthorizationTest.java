@@ -13,6 +13,7 @@ import io.handoff.protocol.v1.Welcome;
 import io.handoff.server.devices.ApprovalConfig;
 import io.handoff.server.devices.UserCodes;
 import java.time.Duration;
+import java.util.List;
 import java.util.Random;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
@@ -154,7 +155,19 @@ class DeviceAuthorizationTest {
     assertEquals(1, granted);
     assertEquals(1, n2.deviceSessions().approvals().metrics().approvalsTimed());
     assertEquals(1, n1.deviceSessions().approvals().metrics().requested.sum());
-    assertTrue(n2.metrics().scrape().contains("handoff_device_approvals_total"));
+    String scrape = n2.metrics().scrape();
+    for (String metric :
+        List.of(
+            "handoff_device_approvals_total{",
+            "outcome=\"requested\"",
+            "outcome=\"granted\"",
+            "outcome=\"denied\"",
+            "outcome=\"expired\"",
+            "handoff_device_approval_time_seconds_count{",
+            "handoff_device_approval_time_seconds_bucket{",
+            "handoff_device_approval_attempts_refused_total{")) {
+      assertTrue(scrape.contains(metric), metric + " in /metrics:\n" + scrape);
+    }
   }
 
   @Test

@@ -35,8 +35,10 @@ import java.util.concurrent.TimeUnit;
 import java.util.function.Predicate;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.ExtendWith;
 
 /** Handoff across nodes on one real Redis: exactly-once accept, offline targets, presence. */
+@ExtendWith(SampledLeakDetection.class)
 class HandoffMultiNodeTest {
   private static final Duration PRESENCE_TTL = Duration.ofSeconds(3);
 

@@ -32,8 +32,10 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.ExtendWith;
 
 /** Several nodes on one real Redis: the promises hold across nodes. */
+@ExtendWith(SampledLeakDetection.class)
 class MultiNodeTest {
   private final Nodes nodes = new Nodes();
 

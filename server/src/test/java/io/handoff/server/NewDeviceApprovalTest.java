@@ -11,14 +11,23 @@ import io.handoff.protocol.v1.ServerFrame;
 import io.handoff.server.devices.ApprovalConfig;
 import io.handoff.server.devices.ApprovalStore;
 import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Random;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.ExtendWith;
 
 /**
  * Opt-in "is this you?" approval of a sign-in from a new device, over real HTTP and sockets on
  * three nodes sharing a real Redis, with real tokens and an injected clock.
  */
+@ExtendWith(SampledLeakDetection.class)
 class NewDeviceApprovalTest {
   private static final Duration INTERVAL = Duration.ofSeconds(1);
   private static final Duration TTL = Duration.ofMinutes(2);
@@ -77,36 +86,56 @@ class NewDeviceApprovalTest {
                 && f.getApprovalPrompt().getRequest().getApprovalId().equals(approvalId));
   }
 
-  @Test
-  void threeDevicesAnswerOnePromptAtOnceOnThreeNodesAThousandTimesAndExactlyOneWinsEachTime()
-      throws Exception {
-    HandoffServer[] n = {node("n1"), node("n2"), node("n3")};
-    HttpApi[] apis = {new HttpApi(n[0].port()), new HttpApi(n[1].port()), new HttpApi(n[2].port())};
-    // The first device of a user is let in at once (nobody could approve it); the next two are
-    // new devices of a user with a device, approved by the first.
-    String phoneToken = signIn(apis[0], "una", "phone", 201).field("access_token");
-    TestDevice phone = nodes.add(TestDevice.connect(n[0].port(), phoneToken));
-    phone.hello();
-    String[] names = {"phone", "laptop", "tablet"};
+  /** Users racing at once, each with its own three devices; together they play every round. */
+  private static final int USERS = 8;
+
+  private static final int ROUNDS = 1000;
+
+  private static final String[] NAMES = {"phone", "laptop", "tablet"};
+
+  /**
+   * The user's three devices, one per node: the first is let in at once (nobody could approve it),
+   * the next two are new devices of a user with a device, approved by the first.
+   */
+  private TestDevice[] threeDevices(HandoffServer[] n, HttpApi[] apis, String user) {
+    String phoneToken = signIn(apis[0], user, "phone", 201).field("access_token");
     TestDevice[] devices = new TestDevice[3];
-    devices[0] = phone;
+    devices[0] = connected(n[0], phoneToken);
+    TestDevice phone = devices[0];
     for (int i = 1; i < 3; i++) {
-      HttpApi.Answer held = signIn(apis[i], "una", names[i], 202);
+      HttpApi.Answer held = signIn(apis[i], user, NAMES[i], 202);
       String id = held.field("approval_id");
       promptFor(phone, id);
       long req = answer(phone, id, true);
       assertTrue(phone.next(f -> f.getRequestId() == req).hasApprovalAnswered());
-      clock.advance(INTERVAL);
+      // The first poll of a code is never too soon, so the shared clock need not move.
       HttpApi.Answer tokens = poll(apis[i], held.field("device_code"));
       assertEquals(200, tokens.status(), tokens.toString());
-      devices[i] = nodes.add(TestDevice.connect(n[i].port(), tokens.field("access_token")));
-      devices[i].hello();
+      devices[i] = connected(n[i], tokens.field("access_token"));
     }
-    Random random = new Random(7);
-    ApprovalStore store = n[0].engine().approvals();
+    return devices;
+  }
+
+  private TestDevice connected(HandoffServer node, String token) {
+    TestDevice d;
+    synchronized (nodes) {
+      d = nodes.add(TestDevice.connect(node.port(), token));
+    }
+    d.hello();
+    return d;
+  }
+
+  /**
+   * Plays {@code rounds} rounds for one user: a visitor's sign-in is held, the three devices answer
+   * at once (each first a third of the time), exactly one wins. Returns the wins per device.
+   */
+  private int[] race(
+      HttpApi[] apis, ApprovalStore store, String user, TestDevice[] devices, int rounds, long seed)
+      throws Exception {
+    Random random = new Random(seed);
     int[] wins = new int[3];
-    for (int round = 0; round < 1000; round++) {
-      HttpApi.Answer held = signIn(apis[round % 3], "una", "visitor", 202);
+    for (int round = 0; round < rounds; round++) {
+      HttpApi.Answer held = signIn(apis[round % 3], user, "visitor", 202);
       String id = held.field("approval_id");
       long[] requests = new long[3];
       boolean[] approve = new boolean[3];
@@ -114,7 +143,7 @@ class NewDeviceApprovalTest {
         promptFor(d, id);
       }
       for (int k = 0; k < 3; k++) {
-        int i = (round + k) % 3; // Each device goes first a third of the time.
+        int i = (round + k) % 3;
         approve[i] = random.nextBoolean();
         requests[i] = answer(devices[i], id, approve[i]);
       }
@@ -123,7 +152,7 @@ class NewDeviceApprovalTest {
         long req = requests[i];
         ServerFrame f = devices[i].next(x -> x.getRequestId() == req);
         if (f.hasApprovalAnswered()) {
-          assertEquals(-1, winner, "round " + round + ": two winners");
+          assertEquals(-1, winner, user + " round " + round + ": two winners");
           winner = i;
           assertEquals(
               approve[i] ? ApprovalOutcome.APPROVAL_APPROVED : ApprovalOutcome.APPROVAL_DENIED,
@@ -132,24 +161,61 @@ class NewDeviceApprovalTest {
           assertEquals(ErrorCode.APPROVAL_ENDED, f.getError().getCode(), f.toString());
         }
       }
-      assertTrue(winner >= 0, "round " + round + ": no winner");
+      assertTrue(winner >= 0, user + " round " + round + ": no winner");
       wins[winner]++;
       // Ground truth: the store holds the winner's decision.
-      ApprovalStore.Decision truth = store.decide(id, "una", "check", true, clock.millis()).get();
+      ApprovalStore.Decision truth = store.decide(id, user, "check", true, clock.millis()).get();
       assertEquals(ApprovalStore.Decision.Status.ALREADY_DECIDED, truth.status());
-      assertEquals(names[winner], truth.request().byDevice(), "round " + round);
+      assertEquals(NAMES[winner], truth.request().byDevice(), user + " round " + round);
       assertEquals(
           approve[winner] ? ApprovalStore.State.APPROVED : ApprovalStore.State.DENIED,
           truth.request().state());
     }
-    assertEquals(1000, wins[0] + wins[1] + wins[2]);
+    return wins;
+  }
+
+  @Test
+  void threeDevicesAnswerOnePromptAtOnceOnThreeNodesAThousandTimesAndExactlyOneWinsEachTime()
+      throws Exception {
+    HandoffServer[] n = {node("n1"), node("n2"), node("n3")};
+    HttpApi[] apis = {new HttpApi(n[0].port()), new HttpApi(n[1].port()), new HttpApi(n[2].port())};
+    ApprovalStore store = n[0].engine().approvals();
+    ExecutorService pool = Executors.newFixedThreadPool(USERS);
+    try {
+      List<Future<int[]>> users = new ArrayList<>();
+      for (int u = 0; u < USERS; u++) {
+        String user = "una-" + u;
+        long seed = 7 + u;
+        users.add(
+            pool.submit(
+                () -> race(apis, store, user, threeDevices(n, apis, user), ROUNDS / USERS, seed)));
+      }
+      int[] wins = new int[3];
+      for (Future<int[]> f : users) {
+        int[] w;
+        try {
+          w = f.get(5, TimeUnit.MINUTES);
+        } catch (ExecutionException e) {
+          if (e.getCause() instanceof Error err) {
+            throw err; // An assertion of that user's rounds: report it as it is.
+          }
+          throw e;
+        }
+        for (int i = 0; i < 3; i++) {
+          wins[i] += w[i];
+        }
+      }
+      assertEquals(ROUNDS, wins[0] + wins[1] + wins[2]);
+    } finally {
+      pool.shutdownNow();
+    }
     long decided = 0;
     for (HandoffServer node : n) {
       decided +=
           node.deviceSessions().approvals().metrics().granted.sum()
               + node.deviceSessions().approvals().metrics().denied.sum();
     }
-    assertEquals(1002, decided, "each request counted once, by the winner's node");
+    assertEquals(ROUNDS + 2L * USERS, decided, "each request counted once, by the winner's node");
   }
 
   @Test

@@ -44,11 +44,13 @@ final class Nodes implements AutoCloseable {
 
   /** A node on the tests' Redis Cluster. */
   HandoffServer cluster(String name) throws Exception {
+    return cluster(RedisClusterProcess.sharedSeeds(), name);
+  }
+
+  /** A node on the Redis Cluster of {@code seeds}. */
+  HandoffServer cluster(List<String> seeds, String name) throws Exception {
     return start(
-        name,
-        RedisEngine.connectCluster(
-            RedisClusterProcess.sharedSeeds(), prefix, StoreLimits.builder().build()),
-        b -> {});
+        name, RedisEngine.connectCluster(seeds, prefix, StoreLimits.builder().build()), b -> {});
   }
 
   private HandoffServer start(String name, Engine engine, Consumer<ServerConfig.Builder> customize)

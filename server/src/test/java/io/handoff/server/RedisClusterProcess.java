@@ -36,7 +36,29 @@ public final class RedisClusterProcess {
     return shared;
   }
 
+  /** A Cluster of this test's own (three primaries), to pause or stop; close it when done. */
+  public static Private startPrivate() {
+    List<String> seeds = new ArrayList<>();
+    RedisShardedCluster cluster = startCluster(seeds);
+    return new Private(cluster, seeds);
+  }
+
+  /** A private Cluster and its seed URLs, one per primary. */
+  public record Private(RedisShardedCluster cluster, List<String> seeds) implements AutoCloseable {
+    @Override
+    public void close() {
+      stopQuietly(cluster);
+    }
+  }
+
   private static List<String> start() {
+    List<String> seeds = new ArrayList<>();
+    RedisShardedCluster cluster = startCluster(seeds);
+    Runtime.getRuntime().addShutdownHook(new Thread(() -> stopQuietly(cluster)));
+    return seeds;
+  }
+
+  private static RedisShardedCluster startCluster(List<String> seeds) {
     List<Integer> ports = freePorts(SHARDS);
     try {
       Path dir = Files.createTempDirectory("handoff-redis-cluster");
@@ -56,12 +78,10 @@ public final class RedisClusterProcess {
       }
       RedisShardedCluster cluster = builder.build();
       cluster.start();
-      Runtime.getRuntime().addShutdownHook(new Thread(() -> stopQuietly(cluster)));
-      List<String> seeds = new ArrayList<>();
       for (int port : ports) {
         seeds.add("redis://127.0.0.1:" + port);
       }
-      return seeds;
+      return cluster;
     } catch (IOException e) {
       throw new UncheckedIOException(e);
     }

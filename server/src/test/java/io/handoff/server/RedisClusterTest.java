@@ -17,8 +17,10 @@ import java.util.List;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.ExtendWith;
 
 /** Nodes on a real three-shard Redis Cluster: users spread over shards, fan-out crosses them. */
+@ExtendWith(SampledLeakDetection.class)
 class RedisClusterTest {
   private final Nodes nodes = new Nodes();
 

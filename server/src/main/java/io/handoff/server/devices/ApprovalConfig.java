@@ -137,48 +137,83 @@ public final class ApprovalConfig {
     }
 
     public Builder verificationUri(String uri) {
-      check(uri != null && !uri.isBlank() && uri.length() <= 512, "verificationUri: 1-512 chars");
+      check(uri != null && !uri.isBlank() && uri.length() <= 512, "must be 1 to 512 characters");
       this.verificationUri = uri;
       return this;
     }
 
     public Builder codeTtl(Duration d) {
-      check(d.toMillis() >= 10_000 && d.toMinutes() <= 30, "codeTtl must be 10 s to 30 min");
+      check(
+          d.toMillis() >= 10_000 && d.compareTo(Duration.ofMinutes(30)) <= 0, "must be 10s to 30m");
       this.codeTtl = d;
       return this;
     }
 
     public Builder pollInterval(Duration d) {
-      check(d.toMillis() >= 100 && d.toSeconds() <= 60, "pollInterval must be 100 ms to 60 s");
+      check(
+          d.toMillis() >= 100 && d.compareTo(Duration.ofSeconds(60)) <= 0, "must be 100ms to 60s");
       this.pollInterval = d;
       return this;
     }
 
     public Builder approvalTtl(Duration d) {
-      check(d.toMillis() >= 1_000 && d.toMinutes() <= 30, "approvalTtl must be 1 s to 30 min");
+      check(d.toMillis() >= 1_000 && d.compareTo(Duration.ofMinutes(30)) <= 0, "must be 1s to 30m");
       this.approvalTtl = d;
       return this;
     }
 
+    public Builder maxPendingPerAddress(int n) {
+      check(n >= 1 && n <= 10_000, "must be 1 to 10000");
+      this.maxPendingPerAddress = n;
+      return this;
+    }
+
+    public Builder maxPendingPerUser(int n) {
+      check(n >= 1 && n <= 1_000, "must be 1 to 1000");
+      this.maxPendingPerUser = n;
+      return this;
+    }
+
     public Builder maxPending(int perAddress, int perUser) {
-      check(perAddress >= 1 && perAddress <= 10_000, "maxPending per address must be 1-10000");
-      check(perUser >= 1 && perUser <= 1_000, "maxPending per user must be 1-1000");
-      this.maxPendingPerAddress = perAddress;
-      this.maxPendingPerUser = perUser;
+      return maxPendingPerAddress(perAddress).maxPendingPerUser(perUser);
+    }
+
+    public Builder maxFailedAttemptsPerUser(int n) {
+      check(n >= 1 && n <= 1_000, "must be 1 to 1000");
+      this.maxFailedAttemptsPerUser = n;
+      return this;
+    }
+
+    public Builder maxFailedAttemptsPerAddress(int n) {
+      check(n >= 1 && n <= 100_000, "must be 1 to 100000");
+      this.maxFailedAttemptsPerAddress = n;
+      return this;
+    }
+
+    public Builder attemptWindow(Duration d) {
+      check(d.toMillis() >= 1_000 && d.compareTo(Duration.ofDays(1)) <= 0, "must be 1s to 1d");
+      this.attemptWindow = d;
       return this;
     }
 
     public Builder maxFailedAttempts(int perUser, int perAddress, Duration window) {
-      check(perUser >= 1 && perUser <= 1_000, "maxFailedAttempts per user must be 1-1000");
-      check(perAddress >= 1 && perAddress <= 100_000, "maxFailedAttempts per address: 1-100000");
-      check(window.toMillis() >= 1_000, "attempt window must be at least 1 s");
-      this.maxFailedAttemptsPerUser = perUser;
-      this.maxFailedAttemptsPerAddress = perAddress;
-      this.attemptWindow = window;
-      return this;
+      return maxFailedAttemptsPerUser(perUser)
+          .maxFailedAttemptsPerAddress(perAddress)
+          .attemptWindow(window);
     }
 
+    /**
+     * @throws IllegalArgumentException when the poll interval is not shorter than the code's life
+     *     (a device could never poll before its code expired)
+     */
     public ApprovalConfig build() {
+      check(
+          pollInterval.compareTo(codeTtl) < 0,
+          "the poll interval ("
+              + pollInterval.toMillis()
+              + " ms) must be shorter than the device code's life ("
+              + codeTtl.toSeconds()
+              + " s)");
       return new ApprovalConfig(this);
     }
 

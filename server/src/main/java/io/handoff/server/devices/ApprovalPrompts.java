@@ -13,11 +13,10 @@ import io.handoff.protocol.v1.ErrorCode;
 import io.handoff.protocol.v1.ServerFrame;
 import io.handoff.server.devices.ApprovalStore.Request;
 import io.handoff.server.session.Connection;
-import java.util.ArrayDeque;
+import java.util.Collections;
 import java.util.HashMap;
-import java.util.HashSet;
+import java.util.LinkedHashSet;
 import java.util.Map;
-import java.util.Set;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.Future;
 
@@ -35,10 +34,12 @@ public final class ApprovalPrompts {
 
   private final DeviceApprovals approvals;
   private final ApprovalConnection conn;
-  private final Map<String, Future<?>> shown = new HashMap<>();
+  // Both made on first use: most connections never see a sign-in request, and an idle connection
+  // should cost as little memory as it can.
+  private Map<String, Future<?>> shown = Collections.emptyMap();
   // Requests known to have ended, so a late read or signal does not prompt for them again.
-  private final Set<String> ended = new HashSet<>();
-  private final ArrayDeque<String> endedOrder = new ArrayDeque<>();
+  // In the order they ended, oldest first, at most MAX_ENDED.
+  private LinkedHashSet<String> ended;
   private boolean live;
 
   /**
@@ -153,11 +154,14 @@ public final class ApprovalPrompts {
     long left = r.getExpiresMs() - approvals.clock().millis();
     if (!live
         || left <= 0
-        || ended.contains(id)
+        || (ended != null && ended.contains(id))
         || shown.containsKey(id)
         || shown.size() >= MAX_SHOWN
         || r.getDeviceId().equals(conn.principal().deviceId())) {
       return;
+    }
+    if (shown.isEmpty()) {
+      shown = new HashMap<>(4);
     }
     shown.put(
         id, conn.schedule(() -> withdraw(id, ApprovalOutcome.APPROVAL_EXPIRED, ""), left + 1));
@@ -194,11 +198,11 @@ public final class ApprovalPrompts {
   }
 
   private void remember(String id) {
-    if (ended.add(id)) {
-      endedOrder.addLast(id);
-      if (endedOrder.size() > MAX_ENDED) {
-        ended.remove(endedOrder.removeFirst());
-      }
+    if (ended == null) {
+      ended = new LinkedHashSet<>();
+    }
+    if (ended.add(id) && ended.size() > MAX_ENDED) {
+      ended.remove(ended.iterator().next());
     }
   }
 

@@ -5,9 +5,8 @@ import io.handoff.protocol.v1.PresenceUpdate;
 import io.handoff.protocol.v1.ServerFrame;
 import io.handoff.protocol.v1.Welcome;
 import io.handoff.server.session.Connection;
-import java.util.HashMap;
+import java.util.Arrays;
 import java.util.List;
-import java.util.Map;
 
 /**
  * One connection's view of the user's other devices' presence: what it was last told ({@code
@@ -16,7 +15,13 @@ import java.util.Map;
  */
 final class Presence {
   private final Connection connection;
-  private final Map<String, DevicePresence> seen = new HashMap<>();
+  // What the device was last told, per other device: ids and online flags side by side, grown on
+  // demand (a user has a handful of devices; a map would cost an idle connection ~160 bytes).
+  private String[] seenIds = NONE;
+  private boolean[] seenOnline;
+  private int seenCount;
+
+  private static final String[] NONE = new String[0];
 
   Presence(Connection connection) {
     this.connection = connection;
@@ -30,7 +35,7 @@ final class Presence {
   void welcome(Welcome.Builder w, List<DevicePresence> all) {
     for (DevicePresence p : all) {
       if (!p.getDeviceId().equals(device())) {
-        seen.put(p.getDeviceId(), p);
+        remember(p);
         w.addPresence(p);
       }
     }
@@ -43,9 +48,7 @@ final class Presence {
       if (p.getDeviceId().equals(device())) {
         continue;
       }
-      DevicePresence before = seen.get(p.getDeviceId());
-      if (before == null || before.getOnline() != p.getOnline()) {
-        seen.put(p.getDeviceId(), p);
+      if (remember(p)) {
         u.addDevices(p);
       }
     }
@@ -53,5 +56,27 @@ final class Presence {
       connection.push(ServerFrame.newBuilder().setPresenceUpdate(u).build());
       connection.flush();
     }
+  }
+
+  /** Notes {@code p}; true if the device had not been told of it or was told the other state. */
+  private boolean remember(DevicePresence p) {
+    String id = p.getDeviceId();
+    for (int i = 0; i < seenCount; i++) {
+      if (seenIds[i].equals(id)) {
+        if (seenOnline[i] == p.getOnline()) {
+          return false;
+        }
+        seenOnline[i] = p.getOnline();
+        return true;
+      }
+    }
+    if (seenCount == seenIds.length) {
+      int n = Math.max(2, seenCount * 2);
+      seenIds = Arrays.copyOf(seenIds, n);
+      seenOnline = seenOnline == null ? new boolean[n] : Arrays.copyOf(seenOnline, n);
+    }
+    seenIds[seenCount] = id;
+    seenOnline[seenCount++] = p.getOnline();
+    return true;
   }
 }

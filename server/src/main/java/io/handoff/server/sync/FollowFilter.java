@@ -2,6 +2,7 @@ package io.handoff.server.sync;
 
 import io.handoff.protocol.v1.FollowSpec;
 import java.util.ArrayList;
+import java.util.Collections;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Set;
@@ -11,13 +12,15 @@ import java.util.Set;
  * connection's event loop; {@link #copy()} gives the stores a private snapshot.
  */
 public final class FollowFilter {
-  private final Set<String> documents = new HashSet<>();
-  private final List<String> prefixes = new ArrayList<>();
+  // Both made on first use: most devices follow everything (one prefix, ""), and every idle
+  // connection holds one filter.
+  private Set<String> documents = Collections.emptySet();
+  private List<String> prefixes = Collections.emptyList();
 
   /** A filter that follows everything. */
   public static FollowFilter all() {
     FollowFilter f = new FollowFilter();
-    f.prefixes.add("");
+    f.addPrefix("");
     return f;
   }
 
@@ -28,12 +31,29 @@ public final class FollowFilter {
   }
 
   public void add(FollowSpec spec) {
-    documents.addAll(spec.getDocumentsList());
-    for (String p : spec.getPrefixesList()) {
-      if (!prefixes.contains(p)) {
-        prefixes.add(p);
-      }
+    for (String d : spec.getDocumentsList()) {
+      addDocument(d);
     }
+    for (String p : spec.getPrefixesList()) {
+      addPrefix(p);
+    }
+  }
+
+  private void addDocument(String d) {
+    if (documents.isEmpty()) {
+      documents = new HashSet<>();
+    }
+    documents.add(d);
+  }
+
+  private void addPrefix(String p) {
+    if (prefixes.contains(p)) {
+      return;
+    }
+    if (prefixes.isEmpty()) {
+      prefixes = new ArrayList<>(1);
+    }
+    prefixes.add(p);
   }
 
   public void remove(FollowSpec spec) {
@@ -68,8 +88,8 @@ public final class FollowFilter {
 
   public FollowFilter copy() {
     FollowFilter f = new FollowFilter();
-    f.documents.addAll(documents);
-    f.prefixes.addAll(prefixes);
+    documents.forEach(f::addDocument);
+    prefixes.forEach(f::addPrefix);
     return f;
   }
 

@@ -171,6 +171,65 @@ public abstract class ApprovalStoreContractTest {
   }
 
   @Test
+  void aRequestThatEndsFreesItsPlacesInTheBoundsAtOnce() throws Exception {
+    String ann = "ann-" + tag;
+    String bob = "bob-" + tag;
+    assertEquals(
+        Created.CREATED, get(store.create(request("h1", "new_device", ann, "10.3.0.1"), 1, 1)));
+    assertEquals(
+        Created.ADDRESS_LIMIT,
+        get(store.create(request("h2", "new_device", bob, "10.3.0.1"), 1, 1)));
+    assertEquals(
+        Created.USER_LIMIT, get(store.create(request("h3", "new_device", ann, "10.3.0.2"), 1, 1)));
+    Request claimed = request("c1", "device_code", "", "10.3.0.3");
+    assertEquals(Created.CREATED, get(store.create(claimed, 1, 1)));
+    assertEquals(ann, get(store.claim(claimed.id(), ann, clock.millis())).userId());
+
+    get(store.erase(ann));
+    assertEquals(
+        Created.CREATED,
+        get(store.create(request("h4", "new_device", bob, "10.3.0.1"), 1, 1)),
+        "the erased request's address is free");
+    assertEquals(
+        Created.CREATED,
+        get(store.create(request("h5", "new_device", ann, "10.3.0.2"), 1, 1)),
+        "and its user");
+    assertEquals(
+        Created.CREATED,
+        get(store.create(request("c2", "device_code", "", "10.3.0.3"), 1, 1)),
+        "the erased code's address is free");
+
+    Request approved = request("c3", "device_code", "", "10.3.0.4");
+    assertEquals(Created.CREATED, get(store.create(approved, 1, 1)));
+    assertEquals(
+        Decision.Status.DECIDED,
+        get(store.decide(approved.id(), bob, "phone", true, clock.millis())).status());
+    assertEquals(
+        Poll.Status.APPROVED,
+        get(store.poll(approved.id(), approved.secretHash(), clock.millis())).status());
+    assertEquals(
+        Created.CREATED,
+        get(store.create(request("c4", "device_code", "", "10.3.0.4"), 1, 1)),
+        "a consumed code's address is free");
+
+    Request denied = request("h6", "new_device", bob, "10.3.0.5");
+    assertEquals(Created.CREATED, get(store.create(denied, 1, 2)));
+    get(store.decide(denied.id(), bob, "phone", false, clock.millis()));
+    assertEquals(
+        Created.CREATED,
+        get(store.create(request("h7", "new_device", "cy-" + tag, "10.3.0.5"), 1, 1)),
+        "a denied request's address is free");
+
+    Request lapsing = request("c5", "device_code", "", "10.3.0.6");
+    assertEquals(Created.CREATED, get(store.create(lapsing, 1, 1)));
+    clock.advance(java.time.Duration.ofMinutes(1));
+    assertEquals(
+        Created.CREATED,
+        get(store.create(request("c6", "device_code", "", "10.3.0.6"), 1, 1)),
+        "an expired code's address is free");
+  }
+
+  @Test
   void erasureTakesEveryRequestOfTheUserAndSweepingKeepsWhatIsLive() throws Exception {
     String user = "eve-" + tag;
     Request held = request("held", "new_device", user, "10.0.0.5");

@@ -16,9 +16,9 @@ import java.util.concurrent.CompletableFuture;
  * {@link ApprovalStore} on Redis. A request is one hash under a hash tag of its own; claim, decide
  * and poll are one Lua script each on that key, so "exactly once" holds across nodes and on Redis
  * Cluster. The per-address and per-user bounds are sorted sets reserved by a script before the
- * request is stored (and released when it is refused, decided or expires): they live in other
- * slots, so a crash between the two steps can leave a reservation that counts until its deadline,
- * never one that lets more requests in than the bound.
+ * request is stored, and released as soon as it is refused, decided, seen expired or erased: they
+ * live in other slots, so a crash between the two steps can leave a reservation that counts until
+ * its deadline, never one that lets more requests in than the bound.
  */
 final class RedisApprovalStore implements ApprovalStore {
   private static final String NEW_DEVICE = "new_device";
@@ -147,9 +147,8 @@ final class RedisApprovalStore implements ApprovalStore {
   }
 
   /**
-   * Deletes every request in the user's index (each its own key, so one call each), then the
-   * indexes and the user's attempt counter. A request's reservation in its address's bound is left
-   * to expire at its deadline.
+   * Deletes every request in the user's index (each its own key, so one call each) and frees its
+   * place in its address's bound at once, then the indexes and the user's attempt counter.
    */
   @Override
   public CompletableFuture<Void> erase(String userId) {
@@ -159,14 +158,27 @@ final class RedisApprovalStore implements ApprovalStore {
         .toCompletableFuture()
         .thenCompose(
             ids -> {
-              List<CompletableFuture<Long>> dels = new ArrayList<>();
-              for (byte[] id : ids) {
-                dels.add(redis.del(keys.approval(str(id))).toCompletableFuture());
+              List<CompletableFuture<?>> steps = new ArrayList<>();
+              for (byte[] raw : ids) {
+                String id = str(raw);
+                byte[] key = keys.approval(id);
+                steps.add(
+                    redis
+                        .hget(key, utf8("addr"))
+                        .toCompletableFuture()
+                        .thenCompose(
+                            addr ->
+                                addr == null
+                                    ? CompletableFuture.completedFuture(0L)
+                                    : redis
+                                        .zrem(keys.approvalsOfAddress(str(addr)), raw)
+                                        .toCompletableFuture())
+                        .thenCompose(n -> redis.del(key).toCompletableFuture()));
               }
-              dels.add(redis.del(keys.approvalsOfUser(userId)).toCompletableFuture());
-              dels.add(
+              steps.add(redis.del(keys.approvalsOfUser(userId)).toCompletableFuture());
+              steps.add(
                   redis.del(keys.attempts(ApprovalStore.userScope(userId))).toCompletableFuture());
-              return CompletableFuture.allOf(dels.toArray(new CompletableFuture<?>[0]));
+              return CompletableFuture.allOf(steps.toArray(new CompletableFuture<?>[0]));
             })
         .thenCompose(v -> redis.del(index).toCompletableFuture())
         .thenApply(n -> (Void) null);

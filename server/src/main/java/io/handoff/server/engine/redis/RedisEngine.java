@@ -186,10 +186,11 @@ public final class RedisEngine implements Engine {
           new RedisBroker(client.connectPubSub(ByteArrayCodec.INSTANCE), commands.async(), keys);
       RedisSessionStore sessions = new RedisSessionStore(commands.async(), keys, limits, clock);
       RedisHandoffStore handoff = new RedisHandoffStore(commands.async(), keys, clock);
+      // Every master, not just the one a keyless PING is routed to: a hung shard is noticed.
       health.start(
           client.getResources().eventExecutorGroup(),
           StoreHealth.DEFAULT_INTERVAL,
-          () -> commands.async().ping().toCompletableFuture());
+          () -> commands.async().upstream().commands().ping().toCompletableFuture());
       FailoverWatch.watch(client, health, broker);
       return new RedisEngine(
           client,

@@ -12,10 +12,11 @@ import org.slf4j.LoggerFactory;
 
 /**
  * Whether Redis answers, as this node sees it: a PING every {@link #DEFAULT_INTERVAL} on the
- * command connection that must be answered within {@link #DEFAULT_TIMEOUT}. A PING that times out
- * makes the store HUNG, one that fails at once (not connected, refused) makes it LOST, and one
- * answered makes it UP again. {@code /readyz} answers 503 unless UP, so a load balancer stops
- * sending devices to a node whose Redis hangs within about interval + timeout.
+ * command connection (on a Cluster, to every master) that must be answered within {@link
+ * #DEFAULT_TIMEOUT}. A PING that times out makes the store HUNG, one that fails at once (not
+ * connected, refused) makes it LOST, and one answered makes it UP again. {@code /readyz} answers
+ * 503 unless UP, so a load balancer stops sending devices to a node whose Redis hangs within about
+ * interval + timeout.
  *
  * <p>Logging is by state change: one line when Redis is lost, hung or back (with how long it was
  * away), one when Redis reports trouble it means as temporary (loading, a failover), repeated at

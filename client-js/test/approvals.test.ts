@@ -1,0 +1,252 @@
+// Signing in new devices against two real server nodes sharing a real Redis, with real identity
+// tokens (ES256, the server reads their JWKS file) and server-issued device sessions.
+import assert from "node:assert/strict";
+import { after, before, describe, test } from "node:test";
+import WebSocket from "ws";
+import {
+  ApprovalKind,
+  ApprovalOutcome,
+  type ApprovalRequest,
+  bearerWebSocket,
+  type DeviceSession,
+  DeviceSignIn,
+  HandoffClient,
+  HandoffError,
+} from "../src/index.js";
+import { client, IdentityProvider, type Node, type Redis, startNode, startRedis, until, user } from "./harness.js";
+
+const HELD_FOR_SECONDS = 6;
+let redis: Redis;
+let nodes: Node[] = [];
+const app = new IdentityProvider();
+
+before(async () => {
+  redis = await startRedis();
+  const args = [
+    ...app.args(),
+    "--redis-url",
+    redis.url,
+    "--new-device-approval",
+    "--new-device-approval-timeout",
+    `${HELD_FOR_SECONDS}s`,
+    "--device-poll-interval",
+    "500ms",
+    "--max-user-code-failures-per-user",
+    "3",
+    "--max-pending-sign-ins-per-address",
+    "50",
+  ];
+  nodes = await Promise.all(["js-sign-a", "js-sign-b"].map((id) => startNode([...args, "--node-id", id])));
+});
+after(async () => {
+  await Promise.all(nodes.map((n) => n.stop()));
+  await redis?.stop();
+});
+
+/** A client that connects with a device session's access token. */
+function sessionClient(node: Node, session: DeviceSession): HandoffClient {
+  return new HandoffClient({
+    url: node.url,
+    token: session.accessToken,
+    webSocket: bearerWebSocket(WebSocket),
+    reconnect: { initialMs: 50, maxMs: 500 },
+  });
+}
+
+/** Resolves with the error a promise rejects with; fails if it resolves. */
+async function rejection(p: Promise<unknown>): Promise<HandoffError> {
+  try {
+    await p;
+  } catch (e) {
+    assert.ok(e instanceof HandoffError, `a HandoffError, got ${String(e)}`);
+    return e;
+  }
+  assert.fail("expected a rejection");
+}
+
+describe("signing in new devices (two nodes with Redis)", () => {
+  test("a TV gets a code, a phone of the user on the other node approves it, the TV signs in and connects; a second answer is refused", async () => {
+    const u = user("tv-code");
+    const tv = new DeviceSignIn(nodes[0].http);
+    const code = await tv.requestCode({ deviceId: "tv", name: "Living room", platform: "tv" });
+    assert.match(code.userCode, /^[A-Z]{4}-[A-Z]{4}$/);
+    assert.ok(code.verificationUriComplete.includes(code.userCode));
+    assert.ok(code.expiresInSeconds > 0 && code.intervalSeconds > 0);
+
+    const phone = client(nodes[1], u, "phone");
+    const stranger = client(nodes[1], user("stranger"), "phone");
+    await Promise.all([phone.connect(), stranger.connect()]);
+    const asking = await phone.approvals.verifyUserCode(code.userCode.toLowerCase().replace("-", ""));
+    assert.equal(asking.kind, ApprovalKind.DEVICE_CODE);
+    assert.equal(asking.deviceId, "tv");
+    assert.equal(asking.deviceName, "Living room");
+    assert.equal(asking.platform, "tv");
+    assert.ok(asking.address.length > 0, "the address it asked from");
+    assert.equal(typeof asking.createdMs, "bigint");
+    assert.ok(asking.expiresMs > asking.createdMs);
+
+    const seen = await rejection(stranger.approvals.verifyUserCode(code.userCode));
+    assert.equal(seen.code, "APPROVAL_NOT_FOUND", "another user cannot see a code the user holds");
+    const taken = await rejection(stranger.approvals.answer(asking.approvalId, true));
+    assert.equal(taken.code, "APPROVAL_NOT_FOUND", "nor approve it");
+
+    const waiting = tv.awaitApproval(code);
+    assert.equal(await phone.approvals.answer(asking.approvalId, true), ApprovalOutcome.APPROVAL_APPROVED);
+    const again = await rejection(phone.approvals.answer(asking.approvalId, true));
+    assert.equal(again.code, "APPROVAL_ENDED");
+
+    const session = await waiting;
+    assert.equal(session.userId, u, "a session of the approving user");
+    assert.equal(session.deviceId, "tv");
+    assert.equal(typeof session.accessExpiresAtMs, "bigint");
+    const tvClient = sessionClient(nodes[0], session);
+    await tvClient.connect();
+    assert.equal(tvClient.userId, u);
+    assert.equal(tvClient.deviceId, "tv");
+
+    const reused = await rejection(tv.awaitApproval({ ...code, intervalSeconds: 0 }));
+    assert.equal(reused.code, "invalid_grant", "a code is consumed once");
+    assert.equal(reused.status, 400);
+
+    const renewed = await tv.refresh(session.refreshToken);
+    assert.equal(renewed.sessionId, session.sessionId);
+    assert.notEqual(renewed.refreshToken, session.refreshToken);
+    await Promise.all([phone, stranger, tvClient].map((c) => c.close()));
+  });
+
+  test("denied and unknown codes give the RFC's errors, and a poll faster than the interval slows down by 5 s", async () => {
+    const u = user("deny");
+    const phone = client(nodes[0], u, "phone");
+    await phone.connect();
+    const tv = new DeviceSignIn(nodes[1].http);
+
+    const denied = await tv.requestCode({ deviceId: "tv" });
+    const r = await phone.approvals.verifyUserCode(denied.userCode);
+    const waiting = rejection(tv.awaitApproval(denied));
+    assert.equal(await phone.approvals.answer(r.approvalId, false), ApprovalOutcome.APPROVAL_DENIED);
+    const e = await waiting;
+    assert.equal(e.code, "access_denied");
+    assert.equal(e.status, 400);
+
+    const unknown = await rejection(
+      tv.awaitApproval({ deviceCode: "dc1.BCDFGHJK.nothing", intervalSeconds: 0, expiresInSeconds: 5 }),
+    );
+    assert.equal(unknown.code, "invalid_grant");
+
+    // A device that ignores the interval: its second poll comes at once and gets slow_down.
+    const polls: { at: number; error: string }[] = [];
+    const counting = new DeviceSignIn(nodes[1].http, {
+      fetch: async (input, init) => {
+        const res = await fetch(input, init);
+        const body = (await res.clone().json()) as { error?: string };
+        polls.push({ at: Date.now(), error: body.error ?? String(res.status) });
+        return res;
+      },
+    });
+    const fast = await counting.requestCode({ deviceId: "impatient-tv" });
+    polls.length = 0;
+    const session = counting.awaitApproval({ ...fast, intervalSeconds: 0 });
+    await until("a slow_down", () => polls.some((p) => p.error === "slow_down"));
+    const slowed = polls.findIndex((p) => p.error === "slow_down");
+    await phone.approvals.answer((await phone.approvals.verifyUserCode(fast.userCode)).approvalId, true);
+    assert.equal((await session).deviceId, "impatient-tv");
+    assert.ok(polls.length > slowed + 1, "it polled again after slow_down");
+    assert.ok(polls[slowed + 1].at - polls[slowed].at >= 4_900, "no sooner than 5 s later");
+    await phone.close();
+  });
+
+  test("a held sign-in of a new device prompts the user's devices on both nodes; one answer wins, the others see it withdrawn", async () => {
+    const u = user("held");
+    const first = await new DeviceSignIn(nodes[0].http).signIn(app.token(u), { deviceId: "phone", name: "Phone" });
+    assert.equal(first.status, "signed_in", "the user's first device signs in at once");
+    if (first.status !== "signed_in") return;
+    const phone = sessionClient(nodes[0], first.session);
+    const laptop = client(nodes[1], u, "laptop");
+    const watch = client(nodes[0], u, "watch");
+    const devices = { phone, laptop, watch };
+    const prompted = new Map<string, ApprovalRequest>();
+    const withdrawn = new Map<string, [string, ApprovalOutcome, string]>();
+    for (const [name, c] of Object.entries(devices)) {
+      c.on("approvalPrompt", (r) => prompted.set(name, r));
+      c.on("approvalWithdrawn", (id, outcome, by) => withdrawn.set(name, [id, outcome, by]));
+    }
+    await Promise.all(Object.values(devices).map((c) => c.connect()));
+
+    const newcomer = new DeviceSignIn(nodes[1].http);
+    const held = await newcomer.signIn(app.token(u), { deviceId: "borrowed", name: "Borrowed laptop", platform: "linux" });
+    assert.equal(held.status, "approval_pending");
+    if (held.status !== "approval_pending") return;
+    assert.ok(held.pending.approversOnline >= 1);
+    await until("every device is prompted", () => prompted.size === 3);
+    for (const r of prompted.values()) {
+      assert.equal(r.approvalId, held.pending.approvalId);
+      assert.equal(r.kind, ApprovalKind.NEW_DEVICE);
+      assert.equal(r.deviceName, "Borrowed laptop");
+      assert.equal(r.platform, "linux");
+    }
+    assert.deepEqual(
+      phone.approvals.prompts().map((r) => r.approvalId),
+      [held.pending.approvalId],
+    );
+
+    const waiting = newcomer.awaitApproval(held.pending);
+    const names = Object.keys(devices) as (keyof typeof devices)[];
+    const answers = await Promise.allSettled(names.map((n) => devices[n].approvals.answer(held.pending.approvalId, true)));
+    const won = answers.flatMap((a, i) => (a.status === "fulfilled" ? [names[i]] : []));
+    assert.equal(won.length, 1, "exactly one answer wins");
+    for (const a of answers) {
+      if (a.status === "rejected") assert.equal((a.reason as HandoffError).code, "APPROVAL_ENDED");
+    }
+    const losers = names.filter((n) => n !== won[0]);
+    await until("the others see the prompt withdrawn", () => losers.every((n) => withdrawn.has(n)));
+    for (const n of losers) {
+      const [id, outcome, by] = withdrawn.get(n)!;
+      assert.equal(id, held.pending.approvalId);
+      assert.equal(outcome, ApprovalOutcome.APPROVAL_APPROVED);
+      assert.equal(by, won[0]);
+      assert.equal(devices[n].approvals.prompts().length, 0);
+    }
+    assert.equal(withdrawn.has(won[0]), false, "the winner learns from its answer");
+    assert.equal(devices[won[0]].approvals.prompts().length, 0);
+
+    const session = await waiting;
+    assert.equal(session.userId, u);
+    assert.equal(session.deviceId, "borrowed");
+    const borrowed = sessionClient(nodes[1], session);
+    await borrowed.connect();
+    assert.equal(borrowed.deviceId, "borrowed");
+    await Promise.all([...Object.values(devices), borrowed].map((c) => c.close()));
+  });
+
+  test("with no trusted device online a held sign-in says so at once and ends with expired_token at its deadline", async () => {
+    const u = user("alone");
+    const signIn = new DeviceSignIn(nodes[0].http);
+    const first = await signIn.signIn(app.token(u), { deviceId: "phone" });
+    assert.equal(first.status, "signed_in");
+    const held = await signIn.signIn(app.token(u), { deviceId: "tablet" });
+    assert.equal(held.status, "approval_pending");
+    if (held.status !== "approval_pending") return;
+    assert.equal(held.pending.approversOnline, 0);
+    assert.ok(held.pending.expiresInSeconds <= HELD_FOR_SECONDS);
+    const e = await rejection(signIn.awaitApproval(held.pending));
+    assert.equal(e.code, "expired_token");
+    assert.match(e.message, /sign in again/);
+  });
+
+  test("wrong user codes hit the attempt limit, and bad arguments are refused before anything is sent", async () => {
+    const guesser = client(nodes[0], user("guess"), "phone");
+    await guesser.connect();
+    for (let i = 0; i < 3; i++) {
+      assert.equal((await rejection(guesser.approvals.verifyUserCode("BCDF-GHJK"))).code, "APPROVAL_NOT_FOUND");
+    }
+    const limited = await rejection(guesser.approvals.verifyUserCode("BCDF-GHJL"));
+    assert.equal(limited.code, "TOO_MANY_ATTEMPTS");
+    assert.equal((await rejection(guesser.approvals.verifyUserCode(""))).code, "INVALID_ARGUMENT");
+    assert.equal((await rejection(guesser.approvals.answer("", true))).code, "INVALID_ARGUMENT");
+    assert.throws(() => new DeviceSignIn("ws://127.0.0.1:1"), HandoffError);
+    await assert.rejects(new DeviceSignIn(nodes[0].http).requestCode({ deviceId: "" }), HandoffError);
+    const offline = await rejection(new DeviceSignIn("http://127.0.0.1:1").requestCode({ deviceId: "tv" }));
+    assert.equal(offline.code, "CONNECTION_LOST");
+    await guesser.close();
+  });
+});

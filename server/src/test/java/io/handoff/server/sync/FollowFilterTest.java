@@ -1,0 +1,52 @@
+package io.handoff.server.sync;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.handoff.protocol.v1.FollowSpec;
+import org.junit.jupiter.api.Test;
+
+class FollowFilterTest {
+  @Test
+  void followsExactNamesAndPrefixesAndForgetsWhatIsRemoved() {
+    FollowFilter f =
+        FollowFilter.of(FollowSpec.newBuilder().addDocuments("cart").addPrefixes("draft/").build());
+    assertTrue(f.follows("cart"));
+    assertTrue(f.follows("draft/42"));
+    assertFalse(f.follows("player"));
+    assertEquals(2, f.size());
+
+    f.remove(FollowSpec.newBuilder().addDocuments("cart").addPrefixes("draft/").build());
+    assertFalse(f.follows("cart"));
+    assertFalse(f.follows("draft/42"));
+    assertEquals(0, f.size());
+  }
+
+  @Test
+  void aPrefixAddedTwiceCountsOnce() {
+    FollowFilter f = FollowFilter.all();
+    f.add(FollowSpec.newBuilder().addPrefixes("").addPrefixes("ui/").addPrefixes("ui/").build());
+    assertEquals(2, f.size());
+    assertTrue(f.follows("anything"));
+  }
+
+  @Test
+  void anEmptyFilterFollowsNothingAndCanBeRemovedFrom() {
+    FollowFilter f = FollowFilter.of(FollowSpec.getDefaultInstance());
+    f.remove(FollowSpec.newBuilder().addDocuments("cart").addPrefixes("x").build());
+    assertFalse(f.follows("cart"));
+    assertEquals(0, f.size());
+  }
+
+  @Test
+  void aCopyDoesNotChangeWithTheOriginal() {
+    FollowFilter f = FollowFilter.of(FollowSpec.newBuilder().addDocuments("cart").build());
+    FollowFilter copy = f.copy();
+    f.add(FollowSpec.newBuilder().addDocuments("player").addPrefixes("ui/").build());
+    assertTrue(f.follows("player"));
+    assertFalse(copy.follows("player"));
+    assertFalse(copy.follows("ui/layout"));
+    assertTrue(copy.follows("cart"));
+  }
+}
