@@ -36,6 +36,12 @@ final class Nodes implements AutoCloseable {
     return start(name, RedisEngine.connect(redisUrl, prefix, limits), b -> b.storeLimits(limits));
   }
 
+  /** A node on the Redis Cluster reached through {@code seeds}, with {@code limits}. */
+  HandoffServer cluster(List<String> seeds, String name, StoreLimits limits) throws Exception {
+    return start(
+        name, RedisEngine.connectCluster(seeds, prefix, limits), b -> b.storeLimits(limits));
+  }
+
   /** A node on the tests' Redis Cluster. */
   HandoffServer cluster(String name) throws Exception {
     return cluster(RedisClusterProcess.sharedSeeds(), name);

@@ -1,11 +1,17 @@
 package io.handoff.server;
 
+import io.lettuce.core.RedisClient;
+import io.lettuce.core.api.StatefulRedisConnection;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.net.ServerSocket;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
 import redis.embedded.RedisServer;
+import redis.embedded.core.RedisServerBuilder;
 
 /**
  * A real Redis server process for tests, from the binary that embedded-redis ships on Maven
@@ -14,17 +20,19 @@ import redis.embedded.RedisServer;
  * writes.
  */
 public final class RedisProcess implements AutoCloseable {
+  private static final List<String> PERSISTENT =
+      List.of("appendonly yes", "appendfsync always", "save \"\"");
   private static RedisProcess shared;
 
   private final int port;
   private final Path dir;
-  private final String replicaOf; // "host port" of the master, or null
+  private final List<String> settings;
   private RedisServer server;
 
-  private RedisProcess(int port, Path dir, String replicaOf) {
+  private RedisProcess(int port, Path dir, List<String> settings) {
     this.port = port;
     this.dir = dir;
-    this.replicaOf = replicaOf;
+    this.settings = settings;
   }
 
   /** The Redis every test may share: {@code REDIS_URL}, or one process for this JVM. */
@@ -42,9 +50,14 @@ public final class RedisProcess implements AutoCloseable {
 
   /** A private Redis on a free port, persisting to a fresh directory. */
   public static RedisProcess start() {
+    return start(PERSISTENT);
+  }
+
+  /** A private Redis on a free port with these configuration lines (besides bind and dir). */
+  public static RedisProcess start(List<String> settings) {
     try {
       RedisProcess p =
-          new RedisProcess(freePort(), Files.createTempDirectory("handoff-redis"), null);
+          new RedisProcess(freePort(), Files.createTempDirectory("handoff-redis"), settings);
       p.startServer();
       return p;
     } catch (IOException e) {
@@ -55,11 +68,11 @@ public final class RedisProcess implements AutoCloseable {
   /** A private Redis replicating {@code master} ({@code replicaof}), persisting likewise. */
   public static RedisProcess startReplicaOf(RedisProcess master) {
     try {
+      List<String> settings = new ArrayList<>(PERSISTENT);
+      settings.add("replicaof 127.0.0.1 " + master.port);
       RedisProcess p =
           new RedisProcess(
-              freePort(),
-              Files.createTempDirectory("handoff-redis-replica"),
-              "127.0.0.1 " + master.port);
+              freePort(), Files.createTempDirectory("handoff-redis-replica"), settings);
       p.startServer();
       return p;
     } catch (IOException e) {
@@ -68,18 +81,10 @@ public final class RedisProcess implements AutoCloseable {
   }
 
   private void startServer() throws IOException {
-    var builder =
-        RedisServer.newRedisServer()
-            .port(port)
-            .setting("bind 127.0.0.1")
-            .setting("dir " + dir)
-            .setting("appendonly yes")
-            .setting("appendfsync always")
-            .setting("save \"\"");
-    if (replicaOf != null) {
-      builder.setting("replicaof " + replicaOf);
-    }
-    server = builder.build();
+    RedisServerBuilder b =
+        RedisServer.newRedisServer().port(port).setting("bind 127.0.0.1").setting("dir " + dir);
+    settings.forEach(b::setting);
+    server = b.build();
     server.start();
   }
 
@@ -111,6 +116,40 @@ public final class RedisProcess implements AutoCloseable {
     } catch (IOException e) {
       throw new UncheckedIOException(e);
     }
+  }
+
+  /** The process id of the running server, from INFO. */
+  public String pid() {
+    try (RedisClient client = RedisClient.create(url());
+        StatefulRedisConnection<String, String> c = client.connect()) {
+      for (String line : c.sync().info("server").split("\r?\n")) {
+        if (line.startsWith("process_id:")) {
+          return line.substring("process_id:".length()).trim();
+        }
+      }
+    }
+    throw new IllegalStateException("INFO server without process_id");
+  }
+
+  /** Sends {@code signal} ("-STOP", "-CONT", "-KILL") to the process of {@code pid}. */
+  public static void signal(String signal, String pid) {
+    try {
+      Process kill = new ProcessBuilder("kill", signal, pid).inheritIO().start();
+      if (!kill.waitFor(10, TimeUnit.SECONDS) || kill.exitValue() != 0) {
+        throw new IllegalStateException("kill " + signal + " " + pid + " failed");
+      }
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new IllegalStateException(e);
+    }
+  }
+
+  /** Kills the process with SIGKILL (no shutdown, no final fsync); {@link #startAgain()} after. */
+  public void crash() {
+    signal("-KILL", pid());
+    stop();
   }
 
   private static int freePort() throws IOException {
