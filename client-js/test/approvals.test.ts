@@ -1,7 +1,7 @@
 // Signing in new devices against two real server nodes sharing a real Redis, with real identity
 // tokens (ES256, the server reads their JWKS file) and server-issued device sessions.
 import assert from "node:assert/strict";
-import { after, before, describe, test } from "node:test";
+import { after, afterEach, before, describe, test } from "node:test";
 import WebSocket from "ws";
 import {
   ApprovalKind,
@@ -13,7 +13,7 @@ import {
   HandoffClient,
   HandoffError,
 } from "../src/index.js";
-import { client, IdentityProvider, type Node, type Redis, startNode, startRedis, until, user } from "./harness.js";
+import { client as harnessClient, IdentityProvider, type Node, type Redis, startNode, startRedis, until, user } from "./harness.js";
 
 const HELD_FOR_SECONDS = 6;
 let redis: Redis;
@@ -43,14 +43,29 @@ after(async () => {
   await redis?.stop();
 });
 
+// Every client a test made, closed after it even when it fails, so a failed test cannot keep the
+// process alive on open sockets.
+const opened: HandoffClient[] = [];
+afterEach(async () => {
+  await Promise.allSettled(opened.splice(0).map((c) => c.close()));
+});
+
+function client(...args: Parameters<typeof harnessClient>): HandoffClient {
+  const c = harnessClient(...args);
+  opened.push(c);
+  return c;
+}
+
 /** A client that connects with a device session's access token. */
 function sessionClient(node: Node, session: DeviceSession): HandoffClient {
-  return new HandoffClient({
+  const c = new HandoffClient({
     url: node.url,
     token: session.accessToken,
     webSocket: bearerWebSocket(WebSocket),
     reconnect: { initialMs: 50, maxMs: 500 },
   });
+  opened.push(c);
+  return c;
 }
 
 /** Resolves with the error a promise rejects with; fails if it resolves. */

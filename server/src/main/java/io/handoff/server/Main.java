@@ -199,7 +199,7 @@ public final class Main implements Callable<Integer> {
   @Option(
       names = "--io-transport",
       defaultValue = "auto",
-      description = "Socket I/O: auto (io_uring, else epoll, else nio), io_uring, epoll or nio.")
+      description = "Socket I/O: auto (epoll, else io_uring, else nio), io_uring, epoll or nio.")
   String ioTransport;
 
   @Option(

@@ -218,7 +218,7 @@ public final class ServerConfig {
     return compression;
   }
 
-  /** The socket I/O transport: {@link IoTransport#AUTO} takes io_uring, else epoll, else NIO. */
+  /** The socket I/O transport: {@link IoTransport#AUTO} takes epoll, else io_uring, else NIO. */
   public IoTransport ioTransport() {
     return ioTransport;
   }

@@ -35,16 +35,16 @@ class IoTransportTest {
   }
 
   @Test
-  void autoTakesIoUringWhereTheKernelOffersItThenEpollThenNio() {
+  void autoTakesEpollWhereTheKernelOffersItThenIoUringThenNio() {
     IoTransport.Chosen chosen = IoTransport.AUTO.choose();
     IoTransport expected =
-        IoUring.isAvailable()
-            ? IoTransport.IO_URING
-            : Epoll.isAvailable() ? IoTransport.EPOLL : IoTransport.NIO;
+        Epoll.isAvailable()
+            ? IoTransport.EPOLL
+            : IoUring.isAvailable() ? IoTransport.IO_URING : IoTransport.NIO;
     assertEquals(expected, chosen.transport());
     assertTrue(chosen.why().startsWith("auto: "), chosen.why());
-    if (expected != IoTransport.IO_URING) {
-      assertTrue(chosen.why().contains("io_uring unavailable"), chosen.why());
+    if (expected != IoTransport.EPOLL) {
+      assertTrue(chosen.why().contains("epoll unavailable"), chosen.why());
     }
   }
 

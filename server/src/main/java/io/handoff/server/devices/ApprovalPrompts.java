@@ -172,6 +172,12 @@ public final class ApprovalPrompts {
   }
 
   private void withdraw(String id, ApprovalOutcome outcome, String by) {
+    if (by.equals(conn.principal().deviceId())) {
+      // This device's own answer, whose signal can come before the answer's reply is handled:
+      // the device learns from its answer, never from a withdrawal.
+      forget(id);
+      return;
+    }
     remember(id);
     Future<?> timer = shown.remove(id);
     if (timer == null) {

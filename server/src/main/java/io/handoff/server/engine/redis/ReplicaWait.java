@@ -16,6 +16,8 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
 import java.util.function.Function;
 
 /**
@@ -183,6 +185,10 @@ final class ReplicaWait implements AutoCloseable {
                         .toCompletableFuture();
                 return set.thenCombine(wait, (ok, count) -> count);
               })
+          // A round always ends: whatever Lettuce does with a connection to a master that died
+          // (reconnecting to its address, re-sending queued commands), the writes waiting on
+          // this round are answered unconfirmed at this deadline and the next round starts.
+          .orTimeout(timeout.plus(SLACK).plus(SLACK).toMillis(), TimeUnit.MILLISECONDS)
           .whenComplete(
               (count, err) -> {
                 for (Pending p : batch) {
@@ -196,7 +202,7 @@ final class ReplicaWait implements AutoCloseable {
                   }
                 }
                 if (err != null) {
-                  reset();
+                  reset(RedisFailures.unwrap(err) instanceof TimeoutException);
                 }
                 round();
               });
@@ -209,9 +215,19 @@ final class ReplicaWait implements AutoCloseable {
       return connection;
     }
 
-    /** After a failed round: a connection that never opened is tried again next round. */
-    private synchronized void reset() {
-      if (connection != null && connection.isCompletedExceptionally()) {
+    /**
+     * After a failed round: a connection that never opened is tried again next round, and after a
+     * round that timed out the connection is dropped and made afresh (it may be stuck on a master
+     * that is gone).
+     */
+    private synchronized void reset(boolean timedOut) {
+      if (connection == null) {
+        return;
+      }
+      if (timedOut && !connection.isCompletedExceptionally()) {
+        connection.thenAccept(StatefulRedisConnection::closeAsync);
+        connection = null;
+      } else if (connection.isCompletedExceptionally()) {
         connection = null;
       }
     }
