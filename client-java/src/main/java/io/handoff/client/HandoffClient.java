@@ -1,5 +1,9 @@
 package io.handoff.client;
 
+// Over 600 lines because it is the library's public face: the client, its Builder with every
+// documented option and check, and the Javadoc that is the API's manual. The next split is the
+// Builder into a top-level HandoffClientOptions.
+
 import io.handoff.client.internal.DeferredFrameChannel;
 import io.handoff.client.internal.WebSocketConnector;
 import io.handoff.protocol.v1.AcceptOffer;

@@ -1,5 +1,9 @@
 package io.handoff.client;
 
+// Over 600 lines because the connection state machine (connect, Hello and resume, deltas, gaps,
+// snapshots, offers, token renewal) shares one set of fields confined to one thread; writes
+// already live apart (WriteQueue). The next split is the offers and handoff requests.
+
 import io.handoff.client.internal.FrameChannel;
 import io.handoff.client.internal.FrameListener;
 import io.handoff.protocol.CloseCode;

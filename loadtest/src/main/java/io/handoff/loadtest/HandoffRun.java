@@ -1,5 +1,9 @@
 package io.handoff.loadtest;
 
+// Over 600 lines because the handoff scenario's run, its truth checks (exactly one winner per
+// offer, prompts withdrawn) and its report are one run's state; the next split is the report
+// (counting and JSON) into its own class, as WriteRun's scenarios share Result and Stats.
+
 import com.google.protobuf.UnsafeByteOperations;
 import io.handoff.client.HandoffException;
 import io.handoff.client.OutgoingOffer;

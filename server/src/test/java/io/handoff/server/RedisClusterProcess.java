@@ -117,7 +117,8 @@ public final class RedisClusterProcess {
    * Ports whose cluster-bus twin (port + 10000) is free as well, below the ephemeral range so the
    * twin exists.
    */
-  private static List<Integer> freePorts(int n) {
+  /** {@code n} ports free on 127.0.0.1, each with its cluster bus port (+10,000) free too. */
+  static List<Integer> freePorts(int n) {
     List<Integer> ports = new ArrayList<>();
     ThreadLocalRandom random = ThreadLocalRandom.current();
     for (int attempts = 0; ports.size() < n && attempts < 1000; attempts++) {

@@ -7,14 +7,11 @@ import io.lettuce.core.api.sync.RedisCommands;
 import java.io.File;
 import java.io.IOException;
 import java.io.UncheckedIOException;
-import java.net.InetAddress;
-import java.net.ServerSocket;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Function;
 import java.util.stream.IntStream;
@@ -132,7 +129,7 @@ final class ReplicatedCluster implements AutoCloseable {
   static ReplicatedCluster start() throws IOException {
     ReplicatedCluster c = new ReplicatedCluster();
     try {
-      for (int port : freePorts(2 * MASTERS)) {
+      for (int port : RedisClusterProcess.freePorts(2 * MASTERS)) {
         Instance i = c.new Instance(port);
         c.instances.add(i);
         i.start();
@@ -245,29 +242,6 @@ final class ReplicatedCluster implements AutoCloseable {
     uri.setTimeout(Duration.ofSeconds(5));
     try (StatefulRedisConnection<String, String> c = admin.connect(uri)) {
       return command.apply(c.sync());
-    }
-  }
-
-  private static List<Integer> freePorts(int n) {
-    List<Integer> ports = new ArrayList<>();
-    ThreadLocalRandom random = ThreadLocalRandom.current();
-    for (int attempts = 0; ports.size() < n && attempts < 1000; attempts++) {
-      int p = 20_000 + random.nextInt(10_000);
-      if (!ports.contains(p) && free(p) && free(p + 10_000)) {
-        ports.add(p);
-      }
-    }
-    if (ports.size() < n) {
-      throw new IllegalStateException("no free ports for a Redis Cluster");
-    }
-    return ports;
-  }
-
-  private static boolean free(int port) {
-    try (ServerSocket s = new ServerSocket(port, 1, InetAddress.getLoopbackAddress())) {
-      return true;
-    } catch (IOException e) {
-      return false;
     }
   }
 
