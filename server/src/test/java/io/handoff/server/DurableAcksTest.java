@@ -3,12 +3,8 @@ package io.handoff.server;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import com.google.protobuf.ByteString;
-import io.handoff.protocol.v1.ClientFrame;
 import io.handoff.protocol.v1.ErrorCode;
-import io.handoff.protocol.v1.FieldOp;
 import io.handoff.protocol.v1.ServerFrame;
-import io.handoff.protocol.v1.Write;
 import io.handoff.server.engine.StoreLimits;
 import io.lettuce.core.RedisClient;
 import io.lettuce.core.api.StatefulRedisConnection;
@@ -78,23 +74,6 @@ class DurableAcksTest {
     return redis(r, "hget", nodes.prefix + "{" + user + "}:m:cart", "version");
   }
 
-  private static long write(TestDevice d, long seq, String value) {
-    return d.send(
-        ClientFrame.newBuilder()
-            .setWrite(
-                Write.newBuilder()
-                    .setDocument("cart")
-                    .setClientSeq(seq)
-                    .addOps(
-                        FieldOp.newBuilder()
-                            .setField("f")
-                            .setSet(ByteString.copyFromUtf8(value)))));
-  }
-
-  private static ServerFrame answer(TestDevice d, long requestId) {
-    return d.next(f -> (f.hasAck() || f.hasError()) && f.getRequestId() == requestId);
-  }
-
   @Test
   void everyAckedWriteIsAlreadyOnTheReplica() throws Exception {
     awaitReplicaInSync();
@@ -102,7 +81,7 @@ class DurableAcksTest {
     TestDevice device = TestDevice.connect(node.port(), TestServer.token("ann", "phone"));
     assertEquals(1, device.hello().getWelcome().getDurableAckReplicas());
     for (int seq = 1; seq <= 20; seq++) {
-      ServerFrame ack = answer(device, write(device, seq, "v" + seq));
+      ServerFrame ack = device.answerTo(device.write("cart", seq, "f", "v" + seq));
       assertTrue(ack.hasAck(), ack.toString());
       assertEquals(seq, ack.getAck().getVersion());
       // Read from the replica itself right after the ack: WAIT confirmed it holds the write.
@@ -120,18 +99,18 @@ class DurableAcksTest {
     device.hello();
     TestDevice observer = TestDevice.connect(node.port(), TestServer.token("bob", "tv"));
     observer.hello();
-    assertTrue(answer(device, write(device, 1, "one")).hasAck());
+    assertTrue(device.answerTo(device.write("cart", 1, "f", "one")).hasAck());
     assertEquals(1, observer.next(ServerFrame::hasDelta).getDelta().getVersion());
 
     pausedPid = pid(replica);
     signal("-STOP", pausedPid);
-    long request = write(device, 2, "two");
+    long request = device.write("cart", 2, "f", "two");
     // Applied on the master: every device sees it, the writer too (as a Delta, not as an ack).
     assertEquals(2, observer.next(ServerFrame::hasDelta).getDelta().getVersion());
     ServerFrame own = device.next(f -> f.hasDelta() || f.getRequestId() == request);
     assertTrue(own.hasDelta(), "the writer's own write comes as a Delta first: " + own);
     assertEquals(2, own.getDelta().getVersion());
-    ServerFrame unknown = answer(device, request);
+    ServerFrame unknown = device.answerTo(request);
     assertTrue(unknown.hasError(), "not acked while the replica does not confirm: " + unknown);
     assertEquals(ErrorCode.OUTCOME_UNKNOWN, unknown.getError().getCode());
     assertTrue(unknown.getError().getRetryable());
@@ -142,7 +121,7 @@ class DurableAcksTest {
 
     signal("-CONT", pausedPid);
     pausedPid = null;
-    ServerFrame ack = answer(device, write(device, 2, "two"));
+    ServerFrame ack = device.answerTo(device.write("cart", 2, "f", "two"));
     assertTrue(ack.hasAck(), "the re-send is acked once the replica holds it: " + ack);
     assertTrue(ack.getAck().getDuplicate(), "applied once");
     assertEquals(2, ack.getAck().getVersion());

@@ -3,12 +3,8 @@ package io.handoff.server;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import com.google.protobuf.ByteString;
-import io.handoff.protocol.v1.ClientFrame;
 import io.handoff.protocol.v1.ErrorCode;
-import io.handoff.protocol.v1.FieldOp;
 import io.handoff.protocol.v1.ServerFrame;
-import io.handoff.protocol.v1.Write;
 import io.handoff.server.engine.redis.RedisEngine;
 import io.handoff.server.sync.SyncResult;
 import io.lettuce.core.RedisClient;
@@ -70,23 +66,6 @@ class RedisFaultTest {
         .statusCode();
   }
 
-  private static long write(TestDevice d, long seq, String value) {
-    return d.send(
-        ClientFrame.newBuilder()
-            .setWrite(
-                Write.newBuilder()
-                    .setDocument("cart")
-                    .setClientSeq(seq)
-                    .addOps(
-                        FieldOp.newBuilder()
-                            .setField("f")
-                            .setSet(ByteString.copyFromUtf8(value)))));
-  }
-
-  private static ServerFrame answer(TestDevice d, long requestId) {
-    return d.next(f -> (f.hasAck() || f.hasError()) && f.getRequestId() == requestId);
-  }
-
   @Test
   void writeTimingOutOnAHungRedisIsReportedUnknownAndItsResendIsAckedOnceWithItsRealVersion()
       throws Exception {
@@ -95,12 +74,12 @@ class RedisFaultTest {
     device.hello();
     TestDevice observer = TestDevice.connect(node.port(), TestServer.token("ann", "tv"));
     observer.hello();
-    assertTrue(answer(device, write(device, 1, "one")).hasAck());
+    assertTrue(device.answerTo(device.write("cart", 1, "f", "one")).hasAck());
     assertEquals(1, observer.next(ServerFrame::hasDelta).getDelta().getVersion());
     assertEquals(200, readyz(node));
 
     signal("-STOP");
-    ServerFrame unknown = answer(device, write(device, 2, "two"));
+    ServerFrame unknown = device.answerTo(device.write("cart", 2, "f", "two"));
     assertEquals(ErrorCode.OUTCOME_UNKNOWN, unknown.getError().getCode(), unknown.toString());
     assertTrue(unknown.getError().getRetryable());
     assertTrue(unknown.getError().getMessage().contains("same client_seq"));
@@ -116,7 +95,7 @@ class RedisFaultTest {
     // it arrives would be acked by it (as the write it is) instead of by the store's answer.
     assertEquals(2, observer.next(ServerFrame::hasDelta).getDelta().getVersion());
     assertEquals(2, device.next(ServerFrame::hasDelta).getDelta().getVersion());
-    ServerFrame ack = answer(device, write(device, 2, "two"));
+    ServerFrame ack = device.answerTo(device.write("cart", 2, "f", "two"));
     assertTrue(ack.hasAck(), ack.toString());
     assertTrue(ack.getAck().getDuplicate(), "applied once, while Redis was paused");
     assertEquals(2, ack.getAck().getVersion());
@@ -136,14 +115,14 @@ class RedisFaultTest {
     HandoffServer node = node();
     TestDevice device = TestDevice.connect(node.port(), TestServer.token("bob", "phone"));
     device.hello();
-    assertTrue(answer(device, write(device, 1, "one")).hasAck());
+    assertTrue(device.answerTo(device.write("cart", 1, "f", "one")).hasAck());
 
     redis.stop();
     healthChanged.await(
         "the node sees Redis lost", () -> !node.engine().healthy(), Duration.ofSeconds(10));
-    long request = write(device, 2, "two");
+    long request = device.write("cart", 2, "f", "two");
     redis.startAgain();
-    ServerFrame ack = answer(device, request);
+    ServerFrame ack = device.answerTo(request);
     assertTrue(ack.hasAck(), "waited out, not refused: " + ack);
     assertEquals(2, ack.getAck().getVersion());
     device.close();

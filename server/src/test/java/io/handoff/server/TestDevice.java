@@ -3,9 +3,12 @@ package io.handoff.server;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.fail;
 
+import com.google.protobuf.ByteString;
 import io.handoff.protocol.v1.ClientFrame;
+import io.handoff.protocol.v1.FieldOp;
 import io.handoff.protocol.v1.Hello;
 import io.handoff.protocol.v1.ServerFrame;
+import io.handoff.protocol.v1.Write;
 import java.io.ByteArrayOutputStream;
 import java.net.URI;
 import java.net.http.HttpClient;
@@ -105,6 +108,25 @@ public final class TestDevice implements AutoCloseable {
     long id = nextRequestId++;
     sendRaw(frame.setRequestId(id).build().toByteArray());
     return id;
+  }
+
+  /** Sends a Write that sets one field of {@code document}; returns its request id. */
+  public long write(String document, long clientSeq, String field, String value) {
+    return send(
+        ClientFrame.newBuilder()
+            .setWrite(
+                Write.newBuilder()
+                    .setDocument(document)
+                    .setClientSeq(clientSeq)
+                    .addOps(
+                        FieldOp.newBuilder()
+                            .setField(field)
+                            .setSet(ByteString.copyFromUtf8(value)))));
+  }
+
+  /** The Ack or Error that answers the request {@code requestId}. */
+  public ServerFrame answerTo(long requestId) {
+    return next(f -> (f.hasAck() || f.hasError()) && f.getRequestId() == requestId);
   }
 
   public void sendRaw(byte[] bytes) {

@@ -4,12 +4,8 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import com.google.protobuf.ByteString;
-import io.handoff.protocol.v1.ClientFrame;
 import io.handoff.protocol.v1.ErrorCode;
-import io.handoff.protocol.v1.FieldOp;
 import io.handoff.protocol.v1.ServerFrame;
-import io.handoff.protocol.v1.Write;
 import io.handoff.server.sync.SyncResult;
 import io.lettuce.core.RedisClient;
 import io.lettuce.core.api.StatefulRedisConnection;
@@ -59,23 +55,6 @@ class WriteOrderTest {
     }
   }
 
-  private static long write(TestDevice d, long seq, String value) {
-    return d.send(
-        ClientFrame.newBuilder()
-            .setWrite(
-                Write.newBuilder()
-                    .setDocument("cart")
-                    .setClientSeq(seq)
-                    .addOps(
-                        FieldOp.newBuilder()
-                            .setField("f")
-                            .setSet(ByteString.copyFromUtf8(value)))));
-  }
-
-  private static ServerFrame answer(TestDevice d, long requestId) {
-    return d.next(f -> (f.hasAck() || f.hasError()) && f.getRequestId() == requestId);
-  }
-
   private SyncResult truth(HandoffServer node, String user) throws Exception {
     return node.engine().store().read(user, "cart", 0, 0).get(10, TimeUnit.SECONDS);
   }
@@ -87,12 +66,12 @@ class WriteOrderTest {
     device.hello();
     TestDevice observer = TestDevice.connect(node.port(), TestServer.token("ann", "tv"));
     observer.hello();
-    assertTrue(answer(device, write(device, 1, "one")).hasAck());
+    assertTrue(device.answerTo(device.write("cart", 1, "f", "one")).hasAck());
     assertEquals(1, observer.next(ServerFrame::hasDelta).getDelta().getVersion());
 
     signal("-STOP");
-    long second = write(device, 2, "two");
-    long third = write(device, 3, "three");
+    long second = device.write("cart", 2, "f", "two");
+    long third = device.write("cart", 3, "f", "three");
     java.util.Map<Long, ServerFrame> answers = new java.util.HashMap<>();
     while (answers.size() < 2) {
       ServerFrame f = device.next(a -> a.hasError() || a.hasAck());
@@ -110,9 +89,9 @@ class WriteOrderTest {
     assertEquals(2, delta.getDelta().getVersion());
     assertEquals(2, delta.getDelta().getOriginSeq());
     assertEquals(2, truth(node, "ann").toVersion());
-    ServerFrame again = answer(device, write(device, 2, "two"));
+    ServerFrame again = device.answerTo(device.write("cart", 2, "f", "two"));
     assertTrue(again.getAck().getDuplicate(), again.toString());
-    ServerFrame last = answer(device, write(device, 3, "three"));
+    ServerFrame last = device.answerTo(device.write("cart", 3, "f", "three"));
     assertEquals(3, last.getAck().getVersion(), last.toString());
     SyncResult end = truth(node, "ann");
     assertEquals(3, end.toVersion());
@@ -126,9 +105,9 @@ class WriteOrderTest {
     HandoffServer node = nodes.redis(redis.url(), "a");
     TestDevice device = TestDevice.connect(node.port(), TestServer.token("bob", "phone"));
     device.hello();
-    assertTrue(answer(device, write(device, 1, "one")).hasAck());
-    assertTrue(answer(device, write(device, 3, "three")).hasAck());
-    ServerFrame late = answer(device, write(device, 2, "two"));
+    assertTrue(device.answerTo(device.write("cart", 1, "f", "one")).hasAck());
+    assertTrue(device.answerTo(device.write("cart", 3, "f", "three")).hasAck());
+    ServerFrame late = device.answerTo(device.write("cart", 2, "f", "two"));
     assertEquals(ErrorCode.OUT_OF_ORDER, late.getError().getCode(), late.toString());
     assertFalse(late.getError().getRetryable());
     assertEquals(2, late.getError().getCurrentVersion());
