@@ -1,7 +1,5 @@
 package io.handoff.server.sync;
 
-import io.handoff.protocol.v1.Ack;
-import io.handoff.protocol.v1.ServerFrame;
 import io.handoff.server.session.Connection;
 import java.util.HashMap;
 import java.util.Iterator;
@@ -155,21 +153,11 @@ final class WriteTracker {
     tails.clear();
   }
 
-  /** The one place an Ack is sent. */
+  /** The one place an Ack is sent: encoded once, straight to bytes (see {@link AckFrame}). */
   private void ack(
       InFlight p, long seq, long epoch, long version, long fingerprint, boolean duplicate) {
-    connection.reply(
-        ServerFrame.newBuilder()
-            .setRequestId(p.requestId)
-            .setAck(
-                Ack.newBuilder()
-                    .setDocument(p.document)
-                    .setClientSeq(seq)
-                    .setEpoch(epoch)
-                    .setVersion(version)
-                    .setFingerprint(fingerprint)
-                    .setDuplicate(duplicate))
-            .build());
+    connection.replyEncoded(
+        AckFrame.encode(p.requestId, p.document, seq, epoch, version, fingerprint, duplicate));
   }
 
   /** A write sent to the store and not yet acked. */

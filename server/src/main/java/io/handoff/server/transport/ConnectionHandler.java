@@ -280,7 +280,8 @@ public final class ConnectionHandler extends ChannelInboundHandlerAdapter implem
 
   @Override
   public void write(Object frame) {
-    ctx.write(frame);
+    // No promise per frame: nothing waits on one, and a failed write reaches exceptionCaught.
+    ctx.write(frame, ctx.voidPromise());
   }
 
   @Override

@@ -6,15 +6,17 @@ import io.handoff.protocol.CloseCode;
 import io.handoff.protocol.v1.ClientFrame;
 import io.handoff.protocol.v1.ServerFrame;
 import io.netty.buffer.ByteBuf;
+import io.netty.channel.ChannelDuplexHandler;
 import io.netty.channel.ChannelHandler.Sharable;
 import io.netty.channel.ChannelHandlerContext;
-import io.netty.handler.codec.MessageToMessageCodec;
+import io.netty.channel.ChannelPromise;
+import io.netty.handler.codec.DecoderException;
+import io.netty.handler.codec.EncoderException;
 import io.netty.handler.codec.http.websocketx.BinaryWebSocketFrame;
 import io.netty.handler.codec.http.websocketx.TextWebSocketFrame;
 import io.netty.handler.codec.http.websocketx.WebSocketFrame;
 import java.io.IOException;
 import java.nio.ByteBuffer;
-import java.util.List;
 
 /**
  * Binary WebSocket messages to {@link ClientFrame}s, and {@link ServerFrame}s (or their encoded
@@ -28,11 +30,15 @@ import java.util.List;
  * finished wire bytes through the WebSocket encoder untouched, one buffer and no frame object per
  * message. The connection switches to {@link #FRAMING} once its upgrade negotiated no extension.
  *
- * <p>A frame that does not parse, or a text frame, raises a {@link ProtocolViolation} that the
- * session handler turns into a PROTOCOL_ERROR close.
+ * <p>A plain duplex handler, not a {@code MessageToMessageCodec}: one message in, one message out,
+ * so no output list per message and no generic matching on the hot path. Anything else it is handed
+ * passes through untouched.
+ *
+ * <p>A frame that does not parse, or a text frame, raises a {@link ProtocolViolation} (inside a
+ * {@link DecoderException}) that the session handler turns into a PROTOCOL_ERROR close.
  */
 @Sharable
-public final class FrameCodec extends MessageToMessageCodec<WebSocketFrame, Object> {
+public final class FrameCodec extends ChannelDuplexHandler {
   public static final FrameCodec INSTANCE = new FrameCodec(false);
 
   /** Writes the WebSocket framing itself: for connections without extensions only. */
@@ -48,15 +54,45 @@ public final class FrameCodec extends MessageToMessageCodec<WebSocketFrame, Obje
   }
 
   @Override
-  public boolean acceptOutboundMessage(Object msg) {
-    return msg instanceof ServerFrame || msg instanceof byte[];
+  public void write(ChannelHandlerContext ctx, Object msg, ChannelPromise promise) {
+    ByteBuf buf;
+    try {
+      if (msg instanceof byte[] encoded) {
+        buf = encoded(ctx, encoded);
+      } else if (msg instanceof ServerFrame frame) {
+        buf = encode(ctx, frame);
+      } else {
+        ctx.write(msg, promise);
+        return;
+      }
+    } catch (IOException | RuntimeException e) {
+      promise.tryFailure(new EncoderException(e));
+      return;
+    }
+    ctx.write(framing ? buf : new BinaryWebSocketFrame(buf), promise);
   }
 
-  @Override
-  protected void encode(ChannelHandlerContext ctx, Object msg, List<Object> out)
-      throws IOException {
-    ServerFrame frame = msg instanceof ServerFrame f ? f : null;
-    int size = frame != null ? frame.getSerializedSize() : ((byte[]) msg).length;
+  /** An encoded frame (a delta, an ack) copied behind its header: no NIO view, no encoder. */
+  private ByteBuf encoded(ChannelHandlerContext ctx, byte[] frame) {
+    int size = frame.length;
+    ByteBuf buf = ctx.alloc().ioBuffer((framing ? headerBytes(size) : 0) + size);
+    if (framing) {
+      buf.writeByte(FIN_BINARY);
+      if (size < 126) {
+        buf.writeByte(size);
+      } else if (size <= 0xffff) {
+        buf.writeByte(126);
+        buf.writeShort(size);
+      } else {
+        buf.writeByte(127);
+        buf.writeLong(size);
+      }
+    }
+    return buf.writeBytes(frame);
+  }
+
+  private ByteBuf encode(ChannelHandlerContext ctx, ServerFrame frame) throws IOException {
+    int size = frame.getSerializedSize();
     int header = framing ? headerBytes(size) : 0;
     ByteBuf buf = ctx.alloc().ioBuffer(header + size);
     try {
@@ -66,19 +102,15 @@ public final class FrameCodec extends MessageToMessageCodec<WebSocketFrame, Obje
       if (framing) {
         writeHeader(nio, size);
       }
-      if (frame != null) {
-        CodedOutputStream cos = CodedOutputStream.newInstance(nio);
-        frame.writeTo(cos);
-        cos.checkNoSpaceLeft();
-      } else {
-        nio.put((byte[]) msg);
-      }
+      CodedOutputStream cos = CodedOutputStream.newInstance(nio);
+      frame.writeTo(cos);
+      cos.checkNoSpaceLeft();
       buf.writerIndex(buf.writerIndex() + header + size);
+      return buf;
     } catch (IOException | RuntimeException e) {
       buf.release();
       throw e;
     }
-    out.add(framing ? buf : new BinaryWebSocketFrame(buf));
   }
 
   /** Bytes of an unmasked WebSocket header for a payload of {@code size} bytes (RFC 6455 5.2). */
@@ -100,20 +132,35 @@ public final class FrameCodec extends MessageToMessageCodec<WebSocketFrame, Obje
   }
 
   @Override
-  protected void decode(ChannelHandlerContext ctx, WebSocketFrame frame, List<Object> out) {
-    if (!(frame instanceof BinaryWebSocketFrame)) {
-      throw new ProtocolViolation(
-          CloseCode.PROTOCOL_ERROR,
-          frame instanceof TextWebSocketFrame
-              ? "text frames are not accepted; send binary protobuf ClientFrames"
-              : "unexpected " + frame.getClass().getSimpleName());
+  public void channelRead(ChannelHandlerContext ctx, Object msg) {
+    if (!(msg instanceof WebSocketFrame frame)) {
+      ctx.fireChannelRead(msg);
+      return;
     }
-    ByteBuf buf = frame.content();
+    ClientFrame decoded;
     try {
-      out.add(ClientFrame.parseFrom(buf.nioBuffer()));
+      decoded = decode(frame);
+    } finally {
+      frame.release();
+    }
+    ctx.fireChannelRead(decoded);
+  }
+
+  private static ClientFrame decode(WebSocketFrame frame) {
+    if (!(frame instanceof BinaryWebSocketFrame)) {
+      throw new DecoderException(
+          new ProtocolViolation(
+              CloseCode.PROTOCOL_ERROR,
+              frame instanceof TextWebSocketFrame
+                  ? "text frames are not accepted; send binary protobuf ClientFrames"
+                  : "unexpected " + frame.getClass().getSimpleName()));
+    }
+    try {
+      return ClientFrame.parseFrom(frame.content().nioBuffer());
     } catch (InvalidProtocolBufferException e) {
-      throw new ProtocolViolation(
-          CloseCode.PROTOCOL_ERROR, "malformed frame, not a ClientFrame: " + e.getMessage());
+      throw new DecoderException(
+          new ProtocolViolation(
+              CloseCode.PROTOCOL_ERROR, "malformed frame, not a ClientFrame: " + e.getMessage()));
     }
   }
 }
