@@ -16,6 +16,7 @@ import io.handoff.server.engine.StoreLimits;
 import io.handoff.server.engine.memory.MemoryEngine;
 import io.handoff.server.handoff.HandoffService;
 import io.handoff.server.session.Hub;
+import io.handoff.server.session.QueueBudget;
 import io.handoff.server.session.Sessions;
 import io.handoff.server.transport.ConnectionHandler;
 import io.handoff.server.transport.FrameCodec;
@@ -66,6 +67,7 @@ public class FanOutBenchmark {
 
   private MemoryEngine engine;
   private HandoffService handoff;
+  private QueueBudget budget;
   private final List<EmbeddedChannel> channels = new ArrayList<>();
   private Write.Builder write;
   private long seq;
@@ -94,6 +96,8 @@ public class FanOutBenchmark {
     DeviceSessions deviceSessions =
         new DeviceSessions(
             config.tokens(), null, access, engine, "bench", 64, stats, Clock.systemUTC());
+    // Large enough never to act: the benchmark is about delivery, not the budget.
+    budget = new QueueBudget(1L << 40, "bench");
     Sessions sessions =
         new Sessions(
             config,
@@ -105,7 +109,8 @@ public class FanOutBenchmark {
             deviceSessions,
             new AccessTokenVerifier(
                 access,
-                new Hs256TokenVerifier(config.jwtSecret(), config.clockSkew(), Clock.systemUTC())));
+                new Hs256TokenVerifier(config.jwtSecret(), config.clockSkew(), Clock.systemUTC())),
+            budget);
     for (int i = 0; i < devices; i++) {
       EmbeddedChannel ch = new EmbeddedChannel();
       ch.attr(HttpRequestHandler.PRINCIPAL)
@@ -130,6 +135,7 @@ public class FanOutBenchmark {
   public void tearDown() {
     channels.forEach(EmbeddedChannel::finishAndReleaseAll);
     handoff.stop();
+    budget.close();
     engine.close();
   }
 
