@@ -28,6 +28,7 @@ import io.netty.handler.codec.http.websocketx.BinaryWebSocketFrame;
 import io.netty.handler.codec.http.websocketx.WebSocketServerProtocolHandler;
 import io.netty.util.ReferenceCountUtil;
 import java.time.Clock;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
@@ -83,6 +84,8 @@ public class FanOutBenchmark {
             .jwtSecret("bench-secret-bench-secret-bench-secret")
             .storeLimits(limits)
             .writeRate(0, 1)
+            // Devices that only receive would be closed as idle after two intervals of a long run.
+            .heartbeatInterval(Duration.ofHours(1))
             .build();
     handoff = new HandoffService(config, engine, stats, Scheduler.system());
     handoff.start();

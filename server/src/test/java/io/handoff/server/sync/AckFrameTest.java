@@ -50,6 +50,16 @@ class AckFrameTest {
   }
 
   @Test
+  void aNewFieldInAckMustBeWrittenByAckFrameToo() {
+    // AckFrame writes these six Ack fields; a seventh would be silently left out of every ack.
+    assertEquals(
+        java.util.List.of("document", "client_seq", "epoch", "version", "duplicate", "fingerprint"),
+        Ack.getDescriptor().getFields().stream()
+            .map(com.google.protobuf.Descriptors.FieldDescriptor::getName)
+            .toList());
+  }
+
+  @Test
   void anAckWithEveryFieldAtItsDefaultIsStillAnAck() throws Exception {
     byte[] actual = AckFrame.encode(0, "", 0, 0, 0, 0, false);
     assertArrayEquals(
