@@ -47,6 +47,7 @@ class WriteAnswerTest {
   void writeConfirmedWhileItsDocumentIsReadAgainIsAckedAtOnce() throws Exception {
     RedisProcess master = nodes.add(RedisProcess.start());
     RedisProcess replica = nodes.add(RedisProcess.startReplicaOf(master));
+    nodes.add(replica::crash); // See RedisRestartFaultTest: a replica may refuse SIGTERM.
     Conditions.await(
         "the replica is linked to its master",
         () -> info(replica, "replication").contains("master_link_status:up"),

@@ -237,6 +237,9 @@ public final class DocumentSession {
     if (err != null) {
       writes.forget(seq); // Not logged: the store logs its state changes, not every failed write.
       ErrorCode code = StoreFailures.code(err);
+      if (code == ErrorCode.OUTCOME_UNKNOWN) {
+        stats.writesOutcomeUnknown.increment();
+      }
       error(p.requestId, code, StoreFailures.message(err), p.document, seq, 0, 0, true);
     } else if (!out.isApplied()) {
       writes.forget(seq);
