@@ -141,7 +141,8 @@ public final class StoreLimits {
   /**
    * How long a write handed to the store may go without an answer before the node answers it
    * OUTCOME_UNKNOWN itself: {@link #DEFAULT_WRITE_ANSWER_TIMEOUT} unless set, plus twice the {@link
-   * #durableAckTimeout()} when durable acks are on.
+   * #durableAckTimeout()} when durable acks are on (a write may wait for the confirmation round
+   * under way, then for its own).
    */
   public Duration writeAnswerDeadline() {
     return durableAcks > 0
