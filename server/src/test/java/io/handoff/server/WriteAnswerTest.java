@@ -26,6 +26,7 @@ import org.junit.jupiter.api.Test;
  */
 class WriteAnswerTest {
   private final Nodes nodes = new Nodes();
+  private HandoffServer node;
   private String pausedPid;
 
   @AfterEach
@@ -43,6 +44,24 @@ class WriteAnswerTest {
     }
   }
 
+  /** A node on the shared Redis behind a gated engine, with a 3 s write deadline. */
+  private GatedEngine gatedNode() throws Exception {
+    StoreLimits limits = StoreLimits.builder().writeAnswerTimeout(Duration.ofSeconds(3)).build();
+    GatedEngine engine =
+        nodes.add(
+            new GatedEngine(RedisEngine.connect(RedisProcess.sharedUrl(), nodes.prefix, limits)));
+    node = nodes.start("a", engine, limits);
+    return engine;
+  }
+
+  /** A device of {@code user} on {@link #node} whose write 1 to "cart" was acked. */
+  private TestDevice deviceWithOneAckedWrite(String user) {
+    TestDevice device = TestDevice.connect(node.port(), TestServer.token(user, "phone"));
+    device.hello();
+    assertTrue(device.answerTo(device.write("cart", 1, "f", "one")).hasAck());
+    return device;
+  }
+
   @Test
   void writeConfirmedWhileItsDocumentIsReadAgainIsAckedAtOnce() throws Exception {
     RedisProcess master = nodes.add(RedisProcess.start());
@@ -57,10 +76,8 @@ class WriteAnswerTest {
         StoreLimits.builder().durableAcks(1).durableAckTimeout(Duration.ofSeconds(30)).build();
     GatedEngine engine =
         nodes.add(new GatedEngine(RedisEngine.connect(master.url(), nodes.prefix, limits)));
-    HandoffServer node = nodes.start("a", engine, limits);
-    TestDevice device = TestDevice.connect(node.port(), TestServer.token("ann", "phone"));
-    device.hello();
-    assertTrue(device.answerTo(device.write("cart", 1, "f", "one")).hasAck());
+    node = nodes.start("a", engine, limits);
+    TestDevice device = deviceWithOneAckedWrite("ann");
 
     // The replica stops: write 2 is applied on the master and streamed (the writer gets its
     // Delta, so its cursor passes version 2), while WAIT waits for the replica.
@@ -100,14 +117,8 @@ class WriteAnswerTest {
   @Test
   void writeTheStoreNeverAnswersIsAnsweredOutcomeUnknownAtTheDeadlineAndTheConnectionGoesOn()
       throws Exception {
-    StoreLimits limits = StoreLimits.builder().writeAnswerTimeout(Duration.ofSeconds(3)).build();
-    GatedEngine engine =
-        nodes.add(
-            new GatedEngine(RedisEngine.connect(RedisProcess.sharedUrl(), nodes.prefix, limits)));
-    HandoffServer node = nodes.start("a", engine, limits);
-    TestDevice device = TestDevice.connect(node.port(), TestServer.token("bob", "phone"));
-    device.hello();
-    assertTrue(device.answerTo(device.write("cart", 1, "f", "one")).hasAck());
+    GatedEngine engine = gatedNode();
+    TestDevice device = deviceWithOneAckedWrite("bob");
 
     engine.leaveWritesUnanswered(true);
     long lost = device.write("cart", 2, "f", "two");
@@ -142,14 +153,8 @@ class WriteAnswerTest {
 
   @Test
   void appliedWriteWhoseEventTheBrokerLostIsAckedByAReadAtTheDeadline() throws Exception {
-    StoreLimits limits = StoreLimits.builder().writeAnswerTimeout(Duration.ofSeconds(3)).build();
-    GatedEngine engine =
-        nodes.add(
-            new GatedEngine(RedisEngine.connect(RedisProcess.sharedUrl(), nodes.prefix, limits)));
-    HandoffServer node = nodes.start("a", engine, limits);
-    TestDevice device = TestDevice.connect(node.port(), TestServer.token("cid", "phone"));
-    device.hello();
-    assertTrue(device.answerTo(device.write("cart", 1, "f", "one")).hasAck());
+    GatedEngine engine = gatedNode();
+    TestDevice device = deviceWithOneAckedWrite("cid");
 
     // The store answers write 2 (applied at version 2), but its event never reaches the session
     // and nothing says it was lost: no later event shows a gap.
