@@ -386,7 +386,7 @@ final class WriteRun {
               + " reconnect backoff, up to 100 ms at first)");
     }
     if (cpu != null) {
-      cpu.putInto(result);
+      cpu.putInto(result, stats.receivedInWindow.sum() / window);
       result.note(
           "cpu_*_pct: CPU used while measuring, in percent of one core: the machine, this load"
               + " tester, the server, interrupts and softirqs (on loopback mostly the kernel moving"

@@ -107,13 +107,48 @@ class ScenarioSmokeTest {
             "p999_ms",
             "max_ms",
             "delivered_per_s",
-            "cpu_loadtest_pct")) {
+            "cpu_loadtest_pct",
+            "loadtester_cpu_us_per_delivery",
+            "load_average")) {
       assertTrue(json.containsKey(field), field + " missing from " + run.lastLine());
     }
     String html = Files.readString(report);
     assertTrue(html.contains("Latency over time"), "report has the latency chart");
     assertTrue(html.contains("Latency histogram"), "report has the histogram");
     assertTrue(html.contains("--jwt-secret ***"), "report hides the secret");
+  }
+
+  @Test
+  void fanoutOnTheJavaClientCountsTheSameAsOnTheLeanConnection() {
+    Run run =
+        run(
+            "fanout",
+            "--full-client",
+            "--drain-timeout",
+            "60s",
+            "--url",
+            url,
+            "--users",
+            "20",
+            "--devices",
+            "3",
+            "--rate",
+            "200",
+            "--duration",
+            "2s",
+            "--jwt-secret",
+            SECRET,
+            "--json");
+
+    assertEquals(0, run.exit, run.err);
+    Map<String, String> json = run.json();
+    assertEquals("60", json.get("connections"));
+    assertEquals("400", json.get("sent"));
+    assertEquals("800", json.get("expected"));
+    assertEquals("800", json.get("received"));
+    assertNothingWentWrong(json);
+    assertEquals("0", json.get("unconverged"));
+    assertEquals("0", json.get("diverged"));
   }
 
   @Test
