@@ -1,6 +1,8 @@
 package io.handoff.loadtest;
 
-import io.handoff.protocol.CloseCode;
+import io.handoff.client.internal.ClosedBy;
+import io.handoff.client.internal.UpgradeRefusal;
+import io.handoff.client.internal.WebSocketConnector;
 import io.netty.bootstrap.Bootstrap;
 import io.netty.buffer.ByteBuf;
 import io.netty.channel.Channel;
@@ -10,25 +12,17 @@ import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.ChannelInitializer;
 import io.netty.channel.ChannelOption;
 import io.netty.channel.EventLoop;
-import io.netty.channel.IoEventLoop;
-import io.netty.channel.epoll.EpollIoHandler;
 import io.netty.channel.epoll.EpollSocketChannel;
 import io.netty.channel.socket.SocketChannel;
 import io.netty.channel.socket.nio.NioSocketChannel;
 import io.netty.handler.codec.ByteToMessageDecoder;
-import io.netty.handler.codec.DecoderException;
-import io.netty.handler.codec.http.DefaultHttpHeaders;
-import io.netty.handler.codec.http.FullHttpResponse;
 import io.netty.handler.codec.http.HttpClientCodec;
-import io.netty.handler.codec.http.HttpHeaderNames;
 import io.netty.handler.codec.http.HttpObjectAggregator;
-import io.netty.handler.codec.http.HttpResponseStatus;
 import io.netty.handler.codec.http.websocketx.BinaryWebSocketFrame;
 import io.netty.handler.codec.http.websocketx.CloseWebSocketFrame;
 import io.netty.handler.codec.http.websocketx.CorruptedWebSocketFrameException;
 import io.netty.handler.codec.http.websocketx.PingWebSocketFrame;
 import io.netty.handler.codec.http.websocketx.PongWebSocketFrame;
-import io.netty.handler.codec.http.websocketx.WebSocketClientHandshakeException;
 import io.netty.handler.codec.http.websocketx.WebSocketClientProtocolConfig;
 import io.netty.handler.codec.http.websocketx.WebSocketClientProtocolHandler;
 import io.netty.handler.codec.http.websocketx.WebSocketClientProtocolHandler.ClientHandshakeStateEvent;
@@ -37,11 +31,8 @@ import io.netty.handler.codec.http.websocketx.WebSocketFrameDecoder;
 import io.netty.util.ReferenceCountUtil;
 import java.net.InetSocketAddress;
 import java.net.URI;
-import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.List;
-import java.util.regex.Matcher;
-import java.util.regex.Pattern;
 
 /**
  * One connection attempt of a {@link LeanLink}: TCP, the WebSocket upgrade with the token as {@code
@@ -49,16 +40,14 @@ import java.util.regex.Pattern;
  * answers pings and masks what is sent). Remembers the first close code it learns (close frame,
  * refused upgrade, undecodable data, a cut) and reports the end once, when the channel goes
  * inactive or the TCP connect fails. Pipeline: HTTP codec, HTTP aggregator (the upgrade response
- * only, up to 64 KiB), the refusal reader, the WebSocket protocol handler (frames up to 16 MiB),
- * this handler.
+ * only, up to 64 KiB), the Java client's {@link UpgradeRefusal}, the WebSocket protocol handler
+ * with the client's settings ({@link WebSocketConnector#protocolConfig}), this handler; failures
+ * map to close codes as in the client ({@link ClosedBy}).
  *
  * <p>Threading: every method runs on the link's event loop; the fields are the link's to read
  * there.
  */
 final class LeanConnection extends ChannelInboundHandlerAdapter {
-  private static final Pattern REFUSAL_MESSAGE =
-      Pattern.compile("\"message\"\\s*:\\s*\"((?:[^\"\\\\]|\\\\.)*)\"");
-  private static final int MAX_FRAME_BYTES = 16 * 1024 * 1024;
   private static final int MAX_UPGRADE_RESPONSE_BYTES = 64 * 1024;
 
   /** What a connection reports; called on its event loop. */
@@ -86,7 +75,6 @@ final class LeanConnection extends ChannelInboundHandlerAdapter {
   String closeReason;
   int disconnectCode;
   String disconnectReason;
-  private String refusal;
 
   private LeanConnection(Listener listener) {
     this.listener = listener;
@@ -102,25 +90,18 @@ final class LeanConnection extends ChannelInboundHandlerAdapter {
       Listener listener) {
     LeanConnection c = new LeanConnection(listener);
     int timeoutMillis = (int) Math.min(Integer.MAX_VALUE, connectTimeout.toMillis());
-    DefaultHttpHeaders headers = new DefaultHttpHeaders();
-    headers.set(HttpHeaderNames.AUTHORIZATION, "Bearer " + token);
+    // The Java client's settings, but Netty's UTF-8 check is left out: only binary frames come.
     WebSocketClientProtocolConfig config =
-        WebSocketClientProtocolConfig.newBuilder()
-            .webSocketUri(url)
-            .allowExtensions(false)
-            .customHeaders(headers)
-            .maxFramePayloadLength(MAX_FRAME_BYTES)
-            .handleCloseFrames(false)
-            .sendCloseFrame(WebSocketCloseStatus.NORMAL_CLOSURE)
-            .dropPongFrames(true)
+        WebSocketConnector.protocolConfig(url, token, timeoutMillis)
             .withUTF8Validator(false)
-            .handshakeTimeoutMillis(timeoutMillis)
             .build();
-    boolean epoll = loop instanceof IoEventLoop io && io.isIoType(EpollIoHandler.class);
     Bootstrap b =
         new Bootstrap()
             .group(loop)
-            .channel(epoll ? EpollSocketChannel.class : NioSocketChannel.class)
+            .channel(
+                WebSocketConnector.isEpoll(loop)
+                    ? EpollSocketChannel.class
+                    : NioSocketChannel.class)
             .option(ChannelOption.CONNECT_TIMEOUT_MILLIS, timeoutMillis)
             .option(ChannelOption.TCP_NODELAY, true)
             .handler(
@@ -130,7 +111,7 @@ final class LeanConnection extends ChannelInboundHandlerAdapter {
                     ch.pipeline()
                         .addLast(new HttpClientCodec())
                         .addLast(new HttpObjectAggregator(MAX_UPGRADE_RESPONSE_BYTES))
-                        .addLast(c.refusalReader())
+                        .addLast(UpgradeRefusal.INSTANCE)
                         .addLast(new WebSocketClientProtocolHandler(config))
                         .addLast(c);
                   }
@@ -155,16 +136,7 @@ final class LeanConnection extends ChannelInboundHandlerAdapter {
       return;
     }
     remember(Device.ABNORMAL_CLOSURE, "connection dropped by the client");
-    if (channel.isActive()) {
-      channel.config().setOption(ChannelOption.SO_LINGER, 0);
-    }
-    // From the head of the pipeline: the WebSocket handler would otherwise send a close frame.
-    ChannelHandlerContext first = channel.pipeline().firstContext();
-    if (first != null) {
-      first.close();
-    } else {
-      channel.close();
-    }
+    ClosedBy.cut(channel);
   }
 
   /** Keeps the first close code and reason learnt. */
@@ -223,21 +195,8 @@ final class LeanConnection extends ChannelInboundHandlerAdapter {
 
   @Override
   public void exceptionCaught(ChannelHandlerContext ctx, Throwable t) {
-    if (t instanceof WebSocketClientHandshakeException refused && refused.response() != null) {
-      HttpResponseStatus status = refused.response().status();
-      boolean denied =
-          status.equals(HttpResponseStatus.UNAUTHORIZED)
-              || status.equals(HttpResponseStatus.FORBIDDEN);
-      remember(
-          denied ? CloseCode.UNAUTHORIZED.code() : Device.ABNORMAL_CLOSURE,
-          "WebSocket upgrade refused with HTTP "
-              + status
-              + (refusal == null || refusal.isEmpty() ? "" : ": " + refusal));
-    } else if (t instanceof LeanWire.Malformed || t instanceof DecoderException) {
-      remember(CloseCode.PROTOCOL_ERROR.code(), "undecodable data from server: " + t.getMessage());
-    } else {
-      remember(Device.ABNORMAL_CLOSURE, t.toString());
-    }
+    ClosedBy close = ClosedBy.failure(ctx.channel(), t);
+    remember(close.code(), close.reason());
     ctx.close();
   }
 
@@ -281,7 +240,7 @@ final class LeanConnection extends ChannelInboundHandlerAdapter {
               WebSocketCloseStatus.PROTOCOL_ERROR,
               "a fragmented, masked or extended frame from the server");
         }
-        if (length < 0 || length > MAX_FRAME_BYTES) {
+        if (length < 0 || length > WebSocketConnector.MAX_FRAME_BYTES) {
           throw new CorruptedWebSocketFrameException(
               WebSocketCloseStatus.MESSAGE_TOO_BIG, "a frame of " + length + " bytes");
         }
@@ -303,31 +262,5 @@ final class LeanConnection extends ChannelInboundHandlerAdapter {
         in.readerIndex(to);
       }
     }
-  }
-
-  /**
-   * Sits before the WebSocket handler and keeps the reason of a refused upgrade (the body's {@code
-   * message}, which the handshake exception does not carry); removes itself once upgraded.
-   */
-  private ChannelInboundHandlerAdapter refusalReader() {
-    return new ChannelInboundHandlerAdapter() {
-      @Override
-      public void channelRead(ChannelHandlerContext ctx, Object msg) {
-        if (msg instanceof FullHttpResponse res
-            && res.status().equals(HttpResponseStatus.SWITCHING_PROTOCOLS)) {
-          ctx.pipeline().remove(this);
-        } else if (msg instanceof FullHttpResponse res) {
-          String body =
-              res.content()
-                  .toString(
-                      res.content().readerIndex(),
-                      Math.min(res.content().readableBytes(), 4096),
-                      StandardCharsets.UTF_8);
-          Matcher m = REFUSAL_MESSAGE.matcher(body);
-          refusal = m.find() ? m.group(1).replace("\\\"", "\"") : body.strip();
-        }
-        ctx.fireChannelRead(msg);
-      }
-    };
   }
 }

@@ -37,7 +37,9 @@ import java.util.concurrent.TimeUnit;
  * mirrors the client's decisions so every check counts the same: a delta older than the replica is
  * ignored, a gap, another epoch or another history (fingerprints) asks for a Resync, an ack that is
  * not the next version does not touch the replica, retryable refusals are sent again with their
- * number after a backoff, reconnect close codes reconnect, others end the device.
+ * number after a backoff, reconnect close codes reconnect, others end the device. Those rules and
+ * the backoff are restated here, not shared: in the client they are package-private state of its
+ * public package (SyncEngine, WriteQueue, Backoff), and ScenarioSmokeTest runs both paths.
  *
  * <p>Threading: everything below runs on the device's event loop; {@link #connect}, {@link #write},
  * {@link #drop} and {@link #close} hop onto it; {@link #resent()} may be read from any thread, the
@@ -47,11 +49,6 @@ final class LeanLink implements LeanConnection.Listener {
   private static final long BACKOFF_INITIAL_NANOS = TimeUnit.MILLISECONDS.toNanos(100);
   private static final long BACKOFF_MAX_NANOS = TimeUnit.SECONDS.toNanos(30);
   private static final long UNAVAILABLE_MAX_NANOS = TimeUnit.SECONDS.toNanos(2);
-
-  /**
-   * Writes waiting behind the one in flight, per document (the client's memory bound, in writes).
-   */
-  static final int MAX_QUEUED_PER_DOCUMENT = 4096;
 
   private final Device device;
   private final EventLoop loop;

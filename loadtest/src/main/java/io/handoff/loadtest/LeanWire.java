@@ -1,7 +1,9 @@
 package io.handoff.loadtest;
 
+import com.google.protobuf.CodedInputStream;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.ByteBufAllocator;
+import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 
 /**
@@ -30,16 +32,15 @@ final class LeanWire {
   private static final int VARINT = 0;
   private static final int FIXED64 = 1;
   private static final int LEN = 2;
-  private static final int FIXED32 = 5;
 
   private static final byte[] FIELD = Payload.FIELD.getBytes(StandardCharsets.US_ASCII);
 
   private LeanWire() {}
 
   /** Thrown for bytes that are not a well-formed frame of the expected shape. */
-  static final class Malformed extends RuntimeException {
+  static final class Malformed extends io.netty.handler.codec.CorruptedFrameException {
     Malformed(String message) {
-      super(message, null, false, false);
+      super(message);
     }
   }
 
@@ -111,7 +112,10 @@ final class LeanWire {
     return b;
   }
 
-  /** XORs {@code length} bytes from {@code start} with the 4-byte key, as RFC 6455 masks. */
+  /**
+   * XORs {@code length} bytes from {@code start} with the 4-byte key, as RFC 6455 masks; in place,
+   * where Netty's WebSocket encoder would copy the frame into a second buffer to mask it.
+   */
   static void mask(ByteBuf b, int start, int length, int maskKey) {
     int i = start;
     int end = start + length;
@@ -148,13 +152,29 @@ final class LeanWire {
 
   /** The index K of a document named {@code doc<K>} as the run names them, or -1. */
   static int documentIndex(String name) {
-    ByteBuf b = io.netty.buffer.Unpooled.copiedBuffer(name, StandardCharsets.UTF_8);
-    Cursor c = new Cursor(b, 0, b.readableBytes());
-    int len = b.readableBytes();
-    if (len < 4 || b.getByte(0) != 'd' || b.getByte(1) != 'o' || b.getByte(2) != 'c') {
+    byte[] b = name.getBytes(StandardCharsets.UTF_8);
+    return name.startsWith("doc")
+        ? number(io.netty.buffer.Unpooled.wrappedBuffer(b), 3, b.length)
+        : -1;
+  }
+
+  /**
+   * The decimal number in {@code [from, to)} of {@code b} as {@link Integer#toString} writes it (no
+   * sign, no leading zero), or -1: another spelling names another document or device.
+   */
+  private static int number(ByteBuf b, int from, int to) {
+    if (to <= from || to - from > 9 || (b.getByte(from) == '0' && to - from > 1)) {
       return -1;
     }
-    return c.number(3, len);
+    int n = 0;
+    for (int i = from; i < to; i++) {
+      int d = b.getByte(i) - '0';
+      if (d < 0 || d > 9) {
+        return -1;
+      }
+      n = n * 10 + d;
+    }
+    return n;
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -184,9 +204,9 @@ final class LeanWire {
         if (field >= WELCOME && (t & 7) == LEN) {
           int len = c.length();
           body = field;
-          start = c.pos;
-          this.end = c.pos + len;
-          c.pos += len;
+          start = c.pos();
+          this.end = start + len;
+          c.skipBytes(len);
         } else {
           c.skip(t);
         }
@@ -276,28 +296,26 @@ final class LeanWire {
     }
 
     private void op(Cursor c) {
-      int len = c.length();
-      int end = c.pos + len;
-      Cursor o = new Cursor(c.b, c.pos, end);
-      c.pos = end;
+      int limit = c.enter(c.length());
       ops++;
       boolean ours = false;
       int start = -1;
       int length = 0;
       boolean set = false;
-      while (o.more()) {
-        int t = o.tag();
+      while (c.more()) {
+        int t = c.tag();
         if (t == ((1 << 3) | LEN)) {
-          ours = o.isField();
+          ours = c.isField();
         } else if (t == ((2 << 3) | LEN)) {
-          length = o.length();
-          start = o.pos;
-          o.pos += length;
+          length = c.length();
+          start = c.pos();
+          c.skipBytes(length);
           set = true;
         } else {
-          o.skip(t);
+          c.skip(t);
         }
       }
+      c.leave(limit);
       if (ours && set) {
         valueStart = start;
         valueLength = length;
@@ -307,109 +325,138 @@ final class LeanWire {
     }
   }
 
-  /** A position in a buffer while reading; checks every length against the end. */
+  /**
+   * Protobuf's own reader ({@link CodedInputStream}, no copy over a direct buffer) over a range of
+   * a buffer, with the positions and the string checks the readers above need. Any malformed input
+   * becomes {@link Malformed}.
+   */
   private static final class Cursor {
-    final ByteBuf b;
-    int pos;
-    final int end;
+    private final ByteBuf b;
+    private final int base;
+    private final int end;
+    private final CodedInputStream in;
 
-    Cursor(ByteBuf b, int pos, int end) {
+    Cursor(ByteBuf b, int from, int to) {
       this.b = b;
-      this.pos = pos;
-      this.end = end;
+      this.base = from;
+      this.end = to;
+      this.in = CodedInputStream.newInstance(b.nioBuffer(from, to - from));
+    }
+
+    /** The buffer index of the next byte to read. */
+    int pos() {
+      return base + in.getTotalBytesRead();
     }
 
     boolean more() {
-      return pos < end;
+      try {
+        return !in.isAtEnd();
+      } catch (IOException e) {
+        throw malformed(e);
+      }
     }
 
     int tag() {
-      long t = varint();
-      if (t <= 0 || t > Integer.MAX_VALUE) {
-        throw new Malformed("bad field tag " + t);
+      try {
+        int t = in.readTag();
+        if (t == 0) {
+          throw new Malformed("bad field tag 0");
+        }
+        return t;
+      } catch (IOException e) {
+        throw malformed(e);
       }
-      return (int) t;
     }
 
     long varint() {
-      long v = 0;
-      for (int shift = 0; shift < 64; shift += 7) {
-        if (pos >= end) {
-          throw new Malformed("varint runs past the end");
-        }
-        byte x = b.getByte(pos++);
-        v |= (long) (x & 0x7f) << shift;
-        if (x >= 0) {
-          return v;
-        }
+      try {
+        return in.readRawVarint64();
+      } catch (IOException e) {
+        throw malformed(e);
       }
-      throw new Malformed("varint longer than 10 bytes");
     }
 
     long fixed64() {
-      if (pos + 8 > end) {
-        throw new Malformed("fixed64 runs past the end");
+      try {
+        return in.readRawLittleEndian64();
+      } catch (IOException e) {
+        throw malformed(e);
       }
-      long v = b.getLongLE(pos);
-      pos += 8;
-      return v;
     }
 
+    /** A length prefix; the bytes it announces must all be there. */
     int length() {
-      long len = varint();
-      if (len < 0 || len > end - pos) {
-        throw new Malformed("length " + len + " runs past the end");
+      try {
+        int len = in.readRawVarint32();
+        int limit = in.getBytesUntilLimit();
+        if (len < 0 || (limit >= 0 && len > limit) || len > end - pos()) {
+          throw new Malformed("length " + len + " runs past the end");
+        }
+        return len;
+      } catch (IOException e) {
+        throw malformed(e);
       }
-      return (int) len;
+    }
+
+    void skipBytes(int n) {
+      try {
+        in.skipRawBytes(n);
+      } catch (IOException e) {
+        throw malformed(e);
+      }
     }
 
     void skip(int tag) {
-      switch (tag & 7) {
-        case VARINT -> varint();
-        case FIXED64 -> pos = checked(8);
-        case LEN -> pos += length();
-        case FIXED32 -> pos = checked(4);
-        default -> throw new Malformed("unsupported wire type " + (tag & 7));
+      try {
+        in.skipField(tag);
+      } catch (IOException e) {
+        throw malformed(e);
       }
     }
 
-    private int checked(int n) {
-      if (pos + n > end) {
-        throw new Malformed("field runs past the end");
+    /** Reads only the next {@code length} bytes until {@link #leave}. */
+    int enter(int length) {
+      try {
+        return in.pushLimit(length);
+      } catch (IOException e) {
+        throw malformed(e);
       }
-      return pos + n;
+    }
+
+    void leave(int limit) {
+      in.popLimit(limit);
     }
 
     /** A string field that should read {@code doc<K>}: K, or -1 for any other string. */
     int documentIndex() {
       int len = length();
-      int from = pos;
-      pos += len;
+      int from = pos();
+      skipBytes(len);
       if (len < 4
           || b.getByte(from) != 'd'
           || b.getByte(from + 1) != 'o'
           || b.getByte(from + 2) != 'c') {
         return -1;
       }
-      return number(from + 3, from + len);
+      return number(b, from + 3, from + len);
     }
 
     /** A string field that should read {@code d<slot>}: the slot, or -1 for any other string. */
     int deviceSlot() {
       int len = length();
-      int from = pos;
-      pos += len;
+      int from = pos();
+      skipBytes(len);
       if (len < 2 || b.getByte(from) != 'd') {
         return -1;
       }
-      return number(from + 1, from + len);
+      return number(b, from + 1, from + len);
     }
 
     /** Whether a string field reads {@link Payload#FIELD}. */
     boolean isField() {
       int len = length();
-      int from = pos;
-      pos += len;
+      int from = pos();
+      skipBytes(len);
       if (len != FIELD.length) {
         return false;
       }
@@ -421,23 +468,8 @@ final class LeanWire {
       return true;
     }
 
-    /**
-     * The decimal number in {@code [from, to)} as {@link Integer#toString} writes it (no sign, no
-     * leading zero), or -1: another spelling names another document or device.
-     */
-    int number(int from, int to) {
-      if (to - from > 9 || (b.getByte(from) == '0' && to - from > 1)) {
-        return -1;
-      }
-      int n = 0;
-      for (int i = from; i < to; i++) {
-        int d = b.getByte(i) - '0';
-        if (d < 0 || d > 9) {
-          return -1;
-        }
-        n = n * 10 + d;
-      }
-      return n;
+    private static Malformed malformed(IOException e) {
+      return new Malformed(e.getMessage());
     }
   }
 
