@@ -11,7 +11,9 @@
 #   TARGETS="handoff bare"           what to run each round; also "baseline" (BASELINE_JAR, an older
 #                                    server jar, for before/after comparisons of one change), and
 #                                    handoff@epoll, handoff@io_uring, handoff@nio (the server with that
-#                                    --io-transport; plain "handoff" takes the server's default, auto)
+#                                    --io-transport; plain "handoff" takes the server's default, auto),
+#                                    and "loadtest-baseline" (this server, driven by BASELINE_LOADTEST_JAR,
+#                                    an older load tester: the load tester's own before/after)
 #   BARE_DIR=../shared/bench/netty-bare
 #   SERVER_JAR=server/target/handoff-server.jar LOADTEST_JAR=loadtest/target/handoff-loadtest.jar
 #   SERVER_JAVA_OPTS=                the JVMs' defaults unless set; the same options for every target
@@ -36,6 +38,7 @@ BARE_DIR=${BARE_DIR:-../shared/bench/netty-bare}
 SERVER_JAR=${SERVER_JAR:-server/target/handoff-server.jar}
 LOADTEST_JAR=${LOADTEST_JAR:-loadtest/target/handoff-loadtest.jar}
 BASELINE_JAR=${BASELINE_JAR:-}
+BASELINE_LOADTEST_JAR=${BASELINE_LOADTEST_JAR:-}
 SERVER_JAVA_OPTS=${SERVER_JAVA_OPTS:-}
 LOADTEST_JAVA_OPTS=${LOADTEST_JAVA_OPTS:-}
 LOADTEST_ARGS=${LOADTEST_ARGS:-}
@@ -52,6 +55,10 @@ secs() { local v=$1; case $v in *m) echo $((${v%m} * 60)) ;; *s) echo "${v%s}" ;
 [[ -x $BARE_DIR/run.sh ]] || { echo "no bare forwarder at $BARE_DIR (set BARE_DIR)" >&2; exit 2; }
 if [[ " $TARGETS " == *" baseline "* && ! -f $BASELINE_JAR ]]; then
   echo "TARGETS names baseline: set BASELINE_JAR to the older server jar" >&2
+  exit 2
+fi
+if [[ " $TARGETS " == *" loadtest-baseline "* && ! -f $BASELINE_LOADTEST_JAR ]]; then
+  echo "TARGETS names loadtest-baseline: set BASELINE_LOADTEST_JAR to the older load tester's jar" >&2
   exit 2
 fi
 mkdir -p "$OUT"
@@ -71,7 +78,7 @@ trap stop EXIT
 start() {
   local target=$1 name=$2
   case $target in
-    handoff | handoff@* | baseline)
+    handoff | handoff@* | baseline | loadtest-baseline)
       local jar=$SERVER_JAR io=()
       [[ $target == baseline ]] && jar=$BASELINE_JAR
       [[ $target == handoff@* ]] && io=(--io-transport "${target#handoff@}")
@@ -106,9 +113,11 @@ for rate in $RATES; do
       # The bare forwarder is started through its script: measure the JVM, not the shell.
       jpid=$(pgrep -P "$PID" java || echo "$PID")
       before=$(cut -d' ' -f1-3 /proc/loadavg)
+      ltjar=$LOADTEST_JAR
+      [[ $target == loadtest-baseline ]] && ltjar=$BASELINE_LOADTEST_JAR
       set +e
       # shellcheck disable=SC2086
-      timeout --kill-after=15 "$limit" java $LOADTEST_JAVA_OPTS -jar "$LOADTEST_JAR" fanout \
+      timeout --kill-after=15 "$limit" java $LOADTEST_JAVA_OPTS -jar "$ltjar" fanout \
         --url "$URL" --jwt-secret "$SECRET" --server-pid "$jpid" --json \
         --users "$USERS" --devices "$DEVICES" --rate "$rate" --payload "$PAYLOAD" \
         --duration "$DURATION" --warmup "$WARMUP" $LOADTEST_ARGS >"$OUT/$name.out" 2>"$OUT/$name.log"

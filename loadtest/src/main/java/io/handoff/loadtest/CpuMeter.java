@@ -20,6 +20,7 @@ final class CpuMeter {
   private final Machine machine;
   private final long self;
   private final long server;
+  private final double loadAverage;
 
   /**
    * Ticks from the first line of /proc/stat: busy (all but idle and iowait), of which irq+softirq
@@ -29,11 +30,12 @@ final class CpuMeter {
     static final Machine UNKNOWN = new Machine(-1, -1, -1);
   }
 
-  private CpuMeter(long nanos, Machine machine, long self, long server) {
+  private CpuMeter(long nanos, Machine machine, long self, long server, double loadAverage) {
     this.nanos = nanos;
     this.machine = machine;
     this.self = self;
     this.server = server;
+    this.loadAverage = loadAverage;
   }
 
   /** Reads the counters now. {@code serverPid} null: no server figure. */
@@ -42,7 +44,8 @@ final class CpuMeter {
         System.nanoTime(),
         machineTicks(),
         processTicks("self"),
-        serverPid == null ? -1 : processTicks(Long.toString(serverPid)));
+        serverPid == null ? -1 : processTicks(Long.toString(serverPid)),
+        loadAverage());
   }
 
   /** CPU used from {@code this} reading until now. */
@@ -54,12 +57,42 @@ final class CpuMeter {
         pct(self, now.self, seconds),
         serverPid == null ? Double.NaN : pct(server, now.server, seconds),
         pct(machine.interrupts(), now.machine.interrupts(), seconds),
-        pct(machine.steal(), now.machine.steal(), seconds));
+        pct(machine.steal(), now.machine.steal(), seconds),
+        loadAverage,
+        now.loadAverage);
   }
 
-  /** CPU used over a stretch of time, in percent of one core; -1 when unknown. */
-  record Usage(double machine, double loadtest, double server, double interrupts, double steal) {
-    /** Adds the {@code cpu_*_pct} figures; {@code cpu_server_pct} only when the server is known. */
+  /**
+   * CPU used over a stretch of time, in percent of one core, -1 when unknown; and the machine's
+   * one-minute load average at its start and end (-1 when unknown).
+   */
+  record Usage(
+      double machine,
+      double loadtest,
+      double server,
+      double interrupts,
+      double steal,
+      double loadBefore,
+      double loadAfter) {
+    /**
+     * As {@link #putInto(Result)}, and the CPU each process spent per delivery, in microseconds
+     * ({@code loadtester_cpu_us_per_delivery}, {@code server_cpu_us_per_delivery}), for {@code
+     * deliveriesPerSecond} over the same stretch.
+     */
+    void putInto(Result result, double deliveriesPerSecond) {
+      putInto(result);
+      if (deliveriesPerSecond > 0 && loadtest >= 0) {
+        result.put("loadtester_cpu_us_per_delivery", perDelivery(loadtest, deliveriesPerSecond));
+      }
+      if (deliveriesPerSecond > 0 && !Double.isNaN(server) && server >= 0) {
+        result.put("server_cpu_us_per_delivery", perDelivery(server, deliveriesPerSecond));
+      }
+    }
+
+    /**
+     * Adds the {@code cpu_*_pct} figures ({@code cpu_server_pct} only when the server is known) and
+     * {@code load_average} (at the end; {@code load_average_start} at the start).
+     */
     void putInto(Result result) {
       result
           .put("cpu_cores", Runtime.getRuntime().availableProcessors())
@@ -74,7 +107,26 @@ final class CpuMeter {
         double accounted = loadtest + (serverKnown ? server : 0) + interrupts + steal;
         result.put("cpu_other_pct", Math.max(0, round(machine - accounted)));
       }
+      result.put("load_average_start", loadBefore).put("load_average", loadAfter);
     }
+  }
+
+  /** Microseconds of CPU per delivery: percent of one core over deliveries per second. */
+  static double perDelivery(double pct, double deliveriesPerSecond) {
+    return round(pct / 100 / deliveriesPerSecond * 1e6);
+  }
+
+  /** The one-minute load average from /proc/loadavg, or -1 if it cannot be read. */
+  static double loadAverage() {
+    try {
+      return parseLoadAverage(Files.readString(Path.of("/proc/loadavg")));
+    } catch (IOException | RuntimeException e) {
+      return -1;
+    }
+  }
+
+  static double parseLoadAverage(String loadavg) {
+    return Double.parseDouble(loadavg.trim().split("\\s+")[0]);
   }
 
   private static double pct(long before, long after, double seconds) {

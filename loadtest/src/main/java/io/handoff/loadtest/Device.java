@@ -54,7 +54,9 @@ final class Device implements HandoffListener, OfferListener {
   private final DocLog[] logs;
   private final Stats stats;
   private final boolean dropsExpected;
+  // One of the two: the Java client, or the lean connection of the fanout scenario.
   private HandoffClient client;
+  private LeanLink lean;
   private Document[] documents;
   private volatile boolean up;
   private volatile boolean closing;
@@ -175,29 +177,170 @@ final class Device implements HandoffListener, OfferListener {
     return upAtEnd;
   }
 
-  /** Submits one write of {@code payload} to document {@code doc}. Any thread. */
-  void write(int doc, byte[] payload) {
-    DocLog log = logs[doc];
+  /** Attaches the lean connection instead of a client; called once, before it connects. */
+  void attach(LeanLink lean) {
+    this.lean = lean;
+  }
+
+  /** Starts connecting; completes at the first Welcome. Any thread. */
+  java.util.concurrent.CompletableFuture<Void> connect() {
+    return lean != null ? lean.connect() : client.connect();
+  }
+
+  /** The event loop of a lean device; null for a Java client. */
+  io.netty.channel.EventLoop loop() {
+    return lean != null ? lean.loop() : null;
+  }
+
+  /** Writes this device sent again with their original number. Any thread. */
+  long writesResent() {
+    return lean != null ? lean.resent() : client.writesResent();
+  }
+
+  /** Cuts the connection without a close frame. Any thread. */
+  void dropConnection() {
+    if (lean != null) {
+      lean.drop();
+    } else {
+      client.dropConnection();
+    }
+  }
+
+  /** Closes the connection for good. Any thread. */
+  void close() {
+    if (lean != null) {
+      lean.close();
+    } else {
+      client.close();
+    }
+  }
+
+  /** The version of document {@code doc} this device's replica holds; after the close. */
+  long replicaVersion(int doc) {
+    return lean != null ? lean.version(doc) : client.document(documentName(doc)).version();
+  }
+
+  /**
+   * What this device's replica of {@code doc} holds, comparable with {@link Object#equals} to the
+   * other devices' of the same kind: the fields, or for a lean device a hash of its one field.
+   */
+  Object replicaContent(int doc) {
+    return lean != null ? lean.content(doc) : client.document(documentName(doc)).fields();
+  }
+
+  /**
+   * Submits one write to document {@code doc} whose payload carries {@code intendedNanos} and is
+   * {@code payloadBytes} long ({@link Payload}). Any thread.
+   */
+  void write(int doc, long intendedNanos, int payloadBytes) {
+    if (lean != null) {
+      lean.write(doc, intendedNanos);
+      return;
+    }
     documents[doc]
-        .set(Payload.FIELD, UnsafeByteOperations.unsafeWrap(payload))
+        .set(
+            Payload.FIELD,
+            UnsafeByteOperations.unsafeWrap(Payload.encode(intendedNanos, index, payloadBytes)))
         .whenComplete(
             (version, error) -> {
               if (error == null) {
-                stats.acked.increment();
-                if (!log.acked(version, slot)) {
-                  stats.sample(
-                      "user "
-                          + user
-                          + " "
-                          + documentName(doc)
-                          + ": two writes acked as version "
-                          + version);
-                }
+                acked(doc, version, 0);
               } else if (!closing) {
                 stats.writeErrors.increment();
                 stats.sample("write failed on device " + index + ": " + error.getMessage());
               }
             });
+  }
+
+  /** A write of this device to {@code doc} was acked as {@code version}. Event loop. */
+  void acked(int doc, long version, long seq) {
+    stats.acked.increment();
+    if (!logs[doc].acked(version, slot)) {
+      stats.sample(
+          "user " + user + " " + documentName(doc) + ": two writes acked as version " + version);
+    }
+  }
+
+  /** A write of this device to {@code doc} failed for good. Event loop. */
+  void writeFailed(int doc, String why) {
+    if (!closing) {
+      stats.writeErrors.increment();
+      stats.sample("write failed on device " + index + " (" + documentName(doc) + "): " + why);
+    }
+  }
+
+  /** Whether the load tester is closing this device. */
+  boolean isClosing() {
+    return closing;
+  }
+
+  /** The ack of this device's own write brought its replica of {@code doc} to {@code version}. */
+  void ownWrite(int doc, long version, long seq) {
+    trackers[doc].onVersion(version);
+    observe(doc, version, slot, seq, deviceId);
+  }
+
+  /**
+   * A delta brought the replica of {@code doc} to {@code version}: written by slot {@code
+   * originSlot} (-1 if its device id is not one of this run's) as its write {@code originSeq}.
+   */
+  void delta(
+      int doc,
+      long version,
+      int originSlot,
+      long originSeq,
+      boolean own,
+      long receivedNanos,
+      long intendedNanos) {
+    onDelta(
+        doc,
+        trackers[doc],
+        version,
+        originSlot,
+        originSeq,
+        own,
+        null,
+        receivedNanos,
+        intendedNanos);
+  }
+
+  /** A snapshot brought the replica of {@code doc} to {@code version}. */
+  void snapshot(int doc, long version) {
+    stats.snapshots.increment();
+    trackers[doc].onSnapshot(version);
+  }
+
+  /** The server reported a document GONE. */
+  void gone(String document) {
+    stats.gone.increment();
+    stats.sample("device " + index + ": " + document + " reported GONE");
+  }
+
+  /** A frame named a document this run never writes. */
+  void unknownDocument() {
+    stats.clientErrors.increment();
+    stats.sample("device " + index + " got a change to a document the run does not write");
+  }
+
+  /** A delta held operations other than one set of {@link Payload#FIELD}. */
+  void foreignOps(int doc, long version) {
+    stats.clientErrors.increment();
+    stats.sample(
+        "device "
+            + index
+            + ": "
+            + documentName(doc)
+            + " v"
+            + version
+            + " holds operations the run never made");
+  }
+
+  /** The server sent an error not tied to a write waiting here. */
+  void serverError(String message) {
+    if (!closing) {
+      stats.clientErrors.increment();
+      stats.sample("device " + index + ": " + message);
+    }
   }
 
   @Override
@@ -208,30 +351,39 @@ final class Device implements HandoffListener, OfferListener {
       stats.sample("device " + index + " got a change to unknown document " + change.document());
       return;
     }
-    VersionTracker tracker = trackers[doc];
     switch (change.kind()) {
-      case DELTA -> onDelta(doc, tracker, change);
-      case OWN_WRITE -> {
-        tracker.onVersion(change.version());
-        observe(doc, change.version(), slot, change.originSeq(), deviceId);
+      case DELTA -> {
+        String origin = change.originDevice();
+        onDelta(
+            doc,
+            trackers[doc],
+            change.version(),
+            slotOf(origin),
+            change.originSeq(),
+            deviceId.equals(origin),
+            origin,
+            change.receivedNanos(),
+            intendedNanos(change));
       }
-      case SNAPSHOT -> {
-        stats.snapshots.increment();
-        tracker.onSnapshot(change.version());
-      }
-      case GONE -> {
-        stats.gone.increment();
-        stats.sample("device " + index + ": " + change.document() + " reported GONE");
-      }
+      case OWN_WRITE -> ownWrite(doc, change.version(), change.originSeq());
+      case SNAPSHOT -> snapshot(doc, change.version());
+      case GONE -> gone(change.document());
     }
   }
 
-  private void onDelta(int doc, VersionTracker tracker, DocumentChange change) {
-    String origin = change.originDevice();
-    boolean own = deviceId.equals(origin);
-    VersionTracker.Arrival arrival = tracker.onVersion(change.version());
+  private void onDelta(
+      int doc,
+      VersionTracker tracker,
+      long version,
+      int originSlot,
+      long originSeq,
+      boolean own,
+      String origin,
+      long receivedNanos,
+      long intendedNanos) {
+    VersionTracker.Arrival arrival = tracker.onVersion(version);
     if (arrival != VersionTracker.Arrival.DUPLICATE) {
-      observe(doc, change.version(), slotOf(origin), change.originSeq(), origin);
+      observe(doc, version, originSlot, originSeq, origin);
     }
     if (own) {
       // Our own write, pushed back during a resume: it keeps the replica whole, but it is not a
@@ -241,22 +393,24 @@ final class Device implements HandoffListener, OfferListener {
     switch (arrival) {
       case DUPLICATE -> {
         stats.duplicated.increment();
-        stats.sample(
-            "device " + index + ": " + change.document() + " v" + change.version() + " twice");
+        stats.sample("device " + index + ": " + documentName(doc) + " v" + version + " twice");
       }
       case OUT_OF_ORDER -> {
         stats.received.increment();
         stats.outOfOrder.increment();
-        timed(change);
+        timed(receivedNanos, intendedNanos);
       }
       case IN_ORDER -> {
         stats.received.increment();
-        timed(change);
+        timed(receivedNanos, intendedNanos);
       }
     }
   }
 
-  /** Tells the document's log who wrote a version; counts a write the server applied twice. */
+  /**
+   * Tells the document's log who wrote a version; counts a write the server applied twice. {@code
+   * origin} is the writer's device id, or null to name it by its slot (only an error names it).
+   */
   private void observe(int doc, long version, int originSlot, long originSeq, String origin) {
     DocLog.Seen seen = logs[doc].observe(version, originSlot, originSeq);
     if (seen == DocLog.Seen.APPLIED_TWICE) {
@@ -269,7 +423,9 @@ final class Device implements HandoffListener, OfferListener {
               + ": write #"
               + originSeq
               + " of "
-              + origin
+              + (origin != null
+                  ? origin
+                  : originSlot < 0 ? "an unknown device" : deviceIdOf(originSlot))
               + " applied again as version "
               + version);
     } else if (seen == DocLog.Seen.VERSION_REUSED) {
@@ -284,12 +440,10 @@ final class Device implements HandoffListener, OfferListener {
     }
   }
 
-  private void timed(DocumentChange change) {
-    long received = change.receivedNanos();
+  private void timed(long received, long intended) {
     if (received >= stats.measureFromNanos && received < stats.measureToNanos) {
       stats.receivedInWindow.increment();
     }
-    long intended = intendedNanos(change);
     if (intended >= stats.measureFromNanos) {
       stats.latency.recordValue(Math.max(0, received - intended) / 1_000);
     }

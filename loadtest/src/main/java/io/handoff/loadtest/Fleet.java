@@ -43,8 +43,10 @@ final class Fleet implements AutoCloseable {
   /**
    * @param dropsExpected whether connections cut by the load tester are part of the run
    * @param tokenTtl how long the minted tokens stay valid
+   * @param lean whether the devices use the lean connection ({@link LeanLink}, writes only) rather
+   *     than the Java client
    */
-  Fleet(LoadOptions o, Stats stats, boolean dropsExpected, Duration tokenTtl) {
+  Fleet(LoadOptions o, Stats stats, boolean dropsExpected, Duration tokenTtl, boolean lean) {
     this.users = o.users;
     this.devicesPerUser = o.devices;
     this.stats = stats;
@@ -66,6 +68,21 @@ final class Fleet implements AutoCloseable {
           int i = u * devicesPerUser + s;
           Device device = new Device(i, u, s, devicesPerUser, logs[u], stats, dropsExpected);
           String token = tokens.mint(user, device.deviceId, tokenTtl);
+          if (lean) {
+            device.attach(
+                new LeanLink(
+                    device,
+                    group.next(),
+                    rotated(o.urls, i),
+                    sources.isEmpty() ? null : sources.get(i % sources.size()),
+                    token,
+                    "handoff-loadtest",
+                    o.connectTimeout,
+                    o.payload,
+                    o.documents));
+            devices[i] = device;
+            continue;
+          }
           HandoffClient.Builder b =
               HandoffClient.builder()
                   .urls(rotated(o.urls, i))
@@ -103,7 +120,7 @@ final class Fleet implements AutoCloseable {
     long n = 0;
     for (Device d : devices) {
       if (d != null) {
-        n += d.client().writesResent();
+        n += d.writesResent();
       }
     }
     return n;
@@ -163,8 +180,7 @@ final class Fleet implements AutoCloseable {
         if (issued < devices.length && permits.tryAcquire(100, TimeUnit.MILLISECONDS)) {
           Device d = devices[issued++];
           long t0 = System.nanoTime();
-          d.client()
-              .connect()
+          d.connect()
               .orTimeout(timeout.toMillis(), TimeUnit.MILLISECONDS)
               .whenComplete(
                   (ok, error) -> {
@@ -246,7 +262,7 @@ final class Fleet implements AutoCloseable {
     }
     Collections.shuffle(up, random);
     List<Device> picked = up.subList(0, Math.min(n, up.size()));
-    picked.forEach(d -> d.client().dropConnection());
+    picked.forEach(Device::dropConnection);
     stats.drops.add(picked.size());
     return picked.size();
   }
@@ -256,7 +272,7 @@ final class Fleet implements AutoCloseable {
     int cut = 0;
     for (Device d : devices) {
       if (d.isUp()) {
-        d.client().dropConnection();
+        d.dropConnection();
         cut++;
       }
     }
@@ -285,7 +301,7 @@ final class Fleet implements AutoCloseable {
             });
     for (Device d : devices) {
       if (d != null) {
-        pool.execute(d.client()::close);
+        pool.execute(d::close);
       }
     }
     pool.shutdown();

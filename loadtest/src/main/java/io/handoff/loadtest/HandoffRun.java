@@ -136,7 +136,7 @@ final class HandoffRun {
             .plus(o.duration)
             .plus(o.drainTimeout.multipliedBy(2))
             .plusHours(1);
-    fleet = new Fleet(o, stats, false, ttl);
+    fleet = new Fleet(o, stats, false, ttl, false);
     slots = new UserSlot[o.users];
     for (int u = 0; u < o.users; u++) {
       slots[u] = new UserSlot();

@@ -37,7 +37,7 @@ final class IdleRun {
     ServerMemory.Sample before = null;
     ServerMemory.Sample after = null;
     long ownBefore = ownHeapAfterGc();
-    Fleet fleet = new Fleet(o, stats, false, ttl);
+    Fleet fleet = new Fleet(o, stats, false, ttl, false);
     int connected = 0;
     int minHeld = 0;
     long ownAfter = -1;

@@ -134,6 +134,14 @@ final class LoadOptions {
   int threads;
 
   @Option(
+      names = "--full-client",
+      description =
+          "fanout: drive each device with the Java client (handoff-client) instead of the load"
+              + " tester's lean connection, which speaks the same protocol and makes the same"
+              + " checks at a fraction of the CPU per delivery.")
+  boolean fullClient;
+
+  @Option(
       names = "--user-prefix",
       description =
           "Prefix of user ids (default: random per run, so runs against one server never share"

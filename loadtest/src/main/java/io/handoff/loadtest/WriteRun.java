@@ -1,10 +1,7 @@
 package io.handoff.loadtest;
 
-import com.google.protobuf.ByteString;
-import io.handoff.client.Document;
 import java.io.PrintStream;
 import java.time.Duration;
-import java.util.Map;
 import java.util.Random;
 import java.util.concurrent.TimeUnit;
 import org.HdrHistogram.Histogram;
@@ -74,7 +71,7 @@ final class WriteRun {
     Stats stats = new Stats();
     Duration ttl =
         o.connectTimeout.plus(o.warmup).plus(o.duration).plus(o.drainTimeout).plusHours(1);
-    Fleet fleet = new Fleet(o, stats, churn != null, ttl);
+    Fleet fleet = new Fleet(o, stats, churn != null, ttl, churn == null && !o.fullClient);
     Timeline timeline = null;
     int connected = 0;
     Storm storm = new Storm();
@@ -90,11 +87,9 @@ final class WriteRun {
         stats.measureToNanos = schedule.endNanos();
         timeline = new Timeline(start);
         WriteScheduler writer = new WriteScheduler(schedule, fleet, o.payload, o.documents, stats);
-        Thread writerThread = new Thread(writer, "loadtest-writer");
-        writerThread.setDaemon(true);
-        writerThread.start();
+        writer.start();
         cpu = write(fleet, stats, schedule, timeline, storm);
-        writerThread.join(o.drainTimeout.toMillis());
+        writer.join(o.drainTimeout.toMillis());
         writer.stop();
         long drainStart = System.nanoTime();
         drained = drain(fleet, stats, timeline, storm, drainStart + o.drainTimeout.toNanos());
@@ -306,15 +301,14 @@ final class WriteRun {
         }
         reused += logs[k].reused();
         outOfWriteOrder += logs[k].appliedOutOfOrder(last);
-        Map<String, ByteString> reference = null;
+        Object reference = null;
         for (int s = 0; s < devices; s++) {
           Device d = fleet.device(u, s);
           d.trackers[k].walk(last, logs[k], s, d.upAtEnd() ? walk : down);
-          Document doc = d.client().document(Device.documentName(k));
-          if (doc.version() != last) {
+          if (d.replicaVersion(k) != last) {
             unconverged++;
           }
-          Map<String, ByteString> fields = doc.fields();
+          Object fields = d.replicaContent(k);
           if (reference == null) {
             reference = fields;
           } else if (!reference.equals(fields)) {
@@ -392,7 +386,7 @@ final class WriteRun {
               + " reconnect backoff, up to 100 ms at first)");
     }
     if (cpu != null) {
-      cpu.putInto(result);
+      cpu.putInto(result, stats.receivedInWindow.sum() / window);
       result.note(
           "cpu_*_pct: CPU used while measuring, in percent of one core: the machine, this load"
               + " tester, the server, interrupts and softirqs (on loopback mostly the kernel moving"

@@ -67,36 +67,9 @@ class ScenarioSmokeTest {
   @Test
   void fanoutDeliversEveryWriteToTheOtherDevicesOnceAndInOrder(@TempDir Path dir) throws Exception {
     Path report = dir.resolve("fanout.html");
-    Run run =
-        run(
-            "fanout",
-            "--drain-timeout",
-            "60s",
-            "--url",
-            url,
-            "--users",
-            "20",
-            "--devices",
-            "3",
-            "--rate",
-            "200",
-            "--duration",
-            "2s",
-            "--payload",
-            "256",
-            "--jwt-secret",
-            SECRET,
-            "--json",
-            "--report",
-            report.toString());
+    Run run = calmFanout("--payload", "256", "--report", report.toString());
 
-    assertEquals(0, run.exit, run.err);
-    Map<String, String> json = run.json();
-    assertEquals("60", json.get("connections"));
-    assertEquals("400", json.get("sent"));
-    assertEquals("800", json.get("expected"));
-    assertEquals("800", json.get("received"));
-    assertNothingWentWrong(json);
+    Map<String, String> json = assertEveryWriteDelivered(run);
     assertEquals("0", json.get("resent"), "nothing to re-send on a calm run");
     assertEquals("{}", json.get("closes"));
     for (String field :
@@ -107,13 +80,59 @@ class ScenarioSmokeTest {
             "p999_ms",
             "max_ms",
             "delivered_per_s",
-            "cpu_loadtest_pct")) {
+            "cpu_loadtest_pct",
+            "loadtester_cpu_us_per_delivery",
+            "load_average")) {
       assertTrue(json.containsKey(field), field + " missing from " + run.lastLine());
     }
     String html = Files.readString(report);
     assertTrue(html.contains("Latency over time"), "report has the latency chart");
     assertTrue(html.contains("Latency histogram"), "report has the histogram");
     assertTrue(html.contains("--jwt-secret ***"), "report hides the secret");
+  }
+
+  @Test
+  void fanoutOnTheJavaClientCountsTheSameAsOnTheLeanConnection() {
+    Map<String, String> json = assertEveryWriteDelivered(calmFanout("--full-client"));
+    assertEquals("0", json.get("unconverged"));
+    assertEquals("0", json.get("diverged"));
+  }
+
+  /** 20 users x 3 devices, 200 writes/s for 2 s, with {@code more} options. */
+  private static Run calmFanout(String... more) {
+    List<String> args =
+        new ArrayList<>(
+            List.of(
+                "fanout",
+                "--drain-timeout",
+                "60s",
+                "--url",
+                url,
+                "--users",
+                "20",
+                "--devices",
+                "3",
+                "--rate",
+                "200",
+                "--duration",
+                "2s",
+                "--jwt-secret",
+                SECRET,
+                "--json"));
+    args.addAll(List.of(more));
+    return run(args.toArray(String[]::new));
+  }
+
+  /** A {@link #calmFanout} run passed and delivered its 400 writes to the 2 other devices each. */
+  private static Map<String, String> assertEveryWriteDelivered(Run run) {
+    assertEquals(0, run.exit, run.err);
+    Map<String, String> json = run.json();
+    assertEquals("60", json.get("connections"));
+    assertEquals("400", json.get("sent"));
+    assertEquals("800", json.get("expected"));
+    assertEquals("800", json.get("received"));
+    assertNothingWentWrong(json);
+    return json;
   }
 
   @Test

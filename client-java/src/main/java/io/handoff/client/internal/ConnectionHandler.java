@@ -6,13 +6,9 @@ import io.handoff.protocol.v1.ServerFrame;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
-import io.netty.channel.ChannelOption;
 import io.netty.channel.ChannelPipeline;
 import io.netty.channel.EventLoop;
-import io.netty.handler.codec.DecoderException;
-import io.netty.handler.codec.http.HttpResponseStatus;
 import io.netty.handler.codec.http.websocketx.CloseWebSocketFrame;
-import io.netty.handler.codec.http.websocketx.WebSocketClientHandshakeException;
 import io.netty.handler.codec.http.websocketx.WebSocketClientProtocolHandler.ClientHandshakeStateEvent;
 import io.netty.handler.timeout.IdleState;
 import io.netty.handler.timeout.IdleStateEvent;
@@ -102,25 +98,8 @@ final class ConnectionHandler extends ChannelInboundHandlerAdapter implements Fr
 
   @Override
   public void exceptionCaught(ChannelHandlerContext ctx, Throwable t) {
-    if (t instanceof WebSocketClientHandshakeException refused && refused.response() != null) {
-      HttpResponseStatus status = refused.response().status();
-      boolean denied =
-          status.equals(HttpResponseStatus.UNAUTHORIZED)
-              || status.equals(HttpResponseStatus.FORBIDDEN);
-      remember(
-          denied ? CloseCode.UNAUTHORIZED.code() : ABNORMAL_CLOSURE,
-          "WebSocket upgrade refused with HTTP "
-              + status
-              + (UpgradeRefusal.reason(ctx.channel()) == null
-                  ? ""
-                  : ": " + UpgradeRefusal.reason(ctx.channel())),
-          t);
-    } else if (t instanceof DecoderException) {
-      remember(
-          CloseCode.PROTOCOL_ERROR.code(), "undecodable data from server: " + t.getMessage(), t);
-    } else {
-      remember(ABNORMAL_CLOSURE, t.toString(), t);
-    }
+    ClosedBy close = ClosedBy.failure(ctx.channel(), t);
+    remember(close.code(), close.reason(), t);
     ctx.close();
   }
 
@@ -168,16 +147,7 @@ final class ConnectionHandler extends ChannelInboundHandlerAdapter implements Fr
       return;
     }
     remember(ABNORMAL_CLOSURE, "connection dropped by the client", null);
-    if (channel.isActive()) {
-      channel.config().setOption(ChannelOption.SO_LINGER, 0);
-    }
-    // From the head of the pipeline: the WebSocket handler would otherwise send a close frame.
-    ChannelHandlerContext first = channel.pipeline().firstContext();
-    if (first != null) {
-      first.close();
-    } else {
-      channel.close();
-    }
+    ClosedBy.cut(channel);
   }
 
   private void remember(int code, String reason, Throwable t) {

@@ -16,11 +16,12 @@ import java.util.regex.Pattern;
  * carries the status but not the body, and the body says why ({@code {"error":"unauthorized",
  * "message":"bad token signature"}}). Sits between the HTTP aggregator and the WebSocket protocol
  * handler, reads the {@code message} of a non-101 response into {@link #REASON} and passes the
- * response on untouched; removes itself once the upgrade succeeds. Stateless and shared.
+ * response on untouched; removes itself once the upgrade succeeds. Stateless and shared. Public for
+ * the load tester's lean connection, which sets up the same upgrade.
  */
 @Sharable
-final class UpgradeRefusal extends ChannelInboundHandlerAdapter {
-  static final UpgradeRefusal INSTANCE = new UpgradeRefusal();
+public final class UpgradeRefusal extends ChannelInboundHandlerAdapter {
+  public static final UpgradeRefusal INSTANCE = new UpgradeRefusal();
   static final AttributeKey<String> REASON = AttributeKey.valueOf("handoff.upgradeRefusal");
   private static final int MAX_REASON_CHARS = 300;
   private static final Pattern MESSAGE =
@@ -55,7 +56,7 @@ final class UpgradeRefusal extends ChannelInboundHandlerAdapter {
   }
 
   /** The refusal's reason on {@code channel}, or null. */
-  static String reason(Channel channel) {
+  public static String reason(Channel channel) {
     return channel.attr(REASON).get();
   }
 }

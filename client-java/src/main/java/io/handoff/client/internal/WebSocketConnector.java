@@ -70,22 +70,8 @@ public final class WebSocketConnector {
    *     FrameChannel#close()} may be called at any time
    */
   public FrameChannel connect(String token, FrameListener listener) {
-    HttpHeaders headers = new DefaultHttpHeaders();
-    if (token != null) {
-      headers.set(HttpHeaderNames.AUTHORIZATION, "Bearer " + token);
-    }
     WebSocketClientProtocolConfig webSocketConfig =
-        WebSocketClientProtocolConfig.newBuilder()
-            .webSocketUri(uri)
-            .subprotocol(null)
-            .allowExtensions(false)
-            .customHeaders(headers)
-            .maxFramePayloadLength(MAX_FRAME_BYTES)
-            .handleCloseFrames(false)
-            .sendCloseFrame(WebSocketCloseStatus.NORMAL_CLOSURE)
-            .dropPongFrames(true)
-            .handshakeTimeoutMillis(connectTimeoutMillis)
-            .build();
+        protocolConfig(uri, token, connectTimeoutMillis).build();
     ConnectionHandler handler = new ConnectionHandler(listener, eventLoop);
     Bootstrap bootstrap =
         new Bootstrap()
@@ -109,7 +95,33 @@ public final class WebSocketConnector {
     return handler;
   }
 
-  private static boolean isEpoll(EventLoop loop) {
+  /**
+   * The WebSocket settings of a Handoff connection to {@code uri}: the token as {@code
+   * Authorization: Bearer} (none if null), no subprotocol or extension, messages up to {@value
+   * #MAX_FRAME_BYTES} bytes, close frames passed on to the caller (who answers them), pongs
+   * dropped, the handshake bounded by {@code timeoutMillis}. A builder, for callers that change a
+   * setting.
+   */
+  public static WebSocketClientProtocolConfig.Builder protocolConfig(
+      URI uri, String token, int timeoutMillis) {
+    HttpHeaders headers = new DefaultHttpHeaders();
+    if (token != null) {
+      headers.set(HttpHeaderNames.AUTHORIZATION, "Bearer " + token);
+    }
+    return WebSocketClientProtocolConfig.newBuilder()
+        .webSocketUri(uri)
+        .subprotocol(null)
+        .allowExtensions(false)
+        .customHeaders(headers)
+        .maxFramePayloadLength(MAX_FRAME_BYTES)
+        .handleCloseFrames(false)
+        .sendCloseFrame(WebSocketCloseStatus.NORMAL_CLOSURE)
+        .dropPongFrames(true)
+        .handshakeTimeoutMillis(timeoutMillis);
+  }
+
+  /** Whether {@code loop} is a native epoll loop (else NIO). */
+  public static boolean isEpoll(EventLoop loop) {
     return loop instanceof IoEventLoop io && io.isIoType(EpollIoHandler.class);
   }
 
