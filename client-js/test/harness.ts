@@ -34,7 +34,7 @@ export async function startNode(
 ): Promise<Node> {
   requireServerJar();
   const secret = options.secret === undefined ? SECRET : options.secret;
-  const jvm = ["-Xmx256m", "-XX:TieredStopAtLevel=1", ...(options.jvmArgs ?? [])];
+  const jvm = ["-Xmx256m", "-XX:TieredStopAtLevel=1", "-XX:+UseSerialGC", ...(options.jvmArgs ?? [])];
   const argv = [...jvm, "-jar", SERVER_JAR, "--port", "0", ...args];
   if (secret) argv.push("--jwt-secret", secret);
   const proc = spawn("java", argv, { stdio: ["ignore", "pipe", "pipe"] });

@@ -26,8 +26,15 @@ public final class AppBackend {
   public static final String NODE_KID = "node-key-1";
   public static final String NODE_ISSUER = "handoff-test-nodes";
 
+  /**
+   * One RSA key for every backend in the JVM: a 2048-bit key takes seconds to generate on a busy
+   * machine, and tests build a backend per test method. No test needs two backends' RSA keys to
+   * differ; the EC keys, cheap to make, stay per backend.
+   */
+  private static final KeyPair RSA = HandJws.rsaKeys();
+
   public final KeyPair ec = HandJws.ecKeys();
-  public final KeyPair rsa = HandJws.rsaKeys();
+  public final KeyPair rsa = RSA;
   public final KeyPair node = HandJws.ecKeys();
   public final Path jwksFile;
 

@@ -68,7 +68,7 @@ import org.slf4j.LoggerFactory;
  * {@code -Dhandoff.fuzz.frames=N}.
  */
 class FrameFuzzTest {
-  static final int DEFAULT_FRAMES = 20_000;
+  static final int DEFAULT_FRAMES = 5_000;
   private static final int FRAMES = Integer.getInteger("handoff.fuzz.frames", DEFAULT_FRAMES);
   private static final long SEED = 0x5EED_F00DL;
   private static final StoreLimits LIMITS =
