@@ -68,6 +68,7 @@ final class SilentCrowd implements AutoCloseable {
       Map<String, Long> errors,
       List<String> firstErrors,
       long feederCloses,
+      Map<String, Long> closes,
       long reconnects,
       long deltas,
       long snapshots,
@@ -82,8 +83,9 @@ final class SilentCrowd implements AutoCloseable {
     public String toString() {
       return String.format(
           "feeders wrote %,d, acked %,d, refused %d, seconds skipped waiting for an ack %,d,"
-              + " error answers %s %s, feeders closed %d; fed devices reconnected %,d times,"
-              + " received %,d deltas and %,d snapshots, %d behind their feed at the end%s",
+              + " error answers %s %s, feeders closed %d; connections lost %s; fed devices"
+              + " reconnected %,d times, received %,d deltas and %,d snapshots, %d behind their"
+              + " feed at the end%s",
           writes,
           acks,
           refused,
@@ -91,6 +93,7 @@ final class SilentCrowd implements AutoCloseable {
           errors,
           firstErrors,
           feederCloses,
+          closes,
           reconnects,
           deltas,
           snapshots,
@@ -124,6 +127,7 @@ final class SilentCrowd implements AutoCloseable {
   private long skipped;
   private final Map<String, Long> errors = new TreeMap<>();
   private final List<String> firstErrors = new ArrayList<>();
+  private final Map<String, Long> closes = new TreeMap<>();
   private long feederCloses;
   private long deltas;
   private long snapshots;
@@ -191,6 +195,7 @@ final class SilentCrowd implements AutoCloseable {
         Map.copyOf(errors),
         List.copyOf(firstErrors),
         feederCloses,
+        Map.copyOf(closes),
         reconnects.get(),
         deltas,
         snapshots,
@@ -430,14 +435,17 @@ final class SilentCrowd implements AutoCloseable {
           out.poll();
         }
       } catch (IOException closedByServer) {
-        lost();
+        lost("write failed (" + closedByServer.getMessage() + ")");
       }
     }
 
     void readable() {
       try {
-        if (channel == null || channel.read(in) < 0) {
-          lost();
+        if (channel == null) {
+          return;
+        }
+        if (channel.read(in) < 0) {
+          lost("end of stream");
           return;
         }
         in.flip();
@@ -446,7 +454,7 @@ final class SilentCrowd implements AutoCloseable {
         }
         in.compact();
       } catch (IOException e) {
-        lost();
+        lost(e.getMessage());
       }
     }
 
@@ -496,7 +504,12 @@ final class SilentCrowd implements AutoCloseable {
             throw new IOException("an unreadable server frame", e);
           }
         }
-        case 0x8 -> throw new IOException("closed by the server");
+        case 0x8 ->
+            throw new IOException(
+                "close "
+                    + (payload.length >= 2
+                        ? ((payload[0] & 0xff) << 8 | (payload[1] & 0xff))
+                        : "without a code"));
         case 0x9 -> enqueue(frame(0xA, payload));
         default -> {
           // Pongs to the device's own pings.
@@ -506,10 +519,11 @@ final class SilentCrowd implements AutoCloseable {
     }
 
     /** The server closed this connection: a fed device reconnects next second. */
-    void lost() {
+    void lost(String why) {
       if (channel == null) {
         return;
       }
+      closes.merge((feeds ? "feeder " : silent ? "silent " : "reading ") + why, 1L, Long::sum);
       try {
         channel.close();
       } catch (IOException ignored) {
