@@ -159,6 +159,11 @@ public final class HandoffServer implements AutoCloseable {
                         deviceSessions,
                         verifier,
                         budget)));
+    if (config.socketSendBufferBytes() > 0) {
+      // Bounds what the kernel holds for a device that does not read, which the queue budget
+      // cannot see (see docs/decisions.md); 0 keeps the kernel's autotuning.
+      b.childOption(ChannelOption.SO_SNDBUF, config.socketSendBufferBytes());
+    }
     Channel bound = null;
     try {
       bound = b.bind(new InetSocketAddress(config.host(), config.port())).sync().channel();

@@ -54,6 +54,7 @@ final class HelpLayout {
         List.of(
             "max-frame-bytes",
             "queue-budget",
+            "socket-send-buffer",
             "write-rate",
             "write-burst",
             "connect-rate",

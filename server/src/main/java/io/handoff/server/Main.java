@@ -296,6 +296,7 @@ public final class Main implements Callable<Integer> {
   String refreshReuseInterval;
 
   @Mixin ApprovalOptions approvals = new ApprovalOptions();
+  @Mixin SocketOptions sockets = new SocketOptions();
 
   @Option(
       names = "--idle-ttl",
@@ -517,6 +518,7 @@ public final class Main implements Callable<Integer> {
     }
     b.tokens(tokenConfig());
     b.approvals(approvals.toConfig(this));
+    sockets.apply(this, b);
     b.storeLimits(limits.build());
     return b.build();
   }

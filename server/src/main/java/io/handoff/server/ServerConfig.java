@@ -27,6 +27,7 @@ public final class ServerConfig {
   public static final long DEFAULT_MAX_QUEUED_BYTES = 4L * 1024 * 1024;
   public static final int DEFAULT_WRITE_BUFFER_LOW_BYTES = 16 * 1024;
   public static final int DEFAULT_WRITE_BUFFER_HIGH_BYTES = 64 * 1024;
+  public static final int DEFAULT_SOCKET_SEND_BUFFER_BYTES = 128 * 1024;
   public static final Duration DEFAULT_HEARTBEAT_INTERVAL = Duration.ofSeconds(25);
   public static final Duration DEFAULT_HANDSHAKE_TIMEOUT = Duration.ofSeconds(10);
   public static final Duration DEFAULT_CLOSE_TIMEOUT = Duration.ofSeconds(1);
@@ -52,6 +53,7 @@ public final class ServerConfig {
   private final long queueBudgetBytes;
   private final int writeBufferLowBytes;
   private final int writeBufferHighBytes;
+  private final int socketSendBufferBytes;
   private final Duration heartbeatInterval;
   private final Duration handshakeTimeout;
   private final Duration closeTimeout;
@@ -88,6 +90,7 @@ public final class ServerConfig {
     this.queueBudgetBytes = b.queueBudgetBytes;
     this.writeBufferLowBytes = b.writeBufferLowBytes;
     this.writeBufferHighBytes = b.writeBufferHighBytes;
+    this.socketSendBufferBytes = b.socketSendBufferBytes;
     this.heartbeatInterval = b.heartbeatInterval;
     this.handshakeTimeout = b.handshakeTimeout;
     this.closeTimeout = b.closeTimeout;
@@ -167,6 +170,16 @@ public final class ServerConfig {
   /** Above this many bytes in Netty's outbound buffer the connection stops taking pushes. */
   public int writeBufferHighBytes() {
     return writeBufferHighBytes;
+  }
+
+  /**
+   * The kernel send buffer (SO_SNDBUF) of each device connection, which the kernel doubles for its
+   * bookkeeping; 0 leaves it to the kernel's autotuning (up to {@code net.ipv4.tcp_wmem}'s
+   * maximum). What the kernel holds for a device that does not read is outside the node's queue
+   * budget.
+   */
+  public int socketSendBufferBytes() {
+    return socketSendBufferBytes;
   }
 
   /** Silence after which the server pings; twice this closes with IDLE_TIMEOUT. */
@@ -310,6 +323,8 @@ public final class ServerConfig {
         + writeBufferLowBytes
         + "/"
         + writeBufferHighBytes
+        + ", socketSendBuffer="
+        + socketSendBufferBytes
         + ", heartbeatInterval="
         + heartbeatInterval
         + ", handshakeTimeout="
@@ -366,6 +381,7 @@ public final class ServerConfig {
     private long queueBudgetBytes;
     private int writeBufferLowBytes = DEFAULT_WRITE_BUFFER_LOW_BYTES;
     private int writeBufferHighBytes = DEFAULT_WRITE_BUFFER_HIGH_BYTES;
+    private int socketSendBufferBytes = DEFAULT_SOCKET_SEND_BUFFER_BYTES;
     private Duration heartbeatInterval = DEFAULT_HEARTBEAT_INTERVAL;
     private Duration handshakeTimeout = DEFAULT_HANDSHAKE_TIMEOUT;
     private Duration closeTimeout = DEFAULT_CLOSE_TIMEOUT;
@@ -466,6 +482,15 @@ public final class ServerConfig {
           "write buffer water marks need 0 < low <= high, got " + lowBytes + "/" + highBytes);
       this.writeBufferLowBytes = lowBytes;
       this.writeBufferHighBytes = highBytes;
+      return this;
+    }
+
+    /** SO_SNDBUF of device connections: 0 (the kernel's autotuning) or 4 KiB to 64 MiB. */
+    public Builder socketSendBufferBytes(int bytes) {
+      checkArgument(
+          bytes == 0 || (bytes >= 4096 && bytes <= 64 << 20),
+          "socket send buffer must be 0 (the kernel's choice) or 4 KiB to 64 MiB, got " + bytes);
+      this.socketSendBufferBytes = bytes;
       return this;
     }
 

@@ -103,6 +103,14 @@ class CommandLineErrorsTest {
             "at least 1 MiB"));
     all.add(
         c(
+            "socket send buffer out of range",
+            "--socket-send-buffer 1g",
+            Map.of(),
+            2,
+            "--socket-send-buffer: '1g' is refused",
+            "0 (the kernel's choice) or 4 KiB to 64 MiB"));
+    all.add(
+        c(
             "port in use",
             "--host 127.0.0.1 --port " + port,
             Map.of(),

@@ -77,6 +77,23 @@ class ConfigTest {
   }
 
   @Test
+  void deviceSocketSendBufferIsBoundedUnlessLeftToTheKernel() {
+    assertEquals(
+        128 * 1024,
+        configure(Map.of(), "--jwt-secret", SECRET).socketSendBufferBytes(),
+        "bounded by default");
+    assertEquals(
+        64 * 1024,
+        configure(Map.of("HANDOFF_SOCKET_SEND_BUFFER", "64k"), "--jwt-secret", SECRET)
+            .socketSendBufferBytes());
+    assertEquals(
+        0,
+        configure(Map.of(), "--socket-send-buffer", "0", "--jwt-secret", SECRET)
+            .socketSendBufferBytes(),
+        "the kernel's autotuning");
+  }
+
+  @Test
   void signInLimitsComeFromFlagsVariablesAndTheFile() throws Exception {
     io.handoff.server.devices.ApprovalConfig defaults =
         configure(Map.of(), "--jwt-secret", SECRET).approvals();
