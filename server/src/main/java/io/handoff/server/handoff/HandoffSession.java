@@ -16,7 +16,7 @@ import io.handoff.server.handoff.HandoffStore.OfferEnd;
 import io.handoff.server.session.Connection;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicIntegerFieldUpdater;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -33,6 +33,8 @@ import org.slf4j.LoggerFactory;
 public final class HandoffSession {
   private static final Logger log = LoggerFactory.getLogger(HandoffSession.class);
   private static final int MAX_PENDING_HOPS = 256;
+  private static final AtomicIntegerFieldUpdater<HandoffSession> PENDING_HOPS =
+      AtomicIntegerFieldUpdater.newUpdater(HandoffSession.class, "pendingHops");
 
   private final Connection connection;
   private final HandoffService service;
@@ -41,7 +43,7 @@ public final class HandoffSession {
   private final Activities activities;
   private final Offers offers;
   private final Presence presence;
-  private final AtomicInteger pendingHops = new AtomicInteger();
+  private volatile int pendingHops; // Through PENDING_HOPS: no AtomicInteger per connection.
   private volatile boolean hopsLost;
   private volatile boolean online;
   private volatile boolean closed;
@@ -221,14 +223,14 @@ public final class HandoffSession {
   }
 
   private void hop(Runnable task) {
-    if (pendingHops.incrementAndGet() > MAX_PENDING_HOPS) {
-      pendingHops.decrementAndGet();
+    if (PENDING_HOPS.incrementAndGet(this) > MAX_PENDING_HOPS) {
+      PENDING_HOPS.decrementAndGet(this);
       hopsLost = true;
       return;
     }
     connection.execute(
         () -> {
-          pendingHops.decrementAndGet();
+          PENDING_HOPS.decrementAndGet(this);
           if (!connection.active()) {
             return;
           }

@@ -3,6 +3,7 @@ package io.handoff.server.sync;
 import io.handoff.protocol.v1.Ack;
 import io.handoff.protocol.v1.ServerFrame;
 import io.handoff.server.session.Connection;
+import java.util.Collections;
 import java.util.HashMap;
 import java.util.Iterator;
 import java.util.LinkedHashMap;
@@ -28,10 +29,12 @@ import java.util.function.Supplier;
 final class WriteTracker {
   private final Connection connection;
   private final boolean durable;
-  private final LinkedHashMap<Long, InFlight> inFlight = new LinkedHashMap<>();
+  // Both maps exist only while writes are in flight (an empty, immutable one otherwise): an idle
+  // connection, or one whose writes are all answered, holds none.
+  private Map<Long, InFlight> inFlight = Collections.emptyMap();
   // The last write of each document handed to the store and not yet answered; at most one entry
   // per write in flight.
-  private final HashMap<String, CompletableFuture<WriteOutcome>> tails = new HashMap<>();
+  private Map<String, CompletableFuture<WriteOutcome>> tails = Collections.emptyMap();
 
   WriteTracker(Connection connection, boolean durable) {
     this.connection = connection;
@@ -53,6 +56,9 @@ final class WriteTracker {
   /** Tracks write {@code seq} of {@code document}, sent by request {@code requestId}. */
   InFlight start(long seq, String document, long requestId) {
     InFlight p = new InFlight(document, requestId);
+    if (inFlight.isEmpty()) {
+      inFlight = new LinkedHashMap<>();
+    }
     inFlight.put(seq, p);
     return p;
   }
@@ -80,13 +86,18 @@ final class WriteTracker {
                               new PredecessorNotAppliedException(p.document)));
     }
     p.sent = f;
+    if (tails.isEmpty()) {
+      tails = new HashMap<>();
+    }
     tails.put(p.document, f);
     return f;
   }
 
   /** The store answered {@code p}: later writes of its document no longer wait for it. */
   void answered(InFlight p) {
-    tails.remove(p.document, p.sent);
+    if (!tails.isEmpty() && tails.remove(p.document, p.sent) && tails.isEmpty()) {
+      tails = Collections.emptyMap();
+    }
   }
 
   /** True while {@code p} is the unanswered write {@code seq} (not yet acked from the stream). */
@@ -96,7 +107,13 @@ final class WriteTracker {
 
   /** Stops tracking {@code seq}: the write was refused or failed and is answered with an error. */
   void forget(long seq) {
-    inFlight.remove(seq);
+    remove(seq);
+  }
+
+  private void remove(long seq) {
+    if (!inFlight.isEmpty() && inFlight.remove(seq) != null && inFlight.isEmpty()) {
+      inFlight = Collections.emptyMap();
+    }
   }
 
   /**
@@ -111,7 +128,7 @@ final class WriteTracker {
     if (p == null || (durable && p.version == 0)) {
       return false; // Durable: not confirmed yet; the writer gets the Delta, the Ack comes later.
     }
-    inFlight.remove(e.originSeq());
+    remove(e.originSeq());
     ack(p, e.originSeq(), e.epoch(), e.version(), e.delta().getFingerprint(), false);
     return true;
   }
@@ -125,13 +142,13 @@ final class WriteTracker {
 
   /** Acks an applied write now, because the stream will not bring it to this device. */
   void ackNow(long seq, InFlight p) {
-    inFlight.remove(seq);
+    remove(seq);
     ack(p, seq, p.epoch, p.version, p.fingerprint, false);
   }
 
   /** The store had applied write {@code seq} before: acks it as a duplicate. */
   void duplicate(long seq, InFlight p, long epoch, long version, long fingerprint) {
-    inFlight.remove(seq);
+    remove(seq);
     ack(p, seq, epoch, version, fingerprint, true);
   }
 
@@ -148,11 +165,14 @@ final class WriteTracker {
         ack(p, en.getKey(), p.epoch, p.version, p.fingerprint, false);
       }
     }
+    if (inFlight.isEmpty()) {
+      inFlight = Collections.emptyMap();
+    }
   }
 
   void clear() {
-    inFlight.clear();
-    tails.clear();
+    inFlight = Collections.emptyMap();
+    tails = Collections.emptyMap();
   }
 
   /** The one place an Ack is sent. */

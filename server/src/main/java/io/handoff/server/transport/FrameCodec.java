@@ -6,6 +6,7 @@ import io.handoff.protocol.CloseCode;
 import io.handoff.protocol.v1.ClientFrame;
 import io.handoff.protocol.v1.ServerFrame;
 import io.netty.buffer.ByteBuf;
+import io.netty.buffer.ByteBufAllocator;
 import io.netty.channel.ChannelHandler.Sharable;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.handler.codec.MessageToMessageCodec;
@@ -13,6 +14,7 @@ import io.netty.handler.codec.http.websocketx.BinaryWebSocketFrame;
 import io.netty.handler.codec.http.websocketx.TextWebSocketFrame;
 import io.netty.handler.codec.http.websocketx.WebSocketFrame;
 import java.io.IOException;
+import java.io.UncheckedIOException;
 import java.nio.ByteBuffer;
 import java.util.List;
 
@@ -55,10 +57,28 @@ public final class FrameCodec extends MessageToMessageCodec<WebSocketFrame, Obje
   @Override
   protected void encode(ChannelHandlerContext ctx, Object msg, List<Object> out)
       throws IOException {
+    ByteBuf buf = encode(ctx.alloc(), msg, framing);
+    out.add(framing ? buf : new BinaryWebSocketFrame(buf));
+  }
+
+  /**
+   * {@code msg} (a ServerFrame or an encoded one) as one whole unmasked binary WebSocket frame, in
+   * one buffer of {@code alloc}.
+   */
+  static ByteBuf framed(ByteBufAllocator alloc, Object msg) {
+    try {
+      return encode(alloc, msg, true);
+    } catch (IOException e) {
+      throw new UncheckedIOException(e); // Unreachable: the buffer has the frame's exact size.
+    }
+  }
+
+  private static ByteBuf encode(ByteBufAllocator alloc, Object msg, boolean framing)
+      throws IOException {
     ServerFrame frame = msg instanceof ServerFrame f ? f : null;
     int size = frame != null ? frame.getSerializedSize() : ((byte[]) msg).length;
     int header = framing ? headerBytes(size) : 0;
-    ByteBuf buf = ctx.alloc().ioBuffer(header + size);
+    ByteBuf buf = alloc.ioBuffer(header + size);
     try {
       // One view of the buffer for header and payload: fewer bounds checks (and fewer leak-detector
       // records) than one ByteBuf call per field.
@@ -78,12 +98,24 @@ public final class FrameCodec extends MessageToMessageCodec<WebSocketFrame, Obje
       buf.release();
       throw e;
     }
-    out.add(framing ? buf : new BinaryWebSocketFrame(buf));
+    return buf;
   }
 
   /** Bytes of an unmasked WebSocket header for a payload of {@code size} bytes (RFC 6455 5.2). */
   static int headerBytes(int size) {
     return size < 126 ? 2 : size <= 0xffff ? 4 : 10;
+  }
+
+  /** An unmasked WebSocket header: {@code first} (FIN, opcode) and the length {@code size}. */
+  static void writeHeader(ByteBuf buf, int first, int size) {
+    buf.writeByte(first);
+    if (size < 126) {
+      buf.writeByte(size);
+    } else if (size <= 0xffff) {
+      buf.writeByte(126).writeShort(size);
+    } else {
+      buf.writeByte(127).writeLong(size);
+    }
   }
 
   private static void writeHeader(ByteBuffer buf, int size) {
