@@ -110,11 +110,19 @@ final class IdleRun {
         .put("connect_max_ms", Timeline.ms(connect.getMaxValue()));
     if (before != null && after != null) {
       result
-          .put("server_memory_method", "jcmd GC.run + GC.heap_info (heap); /proc/PID/status VmRSS")
-          .put("server_heap_before_bytes", before.heapUsedBytes())
-          .put("server_heap_after_bytes", after.heapUsedBytes())
+          .put(
+              "server_memory_method",
+              "jcmd GC.class_histogram total (live heap); jcmd GC.run + GC.heap_info (heap used);"
+                  + " /proc/PID/status VmRSS")
+          .put("server_heap_before_bytes", before.liveBytes())
+          .put("server_heap_after_bytes", after.liveBytes())
           .put(
               "server_heap_per_connection_bytes",
+              perConnection(before.liveBytes(), after.liveBytes(), connected))
+          .put("server_heap_used_before_bytes", before.heapUsedBytes())
+          .put("server_heap_used_after_bytes", after.heapUsedBytes())
+          .put(
+              "server_heap_used_per_connection_bytes",
               perConnection(before.heapUsedBytes(), after.heapUsedBytes(), connected))
           .put("server_rss_before_bytes", before.rssBytes())
           .put("server_rss_after_bytes", after.rssBytes())
@@ -128,9 +136,11 @@ final class IdleRun {
                 + (after.error() == null ? "" : after.error()));
       }
       result.note(
-          "server heap per connection: live heap after a full GC (jcmd GC.run, GC.heap_info),"
-              + " after minus before, divided by the connections. RSS per connection also counts"
-              + " direct buffers and heap the JVM grew into, and does not shrink after a GC.");
+          "server heap per connection: live objects after a full GC (jcmd GC.class_histogram"
+              + " total), after minus before, divided by the connections; heap used per"
+              + " connection is GC.heap_info's figure after a full GC, which also counts the"
+              + " threads' allocation buffers. RSS per connection also counts direct buffers and"
+              + " heap the JVM grew into, and does not shrink after a GC.");
     } else {
       result.note("server memory not measured: pass --server-pid PID of the server process");
     }

@@ -11,10 +11,13 @@ import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
 /**
- * Reads the memory of a server process on this machine: its live heap after a full GC ({@code jcmd
- * PID GC.run}, then {@code jcmd PID GC.heap_info}) and its resident set ({@code VmRSS} in {@code
- * /proc/PID/status}). The heap after a full GC is what connections keep alive; the resident set
- * also counts direct buffers, thread stacks and heap the JVM grew into and kept. Stateless.
+ * Reads the memory of a server process on this machine: its live heap, the bytes of every object
+ * reachable after a full GC ({@code jcmd PID GC.class_histogram}, which collects first, then counts
+ * the objects left); the heap in use after a full GC as the collector reports it ({@code jcmd PID
+ * GC.run}, then {@code GC.heap_info}), which also counts the allocation buffers the server's
+ * threads took between the two commands (with G1 several MB, or hundreds of bytes per connection at
+ * 10,000 connections); and its resident set ({@code VmRSS} in {@code /proc/PID/status}), which also
+ * counts direct buffers, thread stacks and heap the JVM grew into and kept. Stateless.
  */
 final class ServerMemory {
   private static final Pattern G1 =
@@ -27,10 +30,15 @@ final class ServerMemory {
   private static final Pattern ZGC = Pattern.compile("ZHeap\\s+used (\\d+)([KMG])");
   private static final Pattern SHENANDOAH = Pattern.compile("committed, (\\d+)([KMG]) used");
   private static final Pattern RSS = Pattern.compile("VmRSS:\\s+(\\d+) kB");
+  private static final Pattern HISTOGRAM_TOTAL =
+      Pattern.compile("^Total\\s+(\\d+)\\s+(\\d+)\\s*$", Pattern.MULTILINE);
   private static final long JCMD_TIMEOUT_SECONDS = 60;
 
-  /** One reading; -1 for what could not be read, with the reason in {@code error}. */
-  record Sample(long heapUsedBytes, long rssBytes, String error) {}
+  /**
+   * One reading: live bytes (class histogram), heap in use after a full GC (heap_info), resident
+   * set; -1 for what could not be read, with the reason in {@code error}.
+   */
+  record Sample(long liveBytes, long heapUsedBytes, long rssBytes, String error) {}
 
   private ServerMemory() {}
 
@@ -38,7 +46,12 @@ final class ServerMemory {
   static Sample sample(long pid) {
     StringBuilder errors = new StringBuilder();
     long heap = -1;
+    long live = -1;
     try {
+      live = parseHistogramTotal(jcmd(pid, "GC.class_histogram"));
+      if (live < 0) {
+        errors.append("could not read the total of jcmd GC.class_histogram; ");
+      }
       jcmd(pid, "GC.run");
       heap = parseHeapUsed(jcmd(pid, "GC.heap_info"));
       if (heap < 0) {
@@ -56,7 +69,13 @@ final class ServerMemory {
     } catch (IOException e) {
       errors.append("cannot read /proc/").append(pid).append("/status: ").append(e.getMessage());
     }
-    return new Sample(heap, rss, errors.length() == 0 ? null : errors.toString());
+    return new Sample(live, heap, rss, errors.length() == 0 ? null : errors.toString());
+  }
+
+  /** Bytes of all live objects from the {@code Total} line of a class histogram, or -1. */
+  static long parseHistogramTotal(String histogram) {
+    Matcher m = HISTOGRAM_TOTAL.matcher(histogram);
+    return m.find() ? Long.parseLong(m.group(2)) : -1;
   }
 
   /** Bytes of heap in use from {@code GC.heap_info} output, or -1. */

@@ -49,4 +49,17 @@ class ServerMemoryTest {
     String status = "Name:\tjava\nVmPeak:\t 100 kB\nVmRSS:\t  181616 kB\nThreads:\t30\n";
     assertEquals(181_616L * 1024, ServerMemory.parseRss(status));
   }
+
+  @Test
+  void readsTheLiveBytesFromTheTotalOfAClassHistogram() {
+    String out =
+        "4856:\n"
+            + " num     #instances         #bytes  class name (module)\n"
+            + "-------------------------------------------------------\n"
+            + "   1:         49126        3689320  [B (java.base@17.0.15)\n"
+            + "   2:         29930        1915520  io.netty.channel.DefaultChannelHandlerContext\n"
+            + "Total        609949       26579472\n";
+    assertEquals(26_579_472L, ServerMemory.parseHistogramTotal(out));
+    assertEquals(-1, ServerMemory.parseHistogramTotal("4856:\nno histogram\n"));
+  }
 }

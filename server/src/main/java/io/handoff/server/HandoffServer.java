@@ -22,6 +22,7 @@ import io.handoff.server.transport.IoTransport;
 import io.handoff.server.transport.Readiness;
 import io.micrometer.core.instrument.Gauge;
 import io.netty.bootstrap.ServerBootstrap;
+import io.netty.channel.AdaptiveRecvByteBufAllocator;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
@@ -51,6 +52,8 @@ import org.slf4j.LoggerFactory;
  */
 public final class HandoffServer implements AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(HandoffServer.class);
+  private static final AdaptiveRecvByteBufAllocator RECV_ALLOCATOR =
+      new AdaptiveRecvByteBufAllocator();
 
   private final ServerConfig config;
   private final Engine engine;
@@ -134,6 +137,9 @@ public final class HandoffServer implements AutoCloseable {
                 })
             .option(ChannelOption.SO_BACKLOG, 4096)
             .childOption(ChannelOption.TCP_NODELAY, true)
+            // One allocator for every connection (it is stateless; each channel still gets its own
+            // handle): the default is a new one per connection.
+            .childOption(ChannelOption.RECVBUF_ALLOCATOR, RECV_ALLOCATOR)
             .childOption(
                 ChannelOption.WRITE_BUFFER_WATER_MARK,
                 new WriteBufferWaterMark(

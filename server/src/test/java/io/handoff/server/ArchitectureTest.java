@@ -52,7 +52,7 @@ class ArchitectureTest {
               "ApprovalMetrics",
               "ApprovalPrompts"),
           "session",
-          Set.of("Connection", "Hub", "Sessions", "QueueBudget"));
+          Set.of("Connection", "Deadline", "Hub", "Sessions", "QueueBudget"));
 
   private static JavaClasses classes;
 

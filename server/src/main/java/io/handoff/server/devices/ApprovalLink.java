@@ -18,12 +18,10 @@ import java.util.function.BiConsumer;
 final class ApprovalLink implements ApprovalConnection {
   private final Connection conn;
   private final TokenKeeper tokens;
-  private final String address;
 
-  ApprovalLink(Connection conn, TokenKeeper tokens, String address) {
+  ApprovalLink(Connection conn, TokenKeeper tokens) {
     this.conn = conn;
     this.tokens = tokens;
-    this.address = address;
   }
 
   @Override
@@ -33,7 +31,7 @@ final class ApprovalLink implements ApprovalConnection {
 
   @Override
   public String address() {
-    return address;
+    return conn.remoteAddress();
   }
 
   @Override

@@ -44,12 +44,11 @@ public final class ApprovalPrompts {
 
   /**
    * The prompts of one connection, reaching the device through {@code conn}; {@code tokens} is the
-   * connection's token keeper (its principal), {@code address} the device's address. {@code
-   * approvals} may be null (a node without them): requests are then refused.
+   * connection's token keeper (its principal). {@code approvals} may be null (a node without them):
+   * requests are then refused.
    */
-  public ApprovalPrompts(
-      DeviceApprovals approvals, Connection conn, TokenKeeper tokens, String address) {
-    this(approvals, new ApprovalLink(conn, tokens, address));
+  public ApprovalPrompts(DeviceApprovals approvals, Connection conn, TokenKeeper tokens) {
+    this(approvals, new ApprovalLink(conn, tokens));
   }
 
   ApprovalPrompts(DeviceApprovals approvals, ApprovalConnection conn) {

@@ -17,9 +17,9 @@ import io.handoff.server.auth.Principal;
 import io.handoff.server.auth.TokenVerifier;
 import io.handoff.server.devices.SessionStore.DeviceSession;
 import io.handoff.server.session.Connection;
+import io.handoff.server.session.Deadline;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
-import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
 
 /**
@@ -30,7 +30,7 @@ import java.util.concurrent.TimeUnit;
  * connection is live. Timers run on the node's scheduler. Event loop only; store answers hop back
  * onto it.
  */
-public final class TokenKeeper {
+public final class TokenKeeper extends Deadline {
   private final Connection connection;
   private final TokenVerifier verifier;
   private final DeviceSessions sessions;
@@ -39,7 +39,9 @@ public final class TokenKeeper {
   private Principal principal;
   // The principal this connection was recorded online as, if any.
   private Principal onlineAs;
-  private Future<?> timer;
+  // The armed deadline (this keeper is its own timer, one per connection for its whole life: see
+  // Deadline) is the token's expiry once the notice went out, the notice before.
+  private boolean noticeSent;
   private boolean refreshing;
 
   public TokenKeeper(
@@ -63,17 +65,21 @@ public final class TokenKeeper {
 
   /** Arms the timers for the current token. */
   public void start() {
-    cancel();
     long left = principal.expiresAtMillis() - connection.clock().millis();
     // One timer at a time per connection: the notice, which then arms the expiry.
-    timer =
-        connection.schedule(
-            this::noticeThenExpiry, Math.max(0, left - noticeMillis), TimeUnit.MILLISECONDS);
+    noticeSent = false;
+    connection.arm(this, Math.max(0, left - noticeMillis), TimeUnit.MILLISECONDS);
   }
 
-  private void noticeThenExpiry() {
+  @Override
+  protected void expired() {
+    if (noticeSent) {
+      expire();
+      return;
+    }
+    noticeSent = true;
     long left = principal.expiresAtMillis() - connection.clock().millis();
-    timer = connection.schedule(this::expire, Math.max(0, left), TimeUnit.MILLISECONDS);
+    connection.arm(this, Math.max(0, left), TimeUnit.MILLISECONDS);
     sendNotice();
   }
 
@@ -108,17 +114,10 @@ public final class TokenKeeper {
 
   /** The connection ended. */
   public void stop() {
-    cancel();
+    connection.disarm(this);
     if (onlineAs != null) {
       sessions.seen(onlineAs, false);
       onlineAs = null;
-    }
-  }
-
-  private void cancel() {
-    if (timer != null) {
-      timer.cancel(false);
-      timer = null;
     }
   }
 

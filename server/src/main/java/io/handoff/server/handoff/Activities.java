@@ -21,16 +21,12 @@ import java.util.Map;
 final class Activities {
   private final Connection connection;
   private final HandoffService service;
-  private final HandoffStore store;
-  private final HandoffLimits limits;
   // Allocated on first use; until then the shared empty map.
   private Map<String, Activity> seen = Collections.emptyMap();
 
   Activities(Connection connection, HandoffService service) {
     this.connection = connection;
     this.service = service;
-    this.store = service.store;
-    this.limits = service.limits;
   }
 
   private String user() {
@@ -42,7 +38,7 @@ final class Activities {
   }
 
   private long now() {
-    return store.clock().millis();
+    return service.store.clock().millis();
   }
 
   /** Fills the Welcome's activities of the other devices. */
@@ -78,7 +74,7 @@ final class Activities {
     String device = device();
     if (!present) {
       connection.onLoop(
-          store.clearActivity(user, device),
+          service.store.clearActivity(user, device),
           (v, err) -> {
             if (HandoffSession.failed(connection, id, err)) {
               return;
@@ -102,7 +98,7 @@ final class Activities {
     }
     Activity stamped = activity.toBuilder().setDeviceId(device).setUpdatedMs(now()).build();
     connection.onLoop(
-        store.putActivity(user, stamped, limits.activityRetention()),
+        service.store.putActivity(user, stamped, service.limits.activityRetention()),
         (v, err) -> {
           if (HandoffSession.failed(connection, id, err)) {
             return;
@@ -124,13 +120,13 @@ final class Activities {
 
   /** Null if the activity is within bounds, else why it is refused. */
   Refusal check(Activity a) {
-    if (a.getPayload().size() > limits.maxActivityPayloadBytes()) {
+    if (a.getPayload().size() > service.limits.maxActivityPayloadBytes()) {
       return new Refusal(
           ErrorCode.PAYLOAD_TOO_LARGE,
           "payload is "
               + a.getPayload().size()
               + " bytes; the limit is "
-              + limits.maxActivityPayloadBytes());
+              + service.limits.maxActivityPayloadBytes());
     }
     if (!a.getDocument().isEmpty()) {
       String p = service.validator.checkName("activity document", a.getDocument());
@@ -138,11 +134,11 @@ final class Activities {
         return new Refusal(ErrorCode.BAD_REQUEST, p);
       }
     }
-    if (WriteValidator.utf8Length(a.getKind()) > limits.maxTextBytes()
-        || WriteValidator.utf8Length(a.getTitle()) > limits.maxTextBytes()) {
+    if (WriteValidator.utf8Length(a.getKind()) > service.limits.maxTextBytes()
+        || WriteValidator.utf8Length(a.getTitle()) > service.limits.maxTextBytes()) {
       return new Refusal(
           ErrorCode.BAD_REQUEST,
-          "activity kind and title may have at most " + limits.maxTextBytes() + " bytes");
+          "activity kind and title may have at most " + service.limits.maxTextBytes() + " bytes");
     }
     return null;
   }

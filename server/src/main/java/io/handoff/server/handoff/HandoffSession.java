@@ -16,7 +16,7 @@ import io.handoff.server.handoff.HandoffStore.OfferEnd;
 import io.handoff.server.session.Connection;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicIntegerFieldUpdater;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -33,15 +33,15 @@ import org.slf4j.LoggerFactory;
 public final class HandoffSession {
   private static final Logger log = LoggerFactory.getLogger(HandoffSession.class);
   private static final int MAX_PENDING_HOPS = 256;
+  private static final AtomicIntegerFieldUpdater<HandoffSession> PENDING_HOPS =
+      AtomicIntegerFieldUpdater.newUpdater(HandoffSession.class, "pendingHops");
 
   private final Connection connection;
   private final HandoffService service;
-  private final HandoffStore store;
-  private final HandoffLimits limits;
   private final Activities activities;
   private final Offers offers;
   private final Presence presence;
-  private final AtomicInteger pendingHops = new AtomicInteger();
+  private volatile int pendingHops; // Through PENDING_HOPS: no AtomicInteger per connection.
   private volatile boolean hopsLost;
   private volatile boolean online;
   private volatile boolean closed;
@@ -56,12 +56,10 @@ public final class HandoffSession {
   HandoffSession(Connection connection, HandoffService service) {
     this.connection = connection;
     this.service = service;
-    this.store = service.store;
-    this.limits = service.limits;
     this.activities = new Activities(connection, service);
     this.offers = new Offers(connection, service, activities);
     this.presence = new Presence(connection);
-    this.tokens = limits.maxRequestsPerSecond();
+    this.tokens = service.limits.maxRequestsPerSecond();
     this.tokensAtNanos = connection.nanoTime();
   }
 
@@ -90,7 +88,7 @@ public final class HandoffSession {
   }
 
   private long now() {
-    return store.clock().millis();
+    return service.store.clock().millis();
   }
 
   /** What the Welcome carries besides sync. */
@@ -112,7 +110,8 @@ public final class HandoffSession {
     connectionId = service.newConnectionId();
     String user = user();
     String device = device();
-    return store
+    return service
+        .store
         .online(
             user,
             device,
@@ -124,7 +123,7 @@ public final class HandoffSession {
               online = true;
               if (closed) {
                 online = false; // Closed while going online: undo, as closed() could not.
-                store.offline(user, device, connectionId);
+                service.store.offline(user, device, connectionId);
               } else {
                 service.joined(this);
                 if (closed) {
@@ -132,10 +131,10 @@ public final class HandoffSession {
                 }
               }
               service.signal(user, presenceSignal(device, true));
-              CompletableFuture<List<Activity>> a = store.activities(user);
-              CompletableFuture<List<Offer>> o = store.liveOffers(user);
-              CompletableFuture<List<DevicePresence>> p = store.presence(user);
-              CompletableFuture<List<OfferEnd>> e = store.recentlyEnded(user);
+              CompletableFuture<List<Activity>> a = service.store.activities(user);
+              CompletableFuture<List<Offer>> o = service.store.liveOffers(user);
+              CompletableFuture<List<DevicePresence>> p = service.store.presence(user);
+              CompletableFuture<List<OfferEnd>> e = service.store.recentlyEnded(user);
               return CompletableFuture.allOf(a, o, p, e)
                   .thenApply(x -> new Extras(a.join(), o.join(), p.join(), e.join()));
             });
@@ -157,9 +156,9 @@ public final class HandoffSession {
     activities.welcome(w, x.activities());
     offers.welcome(w, x.offers(), x.ended());
     presence.welcome(w, x.presence());
-    w.setMaxActivityPayloadBytes(limits.maxActivityPayloadBytes())
-        .setMaxOfferTtlMs((int) limits.maxOfferTtl().toMillis())
-        .setDefaultOfferTtlMs((int) limits.defaultOfferTtl().toMillis());
+    w.setMaxActivityPayloadBytes(service.limits.maxActivityPayloadBytes())
+        .setMaxOfferTtlMs((int) service.limits.maxOfferTtl().toMillis())
+        .setDefaultOfferTtlMs((int) service.limits.defaultOfferTtl().toMillis());
   }
 
   /** After the Welcome went out: from now on pushes flow. Event loop. */
@@ -183,7 +182,8 @@ public final class HandoffSession {
     service.left(this);
     String user = user();
     String device = device();
-    store
+    service
+        .store
         .offline(user, device, connectionId)
         .whenComplete(
             (changed, err) -> {
@@ -221,14 +221,14 @@ public final class HandoffSession {
   }
 
   private void hop(Runnable task) {
-    if (pendingHops.incrementAndGet() > MAX_PENDING_HOPS) {
-      pendingHops.decrementAndGet();
+    if (PENDING_HOPS.incrementAndGet(this) > MAX_PENDING_HOPS) {
+      PENDING_HOPS.decrementAndGet(this);
       hopsLost = true;
       return;
     }
     connection.execute(
         () -> {
-          pendingHops.decrementAndGet();
+          PENDING_HOPS.decrementAndGet(this);
           if (!connection.active()) {
             return;
           }
@@ -281,7 +281,9 @@ public final class HandoffSession {
       connection.error(
           id,
           ErrorCode.RATE_LIMITED,
-          "more than " + limits.maxRequestsPerSecond() + " activity and offer requests a second",
+          "more than "
+              + service.limits.maxRequestsPerSecond()
+              + " activity and offer requests a second",
           true);
       return;
     }
@@ -299,7 +301,7 @@ public final class HandoffSession {
 
   private boolean takeToken() {
     long nanos = connection.nanoTime();
-    int rate = limits.maxRequestsPerSecond();
+    int rate = service.limits.maxRequestsPerSecond();
     tokens = Math.min(rate, tokens + (nanos - tokensAtNanos) * rate / 1e9);
     tokensAtNanos = nanos;
     if (tokens < 1) {
@@ -309,12 +311,14 @@ public final class HandoffSession {
     return true;
   }
 
-  /** Brings prompts, own offers, activities and presence in line with the store. Event loop. */
+  /**
+   * Brings prompts, own offers, activities and presence in line with the service.store. Event loop.
+   */
   private void reread() {
     String user = user();
-    CompletableFuture<List<Offer>> live = store.liveOffers(user);
-    CompletableFuture<List<Activity>> acts = store.activities(user);
-    CompletableFuture<List<DevicePresence>> pres = store.presence(user);
+    CompletableFuture<List<Offer>> live = service.store.liveOffers(user);
+    CompletableFuture<List<Activity>> acts = service.store.activities(user);
+    CompletableFuture<List<DevicePresence>> pres = service.store.presence(user);
     connection.onLoop(
         CompletableFuture.allOf(live, acts, pres),
         (v, err) -> {

@@ -43,8 +43,6 @@ final class Offers {
 
   private final Connection connection;
   private final HandoffService service;
-  private final HandoffStore store;
-  private final HandoffLimits limits;
   private final Activities activities;
   // Allocated on first use (an idle connection mostly never prompts or offers); until then the
   // shared empty map, which reads, removes and clears like an empty one.
@@ -54,8 +52,6 @@ final class Offers {
   Offers(Connection connection, HandoffService service, Activities activities) {
     this.connection = connection;
     this.service = service;
-    this.store = service.store;
-    this.limits = service.limits;
     this.activities = activities;
   }
 
@@ -68,7 +64,7 @@ final class Offers {
   }
 
   private long now() {
-    return store.clock().millis();
+    return service.store.clock().millis();
   }
 
   /** Fills the Welcome's offers and results, and arms a timer for each live offer it tracks. */
@@ -129,7 +125,7 @@ final class Offers {
       connection.error(id, ErrorCode.BAD_TARGET, "an offer cannot target its own device", false);
       return;
     }
-    if (WriteValidator.utf8Length(target) > limits.maxTextBytes()) {
+    if (WriteValidator.utf8Length(target) > service.limits.maxTextBytes()) {
       connection.error(id, ErrorCode.BAD_TARGET, "target device id is too long", false);
       return;
     }
@@ -143,12 +139,14 @@ final class Offers {
       return;
     }
     long ttl =
-        req.getTtlMs() == 0 ? limits.defaultOfferTtl().toMillis() : req.getTtlMs() & 0xffffffffL;
-    if (ttl > limits.maxOfferTtl().toMillis()) {
+        req.getTtlMs() == 0
+            ? service.limits.defaultOfferTtl().toMillis()
+            : req.getTtlMs() & 0xffffffffL;
+    if (ttl > service.limits.maxOfferTtl().toMillis()) {
       connection.error(
           id,
           ErrorCode.LIMIT_EXCEEDED,
-          "ttl_ms " + ttl + " is above the limit of " + limits.maxOfferTtl().toMillis(),
+          "ttl_ms " + ttl + " is above the limit of " + service.limits.maxOfferTtl().toMillis(),
           false);
       return;
     }
@@ -165,7 +163,7 @@ final class Offers {
             .build();
     String user = user();
     connection.onLoop(
-        store.createOffer(user, offer, limits.maxLiveOffersPerUser()),
+        service.store.createOffer(user, offer, service.limits.maxLiveOffersPerUser()),
         (created, err) -> {
           if (HandoffSession.failed(connection, id, err)) {
             return;
@@ -175,7 +173,7 @@ final class Offers {
                 id,
                 ErrorCode.TOO_MANY_OFFERS,
                 "the user has "
-                    + limits.maxLiveOffersPerUser()
+                    + service.limits.maxLiveOffersPerUser()
                     + " live offers; cancel one or wait for one to end",
                 true);
             connection.flush();
@@ -202,7 +200,7 @@ final class Offers {
     String user = user();
     String device = device();
     connection.onLoop(
-        store.endOffer(user, offerId, device, outcome),
+        service.store.endOffer(user, offerId, device, outcome),
         (r, err) -> {
           if (HandoffSession.failed(connection, id, err)) {
             return;
@@ -391,7 +389,7 @@ final class Offers {
       return;
     }
     connection.onLoop(
-        store.endOffer(user(), id, "", OfferOutcome.EXPIRED),
+        service.store.endOffer(user(), id, "", OfferOutcome.EXPIRED),
         (r, err) -> {
           if (err != null) {
             // The deadline passed: the prompt goes whatever the store says; the offerer hears
@@ -464,7 +462,7 @@ final class Offers {
   /** An offer this device tracks is no longer live: find out how it ended. */
   private void lookUpEnd(String id) {
     connection.onLoop(
-        store.endOffer(user(), id, "", OfferOutcome.EXPIRED),
+        service.store.endOffer(user(), id, "", OfferOutcome.EXPIRED),
         (r, err) -> {
           if (err != null) {
             return;

@@ -59,6 +59,19 @@ public interface Connection {
   /** Runs {@code task} on the event loop after {@code delay} of the node's time. */
   Future<?> schedule(Runnable task, long delay, TimeUnit unit);
 
+  /**
+   * Arms {@code d} to run on the event loop after {@code delay} of the node's time, replacing its
+   * earlier time if it was armed. As {@link #schedule}, through the loop's one shared timer: for
+   * timers a connection holds for long (see {@link Deadline}).
+   */
+  void arm(Deadline d, long delay, TimeUnit unit);
+
+  /** Disarms {@code d} if it is armed. */
+  void disarm(Deadline d);
+
+  /** The device's IP address as text, made on each call (an idle connection keeps no copy). */
+  String remoteAddress();
+
   /** The node's wall clock. */
   Clock clock();
 

@@ -11,7 +11,6 @@ import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.atomic.AtomicIntegerFieldUpdater;
 import java.util.concurrent.atomic.AtomicLongFieldUpdater;
 import java.util.concurrent.atomic.AtomicReferenceFieldUpdater;
-import java.util.function.Consumer;
 import org.jctools.queues.MpscChunkedArrayQueue;
 
 /**
@@ -64,16 +63,11 @@ final class Outbox implements QueueBudget.Member {
   private static final AtomicReferenceFieldUpdater<Outbox, MpscChunkedArrayQueue> QUEUE =
       AtomicReferenceFieldUpdater.newUpdater(Outbox.class, MpscChunkedArrayQueue.class, "queue");
 
-  private final ServerConfig config;
-  private final ServerStats stats;
+  private final Shared node;
+  private final Owner owner;
   private final Link link;
   private final EventLoop loop;
-  private final String deviceId;
-  private final Consumer<DocumentEvent> events;
-  private final Runnable afterDrain;
-  private final Consumer<String> slow;
   private final LoopDrainer drainer;
-  private final QueueBudget budget;
 
   // ---- event loop only ----
   // Frames sent while the socket was full, and the bytes of the bounded ones; allocated on first
@@ -83,7 +77,7 @@ final class Outbox implements QueueBudget.Member {
   // Every held frame's bytes, answers too: what the node's budget counts.
   private volatile long heldBytes;
   private boolean live;
-  // Inside events.accept: an event offered meanwhile (a re-entrant write) waits in the queue.
+  // Inside owner.deliver: an event offered meanwhile (a re-entrant write) waits in the queue.
   private boolean delivering;
   // Written outside a drain (delivered on offer) and not flushed yet; the drain task flushes it.
   private boolean unflushed;
@@ -97,31 +91,31 @@ final class Outbox implements QueueBudget.Member {
   private volatile int watched;
   private volatile long watchedSince;
 
+  /** What every outbox of a node shares. */
+  record Shared(ServerConfig config, ServerStats stats, QueueBudget budget) {}
+
   /**
-   * {@code events} takes each document event off the queue on the event loop; {@code afterDrain}
-   * runs after a drain wrote something (and was flushed); {@code slow} closes the connection as a
-   * slow consumer with the reason given, on the event loop.
+   * The session an outbox serves. Its methods are called on the event loop: {@link #deliver} takes
+   * each document event off the queue, {@link #drained} runs after a drain wrote something (and was
+   * flushed), {@link #slow} closes the connection as a slow consumer with the reason given. One
+   * object instead of three callbacks: an idle connection carries no lambdas for them.
    */
-  Outbox(
-      ServerConfig config,
-      ServerStats stats,
-      QueueBudget budget,
-      Link link,
-      LoopDrainer drainer,
-      String deviceId,
-      Consumer<DocumentEvent> events,
-      Runnable afterDrain,
-      Consumer<String> slow) {
-    this.config = config;
-    this.stats = stats;
+  interface Owner {
+    String deviceId();
+
+    void deliver(DocumentEvent event);
+
+    void drained();
+
+    void slow(String reason);
+  }
+
+  Outbox(Shared node, Link link, LoopDrainer drainer, Owner owner) {
+    this.node = node;
+    this.owner = owner;
     this.link = link;
     this.loop = link.eventLoop();
     this.drainer = drainer;
-    this.deviceId = deviceId;
-    this.events = events;
-    this.afterDrain = afterDrain;
-    this.slow = slow;
-    this.budget = budget;
   }
 
   /**
@@ -143,7 +137,7 @@ final class Outbox implements QueueBudget.Member {
       // drain task (no hop: a task submitted from the loop itself wakes nothing up).
       delivering = true;
       try {
-        events.accept(event);
+        owner.deliver(event);
       } finally {
         delivering = false;
       }
@@ -154,7 +148,7 @@ final class Outbox implements QueueBudget.Member {
     int size = cost(event);
     if (q == null) {
       // Allocated on the first push, so an idle connection holds no queue at all.
-      q = new MpscChunkedArrayQueue<>(8, Math.max(16, config.maxQueuedFrames()));
+      q = new MpscChunkedArrayQueue<>(8, Math.max(16, node.config().maxQueuedFrames()));
       if (!QUEUE.compareAndSet(this, null, q)) {
         q = queue;
       }
@@ -164,20 +158,20 @@ final class Outbox implements QueueBudget.Member {
       return;
     }
     long bytes = QUEUED_BYTES.addAndGet(this, size);
-    budget.add(QueueBudget.EVENT_WEIGHT * size);
+    node.budget().add(QueueBudget.EVENT_WEIGHT * size);
     if (dead) {
       release(); // Closed meanwhile: its clear() may have run before this add.
       return;
     }
-    stats.maxQueuedBytes.accumulate(bytes);
-    if (bytes > config.maxQueuedBytes()) {
+    node.stats().maxQueuedBytes.accumulate(bytes);
+    if (bytes > node.config().maxQueuedBytes()) {
       overflow();
       return;
     }
     if (bytes >= QueueBudget.WATCH_BYTES) {
       watch();
       if (bytes / QueueBudget.WATCH_BYTES != (bytes - size) / QueueBudget.WATCH_BYTES) {
-        budget.nudge();
+        node.budget().nudge();
       }
     }
     scheduleDrain();
@@ -195,7 +189,7 @@ final class Outbox implements QueueBudget.Member {
 
   /** Bytes an event will cost this device: the delta, or just an ack for its own write. */
   private int cost(DocumentEvent e) {
-    return e.originDevice().equals(deviceId) ? ACK_COST : e.sizeBytes();
+    return e.originDevice().equals(owner.deviceId()) ? ACK_COST : e.sizeBytes();
   }
 
   /**
@@ -235,11 +229,11 @@ final class Outbox implements QueueBudget.Member {
     waiting.add(new Waiting(frame, bytes, size));
     waitingBytes += bytes;
     heldBytes += size;
-    budget.add(size);
+    node.budget().add(size);
     watch();
     long total = waitingBytes + queuedBytes;
-    stats.maxQueuedBytes.accumulate(total);
-    if (total > config.maxQueuedBytes()) {
+    node.stats().maxQueuedBytes.accumulate(total);
+    if (total > node.config().maxQueuedBytes()) {
       overflow();
     }
   }
@@ -258,7 +252,7 @@ final class Outbox implements QueueBudget.Member {
       link.write(f.frame);
     }
     heldBytes -= written;
-    budget.add(-written);
+    node.budget().add(-written);
     if (w.isEmpty()) {
       waiting = null;
       waitingBytes = 0;
@@ -304,7 +298,7 @@ final class Outbox implements QueueBudget.Member {
     if (!writeWaiting() || queue == null) {
       if (wrote) {
         link.flush();
-        afterDrain.run();
+        owner.drained();
       }
       return;
     }
@@ -317,21 +311,21 @@ final class Outbox implements QueueBudget.Member {
         int c = cost(e);
         drained += c;
         QUEUED_BYTES.addAndGet(this, -c);
-        events.accept(e);
+        owner.deliver(e);
         n++;
       }
     } finally {
       delivering = false;
     }
     if (drained != 0) {
-      budget.add(-QueueBudget.EVENT_WEIGHT * drained);
+      node.budget().add(-QueueBudget.EVENT_WEIGHT * drained);
     }
     if (!link.isWritable()) {
       watch();
     }
     if (n > 0 || wrote) {
       link.flush();
-      afterDrain.run();
+      owner.drained();
     }
     if (n == DRAIN_BATCH && !queue.isEmpty()) {
       scheduleDrain(); // Let other channels of this event loop run first.
@@ -339,7 +333,7 @@ final class Outbox implements QueueBudget.Member {
   }
 
   private void overflow() {
-    shed(stats.slowConsumerCloses, "outbound queue over its bound; resume later");
+    shed(node.stats().slowConsumerCloses, "outbound queue over its bound; resume later");
   }
 
   /**
@@ -349,7 +343,7 @@ final class Outbox implements QueueBudget.Member {
   @Override
   public boolean evict() {
     return shed(
-        stats.slowConsumerBudgetCloses,
+        node.stats().slowConsumerBudgetCloses,
         "this node's memory for queued pushes is full and this device reads the least; resume"
             + " later");
   }
@@ -361,7 +355,7 @@ final class Outbox implements QueueBudget.Member {
       Runnable close =
           () -> {
             clear();
-            slow.accept(reason);
+            owner.slow(reason);
           };
       if (loop.inEventLoop()) {
         close.run();
@@ -383,7 +377,7 @@ final class Outbox implements QueueBudget.Member {
     if (loop.inEventLoop()) {
       clear();
     }
-    budget.forget(this);
+    node.budget().forget(this);
   }
 
   private void clear() {
@@ -394,19 +388,19 @@ final class Outbox implements QueueBudget.Member {
     }
     waiting = null;
     waitingBytes = 0;
-    budget.add(-heldBytes);
+    node.budget().add(-heldBytes);
     heldBytes = 0;
   }
 
   /** Takes this outbox's queued bytes off its count and the node's. */
   private void release() {
-    budget.add(-QueueBudget.EVENT_WEIGHT * QUEUED_BYTES.getAndSet(this, 0));
+    node.budget().add(-QueueBudget.EVENT_WEIGHT * QUEUED_BYTES.getAndSet(this, 0));
   }
 
   private void watch() {
     if (watched == 0 && WATCHED.compareAndSet(this, 0, 1)) {
       watchedSince = System.nanoTime();
-      budget.watch(this);
+      node.budget().watch(this);
     }
   }
 

@@ -49,7 +49,7 @@ import org.slf4j.LoggerFactory;
  * the {@link Hub} calls from the broker's thread: they enqueue or hop. Store futures hop back onto
  * the event loop ({@link #onLoop}) before touching any state.
  */
-public final class Session implements Endpoint, Connection {
+public final class Session implements Endpoint, Connection, Outbox.Owner {
   private static final Logger log = LoggerFactory.getLogger(Session.class);
 
   private enum Phase {
@@ -100,21 +100,11 @@ public final class Session implements Endpoint, Connection {
     }
     admitted = true;
     documents = node.documents(this);
-    outbox =
-        new Outbox(
-            node.config(),
-            node.stats(),
-            node.budget(),
-            link,
-            node.drainer(loop),
-            principal.deviceId(),
-            documents::onEvent,
-            this::finishDrainIfDone,
-            reason -> close(CloseCode.SLOW_CONSUMER, reason));
+    outbox = new Outbox(node.outboxes(), link, node.drainer(loop), this);
     handoff = node.handoff(this);
     tokens = node.tokens(this, principal);
     tokens.start();
-    approvals = node.approvals(this, tokens, link.remoteAddress());
+    approvals = node.approvals(this, tokens);
     phase = Phase.AWAIT_HELLO;
   }
 
@@ -180,6 +170,25 @@ public final class Session implements Endpoint, Connection {
         node.config().drainTimeout().toMillis(),
         TimeUnit.MILLISECONDS);
     finishDrainIfDone();
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Outbox.Owner: what the outbox hands back (event loop)
+  // ---------------------------------------------------------------------------------------------
+
+  @Override
+  public void deliver(DocumentEvent event) {
+    documents.onEvent(event);
+  }
+
+  @Override
+  public void drained() {
+    finishDrainIfDone();
+  }
+
+  @Override
+  public void slow(String reason) {
+    close(CloseCode.SLOW_CONSUMER, reason);
   }
 
   /** A draining session closes as soon as its last write in flight has its answer. */
@@ -392,6 +401,29 @@ public final class Session implements Endpoint, Connection {
   @Override
   public Future<?> schedule(Runnable task, long delay, TimeUnit unit) {
     return node.time().schedule(loop, task, delay, unit);
+  }
+
+  @Override
+  public void arm(Deadline d, long delay, TimeUnit unit) {
+    if (!loop.inEventLoop()) {
+      loop.execute(() -> arm(d, delay, unit));
+      return;
+    }
+    LoopDeadlines.current().arm(d, unit.toNanos(delay), loop, node.time());
+  }
+
+  @Override
+  public void disarm(Deadline d) {
+    if (!loop.inEventLoop()) {
+      loop.execute(() -> disarm(d));
+      return;
+    }
+    LoopDeadlines.current().disarm(d);
+  }
+
+  @Override
+  public String remoteAddress() {
+    return link.remoteAddress();
   }
 
   @Override

@@ -35,7 +35,7 @@ public final class Sessions implements Supplier<Endpoint> {
   private final TokenVerifier verifier;
   // One per event loop that has had a connection: as many as the node has loops.
   private final ConcurrentHashMap<EventLoop, LoopDrainer> drainers = new ConcurrentHashMap<>();
-  private final QueueBudget budget;
+  private final Outbox.Shared outboxes;
 
   public Sessions(
       ServerConfig config,
@@ -56,7 +56,7 @@ public final class Sessions implements Supplier<Endpoint> {
     this.handoff = handoff;
     this.devices = devices;
     this.verifier = verifier;
-    this.budget = budget;
+    this.outboxes = new Outbox.Shared(config, stats, budget);
   }
 
   /** A session for a new connection. */
@@ -86,8 +86,9 @@ public final class Sessions implements Supplier<Endpoint> {
     return drainers.computeIfAbsent(loop, LoopDrainer::new);
   }
 
-  QueueBudget budget() {
-    return budget;
+  /** What every connection's outbox shares. */
+  Outbox.Shared outboxes() {
+    return outboxes;
   }
 
   DocumentSession documents(Connection c) {
@@ -102,7 +103,7 @@ public final class Sessions implements Supplier<Endpoint> {
     return new TokenKeeper(c, principal, verifier, devices, stats);
   }
 
-  ApprovalPrompts approvals(Connection c, TokenKeeper tokens, String address) {
-    return new ApprovalPrompts(devices.approvals(), c, tokens, address);
+  ApprovalPrompts approvals(Connection c, TokenKeeper tokens) {
+    return new ApprovalPrompts(devices.approvals(), c, tokens);
   }
 }

@@ -21,6 +21,7 @@ import io.handoff.server.session.Connection;
 import io.handoff.server.sync.WriteTracker.InFlight;
 import io.handoff.server.transport.TokenBucket;
 import java.util.ArrayList;
+import java.util.Collections;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
@@ -55,7 +56,7 @@ public final class DocumentSession {
   private final ServerConfig config;
   private final ServerStats stats;
   private final WriteTracker writes;
-  private final HashMap<String, Cursor> cursors = new HashMap<>();
+  private Map<String, Cursor> cursors = Collections.emptyMap(); // Made by the first track().
   private FollowFilter follow;
   private List<Position> helloPositions;
   private TokenBucket writeBucket; // Created on the first write: idle connections carry none.
@@ -95,10 +96,7 @@ public final class DocumentSession {
     return null;
   }
 
-  /**
-   * Reads what the device misses of what it follows. Call once the user's subscription is live, so
-   * a write after the read is pushed. Any thread.
-   */
+  /** Reads what the device misses; call once the subscription is live (so later writes push). */
   public CompletableFuture<Resume> resume() {
     FollowFilter snapshot = follow.copy();
     List<Position> positions = helloPositions;
@@ -120,10 +118,15 @@ public final class DocumentSession {
   public void welcomed(Resume r) {
     helloPositions = null;
     for (SyncResult result : r.results()) {
-      Cursor c = new Cursor();
-      cursors.put(result.document(), c);
-      deliver(result.document(), c, result);
+      deliver(result.document(), track(result.document(), new Cursor()), result);
     }
+  }
+
+  /** Starts cursor {@code c} of {@code doc}; the map is made on first use (idle costs nothing). */
+  private Cursor track(String doc, Cursor c) {
+    cursors = cursors.isEmpty() ? new HashMap<>() : cursors;
+    cursors.put(doc, c);
+    return c;
   }
 
   /** True when no write waits for its answer (a draining session may close). */
@@ -132,7 +135,7 @@ public final class DocumentSession {
   }
 
   public void closed() {
-    cursors.clear();
+    cursors = Collections.emptyMap();
     writes.clear();
   }
 
@@ -308,7 +311,8 @@ public final class DocumentSession {
       if (!follow.follows(p.getDocument()) || claimed.containsKey(p.getDocument())) {
         continue;
       }
-      Cursor c = cursors.computeIfAbsent(p.getDocument(), k -> new Cursor());
+      Cursor c = cursors.get(p.getDocument());
+      c = c != null ? c : track(p.getDocument(), new Cursor());
       c.epoch = p.getEpoch();
       c.version = p.getVersion();
       c.fingerprint = p.getFingerprint();
@@ -359,8 +363,7 @@ public final class DocumentSession {
               if (c != null || !follow.follows(result.document())) {
                 continue; // Already synced through the stream.
               }
-              c = new Cursor();
-              cursors.put(result.document(), c);
+              c = track(result.document(), new Cursor());
             } else if (c == null || c.generation != generations.get(result.document())) {
               continue;
             }
@@ -391,8 +394,7 @@ public final class DocumentSession {
     }
     Cursor c = cursors.get(doc);
     if (c == null) {
-      c = new Cursor();
-      cursors.put(doc, c);
+      c = track(doc, new Cursor());
       if (e.version() == 1) {
         c.epoch = e.epoch();
         c.version = 1;
@@ -459,9 +461,7 @@ public final class DocumentSession {
           }
           for (String doc : names) {
             if (follow.follows(doc) && !cursors.containsKey(doc)) {
-              Cursor c = new Cursor();
-              cursors.put(doc, c);
-              fetch(doc, c, 0);
+              fetch(doc, track(doc, new Cursor()), 0);
             }
           }
         });

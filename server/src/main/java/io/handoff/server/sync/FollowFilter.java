@@ -16,6 +16,8 @@ public final class FollowFilter {
   // connection holds one filter.
   private Set<String> documents = Collections.emptySet();
   private List<String> prefixes = Collections.emptyList();
+  // The prefixes of a filter that follows everything: one list shared by all such filters.
+  private static final List<String> EVERYTHING = List.of("");
 
   /** A filter that follows everything. */
   public static FollowFilter all() {
@@ -50,15 +52,23 @@ public final class FollowFilter {
     if (prefixes.contains(p)) {
       return;
     }
-    if (prefixes.isEmpty()) {
-      prefixes = new ArrayList<>(1);
+    if (prefixes.isEmpty() && p.isEmpty()) {
+      prefixes = EVERYTHING;
+      return;
+    }
+    if (prefixes.isEmpty() || prefixes == EVERYTHING) {
+      prefixes = new ArrayList<>(prefixes);
     }
     prefixes.add(p);
   }
 
   public void remove(FollowSpec spec) {
     spec.getDocumentsList().forEach(documents::remove);
-    prefixes.removeAll(spec.getPrefixesList());
+    if (prefixes != EVERYTHING) {
+      prefixes.removeAll(spec.getPrefixesList());
+    } else if (spec.getPrefixesList().contains("")) {
+      prefixes = Collections.emptyList();
+    }
   }
 
   public boolean follows(String document) {

@@ -21,10 +21,12 @@ import io.netty.handler.codec.http.websocketx.CloseWebSocketFrame;
 import io.netty.handler.codec.http.websocketx.CorruptedWebSocketFrameException;
 import io.netty.handler.codec.http.websocketx.PingWebSocketFrame;
 import io.netty.handler.codec.http.websocketx.WebSocketCloseStatus;
+import io.netty.handler.codec.http.websocketx.WebSocketFrameDecoder;
 import io.netty.handler.codec.http.websocketx.WebSocketServerProtocolHandler;
 import io.netty.handler.codec.http.websocketx.extensions.WebSocketExtensionEncoder;
 import io.netty.handler.ssl.NotSslRecordException;
 import java.io.IOException;
+import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
 import javax.net.ssl.SSLException;
 import org.slf4j.Logger;
@@ -57,6 +59,8 @@ public final class ConnectionHandler extends ChannelInboundHandlerAdapter implem
   private long lastReadNanos;
   private boolean pinged;
   private Heartbeats heartbeats;
+  // The handshake limit's timer, cancelled at Hello so that an idle connection holds no timer.
+  private Future<?> handshakeTimer;
   ConnectionHandler hbPrev;
   ConnectionHandler hbNext;
 
@@ -78,12 +82,17 @@ public final class ConnectionHandler extends ChannelInboundHandlerAdapter implem
   public void channelActive(ChannelHandlerContext ctx) {
     // The handshake limit runs from accept to Hello: a socket that upgrades and then says nothing
     // holds no slot for longer than that.
-    time.schedule(
-        loop, this::handshakeDeadline, config.handshakeTimeout().toMillis(), TimeUnit.MILLISECONDS);
+    handshakeTimer =
+        time.schedule(
+            loop,
+            this::handshakeDeadline,
+            config.handshakeTimeout().toMillis(),
+            TimeUnit.MILLISECONDS);
     ctx.fireChannelActive();
   }
 
   private void handshakeDeadline() {
+    handshakeTimer = null;
     if (established || closing || closed) {
       return;
     }
@@ -147,14 +156,20 @@ public final class ConnectionHandler extends ChannelInboundHandlerAdapter implem
       if (ctx.pipeline().get(HandoffChannelInitializer.HTTP_HANDLER) != null) {
         ctx.pipeline().remove(HandoffChannelInitializer.HTTP_HANDLER);
       }
-      ControlFrameHandler.install(ctx, HandoffChannelInitializer.WS_HANDLER);
-      if (ctx.pipeline().get(WebSocketExtensionEncoder.class) == null) {
-        // No extension (compression) negotiated: the codec may write the WebSocket framing itself.
-        ctx.pipeline()
-            .replace(
-                HandoffChannelInitializer.CODEC,
-                HandoffChannelInitializer.CODEC,
-                FrameCodec.FRAMING);
+      boolean plain = ctx.pipeline().get(WebSocketExtensionEncoder.class) == null;
+      if (plain && ctx.pipeline().get(WebSocketFrameDecoder.class) != null) {
+        // No extension (compression) negotiated: one handler does the framing and the codec.
+        WireCodec.install(ctx, config.maxFrameBytes());
+      } else {
+        ControlFrameHandler.install(ctx, HandoffChannelInitializer.WS_HANDLER);
+        if (plain) {
+          // The codec may write the WebSocket framing itself.
+          ctx.pipeline()
+              .replace(
+                  HandoffChannelInitializer.CODEC,
+                  HandoffChannelInitializer.CODEC,
+                  FrameCodec.FRAMING);
+        }
       }
       upgraded = true;
       stats.connectionsOpened.increment(); // At the upgrade: HTTP requests never count.
@@ -187,6 +202,7 @@ public final class ConnectionHandler extends ChannelInboundHandlerAdapter implem
 
   @Override
   public void channelInactive(ChannelHandlerContext ctx) {
+    cancelHandshakeTimer();
     if (heartbeats != null) {
       heartbeats.remove(this);
       heartbeats = null;
@@ -304,6 +320,14 @@ public final class ConnectionHandler extends ChannelInboundHandlerAdapter implem
   @Override
   public void established() {
     established = true;
+    cancelHandshakeTimer();
+  }
+
+  private void cancelHandshakeTimer() {
+    if (handshakeTimer != null) {
+      handshakeTimer.cancel(false);
+      handshakeTimer = null;
+    }
   }
 
   @Override

@@ -6,6 +6,7 @@ import io.handoff.protocol.CloseCode;
 import io.handoff.protocol.v1.ClientFrame;
 import io.handoff.protocol.v1.ServerFrame;
 import io.netty.buffer.ByteBuf;
+import io.netty.buffer.ByteBufAllocator;
 import io.netty.channel.ChannelDuplexHandler;
 import io.netty.channel.ChannelHandler.Sharable;
 import io.netty.channel.ChannelHandlerContext;
@@ -16,6 +17,7 @@ import io.netty.handler.codec.http.websocketx.BinaryWebSocketFrame;
 import io.netty.handler.codec.http.websocketx.TextWebSocketFrame;
 import io.netty.handler.codec.http.websocketx.WebSocketFrame;
 import java.io.IOException;
+import java.io.UncheckedIOException;
 import java.nio.ByteBuffer;
 
 /**
@@ -58,9 +60,9 @@ public final class FrameCodec extends ChannelDuplexHandler {
     ByteBuf buf;
     try {
       if (msg instanceof byte[] encoded) {
-        buf = encoded(ctx, encoded);
+        buf = encoded(ctx.alloc(), encoded, framing);
       } else if (msg instanceof ServerFrame frame) {
-        buf = encode(ctx, frame);
+        buf = encode(ctx.alloc(), frame, framing);
       } else {
         ctx.write(msg, promise);
         return;
@@ -72,29 +74,53 @@ public final class FrameCodec extends ChannelDuplexHandler {
     ctx.write(framing ? buf : new BinaryWebSocketFrame(buf), promise);
   }
 
+  /**
+   * {@code msg} (a ServerFrame or an encoded one) as one whole unmasked binary WebSocket frame, in
+   * one buffer of {@code alloc}.
+   */
+  static ByteBuf framed(ByteBufAllocator alloc, Object msg) {
+    if (msg instanceof byte[] encoded) {
+      return encoded(alloc, encoded, true);
+    }
+    try {
+      return encode(alloc, (ServerFrame) msg, true);
+    } catch (IOException e) {
+      throw new UncheckedIOException(e); // Unreachable: the buffer has the frame's exact size.
+    }
+  }
+
   /** An encoded frame (a delta, an ack) copied behind its header: no NIO view, no encoder. */
-  private ByteBuf encoded(ChannelHandlerContext ctx, byte[] frame) {
+  private static ByteBuf encoded(ByteBufAllocator alloc, byte[] frame, boolean framing) {
     int size = frame.length;
-    ByteBuf buf = ctx.alloc().ioBuffer((framing ? headerBytes(size) : 0) + size);
+    ByteBuf buf = alloc.ioBuffer((framing ? headerBytes(size) : 0) + size);
     if (framing) {
-      buf.writeByte(FIN_BINARY);
-      if (size < 126) {
-        buf.writeByte(size);
-      } else if (size <= 0xffff) {
-        buf.writeByte(126);
-        buf.writeShort(size);
-      } else {
-        buf.writeByte(127);
-        buf.writeLong(size);
-      }
+      writeHeader(buf, FIN_BINARY, size);
     }
     return buf.writeBytes(frame);
   }
 
-  private ByteBuf encode(ChannelHandlerContext ctx, ServerFrame frame) throws IOException {
+  /** Whether {@link #framed} takes {@code msg}: a ServerFrame or an encoded one. */
+  static boolean frames(Object msg) {
+    return msg instanceof ServerFrame || msg instanceof byte[];
+  }
+
+  /** An unmasked WebSocket header: {@code first} (FIN and opcode), then the payload's size. */
+  static void writeHeader(ByteBuf buf, int first, int size) {
+    buf.writeByte(first);
+    if (size < 126) {
+      buf.writeByte(size);
+    } else if (size <= 0xffff) {
+      buf.writeByte(126).writeShort(size);
+    } else {
+      buf.writeByte(127).writeLong(size);
+    }
+  }
+
+  private static ByteBuf encode(ByteBufAllocator alloc, ServerFrame frame, boolean framing)
+      throws IOException {
     int size = frame.getSerializedSize();
     int header = framing ? headerBytes(size) : 0;
-    ByteBuf buf = ctx.alloc().ioBuffer(header + size);
+    ByteBuf buf = alloc.ioBuffer(header + size);
     try {
       // One view of the buffer for header and payload: fewer bounds checks (and fewer leak-detector
       // records) than one ByteBuf call per field.

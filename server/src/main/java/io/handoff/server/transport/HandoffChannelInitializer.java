@@ -38,16 +38,21 @@ import org.slf4j.LoggerFactory;
  *      → protobuf frame codec → connection → session
  * </pre>
  *
- * The HTTP handler leaves the pipeline once the handshake completes, and the WebSocket protocol
- * handler gives its place to the shared {@link ControlFrameHandler} (the handshake itself replaces
- * the HTTP codec and aggregator with WebSocket frame codecs).
+ * The HTTP handler leaves the pipeline once the handshake completes (the handshake itself replaces
+ * the HTTP codec and aggregator with WebSocket frame codecs). Where the upgrade negotiated no
+ * extension, {@link WireCodec} then takes the place of the WebSocket handlers and the frame codec,
+ * so an upgraded connection's pipeline is {@code [TLS] → wire → connection}; with
+ * permessage-deflate the WebSocket protocol handler gives its place to the shared {@link
+ * ControlFrameHandler}.
  */
 public final class HandoffChannelInitializer extends ChannelInitializer<SocketChannel> {
   private static final Logger log = LoggerFactory.getLogger(HandoffChannelInitializer.class);
   public static final String HTTP_HANDLER = "http";
   // Replaced by ControlFrameHandler once the upgrade is done.
   static final String WS_HANDLER = "ws";
-  // The frame codec; FrameCodec.FRAMING replaces it after an upgrade without extensions.
+  static final String WS_AGGREGATOR = "wsAggregator";
+  // The frame codec; after an upgrade without extensions WireCodec replaces it and the WebSocket
+  // handlers.
   static final String CODEC = "codec";
   private static final int MAX_TRACKED_ADDRESSES = 100_000;
 
@@ -181,7 +186,7 @@ public final class HandoffChannelInitializer extends ChannelInitializer<SocketCh
                   config.maxFrameBytes())));
     }
     p.addLast(WS_HANDLER, new WebSocketServerProtocolHandler(wsConfig));
-    p.addLast("wsAggregator", new WebSocketFrameAggregator(config.maxFrameBytes()));
+    p.addLast(WS_AGGREGATOR, new WebSocketFrameAggregator(config.maxFrameBytes()));
     p.addLast(CODEC, FrameCodec.INSTANCE);
     p.addLast("connection", new ConnectionHandler(config, stats, time, sessions.get()));
   }

@@ -190,20 +190,29 @@ class LoopDeliveryTest {
       this.link = new RecordingLink(loop);
       this.outbox =
           new Outbox(
-              config,
-              new ServerStats(),
-              budget,
+              new Outbox.Shared(config, new ServerStats(), budget),
               link,
               drainer,
-              id,
-              e -> {
-                received.add(e);
-                link.write(e.frame());
-              },
-              () -> {},
-              reason -> {
-                slowCloses.incrementAndGet();
-                link.close(CloseCode.SLOW_CONSUMER, reason);
+              new Outbox.Owner() {
+                @Override
+                public String deviceId() {
+                  return id;
+                }
+
+                @Override
+                public void deliver(DocumentEvent e) {
+                  received.add(e);
+                  link.write(e.frame());
+                }
+
+                @Override
+                public void drained() {}
+
+                @Override
+                public void slow(String reason) {
+                  slowCloses.incrementAndGet();
+                  link.close(CloseCode.SLOW_CONSUMER, reason);
+                }
               });
     }
 

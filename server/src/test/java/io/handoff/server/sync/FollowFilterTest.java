@@ -49,4 +49,22 @@ class FollowFilterTest {
     assertFalse(copy.follows("ui/layout"));
     assertTrue(copy.follows("cart"));
   }
+
+  @Test
+  void filtersThatFollowEverythingChangeIndependently() {
+    FollowFilter a = FollowFilter.all();
+    FollowFilter b = FollowFilter.all();
+    FollowFilter copy = a.copy();
+    a.add(FollowSpec.newBuilder().addPrefixes("ui/").build());
+    b.remove(FollowSpec.newBuilder().addPrefixes("").build());
+    assertEquals(2, a.size());
+    assertTrue(a.follows("cart"));
+    assertEquals(0, b.size());
+    assertFalse(b.follows("cart"));
+    assertEquals(1, copy.size());
+    assertTrue(FollowFilter.all().follows("cart"));
+    a.remove(FollowSpec.newBuilder().addPrefixes("").build());
+    assertFalse(a.follows("cart"));
+    assertTrue(a.follows("ui/layout"));
+  }
 }

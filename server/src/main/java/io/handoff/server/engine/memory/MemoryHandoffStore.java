@@ -9,6 +9,7 @@ import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
+import java.util.Collections;
 import java.util.HashMap;
 import java.util.Iterator;
 import java.util.LinkedHashMap;
@@ -60,9 +61,10 @@ public final class MemoryHandoffStore implements HandoffStore {
     update(
         userId,
         u ->
-            u.activities.put(
-                activity.getDeviceId(),
-                new Timed<>(activity, clock.millis() + retention.toMillis())));
+            u.activitiesForWrite()
+                .put(
+                    activity.getDeviceId(),
+                    new Timed<>(activity, clock.millis() + retention.toMillis())));
     return CompletableFuture.completedFuture(null);
   }
 
@@ -115,7 +117,7 @@ public final class MemoryHandoffStore implements HandoffStore {
           it.remove();
         }
       }
-      u.offers.put(offer.getOfferId(), new OfferState(offer));
+      u.offersForWrite().put(offer.getOfferId(), new OfferState(offer));
     }
     return true;
   }
@@ -337,11 +339,27 @@ public final class MemoryHandoffStore implements HandoffStore {
 
   /** One user's state; guarded by its own monitor. */
   private static final class UserState {
-    final Map<String, Timed<Activity>> activities = new HashMap<>();
-    final LinkedHashMap<String, OfferState> offers = new LinkedHashMap<>();
+    // Activities and offers are made on first use: most users' devices never publish or offer,
+    // and every connected user has a state (its devices' presence).
+    Map<String, Timed<Activity>> activities = Collections.emptyMap();
+    Map<String, OfferState> offers = Collections.emptyMap(); // A LinkedHashMap: oldest first.
     final Map<String, Presence> presence = new HashMap<>();
     // Set once the state was erased or swept; a writer that finds it starts a new one.
     boolean removed;
+
+    Map<String, Timed<Activity>> activitiesForWrite() {
+      if (activities.isEmpty()) {
+        activities = new HashMap<>();
+      }
+      return activities;
+    }
+
+    Map<String, OfferState> offersForWrite() {
+      if (offers.isEmpty()) {
+        offers = new LinkedHashMap<>();
+      }
+      return offers;
+    }
 
     /** Forgets offers whose retention passed. */
     void prune(long now) {

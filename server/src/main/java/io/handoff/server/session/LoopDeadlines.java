@@ -1,0 +1,179 @@
+package io.handoff.server.session;
+
+import io.handoff.server.Scheduler;
+import io.netty.channel.EventLoop;
+import io.netty.util.concurrent.FastThreadLocal;
+import java.util.Arrays;
+import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * One event loop's armed {@link Deadline}s in a binary heap (earliest first, each knowing its
+ * place, so disarming is O(log n) and allocates nothing), with one timer on the node's {@link
+ * Scheduler} for the earliest. When it fires, every deadline due by then runs, in order, and the
+ * timer is set for the next; it is cancelled when the heap empties. Only the event loop's own
+ * thread touches its instance; the heap grows with the loop's connections (one slot each) and
+ * shrinks back.
+ */
+final class LoopDeadlines {
+  private static final Logger log = LoggerFactory.getLogger(LoopDeadlines.class);
+  private static final FastThreadLocal<LoopDeadlines> PER_LOOP =
+      new FastThreadLocal<>() {
+        @Override
+        protected LoopDeadlines initialValue() {
+          return new LoopDeadlines();
+        }
+      };
+  private static final Deadline[] NONE = new Deadline[0];
+
+  private Deadline[] heap = NONE;
+  private int size;
+  private EventLoop loop;
+  private Scheduler time;
+  private Future<?> timer;
+  private long timerDueNanos;
+
+  /** The instance of the calling event-loop thread. */
+  static LoopDeadlines current() {
+    return PER_LOOP.get();
+  }
+
+  /** Arms {@code d} to run {@code delayNanos} from now, replacing its earlier time if armed. */
+  void arm(Deadline d, long delayNanos, EventLoop loop, Scheduler time) {
+    if (size == 0) {
+      this.loop = loop;
+      this.time = time;
+    }
+    long now = this.time.nanoTime();
+    if (d.heapIndex >= 0) {
+      removeAt(d.heapIndex);
+    }
+    d.dueNanos = now + Math.max(0, delayNanos);
+    if (size == heap.length) {
+      heap = Arrays.copyOf(heap, Math.max(16, size * 2));
+    }
+    heap[size] = d;
+    d.heapIndex = size;
+    size++;
+    up(d.heapIndex);
+    rearm(now);
+  }
+
+  /** Disarms {@code d} if it is armed. */
+  void disarm(Deadline d) {
+    if (d.heapIndex < 0) {
+      return;
+    }
+    removeAt(d.heapIndex);
+    if (size == 0) {
+      cancelTimer();
+      heap = NONE;
+    } else if (size < heap.length / 4 && heap.length > 16) {
+      heap = Arrays.copyOf(heap, heap.length / 2);
+    }
+  }
+
+  int size() {
+    return size;
+  }
+
+  private void fire() {
+    timer = null;
+    long now = time.nanoTime();
+    while (size > 0 && heap[0].dueNanos <= now) {
+      Deadline d = heap[0];
+      removeAt(0);
+      try {
+        d.expired();
+      } catch (RuntimeException e) {
+        log.warn("a connection's timer failed", e);
+      }
+    }
+    if (size == 0) {
+      heap = NONE;
+    } else {
+      rearm(time.nanoTime());
+    }
+  }
+
+  /** Sets the timer for the earliest deadline, unless it is set for that one already. */
+  private void rearm(long now) {
+    if (size == 0) {
+      cancelTimer();
+      return;
+    }
+    long due = heap[0].dueNanos;
+    if (timer != null && timerDueNanos == due) {
+      return;
+    }
+    cancelTimer();
+    timerDueNanos = due;
+    timer = time.schedule(loop, this::fire, Math.max(0, due - now), TimeUnit.NANOSECONDS);
+  }
+
+  private void cancelTimer() {
+    if (timer != null) {
+      timer.cancel(false);
+      timer = null;
+    }
+  }
+
+  private void removeAt(int i) {
+    Deadline removed = heap[i];
+    removed.heapIndex = -1;
+    size--;
+    if (i == size) {
+      heap[size] = null;
+      return;
+    }
+    Deadline last = heap[size];
+    heap[size] = null;
+    heap[i] = last;
+    last.heapIndex = i;
+    if (!up(i)) {
+      down(i);
+    }
+  }
+
+  /** Moves the entry at {@code i} towards the root while it is earlier; true if it moved. */
+  private boolean up(int i) {
+    Deadline d = heap[i];
+    int start = i;
+    while (i > 0) {
+      int parent = (i - 1) >>> 1;
+      Deadline p = heap[parent];
+      if (p.dueNanos <= d.dueNanos) {
+        break;
+      }
+      heap[i] = p;
+      p.heapIndex = i;
+      i = parent;
+    }
+    heap[i] = d;
+    d.heapIndex = i;
+    return i != start;
+  }
+
+  private void down(int i) {
+    Deadline d = heap[i];
+    while (true) {
+      int child = 2 * i + 1;
+      if (child >= size) {
+        break;
+      }
+      if (child + 1 < size && heap[child + 1].dueNanos < heap[child].dueNanos) {
+        child++;
+      }
+      if (heap[child].dueNanos >= d.dueNanos) {
+        break;
+      }
+      heap[i] = heap[child];
+      heap[i].heapIndex = i;
+      i = child;
+    }
+    heap[i] = d;
+    d.heapIndex = i;
+  }
+}

@@ -1,0 +1,105 @@
+package io.handoff.server;
+
+import static io.handoff.server.TestServer.token;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.handoff.protocol.CloseCode;
+import io.handoff.protocol.v1.ClientFrame;
+import io.handoff.protocol.v1.Hello;
+import io.handoff.protocol.v1.Ping;
+import io.handoff.protocol.v1.ServerFrame;
+import io.handoff.server.auth.DevTokens;
+import io.netty.util.NettyRuntime;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+
+/**
+ * Idle connections hold no timer of their own: heartbeats, and token expiry through the event
+ * loop's deadlines, each run from one timer per event loop whatever the number of connections, and
+ * the handshake limit's timer ends at Hello. They still close the connections they must, at their
+ * time. The node runs on fake time.
+ */
+class IdleTimersTest {
+  private static final Duration HEARTBEAT = Duration.ofSeconds(10);
+  private static final Duration SHORT_TOKEN = Duration.ofSeconds(5);
+  private static final int EACH = 20;
+
+  @Test
+  void silentConnectionsAndExpiredTokensAreClosedByATimerPerEventLoop() throws Exception {
+    FakeScheduler time = new FakeScheduler();
+    List<RawSocket> quiet = new ArrayList<>();
+    List<TestDevice> expiring = new ArrayList<>();
+    try (TestServer server = TestServer.start(time, b -> b.heartbeatInterval(HEARTBEAT));
+        TestDevice alive = TestDevice.connect(server.port(), token("idle-alive", "phone"))) {
+      try {
+        alive.hello();
+        int withOne = time.pending();
+        for (int i = 0; i < EACH; i++) {
+          quiet.add(hello(RawSocket.connect(server.port(), token("idle-q" + i, "tv"), 0)));
+          String shortLived =
+              DevTokens.mint(
+                  TestServer.SECRET, "idle-e" + i, "tv", SHORT_TOKEN, time.clock().instant());
+          TestDevice d = TestDevice.connect(server.port(), shortLived);
+          expiring.add(d);
+          d.hello();
+        }
+        Conditions.await(
+            "every device said Hello",
+            () -> server.server.hub().sessions() == 2 * EACH + 1,
+            Duration.ofSeconds(10));
+        // At most a heartbeat timer and a deadline timer more for each event loop: none per
+        // connection (the handshake limit's timers ended at Hello).
+        int loops = NettyRuntime.availableProcessors() * 2;
+        assertTrue(
+            time.pending() <= withOne + 2 * (loops - 1),
+            time.pending()
+                + " timers for "
+                + (2 * EACH + 1)
+                + " connections, "
+                + withOne
+                + " for one");
+
+        // The expiry notice is due at once (the token is shorter than the notice); then the expiry.
+        time.advance(Duration.ZERO);
+        for (TestDevice d : expiring) {
+          assertTrue(d.next(ServerFrame::hasTokenExpiring).hasTokenExpiring());
+        }
+        time.advance(SHORT_TOKEN);
+        for (TestDevice d : expiring) {
+          assertEquals(CloseCode.TOKEN_EXPIRED.code(), d.awaitClose());
+        }
+        assertEquals(EACH, server.server.stats().tokenExpiredCloses.sum());
+        assertEquals(0, server.server.stats().idleCloses.sum());
+
+        time.advance(HEARTBEAT.minus(SHORT_TOKEN));
+        // The live device is heard after the first ping went out; the quiet ones never are.
+        long id = alive.send(ClientFrame.newBuilder().setPing(Ping.newBuilder().setNonce(3)));
+        assertEquals(3, alive.next(f -> f.getRequestId() == id).getPong().getNonce());
+        time.advance(HEARTBEAT);
+        for (RawSocket s : quiet) {
+          assertEquals(CloseCode.IDLE_TIMEOUT.code(), s.readUntilClose());
+        }
+        assertEquals(EACH, server.server.stats().idleCloses.sum());
+        long again = alive.send(ClientFrame.newBuilder().setPing(Ping.newBuilder().setNonce(4)));
+        assertEquals(4, alive.next(f -> f.getRequestId() == again).getPong().getNonce());
+        assertFalse(alive.isClosed());
+      } finally {
+        for (RawSocket s : quiet) {
+          s.close();
+        }
+        for (TestDevice d : expiring) {
+          d.close();
+        }
+      }
+    }
+  }
+
+  private static RawSocket hello(RawSocket s) throws java.io.IOException {
+    s.send(ClientFrame.newBuilder().setHello(Hello.getDefaultInstance()).build());
+    return s;
+  }
+}

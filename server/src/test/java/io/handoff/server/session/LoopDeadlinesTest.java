@@ -1,0 +1,87 @@
+package io.handoff.server.session;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.handoff.server.FakeScheduler;
+import io.netty.channel.DefaultEventLoop;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.List;
+import java.util.Random;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Test;
+
+/** One event loop's deadlines: in order, through one timer, disarmed ones never. Fake time. */
+class LoopDeadlinesTest {
+  private static final int N = 2_000;
+
+  @Test
+  void deadlinesRunInTheirOrderThroughOneTimerAndDisarmedOnesNever() throws Exception {
+    FakeScheduler time = new FakeScheduler();
+    DefaultEventLoop loop = new DefaultEventLoop();
+    List<Probe> fired = Collections.synchronizedList(new ArrayList<>());
+    List<Probe> expected = new ArrayList<>();
+    try {
+      onLoop(
+          loop,
+          () -> {
+            Random random = new Random(7);
+            LoopDeadlines deadlines = LoopDeadlines.current();
+            for (int i = 0; i < N; i++) {
+              Probe p = new Probe(fired);
+              p.delayMs = random.nextInt(10_000);
+              deadlines.arm(p, TimeUnit.MILLISECONDS.toNanos(p.delayMs), loop, time);
+              if (i % 3 == 0) {
+                deadlines.disarm(p); // Never runs.
+                assertFalse(p.armed());
+              } else if (i % 5 == 0) {
+                p.delayMs = random.nextInt(10_000); // Moved: runs once, at its new time.
+                deadlines.arm(p, TimeUnit.MILLISECONDS.toNanos(p.delayMs), loop, time);
+                expected.add(p);
+              } else {
+                expected.add(p);
+              }
+            }
+            assertEquals(expected.size(), deadlines.size());
+          });
+      assertEquals(1, time.pending(), "one timer for every deadline of the loop");
+      for (int s = 0; s <= 10; s++) {
+        time.advance(Duration.ofSeconds(1));
+        onLoop(loop, () -> {}); // Lets the loop run what the step handed it.
+        assertTrue(time.pending() <= 1);
+      }
+      assertEquals(expected.size(), fired.size());
+      for (int i = 1; i < fired.size(); i++) {
+        assertTrue(fired.get(i - 1).delayMs <= fired.get(i).delayMs, "in order at " + i);
+      }
+      assertEquals(
+          expected.stream().map(System::identityHashCode).sorted().toList(),
+          fired.stream().map(System::identityHashCode).sorted().toList());
+      assertEquals(0, time.pending(), "no timer once the loop has no deadline");
+      onLoop(loop, () -> assertEquals(0, LoopDeadlines.current().size()));
+    } finally {
+      loop.shutdownGracefully(0, 0, TimeUnit.SECONDS);
+    }
+  }
+
+  private static void onLoop(DefaultEventLoop loop, Runnable r) throws Exception {
+    loop.submit(r).get(10, TimeUnit.SECONDS);
+  }
+
+  private static final class Probe extends Deadline {
+    final List<Probe> fired;
+    long delayMs;
+
+    Probe(List<Probe> fired) {
+      this.fired = fired;
+    }
+
+    @Override
+    protected void expired() {
+      fired.add(this);
+    }
+  }
+}

@@ -1,0 +1,320 @@
+package io.handoff.server.transport;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.handoff.protocol.CloseCode;
+import io.handoff.protocol.v1.ClientFrame;
+import io.handoff.protocol.v1.Ping;
+import io.handoff.protocol.v1.Pong;
+import io.handoff.protocol.v1.ServerFrame;
+import io.netty.buffer.ByteBuf;
+import io.netty.buffer.ByteBufUtil;
+import io.netty.buffer.Unpooled;
+import io.netty.channel.ChannelInboundHandlerAdapter;
+import io.netty.channel.embedded.EmbeddedChannel;
+import io.netty.handler.codec.http.websocketx.BinaryWebSocketFrame;
+import io.netty.handler.codec.http.websocketx.CloseWebSocketFrame;
+import io.netty.handler.codec.http.websocketx.ContinuationWebSocketFrame;
+import io.netty.handler.codec.http.websocketx.PingWebSocketFrame;
+import io.netty.handler.codec.http.websocketx.TextWebSocketFrame;
+import io.netty.handler.codec.http.websocketx.WebSocket13FrameDecoder;
+import io.netty.handler.codec.http.websocketx.WebSocket13FrameEncoder;
+import io.netty.handler.codec.http.websocketx.WebSocketFrame;
+import io.netty.handler.codec.http.websocketx.WebSocketFrameAggregator;
+import java.util.ArrayList;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+
+/** The framing and codec of a plain (no extension) connection, against exact wire bytes. */
+class WireCodecTest {
+  private static final int MAX = 1024;
+  // RFC 6455 5.7: a masked ping carrying "Hello", mask 37 fa 21 3d.
+  private static final byte[] RFC_MASKED_PING = {
+    (byte) 0x89, (byte) 0x85, 0x37, (byte) 0xfa, 0x21, 0x3d, 0x7f, (byte) 0x9f, 0x4d, 0x51, 0x58
+  };
+
+  @Test
+  void answersTheRfcsMaskedPingWithAnUnmaskedPong() {
+    EmbeddedChannel ch = new EmbeddedChannel(new WireCodec(MAX));
+    ch.writeInbound(Unpooled.wrappedBuffer(RFC_MASKED_PING));
+    ByteBuf pong = ch.readOutbound();
+    assertArrayEquals(
+        new byte[] {(byte) 0x8a, 0x05, 'H', 'e', 'l', 'l', 'o'}, ByteBufUtil.getBytes(pong));
+    pong.release();
+    assertNull(ch.readInbound());
+    assertFalse(ch.finishAndReleaseAll());
+  }
+
+  @Test
+  void decodesMaskedBinaryFramesEvenWhenTheyArriveOneByteAtATime() {
+    EmbeddedChannel ch = new EmbeddedChannel(new WireCodec(MAX));
+    byte[] wire = concat(clientFrames(ping(1)), clientFrames(ping(2)));
+    for (byte b : wire) {
+      ch.writeInbound(Unpooled.wrappedBuffer(new byte[] {b}));
+    }
+    assertEquals(1, ((ClientFrame) ch.readInbound()).getPing().getNonce());
+    assertEquals(2, ((ClientFrame) ch.readInbound()).getPing().getNonce());
+    assertNull(ch.readInbound());
+    ch.finishAndReleaseAll();
+  }
+
+  @Test
+  void joinsAFragmentedMessageAndAnswersAPingBetweenItsFragments() {
+    byte[] message = ping(77).toByteArray();
+    int half = message.length / 2;
+    byte[] wire =
+        clientFrames(
+            new BinaryWebSocketFrame(false, 0, Unpooled.copiedBuffer(message, 0, half)),
+            new PingWebSocketFrame(Unpooled.wrappedBuffer(new byte[] {9})),
+            new ContinuationWebSocketFrame(
+                true, 0, Unpooled.copiedBuffer(message, half, message.length - half)));
+    EmbeddedChannel ch = new EmbeddedChannel(new WireCodec(MAX));
+    ch.writeInbound(Unpooled.wrappedBuffer(wire));
+    assertEquals(77, ((ClientFrame) ch.readInbound()).getPing().getNonce());
+    ByteBuf pong = ch.readOutbound();
+    assertArrayEquals(new byte[] {(byte) 0x8a, 0x01, 9}, ByteBufUtil.getBytes(pong));
+    pong.release();
+    ch.finishAndReleaseAll();
+  }
+
+  @Test
+  void echoesACloseFrameThenClosesAndIgnoresWhatFollows() {
+    EmbeddedChannel ch = new EmbeddedChannel(new WireCodec(MAX));
+    byte[] wire = concat(clientFrames(new CloseWebSocketFrame(1000, "bye")), clientFrames(ping(1)));
+    ch.writeInbound(Unpooled.wrappedBuffer(wire));
+    ByteBuf close = ch.readOutbound();
+    assertArrayEquals(
+        new byte[] {(byte) 0x88, 0x05, 0x03, (byte) 0xe8, 'b', 'y', 'e'},
+        ByteBufUtil.getBytes(close));
+    close.release();
+    assertNull(ch.readInbound(), "nothing is read after a close");
+    assertFalse(ch.isOpen());
+    ch.finishAndReleaseAll();
+  }
+
+  @Test
+  void refusesBrokenFramesWithTheirCloseCodes() {
+    assertRefused(
+        CloseCode.PROTOCOL_ERROR,
+        "masked",
+        new byte[] {(byte) 0x82, 0x02, 0x08, 0x01}); // Unmasked binary frame.
+    assertRefused(
+        CloseCode.PROTOCOL_ERROR, "text frames", clientFrames(new TextWebSocketFrame("hi")));
+    assertRefused(
+        CloseCode.PROTOCOL_ERROR,
+        "RSV",
+        clientFrames(new BinaryWebSocketFrame(true, 4, Unpooled.wrappedBuffer(new byte[] {1}))));
+    assertRefused(
+        CloseCode.PROTOCOL_ERROR,
+        "continuation",
+        clientFrames(new ContinuationWebSocketFrame(Unpooled.wrappedBuffer(new byte[] {1}))));
+    assertRefused(
+        CloseCode.PROTOCOL_ERROR,
+        "125",
+        clientFrames(new PingWebSocketFrame(false, 0, Unpooled.wrappedBuffer(new byte[] {1}))));
+  }
+
+  @Test
+  void reportsAMessageThatIsNoClientFrameAndStillReadsTheFramesAfterIt() {
+    EmbeddedChannel ch = new EmbeddedChannel(new WireCodec(MAX));
+    byte[] wire =
+        concat(
+            clientFrames(
+                new BinaryWebSocketFrame(Unpooled.wrappedBuffer(new byte[] {(byte) 0xff}))),
+            clientFrames(ping(6)));
+    ProtocolViolation v =
+        assertThrows(ProtocolViolation.class, () -> ch.writeInbound(Unpooled.wrappedBuffer(wire)));
+    assertEquals(CloseCode.PROTOCOL_ERROR, v.code());
+    assertTrue(v.getMessage().contains("not a ClientFrame"), v.getMessage());
+    assertEquals(6, ((ClientFrame) ch.readInbound()).getPing().getNonce());
+    ch.finishAndReleaseAll();
+  }
+
+  @Test
+  void refusesAnOversizedFrameFromItsHeaderAndAnOversizedMessageFromItsFragments() {
+    // Only the header of a frame of MAX + 1 bytes: refused before its payload arrives.
+    byte[] header = {(byte) 0x82, (byte) (0x80 | 126), 0x04, 0x01, 1, 2, 3, 4};
+    assertRefused(CloseCode.FRAME_TOO_LARGE, "larger than " + MAX, header);
+    byte[] fragments =
+        clientFrames(
+            new BinaryWebSocketFrame(false, 0, Unpooled.wrappedBuffer(new byte[MAX - 10])),
+            new ContinuationWebSocketFrame(true, 0, Unpooled.wrappedBuffer(new byte[11])));
+    assertRefused(CloseCode.FRAME_TOO_LARGE, "larger than " + MAX, fragments);
+  }
+
+  @Test
+  void writesServerFramesPingsAndClosesUnmasked() {
+    EmbeddedChannel ch = new EmbeddedChannel(new WireCodec(MAX));
+    ch.writeOutbound(
+        ServerFrame.newBuilder().setRequestId(1).setPong(Pong.newBuilder().setNonce(7)).build());
+    ch.writeOutbound(new PingWebSocketFrame(Unpooled.EMPTY_BUFFER));
+    ch.writeOutbound(new CloseWebSocketFrame(4000, "x"));
+    assertWire(ch, 0x82, 0x06, 0x08, 0x01, 0x7a, 0x02, 0x08, 0x07);
+    assertWire(ch, 0x89, 0x00);
+    assertWire(ch, 0x88, 0x03, 0x0f, 0xa0, 'x');
+    assertFalse(ch.finishAndReleaseAll());
+  }
+
+  @Test
+  void framesMatchWhatNettysOwnDecoderReads() {
+    EmbeddedChannel ch = new EmbeddedChannel(new WireCodec(1 << 20));
+    EmbeddedChannel netty =
+        new EmbeddedChannel(new WebSocket13FrameDecoder(false, false, 1 << 20), agg());
+    for (int size : new int[] {0, 125, 126, 65_535, 65_536, 200_000}) {
+      byte[] payload = new byte[size];
+      java.util.Arrays.fill(payload, (byte) 0x5a);
+      ch.writeOutbound((Object) payload);
+      ByteBuf out = ch.readOutbound();
+      netty.writeInbound(out);
+      BinaryWebSocketFrame f = netty.readInbound();
+      assertArrayEquals(payload, ByteBufUtil.getBytes(f.content()), "payload of " + size);
+      f.release();
+    }
+    ch.finishAndReleaseAll();
+    netty.finishAndReleaseAll();
+  }
+
+  @Test
+  void installTakesThePlaceOfTheWebSocketHandlersAndTheCodec() {
+    EmbeddedChannel ch = new EmbeddedChannel();
+    ch.pipeline()
+        .addLast("wsencoder", new WebSocket13FrameEncoder(false))
+        .addLast("wsdecoder", new WebSocket13FrameDecoder(true, false, MAX))
+        .addLast(HandoffChannelInitializer.WS_HANDLER, new ChannelInboundHandlerAdapter())
+        .addLast(HandoffChannelInitializer.WS_AGGREGATOR, agg())
+        .addLast(HandoffChannelInitializer.CODEC, FrameCodec.INSTANCE)
+        .addLast("connection", new ChannelInboundHandlerAdapter());
+    WireCodec.install(ch.pipeline().context("connection"), MAX);
+    assertEquals(
+        List.of(WireCodec.NAME, "connection"),
+        ch.pipeline().names().stream()
+            .filter(n -> !n.startsWith("DefaultChannelPipeline"))
+            .toList());
+    ch.writeInbound(Unpooled.wrappedBuffer(clientFrames(ping(5))));
+    assertEquals(5, ((ClientFrame) ch.readInbound()).getPing().getNonce());
+    ch.finishAndReleaseAll();
+  }
+
+  @Test
+  void mangledWireBytesEndInAViolationOrFramesAndLeakNothing() {
+    java.util.SplittableRandom random = new java.util.SplittableRandom(11);
+    for (int round = 0; round < 600; round++) {
+      byte[] wire =
+          concat(
+              clientFrames(ping(round)),
+              clientFrames(
+                  new BinaryWebSocketFrame(false, 0, Unpooled.wrappedBuffer(new byte[] {8})),
+                  new PingWebSocketFrame(Unpooled.wrappedBuffer(new byte[] {1, 2})),
+                  new ContinuationWebSocketFrame(true, 0, Unpooled.wrappedBuffer(new byte[] {1}))),
+              clientFrames(new CloseWebSocketFrame(1000, "x")));
+      switch (random.nextInt(4)) {
+        case 0 -> wire[random.nextInt(wire.length)] ^= (byte) (1 << random.nextInt(8));
+        case 1 -> wire[random.nextInt(wire.length)] = (byte) random.nextInt(256);
+        case 2 -> wire = java.util.Arrays.copyOf(wire, random.nextInt(wire.length));
+        default -> {
+          for (int i = 0; i < 4; i++) {
+            wire[random.nextInt(wire.length)] = (byte) random.nextInt(256);
+          }
+        }
+      }
+      EmbeddedChannel ch = new EmbeddedChannel(new WireCodec(MAX));
+      List<ByteBuf> chunks = new ArrayList<>();
+      int at = 0;
+      while (at < wire.length && ch.isOpen()) { // A close echoed closes the channel.
+        int n = Math.min(wire.length - at, 1 + random.nextInt(12));
+        ByteBuf chunk = Unpooled.buffer(n).writeBytes(wire, at, n);
+        chunks.add(chunk);
+        at += n;
+        try {
+          ch.writeInbound(chunk);
+        } catch (ProtocolViolation expected) {
+          // The only exception a device's bytes may cause.
+        }
+      }
+      Object in;
+      while ((in = ch.readInbound()) != null) {
+        assertTrue(in instanceof ClientFrame, in.toString());
+      }
+      try {
+        ch.finishAndReleaseAll();
+      } catch (ProtocolViolation expected) {
+        // Raised by the last chunk and reported again on close.
+      }
+      for (ByteBuf chunk : chunks) {
+        assertEquals(0, chunk.refCnt(), "round " + round + ": every buffer read is released");
+      }
+    }
+  }
+
+  private static WebSocketFrameAggregator agg() {
+    return new WebSocketFrameAggregator(1 << 20);
+  }
+
+  private static void assertRefused(CloseCode code, String reasonPart, byte[] wire) {
+    EmbeddedChannel ch = new EmbeddedChannel(new WireCodec(MAX));
+    ProtocolViolation v =
+        assertThrows(ProtocolViolation.class, () -> ch.writeInbound(Unpooled.wrappedBuffer(wire)));
+    assertEquals(code, v.code(), v.getMessage());
+    assertTrue(v.getMessage().contains(reasonPart), v.getMessage());
+    // Whatever comes next is dropped, not parsed from the middle of a frame.
+    ch.writeInbound(Unpooled.wrappedBuffer(clientFrames(ping(1))));
+    assertNull(ch.readInbound());
+    ch.finishAndReleaseAll();
+  }
+
+  private static void assertWire(EmbeddedChannel ch, int... expected) {
+    ByteBuf out = ch.readOutbound();
+    byte[] bytes = new byte[expected.length];
+    for (int i = 0; i < bytes.length; i++) {
+      bytes[i] = (byte) expected[i];
+    }
+    assertArrayEquals(bytes, ByteBufUtil.getBytes(out));
+    out.release();
+  }
+
+  private static ClientFrame ping(long nonce) {
+    return ClientFrame.newBuilder()
+        .setRequestId(1)
+        .setPing(Ping.newBuilder().setNonce(nonce))
+        .build();
+  }
+
+  /** Masked wire bytes of {@code frames}, as a device sends them (Netty's client encoder). */
+  private static byte[] clientFrames(Object... frames) {
+    EmbeddedChannel client = new EmbeddedChannel(new WebSocket13FrameEncoder(true));
+    List<byte[]> parts = new ArrayList<>();
+    for (Object f : frames) {
+      Object msg =
+          f instanceof ClientFrame c
+              ? new BinaryWebSocketFrame(Unpooled.wrappedBuffer(c.toByteArray()))
+              : (WebSocketFrame) f;
+      client.writeOutbound(msg);
+      ByteBuf out;
+      while ((out = client.readOutbound()) != null) {
+        parts.add(ByteBufUtil.getBytes(out));
+        out.release();
+      }
+    }
+    client.finishAndReleaseAll();
+    return concat(parts.toArray(new byte[0][]));
+  }
+
+  private static byte[] concat(byte[]... parts) {
+    int n = 0;
+    for (byte[] p : parts) {
+      n += p.length;
+    }
+    byte[] all = new byte[n];
+    int at = 0;
+    for (byte[] p : parts) {
+      System.arraycopy(p, 0, all, at, p.length);
+      at += p.length;
+    }
+    return all;
+  }
+}
