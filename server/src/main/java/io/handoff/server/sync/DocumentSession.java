@@ -95,16 +95,16 @@ public final class DocumentSession {
   }
 
   /**
-   * Reads what the device misses of what it follows. Call once the user's subscription is live, so
-   * a write after the read is pushed. Any thread.
+   * A copy of what the device follows, for the resume's read. Call once the user's subscription is
+   * live, so a write after the read is pushed. Any thread, before the session is live.
    */
-  public CompletableFuture<Resume> resume() {
-    FollowFilter snapshot = follow.copy();
-    List<Position> positions = helloPositions;
-    String user = connection.userId();
-    return store
-        .lastClientSeq(user, connection.deviceId())
-        .thenCombine(store.sync(user, snapshot, positions), Resume::new);
+  public FollowFilter following() {
+    return follow.copy();
+  }
+
+  /** The Hello's positions, for the resume's read. */
+  public List<Position> helloPositions() {
+    return helloPositions;
   }
 
   /** Fills the Welcome's part of documents. */
