@@ -16,6 +16,7 @@ import io.handoff.server.engine.StoreLimits;
 import io.handoff.server.engine.memory.MemoryEngine;
 import io.handoff.server.handoff.HandoffService;
 import io.handoff.server.session.Hub;
+import io.handoff.server.session.QueueBudget;
 import io.handoff.server.session.Sessions;
 import io.handoff.server.transport.ConnectionHandler;
 import io.handoff.server.transport.FrameCodec;
@@ -101,11 +102,13 @@ public class FanOutBenchmark {
             Scheduler.system(),
             new Hub(engine.broker()),
             engine.store(),
+            engine,
             handoff,
             deviceSessions,
             new AccessTokenVerifier(
                 access,
-                new Hs256TokenVerifier(config.jwtSecret(), config.clockSkew(), Clock.systemUTC())));
+                new Hs256TokenVerifier(config.jwtSecret(), config.clockSkew(), Clock.systemUTC())),
+            new QueueBudget(config.queueBudgetBytes(), "bench"));
     for (int i = 0; i < devices; i++) {
       EmbeddedChannel ch = new EmbeddedChannel();
       ch.attr(HttpRequestHandler.PRINCIPAL)
