@@ -30,6 +30,8 @@
 #   LOADTEST_JAR=loadtest/target/handoff-loadtest.jar
 #   SERVER_JAVA_OPTS="-XX:+UseZGC -Xms2g -Xmx2g"
 #   LOADTEST_JAVA_OPTS="-XX:+UseShenandoahGC -Xms2g -Xmx2g"
+#   LOADTEST_ARGS=                                     more load-tester options for every run (e.g.
+#                                                      "--connect-concurrency 32" on a busy machine)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -67,6 +69,7 @@ LOADTEST_JAR=${LOADTEST_JAR:-loadtest/target/handoff-loadtest.jar}
 # to the empty string for the JVM's defaults.
 SERVER_JAVA_OPTS=${SERVER_JAVA_OPTS--XX:+UseZGC -Xms2g -Xmx2g}
 LOADTEST_JAVA_OPTS=${LOADTEST_JAVA_OPTS--XX:+UseShenandoahGC -Xms2g -Xmx2g}
+LOADTEST_ARGS=${LOADTEST_ARGS:-}
 OUT=${OUT:-bench/results/$(date -u +%Y%m%dT%H%M%SZ)}
 
 URL="ws://127.0.0.1:$PORT/ws"
@@ -172,7 +175,7 @@ run() {
   # shellcheck disable=SC2086
   timeout --kill-after=15 "$limit" java $LOADTEST_JAVA_OPTS -jar "$LOADTEST_JAR" "$scenario" \
     --url "$URL" --jwt-secret "$SECRET" --server-pid "$SERVER_PID" --json \
-    --report "$OUT/$name.html" "$@" >"$OUT/$name.out" 2>"$OUT/$name.log"
+    --report "$OUT/$name.html" "$@" $LOADTEST_ARGS >"$OUT/$name.out" 2>"$OUT/$name.log"
   RC=$?
   set -e
   tail -n 1 "$OUT/$name.out" >"$RESULT"
