@@ -285,7 +285,8 @@ scenario_reconnect() {
 scenario_storm() {
   local users=$(((STORM_DEVICES + DEVICES - 1) / DEVICES))
   start_server storm || return 1
-  run storm $(($(secs "$STORM_DURATION") + $(secs "$WARMUP") + 300)) reconnect --users "$users" \
+  # 10,000 handshakes before the run can take minutes on a busy machine: a longer limit.
+  run storm $(($(secs "$STORM_DURATION") + $(secs "$WARMUP") + 900)) reconnect --users "$users" \
     --devices "$DEVICES" --rate "$STORM_RATE" --payload "$PAYLOAD" \
     --duration "$STORM_DURATION" --warmup "$WARMUP" --drop-rate 0 --storm --drain-timeout 30s
   stop_server
