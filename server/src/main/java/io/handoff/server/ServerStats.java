@@ -22,6 +22,10 @@ public final class ServerStats {
   public final LongAdder writesApplied = new LongAdder();
   public final LongAdder writesRefused = new LongAdder();
   public final LongAdder writesRateLimited = new LongAdder();
+
+  /** Writes answered OUTCOME_UNKNOWN: no answer from the store in time, or replicas unconfirmed. */
+  public final LongAdder writesOutcomeUnknown = new LongAdder();
+
   public final LongAdder connectsRateLimited = new LongAdder();
   public final LongAdder deltasOut = new LongAdder();
   public final LongAdder snapshotsOut = new LongAdder();
@@ -100,6 +104,11 @@ public final class ServerStats {
     counter(registry, "handoff.auth.failures", authFailures, "upgrades refused for their token");
     counter(registry, "handoff.writes.applied", writesApplied, "writes accepted (deltas in)");
     counter(registry, "handoff.writes.refused", writesRefused, "writes refused with an error");
+    counter(
+        registry,
+        "handoff.writes.outcome.unknown",
+        writesOutcomeUnknown,
+        "writes answered OUTCOME_UNKNOWN (applied or not: the device re-sends them)");
     counter(
         registry,
         "handoff.writes.rate.limited",

@@ -114,7 +114,8 @@ class ClusterFailoverFaultTest {
     System.out.printf(
         "ClusterFailoverFaultTest (%d kills, %s): %s; users on the shard %d of %d;"
             + " devices resynced %d (snapshots %d), divergence metric %d;"
-            + " kill-to-promotion ms %s; promotion-to-served ms %s; closes by code %s%n",
+            + " kill-to-promotion ms %s; promotion-to-served ms %s; closes by code %s;"
+            + " answered OUTCOME_UNKNOWN %d, writes re-sent %d%n",
         kills,
         limits.build(),
         truth,
@@ -125,7 +126,9 @@ class ClusterFailoverFaultTest {
         metric,
         promotions,
         served,
-        load.closesByCode());
+        load.closesByCode(),
+        n1.stats().writesOutcomeUnknown.sum() + n2.stats().writesOutcomeUnknown.sum(),
+        load.writesResent());
     assertEquals(
         0, truth.diverged, "every device ends on the store's document\n" + truth.problemsSample());
     assertEquals(0, truth.olderFinal, truth.problemsSample());
@@ -158,8 +161,9 @@ class ClusterFailoverFaultTest {
     run(12, 3, 10, true, b -> {});
   }
 
-  // Tagged, not in the default run, while durable acks leave some writes of the shard unanswered
-  // after a failover (found by this test: see the fault-injection suite in BENCHMARKS.md).
+  // Tagged for its length (a private six-process Cluster). The hang these durable runs found, a
+  // confirmation arriving while the document was re-read after a failover, is reproduced in the
+  // default run by WriteAnswerTest.
   @Test
   @Tag("fault")
   void masterKilledOnceMidLoadWithDurableAcksLosesNoAckedWrite() throws Exception {

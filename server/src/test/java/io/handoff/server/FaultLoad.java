@@ -255,6 +255,11 @@ final class FaultLoad implements AutoCloseable {
     return writers.stream().mapToLong(w -> w.resyncs.sum()).sum();
   }
 
+  /** Writes the clients sent again with their original number (after OUTCOME_UNKNOWN and such). */
+  long writesResent() {
+    return writers.stream().mapToLong(w -> w.client.writesResent()).sum();
+  }
+
   long devicesResynced() {
     return writers.stream().filter(w -> w.resyncs.sum() > 0).count();
   }

@@ -53,6 +53,11 @@ final class Nodes implements AutoCloseable {
         name, RedisEngine.connectCluster(seeds, prefix, StoreLimits.builder().build()), b -> {});
   }
 
+  /** A node on {@code engine} (opened by the caller, closed with the nodes) with {@code limits}. */
+  HandoffServer start(String name, Engine engine, StoreLimits limits) throws Exception {
+    return start(name, engine, b -> b.storeLimits(limits));
+  }
+
   private HandoffServer start(String name, Engine engine, Consumer<ServerConfig.Builder> customize)
       throws Exception {
     add(engine);

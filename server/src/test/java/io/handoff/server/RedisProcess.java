@@ -152,6 +152,12 @@ public final class RedisProcess implements AutoCloseable {
     stop();
   }
 
+  /** SIGKILL, then the process started again on the same port from what it had on disk. */
+  public void crashAndStartAgain() {
+    crash();
+    startAgain();
+  }
+
   private static int freePort() throws IOException {
     try (ServerSocket s = new ServerSocket(0)) {
       return s.getLocalPort();

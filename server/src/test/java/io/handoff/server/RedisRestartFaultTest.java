@@ -79,11 +79,39 @@ class RedisRestartFaultTest {
       int faults,
       Consumer<RedisProcess> fault)
       throws Exception {
+    return run(redis, persistent, false, users, devices, faults, fault);
+  }
+
+  /**
+   * {@code replicated}: Redis gets a replica (started after the filler keys, so it holds them) and
+   * the nodes durable acks on one replica.
+   */
+  private StoreTruth run(
+      RedisProcess redis,
+      boolean persistent,
+      boolean replicated,
+      int users,
+      int devices,
+      int faults,
+      Consumer<RedisProcess> fault)
+      throws Exception {
     long t0 = System.nanoTime();
     nodes.add(redis);
     fill(redis, persistent);
     System.out.printf("filled in %d ms%n", (System.nanoTime() - t0) / 1_000_000);
-    StoreLimits limits = StoreLimits.builder().historyLength(StoreTruth.HISTORY).build();
+    StoreLimits.Builder settings = StoreLimits.builder().historyLength(StoreTruth.HISTORY);
+    if (replicated) {
+      RedisProcess replica = nodes.add(RedisProcess.startReplicaOf(redis));
+      // Killed at the end, not stopped: a replica still writing the first AOF after a full resync
+      // refuses SIGTERM ("can't exit"), and the stop would wait for it forever.
+      nodes.add(replica::crash);
+      Conditions.await(
+          "the replica is linked to its master",
+          () -> replicationInfo(replica).contains("master_link_status:up"),
+          Duration.ofSeconds(60));
+      settings.durableAcks(1);
+    }
+    StoreLimits limits = settings.build();
     HandoffServer n1 = nodes.redis(redis.url(), "n1", limits);
     HandoffServer n2 = nodes.redis(redis.url(), "n2", limits);
     List<String> names = new ArrayList<>();
@@ -116,16 +144,20 @@ class RedisRestartFaultTest {
     StoreTruth truth =
         StoreTruth.read(n1.engine().store(), load).checkConvergence(load, Duration.ofSeconds(60));
     System.out.printf(
-        "RedisRestartFaultTest (%s, %d faults): %s; devices resynced %d; closes by code %s;"
-            + " Redis loading for ms %s; 4005 closes while loading %d, after the first fault %d%n",
+        "RedisRestartFaultTest (%s%s, %d faults): %s; devices resynced %d; closes by code %s;"
+            + " Redis loading for ms %s; 4005 closes while loading %d, after the first fault %d;"
+            + " answered OUTCOME_UNKNOWN %d, writes re-sent %d%n",
         persistent ? "persistent" : "no persistence",
+        replicated ? ", a replica, durable acks 1" : "",
         faults,
         truth,
         load.devicesResynced(),
         load.closesByCode(),
         loadingMillis,
         closedWhileLoading,
-        load.closesBetween(CloseCode.UNAVAILABLE.code(), firstFault, System.nanoTime()));
+        load.closesBetween(CloseCode.UNAVAILABLE.code(), firstFault, System.nanoTime()),
+        n1.stats().writesOutcomeUnknown.sum() + n2.stats().writesOutcomeUnknown.sum(),
+        load.writesResent());
 
     assertEquals(0, truth.olderFinal, truth.problemsSample());
     assertEquals(0, truth.reordered, truth.problemsSample());
@@ -190,6 +222,15 @@ class RedisRestartFaultTest {
     return new long[] {start.get(), end.get()};
   }
 
+  private static String replicationInfo(RedisProcess r) {
+    RedisClient client = RedisClient.create(r.url());
+    try (StatefulRedisConnection<String, String> c = client.connect()) {
+      return c.sync().info("replication");
+    } finally {
+      client.shutdown();
+    }
+  }
+
   private static RedisProcess persistent() {
     return RedisProcess.start(
         List.of("appendonly yes", "appendfsync always", "save \"\"", LOAD_DELAY));
@@ -209,16 +250,19 @@ class RedisRestartFaultTest {
   @Test
   @Tag("fault")
   void redisCrashedWithPersistenceThreeTimesUnderLoadOfThirtyDevices() throws Exception {
-    run(
-        persistent(),
-        true,
-        10,
-        3,
-        3,
-        r -> {
-          r.crash();
-          r.startAgain();
-        });
+    run(persistent(), true, 10, 3, 3, RedisProcess::crashAndStartAgain);
+  }
+
+  @Test
+  void redisWithAReplicaAndDurableAcksCrashedOnceMidLoadLosesNoAckedWrite() throws Exception {
+    run(persistent(), true, true, 2, 2, 1, RedisProcess::crashAndStartAgain);
+  }
+
+  @Test
+  @Tag("fault")
+  void redisWithAReplicaAndDurableAcksCrashedThreeTimesUnderLoadOfThirtyDevicesLosesNoAckedWrite()
+      throws Exception {
+    run(persistent(), true, true, 10, 3, 3, RedisProcess::crashAndStartAgain);
   }
 
   @Test
@@ -230,9 +274,6 @@ class RedisRestartFaultTest {
         10,
         3,
         3,
-        r -> {
-          r.crash();
-          r.startAgain();
-        });
+        RedisProcess::crashAndStartAgain);
   }
 }

@@ -21,6 +21,13 @@ public final class StoreLimits {
   public static final Duration DEFAULT_DURABLE_ACK_TIMEOUT = Duration.ofSeconds(1);
 
   /**
+   * How long a node waits for the store's answer to a write (besides the durable-ack wait): above
+   * the Redis engine's own bounds (10 s of waiting out temporary trouble, a 2 s command timeout, a
+   * script reload), so it ends only an answer that was lost.
+   */
+  public static final Duration DEFAULT_WRITE_ANSWER_TIMEOUT = Duration.ofSeconds(30);
+
+  /**
    * Most replicas durable acks may wait for (Redis itself has no such limit; this catches typos).
    */
   public static final int MAX_DURABLE_ACKS = 16;
@@ -38,6 +45,7 @@ public final class StoreLimits {
   private final Duration idleTtl;
   private final int durableAcks;
   private final Duration durableAckTimeout;
+  private final Duration writeAnswerTimeout;
 
   private StoreLimits(Builder b) {
     this.historyLength = b.historyLength;
@@ -53,6 +61,7 @@ public final class StoreLimits {
     this.idleTtl = b.idleTtl;
     this.durableAcks = b.durableAcks;
     this.durableAckTimeout = b.durableAckTimeout;
+    this.writeAnswerTimeout = b.writeAnswerTimeout;
   }
 
   public static Builder builder() {
@@ -129,6 +138,18 @@ public final class StoreLimits {
     return durableAckTimeout;
   }
 
+  /**
+   * How long a write handed to the store may go without an answer before the node answers it
+   * OUTCOME_UNKNOWN itself: {@link #DEFAULT_WRITE_ANSWER_TIMEOUT} unless set, plus twice the {@link
+   * #durableAckTimeout()} when durable acks are on (a write may wait for the confirmation round
+   * under way, then for its own).
+   */
+  public Duration writeAnswerDeadline() {
+    return durableAcks > 0
+        ? writeAnswerTimeout.plus(durableAckTimeout.multipliedBy(2))
+        : writeAnswerTimeout;
+  }
+
   @Override
   public String toString() {
     return "StoreLimits{historyLength="
@@ -157,6 +178,8 @@ public final class StoreLimits {
         + durableAcks
         + ", durableAckTimeout="
         + durableAckTimeout
+        + ", writeAnswerTimeout="
+        + writeAnswerTimeout
         + "}";
   }
 
@@ -175,6 +198,7 @@ public final class StoreLimits {
     private Duration idleTtl = DEFAULT_IDLE_TTL;
     private int durableAcks;
     private Duration durableAckTimeout = DEFAULT_DURABLE_ACK_TIMEOUT;
+    private Duration writeAnswerTimeout = DEFAULT_WRITE_ANSWER_TIMEOUT;
 
     private Builder() {}
 
@@ -192,6 +216,18 @@ public final class StoreLimits {
           v.toMillis() >= 1 && v.compareTo(Duration.ofSeconds(60)) <= 0,
           "durableAckTimeout must be between 1ms and 60s, got " + v);
       durableAckTimeout = v;
+      return this;
+    }
+
+    /**
+     * How long the node waits for the store's answer to a write (see {@link
+     * #writeAnswerDeadline()}).
+     */
+    public Builder writeAnswerTimeout(Duration v) {
+      check(
+          v.toMillis() >= 1 && v.compareTo(Duration.ofMinutes(10)) <= 0,
+          "writeAnswerTimeout must be between 1ms and 10min, got " + v);
+      writeAnswerTimeout = v;
       return this;
     }
 

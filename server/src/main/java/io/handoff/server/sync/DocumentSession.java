@@ -71,7 +71,7 @@ public final class DocumentSession {
     this.validator = validator;
     this.config = config;
     this.stats = stats;
-    this.writes = new WriteTracker(connection, config.storeLimits().durableAcks() > 0);
+    this.writes = new WriteTracker(connection, config.storeLimits(), this::unacked);
   }
 
   /** What a resume read: the device's last applied write and where each document stands. */
@@ -85,7 +85,8 @@ public final class DocumentSession {
   public String hello(Hello hello) {
     FollowFilter filter =
         hello.hasFollow() ? FollowFilter.of(hello.getFollow()) : FollowFilter.all();
-    String problem = checkFollow(filter, hello.getPositionsList());
+    String problem =
+        validator.checkFollow(filter, hello.getPositionsList(), config.maxFollowEntries());
     if (problem != null) {
       return problem;
     }
@@ -133,33 +134,6 @@ public final class DocumentSession {
   public void closed() {
     cursors.clear();
     writes.clear();
-  }
-
-  private String checkFollow(FollowFilter filter, List<Position> positions) {
-    if (filter.size() > config.maxFollowEntries()) {
-      return "following "
-          + filter.size()
-          + " names and prefixes; the limit is "
-          + config.maxFollowEntries();
-    }
-    if (positions.size() > config.storeLimits().maxDocumentsPerUser()) {
-      return positions.size()
-          + " positions; the limit is "
-          + config.storeLimits().maxDocumentsPerUser();
-    }
-    for (String d : filter.documents()) {
-      String p = validator.checkName("document name", d);
-      if (p != null) {
-        return p;
-      }
-    }
-    for (Position p : positions) {
-      String problem = validator.checkName("document name", p.getDocument());
-      if (problem != null) {
-        return problem;
-      }
-    }
-    return null;
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -263,6 +237,9 @@ public final class DocumentSession {
     if (err != null) {
       writes.forget(seq); // Not logged: the store logs its state changes, not every failed write.
       ErrorCode code = StoreFailures.code(err);
+      if (code == ErrorCode.OUTCOME_UNKNOWN) {
+        stats.writesOutcomeUnknown.increment();
+      }
       error(p.requestId, code, StoreFailures.message(err), p.document, seq, 0, 0, true);
     } else if (!out.isApplied()) {
       writes.forget(seq);
@@ -281,11 +258,12 @@ public final class DocumentSession {
     } else {
       writes.applied(p, out.epoch(), out.version(), out.fingerprint());
       Cursor c = cursors.get(p.document);
+      // Already sent this version: acked now, even while a read is under way (it starts after the
+      // cursor, so it would not bring the version again). Otherwise the stream acks it.
       if (!follow.follows(p.document)
-          || (c != null && !c.syncing && c.epoch == p.epoch && c.version >= p.version)) {
+          || (c != null && c.epoch == p.epoch && c.version >= p.version)) {
         writes.ackNow(seq, p);
       }
-      // Otherwise the ack goes out when the stream reaches this version.
     }
     connection.flush();
   }
@@ -294,7 +272,7 @@ public final class DocumentSession {
     FollowFilter added = FollowFilter.of(f.getSpec());
     FollowFilter merged = follow.copy();
     merged.add(f.getSpec());
-    String problem = checkFollow(merged, f.getPositionsList());
+    String problem = validator.checkFollow(merged, f.getPositionsList(), config.maxFollowEntries());
     if (problem != null) {
       error(id, ErrorCode.LIMIT_EXCEEDED, problem, null, 0, 0, 0, false);
       return;
@@ -567,7 +545,6 @@ public final class DocumentSession {
                         .setFingerprint(r.fingerprint())
                         .setReason(r.reason()))
                 .build());
-        writes.covered(doc, c.epoch, c.version);
       }
       case UP_TO_DATE -> {
         c.epoch = r.epoch();
@@ -576,6 +553,17 @@ public final class DocumentSession {
       }
       case GONE -> cursors.remove(doc);
       default -> throw new IllegalStateException("unknown sync mode " + r.mode());
+    }
+    writes.covered(doc, c.epoch, c.version); // Applied writes the device now has are acked.
+  }
+
+  /** The stream has not brought applied write {@code p} in time: read its document again. */
+  private void unacked(InFlight p) {
+    if (cursors.containsKey(p.document)) {
+      recheck();
+    } else {
+      writes.ackNow(p.seq, p); // No cursor to read it into: acked as the store answered.
+      connection.flush();
     }
   }
 

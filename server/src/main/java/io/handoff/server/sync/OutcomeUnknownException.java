@@ -25,6 +25,17 @@ public final class OutcomeUnknownException extends RuntimeException {
     return new OutcomeUnknownException(message, cause, true);
   }
 
+  /** No answer from the store within {@code deadline}: whether the write ran is unknown. */
+  static OutcomeUnknownException noAnswer(java.time.Duration deadline) {
+    return new OutcomeUnknownException(
+        "the store gave no answer within "
+            + deadline.toMillis()
+            + " ms; the write may or may not have been applied: re-send it with the same"
+            + " client_seq (it is applied at most once)",
+        null,
+        true);
+  }
+
   /** True when {@link #getMessage()} is meant for the device. */
   boolean forDevice() {
     return forDevice;

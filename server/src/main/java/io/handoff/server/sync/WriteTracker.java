@@ -2,13 +2,20 @@ package io.handoff.server.sync;
 
 import io.handoff.protocol.v1.Ack;
 import io.handoff.protocol.v1.ServerFrame;
+import io.handoff.server.engine.StoreLimits;
 import io.handoff.server.session.Connection;
+import java.time.Duration;
 import java.util.HashMap;
 import java.util.Iterator;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
+import java.util.function.Consumer;
 import java.util.function.Supplier;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * One connection's writes sent to the store and not yet acked, and the one place that acks them
@@ -24,18 +31,34 @@ import java.util.function.Supplier;
  * <p>Order: writes of one document from this connection go to the store one at a time, in the order
  * they arrived ({@link #send}); a write whose predecessor failed (not applied, or of unknown fate)
  * is not tried, so that it can never land before it.
+ *
+ * <p>Every write is answered within the deadline: one the store has not answered when it passes is
+ * failed as OUTCOME_UNKNOWN (so one lost answer cannot hold every later write of its document), and
+ * one the store applied but the stream has not brought by then is handed to {@code unacked}, which
+ * reads the document again (that read acks it).
  */
 final class WriteTracker {
+  private static final Logger log = LoggerFactory.getLogger(WriteTracker.class);
+
   private final Connection connection;
   private final boolean durable;
+  private final Duration deadline;
+  private final Consumer<InFlight> unacked;
   private final LinkedHashMap<Long, InFlight> inFlight = new LinkedHashMap<>();
   // The last write of each document handed to the store and not yet answered; at most one entry
   // per write in flight.
   private final HashMap<String, CompletableFuture<WriteOutcome>> tails = new HashMap<>();
 
-  WriteTracker(Connection connection, boolean durable) {
+  /**
+   * The deadline is {@link StoreLimits#writeAnswerDeadline()}; {@code unacked} is called (event
+   * loop) with a write the store applied that is still not acked that long after it was handed to
+   * the store.
+   */
+  WriteTracker(Connection connection, StoreLimits limits, Consumer<InFlight> unacked) {
     this.connection = connection;
-    this.durable = durable;
+    this.durable = limits.durableAcks() > 0;
+    this.deadline = limits.writeAnswerDeadline();
+    this.unacked = unacked;
   }
 
   boolean has(long seq) {
@@ -52,7 +75,7 @@ final class WriteTracker {
 
   /** Tracks write {@code seq} of {@code document}, sent by request {@code requestId}. */
   InFlight start(long seq, String document, long requestId) {
-    InFlight p = new InFlight(document, requestId);
+    InFlight p = new InFlight(seq, document, requestId);
     inFlight.put(seq, p);
     return p;
   }
@@ -60,14 +83,15 @@ final class WriteTracker {
   /**
    * Hands write {@code p} to the store through {@code write} once the store has answered this
    * connection's previous write of the same document; if that one failed, {@code p} fails with
-   * {@link PredecessorNotAppliedException} untried. Call {@link #answered} when its answer is in.
+   * {@link PredecessorNotAppliedException} untried. The answer comes within the deadline (else
+   * {@link OutcomeUnknownException}). Call {@link #answered} when it is in.
    */
   CompletableFuture<WriteOutcome> send(
       InFlight p, Supplier<CompletableFuture<WriteOutcome>> write) {
     CompletableFuture<WriteOutcome> before = tails.get(p.document);
     CompletableFuture<WriteOutcome> f;
     if (before == null) {
-      f = write.get();
+      f = bounded(p, write);
     } else {
       f =
           before
@@ -75,7 +99,7 @@ final class WriteTracker {
               .thenCompose(
                   err ->
                       err == null
-                          ? write.get()
+                          ? bounded(p, write)
                           : CompletableFuture.failedFuture(
                               new PredecessorNotAppliedException(p.document)));
     }
@@ -84,9 +108,53 @@ final class WriteTracker {
     return f;
   }
 
+  /**
+   * The store's answer to {@code p}, or OUTCOME_UNKNOWN once the deadline passed without one. Any
+   * thread (the store's, when the predecessor's answer hands it on).
+   */
+  private CompletableFuture<WriteOutcome> bounded(
+      InFlight p, Supplier<CompletableFuture<WriteOutcome>> write) {
+    CompletableFuture<WriteOutcome> answer = new CompletableFuture<>();
+    p.timer =
+        connection.schedule(
+            () -> deadlinePassed(p, answer), deadline.toMillis(), TimeUnit.MILLISECONDS);
+    CompletableFuture<WriteOutcome> f;
+    try {
+      f = write.get();
+    } catch (RuntimeException e) {
+      f = CompletableFuture.failedFuture(e);
+    }
+    f.whenComplete(
+        (o, err) -> {
+          if (err == null) {
+            answer.complete(o);
+          } else {
+            answer.completeExceptionally(err);
+          }
+        });
+    return answer;
+  }
+
+  /** Event loop: {@code p}'s deadline passed. */
+  private void deadlinePassed(InFlight p, CompletableFuture<WriteOutcome> answer) {
+    if (answer.completeExceptionally(OutcomeUnknownException.noAnswer(deadline))) {
+      log.warn(
+          "no answer from the store to write {} of {}/{} within {} ms: answered OUTCOME_UNKNOWN",
+          p.seq,
+          connection.userId(),
+          connection.deviceId(),
+          deadline.toMillis());
+    } else if (waiting(p.seq, p) && p.version > 0) {
+      unacked.accept(p);
+    }
+  }
+
   /** The store answered {@code p}: later writes of its document no longer wait for it. */
   void answered(InFlight p) {
     tails.remove(p.document, p.sent);
+    if (!waiting(p.seq, p)) {
+      p.stopTimer();
+    }
   }
 
   /** True while {@code p} is the unanswered write {@code seq} (not yet acked from the stream). */
@@ -96,7 +164,14 @@ final class WriteTracker {
 
   /** Stops tracking {@code seq}: the write was refused or failed and is answered with an error. */
   void forget(long seq) {
-    inFlight.remove(seq);
+    settle(inFlight.remove(seq));
+  }
+
+  /** {@code p} is answered to the device; its timer is no longer needed once the store answered. */
+  private static void settle(InFlight p) {
+    if (p != null && p.sent != null && p.sent.isDone()) {
+      p.stopTimer();
+    }
   }
 
   /**
@@ -112,6 +187,7 @@ final class WriteTracker {
       return false; // Durable: not confirmed yet; the writer gets the Delta, the Ack comes later.
     }
     inFlight.remove(e.originSeq());
+    settle(p);
     ack(p, e.originSeq(), e.epoch(), e.version(), e.delta().getFingerprint(), false);
     return true;
   }
@@ -126,12 +202,14 @@ final class WriteTracker {
   /** Acks an applied write now, because the stream will not bring it to this device. */
   void ackNow(long seq, InFlight p) {
     inFlight.remove(seq);
+    settle(p);
     ack(p, seq, p.epoch, p.version, p.fingerprint, false);
   }
 
   /** The store had applied write {@code seq} before: acks it as a duplicate. */
   void duplicate(long seq, InFlight p, long epoch, long version, long fingerprint) {
     inFlight.remove(seq);
+    settle(p);
     ack(p, seq, epoch, version, fingerprint, true);
   }
 
@@ -145,12 +223,14 @@ final class WriteTracker {
       InFlight p = en.getValue();
       if (p.version > 0 && p.document.equals(doc) && p.epoch == epoch && p.version <= version) {
         it.remove();
+        settle(p);
         ack(p, en.getKey(), p.epoch, p.version, p.fingerprint, false);
       }
     }
   }
 
   void clear() {
+    inFlight.values().forEach(InFlight::stopTimer);
     inFlight.clear();
     tails.clear();
   }
@@ -174,6 +254,7 @@ final class WriteTracker {
 
   /** A write sent to the store and not yet acked. */
   static final class InFlight {
+    final long seq;
     final String document;
     final long requestId;
     // Where the store applied it; 0 until its answer.
@@ -181,10 +262,20 @@ final class WriteTracker {
     long version;
     long fingerprint;
     CompletableFuture<WriteOutcome> sent;
+    // The deadline of its answer, set when it is handed to the store (possibly off the loop).
+    volatile Future<?> timer;
 
-    InFlight(String document, long requestId) {
+    InFlight(long seq, String document, long requestId) {
+      this.seq = seq;
       this.document = document;
       this.requestId = requestId;
+    }
+
+    void stopTimer() {
+      Future<?> t = timer;
+      if (t != null) {
+        t.cancel(false);
+      }
     }
   }
 }

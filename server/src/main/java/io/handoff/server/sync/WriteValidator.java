@@ -2,13 +2,15 @@ package io.handoff.server.sync;
 
 import io.handoff.protocol.v1.ErrorCode;
 import io.handoff.protocol.v1.FieldOp;
+import io.handoff.protocol.v1.Position;
 import io.handoff.protocol.v1.Write;
 import io.handoff.server.engine.StoreLimits;
+import java.util.List;
 
 /**
- * The checks on a write that need no stored state: names, op shapes, value sizes. Every engine runs
- * them before touching its store, so both engines refuse the same writes with the same messages.
- * Stateless and thread-safe.
+ * The checks on a write (and on a follow set) that need no stored state: names, op shapes, value
+ * sizes. Every engine runs them before touching its store, so both engines refuse the same writes
+ * with the same messages. Stateless and thread-safe.
  */
 public final class WriteValidator {
   private final StoreLimits limits;
@@ -105,5 +107,31 @@ public final class WriteValidator {
 
   private static WriteOutcome limit(String message) {
     return WriteOutcome.refused(ErrorCode.LIMIT_EXCEEDED, message, 0, 0);
+  }
+
+  /**
+   * What is wrong with following {@code filter} from {@code positions} (at most {@code
+   * maxFollowEntries} names and prefixes), or null.
+   */
+  public String checkFollow(FollowFilter filter, List<Position> positions, int maxFollowEntries) {
+    if (filter.size() > maxFollowEntries) {
+      return "following " + filter.size() + " names and prefixes; the limit is " + maxFollowEntries;
+    }
+    if (positions.size() > limits.maxDocumentsPerUser()) {
+      return positions.size() + " positions; the limit is " + limits.maxDocumentsPerUser();
+    }
+    for (String d : filter.documents()) {
+      String p = checkName("document name", d);
+      if (p != null) {
+        return p;
+      }
+    }
+    for (Position p : positions) {
+      String problem = checkName("document name", p.getDocument());
+      if (problem != null) {
+        return problem;
+      }
+    }
+    return null;
   }
 }

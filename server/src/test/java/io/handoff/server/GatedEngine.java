@@ -1,0 +1,247 @@
+package io.handoff.server;
+
+import io.handoff.protocol.bus.v1.UserSignal;
+import io.handoff.protocol.v1.Position;
+import io.handoff.protocol.v1.Write;
+import io.handoff.server.devices.ApprovalStore;
+import io.handoff.server.devices.SessionStore;
+import io.handoff.server.engine.Engine;
+import io.handoff.server.handoff.HandoffStore;
+import io.handoff.server.sync.Broker;
+import io.handoff.server.sync.DocumentEvent;
+import io.handoff.server.sync.DocumentStore;
+import io.handoff.server.sync.FollowFilter;
+import io.handoff.server.sync.SyncResult;
+import io.handoff.server.sync.WriteOutcome;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.Collection;
+import java.util.List;
+import java.util.Set;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
+
+/**
+ * A real engine (Redis in the tests that use it) with gates a test opens and closes, to put the
+ * store's answers in an order that happens under failover but rarely on cue: reads from history
+ * held until released, writes whose answer never comes, an event the broker loses without noticing.
+ * Everything that passes a gate is the real engine's own work.
+ */
+final class GatedEngine implements Engine {
+  private final Engine real;
+  private final GatedStore store = new GatedStore();
+  private final GatedBroker broker = new GatedBroker();
+  private final List<Runnable> heldReads = new ArrayList<>();
+  private boolean holdingReads;
+  private final AtomicBoolean writesUnanswered = new AtomicBoolean();
+  private final AtomicInteger writesLost = new AtomicInteger();
+  private final AtomicBoolean dropNextEvent = new AtomicBoolean();
+  final Signal changed = new Signal();
+
+  GatedEngine(Engine real) {
+    this.real = real;
+  }
+
+  /** Reads from history wait from now on, unsent, until {@link #releaseReads()}. */
+  synchronized void holdReads() {
+    holdingReads = true;
+  }
+
+  /** Sends the held reads and lets later ones through. */
+  void releaseReads() {
+    List<Runnable> held;
+    synchronized (this) {
+      holdingReads = false;
+      held = new ArrayList<>(heldReads);
+      heldReads.clear();
+    }
+    held.forEach(Runnable::run);
+  }
+
+  synchronized int heldReads() {
+    return heldReads.size();
+  }
+
+  /**
+   * While on, writes are neither sent to the store nor ever answered: their futures stay
+   * incomplete, as an answer lost between the store and the node.
+   */
+  void leaveWritesUnanswered(boolean on) {
+    writesUnanswered.set(on);
+  }
+
+  /** Writes left unanswered so far. */
+  int writesLost() {
+    return writesLost.get();
+  }
+
+  /** The broker loses the next event it would deliver, and does not know it. */
+  void dropNextEvent() {
+    dropNextEvent.set(true);
+  }
+
+  boolean eventDropped() {
+    return !dropNextEvent.get();
+  }
+
+  @Override
+  public DocumentStore store() {
+    return store;
+  }
+
+  @Override
+  public Broker broker() {
+    return broker;
+  }
+
+  @Override
+  public SessionStore sessions() {
+    return real.sessions();
+  }
+
+  @Override
+  public HandoffStore handoff() {
+    return real.handoff();
+  }
+
+  @Override
+  public ApprovalStore approvals() {
+    return real.approvals();
+  }
+
+  @Override
+  public String name() {
+    return "gated-" + real.name();
+  }
+
+  @Override
+  public String durability() {
+    return real.durability();
+  }
+
+  @Override
+  public boolean healthy() {
+    return real.healthy();
+  }
+
+  @Override
+  public void close() {
+    releaseReads();
+    real.close();
+  }
+
+  private final class GatedStore implements DocumentStore {
+    @Override
+    public CompletableFuture<WriteOutcome> write(String userId, String deviceId, Write write) {
+      if (writesUnanswered.get()) {
+        writesLost.incrementAndGet();
+        changed.fire();
+        return new CompletableFuture<>();
+      }
+      return real.store().write(userId, deviceId, write);
+    }
+
+    @Override
+    public CompletableFuture<SyncResult> read(
+        String userId, String document, long epoch, long version, long fingerprint) {
+      CompletableFuture<SyncResult> out = new CompletableFuture<>();
+      Runnable read =
+          () ->
+              real.store()
+                  .read(userId, document, epoch, version, fingerprint)
+                  .whenComplete(
+                      (r, err) -> {
+                        if (err == null) {
+                          out.complete(r);
+                        } else {
+                          out.completeExceptionally(err);
+                        }
+                      });
+      synchronized (GatedEngine.this) {
+        if (holdingReads) {
+          heldReads.add(read);
+          changed.fire();
+          return out;
+        }
+      }
+      read.run();
+      return out;
+    }
+
+    @Override
+    public CompletableFuture<List<SyncResult>> sync(
+        String userId, FollowFilter filter, Collection<Position> positions) {
+      return real.store().sync(userId, filter, positions);
+    }
+
+    @Override
+    public CompletableFuture<Set<String>> documents(String userId) {
+      return real.store().documents(userId);
+    }
+
+    @Override
+    public CompletableFuture<Long> lastClientSeq(String userId, String deviceId) {
+      return real.store().lastClientSeq(userId, deviceId);
+    }
+
+    @Override
+    public CompletableFuture<Void> erase(String userId) {
+      return real.store().erase(userId);
+    }
+
+    @Override
+    public CompletableFuture<Void> sweep(Instant now) {
+      return real.store().sweep(now);
+    }
+
+    @Override
+    public void close() {
+      real.store().close();
+    }
+  }
+
+  private final class GatedBroker implements Broker {
+    @Override
+    public Subscription subscribe(String userId, Listener listener) {
+      return real.broker()
+          .subscribe(
+              userId,
+              new Listener() {
+                @Override
+                public void onEvent(DocumentEvent event) {
+                  if (dropNextEvent.compareAndSet(true, false)) {
+                    changed.fire();
+                    return;
+                  }
+                  listener.onEvent(event);
+                }
+
+                @Override
+                public void onSignal(UserSignal signal) {
+                  listener.onSignal(signal);
+                }
+
+                @Override
+                public void onPossibleLoss() {
+                  listener.onPossibleLoss();
+                }
+              });
+    }
+
+    @Override
+    public void publish(DocumentEvent event) {
+      real.broker().publish(event);
+    }
+
+    @Override
+    public void signal(String userId, UserSignal signal) {
+      real.broker().signal(userId, signal);
+    }
+
+    @Override
+    public void close() {
+      real.broker().close();
+    }
+  }
+}
