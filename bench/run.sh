@@ -30,6 +30,8 @@
 #   LOADTEST_JAR=loadtest/target/handoff-loadtest.jar
 #   SERVER_JAVA_OPTS="-XX:+UseZGC -Xms2g -Xmx2g"
 #   LOADTEST_JAVA_OPTS="-XX:+UseShenandoahGC -Xms2g -Xmx2g"
+#   LOADTEST_ARGS=                                     more load-tester options for every run (e.g.
+#                                                      "--connect-concurrency 32" on a busy machine)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -67,6 +69,7 @@ LOADTEST_JAR=${LOADTEST_JAR:-loadtest/target/handoff-loadtest.jar}
 # to the empty string for the JVM's defaults.
 SERVER_JAVA_OPTS=${SERVER_JAVA_OPTS--XX:+UseZGC -Xms2g -Xmx2g}
 LOADTEST_JAVA_OPTS=${LOADTEST_JAVA_OPTS--XX:+UseShenandoahGC -Xms2g -Xmx2g}
+LOADTEST_ARGS=${LOADTEST_ARGS:-}
 OUT=${OUT:-bench/results/$(date -u +%Y%m%dT%H%M%SZ)}
 
 URL="ws://127.0.0.1:$PORT/ws"
@@ -172,7 +175,7 @@ run() {
   # shellcheck disable=SC2086
   timeout --kill-after=15 "$limit" java $LOADTEST_JAVA_OPTS -jar "$LOADTEST_JAR" "$scenario" \
     --url "$URL" --jwt-secret "$SECRET" --server-pid "$SERVER_PID" --json \
-    --report "$OUT/$name.html" "$@" >"$OUT/$name.out" 2>"$OUT/$name.log"
+    --report "$OUT/$name.html" "$@" $LOADTEST_ARGS >"$OUT/$name.out" 2>"$OUT/$name.log"
   RC=$?
   set -e
   tail -n 1 "$OUT/$name.out" >"$RESULT"
@@ -282,7 +285,8 @@ scenario_reconnect() {
 scenario_storm() {
   local users=$(((STORM_DEVICES + DEVICES - 1) / DEVICES))
   start_server storm || return 1
-  run storm $(($(secs "$STORM_DURATION") + $(secs "$WARMUP") + 300)) reconnect --users "$users" \
+  # 10,000 handshakes before the run can take minutes on a busy machine: a longer limit.
+  run storm $(($(secs "$STORM_DURATION") + $(secs "$WARMUP") + 900)) reconnect --users "$users" \
     --devices "$DEVICES" --rate "$STORM_RATE" --payload "$PAYLOAD" \
     --duration "$STORM_DURATION" --warmup "$WARMUP" --drop-rate 0 --storm --drain-timeout 30s
   stop_server

@@ -147,12 +147,13 @@ final class WriteRun {
         for (int i = 0; i < fleet.size(); i++) {
           storm.wasUp[i] = fleet.device(i).isUp();
         }
+        storm.cpu = CpuMeter.start(o.serverPid);
         storm.startNanos = System.nanoTime();
         storm.cut = fleet.cutAll();
         progress.printf("storm: cut %d connections at once%n", storm.cut);
       }
       if (storm.startNanos >= 0 && storm.resumedNanos < 0 && resumed(fleet, storm)) {
-        storm.resumedNanos = System.nanoTime();
+        storm.resumed(o.serverPid);
         progress.printf(
             "storm: every device resumed %.1f ms after the cut%n",
             (storm.resumedNanos - storm.startNanos) / 1e6);
@@ -176,7 +177,7 @@ final class WriteRun {
     long nextPrint = System.nanoTime() + SECOND;
     while (true) {
       if (storm.startNanos >= 0 && storm.resumedNanos < 0 && resumed(fleet, storm)) {
-        storm.resumedNanos = System.nanoTime();
+        storm.resumed(o.serverPid);
       }
       boolean settled = stats.acked.sum() + stats.writeErrors.sum() >= stats.sent.sum();
       if (settled && caughtUp(fleet, null)) {
@@ -379,6 +380,15 @@ final class WriteRun {
                 storm.resumedNanos < 0
                     ? -1.0
                     : Math.round((storm.resumedNanos - storm.startNanos) / 1e4) / 100.0);
+        if (storm.cpuUsed != null) {
+          // From the cut until every device resumed: how much CPU the server and the load tester
+          // (its reconnects) took, in ms of one core, and the machine as a whole.
+          double ms = (storm.resumedNanos - storm.startNanos) / 1e6;
+          result
+              .put("storm_cpu_server_ms", cpuMillis(storm.cpuUsed.server(), ms))
+              .put("storm_cpu_loadtest_ms", cpuMillis(storm.cpuUsed.loadtest(), ms))
+              .put("storm_cpu_machine_ms", cpuMillis(storm.cpuUsed.machine(), ms));
+        }
       }
       result.note(
           "resume time: from the connection loss to the new connection's catch-up (onSynced:"
@@ -479,6 +489,11 @@ final class WriteRun {
     }
   }
 
+  /** {@code pct} percent of one core over {@code ms} milliseconds, in ms of CPU; -1 if unknown. */
+  private static double cpuMillis(double pct, double ms) {
+    return Double.isNaN(pct) || pct < 0 ? -1 : Math.round(pct * ms / 100);
+  }
+
   /** The reconnect storm, as seen by the main thread. */
   private static final class Storm {
     long startNanos = -1;
@@ -487,5 +502,15 @@ final class WriteRun {
     long[][] targets;
     // Which devices were connected when the storm started: each of them must go down and back up.
     boolean[] wasUp;
+    // CPU readings at the cut, and from then until every device resumed.
+    CpuMeter cpu;
+    CpuMeter.Usage cpuUsed;
+
+    void resumed(Long serverPid) {
+      resumedNanos = System.nanoTime();
+      if (cpu != null) {
+        cpuUsed = cpu.since(serverPid);
+      }
+    }
   }
 }

@@ -161,6 +161,7 @@ public final class HandoffServer implements AutoCloseable {
                         time,
                         hub,
                         engine.store(),
+                        engine,
                         handoff,
                         deviceSessions,
                         verifier,

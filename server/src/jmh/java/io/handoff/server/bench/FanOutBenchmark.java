@@ -108,6 +108,7 @@ public class FanOutBenchmark {
             Scheduler.system(),
             new Hub(engine.broker()),
             engine.store(),
+            engine,
             handoff,
             deviceSessions,
             new AccessTokenVerifier(

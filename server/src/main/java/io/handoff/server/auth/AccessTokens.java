@@ -74,6 +74,15 @@ public final class AccessTokens implements TokenVerifier {
     return new Issued(jwt.serialize(), exp);
   }
 
+  Clock clock() {
+    return clock;
+  }
+
+  /** Whether a token signed with key {@code kid} is still verifiable at {@code nowMillis}. */
+  boolean keyAccepted(String kid, long nowMillis) {
+    return keys.verificationKey(kid, nowMillis) != null;
+  }
+
   public Duration ttl() {
     return ttl;
   }

@@ -290,26 +290,28 @@ public final class DeviceSessions {
     if (!p.hasSession()) {
       return CompletableFuture.completedFuture(null);
     }
-    return engine
-        .sessions()
-        .status(p.userId(), p.sessionId())
-        .thenApply(
-            st -> {
-              if (st.alive() && p.deviceId().equals(st.deviceId())) {
-                return null;
-              }
-              if (st.revoked()) {
-                stats.anomalyRevokedTokenUse.increment();
-                log.warn(
-                    "ANOMALY revoked_token_use: access token of revoked session {} (device {} of"
-                        + " user {})",
-                    p.sessionId(),
-                    p.deviceId(),
-                    p.userId());
-                return "the device session was revoked";
-              }
-              return "the device session does not exist (expired or erased)";
-            });
+    return engine.sessions().status(p.userId(), p.sessionId()).thenApply(st -> problem(p, st));
+  }
+
+  /**
+   * Why {@code p} may not connect given its session's {@code st}, or null when the session is alive
+   * for its device. A revoked session's token in use is an anomaly, counted and logged.
+   */
+  public String problem(Principal p, SessionStore.Status st) {
+    if (st.alive() && p.deviceId().equals(st.deviceId())) {
+      return null;
+    }
+    if (st.revoked()) {
+      stats.anomalyRevokedTokenUse.increment();
+      log.warn(
+          "ANOMALY revoked_token_use: access token of revoked session {} (device {} of"
+              + " user {})",
+          p.sessionId(),
+          p.deviceId(),
+          p.userId());
+      return "the device session was revoked";
+    }
+    return "the device session does not exist (expired or erased)";
   }
 
   public CompletableFuture<Devices> list(Principal p) {

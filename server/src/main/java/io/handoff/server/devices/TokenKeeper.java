@@ -18,7 +18,6 @@ import io.handoff.server.auth.TokenVerifier;
 import io.handoff.server.devices.SessionStore.DeviceSession;
 import io.handoff.server.session.Connection;
 import io.handoff.server.session.Deadline;
-import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.TimeUnit;
 
@@ -83,20 +82,17 @@ public final class TokenKeeper extends Deadline {
     sendNotice();
   }
 
+  /** The device session the resume checks again once the subscription is live; empty if none. */
+  public String sessionToCheck() {
+    return principal.hasSession() ? principal.sessionId() : "";
+  }
+
   /**
-   * Completes when the device session is still alive, or fails with {@link SessionGone} if it was
-   * revoked since the upgrade. Any thread.
+   * Why the resume must not go on, given the device session's {@code status} as the resume read it
+   * (null when there was no session to check); null when it may.
    */
-  public CompletableFuture<Void> stillAlive() {
-    return sessions
-        .check(principal)
-        .thenApply(
-            problem -> {
-              if (problem != null) {
-                throw new SessionGone(problem);
-              }
-              return null;
-            });
+  public String sessionProblem(SessionStore.Status status) {
+    return status == null ? null : sessions.problem(principal, status);
   }
 
   /** Fills the Welcome's token part. */

@@ -12,7 +12,7 @@ import java.util.concurrent.CompletableFuture;
  * the {@link SessionStore} of device sessions, and the {@link HandoffStore} of activities, offers
  * and presence. The in-memory engine is the embedded default; a Redis one serves many nodes.
  */
-public interface Engine extends AutoCloseable {
+public interface Engine extends ResumeStore, AutoCloseable {
   DocumentStore store();
 
   Broker broker();
@@ -43,6 +43,15 @@ public interface Engine extends AutoCloseable {
   default CompletableFuture<Void> sweep(Instant now) {
     return CompletableFuture.allOf(
         store().sweep(now), sessions().sweep(now), handoff().sweep(now), approvals().sweep(now));
+  }
+
+  /**
+   * A device's resume in one call (see {@link ResumeStore}). This default makes the separate calls
+   * of each store; engines override it with one round trip to their backing store.
+   */
+  @Override
+  default CompletableFuture<Resumed> resume(Request request) {
+    return ResumeStore.separately(this, request);
   }
 
   /** A short name for logs: "memory", "redis". */

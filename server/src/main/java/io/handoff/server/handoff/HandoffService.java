@@ -51,6 +51,7 @@ public final class HandoffService {
   final ServerStats stats;
   final WriteValidator validator;
   private final Scheduler time;
+  private final Duration entryTtl;
   private final SecureRandom random = new SecureRandom();
   private final AtomicLong connections = new AtomicLong();
   private final ScheduledExecutorService keeper;
@@ -66,6 +67,8 @@ public final class HandoffService {
   public HandoffService(ServerConfig config, Engine engine, ServerStats stats, Scheduler time) {
     this.config = config;
     this.limits = config.handoffLimits();
+    // Once: Duration.dividedBy goes through BigDecimal, and every resume asks for it.
+    this.entryTtl = limits.presenceTtl().dividedBy(2);
     this.store = engine.handoff();
     this.documents = engine.store();
     this.broker = engine.broker();
@@ -116,7 +119,7 @@ public final class HandoffService {
    * dead node's devices read offline everywhere within two thirds of the TTL.
    */
   Duration entryTtl() {
-    return limits.presenceTtl().dividedBy(2);
+    return entryTtl;
   }
 
   String newConnectionId() {

@@ -12,8 +12,10 @@ import io.handoff.protocol.v1.Offer;
 import io.handoff.protocol.v1.OfferOutcome;
 import io.handoff.protocol.v1.ServerFrame;
 import io.handoff.protocol.v1.Welcome;
-import io.handoff.server.handoff.HandoffStore.OfferEnd;
+import io.handoff.server.engine.ResumeStore;
 import io.handoff.server.session.Connection;
+import java.time.Duration;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.atomic.AtomicIntegerFieldUpdater;
@@ -25,16 +27,17 @@ import org.slf4j.LoggerFactory;
  * dispatches the handoff frames and signals to {@link Activities}, {@link Offers} and {@link
  * Presence}, and marks the device online and offline.
  *
- * <p>Threads: everything runs on the connection's event loop, except {@link #connect}, {@link
- * #onSignal}, {@link #reconcile} and {@link #presenceRead}, which any thread may call: they only
- * hop onto the loop, through a bounded count of pending hops (beyond it, signals are dropped and
- * the session re-reads the store instead).
+ * <p>Threads: everything runs on the connection's event loop, except {@link #connecting}, {@link
+ * #wentOnline}, {@link #onSignal}, {@link #reconcile} and {@link #presenceRead}, which any thread
+ * may call: they only hop onto the loop, through a bounded count of pending hops (beyond it,
+ * signals are dropped and the session re-reads the store instead).
  */
 public final class HandoffSession {
   private static final Logger log = LoggerFactory.getLogger(HandoffSession.class);
   private static final int MAX_PENDING_HOPS = 256;
   private static final AtomicIntegerFieldUpdater<HandoffSession> PENDING_HOPS =
       AtomicIntegerFieldUpdater.newUpdater(HandoffSession.class, "pendingHops");
+  private static final int MAX_EARLY_PRESENCE = 16;
 
   private final Connection connection;
   private final HandoffService service;
@@ -50,6 +53,8 @@ public final class HandoffSession {
   // ---- event loop only ----
   private boolean live;
   private boolean rereadAfterWelcome;
+  // Presence signals received before the Welcome, at most MAX_EARLY_PRESENCE; null when none.
+  private List<DevicePresence> earlyPresence;
   private double tokens;
   private long tokensAtNanos;
 
@@ -91,53 +96,47 @@ public final class HandoffSession {
     return service.store.clock().millis();
   }
 
-  /** What the Welcome carries besides sync. */
-  public record Extras(
-      List<Activity> activities,
-      List<Offer> offers,
-      List<DevicePresence> presence,
-      List<OfferEnd> ended) {}
-
   // ---------------------------------------------------------------------------------------------
   // Connect and close
   // ---------------------------------------------------------------------------------------------
 
   /**
-   * Marks the device online and reads what its Welcome needs. Call once the user's subscription is
-   * live, so a change after the read is signalled to this session. Any thread.
+   * Names this connection for the device's presence entry, which the resume's store call sets (see
+   * {@link ResumeStore}). Any thread, once, before the resume.
    */
-  public CompletableFuture<Extras> connect() {
+  public String connecting() {
     connectionId = service.newConnectionId();
+    return connectionId;
+  }
+
+  /** How long the presence entry the resume sets stays online without a refresh. */
+  public Duration presenceTtl() {
+    return service.entryTtl();
+  }
+
+  /** The most presence entries of a user. */
+  public int maxDevices() {
+    return service.config.storeLimits().maxDevicesPerUser();
+  }
+
+  /**
+   * The resume's store call marked the device online: the keeper refreshes it from now on and the
+   * user's other devices are told. Any thread (the store's), once, right after that call.
+   */
+  public void wentOnline() {
     String user = user();
     String device = device();
-    return service
-        .store
-        .online(
-            user,
-            device,
-            connectionId,
-            service.entryTtl(),
-            service.config.storeLimits().maxDevicesPerUser())
-        .thenCompose(
-            v -> {
-              online = true;
-              if (closed) {
-                online = false; // Closed while going online: undo, as closed() could not.
-                service.store.offline(user, device, connectionId);
-              } else {
-                service.joined(this);
-                if (closed) {
-                  service.left(this); // Closed while joining.
-                }
-              }
-              service.signal(user, presenceSignal(device, true));
-              CompletableFuture<List<Activity>> a = service.store.activities(user);
-              CompletableFuture<List<Offer>> o = service.store.liveOffers(user);
-              CompletableFuture<List<DevicePresence>> p = service.store.presence(user);
-              CompletableFuture<List<OfferEnd>> e = service.store.recentlyEnded(user);
-              return CompletableFuture.allOf(a, o, p, e)
-                  .thenApply(x -> new Extras(a.join(), o.join(), p.join(), e.join()));
-            });
+    online = true;
+    if (closed) {
+      online = false; // Closed while going online: undo, as closed() could not.
+      service.store.offline(user, device, connectionId);
+    } else {
+      service.joined(this);
+      if (closed) {
+        service.left(this); // Closed while joining.
+      }
+    }
+    service.signal(user, presenceSignal(device, true));
   }
 
   private UserSignal.Builder presenceSignal(String device, boolean isOnline) {
@@ -151,8 +150,8 @@ public final class HandoffSession {
                         .setLastSeenMs(now())));
   }
 
-  /** Fills the Welcome and takes on what it announces. Event loop. */
-  public void welcome(Welcome.Builder w, Extras x) {
+  /** Fills the Welcome from the resume's read and takes on what it announces. Event loop. */
+  public void welcome(Welcome.Builder w, ResumeStore.Resumed x) {
     activities.welcome(w, x.activities());
     offers.welcome(w, x.offers(), x.ended());
     presence.welcome(w, x.presence());
@@ -164,6 +163,16 @@ public final class HandoffSession {
   /** After the Welcome went out: from now on pushes flow. Event loop. */
   public void welcomed() {
     live = true;
+    if (earlyPresence != null) {
+      // Presence signals that came between the subscription and the Welcome: the Welcome's read
+      // may predate them. Where each agrees with what the Welcome said, nothing was missed; only
+      // a disagreement costs a re-read (in a reconnect storm a user's devices come back together,
+      // and each would otherwise re-read everything once per sibling).
+      if (!presence.agrees(earlyPresence)) {
+        rereadAfterWelcome = true;
+      }
+      earlyPresence = null;
+    }
     if (rereadAfterWelcome) {
       rereadAfterWelcome = false;
       reread();
@@ -250,7 +259,18 @@ public final class HandoffSession {
       return; // This device's own presence: nothing to tell it.
     }
     if (!live) {
-      rereadAfterWelcome = true; // The Welcome's read may predate it.
+      // The Welcome's read may predate it.
+      if (s.hasPresenceChanged() && !rereadAfterWelcome) {
+        if (earlyPresence == null) {
+          earlyPresence = new ArrayList<>(2);
+        }
+        if (earlyPresence.size() < MAX_EARLY_PRESENCE) {
+          earlyPresence.add(s.getPresenceChanged().getPresence());
+          return;
+        }
+      }
+      rereadAfterWelcome = true;
+      earlyPresence = null;
       return;
     }
     switch (s.getBodyCase()) {

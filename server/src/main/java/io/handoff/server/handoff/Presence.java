@@ -58,6 +58,32 @@ final class Presence {
     }
   }
 
+  /**
+   * Whether the device was told, for each of {@code entries} about another device, the same online
+   * state (entries about this device itself agree by definition).
+   */
+  boolean agrees(List<DevicePresence> entries) {
+    for (DevicePresence p : entries) {
+      if (p.getDeviceId().equals(device())) {
+        continue;
+      }
+      int i = indexOf(p.getDeviceId());
+      if (i < 0 || seenOnline[i] != p.getOnline()) {
+        return false;
+      }
+    }
+    return true;
+  }
+
+  private int indexOf(String id) {
+    for (int i = 0; i < seenCount; i++) {
+      if (seenIds[i].equals(id)) {
+        return i;
+      }
+    }
+    return -1;
+  }
+
   /** Notes {@code p}; true if the device had not been told of it or was told the other state. */
   private boolean remember(DevicePresence p) {
     String id = p.getDeviceId();

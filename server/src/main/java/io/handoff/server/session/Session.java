@@ -11,8 +11,8 @@ import io.handoff.protocol.v1.ServerFrame;
 import io.handoff.protocol.v1.Welcome;
 import io.handoff.server.auth.Principal;
 import io.handoff.server.devices.ApprovalPrompts;
-import io.handoff.server.devices.SessionGone;
 import io.handoff.server.devices.TokenKeeper;
+import io.handoff.server.engine.ResumeStore;
 import io.handoff.server.handoff.HandoffSession;
 import io.handoff.server.sync.DocumentEvent;
 import io.handoff.server.sync.DocumentSession;
@@ -236,27 +236,35 @@ public final class Session implements Endpoint, Connection, Outbox.Owner {
     link.established();
     registered = true;
     // Read only once the fan-out subscription is live: a write after the read is then pushed. A
-    // session revoked between the upgrade and now was kicked before this node listened: check
-    // again once the subscription is live.
-    CompletableFuture<Void> subscribed =
-        node.hub().register(this).thenCompose(v -> tokens.stillAlive());
-    CompletableFuture<DocumentSession.Resume> resume =
-        subscribed.thenCompose(v -> documents.resume());
-    CompletableFuture<HandoffSession.Extras> extras =
-        subscribed.thenCompose(v -> handoff.connect());
+    // session revoked between the upgrade and now was kicked before this node listened: the
+    // resume checks it again once the subscription is live. Everything the Welcome needs comes
+    // from one store call (ResumeStore): one round trip per resume, however many documents.
+    CompletableFuture<ResumeStore.Resumed> resumed =
+        node.hub()
+            .register(this)
+            .thenCompose(v -> node.resumes().resume(resumeRequest()))
+            .thenApply(
+                r -> {
+                  if (r.sessionAlive()) {
+                    handoff.wentOnline();
+                  }
+                  return r;
+                });
     onLoop(
-        resume.thenCombine(extras, (r, x) -> new Object[] {r, x}),
-        (both, err) -> {
+        resumed,
+        (r, err) -> {
           if (err != null) {
-            if (rootCause(err) instanceof SessionGone gone) {
-              close(CloseCode.SESSION_REVOKED, gone.getMessage());
-              return;
-            }
             log.warn("resume of {}/{} failed: {}", userId(), deviceId(), rootMessage(err));
             close(CloseCode.UNAVAILABLE, "store unavailable during resume");
             return;
           }
-          DocumentSession.Resume r = (DocumentSession.Resume) both[0];
+          String gone = tokens.sessionProblem(r.session());
+          if (gone != null) {
+            close(CloseCode.SESSION_REVOKED, gone);
+            return;
+          }
+          DocumentSession.Resume documentsResume =
+              new DocumentSession.Resume(r.lastClientSeq(), r.documents());
           Welcome.Builder welcome =
               Welcome.newBuilder()
                   .setUserId(userId())
@@ -264,18 +272,31 @@ public final class Session implements Endpoint, Connection, Outbox.Owner {
                   .setNodeId(node.config().nodeId())
                   .setHeartbeatIntervalMs((int) node.config().heartbeatInterval().toMillis())
                   .setMaxFrameBytes(node.config().maxFrameBytes());
-          documents.welcome(welcome, r);
+          documents.welcome(welcome, documentsResume);
           tokens.welcome(welcome);
-          handoff.welcome(welcome, (HandoffSession.Extras) both[1]);
+          handoff.welcome(welcome, r);
           reply(ServerFrame.newBuilder().setRequestId(id).setWelcome(welcome).build());
           tokens.welcomed();
-          documents.welcomed(r);
+          documents.welcomed(documentsResume);
           phase = Phase.LIVE;
           handoff.welcomed();
           approvals.welcomed();
           flush();
           outbox.goLive();
         });
+  }
+
+  /** What this device's resume asks of the store; taken once the subscription is live. */
+  private ResumeStore.Request resumeRequest() {
+    return new ResumeStore.Request(
+        userId(),
+        deviceId(),
+        tokens.sessionToCheck(),
+        documents.following(),
+        documents.helloPositions(),
+        handoff.connecting(),
+        handoff.presenceTtl(),
+        handoff.maxDevices());
   }
 
   // ---------------------------------------------------------------------------------------------

@@ -8,6 +8,7 @@ import io.handoff.server.auth.TokenVerifier;
 import io.handoff.server.devices.ApprovalPrompts;
 import io.handoff.server.devices.DeviceSessions;
 import io.handoff.server.devices.TokenKeeper;
+import io.handoff.server.engine.ResumeStore;
 import io.handoff.server.handoff.HandoffService;
 import io.handoff.server.handoff.HandoffSession;
 import io.handoff.server.sync.DocumentSession;
@@ -29,6 +30,7 @@ public final class Sessions implements Supplier<Endpoint> {
   private final Scheduler time;
   private final Hub hub;
   private final DocumentStore documents;
+  private final ResumeStore resumes;
   private final WriteValidator validator;
   private final HandoffService handoff;
   private final DeviceSessions devices;
@@ -43,6 +45,7 @@ public final class Sessions implements Supplier<Endpoint> {
       Scheduler time,
       Hub hub,
       DocumentStore documents,
+      ResumeStore resumes,
       HandoffService handoff,
       DeviceSessions devices,
       TokenVerifier verifier,
@@ -52,6 +55,7 @@ public final class Sessions implements Supplier<Endpoint> {
     this.time = time;
     this.hub = hub;
     this.documents = documents;
+    this.resumes = resumes;
     this.validator = new WriteValidator(config.storeLimits());
     this.handoff = handoff;
     this.devices = devices;
@@ -79,6 +83,11 @@ public final class Sessions implements Supplier<Endpoint> {
 
   Hub hub() {
     return hub;
+  }
+
+  /** Reads everything a Hello needs in one store call. */
+  ResumeStore resumes() {
+    return resumes;
   }
 
   /** The drain task of {@code loop}, shared by every connection on it. */

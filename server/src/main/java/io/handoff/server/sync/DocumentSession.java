@@ -96,14 +96,17 @@ public final class DocumentSession {
     return null;
   }
 
-  /** Reads what the device misses; call once the subscription is live (so later writes push). */
-  public CompletableFuture<Resume> resume() {
-    FollowFilter snapshot = follow.copy();
-    List<Position> positions = helloPositions;
-    String user = connection.userId();
-    return store
-        .lastClientSeq(user, connection.deviceId())
-        .thenCombine(store.sync(user, snapshot, positions), Resume::new);
+  /**
+   * A copy of what the device follows, for the resume's read. Call once the user's subscription is
+   * live, so a write after the read is pushed. Any thread, before the session is live.
+   */
+  public FollowFilter following() {
+    return follow.copy();
+  }
+
+  /** The Hello's positions, for the resume's read. */
+  public List<Position> helloPositions() {
+    return helloPositions;
   }
 
   /** Fills the Welcome's part of documents. */

@@ -135,6 +135,7 @@ class FrameFuzzTest {
             Scheduler.system(),
             hub,
             engine.store(),
+            engine,
             handoff,
             deviceSessions,
             verifier,

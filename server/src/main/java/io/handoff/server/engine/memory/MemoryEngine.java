@@ -1,9 +1,14 @@
 package io.handoff.server.engine.memory;
 
+import io.handoff.server.devices.SessionStore;
 import io.handoff.server.engine.Engine;
+import io.handoff.server.engine.ResumeStore;
 import io.handoff.server.engine.StoreLimits;
+import io.handoff.server.sync.SyncResult;
 import java.time.Clock;
 import java.time.Duration;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
@@ -80,6 +85,35 @@ public final class MemoryEngine implements Engine {
   @Override
   public MemoryApprovalStore approvals() {
     return approvals;
+  }
+
+  /**
+   * The resume as one call: every part is read on the caller's thread, under each user's lock in
+   * turn, with no future between the parts (the memory stores answer with completed futures).
+   */
+  @Override
+  public CompletableFuture<Resumed> resume(Request r) {
+    String user = r.userId();
+    SessionStore.Status status = null;
+    if (!r.sessionId().isEmpty()) {
+      status = sessions.status(user, r.sessionId()).join();
+      if (!ResumeStore.aliveFor(status, r.deviceId())) {
+        return CompletableFuture.completedFuture(Resumed.sessionNotAlive(status));
+      }
+    }
+    long seq = store.lastClientSeq(user, r.deviceId()).join();
+    List<SyncResult> documents = store.sync(user, r.follow(), r.positions()).join();
+    handoff.online(user, r.deviceId(), r.connectionId(), r.presenceTtl(), r.maxDevices());
+    return CompletableFuture.completedFuture(
+        new Resumed(
+            status,
+            true,
+            seq,
+            documents,
+            handoff.activities(user).join(),
+            handoff.liveOffers(user).join(),
+            handoff.presence(user).join(),
+            handoff.recentlyEnded(user).join()));
   }
 
   @Override

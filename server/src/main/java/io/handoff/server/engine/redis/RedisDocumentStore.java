@@ -223,17 +223,26 @@ public final class RedisDocumentStore implements DocumentStore {
         .thenCompose(
             r -> {
               SyncResult result = syncResult(userId, document, version, fingerprint, r);
-              if (result.mode() == DocumentSync.Mode.SNAPSHOT && result.fields() == null) {
-                // The deltas cannot serve: a snapshot, read again for its fields.
-                DocumentSync.Reason why = result.reason();
-                return read(userId, document, 0, 0, 0).thenApply(s -> s.because(why));
-              }
-              return CompletableFuture.completedFuture(result);
+              return completed(userId, result);
             });
   }
 
+  /** {@code result}, or when it is a snapshot still without fields, that snapshot read. */
+  CompletableFuture<SyncResult> completed(String userId, SyncResult result) {
+    if (result.mode() == DocumentSync.Mode.SNAPSHOT && result.fields() == null) {
+      // The deltas cannot serve: a snapshot, read again for its fields.
+      DocumentSync.Reason why = result.reason();
+      return read(userId, result.document(), 0, 0, 0).thenApply(s -> s.because(why));
+    }
+    return CompletableFuture.completedFuture(result);
+  }
+
+  /**
+   * A read.lua reply as a result; a SNAPSHOT without fields when the deltas cannot serve (history
+   * too old, or diverged at the first delta): {@link #completed} reads that snapshot.
+   */
   @SuppressWarnings("unchecked")
-  private SyncResult syncResult(
+  SyncResult syncResult(
       String userId, String document, long from, long fingerprint, List<Object> r) {
     String kind = str(r.get(0));
     switch (kind) {

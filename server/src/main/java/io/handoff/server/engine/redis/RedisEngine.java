@@ -21,6 +21,7 @@ import java.time.Clock;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.CompletableFuture;
 import java.util.function.Function;
 
 /**
@@ -43,6 +44,7 @@ public final class RedisEngine implements Engine {
   private final RedisSessionStore sessions;
   private final RedisHandoffStore handoff;
   private final RedisApprovalStore approvals;
+  private final RedisResume resumes;
   private final String description;
   private final StoreHealth health;
   private final int durableAcks;
@@ -54,6 +56,7 @@ public final class RedisEngine implements Engine {
       RedisSessionStore sessions,
       RedisHandoffStore handoff,
       RedisApprovalStore approvals,
+      RedisResume resumes,
       String description,
       StoreHealth health,
       int durableAcks) {
@@ -65,6 +68,7 @@ public final class RedisEngine implements Engine {
     this.sessions = sessions;
     this.handoff = handoff;
     this.approvals = approvals;
+    this.resumes = resumes;
     this.description = description;
   }
 
@@ -117,6 +121,7 @@ public final class RedisEngine implements Engine {
           sessions,
           handoff,
           new RedisApprovalStore(commands.async(), keys),
+          new RedisResume(commands.async(), keys, limits, clock, failures(client, health), store),
           description,
           health,
           limits.durableAcks());
@@ -204,6 +209,7 @@ public final class RedisEngine implements Engine {
           sessions,
           handoff,
           new RedisApprovalStore(commands.async(), keys),
+          new RedisResume(commands.async(), keys, limits, clock, failures(client, health), store),
           description,
           health,
           limits.durableAcks());
@@ -272,6 +278,12 @@ public final class RedisEngine implements Engine {
   @Override
   public io.handoff.server.devices.ApprovalStore approvals() {
     return approvals;
+  }
+
+  /** One {@code resume.lua} call on the user's shard (see {@link RedisResume}). */
+  @Override
+  public CompletableFuture<Resumed> resume(Request request) {
+    return resumes.resume(request);
   }
 
   @Override

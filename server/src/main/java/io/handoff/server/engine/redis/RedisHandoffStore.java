@@ -292,20 +292,24 @@ final class RedisHandoffStore implements HandoffStore {
               long now = clock.millis();
               List<DevicePresence> out = new ArrayList<>(all.size());
               for (Map.Entry<byte[], byte[]> e : all.entrySet()) {
-                String v = str(e.getValue());
-                int last = v.lastIndexOf('|');
-                int beforeSeen = v.lastIndexOf('|', last - 1);
-                long deadline = Long.parseLong(v.substring(last + 1));
-                long seen = Long.parseLong(v.substring(beforeSeen + 1, last));
-                out.add(
-                    DevicePresence.newBuilder()
-                        .setDeviceId(str(e.getKey()))
-                        .setOnline(v.charAt(0) == '1' && deadline > now)
-                        .setLastSeenMs(seen)
-                        .build());
+                out.add(parsePresence(e.getKey(), e.getValue(), now));
               }
               return out;
             });
+  }
+
+  /** One entry of the presence hash ("online|connection|last_seen_ms|deadline_ms") as of now. */
+  static DevicePresence parsePresence(byte[] device, byte[] entry, long now) {
+    String v = str(entry);
+    int last = v.lastIndexOf('|');
+    int beforeSeen = v.lastIndexOf('|', last - 1);
+    long deadline = Long.parseLong(v.substring(last + 1));
+    long seen = Long.parseLong(v.substring(beforeSeen + 1, last));
+    return DevicePresence.newBuilder()
+        .setDeviceId(str(device))
+        .setOnline(v.charAt(0) == '1' && deadline > now)
+        .setLastSeenMs(seen)
+        .build();
   }
 
   @Override
@@ -355,7 +359,7 @@ final class RedisHandoffStore implements HandoffStore {
         .thenCompose(f -> f);
   }
 
-  private static Activity parseActivity(byte[] b) {
+  static Activity parseActivity(byte[] b) {
     try {
       return Activity.parseFrom(b);
     } catch (InvalidProtocolBufferException e) {
@@ -363,7 +367,7 @@ final class RedisHandoffStore implements HandoffStore {
     }
   }
 
-  private static Offer parseOffer(byte[] b) {
+  static Offer parseOffer(byte[] b) {
     try {
       return Offer.parseFrom(b);
     } catch (InvalidProtocolBufferException e) {

@@ -1,0 +1,134 @@
+package io.handoff.server.engine;
+
+import io.handoff.protocol.v1.Activity;
+import io.handoff.protocol.v1.DevicePresence;
+import io.handoff.protocol.v1.Offer;
+import io.handoff.protocol.v1.Position;
+import io.handoff.server.devices.SessionStore;
+import io.handoff.server.handoff.HandoffStore;
+import io.handoff.server.handoff.HandoffStore.OfferEnd;
+import io.handoff.server.sync.DocumentStore;
+import io.handoff.server.sync.FollowFilter;
+import io.handoff.server.sync.SyncResult;
+import java.time.Duration;
+import java.util.Collection;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+
+/**
+ * Everything a device's Hello needs from the stores, read in one round trip: the device session's
+ * status, the device's last applied write, where each followed document stands for the device, and
+ * the user's activities, live offers, presence (with this device registered online first) and
+ * recently ended offers. A reconnect storm multiplies every store round trip of a resume by the
+ * number of devices; this keeps it at one.
+ *
+ * <h2>Contract</h2>
+ *
+ * <ul>
+ *   <li><b>Same answers as the separate calls.</b> Each part is what {@link SessionStore#status},
+ *       {@link DocumentStore#lastClientSeq}, {@link DocumentStore#sync}, {@link
+ *       HandoffStore#online} then {@link HandoffStore#activities}, {@link HandoffStore#liveOffers},
+ *       {@link HandoffStore#presence} and {@link HandoffStore#recentlyEnded} would answer at the
+ *       same moment, with the same bounds and the same snapshot decisions (history, epoch,
+ *       fingerprint divergence).
+ *   <li><b>Presence first.</b> The device is online through {@code connectionId} before the user's
+ *       presence is read, so the read includes it.
+ *   <li><b>A dead session changes nothing.</b> When {@code sessionId} is set and the session is not
+ *       alive for {@code deviceId}, the answer carries only that status ({@link
+ *       Resumed#sessionAlive} false): the device is not marked online and nothing else is read.
+ *   <li><b>Failure</b> completes the future exceptionally, as the separate calls would; the device
+ *       may then be online or not (the entry expires with its TTL).
+ * </ul>
+ *
+ * <p>{@link #separately} gives the same answers with the separate calls, for engines that have no
+ * faster way.
+ */
+@FunctionalInterface
+public interface ResumeStore {
+
+  CompletableFuture<Resumed> resume(Request request);
+
+  /**
+   * One device's resume.
+   *
+   * @param sessionId the device session of the token, or empty for a token without one (no check)
+   * @param connectionId names this connection in the device's presence entry
+   * @param presenceTtl how long the presence entry stays online without a refresh
+   * @param maxDevices the most presence entries of the user
+   */
+  record Request(
+      String userId,
+      String deviceId,
+      String sessionId,
+      FollowFilter follow,
+      Collection<Position> positions,
+      String connectionId,
+      Duration presenceTtl,
+      int maxDevices) {}
+
+  /**
+   * What a resume read. {@code session} is null when the request named no session; {@code
+   * sessionAlive} is false when it named one that is not alive for the device, and then every other
+   * part is empty.
+   */
+  record Resumed(
+      SessionStore.Status session,
+      boolean sessionAlive,
+      long lastClientSeq,
+      List<SyncResult> documents,
+      List<Activity> activities,
+      List<Offer> offers,
+      List<DevicePresence> presence,
+      List<OfferEnd> ended) {
+
+    /** An answer for a session that is not alive for the device: nothing else was done. */
+    public static Resumed sessionNotAlive(SessionStore.Status session) {
+      return new Resumed(session, false, 0, List.of(), List.of(), List.of(), List.of(), List.of());
+    }
+  }
+
+  /** Whether {@code status} is the live session of {@code deviceId}. */
+  static boolean aliveFor(SessionStore.Status status, String deviceId) {
+    return status.alive() && deviceId.equals(status.deviceId());
+  }
+
+  /** The resume as the separate calls of each store, in the contract's order. */
+  static CompletableFuture<Resumed> separately(Engine engine, Request r) {
+    CompletableFuture<SessionStore.Status> status =
+        r.sessionId().isEmpty()
+            ? CompletableFuture.completedFuture(null)
+            : engine.sessions().status(r.userId(), r.sessionId());
+    return status.thenCompose(
+        st -> {
+          if (st != null && !aliveFor(st, r.deviceId())) {
+            return CompletableFuture.completedFuture(Resumed.sessionNotAlive(st));
+          }
+          DocumentStore docs = engine.store();
+          HandoffStore handoff = engine.handoff();
+          CompletableFuture<Long> seq = docs.lastClientSeq(r.userId(), r.deviceId());
+          CompletableFuture<List<SyncResult>> sync =
+              docs.sync(r.userId(), r.follow(), r.positions());
+          return handoff
+              .online(r.userId(), r.deviceId(), r.connectionId(), r.presenceTtl(), r.maxDevices())
+              .thenCompose(
+                  v -> {
+                    var a = handoff.activities(r.userId());
+                    var o = handoff.liveOffers(r.userId());
+                    var p = handoff.presence(r.userId());
+                    var e = handoff.recentlyEnded(r.userId());
+                    return CompletableFuture.allOf(seq, sync, a, o, p, e)
+                        .thenApply(
+                            x ->
+                                new Resumed(
+                                    st,
+                                    true,
+                                    seq.join(),
+                                    sync.join(),
+                                    a.join(),
+                                    o.join(),
+                                    p.join(),
+                                    e.join()));
+                  });
+        });
+  }
+}

@@ -1,0 +1,215 @@
+package io.handoff.server.engine.redis;
+
+import io.handoff.protocol.v1.Activity;
+import io.handoff.protocol.v1.DevicePresence;
+import io.handoff.protocol.v1.Offer;
+import io.handoff.protocol.v1.OfferOutcome;
+import io.handoff.protocol.v1.Position;
+import io.handoff.server.devices.SessionStore;
+import io.handoff.server.engine.ResumeStore;
+import io.handoff.server.engine.StoreLimits;
+import io.handoff.server.handoff.HandoffStore;
+import io.handoff.server.handoff.HandoffStore.EndStatus;
+import io.handoff.server.handoff.HandoffStore.OfferEnd;
+import io.handoff.server.sync.SyncResult;
+import io.lettuce.core.ScriptOutputType;
+import io.lettuce.core.cluster.api.async.RedisClusterAsyncCommands;
+import java.nio.charset.StandardCharsets;
+import java.time.Clock;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+
+/**
+ * {@link ResumeStore} in Redis: one call of {@code resume.lua}, which checks the device session,
+ * marks the device online and reads the last write sequence, every followed document from its
+ * position, activities, live offers, presence and recently ended offers of the user. All of them
+ * are keys of the user's hash tag, so in a Cluster the one script runs on the user's shard. The
+ * replies are parsed as the separate stores parse theirs. A document whose deltas cannot serve
+ * (history past its age limit, divergence at the first delta) is read again as a snapshot, as
+ * {@link RedisDocumentStore#read} does: the one case with a second round trip. Thread-safe.
+ */
+final class RedisResume {
+  private static final byte[] EMPTY = {};
+  private static final byte[] ZERO_FP = new byte[8];
+
+  private final RedisClusterAsyncCommands<byte[], byte[]> redis;
+  private final RedisKeys keys;
+  private final StoreLimits limits;
+  private final Clock clock;
+  private final RedisFailures failures;
+  private final RedisDocumentStore documents;
+  private final RedisScript script = new RedisScript("resume.lua");
+
+  RedisResume(
+      RedisClusterAsyncCommands<byte[], byte[]> redis,
+      RedisKeys keys,
+      StoreLimits limits,
+      Clock clock,
+      RedisFailures failures,
+      RedisDocumentStore documents) {
+    this.redis = redis;
+    this.keys = keys;
+    this.limits = limits;
+    this.clock = clock;
+    this.failures = failures;
+    this.documents = documents;
+  }
+
+  CompletableFuture<ResumeStore.Resumed> resume(ResumeStore.Request r) {
+    String user = r.userId();
+    long now = clock.millis();
+    boolean check = !r.sessionId().isEmpty();
+    byte[][] k = {
+      keys.docs(user),
+      keys.outcomes(user, r.deviceId()),
+      check ? keys.session(user, r.sessionId()) : keys.docs(user),
+      keys.presence(user),
+      keys.activities(user),
+      keys.liveOffers(user),
+      keys.endedOffers(user)
+    };
+    List<byte[]> argv = new ArrayList<>();
+    argv.add(check ? utf8("1") : EMPTY);
+    argv.add(utf8(r.deviceId()));
+    argv.add(utf8(r.connectionId()));
+    argv.add(utf8(Long.toString(now)));
+    argv.add(utf8(Long.toString(now + r.presenceTtl().toMillis())));
+    argv.add(utf8(Integer.toString(r.maxDevices())));
+    argv.add(utf8(Long.toString(HandoffStore.PRESENCE_RETENTION.toMillis())));
+    argv.add(utf8(Long.toString(limits.idleTtl().toMillis())));
+    argv.add(utf8("(" + now));
+    argv.add(utf8("(" + (now - HandoffStore.ENDED_RETENTION.toMillis())));
+    argv.add(utf8(Integer.toString(HandoffStore.MAX_RECENTLY_ENDED)));
+    argv.add(utf8(Integer.toString(r.follow().documents().size())));
+    r.follow().documents().forEach(d -> argv.add(utf8(d)));
+    argv.add(utf8(Integer.toString(r.follow().prefixes().size())));
+    r.follow().prefixes().forEach(p -> argv.add(utf8(p)));
+    // Followed positions only, the last of each document, as DocumentStore.sync takes them.
+    Map<String, Position> byName = new HashMap<>();
+    for (Position p : r.positions()) {
+      if (r.follow().follows(p.getDocument())) {
+        byName.put(p.getDocument(), p);
+      }
+    }
+    argv.add(utf8(Integer.toString(byName.size())));
+    for (Position p : byName.values()) {
+      argv.add(utf8(p.getDocument()));
+      argv.add(p.getEpoch() == 0 ? EMPTY : RedisDocumentStore.epochBytes(p.getEpoch()));
+      argv.add(utf8(Long.toString(p.getVersion())));
+      argv.add(
+          p.getFingerprint() == 0 ? ZERO_FP : RedisDocumentStore.epochBytes(p.getFingerprint()));
+    }
+    byte[][] args = argv.toArray(new byte[0][]);
+    return failures
+        .run(() -> script.<List<Object>>eval(redis, ScriptOutputType.MULTI, k, args))
+        .thenCompose(reply -> parse(r, byName, reply, now));
+  }
+
+  @SuppressWarnings("unchecked")
+  private CompletableFuture<ResumeStore.Resumed> parse(
+      ResumeStore.Request r, Map<String, Position> byName, List<Object> reply, long now) {
+    // The script's now: the session, the deadlines and the expiries are judged as it judged them.
+    String user = r.userId();
+    SessionStore.Status status = null;
+    List<Object> s = (List<Object>) reply.get(0);
+    if (!s.isEmpty()) {
+      status = status((byte[]) s.get(0), (byte[]) s.get(1), (byte[]) s.get(2), now);
+      if (reply.size() == 1 || !ResumeStore.aliveFor(status, r.deviceId())) {
+        return CompletableFuture.completedFuture(ResumeStore.Resumed.sessionNotAlive(status));
+      }
+    }
+    byte[] last = (byte[]) reply.get(1);
+    long seq = last.length == 0 ? 0 : Long.parseUnsignedLong(str(last));
+
+    List<Object> docs = (List<Object>) reply.get(2);
+    List<CompletableFuture<SyncResult>> reads = new ArrayList<>(docs.size() / 2);
+    for (int i = 0; i + 1 < docs.size(); i += 2) {
+      String name = str(docs.get(i));
+      Position p = byName.get(name);
+      long from = p == null ? 0 : p.getVersion();
+      long fp = p == null ? 0 : p.getFingerprint();
+      SyncResult result =
+          documents.syncResult(user, name, from, fp, (List<Object>) docs.get(i + 1));
+      reads.add(documents.completed(user, result));
+    }
+
+    List<Activity> activities = new ArrayList<>();
+    List<Object> act = (List<Object>) reply.get(3);
+    for (int i = 1; i < act.size(); i += 2) {
+      activities.add(RedisHandoffStore.parseActivity((byte[]) act.get(i)));
+    }
+    List<Offer> offers = new ArrayList<>();
+    for (Object o : (List<Object>) reply.get(4)) {
+      Offer offer = RedisHandoffStore.parseOffer((byte[]) o);
+      if (offer.getExpiresMs() > now) {
+        offers.add(offer);
+      }
+    }
+    List<DevicePresence> presence = new ArrayList<>();
+    List<Object> pr = (List<Object>) reply.get(5);
+    for (int i = 0; i + 1 < pr.size(); i += 2) {
+      presence.add(
+          RedisHandoffStore.parsePresence((byte[]) pr.get(i), (byte[]) pr.get(i + 1), now));
+    }
+    List<OfferEnd> ended = new ArrayList<>();
+    for (Object o : (List<Object>) reply.get(6)) {
+      OfferEnd e = ended((List<Object>) o, now);
+      if (e != null) {
+        ended.add(e);
+      }
+    }
+    SessionStore.Status st = status;
+    return CompletableFuture.allOf(reads.toArray(new CompletableFuture<?>[0]))
+        .thenApply(
+            v -> {
+              List<SyncResult> results = new ArrayList<>(reads.size());
+              reads.forEach(f -> results.add(f.join()));
+              return new ResumeStore.Resumed(
+                  st, true, seq, results, activities, offers, presence, ended);
+            });
+  }
+
+  /** The session's status from its hash's did, rev and seen, as RedisSessionStore#status. */
+  private SessionStore.Status status(byte[] did, byte[] rev, byte[] seen, long now) {
+    if (did == null || seen == null) {
+      return new SessionStore.Status(false, false, null);
+    }
+    if (now - Long.parseLong(str(seen)) >= limits.idleTtl().toMillis()) {
+      return new SessionStore.Status(false, false, null);
+    }
+    boolean revoked = rev != null && "1".equals(str(rev));
+    return new SessionStore.Status(!revoked, revoked, str(did));
+  }
+
+  /** One recently ended offer from {o, st, by, end}, as RedisHandoffStore#recentlyEnded. */
+  private static OfferEnd ended(List<Object> f, long now) {
+    if (f.get(0) == null || f.get(1) == null) {
+      return null;
+    }
+    Offer o = RedisHandoffStore.parseOffer((byte[]) f.get(0));
+    int st = Integer.parseInt(str(f.get(1)));
+    if (st == 0 && o.getExpiresMs() <= now) {
+      return new OfferEnd(EndStatus.ALREADY_ENDED, o, OfferOutcome.EXPIRED, "", o.getExpiresMs());
+    }
+    if (st != 0) {
+      return new OfferEnd(
+          EndStatus.ALREADY_ENDED,
+          o,
+          OfferOutcome.forNumber(st),
+          str(f.get(2)),
+          Long.parseLong(str(f.get(3))));
+    }
+    return null;
+  }
+
+  private static byte[] utf8(String s) {
+    return s.getBytes(StandardCharsets.UTF_8);
+  }
+
+  private static String str(Object bytes) {
+    return new String((byte[]) bytes, StandardCharsets.UTF_8);
+  }
+}

@@ -1,0 +1,161 @@
+-- Everything a device's Hello needs, in one call (ResumeStore): the device session's status, the
+-- device's last applied write, where each followed document stands for the device, and the user's
+-- activities, live offers, presence (this device marked online first) and recently ended offers.
+-- Every key is the user's (one hash tag, one Cluster slot); the keys of each document and offer
+-- derive from KEYS[1], as in erase_documents.lua.
+-- KEYS: 1 docs set, 2 the device's outcome hash (s:DEVICE), 3 the device session hash (ds:SID;
+--       unused when ARGV[1] is ''), 4 presence hash, 5 activities hash, 6 live offers zset,
+--       7 ended offers zset
+-- ARGV: 1 check the session: '1' or '', 2 device, 3 connection, 4 now ms, 5 presence deadline ms,
+--       6 max devices, 7 presence key lifetime ms, 8 session idle TTL ms, 9 '(' .. now (live
+--       offers' lower bound), 10 '(' .. (now - ended retention), 11 max recently ended,
+--       12 number of names N, 13.. names, then number of prefixes P, prefixes, then number of
+--       positions Q, then per position: document, epoch (8 bytes, '' for none), version,
+--       fingerprint (8 bytes, zeros when unknown)
+-- Returns {session, last_seq, docs, activities, offers, presence, ended}:
+--   session: {} when not checked, else {did, rev, seen}; when the session is not alive for the
+--            device the reply is {session} alone and nothing was changed
+--   docs: {name, read reply, name, read reply, ...}, each read reply as read.lua's
+--   activities: HGETALL of the activities hash; presence: HGETALL of the presence hash
+--   offers: the Offer bytes of every live offer; ended: {o, st, by, end} per recently ended offer
+local base = string.sub(KEYS[1], 1, -5)
+local now = tonumber(ARGV[4])
+local zero = '\0\0\0\0\0\0\0\0'
+
+local session = {}
+if ARGV[1] == '1' then
+  local s = redis.call('HMGET', KEYS[3], 'did', 'rev', 'seen')
+  session = s
+  if not s[1] or not s[3] or now - tonumber(s[3]) >= tonumber(ARGV[8]) or s[2] == '1'
+      or s[1] ~= ARGV[2] then
+    return {session}
+  end
+end
+
+-- The device online through this connection (presence.lua's 'up').
+local function parse(v)
+  return string.match(v, '^(%d)|(.*)|(%d+)|(%d+)$')
+end
+if redis.call('HEXISTS', KEYS[4], ARGV[2]) == 0
+    and redis.call('HLEN', KEYS[4]) >= tonumber(ARGV[6]) then
+  local all = redis.call('HGETALL', KEYS[4])
+  local victim, oldest = nil, nil
+  for i = 1, #all, 2 do
+    local on, conn, seen, dl = parse(all[i + 1])
+    local s = tonumber(seen) or 0
+    if on == '1' and tonumber(dl) > now then
+      s = math.huge
+    end
+    if oldest == nil or s < oldest then
+      oldest = s
+      victim = all[i]
+    end
+  end
+  if victim then
+    redis.call('HDEL', KEYS[4], victim)
+  end
+end
+redis.call('HSET', KEYS[4], ARGV[2], '1|' .. ARGV[3] .. '|' .. ARGV[4] .. '|' .. ARGV[5])
+redis.call('PEXPIRE', KEYS[4], ARGV[7])
+
+-- The follow filter and the positions.
+local i = 12
+local names = {}
+for _ = 1, tonumber(ARGV[i]) do
+  i = i + 1
+  names[ARGV[i]] = true
+end
+i = i + 1
+local prefixes = {}
+for _ = 1, tonumber(ARGV[i]) do
+  i = i + 1
+  prefixes[#prefixes + 1] = ARGV[i]
+end
+local function follows(name)
+  if names[name] then
+    return true
+  end
+  for _, p in ipairs(prefixes) do
+    if string.sub(name, 1, #p) == p then
+      return true
+    end
+  end
+  return false
+end
+i = i + 1
+local positions = {}
+local order = {}
+for _ = 1, tonumber(ARGV[i]) do
+  local doc = ARGV[i + 1]
+  if positions[doc] == nil then
+    order[#order + 1] = doc
+  end
+  positions[doc] = {ARGV[i + 2], ARGV[i + 3], ARGV[i + 4]}
+  i = i + 4
+end
+
+-- One document from a position (read.lua).
+local function read(doc, e, v, f)
+  local meta = redis.call('HMGET', base .. 'm:' .. doc, 'epoch', 'version', 'fp')
+  if not meta[2] then
+    return {'gone'}
+  end
+  local epoch = meta[1]
+  local version = tonumber(meta[2])
+  local fp = meta[3] or zero
+  local reason = 'history'
+  if e == '' then
+    reason = 'none'
+  elseif e ~= epoch then
+    reason = 'epoch'
+  elseif v > version then
+    reason = 'diverged'
+  elseif v == version then
+    if f ~= zero and fp ~= zero and f ~= fp then
+      reason = 'diverged'
+    else
+      return {'uptodate', epoch, version, fp}
+    end
+  else
+    local h = base .. 'h:' .. doc
+    local len = redis.call('LLEN', h)
+    local missing = version - v
+    if missing <= len then
+      return {'deltas', epoch, version, redis.call('LRANGE', h, len - missing, -1), fp}
+    end
+  end
+  return {'snapshot', epoch, version, redis.call('HGETALL', base .. 'f:' .. doc), fp, reason}
+end
+
+local docs = {}
+for _, doc in ipairs(redis.call('SMEMBERS', KEYS[1])) do
+  if positions[doc] == nil and follows(doc) then
+    docs[#docs + 1] = doc
+    docs[#docs + 1] = read(doc, '', 0, zero)
+  end
+end
+for _, doc in ipairs(order) do
+  local p = positions[doc]
+  docs[#docs + 1] = doc
+  docs[#docs + 1] = read(doc, p[1], tonumber(p[2]), p[3])
+end
+
+local offers = {}
+for _, id in ipairs(redis.call('ZRANGEBYSCORE', KEYS[6], ARGV[9], '+inf')) do
+  local o = redis.call('HMGET', base .. 'of:' .. id, 'o', 'st')
+  if o[1] and o[2] == '0' then
+    offers[#offers + 1] = o[1]
+  end
+end
+
+local ids = redis.call('ZRANGEBYSCORE', KEYS[7], ARGV[10], '+inf')
+for _, id in ipairs(redis.call('ZRANGEBYSCORE', KEYS[6], ARGV[10], ARGV[4])) do
+  ids[#ids + 1] = id
+end
+local ended = {}
+for k = math.max(1, #ids - tonumber(ARGV[11]) + 1), #ids do
+  ended[#ended + 1] = redis.call('HMGET', base .. 'of:' .. ids[k], 'o', 'st', 'by', 'end')
+end
+
+return {session, redis.call('HGET', KEYS[2], '_last') or '', docs,
+  redis.call('HGETALL', KEYS[5]), offers, redis.call('HGETALL', KEYS[4]), ended}

@@ -1,0 +1,301 @@
+package io.handoff.server.engine;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.google.protobuf.ByteString;
+import io.handoff.protocol.v1.Activity;
+import io.handoff.protocol.v1.DevicePresence;
+import io.handoff.protocol.v1.DocumentSync;
+import io.handoff.protocol.v1.FieldOp;
+import io.handoff.protocol.v1.FollowSpec;
+import io.handoff.protocol.v1.Offer;
+import io.handoff.protocol.v1.OfferOutcome;
+import io.handoff.protocol.v1.Position;
+import io.handoff.protocol.v1.Write;
+import io.handoff.server.MutableClock;
+import io.handoff.server.devices.SessionStore;
+import io.handoff.server.engine.ResumeStore.Request;
+import io.handoff.server.engine.ResumeStore.Resumed;
+import io.handoff.server.handoff.HandoffStore;
+import io.handoff.server.handoff.HandoffStore.OfferEnd;
+import io.handoff.server.sync.DocumentEvent;
+import io.handoff.server.sync.FollowFilter;
+import io.handoff.server.sync.SyncResult;
+import io.handoff.server.sync.WriteOutcome;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
+import java.util.UUID;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The {@link ResumeStore} contract, written once and run against every engine: one resume call
+ * answers what the separate store calls answer, marks the device online before it reads presence,
+ * and changes nothing for a session that is not alive.
+ */
+public abstract class ResumeContractTest {
+  private static final Duration TTL = Duration.ofSeconds(30);
+
+  protected final MutableClock clock = new MutableClock(1_700_000_000_000L);
+  protected Engine engine;
+  private String user;
+
+  /** A fresh engine on {@code clock}. */
+  protected abstract Engine newEngine(StoreLimits limits, MutableClock clock) throws Exception;
+
+  @BeforeEach
+  void setUp() throws Exception {
+    engine = newEngine(StoreLimits.builder().maxDevicesPerUser(4).build(), clock);
+    user = "user-" + UUID.randomUUID();
+  }
+
+  @AfterEach
+  void tearDown() {
+    engine.close();
+  }
+
+  private static <T> T get(CompletableFuture<T> f) throws Exception {
+    return f.get(10, TimeUnit.SECONDS);
+  }
+
+  private WriteOutcome write(String device, String doc, long seq) throws Exception {
+    return get(
+        engine
+            .store()
+            .write(
+                user,
+                device,
+                Write.newBuilder()
+                    .setDocument(doc)
+                    .setClientSeq(seq)
+                    .addOps(
+                        FieldOp.newBuilder()
+                            .setField("f")
+                            .setSet(ByteString.copyFromUtf8(doc + " v" + seq)))
+                    .build()));
+  }
+
+  private static Position at(String doc, WriteOutcome o) {
+    return Position.newBuilder()
+        .setDocument(doc)
+        .setEpoch(o.epoch())
+        .setVersion(o.version())
+        .setFingerprint(o.fingerprint())
+        .build();
+  }
+
+  private Offer offer(String id, String from, Duration ttl) {
+    long now = clock.millis();
+    return Offer.newBuilder()
+        .setOfferId(id)
+        .setFromDevice(from)
+        .setActivity(Activity.newBuilder().setDeviceId(from).setDocument("player"))
+        .setCreatedMs(now)
+        .setExpiresMs(now + ttl.toMillis())
+        .build();
+  }
+
+  private Request request(String device, String sessionId, FollowFilter follow, List<Position> at) {
+    return new Request(user, device, sessionId, follow, at, "conn-" + device, TTL, 4);
+  }
+
+  /**
+   * Documents at every kind of position, activities, a live offer, ended and expired offers, and
+   * another device's presence: what the phone finds when it comes back.
+   */
+  private List<Position> fill() throws Exception {
+    HandoffStore handoff = engine.handoff();
+    WriteOutcome player1 = write("laptop", "player", 1);
+    write("laptop", "player", 2);
+    write("laptop", "player", 3);
+    WriteOutcome cart = write("phone", "cart", 7);
+    write("laptop", "queue", 4);
+    write("laptop", "other/notes", 5);
+    WriteOutcome diverged = write("laptop", "lyrics", 6);
+    get(
+        handoff.putActivity(
+            user, Activity.newBuilder().setDeviceId("laptop").build(), Duration.ofDays(1)));
+    assertTrue(get(handoff.createOffer(user, offer("live", "laptop", Duration.ofMinutes(5)), 8)));
+    assertTrue(get(handoff.createOffer(user, offer("won", "laptop", Duration.ofMinutes(5)), 8)));
+    assertTrue(get(handoff.createOffer(user, offer("late", "laptop", Duration.ofSeconds(5)), 8)));
+    get(handoff.endOffer(user, "won", "phone", OfferOutcome.ACCEPTED));
+    get(handoff.online(user, "laptop", "conn-laptop", TTL, 4));
+    get(handoff.online(user, "tv", "conn-tv", TTL, 4));
+    get(handoff.offline(user, "tv", "conn-tv"));
+    clock.advance(Duration.ofSeconds(10)); // "late" is past its deadline, not ended by anyone
+    return List.of(
+        at("player", player1), // behind: deltas 2 and 3
+        at("cart", cart), // up to date
+        Position.newBuilder()
+            .setDocument("lyrics")
+            .setEpoch(diverged.epoch())
+            .setVersion(diverged.version())
+            .setFingerprint(diverged.fingerprint() ^ 1)
+            .build(), // same version, another fingerprint: diverged
+        Position.newBuilder().setDocument("queue").setEpoch(12345).setVersion(1).build(),
+        Position.newBuilder().setDocument("gone").setEpoch(777).setVersion(3).build());
+  }
+
+  @Test
+  void oneCallAnswersWhatTheSeparateCallsAnswer() throws Exception {
+    List<Position> positions = fill();
+    Request r = request("phone", "", FollowFilter.all(), positions);
+
+    Resumed one = get(engine.resume(r));
+    Resumed separate = get(ResumeStore.separately(engine, r));
+
+    assertNull(one.session());
+    assertTrue(one.sessionAlive());
+    assertEquals(7, one.lastClientSeq());
+    assertEquals(separate.lastClientSeq(), one.lastClientSeq());
+    assertEquals(describe(separate.documents()), describe(one.documents()));
+    Map<String, String> docs = describe(one.documents());
+    assertEquals("DELTAS 1->3 [2, 3]", docs.get("player"));
+    assertTrue(docs.get("cart").startsWith("UP_TO_DATE"), docs.get("cart"));
+    assertTrue(docs.get("lyrics").startsWith("SNAPSHOT DIVERGED"), docs.get("lyrics"));
+    assertTrue(docs.get("queue").startsWith("SNAPSHOT EPOCH_CHANGED"), docs.get("queue"));
+    assertTrue(docs.get("other/notes").startsWith("SNAPSHOT NO_POSITION"), docs.get("other/notes"));
+    assertEquals("GONE", docs.get("gone"));
+    assertEquals(6, docs.size());
+
+    assertEquals(separate.activities(), one.activities());
+    assertEquals(List.of("laptop"), one.activities().stream().map(Activity::getDeviceId).toList());
+    assertEquals(List.of("live"), one.offers().stream().map(Offer::getOfferId).toList());
+    assertEquals(separate.offers(), one.offers());
+    assertEquals(describeEnded(separate.ended()), describeEnded(one.ended()));
+    assertEquals("late EXPIRED by '', won ACCEPTED by 'phone'", describeEnded(one.ended()));
+    assertEquals(describePresence(separate.presence()), describePresence(one.presence()));
+  }
+
+  @Test
+  void theDeviceIsOnlineBeforePresenceIsRead() throws Exception {
+    fill();
+    Resumed r = get(engine.resume(request("phone", "", FollowFilter.all(), List.of())));
+    assertEquals("laptop online, phone online, tv offline", describePresence(r.presence()));
+    assertEquals(
+        "laptop online, phone online, tv offline",
+        describePresence(get(engine.handoff().presence(user))));
+    // Online through this connection: only its own close takes it offline.
+    assertFalse(get(engine.handoff().offline(user, "phone", "another-connection")));
+    assertTrue(get(engine.handoff().offline(user, "phone", "conn-phone")));
+  }
+
+  @Test
+  void onlyFollowedDocumentsAreRead() throws Exception {
+    List<Position> positions = fill();
+    FollowFilter follow =
+        FollowFilter.of(
+            FollowSpec.newBuilder().addDocuments("player").addPrefixes("other/").build());
+    Request r = request("phone", "", follow, positions);
+    Map<String, String> docs = describe(get(engine.resume(r)).documents());
+    assertEquals(List.of("other/notes", "player"), new ArrayList<>(docs.keySet()));
+    assertEquals(describe(get(ResumeStore.separately(engine, r)).documents()), docs);
+  }
+
+  @Test
+  void aRevokedSessionChangesNothing() throws Exception {
+    fill();
+    byte[] hash = "refresh".getBytes(StandardCharsets.UTF_8);
+    get(engine.sessions().create(user, "s-phone", "phone", "Phone", "ios", hash));
+    get(engine.sessions().revoke(user, "phone", false));
+
+    Resumed r = get(engine.resume(request("phone", "s-phone", FollowFilter.all(), List.of())));
+
+    assertFalse(r.sessionAlive());
+    assertTrue(r.session().revoked());
+    assertTrue(r.documents().isEmpty());
+    assertTrue(r.presence().isEmpty());
+    assertEquals(
+        "laptop online, tv offline", describePresence(get(engine.handoff().presence(user))));
+  }
+
+  @Test
+  void aSessionOfAnotherDeviceIsNotAliveForThisOne() throws Exception {
+    byte[] hash = "refresh".getBytes(StandardCharsets.UTF_8);
+    get(engine.sessions().create(user, "s-laptop", "laptop", "Laptop", "macos", hash));
+
+    Resumed r = get(engine.resume(request("phone", "s-laptop", FollowFilter.all(), List.of())));
+
+    assertFalse(r.sessionAlive());
+    assertEquals("laptop", r.session().deviceId());
+    assertTrue(get(engine.handoff().presence(user)).isEmpty());
+  }
+
+  @Test
+  void aLiveSessionResumes() throws Exception {
+    fill();
+    byte[] hash = "refresh".getBytes(StandardCharsets.UTF_8);
+    get(engine.sessions().create(user, "s-phone", "phone", "Phone", "ios", hash));
+
+    Resumed r = get(engine.resume(request("phone", "s-phone", FollowFilter.all(), List.of())));
+
+    assertTrue(r.sessionAlive());
+    assertEquals(new SessionStore.Status(true, false, "phone"), r.session());
+    assertEquals(7, r.lastClientSeq());
+    assertEquals(5, r.documents().size());
+    assertEquals("laptop online, phone online, tv offline", describePresence(r.presence()));
+  }
+
+  /** Each document's result in words, by name. */
+  private static Map<String, String> describe(List<SyncResult> results) {
+    Map<String, String> out = new TreeMap<>();
+    for (SyncResult s : results) {
+      String d =
+          switch (s.mode()) {
+            case DELTAS ->
+                "DELTAS "
+                    + s.fromVersion()
+                    + "->"
+                    + s.toVersion()
+                    + " "
+                    + s.deltas().stream().map(DocumentEvent::version).toList();
+            case SNAPSHOT ->
+                "SNAPSHOT "
+                    + s.reason()
+                    + " v"
+                    + s.toVersion()
+                    + " fp "
+                    + s.fingerprint()
+                    + " "
+                    + fields(s.fields());
+            case UP_TO_DATE -> "UP_TO_DATE v" + s.toVersion() + " fp " + s.fingerprint();
+            default -> s.mode() == DocumentSync.Mode.GONE ? "GONE" : s.mode().toString();
+          };
+      out.put(s.document(), d);
+    }
+    return out;
+  }
+
+  private static String fields(Map<String, ByteString> fields) {
+    Map<String, String> out = new TreeMap<>();
+    fields.forEach((k, v) -> out.put(k, v.toStringUtf8()));
+    return out.toString();
+  }
+
+  private static String describePresence(List<DevicePresence> all) {
+    return all.stream()
+        .sorted(Comparator.comparing(DevicePresence::getDeviceId))
+        .map(p -> p.getDeviceId() + (p.getOnline() ? " online" : " offline"))
+        .reduce((a, b) -> a + ", " + b)
+        .orElse("");
+  }
+
+  private static String describeEnded(List<OfferEnd> ended) {
+    return ended.stream()
+        .sorted(Comparator.comparing(e -> e.offer().getOfferId()))
+        .map(e -> e.offer().getOfferId() + " " + e.outcome() + " by '" + e.byDevice() + "'")
+        .reduce((a, b) -> a + ", " + b)
+        .orElse("");
+  }
+}
