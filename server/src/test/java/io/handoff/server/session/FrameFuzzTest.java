@@ -213,7 +213,15 @@ class FrameFuzzTest {
     for (int i = 0; i < 1000; i++) {
       Unpooled.directBuffer(16).release();
     }
-    assertEquals(List.of(), leaks.list.stream().map(ILoggingEvent::getFormattedMessage).toList());
+    // The detector is JVM-wide: a Redis client buffer that an earlier test's engine left to the
+    // garbage collector can be reported inside this window. This test runs on the memory engine, so
+    // no buffer the Redis client created is one of its own.
+    assertEquals(
+        List.of(),
+        leaks.list.stream()
+            .map(ILoggingEvent::getFormattedMessage)
+            .filter(m -> !m.contains("io.lettuce.core."))
+            .toList());
   }
 
   /** A bystander user with one document; its snapshot bytes before and after must match. */
