@@ -19,6 +19,8 @@ import io.netty.handler.codec.http.websocketx.WebSocketCloseStatus;
 import io.netty.handler.codec.http.websocketx.WebSocketFrame;
 import io.netty.handler.codec.http.websocketx.WebSocketFrameDecoder;
 import io.netty.handler.codec.http.websocketx.WebSocketFrameEncoder;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
 
 /**
  * A connection's WebSocket framing (RFC 6455, server side, no extension) and protobuf codec in one
@@ -246,12 +248,30 @@ final class WireCodec extends ChannelDuplexHandler {
     ctx.fireChannelRead(frame);
   }
 
-  /** XORs the payload at {@code start} with the frame's masking key (RFC 6455 5.3), in place. */
+  /**
+   * XORs the payload at {@code start} with the frame's masking key (RFC 6455 5.3), in place: eight
+   * bytes at a time through one NIO view of the payload, so a frame costs the buffer one access (a
+   * leak-tracking buffer records a stack trace per access: per four bytes, that made a 4 KiB write
+   * cost two thousand of them), and through the buffer itself only where it has no single view.
+   */
   static void unmask(ByteBuf buf, int mask, int start, int size) {
+    long longMask = ((long) mask << 32) | (mask & 0xffffffffL);
+    if (buf.nioBufferCount() == 1) {
+      // One component: the view shares the buffer's memory, so the writes land in it.
+      ByteBuffer view = buf.nioBuffer(start, size).order(ByteOrder.BIG_ENDIAN);
+      int i = 0;
+      for (; i + 8 <= size; i += 8) {
+        view.putLong(i, view.getLong(i) ^ longMask);
+      }
+      for (; i < size; i++) {
+        view.put(i, (byte) (view.get(i) ^ (mask >>> (24 - 8 * (i & 3)))));
+      }
+      return;
+    }
     int i = start;
     int end = start + size;
-    for (; i + 4 <= end; i += 4) {
-      buf.setInt(i, buf.getInt(i) ^ mask);
+    for (; i + 8 <= end; i += 8) {
+      buf.setLong(i, buf.getLong(i) ^ longMask);
     }
     for (; i < end; i++) {
       buf.setByte(i, buf.getByte(i) ^ (mask >>> (24 - 8 * ((i - start) & 3))));

@@ -39,6 +39,38 @@ class WireCodecTest {
   };
 
   @Test
+  void unmaskRestoresEveryPayloadLengthInHeapDirectAndCompositeBuffers() {
+    int mask = 0x37fa213d;
+    byte[] key = {0x37, (byte) 0xfa, 0x21, 0x3d};
+    for (int size : new int[] {0, 1, 3, 4, 5, 7, 8, 9, 15, 16, 17, 4099}) {
+      byte[] plain = new byte[size];
+      for (int i = 0; i < size; i++) {
+        plain[i] = (byte) (i * 31 + 7);
+      }
+      // Three bytes before and after the payload, which unmasking must leave alone.
+      byte[] wire = new byte[size + 6];
+      for (int i = 0; i < size; i++) {
+        wire[3 + i] = (byte) (plain[i] ^ key[i & 3]);
+      }
+      int half = wire.length / 2;
+      ByteBuf[] bufs = {
+        Unpooled.wrappedBuffer(wire.clone()),
+        Unpooled.directBuffer(wire.length).writeBytes(wire),
+        Unpooled.compositeBuffer()
+            .addComponent(true, Unpooled.wrappedBuffer(wire, 0, half).copy())
+            .addComponent(true, Unpooled.wrappedBuffer(wire, half, wire.length - half).copy())
+      };
+      for (ByteBuf buf : bufs) {
+        WireCodec.unmask(buf, mask, 3, size);
+        byte[] expected = wire.clone();
+        System.arraycopy(plain, 0, expected, 3, size);
+        assertArrayEquals(expected, ByteBufUtil.getBytes(buf), "size " + size + " in " + buf);
+        buf.release();
+      }
+    }
+  }
+
+  @Test
   void answersTheRfcsMaskedPingWithAnUnmaskedPong() {
     EmbeddedChannel ch = new EmbeddedChannel(new WireCodec(MAX));
     ch.writeInbound(Unpooled.wrappedBuffer(RFC_MASKED_PING));
