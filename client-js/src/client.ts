@@ -81,8 +81,13 @@ export function bearerWebSocket(
 export type FollowOption = "all" | { documents?: string[]; prefixes?: string[] };
 
 export interface HandoffClientOptions {
-  /** `ws://host:port/ws` or `wss://...`. */
-  url: string;
+  /** `ws://host:port/ws` or `wss://...`. Give this or {@link urls}. */
+  url?: string;
+  /**
+   * Several endpoints of the same deployment (e.g. one per node). The client starts with the first
+   * and moves to the next one after every failed attempt or lost connection, wrapping around.
+   */
+  urls?: string[];
   /** A fixed access token. */
   token?: string;
   /**
@@ -131,11 +136,24 @@ export class HandoffClient {
    */
   readonly approvals: Approvals;
 
+  private readonly urls: string[];
+  // Which of `urls` the next attempt uses; moves on after a failed attempt or a lost connection.
+  private endpoint = 0;
+
   constructor(private readonly options: HandoffClientOptions) {
-    const url = options.url;
-    if (typeof url !== "string" || !/^wss?:\/\/[^/]+/i.test(url)) {
-      throw new HandoffError("INVALID_ARGUMENT", `url must be ws:// or wss:// with a host, was ${String(url)}`);
+    if ((options.url === undefined) === (options.urls === undefined)) {
+      throw new HandoffError("INVALID_ARGUMENT", "give url or urls (one of them)");
     }
+    const urls = options.urls ?? [options.url];
+    if (!Array.isArray(urls) || urls.length === 0) {
+      throw new HandoffError("INVALID_ARGUMENT", "urls must hold at least one endpoint");
+    }
+    for (const url of urls) {
+      if (typeof url !== "string" || !/^wss?:\/\/[^/]+/i.test(url)) {
+        throw new HandoffError("INVALID_ARGUMENT", `url must be ws:// or wss:// with a host, was ${String(url)}`);
+      }
+    }
+    this.urls = [...(urls as string[])];
     if (options.token !== undefined && options.tokenSource !== undefined) {
       throw new HandoffError("INVALID_ARGUMENT", "give token or tokenSource, not both");
     }
@@ -402,12 +420,16 @@ export class HandoffClient {
             return;
           }
           try {
-            ws = factory(this.options.url, token);
+            ws = factory(this.urls[this.endpoint % this.urls.length], token);
           } catch (e) {
+            this.endpoint = (this.endpoint + 1) % this.urls.length;
             listener.onClose(1006, `cannot open a WebSocket: ${String(e)}`);
             return;
           }
           ws.binaryType = "arraybuffer";
+          // A refused or failed connection: the close event that follows says so. Handled here so
+          // that Node's `ws` does not raise it as an unhandled error.
+          ws.onerror = () => {};
           ws.onopen = () => listener.onOpen();
           ws.onmessage = (ev) => {
             let frame: ServerFrame;
@@ -423,6 +445,8 @@ export class HandoffClient {
           };
           ws.onclose = (ev) => {
             detach();
+            // Closed by the server or the network, not by this client: try the next endpoint.
+            this.endpoint = (this.endpoint + 1) % this.urls.length;
             listener.onClose(ev.code, ev.reason);
           };
         },

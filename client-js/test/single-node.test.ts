@@ -1,8 +1,8 @@
 // The client against one real server node (the jar, on a free port), shared by the tests of this file.
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
-import { type DocumentChange, HandoffError, MemoryStore, OfferOutcome, type StoredState } from "../src/index.js";
-import { client, mintToken, type Node, startNode, text, until, user } from "./harness.js";
+import { type DocumentChange, HandoffClient, HandoffError, MemoryStore, OfferOutcome, type StoredState } from "../src/index.js";
+import { client, freePort, mintToken, type Node, startNode, text, until, user } from "./harness.js";
 
 let node: Node;
 before(async () => {
@@ -13,6 +13,34 @@ after(async () => {
 });
 
 describe("one node", () => {
+  test("given several endpoints, a client moves past one that refuses to the next and works there", async () => {
+    const dead = `ws://127.0.0.1:${await freePort()}/ws`;
+    const u = user("endpoints");
+    const phone = client(node, u, "phone", { url: undefined, urls: [dead, node.url] });
+    const tv = client(node, u, "tv", { url: undefined, urls: [dead, dead, node.url] });
+    const seen: DocumentChange[] = [];
+    tv.on("change", (c) => c.kind === "delta" && seen.push(c));
+    await Promise.all([phone.connect(), tv.connect()]);
+
+    const version = await phone.document("player").set("position", "0:42");
+
+    assert.equal(version, 1n);
+    await until("the other device got the delta", () => seen.length === 1);
+    assert.equal(text(seen[0].ops[0].value), "0:42");
+    await Promise.all([phone.close(), tv.close()]);
+  });
+
+  test("a client needs exactly one of url and urls, each a ws:// or wss:// endpoint", () => {
+    const token = mintToken(user("options"), "phone");
+    for (const bad of [{}, { url: node.url, urls: [node.url] }, { urls: [] }, { urls: [node.url, "http://x/ws"] }]) {
+      assert.throws(
+        () => new HandoffClient({ token, ...bad }),
+        (e: unknown) => e instanceof HandoffError && e.code === "INVALID_ARGUMENT",
+        JSON.stringify(bad),
+      );
+    }
+  });
+
   test("a write fans out to every other device of the user once", async () => {
     const u = user("fanout");
     const [phone, tv, laptop] = ["phone", "tv", "laptop"].map((d) => client(node, u, d));
