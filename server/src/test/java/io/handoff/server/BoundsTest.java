@@ -23,7 +23,10 @@ class BoundsTest {
                 b.maxQueuedBytes(MAX_QUEUED_BYTES)
                     .maxQueuedFrames(1024)
                     .writeBufferWaterMark(16 * 1024, 64 * 1024)
-                    .maxInFlightWrites(100))) {
+                    .maxInFlightWrites(100)
+                    // The writer sends as fast as the node acks; the per-connection write rate
+                    // limit is another bound, tested on its own, and must not refuse writes here.
+                    .writeRate(0, 1))) {
       int writes = 3000;
       String value = "x".repeat(4 * 1024);
       try (TestDevice writer = TestDevice.connect(server.port(), token("u1", "writer"));
