@@ -42,9 +42,12 @@ final class RedisKeyspace {
   }
 
   /**
-   * Kills, on every node at {@code urls}, the pub/sub connections of the clients named {@code
-   * clientName} (set with {@code ?clientName=} on the engine's URL), as a network failure would cut
-   * them. Returns how many were killed.
+   * Kills the pub/sub connections of the clients named {@code clientName} (set with {@code
+   * ?clientName=} on the engine's URL) on the first node at {@code urls} that has any, as a network
+   * failure would cut them. Returns how many were killed.
+   *
+   * <p>It stops at that node: a cluster client reconnects at once and may land on a node further
+   * down the list, and killing it there too would be a second, unintended cut.
    */
   static int killSubscribers(List<String> urls, String clientName) {
     int killed = 0;
@@ -66,6 +69,9 @@ final class RedisKeyspace {
         }
       } finally {
         client.shutdown();
+      }
+      if (killed > 0) {
+        break;
       }
     }
     return killed;
