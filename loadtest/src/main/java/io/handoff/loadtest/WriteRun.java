@@ -144,7 +144,12 @@ final class WriteRun {
       if (now >= stormAt && storm.startNanos < 0) {
         storm.targets = targets(fleet);
         storm.wasUp = new boolean[fleet.size()];
+        storm.downBefore = new long[fleet.size()];
         for (int i = 0; i < fleet.size(); i++) {
+          // When it last went down, read before whether it is up: a device that a random cut
+          // takes down right now either reads as down, or changes its last-down time after this
+          // read. Either way it is not waited for in vain (the storm's cut skips it).
+          storm.downBefore[i] = fleet.device(i).lastDownNanos();
           storm.wasUp[i] = fleet.device(i).isUp();
         }
         storm.cpu = CpuMeter.start(o.serverPid);
@@ -181,6 +186,10 @@ final class WriteRun {
       }
       boolean settled = stats.acked.sum() + stats.writeErrors.sum() >= stats.sent.sum();
       if (settled && caughtUp(fleet, null)) {
+        // A device may have come up between the storm check above and this one.
+        if (storm.startNanos >= 0 && storm.resumedNanos < 0 && resumed(fleet, storm)) {
+          storm.resumed(o.serverPid);
+        }
         return true;
       }
       long now = System.nanoTime();
@@ -225,15 +234,15 @@ final class WriteRun {
   }
 
   /**
-   * Whether every device cut by the storm has lost its connection since (the cut is asynchronous)
-   * and caught up on a new connection since ({@link Device#onSynced()}), and every device holds
-   * what was acked before the storm.
+   * Whether every device that was up when the storm started has lost its connection since (the cut
+   * is asynchronous) and caught up on a new connection since ({@link Device#onSynced()}), and every
+   * device holds what was acked before the storm.
    */
   private static boolean resumed(Fleet fleet, Storm storm) {
     for (int i = 0; i < fleet.size(); i++) {
       Device d = fleet.device(i);
-      if (storm.wasUp[i]
-          && (d.lastDownNanos() < storm.startNanos || d.lastSyncedNanos() < d.lastDownNanos())) {
+      long down = d.lastDownNanos();
+      if (storm.wasUp[i] && (down == storm.downBefore[i] || d.lastSyncedNanos() < down)) {
         return false;
       }
     }
@@ -502,6 +511,8 @@ final class WriteRun {
     long[][] targets;
     // Which devices were connected when the storm started: each of them must go down and back up.
     boolean[] wasUp;
+    // Each device's last-down time just before the storm: a later one means it went down since.
+    long[] downBefore;
     // CPU readings at the cut, and from then until every device resumed.
     CpuMeter cpu;
     CpuMeter.Usage cpuUsed;
