@@ -114,15 +114,17 @@ public final class RedisClusterProcess {
   }
 
   /**
-   * Ports whose cluster-bus twin (port + 10000) is free as well, below the ephemeral range so the
-   * twin exists.
+   * {@code n} ports free on 127.0.0.1, each with its cluster bus port (+10,000) free too, below the
+   * ephemeral range so the twin exists. Each test JVM of a run (surefire's fork number, passed as
+   * {@code handoff.test.fork}) draws from its own half of the range, so two JVMs starting clusters
+   * at the same moment never pick the same port.
    */
-  /** {@code n} ports free on 127.0.0.1, each with its cluster bus port (+10,000) free too. */
   static List<Integer> freePorts(int n) {
     List<Integer> ports = new ArrayList<>();
     ThreadLocalRandom random = ThreadLocalRandom.current();
+    int base = 20_000 + ((forkNumber() - 1) & 1) * 5_000;
     for (int attempts = 0; ports.size() < n && attempts < 1000; attempts++) {
-      int p = 20_000 + random.nextInt(10_000);
+      int p = base + random.nextInt(5_000);
       if (!ports.contains(p) && free(p) && free(p + 10_000)) {
         ports.add(p);
       }
@@ -131,6 +133,14 @@ public final class RedisClusterProcess {
       throw new IllegalStateException("no free ports for a Redis Cluster");
     }
     return ports;
+  }
+
+  private static int forkNumber() {
+    try {
+      return Math.max(1, Integer.parseInt(System.getProperty("handoff.test.fork", "1")));
+    } catch (NumberFormatException notInAFork) {
+      return 1;
+    }
   }
 
   private static boolean free(int port) {
