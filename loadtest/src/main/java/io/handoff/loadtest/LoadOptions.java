@@ -157,6 +157,15 @@ final class LoadOptions {
   Long serverPid;
 
   @Option(
+      names = "--also-pid",
+      paramLabel = "NAME=PID",
+      description =
+          "Another process the run loads (a second node, Redis), repeatable: its CPU over the"
+              + " measured window as cpu_NAME_pct and NAME_cpu_us_per_delivery, and all of them"
+              + " plus the server's as total_cpu_us_per_delivery (fanout, reconnect).")
+  java.util.Map<String, Long> alsoPids = new java.util.LinkedHashMap<>();
+
+  @Option(
       names = "--allow-remote",
       description = "Allow targets other than loopback addresses (refused by default).")
   boolean allowRemote;

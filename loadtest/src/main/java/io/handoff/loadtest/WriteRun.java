@@ -47,6 +47,9 @@ final class WriteRun {
   private final LoadOptions o;
   private final Churn churn;
   private final PrintStream progress;
+  // --also-pid readings at the start and the end of the measured window (null without one).
+  private PeerCpu peersStart;
+  private PeerCpu peersEnd;
 
   /**
    * @param churn null for {@code fanout}
@@ -140,6 +143,7 @@ final class WriteRun {
       last = now;
       if (cpuStart == null && now >= stats.measureFromNanos) {
         cpuStart = CpuMeter.start(o.serverPid);
+        peersStart = PeerCpu.start(o.alsoPids);
       }
       if (now >= stormAt && storm.startNanos < 0) {
         storm.targets = targets(fleet);
@@ -173,7 +177,12 @@ final class WriteRun {
         TimeUnit.NANOSECONDS.sleep(sleep);
       }
     }
-    return cpuStart == null ? null : cpuStart.since(o.serverPid);
+    if (cpuStart != null) {
+      CpuMeter.Usage usage = cpuStart.since(o.serverPid);
+      peersEnd = PeerCpu.start(o.alsoPids);
+      return usage;
+    }
+    return null;
   }
 
   /** Waits until everything is acked and every device is caught up, or the deadline. */
@@ -406,6 +415,9 @@ final class WriteRun {
     }
     if (cpu != null) {
       cpu.putInto(result, stats.receivedInWindow.sum() / window);
+      if (peersStart != null && !o.alsoPids.isEmpty()) {
+        peersStart.putInto(result, peersEnd, stats.receivedInWindow.sum() / window);
+      }
       result.note(
           "cpu_*_pct: CPU used while measuring, in percent of one core: the machine, this load"
               + " tester, the server, interrupts and softirqs (on loopback mostly the kernel moving"

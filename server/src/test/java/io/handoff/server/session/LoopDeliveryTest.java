@@ -71,6 +71,39 @@ class LoopDeliveryTest {
   }
 
   @Test
+  void eventsHandedOverFromAnotherEventLoopWakeTheLoopOnceAfterThatLoopsTask() throws Exception {
+    List<Device> devices = List.of(new Device("phone"), new Device("tv"), new Device("laptop"));
+    onLoop(() -> devices.forEach(d -> d.outbox.goLive()));
+    // Another event loop's thread, as Lettuce's pub/sub thread is: every event of its task is
+    // handed over before the devices' loop is woken, and that loop is woken once.
+    DefaultEventLoop source = new DefaultEventLoop();
+    try {
+      int before = loop.submitted.get();
+      int submittedDuringTask =
+          source
+              .submit(
+                  () -> {
+                    for (int v = 1; v <= 5; v++) {
+                      DocumentEvent e = event("phone", v);
+                      devices.forEach(d -> d.outbox.offer(e));
+                    }
+                    return loop.submitted.get() - before;
+                  })
+              .get(10, TimeUnit.SECONDS);
+      source.submit(() -> {}).get(10, TimeUnit.SECONDS); // Runs after the held wake-up.
+      onLoop(() -> {});
+      assertEquals(0, submittedDuringTask, "no wake-up while the handing task still runs");
+      assertEquals(1, loop.submitted.get() - before - 1, "one drain task for 15 events");
+      for (Device d : devices) {
+        assertEquals(List.of(1L, 2L, 3L, 4L, 5L), d.versions(), d.id + " got every event in order");
+        assertEquals(1, d.link.flushes.get(), d.id + " was flushed once");
+      }
+    } finally {
+      source.shutdownGracefully(0, 0, TimeUnit.MILLISECONDS).syncUninterruptibly();
+    }
+  }
+
+  @Test
   void anEventOfferedOnTheDevicesOwnLoopIsDeliveredAtOnceAndFlushedByTheLoopsTask()
       throws Exception {
     Device tv = new Device("tv");

@@ -17,6 +17,7 @@ import io.lettuce.core.cluster.SlotHash;
 import io.lettuce.core.cluster.api.StatefulRedisClusterConnection;
 import io.lettuce.core.cluster.models.partitions.RedisClusterNode;
 import io.lettuce.core.codec.ByteArrayCodec;
+import io.lettuce.core.protocol.ProtocolVersion;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -37,6 +38,15 @@ import java.util.function.Function;
 public final class RedisEngine implements Engine {
   public static final Duration DEFAULT_COMMAND_TIMEOUT = Duration.ofSeconds(2);
   private static final Duration CONNECT_TIMEOUT = Duration.ofSeconds(2);
+
+  /**
+   * RESP2, not Lettuce's default RESP3: over RESP3 every pub/sub message is a push message that
+   * Lettuce decodes twice (as a push message for its push listeners, then as a pub/sub message),
+   * which cost the nodes about a fifth of their Lettuce thread's time at the standard two-node
+   * load. Nothing here uses RESP3 (no client-side caching, no push listeners); see
+   * docs/decisions.md.
+   */
+  static final ProtocolVersion PROTOCOL = ProtocolVersion.RESP2;
 
   private final AbstractRedisClient client;
   private final RedisDocumentStore store;
@@ -86,6 +96,7 @@ public final class RedisEngine implements Engine {
     client.setOptions(
         ClientOptions.builder()
             .autoReconnect(true)
+            .protocolVersion(PROTOCOL)
             .disconnectedBehavior(ClientOptions.DisconnectedBehavior.REJECT_COMMANDS)
             .timeoutOptions(TimeoutOptions.enabled(DEFAULT_COMMAND_TIMEOUT))
             .socketOptions(socketOptions())
@@ -155,6 +166,7 @@ public final class RedisEngine implements Engine {
     client.setOptions(
         ClusterClientOptions.builder()
             .autoReconnect(true)
+            .protocolVersion(PROTOCOL)
             .disconnectedBehavior(ClientOptions.DisconnectedBehavior.REJECT_COMMANDS)
             .timeoutOptions(TimeoutOptions.enabled(DEFAULT_COMMAND_TIMEOUT))
             .socketOptions(socketOptions())

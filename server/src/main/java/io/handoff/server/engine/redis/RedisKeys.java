@@ -8,7 +8,8 @@ import java.nio.charset.StandardCharsets;
  * early are percent-escaped.
  *
  * <pre>
- * PREFIX{user}:m:DOC     hash   epoch, version, bytes, fp (fingerprint), _t (TTLs refreshed)
+ * PREFIX{user}:m:DOC     hash   epoch, version, bytes, n (field count), fp (fingerprint), _t (TTLs
+ *                               refreshed)
  * PREFIX{user}:f:DOC     hash   the document's fields
  * PREFIX{user}:h:DOC     list   recent deltas (encoded Delta), oldest first
  * PREFIX{user}:docs      set    the user's document names

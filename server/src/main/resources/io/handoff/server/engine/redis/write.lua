@@ -1,5 +1,5 @@
 -- Applies one write atomically. All keys carry the user's hash tag, so they live in one slot.
--- KEYS: 1 meta hash (epoch, version, bytes, fp, _t), 2 fields hash, 3 history list, 4 document set,
+-- KEYS: 1 meta hash (epoch, version, bytes, n, fp, _t), 2 fields hash, 3 history list, 4 document set,
 --       5 device outcomes hash (seq -> outcome, _last, _forgot, _t), 6 device seq order list,
 --       7 channel, 8 set of the user's writing devices (for erasure)
 -- ARGV: 1 document, 2 client_seq, 3 expected version (-1: none), 4 Delta bytes without epoch and
@@ -39,7 +39,7 @@ local life = ttl + slack
 local newDevice = not dev[3]
 local touchDevice = ttl > 0 and (newDevice or now - tonumber(dev[4] or '0') >= slack)
 
-local meta = redis.call('HMGET', KEYS[1], 'epoch', 'version', 'bytes', 'fp', '_t')
+local meta = redis.call('HMGET', KEYS[1], 'epoch', 'version', 'bytes', 'fp', '_t', 'n')
 local epoch = meta[1]
 local version = tonumber(meta[2] or '0')
 local shownEpoch = epoch or '\0\0\0\0\0\0\0\0'
@@ -130,8 +130,12 @@ while i <= #ARGV do
   end
   i = i + 3
 end
-local count = 0
-if epoch then
+-- The field count is kept in the meta hash ('n') so a write needs no HLEN; a document last
+-- written before it was kept there is counted once.
+local count = tonumber(meta[6] or '-1')
+if not epoch then
+  count = 0
+elseif count < 0 then
   count = redis.call('HLEN', KEYS[2])
 end
 local bytes = tonumber(meta[3] or '0')
@@ -206,13 +210,14 @@ end
 redis.call('PUBLISH', KEYS[7], payload)
 -- The document's keys (meta, fields, history, document set) are refreshed when due.
 if ttl > 0 and (created or now - tonumber(meta[5] or '0') >= slack) then
-  redis.call('HSET', KEYS[1], 'epoch', epoch, 'version', version, 'bytes', bytes, 'fp', fp,
-      '_t', now)
+  redis.call('HSET', KEYS[1], 'epoch', epoch, 'version', version, 'bytes', bytes, 'n', count,
+      'fp', fp, '_t', now)
   for k = 1, 4 do
     redis.call('EXPIRE', KEYS[k], life)
   end
 else
-  redis.call('HSET', KEYS[1], 'epoch', epoch, 'version', version, 'bytes', bytes, 'fp', fp)
+  redis.call('HSET', KEYS[1], 'epoch', epoch, 'version', version, 'bytes', bytes, 'n', count,
+      'fp', fp)
 end
 record('A' .. epoch .. fp .. string.format('%d', version), true)
 return {'ok', epoch, version, fp}
