@@ -1,7 +1,11 @@
 package io.handoff.server.sync;
 
+import com.google.protobuf.CodedOutputStream;
+import com.google.protobuf.WireFormat;
 import io.handoff.protocol.v1.Delta;
 import io.handoff.protocol.v1.ServerFrame;
+import java.io.IOException;
+import java.io.UncheckedIOException;
 
 /**
  * One accepted write of one user's document, as the stores keep it in history and the brokers fan
@@ -11,11 +15,23 @@ import io.handoff.protocol.v1.ServerFrame;
 public final class DocumentEvent {
   private final String userId;
   private final Delta delta;
+  // The delta as it arrived encoded (a broker's message), or null.
+  private final byte[] encoded;
   private volatile byte[] frame;
 
   public DocumentEvent(String userId, Delta delta) {
+    this(userId, delta, null);
+  }
+
+  /**
+   * An event whose delta arrived encoded as {@code encoded} (any encoding of {@code delta} a
+   * protobuf parser accepts, such as a store's message with fields appended): its push frame wraps
+   * those bytes as they are instead of encoding the delta again.
+   */
+  public DocumentEvent(String userId, Delta delta, byte[] encoded) {
     this.userId = userId;
     this.delta = delta;
+    this.encoded = encoded;
   }
 
   public String userId() {
@@ -53,15 +69,35 @@ public final class DocumentEvent {
   public byte[] frame() {
     byte[] f = frame;
     if (f == null) {
-      f = ServerFrame.newBuilder().setDelta(delta).build().toByteArray();
+      f = encoded == null ? ServerFrame.newBuilder().setDelta(delta).build().toByteArray() : wrap();
       frame = f;
+    }
+    return f;
+  }
+
+  /** {@code ServerFrame{delta}} around the encoded delta: the field's tag, length and bytes. */
+  private byte[] wrap() {
+    int field = ServerFrame.DELTA_FIELD_NUMBER;
+    byte[] f =
+        new byte
+            [CodedOutputStream.computeTagSize(field)
+                + CodedOutputStream.computeUInt32SizeNoTag(encoded.length)
+                + encoded.length];
+    CodedOutputStream out = CodedOutputStream.newInstance(f);
+    try {
+      out.writeTag(field, WireFormat.WIRETYPE_LENGTH_DELIMITED);
+      out.writeUInt32NoTag(encoded.length);
+      out.writeRawBytes(encoded);
+      out.checkNoSpaceLeft();
+    } catch (IOException e) {
+      throw new UncheckedIOException("the frame was sized wrong", e);
     }
     return f;
   }
 
   /** Approximate bytes this event holds, for queue accounting. */
   public int sizeBytes() {
-    return delta.getSerializedSize() + 64;
+    return (encoded == null ? delta.getSerializedSize() : encoded.length) + 64;
   }
 
   @Override

@@ -90,7 +90,8 @@ public final class RedisBroker implements Broker {
       log.warn("dropping undecodable message on {}: {}", c.userId, e.getMessage());
       return;
     }
-    DocumentEvent event = new DocumentEvent(c.userId, delta);
+    // The push frame wraps the message as it is: no second encoding of the delta.
+    DocumentEvent event = new DocumentEvent(c.userId, delta, message);
     for (Listener l : c.listeners) {
       try {
         l.onEvent(event);

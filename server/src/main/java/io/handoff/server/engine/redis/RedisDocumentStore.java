@@ -31,6 +31,7 @@ import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Collection;
+import java.util.Collections;
 import java.util.HashMap;
 import java.util.HashSet;
 import java.util.LinkedHashMap;
@@ -74,6 +75,8 @@ public final class RedisDocumentStore implements DocumentStore {
   private final RedisScript eraseScript = new RedisScript("erase_documents.lua");
   private final RedisFailures failures;
   private final ReplicaWait replicaWait; // null unless durable acks are on
+  // ARGV 6-11 of write.lua: the same for every write, encoded once.
+  private final byte[][] limitArgs;
 
   /**
    * {@code redis} is the command interface of {@code connection}: a standalone connection's, or a
@@ -96,6 +99,15 @@ public final class RedisDocumentStore implements DocumentStore {
     this.keys = keys;
     this.limits = limits;
     this.clock = clock;
+    this.limitArgs =
+        new byte[][] {
+          utf8(Integer.toString(limits.maxDocumentsPerUser())),
+          utf8(Integer.toString(limits.maxFieldsPerDocument())),
+          utf8(Integer.toString(limits.maxDocumentBytes())),
+          utf8(Integer.toString(limits.historyLength())),
+          utf8(Integer.toString(limits.seqWindow())),
+          utf8(Long.toString(limits.idleTtl().getSeconds()))
+        };
     this.writeScript = resource("write.lua");
     this.readScript = resource("read.lua");
     this.writeSha = await(redis.scriptLoad(writeScript));
@@ -143,12 +155,7 @@ public final class RedisDocumentStore implements DocumentStore {
     args.add(utf8(w.hasExpectedVersion() ? Long.toString(w.getExpectedVersion()) : "-1"));
     args.add(body);
     args.add(epochBytes(newEpoch()));
-    args.add(utf8(Integer.toString(limits.maxDocumentsPerUser())));
-    args.add(utf8(Integer.toString(limits.maxFieldsPerDocument())));
-    args.add(utf8(Integer.toString(limits.maxDocumentBytes())));
-    args.add(utf8(Integer.toString(limits.historyLength())));
-    args.add(utf8(Integer.toString(limits.seqWindow())));
-    args.add(utf8(Long.toString(limits.idleTtl().getSeconds())));
+    Collections.addAll(args, limitArgs);
     args.add(utf8(deviceId));
     args.add(utf8(Long.toString(clock.millis() / 1000)));
     for (FieldOp op : w.getOpsList()) {

@@ -1,0 +1,61 @@
+package io.handoff.server.sync;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+
+import com.google.protobuf.ByteString;
+import io.handoff.protocol.v1.Delta;
+import io.handoff.protocol.v1.FieldOp;
+import io.handoff.protocol.v1.ServerFrame;
+import java.io.ByteArrayOutputStream;
+import org.junit.jupiter.api.Test;
+
+/**
+ * A document event's push frame: encoded from the delta, or wrapped around the delta's bytes as a
+ * broker received them (the Redis write script appends epoch, version and fingerprints to the
+ * writer's encoding, out of field order), which a device must read as the same delta.
+ */
+class DocumentEventTest {
+  private static final Delta WRITTEN =
+      Delta.newBuilder()
+          .setDocument("player")
+          .setOriginDevice("phone")
+          .setOriginSeq(9)
+          .setTimestampMs(1_700_000_000_000L)
+          .addOps(
+              FieldOp.newBuilder()
+                  .setField("position")
+                  .setSet(ByteString.copyFrom(new byte[300]))) // a length of two varint bytes
+          .build();
+  private static final Delta APPENDED =
+      Delta.newBuilder()
+          .setEpoch(77)
+          .setVersion(3)
+          .setFingerprint(5)
+          .setPreviousFingerprint(4)
+          .build();
+
+  @Test
+  void aFrameWrappedAroundTheReceivedBytesReadsAsTheDeltaTheyEncode() throws Exception {
+    ByteArrayOutputStream message = new ByteArrayOutputStream();
+    WRITTEN.writeTo(message);
+    APPENDED.writeTo(message); // as the write script appends: protobuf merges the two
+    byte[] bytes = message.toByteArray();
+    Delta delta = Delta.parseFrom(bytes);
+
+    DocumentEvent wrapped = new DocumentEvent("user", delta, bytes);
+    DocumentEvent encoded = new DocumentEvent("user", delta);
+
+    assertEquals(ServerFrame.parseFrom(encoded.frame()), ServerFrame.parseFrom(wrapped.frame()));
+    assertEquals(delta, ServerFrame.parseFrom(wrapped.frame()).getDelta());
+    assertEquals(bytes.length + 64, wrapped.sizeBytes());
+    assertArrayEquals(wrapped.frame(), wrapped.frame(), "made once, the same every time");
+  }
+
+  @Test
+  void aFrameEncodedFromTheDeltaIsTheCanonicalEncoding() {
+    DocumentEvent e = new DocumentEvent("user", WRITTEN.toBuilder().mergeFrom(APPENDED).build());
+    assertArrayEquals(
+        ServerFrame.newBuilder().setDelta(e.delta()).build().toByteArray(), e.frame());
+  }
+}
