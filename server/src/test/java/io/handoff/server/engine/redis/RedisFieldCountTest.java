@@ -11,8 +11,6 @@ import io.handoff.protocol.v1.Write;
 import io.handoff.server.RedisProcess;
 import io.handoff.server.engine.StoreLimits;
 import io.handoff.server.sync.WriteOutcome;
-import io.lettuce.core.RedisClient;
-import io.lettuce.core.api.StatefulRedisConnection;
 import io.lettuce.core.api.sync.RedisCommands;
 import java.util.UUID;
 import org.junit.jupiter.api.AfterEach;
@@ -30,8 +28,7 @@ class RedisFieldCountTest {
 
   private final String prefix = "test-" + UUID.randomUUID() + ":";
   private RedisEngine engine;
-  private RedisClient client;
-  private StatefulRedisConnection<String, String> connection;
+  private RawRedis raw;
   private RedisCommands<String, String> redis;
   private long seq;
 
@@ -42,15 +39,13 @@ class RedisFieldCountTest {
             RedisProcess.sharedUrl(),
             prefix,
             StoreLimits.builder().maxFieldsPerDocument(MAX_FIELDS).build());
-    client = RedisClient.create(RedisProcess.sharedUrl());
-    connection = client.connect();
-    redis = connection.sync();
+    raw = new RawRedis(RedisProcess.sharedUrl());
+    redis = raw.commands();
   }
 
   @AfterEach
   void stop() {
-    connection.close();
-    client.shutdown();
+    raw.close();
     engine.close();
   }
 

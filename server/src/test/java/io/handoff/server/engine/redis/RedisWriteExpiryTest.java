@@ -9,8 +9,6 @@ import io.handoff.protocol.v1.Write;
 import io.handoff.server.MutableClock;
 import io.handoff.server.RedisProcess;
 import io.handoff.server.engine.StoreLimits;
-import io.lettuce.core.RedisClient;
-import io.lettuce.core.api.StatefulRedisConnection;
 import io.lettuce.core.api.sync.RedisCommands;
 import java.time.Duration;
 import java.util.List;
@@ -31,8 +29,7 @@ class RedisWriteExpiryTest {
   private final String prefix = "test-" + UUID.randomUUID() + ":";
   private final MutableClock clock = new MutableClock(1_000_000_000L);
   private RedisEngine engine;
-  private RedisClient client;
-  private StatefulRedisConnection<String, String> connection;
+  private RawRedis raw;
   private RedisCommands<String, String> redis;
 
   @BeforeEach
@@ -40,15 +37,13 @@ class RedisWriteExpiryTest {
     engine =
         RedisEngine.connect(
             RedisProcess.sharedUrl(), prefix, StoreLimits.builder().idleTtl(TTL).build(), clock);
-    client = RedisClient.create(RedisProcess.sharedUrl());
-    connection = client.connect();
-    redis = connection.sync();
+    raw = new RawRedis(RedisProcess.sharedUrl());
+    redis = raw.commands();
   }
 
   @AfterEach
   void stop() {
-    connection.close();
-    client.shutdown();
+    raw.close();
     engine.close();
   }
 
