@@ -55,7 +55,8 @@ public final class DocumentSession {
   private final WriteValidator validator;
   private final ServerConfig config;
   private final ServerStats stats;
-  private final WriteTracker writes;
+  // Made by the first write: an idle connection carries no tracker and none of its maps.
+  private WriteTracker writes;
   private Map<String, Cursor> cursors = Collections.emptyMap(); // Made by the first track().
   private FollowFilter follow;
   private List<Position> helloPositions;
@@ -72,7 +73,6 @@ public final class DocumentSession {
     this.validator = validator;
     this.config = config;
     this.stats = stats;
-    this.writes = new WriteTracker(connection, config.storeLimits(), this::unacked);
   }
 
   /** What a resume read: the device's last applied write and where each document stands. */
@@ -114,7 +114,7 @@ public final class DocumentSession {
     w.setLastClientSeq(r.lastClientSeq())
         .setMaxInFlightWrites(config.maxInFlightWrites())
         .setDurableAckReplicas(config.storeLimits().durableAcks())
-        .setSync(report(r.results()));
+        .setSync(SyncResult.report(r.results()));
   }
 
   /** After the Welcome: sends what the resume found and starts a cursor per document. */
@@ -134,12 +134,22 @@ public final class DocumentSession {
 
   /** True when no write waits for its answer (a draining session may close). */
   public boolean settled() {
-    return writes.isEmpty();
+    return writes == null || writes.isEmpty();
   }
 
   public void closed() {
     cursors = Collections.emptyMap();
-    writes.clear();
+    if (writes != null) {
+      writes.clear();
+    }
+  }
+
+  /** The write tracker, made on the first write. */
+  private WriteTracker writes() {
+    if (writes == null) {
+      writes = new WriteTracker(connection, config.storeLimits(), this::unacked);
+    }
+    return writes;
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -188,7 +198,7 @@ public final class DocumentSession {
       return;
     }
     long seq = w.getClientSeq();
-    if (writes.has(seq)) {
+    if (writes().has(seq)) {
       return; // The same write is being applied; its ack will answer both copies.
     }
     if (config.writeRatePerSecond() > 0) {
@@ -374,7 +384,10 @@ public final class DocumentSession {
             fresh.add(result);
           }
           connection.reply(
-              ServerFrame.newBuilder().setRequestId(id).setSyncReport(report(fresh)).build());
+              ServerFrame.newBuilder()
+                  .setRequestId(id)
+                  .setSyncReport(SyncResult.report(fresh))
+                  .build());
           for (SyncResult result : fresh) {
             Cursor c = cursors.get(result.document());
             deliver(result.document(), c, result);
@@ -391,7 +404,7 @@ public final class DocumentSession {
   /** One event of the user's stream, taken off the outbox's queue. Event loop. */
   public void onEvent(DocumentEvent e) {
     String doc = e.document();
-    boolean acked = writes.reached(e);
+    boolean acked = (writes != null && writes.reached(e));
     if (!follow.follows(doc)) {
       return;
     }
@@ -523,7 +536,7 @@ public final class DocumentSession {
             continue;
           }
           // As on the live path, the writer gets its ack in the delta's place.
-          if (!writes.reached(e)) {
+          if (!(writes != null && writes.reached(e))) {
             sendDelta(e);
           }
           c.version = e.version();
@@ -557,7 +570,9 @@ public final class DocumentSession {
       case GONE -> cursors.remove(doc);
       default -> throw new IllegalStateException("unknown sync mode " + r.mode());
     }
-    writes.covered(doc, c.epoch, c.version); // Applied writes the device now has are acked.
+    if (writes != null) {
+      writes.covered(doc, c.epoch, c.version); // Applied writes the device now has are acked.
+    }
   }
 
   /** The stream has not brought applied write {@code p} in time: read its document again. */
@@ -578,13 +593,5 @@ public final class DocumentSession {
   private void sendDelta(DocumentEvent e) {
     stats.deltasOut.increment();
     connection.replyEncoded(e.frame());
-  }
-
-  private static SyncReport report(List<SyncResult> results) {
-    SyncReport.Builder b = SyncReport.newBuilder();
-    for (SyncResult r : results) {
-      b.addDocuments(r.toProto());
-    }
-    return b.build();
   }
 }
