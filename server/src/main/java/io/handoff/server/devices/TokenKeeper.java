@@ -34,7 +34,6 @@ public final class TokenKeeper extends Deadline {
   private final TokenVerifier verifier;
   private final DeviceSessions sessions;
   private final ServerStats stats;
-  private final long noticeMillis;
   private Principal principal;
   // The principal this connection was recorded online as, if any.
   private Principal onlineAs;
@@ -54,7 +53,6 @@ public final class TokenKeeper extends Deadline {
     this.verifier = verifier;
     this.sessions = sessions;
     this.stats = stats;
-    this.noticeMillis = sessions.noticeMillis();
   }
 
   /** The connection's principal, as renewed on the socket. Event loop. */
@@ -67,7 +65,7 @@ public final class TokenKeeper extends Deadline {
     long left = principal.expiresAtMillis() - connection.clock().millis();
     // One timer at a time per connection: the notice, which then arms the expiry.
     noticeSent = false;
-    connection.arm(this, Math.max(0, left - noticeMillis), TimeUnit.MILLISECONDS);
+    connection.arm(this, Math.max(0, left - sessions.noticeMillis()), TimeUnit.MILLISECONDS);
   }
 
   @Override
