@@ -65,7 +65,6 @@ public final class Session implements Endpoint, Connection, Outbox.Owner {
   private boolean closing;
   private boolean draining;
   private boolean admitted;
-  private boolean registered;
   private Outbox outbox;
   private DocumentSession documents;
   private HandoffSession handoff;
@@ -201,8 +200,8 @@ public final class Session implements Endpoint, Connection, Outbox.Owner {
     dead = true;
     if (admitted) {
       admitted = false;
-      node.hub().leave(this, registered);
-      registered = false;
+      // Registered with the hub at Hello, which moved it on to SYNCING.
+      node.hub().leave(this, was == Phase.SYNCING || was == Phase.LIVE);
     }
     if (was == Phase.OPENING) {
       return;
@@ -230,7 +229,6 @@ public final class Session implements Endpoint, Connection, Outbox.Owner {
     }
     phase = Phase.SYNCING;
     link.established();
-    registered = true;
     // Read only once the fan-out subscription is live: a write after the read is then pushed. A
     // session revoked between the upgrade and now was kicked before this node listened: the
     // resume checks it again once the subscription is live. Everything the Welcome needs comes

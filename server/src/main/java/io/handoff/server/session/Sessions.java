@@ -109,7 +109,7 @@ public final class Sessions implements Supplier<Endpoint> {
   }
 
   TokenKeeper tokens(Connection c, Principal principal) {
-    return new TokenKeeper(c, principal, verifier, devices, stats);
+    return new TokenKeeper(c, principal, verifier, devices);
   }
 
   ApprovalPrompts approvals(Connection c, TokenKeeper tokens) {
