@@ -78,7 +78,7 @@ public final class DocumentSession {
   /** Takes the Hello's follow set and positions; returns what is wrong with them, or null. */
   public String hello(Hello hello) {
     FollowFilter filter =
-        hello.hasFollow() ? FollowFilter.of(hello.getFollow()) : FollowFilter.all();
+        hello.hasFollow() ? FollowFilter.of(hello.getFollow()) : FollowFilter.SHARED_ALL;
     String problem =
         node.validator()
             .checkFollow(filter, hello.getPositionsList(), node.config().maxFollowEntries());
@@ -301,8 +301,10 @@ public final class DocumentSession {
   }
 
   private void onUnfollow(long id, Unfollow u) {
-    follow.remove(u.getSpec());
-    cursors.keySet().removeIf(doc -> !follow.follows(doc));
+    FollowFilter rest = follow.copy(); // Never changed in place: it may be the shared one.
+    rest.remove(u.getSpec());
+    follow = rest;
+    cursors.keySet().removeIf(doc -> !rest.follows(doc));
     connection.reply(
         ServerFrame.newBuilder()
             .setRequestId(id)
