@@ -8,10 +8,9 @@ import com.google.protobuf.ByteString;
 import io.handoff.protocol.v1.ErrorCode;
 import io.handoff.protocol.v1.FieldOp;
 import io.handoff.protocol.v1.Write;
-import io.handoff.server.RedisProcess;
 import io.handoff.server.engine.StoreLimits;
 import io.handoff.server.sync.WriteOutcome;
-import io.lettuce.core.api.sync.RedisCommands;
+import java.time.Clock;
 import java.util.UUID;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
@@ -27,50 +26,45 @@ class RedisFieldCountTest {
   private static final int MAX_FIELDS = 3;
 
   private final String prefix = "test-" + UUID.randomUUID() + ":";
-  private RedisEngine engine;
-  private RawRedis raw;
-  private RedisCommands<String, String> redis;
+  private EngineWithRawRedis fixture;
   private long seq;
 
   @BeforeEach
   void start() {
-    engine =
-        RedisEngine.connect(
-            RedisProcess.sharedUrl(),
+    fixture =
+        new EngineWithRawRedis(
             prefix,
-            StoreLimits.builder().maxFieldsPerDocument(MAX_FIELDS).build());
-    raw = new RawRedis(RedisProcess.sharedUrl());
-    redis = raw.commands();
+            StoreLimits.builder().maxFieldsPerDocument(MAX_FIELDS).build(),
+            Clock.systemUTC());
   }
 
   @AfterEach
   void stop() {
-    raw.close();
-    engine.close();
+    fixture.close();
   }
 
   @Test
   void theFieldCountInTheMetaHashFollowsSetsAndRemovals() {
     assertTrue(write(set("a"), set("b")).isApplied());
-    assertEquals("2", redis.hget(meta(), "n"));
+    assertEquals("2", fixture.redis.hget(meta(), "n"));
     assertTrue(write(set("a"), set("c")).isApplied()); // one new field, one overwritten
-    assertEquals("3", redis.hget(meta(), "n"));
+    assertEquals("3", fixture.redis.hget(meta(), "n"));
     assertTrue(write(remove("b"), remove("missing")).isApplied());
-    assertEquals("2", redis.hget(meta(), "n"));
-    assertEquals(redis.hlen(fields()), Long.parseLong(redis.hget(meta(), "n")));
+    assertEquals("2", fixture.redis.hget(meta(), "n"));
+    assertEquals(fixture.redis.hlen(fields()), Long.parseLong(fixture.redis.hget(meta(), "n")));
   }
 
   @Test
   void aDocumentWithoutAKeptCountIsCountedFromItsFieldsAndTheLimitHolds() {
     assertTrue(write(set("a"), set("b"), set("c")).isApplied());
-    redis.hdel(meta(), "n"); // as a document last written before the count was kept
+    fixture.redis.hdel(meta(), "n"); // as a document last written before the count was kept
 
     WriteOutcome over = write(set("d"));
     assertFalse(over.isApplied(), "a fourth field passes the limit of three");
     assertEquals(ErrorCode.LIMIT_EXCEEDED, over.error());
 
     assertTrue(write(set("a")).isApplied());
-    assertEquals("3", redis.hget(meta(), "n"), "counted from the fields hash, then kept");
+    assertEquals("3", fixture.redis.hget(meta(), "n"), "counted from the fields hash, then kept");
   }
 
   private WriteOutcome write(FieldOp... ops) {
@@ -78,7 +72,7 @@ class RedisFieldCountTest {
     for (FieldOp op : ops) {
       w.addOps(op);
     }
-    return engine.store().write("u", "d1", w.build()).join();
+    return fixture.engine.store().write("u", "d1", w.build()).join();
   }
 
   private static FieldOp set(String field) {

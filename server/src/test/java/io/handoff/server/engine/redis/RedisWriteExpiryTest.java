@@ -9,7 +9,6 @@ import io.handoff.protocol.v1.Write;
 import io.handoff.server.MutableClock;
 import io.handoff.server.RedisProcess;
 import io.handoff.server.engine.StoreLimits;
-import io.lettuce.core.api.sync.RedisCommands;
 import java.time.Duration;
 import java.util.List;
 import java.util.UUID;
@@ -28,23 +27,16 @@ class RedisWriteExpiryTest {
 
   private final String prefix = "test-" + UUID.randomUUID() + ":";
   private final MutableClock clock = new MutableClock(1_000_000_000L);
-  private RedisEngine engine;
-  private RawRedis raw;
-  private RedisCommands<String, String> redis;
+  private EngineWithRawRedis fixture;
 
   @BeforeEach
   void start() {
-    engine =
-        RedisEngine.connect(
-            RedisProcess.sharedUrl(), prefix, StoreLimits.builder().idleTtl(TTL).build(), clock);
-    raw = new RawRedis(RedisProcess.sharedUrl());
-    redis = raw.commands();
+    fixture = new EngineWithRawRedis(prefix, StoreLimits.builder().idleTtl(TTL).build(), clock);
   }
 
   @AfterEach
   void stop() {
-    raw.close();
-    engine.close();
+    fixture.close();
   }
 
   @Test
@@ -55,7 +47,7 @@ class RedisWriteExpiryTest {
     List<String> keys = userKeys();
     assertEquals(12, keys.size(), "2 x (m, f, h), docs, 2 x (s, o), wd: " + keys);
     for (String key : keys) {
-      long ttl = redis.ttl(key);
+      long ttl = fixture.redis.ttl(key);
       assertTrue(
           ttl > TTL.toSeconds() && ttl <= TTL.toSeconds() + SLACK, key + " expires in " + ttl);
     }
@@ -66,18 +58,18 @@ class RedisWriteExpiryTest {
     write("d1", "doc", 1);
     String meta = prefix + "{u}:m:doc";
     String device = prefix + "{u}:s:d1";
-    redis.expire(meta, 10);
-    redis.expire(device, 10);
+    fixture.redis.expire(meta, 10);
+    fixture.redis.expire(device, 10);
 
     clock.advance(Duration.ofSeconds(SLACK - 1));
     write("d1", "doc", 2);
-    assertTrue(redis.ttl(meta) <= 10, "the document's keys are not due yet");
-    assertTrue(redis.ttl(device) <= 10, "the device's keys are not due yet");
+    assertTrue(fixture.redis.ttl(meta) <= 10, "the document's keys are not due yet");
+    assertTrue(fixture.redis.ttl(device) <= 10, "the device's keys are not due yet");
 
     clock.advance(Duration.ofSeconds(1));
     write("d1", "doc", 3);
-    assertTrue(redis.ttl(meta) > TTL.toSeconds(), "the document's keys were refreshed");
-    assertTrue(redis.ttl(device) > TTL.toSeconds(), "the device's keys were refreshed");
+    assertTrue(fixture.redis.ttl(meta) > TTL.toSeconds(), "the document's keys were refreshed");
+    assertTrue(fixture.redis.ttl(device) > TTL.toSeconds(), "the device's keys were refreshed");
   }
 
   private void write(String device, String doc, long seq) {
@@ -87,7 +79,7 @@ class RedisWriteExpiryTest {
             .setClientSeq(seq)
             .addOps(FieldOp.newBuilder().setField("f").setSet(ByteString.copyFromUtf8("v" + seq)))
             .build();
-    assertTrue(engine.store().write("u", device, w).join().isApplied());
+    assertTrue(fixture.engine.store().write("u", device, w).join().isApplied());
   }
 
   private List<String> userKeys() {
