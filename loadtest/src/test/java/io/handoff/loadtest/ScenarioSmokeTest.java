@@ -172,6 +172,41 @@ class ScenarioSmokeTest {
   }
 
   @Test
+  void warmupCutsHappenDuringTheWarmupAndLoseNothing() {
+    Run run =
+        run(
+            "reconnect",
+            "--drain-timeout",
+            "60s",
+            "--url",
+            url,
+            "--users",
+            "10",
+            "--devices",
+            "2",
+            "--rate",
+            "100",
+            "--warmup",
+            "2s",
+            "--duration",
+            "1s",
+            "--drop-rate",
+            "0",
+            "--warmup-drop-rate",
+            "20",
+            "--jwt-secret",
+            SECRET,
+            "--json");
+
+    assertEquals(0, run.exit, run.err);
+    Map<String, String> json = run.json();
+    assertNothingWentWrong(json);
+    assertEquals("0", json.get("unconverged"));
+    // No random cuts were asked for outside the warm-up: every cut is a warm-up cut.
+    assertTrue(Long.parseLong(json.get("cut")) > 0, "the warm-up cut connections");
+  }
+
+  @Test
   void everyDeviceGetsEveryUrlAndANodeDrainedMidRunIsADocumentedCloseNotAnError() throws Exception {
     HandoffServer second =
         HandoffServer.start(
