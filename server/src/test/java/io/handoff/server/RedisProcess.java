@@ -164,14 +164,47 @@ public final class RedisProcess implements AutoCloseable {
     }
   }
 
+  /**
+   * Stops the process with SIGTERM, and with SIGKILL if it has not exited within 10 s: a process a
+   * test left paused (SIGSTOP) or one that delays its shutdown must not hang the test run.
+   */
   @Override
   public void close() {
+    RedisServer s = server;
+    if (s == null || !s.isActive()) {
+      return;
+    }
+    Thread stopper =
+        new Thread(
+            () -> {
+              try {
+                s.stop();
+              } catch (IOException ignored) {
+                // Best effort at shutdown.
+              }
+            },
+            "redis-stop-" + port);
+    stopper.setDaemon(true);
+    stopper.start();
     try {
-      if (server != null && server.isActive()) {
-        server.stop();
+      stopper.join(10_000);
+      if (stopper.isAlive()) {
+        process(s).destroyForcibly();
+        stopper.join(10_000);
       }
-    } catch (IOException ignored) {
-      // Best effort at shutdown.
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
+  }
+
+  // embedded-redis keeps its Process private and its stop() waits without a bound.
+  private static Process process(RedisServer s) {
+    try {
+      java.lang.reflect.Field f = redis.embedded.RedisInstance.class.getDeclaredField("process");
+      f.setAccessible(true);
+      return (Process) f.get(s);
+    } catch (ReflectiveOperationException e) {
+      throw new IllegalStateException("embedded-redis changed: no process field", e);
     }
   }
 }

@@ -98,6 +98,25 @@ class SessionProtocolTest {
   }
 
   @Test
+  void aDeviceThatUnfollowsEverythingLeavesTheOthersFollowingEverything() {
+    try (TestDevice a = device("u1", "a");
+        TestDevice b = device("u1", "b");
+        TestDevice c = device("u1", "c")) {
+      long id =
+          b.send(
+              ClientFrame.newBuilder()
+                  .setUnfollow(
+                      io.handoff.protocol.v1.Unfollow.newBuilder()
+                          .setSpec(FollowSpec.newBuilder().addPrefixes(""))));
+      assertTrue(b.next(f -> f.getRequestId() == id).hasSyncReport());
+      a.send(write("player", 1, "position", "42s"));
+      assertEquals(1, a.next(ServerFrame::hasAck).getAck().getVersion());
+      assertEquals("player", c.next().getDelta().getDocument());
+      assertTrue(framesBeforePong(b).isEmpty(), "b follows nothing now");
+    }
+  }
+
+  @Test
   void offlineDeviceResumesWithExactlyTheDeltasItMissed() {
     Welcome w;
     long epoch;

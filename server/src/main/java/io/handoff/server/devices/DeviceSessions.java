@@ -105,6 +105,11 @@ public final class DeviceSessions {
     return access;
   }
 
+  /** The node's counters (the connections' token keepers count into them). */
+  ServerStats stats() {
+    return stats;
+  }
+
   /** How long before expiry a connection is told to refresh its access token. */
   public long noticeMillis() {
     return config.expiryNotice().toMillis();

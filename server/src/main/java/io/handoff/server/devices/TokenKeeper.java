@@ -11,7 +11,6 @@ import io.handoff.protocol.v1.ServerFrame;
 import io.handoff.protocol.v1.TokenExpiring;
 import io.handoff.protocol.v1.TokenRefreshed;
 import io.handoff.protocol.v1.Welcome;
-import io.handoff.server.ServerStats;
 import io.handoff.server.auth.AuthException;
 import io.handoff.server.auth.Principal;
 import io.handoff.server.auth.TokenVerifier;
@@ -33,8 +32,6 @@ public final class TokenKeeper extends Deadline {
   private final Connection connection;
   private final TokenVerifier verifier;
   private final DeviceSessions sessions;
-  private final ServerStats stats;
-  private final long noticeMillis;
   private Principal principal;
   // The principal this connection was recorded online as, if any.
   private Principal onlineAs;
@@ -44,17 +41,11 @@ public final class TokenKeeper extends Deadline {
   private boolean refreshing;
 
   public TokenKeeper(
-      Connection connection,
-      Principal principal,
-      TokenVerifier verifier,
-      DeviceSessions sessions,
-      ServerStats stats) {
+      Connection connection, Principal principal, TokenVerifier verifier, DeviceSessions sessions) {
     this.connection = connection;
     this.principal = principal;
     this.verifier = verifier;
     this.sessions = sessions;
-    this.stats = stats;
-    this.noticeMillis = sessions.noticeMillis();
   }
 
   /** The connection's principal, as renewed on the socket. Event loop. */
@@ -67,7 +58,7 @@ public final class TokenKeeper extends Deadline {
     long left = principal.expiresAtMillis() - connection.clock().millis();
     // One timer at a time per connection: the notice, which then arms the expiry.
     noticeSent = false;
-    connection.arm(this, Math.max(0, left - noticeMillis), TimeUnit.MILLISECONDS);
+    connection.arm(this, Math.max(0, left - sessions.noticeMillis()), TimeUnit.MILLISECONDS);
   }
 
   @Override
@@ -127,7 +118,7 @@ public final class TokenKeeper extends Deadline {
   }
 
   private void expire() {
-    stats.tokenExpiredCloses.increment();
+    sessions.stats().tokenExpiredCloses.increment();
     connection.close(CloseCode.TOKEN_EXPIRED, "access token expired; reconnect with a fresh one");
   }
 
@@ -150,13 +141,13 @@ public final class TokenKeeper extends Deadline {
     try {
       next = verifier.verify(token);
     } catch (AuthException e) {
-      stats.authFailures.increment();
+      sessions.stats().authFailures.increment();
       error(id, ErrorCode.INVALID_TOKEN, e.getMessage(), false);
       return;
     }
     if (!next.userId().equals(principal.userId())
         || !next.deviceId().equals(principal.deviceId())) {
-      stats.authFailures.increment();
+      sessions.stats().authFailures.increment();
       error(
           id,
           ErrorCode.INVALID_TOKEN,
@@ -171,7 +162,7 @@ public final class TokenKeeper extends Deadline {
         (problem, err) -> {
           refreshing = false;
           if (err != null || problem != null) {
-            stats.authFailures.increment();
+            sessions.stats().authFailures.increment();
             error(
                 id,
                 err != null ? ErrorCode.UNAVAILABLE : ErrorCode.INVALID_TOKEN,
@@ -188,7 +179,8 @@ public final class TokenKeeper extends Deadline {
                       TokenRefreshed.newBuilder().setExpiresAtMs(checked.expiresAtMillis()))
                   .build());
           connection.flush();
-          stats.inBandRefreshes.increment(); // Last: the new token's timer is armed by then.
+          // Last: the new token's timer is armed by then.
+          sessions.stats().inBandRefreshes.increment();
         });
   }
 

@@ -14,6 +14,7 @@ import io.handoff.protocol.v1.ServerFrame;
 import io.handoff.protocol.v1.Welcome;
 import io.handoff.server.engine.ResumeStore;
 import io.handoff.server.session.Connection;
+import io.handoff.server.transport.TokenBucket;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -41,8 +42,9 @@ public final class HandoffSession {
 
   private final Connection connection;
   private final HandoffService service;
-  private final Activities activities;
-  private final Offers offers;
+  // Both made on first use: an idle connection that was told of no activity or offer holds none.
+  private Activities activities;
+  private Offers offers;
   private final Presence presence;
   private volatile int pendingHops; // Through PENDING_HOPS: no AtomicInteger per connection.
   private volatile boolean hopsLost;
@@ -55,17 +57,13 @@ public final class HandoffSession {
   private boolean rereadAfterWelcome;
   // Presence signals received before the Welcome, at most MAX_EARLY_PRESENCE; null when none.
   private List<DevicePresence> earlyPresence;
-  private double tokens;
-  private long tokensAtNanos;
+  // The request rate limit, made by the first request (full then, as it would be by then anyway).
+  private TokenBucket requests;
 
   HandoffSession(Connection connection, HandoffService service) {
     this.connection = connection;
     this.service = service;
-    this.activities = new Activities(connection, service);
-    this.offers = new Offers(connection, service, activities);
     this.presence = new Presence(connection);
-    this.tokens = service.limits.maxRequestsPerSecond();
-    this.tokensAtNanos = connection.nanoTime();
   }
 
   boolean isOnline() {
@@ -152,8 +150,12 @@ public final class HandoffSession {
 
   /** Fills the Welcome from the resume's read and takes on what it announces. Event loop. */
   public void welcome(Welcome.Builder w, ResumeStore.Resumed x) {
-    activities.welcome(w, x.activities());
-    offers.welcome(w, x.offers(), x.ended());
+    if (!x.activities().isEmpty()) {
+      activities().welcome(w, x.activities());
+    }
+    if (!x.offers().isEmpty() || !x.ended().isEmpty()) {
+      offers().welcome(w, x.offers(), x.ended());
+    }
     presence.welcome(w, x.presence());
     w.setMaxActivityPayloadBytes(service.limits.maxActivityPayloadBytes())
         .setMaxOfferTtlMs((int) service.limits.maxOfferTtl().toMillis())
@@ -183,7 +185,9 @@ public final class HandoffSession {
   public void closed() {
     closed = true;
     live = false;
-    offers.closed();
+    if (offers != null) {
+      offers.closed();
+    }
     if (!online || service.stopped()) {
       return;
     }
@@ -277,13 +281,13 @@ public final class HandoffSession {
       case ACTIVITY_CHANGED -> {
         ActivityChanged c = s.getActivityChanged();
         if (!c.getDeviceId().equals(device())) {
-          activities.push(c.getDeviceId(), c.hasActivity() ? c.getActivity() : null);
+          activities().push(c.getDeviceId(), c.hasActivity() ? c.getActivity() : null);
         }
       }
-      case OFFER_PROMPTED -> offers.prompt(s.getOfferPrompted().getOffer());
+      case OFFER_PROMPTED -> offers().prompt(s.getOfferPrompted().getOffer());
       case OFFER_ENDED -> {
         OfferEnded e = s.getOfferEnded();
-        offers.ended(e.getOfferId(), e.getOutcome(), e.getByDevice(), e.getElapsedMs());
+        offers().ended(e.getOfferId(), e.getOutcome(), e.getByDevice(), e.getElapsedMs());
       }
       case PRESENCE_CHANGED -> presence.push(List.of(s.getPresenceChanged().getPresence()));
       default -> {}
@@ -309,26 +313,40 @@ public final class HandoffSession {
     }
     switch (f.getBodyCase()) {
       case PUBLISH_ACTIVITY ->
-          activities.publish(
-              id, f.getPublishActivity().getActivity(), f.getPublishActivity().hasActivity());
-      case OFFER_ACTIVITY -> offers.offer(id, f.getOfferActivity());
-      case ACCEPT_OFFER -> offers.end(id, f.getAcceptOffer().getOfferId(), OfferOutcome.ACCEPTED);
-      case DECLINE_OFFER -> offers.end(id, f.getDeclineOffer().getOfferId(), OfferOutcome.DECLINED);
-      case CANCEL_OFFER -> offers.end(id, f.getCancelOffer().getOfferId(), OfferOutcome.CANCELLED);
+          activities()
+              .publish(
+                  id, f.getPublishActivity().getActivity(), f.getPublishActivity().hasActivity());
+      case OFFER_ACTIVITY -> offers().offer(id, f.getOfferActivity());
+      case ACCEPT_OFFER -> offers().end(id, f.getAcceptOffer().getOfferId(), OfferOutcome.ACCEPTED);
+      case DECLINE_OFFER ->
+          offers().end(id, f.getDeclineOffer().getOfferId(), OfferOutcome.DECLINED);
+      case CANCEL_OFFER ->
+          offers().end(id, f.getCancelOffer().getOfferId(), OfferOutcome.CANCELLED);
       default -> throw new IllegalArgumentException("not a handoff frame: " + f.getBodyCase());
     }
   }
 
+  private Activities activities() {
+    if (activities == null) {
+      activities = new Activities(connection, service);
+    }
+    return activities;
+  }
+
+  private Offers offers() {
+    if (offers == null) {
+      offers = new Offers(connection, service, activities());
+    }
+    return offers;
+  }
+
   private boolean takeToken() {
     long nanos = connection.nanoTime();
-    int rate = service.limits.maxRequestsPerSecond();
-    tokens = Math.min(rate, tokens + (nanos - tokensAtNanos) * rate / 1e9);
-    tokensAtNanos = nanos;
-    if (tokens < 1) {
-      return false;
+    if (requests == null) {
+      int rate = service.limits.maxRequestsPerSecond();
+      requests = new TokenBucket(rate, rate, nanos);
     }
-    tokens -= 1;
-    return true;
+    return requests.tryTake(nanos);
   }
 
   /**
@@ -346,8 +364,8 @@ public final class HandoffSession {
             log.debug("re-read of {}/{} failed: {}", user, device(), err.toString());
             return;
           }
-          offers.reread(live.join());
-          activities.reread(acts.join());
+          offers().reread(live.join());
+          activities().reread(acts.join());
           presence.push(pres.join());
           connection.flush();
         });

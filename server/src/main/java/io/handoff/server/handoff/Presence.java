@@ -15,13 +15,13 @@ import java.util.List;
  */
 final class Presence {
   private final Connection connection;
-  // What the device was last told, per other device: ids and online flags side by side, grown on
-  // demand (a user has a handful of devices; a map would cost an idle connection ~160 bytes).
-  private String[] seenIds = NONE;
-  private boolean[] seenOnline;
+  // What the device was last told, per other device: its id and its online state (a Boolean, so
+  // one of two shared objects) side by side in one array, grown on demand (a user has a handful of
+  // devices; a map would cost an idle connection ~160 bytes, two arrays 24 more than one).
+  private Object[] seen = NONE;
   private int seenCount;
 
-  private static final String[] NONE = new String[0];
+  private static final Object[] NONE = new Object[0];
 
   Presence(Connection connection) {
     this.connection = connection;
@@ -68,7 +68,7 @@ final class Presence {
         continue;
       }
       int i = indexOf(p.getDeviceId());
-      if (i < 0 || seenOnline[i] != p.getOnline()) {
+      if (i < 0 || onlineAt(i) != p.getOnline()) {
         return false;
       }
     }
@@ -77,32 +77,33 @@ final class Presence {
 
   private int indexOf(String id) {
     for (int i = 0; i < seenCount; i++) {
-      if (seenIds[i].equals(id)) {
+      if (seen[2 * i].equals(id)) {
         return i;
       }
     }
     return -1;
   }
 
+  private boolean onlineAt(int i) {
+    return (Boolean) seen[2 * i + 1];
+  }
+
   /** Notes {@code p}; true if the device had not been told of it or was told the other state. */
   private boolean remember(DevicePresence p) {
-    String id = p.getDeviceId();
-    for (int i = 0; i < seenCount; i++) {
-      if (seenIds[i].equals(id)) {
-        if (seenOnline[i] == p.getOnline()) {
-          return false;
-        }
-        seenOnline[i] = p.getOnline();
-        return true;
+    int i = indexOf(p.getDeviceId());
+    if (i >= 0) {
+      if (onlineAt(i) == p.getOnline()) {
+        return false;
       }
+      seen[2 * i + 1] = p.getOnline();
+      return true;
     }
-    if (seenCount == seenIds.length) {
-      int n = Math.max(2, seenCount * 2);
-      seenIds = Arrays.copyOf(seenIds, n);
-      seenOnline = seenOnline == null ? new boolean[n] : Arrays.copyOf(seenOnline, n);
+    if (2 * seenCount == seen.length) {
+      seen = Arrays.copyOf(seen, Math.max(2, seen.length * 2));
     }
-    seenIds[seenCount] = id;
-    seenOnline[seenCount++] = p.getOnline();
+    seen[2 * seenCount] = p.getDeviceId();
+    seen[2 * seenCount + 1] = p.getOnline();
+    seenCount++;
     return true;
   }
 }

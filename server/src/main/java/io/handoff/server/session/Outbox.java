@@ -5,7 +5,6 @@ import io.handoff.server.ServerConfig;
 import io.handoff.server.ServerStats;
 import io.handoff.server.sync.DocumentEvent;
 import io.handoff.server.transport.Link;
-import io.netty.channel.EventLoop;
 import java.util.ArrayDeque;
 import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.atomic.AtomicIntegerFieldUpdater;
@@ -66,7 +65,6 @@ final class Outbox implements QueueBudget.Member {
   private final Shared node;
   private final Owner owner;
   private final Link link;
-  private final EventLoop loop;
   private final LoopDrainer drainer;
 
   // ---- event loop only ----
@@ -114,7 +112,6 @@ final class Outbox implements QueueBudget.Member {
     this.node = node;
     this.owner = owner;
     this.link = link;
-    this.loop = link.eventLoop();
     this.drainer = drainer;
   }
 
@@ -127,7 +124,7 @@ final class Outbox implements QueueBudget.Member {
       return;
     }
     MpscChunkedArrayQueue<DocumentEvent> q = queue;
-    if (loop.inEventLoop()
+    if (drainer.loop().inEventLoop()
         && live
         && !delivering
         && waiting == null
@@ -357,11 +354,11 @@ final class Outbox implements QueueBudget.Member {
             clear();
             owner.slow(reason);
           };
-      if (loop.inEventLoop()) {
+      if (drainer.loop().inEventLoop()) {
         close.run();
       } else {
         try {
-          loop.execute(close);
+          drainer.loop().execute(close);
         } catch (RejectedExecutionException stopped) {
           // The node is gone, and the connection with it.
         }
@@ -374,7 +371,7 @@ final class Outbox implements QueueBudget.Member {
   /** Stops taking events and drops what waits. Any thread; the queues are cleared on the loop. */
   void close() {
     dead = true;
-    if (loop.inEventLoop()) {
+    if (drainer.loop().inEventLoop()) {
       clear();
     }
     node.budget().forget(this);

@@ -9,7 +9,6 @@ import io.handoff.protocol.v1.Hello;
 import io.handoff.protocol.v1.Pong;
 import io.handoff.protocol.v1.ServerFrame;
 import io.handoff.protocol.v1.Welcome;
-import io.handoff.server.auth.Principal;
 import io.handoff.server.devices.ApprovalPrompts;
 import io.handoff.server.devices.TokenKeeper;
 import io.handoff.server.engine.ResumeStore;
@@ -62,13 +61,10 @@ public final class Session implements Endpoint, Connection, Outbox.Owner {
 
   private final Sessions node;
   private Link link;
-  private EventLoop loop;
-  private Principal principal;
   private Phase phase = Phase.OPENING;
   private boolean closing;
   private boolean draining;
   private boolean admitted;
-  private boolean registered;
   private Outbox outbox;
   private DocumentSession documents;
   private HandoffSession handoff;
@@ -87,8 +83,6 @@ public final class Session implements Endpoint, Connection, Outbox.Owner {
   @Override
   public void opened(Link link) {
     this.link = link;
-    this.loop = link.eventLoop();
-    this.principal = link.principal();
     // The connection holds a slot of the user's from now on, Hello or not.
     if (!node.hub().admit(this, node.config().maxConnectionsPerUser())) {
       close(
@@ -100,9 +94,9 @@ public final class Session implements Endpoint, Connection, Outbox.Owner {
     }
     admitted = true;
     documents = node.documents(this);
-    outbox = new Outbox(node.outboxes(), link, node.drainer(loop), this);
+    outbox = new Outbox(node.outboxes(), link, node.drainer(link.eventLoop()), this);
     handoff = node.handoff(this);
-    tokens = node.tokens(this, principal);
+    tokens = node.tokens(this, link.principal());
     tokens.start();
     approvals = node.approvals(this, tokens);
     phase = Phase.AWAIT_HELLO;
@@ -165,10 +159,11 @@ public final class Session implements Endpoint, Connection, Outbox.Owner {
     }
     draining = true;
     link.stopReading();
-    loop.schedule(
-        () -> close(CloseCode.SHUTDOWN, CloseCode.SHUTDOWN.reason()),
-        node.config().drainTimeout().toMillis(),
-        TimeUnit.MILLISECONDS);
+    loop()
+        .schedule(
+            () -> close(CloseCode.SHUTDOWN, CloseCode.SHUTDOWN.reason()),
+            node.config().drainTimeout().toMillis(),
+            TimeUnit.MILLISECONDS);
     finishDrainIfDone();
   }
 
@@ -205,8 +200,8 @@ public final class Session implements Endpoint, Connection, Outbox.Owner {
     dead = true;
     if (admitted) {
       admitted = false;
-      node.hub().leave(this, registered);
-      registered = false;
+      // Registered with the hub at Hello, which moved it on to SYNCING.
+      node.hub().leave(this, was == Phase.SYNCING || was == Phase.LIVE);
     }
     if (was == Phase.OPENING) {
       return;
@@ -234,7 +229,6 @@ public final class Session implements Endpoint, Connection, Outbox.Owner {
     }
     phase = Phase.SYNCING;
     link.established();
-    registered = true;
     // Read only once the fan-out subscription is live: a write after the read is then pushed. A
     // session revoked between the upgrade and now was kicked before this node listened: the
     // resume checks it again once the subscription is live. Everything the Welcome needs comes
@@ -355,12 +349,12 @@ public final class Session implements Endpoint, Connection, Outbox.Owner {
 
   @Override
   public String userId() {
-    return principal.userId();
+    return link.principal().userId();
   }
 
   @Override
   public String deviceId() {
-    return principal.deviceId();
+    return link.principal().deviceId();
   }
 
   @Override
@@ -399,44 +393,45 @@ public final class Session implements Endpoint, Connection, Outbox.Owner {
   public <T> void onLoop(CompletableFuture<T> f, BiConsumer<T, Throwable> action) {
     f.whenComplete(
         (value, err) -> {
-          if (loop.inEventLoop()) {
+          if (loop().inEventLoop()) {
             if (active()) {
               action.accept(value, err);
             }
           } else {
-            loop.execute(
-                () -> {
-                  if (active()) {
-                    action.accept(value, err);
-                  }
-                });
+            loop()
+                .execute(
+                    () -> {
+                      if (active()) {
+                        action.accept(value, err);
+                      }
+                    });
           }
         });
   }
 
   @Override
   public void execute(Runnable task) {
-    loop.execute(task);
+    loop().execute(task);
   }
 
   @Override
   public Future<?> schedule(Runnable task, long delay, TimeUnit unit) {
-    return node.time().schedule(loop, task, delay, unit);
+    return node.time().schedule(loop(), task, delay, unit);
   }
 
   @Override
   public void arm(Deadline d, long delay, TimeUnit unit) {
-    if (!loop.inEventLoop()) {
-      loop.execute(() -> arm(d, delay, unit));
+    if (!loop().inEventLoop()) {
+      loop().execute(() -> arm(d, delay, unit));
       return;
     }
-    LoopDeadlines.current().arm(d, unit.toNanos(delay), loop, node.time());
+    LoopDeadlines.current().arm(d, unit.toNanos(delay), loop(), node.time());
   }
 
   @Override
   public void disarm(Deadline d) {
-    if (!loop.inEventLoop()) {
-      loop.execute(() -> disarm(d));
+    if (!loop().inEventLoop()) {
+      loop().execute(() -> disarm(d));
       return;
     }
     LoopDeadlines.current().disarm(d);
@@ -470,6 +465,11 @@ public final class Session implements Endpoint, Connection, Outbox.Owner {
     closing = true;
     dead = true;
     link.close(code, reason);
+  }
+
+  /** The connection's event loop (the link keeps it: the session holds no copy). */
+  private EventLoop loop() {
+    return link.eventLoop();
   }
 
   private static Throwable rootCause(Throwable t) {

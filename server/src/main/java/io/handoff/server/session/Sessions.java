@@ -29,9 +29,8 @@ public final class Sessions implements Supplier<Endpoint> {
   private final ServerStats stats;
   private final Scheduler time;
   private final Hub hub;
-  private final DocumentStore documents;
+  private final DocumentSession.Node documents;
   private final ResumeStore resumes;
-  private final WriteValidator validator;
   private final HandoffService handoff;
   private final DeviceSessions devices;
   private final TokenVerifier verifier;
@@ -54,9 +53,10 @@ public final class Sessions implements Supplier<Endpoint> {
     this.stats = stats;
     this.time = time;
     this.hub = hub;
-    this.documents = documents;
     this.resumes = resumes;
-    this.validator = new WriteValidator(config.storeLimits());
+    this.documents =
+        new DocumentSession.Node(
+            documents, new WriteValidator(config.storeLimits()), config, stats);
     this.handoff = handoff;
     this.devices = devices;
     this.verifier = verifier;
@@ -101,7 +101,7 @@ public final class Sessions implements Supplier<Endpoint> {
   }
 
   DocumentSession documents(Connection c) {
-    return new DocumentSession(c, documents, validator, config, stats);
+    return new DocumentSession(c, documents);
   }
 
   HandoffSession handoff(Connection c) {
@@ -109,7 +109,7 @@ public final class Sessions implements Supplier<Endpoint> {
   }
 
   TokenKeeper tokens(Connection c, Principal principal) {
-    return new TokenKeeper(c, principal, verifier, devices, stats);
+    return new TokenKeeper(c, principal, verifier, devices);
   }
 
   ApprovalPrompts approvals(Connection c, TokenKeeper tokens) {

@@ -51,28 +51,21 @@ public final class DocumentSession {
   private static final Logger log = LoggerFactory.getLogger(DocumentSession.class);
 
   private final Connection connection;
-  private final DocumentStore store;
-  private final WriteValidator validator;
-  private final ServerConfig config;
-  private final ServerStats stats;
-  private final WriteTracker writes;
+  private final Node node;
+  // Made by the first write: an idle connection carries no tracker and none of its maps.
+  private WriteTracker writes;
   private Map<String, Cursor> cursors = Collections.emptyMap(); // Made by the first track().
   private FollowFilter follow;
   private List<Position> helloPositions;
   private TokenBucket writeBucket; // Created on the first write: idle connections carry none.
 
-  public DocumentSession(
-      Connection connection,
-      DocumentStore store,
-      WriteValidator validator,
-      ServerConfig config,
-      ServerStats stats) {
+  /** What every connection's document session of a node shares. */
+  public record Node(
+      DocumentStore store, WriteValidator validator, ServerConfig config, ServerStats stats) {}
+
+  public DocumentSession(Connection connection, Node node) {
     this.connection = connection;
-    this.store = store;
-    this.validator = validator;
-    this.config = config;
-    this.stats = stats;
-    this.writes = new WriteTracker(connection, config.storeLimits(), this::unacked);
+    this.node = node;
   }
 
   /** What a resume read: the device's last applied write and where each document stands. */
@@ -85,9 +78,10 @@ public final class DocumentSession {
   /** Takes the Hello's follow set and positions; returns what is wrong with them, or null. */
   public String hello(Hello hello) {
     FollowFilter filter =
-        hello.hasFollow() ? FollowFilter.of(hello.getFollow()) : FollowFilter.all();
+        hello.hasFollow() ? FollowFilter.of(hello.getFollow()) : FollowFilter.SHARED_ALL;
     String problem =
-        validator.checkFollow(filter, hello.getPositionsList(), config.maxFollowEntries());
+        node.validator()
+            .checkFollow(filter, hello.getPositionsList(), node.config().maxFollowEntries());
     if (problem != null) {
       return problem;
     }
@@ -112,9 +106,9 @@ public final class DocumentSession {
   /** Fills the Welcome's part of documents. */
   public void welcome(Welcome.Builder w, Resume r) {
     w.setLastClientSeq(r.lastClientSeq())
-        .setMaxInFlightWrites(config.maxInFlightWrites())
-        .setDurableAckReplicas(config.storeLimits().durableAcks())
-        .setSync(report(r.results()));
+        .setMaxInFlightWrites(node.config().maxInFlightWrites())
+        .setDurableAckReplicas(node.config().storeLimits().durableAcks())
+        .setSync(SyncResult.report(r.results()));
   }
 
   /** After the Welcome: sends what the resume found and starts a cursor per document. */
@@ -134,12 +128,22 @@ public final class DocumentSession {
 
   /** True when no write waits for its answer (a draining session may close). */
   public boolean settled() {
-    return writes.isEmpty();
+    return writes == null || writes.isEmpty();
   }
 
   public void closed() {
     cursors = Collections.emptyMap();
-    writes.clear();
+    if (writes != null) {
+      writes.clear();
+    }
+  }
+
+  /** The write tracker, made on the first write. */
+  private WriteTracker writes() {
+    if (writes == null) {
+      writes = new WriteTracker(connection, node.config().storeLimits(), this::unacked);
+    }
+    return writes;
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -181,28 +185,29 @@ public final class DocumentSession {
   }
 
   private void onWrite(long id, Write w) {
-    WriteOutcome bad = validator.check(w);
+    WriteOutcome bad = node.validator().check(w);
     if (bad != null) {
-      stats.writesRefused.increment();
+      node.stats().writesRefused.increment();
       error(id, bad.error(), bad.message(), w.getDocument(), w.getClientSeq(), 0, 0, false);
       return;
     }
     long seq = w.getClientSeq();
-    if (writes.has(seq)) {
+    if (writes().has(seq)) {
       return; // The same write is being applied; its ack will answer both copies.
     }
-    if (config.writeRatePerSecond() > 0) {
+    if (node.config().writeRatePerSecond() > 0) {
       long now = connection.nanoTime();
       if (writeBucket == null) {
-        writeBucket = new TokenBucket(config.writeRatePerSecond(), config.writeBurst(), now);
+        writeBucket =
+            new TokenBucket(node.config().writeRatePerSecond(), node.config().writeBurst(), now);
       }
       if (!writeBucket.tryTake(now)) {
-        stats.writesRateLimited.increment();
+        node.stats().writesRateLimited.increment();
         error(
             id,
             ErrorCode.RATE_LIMITED,
             "more than "
-                + (long) config.writeRatePerSecond()
+                + (long) node.config().writeRatePerSecond()
                 + " writes/s on this connection; retry in "
                 + writeBucket.millisToNextToken()
                 + " ms",
@@ -214,7 +219,7 @@ public final class DocumentSession {
         return;
       }
     }
-    if (writes.size() >= config.maxInFlightWrites()) {
+    if (writes.size() >= node.config().maxInFlightWrites()) {
       error(
           id,
           ErrorCode.TOO_MANY_IN_FLIGHT,
@@ -228,14 +233,14 @@ public final class DocumentSession {
     }
     InFlight p = writes.start(seq, w.getDocument(), id);
     connection.onLoop(
-        writes.send(p, () -> store.write(connection.userId(), connection.deviceId(), w)),
+        writes.send(p, () -> node.store().write(connection.userId(), connection.deviceId(), w)),
         (out, err) -> writeDone(seq, p, out, err));
   }
 
   private void writeDone(long seq, InFlight p, WriteOutcome out, Throwable err) {
     writes.answered(p);
     if (err == null && out.isApplied() && !out.duplicate()) {
-      stats.writesApplied.increment(); // Counted here even if the stream acked it first.
+      node.stats().writesApplied.increment(); // Counted here even if the stream acked it first.
     }
     if (!writes.waiting(seq, p)) {
       return; // Already acked in the stream.
@@ -244,12 +249,12 @@ public final class DocumentSession {
       writes.forget(seq); // Not logged: the store logs its state changes, not every failed write.
       ErrorCode code = StoreFailures.code(err);
       if (code == ErrorCode.OUTCOME_UNKNOWN) {
-        stats.writesOutcomeUnknown.increment();
+        node.stats().writesOutcomeUnknown.increment();
       }
       error(p.requestId, code, StoreFailures.message(err), p.document, seq, 0, 0, true);
     } else if (!out.isApplied()) {
       writes.forget(seq);
-      stats.writesRefused.increment();
+      node.stats().writesRefused.increment();
       error(
           p.requestId,
           out.error(),
@@ -278,7 +283,9 @@ public final class DocumentSession {
     FollowFilter added = FollowFilter.of(f.getSpec());
     FollowFilter merged = follow.copy();
     merged.add(f.getSpec());
-    String problem = validator.checkFollow(merged, f.getPositionsList(), config.maxFollowEntries());
+    String problem =
+        node.validator()
+            .checkFollow(merged, f.getPositionsList(), node.config().maxFollowEntries());
     if (problem != null) {
       error(id, ErrorCode.LIMIT_EXCEEDED, problem, null, 0, 0, 0, false);
       return;
@@ -290,12 +297,14 @@ public final class DocumentSession {
         positions.add(p);
       }
     }
-    syncThenReport(id, store.sync(connection.userId(), added, positions), null);
+    syncThenReport(id, node.store().sync(connection.userId(), added, positions), null);
   }
 
   private void onUnfollow(long id, Unfollow u) {
-    follow.remove(u.getSpec());
-    cursors.keySet().removeIf(doc -> !follow.follows(doc));
+    FollowFilter rest = follow.copy(); // Never changed in place: it may be the shared one.
+    rest.remove(u.getSpec());
+    follow = rest;
+    cursors.keySet().removeIf(doc -> !rest.follows(doc));
     connection.reply(
         ServerFrame.newBuilder()
             .setRequestId(id)
@@ -304,7 +313,7 @@ public final class DocumentSession {
   }
 
   private void onResync(long id, Resync r) {
-    if (r.getPositionsCount() > config.storeLimits().maxDocumentsPerUser()) {
+    if (r.getPositionsCount() > node.config().storeLimits().maxDocumentsPerUser()) {
       error(id, ErrorCode.LIMIT_EXCEEDED, "too many positions", null, 0, 0, 0, false);
       return;
     }
@@ -323,12 +332,13 @@ public final class DocumentSession {
       c.generation++;
       claimed.put(p.getDocument(), c);
       reads.add(
-          store.read(
-              connection.userId(),
-              p.getDocument(),
-              p.getEpoch(),
-              p.getVersion(),
-              p.getFingerprint()));
+          node.store()
+              .read(
+                  connection.userId(),
+                  p.getDocument(),
+                  p.getEpoch(),
+                  p.getVersion(),
+                  p.getFingerprint()));
     }
     CompletableFuture<List<SyncResult>> all =
         CompletableFuture.allOf(reads.toArray(new CompletableFuture<?>[0]))
@@ -374,7 +384,10 @@ public final class DocumentSession {
             fresh.add(result);
           }
           connection.reply(
-              ServerFrame.newBuilder().setRequestId(id).setSyncReport(report(fresh)).build());
+              ServerFrame.newBuilder()
+                  .setRequestId(id)
+                  .setSyncReport(SyncResult.report(fresh))
+                  .build());
           for (SyncResult result : fresh) {
             Cursor c = cursors.get(result.document());
             deliver(result.document(), c, result);
@@ -391,7 +404,7 @@ public final class DocumentSession {
   /** One event of the user's stream, taken off the outbox's queue. Event loop. */
   public void onEvent(DocumentEvent e) {
     String doc = e.document();
-    boolean acked = writes.reached(e);
+    boolean acked = (writes != null && writes.reached(e));
     if (!follow.follows(doc)) {
       return;
     }
@@ -452,7 +465,7 @@ public final class DocumentSession {
     }
     // Documents this session has no cursor for yet: their first events may be among the lost.
     connection.onLoop(
-        store.documents(connection.userId()),
+        node.store().documents(connection.userId()),
         (names, err) -> {
           if (err != null) {
             log.warn(
@@ -476,7 +489,7 @@ public final class DocumentSession {
     c.maxSeen = Math.max(c.maxSeen, seen);
     long generation = ++c.generation;
     connection.onLoop(
-        store.read(connection.userId(), doc, c.epoch, c.version, c.fingerprint),
+        node.store().read(connection.userId(), doc, c.epoch, c.version, c.fingerprint),
         (result, err) -> {
           if (cursors.get(doc) != c || c.generation != generation) {
             return;
@@ -516,14 +529,14 @@ public final class DocumentSession {
   private void deliver(String doc, Cursor c, SyncResult r) {
     switch (r.mode()) {
       case DELTAS -> {
-        stats.resumesWithDeltas.increment();
+        node.stats().resumesWithDeltas.increment();
         c.epoch = r.epoch();
         for (DocumentEvent e : r.deltas()) {
           if (e.version() <= c.version) {
             continue;
           }
           // As on the live path, the writer gets its ack in the delta's place.
-          if (!writes.reached(e)) {
+          if (!(writes != null && writes.reached(e))) {
             sendDelta(e);
           }
           c.version = e.version();
@@ -531,9 +544,9 @@ public final class DocumentSession {
         }
       }
       case SNAPSHOT -> {
-        stats.resumesWithSnapshot.increment();
-        stats.snapshotsOut.increment();
-        stats.countResync(r.reason());
+        node.stats().resumesWithSnapshot.increment();
+        node.stats().snapshotsOut.increment();
+        node.stats().countResync(r.reason());
         c.epoch = r.epoch();
         c.version = r.toVersion();
         c.fingerprint = r.fingerprint();
@@ -557,7 +570,9 @@ public final class DocumentSession {
       case GONE -> cursors.remove(doc);
       default -> throw new IllegalStateException("unknown sync mode " + r.mode());
     }
-    writes.covered(doc, c.epoch, c.version); // Applied writes the device now has are acked.
+    if (writes != null) {
+      writes.covered(doc, c.epoch, c.version); // Applied writes the device now has are acked.
+    }
   }
 
   /** The stream has not brought applied write {@code p} in time: read its document again. */
@@ -571,20 +586,12 @@ public final class DocumentSession {
   }
 
   private void sendLiveDelta(DocumentEvent e) {
-    stats.recordSyncLag(e.delta().getTimestampMs());
+    node.stats().recordSyncLag(e.delta().getTimestampMs());
     sendDelta(e);
   }
 
   private void sendDelta(DocumentEvent e) {
-    stats.deltasOut.increment();
+    node.stats().deltasOut.increment();
     connection.replyEncoded(e.frame());
-  }
-
-  private static SyncReport report(List<SyncResult> results) {
-    SyncReport.Builder b = SyncReport.newBuilder();
-    for (SyncResult r : results) {
-      b.addDocuments(r.toProto());
-    }
-    return b.build();
   }
 }

@@ -18,6 +18,20 @@ public final class FollowFilter {
   private List<String> prefixes = Collections.emptyList();
   // The prefixes of a filter that follows everything: one list shared by all such filters.
   private static final List<String> EVERYTHING = List.of("");
+  // True for SHARED only: it is never changed (add and remove refuse).
+  private boolean frozen;
+
+  /**
+   * One filter that follows everything, shared by every connection whose Hello names no follow set
+   * (most of them): never changed, so its holder replaces it by a changed {@link #copy()}.
+   */
+  static final FollowFilter SHARED_ALL = frozenAll();
+
+  private static FollowFilter frozenAll() {
+    FollowFilter f = all();
+    f.frozen = true;
+    return f;
+  }
 
   /** A filter that follows everything. */
   public static FollowFilter all() {
@@ -33,6 +47,7 @@ public final class FollowFilter {
   }
 
   public void add(FollowSpec spec) {
+    checkNotFrozen();
     for (String d : spec.getDocumentsList()) {
       addDocument(d);
     }
@@ -63,6 +78,7 @@ public final class FollowFilter {
   }
 
   public void remove(FollowSpec spec) {
+    checkNotFrozen();
     spec.getDocumentsList().forEach(documents::remove);
     if (prefixes != EVERYTHING) {
       prefixes.removeAll(spec.getPrefixesList());
@@ -94,6 +110,12 @@ public final class FollowFilter {
 
   public List<String> prefixes() {
     return prefixes;
+  }
+
+  private void checkNotFrozen() {
+    if (frozen) {
+      throw new IllegalStateException("the shared follow-everything filter is never changed");
+    }
   }
 
   public FollowFilter copy() {

@@ -2,6 +2,7 @@ package io.handoff.server.sync;
 
 import com.google.protobuf.ByteString;
 import io.handoff.protocol.v1.DocumentSync;
+import io.handoff.protocol.v1.SyncReport;
 import java.util.List;
 import java.util.Map;
 
@@ -145,5 +146,14 @@ public record SyncResult(
         .setFingerprint(fingerprint)
         .setReason(reason)
         .build();
+  }
+
+  /** The report of {@code results}, one line each, as sent in Welcome and SyncReport. */
+  static SyncReport report(List<SyncResult> results) {
+    SyncReport.Builder b = SyncReport.newBuilder();
+    for (SyncResult r : results) {
+      b.addDocuments(r.toProto());
+    }
+    return b.build();
   }
 }

@@ -41,13 +41,13 @@ import org.slf4j.LoggerFactory;
 public final class ConnectionHandler extends ChannelInboundHandlerAdapter implements Link {
   private static final Logger log = LoggerFactory.getLogger(ConnectionHandler.class);
 
-  private final ServerConfig config;
-  private final ServerStats stats;
-  private final Scheduler time;
+  /** What every connection's handler of a node shares. */
+  public record Shared(ServerConfig config, ServerStats stats, Scheduler time) {}
+
+  private final Shared node;
   private final Endpoint endpoint;
 
   private ChannelHandlerContext ctx;
-  private EventLoop loop;
   private Principal principal;
   private boolean upgraded;
   private boolean established;
@@ -55,10 +55,9 @@ public final class ConnectionHandler extends ChannelInboundHandlerAdapter implem
   private boolean closing;
   private boolean closed;
   // Heartbeats: when the device was last heard, whether it was pinged since, and the links of this
-  // event loop's list of connections (see Heartbeats).
+  // event loop's list of connections (see Heartbeats; in it from the upgrade until inactive).
   private long lastReadNanos;
   private boolean pinged;
-  private Heartbeats heartbeats;
   // The handshake limit's timer, cancelled at Hello so that an idle connection holds no timer.
   private Future<?> handshakeTimer;
   ConnectionHandler hbPrev;
@@ -66,16 +65,21 @@ public final class ConnectionHandler extends ChannelInboundHandlerAdapter implem
 
   public ConnectionHandler(
       ServerConfig config, ServerStats stats, Scheduler time, Endpoint endpoint) {
-    this.config = config;
-    this.stats = stats;
-    this.time = time;
+    this(new Shared(config, stats, time), endpoint);
+  }
+
+  /**
+   * A connection's handler with the node's {@code shared} parts, passing frames to {@code
+   * endpoint}.
+   */
+  public ConnectionHandler(Shared shared, Endpoint endpoint) {
+    this.node = shared;
     this.endpoint = endpoint;
   }
 
   @Override
   public void handlerAdded(ChannelHandlerContext ctx) {
     this.ctx = ctx;
-    this.loop = ctx.channel().eventLoop();
   }
 
   @Override
@@ -83,11 +87,12 @@ public final class ConnectionHandler extends ChannelInboundHandlerAdapter implem
     // The handshake limit runs from accept to Hello: a socket that upgrades and then says nothing
     // holds no slot for longer than that.
     handshakeTimer =
-        time.schedule(
-            loop,
-            this::handshakeDeadline,
-            config.handshakeTimeout().toMillis(),
-            TimeUnit.MILLISECONDS);
+        node.time()
+            .schedule(
+                ctx.channel().eventLoop(),
+                this::handshakeDeadline,
+                node.config().handshakeTimeout().toMillis(),
+                TimeUnit.MILLISECONDS);
     ctx.fireChannelActive();
   }
 
@@ -103,16 +108,16 @@ public final class ConnectionHandler extends ChannelInboundHandlerAdapter implem
     // A reconnect code, not PROTOCOL_ERROR: in a reconnect storm the node's own backlog (or a slow
     // network) can hold a well-behaved device's Hello past the limit, and a terminal code would
     // end that device's sync for good. A socket that keeps doing it pays the client's backoff.
-    stats.idleCloses.increment();
+    node.stats().idleCloses.increment();
     close(
         CloseCode.IDLE_TIMEOUT,
-        "no Hello within " + config.handshakeTimeout().toMillis() + " ms of connecting");
+        "no Hello within " + node.config().handshakeTimeout().toMillis() + " ms of connecting");
   }
 
   @Override
   public void channelReadComplete(ChannelHandlerContext ctx) {
     // Every read from the socket, pongs and control frames included, counts as the device alive.
-    lastReadNanos = time.nanoTime();
+    lastReadNanos = node.time().nanoTime();
     pinged = false;
     ctx.flush();
     ctx.fireChannelReadComplete();
@@ -126,9 +131,9 @@ public final class ConnectionHandler extends ChannelInboundHandlerAdapter implem
       return;
     }
     long silent = now - lastReadNanos;
-    long interval = config.heartbeatInterval().toNanos();
+    long interval = node.config().heartbeatInterval().toNanos();
     if (silent >= 2 * interval) {
-      stats.idleCloses.increment();
+      node.stats().idleCloses.increment();
       close(CloseCode.IDLE_TIMEOUT, "nothing received for two heartbeat intervals");
     } else if (silent >= interval && !pinged) {
       pinged = true;
@@ -162,7 +167,7 @@ public final class ConnectionHandler extends ChannelInboundHandlerAdapter implem
       boolean plain = ctx.pipeline().get(WebSocketExtensionEncoder.class) == null;
       if (plain && ctx.pipeline().get(WebSocketFrameDecoder.class) != null) {
         // No extension (compression) negotiated: one handler does the framing and the codec.
-        WireCodec.install(ctx, config.maxFrameBytes());
+        WireCodec.install(ctx, node.config().maxFrameBytes());
       } else {
         ControlFrameHandler.install(ctx, HandoffChannelInitializer.WS_HANDLER);
         if (plain) {
@@ -175,10 +180,10 @@ public final class ConnectionHandler extends ChannelInboundHandlerAdapter implem
         }
       }
       upgraded = true;
-      stats.connectionsOpened.increment(); // At the upgrade: HTTP requests never count.
-      lastReadNanos = time.nanoTime();
-      heartbeats = Heartbeats.current();
-      heartbeats.add(this, loop, config.heartbeatInterval().toNanos(), time);
+      node.stats().connectionsOpened.increment(); // At the upgrade: HTTP requests never count.
+      lastReadNanos = node.time().nanoTime();
+      Heartbeats.current()
+          .add(this, eventLoop(), node.config().heartbeatInterval().toNanos(), node.time());
       endpoint.opened(this);
       return;
     }
@@ -206,12 +211,9 @@ public final class ConnectionHandler extends ChannelInboundHandlerAdapter implem
   @Override
   public void channelInactive(ChannelHandlerContext ctx) {
     cancelHandshakeTimer();
-    if (heartbeats != null) {
-      heartbeats.remove(this);
-      heartbeats = null;
-    }
     if (upgraded) {
-      stats.connectionsClosed.increment();
+      Heartbeats.current().remove(this); // Inactive runs on the loop whose list holds it.
+      node.stats().connectionsClosed.increment();
     }
     closed = true;
     endpoint.closed();
@@ -223,7 +225,7 @@ public final class ConnectionHandler extends ChannelInboundHandlerAdapter implem
     for (Throwable t = cause; t != null; t = t.getCause()) {
       CloseCode code = closeCodeFor(t);
       if (code != null) {
-        stats.protocolErrorCloses.increment();
+        node.stats().protocolErrorCloses.increment();
         close(code, reasonFor(t, code));
         return;
       }
@@ -268,10 +270,10 @@ public final class ConnectionHandler extends ChannelInboundHandlerAdapter implem
       return t.getMessage();
     }
     if (t instanceof DecompressionException) {
-      return "compressed frame inflates past " + config.maxFrameBytes() + " bytes";
+      return "compressed frame inflates past " + node.config().maxFrameBytes() + " bytes";
     }
     if (code == CloseCode.FRAME_TOO_LARGE) {
-      return "frame larger than " + config.maxFrameBytes() + " bytes";
+      return "frame larger than " + node.config().maxFrameBytes() + " bytes";
     }
     return "bad WebSocket frame: " + t.getMessage();
   }
@@ -294,7 +296,7 @@ public final class ConnectionHandler extends ChannelInboundHandlerAdapter implem
 
   @Override
   public EventLoop eventLoop() {
-    return loop;
+    return ctx.channel().eventLoop();
   }
 
   @Override
@@ -368,11 +370,12 @@ public final class ConnectionHandler extends ChannelInboundHandlerAdapter implem
                 ctx.channel().close();
               }
             });
-    loop.schedule(
-        () -> {
-          ctx.channel().close();
-        },
-        config.closeTimeout().toMillis(),
-        TimeUnit.MILLISECONDS);
+    eventLoop()
+        .schedule(
+            () -> {
+              ctx.channel().close();
+            },
+            node.config().closeTimeout().toMillis(),
+            TimeUnit.MILLISECONDS);
   }
 }

@@ -69,10 +69,9 @@ public final class HandoffChannelInitializer extends ChannelInitializer<SocketCh
       };
 
   private final ServerConfig config;
-  private final ServerStats stats;
-  private final Scheduler time;
   private final HttpRequestHandler http;
   private final Supplier<Endpoint> sessions;
+  private final ConnectionHandler.Shared connections;
   private final WebSocketServerProtocolConfig wsConfig;
   private final SslContext tls;
 
@@ -92,9 +91,8 @@ public final class HandoffChannelInitializer extends ChannelInitializer<SocketCh
       Function<Principal, CompletableFuture<String>> sessionCheck,
       Supplier<Endpoint> sessions) {
     this.config = config;
-    this.stats = stats;
-    this.time = time;
     this.sessions = sessions;
+    this.connections = new ConnectionHandler.Shared(config, stats, time);
     this.http =
         new HttpRequestHandler(
             verifier,
@@ -188,6 +186,6 @@ public final class HandoffChannelInitializer extends ChannelInitializer<SocketCh
     p.addLast(WS_HANDLER, new WebSocketServerProtocolHandler(wsConfig));
     p.addLast(WS_AGGREGATOR, new WebSocketFrameAggregator(config.maxFrameBytes()));
     p.addLast(CODEC, FrameCodec.INSTANCE);
-    p.addLast("connection", new ConnectionHandler(config, stats, time, sessions.get()));
+    p.addLast("connection", new ConnectionHandler(connections, sessions.get()));
   }
 }

@@ -106,4 +106,33 @@ class RememberedTokensTest {
             AuthException.class, () -> verifier.verify(parts[0] + "." + forged + "." + parts[2]));
     assertTrue(e.getMessage().contains("signature"), e.getMessage());
   }
+
+  @Test
+  void aDifferentTokenWithTheSameCacheKeyCannotPassAsTheRememberedOne() throws Exception {
+    // Every token's entry under one key: each lookup finds the last verified token's entry.
+    AccessTokenVerifier verifier =
+        new AccessTokenVerifier(
+            tokens(SigningKeys.of(newKey, null, 0)),
+            new Hs256TokenVerifier(SECRET, SKEW, clock),
+            digest -> 42L);
+    String mine = development("me", "tv", clock.millis() + 60_000);
+    assertEquals("me", verifier.verify(mine).userId());
+    String[] parts = mine.split("\\.");
+    String forged =
+        parts[0]
+            + "."
+            + development("someone-else", "tv", clock.millis() + 60_000).split("\\.")[1]
+            + "."
+            + parts[2];
+    AuthException e = assertThrows(AuthException.class, () -> verifier.verify(forged));
+    assertTrue(e.getMessage().contains("signature"), e.getMessage());
+    String expired = development("me", "phone", clock.millis() - SKEW.toMillis() - 1);
+    e = assertThrows(AuthException.class, () -> verifier.verify(expired));
+    assertTrue(e.getMessage().contains("expired"), e.getMessage());
+    // A valid token under the same key gets its own principal, never the remembered one's.
+    String other = development("other", "laptop", clock.millis() + 60_000);
+    assertEquals("laptop", verifier.verify(other).deviceId());
+    assertEquals("tv", verifier.verify(mine).deviceId());
+    assertEquals("other", verifier.verify(other).userId());
+  }
 }

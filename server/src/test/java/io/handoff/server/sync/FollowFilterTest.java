@@ -2,6 +2,7 @@ package io.handoff.server.sync;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.handoff.protocol.v1.FollowSpec;
@@ -66,5 +67,16 @@ class FollowFilterTest {
     a.remove(FollowSpec.newBuilder().addPrefixes("").build());
     assertFalse(a.follows("cart"));
     assertTrue(a.follows("ui/layout"));
+  }
+
+  @Test
+  void theSharedFollowEverythingFilterNeverChangesButItsCopiesDo() {
+    FollowSpec ui = FollowSpec.newBuilder().addPrefixes("").build();
+    assertThrows(IllegalStateException.class, () -> FollowFilter.SHARED_ALL.remove(ui));
+    assertThrows(IllegalStateException.class, () -> FollowFilter.SHARED_ALL.add(ui));
+    FollowFilter mine = FollowFilter.SHARED_ALL.copy();
+    mine.remove(ui);
+    assertFalse(mine.follows("cart"));
+    assertTrue(FollowFilter.SHARED_ALL.follows("cart"));
   }
 }
