@@ -22,6 +22,9 @@
 #                                                      in KB; ZGC's multi-mapped heap can inflate RSS)
 #   REPEAT=3                                           fanout runs (the spread shows the noise)
 #   STORM_DEVICES=10000 STORM_RATE=2000 STORM_DURATION=30s
+#   STORM_WARMUP_DROP_RATE=250                         storm: random cuts per second during the
+#                                                      warm-up only, so both JVMs have compiled the
+#                                                      reconnect path before the storm (0: none)
 #   HANDOFF_USERS=1000 HANDOFF_DEVICES=3 HANDOFF_RATE=200 HANDOFF_DURATION=30s HANDOFF_WARMUP=10s
 #                                                      handoff: offers/s, each to the other devices
 #   REDIS_SERVER=                                      two-nodes: redis-server binary (default: PATH,
@@ -56,6 +59,7 @@ REPEAT=${REPEAT:-3}
 STORM_DEVICES=${STORM_DEVICES:-10000}
 STORM_RATE=${STORM_RATE:-2000}
 STORM_DURATION=${STORM_DURATION:-30s}
+STORM_WARMUP_DROP_RATE=${STORM_WARMUP_DROP_RATE:-250}
 HANDOFF_USERS=${HANDOFF_USERS:-1000}
 HANDOFF_DEVICES=${HANDOFF_DEVICES:-3}
 HANDOFF_RATE=${HANDOFF_RATE:-200}
@@ -282,13 +286,25 @@ scenario_reconnect() {
   reconnect_row reconnect "$USERS x $DEVICES, $RATE writes/s, $DROP_RATE cuts/s"
 }
 
+# The kernel's listen-queue overflows and drops and its SYN retransmissions (this network namespace,
+# every process in it): a storm that overflows the accept queue waits out 1 s, 3 s, 7 s SYN retries.
+tcp_counters() {
+  nstat -az 2>/dev/null | awk '$1 ~ /^TcpExt(ListenOverflows|ListenDrops|TCPSynRetrans)$/ { printf "%s %s\n", $1, $2 }' | sort
+}
+
 scenario_storm() {
-  local users=$(((STORM_DEVICES + DEVICES - 1) / DEVICES))
+  local users=$(((STORM_DEVICES + DEVICES - 1) / DEVICES)) before after
   start_server storm || return 1
+  before=$(tcp_counters)
   # 10,000 handshakes before the run can take minutes on a busy machine: a longer limit.
   run storm $(($(secs "$STORM_DURATION") + $(secs "$WARMUP") + 900)) reconnect --users "$users" \
     --devices "$DEVICES" --rate "$STORM_RATE" --payload "$PAYLOAD" \
-    --duration "$STORM_DURATION" --warmup "$WARMUP" --drop-rate 0 --storm --drain-timeout 30s
+    --duration "$STORM_DURATION" --warmup "$WARMUP" --drop-rate 0 \
+    --warmup-drop-rate "$STORM_WARMUP_DROP_RATE" --storm --drain-timeout 30s
+  after=$(tcp_counters)
+  if [[ -n $after ]]; then
+    log "storm: during the run (whole machine): $(join -j1 <(echo "$before") <(echo "$after") | awk '{ printf "%s +%d  ", $1, $3 - $2 }')"
+  fi
   stop_server
   reconnect_row storm "$users x $DEVICES, $STORM_RATE writes/s, every connection cut at once"
 }

@@ -148,6 +148,14 @@ public final class Main implements Callable<Integer> {
         description = "Connections cut per second at random (default: 1% of the connections).")
     Double dropRate;
 
+    @Option(
+        names = "--warmup-drop-rate",
+        paramLabel = "CUTS_PER_S",
+        description =
+            "More connections cut per second at random during the warm-up only (default: 0), so"
+                + " that both JVMs have compiled the reconnect and resume path before a storm.")
+    double warmupDropRate;
+
     @Option(names = "--storm", description = "Also cut every connection at once, once.")
     boolean storm;
 
@@ -165,12 +173,18 @@ public final class Main implements Callable<Integer> {
       if (rate < 0) {
         throw new IllegalArgumentException("--drop-rate must be >= 0, was " + rate);
       }
+      if (warmupDropRate < 0) {
+        throw new IllegalArgumentException(
+            "--warmup-drop-rate must be >= 0, was " + warmupDropRate);
+      }
       Duration at = stormAt != null ? stormAt : options.duration.dividedBy(2);
       if (storm && at.compareTo(options.duration) >= 0) {
         throw new IllegalArgumentException("--storm-at must be within --duration");
       }
       PrintStream progress = options.json ? main.err : main.out;
-      Result r = new WriteRun(options, new WriteRun.Churn(rate, storm, at), progress).run();
+      Result r =
+          new WriteRun(options, new WriteRun.Churn(rate, warmupDropRate, storm, at), progress)
+              .run();
       return main.finish(options, r, commandLine(spec));
     }
   }

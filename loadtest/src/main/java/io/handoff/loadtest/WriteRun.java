@@ -37,8 +37,12 @@ import org.HdrHistogram.Histogram;
  * </ul>
  */
 final class WriteRun {
-  /** Cutting connections while writing: {@code dropsPerSecond} at random, and a storm. */
-  record Churn(double dropsPerSecond, boolean storm, Duration stormAt) {}
+  /**
+   * Cutting connections while writing: {@code dropsPerSecond} at random, {@code
+   * warmupDropsPerSecond} more during the warm-up only, and a storm.
+   */
+  record Churn(
+      double dropsPerSecond, double warmupDropsPerSecond, boolean storm, Duration stormAt) {}
 
   private static final long SECOND = TimeUnit.SECONDS.toNanos(1);
   private static final long TICK = TimeUnit.MILLISECONDS.toNanos(100);
@@ -133,7 +137,10 @@ final class WriteRun {
         break;
       }
       if (churn != null && now >= schedule.startNanos()) {
-        dropDebt += churn.dropsPerSecond() * (now - last) / 1e9;
+        double perSecond =
+            churn.dropsPerSecond()
+                + (now < stats.measureFromNanos ? churn.warmupDropsPerSecond() : 0);
+        dropDebt += perSecond * (now - last) / 1e9;
         int n = (int) dropDebt;
         if (n > 0) {
           dropDebt -= fleet.cutRandom(n, random);

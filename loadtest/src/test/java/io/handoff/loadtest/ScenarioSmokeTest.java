@@ -137,14 +137,8 @@ class ScenarioSmokeTest {
 
   @Test
   void reconnectLosesNothingWhileConnectionsAreCutAndAfterAStorm() {
-    Run run =
-        run(
-            "reconnect",
-            // Ends as soon as everything is delivered; generous for a machine busy with other work.
-            "--drain-timeout",
-            "60s",
-            "--url",
-            url,
+    Map<String, String> json =
+        reconnect(
             "--users",
             "20",
             "--devices",
@@ -157,18 +151,32 @@ class ScenarioSmokeTest {
             "10",
             "--storm",
             "--storm-at",
-            "1s",
-            "--jwt-secret",
-            SECRET,
-            "--json");
-
-    assertEquals(0, run.exit, run.err);
-    Map<String, String> json = run.json();
-    assertNothingWentWrong(json);
-    assertEquals("0", json.get("unconverged"));
+            "1s");
     assertTrue(Long.parseLong(json.get("cut")) >= 60, "the storm cut every connection");
     assertTrue(Long.parseLong(json.get("resumes")) >= 60, "every cut device resumed");
     assertTrue(Double.parseDouble(json.get("storm_all_resumed_ms")) > 0);
+  }
+
+  @Test
+  void warmupCutsHappenDuringTheWarmupAndLoseNothing() {
+    Map<String, String> json =
+        reconnect(
+            "--users",
+            "10",
+            "--devices",
+            "2",
+            "--rate",
+            "100",
+            "--warmup",
+            "2s",
+            "--duration",
+            "1s",
+            "--drop-rate",
+            "0",
+            "--warmup-drop-rate",
+            "20");
+    // No random cuts were asked for outside the warm-up: every cut is a warm-up cut.
+    assertTrue(Long.parseLong(json.get("cut")) > 0, "the warm-up cut connections");
   }
 
   @Test
@@ -403,6 +411,24 @@ class ScenarioSmokeTest {
     assertTrue(said.contains("giving up: no device could connect"), said);
     assertTrue(said.contains("connection refused by ws://127.0.0.1:" + closedPort), said);
     assertEquals("false", run.json().get("ok"));
+  }
+
+  /**
+   * Runs the reconnect scenario against this test's server with {@code options}, and returns its
+   * JSON once it exited 0 with nothing wrong and every replica converged.
+   */
+  private static Map<String, String> reconnect(String... options) {
+    List<String> args = new ArrayList<>();
+    // Ends as soon as everything is delivered; generous for a machine busy with other work.
+    args.addAll(List.of("reconnect", "--drain-timeout", "60s", "--url", url));
+    args.addAll(List.of(options));
+    args.addAll(List.of("--jwt-secret", SECRET, "--json"));
+    Run run = run(args.toArray(String[]::new));
+    assertEquals(0, run.exit, run.err);
+    Map<String, String> json = run.json();
+    assertNothingWentWrong(json);
+    assertEquals("0", json.get("unconverged"));
+    return json;
   }
 
   private static void assertNothingWentWrong(Map<String, String> json) {

@@ -105,9 +105,12 @@ public final class ConnectionHandler extends ChannelInboundHandlerAdapter implem
       ctx.close();
       return;
     }
-    node.stats().protocolErrorCloses.increment();
+    // A reconnect code, not PROTOCOL_ERROR: in a reconnect storm the node's own backlog (or a slow
+    // network) can hold a well-behaved device's Hello past the limit, and a terminal code would
+    // end that device's sync for good. A socket that keeps doing it pays the client's backoff.
+    node.stats().idleCloses.increment();
     close(
-        CloseCode.PROTOCOL_ERROR,
+        CloseCode.IDLE_TIMEOUT,
         "no Hello within " + node.config().handshakeTimeout().toMillis() + " ms of connecting");
   }
 
