@@ -99,6 +99,7 @@ public final class RedisClusterProcess {
       for (int i = 0; i < ports.size(); i++) {
         (i % (1 + replicas) == 0 ? seeds : replicaUrls).add("redis://127.0.0.1:" + ports.get(i));
       }
+      awaitStateOk(ports);
       return cluster;
     } catch (IOException e) {
       throw new UncheckedIOException(e);
@@ -133,6 +134,28 @@ public final class RedisClusterProcess {
       throw new IllegalStateException("no free ports for a Redis Cluster");
     }
     return ports;
+  }
+
+  /**
+   * Waits until every node says {@code cluster_state:ok}: the nodes learn the slot map from each
+   * other over the cluster bus, and one that has not yet answers CLUSTERDOWN to the first commands.
+   */
+  private static void awaitStateOk(List<Integer> ports) {
+    long deadline = System.nanoTime() + Duration.ofSeconds(30).toNanos();
+    for (int port : ports) {
+      io.lettuce.core.RedisClient client =
+          io.lettuce.core.RedisClient.create("redis://127.0.0.1:" + port);
+      try (var c = client.connect()) {
+        while (!c.sync().clusterInfo().contains("cluster_state:ok")) {
+          if (System.nanoTime() > deadline) {
+            throw new IllegalStateException("Redis Cluster node " + port + " not ok within 30 s");
+          }
+          java.util.concurrent.locks.LockSupport.parkNanos(Duration.ofMillis(50).toNanos());
+        }
+      } finally {
+        client.shutdown();
+      }
+    }
   }
 
   private static int forkNumber() {
