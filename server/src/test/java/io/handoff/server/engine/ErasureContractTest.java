@@ -70,14 +70,7 @@ public abstract class ErasureContractTest {
   }
 
   private Offer offer(String id, String from, Duration ttl) {
-    long now = clock.millis();
-    return Offer.newBuilder()
-        .setOfferId(id)
-        .setFromDevice(from)
-        .setActivity(Activity.newBuilder().setDeviceId(from).setDocument("player"))
-        .setCreatedMs(now)
-        .setExpiresMs(now + ttl.toMillis())
-        .build();
+    return TestOffers.offer(id, from, clock.millis(), ttl);
   }
 
   private static byte[] h(String s) {

@@ -96,14 +96,7 @@ public abstract class ResumeContractTest {
   }
 
   private Offer offer(String id, String from, Duration ttl) {
-    long now = clock.millis();
-    return Offer.newBuilder()
-        .setOfferId(id)
-        .setFromDevice(from)
-        .setActivity(Activity.newBuilder().setDeviceId(from).setDocument("player"))
-        .setCreatedMs(now)
-        .setExpiresMs(now + ttl.toMillis())
-        .build();
+    return TestOffers.offer(id, from, clock.millis(), ttl);
   }
 
   private Request request(String device, String sessionId, FollowFilter follow, List<Position> at) {
