@@ -1,23 +1,40 @@
 package io.handoff.server.sync;
 
 import com.google.protobuf.CodedOutputStream;
+import com.google.protobuf.InvalidProtocolBufferException;
 import com.google.protobuf.WireFormat;
 import io.handoff.protocol.v1.Delta;
+import io.handoff.protocol.v1.FieldOp;
 import io.handoff.protocol.v1.ServerFrame;
 import java.io.IOException;
 import java.io.UncheckedIOException;
+import java.util.List;
 
 /**
  * One accepted write of one user's document, as the stores keep it in history and the brokers fan
  * it out. Immutable and shared by every connection that receives it: the encoded push frame is made
- * once and reused for every recipient.
+ * once and reused for every recipient. What the delivery path reads (document, versions,
+ * fingerprints, origin, timestamp) are plain fields; the {@link Delta} message is parsed from the
+ * frame only when something asks for it.
  */
 public final class DocumentEvent {
   private final String userId;
-  private final Delta delta;
+  private final String document;
+  private final long epoch;
+  private final long version;
+  private final String originDevice;
+  private final long originSeq;
+  private final long timestampMs;
+  private final long fingerprint;
+  private final long previousFingerprint;
+  // The delta's encoded size, for queue accounting.
+  private final int deltaBytes;
   // The delta as it arrived encoded (a broker's message), or null.
   private final byte[] encoded;
+  // Where the delta starts in frame, when the frame was made first (0: frame made from the delta).
+  private final int deltaOffset;
   private volatile byte[] frame;
+  private volatile Delta delta;
 
   public DocumentEvent(String userId, Delta delta) {
     this(userId, delta, null);
@@ -30,36 +47,130 @@ public final class DocumentEvent {
    */
   public DocumentEvent(String userId, Delta delta, byte[] encoded) {
     this.userId = userId;
-    this.delta = delta;
+    this.document = delta.getDocument();
+    this.epoch = delta.getEpoch();
+    this.version = delta.getVersion();
+    this.originDevice = delta.getOriginDevice();
+    this.originSeq = delta.getOriginSeq();
+    this.timestampMs = delta.getTimestampMs();
+    this.fingerprint = delta.getFingerprint();
+    this.previousFingerprint = delta.getPreviousFingerprint();
+    this.deltaBytes = encoded == null ? delta.getSerializedSize() : encoded.length;
     this.encoded = encoded;
+    this.deltaOffset = 0;
+    this.delta = delta;
+  }
+
+  /**
+   * An event whose push frame was encoded first ({@link DeltaFrame}); the delta starts at {@code
+   * deltaOffset}.
+   */
+  DocumentEvent(
+      String userId,
+      String document,
+      long epoch,
+      long version,
+      String originDevice,
+      long originSeq,
+      long timestampMs,
+      long fingerprint,
+      long previousFingerprint,
+      byte[] frame,
+      int deltaOffset) {
+    this.userId = userId;
+    this.document = document;
+    this.epoch = epoch;
+    this.version = version;
+    this.originDevice = originDevice;
+    this.originSeq = originSeq;
+    this.timestampMs = timestampMs;
+    this.fingerprint = fingerprint;
+    this.previousFingerprint = previousFingerprint;
+    this.deltaBytes = frame.length - deltaOffset;
+    this.encoded = null;
+    this.deltaOffset = deltaOffset;
+    this.frame = frame;
+  }
+
+  /**
+   * The event of a write a store accepted as version {@code version} of {@code document} (after a
+   * version whose fingerprint is {@code previousFingerprint}), with its push frame encoded once,
+   * straight from the write's ops, and its {@link Fingerprint} computed over that encoding.
+   */
+  public static DocumentEvent accepted(
+      String userId,
+      String document,
+      List<FieldOp> ops,
+      String originDevice,
+      long originSeq,
+      long timestampMs,
+      long epoch,
+      long version,
+      long previousFingerprint) {
+    return DeltaFrame.encode(
+        userId,
+        document,
+        ops,
+        originDevice,
+        originSeq,
+        timestampMs,
+        epoch,
+        version,
+        previousFingerprint);
   }
 
   public String userId() {
     return userId;
   }
 
+  /** The delta message; parsed from the push frame on first use when the frame came first. */
   public Delta delta() {
-    return delta;
+    Delta d = delta;
+    if (d == null) {
+      byte[] f = frame;
+      try {
+        d = Delta.parser().parseFrom(f, deltaOffset, f.length - deltaOffset);
+      } catch (InvalidProtocolBufferException e) {
+        throw new IllegalStateException("a delta frame this node encoded does not parse", e);
+      }
+      delta = d;
+    }
+    return d;
   }
 
   public String document() {
-    return delta.getDocument();
+    return document;
   }
 
   public long epoch() {
-    return delta.getEpoch();
+    return epoch;
   }
 
   public long version() {
-    return delta.getVersion();
+    return version;
   }
 
   public String originDevice() {
-    return delta.getOriginDevice();
+    return originDevice;
   }
 
   public long originSeq() {
-    return delta.getOriginSeq();
+    return originSeq;
+  }
+
+  /** Server time the write was accepted, milliseconds since the epoch. */
+  public long timestampMs() {
+    return timestampMs;
+  }
+
+  /** The {@link Fingerprint} of this version (0: unknown). */
+  public long fingerprint() {
+    return fingerprint;
+  }
+
+  /** The {@link Fingerprint} of the version before (0: unknown). */
+  public long previousFingerprint() {
+    return previousFingerprint;
   }
 
   /**
@@ -97,11 +208,11 @@ public final class DocumentEvent {
 
   /** Approximate bytes this event holds, for queue accounting. */
   public int sizeBytes() {
-    return (encoded == null ? delta.getSerializedSize() : encoded.length) + 64;
+    return deltaBytes + 64;
   }
 
   @Override
   public String toString() {
-    return "DocumentEvent{" + document() + " v" + version() + " from " + originDevice() + "}";
+    return "DocumentEvent{" + document + " v" + version + " from " + originDevice + "}";
   }
 }

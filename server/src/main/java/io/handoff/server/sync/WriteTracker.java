@@ -186,7 +186,7 @@ final class WriteTracker {
     }
     inFlight.remove(e.originSeq());
     settle(p);
-    ack(p, e.originSeq(), e.epoch(), e.version(), e.delta().getFingerprint(), false);
+    ack(p, e.originSeq(), e.epoch(), e.version(), e.fingerprint(), false);
     return true;
   }
 
