@@ -232,8 +232,9 @@ public final class DocumentSession {
       return;
     }
     InFlight p = writes.start(seq, w.getDocument(), id);
-    connection.onLoop(
-        writes.send(p, () -> node.store().write(connection.userId(), connection.deviceId(), w)),
+    writes.send(
+        p,
+        () -> node.store().write(connection.userId(), connection.deviceId(), w),
         (out, err) -> writeDone(seq, p, out, err));
   }
 
