@@ -186,12 +186,7 @@ final class Outbox implements QueueBudget.Member {
 
   /** Bytes an event will cost this device: the delta, or just an ack for its own write. */
   private int cost(DocumentEvent e) {
-    String origin = e.originDevice();
-    String device = owner.deviceId();
-    // Usually another device's: Strings cache their hash, so that answer reads no characters.
-    boolean own =
-        origin == device || (origin.hashCode() == device.hashCode() && origin.equals(device));
-    return own ? ACK_COST : e.sizeBytes();
+    return e.isFrom(owner.deviceId()) ? ACK_COST : e.sizeBytes();
   }
 
   /**

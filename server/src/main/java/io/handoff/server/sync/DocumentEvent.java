@@ -154,6 +154,15 @@ public final class DocumentEvent {
     return originDevice;
   }
 
+  /**
+   * True when {@code deviceId} wrote this event. Usually asked of another device's event, which
+   * differs in its cached hash: the answer then reads no characters.
+   */
+  public boolean isFrom(String deviceId) {
+    String o = originDevice;
+    return o == deviceId || (o.hashCode() == deviceId.hashCode() && o.equals(deviceId));
+  }
+
   public long originSeq() {
     return originSeq;
   }

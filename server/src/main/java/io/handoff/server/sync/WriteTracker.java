@@ -287,7 +287,7 @@ final class WriteTracker extends Deadline {
    * the delta's place and returns true.
    */
   boolean reached(DocumentEvent e) {
-    if (!e.originDevice().equals(connection.deviceId())) {
+    if (!e.isFrom(connection.deviceId())) {
       return false;
     }
     InFlight p = inFlight.get(e.originSeq());
