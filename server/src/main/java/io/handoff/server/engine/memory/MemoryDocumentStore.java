@@ -197,7 +197,7 @@ public final class MemoryDocumentStore implements DocumentStore {
           current);
     }
     if (doc == null) {
-      doc = new Doc(newEpoch());
+      doc = new Doc(name, newEpoch());
       user.docs.put(name, doc);
     }
     for (int i = 0; i < keys.length; i++) {
@@ -214,7 +214,7 @@ public final class MemoryDocumentStore implements DocumentStore {
     DocumentEvent event =
         DocumentEvent.accepted(
             userId,
-            name,
+            doc.name,
             ops,
             deviceId,
             w.getClientSeq(),
@@ -514,6 +514,9 @@ public final class MemoryDocumentStore implements DocumentStore {
 
   /** One document: its fields, version, epoch and recent deltas. */
   private static final class Doc {
+    // The name as first written: every event of the document shares this one String, so history
+    // does not keep a copy per write.
+    final String name;
     final long epoch;
     long version;
     long bytes;
@@ -521,12 +524,13 @@ public final class MemoryDocumentStore implements DocumentStore {
     final HashMap<String, ByteString> fields = new HashMap<>();
     final ArrayDeque<DocumentEvent> history = new ArrayDeque<>();
 
-    Doc(long epoch) {
+    Doc(String name, long epoch) {
+      this.name = name;
       this.epoch = epoch;
     }
 
     Doc copy() {
-      Doc c = new Doc(epoch);
+      Doc c = new Doc(name, epoch);
       c.version = version;
       c.bytes = bytes;
       c.fingerprint = fingerprint;
