@@ -18,6 +18,8 @@ import java.util.List;
  * frame only when something asks for it.
  */
 public final class DocumentEvent {
+  private static final int DELTA_TAG_SIZE =
+      CodedOutputStream.computeTagSize(ServerFrame.DELTA_FIELD_NUMBER);
   private final String userId;
   private final String document;
   private final long epoch;
@@ -62,7 +64,7 @@ public final class DocumentEvent {
   }
 
   /**
-   * An event whose push frame was encoded first ({@link DeltaFrame}); the delta starts at {@code
+   * An event whose push frame was encoded first ({@link #accepted}); the delta starts at {@code
    * deltaOffset}.
    */
   DocumentEvent(
@@ -93,9 +95,15 @@ public final class DocumentEvent {
   }
 
   /**
-   * The event of a write a store accepted as version {@code version} of {@code document} (after a
-   * version whose fingerprint is {@code previousFingerprint}), with its push frame encoded once,
-   * straight from the write's ops, and its {@link Fingerprint} computed over that encoding.
+   * The event of a write a store accepted as version {@code version} of {@code document}, written
+   * by {@code originDevice} with {@code ops}, after a version whose fingerprint is {@code
+   * previousFingerprint}. Its push frame ({@code ServerFrame{delta}}) is encoded once, straight
+   * from the write's parts, field by field as protobuf's generated code writes it (same fields,
+   * same order, defaults left out): no {@link Delta} and builders per write, no second encoding for
+   * the push. Its {@link Fingerprint} is hashed over the frame's own bytes: the delta's body is the
+   * frame without its header, epoch, version and fingerprints, in two runs (the document name, then
+   * ops to timestamp). {@code DocumentEventEncodingTest} holds both to the generated encoding and
+   * to {@link Fingerprint#body}.
    */
   public static DocumentEvent accepted(
       String userId,
@@ -107,16 +115,85 @@ public final class DocumentEvent {
       long epoch,
       long version,
       long previousFingerprint) {
-    return DeltaFrame.encode(
+    int docSize =
+        document.isEmpty()
+            ? 0
+            : CodedOutputStream.computeStringSize(Delta.DOCUMENT_FIELD_NUMBER, document);
+    int tail = 0; // ops, origin device, origin seq, timestamp: the body after the document
+    for (int i = 0, n = ops.size(); i < n; i++) {
+      tail += CodedOutputStream.computeMessageSize(Delta.OPS_FIELD_NUMBER, ops.get(i));
+    }
+    if (!originDevice.isEmpty()) {
+      tail += CodedOutputStream.computeStringSize(Delta.ORIGIN_DEVICE_FIELD_NUMBER, originDevice);
+    }
+    if (originSeq != 0) {
+      tail += CodedOutputStream.computeUInt64Size(Delta.ORIGIN_SEQ_FIELD_NUMBER, originSeq);
+    }
+    if (timestampMs != 0) {
+      tail += CodedOutputStream.computeUInt64Size(Delta.TIMESTAMP_MS_FIELD_NUMBER, timestampMs);
+    }
+    int delta =
+        docSize
+            + (epoch != 0 ? CodedOutputStream.computeFixed64Size(Delta.EPOCH_FIELD_NUMBER, 0) : 0)
+            + (version != 0
+                ? CodedOutputStream.computeUInt64Size(Delta.VERSION_FIELD_NUMBER, version)
+                : 0)
+            + tail
+            // A computed fingerprint is never 0 (Fingerprint.next), so it is always written.
+            + CodedOutputStream.computeFixed64Size(Delta.FINGERPRINT_FIELD_NUMBER, 0)
+            + (previousFingerprint != 0
+                ? CodedOutputStream.computeFixed64Size(Delta.PREVIOUS_FINGERPRINT_FIELD_NUMBER, 0)
+                : 0);
+    int header = DELTA_TAG_SIZE + CodedOutputStream.computeUInt32SizeNoTag(delta);
+    byte[] frame = new byte[header + delta];
+    CodedOutputStream o = CodedOutputStream.newInstance(frame);
+    long fingerprint;
+    try {
+      o.writeTag(ServerFrame.DELTA_FIELD_NUMBER, 2); // length-delimited
+      o.writeUInt32NoTag(delta);
+      if (!document.isEmpty()) {
+        o.writeString(Delta.DOCUMENT_FIELD_NUMBER, document);
+      }
+      if (epoch != 0) {
+        o.writeFixed64(Delta.EPOCH_FIELD_NUMBER, epoch);
+      }
+      if (version != 0) {
+        o.writeUInt64(Delta.VERSION_FIELD_NUMBER, version);
+      }
+      int tailStart = o.getTotalBytesWritten();
+      for (int i = 0, n = ops.size(); i < n; i++) {
+        o.writeMessage(Delta.OPS_FIELD_NUMBER, ops.get(i));
+      }
+      if (!originDevice.isEmpty()) {
+        o.writeString(Delta.ORIGIN_DEVICE_FIELD_NUMBER, originDevice);
+      }
+      if (originSeq != 0) {
+        o.writeUInt64(Delta.ORIGIN_SEQ_FIELD_NUMBER, originSeq);
+      }
+      if (timestampMs != 0) {
+        o.writeUInt64(Delta.TIMESTAMP_MS_FIELD_NUMBER, timestampMs);
+      }
+      fingerprint = Fingerprint.next(previousFingerprint, frame, header, docSize, tailStart, tail);
+      o.writeFixed64(Delta.FINGERPRINT_FIELD_NUMBER, fingerprint);
+      if (previousFingerprint != 0) {
+        o.writeFixed64(Delta.PREVIOUS_FINGERPRINT_FIELD_NUMBER, previousFingerprint);
+      }
+      o.checkNoSpaceLeft();
+    } catch (IOException e) {
+      throw new IllegalStateException("a delta of " + delta + " bytes did not fit its array", e);
+    }
+    return new DocumentEvent(
         userId,
         document,
-        ops,
+        epoch,
+        version,
         originDevice,
         originSeq,
         timestampMs,
-        epoch,
-        version,
-        previousFingerprint);
+        fingerprint,
+        previousFingerprint,
+        frame,
+        header);
   }
 
   public String userId() {

@@ -18,7 +18,7 @@ import org.junit.jupiter.api.Test;
  * Fingerprint#body}: the memory store's deltas and fingerprints are exactly what they were when
  * built as messages (and what the Redis script computes).
  */
-class DeltaFrameTest {
+class DocumentEventEncodingTest {
   private static final long[] NUMBERS = {0, 1, 127, 128, 300, Long.MAX_VALUE, -1, Long.MIN_VALUE};
   private static final String[] NAMES = {"", "player", "ü-ünïcode-☃", "x".repeat(300)};
   private static final List<List<FieldOp>> OPS =
