@@ -164,20 +164,10 @@ public final class ConnectionHandler extends ChannelInboundHandlerAdapter implem
       if (ctx.pipeline().get(HandoffChannelInitializer.HTTP_HANDLER) != null) {
         ctx.pipeline().remove(HandoffChannelInitializer.HTTP_HANDLER);
       }
-      boolean plain = ctx.pipeline().get(WebSocketExtensionEncoder.class) == null;
-      if (plain && ctx.pipeline().get(WebSocketFrameDecoder.class) != null) {
-        // No extension (compression) negotiated: one handler does the framing and the codec.
-        WireCodec.install(ctx, node.config().maxFrameBytes());
-      } else {
-        ControlFrameHandler.install(ctx, HandoffChannelInitializer.WS_HANDLER);
-        if (plain) {
-          // The codec may write the WebSocket framing itself.
-          ctx.pipeline()
-              .replace(
-                  HandoffChannelInitializer.CODEC,
-                  HandoffChannelInitializer.CODEC,
-                  FrameCodec.FRAMING);
-        }
+      if (ctx.pipeline().get(WireCodec.NAME) == null) {
+        // Netty's handshaker did the upgrade (Upgrades answers the common case itself, with the
+        // wire codec in place).
+        installCodec(ctx);
       }
       upgraded = true;
       node.stats().connectionsOpened.increment(); // At the upgrade: HTTP requests never count.
@@ -194,6 +184,25 @@ public final class ConnectionHandler extends ChannelInboundHandlerAdapter implem
       return;
     }
     ctx.fireUserEventTriggered(evt);
+  }
+
+  /** The codecs after an upgrade through Netty's handshaker. */
+  private void installCodec(ChannelHandlerContext ctx) {
+    boolean plain = ctx.pipeline().get(WebSocketExtensionEncoder.class) == null;
+    if (plain && ctx.pipeline().get(WebSocketFrameDecoder.class) != null) {
+      // No extension (compression) negotiated: one handler does the framing and the codec.
+      WireCodec.install(ctx, node.config().maxFrameBytes());
+    } else {
+      ControlFrameHandler.install(ctx, HandoffChannelInitializer.WS_HANDLER);
+      if (plain) {
+        // The codec may write the WebSocket framing itself.
+        ctx.pipeline()
+            .replace(
+                HandoffChannelInitializer.CODEC,
+                HandoffChannelInitializer.CODEC,
+                FrameCodec.FRAMING);
+      }
+    }
   }
 
   @Override
@@ -238,7 +247,11 @@ public final class ConnectionHandler extends ChannelInboundHandlerAdapter implem
       }
     }
     if (cause instanceof IOException) {
-      log.debug("connection error on {}: {}", ctx.channel(), cause.toString());
+      // Resets are routine (a reconnect storm has thousands at once): no message built unless
+      // it is logged.
+      if (log.isDebugEnabled()) {
+        log.debug("connection error on {}: {}", ctx.channel(), cause.toString());
+      }
       ctx.close();
       return;
     }
