@@ -103,13 +103,7 @@ final class RawSocket implements AutoCloseable {
   io.handoff.protocol.v1.ServerFrame readFrame() throws IOException {
     while (true) {
       int b0 = in.readUnsignedByte();
-      int b1 = in.readUnsignedByte();
-      long len = b1 & 0x7f;
-      if (len == 126) {
-        len = in.readUnsignedShort();
-      } else if (len == 127) {
-        len = in.readLong();
-      }
+      long len = readLength();
       byte[] payload = new byte[(int) len];
       in.readFully(payload);
       if ((b0 & 0x0f) == 0x2) {
@@ -203,19 +197,24 @@ final class RawSocket implements AutoCloseable {
       if (b0 < 0) {
         return -1;
       }
-      int b1 = in.readUnsignedByte();
-      long len = b1 & 0x7f;
-      if (len == 126) {
-        len = in.readUnsignedShort();
-      } else if (len == 127) {
-        len = in.readLong();
-      }
+      long len = readLength();
       int opcode = b0 & 0x0f;
       if (opcode == 0x8) {
         return len >= 2 ? in.readUnsignedShort() : 1005;
       }
       skipFully(in, len);
     }
+  }
+
+  /** Reads a server frame's second byte and extended length: the payload's length. */
+  private long readLength() throws IOException {
+    long len = in.readUnsignedByte() & 0x7f;
+    if (len == 126) {
+      len = in.readUnsignedShort();
+    } else if (len == 127) {
+      len = in.readLong();
+    }
+    return len;
   }
 
   private static void skipFully(InputStream in, long n) throws IOException {
