@@ -10,8 +10,8 @@ import io.handoff.server.ServerStats;
 import io.handoff.server.auth.Principal;
 import io.netty.buffer.Unpooled;
 import io.netty.channel.ChannelHandlerContext;
-import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.ChannelOutboundBuffer;
+import io.netty.channel.ChannelPromise;
 import io.netty.channel.EventLoop;
 import io.netty.channel.socket.DuplexChannel;
 import io.netty.handler.codec.CorruptedFrameException;
@@ -36,9 +36,11 @@ import org.slf4j.LoggerFactory;
  * One connection's life at the transport: the handshake limit (from accept until the device's
  * Hello), heartbeats, the mapping of errors to close codes (by exception type), flow control, and
  * the close sequence. What the frames mean is the {@link Endpoint}'s business; this handler only
- * passes them on. Event loop only, except where a method says otherwise.
+ * passes them on. After a plain upgrade it also does the WebSocket framing and the protobuf codec
+ * itself (see {@link WireCodec}, which it extends: one handler and one pipeline context per idle
+ * connection instead of two). Event loop only, except where a method says otherwise.
  */
-public final class ConnectionHandler extends ChannelInboundHandlerAdapter implements Link {
+public final class ConnectionHandler extends WireCodec implements Link {
   private static final Logger log = LoggerFactory.getLogger(ConnectionHandler.class);
 
   /** What every connection's handler of a node shares. */
@@ -73,6 +75,7 @@ public final class ConnectionHandler extends ChannelInboundHandlerAdapter implem
    * endpoint}.
    */
   public ConnectionHandler(Shared shared, Endpoint endpoint) {
+    super(shared.config().maxFrameBytes(), false);
     this.node = shared;
     this.endpoint = endpoint;
   }
@@ -137,18 +140,24 @@ public final class ConnectionHandler extends ChannelInboundHandlerAdapter implem
       close(CloseCode.IDLE_TIMEOUT, "nothing received for two heartbeat intervals");
     } else if (silent >= interval && !pinged) {
       pinged = true;
-      ctx.writeAndFlush(new PingWebSocketFrame(Unpooled.EMPTY_BUFFER));
+      write(ctx, new PingWebSocketFrame(Unpooled.EMPTY_BUFFER), ctx.newPromise());
+      ctx.flush();
     }
   }
 
   @Override
-  public void channelRead(ChannelHandlerContext ctx, Object msg) {
+  void received(ChannelHandlerContext ctx, Object msg) {
     if (!(msg instanceof ClientFrame frame)) {
       ctx.fireChannelRead(msg);
       return;
     }
     if (!closing && !closed && upgraded) {
-      endpoint.frame(frame);
+      try {
+        endpoint.frame(frame);
+      } catch (RuntimeException e) {
+        // As the pipeline does for a handler of its own: the frames after it are still decoded.
+        exceptionCaught(ctx, e);
+      }
     }
   }
 
@@ -167,7 +176,7 @@ public final class ConnectionHandler extends ChannelInboundHandlerAdapter implem
       boolean plain = ctx.pipeline().get(WebSocketExtensionEncoder.class) == null;
       if (plain && ctx.pipeline().get(WebSocketFrameDecoder.class) != null) {
         // No extension (compression) negotiated: one handler does the framing and the codec.
-        WireCodec.install(ctx, node.config().maxFrameBytes());
+        install(ctx);
       } else {
         ControlFrameHandler.install(ctx, HandoffChannelInitializer.WS_HANDLER);
         if (plain) {
@@ -302,7 +311,8 @@ public final class ConnectionHandler extends ChannelInboundHandlerAdapter implem
   @Override
   public void write(Object frame) {
     // No promise per frame: nothing waits on one, and a failed write reaches exceptionCaught.
-    ctx.write(frame, ctx.voidPromise());
+    // Through this handler's own write, which frames it (a write from its context would skip it).
+    write(ctx, frame, ctx.voidPromise());
   }
 
   @Override
@@ -349,27 +359,31 @@ public final class ConnectionHandler extends ChannelInboundHandlerAdapter implem
     closing = true;
     String shortReason = reason.length() > 120 ? reason.substring(0, 120) : reason;
     if (upgraded) {
-      ctx.write(
+      write(
+          ctx,
           ServerFrame.newBuilder()
               .setDisconnect(
                   Disconnect.newBuilder()
                       .setCode(code.code())
                       .setReason(reason)
                       .setReconnect(code.reconnect()))
-              .build());
+              .build(),
+          ctx.newPromise());
     }
     // Half-close after the close frame so that unread input does not turn our FIN into a reset
     // that could destroy the close frame before the device reads it; input is discarded until the
     // device closes too, or the close timeout cuts the channel.
-    ctx.writeAndFlush(new CloseWebSocketFrame(code.code(), shortReason))
-        .addListener(
-            f -> {
-              if (f.isSuccess() && ctx.channel() instanceof DuplexChannel duplex) {
-                duplex.shutdownOutput();
-              } else {
-                ctx.channel().close();
-              }
-            });
+    ChannelPromise closeSent = ctx.newPromise();
+    write(ctx, new CloseWebSocketFrame(code.code(), shortReason), closeSent);
+    ctx.flush();
+    closeSent.addListener(
+        f -> {
+          if (f.isSuccess() && ctx.channel() instanceof DuplexChannel duplex) {
+            duplex.shutdownOutput();
+          } else {
+            ctx.channel().close();
+          }
+        });
     eventLoop()
         .schedule(
             () -> {

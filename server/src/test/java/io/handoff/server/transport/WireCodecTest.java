@@ -214,21 +214,34 @@ class WireCodecTest {
   @Test
   void installTakesThePlaceOfTheWebSocketHandlersAndTheCodec() {
     EmbeddedChannel ch = new EmbeddedChannel();
+    WireCodec connection = new WireCodec(MAX, false);
     ch.pipeline()
         .addLast("wsencoder", new WebSocket13FrameEncoder(false))
         .addLast("wsdecoder", new WebSocket13FrameDecoder(true, false, MAX))
         .addLast(HandoffChannelInitializer.WS_HANDLER, new ChannelInboundHandlerAdapter())
         .addLast(HandoffChannelInitializer.WS_AGGREGATOR, agg())
         .addLast(HandoffChannelInitializer.CODEC, FrameCodec.INSTANCE)
-        .addLast("connection", new ChannelInboundHandlerAdapter());
-    WireCodec.install(ch.pipeline().context("connection"), MAX);
+        .addLast("connection", connection);
+    connection.install(ch.pipeline().context("connection"));
     assertEquals(
-        List.of(WireCodec.NAME, "connection"),
+        List.of("connection"),
         ch.pipeline().names().stream()
             .filter(n -> !n.startsWith("DefaultChannelPipeline"))
             .toList());
     ch.writeInbound(Unpooled.wrappedBuffer(clientFrames(ping(5))));
     assertEquals(5, ((ClientFrame) ch.readInbound()).getPing().getNonce());
+    ch.finishAndReleaseAll();
+  }
+
+  @Test
+  void beforeInstallNothingIsFramedEitherWay() {
+    EmbeddedChannel ch = new EmbeddedChannel(new WireCodec(MAX, false));
+    ClientFrame frame = ClientFrame.newBuilder().setRequestId(3).build();
+    ch.writeInbound(frame);
+    assertEquals(frame, ch.readInbound());
+    ServerFrame out = ServerFrame.newBuilder().setRequestId(4).build();
+    ch.writeOutbound(out);
+    assertEquals(out, ch.readOutbound());
     ch.finishAndReleaseAll();
   }
 
