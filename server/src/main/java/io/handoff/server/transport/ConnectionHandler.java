@@ -75,9 +75,14 @@ public final class ConnectionHandler extends WireCodec implements Link {
    * endpoint}.
    */
   public ConnectionHandler(Shared shared, Endpoint endpoint) {
-    super(shared.config().maxFrameBytes(), false);
+    super(false);
     this.node = shared;
     this.endpoint = endpoint;
+  }
+
+  @Override
+  int maxFrameBytes() {
+    return node.config().maxFrameBytes();
   }
 
   @Override

@@ -41,13 +41,13 @@ import java.nio.ByteOrder;
  * handler's pings and close frame. Until {@link #install} (a connection handler before the upgrade,
  * or after one that negotiated compression) it frames nothing: messages pass in and out untouched.
  *
- * <p>A codec of its own ({@link #WireCodec(int)}, frames from the start, hands each ClientFrame to
- * the next handler) is what the codec tests drive.
+ * <p>A codec of its own ({@link #of}: frames from the start, hands each ClientFrame to the next
+ * handler) is what the codec tests drive.
  *
  * <p>State: only an incomplete frame's bytes and an incomplete message's fragments, both null
  * between messages, so an idle connection holds no buffer. Event loop only.
  */
-class WireCodec extends ChannelDuplexHandler {
+abstract class WireCodec extends ChannelDuplexHandler {
   private static final int FIN = 0x80;
   private static final int RSV = 0x70;
   private static final int MASKED = 0x80;
@@ -59,7 +59,6 @@ class WireCodec extends ChannelDuplexHandler {
   private static final int PONG = 0xA;
   private static final int MAX_CONTROL_PAYLOAD = 125;
 
-  private final int maxFrameBytes;
   // Bytes of a frame not complete yet; null when the last read ended on a frame's end.
   private ByteBuf cumulation;
   // Payload of a fragmented binary message so far; null outside one.
@@ -70,14 +69,26 @@ class WireCodec extends ChannelDuplexHandler {
   private boolean framing;
 
   /** A codec of its own: frames from the start and hands each ClientFrame to the next handler. */
-  WireCodec(int maxFrameBytes) {
-    this(maxFrameBytes, true);
+  static WireCodec of(int maxFrameBytes) {
+    return of(maxFrameBytes, true);
   }
 
-  WireCodec(int maxFrameBytes, boolean framing) {
-    this.maxFrameBytes = maxFrameBytes;
+  /** A codec of its own that frames from the start, or from {@link #install}. */
+  static WireCodec of(int maxFrameBytes, boolean framing) {
+    return new WireCodec(framing) {
+      @Override
+      int maxFrameBytes() {
+        return maxFrameBytes;
+      }
+    };
+  }
+
+  WireCodec(boolean framing) {
     this.framing = framing;
   }
+
+  /** The largest message accepted, in bytes (the connection handler's is its node's: no copy). */
+  abstract int maxFrameBytes();
 
   /**
    * From now on this handler (whose context is {@code connection}) does the framing, in place of
@@ -213,8 +224,8 @@ class WireCodec extends ChannelDuplexHandler {
       throw violation(CloseCode.PROTOCOL_ERROR, "new message inside a fragmented message");
     }
     long total = length + (fragments == null ? 0 : fragments.readableBytes());
-    if (total > maxFrameBytes) {
-      throw violation(CloseCode.FRAME_TOO_LARGE, "frame larger than " + maxFrameBytes + " bytes");
+    if (total > maxFrameBytes()) {
+      throw violation(CloseCode.FRAME_TOO_LARGE, "frame larger than " + maxFrameBytes() + " bytes");
     }
   }
 
