@@ -50,8 +50,9 @@ public final class ConnectionHandler extends WireCodec implements Link {
   private final Endpoint endpoint;
 
   private ChannelHandlerContext ctx;
+  // Set at the upgrade: non-null from then on means upgraded (no flag of its own, so that the
+  // handler fits 64 bytes).
   private Principal principal;
-  private boolean upgraded;
   private boolean established;
   private boolean reading = true;
   private boolean closing;
@@ -109,7 +110,7 @@ public final class ConnectionHandler extends WireCodec implements Link {
     if (established || closing || closed) {
       return;
     }
-    if (!upgraded) {
+    if (!upgraded()) {
       ctx.close();
       return;
     }
@@ -156,7 +157,7 @@ public final class ConnectionHandler extends WireCodec implements Link {
       ctx.fireChannelRead(msg);
       return;
     }
-    if (!closing && !closed && upgraded) {
+    if (!closing && !closed && upgraded()) {
       try {
         endpoint.frame(frame);
       } catch (RuntimeException e) {
@@ -193,7 +194,6 @@ public final class ConnectionHandler extends WireCodec implements Link {
                   FrameCodec.FRAMING);
         }
       }
-      upgraded = true;
       node.stats().connectionsOpened.increment(); // At the upgrade: HTTP requests never count.
       lastReadNanos = node.time().nanoTime();
       Heartbeats.current()
@@ -202,7 +202,7 @@ public final class ConnectionHandler extends WireCodec implements Link {
       return;
     }
     if (evt == HandoffChannelInitializer.DRAIN) {
-      if (upgraded && !closing && !closed) {
+      if (upgraded() && !closing && !closed) {
         endpoint.drain();
       }
       return;
@@ -216,7 +216,7 @@ public final class ConnectionHandler extends WireCodec implements Link {
     // A device that does not read our pushes does not get its requests read either, so answers to
     // them cannot pile up in the outbound buffer.
     ctx.channel().config().setAutoRead(writable && reading);
-    if (writable && upgraded && !closing && !closed) {
+    if (writable && upgraded() && !closing && !closed) {
       endpoint.writable();
     }
     ctx.fireChannelWritabilityChanged();
@@ -225,7 +225,7 @@ public final class ConnectionHandler extends WireCodec implements Link {
   @Override
   public void channelInactive(ChannelHandlerContext ctx) {
     cancelHandshakeTimer();
-    if (upgraded) {
+    if (upgraded()) {
       Heartbeats.current().remove(this); // Inactive runs on the loop whose list holds it.
       node.stats().connectionsClosed.increment();
     }
@@ -296,6 +296,10 @@ public final class ConnectionHandler extends WireCodec implements Link {
   // Link
   // ---------------------------------------------------------------------------------------------
 
+  private boolean upgraded() {
+    return principal != null;
+  }
+
   @Override
   public Principal principal() {
     return principal;
@@ -363,7 +367,7 @@ public final class ConnectionHandler extends WireCodec implements Link {
     }
     closing = true;
     String shortReason = reason.length() > 120 ? reason.substring(0, 120) : reason;
-    if (upgraded) {
+    if (upgraded()) {
       write(
           ctx,
           ServerFrame.newBuilder()
