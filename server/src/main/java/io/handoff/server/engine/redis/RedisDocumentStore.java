@@ -19,9 +19,6 @@ import io.lettuce.core.RedisNoScriptException;
 import io.lettuce.core.ScriptOutputType;
 import io.lettuce.core.api.StatefulConnection;
 import io.lettuce.core.cluster.api.async.RedisClusterAsyncCommands;
-import java.io.IOException;
-import java.io.InputStream;
-import java.io.UncheckedIOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.charset.StandardCharsets;
@@ -108,8 +105,8 @@ public final class RedisDocumentStore implements DocumentStore {
           utf8(Integer.toString(limits.seqWindow())),
           utf8(Long.toString(limits.idleTtl().getSeconds()))
         };
-    this.writeScript = resource("write.lua");
-    this.readScript = resource("read.lua");
+    this.writeScript = RedisScript.source("write.lua");
+    this.readScript = RedisScript.source("read.lua");
     this.writeSha = await(redis.scriptLoad(writeScript));
     this.readSha = await(redis.scriptLoad(readScript));
   }
@@ -122,17 +119,6 @@ public final class RedisDocumentStore implements DocumentStore {
       throw new IllegalStateException("interrupted while loading scripts", e);
     } catch (ExecutionException | TimeoutException e) {
       throw new IllegalStateException("cannot load scripts into Redis: " + e.getMessage(), e);
-    }
-  }
-
-  private static String resource(String name) {
-    try (InputStream in = RedisDocumentStore.class.getResourceAsStream(name)) {
-      if (in == null) {
-        throw new IllegalStateException("missing script " + name);
-      }
-      return new String(in.readAllBytes(), StandardCharsets.UTF_8);
-    } catch (IOException e) {
-      throw new UncheckedIOException(e);
     }
   }
 

@@ -11,9 +11,6 @@ import io.lettuce.core.RedisFuture;
 import io.lettuce.core.RedisNoScriptException;
 import io.lettuce.core.ScriptOutputType;
 import io.lettuce.core.cluster.api.async.RedisClusterAsyncCommands;
-import java.io.IOException;
-import java.io.InputStream;
-import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
 import java.time.Clock;
 import java.time.Duration;
@@ -389,14 +386,7 @@ final class RedisHandoffStore implements HandoffStore {
     volatile String sha;
 
     Script(String name) {
-      try (InputStream in = RedisHandoffStore.class.getResourceAsStream(name)) {
-        if (in == null) {
-          throw new IllegalStateException("missing script " + name);
-        }
-        this.text = new String(in.readAllBytes(), StandardCharsets.UTF_8);
-      } catch (IOException e) {
-        throw new UncheckedIOException(e);
-      }
+      this.text = RedisScript.source(name);
     }
   }
 }

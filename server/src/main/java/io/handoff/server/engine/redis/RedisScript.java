@@ -6,6 +6,7 @@ import io.lettuce.core.cluster.api.async.RedisClusterAsyncCommands;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.UncheckedIOException;
+import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import java.util.HexFormat;
@@ -17,24 +18,54 @@ import java.util.concurrent.CompletionException;
  * when Redis answers NOSCRIPT (first use, or a Redis restart). Thread-safe.
  */
 final class RedisScript {
+  private static final String INCLUDE = "-- include:";
+
   private final String name;
   private final byte[] text;
   private final String sha;
 
   RedisScript(String name) {
     this.name = name;
-    try (InputStream in = RedisScript.class.getResourceAsStream(name)) {
-      if (in == null) {
-        throw new IllegalStateException("missing script " + name);
-      }
-      this.text = in.readAllBytes();
-    } catch (IOException e) {
-      throw new UncheckedIOException(e);
-    }
+    this.text = source(name).getBytes(StandardCharsets.UTF_8);
     try {
       this.sha = HexFormat.of().formatHex(MessageDigest.getInstance("SHA-1").digest(text));
     } catch (NoSuchAlgorithmException e) {
       throw new IllegalStateException(e);
+    }
+  }
+
+  /**
+   * The text of a script in this package's resources, each line {@code -- include: NAME.lua}
+   * replaced by that resource's text. Redis scripts cannot call each other, so the parts two
+   * scripts share (presence.lua's 'up' in resume.lua, read.lua's read in resume.lua) are kept once
+   * and put in when the script is loaded. Parts do not include parts.
+   */
+  static String source(String name) {
+    StringBuilder out = new StringBuilder();
+    for (String line : resource(name).split("\n", -1)) {
+      if (line.startsWith(INCLUDE)) {
+        String part = line.substring(INCLUDE.length()).trim();
+        String text = resource(part);
+        if (text.contains("\n" + INCLUDE) || text.startsWith(INCLUDE)) {
+          throw new IllegalStateException(part + " includes another part; parts do not nest");
+        }
+        out.append(text);
+      } else {
+        out.append(line).append('\n');
+      }
+    }
+    out.setLength(out.length() - 1);
+    return out.toString();
+  }
+
+  private static String resource(String name) {
+    try (InputStream in = RedisScript.class.getResourceAsStream(name)) {
+      if (in == null) {
+        throw new IllegalStateException("missing script " + name);
+      }
+      return new String(in.readAllBytes(), StandardCharsets.UTF_8);
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
     }
   }
 

@@ -33,30 +33,8 @@ if ARGV[1] == '1' then
 end
 
 -- The device online through this connection (presence.lua's 'up').
-local function parse(v)
-  return string.match(v, '^(%d)|(.*)|(%d+)|(%d+)$')
-end
-if redis.call('HEXISTS', KEYS[4], ARGV[2]) == 0
-    and redis.call('HLEN', KEYS[4]) >= tonumber(ARGV[6]) then
-  local all = redis.call('HGETALL', KEYS[4])
-  local victim, oldest = nil, nil
-  for i = 1, #all, 2 do
-    local on, conn, seen, dl = parse(all[i + 1])
-    local s = tonumber(seen) or 0
-    if on == '1' and tonumber(dl) > now then
-      s = math.huge
-    end
-    if oldest == nil or s < oldest then
-      oldest = s
-      victim = all[i]
-    end
-  end
-  if victim then
-    redis.call('HDEL', KEYS[4], victim)
-  end
-end
-redis.call('HSET', KEYS[4], ARGV[2], '1|' .. ARGV[3] .. '|' .. ARGV[4] .. '|' .. ARGV[5])
-redis.call('PEXPIRE', KEYS[4], ARGV[7])
+-- include: part_presence_up.lua
+presence_up(KEYS[4], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7])
 
 -- The follow filter and the positions.
 local i = 12
@@ -95,36 +73,9 @@ for _ = 1, tonumber(ARGV[i]) do
 end
 
 -- One document from a position (read.lua).
+-- include: part_read_position.lua
 local function read(doc, e, v, f)
-  local meta = redis.call('HMGET', base .. 'm:' .. doc, 'epoch', 'version', 'fp')
-  if not meta[2] then
-    return {'gone'}
-  end
-  local epoch = meta[1]
-  local version = tonumber(meta[2])
-  local fp = meta[3] or zero
-  local reason = 'history'
-  if e == '' then
-    reason = 'none'
-  elseif e ~= epoch then
-    reason = 'epoch'
-  elseif v > version then
-    reason = 'diverged'
-  elseif v == version then
-    if f ~= zero and fp ~= zero and f ~= fp then
-      reason = 'diverged'
-    else
-      return {'uptodate', epoch, version, fp}
-    end
-  else
-    local h = base .. 'h:' .. doc
-    local len = redis.call('LLEN', h)
-    local missing = version - v
-    if missing <= len then
-      return {'deltas', epoch, version, redis.call('LRANGE', h, len - missing, -1), fp}
-    end
-  end
-  return {'snapshot', epoch, version, redis.call('HGETALL', base .. 'f:' .. doc), fp, reason}
+  return read_position(base .. 'm:' .. doc, base .. 'f:' .. doc, base .. 'h:' .. doc, e, v, f)
 end
 
 local docs = {}
