@@ -40,10 +40,10 @@ import org.slf4j.LoggerFactory;
  *
  * The HTTP handler leaves the pipeline once the handshake completes (the handshake itself replaces
  * the HTTP codec and aggregator with WebSocket frame codecs). Where the upgrade negotiated no
- * extension, {@link WireCodec} then takes the place of the WebSocket handlers and the frame codec,
- * so an upgraded connection's pipeline is {@code [TLS] → wire → connection}; with
- * permessage-deflate the WebSocket protocol handler gives its place to the shared {@link
- * ControlFrameHandler}.
+ * extension, the connection handler frames itself (see {@link WireCodec}) and the WebSocket
+ * handlers and the frame codec leave, so an upgraded connection's pipeline is {@code [TLS] →
+ * connection}; with permessage-deflate the WebSocket protocol handler gives its place to the shared
+ * {@link ControlFrameHandler}.
  */
 public final class HandoffChannelInitializer extends ChannelInitializer<SocketChannel> {
   private static final Logger log = LoggerFactory.getLogger(HandoffChannelInitializer.class);
@@ -51,8 +51,8 @@ public final class HandoffChannelInitializer extends ChannelInitializer<SocketCh
   // Replaced by ControlFrameHandler once the upgrade is done.
   static final String WS_HANDLER = "ws";
   static final String WS_AGGREGATOR = "wsAggregator";
-  // The frame codec; after an upgrade without extensions WireCodec replaces it and the WebSocket
-  // handlers.
+  // The frame codec; after an upgrade without extensions the connection handler's own framing
+  // (WireCodec) replaces it and the WebSocket handlers.
   static final String CODEC = "codec";
   private static final int MAX_TRACKED_ADDRESSES = 100_000;
 
