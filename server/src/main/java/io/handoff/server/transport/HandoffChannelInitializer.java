@@ -39,13 +39,13 @@ import org.slf4j.LoggerFactory;
  * </pre>
  *
  * A new connection's pipeline holds only the HTTP handlers and the connection handler. A version-13
- * upgrade that negotiates no extension is answered by {@link Upgrades}, and {@link WireCodec} takes
- * the place of the HTTP handlers at once, so an upgraded connection's pipeline is {@code [TLS] →
- * wire → connection}. Any other upgrade request gets Netty's WebSocket handlers added (and the
- * deflate extension's, with compression on) and goes through Netty's handshaker, which replaces the
- * HTTP codec with WebSocket frame codecs; then, with no extension negotiated, {@link WireCodec}
- * takes their place too; with permessage-deflate the WebSocket protocol handler gives its place to
- * the shared {@link ControlFrameHandler}.
+ * upgrade that negotiates no extension is answered by {@link Upgrades}: the HTTP handlers leave and
+ * the connection handler frames itself (see {@link WireCodec}) at once, so an upgraded connection's
+ * pipeline is {@code [TLS] → connection}. Any other upgrade request gets Netty's WebSocket handlers
+ * added (and the deflate extension's, with compression on) and goes through Netty's handshaker,
+ * which replaces the HTTP codec with WebSocket frame codecs; then, with no extension negotiated,
+ * the connection handler frames itself and they leave too; with permessage-deflate the WebSocket
+ * protocol handler gives its place to the shared {@link ControlFrameHandler}.
  */
 public final class HandoffChannelInitializer extends ChannelInitializer<SocketChannel> {
   private static final Logger log = LoggerFactory.getLogger(HandoffChannelInitializer.class);
@@ -56,8 +56,8 @@ public final class HandoffChannelInitializer extends ChannelInitializer<SocketCh
   // Replaced by ControlFrameHandler once the upgrade is done.
   static final String WS_HANDLER = "ws";
   static final String WS_AGGREGATOR = "wsAggregator";
-  // The frame codec; after an upgrade without extensions WireCodec replaces it and the WebSocket
-  // handlers.
+  // The frame codec; after an upgrade without extensions the connection handler's own framing
+  // (WireCodec) replaces it and the WebSocket handlers.
   static final String CODEC = "codec";
   private static final int MAX_TRACKED_ADDRESSES = 100_000;
 
@@ -111,7 +111,7 @@ public final class HandoffChannelInitializer extends ChannelInitializer<SocketCh
                 time::nanoTime),
             api,
             sessionCheck,
-            new Upgrades(config.compression(), config.maxFrameBytes(), this::addWebSocketHandlers));
+            new Upgrades(config.compression(), this::addWebSocketHandlers));
     this.tls = config.tlsCertificate() == null ? null : tlsContext(config);
     this.wsConfig =
         WebSocketServerProtocolConfig.newBuilder()

@@ -18,13 +18,14 @@ import java.util.function.Consumer;
 /**
  * The WebSocket handshake of an authenticated {@code /ws} request. The common case, a version-13
  * request that asks for no extension the node would grant, is answered here: the 101 with its
- * {@code Sec-WebSocket-Accept} (RFC 6455 section 4.2.2) is written as bytes and the HTTP handlers
- * give their place to {@link WireCodec} at once. Every other request goes through Netty's
- * handshaker, whose handlers are added to this connection's pipeline only then (permessage-deflate,
- * other versions, and the refusals of requests that are no valid handshake, with Netty's statuses:
- * 400, 426 with {@code Sec-WebSocket-Version: 13}). In a reconnect storm every device upgrades at
- * once, and Netty's path costs each a handshaker, a response object and its encoding, a handshake
- * timer, and two rounds of pipeline changes (see docs/decisions.md). Shared; event loop only.
+ * {@code Sec-WebSocket-Accept} (RFC 6455 section 4.2.2) is written as bytes, the HTTP handlers
+ * leave, and the connection handler frames itself ({@link WireCodec}) at once. Every other request
+ * goes through Netty's handshaker, whose handlers are added to this connection's pipeline only then
+ * (permessage-deflate, other versions, and the refusals of requests that are no valid handshake,
+ * with Netty's statuses: 400, 426 with {@code Sec-WebSocket-Version: 13}). In a reconnect storm
+ * every device upgrades at once, and Netty's path costs each a handshaker, a response object and
+ * its encoding, a handshake timer, and two rounds of pipeline changes (see docs/decisions.md).
+ * Shared; event loop only.
  */
 final class Upgrades {
   private static final String GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
@@ -47,16 +48,14 @@ final class Upgrades {
       };
 
   private final boolean compression;
-  private final int maxFrameBytes;
   private final Consumer<ChannelPipeline> nettyHandlers;
 
   /**
    * {@code nettyHandlers} adds Netty's WebSocket handlers (and the deflate extension's, with {@code
    * compression}) in front of the connection handler, for the requests this class does not answer.
    */
-  Upgrades(boolean compression, int maxFrameBytes, Consumer<ChannelPipeline> nettyHandlers) {
+  Upgrades(boolean compression, Consumer<ChannelPipeline> nettyHandlers) {
     this.compression = compression;
-    this.maxFrameBytes = maxFrameBytes;
     this.nettyHandlers = nettyHandlers;
   }
 
@@ -101,16 +100,16 @@ final class Upgrades {
     res.writeBytes(END);
     // Written from the HTTP codec's place (behind TLS, if any), past its encoder.
     codec.writeAndFlush(res, codec.voidPromise());
-    p.addBefore(HandoffChannelInitializer.CONNECTION, WireCodec.NAME, new WireCodec(maxFrameBytes));
     p.remove(HandoffChannelInitializer.HTTP_AGGREGATOR);
     p.remove(http.name());
+    ChannelHandlerContext connection = p.context(HandoffChannelInitializer.CONNECTION);
+    ((ConnectionHandler) connection.handler()).install(connection);
     // Before the connection hears of the upgrade, so that what it writes at once (a close, when
     // its user has no slot left) reaches the device. RFC 6455 4.1 has the device wait for the 101
     // before it sends a frame.
     p.remove(HandoffChannelInitializer.HTTP_CODEC);
-    p.context(WireCodec.NAME)
-        .fireUserEventTriggered(
-            new WebSocketServerProtocolHandler.HandshakeComplete(req.uri(), req.headers(), null));
+    p.fireUserEventTriggered(
+        new WebSocketServerProtocolHandler.HandshakeComplete(req.uri(), req.headers(), null));
   }
 
   /** The Sec-WebSocket-Accept of RFC 6455 section 4.2.2 for {@code key}. */
