@@ -179,20 +179,10 @@ public final class ConnectionHandler extends WireCodec implements Link {
       if (ctx.pipeline().get(HandoffChannelInitializer.HTTP_HANDLER) != null) {
         ctx.pipeline().remove(HandoffChannelInitializer.HTTP_HANDLER);
       }
-      boolean plain = ctx.pipeline().get(WebSocketExtensionEncoder.class) == null;
-      if (plain && ctx.pipeline().get(WebSocketFrameDecoder.class) != null) {
-        // No extension (compression) negotiated: one handler does the framing and the codec.
-        install(ctx);
-      } else {
-        ControlFrameHandler.install(ctx, HandoffChannelInitializer.WS_HANDLER);
-        if (plain) {
-          // The codec may write the WebSocket framing itself.
-          ctx.pipeline()
-              .replace(
-                  HandoffChannelInitializer.CODEC,
-                  HandoffChannelInitializer.CODEC,
-                  FrameCodec.FRAMING);
-        }
+      if (ctx.pipeline().get(HandoffChannelInitializer.CODEC) != null) {
+        // Netty's handshaker did the upgrade (Upgrades answers the common case itself and has
+        // this handler frame before it tells of the upgrade).
+        installCodec(ctx);
       }
       node.stats().connectionsOpened.increment(); // At the upgrade: HTTP requests never count.
       lastReadNanos = node.time().nanoTime();
@@ -208,6 +198,25 @@ public final class ConnectionHandler extends WireCodec implements Link {
       return;
     }
     ctx.fireUserEventTriggered(evt);
+  }
+
+  /** The codecs after an upgrade through Netty's handshaker. */
+  private void installCodec(ChannelHandlerContext ctx) {
+    boolean plain = ctx.pipeline().get(WebSocketExtensionEncoder.class) == null;
+    if (plain && ctx.pipeline().get(WebSocketFrameDecoder.class) != null) {
+      // No extension (compression) negotiated: one handler does the framing and the codec.
+      install(ctx);
+    } else {
+      ControlFrameHandler.install(ctx, HandoffChannelInitializer.WS_HANDLER);
+      if (plain) {
+        // The codec may write the WebSocket framing itself.
+        ctx.pipeline()
+            .replace(
+                HandoffChannelInitializer.CODEC,
+                HandoffChannelInitializer.CODEC,
+                FrameCodec.FRAMING);
+      }
+    }
   }
 
   @Override
@@ -252,7 +261,11 @@ public final class ConnectionHandler extends WireCodec implements Link {
       }
     }
     if (cause instanceof IOException) {
-      log.debug("connection error on {}: {}", ctx.channel(), cause.toString());
+      // Resets are routine (a reconnect storm has thousands at once): no message built unless
+      // it is logged.
+      if (log.isDebugEnabled()) {
+        log.debug("connection error on {}: {}", ctx.channel(), cause.toString());
+      }
       ctx.close();
       return;
     }
