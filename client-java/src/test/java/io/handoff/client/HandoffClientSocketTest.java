@@ -14,6 +14,7 @@ import io.handoff.protocol.v1.Position;
 import io.netty.channel.EventLoopGroup;
 import io.netty.channel.MultiThreadIoEventLoopGroup;
 import io.netty.channel.nio.NioIoHandler;
+import java.net.URI;
 import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.BlockingQueue;
@@ -118,6 +119,30 @@ class HandoffClientSocketTest {
     assertEquals(2, second.next().getWrite().getClientSeq());
     second.send(ack("cart", 2, EPOCH, 2));
     assertEquals(2L, next.get(WAIT, TimeUnit.SECONDS));
+  }
+
+  @Test
+  void clientReachesAServerNamedByHostNameOnEveryAttempt() throws Exception {
+    // An IP address in the URL is resolved once; a name is resolved on each attempt.
+    URI byName = URI.create(server.url().toString().replace("127.0.0.1", "localhost"));
+    client =
+        HandoffClient.builder()
+            .url(byName)
+            .reconnectBackoff(Duration.ofMillis(10), Duration.ofMillis(100))
+            .listener(stateRecorder)
+            .token(TOKEN)
+            .build();
+    CompletableFuture<Void> connected = client.connect();
+    TestServer.Connection first = server.accept();
+    assertTrue(first.next().hasHello());
+    first.send(welcome(0));
+    connected.get(WAIT, TimeUnit.SECONDS);
+    first.close(4000, "server shutting down");
+    awaitState(ConnectionState.RECONNECTING);
+    TestServer.Connection second = server.accept();
+    assertTrue(second.next().hasHello());
+    second.send(welcome(0));
+    awaitState(ConnectionState.CONNECTED);
   }
 
   @Test

@@ -332,4 +332,35 @@ class HandoffProtocolTest {
     assertEquals("tv", offline.getPresenceUpdate().getDevices(0).getDeviceId());
     assertTrue(offline.getPresenceUpdate().getDevices(0).getLastSeenMs() > 0);
   }
+
+  /**
+   * What a device was told of its other devices grows one device at a time and keeps each one's
+   * state apart: three others come online, one goes offline, and each update names only that one.
+   */
+  @Test
+  void aDeviceTellsThreeOtherDevicesApartAsTheyComeAndGo() throws Exception {
+    start();
+    TestDevice phone = device("phone").presenceFrames();
+    phone.hello();
+    List<TestDevice> others = new ArrayList<>();
+    for (String name : List.of("tv", "laptop", "tablet")) {
+      TestDevice d = device(name);
+      d.hello();
+      others.add(d);
+      ServerFrame online =
+          phone.next(
+              f ->
+                  f.hasPresenceUpdate()
+                      && f.getPresenceUpdate().getDevices(0).getDeviceId().equals(name));
+      assertTrue(online.getPresenceUpdate().getDevices(0).getOnline(), name + " online");
+      assertEquals(1, online.getPresenceUpdate().getDevicesCount(), "only what changed");
+    }
+    others.get(1).close();
+    ServerFrame offline =
+        phone.next(f -> f.hasPresenceUpdate() && !f.getPresenceUpdate().getDevices(0).getOnline());
+    assertEquals(1, offline.getPresenceUpdate().getDevicesCount(), "only what changed");
+    assertEquals("laptop", offline.getPresenceUpdate().getDevices(0).getDeviceId());
+    Welcome w = device("watch").hello().getWelcome();
+    assertEquals(4, w.getPresenceCount(), "the phone, tv, tablet online and the laptop offline");
+  }
 }

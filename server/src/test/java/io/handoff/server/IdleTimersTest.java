@@ -80,6 +80,16 @@ class IdleTimersTest {
         long id = alive.send(ClientFrame.newBuilder().setPing(Ping.newBuilder().setNonce(3)));
         assertEquals(3, alive.next(f -> f.getRequestId() == id).getPong().getNonce());
         time.advance(HEARTBEAT);
+        // Each loop's heartbeat tick runs on the loop after advance hands it over, and re-arms from
+        // the fake time it reads then: a tick that read a time inside the step re-arms before its
+        // end, after advance returned. Handing over what is due now (time does not move) runs it.
+        Conditions.await(
+            "every quiet connection closed",
+            () -> {
+              time.advance(Duration.ZERO);
+              return server.server.stats().idleCloses.sum() == EACH;
+            },
+            Duration.ofSeconds(10));
         for (RawSocket s : quiet) {
           assertEquals(CloseCode.IDLE_TIMEOUT.code(), s.readUntilClose());
         }

@@ -268,6 +268,36 @@ class NewDeviceApprovalTest {
     signIn(api1, "vic", "phone", 201);
   }
 
+  /**
+   * A connection makes its approval prompts only when it needs them: one that never used approvals
+   * is still prompted when a request arrives, and one that connects while a request is pending is
+   * prompted right after its Welcome.
+   */
+  @Test
+  void aConnectionThatNeverUsedApprovalsIsPromptedAsARequestArrivesAndAtItsWelcome()
+      throws Exception {
+    HandoffServer n1 = node("n1");
+    HttpApi api = new HttpApi(n1.port());
+    String token = signIn(api, "ida", "phone", 201).field("access_token");
+    String pendingId;
+    try (TestDevice p = TestDevice.connect(n1.port(), token)) {
+      p.hello();
+      HttpApi.Answer held = signIn(api, "ida", "tv", 202);
+      pendingId = held.field("approval_id");
+      assertEquals("tv", promptFor(p, pendingId).getApprovalPrompt().getRequest().getDeviceId());
+    }
+    try (TestDevice again = TestDevice.connect(n1.port(), token)) {
+      again.hello();
+      promptFor(again, pendingId);
+      long no = answer(again, pendingId, false);
+      ServerFrame answered = again.next(f -> f.getRequestId() == no);
+      assertEquals(
+          ApprovalOutcome.APPROVAL_DENIED,
+          answered.getApprovalAnswered().getOutcome(),
+          "" + answered);
+    }
+  }
+
   @Test
   void withNoTrustedDeviceOnlineTheNewDeviceWaitsUntilItsDeadlineThenFailsClearly()
       throws Exception {

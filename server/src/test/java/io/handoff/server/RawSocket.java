@@ -55,14 +55,68 @@ final class RawSocket implements AutoCloseable {
             + "\r\n\r\n";
     r.out.write(req.getBytes(StandardCharsets.US_ASCII));
     r.out.flush();
-    String status = r.readHeaders();
+    String head = r.readHead();
+    String status = head.substring(0, head.indexOf('\r'));
     if (!status.startsWith("HTTP/1.1 101")) {
       throw new IOException("upgrade refused: " + status);
+    }
+    String accept = acceptFor(Base64.getEncoder().encodeToString(nonce));
+    if (!head.toLowerCase(java.util.Locale.ROOT)
+        .contains(
+            "\r\nsec-websocket-accept: " + accept.toLowerCase(java.util.Locale.ROOT) + "\r\n")) {
+      throw new IOException(
+          "upgrade without the RFC 6455 Sec-WebSocket-Accept " + accept + ": " + head);
     }
     return r;
   }
 
-  private String readHeaders() throws IOException {
+  /**
+   * Opens a plain TCP connection, for a test that writes its own HTTP request ({@link #writeRaw}).
+   */
+  static RawSocket open(int port) throws IOException {
+    Socket s = new Socket();
+    s.connect(new InetSocketAddress("127.0.0.1", port), 10_000);
+    s.setSoTimeout(10_000);
+    return new RawSocket(s);
+  }
+
+  /** The Sec-WebSocket-Accept of RFC 6455 section 4.2.2 for {@code key}. */
+  static String acceptFor(String key) {
+    try {
+      java.security.MessageDigest sha1 = java.security.MessageDigest.getInstance("SHA-1");
+      byte[] digest =
+          sha1.digest(
+              (key + "258EAFA5-E914-47DA-95CA-C5AB0DC85B11").getBytes(StandardCharsets.US_ASCII));
+      return Base64.getEncoder().encodeToString(digest);
+    } catch (java.security.NoSuchAlgorithmException e) {
+      throw new IllegalStateException(e);
+    }
+  }
+
+  /** Writes {@code bytes} as they are. */
+  void writeRaw(byte[] bytes) throws IOException {
+    out.write(bytes);
+    out.flush();
+  }
+
+  /** Reads the next binary message as a ServerFrame, skipping control frames. */
+  io.handoff.protocol.v1.ServerFrame readFrame() throws IOException {
+    while (true) {
+      int b0 = in.readUnsignedByte();
+      long len = readLength();
+      byte[] payload = new byte[(int) len];
+      in.readFully(payload);
+      if ((b0 & 0x0f) == 0x2) {
+        return io.handoff.protocol.v1.ServerFrame.parseFrom(payload);
+      }
+      if ((b0 & 0x0f) == 0x8) {
+        throw new IOException("closed by the server");
+      }
+    }
+  }
+
+  /** Reads an HTTP response's status line and headers, up to and with the blank line. */
+  String readHead() throws IOException {
     ByteArrayOutputStream b = new ByteArrayOutputStream();
     int matched = 0;
     while (matched < 4) {
@@ -73,8 +127,7 @@ final class RawSocket implements AutoCloseable {
       b.write(c);
       matched = (c == '\r' || c == '\n') ? matched + 1 : 0;
     }
-    String head = b.toString(StandardCharsets.US_ASCII);
-    return head.substring(0, head.indexOf('\r'));
+    return b.toString(StandardCharsets.US_ASCII);
   }
 
   void send(ClientFrame frame) throws IOException {
@@ -144,19 +197,24 @@ final class RawSocket implements AutoCloseable {
       if (b0 < 0) {
         return -1;
       }
-      int b1 = in.readUnsignedByte();
-      long len = b1 & 0x7f;
-      if (len == 126) {
-        len = in.readUnsignedShort();
-      } else if (len == 127) {
-        len = in.readLong();
-      }
+      long len = readLength();
       int opcode = b0 & 0x0f;
       if (opcode == 0x8) {
         return len >= 2 ? in.readUnsignedShort() : 1005;
       }
       skipFully(in, len);
     }
+  }
+
+  /** Reads a server frame's second byte and extended length: the payload's length. */
+  private long readLength() throws IOException {
+    long len = in.readUnsignedByte() & 0x7f;
+    if (len == 126) {
+      len = in.readUnsignedShort();
+    } else if (len == 127) {
+      len = in.readLong();
+    }
+    return len;
   }
 
   private static void skipFully(InputStream in, long n) throws IOException {

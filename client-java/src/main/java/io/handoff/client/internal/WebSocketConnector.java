@@ -1,6 +1,7 @@
 package io.handoff.client.internal;
 
 import io.netty.bootstrap.Bootstrap;
+import io.netty.channel.ChannelFactory;
 import io.netty.channel.ChannelFuture;
 import io.netty.channel.ChannelOption;
 import io.netty.channel.EventLoop;
@@ -15,6 +16,8 @@ import io.netty.handler.codec.http.websocketx.WebSocketClientProtocolConfig;
 import io.netty.handler.codec.http.websocketx.WebSocketCloseStatus;
 import io.netty.handler.ssl.SslContext;
 import io.netty.handler.ssl.SslContextBuilder;
+import io.netty.util.NetUtil;
+import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.URI;
 import java.time.Duration;
@@ -36,9 +39,16 @@ public final class WebSocketConnector {
   /** Largest WebSocket message accepted from the server. */
   public static final int MAX_FRAME_BYTES = 16 * 1024 * 1024;
 
+  // Made once, not by reflection per connection attempt.
+  private static final ChannelFactory<EpollSocketChannel> EPOLL = EpollSocketChannel::new;
+  private static final ChannelFactory<NioSocketChannel> NIO = NioSocketChannel::new;
+
   private final URI uri;
   private final String host;
   private final int port;
+  // The server's address: resolved once when the URI names an IP address; otherwise unresolved,
+  // so that each attempt resolves the name anew.
+  private final InetSocketAddress remote;
   private final EventLoop eventLoop;
   private final InetSocketAddress localAddress;
   private final int connectTimeoutMillis;
@@ -55,6 +65,11 @@ public final class WebSocketConnector {
     this.host = uri.getHost();
     boolean secure = "wss".equalsIgnoreCase(uri.getScheme());
     this.port = uri.getPort() > 0 ? uri.getPort() : (secure ? 443 : 80);
+    InetAddress literal = NetUtil.createInetAddressFromIpAddressString(host);
+    this.remote =
+        literal != null
+            ? new InetSocketAddress(literal, port)
+            : InetSocketAddress.createUnresolved(host, port);
     this.eventLoop = eventLoop;
     this.localAddress = localAddress;
     this.connectTimeoutMillis = (int) Math.min(Integer.MAX_VALUE, connectTimeout.toMillis());
@@ -76,13 +91,12 @@ public final class WebSocketConnector {
     Bootstrap bootstrap =
         new Bootstrap()
             .group(eventLoop)
-            .channel(isEpoll(eventLoop) ? EpollSocketChannel.class : NioSocketChannel.class)
+            .channelFactory(isEpoll(eventLoop) ? EPOLL : NIO)
             .option(ChannelOption.CONNECT_TIMEOUT_MILLIS, connectTimeoutMillis)
             .option(ChannelOption.TCP_NODELAY, true)
             .handler(
                 new ClientChannelInitializer(
                     ssl, host, port, webSocketConfig, handler, connectTimeoutMillis));
-    InetSocketAddress remote = InetSocketAddress.createUnresolved(host, port);
     ChannelFuture connected =
         localAddress == null ? bootstrap.connect(remote) : bootstrap.connect(remote, localAddress);
     handler.channel(connected.channel());
@@ -99,7 +113,8 @@ public final class WebSocketConnector {
    * The WebSocket settings of a Handoff connection to {@code uri}: the token as {@code
    * Authorization: Bearer} (none if null), no subprotocol or extension, messages up to {@value
    * #MAX_FRAME_BYTES} bytes, close frames passed on to the caller (who answers them), pongs
-   * dropped, the handshake bounded by {@code timeoutMillis}. A builder, for callers that change a
+   * dropped, no UTF-8 validator (the protocol is binary: a text frame is refused by the frame codec
+   * anyway), the handshake bounded by {@code timeoutMillis}. A builder, for callers that change a
    * setting.
    */
   public static WebSocketClientProtocolConfig.Builder protocolConfig(
@@ -117,6 +132,7 @@ public final class WebSocketConnector {
         .handleCloseFrames(false)
         .sendCloseFrame(WebSocketCloseStatus.NORMAL_CLOSURE)
         .dropPongFrames(true)
+        .withUTF8Validator(false)
         .handshakeTimeoutMillis(timeoutMillis);
   }
 

@@ -1,13 +1,10 @@
 package io.handoff.server.auth;
 
-import com.github.benmanes.caffeine.cache.Cache;
-import com.github.benmanes.caffeine.cache.Caffeine;
 import com.nimbusds.jose.JWSAlgorithm;
 import com.nimbusds.jwt.SignedJWT;
 import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
-import java.time.Duration;
 import java.util.function.ToLongFunction;
 
 /**
@@ -29,39 +26,32 @@ import java.util.function.ToLongFunction;
  *
  * <p>Each idle connection's token has an entry, so the entry is small: not the token's text (a few
  * hundred bytes) but the SHA-256 digest of the whole text (header, claims and signature: a changed
- * byte is another token), of which 64 bits place the entry (the cache's key) and 64 more must match
- * the presented token's before the entry answers for it. A token whose key is taken by another
- * token's entry (the key is a hash: two tokens may share one) finds the other's check bits and is
- * verified afresh, so it gets its own answer, never the other token's; to be answered from another
- * token's entry a token would have to match 128 bits of its SHA-256 digest, a second preimage no
- * one can compute. {@code RememberedTokensTest} makes every token share one key and shows that a
- * different token still cannot pass.
+ * byte is another token), of which 64 bits place the entry (the table's key: see {@link
+ * RememberedTokens}, about 40 bytes an entry) and 64 more must match the presented token's before
+ * the entry answers for it. A token whose key is taken by another token's entry (the key is a hash:
+ * two tokens may share one) finds the other's check bits and is verified afresh, so it gets its own
+ * answer, never the other token's; to be answered from another token's entry a token would have to
+ * match 128 bits of its SHA-256 digest, a second preimage no one can compute. {@code
+ * RememberedTokensTest} makes every token share one key and shows that a different token still
+ * cannot pass.
  */
 public final class AccessTokenVerifier implements TokenVerifier {
-  /** The most verified tokens remembered (about 130 bytes each). */
+  /** The most verified tokens remembered (32 to 48 bytes each). */
   public static final int MAX_REMEMBERED = 50_000;
 
   private final AccessTokens access;
   private final TokenVerifier development;
-  // The cache's key of a token's digest: its first 64 bits (tests give every token one key).
+  // The table's key of a token's digest: its first 64 bits (tests give every token one key).
   private final ToLongFunction<byte[]> keyOf;
-  private final Cache<Long, Verified> verified =
-      Caffeine.newBuilder()
-          .maximumSize(MAX_REMEMBERED)
-          .expireAfterWrite(Duration.ofHours(1))
-          .build();
-
-  /**
-   * A token that verified: its principal, its key id (null for a development token), and bits 64 to
-   * 127 of its SHA-256 digest, which a token must match to be answered from this entry.
-   */
-  private record Verified(Principal principal, String kid, long check) {}
+  // Tokens that verified: each one's principal and key id (null for a development token), under
+  // its key, with bits 64 to 127 of its SHA-256 digest, which a token must match to be answered.
+  private final RememberedTokens verified = new RememberedTokens(MAX_REMEMBERED);
 
   public AccessTokenVerifier(AccessTokens access, TokenVerifier development) {
     this(access, development, digest -> bits(digest, 0));
   }
 
-  /** With {@code keyOf} placing each token's entry in the cache by its digest (tests). */
+  /** With {@code keyOf} placing each token's entry in the table by its digest (tests). */
   AccessTokenVerifier(
       AccessTokens access, TokenVerifier development, ToLongFunction<byte[]> keyOf) {
     this.access = access;
@@ -74,8 +64,8 @@ public final class AccessTokenVerifier implements TokenVerifier {
     // Past the length limit the parse refuses it: no digest of an oversized text.
     byte[] digest = token == null || token.length() > Jws.MAX_TOKEN_CHARS ? null : sha256(token);
     if (digest != null) {
-      Verified v = verified.getIfPresent(keyOf.applyAsLong(digest));
-      if (v != null && v.check() == bits(digest, 8)) {
+      RememberedTokens.Entry v = verified.get(keyOf.applyAsLong(digest), bits(digest, 8));
+      if (v != null) {
         long now = access.clock().millis();
         if (now < v.principal().expiresAtMillis()
             && (v.kid() == null || access.keyAccepted(v.kid(), now))) {
@@ -95,7 +85,7 @@ public final class AccessTokenVerifier implements TokenVerifier {
     } else {
       throw new AuthException("algorithm " + alg + " is not accepted");
     }
-    verified.put(keyOf.applyAsLong(digest), new Verified(p, kid, bits(digest, 8)));
+    verified.put(keyOf.applyAsLong(digest), bits(digest, 8), p, kid, access.clock().millis());
     return p;
   }
 

@@ -19,14 +19,20 @@ import java.util.LinkedHashSet;
 import java.util.Map;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.Future;
+import java.util.function.Supplier;
 
 /**
  * One connection's approval prompts and answers: pushes an {@code ApprovalPrompt} for each pending
  * new-device request of the user (after the Welcome, and as they come), withdraws it when the
  * request ends anywhere (answered, or expired: a timer at its deadline), and answers {@code
  * VerifyUserCode} and {@code AnswerApproval}. A prompt is shown at most once and withdrawn at most
- * once per connection. Event loop only, except {@link #onSignal}, which hops onto it. Bounded: at
- * most {@value #MAX_SHOWN} prompts at once and {@value #MAX_ENDED} remembered ends.
+ * once per connection. Event loop only. Bounded: at most {@value #MAX_SHOWN} prompts at once and
+ * {@value #MAX_ENDED} remembered ends.
+ *
+ * <p>Made on first use: by the device's first approval frame, the first approval signal of its user
+ * after its Welcome, or a request found pending at its Welcome ({@link #welcomed(DeviceApprovals,
+ * Connection, Supplier)}). Most connections never see one, and an idle connection then carries no
+ * prompts at all.
  */
 public final class ApprovalPrompts {
   static final int MAX_SHOWN = 64;
@@ -47,13 +53,36 @@ public final class ApprovalPrompts {
    * connection's token keeper (its principal). {@code approvals} may be null (a node without them):
    * requests are then refused.
    */
-  public ApprovalPrompts(DeviceApprovals approvals, Connection conn, TokenKeeper tokens) {
-    this(approvals, new ApprovalLink(conn, tokens));
+  public ApprovalPrompts(
+      DeviceApprovals approvals, Connection conn, TokenKeeper tokens, boolean welcomed) {
+    this(approvals, new ApprovalLink(conn, tokens), welcomed);
   }
 
-  ApprovalPrompts(DeviceApprovals approvals, ApprovalConnection conn) {
+  /** {@code welcomed}: made after the connection's Welcome went out, so prompts show at once. */
+  ApprovalPrompts(DeviceApprovals approvals, ApprovalConnection conn, boolean welcomed) {
     this.approvals = approvals;
     this.conn = conn;
+    this.live = welcomed;
+  }
+
+  /**
+   * The Welcome went out on a connection that has no prompts yet: reads the user's pending requests
+   * and asks {@code prompts} for the connection's prompts (made then, after the Welcome) only if
+   * there is one. {@code approvals} may be null (a node without them). Event loop.
+   */
+  public static void welcomed(
+      DeviceApprovals approvals, Connection conn, Supplier<ApprovalPrompts> prompts) {
+    if (approvals == null) {
+      return;
+    }
+    conn.onLoop(
+        approvals.pending(conn.userId()),
+        (list, err) -> {
+          if (list != null && !list.isEmpty()) {
+            ApprovalPrompts p = prompts.get();
+            list.forEach(r -> p.show(DeviceApprovals.toProto(r)));
+          }
+        });
   }
 
   /** {@code VerifyUserCode} and {@code AnswerApproval}, as the session dispatches them. */
@@ -87,22 +116,19 @@ public final class ApprovalPrompts {
     shown.clear();
   }
 
-  /** A signal of this user (numbers 11-19). Any thread. */
+  /** A signal of this user (numbers 11-19), on the event loop (the session hops). */
   public void onSignal(UserSignal s) {
-    conn.execute(
-        () -> {
-          if (!live) {
-            return;
-          }
-          switch (s.getBodyCase()) {
-            case APPROVAL_PROMPTED -> show(s.getApprovalPrompted().getRequest());
-            case APPROVAL_ENDED -> {
-              ApprovalEnded e = s.getApprovalEnded();
-              withdraw(e.getApprovalId(), e.getOutcome(), e.getByDevice());
-            }
-            default -> {}
-          }
-        });
+    if (!live) {
+      return;
+    }
+    switch (s.getBodyCase()) {
+      case APPROVAL_PROMPTED -> show(s.getApprovalPrompted().getRequest());
+      case APPROVAL_ENDED -> {
+        ApprovalEnded e = s.getApprovalEnded();
+        withdraw(e.getApprovalId(), e.getOutcome(), e.getByDevice());
+      }
+      default -> {}
+    }
   }
 
   void onVerify(long id, String userCode) {

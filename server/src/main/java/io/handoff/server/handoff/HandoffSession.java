@@ -33,19 +33,17 @@ import org.slf4j.LoggerFactory;
  * may call: they only hop onto the loop, through a bounded count of pending hops (beyond it,
  * signals are dropped and the session re-reads the store instead).
  */
-public final class HandoffSession {
+public final class HandoffSession extends Presence {
   private static final Logger log = LoggerFactory.getLogger(HandoffSession.class);
   private static final int MAX_PENDING_HOPS = 256;
   private static final AtomicIntegerFieldUpdater<HandoffSession> PENDING_HOPS =
       AtomicIntegerFieldUpdater.newUpdater(HandoffSession.class, "pendingHops");
   private static final int MAX_EARLY_PRESENCE = 16;
 
-  private final Connection connection;
   private final HandoffService service;
   // Both made on first use: an idle connection that was told of no activity or offer holds none.
   private Activities activities;
   private Offers offers;
-  private final Presence presence;
   private volatile int pendingHops; // Through PENDING_HOPS: no AtomicInteger per connection.
   private volatile boolean hopsLost;
   private volatile boolean online;
@@ -61,9 +59,8 @@ public final class HandoffSession {
   private TokenBucket requests;
 
   HandoffSession(Connection connection, HandoffService service) {
-    this.connection = connection;
+    super(connection);
     this.service = service;
-    this.presence = new Presence(connection);
   }
 
   boolean isOnline() {
@@ -156,7 +153,7 @@ public final class HandoffSession {
     if (!x.offers().isEmpty() || !x.ended().isEmpty()) {
       offers().welcome(w, x.offers(), x.ended());
     }
-    presence.welcome(w, x.presence());
+    welcomePresence(w, x.presence());
     w.setMaxActivityPayloadBytes(service.limits.maxActivityPayloadBytes())
         .setMaxOfferTtlMs((int) service.limits.maxOfferTtl().toMillis())
         .setDefaultOfferTtlMs((int) service.limits.defaultOfferTtl().toMillis());
@@ -170,7 +167,7 @@ public final class HandoffSession {
       // may predate them. Where each agrees with what the Welcome said, nothing was missed; only
       // a disagreement costs a re-read (in a reconnect storm a user's devices come back together,
       // and each would otherwise re-read everything once per sibling).
-      if (!presence.agrees(earlyPresence)) {
+      if (!presenceAgrees(earlyPresence)) {
         rereadAfterWelcome = true;
       }
       earlyPresence = null;
@@ -228,7 +225,7 @@ public final class HandoffSession {
     hop(
         () -> {
           if (live) {
-            presence.push(all);
+            pushPresence(all);
           }
         });
   }
@@ -289,7 +286,7 @@ public final class HandoffSession {
         OfferEnded e = s.getOfferEnded();
         offers().ended(e.getOfferId(), e.getOutcome(), e.getByDevice(), e.getElapsedMs());
       }
-      case PRESENCE_CHANGED -> presence.push(List.of(s.getPresenceChanged().getPresence()));
+      case PRESENCE_CHANGED -> pushPresence(List.of(s.getPresenceChanged().getPresence()));
       default -> {}
     }
     connection.flush();
@@ -366,7 +363,7 @@ public final class HandoffSession {
           }
           offers().reread(live.join());
           activities().reread(acts.join());
-          presence.push(pres.join());
+          pushPresence(pres.join());
           connection.flush();
         });
   }

@@ -12,14 +12,17 @@ import java.util.List;
  * One connection's view of the user's other devices' presence: what it was last told ({@code
  * seen}), so only changes are pushed, whether they come by signal, from the presence keeper's
  * re-read or from a re-read after lost signals. Event loop only.
+ *
+ * <p>The connection's {@link HandoffSession} extends this class, so that an idle connection's
+ * handoff part is one object, not two (see docs/decisions.md, "One object per connection part").
  */
-final class Presence {
-  private final Connection connection;
+abstract class Presence {
+  final Connection connection;
   // What the device was last told, per other device: its id and its online state (a Boolean, so
-  // one of two shared objects) side by side in one array, grown on demand (a user has a handful of
-  // devices; a map would cost an idle connection ~160 bytes, two arrays 24 more than one).
+  // one of two shared objects) side by side in one array, as long as it needs to be (a user has a
+  // handful of devices; a map would cost an idle connection ~160 bytes, two arrays 24 more than
+  // one, a count 8).
   private Object[] seen = NONE;
-  private int seenCount;
 
   private static final Object[] NONE = new Object[0];
 
@@ -32,7 +35,7 @@ final class Presence {
   }
 
   /** Fills the Welcome's presence of the other devices. */
-  void welcome(Welcome.Builder w, List<DevicePresence> all) {
+  final void welcomePresence(Welcome.Builder w, List<DevicePresence> all) {
     for (DevicePresence p : all) {
       if (!p.getDeviceId().equals(device())) {
         remember(p);
@@ -42,7 +45,7 @@ final class Presence {
   }
 
   /** Tells the device which other devices went on- or offline since it was last told. */
-  void push(List<DevicePresence> entries) {
+  final void pushPresence(List<DevicePresence> entries) {
     PresenceUpdate.Builder u = PresenceUpdate.newBuilder();
     for (DevicePresence p : entries) {
       if (p.getDeviceId().equals(device())) {
@@ -62,7 +65,7 @@ final class Presence {
    * Whether the device was told, for each of {@code entries} about another device, the same online
    * state (entries about this device itself agree by definition).
    */
-  boolean agrees(List<DevicePresence> entries) {
+  final boolean presenceAgrees(List<DevicePresence> entries) {
     for (DevicePresence p : entries) {
       if (p.getDeviceId().equals(device())) {
         continue;
@@ -76,7 +79,7 @@ final class Presence {
   }
 
   private int indexOf(String id) {
-    for (int i = 0; i < seenCount; i++) {
+    for (int i = 0; 2 * i < seen.length; i++) {
       if (seen[2 * i].equals(id)) {
         return i;
       }
@@ -98,12 +101,10 @@ final class Presence {
       seen[2 * i + 1] = p.getOnline();
       return true;
     }
-    if (2 * seenCount == seen.length) {
-      seen = Arrays.copyOf(seen, Math.max(2, seen.length * 2));
-    }
-    seen[2 * seenCount] = p.getDeviceId();
-    seen[2 * seenCount + 1] = p.getOnline();
-    seenCount++;
+    int at = seen.length;
+    seen = Arrays.copyOf(seen, at + 2);
+    seen[at] = p.getDeviceId();
+    seen[at + 1] = p.getOnline();
     return true;
   }
 }

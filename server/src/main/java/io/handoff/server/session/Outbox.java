@@ -49,18 +49,16 @@ final class Outbox implements QueueBudget.Member {
   private static final int DRAIN_BATCH = 512;
   // The cost of an event that becomes this device's own ack instead of a delta.
   private static final int ACK_COST = 64;
-  private static final AtomicLongFieldUpdater<Outbox> QUEUED_BYTES =
-      AtomicLongFieldUpdater.newUpdater(Outbox.class, "queuedBytes");
+  private static final AtomicLongFieldUpdater<Backlog> QUEUED_BYTES =
+      AtomicLongFieldUpdater.newUpdater(Backlog.class, "queuedBytes");
   private static final AtomicIntegerFieldUpdater<Outbox> DRAIN_SCHEDULED =
       AtomicIntegerFieldUpdater.newUpdater(Outbox.class, "drainScheduled");
-  private static final AtomicIntegerFieldUpdater<Outbox> OVERFLOWED =
-      AtomicIntegerFieldUpdater.newUpdater(Outbox.class, "overflowed");
-  private static final AtomicIntegerFieldUpdater<Outbox> WATCHED =
-      AtomicIntegerFieldUpdater.newUpdater(Outbox.class, "watched");
-
-  @SuppressWarnings("rawtypes")
-  private static final AtomicReferenceFieldUpdater<Outbox, MpscChunkedArrayQueue> QUEUE =
-      AtomicReferenceFieldUpdater.newUpdater(Outbox.class, MpscChunkedArrayQueue.class, "queue");
+  private static final AtomicIntegerFieldUpdater<Backlog> OVERFLOWED =
+      AtomicIntegerFieldUpdater.newUpdater(Backlog.class, "overflowed");
+  private static final AtomicIntegerFieldUpdater<Backlog> WATCHED =
+      AtomicIntegerFieldUpdater.newUpdater(Backlog.class, "watched");
+  private static final AtomicReferenceFieldUpdater<Outbox, Backlog> QUEUE =
+      AtomicReferenceFieldUpdater.newUpdater(Outbox.class, Backlog.class, "queue");
 
   private final Shared node;
   private final Owner owner;
@@ -68,12 +66,6 @@ final class Outbox implements QueueBudget.Member {
   private final LoopDrainer drainer;
 
   // ---- event loop only ----
-  // Frames sent while the socket was full, and the bytes of the bounded ones; allocated on first
-  // use.
-  private ArrayDeque<Waiting> waiting;
-  private long waitingBytes;
-  // Every held frame's bytes, answers too: what the node's budget counts.
-  private volatile long heldBytes;
   private boolean live;
   // Inside owner.deliver: an event offered meanwhile (a re-entrant write) waits in the queue.
   private boolean delivering;
@@ -81,13 +73,52 @@ final class Outbox implements QueueBudget.Member {
   private boolean unflushed;
 
   // ---- written by broker threads, read by the event loop ----
-  private volatile MpscChunkedArrayQueue<DocumentEvent> queue;
-  private volatile long queuedBytes;
+  // The queue of document events and what only a connection with something waiting needs (see
+  // Backlog): made by the first event queued or frame held, so an idle connection holds none.
+  private volatile Backlog queue;
   private volatile int drainScheduled;
-  private volatile int overflowed;
   private volatile boolean dead;
-  private volatile int watched;
-  private volatile long watchedSince;
+
+  /**
+   * The document events waiting for the event loop, and beside them the counts and frames of a
+   * connection that something waits for. Made once, on any thread (the first event queued, frame
+   * held, or watch), and kept until the outbox closes.
+   */
+  private static final class Backlog extends MpscChunkedArrayQueue<DocumentEvent> {
+    // ---- event loop only ----
+    // Frames sent while the socket was full, and the bytes of the bounded ones.
+    ArrayDeque<Waiting> waiting;
+    long waitingBytes;
+    // Every held frame's bytes, answers too: what the node's budget counts.
+    volatile long heldBytes;
+    // ---- any thread ----
+    volatile long queuedBytes;
+    volatile int overflowed;
+    volatile int watched;
+    volatile long watchedSince;
+
+    Backlog(int maxFrames) {
+      super(8, Math.max(16, maxFrames));
+    }
+  }
+
+  /** This outbox's backlog, made now if it has none. Any thread. */
+  private Backlog backlog() {
+    Backlog q = queue;
+    if (q == null) {
+      q = new Backlog(node.config().maxQueuedFrames());
+      if (!QUEUE.compareAndSet(this, null, q)) {
+        q = queue;
+      }
+    }
+    return q;
+  }
+
+  /** Whether no frame waits for the socket. Event loop. */
+  private boolean noneWaiting() {
+    Backlog q = queue;
+    return q == null || q.waiting == null;
+  }
 
   /** What every outbox of a node shares. */
   record Shared(ServerConfig config, ServerStats stats, QueueBudget budget) {}
@@ -123,12 +154,11 @@ final class Outbox implements QueueBudget.Member {
     if (dead) {
       return;
     }
-    MpscChunkedArrayQueue<DocumentEvent> q = queue;
+    Backlog q = queue;
     if (drainer.loop().inEventLoop()
         && live
         && !delivering
-        && waiting == null
-        && (q == null || q.isEmpty())
+        && (q == null || (q.waiting == null && q.isEmpty()))
         && link.isWritable()) {
       // On the connection's own loop with nothing before it: deliver now, flush with the loop's
       // drain task (no hop: a task submitted from the loop itself wakes nothing up).
@@ -145,16 +175,13 @@ final class Outbox implements QueueBudget.Member {
     int size = cost(event);
     if (q == null) {
       // Allocated on the first push, so an idle connection holds no queue at all.
-      q = new MpscChunkedArrayQueue<>(8, Math.max(16, node.config().maxQueuedFrames()));
-      if (!QUEUE.compareAndSet(this, null, q)) {
-        q = queue;
-      }
+      q = backlog();
     }
     if (!q.offer(event)) {
       overflow();
       return;
     }
-    long bytes = QUEUED_BYTES.addAndGet(this, size);
+    long bytes = QUEUED_BYTES.addAndGet(q, size);
     node.budget().add(QueueBudget.EVENT_WEIGHT * size);
     if (dead) {
       release(); // Closed meanwhile: its clear() may have run before this add.
@@ -196,7 +223,7 @@ final class Outbox implements QueueBudget.Member {
    * loop.
    */
   void send(ServerFrame frame, boolean bounded) {
-    if (waiting == null && link.isWritable()) {
+    if (noneWaiting() && link.isWritable()) {
       link.write(frame);
     } else {
       hold(frame, bounded ? frame.getSerializedSize() : 0);
@@ -208,7 +235,7 @@ final class Outbox implements QueueBudget.Member {
    * copies it into the connection's pooled buffer with its WebSocket header.
    */
   void sendEncoded(byte[] frame) {
-    if (waiting == null && link.isWritable()) {
+    if (noneWaiting() && link.isWritable()) {
       link.write(frame);
     } else {
       hold(frame, 0);
@@ -219,16 +246,17 @@ final class Outbox implements QueueBudget.Member {
     if (dead) {
       return;
     }
-    if (waiting == null) {
-      waiting = new ArrayDeque<>();
+    Backlog q = backlog();
+    if (q.waiting == null) {
+      q.waiting = new ArrayDeque<>();
     }
     int size = frame instanceof byte[] b ? b.length : ((ServerFrame) frame).getSerializedSize();
-    waiting.add(new Waiting(frame, bytes, size));
-    waitingBytes += bytes;
-    heldBytes += size;
+    q.waiting.add(new Waiting(frame, bytes, size));
+    q.waitingBytes += bytes;
+    q.heldBytes += size;
     node.budget().add(size);
     watch();
-    long total = waitingBytes + queuedBytes;
+    long total = q.waitingBytes + q.queuedBytes;
     node.stats().maxQueuedBytes.accumulate(total);
     if (total > node.config().maxQueuedBytes()) {
       overflow();
@@ -237,22 +265,23 @@ final class Outbox implements QueueBudget.Member {
 
   /** Writes the frames that waited for the socket, while it takes them. Event loop. */
   private boolean writeWaiting() {
-    ArrayDeque<Waiting> w = waiting;
+    Backlog q = queue;
+    ArrayDeque<Waiting> w = q == null ? null : q.waiting;
     if (w == null) {
       return true;
     }
     Waiting f;
     long written = 0;
     while (link.isWritable() && (f = w.poll()) != null) {
-      waitingBytes -= f.bytes;
+      q.waitingBytes -= f.bytes;
       written += f.size;
       link.write(f.frame);
     }
-    heldBytes -= written;
+    q.heldBytes -= written;
     node.budget().add(-written);
     if (w.isEmpty()) {
-      waiting = null;
-      waitingBytes = 0;
+      q.waiting = null;
+      q.waitingBytes = 0;
       return true;
     }
     return false;
@@ -266,7 +295,7 @@ final class Outbox implements QueueBudget.Member {
 
   /** The socket takes writes again. Event loop. */
   void writable() {
-    boolean wrote = waiting != null;
+    boolean wrote = !noneWaiting();
     boolean all = writeWaiting();
     if (wrote) {
       link.flush();
@@ -290,8 +319,8 @@ final class Outbox implements QueueBudget.Member {
       }
       return;
     }
-    MpscChunkedArrayQueue<DocumentEvent> queue = this.queue;
-    wrote |= waiting != null;
+    Backlog queue = this.queue;
+    wrote |= !noneWaiting();
     if (!writeWaiting() || queue == null) {
       if (wrote) {
         link.flush();
@@ -307,7 +336,7 @@ final class Outbox implements QueueBudget.Member {
       while (n < DRAIN_BATCH && link.isWritable() && (e = queue.relaxedPoll()) != null) {
         int c = cost(e);
         drained += c;
-        QUEUED_BYTES.addAndGet(this, -c);
+        QUEUED_BYTES.addAndGet(queue, -c);
         owner.deliver(e);
         n++;
       }
@@ -347,7 +376,7 @@ final class Outbox implements QueueBudget.Member {
 
   private boolean shed(java.util.concurrent.atomic.LongAdder counter, String reason) {
     dead = true;
-    if (OVERFLOWED.compareAndSet(this, 0, 1)) {
+    if (OVERFLOWED.compareAndSet(backlog(), 0, 1)) {
       counter.increment();
       Runnable close =
           () -> {
@@ -378,37 +407,42 @@ final class Outbox implements QueueBudget.Member {
   }
 
   private void clear() {
-    MpscChunkedArrayQueue<DocumentEvent> q = queue;
+    Backlog q = queue;
     if (q != null) {
       q.clear();
       release();
+      q.waiting = null;
+      q.waitingBytes = 0;
+      node.budget().add(-q.heldBytes);
+      q.heldBytes = 0;
     }
-    waiting = null;
-    waitingBytes = 0;
-    node.budget().add(-heldBytes);
-    heldBytes = 0;
   }
 
   /** Takes this outbox's queued bytes off its count and the node's. */
   private void release() {
-    node.budget().add(-QueueBudget.EVENT_WEIGHT * QUEUED_BYTES.getAndSet(this, 0));
+    node.budget().add(-QueueBudget.EVENT_WEIGHT * QUEUED_BYTES.getAndSet(queue, 0));
   }
 
   private void watch() {
-    if (watched == 0 && WATCHED.compareAndSet(this, 0, 1)) {
-      watchedSince = System.nanoTime();
+    Backlog q = backlog();
+    if (q.watched == 0 && WATCHED.compareAndSet(q, 0, 1)) {
+      q.watchedSince = System.nanoTime();
       node.budget().watch(this);
     }
   }
 
   @Override
   public void unwatched() {
-    watched = 0;
+    Backlog q = queue;
+    if (q != null) {
+      q.watched = 0;
+    }
   }
 
   @Override
   public long outboxBytes() {
-    return QueueBudget.EVENT_WEIGHT * queuedBytes + heldBytes;
+    Backlog q = queue;
+    return q == null ? 0 : QueueBudget.EVENT_WEIGHT * q.queuedBytes + q.heldBytes;
   }
 
   @Override
@@ -418,7 +452,8 @@ final class Outbox implements QueueBudget.Member {
 
   @Override
   public long watchedSinceNanos() {
-    return watchedSince;
+    Backlog q = queue;
+    return q == null ? 0 : q.watchedSince;
   }
 
   @Override

@@ -98,7 +98,6 @@ public final class Session implements Endpoint, Connection, Outbox.Owner {
     handoff = node.handoff(this);
     tokens = node.tokens(this, link.principal());
     tokens.start();
-    approvals = node.approvals(this, tokens);
     phase = Phase.AWAIT_HELLO;
   }
 
@@ -131,7 +130,7 @@ public final class Session implements Endpoint, Connection, Outbox.Owner {
       case PUBLISH_ACTIVITY, OFFER_ACTIVITY, ACCEPT_OFFER, DECLINE_OFFER, CANCEL_OFFER ->
           handoff.onFrame(id, frame);
       case REFRESH_TOKEN, LIST_DEVICES, REVOKE_DEVICE -> tokens.onFrame(id, frame);
-      case VERIFY_USER_CODE, ANSWER_APPROVAL -> approvals.onFrame(id, frame);
+      case VERIFY_USER_CODE, ANSWER_APPROVAL -> approvals().onFrame(id, frame);
       default ->
           error(
               id,
@@ -207,7 +206,9 @@ public final class Session implements Endpoint, Connection, Outbox.Owner {
       return;
     }
     handoff.closed();
-    approvals.closed();
+    if (approvals != null) {
+      approvals.closed();
+    }
     tokens.stop();
     outbox.close();
     documents.closed();
@@ -274,7 +275,11 @@ public final class Session implements Endpoint, Connection, Outbox.Owner {
           documents.welcomed(documentsResume);
           phase = Phase.LIVE;
           handoff.welcomed();
-          approvals.welcomed();
+          if (approvals != null) {
+            approvals.welcomed();
+          } else {
+            ApprovalPrompts.welcomed(node.deviceApprovals(), this, this::approvals);
+          }
           flush();
           outbox.goLive();
         });
@@ -311,11 +316,27 @@ public final class Session implements Endpoint, Connection, Outbox.Owner {
     }
   }
 
-  /** A device-approval signal of this user (a prompt to show, one that ended). Any thread. */
+  /**
+   * A device-approval signal of this user (a prompt to show, one that ended). Any thread. Before
+   * the Welcome it is dropped: the Welcome's read of what is pending comes after it.
+   */
   void approvalSignal(UserSignal signal) {
     if (!dead) {
-      approvals.onSignal(signal);
+      execute(
+          () -> {
+            if (phase == Phase.LIVE && active()) {
+              approvals().onSignal(signal);
+            }
+          });
     }
+  }
+
+  /** The connection's approval prompts, made on first use (most connections never have one). */
+  private ApprovalPrompts approvals() {
+    if (approvals == null) {
+      approvals = node.approvals(this, tokens, phase == Phase.LIVE);
+    }
+    return approvals;
   }
 
   /** The broker may have lost events and signals: re-read what this session shows. Any thread. */

@@ -6,6 +6,7 @@ import io.handoff.server.ServerStats;
 import io.handoff.server.auth.Principal;
 import io.handoff.server.auth.TokenVerifier;
 import io.handoff.server.devices.ApprovalPrompts;
+import io.handoff.server.devices.DeviceApprovals;
 import io.handoff.server.devices.DeviceSessions;
 import io.handoff.server.devices.TokenKeeper;
 import io.handoff.server.engine.ResumeStore;
@@ -112,7 +113,13 @@ public final class Sessions implements Supplier<Endpoint> {
     return new TokenKeeper(c, principal, verifier, devices);
   }
 
-  ApprovalPrompts approvals(Connection c, TokenKeeper tokens) {
-    return new ApprovalPrompts(devices.approvals(), c, tokens);
+  /** {@code welcomed}: made after the connection's Welcome. */
+  ApprovalPrompts approvals(Connection c, TokenKeeper tokens, boolean welcomed) {
+    return new ApprovalPrompts(devices.approvals(), c, tokens, welcomed);
+  }
+
+  /** The node's device approvals; null when the node has none. */
+  DeviceApprovals deviceApprovals() {
+    return devices.approvals();
   }
 }

@@ -10,8 +10,8 @@ import io.handoff.server.ServerStats;
 import io.handoff.server.auth.Principal;
 import io.netty.buffer.Unpooled;
 import io.netty.channel.ChannelHandlerContext;
-import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.ChannelOutboundBuffer;
+import io.netty.channel.ChannelPromise;
 import io.netty.channel.EventLoop;
 import io.netty.channel.socket.DuplexChannel;
 import io.netty.handler.codec.CorruptedFrameException;
@@ -36,9 +36,11 @@ import org.slf4j.LoggerFactory;
  * One connection's life at the transport: the handshake limit (from accept until the device's
  * Hello), heartbeats, the mapping of errors to close codes (by exception type), flow control, and
  * the close sequence. What the frames mean is the {@link Endpoint}'s business; this handler only
- * passes them on. Event loop only, except where a method says otherwise.
+ * passes them on. After a plain upgrade it also does the WebSocket framing and the protobuf codec
+ * itself (see {@link WireCodec}, which it extends: one handler and one pipeline context per idle
+ * connection instead of two). Event loop only, except where a method says otherwise.
  */
-public final class ConnectionHandler extends ChannelInboundHandlerAdapter implements Link {
+public final class ConnectionHandler extends WireCodec implements Link {
   private static final Logger log = LoggerFactory.getLogger(ConnectionHandler.class);
 
   /** What every connection's handler of a node shares. */
@@ -48,8 +50,9 @@ public final class ConnectionHandler extends ChannelInboundHandlerAdapter implem
   private final Endpoint endpoint;
 
   private ChannelHandlerContext ctx;
+  // Set at the upgrade: non-null from then on means upgraded (no flag of its own, so that the
+  // handler fits 64 bytes).
   private Principal principal;
-  private boolean upgraded;
   private boolean established;
   private boolean reading = true;
   private boolean closing;
@@ -73,8 +76,14 @@ public final class ConnectionHandler extends ChannelInboundHandlerAdapter implem
    * endpoint}.
    */
   public ConnectionHandler(Shared shared, Endpoint endpoint) {
+    super(false);
     this.node = shared;
     this.endpoint = endpoint;
+  }
+
+  @Override
+  int maxFrameBytes() {
+    return node.config().maxFrameBytes();
   }
 
   @Override
@@ -101,7 +110,7 @@ public final class ConnectionHandler extends ChannelInboundHandlerAdapter implem
     if (established || closing || closed) {
       return;
     }
-    if (!upgraded) {
+    if (!upgraded()) {
       ctx.close();
       return;
     }
@@ -137,18 +146,24 @@ public final class ConnectionHandler extends ChannelInboundHandlerAdapter implem
       close(CloseCode.IDLE_TIMEOUT, "nothing received for two heartbeat intervals");
     } else if (silent >= interval && !pinged) {
       pinged = true;
-      ctx.writeAndFlush(new PingWebSocketFrame(Unpooled.EMPTY_BUFFER));
+      write(ctx, new PingWebSocketFrame(Unpooled.EMPTY_BUFFER), ctx.newPromise());
+      ctx.flush();
     }
   }
 
   @Override
-  public void channelRead(ChannelHandlerContext ctx, Object msg) {
+  void received(ChannelHandlerContext ctx, Object msg) {
     if (!(msg instanceof ClientFrame frame)) {
       ctx.fireChannelRead(msg);
       return;
     }
-    if (!closing && !closed && upgraded) {
-      endpoint.frame(frame);
+    if (!closing && !closed && upgraded()) {
+      try {
+        endpoint.frame(frame);
+      } catch (RuntimeException e) {
+        // As the pipeline does for a handler of its own: the frames after it are still decoded.
+        exceptionCaught(ctx, e);
+      }
     }
   }
 
@@ -164,22 +179,11 @@ public final class ConnectionHandler extends ChannelInboundHandlerAdapter implem
       if (ctx.pipeline().get(HandoffChannelInitializer.HTTP_HANDLER) != null) {
         ctx.pipeline().remove(HandoffChannelInitializer.HTTP_HANDLER);
       }
-      boolean plain = ctx.pipeline().get(WebSocketExtensionEncoder.class) == null;
-      if (plain && ctx.pipeline().get(WebSocketFrameDecoder.class) != null) {
-        // No extension (compression) negotiated: one handler does the framing and the codec.
-        WireCodec.install(ctx, node.config().maxFrameBytes());
-      } else {
-        ControlFrameHandler.install(ctx, HandoffChannelInitializer.WS_HANDLER);
-        if (plain) {
-          // The codec may write the WebSocket framing itself.
-          ctx.pipeline()
-              .replace(
-                  HandoffChannelInitializer.CODEC,
-                  HandoffChannelInitializer.CODEC,
-                  FrameCodec.FRAMING);
-        }
+      if (ctx.pipeline().get(HandoffChannelInitializer.CODEC) != null) {
+        // Netty's handshaker did the upgrade (Upgrades answers the common case itself and has
+        // this handler frame before it tells of the upgrade).
+        installCodec(ctx);
       }
-      upgraded = true;
       node.stats().connectionsOpened.increment(); // At the upgrade: HTTP requests never count.
       lastReadNanos = node.time().nanoTime();
       Heartbeats.current()
@@ -188,12 +192,31 @@ public final class ConnectionHandler extends ChannelInboundHandlerAdapter implem
       return;
     }
     if (evt == HandoffChannelInitializer.DRAIN) {
-      if (upgraded && !closing && !closed) {
+      if (upgraded() && !closing && !closed) {
         endpoint.drain();
       }
       return;
     }
     ctx.fireUserEventTriggered(evt);
+  }
+
+  /** The codecs after an upgrade through Netty's handshaker. */
+  private void installCodec(ChannelHandlerContext ctx) {
+    boolean plain = ctx.pipeline().get(WebSocketExtensionEncoder.class) == null;
+    if (plain && ctx.pipeline().get(WebSocketFrameDecoder.class) != null) {
+      // No extension (compression) negotiated: one handler does the framing and the codec.
+      install(ctx);
+    } else {
+      ControlFrameHandler.install(ctx, HandoffChannelInitializer.WS_HANDLER);
+      if (plain) {
+        // The codec may write the WebSocket framing itself.
+        ctx.pipeline()
+            .replace(
+                HandoffChannelInitializer.CODEC,
+                HandoffChannelInitializer.CODEC,
+                FrameCodec.FRAMING);
+      }
+    }
   }
 
   @Override
@@ -202,7 +225,7 @@ public final class ConnectionHandler extends ChannelInboundHandlerAdapter implem
     // A device that does not read our pushes does not get its requests read either, so answers to
     // them cannot pile up in the outbound buffer.
     ctx.channel().config().setAutoRead(writable && reading);
-    if (writable && upgraded && !closing && !closed) {
+    if (writable && upgraded() && !closing && !closed) {
       endpoint.writable();
     }
     ctx.fireChannelWritabilityChanged();
@@ -211,7 +234,7 @@ public final class ConnectionHandler extends ChannelInboundHandlerAdapter implem
   @Override
   public void channelInactive(ChannelHandlerContext ctx) {
     cancelHandshakeTimer();
-    if (upgraded) {
+    if (upgraded()) {
       Heartbeats.current().remove(this); // Inactive runs on the loop whose list holds it.
       node.stats().connectionsClosed.increment();
     }
@@ -238,7 +261,11 @@ public final class ConnectionHandler extends ChannelInboundHandlerAdapter implem
       }
     }
     if (cause instanceof IOException) {
-      log.debug("connection error on {}: {}", ctx.channel(), cause.toString());
+      // Resets are routine (a reconnect storm has thousands at once): no message built unless
+      // it is logged.
+      if (log.isDebugEnabled()) {
+        log.debug("connection error on {}: {}", ctx.channel(), cause.toString());
+      }
       ctx.close();
       return;
     }
@@ -282,6 +309,10 @@ public final class ConnectionHandler extends ChannelInboundHandlerAdapter implem
   // Link
   // ---------------------------------------------------------------------------------------------
 
+  private boolean upgraded() {
+    return principal != null;
+  }
+
   @Override
   public Principal principal() {
     return principal;
@@ -302,7 +333,8 @@ public final class ConnectionHandler extends ChannelInboundHandlerAdapter implem
   @Override
   public void write(Object frame) {
     // No promise per frame: nothing waits on one, and a failed write reaches exceptionCaught.
-    ctx.write(frame, ctx.voidPromise());
+    // Through this handler's own write, which frames it (a write from its context would skip it).
+    write(ctx, frame, ctx.voidPromise());
   }
 
   @Override
@@ -348,28 +380,32 @@ public final class ConnectionHandler extends ChannelInboundHandlerAdapter implem
     }
     closing = true;
     String shortReason = reason.length() > 120 ? reason.substring(0, 120) : reason;
-    if (upgraded) {
-      ctx.write(
+    if (upgraded()) {
+      write(
+          ctx,
           ServerFrame.newBuilder()
               .setDisconnect(
                   Disconnect.newBuilder()
                       .setCode(code.code())
                       .setReason(reason)
                       .setReconnect(code.reconnect()))
-              .build());
+              .build(),
+          ctx.newPromise());
     }
     // Half-close after the close frame so that unread input does not turn our FIN into a reset
     // that could destroy the close frame before the device reads it; input is discarded until the
     // device closes too, or the close timeout cuts the channel.
-    ctx.writeAndFlush(new CloseWebSocketFrame(code.code(), shortReason))
-        .addListener(
-            f -> {
-              if (f.isSuccess() && ctx.channel() instanceof DuplexChannel duplex) {
-                duplex.shutdownOutput();
-              } else {
-                ctx.channel().close();
-              }
-            });
+    ChannelPromise closeSent = ctx.newPromise();
+    write(ctx, new CloseWebSocketFrame(code.code(), shortReason), closeSent);
+    ctx.flush();
+    closeSent.addListener(
+        f -> {
+          if (f.isSuccess() && ctx.channel() instanceof DuplexChannel duplex) {
+            duplex.shutdownOutput();
+          } else {
+            ctx.channel().close();
+          }
+        });
     eventLoop()
         .schedule(
             () -> {

@@ -38,21 +38,26 @@ import org.slf4j.LoggerFactory;
  *      → protobuf frame codec → connection → session
  * </pre>
  *
- * The HTTP handler leaves the pipeline once the handshake completes (the handshake itself replaces
- * the HTTP codec and aggregator with WebSocket frame codecs). Where the upgrade negotiated no
- * extension, {@link WireCodec} then takes the place of the WebSocket handlers and the frame codec,
- * so an upgraded connection's pipeline is {@code [TLS] → wire → connection}; with
- * permessage-deflate the WebSocket protocol handler gives its place to the shared {@link
- * ControlFrameHandler}.
+ * A new connection's pipeline holds only the HTTP handlers and the connection handler. A version-13
+ * upgrade that negotiates no extension is answered by {@link Upgrades}: the HTTP handlers leave and
+ * the connection handler frames itself (see {@link WireCodec}) at once, so an upgraded connection's
+ * pipeline is {@code [TLS] → connection}. Any other upgrade request gets Netty's WebSocket handlers
+ * added (and the deflate extension's, with compression on) and goes through Netty's handshaker,
+ * which replaces the HTTP codec with WebSocket frame codecs; then, with no extension negotiated,
+ * the connection handler frames itself and they leave too; with permessage-deflate the WebSocket
+ * protocol handler gives its place to the shared {@link ControlFrameHandler}.
  */
 public final class HandoffChannelInitializer extends ChannelInitializer<SocketChannel> {
   private static final Logger log = LoggerFactory.getLogger(HandoffChannelInitializer.class);
   public static final String HTTP_HANDLER = "http";
+  static final String HTTP_CODEC = "httpCodec";
+  static final String HTTP_AGGREGATOR = "httpAggregator";
+  static final String CONNECTION = "connection";
   // Replaced by ControlFrameHandler once the upgrade is done.
   static final String WS_HANDLER = "ws";
   static final String WS_AGGREGATOR = "wsAggregator";
-  // The frame codec; after an upgrade without extensions WireCodec replaces it and the WebSocket
-  // handlers.
+  // The frame codec; after an upgrade without extensions the connection handler's own framing
+  // (WireCodec) replaces it and the WebSocket handlers.
   static final String CODEC = "codec";
   private static final int MAX_TRACKED_ADDRESSES = 100_000;
 
@@ -105,7 +110,8 @@ public final class HandoffChannelInitializer extends ChannelInitializer<SocketCh
                 MAX_TRACKED_ADDRESSES,
                 time::nanoTime),
             api,
-            sessionCheck);
+            sessionCheck,
+            new Upgrades(config.compression(), this::addWebSocketHandlers));
     this.tls = config.tlsCertificate() == null ? null : tlsContext(config);
     this.wsConfig =
         WebSocketServerProtocolConfig.newBuilder()
@@ -166,13 +172,22 @@ public final class HandoffChannelInitializer extends ChannelInitializer<SocketCh
       ssl.setHandshakeTimeoutMillis(config.handshakeTimeout().toMillis());
       p.addLast("tls", ssl);
     }
-    p.addLast("httpCodec", new HttpServerCodec(4096, config.maxHttpHeaderBytes(), 8192));
-    p.addLast("httpAggregator", new HttpObjectAggregator(8192));
+    p.addLast(HTTP_CODEC, new HttpServerCodec(4096, config.maxHttpHeaderBytes(), 8192));
+    p.addLast(HTTP_AGGREGATOR, new HttpObjectAggregator(8192));
     p.addLast(HTTP_HANDLER, http);
+    p.addLast(CONNECTION, new ConnectionHandler(connections, sessions.get()));
+  }
+
+  /**
+   * Netty's WebSocket handlers, in front of the connection handler, for an upgrade that {@link
+   * Upgrades} leaves to Netty's handshaker.
+   */
+  private void addWebSocketHandlers(ChannelPipeline p) {
     if (config.compression()) {
       // Negotiates permessage-deflate at the upgrade. The device must reset its compression context
       // for every message, and no frame may inflate past maxFrameBytes (decompression bombs).
-      p.addLast(
+      p.addBefore(
+          CONNECTION,
           "wsCompression",
           new WebSocketServerExtensionHandler(
               new PerMessageDeflateServerExtensionHandshaker(
@@ -183,9 +198,8 @@ public final class HandoffChannelInitializer extends ChannelInitializer<SocketCh
                   true,
                   config.maxFrameBytes())));
     }
-    p.addLast(WS_HANDLER, new WebSocketServerProtocolHandler(wsConfig));
-    p.addLast(WS_AGGREGATOR, new WebSocketFrameAggregator(config.maxFrameBytes()));
-    p.addLast(CODEC, FrameCodec.INSTANCE);
-    p.addLast("connection", new ConnectionHandler(connections, sessions.get()));
+    p.addBefore(CONNECTION, WS_HANDLER, new WebSocketServerProtocolHandler(wsConfig));
+    p.addBefore(CONNECTION, WS_AGGREGATOR, new WebSocketFrameAggregator(config.maxFrameBytes()));
+    p.addBefore(CONNECTION, CODEC, FrameCodec.INSTANCE);
   }
 }

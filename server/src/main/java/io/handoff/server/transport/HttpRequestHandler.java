@@ -54,12 +54,13 @@ public final class HttpRequestHandler extends ChannelInboundHandlerAdapter {
   private final ConnectionRateLimiter connectLimiter;
   private final HttpService api;
   private final Function<Principal, CompletableFuture<String>> sessionCheck;
+  private final Upgrades upgrades;
 
   /**
    * {@code sessionCheck} completes with null when a verified principal may connect, or with the
    * reason it may not (its device session was revoked); {@code api} serves {@code /v1/}; {@code
    * metrics} renders {@code /metrics} (null: served on the admin port only); {@code connectLimiter}
-   * bounds upgrades per address.
+   * bounds upgrades per address; {@code upgrades} does the handshake of an authenticated upgrade.
    */
   HttpRequestHandler(
       TokenVerifier verifier,
@@ -68,7 +69,8 @@ public final class HttpRequestHandler extends ChannelInboundHandlerAdapter {
       Supplier<String> metrics,
       ConnectionRateLimiter connectLimiter,
       HttpService api,
-      Function<Principal, CompletableFuture<String>> sessionCheck) {
+      Function<Principal, CompletableFuture<String>> sessionCheck,
+      Upgrades upgrades) {
     this.verifier = verifier;
     this.ready = ready;
     this.stats = stats;
@@ -76,6 +78,7 @@ public final class HttpRequestHandler extends ChannelInboundHandlerAdapter {
     this.connectLimiter = connectLimiter;
     this.api = api;
     this.sessionCheck = sessionCheck;
+    this.upgrades = upgrades;
   }
 
   @Override
@@ -175,7 +178,7 @@ public final class HttpRequestHandler extends ChannelInboundHandlerAdapter {
     }
     if (!p.hasSession()) {
       ctx.channel().attr(PRINCIPAL).set(p);
-      ctx.fireChannelRead(req);
+      upgrades.upgrade(ctx, req);
       return true;
     }
     // A server-issued token: its device session must still be alive. Ask the store without
@@ -206,7 +209,7 @@ public final class HttpRequestHandler extends ChannelInboundHandlerAdapter {
                             return;
                           }
                           ctx.channel().attr(PRINCIPAL).set(p);
-                          ctx.fireChannelRead(req);
+                          upgrades.upgrade(ctx, req);
                         }));
     return true;
   }

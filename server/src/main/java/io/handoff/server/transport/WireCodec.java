@@ -23,26 +23,31 @@ import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 
 /**
- * A connection's WebSocket framing (RFC 6455, server side, no extension) and protobuf codec in one
- * handler, in place of the five that do it after a plain upgrade (Netty's frame decoder and
- * encoder, the control-frame handler, the frame aggregator and {@link FrameCodec}): each costs an
- * idle connection a pipeline context, and the decoder and aggregator their state as well.
+ * A connection's WebSocket framing (RFC 6455, server side, no extension) and protobuf codec, in the
+ * connection's own handler: {@link ConnectionHandler} extends this class, so after a plain upgrade
+ * the five handlers that did it (Netty's frame decoder and encoder, the control-frame handler, the
+ * frame aggregator and {@link FrameCodec}) leave the pipeline and no other takes their place. Each
+ * would cost an idle connection a pipeline context and an object; this costs the connection handler
+ * three fields.
  *
  * <p>In: masked frames from the device become {@link ClientFrame}s (a fragmented binary message is
- * joined first); a ping is answered with a pong, a pong dropped (any read counts as the device
- * alive), a close echoed before the connection closes. Frames and messages over {@code
- * maxFrameBytes} are refused before their payload is buffered. A broken frame raises a {@link
- * ProtocolViolation} that the connection handler turns into its close code; input after it, or
- * after a close, is discarded (a message that is no ClientFrame breaks no framing: see {@link
- * #deliver}). Out: {@link io.handoff.protocol.v1.ServerFrame}s and encoded ones ({@code byte[]}) as
- * one unmasked binary frame each (see {@link FrameCodec#framed}), and the connection handler's
- * pings and close frame.
+ * joined first), handed to {@link #received}; a ping is answered with a pong, a pong dropped (any
+ * read counts as the device alive), a close echoed before the connection closes. Frames and
+ * messages over {@code maxFrameBytes} are refused before their payload is buffered. A broken frame
+ * raises a {@link ProtocolViolation} that the connection handler turns into its close code; input
+ * after it, or after a close, is discarded (a message that is no ClientFrame breaks no framing: see
+ * {@link #deliver}). Out: {@link io.handoff.protocol.v1.ServerFrame}s and encoded ones ({@code
+ * byte[]}) as one unmasked binary frame each (see {@link FrameCodec#framed}), and the connection
+ * handler's pings and close frame. Until {@link #install} (a connection handler before the upgrade,
+ * or after one that negotiated compression) it frames nothing: messages pass in and out untouched.
+ *
+ * <p>A codec of its own ({@link #of}: frames from the start, hands each ClientFrame to the next
+ * handler) is what the codec tests drive.
  *
  * <p>State: only an incomplete frame's bytes and an incomplete message's fragments, both null
  * between messages, so an idle connection holds no buffer. Event loop only.
  */
-final class WireCodec extends ChannelDuplexHandler {
-  static final String NAME = "wire";
+abstract class WireCodec extends ChannelDuplexHandler {
   private static final int FIN = 0x80;
   private static final int RSV = 0x70;
   private static final int MASKED = 0x80;
@@ -54,25 +59,45 @@ final class WireCodec extends ChannelDuplexHandler {
   private static final int PONG = 0xA;
   private static final int MAX_CONTROL_PAYLOAD = 125;
 
-  private final int maxFrameBytes;
   // Bytes of a frame not complete yet; null when the last read ended on a frame's end.
   private ByteBuf cumulation;
   // Payload of a fragmented binary message so far; null outside one.
   private ByteBuf fragments;
   // After a close frame or a broken frame: the rest of the input is dropped.
   private boolean discarding;
+  // Whether this handler does the framing (see install).
+  private boolean framing;
 
-  WireCodec(int maxFrameBytes) {
-    this.maxFrameBytes = maxFrameBytes;
+  /** A codec of its own: frames from the start and hands each ClientFrame to the next handler. */
+  static WireCodec of(int maxFrameBytes) {
+    return of(maxFrameBytes, true);
   }
 
+  /** A codec of its own that frames from the start, or from {@link #install}. */
+  static WireCodec of(int maxFrameBytes, boolean framing) {
+    return new WireCodec(framing) {
+      @Override
+      int maxFrameBytes() {
+        return maxFrameBytes;
+      }
+    };
+  }
+
+  WireCodec(boolean framing) {
+    this.framing = framing;
+  }
+
+  /** The largest message accepted, in bytes (the connection handler's is its node's: no copy). */
+  abstract int maxFrameBytes();
+
   /**
-   * Takes the place of the WebSocket handlers and the frame codec in front of {@code connection},
-   * after an upgrade that negotiated no extension. Event loop.
+   * From now on this handler (whose context is {@code connection}) does the framing, in place of
+   * the WebSocket handlers and the frame codec, which leave the pipeline: after an upgrade that
+   * negotiated no extension. Event loop.
    */
-  static void install(ChannelHandlerContext connection, int maxFrameBytes) {
+  final void install(ChannelHandlerContext connection) {
+    framing = true;
     ChannelPipeline p = connection.pipeline();
-    p.addBefore(connection.name(), NAME, new WireCodec(maxFrameBytes));
     for (String name :
         new String[] {
           HandoffChannelInitializer.WS_HANDLER,
@@ -93,10 +118,23 @@ final class WireCodec extends ChannelDuplexHandler {
     connection.channel().attr(ControlFrameHandler.HANDSHAKER).getAndRemove();
   }
 
+  /**
+   * A ClientFrame decoded here, or a message this handler does not decode (it is not framing yet,
+   * or it is no bytes). A codec of its own passes it on; the connection handler takes it.
+   */
+  void received(ChannelHandlerContext ctx, Object msg) {
+    ctx.fireChannelRead(msg);
+  }
+
+  @Override
+  public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+    ctx.fireExceptionCaught(cause);
+  }
+
   @Override
   public void channelRead(ChannelHandlerContext ctx, Object msg) {
-    if (!(msg instanceof ByteBuf in)) {
-      ctx.fireChannelRead(msg);
+    if (!framing || !(msg instanceof ByteBuf in)) {
+      received(ctx, msg);
       return;
     }
     if (discarding) {
@@ -186,8 +224,8 @@ final class WireCodec extends ChannelDuplexHandler {
       throw violation(CloseCode.PROTOCOL_ERROR, "new message inside a fragmented message");
     }
     long total = length + (fragments == null ? 0 : fragments.readableBytes());
-    if (total > maxFrameBytes) {
-      throw violation(CloseCode.FRAME_TOO_LARGE, "frame larger than " + maxFrameBytes + " bytes");
+    if (total > maxFrameBytes()) {
+      throw violation(CloseCode.FRAME_TOO_LARGE, "frame larger than " + maxFrameBytes() + " bytes");
     }
   }
 
@@ -235,17 +273,18 @@ final class WireCodec extends ChannelDuplexHandler {
    * violation, but the framing around it is intact: the frames after it are still read (the
    * connection handler is closing the connection by then and ignores them).
    */
-  private static void deliver(ChannelHandlerContext ctx, ByteBuf buf, int start, int size) {
+  private void deliver(ChannelHandlerContext ctx, ByteBuf buf, int start, int size) {
     ClientFrame frame;
     try {
       frame = ClientFrame.parseFrom(buf.nioBuffer(start, size));
     } catch (InvalidProtocolBufferException e) {
-      ctx.fireExceptionCaught(
+      exceptionCaught(
+          ctx,
           new ProtocolViolation(
               CloseCode.PROTOCOL_ERROR, "malformed frame, not a ClientFrame: " + e.getMessage()));
       return;
     }
-    ctx.fireChannelRead(frame);
+    received(ctx, frame);
   }
 
   /**
@@ -311,7 +350,7 @@ final class WireCodec extends ChannelDuplexHandler {
 
   @Override
   public void write(ChannelHandlerContext ctx, Object msg, ChannelPromise promise) {
-    if (msg instanceof WebSocketFrame f) {
+    if (framing && msg instanceof WebSocketFrame f) {
       ByteBuf out;
       try {
         ByteBuf content = f.content();
@@ -323,7 +362,7 @@ final class WireCodec extends ChannelDuplexHandler {
         f.release();
       }
       ctx.write(out, promise);
-    } else if (FrameCodec.frames(msg)) {
+    } else if (framing && FrameCodec.frames(msg)) {
       ctx.write(FrameCodec.framed(ctx.alloc(), msg), promise);
     } else {
       ctx.write(msg, promise);

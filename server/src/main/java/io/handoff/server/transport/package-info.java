@@ -1,7 +1,8 @@
 /**
  * The network side of a node, Netty only: the pipeline ({@link
  * io.handoff.server.transport.HandoffChannelInitializer}), HTTP routing and authentication at
- * upgrade, the protobuf frame codec, control frames, each connection's {@link
+ * upgrade, the WebSocket handshake (answered by the node for a plain version-13 upgrade, by Netty's
+ * handshaker otherwise), the protobuf frame codec, control frames, each connection's {@link
  * io.handoff.server.transport.ConnectionHandler} (handshake limit, heartbeats, close codes by
  * exception type, the close sequence), rate limiters. It knows frames and bytes, not features: it
  * hands each upgraded connection to an {@link io.handoff.server.transport.Endpoint} (the session)

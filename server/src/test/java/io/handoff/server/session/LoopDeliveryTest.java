@@ -7,6 +7,7 @@ import com.google.protobuf.ByteString;
 import io.handoff.protocol.CloseCode;
 import io.handoff.protocol.v1.Delta;
 import io.handoff.protocol.v1.FieldOp;
+import io.handoff.protocol.v1.ServerFrame;
 import io.handoff.server.ServerConfig;
 import io.handoff.server.ServerStats;
 import io.handoff.server.auth.Principal;
@@ -160,6 +161,30 @@ class LoopDeliveryTest {
     assertEquals(40, reader.versions().size(), "the device that reads got all 40");
   }
 
+  /**
+   * A connection that never had an event queued makes its backlog when the socket is first full:
+   * the held answer counts for the node's budget, and goes out before the event offered after it.
+   */
+  @Test
+  void anAnswerHeldForAFullSocketCountsAndGoesOutBeforeTheEventAfterIt() throws Exception {
+    Device tv = new Device("tv");
+    onLoop(tv.outbox::goLive);
+    assertEquals(0, tv.outbox.outboxBytes(), "an idle outbox holds nothing");
+    ServerFrame answer = ServerFrame.newBuilder().setRequestId(9).build();
+    tv.link.writable = false;
+    onLoop(() -> tv.outbox.send(answer, false));
+    assertEquals(answer.getSerializedSize(), tv.outbox.outboxBytes(), "held for the socket");
+    onLoop(() -> tv.outbox.offer(event("phone", 1)));
+    assertEquals(List.of(), tv.link.written, "nothing written while the socket is full");
+    tv.link.writable = true;
+    onLoop(tv.outbox::writable);
+    onLoop(() -> {});
+    assertEquals(2, tv.link.written.size());
+    assertEquals(answer, tv.link.written.get(0), "the held answer first");
+    assertEquals(List.of(1L), tv.versions(), "then the event");
+    assertEquals(0, tv.outbox.outboxBytes(), "nothing held once written");
+  }
+
   private void onLoop(Runnable r) throws Exception {
     CompletableFuture<Void> done = new CompletableFuture<>();
     loop.execute(
@@ -259,6 +284,7 @@ class LoopDeliveryTest {
     final EventLoop loop;
     final AtomicInteger flushes = new AtomicInteger();
     final List<Boolean> writesInLoop = new ArrayList<>();
+    final List<Object> written = new ArrayList<>(); // Event loop only.
     volatile boolean writable = true;
 
     RecordingLink(EventLoop loop) {
@@ -292,6 +318,7 @@ class LoopDeliveryTest {
     @Override
     public void write(Object frame) {
       writesInLoop.add(loop.inEventLoop());
+      written.add(frame);
     }
 
     @Override

@@ -72,7 +72,7 @@ class WireCodecTest {
 
   @Test
   void answersTheRfcsMaskedPingWithAnUnmaskedPong() {
-    EmbeddedChannel ch = new EmbeddedChannel(new WireCodec(MAX));
+    EmbeddedChannel ch = new EmbeddedChannel(WireCodec.of(MAX));
     ch.writeInbound(Unpooled.wrappedBuffer(RFC_MASKED_PING));
     ByteBuf pong = ch.readOutbound();
     assertArrayEquals(
@@ -84,7 +84,7 @@ class WireCodecTest {
 
   @Test
   void decodesMaskedBinaryFramesEvenWhenTheyArriveOneByteAtATime() {
-    EmbeddedChannel ch = new EmbeddedChannel(new WireCodec(MAX));
+    EmbeddedChannel ch = new EmbeddedChannel(WireCodec.of(MAX));
     byte[] wire = concat(clientFrames(ping(1)), clientFrames(ping(2)));
     for (byte b : wire) {
       ch.writeInbound(Unpooled.wrappedBuffer(new byte[] {b}));
@@ -105,7 +105,7 @@ class WireCodecTest {
             new PingWebSocketFrame(Unpooled.wrappedBuffer(new byte[] {9})),
             new ContinuationWebSocketFrame(
                 true, 0, Unpooled.copiedBuffer(message, half, message.length - half)));
-    EmbeddedChannel ch = new EmbeddedChannel(new WireCodec(MAX));
+    EmbeddedChannel ch = new EmbeddedChannel(WireCodec.of(MAX));
     ch.writeInbound(Unpooled.wrappedBuffer(wire));
     assertEquals(77, ((ClientFrame) ch.readInbound()).getPing().getNonce());
     ByteBuf pong = ch.readOutbound();
@@ -116,7 +116,7 @@ class WireCodecTest {
 
   @Test
   void echoesACloseFrameThenClosesAndIgnoresWhatFollows() {
-    EmbeddedChannel ch = new EmbeddedChannel(new WireCodec(MAX));
+    EmbeddedChannel ch = new EmbeddedChannel(WireCodec.of(MAX));
     byte[] wire = concat(clientFrames(new CloseWebSocketFrame(1000, "bye")), clientFrames(ping(1)));
     ch.writeInbound(Unpooled.wrappedBuffer(wire));
     ByteBuf close = ch.readOutbound();
@@ -153,7 +153,7 @@ class WireCodecTest {
 
   @Test
   void reportsAMessageThatIsNoClientFrameAndStillReadsTheFramesAfterIt() {
-    EmbeddedChannel ch = new EmbeddedChannel(new WireCodec(MAX));
+    EmbeddedChannel ch = new EmbeddedChannel(WireCodec.of(MAX));
     byte[] wire =
         concat(
             clientFrames(
@@ -181,7 +181,7 @@ class WireCodecTest {
 
   @Test
   void writesServerFramesPingsAndClosesUnmasked() {
-    EmbeddedChannel ch = new EmbeddedChannel(new WireCodec(MAX));
+    EmbeddedChannel ch = new EmbeddedChannel(WireCodec.of(MAX));
     ch.writeOutbound(
         ServerFrame.newBuilder().setRequestId(1).setPong(Pong.newBuilder().setNonce(7)).build());
     ch.writeOutbound(new PingWebSocketFrame(Unpooled.EMPTY_BUFFER));
@@ -194,7 +194,7 @@ class WireCodecTest {
 
   @Test
   void framesMatchWhatNettysOwnDecoderReads() {
-    EmbeddedChannel ch = new EmbeddedChannel(new WireCodec(1 << 20));
+    EmbeddedChannel ch = new EmbeddedChannel(WireCodec.of(1 << 20));
     EmbeddedChannel netty =
         new EmbeddedChannel(new WebSocket13FrameDecoder(false, false, 1 << 20), agg());
     for (int size : new int[] {0, 125, 126, 65_535, 65_536, 200_000}) {
@@ -214,21 +214,34 @@ class WireCodecTest {
   @Test
   void installTakesThePlaceOfTheWebSocketHandlersAndTheCodec() {
     EmbeddedChannel ch = new EmbeddedChannel();
+    WireCodec connection = WireCodec.of(MAX, false);
     ch.pipeline()
         .addLast("wsencoder", new WebSocket13FrameEncoder(false))
         .addLast("wsdecoder", new WebSocket13FrameDecoder(true, false, MAX))
         .addLast(HandoffChannelInitializer.WS_HANDLER, new ChannelInboundHandlerAdapter())
         .addLast(HandoffChannelInitializer.WS_AGGREGATOR, agg())
         .addLast(HandoffChannelInitializer.CODEC, FrameCodec.INSTANCE)
-        .addLast("connection", new ChannelInboundHandlerAdapter());
-    WireCodec.install(ch.pipeline().context("connection"), MAX);
+        .addLast("connection", connection);
+    connection.install(ch.pipeline().context("connection"));
     assertEquals(
-        List.of(WireCodec.NAME, "connection"),
+        List.of("connection"),
         ch.pipeline().names().stream()
             .filter(n -> !n.startsWith("DefaultChannelPipeline"))
             .toList());
     ch.writeInbound(Unpooled.wrappedBuffer(clientFrames(ping(5))));
     assertEquals(5, ((ClientFrame) ch.readInbound()).getPing().getNonce());
+    ch.finishAndReleaseAll();
+  }
+
+  @Test
+  void beforeInstallNothingIsFramedEitherWay() {
+    EmbeddedChannel ch = new EmbeddedChannel(WireCodec.of(MAX, false));
+    ClientFrame frame = ClientFrame.newBuilder().setRequestId(3).build();
+    ch.writeInbound(frame);
+    assertEquals(frame, ch.readInbound());
+    ServerFrame out = ServerFrame.newBuilder().setRequestId(4).build();
+    ch.writeOutbound(out);
+    assertEquals(out, ch.readOutbound());
     ch.finishAndReleaseAll();
   }
 
@@ -254,7 +267,7 @@ class WireCodecTest {
           }
         }
       }
-      EmbeddedChannel ch = new EmbeddedChannel(new WireCodec(MAX));
+      EmbeddedChannel ch = new EmbeddedChannel(WireCodec.of(MAX));
       List<ByteBuf> chunks = new ArrayList<>();
       int at = 0;
       while (at < wire.length && ch.isOpen()) { // A close echoed closes the channel.
@@ -288,7 +301,7 @@ class WireCodecTest {
   }
 
   private static void assertRefused(CloseCode code, String reasonPart, byte[] wire) {
-    EmbeddedChannel ch = new EmbeddedChannel(new WireCodec(MAX));
+    EmbeddedChannel ch = new EmbeddedChannel(WireCodec.of(MAX));
     ProtocolViolation v =
         assertThrows(ProtocolViolation.class, () -> ch.writeInbound(Unpooled.wrappedBuffer(wire)));
     assertEquals(code, v.code(), v.getMessage());

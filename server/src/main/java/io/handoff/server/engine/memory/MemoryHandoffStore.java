@@ -9,6 +9,7 @@ import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.Collections;
 import java.util.HashMap;
 import java.util.Iterator;
@@ -226,13 +227,15 @@ public final class MemoryHandoffStore implements HandoffStore {
       UserState u, String deviceId, String connectionId, Duration ttl, int maxDevices) {
     {
       long now = clock.millis();
-      Presence p = u.presence.get(deviceId);
-      if (p == null && u.presence.size() >= maxDevices) {
-        evictLongestOffline(u.presence, now);
+      Presence p = u.presenceOf(deviceId);
+      if (p == null && u.presence.length >= maxDevices) {
+        evictLongestOffline(u, now);
       }
       if (p == null) {
-        p = new Presence();
-        u.presence.put(deviceId, p);
+        p = new Presence(deviceId);
+        Presence[] next = Arrays.copyOf(u.presence, u.presence.length + 1);
+        next[u.presence.length] = p;
+        u.presence = next;
       }
       p.connection = connectionId;
       p.online = true;
@@ -242,20 +245,20 @@ public final class MemoryHandoffStore implements HandoffStore {
     return null;
   }
 
-  private static void evictLongestOffline(Map<String, Presence> presence, long now) {
-    String oldest = null;
+  private static void evictLongestOffline(UserState u, long now) {
+    Presence oldest = null;
     long oldestSeen = Long.MAX_VALUE;
-    for (Map.Entry<String, Presence> e : presence.entrySet()) {
-      Presence p = e.getValue();
+    for (Presence p : u.presence) {
       boolean online = p.online && p.deadline > now;
       long seen = online ? Long.MAX_VALUE - 1 : p.lastSeen;
       if (seen < oldestSeen) {
         oldestSeen = seen;
-        oldest = e.getKey();
+        oldest = p;
       }
     }
     if (oldest != null) {
-      presence.remove(oldest);
+      Presence gone = oldest;
+      u.removePresenceIf(p -> p == gone);
     }
   }
 
@@ -263,7 +266,7 @@ public final class MemoryHandoffStore implements HandoffStore {
   public CompletableFuture<Boolean> offline(String userId, String deviceId, String connectionId) {
     UserState u = read(userId);
     synchronized (u) {
-      Presence p = u.presence.get(deviceId);
+      Presence p = u.presenceOf(deviceId);
       if (p == null || !p.online || !p.connection.equals(connectionId)) {
         return CompletableFuture.completedFuture(false);
       }
@@ -281,14 +284,14 @@ public final class MemoryHandoffStore implements HandoffStore {
     List<DevicePresence> out = new ArrayList<>();
     synchronized (u) {
       long now = clock.millis();
-      u.presence.forEach(
-          (device, p) ->
-              out.add(
-                  DevicePresence.newBuilder()
-                      .setDeviceId(device)
-                      .setOnline(p.online && p.deadline > now)
-                      .setLastSeenMs(p.lastSeen)
-                      .build()));
+      for (Presence p : u.presence) {
+        out.add(
+            DevicePresence.newBuilder()
+                .setDeviceId(p.device)
+                .setOnline(p.online && p.deadline > now)
+                .setLastSeenMs(p.lastSeen)
+                .build());
+      }
     }
     return CompletableFuture.completedFuture(out);
   }
@@ -314,11 +317,9 @@ public final class MemoryHandoffStore implements HandoffStore {
       synchronized (u) {
         u.activities.values().removeIf(t -> t.until <= ms);
         u.prune(ms);
-        u.presence
-            .values()
-            .removeIf(
-                p -> Math.max(p.lastSeen, p.online ? p.deadline : 0) + presenceRetention <= ms);
-        if (u.activities.isEmpty() && u.offers.isEmpty() && u.presence.isEmpty()) {
+        u.removePresenceIf(
+            p -> Math.max(p.lastSeen, p.online ? p.deadline : 0) + presenceRetention <= ms);
+        if (u.activities.isEmpty() && u.offers.isEmpty() && u.presence.length == 0) {
           u.removed = true;
           users.remove(e.getKey(), u);
         }
@@ -343,9 +344,40 @@ public final class MemoryHandoffStore implements HandoffStore {
     // and every connected user has a state (its devices' presence).
     Map<String, Timed<Activity>> activities = Collections.emptyMap();
     Map<String, OfferState> offers = Collections.emptyMap(); // A LinkedHashMap: oldest first.
-    final Map<String, Presence> presence = new HashMap<>();
+    // One entry per device, in the order they first came online: an array, not a map (a user has a
+    // handful of devices, at most maxDevices; a map cost an idle user about 200 bytes more).
+    Presence[] presence = NO_PRESENCE;
     // Set once the state was erased or swept; a writer that finds it starts a new one.
     boolean removed;
+
+    Presence presenceOf(String deviceId) {
+      for (Presence p : presence) {
+        if (p.device.equals(deviceId)) {
+          return p;
+        }
+      }
+      return null;
+    }
+
+    void removePresenceIf(java.util.function.Predicate<Presence> gone) {
+      int kept = 0;
+      for (Presence p : presence) {
+        if (!gone.test(p)) {
+          kept++;
+        }
+      }
+      if (kept == presence.length) {
+        return;
+      }
+      Presence[] next = kept == 0 ? NO_PRESENCE : new Presence[kept];
+      int i = 0;
+      for (Presence p : presence) {
+        if (!gone.test(p)) {
+          next[i++] = p;
+        }
+      }
+      presence = next;
+    }
 
     Map<String, Timed<Activity>> activitiesForWrite() {
       if (activities.isEmpty()) {
@@ -387,10 +419,17 @@ public final class MemoryHandoffStore implements HandoffStore {
     }
   }
 
+  private static final Presence[] NO_PRESENCE = new Presence[0];
+
   private static final class Presence {
+    final String device;
     String connection;
     boolean online;
     long lastSeen;
     long deadline;
+
+    Presence(String device) {
+      this.device = device;
+    }
   }
 }

@@ -1,0 +1,122 @@
+package io.handoff.server.transport;
+
+import io.netty.buffer.ByteBuf;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelPipeline;
+import io.netty.handler.codec.http.FullHttpRequest;
+import io.netty.handler.codec.http.HttpHeaderNames;
+import io.netty.handler.codec.http.HttpHeaderValues;
+import io.netty.handler.codec.http.HttpHeaders;
+import io.netty.handler.codec.http.websocketx.WebSocketServerProtocolHandler;
+import io.netty.util.concurrent.FastThreadLocal;
+import java.nio.charset.StandardCharsets;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
+import java.util.Base64;
+import java.util.function.Consumer;
+
+/**
+ * The WebSocket handshake of an authenticated {@code /ws} request. The common case, a version-13
+ * request that asks for no extension the node would grant, is answered here: the 101 with its
+ * {@code Sec-WebSocket-Accept} (RFC 6455 section 4.2.2) is written as bytes, the HTTP handlers
+ * leave, and the connection handler frames itself ({@link WireCodec}) at once. Every other request
+ * goes through Netty's handshaker, whose handlers are added to this connection's pipeline only then
+ * (permessage-deflate, other versions, and the refusals of requests that are no valid handshake,
+ * with Netty's statuses: 400, 426 with {@code Sec-WebSocket-Version: 13}). In a reconnect storm
+ * every device upgrades at once, and Netty's path costs each a handshaker, a response object and
+ * its encoding, a handshake timer, and two rounds of pipeline changes (see docs/decisions.md).
+ * Shared; event loop only.
+ */
+final class Upgrades {
+  private static final String GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
+  private static final byte[] HEAD =
+      ("HTTP/1.1 101 Switching Protocols\r\n"
+              + "upgrade: websocket\r\n"
+              + "connection: upgrade\r\n"
+              + "sec-websocket-accept: ")
+          .getBytes(StandardCharsets.US_ASCII);
+  private static final byte[] END = "\r\n\r\n".getBytes(StandardCharsets.US_ASCII);
+  // Base64 of a SHA-1 digest: 28 characters.
+  private static final int ACCEPT_LENGTH = 28;
+
+  private static final FastThreadLocal<MessageDigest> SHA1 =
+      new FastThreadLocal<>() {
+        @Override
+        protected MessageDigest initialValue() throws NoSuchAlgorithmException {
+          return MessageDigest.getInstance("SHA-1");
+        }
+      };
+
+  private final boolean compression;
+  private final Consumer<ChannelPipeline> nettyHandlers;
+
+  /**
+   * {@code nettyHandlers} adds Netty's WebSocket handlers (and the deflate extension's, with {@code
+   * compression}) in front of the connection handler, for the requests this class does not answer.
+   */
+  Upgrades(boolean compression, Consumer<ChannelPipeline> nettyHandlers) {
+    this.compression = compression;
+    this.nettyHandlers = nettyHandlers;
+  }
+
+  /**
+   * Upgrades the connection of {@code http} (the HTTP handler's context) with {@code req}, whose
+   * principal is set. Takes {@code req}'s reference.
+   */
+  void upgrade(ChannelHandlerContext http, FullHttpRequest req) {
+    String key = plainKey(req.headers());
+    if (key == null) {
+      nettyHandlers.accept(http.pipeline());
+      http.fireChannelRead(req);
+      return;
+    }
+    try {
+      answer(http, key, req);
+    } finally {
+      req.release();
+    }
+  }
+
+  /**
+   * The key of a valid version-13 request that can be answered without Netty's handshaker; null for
+   * any other request.
+   */
+  private String plainKey(HttpHeaders h) {
+    if (!"13".equals(h.get(HttpHeaderNames.SEC_WEBSOCKET_VERSION))
+        || !h.containsValue(HttpHeaderNames.UPGRADE, HttpHeaderValues.WEBSOCKET, true)
+        || !h.containsValue(HttpHeaderNames.CONNECTION, HttpHeaderValues.UPGRADE, true)
+        || (compression && h.contains(HttpHeaderNames.SEC_WEBSOCKET_EXTENSIONS))) {
+      return null;
+    }
+    String key = h.get(HttpHeaderNames.SEC_WEBSOCKET_KEY);
+    return key == null || key.isEmpty() ? null : key;
+  }
+
+  private void answer(ChannelHandlerContext http, String key, FullHttpRequest req) {
+    ChannelPipeline p = http.pipeline();
+    ChannelHandlerContext codec = p.context(HandoffChannelInitializer.HTTP_CODEC);
+    ByteBuf res = http.alloc().buffer(HEAD.length + ACCEPT_LENGTH + END.length);
+    res.writeBytes(HEAD).writeCharSequence(accept(key), StandardCharsets.US_ASCII);
+    res.writeBytes(END);
+    // Written from the HTTP codec's place (behind TLS, if any), past its encoder.
+    codec.writeAndFlush(res, codec.voidPromise());
+    p.remove(HandoffChannelInitializer.HTTP_AGGREGATOR);
+    p.remove(http.name());
+    ChannelHandlerContext connection = p.context(HandoffChannelInitializer.CONNECTION);
+    ((ConnectionHandler) connection.handler()).install(connection);
+    // Before the connection hears of the upgrade, so that what it writes at once (a close, when
+    // its user has no slot left) reaches the device. RFC 6455 4.1 has the device wait for the 101
+    // before it sends a frame.
+    p.remove(HandoffChannelInitializer.HTTP_CODEC);
+    p.fireUserEventTriggered(
+        new WebSocketServerProtocolHandler.HandshakeComplete(req.uri(), req.headers(), null));
+  }
+
+  /** The Sec-WebSocket-Accept of RFC 6455 section 4.2.2 for {@code key}. */
+  static String accept(String key) {
+    MessageDigest sha1 = SHA1.get();
+    sha1.reset();
+    byte[] digest = sha1.digest((key + GUID).getBytes(StandardCharsets.US_ASCII));
+    return Base64.getEncoder().encodeToString(digest);
+  }
+}

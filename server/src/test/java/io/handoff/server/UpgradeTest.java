@@ -1,0 +1,102 @@
+package io.handoff.server;
+
+import static io.handoff.server.TestServer.token;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.handoff.protocol.v1.ClientFrame;
+import io.handoff.protocol.v1.Hello;
+import io.handoff.protocol.v1.ServerFrame;
+import java.nio.charset.StandardCharsets;
+import java.util.Locale;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The WebSocket upgrade over a real socket: the 101 answer RFC 6455 asks for, and the statuses of
+ * requests that are no valid version-13 handshake (the same as before the node wrote its own 101).
+ */
+class UpgradeTest {
+  private static final String SAMPLE_KEY = "dGhlIHNhbXBsZSBub25jZQ==";
+  private static final String UPGRADE = "Upgrade: websocket";
+  private static final String CONNECTION = "Connection: Upgrade";
+  private static final String KEY = "Sec-WebSocket-Key: " + SAMPLE_KEY;
+  private static final String V13 = "Sec-WebSocket-Version: 13";
+
+  private static TestServer server;
+
+  @BeforeAll
+  static void start() throws InterruptedException {
+    server = TestServer.start();
+  }
+
+  @AfterAll
+  static void stop() {
+    server.close();
+  }
+
+  /** The status line and headers the node answers an upgrade request with {@code headers}. */
+  private static String answer(String token, String... headers) throws Exception {
+    StringBuilder b = new StringBuilder("GET /ws HTTP/1.1\r\nHost: 127.0.0.1\r\n");
+    for (String h : headers) {
+      b.append(h).append("\r\n");
+    }
+    b.append("Authorization: Bearer ").append(token).append("\r\n\r\n");
+    try (RawSocket s = RawSocket.open(server.port())) {
+      s.writeRaw(b.toString().getBytes(StandardCharsets.US_ASCII));
+      return s.readHead();
+    }
+  }
+
+  private static String status(String head) {
+    return head.substring(0, head.indexOf('\r'));
+  }
+
+  @Test
+  void upgradeAnswersWithTheAcceptOfRfc6455ForItsSampleKey() throws Exception {
+    assertEquals("s3pPLMBiTxaQ9kYGzzhZRbK+xOo=", RawSocket.acceptFor(SAMPLE_KEY));
+    String head = answer(token("up1", "phone"), UPGRADE, CONNECTION, KEY, V13);
+    String lower = head.toLowerCase(Locale.ROOT);
+    assertEquals("HTTP/1.1 101 Switching Protocols", status(head));
+    assertTrue(lower.contains("\r\nupgrade: websocket\r\n"), head);
+    assertTrue(lower.contains("\r\nconnection: upgrade\r\n"), head);
+    assertTrue(head.contains("s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n"), head);
+  }
+
+  @Test
+  void upgradedDeviceIsWelcomedAfterItsHello() throws Exception {
+    try (RawSocket device = RawSocket.connect(server.port(), token("up2", "phone"), 0)) {
+      device.send(
+          ClientFrame.newBuilder().setRequestId(1).setHello(Hello.getDefaultInstance()).build());
+      ServerFrame f = device.readFrame();
+      assertTrue(f.hasWelcome(), f.toString());
+    }
+  }
+
+  @Test
+  void requestWithoutTheUpgradeHeaderIsABadRequest() throws Exception {
+    String head = answer(token("up4", "phone"), CONNECTION, KEY, V13);
+    assertEquals("HTTP/1.1 400 Bad Request", status(head));
+  }
+
+  @Test
+  void requestWithoutAKeyIsABadRequest() throws Exception {
+    String head = answer(token("up5", "phone"), UPGRADE, CONNECTION, V13);
+    assertEquals("HTTP/1.1 400 Bad Request", status(head));
+  }
+
+  @Test
+  void unsupportedVersionIsAskedForVersion13() throws Exception {
+    String head =
+        answer(token("up6", "phone"), UPGRADE, CONNECTION, KEY, "Sec-WebSocket-Version: 12");
+    assertEquals("HTTP/1.1 426 Upgrade Required", status(head));
+    assertTrue(head.toLowerCase(Locale.ROOT).contains("\r\nsec-websocket-version: 13\r\n"), head);
+  }
+
+  @Test
+  void badTokenIsRefusedBeforeTheHandshakeIsLookedAt() throws Exception {
+    String head = answer("not-a-token", "Sec-WebSocket-Version: 12");
+    assertEquals("HTTP/1.1 401 Unauthorized", status(head));
+  }
+}
