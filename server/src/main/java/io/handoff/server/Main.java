@@ -315,6 +315,7 @@ public final class Main implements Callable<Integer> {
   private String[] args = new String[0];
 
   public static void main(String[] args) {
+    LeakDetection.apply(System.getProperties()); // Off unless -Dio.netty.leakDetection.level.
     System.exit(run(args, System.getenv()));
   }
 

@@ -8,7 +8,10 @@ import java.util.Arrays;
  * {@link FanOutBenchmark}'s write timed by the thread's CPU time instead of the clock: on a machine
  * shared with other work, a thread that waits for a core is not charged for the wait, so a before
  * and after of one change can be compared where JMH's clock-time scores only show the machine's
- * load. Prints the median and the least CPU nanoseconds per write over the rounds.
+ * load. Prints the median and the least CPU nanoseconds per write over the rounds, and the bytes
+ * the thread allocated per write (what the collector and its concurrent refinement pay for later,
+ * off this thread) and the whole process's CPU per write (the collector's and the JIT's threads
+ * too), medians over the rounds.
  *
  * <pre>
  * ./mvnw -B -Pjmh -pl server -am test -DskipTests -Djmh.main=io.handoff.server.bench.CpuPerWrite \
@@ -29,26 +32,42 @@ public final class CpuPerWrite {
     b.setUp();
     try {
       ThreadMXBean threads = ManagementFactory.getThreadMXBean();
+      com.sun.management.ThreadMXBean allocation = (com.sun.management.ThreadMXBean) threads;
+      com.sun.management.OperatingSystemMXBean os =
+          (com.sun.management.OperatingSystemMXBean) ManagementFactory.getOperatingSystemMXBean();
+      long self = Thread.currentThread().getId();
       for (int i = 0; i < warmup; i++) {
         b.writeFannedOut();
       }
       long[] perWrite = new long[rounds];
+      long[] bytesPerWrite = new long[rounds];
+      long[] processPerWrite = new long[rounds];
       for (int r = 0; r < rounds; r++) {
         long start = threads.getCurrentThreadCpuTime();
+        long bytes = allocation.getThreadAllocatedBytes(self);
+        long process = os.getProcessCpuTime();
         long frames = 0;
         for (int i = 0; i < writes; i++) {
           frames += b.writeFannedOut();
         }
         perWrite[r] = (threads.getCurrentThreadCpuTime() - start) / writes;
+        bytesPerWrite[r] = (allocation.getThreadAllocatedBytes(self) - bytes) / writes;
+        processPerWrite[r] = (os.getProcessCpuTime() - process) / writes;
         if (frames != (long) writes * devices) {
           throw new IllegalStateException(
               frames + " frames for " + writes + " writes to " + devices + " devices");
         }
       }
       Arrays.sort(perWrite);
+      Arrays.sort(bytesPerWrite);
+      Arrays.sort(processPerWrite);
       System.out.printf(
           "CPU ns per write, %d devices: median %d, least %d, rounds %s%n",
           devices, perWrite[rounds / 2], perWrite[0], Arrays.toString(perWrite));
+      System.out.printf(
+          "allocated bytes per write: median %d; process CPU ns per write (every thread): median"
+              + " %d%n",
+          bytesPerWrite[rounds / 2], processPerWrite[rounds / 2]);
     } finally {
       b.tearDown();
     }

@@ -16,8 +16,8 @@ import java.util.function.BiConsumer;
  * connection's event loop now or later, read the node's clock, and close. Features never see the
  * channel, the pipeline or each other.
  *
- * <p>Threads: {@link #execute}, {@link #userId()} and {@link #deviceId()} may be called from any
- * thread; everything else on the connection's event loop only.
+ * <p>Threads: {@link #execute}, {@link #userId()}, {@link #deviceId()} and {@link #nanoTime()} may
+ * be called from any thread; everything else on the connection's event loop only.
  */
 public interface Connection {
   String userId();
@@ -75,7 +75,7 @@ public interface Connection {
   /** The node's wall clock. */
   Clock clock();
 
-  /** The node's monotonic time in nanoseconds, for rate limits. */
+  /** The node's monotonic time in nanoseconds, for rate limits and deadlines. Any thread. */
   long nanoTime();
 
   /** True until the session starts closing. */

@@ -213,7 +213,7 @@ final class Outbox implements QueueBudget.Member {
 
   /** Bytes an event will cost this device: the delta, or just an ack for its own write. */
   private int cost(DocumentEvent e) {
-    return e.originDevice().equals(owner.deviceId()) ? ACK_COST : e.sizeBytes();
+    return e.isFrom(owner.deviceId()) ? ACK_COST : e.sizeBytes();
   }
 
   /**

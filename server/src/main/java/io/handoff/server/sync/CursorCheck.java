@@ -1,7 +1,5 @@
 package io.handoff.server.sync;
 
-import io.handoff.protocol.v1.Delta;
-
 /**
  * The live divergence check of a connection's cursor: a pushed delta tells whether the store's
  * history is still the one the device was sent. If the store lost versions the device has and gave
@@ -14,15 +12,15 @@ public final class CursorCheck {
   private CursorCheck() {}
 
   /**
-   * True when {@code delta} shows that the store's history differs from the device's, which holds
-   * {@code version} with {@code fingerprint} of the delta's epoch.
+   * True when event {@code e}'s delta shows that the store's history differs from the device's,
+   * which holds {@code version} with {@code fingerprint} of the delta's epoch.
    */
-  public static boolean diverged(long version, long fingerprint, Delta delta) {
-    if (delta.getVersion() == version) {
-      return Fingerprint.differ(fingerprint, delta.getFingerprint());
+  public static boolean diverged(long version, long fingerprint, DocumentEvent e) {
+    if (e.version() == version) {
+      return Fingerprint.differ(fingerprint, e.fingerprint());
     }
-    if (delta.getVersion() == version + 1) {
-      return Fingerprint.differ(fingerprint, delta.getPreviousFingerprint());
+    if (e.version() == version + 1) {
+      return Fingerprint.differ(fingerprint, e.previousFingerprint());
     }
     return false;
   }

@@ -1,23 +1,42 @@
 package io.handoff.server.sync;
 
 import com.google.protobuf.CodedOutputStream;
+import com.google.protobuf.InvalidProtocolBufferException;
 import com.google.protobuf.WireFormat;
 import io.handoff.protocol.v1.Delta;
+import io.handoff.protocol.v1.FieldOp;
 import io.handoff.protocol.v1.ServerFrame;
 import java.io.IOException;
 import java.io.UncheckedIOException;
+import java.util.List;
 
 /**
  * One accepted write of one user's document, as the stores keep it in history and the brokers fan
  * it out. Immutable and shared by every connection that receives it: the encoded push frame is made
- * once and reused for every recipient.
+ * once and reused for every recipient. What the delivery path reads (document, versions,
+ * fingerprints, origin, timestamp) are plain fields; the {@link Delta} message is parsed from the
+ * frame only when something asks for it.
  */
 public final class DocumentEvent {
+  private static final int DELTA_TAG_SIZE =
+      CodedOutputStream.computeTagSize(ServerFrame.DELTA_FIELD_NUMBER);
   private final String userId;
-  private final Delta delta;
+  private final String document;
+  private final long epoch;
+  private final long version;
+  private final String originDevice;
+  private final long originSeq;
+  private final long timestampMs;
+  private final long fingerprint;
+  private final long previousFingerprint;
+  // The delta's encoded size, for queue accounting.
+  private final int deltaBytes;
   // The delta as it arrived encoded (a broker's message), or null.
   private final byte[] encoded;
+  // Where the delta starts in frame, when the frame was made first (0: frame made from the delta).
+  private final int deltaOffset;
   private volatile byte[] frame;
+  private volatile Delta delta;
 
   public DocumentEvent(String userId, Delta delta) {
     this(userId, delta, null);
@@ -30,36 +49,214 @@ public final class DocumentEvent {
    */
   public DocumentEvent(String userId, Delta delta, byte[] encoded) {
     this.userId = userId;
-    this.delta = delta;
+    this.document = delta.getDocument();
+    this.epoch = delta.getEpoch();
+    this.version = delta.getVersion();
+    this.originDevice = delta.getOriginDevice();
+    this.originSeq = delta.getOriginSeq();
+    this.timestampMs = delta.getTimestampMs();
+    this.fingerprint = delta.getFingerprint();
+    this.previousFingerprint = delta.getPreviousFingerprint();
+    this.deltaBytes = encoded == null ? delta.getSerializedSize() : encoded.length;
     this.encoded = encoded;
+    this.deltaOffset = 0;
+    this.delta = delta;
+  }
+
+  /**
+   * An event whose push frame was encoded first ({@link #accepted}); the delta starts at {@code
+   * deltaOffset}.
+   */
+  DocumentEvent(
+      String userId,
+      String document,
+      long epoch,
+      long version,
+      String originDevice,
+      long originSeq,
+      long timestampMs,
+      long fingerprint,
+      long previousFingerprint,
+      byte[] frame,
+      int deltaOffset) {
+    this.userId = userId;
+    this.document = document;
+    this.epoch = epoch;
+    this.version = version;
+    this.originDevice = originDevice;
+    this.originSeq = originSeq;
+    this.timestampMs = timestampMs;
+    this.fingerprint = fingerprint;
+    this.previousFingerprint = previousFingerprint;
+    this.deltaBytes = frame.length - deltaOffset;
+    this.encoded = null;
+    this.deltaOffset = deltaOffset;
+    this.frame = frame;
+  }
+
+  /**
+   * The event of a write a store accepted as version {@code version} of {@code document}, written
+   * by {@code originDevice} with {@code ops}, after a version whose fingerprint is {@code
+   * previousFingerprint}. Its push frame ({@code ServerFrame{delta}}) is encoded once, straight
+   * from the write's parts, field by field as protobuf's generated code writes it (same fields,
+   * same order, defaults left out): no {@link Delta} and builders per write, no second encoding for
+   * the push. Its {@link Fingerprint} is hashed over the frame's own bytes: the delta's body is the
+   * frame without its header, epoch, version and fingerprints, in two runs (the document name, then
+   * ops to timestamp). {@code DocumentEventEncodingTest} holds both to the generated encoding and
+   * to {@link Fingerprint#body}.
+   */
+  public static DocumentEvent accepted(
+      String userId,
+      String document,
+      List<FieldOp> ops,
+      String originDevice,
+      long originSeq,
+      long timestampMs,
+      long epoch,
+      long version,
+      long previousFingerprint) {
+    int docSize =
+        document.isEmpty()
+            ? 0
+            : CodedOutputStream.computeStringSize(Delta.DOCUMENT_FIELD_NUMBER, document);
+    int tail = 0; // ops, origin device, origin seq, timestamp: the body after the document
+    for (int i = 0, n = ops.size(); i < n; i++) {
+      tail += CodedOutputStream.computeMessageSize(Delta.OPS_FIELD_NUMBER, ops.get(i));
+    }
+    if (!originDevice.isEmpty()) {
+      tail += CodedOutputStream.computeStringSize(Delta.ORIGIN_DEVICE_FIELD_NUMBER, originDevice);
+    }
+    if (originSeq != 0) {
+      tail += CodedOutputStream.computeUInt64Size(Delta.ORIGIN_SEQ_FIELD_NUMBER, originSeq);
+    }
+    if (timestampMs != 0) {
+      tail += CodedOutputStream.computeUInt64Size(Delta.TIMESTAMP_MS_FIELD_NUMBER, timestampMs);
+    }
+    int delta =
+        docSize
+            + (epoch != 0 ? CodedOutputStream.computeFixed64Size(Delta.EPOCH_FIELD_NUMBER, 0) : 0)
+            + (version != 0
+                ? CodedOutputStream.computeUInt64Size(Delta.VERSION_FIELD_NUMBER, version)
+                : 0)
+            + tail
+            // A computed fingerprint is never 0 (Fingerprint.next), so it is always written.
+            + CodedOutputStream.computeFixed64Size(Delta.FINGERPRINT_FIELD_NUMBER, 0)
+            + (previousFingerprint != 0
+                ? CodedOutputStream.computeFixed64Size(Delta.PREVIOUS_FINGERPRINT_FIELD_NUMBER, 0)
+                : 0);
+    int header = DELTA_TAG_SIZE + CodedOutputStream.computeUInt32SizeNoTag(delta);
+    byte[] frame = new byte[header + delta];
+    CodedOutputStream o = CodedOutputStream.newInstance(frame);
+    long fingerprint;
+    try {
+      o.writeTag(ServerFrame.DELTA_FIELD_NUMBER, 2); // length-delimited
+      o.writeUInt32NoTag(delta);
+      if (!document.isEmpty()) {
+        o.writeString(Delta.DOCUMENT_FIELD_NUMBER, document);
+      }
+      if (epoch != 0) {
+        o.writeFixed64(Delta.EPOCH_FIELD_NUMBER, epoch);
+      }
+      if (version != 0) {
+        o.writeUInt64(Delta.VERSION_FIELD_NUMBER, version);
+      }
+      int tailStart = o.getTotalBytesWritten();
+      for (int i = 0, n = ops.size(); i < n; i++) {
+        o.writeMessage(Delta.OPS_FIELD_NUMBER, ops.get(i));
+      }
+      if (!originDevice.isEmpty()) {
+        o.writeString(Delta.ORIGIN_DEVICE_FIELD_NUMBER, originDevice);
+      }
+      if (originSeq != 0) {
+        o.writeUInt64(Delta.ORIGIN_SEQ_FIELD_NUMBER, originSeq);
+      }
+      if (timestampMs != 0) {
+        o.writeUInt64(Delta.TIMESTAMP_MS_FIELD_NUMBER, timestampMs);
+      }
+      fingerprint = Fingerprint.next(previousFingerprint, frame, header, docSize, tailStart, tail);
+      o.writeFixed64(Delta.FINGERPRINT_FIELD_NUMBER, fingerprint);
+      if (previousFingerprint != 0) {
+        o.writeFixed64(Delta.PREVIOUS_FINGERPRINT_FIELD_NUMBER, previousFingerprint);
+      }
+      o.checkNoSpaceLeft();
+    } catch (IOException e) {
+      throw new IllegalStateException("a delta of " + delta + " bytes did not fit its array", e);
+    }
+    return new DocumentEvent(
+        userId,
+        document,
+        epoch,
+        version,
+        originDevice,
+        originSeq,
+        timestampMs,
+        fingerprint,
+        previousFingerprint,
+        frame,
+        header);
   }
 
   public String userId() {
     return userId;
   }
 
+  /** The delta message; parsed from the push frame on first use when the frame came first. */
   public Delta delta() {
-    return delta;
+    Delta d = delta;
+    if (d == null) {
+      byte[] f = frame;
+      try {
+        d = Delta.parser().parseFrom(f, deltaOffset, f.length - deltaOffset);
+      } catch (InvalidProtocolBufferException e) {
+        throw new IllegalStateException("a delta frame this node encoded does not parse", e);
+      }
+      delta = d;
+    }
+    return d;
   }
 
   public String document() {
-    return delta.getDocument();
+    return document;
   }
 
   public long epoch() {
-    return delta.getEpoch();
+    return epoch;
   }
 
   public long version() {
-    return delta.getVersion();
+    return version;
   }
 
   public String originDevice() {
-    return delta.getOriginDevice();
+    return originDevice;
+  }
+
+  /**
+   * True when {@code deviceId} wrote this event. Usually asked of another device's event, which
+   * differs in its cached hash: the answer then reads no characters.
+   */
+  public boolean isFrom(String deviceId) {
+    String o = originDevice;
+    return o == deviceId || (o.hashCode() == deviceId.hashCode() && o.equals(deviceId));
   }
 
   public long originSeq() {
-    return delta.getOriginSeq();
+    return originSeq;
+  }
+
+  /** Server time the write was accepted, milliseconds since the epoch. */
+  public long timestampMs() {
+    return timestampMs;
+  }
+
+  /** The {@link Fingerprint} of this version (0: unknown). */
+  public long fingerprint() {
+    return fingerprint;
+  }
+
+  /** The {@link Fingerprint} of the version before (0: unknown). */
+  public long previousFingerprint() {
+    return previousFingerprint;
   }
 
   /**
@@ -97,11 +294,11 @@ public final class DocumentEvent {
 
   /** Approximate bytes this event holds, for queue accounting. */
   public int sizeBytes() {
-    return (encoded == null ? delta.getSerializedSize() : encoded.length) + 64;
+    return deltaBytes + 64;
   }
 
   @Override
   public String toString() {
-    return "DocumentEvent{" + document() + " v" + version() + " from " + originDevice() + "}";
+    return "DocumentEvent{" + document + " v" + version + " from " + originDevice + "}";
   }
 }

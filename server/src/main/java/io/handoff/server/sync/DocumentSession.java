@@ -232,8 +232,9 @@ public final class DocumentSession {
       return;
     }
     InFlight p = writes.start(seq, w.getDocument(), id);
-    connection.onLoop(
-        writes.send(p, () -> node.store().write(connection.userId(), connection.deviceId(), w)),
+    writes.send(
+        p,
+        () -> node.store().write(connection.userId(), connection.deviceId(), w),
         (out, err) -> writeDone(seq, p, out, err));
   }
 
@@ -414,7 +415,7 @@ public final class DocumentSession {
       if (e.version() == 1) {
         c.epoch = e.epoch();
         c.version = 1;
-        c.fingerprint = e.delta().getFingerprint();
+        c.fingerprint = e.fingerprint();
         if (!acked) {
           sendLiveDelta(e);
         }
@@ -434,13 +435,13 @@ public final class DocumentSession {
       return;
     }
     // Another history than the device's: the fetch below answers with a snapshot.
-    boolean diverged = CursorCheck.diverged(c.version, c.fingerprint, e.delta());
+    boolean diverged = CursorCheck.diverged(c.version, c.fingerprint, e);
     if (e.version() <= c.version && !diverged) {
       return;
     }
     if (e.version() == c.version + 1 && !diverged) {
       c.version++;
-      c.fingerprint = e.delta().getFingerprint();
+      c.fingerprint = e.fingerprint();
       if (!acked) {
         sendLiveDelta(e);
       }
@@ -540,7 +541,7 @@ public final class DocumentSession {
             sendDelta(e);
           }
           c.version = e.version();
-          c.fingerprint = e.delta().getFingerprint();
+          c.fingerprint = e.fingerprint();
         }
       }
       case SNAPSHOT -> {
@@ -586,7 +587,7 @@ public final class DocumentSession {
   }
 
   private void sendLiveDelta(DocumentEvent e) {
-    node.stats().recordSyncLag(e.delta().getTimestampMs());
+    node.stats().recordSyncLag(e.timestampMs());
     sendDelta(e);
   }
 

@@ -47,7 +47,7 @@ public record SyncResult(
   public static SyncResult deltas(
       String document, long epoch, long fromVersion, List<DocumentEvent> deltas) {
     long to = deltas.isEmpty() ? fromVersion : deltas.get(deltas.size() - 1).version();
-    long fp = deltas.isEmpty() ? 0 : deltas.get(deltas.size() - 1).delta().getFingerprint();
+    long fp = deltas.isEmpty() ? 0 : deltas.get(deltas.size() - 1).fingerprint();
     return new SyncResult(
         document,
         DocumentSync.Mode.DELTAS,
@@ -132,7 +132,7 @@ public record SyncResult(
    */
   public static boolean divergedAt(long deviceFingerprint, List<DocumentEvent> deltas) {
     return !deltas.isEmpty()
-        && Fingerprint.differ(deviceFingerprint, deltas.get(0).delta().getPreviousFingerprint());
+        && Fingerprint.differ(deviceFingerprint, deltas.get(0).previousFingerprint());
   }
 
   /** The report line for this result, as sent in Welcome and SyncReport. */

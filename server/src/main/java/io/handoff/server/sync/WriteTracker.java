@@ -2,14 +2,16 @@ package io.handoff.server.sync;
 
 import io.handoff.server.engine.StoreLimits;
 import io.handoff.server.session.Connection;
+import io.handoff.server.session.Deadline;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.Iterator;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
+import java.util.function.BiConsumer;
 import java.util.function.Consumer;
 import java.util.function.Supplier;
 import org.slf4j.Logger;
@@ -33,16 +35,26 @@ import org.slf4j.LoggerFactory;
  * <p>Every write is answered within the deadline: one the store has not answered when it passes is
  * failed as OUTCOME_UNKNOWN (so one lost answer cannot hold every later write of its document), and
  * one the store applied but the stream has not brought by then is handed to {@code unacked}, which
- * reads the document again (that read acks it).
+ * reads the document again (that read acks it). The deadlines cost no timer per write: the tracker
+ * is one {@link Deadline} of its connection, armed while any write is watched, and each time it
+ * fires it sweeps the writes in flight (at most the connection's in-flight limit) and those acked
+ * before the store answered, acts on the ones due and re-arms for the earliest of the rest. A write
+ * is due its deadline after it was handed to the store, as with a timer of its own.
  */
-final class WriteTracker {
+final class WriteTracker extends Deadline {
   private static final Logger log = LoggerFactory.getLogger(WriteTracker.class);
+  // An InFlight's handedNanos until it is handed to the store.
+  private static final long NOT_HANDED = Long.MIN_VALUE;
 
   private final Connection connection;
   private final boolean durable;
   private final Duration deadline;
+  private final long deadlineNanos;
   private final Consumer<InFlight> unacked;
   private final LinkedHashMap<Long, InFlight> inFlight = new LinkedHashMap<>();
+  // Writes no longer in flight (acked from the stream, or forgotten) whose store answer is still
+  // due: the sweep watches them too. Made on first use; usually empty (the store answers first).
+  private ArrayList<InFlight> unanswered;
   // The last write of each document handed to the store and not yet answered; at most one entry
   // per write in flight.
   private final HashMap<String, CompletableFuture<WriteOutcome>> tails = new HashMap<>();
@@ -56,6 +68,7 @@ final class WriteTracker {
     this.connection = connection;
     this.durable = limits.durableAcks() > 0;
     this.deadline = limits.writeAnswerDeadline();
+    this.deadlineNanos = deadline.toNanos();
     this.unacked = unacked;
   }
 
@@ -75,6 +88,10 @@ final class WriteTracker {
   InFlight start(long seq, String document, long requestId) {
     InFlight p = new InFlight(seq, document, requestId);
     inFlight.put(seq, p);
+    if (!armed()) {
+      // No write was watched: the earliest a write can be due is a deadline from now.
+      connection.arm(this, deadlineNanos, TimeUnit.NANOSECONDS);
+    }
     return p;
   }
 
@@ -102,35 +119,125 @@ final class WriteTracker {
                               new PredecessorNotAppliedException(p.document)));
     }
     p.sent = f;
-    tails.put(p.document, f);
+    if (!f.isDone()) {
+      tails.put(p.document, f); // An answer already in holds nothing back: no entry to take out.
+    }
     return f;
   }
 
   /**
-   * The store's answer to {@code p}, or OUTCOME_UNKNOWN once the deadline passed without one. Any
-   * thread (the store's, when the predecessor's answer hands it on).
+   * As {@link #send(InFlight, Supplier)}, then runs {@code done} with the answer on the event loop
+   * (unless the connection closed): at once when the store answered at once (the memory store),
+   * without a callback or a hop.
+   */
+  void send(
+      InFlight p,
+      Supplier<CompletableFuture<WriteOutcome>> write,
+      BiConsumer<WriteOutcome, Throwable> done) {
+    CompletableFuture<WriteOutcome> answer = send(p, write);
+    if (answer.isDone() && !answer.isCompletedExceptionally() && connection.active()) {
+      done.accept(answer.getNow(null), null);
+    } else {
+      connection.onLoop(answer, done);
+    }
+  }
+
+  /**
+   * The store's answer to {@code p}, or OUTCOME_UNKNOWN once the deadline passed without one (the
+   * sweep, {@link #expired}). Any thread (the store's, when the predecessor's answer hands it on).
    */
   private CompletableFuture<WriteOutcome> bounded(
       InFlight p, Supplier<CompletableFuture<WriteOutcome>> write) {
-    CompletableFuture<WriteOutcome> answer = new CompletableFuture<>();
-    p.timer =
-        connection.schedule(
-            () -> deadlinePassed(p, answer), deadline.toMillis(), TimeUnit.MILLISECONDS);
+    long handed = connection.nanoTime();
     CompletableFuture<WriteOutcome> f;
     try {
       f = write.get();
     } catch (RuntimeException e) {
       f = CompletableFuture.failedFuture(e);
     }
-    f.whenComplete(
-        (o, err) -> {
-          if (err == null) {
-            answer.complete(o);
-          } else {
-            answer.completeExceptionally(err);
-          }
-        });
+    CompletableFuture<WriteOutcome> answer;
+    if (f.isDone()) {
+      answer = f; // Answered at once (the memory store): nothing to fail at the deadline.
+    } else {
+      CompletableFuture<WriteOutcome> a = new CompletableFuture<>();
+      f.whenComplete(
+          (o, err) -> {
+            if (err == null) {
+              a.complete(o);
+            } else {
+              a.completeExceptionally(err);
+            }
+          });
+      answer = a;
+    }
+    p.answer = answer;
+    p.handedNanos = handed; // Last: the sweep reads answer once it sees this set.
     return answer;
+  }
+
+  /**
+   * Event loop: the sweep. Acts on every watched write whose deadline has passed, once each, and
+   * re-arms for the earliest of the rest.
+   */
+  @Override
+  protected void expired() {
+    long now = connection.nanoTime();
+    long next = Long.MAX_VALUE;
+    ArrayList<InFlight> due = null;
+    for (InFlight p : inFlight.values()) {
+      long at = dueAt(p, now);
+      if (at <= now) {
+        due = add(due, p);
+      } else {
+        next = Math.min(next, at);
+      }
+    }
+    if (unanswered != null) {
+      Iterator<InFlight> it = unanswered.iterator();
+      while (it.hasNext()) {
+        InFlight p = it.next();
+        long at = dueAt(p, now);
+        if (p.expired || p.sent.isDone()) {
+          it.remove();
+        } else if (at <= now) {
+          it.remove();
+          due = add(due, p);
+        } else {
+          next = Math.min(next, at);
+        }
+      }
+    }
+    if (due != null) {
+      for (InFlight p : due) {
+        p.expired = true;
+        deadlinePassed(p, p.answer);
+      }
+    }
+    if (next != Long.MAX_VALUE && !armed()) {
+      connection.arm(this, next - now, TimeUnit.NANOSECONDS);
+    }
+  }
+
+  /**
+   * When {@code p}'s deadline is due: Long.MAX_VALUE if it needs none (already handled, or answered
+   * and acked), now plus a deadline if it is not handed to the store yet (it waits for its
+   * predecessor).
+   */
+  private long dueAt(InFlight p, long now) {
+    if (p.expired) {
+      return Long.MAX_VALUE;
+    }
+    long handed = p.handedNanos;
+    if (handed == NOT_HANDED) {
+      return now + deadlineNanos;
+    }
+    return handed + deadlineNanos;
+  }
+
+  private static ArrayList<InFlight> add(ArrayList<InFlight> list, InFlight p) {
+    ArrayList<InFlight> l = list == null ? new ArrayList<>() : list;
+    l.add(p);
+    return l;
   }
 
   /** Event loop: {@code p}'s deadline passed. */
@@ -150,9 +257,6 @@ final class WriteTracker {
   /** The store answered {@code p}: later writes of its document no longer wait for it. */
   void answered(InFlight p) {
     tails.remove(p.document, p.sent);
-    if (!waiting(p.seq, p)) {
-      p.stopTimer();
-    }
   }
 
   /** True while {@code p} is the unanswered write {@code seq} (not yet acked from the stream). */
@@ -165,10 +269,16 @@ final class WriteTracker {
     settle(inFlight.remove(seq));
   }
 
-  /** {@code p} is answered to the device; its timer is no longer needed once the store answered. */
-  private static void settle(InFlight p) {
-    if (p != null && p.sent != null && p.sent.isDone()) {
-      p.stopTimer();
+  /**
+   * {@code p} is answered to the device; if the store has not answered it yet, the sweep still
+   * watches it (its answer frees the next write of its document).
+   */
+  private void settle(InFlight p) {
+    if (p != null && p.sent != null && !p.sent.isDone() && !p.expired) {
+      if (unanswered == null) {
+        unanswered = new ArrayList<>();
+      }
+      unanswered.add(p);
     }
   }
 
@@ -177,7 +287,7 @@ final class WriteTracker {
    * the delta's place and returns true.
    */
   boolean reached(DocumentEvent e) {
-    if (!e.originDevice().equals(connection.deviceId())) {
+    if (!e.isFrom(connection.deviceId())) {
       return false;
     }
     InFlight p = inFlight.get(e.originSeq());
@@ -186,7 +296,7 @@ final class WriteTracker {
     }
     inFlight.remove(e.originSeq());
     settle(p);
-    ack(p, e.originSeq(), e.epoch(), e.version(), e.delta().getFingerprint(), false);
+    ack(p, e.originSeq(), e.epoch(), e.version(), e.fingerprint(), false);
     return true;
   }
 
@@ -228,8 +338,9 @@ final class WriteTracker {
   }
 
   void clear() {
-    inFlight.values().forEach(InFlight::stopTimer);
+    connection.disarm(this);
     inFlight.clear();
+    unanswered = null;
     tails.clear();
   }
 
@@ -250,20 +361,18 @@ final class WriteTracker {
     long version;
     long fingerprint;
     CompletableFuture<WriteOutcome> sent;
-    // The deadline of its answer, set when it is handed to the store (possibly off the loop).
-    volatile Future<?> timer;
+    // The store's answer (or OUTCOME_UNKNOWN at the deadline) and when the write was handed to the
+    // store (NOT_HANDED: not yet, it waits for its predecessor); set possibly off the loop, answer
+    // first.
+    CompletableFuture<WriteOutcome> answer;
+    volatile long handedNanos = NOT_HANDED;
+    // The sweep has acted on its deadline (once, as a timer would).
+    boolean expired;
 
     InFlight(long seq, String document, long requestId) {
       this.seq = seq;
       this.document = document;
       this.requestId = requestId;
-    }
-
-    void stopTimer() {
-      Future<?> t = timer;
-      if (t != null) {
-        t.cancel(false);
-      }
     }
   }
 }

@@ -58,4 +58,13 @@ class DocumentEventTest {
     assertArrayEquals(
         ServerFrame.newBuilder().setDelta(e.delta()).build().toByteArray(), e.frame());
   }
+
+  @Test
+  void anEventIsFromTheDeviceThatWroteItWhateverStringInstanceNamesIt() {
+    DocumentEvent e = new DocumentEvent("user", WRITTEN.toBuilder().setOriginDevice("Aa").build());
+    assertEquals(true, e.isFrom(new String("Aa"))); // equal, another instance
+    assertEquals(true, e.isFrom(e.originDevice()));
+    assertEquals(false, e.isFrom("BB"), "the same hash, other characters");
+    assertEquals(false, e.isFrom("phone"));
+  }
 }

@@ -1,7 +1,6 @@
 package io.handoff.server.engine.memory;
 
 import com.google.protobuf.ByteString;
-import io.handoff.protocol.v1.Delta;
 import io.handoff.protocol.v1.DocumentSync;
 import io.handoff.protocol.v1.ErrorCode;
 import io.handoff.protocol.v1.FieldOp;
@@ -51,7 +50,10 @@ public final class MemoryDocumentStore implements DocumentStore {
   @Override
   public CompletableFuture<WriteOutcome> write(String userId, String deviceId, Write w) {
     while (true) {
-      UserState user = users.computeIfAbsent(userId, k -> new UserState(limits));
+      UserState user = users.get(userId);
+      if (user == null) {
+        user = users.computeIfAbsent(userId, k -> new UserState(limits));
+      }
       synchronized (user) {
         if (user.removed) {
           continue; // Erased or expired after we found it: start a new state.
@@ -83,9 +85,10 @@ public final class MemoryDocumentStore implements DocumentStore {
               0));
     }
     String name = w.getDocument();
-    Long docLast = device.lastByDocument.get(name);
+    LastSeq last = device.lastByDocument.get(name);
+    long docLast = last == null ? 0 : last.seq;
     WriteOutcome outcome;
-    if (docLast != null && seq < docLast) {
+    if (last != null && seq < docLast) {
       Doc doc = user.docs.get(name);
       outcome =
           WriteOutcome.refused(
@@ -103,8 +106,10 @@ public final class MemoryDocumentStore implements DocumentStore {
       outcome = apply(user, userId, deviceId, w);
     }
     device.record(seq, outcome, limits.seqWindow());
-    if (user.docs.containsKey(name) && (docLast == null || seq > docLast)) {
-      device.lastByDocument.put(name, seq);
+    if (last != null) {
+      last.seq = Math.max(docLast, seq); // Changed in place: no new object per write.
+    } else if (user.docs.containsKey(name)) {
+      device.lastByDocument.put(name, new LastSeq(seq));
     }
     return CompletableFuture.completedFuture(outcome);
   }
@@ -137,22 +142,33 @@ public final class MemoryDocumentStore implements DocumentStore {
           0);
     }
     // The last operation on each field decides its value; size the result before changing anything.
-    Map<String, ByteString> effects = new LinkedHashMap<>();
-    for (FieldOp op : w.getOpsList()) {
-      effects.put(op.getField(), op.getOpCase() == FieldOp.OpCase.SET ? op.getSet() : null);
+    List<FieldOp> ops = w.getOpsList();
+    String[] keys;
+    ByteString[] values;
+    if (ops.size() == 1) {
+      FieldOp op = ops.get(0);
+      keys = new String[] {op.getField()};
+      values = new ByteString[] {op.getOpCase() == FieldOp.OpCase.SET ? op.getSet() : null};
+    } else {
+      Map<String, ByteString> effects = new LinkedHashMap<>();
+      for (FieldOp op : ops) {
+        effects.put(op.getField(), op.getOpCase() == FieldOp.OpCase.SET ? op.getSet() : null);
+      }
+      keys = effects.keySet().toArray(new String[0]);
+      values = effects.values().toArray(new ByteString[0]);
     }
     Map<String, ByteString> fields = doc == null ? Map.of() : doc.fields;
     long bytes = doc == null ? 0 : doc.bytes;
     int count = fields.size();
-    for (Map.Entry<String, ByteString> e : effects.entrySet()) {
-      ByteString old = fields.get(e.getKey());
-      int keyBytes = WriteValidator.utf8Length(e.getKey());
+    for (int i = 0; i < keys.length; i++) {
+      ByteString old = fields.get(keys[i]);
+      int keyBytes = WriteValidator.utf8Length(keys[i]);
       if (old != null) {
         bytes -= keyBytes + old.size();
         count--;
       }
-      if (e.getValue() != null) {
-        bytes += keyBytes + e.getValue().size();
+      if (values[i] != null) {
+        bytes += keyBytes + values[i].size();
         count++;
       }
     }
@@ -181,37 +197,32 @@ public final class MemoryDocumentStore implements DocumentStore {
           current);
     }
     if (doc == null) {
-      doc = new Doc(newEpoch());
+      doc = new Doc(name, newEpoch());
       user.docs.put(name, doc);
     }
-    for (Map.Entry<String, ByteString> e : effects.entrySet()) {
-      if (e.getValue() == null) {
-        doc.fields.remove(e.getKey());
+    for (int i = 0; i < keys.length; i++) {
+      if (values[i] == null) {
+        doc.fields.remove(keys[i]);
       } else {
-        doc.fields.put(e.getKey(), e.getValue());
+        doc.fields.put(keys[i], values[i]);
       }
     }
     doc.bytes = bytes;
     doc.version++;
     long now = clock.millis();
-    Delta body =
-        Delta.newBuilder()
-            .setDocument(name)
-            .addAllOps(w.getOpsList())
-            .setOriginDevice(deviceId)
-            .setOriginSeq(w.getClientSeq())
-            .setTimestampMs(now)
-            .build();
-    long previous = doc.fingerprint;
-    doc.fingerprint = Fingerprint.next(previous, body.toByteArray());
-    Delta delta =
-        body.toBuilder()
-            .setEpoch(doc.epoch)
-            .setVersion(doc.version)
-            .setFingerprint(doc.fingerprint)
-            .setPreviousFingerprint(previous)
-            .build();
-    DocumentEvent event = new DocumentEvent(userId, delta);
+    // The push frame is encoded once, straight from the write's ops, and fingerprinted as encoded.
+    DocumentEvent event =
+        DocumentEvent.accepted(
+            userId,
+            doc.name,
+            ops,
+            deviceId,
+            w.getClientSeq(),
+            now,
+            doc.epoch,
+            doc.version,
+            doc.fingerprint);
+    doc.fingerprint = event.fingerprint();
     doc.history.addLast(event);
     trimHistory(doc, now);
     broker.publish(event);
@@ -222,7 +233,7 @@ public final class MemoryDocumentStore implements DocumentStore {
     long oldest = now - limits.historyMaxAge().toMillis();
     while (!doc.history.isEmpty()
         && (doc.history.size() > limits.historyLength()
-            || doc.history.peekFirst().delta().getTimestampMs() < oldest)) {
+            || doc.history.peekFirst().timestampMs() < oldest)) {
       doc.history.removeFirst();
     }
   }
@@ -328,6 +339,9 @@ public final class MemoryDocumentStore implements DocumentStore {
     }
     synchronized (user) {
       DeviceSeqs d = user.devices.get(deviceId);
+      if (d != null) {
+        d.used = ++user.uses;
+      }
       return CompletableFuture.completedFuture(d == null ? 0L : d.last);
     }
   }
@@ -408,30 +422,49 @@ public final class MemoryDocumentStore implements DocumentStore {
   /** One user's documents and per-device write sequences; guarded by its own monitor. */
   private static final class UserState {
     final HashMap<String, Doc> docs = new HashMap<>();
-    final LinkedHashMap<String, DeviceSeqs> devices;
+    // At most maxDevices; the least recently used is forgotten first. Recency is a counter in each
+    // entry rather than an access-ordered map, which would relink its entries on every write.
+    final HashMap<String, DeviceSeqs> devices = new HashMap<>();
+    final int maxDevices;
+    long uses;
     long lastWrite;
     // Set once the state was erased or expired; a writer that finds it starts a new one.
     boolean removed;
 
     UserState(StoreLimits limits) {
-      int max = limits.maxDevicesPerUser();
-      this.devices =
-          new LinkedHashMap<>(16, 0.75f, true) {
-            @Override
-            protected boolean removeEldestEntry(Map.Entry<String, DeviceSeqs> eldest) {
-              return size() > max;
-            }
-          };
+      this.maxDevices = limits.maxDevicesPerUser();
     }
 
     DeviceSeqs device(String deviceId) {
-      return devices.computeIfAbsent(deviceId, k -> new DeviceSeqs());
+      DeviceSeqs d = devices.get(deviceId);
+      if (d == null) {
+        d = new DeviceSeqs();
+        devices.put(deviceId, d);
+        if (devices.size() > maxDevices) {
+          forgetLeastRecentDevice(d);
+        }
+      }
+      d.used = ++uses;
+      return d;
+    }
+
+    private void forgetLeastRecentDevice(DeviceSeqs keep) {
+      Map.Entry<String, DeviceSeqs> least = null;
+      for (Map.Entry<String, DeviceSeqs> e : devices.entrySet()) {
+        if (e.getValue() != keep && (least == null || e.getValue().used < least.getValue().used)) {
+          least = e;
+        }
+      }
+      if (least != null) {
+        devices.remove(least.getKey());
+      }
     }
 
     UserState copy(StoreLimits limits) {
       UserState c = new UserState(limits);
       docs.forEach((name, d) -> c.docs.put(name, d.copy()));
       devices.forEach((id, d) -> c.devices.put(id, d.copy()));
+      c.uses = uses;
       c.lastWrite = lastWrite;
       return c;
     }
@@ -442,17 +475,20 @@ public final class MemoryDocumentStore implements DocumentStore {
     final LinkedHashMap<Long, WriteOutcome> outcomes = new LinkedHashMap<>();
     // The highest client_seq handled per existing document: older writes are OUT_OF_ORDER. At
     // most one entry per document of the user.
-    final HashMap<String, Long> lastByDocument = new HashMap<>();
+    final HashMap<String, LastSeq> lastByDocument = new HashMap<>();
     long last;
     // Every client_seq at or below this one was evicted from outcomes (or never seen).
     long forgottenUpTo;
+    // The user's use counter when this device last wrote or resumed: the least is evicted first.
+    long used;
 
     DeviceSeqs copy() {
       DeviceSeqs c = new DeviceSeqs();
       c.outcomes.putAll(outcomes);
-      c.lastByDocument.putAll(lastByDocument);
+      lastByDocument.forEach((doc, s) -> c.lastByDocument.put(doc, new LastSeq(s.seq)));
       c.last = last;
       c.forgottenUpTo = forgottenUpTo;
+      c.used = used;
       return c;
     }
 
@@ -467,8 +503,20 @@ public final class MemoryDocumentStore implements DocumentStore {
     }
   }
 
+  /** The highest client_seq of one device handled for one document; updated in place. */
+  private static final class LastSeq {
+    long seq;
+
+    LastSeq(long seq) {
+      this.seq = seq;
+    }
+  }
+
   /** One document: its fields, version, epoch and recent deltas. */
   private static final class Doc {
+    // The name as first written: every event of the document shares this one String, so history
+    // does not keep a copy per write.
+    final String name;
     final long epoch;
     long version;
     long bytes;
@@ -476,12 +524,13 @@ public final class MemoryDocumentStore implements DocumentStore {
     final HashMap<String, ByteString> fields = new HashMap<>();
     final ArrayDeque<DocumentEvent> history = new ArrayDeque<>();
 
-    Doc(long epoch) {
+    Doc(String name, long epoch) {
+      this.name = name;
       this.epoch = epoch;
     }
 
     Doc copy() {
-      Doc c = new Doc(epoch);
+      Doc c = new Doc(name, epoch);
       c.version = version;
       c.bytes = bytes;
       c.fingerprint = fingerprint;
