@@ -4,6 +4,7 @@ import io.handoff.server.engine.StoreLimits;
 import io.handoff.server.session.Connection;
 import io.handoff.server.session.Deadline;
 import java.time.Duration;
+import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.Iterator;
@@ -54,7 +55,7 @@ final class WriteTracker extends Deadline {
   private final LinkedHashMap<Long, InFlight> inFlight = new LinkedHashMap<>();
   // Writes no longer in flight (acked from the stream, or forgotten) whose store answer is still
   // due: the sweep watches them too. Made on first use; usually empty (the store answers first).
-  private ArrayList<InFlight> unanswered;
+  private ArrayDeque<InFlight> unanswered;
   // The last write of each document handed to the store and not yet answered; at most one entry
   // per write in flight.
   private final HashMap<String, CompletableFuture<WriteOutcome>> tails = new HashMap<>();
@@ -254,9 +255,23 @@ final class WriteTracker extends Deadline {
     }
   }
 
-  /** The store answered {@code p}: later writes of its document no longer wait for it. */
+  /**
+   * The store answered {@code p}: later writes of its document no longer wait for it, and the sweep
+   * no longer watches it (answers come in order, so it is almost always the oldest watched).
+   */
   void answered(InFlight p) {
     tails.remove(p.document, p.sent);
+    ArrayDeque<InFlight> watched = unanswered;
+    if (watched != null
+        && (watched.peekFirst() == p ? watched.pollFirst() != null : watched.remove(p))
+        && watched.isEmpty()) {
+      unanswered = null;
+    }
+  }
+
+  /** Writes acked before the store answered them that the sweep still watches (for tests). */
+  int watchedAfterAck() {
+    return unanswered == null ? 0 : unanswered.size();
   }
 
   /** True while {@code p} is the unanswered write {@code seq} (not yet acked from the stream). */
@@ -276,9 +291,9 @@ final class WriteTracker extends Deadline {
   private void settle(InFlight p) {
     if (p != null && p.sent != null && !p.sent.isDone() && !p.expired) {
       if (unanswered == null) {
-        unanswered = new ArrayList<>();
+        unanswered = new ArrayDeque<>();
       }
-      unanswered.add(p);
+      unanswered.addLast(p);
     }
   }
 

@@ -1,0 +1,152 @@
+package io.handoff.server.sync;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.google.protobuf.ByteString;
+import io.handoff.protocol.CloseCode;
+import io.handoff.protocol.v1.Error;
+import io.handoff.protocol.v1.FieldOp;
+import io.handoff.protocol.v1.ServerFrame;
+import io.handoff.server.engine.StoreLimits;
+import io.handoff.server.session.Connection;
+import io.handoff.server.session.Deadline;
+import java.time.Clock;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
+import java.util.function.BiConsumer;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The write tracker's bookkeeping of writes acked from the stream before the store answered them:
+ * the sweep watches each only until its answer is in, so a connection whose acks outrun the store's
+ * answers (Redis publishes inside the write script, before it replies) holds nothing for them.
+ */
+class WriteTrackerTest {
+
+  @Test
+  void aWriteAckedFromTheStreamIsNoLongerWatchedOnceTheStoreAnswers() {
+    FakeConnection connection = new FakeConnection();
+    WriteTracker tracker = new WriteTracker(connection, StoreLimits.builder().build(), p -> {});
+    List<CompletableFuture<WriteOutcome>> answers = new ArrayList<>();
+    List<WriteTracker.InFlight> writes = new ArrayList<>();
+    for (int seq = 1; seq <= 3; seq++) {
+      WriteTracker.InFlight p = tracker.start(seq, "doc-" + seq, 100 + seq);
+      CompletableFuture<WriteOutcome> answer = new CompletableFuture<>();
+      tracker.send(p, () -> answer);
+      answers.add(answer);
+      writes.add(p);
+    }
+    for (int seq = 1; seq <= 3; seq++) {
+      assertTrue(tracker.reached(event("doc-" + seq, seq)), "acked from the stream: " + seq);
+    }
+    assertEquals(3, connection.replies.size());
+    assertEquals(3, tracker.watchedAfterAck());
+
+    // Answers in order, and one out of order.
+    answers.get(0).complete(null);
+    tracker.answered(writes.get(0));
+    assertEquals(2, tracker.watchedAfterAck());
+    answers.get(2).complete(null);
+    tracker.answered(writes.get(2));
+    assertEquals(1, tracker.watchedAfterAck());
+    answers.get(1).complete(null);
+    tracker.answered(writes.get(1));
+    assertEquals(0, tracker.watchedAfterAck());
+    assertTrue(tracker.isEmpty());
+  }
+
+  private static DocumentEvent event(String doc, long seq) {
+    return DocumentEvent.accepted(
+        "user",
+        doc,
+        List.of(FieldOp.newBuilder().setField("f").setSet(ByteString.copyFromUtf8("v")).build()),
+        "phone",
+        seq,
+        1_000,
+        42,
+        seq,
+        0);
+  }
+
+  /** The connection a tracker answers through, on the test's thread. */
+  private static final class FakeConnection implements Connection {
+    final List<byte[]> replies = new ArrayList<>();
+
+    @Override
+    public String userId() {
+      return "user";
+    }
+
+    @Override
+    public String deviceId() {
+      return "phone";
+    }
+
+    @Override
+    public void push(ServerFrame frame) {}
+
+    @Override
+    public void reply(ServerFrame frame) {
+      replies.add(frame.toByteArray());
+    }
+
+    @Override
+    public void replyEncoded(byte[] frame) {
+      replies.add(frame);
+    }
+
+    @Override
+    public void flush() {}
+
+    @Override
+    public void error(long requestId, Error error) {}
+
+    @Override
+    public void execute(Runnable task) {
+      task.run();
+    }
+
+    @Override
+    public <T> void onLoop(CompletableFuture<T> future, BiConsumer<T, Throwable> then) {
+      future.whenComplete(then);
+    }
+
+    @Override
+    public Future<?> schedule(Runnable task, long delay, TimeUnit unit) {
+      return new CompletableFuture<>();
+    }
+
+    @Override
+    public void arm(Deadline d, long delay, TimeUnit unit) {}
+
+    @Override
+    public void disarm(Deadline d) {}
+
+    @Override
+    public String remoteAddress() {
+      return "127.0.0.1";
+    }
+
+    @Override
+    public Clock clock() {
+      return Clock.systemUTC();
+    }
+
+    @Override
+    public long nanoTime() {
+      return 0;
+    }
+
+    @Override
+    public boolean active() {
+      return true;
+    }
+
+    @Override
+    public void close(CloseCode code, String reason) {}
+  }
+}
