@@ -38,13 +38,8 @@ class UpgradeTest {
 
   /** The status line and headers the node answers an upgrade request with {@code headers}. */
   private static String answer(String token, String... headers) throws Exception {
-    StringBuilder b = new StringBuilder("GET /ws HTTP/1.1\r\nHost: 127.0.0.1\r\n");
-    for (String h : headers) {
-      b.append(h).append("\r\n");
-    }
-    b.append("Authorization: Bearer ").append(token).append("\r\n\r\n");
     try (RawSocket s = RawSocket.open(server.port())) {
-      s.writeRaw(b.toString().getBytes(StandardCharsets.US_ASCII));
+      s.writeRaw(request(token, headers));
       return s.readHead();
     }
   }
@@ -92,6 +87,33 @@ class UpgradeTest {
         answer(token("up6", "phone"), UPGRADE, CONNECTION, KEY, "Sec-WebSocket-Version: 12");
     assertEquals("HTTP/1.1 426 Upgrade Required", status(head));
     assertTrue(head.toLowerCase(Locale.ROOT).contains("\r\nsec-websocket-version: 13\r\n"), head);
+  }
+
+  @Test
+  void deviceAskedForVersion13CanAskAgainOnTheSameConnection() throws Exception {
+    String token = token("up7", "phone");
+    try (RawSocket s = RawSocket.open(server.port())) {
+      s.writeRaw(request(token, UPGRADE, CONNECTION, KEY, "Sec-WebSocket-Version: 12"));
+      String refused = s.readHead();
+      assertEquals("HTTP/1.1 426 Upgrade Required", status(refused));
+      assertTrue(refused.toLowerCase(Locale.ROOT).contains("\r\ncontent-length: 0\r\n"), refused);
+
+      s.writeRaw(request(token, UPGRADE, CONNECTION, KEY, V13));
+      String head = s.readHead();
+      assertEquals("HTTP/1.1 101 Switching Protocols", status(head));
+      s.send(ClientFrame.newBuilder().setRequestId(1).setHello(Hello.getDefaultInstance()).build());
+      ServerFrame f = s.readFrame();
+      assertTrue(f.hasWelcome(), f.toString());
+    }
+  }
+
+  private static byte[] request(String token, String... headers) {
+    StringBuilder b = new StringBuilder("GET /ws HTTP/1.1\r\nHost: 127.0.0.1\r\n");
+    for (String h : headers) {
+      b.append(h).append("\r\n");
+    }
+    b.append("Authorization: Bearer ").append(token).append("\r\n\r\n");
+    return b.toString().getBytes(StandardCharsets.US_ASCII);
   }
 
   @Test

@@ -191,6 +191,12 @@ public final class HttpRequestHandler extends ChannelInboundHandlerAdapter {
                 ctx.executor()
                     .execute(
                         () -> {
+                          if (ctx.isRemoved() || !ctx.channel().isActive()) {
+                            // The device left (or the handshake limit closed it) while the store
+                            // was asked: nothing to answer, and the pipeline is gone.
+                            ReferenceCountUtil.release(req);
+                            return;
+                          }
                           ctx.channel().config().setAutoRead(true);
                           if (err != null) {
                             ReferenceCountUtil.release(req);

@@ -64,9 +64,20 @@ final class Upgrades {
    * principal is set. Takes {@code req}'s reference.
    */
   void upgrade(ChannelHandlerContext http, FullHttpRequest req) {
-    String key = plainKey(req.headers());
+    ChannelPipeline p = http.pipeline();
+    // Netty's handlers stay after a request they refused with the connection kept open (426 for
+    // another version): a request after it on that connection goes through them again.
+    boolean netty = p.get(HandoffChannelInitializer.WS_HANDLER) != null;
+    String key = netty ? null : plainKey(req.headers());
     if (key == null) {
-      nettyHandlers.accept(http.pipeline());
+      try {
+        if (!netty) {
+          nettyHandlers.accept(p);
+        }
+      } catch (RuntimeException e) {
+        req.release();
+        throw e;
+      }
       http.fireChannelRead(req);
       return;
     }
@@ -95,6 +106,9 @@ final class Upgrades {
   private void answer(ChannelHandlerContext http, String key, FullHttpRequest req) {
     ChannelPipeline p = http.pipeline();
     ChannelHandlerContext codec = p.context(HandoffChannelInitializer.HTTP_CODEC);
+    if (codec == null) {
+      return; // The connection closed meanwhile; its pipeline is gone.
+    }
     ByteBuf res = http.alloc().buffer(HEAD.length + ACCEPT_LENGTH + END.length);
     res.writeBytes(HEAD).writeCharSequence(accept(key), StandardCharsets.US_ASCII);
     res.writeBytes(END);
