@@ -60,6 +60,36 @@ class MemoryEngineBoundsTest {
     }
   }
 
+  @Test
+  void theDeviceForgottenFirstIsTheOneThatWroteOrResumedLeastRecently() {
+    MemoryEngine engine =
+        new MemoryEngine(StoreLimits.builder().maxDevicesPerUser(2).build(), clock);
+    try {
+      var store = engine.store();
+      assertTrue(store.write("u", "a", write(1)).join().isApplied());
+      assertTrue(store.write("u", "b", write(1)).join().isApplied());
+      assertEquals(
+          1L, store.lastClientSeq("u", "a").join()); // a resumes: now b is the least recent
+      assertTrue(store.write("u", "c", write(1)).join().isApplied()); // room for c: b is forgotten
+
+      assertEquals(0L, store.lastClientSeq("u", "b").join());
+      assertEquals(1L, store.lastClientSeq("u", "a").join());
+      assertEquals(1L, store.lastClientSeq("u", "c").join());
+      // a's write is still known: its retry is the same write, not a second one.
+      assertTrue(store.write("u", "a", write(1)).join().duplicate());
+    } finally {
+      engine.close();
+    }
+  }
+
+  private static Write write(long seq) {
+    return Write.newBuilder()
+        .setDocument("doc")
+        .setClientSeq(seq)
+        .addOps(FieldOp.newBuilder().setField("f").setSet(ByteString.copyFromUtf8("v" + seq)))
+        .build();
+  }
+
   /** One user's visit: connects, writes, signs in, offers, accepts, goes offline, leaves. */
   private void visit(MemoryEngine engine, String user) {
     Broker.Subscription sub = engine.broker().subscribe(user, e -> {});
