@@ -24,6 +24,17 @@ public interface Scheduler {
   /** Runs {@code task} on {@code executor} after {@code delay}; cancel the future to drop it. */
   Future<?> schedule(ScheduledExecutorService executor, Runnable task, long delay, TimeUnit unit);
 
+  /**
+   * Runs {@code task} on {@code executor} once {@link #nanoTime()} reaches {@code deadlineNanos}
+   * (at once if it has): for a timer that keeps its own rate, measured from the time it read rather
+   * than from whenever it got to set the next one.
+   */
+  default Future<?> scheduleAt(
+      ScheduledExecutorService executor, Runnable task, long deadlineNanos) {
+    return schedule(
+        executor, task, Math.max(0, deadlineNanos - nanoTime()), TimeUnit.NANOSECONDS);
+  }
+
   /** The real clock and the executors' own timers. */
   static Scheduler system() {
     return Real.INSTANCE;

@@ -53,6 +53,14 @@ public final class FakeScheduler implements Scheduler {
     return f;
   }
 
+  @Override
+  public synchronized Future<?> scheduleAt(
+      ScheduledExecutorService executor, Runnable task, long deadlineNanos) {
+    FutureTask<Void> f = new FutureTask<>(task, null);
+    timers.add(new Timer(Math.max(nanos, deadlineNanos), seq++, executor, f));
+    return f;
+  }
+
   /** Timers set and not yet due. */
   public synchronized int pending() {
     timers.removeIf(t -> t.task.isCancelled());

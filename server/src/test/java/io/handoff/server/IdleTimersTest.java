@@ -80,9 +80,9 @@ class IdleTimersTest {
         long id = alive.send(ClientFrame.newBuilder().setPing(Ping.newBuilder().setNonce(3)));
         assertEquals(3, alive.next(f -> f.getRequestId() == id).getPong().getNonce());
         time.advance(HEARTBEAT);
-        // Each loop's heartbeat tick runs on the loop after advance hands it over, and re-arms from
-        // the fake time it reads then: a tick that read a time inside the step re-arms before its
-        // end, after advance returned. Handing over what is due now (time does not move) runs it.
+        // Each loop's heartbeat tick runs on the loop after advance hands it over, and may re-arm
+        // after advance returned; ticks keep to their grid, so the one due at the end of the step
+        // is set by then or is handed over here (time does not move), and it reads the end.
         Conditions.await(
             "every quiet connection closed",
             () -> {

@@ -29,6 +29,7 @@ final class Heartbeats {
   private EventLoop loop;
   private Scheduler time;
   private long tickNanos;
+  private long deadline;
 
   /** The instance of the calling event-loop thread. */
   static Heartbeats current() {
@@ -47,12 +48,13 @@ final class Heartbeats {
       this.loop = loop;
       this.time = time;
       this.tickNanos = Math.max(TimeUnit.MILLISECONDS.toNanos(10), intervalNanos / 4);
+      deadline = time.nanoTime() + tickNanos;
       arm();
     }
   }
 
   private void arm() {
-    timer = time.schedule(loop, this::tick, tickNanos, TimeUnit.NANOSECONDS);
+    timer = time.scheduleAt(loop, this::tick, deadline);
   }
 
   void remove(ConnectionHandler s) {
@@ -87,6 +89,12 @@ final class Heartbeats {
       s = next;
     }
     if (timer != null) {
+      // Ticks keep to their grid (a tick after the last one was due, not after it ran), so a late
+      // tick does not push the ones after it back; one that fell a whole tick behind starts afresh.
+      deadline += tickNanos;
+      if (deadline < now) {
+        deadline = now + tickNanos;
+      }
       arm();
     }
   }
