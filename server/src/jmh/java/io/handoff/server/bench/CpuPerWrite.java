@@ -11,11 +11,14 @@ import java.util.Arrays;
  * load. Prints the median and the least CPU nanoseconds per write over the rounds, and the bytes
  * the thread allocated per write (what the collector and its concurrent refinement pay for later,
  * off this thread) and the whole process's CPU per write (the collector's and the JIT's threads
- * too), medians over the rounds.
+ * too), medians over the rounds, and the collector's pause time per write over all rounds. With
+ * many users (the fifth argument: 1,000 is the load tester's shape) what each write leaves in the
+ * store is spread over as many long-lived structures as in a real node, so the process CPU per
+ * write includes what G1 pays for it (concurrent refinement, evacuation of what survives).
  *
  * <pre>
  * ./mvnw -B -Pjmh -pl server -am test -DskipTests -Djmh.main=io.handoff.server.bench.CpuPerWrite \
- *   -Djmh.args="3 150000 20000 8"      # devices, warm-up writes, writes per round, rounds
+ *   -Djmh.args="3 150000 20000 8 1000"   # devices, warm-up writes, writes per round, rounds, users
  * </pre>
  */
 public final class CpuPerWrite {
@@ -26,8 +29,10 @@ public final class CpuPerWrite {
     int warmup = args.length > 1 ? Integer.parseInt(args[1]) : 150_000;
     int writes = args.length > 2 ? Integer.parseInt(args[2]) : 20_000;
     int rounds = args.length > 3 ? Integer.parseInt(args[3]) : 8;
+    int users = args.length > 4 ? Integer.parseInt(args[4]) : 1;
     FanOutBenchmark b = new FanOutBenchmark();
     b.devices = devices;
+    b.users = users;
     b.payload = 256;
     b.setUp();
     try {
@@ -42,6 +47,7 @@ public final class CpuPerWrite {
       long[] perWrite = new long[rounds];
       long[] bytesPerWrite = new long[rounds];
       long[] processPerWrite = new long[rounds];
+      long pauses = gcMillis();
       for (int r = 0; r < rounds; r++) {
         long start = threads.getCurrentThreadCpuTime();
         long bytes = allocation.getThreadAllocatedBytes(self);
@@ -58,6 +64,7 @@ public final class CpuPerWrite {
               frames + " frames for " + writes + " writes to " + devices + " devices");
         }
       }
+      pauses = gcMillis() - pauses;
       Arrays.sort(perWrite);
       Arrays.sort(bytesPerWrite);
       Arrays.sort(processPerWrite);
@@ -68,8 +75,21 @@ public final class CpuPerWrite {
           "allocated bytes per write: median %d; process CPU ns per write (every thread): median"
               + " %d%n",
           bytesPerWrite[rounds / 2], processPerWrite[rounds / 2]);
+      System.out.printf(
+          "users %d; collector pauses %d ms in all rounds, %d ns per write%n",
+          users, pauses, pauses * 1_000_000 / ((long) writes * rounds));
     } finally {
       b.tearDown();
     }
+  }
+
+  /** Milliseconds the collectors have spent so far, in pauses and (for G1) in concurrent cycles. */
+  private static long gcMillis() {
+    long ms = 0;
+    for (java.lang.management.GarbageCollectorMXBean gc :
+        ManagementFactory.getGarbageCollectorMXBeans()) {
+      ms += Math.max(0, gc.getCollectionTime());
+    }
+    return ms;
   }
 }

@@ -52,6 +52,11 @@ import org.openjdk.jmh.annotations.Warmup;
  * Netty's EmbeddedChannel, whose loop is the calling thread: the same-loop path), and written by
  * each as a framed delta or, for the writer, its ack. The score is per write; divide by {@code
  * devices} for the cost per delivery.
+ *
+ * <p>With {@code users} above one, each user has its own {@code devices} connections and the writes
+ * go round the users (the load tester's shape: many users, one document each), so what a write
+ * leaves behind in the store (history, idempotency records, field values) is spread over as many
+ * long-lived structures as in a real node, and the collector pays for it as it would there.
  */
 @State(Scope.Thread)
 @BenchmarkMode(Mode.AverageTime)
@@ -66,12 +71,17 @@ public class FanOutBenchmark {
   @Param({"256"})
   public int payload;
 
+  @Param({"1"})
+  public int users;
+
   private MemoryEngine engine;
   private HandoffService handoff;
   private QueueBudget budget;
-  private final List<EmbeddedChannel> channels = new ArrayList<>();
+  // Each user's connections; the first of each writes.
+  private final List<EmbeddedChannel[]> channels = new ArrayList<>();
   private Write.Builder write;
-  private long seq;
+  private long[] seqs;
+  private int next;
 
   @Setup(Level.Trial)
   public void setUp() {
@@ -115,42 +125,59 @@ public class FanOutBenchmark {
                 access,
                 new Hs256TokenVerifier(config.jwtSecret(), config.clockSkew(), Clock.systemUTC())),
             budget);
-    for (int i = 0; i < devices; i++) {
-      EmbeddedChannel ch = new EmbeddedChannel();
-      ch.attr(HttpRequestHandler.PRINCIPAL)
-          .set(new Principal("user", "device-" + i, System.currentTimeMillis() + 86_400_000));
-      ch.pipeline()
-          .addLast("codec", FrameCodec.INSTANCE)
-          .addLast(
-              "connection",
-              new ConnectionHandler(config, stats, Scheduler.system(), sessions.get()));
-      ch.pipeline()
-          .fireUserEventTriggered(
-              new WebSocketServerProtocolHandler.HandshakeComplete(
-                  "/ws", EmptyHttpHeaders.INSTANCE, null));
-      send(ch, ClientFrame.newBuilder().setRequestId(1).setHello(Hello.getDefaultInstance()));
-      channels.add(ch);
+    for (int u = 0; u < users; u++) {
+      EmbeddedChannel[] user = new EmbeddedChannel[devices];
+      for (int i = 0; i < devices; i++) {
+        EmbeddedChannel ch = new EmbeddedChannel();
+        ch.attr(HttpRequestHandler.PRINCIPAL)
+            .set(
+                new Principal(
+                    users == 1 ? "user" : "user-" + u,
+                    "device-" + i,
+                    System.currentTimeMillis() + 86_400_000));
+        ch.pipeline()
+            .addLast("codec", FrameCodec.INSTANCE)
+            .addLast(
+                "connection",
+                new ConnectionHandler(config, stats, Scheduler.system(), sessions.get()));
+        ch.pipeline()
+            .fireUserEventTriggered(
+                new WebSocketServerProtocolHandler.HandshakeComplete(
+                    "/ws", EmptyHttpHeaders.INSTANCE, null));
+        send(ch, ClientFrame.newBuilder().setRequestId(1).setHello(Hello.getDefaultInstance()));
+        user[i] = ch;
+      }
+      channels.add(user);
+      drain(user);
     }
-    drain();
+    seqs = new long[users];
     write = Write.newBuilder().setDocument("player").addOps(Frames.op(payload));
   }
 
   @TearDown(Level.Trial)
   public void tearDown() {
-    channels.forEach(EmbeddedChannel::finishAndReleaseAll);
+    for (EmbeddedChannel[] user : channels) {
+      for (EmbeddedChannel ch : user) {
+        ch.finishAndReleaseAll();
+      }
+    }
     handoff.stop();
     budget.close();
     engine.close();
   }
 
-  /** One write by the first device: its ack, and a delta to every other device. */
+  /**
+   * One write by the first device of the next user: its ack, and a delta to every other device of
+   * that user.
+   */
   @Benchmark
   public int writeFannedOut() {
-    seq++;
-    send(
-        channels.get(0),
-        ClientFrame.newBuilder().setRequestId(seq).setWrite(write.setClientSeq(seq)));
-    return drain();
+    int u = next;
+    next = u + 1 == users ? 0 : u + 1;
+    long seq = ++seqs[u];
+    EmbeddedChannel[] user = channels.get(u);
+    send(user[0], ClientFrame.newBuilder().setRequestId(seq).setWrite(write.setClientSeq(seq)));
+    return drain(user);
   }
 
   private static void send(EmbeddedChannel ch, ClientFrame.Builder frame) {
@@ -158,9 +185,9 @@ public class FanOutBenchmark {
   }
 
   /** Runs every connection's pending tasks and releases what it wrote; returns the frame count. */
-  private int drain() {
+  private static int drain(EmbeddedChannel[] user) {
     int frames = 0;
-    for (EmbeddedChannel ch : channels) {
+    for (EmbeddedChannel ch : user) {
       ch.runPendingTasks();
       Object out;
       while ((out = ch.readOutbound()) != null) {
