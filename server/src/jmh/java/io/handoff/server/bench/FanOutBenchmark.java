@@ -27,6 +27,7 @@ import io.netty.handler.codec.http.EmptyHttpHeaders;
 import io.netty.handler.codec.http.websocketx.BinaryWebSocketFrame;
 import io.netty.handler.codec.http.websocketx.WebSocketServerProtocolHandler;
 import io.netty.util.ReferenceCountUtil;
+import io.netty.util.ResourceLeakDetector;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -85,6 +86,10 @@ public class FanOutBenchmark {
 
   @Setup(Level.Trial)
   public void setUp() {
+    if (System.getProperty("io.netty.leakDetection.level") == null) {
+      // As the server's Main has it (LeakDetection): Netty's default tracking is a cost of its own.
+      ResourceLeakDetector.setLevel(ResourceLeakDetector.Level.DISABLED);
+    }
     StoreLimits limits = StoreLimits.builder().build();
     engine = new MemoryEngine(limits);
     ServerStats stats = new ServerStats();

@@ -1,5 +1,6 @@
 package io.handoff.server.sync;
 
+import com.google.protobuf.CodedInputStream;
 import com.google.protobuf.CodedOutputStream;
 import com.google.protobuf.InvalidProtocolBufferException;
 import com.google.protobuf.WireFormat;
@@ -20,6 +21,23 @@ import java.util.List;
 public final class DocumentEvent {
   private static final int DELTA_TAG_SIZE =
       CodedOutputStream.computeTagSize(ServerFrame.DELTA_FIELD_NUMBER);
+  // Tags as the wire has them (field number and wire type), constants for the switch below.
+  private static final int DELTA_TAG =
+      (ServerFrame.DELTA_FIELD_NUMBER << 3) | WireFormat.WIRETYPE_LENGTH_DELIMITED;
+  private static final int EPOCH_TAG =
+      (Delta.EPOCH_FIELD_NUMBER << 3) | WireFormat.WIRETYPE_FIXED64;
+  private static final int VERSION_TAG =
+      (Delta.VERSION_FIELD_NUMBER << 3) | WireFormat.WIRETYPE_VARINT;
+  private static final int ORIGIN_DEVICE_TAG =
+      (Delta.ORIGIN_DEVICE_FIELD_NUMBER << 3) | WireFormat.WIRETYPE_LENGTH_DELIMITED;
+  private static final int ORIGIN_SEQ_TAG =
+      (Delta.ORIGIN_SEQ_FIELD_NUMBER << 3) | WireFormat.WIRETYPE_VARINT;
+  private static final int TIMESTAMP_TAG =
+      (Delta.TIMESTAMP_MS_FIELD_NUMBER << 3) | WireFormat.WIRETYPE_VARINT;
+  private static final int FINGERPRINT_TAG =
+      (Delta.FINGERPRINT_FIELD_NUMBER << 3) | WireFormat.WIRETYPE_FIXED64;
+  private static final int PREVIOUS_FINGERPRINT_TAG =
+      (Delta.PREVIOUS_FINGERPRINT_FIELD_NUMBER << 3) | WireFormat.WIRETYPE_FIXED64;
   private final String userId;
   private final String document;
   private final long epoch;
@@ -194,6 +212,60 @@ public final class DocumentEvent {
         previousFingerprint,
         frame,
         header);
+  }
+
+  /**
+   * The event whose push frame is {@code frame}, a {@code ServerFrame{delta}} of {@code document}
+   * as {@link #frame} gives it (a store keeps history as these frames): its fields are read from
+   * the frame's delta, which is not parsed into a {@link Delta} unless asked for, and its frame is
+   * {@code frame} itself.
+   */
+  public static DocumentEvent ofFrame(String userId, String document, byte[] frame) {
+    CodedInputStream in = CodedInputStream.newInstance(frame);
+    long epoch = 0;
+    long version = 0;
+    String originDevice = "";
+    long originSeq = 0;
+    long timestampMs = 0;
+    long fingerprint = 0;
+    long previousFingerprint = 0;
+    int offset;
+    try {
+      if (in.readTag() != DELTA_TAG) {
+        throw new IllegalArgumentException("not a ServerFrame holding a delta");
+      }
+      int length = in.readRawVarint32();
+      offset = in.getTotalBytesRead();
+      if (offset + length != frame.length) {
+        throw new IllegalArgumentException("a delta frame of the wrong length");
+      }
+      for (int tag = in.readTag(); tag != 0; tag = in.readTag()) {
+        switch (tag) {
+          case EPOCH_TAG -> epoch = in.readFixed64();
+          case VERSION_TAG -> version = in.readUInt64();
+          case ORIGIN_DEVICE_TAG -> originDevice = in.readStringRequireUtf8();
+          case ORIGIN_SEQ_TAG -> originSeq = in.readUInt64();
+          case TIMESTAMP_TAG -> timestampMs = in.readUInt64();
+          case FINGERPRINT_TAG -> fingerprint = in.readFixed64();
+          case PREVIOUS_FINGERPRINT_TAG -> previousFingerprint = in.readFixed64();
+          default -> in.skipField(tag); // The document name, the ops, fields of a newer node.
+        }
+      }
+    } catch (IOException e) {
+      throw new IllegalArgumentException("a delta frame that does not parse", e);
+    }
+    return new DocumentEvent(
+        userId,
+        document,
+        epoch,
+        version,
+        originDevice,
+        originSeq,
+        timestampMs,
+        fingerprint,
+        previousFingerprint,
+        frame,
+        offset);
   }
 
   public String userId() {

@@ -120,6 +120,19 @@ class DocumentEventEncodingTest {
     assertEquals(seq, e.originSeq());
     assertEquals(timestamp, e.timestampMs());
     assertEquals(delta.getSerializedSize() + 64, e.sizeBytes());
+
+    // As a store reads it back from history: the same fields, the same frame.
+    DocumentEvent back = DocumentEvent.ofFrame("u", doc, e.frame());
+    assertEquals(epoch, back.epoch(), what);
+    assertEquals(version, back.version(), what);
+    assertEquals(origin, back.originDevice(), what);
+    assertEquals(seq, back.originSeq(), what);
+    assertEquals(timestamp, back.timestampMs(), what);
+    assertEquals(fingerprint, back.fingerprint(), what);
+    assertEquals(previous, back.previousFingerprint(), what);
+    assertEquals(e.sizeBytes(), back.sizeBytes(), what);
+    assertEquals(delta, back.delta(), what);
+    assertArrayEquals(e.frame(), back.frame(), what);
   }
 
   @Test

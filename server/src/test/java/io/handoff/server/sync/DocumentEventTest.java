@@ -53,6 +53,28 @@ class DocumentEventTest {
   }
 
   @Test
+  void anEventReadBackFromItsFrameHasTheFieldsOfItsDeltaWhateverTheirOrder() throws Exception {
+    ByteArrayOutputStream message = new ByteArrayOutputStream();
+    WRITTEN.writeTo(message);
+    APPENDED.writeTo(message);
+    byte[] bytes = message.toByteArray();
+    Delta delta = Delta.parseFrom(bytes);
+    byte[] frame = new DocumentEvent("user", delta, bytes).frame();
+
+    DocumentEvent e = DocumentEvent.ofFrame("user", "player", frame);
+
+    assertEquals(77, e.epoch());
+    assertEquals(3, e.version());
+    assertEquals("phone", e.originDevice());
+    assertEquals(9, e.originSeq());
+    assertEquals(1_700_000_000_000L, e.timestampMs());
+    assertEquals(5, e.fingerprint());
+    assertEquals(4, e.previousFingerprint());
+    assertEquals(delta, e.delta());
+    assertArrayEquals(frame, e.frame());
+  }
+
+  @Test
   void aFrameEncodedFromTheDeltaIsTheCanonicalEncoding() {
     DocumentEvent e = new DocumentEvent("user", WRITTEN.toBuilder().mergeFrom(APPENDED).build());
     assertArrayEquals(

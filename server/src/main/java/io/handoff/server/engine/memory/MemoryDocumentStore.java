@@ -18,7 +18,6 @@ import io.handoff.server.sync.WriteValidator;
 import java.security.SecureRandom;
 import java.time.Clock;
 import java.time.Instant;
-import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.Collection;
 import java.util.HashMap;
@@ -68,11 +67,11 @@ public final class MemoryDocumentStore implements DocumentStore {
       UserState user, String userId, String deviceId, Write w) {
     DeviceSeqs device = user.device(deviceId);
     long seq = w.getClientSeq();
-    WriteOutcome prior = device.outcomes.get(seq);
+    WriteOutcome prior = device.outcomes.duplicateOf(seq);
     if (prior != null) {
-      return CompletableFuture.completedFuture(prior.asDuplicate());
+      return CompletableFuture.completedFuture(prior);
     }
-    if (seq <= device.forgottenUpTo) {
+    if (seq <= device.outcomes.forgottenUpTo()) {
       return CompletableFuture.completedFuture(
           WriteOutcome.refused(
               ErrorCode.STALE_SEQUENCE,
@@ -105,7 +104,7 @@ public final class MemoryDocumentStore implements DocumentStore {
     } else {
       outcome = apply(user, userId, deviceId, w);
     }
-    device.record(seq, outcome, limits.seqWindow());
+    device.record(seq, outcome);
     if (last != null) {
       last.seq = Math.max(docLast, seq); // Changed in place: no new object per write.
     } else if (user.docs.containsKey(name)) {
@@ -157,14 +156,14 @@ public final class MemoryDocumentStore implements DocumentStore {
       keys = effects.keySet().toArray(new String[0]);
       values = effects.values().toArray(new ByteString[0]);
     }
-    Map<String, ByteString> fields = doc == null ? Map.of() : doc.fields;
+    Map<String, Value> fields = doc == null ? Map.of() : doc.fields;
     long bytes = doc == null ? 0 : doc.bytes;
     int count = fields.size();
     for (int i = 0; i < keys.length; i++) {
-      ByteString old = fields.get(keys[i]);
+      Value old = fields.get(keys[i]);
       int keyBytes = WriteValidator.utf8Length(keys[i]);
       if (old != null) {
-        bytes -= keyBytes + old.size();
+        bytes -= keyBytes + old.length;
         count--;
       }
       if (values[i] != null) {
@@ -204,7 +203,12 @@ public final class MemoryDocumentStore implements DocumentStore {
       if (values[i] == null) {
         doc.fields.remove(keys[i]);
       } else {
-        doc.fields.put(keys[i], values[i]);
+        Value v = doc.fields.get(keys[i]);
+        if (v == null) {
+          doc.fields.put(keys[i], new Value(values[i]));
+        } else {
+          v.set(values[i]); // In place when it fits: nothing new stored into the old map.
+        }
       }
     }
     doc.bytes = bytes;
@@ -223,19 +227,14 @@ public final class MemoryDocumentStore implements DocumentStore {
             doc.version,
             doc.fingerprint);
     doc.fingerprint = event.fingerprint();
-    doc.history.addLast(event);
+    doc.history.add(doc.version, now, event.frame());
     trimHistory(doc, now);
     broker.publish(event);
     return WriteOutcome.applied(doc.epoch, doc.version, doc.fingerprint, false);
   }
 
   private void trimHistory(Doc doc, long now) {
-    long oldest = now - limits.historyMaxAge().toMillis();
-    while (!doc.history.isEmpty()
-        && (doc.history.size() > limits.historyLength()
-            || doc.history.peekFirst().timestampMs() < oldest)) {
-      doc.history.removeFirst();
-    }
+    doc.history.trim(limits.historyLength(), now - limits.historyMaxAge().toMillis());
   }
 
   private long newEpoch() {
@@ -255,12 +254,12 @@ public final class MemoryDocumentStore implements DocumentStore {
     }
     synchronized (user) {
       return CompletableFuture.completedFuture(
-          readLocked(user, document, epoch, version, fingerprint));
+          readLocked(user, userId, document, epoch, version, fingerprint));
     }
   }
 
   private SyncResult readLocked(
-      UserState user, String name, long epoch, long version, long fingerprint) {
+      UserState user, String userId, String name, long epoch, long version, long fingerprint) {
     Doc doc = user.docs.get(name);
     if (doc == null) {
       return SyncResult.gone(name);
@@ -273,14 +272,14 @@ public final class MemoryDocumentStore implements DocumentStore {
       if (version == doc.version) {
         return SyncResult.upToDate(name, doc.epoch, doc.version, doc.fingerprint);
       }
-      DocumentEvent first = doc.history.peekFirst();
+      History history = doc.history;
       reason = DocumentSync.Reason.HISTORY_TRIMMED;
-      if (first != null && first.version() <= version + 1) {
+      if (!history.isEmpty() && history.firstVersion() <= version + 1) {
         List<DocumentEvent> deltas = new ArrayList<>((int) (doc.version - version));
-        for (DocumentEvent e : doc.history) {
-          if (e.version() > version) {
-            deltas.add(e);
-          }
+        for (long v = Math.max(version + 1, history.firstVersion());
+            v <= history.lastVersion();
+            v++) {
+          deltas.add(DocumentEvent.ofFrame(userId, doc.name, history.frame(v)));
         }
         if (!SyncResult.divergedAt(fingerprint, deltas)) {
           return SyncResult.deltas(name, doc.epoch, version, deltas);
@@ -288,7 +287,8 @@ public final class MemoryDocumentStore implements DocumentStore {
         reason = DocumentSync.Reason.DIVERGED;
       }
     }
-    return SyncResult.snapshot(name, doc.epoch, doc.version, doc.fields, doc.fingerprint, reason);
+    return SyncResult.snapshot(
+        name, doc.epoch, doc.version, doc.fieldsCopy(), doc.fingerprint, reason);
   }
 
   @Override
@@ -309,12 +309,13 @@ public final class MemoryDocumentStore implements DocumentStore {
     synchronized (user) {
       for (String name : user.docs.keySet()) {
         if (filter.follows(name) && !byName.containsKey(name)) {
-          results.add(readLocked(user, name, 0, 0, Fingerprint.UNKNOWN));
+          results.add(readLocked(user, userId, name, 0, 0, Fingerprint.UNKNOWN));
         }
       }
       for (Position p : byName.values()) {
         results.add(
-            readLocked(user, p.getDocument(), p.getEpoch(), p.getVersion(), p.getFingerprint()));
+            readLocked(
+                user, userId, p.getDocument(), p.getEpoch(), p.getVersion(), p.getFingerprint()));
       }
     }
     return CompletableFuture.completedFuture(results);
@@ -426,6 +427,7 @@ public final class MemoryDocumentStore implements DocumentStore {
     // entry rather than an access-ordered map, which would relink its entries on every write.
     final HashMap<String, DeviceSeqs> devices = new HashMap<>();
     final int maxDevices;
+    final int seqWindow;
     long uses;
     long lastWrite;
     // Set once the state was erased or expired; a writer that finds it starts a new one.
@@ -433,12 +435,13 @@ public final class MemoryDocumentStore implements DocumentStore {
 
     UserState(StoreLimits limits) {
       this.maxDevices = limits.maxDevicesPerUser();
+      this.seqWindow = limits.seqWindow();
     }
 
     DeviceSeqs device(String deviceId) {
       DeviceSeqs d = devices.get(deviceId);
       if (d == null) {
-        d = new DeviceSeqs();
+        d = new DeviceSeqs(seqWindow);
         devices.put(deviceId, d);
         if (devices.size() > maxDevices) {
           forgetLeastRecentDevice(d);
@@ -472,34 +475,33 @@ public final class MemoryDocumentStore implements DocumentStore {
 
   /** The outcomes of one device's recent writes, by client_seq. */
   private static final class DeviceSeqs {
-    final LinkedHashMap<Long, WriteOutcome> outcomes = new LinkedHashMap<>();
+    final SeqWindow outcomes;
     // The highest client_seq handled per existing document: older writes are OUT_OF_ORDER. At
     // most one entry per document of the user.
     final HashMap<String, LastSeq> lastByDocument = new HashMap<>();
     long last;
-    // Every client_seq at or below this one was evicted from outcomes (or never seen).
-    long forgottenUpTo;
     // The user's use counter when this device last wrote or resumed: the least is evicted first.
     long used;
 
+    DeviceSeqs(int window) {
+      this.outcomes = new SeqWindow(window);
+    }
+
+    private DeviceSeqs(SeqWindow outcomes) {
+      this.outcomes = outcomes;
+    }
+
     DeviceSeqs copy() {
-      DeviceSeqs c = new DeviceSeqs();
-      c.outcomes.putAll(outcomes);
+      DeviceSeqs c = new DeviceSeqs(outcomes.copy());
       lastByDocument.forEach((doc, s) -> c.lastByDocument.put(doc, new LastSeq(s.seq)));
       c.last = last;
-      c.forgottenUpTo = forgottenUpTo;
       c.used = used;
       return c;
     }
 
-    void record(long seq, WriteOutcome outcome, int window) {
-      outcomes.put(seq, outcome);
+    void record(long seq, WriteOutcome outcome) {
+      outcomes.record(seq, outcome);
       last = Math.max(last, seq);
-      while (outcomes.size() > window) {
-        Map.Entry<Long, WriteOutcome> eldest = outcomes.entrySet().iterator().next();
-        forgottenUpTo = Math.max(forgottenUpTo, eldest.getKey());
-        outcomes.remove(eldest.getKey());
-      }
     }
   }
 
@@ -512,6 +514,39 @@ public final class MemoryDocumentStore implements DocumentStore {
     }
   }
 
+  /**
+   * One field's value. A write of a value that fits the array is copied into it, so the usual write
+   * (a field set again, to a value of about the same size) stores nothing new into the document's
+   * long-lived map: no young object referenced from an old one, no card for G1 to refine. The array
+   * is sized with a little room for values that grow by a few bytes.
+   */
+  private static final class Value {
+    byte[] bytes;
+    int length;
+
+    Value(ByteString value) {
+      set(value);
+    }
+
+    Value(Value other) {
+      bytes = java.util.Arrays.copyOf(other.bytes, other.length);
+      length = other.length;
+    }
+
+    void set(ByteString value) {
+      int n = value.size();
+      if (bytes == null || n > bytes.length) {
+        bytes = new byte[(n + 15) & ~15];
+      }
+      value.copyTo(bytes, 0);
+      length = n;
+    }
+
+    ByteString toByteString() {
+      return ByteString.copyFrom(bytes, 0, length);
+    }
+  }
+
   /** One document: its fields, version, epoch and recent deltas. */
   private static final class Doc {
     // The name as first written: every event of the document shares this one String, so history
@@ -521,22 +556,34 @@ public final class MemoryDocumentStore implements DocumentStore {
     long version;
     long bytes;
     long fingerprint;
-    final HashMap<String, ByteString> fields = new HashMap<>();
-    final ArrayDeque<DocumentEvent> history = new ArrayDeque<>();
+    final HashMap<String, Value> fields = new HashMap<>();
+    // The recent versions' push frames (see History).
+    final History history;
 
     Doc(String name, long epoch) {
+      this(name, epoch, new History());
+    }
+
+    private Doc(String name, long epoch, History history) {
       this.name = name;
       this.epoch = epoch;
+      this.history = history;
     }
 
     Doc copy() {
-      Doc c = new Doc(name, epoch);
+      Doc c = new Doc(name, epoch, history.copy());
       c.version = version;
       c.bytes = bytes;
       c.fingerprint = fingerprint;
-      c.fields.putAll(fields);
-      c.history.addAll(history);
+      fields.forEach((k, v) -> c.fields.put(k, new Value(v)));
       return c;
+    }
+
+    /** The fields as a snapshot carries them: copies, since the values change in place. */
+    Map<String, ByteString> fieldsCopy() {
+      Map<String, ByteString> copy = new HashMap<>(fields.size() * 2);
+      fields.forEach((k, v) -> copy.put(k, v.toByteString()));
+      return copy;
     }
   }
 }
