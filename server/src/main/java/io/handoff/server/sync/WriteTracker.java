@@ -8,8 +8,6 @@ import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.Iterator;
-import java.util.LinkedHashMap;
-import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.function.BiConsumer;
@@ -52,7 +50,7 @@ final class WriteTracker extends Deadline {
   private final Duration deadline;
   private final long deadlineNanos;
   private final Consumer<InFlight> unacked;
-  private final LinkedHashMap<Long, InFlight> inFlight = new LinkedHashMap<>();
+  private final InFlights inFlight = new InFlights();
   // Writes no longer in flight (acked from the stream, or forgotten) whose store answer is still
   // due: the sweep watches them too. Made on first use; usually empty (the store answers first).
   private ArrayDeque<InFlight> unanswered;
@@ -74,7 +72,7 @@ final class WriteTracker extends Deadline {
   }
 
   boolean has(long seq) {
-    return inFlight.containsKey(seq);
+    return inFlight.has(seq);
   }
 
   int size() {
@@ -88,7 +86,7 @@ final class WriteTracker extends Deadline {
   /** Tracks write {@code seq} of {@code document}, sent by request {@code requestId}. */
   InFlight start(long seq, String document, long requestId) {
     InFlight p = new InFlight(seq, document, requestId);
-    inFlight.put(seq, p);
+    inFlight.add(p);
     if (!armed()) {
       // No write was watched: the earliest a write can be due is a deadline from now.
       connection.arm(this, deadlineNanos, TimeUnit.NANOSECONDS);
@@ -185,7 +183,7 @@ final class WriteTracker extends Deadline {
     long now = connection.nanoTime();
     long next = Long.MAX_VALUE;
     ArrayList<InFlight> due = null;
-    for (InFlight p : inFlight.values()) {
+    for (InFlight p : inFlight.all()) {
       long at = dueAt(p, now);
       if (at <= now) {
         due = add(due, p);
@@ -340,15 +338,15 @@ final class WriteTracker extends Deadline {
    * Acks the applied writes of {@code doc} that a snapshot at {@code epoch}/{@code version} covers.
    */
   void covered(String doc, long epoch, long version) {
-    Iterator<Map.Entry<Long, InFlight>> it = inFlight.entrySet().iterator();
-    while (it.hasNext()) {
-      Map.Entry<Long, InFlight> en = it.next();
-      InFlight p = en.getValue();
-      if (p.version > 0 && p.document.equals(doc) && p.epoch == epoch && p.version <= version) {
-        it.remove();
-        settle(p);
-        ack(p, en.getKey(), p.epoch, p.version, p.fingerprint, false);
-      }
+    for (InFlight p :
+        inFlight.removeIf(
+            p ->
+                p.version > 0
+                    && p.document.equals(doc)
+                    && p.epoch == epoch
+                    && p.version <= version)) {
+      settle(p);
+      ack(p, p.seq, p.epoch, p.version, p.fingerprint, false);
     }
   }
 
