@@ -1,5 +1,6 @@
 package io.handoff.server.transport;
 
+import com.google.protobuf.CodedInputStream;
 import com.google.protobuf.InvalidProtocolBufferException;
 import io.handoff.protocol.CloseCode;
 import io.handoff.protocol.v1.ClientFrame;
@@ -19,6 +20,7 @@ import io.netty.handler.codec.http.websocketx.WebSocketCloseStatus;
 import io.netty.handler.codec.http.websocketx.WebSocketFrame;
 import io.netty.handler.codec.http.websocketx.WebSocketFrameDecoder;
 import io.netty.handler.codec.http.websocketx.WebSocketFrameEncoder;
+import io.netty.util.concurrent.FastThreadLocal;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 
@@ -58,6 +60,17 @@ abstract class WireCodec extends ChannelDuplexHandler {
   private static final int PING = 0x9;
   private static final int PONG = 0xA;
   private static final int MAX_CONTROL_PAYLOAD = 125;
+
+  // Each event loop's array for the ClientFrame being parsed, up to MAX_SCRATCH bytes (larger
+  // frames, rare, get one of their own).
+  private static final int MAX_SCRATCH = 64 * 1024;
+  private static final FastThreadLocal<byte[]> SCRATCH =
+      new FastThreadLocal<>() {
+        @Override
+        protected byte[] initialValue() {
+          return new byte[1024];
+        }
+      };
 
   // Bytes of a frame not complete yet; null when the last read ended on a frame's end.
   private ByteBuf cumulation;
@@ -276,7 +289,22 @@ abstract class WireCodec extends ChannelDuplexHandler {
   private void deliver(ChannelHandlerContext ctx, ByteBuf buf, int start, int size) {
     ClientFrame frame;
     try {
-      frame = ClientFrame.parseFrom(buf.nioBuffer(start, size));
+      CodedInputStream in;
+      if (buf.hasArray()) {
+        in = CodedInputStream.newInstance(buf.array(), buf.arrayOffset() + start, size);
+      } else {
+        // Protobuf would copy a direct buffer's bytes into a new array of its own for each frame:
+        // copied into this thread's array instead (the parse copies what it keeps).
+        byte[] bytes = size <= MAX_SCRATCH ? SCRATCH.get() : new byte[size];
+        if (bytes.length < size) {
+          bytes = new byte[Math.max(size, Math.min(MAX_SCRATCH, bytes.length * 2))];
+          SCRATCH.set(bytes);
+        }
+        buf.getBytes(start, bytes, 0, size);
+        in = CodedInputStream.newInstance(bytes, 0, size);
+      }
+      frame = ClientFrame.parser().parseFrom(in);
+      in.checkLastTagWas(0); // as protobuf's own parseFrom(ByteBuffer) checks
     } catch (InvalidProtocolBufferException e) {
       exceptionCaught(
           ctx,

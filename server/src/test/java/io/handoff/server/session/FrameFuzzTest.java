@@ -244,7 +244,17 @@ class FrameFuzzTest {
     }
     SyncResult r = engine.store().read("bystander", "player", 0, 0).get(5, TimeUnit.SECONDS);
     assertEquals(DocumentSync.Mode.SNAPSHOT, r.mode());
-    return (r.toVersion() + "/" + r.fields()).getBytes(java.nio.charset.StandardCharsets.UTF_8);
+    // By content: the store hands out copies of the values, whose toString names their identity.
+    StringBuilder state = new StringBuilder().append(r.toVersion());
+    new java.util.TreeMap<>(r.fields())
+        .forEach(
+            (field, value) ->
+                state
+                    .append('/')
+                    .append(field)
+                    .append('=')
+                    .append(ByteBufUtil.hexDump(value.toByteArray())));
+    return state.toString().getBytes(java.nio.charset.StandardCharsets.UTF_8);
   }
 
   /** One fuzzed connection: codec and session handler on an EmbeddedChannel, after the upgrade. */

@@ -23,7 +23,7 @@ import java.util.Arrays;
  * <p>Not thread-safe: the store guards it with its user's monitor.
  */
 final class History {
-  static final int MIN_BYTES = 1024;
+  static final int MIN_BYTES = 256;
   private static final int MIN_ENTRIES = 4;
   private static final int MAX_ARRAY = Integer.MAX_VALUE - 8;
   private static final byte[] NO_BYTES = new byte[0];
