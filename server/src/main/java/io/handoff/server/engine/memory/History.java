@@ -4,8 +4,8 @@ import java.util.Arrays;
 
 /**
  * One document's recent versions, kept as the push frames the store encoded for them ({@code
- * DocumentEvent#frame}): consecutive versions, their frames back to back in one byte array used as
- * a ring, and beside them each frame's place and its write's timestamp in primitive arrays.
+ * DocumentEvent#frame}): consecutive versions, their frames back to back in byte chunks, and beside
+ * them each frame's place and its write's timestamp in primitive arrays.
  *
  * <p>Why bytes and not the events: an event kept in history outlives every young collection, so
  * each one was copied out of the young generation and promoted, and storing it into the document's
@@ -14,25 +14,42 @@ import java.util.Arrays;
  * dies young. Reading history back ({@link #frame}) copies a frame out; the store parses the
  * event's fields from it.
  *
- * <p>Bounds: the caller {@link #trim}s to its length and age limits after each {@link #add}. The
- * byte array holds the frames present with at most one gap (where a frame did not fit before the
- * array's end and went to its start); it doubles when a frame does not fit and halves when the
- * frames fill less than a quarter of it, so it is never more than four times what it holds (and at
- * least {@link #MIN_BYTES}). The entry arrays double up to the number of frames held.
+ * <p>Why chunks and not one growing array: a history fills over hundreds of writes, and an array
+ * that doubled would copy what it holds at each doubling, and the collector would copy each new
+ * array again. A chunk is written once, frame after frame, and kept until its last frame leaves; a
+ * full history then reuses the chunk its oldest frames left as the next one, so it allocates
+ * nothing. A frame never straddles two chunks: one larger than {@link #CHUNK} gets a chunk of its
+ * own size. The first chunks of a document are small ({@link #FIRST_CHUNK}, doubling up to {@link
+ * #CHUNK}), so a document written a few times costs a few hundred bytes.
+ *
+ * <p>Bounds: the caller {@link #trim}s to its length and age limits after each {@link #add}. Chunks
+ * hold only frames still held, but for the unused end of each chunk (a frame that did not fit
+ * starts the next one) and one spare chunk, so the bytes are at most about twice what is held plus
+ * two chunks. The entry arrays double up to the number of frames held.
  *
  * <p>Not thread-safe: the store guards it with its user's monitor.
  */
 final class History {
-  static final int MIN_BYTES = 256;
+  static final int FIRST_CHUNK = 256;
+  static final int CHUNK = 4096;
   private static final int MIN_ENTRIES = 4;
-  private static final int MAX_ARRAY = Integer.MAX_VALUE - 8;
-  private static final byte[] NO_BYTES = new byte[0];
+  private static final byte[][] NO_CHUNKS = new byte[0][];
   private static final int[] NO_INTS = new int[0];
   private static final long[] NO_LONGS = new long[0];
 
-  private byte[] ring = NO_BYTES;
-  // Per entry, indexed from first round the entry arrays: where its frame starts in ring, its
-  // length, and the write's timestamp.
+  // Ring of chunks, oldest at firstChunk; chunkCount of them in use.
+  private byte[][] chunks = NO_CHUNKS;
+  private int firstChunk;
+  private int chunkCount;
+  // The number of the chunk at firstChunk: chunks are numbered as they are started.
+  private int firstChunkNumber;
+  // Bytes used in the newest chunk.
+  private int fill;
+  // A CHUNK-sized chunk whose frames all left, kept for the next chunk; or null.
+  private byte[] spare;
+  // Per entry, in a ring indexed from first: its chunk's number, where its frame starts in that
+  // chunk, its length, and the write's timestamp.
+  private int[] chunkOf = NO_INTS;
   private int[] starts = NO_INTS;
   private int[] lengths = NO_INTS;
   private long[] timestamps = NO_LONGS;
@@ -40,13 +57,8 @@ final class History {
   private int count;
   // The version of the entry at first.
   private long firstVersion;
-  // Bytes of the frames held (gaps not counted).
+  // Bytes of the frames held.
   private long held;
-  // The frames occupy [head, tail) when not wrapped; else [head, wrapEnd) and then [0, tail).
-  private int head;
-  private int tail;
-  private int wrapEnd;
-  private boolean wrapped;
 
   /** Versions held. */
   int size() {
@@ -72,9 +84,13 @@ final class History {
     return held;
   }
 
-  /** The byte array's length: what the frames cost, for tests of the bounds. */
-  int capacityBytes() {
-    return ring.length;
+  /** Bytes of the chunks (the spare too): what the frames cost, for tests of the bounds. */
+  long capacityBytes() {
+    long n = spare == null ? 0 : spare.length;
+    for (int c = 0; c < chunkCount; c++) {
+      n += chunks[chunkIndex(c)].length;
+    }
+    return n;
   }
 
   /**
@@ -86,65 +102,53 @@ final class History {
       throw new IllegalArgumentException(
           "version " + version + " does not follow " + lastVersion() + " in history");
     }
-    int length = frame.length;
     if (count == 0) {
       firstVersion = version;
-      head = 0;
-      tail = 0;
-      wrapped = false;
     }
-    int at = place(length);
-    System.arraycopy(frame, 0, ring, at, length);
-    tail = at + length;
+    int length = frame.length;
+    byte[] chunk = chunkCount == 0 ? null : chunks[chunkIndex(chunkCount - 1)];
+    if (chunk == null || fill + length > chunk.length) {
+      chunk = startChunk(length, chunk == null ? 0 : chunk.length);
+    }
+    System.arraycopy(frame, 0, chunk, fill, length);
     if (count == starts.length) {
       growEntries();
     }
     int i = index(count);
-    starts[i] = at;
+    chunkOf[i] = firstChunkNumber + chunkCount - 1;
+    starts[i] = fill;
     lengths[i] = length;
     timestamps[i] = timestampMs;
+    fill += length;
     count++;
     held += length;
   }
 
   /**
    * Drops the oldest versions while more than {@code maxLength} are held or the oldest was written
-   * before {@code oldestTimestampMs}.
+   * before {@code oldestTimestampMs}; a chunk whose frames have all left goes with them.
    */
   void trim(int maxLength, long oldestTimestampMs) {
-    boolean dropped = false;
     while (count > 0 && (count > maxLength || timestamps[first] < oldestTimestampMs)) {
       held -= lengths[first];
       first = first + 1 == starts.length ? 0 : first + 1;
       count--;
       firstVersion++;
-      dropped = true;
-      if (count == 0) {
-        head = 0;
-        tail = 0;
-        wrapped = false;
-      } else {
-        int next = starts[first];
-        if (wrapped && next < head) {
-          wrapped = false; // The oldest frame is now the first of the array's start.
-        }
-        head = next;
+      int oldest = count == 0 ? firstChunkNumber + chunkCount : chunkOf[first];
+      while (firstChunkNumber != oldest) {
+        dropOldestChunk();
       }
     }
-    if (dropped && ring.length > MIN_BYTES && held * 4 < ring.length) {
-      int capacity = ring.length;
-      while (capacity / 2 >= MIN_BYTES && held * 4 < capacity) {
-        capacity /= 2;
-      }
-      resize(capacity);
+    if (count == 0) {
+      spare = null; // Nothing held: nothing kept.
     }
   }
 
   /** A copy of {@code version}'s frame; the version must be held. */
   byte[] frame(long version) {
     int i = entry(version);
-    int start = starts[i];
-    return Arrays.copyOfRange(ring, start, start + lengths[i]);
+    byte[] chunk = chunks[chunkIndex(chunkOf[i] - firstChunkNumber)];
+    return Arrays.copyOfRange(chunk, starts[i], starts[i] + lengths[i]);
   }
 
   /** When {@code version} was written; the version must be held. */
@@ -155,7 +159,15 @@ final class History {
   /** A copy that shares nothing with this one. */
   History copy() {
     History c = new History();
-    c.ring = ring.clone();
+    c.chunks = new byte[chunks.length][];
+    for (int n = 0; n < chunks.length; n++) {
+      c.chunks[n] = chunks[n] == null ? null : chunks[n].clone();
+    }
+    c.firstChunk = firstChunk;
+    c.chunkCount = chunkCount;
+    c.firstChunkNumber = firstChunkNumber;
+    c.fill = fill;
+    c.chunkOf = chunkOf.clone();
     c.starts = starts.clone();
     c.lengths = lengths.clone();
     c.timestamps = timestamps.clone();
@@ -163,10 +175,6 @@ final class History {
     c.count = count;
     c.firstVersion = firstVersion;
     c.held = held;
-    c.head = head;
-    c.tail = tail;
-    c.wrapEnd = wrapEnd;
-    c.wrapped = wrapped;
     return c;
   }
 
@@ -190,65 +198,68 @@ final class History {
     return i >= starts.length ? i - starts.length : i;
   }
 
-  /** Where a frame of {@code length} bytes goes, making room first if none is free. */
-  private int place(int length) {
-    if (count > 0) {
-      if (!wrapped) {
-        if (tail + length <= ring.length) {
-          return tail;
-        }
-        if (length <= head) {
-          wrapped = true;
-          wrapEnd = tail;
-          return 0;
-        }
-      } else if (tail + length <= head) {
-        return tail;
-      }
-    } else if (length <= ring.length) {
-      return 0;
-    }
-    long needed = held + length;
-    if (needed > MAX_ARRAY) {
-      throw new IllegalStateException("history of " + needed + " bytes does not fit an array");
-    }
-    // Where the frames would fill no more than half the array, only the gaps were in the way:
-    // closing them is enough. Otherwise the array doubles (or takes what is needed).
-    long capacity =
-        needed * 2 <= ring.length
-            ? ring.length
-            : Math.max(Math.max(MIN_BYTES, 2L * ring.length), needed);
-    resize((int) Math.min(capacity, MAX_ARRAY));
-    return tail;
+  private int chunkIndex(int n) {
+    int i = firstChunk + n;
+    return i >= chunks.length ? i - chunks.length : i;
   }
 
-  /** Moves the frames held to the start of a new array of {@code capacity} bytes, in order. */
-  private void resize(int capacity) {
-    byte[] next = new byte[capacity];
-    int at = 0;
-    for (int n = 0; n < count; n++) {
-      int i = index(n);
-      System.arraycopy(ring, starts[i], next, at, lengths[i]);
-      starts[i] = at;
-      at += lengths[i];
+  /**
+   * Starts a chunk for a frame of {@code length} bytes after one of {@code last} bytes: twice the
+   * last, from {@link #FIRST_CHUNK} up to {@link #CHUNK}, or the frame's own size if larger.
+   */
+  private byte[] startChunk(int length, int last) {
+    int size = Math.min(CHUNK, Math.max(FIRST_CHUNK, 2 * last));
+    byte[] chunk;
+    if (length > size) {
+      chunk = new byte[length];
+    } else if (size == CHUNK && spare != null) {
+      chunk = spare;
+      spare = null;
+    } else {
+      chunk = new byte[size];
     }
-    ring = next;
-    head = 0;
-    tail = at;
-    wrapped = false;
+    if (chunkCount == chunks.length) {
+      byte[][] grown = new byte[Math.max(2, chunks.length * 2)][];
+      for (int n = 0; n < chunkCount; n++) {
+        grown[n] = chunks[chunkIndex(n)];
+      }
+      chunks = grown;
+      firstChunk = 0;
+    }
+    chunks[chunkIndex(chunkCount)] = chunk;
+    chunkCount++;
+    fill = 0;
+    return chunk;
+  }
+
+  private void dropOldestChunk() {
+    byte[] chunk = chunks[firstChunk];
+    chunks[firstChunk] = null;
+    if (chunk.length == CHUNK) {
+      spare = chunk;
+    }
+    firstChunk = firstChunk + 1 == chunks.length ? 0 : firstChunk + 1;
+    firstChunkNumber++;
+    chunkCount--;
+    if (chunkCount == 0) {
+      fill = 0;
+    }
   }
 
   private void growEntries() {
     int capacity = Math.max(MIN_ENTRIES, starts.length * 2);
+    int[] ch = new int[capacity];
     int[] s = new int[capacity];
     int[] l = new int[capacity];
     long[] t = new long[capacity];
     for (int n = 0; n < count; n++) {
       int i = index(n);
+      ch[n] = chunkOf[i];
       s[n] = starts[i];
       l[n] = lengths[i];
       t[n] = timestamps[i];
     }
+    chunkOf = ch;
     starts = s;
     lengths = l;
     timestamps = t;

@@ -10,7 +10,7 @@ import java.util.Random;
 import org.junit.jupiter.api.Test;
 
 /**
- * A document's history as frames in one byte ring: every version held gives back its frame byte for
+ * A document's history as frames in byte chunks: every version held gives back its frame byte for
  * byte, the oldest go first (by length and by age), and the ring's bytes stay within a small
  * multiple of what it holds, growing for big frames and shrinking back after them.
  */
@@ -22,11 +22,10 @@ class HistoryTest {
     Random random = new Random(42);
     History history = new History();
     ArrayDeque<Entry> model = new ArrayDeque<>();
-    int maxFrame = 0;
     long version = 1;
     for (int i = 0; i < 20_000; i++) {
-      // Phases of small, mixed and big frames and of short and long histories, so the ring
-      // wraps, grows, closes its gaps and shrinks back.
+      // Phases of small, mixed and big frames and of short and long histories, so chunks fill,
+      // leave, are reused, and frames get chunks of their own.
       int phase = (i / 2_000) % 4;
       int size =
           switch (phase) {
@@ -38,7 +37,6 @@ class HistoryTest {
       int maxLength = phase == 1 ? 200 : 1 + random.nextInt(50);
       byte[] frame = new byte[size];
       random.nextBytes(frame);
-      maxFrame = Math.max(maxFrame, size);
       history.add(version, i, frame);
       model.addLast(new Entry(version, i, frame));
       version++;
@@ -60,7 +58,7 @@ class HistoryTest {
       }
       assertEquals(held, history.heldBytes());
       assertTrue(
-          history.capacityBytes() <= Math.max(History.MIN_BYTES, 4 * (held + maxFrame)),
+          history.capacityBytes() <= 4 * (held + History.CHUNK),
           history.capacityBytes() + " bytes for " + held + " held");
       if (i % 97 == 0) {
         for (Entry e : model) {
@@ -108,8 +106,32 @@ class HistoryTest {
     }
     assertEquals(100 * 100, history.heldBytes());
     assertTrue(
-        history.capacityBytes() <= 4 * 100 * 100 + History.MIN_BYTES,
-        "ring of " + history.capacityBytes() + " bytes for 10,000 held");
+        history.capacityBytes() <= 2 * 100 * 100 + 2 * History.CHUNK,
+        "chunks of " + history.capacityBytes() + " bytes for 10,000 held");
+  }
+
+  @Test
+  void aFullHistoryReusesTheChunkItsOldestFramesLeft() {
+    History history = new History();
+    long v = 1;
+    for (; v <= 1_000; v++) {
+      history.add(v, v, new byte[300]);
+      history.trim(100, 0);
+    }
+    long capacity = history.capacityBytes();
+    for (; v <= 5_000; v++) {
+      history.add(v, v, new byte[300]);
+      history.trim(100, 0);
+      assertTrue(history.capacityBytes() <= capacity + History.CHUNK, "steady: " + v);
+    }
+    assertTrue(capacity <= 100 * 300 + 2 * History.CHUNK, capacity + " bytes for 30,000 held");
+  }
+
+  @Test
+  void aDocumentWrittenOnceCostsAFewHundredBytes() {
+    History history = new History();
+    history.add(1, 1, new byte[200]);
+    assertEquals(History.FIRST_CHUNK, history.capacityBytes());
   }
 
   @Test
