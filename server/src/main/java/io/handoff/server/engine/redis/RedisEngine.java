@@ -114,7 +114,8 @@ public final class RedisEngine implements Engine {
               limits,
               clock,
               failures(client, health),
-              replicaWait(client, limits, keys, key -> uri));
+              replicaWait(client, limits, keys, key -> uri),
+              true); // Scripts go out once per event loop turn.
       RedisBroker broker =
           new RedisBroker(client.connectPubSub(ByteArrayCodec.INSTANCE), commands.async(), keys);
       RedisSessionStore sessions = new RedisSessionStore(commands.async(), keys, limits, clock);
@@ -199,7 +200,8 @@ public final class RedisEngine implements Engine {
               limits,
               clock,
               failures(client, health),
-              replicaWait(client, limits, keys, key -> masterOf(commands, key)));
+              replicaWait(client, limits, keys, key -> masterOf(commands, key)),
+              false); // The cluster connection routes each command to its shard, one by one.
       RedisBroker broker =
           new RedisBroker(client.connectPubSub(ByteArrayCodec.INSTANCE), commands.async(), keys);
       RedisSessionStore sessions = new RedisSessionStore(commands.async(), keys, limits, clock);
