@@ -31,8 +31,7 @@ public interface Scheduler {
    */
   default Future<?> scheduleAt(
       ScheduledExecutorService executor, Runnable task, long deadlineNanos) {
-    return schedule(
-        executor, task, Math.max(0, deadlineNanos - nanoTime()), TimeUnit.NANOSECONDS);
+    return schedule(executor, task, Math.max(0, deadlineNanos - nanoTime()), TimeUnit.NANOSECONDS);
   }
 
   /** The real clock and the executors' own timers. */
