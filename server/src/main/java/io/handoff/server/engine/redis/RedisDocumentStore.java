@@ -50,8 +50,7 @@ import java.util.function.Supplier;
  * at a time, so no other node can interleave. Reads are a second script, so a snapshot's fields and
  * version always match. No read-modify-write round trips from Java.
  *
- * <p>Commands go through one pipelined Lettuce connection (on a standalone Redis, the scripts in
- * batches, one per event loop turn: {@link TurnBatch}), through {@link RedisFailures}: trouble
+ * <p>Commands go through one pipelined Lettuce connection, through {@link RedisFailures}: trouble
  * Redis means as temporary (loading, a failover, not connected) is waited out for a bounded time;
  * then a command that certainly did not run fails as "unavailable" (the session answers
  * UNAVAILABLE), and one that may have run (a timeout, a connection lost after sending) as "outcome
@@ -75,15 +74,12 @@ public final class RedisDocumentStore implements DocumentStore {
   private final ReplicaWait replicaWait; // null unless durable acks are on
   // ARGV 6-11 of write.lua: the same for every write, encoded once.
   private final byte[][] limitArgs;
-  // Sends the scripts once per event loop turn (standalone Redis), or null: one by one (Cluster).
-  private final TurnBatch batch;
 
   /**
    * {@code redis} is the command interface of {@code connection}: a standalone connection's, or a
    * cluster connection's, which routes each script call by its keys' hash slot and loads scripts on
    * every node. {@code replicaWait} holds back applied writes until replicas hold them (durable
-   * acks), or is null. With {@code batched}, scripts go out once per event loop turn ({@link
-   * TurnBatch}); a cluster connection routes each command to its shard, one by one.
+   * acks), or is null.
    */
   RedisDocumentStore(
       StatefulConnection<byte[], byte[]> connection,
@@ -92,9 +88,7 @@ public final class RedisDocumentStore implements DocumentStore {
       StoreLimits limits,
       Clock clock,
       RedisFailures failures,
-      ReplicaWait replicaWait,
-      boolean batched) {
-    this.batch = batched ? new TurnBatch(connection) : null;
+      ReplicaWait replicaWait) {
     this.failures = failures;
     this.replicaWait = replicaWait;
     this.connection = connection;
@@ -385,21 +379,13 @@ public final class RedisDocumentStore implements DocumentStore {
     return CompletableFuture.completedFuture(null);
   }
 
-  /**
-   * Runs a script by SHA (batched per event loop turn if the store batches), loading it again once
-   * if Redis lost its script cache (a restart).
-   */
+  /** Runs a script by SHA, loading it again once if Redis lost its script cache (a restart). */
   private CompletableFuture<List<Object>> eval(
       Supplier<String> sha, boolean write, byte[][] k, byte[][] argv) {
-    CompletableFuture<List<Object>> first;
-    if (batch == null) {
-      first =
-          redis
-              .<List<Object>>evalsha(sha.get(), ScriptOutputType.MULTI, k, argv)
-              .toCompletableFuture();
-    } else {
-      first = batch.evalsha(sha.get(), k, argv);
-    }
+    CompletableFuture<List<Object>> first =
+        redis
+            .<List<Object>>evalsha(sha.get(), ScriptOutputType.MULTI, k, argv)
+            .toCompletableFuture();
     return first.exceptionallyCompose(
         err -> {
           Throwable cause = err instanceof CompletionException ? err.getCause() : err;

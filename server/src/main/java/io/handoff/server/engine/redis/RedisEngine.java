@@ -114,8 +114,7 @@ public final class RedisEngine implements Engine {
               limits,
               clock,
               failures(client, health),
-              replicaWait(client, limits, keys, key -> uri),
-              true); // Scripts go out once per event loop turn.
+              replicaWait(client, limits, keys, key -> uri));
       RedisBroker broker =
           new RedisBroker(client.connectPubSub(ByteArrayCodec.INSTANCE), commands.async(), keys);
       RedisSessionStore sessions = new RedisSessionStore(commands.async(), keys, limits, clock);
@@ -200,8 +199,7 @@ public final class RedisEngine implements Engine {
               limits,
               clock,
               failures(client, health),
-              replicaWait(client, limits, keys, key -> masterOf(commands, key)),
-              false); // The cluster connection routes each command to its shard, one by one.
+              replicaWait(client, limits, keys, key -> masterOf(commands, key)));
       RedisBroker broker =
           new RedisBroker(client.connectPubSub(ByteArrayCodec.INSTANCE), commands.async(), keys);
       RedisSessionStore sessions = new RedisSessionStore(commands.async(), keys, limits, clock);
