@@ -252,10 +252,12 @@ final class WriteRun {
   /**
    * Whether every device that was up when the storm started has lost its connection since (the cut
    * is asynchronous) and caught up on a new connection since ({@link Device#onSynced()}), and every
-   * device holds what was acked before the storm.
+   * device holds what was acked before the storm. A device seen so is not read again (no cuts come
+   * after the storm); the last step reads every device ({@link #caughtUp}).
    */
   private static boolean resumed(Fleet fleet, Storm storm) {
-    for (int i = 0; i < fleet.size(); i++) {
+    for (; storm.resumedBelow < fleet.size(); storm.resumedBelow++) {
+      int i = storm.resumedBelow;
       Device d = fleet.device(i);
       long down = d.lastDownNanos();
       if (storm.wasUp[i] && (down == storm.downBefore[i] || d.lastSyncedNanos() < down)) {
@@ -532,6 +534,9 @@ final class WriteRun {
     boolean[] wasUp;
     // Each device's last-down time just before the storm: a later one means it went down since.
     long[] downBefore;
+    // Devices below this index were seen down and caught up again since the cut: the check every
+    // 10 ms goes on from here instead of reading all 10,000 devices again.
+    int resumedBelow;
     // CPU readings at the cut, and from then until every device resumed.
     CpuMeter cpu;
     CpuMeter.Usage cpuUsed;
