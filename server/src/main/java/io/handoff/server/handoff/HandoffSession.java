@@ -31,7 +31,8 @@ import org.slf4j.LoggerFactory;
  * <p>Threads: everything runs on the connection's event loop, except {@link #connecting}, {@link
  * #wentOnline}, {@link #onSignal}, {@link #reconcile} and {@link #presenceRead}, which any thread
  * may call: they only hop onto the loop, through a bounded count of pending hops (beyond it,
- * signals are dropped and the session re-reads the store instead).
+ * signals are dropped and the session re-reads the store instead). The last of the hops pending
+ * together flushes what they pushed.
  */
 public final class HandoffSession extends Presence {
   private static final Logger log = LoggerFactory.getLogger(HandoffSession.class);
@@ -251,6 +252,11 @@ public final class HandoffSession extends Presence {
             }
           }
           task.run();
+          // One flush for the hops queued together (a reconnect storm brings a user's devices'
+          // offline and online signals at once): the last of them sends what all pushed.
+          if (PENDING_HOPS.get(this) == 0) {
+            connection.flush();
+          }
         });
   }
 
@@ -289,7 +295,6 @@ public final class HandoffSession extends Presence {
       case PRESENCE_CHANGED -> pushPresence(List.of(s.getPresenceChanged().getPresence()));
       default -> {}
     }
-    connection.flush();
   }
 
   // ---------------------------------------------------------------------------------------------
