@@ -218,31 +218,27 @@ public abstract class ClientWire extends ChannelDuplexHandler {
       if ((b1 & MASKED) != 0) {
         throw protocolError("a masked frame from the server");
       }
-      long length = b1 & 0x7f;
+      int length7 = b1 & 0x7f;
+      long length = length7;
       int header = 2;
-      if (length == 126) {
+      if (length7 == 126) {
         if (in.readableBytes() < 4) {
           return;
         }
         length = in.getUnsignedShort(at + 2);
         header = 4;
-      } else if (length == 127) {
+      } else if (length7 == 127) {
         if (in.readableBytes() < 10) {
           return;
         }
         length = in.getLong(at + 2);
         header = 10;
       }
-      if (opcode >= CLOSE) {
-        if (!fin || length > MAX_CONTROL_PAYLOAD) {
-          throw protocolError("a fragmented or oversized control frame");
-        }
-      } else if (length < 0
-          || length + (fragments == null ? 0 : fragments.readableBytes()) > maxMessageBytes) {
-        throw new CorruptedWebSocketFrameException(
-            WebSocketCloseStatus.MESSAGE_TOO_BIG,
-            "a message over " + maxMessageBytes + " bytes from the server");
+      // A 64-bit length with its top bit set reads as negative (5.2: that bit MUST be 0).
+      if (length < 0 || (length7 == 126 && length < 126) || (length7 == 127 && length <= 0xffff)) {
+        throw protocolError("a frame length over 2^63 or not in its shortest form");
       }
+      checkHeader(opcode, fin, length);
       if (in.readableBytes() < header + length) {
         return;
       }
@@ -251,9 +247,6 @@ public abstract class ClientWire extends ChannelDuplexHandler {
       in.readerIndex(to);
       switch (opcode) {
         case BINARY -> {
-          if (fragments != null) {
-            throw protocolError("a new message inside a fragmented one");
-          }
           if (fin) {
             message(ctx, in, from, to);
           } else {
@@ -261,9 +254,6 @@ public abstract class ClientWire extends ChannelDuplexHandler {
           }
         }
         case CONTINUATION -> {
-          if (fragments == null) {
-            throw protocolError("a continuation frame outside a fragmented message");
-          }
           fragments.writeBytes(in, from, (int) length);
           if (fin) {
             ByteBuf whole = fragments;
@@ -291,10 +281,42 @@ public abstract class ClientWire extends ChannelDuplexHandler {
           mask(pong, pong.writerIndex() - (int) length, (int) length, pong.getInt(2));
           ctx.writeAndFlush(pong, ctx.voidPromise());
         }
-        case PONG -> {}
-        case TEXT -> throw protocolError("a text frame: the protocol is binary");
-        default -> throw protocolError("a frame with the unknown opcode " + opcode);
+        default -> {} // A pong; checkHeader let no other opcode through.
       }
+    }
+  }
+
+  /**
+   * Refuses a frame by its header alone, before its payload is waited for: a bad opcode, a control
+   * frame that is fragmented or over 125 bytes, a continuation without a message to continue, a new
+   * message inside a fragmented one, a message over the limit.
+   */
+  private void checkHeader(int opcode, boolean fin, long length) {
+    if (opcode >= CLOSE) {
+      if (opcode > PONG) {
+        throw protocolError("a frame with the unknown control opcode " + opcode);
+      }
+      if (!fin || length > MAX_CONTROL_PAYLOAD) {
+        throw protocolError("a fragmented or oversized control frame");
+      }
+      return;
+    }
+    if (opcode == TEXT) {
+      throw protocolError("a text frame: the protocol is binary");
+    }
+    if (opcode > BINARY) {
+      throw protocolError("a frame with the unknown opcode " + opcode);
+    }
+    if (opcode == CONTINUATION && fragments == null) {
+      throw protocolError("a continuation frame outside a fragmented message");
+    }
+    if (opcode == BINARY && fragments != null) {
+      throw protocolError("a new message inside a fragmented one");
+    }
+    if (length + (fragments == null ? 0 : fragments.readableBytes()) > maxMessageBytes) {
+      throw new CorruptedWebSocketFrameException(
+          WebSocketCloseStatus.MESSAGE_TOO_BIG,
+          "a message over " + maxMessageBytes + " bytes from the server");
     }
   }
 

@@ -292,6 +292,76 @@ class ClientWireTest {
     }
   }
 
+  @Test
+  void controlFrameWhoseSixtyFourBitLengthHasItsTopBitSetIsAProtocolError() throws Exception {
+    // RFC 6455 5.2: the most significant bit of a 64-bit length MUST be 0. Read as a signed long,
+    // such a length slipped past the control-frame bound and was taken for an empty ping.
+    CompletableFuture<Integer> next = new CompletableFuture<>();
+    serve(
+        (key, out, in) -> {
+          out.write(switching(Handshake.accept(key)));
+          out.write(new byte[] {(byte) 0x89, 127, (byte) 0x80, 0, 0, 0, 0, 0, 0, 0});
+          out.flush();
+          readClientFrame(in, 0x82); // the Hello
+          next.complete(in.read()); // the first byte of what the client sends next
+          awaitEnd(in);
+        });
+    connect();
+    assertEquals("open", events.next());
+    String closed = events.next();
+    assertTrue(
+        closed.startsWith("close " + CloseCode.PROTOCOL_ERROR.code() + " undecodable data"),
+        closed);
+    // A close frame, not a pong.
+    assertEquals(0x88, next.get(WAIT_SECONDS, TimeUnit.SECONDS));
+  }
+
+  @Test
+  void frameThatCannotBeValidIsRefusedByItsHeaderBeforeItsPayloadArrives() throws Exception {
+    // Each header announces 1 MiB that never comes: the refusal must not wait for it (the read
+    // timeout of 30 s would end the connection as idle instead).
+    byte[] oneMiB = {127, 0, 0, 0, 0, 0, 0x10, 0, 0};
+    for (int b0 : new int[] {0x83, 0x80, 0x01}) { // unknown opcode, continuation, text
+      Recorder recorder = new Recorder();
+      serve(
+          (key, out, in) -> {
+            out.write(switching(Handshake.accept(key)));
+            out.write(b0);
+            out.write(oneMiB);
+            out.flush();
+            awaitEnd(in);
+          });
+      connect(Duration.ofSeconds(30), recorder);
+      assertEquals("open", recorder.next());
+      String closed = recorder.next();
+      assertTrue(
+          closed.startsWith("close " + CloseCode.PROTOCOL_ERROR.code() + " undecodable data"),
+          b0 + ": " + closed);
+    }
+  }
+
+  @Test
+  void lengthNotInItsShortestFormIsAProtocolError() throws Exception {
+    // A short message's length in the 16-bit form, as the RFC (5.2) forbids; Netty's decoder,
+    // which the client used before, refused it.
+    byte[] payload = welcomeLike(5).toByteArray();
+    serve(
+        (key, out, in) -> {
+          out.write(switching(Handshake.accept(key)));
+          out.write(new byte[] {(byte) 0x82, 126, 0, (byte) payload.length});
+          out.write(payload);
+          out.flush();
+          awaitEnd(in);
+        });
+    connect();
+    assertEquals("open", events.next());
+    String closed = events.next();
+    assertTrue(
+        closed.startsWith("close " + CloseCode.PROTOCOL_ERROR.code() + " undecodable data"),
+        closed);
+    assertEquals(null, events.frames.poll(), "the frame was delivered");
+  }
+
   // ---------------------------------------------------------------------------------------------
 
   /** What the scripted server does after reading the request: {@code key} is the client's. */
