@@ -28,8 +28,11 @@ import java.net.Socket;
 import java.net.URI;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterEach;
@@ -48,6 +51,8 @@ class ClientWireTest {
   private EventLoopGroup group;
   private ServerSocket server;
   private final Recorder events = new Recorder();
+  // Each scripted connection's end: its assertions fail the test (checked after the client closed).
+  private final List<CompletableFuture<Void>> scripts = new ArrayList<>();
 
   @BeforeEach
   void start() throws IOException {
@@ -56,9 +61,17 @@ class ClientWireTest {
   }
 
   @AfterEach
-  void stop() throws IOException {
+  void stop() throws Exception {
     server.close();
     group.shutdownGracefully(0, 1, TimeUnit.SECONDS).awaitUninterruptibly(10, TimeUnit.SECONDS);
+    // The client's sockets are closed now: every script has seen the end of its connection.
+    for (CompletableFuture<Void> script : scripts) {
+      try {
+        script.get(WAIT_SECONDS, TimeUnit.SECONDS);
+      } catch (ExecutionException e) {
+        throw new AssertionError("the scripted server failed: " + e.getCause(), e.getCause());
+      }
+    }
   }
 
   @Test
@@ -89,6 +102,36 @@ class ClientWireTest {
     noToken.release();
     assertTrue(text.contains("Host: example.test\r\n"), text);
     assertTrue(!text.contains("Authorization"), text);
+  }
+
+  @Test
+  void pathAndQueryBeyondAsciiAreSentPercentEncoded() {
+    // A java.net.URI may hold them raw; Netty's handshaker sent them (as UTF-8) where this one
+    // refused the URL outright.
+    Handshake h = new Handshake(URI.create("ws://example.test/caf\u00e9?name=J\u00fcrgen"));
+    ByteBuf b = h.request(UnpooledByteBufAllocator.DEFAULT, "a2V5", null);
+    String text = b.toString(StandardCharsets.US_ASCII);
+    b.release();
+    assertTrue(text.startsWith("GET /caf%C3%A9?name=J%C3%BCrgen HTTP/1.1\r\n"), text);
+  }
+
+  @Test
+  void connectionHeaderOnSeveralLinesCountsIfAnyNamesUpgrade() throws Exception {
+    // RFC 7230 3.2.2: header lines of one name are one list; a proxy may add its own line.
+    serve(
+        (key, out, in) -> {
+          out.write(
+              ("HTTP/1.1 101 Switching Protocols\r\nupgrade: websocket\r\nconnection: upgrade\r\n"
+                      + "connection: keep-alive\r\nsec-websocket-accept: "
+                      + Handshake.accept(key)
+                      + "\r\n\r\n")
+                  .getBytes(StandardCharsets.US_ASCII));
+          out.flush();
+          readClientFrame(in, 0x82);
+          awaitEnd(in);
+        });
+    connect();
+    assertEquals("open", events.next());
   }
 
   @Test
@@ -369,9 +412,14 @@ class ClientWireTest {
     void run(String key, OutputStream out, InputStream in) throws Exception;
   }
 
-  /** Accepts one connection, reads the request, runs the script; completes with the request. */
+  /**
+   * Accepts one connection, reads the request, runs the script; completes with the request. The
+   * script's own failures (its assertions) fail the test when it ends ({@link #stop}).
+   */
   private CompletableFuture<String> serve(Script script) {
     CompletableFuture<String> request = new CompletableFuture<>();
+    CompletableFuture<Void> done = new CompletableFuture<>();
+    scripts.add(done);
     Thread t =
         new Thread(
             () -> {
@@ -395,8 +443,10 @@ class ClientWireTest {
                 }
                 assertNotNull(key, text);
                 script.run(key, s.getOutputStream(), in);
+                done.complete(null);
               } catch (Throwable e) {
                 request.completeExceptionally(e);
+                done.completeExceptionally(e);
               }
             },
             "scripted-server");
