@@ -5,7 +5,6 @@ import com.google.protobuf.MessageLite;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.ByteBufAllocator;
 import io.netty.channel.ChannelDuplexHandler;
-import io.netty.channel.ChannelFutureListener;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelPromise;
 import io.netty.handler.codec.http.websocketx.CorruptedWebSocketFrameException;
@@ -53,6 +52,8 @@ public abstract class ClientWire extends ChannelDuplexHandler {
   private static final int PONG = 0xA;
   private static final int MAX_CONTROL_PAYLOAD = 125;
   private static final int NO_STATUS = 1005;
+  // How long a close waits for its close frame to be written when there is no handshake timeout.
+  private static final long DEFAULT_CLOSE_MILLIS = 10_000;
 
   private final Handshake handshake;
   private final String token;
@@ -64,7 +65,8 @@ public abstract class ClientWire extends ChannelDuplexHandler {
   private boolean framing;
   // Input after a close frame, a failure or our own close is dropped.
   private boolean discarding;
-  private boolean closeSent;
+  // Done when our close frame was written (or the wait for it timed out); null until it is sent.
+  private ChannelPromise closeSent;
   // Bytes of an incomplete response or frame; null when the last read ended on a boundary.
   private ByteBuf cumulation;
   // Payload of a fragmented message so far; null outside one.
@@ -73,7 +75,8 @@ public abstract class ClientWire extends ChannelDuplexHandler {
   /**
    * @param handshake the endpoint's request
    * @param token sent as {@code Authorization: Bearer}; none if null
-   * @param handshakeTimeoutMillis how long the 101 may take from the TCP connect (0: no limit)
+   * @param handshakeTimeoutMillis how long the 101 may take from the TCP connect (0: no limit);
+   *     also how long a close waits for its close frame to be written
    * @param maxMessageBytes the largest message accepted from the server
    */
   protected ClientWire(
@@ -330,32 +333,60 @@ public abstract class ClientWire extends ChannelDuplexHandler {
     }
   }
 
-  /** A close from the pipeline sends a close frame (1000) first, once, if the upgrade completed. */
+  /**
+   * A close from the pipeline sends a close frame (1000) first, once, if the upgrade completed, and
+   * closes TCP once it was written ({@link #closeConnection}).
+   */
   @Override
   public void close(ChannelHandlerContext ctx, ChannelPromise promise) {
     sendClose(ctx, WebSocketCloseStatus.NORMAL_CLOSURE.code());
-    ctx.close(promise);
+    closeAfterCloseFrame(ctx, promise);
   }
 
   /**
    * Ends the connection from this handler: a close frame with {@code code} (if the upgrade
-   * completed and none was sent), then TCP's close.
+   * completed and none was sent), then TCP's close once the close frame and everything written
+   * before it left (a close at once would drop what still waits in the outbound buffer), or after
+   * the handshake timeout if the peer does not read.
    */
   protected final void closeConnection(ChannelHandlerContext ctx, int code) {
     sendClose(ctx, code);
-    ctx.close();
+    closeAfterCloseFrame(ctx, ctx.newPromise());
   }
 
   private void sendClose(ChannelHandlerContext ctx, int code) {
     discarding = true;
-    if (!framing || closeSent || !ctx.channel().isActive()) {
+    if (!framing || closeSent != null || !ctx.channel().isActive()) {
       return;
     }
-    closeSent = true;
     ByteBuf close = controlFrame(ctx.alloc(), CLOSE, 2);
     close.writeShort(code);
     mask(close, close.writerIndex() - 2, 2, close.getInt(2));
-    ctx.writeAndFlush(close).addListener(ChannelFutureListener.FIRE_EXCEPTION_ON_FAILURE);
+    ChannelPromise sent = ctx.newPromise();
+    closeSent = sent;
+    ctx.writeAndFlush(close)
+        .addListener(
+            f -> {
+              sent.trySuccess();
+              if (!f.isSuccess()) {
+                ctx.pipeline().fireExceptionCaught(f.cause());
+              }
+            });
+    if (!sent.isDone()) {
+      long bound = handshakeTimeoutMillis > 0 ? handshakeTimeoutMillis : DEFAULT_CLOSE_MILLIS;
+      io.netty.util.concurrent.Future<?> force =
+          ctx.executor().schedule(() -> sent.trySuccess(), bound, TimeUnit.MILLISECONDS);
+      sent.addListener(f -> force.cancel(false));
+    }
+  }
+
+  private void closeAfterCloseFrame(ChannelHandlerContext ctx, ChannelPromise promise) {
+    ChannelPromise sent = closeSent;
+    if (sent == null || sent.isDone()) {
+      ctx.close(promise);
+    } else {
+      sent.addListener(f -> ctx.close(promise));
+    }
   }
 
   private void fail(ChannelHandlerContext ctx, Throwable t) {

@@ -23,6 +23,7 @@ import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
 import java.net.InetAddress;
+import java.net.InetSocketAddress;
 import java.net.ServerSocket;
 import java.net.Socket;
 import java.net.URI;
@@ -312,6 +313,50 @@ class ClientWireTest {
   }
 
   @Test
+  void closeWithWritesStillBufferedSendsThemAndTheCloseFrameBeforeTcpCloses() throws Exception {
+    // A peer that reads slowly: what the client writes waits in Netty's outbound buffer. Closing
+    // TCP at once would drop it and the close frame behind it (Netty's handler, before, waited for
+    // the close frame to be written).
+    server.close();
+    server = new ServerSocket();
+    server.setReceiveBufferSize(64 * 1024);
+    server.bind(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0));
+    String big = "x".repeat(8 * 1024 * 1024);
+    CompletableFuture<Void> closeCalled = new CompletableFuture<>();
+    CompletableFuture<Integer> closeFrame = new CompletableFuture<>();
+    serve(
+        (key, out, in) -> {
+          out.write(switching(Handshake.accept(key)));
+          out.flush();
+          closeCalled.get(WAIT_SECONDS, TimeUnit.SECONDS);
+          try {
+            ClientFrame hello = ClientFrame.parseFrom(readClientFrame(in, 0x82));
+            assertEquals(big.length(), hello.getHello().getClient().length());
+            byte[] code = readClientFrame(in, 0x88);
+            closeFrame.complete(((code[0] & 0xff) << 8) | (code[1] & 0xff));
+          } catch (Throwable e) {
+            closeFrame.completeExceptionally(e);
+          }
+          awaitEnd(in);
+        });
+    Recorder recorder =
+        new Recorder() {
+          @Override
+          public void onOpen(FrameChannel channel) {
+            events.add("open");
+            channel.send(
+                ClientFrame.newBuilder().setHello(Hello.newBuilder().setClient(big)).build());
+            channel.close();
+            closeCalled.complete(null);
+          }
+        };
+    connect(Duration.ofSeconds(WAIT_SECONDS), recorder);
+    assertEquals("open", recorder.next());
+    assertEquals(1000, closeFrame.get(WAIT_SECONDS, TimeUnit.SECONDS));
+    assertEquals("close 1000 closed by the client", recorder.next());
+  }
+
+  @Test
   void maskedOrTextFrameFromTheServerIsAProtocolError() throws Exception {
     for (int opcode : new int[] {0x81, -1}) {
       Recorder recorder = new Recorder();
@@ -529,7 +574,7 @@ class ClientWireTest {
   }
 
   /** Records a connection's events; sends a Hello when it opens, as the sync engine does. */
-  private static final class Recorder implements FrameListener {
+  private static class Recorder implements FrameListener {
     final BlockingQueue<String> events = new LinkedBlockingQueue<>();
     final BlockingQueue<ServerFrame> frames = new LinkedBlockingQueue<>();
 
