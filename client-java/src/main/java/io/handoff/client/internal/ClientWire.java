@@ -273,6 +273,9 @@ public abstract class ClientWire extends ChannelDuplexHandler {
             throw protocolError("a close frame with a one-byte payload");
           }
           int code = length == 0 ? NO_STATUS : in.getUnsignedShort(from);
+          if (length > 0 && !WebSocketCloseStatus.isValidStatusCode(code)) {
+            throw protocolError("a close frame with the code " + code + ", which none may send");
+          }
           String reason =
               length > 2 ? in.toString(from + 2, to - from - 2, StandardCharsets.UTF_8) : "";
           discarding = true;

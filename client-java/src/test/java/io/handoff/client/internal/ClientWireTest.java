@@ -357,6 +357,25 @@ class ClientWireTest {
   }
 
   @Test
+  void closeFrameWithACodeNoEndpointMaySendIsAProtocolError() throws Exception {
+    // 1006 is for an end without a close frame (RFC 6455 7.4.1): in a close frame it is a protocol
+    // error, as Netty's decoder, before, had it, not a close code to pass on to the application.
+    serve(
+        (key, out, in) -> {
+          out.write(switching(Handshake.accept(key)));
+          out.write(frame(0x88, new byte[] {(byte) (1006 >> 8), (byte) (1006 & 0xff)}));
+          out.flush();
+          awaitEnd(in);
+        });
+    connect();
+    assertEquals("open", events.next());
+    String closed = events.next();
+    assertTrue(
+        closed.startsWith("close " + CloseCode.PROTOCOL_ERROR.code() + " undecodable data"),
+        closed);
+  }
+
+  @Test
   void maskedOrTextFrameFromTheServerIsAProtocolError() throws Exception {
     for (int opcode : new int[] {0x81, -1}) {
       Recorder recorder = new Recorder();
