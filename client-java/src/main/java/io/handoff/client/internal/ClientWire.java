@@ -32,10 +32,11 @@ import java.util.concurrent.TimeUnit;
  * a pong dropped, a close frame handed to {@link #closeReceived} (and the input after it dropped).
  * A text frame, a masked or reserved-bit frame, or a message over the limit is a {@link
  * CorruptedWebSocketFrameException} (a decoder exception: {@link ClosedBy} makes it a protocol
- * error). Out: {@link MessageLite}s written through the pipeline become one masked binary frame
- * each (subclasses on their own context use {@link #binaryFrame}); a {@link ByteBuf} passes as it
- * is (already framed). A close from the pipeline ({@code channel.close()}) sends a close frame
- * (1000) first; {@link ClosedBy#cut} closes from the head of the pipeline and sends none.
+ * error), answered with a close frame of its status (1002, 1009). Out: {@link MessageLite}s written
+ * through the pipeline become one masked binary frame each (subclasses on their own context use
+ * {@link #binaryFrame}); a {@link ByteBuf} passes as it is (already framed). A close from the
+ * pipeline ({@code channel.close()}) sends a close frame (1000) first; {@link ClosedBy#cut} closes
+ * from the head of the pipeline and sends none.
  *
  * <p>State: the key until the 101, an incomplete frame's bytes and an incomplete message's
  * fragments (null between messages). Event loop only.
@@ -393,6 +394,10 @@ public abstract class ClientWire extends ChannelDuplexHandler {
   }
 
   private void fail(ChannelHandlerContext ctx, Throwable t) {
+    if (t instanceof CorruptedWebSocketFrameException bad) {
+      // The close frame says why (1002, 1009); the subclass's close then sends none of its own.
+      sendClose(ctx, bad.closeStatus().code());
+    }
     discarding = true;
     releaseCumulation();
     try {

@@ -376,6 +376,25 @@ class ClientWireTest {
   }
 
   @Test
+  void protocolErrorIsAnsweredWithCloseCode1002() throws Exception {
+    // RFC 6455 7.4.1; Netty's decoder, before, sent 1002 (1009 for a message over the limit).
+    CompletableFuture<Integer> closeCode = new CompletableFuture<>();
+    serve(
+        (key, out, in) -> {
+          out.write(switching(Handshake.accept(key)));
+          out.write(frame(0x81, "text".getBytes(StandardCharsets.UTF_8)));
+          out.flush();
+          readClientFrame(in, 0x82); // the Hello
+          byte[] code = readClientFrame(in, 0x88);
+          closeCode.complete(((code[0] & 0xff) << 8) | (code[1] & 0xff));
+          awaitEnd(in);
+        });
+    connect();
+    assertEquals("open", events.next());
+    assertEquals(1002, closeCode.get(WAIT_SECONDS, TimeUnit.SECONDS));
+  }
+
+  @Test
   void maskedOrTextFrameFromTheServerIsAProtocolError() throws Exception {
     for (int opcode : new int[] {0x81, -1}) {
       Recorder recorder = new Recorder();
