@@ -176,7 +176,9 @@ public abstract class ClientWire extends ChannelDuplexHandler {
       }
       readFrames(ctx, buf);
       keep(ctx, buf, in);
-    } catch (Exception e) {
+    } catch (Throwable e) {
+      // An Error too (a listener's): the pipeline would hand it to exceptionCaught anyway, but
+      // past this release.
       if (buf == in) {
         in.release();
       }
