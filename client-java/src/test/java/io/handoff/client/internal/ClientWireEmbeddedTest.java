@@ -1,6 +1,8 @@
 package io.handoff.client.internal;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.handoff.protocol.v1.Pong;
 import io.handoff.protocol.v1.ServerFrame;
@@ -11,13 +13,58 @@ import java.net.URI;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 
 /**
- * What {@link ClientWire} does with the read buffers it is handed, on an {@link EmbeddedChannel}: a
- * buffer whose reference count the test can see after the read.
+ * {@link ClientWire} on an {@link EmbeddedChannel}, where a read buffer's reference count can be
+ * seen after the read and the clock is the test's.
  */
-class ClientWireBufferTest {
+class ClientWireEmbeddedTest {
+
+  @Test
+  void noCompleteResponseWithinTheHandshakeTimeoutEndsTheAttempt() throws Exception {
+    // On a real connection the read-idle timer has the same length and fires first; ClientWireTest
+    // accepts either. Without it, the handshake's own timer must end the attempt.
+    List<String> closes = new ArrayList<>();
+    ConnectionHandler handler =
+        new ConnectionHandler(
+            new Handshake(URI.create("ws://example.test/ws")), null, 300, recorder(closes), null);
+    EmbeddedChannel ch = new EmbeddedChannel();
+    ch.freezeTime();
+    ch.pipeline().addLast(handler);
+    handler.channel(ch);
+    // As a connect would: the request goes out and the handshake's timer starts.
+    ch.pipeline().fireChannelActive();
+    ((ByteBuf) ch.readOutbound()).release();
+    ch.writeInbound(Unpooled.copiedBuffer("HTTP/1.1 101 Switching", StandardCharsets.US_ASCII));
+    ch.advanceTimeBy(299, TimeUnit.MILLISECONDS);
+    ch.runScheduledPendingTasks();
+    assertTrue(ch.isOpen());
+    ch.advanceTimeBy(1, TimeUnit.MILLISECONDS);
+    ch.runScheduledPendingTasks();
+    ch.runPendingTasks();
+    assertFalse(ch.isOpen());
+    assertEquals(List.of("1006 WebSocket handshake timed out after 300 ms"), closes);
+    ch.finishAndReleaseAll();
+  }
+
+  private static FrameListener recorder(List<String> closes) {
+    return new FrameListener() {
+      @Override
+      public void onOpen(FrameChannel channel) {
+        closes.add("open");
+      }
+
+      @Override
+      public void onFrame(ServerFrame frame) {}
+
+      @Override
+      public void onClose(int closeCode, String reason, Throwable cause) {
+        closes.add(closeCode + " " + reason);
+      }
+    };
+  }
 
   @Test
   void readBufferIsReleasedWhenTheListenerThrowsAnError() {
