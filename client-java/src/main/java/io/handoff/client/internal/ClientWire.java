@@ -11,6 +11,7 @@ import io.netty.handler.codec.http.websocketx.CorruptedWebSocketFrameException;
 import io.netty.handler.codec.http.websocketx.WebSocketCloseStatus;
 import io.netty.util.ReferenceCountUtil;
 import java.io.IOException;
+import java.nio.channels.ClosedChannelException;
 import java.nio.charset.StandardCharsets;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
@@ -329,10 +330,19 @@ public abstract class ClientWire extends ChannelDuplexHandler {
     }
   }
 
+  /** Whether our close frame went out: nothing may follow it (RFC 6455 5.5.1). */
+  protected final boolean isClosing() {
+    return closeSent != null;
+  }
+
   @Override
   public void write(ChannelHandlerContext ctx, Object msg, ChannelPromise promise)
       throws Exception {
-    if (msg instanceof MessageLite m) {
+    if (closeSent != null) {
+      // As Netty's WebSocket handler: what is written after the close frame is dropped.
+      ReferenceCountUtil.release(msg);
+      promise.setFailure(new ClosedChannelException());
+    } else if (msg instanceof MessageLite m) {
       ctx.write(binaryFrame(ctx.alloc(), m), promise);
     } else {
       ctx.write(msg, promise);

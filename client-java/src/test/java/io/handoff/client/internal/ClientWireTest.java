@@ -273,6 +273,7 @@ class ClientWireTest {
     String big = "x".repeat(8 * 1024 * 1024);
     CompletableFuture<Void> closeCalled = new CompletableFuture<>();
     CompletableFuture<Integer> closeFrame = new CompletableFuture<>();
+    CompletableFuture<Integer> afterClose = new CompletableFuture<>();
     serve(
         (key, out, in) -> {
           out.write(switching(Handshake.accept(key)));
@@ -283,8 +284,10 @@ class ClientWireTest {
             assertEquals(big.length(), hello.getHello().getClient().length());
             byte[] code = readClientFrame(in, 0x88);
             closeFrame.complete(((code[0] & 0xff) << 8) | (code[1] & 0xff));
+            afterClose.complete(in.read());
           } catch (Throwable e) {
             closeFrame.completeExceptionally(e);
+            afterClose.completeExceptionally(e);
           }
           awaitEnd(in);
         });
@@ -296,12 +299,15 @@ class ClientWireTest {
             channel.send(
                 ClientFrame.newBuilder().setHello(Hello.newBuilder().setClient(big)).build());
             channel.close();
+            // RFC 6455 5.5.1: no data frame after the close frame (Netty's handler dropped it).
+            channel.send(ClientFrame.newBuilder().setHello(Hello.newBuilder()).build());
             closeCalled.complete(null);
           }
         };
     connect(Duration.ofSeconds(WAIT_SECONDS), recorder);
     assertEquals("open", recorder.next());
     assertEquals(1000, closeFrame.get(WAIT_SECONDS, TimeUnit.SECONDS));
+    assertEquals(-1, afterClose.get(WAIT_SECONDS, TimeUnit.SECONDS), "a frame after the close");
     assertEquals("close 1000 closed by the client", recorder.next());
   }
 
