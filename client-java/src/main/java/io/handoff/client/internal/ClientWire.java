@@ -5,13 +5,13 @@ import com.google.protobuf.MessageLite;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.ByteBufAllocator;
 import io.netty.channel.ChannelDuplexHandler;
-import io.netty.channel.ChannelFutureListener;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelPromise;
 import io.netty.handler.codec.http.websocketx.CorruptedWebSocketFrameException;
 import io.netty.handler.codec.http.websocketx.WebSocketCloseStatus;
 import io.netty.util.ReferenceCountUtil;
 import java.io.IOException;
+import java.nio.channels.ClosedChannelException;
 import java.nio.charset.StandardCharsets;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
@@ -33,10 +33,11 @@ import java.util.concurrent.TimeUnit;
  * a pong dropped, a close frame handed to {@link #closeReceived} (and the input after it dropped).
  * A text frame, a masked or reserved-bit frame, or a message over the limit is a {@link
  * CorruptedWebSocketFrameException} (a decoder exception: {@link ClosedBy} makes it a protocol
- * error). Out: {@link MessageLite}s written through the pipeline become one masked binary frame
- * each (subclasses on their own context use {@link #binaryFrame}); a {@link ByteBuf} passes as it
- * is (already framed). A close from the pipeline ({@code channel.close()}) sends a close frame
- * (1000) first; {@link ClosedBy#cut} closes from the head of the pipeline and sends none.
+ * error), answered with a close frame of its status (1002, 1009). Out: {@link MessageLite}s written
+ * through the pipeline become one masked binary frame each (subclasses on their own context use
+ * {@link #binaryFrame}); a {@link ByteBuf} passes as it is (already framed). A close from the
+ * pipeline ({@code channel.close()}) sends a close frame (1000) first; {@link ClosedBy#cut} closes
+ * from the head of the pipeline and sends none.
  *
  * <p>State: the key until the 101, an incomplete frame's bytes and an incomplete message's
  * fragments (null between messages). Event loop only.
@@ -53,6 +54,8 @@ public abstract class ClientWire extends ChannelDuplexHandler {
   private static final int PONG = 0xA;
   private static final int MAX_CONTROL_PAYLOAD = 125;
   private static final int NO_STATUS = 1005;
+  // How long a close waits for its close frame to be written when there is no handshake timeout.
+  private static final long DEFAULT_CLOSE_MILLIS = 10_000;
 
   private final Handshake handshake;
   private final String token;
@@ -64,7 +67,8 @@ public abstract class ClientWire extends ChannelDuplexHandler {
   private boolean framing;
   // Input after a close frame, a failure or our own close is dropped.
   private boolean discarding;
-  private boolean closeSent;
+  // Done when our close frame was written (or the wait for it timed out); null until it is sent.
+  private ChannelPromise closeSent;
   // Bytes of an incomplete response or frame; null when the last read ended on a boundary.
   private ByteBuf cumulation;
   // Payload of a fragmented message so far; null outside one.
@@ -73,7 +77,8 @@ public abstract class ClientWire extends ChannelDuplexHandler {
   /**
    * @param handshake the endpoint's request
    * @param token sent as {@code Authorization: Bearer}; none if null
-   * @param handshakeTimeoutMillis how long the 101 may take from the TCP connect (0: no limit)
+   * @param handshakeTimeoutMillis how long the 101 may take from the TCP connect (0: no limit);
+   *     also how long a close waits for its close frame to be written
    * @param maxMessageBytes the largest message accepted from the server
    */
   protected ClientWire(
@@ -172,7 +177,9 @@ public abstract class ClientWire extends ChannelDuplexHandler {
       }
       readFrames(ctx, buf);
       keep(ctx, buf, in);
-    } catch (Exception e) {
+    } catch (Throwable e) {
+      // An Error too (a listener's): the pipeline would hand it to exceptionCaught anyway, but
+      // past this release.
       if (buf == in) {
         in.release();
       }
@@ -218,31 +225,27 @@ public abstract class ClientWire extends ChannelDuplexHandler {
       if ((b1 & MASKED) != 0) {
         throw protocolError("a masked frame from the server");
       }
-      long length = b1 & 0x7f;
+      int length7 = b1 & 0x7f;
+      long length = length7;
       int header = 2;
-      if (length == 126) {
+      if (length7 == 126) {
         if (in.readableBytes() < 4) {
           return;
         }
         length = in.getUnsignedShort(at + 2);
         header = 4;
-      } else if (length == 127) {
+      } else if (length7 == 127) {
         if (in.readableBytes() < 10) {
           return;
         }
         length = in.getLong(at + 2);
         header = 10;
       }
-      if (opcode >= CLOSE) {
-        if (!fin || length > MAX_CONTROL_PAYLOAD) {
-          throw protocolError("a fragmented or oversized control frame");
-        }
-      } else if (length < 0
-          || length + (fragments == null ? 0 : fragments.readableBytes()) > maxMessageBytes) {
-        throw new CorruptedWebSocketFrameException(
-            WebSocketCloseStatus.MESSAGE_TOO_BIG,
-            "a message over " + maxMessageBytes + " bytes from the server");
+      // A 64-bit length with its top bit set reads as negative (5.2: that bit MUST be 0).
+      if (length < 0 || (length7 == 126 && length < 126) || (length7 == 127 && length <= 0xffff)) {
+        throw protocolError("a frame length over 2^63 or not in its shortest form");
       }
+      checkHeader(opcode, fin, length);
       if (in.readableBytes() < header + length) {
         return;
       }
@@ -251,9 +254,6 @@ public abstract class ClientWire extends ChannelDuplexHandler {
       in.readerIndex(to);
       switch (opcode) {
         case BINARY -> {
-          if (fragments != null) {
-            throw protocolError("a new message inside a fragmented one");
-          }
           if (fin) {
             message(ctx, in, from, to);
           } else {
@@ -261,9 +261,6 @@ public abstract class ClientWire extends ChannelDuplexHandler {
           }
         }
         case CONTINUATION -> {
-          if (fragments == null) {
-            throw protocolError("a continuation frame outside a fragmented message");
-          }
           fragments.writeBytes(in, from, (int) length);
           if (fin) {
             ByteBuf whole = fragments;
@@ -280,6 +277,9 @@ public abstract class ClientWire extends ChannelDuplexHandler {
             throw protocolError("a close frame with a one-byte payload");
           }
           int code = length == 0 ? NO_STATUS : in.getUnsignedShort(from);
+          if (length > 0 && !WebSocketCloseStatus.isValidStatusCode(code)) {
+            throw protocolError("a close frame with the code " + code + ", which none may send");
+          }
           String reason =
               length > 2 ? in.toString(from + 2, to - from - 2, StandardCharsets.UTF_8) : "";
           discarding = true;
@@ -291,52 +291,125 @@ public abstract class ClientWire extends ChannelDuplexHandler {
           mask(pong, pong.writerIndex() - (int) length, (int) length, pong.getInt(2));
           ctx.writeAndFlush(pong, ctx.voidPromise());
         }
-        case PONG -> {}
-        case TEXT -> throw protocolError("a text frame: the protocol is binary");
-        default -> throw protocolError("a frame with the unknown opcode " + opcode);
+        default -> {} // A pong; checkHeader let no other opcode through.
       }
     }
+  }
+
+  /**
+   * Refuses a frame by its header alone, before its payload is waited for: a bad opcode, a control
+   * frame that is fragmented or over 125 bytes, a continuation without a message to continue, a new
+   * message inside a fragmented one, a message over the limit.
+   */
+  private void checkHeader(int opcode, boolean fin, long length) {
+    if (opcode >= CLOSE) {
+      if (opcode > PONG) {
+        throw protocolError("a frame with the unknown control opcode " + opcode);
+      }
+      if (!fin || length > MAX_CONTROL_PAYLOAD) {
+        throw protocolError("a fragmented or oversized control frame");
+      }
+      return;
+    }
+    if (opcode == TEXT) {
+      throw protocolError("a text frame: the protocol is binary");
+    }
+    if (opcode > BINARY) {
+      throw protocolError("a frame with the unknown opcode " + opcode);
+    }
+    if (opcode == CONTINUATION && fragments == null) {
+      throw protocolError("a continuation frame outside a fragmented message");
+    }
+    if (opcode == BINARY && fragments != null) {
+      throw protocolError("a new message inside a fragmented one");
+    }
+    if (length + (fragments == null ? 0 : fragments.readableBytes()) > maxMessageBytes) {
+      throw new CorruptedWebSocketFrameException(
+          WebSocketCloseStatus.MESSAGE_TOO_BIG,
+          "a message over " + maxMessageBytes + " bytes from the server");
+    }
+  }
+
+  /** Whether our close frame went out: nothing may follow it (RFC 6455 5.5.1). */
+  protected final boolean isClosing() {
+    return closeSent != null;
   }
 
   @Override
   public void write(ChannelHandlerContext ctx, Object msg, ChannelPromise promise)
       throws Exception {
-    if (msg instanceof MessageLite m) {
+    if (closeSent != null) {
+      // As Netty's WebSocket handler: what is written after the close frame is dropped.
+      ReferenceCountUtil.release(msg);
+      promise.setFailure(new ClosedChannelException());
+    } else if (msg instanceof MessageLite m) {
       ctx.write(binaryFrame(ctx.alloc(), m), promise);
     } else {
       ctx.write(msg, promise);
     }
   }
 
-  /** A close from the pipeline sends a close frame (1000) first, once, if the upgrade completed. */
+  /**
+   * A close from the pipeline sends a close frame (1000) first, once, if the upgrade completed, and
+   * closes TCP once it was written ({@link #closeConnection}).
+   */
   @Override
   public void close(ChannelHandlerContext ctx, ChannelPromise promise) {
     sendClose(ctx, WebSocketCloseStatus.NORMAL_CLOSURE.code());
-    ctx.close(promise);
+    closeAfterCloseFrame(ctx, promise);
   }
 
   /**
    * Ends the connection from this handler: a close frame with {@code code} (if the upgrade
-   * completed and none was sent), then TCP's close.
+   * completed and none was sent), then TCP's close once the close frame and everything written
+   * before it left (a close at once would drop what still waits in the outbound buffer), or after
+   * the handshake timeout if the peer does not read.
    */
   protected final void closeConnection(ChannelHandlerContext ctx, int code) {
     sendClose(ctx, code);
-    ctx.close();
+    closeAfterCloseFrame(ctx, ctx.newPromise());
   }
 
   private void sendClose(ChannelHandlerContext ctx, int code) {
     discarding = true;
-    if (!framing || closeSent || !ctx.channel().isActive()) {
+    if (!framing || closeSent != null || !ctx.channel().isActive()) {
       return;
     }
-    closeSent = true;
     ByteBuf close = controlFrame(ctx.alloc(), CLOSE, 2);
     close.writeShort(code);
     mask(close, close.writerIndex() - 2, 2, close.getInt(2));
-    ctx.writeAndFlush(close).addListener(ChannelFutureListener.FIRE_EXCEPTION_ON_FAILURE);
+    ChannelPromise sent = ctx.newPromise();
+    closeSent = sent;
+    ctx.writeAndFlush(close)
+        .addListener(
+            f -> {
+              sent.trySuccess();
+              if (!f.isSuccess()) {
+                ctx.pipeline().fireExceptionCaught(f.cause());
+              }
+            });
+    if (!sent.isDone()) {
+      long bound = handshakeTimeoutMillis > 0 ? handshakeTimeoutMillis : DEFAULT_CLOSE_MILLIS;
+      io.netty.util.concurrent.Future<?> force =
+          ctx.executor().schedule(() -> sent.trySuccess(), bound, TimeUnit.MILLISECONDS);
+      sent.addListener(f -> force.cancel(false));
+    }
+  }
+
+  private void closeAfterCloseFrame(ChannelHandlerContext ctx, ChannelPromise promise) {
+    ChannelPromise sent = closeSent;
+    if (sent == null || sent.isDone()) {
+      ctx.close(promise);
+    } else {
+      sent.addListener(f -> ctx.close(promise));
+    }
   }
 
   private void fail(ChannelHandlerContext ctx, Throwable t) {
+    if (t instanceof CorruptedWebSocketFrameException bad) {
+      // The close frame says why (1002, 1009); the subclass's close then sends none of its own.
+      sendClose(ctx, bad.closeStatus().code());
+    }
     discarding = true;
     releaseCumulation();
     try {

@@ -128,6 +128,9 @@ final class ConnectionHandler extends ClientWire implements FrameChannel {
 
   @Override
   public void write(ClientFrame frame) {
+    if (isClosing()) {
+      return; // Nothing after the close frame (RFC 6455 5.5.1).
+    }
     try {
       ctx.write(binaryFrame(ctx.alloc(), frame), ctx.voidPromise());
     } catch (IOException e) {

@@ -54,9 +54,12 @@ public final class Handshake {
     boolean secure = "wss".equalsIgnoreCase(uri.getScheme());
     int port = uri.getPort();
     boolean defaultPort = port < 0 || port == (secure ? 443 : 80);
-    String path = uri.getRawPath() == null || uri.getRawPath().isEmpty() ? "/" : uri.getRawPath();
-    if (uri.getRawQuery() != null) {
-      path += "?" + uri.getRawQuery();
+    // toASCIIString: characters beyond ASCII, which a URI may hold raw, percent-encoded (UTF-8).
+    URI ascii = URI.create(uri.toASCIIString());
+    String path =
+        ascii.getRawPath() == null || ascii.getRawPath().isEmpty() ? "/" : ascii.getRawPath();
+    if (ascii.getRawQuery() != null) {
+      path += "?" + ascii.getRawQuery();
     }
     String text =
         "GET "
@@ -142,6 +145,7 @@ public final class Handshake {
       throw new UpgradeFailedException(
           status, "WebSocket upgrade refused with HTTP " + phrase, reason(body));
     }
+    // Header lines of one name make one list (RFC 7230 3.2.2): any line may hold the token.
     boolean upgrade = false;
     boolean connection = false;
     String accept = null;
@@ -154,9 +158,9 @@ public final class Handshake {
       String name = line.substring(0, colon).strip();
       String value = line.substring(colon + 1).strip();
       if (name.equalsIgnoreCase("upgrade")) {
-        upgrade = value.equalsIgnoreCase("websocket");
+        upgrade |= value.equalsIgnoreCase("websocket");
       } else if (name.equalsIgnoreCase("connection")) {
-        connection = hasToken(value, "upgrade");
+        connection |= hasToken(value, "upgrade");
       } else if (name.equalsIgnoreCase("sec-websocket-accept")) {
         accept = value;
       } else if (name.equalsIgnoreCase("sec-websocket-extensions")
