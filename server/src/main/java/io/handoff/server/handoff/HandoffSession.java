@@ -37,6 +37,7 @@ import org.slf4j.LoggerFactory;
 public final class HandoffSession extends Presence {
   private static final Logger log = LoggerFactory.getLogger(HandoffSession.class);
   private static final int MAX_PENDING_HOPS = 256;
+  private static final Runnable NOTHING = () -> {};
   private static final AtomicIntegerFieldUpdater<HandoffSession> PENDING_HOPS =
       AtomicIntegerFieldUpdater.newUpdater(HandoffSession.class, "pendingHops");
   private static final int MAX_EARLY_PRESENCE = 16;
@@ -218,7 +219,7 @@ public final class HandoffSession extends Presence {
   /** Signals may have been lost: re-read activities, offers and presence. Any thread. */
   public void reconcile() {
     hopsLost = true;
-    hop(() -> {});
+    hop(NOTHING);
   }
 
   /** The presence keeper read the user's presence. Any thread. */
@@ -232,30 +233,45 @@ public final class HandoffSession extends Presence {
   }
 
   private void hop(Runnable task) {
-    if (PENDING_HOPS.incrementAndGet(this) > MAX_PENDING_HOPS) {
-      PENDING_HOPS.decrementAndGet(this);
-      hopsLost = true;
-      return;
+    Runnable run = task;
+    while (true) {
+      int pending = pendingHops;
+      if (pending >= MAX_PENDING_HOPS) {
+        // Dropped: the session re-reads instead. A hop not started yet sees the flag after its
+        // start; if every hop started meanwhile, one more (doing nothing else) is queued for it.
+        hopsLost = true;
+        if (pendingHops != 0) {
+          return;
+        }
+        run = NOTHING;
+      } else if (PENDING_HOPS.compareAndSet(this, pending, pending + 1)) {
+        break; // Never above the bound, even for a moment (the last hop's check below reads it).
+      }
     }
+    Runnable queued = run;
     connection.execute(
         () -> {
           PENDING_HOPS.decrementAndGet(this);
           if (!connection.active()) {
             return;
           }
-          if (hopsLost) {
-            hopsLost = false;
-            if (live) {
-              reread();
-            } else {
-              rereadAfterWelcome = true;
+          try {
+            if (hopsLost) {
+              hopsLost = false;
+              if (live) {
+                reread();
+              } else {
+                rereadAfterWelcome = true;
+              }
             }
-          }
-          task.run();
-          // One flush for the hops queued together (a reconnect storm brings a user's devices'
-          // offline and online signals at once): the last of them sends what all pushed.
-          if (PENDING_HOPS.get(this) == 0) {
-            connection.flush();
+            queued.run();
+          } finally {
+            // One flush for the hops queued together (a reconnect storm brings a user's devices'
+            // offline and online signals at once): the last of them sends what all pushed, also
+            // when one of them threw.
+            if (PENDING_HOPS.get(this) == 0) {
+              connection.flush();
+            }
           }
         });
   }
