@@ -302,6 +302,7 @@ scenario_storm() {
     --duration "$STORM_DURATION" --warmup "$WARMUP" --drop-rate 0 \
     --warmup-drop-rate "$STORM_WARMUP_DROP_RATE" --storm --drain-timeout 30s
   after=$(tcp_counters)
+  log "storm: CPU from the cut until every device resumed, ms: server $(jget storm_cpu_server_ms "$RESULT") (JIT $(jget storm_cpu_server_jit_ms "$RESULT")), load tester $(jget storm_cpu_loadtest_ms "$RESULT") (JIT $(jget storm_cpu_loadtest_jit_ms "$RESULT")), machine $(jget storm_cpu_machine_ms "$RESULT")"
   if [[ -n $after ]]; then
     log "storm: during the run (whole machine): $(join -j1 <(echo "$before") <(echo "$after") | awk '{ printf "%s +%d  ", $1, $3 - $2 }')"
   fi

@@ -17,6 +17,7 @@ import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
+import java.util.function.Supplier;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -126,9 +127,22 @@ final class HandoffRequests {
 
   /** The connection ended: requests without an answer fail (their outcome is unknown). */
   void connectionLost(HandoffException error) {
+    connectionLost(() -> error);
+  }
+
+  /**
+   * The connection ended: every request waiting for an answer fails with the error {@code error}
+   * makes (made only if one waits: most connections end with none, and an exception's stack trace
+   * is not free in a reconnect storm).
+   */
+  void connectionLost(Supplier<HandoffException> error) {
+    if (pending.isEmpty()) {
+      return;
+    }
+    HandoffException e = error.get();
     List<CompletableFuture<ServerFrame>> waiting = new ArrayList<>(pending.values());
     pending.clear();
-    waiting.forEach(f -> f.completeExceptionally(error));
+    waiting.forEach(f -> f.completeExceptionally(e));
   }
 
   /** The client is closed for good: outgoing offers will not hear of their results. */

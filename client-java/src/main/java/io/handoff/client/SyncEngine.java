@@ -373,9 +373,11 @@ final class SyncEngine {
   /** Forgets everything tied to the connection that just ended; pending writes stay pending. */
   private void connectionLost() {
     handoff.connectionLost(
-        HandoffException.local(
-            "the connection ended before the answer; the request may or may not have been applied",
-            null));
+        () ->
+            HandoffException.local(
+                "the connection ended before the answer; the request may or may not have been"
+                    + " applied",
+                null));
     writes.disconnected();
     for (Document d : documents.values()) {
       d.resyncInFlight = false;

@@ -174,6 +174,37 @@ final class CpuMeter {
     }
   }
 
+  /**
+   * utime + stime of the JIT compiler threads of a JVM ({@code C1 CompilerThre}, {@code C2
+   * CompilerThre}: the names Linux keeps of HotSpot's), from /proc/PID/task; -1 if they cannot be
+   * read. A compiler thread that ended between two readings takes its time with it.
+   */
+  static long compilerTicks(String pid) {
+    try (var tasks = Files.list(Path.of("/proc", pid, "task"))) {
+      long sum = 0;
+      for (Path task : (Iterable<Path>) tasks::iterator) {
+        try {
+          String stat = Files.readString(task.resolve("stat"));
+          if (isCompilerThread(stat)) {
+            sum += parseProcessTicks(stat);
+          }
+        } catch (IOException | RuntimeException e) {
+          // The thread ended meanwhile.
+        }
+      }
+      return sum;
+    } catch (IOException | RuntimeException e) {
+      return -1;
+    }
+  }
+
+  /** Whether a /proc task stat line is a HotSpot JIT compiler thread's. */
+  static boolean isCompilerThread(String stat) {
+    int open = stat.indexOf('(');
+    int close = stat.lastIndexOf(')');
+    return open >= 0 && close > open && stat.substring(open + 1, close).contains("CompilerThre");
+  }
+
   static long parseProcessTicks(String stat) {
     // The command name (field 2) may hold spaces and parentheses: count from the last ')'.
     String[] f = stat.substring(stat.lastIndexOf(')') + 2).trim().split("\\s+");

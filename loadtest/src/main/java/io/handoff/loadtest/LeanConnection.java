@@ -1,54 +1,35 @@
 package io.handoff.loadtest;
 
+import io.handoff.client.internal.ClientWire;
 import io.handoff.client.internal.ClosedBy;
-import io.handoff.client.internal.UpgradeRefusal;
+import io.handoff.client.internal.Handshake;
 import io.handoff.client.internal.WebSocketConnector;
 import io.netty.bootstrap.Bootstrap;
 import io.netty.buffer.ByteBuf;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelFuture;
 import io.netty.channel.ChannelHandlerContext;
-import io.netty.channel.ChannelInboundHandlerAdapter;
-import io.netty.channel.ChannelInitializer;
 import io.netty.channel.ChannelOption;
 import io.netty.channel.EventLoop;
 import io.netty.channel.epoll.EpollSocketChannel;
-import io.netty.channel.socket.SocketChannel;
 import io.netty.channel.socket.nio.NioSocketChannel;
-import io.netty.handler.codec.ByteToMessageDecoder;
-import io.netty.handler.codec.http.HttpClientCodec;
-import io.netty.handler.codec.http.HttpObjectAggregator;
-import io.netty.handler.codec.http.websocketx.BinaryWebSocketFrame;
-import io.netty.handler.codec.http.websocketx.CloseWebSocketFrame;
-import io.netty.handler.codec.http.websocketx.CorruptedWebSocketFrameException;
-import io.netty.handler.codec.http.websocketx.PingWebSocketFrame;
-import io.netty.handler.codec.http.websocketx.PongWebSocketFrame;
-import io.netty.handler.codec.http.websocketx.WebSocketClientProtocolConfig;
-import io.netty.handler.codec.http.websocketx.WebSocketClientProtocolHandler;
-import io.netty.handler.codec.http.websocketx.WebSocketClientProtocolHandler.ClientHandshakeStateEvent;
-import io.netty.handler.codec.http.websocketx.WebSocketCloseStatus;
-import io.netty.handler.codec.http.websocketx.WebSocketFrameDecoder;
-import io.netty.util.ReferenceCountUtil;
 import java.net.InetSocketAddress;
 import java.net.URI;
 import java.time.Duration;
-import java.util.List;
 
 /**
  * One connection attempt of a {@link LeanLink}: TCP, the WebSocket upgrade with the token as {@code
- * Authorization: Bearer}, then binary frames handed over as they are (Netty's WebSocket codec
- * answers pings and masks what is sent). Remembers the first close code it learns (close frame,
- * refused upgrade, undecodable data, a cut) and reports the end once, when the channel goes
- * inactive or the TCP connect fails. Pipeline: HTTP codec, HTTP aggregator (the upgrade response
- * only, up to 64 KiB), the Java client's {@link UpgradeRefusal}, the WebSocket protocol handler
- * with the client's settings ({@link WebSocketConnector#protocolConfig}), this handler; failures
- * map to close codes as in the client ({@link ClosedBy}).
+ * Authorization: Bearer}, then binary messages handed over where they were read. The upgrade and
+ * the framing are the Java client's ({@link ClientWire}: pings answered, what is sent masked, close
+ * frames exchanged), so the pipeline is this one handler. Remembers the first close code it learns
+ * (close frame, refused upgrade, undecodable data, a cut) and reports the end once, when the
+ * channel goes inactive or the TCP connect fails; failures map to close codes as in the client
+ * ({@link ClosedBy}).
  *
  * <p>Threading: every method runs on the link's event loop; the fields are the link's to read
  * there.
  */
-final class LeanConnection extends ChannelInboundHandlerAdapter {
-  private static final int MAX_UPGRADE_RESPONSE_BYTES = 64 * 1024;
+final class LeanConnection extends ClientWire {
 
   /** What a connection reports; called on its event loop. */
   interface Listener {
@@ -76,7 +57,8 @@ final class LeanConnection extends ChannelInboundHandlerAdapter {
   int disconnectCode;
   String disconnectReason;
 
-  private LeanConnection(Listener listener) {
+  private LeanConnection(Handshake handshake, String token, int timeoutMillis, Listener listener) {
+    super(handshake, token, timeoutMillis, WebSocketConnector.MAX_FRAME_BYTES);
     this.listener = listener;
   }
 
@@ -88,13 +70,8 @@ final class LeanConnection extends ChannelInboundHandlerAdapter {
       InetSocketAddress localAddress,
       Duration connectTimeout,
       Listener listener) {
-    LeanConnection c = new LeanConnection(listener);
     int timeoutMillis = (int) Math.min(Integer.MAX_VALUE, connectTimeout.toMillis());
-    // The Java client's settings, but Netty's UTF-8 check is left out: only binary frames come.
-    WebSocketClientProtocolConfig config =
-        WebSocketConnector.protocolConfig(url, token, timeoutMillis)
-            .withUTF8Validator(false)
-            .build();
+    LeanConnection c = new LeanConnection(new Handshake(url), token, timeoutMillis, listener);
     Bootstrap b =
         new Bootstrap()
             .group(loop)
@@ -104,18 +81,7 @@ final class LeanConnection extends ChannelInboundHandlerAdapter {
                     : NioSocketChannel.class)
             .option(ChannelOption.CONNECT_TIMEOUT_MILLIS, timeoutMillis)
             .option(ChannelOption.TCP_NODELAY, true)
-            .handler(
-                new ChannelInitializer<SocketChannel>() {
-                  @Override
-                  protected void initChannel(SocketChannel ch) {
-                    ch.pipeline()
-                        .addLast(new HttpClientCodec())
-                        .addLast(new HttpObjectAggregator(MAX_UPGRADE_RESPONSE_BYTES))
-                        .addLast(UpgradeRefusal.INSTANCE)
-                        .addLast(new WebSocketClientProtocolHandler(config))
-                        .addLast(c);
-                  }
-                });
+            .handler(c);
     InetSocketAddress remote = InetSocketAddress.createUnresolved(url.getHost(), url.getPort());
     ChannelFuture f = localAddress == null ? b.connect(remote) : b.connect(remote, localAddress);
     c.channel = f.channel();
@@ -160,107 +126,34 @@ final class LeanConnection extends ChannelInboundHandlerAdapter {
   }
 
   @Override
-  public void userEventTriggered(ChannelHandlerContext ctx, Object evt) {
-    if (evt == ClientHandshakeStateEvent.HANDSHAKE_COMPLETE) {
-      // Binary frames are read in place from here on; control frames still go through Netty's
-      // protocol handler (pongs to pings, close frames to this handler).
-      ChannelHandlerContext decoder = ctx.pipeline().context(WebSocketFrameDecoder.class);
-      if (decoder != null) {
-        ctx.pipeline().replace(decoder.name(), decoder.name(), new Frames());
-      }
-      listener.opened(this);
-    } else if (evt == ClientHandshakeStateEvent.HANDSHAKE_TIMEOUT) {
-      remember(Device.ABNORMAL_CLOSURE, "WebSocket handshake timed out");
-    }
-    ctx.fireUserEventTriggered(evt);
+  protected void opened(ChannelHandlerContext ctx) {
+    listener.opened(this);
   }
 
   @Override
-  public void channelRead(ChannelHandlerContext ctx, Object msg) {
-    try {
-      if (msg instanceof BinaryWebSocketFrame f) {
-        if (!reported) {
-          ByteBuf b = f.content();
-          listener.frame(this, b, b.readerIndex(), b.writerIndex(), System.nanoTime());
-        }
-      } else if (msg instanceof CloseWebSocketFrame close) {
-        remember(close.statusCode() < 0 ? 1005 : close.statusCode(), close.reasonText());
-        // Answers with a close frame of its own (the protocol handler adds it) and closes TCP.
-        ctx.close();
-      }
-    } finally {
-      ReferenceCountUtil.release(msg);
+  protected void message(ChannelHandlerContext ctx, ByteBuf buffer, int from, int to) {
+    if (!reported) {
+      listener.frame(this, buffer, from, to, System.nanoTime());
     }
+  }
+
+  @Override
+  protected void closeReceived(ChannelHandlerContext ctx, int code, String reason) {
+    remember(code, reason);
+    // Answers with a close frame of its own and closes TCP.
+    closeConnection(ctx, 1000);
   }
 
   @Override
   public void exceptionCaught(ChannelHandlerContext ctx, Throwable t) {
-    ClosedBy close = ClosedBy.failure(ctx.channel(), t);
+    ClosedBy close = ClosedBy.failure(t);
     remember(close.code(), close.reason());
-    ctx.close();
+    closeConnection(ctx, 1000);
   }
 
   @Override
-  public void channelInactive(ChannelHandlerContext ctx) {
+  public void channelInactive(ChannelHandlerContext ctx) throws Exception {
     report();
-    ctx.fireChannelInactive();
-  }
-
-  /**
-   * Reads the server's WebSocket frames where they arrived: a binary message goes to the listener
-   * as a range of the read buffer (no copy, no frame object); ping, pong and close frames become
-   * Netty's frame objects for the protocol handler and this handler. The server never masks,
-   * fragments or sends text; any of those is a protocol error, as is a frame over 16 MiB.
-   */
-  private final class Frames extends ByteToMessageDecoder {
-    @Override
-    protected void decode(ChannelHandlerContext ctx, ByteBuf in, List<Object> out) {
-      while (in.readableBytes() >= 2 && !reported) {
-        int at = in.readerIndex();
-        int b0 = in.getUnsignedByte(at);
-        int b1 = in.getUnsignedByte(at + 1);
-        int opcode = b0 & 0x0f;
-        int header = 2;
-        long length = b1 & 0x7f;
-        if (length == 126) {
-          if (in.readableBytes() < 4) {
-            return;
-          }
-          length = in.getUnsignedShort(at + 2);
-          header = 4;
-        } else if (length == 127) {
-          if (in.readableBytes() < 10) {
-            return;
-          }
-          length = in.getLong(at + 2);
-          header = 10;
-        }
-        if ((b0 & 0x80) == 0 || (b0 & 0x70) != 0 || (b1 & 0x80) != 0 || opcode == 0) {
-          throw new CorruptedWebSocketFrameException(
-              WebSocketCloseStatus.PROTOCOL_ERROR,
-              "a fragmented, masked or extended frame from the server");
-        }
-        if (length < 0 || length > WebSocketConnector.MAX_FRAME_BYTES) {
-          throw new CorruptedWebSocketFrameException(
-              WebSocketCloseStatus.MESSAGE_TOO_BIG, "a frame of " + length + " bytes");
-        }
-        if (in.readableBytes() < header + length) {
-          return;
-        }
-        int from = at + header;
-        int to = from + (int) length;
-        switch (opcode) {
-          case 0x2 -> listener.frame(LeanConnection.this, in, from, to, System.nanoTime());
-          case 0x8 -> out.add(new CloseWebSocketFrame(true, 0, in.retainedSlice(from, to - from)));
-          case 0x9 -> out.add(new PingWebSocketFrame(in.retainedSlice(from, to - from)));
-          case 0xA -> out.add(new PongWebSocketFrame(in.retainedSlice(from, to - from)));
-          default ->
-              throw new CorruptedWebSocketFrameException(
-                  WebSocketCloseStatus.PROTOCOL_ERROR,
-                  "expected a binary frame, got opcode " + opcode);
-        }
-        in.readerIndex(to);
-      }
-    }
+    super.channelInactive(ctx);
   }
 }

@@ -13,11 +13,7 @@ import io.handoff.protocol.v1.Snapshot;
 import io.handoff.protocol.v1.SyncReport;
 import io.handoff.protocol.v1.Welcome;
 import io.netty.buffer.ByteBuf;
-import io.netty.buffer.Unpooled;
 import io.netty.channel.EventLoop;
-import io.netty.handler.codec.http.websocketx.BinaryWebSocketFrame;
-import io.netty.handler.codec.http.websocketx.CloseWebSocketFrame;
-import io.netty.handler.codec.http.websocketx.WebSocketCloseStatus;
 import java.net.InetSocketAddress;
 import java.net.URI;
 import java.nio.charset.StandardCharsets;
@@ -185,7 +181,7 @@ final class LeanLink implements LeanConnection.Listener {
               done.complete(null);
               return;
             }
-            l.channel.writeAndFlush(new CloseWebSocketFrame(WebSocketCloseStatus.NORMAL_CLOSURE));
+            // The connection sends its close frame (1000) before TCP's close.
             l.channel.close().addListener(f -> done.complete(null));
           });
       done.get(10, TimeUnit.SECONDS);
@@ -593,7 +589,7 @@ final class LeanLink implements LeanConnection.Listener {
   }
 
   private static void send(LeanConnection l, ClientFrame f) {
-    l.channel.write(
-        new BinaryWebSocketFrame(Unpooled.wrappedBuffer(f.toByteArray())), l.channel.voidPromise());
+    // Framed and masked by the connection (ClientWire).
+    l.channel.write(f, l.channel.voidPromise());
   }
 }

@@ -1,6 +1,7 @@
 package io.handoff.loadtest;
 
 import com.google.protobuf.CodedInputStream;
+import io.handoff.client.internal.ClientWire;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.ByteBufAllocator;
 import java.io.IOException;
@@ -108,24 +109,8 @@ final class LeanWire {
     b.writeInt(writer);
     b.writeBytes(filler, Payload.HEADER_BYTES, payload - Payload.HEADER_BYTES);
     payloadHash[0] = contentHash(b, value, payload);
-    mask(b, start, frame, maskKey);
+    ClientWire.mask(b, start, frame, maskKey);
     return b;
-  }
-
-  /**
-   * XORs {@code length} bytes from {@code start} with the 4-byte key, as RFC 6455 masks; in place,
-   * where Netty's WebSocket encoder would copy the frame into a second buffer to mask it.
-   */
-  static void mask(ByteBuf b, int start, int length, int maskKey) {
-    int i = start;
-    int end = start + length;
-    long key = ((long) maskKey << 32) | (maskKey & 0xffffffffL);
-    for (; i + 8 <= end; i += 8) {
-      b.setLong(i, b.getLong(i) ^ key);
-    }
-    for (int k = 0; i < end; i++, k++) {
-      b.setByte(i, b.getByte(i) ^ (maskKey >>> (24 - 8 * (k & 3))));
-    }
   }
 
   /**

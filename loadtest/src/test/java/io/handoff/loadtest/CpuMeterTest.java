@@ -1,6 +1,8 @@
 package io.handoff.loadtest;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import org.junit.jupiter.api.Test;
 
@@ -25,5 +27,19 @@ class CpuMeterTest {
     // 12% of one core at 4,000 deliveries/s: 0.12 s of CPU per second over 4,000 = 30 µs each.
     assertEquals(30.0, CpuMeter.perDelivery(12, 4_000));
     assertEquals(2.78, CpuMeter.parseLoadAverage("2.78 1.43 1.76 3/812 4242\n"));
+  }
+
+  @Test
+  void compilerThreadsAreTheJvmsC1AndC2ThreadsByTheirLinuxNames() {
+    assertTrue(CpuMeter.isCompilerThread("12 (C2 CompilerThre) S 1 2 3 0 -1 0 0 0 0 0 7 1 0"));
+    assertTrue(CpuMeter.isCompilerThread("13 (C1 CompilerThre) S 1 2 3 0 -1 0 0 0 0 0 7 1 0"));
+    assertFalse(CpuMeter.isCompilerThread("14 (epollEventLoo) S 1 2 3 0 -1 0 0 0 0 0 7 1 0"));
+  }
+
+  @Test
+  void compilerTicksOfThisJvmAreRead() {
+    // This test runs in a HotSpot JVM on Linux in the build; elsewhere the reading is -1.
+    long ticks = CpuMeter.compilerTicks("self");
+    assertTrue(ticks >= 0 || !System.getProperty("os.name").startsWith("Linux"), "" + ticks);
   }
 }

@@ -5,8 +5,6 @@ import io.netty.channel.Channel;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelOption;
 import io.netty.handler.codec.DecoderException;
-import io.netty.handler.codec.http.HttpResponseStatus;
-import io.netty.handler.codec.http.websocketx.WebSocketClientHandshakeException;
 
 /**
  * The close code and reason a client connection reports for a failure on its channel, and the cut
@@ -21,20 +19,16 @@ public record ClosedBy(int code, String reason) {
   public static final int ABNORMAL_CLOSURE = 1006;
 
   /**
-   * What a failure on {@code channel} means: an upgrade refused with 401 or 403 is {@link
-   * CloseCode#UNAUTHORIZED} (with the server's reason, {@link UpgradeRefusal}), undecodable data
-   * {@link CloseCode#PROTOCOL_ERROR}, anything else 1006.
+   * What a failure on a connection means: an upgrade refused with 401 or 403 is {@link
+   * CloseCode#UNAUTHORIZED} (with the server's reason, read by {@link Handshake}), any other failed
+   * upgrade 1006, undecodable data {@link CloseCode#PROTOCOL_ERROR}, anything else 1006.
    */
-  public static ClosedBy failure(Channel channel, Throwable t) {
-    if (t instanceof WebSocketClientHandshakeException refused && refused.response() != null) {
-      HttpResponseStatus status = refused.response().status();
-      boolean denied =
-          status.equals(HttpResponseStatus.UNAUTHORIZED)
-              || status.equals(HttpResponseStatus.FORBIDDEN);
-      String why = UpgradeRefusal.reason(channel);
+  public static ClosedBy failure(Throwable t) {
+    if (t instanceof UpgradeFailedException failed) {
+      boolean denied = failed.status() == 401 || failed.status() == 403;
       return new ClosedBy(
           denied ? CloseCode.UNAUTHORIZED.code() : ABNORMAL_CLOSURE,
-          "WebSocket upgrade refused with HTTP " + status + (why == null ? "" : ": " + why));
+          failed.getMessage() + (failed.reason() == null ? "" : ": " + failed.reason()));
     } else if (t instanceof DecoderException) {
       return new ClosedBy(
           CloseCode.PROTOCOL_ERROR.code(), "undecodable data from server: " + t.getMessage());
@@ -44,7 +38,7 @@ public record ClosedBy(int code, String reason) {
 
   /**
    * Drops {@code channel} with a TCP reset and no close frame (closed from the head of the
-   * pipeline: the WebSocket handler would otherwise send one). Call on its event loop.
+   * pipeline: the connection's handler would otherwise send one). Call on its event loop.
    */
   public static void cut(Channel channel) {
     if (channel.isActive()) {

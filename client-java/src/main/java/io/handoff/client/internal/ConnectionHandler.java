@@ -1,29 +1,31 @@
 package io.handoff.client.internal;
 
+import com.google.protobuf.InvalidProtocolBufferException;
 import io.handoff.protocol.CloseCode;
 import io.handoff.protocol.v1.ClientFrame;
 import io.handoff.protocol.v1.ServerFrame;
+import io.netty.buffer.ByteBuf;
+import io.netty.buffer.ByteBufInputStream;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelHandlerContext;
-import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.ChannelPipeline;
 import io.netty.channel.EventLoop;
-import io.netty.handler.codec.http.websocketx.CloseWebSocketFrame;
-import io.netty.handler.codec.http.websocketx.WebSocketClientProtocolHandler.ClientHandshakeStateEvent;
+import io.netty.handler.codec.CorruptedFrameException;
 import io.netty.handler.timeout.IdleState;
 import io.netty.handler.timeout.IdleStateEvent;
 import io.netty.handler.timeout.IdleStateHandler;
-import io.netty.util.ReferenceCountUtil;
+import java.io.IOException;
 import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
 
 /**
- * The last handler of a client connection: turns handshake, frame, idle and close events into
- * {@link FrameListener} calls, and is the connection's {@link FrameChannel}. It remembers the first
- * close code it learns (from the server's close frame, an upgrade refusal, an idle timeout or a
- * local close) and reports it once, when the channel goes inactive.
+ * The last handler of a client connection: does the upgrade and the framing ({@link ClientWire}),
+ * turns the 101, each message (a {@link ServerFrame}), idle and close events into {@link
+ * FrameListener} calls, and is the connection's {@link FrameChannel}. It remembers the first close
+ * code it learns (from the server's close frame, an upgrade refusal, an idle timeout or a local
+ * close) and reports it once, when the channel goes inactive.
  */
-final class ConnectionHandler extends ChannelInboundHandlerAdapter implements FrameChannel {
+final class ConnectionHandler extends ClientWire implements FrameChannel {
   static final int ABNORMAL_CLOSURE = 1006;
   static final int NO_STATUS = 1005;
   static final int NORMAL_CLOSURE = 1000;
@@ -37,7 +39,17 @@ final class ConnectionHandler extends ChannelInboundHandlerAdapter implements Fr
   private Throwable cause;
   private boolean reported;
 
-  ConnectionHandler(FrameListener listener, EventLoop eventLoop) {
+  /**
+   * @param token sent on the upgrade as {@code Authorization: Bearer}; none if null
+   * @param handshakeTimeoutMillis how long the upgrade may take from the TCP connect
+   */
+  ConnectionHandler(
+      Handshake handshake,
+      String token,
+      long handshakeTimeoutMillis,
+      FrameListener listener,
+      EventLoop eventLoop) {
+    super(handshake, token, handshakeTimeoutMillis, WebSocketConnector.MAX_FRAME_BYTES);
     this.listener = listener;
     this.eventLoop = eventLoop;
   }
@@ -61,46 +73,51 @@ final class ConnectionHandler extends ChannelInboundHandlerAdapter implements Fr
   }
 
   @Override
+  protected void opened(ChannelHandlerContext ctx) {
+    listener.onOpen(this);
+  }
+
+  @Override
+  protected void message(ChannelHandlerContext ctx, ByteBuf buffer, int from, int to)
+      throws IOException {
+    ServerFrame frame;
+    try {
+      frame =
+          buffer.nioBufferCount() == 1
+              ? ServerFrame.parseFrom(buffer.nioBuffer(from, to - from))
+              : ServerFrame.parseFrom(new ByteBufInputStream(buffer.slice(from, to - from)));
+    } catch (InvalidProtocolBufferException e) {
+      throw new CorruptedFrameException("not a ServerFrame: " + e.getMessage(), e);
+    }
+    listener.onFrame(frame);
+  }
+
+  @Override
+  protected void closeReceived(ChannelHandlerContext ctx, int code, String reason) {
+    remember(code, reason, null);
+    // Answers with a close frame of its own and closes TCP.
+    closeConnection(ctx, NORMAL_CLOSURE);
+  }
+
+  @Override
   public void userEventTriggered(ChannelHandlerContext ctx, Object evt) throws Exception {
-    if (evt == ClientHandshakeStateEvent.HANDSHAKE_COMPLETE) {
-      listener.onOpen(this);
-    } else if (evt == ClientHandshakeStateEvent.HANDSHAKE_TIMEOUT) {
-      remember(ABNORMAL_CLOSURE, "WebSocket handshake timed out", null);
-    } else if (evt instanceof IdleStateEvent idle && idle.state() == IdleState.READER_IDLE) {
+    if (evt instanceof IdleStateEvent idle && idle.state() == IdleState.READER_IDLE) {
       IdleStateHandler handler = ctx.pipeline().get(IdleStateHandler.class);
       long millis = handler == null ? 0 : handler.getReaderIdleTimeInMillis();
       remember(
           CloseCode.IDLE_TIMEOUT.code(),
           "nothing received from the server for " + millis + " ms",
           null);
-      ctx.close();
+      closeConnection(ctx, NORMAL_CLOSURE);
     }
     ctx.fireUserEventTriggered(evt);
   }
 
   @Override
-  public void channelRead(ChannelHandlerContext ctx, Object msg) {
-    if (msg instanceof ServerFrame frame) {
-      listener.onFrame(frame);
-    } else if (msg instanceof CloseWebSocketFrame close) {
-      try {
-        int code = close.statusCode() < 0 ? NO_STATUS : close.statusCode();
-        remember(code, close.reasonText(), null);
-      } finally {
-        close.release();
-      }
-      // Answers with a close frame of its own (the protocol handler adds it) and closes TCP.
-      ctx.close();
-    } else {
-      ReferenceCountUtil.release(msg);
-    }
-  }
-
-  @Override
   public void exceptionCaught(ChannelHandlerContext ctx, Throwable t) {
-    ClosedBy close = ClosedBy.failure(ctx.channel(), t);
+    ClosedBy close = ClosedBy.failure(t);
     remember(close.code(), close.reason(), t);
-    ctx.close();
+    closeConnection(ctx, NORMAL_CLOSURE);
   }
 
   @Override
@@ -111,7 +128,14 @@ final class ConnectionHandler extends ChannelInboundHandlerAdapter implements Fr
 
   @Override
   public void write(ClientFrame frame) {
-    ctx.write(frame, ctx.voidPromise());
+    if (isClosing()) {
+      return; // Nothing after the close frame (RFC 6455 5.5.1).
+    }
+    try {
+      ctx.write(binaryFrame(ctx.alloc(), frame), ctx.voidPromise());
+    } catch (IOException e) {
+      exceptionCaught(ctx, e);
+    }
   }
 
   @Override

@@ -9,11 +9,6 @@ import io.netty.channel.IoEventLoop;
 import io.netty.channel.epoll.EpollIoHandler;
 import io.netty.channel.epoll.EpollSocketChannel;
 import io.netty.channel.socket.nio.NioSocketChannel;
-import io.netty.handler.codec.http.DefaultHttpHeaders;
-import io.netty.handler.codec.http.HttpHeaderNames;
-import io.netty.handler.codec.http.HttpHeaders;
-import io.netty.handler.codec.http.websocketx.WebSocketClientProtocolConfig;
-import io.netty.handler.codec.http.websocketx.WebSocketCloseStatus;
 import io.netty.handler.ssl.SslContext;
 import io.netty.handler.ssl.SslContextBuilder;
 import io.netty.util.NetUtil;
@@ -34,7 +29,7 @@ import javax.net.ssl.SSLException;
  */
 public final class WebSocketConnector {
   /** Largest HTTP response accepted for the upgrade request. */
-  public static final int MAX_UPGRADE_RESPONSE_BYTES = 64 * 1024;
+  public static final int MAX_UPGRADE_RESPONSE_BYTES = Handshake.MAX_RESPONSE_BYTES;
 
   /** Largest WebSocket message accepted from the server. */
   public static final int MAX_FRAME_BYTES = 16 * 1024 * 1024;
@@ -53,6 +48,7 @@ public final class WebSocketConnector {
   private final InetSocketAddress localAddress;
   private final int connectTimeoutMillis;
   private final SslContext ssl;
+  private final Handshake handshake;
 
   /**
    * @param uri a {@code ws://} or {@code wss://} URI
@@ -74,6 +70,7 @@ public final class WebSocketConnector {
     this.localAddress = localAddress;
     this.connectTimeoutMillis = (int) Math.min(Integer.MAX_VALUE, connectTimeout.toMillis());
     this.ssl = secure ? DefaultTls.CONTEXT : null;
+    this.handshake = new Handshake(uri);
   }
 
   /**
@@ -85,18 +82,15 @@ public final class WebSocketConnector {
    *     FrameChannel#close()} may be called at any time
    */
   public FrameChannel connect(String token, FrameListener listener) {
-    WebSocketClientProtocolConfig webSocketConfig =
-        protocolConfig(uri, token, connectTimeoutMillis).build();
-    ConnectionHandler handler = new ConnectionHandler(listener, eventLoop);
+    ConnectionHandler handler =
+        new ConnectionHandler(handshake, token, connectTimeoutMillis, listener, eventLoop);
     Bootstrap bootstrap =
         new Bootstrap()
             .group(eventLoop)
             .channelFactory(isEpoll(eventLoop) ? EPOLL : NIO)
             .option(ChannelOption.CONNECT_TIMEOUT_MILLIS, connectTimeoutMillis)
             .option(ChannelOption.TCP_NODELAY, true)
-            .handler(
-                new ClientChannelInitializer(
-                    ssl, host, port, webSocketConfig, handler, connectTimeoutMillis));
+            .handler(new ClientChannelInitializer(ssl, host, port, handler, connectTimeoutMillis));
     ChannelFuture connected =
         localAddress == null ? bootstrap.connect(remote) : bootstrap.connect(remote, localAddress);
     handler.channel(connected.channel());
@@ -107,33 +101,6 @@ public final class WebSocketConnector {
           }
         });
     return handler;
-  }
-
-  /**
-   * The WebSocket settings of a Handoff connection to {@code uri}: the token as {@code
-   * Authorization: Bearer} (none if null), no subprotocol or extension, messages up to {@value
-   * #MAX_FRAME_BYTES} bytes, close frames passed on to the caller (who answers them), pongs
-   * dropped, no UTF-8 validator (the protocol is binary: a text frame is refused by the frame codec
-   * anyway), the handshake bounded by {@code timeoutMillis}. A builder, for callers that change a
-   * setting.
-   */
-  public static WebSocketClientProtocolConfig.Builder protocolConfig(
-      URI uri, String token, int timeoutMillis) {
-    HttpHeaders headers = new DefaultHttpHeaders();
-    if (token != null) {
-      headers.set(HttpHeaderNames.AUTHORIZATION, "Bearer " + token);
-    }
-    return WebSocketClientProtocolConfig.newBuilder()
-        .webSocketUri(uri)
-        .subprotocol(null)
-        .allowExtensions(false)
-        .customHeaders(headers)
-        .maxFramePayloadLength(MAX_FRAME_BYTES)
-        .handleCloseFrames(false)
-        .sendCloseFrame(WebSocketCloseStatus.NORMAL_CLOSURE)
-        .dropPongFrames(true)
-        .withUTF8Validator(false)
-        .handshakeTimeoutMillis(timeoutMillis);
   }
 
   /** Whether {@code loop} is a native epoll loop (else NIO). */

@@ -2,9 +2,11 @@
  * The client's Netty plumbing; not a public API, may change without notice.
  *
  * <p>{@link io.handoff.client.internal.WebSocketConnector} opens connections; {@code
- * ClientChannelInitializer} assembles each pipeline (TLS, read-idle timeout, HTTP upgrade,
- * WebSocket protocol, protobuf codec); {@code ConnectionHandler} turns what happens on the channel
- * into {@link io.handoff.client.internal.FrameListener} calls and is the {@link
+ * ClientChannelInitializer} assembles each pipeline (TLS, read-idle timeout, the connection
+ * handler); {@link io.handoff.client.internal.ClientWire} does the WebSocket upgrade ({@link
+ * io.handoff.client.internal.Handshake}) and the framing in the connection's own handler; {@code
+ * ConnectionHandler} (a ClientWire) turns what happens on the channel into {@link
+ * io.handoff.client.internal.FrameListener} calls and is the {@link
  * io.handoff.client.internal.FrameChannel} the sync engine writes to.
  *
  * <p>Threading: everything here runs on the connection's event loop, which is the owning client's

@@ -31,11 +31,13 @@ import org.slf4j.LoggerFactory;
  * <p>Threads: everything runs on the connection's event loop, except {@link #connecting}, {@link
  * #wentOnline}, {@link #onSignal}, {@link #reconcile} and {@link #presenceRead}, which any thread
  * may call: they only hop onto the loop, through a bounded count of pending hops (beyond it,
- * signals are dropped and the session re-reads the store instead).
+ * signals are dropped and the session re-reads the store instead). The last of the hops pending
+ * together flushes what they pushed.
  */
 public final class HandoffSession extends Presence {
   private static final Logger log = LoggerFactory.getLogger(HandoffSession.class);
   private static final int MAX_PENDING_HOPS = 256;
+  private static final Runnable NOTHING = () -> {};
   private static final AtomicIntegerFieldUpdater<HandoffSession> PENDING_HOPS =
       AtomicIntegerFieldUpdater.newUpdater(HandoffSession.class, "pendingHops");
   private static final int MAX_EARLY_PRESENCE = 16;
@@ -217,7 +219,7 @@ public final class HandoffSession extends Presence {
   /** Signals may have been lost: re-read activities, offers and presence. Any thread. */
   public void reconcile() {
     hopsLost = true;
-    hop(() -> {});
+    hop(NOTHING);
   }
 
   /** The presence keeper read the user's presence. Any thread. */
@@ -231,26 +233,46 @@ public final class HandoffSession extends Presence {
   }
 
   private void hop(Runnable task) {
-    if (PENDING_HOPS.incrementAndGet(this) > MAX_PENDING_HOPS) {
-      PENDING_HOPS.decrementAndGet(this);
-      hopsLost = true;
-      return;
+    Runnable run = task;
+    while (true) {
+      int pending = pendingHops;
+      if (pending >= MAX_PENDING_HOPS) {
+        // Dropped: the session re-reads instead. A hop not started yet sees the flag after its
+        // start; if every hop started meanwhile, one more (doing nothing else) is queued for it.
+        hopsLost = true;
+        if (pendingHops != 0) {
+          return;
+        }
+        run = NOTHING;
+      } else if (PENDING_HOPS.compareAndSet(this, pending, pending + 1)) {
+        break; // Never above the bound, even for a moment (the last hop's check below reads it).
+      }
     }
+    Runnable queued = run;
     connection.execute(
         () -> {
           PENDING_HOPS.decrementAndGet(this);
           if (!connection.active()) {
             return;
           }
-          if (hopsLost) {
-            hopsLost = false;
-            if (live) {
-              reread();
-            } else {
-              rereadAfterWelcome = true;
+          try {
+            if (hopsLost) {
+              hopsLost = false;
+              if (live) {
+                reread();
+              } else {
+                rereadAfterWelcome = true;
+              }
+            }
+            queued.run();
+          } finally {
+            // One flush for the hops queued together (a reconnect storm brings a user's devices'
+            // offline and online signals at once): the last of them sends what all pushed, also
+            // when one of them threw.
+            if (PENDING_HOPS.get(this) == 0) {
+              connection.flush();
             }
           }
-          task.run();
         });
   }
 
@@ -289,7 +311,6 @@ public final class HandoffSession extends Presence {
       case PRESENCE_CHANGED -> pushPresence(List.of(s.getPresenceChanged().getPresence()));
       default -> {}
     }
-    connection.flush();
   }
 
   // ---------------------------------------------------------------------------------------------

@@ -44,7 +44,10 @@ abstract class Presence {
     }
   }
 
-  /** Tells the device which other devices went on- or offline since it was last told. */
+  /**
+   * Tells the device which other devices went on- or offline since it was last told. No flush: the
+   * caller flushes (a hop, once for the hops queued together).
+   */
   final void pushPresence(List<DevicePresence> entries) {
     PresenceUpdate.Builder u = PresenceUpdate.newBuilder();
     for (DevicePresence p : entries) {
@@ -57,7 +60,6 @@ abstract class Presence {
     }
     if (u.getDevicesCount() > 0) {
       connection.push(ServerFrame.newBuilder().setPresenceUpdate(u).build());
-      connection.flush();
     }
   }
 

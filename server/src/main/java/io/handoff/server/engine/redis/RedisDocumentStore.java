@@ -386,31 +386,27 @@ public final class RedisDocumentStore implements DocumentStore {
         redis
             .<List<Object>>evalsha(sha.get(), ScriptOutputType.MULTI, k, argv)
             .toCompletableFuture();
-    return first
-        .handle(
-            (r, err) -> {
-              Throwable cause = err instanceof CompletionException ? err.getCause() : err;
-              if (cause instanceof RedisNoScriptException) {
-                return redis
-                    .scriptLoad(utf8(write ? writeScript : readScript))
-                    .toCompletableFuture()
-                    .thenCompose(
-                        newSha -> {
-                          if (write) {
-                            writeSha = newSha;
-                          } else {
-                            readSha = newSha;
-                          }
-                          return redis
-                              .<List<Object>>evalsha(newSha, ScriptOutputType.MULTI, k, argv)
-                              .toCompletableFuture();
-                        });
-              }
-              return err == null
-                  ? CompletableFuture.completedFuture(r)
-                  : CompletableFuture.<List<Object>>failedFuture(cause);
-            })
-        .thenCompose(f -> f);
+    return first.exceptionallyCompose(
+        err -> {
+          Throwable cause = err instanceof CompletionException ? err.getCause() : err;
+          if (!(cause instanceof RedisNoScriptException)) {
+            return CompletableFuture.failedFuture(cause);
+          }
+          return redis
+              .scriptLoad(utf8(write ? writeScript : readScript))
+              .toCompletableFuture()
+              .thenCompose(
+                  newSha -> {
+                    if (write) {
+                      writeSha = newSha;
+                    } else {
+                      readSha = newSha;
+                    }
+                    return redis
+                        .<List<Object>>evalsha(newSha, ScriptOutputType.MULTI, k, argv)
+                        .toCompletableFuture();
+                  });
+        });
   }
 
   /**

@@ -1,0 +1,265 @@
+package io.handoff.client.internal;
+
+import io.netty.buffer.ByteBuf;
+import io.netty.buffer.ByteBufAllocator;
+import java.net.URI;
+import java.nio.charset.StandardCharsets;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
+import java.util.Base64;
+import java.util.concurrent.ThreadLocalRandom;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+
+/**
+ * The client side of the RFC 6455 opening handshake (version 13, no subprotocol, no extension),
+ * written and read as bytes: the request is one buffer (a prefix made once per endpoint, then the
+ * attempt's key and token), and the response is read in place from the bytes that arrived. A
+ * reconnect storm upgrades thousands of connections at once; Netty's client handshaker cost each an
+ * HTTP codec, an aggregator, a request and a response object with their header maps, and two rounds
+ * of pipeline changes (see docs/decisions.md).
+ *
+ * <p>What is checked in a 101 (section 4.1 of the RFC): {@code Upgrade: websocket}, {@code
+ * Connection} naming {@code upgrade}, {@code Sec-WebSocket-Accept} matching the key, and no
+ * extension or subprotocol the request did not ask for. Any other status is a refusal: its body (up
+ * to its {@code Content-Length}) is read for the server's reason. Every response is bounded by
+ * {@link #MAX_RESPONSE_BYTES}. Immutable and thread-safe.
+ */
+public final class Handshake {
+  /** Largest upgrade response read: status line, headers and a refusal's body. */
+  public static final int MAX_RESPONSE_BYTES = 64 * 1024;
+
+  private static final String GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
+  private static final int MAX_REASON_CHARS = 300;
+  private static final Pattern MESSAGE =
+      Pattern.compile("\"message\"\\s*:\\s*\"((?:[^\"\\\\]|\\\\.)*)\"");
+  private static final byte[] KEY_END_BEARER =
+      "\r\nAuthorization: Bearer ".getBytes(StandardCharsets.US_ASCII);
+  private static final byte[] END = "\r\n\r\n".getBytes(StandardCharsets.US_ASCII);
+  private static final ThreadLocal<MessageDigest> SHA1 =
+      ThreadLocal.withInitial(
+          () -> {
+            try {
+              return MessageDigest.getInstance("SHA-1");
+            } catch (NoSuchAlgorithmException e) {
+              throw new IllegalStateException("SHA-1 is required of every Java platform", e);
+            }
+          });
+
+  // "GET <path> HTTP/1.1 ... Sec-WebSocket-Key: ": everything before the attempt's key.
+  private final byte[] head;
+
+  /** The handshake for {@code uri} ({@code ws://} or {@code wss://}). */
+  public Handshake(URI uri) {
+    boolean secure = "wss".equalsIgnoreCase(uri.getScheme());
+    int port = uri.getPort();
+    boolean defaultPort = port < 0 || port == (secure ? 443 : 80);
+    // toASCIIString: characters beyond ASCII, which a URI may hold raw, percent-encoded (UTF-8).
+    URI ascii = URI.create(uri.toASCIIString());
+    String path =
+        ascii.getRawPath() == null || ascii.getRawPath().isEmpty() ? "/" : ascii.getRawPath();
+    if (ascii.getRawQuery() != null) {
+      path += "?" + ascii.getRawQuery();
+    }
+    String text =
+        "GET "
+            + path
+            + " HTTP/1.1\r\n"
+            + "Host: "
+            + uri.getHost()
+            + (defaultPort ? "" : ":" + port)
+            + "\r\n"
+            + "Upgrade: websocket\r\n"
+            + "Connection: Upgrade\r\n"
+            + "Sec-WebSocket-Version: 13\r\n"
+            + "Sec-WebSocket-Key: ";
+    checkHeaderText(path + uri.getHost(), "the URL");
+    this.head = text.getBytes(StandardCharsets.US_ASCII);
+  }
+
+  /** A new {@code Sec-WebSocket-Key}: 16 random bytes, base64 (RFC 6455 section 4.1). */
+  public static String newKey() {
+    byte[] nonce = new byte[16];
+    ThreadLocalRandom.current().nextBytes(nonce);
+    return Base64.getEncoder().encodeToString(nonce);
+  }
+
+  /** The {@code Sec-WebSocket-Accept} a server answers to {@code key} (section 4.2.2). */
+  public static String accept(String key) {
+    MessageDigest sha1 = SHA1.get();
+    sha1.reset();
+    return Base64.getEncoder()
+        .encodeToString(sha1.digest((key + GUID).getBytes(StandardCharsets.US_ASCII)));
+  }
+
+  /**
+   * The upgrade request of one attempt, with {@code token} as {@code Authorization: Bearer} (none
+   * if null).
+   *
+   * @throws IllegalArgumentException if the token holds characters a header cannot carry
+   */
+  public ByteBuf request(ByteBufAllocator alloc, String key, String token) {
+    if (token != null) {
+      checkHeaderText(token, "the token");
+    }
+    int size = head.length + key.length() + END.length;
+    if (token != null) {
+      size += KEY_END_BEARER.length + token.length();
+    }
+    ByteBuf b = alloc.buffer(size);
+    b.writeBytes(head).writeCharSequence(key, StandardCharsets.US_ASCII);
+    if (token != null) {
+      b.writeBytes(KEY_END_BEARER).writeCharSequence(token, StandardCharsets.US_ASCII);
+    }
+    b.writeBytes(END);
+    return b;
+  }
+
+  /**
+   * Reads the response to the request made with {@code key} from {@code in}'s reader index. Returns
+   * false while it is incomplete (nothing consumed). Returns true for a valid 101, with the reader
+   * index moved past it: what follows is WebSocket frames.
+   *
+   * @throws UpgradeFailedException for any other status (a refusal), a 101 that is no valid answer,
+   *     or a response over {@link #MAX_RESPONSE_BYTES}
+   */
+  public static boolean read(ByteBuf in, String key) throws UpgradeFailedException {
+    int start = in.readerIndex();
+    int end = headEnd(in, start, in.writerIndex());
+    if (end < 0) {
+      tooLong(in.readableBytes());
+      return false;
+    }
+    String[] lines = in.toString(start, end - start, StandardCharsets.ISO_8859_1).split("\r\n");
+    String statusLine = lines[0];
+    int status = status(statusLine);
+    if (status != 101) {
+      int length = contentLength(lines);
+      int available = in.writerIndex() - end - 4;
+      if (length > available) {
+        tooLong(end + 4 - start + length);
+        return false;
+      }
+      String body = in.toString(end + 4, Math.min(available, 4096), StandardCharsets.UTF_8).strip();
+      String phrase = statusLine.length() > 9 ? statusLine.substring(9).strip() : "" + status;
+      throw new UpgradeFailedException(
+          status, "WebSocket upgrade refused with HTTP " + phrase, reason(body));
+    }
+    // Header lines of one name make one list (RFC 7230 3.2.2): any line may hold the token.
+    boolean upgrade = false;
+    boolean connection = false;
+    String accept = null;
+    for (int i = 1; i < lines.length; i++) {
+      String line = lines[i];
+      int colon = line.indexOf(':');
+      if (colon <= 0) {
+        continue;
+      }
+      String name = line.substring(0, colon).strip();
+      String value = line.substring(colon + 1).strip();
+      if (name.equalsIgnoreCase("upgrade")) {
+        upgrade |= value.equalsIgnoreCase("websocket");
+      } else if (name.equalsIgnoreCase("connection")) {
+        connection |= hasToken(value, "upgrade");
+      } else if (name.equalsIgnoreCase("sec-websocket-accept")) {
+        accept = value;
+      } else if (name.equalsIgnoreCase("sec-websocket-extensions")
+          || name.equalsIgnoreCase("sec-websocket-protocol")) {
+        throw invalid(name + " " + value + " was not asked for");
+      }
+    }
+    if (!upgrade) {
+      throw invalid("no Upgrade: websocket");
+    }
+    if (!connection) {
+      throw invalid("no Connection: upgrade");
+    }
+    if (accept == null || !accept.equals(accept(key))) {
+      throw invalid("Sec-WebSocket-Accept " + accept + " does not match the key sent");
+    }
+    in.readerIndex(end + 4);
+    return true;
+  }
+
+  /** The index of the {@code \r\n\r\n} that ends the head in {@code [from, to)}, or -1. */
+  private static int headEnd(ByteBuf in, int from, int to) {
+    for (int i = from; i + 3 < to; i++) {
+      if (in.getByte(i) == '\r'
+          && in.getByte(i + 1) == '\n'
+          && in.getByte(i + 2) == '\r'
+          && in.getByte(i + 3) == '\n') {
+        return i;
+      }
+    }
+    return -1;
+  }
+
+  private static void tooLong(int bytes) throws UpgradeFailedException {
+    if (bytes > MAX_RESPONSE_BYTES) {
+      throw new UpgradeFailedException(
+          0, "the upgrade response is over " + MAX_RESPONSE_BYTES + " bytes", null);
+    }
+  }
+
+  private static int status(String statusLine) throws UpgradeFailedException {
+    if (statusLine.startsWith("HTTP/1.") && statusLine.length() >= 12) {
+      try {
+        return Integer.parseInt(statusLine, 9, 12, 10);
+      } catch (NumberFormatException e) {
+        // Reported below.
+      }
+    }
+    throw new UpgradeFailedException(
+        0, "the upgrade response is not HTTP/1.x: " + shorten(statusLine), null);
+  }
+
+  private static int contentLength(String[] lines) throws UpgradeFailedException {
+    for (int i = 1; i < lines.length; i++) {
+      String line = lines[i];
+      int colon = line.indexOf(':');
+      if (colon > 0 && line.substring(0, colon).strip().equalsIgnoreCase("content-length")) {
+        try {
+          return Math.max(0, Integer.parseInt(line.substring(colon + 1).strip()));
+        } catch (NumberFormatException e) {
+          throw new UpgradeFailedException(0, "a bad Content-Length: " + shorten(line), null);
+        }
+      }
+    }
+    return 0;
+  }
+
+  private static boolean hasToken(String value, String token) {
+    for (String part : value.split(",")) {
+      if (part.strip().equalsIgnoreCase(token)) {
+        return true;
+      }
+    }
+    return false;
+  }
+
+  private static UpgradeFailedException invalid(String problem) {
+    return new UpgradeFailedException(101, "invalid WebSocket upgrade response: " + problem, null);
+  }
+
+  /** The {@code message} of a JSON error body, or the body itself; null if empty. */
+  private static String reason(String body) {
+    Matcher m = MESSAGE.matcher(body);
+    String reason = m.find() ? m.group(1).replace("\\\"", "\"") : body;
+    return reason.isEmpty() ? null : shorten(reason);
+  }
+
+  private static String shorten(String s) {
+    return s.length() > MAX_REASON_CHARS ? s.substring(0, MAX_REASON_CHARS) : s;
+  }
+
+  /** Refuses anything but printable ASCII without spaces. */
+  private static void checkHeaderText(String s, String what) {
+    for (int i = 0; i < s.length(); i++) {
+      char c = s.charAt(i);
+      if (c > 0x7e || c <= 0x20) {
+        throw new IllegalArgumentException(
+            what + " holds a character an HTTP header cannot carry (code " + (int) c + ")");
+      }
+    }
+  }
+}
