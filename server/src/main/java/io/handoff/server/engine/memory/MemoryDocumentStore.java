@@ -156,14 +156,14 @@ public final class MemoryDocumentStore implements DocumentStore {
       keys = effects.keySet().toArray(new String[0]);
       values = effects.values().toArray(new ByteString[0]);
     }
-    Map<String, Value> fields = doc == null ? Map.of() : doc.fields;
+    Map<String, FieldValue> fields = doc == null ? Map.of() : doc.fields;
     long bytes = doc == null ? 0 : doc.bytes;
     int count = fields.size();
     for (int i = 0; i < keys.length; i++) {
-      Value old = fields.get(keys[i]);
+      FieldValue old = fields.get(keys[i]);
       int keyBytes = WriteValidator.utf8Length(keys[i]);
       if (old != null) {
-        bytes -= keyBytes + old.length;
+        bytes -= keyBytes + old.length();
         count--;
       }
       if (values[i] != null) {
@@ -203,9 +203,9 @@ public final class MemoryDocumentStore implements DocumentStore {
       if (values[i] == null) {
         doc.fields.remove(keys[i]);
       } else {
-        Value v = doc.fields.get(keys[i]);
+        FieldValue v = doc.fields.get(keys[i]);
         if (v == null) {
-          doc.fields.put(keys[i], new Value(values[i]));
+          doc.fields.put(keys[i], new FieldValue(values[i]));
         } else {
           v.set(values[i]); // In place when it fits: nothing new stored into the old map.
         }
@@ -514,39 +514,6 @@ public final class MemoryDocumentStore implements DocumentStore {
     }
   }
 
-  /**
-   * One field's value. A write of a value that fits the array is copied into it, so the usual write
-   * (a field set again, to a value of about the same size) stores nothing new into the document's
-   * long-lived map: no young object referenced from an old one, no card for G1 to refine. The array
-   * is sized with a little room for values that grow by a few bytes.
-   */
-  private static final class Value {
-    byte[] bytes;
-    int length;
-
-    Value(ByteString value) {
-      set(value);
-    }
-
-    Value(Value other) {
-      bytes = java.util.Arrays.copyOf(other.bytes, other.length);
-      length = other.length;
-    }
-
-    void set(ByteString value) {
-      int n = value.size();
-      if (bytes == null || n > bytes.length) {
-        bytes = new byte[(n + 15) & ~15];
-      }
-      value.copyTo(bytes, 0);
-      length = n;
-    }
-
-    ByteString toByteString() {
-      return ByteString.copyFrom(bytes, 0, length);
-    }
-  }
-
   /** One document: its fields, version, epoch and recent deltas. */
   private static final class Doc {
     // The name as first written: every event of the document shares this one String, so history
@@ -556,7 +523,7 @@ public final class MemoryDocumentStore implements DocumentStore {
     long version;
     long bytes;
     long fingerprint;
-    final HashMap<String, Value> fields = new HashMap<>();
+    final HashMap<String, FieldValue> fields = new HashMap<>();
     // The recent versions' push frames (see History).
     final History history;
 
@@ -575,7 +542,7 @@ public final class MemoryDocumentStore implements DocumentStore {
       c.version = version;
       c.bytes = bytes;
       c.fingerprint = fingerprint;
-      fields.forEach((k, v) -> c.fields.put(k, new Value(v)));
+      fields.forEach((k, v) -> c.fields.put(k, new FieldValue(v)));
       return c;
     }
 
