@@ -7,11 +7,15 @@ import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import com.google.protobuf.ByteString;
+import com.google.protobuf.UnknownFieldSet;
 import io.handoff.protocol.CloseCode;
 import io.handoff.protocol.v1.ClientFrame;
+import io.handoff.protocol.v1.FieldOp;
 import io.handoff.protocol.v1.Ping;
 import io.handoff.protocol.v1.Pong;
 import io.handoff.protocol.v1.ServerFrame;
+import io.handoff.protocol.v1.Write;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.ByteBufUtil;
 import io.netty.buffer.Unpooled;
@@ -92,6 +96,45 @@ class WireCodecTest {
     assertEquals(1, ((ClientFrame) ch.readInbound()).getPing().getNonce());
     assertEquals(2, ((ClientFrame) ch.readInbound()).getPing().getNonce());
     assertNull(ch.readInbound());
+    ch.finishAndReleaseAll();
+  }
+
+  @Test
+  void aParsedFrameSharesNoBytesWithTheArrayTheNextFrameIsParsedFrom() {
+    // Frames in direct buffers are parsed from the event loop's one array: what a frame carries
+    // (a value's bytes, an unknown field) must be copied out of it, not aliased to it.
+    EmbeddedChannel ch = new EmbeddedChannel(WireCodec.of(1 << 20));
+    List<ClientFrame> sent = new ArrayList<>();
+    for (int i = 0; i < 3; i++) {
+      byte[] value = new byte[2100 - 1000 * i]; // largest first: the later ones overwrite its array
+      java.util.Arrays.fill(value, (byte) (i + 1));
+      ClientFrame f =
+          ClientFrame.newBuilder()
+              .setRequestId(i + 1)
+              .setWrite(
+                  Write.newBuilder()
+                      .setDocument("doc")
+                      .setClientSeq(i + 1)
+                      .addOps(
+                          FieldOp.newBuilder().setField("f").setSet(ByteString.copyFrom(value))))
+              .setUnknownFields(
+                  UnknownFieldSet.newBuilder()
+                      .addField(
+                          999,
+                          UnknownFieldSet.Field.newBuilder()
+                              .addLengthDelimited(ByteString.copyFrom(value))
+                              .build())
+                      .build())
+              .build();
+      sent.add(f);
+    }
+    List<ClientFrame> read = new ArrayList<>();
+    for (ClientFrame f : sent) {
+      byte[] wire = clientFrames(f);
+      ch.writeInbound(Unpooled.directBuffer(wire.length).writeBytes(wire));
+      read.add(ch.readInbound());
+    }
+    assertEquals(sent, read);
     ch.finishAndReleaseAll();
   }
 
