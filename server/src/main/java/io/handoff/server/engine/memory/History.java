@@ -59,6 +59,8 @@ final class History {
   private long firstVersion;
   // Bytes of the frames held.
   private long held;
+  // Chunks allocated so far (not reused), for tests of reuse.
+  private long chunksMade;
 
   /** Versions held. */
   int size() {
@@ -144,6 +146,11 @@ final class History {
     }
   }
 
+  /** Chunks allocated so far (a reused one is not counted): for tests of reuse. */
+  long chunksMade() {
+    return chunksMade;
+  }
+
   /** A copy of {@code version}'s frame; the version must be held. */
   byte[] frame(long version) {
     int i = entry(version);
@@ -212,11 +219,13 @@ final class History {
     byte[] chunk;
     if (length > size) {
       chunk = new byte[length];
+      chunksMade++;
     } else if (size == CHUNK && spare != null) {
       chunk = spare;
       spare = null;
     } else {
       chunk = new byte[size];
+      chunksMade++;
     }
     if (chunkCount == chunks.length) {
       byte[][] grown = new byte[Math.max(2, chunks.length * 2)][];

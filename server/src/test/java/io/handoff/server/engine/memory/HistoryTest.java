@@ -119,11 +119,13 @@ class HistoryTest {
       history.trim(100, 0);
     }
     long capacity = history.capacityBytes();
+    long made = history.chunksMade();
     for (; v <= 5_000; v++) {
       history.add(v, v, new byte[300]);
       history.trim(100, 0);
       assertTrue(history.capacityBytes() <= capacity + History.CHUNK, "steady: " + v);
     }
+    assertEquals(made, history.chunksMade(), "4,000 writes later, no chunk was made: all reused");
     assertTrue(capacity <= 100 * 300 + 2 * History.CHUNK, capacity + " bytes for 30,000 held");
   }
 
