@@ -389,7 +389,7 @@ scenario_two_nodes() {
   # Node b's and Redis's CPU over the same window as node a's (the server of --server-pid).
   URL=$URL2 run two-nodes $((d + w + 300)) fanout --users "$USERS" --devices "$DEVICES" \
     --rate "$RATE" --payload "$PAYLOAD" --duration "$DURATION" --warmup "$WARMUP" \
-    --also-pid "b=$NODE2_PID" --also-pid "redis=$REDIS_PID"
+    --also-pid "b=$NODE2_PID" --also-pid "redis=$REDIS_PID" --drain-timeout 30s
   stop_two_nodes
   log "two-nodes: CPU per delivery a + b + Redis $(jget total_cpu_us_per_delivery "$RESULT") µs ($(jget server_cpu_us_per_delivery "$RESULT") / $(jget b_cpu_us_per_delivery "$RESULT") / $(jget redis_cpu_us_per_delivery "$RESULT")), p50 $(jget p50_ms "$RESULT") ms, load average $(jget load_average_start "$RESULT") -> $(jget load_average "$RESULT")"
   write_row "two nodes, Redis" "$USERS x $DEVICES, $RATE writes/s, ${PAYLOAD} B, $DURATION (+$WARMUP warm-up); devices alternate nodes"
