@@ -2,26 +2,15 @@ package io.handoff.server.handoff;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
-import io.handoff.protocol.CloseCode;
 import io.handoff.protocol.bus.v1.PresenceChanged;
 import io.handoff.protocol.bus.v1.UserSignal;
 import io.handoff.protocol.v1.DevicePresence;
-import io.handoff.protocol.v1.Error;
-import io.handoff.protocol.v1.ServerFrame;
 import io.handoff.server.Scheduler;
 import io.handoff.server.ServerConfig;
 import io.handoff.server.ServerStats;
 import io.handoff.server.engine.StoreLimits;
 import io.handoff.server.engine.memory.MemoryEngine;
-import io.handoff.server.session.Connection;
-import io.handoff.server.session.Deadline;
-import java.time.Clock;
-import java.util.ArrayList;
-import java.util.List;
-import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.Future;
-import java.util.concurrent.TimeUnit;
-import java.util.function.BiConsumer;
+import io.handoff.server.session.RecordingConnection;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -51,7 +40,7 @@ class HandoffHopsTest {
 
   @Test
   void signalsBeyondTheBoundAreNotQueuedAndTheHopsQueuedTogetherFlushOnce() {
-    LoopConnection connection = new LoopConnection();
+    RecordingConnection connection = new RecordingConnection().queueTasks();
     HandoffSession session = new HandoffSession(connection, service);
     for (int i = 0; i < 300; i++) {
       session.onSignal(presenceOf("tv-" + i));
@@ -74,88 +63,5 @@ class HandoffHopsTest {
             PresenceChanged.newBuilder()
                 .setPresence(DevicePresence.newBuilder().setDeviceId(device).setOnline(true)))
         .build();
-  }
-
-  /** A connection whose event loop is a list of tasks, run when the test says. */
-  private static final class LoopConnection implements Connection {
-    final List<Runnable> queued = new ArrayList<>();
-    int flushes;
-
-    void runQueued() {
-      List<Runnable> now = new ArrayList<>(queued);
-      queued.clear();
-      now.forEach(Runnable::run);
-    }
-
-    @Override
-    public String userId() {
-      return "user";
-    }
-
-    @Override
-    public String deviceId() {
-      return "phone";
-    }
-
-    @Override
-    public void push(ServerFrame frame) {}
-
-    @Override
-    public void reply(ServerFrame frame) {}
-
-    @Override
-    public void replyEncoded(byte[] frame) {}
-
-    @Override
-    public void flush() {
-      flushes++;
-    }
-
-    @Override
-    public void error(long requestId, Error error) {}
-
-    @Override
-    public void execute(Runnable task) {
-      queued.add(task);
-    }
-
-    @Override
-    public <T> void onLoop(CompletableFuture<T> future, BiConsumer<T, Throwable> then) {
-      future.whenComplete(then);
-    }
-
-    @Override
-    public Future<?> schedule(Runnable task, long delay, TimeUnit unit) {
-      return new CompletableFuture<>();
-    }
-
-    @Override
-    public void arm(Deadline d, long delay, TimeUnit unit) {}
-
-    @Override
-    public void disarm(Deadline d) {}
-
-    @Override
-    public String remoteAddress() {
-      return "127.0.0.1";
-    }
-
-    @Override
-    public Clock clock() {
-      return Clock.systemUTC();
-    }
-
-    @Override
-    public long nanoTime() {
-      return 0;
-    }
-
-    @Override
-    public boolean active() {
-      return true;
-    }
-
-    @Override
-    public void close(CloseCode code, String reason) {}
   }
 }

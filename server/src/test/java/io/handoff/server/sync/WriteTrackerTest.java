@@ -4,20 +4,12 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.google.protobuf.ByteString;
-import io.handoff.protocol.CloseCode;
-import io.handoff.protocol.v1.Error;
 import io.handoff.protocol.v1.FieldOp;
-import io.handoff.protocol.v1.ServerFrame;
 import io.handoff.server.engine.StoreLimits;
-import io.handoff.server.session.Connection;
-import io.handoff.server.session.Deadline;
-import java.time.Clock;
+import io.handoff.server.session.RecordingConnection;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.Future;
-import java.util.concurrent.TimeUnit;
-import java.util.function.BiConsumer;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -29,7 +21,7 @@ class WriteTrackerTest {
 
   @Test
   void aWriteAckedFromTheStreamIsNoLongerWatchedOnceTheStoreAnswers() {
-    FakeConnection connection = new FakeConnection();
+    RecordingConnection connection = new RecordingConnection();
     WriteTracker tracker = new WriteTracker(connection, StoreLimits.builder().build(), p -> {});
     List<CompletableFuture<WriteOutcome>> answers = new ArrayList<>();
     List<WriteTracker.InFlight> writes = new ArrayList<>();
@@ -70,83 +62,5 @@ class WriteTrackerTest {
         42,
         seq,
         0);
-  }
-
-  /** The connection a tracker answers through, on the test's thread. */
-  private static final class FakeConnection implements Connection {
-    final List<byte[]> replies = new ArrayList<>();
-
-    @Override
-    public String userId() {
-      return "user";
-    }
-
-    @Override
-    public String deviceId() {
-      return "phone";
-    }
-
-    @Override
-    public void push(ServerFrame frame) {}
-
-    @Override
-    public void reply(ServerFrame frame) {
-      replies.add(frame.toByteArray());
-    }
-
-    @Override
-    public void replyEncoded(byte[] frame) {
-      replies.add(frame);
-    }
-
-    @Override
-    public void flush() {}
-
-    @Override
-    public void error(long requestId, Error error) {}
-
-    @Override
-    public void execute(Runnable task) {
-      task.run();
-    }
-
-    @Override
-    public <T> void onLoop(CompletableFuture<T> future, BiConsumer<T, Throwable> then) {
-      future.whenComplete(then);
-    }
-
-    @Override
-    public Future<?> schedule(Runnable task, long delay, TimeUnit unit) {
-      return new CompletableFuture<>();
-    }
-
-    @Override
-    public void arm(Deadline d, long delay, TimeUnit unit) {}
-
-    @Override
-    public void disarm(Deadline d) {}
-
-    @Override
-    public String remoteAddress() {
-      return "127.0.0.1";
-    }
-
-    @Override
-    public Clock clock() {
-      return Clock.systemUTC();
-    }
-
-    @Override
-    public long nanoTime() {
-      return 0;
-    }
-
-    @Override
-    public boolean active() {
-      return true;
-    }
-
-    @Override
-    public void close(CloseCode code, String reason) {}
   }
 }
