@@ -96,6 +96,12 @@ public final class HandoffServer implements AutoCloseable {
     log.info("socket I/O: {} ({})", transport.transport(), transport.why());
     IoHandlerFactory io = transport.handlers();
     Class<? extends ServerChannel> channelType = transport.serverChannel();
+    // Netty's io_uring channels do not read again once moved to another loop (the upgrade of a
+    // moved connection is never answered), so with io_uring connections stay where accepted.
+    boolean userLoops = config.userLoops() && transport.transport() != IoTransport.IO_URING;
+    if (config.userLoops() && !userLoops) {
+      log.info("user loops off: io_uring connections cannot move between event loops");
+    }
     this.boss = new MultiThreadIoEventLoopGroup(1, io);
     this.workers = new MultiThreadIoEventLoopGroup(io);
     this.readiness =
@@ -166,7 +172,8 @@ public final class HandoffServer implements AutoCloseable {
                         handoff,
                         deviceSessions,
                         verifier,
-                        budget)));
+                        budget),
+                    userLoops ? workers : null));
     if (config.socketSendBufferBytes() > 0) {
       // Bounds what the kernel holds for a device that does not read, which the queue budget
       // cannot see (see docs/decisions.md); 0 keeps the kernel's autotuning.

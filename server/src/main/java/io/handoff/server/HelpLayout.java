@@ -20,7 +20,8 @@ final class HelpLayout {
   static final Map<String, List<String>> GROUPS = new LinkedHashMap<>();
 
   static {
-    GROUPS.put("Network", List.of("host", "port", "node-id", "compression", "io-transport"));
+    GROUPS.put(
+        "Network", List.of("host", "port", "node-id", "compression", "io-transport", "user-loops"));
     GROUPS.put(
         "Engine",
         List.of(

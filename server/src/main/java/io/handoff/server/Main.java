@@ -203,6 +203,15 @@ public final class Main implements Callable<Integer> {
   String ioTransport;
 
   @Option(
+      names = "--user-loops",
+      negatable = true,
+      defaultValue = "true",
+      fallbackValue = "true",
+      description =
+          "Serve all of a user's connections on one event loop (moved there at the upgrade).")
+  boolean userLoops;
+
+  @Option(
       names = "--activity-payload-max",
       defaultValue = "4096",
       description = "Largest activity payload in bytes.")
@@ -489,6 +498,7 @@ public final class Main implements Callable<Integer> {
         () -> b.maxConnectionsPerUser(maxConnectionsPerUser));
     b.compression(compression);
     set("io-transport", ioTransport, () -> b.ioTransport(IoTransport.parse(ioTransport)));
+    b.userLoops(userLoops);
     if (tlsCert != null || tlsKey != null) {
       set(tlsCert == null ? "tls-key" : "tls-cert", tlsCert, () -> b.tls(tlsCert, tlsKey));
     }

@@ -65,6 +65,7 @@ public final class ServerConfig {
   private final int maxConnectionsPerUser;
   private final boolean compression;
   private final IoTransport ioTransport;
+  private final boolean userLoops;
   private final Path tlsCertificate;
   private final Path tlsPrivateKey;
   private final int maxInFlightWrites;
@@ -102,6 +103,7 @@ public final class ServerConfig {
     this.maxConnectionsPerUser = b.maxConnectionsPerUser;
     this.compression = b.compression;
     this.ioTransport = b.ioTransport;
+    this.userLoops = b.userLoops;
     this.tlsCertificate = b.tlsCertificate;
     this.tlsPrivateKey = b.tlsPrivateKey;
     this.maxInFlightWrites = b.maxInFlightWrites;
@@ -236,6 +238,15 @@ public final class ServerConfig {
     return ioTransport;
   }
 
+  /**
+   * Whether every connection of a user is served by the same event loop (moved there at its
+   * upgrade), so that a user's fan-out stays on one thread; false leaves each on the loop that
+   * accepted it.
+   */
+  public boolean userLoops() {
+    return userLoops;
+  }
+
   /** PEM certificate chain for {@code wss://}; null serves plain {@code ws://}. */
   public Path tlsCertificate() {
     return tlsCertificate;
@@ -347,6 +358,8 @@ public final class ServerConfig {
         + compression
         + ", io="
         + ioTransport
+        + ", userLoops="
+        + userLoops
         + ", tls="
         + (tlsCertificate == null ? "off" : tlsCertificate)
         + ", maxInFlightWrites="
@@ -393,6 +406,7 @@ public final class ServerConfig {
     private int maxConnectionsPerUser = DEFAULT_MAX_CONNECTIONS_PER_USER;
     private boolean compression = true;
     private IoTransport ioTransport = IoTransport.AUTO;
+    private boolean userLoops = true;
     private Path tlsCertificate;
     private Path tlsPrivateKey;
     private int maxInFlightWrites = DEFAULT_MAX_IN_FLIGHT_WRITES;
@@ -545,6 +559,11 @@ public final class ServerConfig {
 
     public Builder ioTransport(IoTransport ioTransport) {
       this.ioTransport = java.util.Objects.requireNonNull(ioTransport, "ioTransport");
+      return this;
+    }
+
+    public Builder userLoops(boolean userLoops) {
+      this.userLoops = userLoops;
       return this;
     }
 

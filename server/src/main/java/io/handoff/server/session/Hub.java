@@ -5,7 +5,10 @@ import io.handoff.protocol.bus.v1.DeviceKick;
 import io.handoff.protocol.bus.v1.UserSignal;
 import io.handoff.server.sync.Broker;
 import io.handoff.server.sync.DocumentEvent;
+import io.netty.channel.EventLoop;
+import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
 
@@ -104,6 +107,21 @@ public final class Hub {
       }
     }
     return n;
+  }
+
+  /**
+   * The event loop of each of the user's sessions on this node (after Hello), in no order; empty if
+   * it has none. With the user's loops on (see {@code ServerConfig.userLoops}), one loop repeated.
+   */
+  public List<EventLoop> loopsOf(String userId) {
+    UserSessions us = users.get(userId);
+    List<EventLoop> loops = new ArrayList<>();
+    if (us != null) {
+      for (Session s : us.sessions) {
+        loops.add(s.loop());
+      }
+    }
+    return loops;
   }
 
   /** Sessions on this node (after Hello). */

@@ -488,8 +488,8 @@ public final class Session implements Endpoint, Connection, Outbox.Owner {
     link.close(code, reason);
   }
 
-  /** The connection's event loop (the link keeps it: the session holds no copy). */
-  private EventLoop loop() {
+  /** The connection's event loop (the link keeps it: the session holds no copy). Any thread. */
+  EventLoop loop() {
     return link.eventLoop();
   }
 

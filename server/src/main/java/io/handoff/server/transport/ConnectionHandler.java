@@ -95,6 +95,11 @@ public final class ConnectionHandler extends WireCodec implements Link {
   public void channelActive(ChannelHandlerContext ctx) {
     // The handshake limit runs from accept to Hello: a socket that upgrades and then says nothing
     // holds no slot for longer than that.
+    armHandshakeTimer();
+    ctx.fireChannelActive();
+  }
+
+  private void armHandshakeTimer() {
     handshakeTimer =
         node.time()
             .schedule(
@@ -102,7 +107,25 @@ public final class ConnectionHandler extends WireCodec implements Link {
                 this::handshakeDeadline,
                 node.config().handshakeTimeout().toMillis(),
                 TimeUnit.MILLISECONDS);
-    ctx.fireChannelActive();
+  }
+
+  /**
+   * Before the connection leaves its event loop for its user's ({@link UserLoops}): its handshake
+   * timer is set on the loop it leaves, so it goes. On the loop it leaves.
+   */
+  void leavingLoop() {
+    cancelHandshakeTimer();
+  }
+
+  /**
+   * Once the connection is registered with its user's loop: the handshake limit starts again there,
+   * from the move (it was already authenticated; what remains is the 101 and its Hello). On the new
+   * loop.
+   */
+  void joinedLoop() {
+    if (!established && !closing && !closed && ctx.channel().isActive()) {
+      armHandshakeTimer();
+    }
   }
 
   private void handshakeDeadline() {

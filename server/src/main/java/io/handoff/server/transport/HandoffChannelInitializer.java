@@ -7,6 +7,7 @@ import io.handoff.server.auth.Principal;
 import io.handoff.server.auth.TokenVerifier;
 import io.netty.channel.ChannelInitializer;
 import io.netty.channel.ChannelPipeline;
+import io.netty.channel.EventLoopGroup;
 import io.netty.channel.socket.SocketChannel;
 import io.netty.handler.codec.compression.ZlibCodecFactory;
 import io.netty.handler.codec.http.HttpObjectAggregator;
@@ -83,7 +84,9 @@ public final class HandoffChannelInitializer extends ChannelInitializer<SocketCh
   /**
    * {@code api} serves {@code /v1/} (may be null), {@code sessionCheck} tells whether a verified
    * principal's device session is alive (see {@link HttpRequestHandler}), {@code sessions} makes
-   * the session of each upgraded connection.
+   * the session of each upgraded connection; with {@code userLoops} (the workers), every connection
+   * of a user is moved to the same loop of them at its upgrade (see {@link UserLoops}; null: each
+   * stays where it was accepted).
    */
   public HandoffChannelInitializer(
       ServerConfig config,
@@ -94,7 +97,8 @@ public final class HandoffChannelInitializer extends ChannelInitializer<SocketCh
       Supplier<String> metrics,
       HttpService api,
       Function<Principal, CompletableFuture<String>> sessionCheck,
-      Supplier<Endpoint> sessions) {
+      Supplier<Endpoint> sessions,
+      EventLoopGroup userLoops) {
     this.config = config;
     this.sessions = sessions;
     this.connections = new ConnectionHandler.Shared(config, stats, time);
@@ -111,7 +115,10 @@ public final class HandoffChannelInitializer extends ChannelInitializer<SocketCh
                 time::nanoTime),
             api,
             sessionCheck,
-            new Upgrades(config.compression(), this::addWebSocketHandlers));
+            new Upgrades(
+                config.compression(),
+                this::addWebSocketHandlers,
+                userLoops == null ? null : new UserLoops(userLoops)));
     this.tls = config.tlsCertificate() == null ? null : tlsContext(config);
     this.wsConfig =
         WebSocketServerProtocolConfig.newBuilder()

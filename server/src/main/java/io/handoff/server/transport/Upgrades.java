@@ -1,8 +1,10 @@
 package io.handoff.server.transport;
 
 import io.netty.buffer.ByteBuf;
+import io.netty.channel.Channel;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelPipeline;
+import io.netty.channel.EventLoop;
 import io.netty.handler.codec.http.FullHttpRequest;
 import io.netty.handler.codec.http.HttpHeaderNames;
 import io.netty.handler.codec.http.HttpHeaderValues;
@@ -49,14 +51,17 @@ final class Upgrades {
 
   private final boolean compression;
   private final Consumer<ChannelPipeline> nettyHandlers;
+  private final UserLoops loops;
 
   /**
    * {@code nettyHandlers} adds Netty's WebSocket handlers (and the deflate extension's, with {@code
    * compression}) in front of the connection handler, for the requests this class does not answer.
+   * With {@code loops}, each upgrade is done on its user's home loop (null: where it was accepted).
    */
-  Upgrades(boolean compression, Consumer<ChannelPipeline> nettyHandlers) {
+  Upgrades(boolean compression, Consumer<ChannelPipeline> nettyHandlers, UserLoops loops) {
     this.compression = compression;
     this.nettyHandlers = nettyHandlers;
+    this.loops = loops;
   }
 
   /**
@@ -64,6 +69,13 @@ final class Upgrades {
    * principal is set. Takes {@code req}'s reference.
    */
   void upgrade(ChannelHandlerContext http, FullHttpRequest req) {
+    if (loops != null) {
+      EventLoop home = loops.home(http.channel().attr(HttpRequestHandler.PRINCIPAL).get().userId());
+      if (home != http.channel().eventLoop()) {
+        move(http, req, home);
+        return;
+      }
+    }
     ChannelPipeline p = http.pipeline();
     // Netty's handlers stay after a request they refused with the connection kept open (426 for
     // another version): a request after it on that connection goes through them again.
@@ -86,6 +98,46 @@ final class Upgrades {
     } finally {
       req.release();
     }
+  }
+
+  /**
+   * Moves the connection of {@code http} to {@code home} and upgrades it there. Netty runs the
+   * deregistration after the current read, then registers the channel with {@code home}, which adds
+   * its socket to that loop's poller and resumes reading; nothing is read meanwhile (the device
+   * waits for the 101 before it sends a frame). Every handler of the pipeline runs on {@code home}
+   * from then on. Takes {@code req}'s reference.
+   */
+  private void move(ChannelHandlerContext http, FullHttpRequest req, EventLoop home) {
+    Channel ch = http.channel();
+    ChannelHandlerContext connection =
+        http.pipeline().context(HandoffChannelInitializer.CONNECTION);
+    if (connection == null) {
+      req.release(); // The connection closed meanwhile; its pipeline is gone.
+      return;
+    }
+    ConnectionHandler handler = (ConnectionHandler) connection.handler();
+    handler.leavingLoop();
+    ch.deregister()
+        .addListener(
+            left -> {
+              if (!left.isSuccess()) {
+                req.release();
+                ch.close();
+                return;
+              }
+              home.register(ch)
+                  .addListener(
+                      joined -> {
+                        // A failed registration has closed the channel (Netty closes it forcibly).
+                        if (!joined.isSuccess() || http.isRemoved() || !ch.isActive()) {
+                          req.release();
+                          ch.close();
+                          return;
+                        }
+                        handler.joinedLoop();
+                        upgrade(http, req);
+                      });
+            });
   }
 
   /**

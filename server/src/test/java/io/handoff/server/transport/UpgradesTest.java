@@ -30,7 +30,7 @@ class UpgradesTest {
         .set(HttpHeaderNames.SEC_WEBSOCKET_KEY, "dGhlIHNhbXBsZSBub25jZQ==")
         .set(HttpHeaderNames.SEC_WEBSOCKET_VERSION, "13");
 
-    new Upgrades(false, p -> {}).upgrade(ctx, req);
+    new Upgrades(false, p -> {}, null).upgrade(ctx, req);
 
     assertEquals(0, req.refCnt());
     assertNull(ch.readOutbound());
