@@ -7,7 +7,10 @@
 #   bench/compare.sh                 # RATES="2000 6000", REPEAT=3
 #
 # Environment, with defaults:
-#   USERS=1000 DEVICES=3 PAYLOAD=256 DURATION=30s WARMUP=10s RATES="2000 6000" REPEAT=3
+#   USERS=1000 DEVICES=3 PAYLOAD=256 DURATION=30s WARMUP=60s RATES="2000 6000" REPEAT=3
+#                                    (60 s of load before the measured window: on 2 busy cores the JIT
+#                                    is still compiling the server's hot path a minute in, and with a
+#                                    10 s warm-up its compiling was charged to delivery; see BENCHMARKS.md)
 #   TARGETS="handoff bare"           what to run each round; also "baseline" (BASELINE_JAR, an older
 #                                    server jar, for before/after comparisons of one change), and
 #                                    handoff@epoll, handoff@io_uring, handoff@nio (the server with that
@@ -30,7 +33,7 @@ USERS=${USERS:-1000}
 DEVICES=${DEVICES:-3}
 PAYLOAD=${PAYLOAD:-256}
 DURATION=${DURATION:-30s}
-WARMUP=${WARMUP:-10s}
+WARMUP=${WARMUP:-60s}
 RATES=${RATES:-2000 6000}
 REPEAT=${REPEAT:-3}
 TARGETS=${TARGETS:-handoff bare}
