@@ -29,6 +29,9 @@
 #                                                      handoff: offers/s, each to the other devices
 #   REDIS_SERVER=                                      two-nodes: redis-server binary (default: PATH,
 #                                                      else the one embedded-redis ships)
+#   REDIS_AOF=yes                                      two-nodes: Redis's append-only file, fsync every
+#                                                      second; "no" runs Redis without persistence (as
+#                                                      the Socket.IO comparison in BENCHMARKS.md was run)
 #   PORT=18080 SERVER_JAR=server/target/handoff-server.jar
 #   LOADTEST_JAR=loadtest/target/handoff-loadtest.jar
 #   SERVER_JAVA_OPTS="-XX:+UseZGC -Xms2g -Xmx2g"
@@ -348,7 +351,7 @@ start_two_nodes() {
   local redis_port=$((PORT + 2)) port2=$((PORT + 1))
   mkdir -p "$OUT/redis-data-$name"
   "$redis" --port "$redis_port" --bind 127.0.0.1 --dir "$OUT/redis-data-$name" --save '' \
-    --appendonly yes --appendfsync everysec >"$OUT/redis-$name.log" 2>&1 &
+    --appendonly "${REDIS_AOF:-yes}" --appendfsync everysec >"$OUT/redis-$name.log" 2>&1 &
   REDIS_PID=$!
   for _ in $(seq 1 50); do
     (exec 3<>"/dev/tcp/127.0.0.1/$redis_port") 2>/dev/null && break

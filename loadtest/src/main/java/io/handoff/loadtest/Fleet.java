@@ -1,6 +1,7 @@
 package io.handoff.loadtest;
 
 import io.handoff.client.HandoffClient;
+import io.netty.channel.EventLoop;
 import io.netty.channel.EventLoopGroup;
 import java.io.PrintStream;
 import java.net.InetSocketAddress;
@@ -18,11 +19,12 @@ import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 
 /**
- * All simulated devices of a run: {@code users x devices} clients on one shared event-loop group,
- * spread round-robin over the source addresses. Every device gets every target URL, as an app
- * would, so it moves to the next node when one fails; device {@code i} gets the list rotated by
- * {@code i}, so it starts on URL {@code i % urls} and a user's devices start on different nodes
- * when there are several. Device {@code i} is slot {@code i % devices} of user {@code i / devices}.
+ * All simulated devices of a run: {@code users x devices} clients on one shared event-loop group
+ * (the lean devices of one user on one of its loops, users taking the loops in turn), spread
+ * round-robin over the source addresses. Every device gets every target URL, as an app would, so it
+ * moves to the next node when one fails; device {@code i} gets the list rotated by {@code i}, so it
+ * starts on URL {@code i % urls} and a user's devices start on different nodes when there are
+ * several. Device {@code i} is slot {@code i % devices} of user {@code i / devices}.
  *
  * <p>Lifecycle: built (tokens minted, clients built, nothing connected), {@link #connectAll}, used,
  * then {@link #close()}: every client is closed and the event loops stop. Methods other than the
@@ -64,6 +66,9 @@ final class Fleet implements AutoCloseable {
           logs[u][d] = new DocLog();
         }
         String user = prefix + "u" + u;
+        // A user's lean devices share one event loop, as the server serves them: the frames one
+        // write brings them (an ack and the deltas) wake one thread of the tester, not several.
+        EventLoop userLoop = group.next();
         for (int s = 0; s < devicesPerUser; s++) {
           int i = u * devicesPerUser + s;
           Device device = new Device(i, u, s, devicesPerUser, logs[u], stats, dropsExpected);
@@ -72,7 +77,7 @@ final class Fleet implements AutoCloseable {
             device.attach(
                 new LeanLink(
                     device,
-                    group.next(),
+                    userLoop,
                     rotated(o.urls, i),
                     sources.isEmpty() ? null : sources.get(i % sources.size()),
                     token,
