@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 
 import com.google.protobuf.ByteString;
+import com.google.protobuf.UnknownFieldSet;
 import io.handoff.protocol.v1.Ack;
 import io.handoff.protocol.v1.ClientFrame;
 import io.handoff.protocol.v1.Delta;
@@ -159,6 +160,58 @@ class LeanWireTest {
       assertEquals(-1, d.originSlot, names[1]);
       assertEquals(1, d.foreignOps, "a remove of another field is not the run's operation");
       assertEquals(-1, d.valueStart);
+    }
+  }
+
+  @Test
+  void fieldsItDoesNotKnowAreSkippedWhateverTheirWireType() {
+    UnknownFieldSet unknown =
+        UnknownFieldSet.newBuilder()
+            .addField(
+                90,
+                UnknownFieldSet.Field.newBuilder()
+                    .addVarint(-1L)
+                    .addFixed32(7)
+                    .addFixed64(-8L)
+                    .addLengthDelimited(ByteString.copyFromUtf8("not a field op"))
+                    .build())
+            .build();
+    ServerFrame f =
+        ServerFrame.newBuilder()
+            .setDelta(
+                Delta.newBuilder()
+                    .setUnknownFields(unknown)
+                    .setDocument("doc3")
+                    .setVersion(1L << 40)
+                    .setFingerprint(-5)
+                    .addOps(
+                        FieldOp.newBuilder()
+                            .setUnknownFields(unknown)
+                            .setField(Payload.FIELD)
+                            .setSet(ByteString.copyFromUtf8("v"))))
+            .build();
+    ByteBuf b = Unpooled.wrappedBuffer(f.toByteArray());
+    LeanWire.Frame frame = new LeanWire.Frame().read(b);
+    LeanWire.Delta d = new LeanWire.Delta().read(b, frame.start, frame.end);
+    assertEquals(3, d.document);
+    assertEquals(1L << 40, d.version);
+    assertEquals(-5, d.fingerprint);
+    assertEquals(1, d.ops);
+    assertEquals(1, d.valueLength);
+    assertEquals('v', b.getByte(d.valueStart));
+  }
+
+  @Test
+  void lengthsAndVarintsThatRunPastTheirMessageAreRefused() {
+    // A delta whose document name claims 100 bytes of a 3-byte body.
+    byte[] longName = {0x0a, 0x64, 'd', 'o', 'c'};
+    // An 11-byte varint (a version).
+    byte[] longVarint = {0x18, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, 0x01};
+    // A fixed64 with 4 of its 8 bytes.
+    byte[] shortFixed = {0x41, 1, 2, 3, 4};
+    for (byte[] body : new byte[][] {longName, longVarint, shortFixed}) {
+      ByteBuf b = Unpooled.wrappedBuffer(body);
+      assertThrows(LeanWire.Malformed.class, () -> new LeanWire.Delta().read(b, 0, body.length));
     }
   }
 
