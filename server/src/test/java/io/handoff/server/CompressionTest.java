@@ -157,6 +157,39 @@ class CompressionTest {
   }
 
   @Test
+  void deflateDevicesMovedToTheirUsersLoopNegotiateAndSync() throws Exception {
+    // One device per worker loop, all of one user: connections are accepted onto the loops in
+    // turn, so all but one are moved to the user's loop before Netty's handshaker answers them.
+    int loops = 2 * Runtime.getRuntime().availableProcessors();
+    try (TestServer server = TestServer.start()) {
+      java.util.List<DeflateDevice> devices = new java.util.ArrayList<>();
+      for (int i = 0; i < loops; i++) {
+        DeflateDevice d = new DeflateDevice(server.port(), token("z3", "deflate" + i));
+        devices.add(d);
+        assertTrue(d.deflateNegotiated(), "permessage-deflate was negotiated by device " + i);
+        d.send(
+            ClientFrame.newBuilder().setRequestId(1).setHello(Hello.getDefaultInstance()).build());
+        assertTrue(d.next().hasWelcome(), "device " + i + " was welcomed");
+      }
+      java.util.List<io.netty.channel.EventLoop> used = server.server.hub().loopsOf("z3");
+      assertEquals(loops, used.size());
+      assertEquals(1, new java.util.HashSet<>(used).size(), "z3's sessions share one loop");
+      String big = "position-".repeat(1000);
+      devices.get(0).send(SessionProtocolTest.write("player", 1, "p", big).setRequestId(2).build());
+      for (DeflateDevice d : devices.subList(1, loops)) {
+        ServerFrame f = d.next();
+        while (!f.hasDelta()) {
+          f = d.next();
+        }
+        assertEquals(big, f.getDelta().getOps(0).getSet().toStringUtf8());
+      }
+      for (DeflateDevice d : devices) {
+        d.channel.close().syncUninterruptibly();
+      }
+    }
+  }
+
+  @Test
   void decompressionBombClosesOnlyItsSenderWithFrameTooLarge() throws Exception {
     try (TestServer server = TestServer.start(b -> b.maxFrameBytes(64 * 1024));
         TestDevice bystander = TestDevice.connect(server.port(), token("z2", "tv"))) {

@@ -157,6 +157,58 @@ class TlsTest {
   }
 
   @Test
+  void wssDevicesMovedToTheirUsersLoopAreWelcomed() throws Exception {
+    // One device per worker loop, all of one user: accepted onto the loops in turn, all but one
+    // are moved (with their TLS session) to the user's loop before the 101.
+    int loops = 2 * Runtime.getRuntime().availableProcessors();
+    try (TestServer server = TestServer.start(b -> b.tls(cert, key))) {
+      HttpClient https = HttpClient.newBuilder().sslContext(trusting).build();
+      java.util.List<WebSocket> sockets = new java.util.ArrayList<>();
+      try {
+        for (int i = 0; i < loops; i++) {
+          CompletableFuture<ServerFrame> welcome = new CompletableFuture<>();
+          WebSocket ws =
+              https
+                  .newWebSocketBuilder()
+                  .header("Authorization", "Bearer " + TestServer.token("t2", "device" + i))
+                  .buildAsync(
+                      URI.create("wss://127.0.0.1:" + server.port() + "/ws"),
+                      new WebSocket.Listener() {
+                        @Override
+                        public CompletionStage<?> onBinary(
+                            WebSocket w, ByteBuffer data, boolean last) {
+                          try {
+                            welcome.complete(ServerFrame.parseFrom(data));
+                          } catch (Exception e) {
+                            welcome.completeExceptionally(e);
+                          }
+                          w.request(1);
+                          return null;
+                        }
+                      })
+                  .get(10, TimeUnit.SECONDS);
+          sockets.add(ws);
+          ws.sendBinary(
+                  ByteBuffer.wrap(
+                      ClientFrame.newBuilder()
+                          .setRequestId(1)
+                          .setHello(Hello.getDefaultInstance())
+                          .build()
+                          .toByteArray()),
+                  true)
+              .get(10, TimeUnit.SECONDS);
+          assertTrue(welcome.get(10, TimeUnit.SECONDS).hasWelcome(), "device " + i);
+        }
+        java.util.List<io.netty.channel.EventLoop> used = server.server.hub().loopsOf("t2");
+        assertEquals(loops, used.size());
+        assertEquals(1, new java.util.HashSet<>(used).size(), "t2's sessions share one loop");
+      } finally {
+        sockets.forEach(WebSocket::abort);
+      }
+    }
+  }
+
+  @Test
   void unreadableCertificateIsRefusedAtStartWithTheFileNamed() {
     IllegalArgumentException e =
         assertThrows(
