@@ -18,6 +18,7 @@ import io.handoff.protocol.v1.ServerFrame;
 import io.handoff.protocol.v1.Welcome;
 import io.handoff.server.engine.StoreLimits;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterEach;
@@ -69,6 +70,30 @@ class DeviceSessionsEndToEndTest {
 
   private ServerStats stats() {
     return server.server.stats();
+  }
+
+  @Test
+  void devicesWithServerIssuedTokensMovedToTheirUsersLoopAreWelcomedAndSync() {
+    // Signed in first, then connected back to back: consecutive accepts go to different loops,
+    // so at least two of the three are moved to the user's loop after the store's session check
+    // (which turns reading off and on again around it).
+    List<HttpApi.Answer> tokens = new ArrayList<>();
+    for (int i = 0; i < 3; i++) {
+      tokens.add(signIn("eve", "device" + i));
+    }
+    List<TestDevice> devices = new ArrayList<>();
+    try {
+      for (HttpApi.Answer t : tokens) {
+        devices.add(connect(t));
+      }
+      devices.get(0).write("player", 1, "p", "moved");
+      for (TestDevice d : devices.subList(1, devices.size())) {
+        ServerFrame delta = d.next(ServerFrame::hasDelta);
+        assertEquals("moved", delta.getDelta().getOps(0).getSet().toStringUtf8());
+      }
+    } finally {
+      devices.forEach(TestDevice::close);
+    }
   }
 
   @Test
