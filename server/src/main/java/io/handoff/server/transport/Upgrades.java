@@ -2,6 +2,7 @@ package io.handoff.server.transport;
 
 import io.netty.buffer.ByteBuf;
 import io.netty.channel.Channel;
+import io.netty.channel.ChannelFuture;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelPipeline;
 import io.netty.channel.EventLoop;
@@ -125,18 +126,25 @@ final class Upgrades {
                 ch.close();
                 return;
               }
-              home.register(ch)
-                  .addListener(
-                      joined -> {
-                        // A failed registration has closed the channel (Netty closes it forcibly).
-                        if (!joined.isSuccess() || http.isRemoved() || !ch.isActive()) {
-                          req.release();
-                          ch.close();
-                          return;
-                        }
-                        handler.joinedLoop();
-                        upgrade(http, req);
-                      });
+              ChannelFuture joining = home.register(ch);
+              if (joining.isDone() && !joining.isSuccess()) {
+                // Refused at once: home has stopped (the node is shutting down) and Netty has
+                // closed the channel. Its listeners would be told on home, which runs nothing
+                // any more.
+                req.release();
+                return;
+              }
+              joining.addListener(
+                  joined -> {
+                    // A failed registration has closed the channel (Netty closes it forcibly).
+                    if (!joined.isSuccess() || http.isRemoved() || !ch.isActive()) {
+                      req.release();
+                      ch.close();
+                      return;
+                    }
+                    handler.joinedLoop();
+                    upgrade(http, req);
+                  });
             });
   }
 
