@@ -111,25 +111,7 @@ class TlsTest {
       assertEquals(200, health.statusCode());
 
       CompletableFuture<ServerFrame> welcome = new CompletableFuture<>();
-      WebSocket ws =
-          https
-              .newWebSocketBuilder()
-              .header("Authorization", "Bearer " + TestServer.token("t1", "phone"))
-              .buildAsync(
-                  URI.create("wss://127.0.0.1:" + server.port() + "/ws"),
-                  new WebSocket.Listener() {
-                    @Override
-                    public CompletionStage<?> onBinary(WebSocket w, ByteBuffer data, boolean last) {
-                      try {
-                        welcome.complete(ServerFrame.parseFrom(data));
-                      } catch (Exception e) {
-                        welcome.completeExceptionally(e);
-                      }
-                      w.request(1);
-                      return null;
-                    }
-                  })
-              .get(10, TimeUnit.SECONDS);
+      WebSocket ws = wss(https, server.port(), TestServer.token("t1", "phone"), welcome);
       ws.sendBinary(
               ByteBuffer.wrap(
                   ClientFrame.newBuilder()
@@ -167,26 +149,7 @@ class TlsTest {
       try {
         for (int i = 0; i < loops; i++) {
           CompletableFuture<ServerFrame> welcome = new CompletableFuture<>();
-          WebSocket ws =
-              https
-                  .newWebSocketBuilder()
-                  .header("Authorization", "Bearer " + TestServer.token("t2", "device" + i))
-                  .buildAsync(
-                      URI.create("wss://127.0.0.1:" + server.port() + "/ws"),
-                      new WebSocket.Listener() {
-                        @Override
-                        public CompletionStage<?> onBinary(
-                            WebSocket w, ByteBuffer data, boolean last) {
-                          try {
-                            welcome.complete(ServerFrame.parseFrom(data));
-                          } catch (Exception e) {
-                            welcome.completeExceptionally(e);
-                          }
-                          w.request(1);
-                          return null;
-                        }
-                      })
-                  .get(10, TimeUnit.SECONDS);
+          WebSocket ws = wss(https, server.port(), TestServer.token("t2", "device" + i), welcome);
           sockets.add(ws);
           ws.sendBinary(
                   ByteBuffer.wrap(
@@ -215,5 +178,29 @@ class TlsTest {
             IllegalArgumentException.class,
             () -> TestServer.start(b -> b.tls(dir.resolve("missing.pem"), key)));
     assertTrue(e.getMessage().contains("missing.pem"), e.getMessage());
+  }
+
+  /** A WebSocket over TLS to the node at {@code port}; its first frame completes {@code first}. */
+  private static WebSocket wss(
+      HttpClient https, int port, String token, CompletableFuture<ServerFrame> first)
+      throws Exception {
+    return https
+        .newWebSocketBuilder()
+        .header("Authorization", "Bearer " + token)
+        .buildAsync(
+            URI.create("wss://127.0.0.1:" + port + "/ws"),
+            new WebSocket.Listener() {
+              @Override
+              public CompletionStage<?> onBinary(WebSocket w, ByteBuffer data, boolean last) {
+                try {
+                  first.complete(ServerFrame.parseFrom(data));
+                } catch (Exception e) {
+                  first.completeExceptionally(e);
+                }
+                w.request(1);
+                return null;
+              }
+            })
+        .get(10, TimeUnit.SECONDS);
   }
 }
