@@ -112,15 +112,6 @@ class TlsTest {
 
       CompletableFuture<ServerFrame> welcome = new CompletableFuture<>();
       WebSocket ws = wss(https, server.port(), TestServer.token("t1", "phone"), welcome);
-      ws.sendBinary(
-              ByteBuffer.wrap(
-                  ClientFrame.newBuilder()
-                      .setRequestId(1)
-                      .setHello(Hello.getDefaultInstance())
-                      .build()
-                      .toByteArray()),
-              true)
-          .get(10, TimeUnit.SECONDS);
       assertTrue(welcome.get(10, TimeUnit.SECONDS).hasWelcome());
       ws.abort();
 
@@ -151,15 +142,6 @@ class TlsTest {
           CompletableFuture<ServerFrame> welcome = new CompletableFuture<>();
           WebSocket ws = wss(https, server.port(), TestServer.token("t2", "device" + i), welcome);
           sockets.add(ws);
-          ws.sendBinary(
-                  ByteBuffer.wrap(
-                      ClientFrame.newBuilder()
-                          .setRequestId(1)
-                          .setHello(Hello.getDefaultInstance())
-                          .build()
-                          .toByteArray()),
-                  true)
-              .get(10, TimeUnit.SECONDS);
           assertTrue(welcome.get(10, TimeUnit.SECONDS).hasWelcome(), "device " + i);
         }
         java.util.List<io.netty.channel.EventLoop> used = server.server.hub().loopsOf("t2");
@@ -180,7 +162,10 @@ class TlsTest {
     assertTrue(e.getMessage().contains("missing.pem"), e.getMessage());
   }
 
-  /** A WebSocket over TLS to the node at {@code port}; its first frame completes {@code first}. */
+  /**
+   * A WebSocket over TLS to the node at {@code port} that has sent its Hello; the node's first
+   * frame completes {@code first}.
+   */
   private static WebSocket wss(
       HttpClient https, int port, String token, CompletableFuture<ServerFrame> first)
       throws Exception {
@@ -201,6 +186,15 @@ class TlsTest {
                 return null;
               }
             })
+        .get(10, TimeUnit.SECONDS)
+        .sendBinary(
+            ByteBuffer.wrap(
+                ClientFrame.newBuilder()
+                    .setRequestId(1)
+                    .setHello(Hello.getDefaultInstance())
+                    .build()
+                    .toByteArray()),
+            true)
         .get(10, TimeUnit.SECONDS);
   }
 }
