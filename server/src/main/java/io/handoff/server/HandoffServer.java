@@ -38,6 +38,7 @@ import io.netty.util.concurrent.GlobalEventExecutor;
 import java.net.InetSocketAddress;
 import java.time.Clock;
 import java.time.Duration;
+import java.util.Locale;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import org.slf4j.Logger;
@@ -64,6 +65,8 @@ public final class HandoffServer implements AutoCloseable {
   private final QueueBudget budget;
   private final EventLoopGroup boss;
   private final EventLoopGroup workers;
+  // The engine's I/O on the workers (Redis): undone before they stop.
+  private final Engine.LoopBinding engineLoops;
   private final Channel serverChannel;
   private final Channel adminChannel; // null without --admin-port
   // Every accepted connection, until it closes: what a drain waits for.
@@ -104,6 +107,10 @@ public final class HandoffServer implements AutoCloseable {
     }
     this.boss = new MultiThreadIoEventLoopGroup(1, io);
     this.workers = new MultiThreadIoEventLoopGroup(io);
+    this.engineLoops =
+        config.redisOnLoops()
+            ? engine.bindLoops(workers, transport.transport().name().toLowerCase(Locale.ROOT))
+            : Engine.LoopBinding.NONE;
     this.readiness =
         () ->
             stopping.get()
@@ -198,6 +205,7 @@ public final class HandoffServer implements AutoCloseable {
       if (bound != null) {
         bound.close();
       }
+      engineLoops.close();
       boss.shutdownGracefully(0, 0, TimeUnit.MILLISECONDS);
       workers.shutdownGracefully(0, 0, TimeUnit.MILLISECONDS);
       handoff.stop();
@@ -356,6 +364,7 @@ public final class HandoffServer implements AutoCloseable {
     for (Channel ch : connections) {
       ch.eventLoop().execute(() -> ch.unsafe().close(ch.unsafe().voidPromise()));
     }
+    engineLoops.close();
     boss.shutdownGracefully(0, 0, TimeUnit.MILLISECONDS);
     workers.shutdownGracefully(0, 0, TimeUnit.MILLISECONDS).syncUninterruptibly();
     budget.close();
@@ -391,6 +400,7 @@ public final class HandoffServer implements AutoCloseable {
     if (adminChannel != null) {
       adminChannel.close().syncUninterruptibly();
     }
+    engineLoops.close();
     boss.shutdownGracefully(0, 1, TimeUnit.SECONDS);
     workers.shutdownGracefully(0, 1, TimeUnit.SECONDS).syncUninterruptibly();
     handoff.stop();

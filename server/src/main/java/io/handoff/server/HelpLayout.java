@@ -28,6 +28,7 @@ final class HelpLayout {
             "redis-url",
             "redis-cluster",
             "redis-prefix",
+            "redis-on-loops",
             "history-length",
             "durable-acks",
             "durable-ack-timeout"));

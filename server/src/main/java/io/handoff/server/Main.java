@@ -218,6 +218,16 @@ public final class Main implements Callable<Integer> {
   boolean userLoops;
 
   @Option(
+      names = "--redis-on-loops",
+      negatable = true,
+      defaultValue = "true",
+      fallbackValue = "true",
+      description =
+          "With a standalone Redis: one Redis connection and subscriber per event loop, on it"
+              + " (epoll only).")
+  boolean redisOnLoops;
+
+  @Option(
       names = "--activity-payload-max",
       defaultValue = "4096",
       description = "Largest activity payload in bytes.")
@@ -505,6 +515,7 @@ public final class Main implements Callable<Integer> {
     b.compression(compression);
     set("io-transport", ioTransport, () -> b.ioTransport(IoTransport.parse(ioTransport)));
     b.userLoops(userLoops);
+    b.redisOnLoops(redisOnLoops);
     if (tlsCert != null || tlsKey != null) {
       set(tlsCert == null ? "tls-key" : "tls-cert", tlsCert, () -> b.tls(tlsCert, tlsKey));
     }

@@ -66,6 +66,7 @@ public final class ServerConfig {
   private final boolean compression;
   private final IoTransport ioTransport;
   private final boolean userLoops;
+  private final boolean redisOnLoops;
   private final Path tlsCertificate;
   private final Path tlsPrivateKey;
   private final int maxInFlightWrites;
@@ -104,6 +105,7 @@ public final class ServerConfig {
     this.compression = b.compression;
     this.ioTransport = b.ioTransport;
     this.userLoops = b.userLoops;
+    this.redisOnLoops = b.redisOnLoops;
     this.tlsCertificate = b.tlsCertificate;
     this.tlsPrivateKey = b.tlsPrivateKey;
     this.maxInFlightWrites = b.maxInFlightWrites;
@@ -247,6 +249,14 @@ public final class ServerConfig {
     return userLoops;
   }
 
+  /**
+   * Whether a standalone Redis is reached through a connection and a subscriber per event loop,
+   * each on its loop, instead of two connections on Lettuce's own threads (epoll only).
+   */
+  public boolean redisOnLoops() {
+    return redisOnLoops;
+  }
+
   /** PEM certificate chain for {@code wss://}; null serves plain {@code ws://}. */
   public Path tlsCertificate() {
     return tlsCertificate;
@@ -360,6 +370,8 @@ public final class ServerConfig {
         + ioTransport
         + ", userLoops="
         + userLoops
+        + ", redisOnLoops="
+        + redisOnLoops
         + ", tls="
         + (tlsCertificate == null ? "off" : tlsCertificate)
         + ", maxInFlightWrites="
@@ -407,6 +419,7 @@ public final class ServerConfig {
     private boolean compression = true;
     private IoTransport ioTransport = IoTransport.AUTO;
     private boolean userLoops = true;
+    private boolean redisOnLoops = true;
     private Path tlsCertificate;
     private Path tlsPrivateKey;
     private int maxInFlightWrites = DEFAULT_MAX_IN_FLIGHT_WRITES;
@@ -559,6 +572,11 @@ public final class ServerConfig {
 
     public Builder ioTransport(IoTransport ioTransport) {
       this.ioTransport = java.util.Objects.requireNonNull(ioTransport, "ioTransport");
+      return this;
+    }
+
+    public Builder redisOnLoops(boolean redisOnLoops) {
+      this.redisOnLoops = redisOnLoops;
       return this;
     }
 

@@ -4,6 +4,7 @@ import io.handoff.server.devices.SessionStore;
 import io.handoff.server.handoff.HandoffStore;
 import io.handoff.server.sync.Broker;
 import io.handoff.server.sync.DocumentStore;
+import io.netty.channel.EventLoopGroup;
 import java.time.Instant;
 import java.util.concurrent.CompletableFuture;
 
@@ -59,6 +60,26 @@ public interface Engine extends ResumeStore, AutoCloseable {
 
   /** What survives a restart of this node, said plainly for the start-up log and the docs. */
   String durability();
+
+  /**
+   * Lets the engine do its I/O on the node's own event loops: the commands a loop sends, their
+   * answers and the pushes for the users that loop serves are then handled by that loop's thread,
+   * with no hand-off to a thread of the engine's and back. {@code transport} names the loops'
+   * socket transport ("epoll", "io_uring", "nio"); an engine that cannot use them keeps its own
+   * threads. Returns what undoes it, which the node closes before it stops its loops. The default
+   * (the in-memory engine, which does no I/O) binds nothing.
+   */
+  default LoopBinding bindLoops(EventLoopGroup loops, String transport) {
+    return LoopBinding.NONE;
+  }
+
+  /** What {@link #bindLoops} did; closing it stops the engine's use of the loops. */
+  interface LoopBinding extends AutoCloseable {
+    LoopBinding NONE = () -> {};
+
+    @Override
+    void close();
+  }
 
   /** False while the engine cannot reach its backing store; drives {@code /readyz}. */
   default boolean healthy() {

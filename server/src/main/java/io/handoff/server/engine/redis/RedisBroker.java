@@ -8,6 +8,7 @@ import io.handoff.server.sync.DocumentEvent;
 import io.lettuce.core.cluster.api.async.RedisClusterAsyncCommands;
 import io.lettuce.core.pubsub.RedisPubSubAdapter;
 import io.lettuce.core.pubsub.StatefulRedisPubSubConnection;
+import io.netty.util.concurrent.EventExecutor;
 import java.nio.ByteBuffer;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
@@ -31,7 +32,9 @@ import org.slf4j.LoggerFactory;
  * {@link UserSignal} behind a 0x00 byte. No protobuf message starts with 0x00 (field number 0 does
  * not exist), so the first byte tells them apart.
  *
- * <p>Messages arrive on Lettuce's event-loop thread; listeners only enqueue. Thread-safe.
+ * <p>Messages arrive on the thread of the connection the channel is subscribed through: Lettuce's
+ * own, or the node's event loop that subscribed it ({@link #bind}); listeners deliver at once on
+ * their own loop and enqueue otherwise. Thread-safe.
  */
 public final class RedisBroker implements Broker {
   private static final Logger log = LoggerFactory.getLogger(RedisBroker.class);
@@ -42,6 +45,7 @@ public final class RedisBroker implements Broker {
   private final RedisClusterAsyncCommands<byte[], byte[]> commands;
   private final RedisKeys keys;
   private final ConcurrentHashMap<ByteBuffer, Channel> channels = new ConcurrentHashMap<>();
+  private volatile LoopConnections loops;
 
   /**
    * Subscribes on {@code connection} and publishes through {@code commands} (a connection in
@@ -54,7 +58,11 @@ public final class RedisBroker implements Broker {
     this.connection = connection;
     this.commands = commands;
     this.keys = keys;
-    connection.addListener(
+    listenTo(connection);
+  }
+
+  private void listenTo(StatefulRedisPubSubConnection<byte[], byte[]> on) {
+    on.addListener(
         new RedisPubSubAdapter<>() {
           @Override
           public void message(byte[] channel, byte[] message) {
@@ -66,12 +74,35 @@ public final class RedisBroker implements Broker {
             // subscribe() sends SUBSCRIBE only after the channel is in the map, so even the first
             // confirmation finds it.
             Channel c = channels.get(ByteBuffer.wrap(channel));
-            if (c != null && !c.confirmed.compareAndSet(false, true)) {
+            if (c != null && c.via == on && !c.confirmed.compareAndSet(false, true)) {
               // Subscribed again after the connection dropped: messages may have been lost.
               c.listeners.forEach(Listener::onPossibleLoss);
             }
           }
         });
+  }
+
+  /**
+   * From now on, a user's channel is subscribed through the pub/sub connection of the event loop
+   * that subscribes it first (see {@link LoopConnections}), so its messages are read and delivered
+   * by that loop; from other threads, through the shared connection.
+   */
+  void bind(LoopConnections bound) {
+    for (StatefulRedisPubSubConnection<byte[], byte[]> c : bound.pubSubs()) {
+      listenTo(c);
+    }
+    this.loops = bound;
+  }
+
+  /**
+   * Stops using {@code bound}'s connections (the node is stopping its loops): channels subscribed
+   * through them are forgotten, with their listeners, which belong to the stopping node's sessions.
+   */
+  void unbind(LoopConnections bound) {
+    if (loops == bound) {
+      loops = null;
+    }
+    channels.values().removeIf(c -> c.via != connection);
   }
 
   private void deliver(byte[] channel, byte[] message) {
@@ -123,12 +154,15 @@ public final class RedisBroker implements Broker {
     byte[] name = keys.channel(userId);
     ByteBuffer key = ByteBuffer.wrap(name);
     boolean[] created = {false};
+    LoopConnections bound = loops;
+    StatefulRedisPubSubConnection<byte[], byte[]> here = bound == null ? null : bound.pubSubHere();
+    StatefulRedisPubSubConnection<byte[], byte[]> via = here == null ? connection : here;
     Channel channel =
         channels.compute(
             key,
             (k, c) -> {
               if (c == null) {
-                c = new Channel(userId);
+                c = new Channel(userId, via);
                 created[0] = true;
               }
               c.listeners.add(listener);
@@ -136,7 +170,8 @@ public final class RedisBroker implements Broker {
             });
     if (created[0]) {
       // Sent only once the channel is in the map, so that its first confirmation finds it.
-      connection
+      channel
+          .via
           .async()
           .subscribe(name)
           .whenComplete(
@@ -168,7 +203,7 @@ public final class RedisBroker implements Broker {
             (k, c) -> {
               c.listeners.remove(listener);
               if (c.listeners.isEmpty()) {
-                connection.async().unsubscribe(name);
+                c.via.async().unsubscribe(name);
                 return null;
               }
               return c;
@@ -193,6 +228,16 @@ public final class RedisBroker implements Broker {
     commands.publish(keys.channel(userId), message);
   }
 
+  /**
+   * The event loop that reads {@code userId}'s channel: that of the loop connection it is
+   * subscribed through, or null if through the shared connection or not subscribed (for tests).
+   */
+  EventExecutor readerOf(String userId) {
+    Channel c = channels.get(ByteBuffer.wrap(keys.channel(userId)));
+    LoopConnections bound = loops;
+    return c == null || bound == null ? null : bound.loopOf(c.via);
+  }
+
   /** Users this node is subscribed to. */
   public int subscribedUsers() {
     return channels.size();
@@ -207,7 +252,8 @@ public final class RedisBroker implements Broker {
   }
 
   boolean isOpen() {
-    return connection.isOpen();
+    LoopConnections bound = loops;
+    return connection.isOpen() && (bound == null || bound.isOpen());
   }
 
   @Override
@@ -218,13 +264,16 @@ public final class RedisBroker implements Broker {
 
   private static final class Channel {
     final String userId;
+    // The pub/sub connection it is subscribed through: the shared one or a loop's.
+    final StatefulRedisPubSubConnection<byte[], byte[]> via;
     final List<Listener> listeners = new CopyOnWriteArrayList<>();
     final CompletableFuture<Void> ready = new CompletableFuture<>();
     // Set by the first confirmation of the subscription; a later one means a resubscription.
     final AtomicBoolean confirmed = new AtomicBoolean();
 
-    Channel(String userId) {
+    Channel(String userId, StatefulRedisPubSubConnection<byte[], byte[]> via) {
       this.userId = userId;
+      this.via = via;
     }
   }
 }

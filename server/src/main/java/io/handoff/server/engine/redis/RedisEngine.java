@@ -15,15 +15,21 @@ import io.lettuce.core.cluster.ClusterTopologyRefreshOptions;
 import io.lettuce.core.cluster.RedisClusterClient;
 import io.lettuce.core.cluster.SlotHash;
 import io.lettuce.core.cluster.api.StatefulRedisClusterConnection;
+import io.lettuce.core.cluster.api.async.RedisClusterAsyncCommands;
 import io.lettuce.core.cluster.models.partitions.RedisClusterNode;
 import io.lettuce.core.codec.ByteArrayCodec;
 import io.lettuce.core.protocol.ProtocolVersion;
+import io.lettuce.core.resource.EpollProvider;
+import io.netty.channel.EventLoopGroup;
+import io.netty.util.concurrent.EventExecutor;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.function.Function;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * The engine for many nodes: {@link RedisDocumentStore}, {@link RedisBroker} and {@link
@@ -36,6 +42,7 @@ import java.util.function.Function;
  * /readyz} and logs its state changes.
  */
 public final class RedisEngine implements Engine {
+  private static final Logger log = LoggerFactory.getLogger(RedisEngine.class);
   public static final Duration DEFAULT_COMMAND_TIMEOUT = Duration.ofSeconds(2);
   private static final Duration CONNECT_TIMEOUT = Duration.ofSeconds(2);
 
@@ -57,6 +64,11 @@ public final class RedisEngine implements Engine {
   private final String description;
   private final StoreHealth health;
   private final int durableAcks;
+  // Standalone only: what bindLoops needs to connect once per loop, and the router it switches.
+  private final RedisURI uri;
+  private final ClientOptions options;
+  private final RoutedCommands routed;
+  private LoopConnections bound; // guarded by this
 
   private RedisEngine(
       AbstractRedisClient client,
@@ -68,7 +80,13 @@ public final class RedisEngine implements Engine {
       RedisResume resumes,
       String description,
       StoreHealth health,
-      int durableAcks) {
+      int durableAcks,
+      RedisURI uri,
+      ClientOptions options,
+      RoutedCommands routed) {
+    this.uri = uri;
+    this.options = options;
+    this.routed = routed;
     this.health = health;
     this.durableAcks = durableAcks;
     this.client = client;
@@ -91,34 +109,37 @@ public final class RedisEngine implements Engine {
   }
 
   public static RedisEngine connect(String url, String keyPrefix, StoreLimits limits, Clock clock) {
-    RedisClient client = RedisClient.create(RedisURI.create(url));
-    client.setOptions(
+    RedisURI uri = RedisURI.create(url);
+    RedisClient client = RedisClient.create(uri);
+    ClientOptions options =
         ClientOptions.builder()
             .autoReconnect(true)
             .protocolVersion(PROTOCOL)
             .disconnectedBehavior(ClientOptions.DisconnectedBehavior.REJECT_COMMANDS)
             .timeoutOptions(TimeoutOptions.enabled(DEFAULT_COMMAND_TIMEOUT))
             .socketOptions(socketOptions())
-            .build());
+            .build();
+    client.setOptions(options);
     RedisKeys keys = new RedisKeys(keyPrefix);
     try {
       StatefulRedisConnection<byte[], byte[]> commands = client.connect(ByteArrayCodec.INSTANCE);
+      RoutedCommands routed = RoutedCommands.over(commands.async());
+      RedisClusterAsyncCommands<byte[], byte[]> redis = routed.commands();
       String description = "Redis at " + masked(url);
       StoreHealth health = new StoreHealth(description, StoreHealth.DEFAULT_TIMEOUT);
-      RedisURI uri = RedisURI.create(url);
       RedisDocumentStore store =
           new RedisDocumentStore(
               commands,
-              commands.async(),
+              redis,
               keys,
               limits,
               clock,
               failures(client, health),
               replicaWait(client, limits, keys, key -> uri));
       RedisBroker broker =
-          new RedisBroker(client.connectPubSub(ByteArrayCodec.INSTANCE), commands.async(), keys);
-      RedisSessionStore sessions = new RedisSessionStore(commands.async(), keys, limits, clock);
-      RedisHandoffStore handoff = new RedisHandoffStore(commands.async(), keys, clock);
+          new RedisBroker(client.connectPubSub(ByteArrayCodec.INSTANCE), redis, keys);
+      RedisSessionStore sessions = new RedisSessionStore(redis, keys, limits, clock);
+      RedisHandoffStore handoff = new RedisHandoffStore(redis, keys, clock);
       StatefulRedisConnection<byte[], byte[]> probe = client.connect(ByteArrayCodec.INSTANCE);
       health.start(
           client.getResources().eventExecutorGroup(),
@@ -130,11 +151,14 @@ public final class RedisEngine implements Engine {
           broker,
           sessions,
           handoff,
-          new RedisApprovalStore(commands.async(), keys),
-          new RedisResume(commands.async(), keys, limits, clock, failures(client, health), store),
+          new RedisApprovalStore(redis, keys),
+          new RedisResume(redis, keys, limits, clock, failures(client, health), store),
           description,
           health,
-          limits.durableAcks());
+          limits.durableAcks(),
+          uri,
+          options,
+          routed);
     } catch (RuntimeException e) {
       client.shutdown();
       throw e;
@@ -223,7 +247,10 @@ public final class RedisEngine implements Engine {
           new RedisResume(commands.async(), keys, limits, clock, failures(client, health), store),
           description,
           health,
-          limits.durableAcks());
+          limits.durableAcks(),
+          null,
+          null,
+          null);
     } catch (RuntimeException e) {
       client.shutdown();
       throw e;
@@ -297,6 +324,57 @@ public final class RedisEngine implements Engine {
     return resumes.resume(request);
   }
 
+  /**
+   * With a standalone Redis and loops on epoll (the transport Lettuce uses here), connects once per
+   * loop ({@link LoopConnections}) and routes each loop's commands and subscriptions through its
+   * own connections. A Redis Cluster keeps the shared connections: its client keeps one connection
+   * per shard and follows the topology by itself. If the loops' connections cannot be made, the
+   * node goes on with the shared ones and says so.
+   */
+  @Override
+  public synchronized LoopBinding bindLoops(EventLoopGroup loops, String transport) {
+    if (routed == null || bound != null) {
+      return LoopBinding.NONE;
+    }
+    if (!"epoll".equals(transport) || !EpollProvider.isAvailable()) {
+      log.info("Redis I/O on its own threads: the node's loops use {}, Redis epoll", transport);
+      return LoopBinding.NONE;
+    }
+    LoopConnections made;
+    try {
+      made = LoopConnections.open(uri, options, client.getResources(), loops);
+    } catch (RuntimeException e) {
+      log.warn(
+          "Redis I/O on its own threads: connecting on the node's loops failed: {}", e.toString());
+      return LoopBinding.NONE;
+    }
+    bound = made;
+    broker.bind(made);
+    routed.bind(made);
+    log.info(
+        "Redis I/O on the node's {} event loops (a connection and a subscriber each)",
+        made.loops());
+    return () -> unbind(made);
+  }
+
+  private synchronized void unbind(LoopConnections made) {
+    if (bound != made) {
+      return;
+    }
+    routed.bind(null);
+    broker.unbind(made);
+    made.close();
+    bound = null;
+  }
+
+  /**
+   * The node event loop that reads the pub/sub messages for {@code userId}, or null when they are
+   * read by the Redis client's own threads (for tests).
+   */
+  public EventExecutor subscriberLoop(String userId) {
+    return broker.readerOf(userId);
+  }
+
   @Override
   public String name() {
     return "redis";
@@ -327,6 +405,13 @@ public final class RedisEngine implements Engine {
 
   @Override
   public void close() {
+    LoopConnections b;
+    synchronized (this) {
+      b = bound;
+    }
+    if (b != null) {
+      unbind(b);
+    }
     health.close();
     broker.close();
     store.close();

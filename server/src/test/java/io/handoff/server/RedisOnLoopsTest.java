@@ -1,0 +1,178 @@
+package io.handoff.server;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+import io.handoff.client.HandoffClient;
+import io.handoff.server.engine.StoreLimits;
+import io.handoff.server.engine.redis.RedisEngine;
+import io.handoff.server.transport.IoTransport;
+import io.netty.channel.EventLoop;
+import io.netty.channel.epoll.Epoll;
+import java.net.URI;
+import java.nio.charset.StandardCharsets;
+import java.time.Clock;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+import java.util.function.Consumer;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+
+/**
+ * With a standalone Redis on epoll, each event loop of a node has its own Redis connection and
+ * subscriber: a user's channel is read by the loop that serves the user's connections, and a write
+ * fans out across nodes whole and in order, also after the node that bound its loops stops and
+ * another starts on the same engine. Without them (the option off, or loops of another transport)
+ * the shared connections carry everything, as before.
+ */
+class RedisOnLoopsTest {
+  private static final int USERS = 4;
+  private static final int WRITES = 40;
+
+  private final Nodes nodes = new Nodes();
+
+  @AfterEach
+  void stop() {
+    nodes.close();
+  }
+
+  @Test
+  void eachUsersChannelIsReadByTheLoopOfItsConnectionsAndCarriesEveryVersionInOrder()
+      throws Exception {
+    assumeTrue(Epoll.isAvailable(), "epoll is not offered here");
+    String redis = RedisProcess.sharedUrl();
+    HandoffServer n1 = nodes.redis(redis, "n1", Clock.systemUTC(), b -> {});
+    HandoffServer n2 = nodes.redis(redis, "n2", Clock.systemUTC(), b -> {});
+    fanOutAcross(n1, n2);
+    for (HandoffServer n : List.of(n1, n2)) {
+      for (int u = 0; u < USERS; u++) {
+        String user = "user" + u;
+        List<EventLoop> served = n.hub().loopsOf(user);
+        assertFalse(served.isEmpty(), user + " has sessions on " + n.config().nodeId());
+        assertEquals(
+            served.get(0),
+            ((RedisEngine) n.engine()).subscriberLoop(user),
+            user + "'s channel on " + n.config().nodeId() + " is read by the loop serving it");
+      }
+    }
+  }
+
+  @Test
+  void withTheOptionOffTheSharedConnectionsCarryEverything() throws Exception {
+    sharedOnly(b -> b.redisOnLoops(false));
+  }
+
+  @Test
+  void loopsOfAnotherTransportThanRedisesKeepTheSharedConnections() throws Exception {
+    // Lettuce's channels are epoll's here; they cannot be registered with NIO loops.
+    sharedOnly(b -> b.ioTransport(IoTransport.NIO));
+  }
+
+  @Test
+  void aNodeStartedOnTheEngineOfOneThatStoppedBindsItsOwnLoops() throws Exception {
+    assumeTrue(Epoll.isAvailable(), "epoll is not offered here");
+    String redis = RedisProcess.sharedUrl();
+    RedisEngine engine =
+        nodes.add(RedisEngine.connect(redis, nodes.prefix, StoreLimits.builder().build()));
+    HandoffServer other = nodes.redis(redis, "other", Clock.systemUTC(), b -> {});
+    ServerConfig config =
+        ServerConfig.builder()
+            .host("127.0.0.1")
+            .port(0)
+            .nodeId("first")
+            .jwtSecret(TestServer.SECRET)
+            .build();
+    HandoffServer first = HandoffServer.start(config, engine);
+    try {
+      fanOutAcross(first, other);
+    } finally {
+      first.close();
+    }
+    assertNull(engine.subscriberLoop("user0"), "the stopped node's channels are forgotten");
+    HandoffServer crashed = HandoffServer.start(config, engine);
+    fanOutAcross(crashed, other);
+    crashed.abort();
+    HandoffServer second = nodes.add(HandoffServer.start(config, engine));
+    fanOutAcross(second, other);
+    assertEquals(
+        second.hub().loopsOf("user0").get(0),
+        engine.subscriberLoop("user0"),
+        "the new node's loop reads user0's channel");
+  }
+
+  private void sharedOnly(Consumer<ServerConfig.Builder> config) throws Exception {
+    String redis = RedisProcess.sharedUrl();
+    HandoffServer n1 = nodes.redis(redis, "n1", Clock.systemUTC(), config);
+    HandoffServer n2 = nodes.redis(redis, "n2", Clock.systemUTC(), config);
+    fanOutAcross(n1, n2);
+    for (HandoffServer n : List.of(n1, n2)) {
+      for (int u = 0; u < USERS; u++) {
+        assertNull(((RedisEngine) n.engine()).subscriberLoop("user" + u));
+      }
+    }
+  }
+
+  /**
+   * Each user has a writer on {@code a} and a reader on each node; every reader gets every version
+   * the writer was acked, in order. The clients stay connected (closed with the nodes).
+   */
+  private void fanOutAcross(HandoffServer a, HandoffServer b) throws Exception {
+    List<HandoffClient> writers = new ArrayList<>();
+    List<HandoffClient> readers = new ArrayList<>();
+    List<ClientEndToEndTest.Recorder> recorders = new ArrayList<>();
+    String run = Long.toString(System.nanoTime(), 36);
+    for (int u = 0; u < USERS; u++) {
+      String user = "user" + u;
+      writers.add(client(a, user, "writer-" + run, new ClientEndToEndTest.Recorder()));
+      for (HandoffServer n : List.of(a, b)) {
+        ClientEndToEndTest.Recorder r = new ClientEndToEndTest.Recorder();
+        readers.add(client(n, user, "reader-" + n.config().nodeId() + "-" + run, r));
+        recorders.add(r);
+      }
+    }
+    List<CompletableFuture<Long>> acks = new ArrayList<>();
+    for (int i = 1; i <= WRITES; i++) {
+      for (HandoffClient w : writers) {
+        acks.add(w.document("player").set("position", ("t" + i).getBytes(StandardCharsets.UTF_8)));
+      }
+    }
+    for (CompletableFuture<Long> ack : acks) {
+      ack.get(10, TimeUnit.SECONDS);
+    }
+    for (int i = 0; i < readers.size(); i++) {
+      HandoffClient reader = readers.get(i);
+      ClientEndToEndTest.Recorder r = recorders.get(i);
+      long last = writers.get(i / 2).document("player").version();
+      r.awaitVersion(reader, "player", last);
+      List<Long> seen = r.versions("player");
+      List<Long> expected = new ArrayList<>();
+      for (long v = last - WRITES + 1; v <= last; v++) {
+        expected.add(v);
+      }
+      assertEquals(
+          expected,
+          seen.subList(seen.size() - WRITES, seen.size()),
+          "reader " + i + " got the last " + WRITES + " versions once each, in order");
+    }
+  }
+
+  private HandoffClient client(
+      HandoffServer node, String user, String device, ClientEndToEndTest.Recorder r)
+      throws Exception {
+    HandoffClient c =
+        HandoffClient.builder()
+            .url(URI.create("ws://127.0.0.1:" + node.port() + "/ws"))
+            .token(TestServer.token(user, device))
+            .reconnectBackoff(Duration.ofMillis(20), Duration.ofMillis(200))
+            .listener(r)
+            .build();
+    nodes.add(c);
+    c.connect().get(10, TimeUnit.SECONDS);
+    return c;
+  }
+}
