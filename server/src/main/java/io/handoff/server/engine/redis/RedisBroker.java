@@ -66,7 +66,7 @@ public final class RedisBroker implements Broker {
         new RedisPubSubAdapter<>() {
           @Override
           public void message(byte[] channel, byte[] message) {
-            deliver(channel, message);
+            deliver(on, channel, message);
           }
 
           @Override
@@ -105,9 +105,15 @@ public final class RedisBroker implements Broker {
     channels.values().removeIf(c -> c.via != connection);
   }
 
-  private void deliver(byte[] channel, byte[] message) {
+  /**
+   * A message read from {@code on}. Only the connection a channel is subscribed through delivers
+   * for it: another may still be subscribed to the same user at Redis (its UNSUBSCRIBE not yet read
+   * there, with the user's channel since subscribed through another loop) and gets a copy.
+   */
+  private void deliver(
+      StatefulRedisPubSubConnection<byte[], byte[]> on, byte[] channel, byte[] message) {
     Channel c = channels.get(ByteBuffer.wrap(channel));
-    if (c == null) {
+    if (c == null || c.via != on) {
       return;
     }
     if (message.length > 0 && message[0] == SIGNAL_MARK) {
