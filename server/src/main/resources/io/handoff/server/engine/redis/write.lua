@@ -20,29 +20,32 @@
 -- a slack of TTL/16, and a group of keys (the document's, the device's) is refreshed only once its
 -- last refresh (_t) is older than the slack, so a key expires between TTL and TTL + slack after the
 -- last write, never earlier. A key this write creates gets its TTL at once.
+-- Numbers: `s + 0` reads a number from a string as tonumber(s) does (the same conversion), but with
+-- one strtod instead of two and no function call; `(x or 0) + 0` reads none for an absent field.
+-- Numbers go to Redis as strings where the string is at hand (Redis formats a Lua number itself).
 local seq = ARGV[2]
 local docField = 'd:' .. ARGV[1]
 local dev = redis.call('HMGET', KEYS[5], seq, '_forgot', '_last', '_t', docField)
 if dev[1] then
   return {'dup', dev[1]}
 end
-local seqNumber = tonumber(seq)
-local forgot = tonumber(dev[2] or '0')
-local docLast = tonumber(dev[5] or '0')
+local seqNumber = seq + 0
+local forgot = (dev[2] or 0) + 0
+local docLast = (dev[5] or 0) + 0
 if seqNumber <= forgot then
   return {'stale'}
 end
 
-local now = tonumber(ARGV[13])
-local ttl = tonumber(ARGV[11])
+local now = ARGV[13] + 0
+local ttl = ARGV[11] + 0
 local slack = math.floor(ttl / 16)
 local life = ttl + slack
 local newDevice = not dev[3]
-local touchDevice = ttl > 0 and (newDevice or now - tonumber(dev[4] or '0') >= slack)
+local touchDevice = ttl > 0 and (newDevice or now - (dev[4] or 0) >= slack)
 
 local meta = redis.call('HMGET', KEYS[1], 'epoch', 'version', 'bytes', 'fp', '_t', 'n')
 local epoch = meta[1]
-local version = tonumber(meta[2] or '0')
+local version = (meta[2] or 0) + 0
 local shownEpoch = epoch or '\0\0\0\0\0\0\0\0'
 
 -- Remembers the outcome of seq for this device (and, for an existing document, seq as the
@@ -54,7 +57,7 @@ local function record(outcome, exists)
     set[#set + 1] = docField
     set[#set + 1] = seq
   end
-  if seqNumber > tonumber(dev[3] or '0') then
+  if seqNumber > (dev[3] or 0) + 0 then
     set[#set + 1] = '_last'
     set[#set + 1] = seq
   end
@@ -62,7 +65,7 @@ local function record(outcome, exists)
     set[#set + 1] = '_t'
     set[#set + 1] = ARGV[13]
   end
-  local window = tonumber(ARGV[10])
+  local window = ARGV[10] + 0
   local old
   if length > window then
     old = {}
@@ -70,8 +73,9 @@ local function record(outcome, exists)
     while length > window do
       local o = redis.call('LPOP', KEYS[6])
       old[#old + 1] = o
-      if tonumber(o) > newest then
-        newest = tonumber(o)
+      local number = o + 0
+      if number > newest then
+        newest = number
       end
       length = length - 1
     end
@@ -107,14 +111,14 @@ if seqNumber < docLast then
       .. "'; applying it now would undo a newer write, so it was not applied")
 end
 
-local expected = tonumber(ARGV[3])
+local expected = ARGV[3] == '-1' and -1 or ARGV[3] + 0
 if expected >= 0 and expected ~= version then
   return refuse(3, 'expected version ' .. ARGV[3] .. " but document '" .. ARGV[1] .. "' is at "
       .. string.format('%d', version))
 end
 if not epoch then
   local docs = redis.call('SCARD', KEYS[4])
-  if docs >= tonumber(ARGV[6]) then
+  if docs >= ARGV[6] + 0 then
     return refuse(4, 'user has ' .. docs .. ' documents; the limit is ' .. ARGV[6])
   end
 end
@@ -137,13 +141,15 @@ while i <= #ARGV do
 end
 -- The field count is kept in the meta hash ('n') so a write needs no HLEN; a document last
 -- written before it was kept there is counted once.
-local count = tonumber(meta[6] or '-1')
+local count = (meta[6] or -1) + 0
+local storedCount = count
 if not epoch then
   count = 0
 elseif count < 0 then
   count = redis.call('HLEN', KEYS[2])
 end
-local bytes = tonumber(meta[3] or '0')
+local bytes = (meta[3] or 0) + 0
+local storedBytes = bytes
 local sets = {}
 local removes = {}
 for _, field in ipairs(order) do
@@ -163,11 +169,11 @@ for _, field in ipairs(order) do
     removes[#removes + 1] = field
   end
 end
-if count > tonumber(ARGV[7]) then
+if count > ARGV[7] + 0 then
   return refuse(4, "document '" .. ARGV[1] .. "' would have " .. count
       .. ' fields; the limit is ' .. ARGV[7])
 end
-if bytes > tonumber(ARGV[8]) then
+if bytes > ARGV[8] + 0 then
   return refuse(4, "document '" .. ARGV[1] .. "' would be " .. bytes
       .. ' bytes; the limit is ' .. ARGV[8])
 end
@@ -217,28 +223,27 @@ end
 local payload = ARGV[4] .. '\17' .. epoch .. '\24' .. varint(version)
     .. '\161\1' .. fp .. '\169\1' .. previous
 local length = redis.call('RPUSH', KEYS[3], payload)
-if length > tonumber(ARGV[9]) then
+if length > ARGV[9] + 0 then
   redis.call('LTRIM', KEYS[3], '-' .. ARGV[9], -1)
 end
 redis.call('PUBLISH', KEYS[7], payload)
--- Numbers go to Redis as the strings they are stored as (Redis would format a Lua number itself);
--- a meta field is set only if its value changes.
+-- A meta field is set only if its value changes.
 local versionText = string.format('%d', version)
 local metaSet = {'version', versionText, 'fp', fp}
 if created then
   metaSet[5] = 'epoch'
   metaSet[6] = epoch
 end
-if tonumber(meta[3]) ~= bytes then
+if not meta[3] or bytes ~= storedBytes then
   metaSet[#metaSet + 1] = 'bytes'
   metaSet[#metaSet + 1] = bytes
 end
-if tonumber(meta[6]) ~= count then
+if not meta[6] or count ~= storedCount then
   metaSet[#metaSet + 1] = 'n'
   metaSet[#metaSet + 1] = count
 end
 -- The document's keys (meta, fields, history, document set) are refreshed when due.
-local touchDocument = ttl > 0 and (created or now - tonumber(meta[5] or '0') >= slack)
+local touchDocument = ttl > 0 and (created or now - (meta[5] or 0) >= slack)
 if touchDocument then
   metaSet[#metaSet + 1] = '_t'
   metaSet[#metaSet + 1] = ARGV[13]
