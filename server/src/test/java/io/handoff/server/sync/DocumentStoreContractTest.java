@@ -217,6 +217,36 @@ public abstract class DocumentStoreContractTest {
   }
 
   @Test
+  void fingerprintsAreTheJavaFunctionsForBytesOfEveryKindAndFullWindows() throws Exception {
+    // 40 versions (more than the history length and the seq window, so both are trimmed): their
+    // 320 fingerprint bytes hold bytes below 0x10 (a leading zero hex digit) and bytes with the
+    // hex digits a-f, all but certainly, and the test checks that they did.
+    int n = 40;
+    List<WriteOutcome> outcomes = new java.util.ArrayList<>();
+    for (int i = 1; i <= n; i++) {
+      outcomes.add(write("d1", set("doc", i, "f", "v" + i)));
+    }
+    awaitPublished(n);
+    long previous = Fingerprint.UNKNOWN;
+    boolean lowByte = false;
+    boolean letterDigit = false;
+    for (int i = 0; i < n; i++) {
+      Delta d = published.get(i).delta();
+      assertEquals(previous, d.getPreviousFingerprint(), "version " + (i + 1));
+      assertEquals(Fingerprint.next(previous, Fingerprint.body(d)), d.getFingerprint());
+      assertEquals(d.getFingerprint(), outcomes.get(i).fingerprint());
+      for (int b = 0; b < 8; b++) {
+        int x = (int) (d.getFingerprint() >>> (8 * b)) & 0xff;
+        lowByte |= x < 0x10;
+        letterDigit |= (x >> 4) >= 10 || (x & 15) >= 10;
+      }
+      previous = d.getFingerprint();
+    }
+    assertTrue(lowByte && letterDigit, "fingerprints covered bytes below 0x10 and digits a-f");
+    assertEquals(previous, store.read(user, "doc", 0, 0).join().fingerprint());
+  }
+
+  @Test
   void positionOnAnotherHistoryOfTheSameEpochGetsASnapshotSayingItDiverged() {
     WriteOutcome one = write("d1", set("doc", 1, "f", "1"));
     WriteOutcome two = write("d1", set("doc", 2, "f", "2"));

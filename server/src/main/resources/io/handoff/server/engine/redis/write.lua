@@ -20,65 +20,74 @@
 -- a slack of TTL/16, and a group of keys (the document's, the device's) is refreshed only once its
 -- last refresh (_t) is older than the slack, so a key expires between TTL and TTL + slack after the
 -- last write, never earlier. A key this write creates gets its TTL at once.
+-- Numbers: `s + 0` reads a number from a string as tonumber(s) does (the same conversion), but with
+-- one strtod instead of two and no function call; `(x or 0) + 0` reads none for an absent field.
+-- Numbers go to Redis as strings where the string is at hand (Redis formats a Lua number itself).
 local seq = ARGV[2]
 local docField = 'd:' .. ARGV[1]
 local dev = redis.call('HMGET', KEYS[5], seq, '_forgot', '_last', '_t', docField)
 if dev[1] then
   return {'dup', dev[1]}
 end
-local forgot = tonumber(dev[2] or '0')
-local docLast = tonumber(dev[5] or '0')
-if tonumber(seq) <= forgot then
+local seqNumber = seq + 0
+local forgot = (dev[2] or 0) + 0
+local docLast = (dev[5] or 0) + 0
+if seqNumber <= forgot then
   return {'stale'}
 end
 
-local now = tonumber(ARGV[13])
-local ttl = tonumber(ARGV[11])
+local now = ARGV[13] + 0
+local ttl = ARGV[11] + 0
 local slack = math.floor(ttl / 16)
 local life = ttl + slack
 local newDevice = not dev[3]
-local touchDevice = ttl > 0 and (newDevice or now - tonumber(dev[4] or '0') >= slack)
+local touchDevice = ttl > 0 and (newDevice or now - (dev[4] or 0) >= slack)
 
 local meta = redis.call('HMGET', KEYS[1], 'epoch', 'version', 'bytes', 'fp', '_t', 'n')
 local epoch = meta[1]
-local version = tonumber(meta[2] or '0')
+local version = (meta[2] or 0) + 0
 local shownEpoch = epoch or '\0\0\0\0\0\0\0\0'
 
 -- Remembers the outcome of seq for this device (and, for an existing document, seq as the
--- highest handled for it), forgetting the oldest beyond the window.
+-- highest handled for it), forgetting the oldest beyond the window: one HSET for all of it.
 local function record(outcome, exists)
+  local length = redis.call('RPUSH', KEYS[6], seq)
   local set = {seq, outcome}
-  if exists and tonumber(seq) > docLast then
+  if exists and seqNumber > docLast then
     set[#set + 1] = docField
     set[#set + 1] = seq
   end
-  if tonumber(seq) > tonumber(dev[3] or '0') then
+  if seqNumber > (dev[3] or 0) + 0 then
     set[#set + 1] = '_last'
     set[#set + 1] = seq
   end
   if touchDevice then
     set[#set + 1] = '_t'
-    set[#set + 1] = now
+    set[#set + 1] = ARGV[13]
   end
-  redis.call('HSET', KEYS[5], unpack(set))
-  local length = redis.call('RPUSH', KEYS[6], seq)
-  local window = tonumber(ARGV[10])
+  local window = ARGV[10] + 0
+  local old
   if length > window then
-    local old = {}
+    old = {}
     local newest = forgot
     while length > window do
       local o = redis.call('LPOP', KEYS[6])
       old[#old + 1] = o
-      if tonumber(o) > newest then
-        newest = tonumber(o)
+      local number = o + 0
+      if number > newest then
+        newest = number
       end
       length = length - 1
     end
-    redis.call('HDEL', KEYS[5], unpack(old))
     if newest > forgot then
-      forgot = newest
-      redis.call('HSET', KEYS[5], '_forgot', newest)
+      set[#set + 1] = '_forgot'
+      set[#set + 1] = newest
     end
+  end
+  redis.call('HSET', KEYS[5], unpack(set))
+  -- After the HSET, as before it was merged: a forgotten seq is gone even if it is this one.
+  if old then
+    redis.call('HDEL', KEYS[5], unpack(old))
   end
   if newDevice then
     redis.call('SADD', KEYS[8], ARGV[12])
@@ -96,20 +105,20 @@ local function refuse(code, message)
   return {'refused', out}
 end
 
-if tonumber(seq) < docLast then
+if seqNumber < docLast then
   return refuse(11, 'client_seq ' .. seq .. ' is older than client_seq ' .. string.format('%d', docLast)
       .. " of this device, already handled for '" .. ARGV[1]
       .. "'; applying it now would undo a newer write, so it was not applied")
 end
 
-local expected = tonumber(ARGV[3])
+local expected = ARGV[3] == '-1' and -1 or ARGV[3] + 0
 if expected >= 0 and expected ~= version then
   return refuse(3, 'expected version ' .. ARGV[3] .. " but document '" .. ARGV[1] .. "' is at "
       .. string.format('%d', version))
 end
 if not epoch then
   local docs = redis.call('SCARD', KEYS[4])
-  if docs >= tonumber(ARGV[6]) then
+  if docs >= ARGV[6] + 0 then
     return refuse(4, 'user has ' .. docs .. ' documents; the limit is ' .. ARGV[6])
   end
 end
@@ -132,13 +141,15 @@ while i <= #ARGV do
 end
 -- The field count is kept in the meta hash ('n') so a write needs no HLEN; a document last
 -- written before it was kept there is counted once.
-local count = tonumber(meta[6] or '-1')
+local count = (meta[6] or -1) + 0
+local storedCount = count
 if not epoch then
   count = 0
 elseif count < 0 then
   count = redis.call('HLEN', KEYS[2])
 end
-local bytes = tonumber(meta[3] or '0')
+local bytes = (meta[3] or 0) + 0
+local storedBytes = bytes
 local sets = {}
 local removes = {}
 for _, field in ipairs(order) do
@@ -158,11 +169,11 @@ for _, field in ipairs(order) do
     removes[#removes + 1] = field
   end
 end
-if count > tonumber(ARGV[7]) then
+if count > ARGV[7] + 0 then
   return refuse(4, "document '" .. ARGV[1] .. "' would have " .. count
       .. ' fields; the limit is ' .. ARGV[7])
 end
-if bytes > tonumber(ARGV[8]) then
+if bytes > ARGV[8] + 0 then
   return refuse(4, "document '" .. ARGV[1] .. "' would be " .. bytes
       .. ' bytes; the limit is ' .. ARGV[8])
 end
@@ -175,11 +186,14 @@ end
 version = version + 1
 local zero = '\0\0\0\0\0\0\0\0'
 local previous = meta[4] or zero
-local hex = redis.sha1hex(previous .. ARGV[4])
-local fp = string.char(tonumber(string.sub(hex, 1, 2), 16), tonumber(string.sub(hex, 3, 4), 16),
-    tonumber(string.sub(hex, 5, 6), 16), tonumber(string.sub(hex, 7, 8), 16),
-    tonumber(string.sub(hex, 9, 10), 16), tonumber(string.sub(hex, 11, 12), 16),
-    tonumber(string.sub(hex, 13, 14), 16), tonumber(string.sub(hex, 15, 16), 16))
+-- The first 16 hex digits (lower case) as 8 bytes, straight from their character codes: code % 39
+-- is 9..18 for '0'..'9' and 19..24 for 'a'..'f', so a digit is code % 39 - 9 and a byte of two
+-- digits is (c1 % 39) * 16 + c2 % 39 - 153.
+local c1, c2, c3, c4, c5, c6, c7, c8, c9, c10, c11, c12, c13, c14, c15, c16 =
+    string.byte(redis.sha1hex(previous .. ARGV[4]), 1, 16)
+local fp = string.char(c1 % 39 * 16 + c2 % 39 - 153, c3 % 39 * 16 + c4 % 39 - 153,
+    c5 % 39 * 16 + c6 % 39 - 153, c7 % 39 * 16 + c8 % 39 - 153, c9 % 39 * 16 + c10 % 39 - 153,
+    c11 % 39 * 16 + c12 % 39 - 153, c13 % 39 * 16 + c14 % 39 - 153, c15 % 39 * 16 + c16 % 39 - 153)
 if fp == zero then
   fp = '\1\0\0\0\0\0\0\0'
 end
@@ -191,6 +205,11 @@ if #removes > 0 then
 end
 
 local function varint(n)
+  if n < 128 then
+    return string.char(n)
+  elseif n < 16384 then
+    return string.char(n % 128 + 128, math.floor(n / 128))
+  end
   local out = {}
   while n >= 128 do
     out[#out + 1] = string.char(n % 128 + 128)
@@ -204,20 +223,36 @@ end
 local payload = ARGV[4] .. '\17' .. epoch .. '\24' .. varint(version)
     .. '\161\1' .. fp .. '\169\1' .. previous
 local length = redis.call('RPUSH', KEYS[3], payload)
-if length > tonumber(ARGV[9]) then
-  redis.call('LTRIM', KEYS[3], -tonumber(ARGV[9]), -1)
+if length > ARGV[9] + 0 then
+  redis.call('LTRIM', KEYS[3], '-' .. ARGV[9], -1)
 end
 redis.call('PUBLISH', KEYS[7], payload)
+-- A meta field is set only if its value changes.
+local versionText = string.format('%d', version)
+local metaSet = {'version', versionText, 'fp', fp}
+if created then
+  metaSet[5] = 'epoch'
+  metaSet[6] = epoch
+end
+if not meta[3] or bytes ~= storedBytes then
+  metaSet[#metaSet + 1] = 'bytes'
+  metaSet[#metaSet + 1] = bytes
+end
+if not meta[6] or count ~= storedCount then
+  metaSet[#metaSet + 1] = 'n'
+  metaSet[#metaSet + 1] = count
+end
 -- The document's keys (meta, fields, history, document set) are refreshed when due.
-if ttl > 0 and (created or now - tonumber(meta[5] or '0') >= slack) then
-  redis.call('HSET', KEYS[1], 'epoch', epoch, 'version', version, 'bytes', bytes, 'n', count,
-      'fp', fp, '_t', now)
+local touchDocument = ttl > 0 and (created or now - (meta[5] or 0) >= slack)
+if touchDocument then
+  metaSet[#metaSet + 1] = '_t'
+  metaSet[#metaSet + 1] = ARGV[13]
+end
+redis.call('HSET', KEYS[1], unpack(metaSet))
+if touchDocument then
   for k = 1, 4 do
     redis.call('EXPIRE', KEYS[k], life)
   end
-else
-  redis.call('HSET', KEYS[1], 'epoch', epoch, 'version', version, 'bytes', bytes, 'n', count,
-      'fp', fp)
 end
-record('A' .. epoch .. fp .. string.format('%d', version), true)
+record('A' .. epoch .. fp .. versionText, true)
 return {'ok', epoch, version, fp}
