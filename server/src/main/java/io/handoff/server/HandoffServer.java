@@ -106,7 +106,7 @@ public final class HandoffServer implements AutoCloseable {
       log.info("user loops off: io_uring connections cannot move between event loops");
     }
     this.boss = new MultiThreadIoEventLoopGroup(1, io);
-    this.workers = new MultiThreadIoEventLoopGroup(io);
+    this.workers = new MultiThreadIoEventLoopGroup(config.eventLoops(), io);
     this.engineLoops =
         config.redisOnLoops()
             ? engine.bindLoops(workers, transport.transport().name().toLowerCase(Locale.ROOT))
@@ -318,6 +318,15 @@ public final class HandoffServer implements AutoCloseable {
   /** Whether {@code /readyz} answers 200, and if not, why (draining, store unreachable). */
   public Readiness readiness() {
     return readiness;
+  }
+
+  /** How many event loops serve this node's connections. */
+  public int eventLoops() {
+    int n = 0;
+    for (io.netty.util.concurrent.EventExecutor ignored : workers) {
+      n++;
+    }
+    return n;
   }
 
   public ServerConfig config() {

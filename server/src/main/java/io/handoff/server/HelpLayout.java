@@ -21,7 +21,9 @@ final class HelpLayout {
 
   static {
     GROUPS.put(
-        "Network", List.of("host", "port", "node-id", "compression", "io-transport", "user-loops"));
+        "Network",
+        List.of(
+            "host", "port", "node-id", "compression", "io-transport", "event-loops", "user-loops"));
     GROUPS.put(
         "Engine",
         List.of(

@@ -209,6 +209,12 @@ public final class Main implements Callable<Integer> {
   String ioTransport;
 
   @Option(
+      names = "--event-loops",
+      defaultValue = "0",
+      description = "Event loop threads serving connections; 0: two per core (Netty's default).")
+  int eventLoops;
+
+  @Option(
       names = "--user-loops",
       negatable = true,
       defaultValue = "true",
@@ -514,6 +520,7 @@ public final class Main implements Callable<Integer> {
         () -> b.maxConnectionsPerUser(maxConnectionsPerUser));
     b.compression(compression);
     set("io-transport", ioTransport, () -> b.ioTransport(IoTransport.parse(ioTransport)));
+    set("event-loops", eventLoops, () -> b.eventLoops(eventLoops));
     b.userLoops(userLoops);
     b.redisOnLoops(redisOnLoops);
     if (tlsCert != null || tlsKey != null) {

@@ -65,6 +65,7 @@ public final class ServerConfig {
   private final int maxConnectionsPerUser;
   private final boolean compression;
   private final IoTransport ioTransport;
+  private final int eventLoops;
   private final boolean userLoops;
   private final boolean redisOnLoops;
   private final Path tlsCertificate;
@@ -104,6 +105,7 @@ public final class ServerConfig {
     this.maxConnectionsPerUser = b.maxConnectionsPerUser;
     this.compression = b.compression;
     this.ioTransport = b.ioTransport;
+    this.eventLoops = b.eventLoops;
     this.userLoops = b.userLoops;
     this.redisOnLoops = b.redisOnLoops;
     this.tlsCertificate = b.tlsCertificate;
@@ -249,6 +251,11 @@ public final class ServerConfig {
     return userLoops;
   }
 
+  /** Event loop threads serving connections; 0 leaves it to Netty (two per core). */
+  public int eventLoops() {
+    return eventLoops;
+  }
+
   /**
    * Whether a standalone Redis is reached through a connection and a subscriber per event loop,
    * each on its loop, instead of two connections on Lettuce's own threads (epoll only).
@@ -368,6 +375,8 @@ public final class ServerConfig {
         + compression
         + ", io="
         + ioTransport
+        + ", eventLoops="
+        + (eventLoops == 0 ? "auto" : eventLoops)
         + ", userLoops="
         + userLoops
         + ", redisOnLoops="
@@ -418,6 +427,7 @@ public final class ServerConfig {
     private int maxConnectionsPerUser = DEFAULT_MAX_CONNECTIONS_PER_USER;
     private boolean compression = true;
     private IoTransport ioTransport = IoTransport.AUTO;
+    private int eventLoops;
     private boolean userLoops = true;
     private boolean redisOnLoops = true;
     private Path tlsCertificate;
@@ -572,6 +582,14 @@ public final class ServerConfig {
 
     public Builder ioTransport(IoTransport ioTransport) {
       this.ioTransport = java.util.Objects.requireNonNull(ioTransport, "ioTransport");
+      return this;
+    }
+
+    public Builder eventLoops(int eventLoops) {
+      checkArgument(
+          eventLoops >= 0 && eventLoops <= 1024,
+          "eventLoops must be 0 (two per core) or 1..1024, got " + eventLoops);
+      this.eventLoops = eventLoops;
       return this;
     }
 

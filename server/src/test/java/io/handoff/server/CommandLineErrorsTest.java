@@ -103,6 +103,14 @@ class CommandLineErrorsTest {
             "at least 1 MiB"));
     all.add(
         c(
+            "event loops out of range",
+            "--event-loops -1",
+            Map.of(),
+            2,
+            "--event-loops: '-1' is refused",
+            "0 (two per core) or 1..1024"));
+    all.add(
+        c(
             "socket send buffer out of range",
             "--socket-send-buffer 1g",
             Map.of(),

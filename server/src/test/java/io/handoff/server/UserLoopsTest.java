@@ -126,6 +126,16 @@ class UserLoopsTest {
   }
 
   @Test
+  void theNodeRunsAsManyEventLoopsAsItIsToldAndTwoPerCoreByDefault() throws Exception {
+    try (TestServer server = TestServer.start(b -> b.eventLoops(3))) {
+      assertEquals(3, server.server.eventLoops());
+    }
+    try (TestServer server = TestServer.start(b -> {})) {
+      assertEquals(2 * Runtime.getRuntime().availableProcessors(), server.server.eventLoops());
+    }
+  }
+
+  @Test
   void withUserLoopsOffEachConnectionStaysOnTheLoopThatAcceptedIt() throws Exception {
     staysWhereAccepted(b -> b.userLoops(false));
   }
