@@ -15,6 +15,7 @@
 #                                    server jar, for before/after comparisons of one change), and
 #                                    handoff@epoll, handoff@io_uring, handoff@nio (the server with that
 #                                    --io-transport; plain "handoff" takes the server's default, auto),
+#                                    handoff#N (the server with --event-loops N),
 #                                    and "loadtest-baseline" (this server, driven by BASELINE_LOADTEST_JAR,
 #                                    an older load tester: the load tester's own before/after)
 #   BARE_DIR=../shared/bench/netty-bare
@@ -81,10 +82,11 @@ trap stop EXIT
 start() {
   local target=$1 name=$2
   case $target in
-    handoff | handoff@* | baseline | loadtest-baseline)
+    handoff | handoff@* | handoff#* | baseline | loadtest-baseline)
       local jar=$SERVER_JAR io=()
       [[ $target == baseline ]] && jar=$BASELINE_JAR
       [[ $target == handoff@* ]] && io=(--io-transport "${target#handoff@}")
+      [[ $target == handoff#* ]] && io=(--event-loops "${target#handoff#}")
       # shellcheck disable=SC2086
       java $SERVER_JAVA_OPTS -jar "$jar" --host 127.0.0.1 --port "$PORT" --jwt-secret "$SECRET" \
         --connect-rate 0 "${io[@]}" >"$OUT/$name.server.log" 2>&1 &
