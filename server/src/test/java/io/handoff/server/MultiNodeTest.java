@@ -21,9 +21,7 @@ import io.handoff.server.ClientEndToEndTest.Recorder;
 import io.lettuce.core.KillArgs;
 import io.lettuce.core.RedisClient;
 import io.lettuce.core.api.StatefulRedisConnection;
-import java.net.URI;
 import java.nio.charset.StandardCharsets;
-import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -54,16 +52,7 @@ class MultiNodeTest {
 
   private HandoffClient client(String url, String user, String device, Recorder r)
       throws Exception {
-    HandoffClient c =
-        HandoffClient.builder()
-            .url(URI.create(url))
-            .token(TestServer.token(user, device))
-            .reconnectBackoff(Duration.ofMillis(20), Duration.ofMillis(250))
-            .listener(r)
-            .build();
-    nodes.add(c);
-    c.connect().get(10, TimeUnit.SECONDS);
-    return c;
+    return nodes.client(url, user, device, r);
   }
 
   private static byte[] utf8(String s) {

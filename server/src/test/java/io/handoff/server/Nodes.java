@@ -1,12 +1,17 @@
 package io.handoff.server;
 
+import io.handoff.client.HandoffClient;
+import io.handoff.client.HandoffListener;
 import io.handoff.server.engine.Engine;
 import io.handoff.server.engine.StoreLimits;
 import io.handoff.server.engine.redis.RedisEngine;
+import java.net.URI;
 import java.time.Clock;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.UUID;
+import java.util.concurrent.TimeUnit;
 import java.util.function.Consumer;
 
 /**
@@ -65,6 +70,24 @@ final class Nodes implements AutoCloseable {
         ServerConfig.builder().host("127.0.0.1").port(0).nodeId(name).jwtSecret(TestServer.SECRET);
     customize.accept(b);
     return add(HandoffServer.start(b.build(), engine));
+  }
+
+  /**
+   * A client of {@code user}'s {@code device} at {@code url} (quick reconnects), connected, and
+   * closed with the nodes.
+   */
+  HandoffClient client(String url, String user, String device, HandoffListener listener)
+      throws Exception {
+    HandoffClient c =
+        HandoffClient.builder()
+            .url(URI.create(url))
+            .token(TestServer.token(user, device))
+            .reconnectBackoff(Duration.ofMillis(20), Duration.ofMillis(250))
+            .listener(listener)
+            .build();
+    add(c);
+    c.connect().get(10, TimeUnit.SECONDS);
+    return c;
   }
 
   /** Closes {@code c} with the nodes. */

@@ -10,8 +10,6 @@ import io.handoff.server.ClientEndToEndTest.Recorder;
 import io.lettuce.core.KillArgs;
 import io.lettuce.core.RedisClient;
 import io.lettuce.core.api.StatefulRedisConnection;
-import java.net.URI;
-import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
@@ -34,16 +32,7 @@ class RedisClusterTest {
   }
 
   private HandoffClient client(int port, String user, String device, Recorder r) throws Exception {
-    HandoffClient c =
-        HandoffClient.builder()
-            .url(URI.create("ws://127.0.0.1:" + port + "/ws"))
-            .token(TestServer.token(user, device))
-            .reconnectBackoff(Duration.ofMillis(20), Duration.ofMillis(250))
-            .listener(r)
-            .build();
-    nodes.add(c);
-    c.connect().get(10, TimeUnit.SECONDS);
-    return c;
+    return nodes.client("ws://127.0.0.1:" + port + "/ws", user, device, r);
   }
 
   /** Shards (by seed) that hold at least one key of this test. */

@@ -11,10 +11,8 @@ import io.handoff.server.engine.redis.RedisEngine;
 import io.handoff.server.transport.IoTransport;
 import io.netty.channel.EventLoop;
 import io.netty.channel.epoll.Epoll;
-import java.net.URI;
 import java.nio.charset.StandardCharsets;
 import java.time.Clock;
-import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
@@ -164,15 +162,6 @@ class RedisOnLoopsTest {
   private HandoffClient client(
       HandoffServer node, String user, String device, ClientEndToEndTest.Recorder r)
       throws Exception {
-    HandoffClient c =
-        HandoffClient.builder()
-            .url(URI.create("ws://127.0.0.1:" + node.port() + "/ws"))
-            .token(TestServer.token(user, device))
-            .reconnectBackoff(Duration.ofMillis(20), Duration.ofMillis(200))
-            .listener(r)
-            .build();
-    nodes.add(c);
-    c.connect().get(10, TimeUnit.SECONDS);
-    return c;
+    return nodes.client("ws://127.0.0.1:" + node.port() + "/ws", user, device, r);
   }
 }
