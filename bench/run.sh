@@ -31,7 +31,7 @@
 #                                                      else the one embedded-redis ships)
 #   REDIS_AOF=yes                                      two-nodes: Redis's append-only file, fsync every
 #                                                      second; "no" runs Redis without persistence (as
-#                                                      the Socket.IO comparison in BENCHMARKS.md was run)
+#                                                      the Socket.IO side, bench/socketio/run.sh, runs)
 #   PORT=18080 SERVER_JAR=server/target/handoff-server.jar
 #   LOADTEST_JAR=loadtest/target/handoff-loadtest.jar
 #   SERVER_JAVA_OPTS="-XX:+UseZGC -Xms2g -Xmx2g"
