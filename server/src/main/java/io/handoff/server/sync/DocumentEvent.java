@@ -24,6 +24,8 @@ public final class DocumentEvent {
   // Tags as the wire has them (field number and wire type), constants for the switch below.
   private static final int DELTA_TAG =
       (ServerFrame.DELTA_FIELD_NUMBER << 3) | WireFormat.WIRETYPE_LENGTH_DELIMITED;
+  private static final int DOCUMENT_TAG =
+      (Delta.DOCUMENT_FIELD_NUMBER << 3) | WireFormat.WIRETYPE_LENGTH_DELIMITED;
   private static final int EPOCH_TAG =
       (Delta.EPOCH_FIELD_NUMBER << 3) | WireFormat.WIRETYPE_FIXED64;
   private static final int VERSION_TAG =
@@ -49,23 +51,12 @@ public final class DocumentEvent {
   private final long previousFingerprint;
   // The delta's encoded size, for queue accounting.
   private final int deltaBytes;
-  // The delta as it arrived encoded (a broker's message), or null.
-  private final byte[] encoded;
   // Where the delta starts in frame, when the frame was made first (0: frame made from the delta).
   private final int deltaOffset;
   private volatile byte[] frame;
   private volatile Delta delta;
 
   public DocumentEvent(String userId, Delta delta) {
-    this(userId, delta, null);
-  }
-
-  /**
-   * An event whose delta arrived encoded as {@code encoded} (any encoding of {@code delta} a
-   * protobuf parser accepts, such as a store's message with fields appended): its push frame wraps
-   * those bytes as they are instead of encoding the delta again.
-   */
-  public DocumentEvent(String userId, Delta delta, byte[] encoded) {
     this.userId = userId;
     this.document = delta.getDocument();
     this.epoch = delta.getEpoch();
@@ -75,8 +66,7 @@ public final class DocumentEvent {
     this.timestampMs = delta.getTimestampMs();
     this.fingerprint = delta.getFingerprint();
     this.previousFingerprint = delta.getPreviousFingerprint();
-    this.deltaBytes = encoded == null ? delta.getSerializedSize() : encoded.length;
-    this.encoded = encoded;
+    this.deltaBytes = delta.getSerializedSize();
     this.deltaOffset = 0;
     this.delta = delta;
   }
@@ -107,7 +97,6 @@ public final class DocumentEvent {
     this.fingerprint = fingerprint;
     this.previousFingerprint = previousFingerprint;
     this.deltaBytes = frame.length - deltaOffset;
-    this.encoded = null;
     this.deltaOffset = deltaOffset;
     this.frame = frame;
   }
@@ -221,7 +210,30 @@ public final class DocumentEvent {
    * {@code frame} itself.
    */
   public static DocumentEvent ofFrame(String userId, String document, byte[] frame) {
+    return scan(userId, document, frame);
+  }
+
+  /**
+   * The event whose delta arrived encoded as {@code delta}: any encoding of a {@link Delta} that
+   * protobuf's parser accepts, such as a store's message with fields appended to it (for a field
+   * that appears twice, the last one wins, as when parsing). Its push frame wraps those bytes as
+   * they are; what the delivery path reads is read from them without parsing the ops, and the
+   * {@link Delta} is parsed only if something asks for it.
+   *
+   * @throws IllegalArgumentException if {@code delta} does not parse as a delta
+   */
+  public static DocumentEvent ofDelta(String userId, byte[] delta) {
+    return scan(userId, null, wrap(delta));
+  }
+
+  /**
+   * Reads the fields of {@code frame}'s delta; the document name too when {@code document} is null,
+   * else it is skipped. Ops and fields of a newer node are skipped, checked only for their wire
+   * structure.
+   */
+  private static DocumentEvent scan(String userId, String document, byte[] frame) {
     CodedInputStream in = CodedInputStream.newInstance(frame);
+    String name = document;
     long epoch = 0;
     long version = 0;
     String originDevice = "";
@@ -248,15 +260,22 @@ public final class DocumentEvent {
           case TIMESTAMP_TAG -> timestampMs = in.readUInt64();
           case FINGERPRINT_TAG -> fingerprint = in.readFixed64();
           case PREVIOUS_FINGERPRINT_TAG -> previousFingerprint = in.readFixed64();
-          default -> in.skipField(tag); // The document name, the ops, fields of a newer node.
+          case DOCUMENT_TAG -> {
+            if (document == null) {
+              name = in.readStringRequireUtf8();
+            } else {
+              in.skipField(tag);
+            }
+          }
+          default -> in.skipField(tag); // The ops, fields of a newer node.
         }
       }
     } catch (IOException e) {
-      throw new IllegalArgumentException("a delta frame that does not parse", e);
+      throw new IllegalArgumentException("a delta that does not parse: " + e.getMessage(), e);
     }
     return new DocumentEvent(
         userId,
-        document,
+        name == null ? "" : name,
         epoch,
         version,
         originDevice,
@@ -338,14 +357,14 @@ public final class DocumentEvent {
   public byte[] frame() {
     byte[] f = frame;
     if (f == null) {
-      f = encoded == null ? ServerFrame.newBuilder().setDelta(delta).build().toByteArray() : wrap();
+      f = ServerFrame.newBuilder().setDelta(delta).build().toByteArray();
       frame = f;
     }
     return f;
   }
 
-  /** {@code ServerFrame{delta}} around the encoded delta: the field's tag, length and bytes. */
-  private byte[] wrap() {
+  /** {@code ServerFrame{delta}} around an encoded delta: the field's tag, length and bytes. */
+  private static byte[] wrap(byte[] encoded) {
     int field = ServerFrame.DELTA_FIELD_NUMBER;
     byte[] f =
         new byte

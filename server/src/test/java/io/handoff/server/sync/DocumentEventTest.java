@@ -2,12 +2,17 @@ package io.handoff.server.sync;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.google.protobuf.ByteString;
 import io.handoff.protocol.v1.Delta;
 import io.handoff.protocol.v1.FieldOp;
 import io.handoff.protocol.v1.ServerFrame;
 import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.util.Arrays;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -37,13 +42,10 @@ class DocumentEventTest {
 
   @Test
   void aFrameWrappedAroundTheReceivedBytesReadsAsTheDeltaTheyEncode() throws Exception {
-    ByteArrayOutputStream message = new ByteArrayOutputStream();
-    WRITTEN.writeTo(message);
-    APPENDED.writeTo(message); // as the write script appends: protobuf merges the two
-    byte[] bytes = message.toByteArray();
+    byte[] bytes = received();
     Delta delta = Delta.parseFrom(bytes);
 
-    DocumentEvent wrapped = new DocumentEvent("user", delta, bytes);
+    DocumentEvent wrapped = DocumentEvent.ofDelta("user", bytes);
     DocumentEvent encoded = new DocumentEvent("user", delta);
 
     assertEquals(ServerFrame.parseFrom(encoded.frame()), ServerFrame.parseFrom(wrapped.frame()));
@@ -53,13 +55,43 @@ class DocumentEventTest {
   }
 
   @Test
-  void anEventReadBackFromItsFrameHasTheFieldsOfItsDeltaWhateverTheirOrder() throws Exception {
+  void anEventOfReceivedBytesHasTheFieldsTheParserWouldGiveWithoutParsingTheOps() throws Exception {
     ByteArrayOutputStream message = new ByteArrayOutputStream();
-    WRITTEN.writeTo(message);
-    APPENDED.writeTo(message);
+    WRITTEN.toBuilder().setEpoch(1).setVersion(2).build().writeTo(message);
+    APPENDED.writeTo(message); // epoch and version twice: the last ones win, as when parsing
+    Delta.newBuilder().setDocument("player2").setOriginDevice("tv").build().writeTo(message);
     byte[] bytes = message.toByteArray();
     Delta delta = Delta.parseFrom(bytes);
-    byte[] frame = new DocumentEvent("user", delta, bytes).frame();
+
+    DocumentEvent e = DocumentEvent.ofDelta("user", bytes);
+
+    assertEquals("player2", e.document());
+    assertEquals(delta.getDocument(), e.document());
+    assertEquals(77, e.epoch());
+    assertEquals(3, e.version());
+    assertEquals("tv", e.originDevice());
+    assertEquals(9, e.originSeq());
+    assertEquals(1_700_000_000_000L, e.timestampMs());
+    assertEquals(5, e.fingerprint());
+    assertEquals(4, e.previousFingerprint());
+    assertEquals(delta, e.delta(), "parsed from the frame when asked for");
+  }
+
+  @Test
+  void bytesThatAreNoDeltaAreRefusedWithTheReason() {
+    byte[] cut = Arrays.copyOf(received(), 20); // ends inside the op
+    IllegalArgumentException e =
+        assertThrows(IllegalArgumentException.class, () -> DocumentEvent.ofDelta("user", cut));
+    assertTrue(e.getMessage().startsWith("a delta that does not parse"), e.getMessage());
+    byte[] badName = {0x0a, 0x02, (byte) 0xc3, 0x28}; // document: invalid UTF-8
+    assertThrows(IllegalArgumentException.class, () -> DocumentEvent.ofDelta("user", badName));
+  }
+
+  @Test
+  void anEventReadBackFromItsFrameHasTheFieldsOfItsDeltaWhateverTheirOrder() throws Exception {
+    byte[] bytes = received();
+    Delta delta = Delta.parseFrom(bytes);
+    byte[] frame = DocumentEvent.ofDelta("user", bytes).frame();
 
     DocumentEvent e = DocumentEvent.ofFrame("user", "player", frame);
 
@@ -72,6 +104,18 @@ class DocumentEventTest {
     assertEquals(4, e.previousFingerprint());
     assertEquals(delta, e.delta());
     assertArrayEquals(frame, e.frame());
+  }
+
+  /** A delta as the write script publishes it: the writer's encoding, then the fields it adds. */
+  private static byte[] received() {
+    ByteArrayOutputStream message = new ByteArrayOutputStream();
+    try {
+      WRITTEN.writeTo(message);
+      APPENDED.writeTo(message); // out of field order: protobuf merges the two
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
+    return message.toByteArray();
   }
 
   @Test

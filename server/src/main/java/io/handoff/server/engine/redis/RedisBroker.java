@@ -120,15 +120,15 @@ public final class RedisBroker implements Broker {
       deliverSignal(c, message);
       return;
     }
-    Delta delta;
+    DocumentEvent event;
     try {
-      delta = RedisDocumentStore.parseDelta(message);
-    } catch (IllegalStateException e) {
+      // The push frame wraps the message as it is: no second encoding of the delta, and the
+      // delta is not parsed, only the fields the delivery path reads.
+      event = DocumentEvent.ofDelta(c.userId, message);
+    } catch (IllegalArgumentException e) {
       log.warn("dropping undecodable message on {}: {}", c.userId, e.getMessage());
       return;
     }
-    // The push frame wraps the message as it is: no second encoding of the delta.
-    DocumentEvent event = new DocumentEvent(c.userId, delta, message);
     for (Listener l : c.listeners) {
       try {
         l.onEvent(event);

@@ -1,7 +1,6 @@
 package io.handoff.server.engine.redis;
 
 import com.google.protobuf.ByteString;
-import com.google.protobuf.InvalidProtocolBufferException;
 import io.handoff.protocol.v1.Delta;
 import io.handoff.protocol.v1.DocumentSync;
 import io.handoff.protocol.v1.ErrorCode;
@@ -250,12 +249,12 @@ public final class RedisDocumentStore implements DocumentStore {
           long oldest = clock.millis() - limits.historyMaxAge().toMillis();
           List<DocumentEvent> deltas = new ArrayList<>();
           for (Object o : (List<Object>) r.get(3)) {
-            Delta d = parseDelta((byte[]) o);
-            if (deltas.isEmpty() && d.getTimestampMs() < oldest) {
+            DocumentEvent d = event(userId, (byte[]) o);
+            if (deltas.isEmpty() && d.timestampMs() < oldest) {
               // History reaches back, but its oldest needed delta is past the age limit.
               return needsSnapshot(document, DocumentSync.Reason.HISTORY_TRIMMED);
             }
-            deltas.add(new DocumentEvent(userId, d));
+            deltas.add(d);
           }
           if (SyncResult.divergedAt(fingerprint, deltas)) {
             return needsSnapshot(document, DocumentSync.Reason.DIVERGED);
@@ -296,10 +295,11 @@ public final class RedisDocumentStore implements DocumentStore {
     };
   }
 
-  static Delta parseDelta(byte[] payload) {
+  /** The event of a delta as the write script stored it (its push frame wraps those bytes). */
+  private static DocumentEvent event(String userId, byte[] payload) {
     try {
-      return Delta.parseFrom(payload);
-    } catch (InvalidProtocolBufferException e) {
+      return DocumentEvent.ofDelta(userId, payload);
+    } catch (IllegalArgumentException e) {
       throw new IllegalStateException("corrupt delta in Redis: " + e.getMessage(), e);
     }
   }
