@@ -196,20 +196,14 @@ public final class HandoffService {
     if (sessions == null) {
       return CompletableFuture.completedFuture(null);
     }
-    List<CompletableFuture<?>> refreshes = new ArrayList<>();
+    List<HandoffStore.Live> live = new ArrayList<>(sessions.length);
     for (HandoffSession s : sessions) {
       if (s.isOnline()) {
-        refreshes.add(
-            store.online(
-                user,
-                s.deviceId(),
-                s.connectionId(),
-                entryTtl(),
-                config.storeLimits().maxDevicesPerUser()));
+        live.add(new HandoffStore.Live(s.deviceId(), s.connectionId()));
       }
     }
-    return CompletableFuture.allOf(refreshes.toArray(new CompletableFuture<?>[0]))
-        .thenCompose(v -> store.presence(user))
+    return store
+        .keep(user, live, entryTtl(), config.storeLimits().maxDevicesPerUser())
         .thenAccept(
             (List<DevicePresence> all) -> {
               for (HandoffSession s : sessions) {

@@ -96,6 +96,24 @@ public interface HandoffStore {
   CompletableFuture<List<DevicePresence>> presence(String userId);
 
   /**
+   * The presence keeper's call: marks each of {@code live} online as {@link #online} does, then
+   * reads every device of the user as {@link #presence} does. A store that can does both in one
+   * round trip; this default makes one call per device and one read.
+   */
+  default CompletableFuture<List<DevicePresence>> keep(
+      String userId, List<Live> live, Duration ttl, int maxDevices) {
+    CompletableFuture<?>[] refreshes = new CompletableFuture<?>[live.size()];
+    for (int i = 0; i < refreshes.length; i++) {
+      Live l = live.get(i);
+      refreshes[i] = online(userId, l.deviceId(), l.connectionId(), ttl, maxDevices);
+    }
+    return CompletableFuture.allOf(refreshes).thenCompose(v -> presence(userId));
+  }
+
+  /** A device online through a connection, as {@link #keep} refreshes it. */
+  record Live(String deviceId, String connectionId) {}
+
+  /**
    * Deletes everything of the user: activities, live and ended offers, presence entries. Signals
    * already sent are not recalled.
    */

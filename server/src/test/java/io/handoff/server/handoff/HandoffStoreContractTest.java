@@ -17,6 +17,7 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.UUID;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
@@ -262,6 +263,63 @@ public abstract class HandoffStoreContractTest {
     assertEquals(
         List.of("b", "c"),
         get(store.presence(user)).stream().map(DevicePresence::getDeviceId).sorted().toList());
+  }
+
+  @Test
+  void keepRefreshesTheGivenDevicesAndReadsEveryDeviceOfTheUser() throws Exception {
+    Duration ttl = Duration.ofSeconds(20);
+    get(store.online(user, "phone", "n1/1", ttl, 10));
+    get(store.online(user, "tv", "n2/1", ttl, 10)); // another node's, not kept here
+    get(store.online(user, "laptop", "n1/2", ttl, 10));
+    clock.advance(Duration.ofSeconds(15));
+
+    List<DevicePresence> kept =
+        get(
+            store.keep(
+                user,
+                List.of(
+                    new HandoffStore.Live("phone", "n1/1"), new HandoffStore.Live("watch", "n1/3")),
+                ttl,
+                10));
+
+    Map<String, DevicePresence> read = byDevice(kept);
+    assertEquals(Set.of("phone", "tv", "laptop", "watch"), read.keySet(), "every device read");
+    assertTrue(read.values().stream().allMatch(DevicePresence::getOnline), "all within deadlines");
+    assertEquals(clock.millis(), read.get("phone").getLastSeenMs(), "refreshed now");
+    assertEquals(clock.millis(), read.get("watch").getLastSeenMs(), "a new entry");
+    assertEquals(clock.millis() - 15_000, read.get("tv").getLastSeenMs(), "not refreshed");
+    assertEquals(byDevice(get(store.presence(user))), read, "what presence reads");
+
+    clock.advance(Duration.ofSeconds(5)); // the unrefreshed deadlines pass, the kept ones do not
+    Map<String, DevicePresence> later = byDevice(get(store.presence(user)));
+    assertTrue(later.get("phone").getOnline());
+    assertTrue(later.get("watch").getOnline());
+    assertFalse(later.get("tv").getOnline());
+    assertFalse(later.get("laptop").getOnline());
+  }
+
+  @Test
+  void keepWithNoDeviceOnlyReadsAndKeepsTheDeviceBound() throws Exception {
+    Duration ttl = Duration.ofSeconds(20);
+    get(store.online(user, "a", "c1", ttl, 2));
+    assertEquals(
+        List.of("a"),
+        get(store.keep(user, List.of(), ttl, 2)).stream()
+            .map(DevicePresence::getDeviceId)
+            .toList());
+    get(store.offline(user, "a", "c1"));
+    clock.advance(Duration.ofSeconds(1));
+    List<DevicePresence> kept =
+        get(
+            store.keep(
+                user,
+                List.of(new HandoffStore.Live("b", "c2"), new HandoffStore.Live("c", "c3")),
+                ttl,
+                2));
+    assertEquals(
+        List.of("b", "c"),
+        kept.stream().map(DevicePresence::getDeviceId).sorted().toList(),
+        "at most two devices: the longest offline made room");
   }
 
   private static Map<String, DevicePresence> byDevice(List<DevicePresence> all) {

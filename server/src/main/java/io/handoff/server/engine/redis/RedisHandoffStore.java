@@ -35,6 +35,7 @@ final class RedisHandoffStore implements HandoffStore {
   private final Script create = new Script("offer_create.lua");
   private final Script end = new Script("offer_end.lua");
   private final Script presence = new Script("presence.lua");
+  private final Script keep = new Script("presence_keep.lua");
   private final RedisScript eraseScript = new RedisScript("erase_handoff.lua");
 
   RedisHandoffStore(RedisClusterAsyncCommands<byte[], byte[]> redis, RedisKeys keys, Clock clock) {
@@ -290,6 +291,32 @@ final class RedisHandoffStore implements HandoffStore {
               List<DevicePresence> out = new ArrayList<>(all.size());
               for (Map.Entry<byte[], byte[]> e : all.entrySet()) {
                 out.add(parsePresence(e.getKey(), e.getValue(), now));
+              }
+              return out;
+            });
+  }
+
+  /** One script: the refreshes and the read in one round trip. */
+  @Override
+  public CompletableFuture<List<DevicePresence>> keep(
+      String userId, List<Live> live, Duration ttl, int maxDevices) {
+    long now = clock.millis();
+    byte[][] argv = new byte[4 + 2 * live.size()][];
+    argv[0] = utf8(Long.toString(now));
+    argv[1] = utf8(Long.toString(now + ttl.toMillis()));
+    argv[2] = utf8(Integer.toString(maxDevices));
+    argv[3] = utf8(Long.toString(PRESENCE_RETENTION.toMillis()));
+    for (int i = 0; i < live.size(); i++) {
+      argv[4 + 2 * i] = utf8(live.get(i).deviceId());
+      argv[5 + 2 * i] = utf8(live.get(i).connectionId());
+    }
+    return eval(keep, ScriptOutputType.MULTI, new byte[][] {keys.presence(userId)}, argv)
+        .thenApply(
+            r -> {
+              List<?> all = (List<?>) r;
+              List<DevicePresence> out = new ArrayList<>(all.size() / 2);
+              for (int i = 0; i + 1 < all.size(); i += 2) {
+                out.add(parsePresence((byte[]) all.get(i), (byte[]) all.get(i + 1), now));
               }
               return out;
             });
