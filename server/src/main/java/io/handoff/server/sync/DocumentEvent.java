@@ -26,6 +26,8 @@ public final class DocumentEvent {
       (ServerFrame.DELTA_FIELD_NUMBER << 3) | WireFormat.WIRETYPE_LENGTH_DELIMITED;
   private static final int DOCUMENT_TAG =
       (Delta.DOCUMENT_FIELD_NUMBER << 3) | WireFormat.WIRETYPE_LENGTH_DELIMITED;
+  private static final int OPS_TAG =
+      (Delta.OPS_FIELD_NUMBER << 3) | WireFormat.WIRETYPE_LENGTH_DELIMITED;
   private static final int EPOCH_TAG =
       (Delta.EPOCH_FIELD_NUMBER << 3) | WireFormat.WIRETYPE_FIXED64;
   private static final int VERSION_TAG =
@@ -220,7 +222,11 @@ public final class DocumentEvent {
    * they are; what the delivery path reads is read from them without parsing the ops, and the
    * {@link Delta} is parsed only if something asks for it.
    *
-   * @throws IllegalArgumentException if {@code delta} does not parse as a delta
+   * <p>The ops are checked for their wire structure only (tags, lengths, nesting), not their
+   * contents (an op's field name is not checked for UTF-8 here): the bytes are what a node wrote
+   * after validating the write, read back from the store, not a device's input.
+   *
+   * @throws IllegalArgumentException if {@code delta}'s structure is not a delta's
    */
   public static DocumentEvent ofDelta(String userId, byte[] delta) {
     return scan(userId, null, wrap(delta));
@@ -229,7 +235,7 @@ public final class DocumentEvent {
   /**
    * Reads the fields of {@code frame}'s delta; the document name too when {@code document} is null,
    * else it is skipped. Ops and fields of a newer node are skipped, checked only for their wire
-   * structure.
+   * structure (an op must be a well-formed message; an end-group tag outside a group is refused).
    */
   private static DocumentEvent scan(String userId, String document, byte[] frame) {
     CodedInputStream in = CodedInputStream.newInstance(frame);
@@ -267,7 +273,12 @@ public final class DocumentEvent {
               in.skipField(tag);
             }
           }
-          default -> in.skipField(tag); // The ops, fields of a newer node.
+          case OPS_TAG -> skipMessage(in);
+          default -> {
+            if (!in.skipField(tag)) { // Fields of a newer node are skipped; an end-group is wrong.
+              throw new InvalidProtocolBufferException("an end-group tag outside a group");
+            }
+          }
         }
       }
     } catch (IOException e) {
@@ -287,6 +298,14 @@ public final class DocumentEvent {
         offset);
   }
 
+  /** Skips one length-delimited message, checking its wire structure (tags, lengths). */
+  private static void skipMessage(CodedInputStream in) throws IOException {
+    int limit = in.pushLimit(in.readRawVarint32());
+    in.skipMessage();
+    in.checkLastTagWas(0);
+    in.popLimit(limit);
+  }
+
   public String userId() {
     return userId;
   }
@@ -299,7 +318,7 @@ public final class DocumentEvent {
       try {
         d = Delta.parser().parseFrom(f, deltaOffset, f.length - deltaOffset);
       } catch (InvalidProtocolBufferException e) {
-        throw new IllegalStateException("a delta frame this node encoded does not parse", e);
+        throw new IllegalStateException("a delta frame does not parse: " + e.getMessage(), e);
       }
       delta = d;
     }

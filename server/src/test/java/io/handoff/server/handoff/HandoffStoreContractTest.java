@@ -289,11 +289,13 @@ public abstract class HandoffStoreContractTest {
     assertEquals(clock.millis(), read.get("watch").getLastSeenMs(), "a new entry");
     assertEquals(clock.millis() - 15_000, read.get("tv").getLastSeenMs(), "not refreshed");
     assertEquals(byDevice(get(store.presence(user))), read, "what presence reads");
+    assertFalse(get(store.offline(user, "watch", "n1/1")), "kept through its own connection");
+    assertTrue(get(store.offline(user, "watch", "n1/3")));
+    assertFalse(byDevice(get(store.presence(user))).get("watch").getOnline());
 
     clock.advance(Duration.ofSeconds(5)); // the unrefreshed deadlines pass, the kept ones do not
     Map<String, DevicePresence> later = byDevice(get(store.presence(user)));
     assertTrue(later.get("phone").getOnline());
-    assertTrue(later.get("watch").getOnline());
     assertFalse(later.get("tv").getOnline());
     assertFalse(later.get("laptop").getOnline());
   }
@@ -302,11 +304,10 @@ public abstract class HandoffStoreContractTest {
   void keepWithNoDeviceOnlyReadsAndKeepsTheDeviceBound() throws Exception {
     Duration ttl = Duration.ofSeconds(20);
     get(store.online(user, "a", "c1", ttl, 2));
-    assertEquals(
-        List.of("a"),
-        get(store.keep(user, List.of(), ttl, 2)).stream()
-            .map(DevicePresence::getDeviceId)
-            .toList());
+    DevicePresence before = byDevice(get(store.presence(user))).get("a");
+    clock.advance(Duration.ofSeconds(1));
+    List<DevicePresence> read = get(store.keep(user, List.of(), ttl, 2));
+    assertEquals(List.of(before), read, "read, not refreshed: last seen unchanged");
     get(store.offline(user, "a", "c1"));
     clock.advance(Duration.ofSeconds(1));
     List<DevicePresence> kept =

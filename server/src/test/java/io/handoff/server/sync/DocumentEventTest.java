@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.google.protobuf.ByteString;
+import com.google.protobuf.InvalidProtocolBufferException;
 import io.handoff.protocol.v1.Delta;
 import io.handoff.protocol.v1.FieldOp;
 import io.handoff.protocol.v1.ServerFrame;
@@ -85,6 +86,12 @@ class DocumentEventTest {
     assertTrue(e.getMessage().startsWith("a delta that does not parse"), e.getMessage());
     byte[] badName = {0x0a, 0x02, (byte) 0xc3, 0x28}; // document: invalid UTF-8
     assertThrows(IllegalArgumentException.class, () -> DocumentEvent.ofDelta("user", badName));
+    byte[] badOp = {0x22, 0x01, 0x00}; // an op holding tag 0: the parser refuses it too
+    assertThrows(InvalidProtocolBufferException.class, () -> Delta.parseFrom(badOp));
+    assertThrows(IllegalArgumentException.class, () -> DocumentEvent.ofDelta("user", badOp));
+    byte[] endGroup = {0x0c}; // an end-group tag (field 1) outside any group
+    assertThrows(InvalidProtocolBufferException.class, () -> Delta.parseFrom(endGroup));
+    assertThrows(IllegalArgumentException.class, () -> DocumentEvent.ofDelta("user", endGroup));
   }
 
   @Test

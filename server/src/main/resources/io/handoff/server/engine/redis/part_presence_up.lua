@@ -1,4 +1,5 @@
--- Part of presence.lua ('up') and resume.lua, put in where they include it (RedisScript.source).
+-- Part of presence.lua (its 'up'), presence_keep.lua and resume.lua, put in where they include
+-- it (RedisScript.source).
 -- A device's presence entry is "online|connection|last_seen_ms|deadline_ms" in the user's hash.
 local function parse_presence(v)
   return string.match(v, '^(%d)|(.*)|(%d+)|(%d+)$')
