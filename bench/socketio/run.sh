@@ -56,26 +56,9 @@ jget() {
   grep -o "\"$1\":\(\"[^\"]*\"\|[^,}]*\)" "$2" | head -1 | cut -d: -f2- | tr -d '"'
 }
 
-# A redis-server binary, found as bench/run.sh's find_redis does: $REDIS_SERVER, the one on PATH, or
-# the Linux build that embedded-redis (a test dependency of the server) ships, from ~/.m2.
-find_redis() {
-  if [[ -n ${REDIS_SERVER:-} ]]; then
-    echo "$REDIS_SERVER"
-    return
-  fi
-  if command -v redis-server >/dev/null; then
-    command -v redis-server
-    return
-  fi
-  local jar entry=redis-server-6.2.6-v5-linux-amd64
-  jar=$(find "${HOME}/.m2/repository/com/github/codemonstur/embedded-redis" -name 'embedded-redis-*.jar' 2>/dev/null | sort | tail -1)
-  if [[ $(uname -sm) == "Linux x86_64" && -n $jar ]]; then
-    mkdir -p "$OUT/redis"
-    (cd "$OUT/redis" && unzip -o -q "$jar" "$entry" 2>/dev/null || jar xf "$jar" "$entry") || return 0
-    chmod +x "$OUT/redis/$entry"
-    echo "$OUT/redis/$entry"
-  fi
-}
+# find_redis: a redis-server binary, found as bench/run.sh finds it (bench/find-redis.sh).
+# shellcheck source=bench/find-redis.sh
+source bench/find-redis.sh
 
 stop_all() {
   local pid
