@@ -91,20 +91,9 @@ SKIPPED=()
 
 log() { printf '[bench %s] %s\n' "$(date -u +%H:%M:%S)" "$*" >&2; }
 
-# Seconds in a duration written as 30s, 2m or 500ms (rounded up).
-secs() {
-  case $1 in
-    *ms) echo $(( (${1%ms} + 999) / 1000 )) ;;
-    *m) echo $(( ${1%m} * 60 )) ;;
-    *s) echo "${1%s}" ;;
-    *) echo "$1" ;;
-  esac
-}
-
-# The value of a top-level field in a one-line JSON file (numbers, booleans, simple strings).
-jget() {
-  grep -o "\"$1\":\(\"[^\"]*\"\|[^,}]*\)" "$2" | head -1 | cut -d: -f2- | tr -d '"'
-}
+# secs, jget and find_redis (bench/lib.sh).
+# shellcheck source=bench/lib.sh
+source bench/lib.sh
 
 build_if_needed() {
   if [[ -f $SERVER_JAR && -f $LOADTEST_JAR ]]; then
@@ -312,10 +301,6 @@ scenario_storm() {
   stop_server
   reconnect_row storm "$users x $DEVICES, $STORM_RATE writes/s, every connection cut at once"
 }
-
-# find_redis: a redis-server binary (bench/find-redis.sh).
-# shellcheck source=bench/find-redis.sh
-source bench/find-redis.sh
 
 # Starts Redis and two nodes (a on PORT, b on PORT+1) through it; sets URL2, REDIS_PID, NODE2_PID.
 # Returns 2 (and records why in SKIPPED) when this server or machine cannot run them.

@@ -41,24 +41,9 @@ PIDS=()
 
 log() { printf '[socketio %s] %s\n' "$(date -u +%H:%M:%S)" "$*" >&2; }
 
-# Seconds in a duration written as 30s, 2m or 500ms (rounded up).
-secs() {
-  case $1 in
-    *ms) echo $(((${1%ms} + 999) / 1000)) ;;
-    *m) echo $((${1%m} * 60)) ;;
-    *s) echo "${1%s}" ;;
-    *) echo "$1" ;;
-  esac
-}
-
-# The value of a top-level field in a one-line JSON file (numbers, booleans, simple strings).
-jget() {
-  grep -o "\"$1\":\(\"[^\"]*\"\|[^,}]*\)" "$2" | head -1 | cut -d: -f2- | tr -d '"'
-}
-
-# find_redis: a redis-server binary, found as bench/run.sh finds it (bench/find-redis.sh).
-# shellcheck source=bench/find-redis.sh
-source bench/find-redis.sh
+# secs, jget and find_redis (a redis-server binary, found as bench/run.sh finds it): bench/lib.sh.
+# shellcheck source=bench/lib.sh
+source bench/lib.sh
 
 stop_all() {
   local pid

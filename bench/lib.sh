@@ -1,4 +1,22 @@
-# Sourced by bench/run.sh and bench/socketio/run.sh (after they cd to the project root); needs OUT.
+# Shell functions of bench/run.sh and bench/socketio/run.sh, sourced by both after they cd to the
+# project root.
+
+# Seconds in a duration written as 30s, 2m or 500ms (rounded up).
+secs() {
+  case $1 in
+    *ms) echo $(( (${1%ms} + 999) / 1000 )) ;;
+    *m) echo $(( ${1%m} * 60 )) ;;
+    *s) echo "${1%s}" ;;
+    *) echo "$1" ;;
+  esac
+}
+
+# The value of a top-level field in a one-line JSON file (numbers, booleans, simple strings).
+jget() {
+  grep -o "\"$1\":\(\"[^\"]*\"\|[^,}]*\)" "$2" | head -1 | cut -d: -f2- | tr -d '"'
+}
+
+# Needs OUT (the run's output directory).
 # A redis-server binary: $REDIS_SERVER, the one on PATH, or the Linux build that embedded-redis (a
 # test dependency of the server) ships on Maven Central, extracted from the local Maven repository.
 find_redis() {
