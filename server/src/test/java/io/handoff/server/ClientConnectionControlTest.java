@@ -16,7 +16,6 @@ import io.netty.channel.IoEventLoop;
 import io.netty.channel.epoll.Epoll;
 import io.netty.channel.epoll.EpollIoHandler;
 import java.net.URI;
-import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.List;
@@ -87,13 +86,7 @@ class ClientConnectionControlTest {
 
   private HandoffClient client(
       String url, String user, String device, Watcher w, EventLoopGroup group) throws Exception {
-    HandoffClient.Builder b =
-        HandoffClient.builder()
-            .url(URI.create(url))
-            .token(TestServer.token(user, device))
-            .followAll()
-            .reconnectBackoff(Duration.ofMillis(20), Duration.ofMillis(200))
-            .listener(w);
+    HandoffClient.Builder b = TestServer.clientBuilder(url, user, device).followAll().listener(w);
     if (group != null) {
       b.eventLoopGroup(group);
     }

@@ -9,9 +9,7 @@ import io.handoff.client.Document;
 import io.handoff.client.DocumentChange;
 import io.handoff.client.HandoffClient;
 import io.handoff.client.HandoffListener;
-import java.net.URI;
 import java.nio.charset.StandardCharsets;
-import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -78,13 +76,7 @@ class ClientEndToEndTest {
 
   private HandoffClient client(String url, String user, String device, Recorder recorder)
       throws Exception {
-    HandoffClient c =
-        HandoffClient.builder()
-            .url(URI.create(url))
-            .token(TestServer.token(user, device))
-            .reconnectBackoff(Duration.ofMillis(20), Duration.ofMillis(200))
-            .listener(recorder)
-            .build();
+    HandoffClient c = TestServer.clientBuilder(url, user, device).listener(recorder).build();
     clients.add(c);
     c.connect().get(10, TimeUnit.SECONDS);
     return c;

@@ -9,9 +9,7 @@ import io.handoff.client.HandoffClient;
 import io.handoff.server.transport.IoTransport;
 import io.netty.channel.epoll.Epoll;
 import io.netty.channel.uring.IoUring;
-import java.net.URI;
 import java.nio.charset.StandardCharsets;
-import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
@@ -73,12 +71,7 @@ class IoTransportTest {
         for (String device : List.of("phone", "tv", "laptop")) {
           ClientEndToEndTest.Recorder r = new ClientEndToEndTest.Recorder();
           HandoffClient c =
-              HandoffClient.builder()
-                  .url(URI.create(server.url()))
-                  .token(TestServer.token("alice", device))
-                  .reconnectBackoff(Duration.ofMillis(20), Duration.ofMillis(200))
-                  .listener(r)
-                  .build();
+              TestServer.clientBuilder(server.url(), "alice", device).listener(r).build();
           clients.add(c);
           recorders.add(r);
           c.connect().get(10, TimeUnit.SECONDS);

@@ -5,9 +5,7 @@ import io.handoff.client.HandoffListener;
 import io.handoff.server.engine.Engine;
 import io.handoff.server.engine.StoreLimits;
 import io.handoff.server.engine.redis.RedisEngine;
-import java.net.URI;
 import java.time.Clock;
-import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.UUID;
@@ -78,13 +76,7 @@ final class Nodes implements AutoCloseable {
    */
   HandoffClient client(String url, String user, String device, HandoffListener listener)
       throws Exception {
-    HandoffClient c =
-        HandoffClient.builder()
-            .url(URI.create(url))
-            .token(TestServer.token(user, device))
-            .reconnectBackoff(Duration.ofMillis(20), Duration.ofMillis(250))
-            .listener(listener)
-            .build();
+    HandoffClient c = TestServer.clientBuilder(url, user, device).listener(listener).build();
     add(c);
     c.connect().get(10, TimeUnit.SECONDS);
     return c;

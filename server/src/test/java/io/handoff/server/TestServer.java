@@ -1,8 +1,10 @@
 package io.handoff.server;
 
+import io.handoff.client.HandoffClient;
 import io.handoff.server.auth.DevTokens;
 import io.handoff.server.engine.StoreLimits;
 import io.handoff.server.engine.memory.MemoryEngine;
+import java.net.URI;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.function.Consumer;
@@ -61,6 +63,17 @@ public final class TestServer implements AutoCloseable {
 
   public String url() {
     return "ws://127.0.0.1:" + port() + "/ws";
+  }
+
+  /**
+   * A client builder for {@code user}'s {@code device} at {@code url}, with a token of this
+   * server's secret and quick reconnects (20 ms, at most 200 ms): the tests' usual client.
+   */
+  public static HandoffClient.Builder clientBuilder(String url, String user, String device) {
+    return HandoffClient.builder()
+        .url(URI.create(url))
+        .token(token(user, device))
+        .reconnectBackoff(Duration.ofMillis(20), Duration.ofMillis(200));
   }
 
   public static String token(String user, String device) {

@@ -10,7 +10,6 @@ import io.handoff.server.transport.IoTransport;
 import io.netty.channel.EventLoop;
 import io.netty.channel.epoll.Epoll;
 import io.netty.channel.uring.IoUring;
-import java.net.URI;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -169,11 +168,6 @@ class UserLoopsTest {
 
   private static HandoffClient client(
       TestServer server, String user, String device, ClientEndToEndTest.Recorder r) {
-    return HandoffClient.builder()
-        .url(URI.create(server.url()))
-        .token(TestServer.token(user, device))
-        .reconnectBackoff(Duration.ofMillis(20), Duration.ofMillis(200))
-        .listener(r)
-        .build();
+    return TestServer.clientBuilder(server.url(), user, device).listener(r).build();
   }
 }
