@@ -25,6 +25,8 @@
 #   STORM_WARMUP_DROP_RATE=250                         storm: random cuts per second during the
 #                                                      warm-up only, so both JVMs have compiled the
 #                                                      reconnect path before the storm (0: none)
+#   STORM_WARMUP_STORMS=0                              storm: every connection cut at once this many
+#                                                      times during the warm-up, evenly spaced
 #   HANDOFF_USERS=1000 HANDOFF_DEVICES=3 HANDOFF_RATE=200 HANDOFF_DURATION=30s HANDOFF_WARMUP=10s
 #                                                      handoff: offers/s, each to the other devices
 #   REDIS_SERVER=                                      two-nodes: redis-server binary (default: PATH,
@@ -63,6 +65,7 @@ STORM_DEVICES=${STORM_DEVICES:-10000}
 STORM_RATE=${STORM_RATE:-2000}
 STORM_DURATION=${STORM_DURATION:-30s}
 STORM_WARMUP_DROP_RATE=${STORM_WARMUP_DROP_RATE:-250}
+STORM_WARMUP_STORMS=${STORM_WARMUP_STORMS:-0}
 HANDOFF_USERS=${HANDOFF_USERS:-1000}
 HANDOFF_DEVICES=${HANDOFF_DEVICES:-3}
 HANDOFF_RATE=${HANDOFF_RATE:-200}
@@ -292,7 +295,8 @@ scenario_storm() {
   run storm $(($(secs "$STORM_DURATION") + $(secs "$WARMUP") + 900)) reconnect --users "$users" \
     --devices "$DEVICES" --rate "$STORM_RATE" --payload "$PAYLOAD" \
     --duration "$STORM_DURATION" --warmup "$WARMUP" --drop-rate 0 \
-    --warmup-drop-rate "$STORM_WARMUP_DROP_RATE" --storm --drain-timeout 30s
+    --warmup-drop-rate "$STORM_WARMUP_DROP_RATE" --warmup-storms "$STORM_WARMUP_STORMS" --storm \
+    --drain-timeout 30s
   after=$(tcp_counters)
   log "storm: CPU from the cut until every device resumed, ms: server $(jget storm_cpu_server_ms "$RESULT") (JIT $(jget storm_cpu_server_jit_ms "$RESULT")), load tester $(jget storm_cpu_loadtest_ms "$RESULT") (JIT $(jget storm_cpu_loadtest_jit_ms "$RESULT")), machine $(jget storm_cpu_machine_ms "$RESULT")"
   if [[ -n $after ]]; then

@@ -152,7 +152,7 @@ public final class Main implements Callable<Integer> {
     @Option(
         names = "--drop-rate",
         paramLabel = "CUTS_PER_S",
-        description = "Connections cut per second at random (default: 1% of the connections).")
+        description = "Connections cut per second at random (default: 1%% of the connections).")
     Double dropRate;
 
     @Option(
@@ -162,6 +162,15 @@ public final class Main implements Callable<Integer> {
             "More connections cut per second at random during the warm-up only (default: 0), so"
                 + " that both JVMs have compiled the reconnect and resume path before a storm.")
     double warmupDropRate;
+
+    @Option(
+        names = "--warmup-storms",
+        paramLabel = "N",
+        description =
+            "Cut every connection at once this many times during the warm-up, evenly spaced"
+                + " (default: 0), so that both JVMs have run the storm's own path (thousands of"
+                + " closes, upgrades and resumes at once) before the measured storm.")
+    int warmupStorms;
 
     @Option(names = "--storm", description = "Also cut every connection at once, once.")
     boolean storm;
@@ -184,13 +193,19 @@ public final class Main implements Callable<Integer> {
         throw new IllegalArgumentException(
             "--warmup-drop-rate must be >= 0, was " + warmupDropRate);
       }
+      if (warmupStorms < 0) {
+        throw new IllegalArgumentException("--warmup-storms must be >= 0, was " + warmupStorms);
+      }
       Duration at = stormAt != null ? stormAt : options.duration.dividedBy(2);
       if (storm && at.compareTo(options.duration) >= 0) {
         throw new IllegalArgumentException("--storm-at must be within --duration");
       }
       PrintStream progress = options.json ? main.err : main.out;
       Result r =
-          new WriteRun(options, new WriteRun.Churn(rate, warmupDropRate, storm, at), progress)
+          new WriteRun(
+                  options,
+                  new WriteRun.Churn(rate, warmupDropRate, warmupStorms, storm, at),
+                  progress)
               .run();
       return main.finish(options, r, commandLine(spec));
     }

@@ -39,10 +39,15 @@ import org.HdrHistogram.Histogram;
 final class WriteRun {
   /**
    * Cutting connections while writing: {@code dropsPerSecond} at random, {@code
-   * warmupDropsPerSecond} more during the warm-up only, and a storm.
+   * warmupDropsPerSecond} more and {@code warmupStorms} cuts of every connection during the warm-up
+   * only, and a storm.
    */
   record Churn(
-      double dropsPerSecond, double warmupDropsPerSecond, boolean storm, Duration stormAt) {}
+      double dropsPerSecond,
+      double warmupDropsPerSecond,
+      int warmupStorms,
+      boolean storm,
+      Duration stormAt) {}
 
   private static final long SECOND = TimeUnit.SECONDS.toNanos(1);
   private static final long TICK = TimeUnit.MILLISECONDS.toNanos(100);
@@ -128,6 +133,7 @@ final class WriteRun {
             ? stats.measureFromNanos + churn.stormAt().toNanos()
             : Long.MAX_VALUE;
     double dropDebt = 0;
+    int warmupStormsDone = 0;
     long last = System.nanoTime();
     long nextPrint = schedule.startNanos() + SECOND;
     CpuMeter cpuStart = null;
@@ -148,6 +154,14 @@ final class WriteRun {
         }
       }
       last = now;
+      if (churn != null
+          && warmupStormsDone < churn.warmupStorms()
+          && now >= warmupStormAt(schedule, stats, warmupStormsDone)) {
+        warmupStormsDone++;
+        progress.printf(
+            "warm-up storm %d of %d: cut %d connections at once%n",
+            warmupStormsDone, churn.warmupStorms(), fleet.cutAll());
+      }
       if (cpuStart == null && now >= stats.measureFromNanos) {
         cpuStart = CpuMeter.start(o.serverPid);
         peersStart = PeerCpu.start(o.alsoPids);
@@ -191,6 +205,12 @@ final class WriteRun {
       return usage;
     }
     return null;
+  }
+
+  /** When the warm-up's storm {@code k} (from 0) comes: the warm-up divided evenly. */
+  private long warmupStormAt(RateSchedule schedule, Stats stats, int k) {
+    long warmup = stats.measureFromNanos - schedule.startNanos();
+    return schedule.startNanos() + warmup * (k + 1) / (churn.warmupStorms() + 1);
   }
 
   /** Waits until everything is acked and every device is caught up, or the deadline. */

@@ -20,6 +20,7 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Consumer;
 import java.util.regex.Matcher;
@@ -177,6 +178,57 @@ class ScenarioSmokeTest {
             "20");
     // No random cuts were asked for outside the warm-up: every cut is a warm-up cut.
     assertTrue(Long.parseLong(json.get("cut")) > 0, "the warm-up cut connections");
+  }
+
+  @Test
+  void warmupStormsCutEveryConnectionDuringTheWarmupAndLoseNothing() {
+    List<String> storms = new CopyOnWriteArrayList<>();
+    Run run =
+        run(
+            line -> {
+              if (line.startsWith("warm-up storm")) {
+                storms.add(line);
+              }
+            },
+            "reconnect",
+            "--drain-timeout",
+            "60s",
+            "--url",
+            url,
+            "--users",
+            "10",
+            "--devices",
+            "2",
+            "--rate",
+            "100",
+            "--warmup",
+            "3s",
+            "--duration",
+            "1s",
+            "--drop-rate",
+            "0",
+            "--warmup-storms",
+            "2",
+            "--jwt-secret",
+            SECRET,
+            "--json");
+    assertEquals(0, run.exit, run.err);
+    Map<String, String> json = run.json();
+    assertNothingWentWrong(json);
+    assertEquals("0", json.get("unconverged"));
+    assertEquals(2, storms.size(), String.join("\n", storms));
+    assertTrue(storms.get(0).startsWith("warm-up storm 1 of 2: cut 20 "), storms.get(0));
+    assertTrue(storms.get(1).startsWith("warm-up storm 2 of 2: cut "), storms.get(1));
+    // No cuts were asked for outside the warm-up: the first storm alone cut every connection.
+    assertTrue(Long.parseLong(json.get("cut")) >= 20, json.get("cut"));
+  }
+
+  @Test
+  void aNegativeWarmupStormCountIsRefusedWithItsName() {
+    Run run =
+        run("reconnect", "--url", url, "--warmup-storms", "-1", "--jwt-secret", SECRET, "--json");
+    assertEquals(2, run.exit, run.err);
+    assertTrue(run.err.contains("--warmup-storms must be >= 0, was -1"), run.err);
   }
 
   @Test
