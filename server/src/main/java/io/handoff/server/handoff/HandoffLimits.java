@@ -66,7 +66,7 @@ public final class HandoffLimits {
 
   /**
    * The longest a device of a node that died (without closing its connections) still reads online
-   * anywhere. Nodes refresh their devices' entries every sixth of it.
+   * anywhere. Nodes refresh their devices' entries every third of it.
    */
   public Duration presenceTtl() {
     return presenceTtl;

@@ -20,6 +20,7 @@ import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.Executors;
+import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
@@ -31,12 +32,16 @@ import org.slf4j.LoggerFactory;
  * sessions whose devices are online here, and the presence keeper.
  *
  * <p>The keeper runs on its own thread, on the node's {@link Scheduler}, and keeps every user once
- * every sixth of the presence TTL, spread over twenty slices of that period so the store sees no
+ * every third of the presence TTL, spread over twenty slices of that period so the store sees no
  * burst. For each user with a device online here it refreshes the presence entries of this node's
- * live devices (deadline: half the TTL ahead, so two missed refreshes are fine), then re-reads the
- * user's presence and hands it to the user's sessions, which push what changed. So a device of a
- * node that died reads offline everywhere within the TTL, without any message from the dead node.
- * {@link #stop()} ends the keeper and every store write of this node's sessions, as a crash would.
+ * live devices (deadline: two thirds of the TTL ahead, so a refresh may come a third of the TTL
+ * late), then re-reads the user's presence and hands it to the user's sessions, which push what
+ * changed. So a device of a node that died reads offline everywhere within the TTL, without any
+ * message from the dead node. The keeper thread only picks the users: each user's store call is
+ * made from the event loop of one of the user's sessions, so its answer is read on that loop (its
+ * own Redis connection, with the Redis I/O on the loops) and handed to sessions that share the loop
+ * without waking another thread. {@link #stop()} ends the keeper and every store write of this
+ * node's sessions, as a crash would.
  */
 public final class HandoffService {
   private static final Logger log = LoggerFactory.getLogger(HandoffService.class);
@@ -68,7 +73,7 @@ public final class HandoffService {
     this.config = config;
     this.limits = config.handoffLimits();
     // Once: Duration.dividedBy goes through BigDecimal, and every resume asks for it.
-    this.entryTtl = limits.presenceTtl().dividedBy(2);
+    this.entryTtl = limits.presenceTtl().multipliedBy(2).dividedBy(3);
     this.store = engine.handoff();
     this.documents = engine.store();
     this.broker = engine.broker();
@@ -88,7 +93,7 @@ public final class HandoffService {
   public void start() {
     // Every user is kept once a period, a slice at a time, so the store sees a steady trickle
     // instead of a burst per period that would queue the writes behind it.
-    long period = Math.max(10, limits.presenceTtl().toMillis() / 6);
+    long period = Math.max(10, limits.presenceTtl().toMillis() / 3);
     sliceMillis = Math.max(1, period / KEEPER_SLICES);
     armKeeper();
   }
@@ -115,8 +120,8 @@ public final class HandoffService {
   }
 
   /**
-   * How far ahead a presence refresh sets the deadline: half the TTL. With a refresh every sixth, a
-   * dead node's devices read offline everywhere within two thirds of the TTL.
+   * How far ahead a presence refresh sets the deadline: two thirds of the TTL. With a refresh and a
+   * re-read every third, a dead node's devices read offline everywhere within the TTL.
    */
   Duration entryTtl() {
     return entryTtl;
@@ -176,7 +181,7 @@ public final class HandoffService {
       for (int done = 0; done < perSlice && !round.isEmpty() && !stopped; ) {
         List<CompletableFuture<?>> batch = new ArrayList<>();
         while (batch.size() < KEEPER_BATCH && done < perSlice && !round.isEmpty()) {
-          batch.add(keepUser(round.poll()));
+          batch.add(keepOnLoop(round.poll()));
           done++;
         }
         CompletableFuture.allOf(batch.toArray(new CompletableFuture<?>[0]))
@@ -189,6 +194,25 @@ public final class HandoffService {
     } finally {
       armKeeper();
     }
+  }
+
+  /**
+   * Keeps {@code user} from the event loop of one of its sessions here; completes when that is done
+   * or cannot be (the loop already stopped).
+   */
+  private CompletableFuture<?> keepOnLoop(String user) {
+    HandoffSession[] sessions = online.get(user);
+    if (sessions == null) {
+      return CompletableFuture.completedFuture(null);
+    }
+    CompletableFuture<Void> kept = new CompletableFuture<>();
+    try {
+      sessions[0].connection.execute(
+          () -> keepUser(user).whenComplete((ignored, e) -> kept.complete(null)));
+    } catch (RejectedExecutionException e) {
+      kept.complete(null); // The node is stopping: its loops take no more tasks.
+    }
+    return kept;
   }
 
   private CompletableFuture<?> keepUser(String user) {
