@@ -16,6 +16,7 @@ import java.time.Clock;
 import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 
@@ -29,6 +30,7 @@ class PresenceKeeperTest {
   void eachUsersPresenceIsKeptFromTheEventLoopServingItsConnections() throws Exception {
     MemoryEngine real = new MemoryEngine(StoreLimits.builder().build(), Clock.systemUTC());
     List<Thread> keptOn = new CopyOnWriteArrayList<>();
+    CountDownLatch threeKeeps = new CountDownLatch(3);
     HandoffStore handoff = real.handoff();
     HandoffStore recording =
         proxy(
@@ -36,6 +38,7 @@ class PresenceKeeperTest {
             (method, args) -> {
               if (method.getName().equals("keep")) {
                 keptOn.add(Thread.currentThread());
+                threeKeeps.countDown();
               }
               return call(method, handoff, args);
             });
@@ -60,11 +63,9 @@ class PresenceKeeperTest {
         TestDevice laptop = TestDevice.connect(server.port(), TestServer.token("ann", "laptop"))) {
       phone.hello();
       laptop.hello();
-      long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
-      while (keptOn.size() < 3 && System.nanoTime() < deadline) {
-        Thread.sleep(10);
-      }
-      assertTrue(keptOn.size() >= 3, "the keeper kept ann " + keptOn.size() + " times");
+      assertTrue(
+          threeKeeps.await(20, TimeUnit.SECONDS),
+          "the keeper kept ann " + keptOn.size() + " times");
       List<EventLoop> loops = server.hub().loopsOf("ann");
       assertFalse(loops.isEmpty(), "ann's connections are served");
       for (Thread t : keptOn) {
