@@ -160,22 +160,7 @@ class ScenarioSmokeTest {
 
   @Test
   void warmupCutsHappenDuringTheWarmupAndLoseNothing() {
-    Map<String, String> json =
-        reconnect(
-            "--users",
-            "10",
-            "--devices",
-            "2",
-            "--rate",
-            "100",
-            "--warmup",
-            "2s",
-            "--duration",
-            "1s",
-            "--drop-rate",
-            "0",
-            "--warmup-drop-rate",
-            "20");
+    Map<String, String> json = warmupOnlyCuts(line -> {}, "2s", "--warmup-drop-rate", "20");
     // No random cuts were asked for outside the warm-up: every cut is a warm-up cut.
     assertTrue(Long.parseLong(json.get("cut")) > 0, "the warm-up cut connections");
   }
@@ -184,24 +169,13 @@ class ScenarioSmokeTest {
   void warmupStormsCutEveryConnectionDuringTheWarmupAndLoseNothing() {
     List<String> storms = new CopyOnWriteArrayList<>();
     Map<String, String> json =
-        reconnect(
+        warmupOnlyCuts(
             line -> {
               if (line.startsWith("warm-up storm")) {
                 storms.add(line);
               }
             },
-            "--users",
-            "10",
-            "--devices",
-            "2",
-            "--rate",
-            "100",
-            "--warmup",
             "3s",
-            "--duration",
-            "1s",
-            "--drop-rate",
-            "0",
             "--warmup-storms",
             "2");
     assertEquals(2, storms.size(), String.join("\n", storms));
@@ -209,6 +183,31 @@ class ScenarioSmokeTest {
     assertTrue(storms.get(1).startsWith("warm-up storm 2 of 2: cut "), storms.get(1));
     // No cuts were asked for outside the warm-up: the first storm alone cut every connection.
     assertTrue(Long.parseLong(json.get("cut")) >= 20, json.get("cut"));
+  }
+
+  /**
+   * A {@link #reconnect} run of 10 users x 2 devices at 100 writes/s for 1 s after {@code warmup},
+   * with no random cuts but what {@code cuts} asks for during the warm-up.
+   */
+  private static Map<String, String> warmupOnlyCuts(
+      Consumer<String> progress, String warmup, String... cuts) {
+    List<String> args =
+        new ArrayList<>(
+            List.of(
+                "--users",
+                "10",
+                "--devices",
+                "2",
+                "--rate",
+                "100",
+                "--warmup",
+                warmup,
+                "--duration",
+                "1s",
+                "--drop-rate",
+                "0"));
+    args.addAll(List.of(cuts));
+    return reconnect(progress, args.toArray(String[]::new));
   }
 
   @Test
