@@ -1,6 +1,7 @@
 package io.handoff.server;
 
 import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.handoff.server.engine.Engine;
@@ -14,23 +15,31 @@ import java.lang.reflect.Method;
 import java.lang.reflect.Proxy;
 import java.time.Clock;
 import java.time.Duration;
+import java.util.LinkedHashSet;
 import java.util.List;
+import java.util.Set;
+import java.util.TreeSet;
+import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.CopyOnWriteArrayList;
-import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 
 /**
  * The presence keeper's thread only picks the users to keep: each user's store call is made from
  * the event loop that serves the user's connections, so its answer comes back there and no other
- * thread is woken to hand it over.
+ * thread is woken to hand it over. It keeps exactly the devices online on its node.
  */
 class PresenceKeeperTest {
-  @Test
-  void eachUsersPresenceIsKeptFromTheEventLoopServingItsConnections() throws Exception {
-    MemoryEngine real = new MemoryEngine(StoreLimits.builder().build(), Clock.systemUTC());
-    List<Thread> keptOn = new CopyOnWriteArrayList<>();
-    CountDownLatch threeKeeps = new CountDownLatch(3);
+  private final MemoryEngine real =
+      new MemoryEngine(StoreLimits.builder().build(), Clock.systemUTC());
+  private final List<Thread> keptOn = new CopyOnWriteArrayList<>();
+  // The devices of each keep call, in order.
+  private final BlockingQueue<Set<String>> kept = new LinkedBlockingQueue<>();
+
+  /** A node on {@link #real} whose keeper runs every 100 ms and whose keep calls are recorded. */
+  private HandoffServer node() throws InterruptedException {
     HandoffStore handoff = real.handoff();
     HandoffStore recording =
         proxy(
@@ -38,7 +47,11 @@ class PresenceKeeperTest {
             (method, args) -> {
               if (method.getName().equals("keep")) {
                 keptOn.add(Thread.currentThread());
-                threeKeeps.countDown();
+                Set<String> devices = new TreeSet<>();
+                for (Object live : (List<?>) args[1]) {
+                  devices.add(((HandoffStore.Live) live).deviceId());
+                }
+                kept.add(devices);
               }
               return call(method, handoff, args);
             });
@@ -55,17 +68,26 @@ class PresenceKeeperTest {
             .port(0)
             .nodeId("keeper")
             .jwtSecret(TestServer.SECRET)
-            // A keeper round every 100 ms.
             .handoffLimits(HandoffLimits.builder().presenceTtl(Duration.ofMillis(300)).build())
             .build();
-    HandoffServer server = HandoffServer.start(config, engine);
+    return HandoffServer.start(config, engine);
+  }
+
+  @AfterEach
+  void closeEngine() {
+    real.close();
+  }
+
+  @Test
+  void eachUsersPresenceIsKeptFromTheEventLoopServingItsConnections() throws Exception {
+    HandoffServer server = node();
     try (TestDevice phone = TestDevice.connect(server.port(), TestServer.token("ann", "phone"));
         TestDevice laptop = TestDevice.connect(server.port(), TestServer.token("ann", "laptop"))) {
       phone.hello();
       laptop.hello();
-      assertTrue(
-          threeKeeps.await(20, TimeUnit.SECONDS),
-          "the keeper kept ann " + keptOn.size() + " times");
+      for (int i = 0; i < 3; i++) {
+        assertNotNull(kept.poll(20, TimeUnit.SECONDS), "the keeper kept ann " + i + " times");
+      }
       List<EventLoop> loops = server.hub().loopsOf("ann");
       assertFalse(loops.isEmpty(), "ann's connections are served");
       for (Thread t : keptOn) {
@@ -75,7 +97,39 @@ class PresenceKeeperTest {
       }
     } finally {
       server.close();
-      real.close();
+    }
+  }
+
+  @Test
+  void aDeviceThatLeftIsNoLongerKeptAndTheOthersStillAre() throws Exception {
+    HandoffServer server = node();
+    try (TestDevice phone = TestDevice.connect(server.port(), TestServer.token("ann", "phone"));
+        TestDevice laptop = TestDevice.connect(server.port(), TestServer.token("ann", "laptop"));
+        TestDevice tv = TestDevice.connect(server.port(), TestServer.token("ann", "tv"))) {
+      phone.hello();
+      laptop.hello();
+      tv.hello();
+      awaitKept(Set.of("laptop", "phone", "tv"));
+      laptop.close(); // the one in the middle of ann's devices on this node
+      awaitKept(Set.of("phone", "tv"));
+      tv.close();
+      awaitKept(Set.of("phone"));
+    } finally {
+      server.close();
+    }
+  }
+
+  /** Waits (20 s at most) until a keep call names exactly {@code devices}. */
+  private void awaitKept(Set<String> devices) throws InterruptedException {
+    Set<Set<String>> seen = new LinkedHashSet<>();
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
+    while (true) {
+      Set<String> next = kept.poll(deadline - System.nanoTime(), TimeUnit.NANOSECONDS);
+      assertNotNull(next, "no keep of " + devices + " in 20 s; kept: " + seen);
+      if (next.equals(devices)) {
+        return;
+      }
+      seen.add(next);
     }
   }
 

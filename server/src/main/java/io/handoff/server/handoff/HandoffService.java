@@ -162,9 +162,22 @@ public final class HandoffService {
     online.computeIfPresent(
         s.userId(),
         (user, cur) -> {
-          HandoffSession[] next =
-              Arrays.stream(cur).filter(x -> x != s).toArray(HandoffSession[]::new);
-          return next.length == 0 ? null : next;
+          // A loop, not a stream: a reconnect storm runs this once per connection at once, and a
+          // stream's dozen small methods are that much more for the JIT to compile then.
+          int i = 0;
+          while (i < cur.length && cur[i] != s) {
+            i++;
+          }
+          if (i == cur.length) {
+            return cur;
+          }
+          if (cur.length == 1) {
+            return null;
+          }
+          HandoffSession[] next = new HandoffSession[cur.length - 1];
+          System.arraycopy(cur, 0, next, 0, i);
+          System.arraycopy(cur, i + 1, next, i, cur.length - i - 1);
+          return next;
         });
   }
 
