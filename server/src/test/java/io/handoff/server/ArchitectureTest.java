@@ -95,6 +95,19 @@ class ArchitectureTest {
   }
 
   @Test
+  void utilDependsOnNothingElseOfTheServer() {
+    noClasses()
+        .that()
+        .resideInAPackage(ROOT + ".util..")
+        .should()
+        .dependOnClassesThat(
+            JavaClass.Predicates.resideInAPackage(ROOT + "..")
+                .and(JavaClass.Predicates.resideOutsideOfPackage(ROOT + ".util..")))
+        .because("any part of the server may use util, so util may use none")
+        .check(classes);
+  }
+
+  @Test
   void documentsAndHandoffNeverSeeNetty() {
     noClasses()
         .that()

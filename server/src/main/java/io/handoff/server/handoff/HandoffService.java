@@ -10,6 +10,7 @@ import io.handoff.server.session.Connection;
 import io.handoff.server.sync.Broker;
 import io.handoff.server.sync.DocumentStore;
 import io.handoff.server.sync.WriteValidator;
+import io.handoff.server.util.CopyOnWrite;
 import java.security.SecureRandom;
 import java.time.Duration;
 import java.util.ArrayDeque;
@@ -162,22 +163,10 @@ public final class HandoffService {
     online.computeIfPresent(
         s.userId(),
         (user, cur) -> {
-          // A loop, not a stream: a reconnect storm runs this once per connection at once, and a
-          // stream's dozen small methods are that much more for the JIT to compile then.
-          int i = 0;
-          while (i < cur.length && cur[i] != s) {
-            i++;
-          }
-          if (i == cur.length) {
-            return cur;
-          }
-          if (cur.length == 1) {
-            return null;
-          }
-          HandoffSession[] next = new HandoffSession[cur.length - 1];
-          System.arraycopy(cur, 0, next, 0, i);
-          System.arraycopy(cur, i + 1, next, i, cur.length - i - 1);
-          return next;
+          // Not a stream: a reconnect storm runs this once per connection at once, and a stream's
+          // dozen small methods are that much more for the JIT to compile then.
+          HandoffSession[] next = CopyOnWrite.without(cur, s);
+          return next.length == 0 ? null : next;
         });
   }
 

@@ -5,6 +5,7 @@ import io.handoff.protocol.bus.v1.DeviceKick;
 import io.handoff.protocol.bus.v1.UserSignal;
 import io.handoff.server.sync.Broker;
 import io.handoff.server.sync.DocumentEvent;
+import io.handoff.server.util.CopyOnWrite;
 import io.netty.channel.EventLoop;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -176,16 +177,7 @@ public final class Hub {
     }
 
     void remove(Session s) {
-      Session[] cur = sessions;
-      for (int i = 0; i < cur.length; i++) {
-        if (cur[i] == s) {
-          Session[] next = new Session[cur.length - 1];
-          System.arraycopy(cur, 0, next, 0, i);
-          System.arraycopy(cur, i + 1, next, i, cur.length - i - 1);
-          sessions = next;
-          return;
-        }
-      }
+      sessions = CopyOnWrite.without(sessions, s);
     }
 
     @Override

@@ -3,6 +3,7 @@ package io.handoff.server.engine.memory;
 import io.handoff.protocol.bus.v1.UserSignal;
 import io.handoff.server.sync.Broker;
 import io.handoff.server.sync.DocumentEvent;
+import io.handoff.server.util.CopyOnWrite;
 import java.util.Arrays;
 import java.util.concurrent.ConcurrentHashMap;
 import org.slf4j.Logger;
@@ -48,18 +49,8 @@ public final class MemoryBroker implements Broker {
         subscribers.computeIfPresent(
             userId,
             (k, list) -> {
-              for (int i = 0; i < list.length; i++) {
-                if (list[i] == listener) {
-                  if (list.length == 1) {
-                    return null;
-                  }
-                  Object[] l = new Object[list.length - 1];
-                  System.arraycopy(list, 0, l, 0, i);
-                  System.arraycopy(list, i + 1, l, i, list.length - i - 1);
-                  return l;
-                }
-              }
-              return list;
+              Object[] l = CopyOnWrite.without(list, listener);
+              return l.length == 0 ? null : l;
             });
       }
     };
