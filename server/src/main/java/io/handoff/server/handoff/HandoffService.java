@@ -35,7 +35,7 @@ import org.slf4j.LoggerFactory;
  * <p>The keeper runs on its own thread, on the node's {@link Scheduler}, and keeps every user once
  * every third of the presence TTL, spread over twenty slices of that period so the store sees no
  * burst. For each user with a device online here it refreshes the presence entries of this node's
- * live devices (deadline: two thirds of the TTL ahead, so a refresh may come a third of the TTL
+ * live devices (deadline: three fifths of the TTL ahead, so a refresh may come a quarter of the TTL
  * late), then re-reads the user's presence and hands it to the user's sessions, which push what
  * changed. So a device of a node that died reads offline everywhere within the TTL, without any
  * message from the dead node. The keeper thread only picks the users: each user's store call is
@@ -74,7 +74,7 @@ public final class HandoffService {
     this.config = config;
     this.limits = config.handoffLimits();
     // Once: Duration.dividedBy goes through BigDecimal, and every resume asks for it.
-    this.entryTtl = limits.presenceTtl().multipliedBy(2).dividedBy(3);
+    this.entryTtl = entryTtl(limits.presenceTtl());
     this.store = engine.handoff();
     this.documents = engine.store();
     this.broker = engine.broker();
@@ -94,7 +94,7 @@ public final class HandoffService {
   public void start() {
     // Every user is kept once a period, a slice at a time, so the store sees a steady trickle
     // instead of a burst per period that would queue the writes behind it.
-    long period = Math.max(10, limits.presenceTtl().toMillis() / 3);
+    long period = keeperPeriod(limits.presenceTtl()).toMillis();
     sliceMillis = Math.max(1, period / KEEPER_SLICES);
     armKeeper();
   }
@@ -121,11 +121,22 @@ public final class HandoffService {
   }
 
   /**
-   * How far ahead a presence refresh sets the deadline: two thirds of the TTL. With a refresh and a
-   * re-read every third, a dead node's devices read offline everywhere within the TTL.
+   * How far ahead a presence refresh sets the deadline: three fifths of the TTL. With a refresh and
+   * a re-read every third ({@link #keeperPeriod}), a dead node's devices read offline everywhere
+   * within fourteen fifteenths of the TTL (the deadline, then up to one period until a peer
+   * re-reads).
    */
   Duration entryTtl() {
     return entryTtl;
+  }
+
+  static Duration entryTtl(Duration presenceTtl) {
+    return presenceTtl.multipliedBy(3).dividedBy(5);
+  }
+
+  /** How often the keeper keeps each user: a third of the TTL (at least 10 ms). */
+  static Duration keeperPeriod(Duration presenceTtl) {
+    return Duration.ofMillis(Math.max(10, presenceTtl.toMillis() / 3));
   }
 
   String newConnectionId() {
