@@ -22,6 +22,10 @@
 #                                                      in KB; ZGC's multi-mapped heap can inflate RSS)
 #   REPEAT=3                                           fanout runs (the spread shows the noise)
 #   STORM_DEVICES=10000 STORM_RATE=2000 STORM_DURATION=30s
+#   STORM_WARMUP=60s                                   storm: warm-up before the storm; C2 is busy for
+#                                                      the first ~25 s of a 10,000-device run on 2 cores
+#                                                      and compiles the reconnect path only from cuts
+#                                                      after that (20 s left it to the storm)
 #   STORM_WARMUP_DROP_RATE=250                         storm: random cuts per second during the
 #                                                      warm-up only, so both JVMs have compiled the
 #                                                      reconnect path before the storm (0: none)
@@ -64,6 +68,7 @@ REPEAT=${REPEAT:-3}
 STORM_DEVICES=${STORM_DEVICES:-10000}
 STORM_RATE=${STORM_RATE:-2000}
 STORM_DURATION=${STORM_DURATION:-30s}
+STORM_WARMUP=${STORM_WARMUP:-60s}
 STORM_WARMUP_DROP_RATE=${STORM_WARMUP_DROP_RATE:-250}
 STORM_WARMUP_STORMS=${STORM_WARMUP_STORMS:-0}
 HANDOFF_USERS=${HANDOFF_USERS:-1000}
@@ -292,9 +297,9 @@ scenario_storm() {
   start_server storm || return 1
   before=$(tcp_counters)
   # 10,000 handshakes before the run can take minutes on a busy machine: a longer limit.
-  run storm $(($(secs "$STORM_DURATION") + $(secs "$WARMUP") + 900)) reconnect --users "$users" \
+  run storm $(($(secs "$STORM_DURATION") + $(secs "$STORM_WARMUP") + 900)) reconnect --users "$users" \
     --devices "$DEVICES" --rate "$STORM_RATE" --payload "$PAYLOAD" \
-    --duration "$STORM_DURATION" --warmup "$WARMUP" --drop-rate 0 \
+    --duration "$STORM_DURATION" --warmup "$STORM_WARMUP" --drop-rate 0 \
     --warmup-drop-rate "$STORM_WARMUP_DROP_RATE" --warmup-storms "$STORM_WARMUP_STORMS" --storm \
     --drain-timeout 30s
   after=$(tcp_counters)

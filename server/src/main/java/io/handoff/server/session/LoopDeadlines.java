@@ -13,9 +13,9 @@ import org.slf4j.LoggerFactory;
  * One event loop's armed {@link Deadline}s in a binary heap (earliest first, each knowing its
  * place, so disarming is O(log n) and allocates nothing), with one timer on the node's {@link
  * Scheduler} for the earliest. When it fires, every deadline due by then runs, in order, and the
- * timer is set for the next; it is cancelled when the heap empties. Only the event loop's own
- * thread touches its instance; the heap grows with the loop's connections (one slot each) and
- * shrinks back.
+ * timer is set for the next, if any. Only the event loop's own thread touches its instance; the
+ * heap grows with the loop's connections (one slot each) and keeps its length (see {@link
+ * #disarm}).
  */
 final class LoopDeadlines {
   private static final Logger log = LoggerFactory.getLogger(LoopDeadlines.class);
@@ -61,17 +61,18 @@ final class LoopDeadlines {
     rearm(now);
   }
 
-  /** Disarms {@code d} if it is armed. */
+  /**
+   * Disarms {@code d} if it is armed. Nothing else: the timer stays set (when it fires with nothing
+   * due it sets itself for the next deadline, or for none), and the array keeps its length. In a
+   * reconnect storm every connection of the loop closes at once; cancelling the timer as the heap
+   * emptied and shrinking the array on the way took branches the steady state never takes, and each
+   * sent compiled code back to the interpreter at the worst moment: the whole close path, and the
+   * event loop's own run loop through a scheduled-task queue left empty. The array is bounded by
+   * the most connections the loop has held at once, a reference each.
+   */
   void disarm(Deadline d) {
-    if (d.heapIndex < 0) {
-      return;
-    }
-    removeAt(d.heapIndex);
-    if (size == 0) {
-      cancelTimer();
-      heap = NONE;
-    } else if (size < heap.length / 4 && heap.length > 16) {
-      heap = Arrays.copyOf(heap, heap.length / 2);
+    if (d.heapIndex >= 0) {
+      removeAt(d.heapIndex);
     }
   }
 
@@ -91,21 +92,18 @@ final class LoopDeadlines {
         log.warn("a connection's timer failed", e);
       }
     }
-    if (size == 0) {
-      heap = NONE;
-    } else {
+    if (size > 0) {
       rearm(time.nanoTime());
     }
   }
 
-  /** Sets the timer for the earliest deadline, unless it is set for that one already. */
+  /**
+   * Sets the timer for the earliest deadline, unless it is set for that time or earlier already (a
+   * timer left early by a disarmed deadline fires, finds nothing due, and comes here).
+   */
   private void rearm(long now) {
-    if (size == 0) {
-      cancelTimer();
-      return;
-    }
     long due = heap[0].dueNanos;
-    if (timer != null && timerDueNanos == due) {
+    if (timer != null && timerDueNanos <= due) {
       return;
     }
     cancelTimer();

@@ -169,7 +169,9 @@ public final class ConnectionHandler extends WireCodec implements Link {
       close(CloseCode.IDLE_TIMEOUT, "nothing received for two heartbeat intervals");
     } else if (silent >= interval && !pinged) {
       pinged = true;
-      write(ctx, new PingWebSocketFrame(Unpooled.EMPTY_BUFFER), ctx.newPromise());
+      // The void promise, as every delivery's: a second promise type on the write path is a type
+      // the compiled write code never saw, and sends it back to the interpreter.
+      write(ctx, new PingWebSocketFrame(Unpooled.EMPTY_BUFFER), ctx.voidPromise());
       ctx.flush();
     }
   }
@@ -413,7 +415,7 @@ public final class ConnectionHandler extends WireCodec implements Link {
                       .setReason(reason)
                       .setReconnect(code.reconnect()))
               .build(),
-          ctx.newPromise());
+          ctx.voidPromise());
     }
     // Half-close after the close frame so that unread input does not turn our FIN into a reset
     // that could destroy the close frame before the device reads it; input is discarded until the

@@ -10,9 +10,12 @@ import java.util.concurrent.TimeUnit;
  * One heartbeat timer per event loop instead of one per connection: the loop's upgraded connections
  * are kept in an intrusive list (links in the connections themselves, no allocation per entry), and
  * a task every quarter of the heartbeat interval asks each whether it has been silent too long (it
- * pings after one interval and closes after two). The timer stops when the list empties. Time and
- * timer come from the node's {@link Scheduler}. Only the event loop's own thread touches its
- * instance.
+ * pings after one interval and closes after two). The timer stops at the first tick that finds the
+ * list empty, not when the last connection leaves: in a reconnect storm every connection of the
+ * loop leaves at once, and cancelling the timer then took branches the steady state never takes
+ * (here and in the event loop's own scheduled-task queue, left empty), which sent their compiled
+ * code back to the interpreter for the storm. Time and timer come from the node's {@link
+ * Scheduler}. Only the event loop's own thread touches its instance.
  */
 final class Heartbeats {
   private static final FastThreadLocal<Heartbeats> PER_LOOP =
@@ -71,16 +74,11 @@ final class Heartbeats {
     }
     s.hbPrev = null;
     s.hbNext = null;
-    if (--size == 0 && timer != null) {
-      timer.cancel(false);
-      timer = null;
-    }
+    size--;
+    // The timer is left to its next tick, which stops it if the list is still empty then.
   }
 
   private void tick() {
-    if (timer == null) {
-      return;
-    }
     long now = time.nanoTime();
     ConnectionHandler s = head;
     while (s != null) {
@@ -88,15 +86,17 @@ final class Heartbeats {
       s.checkHeartbeat(now);
       s = next;
     }
-    if (timer != null) {
-      // Ticks keep to their grid (a tick after the last one was due, not after it ran), so a late
-      // tick does not push the ones after it back; one that fell a whole tick behind starts afresh.
-      deadline += tickNanos;
-      if (deadline < now) {
-        deadline = now + tickNanos;
-      }
-      arm();
+    if (size == 0) {
+      timer = null; // Stopped until the next add.
+      return;
     }
+    // Ticks keep to their grid (a tick after the last one was due, not after it ran), so a late
+    // tick does not push the ones after it back; one that fell a whole tick behind starts afresh.
+    deadline += tickNanos;
+    if (deadline < now) {
+      deadline = now + tickNanos;
+    }
+    arm();
   }
 
   int size() {

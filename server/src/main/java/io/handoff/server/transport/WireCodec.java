@@ -264,7 +264,7 @@ abstract class WireCodec extends ChannelDuplexHandler {
           }
         }
       }
-      case PING -> ctx.writeAndFlush(control(ctx, PONG, buf, start, size));
+      case PING -> ctx.writeAndFlush(control(ctx, PONG, buf, start, size), ctx.voidPromise());
       case PONG -> {}
       case CLOSE -> {
         if (size == 1

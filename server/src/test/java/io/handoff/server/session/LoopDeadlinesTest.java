@@ -67,6 +67,63 @@ class LoopDeadlinesTest {
     }
   }
 
+  @Test
+  void aDisarmedDeadlineLeavesTheTimerWhichFindsNothingAndSetsItselfForTheNext() throws Exception {
+    FakeScheduler time = new FakeScheduler();
+    DefaultEventLoop loop = new DefaultEventLoop();
+    List<Probe> fired = Collections.synchronizedList(new ArrayList<>());
+    Probe early = new Probe(fired);
+    Probe late = new Probe(fired);
+    try {
+      onLoop(
+          loop,
+          () -> {
+            LoopDeadlines deadlines = LoopDeadlines.current();
+            deadlines.arm(early, TimeUnit.SECONDS.toNanos(1), loop, time);
+            deadlines.arm(late, TimeUnit.SECONDS.toNanos(5), loop, time);
+            deadlines.disarm(early);
+          });
+      assertEquals(1, time.pending(), "the timer set for the disarmed deadline stays");
+      time.advance(Duration.ofSeconds(1));
+      onLoop(loop, () -> {});
+      assertEquals(List.of(), fired, "nothing was due");
+      assertEquals(1, time.pending(), "set again, for the later deadline");
+      time.advance(Duration.ofSeconds(4));
+      onLoop(loop, () -> {});
+      assertEquals(List.of(late), fired);
+      assertEquals(0, time.pending());
+
+      // Every deadline of the loop disarmed at once (a reconnect storm): the timer fires once with
+      // nothing due and is not set again; the loop arms and runs deadlines as before after it.
+      Probe[] many = new Probe[100];
+      onLoop(
+          loop,
+          () -> {
+            LoopDeadlines deadlines = LoopDeadlines.current();
+            for (int i = 0; i < many.length; i++) {
+              many[i] = new Probe(fired);
+              deadlines.arm(many[i], TimeUnit.SECONDS.toNanos(2 + i), loop, time);
+            }
+            for (Probe p : many) {
+              deadlines.disarm(p);
+            }
+            assertEquals(0, deadlines.size());
+          });
+      time.advance(Duration.ofSeconds(200));
+      onLoop(loop, () -> {});
+      assertEquals(List.of(late), fired, "no disarmed deadline ran");
+      assertEquals(0, time.pending(), "no timer once the loop has no deadline");
+      Probe after = new Probe(fired);
+      onLoop(
+          loop, () -> LoopDeadlines.current().arm(after, TimeUnit.SECONDS.toNanos(1), loop, time));
+      time.advance(Duration.ofSeconds(1));
+      onLoop(loop, () -> {});
+      assertEquals(List.of(late, after), fired);
+    } finally {
+      loop.shutdownGracefully(0, 0, TimeUnit.SECONDS);
+    }
+  }
+
   private static void onLoop(DefaultEventLoop loop, Runnable r) throws Exception {
     loop.submit(r).get(10, TimeUnit.SECONDS);
   }
