@@ -182,7 +182,8 @@ run() {
     --report "$OUT/$name.html" "$@" $LOADTEST_ARGS >"$OUT/$name.out" 2>"$OUT/$name.log"
   RC=$?
   set -e
-  tail -n 1 "$OUT/$name.out" >"$RESULT"
+  # The last JSON line: a profiler attached to the load tester may print after it.
+  grep '^{' "$OUT/$name.out" | tail -n 1 >"$RESULT" || true
   if ! grep -q '^{' "$RESULT"; then
     echo '{}' >"$RESULT"
   fi
