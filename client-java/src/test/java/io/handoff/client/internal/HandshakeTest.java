@@ -1,5 +1,6 @@
 package io.handoff.client.internal;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -13,6 +14,21 @@ import org.junit.jupiter.api.Test;
 /** The upgrade request {@link Handshake} writes and the accept it expects; no socket needed. */
 class HandshakeTest {
   private static final String TOKEN = "header.payload.signature";
+
+  @Test
+  void headLinesAreWhatSplittingAtCrLfGives() {
+    for (String head :
+        new String[] {
+          "",
+          "HTTP/1.1 101 Switching Protocols",
+          "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade",
+          "HTTP/1.1 400 Bad Request\r\nX-Odd: a\rb\nc\r\nContent-Length: 2",
+          "\r\nleading",
+          "a\r\n\r\nb",
+        }) {
+      assertArrayEquals(head.split("\r\n"), Handshake.lines(head), head);
+    }
+  }
 
   @Test
   void acceptOfTheRfcSampleKeyIsTheRfcsAnswer() {
