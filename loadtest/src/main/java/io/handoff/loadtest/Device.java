@@ -18,8 +18,8 @@ import io.handoff.protocol.v1.OfferOutcome;
  * One simulated device: its client, its documents, and the bookkeeping of everything it receives.
  *
  * <p>Threading: the listener methods, the trackers and the resume fields run on the client's event
- * loop only; {@link #write} is called by the scheduler thread and hands the write to the client;
- * {@link #isUp()} and {@link #trackers} ({@link VersionTracker#high()}) may be read from any
+ * loop only; {@link #write} may be called from any thread (the write scheduler calls it on that
+ * loop); {@link #isUp()} and {@link #trackers} ({@link VersionTracker#high()}) may be read from any
  * thread.
  */
 final class Device implements HandoffListener, OfferListener {
@@ -57,6 +57,7 @@ final class Device implements HandoffListener, OfferListener {
   // One of the two: the Java client, or the lean connection of the fanout scenario.
   private HandoffClient client;
   private LeanLink lean;
+  private io.netty.channel.EventLoop loop;
   private Document[] documents;
   private volatile boolean up;
   private volatile boolean closing;
@@ -102,9 +103,10 @@ final class Device implements HandoffListener, OfferListener {
     this.resumeTargets = new long[logs.length];
   }
 
-  /** Attaches the client; called once, before it connects. */
-  void attach(HandoffClient client) {
+  /** Attaches the client, which lives on {@code loop}; called once, before it connects. */
+  void attach(HandoffClient client, io.netty.channel.EventLoop loop) {
     this.client = client;
+    this.loop = loop;
     this.documents = new Document[logs.length];
     for (int i = 0; i < logs.length; i++) {
       documents[i] = client.document(documentName(i));
@@ -187,9 +189,9 @@ final class Device implements HandoffListener, OfferListener {
     return lean != null ? lean.connect() : client.connect();
   }
 
-  /** The event loop of a lean device; null for a Java client. */
+  /** The event loop the device lives on. */
   io.netty.channel.EventLoop loop() {
-    return lean != null ? lean.loop() : null;
+    return lean != null ? lean.loop() : loop;
   }
 
   /** Writes this device sent again with their original number. Any thread. */

@@ -93,14 +93,14 @@ final class Fleet implements AutoCloseable {
                   .urls(rotated(o.urls, i))
                   .token(token)
                   .followAll()
-                  .eventLoopGroup(group)
+                  .eventLoopGroup(userLoop)
                   .clientName("handoff-loadtest")
                   .listener(device)
                   .offerListener(device);
           if (!sources.isEmpty()) {
             b.localAddress(sources.get(i % sources.size()));
           }
-          device.attach(b.build());
+          device.attach(b.build(), userLoop);
           devices[i] = device;
         }
       }

@@ -5,7 +5,6 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.locks.LockSupport;
 
 /**
  * Submits the writes of a {@link RateSchedule} at their intended times. Write {@code i} goes to
@@ -14,10 +13,9 @@ import java.util.concurrent.locks.LockSupport;
  * user writes in turn. When it falls behind (a GC pause, a busy CPU) it submits the overdue writes
  * at once, each still carrying its own intended time.
  *
- * <p>Where: with lean devices ({@link LeanLink}) each event loop submits the writes of its own
- * devices from a timer task of its own, so a write costs no thread hand-off and no wake-up beyond
- * the loop's timer; with Java clients one thread submits them all and each client hops onto its
- * loop.
+ * <p>Where: each event loop submits the writes of its own devices (lean connections or Java
+ * clients, see {@link Fleet}) from a timer task of its own, so a write costs no thread hand-off and
+ * no wake-up beyond the loop's timer.
  */
 final class WriteScheduler {
   private final RateSchedule schedule;
@@ -36,29 +34,18 @@ final class WriteScheduler {
     this.stats = stats;
   }
 
-  /** Starts submitting, on the devices' event loops or from a thread of its own. */
+  /** Starts submitting, on the devices' event loops. */
   void start() {
     List<EventLoop> loops = new ArrayList<>();
     for (int i = 0; i < fleet.size(); i++) {
       EventLoop loop = fleet.device(i).loop();
-      if (loop == null) {
-        loops = null;
-        break;
-      }
       if (!loops.contains(loop)) {
         loops.add(loop);
       }
     }
-    if (loops == null) {
-      done = new CountDownLatch(1);
-      Thread t = new Thread(this::fromThread, "loadtest-writer");
-      t.setDaemon(true);
-      t.start();
-    } else {
-      done = new CountDownLatch(loops.size());
-      for (EventLoop loop : loops) {
-        loop.execute(new OnLoop(loop));
-      }
+    done = new CountDownLatch(loops.size());
+    for (EventLoop loop : loops) {
+      loop.execute(new OnLoop(loop));
     }
   }
 
@@ -70,24 +57,6 @@ final class WriteScheduler {
   /** Stops submitting; writes already submitted go on. Any thread. */
   void stop() {
     stopped = true;
-  }
-
-  private void fromThread() {
-    long count = schedule.count();
-    long i = 0;
-    while (i < count && !stopped) {
-      long due = schedule.dueBy(System.nanoTime());
-      for (; i < due && !stopped; i++) {
-        submit(i, writer(i));
-      }
-      if (i < count) {
-        long wait = schedule.intendedNanos(i) - System.nanoTime();
-        if (wait > 0) {
-          LockSupport.parkNanos(wait);
-        }
-      }
-    }
-    done.countDown();
   }
 
   private Device writer(long i) {

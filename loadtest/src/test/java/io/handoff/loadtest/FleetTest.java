@@ -1,20 +1,23 @@
 package io.handoff.loadtest;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertNotSame;
 
 import io.netty.channel.EventLoop;
 import java.time.Duration;
 import java.util.HashSet;
 import java.util.Set;
-import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 import picocli.CommandLine;
 
 /** How a fleet lays its devices out over the load tester's event loops (nothing is connected). */
 class FleetTest {
 
-  @Test
-  void aUsersLeanDevicesShareOneLoopAndUsersTakeTheLoopsInTurn() {
+  @ParameterizedTest(name = "lean: {0}")
+  @ValueSource(booleans = {true, false})
+  void aUsersDevicesShareOneLoopAndUsersTakeTheLoopsInTurn(boolean lean) {
     LoadOptions o = new LoadOptions();
     new CommandLine(o)
         .parseArgs(
@@ -28,13 +31,15 @@ class FleetTest {
             "3",
             "--threads",
             "2");
-    try (Fleet fleet = new Fleet(o, new Stats(), false, Duration.ofMinutes(5), true)) {
+    try (Fleet fleet = new Fleet(o, new Stats(), false, Duration.ofMinutes(5), lean)) {
       Set<EventLoop> all = new HashSet<>();
       EventLoop previous = null;
       for (int u = 0; u < 6; u++) {
         Set<EventLoop> mine = new HashSet<>();
         for (int d = 0; d < 3; d++) {
-          mine.add(fleet.device(u * 3 + d).loop());
+          Device device = fleet.device(u * 3 + d);
+          mine.add(device.loop());
+          assertNotNull(device.loop(), "device " + d + " of user " + u + " has a loop");
         }
         assertEquals(1, mine.size(), "user " + u + "'s devices share one loop");
         EventLoop loop = mine.iterator().next();
