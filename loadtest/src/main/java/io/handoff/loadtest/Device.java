@@ -57,6 +57,7 @@ final class Device implements HandoffListener, OfferListener {
   // One of the two: the Java client, or the lean connection of the fanout scenario.
   private HandoffClient client;
   private LeanLink lean;
+  // The Java client's event loop (a lean connection knows its own).
   private io.netty.channel.EventLoop loop;
   private Document[] documents;
   private volatile boolean up;

@@ -66,8 +66,9 @@ final class Fleet implements AutoCloseable {
           logs[u][d] = new DocLog();
         }
         String user = prefix + "u" + u;
-        // A user's lean devices share one event loop, as the server serves them: the frames one
-        // write brings them (an ack and the deltas) wake one thread of the tester, not several.
+        // A user's devices (lean or Java clients) share one event loop, as the server serves them:
+        // the frames one write brings them (an ack and the deltas) wake one thread of the tester,
+        // not several, and that loop's timer submits their writes (WriteScheduler).
         EventLoop userLoop = group.next();
         for (int s = 0; s < devicesPerUser; s++) {
           int i = u * devicesPerUser + s;
