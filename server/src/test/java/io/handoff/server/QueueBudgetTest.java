@@ -25,8 +25,7 @@ class QueueBudgetTest {
   private static final long BUDGET = 1 << 20;
   private static final int SILENT = 8;
   private static final int READERS = 2;
-  private static final int BIG_VALUE = 48 * 1024;
-  private static final int FEED_PER_ROUND = 4;
+  private static final int BIG_VALUE = 16 * 1024;
 
   @Test
   void silentDevicesPastTheNodeBudgetAreClosedWhileOtherUsersLoseNothing() throws Exception {
@@ -65,25 +64,31 @@ class QueueBudgetTest {
         String big = "x".repeat(BIG_VALUE);
         int[] received = new int[READERS];
         int rounds = 0;
-        // Each round: a few large writes fanned out to the silent crowd, one small write per calm
-        // user, every reader catching up before the next round.
+        // Each round: one large write fanned out to the silent crowd, one small write per calm
+        // user, every reader catching up; once bytes are queued, the budget sweeps before the next
+        // round, so no sweep can be late by more than a round or two of writes however slow the
+        // machine is.
         while (stats.slowConsumerBudgetCloses.sum() + stats.slowConsumerCloses.sum() < SILENT
             && rounds < 5_000) {
           rounds++;
           long seq = rounds;
-          for (int k = FEED_PER_ROUND - 1; k >= 0; k--) {
-            long feed = seq * FEED_PER_ROUND - k;
-            feeder.send(SessionProtocolTest.write("feed", feed, "frame", big + feed));
-          }
+          feeder.send(SessionProtocolTest.write("feed", seq, "frame", big + seq));
           for (int u = 0; u < READERS; u++) {
             writers[u].send(SessionProtocolTest.write("notes", seq, "n", "v" + seq));
           }
-          feeder.next(f -> f.hasAck() && f.getAck().getClientSeq() == seq * FEED_PER_ROUND);
+          feeder.next(f -> f.hasAck() && f.getAck().getClientSeq() == seq);
           for (int u = 0; u < READERS; u++) {
             writers[u].next(f -> f.hasAck() && f.getAck().getClientSeq() == seq);
             ServerFrame d = readers[u].next(ServerFrame::hasDelta);
             assertEquals(++received[u], d.getDelta().getVersion(), "every version, in order");
             assertEquals("v" + seq, d.getDelta().getOps(0).getSet().toStringUtf8());
+          }
+          if (budget.queuedBytes() > 0) {
+            long swept = budget.sweeps();
+            Conditions.await(
+                "a budget sweep after round " + seq,
+                () -> budget.sweeps() >= swept + 2,
+                Duration.ofSeconds(10));
           }
         }
         Conditions.await(
@@ -99,10 +104,13 @@ class QueueBudgetTest {
                 + " by their own bound");
         long silentBound = SILENT * (4L << 20);
         // The budget is enforced by a sweep on its own thread, so the count overshoots by what the
-        // event loops queue before that thread runs (more on a busy machine); 4x a 1 MiB budget is
-        // still an eighth of what the devices' own bounds would let them hold.
+        // event loops queue before that thread runs. Here a sweep runs after every round; a round
+        // queues 2 x 16 KiB for each of 8 devices (256 KiB counted), and one may land after the
+        // sweep that followed it (the fan-out to other loops is not behind the writer's ack), so
+        // the count can pass the budget by about two rounds: under twice the budget, a sixteenth of
+        // what the devices' own bounds would let them hold.
         assertTrue(
-            budget.highestQueuedBytes() <= 4 * BUDGET,
+            budget.highestQueuedBytes() <= 2 * BUDGET,
             "queued bytes stayed near the budget ("
                 + BUDGET
                 + ", against "

@@ -96,6 +96,7 @@ public final class QueueBudget implements AutoCloseable {
         sweepSafely();
       };
   private long lastStarvedWarning = Long.MIN_VALUE;
+  private volatile long sweeps; // Written by the timer thread alone.
 
   /** Starts the budget's timer; {@code limit} bytes, or 0 for {@link #fromJvm()}. */
   public QueueBudget(long limit, String nodeId) {
@@ -167,11 +168,21 @@ public final class QueueBudget implements AutoCloseable {
     watched.remove(m);
   }
 
+  /**
+   * How many sweeps have finished since the node started. A sweep that starts after some bytes were
+   * counted has seen them once this has grown by two.
+   */
+  public long sweeps() {
+    return sweeps;
+  }
+
   private void sweepSafely() {
     try {
       sweep();
     } catch (RuntimeException e) {
       log.warn("queue budget sweep failed", e);
+    } finally {
+      sweeps++; // One writer, the timer thread; readers only compare.
     }
   }
 
