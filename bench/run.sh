@@ -35,6 +35,12 @@
 #                                                      handoff: offers/s, each to the other devices
 #   REDIS_SERVER=                                      two-nodes: redis-server binary (default: PATH,
 #                                                      else the one embedded-redis ships)
+#   NODE_EVENT_LOOPS=1                                 two-nodes, handoff-two-nodes: each node's
+#                                                      --event-loops. Two nodes share this machine's
+#                                                      cores, so each gets one loop, as each Socket.IO
+#                                                      node (one Node.js thread) has; 0: the server's
+#                                                      default (two per core, for a node alone on
+#                                                      its machine)
 #   REDIS_AOF=yes                                      two-nodes: Redis's append-only file, fsync every
 #                                                      second; "no" runs Redis without persistence (as
 #                                                      the Socket.IO side, bench/socketio/run.sh, runs)
@@ -336,14 +342,16 @@ start_two_nodes() {
     sleep 0.1
   done
   grep -q '^redis:' "$OUT/machine.txt" || echo "redis: $("$redis" --version)" >>"$OUT/machine.txt"
-  if ! start_server "$name-a" --node-id a --redis-url "redis://127.0.0.1:$redis_port"; then
+  local loops=${NODE_EVENT_LOOPS:-1}
+  if ! start_server "$name-a" --node-id a --redis-url "redis://127.0.0.1:$redis_port" \
+    --event-loops "$loops"; then
     kill "$REDIS_PID" 2>/dev/null || true
     return 1
   fi
   # shellcheck disable=SC2086
   java $SERVER_JAVA_OPTS -jar "$SERVER_JAR" --host 127.0.0.1 --port "$port2" --node-id b \
     --jwt-secret "$SECRET" --connect-rate 0 --redis-url "redis://127.0.0.1:$redis_port" \
-    >"$OUT/server-$name-b.log" 2>&1 &
+    --event-loops "$loops" >"$OUT/server-$name-b.log" 2>&1 &
   NODE2_PID=$!
   for _ in $(seq 1 150); do
     curl -fsS "http://127.0.0.1:$port2/healthz" >/dev/null 2>&1 && break
@@ -373,7 +381,7 @@ scenario_two_nodes() {
     --also-pid "b=$NODE2_PID" --also-pid "redis=$REDIS_PID" --drain-timeout 30s
   stop_two_nodes
   log "two-nodes: CPU per delivery a + b + Redis $(jget total_cpu_us_per_delivery "$RESULT") µs ($(jget server_cpu_us_per_delivery "$RESULT") / $(jget b_cpu_us_per_delivery "$RESULT") / $(jget redis_cpu_us_per_delivery "$RESULT")), p50 $(jget p50_ms "$RESULT") ms, load average $(jget load_average_start "$RESULT") -> $(jget load_average "$RESULT")"
-  write_row "two nodes, Redis" "$USERS x $DEVICES, $RATE writes/s, ${PAYLOAD} B, $DURATION (+$WARMUP warm-up); devices alternate nodes"
+  write_row "two nodes, Redis" "$USERS x $DEVICES, $RATE writes/s, ${PAYLOAD} B, $DURATION (+$WARMUP warm-up); devices alternate nodes; --event-loops ${NODE_EVENT_LOOPS:-1} each"
 }
 
 handoff_row() {
