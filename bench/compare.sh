@@ -109,6 +109,10 @@ start() {
   return 1
 }
 
+# damon_state (bench/lib.sh): whether the kernel's page-access sampler runs (see BENCHMARKS.md).
+# shellcheck source=bench/lib.sh
+source bench/lib.sh
+log "DAMON monitors: $(damon_state); load average $(cut -d' ' -f1-3 /proc/loadavg)"
 limit=$(($(secs "$WARMUP") + $(secs "$DURATION") + 120))
 for rate in $RATES; do
   for i in $(seq 1 "$REPEAT"); do

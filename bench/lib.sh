@@ -37,3 +37,14 @@ find_redis() {
     echo "$OUT/redis/$entry"
   fi
 }
+
+# Whether the kernel's DAMON monitors run (a page-access sampler some VMs use to give memory back to the
+# host; while it ran, benchmark deliveries stalled for 10-30 ms twice a second: bench/tools/without-damon.sh).
+damon_state() {
+  local k on=0 off=0
+  for k in /sys/kernel/mm/damon/admin/kdamonds/[0-9]*; do
+    [[ -f $k/state ]] || continue
+    if [[ $(cat "$k/state" 2>/dev/null) == on ]]; then on=$((on + 1)); else off=$((off + 1)); fi
+  done
+  if ((on + off == 0)); then echo "none"; else echo "$on running, $off off"; fi
+}

@@ -132,6 +132,7 @@ machine() {
     echo "load-tester JVM options: ${LOADTEST_JAVA_OPTS:-(defaults)}"
     echo "idle: server JVM options: ${IDLE_SERVER_JAVA_OPTS:-(defaults)}"
     echo "load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
+    echo "DAMON monitors: $(damon_state)"
   } | tee "$OUT/machine.txt" >&2
 }
 

@@ -106,6 +106,7 @@ main() {
     echo "node options: servers ${SERVER_NODE_ARGS:-(defaults)}, driver ${DRIVER_NODE_ARGS:-(defaults)}"
     echo "load: $USERS x $DEVICES, $RATE writes/s, ${PAYLOAD} B, $DURATION (+$WARMUP warm-up)"
     echo "load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
+    echo "DAMON monitors: $(damon_state)"
   } | tee "$OUT/machine.txt" >&2
 
   mkdir -p "$OUT/redis-data"
