@@ -3,12 +3,16 @@ package io.handoff.server;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import io.handoff.client.HandoffClient;
 import io.handoff.server.engine.StoreLimits;
 import io.handoff.server.engine.redis.RedisEngine;
 import io.handoff.server.transport.IoTransport;
+import io.lettuce.core.KillArgs;
+import io.lettuce.core.RedisClient;
+import io.lettuce.core.api.StatefulRedisConnection;
 import io.netty.channel.EventLoop;
 import io.netty.channel.epoll.Epoll;
 import java.nio.charset.StandardCharsets;
@@ -22,11 +26,11 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 
 /**
- * With a standalone Redis on epoll, each event loop of a node has its own Redis connection and
- * subscriber: a user's channel is read by the loop that serves the user's connections, and a write
- * fans out across nodes whole and in order, also after the node that bound its loops stops and
- * another starts on the same engine. Without them (the option off, or loops of another transport)
- * the shared connections carry everything, as before.
+ * With a standalone Redis on epoll, each event loop of a node has its own Redis connection, which
+ * carries both its commands and its subscriptions: a user's channel is read by the loop that serves
+ * the user's connections, and a write fans out across nodes whole and in order, also after the node
+ * that bound its loops stops and another starts on the same engine. Without them (the option off,
+ * or loops of another transport) the shared connections carry everything, as before.
  */
 class RedisOnLoopsTest {
   private static final int USERS = 4;
@@ -58,6 +62,29 @@ class RedisOnLoopsTest {
             user + "'s channel on " + n.config().nodeId() + " is read by the loop serving it");
       }
     }
+  }
+
+  @Test
+  void aLoopsOneConnectionCarriesBothItsScriptsAndItsChannelsAndComesBackWhenKilled()
+      throws Exception {
+    assumeTrue(Epoll.isAvailable(), "epoll is not offered here");
+    String redis = RedisProcess.sharedUrl();
+    HandoffServer n1 = nodes.redis(redis, "n1", Clock.systemUTC(), b -> {});
+    HandoffServer n2 = nodes.redis(redis, "n2", Clock.systemUTC(), b -> {});
+    fanOutAcross(n1, n2);
+    RedisClient admin = RedisClient.create(redis);
+    nodes.add(admin::shutdown);
+    try (StatefulRedisConnection<String, String> c = admin.connect()) {
+      // Over RESP2 a connection with subscriptions may send no script; a loop's connection does.
+      boolean both = false;
+      for (String client : c.sync().clientList().split("\n")) {
+        both |= !client.contains(" sub=0 ") && client.contains(" cmd=evalsha ");
+      }
+      assertTrue(both, "a connection with subscriptions last ran a script");
+      assertTrue(c.sync().clientKill(KillArgs.Builder.typePubsub()) >= 2, "the loops' connections");
+    }
+    // Each reconnects, subscribes its channels again and carries the next writes and their fan-out.
+    fanOutAcross(n1, n2);
   }
 
   @Test

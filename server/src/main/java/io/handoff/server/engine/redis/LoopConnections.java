@@ -6,6 +6,7 @@ import io.lettuce.core.RedisURI;
 import io.lettuce.core.api.StatefulRedisConnection;
 import io.lettuce.core.codec.ByteArrayCodec;
 import io.lettuce.core.metrics.CommandLatencyRecorder;
+import io.lettuce.core.protocol.ProtocolVersion;
 import io.lettuce.core.pubsub.StatefulRedisPubSubConnection;
 import io.lettuce.core.resource.ClientResources;
 import io.lettuce.core.resource.DefaultClientResources;
@@ -25,11 +26,19 @@ import java.util.Map;
 import java.util.concurrent.TimeUnit;
 
 /**
- * A command connection and a pub/sub connection to one standalone Redis for each of the node's
- * event loops, registered with that loop: a command a loop sends is written by it, its answer is
- * read and completed by it, and a message on a channel subscribed through the loop's pub/sub
- * connection is delivered by it. With each user's connections on one loop, a write's script, its
- * ack and the pushes to the user's other devices on this node never leave that loop's thread.
+ * One connection to one standalone Redis for each of the node's event loops, registered with that
+ * loop, which carries both the loop's commands and its channel subscriptions: a command a loop
+ * sends is written by it, its answer is read and completed by it, and a message on a channel
+ * subscribed through the loop's connection is delivered by it. With each user's connections on one
+ * loop, a write's script, its ack and the pushes to the user's other devices on this node never
+ * leave that loop's thread.
+ *
+ * <p>The connections speak RESP3, in which a connection with subscriptions may still send commands
+ * (RESP2 allows only pub/sub commands then). So when a write script publishes to a channel this
+ * loop subscribes, Redis sends the published copy and the script's answer on one connection, in one
+ * {@code write}, and the loop reads them in one wake-up: a system call less for Redis and a read
+ * less for the node per write than with a command connection and a subscriber apart (measured in
+ * BENCHMARKS.md; docs/decisions.md, "Redis I/O on the node's event loops").
  *
  * <p>Each loop gets a {@link RedisClient} of its own whose only event loop is that loop (Lettuce
  * registers a connection, and re-registers it when it reconnects, on its client's group); the
@@ -40,32 +49,29 @@ import java.util.concurrent.TimeUnit;
 final class LoopConnections {
   private final List<RedisClient> clients;
   private final List<ClientResources> resources;
-  private final Map<EventExecutor, StatefulRedisConnection<byte[], byte[]>> commands;
-  private final Map<EventExecutor, StatefulRedisPubSubConnection<byte[], byte[]>> pubSubs;
+  private final Map<EventExecutor, StatefulRedisPubSubConnection<byte[], byte[]>> connections;
 
   private LoopConnections(
       List<RedisClient> clients,
       List<ClientResources> resources,
-      Map<EventExecutor, StatefulRedisConnection<byte[], byte[]>> commands,
-      Map<EventExecutor, StatefulRedisPubSubConnection<byte[], byte[]>> pubSubs) {
+      Map<EventExecutor, StatefulRedisPubSubConnection<byte[], byte[]>> connections) {
     this.clients = clients;
     this.resources = resources;
-    this.commands = commands;
-    this.pubSubs = pubSubs;
+    this.connections = connections;
   }
 
   /**
-   * Connects once per loop of {@code loops} to {@code uri} with {@code options}; {@code shared}
-   * lends its timer and executor. Throws what Lettuce throws if a connection cannot be made (after
-   * closing those already made).
+   * Connects once per loop of {@code loops} to {@code uri} with {@code options} (over RESP3,
+   * whatever {@code options} say); {@code shared} lends its timer and executor. Throws what Lettuce
+   * throws if a connection cannot be made (after closing those already made).
    */
   static LoopConnections open(
       RedisURI uri, ClientOptions options, ClientResources shared, EventLoopGroup loops) {
     List<RedisClient> clients = new ArrayList<>();
     List<ClientResources> made = new ArrayList<>();
-    Map<EventExecutor, StatefulRedisConnection<byte[], byte[]>> commands = new IdentityHashMap<>();
-    Map<EventExecutor, StatefulRedisPubSubConnection<byte[], byte[]>> pubSubs =
+    Map<EventExecutor, StatefulRedisPubSubConnection<byte[], byte[]>> connections =
         new IdentityHashMap<>();
+    ClientOptions resp3 = options.mutate().protocolVersion(ProtocolVersion.RESP3).build();
     try {
       for (EventExecutor e : loops) {
         EventLoop loop = (EventLoop) e;
@@ -79,33 +85,34 @@ final class LoopConnections {
         made.add(resources);
         RedisClient client = RedisClient.create(resources, uri);
         clients.add(client);
-        client.setOptions(options);
-        commands.put(loop, client.connect(ByteArrayCodec.INSTANCE));
-        pubSubs.put(loop, client.connectPubSub(ByteArrayCodec.INSTANCE));
+        client.setOptions(resp3);
+        connections.put(loop, client.connectPubSub(ByteArrayCodec.INSTANCE));
       }
     } catch (RuntimeException failed) {
-      new LoopConnections(clients, made, commands, pubSubs).close();
+      new LoopConnections(clients, made, connections).close();
       throw failed;
     }
-    return new LoopConnections(clients, made, commands, pubSubs);
+    return new LoopConnections(clients, made, connections);
   }
 
-  /** The command connection of the event loop running this thread, or null on any other thread. */
+  /**
+   * The connection of the event loop running this thread, for commands, or null on any other
+   * thread.
+   */
   StatefulRedisConnection<byte[], byte[]> commandsHere() {
-    EventExecutor here = ThreadExecutorMap.currentExecutor();
-    return here == null ? null : commands.get(here);
+    return pubSubHere();
   }
 
-  /** The pub/sub connection of the event loop running this thread, or null on any other thread. */
+  /** The connection of the event loop running this thread, or null on any other thread. */
   StatefulRedisPubSubConnection<byte[], byte[]> pubSubHere() {
     EventExecutor here = ThreadExecutorMap.currentExecutor();
-    return here == null ? null : pubSubs.get(here);
+    return here == null ? null : connections.get(here);
   }
 
   /** The loop {@code pubSub} is on, or null if it is none of these connections. */
   EventExecutor loopOf(StatefulRedisPubSubConnection<byte[], byte[]> pubSub) {
     for (Map.Entry<EventExecutor, StatefulRedisPubSubConnection<byte[], byte[]>> e :
-        pubSubs.entrySet()) {
+        connections.entrySet()) {
       if (e.getValue() == pubSub) {
         return e.getKey();
       }
@@ -113,19 +120,14 @@ final class LoopConnections {
     return null;
   }
 
-  /** Every pub/sub connection (one per loop). */
+  /** Every loop's connection. */
   Iterable<StatefulRedisPubSubConnection<byte[], byte[]>> pubSubs() {
-    return pubSubs.values();
+    return connections.values();
   }
 
   /** Whether every connection is open (each reconnects by itself after a drop). */
   boolean isOpen() {
-    for (StatefulRedisConnection<byte[], byte[]> c : commands.values()) {
-      if (!c.isOpen()) {
-        return false;
-      }
-    }
-    for (StatefulRedisPubSubConnection<byte[], byte[]> c : pubSubs.values()) {
+    for (StatefulRedisPubSubConnection<byte[], byte[]> c : connections.values()) {
       if (!c.isOpen()) {
         return false;
       }
@@ -134,7 +136,7 @@ final class LoopConnections {
   }
 
   int loops() {
-    return commands.size();
+    return connections.size();
   }
 
   /** Closes every connection and client; the loops and the shared timer and executor stay. */

@@ -49,8 +49,10 @@ public final class RedisEngine implements Engine {
   /**
    * RESP2, not Lettuce's default RESP3: over RESP3 every pub/sub message is a push message that
    * Lettuce decodes twice (as a push message for its push listeners, then as a pub/sub message),
-   * about 7% of a node's CPU samples at the two-node load. Nothing here uses RESP3 (no client-side
-   * caching, no push listeners); see docs/decisions.md.
+   * about 7% of a node's CPU samples at the two-node load. The shared connections use nothing of
+   * RESP3 (no client-side caching, no push listeners). The event loops' connections ({@link
+   * LoopConnections}) do speak RESP3: there one connection carries both commands and channels,
+   * which saves more than the decoding costs; see docs/decisions.md.
    */
   static final ProtocolVersion PROTOCOL = ProtocolVersion.RESP2;
 
