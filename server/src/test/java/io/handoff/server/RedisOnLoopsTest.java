@@ -46,12 +46,7 @@ class RedisOnLoopsTest {
   @Test
   void eachUsersChannelIsReadByTheLoopOfItsConnectionsAndCarriesEveryVersionInOrder()
       throws Exception {
-    assumeTrue(Epoll.isAvailable(), "epoll is not offered here");
-    String redis = RedisProcess.sharedUrl();
-    HandoffServer n1 = nodes.redis(redis, "n1", Clock.systemUTC(), b -> {});
-    HandoffServer n2 = nodes.redis(redis, "n2", Clock.systemUTC(), b -> {});
-    fanOutAcross(n1, n2);
-    for (HandoffServer n : List.of(n1, n2)) {
+    for (HandoffServer n : twoNodesOnLoopsAfterAFanOut()) {
       for (int u = 0; u < USERS; u++) {
         String user = "user" + u;
         List<EventLoop> served = n.hub().loopsOf(user);
@@ -67,24 +62,32 @@ class RedisOnLoopsTest {
   @Test
   void aLoopsOneConnectionCarriesBothItsScriptsAndItsChannelsAndComesBackWhenKilled()
       throws Exception {
+    List<HandoffServer> both = twoNodesOnLoopsAfterAFanOut();
+    RedisClient admin = RedisClient.create(RedisProcess.sharedUrl());
+    nodes.add(admin::shutdown);
+    try (StatefulRedisConnection<String, String> c = admin.connect()) {
+      // Over RESP2 a connection with subscriptions may send no script; a loop's connection does.
+      boolean scriptsAndChannels = false;
+      for (String client : c.sync().clientList().split("\n")) {
+        scriptsAndChannels |= !client.contains(" sub=0 ") && client.contains(" cmd=evalsha ");
+      }
+      assertTrue(scriptsAndChannels, "a connection with subscriptions last ran a script");
+      assertTrue(c.sync().clientKill(KillArgs.Builder.typePubsub()) >= 2, "the loops' connections");
+    }
+    // Each reconnects, subscribes its channels again and carries the next writes and their fan-out.
+    fanOutAcross(both.get(0), both.get(1));
+  }
+
+  /**
+   * Two nodes on the shared Redis with their loops bound, after one fan-out across them (epoll).
+   */
+  private List<HandoffServer> twoNodesOnLoopsAfterAFanOut() throws Exception {
     assumeTrue(Epoll.isAvailable(), "epoll is not offered here");
     String redis = RedisProcess.sharedUrl();
     HandoffServer n1 = nodes.redis(redis, "n1", Clock.systemUTC(), b -> {});
     HandoffServer n2 = nodes.redis(redis, "n2", Clock.systemUTC(), b -> {});
     fanOutAcross(n1, n2);
-    RedisClient admin = RedisClient.create(redis);
-    nodes.add(admin::shutdown);
-    try (StatefulRedisConnection<String, String> c = admin.connect()) {
-      // Over RESP2 a connection with subscriptions may send no script; a loop's connection does.
-      boolean both = false;
-      for (String client : c.sync().clientList().split("\n")) {
-        both |= !client.contains(" sub=0 ") && client.contains(" cmd=evalsha ");
-      }
-      assertTrue(both, "a connection with subscriptions last ran a script");
-      assertTrue(c.sync().clientKill(KillArgs.Builder.typePubsub()) >= 2, "the loops' connections");
-    }
-    // Each reconnects, subscribes its channels again and carries the next writes and their fan-out.
-    fanOutAcross(n1, n2);
+    return List.of(n1, n2);
   }
 
   @Test
