@@ -55,12 +55,23 @@ public final class Main implements Callable<Integer> {
     this.err = err;
   }
 
+  private static final String EPOLL_WAIT_THRESHOLD = "io.netty.channel.epoll.epollWaitThreshold";
+
   public static void main(String[] args) {
     // Netty's default leak detection (SIMPLE) records a stack trace for one buffer in 128: in a
     // reconnect storm about 1% of the load tester's CPU. Off from the command line, as in the
     // server's Main, unless asked for (-Dio.netty.leakDetection.level=...); the tests ask for it.
     if (System.getProperty("io.netty.leakDetection.level") == null) {
       ResourceLeakDetector.setLevel(ResourceLeakDetector.Level.DISABLED);
+    }
+    // The write scheduler wakes each loop at every write's time. With Netty's default threshold
+    // (10 ms) each epoll sleep shorter than that passes its timeout to epoll_pwait2, which arms and
+    // cancels a kernel timer on every sleep, the sleeps between a write's replies included. At 0
+    // the loop arms its timerfd once per deadline and sleeps on the replies without a timer, and
+    // the timerfd fires without epoll's 50 µs of slack: writes leave on time (p50 -25%, CPU the
+    // same within the noise; BENCHMARKS.md). Set before any event loop class loads.
+    if (System.getProperty(EPOLL_WAIT_THRESHOLD) == null) {
+      System.setProperty(EPOLL_WAIT_THRESHOLD, "0");
     }
     System.exit(run(System.out, System.err, args));
   }
