@@ -1,7 +1,3 @@
-// Over 600 lines because the client's state machine (connect, Hello and resume, the write queue
-// with its re-sends, deltas, gaps and snapshots) is one set of fields touched by every event, as in
-// the Java client's SyncEngine; the next split is the write queue into a module of its own, as the
-// Java client already has (WriteQueue).
 import { create, toBinary } from "@bufbuild/protobuf";
 import { Backoff } from "./backoff.js";
 import { Document, type DocumentChange, type FieldChange, type WriteSink } from "./document.js";
@@ -77,9 +73,10 @@ interface PendingWrite {
   reject?: (error: HandoffError) => void;
 }
 
-// This file is over 600 lines on purpose: the lifecycle, frame and write transitions below share
-// the pending-write queue and its sequence numbers, which must stay private to one class (as in
-// client-java's SyncEngine); the socket (connection.ts) and saving (saver.ts) live apart.
+// Over 600 lines because the client's state machine (connect, Hello and resume, the write queue
+// with its re-sends, deltas, gaps and snapshots) is one set of fields touched by every event; the
+// socket (connection.ts), saving (saver.ts) and requests (requests.ts) already live apart. The next
+// split is the write queue into a module of its own, as the Java client has (WriteQueue).
 
 /**
  * The client's protocol state machine: connection lifecycle, local replicas, and the pending-write

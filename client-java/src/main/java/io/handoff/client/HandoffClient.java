@@ -1,9 +1,5 @@
 package io.handoff.client;
 
-// Over 600 lines because it is the library's public face: the client, its Builder with every
-// documented option and check, and the Javadoc that is the API's manual. The next split is the
-// Builder into a top-level HandoffClientOptions.
-
 import io.handoff.client.internal.DeferredFrameChannel;
 import io.handoff.client.internal.WebSocketConnector;
 import io.handoff.protocol.v1.AcceptOffer;
@@ -79,8 +75,10 @@ import java.util.function.Supplier;
  * change something hand the work to the event loop. Many clients can share one {@link
  * EventLoopGroup} ({@link Builder#eventLoopGroup}); a client has no thread of its own.
  */
-// Over 600 lines: the client's whole public API and its Builder, each setting documented where
-// applications read it; the machinery lives in SyncEngine, WriteQueue and the internal package.
+// Over 600 lines because it is the library's public face: the client, its Builder with every
+// documented option and check, and the Javadoc that is the API's manual; the machinery lives in
+// SyncEngine, WriteQueue and the internal package. The next split is the Builder into a top-level
+// HandoffClientOptions.
 public final class HandoffClient implements AutoCloseable {
 
   /** Default first reconnect delay ceiling. */

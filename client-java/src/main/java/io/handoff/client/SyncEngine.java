@@ -1,9 +1,5 @@
 package io.handoff.client;
 
-// Over 600 lines because the connection state machine (connect, Hello and resume, deltas, gaps,
-// snapshots, offers, token renewal) shares one set of fields confined to one thread; writes
-// already live apart (WriteQueue). The next split is the offers and handoff requests.
-
 import io.handoff.client.internal.FrameChannel;
 import io.handoff.client.internal.FrameListener;
 import io.handoff.protocol.CloseCode;
@@ -56,8 +52,9 @@ import org.slf4j.LoggerFactory;
  * failed) the backoff is capped at {@code unavailableBackoffMax}, so devices come back soon after
  * the store does.
  */
-// Over 600 lines: one state machine whose transitions (attempt, Welcome, frames, close) share the
-// connection's fields; what could live apart already does (WriteQueue, HandoffRequests, Backoff).
+// Over 600 lines because the connection state machine (connect, Hello and resume, deltas, gaps,
+// snapshots, offers, token renewal) shares one set of fields confined to one thread; what could
+// live apart already does (WriteQueue, HandoffRequests, Backoff).
 final class SyncEngine {
   /** Marks a write without an expected version. */
   static final long NO_EXPECTED_VERSION = -1;

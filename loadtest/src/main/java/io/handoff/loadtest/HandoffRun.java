@@ -1,9 +1,5 @@
 package io.handoff.loadtest;
 
-// Over 600 lines because the handoff scenario's run, its truth checks (exactly one winner per
-// offer, prompts withdrawn) and its report are one run's state; the next split is the report
-// (counting and JSON) into its own class, as WriteRun's scenarios share Result and Stats.
-
 import com.google.protobuf.UnsafeByteOperations;
 import io.handoff.client.HandoffException;
 import io.handoff.client.OutgoingOffer;
@@ -46,8 +42,9 @@ import org.HdrHistogram.Recorder;
  * offer's bookkeeping is guarded by its {@link OfferTrack}'s monitor, each user's queue by its
  * {@link UserSlot}'s. The main thread prints, sweeps timed-out offers and counts.
  */
-// Over 600 lines: the scenario's schedule, its per-offer checks and its counting read the same
-// OfferTrack and UserSlot state, and splitting them would make that shared state package-wide.
+// Over 600 lines because the scenario's schedule, its truth checks (exactly one winner per offer,
+// prompts withdrawn) and its counting read the same OfferTrack and UserSlot state, which splitting
+// would make package-wide. The next split is the report (counting and JSON) into its own class.
 final class HandoffRun {
   /** The document the offered activity names (it does not exist: the grant carries no snapshot). */
   static final String DOCUMENT = "handoff";
