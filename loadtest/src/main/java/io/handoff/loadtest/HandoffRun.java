@@ -13,10 +13,8 @@ import java.time.Duration;
 import java.util.ArrayDeque;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.LongAdder;
 import java.util.concurrent.locks.LockSupport;
 import org.HdrHistogram.Histogram;
-import org.HdrHistogram.Recorder;
 
 /**
  * The {@code handoff} scenario: U users x D devices (D at least 2), all connected. Offers at a
@@ -42,9 +40,9 @@ import org.HdrHistogram.Recorder;
  * offer's bookkeeping is guarded by its {@link OfferTrack}'s monitor, each user's queue by its
  * {@link UserSlot}'s. The main thread prints, sweeps timed-out offers and counts.
  */
-// Over 600 lines because the scenario's schedule, its truth checks (exactly one winner per offer,
-// prompts withdrawn) and its counting read the same OfferTrack and UserSlot state, which splitting
-// would make package-wide. The next split is the report (counting and JSON) into its own class.
+// Over 600 lines because the scenario's schedule and its truth checks (exactly one winner per
+// offer, prompts withdrawn) read the same OfferTrack and UserSlot state, which splitting would make
+// package-wide; what they count and the report live apart (HandoffCounts).
 final class HandoffRun {
   /** The document the offered activity names (it does not exist: the grant carries no snapshot). */
   static final String DOCUMENT = "handoff";
@@ -66,29 +64,7 @@ final class HandoffRun {
   private final LoadOptions o;
   private final PrintStream progress;
   private final Stats stats = new Stats();
-  private final Recorder acceptLatency = new Recorder(3);
-  private final Histogram acceptTotal = new Histogram(3);
-  private Histogram acceptInterval;
-
-  private final LongAdder created = new LongAdder();
-  private final LongAdder refused = new LongAdder();
-  private final LongAdder winners = new LongAdder();
-  private final LongAdder winnersInWindow = new LongAdder();
-  private final LongAdder noWinner = new LongAdder();
-  private final LongAdder extraWinners = new LongAdder();
-  private final LongAdder missingPrompts = new LongAdder();
-  private final LongAdder duplicatePrompts = new LongAdder();
-  private final LongAdder unknownPrompts = new LongAdder();
-  private final LongAdder withdrawnErrors = new LongAdder();
-  private final LongAdder withdrawnPushes = new LongAdder();
-  private final LongAdder wrongWithdrawals = new LongAdder();
-  private final LongAdder strayWithdrawals = new LongAdder();
-  private final LongAdder acceptErrors = new LongAdder();
-  private final LongAdder unanswered = new LongAdder();
-  private final LongAdder resultMismatches = new LongAdder();
-  private final LongAdder timedOut = new LongAdder();
-  private final LongAdder lateSends = new LongAdder();
-  private final LongAdder finished = new LongAdder();
+  private final HandoffCounts counts;
 
   private Fleet fleet;
   private UserSlot[] slots;
@@ -97,6 +73,7 @@ final class HandoffRun {
   HandoffRun(LoadOptions o, PrintStream progress) {
     this.o = o;
     this.progress = progress;
+    this.counts = new HandoffCounts(o, stats);
   }
 
   /**
@@ -164,7 +141,7 @@ final class HandoffRun {
         stopped = true;
         unsent = finishAll();
         timeline.sample(stats, System.nanoTime());
-        sampleAccept();
+        counts.sampleAccept();
       }
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
@@ -173,7 +150,7 @@ final class HandoffRun {
       stopped = true;
       fleet.close();
     }
-    count(result, connected, scheduled, unsent, timeline, cpu);
+    counts.fill(result, fleet, connected, scheduled, unsent, timeline, cpu);
     return result;
   }
 
@@ -270,14 +247,9 @@ final class HandoffRun {
     return unsent;
   }
 
-  private void sampleAccept() {
-    acceptInterval = acceptLatency.getIntervalHistogram(acceptInterval);
-    acceptTotal.add(acceptInterval);
-  }
-
   private void print(String prefix, Timeline timeline, long now) {
     Timeline.Sample s = timeline.sample(stats, now);
-    sampleAccept();
+    counts.sampleAccept();
     Histogram total = timeline.total();
     progress.printf(
         "%s%6.1fs  conn %d/%d  offers %d  prompts %d  winners %d  prompt p50 %.3f ms  p99 %.3f"
@@ -288,24 +260,12 @@ final class HandoffRun {
         fleet.size(),
         s.sent(),
         s.received(),
-        winners.sum(),
+        counts.winners.sum(),
         Timeline.ms(total.getValueAtPercentile(50)),
         Timeline.ms(total.getValueAtPercentile(99)),
-        Timeline.ms(acceptTotal.getValueAtPercentile(99)),
-        errors(),
+        Timeline.ms(counts.acceptTotal.getValueAtPercentile(99)),
+        counts.errors(),
         busyUsers());
-  }
-
-  private long errors() {
-    return refused.sum()
-        + acceptErrors.sum()
-        + unanswered.sum()
-        + resultMismatches.sum()
-        + wrongWithdrawals.sum()
-        + unknownPrompts.sum()
-        + stats.clientErrors.sum()
-        + stats.unexpectedDisconnects.sum()
-        + stats.terminalCloses.sum();
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -317,7 +277,7 @@ final class HandoffRun {
     long index = indexOf(offer);
     OfferTrack t = slots[target.user].current;
     if (t == null || t.index != index || target.slot == t.offerer) {
-      unknownPrompts.increment();
+      counts.unknownPrompts.increment();
       stats.sample(
           "device "
               + target.index
@@ -327,7 +287,7 @@ final class HandoffRun {
       return;
     }
     if (!t.prompted(target.slot, offer.getOfferId(), nowNanos)) {
-      duplicatePrompts.increment();
+      counts.duplicatePrompts.increment();
       stats.sample("device " + target.index + " got the prompt of " + t + " twice");
       return;
     }
@@ -348,7 +308,7 @@ final class HandoffRun {
   void onWithdrawn(Device target, String offerId, OfferOutcome outcome, String byDevice) {
     OfferTrack t = slots[target.user].current;
     if (t == null || !offerId.equals(t.offerId())) {
-      strayWithdrawals.increment();
+      counts.strayWithdrawals.increment();
       return;
     }
     t.withdrawn(target.slot, outcome, byDevice);
@@ -387,7 +347,7 @@ final class HandoffRun {
           current = start;
         } else {
           backlog.add(new long[] {index, intendedNanos});
-          lateSends.increment();
+          counts.lateSends.increment();
         }
       }
       if (start != null) {
@@ -485,12 +445,12 @@ final class HandoffRun {
       synchronized (this) {
         if (error == null) {
           offerId = offer.getOfferId();
-          created.increment();
+          counts.created.increment();
           return;
         }
         refusedOffer = true;
       }
-      refused.increment();
+      counts.refused.increment();
       stats.sample("offer " + index + " refused: " + unwrap(error).getMessage());
       end(false);
     }
@@ -529,7 +489,7 @@ final class HandoffRun {
         if (error == null) {
           answers[slot] = GRANTED;
           if (intendedNanos >= stats.measureFromNanos) {
-            acceptLatency.recordValue(Math.max(0, nowNanos - acceptSentNanos[slot]) / 1_000);
+            counts.acceptLatency.recordValue(Math.max(0, nowNanos - acceptSentNanos[slot]) / 1_000);
           }
         } else if (unwrap(error) instanceof HandoffException h
             && h.errorCode() == ErrorCode.OFFER_WITHDRAWN) {
@@ -540,10 +500,10 @@ final class HandoffRun {
         }
       }
       if (error != null && failure == null) {
-        withdrawnErrors.increment();
+        counts.withdrawnErrors.increment();
       }
       if (failure != null) {
-        acceptErrors.increment();
+        counts.acceptErrors.increment();
         stats.sample("accept of offer " + index + " on device " + target.index + ": " + failure);
       }
       end(false);
@@ -556,7 +516,7 @@ final class HandoffRun {
         }
         withdrawnBy[slot] = outcome == OfferOutcome.ACCEPTED ? byDevice : "(" + outcome + ")";
       }
-      withdrawnPushes.increment();
+      counts.withdrawnPushes.increment();
     }
 
     /**
@@ -577,20 +537,20 @@ final class HandoffRun {
         ended = true;
         check(force && !complete);
       }
-      finished.increment();
+      counts.finished.increment();
       slots[user].ended(this);
     }
 
     // Holds the monitor.
     private void check(boolean timeout) {
       if (timeout) {
-        timedOut.increment();
+        counts.timedOut.increment();
       }
       if (refusedOffer) {
         return;
       }
       int targets = prompted.length - 1;
-      missingPrompts.add(targets - promptCount);
+      counts.missingPrompts.add(targets - promptCount);
       if (targets - promptCount > 0) {
         stats.sample(this + ": " + (targets - promptCount) + " targets never got the prompt");
       }
@@ -601,45 +561,45 @@ final class HandoffRun {
           grants++;
           winner = s;
         } else if (prompted[s] && answers[s] == NO_ANSWER) {
-          unanswered.increment();
+          counts.unanswered.increment();
           stats.sample(this + ": the accept of device d" + s + " was never answered");
         }
       }
       if (grants == 0) {
-        noWinner.increment();
+        counts.noWinner.increment();
         stats.sample(this + ": no accept won");
         return;
       }
       if (grants > 1) {
-        extraWinners.add(grants - 1);
+        counts.extraWinners.add(grants - 1);
         stats.sample(this + ": " + grants + " accepts won");
         return;
       }
-      winners.increment();
+      counts.winners.increment();
       if (intendedNanos >= stats.measureFromNanos && intendedNanos < stats.measureToNanos) {
-        winnersInWindow.increment();
+        counts.winnersInWindow.increment();
       }
       String winnerId = Device.deviceIdOf(winner);
       if (withdrawnBy[winner] != null) {
-        wrongWithdrawals.increment();
+        counts.wrongWithdrawals.increment();
         stats.sample(this + ": the winner d" + winner + " was also told it was withdrawn");
       }
       for (int s = 0; s < withdrawnBy.length; s++) {
         if (s != winner && withdrawnBy[s] != null && !withdrawnBy[s].equals(winnerId)) {
-          wrongWithdrawals.increment();
+          counts.wrongWithdrawals.increment();
           stats.sample(
               this + ": d" + s + " was told " + withdrawnBy[s] + " took it, not " + winnerId);
         }
       }
       if (resultError != null) {
-        resultMismatches.increment();
+        counts.resultMismatches.increment();
         stats.sample(this + ": the offerer's result failed: " + unwrap(resultError).getMessage());
       } else if (!resultDone) {
-        resultMismatches.increment();
+        counts.resultMismatches.increment();
         stats.sample(this + ": the offerer never got its result");
       } else if (result.getOutcome() != OfferOutcome.ACCEPTED
           || !result.getByDevice().equals(winnerId)) {
-        resultMismatches.increment();
+        counts.resultMismatches.increment();
         stats.sample(
             this
                 + ": the offerer's result is "
@@ -655,134 +615,6 @@ final class HandoffRun {
     @Override
     public String toString() {
       return "offer " + index + " (user " + user + ", from d" + offerer + ")";
-    }
-  }
-
-  /** Counts, after every client is closed, and fills the result. */
-  private void count(
-      Result result,
-      int connected,
-      long scheduled,
-      long unsent,
-      Timeline timeline,
-      CpuMeter.Usage cpu) {
-    int targets = fleet.devicesPerUser() - 1;
-    long notConnected = fleet.size() - connected;
-    long expected = created.sum() * targets;
-    long lost = missingPrompts.sum() + noWinner.sum();
-    long duplicated = extraWinners.sum() + duplicatePrompts.sum();
-    long errors = errors() + unsent + notConnected;
-    Histogram latency = timeline == null ? new Histogram(3) : timeline.total();
-    Histogram connect = stats.connect.getIntervalHistogram();
-    double window = o.duration.toNanos() / 1e9;
-    result
-        .put("connections", connected)
-        .put("sent", stats.sent.sum())
-        .put("expected", expected)
-        .put("received", stats.received.sum())
-        .put("lost", lost)
-        .put("duplicated", duplicated)
-        .put("reordered", 0)
-        .put("errors", errors)
-        .put("closes", stats.closes())
-        .put("p50_ms", Timeline.ms(latency.getValueAtPercentile(50)))
-        .put("p90_ms", Timeline.ms(latency.getValueAtPercentile(90)))
-        .put("p99_ms", Timeline.ms(latency.getValueAtPercentile(99)))
-        .put("p999_ms", Timeline.ms(latency.getValueAtPercentile(99.9)))
-        .put("max_ms", Timeline.ms(latency.getMaxValue()))
-        .put("delivered_per_s", Math.round(stats.receivedInWindow.sum() / window * 10) / 10.0)
-        .put("offers", scheduled)
-        .put("offers_created", created.sum())
-        .put("offers_refused", refused.sum())
-        .put("winners", winners.sum())
-        .put("no_winner", noWinner.sum())
-        .put("extra_winners", extraWinners.sum())
-        .put("handoffs_per_s", Math.round(winnersInWindow.sum() / window * 10) / 10.0)
-        .put("accept_p50_ms", Timeline.ms(acceptTotal.getValueAtPercentile(50)))
-        .put("accept_p90_ms", Timeline.ms(acceptTotal.getValueAtPercentile(90)))
-        .put("accept_p99_ms", Timeline.ms(acceptTotal.getValueAtPercentile(99)))
-        .put("accept_max_ms", Timeline.ms(acceptTotal.getMaxValue()))
-        .put("timed", latency.getTotalCount())
-        .put("missing_prompts", missingPrompts.sum())
-        .put("duplicate_prompts", duplicatePrompts.sum())
-        .put("losers_withdrawn_error", withdrawnErrors.sum())
-        .put("losers_withdrawn_push", withdrawnPushes.sum())
-        .put("wrong_withdrawals", wrongWithdrawals.sum())
-        .put("result_mismatches", resultMismatches.sum())
-        .put("accept_errors", acceptErrors.sum())
-        .put("unanswered_accepts", unanswered.sum())
-        .put("unknown_prompts", unknownPrompts.sum())
-        .put("stray_withdrawals", strayWithdrawals.sum())
-        .put("timed_out", timedOut.sum())
-        .put("late_sends", lateSends.sum())
-        .put("unsent", unsent)
-        .put("connect_p50_ms", Timeline.ms(connect.getValueAtPercentile(50)))
-        .put("connect_p99_ms", Timeline.ms(connect.getValueAtPercentile(99)));
-    result.note(
-        "p*_ms: offer-to-prompt, from the offer's intended send time to the prompt at each target;"
-            + " accept_*_ms: from the winning accept to its OfferGranted");
-    result.note(
-        "sent: offers sent; expected: offers created x (devices - 1) prompts; received: prompts;"
-            + " lost: prompts that never arrived + offers that no accept won; duplicated: extra"
-            + " winners of an offer + prompts that arrived twice; reordered: always 0 (not"
-            + " applicable); late_sends: offers due while their user's previous offer was going");
-    if (cpu != null) {
-      cpu.putInto(result);
-    }
-    result.timeline(timeline);
-    if (notConnected > 0) {
-      result.problem(
-          "only "
-              + connected
-              + " of "
-              + fleet.size()
-              + " devices connected within "
-              + Durations.format(o.connectTimeout)
-              + (fleet.connectProblem() == null ? "" : ": " + fleet.connectProblem()));
-    }
-    if (lost > 0) {
-      result.problem(
-          lost
-              + " lost ("
-              + missingPrompts.sum()
-              + " prompts never arrived, "
-              + noWinner.sum()
-              + " offers without a winner)");
-    }
-    if (duplicated > 0) {
-      result.problem(
-          duplicated
-              + " duplicated ("
-              + extraWinners.sum()
-              + " extra winners, "
-              + duplicatePrompts.sum()
-              + " prompts twice)");
-    }
-    if (errors > 0) {
-      result.problem(
-          errors
-              + " errors ("
-              + refused.sum()
-              + " offers refused, "
-              + acceptErrors.sum()
-              + " accepts failed otherwise than OFFER_WITHDRAWN, "
-              + unanswered.sum()
-              + " accepts unanswered, "
-              + resultMismatches.sum()
-              + " offerer results not naming the winner, "
-              + wrongWithdrawals.sum()
-              + " wrong withdrawals, "
-              + unsent
-              + " offers never sent, "
-              + (stats.unexpectedDisconnects.sum() + stats.terminalCloses.sum())
-              + " lost connections, "
-              + (stats.clientErrors.sum() + unknownPrompts.sum())
-              + " client errors, "
-              + notConnected
-              + " not connected)");
-    }
-    for (String sample : stats.samples()) {
-      result.note("error: " + sample);
     }
   }
 }
