@@ -95,7 +95,7 @@ public final class HandoffServer implements AutoCloseable {
         .description("the node's budget of queued bytes; past it the slowest devices are closed")
         .register(metrics.registry());
     handoff.start();
-    IoTransport.Chosen transport = config.ioTransport().choose();
+    IoTransport.Chosen transport = config.transport().ioTransport().choose();
     log.info("socket I/O: {} ({})", transport.transport(), transport.why());
     IoHandlerFactory io = transport.handlers();
     Class<? extends ServerChannel> channelType = transport.serverChannel();
@@ -106,7 +106,7 @@ public final class HandoffServer implements AutoCloseable {
       log.info("user loops off: io_uring connections cannot move between event loops");
     }
     this.boss = new MultiThreadIoEventLoopGroup(1, io);
-    this.workers = new MultiThreadIoEventLoopGroup(config.eventLoops(), io);
+    this.workers = new MultiThreadIoEventLoopGroup(config.transport().eventLoops(), io);
     this.engineLoops =
         config.redisOnLoops()
             ? engine.bindLoops(workers, transport.transport().name().toLowerCase(Locale.ROOT))
@@ -157,7 +157,8 @@ public final class HandoffServer implements AutoCloseable {
             .childOption(
                 ChannelOption.WRITE_BUFFER_WATER_MARK,
                 new WriteBufferWaterMark(
-                    config.writeBufferLowBytes(), config.writeBufferHighBytes()))
+                    config.transport().writeBufferLowBytes(),
+                    config.transport().writeBufferHighBytes()))
             .childHandler(
                 new HandoffChannelInitializer(
                     config,
@@ -181,10 +182,10 @@ public final class HandoffServer implements AutoCloseable {
                         verifier,
                         budget),
                     userLoops ? workers : null));
-    if (config.socketSendBufferBytes() > 0) {
+    if (config.transport().socketSendBufferBytes() > 0) {
       // Bounds what the kernel holds for a device that does not read, which the queue budget
       // cannot see (see docs/decisions.md); 0 keeps the kernel's autotuning.
-      b.childOption(ChannelOption.SO_SNDBUF, config.socketSendBufferBytes());
+      b.childOption(ChannelOption.SO_SNDBUF, config.transport().socketSendBufferBytes());
     }
     Channel bound = null;
     try {

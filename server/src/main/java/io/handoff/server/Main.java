@@ -14,6 +14,7 @@ import io.handoff.server.engine.memory.MemoryEngine;
 import io.handoff.server.engine.redis.RedisEngine;
 import io.handoff.server.handoff.HandoffLimits;
 import io.handoff.server.transport.IoTransport;
+import io.handoff.server.transport.TransportConfig;
 import java.io.PrintWriter;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
@@ -518,14 +519,17 @@ public final class Main implements Callable<Integer> {
         "max-connections-per-user",
         maxConnectionsPerUser,
         () -> b.maxConnectionsPerUser(maxConnectionsPerUser));
-    b.compression(compression);
-    set("io-transport", ioTransport, () -> b.ioTransport(IoTransport.parse(ioTransport)));
-    set("event-loops", eventLoops, () -> b.eventLoops(eventLoops));
+    TransportConfig.Builder transport = TransportConfig.builder();
+    transport.compression(compression);
+    set("io-transport", ioTransport, () -> transport.ioTransport(IoTransport.parse(ioTransport)));
+    set("event-loops", eventLoops, () -> transport.eventLoops(eventLoops));
+    if (tlsCert != null || tlsKey != null) {
+      set(tlsCert == null ? "tls-key" : "tls-cert", tlsCert, () -> transport.tls(tlsCert, tlsKey));
+    }
+    sockets.apply(this, transport);
+    b.transport(transport.build());
     b.userLoops(userLoops);
     b.redisOnLoops(redisOnLoops);
-    if (tlsCert != null || tlsKey != null) {
-      set(tlsCert == null ? "tls-key" : "tls-cert", tlsCert, () -> b.tls(tlsCert, tlsKey));
-    }
     HandoffLimits.Builder handoff = HandoffLimits.builder();
     set(
         "activity-payload-max",
@@ -553,7 +557,6 @@ public final class Main implements Callable<Integer> {
     }
     b.tokens(tokenConfig());
     b.approvals(approvals.toConfig(this));
-    sockets.apply(this, b);
     b.storeLimits(limits.build());
     return b.build();
   }

@@ -4,16 +4,9 @@ import io.handoff.server.auth.TokenConfig;
 import io.handoff.server.devices.ApprovalConfig;
 import io.handoff.server.engine.StoreLimits;
 import io.handoff.server.handoff.HandoffLimits;
-import io.handoff.server.transport.IoTransport;
-import java.nio.file.Path;
+import io.handoff.server.transport.TransportConfig;
 import java.time.Duration;
 import java.util.Objects;
-
-// Over 600 lines because each node-level setting is a field, an accessor, a validated builder
-// setter and a toString entry, side by side so that a reader sees a setting whole; the features'
-// settings already live in their own objects (StoreLimits, HandoffLimits, TokenConfig,
-// ApprovalConfig). The next split to make: the transport's settings (TLS, I/O transport, write
-// buffer, compression) into a TransportConfig.
 
 /**
  * Immutable configuration of one Handoff node. Built with {@link #builder()}; every limit has a
@@ -25,9 +18,6 @@ public final class ServerConfig {
   public static final int DEFAULT_MAX_FRAME_BYTES = 512 * 1024;
   public static final int DEFAULT_MAX_QUEUED_FRAMES = 4096;
   public static final long DEFAULT_MAX_QUEUED_BYTES = 4L * 1024 * 1024;
-  public static final int DEFAULT_WRITE_BUFFER_LOW_BYTES = 16 * 1024;
-  public static final int DEFAULT_WRITE_BUFFER_HIGH_BYTES = 64 * 1024;
-  public static final int DEFAULT_SOCKET_SEND_BUFFER_BYTES = 128 * 1024;
   public static final Duration DEFAULT_HEARTBEAT_INTERVAL = Duration.ofSeconds(25);
   public static final Duration DEFAULT_HANDSHAKE_TIMEOUT = Duration.ofSeconds(10);
   public static final Duration DEFAULT_CLOSE_TIMEOUT = Duration.ofSeconds(1);
@@ -51,9 +41,6 @@ public final class ServerConfig {
   private final int maxQueuedFrames;
   private final long maxQueuedBytes;
   private final long queueBudgetBytes;
-  private final int writeBufferLowBytes;
-  private final int writeBufferHighBytes;
-  private final int socketSendBufferBytes;
   private final Duration heartbeatInterval;
   private final Duration handshakeTimeout;
   private final Duration closeTimeout;
@@ -63,17 +50,13 @@ public final class ServerConfig {
   private final double connectRatePerAddress;
   private final int connectBurstPerAddress;
   private final int maxConnectionsPerUser;
-  private final boolean compression;
-  private final IoTransport ioTransport;
-  private final int eventLoops;
   private final boolean userLoops;
   private final boolean redisOnLoops;
-  private final Path tlsCertificate;
-  private final Path tlsPrivateKey;
   private final int maxInFlightWrites;
   private final int maxFollowEntries;
   private final int maxHttpHeaderBytes;
   private final Duration clockSkew;
+  private final TransportConfig transport;
   private final StoreLimits storeLimits;
   private final TokenConfig tokens;
   private final HandoffLimits handoffLimits;
@@ -91,9 +74,6 @@ public final class ServerConfig {
     this.maxQueuedFrames = b.maxQueuedFrames;
     this.maxQueuedBytes = b.maxQueuedBytes;
     this.queueBudgetBytes = b.queueBudgetBytes;
-    this.writeBufferLowBytes = b.writeBufferLowBytes;
-    this.writeBufferHighBytes = b.writeBufferHighBytes;
-    this.socketSendBufferBytes = b.socketSendBufferBytes;
     this.heartbeatInterval = b.heartbeatInterval;
     this.handshakeTimeout = b.handshakeTimeout;
     this.closeTimeout = b.closeTimeout;
@@ -103,17 +83,13 @@ public final class ServerConfig {
     this.connectRatePerAddress = b.connectRatePerAddress;
     this.connectBurstPerAddress = b.connectBurstPerAddress;
     this.maxConnectionsPerUser = b.maxConnectionsPerUser;
-    this.compression = b.compression;
-    this.ioTransport = b.ioTransport;
-    this.eventLoops = b.eventLoops;
     this.userLoops = b.userLoops;
     this.redisOnLoops = b.redisOnLoops;
-    this.tlsCertificate = b.tlsCertificate;
-    this.tlsPrivateKey = b.tlsPrivateKey;
     this.maxInFlightWrites = b.maxInFlightWrites;
     this.maxFollowEntries = b.maxFollowEntries;
     this.maxHttpHeaderBytes = b.maxHttpHeaderBytes;
     this.clockSkew = b.clockSkew;
+    this.transport = b.transport;
     this.storeLimits = b.storeLimits;
     this.tokens = b.tokens;
     this.handoffLimits = b.handoffLimits;
@@ -169,25 +145,6 @@ public final class ServerConfig {
     return queueBudgetBytes;
   }
 
-  public int writeBufferLowBytes() {
-    return writeBufferLowBytes;
-  }
-
-  /** Above this many bytes in Netty's outbound buffer the connection stops taking pushes. */
-  public int writeBufferHighBytes() {
-    return writeBufferHighBytes;
-  }
-
-  /**
-   * The kernel send buffer (SO_SNDBUF) of each device connection, which the kernel doubles for its
-   * bookkeeping; 0 leaves it to the kernel's autotuning (up to {@code net.ipv4.tcp_wmem}'s
-   * maximum). What the kernel holds for a device that does not read is outside the node's queue
-   * budget.
-   */
-  public int socketSendBufferBytes() {
-    return socketSendBufferBytes;
-  }
-
   /** Silence after which the server pings; twice this closes with IDLE_TIMEOUT. */
   public Duration heartbeatInterval() {
     return heartbeatInterval;
@@ -229,17 +186,9 @@ public final class ServerConfig {
     return connectBurstPerAddress;
   }
 
-  /**
-   * Whether permessage-deflate is offered to devices that ask for it. A compressed frame may
-   * inflate to at most {@link #maxFrameBytes()}; beyond that the connection is closed.
-   */
-  public boolean compression() {
-    return compression;
-  }
-
-  /** The socket I/O transport: {@link IoTransport#AUTO} takes epoll, else io_uring, else NIO. */
-  public IoTransport ioTransport() {
-    return ioTransport;
+  /** The device sockets: I/O transport, event loops, TLS, compression, buffers. */
+  public TransportConfig transport() {
+    return transport;
   }
 
   /**
@@ -251,27 +200,12 @@ public final class ServerConfig {
     return userLoops;
   }
 
-  /** Event loop threads serving connections; 0 leaves it to Netty (two per core). */
-  public int eventLoops() {
-    return eventLoops;
-  }
-
   /**
    * Whether a standalone Redis is reached through a connection and a subscriber per event loop,
    * each on its loop, instead of two connections on Lettuce's own threads (epoll only).
    */
   public boolean redisOnLoops() {
     return redisOnLoops;
-  }
-
-  /** PEM certificate chain for {@code wss://}; null serves plain {@code ws://}. */
-  public Path tlsCertificate() {
-    return tlsCertificate;
-  }
-
-  /** PEM (PKCS#8) private key of {@link #tlsCertificate()}. */
-  public Path tlsPrivateKey() {
-    return tlsPrivateKey;
   }
 
   /** Live connections one user may hold on this node. */
@@ -347,12 +281,6 @@ public final class ServerConfig {
         + maxQueuedFrames
         + ", maxQueuedBytes="
         + maxQueuedBytes
-        + ", writeBuffer="
-        + writeBufferLowBytes
-        + "/"
-        + writeBufferHighBytes
-        + ", socketSendBuffer="
-        + socketSendBufferBytes
         + ", heartbeatInterval="
         + heartbeatInterval
         + ", handshakeTimeout="
@@ -371,18 +299,12 @@ public final class ServerConfig {
         + connectBurstPerAddress
         + ", maxConnectionsPerUser="
         + maxConnectionsPerUser
-        + ", compression="
-        + compression
-        + ", io="
-        + ioTransport
-        + ", eventLoops="
-        + (eventLoops == 0 ? "auto" : eventLoops)
+        + ", "
+        + transport
         + ", userLoops="
         + userLoops
         + ", redisOnLoops="
         + redisOnLoops
-        + ", tls="
-        + (tlsCertificate == null ? "off" : tlsCertificate)
         + ", maxInFlightWrites="
         + maxInFlightWrites
         + ", maxFollowEntries="
@@ -413,9 +335,6 @@ public final class ServerConfig {
     private int maxQueuedFrames = DEFAULT_MAX_QUEUED_FRAMES;
     private long maxQueuedBytes = DEFAULT_MAX_QUEUED_BYTES;
     private long queueBudgetBytes;
-    private int writeBufferLowBytes = DEFAULT_WRITE_BUFFER_LOW_BYTES;
-    private int writeBufferHighBytes = DEFAULT_WRITE_BUFFER_HIGH_BYTES;
-    private int socketSendBufferBytes = DEFAULT_SOCKET_SEND_BUFFER_BYTES;
     private Duration heartbeatInterval = DEFAULT_HEARTBEAT_INTERVAL;
     private Duration handshakeTimeout = DEFAULT_HANDSHAKE_TIMEOUT;
     private Duration closeTimeout = DEFAULT_CLOSE_TIMEOUT;
@@ -425,17 +344,13 @@ public final class ServerConfig {
     private double connectRatePerAddress = DEFAULT_CONNECT_RATE_PER_ADDRESS;
     private int connectBurstPerAddress = DEFAULT_CONNECT_BURST_PER_ADDRESS;
     private int maxConnectionsPerUser = DEFAULT_MAX_CONNECTIONS_PER_USER;
-    private boolean compression = true;
-    private IoTransport ioTransport = IoTransport.AUTO;
-    private int eventLoops;
     private boolean userLoops = true;
     private boolean redisOnLoops = true;
-    private Path tlsCertificate;
-    private Path tlsPrivateKey;
     private int maxInFlightWrites = DEFAULT_MAX_IN_FLIGHT_WRITES;
     private int maxFollowEntries = DEFAULT_MAX_FOLLOW_ENTRIES;
     private int maxHttpHeaderBytes = DEFAULT_MAX_HTTP_HEADER_BYTES;
     private Duration clockSkew = DEFAULT_CLOCK_SKEW;
+    private TransportConfig transport = TransportConfig.builder().build();
     private StoreLimits storeLimits = StoreLimits.builder().build();
     private HandoffLimits handoffLimits = HandoffLimits.builder().build();
     private ApprovalConfig approvals = ApprovalConfig.builder().build();
@@ -513,24 +428,6 @@ public final class ServerConfig {
       return this;
     }
 
-    public Builder writeBufferWaterMark(int lowBytes, int highBytes) {
-      checkArgument(
-          lowBytes > 0 && highBytes >= lowBytes,
-          "write buffer water marks need 0 < low <= high, got " + lowBytes + "/" + highBytes);
-      this.writeBufferLowBytes = lowBytes;
-      this.writeBufferHighBytes = highBytes;
-      return this;
-    }
-
-    /** SO_SNDBUF of device connections: 0 (the kernel's autotuning) or 4 KiB to 64 MiB. */
-    public Builder socketSendBufferBytes(int bytes) {
-      checkArgument(
-          bytes == 0 || (bytes >= 4096 && bytes <= 64 << 20),
-          "socket send buffer must be 0 (the kernel's choice) or 4 KiB to 64 MiB, got " + bytes);
-      this.socketSendBufferBytes = bytes;
-      return this;
-    }
-
     public Builder heartbeatInterval(Duration heartbeatInterval) {
       checkArgument(
           heartbeatInterval.toMillis() >= 10,
@@ -565,31 +462,9 @@ public final class ServerConfig {
       return this;
     }
 
-    /** Serves {@code wss://} with this PEM certificate chain and PKCS#8 PEM private key. */
-    public Builder tls(Path certificateChain, Path privateKey) {
-      checkArgument(
-          (certificateChain == null) == (privateKey == null),
-          "TLS needs both a certificate chain and a private key");
-      this.tlsCertificate = certificateChain;
-      this.tlsPrivateKey = privateKey;
-      return this;
-    }
-
-    public Builder compression(boolean compression) {
-      this.compression = compression;
-      return this;
-    }
-
-    public Builder ioTransport(IoTransport ioTransport) {
-      this.ioTransport = java.util.Objects.requireNonNull(ioTransport, "ioTransport");
-      return this;
-    }
-
-    public Builder eventLoops(int eventLoops) {
-      checkArgument(
-          eventLoops >= 0 && eventLoops <= 1024,
-          "eventLoops must be 0 (two per core) or 1..1024, got " + eventLoops);
-      this.eventLoops = eventLoops;
+    /** How the device sockets are served (TLS, I/O transport, event loops, buffers). */
+    public Builder transport(TransportConfig transport) {
+      this.transport = Objects.requireNonNull(transport, "transport");
       return this;
     }
 

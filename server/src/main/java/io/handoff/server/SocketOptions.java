@@ -1,5 +1,6 @@
 package io.handoff.server;
 
+import io.handoff.server.transport.TransportConfig;
 import picocli.CommandLine.Option;
 
 /**
@@ -18,7 +19,7 @@ final class SocketOptions {
   String socketSendBuffer;
 
   /** Sets these options on {@code b}; a refusal names the option and the value. */
-  void apply(Main main, ServerConfig.Builder b) {
+  void apply(Main main, TransportConfig.Builder b) {
     main.set(
         "socket-send-buffer",
         socketSendBuffer,

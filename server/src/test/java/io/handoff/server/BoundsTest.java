@@ -8,6 +8,7 @@ import io.handoff.protocol.CloseCode;
 import io.handoff.protocol.v1.ClientFrame;
 import io.handoff.protocol.v1.Hello;
 import io.handoff.protocol.v1.ServerFrame;
+import io.handoff.server.transport.TransportConfig;
 import java.time.Duration;
 import org.junit.jupiter.api.Test;
 
@@ -22,7 +23,10 @@ class BoundsTest {
             b ->
                 b.maxQueuedBytes(MAX_QUEUED_BYTES)
                     .maxQueuedFrames(1024)
-                    .writeBufferWaterMark(16 * 1024, 64 * 1024)
+                    .transport(
+                        TransportConfig.builder()
+                            .writeBufferWaterMark(16 * 1024, 64 * 1024)
+                            .build())
                     .maxInFlightWrites(100)
                     // The writer sends as fast as the node acks; the per-connection write rate
                     // limit is another bound, tested on its own, and must not refuse writes here.

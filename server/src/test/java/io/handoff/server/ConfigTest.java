@@ -49,7 +49,7 @@ class ConfigTest {
     assertEquals(ServerConfig.DEFAULT_WRITE_BURST, c.writeBurst(), "a default");
     assertEquals(SECRET, c.jwtSecret());
     assertFalse(c.developmentSecret());
-    assertTrue(c.compression(), "compression is on by default");
+    assertTrue(c.transport().compression(), "compression is on by default");
     assertEquals(
         Duration.ofSeconds(12),
         configure(Map.of("HANDOFF_PRESENCE_TTL", "12s"), "--jwt-secret", SECRET)
@@ -57,7 +57,7 @@ class ConfigTest {
             .presenceTtl(),
         "handoff limits come from the same sources");
     assertFalse(
-        configure(Map.of(), "--no-compression", "--jwt-secret", SECRET).compression(),
+        configure(Map.of(), "--no-compression", "--jwt-secret", SECRET).transport().compression(),
         "and can be turned off");
   }
 
@@ -80,15 +80,17 @@ class ConfigTest {
   void deviceSocketSendBufferIsBoundedUnlessLeftToTheKernel() {
     assertEquals(
         128 * 1024,
-        configure(Map.of(), "--jwt-secret", SECRET).socketSendBufferBytes(),
+        configure(Map.of(), "--jwt-secret", SECRET).transport().socketSendBufferBytes(),
         "bounded by default");
     assertEquals(
         64 * 1024,
         configure(Map.of("HANDOFF_SOCKET_SEND_BUFFER", "64k"), "--jwt-secret", SECRET)
+            .transport()
             .socketSendBufferBytes());
     assertEquals(
         0,
         configure(Map.of(), "--socket-send-buffer", "0", "--jwt-secret", SECRET)
+            .transport()
             .socketSendBufferBytes(),
         "the kernel's autotuning");
   }

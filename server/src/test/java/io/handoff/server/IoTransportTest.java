@@ -7,6 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.handoff.client.HandoffClient;
 import io.handoff.server.transport.IoTransport;
+import io.handoff.server.transport.TransportConfig;
 import io.netty.channel.epoll.Epoll;
 import io.netty.channel.uring.IoUring;
 import java.nio.charset.StandardCharsets;
@@ -64,7 +65,9 @@ class IoTransportTest {
       return;
     }
     assertEquals(transport, transport.choose().transport());
-    try (TestServer server = TestServer.start(b -> b.ioTransport(transport))) {
+    try (TestServer server =
+        TestServer.start(
+            b -> b.transport(TransportConfig.builder().ioTransport(transport).build()))) {
       List<HandoffClient> clients = new ArrayList<>();
       List<ClientEndToEndTest.Recorder> recorders = new ArrayList<>();
       try {

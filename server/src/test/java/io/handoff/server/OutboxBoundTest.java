@@ -13,6 +13,7 @@ import io.handoff.protocol.v1.OfferActivity;
 import io.handoff.protocol.v1.Ping;
 import io.handoff.protocol.v1.ServerFrame;
 import io.handoff.server.handoff.HandoffLimits;
+import io.handoff.server.transport.TransportConfig;
 import java.time.Duration;
 import org.junit.jupiter.api.Test;
 
@@ -31,7 +32,10 @@ class OutboxBoundTest {
             TestServer.start(
                 b ->
                     b.maxQueuedBytes(MAX_QUEUED_BYTES)
-                        .writeBufferWaterMark(16 * 1024, 64 * 1024)
+                        .transport(
+                            TransportConfig.builder()
+                                .writeBufferWaterMark(16 * 1024, 64 * 1024)
+                                .build())
                         .handoffLimits(
                             HandoffLimits.builder()
                                 .maxActivityPayloadBytes(PAYLOAD)

@@ -10,6 +10,7 @@ import io.handoff.protocol.v1.ClientFrame;
 import io.handoff.protocol.v1.Hello;
 import io.handoff.protocol.v1.ServerFrame;
 import io.handoff.server.session.QueueBudget;
+import io.handoff.server.transport.TransportConfig;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -34,7 +35,8 @@ class QueueBudgetTest {
             b ->
                 b.queueBudgetBytes(BUDGET)
                     .maxQueuedBytes(4L << 20)
-                    .writeBufferWaterMark(8 * 1024, 32 * 1024)
+                    .transport(
+                        TransportConfig.builder().writeBufferWaterMark(8 * 1024, 32 * 1024).build())
                     .closeTimeout(Duration.ofSeconds(20))
                     .maxInFlightWrites(100))) {
       ServerStats stats = server.server.stats();

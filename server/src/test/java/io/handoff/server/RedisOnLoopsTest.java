@@ -10,6 +10,7 @@ import io.handoff.client.HandoffClient;
 import io.handoff.server.engine.StoreLimits;
 import io.handoff.server.engine.redis.RedisEngine;
 import io.handoff.server.transport.IoTransport;
+import io.handoff.server.transport.TransportConfig;
 import io.lettuce.core.KillArgs;
 import io.lettuce.core.RedisClient;
 import io.lettuce.core.api.StatefulRedisConnection;
@@ -98,7 +99,7 @@ class RedisOnLoopsTest {
   @Test
   void loopsOfAnotherTransportThanRedisesKeepTheSharedConnections() throws Exception {
     // Lettuce's channels are epoll's here; they cannot be registered with NIO loops.
-    sharedOnly(b -> b.ioTransport(IoTransport.NIO));
+    sharedOnly(b -> b.transport(TransportConfig.builder().ioTransport(IoTransport.NIO).build()));
   }
 
   @Test

@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import io.handoff.protocol.v1.ClientFrame;
 import io.handoff.protocol.v1.Hello;
 import io.handoff.server.session.QueueBudget;
+import io.handoff.server.transport.TransportConfig;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -23,7 +24,11 @@ class SocketSendBufferTest {
 
   @Test
   void aDeviceThatNeverReadsSoonQueuesWhereTheNodeCountsIt() throws Exception {
-    try (TestServer server = TestServer.start(b -> b.socketSendBufferBytes(SEND_BUFFER));
+    try (TestServer server =
+            TestServer.start(
+                b ->
+                    b.transport(
+                        TransportConfig.builder().socketSendBufferBytes(SEND_BUFFER).build()));
         TestDevice feeder = TestDevice.connect(server.port(), token("crowd", "feeder"));
         RawSocket silent = RawSocket.connect(server.port(), token("crowd", "silent"), 4096)) {
       QueueBudget budget = server.server.queueBudget();

@@ -7,6 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import io.handoff.protocol.v1.ClientFrame;
 import io.handoff.protocol.v1.Hello;
 import io.handoff.protocol.v1.ServerFrame;
+import io.handoff.server.transport.TransportConfig;
 import java.io.InputStream;
 import java.net.URI;
 import java.net.http.HttpClient;
@@ -101,7 +102,8 @@ class TlsTest {
 
   @Test
   void devicesSyncOverWssWithTheConfiguredCertificate() throws Exception {
-    try (TestServer server = TestServer.start(b -> b.tls(cert, key))) {
+    try (TestServer server =
+        TestServer.start(b -> b.transport(TransportConfig.builder().tls(cert, key).build()))) {
       HttpClient https = HttpClient.newBuilder().sslContext(trusting).build();
       HttpResponse<String> health =
           https.send(
@@ -134,7 +136,8 @@ class TlsTest {
     // One device per worker loop, all of one user: accepted onto the loops in turn, all but one
     // are moved (with their TLS session) to the user's loop before the 101.
     int loops = 2 * Runtime.getRuntime().availableProcessors();
-    try (TestServer server = TestServer.start(b -> b.tls(cert, key))) {
+    try (TestServer server =
+        TestServer.start(b -> b.transport(TransportConfig.builder().tls(cert, key).build()))) {
       HttpClient https = HttpClient.newBuilder().sslContext(trusting).build();
       java.util.List<WebSocket> sockets = new java.util.ArrayList<>();
       try {
@@ -158,7 +161,13 @@ class TlsTest {
     IllegalArgumentException e =
         assertThrows(
             IllegalArgumentException.class,
-            () -> TestServer.start(b -> b.tls(dir.resolve("missing.pem"), key)));
+            () ->
+                TestServer.start(
+                    b ->
+                        b.transport(
+                            TransportConfig.builder()
+                                .tls(dir.resolve("missing.pem"), key)
+                                .build())));
     assertTrue(e.getMessage().contains("missing.pem"), e.getMessage());
   }
 

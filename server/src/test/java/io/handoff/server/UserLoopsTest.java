@@ -7,6 +7,7 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
 import io.handoff.client.HandoffClient;
 import io.handoff.protocol.CloseCode;
 import io.handoff.server.transport.IoTransport;
+import io.handoff.server.transport.TransportConfig;
 import io.netty.channel.EventLoop;
 import io.netty.channel.epoll.Epoll;
 import io.netty.channel.uring.IoUring;
@@ -40,7 +41,9 @@ class UserLoopsTest {
   void everyConnectionOfAUserIsServedByOneLoopAndCarriesEveryVersionInOrder(IoTransport transport)
       throws Exception {
     assumeTrue(transport != IoTransport.EPOLL || Epoll.isAvailable(), "epoll is not offered here");
-    try (TestServer server = TestServer.start(b -> b.ioTransport(transport))) {
+    try (TestServer server =
+        TestServer.start(
+            b -> b.transport(TransportConfig.builder().ioTransport(transport).build()))) {
       List<HandoffClient> clients = new ArrayList<>();
       List<ClientEndToEndTest.Recorder> recorders = new ArrayList<>();
       try {
@@ -126,7 +129,8 @@ class UserLoopsTest {
 
   @Test
   void theNodeRunsAsManyEventLoopsAsItIsToldAndTwoPerCoreByDefault() throws Exception {
-    try (TestServer server = TestServer.start(b -> b.eventLoops(3))) {
+    try (TestServer server =
+        TestServer.start(b -> b.transport(TransportConfig.builder().eventLoops(3).build()))) {
       assertEquals(3, server.server.eventLoops());
     }
     try (TestServer server = TestServer.start(b -> {})) {
@@ -143,7 +147,8 @@ class UserLoopsTest {
   void onIoUringEachConnectionStaysOnTheLoopThatAcceptedIt() throws Exception {
     // Netty's io_uring channels cannot move between loops; the node leaves them where they are.
     assumeTrue(IoUring.isAvailable(), "io_uring is not offered here");
-    staysWhereAccepted(b -> b.ioTransport(IoTransport.IO_URING));
+    staysWhereAccepted(
+        b -> b.transport(TransportConfig.builder().ioTransport(IoTransport.IO_URING).build()));
   }
 
   private static void staysWhereAccepted(Consumer<ServerConfig.Builder> config) throws Exception {

@@ -116,10 +116,10 @@ public final class HandoffChannelInitializer extends ChannelInitializer<SocketCh
             api,
             sessionCheck,
             new Upgrades(
-                config.compression(),
+                config.transport().compression(),
                 this::addWebSocketHandlers,
                 userLoops == null ? null : new UserLoops(userLoops)));
-    this.tls = config.tlsCertificate() == null ? null : tlsContext(config);
+    this.tls = config.transport().tlsCertificate() == null ? null : tlsContext(config);
     this.wsConfig =
         WebSocketServerProtocolConfig.newBuilder()
             .websocketPath(HttpRequestHandler.WS_PATH)
@@ -131,7 +131,7 @@ public final class HandoffChannelInitializer extends ChannelInitializer<SocketCh
             .decoderConfig(
                 WebSocketDecoderConfig.newBuilder()
                     .maxFramePayloadLength(config.maxFrameBytes())
-                    .allowExtensions(config.compression())
+                    .allowExtensions(config.transport().compression())
                     .closeOnProtocolViolation(false)
                     // Text frames are refused anyway: no UTF-8 validator per connection.
                     .withUTF8Validator(false)
@@ -148,18 +148,19 @@ public final class HandoffChannelInitializer extends ChannelInitializer<SocketCh
     try {
       SslContext ctx =
           SslContextBuilder.forServer(
-                  config.tlsCertificate().toFile(), config.tlsPrivateKey().toFile())
+                  config.transport().tlsCertificate().toFile(),
+                  config.transport().tlsPrivateKey().toFile())
               .sslProvider(provider)
               .protocols("TLSv1.3", "TLSv1.2")
               .build();
-      log.info("TLS on, with {} ({})", provider, config.tlsCertificate());
+      log.info("TLS on, with {} ({})", provider, config.transport().tlsCertificate());
       return ctx;
     } catch (SSLException | IllegalArgumentException e) {
       throw new IllegalArgumentException(
           "cannot use TLS certificate "
-              + config.tlsCertificate()
+              + config.transport().tlsCertificate()
               + " with key "
-              + config.tlsPrivateKey()
+              + config.transport().tlsPrivateKey()
               + ": "
               + e.getMessage(),
           e);
@@ -190,7 +191,7 @@ public final class HandoffChannelInitializer extends ChannelInitializer<SocketCh
    * Upgrades} leaves to Netty's handshaker.
    */
   private void addWebSocketHandlers(ChannelPipeline p) {
-    if (config.compression()) {
+    if (config.transport().compression()) {
       // Negotiates permessage-deflate at the upgrade. The device must reset its compression context
       // for every message, and no frame may inflate past maxFrameBytes (decompression bombs).
       p.addBefore(

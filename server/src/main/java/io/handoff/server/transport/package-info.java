@@ -4,9 +4,10 @@
  * upgrade, the WebSocket handshake (answered by the node for a plain version-13 upgrade, by Netty's
  * handshaker otherwise), the protobuf frame codec, control frames, each connection's {@link
  * io.handoff.server.transport.ConnectionHandler} (handshake limit, heartbeats, close codes by
- * exception type, the close sequence), rate limiters. It knows frames and bytes, not features: it
- * hands each upgraded connection to an {@link io.handoff.server.transport.Endpoint} (the session)
- * and offers it a {@link io.handoff.server.transport.Link}. Threading rules are in {@code
- * docs/concurrency.md}.
+ * exception type, the close sequence), rate limiters, and their settings ({@link
+ * io.handoff.server.transport.TransportConfig}: I/O transport, event loops, TLS, compression,
+ * buffers). It knows frames and bytes, not features: it hands each upgraded connection to an {@link
+ * io.handoff.server.transport.Endpoint} (the session) and offers it a {@link
+ * io.handoff.server.transport.Link}. Threading rules are in {@code docs/concurrency.md}.
  */
 package io.handoff.server.transport;
