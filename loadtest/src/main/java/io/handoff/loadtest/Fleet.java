@@ -256,6 +256,20 @@ final class Fleet implements AutoCloseable {
   }
 
   /**
+   * The problem line of a run in which only {@code connected} devices connected within {@code
+   * timeout}, with the first connection failure when there was one.
+   */
+  String connectShortfall(int connected, Duration timeout) {
+    return "only "
+        + connected
+        + " of "
+        + devices.length
+        + " devices connected within "
+        + Durations.format(timeout)
+        + (connectProblem == null ? "" : ": " + connectProblem);
+  }
+
+  /**
    * Cuts the connections of up to {@code n} random connected devices ({@link
    * HandoffClient#dropConnection()}: a TCP reset, no close frame); returns how many.
    */

@@ -147,14 +147,7 @@ final class HandoffCounts {
     }
     result.timeline(timeline);
     if (notConnected > 0) {
-      result.problem(
-          "only "
-              + connected
-              + " of "
-              + fleet.size()
-              + " devices connected within "
-              + Durations.format(o.connectTimeout)
-              + (fleet.connectProblem() == null ? "" : ": " + fleet.connectProblem()));
+      result.problem(fleet.connectShortfall(connected, o.connectTimeout));
     }
     if (lost > 0) {
       result.problem(

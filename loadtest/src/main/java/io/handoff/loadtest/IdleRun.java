@@ -149,14 +149,7 @@ final class IdleRun {
       cpu.putInto(result);
     }
     if (connected < fleet.size()) {
-      result.problem(
-          "only "
-              + connected
-              + " of "
-              + fleet.size()
-              + " devices connected within "
-              + Durations.format(o.connectTimeout)
-              + (fleet.connectProblem() == null ? "" : ": " + fleet.connectProblem()));
+      result.problem(fleet.connectShortfall(connected, o.connectTimeout));
     }
     if (errors > 0) {
       result.problem(

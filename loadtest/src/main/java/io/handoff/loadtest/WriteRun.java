@@ -470,15 +470,7 @@ final class WriteRun {
     result.timeline(timeline);
 
     if (notConnected > 0) {
-      result.problem(
-          "only "
-              + connected
-              + " of "
-              + fleet.size()
-              + " devices connected within "
-              + Durations.format(o.connectTimeout)
-              + (fleet.connectProblem() == null ? "" : ": " + fleet.connectProblem())
-              + "; nothing was written");
+      result.problem(fleet.connectShortfall(connected, o.connectTimeout) + "; nothing was written");
     }
     if (lost > 0) {
       result.problem(
