@@ -12,7 +12,6 @@ import {
   ErrorCode,
   type Error as ErrorFrame,
   type FieldOp,
-  FieldOpSchema,
   type FollowSpec,
   FollowSpecSchema,
   type Position,
@@ -26,6 +25,7 @@ import type { Requests } from "./requests.js";
 import { type Connector, type FrameChannel, type FrameListener, isReconnectCode, Link } from "./connection.js";
 import { Saver } from "./saver.js";
 import type { OfflineStore, StoredState } from "./store.js";
+import { type PendingWrite, WriteQueue } from "./write-queue.js";
 
 export type ConnectionState = "closed" | "connecting" | "connected" | "reconnecting";
 
@@ -60,33 +60,20 @@ const NORMAL_CLOSURE = 1000;
 const NO_STATUS = 1005;
 export const ABNORMAL_CLOSURE = 1006;
 
-interface PendingWrite {
-  document: Document;
-  ops: FieldOp[];
-  expectedVersion: bigint | undefined;
-  seq: bigint;
-  sent: boolean;
-  done: boolean;
-  retries: number;
-  retryTimer?: ReturnType<typeof setTimeout>;
-  resolve?: (version: bigint) => void;
-  reject?: (error: HandoffError) => void;
-}
-
-// Over 600 lines because the client's state machine (connect, Hello and resume, the write queue
-// with its re-sends, deltas, gaps and snapshots) is one set of fields touched by every event; the
-// socket (connection.ts), saving (saver.ts) and requests (requests.ts) already live apart. The next
-// split is the write queue into a module of its own, as the Java client has (WriteQueue).
+// Over 600 lines because the client's state machine (connect, Hello and resume, deltas, gaps and
+// snapshots, and what each frame means for the writes) is one set of fields touched by every event;
+// the socket (connection.ts), the write queue (write-queue.ts), saving (saver.ts) and requests
+// (requests.ts) live apart.
 
 /**
- * The client's protocol state machine: connection lifecycle, local replicas, and the pending-write
- * queue with its sequence numbers. It knows nothing of sockets: it opens connections through a
- * {@link Connector} and hears of them through {@link FrameListener} calls.
+ * The client's protocol state machine: connection lifecycle, local replicas, and what each event
+ * means for the pending writes ({@link WriteQueue} keeps them, their numbers and the window). It
+ * knows nothing of sockets: it opens connections through a {@link Connector} and hears of them
+ * through {@link FrameListener} calls.
  *
- * Writes wait in `queued` until a Welcome arrived on the current connection and the in-flight
- * window has room; they are then numbered above the server's `last_client_seq`, saved (with a
- * durable store: before they are sent, so a reloaded page re-sends them with the same number), and
- * live in `numbered` until their Ack, the Delta of the write itself, or a final Error. After a
+ * A write is numbered once a Welcome arrived on the current connection and the window has room,
+ * saved (with a durable store: before it is sent, so a reloaded page re-sends it with the same
+ * number), and settled by its Ack, the Delta of the write itself, or a final Error. After a
  * reconnect, numbered writes are re-sent first, in order and with their original numbers.
  */
 export class SyncEngine implements WriteSink {
@@ -95,14 +82,9 @@ export class SyncEngine implements WriteSink {
   userId?: string;
   deviceId?: string;
 
-  private readonly queued: PendingWrite[] = [];
-  private readonly numbered = new Map<bigint, PendingWrite>();
-  private resend: PendingWrite[] = [];
-  private nextSeq = 0n;
-  private inFlight = 0;
+  private readonly writes: WriteQueue;
   // The server acks only writes its replicas hold (Welcome.durable_ack_replicas > 0).
   private durableAcks = false;
-  private window: number;
   private maxFrameBytes = 0;
   private link?: Link;
   private reconnectTimer?: ReturnType<typeof setTimeout>;
@@ -120,7 +102,7 @@ export class SyncEngine implements WriteSink {
     readonly requests: Requests,
     private readonly store: OfflineStore,
   ) {
-    this.window = config.maxInFlightWrites;
+    this.writes = new WriteQueue(config.maxPendingWrites, config.maxInFlightWrites);
     this.saver = new Saver(store, () => this.snapshot(), (e) =>
       this.events.emit("error", new HandoffError("INTERNAL", `offline store save failed: ${String(e)}`)),
     );
@@ -173,18 +155,21 @@ export class SyncEngine implements WriteSink {
         reject(HandoffError.clientClosed());
         return;
       }
-      if (this.queued.length >= this.config.maxPendingWrites) {
-        reject(
-          new HandoffError(
-            "LIMIT_EXCEEDED",
-            `write to '${document.name}' refused: ${this.queued.length} writes are already waiting to be sent ` +
-              `(maxPendingWrites=${this.config.maxPendingWrites})`,
-            { document: document.name },
-          ),
-        );
+      const refused = this.writes.add({
+        document,
+        ops,
+        expectedVersion,
+        seq: 0n,
+        sent: false,
+        done: false,
+        retries: 0,
+        resolve,
+        reject,
+      });
+      if (refused) {
+        reject(refused);
         return;
       }
-      this.queued.push({ document, ops, expectedVersion, seq: 0n, sent: false, done: false, retries: 0, resolve, reject });
       this.persist();
       this.pump();
     });
@@ -269,7 +254,7 @@ export class SyncEngine implements WriteSink {
 
   /** Writes not yet acked (sent or waiting). */
   pendingWrites(): number {
-    return this.numbered.size + this.queued.length;
+    return this.writes.size;
   }
 
   /** Closes for good. Pending promises reject with CLIENT_CLOSED; a durable store keeps their writes. */
@@ -284,14 +269,11 @@ export class SyncEngine implements WriteSink {
     this.connectionLost();
     this.setState("closed", NORMAL_CLOSURE, "closed by the client");
     const closed = HandoffError.clientClosed();
-    for (const w of [...this.numbered.values(), ...this.queued]) {
+    for (const w of this.writes.all()) {
       clearTimeout(w.retryTimer);
       w.reject?.(closed);
     }
-    if (!this.store.durable) {
-      this.numbered.clear();
-      this.queued.length = 0;
-    }
+    if (!this.store.durable) this.writes.clear();
     this.requests.closed(closed);
     this.connecting?.reject(closed);
     if (this.loaded) await this.flushStore();
@@ -364,11 +346,8 @@ export class SyncEngine implements WriteSink {
   private terminate(closeCode: number, reason: string): void {
     const closed = new HandoffError("CLOSED", `connection closed for good: ${closeCode} ${reason}`, { closeCode });
     this.setState("closed", closeCode, reason);
-    const all = [...this.numbered.values(), ...this.queued];
-    this.numbered.clear();
-    this.queued.length = 0;
-    this.resend = [];
-    this.inFlight = 0;
+    const all = this.writes.all();
+    this.writes.clear();
     for (const w of all) {
       w.done = true;
       clearTimeout(w.retryTimer);
@@ -385,12 +364,7 @@ export class SyncEngine implements WriteSink {
         "the connection ended before the answer; the request may or may not have been applied",
       ),
     );
-    this.inFlight = 0;
-    this.resend = [];
-    for (const w of this.numbered.values()) {
-      w.sent = false;
-      clearTimeout(w.retryTimer);
-    }
+    this.writes.connectionLost();
     for (const d of this.documents.values()) d.resyncInFlight = false;
   }
 
@@ -475,21 +449,11 @@ export class SyncEngine implements WriteSink {
     clearTimeout(l.timer);
     this.userId = welcome.userId;
     this.deviceId = welcome.deviceId;
-    if (welcome.lastClientSeq > this.nextSeq) this.nextSeq = welcome.lastClientSeq;
-    this.window =
-      welcome.maxInFlightWrites > 0
-        ? Math.min(this.config.maxInFlightWrites, welcome.maxInFlightWrites)
-        : this.config.maxInFlightWrites;
+    this.writes.welcomed(welcome.lastClientSeq, welcome.maxInFlightWrites);
     this.maxFrameBytes = welcome.maxFrameBytes;
     this.durableAcks = welcome.durableAckReplicas > 0;
     l.startHeartbeat(welcome.heartbeatIntervalMs);
     this.backoff.reset();
-    this.inFlight = 0;
-    this.resend = [];
-    for (const w of this.numbered.values()) {
-      w.sent = false;
-      this.resend.push(w);
-    }
     this.setState("connected", 0, "");
     this.connecting?.resolve();
     for (const sync of welcome.sync?.documents ?? []) {
@@ -555,10 +519,9 @@ export class SyncEngine implements WriteSink {
     // With durable acks the own Delta comes before the replicas confirmed the write: only the Ack
     // settles it.
     if (!this.durableAcks && this.deviceId !== undefined && this.deviceId === delta.originDevice) {
-      const w = this.numbered.get(delta.originSeq);
+      const w = this.writes.get(delta.originSeq);
       if (w && w.document === d) {
-        this.numbered.delete(w.seq);
-        this.settle(w);
+        this.writes.settle(w);
         this.persist();
         w.resolve?.(delta.version);
         this.pump();
@@ -576,10 +539,9 @@ export class SyncEngine implements WriteSink {
   }
 
   private onAck(ack: Ack): void {
-    const w = this.numbered.get(ack.clientSeq);
+    const w = this.writes.get(ack.clientSeq);
     if (!w) return;
-    this.numbered.delete(ack.clientSeq);
-    this.settle(w);
+    this.writes.settle(w);
     const d = w.document;
     // Not contiguous: the replica already has this version, or versions are missing in between and
     // the server pushes them (this write's included) by itself. Applying out of order would corrupt it.
@@ -602,7 +564,7 @@ export class SyncEngine implements WriteSink {
   }
 
   private onError(l: Link, error: ErrorFrame): void {
-    const w = error.clientSeq === 0n ? undefined : this.numbered.get(error.clientSeq);
+    const w = error.clientSeq === 0n ? undefined : this.writes.get(error.clientSeq);
     if (!w) {
       this.events.emit("error", HandoffError.fromFrame(error));
       return;
@@ -623,8 +585,7 @@ export class SyncEngine implements WriteSink {
       }, delay);
       return;
     }
-    this.numbered.delete(w.seq);
-    this.settle(w);
+    this.writes.settle(w);
     this.persist();
     w.reject?.(HandoffError.fromFrame(error, w.document.name));
     this.pump();
@@ -645,27 +606,13 @@ export class SyncEngine implements WriteSink {
   private pump(): void {
     const l = this.link;
     if (!l || !l.welcomed) return;
-    while (this.inFlight < this.window && this.resend.length > 0) {
-      const w = this.resend.shift()!;
-      if (!w.done) this.transmit(l, w);
-    }
-    const fresh: PendingWrite[] = [];
-    while (this.inFlight < this.window && this.resend.length === 0 && this.queued.length > 0) {
-      const w = this.queued.shift()!;
-      w.seq = ++this.nextSeq;
-      this.numbered.set(w.seq, w);
-      w.sent = true; // Holds its place in the window while it is being saved.
-      this.inFlight++;
-      fresh.push(w);
-    }
+    for (let w = this.writes.nextResend(); w; w = this.writes.nextResend()) this.transmit(l, w);
+    const fresh = this.writes.numberQueued();
     if (fresh.length === 0) return;
     const send = () => {
       if (this.link !== l) return;
       for (const w of fresh) {
-        if (w.done || !w.sent) continue;
-        this.inFlight--;
-        w.sent = false;
-        this.transmit(l, w);
+        if (this.writes.release(w)) this.transmit(l, w);
       }
     };
     if (this.store.durable) {
@@ -682,8 +629,7 @@ export class SyncEngine implements WriteSink {
     if (this.maxFrameBytes > 0) {
       const size = toBinary(ClientFrameSchema, frame).length;
       if (size > this.maxFrameBytes) {
-        this.numbered.delete(w.seq);
-        w.done = true;
+        this.writes.settle(w);
         this.persist();
         w.reject?.(
           new HandoffError(
@@ -695,18 +641,8 @@ export class SyncEngine implements WriteSink {
         return;
       }
     }
-    w.sent = true;
-    this.inFlight++;
+    this.writes.onWire(w);
     l.channel!.send(frame);
-  }
-
-  private settle(w: PendingWrite): void {
-    if (w.sent) {
-      this.inFlight--;
-      w.sent = false;
-    }
-    w.done = true;
-    clearTimeout(w.retryTimer);
   }
 
   private writeFrame(w: PendingWrite): ClientFrame {
@@ -735,30 +671,11 @@ export class SyncEngine implements WriteSink {
     if (!s) return;
     this.userId = s.userId;
     this.deviceId = s.deviceId;
-    if (s.nextSeq > this.nextSeq) this.nextSeq = s.nextSeq;
     for (const sd of s.documents) {
       const d = this.document(sd.name);
       if (d.version === 0n) d.replace(sd.epoch, sd.version, sd.fields);
     }
-    const restored: PendingWrite[] = s.writes.map((sw) => ({
-      document: this.document(sw.document),
-      ops: sw.ops.map((o) =>
-        create(FieldOpSchema, {
-          field: o.field,
-          op: o.set !== undefined ? { case: "set", value: o.set } : { case: "remove", value: true },
-        }),
-      ),
-      expectedVersion: sw.expectedVersion,
-      seq: sw.seq,
-      sent: false,
-      done: false,
-      retries: 0,
-    }));
-    for (const w of restored) {
-      if (w.seq > 0n) this.numbered.set(w.seq, w);
-    }
-    // Writes made before the load finished stay behind the restored ones.
-    this.queued.unshift(...restored.filter((w) => w.seq === 0n));
+    this.writes.restore(s.nextSeq, s.writes, (name) => this.document(name));
   }
 
   private snapshot(): StoredState {
@@ -768,13 +685,8 @@ export class SyncEngine implements WriteSink {
         documents.push({ name: d.name, epoch: d.epoch, version: d.version, fields: Object.fromEntries(d.fields()) });
       }
     }
-    const writes = [...this.numbered.values(), ...this.queued].map((w) => ({
-      document: w.document.name,
-      seq: w.seq,
-      expectedVersion: w.expectedVersion,
-      ops: w.ops.map((o) => (o.op.case === "set" ? { field: o.field, set: o.op.value } : { field: o.field, remove: true as const })),
-    }));
-    return { userId: this.userId, deviceId: this.deviceId, nextSeq: this.nextSeq, documents, writes };
+    const writes = this.writes.stored();
+    return { userId: this.userId, deviceId: this.deviceId, nextSeq: this.writes.lastNumber, documents, writes };
   }
 
   /** Saves the state; resolves once a save that includes every change so far has finished. */

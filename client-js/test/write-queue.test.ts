@@ -1,0 +1,147 @@
+// The write queue on its own: numbering, the window, re-sends after a reconnect, the pending limit
+// and what an offline store keeps. No connection is involved: the engine drives the queue with
+// these same calls (the end-to-end files test it through real servers).
+import assert from "node:assert/strict";
+import { describe, test } from "node:test";
+import { create } from "@bufbuild/protobuf";
+import { Document } from "../src/document.js";
+import { FieldOpSchema } from "../src/gen/handoff/v1/handoff_pb.js";
+import { type PendingWrite, WriteQueue } from "../src/write-queue.js";
+
+const cart = new Document("cart", {
+  submitWrite: () => Promise.reject(new Error("not used: the queue is driven directly")),
+});
+
+function write(field: string): PendingWrite {
+  return {
+    document: cart,
+    ops: [create(FieldOpSchema, { field, op: { case: "set", value: new TextEncoder().encode(field) } })],
+    expectedVersion: undefined,
+    seq: 0n,
+    sent: false,
+    done: false,
+    retries: 0,
+  };
+}
+
+/** Numbers what the window allows and puts it on the wire, as the engine's pump does. */
+function pump(q: WriteQueue): PendingWrite[] {
+  const out: PendingWrite[] = [];
+  for (let w = q.nextResend(); w; w = q.nextResend()) {
+    q.onWire(w);
+    out.push(w);
+  }
+  for (const w of q.numberQueued()) {
+    if (q.release(w)) {
+      q.onWire(w);
+      out.push(w);
+    }
+  }
+  return out;
+}
+
+describe("write queue", () => {
+  test("writes are numbered above the server's last client_seq, no more than the window at once", () => {
+    const q = new WriteQueue(100, 8);
+    const writes = ["a", "b", "c", "d"].map(write);
+    for (const w of writes) assert.equal(q.add(w), undefined);
+    q.welcomed(41n, 3);
+    const sent = pump(q);
+    assert.deepEqual(
+      sent.map((w) => w.seq),
+      [42n, 43n, 44n],
+      "the server's window of 3 is smaller than ours of 8",
+    );
+    assert.deepEqual(pump(q), [], "the window is full");
+    q.settle(sent[0]!);
+    assert.deepEqual(
+      pump(q).map((w) => w.seq),
+      [45n],
+    );
+    assert.equal(q.size, 3);
+    assert.equal(q.get(42n), undefined, "a settled write is forgotten");
+    assert.equal(q.lastNumber, 45n);
+  });
+
+  test("after a reconnect numbered writes are re-sent first, in order, with their numbers", () => {
+    const q = new WriteQueue(100, 2);
+    const [a, b, c] = ["a", "b", "c"].map(write);
+    q.add(a!);
+    q.add(b!);
+    q.welcomed(0n, 0);
+    assert.deepEqual(
+      pump(q).map((w) => w.seq),
+      [1n, 2n],
+    );
+    q.add(c!);
+    q.connectionLost();
+    assert.equal(a!.sent || b!.sent, false, "nothing is in flight once the connection ended");
+    q.welcomed(1n, 0); // The server may have applied the first: re-sending it with its number is safe.
+    assert.deepEqual(
+      pump(q).map((w) => w.seq),
+      [1n, 2n],
+      "the window of 2 holds both re-sends; the queued write waits",
+    );
+    assert.equal(c!.seq, 0n);
+    q.settle(a!);
+    q.settle(b!);
+    assert.deepEqual(
+      pump(q).map((w) => w.seq),
+      [3n],
+      "numbers go on above every number handed out, not only above the server's",
+    );
+  });
+
+  test("a write settled while it was being saved does not go on the wire", () => {
+    const q = new WriteQueue(100, 4);
+    const w = write("a");
+    q.add(w);
+    q.welcomed(0n, 0);
+    const fresh = q.numberQueued();
+    assert.deepEqual(fresh, [w]);
+    q.settle(w); // e.g. the client closed, or the connection ended and a Welcome re-sent it
+    assert.equal(q.release(w), false);
+    assert.equal(q.size, 0);
+  });
+
+  test("writes beyond the pending limit are refused with LIMIT_EXCEEDED, naming the limit", () => {
+    const q = new WriteQueue(2, 4);
+    assert.equal(q.add(write("a")), undefined);
+    assert.equal(q.add(write("b")), undefined);
+    const refused = q.add(write("c"));
+    assert.equal(refused?.code, "LIMIT_EXCEEDED");
+    assert.match(refused!.message, /2 writes are already waiting.*maxPendingWrites=2/);
+    assert.equal(q.size, 2, "the refused write is not kept");
+  });
+
+  test("what an offline store keeps comes back with the same numbers, unnumbered writes first in the queue", () => {
+    const q = new WriteQueue(100, 1);
+    for (const f of ["a", "b", "c"]) q.add(write(f));
+    q.welcomed(6n, 0);
+    pump(q); // "a" is 7 and in flight; "b" and "c" wait unnumbered.
+    const kept = q.stored();
+    assert.deepEqual(
+      kept.map((w) => [w.seq, w.ops[0]!.field]),
+      [
+        [7n, "a"],
+        [0n, "b"],
+        [0n, "c"],
+      ],
+    );
+
+    const reloaded = new WriteQueue(100, 4);
+    reloaded.add(write("d")); // made while the store was loading
+    reloaded.restore(q.lastNumber, kept, () => cart);
+    assert.equal(reloaded.lastNumber, 7n);
+    reloaded.welcomed(6n, 0);
+    assert.deepEqual(
+      pump(reloaded).map((w) => [w.seq, w.ops[0]!.field]),
+      [
+        [7n, "a"],
+        [8n, "b"],
+        [9n, "c"],
+        [10n, "d"],
+      ],
+    );
+  });
+});
