@@ -31,7 +31,7 @@ import java.util.concurrent.CompletableFuture;
  *       {@link HandoffStore#presence} and {@link HandoffStore#recentlyEnded} would answer at the
  *       same moment, with the same bounds and the same snapshot decisions (history, epoch,
  *       fingerprint divergence).
- *   <li><b>Presence first.</b> The device is online through {@code connectionId} before the user's
+ *   <li><b>Presence first.</b> The device is online through {@code connection} before the user's
  *       presence is read, so the read includes it.
  *   <li><b>A dead session changes nothing.</b> When {@code sessionId} is set and the session is not
  *       alive for {@code deviceId}, the answer carries only that status ({@link
@@ -52,7 +52,8 @@ public interface ResumeStore {
    * One device's resume.
    *
    * @param sessionId the device session of the token, or empty for a token without one (no check)
-   * @param connectionId names this connection in the device's presence entry
+   * @param connection this node's number for the connection, which the device's presence entry
+   *     names (see {@link HandoffStore#online})
    * @param presenceTtl how long the presence entry stays online without a refresh
    * @param maxDevices the most presence entries of the user
    */
@@ -62,7 +63,7 @@ public interface ResumeStore {
       String sessionId,
       FollowFilter follow,
       Collection<Position> positions,
-      String connectionId,
+      long connection,
       Duration presenceTtl,
       int maxDevices) {}
 
@@ -109,7 +110,7 @@ public interface ResumeStore {
           CompletableFuture<List<SyncResult>> sync =
               docs.sync(r.userId(), r.follow(), r.positions());
           return handoff
-              .online(r.userId(), r.deviceId(), r.connectionId(), r.presenceTtl(), r.maxDevices())
+              .online(r.userId(), r.deviceId(), r.connection(), r.presenceTtl(), r.maxDevices())
               .thenCompose(
                   v -> {
                     var a = handoff.activities(r.userId());

@@ -139,8 +139,8 @@ public final class HandoffService {
     return Duration.ofMillis(Math.max(10, presenceTtl.toMillis() / 3));
   }
 
-  String newConnectionId() {
-    return config.nodeId() + "/" + connections.incrementAndGet();
+  long newConnection() {
+    return connections.incrementAndGet();
   }
 
   String newOfferId() {
@@ -236,7 +236,7 @@ public final class HandoffService {
     List<HandoffStore.Live> live = new ArrayList<>(sessions.length);
     for (HandoffSession s : sessions) {
       if (s.isOnline()) {
-        live.add(new HandoffStore.Live(s.deviceId(), s.connectionId()));
+        live.add(new HandoffStore.Live(s.deviceId(), s.connectionNumber()));
       }
     }
     return store

@@ -50,7 +50,7 @@ public final class HandoffSession extends Presence {
   private volatile boolean hopsLost;
   private volatile boolean online;
   private volatile boolean closed;
-  private volatile String connectionId;
+  private volatile long connectionNumber;
 
   // ---- event loop only ----
   private boolean live;
@@ -69,8 +69,8 @@ public final class HandoffSession extends Presence {
     return online && !service.stopped();
   }
 
-  String connectionId() {
-    return connectionId;
+  long connectionNumber() {
+    return connectionNumber;
   }
 
   String userId() {
@@ -98,12 +98,12 @@ public final class HandoffSession extends Presence {
   // ---------------------------------------------------------------------------------------------
 
   /**
-   * Names this connection for the device's presence entry, which the resume's store call sets (see
-   * {@link ResumeStore}). Any thread, once, before the resume.
+   * Numbers this connection (unique on this node) for the device's presence entry, which the
+   * resume's store call sets (see {@link ResumeStore}). Any thread, once, before the resume.
    */
-  public String connecting() {
-    connectionId = service.newConnectionId();
-    return connectionId;
+  public long connecting() {
+    connectionNumber = service.newConnection();
+    return connectionNumber;
   }
 
   /** How long the presence entry the resume sets stays online without a refresh. */
@@ -126,7 +126,7 @@ public final class HandoffSession extends Presence {
     online = true;
     if (closed) {
       online = false; // Closed while going online: undo, as closed() could not.
-      service.store.offline(user, device, connectionId);
+      service.store.offline(user, device, connectionNumber);
     } else {
       service.joined(this);
       if (closed) {
@@ -196,7 +196,7 @@ public final class HandoffSession extends Presence {
     String device = device();
     service
         .store
-        .offline(user, device, connectionId)
+        .offline(user, device, connectionNumber)
         .whenComplete(
             (changed, err) -> {
               if (err != null) {

@@ -82,15 +82,19 @@ public interface HandoffStore {
    */
   CompletableFuture<List<OfferEnd>> recentlyEnded(String userId);
 
-  /** Marks a device online through {@code connectionId} until {@code now + ttl}. */
+  /**
+   * Marks a device online through {@code connection} until {@code now + ttl}. A connection is named
+   * by the number its node gave it (unique among the node's connections while the node runs); a
+   * store shared by several nodes tells their numbers apart itself.
+   */
   CompletableFuture<Void> online(
-      String userId, String deviceId, String connectionId, Duration ttl, int maxDevices);
+      String userId, String deviceId, long connection, Duration ttl, int maxDevices);
 
   /**
-   * Marks the device offline (last seen now) if {@code connectionId} is still the one it is online
+   * Marks the device offline (last seen now) if {@code connection} is still the one it is online
    * through; completes with true if it was online through it.
    */
-  CompletableFuture<Boolean> offline(String userId, String deviceId, String connectionId);
+  CompletableFuture<Boolean> offline(String userId, String deviceId, long connection);
 
   /** Every device of the user the store knows of, with its presence as of now. */
   CompletableFuture<List<DevicePresence>> presence(String userId);
@@ -105,13 +109,13 @@ public interface HandoffStore {
     CompletableFuture<?>[] refreshes = new CompletableFuture<?>[live.size()];
     for (int i = 0; i < refreshes.length; i++) {
       Live l = live.get(i);
-      refreshes[i] = online(userId, l.deviceId(), l.connectionId(), ttl, maxDevices);
+      refreshes[i] = online(userId, l.deviceId(), l.connection(), ttl, maxDevices);
     }
     return CompletableFuture.allOf(refreshes).thenCompose(v -> presence(userId));
   }
 
   /** A device online through a connection, as {@link #keep} refreshes it. */
-  record Live(String deviceId, String connectionId) {}
+  record Live(String deviceId, long connection) {}
 
   /**
    * Deletes everything of the user: activities, live and ended offers, presence entries. Signals

@@ -103,9 +103,9 @@ public abstract class ErasureContractTest {
     assertTrue(get(handoff.createOffer(u, offer("live", "laptop", Duration.ofMinutes(5)), 8)));
     get(handoff.endOffer(u, "accepted", "laptop", OfferOutcome.ACCEPTED));
     get(handoff.endOffer(u, "cancelled", "phone", OfferOutcome.CANCELLED));
-    get(handoff.online(u, "phone", "c1", Duration.ofSeconds(30), 8));
-    get(handoff.online(u, "laptop", "c2", Duration.ofSeconds(30), 8));
-    get(handoff.offline(u, "laptop", "c2"));
+    get(handoff.online(u, "phone", 1, Duration.ofSeconds(30), 8));
+    get(handoff.online(u, "laptop", 2, Duration.ofSeconds(30), 8));
+    get(handoff.offline(u, "laptop", 2));
     clock.advance(Duration.ofSeconds(10)); // "expired" is past its deadline, not yet ended
     assertTrue(get(handoff.createOffer(u, offer("later", "phone", Duration.ofMinutes(1)), 8)));
     ApprovalStore approvals = engine.approvals();

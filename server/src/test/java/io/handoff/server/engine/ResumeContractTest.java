@@ -99,8 +99,18 @@ public abstract class ResumeContractTest {
     return TestOffers.offer(id, from, clock.millis(), ttl);
   }
 
+  /** The connection number of {@code device}'s one connection in these tests. */
+  private static long connection(String device) {
+    return switch (device) {
+      case "phone" -> 1;
+      case "laptop" -> 2;
+      case "tv" -> 3;
+      default -> throw new IllegalArgumentException("no connection number for " + device);
+    };
+  }
+
   private Request request(String device, String sessionId, FollowFilter follow, List<Position> at) {
-    return new Request(user, device, sessionId, follow, at, "conn-" + device, TTL, 4);
+    return new Request(user, device, sessionId, follow, at, connection(device), TTL, 4);
   }
 
   /**
@@ -123,9 +133,9 @@ public abstract class ResumeContractTest {
     assertTrue(get(handoff.createOffer(user, offer("won", "laptop", Duration.ofMinutes(5)), 8)));
     assertTrue(get(handoff.createOffer(user, offer("late", "laptop", Duration.ofSeconds(5)), 8)));
     get(handoff.endOffer(user, "won", "phone", OfferOutcome.ACCEPTED));
-    get(handoff.online(user, "laptop", "conn-laptop", TTL, 4));
-    get(handoff.online(user, "tv", "conn-tv", TTL, 4));
-    get(handoff.offline(user, "tv", "conn-tv"));
+    get(handoff.online(user, "laptop", connection("laptop"), TTL, 4));
+    get(handoff.online(user, "tv", connection("tv"), TTL, 4));
+    get(handoff.offline(user, "tv", connection("tv")));
     clock.advance(Duration.ofSeconds(10)); // "late" is past its deadline, not ended by anyone
     return List.of(
         at("player", player1), // behind: deltas 2 and 3
@@ -180,8 +190,8 @@ public abstract class ResumeContractTest {
         "laptop online, phone online, tv offline",
         describePresence(get(engine.handoff().presence(user))));
     // Online through this connection: only its own close takes it offline.
-    assertFalse(get(engine.handoff().offline(user, "phone", "another-connection")));
-    assertTrue(get(engine.handoff().offline(user, "phone", "conn-phone")));
+    assertFalse(get(engine.handoff().offline(user, "phone", 999)));
+    assertTrue(get(engine.handoff().offline(user, "phone", connection("phone"))));
   }
 
   @Test

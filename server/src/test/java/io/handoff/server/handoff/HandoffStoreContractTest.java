@@ -229,10 +229,10 @@ public abstract class HandoffStoreContractTest {
 
   @Test
   void presenceTurnsOfflineWhenItsDeadlinePassesWithoutRefresh() throws Exception {
-    get(store.online(user, "phone", "n1/1", Duration.ofSeconds(20), 10));
-    get(store.online(user, "tv", "n2/1", Duration.ofSeconds(20), 10));
+    get(store.online(user, "phone", 11, Duration.ofSeconds(20), 10));
+    get(store.online(user, "tv", 21, Duration.ofSeconds(20), 10));
     clock.advance(Duration.ofSeconds(15));
-    get(store.online(user, "phone", "n1/1", Duration.ofSeconds(20), 10));
+    get(store.online(user, "phone", 11, Duration.ofSeconds(20), 10));
     clock.advance(Duration.ofSeconds(5));
     Map<String, DevicePresence> p = byDevice(get(store.presence(user)));
     assertTrue(p.get("phone").getOnline(), "refreshed entry stays online");
@@ -242,12 +242,12 @@ public abstract class HandoffStoreContractTest {
 
   @Test
   void offlineFromAnOldConnectionDoesNotHideANewerOne() throws Exception {
-    get(store.online(user, "phone", "n1/1", Duration.ofSeconds(20), 10));
-    get(store.online(user, "phone", "n2/7", Duration.ofSeconds(20), 10));
-    assertFalse(get(store.offline(user, "phone", "n1/1")));
+    get(store.online(user, "phone", 11, Duration.ofSeconds(20), 10));
+    get(store.online(user, "phone", 27, Duration.ofSeconds(20), 10));
+    assertFalse(get(store.offline(user, "phone", 11)));
     assertTrue(byDevice(get(store.presence(user))).get("phone").getOnline());
     clock.advance(Duration.ofSeconds(1));
-    assertTrue(get(store.offline(user, "phone", "n2/7")));
+    assertTrue(get(store.offline(user, "phone", 27)));
     DevicePresence p = byDevice(get(store.presence(user))).get("phone");
     assertFalse(p.getOnline());
     assertEquals(clock.millis(), p.getLastSeenMs());
@@ -255,11 +255,11 @@ public abstract class HandoffStoreContractTest {
 
   @Test
   void presenceKeepsAtMostMaxDevicesDroppingTheLongestOffline() throws Exception {
-    get(store.online(user, "a", "c1", Duration.ofSeconds(20), 2));
-    get(store.online(user, "b", "c2", Duration.ofSeconds(20), 2));
-    get(store.offline(user, "a", "c1"));
+    get(store.online(user, "a", 1, Duration.ofSeconds(20), 2));
+    get(store.online(user, "b", 2, Duration.ofSeconds(20), 2));
+    get(store.offline(user, "a", 1));
     clock.advance(Duration.ofSeconds(1));
-    get(store.online(user, "c", "c3", Duration.ofSeconds(20), 2));
+    get(store.online(user, "c", 3, Duration.ofSeconds(20), 2));
     assertEquals(
         List.of("b", "c"),
         get(store.presence(user)).stream().map(DevicePresence::getDeviceId).sorted().toList());
@@ -268,17 +268,18 @@ public abstract class HandoffStoreContractTest {
   @Test
   void keepRefreshesTheGivenDevicesAndReadsEveryDeviceOfTheUser() throws Exception {
     Duration ttl = Duration.ofSeconds(20);
-    get(store.online(user, "phone", "n1/1", ttl, 10));
-    get(store.online(user, "tv", "n2/1", ttl, 10)); // another node's, not kept here
-    get(store.online(user, "laptop", "n1/2", ttl, 10));
+    get(store.online(user, "phone", 11, ttl, 10));
+    get(
+        store.online(
+            user, "tv", 21, ttl, 10)); // another connection's (another node's), not kept here
+    get(store.online(user, "laptop", 12, ttl, 10));
     clock.advance(Duration.ofSeconds(15));
 
     List<DevicePresence> kept =
         get(
             store.keep(
                 user,
-                List.of(
-                    new HandoffStore.Live("phone", "n1/1"), new HandoffStore.Live("watch", "n1/3")),
+                List.of(new HandoffStore.Live("phone", 11), new HandoffStore.Live("watch", 13)),
                 ttl,
                 10));
 
@@ -289,8 +290,8 @@ public abstract class HandoffStoreContractTest {
     assertEquals(clock.millis(), read.get("watch").getLastSeenMs(), "a new entry");
     assertEquals(clock.millis() - 15_000, read.get("tv").getLastSeenMs(), "not refreshed");
     assertEquals(byDevice(get(store.presence(user))), read, "what presence reads");
-    assertFalse(get(store.offline(user, "watch", "n1/1")), "kept through its own connection");
-    assertTrue(get(store.offline(user, "watch", "n1/3")));
+    assertFalse(get(store.offline(user, "watch", 11)), "kept through its own connection");
+    assertTrue(get(store.offline(user, "watch", 13)));
     assertFalse(byDevice(get(store.presence(user))).get("watch").getOnline());
 
     clock.advance(Duration.ofSeconds(5)); // the unrefreshed deadlines pass, the kept ones do not
@@ -303,18 +304,18 @@ public abstract class HandoffStoreContractTest {
   @Test
   void keepWithNoDeviceOnlyReadsAndKeepsTheDeviceBound() throws Exception {
     Duration ttl = Duration.ofSeconds(20);
-    get(store.online(user, "a", "c1", ttl, 2));
+    get(store.online(user, "a", 1, ttl, 2));
     DevicePresence before = byDevice(get(store.presence(user))).get("a");
     clock.advance(Duration.ofSeconds(1));
     List<DevicePresence> read = get(store.keep(user, List.of(), ttl, 2));
     assertEquals(List.of(before), read, "read, not refreshed: last seen unchanged");
-    get(store.offline(user, "a", "c1"));
+    get(store.offline(user, "a", 1));
     clock.advance(Duration.ofSeconds(1));
     List<DevicePresence> kept =
         get(
             store.keep(
                 user,
-                List.of(new HandoffStore.Live("b", "c2"), new HandoffStore.Live("c", "c3")),
+                List.of(new HandoffStore.Live("b", 2), new HandoffStore.Live("c", 3)),
                 ttl,
                 2));
     assertEquals(

@@ -218,13 +218,13 @@ public final class MemoryHandoffStore implements HandoffStore {
 
   @Override
   public CompletableFuture<Void> online(
-      String userId, String deviceId, String connectionId, Duration ttl, int maxDevices) {
-    update(userId, u -> markOnline(u, deviceId, connectionId, ttl, maxDevices));
+      String userId, String deviceId, long connection, Duration ttl, int maxDevices) {
+    update(userId, u -> markOnline(u, deviceId, connection, ttl, maxDevices));
     return CompletableFuture.completedFuture(null);
   }
 
   private Void markOnline(
-      UserState u, String deviceId, String connectionId, Duration ttl, int maxDevices) {
+      UserState u, String deviceId, long connection, Duration ttl, int maxDevices) {
     {
       long now = clock.millis();
       Presence p = u.presenceOf(deviceId);
@@ -237,7 +237,7 @@ public final class MemoryHandoffStore implements HandoffStore {
         next[u.presence.length] = p;
         u.presence = next;
       }
-      p.connection = connectionId;
+      p.connection = connection;
       p.online = true;
       p.lastSeen = now;
       p.deadline = now + ttl.toMillis();
@@ -263,11 +263,11 @@ public final class MemoryHandoffStore implements HandoffStore {
   }
 
   @Override
-  public CompletableFuture<Boolean> offline(String userId, String deviceId, String connectionId) {
+  public CompletableFuture<Boolean> offline(String userId, String deviceId, long connection) {
     UserState u = read(userId);
     synchronized (u) {
       Presence p = u.presenceOf(deviceId);
-      if (p == null || !p.online || !p.connection.equals(connectionId)) {
+      if (p == null || !p.online || p.connection != connection) {
         return CompletableFuture.completedFuture(false);
       }
       long now = clock.millis();
@@ -423,7 +423,7 @@ public final class MemoryHandoffStore implements HandoffStore {
 
   private static final class Presence {
     final String device;
-    String connection;
+    long connection;
     boolean online;
     long lastSeen;
     long deadline;

@@ -141,7 +141,8 @@ public final class RedisEngine implements Engine {
       RedisBroker broker =
           new RedisBroker(client.connectPubSub(ByteArrayCodec.INSTANCE), redis, keys);
       RedisSessionStore sessions = new RedisSessionStore(redis, keys, limits, clock);
-      RedisHandoffStore handoff = new RedisHandoffStore(redis, keys, clock);
+      ConnectionNames connections = new ConnectionNames();
+      RedisHandoffStore handoff = new RedisHandoffStore(redis, keys, clock, connections);
       StatefulRedisConnection<byte[], byte[]> probe = client.connect(ByteArrayCodec.INSTANCE);
       health.start(
           client.getResources().eventExecutorGroup(),
@@ -154,7 +155,7 @@ public final class RedisEngine implements Engine {
           sessions,
           handoff,
           new RedisApprovalStore(redis, keys),
-          new RedisResume(redis, keys, limits, clock, failures(client, health), store),
+          new RedisResume(redis, keys, limits, clock, failures(client, health), store, connections),
           description,
           health,
           limits.durableAcks(),
@@ -229,7 +230,8 @@ public final class RedisEngine implements Engine {
       RedisBroker broker =
           new RedisBroker(client.connectPubSub(ByteArrayCodec.INSTANCE), commands.async(), keys);
       RedisSessionStore sessions = new RedisSessionStore(commands.async(), keys, limits, clock);
-      RedisHandoffStore handoff = new RedisHandoffStore(commands.async(), keys, clock);
+      ConnectionNames connections = new ConnectionNames();
+      RedisHandoffStore handoff = new RedisHandoffStore(commands.async(), keys, clock, connections);
       // Every master, not just the one a keyless PING is routed to: a hung shard is noticed. On a
       // connection of its own, so the PING never waits behind this node's backlog.
       StatefulRedisClusterConnection<byte[], byte[]> probe =
@@ -246,7 +248,8 @@ public final class RedisEngine implements Engine {
           sessions,
           handoff,
           new RedisApprovalStore(commands.async(), keys),
-          new RedisResume(commands.async(), keys, limits, clock, failures(client, health), store),
+          new RedisResume(
+              commands.async(), keys, limits, clock, failures(client, health), store, connections),
           description,
           health,
           limits.durableAcks(),

@@ -32,16 +32,22 @@ final class RedisHandoffStore implements HandoffStore {
   private final RedisClusterAsyncCommands<byte[], byte[]> redis;
   private final RedisKeys keys;
   private final Clock clock;
+  private final ConnectionNames connections;
   private final Script create = new Script("offer_create.lua");
   private final Script end = new Script("offer_end.lua");
   private final Script presence = new Script("presence.lua");
   private final Script keep = new Script("presence_keep.lua");
   private final RedisScript eraseScript = new RedisScript("erase_handoff.lua");
 
-  RedisHandoffStore(RedisClusterAsyncCommands<byte[], byte[]> redis, RedisKeys keys, Clock clock) {
+  RedisHandoffStore(
+      RedisClusterAsyncCommands<byte[], byte[]> redis,
+      RedisKeys keys,
+      Clock clock,
+      ConnectionNames connections) {
     this.redis = redis;
     this.keys = keys;
     this.clock = clock;
+    this.connections = connections;
   }
 
   @Override
@@ -256,12 +262,12 @@ final class RedisHandoffStore implements HandoffStore {
 
   @Override
   public CompletableFuture<Void> online(
-      String userId, String deviceId, String connectionId, Duration ttl, int maxDevices) {
+      String userId, String deviceId, long connection, Duration ttl, int maxDevices) {
     long now = clock.millis();
     byte[][] argv = {
       utf8("up"),
       utf8(deviceId),
-      utf8(connectionId),
+      connections.of(connection),
       utf8(Long.toString(now)),
       utf8(Long.toString(now + ttl.toMillis())),
       utf8(Integer.toString(maxDevices)),
@@ -272,9 +278,9 @@ final class RedisHandoffStore implements HandoffStore {
   }
 
   @Override
-  public CompletableFuture<Boolean> offline(String userId, String deviceId, String connectionId) {
+  public CompletableFuture<Boolean> offline(String userId, String deviceId, long connection) {
     byte[][] argv = {
-      utf8("down"), utf8(deviceId), utf8(connectionId), utf8(Long.toString(clock.millis()))
+      utf8("down"), utf8(deviceId), connections.of(connection), utf8(Long.toString(clock.millis()))
     };
     return eval(presence, ScriptOutputType.INTEGER, new byte[][] {keys.presence(userId)}, argv)
         .thenApply(r -> ((Long) r) == 1L);
@@ -308,7 +314,7 @@ final class RedisHandoffStore implements HandoffStore {
     argv[3] = utf8(Long.toString(PRESENCE_RETENTION.toMillis()));
     for (int i = 0; i < live.size(); i++) {
       argv[4 + 2 * i] = utf8(live.get(i).deviceId());
-      argv[5 + 2 * i] = utf8(live.get(i).connectionId());
+      argv[5 + 2 * i] = connections.of(live.get(i).connection());
     }
     return eval(keep, ScriptOutputType.MULTI, new byte[][] {keys.presence(userId)}, argv)
         .thenApply(

@@ -41,6 +41,7 @@ final class RedisResume {
   private final Clock clock;
   private final RedisFailures failures;
   private final RedisDocumentStore documents;
+  private final ConnectionNames connections;
   private final RedisScript script = new RedisScript("resume.lua");
 
   RedisResume(
@@ -49,13 +50,15 @@ final class RedisResume {
       StoreLimits limits,
       Clock clock,
       RedisFailures failures,
-      RedisDocumentStore documents) {
+      RedisDocumentStore documents,
+      ConnectionNames connections) {
     this.redis = redis;
     this.keys = keys;
     this.limits = limits;
     this.clock = clock;
     this.failures = failures;
     this.documents = documents;
+    this.connections = connections;
   }
 
   CompletableFuture<ResumeStore.Resumed> resume(ResumeStore.Request r) {
@@ -74,7 +77,7 @@ final class RedisResume {
     List<byte[]> argv = new ArrayList<>();
     argv.add(check ? utf8("1") : EMPTY);
     argv.add(utf8(r.deviceId()));
-    argv.add(utf8(r.connectionId()));
+    argv.add(connections.of(r.connection()));
     argv.add(utf8(Long.toString(now)));
     argv.add(utf8(Long.toString(now + r.presenceTtl().toMillis())));
     argv.add(utf8(Integer.toString(r.maxDevices())));

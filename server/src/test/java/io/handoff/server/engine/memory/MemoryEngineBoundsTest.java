@@ -109,7 +109,7 @@ class MemoryEngineBoundsTest {
     handoff
         .putActivity(user, Activity.newBuilder().setDeviceId("phone").build(), Duration.ofDays(1))
         .join();
-    handoff.online(user, "phone", "c", Duration.ofSeconds(30), 8).join();
+    handoff.online(user, "phone", 1, Duration.ofSeconds(30), 8).join();
     String offerId = "o-" + clock.millis();
     handoff
         .createOffer(
@@ -123,7 +123,7 @@ class MemoryEngineBoundsTest {
             8)
         .join();
     handoff.endOffer(user, offerId, "tv", OfferOutcome.ACCEPTED).join();
-    handoff.offline(user, "phone", "c").join();
+    handoff.offline(user, "phone", 1).join();
     sub.close();
   }
 }
