@@ -27,8 +27,8 @@ export interface PendingWrite {
  * A write waits in `queued` until the window has room and the engine, on a welcomed connection,
  * asks for it; it is then numbered above every number handed out before (and above the server's
  * `last_client_seq`), and stays in `numbered` until it is settled. After a reconnect every numbered
- * write is re-sent first, in order and with its number, before any queued write is numbered. At
- * most `maxPending` writes wait unnumbered; at most `window` are in flight.
+ * write is re-sent first, in order and with its number, before any queued write is numbered. A new
+ * write is refused while `maxPending` wait unnumbered; at most `window` are in flight.
  */
 export class WriteQueue {
   private readonly queued: PendingWrite[] = [];

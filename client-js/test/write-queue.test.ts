@@ -92,14 +92,30 @@ describe("write queue", () => {
     );
   });
 
+  test("a write whose connection ended while it was being saved waits for the next Welcome, keeping its number", () => {
+    const q = new WriteQueue(100, 4);
+    const w = write("a");
+    q.add(w);
+    q.welcomed(0n, 0);
+    assert.deepEqual(q.numberQueued(), [w]);
+    q.connectionLost();
+    assert.equal(q.release(w), false, "the save's end does not send it on a connection that is gone");
+    assert.equal(q.size, 1);
+    q.welcomed(0n, 0);
+    assert.deepEqual(
+      pump(q).map((x) => x.seq),
+      [1n],
+      "re-sent on the next connection with its number",
+    );
+  });
+
   test("a write settled while it was being saved does not go on the wire", () => {
     const q = new WriteQueue(100, 4);
     const w = write("a");
     q.add(w);
     q.welcomed(0n, 0);
-    const fresh = q.numberQueued();
-    assert.deepEqual(fresh, [w]);
-    q.settle(w); // e.g. the client closed, or the connection ended and a Welcome re-sent it
+    assert.deepEqual(q.numberQueued(), [w]);
+    q.settle(w); // done, as every write is once the connection closes for good
     assert.equal(q.release(w), false);
     assert.equal(q.size, 0);
   });

@@ -85,7 +85,7 @@ public interface HandoffStore {
   /**
    * Marks a device online through {@code connection} until {@code now + ttl}. A connection is named
    * by the number its node gave it (unique among the node's connections while the node runs); a
-   * store shared by several nodes tells their numbers apart itself.
+   * store that several nodes share (the Redis engine) tells their numbers apart itself.
    */
   CompletableFuture<Void> online(
       String userId, String deviceId, long connection, Duration ttl, int maxDevices);

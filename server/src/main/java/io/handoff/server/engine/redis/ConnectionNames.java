@@ -7,8 +7,9 @@ import java.util.HexFormat;
 /**
  * Names connections in the presence entries every node shares. A node numbers its own connections
  * ({@link io.handoff.server.handoff.HandoffStore#online}); this engine puts a prefix drawn at
- * random when it starts in front of the number, so the numbers of two nodes, or of one node before
- * and after a restart, never name the same connection. Thread-safe (immutable).
+ * random when it is made (one per engine, and one engine per node process) in front of the number,
+ * so the numbers of two nodes, or of one node's process before and after a restart, never name the
+ * same connection. Thread-safe (immutable).
  */
 final class ConnectionNames {
   private final String prefix;
