@@ -103,11 +103,24 @@ class MultiNodeTest {
     }
     Map<String, com.google.protobuf.ByteString> expected = cs[0].document("counter").fields();
     for (int i = 0; i < cs.length; i++) {
+      final int d = i;
       assertEquals(expected, cs[i].document("counter").fields(), "device " + i + " converged");
       long previous = 0;
-      for (DocumentChange ch : List.copyOf(rs[i].changes)) {
+      List<DocumentChange> changes = List.copyOf(rs[i].changes);
+      for (DocumentChange ch : changes) {
         if (ch.kind() == DocumentChange.Kind.SNAPSHOT) {
-          assertTrue(ch.version() > previous, "a snapshot never goes back");
+          long after = previous;
+          assertTrue(
+              ch.version() > previous,
+              () ->
+                  "device "
+                      + d
+                      + ": a snapshot never goes back: "
+                      + ch
+                      + " after "
+                      + after
+                      + "; the changes: "
+                      + changes.stream().map(c -> c.kind() + " " + c.version()).toList());
         } else {
           assertEquals(previous + 1, ch.version(), "device " + i + ": no gap, no duplicate");
         }
