@@ -40,6 +40,16 @@ function pump(q: WriteQueue): PendingWrite[] {
   return out;
 }
 
+/** A queue with one write just numbered, holding its place in the window while it is saved. */
+function beingSaved(): [WriteQueue, PendingWrite] {
+  const q = new WriteQueue(100, 4);
+  const w = write("a");
+  q.add(w);
+  q.welcomed(0n, 0);
+  assert.deepEqual(q.numberQueued(), [w]);
+  return [q, w];
+}
+
 describe("write queue", () => {
   test("writes are numbered above the server's last client_seq, no more than the window at once", () => {
     const q = new WriteQueue(100, 8);
@@ -93,11 +103,7 @@ describe("write queue", () => {
   });
 
   test("a write whose connection ended while it was being saved waits for the next Welcome, keeping its number", () => {
-    const q = new WriteQueue(100, 4);
-    const w = write("a");
-    q.add(w);
-    q.welcomed(0n, 0);
-    assert.deepEqual(q.numberQueued(), [w]);
+    const [q, w] = beingSaved();
     q.connectionLost();
     assert.equal(q.release(w), false, "the save's end does not send it on a connection that is gone");
     assert.equal(q.size, 1);
@@ -110,11 +116,7 @@ describe("write queue", () => {
   });
 
   test("a write settled while it was being saved does not go on the wire", () => {
-    const q = new WriteQueue(100, 4);
-    const w = write("a");
-    q.add(w);
-    q.welcomed(0n, 0);
-    assert.deepEqual(q.numberQueued(), [w]);
+    const [q, w] = beingSaved();
     q.settle(w); // done, as every write is once the connection closes for good
     assert.equal(q.release(w), false);
     assert.equal(q.size, 0);
