@@ -9,6 +9,7 @@ import {
   ClientFrameSchema,
   type Delta,
   DocumentSync_Mode,
+  DocumentSync_Reason,
   ErrorCode,
   type Error as ErrorFrame,
   type FieldOp,
@@ -388,7 +389,7 @@ export class SyncEngine implements WriteSink {
       case "delta":
         return this.onDelta(l, b.value);
       case "snapshot":
-        return this.onSnapshot(b.value);
+        return this.onSnapshot(l, b.value);
       case "syncReport":
         this.onSyncReport(b.value);
         if (frame.requestId !== 0n) this.requests.onFrame(frame);
@@ -529,8 +530,21 @@ export class SyncEngine implements WriteSink {
     }
   }
 
-  private onSnapshot(s: Snapshot): void {
+  /**
+   * Replaces the replica, unless the snapshot is not newer than it on the same history: one older
+   * than the replica (a read the server made before versions this device has since received) is not
+   * applied, and the replica asks again from its own position, which the server answers with
+   * deltas, or with a DIVERGED snapshot if it really lost those versions; one at the replica's own
+   * version changes nothing. A DIVERGED snapshot always applies.
+   */
+  private onSnapshot(l: Link, s: Snapshot): void {
     const d = this.document(s.document);
+    if (d.version > 0n && s.epoch === d.epoch && s.reason !== DocumentSync_Reason.DIVERGED && s.version <= d.version) {
+      d.resyncInFlight = false;
+      if (s.version < d.version) this.requestResync(l, d);
+      else this.caughtUp(d);
+      return;
+    }
     d.replace(s.epoch, s.version, s.fields);
     d.resyncInFlight = false;
     this.persist();

@@ -409,7 +409,7 @@ final class SyncEngine {
       case WELCOME -> onWelcome(l, frame.getWelcome(), now);
       case ACK -> onAck(frame.getAck(), now);
       case DELTA -> onDelta(l, frame.getDelta(), now);
-      case SNAPSHOT -> onSnapshot(frame.getSnapshot(), now);
+      case SNAPSHOT -> onSnapshot(l, frame.getSnapshot(), now);
       case SYNC_REPORT -> onSyncReport(frame.getSyncReport(), now);
       case ERROR -> {
         if (!handoff.onError(frame)) {
@@ -598,13 +598,37 @@ final class SyncEngine {
     }
   }
 
-  private void onSnapshot(Snapshot snapshot, long now) {
+  /**
+   * Replaces the replica, unless the snapshot is not newer than it on the same history: one older
+   * than the replica (a read the server made before versions this device has since received) is not
+   * applied, and the replica asks again from its own position, which the server answers with
+   * deltas, or with a DIVERGED snapshot if it really lost those versions; one at the replica's own
+   * version and fingerprint changes nothing. A DIVERGED snapshot always applies.
+   */
+  private void onSnapshot(Link l, Snapshot snapshot, long now) {
     Document d = document(snapshot.getDocument());
+    Document.State s = d.state();
+    if (s.version > 0
+        && snapshot.getEpoch() == s.epoch
+        && snapshot.getReason() != DocumentSync.Reason.DIVERGED
+        && snapshot.getVersion() <= s.version) {
+      d.resyncInFlight = false;
+      if (snapshot.getVersion() < s.version) {
+        requestResync(l, d, s);
+        return;
+      }
+      long mine = d.fingerprintAt(s.version);
+      long theirs = snapshot.getFingerprint();
+      if (mine == 0 || theirs == 0 || mine == theirs) {
+        caughtUp(d);
+        return;
+      }
+    }
     d.replace(snapshot.getEpoch(), snapshot.getVersion(), snapshot.getFieldsMap());
     d.fingerprint(snapshot.getVersion(), snapshot.getFingerprint());
     d.resyncInFlight = false;
-    Document.State s = d.state();
-    emit(DocumentChange.snapshot(d.name(), s.epoch, s.version, s.fields, now));
+    Document.State applied = d.state();
+    emit(DocumentChange.snapshot(d.name(), applied.epoch, applied.version, applied.fields, now));
     caughtUp(d);
   }
 

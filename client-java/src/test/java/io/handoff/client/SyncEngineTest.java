@@ -965,6 +965,42 @@ class SyncEngineTest {
   }
 
   @Test
+  void aSnapshotOlderThanTheReplicaIsNotAppliedAndTheReplicaAsksFromItsOwnPosition() {
+    FakeChannel channel = connected(0);
+    seed(channel, "cart", 5);
+    listener.changes.clear();
+
+    // A read the server made before versions 4 and 5 reached this device.
+    channel.receive(snapshot("cart", EPOCH, 3, Map.of("f", bytes("v3"))));
+
+    assertEquals(5, engine.lastVersion("cart"), "the replica never goes back");
+    assertEquals(bytes("v5"), engine.document("cart").get("f"));
+    assertTrue(listener.changes.isEmpty(), () -> "no change: " + listener.changes);
+    List<ClientFrame> sent = channel.drain();
+    assertEquals(1, sent.size(), () -> "expected one Resync, got " + sent);
+    assertEquals(5, sent.get(0).getResync().getPositions(0).getVersion());
+
+    // At the replica's own version (same history): nothing changes, nothing is asked.
+    channel.receive(snapshot("cart", EPOCH, 5, Map.of("f", bytes("v5"))));
+    assertTrue(listener.changes.isEmpty(), () -> "no change: " + listener.changes);
+    assertTrue(channel.drain().isEmpty());
+
+    // The store lost versions 4 and 5: a DIVERGED snapshot goes back, and the device is told.
+    channel.receive(
+        ServerFrame.newBuilder()
+            .setSnapshot(
+                Snapshot.newBuilder()
+                    .setDocument("cart")
+                    .setEpoch(EPOCH)
+                    .setVersion(3)
+                    .putFields("f", bytes("v3"))
+                    .setReason(DocumentSync.Reason.DIVERGED))
+            .build());
+    assertEquals(3, engine.lastVersion("cart"));
+    assertEquals(List.of(DocumentChange.Kind.SNAPSHOT), kinds());
+  }
+
+  @Test
   void sameVersionWithAnotherFingerprintResyncsAndUnknownFingerprintsDoNot() {
     FakeChannel channel = connected(0);
     channel.receive(fingerprinted(delta("cart", EPOCH, 1, set("f", "v1")), 11, 0));
