@@ -5,6 +5,7 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import org.HdrHistogram.Histogram;
 
 /**
  * The outcome of one run: named figures in a fixed order (the JSON fields), the problems that make
@@ -36,6 +37,19 @@ final class Result {
   Result put(String name, Object value) {
     fields.put(name, value);
     return this;
+  }
+
+  /**
+   * The latency figures every scenario reports (p50, p90, p99, p99.9, max, in ms, from a histogram
+   * in microseconds) and the deliveries per second over a window of {@code windowSeconds}.
+   */
+  Result latency(Histogram micros, long deliveredInWindow, double windowSeconds) {
+    return put("p50_ms", Timeline.ms(micros.getValueAtPercentile(50)))
+        .put("p90_ms", Timeline.ms(micros.getValueAtPercentile(90)))
+        .put("p99_ms", Timeline.ms(micros.getValueAtPercentile(99)))
+        .put("p999_ms", Timeline.ms(micros.getValueAtPercentile(99.9)))
+        .put("max_ms", Timeline.ms(micros.getMaxValue()))
+        .put("delivered_per_s", Math.round(deliveredInWindow / windowSeconds * 10) / 10.0);
   }
 
   Object get(String name) {
