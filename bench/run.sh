@@ -41,6 +41,11 @@
 #                                                      node (one Node.js thread) has; 0: the server's
 #                                                      default (two per core, for a node alone on
 #                                                      its machine)
+#   TWO_NODES_TICK=1ms                                 two-nodes: the load tester's --tick. Writes leave
+#                                                      in groups every millisecond, as the Socket.IO
+#                                                      side's driver sends them (its 1 ms timer,
+#                                                      bench/socketio/driver.js), so both get the same
+#                                                      load; 0s: each write at its own time
 #   REDIS_AOF=yes                                      two-nodes: Redis's append-only file, fsync every
 #                                                      second; "no" runs Redis without persistence (as
 #                                                      the Socket.IO side, bench/socketio/run.sh, runs)
@@ -82,6 +87,7 @@ HANDOFF_DEVICES=${HANDOFF_DEVICES:-3}
 HANDOFF_RATE=${HANDOFF_RATE:-200}
 HANDOFF_DURATION=${HANDOFF_DURATION:-30s}
 HANDOFF_WARMUP=${HANDOFF_WARMUP:-10s}
+TWO_NODES_TICK=${TWO_NODES_TICK:-1ms}
 PORT=${PORT:-18080}
 SERVER_JAR=${SERVER_JAR:-server/target/handoff-server.jar}
 LOADTEST_JAR=${LOADTEST_JAR:-loadtest/target/handoff-loadtest.jar}
@@ -379,10 +385,10 @@ scenario_two_nodes() {
   # Node b's and Redis's CPU over the same window as node a's (the server of --server-pid).
   URL=$URL2 run two-nodes $((d + w + 300)) fanout --users "$USERS" --devices "$DEVICES" \
     --rate "$RATE" --payload "$PAYLOAD" --duration "$DURATION" --warmup "$WARMUP" \
-    --also-pid "b=$NODE2_PID" --also-pid "redis=$REDIS_PID" --drain-timeout 30s
+    --tick "$TWO_NODES_TICK" --also-pid "b=$NODE2_PID" --also-pid "redis=$REDIS_PID" --drain-timeout 30s
   stop_two_nodes
   log "two-nodes: CPU per delivery a + b + Redis $(jget total_cpu_us_per_delivery "$RESULT") µs ($(jget server_cpu_us_per_delivery "$RESULT") / $(jget b_cpu_us_per_delivery "$RESULT") / $(jget redis_cpu_us_per_delivery "$RESULT")), p50 $(jget p50_ms "$RESULT") ms, load average $(jget load_average_start "$RESULT") -> $(jget load_average "$RESULT")"
-  write_row "two nodes, Redis" "$USERS x $DEVICES, $RATE writes/s, ${PAYLOAD} B, $DURATION (+$WARMUP warm-up); devices alternate nodes; --event-loops ${NODE_EVENT_LOOPS:-1} each"
+  write_row "two nodes, Redis" "$USERS x $DEVICES, $RATE writes/s (sent every $TWO_NODES_TICK), ${PAYLOAD} B, $DURATION (+$WARMUP warm-up); devices alternate nodes; --event-loops ${NODE_EVENT_LOOPS:-1} each"
 }
 
 handoff_row() {

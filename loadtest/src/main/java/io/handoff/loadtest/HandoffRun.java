@@ -101,6 +101,8 @@ final class HandoffRun {
         .put("users", o.users)
         .put("devices", o.devices)
         .put("rate", o.rate)
+        .put("tick_ms", o.tick.toNanos() / 1e6)
+        .put("threads", o.threads())
         .put("duration_s", o.duration.toMillis() / 1000.0)
         .put("warmup_s", o.warmup.toMillis() / 1000.0)
         .put("payload", o.payload);
@@ -127,7 +129,7 @@ final class HandoffRun {
       connected = fleet.connectAll(o.connectTimeout, o.connectConcurrency, progress);
       if (connected == fleet.size()) {
         long start = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(100);
-        RateSchedule schedule = new RateSchedule(start, o.rate, o.warmup.plus(o.duration));
+        RateSchedule schedule = new RateSchedule(start, o.rate, o.warmup.plus(o.duration), o.tick);
         scheduled = schedule.count();
         stats.measureFromNanos = start + o.warmup.toNanos();
         stats.measureToNanos = schedule.endNanos();

@@ -49,6 +49,17 @@ final class LoadOptions {
   double rate;
 
   @Option(
+      names = "--tick",
+      defaultValue = "0s",
+      converter = Durations.class,
+      description =
+          "Send the writes in groups, every TICK: each write is due at the first tick at or after"
+              + " its time in the schedule, and its latency counts from that tick, as with a"
+              + " driver whose timer fires once per tick (Node's timers: 1ms). Default 0s: each"
+              + " write at its own time.")
+  Duration tick;
+
+  @Option(
       names = "--duration",
       defaultValue = "30s",
       converter = Durations.class,
@@ -204,6 +215,7 @@ final class LoadOptions {
     check(documents > 0 && documents <= 1000, "--documents must be 1 to 1000, was " + documents);
     check(connectConcurrency > 0, "--connect-concurrency must be > 0");
     check(threads >= 0, "--threads must be >= 0");
+    check(!tick.isNegative(), "--tick must not be negative, was " + tick);
     check(
         jwtSecret != null && !jwtSecret.isEmpty(),
         "--jwt-secret is required: the secret the server was started with (--jwt-secret), or the"

@@ -77,6 +77,8 @@ final class WriteRun {
         .put("devices", o.devices)
         .put("documents", o.documents)
         .put("rate", o.rate)
+        .put("tick_ms", o.tick.toNanos() / 1e6)
+        .put("threads", o.threads())
         .put("duration_s", o.duration.toMillis() / 1000.0)
         .put("warmup_s", o.warmup.toMillis() / 1000.0)
         .put("payload", o.payload);
@@ -94,7 +96,7 @@ final class WriteRun {
       connected = fleet.connectAll(o.connectTimeout, o.connectConcurrency, progress);
       if (connected == fleet.size()) {
         long start = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(100);
-        RateSchedule schedule = new RateSchedule(start, o.rate, o.warmup.plus(o.duration));
+        RateSchedule schedule = new RateSchedule(start, o.rate, o.warmup.plus(o.duration), o.tick);
         stats.measureFromNanos = start + o.warmup.toNanos();
         stats.measureToNanos = schedule.endNanos();
         timeline = new Timeline(start);

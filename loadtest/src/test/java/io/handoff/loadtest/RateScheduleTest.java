@@ -86,4 +86,30 @@ class RateScheduleTest {
     assertThrows(
         IllegalArgumentException.class, () -> new RateSchedule(0, Double.NaN, Duration.ZERO));
   }
+
+  @Test
+  void withATickTheWritesOfEachTickAreDueTogetherAtTheTick() {
+    // 2,000/s with a 1 ms tick: two writes per tick, the second (0.5 ms) moved to the next tick.
+    RateSchedule s = new RateSchedule(START, 2_000, Duration.ofSeconds(1), Duration.ofMillis(1));
+    assertEquals(2_000, s.count());
+    assertEquals(START, s.intendedNanos(0));
+    assertEquals(START + 1_000_000, s.intendedNanos(1));
+    assertEquals(START + 1_000_000, s.intendedNanos(2));
+    assertEquals(START + 2_000_000, s.intendedNanos(3));
+    assertEquals(1, s.dueBy(START + 999_999));
+    assertEquals(3, s.dueBy(START + 1_000_000));
+    assertEquals(3, s.dueBy(START + 1_999_999));
+    assertEquals(5, s.dueBy(START + 2_000_000));
+    // The rate holds: every write is due within one tick after its time without a tick.
+    RateSchedule plain = new RateSchedule(START, 2_000, Duration.ofSeconds(1));
+    for (long i = 0; i < s.count(); i++) {
+      long late = s.intendedNanos(i) - plain.intendedNanos(i);
+      assertTrue(late >= 0 && late < 1_000_000, "write " + i + " is " + late + " ns late");
+      assertTrue(s.dueBy(s.intendedNanos(i) - 1) <= i, "write " + i + " due before its tick");
+      assertTrue(s.dueBy(s.intendedNanos(i)) > i, "write " + i + " not due at its tick");
+    }
+    assertThrows(
+        IllegalArgumentException.class,
+        () -> new RateSchedule(START, 1, Duration.ZERO, Duration.ofMillis(-1)));
+  }
 }
