@@ -53,10 +53,10 @@ final class LoadOptions {
       defaultValue = "0s",
       converter = Durations.class,
       description =
-          "Send the writes in groups, every TICK: each write is due at the first tick at or after"
-              + " its time in the schedule, and its latency counts from that tick, as with a"
-              + " driver whose timer fires once per tick (Node's timers: 1ms). Default 0s: each"
-              + " write at its own time.")
+          "Send the writes (handoff: the offers) in groups, every TICK: each is due at the first"
+              + " tick at or after its time in the schedule, and its latency counts from that tick,"
+              + " as with a driver whose timer fires once per tick (Node's timers: 1ms). Default"
+              + " 0s: each at its own time.")
   Duration tick;
 
   @Option(
