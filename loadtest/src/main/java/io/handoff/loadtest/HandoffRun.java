@@ -97,15 +97,7 @@ final class HandoffRun {
 
   Result run() {
     Result result = new Result("handoff");
-    result
-        .put("users", o.users)
-        .put("devices", o.devices)
-        .put("rate", o.rate)
-        .put("tick_ms", o.tick.toNanos() / 1e6)
-        .put("threads", o.threads())
-        .put("duration_s", o.duration.toMillis() / 1000.0)
-        .put("warmup_s", o.warmup.toMillis() / 1000.0)
-        .put("payload", o.payload);
+    result.load(o);
     Duration ttl =
         o.connectTimeout
             .plus(o.warmup)

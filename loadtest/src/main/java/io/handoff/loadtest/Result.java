@@ -40,6 +40,21 @@ final class Result {
   }
 
   /**
+   * The load every scenario that writes (or offers) at a rate reports: users, devices, the rate and
+   * its tick, the load tester's threads, the warm-up and measured durations, the payload.
+   */
+  Result load(LoadOptions o) {
+    return put("users", o.users)
+        .put("devices", o.devices)
+        .put("rate", o.rate)
+        .put("tick_ms", o.tick.toNanos() / 1e6)
+        .put("threads", o.threads())
+        .put("duration_s", o.duration.toMillis() / 1000.0)
+        .put("warmup_s", o.warmup.toMillis() / 1000.0)
+        .put("payload", o.payload);
+  }
+
+  /**
    * The latency figures every scenario reports (p50, p90, p99, p99.9, max, in ms, from a histogram
    * in microseconds) and the deliveries per second over a window of {@code windowSeconds}.
    */

@@ -72,16 +72,7 @@ final class WriteRun {
 
   Result run() {
     Result result = new Result(churn == null ? "fanout" : "reconnect");
-    result
-        .put("users", o.users)
-        .put("devices", o.devices)
-        .put("documents", o.documents)
-        .put("rate", o.rate)
-        .put("tick_ms", o.tick.toNanos() / 1e6)
-        .put("threads", o.threads())
-        .put("duration_s", o.duration.toMillis() / 1000.0)
-        .put("warmup_s", o.warmup.toMillis() / 1000.0)
-        .put("payload", o.payload);
+    result.load(o).put("documents", o.documents);
     Stats stats = new Stats();
     Duration ttl =
         o.connectTimeout.plus(o.warmup).plus(o.duration).plus(o.drainTimeout).plusHours(1);
