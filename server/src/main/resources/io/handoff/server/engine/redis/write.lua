@@ -15,8 +15,10 @@
 -- fingerprint (zeros if none) and ARGV[4], as io.handoff.server.sync.Fingerprint computes it: one
 -- hash of one delta per write, chained through the fingerprint kept in the meta hash.
 --
--- Cost: this runs once per write on Redis's one thread, so it makes as few calls as it can (about
--- a dozen for a one-field write). Idle TTLs are not refreshed on every write: keys get the TTL plus
+-- Cost: this runs once per write on Redis's one thread, so it makes as few calls as it can (nine
+-- for a one-field write to an existing document, most of the time). History and the device's write
+-- order are trimmed in batches: each grows to a sixteenth past its limit and is then cut back to
+-- it, in one call, so most writes trim nothing. Idle TTLs are not refreshed on every write: keys get the TTL plus
 -- a slack of TTL/16, and a group of keys (the document's, the device's) is refreshed only once its
 -- last refresh (_t) is older than the slack, so a key expires between TTL and TTL + slack after the
 -- last write, never earlier. A key this write creates gets its TTL at once.
@@ -48,211 +50,255 @@ local epoch = meta[1]
 local version = (meta[2] or 0) + 0
 local shownEpoch = epoch or '\0\0\0\0\0\0\0\0'
 
--- Remembers the outcome of seq for this device (and, for an existing document, seq as the
--- highest handled for it), forgetting the oldest beyond the window: one HSET for all of it.
-local function record(outcome, exists)
-  local length = redis.call('RPUSH', KEYS[6], seq)
-  local set = {seq, outcome}
-  if exists and seqNumber > docLast then
-    set[#set + 1] = docField
-    set[#set + 1] = seq
+-- Every check below either refuses (code, message) and breaks out of the block, or applies the
+-- write; either way the outcome is recorded for the device after it (no closure per call).
+local code, message, outcome, answer
+local exists = epoch
+repeat
+  if seqNumber < docLast then
+    code = 11
+    message = 'client_seq ' .. seq .. ' is older than client_seq ' .. string.format('%d', docLast)
+        .. " of this device, already handled for '" .. ARGV[1]
+        .. "'; applying it now would undo a newer write, so it was not applied"
+    break
   end
-  if seqNumber > (dev[3] or 0) + 0 then
-    set[#set + 1] = '_last'
-    set[#set + 1] = seq
+
+  local expected = ARGV[3] == '-1' and -1 or ARGV[3] + 0
+  if expected >= 0 and expected ~= version then
+    code = 3
+    message = 'expected version ' .. ARGV[3] .. " but document '" .. ARGV[1] .. "' is at "
+        .. string.format('%d', version)
+    break
   end
-  if touchDevice then
-    set[#set + 1] = '_t'
-    set[#set + 1] = ARGV[13]
+  if not epoch then
+    local docs = redis.call('SCARD', KEYS[4])
+    if docs >= ARGV[6] + 0 then
+      code = 4
+      message = 'user has ' .. docs .. ' documents; the limit is ' .. ARGV[6]
+      break
+    end
   end
-  local window = ARGV[10] + 0
-  local old
-  if length > window then
-    old = {}
-    local newest = forgot
-    while length > window do
-      local o = redis.call('LPOP', KEYS[6])
-      old[#old + 1] = o
-      local number = o + 0
-      if number > newest then
-        newest = number
+
+  -- The field count is kept in the meta hash ('n') so a write needs no HLEN; a document last
+  -- written before it was kept there is counted once.
+  local count = (meta[6] or -1) + 0
+  local storedCount = count
+  if not epoch then
+    count = 0
+  elseif count < 0 then
+    count = redis.call('HLEN', KEYS[2])
+  end
+  local bytes = (meta[3] or 0) + 0
+  local storedBytes = bytes
+  local sets = {}
+  local removes
+  if #ARGV == 16 then
+    -- One operation, as most writes carry: no tables to find each field's last operation.
+    local field = ARGV[15]
+    if epoch then
+      local old = redis.call('HSTRLEN', KEYS[2], field)
+      if old > 0 or redis.call('HEXISTS', KEYS[2], field) == 1 then
+        count = count - 1
+        bytes = bytes - #field - old
       end
-      length = length - 1
     end
-    if newest > forgot then
-      set[#set + 1] = '_forgot'
-      set[#set + 1] = newest
+    if ARGV[14] == 's' then
+      count = count + 1
+      bytes = bytes + #field + #ARGV[16]
+      sets[1] = field
+      sets[2] = ARGV[16]
+    else
+      removes = {field}
     end
-  end
-  redis.call('HSET', KEYS[5], unpack(set))
-  -- After the HSET, as before it was merged: a forgotten seq is gone even if it is this one.
-  if old then
-    redis.call('HDEL', KEYS[5], unpack(old))
-  end
-  if newDevice then
-    redis.call('SADD', KEYS[8], ARGV[12])
-  end
-  if touchDevice then
-    redis.call('EXPIRE', KEYS[5], life)
-    redis.call('EXPIRE', KEYS[6], life)
-    redis.call('EXPIRE', KEYS[8], life)
-  end
-end
-
-local function refuse(code, message)
-  local out = 'r' .. shownEpoch .. string.format('%d', version) .. '|' .. code .. '|' .. message
-  record(out, epoch)
-  return {'refused', out}
-end
-
-if seqNumber < docLast then
-  return refuse(11, 'client_seq ' .. seq .. ' is older than client_seq ' .. string.format('%d', docLast)
-      .. " of this device, already handled for '" .. ARGV[1]
-      .. "'; applying it now would undo a newer write, so it was not applied")
-end
-
-local expected = ARGV[3] == '-1' and -1 or ARGV[3] + 0
-if expected >= 0 and expected ~= version then
-  return refuse(3, 'expected version ' .. ARGV[3] .. " but document '" .. ARGV[1] .. "' is at "
-      .. string.format('%d', version))
-end
-if not epoch then
-  local docs = redis.call('SCARD', KEYS[4])
-  if docs >= ARGV[6] + 0 then
-    return refuse(4, 'user has ' .. docs .. ' documents; the limit is ' .. ARGV[6])
-  end
-end
-
--- The last operation on each field decides its value; size the result before changing anything.
-local effects = {}
-local order = {}
-local i = 14
-while i <= #ARGV do
-  local field = ARGV[i + 1]
-  if effects[field] == nil then
-    order[#order + 1] = field
-  end
-  if ARGV[i] == 's' then
-    effects[field] = ARGV[i + 2]
   else
-    effects[field] = false
-  end
-  i = i + 3
-end
--- The field count is kept in the meta hash ('n') so a write needs no HLEN; a document last
--- written before it was kept there is counted once.
-local count = (meta[6] or -1) + 0
-local storedCount = count
-if not epoch then
-  count = 0
-elseif count < 0 then
-  count = redis.call('HLEN', KEYS[2])
-end
-local bytes = (meta[3] or 0) + 0
-local storedBytes = bytes
-local sets = {}
-local removes = {}
-for _, field in ipairs(order) do
-  if epoch then
-    local old = redis.call('HSTRLEN', KEYS[2], field)
-    if old > 0 or redis.call('HEXISTS', KEYS[2], field) == 1 then
-      count = count - 1
-      bytes = bytes - #field - old
+    -- The last operation on each field decides its value; size the result before changing
+    -- anything.
+    local effects = {}
+    local order = {}
+    local i = 14
+    while i <= #ARGV do
+      local field = ARGV[i + 1]
+      if effects[field] == nil then
+        order[#order + 1] = field
+      end
+      if ARGV[i] == 's' then
+        effects[field] = ARGV[i + 2]
+      else
+        effects[field] = false
+      end
+      i = i + 3
+    end
+    removes = {}
+    for _, field in ipairs(order) do
+      if epoch then
+        local old = redis.call('HSTRLEN', KEYS[2], field)
+        if old > 0 or redis.call('HEXISTS', KEYS[2], field) == 1 then
+          count = count - 1
+          bytes = bytes - #field - old
+        end
+      end
+      if effects[field] then
+        count = count + 1
+        bytes = bytes + #field + #effects[field]
+        sets[#sets + 1] = field
+        sets[#sets + 1] = effects[field]
+      else
+        removes[#removes + 1] = field
+      end
     end
   end
-  if effects[field] then
-    count = count + 1
-    bytes = bytes + #field + #effects[field]
-    sets[#sets + 1] = field
-    sets[#sets + 1] = effects[field]
+  if count > ARGV[7] + 0 then
+    code = 4
+    message = "document '" .. ARGV[1] .. "' would have " .. count .. ' fields; the limit is '
+        .. ARGV[7]
+    break
+  end
+  if bytes > ARGV[8] + 0 then
+    code = 4
+    message = "document '" .. ARGV[1] .. "' would be " .. bytes .. ' bytes; the limit is '
+        .. ARGV[8]
+    break
+  end
+
+  local created = not epoch
+  if created then
+    epoch = ARGV[5]
+    redis.call('SADD', KEYS[4], ARGV[1])
+  end
+  version = version + 1
+  local zero = '\0\0\0\0\0\0\0\0'
+  local previous = meta[4] or zero
+  -- The first 16 hex digits (lower case) as 8 bytes, straight from their character codes: code % 39
+  -- is 9..18 for '0'..'9' and 19..24 for 'a'..'f', so a digit is code % 39 - 9 and a byte of two
+  -- digits is (c1 % 39) * 16 + c2 % 39 - 153.
+  local c1, c2, c3, c4, c5, c6, c7, c8, c9, c10, c11, c12, c13, c14, c15, c16 =
+      string.byte(redis.sha1hex(previous .. ARGV[4]), 1, 16)
+  local fp = string.char(c1 % 39 * 16 + c2 % 39 - 153,
+      c3 % 39 * 16 + c4 % 39 - 153,
+      c5 % 39 * 16 + c6 % 39 - 153, c7 % 39 * 16 + c8 % 39 - 153, c9 % 39 * 16 + c10 % 39 - 153,
+      c11 % 39 * 16 + c12 % 39 - 153, c13 % 39 * 16 + c14 % 39 - 153, c15 % 39 * 16 + c16 % 39 - 153)
+  if fp == zero then
+    fp = '\1\0\0\0\0\0\0\0'
+  end
+  if #sets > 0 then
+    redis.call('HSET', KEYS[2], unpack(sets))
+  end
+  if removes and #removes > 0 then
+    redis.call('HDEL', KEYS[2], unpack(removes))
+  end
+
+  -- The version as a protobuf varint.
+  local varint
+  if version < 128 then
+    varint = string.char(version)
+  elseif version < 16384 then
+    varint = string.char(version % 128 + 128, math.floor(version / 128))
   else
-    removes[#removes + 1] = field
+    local out = {}
+    local n = version
+    while n >= 128 do
+      out[#out + 1] = string.char(n % 128 + 128)
+      n = math.floor(n / 128)
+    end
+    out[#out + 1] = string.char(n)
+    varint = table.concat(out)
   end
-end
-if count > ARGV[7] + 0 then
-  return refuse(4, "document '" .. ARGV[1] .. "' would have " .. count
-      .. ' fields; the limit is ' .. ARGV[7])
-end
-if bytes > ARGV[8] + 0 then
-  return refuse(4, "document '" .. ARGV[1] .. "' would be " .. bytes
-      .. ' bytes; the limit is ' .. ARGV[8])
+  -- Protobuf merges concatenated messages: append epoch (field 2, fixed64), version (field 3),
+  -- fingerprint (field 20, fixed64) and previous fingerprint (field 21, fixed64).
+  local payload = ARGV[4] .. '\17' .. epoch .. '\24' .. varint .. '\161\1' .. fp .. '\169\1'
+      .. previous
+  -- History keeps the last ARGV[9] deltas: trimmed back to that once it is a sixteenth over, so
+  -- a write trims once in that many instead of every time (it holds up to 1/16 more).
+  local keep = ARGV[9] + 0
+  local length = redis.call('RPUSH', KEYS[3], payload)
+  if length > keep + math.floor(keep / 16) then
+    redis.call('LTRIM', KEYS[3], '-' .. ARGV[9], -1)
+  end
+  redis.call('PUBLISH', KEYS[7], payload)
+  -- A meta field is set only if its value changes.
+  local versionText = string.format('%d', version)
+  local metaSet = {'version', versionText, 'fp', fp}
+  if created then
+    metaSet[5] = 'epoch'
+    metaSet[6] = epoch
+  end
+  if not meta[3] or bytes ~= storedBytes then
+    metaSet[#metaSet + 1] = 'bytes'
+    metaSet[#metaSet + 1] = bytes
+  end
+  if not meta[6] or count ~= storedCount then
+    metaSet[#metaSet + 1] = 'n'
+    metaSet[#metaSet + 1] = count
+  end
+  -- The document's keys (meta, fields, history, document set) are refreshed when due.
+  local touchDocument = ttl > 0 and (created or now - (meta[5] or 0) >= slack)
+  if touchDocument then
+    metaSet[#metaSet + 1] = '_t'
+    metaSet[#metaSet + 1] = ARGV[13]
+  end
+  redis.call('HSET', KEYS[1], unpack(metaSet))
+  if touchDocument then
+    for k = 1, 4 do
+      redis.call('EXPIRE', KEYS[k], life)
+    end
+  end
+  outcome = 'A' .. epoch .. fp .. versionText
+  answer = {'ok', epoch, version, fp}
+  exists = true
+until true
+
+if code then
+  outcome = 'r' .. shownEpoch .. string.format('%d', version) .. '|' .. code .. '|' .. message
+  answer = {'refused', outcome}
 end
 
-local created = not epoch
-if created then
-  epoch = ARGV[5]
-  redis.call('SADD', KEYS[4], ARGV[1])
+-- Remembers the outcome of seq for this device (and, for an existing document, seq as the highest
+-- handled for it) in one HSET. The device's order list is trimmed back to the window once it is
+-- a sixteenth over, in one LRANGE and LTRIM, so a write trims once in that many instead of every
+-- time (the device remembers up to 1/16 more writes than the window); the outcomes trimmed are
+-- forgotten, and the newest of them is the new '_forgot'.
+local length = redis.call('RPUSH', KEYS[6], seq)
+local set = {seq, outcome}
+if exists and seqNumber > docLast then
+  set[#set + 1] = docField
+  set[#set + 1] = seq
 end
-version = version + 1
-local zero = '\0\0\0\0\0\0\0\0'
-local previous = meta[4] or zero
--- The first 16 hex digits (lower case) as 8 bytes, straight from their character codes: code % 39
--- is 9..18 for '0'..'9' and 19..24 for 'a'..'f', so a digit is code % 39 - 9 and a byte of two
--- digits is (c1 % 39) * 16 + c2 % 39 - 153.
-local c1, c2, c3, c4, c5, c6, c7, c8, c9, c10, c11, c12, c13, c14, c15, c16 =
-    string.byte(redis.sha1hex(previous .. ARGV[4]), 1, 16)
-local fp = string.char(c1 % 39 * 16 + c2 % 39 - 153, c3 % 39 * 16 + c4 % 39 - 153,
-    c5 % 39 * 16 + c6 % 39 - 153, c7 % 39 * 16 + c8 % 39 - 153, c9 % 39 * 16 + c10 % 39 - 153,
-    c11 % 39 * 16 + c12 % 39 - 153, c13 % 39 * 16 + c14 % 39 - 153, c15 % 39 * 16 + c16 % 39 - 153)
-if fp == zero then
-  fp = '\1\0\0\0\0\0\0\0'
+if seqNumber > (dev[3] or 0) + 0 then
+  set[#set + 1] = '_last'
+  set[#set + 1] = seq
 end
-if #sets > 0 then
-  redis.call('HSET', KEYS[2], unpack(sets))
+if touchDevice then
+  set[#set + 1] = '_t'
+  set[#set + 1] = ARGV[13]
 end
-if #removes > 0 then
-  redis.call('HDEL', KEYS[2], unpack(removes))
-end
-
-local function varint(n)
-  if n < 128 then
-    return string.char(n)
-  elseif n < 16384 then
-    return string.char(n % 128 + 128, math.floor(n / 128))
+local window = ARGV[10] + 0
+local old
+if length > window + math.floor(window / 16) then
+  old = redis.call('LRANGE', KEYS[6], 0, length - window - 1)
+  redis.call('LTRIM', KEYS[6], length - window, -1)
+  local newest = forgot
+  for _, o in ipairs(old) do
+    local number = o + 0
+    if number > newest then
+      newest = number
+    end
   end
-  local out = {}
-  while n >= 128 do
-    out[#out + 1] = string.char(n % 128 + 128)
-    n = math.floor(n / 128)
-  end
-  out[#out + 1] = string.char(n)
-  return table.concat(out)
-end
--- Protobuf merges concatenated messages: append epoch (field 2, fixed64), version (field 3),
--- fingerprint (field 20, fixed64) and previous fingerprint (field 21, fixed64).
-local payload = ARGV[4] .. '\17' .. epoch .. '\24' .. varint(version)
-    .. '\161\1' .. fp .. '\169\1' .. previous
-local length = redis.call('RPUSH', KEYS[3], payload)
-if length > ARGV[9] + 0 then
-  redis.call('LTRIM', KEYS[3], '-' .. ARGV[9], -1)
-end
-redis.call('PUBLISH', KEYS[7], payload)
--- A meta field is set only if its value changes.
-local versionText = string.format('%d', version)
-local metaSet = {'version', versionText, 'fp', fp}
-if created then
-  metaSet[5] = 'epoch'
-  metaSet[6] = epoch
-end
-if not meta[3] or bytes ~= storedBytes then
-  metaSet[#metaSet + 1] = 'bytes'
-  metaSet[#metaSet + 1] = bytes
-end
-if not meta[6] or count ~= storedCount then
-  metaSet[#metaSet + 1] = 'n'
-  metaSet[#metaSet + 1] = count
-end
--- The document's keys (meta, fields, history, document set) are refreshed when due.
-local touchDocument = ttl > 0 and (created or now - (meta[5] or 0) >= slack)
-if touchDocument then
-  metaSet[#metaSet + 1] = '_t'
-  metaSet[#metaSet + 1] = ARGV[13]
-end
-redis.call('HSET', KEYS[1], unpack(metaSet))
-if touchDocument then
-  for k = 1, 4 do
-    redis.call('EXPIRE', KEYS[k], life)
+  if newest > forgot then
+    set[#set + 1] = '_forgot'
+    set[#set + 1] = newest
   end
 end
-record('A' .. epoch .. fp .. versionText, true)
-return {'ok', epoch, version, fp}
+redis.call('HSET', KEYS[5], unpack(set))
+-- After the HSET: a forgotten seq is gone even if it is this one (a window of 0).
+if old then
+  redis.call('HDEL', KEYS[5], unpack(old))
+end
+if newDevice then
+  redis.call('SADD', KEYS[8], ARGV[12])
+end
+if touchDevice then
+  redis.call('EXPIRE', KEYS[5], life)
+  redis.call('EXPIRE', KEYS[6], life)
+  redis.call('EXPIRE', KEYS[8], life)
+end
+return answer
