@@ -16,12 +16,14 @@
 -- hash of one delta per write, chained through the fingerprint kept in the meta hash.
 --
 -- Cost: this runs once per write on Redis's one thread, so it makes as few calls as it can (nine
--- for a one-field write to an existing document, most of the time). History and the device's write
--- order are trimmed in batches: each grows to a sixteenth past its limit and is then cut back to
--- it, in one call, so most writes trim nothing. Idle TTLs are not refreshed on every write: keys get the TTL plus
--- a slack of TTL/16, and a group of keys (the document's, the device's) is refreshed only once its
--- last refresh (_t) is older than the slack, so a key expires between TTL and TTL + slack after the
--- last write, never earlier. A key this write creates gets its TTL at once.
+-- for a one-field write to an existing document, most of the time) and builds no table it can do
+-- without: the common case of each HSET is a call with its arguments written out. History and the
+-- device's write order are trimmed in batches: each grows to a sixteenth past its limit and is
+-- then cut back to it, in one call, so most writes trim nothing. Idle TTLs are not refreshed on
+-- every write: keys get the TTL plus a slack of TTL/16, and a group of keys (the document's, the
+-- device's) is refreshed only once its last refresh (_t) is older than the slack, so a key expires
+-- between TTL and TTL + slack after the last write, never earlier. A key this write creates gets
+-- its TTL at once.
 -- Numbers: `s + 0` reads a number from a string as tonumber(s) does (the same conversion), but with
 -- one strtod instead of two and no function call; `(x or 0) + 0` reads none for an absent field.
 -- Numbers go to Redis as strings where the string is at hand (Redis formats a Lua number itself).
@@ -90,8 +92,7 @@ repeat
   end
   local bytes = (meta[3] or 0) + 0
   local storedBytes = bytes
-  local sets = {}
-  local removes
+  local sets, removes, oneSet, oneRemove
   if #ARGV == 16 then
     -- One operation, as most writes carry: no tables to find each field's last operation.
     local field = ARGV[15]
@@ -105,10 +106,9 @@ repeat
     if ARGV[14] == 's' then
       count = count + 1
       bytes = bytes + #field + #ARGV[16]
-      sets[1] = field
-      sets[2] = ARGV[16]
+      oneSet = field
     else
-      removes = {field}
+      oneRemove = field
     end
   else
     -- The last operation on each field decides its value; size the result before changing
@@ -128,6 +128,7 @@ repeat
       end
       i = i + 3
     end
+    sets = {}
     removes = {}
     for _, field in ipairs(order) do
       if epoch then
@@ -173,18 +174,24 @@ repeat
   -- digits is (c1 % 39) * 16 + c2 % 39 - 153.
   local c1, c2, c3, c4, c5, c6, c7, c8, c9, c10, c11, c12, c13, c14, c15, c16 =
       string.byte(redis.sha1hex(previous .. ARGV[4]), 1, 16)
-  local fp = string.char(c1 % 39 * 16 + c2 % 39 - 153,
-      c3 % 39 * 16 + c4 % 39 - 153,
-      c5 % 39 * 16 + c6 % 39 - 153, c7 % 39 * 16 + c8 % 39 - 153, c9 % 39 * 16 + c10 % 39 - 153,
-      c11 % 39 * 16 + c12 % 39 - 153, c13 % 39 * 16 + c14 % 39 - 153, c15 % 39 * 16 + c16 % 39 - 153)
+  local fp = string.char(c1 % 39 * 16 + c2 % 39 - 153, c3 % 39 * 16 + c4 % 39 - 153,
+      c5 % 39 * 16 + c6 % 39 - 153, c7 % 39 * 16 + c8 % 39 - 153,
+      c9 % 39 * 16 + c10 % 39 - 153, c11 % 39 * 16 + c12 % 39 - 153,
+      c13 % 39 * 16 + c14 % 39 - 153, c15 % 39 * 16 + c16 % 39 - 153)
   if fp == zero then
     fp = '\1\0\0\0\0\0\0\0'
   end
-  if #sets > 0 then
-    redis.call('HSET', KEYS[2], unpack(sets))
-  end
-  if removes and #removes > 0 then
-    redis.call('HDEL', KEYS[2], unpack(removes))
+  if oneSet then
+    redis.call('HSET', KEYS[2], oneSet, ARGV[16])
+  elseif oneRemove then
+    redis.call('HDEL', KEYS[2], oneRemove)
+  else
+    if #sets > 0 then
+      redis.call('HSET', KEYS[2], unpack(sets))
+    end
+    if #removes > 0 then
+      redis.call('HDEL', KEYS[2], unpack(removes))
+    end
   end
 
   -- The version as a protobuf varint.
@@ -217,26 +224,32 @@ repeat
   redis.call('PUBLISH', KEYS[7], payload)
   -- A meta field is set only if its value changes.
   local versionText = string.format('%d', version)
-  local metaSet = {'version', versionText, 'fp', fp}
-  if created then
-    metaSet[5] = 'epoch'
-    metaSet[6] = epoch
-  end
-  if not meta[3] or bytes ~= storedBytes then
-    metaSet[#metaSet + 1] = 'bytes'
-    metaSet[#metaSet + 1] = bytes
-  end
-  if not meta[6] or count ~= storedCount then
-    metaSet[#metaSet + 1] = 'n'
-    metaSet[#metaSet + 1] = count
-  end
-  -- The document's keys (meta, fields, history, document set) are refreshed when due.
   local touchDocument = ttl > 0 and (created or now - (meta[5] or 0) >= slack)
-  if touchDocument then
-    metaSet[#metaSet + 1] = '_t'
-    metaSet[#metaSet + 1] = ARGV[13]
+  if not created and meta[3] and bytes == storedBytes and meta[6] and count == storedCount
+      and not touchDocument then
+    -- Most writes: only the version and fingerprint change, set without building a table.
+    redis.call('HSET', KEYS[1], 'version', versionText, 'fp', fp)
+  else
+    local metaSet = {'version', versionText, 'fp', fp}
+    if created then
+      metaSet[5] = 'epoch'
+      metaSet[6] = epoch
+    end
+    if not meta[3] or bytes ~= storedBytes then
+      metaSet[#metaSet + 1] = 'bytes'
+      metaSet[#metaSet + 1] = bytes
+    end
+    if not meta[6] or count ~= storedCount then
+      metaSet[#metaSet + 1] = 'n'
+      metaSet[#metaSet + 1] = count
+    end
+    -- The document's keys (meta, fields, history, document set) are refreshed when due.
+    if touchDocument then
+      metaSet[#metaSet + 1] = '_t'
+      metaSet[#metaSet + 1] = ARGV[13]
+    end
+    redis.call('HSET', KEYS[1], unpack(metaSet))
   end
-  redis.call('HSET', KEYS[1], unpack(metaSet))
   if touchDocument then
     for k = 1, 4 do
       redis.call('EXPIRE', KEYS[k], life)
@@ -258,12 +271,20 @@ end
 -- time (the device remembers up to 1/16 more writes than the window); the outcomes trimmed are
 -- forgotten, and the newest of them is the new '_forgot'.
 local length = redis.call('RPUSH', KEYS[6], seq)
+local window = ARGV[10] + 0
+local last = (dev[3] or 0) + 0
+if exists and seqNumber > docLast and seqNumber > last and not newDevice and not touchDevice
+    and length <= window + math.floor(window / 16) then
+  -- Most writes: the outcome and the two highest numbers, set without building a table.
+  redis.call('HSET', KEYS[5], seq, outcome, docField, seq, '_last', seq)
+  return answer
+end
 local set = {seq, outcome}
 if exists and seqNumber > docLast then
   set[#set + 1] = docField
   set[#set + 1] = seq
 end
-if seqNumber > (dev[3] or 0) + 0 then
+if seqNumber > last then
   set[#set + 1] = '_last'
   set[#set + 1] = seq
 end
@@ -271,7 +292,6 @@ if touchDevice then
   set[#set + 1] = '_t'
   set[#set + 1] = ARGV[13]
 end
-local window = ARGV[10] + 0
 local old
 if length > window + math.floor(window / 16) then
   old = redis.call('LRANGE', KEYS[6], 0, length - window - 1)
