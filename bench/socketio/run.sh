@@ -15,6 +15,8 @@
 #   DRIVER_ARGS=               more driver options (e.g. "--connect-concurrency 16")
 #   SERVER_NODE_ARGS=          node options for both Socket.IO nodes (e.g. "--cpu-prof"; empty: the
 #   DRIVER_NODE_ARGS=          defaults) and for the driver
+#   DRIVER_SCHED=batch         the driver's Linux scheduling policy (chrt), as Handoff's load tester
+#                              sets its own by default (its --scheduling): batch, or other to leave it
 #   OUT=bench/results/socketio-<UTC time>
 # Bounded: the driver stops itself after connect + warm-up + duration + drain and runs inside
 # `timeout`; everything started here is stopped on exit. Talks to 127.0.0.1 only.
@@ -28,6 +30,7 @@ PAYLOAD=${PAYLOAD:-256}
 DURATION=${DURATION:-20s}
 WARMUP=${WARMUP:-60s}
 DRAIN_TIMEOUT=${DRAIN_TIMEOUT:-30s}
+DRIVER_SCHED=${DRIVER_SCHED:-batch}
 PORT=${PORT:-18180}
 DRIVER_ARGS=${DRIVER_ARGS:-}
 SERVER_NODE_ARGS=${SERVER_NODE_ARGS:-}
@@ -104,6 +107,7 @@ main() {
     echo "redis: $("$redis" --version) (no persistence: --save '' --appendonly no)"
     echo "open files: soft $(ulimit -n), hard $(ulimit -Hn)"
     echo "node options: servers ${SERVER_NODE_ARGS:-(defaults)}, driver ${DRIVER_NODE_ARGS:-(defaults)}"
+    echo "driver scheduling policy: $DRIVER_SCHED"
     echo "load: $USERS x $DEVICES, $RATE writes/s, ${PAYLOAD} B, $DURATION (+$WARMUP warm-up)"
     echo "load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
     echo "DAMON monitors: $(damon_state)"
@@ -131,7 +135,7 @@ main() {
   log "$name: $USERS x $DEVICES, $RATE writes/s, ${PAYLOAD} B, $DURATION (+$WARMUP warm-up)"
   set +e
   # shellcheck disable=SC2086
-  JWT_SECRET=$SECRET timeout --kill-after=15 "$limit" node $DRIVER_NODE_ARGS "$DIR/driver.js" \
+  JWT_SECRET=$SECRET timeout --kill-after=15 "$limit" chrt --"$DRIVER_SCHED" 0 node $DRIVER_NODE_ARGS "$DIR/driver.js" \
     --url "http://127.0.0.1:$PORT,http://127.0.0.1:$PORT_B" --server-pid "$a" \
     --also-pid "b=$b" --also-pid "redis=$redis_pid" --users "$USERS" --devices "$DEVICES" \
     --rate "$RATE" --payload "$PAYLOAD" --warmup "$WARMUP" --duration "$DURATION" \

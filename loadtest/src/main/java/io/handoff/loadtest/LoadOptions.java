@@ -145,6 +145,17 @@ final class LoadOptions {
   int threads;
 
   @Option(
+      names = "--scheduling",
+      defaultValue = "batch",
+      paramLabel = "batch|normal",
+      description =
+          "Linux CPU scheduling policy of the load tester's threads when run from the command"
+              + " line. batch (default): SCHED_BATCH, set with chrt, so the load tester's wake-ups"
+              + " never preempt the server it measures on a shared machine (the server finishes"
+              + " sending a write's frames before the load tester reads them); normal: as started.")
+  String scheduling;
+
+  @Option(
       names = "--full-client",
       description =
           "fanout: drive each device with the Java client (handoff-client) instead of the load"
@@ -216,11 +227,25 @@ final class LoadOptions {
     check(connectConcurrency > 0, "--connect-concurrency must be > 0");
     check(threads >= 0, "--threads must be >= 0");
     check(!tick.isNegative(), "--tick must not be negative, was " + tick);
+    schedulingPolicy();
     check(
         jwtSecret != null && !jwtSecret.isEmpty(),
         "--jwt-secret is required: the secret the server was started with (--jwt-secret), or the"
             + " development secret it printed at start");
     sourceAddresses();
+  }
+
+  /** The {@code --scheduling} policy; throws IllegalArgumentException for another word. */
+  SchedulingPolicy.Policy schedulingPolicy() {
+    switch (scheduling == null ? "" : scheduling) {
+      case "batch":
+        return SchedulingPolicy.Policy.BATCH;
+      case "normal":
+        return SchedulingPolicy.Policy.NORMAL;
+      default:
+        throw new IllegalArgumentException(
+            "--scheduling must be batch or normal, was " + scheduling);
+    }
   }
 
   /** Event-loop threads to use. */

@@ -47,12 +47,18 @@ public final class Main implements Callable<Integer> {
 
   private final PrintStream out;
   private final PrintStream err;
+  // Whether this is the load tester's own process (main), whose scheduling policy the scenarios
+  // set; not when a test runs a scenario inside its JVM.
+  private final boolean ownProcess;
+  // The policy in force for the run, reported in its output; null until a scenario set it.
+  private String scheduling;
 
   @Spec CommandLine.Model.CommandSpec spec;
 
-  private Main(PrintStream out, PrintStream err) {
+  private Main(PrintStream out, PrintStream err, boolean ownProcess) {
     this.out = out;
     this.err = err;
+    this.ownProcess = ownProcess;
   }
 
   private static final String EPOLL_WAIT_THRESHOLD = "io.netty.channel.epoll.epollWaitThreshold";
@@ -73,12 +79,21 @@ public final class Main implements Callable<Integer> {
     if (System.getProperty(EPOLL_WAIT_THRESHOLD) == null) {
       System.setProperty(EPOLL_WAIT_THRESHOLD, "0");
     }
-    System.exit(run(System.out, System.err, args));
+    System.exit(run(new Main(System.out, System.err, true), args));
   }
 
-  /** Runs the command line with the given streams and returns the exit code. */
+  /**
+   * Runs the command line with the given streams and returns the exit code. The process's
+   * scheduling policy stays as it is ({@code --scheduling} applies to {@link #main} only).
+   */
   public static int run(PrintStream out, PrintStream err, String... args) {
-    CommandLine cl = new CommandLine(new Main(out, err));
+    return run(new Main(out, err, false), args);
+  }
+
+  private static int run(Main main, String... args) {
+    PrintStream out = main.out;
+    PrintStream err = main.err;
+    CommandLine cl = new CommandLine(main);
     cl.setOut(new PrintWriter(out, true));
     cl.setErr(new PrintWriter(err, true));
     cl.setExecutionExceptionHandler(
@@ -100,8 +115,23 @@ public final class Main implements Callable<Integer> {
     return CommandLine.ExitCode.USAGE;
   }
 
+  /**
+   * Sets the process's scheduling policy for a scenario about to start (its event loops not yet
+   * running), if this is the load tester's own process; says what holds on {@code progress}.
+   */
+  private void schedule(LoadOptions o, PrintStream progress) {
+    if (!ownProcess) {
+      return;
+    }
+    scheduling = SchedulingPolicy.apply(o.schedulingPolicy(), ProcessHandle.current().pid());
+    progress.println("scheduling policy: " + scheduling);
+  }
+
   /** Runs a scenario and prints its outcome; the exit code says whether it passed. */
   private int finish(LoadOptions o, Result result, String commandLine) throws IOException {
+    if (scheduling != null) {
+      result.put("loadtest_scheduling", scheduling);
+    }
     PrintStream human = o.json ? err : out;
     result.printTable(human);
     if (o.report != null) {
@@ -141,6 +171,7 @@ public final class Main implements Callable<Integer> {
     public Integer call() throws IOException {
       options.validate();
       PrintStream progress = options.json ? main.err : main.out;
+      main.schedule(options, progress);
       Result r = new WriteRun(options, null, progress).run();
       return main.finish(options, r, commandLine(spec));
     }
@@ -212,6 +243,7 @@ public final class Main implements Callable<Integer> {
         throw new IllegalArgumentException("--storm-at must be within --duration");
       }
       PrintStream progress = options.json ? main.err : main.out;
+      main.schedule(options, progress);
       Result r =
           new WriteRun(
                   options,
@@ -239,6 +271,7 @@ public final class Main implements Callable<Integer> {
     public Integer call() throws IOException {
       options.validate();
       PrintStream progress = options.json ? main.err : main.out;
+      main.schedule(options, progress);
       Result r = new IdleRun(options, options.serverPid, progress).run();
       return main.finish(options, r, commandLine(spec));
     }
@@ -265,6 +298,7 @@ public final class Main implements Callable<Integer> {
       options.validate();
       HandoffRun.validate(options);
       PrintStream progress = options.json ? main.err : main.out;
+      main.schedule(options, progress);
       Result r = new HandoffRun(options, progress).run();
       return main.finish(options, r, commandLine(spec));
     }

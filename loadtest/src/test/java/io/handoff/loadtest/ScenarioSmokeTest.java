@@ -219,6 +219,13 @@ class ScenarioSmokeTest {
   }
 
   @Test
+  void anUnknownSchedulingPolicyIsRefusedWithItsName() {
+    Run run = run("fanout", "--url", url, "--scheduling", "fast", "--jwt-secret", SECRET, "--json");
+    assertEquals(2, run.exit, run.err);
+    assertTrue(run.err.contains("--scheduling must be batch or normal, was fast"), run.err);
+  }
+
+  @Test
   void everyDeviceGetsEveryUrlAndANodeDrainedMidRunIsADocumentedCloseNotAnError() throws Exception {
     HandoffServer second =
         HandoffServer.start(
