@@ -75,12 +75,17 @@ class SchedulingPolicyTest {
     assumeTrue(chrt, "needs util-linux's chrt on the PATH");
   }
 
-  /** The child process of the first test: says it runs, then waits to be destroyed. */
+  /**
+   * The child process of the first test: says it runs, then blocks reading its standard input until
+   * the test destroys it (or closes that input).
+   */
   static final class Sleeper {
-    public static void main(String[] args) throws InterruptedException {
+    public static void main(String[] args) throws java.io.IOException {
       System.out.print('r');
       System.out.flush();
-      Thread.sleep(60_000);
+      while (System.in.read() >= 0) {
+        // Nothing is ever written; the loop ends when the input closes.
+      }
     }
   }
 }
