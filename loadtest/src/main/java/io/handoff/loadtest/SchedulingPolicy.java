@@ -2,8 +2,6 @@ package io.handoff.loadtest;
 
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
-import java.nio.file.Path;
 import java.util.List;
 import java.util.Locale;
 import java.util.concurrent.TimeUnit;
@@ -71,22 +69,5 @@ final class SchedulingPolicy {
       return "normal (interrupted)";
     }
     return "batch";
-  }
-
-  /**
-   * The scheduling policy number of thread {@code tid} of process {@code pid} as the kernel reports
-   * it ({@code /proc/PID/task/TID/stat}, field 41: 0 normal, 3 batch, 5 idle), or -1 if unreadable.
-   */
-  static int policyOf(long pid, long tid) {
-    try {
-      String stat =
-          Files.readString(
-              Path.of("/proc", Long.toString(pid), "task", Long.toString(tid), "stat"));
-      // The command name (field 2) may hold spaces and parentheses: count from the last ')'.
-      String[] fields = stat.substring(stat.lastIndexOf(')') + 2).split(" ");
-      return Integer.parseInt(fields[41 - 3]);
-    } catch (IOException | RuntimeException e) {
-      return -1;
-    }
   }
 }

@@ -38,18 +38,17 @@ class SchedulingPolicyTest {
         threads = tasks.count();
       }
       assertTrue(threads > 1, "threads: " + threads);
-      assertEquals(SCHED_OTHER, SchedulingPolicy.policyOf(pid, pid));
+      assertEquals(SCHED_OTHER, policyOf(pid, pid));
 
       assertEquals("normal", SchedulingPolicy.apply(SchedulingPolicy.Policy.NORMAL, pid));
-      assertEquals(SCHED_OTHER, SchedulingPolicy.policyOf(pid, pid));
+      assertEquals(SCHED_OTHER, policyOf(pid, pid));
 
       assertEquals("batch", SchedulingPolicy.apply(SchedulingPolicy.Policy.BATCH, pid));
       try (var tasks = Files.list(Path.of("/proc", Long.toString(pid), "task"))) {
         tasks.forEach(
             t ->
                 assertEquals(
-                    SCHED_BATCH,
-                    SchedulingPolicy.policyOf(pid, Long.parseLong(t.getFileName().toString()))));
+                    SCHED_BATCH, policyOf(pid, Long.parseLong(t.getFileName().toString()))));
       }
     } finally {
       child.destroy();
@@ -64,7 +63,24 @@ class SchedulingPolicyTest {
     child.waitFor(10, TimeUnit.SECONDS);
     String outcome = SchedulingPolicy.apply(SchedulingPolicy.Policy.BATCH, child.pid());
     assertTrue(outcome.startsWith("normal (chrt failed: "), outcome);
-    assertEquals(-1, SchedulingPolicy.policyOf(child.pid(), child.pid()));
+    assertEquals(-1, policyOf(child.pid(), child.pid()));
+  }
+
+  /**
+   * The scheduling policy number of thread {@code tid} of process {@code pid} as the kernel reports
+   * it ({@code /proc/PID/task/TID/stat}, field 41: 0 normal, 3 batch, 5 idle), or -1 if unreadable.
+   */
+  private static int policyOf(long pid, long tid) {
+    try {
+      String stat =
+          Files.readString(
+              Path.of("/proc", Long.toString(pid), "task", Long.toString(tid), "stat"));
+      // The command name (field 2) may hold spaces and parentheses: count from the last ')'.
+      String[] fields = stat.substring(stat.lastIndexOf(')') + 2).split(" ");
+      return Integer.parseInt(fields[41 - 3]);
+    } catch (java.io.IOException | RuntimeException e) {
+      return -1;
+    }
   }
 
   private static void assumeLinuxWithChrt() {
