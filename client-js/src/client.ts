@@ -236,7 +236,10 @@ export class HandoffClient {
     return this.engine.follow({ prefixes: [""] }, true);
   }
 
-  /** Stops following names and prefixes, exactly as given. */
+  /**
+   * Stops following names and prefixes, exactly as given; resolves when the server has stopped their
+   * pushes to this device (no delta of a document no longer followed arrives after that).
+   */
   unfollow(spec: { documents?: string[]; prefixes?: string[] }): Promise<void> {
     return this.engine.follow(spec, false);
   }

@@ -190,7 +190,7 @@ export class SyncEngine implements WriteSink {
     return answer;
   }
 
-  /** Changes what this client follows; resolves when the server's SyncReport for it arrived. */
+  /** Changes what this client follows; resolves when the server's answer (a SyncReport) arrived. */
   async follow(spec: { documents?: string[]; prefixes?: string[] }, add: boolean): Promise<void> {
     const documents = spec.documents ?? [];
     const prefixes = spec.prefixes ?? [];
@@ -207,15 +207,15 @@ export class SyncEngine implements WriteSink {
     const l = this.link;
     if (!l || !l.welcomed) return; // The next Hello carries the new spec.
     const followSpec = create(FollowSpecSchema, { documents, prefixes });
-    if (add) {
-      await this.request(
-        create(ClientFrameSchema, {
-          body: { case: "follow", value: { spec: followSpec, positions: this.positions() } },
-        }),
-      );
-    } else {
-      l.channel!.send(create(ClientFrameSchema, { body: { case: "unfollow", value: { spec: followSpec } } }));
-    }
+    // Both are answered with a SyncReport. The server handles a connection's frames in order, so once
+    // the answer to an unfollow is here no delta of what it removed follows it on this connection.
+    await this.request(
+      create(ClientFrameSchema, {
+        body: add
+          ? { case: "follow", value: { spec: followSpec, positions: this.positions() } }
+          : { case: "unfollow", value: { spec: followSpec } },
+      }),
+    );
   }
 
   /** Cuts the connection as a network failure would; the client reconnects and resumes. */

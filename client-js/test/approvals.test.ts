@@ -13,7 +13,7 @@ import {
   HandoffClient,
   HandoffError,
 } from "../src/index.js";
-import { client as harnessClient, IdentityProvider, type Node, type Redis, startNode, startRedis, until, user } from "./harness.js";
+import { client, closeClients, IdentityProvider, type Node, type Redis, startNode, startRedis, track, until, user } from "./harness.js";
 
 const HELD_FOR_SECONDS = 6;
 let redis: Redis;
@@ -43,29 +43,18 @@ after(async () => {
   await redis?.stop();
 });
 
-// Every client a test made, closed after it even when it fails, so a failed test cannot keep the
-// process alive on open sockets.
-const opened: HandoffClient[] = [];
-afterEach(async () => {
-  await Promise.allSettled(opened.splice(0).map((c) => c.close()));
-});
-
-function client(...args: Parameters<typeof harnessClient>): HandoffClient {
-  const c = harnessClient(...args);
-  opened.push(c);
-  return c;
-}
+afterEach(closeClients);
 
 /** A client that connects with a device session's access token. */
 function sessionClient(node: Node, session: DeviceSession): HandoffClient {
-  const c = new HandoffClient({
-    url: node.url,
-    token: session.accessToken,
-    webSocket: bearerWebSocket(WebSocket),
-    reconnect: { initialMs: 50, maxMs: 500 },
-  });
-  opened.push(c);
-  return c;
+  return track(
+    new HandoffClient({
+      url: node.url,
+      token: session.accessToken,
+      webSocket: bearerWebSocket(WebSocket),
+      reconnect: { initialMs: 50, maxMs: 500 },
+    }),
+  );
 }
 
 /** Resolves with the error a promise rejects with; fails if it resolves. */

@@ -123,15 +123,34 @@ export class IdentityProvider {
   }
 }
 
-/** A Node client of `user`/`device` on `node` with the `ws` package. */
+/** A Node client of `user`/`device` on `node` with the `ws` package; {@link closeClients} closes it. */
 export function client(node: Node, user: string, device: string, extra: Partial<HandoffClientOptions> = {}): HandoffClient {
-  return new HandoffClient({
-    url: node.url,
-    token: extra.tokenSource ? undefined : mintToken(user, device),
-    webSocket: bearerWebSocket(WebSocket),
-    reconnect: { initialMs: 50, maxMs: 500 },
-    ...extra,
-  });
+  return track(
+    new HandoffClient({
+      url: node.url,
+      token: extra.tokenSource ? undefined : mintToken(user, device),
+      webSocket: bearerWebSocket(WebSocket),
+      reconnect: { initialMs: 50, maxMs: 500 },
+      ...extra,
+    }),
+  );
+}
+
+const opened: HandoffClient[] = [];
+
+/** Has {@link closeClients} close `c` after the test that made it. */
+export function track(c: HandoffClient): HandoffClient {
+  opened.push(c);
+  return c;
+}
+
+/**
+ * Closes every client made since the last call, each test's `afterEach`: a test that fails half-way
+ * leaves clients that would otherwise keep reconnecting to a stopped node and keep the test process
+ * alive, so the run would hang instead of reporting the failure.
+ */
+export async function closeClients(): Promise<void> {
+  await Promise.allSettled(opened.splice(0).map((c) => c.close()));
 }
 
 export interface Redis {

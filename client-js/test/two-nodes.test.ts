@@ -1,8 +1,8 @@
 // The client against two real server nodes sharing a real Redis: devices of one user on different nodes.
 import assert from "node:assert/strict";
-import { after, before, describe, test } from "node:test";
+import { after, afterEach, before, describe, test } from "node:test";
 import { type DocumentChange, type HandoffError, MemoryStore, OfferOutcome } from "../src/index.js";
-import { client, type Node, type Redis, startNode, startRedis, until, user } from "./harness.js";
+import { client, closeClients, type Node, type Redis, startNode, startRedis, until, user } from "./harness.js";
 
 let redis: Redis;
 let nodes: Node[] = [];
@@ -16,6 +16,8 @@ after(async () => {
   await Promise.all(nodes.map((n) => n.stop()));
   await redis?.stop();
 });
+
+afterEach(closeClients);
 
 describe("two nodes with Redis", () => {
   test("a write on one node fans out once to devices on both nodes, in order", async () => {
