@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Server CPU per delivery as a ratio to the measuring sticks: runs the same `fanout` load against
-# Handoff and against the bare Netty forwarder (../shared/bench/netty-bare), interleaved
+# Handoff and against the bare Netty forwarder (bench/netty-bare), interleaved
 # (handoff, bare, handoff, bare, ...), and prints per run and as medians: server CPU µs per delivery,
 # load-tester CPU µs per delivery, p99, nothing lost, and the load average before and after each run.
 #
@@ -18,7 +18,7 @@
 #                                    handoff#N (the server with --event-loops N),
 #                                    and "loadtest-baseline" (this server, driven by BASELINE_LOADTEST_JAR,
 #                                    an older load tester: the load tester's own before/after)
-#   BARE_DIR=../shared/bench/netty-bare
+#   BARE_DIR=bench/netty-bare
 #   SERVER_JAR=server/target/handoff-server.jar LOADTEST_JAR=loadtest/target/handoff-loadtest.jar
 #   SERVER_JAVA_OPTS=                the JVMs' defaults unless set; the same options for every target
 #   LOADTEST_JAVA_OPTS=
@@ -38,7 +38,7 @@ WARMUP=${WARMUP:-60s}
 RATES=${RATES:-2000 6000}
 REPEAT=${REPEAT:-3}
 TARGETS=${TARGETS:-handoff bare}
-BARE_DIR=${BARE_DIR:-../shared/bench/netty-bare}
+BARE_DIR=${BARE_DIR:-bench/netty-bare}
 SERVER_JAR=${SERVER_JAR:-server/target/handoff-server.jar}
 LOADTEST_JAR=${LOADTEST_JAR:-loadtest/target/handoff-loadtest.jar}
 BASELINE_JAR=${BASELINE_JAR:-}
