@@ -27,6 +27,7 @@ final class ApprovalOptions {
 
   @Option(
       names = "--new-device-approval",
+      defaultValue = "false",
       description =
           "Hold a sign-in from a device the user never used until one of the user's signed-in"
               + " devices approves it.")

@@ -151,6 +151,9 @@ class DeviceSessionsEndToEndTest {
     assertEquals(200, api.refresh(rt).status(), "an unknown token revokes nothing");
     HttpApi.Answer bad = api.post("/v1/token", "{\"grant_type\":\"password\"}");
     assertEquals("unsupported_grant_type", bad.field("error"));
+    assertTrue(
+        bad.field("message").contains("refresh_token") && bad.field("message").contains("password"),
+        "the message names the grant accepted and the one sent: " + bad);
     HttpApi.Answer json = api.post("/v1/sessions", "{\"identity_token\": [1,2]}");
     assertEquals(400, json.status());
     assertEquals("invalid_request", json.field("error"));

@@ -127,7 +127,16 @@ public final class ApiHandler implements HttpService {
         }
         if (!"refresh_token".equals(grant)) {
           throw new ApiException(
-              400, "unsupported_grant_type", "grant_type must be refresh_token, got " + grant);
+              400,
+              "unsupported_grant_type",
+              sessions.approvals() != null
+                  ? "grant_type must be refresh_token or "
+                      + ApprovalRoutes.DEVICE_CODE_GRANT
+                      + ", got "
+                      + grant
+                  : "grant_type must be refresh_token (device-code sign-in is not enabled on"
+                      + " this node), got "
+                      + grant);
         }
         return sessions
             .refresh(required(body, "refresh_token"))
