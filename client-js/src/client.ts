@@ -30,6 +30,8 @@ import { MemoryStore, type OfflineStore } from "./store.js";
 
 /** The server refuses longer tokens at the upgrade. */
 export const MAX_TOKEN_LENGTH = 4096;
+/** What an access token can hold: a JWT is visible ASCII (RFC 6750's b64token is a subset). */
+const TOKEN_CHARACTERS = /^[\x21-\x7e]*$/;
 export const DEFAULT_RECONNECT_INITIAL_MS = 100;
 export const DEFAULT_RECONNECT_MAX_MS = 30_000;
 export const DEFAULT_MAX_PENDING_WRITES = 10_000;
@@ -422,6 +424,14 @@ export class HandoffClient {
             listener.onClose(4502, `the access token is ${token.length} characters, over the limit of ${MAX_TOKEN_LENGTH}`);
             return;
           }
+          if (token !== undefined && !TOKEN_CHARACTERS.test(token)) {
+            // It could never be sent: `ws` throws on it, a browser would send a token the server refuses.
+            listener.onClose(
+              4502,
+              "the access token holds characters a token cannot have (only visible ASCII, no spaces or line breaks)",
+            );
+            return;
+          }
           try {
             ws = factory(this.urls[this.endpoint % this.urls.length], token);
           } catch (e) {
@@ -431,8 +441,13 @@ export class HandoffClient {
           }
           ws.binaryType = "arraybuffer";
           // A refused or failed connection: the close event that follows says so. Handled here so
-          // that Node's `ws` does not raise it as an unhandled error.
-          ws.onerror = () => {};
+          // that Node's `ws` does not raise it as an unhandled error. `ws` also says why the upgrade
+          // was refused (browsers do not): "Unexpected server response: 401".
+          let refusedWith = 0;
+          ws.onerror = (ev) => {
+            const m = /Unexpected server response: (\d+)/.exec(String((ev as { message?: unknown } | undefined)?.message ?? ""));
+            if (m) refusedWith = Number(m[1]);
+          };
           ws.onopen = () => listener.onOpen();
           ws.onmessage = (ev) => {
             let frame: ServerFrame;
@@ -450,6 +465,19 @@ export class HandoffClient {
             detach();
             // Closed by the server or the network, not by this client: try the next endpoint.
             this.endpoint = (this.endpoint + 1) % this.urls.length;
+            if (refusedWith === 401 || refusedWith === 403) {
+              // A fixed token the server refuses stays refused; a token source may get a good one.
+              if (!this.options.tokenSource) {
+                listener.onClose(4502, `the server refused the access token (HTTP ${refusedWith})`);
+              } else {
+                listener.onClose(1006, `the server refused the access token (HTTP ${refusedWith}); fetching another`);
+              }
+              return;
+            }
+            if (refusedWith !== 0) {
+              listener.onClose(1006, `the server refused the upgrade (HTTP ${refusedWith})`);
+              return;
+            }
             listener.onClose(ev.code, ev.reason);
           };
         },

@@ -44,6 +44,9 @@ export class Document {
   private _epoch = 0n;
   private _version = 0n;
   private _fields: ReadonlyMap<string, Uint8Array> = new Map();
+  // The server's fingerprint of version _fingerprintVersion of this replica (0n: unknown).
+  private _fingerprint = 0n;
+  private _fingerprintVersion = 0n;
   /** @internal A Resync is out for this document. */
   resyncInFlight = false;
 
@@ -92,6 +95,20 @@ export class Document {
   /** Several operations applied atomically as one version. */
   edit(): Edit {
     return new Edit(this, this.sink);
+  }
+
+  /**
+   * @internal Remembers the server's fingerprint of `version`, just applied (from the Ack, Delta or
+   * Snapshot that brought the replica there).
+   */
+  setFingerprint(version: bigint, fingerprint: bigint): void {
+    this._fingerprintVersion = version;
+    this._fingerprint = fingerprint;
+  }
+
+  /** @internal The fingerprint of `version` if known, else 0n (a version applied without one is unknown). */
+  fingerprintAt(version: bigint): bigint {
+    return version !== 0n && version === this._fingerprintVersion ? this._fingerprint : 0n;
   }
 
   /** @internal */

@@ -60,6 +60,8 @@ export const MAX_WRITE_RETRIES = 10;
 const NORMAL_CLOSURE = 1000;
 const NO_STATUS = 1005;
 export const ABNORMAL_CLOSURE = 1006;
+// The close code a client reports when it stops because the server refused its Hello (a limit).
+const POLICY_VIOLATION = 4505;
 
 // Over 600 lines because the client's state machine (connect, Hello and resume, deltas, gaps and
 // snapshots, and what each frame means for the writes) is one set of fields touched by every event;
@@ -164,6 +166,7 @@ export class SyncEngine implements WriteSink {
         sent: false,
         done: false,
         retries: 0,
+        attempts: 0,
         resolve,
         reject,
       });
@@ -190,22 +193,32 @@ export class SyncEngine implements WriteSink {
     return answer;
   }
 
-  /** Changes what this client follows; resolves when the server's answer (a SyncReport) arrived. */
+  /**
+   * Changes what this client follows; resolves when the server's answer (a SyncReport) arrived. The
+   * names and prefixes the next Hello carries change only once the server took them (or at once
+   * when not connected), so a follow the server refuses (over its limit of entries, a bad name)
+   * rejects and leaves them as they were.
+   */
   async follow(spec: { documents?: string[]; prefixes?: string[] }, add: boolean): Promise<void> {
     const documents = spec.documents ?? [];
     const prefixes = spec.prefixes ?? [];
     const c = this.config;
-    if (add) {
-      c.followDocuments = [...new Set([...c.followDocuments, ...documents])];
-      c.followPrefixes = [...new Set([...c.followPrefixes, ...prefixes])];
-    } else {
-      c.followDocuments = c.followDocuments.filter((d) => !documents.includes(d));
-      c.followPrefixes = c.followPrefixes.filter((p) => !prefixes.includes(p));
-      // "All" is the prefix "": only unfollowing that prefix ends it.
-      if (c.followAll && prefixes.includes("")) c.followAll = false;
-    }
+    const commit = () => {
+      if (add) {
+        c.followDocuments = [...new Set([...c.followDocuments, ...documents])];
+        c.followPrefixes = [...new Set([...c.followPrefixes, ...prefixes])];
+      } else {
+        c.followDocuments = c.followDocuments.filter((d) => !documents.includes(d));
+        c.followPrefixes = c.followPrefixes.filter((p) => !prefixes.includes(p));
+        // "All" is the prefix "": only unfollowing that prefix ends it.
+        if (c.followAll && prefixes.includes("")) c.followAll = false;
+      }
+    };
     const l = this.link;
-    if (!l || !l.welcomed) return; // The next Hello carries the new spec.
+    if (!l || !l.welcomed) {
+      commit(); // The next Hello carries the new spec.
+      return;
+    }
     const followSpec = create(FollowSpecSchema, { documents, prefixes });
     // Both are answered with a SyncReport. The server handles a connection's frames in order, so once
     // the answer to an unfollow is here no delta of what it removed follows it on this connection.
@@ -216,6 +229,7 @@ export class SyncEngine implements WriteSink {
           : { case: "unfollow", value: { spec: followSpec } },
       }),
     );
+    commit();
   }
 
   /** Cuts the connection as a network failure would; the client reconnects and resumes. */
@@ -270,9 +284,10 @@ export class SyncEngine implements WriteSink {
     this.connectionLost();
     this.setState("closed", NORMAL_CLOSURE, "closed by the client");
     const closed = HandoffError.clientClosed();
+    const unknown = closed.withOutcomeUnknown();
     for (const w of this.writes.all()) {
       clearTimeout(w.retryTimer);
-      w.reject?.(closed);
+      w.reject?.(w.attempts > 0 ? unknown : closed);
     }
     if (!this.store.durable) this.writes.clear();
     this.requests.closed(closed);
@@ -344,18 +359,34 @@ export class SyncEngine implements WriteSink {
     }
   }
 
-  private terminate(closeCode: number, reason: string): void {
+  /**
+   * The server answered the Hello with an Error instead of a Welcome: what the Hello carries (the
+   * follow set or the positions) is over a limit of the server's. The same Hello would be refused
+   * again, so the client stops, with the server's reason, instead of reconnecting.
+   */
+  private helloRefused(l: Link, error: ErrorFrame): void {
+    this.link = undefined;
+    l.stop();
+    l.channel?.close();
+    this.connectionLost();
+    const refused = HandoffError.fromFrame(error);
+    this.events.emit("error", refused);
+    this.terminate(POLICY_VIOLATION, `the server refused the Hello: ${error.message}`, refused);
+  }
+
+  private terminate(closeCode: number, reason: string, cause?: HandoffError): void {
     const closed = new HandoffError("CLOSED", `connection closed for good: ${closeCode} ${reason}`, { closeCode });
     this.setState("closed", closeCode, reason);
     const all = this.writes.all();
     this.writes.clear();
+    const unknown = closed.withOutcomeUnknown();
     for (const w of all) {
       w.done = true;
       clearTimeout(w.retryTimer);
-      w.reject?.(closed);
+      w.reject?.(w.attempts > 0 ? unknown : closed);
     }
     this.persist();
-    this.connecting?.reject(closed);
+    this.connecting?.reject(cause ?? closed);
   }
 
   private connectionLost(): void {
@@ -395,6 +426,7 @@ export class SyncEngine implements WriteSink {
         if (frame.requestId !== 0n) this.requests.onFrame(frame);
         return;
       case "error":
+        if (!l.welcomed && frame.requestId === 0n && b.value.clientSeq === 0n) return this.helloRefused(l, b.value);
         if (!this.requests.onError(frame)) this.onError(l, b.value);
         return;
       case "tokenExpiring":
@@ -503,9 +535,11 @@ export class SyncEngine implements WriteSink {
   private onDelta(l: Link, delta: Delta): void {
     const d = this.document(delta.document);
     if (d.version > 0n && delta.epoch !== d.epoch) return this.requestResync(l, d);
+    if (diverged(d, delta)) return this.requestResync(l, d);
     if (delta.version <= d.version) return;
     if (delta.version !== d.version + 1n) return this.requestResync(l, d);
     d.apply(delta.epoch, delta.version, delta.ops);
+    d.setFingerprint(delta.version, delta.fingerprint);
     this.persist();
     this.emitChange({
       document: d.name,
@@ -535,17 +569,18 @@ export class SyncEngine implements WriteSink {
    * than the replica (a read the server made before versions this device has since received) is not
    * applied, and the replica asks again from its own position, which the server answers with
    * deltas, or with a DIVERGED snapshot if it really lost those versions; one at the replica's own
-   * version changes nothing. A DIVERGED snapshot always applies.
+   * version and fingerprint (or an unknown one) changes nothing. A DIVERGED snapshot always applies.
    */
   private onSnapshot(l: Link, s: Snapshot): void {
     const d = this.document(s.document);
     if (d.version > 0n && s.epoch === d.epoch && s.reason !== DocumentSync_Reason.DIVERGED && s.version <= d.version) {
       d.resyncInFlight = false;
-      if (s.version < d.version) this.requestResync(l, d);
-      else this.caughtUp(d);
-      return;
+      if (s.version < d.version) return this.requestResync(l, d);
+      const mine = d.fingerprintAt(d.version);
+      if (mine === 0n || s.fingerprint === 0n || mine === s.fingerprint) return this.caughtUp(d);
     }
     d.replace(s.epoch, s.version, s.fields);
+    d.setFingerprint(s.version, s.fingerprint);
     d.resyncInFlight = false;
     this.persist();
     this.emitChange({ document: d.name, kind: "snapshot", epoch: s.epoch, version: s.version, ops: [] });
@@ -562,6 +597,7 @@ export class SyncEngine implements WriteSink {
     const contiguous = ack.version === d.version + 1n && (d.version === 0n || d.epoch === ack.epoch);
     if (contiguous) {
       d.apply(ack.epoch, ack.version, w.ops);
+      d.setFingerprint(ack.version, ack.fingerprint);
       this.emitChange({
         document: d.name,
         kind: "own-write",
@@ -595,13 +631,18 @@ export class SyncEngine implements WriteSink {
       clearTimeout(w.retryTimer);
       w.retryTimer = setTimeout(() => {
         w.retryTimer = undefined;
-        if (this.link === l && w.sent && !w.done) l.channel!.send(this.writeFrame(w));
+        if (this.link === l && w.sent && !w.done) {
+          w.attempts++;
+          l.channel!.send(this.writeFrame(w));
+        }
       }, delay);
       return;
     }
     this.writes.settle(w);
     this.persist();
-    w.reject?.(HandoffError.fromFrame(error, w.document.name));
+    const failed = HandoffError.fromFrame(error, w.document.name);
+    // A re-sent number the server no longer remembers was handled long ago, one way or the other.
+    w.reject?.(error.code === ErrorCode.STALE_SEQUENCE && w.attempts > 1 ? failed.withOutcomeUnknown() : failed);
     this.pump();
   }
 
@@ -687,7 +728,10 @@ export class SyncEngine implements WriteSink {
     this.deviceId = s.deviceId;
     for (const sd of s.documents) {
       const d = this.document(sd.name);
-      if (d.version === 0n) d.replace(sd.epoch, sd.version, sd.fields);
+      if (d.version === 0n) {
+        d.replace(sd.epoch, sd.version, sd.fields);
+        d.setFingerprint(sd.version, sd.fingerprint ?? 0n);
+      }
     }
     this.writes.restore(s.nextSeq, s.writes, (name) => this.document(name));
   }
@@ -696,7 +740,13 @@ export class SyncEngine implements WriteSink {
     const documents = [];
     for (const d of this.documents.values()) {
       if (d.version > 0n) {
-        documents.push({ name: d.name, epoch: d.epoch, version: d.version, fields: Object.fromEntries(d.fields()) });
+        documents.push({
+          name: d.name,
+          epoch: d.epoch,
+          version: d.version,
+          fingerprint: d.fingerprintAt(d.version),
+          fields: Object.fromEntries(d.fields()),
+        });
       }
     }
     const writes = this.writes.stored();
@@ -715,7 +765,26 @@ export class SyncEngine implements WriteSink {
 }
 
 function position(d: Document): Position {
-  return create(PositionSchema, { document: d.name, epoch: d.epoch, version: d.version });
+  return create(PositionSchema, {
+    document: d.name,
+    epoch: d.epoch,
+    version: d.version,
+    fingerprint: d.fingerprintAt(d.version),
+  });
+}
+
+/**
+ * True when `delta` shows that the server's history of the document is not the one the replica
+ * holds: the server gave the replica's version, or wrote the next one on top of, another write (it
+ * lost history in a failover). The replica must then Resync from its position, which the server
+ * answers with a snapshot. Unknown fingerprints (0n) never count as a difference.
+ */
+function diverged(d: Document, delta: Delta): boolean {
+  const mine = d.fingerprintAt(d.version);
+  if (mine === 0n || d.version === 0n || delta.epoch !== d.epoch) return false;
+  const theirs =
+    delta.version === d.version ? delta.fingerprint : delta.version === d.version + 1n ? delta.previousFingerprint : 0n;
+  return theirs !== 0n && theirs !== mine;
 }
 
 function changes(ops: readonly FieldOp[]): FieldChange[] {

@@ -76,6 +76,12 @@ export class HandoffError extends Error {
   readonly closeCode?: number;
   /** The HTTP status of an error of the HTTP API. */
   readonly status?: number;
+  /**
+   * For a write the client gave up on: true when it had been sent (or may have been) and so may have
+   * been applied although no Ack came (the connection closed for good, the client was closed, or the
+   * server no longer remembers a re-sent number). False: it certainly was not.
+   */
+  readonly mayHaveBeenApplied: boolean;
 
   constructor(
     code: HandoffErrorCode,
@@ -87,6 +93,7 @@ export class HandoffError extends Error {
       epoch?: bigint;
       closeCode?: number;
       status?: number;
+      mayHaveBeenApplied?: boolean;
     } = {},
   ) {
     super(message);
@@ -98,6 +105,20 @@ export class HandoffError extends Error {
     this.epoch = extra.epoch;
     this.closeCode = extra.closeCode;
     this.status = extra.status;
+    this.mayHaveBeenApplied = extra.mayHaveBeenApplied ?? false;
+  }
+
+  /** The same error, for a write that may have been applied. */
+  withOutcomeUnknown(): HandoffError {
+    return new HandoffError(this.code, `${this.message} (the write had been sent and may have been applied)`, {
+      errorCode: this.errorCode,
+      document: this.document,
+      currentVersion: this.currentVersion,
+      epoch: this.epoch,
+      closeCode: this.closeCode,
+      status: this.status,
+      mayHaveBeenApplied: true,
+    });
   }
 
   /** From a server Error frame. */

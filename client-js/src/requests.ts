@@ -51,7 +51,16 @@ interface Deferred<T> {
 
 interface Tracked extends Deferred<OfferResult> {
   promise: Promise<OfferResult>;
+  /** Forgets the offer if its result has not come within RESULT_GRACE_MS of its expiry. */
+  forget?: ReturnType<typeof setTimeout>;
 }
+
+/**
+ * How long after an offer's expiry this client still waits for its result (the server sends EXPIRED
+ * at the deadline) before it forgets the offer, so an offer whose result never comes (the client
+ * stayed away) costs nothing once it is over.
+ */
+export const RESULT_GRACE_MS = 10_000;
 
 /**
  * The client's side of request/answer frames (by request id), offers it made, prompts shown, and
@@ -96,8 +105,20 @@ export class Requests {
 
   closed(error: HandoffError): void {
     this.connectionLost(error);
-    for (const o of this.outgoing.values()) o.reject(error);
+    for (const o of this.outgoing.values()) {
+      clearTimeout(o.forget);
+      o.reject(error);
+    }
     this.outgoing.clear();
+  }
+
+  /** The result of offer `offerId` came: it is no longer held. */
+  private resolved(offerId: string, result: OfferResult): void {
+    const o = this.outgoing.get(offerId);
+    if (!o) return;
+    this.outgoing.delete(offerId);
+    clearTimeout(o.forget);
+    o.resolve(result);
   }
 
   onWelcome(w: Welcome): void {
@@ -113,13 +134,7 @@ export class Requests {
       this.prompts.set(o.offerId, o);
       this.events.emit("prompt", o);
     }
-    for (const r of w.offerResults) {
-      const o = this.outgoing.get(r.offerId);
-      if (o) {
-        this.outgoing.delete(r.offerId);
-        o.resolve(r); // It ended while this client was away.
-      }
-    }
+    for (const r of w.offerResults) this.resolved(r.offerId, r); // It ended while this client was away.
     for (const p of w.presence) this.presence.set(p.deviceId, p);
     if (w.presence.length > 0) this.events.emit("presence", w.presence);
   }
@@ -165,6 +180,18 @@ export class Requests {
           const promise = new Promise<OfferResult>((resolve, reject) => (t = { resolve, reject, promise: undefined! }));
           promise.catch(() => {});
           t.promise = promise;
+          const lifetime = Math.max(0, Math.min(Number(o.expiresMs - o.createdMs), 0x7fffffff - RESULT_GRACE_MS));
+          t.forget = setTimeout(() => {
+            if (this.outgoing.get(o.offerId) !== t) return;
+            this.outgoing.delete(o.offerId);
+            t.reject(
+              new HandoffError(
+                "OUTCOME_UNKNOWN",
+                `offer ${o.offerId} expired ${RESULT_GRACE_MS / 1000} s ago (it was live for ${lifetime} ms) and its ` +
+                  "result did not reach this client; it has ended, but how is unknown",
+              ),
+            );
+          }, lifetime + RESULT_GRACE_MS);
           this.outgoing.set(o.offerId, t);
         }
         break;
@@ -172,14 +199,9 @@ export class Requests {
       case "offerGranted":
         if (b.value.offer) this.prompts.delete(b.value.offer.offerId);
         break;
-      case "offerResult": {
-        const o = this.outgoing.get(b.value.offerId);
-        if (o) {
-          this.outgoing.delete(b.value.offerId);
-          o.resolve(b.value);
-        }
+      case "offerResult":
+        this.resolved(b.value.offerId, b.value);
         break;
-      }
       case "approvalPrompt": {
         const r = b.value.request;
         if (r && frame.requestId === 0n && !this.approvalPrompts.has(r.approvalId)) {

@@ -24,6 +24,8 @@ export interface StoredDocument {
   name: string;
   epoch: bigint;
   version: bigint;
+  /** The server's fingerprint of `version`; absent or 0n: unknown (state saved by an older client). */
+  fingerprint?: bigint;
   fields: Record<string, Uint8Array>;
 }
 

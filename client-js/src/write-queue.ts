@@ -15,6 +15,8 @@ export interface PendingWrite {
   sent: boolean;
   done: boolean;
   retries: number;
+  /** Times it went on the wire (a restored numbered write counts as sent once: it may have been). */
+  attempts: number;
   retryTimer?: ReturnType<typeof setTimeout>;
   resolve?: (version: bigint) => void;
   reject?: (error: HandoffError) => void;
@@ -24,14 +26,26 @@ export interface PendingWrite {
  * A client's unsettled writes, their sequence numbers and the in-flight window. It knows nothing of
  * connections or frames: the engine asks it what to send and tells it what happened.
  *
- * A write waits in `queued` until the window has room and the engine, on a welcomed connection,
- * asks for it; it is then numbered above every number handed out before (and above the server's
- * `last_client_seq`), and stays in `numbered` until it is settled. After a reconnect every numbered
- * write is re-sent first, in order and with its number, before any queued write is numbered. A new
- * write is refused while `maxPending` wait unnumbered; at most `window` are in flight.
+ * A write waits unnumbered until the window has room, no earlier write of its document is unsettled,
+ * and the engine, on a welcomed connection, asks for it; it is then numbered above every number
+ * handed out before (and above the server's `last_client_seq`), and stays in `numbered` until it is
+ * settled. So at most one write of a document is numbered at a time: a later write of a document is
+ * never sent while an earlier one may still be re-sent (after `UNAVAILABLE`, `OUTCOME_UNKNOWN` or a
+ * lost connection), and a re-sent write can never land after a newer one of its document. After a
+ * reconnect every numbered write is re-sent first, in order and with its number, before any waiting
+ * write is numbered. A new write is refused while `maxPending` wait unnumbered; at most `window` are
+ * in flight.
  */
 export class WriteQueue {
-  private readonly queued: PendingWrite[] = [];
+  /** Unnumbered writes in the order they were made; numbered or settled ones are dropped lazily. */
+  private queued: PendingWrite[] = [];
+  /** Unnumbered writes per document, in order. */
+  private readonly waiting = new Map<string, PendingWrite[]>();
+  private waitingCount = 0;
+  /** Documents with a waiting write and no numbered one, in the order they became so. */
+  private ready: string[] = [];
+  /** Numbered, unsettled writes per document (more than one only in what an older client stored). */
+  private readonly busy = new Map<string, number>();
   private readonly numbered = new Map<bigint, PendingWrite>();
   private resend: PendingWrite[] = [];
   private lastSeq = 0n;
@@ -47,21 +61,36 @@ export class WriteQueue {
 
   /** Writes not settled yet, sent or waiting. */
   get size(): number {
-    return this.numbered.size + this.queued.length;
+    return this.numbered.size + this.waitingCount;
   }
 
   /** Queues a new write, or returns why it cannot wait (the queue holds `maxPending` already). */
   add(w: PendingWrite): HandoffError | undefined {
-    if (this.queued.length >= this.maxPending) {
+    if (this.waitingCount >= this.maxPending) {
       return new HandoffError(
         "LIMIT_EXCEEDED",
-        `write to '${w.document.name}' refused: ${this.queued.length} writes are already waiting to be sent ` +
+        `write to '${w.document.name}' refused: ${this.waitingCount} writes are already waiting to be sent ` +
           `(maxPendingWrites=${this.maxPending})`,
         { document: w.document.name },
       );
     }
     this.queued.push(w);
+    this.wait(w, false);
     return undefined;
+  }
+
+  /** Puts unnumbered `w` last (or first) in its document's line. */
+  private wait(w: PendingWrite, first: boolean): void {
+    const name = w.document.name;
+    let line = this.waiting.get(name);
+    if (!line) {
+      line = [];
+      this.waiting.set(name, line);
+    }
+    if (first) line.unshift(w);
+    else line.push(w);
+    this.waitingCount++;
+    if (line.length === 1 && !this.busy.has(name)) this.ready.push(name);
   }
 
   /** The numbered write with this client_seq, while it is not settled. */
@@ -71,7 +100,16 @@ export class WriteQueue {
 
   /** `w` is acked, applied or failed for good: it leaves the queue and gives back its place in the window. */
   settle(w: PendingWrite): void {
-    this.numbered.delete(w.seq);
+    if (!w.done && this.numbered.delete(w.seq)) {
+      const name = w.document.name;
+      const left = (this.busy.get(name) ?? 1) - 1;
+      if (left > 0) {
+        this.busy.set(name, left);
+      } else {
+        this.busy.delete(name);
+        if (this.waiting.has(name)) this.ready.push(name);
+      }
+    }
     if (w.sent) {
       this.inFlight--;
       w.sent = false;
@@ -121,14 +159,21 @@ export class WriteQueue {
    */
   numberQueued(): PendingWrite[] {
     const fresh: PendingWrite[] = [];
-    while (this.inFlight < this.window && this.resend.length === 0 && this.queued.length > 0) {
-      const w = this.queued.shift()!;
+    while (this.inFlight < this.window && this.resend.length === 0 && this.ready.length > 0) {
+      const name = this.ready.shift()!;
+      const line = this.waiting.get(name)!;
+      const w = line.shift()!;
+      if (line.length === 0) this.waiting.delete(name);
+      this.waitingCount--;
       w.seq = ++this.lastSeq;
       this.numbered.set(w.seq, w);
+      this.busy.set(name, 1);
       w.sent = true;
       this.inFlight++;
       fresh.push(w);
     }
+    // Numbered writes leave `queued` lazily; drop them once they are most of it.
+    if (this.queued.length > 2 * this.waitingCount + 64) this.queued = this.queued.filter((w) => w.seq === 0n);
     return fresh;
   }
 
@@ -143,18 +188,23 @@ export class WriteQueue {
   /** `w` went on the wire: it holds a place in the window until it is settled or the connection ends. */
   onWire(w: PendingWrite): void {
     w.sent = true;
+    w.attempts++;
     this.inFlight++;
   }
 
   /** Every unsettled write, the numbered ones first, in order. */
   all(): PendingWrite[] {
-    return [...this.numbered.values(), ...this.queued];
+    return [...this.numbered.values(), ...this.queued.filter((w) => w.seq === 0n)];
   }
 
   /** Forgets every write (their promises are the caller's to settle). */
   clear(): void {
     this.numbered.clear();
-    this.queued.length = 0;
+    this.queued = [];
+    this.waiting.clear();
+    this.waitingCount = 0;
+    this.ready = [];
+    this.busy.clear();
     this.resend = [];
     this.inFlight = 0;
   }
@@ -183,11 +233,26 @@ export class WriteQueue {
       sent: false,
       done: false,
       retries: 0,
+      attempts: sw.seq > 0n ? 1 : 0,
     }));
     for (const w of restored) {
-      if (w.seq > 0n) this.numbered.set(w.seq, w);
+      if (w.seq > 0n) {
+        this.numbered.set(w.seq, w);
+        this.busy.set(w.document.name, (this.busy.get(w.document.name) ?? 0) + 1);
+      }
     }
-    this.queued.unshift(...restored.filter((w) => w.seq === 0n));
+    const unnumbered = restored.filter((w) => w.seq === 0n);
+    this.queued.unshift(...unnumbered);
+    // Before any write made while the store was loading, in their order.
+    for (let i = unnumbered.length - 1; i >= 0; i--) this.wait(unnumbered[i], true);
+    const seen = new Set<string>();
+    this.ready = [];
+    for (const w of this.queued) {
+      const name = w.document.name;
+      if (w.seq !== 0n || seen.has(name)) continue;
+      seen.add(name);
+      if (!this.busy.has(name)) this.ready.push(name);
+    }
   }
 
   /** Every unsettled write as an offline store keeps it. */

@@ -1,5 +1,6 @@
-// The engine's handling of a Snapshot that is not newer than the replica, driven frame by frame
-// through its Connector (no socket: the end-to-end files cover the same engine over real servers).
+// The engine's handling of a Snapshot that is not newer than the replica, and of fingerprints that
+// show the server's history is not the replica's, driven frame by frame through its Connector (no
+// socket: the end-to-end files cover the same engine over real servers).
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { create } from "@bufbuild/protobuf";
@@ -19,7 +20,10 @@ import { MemoryStore } from "../src/store.js";
 const EPOCH = 7n;
 const utf8 = new TextEncoder();
 
-function delta(version: bigint): ServerFrame {
+/** A fingerprint per version of one history ("b": another history that reused the numbers). */
+const fp = (version: bigint, history = "a") => (history === "a" ? 0x1000n : 0x2000n) + version;
+
+function delta(version: bigint, history = "a"): ServerFrame {
   return create(ServerFrameSchema, {
     body: {
       case: "delta",
@@ -27,23 +31,33 @@ function delta(version: bigint): ServerFrame {
         document: "cart",
         epoch: EPOCH,
         version,
-        ops: [{ field: "f", op: { case: "set", value: utf8.encode(`v${version}`) } }],
+        ops: [{ field: "f", op: { case: "set", value: utf8.encode(`v${version}${history}`) } }],
         originDevice: "laptop",
+        fingerprint: fp(version, history),
+        previousFingerprint: version > 1n ? fp(version - 1n, history) : 0n,
       },
     },
   });
 }
 
-function snapshot(version: bigint, reason = DocumentSync_Reason.REASON_UNSPECIFIED): ServerFrame {
+function snapshot(version: bigint, reason = DocumentSync_Reason.REASON_UNSPECIFIED, history = "a"): ServerFrame {
   return create(ServerFrameSchema, {
     body: {
       case: "snapshot",
-      value: { document: "cart", epoch: EPOCH, version, fields: { f: utf8.encode(`v${version}`) }, reason },
+      value: {
+        document: "cart",
+        epoch: EPOCH,
+        version,
+        fields: { f: utf8.encode(`v${version}${history}`) },
+        reason,
+        fingerprint: fp(version, history),
+      },
     },
   });
 }
 
-test("a snapshot older than the replica is not applied, and the replica asks from its own position", async () => {
+/** An engine on a channel that records what it sends, welcomed, with the listener to feed it frames. */
+async function welcomed(store = new MemoryStore()) {
   const sent: ClientFrame[] = [];
   let link: FrameListener | undefined;
   const channel: FrameChannel = { send: (f) => sent.push(f), close: () => {}, abort: () => {} };
@@ -67,13 +81,23 @@ test("a snapshot older than the replica is not applied, and the replica asks fro
     new Backoff(100, 1000),
     events,
     new Requests(new Emitter()),
-    new MemoryStore(),
+    store,
   );
   const connected = engine.connect();
   while (!link) await new Promise((r) => setImmediate(r));
   link.onOpen();
   link.onFrame(create(ServerFrameSchema, { body: { case: "welcome", value: { userId: "u", deviceId: "phone" } } }));
   await connected;
+  return { engine, link, sent, changes };
+}
+
+function resyncPosition(f: ClientFrame | undefined) {
+  assert.equal(f?.body.case, "resync");
+  return f!.body.case === "resync" ? f!.body.value.positions[0]! : undefined;
+}
+
+test("a snapshot older than the replica is not applied, and the replica asks from its own position", async () => {
+  const { engine, link, sent, changes } = await welcomed();
   for (let v = 1n; v <= 5n; v++) link.onFrame(delta(v));
   const cart = engine.document("cart");
   assert.equal(cart.version, 5n);
@@ -100,5 +124,54 @@ test("a snapshot older than the replica is not applied, and the replica asks fro
     changes.map((c) => [c.kind, c.version]),
     [["snapshot", 3n]],
   );
+  await engine.close();
+});
+
+test("a delta or snapshot of another history with the same numbers is not taken for the replica's", async () => {
+  const store = new MemoryStore();
+  const { engine, link, sent, changes } = await welcomed(store);
+  for (let v = 1n; v <= 5n; v++) link.onFrame(delta(v));
+  const cart = engine.document("cart");
+  changes.length = 0;
+  sent.length = 0;
+
+  // The store lost version 5 in a failover and wrote another version 6 on top of its version 4...
+  link.onFrame(delta(6n, "b"));
+  assert.equal(cart.version, 5n, "not applied on top of a version 5 it was not written on");
+  assert.equal(changes.length, 0);
+  const asked = resyncPosition(sent[0]);
+  assert.equal(asked?.version, 5n);
+  assert.equal(asked?.fingerprint, fp(5n), "the position carries the replica's fingerprint, so the server sees it diverged");
+
+  // ...and a snapshot of its version 5 (not marked DIVERGED) is not the replica's version 5 either.
+  link.onFrame(snapshot(5n, DocumentSync_Reason.REASON_UNSPECIFIED, "b"));
+  assert.equal(cart.getString("f"), "v5b", "replaced: same number, another history");
+  assert.deepEqual(
+    changes.map((c) => [c.kind, c.version]),
+    [["snapshot", 5n]],
+  );
+
+  // From there on the replica follows the new history, and its saved state keeps the fingerprint.
+  link.onFrame(delta(6n, "b"));
+  assert.equal(cart.version, 6n);
+  await engine.close();
+  const saved = await store.load();
+  assert.equal(saved?.documents[0]?.fingerprint, fp(6n, "b"));
+});
+
+test("unknown fingerprints (0) never count as a difference", async () => {
+  const { engine, link, sent } = await welcomed();
+  for (let v = 1n; v <= 3n; v++) link.onFrame(delta(v));
+  sent.length = 0;
+  const unknown = delta(4n);
+  if (unknown.body.case === "delta") {
+    unknown.body.value.fingerprint = 0n;
+    unknown.body.value.previousFingerprint = 0n;
+  }
+  link.onFrame(unknown);
+  assert.equal(engine.document("cart").version, 4n, "a delta without fingerprints applies as before");
+  link.onFrame(delta(5n));
+  assert.equal(engine.document("cart").version, 5n, "and the next one too: version 4's fingerprint is unknown");
+  assert.equal(sent.length, 0, "nothing was asked again");
   await engine.close();
 });

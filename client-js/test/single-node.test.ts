@@ -285,6 +285,67 @@ describe("one node", () => {
     await phone.close();
   });
 
+  test("a token the server refuses, or one that cannot be sent, stops the client with 4502 instead of reconnecting", async () => {
+    for (const [token, why] of [
+      [mintToken(user("wrong-secret"), "phone", 3600, "another-secret-another-secret-0123456789"), /refused the access token \(HTTP 401\)/],
+      [`${mintToken(user("newline"), "phone")}\n`, /characters a token cannot have/],
+    ] as const) {
+      const c = client(node, "unused", "unused", { token });
+      const states: string[] = [];
+      c.on("state", (s) => states.push(s));
+      await assert.rejects(c.connect(), (e: HandoffError) => e.code === "CLOSED" && e.closeCode === 4502 && why.test(e.message));
+      assert.ok(!states.includes("reconnecting"), `no reconnect: ${states.join(" ")}`);
+    }
+  });
+
+  test("a write given up on says whether it may have been applied", async () => {
+    const u = user("given-up");
+    const sent = client(node, u, "phone");
+    await sent.connect();
+    const onWire = sent.document("d").set("f", "1"); // on the wire at once: no ack can have come yet
+    await sent.close();
+    await assert.rejects(onWire, (e: HandoffError) => e.code === "CLIENT_CLOSED" && e.mayHaveBeenApplied);
+
+    const offline = client(node, u, "tablet");
+    await offline.connect();
+    offline.setOffline(true);
+    const held = offline.document("d").set("f", "2");
+    await offline.close();
+    await assert.rejects(held, (e: HandoffError) => e.code === "CLIENT_CLOSED" && !e.mayHaveBeenApplied);
+  });
+
+  test("a follow the server refuses rejects and is not carried into the next Hello", async () => {
+    const u = user("follow-limit");
+    const reader = client(node, u, "reader", { follow: { documents: ["player"] } });
+    await reader.connect();
+    const many = Array.from({ length: 300 }, (_, i) => `doc-${i}`);
+    await assert.rejects(
+      reader.follow({ documents: many }),
+      (e: HandoffError) => e.code === "LIMIT_EXCEEDED" && /limit is 256/.test(e.message),
+    );
+    // Reconnecting sends the follow set as it was: the server takes it.
+    const states: string[] = [];
+    reader.on("state", (s) => states.push(s));
+    reader.dropConnection();
+    await until("reconnected", () => states.includes("connected"));
+    const writer = client(node, u, "writer");
+    await writer.connect();
+    const seen: string[] = [];
+    reader.on("change", (c) => seen.push(`${c.document}:${c.version}`));
+    await writer.document("player").set("position", "1");
+    await until("player delta after the reconnect", () => seen.includes("player:1"));
+  });
+
+  test("a client whose Hello the server refuses stops with the server's reason instead of reconnecting", async () => {
+    const many = Array.from({ length: 300 }, (_, i) => `doc-${i}`);
+    const c = client(node, user("hello-refused"), "phone", { follow: { documents: many } });
+    const states: string[] = [];
+    c.on("state", (s) => states.push(s));
+    await assert.rejects(c.connect(), (e: HandoffError) => e.code === "LIMIT_EXCEEDED" && /limit is 256/.test(e.message));
+    assert.equal(states.at(-1), "closed");
+    assert.ok(!states.includes("reconnecting"), `no reconnect: ${states.join(" ")}`);
+  });
+
   test("follow by name and prefix, changed at runtime", async () => {
     const u = user("follow");
     const writer = client(node, u, "writer");

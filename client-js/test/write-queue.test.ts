@@ -8,19 +8,27 @@ import { Document } from "../src/document.js";
 import { FieldOpSchema } from "../src/gen/handoff/v1/handoff_pb.js";
 import { type PendingWrite, WriteQueue } from "../src/write-queue.js";
 
-const cart = new Document("cart", {
-  submitWrite: () => Promise.reject(new Error("not used: the queue is driven directly")),
-});
+const documents = new Map<string, Document>();
+function doc(name: string): Document {
+  let d = documents.get(name);
+  if (!d) {
+    d = new Document(name, { submitWrite: () => Promise.reject(new Error("not used: the queue is driven directly")) });
+    documents.set(name, d);
+  }
+  return d;
+}
 
-function write(field: string): PendingWrite {
+/** A write setting `field`; to a document of its own (named after the field) unless one is given. */
+function write(field: string, document: Document = doc(`doc-${field}`)): PendingWrite {
   return {
-    document: cart,
+    document,
     ops: [create(FieldOpSchema, { field, op: { case: "set", value: new TextEncoder().encode(field) } })],
     expectedVersion: undefined,
     seq: 0n,
     sent: false,
     done: false,
     retries: 0,
+    attempts: 0,
   };
 }
 
@@ -53,7 +61,7 @@ function beingSaved(): [WriteQueue, PendingWrite] {
 describe("write queue", () => {
   test("writes are numbered above the server's last client_seq, no more than the window at once", () => {
     const q = new WriteQueue(100, 8);
-    const writes = ["a", "b", "c", "d"].map(write);
+    const writes = ["a", "b", "c", "d"].map((f) => write(f));
     for (const w of writes) assert.equal(q.add(w), undefined);
     q.welcomed(41n, 3);
     const sent = pump(q);
@@ -75,7 +83,7 @@ describe("write queue", () => {
 
   test("after a reconnect numbered writes are re-sent first, in order, with their numbers", () => {
     const q = new WriteQueue(100, 2);
-    const [a, b, c] = ["a", "b", "c"].map(write);
+    const [a, b, c] = ["a", "b", "c"].map((f) => write(f));
     q.add(a!);
     q.add(b!);
     q.welcomed(0n, 0);
@@ -122,6 +130,43 @@ describe("write queue", () => {
     assert.equal(q.size, 0);
   });
 
+  test("a document has one numbered write at a time; its next is numbered once that one is settled", () => {
+    const q = new WriteQueue(100, 8);
+    const cart = doc("cart");
+    const [c1, c2, c3] = ["c1", "c2", "c3"].map((f) => write(f, cart));
+    const other = write("x");
+    for (const w of [c1!, c2!, c3!, other]) q.add(w);
+    q.welcomed(0n, 0);
+    assert.deepEqual(
+      pump(q).map((w) => w.ops[0]!.field),
+      ["c1", "x"],
+      "the window has room for all four, but cart's second write waits for its first",
+    );
+    q.connectionLost();
+    q.welcomed(0n, 0);
+    assert.deepEqual(
+      pump(q).map((w) => [w.seq, w.ops[0]!.field]),
+      [
+        [1n, "c1"],
+        [2n, "x"],
+      ],
+      "after a reconnect only the numbered ones are re-sent; cart's later writes still wait",
+    );
+    q.settle(other);
+    assert.deepEqual(pump(q), [], "settling another document's write frees nothing of cart's");
+    q.settle(c1!);
+    assert.deepEqual(
+      pump(q).map((w) => [w.seq, w.ops[0]!.field]),
+      [[3n, "c2"]],
+    );
+    q.settle(c2!);
+    assert.deepEqual(
+      pump(q).map((w) => [w.seq, w.ops[0]!.field]),
+      [[4n, "c3"]],
+    );
+    assert.equal(q.size, 1);
+  });
+
   test("writes beyond the pending limit are refused with LIMIT_EXCEEDED, naming the limit", () => {
     const q = new WriteQueue(2, 4);
     assert.equal(q.add(write("a")), undefined);
@@ -149,7 +194,7 @@ describe("write queue", () => {
 
     const reloaded = new WriteQueue(100, 4);
     reloaded.add(write("d")); // made while the store was loading
-    reloaded.restore(q.lastNumber, kept, () => cart);
+    reloaded.restore(q.lastNumber, kept, doc);
     assert.equal(reloaded.lastNumber, 7n);
     reloaded.welcomed(6n, 0);
     assert.deepEqual(
@@ -160,6 +205,37 @@ describe("write queue", () => {
         [9n, "c"],
         [10n, "d"],
       ],
+    );
+  });
+
+  test("restored writes of one document go out one at a time, the numbered one first", () => {
+    const cart = doc("cart");
+    const q = new WriteQueue(100, 8);
+    q.restore(
+      7n,
+      [
+        { document: "cart", seq: 7n, expectedVersion: undefined, ops: [{ field: "a", set: new Uint8Array() }] },
+        { document: "cart", seq: 0n, expectedVersion: undefined, ops: [{ field: "b", set: new Uint8Array() }] },
+      ],
+      doc,
+    );
+    q.add(write("c", cart)); // made while the store was loading
+    q.welcomed(7n, 0);
+    const first = pump(q);
+    assert.deepEqual(
+      first.map((w) => [w.seq, w.ops[0]!.field]),
+      [[7n, "a"]],
+    );
+    q.settle(first[0]!);
+    const second = pump(q);
+    assert.deepEqual(
+      second.map((w) => [w.seq, w.ops[0]!.field]),
+      [[8n, "b"]],
+    );
+    q.settle(second[0]!);
+    assert.deepEqual(
+      pump(q).map((w) => [w.seq, w.ops[0]!.field]),
+      [[9n, "c"]],
     );
   });
 });

@@ -1,0 +1,62 @@
+// The client's bookkeeping of offers it made, driven frame by frame (no socket: the end-to-end files
+// cover offers over real servers). Time is Node's mock timer, so waiting out an offer's expiry and
+// the grace after it takes no real time.
+import assert from "node:assert/strict";
+import { mock, test } from "node:test";
+import { create } from "@bufbuild/protobuf";
+import { HandoffError } from "../src/errors.js";
+import { Emitter } from "../src/events.js";
+import { OfferOutcome, ServerFrameSchema } from "../src/gen/handoff/v1/handoff_pb.js";
+import { type HandoffEvents, RESULT_GRACE_MS, Requests } from "../src/requests.js";
+
+/** Makes an offer request and answers it with OfferCreated, live for `lifetimeMs`; returns its id. */
+async function created(requests: Requests, offerId: string, lifetimeMs: number): Promise<string> {
+  const { id, answer } = requests.register();
+  requests.onFrame(
+    create(ServerFrameSchema, {
+      requestId: id,
+      body: {
+        case: "offerCreated",
+        value: { offer: { offerId, createdMs: 1_000n, expiresMs: 1_000n + BigInt(lifetimeMs) } },
+      },
+    }),
+  );
+  await answer;
+  return offerId;
+}
+
+test("an offer whose result never comes is forgotten once its expiry and a grace have passed", async () => {
+  mock.timers.enable({ apis: ["setTimeout"] });
+  try {
+    const requests = new Requests(new Emitter<HandoffEvents>());
+    const lost = requests.result(await created(requests, "o-lost", 5_000));
+    const answered = requests.result(await created(requests, "o-answered", 5_000));
+    let settled = false;
+    lost.then(
+      () => (settled = true),
+      () => (settled = true),
+    );
+
+    requests.onFrame(
+      create(ServerFrameSchema, {
+        body: { case: "offerResult", value: { offerId: "o-answered", outcome: OfferOutcome.ACCEPTED, byDevice: "tv" } },
+      }),
+    );
+    assert.equal((await answered).byDevice, "tv", "a result before the deadline resolves it");
+
+    mock.timers.tick(5_000 + RESULT_GRACE_MS - 1);
+    await Promise.resolve();
+    assert.equal(settled, false, "still waiting within the grace");
+    mock.timers.tick(1);
+    const error = await lost.then(
+      () => assert.fail("resolved without a result"),
+      (e: unknown) => e,
+    );
+    assert.ok(error instanceof HandoffError);
+    assert.equal(error.code, "OUTCOME_UNKNOWN");
+    assert.match(error.message, /o-lost expired .* how is unknown/);
+    await assert.rejects(requests.result("o-lost"), (e: HandoffError) => e.code === "OFFER_NOT_FOUND", "forgotten");
+  } finally {
+    mock.timers.reset();
+  }
+});
