@@ -1,6 +1,7 @@
 package io.handoff.client;
 
 import io.handoff.client.internal.DeferredFrameChannel;
+import io.handoff.client.internal.Handshake;
 import io.handoff.client.internal.WebSocketConnector;
 import io.handoff.protocol.v1.AcceptOffer;
 import io.handoff.protocol.v1.Activity;
@@ -35,6 +36,7 @@ import java.util.HashMap;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
 import java.util.concurrent.ExecutionException;
@@ -64,10 +66,12 @@ import java.util.function.Supplier;
  *
  * <p>Lifecycle: {@link #connect()} starts connecting; the client then stays connected by itself,
  * reconnecting with exponential backoff and resuming from its replicas' versions, until the server
- * closes with a terminal code or {@link #close()} is called. Given several URLs ({@link
- * Builder#urls}), it moves to the next one after each failed attempt or lost connection. After a
- * terminal code the client is {@link ConnectionState#CLOSED}, keeps its replicas and may be {@link
- * #connect() connected} again (e.g. with a fresh token); after {@link #close()} it is finished.
+ * closes with a terminal code (or refuses the Hello with an Error, or the access token cannot be
+ * sent at all: then a {@link HandoffException} with an error code) or {@link #close()} is called.
+ * Given several URLs ({@link Builder#urls}), it moves to the next one after each failed attempt or
+ * lost connection. After a terminal code the client is {@link ConnectionState#CLOSED}, keeps its
+ * replicas and may be {@link #connect() connected} again (e.g. with a fresh token); after {@link
+ * #close()} it is finished.
  *
  * <p>Threading: a client lives on one Netty event loop, chosen when it is built. All its state
  * changes there; every future it returns is completed there and every listener is called there, so
@@ -134,16 +138,20 @@ public final class HandoffClient implements AutoCloseable {
     }
     Supplier<String> tokens = config.tokenSupplier;
     Supplier<? extends CompletionStage<String>> source = config.tokenSource;
+    long tokenTimeoutMillis = config.connectTimeout.toMillis();
     Connector connector =
         source != null
             ? (url, listener) ->
                 DeferredFrameChannel.connect(
                     source.get(),
                     loop,
-                    token -> endpoints.get(url).connect(token, listener),
+                    tokenTimeoutMillis,
+                    token -> endpoints.get(url).connect(checkedToken(token), listener),
                     listener)
             : (url, listener) ->
-                endpoints.get(url).connect(tokens == null ? null : tokens.get(), listener);
+                endpoints
+                    .get(url)
+                    .connect(tokens == null ? null : checkedToken(tokens.get()), listener);
     Scheduler scheduler =
         (task, delayNanos) -> {
           ScheduledFuture<?> scheduled = loop.schedule(task, delayNanos, TimeUnit.NANOSECONDS);
@@ -163,6 +171,19 @@ public final class HandoffClient implements AutoCloseable {
             config.reconnectMax.toNanos(),
             () -> ThreadLocalRandom.current().nextDouble());
     this.engine = new SyncEngine(config, connector, scheduler, executor, backoff, System::nanoTime);
+  }
+
+  /**
+   * {@code token} if it can be sent on an upgrade (null: none), before any socket is opened.
+   *
+   * @throws io.handoff.client.internal.InvalidTokenException if it is empty or holds a character an
+   *     HTTP header cannot carry: the client stops with a BAD_REQUEST instead of retrying
+   */
+  private static String checkedToken(String token) {
+    if (token != null) {
+      Handshake.checkToken(token);
+    }
+    return token;
   }
 
   /**
@@ -189,7 +210,9 @@ public final class HandoffClient implements AutoCloseable {
   /**
    * Starts connecting, if not already connected or connecting. The future completes when the first
    * Welcome arrives; it fails with a {@link HandoffException} if the connection closes with a
-   * terminal code first, or if the client is closed. It does not time out by itself while the
+   * terminal code first (its {@link HandoffException#closeCode()}), if the server answers the Hello
+   * with an Error (its {@link HandoffException#errorCode()}), if the access token cannot be sent
+   * ({@code BAD_REQUEST}), or if the client is closed. It does not time out by itself while the
    * client keeps retrying (use {@link CompletableFuture#orTimeout}).
    *
    * <p><b>Completing is not being caught up:</b> the snapshots and deltas the Welcome announces
@@ -482,6 +505,12 @@ public final class HandoffClient implements AutoCloseable {
    * settings, so a builder can be reused.
    */
   public static final class Builder {
+    /** The server's limit on the names plus prefixes a device follows (its default). */
+    static final int MAX_FOLLOW_ENTRIES = 256;
+
+    /** The server's limit on a document name, in UTF-8 bytes (its default). */
+    static final int MAX_NAME_BYTES = 256;
+
     final List<URI> urls = new ArrayList<>();
     Supplier<String> tokenSupplier;
     Supplier<? extends CompletionStage<String>> tokenSource;
@@ -562,9 +591,15 @@ public final class HandoffClient implements AutoCloseable {
       return url;
     }
 
-    /** A fixed access token, sent as {@code Authorization: Bearer <token>} on every upgrade. */
+    /**
+     * A fixed access token, sent as {@code Authorization: Bearer <token>} on every upgrade.
+     *
+     * @throws IllegalArgumentException if it is empty or holds a character an HTTP header cannot
+     *     carry (a line break, a space, a control or non-ASCII character)
+     */
     public Builder token(String token) {
       check(token != null && !token.isEmpty(), "token must not be empty");
+      Handshake.checkToken(token);
       this.tokenSupplier = () -> token;
       this.tokenSource = null;
       return this;
@@ -578,7 +613,10 @@ public final class HandoffClient implements AutoCloseable {
      * band (RefreshToken) and the connection continues without reconnecting; if the server still
      * reaches the expiry, it closes with TOKEN_EXPIRED (4003) and the client reconnects, asking the
      * supplier again. If it throws, the attempt counts as failed and the client retries with
-     * backoff. A null result sends no Authorization header.
+     * backoff. A null result sends no Authorization header. A token that can never be sent (empty,
+     * or holding a character an HTTP header cannot carry) stops the client at once, as a terminal
+     * close code would: {@link HandoffListener#onError} and the {@link #connect} future get a
+     * {@link HandoffException} with {@code BAD_REQUEST}, and the client is CLOSED.
      */
     public Builder tokenSupplier(Supplier<String> tokenSupplier) {
       check(tokenSupplier != null, "tokenSupplier must not be null");
@@ -592,7 +630,9 @@ public final class HandoffClient implements AutoCloseable {
      * device's refresh token: called before every connection attempt (which waits for the token)
      * and when the server announces that the connection's token expires soon (the token is then
      * sent in band, and the connection continues). The stage may complete on any thread. A failed
-     * stage fails the attempt, which is retried with backoff. Replaces {@link #token} and {@link
+     * stage, or one that does not complete within the {@link #connectTimeout}, fails the attempt,
+     * which is retried with backoff (a stage completing later is ignored). A token that can never
+     * be sent stops the client as for {@link #tokenSupplier}. Replaces {@link #token} and {@link
      * #tokenSupplier}.
      */
     public Builder tokenSource(Supplier<? extends CompletionStage<String>> tokenSource) {
@@ -614,26 +654,100 @@ public final class HandoffClient implements AutoCloseable {
      * Follows these documents by exact name (in addition to earlier {@code followDocuments} and
      * {@code followPrefixes} calls). With no names and no prefixes, the client follows nothing and
      * only writes.
+     *
+     * @throws IllegalArgumentException for a name the server refuses (empty, over 256 UTF-8 bytes,
+     *     or with control characters), or when the names and prefixes followed would be over the
+     *     server's limit of 256 follow entries
      */
     public Builder followDocuments(String... names) {
       check(names != null, "followDocuments must not be null");
       for (String name : names) {
         check(name != null && !name.isEmpty(), "followDocuments names must not be empty");
+        int bytes = utf8Length(name);
+        check(
+            bytes <= MAX_NAME_BYTES,
+            "followDocuments name is "
+                + bytes
+                + " UTF-8 bytes; the limit for document names is "
+                + MAX_NAME_BYTES);
+        for (int i = 0; i < name.length(); i++) {
+          check(
+              !Character.isISOControl(name.charAt(i)),
+              "followDocuments names must not contain control characters (code "
+                  + (int) name.charAt(i)
+                  + " at index "
+                  + i
+                  + ")");
+        }
       }
+      checkFollowEntries("followDocuments", List.of(names), List.of());
       followAll = false;
-      followDocuments.addAll(List.of(names));
+      for (String name : names) {
+        if (!followDocuments.contains(name)) {
+          followDocuments.add(name); // The server counts each name once; so does the Hello.
+        }
+      }
       return this;
     }
 
-    /** Follows every document whose name starts with one of these prefixes. */
+    /**
+     * Follows every document whose name starts with one of these prefixes.
+     *
+     * @throws IllegalArgumentException when the names and prefixes followed would be over the
+     *     server's limit of 256 follow entries
+     */
     public Builder followPrefixes(String... prefixes) {
       check(prefixes != null, "followPrefixes must not be null");
       for (String prefix : prefixes) {
         check(prefix != null, "followPrefixes must not contain null");
       }
+      checkFollowEntries("followPrefixes", List.of(), List.of(prefixes));
       followAll = false;
-      followPrefixes.addAll(List.of(prefixes));
+      for (String prefix : prefixes) {
+        if (!followPrefixes.contains(prefix)) {
+          followPrefixes.add(prefix);
+        }
+      }
       return this;
+    }
+
+    /**
+     * Refuses a follow set over the server's limit, which would refuse every Hello: the distinct
+     * names plus the distinct prefixes, with those already followed.
+     */
+    private void checkFollowEntries(String setting, List<String> names, List<String> prefixes) {
+      Set<String> allNames = new HashSet<>(followDocuments);
+      allNames.addAll(names);
+      Set<String> allPrefixes = new HashSet<>(followPrefixes);
+      allPrefixes.addAll(prefixes);
+      int entries = allNames.size() + allPrefixes.size();
+      check(
+          entries <= MAX_FOLLOW_ENTRIES,
+          setting
+              + ": following "
+              + entries
+              + " names and prefixes; the limit is "
+              + MAX_FOLLOW_ENTRIES
+              + " follow entries");
+    }
+
+    /** The UTF-8 length of {@code s} without encoding it (as the server counts it). */
+    private static int utf8Length(String s) {
+      int n = 0;
+      for (int i = 0; i < s.length(); i++) {
+        char c = s.charAt(i);
+        if (c < 0x80) {
+          n++;
+        } else if (c < 0x800) {
+          n += 2;
+        } else if (Character.isHighSurrogate(c) && i + 1 < s.length()) {
+          n += 4;
+          i++;
+        } else {
+          n += 3;
+        }
+      }
+      return n;
     }
 
     /**
@@ -715,8 +829,9 @@ public final class HandoffClient implements AutoCloseable {
     }
 
     /**
-     * Time limit for each of: the TCP connect, the WebSocket upgrade, and the wait for the Welcome
-     * (until the server's heartbeat interval is known).
+     * Time limit for each of: the wait for the {@link #tokenSource}'s token, the TCP connect, the
+     * WebSocket upgrade, and the wait for the Welcome (until the server's heartbeat interval is
+     * known).
      */
     public Builder connectTimeout(Duration connectTimeout) {
       check(

@@ -5,8 +5,13 @@ import io.handoff.protocol.v1.ErrorCode;
 
 /**
  * Why a write, a connection or the client failed. Exactly one of {@link #errorCode()} (a server
- * Error frame, or a limit the client enforces itself) and {@link #closeCode()} (the connection
- * closed for good) is set, or neither when the client was closed by the application.
+ * Error frame, or a limit or check the client enforces itself) and {@link #closeCode()} (the
+ * connection closed for good) is set, or neither when the client was closed by the application.
+ *
+ * <p>Errors that stop the client's connecting for good, like a terminal close code: a Hello the
+ * server refused with an Error (e.g. {@code LIMIT_EXCEEDED} for a follow set over the server's
+ * limit), and an access token that can never be sent (empty, or holding a character an HTTP header
+ * cannot carry: {@link ErrorCode#BAD_REQUEST}, raised by the client itself).
  *
  * <p>Instances are immutable and safe to share between threads.
  */
@@ -110,8 +115,18 @@ public final class HandoffException extends RuntimeException {
 
   /** From a server Error frame. {@code fallbackDocument} is used when the frame names none. */
   static HandoffException fromError(io.handoff.protocol.v1.Error error, String fallbackDocument) {
+    return fromError(error, fallbackDocument, "");
+  }
+
+  /** From the server's Error answering the Hello: the server will not open this session. */
+  static HandoffException helloRefused(io.handoff.protocol.v1.Error error) {
+    return fromError(error, null, "the server refused the Hello: ");
+  }
+
+  private static HandoffException fromError(
+      io.handoff.protocol.v1.Error error, String fallbackDocument, String prefix) {
     String doc = error.getDocument().isEmpty() ? fallbackDocument : error.getDocument();
-    StringBuilder message = new StringBuilder().append(error.getCode());
+    StringBuilder message = new StringBuilder(prefix).append(error.getCode());
     if (doc != null) {
       message.append(" on document '").append(doc).append('\'');
     }
@@ -158,6 +173,14 @@ public final class HandoffException extends RuntimeException {
   /** A limit the client enforces itself, before anything reaches the server. */
   static HandoffException limit(String document, String message) {
     return new HandoffException(message, null, ErrorCode.LIMIT_EXCEEDED, 0, 0, 0, false, document);
+  }
+
+  /**
+   * A value the client refuses itself because the server could never accept it, e.g. an access
+   * token an HTTP header cannot carry: {@link ErrorCode#BAD_REQUEST}, not retryable.
+   */
+  static HandoffException invalid(String message, Throwable cause) {
+    return new HandoffException(message, cause, ErrorCode.BAD_REQUEST, 0, 0, 0, false, null);
   }
 
   /** Something went wrong locally (e.g. the token supplier threw). */

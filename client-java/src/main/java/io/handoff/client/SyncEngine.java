@@ -2,6 +2,7 @@ package io.handoff.client;
 
 import io.handoff.client.internal.FrameChannel;
 import io.handoff.client.internal.FrameListener;
+import io.handoff.client.internal.InvalidTokenException;
 import io.handoff.protocol.CloseCode;
 import io.handoff.protocol.v1.Ack;
 import io.handoff.protocol.v1.ClientFrame;
@@ -62,6 +63,13 @@ final class SyncEngine {
   private static final int NORMAL_CLOSURE = 1000;
   private static final int NO_STATUS = 1005;
   private static final int ABNORMAL_CLOSURE = 1006;
+
+  /**
+   * The request id of every Hello: an Error carrying it before the Welcome is the server's refusal
+   * of the Hello. Far below the ids of {@link HandoffRequests} (from 2^40); other frames sent
+   * before the Welcome (a RefreshToken) carry none.
+   */
+  static final long HELLO_REQUEST_ID = 1;
 
   private static final Logger log = LoggerFactory.getLogger(SyncEngine.class);
 
@@ -295,6 +303,9 @@ final class SyncEngine {
     link = attempt;
     try {
       attempt.channel = connector.connect(attempt.url, attempt);
+    } catch (InvalidTokenException e) {
+      link = null;
+      refuseToken(e);
     } catch (RuntimeException e) {
       link = null;
       notifyError(
@@ -331,13 +342,50 @@ final class SyncEngine {
         hello.addPositions(position(d, s));
       }
     }
-    l.channel.send(ClientFrame.newBuilder().setHello(hello).build());
+    l.channel.send(ClientFrame.newBuilder().setRequestId(HELLO_REQUEST_ID).setHello(hello).build());
+  }
+
+  /**
+   * The server answered the Hello with an Error instead of a Welcome (e.g. a follow set over its
+   * limit): the same Hello would be refused again, so the client stops, as after a terminal close
+   * code, and reports the error. A refusal the server marks retryable is treated as a lost
+   * connection instead (reconnect with backoff).
+   */
+  private void onHelloRefused(Link l, io.handoff.protocol.v1.Error error) {
+    HandoffException refused = HandoffException.helloRefused(error);
+    log.warn("{}", refused.getMessage());
+    if (error.getRetryable()) {
+      notifyError(refused);
+      l.channel.abort();
+      return;
+    }
+    link = null;
+    connectionLost();
+    l.channel.close();
+    stop(refused, 0, refused.getMessage());
+    notifyError(refused);
+  }
+
+  /**
+   * The access token can never be sent (empty, or holding a character an HTTP header cannot carry):
+   * retrying with it would fail forever, so the client stops and reports a BAD_REQUEST.
+   */
+  private void refuseToken(InvalidTokenException e) {
+    HandoffException invalid =
+        HandoffException.invalid("the access token cannot be used: " + e.getMessage(), e);
+    log.warn("{}", invalid.getMessage());
+    stop(invalid, 0, invalid.getMessage());
+    notifyError(invalid);
   }
 
   private void onClosed(Link l, int code, String reason, Throwable cause) {
     link = null;
     connectionLost();
     if (closedByUser) {
+      return;
+    }
+    if (cause instanceof InvalidTokenException invalid) {
+      refuseToken(invalid);
       return;
     }
     int closeCode = code;
@@ -359,11 +407,15 @@ final class SyncEngine {
   }
 
   private void terminate(int closeCode, String reason, Throwable cause) {
-    HandoffException closed = HandoffException.closed(closeCode, reason, cause);
+    stop(HandoffException.closed(closeCode, reason, cause), closeCode, reason);
+  }
+
+  /** Stops connecting for good: CLOSED, pending writes and the connect future fail with it. */
+  private void stop(HandoffException error, int closeCode, String reason) {
     setState(ConnectionState.CLOSED, closeCode, reason);
-    failAll(closed);
+    failAll(error);
     if (connectFuture != null) {
-      connectFuture.completeExceptionally(closed);
+      connectFuture.completeExceptionally(error);
     }
   }
 
@@ -412,7 +464,9 @@ final class SyncEngine {
       case SNAPSHOT -> onSnapshot(l, frame.getSnapshot(), now);
       case SYNC_REPORT -> onSyncReport(frame.getSyncReport(), now);
       case ERROR -> {
-        if (!handoff.onError(frame)) {
+        if (!l.welcomed && frame.getRequestId() == HELLO_REQUEST_ID) {
+          onHelloRefused(l, frame.getError());
+        } else if (!handoff.onError(frame)) {
           onError(frame.getError());
         }
       }

@@ -127,4 +127,44 @@ class HandoffClientBuilderTest {
     assertTrue(all.followAll);
     assertTrue(all.followDocuments.isEmpty() && all.followPrefixes.isEmpty());
   }
+
+  @Test
+  void tokensAnHttpHeaderCannotCarryAreRejected() {
+    HandoffClient.Builder b = HandoffClient.builder();
+
+    assertRejected("token", () -> b.token("abc\ndef"));
+    assertRejected("token", () -> b.token("abc\r\nX-Evil: 1"));
+    assertRejected("token", () -> b.token("two words"));
+    assertRejected("token", () -> b.token("caf\u00e9"));
+    b.token("eyJhbGciOiJIUzI1NiJ9.e30.c2ln"); // A JWT's characters are fine.
+  }
+
+  @Test
+  void followSetsTheServerWouldRefuseAreRejectedNamingTheLimit() {
+    HandoffClient.Builder b = HandoffClient.builder().url(URI.create("ws://localhost/ws"));
+    String[] names = new String[256];
+    for (int i = 0; i < names.length; i++) {
+      names[i] = "doc-" + i;
+    }
+
+    b.followDocuments(names).followDocuments(names); // Repeated names count once.
+    assertRejected("256", () -> b.followDocuments("one-more"));
+    assertRejected("followPrefixes", () -> b.followPrefixes("p/"));
+    assertEquals(256, new ClientConfig(b).followDocuments.size(), "a refused call adds nothing");
+
+    HandoffClient.Builder fresh = HandoffClient.builder().url(URI.create("ws://localhost/ws"));
+    assertRejected("control characters", () -> fresh.followDocuments("bad\nname"));
+    assertRejected("control characters", () -> fresh.followDocuments("tab\tname"));
+    assertRejected("256", () -> fresh.followDocuments("x".repeat(257)));
+    // 128 two-byte characters: 256 UTF-8 bytes, exactly the limit.
+    fresh.followDocuments("\u00e9".repeat(128));
+    assertRejected("256", () -> fresh.followDocuments("\u00e9".repeat(129)));
+    String[] prefixes = new String[255];
+    for (int i = 0; i < prefixes.length; i++) {
+      prefixes[i] = "p" + i + "/";
+    }
+    fresh.followPrefixes(prefixes);
+    assertRejected("follow entries", () -> fresh.followPrefixes("q/"));
+    fresh.followAll().followPrefixes("q/"); // followAll starts the count over.
+  }
 }

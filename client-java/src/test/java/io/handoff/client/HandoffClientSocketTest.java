@@ -6,11 +6,15 @@ import static io.handoff.client.Frames.welcome;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.handoff.protocol.v1.ClientFrame;
+import io.handoff.protocol.v1.ErrorCode;
 import io.handoff.protocol.v1.Position;
+import io.handoff.protocol.v1.ServerFrame;
 import io.netty.channel.EventLoopGroup;
 import io.netty.channel.MultiThreadIoEventLoopGroup;
 import io.netty.channel.nio.NioIoHandler;
@@ -19,9 +23,11 @@ import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -32,12 +38,24 @@ class HandoffClientSocketTest {
   private static final long WAIT = TestServer.WAIT_SECONDS;
   private static final long EPOCH = 7;
 
+  /** Long enough for several reconnects with the tests' backoff (10-100 ms). */
+  private static final long QUIET_MILLIS = 500;
+
   private final BlockingQueue<ConnectionState> states = new LinkedBlockingQueue<>();
+  // "STATE code reason" for each state change.
+  private final BlockingQueue<String> transitions = new LinkedBlockingQueue<>();
+  private final BlockingQueue<HandoffException> errors = new LinkedBlockingQueue<>();
   private final HandoffListener stateRecorder =
       new HandoffListener() {
         @Override
         public void onStateChanged(ConnectionState state, int closeCode, String reason) {
           states.add(state);
+          transitions.add(state + " " + closeCode + " " + reason);
+        }
+
+        @Override
+        public void onError(HandoffException error) {
+          errors.add(error);
         }
       };
   private TestServer server;
@@ -197,5 +215,212 @@ class HandoffClientSocketTest {
     } finally {
       shared.shutdownGracefully(0, 1, TimeUnit.SECONDS).syncUninterruptibly();
     }
+  }
+
+  private String awaitTransition(ConnectionState expected) throws InterruptedException {
+    String seen;
+    do {
+      seen = transitions.poll(WAIT, TimeUnit.SECONDS);
+      if (seen == null) {
+        throw new AssertionError("state " + expected + " not reached within " + WAIT + " s");
+      }
+    } while (!seen.startsWith(expected + " "));
+    return seen;
+  }
+
+  // ---- the wait for an asynchronous token ----
+
+  @Test
+  void tokenSourceThatNeverAnswersTimesOutAndTheClientRetries() throws Exception {
+    CompletableFuture<String> never = new CompletableFuture<>();
+    AtomicInteger asked = new AtomicInteger();
+    client =
+        clientBuilder()
+            .connectTimeout(Duration.ofMillis(300))
+            .tokenSource(
+                () ->
+                    asked.incrementAndGet() == 1 ? never : CompletableFuture.completedFuture(TOKEN))
+            .build();
+    CompletableFuture<Void> connected = client.connect();
+
+    String reconnecting = awaitTransition(ConnectionState.RECONNECTING);
+    assertTrue(reconnecting.startsWith("RECONNECTING 1006 "), reconnecting);
+    assertTrue(reconnecting.contains("no access token"), reconnecting);
+    TestServer.Connection connection = server.accept();
+    assertEquals("Bearer " + TOKEN, connection.authorization);
+    assertTrue(connection.next().hasHello());
+    connection.send(welcome(0));
+    connected.get(WAIT, TimeUnit.SECONDS);
+    assertEquals(2, asked.get());
+
+    // The first token, arriving after its attempt timed out, starts no connection.
+    never.complete(TOKEN);
+    assertNull(server.acceptWithin(QUIET_MILLIS), "a late token must not connect");
+    assertEquals(ConnectionState.CONNECTED, client.state());
+  }
+
+  @Test
+  void dropConnectionWhileWaitingForTheTokenEndsTheAttempt() throws Exception {
+    CountDownLatch firstAsked = new CountDownLatch(1);
+    AtomicInteger asked = new AtomicInteger();
+    client =
+        clientBuilder()
+            // Far beyond the test's waits: only the drop can end the first attempt in time.
+            .connectTimeout(Duration.ofMinutes(5))
+            .tokenSource(
+                () -> {
+                  if (asked.incrementAndGet() == 1) {
+                    firstAsked.countDown();
+                    return new CompletableFuture<>();
+                  }
+                  return CompletableFuture.completedFuture(TOKEN);
+                })
+            .build();
+    CompletableFuture<Void> connected = client.connect();
+    assertTrue(firstAsked.await(WAIT, TimeUnit.SECONDS));
+
+    client.dropConnection();
+
+    String reconnecting = awaitTransition(ConnectionState.RECONNECTING);
+    assertTrue(reconnecting.startsWith("RECONNECTING 1006 "), reconnecting);
+    TestServer.Connection connection = server.accept();
+    assertTrue(connection.next().hasHello());
+    connection.send(welcome(0));
+    connected.get(WAIT, TimeUnit.SECONDS);
+  }
+
+  @Test
+  void closeWhileWaitingForTheTokenClosesTheClient() throws Exception {
+    client = clientBuilder().tokenSource(CompletableFuture::new).build();
+    CompletableFuture<Void> connected = client.connect();
+    awaitState(ConnectionState.CONNECTING);
+
+    client.close();
+
+    assertEquals(0, failureOf(connected).closeCode());
+    assertEquals(ConnectionState.CLOSED, client.state());
+    assertEquals(0, server.tcpConnections.get());
+  }
+
+  // ---- credentials that can never be sent ----
+
+  @Test
+  void tokenWithALineBreakFailsAtOnceWithBadRequestAndNoRetry() throws Exception {
+    AtomicInteger asked = new AtomicInteger();
+    client =
+        clientBuilder()
+            .tokenSupplier(
+                () -> {
+                  asked.incrementAndGet();
+                  return TOKEN + "\r\nX-Injected: 1";
+                })
+            .build();
+    CompletableFuture<Long> written = client.document("cart").set("item", bytes("book"));
+
+    HandoffException e = failureOf(client.connect());
+
+    assertEquals(ErrorCode.BAD_REQUEST, e.errorCode());
+    assertEquals(0, e.closeCode());
+    assertFalse(e.retryable());
+    assertTrue(e.getMessage().contains("token"), e.getMessage());
+    assertFalse(e.getMessage().contains(TOKEN), "the token must not be in the message");
+    assertEquals(ErrorCode.BAD_REQUEST, failureOf(written).errorCode());
+    HandoffException reported = errors.poll(WAIT, TimeUnit.SECONDS);
+    assertNotNull(reported, "onError must report it");
+    assertEquals(ErrorCode.BAD_REQUEST, reported.errorCode());
+    assertEquals(ConnectionState.CLOSED, client.state());
+    Thread.sleep(QUIET_MILLIS);
+    assertEquals(1, asked.get(), "the client must not retry with a token it cannot send");
+    assertEquals(0, server.tcpConnections.get(), "nothing may reach the server");
+    assertEquals(ConnectionState.CLOSED, client.state());
+  }
+
+  @Test
+  void emptyTokenFromTheTokenSourceFailsAtOnceWithBadRequest() throws Exception {
+    AtomicInteger asked = new AtomicInteger();
+    client =
+        clientBuilder()
+            .tokenSource(
+                () -> {
+                  asked.incrementAndGet();
+                  return CompletableFuture.supplyAsync(() -> "");
+                })
+            .build();
+
+    HandoffException e = failureOf(client.connect());
+
+    assertEquals(ErrorCode.BAD_REQUEST, e.errorCode());
+    assertTrue(e.getMessage().contains("empty"), e.getMessage());
+    assertEquals(ConnectionState.CLOSED, client.state());
+    Thread.sleep(QUIET_MILLIS);
+    assertEquals(1, asked.get());
+    assertEquals(0, server.tcpConnections.get());
+  }
+
+  // ---- a Hello the server refuses ----
+
+  private static ServerFrame helloRefusal(long requestId, boolean retryable) {
+    return ServerFrame.newBuilder()
+        .setRequestId(requestId)
+        .setError(
+            io.handoff.protocol.v1.Error.newBuilder()
+                .setCode(retryable ? ErrorCode.INTERNAL : ErrorCode.LIMIT_EXCEEDED)
+                .setMessage("following 300 names and prefixes; the limit is 256")
+                .setRetryable(retryable))
+        .build();
+  }
+
+  @Test
+  void errorAnsweringTheHelloIsTerminalAndTyped() throws Exception {
+    client = clientBuilder().token(TOKEN).followDocuments("cart").build();
+    CompletableFuture<Void> connected = client.connect();
+    TestServer.Connection connection = server.accept();
+    ClientFrame hello = connection.next();
+    assertTrue(hello.hasHello());
+    assertTrue(hello.getRequestId() != 0, "the Hello carries a request id");
+
+    connection.send(helloRefusal(hello.getRequestId(), false));
+
+    HandoffException e = failureOf(connected);
+    assertEquals(ErrorCode.LIMIT_EXCEEDED, e.errorCode());
+    assertTrue(e.getMessage().contains("the limit is 256"), e.getMessage());
+    assertEquals(ConnectionState.CLOSED, client.state());
+    HandoffException reported = errors.poll(WAIT, TimeUnit.SECONDS);
+    assertNotNull(reported, "onError must report it");
+    assertEquals(ErrorCode.LIMIT_EXCEEDED, reported.errorCode());
+    assertEquals(1000, connection.clientCloseCode.get(WAIT, TimeUnit.SECONDS));
+    assertNull(server.acceptWithin(QUIET_MILLIS), "the client must not reconnect");
+    assertEquals(ConnectionState.CLOSED, client.state());
+  }
+
+  @Test
+  void retryableErrorAnsweringTheHelloReconnects() throws Exception {
+    client = clientBuilder().token(TOKEN).build();
+    CompletableFuture<Void> connected = client.connect();
+    TestServer.Connection first = server.accept();
+    ClientFrame hello = first.next();
+
+    first.send(helloRefusal(hello.getRequestId(), true));
+
+    TestServer.Connection second = server.accept();
+    assertTrue(second.next().hasHello());
+    second.send(welcome(0));
+    connected.get(WAIT, TimeUnit.SECONDS);
+    assertEquals(ErrorCode.INTERNAL, errors.poll(WAIT, TimeUnit.SECONDS).errorCode());
+  }
+
+  @Test
+  void errorWithoutTheHellosRequestIdBeforeTheWelcomeIsNotTerminal() throws Exception {
+    client = clientBuilder().token(TOKEN).build();
+    CompletableFuture<Void> connected = client.connect();
+    TestServer.Connection connection = server.accept();
+    assertTrue(connection.next().hasHello());
+
+    // E.g. the answer to an in-band RefreshToken sent before the Welcome.
+    connection.send(helloRefusal(0, false));
+    connection.send(welcome(0));
+
+    connected.get(WAIT, TimeUnit.SECONDS);
+    assertEquals(ConnectionState.CONNECTED, client.state());
   }
 }

@@ -35,6 +35,7 @@ import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
 
 /**
  * A scripted WebSocket server on 127.0.0.1, port 0: it refuses upgrades without the expected bearer
@@ -80,6 +81,10 @@ final class TestServer implements AutoCloseable {
   private final EventLoopGroup group =
       new MultiThreadIoEventLoopGroup(1, NioIoHandler.newFactory());
   private final BlockingQueue<Connection> accepted = new LinkedBlockingQueue<>();
+
+  /** TCP connections accepted, upgraded or not. */
+  final AtomicInteger tcpConnections = new AtomicInteger();
+
   private final String expectedAuthorization;
   private final Channel server;
 
@@ -99,6 +104,7 @@ final class TestServer implements AutoCloseable {
                 new ChannelInitializer<SocketChannel>() {
                   @Override
                   protected void initChannel(SocketChannel ch) {
+                    tcpConnections.incrementAndGet();
                     ch.pipeline()
                         .addLast(new HttpServerCodec())
                         .addLast(new HttpObjectAggregator(64 * 1024))
@@ -122,6 +128,11 @@ final class TestServer implements AutoCloseable {
     Connection c = accepted.poll(WAIT_SECONDS, TimeUnit.SECONDS);
     assertNotNull(c, "no WebSocket connection within " + WAIT_SECONDS + " s");
     return c;
+  }
+
+  /** The next accepted WebSocket connection within {@code millis}, or null if none came. */
+  Connection acceptWithin(long millis) throws InterruptedException {
+    return accepted.poll(millis, TimeUnit.MILLISECONDS);
   }
 
   @Override

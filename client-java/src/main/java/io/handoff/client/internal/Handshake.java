@@ -98,11 +98,14 @@ public final class Handshake {
    * The upgrade request of one attempt, with {@code token} as {@code Authorization: Bearer} (none
    * if null).
    *
-   * @throws IllegalArgumentException if the token holds characters a header cannot carry
+   * @throws InvalidTokenException if the token holds characters a header cannot carry
    */
   public ByteBuf request(ByteBufAllocator alloc, String key, String token) {
     if (token != null) {
-      checkHeaderText(token, "the token");
+      String problem = headerTextProblem(token, "the token");
+      if (problem != null) {
+        throw new InvalidTokenException(problem);
+      }
     }
     int size = head.length + key.length() + END.length;
     if (token != null) {
@@ -269,14 +272,45 @@ public final class Handshake {
     return s.length() > MAX_REASON_CHARS ? s.substring(0, MAX_REASON_CHARS) : s;
   }
 
+  /**
+   * Checks an access token before an attempt uses it: it must be non-empty printable ASCII without
+   * spaces, as {@link #request} sends it. The token itself is never part of the message.
+   *
+   * @throws InvalidTokenException if it is empty or holds a character a header cannot carry
+   */
+  public static void checkToken(String token) {
+    if (token.isEmpty()) {
+      throw new InvalidTokenException("the token is empty");
+    }
+    String problem = headerTextProblem(token, "the token");
+    if (problem != null) {
+      throw new InvalidTokenException(problem);
+    }
+  }
+
   /** Refuses anything but printable ASCII without spaces. */
   private static void checkHeaderText(String s, String what) {
+    String problem = headerTextProblem(s, what);
+    if (problem != null) {
+      throw new IllegalArgumentException(problem);
+    }
+  }
+
+  /**
+   * What makes {@code s} unfit for a header (anything but printable ASCII without spaces), or null.
+   */
+  private static String headerTextProblem(String s, String what) {
     for (int i = 0; i < s.length(); i++) {
       char c = s.charAt(i);
       if (c > 0x7e || c <= 0x20) {
-        throw new IllegalArgumentException(
-            what + " holds a character an HTTP header cannot carry (code " + (int) c + ")");
+        return what
+            + " holds a character an HTTP header cannot carry (code "
+            + (int) c
+            + " at index "
+            + i
+            + ")";
       }
     }
+    return null;
   }
 }
