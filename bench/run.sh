@@ -46,6 +46,11 @@
 #                                                      side's driver sends them (its 1 ms timer,
 #                                                      bench/socketio/driver.js), so both get the same
 #                                                      load; 0s: each write at its own time
+#   TWO_NODES_SERVER=handoff                           two-nodes: "bare" runs the bare Redis relay
+#                                                      (bench/bare-redis) as both nodes instead: the
+#                                                      measuring stick for two nodes, as the bare
+#                                                      forwarder is for one (JVM options, loops and
+#                                                      Redis as for Handoff's nodes)
 #   REDIS_AOF=yes                                      two-nodes: Redis's append-only file, fsync every
 #                                                      second; "no" runs Redis without persistence (as
 #                                                      the Socket.IO side, bench/socketio/run.sh, runs)
@@ -88,6 +93,7 @@ HANDOFF_RATE=${HANDOFF_RATE:-200}
 HANDOFF_DURATION=${HANDOFF_DURATION:-30s}
 HANDOFF_WARMUP=${HANDOFF_WARMUP:-10s}
 TWO_NODES_TICK=${TWO_NODES_TICK:-1ms}
+TWO_NODES_SERVER=${TWO_NODES_SERVER:-handoff}
 PORT=${PORT:-18080}
 SERVER_JAR=${SERVER_JAR:-server/target/handoff-server.jar}
 LOADTEST_JAR=${LOADTEST_JAR:-loadtest/target/handoff-loadtest.jar}
@@ -102,6 +108,8 @@ OUT=${OUT:-bench/results/$(date -u +%Y%m%dT%H%M%SZ)}
 URL="ws://127.0.0.1:$PORT/ws"
 SECRET="bench-$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')"
 SERVER_PID=
+NODE2_PID=
+REDIS_PID=
 WRITE_ROWS=()
 CAPACITY_ROWS=()
 IDLE_ROWS=()
@@ -330,7 +338,8 @@ scenario_storm() {
 start_two_nodes() {
   local name=$1 probe redis
   probe=$(timeout 20 java -jar "$SERVER_JAR" --help 2>&1 || true)
-  if ! grep -q -- '--redis-url' <<<"$probe" || grep -qi 'Redis for many nodes (not available' <<<"$probe"; then
+  if [[ $TWO_NODES_SERVER != bare ]] && { ! grep -q -- '--redis-url' <<<"$probe" ||
+    grep -qi 'Redis for many nodes (not available' <<<"$probe"; }; then
     SKIPPED+=("$name: skipped, this server has no Redis engine (--redis-url)")
     return 2
   fi
@@ -350,6 +359,10 @@ start_two_nodes() {
   done
   grep -q '^redis:' "$OUT/machine.txt" || echo "redis: $("$redis" --version)" >>"$OUT/machine.txt"
   local loops=${NODE_EVENT_LOOPS:-1}
+  if [[ $TWO_NODES_SERVER == bare ]]; then
+    start_bare_redis_nodes "$name" "$redis_port" "$port2" "$loops"
+    return
+  fi
   if ! start_server "$name-a" --node-id a --redis-url "redis://127.0.0.1:$redis_port" \
     --event-loops "$loops"; then
     kill "$REDIS_PID" 2>/dev/null || true
@@ -364,6 +377,34 @@ start_two_nodes() {
     curl -fsS "http://127.0.0.1:$port2/healthz" >/dev/null 2>&1 && break
     sleep 0.2
   done
+  URL2="ws://127.0.0.1:$PORT/ws,ws://127.0.0.1:$port2/ws"
+}
+
+# start_bare_redis_nodes NAME REDIS_PORT PORT2 LOOPS: the bare Redis relay as nodes a (PORT) and b
+# (PORT2), started one after the other (the first compiles it); sets SERVER_PID, NODE2_PID, URL2.
+start_bare_redis_nodes() {
+  local name=$1 redis_port=$2 port2=$3 loops=$4 node port pid
+  ((loops > 0)) || loops=$((2 * $(nproc)))
+  for node in a b; do
+    port=$PORT
+    [[ $node == b ]] && port=$port2
+    BARE_JAVA_OPTS=$SERVER_JAVA_OPTS SERVER_JAR=$SERVER_JAR bench/bare-redis/run.sh --host 127.0.0.1 \
+      --port "$port" --jwt-secret "$SECRET" --redis-url "redis://127.0.0.1:$redis_port" \
+      --node-id "$node" --workers "$loops" >"$OUT/server-$name-$node.log" 2>&1 &
+    pid=$!
+    if [[ $node == a ]]; then SERVER_PID=$pid; else NODE2_PID=$pid; fi
+    for _ in $(seq 1 150); do
+      curl -fsS "http://127.0.0.1:$port/healthz" >/dev/null 2>&1 && break
+      if ! kill -0 "$pid" 2>/dev/null; then
+        log "the bare Redis relay exited at start; see $OUT/server-$name-$node.log"
+        stop_two_nodes
+        return 1
+      fi
+      sleep 0.2
+    done
+  done
+  grep -q '^two-nodes server:' "$OUT/machine.txt" ||
+    echo "two-nodes server: the bare Redis relay (bench/bare-redis)" >>"$OUT/machine.txt"
   URL2="ws://127.0.0.1:$PORT/ws,ws://127.0.0.1:$port2/ws"
 }
 
@@ -388,7 +429,7 @@ scenario_two_nodes() {
     --tick "$TWO_NODES_TICK" --also-pid "b=$NODE2_PID" --also-pid "redis=$REDIS_PID" --drain-timeout 30s
   stop_two_nodes
   log "two-nodes: CPU per delivery a + b + Redis $(jget total_cpu_us_per_delivery "$RESULT") µs ($(jget server_cpu_us_per_delivery "$RESULT") / $(jget b_cpu_us_per_delivery "$RESULT") / $(jget redis_cpu_us_per_delivery "$RESULT")), p50 $(jget p50_ms "$RESULT") ms, load average $(jget load_average_start "$RESULT") -> $(jget load_average "$RESULT")"
-  write_row "two nodes, Redis" "$USERS x $DEVICES, $RATE writes/s (sent every $TWO_NODES_TICK), ${PAYLOAD} B, $DURATION (+$WARMUP warm-up); devices alternate nodes; --event-loops ${NODE_EVENT_LOOPS:-1} each"
+  write_row "two nodes, Redis$([[ $TWO_NODES_SERVER == bare ]] && echo ', bare relay')" "$USERS x $DEVICES, $RATE writes/s (sent every $TWO_NODES_TICK), ${PAYLOAD} B, $DURATION (+$WARMUP warm-up); devices alternate nodes; --event-loops ${NODE_EVENT_LOOPS:-1} each"
 }
 
 handoff_row() {
