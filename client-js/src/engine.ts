@@ -88,6 +88,9 @@ export class SyncEngine implements WriteSink {
   private readonly writes: WriteQueue;
   // The server acks only writes its replicas hold (Welcome.durable_ack_replicas > 0).
   private durableAcks = false;
+  // A save that numbered writes failed: the next try, and how many failed in a row.
+  private saveRetry?: ReturnType<typeof setTimeout>;
+  private saveFailures = 0;
   private maxFrameBytes = 0;
   private link?: Link;
   private reconnectTimer?: ReturnType<typeof setTimeout>;
@@ -277,6 +280,7 @@ export class SyncEngine implements WriteSink {
     if (this.closedByUser) return;
     this.closedByUser = true;
     clearTimeout(this.reconnectTimer);
+    clearTimeout(this.saveRetry);
     const l = this.link;
     this.link = undefined;
     l?.stop();
@@ -664,19 +668,31 @@ export class SyncEngine implements WriteSink {
     for (let w = this.writes.nextResend(); w; w = this.writes.nextResend()) this.transmit(l, w);
     const fresh = this.writes.numberQueued();
     if (fresh.length === 0) return;
-    const send = () => {
-      if (this.link !== l) return;
-      for (const w of fresh) {
-        if (this.writes.release(w)) this.transmit(l, w);
-      }
-    };
-    if (this.store.durable) {
-      // The number must be on disk before the write leaves: a reload re-sends it with this number.
-      this.persist().then(send);
-    } else {
+    if (!this.store.durable) {
       this.persist();
-      send();
+      for (const w of fresh) if (this.writes.release(w)) this.transmit(l, w);
+      return;
     }
+    // The number must be on disk before the write leaves: a reload re-sends it with this number. If
+    // the save fails, the writes give their numbers back (a reload would number them anew, so a
+    // number sent now could be applied twice) and go out after a later save succeeds.
+    for (const w of fresh) w.saving = true;
+    this.persist().then((saved) => {
+      for (const w of fresh) w.saving = false;
+      if (!saved) {
+        for (const w of fresh) this.writes.unnumber(w);
+        clearTimeout(this.saveRetry);
+        this.saveRetry = setTimeout(() => this.pump(), this.backoff.delay(this.saveFailures++));
+        return;
+      }
+      this.saveFailures = 0;
+      const now = this.link;
+      for (const w of fresh) {
+        if (this.link === l && this.writes.release(w)) this.transmit(l, w);
+        else if (now?.welcomed) this.writes.resendAfterSave(w); // numbered on a connection since lost
+      }
+      if (now !== l) this.pump();
+    });
   }
 
   private transmit(l: Link, w: PendingWrite): void {
@@ -753,9 +769,9 @@ export class SyncEngine implements WriteSink {
     return { userId: this.userId, deviceId: this.deviceId, nextSeq: this.writes.lastNumber, documents, writes };
   }
 
-  /** Saves the state; resolves once a save that includes every change so far has finished. */
-  private persist(): Promise<void> {
-    if (!this.loaded) return Promise.resolve();
+  /** Saves the state; resolves once a save that includes every change so far has finished (true: it succeeded). */
+  private persist(): Promise<boolean> {
+    if (!this.loaded) return Promise.resolve(true);
     return this.saver.save();
   }
 

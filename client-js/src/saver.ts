@@ -2,11 +2,12 @@ import type { OfflineStore, StoredState } from "./store.js";
 
 /**
  * Saves a client's state to its store one save at a time: a change during a save is folded into
- * the next one, and each caller's promise resolves once a save that includes its change finished.
+ * the next one, and each caller's promise resolves once a save that includes its change finished:
+ * to true if it succeeded, false if the store failed it.
  */
 export class Saver {
   private saving = false;
-  private waiters: (() => void)[] = [];
+  private waiters: ((saved: boolean) => void)[] = [];
 
   constructor(
     private readonly store: OfflineStore,
@@ -14,8 +15,8 @@ export class Saver {
     private readonly failed: (e: unknown) => void,
   ) {}
 
-  save(): Promise<void> {
-    return new Promise<void>((resolve) => {
+  save(): Promise<boolean> {
+    return new Promise<boolean>((resolve) => {
       this.waiters.push(resolve);
       if (!this.saving) void this.run();
     });
@@ -26,12 +27,14 @@ export class Saver {
     while (this.waiters.length > 0) {
       const waiters = this.waiters;
       this.waiters = [];
+      let saved = true;
       try {
         await this.store.save(this.snapshot());
       } catch (e) {
+        saved = false;
         this.failed(e);
       }
-      for (const w of waiters) w();
+      for (const w of waiters) w(saved);
     }
     this.saving = false;
   }

@@ -17,6 +17,8 @@ export interface PendingWrite {
   retries: number;
   /** Times it went on the wire (a restored numbered write counts as sent once: it may have been). */
   attempts: number;
+  /** Numbered, and the save that puts its number in a durable store has not finished: not to be sent yet. */
+  saving?: boolean;
   retryTimer?: ReturnType<typeof setTimeout>;
   resolve?: (version: bigint) => void;
   reject?: (error: HandoffError) => void;
@@ -144,13 +146,46 @@ export class WriteQueue {
     }
   }
 
-  /** The next numbered write to re-send, if the window has room for it. */
+  /**
+   * The next numbered write to re-send, if the window has room for it. One whose number is still
+   * being saved is left out: the end of its save sends it ({@link resendAfterSave}) or gives its
+   * number back ({@link unnumber}).
+   */
   nextResend(): PendingWrite | undefined {
     while (this.inFlight < this.window && this.resend.length > 0) {
       const w = this.resend.shift()!;
-      if (!w.done) return w;
+      if (!w.done && !w.saving) return w;
     }
     return undefined;
+  }
+
+  /** `w`'s number was saved after the connection it was numbered on ended: it goes with the re-sends. */
+  resendAfterSave(w: PendingWrite): void {
+    if (!w.done && !w.sent && this.numbered.get(w.seq) === w) this.resend.push(w);
+  }
+
+  /**
+   * Gives back the number of `w`, which never went on the wire because its number could not be
+   * saved: it waits first in its document's line again and gets a new number when it is sent.
+   * Numbers may skip; one never sent is never used again.
+   */
+  unnumber(w: PendingWrite): void {
+    if (w.done || w.attempts > 0 || this.numbered.get(w.seq) !== w) return;
+    if (w.sent) {
+      this.inFlight--;
+      w.sent = false;
+    }
+    this.numbered.delete(w.seq);
+    const name = w.document.name;
+    const left = (this.busy.get(name) ?? 1) - 1;
+    if (left > 0) this.busy.set(name, left);
+    else this.busy.delete(name);
+    w.seq = 0n;
+    const at = this.queued.indexOf(w); // still there if not yet dropped lazily
+    if (at >= 0) this.queued.splice(at, 1);
+    this.queued.unshift(w);
+    this.wait(w, true);
+    if (!this.busy.has(name)) this.ready = [name, ...this.ready.filter((n) => n !== name)];
   }
 
   /**

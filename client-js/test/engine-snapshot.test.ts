@@ -1,6 +1,6 @@
-// The engine's handling of a Snapshot that is not newer than the replica, and of fingerprints that
-// show the server's history is not the replica's, driven frame by frame through its Connector (no
-// socket: the end-to-end files cover the same engine over real servers).
+// The engine driven frame by frame through its Connector (no socket: the end-to-end files cover the
+// same engine over real servers): a Snapshot that is not newer than the replica, fingerprints that
+// show the server's history is not the replica's, and a durable store that fails a save.
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { create } from "@bufbuild/protobuf";
@@ -15,7 +15,7 @@ import {
   ServerFrameSchema,
 } from "../src/gen/handoff/v1/handoff_pb.js";
 import { Requests } from "../src/requests.js";
-import { MemoryStore } from "../src/store.js";
+import { MemoryStore, type StoredState } from "../src/store.js";
 
 const EPOCH = 7n;
 const utf8 = new TextEncoder();
@@ -173,5 +173,48 @@ test("unknown fingerprints (0) never count as a difference", async () => {
   link.onFrame(delta(5n));
   assert.equal(engine.document("cart").version, 5n, "and the next one too: version 4's fingerprint is unknown");
   assert.equal(sent.length, 0, "nothing was asked again");
+  await engine.close();
+});
+
+/** A store that says it is durable and fails its next `failures` saves, as a full disk or quota would. */
+class FailingStore extends MemoryStore {
+  override readonly durable = true;
+  failures = 0;
+  /** The numbers of writes in the saves that failed. */
+  readonly lost: bigint[] = [];
+  async save(state: StoredState): Promise<void> {
+    if (this.failures > 0) {
+      this.failures--;
+      this.lost.push(...state.writes.map((w) => w.seq).filter((seq) => seq > 0n));
+      throw new Error("quota exceeded");
+    }
+    return super.save(state);
+  }
+}
+
+test("a write whose number could not be saved is not sent under it, and goes out once a save succeeds", async () => {
+  const store = new FailingStore();
+  const { engine, link, sent } = await welcomed(store);
+  sent.length = 0;
+  store.failures = 2;
+  const acked = engine.document("cart").set("f", "x");
+  const writes = () => sent.filter((f) => f.body.case === "write");
+  for (let i = 0; i < 200 && writes().length === 0; i++) await new Promise((r) => setTimeout(r, 10));
+  assert.equal(writes().length, 1, "sent once, after a save succeeded");
+  const seq = (writes()[0]!.body.value as { clientSeq: bigint }).clientSeq;
+  assert.ok(store.lost.length > 0, "a save holding a number failed");
+  assert.ok(!store.lost.includes(seq), `sent under ${seq}, not under a number whose save failed (${store.lost.join(", ")})`);
+  const saved = await store.load();
+  assert.deepEqual(
+    saved?.writes.map((x) => x.seq),
+    [seq],
+    "the number sent is the number saved",
+  );
+  link.onFrame(
+    create(ServerFrameSchema, {
+      body: { case: "ack", value: { document: "cart", clientSeq: seq, epoch: EPOCH, version: 1n } },
+    }),
+  );
+  assert.equal(await acked, 1n);
   await engine.close();
 });

@@ -167,6 +167,32 @@ describe("write queue", () => {
     assert.equal(q.size, 1);
   });
 
+  test("a write whose number could not be saved gives it back, waits first in its line, and is numbered anew", () => {
+    const q = new WriteQueue(100, 8);
+    const cart = doc("cart");
+    const [first, second] = ["first", "second"].map((f) => write(f, cart));
+    q.add(first!);
+    q.add(second!);
+    q.welcomed(0n, 0);
+    assert.deepEqual(q.numberQueued(), [first], "numbered and held while its number is saved");
+    q.unnumber(first!); // the save failed
+    assert.equal(first!.seq, 0n);
+    assert.equal(q.get(1n), undefined);
+    assert.deepEqual(
+      q.stored().map((w) => [w.seq, w.ops[0]!.field]),
+      [
+        [0n, "first"],
+        [0n, "second"],
+      ],
+      "kept once, in order, unnumbered",
+    );
+    assert.deepEqual(
+      pump(q).map((w) => [w.seq, w.ops[0]!.field]),
+      [[2n, "first"]],
+      "number 1 is never used again",
+    );
+  });
+
   test("writes beyond the pending limit are refused with LIMIT_EXCEEDED, naming the limit", () => {
     const q = new WriteQueue(2, 4);
     assert.equal(q.add(write("a")), undefined);
