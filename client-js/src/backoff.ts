@@ -15,12 +15,13 @@ export class Backoff {
     }
   }
 
-  next(): number {
-    return this.delay(this.attempts++);
+  /** The next delay, at most `capMs` when given (a short wait after the store, not the network, failed). */
+  next(capMs = Infinity): number {
+    return this.delay(this.attempts++, capMs);
   }
 
-  delay(attempt: number): number {
-    const ceiling = Math.min(this.maxMs, this.initialMs * 2 ** Math.min(attempt, 30));
+  delay(attempt: number, capMs = Infinity): number {
+    const ceiling = Math.min(this.maxMs, capMs, this.initialMs * 2 ** Math.min(attempt, 30));
     return Math.floor(this.random() * ceiling);
   }
 

@@ -62,6 +62,10 @@ const NO_STATUS = 1005;
 export const ABNORMAL_CLOSURE = 1006;
 // The close code a client reports when it stops because the server refused its Hello (a limit).
 const POLICY_VIOLATION = 4505;
+// The server closed because its store was unreachable while syncing.
+const STORE_UNAVAILABLE = 4005;
+/** The longest wait before reconnecting after 4005, and before re-sending a write answered UNAVAILABLE or OUTCOME_UNKNOWN. */
+export const UNAVAILABLE_BACKOFF_MAX_MS = 2_000;
 
 // Over 600 lines because the client's state machine (connect, Hello and resume, deltas, gaps and
 // snapshots, and what each frame means for the writes) is one set of fields touched by every event;
@@ -324,8 +328,8 @@ export class SyncEngine implements WriteSink {
     }, this.config.connectTimeoutMs);
   }
 
-  private scheduleReconnect(): void {
-    const delay = this.backoff.next();
+  private scheduleReconnect(capMs = Infinity): void {
+    const delay = this.backoff.next(capMs);
     this.reconnectTimer = setTimeout(() => this.attempt(), delay);
   }
 
@@ -357,7 +361,8 @@ export class SyncEngine implements WriteSink {
     }
     if (isReconnectCode(closeCode)) {
       this.setState("reconnecting", closeCode, why);
-      this.scheduleReconnect();
+      // 4005: the node's store was unreachable, not the network: come back soon, to another node if any.
+      this.scheduleReconnect(closeCode === STORE_UNAVAILABLE ? UNAVAILABLE_BACKOFF_MAX_MS : Infinity);
     } else {
       this.terminate(closeCode, why);
     }
@@ -630,7 +635,7 @@ export class SyncEngine implements WriteSink {
       error.code !== ErrorCode.STALE_SEQUENCE &&
       (fateUnknown || error.retryable || error.code === ErrorCode.RATE_LIMITED);
     if (retryable && (fateUnknown || w.retries < MAX_WRITE_RETRIES)) {
-      const delay = this.backoff.delay(w.retries);
+      const delay = this.backoff.delay(w.retries, fateUnknown ? UNAVAILABLE_BACKOFF_MAX_MS : Infinity);
       w.retries++;
       clearTimeout(w.retryTimer);
       w.retryTimer = setTimeout(() => {
