@@ -312,14 +312,17 @@ export class HandoffClient {
 
   private async answerPrompt(kind: "acceptOffer" | "declineOffer", offerId: string): Promise<ServerFrame> {
     if (!offerId) throw new HandoffError("INVALID_ARGUMENT", "offerId must not be empty");
+    let answer: ServerFrame;
     try {
-      return await this.engine.request(create(ClientFrameSchema, { body: { case: kind, value: { offerId } } }));
+      answer = await this.engine.request(create(ClientFrameSchema, { body: { case: kind, value: { offerId } } }));
     } catch (e) {
+      // The server answered (the offer ended, was taken, ...): the prompt is over. The client's own
+      // errors (not connected, connection lost) leave it shown, to be answered again.
       if (e instanceof HandoffError && e.errorCode !== undefined) this.engine.requests.prompts.delete(offerId);
       throw e;
-    } finally {
-      this.engine.requests.prompts.delete(offerId);
     }
+    this.engine.requests.prompts.delete(offerId);
+    return answer;
   }
 
   /** The user's signed-in devices (needs a server-issued token; development tokens have none). */

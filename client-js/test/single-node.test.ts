@@ -242,6 +242,32 @@ describe("one node", () => {
     await Promise.all([phone, tv, laptop].map((c) => c.close()));
   });
 
+  test("an offer prompt answered while disconnected stays shown, to be answered once connected", async () => {
+    const u = user("prompt-kept");
+    const phone = client(node, u, "phone");
+    const tv = client(node, u, "tv");
+    await Promise.all([phone.connect(), tv.connect()]);
+    await phone.document("player").set("position", "7");
+    const prompted = new Promise<string>((ok) => tv.on("prompt", (o) => ok(o.offerId)));
+    const offer = phone.offer({ document: "player", kind: "video", title: "Episode 4" });
+    const id = (await offer.created).offerId;
+    assert.equal(await prompted, id);
+    tv.setOffline(true);
+    await assert.rejects(tv.accept(id), (e: HandoffError) => e.code === "NOT_CONNECTED");
+    assert.ok(
+      tv.prompts().some((o) => o.offerId === id),
+      "still shown: the answer never reached the server",
+    );
+    const states: string[] = [];
+    tv.on("state", (s) => states.push(s));
+    tv.setOffline(false);
+    await until("tv back", () => states.includes("connected"));
+    const granted = await tv.accept(id);
+    assert.equal(text(granted.snapshot?.fields.position), "7");
+    assert.ok(!tv.prompts().some((o) => o.offerId === id), "answered: no longer shown");
+    assert.equal((await offer.result).byDevice, "tv");
+  });
+
   test("presence and activities of the other devices are seen", async () => {
     const u = user("presence");
     const phone = client(node, u, "phone");
