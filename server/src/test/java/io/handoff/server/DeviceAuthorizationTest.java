@@ -34,19 +34,18 @@ class DeviceAuthorizationTest {
   }
 
   private HandoffServer node(String name) throws Exception {
-    return nodes.redis(
-        RedisProcess.sharedUrl(),
-        name,
-        clock,
-        b ->
-            b.tokens(app.tokens().build())
-                .approvals(
-                    ApprovalConfig.builder()
-                        .verificationUri("https://app.example/device")
-                        .pollInterval(INTERVAL)
-                        .codeTtl(Duration.ofMinutes(10))
-                        .maxFailedAttempts(10, 25, Duration.ofMinutes(15))
-                        .build()));
+    return nodes.redis(RedisProcess.sharedUrl(), name, clock, this::configure);
+  }
+
+  private void configure(ServerConfig.Builder b) {
+    b.tokens(app.tokens().build())
+        .approvals(
+            ApprovalConfig.builder()
+                .verificationUri("https://app.example/device")
+                .pollInterval(INTERVAL)
+                .codeTtl(Duration.ofMinutes(10))
+                .maxFailedAttempts(10, 25, Duration.ofMinutes(15))
+                .build());
   }
 
   private static HttpApi.Answer requestCode(HttpApi api, String device) {
@@ -204,6 +203,46 @@ class DeviceAuthorizationTest {
     HttpApi.Answer unknown = verify(api, phone.field("access_token"), "BCDF-GHJK");
     assertEquals(404, unknown.status());
     assertEquals("unknown_code", unknown.field("error"));
+  }
+
+  @Test
+  void aCodeApprovedWithoutVerifyingGivesNoSessionOnceItsApproverIsErasedOnRedis()
+      throws Exception {
+    approvedDirectlyThenErased(node("n1"));
+  }
+
+  @Test
+  void aCodeApprovedWithoutVerifyingGivesNoSessionOnceItsApproverIsErasedInMemory()
+      throws Exception {
+    approvedDirectlyThenErased(nodes.memory("n1", clock, this::configure));
+  }
+
+  /**
+   * A user approves a code by answering it at once (no /v1/device/verify first), then erases their
+   * account before the device polls: the device gets no session for the erased user.
+   */
+  private void approvedDirectlyThenErased(HandoffServer n) {
+    HttpApi api = new HttpApi(n.port());
+    HttpApi.Answer code = requestCode(api, "tv-gone");
+    HttpApi.Answer phone = signIn(api, "zoe", "phone");
+    HttpApi.Answer yes = answer(api, phone.field("access_token"), code.field("user_code"), true);
+    assertEquals("approved", yes.field("outcome"), yes.toString());
+    HttpApi.Answer erased = api.delete("/v1/me", phone.field("access_token"));
+    assertEquals(200, erased.status(), erased.toString());
+    clock.advance(INTERVAL);
+    HttpApi.Answer polled = poll(api, code.field("device_code"));
+    assertEquals(400, polled.status(), polled.toString());
+    assertEquals("invalid_grant", polled.field("error"), polled.toString());
+    // Another user's code, approved the same way, still signs its device in.
+    HttpApi.Answer other = requestCode(api, "tv-kept");
+    HttpApi.Answer kept = signIn(api, "yan", "phone");
+    assertEquals(
+        "approved",
+        answer(api, kept.field("access_token"), other.field("user_code"), true).field("outcome"));
+    clock.advance(INTERVAL);
+    HttpApi.Answer tokens = poll(api, other.field("device_code"));
+    assertEquals(200, tokens.status(), tokens.toString());
+    assertEquals("yan", tokens.field("user_id"));
   }
 
   @Test

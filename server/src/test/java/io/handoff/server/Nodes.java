@@ -4,6 +4,7 @@ import io.handoff.client.HandoffClient;
 import io.handoff.client.HandoffListener;
 import io.handoff.server.engine.Engine;
 import io.handoff.server.engine.StoreLimits;
+import io.handoff.server.engine.memory.MemoryEngine;
 import io.handoff.server.engine.redis.RedisEngine;
 import java.time.Clock;
 import java.util.ArrayList;
@@ -13,8 +14,9 @@ import java.util.concurrent.TimeUnit;
 import java.util.function.Consumer;
 
 /**
- * Nodes of one test on a shared Redis (standalone or Cluster) under a key prefix of their own, and
- * everything else the test opened; {@link #close()} stops all of it, last opened first.
+ * Nodes of one test on a shared Redis (standalone or Cluster) under a key prefix of their own, or
+ * on an in-memory engine each, and everything else the test opened; {@link #close()} stops all of
+ * it, last opened first.
  */
 final class Nodes implements AutoCloseable {
   private final List<AutoCloseable> closeables = new ArrayList<>();
@@ -32,6 +34,12 @@ final class Nodes implements AutoCloseable {
         name,
         RedisEngine.connect(redisUrl, prefix, StoreLimits.builder().build(), clock),
         customize);
+  }
+
+  /** A node on an in-memory engine of its own, on {@code clock}. */
+  HandoffServer memory(String name, Clock clock, Consumer<ServerConfig.Builder> customize)
+      throws Exception {
+    return start(name, new MemoryEngine(StoreLimits.builder().build(), clock), customize);
   }
 
   /** A node on the standalone Redis at {@code redisUrl} with {@code limits} (engine and node). */

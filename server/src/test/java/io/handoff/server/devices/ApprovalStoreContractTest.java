@@ -257,6 +257,36 @@ public abstract class ApprovalStoreContractTest {
   }
 
   @Test
+  void aCodeDecidedWithoutBeingLookedUpFirstIsErasedWithTheUserWhoDecidedIt() throws Exception {
+    String user = "fay-" + tag;
+    Request approved = code("direct-yes");
+    Request denied = code("direct-no");
+    Request stranger = code("direct-other");
+    assertEquals(
+        Decision.Status.DECIDED,
+        get(store.decide(approved.id(), user, "phone", true, clock.millis())).status());
+    assertEquals(
+        Decision.Status.DECIDED,
+        get(store.decide(denied.id(), user, "phone", false, clock.millis())).status());
+    assertEquals(
+        Decision.Status.DECIDED,
+        get(store.decide(stranger.id(), "gil-" + tag, "phone", true, clock.millis())).status());
+
+    get(store.erase(user));
+    assertEquals(
+        Poll.Status.UNKNOWN,
+        get(store.poll(approved.id(), approved.secretHash(), clock.millis())).status(),
+        "an approved code of an erased user gives no session");
+    assertEquals(
+        Poll.Status.UNKNOWN,
+        get(store.poll(denied.id(), denied.secretHash(), clock.millis())).status(),
+        "nor does a denied one keep the user's name");
+    Poll other = get(store.poll(stranger.id(), stranger.secretHash(), clock.millis()));
+    assertEquals(Poll.Status.APPROVED, other.status(), "another user's code stays");
+    assertEquals("gil-" + tag, other.request().userId());
+  }
+
+  @Test
   void failedAttemptsAreCountedPerScopeWithinAWindow() throws Exception {
     String scope = "u:" + tag;
     assertEquals(0, get(store.failures(scope, clock.millis())));

@@ -205,12 +205,18 @@ final class RedisApprovalStore implements ApprovalStore {
         .thenCompose(
             r -> {
               Decision.Status status = Decision.Status.valueOf(str(r.get(0)));
-              Request req = r.size() > 2 ? request(id, r, 2) : null;
+              Request req = r.size() > 3 ? request(id, r, 3) : null;
               Decision d = new Decision(status, req, "1".equals(str(r.get(1))));
+              // Decided without a claim first: bound to the user now, so indexed as claim does,
+              // or erasing the user would leave it (an approved code still giving a session).
+              CompletableFuture<Void> index =
+                  "1".equals(str(r.get(2)))
+                      ? indexed(req, userId, now)
+                      : CompletableFuture.completedFuture(null);
               if (status == Decision.Status.DECIDED || d.firstSeenExpired()) {
-                return released(req).handle((v, err) -> d);
+                return index.thenCombine(released(req).handle((v, err) -> v), (a, b) -> d);
               }
-              return CompletableFuture.completedFuture(d);
+              return index.thenApply(v -> d);
             });
   }
 

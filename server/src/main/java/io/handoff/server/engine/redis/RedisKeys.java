@@ -29,8 +29,9 @@ import java.nio.charset.StandardCharsets;
  * PREFIX{user}:ended     zset   recently ended offer ids scored by end time
  * PREFIX{user}:pr        hash   device → "online|connection|last_seen_ms|deadline_ms"
  * PREFIX{user}:ap        zset   the user's pending new-device requests by deadline
- * PREFIX{user}:apk       zset   every request of the user (made with the user, or claimed by the
- *                               user) by end of retention, so erasure knows each by name
+ * PREFIX{user}:apk       zset   every request of the user (made with the user, or claimed or
+ *                               answered by the user) by end of retention, so erasure knows each by
+ *                               name
  * PREFIX{ap:ID}:r        hash   one sign-in request (device code or new device), see approval_*.lua
  * PREFIX{apa:ADDR}:p     zset   pending sign-in requests from one address by deadline
  * PREFIX{att:SCOPE}:n    string failed user-code attempts of a user or address in this window

@@ -1,14 +1,17 @@
 -- Approves or denies a pending request exactly once.
 -- KEYS: 1 request hash
 -- ARGV: 1 user, 2 deciding device, 3 "1" approve / "0" deny, 4 now ms
--- Returns {status, first time seen expired "1"/"0", fields...} with status one of DECIDED
--- ALREADY_DECIDED EXPIRED NOT_FOUND.
+-- Returns {status, first time seen expired "1"/"0", bound to the user now "1"/"0", fields...} with
+-- status one of DECIDED ALREADY_DECIDED EXPIRED NOT_FOUND. A request made without a user (a device
+-- code nobody looked up) is bound to the deciding user, who must then index it (as after a claim).
 local s = redis.call('HMGET', KEYS[1], 'state', 'expires', 'user')
 if not s[1] or (s[3] ~= '' and s[3] ~= ARGV[1]) then
-  return {'NOT_FOUND', '0'}
+  return {'NOT_FOUND', '0', '0'}
 end
+local bound = '0'
 if s[3] == '' then
   redis.call('HSET', KEYS[1], 'user', ARGV[1])
+  bound = '1'
 end
 local first = '0'
 local status
@@ -28,7 +31,7 @@ else
   redis.call('HSET', KEYS[1], 'state', state, 'by', ARGV[2], 'decided', ARGV[4])
   status = 'DECIDED'
 end
-local out = {status, first}
+local out = {status, first, bound}
 for _, v in ipairs(redis.call('HGETALL', KEYS[1])) do
   out[#out + 1] = v
 end
