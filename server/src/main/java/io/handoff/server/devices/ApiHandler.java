@@ -165,8 +165,9 @@ public final class ApiHandler implements HttpService {
         if (path.startsWith("/v1/devices/")) {
           requireMethod(m, HttpMethod.DELETE);
           Principal p = authenticate(req);
-          String device =
-              QueryStringDecoder.decodeComponent(path.substring("/v1/devices/".length()));
+          // The path is decoded already (by the HTTP handler): decoding again would make "a+b"
+          // (sent as a%2Bb) "a b", and "50%off" (sent as 50%25off) a malformed escape.
+          String device = path.substring("/v1/devices/".length());
           return checked(p)
               .thenCompose(v -> sessions.revoke(p, device, false))
               .thenApply(
