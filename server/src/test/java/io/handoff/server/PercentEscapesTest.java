@@ -3,23 +3,49 @@ package io.handoff.server;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import ch.qos.logback.classic.Level;
+import ch.qos.logback.classic.Logger;
+import ch.qos.logback.classic.spi.ILoggingEvent;
+import ch.qos.logback.core.read.ListAppender;
+import io.handoff.protocol.v1.ServerFrame;
 import io.handoff.server.engine.StoreLimits;
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.io.InputStream;
+import java.net.InetSocketAddress;
+import java.net.Socket;
+import java.nio.charset.StandardCharsets;
+import java.util.List;
+import java.util.Locale;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import org.slf4j.LoggerFactory;
 
-/** Percent-escapes over real sockets (memory engine): a device id in a path is decoded once. */
+/**
+ * Percent-escapes over real sockets (memory engine): a URL or form body whose escapes do not decode
+ * gets a 400 {@code invalid_request} saying so, on the public port and the admin port, without a
+ * warning in the log and without disturbing anyone else; a device id in a path is decoded once.
+ */
 class PercentEscapesTest {
   private final AppBackend app = new AppBackend();
+  private final ListAppender<ILoggingEvent> logged = new ListAppender<>();
+  private Logger serverLogger;
   private TestServer server;
   private HttpApi api;
 
   @BeforeEach
   void start() throws Exception {
+    serverLogger = (Logger) LoggerFactory.getLogger("io.handoff.server");
+    logged.start();
+    serverLogger.addAppender(logged);
     server =
         TestServer.start(
             b ->
-                b.tokens(app.tokens().build())
+                b.admin("127.0.0.1", 0)
+                    .tokens(app.tokens().build())
                     .storeLimits(StoreLimits.builder().maxDevicesPerUser(8).build()));
     api = new HttpApi(server.port());
   }
@@ -27,12 +53,157 @@ class PercentEscapesTest {
   @AfterEach
   void stop() {
     server.close();
+    serverLogger.detachAppender(logged);
+  }
+
+  /** A status, its headers (lower case) and the body, of one raw HTTP/1.1 exchange. */
+  private record Raw(int status, String head, String body) {
+    String field(String name) {
+      return new HttpApi.Answer(status, body).field(name);
+    }
+
+    @Override
+    public String toString() {
+      return head + body;
+    }
+  }
+
+  /**
+   * Sends {@code request} (the request line and headers, without the blank line) and {@code body}
+   * as they are, on a connection of its own, and reads the answer.
+   */
+  private static Raw exchange(int port, String request, String body) throws IOException {
+    try (Socket s = new Socket()) {
+      s.connect(new InetSocketAddress("127.0.0.1", port), 10_000);
+      s.setSoTimeout(10_000);
+      byte[] content = body.getBytes(StandardCharsets.UTF_8);
+      String head =
+          request
+              + "\r\nHost: 127.0.0.1\r\n"
+              + (content.length > 0 ? "Content-Length: " + content.length + "\r\n" : "")
+              + "\r\n";
+      s.getOutputStream().write(head.getBytes(StandardCharsets.US_ASCII));
+      s.getOutputStream().write(content);
+      s.getOutputStream().flush();
+      return read(s.getInputStream());
+    }
+  }
+
+  private static Raw read(InputStream in) throws IOException {
+    ByteArrayOutputStream b = new ByteArrayOutputStream();
+    int matched = 0;
+    while (matched < 4) {
+      int c = in.read();
+      if (c < 0) {
+        throw new IOException("the server closed without an answer: " + b);
+      }
+      b.write(c);
+      matched = (c == '\r' || c == '\n') ? matched + 1 : 0;
+    }
+    String head = b.toString(StandardCharsets.US_ASCII).toLowerCase(Locale.ROOT);
+    Matcher length = Pattern.compile("\r\ncontent-length: *([0-9]+)\r\n").matcher(head);
+    assertTrue(length.find(), head);
+    byte[] body = in.readNBytes(Integer.parseInt(length.group(1)));
+    return new Raw(
+        Integer.parseInt(head.substring(9, 12)), head, new String(body, StandardCharsets.UTF_8));
+  }
+
+  private void assertMalformedEscape(Raw r, String where) {
+    assertEquals(400, r.status(), r.toString());
+    assertTrue(r.head().contains("\r\ncontent-type: application/json"), r.toString());
+    assertEquals("invalid_request", r.field("error"), r.toString());
+    assertTrue(
+        r.field("message").startsWith("the " + where + " has a malformed percent-escape"),
+        r.toString());
   }
 
   private HttpApi.Answer signIn(String user, String device) {
     HttpApi.Answer a = api.signIn(app.identity(user), device, "the " + device, "ios");
     assertEquals(201, a.status(), a.toString());
     return a;
+  }
+
+  @Test
+  void malformedEscapesGetA400SayingSoWithoutAWarningAndTheNodeKeepsServing() throws Exception {
+    HttpApi.Answer bystander = signIn("bea", "phone");
+    try (TestDevice connected =
+        TestDevice.connect(server.port(), bystander.field("access_token"))) {
+      connected.hello();
+      int port = server.port();
+      logged.list.clear();
+
+      assertMalformedEscape(exchange(port, "GET /%zz HTTP/1.1", ""), "URL");
+      assertMalformedEscape(exchange(port, "GET /healthz%2 HTTP/1.1", ""), "URL");
+      assertMalformedEscape(exchange(port, "GET /ws?access_token=%zz HTTP/1.1", ""), "URL");
+      assertMalformedEscape(
+          exchange(
+              port,
+              "POST /v1/token HTTP/1.1\r\nContent-Type: application/x-www-form-urlencoded",
+              "grant_type=%zz"),
+          "form body");
+      assertMalformedEscape(
+          exchange(
+              port,
+              "DELETE /v1/devices/50%off HTTP/1.1\r\nAuthorization: Bearer "
+                  + bystander.field("access_token"),
+              ""),
+          "URL");
+      assertMalformedEscape(exchange(server.server.adminPort(), "GET /%zz HTTP/1.1", ""), "URL");
+
+      // A literal % sent as %25 is no malformed escape: a device "50%off" that does not exist.
+      Raw unknown =
+          exchange(
+              port,
+              "DELETE /v1/devices/50%25off HTTP/1.1\r\nAuthorization: Bearer "
+                  + bystander.field("access_token"),
+              "");
+      assertEquals(404, unknown.status(), unknown.toString());
+      assertEquals("unknown_device", unknown.field("error"), unknown.toString());
+      assertTrue(unknown.field("message").endsWith("device 50%off"), unknown.toString());
+
+      // Nothing warned, and the node serves on: the connected device, sign-ins, the probes.
+      List<ILoggingEvent> warnings =
+          logged.list.stream().filter(e -> e.getLevel().isGreaterOrEqual(Level.WARN)).toList();
+      assertEquals(List.of(), warnings, "no warning for a client's malformed escape");
+      connected.write("cart", 1, "items", "2");
+      assertTrue(connected.next(ServerFrame::hasAck).hasAck());
+      assertEquals(200, exchange(port, "GET /healthz HTTP/1.1", "").status());
+      assertEquals(200, exchange(server.server.adminPort(), "GET /healthz HTTP/1.1", "").status());
+      assertEquals(200, api.get("/v1/devices", bystander.field("access_token")).status());
+      assertEquals(200, api.refresh(bystander.field("refresh_token")).status());
+    }
+  }
+
+  @Test
+  void aMalformedFormBodyLeavesTheConnectionUsableForTheNextRequest() throws Exception {
+    HttpApi.Answer a = signIn("cal", "phone");
+    try (Socket s = new Socket()) {
+      s.connect(new InetSocketAddress("127.0.0.1", server.port()), 10_000);
+      s.setSoTimeout(10_000);
+      String bad = "grant_type=refresh_token&refresh_token=%";
+      String good =
+          "grant_type=refresh_token&refresh_token="
+              + java.net.URLEncoder.encode(a.field("refresh_token"), StandardCharsets.UTF_8);
+      for (String body : List.of(bad, good)) {
+        s.getOutputStream()
+            .write(
+                ("POST /v1/token HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                        + "Content-Type: application/x-www-form-urlencoded\r\n"
+                        + "Content-Length: "
+                        + body.length()
+                        + "\r\n\r\n"
+                        + body)
+                    .getBytes(StandardCharsets.US_ASCII));
+        s.getOutputStream().flush();
+        Raw r = read(s.getInputStream());
+        if (body.equals(bad)) {
+          assertMalformedEscape(r, "form body");
+        } else {
+          assertEquals(200, r.status(), r.toString());
+          assertEquals("cal", r.field("user_id"), r.toString());
+        }
+      }
+    }
   }
 
   @Test

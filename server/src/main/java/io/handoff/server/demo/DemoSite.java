@@ -2,6 +2,7 @@ package io.handoff.server.demo;
 
 import io.handoff.server.ServerConfig;
 import io.handoff.server.auth.DevTokens;
+import io.handoff.server.transport.HttpRequestHandler;
 import io.handoff.server.transport.HttpService;
 import io.netty.buffer.Unpooled;
 import io.netty.channel.ChannelFutureListener;
@@ -127,7 +128,19 @@ public final class DemoSite implements HttpService {
     }
     String name = path.substring(PREFIX.length() + 1);
     if (name.equals("token")) {
-      token(ctx, uri.parameters());
+      Map<String, List<String>> params;
+      try {
+        params = uri.parameters();
+      } catch (IllegalArgumentException e) {
+        send(
+            ctx,
+            HttpResponseStatus.BAD_REQUEST,
+            "application/json",
+            HttpRequestHandler.errorJson(
+                "invalid_request", HttpRequestHandler.malformedEscape("URL", e)));
+        return;
+      }
+      token(ctx, params);
     } else if (name.isEmpty()) {
       file(ctx, clientDir.resolve("demo").resolve("index.html"), "html");
     } else if (name.equals("handoff-client.js")) {

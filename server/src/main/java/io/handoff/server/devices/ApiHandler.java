@@ -228,7 +228,12 @@ public final class ApiHandler implements HttpService {
       QueryStringDecoder q =
           new QueryStringDecoder(req.content().toString(StandardCharsets.UTF_8), false);
       Map<String, String> out = new HashMap<>();
-      q.parameters().forEach((k, v) -> out.put(k, v.isEmpty() ? null : v.get(0)));
+      try {
+        q.parameters().forEach((k, v) -> out.put(k, v.isEmpty() ? null : v.get(0)));
+      } catch (IllegalArgumentException e) {
+        throw new ApiException(
+            400, "invalid_request", HttpRequestHandler.malformedEscape("form body", e));
+      }
       return out;
     }
     return jsonBody(req);

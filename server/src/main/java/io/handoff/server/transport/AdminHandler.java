@@ -88,7 +88,20 @@ public final class AdminHandler extends SimpleChannelInboundHandler<FullHttpRequ
       send(ctx, req, HttpResponseStatus.BAD_REQUEST, "text/plain", "malformed HTTP request\n");
       return;
     }
-    String path = new QueryStringDecoder(req.uri()).path();
+    String path;
+    try {
+      path = new QueryStringDecoder(req.uri()).path();
+    } catch (IllegalArgumentException e) {
+      // The client's mistake: answered like the public port's, and no warning.
+      send(
+          ctx,
+          req,
+          HttpResponseStatus.BAD_REQUEST,
+          "application/json",
+          HttpRequestHandler.errorJson(
+              "invalid_request", HttpRequestHandler.malformedEscape("URL", e)));
+      return;
+    }
     switch (path) {
       case "/metrics" ->
           send(

@@ -94,7 +94,14 @@ public final class HttpRequestHandler extends ChannelInboundHandlerAdapter {
         return;
       }
       QueryStringDecoder uri = new QueryStringDecoder(req.uri());
-      switch (uri.path()) {
+      String path;
+      try {
+        path = uri.path();
+      } catch (IllegalArgumentException e) {
+        refuseMalformedEscape(ctx, req, e);
+        return;
+      }
+      switch (path) {
         case "/healthz" -> respondText(ctx, req, HttpResponseStatus.OK, "ok\n");
         case "/readyz" -> {
           String problem = ready.problem();
@@ -119,8 +126,8 @@ public final class HttpRequestHandler extends ChannelInboundHandlerAdapter {
         }
         case WS_PATH -> forwarded = upgrade(ctx, req, uri);
         default -> {
-          if (api != null && api.handles(uri.path())) {
-            api.handle(ctx, req, uri.path());
+          if (api != null && api.handles(path)) {
+            api.handle(ctx, req, path);
             return;
           }
           respond(
@@ -128,7 +135,7 @@ public final class HttpRequestHandler extends ChannelInboundHandlerAdapter {
               req,
               HttpResponseStatus.NOT_FOUND,
               "not_found",
-              "no such path: " + uri.path() + " (WebSocket endpoint is " + WS_PATH + ")");
+              "no such path: " + path + " (WebSocket endpoint is " + WS_PATH + ")");
         }
       }
     } finally {
@@ -166,7 +173,13 @@ public final class HttpRequestHandler extends ChannelInboundHandlerAdapter {
     }
     String token = bearer(req.headers().get(HttpHeaderNames.AUTHORIZATION));
     if (token == null) {
-      List<String> q = uri.parameters().get("access_token");
+      List<String> q;
+      try {
+        q = uri.parameters().get("access_token");
+      } catch (IllegalArgumentException e) {
+        refuseMalformedEscape(ctx, req, e);
+        return false;
+      }
       token = q == null || q.isEmpty() ? null : q.get(0);
     }
     Principal p;
@@ -238,6 +251,30 @@ public final class HttpRequestHandler extends ChannelInboundHandlerAdapter {
     ctx.writeAndFlush(res).addListener(ChannelFutureListener.CLOSE);
   }
 
+  /**
+   * 400 for a URL whose percent-escapes do not decode: the client's mistake, so a debug line and no
+   * warning.
+   */
+  private static void refuseMalformedEscape(
+      ChannelHandlerContext ctx, FullHttpRequest req, IllegalArgumentException e) {
+    log.debug(
+        "malformed percent-escape from {}: {}", ctx.channel().remoteAddress(), e.getMessage());
+    respond(ctx, req, HttpResponseStatus.BAD_REQUEST, "invalid_request", malformedEscape("URL", e));
+  }
+
+  /**
+   * The message of the 400 {@code invalid_request} answering a request whose {@code where} (the
+   * URL, a form body) has a percent-escape that does not decode; {@code e} is the decoder's
+   * complaint ({@link QueryStringDecoder} throws IllegalArgumentException), which says where.
+   */
+  public static String malformedEscape(String where, IllegalArgumentException e) {
+    return "the "
+        + where
+        + " has a malformed percent-escape (% must be followed by two hex digits; a literal % is"
+        + " sent as %25): "
+        + e.getMessage();
+  }
+
   public static String bearer(String header) {
     if (header == null || header.length() < 7 || !header.regionMatches(true, 0, "Bearer ", 0, 7)) {
       return null;
@@ -265,10 +302,11 @@ public final class HttpRequestHandler extends ChannelInboundHandlerAdapter {
 
   private static FullHttpResponse response(
       HttpResponseStatus status, String error, String message) {
-    String body = "{\"error\":\"" + error + "\",\"message\":\"" + jsonEscape(message) + "\"}\n";
     FullHttpResponse res =
         new DefaultFullHttpResponse(
-            HttpVersion.HTTP_1_1, status, Unpooled.copiedBuffer(body, StandardCharsets.UTF_8));
+            HttpVersion.HTTP_1_1,
+            status,
+            Unpooled.copiedBuffer(errorJson(error, message), StandardCharsets.UTF_8));
     res.headers().set(HttpHeaderNames.CONTENT_TYPE, "application/json");
     HttpUtil.setContentLength(res, res.content().readableBytes());
     return res;
@@ -284,6 +322,11 @@ public final class HttpRequestHandler extends ChannelInboundHandlerAdapter {
       res.headers().set(HttpHeaderNames.CONNECTION, HttpHeaderValues.CLOSE);
       ctx.writeAndFlush(res).addListener(ChannelFutureListener.CLOSE);
     }
+  }
+
+  /** The JSON body of an error answer: {@code {"error": ..., "message": ...}} and a newline. */
+  public static String errorJson(String error, String message) {
+    return "{\"error\":\"" + error + "\",\"message\":\"" + jsonEscape(message) + "\"}\n";
   }
 
   public static String jsonEscape(String s) {

@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.handoff.server.TestServer;
 import io.handoff.server.auth.DevTokens;
+import java.net.Socket;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
@@ -40,6 +41,18 @@ class DemoSiteTest {
       assertEquals(200, get(base + "/demo/handoff-client.js").statusCode());
       assertEquals(404, get(base + "/demo/..%2Fdist%2Fhandoff-client.min.js").statusCode());
       assertEquals(400, get(base + "/demo/token?device=..%2F..").statusCode());
+      // A query whose escape does not decode (the JDK's client will not send one): a clear 400.
+      try (Socket s = new Socket("127.0.0.1", node.port())) {
+        s.setSoTimeout(10_000);
+        s.getOutputStream()
+            .write(
+                "GET /demo/token?device=%zz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
+                    .getBytes(StandardCharsets.US_ASCII));
+        String answer = new String(s.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        assertTrue(answer.startsWith("HTTP/1.1 400 "), answer);
+        assertTrue(answer.contains("{\"error\":\"invalid_request\""), answer);
+        assertTrue(answer.contains("malformed percent-escape"), answer);
+      }
 
       HttpResponse<String> minted = get(base + "/demo/token?device=tv");
       assertEquals(200, minted.statusCode());
