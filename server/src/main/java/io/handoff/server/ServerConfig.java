@@ -24,6 +24,8 @@ public final class ServerConfig {
   public static final Duration DEFAULT_DRAIN_TIMEOUT = Duration.ofSeconds(10);
   public static final double DEFAULT_WRITE_RATE_PER_SECOND = 1000;
   public static final int DEFAULT_WRITE_BURST = 2000;
+  public static final double DEFAULT_SYNC_RATE_PER_SECOND = 20;
+  public static final int DEFAULT_SYNC_BURST = 20;
   public static final double DEFAULT_CONNECT_RATE_PER_ADDRESS = 1000;
   public static final int DEFAULT_CONNECT_BURST_PER_ADDRESS = 10_000;
   public static final int DEFAULT_MAX_CONNECTIONS_PER_USER = 100;
@@ -47,6 +49,8 @@ public final class ServerConfig {
   private final Duration drainTimeout;
   private final double writeRatePerSecond;
   private final int writeBurst;
+  private final double syncRatePerSecond;
+  private final int syncBurst;
   private final double connectRatePerAddress;
   private final int connectBurstPerAddress;
   private final int maxConnectionsPerUser;
@@ -80,6 +84,8 @@ public final class ServerConfig {
     this.drainTimeout = b.drainTimeout;
     this.writeRatePerSecond = b.writeRatePerSecond;
     this.writeBurst = b.writeBurst;
+    this.syncRatePerSecond = b.syncRatePerSecond;
+    this.syncBurst = b.syncBurst;
     this.connectRatePerAddress = b.connectRatePerAddress;
     this.connectBurstPerAddress = b.connectBurstPerAddress;
     this.maxConnectionsPerUser = b.maxConnectionsPerUser;
@@ -175,6 +181,19 @@ public final class ServerConfig {
   /** Writes one connection may send at once after a quiet spell. */
   public int writeBurst() {
     return writeBurst;
+  }
+
+  /**
+   * Follow and Resync requests one connection may send per second, sustained (token bucket); 0
+   * means no limit. Each of them reads documents from the store.
+   */
+  public double syncRatePerSecond() {
+    return syncRatePerSecond;
+  }
+
+  /** Follow and Resync requests one connection may send at once after a quiet spell. */
+  public int syncBurst() {
+    return syncBurst;
   }
 
   /** WebSocket upgrades one remote address may make per second, sustained; 0 means no limit. */
@@ -293,6 +312,10 @@ public final class ServerConfig {
         + writeRatePerSecond
         + "/s burst "
         + writeBurst
+        + ", syncRate="
+        + syncRatePerSecond
+        + "/s burst "
+        + syncBurst
         + ", connectRatePerAddress="
         + connectRatePerAddress
         + "/s burst "
@@ -341,6 +364,8 @@ public final class ServerConfig {
     private Duration drainTimeout = DEFAULT_DRAIN_TIMEOUT;
     private double writeRatePerSecond = DEFAULT_WRITE_RATE_PER_SECOND;
     private int writeBurst = DEFAULT_WRITE_BURST;
+    private double syncRatePerSecond = DEFAULT_SYNC_RATE_PER_SECOND;
+    private int syncBurst = DEFAULT_SYNC_BURST;
     private double connectRatePerAddress = DEFAULT_CONNECT_RATE_PER_ADDRESS;
     private int connectBurstPerAddress = DEFAULT_CONNECT_BURST_PER_ADDRESS;
     private int maxConnectionsPerUser = DEFAULT_MAX_CONNECTIONS_PER_USER;
@@ -450,6 +475,18 @@ public final class ServerConfig {
       checkArgument(burst >= 1, "writeBurst must be >= 1, got " + burst);
       this.writeRatePerSecond = perSecond;
       this.writeBurst = burst;
+      return this;
+    }
+
+    /**
+     * Sustained Follow and Resync requests per second per connection and the burst; a rate of 0
+     * turns it off.
+     */
+    public Builder syncRate(double perSecond, int burst) {
+      checkArgument(perSecond >= 0, "syncRate must be >= 0, got " + perSecond);
+      checkArgument(burst >= 1, "syncBurst must be >= 1, got " + burst);
+      this.syncRatePerSecond = perSecond;
+      this.syncBurst = burst;
       return this;
     }
 

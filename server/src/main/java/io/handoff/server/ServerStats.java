@@ -27,6 +27,18 @@ public final class ServerStats {
   public final LongAdder writesOutcomeUnknown = new LongAdder();
 
   public final LongAdder connectsRateLimited = new LongAdder();
+
+  /**
+   * Follow and Resync requests refused: over the connection's rate (RATE_LIMITED), and with too
+   * many already waiting behind the one being read (TOO_MANY_IN_FLIGHT).
+   */
+  public final LongAdder syncRequestsRateLimited = new LongAdder();
+
+  public final LongAdder syncRequestsOverWaiting = new LongAdder();
+
+  /** Documents read from the store to answer Follow and Resync requests. */
+  public final LongAdder syncDocumentReads = new LongAdder();
+
   public final LongAdder deltasOut = new LongAdder();
   public final LongAdder snapshotsOut = new LongAdder();
   public final LongAdder resumesWithDeltas = new LongAdder();
@@ -119,6 +131,21 @@ public final class ServerStats {
         "handoff.connects.rate.limited",
         connectsRateLimited,
         "upgrades refused for the per-address rate");
+    FunctionCounter.builder(
+            "handoff.sync.requests.refused", syncRequestsRateLimited, LongAdder::doubleValue)
+        .tag("reason", "rate")
+        .description("Follow and Resync requests refused")
+        .register(registry);
+    FunctionCounter.builder(
+            "handoff.sync.requests.refused", syncRequestsOverWaiting, LongAdder::doubleValue)
+        .tag("reason", "waiting")
+        .description("Follow and Resync requests refused")
+        .register(registry);
+    counter(
+        registry,
+        "handoff.sync.document.reads",
+        syncDocumentReads,
+        "documents read from the store to answer Follow and Resync requests");
     counter(registry, "handoff.deltas.out", deltasOut, "deltas sent to devices");
     counter(registry, "handoff.snapshots.out", snapshotsOut, "snapshots sent to devices");
     FunctionCounter.builder("handoff.resumes", resumesWithDeltas, LongAdder::doubleValue)

@@ -26,7 +26,7 @@ import java.util.concurrent.atomic.AtomicInteger;
  * A real engine (Redis in the tests that use it) with gates a test opens and closes, to put the
  * store's answers in an order that happens under failover but rarely on cue: reads from history
  * held until released, writes whose answer never comes, an event the broker loses without noticing.
- * Everything that passes a gate is the real engine's own work.
+ * Everything that passes a gate is the real engine's own work. It also counts the store's reads.
  */
 final class GatedEngine implements Engine {
   private final Engine real;
@@ -37,6 +37,7 @@ final class GatedEngine implements Engine {
   private final AtomicBoolean writesUnanswered = new AtomicBoolean();
   private final AtomicInteger writesLost = new AtomicInteger();
   private final AtomicBoolean dropNextEvent = new AtomicBoolean();
+  private final AtomicInteger storeReads = new AtomicInteger();
   final Signal changed = new Signal();
 
   GatedEngine(Engine real) {
@@ -61,6 +62,14 @@ final class GatedEngine implements Engine {
 
   synchronized int heldReads() {
     return heldReads.size();
+  }
+
+  /**
+   * Calls that read documents or their names from the store so far (held or not): {@code read},
+   * {@code sync} (the memory resume's) and {@code documents}.
+   */
+  int storeReads() {
+    return storeReads.get();
   }
 
   /**
@@ -145,6 +154,7 @@ final class GatedEngine implements Engine {
     @Override
     public CompletableFuture<SyncResult> read(
         String userId, String document, long epoch, long version, long fingerprint) {
+      storeReads.incrementAndGet();
       CompletableFuture<SyncResult> out = new CompletableFuture<>();
       Runnable read =
           () ->
@@ -172,11 +182,13 @@ final class GatedEngine implements Engine {
     @Override
     public CompletableFuture<List<SyncResult>> sync(
         String userId, FollowFilter filter, Collection<Position> positions) {
+      storeReads.incrementAndGet();
       return real.store().sync(userId, filter, positions);
     }
 
     @Override
     public CompletableFuture<Set<String>> documents(String userId) {
+      storeReads.incrementAndGet();
       return real.store().documents(userId);
     }
 

@@ -40,6 +40,13 @@ public interface Connection {
   /** Sends what was pushed. */
   void flush();
 
+  /**
+   * True while frames sent to the device wait for the socket (it does not read as fast as they
+   * come): what is sent now waits behind them. The session's {@code writable} hook runs once the
+   * socket takes frames again.
+   */
+  boolean backedUp();
+
   /** Answers request {@code requestId} with an Error. */
   default void error(long requestId, ErrorCode code, String message, boolean retryable) {
     error(

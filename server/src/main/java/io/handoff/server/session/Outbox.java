@@ -263,6 +263,11 @@ final class Outbox implements QueueBudget.Member {
     }
   }
 
+  /** Whether frames sent now would wait: some already wait, or the socket is full. Event loop. */
+  boolean backedUp() {
+    return !noneWaiting() || !link.isWritable();
+  }
+
   /** Writes the frames that waited for the socket, while it takes them. Event loop. */
   private boolean writeWaiting() {
     Backlog q = queue;

@@ -144,6 +144,9 @@ public final class Session implements Endpoint, Connection, Outbox.Owner {
   public void writable() {
     if (outbox != null) {
       outbox.writable();
+      if (!closing && phase != Phase.CLOSED) {
+        documents.writable(); // Follow and Resync requests that waited for the socket.
+      }
     }
   }
 
@@ -403,6 +406,11 @@ public final class Session implements Endpoint, Connection, Outbox.Owner {
   public void flush() {
     link.flush();
     finishDrainIfDone();
+  }
+
+  @Override
+  public boolean backedUp() {
+    return outbox.backedUp();
   }
 
   @Override

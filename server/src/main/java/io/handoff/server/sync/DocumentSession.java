@@ -23,8 +23,11 @@ import io.handoff.server.transport.TokenBucket;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.HashMap;
+import java.util.HashSet;
+import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -45,6 +48,10 @@ import org.slf4j.LoggerFactory;
  * the writer gets its Ack, in the same position of the stream ({@link WriteTracker}). Refusals,
  * duplicates and writes to documents the device does not follow are answered directly.
  *
+ * <p>Follow and Resync, the device's requests that read documents from the store, go through the
+ * connection's {@link SyncLane}: one is read at a time, the others wait (boundedly), and each
+ * counts against the connection's rate. A Follow reads only what it newly covers.
+ *
  * <p>Threads: event loop only; store answers hop back onto it through the {@link Connection}.
  */
 public final class DocumentSession {
@@ -57,7 +64,7 @@ public final class DocumentSession {
   private Map<String, Cursor> cursors = Collections.emptyMap(); // Made by the first track().
   private FollowFilter follow;
   private List<Position> helloPositions;
-  private TokenBucket writeBucket; // Created on the first write: idle connections carry none.
+  private SyncLane syncs; // Made by the first Follow or Resync: idle connections carry none.
 
   /** What every connection's document session of a node shares. */
   public record Node(
@@ -136,6 +143,9 @@ public final class DocumentSession {
     if (writes != null) {
       writes.clear();
     }
+    if (syncs != null) {
+      syncs.clear();
+    }
   }
 
   /** The write tracker, made on the first write. */
@@ -197,11 +207,11 @@ public final class DocumentSession {
     }
     if (node.config().writeRatePerSecond() > 0) {
       long now = connection.nanoTime();
-      if (writeBucket == null) {
-        writeBucket =
+      if (writes.rate == null) {
+        writes.rate =
             new TokenBucket(node.config().writeRatePerSecond(), node.config().writeBurst(), now);
       }
-      if (!writeBucket.tryTake(now)) {
+      if (!writes.rate.tryTake(now)) {
         node.stats().writesRateLimited.increment();
         error(
             id,
@@ -209,7 +219,7 @@ public final class DocumentSession {
             "more than "
                 + (long) node.config().writeRatePerSecond()
                 + " writes/s on this connection; retry in "
-                + writeBucket.millisToNextToken()
+                + writes.rate.millisToNextToken()
                 + " ms",
             w.getDocument(),
             seq,
@@ -280,8 +290,17 @@ public final class DocumentSession {
     connection.flush();
   }
 
+  /**
+   * Follow: the follow set grows at once (so that a later Unfollow, handled at once, applies after
+   * it), and the documents it newly covers are read in the connection's {@link SyncLane}. Only
+   * documents the follow set did not cover before and the connection does not track are read: a
+   * Follow that adds nothing (everything it names was followed already) reads nothing and is
+   * answered with an empty SyncReport at once, or as soon as the requests before it are.
+   */
   private void onFollow(long id, Follow f) {
-    FollowFilter added = FollowFilter.of(f.getSpec());
+    if (!syncToken(id, null)) {
+      return;
+    }
     FollowFilter merged = follow.copy();
     merged.add(f.getSpec());
     String problem =
@@ -291,14 +310,121 @@ public final class DocumentSession {
       error(id, ErrorCode.LIMIT_EXCEEDED, problem, null, 0, 0, 0, false);
       return;
     }
+    FollowFilter before = follow;
     follow = merged;
-    List<Position> positions = new ArrayList<>();
-    for (Position p : f.getPositionsList()) {
-      if (!cursors.containsKey(p.getDocument())) {
-        positions.add(p);
+    // What the Follow adds: names not followed before, and prefixes no prefix followed before
+    // covers. A document the connection tracks is up to date through its stream already.
+    Set<String> names = new LinkedHashSet<>();
+    for (String d : f.getSpec().getDocumentsList()) {
+      if (!before.follows(d) && !cursors.containsKey(d)) {
+        names.add(d);
       }
     }
-    syncThenReport(id, node.store().sync(connection.userId(), added, positions), null);
+    List<String> prefixes = new ArrayList<>();
+    for (String p : f.getSpec().getPrefixesList()) {
+      if (!before.coversPrefix(p) && !prefixes.contains(p)) {
+        prefixes.add(p);
+      }
+    }
+    Map<String, Position> positions = new HashMap<>();
+    for (Position p : f.getPositionsList()) {
+      String d = p.getDocument();
+      if (!before.follows(d)
+          && !cursors.containsKey(d)
+          && (names.contains(d) || startsWithAny(d, prefixes))) {
+        positions.put(d, p);
+      }
+    }
+    if (names.isEmpty() && prefixes.isEmpty()) {
+      submit(id, null, 0, () -> answerEmpty(id));
+    } else {
+      submit(
+          id,
+          null,
+          names.size() + positions.size(),
+          () -> readFollowed(id, names, prefixes, positions));
+    }
+  }
+
+  private static boolean startsWithAny(String document, List<String> prefixes) {
+    for (String p : prefixes) {
+      if (document.startsWith(p)) {
+        return true;
+      }
+    }
+    return false;
+  }
+
+  /**
+   * A Follow that added nothing to read: its empty SyncReport. In the lane; flushed with the frame
+   * that brought it, or by {@link #startWaiting}.
+   */
+  private void answerEmpty(long id) {
+    connection.reply(
+        ServerFrame.newBuilder()
+            .setRequestId(id)
+            .setSyncReport(SyncReport.getDefaultInstance())
+            .build());
+    syncDone();
+  }
+
+  /**
+   * Reads what a Follow newly covers: its new names, the documents under its new prefixes (listed
+   * first), each from the device's position if it sent one. A name that names no document is
+   * reported only if the device sent a position of it (GONE: drop the copy). In the lane.
+   */
+  private void readFollowed(
+      long id, Set<String> names, List<String> prefixes, Map<String, Position> positions) {
+    if (prefixes.isEmpty()) {
+      readNewlyFollowed(id, names, List.of(), positions);
+      return;
+    }
+    connection.onLoop(
+        node.store().documents(connection.userId()),
+        (all, err) -> {
+          if (err != null) {
+            syncFailed(err);
+            return;
+          }
+          List<String> under = new ArrayList<>();
+          for (String d : all) {
+            if (startsWithAny(d, prefixes)) {
+              under.add(d);
+            }
+          }
+          readNewlyFollowed(id, names, under, positions);
+        });
+  }
+
+  private void readNewlyFollowed(
+      long id, Set<String> names, List<String> under, Map<String, Position> positions) {
+    Set<String> documents = new LinkedHashSet<>(names);
+    documents.addAll(under);
+    documents.addAll(positions.keySet());
+    List<CompletableFuture<SyncResult>> reads = new ArrayList<>();
+    for (String d : documents) {
+      // Tracked since (its stream brought it while this request waited), or unfollowed since.
+      if (!follow.follows(d) || cursors.containsKey(d)) {
+        continue;
+      }
+      Position p = positions.get(d);
+      reads.add(
+          p == null
+              ? read(d, 0, 0, Fingerprint.UNKNOWN)
+              : read(d, p.getEpoch(), p.getVersion(), p.getFingerprint()));
+    }
+    CompletableFuture<List<SyncResult>> all =
+        CompletableFuture.allOf(reads.toArray(new CompletableFuture<?>[0]))
+            .thenApply(
+                v ->
+                    reads.stream()
+                        .map(CompletableFuture::join)
+                        .filter(
+                            r ->
+                                r.mode() != DocumentSync.Mode.GONE
+                                    || positions.containsKey(r.document()))
+                        .toList());
+    syncThenReport(id, all, null);
   }
 
   private void onUnfollow(long id, Unfollow u) {
@@ -313,16 +439,32 @@ public final class DocumentSession {
             .build());
   }
 
+  /** Resync: the followed documents it names are read again, from its positions, in the lane. */
   private void onResync(long id, Resync r) {
+    String document = r.getPositionsCount() == 1 ? r.getPositions(0).getDocument() : null;
+    if (!syncToken(id, document)) {
+      return;
+    }
     if (r.getPositionsCount() > node.config().storeLimits().maxDocumentsPerUser()) {
       error(id, ErrorCode.LIMIT_EXCEEDED, "too many positions", null, 0, 0, 0, false);
       return;
     }
+    List<Position> positions = new ArrayList<>();
+    Set<String> named = new HashSet<>();
+    for (Position p : r.getPositionsList()) {
+      if (follow.follows(p.getDocument()) && named.add(p.getDocument())) {
+        positions.add(p);
+      }
+    }
+    submit(id, document, positions.size(), () -> readResync(id, positions));
+  }
+
+  private void readResync(long id, List<Position> positions) {
     List<CompletableFuture<SyncResult>> reads = new ArrayList<>();
     Map<String, Cursor> claimed = new HashMap<>();
-    for (Position p : r.getPositionsList()) {
-      if (!follow.follows(p.getDocument()) || claimed.containsKey(p.getDocument())) {
-        continue;
+    for (Position p : positions) {
+      if (!follow.follows(p.getDocument())) {
+        continue; // Unfollowed while the request waited.
       }
       Cursor c = cursors.get(p.getDocument());
       c = c != null ? c : track(p.getDocument(), new Cursor());
@@ -332,14 +474,7 @@ public final class DocumentSession {
       c.syncing = true;
       c.generation++;
       claimed.put(p.getDocument(), c);
-      reads.add(
-          node.store()
-              .read(
-                  connection.userId(),
-                  p.getDocument(),
-                  p.getEpoch(),
-                  p.getVersion(),
-                  p.getFingerprint()));
+      reads.add(read(p.getDocument(), p.getEpoch(), p.getVersion(), p.getFingerprint()));
     }
     CompletableFuture<List<SyncResult>> all =
         CompletableFuture.allOf(reads.toArray(new CompletableFuture<?>[0]))
@@ -347,10 +482,17 @@ public final class DocumentSession {
     syncThenReport(id, all, claimed);
   }
 
+  /** One document read for a Follow or Resync. */
+  private CompletableFuture<SyncResult> read(
+      String doc, long epoch, long version, long fingerprint) {
+    node.stats().syncDocumentReads.increment();
+    return node.store().read(connection.userId(), doc, epoch, version, fingerprint);
+  }
+
   /**
    * When {@code results} arrive: a SyncReport answering request {@code id}, then the frames it
-   * announces. {@code claimed} are cursors this request reset (Resync); a cursor reset again since
-   * is left to the newer request.
+   * announces; then the lane's next request. {@code claimed} are cursors this request reset
+   * (Resync); a cursor reset again since is left to the newer request.
    */
   private void syncThenReport(
       long id, CompletableFuture<List<SyncResult>> results, Map<String, Cursor> claimed) {
@@ -362,12 +504,7 @@ public final class DocumentSession {
         results,
         (list, err) -> {
           if (err != null) {
-            log.warn(
-                "sync of {}/{} failed: {}",
-                connection.userId(),
-                connection.deviceId(),
-                StoreFailures.root(err));
-            connection.close(CloseCode.UNAVAILABLE, "store unavailable during sync");
+            syncFailed(err);
             return;
           }
           List<SyncResult> fresh = new ArrayList<>();
@@ -395,7 +532,125 @@ public final class DocumentSession {
             catchUp(result.document(), c);
           }
           connection.flush();
+          syncDone();
         });
+  }
+
+  private void syncFailed(Throwable err) {
+    log.warn(
+        "sync of {}/{} failed: {}",
+        connection.userId(),
+        connection.deviceId(),
+        StoreFailures.root(err));
+    connection.close(CloseCode.UNAVAILABLE, "store unavailable during sync");
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // The sync lane: Follow and Resync, one read at a time, at a bounded rate
+  // ---------------------------------------------------------------------------------------------
+
+  /**
+   * Takes a token of the connection's Follow/Resync bucket; without one the request is refused
+   * RATE_LIMITED (retryable; the message says when) and false returned.
+   */
+  private boolean syncToken(long id, String document) {
+    SyncLane lane = syncs;
+    long now = connection.nanoTime();
+    if (lane == null) {
+      double rate = node.config().syncRatePerSecond();
+      lane = new SyncLane(rate > 0 ? new TokenBucket(rate, node.config().syncBurst(), now) : null);
+      syncs = lane;
+    }
+    if (lane.bucket == null || lane.bucket.tryTake(now)) {
+      return true;
+    }
+    node.stats().syncRequestsRateLimited.increment();
+    error(
+        id,
+        ErrorCode.RATE_LIMITED,
+        "more than "
+            + perSecond(node.config().syncRatePerSecond())
+            + " Follow and Resync requests a second on this connection; send it again in "
+            + lane.bucket.millisToNextToken()
+            + " ms",
+        document,
+        0,
+        0,
+        0,
+        true);
+    return false;
+  }
+
+  private static String perSecond(double rate) {
+    return rate == Math.rint(rate) ? Long.toString((long) rate) : Double.toString(rate);
+  }
+
+  /**
+   * Starts {@code sync} now if no other Follow or Resync is being read or waits and the socket
+   * takes frames; otherwise it waits its turn, unless the lane is full: then it is refused
+   * TOO_MANY_IN_FLIGHT (retryable). {@code sync} calls {@link #syncDone} once answered.
+   */
+  private void submit(long id, String document, int positions, Runnable sync) {
+    SyncLane lane = syncs;
+    if (!lane.busy && !lane.hasWaiting() && !connection.backedUp()) {
+      lane.busy = true;
+      sync.run();
+      return;
+    }
+    if (lane.waiting() >= SyncLane.MAX_WAITING
+        || (lane.hasWaiting()
+            && lane.waitingPositions() + positions
+                > node.config().storeLimits().maxDocumentsPerUser())) {
+      node.stats().syncRequestsOverWaiting.increment();
+      error(
+          id,
+          ErrorCode.TOO_MANY_IN_FLIGHT,
+          lane.waiting()
+              + " Follow and Resync requests (with "
+              + lane.waitingPositions()
+              + " positions) wait behind the one being read, the most this connection may hold;"
+              + " send it again once their SyncReports arrived",
+          document,
+          0,
+          0,
+          0,
+          true);
+      return;
+    }
+    lane.add(positions, sync);
+  }
+
+  /** The lane's request was answered: the next may start. */
+  private void syncDone() {
+    syncs.busy = false;
+    startWaiting();
+  }
+
+  /** The socket takes frames again: a Follow or Resync waiting for it may start. Event loop. */
+  public void writable() {
+    startWaiting();
+  }
+
+  private void startWaiting() {
+    SyncLane lane = syncs;
+    if (lane == null || lane.starting) {
+      return; // A request answered at once inside the loop below: the loop goes on.
+    }
+    lane.starting = true;
+    boolean started = false;
+    try {
+      while (!lane.busy && lane.hasWaiting() && connection.active() && !connection.backedUp()) {
+        Runnable next = lane.next();
+        lane.busy = true;
+        started = true;
+        next.run();
+      }
+    } finally {
+      lane.starting = false;
+    }
+    if (started) {
+      connection.flush(); // What the requests answered at once sent.
+    }
   }
 
   // ---------------------------------------------------------------------------------------------

@@ -99,6 +99,19 @@ public final class FollowFilter {
     return false;
   }
 
+  /**
+   * Whether every name that starts with {@code prefix} is followed already: a prefix of this filter
+   * is a prefix of it.
+   */
+  public boolean coversPrefix(String prefix) {
+    for (String p : prefixes) {
+      if (prefix.startsWith(p)) {
+        return true;
+      }
+    }
+    return false;
+  }
+
   /** Exact names plus prefixes. */
   public int size() {
     return documents.size() + prefixes.size();

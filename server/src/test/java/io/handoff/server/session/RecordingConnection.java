@@ -21,6 +21,8 @@ public class RecordingConnection implements Connection {
   public final List<byte[]> replies = new ArrayList<>();
   public final List<Runnable> queued = new ArrayList<>();
   public int flushes;
+  // What backedUp() answers: a test sets it to stand for a socket that does not take frames.
+  public boolean socketFull;
   private boolean queue;
 
   /** From now on, {@link #execute} queues tasks until {@link #runQueued()}. */
@@ -62,6 +64,11 @@ public class RecordingConnection implements Connection {
   @Override
   public void flush() {
     flushes++;
+  }
+
+  @Override
+  public boolean backedUp() {
+    return socketFull;
   }
 
   @Override
