@@ -1,3 +1,6 @@
+// Over 600 lines because every node setting has its constant, field, accessor, checked builder
+// setter and toString entry here, one flat list; settings that form a group of their own are
+// classes of their own (TransportConfig, StoreLimits, TokenConfig, HandoffLimits, ApprovalConfig).
 package io.handoff.server;
 
 import io.handoff.server.auth.TokenConfig;

@@ -1,3 +1,7 @@
+// Over 600 lines because a connection's cursors are one state machine that the Hello, Follow,
+// Resync, the stream, gap fetches and write answers all move, on one thread, and that has to be
+// read as one to see that a device gets every version once and in order. The parts that stand
+// apart are classes of their own: WriteTracker, SyncLane, NewlyFollowed, FollowFilter, CursorCheck.
 package io.handoff.server.sync;
 
 import io.handoff.protocol.CloseCode;
@@ -298,7 +302,7 @@ public final class DocumentSession {
    * answered with an empty SyncReport at once, or as soon as the requests before it are.
    */
   private void onFollow(long id, Follow f) {
-    if (!syncToken(id, null)) {
+    if (!syncs().admit(id, null)) {
       return;
     }
     FollowFilter merged = follow.copy();
@@ -310,54 +314,19 @@ public final class DocumentSession {
       error(id, ErrorCode.LIMIT_EXCEEDED, problem, null, 0, 0, 0, false);
       return;
     }
-    FollowFilter before = follow;
+    NewlyFollowed added = NewlyFollowed.of(follow, f, cursors.keySet());
     follow = merged;
-    // What the Follow adds: names not followed before, and prefixes no prefix followed before
-    // covers. A document the connection tracks is up to date through its stream already.
-    Set<String> names = new LinkedHashSet<>();
-    for (String d : f.getSpec().getDocumentsList()) {
-      if (!before.follows(d) && !cursors.containsKey(d)) {
-        names.add(d);
-      }
-    }
-    List<String> prefixes = new ArrayList<>();
-    for (String p : f.getSpec().getPrefixesList()) {
-      if (!before.coversPrefix(p) && !prefixes.contains(p)) {
-        prefixes.add(p);
-      }
-    }
-    Map<String, Position> positions = new HashMap<>();
-    for (Position p : f.getPositionsList()) {
-      String d = p.getDocument();
-      if (!before.follows(d)
-          && !cursors.containsKey(d)
-          && (names.contains(d) || startsWithAny(d, prefixes))) {
-        positions.put(d, p);
-      }
-    }
-    if (names.isEmpty() && prefixes.isEmpty()) {
-      submit(id, null, 0, () -> answerEmpty(id));
+    if (added.isEmpty()) {
+      syncs.submit(id, null, 0, () -> answerEmpty(id));
     } else {
-      submit(
-          id,
-          null,
-          names.size() + positions.size(),
-          () -> readFollowed(id, names, prefixes, positions));
+      int reads = added.names().size() + added.positions().size();
+      syncs.submit(id, null, reads, () -> readFollowed(id, added));
     }
-  }
-
-  private static boolean startsWithAny(String document, List<String> prefixes) {
-    for (String p : prefixes) {
-      if (document.startsWith(p)) {
-        return true;
-      }
-    }
-    return false;
   }
 
   /**
    * A Follow that added nothing to read: its empty SyncReport. In the lane; flushed with the frame
-   * that brought it, or by {@link #startWaiting}.
+   * that brought it, or by the lane.
    */
   private void answerEmpty(long id) {
     connection.reply(
@@ -373,10 +342,9 @@ public final class DocumentSession {
    * first), each from the device's position if it sent one. A name that names no document is
    * reported only if the device sent a position of it (GONE: drop the copy). In the lane.
    */
-  private void readFollowed(
-      long id, Set<String> names, List<String> prefixes, Map<String, Position> positions) {
-    if (prefixes.isEmpty()) {
-      readNewlyFollowed(id, names, List.of(), positions);
+  private void readFollowed(long id, NewlyFollowed added) {
+    if (added.prefixes().isEmpty()) {
+      readNewlyFollowed(id, added, List.of());
       return;
     }
     connection.onLoop(
@@ -386,19 +354,13 @@ public final class DocumentSession {
             syncFailed(err);
             return;
           }
-          List<String> under = new ArrayList<>();
-          for (String d : all) {
-            if (startsWithAny(d, prefixes)) {
-              under.add(d);
-            }
-          }
-          readNewlyFollowed(id, names, under, positions);
+          readNewlyFollowed(id, added, all.stream().filter(added::under).toList());
         });
   }
 
-  private void readNewlyFollowed(
-      long id, Set<String> names, List<String> under, Map<String, Position> positions) {
-    Set<String> documents = new LinkedHashSet<>(names);
+  private void readNewlyFollowed(long id, NewlyFollowed added, List<String> under) {
+    Map<String, Position> positions = added.positions();
+    Set<String> documents = new LinkedHashSet<>(added.names());
     documents.addAll(under);
     documents.addAll(positions.keySet());
     List<CompletableFuture<SyncResult>> reads = new ArrayList<>();
@@ -442,7 +404,7 @@ public final class DocumentSession {
   /** Resync: the followed documents it names are read again, from its positions, in the lane. */
   private void onResync(long id, Resync r) {
     String document = r.getPositionsCount() == 1 ? r.getPositions(0).getDocument() : null;
-    if (!syncToken(id, document)) {
+    if (!syncs().admit(id, document)) {
       return;
     }
     if (r.getPositionsCount() > node.config().storeLimits().maxDocumentsPerUser()) {
@@ -456,7 +418,7 @@ public final class DocumentSession {
         positions.add(p);
       }
     }
-    submit(id, document, positions.size(), () -> readResync(id, positions));
+    syncs.submit(id, document, positions.size(), () -> readResync(id, positions));
   }
 
   private void readResync(long id, List<Position> positions) {
@@ -545,111 +507,23 @@ public final class DocumentSession {
     connection.close(CloseCode.UNAVAILABLE, "store unavailable during sync");
   }
 
-  // ---------------------------------------------------------------------------------------------
-  // The sync lane: Follow and Resync, one read at a time, at a bounded rate
-  // ---------------------------------------------------------------------------------------------
-
-  /**
-   * Takes a token of the connection's Follow/Resync bucket; without one the request is refused
-   * RATE_LIMITED (retryable; the message says when) and false returned.
-   */
-  private boolean syncToken(long id, String document) {
-    SyncLane lane = syncs;
-    long now = connection.nanoTime();
-    if (lane == null) {
-      double rate = node.config().syncRatePerSecond();
-      lane = new SyncLane(rate > 0 ? new TokenBucket(rate, node.config().syncBurst(), now) : null);
-      syncs = lane;
+  /** The connection's Follow/Resync lane, made by its first Follow or Resync. */
+  private SyncLane syncs() {
+    if (syncs == null) {
+      syncs = new SyncLane(connection, node);
     }
-    if (lane.bucket == null || lane.bucket.tryTake(now)) {
-      return true;
-    }
-    node.stats().syncRequestsRateLimited.increment();
-    error(
-        id,
-        ErrorCode.RATE_LIMITED,
-        "more than "
-            + perSecond(node.config().syncRatePerSecond())
-            + " Follow and Resync requests a second on this connection; send it again in "
-            + lane.bucket.millisToNextToken()
-            + " ms",
-        document,
-        0,
-        0,
-        0,
-        true);
-    return false;
-  }
-
-  private static String perSecond(double rate) {
-    return rate == Math.rint(rate) ? Long.toString((long) rate) : Double.toString(rate);
-  }
-
-  /**
-   * Starts {@code sync} now if no other Follow or Resync is being read or waits and the socket
-   * takes frames; otherwise it waits its turn, unless the lane is full: then it is refused
-   * TOO_MANY_IN_FLIGHT (retryable). {@code sync} calls {@link #syncDone} once answered.
-   */
-  private void submit(long id, String document, int positions, Runnable sync) {
-    SyncLane lane = syncs;
-    if (!lane.busy && !lane.hasWaiting() && !connection.backedUp()) {
-      lane.busy = true;
-      sync.run();
-      return;
-    }
-    if (lane.waiting() >= SyncLane.MAX_WAITING
-        || (lane.hasWaiting()
-            && lane.waitingPositions() + positions
-                > node.config().storeLimits().maxDocumentsPerUser())) {
-      node.stats().syncRequestsOverWaiting.increment();
-      error(
-          id,
-          ErrorCode.TOO_MANY_IN_FLIGHT,
-          lane.waiting()
-              + " Follow and Resync requests (with "
-              + lane.waitingPositions()
-              + " positions) wait behind the one being read, the most this connection may hold;"
-              + " send it again once their SyncReports arrived",
-          document,
-          0,
-          0,
-          0,
-          true);
-      return;
-    }
-    lane.add(positions, sync);
+    return syncs;
   }
 
   /** The lane's request was answered: the next may start. */
   private void syncDone() {
-    syncs.busy = false;
-    startWaiting();
+    syncs.done();
   }
 
   /** The socket takes frames again: a Follow or Resync waiting for it may start. Event loop. */
   public void writable() {
-    startWaiting();
-  }
-
-  private void startWaiting() {
-    SyncLane lane = syncs;
-    if (lane == null || lane.starting) {
-      return; // A request answered at once inside the loop below: the loop goes on.
-    }
-    lane.starting = true;
-    boolean started = false;
-    try {
-      while (!lane.busy && lane.hasWaiting() && connection.active() && !connection.backedUp()) {
-        Runnable next = lane.next();
-        lane.busy = true;
-        started = true;
-        next.run();
-      }
-    } finally {
-      lane.starting = false;
-    }
-    if (started) {
-      connection.flush(); // What the requests answered at once sent.
+    if (syncs != null) {
+      syncs.writable();
     }
   }
 
