@@ -49,6 +49,9 @@ export class Document {
   private _fingerprintVersion = 0n;
   /** @internal A Resync is out for this document. */
   resyncInFlight = false;
+  /** @internal Resyncs of this document the server refused for now, in a row, and the next try. */
+  resyncRetries = 0;
+  resyncTimer?: ReturnType<typeof setTimeout>;
 
   /** @internal */
   constructor(

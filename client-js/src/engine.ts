@@ -285,6 +285,7 @@ export class SyncEngine implements WriteSink {
     this.closedByUser = true;
     clearTimeout(this.reconnectTimer);
     clearTimeout(this.saveRetry);
+    for (const d of this.documents.values()) clearTimeout(d.resyncTimer);
     const l = this.link;
     this.link = undefined;
     l?.stop();
@@ -531,6 +532,7 @@ export class SyncEngine implements WriteSink {
     for (const sync of report.documents) {
       const d = this.document(sync.document);
       d.resyncInFlight = false;
+      d.resyncRetries = 0;
       if (sync.mode === DocumentSync_Mode.GONE) {
         d.drop();
         this.persist();
@@ -623,6 +625,7 @@ export class SyncEngine implements WriteSink {
   }
 
   private onError(l: Link, error: ErrorFrame): void {
+    if (error.clientSeq === 0n && this.resyncRefused(l, error)) return;
     const w = error.clientSeq === 0n ? undefined : this.writes.get(error.clientSeq);
     if (!w) {
       this.events.emit("error", HandoffError.fromFrame(error));
@@ -653,6 +656,24 @@ export class SyncEngine implements WriteSink {
     // A re-sent number the server no longer remembers was handled long ago, one way or the other.
     w.reject?.(error.code === ErrorCode.STALE_SEQUENCE && w.attempts > 1 ? failed.withOutcomeUnknown() : failed);
     this.pump();
+  }
+
+  /**
+   * A Resync the server refused for now (over its rate, or too many waiting on this connection; the
+   * error names the document): sent again after a short wait, or the document would stay behind
+   * until the next reconnect. True if `error` was that.
+   */
+  private resyncRefused(l: Link, error: ErrorFrame): boolean {
+    const retryable = error.code === ErrorCode.RATE_LIMITED || error.code === ErrorCode.TOO_MANY_IN_FLIGHT;
+    const d = error.document ? this.documents.get(error.document) : undefined;
+    if (!retryable || !d || !d.resyncInFlight) return false;
+    d.resyncInFlight = false;
+    d.resyncRetries++;
+    clearTimeout(d.resyncTimer);
+    d.resyncTimer = setTimeout(() => {
+      if (this.link === l && l.welcomed && !d.resyncInFlight) this.requestResync(l, d);
+    }, this.backoff.delay(d.resyncRetries, UNAVAILABLE_BACKOFF_MAX_MS) + 50);
+    return true;
   }
 
   private requestResync(l: Link, d: Document): void {

@@ -11,6 +11,7 @@ import { Emitter } from "../src/events.js";
 import {
   type ClientFrame,
   DocumentSync_Reason,
+  ErrorCode,
   type ServerFrame,
   ServerFrameSchema,
 } from "../src/gen/handoff/v1/handoff_pb.js";
@@ -216,5 +217,26 @@ test("a write whose number could not be saved is not sent under it, and goes out
     }),
   );
   assert.equal(await acked, 1n);
+  await engine.close();
+});
+
+test("a Resync the server refuses for now (over its rate) is sent again after a short wait", async () => {
+  const { engine, link, sent } = await welcomed();
+  for (let v = 1n; v <= 2n; v++) link.onFrame(delta(v));
+  sent.length = 0;
+  link.onFrame(delta(4n)); // version 3 is missing
+  const resyncs = () => sent.filter((f) => f.body.case === "resync").length;
+  assert.equal(resyncs(), 1);
+  link.onFrame(
+    create(ServerFrameSchema, {
+      body: {
+        case: "error",
+        value: { code: ErrorCode.RATE_LIMITED, document: "cart", retryable: true, message: "send it again in 40 ms" },
+      },
+    }),
+  );
+  for (let i = 0; i < 200 && resyncs() < 2; i++) await new Promise((r) => setTimeout(r, 10));
+  assert.equal(resyncs(), 2, "asked again");
+  assert.equal(resyncPosition(sent.filter((f) => f.body.case === "resync")[1])?.version, 2n);
   await engine.close();
 });

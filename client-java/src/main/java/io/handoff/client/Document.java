@@ -59,6 +59,8 @@ public final class Document {
   private volatile State state = State.EMPTY;
   // Event loop only: a Resync was sent for this document and its SyncReport has not arrived.
   boolean resyncInFlight;
+  // Event loop only: Resyncs of this document the server refused for now, in a row.
+  int resyncRetries;
   // Event loop only: the server's fingerprint of version fingerprintVersion of this replica.
   private long fingerprint;
   private long fingerprintVersion;

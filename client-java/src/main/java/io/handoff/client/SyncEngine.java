@@ -8,6 +8,7 @@ import io.handoff.protocol.v1.Ack;
 import io.handoff.protocol.v1.ClientFrame;
 import io.handoff.protocol.v1.Delta;
 import io.handoff.protocol.v1.DocumentSync;
+import io.handoff.protocol.v1.ErrorCode;
 import io.handoff.protocol.v1.FieldOp;
 import io.handoff.protocol.v1.FollowSpec;
 import io.handoff.protocol.v1.Hello;
@@ -466,7 +467,7 @@ final class SyncEngine {
       case ERROR -> {
         if (!l.welcomed && frame.getRequestId() == HELLO_REQUEST_ID) {
           onHelloRefused(l, frame.getError());
-        } else if (!handoff.onError(frame)) {
+        } else if (!resyncRefused(l, frame.getError()) && !handoff.onError(frame)) {
           onError(frame.getError());
         }
       }
@@ -605,6 +606,7 @@ final class SyncEngine {
     for (DocumentSync sync : report.getDocumentsList()) {
       Document d = document(sync.getDocument());
       d.resyncInFlight = false;
+      d.resyncRetries = 0;
       if (sync.getMode() == DocumentSync.Mode.GONE) {
         d.drop();
         emit(DocumentChange.gone(d.name(), now));
@@ -715,6 +717,34 @@ final class SyncEngine {
     if (error.getClientSeq() == 0 || !writes.refused(error)) {
       notifyError(HandoffException.fromError(error, null));
     }
+  }
+
+  /**
+   * A Resync the server refused for now (over its rate, or too many waiting on the connection; the
+   * error names the document): sent again after a short wait, or the document would stay behind
+   * until the next reconnect. True if {@code error} was that.
+   */
+  private boolean resyncRefused(Link l, io.handoff.protocol.v1.Error error) {
+    ErrorCode code = error.getCode();
+    if (error.getClientSeq() != 0
+        || error.getDocument().isEmpty()
+        || (code != ErrorCode.RATE_LIMITED && code != ErrorCode.TOO_MANY_IN_FLIGHT)) {
+      return false;
+    }
+    Document d = documents.get(error.getDocument());
+    if (d == null || !d.resyncInFlight) {
+      return false;
+    }
+    d.resyncInFlight = false;
+    d.resyncRetries++;
+    scheduler.schedule(
+        () -> {
+          if (link == l && l.welcomed && !d.resyncInFlight) {
+            requestResync(l, d, d.state());
+          }
+        },
+        backoff.delayNanos(d.resyncRetries, unavailableMaxNanos) + 50_000_000L);
+    return true;
   }
 
   private void requestResync(Link l, Document d, Document.State s) {

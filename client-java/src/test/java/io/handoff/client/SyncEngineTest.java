@@ -208,6 +208,29 @@ class SyncEngineTest {
   }
 
   @Test
+  void resyncRefusedForNowIsSentAgainAfterAWait() {
+    FakeChannel channel = connected(0);
+    seed(channel, "cart", 1);
+    channel.receive(delta("cart", EPOCH, 3, set("f", "v3")));
+    assertEquals(1, channel.drain().size(), "the gap asks once");
+
+    channel.receive(
+        ServerFrame.newBuilder()
+            .setError(
+                io.handoff.protocol.v1.Error.newBuilder()
+                    .setCode(io.handoff.protocol.v1.ErrorCode.RATE_LIMITED)
+                    .setDocument("cart")
+                    .setRetryable(true)
+                    .setMessage("send it again in 40 ms"))
+            .build());
+    assertTrue(channel.drain().isEmpty(), "not at once");
+    scheduler.runPending();
+    List<ClientFrame> sent = channel.drain();
+    assertEquals(1, sent.size(), () -> "asked again once, got " + sent);
+    assertEquals(1, sent.get(0).getResync().getPositions(0).getVersion());
+  }
+
+  @Test
   void epochChangeTriggersResync() {
     FakeChannel channel = connected(0);
     seed(channel, "cart", 3);
