@@ -3,6 +3,7 @@ package io.handoff.client;
 import io.handoff.client.internal.DeferredFrameChannel;
 import io.handoff.client.internal.Handshake;
 import io.handoff.client.internal.WebSocketConnector;
+import io.handoff.protocol.Names;
 import io.handoff.protocol.v1.AcceptOffer;
 import io.handoff.protocol.v1.Activity;
 import io.handoff.protocol.v1.CancelOffer;
@@ -509,7 +510,7 @@ public final class HandoffClient implements AutoCloseable {
     static final int MAX_FOLLOW_ENTRIES = 256;
 
     /** The server's limit on a document name, in UTF-8 bytes (its default). */
-    static final int MAX_NAME_BYTES = 256;
+    static final int MAX_NAME_BYTES = Names.DEFAULT_MAX_NAME_BYTES;
 
     final List<URI> urls = new ArrayList<>();
     Supplier<String> tokenSupplier;
@@ -662,23 +663,9 @@ public final class HandoffClient implements AutoCloseable {
     public Builder followDocuments(String... names) {
       check(names != null, "followDocuments must not be null");
       for (String name : names) {
-        check(name != null && !name.isEmpty(), "followDocuments names must not be empty");
-        int bytes = utf8Length(name);
-        check(
-            bytes <= MAX_NAME_BYTES,
-            "followDocuments name is "
-                + bytes
-                + " UTF-8 bytes; the limit for document names is "
-                + MAX_NAME_BYTES);
-        for (int i = 0; i < name.length(); i++) {
-          check(
-              !Character.isISOControl(name.charAt(i)),
-              "followDocuments names must not contain control characters (code "
-                  + (int) name.charAt(i)
-                  + " at index "
-                  + i
-                  + ")");
-        }
+        check(name != null, "followDocuments names must not be null");
+        String problem = Names.problem("followDocuments: a document name", name, MAX_NAME_BYTES);
+        check(problem == null, problem);
       }
       checkFollowEntries("followDocuments", List.of(names), List.of());
       followAll = false;
@@ -729,25 +716,6 @@ public final class HandoffClient implements AutoCloseable {
               + " names and prefixes; the limit is "
               + MAX_FOLLOW_ENTRIES
               + " follow entries");
-    }
-
-    /** The UTF-8 length of {@code s} without encoding it (as the server counts it). */
-    private static int utf8Length(String s) {
-      int n = 0;
-      for (int i = 0; i < s.length(); i++) {
-        char c = s.charAt(i);
-        if (c < 0x80) {
-          n++;
-        } else if (c < 0x800) {
-          n += 2;
-        } else if (Character.isHighSurrogate(c) && i + 1 < s.length()) {
-          n += 4;
-          i++;
-        } else {
-          n += 3;
-        }
-      }
-      return n;
     }
 
     /**

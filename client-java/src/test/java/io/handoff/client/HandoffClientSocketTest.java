@@ -329,7 +329,7 @@ class HandoffClientSocketTest {
     assertNotNull(reported, "onError must report it");
     assertEquals(ErrorCode.BAD_REQUEST, reported.errorCode());
     assertEquals(ConnectionState.CLOSED, client.state());
-    Thread.sleep(QUIET_MILLIS);
+    assertNull(server.acceptWithin(QUIET_MILLIS), "no connection attempt follows");
     assertEquals(1, asked.get(), "the client must not retry with a token it cannot send");
     assertEquals(0, server.tcpConnections.get(), "nothing may reach the server");
     assertEquals(ConnectionState.CLOSED, client.state());
@@ -352,7 +352,7 @@ class HandoffClientSocketTest {
     assertEquals(ErrorCode.BAD_REQUEST, e.errorCode());
     assertTrue(e.getMessage().contains("empty"), e.getMessage());
     assertEquals(ConnectionState.CLOSED, client.state());
-    Thread.sleep(QUIET_MILLIS);
+    assertNull(server.acceptWithin(QUIET_MILLIS), "no connection attempt follows");
     assertEquals(1, asked.get());
     assertEquals(0, server.tcpConnections.get());
   }

@@ -1,5 +1,6 @@
 package io.handoff.server.engine;
 
+import io.handoff.protocol.Names;
 import java.time.Duration;
 
 /**
@@ -14,7 +15,7 @@ public final class StoreLimits {
   public static final int DEFAULT_MAX_FIELDS_PER_DOCUMENT = 1024;
   public static final int DEFAULT_MAX_DOCUMENTS_PER_USER = 1000;
   public static final int DEFAULT_MAX_OPS_PER_WRITE = 256;
-  public static final int DEFAULT_MAX_NAME_BYTES = 256;
+  public static final int DEFAULT_MAX_NAME_BYTES = Names.DEFAULT_MAX_NAME_BYTES;
   public static final int DEFAULT_SEQ_WINDOW = 1024;
   public static final int DEFAULT_MAX_DEVICES_PER_USER = 64;
   public static final Duration DEFAULT_IDLE_TTL = Duration.ofDays(30);

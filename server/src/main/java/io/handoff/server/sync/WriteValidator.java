@@ -1,5 +1,6 @@
 package io.handoff.server.sync;
 
+import io.handoff.protocol.Names;
 import io.handoff.protocol.v1.ErrorCode;
 import io.handoff.protocol.v1.FieldOp;
 import io.handoff.protocol.v1.Position;
@@ -67,38 +68,12 @@ public final class WriteValidator {
 
   /** {@code null} when {@code name} is a valid document or field name, else what is wrong. */
   public String checkName(String what, String name) {
-    if (name.isEmpty()) {
-      return what + " must not be empty";
-    }
-    int bytes = utf8Length(name);
-    if (bytes > limits.maxNameBytes()) {
-      return what + " is " + bytes + " bytes; the limit is " + limits.maxNameBytes();
-    }
-    for (int i = 0; i < name.length(); i++) {
-      if (Character.isISOControl(name.charAt(i))) {
-        return what + " must not contain control characters";
-      }
-    }
-    return null;
+    return Names.problem(what, name, limits.maxNameBytes());
   }
 
   /** The UTF-8 length of {@code s} without encoding it. */
   public static int utf8Length(String s) {
-    int n = 0;
-    for (int i = 0; i < s.length(); i++) {
-      char c = s.charAt(i);
-      if (c < 0x80) {
-        n++;
-      } else if (c < 0x800) {
-        n += 2;
-      } else if (Character.isHighSurrogate(c) && i + 1 < s.length()) {
-        n += 4;
-        i++;
-      } else {
-        n += 3;
-      }
-    }
-    return n;
+    return Names.utf8Length(s);
   }
 
   private static WriteOutcome bad(String message) {
