@@ -202,6 +202,61 @@ class ClientWriteOutcomesTest {
   }
 
   @Test
+  void aCopyOfAWriteOnTheStreamIsNotAnAckIfTheStoreThenLosesTheWrite() throws Exception {
+    Errors errors = new Errors();
+    HandoffClient writer = client(List.of(url(node)), "judy", errors, b -> {});
+    writer.connect().get(10, TimeUnit.SECONDS);
+    Document cart = writer.document("cart");
+    assertEquals(1, cart.set("items", utf8("1 pear")).get(10, TimeUnit.SECONDS));
+    List<Long> seen = Collections.synchronizedList(new ArrayList<>());
+    Signal copies = new Signal();
+    HandoffClient other =
+        HandoffClient.builder()
+            .url(URI.create(url(node)))
+            .token(TestServer.token("judy", "laptop"))
+            .listener(
+                new HandoffListener() {
+                  @Override
+                  public void onChange(io.handoff.client.DocumentChange change) {
+                    seen.add(change.version());
+                    copies.fire();
+                  }
+                })
+            .build();
+    clients.add(other);
+    other.connect().get(10, TimeUnit.SECONDS);
+    engine.failNext(1, FaultyStoreEngine.Fault.COPY_THEN_LOST);
+
+    CompletableFuture<Long> lost = cart.set("items", utf8("2 pears"));
+    copies.await("the other device got the copy", () -> seen.contains(2L));
+    engine.loseHeldAnswer();
+
+    // Re-sent after OUTCOME_UNKNOWN and applied by the store, which never had the copy's write.
+    assertEquals(2, lost.get(20, TimeUnit.SECONDS), "acked with the version the store gave it");
+    // The store's own history (the stream also carried the copy of the write it lost).
+    io.handoff.server.sync.SyncResult now =
+        engine.store().read("judy", "cart", 0, 0, 0).get(10, TimeUnit.SECONDS);
+    List<String> history =
+        engine
+            .store()
+            .read("judy", "cart", now.epoch(), 0, 0)
+            .get(10, TimeUnit.SECONDS)
+            .deltas()
+            .stream()
+            .map(e -> e.delta().getOps(0).getSet().toStringUtf8())
+            .toList();
+    assertEquals(List.of("1 pear", "2 pears"), history, "applied once");
+    assertTrue(writer.writesResent() >= 1, "the copy did not settle the write: it was re-sent");
+    assertEquals(List.of(), errors.seen);
+    copies.await(
+        "the other device resynced to the store's version 2",
+        () ->
+            other.lastVersion("cart") == 2
+                && other.document("cart").get("items").toStringUtf8().equals("2 pears")
+                && other.document("cart").epoch() == writer.document("cart").epoch());
+  }
+
+  @Test
   void writesOfOneDocumentMadeDuringAStoreOutageAndAcrossAReconnectAreAppliedInOrder()
       throws Exception {
     Applied applied = applied("frank");

@@ -41,7 +41,24 @@ final class FaultyStoreEngine implements Engine {
     /** Fails the write before applying it. */
     UNREACHABLE,
     /** Applies the write, then fails the answer (a timeout after the command ran). */
-    ANSWER_LOST
+    ANSWER_LOST,
+    /**
+     * Pushes a copy of the write onto the stream without applying it, and holds the answer until
+     * {@link #loseHeldAnswer()}: Redis killed after it ran the write and pushed its copy down
+     * another connection, before its append-only file held it (it fsyncs before it answers the
+     * connection that sent the command, not before it writes to subscribers).
+     */
+    COPY_THEN_LOST
+  }
+
+  // The answer of the last COPY_THEN_LOST write, until the test loses it.
+  private final CompletableFuture<WriteOutcome> heldAnswer = new CompletableFuture<>();
+
+  /** Fails the answer held by {@link Fault#COPY_THEN_LOST} as a lost connection would. */
+  void loseHeldAnswer() {
+    heldAnswer.completeExceptionally(
+        new io.handoff.server.sync.OutcomeUnknownException(
+            "connection to the store lost after sending", null));
   }
 
   final MemoryEngine memory = new MemoryEngine(StoreLimits.builder().build());
@@ -145,6 +162,27 @@ final class FaultyStoreEngine implements Engine {
       CompletableFuture<WriteOutcome> failed =
           CompletableFuture.failedFuture(new IllegalStateException("store fault " + f));
       CompletableFuture<WriteOutcome> result = failed;
+      if (f == Fault.COPY_THEN_LOST) {
+        result =
+            real.read(userId, write.getDocument(), 0, 0, 0)
+                .thenCompose(
+                    now -> {
+                      memory
+                          .broker()
+                          .publish(
+                              DocumentEvent.accepted(
+                                  userId,
+                                  write.getDocument(),
+                                  write.getOpsList(),
+                                  deviceId,
+                                  write.getClientSeq(),
+                                  System.currentTimeMillis(),
+                                  now.epoch(),
+                                  now.toVersion() + 1,
+                                  now.fingerprint()));
+                      return heldAnswer;
+                    });
+      }
       if (f == Fault.ANSWER_LOST) {
         answerLost.set(true);
         try {

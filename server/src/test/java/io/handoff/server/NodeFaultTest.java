@@ -49,7 +49,7 @@ class NodeFaultTest {
     System.out.printf(
         "NodeFaultTest: %s; devices resynced %d; closes by code %s%n",
         truth, load.devicesResynced(), load.closesByCode());
-    assertEquals(0, truth.lost, "acked and missing from the store: " + truth);
+    assertEquals(0, truth.lost, () -> "acked and missing from the store: " + truth.lostSample());
     assertEquals(0, truth.duplicated, truth.problemsSample());
     assertEquals(0, truth.reordered, truth.problemsSample());
     assertEquals(0, truth.olderFinal, truth.problemsSample());

@@ -150,7 +150,7 @@ class RedisPauseFaultTest {
           "node " + i + " stayed 503 until Redis resumed: " + log.from503(i));
     }
     assertEquals(0, truth.notAppliedButApplied, truth.problemsSample());
-    assertEquals(0, truth.lost, "acked and missing from the store: " + truth);
+    assertEquals(0, truth.lost, () -> "acked and missing from the store: " + truth.lostSample());
     assertEquals(0, truth.duplicated, truth.problemsSample());
     assertEquals(0, truth.reordered, truth.problemsSample());
     assertEquals(0, truth.olderFinal, truth.problemsSample());

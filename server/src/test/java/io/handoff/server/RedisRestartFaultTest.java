@@ -159,6 +159,9 @@ class RedisRestartFaultTest {
         n1.stats().writesOutcomeUnknown.sum() + n2.stats().writesOutcomeUnknown.sum(),
         load.writesResent());
 
+    if (!truth.problems.isEmpty() || !truth.lostWrites.isEmpty()) {
+      System.out.println(truth.problemsSample() + "\n" + truth.lostSample());
+    }
     assertEquals(0, truth.olderFinal, truth.problemsSample());
     assertEquals(0, truth.reordered, truth.problemsSample());
     assertEquals(0, truth.duplicated, truth.problemsSample());
@@ -170,7 +173,7 @@ class RedisRestartFaultTest {
         closedWhileLoading,
         "devices closed (4005) while Redis was loading: " + load.closesByCode());
     if (persistent) {
-      assertEquals(0, truth.lost, "acked and missing from the store: " + truth);
+      assertEquals(0, truth.lost, () -> "acked and missing from the store: " + truth.lostSample());
     }
     return truth;
   }

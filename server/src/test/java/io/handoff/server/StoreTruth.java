@@ -65,6 +65,9 @@ final class StoreTruth {
 
   final List<String> problems = new ArrayList<>();
 
+  /** The acked writes missing from the store, apart: some runs expect them (no persistence). */
+  final List<String> lostWrites = new ArrayList<>();
+
   static StoreTruth read(DocumentStore store, FaultLoad load) throws Exception {
     StoreTruth t = new StoreTruth();
     Set<String> users = new HashSet<>();
@@ -92,25 +95,38 @@ final class StoreTruth {
   }
 
   private void judge(FaultLoad load) {
-    // device -> values in the order the store applied them
+    // device -> values in the order the store applied them, and where each was applied
     Map<String, List<Long>> appliedOrder = new HashMap<>();
+    Map<String, Map<Long, List<String>>> appliedAt = new HashMap<>();
     for (Doc doc : docs.values()) {
       for (Delta d : doc.history()) {
         for (FieldOp op : d.getOpsList()) {
-          appliedOrder
-              .computeIfAbsent(op.getField(), k -> new ArrayList<>())
-              .add(Long.parseLong(op.getSet().toStringUtf8()));
+          long value = Long.parseLong(op.getSet().toStringUtf8());
+          appliedOrder.computeIfAbsent(op.getField(), k -> new ArrayList<>()).add(value);
+          appliedAt
+              .computeIfAbsent(op.getField(), k -> new HashMap<>())
+              .computeIfAbsent(value, k -> new ArrayList<>())
+              .add(
+                  "v"
+                      + d.getVersion()
+                      + " (seq "
+                      + d.getOriginSeq()
+                      + " from "
+                      + d.getOriginDevice()
+                      + ")");
         }
       }
     }
     for (Writer w : load.writers) {
       List<Long> order = appliedOrder.getOrDefault(w.device, List.of());
+      Map<Long, List<String>> where = appliedAt.getOrDefault(w.device, Map.of());
       Set<Long> seen = new HashSet<>();
       long newest = 0;
       for (long v : order) {
         if (!seen.add(v)) {
           duplicated++;
-          problems.add(w.device + ": value " + v + " applied twice");
+          problems.add(
+              w.device + ": value " + v + " applied twice, at " + where.get(v) + describe(w, v));
         }
         if (v < newest) {
           reordered++;
@@ -126,6 +142,15 @@ final class StoreTruth {
             acked++;
             if (!seen.contains(o.value)) {
               lost++;
+              lostWrites.add(
+                  w.device
+                      + ": value "
+                      + o.value
+                      + " acked and not in the history; neighbours "
+                      + where.get(o.value - 1)
+                      + " and "
+                      + where.get(o.value + 1)
+                      + describe(w, o.value));
             }
           }
           case UNKNOWN -> unknown++;
@@ -159,6 +184,21 @@ final class StoreTruth {
                 + maxAckedApplied);
       }
     }
+  }
+
+  /** What the application was told about value {@code v} of {@code w}. */
+  private static String describe(Writer w, long v) {
+    Outcome o = w.outcomes.get(v);
+    if (o == null) {
+      return "; never written";
+    }
+    return "; the application saw "
+        + o.state
+        + (o.state == State.ACKED ? " at v" + o.version : "")
+        + (o.error == null ? "" : " (" + o.error + ")")
+        + " "
+        + TimeUnit.NANOSECONDS.toMillis(o.doneNanos - o.sentNanos)
+        + " ms after it was made";
   }
 
   /**
@@ -196,6 +236,11 @@ final class StoreTruth {
       }
     }
     return this;
+  }
+
+  /** This run's figures and its first lost writes. */
+  String lostSample() {
+    return this + "\n" + String.join("\n", lostWrites.subList(0, Math.min(20, lostWrites.size())));
   }
 
   String problemsSample() {

@@ -17,4 +17,7 @@ final class Cursor {
   long generation;
   // Set when events may have been lost while a read was under way.
   boolean recheck;
+  // This connection's own write, the next version on the stream, held until the store answers it
+  // (events of the document are dropped meanwhile, as while syncing); null if none.
+  DocumentEvent awaiting;
 }

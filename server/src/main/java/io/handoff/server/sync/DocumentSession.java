@@ -23,6 +23,7 @@ import io.handoff.server.ServerConfig;
 import io.handoff.server.ServerStats;
 import io.handoff.server.session.Connection;
 import io.handoff.server.sync.WriteTracker.InFlight;
+import io.handoff.server.sync.WriteTracker.Reached;
 import io.handoff.server.transport.TokenBucket;
 import java.util.ArrayList;
 import java.util.Collections;
@@ -49,7 +50,8 @@ import org.slf4j.LoggerFactory;
  * gap.
  *
  * <p>A device's own write comes back through the same stream: where the other devices get a Delta,
- * the writer gets its Ack, in the same position of the stream ({@link WriteTracker}). Refusals,
+ * the writer gets its Ack, in the same position of the stream ({@link WriteTracker}), once the
+ * store has answered it; until then the writer's stream of that document is held. Refusals,
  * duplicates and writes to documents the device does not follow are answered directly.
  *
  * <p>Follow and Resync, the device's requests that read documents from the store, go through the
@@ -257,6 +259,17 @@ public final class DocumentSession {
     if (err == null && out.isApplied() && !out.duplicate()) {
       node.stats().writesApplied.increment(); // Counted here even if the stream acked it first.
     }
+    Cursor held = release(p.document, seq, err == null ? out : null);
+    if (held != null) {
+      writeAnswered(seq, p, out, err);
+      catchUp(p.document, held); // Reads what came meanwhile, or the held write on a failure.
+      connection.flush();
+      return;
+    }
+    writeAnswered(seq, p, out, err);
+  }
+
+  private void writeAnswered(long seq, InFlight p, WriteOutcome out, Throwable err) {
     if (!writes.waiting(seq, p)) {
       return; // Already acked in the stream.
     }
@@ -534,7 +547,7 @@ public final class DocumentSession {
   /** One event of the user's stream, taken off the outbox's queue. Event loop. */
   public void onEvent(DocumentEvent e) {
     String doc = e.document();
-    boolean acked = (writes != null && writes.reached(e));
+    Reached reached = writes == null ? Reached.NOT_MINE : writes.reached(e);
     if (!follow.follows(doc)) {
       return;
     }
@@ -542,18 +555,13 @@ public final class DocumentSession {
     if (c == null) {
       c = track(doc, new Cursor());
       if (e.version() == 1) {
-        c.epoch = e.epoch();
-        c.version = 1;
-        c.fingerprint = e.fingerprint();
-        if (!acked) {
-          sendLiveDelta(e);
-        }
+        advance(doc, c, e, reached);
       } else {
         fetch(doc, c, e.version());
       }
       return;
     }
-    if (c.syncing) {
+    if (c.syncing || c.awaiting != null) {
       c.maxSeen = Math.max(c.maxSeen, e.version());
       return;
     }
@@ -569,14 +577,63 @@ public final class DocumentSession {
       return;
     }
     if (e.version() == c.version + 1 && !diverged) {
-      c.version++;
-      c.fingerprint = e.fingerprint();
-      if (!acked) {
-        sendLiveDelta(e);
-      }
+      advance(doc, c, e, reached);
       return;
     }
     fetch(doc, c, e.version());
+  }
+
+  /**
+   * {@code e} is the next version of {@code doc} for this device. Another device's write is sent as
+   * a Delta, and an answered write of this connection acked in its place. This device's own writes
+   * are confirmed to it only by the store: one still waiting for the store's answer holds the
+   * document's stream until the answer comes ({@link #writeDone}); one this connection does not
+   * have in flight (sent on an earlier connection) is read from the store instead of sent from the
+   * stream. Without durable acks, a device takes its own Delta as its write applied, and a copy on
+   * the stream may come before the store made the write durable (see {@link Reached}).
+   */
+  private void advance(String doc, Cursor c, DocumentEvent e, Reached reached) {
+    if (reached == Reached.AWAITING_ANSWER) {
+      c.awaiting = e;
+      c.maxSeen = Math.max(c.maxSeen, e.version());
+      return;
+    }
+    if (reached == Reached.NOT_MINE
+        && node.config().storeLimits().durableAcks() == 0
+        && e.isFrom(connection.deviceId())) {
+      fetch(doc, c, e.version());
+      return;
+    }
+    c.epoch = e.epoch();
+    c.version = e.version();
+    c.fingerprint = e.fingerprint();
+    if (reached != Reached.ACKED) {
+      sendLiveDelta(e);
+    }
+  }
+
+  /**
+   * The store answered write {@code seq} of {@code doc}: if the document's stream is held for it,
+   * lets go. The held copy moves the cursor only if the store applied the write at that very
+   * version; otherwise the document is read from the store (the copy may be one the store lost).
+   * Returns the cursor that held it, or null.
+   */
+  private Cursor release(String doc, long seq, WriteOutcome out) {
+    Cursor c = cursors.get(doc);
+    if (c == null || c.awaiting == null || c.awaiting.originSeq() != seq) {
+      return null;
+    }
+    DocumentEvent e = c.awaiting;
+    c.awaiting = null;
+    if (out != null
+        && out.isApplied()
+        && out.epoch() == e.epoch()
+        && out.version() == e.version()) {
+      c.epoch = e.epoch();
+      c.version = e.version();
+      c.fingerprint = e.fingerprint();
+    }
+    return c;
   }
 
   /**
@@ -615,6 +672,7 @@ public final class DocumentSession {
 
   /** Reads what the device misses of {@code doc} after its cursor. */
   private void fetch(String doc, Cursor c, long seen) {
+    c.awaiting = null; // The read brings the held write if the store has it.
     c.syncing = true;
     c.maxSeen = Math.max(c.maxSeen, seen);
     long generation = ++c.generation;
@@ -666,7 +724,7 @@ public final class DocumentSession {
             continue;
           }
           // As on the live path, the writer gets its ack in the delta's place.
-          if (!(writes != null && writes.reached(e))) {
+          if (!(writes != null && writes.readFromStore(e))) {
             sendDelta(e);
           }
           c.version = e.version();

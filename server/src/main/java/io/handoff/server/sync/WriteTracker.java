@@ -19,10 +19,12 @@ import org.slf4j.LoggerFactory;
 
 /**
  * One connection's writes sent to the store and not yet acked, and the one place that acks them
- * ({@link #ack}). A write is acked exactly once: where the stream reaches its version (so the
- * writer gets its Ack in the place the other devices get the Delta), when a snapshot covers it, or
+ * ({@link #ack}). A write is acked exactly once, and only once the store confirmed it (its answer,
+ * or a read from the store that brings it): where the stream reaches its version (so the writer
+ * gets its Ack in the place the other devices get the Delta), when a snapshot covers it, or
  * straight from the store's answer when the stream will not bring it (a duplicate, or a document
- * this device does not follow). Event loop only.
+ * this device does not follow). A copy on the stream that comes before the store's answer is not a
+ * confirmation ({@link Reached#AWAITING_ANSWER}). Event loop only.
  *
  * <p>With durable acks the store answers only once replicas hold the write, and the stream usually
  * reaches the write first: then the writer gets its write as a Delta like every other device, and
@@ -299,22 +301,71 @@ final class WriteTracker extends Deadline {
     }
   }
 
+  /** What the live stream reaching an event means for this connection's writes. */
+  enum Reached {
+    /** Not a write of this connection in flight: the event is delivered as usual. */
+    NOT_MINE,
+    /** One of its writes, answered by the store: acked in the delta's place. */
+    ACKED,
+    /**
+     * One of its writes, not yet answered by the store: neither acked nor delivered until the
+     * answer comes ({@link DocumentSession} holds the document's stream meanwhile). A copy on the
+     * stream does not say the write is durable: Redis fsyncs its append-only file before it answers
+     * the connection that sent the command, but may push a published copy down another connection
+     * before that; only the store's answer, or a read from the store, confirms a write.
+     */
+    AWAITING_ANSWER
+  }
+
   /**
-   * The stream reached event {@code e}: if it is one of this device's writes in flight, acks it in
-   * the delta's place and returns true.
+   * The live stream reached event {@code e}: if it is one of this device's writes in flight that
+   * the store has answered, acks it in the delta's place.
    */
-  boolean reached(DocumentEvent e) {
+  Reached reached(DocumentEvent e) {
+    if (!e.isFrom(connection.deviceId())) {
+      return Reached.NOT_MINE;
+    }
+    InFlight p = inFlight.get(e.originSeq());
+    if (p == null || (durable && p.version == 0)) {
+      return Reached
+          .NOT_MINE; // Durable: not confirmed yet; the writer gets the Delta, the Ack later.
+    }
+    if (p.version == 0) {
+      return Reached.AWAITING_ANSWER;
+    }
+    inFlight.remove(e.originSeq());
+    settle(p);
+    ack(p, e.originSeq(), e.epoch(), e.version(), e.fingerprint(), false);
+    return Reached.ACKED;
+  }
+
+  /**
+   * A read from the store brought event {@code e}: if it is one of this device's writes in flight,
+   * acks it in the delta's place and returns true. The store's read confirms it as its answer
+   * would.
+   */
+  boolean readFromStore(DocumentEvent e) {
     if (!e.isFrom(connection.deviceId())) {
       return false;
     }
     InFlight p = inFlight.get(e.originSeq());
     if (p == null || (durable && p.version == 0)) {
-      return false; // Durable: not confirmed yet; the writer gets the Delta, the Ack comes later.
+      return false;
     }
     inFlight.remove(e.originSeq());
     settle(p);
     ack(p, e.originSeq(), e.epoch(), e.version(), e.fingerprint(), false);
     return true;
+  }
+
+  /** Whether event {@code e} is a write of this device (in flight or not). */
+  boolean mine(DocumentEvent e) {
+    return e.isFrom(connection.deviceId());
+  }
+
+  /** Whether acks wait for replicas (the writer then gets its own write as a Delta first). */
+  boolean durable() {
+    return durable;
   }
 
   /** The store applied {@code p} at {@code epoch}/{@code version}; its ack waits for the stream. */

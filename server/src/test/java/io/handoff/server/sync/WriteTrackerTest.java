@@ -13,14 +13,53 @@ import java.util.concurrent.CompletableFuture;
 import org.junit.jupiter.api.Test;
 
 /**
- * The write tracker's bookkeeping of writes acked from the stream before the store answered them:
- * the sweep watches each only until its answer is in, so a connection whose acks outrun the store's
- * answers (Redis publishes inside the write script, before it replies) holds nothing for them.
+ * The write tracker's confirmation of writes: the live stream acks only a write the store has
+ * answered, and a read from the store acks one before its answer; the sweep watches such a write
+ * only until its answer is in, so a connection whose reads outrun the store's answers holds nothing
+ * for them.
  */
 class WriteTrackerTest {
 
   @Test
-  void aWriteAckedFromTheStreamIsNoLongerWatchedOnceTheStoreAnswers() {
+  void theLiveStreamDoesNotAckAWriteTheStoreHasNotAnswered() {
+    RecordingConnection connection = new RecordingConnection();
+    WriteTracker tracker = new WriteTracker(connection, StoreLimits.builder().build(), p -> {});
+    WriteTracker.InFlight p = tracker.start(7, "doc", 107);
+    CompletableFuture<WriteOutcome> answer = new CompletableFuture<>();
+    tracker.send(p, () -> answer);
+
+    assertEquals(WriteTracker.Reached.AWAITING_ANSWER, tracker.reached(event("doc", 7)));
+    assertEquals(0, connection.replies.size(), "no ack before the store's answer");
+    assertTrue(tracker.waiting(7, p));
+
+    tracker.applied(p, 42, 7, 0);
+    assertEquals(WriteTracker.Reached.ACKED, tracker.reached(event("doc", 7)));
+    assertEquals(1, connection.replies.size());
+    assertTrue(tracker.isEmpty());
+  }
+
+  @Test
+  void anotherDevicesWriteIsNotMine() {
+    RecordingConnection connection = new RecordingConnection();
+    WriteTracker tracker = new WriteTracker(connection, StoreLimits.builder().build(), p -> {});
+    DocumentEvent other =
+        DocumentEvent.accepted(
+            "user",
+            "doc",
+            List.of(
+                FieldOp.newBuilder().setField("f").setSet(ByteString.copyFromUtf8("v")).build()),
+            "laptop",
+            1,
+            1_000,
+            42,
+            1,
+            0);
+    assertEquals(WriteTracker.Reached.NOT_MINE, tracker.reached(other));
+    assertEquals(0, connection.replies.size());
+  }
+
+  @Test
+  void aWriteAckedFromAStoreReadIsNoLongerWatchedOnceTheStoreAnswers() {
     RecordingConnection connection = new RecordingConnection();
     WriteTracker tracker = new WriteTracker(connection, StoreLimits.builder().build(), p -> {});
     List<CompletableFuture<WriteOutcome>> answers = new ArrayList<>();
@@ -33,7 +72,7 @@ class WriteTrackerTest {
       writes.add(p);
     }
     for (int seq = 1; seq <= 3; seq++) {
-      assertTrue(tracker.reached(event("doc-" + seq, seq)), "acked from the stream: " + seq);
+      assertTrue(tracker.readFromStore(event("doc-" + seq, seq)), "acked from a read: " + seq);
     }
     assertEquals(3, connection.replies.size());
     assertEquals(3, tracker.watchedAfterAck());

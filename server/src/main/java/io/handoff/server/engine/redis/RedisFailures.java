@@ -4,7 +4,9 @@ import io.handoff.server.sync.OutcomeUnknownException;
 import io.handoff.server.sync.StoreUnavailableException;
 import io.lettuce.core.RedisCommandExecutionException;
 import io.lettuce.core.RedisConnectionException;
+import io.netty.util.concurrent.EventExecutor;
 import io.netty.util.concurrent.EventExecutorGroup;
+import io.netty.util.internal.ThreadExecutorMap;
 import java.time.Duration;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
@@ -53,13 +55,24 @@ final class RedisFailures {
    */
   <T> CompletableFuture<T> run(Supplier<CompletableFuture<T>> command) {
     CompletableFuture<T> result = new CompletableFuture<>();
-    attempt(command, result, System.nanoTime() + waitNanos, FIRST_PAUSE_MS);
+    // Sent again from the event loop that sent it first, so it goes through that loop's Redis
+    // connection again (see RoutedCommands): a write and the copies Redis publishes of it to that
+    // loop then share one connection, on which Redis answers only after its append-only file holds
+    // the write. From any other thread, the shared timer.
+    EventExecutor here = ThreadExecutorMap.currentExecutor();
+    attempt(
+        command,
+        result,
+        here != null ? here : timer,
+        System.nanoTime() + waitNanos,
+        FIRST_PAUSE_MS);
     return result;
   }
 
   private <T> void attempt(
       Supplier<CompletableFuture<T>> command,
       CompletableFuture<T> result,
+      EventExecutorGroup retries,
       long deadline,
       long pause) {
     CompletableFuture<T> f;
@@ -81,8 +94,9 @@ final class RedisFailures {
           }
           if (temporary(cause) && System.nanoTime() + pause * 1_000_000 < deadline) {
             health.troubled(cause);
-            timer.schedule(
-                () -> attempt(command, result, deadline, Math.min(pause * 2, MAX_PAUSE_MS)),
+            retries.schedule(
+                () ->
+                    attempt(command, result, retries, deadline, Math.min(pause * 2, MAX_PAUSE_MS)),
                 pause,
                 TimeUnit.MILLISECONDS);
             return;
