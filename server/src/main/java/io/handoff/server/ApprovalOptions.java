@@ -21,6 +21,7 @@ final class ApprovalOptions {
           "device-poll-interval",
           "max-pending-sign-ins-per-user",
           "max-pending-sign-ins-per-address",
+          "max-pending-sign-ins",
           "max-user-code-failures-per-user",
           "max-user-code-failures-per-address",
           "user-code-failure-window");
@@ -82,6 +83,16 @@ final class ApprovalOptions {
   int maxPendingPerAddress;
 
   @Option(
+      names = "--max-pending-sign-ins",
+      defaultValue = "" + ApprovalConfig.DEFAULT_MAX_PENDING_TOTAL,
+      paramLabel = "N",
+      description =
+          "Device codes and held sign-ins waiting at once from all addresses together: in the"
+              + " whole deployment with Redis (every node counts toward one number), on this node"
+              + " with the memory engine; more get 429 too_many_pending (1 to 1000000).")
+  int maxPendingTotal;
+
+  @Option(
       names = "--max-user-code-failures-per-user",
       defaultValue = "" + ApprovalConfig.DEFAULT_MAX_FAILED_ATTEMPTS_PER_USER,
       paramLabel = "N",
@@ -124,6 +135,7 @@ final class ApprovalOptions {
         "max-pending-sign-ins-per-address",
         maxPendingPerAddress,
         () -> a.maxPendingPerAddress(maxPendingPerAddress));
+    main.set("max-pending-sign-ins", maxPendingTotal, () -> a.maxPendingTotal(maxPendingTotal));
     main.set(
         "max-user-code-failures-per-user",
         maxFailuresPerUser,

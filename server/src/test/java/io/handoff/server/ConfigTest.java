@@ -105,6 +105,7 @@ class ConfigTest {
     assertEquals(Duration.ofMinutes(2), defaults.approvalTtl());
     assertEquals(5, defaults.maxPendingPerUser());
     assertEquals(10, defaults.maxPendingPerAddress());
+    assertEquals(100_000, defaults.maxPendingTotal());
     assertEquals(10, defaults.maxFailedAttemptsPerUser());
     assertEquals(30, defaults.maxFailedAttemptsPerAddress());
     assertEquals(Duration.ofMinutes(15), defaults.attemptWindow());
@@ -127,6 +128,8 @@ class ConfigTest {
                 "90s",
                 "--max-pending-sign-ins-per-user",
                 "2",
+                "--max-pending-sign-ins",
+                "500",
                 "--max-user-code-failures-per-address",
                 "12",
                 "--device-verification-uri",
@@ -140,6 +143,7 @@ class ConfigTest {
     assertEquals(4, a.maxFailedAttemptsPerUser(), "from the environment");
     assertEquals(Duration.ofSeconds(90), a.approvalTtl(), "a flag");
     assertEquals(2, a.maxPendingPerUser(), "a flag");
+    assertEquals(500, a.maxPendingTotal(), "a flag");
     assertEquals(12, a.maxFailedAttemptsPerAddress(), "a flag");
     assertEquals("https://app.example/link", a.verificationUri(), "a flag");
   }

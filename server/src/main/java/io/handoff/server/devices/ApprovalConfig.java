@@ -13,6 +13,7 @@ public final class ApprovalConfig {
   public static final Duration DEFAULT_APPROVAL_TTL = Duration.ofMinutes(2);
   public static final int DEFAULT_MAX_PENDING_PER_ADDRESS = 10;
   public static final int DEFAULT_MAX_PENDING_PER_USER = 5;
+  public static final int DEFAULT_MAX_PENDING_TOTAL = 100_000;
   public static final int DEFAULT_MAX_FAILED_ATTEMPTS_PER_USER = 10;
   public static final int DEFAULT_MAX_FAILED_ATTEMPTS_PER_ADDRESS = 30;
   public static final Duration DEFAULT_ATTEMPT_WINDOW = Duration.ofMinutes(15);
@@ -24,6 +25,7 @@ public final class ApprovalConfig {
   private final Duration approvalTtl;
   private final int maxPendingPerAddress;
   private final int maxPendingPerUser;
+  private final int maxPendingTotal;
   private final int maxFailedAttemptsPerUser;
   private final int maxFailedAttemptsPerAddress;
   private final Duration attemptWindow;
@@ -36,6 +38,7 @@ public final class ApprovalConfig {
     this.approvalTtl = b.approvalTtl;
     this.maxPendingPerAddress = b.maxPendingPerAddress;
     this.maxPendingPerUser = b.maxPendingPerUser;
+    this.maxPendingTotal = b.maxPendingTotal;
     this.maxFailedAttemptsPerUser = b.maxFailedAttemptsPerUser;
     this.maxFailedAttemptsPerAddress = b.maxFailedAttemptsPerAddress;
     this.attemptWindow = b.attemptWindow;
@@ -78,6 +81,19 @@ public final class ApprovalConfig {
     return maxPendingPerUser;
   }
 
+  /**
+   * Device codes and held sign-ins pending at once in the whole store, from every address: every
+   * node sharing a Redis counts toward one number; with the memory engine the node is the store.
+   */
+  public int maxPendingTotal() {
+    return maxPendingTotal;
+  }
+
+  /** The bounds of pending requests, as the store takes them. */
+  public ApprovalStore.Bounds pendingBounds() {
+    return new ApprovalStore.Bounds(maxPendingTotal, maxPendingPerAddress, maxPendingPerUser);
+  }
+
   /** Wrong user codes one user may enter per {@link #attemptWindow()}. */
   public int maxFailedAttemptsPerUser() {
     return maxFailedAttemptsPerUser;
@@ -108,6 +124,8 @@ public final class ApprovalConfig {
         + maxPendingPerAddress
         + ", maxPendingPerUser="
         + maxPendingPerUser
+        + ", maxPendingTotal="
+        + maxPendingTotal
         + ", maxFailedAttemptsPerUser="
         + maxFailedAttemptsPerUser
         + ", maxFailedAttemptsPerAddress="
@@ -125,6 +143,7 @@ public final class ApprovalConfig {
     private Duration approvalTtl = DEFAULT_APPROVAL_TTL;
     private int maxPendingPerAddress = DEFAULT_MAX_PENDING_PER_ADDRESS;
     private int maxPendingPerUser = DEFAULT_MAX_PENDING_PER_USER;
+    private int maxPendingTotal = DEFAULT_MAX_PENDING_TOTAL;
     private int maxFailedAttemptsPerUser = DEFAULT_MAX_FAILED_ATTEMPTS_PER_USER;
     private int maxFailedAttemptsPerAddress = DEFAULT_MAX_FAILED_ATTEMPTS_PER_ADDRESS;
     private Duration attemptWindow = DEFAULT_ATTEMPT_WINDOW;
@@ -171,6 +190,12 @@ public final class ApprovalConfig {
     public Builder maxPendingPerUser(int n) {
       check(n >= 1 && n <= 1_000, "must be 1 to 1000");
       this.maxPendingPerUser = n;
+      return this;
+    }
+
+    public Builder maxPendingTotal(int n) {
+      check(n >= 1 && n <= 1_000_000, "must be 1 to 1000000");
+      this.maxPendingTotal = n;
       return this;
     }
 

@@ -10,7 +10,8 @@ import java.util.concurrent.atomic.LongAdder;
 /**
  * Device approvals of one node, in the node's Micrometer registry: {@code
  * handoff_device_approvals_total{outcome=requested|granted|denied|expired}}, {@code
- * handoff_device_approval_attempts_refused_total} and the timer {@code
+ * handoff_device_approvals_refused_total{bound=address|user|total}} (requests refused for a bound
+ * on pending requests), {@code handoff_device_approval_attempts_refused_total} and the timer {@code
  * handoff_device_approval_time} (request to approval). Each outcome is counted once, by the node
  * whose store call decided it.
  */
@@ -20,6 +21,9 @@ public final class ApprovalMetrics {
   public final LongAdder denied = new LongAdder();
   public final LongAdder expired = new LongAdder();
   public final LongAdder attemptsRefused = new LongAdder();
+  public final LongAdder refusedAddress = new LongAdder();
+  public final LongAdder refusedUser = new LongAdder();
+  public final LongAdder refusedFull = new LongAdder();
   private final Timer timeToApprove;
 
   public ApprovalMetrics(MeterRegistry registry) {
@@ -27,6 +31,9 @@ public final class ApprovalMetrics {
     outcome(registry, "granted", granted);
     outcome(registry, "denied", denied);
     outcome(registry, "expired", expired);
+    refused(registry, "address", refusedAddress);
+    refused(registry, "user", refusedUser);
+    refused(registry, "total", refusedFull);
     FunctionCounter.builder(
             "handoff.device.approval.attempts.refused", attemptsRefused, LongAdder::doubleValue)
         .description("user-code lookups refused for too many wrong codes (user or address)")
@@ -44,6 +51,13 @@ public final class ApprovalMetrics {
     FunctionCounter.builder("handoff.device.approvals", adder, LongAdder::doubleValue)
         .tag("outcome", outcome)
         .description("sign-in requests of new devices by outcome")
+        .register(r);
+  }
+
+  private static void refused(MeterRegistry r, String bound, LongAdder adder) {
+    FunctionCounter.builder("handoff.device.approvals.refused", adder, LongAdder::doubleValue)
+        .tag("bound", bound)
+        .description("sign-in requests refused because this many were pending already")
         .register(r);
   }
 

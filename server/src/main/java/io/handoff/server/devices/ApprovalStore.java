@@ -13,8 +13,9 @@ import java.util.concurrent.CompletableFuture;
  *       for a new-device approval), so every operation on it is atomic on one key (one Redis
  *       Cluster slot).
  *   <li><b>Bounded.</b> {@link #create} refuses a request when its address, or its user (for
- *       requests made with a user), already has the maximum of requests pending; nothing is stored
- *       then. A request stops counting once decided or expired.
+ *       requests made with a user), already has the maximum of requests pending, or when the store
+ *       as a whole does (every node sharing it: {@link Bounds#total}); nothing is stored then. A
+ *       request stops counting once decided, expired or erased.
  *   <li><b>Claimed once.</b> {@link #claim} binds a request made without a user to the first user
  *       who looks it up; to every other user it is as if it did not exist.
  *   <li><b>Decided exactly once.</b> Of all {@link #decide} calls on one pending, unexpired
@@ -112,7 +113,22 @@ public interface ApprovalStore {
     /** The id is in use (a user-code collision): pick another. */
     ID_TAKEN,
     ADDRESS_LIMIT,
-    USER_LIMIT
+    USER_LIMIT,
+    /** The store holds {@link Bounds#total} pending requests already, from any addresses. */
+    FULL
+  }
+
+  /**
+   * The most requests pending at once: in the whole store ({@code total}, shared by every node
+   * using it), from one address, and of one user (for requests made with a user).
+   */
+  record Bounds(int total, int perAddress, int perUser) {
+    public Bounds {
+      if (total < 1 || perAddress < 1 || perUser < 1) {
+        throw new IllegalArgumentException(
+            "bounds must be at least 1: " + total + ", " + perAddress + ", " + perUser);
+      }
+    }
   }
 
   /** The result of {@link #decide}; {@code request} is the record as it stands after the call. */
@@ -141,7 +157,8 @@ public interface ApprovalStore {
     }
   }
 
-  CompletableFuture<Created> create(Request r, int maxPerAddress, int maxPerUser);
+  /** Stores {@code r} unless its id is taken or one of {@code bounds} is reached. */
+  CompletableFuture<Created> create(Request r, Bounds bounds);
 
   /**
    * The request as {@code userId} may see it: binds an unclaimed pending request to {@code userId};

@@ -140,7 +140,7 @@ public final class DeviceApprovals {
             "",
             0);
     return store
-        .create(r, config.maxPendingPerAddress(), config.maxPendingPerUser())
+        .create(r, config.pendingBounds())
         .thenCompose(
             created ->
                 switch (created) {
@@ -160,7 +160,7 @@ public final class DeviceApprovals {
                           : CompletableFuture.failedFuture(
                               new ApiException(
                                   503, "unavailable", "could not pick a free user code; retry"));
-                  default -> CompletableFuture.failedFuture(tooManyPending("this address"));
+                  default -> CompletableFuture.failedFuture(refusal(created));
                 });
   }
 
@@ -270,14 +270,11 @@ public final class DeviceApprovals {
             "",
             0);
     return store
-        .create(r, config.maxPendingPerAddress(), config.maxPendingPerUser())
+        .create(r, config.pendingBounds())
         .thenCompose(
             created -> {
-              if (created == ApprovalStore.Created.USER_LIMIT) {
-                return CompletableFuture.failedFuture(tooManyPending("this user"));
-              }
               if (created != ApprovalStore.Created.CREATED) {
-                return CompletableFuture.failedFuture(tooManyPending("this address"));
+                return CompletableFuture.failedFuture(refusal(created));
               }
               metrics.requested.increment();
               log.info(
@@ -465,6 +462,28 @@ public final class DeviceApprovals {
 
   private static String addressScope(String address) {
     return "a:" + address;
+  }
+
+  /** A request the store refused for one of its bounds, counted by bound: 429 for each. */
+  private ApiException refusal(ApprovalStore.Created created) {
+    switch (created) {
+      case USER_LIMIT -> {
+        metrics.refusedUser.increment();
+        return tooManyPending("this user");
+      }
+      case FULL -> {
+        // The store holds config.maxPendingTotal() requests, from any addresses.
+        metrics.refusedFull.increment();
+        return new ApiException(
+            429,
+            "too_many_pending",
+            "too many sign-in requests are pending on this service; try again in a few minutes");
+      }
+      default -> {
+        metrics.refusedAddress.increment();
+        return tooManyPending("this address");
+      }
+    }
   }
 
   private static ApiException tooManyPending(String who) {

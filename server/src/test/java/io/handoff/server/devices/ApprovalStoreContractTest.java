@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.handoff.server.MutableClock;
+import io.handoff.server.devices.ApprovalStore.Bounds;
 import io.handoff.server.devices.ApprovalStore.Created;
 import io.handoff.server.devices.ApprovalStore.Decision;
 import io.handoff.server.devices.ApprovalStore.Poll;
@@ -65,16 +66,21 @@ public abstract class ApprovalStoreContractTest {
         0);
   }
 
+  /** Bounds per address and per user, with room in the store as a whole. */
+  private static Bounds bounds(int perAddress, int perUser) {
+    return new Bounds(1_000, perAddress, perUser);
+  }
+
   private Request code(String id) throws Exception {
     Request r = request(id, "device_code", "", "10.0.0.1");
-    assertEquals(Created.CREATED, get(store.create(r, 10, 10)));
+    assertEquals(Created.CREATED, get(store.create(r, bounds(10, 10))));
     return r;
   }
 
   @Test
   void ofManyConcurrentAnswersExactlyOneDecides() throws Exception {
     Request r = request("race", "new_device", "ann", "10.0.0.2");
-    assertEquals(Created.CREATED, get(store.create(r, 10, 10)));
+    assertEquals(Created.CREATED, get(store.create(r, bounds(10, 10))));
     List<CompletableFuture<Decision>> all = new ArrayList<>();
     for (int i = 0; i < 50; i++) {
       all.add(store.decide(r.id(), "ann", "d" + i, i % 2 == 0, clock.millis()));
@@ -147,23 +153,28 @@ public abstract class ApprovalStoreContractTest {
   @Test
   void pendingRequestsAreBoundedPerAddressAndPerUserUntilDecided() throws Exception {
     assertEquals(
-        Created.CREATED, get(store.create(request("a1", "device_code", "", "10.1.1.1"), 2, 2)));
+        Created.CREATED,
+        get(store.create(request("a1", "device_code", "", "10.1.1.1"), bounds(2, 2))));
     assertEquals(
-        Created.CREATED, get(store.create(request("a2", "device_code", "", "10.1.1.1"), 2, 2)));
+        Created.CREATED,
+        get(store.create(request("a2", "device_code", "", "10.1.1.1"), bounds(2, 2))));
     assertEquals(
         Created.ADDRESS_LIMIT,
-        get(store.create(request("a3", "device_code", "", "10.1.1.1"), 2, 2)));
+        get(store.create(request("a3", "device_code", "", "10.1.1.1"), bounds(2, 2))));
     get(store.decide(tag + "a1", "ann", "phone", false, clock.millis()));
     assertEquals(
-        Created.CREATED, get(store.create(request("a3", "device_code", "", "10.1.1.1"), 2, 2)));
+        Created.CREATED,
+        get(store.create(request("a3", "device_code", "", "10.1.1.1"), bounds(2, 2))));
 
     assertEquals(
-        Created.CREATED, get(store.create(request("u1", "new_device", "bob", "10.2.0.1"), 9, 1)));
+        Created.CREATED,
+        get(store.create(request("u1", "new_device", "bob", "10.2.0.1"), bounds(9, 1))));
     assertEquals(
         Created.USER_LIMIT,
-        get(store.create(request("u2", "new_device", "bob", "10.2.0.2"), 9, 1)));
+        get(store.create(request("u2", "new_device", "bob", "10.2.0.2"), bounds(9, 1))));
     assertEquals(
-        Created.ID_TAKEN, get(store.create(request("u1", "new_device", "cid", "10.2.0.3"), 9, 1)));
+        Created.ID_TAKEN,
+        get(store.create(request("u1", "new_device", "cid", "10.2.0.3"), bounds(9, 1))));
     List<Request> pending = get(store.pending("bob", clock.millis()));
     assertEquals(1, pending.size());
     assertEquals(tag + "u1", pending.get(0).id());
@@ -171,36 +182,84 @@ public abstract class ApprovalStoreContractTest {
   }
 
   @Test
+  void pendingRequestsAreBoundedInTheWholeStoreWhateverAddressesTheyComeFrom() throws Exception {
+    Bounds three = new Bounds(3, 1, 1);
+    String ann = "ann-" + tag;
+    String bob = "bob-" + tag;
+    Request lapsing = request("t1", "device_code", "", "10.4.0.1");
+    assertEquals(Created.CREATED, get(store.create(lapsing, three)));
+    clock.advance(java.time.Duration.ofSeconds(30));
+    Request held = request("t2", "new_device", ann, "10.4.0.2");
+    assertEquals(Created.CREATED, get(store.create(held, three)));
+    Request approved = request("t3", "device_code", "", "10.4.0.3");
+    assertEquals(Created.CREATED, get(store.create(approved, three)));
+
+    Request over = request("t4", "new_device", bob, "10.4.0.4");
+    assertEquals(Created.FULL, get(store.create(over, three)), "a fourth, from a fourth address");
+    assertEquals(
+        Poll.Status.UNKNOWN,
+        get(store.poll(over.id(), over.secretHash(), clock.millis())).status(),
+        "nothing is stored");
+    assertTrue(get(store.pending(bob, clock.millis())).isEmpty());
+
+    assertEquals(
+        Decision.Status.DECIDED,
+        get(store.decide(approved.id(), ann, "phone", true, clock.millis())).status());
+    assertEquals(
+        Created.CREATED,
+        get(store.create(request("t5", "new_device", bob, "10.4.0.4"), three)),
+        "a decided request frees its place, and the refused one took none of its address or user");
+    assertEquals(
+        Created.FULL, get(store.create(request("t6", "device_code", "", "10.4.0.5"), three)));
+
+    clock.advance(java.time.Duration.ofSeconds(31));
+    assertEquals(
+        Created.CREATED,
+        get(store.create(request("t7", "device_code", "", "10.4.0.5"), three)),
+        "an expired request frees its place");
+    assertEquals(
+        Created.FULL, get(store.create(request("t8", "device_code", "", "10.4.0.6"), three)));
+
+    get(store.erase(ann));
+    assertEquals(
+        Created.CREATED,
+        get(store.create(request("t9", "device_code", "", "10.4.0.6"), three)),
+        "an erased request frees its place");
+  }
+
+  @Test
   void aRequestThatEndsFreesItsPlacesInTheBoundsAtOnce() throws Exception {
     String ann = "ann-" + tag;
     String bob = "bob-" + tag;
     assertEquals(
-        Created.CREATED, get(store.create(request("h1", "new_device", ann, "10.3.0.1"), 1, 1)));
+        Created.CREATED,
+        get(store.create(request("h1", "new_device", ann, "10.3.0.1"), bounds(1, 1))));
     assertEquals(
         Created.ADDRESS_LIMIT,
-        get(store.create(request("h2", "new_device", bob, "10.3.0.1"), 1, 1)));
+        get(store.create(request("h2", "new_device", bob, "10.3.0.1"), bounds(1, 1))));
     assertEquals(
-        Created.USER_LIMIT, get(store.create(request("h3", "new_device", ann, "10.3.0.2"), 1, 1)));
+        Created.USER_LIMIT,
+        get(store.create(request("h3", "new_device", ann, "10.3.0.2"), bounds(1, 1))));
     Request claimed = request("c1", "device_code", "", "10.3.0.3");
-    assertEquals(Created.CREATED, get(store.create(claimed, 1, 1)));
+    assertEquals(Created.CREATED, get(store.create(claimed, bounds(1, 1))));
     assertEquals(ann, get(store.claim(claimed.id(), ann, clock.millis())).userId());
 
     get(store.erase(ann));
     assertEquals(
         Created.CREATED,
-        get(store.create(request("h4", "new_device", bob, "10.3.0.1"), 1, 1)),
+        get(store.create(request("h4", "new_device", bob, "10.3.0.1"), bounds(1, 1))),
         "the erased request's address is free");
     assertEquals(
         Created.CREATED,
-        get(store.create(request("h5", "new_device", ann, "10.3.0.2"), 1, 1)),
+        get(store.create(request("h5", "new_device", ann, "10.3.0.2"), bounds(1, 1))),
         "and its user");
     assertEquals(
         Created.CREATED,
-        get(store.create(request("c2", "device_code", "", "10.3.0.3"), 1, 1)),
+        get(store.create(request("c2", "device_code", "", "10.3.0.3"), bounds(1, 1))),
         "the erased code's address is free");
 
     Request approved = request("c3", "device_code", "", "10.3.0.4");
-    assertEquals(Created.CREATED, get(store.create(approved, 1, 1)));
+    assertEquals(Created.CREATED, get(store.create(approved, bounds(1, 1))));
     assertEquals(
         Decision.Status.DECIDED,
         get(store.decide(approved.id(), bob, "phone", true, clock.millis())).status());
@@ -209,23 +268,23 @@ public abstract class ApprovalStoreContractTest {
         get(store.poll(approved.id(), approved.secretHash(), clock.millis())).status());
     assertEquals(
         Created.CREATED,
-        get(store.create(request("c4", "device_code", "", "10.3.0.4"), 1, 1)),
+        get(store.create(request("c4", "device_code", "", "10.3.0.4"), bounds(1, 1))),
         "a consumed code's address is free");
 
     Request denied = request("h6", "new_device", bob, "10.3.0.5");
-    assertEquals(Created.CREATED, get(store.create(denied, 1, 2)));
+    assertEquals(Created.CREATED, get(store.create(denied, bounds(1, 2))));
     get(store.decide(denied.id(), bob, "phone", false, clock.millis()));
     assertEquals(
         Created.CREATED,
-        get(store.create(request("h7", "new_device", "cy-" + tag, "10.3.0.5"), 1, 1)),
+        get(store.create(request("h7", "new_device", "cy-" + tag, "10.3.0.5"), bounds(1, 1))),
         "a denied request's address is free");
 
     Request lapsing = request("c5", "device_code", "", "10.3.0.6");
-    assertEquals(Created.CREATED, get(store.create(lapsing, 1, 1)));
+    assertEquals(Created.CREATED, get(store.create(lapsing, bounds(1, 1))));
     clock.advance(java.time.Duration.ofMinutes(1));
     assertEquals(
         Created.CREATED,
-        get(store.create(request("c6", "device_code", "", "10.3.0.6"), 1, 1)),
+        get(store.create(request("c6", "device_code", "", "10.3.0.6"), bounds(1, 1))),
         "an expired code's address is free");
   }
 
@@ -233,7 +292,7 @@ public abstract class ApprovalStoreContractTest {
   void erasureTakesEveryRequestOfTheUserAndSweepingKeepsWhatIsLive() throws Exception {
     String user = "eve-" + tag;
     Request held = request("held", "new_device", user, "10.0.0.5");
-    assertEquals(Created.CREATED, get(store.create(held, 10, 10)));
+    assertEquals(Created.CREATED, get(store.create(held, bounds(10, 10))));
     Request claimed = code("claimed");
     assertEquals(user, get(store.claim(claimed.id(), user, clock.millis())).userId());
     Request stranger = code("stranger");

@@ -113,10 +113,16 @@ public abstract class ErasureContractTest {
     // polled into a session), and a failed user-code attempt.
     assertEquals(
         ApprovalStore.Created.CREATED,
-        get(approvals.create(request("nd-" + u, "new_device", u, "held-" + u), 8, 8)));
+        get(
+            approvals.create(
+                request("nd-" + u, "new_device", u, "held-" + u),
+                new ApprovalStore.Bounds(100, 8, 8))));
     assertEquals(
         ApprovalStore.Created.CREATED,
-        get(approvals.create(request("dc-" + u, "device_code", "", "code-" + u), 8, 8)));
+        get(
+            approvals.create(
+                request("dc-" + u, "device_code", "", "code-" + u),
+                new ApprovalStore.Bounds(100, 8, 8))));
     get(approvals.claim("dc-" + u, u, clock.millis()));
     assertEquals(
         ApprovalStore.Decision.Status.DECIDED,

@@ -12,11 +12,12 @@ import java.util.concurrent.CompletableFuture;
 /**
  * {@link ApprovalStore} in this process's memory, under one monitor (requests are few and every
  * operation is a few map reads). Records are dropped {@link #RETAIN_MILLIS} after their deadline,
- * when touched by a later operation. Bounded: at most {@value #MAX_REQUESTS} requests and {@value
- * #MAX_COUNTERS} attempt counters (over it, the oldest windows go first).
+ * when touched by a later operation. Bounded: at most {@link Bounds#total} pending requests (the
+ * node is the whole store), at most twice that many records with those that ended and are kept for
+ * late calls (over it, the ended ones go early), and {@value #MAX_COUNTERS} attempt counters (over
+ * it, the oldest windows go first).
  */
 public final class MemoryApprovalStore implements ApprovalStore {
-  static final int MAX_REQUESTS = 100_000;
   static final int MAX_COUNTERS = 100_000;
 
   private final Map<String, Request> requests = new HashMap<>();
@@ -24,21 +25,18 @@ public final class MemoryApprovalStore implements ApprovalStore {
   private long lastPurge;
 
   @Override
-  public synchronized CompletableFuture<Created> create(
-      Request r, int maxPerAddress, int maxPerUser) {
+  public synchronized CompletableFuture<Created> create(Request r, Bounds bounds) {
     long now = r.createdMillis();
     purge(now);
-    Request old = requests.get(r.id());
-    if (old != null) {
+    if (requests.containsKey(r.id())) {
       return done(Created.ID_TAKEN);
-    }
-    if (requests.size() >= MAX_REQUESTS) {
-      return done(Created.ADDRESS_LIMIT);
     }
     int byAddress = 0;
     int byUser = 0;
+    int pending = 0;
     for (Request q : requests.values()) {
       if (q.state() == State.PENDING && q.expiresMillis() > now) {
+        pending++;
         if (q.address().equals(r.address())) {
           byAddress++;
         }
@@ -47,14 +45,45 @@ public final class MemoryApprovalStore implements ApprovalStore {
         }
       }
     }
-    if (byAddress >= maxPerAddress) {
+    if (byAddress >= bounds.perAddress()) {
       return done(Created.ADDRESS_LIMIT);
     }
-    if (!r.userId().isEmpty() && byUser >= maxPerUser) {
+    if (!r.userId().isEmpty() && byUser >= bounds.perUser()) {
       return done(Created.USER_LIMIT);
+    }
+    if (pending >= bounds.total() || !roomFor(bounds.total(), now)) {
+      return done(Created.FULL);
     }
     requests.put(r.id(), r);
     return done(Created.CREATED);
+  }
+
+  /**
+   * Whether one more record fits in {@link #recordsFor}({@code total}). When it does not, the
+   * records kept only to answer late calls (denied, consumed or expired requests) go at once,
+   * before their retention ends: a poll of one then gets "unknown" instead of the reason.
+   */
+  private boolean roomFor(int total, long now) {
+    int most = recordsFor(total);
+    if (requests.size() < most) {
+      return true;
+    }
+    Iterator<Request> it = requests.values().iterator();
+    while (it.hasNext()) {
+      Request q = it.next();
+      boolean live =
+          q.state() == State.APPROVED || (q.state() == State.PENDING && q.expiresMillis() > now);
+      if (!live) {
+        it.remove();
+        lastPoll.remove(q.id());
+      }
+    }
+    return requests.size() < most;
+  }
+
+  /** The most records held with a bound of {@code total} pending requests: ended ones too. */
+  static int recordsFor(int total) {
+    return total > Integer.MAX_VALUE / 2 ? Integer.MAX_VALUE : 2 * total;
   }
 
   @Override
@@ -230,7 +259,7 @@ public final class MemoryApprovalStore implements ApprovalStore {
 
   /** Drops records past their retention, at most once a second. Under the monitor. */
   private void purge(long now) {
-    if (now - lastPurge < 1_000 && requests.size() < MAX_REQUESTS) {
+    if (now - lastPurge < 1_000) {
       return;
     }
     lastPurge = now;

@@ -15,10 +15,11 @@ import java.util.concurrent.CompletableFuture;
 /**
  * {@link ApprovalStore} on Redis. A request is one hash under a hash tag of its own; claim, decide
  * and poll are one Lua script each on that key, so "exactly once" holds across nodes and on Redis
- * Cluster. The per-address and per-user bounds are sorted sets reserved by a script before the
- * request is stored, and released as soon as it is refused, decided, seen expired or erased: they
- * live in other slots, so a crash between the two steps can leave a reservation that counts until
- * its deadline, never one that lets more requests in than the bound.
+ * Cluster. The per-address, per-user and store-wide bounds are sorted sets (request id by deadline)
+ * reserved by a script before the request is stored, trimmed of expired entries by that script, and
+ * released as soon as the request is refused, decided, seen expired or erased: they live in other
+ * slots, so a crash between the steps can leave a reservation that counts until its deadline, never
+ * one that lets more requests in than the bound.
  */
 final class RedisApprovalStore implements ApprovalStore {
   private static final String NEW_DEVICE = "new_device";
@@ -38,13 +39,19 @@ final class RedisApprovalStore implements ApprovalStore {
     this.keys = keys;
   }
 
+  /**
+   * Reserves the request's place from its address, then its user's (for a request made with a
+   * user), then the store's as a whole, then stores it; a refusal at any step gives back the places
+   * taken before it.
+   */
   @Override
-  public CompletableFuture<Created> create(Request r, int maxPerAddress, int maxPerUser) {
+  public CompletableFuture<Created> create(Request r, Bounds bounds) {
     long ttl = r.expiresMillis() - r.createdMillis() + RETAIN_MILLIS;
     byte[] address = keys.approvalsOfAddress(r.address());
     boolean byUser = !r.userId().isEmpty();
     byte[] user = byUser ? keys.approvalsOfUser(r.userId()) : null;
-    return reserve(address, r, maxPerAddress, ttl)
+    byte[] all = keys.approvalsPending();
+    return reserve(address, r, bounds.perAddress(), ttl)
         .thenCompose(
             okAddress -> {
               if (!okAddress) {
@@ -52,27 +59,33 @@ final class RedisApprovalStore implements ApprovalStore {
               }
               CompletableFuture<Boolean> okUser =
                   byUser
-                      ? reserve(user, r, maxPerUser, ttl)
+                      ? reserve(user, r, bounds.perUser(), ttl)
                       : CompletableFuture.completedFuture(true);
               return okUser.thenCompose(
                   ok -> {
                     if (!ok) {
-                      return release(r, address, null).thenApply(v -> Created.USER_LIMIT);
+                      return release(r, address).thenApply(v -> Created.USER_LIMIT);
                     }
-                    return putScript
-                        .<Long>eval(
-                            redis,
-                            ScriptOutputType.INTEGER,
-                            new byte[][] {keys.approval(r.id())},
-                            fields(r, ttl))
+                    return reserve(all, r, bounds.total(), ttl)
                         .thenCompose(
-                            stored ->
-                                stored == 1
-                                    ? indexed(r, r.userId(), r.createdMillis())
-                                        .thenApply(v -> Created.CREATED)
-                                    : release(r, address, user).thenApply(v -> Created.ID_TAKEN));
+                            okAll ->
+                                okAll
+                                    ? put(r, ttl, address, user)
+                                    : release(r, address, user).thenApply(v -> Created.FULL));
                   });
             });
+  }
+
+  private CompletableFuture<Created> put(Request r, long ttl, byte[] address, byte[] user) {
+    return putScript
+        .<Long>eval(
+            redis, ScriptOutputType.INTEGER, new byte[][] {keys.approval(r.id())}, fields(r, ttl))
+        .thenCompose(
+            stored ->
+                stored == 1
+                    ? indexed(r, r.userId(), r.createdMillis()).thenApply(v -> Created.CREATED)
+                    : release(r, address, user, keys.approvalsPending())
+                        .thenApply(v -> Created.ID_TAKEN));
   }
 
   private CompletableFuture<Boolean> reserve(byte[] index, Request r, int max, long ttl) {
@@ -89,16 +102,18 @@ final class RedisApprovalStore implements ApprovalStore {
         .thenApply(n -> n == 1);
   }
 
-  private CompletableFuture<Void> release(Request r, byte[] address, byte[] user) {
-    CompletableFuture<Long> a = redis.zrem(address, utf8(r.id())).toCompletableFuture();
-    CompletableFuture<Long> u =
-        user == null
-            ? CompletableFuture.completedFuture(0L)
-            : redis.zrem(user, utf8(r.id())).toCompletableFuture();
-    return CompletableFuture.allOf(a, u);
+  /** Gives back the request's places in the given indexes (null: none taken there). */
+  private CompletableFuture<Void> release(Request r, byte[]... indexes) {
+    List<CompletableFuture<Long>> steps = new ArrayList<>();
+    for (byte[] index : indexes) {
+      if (index != null) {
+        steps.add(redis.zrem(index, utf8(r.id())).toCompletableFuture());
+      }
+    }
+    return CompletableFuture.allOf(steps.toArray(new CompletableFuture<?>[0]));
   }
 
-  /** Once a request stops being pending it stops counting against its address and user. */
+  /** Once a request stops being pending it stops counting against its address, user and store. */
   private CompletableFuture<Void> released(Request r) {
     if (r == null) {
       return CompletableFuture.completedFuture(null);
@@ -108,7 +123,8 @@ final class RedisApprovalStore implements ApprovalStore {
         keys.approvalsOfAddress(r.address()),
         NEW_DEVICE.equals(r.kind()) && !r.userId().isEmpty()
             ? keys.approvalsOfUser(r.userId())
-            : null);
+            : null,
+        keys.approvalsPending());
   }
 
   @Override
@@ -148,11 +164,13 @@ final class RedisApprovalStore implements ApprovalStore {
 
   /**
    * Deletes every request in the user's index (each its own key, so one call each) and frees its
-   * place in its address's bound at once, then the indexes and the user's attempt counter.
+   * places in its address's bound and the store's at once, then the indexes and the user's attempt
+   * counter.
    */
   @Override
   public CompletableFuture<Void> erase(String userId) {
     byte[] index = keys.requestsOfUser(userId);
+    byte[] all = keys.approvalsPending();
     return redis
         .zrange(index, 0, -1)
         .toCompletableFuture()
@@ -173,6 +191,7 @@ final class RedisApprovalStore implements ApprovalStore {
                                     : redis
                                         .zrem(keys.approvalsOfAddress(str(addr)), raw)
                                         .toCompletableFuture())
+                        .thenCompose(n -> redis.zrem(all, raw).toCompletableFuture())
                         .thenCompose(n -> redis.del(key).toCompletableFuture()));
               }
               steps.add(redis.del(keys.approvalsOfUser(userId)).toCompletableFuture());

@@ -34,6 +34,7 @@ import java.nio.charset.StandardCharsets;
  *                               name
  * PREFIX{ap:ID}:r        hash   one sign-in request (device code or new device), see approval_*.lua
  * PREFIX{apa:ADDR}:p     zset   pending sign-in requests from one address by deadline
+ * PREFIX{apall}:p        zset   every pending sign-in request of the deployment by deadline
  * PREFIX{att:SCOPE}:n    string failed user-code attempts of a user or address in this window
  * </pre>
  *
@@ -144,6 +145,10 @@ final class RedisKeys {
 
   byte[] approvalsOfAddress(String address) {
     return key("apa:" + address, "p");
+  }
+
+  byte[] approvalsPending() {
+    return key("apall", "p");
   }
 
   byte[] attempts(String scope) {
