@@ -12,6 +12,7 @@ import {
 } from "./engine.js";
 import { HandoffError } from "./errors.js";
 import { Emitter } from "./events.js";
+import { checkFollowSpec } from "./names.js";
 import {
   type Activity,
   ActivitySchema,
@@ -79,7 +80,11 @@ export function bearerWebSocket(
     new Ws(url, { headers: token ? { Authorization: `Bearer ${token}` } : {} }) as WebSocketLike;
 }
 
-/** What to follow: every document, or these names and prefixes. */
+/**
+ * What to follow: every document, or these names and prefixes. A prefix follows the rule of document
+ * names (at most 256 UTF-8 bytes, no control characters) but may be empty or a partial name; the
+ * client's constructor throws `INVALID_ARGUMENT` for one the server would refuse.
+ */
 export type FollowOption = "all" | { documents?: string[]; prefixes?: string[] };
 
 export interface HandoffClientOptions {
@@ -160,6 +165,7 @@ export class HandoffClient {
       throw new HandoffError("INVALID_ARGUMENT", "give token or tokenSource, not both");
     }
     const follow = options.follow ?? "all";
+    if (follow !== "all") checkFollowSpec("follow", follow);
     const positive = (name: string, v: number | undefined, d: number) => {
       if (v === undefined) return d;
       if (!Number.isInteger(v) || v <= 0) throw new HandoffError("INVALID_ARGUMENT", `${name} must be a positive integer, was ${v}`);
@@ -228,8 +234,18 @@ export class HandoffClient {
     return this.engine.load();
   }
 
-  /** Follows more documents, by name and prefix; resolves when the server has synced them. */
+  /**
+   * Follows more documents, by name and prefix; resolves when the server has synced them. Rejects at
+   * once with `INVALID_ARGUMENT`, sending nothing, for a name or prefix the server would refuse (a
+   * prefix follows the rule of names, at most 256 UTF-8 bytes and no control characters, but may be
+   * empty or a partial name).
+   */
   follow(spec: { documents?: string[]; prefixes?: string[] }): Promise<void> {
+    try {
+      checkFollowSpec("follow", spec);
+    } catch (e) {
+      return Promise.reject(e);
+    }
     return this.engine.follow(spec, true);
   }
 

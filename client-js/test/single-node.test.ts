@@ -362,6 +362,34 @@ describe("one node", () => {
     await until("player delta after the reconnect", () => seen.includes("player:1"));
   });
 
+  test("names and prefixes the server would refuse are refused by the client before sending", async () => {
+    const u = user("follow-rule");
+    const invalid = (e: unknown) => e instanceof HandoffError && e.code === "INVALID_ARGUMENT";
+    const longest = "\u00e9".repeat(128); // 256 UTF-8 bytes, exactly the limit
+    for (const follow of [
+      { prefixes: ["ui/", "bad\nprefix"] },
+      { prefixes: ["\u0000"] },
+      { prefixes: ["del\u007f"] },
+      { prefixes: [longest + "x"] },
+      { prefixes: ["x".repeat(257)] },
+      { documents: ["player\t"] },
+      { documents: [""] },
+    ]) {
+      assert.throws(() => client(node, u, "phone", { follow }), invalid, JSON.stringify(follow));
+    }
+    // Empty (every document), a partial name, and one of exactly the limit are prefixes.
+    const phone = client(node, u, "phone", { follow: { prefixes: ["", "pl", longest] } });
+    await phone.connect();
+    // Refused locally (INVALID_ARGUMENT, the server would answer BAD_REQUEST), and the connection stays.
+    await assert.rejects(
+      phone.follow({ prefixes: ["ui/\r"] }),
+      (e: HandoffError) => invalid(e) && /control characters/.test(e.message),
+    );
+    await assert.rejects(phone.follow({ prefixes: ["x".repeat(300)] }), (e: HandoffError) => invalid(e) && /256/.test(e.message));
+    await phone.follow({ prefixes: ["ui/"] });
+    assert.equal(phone.state, "connected");
+  });
+
   test("a client whose Hello the server refuses stops with the server's reason instead of reconnecting", async () => {
     const many = Array.from({ length: 300 }, (_, i) => `doc-${i}`);
     const c = client(node, user("hello-refused"), "phone", { follow: { documents: many } });

@@ -678,15 +678,20 @@ public final class HandoffClient implements AutoCloseable {
     }
 
     /**
-     * Follows every document whose name starts with one of these prefixes.
+     * Follows every document whose name starts with one of these prefixes ({@code ""}: every
+     * document).
      *
-     * @throws IllegalArgumentException when the names and prefixes followed would be over the
-     *     server's limit of 256 follow entries
+     * @throws IllegalArgumentException for a prefix the server refuses (over 256 UTF-8 bytes, or
+     *     with control characters: a prefix follows the rule of document names, but may be empty or
+     *     a partial name), or when the names and prefixes followed would be over the server's limit
+     *     of 256 follow entries
      */
     public Builder followPrefixes(String... prefixes) {
       check(prefixes != null, "followPrefixes must not be null");
       for (String prefix : prefixes) {
         check(prefix != null, "followPrefixes must not contain null");
+        String problem = Names.prefixProblem("followPrefixes: a prefix", prefix, MAX_NAME_BYTES);
+        check(problem == null, problem);
       }
       checkFollowEntries("followPrefixes", List.of(), List.of(prefixes));
       followAll = false;

@@ -167,4 +167,19 @@ class HandoffClientBuilderTest {
     assertRejected("follow entries", () -> fresh.followPrefixes("q/"));
     fresh.followAll().followPrefixes("q/"); // followAll starts the count over.
   }
+
+  @Test
+  void followPrefixesTheServerWouldRefuseAreRejectedBeforeSending() {
+    HandoffClient.Builder b = HandoffClient.builder().url(URI.create("ws://localhost/ws"));
+    assertRejected("control characters", () -> b.followPrefixes("ui/", "bad\nprefix"));
+    assertRejected("control characters", () -> b.followPrefixes("\u0000"));
+    assertRejected("control characters", () -> b.followPrefixes("del\u007f"));
+    assertRejected("256", () -> b.followPrefixes("x".repeat(257)));
+    assertRejected("256", () -> b.followPrefixes("\u00e9".repeat(129)));
+    assertTrue(new ClientConfig(b).followPrefixes.isEmpty(), "a refused call adds nothing");
+    assertTrue(new ClientConfig(b).followAll, "and leaves following everything as it was");
+
+    b.followPrefixes("", "pl", "\u00e9".repeat(128)); // Empty, partial, exactly 256 bytes.
+    assertEquals(3, new ClientConfig(b).followPrefixes.size());
+  }
 }

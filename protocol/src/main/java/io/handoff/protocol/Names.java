@@ -4,8 +4,9 @@ package io.handoff.protocol;
  * The rule for document and field names, shared by the server (which refuses a bad name with {@code
  * BAD_REQUEST}) and the Java client (which refuses it before sending, where the server would refuse
  * every Hello that carried it): not empty, at most a limit of UTF-8 bytes ({@link
- * #DEFAULT_MAX_NAME_BYTES} unless the server is configured otherwise), no control characters.
- * Stateless.
+ * #DEFAULT_MAX_NAME_BYTES} unless the server is configured otherwise), no control characters. A
+ * follow prefix is the start of a document name: the same rule, but it may be empty ({@link
+ * #prefixProblem}). Stateless.
  */
 public final class Names {
   /** The server's default limit of a name's UTF-8 length. */
@@ -31,6 +32,15 @@ public final class Names {
       }
     }
     return null;
+  }
+
+  /**
+   * {@code null} when {@code prefix} is a valid follow prefix: empty (every document), or the start
+   * of a name, so at most {@code maxBytes} UTF-8 bytes and no control characters. Else what is
+   * wrong, starting with {@code what} ("follow prefix", ...).
+   */
+  public static String prefixProblem(String what, String prefix, int maxBytes) {
+    return prefix.isEmpty() ? null : problem(what, prefix, maxBytes);
   }
 
   /** The UTF-8 length of {@code s} without encoding it. */

@@ -295,6 +295,52 @@ class SessionProtocolTest {
   }
 
   @Test
+  void followPrefixesOutsideTheNameRuleAreBadRequestsInHelloAndFollow() {
+    String longest = "p".repeat(StoreLimits.DEFAULT_MAX_NAME_BYTES);
+    try (TestDevice a = TestDevice.connect(server.port(), token("u1", "a"))) {
+      for (String bad : new String[] {"ui/\u0000", "tab\t", "del\u007f", longest + "p"}) {
+        long id =
+            a.send(
+                ClientFrame.newBuilder()
+                    .setHello(
+                        Hello.newBuilder()
+                            .setFollow(
+                                FollowSpec.newBuilder().addPrefixes("ok/").addPrefixes(bad))));
+        ServerFrame refused = a.next(f -> f.getRequestId() == id);
+        assertEquals(ErrorCode.BAD_REQUEST, refused.getError().getCode(), refused.toString());
+        assertTrue(
+            refused.getError().getMessage().startsWith("follow prefix"),
+            refused.getError().getMessage());
+      }
+      // Empty (everything), a partial name and one of exactly the name's length are prefixes.
+      a.hello(
+          Hello.newBuilder()
+              .setFollow(
+                  FollowSpec.newBuilder().addPrefixes("").addPrefixes("pl").addPrefixes(longest))
+              .build());
+
+      long id =
+          a.send(
+              ClientFrame.newBuilder()
+                  .setFollow(
+                      io.handoff.protocol.v1.Follow.newBuilder()
+                          .setSpec(FollowSpec.newBuilder().addPrefixes("ui/\n"))));
+      ServerFrame refused = a.next(f -> f.getRequestId() == id);
+      assertEquals(ErrorCode.BAD_REQUEST, refused.getError().getCode(), refused.toString());
+      assertTrue(
+          refused.getError().getMessage().contains("control characters"),
+          refused.getError().getMessage());
+      long ok =
+          a.send(
+              ClientFrame.newBuilder()
+                  .setFollow(
+                      io.handoff.protocol.v1.Follow.newBuilder()
+                          .setSpec(FollowSpec.newBuilder().addPrefixes("ui/"))));
+      assertTrue(a.next(f -> f.getRequestId() == ok).hasSyncReport(), "the connection stays");
+    }
+  }
+
+  @Test
   void malformedTextAndOversizedFramesCloseOnlyTheirConnection() throws Exception {
     try (TestDevice a = device("u1", "a");
         TestDevice b = device("u1", "b")) {

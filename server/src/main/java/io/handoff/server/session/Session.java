@@ -226,9 +226,9 @@ public final class Session implements Endpoint, Connection, Outbox.Owner {
       error(id, ErrorCode.UNEXPECTED_FRAME, "Hello was already sent", false);
       return;
     }
-    String problem = documents.hello(hello);
+    Error problem = documents.hello(hello);
     if (problem != null) {
-      error(id, ErrorCode.LIMIT_EXCEEDED, problem, false);
+      error(id, problem);
       return;
     }
     phase = Phase.SYNCING;

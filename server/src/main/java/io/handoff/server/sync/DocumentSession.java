@@ -88,11 +88,14 @@ public final class DocumentSession {
   // Hello and resume
   // ---------------------------------------------------------------------------------------------
 
-  /** Takes the Hello's follow set and positions; returns what is wrong with them, or null. */
-  public String hello(Hello hello) {
+  /**
+   * Takes the Hello's follow set and positions; returns the refusal to answer the Hello with when
+   * something in them is wrong (a bad name or prefix, over a limit), or null.
+   */
+  public Error hello(Hello hello) {
     FollowFilter filter =
         hello.hasFollow() ? FollowFilter.of(hello.getFollow()) : FollowFilter.SHARED_ALL;
-    String problem =
+    Error problem =
         node.validator()
             .checkFollow(filter, hello.getPositionsList(), node.config().maxFollowEntries());
     if (problem != null) {
@@ -320,11 +323,11 @@ public final class DocumentSession {
     }
     FollowFilter merged = follow.copy();
     merged.add(f.getSpec());
-    String problem =
+    Error problem =
         node.validator()
             .checkFollow(merged, f.getPositionsList(), node.config().maxFollowEntries());
     if (problem != null) {
-      error(id, ErrorCode.LIMIT_EXCEEDED, problem, null, 0, 0, 0, false);
+      connection.error(id, problem);
       return;
     }
     NewlyFollowed added = NewlyFollowed.of(follow, f, cursors.keySet());

@@ -1,6 +1,7 @@
 package io.handoff.server.sync;
 
 import io.handoff.protocol.Names;
+import io.handoff.protocol.v1.Error;
 import io.handoff.protocol.v1.ErrorCode;
 import io.handoff.protocol.v1.FieldOp;
 import io.handoff.protocol.v1.Position;
@@ -85,28 +86,43 @@ public final class WriteValidator {
   }
 
   /**
-   * What is wrong with following {@code filter} from {@code positions} (at most {@code
-   * maxFollowEntries} names and prefixes), or null.
+   * What is wrong with following {@code filter} from {@code positions}, or null: {@code
+   * LIMIT_EXCEEDED} for more than {@code maxFollowEntries} names and prefixes or more positions
+   * than a user may have documents, {@code BAD_REQUEST} for a name or prefix the name rule refuses.
    */
-  public String checkFollow(FollowFilter filter, List<Position> positions, int maxFollowEntries) {
+  public Error checkFollow(FollowFilter filter, List<Position> positions, int maxFollowEntries) {
     if (filter.size() > maxFollowEntries) {
-      return "following " + filter.size() + " names and prefixes; the limit is " + maxFollowEntries;
+      return refusal(
+          ErrorCode.LIMIT_EXCEEDED,
+          "following " + filter.size() + " names and prefixes; the limit is " + maxFollowEntries);
     }
     if (positions.size() > limits.maxDocumentsPerUser()) {
-      return positions.size() + " positions; the limit is " + limits.maxDocumentsPerUser();
+      return refusal(
+          ErrorCode.LIMIT_EXCEEDED,
+          positions.size() + " positions; the limit is " + limits.maxDocumentsPerUser());
     }
     for (String d : filter.documents()) {
       String p = checkName("document name", d);
       if (p != null) {
-        return p;
+        return refusal(ErrorCode.BAD_REQUEST, p);
+      }
+    }
+    for (String prefix : filter.prefixes()) {
+      String p = Names.prefixProblem("follow prefix", prefix, limits.maxNameBytes());
+      if (p != null) {
+        return refusal(ErrorCode.BAD_REQUEST, p);
       }
     }
     for (Position p : positions) {
       String problem = checkName("document name", p.getDocument());
       if (problem != null) {
-        return problem;
+        return refusal(ErrorCode.BAD_REQUEST, problem);
       }
     }
     return null;
+  }
+
+  private static Error refusal(ErrorCode code, String message) {
+    return Error.newBuilder().setCode(code).setMessage(message).build();
   }
 }
