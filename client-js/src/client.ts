@@ -1,6 +1,7 @@
 import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
 import { Approvals } from "./approvals.js";
 import { Backoff } from "./backoff.js";
+import { PROTOCOL_ERROR } from "./connection.js";
 import type { Document } from "./document.js";
 import {
   type ClientEvents,
@@ -471,11 +472,14 @@ export class HandoffClient {
           ws.onmessage = (ev) => {
             let frame: ServerFrame;
             try {
+              if (typeof ev.data === "string") throw new Error("a text frame: the protocol is binary");
               frame = fromBinary(ServerFrameSchema, new Uint8Array(ev.data as ArrayBuffer));
             } catch (e) {
+              // Terminal, as in the Java client: a server that breaks the protocol will break it again.
               detach();
-              ws?.close(1002, "undecodable frame");
-              listener.onClose(1006, `undecodable frame from the server: ${String(e)}`);
+              // 1000: browsers refuse to send other standard codes (1002 throws), and the Java client sends it too.
+              ws?.close(1000, "undecodable frame");
+              listener.onClose(PROTOCOL_ERROR, `undecodable data from server: ${String(e)}`);
               return;
             }
             listener.onFrame(frame);

@@ -3,6 +3,11 @@ import type { SyncEngine } from "./engine.js";
 import { ClientFrameSchema, type ClientFrame, type ServerFrame } from "./gen/handoff/v1/handoff_pb.js";
 
 const ABNORMAL_CLOSURE = 1006;
+/**
+ * Terminal close code (protocol's `CloseCode.PROTOCOL_ERROR`): here, the server sent a frame that is no
+ * `ServerFrame`. A protocol bug does not go away by reconnecting, so the client stops, as the Java one does.
+ */
+export const PROTOCOL_ERROR = 4500;
 
 /** How the engine reaches a server: one channel per connection attempt. */
 export interface FrameChannel {

@@ -23,7 +23,7 @@ import {
   type Welcome,
 } from "./gen/handoff/v1/handoff_pb.js";
 import type { Requests } from "./requests.js";
-import { type Connector, type FrameChannel, type FrameListener, isReconnectCode, Link } from "./connection.js";
+import { type Connector, type FrameChannel, type FrameListener, isReconnectCode, Link, PROTOCOL_ERROR } from "./connection.js";
 import { Saver } from "./saver.js";
 import type { OfflineStore, StoredState } from "./store.js";
 import { type PendingWrite, WriteQueue } from "./write-queue.js";
@@ -483,7 +483,7 @@ export class SyncEngine implements WriteSink {
       l.stop();
       l.channel!.close();
       this.terminate(
-        4500,
+        PROTOCOL_ERROR,
         `the token is for ${welcome.userId}/${welcome.deviceId} but this client holds state of ${this.userId}/${this.deviceId}`,
       );
       return;
