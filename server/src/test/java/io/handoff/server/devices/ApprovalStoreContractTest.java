@@ -228,6 +228,34 @@ public abstract class ApprovalStoreContractTest {
   }
 
   @Test
+  void aRequestRefusedForATakenIdLeavesTheHoldersPlacesCounted() throws Exception {
+    Bounds two = new Bounds(2, 1, 1);
+    String ann = "ann-" + tag;
+    Request held = request("k1", "new_device", ann, "10.5.0.1");
+    assertEquals(Created.CREATED, get(store.create(held, two)));
+    for (String address : new String[] {"10.5.0.1", "10.5.0.2"}) {
+      assertEquals(
+          Created.ID_TAKEN,
+          get(store.create(request("k1", "new_device", ann, address), two)),
+          "the same id (a user-code collision) from " + address);
+    }
+    assertEquals(
+        Created.ADDRESS_LIMIT,
+        get(store.create(request("k2", "device_code", "", "10.5.0.1"), two)),
+        "the holder still counts against its address");
+    assertEquals(
+        Created.USER_LIMIT,
+        get(store.create(request("k3", "new_device", ann, "10.5.0.3"), two)),
+        "and its user");
+    assertEquals(
+        Created.CREATED, get(store.create(request("k4", "device_code", "", "10.5.0.4"), two)));
+    assertEquals(
+        Created.FULL,
+        get(store.create(request("k5", "device_code", "", "10.5.0.5"), two)),
+        "and the store");
+  }
+
+  @Test
   void aRequestThatEndsFreesItsPlacesInTheBoundsAtOnce() throws Exception {
     String ann = "ann-" + tag;
     String bob = "bob-" + tag;

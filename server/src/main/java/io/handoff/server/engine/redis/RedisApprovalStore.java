@@ -23,6 +23,9 @@ import java.util.concurrent.CompletableFuture;
  */
 final class RedisApprovalStore implements ApprovalStore {
   private static final String NEW_DEVICE = "new_device";
+  // What approval_reserve.lua answers besides 0 (the index is full).
+  private static final long RESERVED = 1;
+  private static final long TAKEN = -1;
 
   private final RedisClusterAsyncCommands<byte[], byte[]> redis;
   private final RedisKeys keys;
@@ -42,7 +45,8 @@ final class RedisApprovalStore implements ApprovalStore {
   /**
    * Reserves the request's place from its address, then its user's (for a request made with a
    * user), then the store's as a whole, then stores it; a refusal at any step gives back the places
-   * taken before it.
+   * taken before it. An id found in an index already belongs to a pending request (a user-code
+   * collision): it is {@code ID_TAKEN} at once, and that request's places are left alone.
    */
   @Override
   public CompletableFuture<Created> create(Request r, Bounds bounds) {
@@ -53,30 +57,36 @@ final class RedisApprovalStore implements ApprovalStore {
     byte[] all = keys.approvalsPending();
     return reserve(address, r, bounds.perAddress(), ttl)
         .thenCompose(
-            okAddress -> {
-              if (!okAddress) {
-                return CompletableFuture.completedFuture(Created.ADDRESS_LIMIT);
+            inAddress -> {
+              if (inAddress != RESERVED) {
+                return CompletableFuture.completedFuture(refused(inAddress, Created.ADDRESS_LIMIT));
               }
-              CompletableFuture<Boolean> okUser =
+              CompletableFuture<Long> inUser =
                   byUser
                       ? reserve(user, r, bounds.perUser(), ttl)
-                      : CompletableFuture.completedFuture(true);
-              return okUser.thenCompose(
-                  ok -> {
-                    if (!ok) {
-                      return release(r, address).thenApply(v -> Created.USER_LIMIT);
+                      : CompletableFuture.completedFuture(RESERVED);
+              return inUser.thenCompose(
+                  u -> {
+                    if (u != RESERVED) {
+                      return release(r, address).thenApply(v -> refused(u, Created.USER_LIMIT));
                     }
                     return reserve(all, r, bounds.total(), ttl)
                         .thenCompose(
-                            okAll ->
-                                okAll
-                                    ? put(r, ttl, address, user)
-                                    : release(r, address, user).thenApply(v -> Created.FULL));
+                            a ->
+                                a == RESERVED
+                                    ? put(r, ttl, address, user, all)
+                                    : release(r, address, user)
+                                        .thenApply(v -> refused(a, Created.FULL)));
                   });
             });
   }
 
-  private CompletableFuture<Created> put(Request r, long ttl, byte[] address, byte[] user) {
+  private static Created refused(long reserved, Created full) {
+    return reserved == TAKEN ? Created.ID_TAKEN : full;
+  }
+
+  private CompletableFuture<Created> put(
+      Request r, long ttl, byte[] address, byte[] user, byte[] all) {
     return putScript
         .<Long>eval(
             redis, ScriptOutputType.INTEGER, new byte[][] {keys.approval(r.id())}, fields(r, ttl))
@@ -84,22 +94,20 @@ final class RedisApprovalStore implements ApprovalStore {
             stored ->
                 stored == 1
                     ? indexed(r, r.userId(), r.createdMillis()).thenApply(v -> Created.CREATED)
-                    : release(r, address, user, keys.approvalsPending())
-                        .thenApply(v -> Created.ID_TAKEN));
+                    : release(r, address, user, all).thenApply(v -> Created.ID_TAKEN));
   }
 
-  private CompletableFuture<Boolean> reserve(byte[] index, Request r, int max, long ttl) {
-    return reserveScript
-        .<Long>eval(
-            redis,
-            ScriptOutputType.INTEGER,
-            new byte[][] {index},
-            utf8(r.id()),
-            utf8(Long.toString(r.expiresMillis())),
-            utf8(Long.toString(r.createdMillis())),
-            utf8(Integer.toString(max)),
-            utf8(Long.toString(ttl)))
-        .thenApply(n -> n == 1);
+  /** {@link #RESERVED}, 0 (full) or {@link #TAKEN}: see approval_reserve.lua. */
+  private CompletableFuture<Long> reserve(byte[] index, Request r, int max, long ttl) {
+    return reserveScript.eval(
+        redis,
+        ScriptOutputType.INTEGER,
+        new byte[][] {index},
+        utf8(r.id()),
+        utf8(Long.toString(r.expiresMillis())),
+        utf8(Long.toString(r.createdMillis())),
+        utf8(Integer.toString(max)),
+        utf8(Long.toString(ttl)));
   }
 
   /** Gives back the request's places in the given indexes (null: none taken there). */
