@@ -257,6 +257,34 @@ class ClientWriteOutcomesTest {
   }
 
   @Test
+  void aCopyOfAWriteTheStoreLostIsReadForOnceNotUntilItComes() throws Exception {
+    Errors errors = new Errors();
+    HandoffClient writer = client(List.of(url(node)), "kate", errors, b -> {});
+    writer.connect().get(10, TimeUnit.SECONDS);
+    Document cart = writer.document("cart");
+    assertEquals(1, cart.set("items", utf8("1 plum")).get(10, TimeUnit.SECONDS));
+    engine.failNext(1, FaultyStoreEngine.Fault.COPY_THEN_LOST);
+    CompletableFuture<Long> lost = cart.set("items", utf8("2 plums"));
+    engine.signal.await("the copy pushed", engine::heldCopyPushed);
+
+    // The store stays down: the write is lost and its re-sends are refused for a while.
+    engine.failNext(Integer.MAX_VALUE, FaultyStoreEngine.Fault.UNREACHABLE);
+    int readsBefore = engine.reads();
+    int faultedBefore = engine.faulted();
+    engine.loseHeldAnswer();
+    engine.signal.await("three re-sends refused", () -> engine.faulted() >= faultedBefore + 4);
+
+    assertTrue(
+        engine.reads() - readsBefore <= 2,
+        "the node read the document "
+            + (engine.reads() - readsBefore)
+            + " times for a version the store does not have");
+    engine.failNext(0, FaultyStoreEngine.Fault.UNREACHABLE);
+    assertEquals(2, lost.get(20, TimeUnit.SECONDS));
+    assertEquals(List.of(), errors.seen);
+  }
+
+  @Test
   void writesOfOneDocumentMadeDuringAStoreOutageAndAcrossAReconnectAreAppliedInOrder()
       throws Exception {
     Applied applied = applied("frank");

@@ -53,6 +53,12 @@ final class FaultyStoreEngine implements Engine {
 
   // The answer of the last COPY_THEN_LOST write, until the test loses it.
   private final CompletableFuture<WriteOutcome> heldAnswer = new CompletableFuture<>();
+  private volatile boolean heldCopyPushed;
+
+  /** Whether the copy of the {@link Fault#COPY_THEN_LOST} write is on the stream. */
+  boolean heldCopyPushed() {
+    return heldCopyPushed;
+  }
 
   /** Fails the answer held by {@link Fault#COPY_THEN_LOST} as a lost connection would. */
   void loseHeldAnswer() {
@@ -70,6 +76,7 @@ final class FaultyStoreEngine implements Engine {
   final Signal signal = new Signal();
   private final AtomicInteger faultsLeft = new AtomicInteger();
   private final AtomicInteger faulted = new AtomicInteger();
+  private final AtomicInteger reads = new AtomicInteger();
   private volatile Fault fault = Fault.UNREACHABLE;
   private final FaultyStore store = new FaultyStore();
 
@@ -77,6 +84,11 @@ final class FaultyStoreEngine implements Engine {
   void failNext(int writes, Fault fault) {
     this.fault = fault;
     faultsLeft.set(writes);
+  }
+
+  /** How many document reads the nodes made so far. */
+  int reads() {
+    return reads.get();
   }
 
   /** How many writes met a fault so far. */
@@ -180,6 +192,8 @@ final class FaultyStoreEngine implements Engine {
                                   now.epoch(),
                                   now.toVersion() + 1,
                                   now.fingerprint()));
+                      heldCopyPushed = true;
+                      signal.fire();
                       return heldAnswer;
                     });
       }
@@ -201,6 +215,7 @@ final class FaultyStoreEngine implements Engine {
     @Override
     public CompletableFuture<SyncResult> read(
         String userId, String document, long epoch, long version, long fingerprint) {
+      reads.incrementAndGet();
       return real.read(userId, document, epoch, version, fingerprint);
     }
 

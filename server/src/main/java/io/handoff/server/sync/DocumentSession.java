@@ -678,6 +678,7 @@ public final class DocumentSession {
     c.awaiting = null; // The read brings the held write if the store has it.
     c.syncing = true;
     c.maxSeen = Math.max(c.maxSeen, seen);
+    long askedFor = c.maxSeen;
     long generation = ++c.generation;
     connection.onLoop(
         node.store().read(connection.userId(), doc, c.epoch, c.version, c.fingerprint),
@@ -703,6 +704,12 @@ public final class DocumentSession {
                     .build());
           } else {
             deliver(doc, c, result);
+            if (c.maxSeen <= askedFor && c.version < c.maxSeen) {
+              // Versions seen on the stream before this read began and not in the store: copies
+              // of writes it lost (a read made after an event was seen always sees its write). They
+              // will not come; reading again would only find the same.
+              c.maxSeen = c.version;
+            }
             catchUp(doc, c);
           }
           connection.flush();
