@@ -168,14 +168,16 @@ final class GatedEngine implements Engine {
                           out.completeExceptionally(err);
                         }
                       });
+      boolean held;
       synchronized (GatedEngine.this) {
-        if (holdingReads) {
-          heldReads.add(read);
-          changed.fire();
-          return out;
-        }
+        held = holdingReads && heldReads.add(read);
       }
-      read.run();
+      if (held) {
+        // Outside the engine's lock: a waiter holds the signal's while it reads heldReads().
+        changed.fire();
+      } else {
+        read.run();
+      }
       return out;
     }
 
