@@ -61,6 +61,9 @@ final class HelpLayout {
             "socket-send-buffer",
             "write-rate",
             "write-burst",
+            "device-request-rate",
+            "device-request-burst",
+            "max-device-requests-in-flight",
             "connect-rate",
             "connect-burst",
             "max-connections-per-user"));

@@ -178,6 +178,26 @@ public final class Main implements Callable<Integer> {
   int writeBurst;
 
   @Option(
+      names = "--device-request-rate",
+      defaultValue = "10",
+      description =
+          "ListDevices, RevokeDevice, RefreshToken, VerifyUserCode and AnswerApproval requests"
+              + " per second per connection, sustained; 0 turns it off.")
+  double deviceRequestRate;
+
+  @Option(
+      names = "--device-request-burst",
+      defaultValue = "20",
+      description = "Device requests a connection may send at once.")
+  int deviceRequestBurst;
+
+  @Option(
+      names = "--max-device-requests-in-flight",
+      defaultValue = "8",
+      description = "Device requests a connection may have waiting for their answers.")
+  int maxDeviceRequestsInFlight;
+
+  @Option(
       names = "--connect-rate",
       defaultValue = "1000",
       description = "WebSocket upgrades per second per remote address; 0 turns it off.")
@@ -510,6 +530,18 @@ public final class Main implements Callable<Integer> {
     }
     set("write-rate", writeRate, () -> b.writeRate(writeRate, ServerConfig.DEFAULT_WRITE_BURST));
     set("write-burst", writeBurst, () -> b.writeRate(writeRate, writeBurst));
+    set(
+        "device-request-rate",
+        deviceRequestRate,
+        () -> b.deviceRequestRate(deviceRequestRate, ServerConfig.DEFAULT_DEVICE_REQUEST_BURST));
+    set(
+        "device-request-burst",
+        deviceRequestBurst,
+        () -> b.deviceRequestRate(deviceRequestRate, deviceRequestBurst));
+    set(
+        "max-device-requests-in-flight",
+        maxDeviceRequestsInFlight,
+        () -> b.maxDeviceRequestsInFlight(maxDeviceRequestsInFlight));
     set(
         "connect-rate",
         connectRate,

@@ -29,6 +29,9 @@ public final class ServerConfig {
   public static final int DEFAULT_WRITE_BURST = 2000;
   public static final double DEFAULT_SYNC_RATE_PER_SECOND = 20;
   public static final int DEFAULT_SYNC_BURST = 20;
+  public static final double DEFAULT_DEVICE_REQUEST_RATE_PER_SECOND = 10;
+  public static final int DEFAULT_DEVICE_REQUEST_BURST = 20;
+  public static final int DEFAULT_MAX_DEVICE_REQUESTS_IN_FLIGHT = 8;
   public static final double DEFAULT_CONNECT_RATE_PER_ADDRESS = 1000;
   public static final int DEFAULT_CONNECT_BURST_PER_ADDRESS = 10_000;
   public static final int DEFAULT_MAX_CONNECTIONS_PER_USER = 100;
@@ -54,6 +57,9 @@ public final class ServerConfig {
   private final int writeBurst;
   private final double syncRatePerSecond;
   private final int syncBurst;
+  private final double deviceRequestRatePerSecond;
+  private final int deviceRequestBurst;
+  private final int maxDeviceRequestsInFlight;
   private final double connectRatePerAddress;
   private final int connectBurstPerAddress;
   private final int maxConnectionsPerUser;
@@ -89,6 +95,9 @@ public final class ServerConfig {
     this.writeBurst = b.writeBurst;
     this.syncRatePerSecond = b.syncRatePerSecond;
     this.syncBurst = b.syncBurst;
+    this.deviceRequestRatePerSecond = b.deviceRequestRatePerSecond;
+    this.deviceRequestBurst = b.deviceRequestBurst;
+    this.maxDeviceRequestsInFlight = b.maxDeviceRequestsInFlight;
     this.connectRatePerAddress = b.connectRatePerAddress;
     this.connectBurstPerAddress = b.connectBurstPerAddress;
     this.maxConnectionsPerUser = b.maxConnectionsPerUser;
@@ -197,6 +206,25 @@ public final class ServerConfig {
   /** Follow and Resync requests one connection may send at once after a quiet spell. */
   public int syncBurst() {
     return syncBurst;
+  }
+
+  /**
+   * Device requests (ListDevices, RevokeDevice, RefreshToken, VerifyUserCode, AnswerApproval: the
+   * requests of the device-sessions and approvals features, each a store round trip) one connection
+   * may send per second, sustained (token bucket); 0 means no limit.
+   */
+  public double deviceRequestRatePerSecond() {
+    return deviceRequestRatePerSecond;
+  }
+
+  /** Device requests one connection may send at once after a quiet spell. */
+  public int deviceRequestBurst() {
+    return deviceRequestBurst;
+  }
+
+  /** Device requests one connection may have waiting for their answers at once. */
+  public int maxDeviceRequestsInFlight() {
+    return maxDeviceRequestsInFlight;
   }
 
   /** WebSocket upgrades one remote address may make per second, sustained; 0 means no limit. */
@@ -319,6 +347,12 @@ public final class ServerConfig {
         + syncRatePerSecond
         + "/s burst "
         + syncBurst
+        + ", deviceRequestRate="
+        + deviceRequestRatePerSecond
+        + "/s burst "
+        + deviceRequestBurst
+        + ", maxDeviceRequestsInFlight="
+        + maxDeviceRequestsInFlight
         + ", connectRatePerAddress="
         + connectRatePerAddress
         + "/s burst "
@@ -369,6 +403,9 @@ public final class ServerConfig {
     private int writeBurst = DEFAULT_WRITE_BURST;
     private double syncRatePerSecond = DEFAULT_SYNC_RATE_PER_SECOND;
     private int syncBurst = DEFAULT_SYNC_BURST;
+    private double deviceRequestRatePerSecond = DEFAULT_DEVICE_REQUEST_RATE_PER_SECOND;
+    private int deviceRequestBurst = DEFAULT_DEVICE_REQUEST_BURST;
+    private int maxDeviceRequestsInFlight = DEFAULT_MAX_DEVICE_REQUESTS_IN_FLIGHT;
     private double connectRatePerAddress = DEFAULT_CONNECT_RATE_PER_ADDRESS;
     private int connectBurstPerAddress = DEFAULT_CONNECT_BURST_PER_ADDRESS;
     private int maxConnectionsPerUser = DEFAULT_MAX_CONNECTIONS_PER_USER;
@@ -490,6 +527,25 @@ public final class ServerConfig {
       checkArgument(burst >= 1, "syncBurst must be >= 1, got " + burst);
       this.syncRatePerSecond = perSecond;
       this.syncBurst = burst;
+      return this;
+    }
+
+    /**
+     * Sustained device requests (ListDevices, RevokeDevice, RefreshToken, VerifyUserCode,
+     * AnswerApproval) per second per connection and the burst; a rate of 0 turns it off.
+     */
+    public Builder deviceRequestRate(double perSecond, int burst) {
+      checkArgument(perSecond >= 0, "deviceRequestRate must be >= 0, got " + perSecond);
+      checkArgument(burst >= 1, "deviceRequestBurst must be >= 1, got " + burst);
+      this.deviceRequestRatePerSecond = perSecond;
+      this.deviceRequestBurst = burst;
+      return this;
+    }
+
+    /** Device requests one connection may have waiting for their answers (at least 1). */
+    public Builder maxDeviceRequestsInFlight(int max) {
+      checkArgument(max >= 1, "maxDeviceRequestsInFlight must be >= 1, got " + max);
+      this.maxDeviceRequestsInFlight = max;
       return this;
     }
 

@@ -36,6 +36,15 @@ public final class ServerStats {
 
   public final LongAdder syncRequestsOverWaiting = new LongAdder();
 
+  /**
+   * Device requests (ListDevices, RevokeDevice, RefreshToken, VerifyUserCode, AnswerApproval)
+   * refused: over the connection's rate (RATE_LIMITED), and with the most already waiting for their
+   * answers (TOO_MANY_IN_FLIGHT).
+   */
+  public final LongAdder deviceRequestsRateLimited = new LongAdder();
+
+  public final LongAdder deviceRequestsOverInFlight = new LongAdder();
+
   /** Documents read from the store to answer Follow and Resync requests. */
   public final LongAdder syncDocumentReads = new LongAdder();
 
@@ -140,6 +149,16 @@ public final class ServerStats {
             "handoff.sync.requests.refused", syncRequestsOverWaiting, LongAdder::doubleValue)
         .tag("reason", "waiting")
         .description("Follow and Resync requests refused")
+        .register(registry);
+    FunctionCounter.builder(
+            "handoff.device.requests.refused", deviceRequestsRateLimited, LongAdder::doubleValue)
+        .tag("reason", "rate")
+        .description("device and approval requests refused")
+        .register(registry);
+    FunctionCounter.builder(
+            "handoff.device.requests.refused", deviceRequestsOverInFlight, LongAdder::doubleValue)
+        .tag("reason", "in_flight")
+        .description("device and approval requests refused")
         .register(registry);
     counter(
         registry,

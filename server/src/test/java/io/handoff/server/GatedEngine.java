@@ -25,12 +25,14 @@ import java.util.concurrent.atomic.AtomicInteger;
 /**
  * A real engine (Redis in the tests that use it) with gates a test opens and closes, to put the
  * store's answers in an order that happens under failover but rarely on cue: reads from history
- * held until released, writes whose answer never comes, an event the broker loses without noticing.
- * Everything that passes a gate is the real engine's own work. It also counts the store's reads.
+ * held until released, writes whose answer never comes, an event the broker loses without noticing,
+ * listings of a user's devices held until released. Everything that passes a gate is the real
+ * engine's own work. It also counts the store's reads and device listings.
  */
 final class GatedEngine implements Engine {
   private final Engine real;
   private final GatedStore store = new GatedStore();
+  private final GatedSessions sessions = new GatedSessions();
   private final GatedBroker broker = new GatedBroker();
   private final List<Runnable> heldReads = new ArrayList<>();
   private boolean holdingReads;
@@ -38,6 +40,9 @@ final class GatedEngine implements Engine {
   private final AtomicInteger writesLost = new AtomicInteger();
   private final AtomicBoolean dropNextEvent = new AtomicBoolean();
   private final AtomicInteger storeReads = new AtomicInteger();
+  private final List<Runnable> heldLists = new ArrayList<>();
+  private int listsToHold;
+  private final AtomicInteger deviceLists = new AtomicInteger();
   final Signal changed = new Signal();
 
   GatedEngine(Engine real) {
@@ -70,6 +75,31 @@ final class GatedEngine implements Engine {
    */
   int storeReads() {
     return storeReads.get();
+  }
+
+  /** The next {@code n} listings of a user's device sessions wait, unsent, until released. */
+  synchronized void holdDeviceLists(int n) {
+    listsToHold = n;
+  }
+
+  /** Sends the held listings, in the order they came. */
+  void releaseDeviceLists() {
+    List<Runnable> held;
+    synchronized (this) {
+      listsToHold = 0;
+      held = new ArrayList<>(heldLists);
+      heldLists.clear();
+    }
+    held.forEach(Runnable::run);
+  }
+
+  synchronized int heldDeviceLists() {
+    return heldLists.size();
+  }
+
+  /** Listings of a user's device sessions asked of the store so far (held or not). */
+  int deviceLists() {
+    return deviceLists.get();
   }
 
   /**
@@ -106,7 +136,7 @@ final class GatedEngine implements Engine {
 
   @Override
   public SessionStore sessions() {
-    return real.sessions();
+    return sessions;
   }
 
   @Override
@@ -137,6 +167,7 @@ final class GatedEngine implements Engine {
   @Override
   public void close() {
     releaseReads();
+    releaseDeviceLists();
     real.close();
   }
 
@@ -212,6 +243,97 @@ final class GatedEngine implements Engine {
     @Override
     public void close() {
       real.store().close();
+    }
+  }
+
+  private final class GatedSessions implements SessionStore {
+    @Override
+    public CompletableFuture<List<DeviceSession>> list(String userId) {
+      deviceLists.incrementAndGet();
+      CompletableFuture<List<DeviceSession>> out = new CompletableFuture<>();
+      Runnable list =
+          () ->
+              real.sessions()
+                  .list(userId)
+                  .whenComplete(
+                      (r, err) -> {
+                        if (err == null) {
+                          out.complete(r);
+                        } else {
+                          out.completeExceptionally(err);
+                        }
+                      });
+      boolean held = false;
+      synchronized (GatedEngine.this) {
+        if (listsToHold > 0) {
+          listsToHold--;
+          held = heldLists.add(list);
+        }
+      }
+      if (held) {
+        changed.fire();
+      } else {
+        list.run();
+      }
+      return out;
+    }
+
+    @Override
+    public CompletableFuture<Created> create(
+        String userId,
+        String sessionId,
+        String deviceId,
+        String name,
+        String platform,
+        byte[] refreshHash) {
+      return real.sessions().create(userId, sessionId, deviceId, name, platform, refreshHash);
+    }
+
+    @Override
+    public CompletableFuture<Rotation> rotate(
+        String userId,
+        String sessionId,
+        byte[] presentedHash,
+        byte[] newHash,
+        byte[] sealedNew,
+        long inactivityMillis,
+        long reuseIntervalMillis) {
+      return real.sessions()
+          .rotate(
+              userId,
+              sessionId,
+              presentedHash,
+              newHash,
+              sealedNew,
+              inactivityMillis,
+              reuseIntervalMillis);
+    }
+
+    @Override
+    public CompletableFuture<Status> status(String userId, String sessionId) {
+      return real.sessions().status(userId, sessionId);
+    }
+
+    @Override
+    public CompletableFuture<Void> seen(
+        String userId, String sessionId, String node, boolean connected) {
+      return real.sessions().seen(userId, sessionId, node, connected);
+    }
+
+    @Override
+    public CompletableFuture<List<String>> revoke(
+        String userId, String deviceId, boolean allOthers) {
+      return real.sessions().revoke(userId, deviceId, allOthers);
+    }
+
+    @Override
+    public CompletableFuture<Void> erase(String userId) {
+      return real.sessions().erase(userId);
+    }
+
+    @Override
+    public CompletableFuture<Void> sweep(Instant now) {
+      return real.sessions().sweep(now);
     }
   }
 

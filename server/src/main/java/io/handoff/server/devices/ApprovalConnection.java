@@ -24,6 +24,16 @@ interface ApprovalConnection {
   void error(long requestId, ErrorCode code, String message, boolean retryable);
 
   /**
+   * Lets device request {@code id} (a {@code request}, as the protocol names it) go to the store
+   * within the connection's rate and in-flight bound ({@link DeviceRequests}), or answers it with
+   * the refusal and returns false. One let through is followed by {@link #answered}.
+   */
+  boolean admit(long id, String request);
+
+  /** A request {@link #admit} let through has its answer. */
+  void answered();
+
+  /**
    * Runs {@code action} on the event loop when {@code f} completes, unless the connection closed.
    */
   <T> void onLoop(CompletableFuture<T> f, BiConsumer<T, Throwable> action);

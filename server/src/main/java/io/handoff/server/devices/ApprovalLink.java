@@ -53,6 +53,16 @@ final class ApprovalLink implements ApprovalConnection {
   }
 
   @Override
+  public boolean admit(long id, String request) {
+    return tokens.requests().admit(id, request);
+  }
+
+  @Override
+  public void answered() {
+    tokens.requests().answered();
+  }
+
+  @Override
   public <T> void onLoop(CompletableFuture<T> f, BiConsumer<T, Throwable> action) {
     conn.onLoop(f, action);
   }

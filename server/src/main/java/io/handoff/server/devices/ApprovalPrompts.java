@@ -27,7 +27,8 @@ import java.util.function.Supplier;
  * request ends anywhere (answered, or expired: a timer at its deadline), and answers {@code
  * VerifyUserCode} and {@code AnswerApproval}. A prompt is shown at most once and withdrawn at most
  * once per connection. Event loop only. Bounded: at most {@value #MAX_SHOWN} prompts at once and
- * {@value #MAX_ENDED} remembered ends.
+ * {@value #MAX_ENDED} remembered ends; the requests go through the connection's rate and in-flight
+ * bound of device requests ({@link DeviceRequests}).
  *
  * <p>Made on first use: by the device's first approval frame, the first approval signal of its user
  * after its Welcome, or a request found pending at its Welcome ({@link #welcomed(DeviceApprovals,
@@ -136,9 +137,13 @@ public final class ApprovalPrompts {
       conn.error(id, ErrorCode.BAD_REQUEST, "device sign-in is not enabled on this node", false);
       return;
     }
+    if (!conn.admit(id, "VerifyUserCode")) {
+      return;
+    }
     conn.onLoop(
         approvals.verify(conn.principal(), userCode, conn.address()),
         (Request r, Throwable err) -> {
+          conn.answered();
           if (err != null) {
             failed(id, err);
             return;
@@ -157,9 +162,13 @@ public final class ApprovalPrompts {
       conn.error(id, ErrorCode.BAD_REQUEST, "device sign-in is not enabled on this node", false);
       return;
     }
+    if (!conn.admit(id, "AnswerApproval")) {
+      return;
+    }
     conn.onLoop(
         approvals.answer(conn.principal(), a.getApprovalId(), a.getApprove(), conn.address()),
         (ApprovalOutcome o, Throwable err) -> {
+          conn.answered();
           if (err != null) {
             failed(id, err);
             return;

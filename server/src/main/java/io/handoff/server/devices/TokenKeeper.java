@@ -11,6 +11,7 @@ import io.handoff.protocol.v1.ServerFrame;
 import io.handoff.protocol.v1.TokenExpiring;
 import io.handoff.protocol.v1.TokenRefreshed;
 import io.handoff.protocol.v1.Welcome;
+import io.handoff.server.ServerConfig;
 import io.handoff.server.auth.AuthException;
 import io.handoff.server.auth.Principal;
 import io.handoff.server.auth.TokenVerifier;
@@ -25,27 +26,31 @@ import java.util.concurrent.TimeUnit;
  * access token expires and closes the connection with TOKEN_EXPIRED at expiry unless a RefreshToken
  * frame brought a valid token of the same user and device first; answers ListDevices and
  * RevokeDevice for the connection's own user only; marks the device session connected while the
- * connection is live. Timers run on the node's scheduler. Event loop only; store answers hop back
+ * connection is live. Its RefreshToken, ListDevices and RevokeDevice, and the connection's
+ * VerifyUserCode and AnswerApproval, go through one rate and in-flight bound ({@link
+ * DeviceRequests}). Timers run on the node's scheduler. Event loop only; store answers hop back
  * onto it.
  */
 public final class TokenKeeper extends Deadline {
   private final Connection connection;
-  private final TokenVerifier verifier;
-  private final DeviceSessions sessions;
+  private final Node node;
   private Principal principal;
   // The principal this connection was recorded online as, if any.
   private Principal onlineAs;
+  // Made by the connection's first device request.
+  private DeviceRequests requests;
   // The armed deadline (this keeper is its own timer, one per connection for its whole life: see
   // Deadline) is the token's expiry once the notice went out, the notice before.
   private boolean noticeSent;
   private boolean refreshing;
 
-  public TokenKeeper(
-      Connection connection, Principal principal, TokenVerifier verifier, DeviceSessions sessions) {
+  /** What every connection's token keeper of a node shares. */
+  public record Node(TokenVerifier verifier, DeviceSessions sessions, ServerConfig config) {}
+
+  public TokenKeeper(Connection connection, Principal principal, Node node) {
     this.connection = connection;
     this.principal = principal;
-    this.verifier = verifier;
-    this.sessions = sessions;
+    this.node = node;
   }
 
   /** The connection's principal, as renewed on the socket. Event loop. */
@@ -53,12 +58,20 @@ public final class TokenKeeper extends Deadline {
     return principal;
   }
 
+  /** The connection's device requests' bounds, made on first use. Event loop. */
+  DeviceRequests requests() {
+    if (requests == null) {
+      requests = new DeviceRequests(connection, node.config(), node.sessions().stats());
+    }
+    return requests;
+  }
+
   /** Arms the timers for the current token. */
   public void start() {
     long left = principal.expiresAtMillis() - connection.clock().millis();
     // One timer at a time per connection: the notice, which then arms the expiry.
     noticeSent = false;
-    connection.arm(this, Math.max(0, left - sessions.noticeMillis()), TimeUnit.MILLISECONDS);
+    connection.arm(this, Math.max(0, left - node.sessions().noticeMillis()), TimeUnit.MILLISECONDS);
   }
 
   @Override
@@ -83,7 +96,7 @@ public final class TokenKeeper extends Deadline {
    * (null when there was no session to check); null when it may.
    */
   public String sessionProblem(SessionStore.Status status) {
-    return status == null ? null : sessions.problem(principal, status);
+    return status == null ? null : node.sessions().problem(principal, status);
   }
 
   /** Fills the Welcome's token part. */
@@ -95,7 +108,7 @@ public final class TokenKeeper extends Deadline {
   public void welcomed() {
     if (principal.hasSession()) {
       onlineAs = principal;
-      sessions.seen(principal, true);
+      node.sessions().seen(principal, true);
     }
   }
 
@@ -103,7 +116,7 @@ public final class TokenKeeper extends Deadline {
   public void stop() {
     connection.disarm(this);
     if (onlineAs != null) {
-      sessions.seen(onlineAs, false);
+      node.sessions().seen(onlineAs, false);
       onlineAs = null;
     }
   }
@@ -118,7 +131,7 @@ public final class TokenKeeper extends Deadline {
   }
 
   private void expire() {
-    sessions.stats().tokenExpiredCloses.increment();
+    node.sessions().stats().tokenExpiredCloses.increment();
     connection.close(CloseCode.TOKEN_EXPIRED, "access token expired; reconnect with a fresh one");
   }
 
@@ -137,17 +150,22 @@ public final class TokenKeeper extends Deadline {
       error(id, ErrorCode.BAD_REQUEST, "a RefreshToken is being checked already", false);
       return;
     }
+    if (!requests().admit(id, "RefreshToken")) {
+      return;
+    }
     Principal next;
     try {
-      next = verifier.verify(token);
+      next = node.verifier().verify(token);
     } catch (AuthException e) {
-      sessions.stats().authFailures.increment();
+      requests.answered();
+      node.sessions().stats().authFailures.increment();
       error(id, ErrorCode.INVALID_TOKEN, e.getMessage(), false);
       return;
     }
     if (!next.userId().equals(principal.userId())
         || !next.deviceId().equals(principal.deviceId())) {
-      sessions.stats().authFailures.increment();
+      requests.answered();
+      node.sessions().stats().authFailures.increment();
       error(
           id,
           ErrorCode.INVALID_TOKEN,
@@ -158,11 +176,12 @@ public final class TokenKeeper extends Deadline {
     refreshing = true;
     Principal checked = next;
     connection.onLoop(
-        sessions.check(next),
+        node.sessions().check(next),
         (problem, err) -> {
           refreshing = false;
+          requests.answered();
           if (err != null || problem != null) {
-            sessions.stats().authFailures.increment();
+            node.sessions().stats().authFailures.increment();
             error(
                 id,
                 err != null ? ErrorCode.UNAVAILABLE : ErrorCode.INVALID_TOKEN,
@@ -180,14 +199,18 @@ public final class TokenKeeper extends Deadline {
                   .build());
           connection.flush();
           // Last: the new token's timer is armed by then.
-          sessions.stats().inBandRefreshes.increment();
+          node.sessions().stats().inBandRefreshes.increment();
         });
   }
 
   private void onListDevices(long id) {
+    if (!requests().admit(id, "ListDevices")) {
+      return;
+    }
     connection.onLoop(
-        sessions.list(principal),
+        node.sessions().list(principal),
         (d, err) -> {
+          requests.answered();
           if (err != null) {
             failed(id, err);
             return;
@@ -210,9 +233,13 @@ public final class TokenKeeper extends Deadline {
   }
 
   private void onRevokeDevice(long id, RevokeDevice r) {
+    if (!requests().admit(id, "RevokeDevice")) {
+      return;
+    }
     connection.onLoop(
-        sessions.revoke(principal, r.getDeviceId(), r.getAllOthers()),
+        node.sessions().revoke(principal, r.getDeviceId(), r.getAllOthers()),
         (revoked, err) -> {
+          requests.answered();
           if (err != null) {
             failed(id, err);
             return;

@@ -15,11 +15,13 @@
  * io.handoff.server.devices.DeviceSessions}, {@link io.handoff.server.devices.ApiHandler} (the
  * {@code /v1} routes the transport serves), {@link io.handoff.server.devices.ApiException}, {@link
  * io.handoff.server.devices.TokenKeeper} (the per-connection part the session dispatches
- * RefreshToken, ListDevices and RevokeDevice to) and {@link io.handoff.server.devices.SessionGone};
- * for signing in new devices, the {@link ApprovalStore} contract (which the engines implement),
- * {@link ApprovalConfig}, {@link DeviceApprovals} and {@link ApprovalMetrics} (which the node
- * wires) and {@link ApprovalPrompts} (the per-connection part the session dispatches VerifyUserCode
- * and AnswerApproval to). {@link io.handoff.server.devices.ApiJson} reads the API's request bodies
- * under limits and writes its answers.
+ * RefreshToken, ListDevices and RevokeDevice to; with the approval prompts it holds the
+ * connection's rate and in-flight bound of these requests, {@code DeviceRequests}) and {@link
+ * io.handoff.server.devices.SessionGone}; for signing in new devices, the {@link ApprovalStore}
+ * contract (which the engines implement), {@link ApprovalConfig}, {@link DeviceApprovals} and
+ * {@link ApprovalMetrics} (which the node wires) and {@link ApprovalPrompts} (the per-connection
+ * part the session dispatches VerifyUserCode and AnswerApproval to). {@link
+ * io.handoff.server.devices.ApiJson} reads the API's request bodies under limits and writes its
+ * answers.
  */
 package io.handoff.server.devices;

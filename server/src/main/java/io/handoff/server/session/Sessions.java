@@ -34,7 +34,7 @@ public final class Sessions implements Supplier<Endpoint> {
   private final ResumeStore resumes;
   private final HandoffService handoff;
   private final DeviceSessions devices;
-  private final TokenVerifier verifier;
+  private final TokenKeeper.Node tokens;
   // One per event loop that has had a connection: as many as the node has loops.
   private final ConcurrentHashMap<EventLoop, LoopDrainer> drainers = new ConcurrentHashMap<>();
   private final Outbox.Shared outboxes;
@@ -60,7 +60,7 @@ public final class Sessions implements Supplier<Endpoint> {
             documents, new WriteValidator(config.storeLimits()), config, stats);
     this.handoff = handoff;
     this.devices = devices;
-    this.verifier = verifier;
+    this.tokens = new TokenKeeper.Node(verifier, devices, config);
     this.outboxes = new Outbox.Shared(config, stats, budget);
   }
 
@@ -110,7 +110,7 @@ public final class Sessions implements Supplier<Endpoint> {
   }
 
   TokenKeeper tokens(Connection c, Principal principal) {
-    return new TokenKeeper(c, principal, verifier, devices);
+    return new TokenKeeper(c, principal, tokens);
   }
 
   /** {@code welcomed}: made after the connection's Welcome. */
