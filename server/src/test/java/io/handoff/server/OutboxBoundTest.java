@@ -2,6 +2,7 @@ package io.handoff.server;
 
 import static io.handoff.server.TestServer.token;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.google.protobuf.ByteString;
@@ -20,7 +21,10 @@ import org.junit.jupiter.api.Test;
 /**
  * Every push goes through the connection's one outbox and its byte bound, not only document events:
  * a device that stops reading while it is offered activities and told of presence is closed as a
- * slow consumer instead of making the node buffer for it without bound.
+ * slow consumer instead of making the node buffer for it without bound (answers to its requests
+ * too: {@link AskingWithoutReadingTest}). What a document sync brings (a resume's snapshots) waits
+ * there too, counted by the node's budget but not by the connection's bound, which a user's
+ * documents may outgrow.
  */
 class OutboxBoundTest {
   private static final long MAX_QUEUED_BYTES = 256 * 1024;
@@ -86,6 +90,34 @@ class OutboxBoundTest {
       assertTrue(
           stats.maxQueuedBytes.get() <= MAX_QUEUED_BYTES + PAYLOAD + 1024,
           "what waited for the tv stayed bounded: " + stats.maxQueuedBytes.get());
+    }
+  }
+
+  @Test
+  void resumeLargerThanTheConnectionsBoundIsDeliveredWhole() throws Exception {
+    long bound = 32 * 1024;
+    int documents = 12;
+    try (TestServer server = TestServer.start(b -> b.maxQueuedBytes(bound));
+        TestDevice writer = TestDevice.connect(server.port(), token("r1", "writer"))) {
+      writer.hello();
+      String value = "v".repeat(60 * 1024);
+      for (int i = 0; i < documents; i++) {
+        assertTrue(writer.answerTo(writer.write("doc-" + i, i + 1, "f", value)).hasAck());
+      }
+      // 720 KB of snapshots, written in one turn of the event loop: most of it waits in the
+      // outbox, past the connection's bound of 32 KiB, until the device has read what came
+      // before. A resume is bounded by the user's documents, not by the connection's bound.
+      try (TestDevice phone = TestDevice.connect(server.port(), token("r1", "phone"))) {
+        assertEquals(documents, phone.hello().getWelcome().getSync().getDocumentsCount());
+        for (int i = 0; i < documents; i++) {
+          ServerFrame snapshot = phone.next(ServerFrame::hasSnapshot);
+          assertEquals(value, snapshot.getSnapshot().getFieldsMap().get("f").toStringUtf8());
+        }
+        long id = phone.send(ClientFrame.newBuilder().setPing(Ping.newBuilder().setNonce(5)));
+        assertEquals(5, phone.next(f -> f.getRequestId() == id).getPong().getNonce());
+        assertFalse(phone.isClosed());
+        assertEquals(0, server.server.stats().slowConsumerCloses.sum());
+      }
     }
   }
 }

@@ -136,6 +136,16 @@ final class RawSocket implements AutoCloseable {
 
   /** Sends one final, masked frame with the given opcode. */
   void sendFrame(int opcode, byte[] payload) throws IOException {
+    out.write(frame(opcode, payload));
+    out.flush();
+  }
+
+  /** A final, masked binary frame of {@code payload}, for a test that writes several at once. */
+  static byte[] frame(byte[] payload) {
+    return frame(0x2, payload);
+  }
+
+  private static byte[] frame(int opcode, byte[] payload) {
     ByteArrayOutputStream f = new ByteArrayOutputStream();
     f.write(0x80 | opcode);
     int len = payload.length;
@@ -153,12 +163,11 @@ final class RawSocket implements AutoCloseable {
     }
     byte[] mask = new byte[4];
     ThreadLocalRandom.current().nextBytes(mask);
-    f.write(mask);
+    f.writeBytes(mask);
     for (int i = 0; i < len; i++) {
       f.write(payload[i] ^ mask[i & 3]);
     }
-    out.write(f.toByteArray());
-    out.flush();
+    return f.toByteArray();
   }
 
   /** Sends only the header of a masked binary frame that claims {@code declaredLength} bytes. */

@@ -31,11 +31,30 @@ public interface Connection {
    */
   void push(ServerFrame frame);
 
-  /** Sends an answer to one of the device's requests, in order with pushes; no flush. */
+  /**
+   * Sends an answer to one of the device's requests (an ack, an error, a Pong, a device list, an
+   * offer's answer, the Welcome), in order with pushes; no flush. While the device does not read,
+   * answers wait in the connection's outbox and count toward its bound as pushes do: a device that
+   * keeps asking and never reads is closed with SLOW_CONSUMER like one that never reads its pushes.
+   */
   void reply(ServerFrame frame);
 
-  /** As {@link #reply}, for a ServerFrame already encoded (a delta, encoded once for all). */
+  /** As {@link #reply}, for a ServerFrame already encoded (an ack, a live delta). */
   void replyEncoded(byte[] frame);
+
+  /**
+   * Sends a frame of a document sync, in order with everything else; no flush: the SyncReport that
+   * answers a Follow or Resync with documents to bring, and the snapshots and deltas a resume, a
+   * Follow, a Resync or a catch-up read brings. While the device does not read, these wait in the
+   * outbox and count toward the node's queue budget, but not toward the connection's own bound:
+   * what a sync sends is bounded by the user's documents, not by how often the device asks (one
+   * Follow or Resync is read at a time, once the socket took the frames before it), and a device
+   * whose documents outgrow the bound must still be able to resume.
+   */
+  void sync(ServerFrame frame);
+
+  /** As {@link #sync}, for a ServerFrame already encoded (a delta, encoded once for all). */
+  void syncEncoded(byte[] frame);
 
   /** Sends what was pushed. */
   void flush();

@@ -14,10 +14,10 @@ import org.jctools.queues.MpscChunkedArrayQueue;
 
 /**
  * The one way out of a connection: every frame to the device (deltas, acks, snapshots, sync
- * reports, handoff frames, presence, token notices, errors) goes through here, in order, and what
- * waits for a device that does not read counts against one byte bound. A device that does not read
- * while pushes keep coming is closed with SLOW_CONSUMER once that passes {@code maxQueuedBytes}; it
- * resumes later.
+ * reports, handoff frames, presence, token notices, answers, errors) goes through here, in order,
+ * and what waits for a device that does not read counts against one byte bound. A device that does
+ * not read while pushes or answers keep coming is closed with SLOW_CONSUMER once that passes {@code
+ * maxQueuedBytes}; it resumes later.
  *
  * <p>Two queues, one bound:
  *
@@ -28,8 +28,11 @@ import org.jctools.queues.MpscChunkedArrayQueue;
  *   <li>frames sent on the event loop ({@link #send}) are written at once while the socket takes
  *       them and nothing waits before them; otherwise they wait, in order, until the socket is
  *       writable again. Pushes the device did not ask for (handoff prompts, activity and presence
- *       updates, token notices) count toward the bound while they wait; answers to its requests do
- *       not, as its requests are not read while the socket is full.
+ *       updates, token notices) and answers to its requests count toward the bound while they wait:
+ *       a request read before the socket filled (several can come in one read) or answered by the
+ *       store after it filled adds its answer to what waits. The frames of a document sync (a
+ *       resume's, a Follow's or Resync's snapshots and deltas) do not: their size is the user's
+ *       documents', which may be more than the bound, and the device asked for them once.
  * </ul>
  *
  * <p>Delivery: an event offered on the connection's own event loop (the writer's loop, with the
@@ -217,10 +220,9 @@ final class Outbox implements QueueBudget.Member {
   }
 
   /**
-   * Sends {@code frame} to the device, behind everything before it. A {@code bounded} frame (a push
-   * the device did not ask for) counts toward the slow-consumer bound while it waits; an answer to
-   * a request does not, since the device's requests are not read while it does not read. Event
-   * loop.
+   * Sends {@code frame} to the device, behind everything before it. A {@code bounded} frame (a
+   * push, an answer) counts toward the slow-consumer bound while it waits; a frame of a document
+   * sync does not (see the class). Event loop.
    */
   void send(ServerFrame frame, boolean bounded) {
     if (noneWaiting() && link.isWritable()) {
@@ -231,14 +233,14 @@ final class Outbox implements QueueBudget.Member {
   }
 
   /**
-   * Sends an encoded ServerFrame (a delta, encoded once for every device), as an answer. The codec
-   * copies it into the connection's pooled buffer with its WebSocket header.
+   * Sends an encoded ServerFrame (an ack, or a delta encoded once for every device), as {@link
+   * #send} does. The codec copies it into the connection's pooled buffer with its WebSocket header.
    */
-  void sendEncoded(byte[] frame) {
+  void sendEncoded(byte[] frame, boolean bounded) {
     if (noneWaiting() && link.isWritable()) {
       link.write(frame);
     } else {
-      hold(frame, 0);
+      hold(frame, bounded ? frame.length : 0);
     }
   }
 
@@ -468,7 +470,7 @@ final class Outbox implements QueueBudget.Member {
 
   /**
    * A frame waiting for the socket: a ServerFrame or an encoded one, its bytes counted toward the
-   * connection's bound (0 for answers), and its size.
+   * connection's bound (0 for a document sync's frames), and its size.
    */
   private record Waiting(Object frame, int bytes, int size) {}
 }

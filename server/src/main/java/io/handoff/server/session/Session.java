@@ -391,14 +391,28 @@ public final class Session implements Endpoint, Connection, Outbox.Owner {
   @Override
   public void reply(ServerFrame frame) {
     if (!closing && phase != Phase.CLOSED) {
-      outbox.send(frame, false);
+      outbox.send(frame, true);
     }
   }
 
   @Override
   public void replyEncoded(byte[] frame) {
     if (!closing && phase != Phase.CLOSED) {
-      outbox.sendEncoded(frame);
+      outbox.sendEncoded(frame, true);
+    }
+  }
+
+  @Override
+  public void sync(ServerFrame frame) {
+    if (!closing && phase != Phase.CLOSED) {
+      outbox.send(frame, false);
+    }
+  }
+
+  @Override
+  public void syncEncoded(byte[] frame) {
+    if (!closing && phase != Phase.CLOSED) {
+      outbox.sendEncoded(frame, false);
     }
   }
 

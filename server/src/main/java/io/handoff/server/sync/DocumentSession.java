@@ -499,7 +499,7 @@ public final class DocumentSession {
             c.syncing = false;
             fresh.add(result);
           }
-          connection.reply(
+          connection.sync(
               ServerFrame.newBuilder()
                   .setRequestId(id)
                   .setSyncReport(SyncResult.report(fresh))
@@ -698,7 +698,7 @@ public final class DocumentSession {
           c.syncing = false;
           if (result.mode() == DocumentSync.Mode.GONE) {
             cursors.remove(doc);
-            connection.reply(
+            connection.sync(
                 ServerFrame.newBuilder()
                     .setSyncReport(SyncReport.newBuilder().addDocuments(result.toProto()))
                     .build());
@@ -735,7 +735,8 @@ public final class DocumentSession {
           }
           // As on the live path, the writer gets its ack in the delta's place.
           if (!(writes != null && writes.readFromStore(e))) {
-            sendDelta(e);
+            node.stats().deltasOut.increment();
+            connection.syncEncoded(e.frame());
           }
           c.version = e.version();
           c.fingerprint = e.fingerprint();
@@ -748,7 +749,7 @@ public final class DocumentSession {
         c.epoch = r.epoch();
         c.version = r.toVersion();
         c.fingerprint = r.fingerprint();
-        connection.reply(
+        connection.sync(
             ServerFrame.newBuilder()
                 .setSnapshot(
                     Snapshot.newBuilder()
@@ -785,10 +786,6 @@ public final class DocumentSession {
 
   private void sendLiveDelta(DocumentEvent e) {
     node.stats().recordSyncLag(e.timestampMs());
-    sendDelta(e);
-  }
-
-  private void sendDelta(DocumentEvent e) {
     node.stats().deltasOut.increment();
     connection.replyEncoded(e.frame());
   }

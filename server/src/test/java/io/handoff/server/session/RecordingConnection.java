@@ -62,6 +62,16 @@ public class RecordingConnection implements Connection {
   }
 
   @Override
+  public void sync(ServerFrame frame) {
+    reply(frame);
+  }
+
+  @Override
+  public void syncEncoded(byte[] frame) {
+    replyEncoded(frame);
+  }
+
+  @Override
   public void flush() {
     flushes++;
   }
