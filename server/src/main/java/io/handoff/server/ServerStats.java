@@ -53,10 +53,14 @@ public final class ServerStats {
   public final LongAdder resumesWithDeltas = new LongAdder();
   public final LongAdder resumesWithSnapshot = new LongAdder();
 
-  /** Devices closed for not reading: over their own bound, and by the node's queue budget. */
+  /**
+   * Devices closed for not reading: over their own bound, by the node's queue budget, and with a
+   * socket full and unread for two heartbeat intervals.
+   */
   public final LongAdder slowConsumerCloses = new LongAdder();
 
   public final LongAdder slowConsumerBudgetCloses = new LongAdder();
+  public final LongAdder slowConsumerStalledCloses = new LongAdder();
   public final LongAdder protocolErrorCloses = new LongAdder();
   public final LongAdder idleCloses = new LongAdder();
 
@@ -183,6 +187,11 @@ public final class ServerStats {
     FunctionCounter.builder(
             "handoff.slow.consumer.disconnects", slowConsumerBudgetCloses, LongAdder::doubleValue)
         .tag("reason", "node_budget")
+        .description("devices closed for not reading")
+        .register(registry);
+    FunctionCounter.builder(
+            "handoff.slow.consumer.disconnects", slowConsumerStalledCloses, LongAdder::doubleValue)
+        .tag("reason", "stalled")
         .description("devices closed for not reading")
         .register(registry);
     counter(

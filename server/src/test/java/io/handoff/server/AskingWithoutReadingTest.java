@@ -131,4 +131,49 @@ class AskingWithoutReadingTest {
       assertFalse(other.isClosed());
     }
   }
+
+  @Test
+  void deviceWhoseAnswersStayUnderItsBoundIsClosedAsSlowAtTheHeartbeat() throws Exception {
+    // The default bound (4 MiB) is far above 8 answers of 28 KB, the most that may wait: the node
+    // stops reading the asker once its socket is full, so it asks no more, and the heartbeat finds
+    // the socket still full two intervals later. Fake time: heartbeats move when told.
+    FakeScheduler time = new FakeScheduler();
+    Duration heartbeat = ServerConfig.DEFAULT_HEARTBEAT_INTERVAL;
+    start(time, b -> {});
+    ServerStats stats = node.stats();
+    try (RawSocket asker = RawSocket.connect(node.port(), tokens.get(0), 4096);
+        TestDevice other = TestDevice.connect(node.port(), tokens.get(1))) {
+      asker.send(ClientFrame.newBuilder().setHello(Hello.getDefaultInstance()).build());
+      other.hello();
+      askAll(asker);
+      // A round trip of the other device, on the same event loop (the user's): the asker's read
+      // is over, and was at time 0.
+      listsAllDevices(other);
+      engine.releaseDeviceLists();
+      Conditions.await(
+          "answers wait for the asker's full socket",
+          () -> stats.maxQueuedBytes.get() > 0,
+          Duration.ofSeconds(10));
+
+      time.advance(heartbeat);
+      listsAllDevices(other); // Heard: the other device is not silent.
+      time.advance(heartbeat);
+      Conditions.await(
+          "the asker is closed as a slow consumer",
+          () -> {
+            time.advance(Duration.ZERO); // A tick re-armed after the step is handed over here.
+            return stats.slowConsumerStalledCloses.sum() == 1;
+          },
+          Duration.ofSeconds(10));
+      assertEquals(CloseCode.SLOW_CONSUMER.code(), asker.readUntilClose());
+      assertEquals(0, stats.idleCloses.sum(), "not for silence: it was not read");
+      assertEquals(0, stats.slowConsumerCloses.sum(), "its answers stayed under its bound");
+      assertTrue(
+          stats.maxQueuedBytes.get() <= 8 * 32 * 1024,
+          "what waited for the asker: " + stats.maxQueuedBytes.get());
+
+      listsAllDevices(other);
+      assertFalse(other.isClosed());
+    }
+  }
 }

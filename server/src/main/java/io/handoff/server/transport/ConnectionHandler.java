@@ -156,7 +156,9 @@ public final class ConnectionHandler extends WireCodec implements Link {
   }
 
   /**
-   * Called by this event loop's heartbeat timer: ping after one silent interval, close after two.
+   * Called by this event loop's heartbeat timer: ping after one silent interval, close after two:
+   * with IDLE_TIMEOUT, or with SLOW_CONSUMER when the device was not read because its socket is
+   * full.
    */
   void checkHeartbeat(long now) {
     if (closing || closed) {
@@ -164,7 +166,15 @@ public final class ConnectionHandler extends WireCodec implements Link {
     }
     long silent = now - lastReadNanos;
     long interval = node.config().heartbeatInterval().toNanos();
-    if (silent >= 2 * interval) {
+    if (silent >= 2 * interval && !ctx.channel().isWritable()) {
+      // Not heard because not read: reading stops while the socket is full (see
+      // channelWritabilityChanged), and a device that had read its way below the low water mark
+      // would have been read again. The device is the one that does not read.
+      node.stats().slowConsumerStalledCloses.increment();
+      close(
+          CloseCode.SLOW_CONSUMER,
+          "did not read what was sent for two heartbeat intervals; resume later");
+    } else if (silent >= 2 * interval) {
       node.stats().idleCloses.increment();
       close(CloseCode.IDLE_TIMEOUT, "nothing received for two heartbeat intervals");
     } else if (silent >= interval && !pinged) {
