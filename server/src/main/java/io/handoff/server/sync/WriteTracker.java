@@ -333,9 +333,7 @@ final class WriteTracker extends Deadline {
     if (p.version == 0) {
       return Reached.AWAITING_ANSWER;
     }
-    inFlight.remove(e.originSeq());
-    settle(p);
-    ack(p, e.originSeq(), e.epoch(), e.version(), e.fingerprint(), false);
+    ackAt(p, e);
     return Reached.ACKED;
   }
 
@@ -352,20 +350,15 @@ final class WriteTracker extends Deadline {
     if (p == null || (durable && p.version == 0)) {
       return false;
     }
-    inFlight.remove(e.originSeq());
-    settle(p);
-    ack(p, e.originSeq(), e.epoch(), e.version(), e.fingerprint(), false);
+    ackAt(p, e);
     return true;
   }
 
-  /** Whether event {@code e} is a write of this device (in flight or not). */
-  boolean mine(DocumentEvent e) {
-    return e.isFrom(connection.deviceId());
-  }
-
-  /** Whether acks wait for replicas (the writer then gets its own write as a Delta first). */
-  boolean durable() {
-    return durable;
+  /** Acks in-flight write {@code p} at the place of its event {@code e}. */
+  private void ackAt(InFlight p, DocumentEvent e) {
+    inFlight.remove(e.originSeq());
+    settle(p);
+    ack(p, e.originSeq(), e.epoch(), e.version(), e.fingerprint(), false);
   }
 
   /** The store applied {@code p} at {@code epoch}/{@code version}; its ack waits for the stream. */
