@@ -55,8 +55,6 @@ export interface EngineConfig {
   refreshToken?: () => Promise<string | undefined>;
 }
 
-/** Re-sends of a write refused with a retryable code other than UNAVAILABLE/OUTCOME_UNKNOWN. */
-export const MAX_WRITE_RETRIES = 10;
 const NORMAL_CLOSURE = 1000;
 const NO_STATUS = 1005;
 export const ABNORMAL_CLOSURE = 1006;
@@ -634,10 +632,18 @@ export class SyncEngine implements WriteSink {
     // UNAVAILABLE and OUTCOME_UNKNOWN: the write may or may not be applied; re-sending the same
     // client_seq is safe and is the only honest course, so it is never reported as failed.
     const fateUnknown = error.code === ErrorCode.UNAVAILABLE || (error.code as number) === OUTCOME_UNKNOWN;
+    // Re-sent, after a growing wait, as long as the server says it may succeed later (as the Java
+    // client does): a write is given up on only for a refusal re-sending cannot change. Not
+    // STALE_SEQUENCE (that number can never get another answer) nor INTERNAL (a server bug that
+    // would hold back every later write of the document).
     const retryable =
       error.code !== ErrorCode.STALE_SEQUENCE &&
-      (fateUnknown || error.retryable || error.code === ErrorCode.RATE_LIMITED);
-    if (retryable && (fateUnknown || w.retries < MAX_WRITE_RETRIES)) {
+      error.code !== ErrorCode.INTERNAL &&
+      (fateUnknown ||
+        error.retryable ||
+        error.code === ErrorCode.RATE_LIMITED ||
+        error.code === ErrorCode.TOO_MANY_IN_FLIGHT);
+    if (retryable) {
       const delay = this.backoff.delay(w.retries, fateUnknown ? UNAVAILABLE_BACKOFF_MAX_MS : Infinity);
       w.retries++;
       clearTimeout(w.retryTimer);

@@ -58,7 +58,7 @@ function snapshot(version: bigint, reason = DocumentSync_Reason.REASON_UNSPECIFI
 }
 
 /** An engine on a channel that records what it sends, welcomed, with the listener to feed it frames. */
-async function welcomed(store = new MemoryStore()) {
+async function welcomed(store = new MemoryStore(), backoff = new Backoff(100, 1000)) {
   const sent: ClientFrame[] = [];
   let link: FrameListener | undefined;
   const channel: FrameChannel = { send: (f) => sent.push(f), close: () => {}, abort: () => {} };
@@ -79,7 +79,7 @@ async function welcomed(store = new MemoryStore()) {
       link = listener;
       return channel;
     },
-    new Backoff(100, 1000),
+    backoff,
     events,
     new Requests(new Emitter()),
     store,
@@ -238,5 +238,52 @@ test("a Resync the server refuses for now (over its rate) is sent again after a 
   for (let i = 0; i < 200 && resyncs() < 2; i++) await new Promise((r) => setTimeout(r, 10));
   assert.equal(resyncs(), 2, "asked again");
   assert.equal(resyncPosition(sent.filter((f) => f.body.case === "resync")[1])?.version, 2n);
+  await engine.close();
+});
+
+test("a write refused RATE_LIMITED again and again is re-sent until it is applied, never given up on", async () => {
+  const { engine, link, sent } = await welcomed(new MemoryStore(), new Backoff(1, 2));
+  const writes = () => sent.filter((f) => f.body.case === "write");
+  const acked = engine.document("cart").set("f", "x");
+  for (let i = 0; i < 200 && writes().length === 0; i++) await new Promise((r) => setTimeout(r, 5));
+  const seq = (writes()[0]!.body.value as { clientSeq: bigint }).clientSeq;
+  for (let refusal = 1; refusal <= 15; refusal++) {
+    link.onFrame(
+      create(ServerFrameSchema, {
+        body: {
+          case: "error",
+          value: { code: ErrorCode.RATE_LIMITED, clientSeq: seq, document: "cart", retryable: true, message: "slow down" },
+        },
+      }),
+    );
+    for (let i = 0; i < 200 && writes().length <= refusal; i++) await new Promise((r) => setTimeout(r, 2));
+    assert.equal(writes().length, refusal + 1, `re-sent after refusal ${refusal}`);
+  }
+  link.onFrame(
+    create(ServerFrameSchema, {
+      body: { case: "ack", value: { document: "cart", clientSeq: seq, epoch: EPOCH, version: 1n } },
+    }),
+  );
+  assert.equal(await acked, 1n);
+  await engine.close();
+});
+
+test("a write refused INTERNAL fails at once, even if the error says retryable", async () => {
+  const { engine, link, sent } = await welcomed(new MemoryStore(), new Backoff(1, 2));
+  const writes = () => sent.filter((f) => f.body.case === "write");
+  const failed = engine.document("cart").set("f", "x");
+  for (let i = 0; i < 200 && writes().length === 0; i++) await new Promise((r) => setTimeout(r, 5));
+  const seq = (writes()[0]!.body.value as { clientSeq: bigint }).clientSeq;
+  link.onFrame(
+    create(ServerFrameSchema, {
+      body: {
+        case: "error",
+        value: { code: ErrorCode.INTERNAL, clientSeq: seq, document: "cart", retryable: true, message: "bug" },
+      },
+    }),
+  );
+  await assert.rejects(failed, (e: Error & { code?: string }) => e.code === "INTERNAL");
+  await new Promise((r) => setTimeout(r, 20));
+  assert.equal(writes().length, 1, "not re-sent");
   await engine.close();
 });
