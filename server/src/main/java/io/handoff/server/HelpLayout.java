@@ -61,6 +61,8 @@ final class HelpLayout {
             "socket-send-buffer",
             "write-rate",
             "write-burst",
+            "sync-rate",
+            "sync-burst",
             "device-request-rate",
             "device-request-burst",
             "max-device-requests-in-flight",

@@ -178,6 +178,20 @@ public final class Main implements Callable<Integer> {
   int writeBurst;
 
   @Option(
+      names = "--sync-rate",
+      defaultValue = "20",
+      description =
+          "Follow and Resync requests (each reads documents) per second per connection, sustained;"
+              + " 0 turns it off.")
+  double syncRate;
+
+  @Option(
+      names = "--sync-burst",
+      defaultValue = "20",
+      description = "Follow and Resync requests a connection may send at once.")
+  int syncBurst;
+
+  @Option(
       names = "--device-request-rate",
       defaultValue = "10",
       description =
@@ -530,6 +544,8 @@ public final class Main implements Callable<Integer> {
     }
     set("write-rate", writeRate, () -> b.writeRate(writeRate, ServerConfig.DEFAULT_WRITE_BURST));
     set("write-burst", writeBurst, () -> b.writeRate(writeRate, writeBurst));
+    set("sync-rate", syncRate, () -> b.syncRate(syncRate, ServerConfig.DEFAULT_SYNC_BURST));
+    set("sync-burst", syncBurst, () -> b.syncRate(syncRate, syncBurst));
     set(
         "device-request-rate",
         deviceRequestRate,

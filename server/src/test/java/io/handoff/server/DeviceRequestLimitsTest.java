@@ -270,6 +270,21 @@ class DeviceRequestLimitsTest {
         IllegalArgumentException.class, () -> ServerConfig.builder().deviceRequestRate(1, 0));
   }
 
+  @Test
+  void theFollowAndResyncRateIsSetFromTheCommandLineOrTheEnvironment() {
+    ServerConfig defaults = configure(Map.of());
+    assertEquals(ServerConfig.DEFAULT_SYNC_RATE_PER_SECOND, defaults.syncRatePerSecond());
+    assertEquals(ServerConfig.DEFAULT_SYNC_BURST, defaults.syncBurst());
+    ServerConfig set = configure(Map.of("HANDOFF_SYNC_BURST", "7"), "--sync-rate", "4");
+    assertEquals(4, set.syncRatePerSecond());
+    assertEquals(7, set.syncBurst(), "from the environment");
+    assertEquals(0, configure(Map.of(), "--sync-rate", "0").syncRatePerSecond());
+    IllegalArgumentException e =
+        assertThrows(
+            IllegalArgumentException.class, () -> configure(Map.of(), "--sync-burst", "0"));
+    assertTrue(e.getMessage().contains("--sync-burst"), e.getMessage());
+  }
+
   private static ServerConfig configure(Map<String, String> env, String... flags) {
     String[] args = new String[flags.length + 4];
     System.arraycopy(flags, 0, args, 0, flags.length);
