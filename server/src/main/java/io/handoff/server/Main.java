@@ -1,9 +1,8 @@
 // Over 600 lines because every node setting is an annotated option field here (its flag, default
-// and
-// help text, which picocli also reads from HANDOFF_* variables and --config files), and the mapping
-// of each onto ServerConfig's builder sits below them, so that a setting's name, default and
-// validation are read in one place. The subcommands (token, keygen) are already classes of their
-// own.
+// and help text, which picocli also reads from HANDOFF_* variables and --config files), and the
+// mapping of each onto ServerConfig's builder sits below them, so that a setting's name, default
+// and validation are read in one place. The subcommands (token, keygen) are already classes of
+// their own.
 package io.handoff.server;
 
 import io.handoff.protocol.Durations;
