@@ -13,8 +13,9 @@ final class Cursor {
   boolean syncing;
   // The highest version seen while syncing: the read is repeated until it caught up.
   long maxSeen;
-  // Bumped by each read, so the answer of a superseded read is ignored.
-  long generation;
+  // Bumped by each read, so the answer of a superseded read is ignored (compared for equality only,
+  // so an int's wrap is harmless; an int keeps the object at 56 bytes with the held event below).
+  int generation;
   // Set when events may have been lost while a read was under way.
   boolean recheck;
   // This connection's own write, the next version on the stream, held until the store answers it

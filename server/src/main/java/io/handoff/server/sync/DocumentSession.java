@@ -474,7 +474,7 @@ public final class DocumentSession {
    */
   private void syncThenReport(
       long id, CompletableFuture<List<SyncResult>> results, Map<String, Cursor> claimed) {
-    Map<String, Long> generations = new HashMap<>();
+    Map<String, Integer> generations = new HashMap<>();
     if (claimed != null) {
       claimed.forEach((doc, c) -> generations.put(doc, c.generation));
     }
@@ -679,7 +679,7 @@ public final class DocumentSession {
     c.syncing = true;
     c.maxSeen = Math.max(c.maxSeen, seen);
     long askedFor = c.maxSeen;
-    long generation = ++c.generation;
+    int generation = ++c.generation;
     connection.onLoop(
         node.store().read(connection.userId(), doc, c.epoch, c.version, c.fingerprint),
         (result, err) -> {
