@@ -48,7 +48,27 @@ final class FaultyStoreEngine implements Engine {
      * another connection, before its append-only file held it (it fsyncs before it answers the
      * connection that sent the command, not before it writes to subscribers).
      */
-    COPY_THEN_LOST
+    COPY_THEN_LOST,
+    /**
+     * Applies the write (its copy reaches the stream at once) and holds the store's answer until
+     * {@link #releaseHeldAnswers()}: Redis whose answer comes after the copy, as on another
+     * connection than the subscription's (Redis Cluster).
+     */
+    ANSWER_HELD
+  }
+
+  // Opened by the test: the answers of ANSWER_HELD writes wait for it.
+  private final CompletableFuture<Void> answerGate = new CompletableFuture<>();
+  private final AtomicInteger answersHeld = new AtomicInteger();
+
+  /** Lets the answers held by {@link Fault#ANSWER_HELD} (and later ones) through. */
+  void releaseHeldAnswers() {
+    answerGate.complete(null);
+  }
+
+  /** How many writes applied under {@link Fault#ANSWER_HELD} so far. */
+  int answersHeld() {
+    return answersHeld.get();
   }
 
   // The answer of the last COPY_THEN_LOST write, until the test loses it.
@@ -196,6 +216,15 @@ final class FaultyStoreEngine implements Engine {
                       signal.fire();
                       return heldAnswer;
                     });
+      }
+      if (f == Fault.ANSWER_HELD) {
+        return real.write(userId, deviceId, write)
+            .thenCompose(
+                applied -> {
+                  answersHeld.incrementAndGet();
+                  signal.fire();
+                  return answerGate.thenApply(open -> applied);
+                });
       }
       if (f == Fault.ANSWER_LOST) {
         answerLost.set(true);

@@ -449,6 +449,7 @@ public final class DocumentSession {
       c.epoch = p.getEpoch();
       c.version = p.getVersion();
       c.fingerprint = p.getFingerprint();
+      c.awaiting = null; // As in fetch: the read brings the held write if the store has it.
       c.syncing = true;
       c.generation++;
       claimed.put(p.getDocument(), c);

@@ -1,0 +1,120 @@
+package io.handoff.server;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.handoff.protocol.v1.Ack;
+import io.handoff.protocol.v1.ClientFrame;
+import io.handoff.protocol.v1.Position;
+import io.handoff.protocol.v1.Resync;
+import io.handoff.protocol.v1.ServerFrame;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+/**
+ * A writer's stream of a document held for its write's answer (the write's copy came first, as it
+ * usually does on Redis Cluster), against the device's own requests that move the same document:
+ * every version still reaches the device once and in order, and the hold always ends. Over real
+ * sockets, with a store whose answers the test holds ({@link FaultyStoreEngine.Fault#ANSWER_HELD}).
+ */
+class DocumentSessionHoldTest {
+  private final FaultyStoreEngine engine = new FaultyStoreEngine();
+  private final List<TestDevice> devices = new ArrayList<>();
+  private HandoffServer node;
+
+  @BeforeEach
+  void start() throws Exception {
+    node =
+        HandoffServer.start(
+            ServerConfig.builder()
+                .host("127.0.0.1")
+                .port(0)
+                .nodeId("hold")
+                .jwtSecret(TestServer.SECRET)
+                .drainTimeout(Duration.ofSeconds(2))
+                .build(),
+            engine);
+  }
+
+  @AfterEach
+  void stop() {
+    devices.forEach(TestDevice::close);
+    node.close();
+    engine.close();
+  }
+
+  private TestDevice connect(String user, String device) {
+    TestDevice d = TestDevice.connect(node.port(), TestServer.token(user, device));
+    devices.add(d);
+    d.hello();
+    return d;
+  }
+
+  private static Ack acked(TestDevice d, long requestId) {
+    ServerFrame f = d.answerTo(requestId);
+    assertTrue(f.hasAck(), "acked: " + f);
+    return f.getAck();
+  }
+
+  /**
+   * The versions of {@code document} the device is sent (Deltas and Acks) until version {@code
+   * last}.
+   */
+  private static List<Long> versionsUntil(TestDevice d, String document, long last) {
+    List<Long> versions = new ArrayList<>();
+    while (!versions.contains(last)) {
+      ServerFrame f = d.next();
+      if (f.hasDelta() && f.getDelta().getDocument().equals(document)) {
+        versions.add(f.getDelta().getVersion());
+      } else if (f.hasAck() && f.getAck().getDocument().equals(document)) {
+        versions.add(f.getAck().getVersion());
+      } else if (f.hasSnapshot() && f.getSnapshot().getDocument().equals(document)) {
+        versions.add(-f.getSnapshot().getVersion()); // Negative: not expected here.
+      }
+    }
+    return versions;
+  }
+
+  @Test
+  void aResyncWhileTheWritersStreamIsHeldSendsEachVersionOnce() throws Exception {
+    TestDevice phone = connect("lena", "phone");
+    TestDevice laptop = connect("lena", "laptop");
+    Ack first = acked(phone, phone.write("cart", 1, "items", "1 pear"));
+    laptop.next(f -> f.hasDelta() && f.getDelta().getVersion() == 1);
+
+    // The phone's next write is applied and its copy reaches the stream; the answer waits.
+    engine.failNext(1, FaultyStoreEngine.Fault.ANSWER_HELD);
+    phone.write("cart", 2, "items", "2 pears");
+    engine.signal.await("the write applied, its answer held", () -> engine.answersHeld() == 1);
+    laptop.next(f -> f.hasDelta() && f.getDelta().getVersion() == 2);
+    assertEquals(3, acked(laptop, laptop.write("cart", 1, "items", "3 pears")).getVersion());
+
+    // The phone asks for the document again from the version it has: the read brings its write
+    // (acked there) and the laptop's.
+    long resync =
+        phone.send(
+            ClientFrame.newBuilder()
+                .setResync(
+                    Resync.newBuilder()
+                        .addPositions(
+                            Position.newBuilder()
+                                .setDocument("cart")
+                                .setEpoch(first.getEpoch())
+                                .setVersion(1))));
+    phone.next(f -> f.hasSyncReport() && f.getRequestId() == resync);
+    assertEquals(List.of(2L, 3L), versionsUntil(phone, "cart", 3));
+
+    engine.releaseHeldAnswers();
+    assertEquals(4, acked(laptop, laptop.write("cart", 2, "items", "4 pears")).getVersion());
+
+    assertEquals(
+        List.of(4L),
+        versionsUntil(phone, "cart", 4),
+        "after the answer, only the versions the phone does not have yet");
+    assertEquals(5, acked(phone, phone.write("cart", 3, "items", "5 pears")).getVersion());
+  }
+}
