@@ -5,9 +5,11 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.handoff.protocol.v1.Ack;
 import io.handoff.protocol.v1.ClientFrame;
+import io.handoff.protocol.v1.ErrorCode;
 import io.handoff.protocol.v1.Position;
 import io.handoff.protocol.v1.Resync;
 import io.handoff.protocol.v1.ServerFrame;
+import io.handoff.server.engine.StoreLimits;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -28,16 +30,20 @@ class DocumentSessionHoldTest {
 
   @BeforeEach
   void start() throws Exception {
-    node =
-        HandoffServer.start(
-            ServerConfig.builder()
-                .host("127.0.0.1")
-                .port(0)
-                .nodeId("hold")
-                .jwtSecret(TestServer.SECRET)
-                .drainTimeout(Duration.ofSeconds(2))
-                .build(),
-            engine);
+    node = node(StoreLimits.builder().build());
+  }
+
+  private HandoffServer node(StoreLimits limits) throws InterruptedException {
+    return HandoffServer.start(
+        ServerConfig.builder()
+            .host("127.0.0.1")
+            .port(0)
+            .nodeId("hold")
+            .jwtSecret(TestServer.SECRET)
+            .drainTimeout(Duration.ofSeconds(2))
+            .storeLimits(limits)
+            .build(),
+        engine);
   }
 
   @AfterEach
@@ -116,5 +122,28 @@ class DocumentSessionHoldTest {
         versionsUntil(phone, "cart", 4),
         "after the answer, only the versions the phone does not have yet");
     assertEquals(5, acked(phone, phone.write("cart", 3, "items", "5 pears")).getVersion());
+  }
+
+  @Test
+  void aHoldWhoseAnswerNeverComesEndsAtTheWriteDeadline() throws Exception {
+    node.close();
+    node = node(StoreLimits.builder().writeAnswerTimeout(Duration.ofMillis(300)).build());
+    TestDevice phone = connect("mona", "phone");
+    TestDevice laptop = connect("mona", "laptop");
+    acked(phone, phone.write("cart", 1, "items", "1 fig"));
+
+    engine.failNext(1, FaultyStoreEngine.Fault.ANSWER_HELD);
+    long held = phone.write("cart", 2, "items", "2 figs");
+    engine.signal.await("the write applied, its answer held", () -> engine.answersHeld() == 1);
+    assertEquals(3, acked(laptop, laptop.write("cart", 1, "items", "3 figs")).getVersion());
+
+    ServerFrame unknown = phone.answerTo(held);
+    assertTrue(unknown.hasError(), "no answer within the deadline: " + unknown);
+    assertEquals(ErrorCode.OUTCOME_UNKNOWN, unknown.getError().getCode());
+    // The stream is the phone's again: its write (read from the store) and the laptop's.
+    assertEquals(List.of(2L, 3L), versionsUntil(phone, "cart", 3));
+    Ack again = acked(phone, phone.write("cart", 2, "items", "2 figs"));
+    assertEquals(2, again.getVersion());
+    assertTrue(again.getDuplicate());
   }
 }
