@@ -11,6 +11,7 @@ import java.time.Duration;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.ExecutionException;
+import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Supplier;
 
@@ -94,12 +95,18 @@ final class RedisFailures {
           }
           if (temporary(cause) && System.nanoTime() + pause * 1_000_000 < deadline) {
             health.troubled(cause);
-            retries.schedule(
-                () ->
-                    attempt(command, result, retries, deadline, Math.min(pause * 2, MAX_PAUSE_MS)),
-                pause,
-                TimeUnit.MILLISECONDS);
-            return;
+            try {
+              retries.schedule(
+                  () ->
+                      attempt(
+                          command, result, retries, deadline, Math.min(pause * 2, MAX_PAUSE_MS)),
+                  pause,
+                  TimeUnit.MILLISECONDS);
+              return;
+            } catch (RejectedExecutionException stopped) {
+              // The loop that sent the command has stopped (the node is shutting down): no retry,
+              // the caller gets the failure as it stands rather than waiting forever.
+            }
           }
           result.completeExceptionally(classify(cause));
         });

@@ -2,6 +2,7 @@ package io.handoff.server.engine.redis;
 
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.handoff.server.sync.OutcomeUnknownException;
@@ -11,7 +12,13 @@ import io.lettuce.core.RedisCommandTimeoutException;
 import io.lettuce.core.RedisConnectionException;
 import io.lettuce.core.RedisException;
 import io.lettuce.core.RedisLoadingException;
+import io.netty.channel.DefaultEventLoop;
+import io.netty.util.concurrent.DefaultEventExecutor;
+import java.time.Duration;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 
 /** How Lettuce's failures (the exceptions it really throws) are read. */
@@ -52,5 +59,32 @@ class RedisFailuresTest {
             new RedisException("Currently not connected. Commands are rejected.")));
     assertFalse(RedisFailures.temporary(new RedisCommandExecutionException("ERR wrong type")));
     assertFalse(RedisFailures.temporary(new RedisCommandTimeoutException("timed out")));
+  }
+
+  @Test
+  void aRetryDueOnALoopThatHasStoppedFailsTheCommandInsteadOfLeavingItUnanswered()
+      throws Exception {
+    DefaultEventExecutor timer = new DefaultEventExecutor();
+    DefaultEventLoop loop = new DefaultEventLoop();
+    try {
+      RedisFailures failures =
+          new RedisFailures(
+              timer, Duration.ofSeconds(10), new StoreHealth("Redis", Duration.ofSeconds(1)));
+      CompletableFuture<String> firstAttempt = new CompletableFuture<>();
+      // Sent from the loop, so a retry would be scheduled on it.
+      CompletableFuture<String> result = loop.submit(() -> failures.run(() -> firstAttempt)).get();
+      loop.shutdownGracefully(0, 0, TimeUnit.SECONDS).sync();
+
+      // Redis answers "loading" (temporary trouble) after the loop has stopped.
+      firstAttempt.completeExceptionally(
+          new RedisLoadingException("LOADING Redis is loading the dataset in memory"));
+
+      ExecutionException failed =
+          assertThrows(ExecutionException.class, () -> result.get(10, TimeUnit.SECONDS));
+      assertInstanceOf(StoreUnavailableException.class, failed.getCause());
+    } finally {
+      loop.shutdownGracefully(0, 0, TimeUnit.SECONDS);
+      timer.shutdownGracefully(0, 0, TimeUnit.SECONDS);
+    }
   }
 }
