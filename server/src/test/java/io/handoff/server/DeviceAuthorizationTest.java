@@ -10,11 +10,16 @@ import io.handoff.protocol.v1.ErrorCode;
 import io.handoff.protocol.v1.ServerFrame;
 import io.handoff.protocol.v1.VerifyUserCode;
 import io.handoff.protocol.v1.Welcome;
+import io.handoff.server.auth.Principal;
+import io.handoff.server.devices.ApiException;
 import io.handoff.server.devices.ApprovalConfig;
+import io.handoff.server.devices.DeviceApprovals;
 import io.handoff.server.devices.UserCodes;
 import java.time.Duration;
 import java.util.List;
 import java.util.Random;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 
@@ -272,6 +277,49 @@ class DeviceAuthorizationTest {
     // Cal's live laptop can.
     assertEquals(
         "approved", answer(api2, calLaptop.field("access_token"), userCode, true).field("outcome"));
+  }
+
+  @Test
+  void wrongCodesFromManyAddressesOfOneIpv6Slash64CountAgainstOneAddress() throws Exception {
+    HandoffServer n1 = node("n1");
+    HandoffServer n2 = node("n2");
+    DeviceApprovals[] approvals = {
+      n1.deviceSessions().approvals(), n2.deviceSessions().approvals()
+    };
+    long exp = clock.millis() + 3_600_000;
+    int wrong = 0;
+    int refused = 0;
+    // Three accounts (under the per-user limit of 10 each), each guess from another address of
+    // one /64, as a host that owns the /64 can send them: the address limit (25) stops them.
+    for (int u = 0; u < 3; u++) {
+      Principal p = new Principal("six" + u, "laptop", exp);
+      for (int i = 0; i < 10; i++) {
+        int status = verifyStatus(approvals[i % 2], p, "2001:db8:5:6:" + u + ":" + i + ":0:1");
+        if (status == 404) {
+          wrong++;
+        } else {
+          assertEquals(429, status);
+          refused++;
+        }
+      }
+    }
+    assertEquals(25, wrong, "25 wrong codes per address, the /64 being one address");
+    assertEquals(5, refused);
+    assertEquals(
+        404,
+        verifyStatus(approvals[0], new Principal("seven", "laptop", exp), "2001:db8:5:7::1"),
+        "the next /64 is another address");
+  }
+
+  /** The status a lookup of a code nobody holds gets from {@code address}. */
+  private static int verifyStatus(DeviceApprovals approvals, Principal p, String address)
+      throws Exception {
+    try {
+      approvals.verify(p, "BBBB-BBBB", address).get(10, TimeUnit.SECONDS);
+      throw new AssertionError("a code nobody holds was found");
+    } catch (ExecutionException e) {
+      return ((ApiException) e.getCause()).status();
+    }
   }
 
   @Test

@@ -1,5 +1,6 @@
 package io.handoff.server.devices;
 
+import io.handoff.server.util.AddressGroups;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
 
@@ -12,10 +13,11 @@ import java.util.concurrent.CompletableFuture;
  *   <li><b>One record per request</b>, addressed by its id (a normalised user code, or a random id
  *       for a new-device approval), so every operation on it is atomic on one key (one Redis
  *       Cluster slot).
- *   <li><b>Bounded.</b> {@link #create} refuses a request when its address, or its user (for
- *       requests made with a user), already has the maximum of requests pending, or when the store
- *       as a whole does (every node sharing it: {@link Bounds#total}); nothing is stored then. A
- *       request stops counting once decided, expired or erased.
+ *   <li><b>Bounded.</b> {@link #create} refuses a request when its address's group ({@link
+ *       Request#addressGroup}), or its user (for requests made with a user), already has the
+ *       maximum of requests pending, or when the store as a whole does (every node sharing it:
+ *       {@link Bounds#total}); nothing is stored then. A request stops counting once decided,
+ *       expired or erased.
  *   <li><b>Claimed once.</b> {@link #claim} binds a request made without a user to the first user
  *       who looks it up; to every other user it is as if it did not exist.
  *   <li><b>Decided exactly once.</b> Of all {@link #decide} calls on one pending, unexpired
@@ -53,8 +55,9 @@ public interface ApprovalStore {
 
   /**
    * One request. {@code userId} is empty until claimed (device codes) or set at creation (new
-   * device approval, {@code kind} "new_device"); {@code secretHash} is the SHA-256 of the device
-   * code's secret, hex.
+   * device approval, {@code kind} "new_device"); {@code address} is the requesting device's, as
+   * shown to the approving user; {@code secretHash} is the SHA-256 of the device code's secret,
+   * hex.
    */
   record Request(
       String id,
@@ -71,6 +74,11 @@ public interface ApprovalStore {
       State state,
       String byDevice,
       long decidedMillis) {
+    /** What the request counts against for the per-address bound: its address's group. */
+    public String addressGroup() {
+      return AddressGroups.of(address);
+    }
+
     public Request withState(State s, String by, long at) {
       return new Request(
           id,
@@ -120,7 +128,8 @@ public interface ApprovalStore {
 
   /**
    * The most requests pending at once: in the whole store ({@code total}, shared by every node
-   * using it), from one address, and of one user (for requests made with a user).
+   * using it), from one address's group ({@link AddressGroups}), and of one user (for requests made
+   * with a user).
    */
   record Bounds(int total, int perAddress, int perUser) {
     public Bounds {

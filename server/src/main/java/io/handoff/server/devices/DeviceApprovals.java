@@ -14,6 +14,7 @@ import io.handoff.server.auth.Principal;
 import io.handoff.server.devices.ApprovalStore.Request;
 import io.handoff.server.devices.ApprovalStore.State;
 import io.handoff.server.engine.Engine;
+import io.handoff.server.util.AddressGroups;
 import java.time.Clock;
 import java.util.Base64;
 import java.util.HexFormat;
@@ -461,7 +462,7 @@ public final class DeviceApprovals {
   }
 
   private static String addressScope(String address) {
-    return "a:" + address;
+    return "a:" + AddressGroups.of(address);
   }
 
   /** A request the store refused for one of its bounds, counted by bound: 429 for each. */

@@ -60,7 +60,6 @@ public final class HandoffChannelInitializer extends ChannelInitializer<SocketCh
   // The frame codec; after an upgrade without extensions the connection handler's own framing
   // (WireCodec) replaces it and the WebSocket handlers.
   static final String CODEC = "codec";
-  private static final int MAX_TRACKED_ADDRESSES = 100_000;
 
   /**
    * A user event that drains the connection's session: no new requests, writes in flight answered,
@@ -108,10 +107,10 @@ public final class HandoffChannelInitializer extends ChannelInitializer<SocketCh
             ready,
             stats,
             metrics,
-            new ConnectionRateLimiter(
+            new CallerRateLimiter(
                 config.connectRatePerAddress(),
                 config.connectBurstPerAddress(),
-                MAX_TRACKED_ADDRESSES,
+                CallerRateLimiter.MAX_TRACKED,
                 time::nanoTime),
             api,
             sessionCheck,

@@ -51,7 +51,7 @@ public final class HttpRequestHandler extends ChannelInboundHandlerAdapter {
   private final Readiness ready;
   private final ServerStats stats;
   private final Supplier<String> metrics;
-  private final ConnectionRateLimiter connectLimiter;
+  private final CallerRateLimiter connectLimiter;
   private final HttpService api;
   private final Function<Principal, CompletableFuture<String>> sessionCheck;
   private final Upgrades upgrades;
@@ -67,7 +67,7 @@ public final class HttpRequestHandler extends ChannelInboundHandlerAdapter {
       Readiness ready,
       ServerStats stats,
       Supplier<String> metrics,
-      ConnectionRateLimiter connectLimiter,
+      CallerRateLimiter connectLimiter,
       HttpService api,
       Function<Principal, CompletableFuture<String>> sessionCheck,
       Upgrades upgrades) {

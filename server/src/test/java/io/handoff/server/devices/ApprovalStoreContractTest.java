@@ -48,6 +48,11 @@ public abstract class ApprovalStoreContractTest {
   }
 
   private Request request(String id, String kind, String user, String address) {
+    return requestFrom(id, kind, user, address + tag);
+  }
+
+  /** A request from exactly {@code address} (an IP literal, so grouped as one). */
+  private Request requestFrom(String id, String kind, String user, String address) {
     long now = clock.millis();
     return new Request(
         tag + id,
@@ -56,7 +61,7 @@ public abstract class ApprovalStoreContractTest {
         "tv",
         "Living room",
         "tv",
-        address + tag,
+        address,
         now,
         now + 60_000,
         5_000,
@@ -179,6 +184,55 @@ public abstract class ApprovalStoreContractTest {
     assertEquals(1, pending.size());
     assertEquals(tag + "u1", pending.get(0).id());
     assertTrue(get(store.pending("cid", clock.millis())).isEmpty());
+  }
+
+  @Test
+  void theAddressesOfOneIpv6Slash64CountAsOneAddressAndMappedIpv4AsIpv4() throws Exception {
+    assertEquals(
+        Created.CREATED,
+        get(store.create(requestFrom("s1", "device_code", "", "2001:db8:5:6::1"), bounds(2, 9))));
+    assertEquals(
+        Created.CREATED,
+        get(
+            store.create(
+                requestFrom("s2", "device_code", "", "2001:db8:5:6:ffff:ffff:ffff:fffe"),
+                bounds(2, 9))));
+    assertEquals(
+        Created.ADDRESS_LIMIT,
+        get(store.create(requestFrom("s3", "device_code", "", "2001:db8:5:6::3"), bounds(2, 9))),
+        "a third address of the same /64 is the same host");
+    assertEquals(
+        Created.CREATED,
+        get(store.create(requestFrom("s4", "device_code", "", "2001:db8:5:7::1"), bounds(2, 9))),
+        "the next /64 is another");
+
+    String ann = "ann-" + tag;
+    assertEquals(
+        Created.CREATED,
+        get(store.create(requestFrom("m1", "new_device", ann, "192.0.2.7"), bounds(1, 9))));
+    assertEquals(
+        Created.ADDRESS_LIMIT,
+        get(store.create(requestFrom("m2", "device_code", "", "::ffff:192.0.2.7"), bounds(1, 9))),
+        "an IPv4-mapped IPv6 address is the IPv4 address");
+    assertEquals(
+        Created.CREATED,
+        get(store.create(requestFrom("m3", "device_code", "", "192.0.2.8"), bounds(1, 9))),
+        "IPv4 addresses are counted one by one");
+
+    get(store.decide(tag + "s1", "bob", "phone", false, clock.millis()));
+    assertEquals(
+        Created.CREATED,
+        get(store.create(requestFrom("s5", "device_code", "", "2001:db8:5:6::5"), bounds(2, 9))),
+        "a request that ends frees its place in its /64");
+    get(store.erase(ann));
+    assertEquals(
+        Created.CREATED,
+        get(store.create(requestFrom("m4", "device_code", "", "::ffff:192.0.2.7"), bounds(1, 9))),
+        "erasing the user frees its request's place in its address's group");
+    assertEquals(
+        "2001:db8:5:6:ffff:ffff:ffff:fffe",
+        get(store.claim(tag + "s2", "bob", clock.millis())).address(),
+        "the request keeps its whole address, to show the approving device");
   }
 
   @Test

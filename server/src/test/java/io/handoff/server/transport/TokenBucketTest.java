@@ -29,7 +29,7 @@ class TokenBucketTest {
   @Test
   void addressLimiterSeparatesAddressesAndStaysBounded() throws Exception {
     AtomicLong now = new AtomicLong();
-    ConnectionRateLimiter limiter = new ConnectionRateLimiter(1, 2, 3, now::get);
+    CallerRateLimiter limiter = new CallerRateLimiter(1, 2, 3, now::get);
     InetAddress a = InetAddress.getByName("10.0.0.1");
     InetAddress b = InetAddress.getByName("10.0.0.2");
     assertEquals(0, limiter.acquire(a));
@@ -46,9 +46,23 @@ class TokenBucketTest {
   }
 
   @Test
+  void addressLimiterCountsAnIpv6Slash64AsOneAddress() throws Exception {
+    AtomicLong now = new AtomicLong();
+    CallerRateLimiter limiter = new CallerRateLimiter(1, 2, 10, now::get);
+    assertEquals(0, limiter.acquire(InetAddress.getByName("2001:db8:5:6::1")));
+    assertEquals(0, limiter.acquire(InetAddress.getByName("2001:db8:5:6::2")));
+    assertEquals(
+        1000,
+        limiter.acquire(InetAddress.getByName("2001:db8:5:6:a:b:c:d")),
+        "a third address of the /64 finds the bucket empty");
+    assertEquals(0, limiter.acquire(InetAddress.getByName("2001:db8:5:7::1")), "another /64");
+    assertEquals(2, limiter.tracked());
+  }
+
+  @Test
   void fullLimiterStillLimitsANewAddress() throws Exception {
     AtomicLong now = new AtomicLong();
-    ConnectionRateLimiter limiter = new ConnectionRateLimiter(1, 2, 3, now::get);
+    CallerRateLimiter limiter = new CallerRateLimiter(1, 2, 3, now::get);
     for (int i = 1; i <= 3; i++) {
       InetAddress busy = InetAddress.getByName("10.0.1." + i);
       limiter.acquire(busy);

@@ -1,6 +1,7 @@
 package io.handoff.server.engine.memory;
 
 import io.handoff.server.devices.ApprovalStore;
+import io.handoff.server.util.AddressGroups;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.HashMap;
@@ -31,13 +32,14 @@ public final class MemoryApprovalStore implements ApprovalStore {
     if (requests.containsKey(r.id())) {
       return done(Created.ID_TAKEN);
     }
+    String group = r.addressGroup();
     int byAddress = 0;
     int byUser = 0;
     int pending = 0;
     for (Request q : requests.values()) {
       if (q.state() == State.PENDING && q.expiresMillis() > now) {
         pending++;
-        if (q.address().equals(r.address())) {
+        if (AddressGroups.same(q.address(), r.address(), group)) {
           byAddress++;
         }
         if (!r.userId().isEmpty() && q.kind().equals(r.kind()) && q.userId().equals(r.userId())) {

@@ -1,6 +1,7 @@
 package io.handoff.server.engine.redis;
 
 import io.handoff.server.devices.ApprovalStore;
+import io.handoff.server.util.AddressGroups;
 import io.lettuce.core.Range;
 import io.lettuce.core.ScriptOutputType;
 import io.lettuce.core.cluster.api.async.RedisClusterAsyncCommands;
@@ -51,7 +52,7 @@ final class RedisApprovalStore implements ApprovalStore {
   @Override
   public CompletableFuture<Created> create(Request r, Bounds bounds) {
     long ttl = r.expiresMillis() - r.createdMillis() + RETAIN_MILLIS;
-    byte[] address = keys.approvalsOfAddress(r.address());
+    byte[] address = keys.approvalsOfAddress(r.addressGroup());
     boolean byUser = !r.userId().isEmpty();
     byte[] user = byUser ? keys.approvalsOfUser(r.userId()) : null;
     byte[] all = keys.approvalsPending();
@@ -128,7 +129,7 @@ final class RedisApprovalStore implements ApprovalStore {
     }
     return release(
         r,
-        keys.approvalsOfAddress(r.address()),
+        keys.approvalsOfAddress(r.addressGroup()),
         NEW_DEVICE.equals(r.kind()) && !r.userId().isEmpty()
             ? keys.approvalsOfUser(r.userId())
             : null,
@@ -197,7 +198,9 @@ final class RedisApprovalStore implements ApprovalStore {
                                 addr == null
                                     ? CompletableFuture.completedFuture(0L)
                                     : redis
-                                        .zrem(keys.approvalsOfAddress(str(addr)), raw)
+                                        .zrem(
+                                            keys.approvalsOfAddress(AddressGroups.of(str(addr))),
+                                            raw)
                                         .toCompletableFuture())
                         .thenCompose(n -> redis.zrem(all, raw).toCompletableFuture())
                         .thenCompose(n -> redis.del(key).toCompletableFuture()));

@@ -33,9 +33,9 @@ import java.nio.charset.StandardCharsets;
  *                               answered by the user) by end of retention, so erasure knows each by
  *                               name
  * PREFIX{ap:ID}:r        hash   one sign-in request (device code or new device), see approval_*.lua
- * PREFIX{apa:ADDR}:p     zset   pending sign-in requests from one address by deadline
+ * PREFIX{apa:ADDR}:p     zset   pending sign-in requests from one address group by deadline
  * PREFIX{apall}:p        zset   every pending sign-in request of the deployment by deadline
- * PREFIX{att:SCOPE}:n    string failed user-code attempts of a user or address in this window
+ * PREFIX{att:SCOPE}:n    string failed user-code attempts of a user or address group in this window
  * </pre>
  *
  * <p>A sign-in request lives under a tag of its own (its id), not a user's: a device code has no
