@@ -168,7 +168,9 @@ public final class HandoffServer implements AutoCloseable {
                     readiness,
                     config.adminPort() < 0 ? metrics::scrape : null,
                     DemoSite.withDemo(
-                        config, new ApiHandler(deviceSessions, verifier, stats, time.clock())),
+                        config,
+                        new ApiHandler(
+                            deviceSessions, verifier, stats, time.clock(), config, time::nanoTime)),
                     deviceSessions::check,
                     new Sessions(
                         config,

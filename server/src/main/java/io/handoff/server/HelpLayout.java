@@ -66,6 +66,8 @@ final class HelpLayout {
             "device-request-rate",
             "device-request-burst",
             "max-device-requests-in-flight",
+            "api-request-rate",
+            "api-request-burst",
             "connect-rate",
             "connect-burst",
             "max-connections-per-user"));

@@ -211,6 +211,20 @@ public final class Main implements Callable<Integer> {
   int maxDeviceRequestsInFlight;
 
   @Option(
+      names = "--api-request-rate",
+      defaultValue = "20",
+      description =
+          "Requests to the HTTP API under /v1/ per second per caller (the user of the access token,"
+              + " or the address where the route takes none), sustained; 0 turns it off.")
+  double apiRequestRate;
+
+  @Option(
+      names = "--api-request-burst",
+      defaultValue = "100",
+      description = "Requests to the HTTP API a caller may make at once.")
+  int apiRequestBurst;
+
+  @Option(
       names = "--connect-rate",
       defaultValue = "1000",
       description = "WebSocket upgrades per second per remote address; 0 turns it off.")
@@ -557,6 +571,14 @@ public final class Main implements Callable<Integer> {
         "max-device-requests-in-flight",
         maxDeviceRequestsInFlight,
         () -> b.maxDeviceRequestsInFlight(maxDeviceRequestsInFlight));
+    set(
+        "api-request-rate",
+        apiRequestRate,
+        () -> b.apiRequestRate(apiRequestRate, ServerConfig.DEFAULT_API_REQUEST_BURST));
+    set(
+        "api-request-burst",
+        apiRequestBurst,
+        () -> b.apiRequestRate(apiRequestRate, apiRequestBurst));
     set(
         "connect-rate",
         connectRate,

@@ -32,6 +32,8 @@ public final class ServerConfig {
   public static final double DEFAULT_DEVICE_REQUEST_RATE_PER_SECOND = 10;
   public static final int DEFAULT_DEVICE_REQUEST_BURST = 20;
   public static final int DEFAULT_MAX_DEVICE_REQUESTS_IN_FLIGHT = 8;
+  public static final double DEFAULT_API_REQUEST_RATE_PER_SECOND = 20;
+  public static final int DEFAULT_API_REQUEST_BURST = 100;
   public static final double DEFAULT_CONNECT_RATE_PER_ADDRESS = 1000;
   public static final int DEFAULT_CONNECT_BURST_PER_ADDRESS = 10_000;
   public static final int DEFAULT_MAX_CONNECTIONS_PER_USER = 100;
@@ -60,6 +62,8 @@ public final class ServerConfig {
   private final double deviceRequestRatePerSecond;
   private final int deviceRequestBurst;
   private final int maxDeviceRequestsInFlight;
+  private final double apiRequestRatePerSecond;
+  private final int apiRequestBurst;
   private final double connectRatePerAddress;
   private final int connectBurstPerAddress;
   private final int maxConnectionsPerUser;
@@ -98,6 +102,8 @@ public final class ServerConfig {
     this.deviceRequestRatePerSecond = b.deviceRequestRatePerSecond;
     this.deviceRequestBurst = b.deviceRequestBurst;
     this.maxDeviceRequestsInFlight = b.maxDeviceRequestsInFlight;
+    this.apiRequestRatePerSecond = b.apiRequestRatePerSecond;
+    this.apiRequestBurst = b.apiRequestBurst;
     this.connectRatePerAddress = b.connectRatePerAddress;
     this.connectBurstPerAddress = b.connectBurstPerAddress;
     this.maxConnectionsPerUser = b.maxConnectionsPerUser;
@@ -227,6 +233,21 @@ public final class ServerConfig {
     return maxDeviceRequestsInFlight;
   }
 
+  /**
+   * Requests to the HTTP API under {@code /v1/} one caller may make per second on this node,
+   * sustained (token bucket); 0 means no limit. The caller is the user of the access token on the
+   * routes that take one, and the address's group ({@link io.handoff.server.util.AddressGroups}) on
+   * the others and for a request whose token is refused.
+   */
+  public double apiRequestRatePerSecond() {
+    return apiRequestRatePerSecond;
+  }
+
+  /** Requests to the HTTP API one caller may make at once after a quiet spell. */
+  public int apiRequestBurst() {
+    return apiRequestBurst;
+  }
+
   /** WebSocket upgrades one remote address may make per second, sustained; 0 means no limit. */
   public double connectRatePerAddress() {
     return connectRatePerAddress;
@@ -353,6 +374,10 @@ public final class ServerConfig {
         + deviceRequestBurst
         + ", maxDeviceRequestsInFlight="
         + maxDeviceRequestsInFlight
+        + ", apiRequestRate="
+        + apiRequestRatePerSecond
+        + "/s burst "
+        + apiRequestBurst
         + ", connectRatePerAddress="
         + connectRatePerAddress
         + "/s burst "
@@ -406,6 +431,8 @@ public final class ServerConfig {
     private double deviceRequestRatePerSecond = DEFAULT_DEVICE_REQUEST_RATE_PER_SECOND;
     private int deviceRequestBurst = DEFAULT_DEVICE_REQUEST_BURST;
     private int maxDeviceRequestsInFlight = DEFAULT_MAX_DEVICE_REQUESTS_IN_FLIGHT;
+    private double apiRequestRatePerSecond = DEFAULT_API_REQUEST_RATE_PER_SECOND;
+    private int apiRequestBurst = DEFAULT_API_REQUEST_BURST;
     private double connectRatePerAddress = DEFAULT_CONNECT_RATE_PER_ADDRESS;
     private int connectBurstPerAddress = DEFAULT_CONNECT_BURST_PER_ADDRESS;
     private int maxConnectionsPerUser = DEFAULT_MAX_CONNECTIONS_PER_USER;
@@ -546,6 +573,18 @@ public final class ServerConfig {
     public Builder maxDeviceRequestsInFlight(int max) {
       checkArgument(max >= 1, "maxDeviceRequestsInFlight must be >= 1, got " + max);
       this.maxDeviceRequestsInFlight = max;
+      return this;
+    }
+
+    /**
+     * Sustained requests per second to the HTTP API under {@code /v1/} per caller (a user, or an
+     * address's group) and the burst; a rate of 0 turns it off.
+     */
+    public Builder apiRequestRate(double perSecond, int burst) {
+      checkArgument(perSecond >= 0, "apiRequestRate must be >= 0, got " + perSecond);
+      checkArgument(burst >= 1, "apiRequestBurst must be >= 1, got " + burst);
+      this.apiRequestRatePerSecond = perSecond;
+      this.apiRequestBurst = burst;
       return this;
     }
 

@@ -45,6 +45,14 @@ public final class ServerStats {
 
   public final LongAdder deviceRequestsOverInFlight = new LongAdder();
 
+  /**
+   * Requests to the HTTP API under /v1/ refused with 429 for their caller's rate: a user's (routes
+   * with an access token), and an address's (routes without, and requests whose token is refused).
+   */
+  public final LongAdder apiRequestsRefusedForUser = new LongAdder();
+
+  public final LongAdder apiRequestsRefusedForAddress = new LongAdder();
+
   /** Documents read from the store to answer Follow and Resync requests. */
   public final LongAdder syncDocumentReads = new LongAdder();
 
@@ -163,6 +171,16 @@ public final class ServerStats {
             "handoff.device.requests.refused", deviceRequestsOverInFlight, LongAdder::doubleValue)
         .tag("reason", "in_flight")
         .description("device and approval requests refused")
+        .register(registry);
+    FunctionCounter.builder(
+            "handoff.api.requests.refused", apiRequestsRefusedForUser, LongAdder::doubleValue)
+        .tag("caller", "user")
+        .description("HTTP API requests refused for their caller's rate")
+        .register(registry);
+    FunctionCounter.builder(
+            "handoff.api.requests.refused", apiRequestsRefusedForAddress, LongAdder::doubleValue)
+        .tag("caller", "address")
+        .description("HTTP API requests refused for their caller's rate")
         .register(registry);
     counter(
         registry,

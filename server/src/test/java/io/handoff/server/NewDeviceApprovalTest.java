@@ -49,9 +49,11 @@ class NewDeviceApprovalTest {
             // The test's HTTP client keeps connections for the whole run: the server's cut of
             // connections that never upgrade must not race its reuse of one.
             b.handshakeTimeout(Duration.ofMinutes(5))
-                // A thousand rounds at machine speed answer far faster than a person taps: the
-                // device-request rate is not what these tests are about.
+                // A thousand rounds at machine speed answer far faster than a person taps, and sign
+                // in far faster than people do from one address: the device-request rate and the
+                // HTTP API's rate per caller are not what these tests are about.
                 .deviceRequestRate(0, 1)
+                .apiRequestRate(0, 1)
                 .tokens(app.tokens().build())
                 .approvals(
                     ApprovalConfig.builder()

@@ -8,11 +8,20 @@ package io.handoff.server.devices;
 public final class ApiException extends RuntimeException {
   private final int status;
   private final String error;
+  private final long retryAfterSeconds;
 
   public ApiException(int status, String error, String message) {
+    this(status, error, message, 0);
+  }
+
+  /**
+   * A refusal that says when to try again: {@code retryAfterSeconds} (at least 1) as Retry-After.
+   */
+  public ApiException(int status, String error, String message, long retryAfterSeconds) {
     super(message, null, false, false);
     this.status = status;
     this.error = error;
+    this.retryAfterSeconds = retryAfterSeconds;
   }
 
   public int status() {
@@ -21,5 +30,10 @@ public final class ApiException extends RuntimeException {
 
   public String error() {
     return error;
+  }
+
+  /** Seconds to wait before trying again, for a Retry-After header; 0 when it does not say. */
+  public long retryAfterSeconds() {
+    return retryAfterSeconds;
   }
 }

@@ -2,13 +2,16 @@ package io.handoff.server.devices;
 
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.handoff.server.ServerConfig;
 import io.handoff.server.ServerStats;
 import io.handoff.server.auth.AuthException;
 import io.handoff.server.auth.Principal;
 import io.handoff.server.auth.TokenVerifier;
 import io.handoff.server.devices.SessionStore.DeviceSession;
+import io.handoff.server.transport.CallerRateLimiter;
 import io.handoff.server.transport.HttpRequestHandler;
 import io.handoff.server.transport.HttpService;
+import io.handoff.server.util.AddressGroups;
 import io.netty.buffer.ByteBufUtil;
 import io.netty.buffer.Unpooled;
 import io.netty.channel.ChannelFutureListener;
@@ -30,6 +33,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
+import java.util.function.LongSupplier;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -38,7 +42,15 @@ import org.slf4j.LoggerFactory;
  * /.well-known/jwks.json}. JSON in and out; errors are {@code {"error": ..., "message": ...}} with
  * a 4xx status. See docs/security.md for every route. Everything a request needs is read on the
  * event loop before the work goes to the store; the answer is written from whichever thread
- * completes it (Netty hands the write to the event loop). Stateless and shared.
+ * completes it (Netty hands the write to the event loop).
+ *
+ * <p>Every request under {@code /v1/} takes a token of its caller's bucket first ({@link
+ * ServerConfig#apiRequestRatePerSecond()}), before any store call: the caller is the user of the
+ * access token on the routes that take one (whichever devices and addresses it comes from), and the
+ * address's group on the others, and for a request whose token is refused (there is no user to
+ * charge). When the caller's bucket is empty the request is answered 429 {@code rate_limited} with
+ * {@code Retry-After}, and nothing else is done. Shared by every connection; the buckets are
+ * thread-safe.
  */
 public final class ApiHandler implements HttpService {
   static final String JWKS_PATH = "/.well-known/jwks.json";
@@ -48,13 +60,28 @@ public final class ApiHandler implements HttpService {
   private final TokenVerifier verifier;
   private final ServerStats stats;
   private final Clock clock;
+  private final ServerConfig config;
+  private final CallerRateLimiter callers;
 
+  /** {@code nanoTime} is the time the callers' buckets fill on. */
   public ApiHandler(
-      DeviceSessions sessions, TokenVerifier verifier, ServerStats stats, Clock clock) {
+      DeviceSessions sessions,
+      TokenVerifier verifier,
+      ServerStats stats,
+      Clock clock,
+      ServerConfig config,
+      LongSupplier nanoTime) {
     this.sessions = sessions;
     this.verifier = verifier;
     this.stats = stats;
     this.clock = clock;
+    this.config = config;
+    this.callers =
+        new CallerRateLimiter(
+            config.apiRequestRatePerSecond(),
+            config.apiRequestBurst(),
+            CallerRateLimiter.MAX_TRACKED,
+            nanoTime);
   }
 
   @Override
@@ -70,8 +97,9 @@ public final class ApiHandler implements HttpService {
     // One request at a time per connection, so answers cannot overtake each other.
     ctx.channel().config().setAutoRead(false);
     CompletableFuture<Reply> reply;
+    String address = address(ctx);
     try {
-      reply = route(req, path, m, address(ctx));
+      reply = route(req, path, m, address, admit(req, path, address));
     } catch (ApiException e) {
       reply = CompletableFuture.failedFuture(e);
     }
@@ -81,20 +109,79 @@ public final class ApiHandler implements HttpService {
             Throwable cause =
                 err instanceof CompletionException && err.getCause() != null ? err.getCause() : err;
             if (cause instanceof ApiException a) {
-              r = Reply.error(a.status(), a.error(), a.getMessage());
+              r = Reply.error(a.status(), a.error(), a.getMessage(), a.retryAfterSeconds());
             } else {
               log.warn("{} {} failed: {}", m, path, cause.toString());
-              r = Reply.error(503, "unavailable", "the store is unavailable; try again later");
+              r = Reply.error(503, "unavailable", "the store is unavailable; try again later", 0);
             }
           }
           send(ctx, keepAlive, r);
         });
   }
 
+  /**
+   * Charges the request to its caller (see the class comment) and returns the principal of its
+   * access token on a route that takes one (else null); throws the 401 of a refused token or the
+   * 429 of a caller out of tokens.
+   */
+  private Principal admit(FullHttpRequest req, String path, String address) {
+    if (!path.startsWith("/v1/")) {
+      return null;
+    }
+    if (!authenticated(path)) {
+      limit(address, null);
+      return null;
+    }
+    Principal p;
+    try {
+      p = authenticate(req);
+    } catch (ApiException refused) {
+      limit(address, null);
+      throw refused;
+    }
+    limit(address, p);
+    return p;
+  }
+
+  /** The routes that act for the user of an access token. */
+  private boolean authenticated(String path) {
+    return path.equals("/v1/devices")
+        || path.startsWith("/v1/devices/")
+        || path.equals("/v1/me")
+        || (sessions.approvals() != null && ApprovalRoutes.authenticated(path));
+  }
+
+  /** Takes a token of {@code user}'s bucket, or of {@code address}'s group's when null. */
+  private void limit(String address, Principal user) {
+    long waitMillis =
+        callers.acquire(user != null ? "u:" + user.userId() : "a:" + AddressGroups.of(address));
+    if (waitMillis == 0) {
+      return;
+    }
+    (user != null ? stats.apiRequestsRefusedForUser : stats.apiRequestsRefusedForAddress)
+        .increment();
+    double rate = config.apiRequestRatePerSecond();
+    throw new ApiException(
+        429,
+        "rate_limited",
+        "more than "
+            + (rate == Math.rint(rate) ? Long.toString((long) rate) : Double.toString(rate))
+            + " requests a second (bursts of "
+            + config.apiRequestBurst()
+            + ") "
+            + (user != null
+                ? "for this user, from all of its devices together"
+                : "from this network address")
+            + "; retry in "
+            + waitMillis
+            + " ms",
+        (waitMillis + 999) / 1000);
+  }
+
   private CompletableFuture<Reply> route(
-      FullHttpRequest req, String path, HttpMethod m, String address) {
+      FullHttpRequest req, String path, HttpMethod m, String address, Principal caller) {
     if (ApprovalRoutes.handles(path) && sessions.approvals() != null) {
-      return new ApprovalRoutes(this, sessions.approvals()).route(req, path, m, address);
+      return new ApprovalRoutes(sessions.approvals()).route(req, path, m, address, caller);
     }
     if (path.equals(JWKS_PATH)) {
       requireMethod(m, HttpMethod.GET);
@@ -143,7 +230,7 @@ public final class ApiHandler implements HttpService {
             .thenApply(t -> new Reply(200, tokens(t)));
       }
       case "/v1/devices" -> {
-        Principal p = authenticate(req);
+        Principal p = caller;
         if (m.equals(HttpMethod.GET)) {
           return checked(p)
               .thenCompose(v -> sessions.list(p))
@@ -156,7 +243,7 @@ public final class ApiHandler implements HttpService {
       }
       case "/v1/me" -> {
         requireMethod(m, HttpMethod.DELETE);
-        Principal p = authenticate(req);
+        Principal p = caller;
         return checked(p)
             .thenCompose(v -> sessions.erase(p))
             .thenApply(v -> new Reply(200, "{\"erased\":true}"));
@@ -164,7 +251,7 @@ public final class ApiHandler implements HttpService {
       default -> {
         if (path.startsWith("/v1/devices/")) {
           requireMethod(m, HttpMethod.DELETE);
-          Principal p = authenticate(req);
+          Principal p = caller;
           // The path is decoded already (by the HTTP handler): decoding again would make "a+b"
           // (sent as a%2Bb) "a b", and "50%off" (sent as 50%25off) a malformed escape.
           String device = path.substring("/v1/devices/".length());
@@ -184,7 +271,7 @@ public final class ApiHandler implements HttpService {
     }
   }
 
-  Principal authenticate(FullHttpRequest req) {
+  private Principal authenticate(FullHttpRequest req) {
     String token = HttpRequestHandler.bearer(req.headers().get(HttpHeaderNames.AUTHORIZATION));
     try {
       return verifier.verify(token);
@@ -299,6 +386,9 @@ public final class ApiHandler implements HttpService {
     if (r.status == 401) {
       res.headers().set(HttpHeaderNames.WWW_AUTHENTICATE, "Bearer error=\"invalid_token\"");
     }
+    if (r.retryAfterSeconds > 0) {
+      res.headers().set(HttpHeaderNames.RETRY_AFTER, Long.toString(r.retryAfterSeconds));
+    }
     HttpUtil.setContentLength(res, res.content().readableBytes());
     if (keepAlive && r.status < 500) {
       res.headers().set(HttpHeaderNames.CONNECTION, HttpHeaderValues.KEEP_ALIVE);
@@ -315,9 +405,14 @@ public final class ApiHandler implements HttpService {
         : "unknown";
   }
 
-  record Reply(int status, String body) {
-    static Reply error(int status, String error, String message) {
-      return new Reply(status, ApiJson.error(error, message));
+  /** An answer; {@code retryAfterSeconds} above 0 goes out as {@code Retry-After}. */
+  record Reply(int status, String body, long retryAfterSeconds) {
+    Reply(int status, String body) {
+      this(status, body, 0);
+    }
+
+    static Reply error(int status, String error, String message, long retryAfterSeconds) {
+      return new Reply(status, ApiJson.error(error, message), retryAfterSeconds);
     }
   }
 }

@@ -18,11 +18,9 @@ import java.util.concurrent.CompletableFuture;
 final class ApprovalRoutes {
   static final String DEVICE_CODE_GRANT = DeviceApprovals.DEVICE_CODE_GRANT;
 
-  private final ApiHandler api;
   private final DeviceApprovals approvals;
 
-  ApprovalRoutes(ApiHandler api, DeviceApprovals approvals) {
-    this.api = api;
+  ApprovalRoutes(DeviceApprovals approvals) {
     this.approvals = approvals;
   }
 
@@ -30,8 +28,17 @@ final class ApprovalRoutes {
     return path.equals("/v1/device_authorization") || path.startsWith("/v1/device/");
   }
 
+  /** The routes of a trusted device, which take its access token. */
+  static boolean authenticated(String path) {
+    return path.equals("/v1/device/verify") || path.equals("/v1/device/answer");
+  }
+
+  /**
+   * Answers {@code req}; {@code caller} is the principal of its access token on the {@link
+   * #authenticated} routes (ApiHandler checked it), null on the others.
+   */
   CompletableFuture<ApiHandler.Reply> route(
-      FullHttpRequest req, String path, HttpMethod m, String address) {
+      FullHttpRequest req, String path, HttpMethod m, String address, Principal caller) {
     ApiHandler.requireMethod(m, HttpMethod.POST);
     switch (path) {
       case "/v1/device_authorization" -> {
@@ -58,14 +65,14 @@ final class ApprovalRoutes {
                                 .put("interval", a.intervalSeconds()))));
       }
       case "/v1/device/verify" -> {
-        Principal p = api.authenticate(req);
+        Principal p = caller;
         Map<String, String> body = ApiHandler.jsonBody(req);
         return approvals
             .verify(p, ApiHandler.required(body, "user_code"), address)
             .thenApply(r -> new ApiHandler.Reply(200, request(r)));
       }
       case "/v1/device/answer" -> {
-        Principal p = api.authenticate(req);
+        Principal p = caller;
         Map<String, String> body = ApiHandler.jsonBody(req);
         String id = body.get("approval_id");
         if (id == null || id.isEmpty()) {
