@@ -166,6 +166,12 @@ export class DeviceSignIn {
       if (answer.status === 200) return session(answer.body);
       const error = answer.body.error;
       if (error === "authorization_pending") continue;
+      // Too many requests from this address (or user) for a moment: the code is still good.
+      if (error === "rate_limited") {
+        // Its Retry-After is whole seconds, at least one.
+        await delay(Math.max(0, 1000 - intervalMs), options.signal);
+        continue;
+      }
       if (error === "slow_down") {
         intervalMs += SLOW_DOWN_STEP_MS;
         continue;

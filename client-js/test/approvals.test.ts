@@ -118,6 +118,33 @@ describe("signing in new devices (two nodes with Redis)", () => {
     await Promise.all([phone, stranger, tvClient].map((c) => c.close()));
   });
 
+  test("a TV whose polls are refused 429 rate_limited keeps polling and gets its session", async () => {
+    // A node of its own that allows an address one API request every two seconds, in bursts of one.
+    const strict = await startNode([...app.args(), "--device-poll-interval", "100ms", "--api-request-rate", "0.5", "--api-request-burst", "1"]);
+    try {
+      const u = user("tv-limited");
+      const tv = new DeviceSignIn(strict.http);
+      const code = await tv.requestCode({ deviceId: "tv", name: "Den", platform: "tv" });
+      const phone = client(strict, u, "phone");
+      await phone.connect();
+      const asking = await phone.approvals.verifyUserCode(code.userCode);
+      assert.equal(await phone.approvals.answer(asking.approvalId, true), ApprovalOutcome.APPROVAL_APPROVED);
+      // The address's bucket emptied, so the first poll, made at once, is refused.
+      while ((await fetch(`${strict.http}/v1/token`, { method: "POST", headers: { "Content-Type": "application/json" }, body: "{}" })).status !== 429);
+      const session = await tv.awaitApproval({ ...code, intervalSeconds: 0 });
+      assert.equal(session.userId, u);
+      const metrics = await (await fetch(`${strict.http}/metrics`)).text();
+      const refused = metrics
+        .split("\n")
+        .filter((l) => l.startsWith('handoff_api_requests_refused_total{caller="address"'))
+        .reduce((sum, l) => sum + Number(l.slice(l.lastIndexOf(" ") + 1)), 0);
+      assert.ok(refused >= 2, `the emptying request and the first poll were refused:\n${metrics}`);
+      await phone.close();
+    } finally {
+      await strict.stop();
+    }
+  });
+
   test("denied and unknown codes give the RFC's errors, and a poll faster than the interval slows down by 5 s", async () => {
     const u = user("deny");
     const phone = client(nodes[0], u, "phone");

@@ -17,8 +17,9 @@ import java.util.concurrent.TimeUnit;
  * Signs in a device that holds no session yet, over the server's HTTP API (the JDK's HTTP client):
  * a device code for a person to approve on a signed-in device (RFC 8628: {@link #requestCode}, then
  * {@link #awaitApproval}), or a sign-in with an identity token that the server may hold until a
- * trusted device approves it ({@link #signIn}). Polls no faster than the server's interval, and 5 s
- * slower after each {@code slow_down}. Thread-safe; close it to stop its polling thread.
+ * trusted device approves it ({@link #signIn}). Polls no faster than the server's interval, 5 s
+ * slower after each {@code slow_down}, and after a {@code rate_limited} (429) no sooner than its
+ * {@code Retry-After}. Thread-safe; close it to stop its polling thread.
  *
  * <pre>{@code
  * try (DeviceSignIn s = DeviceSignIn.of(URI.create("https://handoff.example"))) {
@@ -169,6 +170,14 @@ public final class DeviceSignIn implements AutoCloseable {
                       switch (error) {
                         case "authorization_pending" ->
                             pollLater(code, intervalMillis, out, intervalMillis);
+                        // Too many requests from this address (or user) for a moment: the
+                        // code is still good; wait what the server asks, at least the interval.
+                        case "rate_limited" ->
+                            pollLater(
+                                code,
+                                intervalMillis,
+                                out,
+                                Math.max(intervalMillis, retryAfterMillis(r)));
                         case "slow_down" ->
                             pollLater(
                                 code,
@@ -183,6 +192,18 @@ public final class DeviceSignIn implements AutoCloseable {
                     }),
         delay,
         TimeUnit.MILLISECONDS);
+  }
+
+  /** The {@code Retry-After} header of a 429 in milliseconds (whole seconds), or 0. */
+  private static long retryAfterMillis(HttpResponse<String> r) {
+    try {
+      return r.headers()
+          .firstValue("Retry-After")
+          .map(v -> Math.min(Long.parseLong(v.trim()), 60L) * 1000)
+          .orElse(0L);
+    } catch (NumberFormatException e) {
+      return 0;
+    }
   }
 
   private static Session session(Map<String, String> b) {

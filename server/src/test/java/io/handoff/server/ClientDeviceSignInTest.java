@@ -12,6 +12,9 @@ import io.handoff.protocol.v1.ApprovalRequest;
 import io.handoff.protocol.v1.ErrorCode;
 import io.handoff.server.devices.ApprovalConfig;
 import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -152,5 +155,69 @@ class ClientDeviceSignInTest {
             ExecutionException.class,
             () -> signIn.awaitApproval(stranger.pending()).get(30, TimeUnit.SECONDS));
     assertTrue(denied.getCause().getMessage().startsWith("access_denied"), denied.toString());
+  }
+
+  @Test
+  void aTvWhosePollsAreRateLimitedKeepsWaitingAndGetsItsSession() throws Exception {
+    // A node allowing an address one API request every two seconds, in bursts of two.
+    TestServer strict =
+        TestServer.start(
+            b ->
+                b.tokens(app.tokens().build())
+                    .apiRequestRate(0.5, 2)
+                    .approvals(
+                        ApprovalConfig.builder()
+                            .newDeviceApproval(true)
+                            .pollInterval(Duration.ofMillis(100))
+                            .build()));
+    closeables.add(strict);
+    DeviceSignIn strictSignIn = DeviceSignIn.of(URI.create("http://127.0.0.1:" + strict.port()));
+    closeables.add(strictSignIn);
+    DeviceSignIn.SignIn first =
+        strictSignIn
+            .signIn(app.identity("ida"), "phone", "Ida's phone", "ios")
+            .get(10, TimeUnit.SECONDS);
+    DeviceSignIn.DeviceCode code =
+        strictSignIn.requestCode("tv", "Den", "tv").get(10, TimeUnit.SECONDS);
+    HandoffClient phone =
+        HandoffClient.builder()
+            .url(URI.create(strict.url()))
+            .token(first.session().accessToken())
+            .build();
+    closeables.add(phone);
+    phone.connect().get(10, TimeUnit.SECONDS);
+    ApprovalRequest who =
+        phone.approvals().verifyUserCode(code.userCode()).get(10, TimeUnit.SECONDS);
+    phone.approvals().answer(who.getApprovalId(), true).get(10, TimeUnit.SECONDS);
+    // The address's bucket emptied, so the TV's first poll, 100 ms later, is refused.
+    HttpClient http = HttpClient.newHttpClient();
+    URI token = URI.create("http://127.0.0.1:" + strict.port() + "/v1/token");
+    int status;
+    do {
+      status =
+          http.send(
+                  HttpRequest.newBuilder(token)
+                      .header("Content-Type", "application/json")
+                      .POST(HttpRequest.BodyPublishers.ofString("{}"))
+                      .build(),
+                  HttpResponse.BodyHandlers.ofString())
+              .statusCode();
+    } while (status != 429);
+
+    assertEquals("ida", strictSignIn.awaitApproval(code).get(30, TimeUnit.SECONDS).userId());
+    String metrics =
+        http.send(
+                HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + strict.port() + "/metrics"))
+                    .build(),
+                HttpResponse.BodyHandlers.ofString())
+            .body();
+    double refused =
+        metrics
+            .lines()
+            .filter(l -> l.startsWith("handoff_api_requests_refused_total{caller=\"address\""))
+            .mapToDouble(l -> Double.parseDouble(l.substring(l.lastIndexOf(' ') + 1)))
+            .sum();
+    assertTrue(
+        refused >= 2, "the emptying request and the TV's first poll were refused: " + metrics);
   }
 }
