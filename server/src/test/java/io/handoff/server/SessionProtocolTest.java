@@ -19,6 +19,7 @@ import io.handoff.protocol.v1.Ping;
 import io.handoff.protocol.v1.Position;
 import io.handoff.protocol.v1.ServerFrame;
 import io.handoff.protocol.v1.Snapshot;
+import io.handoff.protocol.v1.Unfollow;
 import io.handoff.protocol.v1.Welcome;
 import io.handoff.protocol.v1.Write;
 import io.handoff.server.engine.StoreLimits;
@@ -336,6 +337,51 @@ class SessionProtocolTest {
                   .setFollow(
                       io.handoff.protocol.v1.Follow.newBuilder()
                           .setSpec(FollowSpec.newBuilder().addPrefixes("ui/"))));
+      assertTrue(a.next(f -> f.getRequestId() == ok).hasSyncReport(), "the connection stays");
+    }
+  }
+
+  @Test
+  void unfollowPrefixesAndNamesOutsideTheNameRuleAreBadRequestsAndChangeNothing() {
+    String longest = "p".repeat(StoreLimits.DEFAULT_MAX_NAME_BYTES);
+    try (TestDevice a = TestDevice.connect(server.port(), token("u1", "a"));
+        TestDevice b = TestDevice.connect(server.port(), token("u1", "b"))) {
+      a.hello(
+          Hello.newBuilder()
+              .setFollow(FollowSpec.newBuilder().addPrefixes("ui/").addPrefixes(longest))
+              .build());
+      b.hello();
+      for (FollowSpec bad :
+          new FollowSpec[] {
+            FollowSpec.newBuilder().addPrefixes("ui/").addPrefixes("ui/\u0000").build(),
+            FollowSpec.newBuilder().addPrefixes("tab\t").build(),
+            FollowSpec.newBuilder().addPrefixes("del\u007f").build(),
+            FollowSpec.newBuilder().addPrefixes(longest + "p").build(),
+            FollowSpec.newBuilder().addDocuments("").build(),
+          }) {
+        long id = a.send(ClientFrame.newBuilder().setUnfollow(Unfollow.newBuilder().setSpec(bad)));
+        ServerFrame refused = a.next(f -> f.getRequestId() == id);
+        assertEquals(ErrorCode.BAD_REQUEST, refused.getError().getCode(), refused.toString());
+        assertFalse(refused.getError().getRetryable());
+        String message = refused.getError().getMessage();
+        assertTrue(
+            message.startsWith("follow prefix") || message.startsWith("document name"), message);
+      }
+      // The refused Unfollow with "ui/" in it removed nothing: ui/ is still followed.
+      b.send(SessionProtocolTest.write("ui/layout", 1, "cols", "3"));
+      assertEquals("ui/layout", a.next(ServerFrame::hasDelta).getDelta().getDocument());
+
+      // Empty, a partial name and one of exactly the name's length are prefixes to unfollow.
+      long ok =
+          a.send(
+              ClientFrame.newBuilder()
+                  .setUnfollow(
+                      Unfollow.newBuilder()
+                          .setSpec(
+                              FollowSpec.newBuilder()
+                                  .addPrefixes("")
+                                  .addPrefixes("ui/")
+                                  .addPrefixes(longest))));
       assertTrue(a.next(f -> f.getRequestId() == ok).hasSyncReport(), "the connection stays");
     }
   }

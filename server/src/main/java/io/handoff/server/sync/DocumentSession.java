@@ -405,7 +405,16 @@ public final class DocumentSession {
     syncThenReport(id, all, null);
   }
 
+  /**
+   * Unfollow: its names and prefixes obey the rule a Follow's do (a bad one is refused BAD_REQUEST
+   * and nothing changes); the follow set shrinks at once and the answer is an empty SyncReport.
+   */
   private void onUnfollow(long id, Unfollow u) {
+    Error problem = node.validator().checkUnfollow(u.getSpec());
+    if (problem != null) {
+      connection.error(id, problem);
+      return;
+    }
     FollowFilter rest = follow.copy(); // Never changed in place: it may be the shared one.
     rest.remove(u.getSpec());
     follow = rest;

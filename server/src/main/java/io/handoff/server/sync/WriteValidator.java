@@ -4,15 +4,16 @@ import io.handoff.protocol.Names;
 import io.handoff.protocol.v1.Error;
 import io.handoff.protocol.v1.ErrorCode;
 import io.handoff.protocol.v1.FieldOp;
+import io.handoff.protocol.v1.FollowSpec;
 import io.handoff.protocol.v1.Position;
 import io.handoff.protocol.v1.Write;
 import io.handoff.server.engine.StoreLimits;
 import java.util.List;
 
 /**
- * The checks on a write (and on a follow set) that need no stored state: names, op shapes, value
- * sizes. Every engine runs them before touching its store, so both engines refuse the same writes
- * with the same messages. Stateless and thread-safe.
+ * The checks on a write (and on a follow set or an Unfollow) that need no stored state: names, op
+ * shapes, value sizes. Every engine runs them before touching its store, so both engines refuse the
+ * same writes with the same messages. Stateless and thread-safe.
  */
 public final class WriteValidator {
   private final StoreLimits limits;
@@ -101,22 +102,38 @@ public final class WriteValidator {
           ErrorCode.LIMIT_EXCEEDED,
           positions.size() + " positions; the limit is " + limits.maxDocumentsPerUser());
     }
-    for (String d : filter.documents()) {
-      String p = checkName("document name", d);
-      if (p != null) {
-        return refusal(ErrorCode.BAD_REQUEST, p);
-      }
-    }
-    for (String prefix : filter.prefixes()) {
-      String p = Names.prefixProblem("follow prefix", prefix, limits.maxNameBytes());
-      if (p != null) {
-        return refusal(ErrorCode.BAD_REQUEST, p);
-      }
+    Error bad = checkNames(filter.documents(), filter.prefixes());
+    if (bad != null) {
+      return bad;
     }
     for (Position p : positions) {
       String problem = checkName("document name", p.getDocument());
       if (problem != null) {
         return refusal(ErrorCode.BAD_REQUEST, problem);
+      }
+    }
+    return null;
+  }
+
+  /**
+   * What is wrong with the names and prefixes of an Unfollow, or null: {@code BAD_REQUEST} for one
+   * the name rule refuses, as in a Follow. No count limit: an Unfollow only removes.
+   */
+  public Error checkUnfollow(FollowSpec spec) {
+    return checkNames(spec.getDocumentsList(), spec.getPrefixesList());
+  }
+
+  private Error checkNames(Iterable<String> documents, Iterable<String> prefixes) {
+    for (String d : documents) {
+      String p = checkName("document name", d);
+      if (p != null) {
+        return refusal(ErrorCode.BAD_REQUEST, p);
+      }
+    }
+    for (String prefix : prefixes) {
+      String p = Names.prefixProblem("follow prefix", prefix, limits.maxNameBytes());
+      if (p != null) {
+        return refusal(ErrorCode.BAD_REQUEST, p);
       }
     }
     return null;
