@@ -39,7 +39,8 @@ public final class ServerStats {
   /**
    * Device requests (ListDevices, RevokeDevice, RefreshToken, VerifyUserCode, AnswerApproval)
    * refused: over the connection's rate (RATE_LIMITED), and with the most already waiting for their
-   * answers (TOO_MANY_IN_FLIGHT).
+   * answers, or a RefreshToken while the connection's previous one is still checked
+   * (TOO_MANY_IN_FLIGHT).
    */
   public final LongAdder deviceRequestsRateLimited = new LongAdder();
 

@@ -12,6 +12,7 @@ import io.handoff.protocol.v1.Error;
 import io.handoff.protocol.v1.ErrorCode;
 import io.handoff.protocol.v1.ListDevices;
 import io.handoff.protocol.v1.Ping;
+import io.handoff.protocol.v1.RefreshToken;
 import io.handoff.protocol.v1.RevokeDevice;
 import io.handoff.protocol.v1.ServerFrame;
 import io.handoff.protocol.v1.VerifyUserCode;
@@ -228,6 +229,41 @@ class DeviceRequestLimitsTest {
     // Answered, they make room again.
     long after = flood.send(listDevices());
     assertTrue(flood.next(f -> f.getRequestId() == after).hasDeviceList());
+  }
+
+  @Test
+  void secondRefreshTokenWhileOneIsCheckedIsRefusedTooManyInFlightAndMayBeSentAgain()
+      throws Exception {
+    start(b -> {});
+    String token = signIn("cai", "phone");
+    TestDevice phone = device(token);
+    engine.holdSessionStatuses(1);
+    long first =
+        phone.send(
+            ClientFrame.newBuilder()
+                .setRefreshToken(RefreshToken.newBuilder().setAccessToken(token)));
+    engine.changed.await("the first refresh's check", () -> engine.heldSessionStatuses() == 1);
+    long second =
+        phone.send(
+            ClientFrame.newBuilder()
+                .setRefreshToken(RefreshToken.newBuilder().setAccessToken(token)));
+    ServerFrame refused = phone.next(f -> f.getRequestId() == second);
+    Error e = refused.getError();
+    assertEquals(ErrorCode.TOO_MANY_IN_FLIGHT, e.getCode(), refused.toString());
+    assertTrue(e.getRetryable(), "a fine request that came too soon may be sent again");
+    assertTrue(
+        e.getMessage().contains("RefreshToken")
+            && e.getMessage().contains("send this one again once that one is answered"),
+        e.getMessage());
+    assertEquals(1, node.stats().deviceRequestsOverInFlight.sum());
+
+    engine.releaseSessionStatuses();
+    assertTrue(phone.next(f -> f.getRequestId() == first).hasTokenRefreshed());
+    long again =
+        phone.send(
+            ClientFrame.newBuilder()
+                .setRefreshToken(RefreshToken.newBuilder().setAccessToken(token)));
+    assertTrue(phone.next(f -> f.getRequestId() == again).hasTokenRefreshed());
   }
 
   @Test

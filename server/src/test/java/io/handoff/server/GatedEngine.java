@@ -43,6 +43,8 @@ final class GatedEngine implements Engine {
   private final List<Runnable> heldLists = new ArrayList<>();
   private int listsToHold;
   private final AtomicInteger deviceLists = new AtomicInteger();
+  private final List<Runnable> heldStatuses = new ArrayList<>();
+  private int statusesToHold;
   final Signal changed = new Signal();
 
   GatedEngine(Engine real) {
@@ -95,6 +97,29 @@ final class GatedEngine implements Engine {
 
   synchronized int heldDeviceLists() {
     return heldLists.size();
+  }
+
+  /**
+   * The next {@code n} reads of a device session's status (an upgrade's, a resume's or a
+   * RefreshToken's check) wait, unsent, until released.
+   */
+  synchronized void holdSessionStatuses(int n) {
+    statusesToHold = n;
+  }
+
+  /** Sends the held status reads, in the order they came. */
+  void releaseSessionStatuses() {
+    List<Runnable> held;
+    synchronized (this) {
+      statusesToHold = 0;
+      held = new ArrayList<>(heldStatuses);
+      heldStatuses.clear();
+    }
+    held.forEach(Runnable::run);
+  }
+
+  synchronized int heldSessionStatuses() {
+    return heldStatuses.size();
   }
 
   /** Listings of a user's device sessions asked of the store so far (held or not). */
@@ -311,7 +336,32 @@ final class GatedEngine implements Engine {
 
     @Override
     public CompletableFuture<Status> status(String userId, String sessionId) {
-      return real.sessions().status(userId, sessionId);
+      CompletableFuture<Status> out = new CompletableFuture<>();
+      Runnable read =
+          () ->
+              real.sessions()
+                  .status(userId, sessionId)
+                  .whenComplete(
+                      (r, err) -> {
+                        if (err == null) {
+                          out.complete(r);
+                        } else {
+                          out.completeExceptionally(err);
+                        }
+                      });
+      boolean held = false;
+      synchronized (GatedEngine.this) {
+        if (statusesToHold > 0) {
+          statusesToHold--;
+          held = heldStatuses.add(read);
+        }
+      }
+      if (held) {
+        changed.fire();
+      } else {
+        read.run();
+      }
+      return out;
     }
 
     @Override

@@ -147,7 +147,15 @@ public final class TokenKeeper extends Deadline {
 
   private void onRefreshToken(long id, String token) {
     if (refreshing) {
-      error(id, ErrorCode.BAD_REQUEST, "a RefreshToken is being checked already", false);
+      // A fine request that came too soon: retryable, as the other device requests' in-flight
+      // refusal is, and counted with them. It costs no token check and no store call.
+      node.sessions().stats().deviceRequestsOverInFlight.increment();
+      error(
+          id,
+          ErrorCode.TOO_MANY_IN_FLIGHT,
+          "a RefreshToken of this connection is being checked already; send this one again once"
+              + " that one is answered (TokenRefreshed or an error)",
+          true);
       return;
     }
     if (!requests().admit(id, "RefreshToken")) {
