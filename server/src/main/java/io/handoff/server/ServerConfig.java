@@ -154,7 +154,10 @@ public final class ServerConfig {
     return maxFrameBytes;
   }
 
-  /** Pushes queued for one connection beyond this count close it with SLOW_CONSUMER. */
+  /**
+   * Frames waiting for one connection (document events, pushes and answers to its requests; not the
+   * frames of a document sync) beyond this count close it with SLOW_CONSUMER.
+   */
   public int maxQueuedFrames() {
     return maxQueuedFrames;
   }

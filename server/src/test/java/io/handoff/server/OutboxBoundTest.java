@@ -94,6 +94,61 @@ class OutboxBoundTest {
   }
 
   @Test
+  void smallPushesWaitingForAFullSocketCountTowardTheFrameBound() throws Exception {
+    int maxFrames = 16;
+    try (TestServer server =
+            TestServer.start(
+                b ->
+                    b.maxQueuedFrames(maxFrames)
+                        .transport(
+                            TransportConfig.builder()
+                                .socketSendBufferBytes(4096)
+                                .writeBufferWaterMark(16 * 1024, 64 * 1024)
+                                .build())
+                        .handoffLimits(
+                            HandoffLimits.builder()
+                                .maxActivityPayloadBytes(PAYLOAD)
+                                .maxLiveOffersPerUser(1000)
+                                .maxRequestsPerSecond(1_000_000)
+                                .build()));
+        RawSocket tv = RawSocket.connect(server.port(), token("o2", "tv"), 4096);
+        TestDevice phone = TestDevice.connect(server.port(), token("o2", "phone"))) {
+      tv.send(ClientFrame.newBuilder().setHello(Hello.getDefaultInstance()).build());
+      phone.hello();
+      ServerStats stats = server.server.stats();
+      // Four prompts of 64 KiB fill the kernel's buffers and Netty's; then prompts of a few dozen
+      // bytes wait, each a frame, far under the byte bound (4 MiB by default).
+      for (int i = 1; i <= 4 + 10 * maxFrames && stats.slowConsumerCloses.sum() == 0; i++) {
+        Activity activity =
+            Activity.newBuilder()
+                .setKind("video")
+                .setPayload(ByteString.copyFrom(new byte[i <= 4 ? PAYLOAD : 1]))
+                .build();
+        long id =
+            phone.send(
+                ClientFrame.newBuilder()
+                    .setOfferActivity(
+                        OfferActivity.newBuilder()
+                            .setTargetDevice("tv")
+                            .setActivity(activity)
+                            .setTtlMs(600_000)));
+        assertTrue(phone.next(f -> f.getRequestId() == id).hasOfferCreated());
+      }
+      Conditions.await(
+          "the tv is closed as a slow consumer for the frames waiting",
+          () -> stats.slowConsumerCloses.sum() == 1,
+          Duration.ofSeconds(10));
+      int code = tv.readUntilClose();
+      assertTrue(code == CloseCode.SLOW_CONSUMER.code() || code == -1, "close code " + code);
+      assertTrue(
+          stats.maxQueuedBytes.get() < ServerConfig.DEFAULT_MAX_QUEUED_BYTES / 4,
+          "the bytes stayed far under their bound: " + stats.maxQueuedBytes.get());
+      long id = phone.send(ClientFrame.newBuilder().setPing(Ping.newBuilder().setNonce(4)));
+      assertEquals(4, phone.next(f -> f.getRequestId() == id).getPong().getNonce());
+    }
+  }
+
+  @Test
   void resumeLargerThanTheConnectionsBoundIsDeliveredWhole() throws Exception {
     long bound = 32 * 1024;
     int documents = 12;

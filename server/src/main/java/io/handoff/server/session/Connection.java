@@ -34,8 +34,9 @@ public interface Connection {
   /**
    * Sends an answer to one of the device's requests (an ack, an error, a Pong, a device list, an
    * offer's answer, the Welcome), in order with pushes; no flush. While the device does not read,
-   * answers wait in the connection's outbox and count toward its bound as pushes do: a device that
-   * keeps asking and never reads is closed with SLOW_CONSUMER like one that never reads its pushes.
+   * answers wait in the connection's outbox and count toward its bound (bytes and frames) as pushes
+   * do: a device that keeps asking and never reads is closed with SLOW_CONSUMER like one that never
+   * reads its pushes.
    */
   void reply(ServerFrame frame);
 

@@ -15,9 +15,9 @@ import org.jctools.queues.MpscChunkedArrayQueue;
 /**
  * The one way out of a connection: every frame to the device (deltas, acks, snapshots, sync
  * reports, handoff frames, presence, token notices, answers, errors) goes through here, in order,
- * and what waits for a device that does not read counts against one byte bound. A device that does
- * not read while pushes or answers keep coming is closed with SLOW_CONSUMER once that passes {@code
- * maxQueuedBytes}; it resumes later.
+ * and what waits for a device that does not read counts against one bound of bytes and frames. A
+ * device that does not read while pushes or answers keep coming is closed with SLOW_CONSUMER once
+ * that passes {@code maxQueuedBytes} or {@code maxQueuedFrames}; it resumes later.
  *
  * <p>Two queues, one bound:
  *
@@ -28,11 +28,12 @@ import org.jctools.queues.MpscChunkedArrayQueue;
  *   <li>frames sent on the event loop ({@link #send}) are written at once while the socket takes
  *       them and nothing waits before them; otherwise they wait, in order, until the socket is
  *       writable again. Pushes the device did not ask for (handoff prompts, activity and presence
- *       updates, token notices) and answers to its requests count toward the bound while they wait:
- *       a request read before the socket filled (several can come in one read) or answered by the
- *       store after it filled adds its answer to what waits. The frames of a document sync (a
- *       resume's, a Follow's or Resync's snapshots and deltas) do not: their size is the user's
- *       documents', which may be more than the bound, and the device asked for them once.
+ *       updates, token notices) and answers to its requests count toward the bound (their bytes,
+ *       and one frame each) while they wait: a request read before the socket filled (several can
+ *       come in one read) or answered by the store after it filled adds its answer to what waits.
+ *       The frames of a document sync (a resume's, a Follow's or Resync's snapshots and deltas) do
+ *       not: their size is the user's documents', which may be more than the bound, and the device
+ *       asked for them once.
  * </ul>
  *
  * <p>Delivery: an event offered on the connection's own event loop (the writer's loop, with the
@@ -89,8 +90,9 @@ final class Outbox implements QueueBudget.Member {
    */
   private static final class Backlog extends MpscChunkedArrayQueue<DocumentEvent> {
     // ---- event loop only ----
-    // Frames sent while the socket was full, and the bytes of the bounded ones.
+    // Frames sent while the socket was full, and the count and bytes of the bounded ones.
     ArrayDeque<Waiting> waiting;
+    int waitingFrames;
     long waitingBytes;
     // Every held frame's bytes, answers too: what the node's budget counts.
     volatile long heldBytes;
@@ -254,13 +256,19 @@ final class Outbox implements QueueBudget.Member {
     }
     int size = frame instanceof byte[] b ? b.length : ((ServerFrame) frame).getSerializedSize();
     q.waiting.add(new Waiting(frame, bytes, size));
+    if (bytes > 0) {
+      q.waitingFrames++;
+    }
     q.waitingBytes += bytes;
     q.heldBytes += size;
     node.budget().add(size);
     watch();
     long total = q.waitingBytes + q.queuedBytes;
     node.stats().maxQueuedBytes.accumulate(total);
-    if (total > node.config().maxQueuedBytes()) {
+    // Both bounds count the bounded frames held here with the document events still queued: many
+    // small answers or pushes cost memory beyond their bytes, as many small events do.
+    if (total > node.config().maxQueuedBytes()
+        || q.waitingFrames + q.size() > node.config().maxQueuedFrames()) {
       overflow();
     }
   }
@@ -280,6 +288,9 @@ final class Outbox implements QueueBudget.Member {
     Waiting f;
     long written = 0;
     while (link.isWritable() && (f = w.poll()) != null) {
+      if (f.bytes > 0) {
+        q.waitingFrames--;
+      }
       q.waitingBytes -= f.bytes;
       written += f.size;
       link.write(f.frame);
@@ -288,6 +299,7 @@ final class Outbox implements QueueBudget.Member {
     node.budget().add(-written);
     if (w.isEmpty()) {
       q.waiting = null;
+      q.waitingFrames = 0;
       q.waitingBytes = 0;
       return true;
     }
@@ -419,6 +431,7 @@ final class Outbox implements QueueBudget.Member {
       q.clear();
       release();
       q.waiting = null;
+      q.waitingFrames = 0;
       q.waitingBytes = 0;
       node.budget().add(-q.heldBytes);
       q.heldBytes = 0;
