@@ -472,10 +472,12 @@ final class SyncEngine {
         }
       }
       case TOKEN_EXPIRING -> onTokenExpiring(l);
-      case TOKEN_REFRESHED ->
-          log.debug(
-              "access token refreshed in band, expires at {}",
-              frame.getTokenRefreshed().getExpiresAtMs());
+      case TOKEN_REFRESHED -> {
+        log.debug(
+            "access token refreshed in band, expires at {}",
+            frame.getTokenRefreshed().getExpiresAtMs());
+        handoff.onFrame(frame); // The answer to a numbered RefreshToken.
+      }
       case DEVICE_LIST, DEVICES_REVOKED -> handoff.onFrame(frame); // Answers by request id.
       case APPROVAL_PROMPT, APPROVAL_ANSWERED, APPROVAL_WITHDRAWN -> handoff.onFrame(frame);
       case ACTIVITY_UPDATE,
@@ -535,10 +537,56 @@ final class SyncEngine {
     if (token == null || token.isEmpty()) {
       return;
     }
-    l.channel.send(
+    sendRefresh(l, token, 0);
+  }
+
+  /**
+   * Hands {@code token} over in band. Refused for now (RATE_LIMITED or TOO_MANY_IN_FLIGHT: the
+   * connection's device requests are over their bound, or a RefreshToken of it is still being
+   * checked), it is sent again after a short wait, as a refused Resync is: else the connection
+   * would be closed at the token's expiry. Other refusals (INVALID_TOKEN, ...) go to the listeners.
+   * Before the Welcome (a TokenExpiring may come first) it goes unnumbered, and a refusal goes to
+   * the listeners. Event loop.
+   */
+  private void sendRefresh(Link l, String token, int retries) {
+    ClientFrame.Builder frame =
         ClientFrame.newBuilder()
-            .setRefreshToken(io.handoff.protocol.v1.RefreshToken.newBuilder().setAccessToken(token))
-            .build());
+            .setRefreshToken(
+                io.handoff.protocol.v1.RefreshToken.newBuilder().setAccessToken(token));
+    if (!l.welcomed) {
+      l.channel.send(frame.build());
+      return;
+    }
+    CompletableFuture<ServerFrame> answer = new CompletableFuture<>();
+    long id = handoff.register(answer);
+    if (id <= 0) {
+      l.channel.send(frame.build());
+      return;
+    }
+    answer.whenComplete(
+        (ok, err) -> {
+          if (err == null || link != l) {
+            return;
+          }
+          HandoffException refused =
+              err instanceof HandoffException h ? h : HandoffException.local(err.toString(), err);
+          ErrorCode code = refused.errorCode();
+          if (code == null) {
+            return; // The connection ended meanwhile.
+          }
+          if (code == ErrorCode.RATE_LIMITED || code == ErrorCode.TOO_MANY_IN_FLIGHT) {
+            scheduler.schedule(
+                () -> {
+                  if (link == l && l.welcomed) {
+                    sendRefresh(l, token, retries + 1);
+                  }
+                },
+                backoff.delayNanos(retries, unavailableMaxNanos) + 50_000_000L);
+            return;
+          }
+          notifyError(refused);
+        });
+    l.channel.send(frame.setRequestId(id).build());
   }
 
   private void onWelcome(Link l, Welcome welcome, long now) {

@@ -184,6 +184,59 @@ class InBandRefreshTest {
     }
   }
 
+  @Test
+  void javaClientSendsARefreshRefusedForNowAgainUntilTheServerTakesIt() throws Exception {
+    // One device request at a time, one more a second: the client's own listing spends the burst
+    // just before the warning, so its RefreshToken is refused RATE_LIMITED (TOO_MANY_IN_FLIGHT,
+    // the other "not now", is handled the same way) and must be sent again before the expiry.
+    FakeScheduler limitedTime = new FakeScheduler();
+    java.util.List<Throwable> errors = new java.util.concurrent.CopyOnWriteArrayList<>();
+    try (TestServer limited =
+            TestServer.start(
+                limitedTime,
+                b ->
+                    b.deviceRequestRate(1, 1)
+                        .tokens(
+                            app.tokens()
+                                .accessTokenTtl(TTL)
+                                .expiryNotice(Duration.ofSeconds(1))
+                                .build()));
+        HandoffClient c =
+            HandoffClient.builder()
+                .url(URI.create(limited.url()))
+                .listener(
+                    new io.handoff.client.HandoffListener() {
+                      @Override
+                      public void onError(io.handoff.client.HandoffException error) {
+                        errors.add(error);
+                      }
+                    })
+                .tokenSupplier(
+                    () ->
+                        DevTokens.mint(
+                            TestServer.SECRET, "tess", "phone", TTL, limitedTime.clock().instant()))
+                .build()) {
+      ServerStats stats = limited.server.stats();
+      c.connect().get(10, TimeUnit.SECONDS);
+      limitedTime.advance(Duration.ofMillis(1950));
+      c.devices().get(10, TimeUnit.SECONDS); // The burst's one request.
+      limitedTime.advance(Duration.ofMillis(50)); // The warning: the client refreshes at once.
+      Conditions.await(
+          "the refresh is refused for now",
+          () -> stats.deviceRequestsRateLimited.sum() >= 1,
+          Duration.ofSeconds(10));
+      limitedTime.advance(Duration.ofMillis(960)); // A request fits again, before the expiry.
+      Conditions.await(
+          "the client sends the refresh again and the node takes it",
+          () -> stats.inBandRefreshes.sum() == 1,
+          Duration.ofSeconds(10));
+      limitedTime.advance(Duration.ofSeconds(1)); // Past the first token's expiry.
+      assertEquals(0, stats.tokenExpiredCloses.sum());
+      assertEquals(1, stats.connectionsOpened.sum(), "no reconnect");
+      assertTrue(errors.isEmpty(), "a refusal for now is not the app's business: " + errors);
+    }
+  }
+
   /**
    * Moves time to the first token's warning, waits for the client's new token to be taken in band,
    * then moves past the first token's expiry to the new token's warning.
