@@ -13,7 +13,7 @@ import {
 } from "./engine.js";
 import { HandoffError } from "./errors.js";
 import { Emitter } from "./events.js";
-import { checkFollowSpec } from "./names.js";
+import { checkFollowEntries, checkFollowSpec } from "./names.js";
 import {
   type Activity,
   ActivitySchema,
@@ -166,7 +166,10 @@ export class HandoffClient {
       throw new HandoffError("INVALID_ARGUMENT", "give token or tokenSource, not both");
     }
     const follow = options.follow ?? "all";
-    if (follow !== "all") checkFollowSpec("follow", follow);
+    if (follow !== "all") {
+      checkFollowSpec("follow", follow);
+      checkFollowEntries("follow", follow.documents ?? [], follow.prefixes ?? []);
+    }
     const positive = (name: string, v: number | undefined, d: number) => {
       if (v === undefined) return d;
       if (!Number.isInteger(v) || v <= 0) throw new HandoffError("INVALID_ARGUMENT", `${name} must be a positive integer, was ${v}`);
@@ -239,7 +242,8 @@ export class HandoffClient {
    * Follows more documents, by name and prefix; resolves when the server has synced them. Rejects at
    * once with `INVALID_ARGUMENT`, sending nothing, for a name or prefix the server would refuse (a
    * prefix follows the rule of names, at most 256 UTF-8 bytes and no control characters, but may be
-   * empty or a partial name).
+   * empty or a partial name), or when the names and prefixes followed would be over the server's
+   * limit of 256 follow entries.
    */
   follow(spec: { documents?: string[]; prefixes?: string[] }): Promise<void> {
     try {
@@ -250,16 +254,26 @@ export class HandoffClient {
     return this.engine.follow(spec, true);
   }
 
-  /** Follows every document of the user (the prefix ""). */
+  /**
+   * Follows every document of the user (the prefix ""). Rejects with `INVALID_ARGUMENT` if that one
+   * more entry would put the follow set over the server's limit of 256.
+   */
   followAll(): Promise<void> {
     return this.engine.follow({ prefixes: [""] }, true);
   }
 
   /**
    * Stops following names and prefixes, exactly as given; resolves when the server has stopped their
-   * pushes to this device (no delta of a document no longer followed arrives after that).
+   * pushes to this device (no delta of a document no longer followed arrives after that). Rejects at
+   * once with `INVALID_ARGUMENT`, sending nothing, for a name or prefix the server would refuse, as
+   * {@link follow} does.
    */
   unfollow(spec: { documents?: string[]; prefixes?: string[] }): Promise<void> {
+    try {
+      checkFollowSpec("unfollow", spec);
+    } catch (e) {
+      return Promise.reject(e);
+    }
     return this.engine.follow(spec, false);
   }
 

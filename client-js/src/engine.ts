@@ -22,6 +22,7 @@ import {
   type SyncReport,
   type Welcome,
 } from "./gen/handoff/v1/handoff_pb.js";
+import { checkFollowEntries } from "./names.js";
 import type { Requests } from "./requests.js";
 import { type Connector, type FrameChannel, type FrameListener, isReconnectCode, Link, PROTOCOL_ERROR } from "./connection.js";
 import { Saver } from "./saver.js";
@@ -208,6 +209,15 @@ export class SyncEngine implements WriteSink {
     const documents = spec.documents ?? [];
     const prefixes = spec.prefixes ?? [];
     const c = this.config;
+    if (add) {
+      // What the server would follow after it (following all is the prefix ""), and what the next
+      // Hello would carry: over the limit, the server would refuse both.
+      checkFollowEntries(
+        "follow",
+        [...c.followDocuments, ...documents],
+        [...(c.followAll ? [""] : []), ...c.followPrefixes, ...prefixes],
+      );
+    }
     const commit = () => {
       if (add) {
         c.followDocuments = [...new Set([...c.followDocuments, ...documents])];
@@ -445,6 +455,7 @@ export class SyncEngine implements WriteSink {
         return;
       case "tokenRefreshed":
         this.events.emit("tokenRefreshed", b.value.expiresAtMs);
+        this.requests.onFrame(frame); // The answer to a numbered RefreshToken.
         return;
       case "pong":
         return;
@@ -462,15 +473,42 @@ export class SyncEngine implements WriteSink {
     if (!refresh) return;
     refresh().then(
       (token) => {
-        if (token && this.link === l) {
-          l.channel!.send(create(ClientFrameSchema, { body: { case: "refreshToken", value: { accessToken: token } } }));
-        }
+        if (token && this.link === l) this.sendRefresh(l, token, 0);
       },
       (e) =>
         this.events.emit(
           "error",
           new HandoffError("CONNECTION_LOST", `token source failed; reconnecting at token expiry: ${String(e)}`),
         ),
+    );
+  }
+
+  /**
+   * Hands `token` over in band. Refused for now (`RATE_LIMITED` or `TOO_MANY_IN_FLIGHT`: the
+   * connection's device requests are over their bound, or a RefreshToken of it is still being
+   * checked), it is sent again after a short wait, as a refused Resync is: else the connection
+   * would be closed at the token's expiry. Other refusals (`INVALID_TOKEN`, ...) are reported as
+   * errors. Before the Welcome (a TokenExpiring may come first) it goes unnumbered, and a refusal
+   * is reported.
+   */
+  private sendRefresh(l: Link, token: string, retries: number): void {
+    const frame = create(ClientFrameSchema, { body: { case: "refreshToken", value: { accessToken: token } } });
+    if (!l.welcomed) {
+      l.channel!.send(frame);
+      return;
+    }
+    this.request(frame).then(
+      () => {},
+      (e: HandoffError) => {
+        if (this.link !== l || e.errorCode === undefined) return; // The connection ended meanwhile.
+        if (e.code === "RATE_LIMITED" || e.code === "TOO_MANY_IN_FLIGHT") {
+          setTimeout(() => {
+            if (this.link === l && l.welcomed) this.sendRefresh(l, token, retries + 1);
+          }, this.backoff.delay(retries, UNAVAILABLE_BACKOFF_MAX_MS) + 50);
+          return;
+        }
+        this.events.emit("error", e);
+      },
     );
   }
 

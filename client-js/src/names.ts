@@ -3,6 +3,9 @@ import { HandoffError } from "./errors.js";
 /** The server's default limit of a document name's UTF-8 length (protocol's `Names.DEFAULT_MAX_NAME_BYTES`). */
 export const MAX_NAME_BYTES = 256;
 
+/** The server's default limit of the names plus prefixes a connection follows (`maxFollowEntries`). */
+export const MAX_FOLLOW_ENTRIES = 256;
+
 // Java's Character.isISOControl, which the server applies: C0 controls, DEL and C1 controls.
 const CONTROL_CHARACTER = /[\u0000-\u001f\u007f-\u009f]/;
 const utf8 = new TextEncoder();
@@ -53,5 +56,20 @@ export function checkFollowSpec(setting: string, spec: { documents?: unknown; pr
       const problem = check(v);
       if (problem) throw new HandoffError("INVALID_ARGUMENT", `${problem}: ${shown(v)}`);
     }
+  }
+}
+
+/**
+ * Throws `INVALID_ARGUMENT` for a follow set over the server's limit of entries, which it would refuse
+ * (`LIMIT_EXCEEDED`), in every Hello too: the distinct names plus the distinct prefixes. `setting`
+ * names where it came from in the message.
+ */
+export function checkFollowEntries(setting: string, documents: Iterable<string>, prefixes: Iterable<string>): void {
+  const entries = new Set(documents).size + new Set(prefixes).size;
+  if (entries > MAX_FOLLOW_ENTRIES) {
+    throw new HandoffError(
+      "INVALID_ARGUMENT",
+      `${setting}: following ${entries} names and prefixes; the limit is ${MAX_FOLLOW_ENTRIES} follow entries`,
+    );
   }
 }

@@ -311,6 +311,42 @@ describe("one node", () => {
     await phone.close();
   });
 
+  test("an in-band refresh refused for now is sent again until the server takes it, and is no error", async () => {
+    // One device request at a time, one more every two seconds: the app's listing spends it just
+    // before the client hands its new token over, which is refused RATE_LIMITED (TOO_MANY_IN_FLIGHT,
+    // the other "not now", is handled the same way).
+    const limited = await startNode(["--device-request-rate", "0.5", "--device-request-burst", "1"]);
+    try {
+      const u = user("refresh-again");
+      let calls = 0;
+      let listed!: () => void;
+      const listing = new Promise<void>((ok) => (listed = ok));
+      const tokenSource = async () => {
+        calls++;
+        if (calls === 1) return mintToken(u, "phone", 30); // Within the notice: TokenExpiring at once.
+        await listing;
+        return mintToken(u, "phone", 3600);
+      };
+      const phone = client(limited, u, "phone", { tokenSource });
+      const errors: HandoffError[] = [];
+      phone.on("error", (e) => errors.push(e));
+      const states: string[] = [];
+      phone.on("state", (s) => states.push(s));
+      let expiresAt: bigint | undefined;
+      phone.on("tokenRefreshed", (t) => (expiresAt = t));
+      await phone.connect();
+      await phone.devices();
+      listed();
+      await until("the new token is taken in band", () => expiresAt !== undefined);
+      assert.ok(expiresAt! > BigInt(Date.now() + 60_000), "the connection runs on the long token now");
+      assert.deepEqual(errors, [], "a refusal for now is not the app's business");
+      assert.deepEqual(states, ["connecting", "connected"], "no reconnect");
+      await phone.close();
+    } finally {
+      await limited.stop();
+    }
+  });
+
   test("a token the server refuses, or one that cannot be sent, stops the client with 4502 instead of reconnecting", async () => {
     for (const [token, why] of [
       [mintToken(user("wrong-secret"), "phone", 3600, "another-secret-another-secret-0123456789"), /refused the access token \(HTTP 401\)/],
@@ -340,14 +376,33 @@ describe("one node", () => {
     await assert.rejects(held, (e: HandoffError) => e.code === "CLIENT_CLOSED" && !e.mayHaveBeenApplied);
   });
 
-  test("a follow the server refuses rejects and is not carried into the next Hello", async () => {
+  test("a follow set over the server's limit of 256 entries is refused before sending, as the Java client does", () => {
+    const u = user("follow-limit-options");
+    const names = (n: number, p = "doc") => Array.from({ length: n }, (_, i) => `${p}-${i}`);
+    const tooMany = (e: unknown) =>
+      e instanceof HandoffError &&
+      e.code === "INVALID_ARGUMENT" &&
+      /following 257 names and prefixes; the limit is 256 follow entries/.test(e.message);
+    assert.throws(() => client(node, u, "a", { follow: { documents: names(257) } }), tooMany);
+    assert.throws(() => client(node, u, "b", { follow: { documents: names(200), prefixes: names(57, "p") } }), tooMany);
+    // Each distinct name and prefix counts once, as the server counts them.
+    client(node, u, "c", { follow: { documents: [...names(256), ...names(256)] } });
+    client(node, u, "d", { follow: { documents: names(200), prefixes: names(56, "p") } });
+  });
+
+  test("a follow over the limit of entries rejects before sending and is not carried into the next Hello", async () => {
     const u = user("follow-limit");
     const reader = client(node, u, "reader", { follow: { documents: ["player"] } });
     await reader.connect();
     const many = Array.from({ length: 300 }, (_, i) => `doc-${i}`);
     await assert.rejects(
       reader.follow({ documents: many }),
-      (e: HandoffError) => e.code === "LIMIT_EXCEEDED" && /limit is 256/.test(e.message),
+      (e: HandoffError) => e.code === "INVALID_ARGUMENT" && /following 301 names and prefixes; the limit is 256/.test(e.message),
+    );
+    await reader.follow({ documents: many.slice(0, 255) }); // With player, 256: the limit, taken.
+    await assert.rejects(
+      reader.followAll(),
+      (e: HandoffError) => e.code === "INVALID_ARGUMENT" && /following 257 names and prefixes/.test(e.message),
     );
     // Reconnecting sends the follow set as it was: the server takes it.
     const states: string[] = [];
@@ -387,15 +442,29 @@ describe("one node", () => {
     );
     await assert.rejects(phone.follow({ prefixes: ["x".repeat(300)] }), (e: HandoffError) => invalid(e) && /256/.test(e.message));
     await phone.follow({ prefixes: ["ui/"] });
+    // Unfollow obeys the same rule (the server would answer BAD_REQUEST).
+    await assert.rejects(
+      phone.unfollow({ prefixes: ["ui/\n"] }),
+      (e: HandoffError) => invalid(e) && /unfollow: a prefix must not contain control characters/.test(e.message),
+    );
+    await assert.rejects(phone.unfollow({ prefixes: [longest + "x"] }), (e: HandoffError) => invalid(e) && /256/.test(e.message));
+    await assert.rejects(phone.unfollow({ documents: [""] }), invalid);
+    await phone.unfollow({ prefixes: ["", "pl", longest, "ui/"] });
     assert.equal(phone.state, "connected");
   });
 
   test("a client whose Hello the server refuses stops with the server's reason instead of reconnecting", async () => {
-    const many = Array.from({ length: 300 }, (_, i) => `doc-${i}`);
-    const c = client(node, user("hello-refused"), "phone", { follow: { documents: many } });
+    // More documents held than a user may have (1,000): the Hello's positions are over the limit.
+    const store = new MemoryStore();
+    await store.save({
+      nextSeq: 0n,
+      documents: Array.from({ length: 1001 }, (_, i) => ({ name: `doc-${i}`, epoch: 1n, version: 1n, fields: {} })),
+      writes: [],
+    });
+    const c = client(node, user("hello-refused"), "phone", { store });
     const states: string[] = [];
     c.on("state", (s) => states.push(s));
-    await assert.rejects(c.connect(), (e: HandoffError) => e.code === "LIMIT_EXCEEDED" && /limit is 256/.test(e.message));
+    await assert.rejects(c.connect(), (e: HandoffError) => e.code === "LIMIT_EXCEEDED" && /the limit is 1000/.test(e.message));
     assert.equal(states.at(-1), "closed");
     assert.ok(!states.includes("reconnecting"), `no reconnect: ${states.join(" ")}`);
   });
