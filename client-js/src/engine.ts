@@ -500,7 +500,12 @@ export class SyncEngine implements WriteSink {
     this.request(frame).then(
       () => {},
       (e: HandoffError) => {
-        if (this.link !== l || e.errorCode === undefined) return; // The connection ended meanwhile.
+        if (this.link !== l) return; // The connection ended meanwhile.
+        if (e.errorCode === undefined) {
+          // Not numbered (too many requests wait for answers): it goes as before, unnumbered.
+          if (e.code === "LIMIT_EXCEEDED") l.channel!.send(frame);
+          return;
+        }
         if (e.code === "RATE_LIMITED" || e.code === "TOO_MANY_IN_FLIGHT") {
           setTimeout(() => {
             if (this.link === l && l.welcomed) this.sendRefresh(l, token, retries + 1);
