@@ -146,4 +146,37 @@ class DocumentSessionHoldTest {
     assertEquals(2, again.getVersion());
     assertTrue(again.getDuplicate());
   }
+
+  @Test
+  void aNewHistoryThatBeganWhileTheWritersStreamWasHeldReachesTheWriter() throws Exception {
+    TestDevice phone = connect("nia", "phone");
+    TestDevice laptop = connect("nia", "laptop");
+    acked(laptop, laptop.write("note", 1, "text", "milk"));
+    Object beforeTheCart = engine.backup("nia");
+    Ack first = acked(phone, phone.write("cart", 1, "items", "1 lime"));
+    laptop.next(f -> f.hasDelta() && f.getDelta().getVersion() == 1);
+
+    // The phone's next write is applied and its copy reaches the stream; the answer waits.
+    engine.failNext(1, FaultyStoreEngine.Fault.ANSWER_HELD);
+    phone.write("cart", 2, "items", "2 limes");
+    engine.signal.await("the write applied, its answer held", () -> engine.answersHeld() == 1);
+    laptop.next(f -> f.hasDelta() && f.getDelta().getVersion() == 2);
+
+    // The store loses the cart (a failover to a replica from before it), and the laptop's write
+    // begins a new history at version 1, below the version the phone's stream is held at.
+    engine.restore("nia", beforeTheCart);
+    Ack restarted = acked(laptop, laptop.write("cart", 3, "items", "a melon"));
+    assertEquals(1, restarted.getVersion());
+    assertTrue(restarted.getEpoch() != first.getEpoch(), "a new history");
+
+    engine.releaseHeldAnswers();
+    ServerFrame snapshot = phone.next(f -> f.hasSnapshot());
+    assertEquals("cart", snapshot.getSnapshot().getDocument());
+    assertEquals(restarted.getEpoch(), snapshot.getSnapshot().getEpoch());
+    assertEquals(1, snapshot.getSnapshot().getVersion());
+    assertEquals(
+        "a melon",
+        snapshot.getSnapshot().getFieldsMap().get("items").toStringUtf8(),
+        "the phone ends with the store's cart, not the one it wrote");
+  }
 }

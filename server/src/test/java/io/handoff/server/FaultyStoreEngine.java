@@ -91,7 +91,7 @@ final class FaultyStoreEngine implements Engine {
   // True on the thread of a write whose answer is lost, while the store applies it.
   private final ThreadLocal<Boolean> answerLost = ThreadLocal.withInitial(() -> false);
   private final ExecutorService publisher = Executors.newSingleThreadExecutor();
-  private final DocumentStore applying =
+  private final MemoryDocumentStore applying =
       new MemoryDocumentStore(StoreLimits.builder().build(), new Publisher(), Clock.systemUTC());
   final Signal signal = new Signal();
   private final AtomicInteger faultsLeft = new AtomicInteger();
@@ -104,6 +104,19 @@ final class FaultyStoreEngine implements Engine {
   void failNext(int writes, Fault fault) {
     this.fault = fault;
     faultsLeft.set(writes);
+  }
+
+  /** What the store holds of {@code userId} now, for {@link #restore}. */
+  Object backup(String userId) {
+    return applying.backup(userId);
+  }
+
+  /**
+   * Puts a {@link #backup} of {@code userId} back, without telling anyone: a failover to a replica
+   * that had not seen the later writes.
+   */
+  void restore(String userId, Object backup) {
+    applying.restore(userId, backup);
   }
 
   /** How many document reads the nodes made so far. */

@@ -16,7 +16,8 @@ final class Cursor {
   // Bumped by each read, so the answer of a superseded read is ignored (compared for equality only,
   // so an int's wrap is harmless; an int keeps the object at 56 bytes with the held event below).
   int generation;
-  // Set when events may have been lost while a read was under way.
+  // Set when events may have been lost while a read was under way, or an event of another epoch
+  // came while the stream was held or read: the document is read again once that ends.
   boolean recheck;
   // This connection's own write, the next version on the stream, held until the store answers it
   // (events of the document are dropped meanwhile, as while syncing); null if none.

@@ -576,6 +576,11 @@ public final class DocumentSession {
     }
     if (c.syncing || c.awaiting != null) {
       c.maxSeen = Math.max(c.maxSeen, e.version());
+      if (e.epoch() != c.epoch) {
+        // Another history, maybe begun again at a version the cursor already passed (the store
+        // lost the document meanwhile): maxSeen alone would not bring it, so read once more.
+        c.recheck = true;
+      }
       return;
     }
     if (e.epoch() != c.epoch) {
