@@ -486,8 +486,9 @@ export class SyncEngine implements WriteSink {
   /**
    * Hands `token` over in band. Refused for now (`RATE_LIMITED` or `TOO_MANY_IN_FLIGHT`: the
    * connection's device requests are over their bound, or a RefreshToken of it is still being
-   * checked), it is sent again after a short wait, as a refused Resync is: else the connection
-   * would be closed at the token's expiry. Other refusals (`INVALID_TOKEN`, ...) are reported as
+   * checked; `UNAVAILABLE`: the node could not reach its session store to check the token), it is
+   * sent again after a growing wait, as a refused Resync is: else the connection would be closed at
+   * the token's expiry. Other refusals (`INVALID_TOKEN`, ...) are reported as
    * errors. Before the Welcome (a TokenExpiring may come first) it goes unnumbered, and a refusal
    * is reported.
    */
@@ -506,7 +507,7 @@ export class SyncEngine implements WriteSink {
           if (e.code === "LIMIT_EXCEEDED") l.channel!.send(frame);
           return;
         }
-        if (e.code === "RATE_LIMITED" || e.code === "TOO_MANY_IN_FLIGHT") {
+        if (e.code === "RATE_LIMITED" || e.code === "TOO_MANY_IN_FLIGHT" || e.code === "UNAVAILABLE") {
           setTimeout(() => {
             if (this.link === l && l.welcomed) this.sendRefresh(l, token, retries + 1);
           }, this.backoff.delay(retries, UNAVAILABLE_BACKOFF_MAX_MS) + 50);

@@ -543,10 +543,11 @@ final class SyncEngine {
   /**
    * Hands {@code token} over in band. Refused for now (RATE_LIMITED or TOO_MANY_IN_FLIGHT: the
    * connection's device requests are over their bound, or a RefreshToken of it is still being
-   * checked), it is sent again after a short wait, as a refused Resync is: else the connection
-   * would be closed at the token's expiry. Other refusals (INVALID_TOKEN, ...) go to the listeners.
-   * Before the Welcome (a TokenExpiring may come first) it goes unnumbered, and a refusal goes to
-   * the listeners. Event loop.
+   * checked; UNAVAILABLE: the node could not reach its session store to check the token), it is
+   * sent again after a growing wait, as a refused Resync is: else the connection would be closed at
+   * the token's expiry. Other refusals (INVALID_TOKEN, ...) go to the listeners. Before the Welcome
+   * (a TokenExpiring may come first) it goes unnumbered, and a refusal goes to the listeners. Event
+   * loop.
    */
   private void sendRefresh(Link l, String token, int retries) {
     ClientFrame.Builder frame =
@@ -574,7 +575,9 @@ final class SyncEngine {
           if (code == null) {
             return; // The connection ended meanwhile.
           }
-          if (code == ErrorCode.RATE_LIMITED || code == ErrorCode.TOO_MANY_IN_FLIGHT) {
+          if (code == ErrorCode.RATE_LIMITED
+              || code == ErrorCode.TOO_MANY_IN_FLIGHT
+              || code == ErrorCode.UNAVAILABLE) {
             scheduler.schedule(
                 () -> {
                   if (link == l && l.welcomed) {

@@ -26,8 +26,9 @@ import java.util.concurrent.atomic.AtomicInteger;
  * A real engine (Redis in the tests that use it) with gates a test opens and closes, to put the
  * store's answers in an order that happens under failover but rarely on cue: reads from history
  * held until released, writes whose answer never comes, an event the broker loses without noticing,
- * listings of a user's devices held until released. Everything that passes a gate is the real
- * engine's own work. It also counts the store's reads and device listings.
+ * listings of a user's devices held until released, reads of a device session's status that fail.
+ * Everything that passes a gate is the real engine's own work. It also counts the store's reads and
+ * device listings.
  */
 final class GatedEngine implements Engine {
   private final Engine real;
@@ -45,6 +46,7 @@ final class GatedEngine implements Engine {
   private final AtomicInteger deviceLists = new AtomicInteger();
   private final List<Runnable> heldStatuses = new ArrayList<>();
   private int statusesToHold;
+  private int statusesToFail;
   final Signal changed = new Signal();
 
   GatedEngine(Engine real) {
@@ -116,6 +118,14 @@ final class GatedEngine implements Engine {
       heldStatuses.clear();
     }
     held.forEach(Runnable::run);
+  }
+
+  /**
+   * The next {@code n} reads of a device session's status fail without reaching the store, as they
+   * do while it is unreachable.
+   */
+  synchronized void failSessionStatuses(int n) {
+    statusesToFail = n;
   }
 
   synchronized int heldSessionStatuses() {
@@ -351,6 +361,11 @@ final class GatedEngine implements Engine {
                       });
       boolean held = false;
       synchronized (GatedEngine.this) {
+        if (statusesToFail > 0) {
+          statusesToFail--;
+          return CompletableFuture.failedFuture(
+              new IllegalStateException("session store unreachable (a test's gate)"));
+        }
         if (statusesToHold > 0) {
           statusesToHold--;
           held = heldStatuses.add(read);

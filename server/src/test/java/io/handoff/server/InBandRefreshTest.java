@@ -13,6 +13,8 @@ import io.handoff.protocol.v1.RefreshToken;
 import io.handoff.protocol.v1.ServerFrame;
 import io.handoff.protocol.v1.Welcome;
 import io.handoff.server.auth.DevTokens;
+import io.handoff.server.engine.StoreLimits;
+import io.handoff.server.engine.memory.MemoryEngine;
 import java.net.URI;
 import java.time.Duration;
 import java.util.concurrent.CountDownLatch;
@@ -234,6 +236,71 @@ class InBandRefreshTest {
       assertEquals(0, stats.tokenExpiredCloses.sum());
       assertEquals(1, stats.connectionsOpened.sum(), "no reconnect");
       assertTrue(errors.isEmpty(), "a refusal for now is not the app's business: " + errors);
+    }
+  }
+
+  @Test
+  void javaClientSendsARefreshTheNodeCouldNotCheckAgainOnceTheStoreIsBack() throws Exception {
+    // The session store cannot be reached when the client's RefreshToken comes, so the node answers
+    // UNAVAILABLE (retryable); the client sends it again and the connection outlives its token.
+    FakeScheduler storeTime = new FakeScheduler();
+    StoreLimits limits = StoreLimits.builder().build();
+    GatedEngine engine = new GatedEngine(new MemoryEngine(limits, storeTime.clock()));
+    java.util.List<Throwable> errors = new java.util.concurrent.CopyOnWriteArrayList<>();
+    HandoffServer node =
+        HandoffServer.start(
+            ServerConfig.builder()
+                .host("127.0.0.1")
+                .port(0)
+                .nodeId("store-down")
+                .jwtSecret(TestServer.SECRET)
+                .storeLimits(limits)
+                .tokens(
+                    app.tokens().accessTokenTtl(TTL).expiryNotice(Duration.ofSeconds(1)).build())
+                .build(),
+            engine,
+            storeTime);
+    HttpApi nodeApi = new HttpApi(node.port());
+    java.util.concurrent.atomic.AtomicReference<String> refresh =
+        new java.util.concurrent.atomic.AtomicReference<>(
+            nodeApi.signIn(app.identity("una"), "phone", "p", "ios").field("refresh_token"));
+    try (HandoffClient c =
+        HandoffClient.builder()
+            .url(URI.create("ws://127.0.0.1:" + node.port() + "/ws"))
+            .listener(
+                new io.handoff.client.HandoffListener() {
+                  @Override
+                  public void onError(io.handoff.client.HandoffException error) {
+                    errors.add(error);
+                  }
+                })
+            .tokenSupplier(
+                () -> {
+                  HttpApi.Answer r = nodeApi.refresh(refresh.get());
+                  refresh.set(r.field("refresh_token"));
+                  return r.field("access_token");
+                })
+            .build()) {
+      ServerStats stats = node.stats();
+      c.connect().get(10, TimeUnit.SECONDS);
+      long failuresBefore = stats.authFailures.sum();
+      engine.failSessionStatuses(1);
+      storeTime.advance(Duration.ofSeconds(2)); // The warning: the client refreshes at once.
+      Conditions.await(
+          "the node could not check the refresh",
+          () -> stats.authFailures.sum() > failuresBefore,
+          Duration.ofSeconds(10));
+      Conditions.await(
+          "the client sends the refresh again and the node takes it",
+          () -> stats.inBandRefreshes.sum() == 1,
+          Duration.ofSeconds(10));
+      storeTime.advance(Duration.ofSeconds(2)); // Past the first token's expiry.
+      assertEquals(0, stats.tokenExpiredCloses.sum());
+      assertEquals(1, stats.connectionsOpened.sum(), "no reconnect");
+      assertTrue(errors.isEmpty(), "a refusal for now is not the app's business: " + errors);
+    } finally {
+      node.close();
+      engine.close();
     }
   }
 

@@ -1,0 +1,125 @@
+// Requests the server refuses, the engine driven frame by frame through its Connector (the end-to-end
+// files cover the same requests over a real server, where the client's own checks keep most refusals
+// from happening): a RefreshToken the server could not check for now is sent again, and only a token
+// it refuses is the app's business; a follow() it refuses rejects and leaves the follow set as it was.
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { create } from "@bufbuild/protobuf";
+import { Backoff } from "../src/backoff.js";
+import type { HandoffError } from "../src/errors.js";
+import { type ClientEvents, type FrameChannel, type FrameListener, SyncEngine } from "../src/engine.js";
+import { Emitter } from "../src/events.js";
+import { type ClientFrame, ErrorCode, type ServerFrame, ServerFrameSchema } from "../src/gen/handoff/v1/handoff_pb.js";
+import { Requests } from "../src/requests.js";
+import { MemoryStore } from "../src/store.js";
+
+async function welcomed(tokens: string[], follow: string[] = []) {
+  const sent: ClientFrame[] = [];
+  let link: FrameListener | undefined;
+  const channel: FrameChannel = { send: (f) => sent.push(f), close: () => {}, abort: () => {} };
+  const events = new Emitter<ClientEvents>();
+  const errors: HandoffError[] = [];
+  events.on("error", (e) => errors.push(e));
+  const engine = new SyncEngine(
+    {
+      followAll: follow.length === 0,
+      followDocuments: follow,
+      followPrefixes: [],
+      clientName: "test",
+      maxPendingWrites: 10,
+      maxInFlightWrites: 4,
+      connectTimeoutMs: 60_000,
+      refreshToken: async () => tokens.shift(),
+    },
+    (listener) => {
+      link = listener;
+      return channel;
+    },
+    new Backoff(1, 2),
+    events,
+    new Requests(new Emitter()),
+    new MemoryStore(),
+  );
+  const connected = engine.connect();
+  while (!link) await new Promise((r) => setImmediate(r));
+  link.onOpen();
+  link.onFrame(create(ServerFrameSchema, { body: { case: "welcome", value: { userId: "u", deviceId: "phone" } } }));
+  await connected;
+  return { engine, link: () => link!, sent, errors };
+}
+
+const refreshes = (sent: ClientFrame[]) => sent.filter((f) => f.body.case === "refreshToken");
+
+async function until(what: string, done: () => boolean): Promise<void> {
+  const deadline = Date.now() + 10_000;
+  while (!done()) {
+    if (Date.now() > deadline) throw new Error(`not within 10 s: ${what}`);
+    await new Promise((r) => setTimeout(r, 1));
+  }
+}
+
+function refused(requestId: bigint, code: ErrorCode, retryable: boolean): ServerFrame {
+  return create(ServerFrameSchema, {
+    requestId,
+    body: { case: "error", value: { code, retryable, message: "the node's answer" } },
+  });
+}
+
+const expiring = () =>
+  create(ServerFrameSchema, { body: { case: "tokenExpiring", value: { expiresAtMs: BigInt(Date.now() + 60_000) } } });
+
+test("a refresh the node could not check (UNAVAILABLE) is sent again until it is taken, and is no error", async () => {
+  const { engine, link, sent, errors } = await welcomed(["fresh"]);
+  link().onFrame(expiring());
+  await until("the first RefreshToken", () => refreshes(sent).length === 1);
+  const first = refreshes(sent)[0]!;
+  assert.equal(first.body.case === "refreshToken" ? first.body.value.accessToken : "", "fresh");
+  assert.ok(first.requestId > 0n, "numbered, so its answer can be told apart");
+
+  link().onFrame(refused(first.requestId, ErrorCode.UNAVAILABLE, true));
+  await until("the same token sent again", () => refreshes(sent).length === 2);
+  const again = refreshes(sent)[1]!;
+  assert.equal(again.body.case === "refreshToken" ? again.body.value.accessToken : "", "fresh");
+  assert.notEqual(again.requestId, first.requestId);
+
+  link().onFrame(
+    create(ServerFrameSchema, { requestId: again.requestId, body: { case: "tokenRefreshed", value: {} } }),
+  );
+  await new Promise((r) => setTimeout(r, 20));
+  assert.equal(refreshes(sent).length, 2, "taken: not sent a third time");
+  assert.deepEqual(errors, [], "a refusal for now is not the app's business");
+  await engine.close();
+});
+
+test("a refresh refused INVALID_TOKEN is reported and not sent again", async () => {
+  const { engine, link, sent, errors } = await welcomed(["other-device"]);
+  link().onFrame(expiring());
+  await until("the RefreshToken", () => refreshes(sent).length === 1);
+  link().onFrame(refused(refreshes(sent)[0]!.requestId, ErrorCode.INVALID_TOKEN, false));
+  await until("the refusal reported", () => errors.length === 1);
+  assert.equal(errors[0]!.code, "INVALID_TOKEN");
+  await new Promise((r) => setTimeout(r, 20));
+  assert.equal(refreshes(sent).length, 1);
+  await engine.close();
+});
+
+test("a follow() the server refuses rejects with its error, and the next Hello follows what it did before", async () => {
+  const { engine, link, sent } = await welcomed([], ["cart"]);
+  const answer = engine.follow({ documents: ["draft/1"] }, true);
+  await until("the Follow", () => sent.some((f) => f.body.case === "follow"));
+  const follow = sent.find((f) => f.body.case === "follow")!;
+  assert.deepEqual(follow.body.case === "follow" ? follow.body.value.spec?.documents : [], ["draft/1"]);
+  link().onFrame(refused(follow.requestId, ErrorCode.LIMIT_EXCEEDED, false));
+  await assert.rejects(answer, (e: HandoffError) => e.code === "LIMIT_EXCEEDED");
+
+  // A new connection's Hello carries the follow set the server last took.
+  const first = link();
+  sent.length = 0;
+  engine.dropConnection();
+  await until("a new connection", () => link() !== first);
+  link().onOpen();
+  const hello = sent.find((f) => f.body.case === "hello");
+  assert.ok(hello, "a Hello on the new connection");
+  assert.deepEqual(hello!.body.case === "hello" ? hello!.body.value.follow?.documents : [], ["cart"]);
+  await engine.close();
+});
