@@ -488,9 +488,8 @@ export class SyncEngine implements WriteSink {
    * connection's device requests are over their bound, or a RefreshToken of it is still being
    * checked; `UNAVAILABLE`: the node could not reach its session store to check the token), it is
    * sent again after a growing wait, as a refused Resync is: else the connection would be closed at
-   * the token's expiry. Other refusals (`INVALID_TOKEN`, ...) are reported as
-   * errors. Before the Welcome (a TokenExpiring may come first) it goes unnumbered, and a refusal
-   * is reported.
+   * the token's expiry. Other refusals (`INVALID_TOKEN`, ...) are reported as errors. Before the
+   * Welcome (a TokenExpiring may come first) it goes unnumbered, and a refusal is reported.
    */
   private sendRefresh(l: Link, token: string, retries: number): void {
     const frame = create(ClientFrameSchema, { body: { case: "refreshToken", value: { accessToken: token } } });
