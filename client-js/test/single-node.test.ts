@@ -1,8 +1,19 @@
-// The client against one real server node (the jar, on a free port), shared by the tests of this file.
+// The client against one real server node (the jar, on a free port), shared by the tests of this file
+// (the IPv6 test starts one of its own, listening on ::1).
 import assert from "node:assert/strict";
 import { after, afterEach, before, describe, test } from "node:test";
+import { createServer } from "node:net";
 import { type DocumentChange, HandoffClient, HandoffError, MemoryStore, OfferOutcome, type StoredState } from "../src/index.js";
 import { client, closeClients, freePort, mintToken, type Node, startNode, text, until, user } from "./harness.js";
+
+/** Whether this machine lets a server listen on `host` (IPv6 loopback may be off). */
+function canListen(host: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = createServer();
+    s.once("error", () => resolve(false));
+    s.listen(0, host, () => s.close(() => resolve(true)));
+  });
+}
 
 let node: Node;
 before(async () => {
@@ -30,6 +41,28 @@ describe("one node", () => {
     await until("the other device got the delta", () => seen.length === 1);
     assert.equal(text(seen[0].ops[0].value), "0:42");
     await Promise.all([phone.close(), tv.close()]);
+  });
+
+  test("over IPv6: a node listening on ::1 takes a client whose URL names [::1], and a write fans out", async (t) => {
+    if (!(await canListen("::1"))) {
+      t.skip("this machine has no IPv6 loopback");
+      return;
+    }
+    const v6 = await startNode(["--host", "::1"]);
+    try {
+      const at = { ...v6, url: `ws://[::1]:${v6.port}/ws` };
+      const u = user("ipv6");
+      const [phone, tv] = ["phone", "tv"].map((d) => client(at, u, d));
+      const seen: DocumentChange[] = [];
+      tv.on("change", (c) => c.kind === "delta" && seen.push(c));
+      await Promise.all([phone.connect(), tv.connect()]);
+      assert.equal(await phone.document("cart").set("items", "2 kiwis"), 1n);
+      await until("the other device got the delta", () => seen.length === 1);
+      assert.equal(text(seen[0].ops[0].value), "2 kiwis");
+      await Promise.all([phone.close(), tv.close()]);
+    } finally {
+      await v6.stop();
+    }
   });
 
   test("a client needs exactly one of url and urls, each a ws:// or wss:// endpoint", () => {
