@@ -206,13 +206,7 @@ class InBandRefreshTest {
         HandoffClient c =
             HandoffClient.builder()
                 .url(URI.create(limited.url()))
-                .listener(
-                    new io.handoff.client.HandoffListener() {
-                      @Override
-                      public void onError(io.handoff.client.HandoffException error) {
-                        errors.add(error);
-                      }
-                    })
+                .listener(reportingTo(errors))
                 .tokenSupplier(
                     () ->
                         DevTokens.mint(
@@ -267,13 +261,7 @@ class InBandRefreshTest {
     try (HandoffClient c =
         HandoffClient.builder()
             .url(URI.create("ws://127.0.0.1:" + node.port() + "/ws"))
-            .listener(
-                new io.handoff.client.HandoffListener() {
-                  @Override
-                  public void onError(io.handoff.client.HandoffException error) {
-                    errors.add(error);
-                  }
-                })
+            .listener(reportingTo(errors))
             .tokenSupplier(
                 () -> {
                   HttpApi.Answer r = nodeApi.refresh(refresh.get());
@@ -302,6 +290,16 @@ class InBandRefreshTest {
       node.close();
       engine.close();
     }
+  }
+
+  /** A listener that keeps the errors the client reports in {@code errors}. */
+  private static io.handoff.client.HandoffListener reportingTo(java.util.List<Throwable> errors) {
+    return new io.handoff.client.HandoffListener() {
+      @Override
+      public void onError(io.handoff.client.HandoffException error) {
+        errors.add(error);
+      }
+    };
   }
 
   /**
