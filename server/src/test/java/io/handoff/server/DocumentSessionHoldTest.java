@@ -1,6 +1,7 @@
 package io.handoff.server;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.handoff.protocol.v1.Ack;
@@ -178,5 +179,51 @@ class DocumentSessionHoldTest {
         "a melon",
         snapshot.getSnapshot().getFieldsMap().get("items").toStringUtf8(),
         "the phone ends with the store's cart, not the one it wrote");
+  }
+
+  @Test
+  void aWriteTheStoreLostAfterAnsweringItIsNotAckedAtAVersionAnotherWriteTook() throws Exception {
+    TestDevice phone = connect("oda", "phone");
+    TestDevice laptop = connect("oda", "laptop");
+    Ack first = acked(phone, phone.write("cart", 1, "items", "1 plum"));
+    laptop.next(f -> f.hasDelta() && f.getDelta().getVersion() == 1);
+    Object atVersionOne = engine.backup("oda");
+
+    // The phone's next write is applied at version 2 and its copy reaches the stream; the answer
+    // waits.
+    engine.failNext(1, FaultyStoreEngine.Fault.ANSWER_HELD);
+    long lost = phone.write("cart", 2, "items", "2 plums");
+    engine.signal.await("the write applied, its answer held", () -> engine.answersHeld() == 1);
+    laptop.next(f -> f.hasDelta() && f.getDelta().getVersion() == 2);
+
+    // The store goes back to version 1 of the same history (a failover to a replica that had not
+    // seen the phone's write), and the laptop's write takes version 2.
+    engine.restore("oda", atVersionOne);
+    Ack laptops = acked(laptop, laptop.write("cart", 1, "items", "a peach"));
+    assertEquals(first.getEpoch(), laptops.getEpoch());
+    assertEquals(2, laptops.getVersion());
+
+    // The store's answer to the phone's write (applied at version 2) is now untrue: the phone is
+    // not told its write is in, it gets the laptop's version 2 and is asked to send its write
+    // again.
+    engine.releaseHeldAnswers();
+    List<ServerFrame> cart = new ArrayList<>();
+    ServerFrame answer;
+    do {
+      answer = phone.next();
+      if (answer.hasDelta() || answer.hasSnapshot() || answer.hasAck()) {
+        cart.add(answer);
+      }
+    } while (!((answer.hasError() || answer.hasAck()) && answer.getRequestId() == lost));
+    assertTrue(answer.hasError(), "not acked at a version another write took: " + answer);
+    assertEquals(ErrorCode.OUTCOME_UNKNOWN, answer.getError().getCode());
+    assertTrue(answer.getError().getRetryable());
+    assertEquals(1, cart.size(), "only the laptop's version 2, before the answer: " + cart);
+    assertEquals(2, cart.get(0).getDelta().getVersion());
+    assertEquals(laptops.getFingerprint(), cart.get(0).getDelta().getFingerprint());
+
+    Ack again = acked(phone, phone.write("cart", 2, "items", "2 plums"));
+    assertEquals(3, again.getVersion(), "the store no longer had it, so it is applied now");
+    assertFalse(again.getDuplicate());
   }
 }

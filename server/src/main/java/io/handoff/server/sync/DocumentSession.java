@@ -272,6 +272,36 @@ public final class DocumentSession {
     writeAnswered(seq, p, out, err);
   }
 
+  /**
+   * Applied write {@code p} (no longer tracked) did not come where the store said it applied it:
+   * answered OUTCOME_UNKNOWN, so that the device sends it again (acked as a duplicate if the store
+   * has it, applied now if not). See {@link WriteTracker#covered}.
+   */
+  private void notWhereAnswered(InFlight p) {
+    node.stats().writesOutcomeUnknown.increment();
+    log.warn(
+        "write {} of {}/{} on {} was answered as applied at version {}, and the device's copy of"
+            + " the document cannot show it there: answered OUTCOME_UNKNOWN",
+        p.seq,
+        connection.userId(),
+        connection.deviceId(),
+        p.document,
+        p.version);
+    error(
+        p.requestId,
+        ErrorCode.OUTCOME_UNKNOWN,
+        "the store answered this write as applied at version "
+            + p.version
+            + ", but the document the store now has does not show it there (the store may have"
+            + " lost it, as in a failover): re-send it with the same client_seq (acked as a"
+            + " duplicate if the store has it, applied once if not)",
+        p.document,
+        p.seq,
+        0,
+        0,
+        true);
+  }
+
   private void writeAnswered(long seq, InFlight p, WriteOutcome out, Throwable err) {
     if (!writes.waiting(seq, p)) {
       return; // Already acked in the stream.
@@ -300,11 +330,18 @@ public final class DocumentSession {
     } else {
       writes.applied(p, out.epoch(), out.version(), out.fingerprint());
       Cursor c = cursors.get(p.document);
-      // Already sent this version: acked now, even while a read is under way (it starts after the
-      // cursor, so it would not bring the version again). Otherwise the stream acks it.
-      if (!follow.follows(p.document)
-          || (c != null && c.epoch == p.epoch && c.version >= p.version)) {
-        writes.ackNow(seq, p);
+      if (!follow.follows(p.document)) {
+        writes.ackNow(seq, p); // The stream will not bring it to this device.
+      } else if (c != null && c.epoch == p.epoch && c.version >= p.version) {
+        // The device is already past this version, even if a read is under way (it starts after
+        // the cursor, so it would not bring the version again): acked now if its copy shows the
+        // write, else answered OUTCOME_UNKNOWN. Otherwise the stream acks it.
+        if (WriteTracker.holds(p, c.epoch, c.version, c.fingerprint)) {
+          writes.ackNow(seq, p);
+        } else {
+          writes.forget(seq);
+          notWhereAnswered(p);
+        }
       }
     }
     connection.flush();
@@ -575,12 +612,13 @@ public final class DocumentSession {
       return;
     }
     if (c.syncing || c.awaiting != null) {
-      c.maxSeen = Math.max(c.maxSeen, e.version());
-      if (e.epoch() != c.epoch) {
-        // Another history, maybe begun again at a version the cursor already passed (the store
-        // lost the document meanwhile): maxSeen alone would not bring it, so read once more.
+      if (e.epoch() != c.epoch || e.version() <= c.maxSeen) {
+        // Another history, or a version seen already: the store lost what it had there and
+        // began again, maybe at a version the cursor already passed. maxSeen alone would not
+        // bring it, so read once more (and trust no held copy: see release).
         c.recheck = true;
       }
+      c.maxSeen = Math.max(c.maxSeen, e.version());
       return;
     }
     if (e.epoch() != c.epoch) {
@@ -633,8 +671,9 @@ public final class DocumentSession {
   /**
    * The store answered write {@code seq} of {@code doc}: if the document's stream is held for it,
    * lets go. The held copy moves the cursor only if the store applied the write at that very
-   * version; otherwise the document is read from the store (the copy may be one the store lost).
-   * Returns the cursor that held it, or null.
+   * version and nothing came meanwhile that says the store lost it (another history, or that
+   * version again); otherwise the document is read from the store (the copy may be one the store
+   * lost). Returns the cursor that held it, or null.
    */
   private Cursor release(String doc, long seq, WriteOutcome out) {
     Cursor c = cursors.get(doc);
@@ -644,6 +683,7 @@ public final class DocumentSession {
     DocumentEvent e = c.awaiting;
     c.awaiting = null;
     if (out != null
+        && !c.recheck
         && out.isApplied()
         && out.epoch() == e.epoch()
         && out.version() == e.version()) {
@@ -785,7 +825,11 @@ public final class DocumentSession {
       default -> throw new IllegalStateException("unknown sync mode " + r.mode());
     }
     if (writes != null) {
-      writes.covered(doc, c.epoch, c.version); // Applied writes the device now has are acked.
+      // Applied writes the device now has are acked; those its copy cannot show are re-sent.
+      List<InFlight> unconfirmed = writes.covered(doc, c.epoch, c.version, c.fingerprint);
+      if (unconfirmed != null) {
+        unconfirmed.forEach(this::notWhereAnswered);
+      }
     }
   }
 

@@ -9,6 +9,7 @@ import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.Iterator;
+import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.function.BiConsumer;
@@ -326,9 +327,12 @@ final class WriteTracker extends Deadline {
       return Reached.NOT_MINE;
     }
     InFlight p = inFlight.get(e.originSeq());
-    if (p == null || (durable && p.version == 0)) {
-      return Reached
-          .NOT_MINE; // Durable: not confirmed yet; the writer gets the Delta, the Ack later.
+    if (p == null) {
+      return Reached.NOT_MINE;
+    }
+    if (durable && p.version == 0) {
+      p.published = true;
+      return Reached.NOT_MINE; // Not confirmed yet: the writer gets the Delta, the Ack later.
     }
     if (p.version == 0) {
       return Reached.AWAITING_ANSWER;
@@ -347,7 +351,11 @@ final class WriteTracker extends Deadline {
       return false;
     }
     InFlight p = inFlight.get(e.originSeq());
-    if (p == null || (durable && p.version == 0)) {
+    if (p == null) {
+      return false;
+    }
+    if (durable && p.version == 0) {
+      p.published = true;
       return false;
     }
     ackAt(p, e);
@@ -383,9 +391,28 @@ final class WriteTracker extends Deadline {
   }
 
   /**
-   * Acks the applied writes of {@code doc} that a snapshot at {@code epoch}/{@code version} covers.
+   * Whether the device's copy of the document at {@code epoch}/{@code version} with {@code
+   * fingerprint} certainly holds applied write {@code p}, which it passed: the copy is at the
+   * write's own version with the write's fingerprint, or the write's own event came on the stream
+   * (durable acks, where its copy is sent before its answer). A copy past the write's version
+   * cannot show it: if the store lost the write after answering it (a failover without durable
+   * acks), another write may have taken its version.
    */
-  void covered(String doc, long epoch, long version) {
+  static boolean holds(InFlight p, long epoch, long version, long fingerprint) {
+    return p.epoch == epoch
+        && (p.published || (p.version == version && p.fingerprint == fingerprint));
+  }
+
+  /**
+   * A read from the store moved the device's copy of {@code doc} to {@code epoch}/{@code version}
+   * with {@code fingerprint}: acks the applied writes of {@code doc} at or below that version it
+   * certainly holds ({@link #holds}), and returns the others of that history (null if none), no
+   * longer tracked, for the caller to answer OUTCOME_UNKNOWN: their events did not come where the
+   * store said they were, so whether the store still has them is not known here. Sent again with
+   * their sequence numbers, each is acked as a duplicate if the store has it, or applied now.
+   */
+  List<InFlight> covered(String doc, long epoch, long version, long fingerprint) {
+    List<InFlight> unconfirmed = null;
     for (InFlight p :
         inFlight.removeIf(
             p ->
@@ -394,8 +421,16 @@ final class WriteTracker extends Deadline {
                     && p.epoch == epoch
                     && p.version <= version)) {
       settle(p);
-      ack(p, p.seq, p.epoch, p.version, p.fingerprint, false);
+      if (holds(p, epoch, version, fingerprint)) {
+        ack(p, p.seq, p.epoch, p.version, p.fingerprint, false);
+      } else {
+        if (unconfirmed == null) {
+          unconfirmed = new ArrayList<>(1);
+        }
+        unconfirmed.add(p);
+      }
     }
+    return unconfirmed;
   }
 
   void clear() {
@@ -429,6 +464,9 @@ final class WriteTracker extends Deadline {
     volatile long handedNanos = NOT_HANDED;
     // The sweep has acted on its deadline (once, as a timer would).
     boolean expired;
+    // Durable acks: its own event came on the stream before the store's answer (the store applied
+    // it there; the device was sent it as a Delta).
+    boolean published;
 
     InFlight(long seq, String document, long requestId) {
       this.seq = seq;

@@ -1,6 +1,7 @@
 package io.handoff.server.sync;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.google.protobuf.ByteString;
@@ -88,6 +89,42 @@ class WriteTrackerTest {
     tracker.answered(writes.get(1));
     assertEquals(0, tracker.watchedAfterAck());
     assertTrue(tracker.isEmpty());
+  }
+
+  @Test
+  void aReadAcksAnAppliedWriteOnlyWhereItsCopyShowsIt() {
+    RecordingConnection connection = new RecordingConnection();
+    WriteTracker tracker = new WriteTracker(connection, StoreLimits.builder().build(), p -> {});
+    WriteTracker.InFlight atItsVersion = tracker.start(1, "cart", 101);
+    WriteTracker.InFlight otherFingerprint = tracker.start(2, "note", 102);
+    WriteTracker.InFlight passed = tracker.start(3, "todo", 103);
+    for (WriteTracker.InFlight p : List.of(atItsVersion, otherFingerprint, passed)) {
+      tracker.send(p, () -> new CompletableFuture<>());
+    }
+    tracker.applied(atItsVersion, 42, 5, 0xA5);
+    tracker.applied(otherFingerprint, 42, 5, 0xA5);
+    tracker.applied(passed, 42, 5, 0xA5);
+
+    assertNull(tracker.covered("cart", 42, 5, 0xA5), "its version with its fingerprint");
+    assertEquals(1, connection.replies.size());
+    assertEquals(List.of(otherFingerprint), tracker.covered("note", 42, 5, 0xB6));
+    assertEquals(List.of(passed), tracker.covered("todo", 42, 6, 0xC7));
+    assertEquals(1, connection.replies.size(), "neither of the last two acked");
+    assertTrue(tracker.isEmpty());
+  }
+
+  @Test
+  void withDurableAcksAWriteWhoseOwnEventCameIsAckedByAReadPastIt() {
+    RecordingConnection connection = new RecordingConnection();
+    WriteTracker tracker =
+        new WriteTracker(connection, StoreLimits.builder().durableAcks(1).build(), p -> {});
+    WriteTracker.InFlight p = tracker.start(7, "doc", 107);
+    tracker.send(p, () -> new CompletableFuture<>());
+    assertEquals(WriteTracker.Reached.NOT_MINE, tracker.reached(event("doc", 7)));
+    tracker.applied(p, 42, 7, 0);
+
+    assertNull(tracker.covered("doc", 42, 9, 0xD8), "its own event came at its version");
+    assertEquals(1, connection.replies.size());
   }
 
   private static DocumentEvent event(String doc, long seq) {
