@@ -86,6 +86,19 @@ class DocumentSessionHoldTest {
     return versions;
   }
 
+  /**
+   * The phone writes {@code value} to {@code items} of the cart as its write {@code seq}: the store
+   * applies it and the copy reaches the stream, and the store's answer is held. Returns the write's
+   * request id.
+   */
+  private long writeWithItsAnswerHeld(TestDevice phone, long seq, String value)
+      throws InterruptedException {
+    engine.failNext(1, FaultyStoreEngine.Fault.ANSWER_HELD);
+    long id = phone.write("cart", seq, "items", value);
+    engine.signal.await("the write applied, its answer held", () -> engine.answersHeld() == 1);
+    return id;
+  }
+
   @Test
   void aResyncWhileTheWritersStreamIsHeldSendsEachVersionOnce() throws Exception {
     TestDevice phone = connect("lena", "phone");
@@ -93,10 +106,7 @@ class DocumentSessionHoldTest {
     Ack first = acked(phone, phone.write("cart", 1, "items", "1 pear"));
     laptop.next(f -> f.hasDelta() && f.getDelta().getVersion() == 1);
 
-    // The phone's next write is applied and its copy reaches the stream; the answer waits.
-    engine.failNext(1, FaultyStoreEngine.Fault.ANSWER_HELD);
-    phone.write("cart", 2, "items", "2 pears");
-    engine.signal.await("the write applied, its answer held", () -> engine.answersHeld() == 1);
+    writeWithItsAnswerHeld(phone, 2, "2 pears");
     laptop.next(f -> f.hasDelta() && f.getDelta().getVersion() == 2);
     assertEquals(3, acked(laptop, laptop.write("cart", 1, "items", "3 pears")).getVersion());
 
@@ -133,9 +143,7 @@ class DocumentSessionHoldTest {
     TestDevice laptop = connect("mona", "laptop");
     acked(phone, phone.write("cart", 1, "items", "1 fig"));
 
-    engine.failNext(1, FaultyStoreEngine.Fault.ANSWER_HELD);
-    long held = phone.write("cart", 2, "items", "2 figs");
-    engine.signal.await("the write applied, its answer held", () -> engine.answersHeld() == 1);
+    long held = writeWithItsAnswerHeld(phone, 2, "2 figs");
     assertEquals(3, acked(laptop, laptop.write("cart", 1, "items", "3 figs")).getVersion());
 
     ServerFrame unknown = phone.answerTo(held);
@@ -157,10 +165,7 @@ class DocumentSessionHoldTest {
     Ack first = acked(phone, phone.write("cart", 1, "items", "1 lime"));
     laptop.next(f -> f.hasDelta() && f.getDelta().getVersion() == 1);
 
-    // The phone's next write is applied and its copy reaches the stream; the answer waits.
-    engine.failNext(1, FaultyStoreEngine.Fault.ANSWER_HELD);
-    phone.write("cart", 2, "items", "2 limes");
-    engine.signal.await("the write applied, its answer held", () -> engine.answersHeld() == 1);
+    writeWithItsAnswerHeld(phone, 2, "2 limes");
     laptop.next(f -> f.hasDelta() && f.getDelta().getVersion() == 2);
 
     // The store loses the cart (a failover to a replica from before it), and the laptop's write
@@ -189,11 +194,7 @@ class DocumentSessionHoldTest {
     laptop.next(f -> f.hasDelta() && f.getDelta().getVersion() == 1);
     Object atVersionOne = engine.backup("oda");
 
-    // The phone's next write is applied at version 2 and its copy reaches the stream; the answer
-    // waits.
-    engine.failNext(1, FaultyStoreEngine.Fault.ANSWER_HELD);
-    long lost = phone.write("cart", 2, "items", "2 plums");
-    engine.signal.await("the write applied, its answer held", () -> engine.answersHeld() == 1);
+    long lost = writeWithItsAnswerHeld(phone, 2, "2 plums");
     laptop.next(f -> f.hasDelta() && f.getDelta().getVersion() == 2);
 
     // The store goes back to version 1 of the same history (a failover to a replica that had not
