@@ -165,7 +165,7 @@ class DocumentSessionHoldTest {
     Ack first = acked(phone, phone.write("cart", 1, "items", "1 lime"));
     laptop.next(f -> f.hasDelta() && f.getDelta().getVersion() == 1);
 
-    writeWithItsAnswerHeld(phone, 2, "2 limes");
+    long lost = writeWithItsAnswerHeld(phone, 2, "2 limes");
     laptop.next(f -> f.hasDelta() && f.getDelta().getVersion() == 2);
 
     // The store loses the cart (a failover to a replica from before it), and the laptop's write
@@ -184,6 +184,56 @@ class DocumentSessionHoldTest {
         "a melon",
         snapshot.getSnapshot().getFieldsMap().get("items").toStringUtf8(),
         "the phone ends with the store's cart, not the one it wrote");
+    // Its write, answered as applied in the history the store lost, is not acked and is sent again.
+    assertOutcomeUnknown(phone.answerTo(lost));
+    Ack again = acked(phone, phone.write("cart", 2, "items", "2 limes"));
+    assertEquals(restarted.getEpoch(), again.getEpoch());
+    assertEquals(2, again.getVersion());
+    assertFalse(again.getDuplicate());
+  }
+
+  private static void assertOutcomeUnknown(ServerFrame answer) {
+    assertTrue(answer.hasError(), "not acked: " + answer);
+    assertEquals(ErrorCode.OUTCOME_UNKNOWN, answer.getError().getCode());
+    assertTrue(answer.getError().getRetryable());
+  }
+
+  @Test
+  void aWriteTheStoreLostAfterAnsweringItWhoseCopyNeverCameIsAnsweredAtTheDeadline()
+      throws Exception {
+    node.close();
+    node = node(StoreLimits.builder().writeAnswerTimeout(Duration.ofMillis(300)).build());
+    TestDevice phone = connect("pia", "phone");
+    TestDevice laptop = connect("pia", "laptop");
+    Ack first = acked(phone, phone.write("cart", 1, "items", "1 kiwi"));
+
+    // Applied at version 2 and answered so, then lost with its copy: the store is at version 1.
+    engine.failNext(1, FaultyStoreEngine.Fault.APPLIED_THEN_LOST);
+    long lost = phone.write("cart", 2, "items", "2 kiwis");
+    assertOutcomeUnknown(phone.answerTo(lost));
+
+    Ack again = acked(phone, phone.write("cart", 2, "items", "2 kiwis"));
+    assertEquals(first.getEpoch(), again.getEpoch());
+    assertEquals(2, again.getVersion(), "the store no longer had it, so it is applied now");
+    assertFalse(again.getDuplicate());
+    assertEquals(List.of(1L, 2L), versionsUntil(laptop, "cart", 2), "each version once");
+  }
+
+  @Test
+  void theFirstWriteOfADocumentTheStoreThenLostIsAnsweredAtTheDeadline() throws Exception {
+    node.close();
+    node = node(StoreLimits.builder().writeAnswerTimeout(Duration.ofMillis(300)).build());
+    TestDevice phone = connect("ria", "phone");
+    acked(phone, phone.write("note", 1, "text", "eggs"));
+
+    // The cart's first write, answered as applied and then lost with its copy: no cart remains.
+    engine.failNext(1, FaultyStoreEngine.Fault.APPLIED_THEN_LOST);
+    long lost = phone.write("cart", 2, "items", "1 lemon");
+    assertOutcomeUnknown(phone.answerTo(lost));
+
+    Ack again = acked(phone, phone.write("cart", 2, "items", "1 lemon"));
+    assertEquals(1, again.getVersion(), "the store no longer had it, so it is applied now");
+    assertFalse(again.getDuplicate());
   }
 
   @Test

@@ -54,7 +54,13 @@ final class FaultyStoreEngine implements Engine {
      * {@link #releaseHeldAnswers()}: Redis whose answer comes after the copy, as on another
      * connection than the subscription's (Redis Cluster).
      */
-    ANSWER_HELD
+    ANSWER_HELD,
+    /**
+     * Applies the write and answers it applied, but its copy never reaches the stream and the store
+     * then loses it: without durable acks, a failover to a replica that had not seen it, after the
+     * answer and before any subscriber got the copy.
+     */
+    APPLIED_THEN_LOST
   }
 
   // Opened by the test: the answers of ANSWER_HELD writes wait for it.
@@ -90,6 +96,8 @@ final class FaultyStoreEngine implements Engine {
   final MemoryEngine memory = new MemoryEngine(StoreLimits.builder().build());
   // True on the thread of a write whose answer is lost, while the store applies it.
   private final ThreadLocal<Boolean> answerLost = ThreadLocal.withInitial(() -> false);
+  // True on the thread of a write whose copy is lost, while the store applies it.
+  private final ThreadLocal<Boolean> copyLost = ThreadLocal.withInitial(() -> false);
   private final ExecutorService publisher = Executors.newSingleThreadExecutor();
   private final MemoryDocumentStore applying =
       new MemoryDocumentStore(StoreLimits.builder().build(), new Publisher(), Clock.systemUTC());
@@ -179,6 +187,9 @@ final class FaultyStoreEngine implements Engine {
 
     @Override
     public void publish(DocumentEvent event) {
+      if (copyLost.get()) {
+        return;
+      }
       if (answerLost.get()) {
         publisher.execute(() -> memory.broker().publish(event));
       } else {
@@ -238,6 +249,21 @@ final class FaultyStoreEngine implements Engine {
                   signal.fire();
                   return answerGate.thenApply(open -> applied);
                 });
+      }
+      if (f == Fault.APPLIED_THEN_LOST) {
+        Object before = applying.backup(userId);
+        copyLost.set(true);
+        try {
+          result =
+              real.write(userId, deviceId, write)
+                  .thenApply(
+                      applied -> {
+                        applying.restore(userId, before);
+                        return applied;
+                      });
+        } finally {
+          copyLost.set(false);
+        }
       }
       if (f == Fault.ANSWER_LOST) {
         answerLost.set(true);

@@ -131,7 +131,8 @@ public final class DocumentSession {
   public void welcomed(Resume r) {
     helloPositions = null;
     for (SyncResult result : r.results()) {
-      deliver(result.document(), track(result.document(), new Cursor()), result);
+      // No write of this connection was answered before the resume's read.
+      deliver(result.document(), track(result.document(), new Cursor()), result, 0);
     }
   }
 
@@ -521,6 +522,8 @@ public final class DocumentSession {
    */
   private void syncThenReport(
       long id, CompletableFuture<List<SyncResult>> results, Map<String, Cursor> claimed) {
+    // The reads were sent in this task, after every answer taken so far.
+    long readAfter = writes == null ? 0 : writes.answersSoFar();
     Map<String, Integer> generations = new HashMap<>();
     if (claimed != null) {
       claimed.forEach((doc, c) -> generations.put(doc, c.generation));
@@ -553,7 +556,7 @@ public final class DocumentSession {
                   .build());
           for (SyncResult result : fresh) {
             Cursor c = cursors.get(result.document());
-            deliver(result.document(), c, result);
+            deliver(result.document(), c, result, readAfter);
             catchUp(result.document(), c);
           }
           connection.flush();
@@ -735,6 +738,7 @@ public final class DocumentSession {
     c.maxSeen = Math.max(c.maxSeen, seen);
     long askedFor = c.maxSeen;
     int generation = ++c.generation;
+    long readAfter = writes == null ? 0 : writes.answersSoFar();
     connection.onLoop(
         node.store().read(connection.userId(), doc, c.epoch, c.version, c.fingerprint),
         (result, err) -> {
@@ -757,8 +761,9 @@ public final class DocumentSession {
                 ServerFrame.newBuilder()
                     .setSyncReport(SyncReport.newBuilder().addDocuments(result.toProto()))
                     .build());
+            settleWrites(doc, c, false, readAfter);
           } else {
-            deliver(doc, c, result);
+            deliver(doc, c, result, readAfter);
             if (c.maxSeen <= askedFor && c.version < c.maxSeen) {
               // Versions seen on the stream before this read began and not in the store: copies
               // of writes it lost (a read made after an event was seen always sees its write). They
@@ -778,8 +783,11 @@ public final class DocumentSession {
     }
   }
 
-  /** Sends the frames of one sync result and moves the cursor to its end. */
-  private void deliver(String doc, Cursor c, SyncResult r) {
+  /**
+   * Sends the frames of one sync result and moves the cursor to its end; the read was sent after
+   * mark {@code readAfter} ({@link WriteTracker#answersSoFar}).
+   */
+  private void deliver(String doc, Cursor c, SyncResult r, long readAfter) {
     switch (r.mode()) {
       case DELTAS -> {
         node.stats().resumesWithDeltas.increment();
@@ -824,21 +832,37 @@ public final class DocumentSession {
       case GONE -> cursors.remove(doc);
       default -> throw new IllegalStateException("unknown sync mode " + r.mode());
     }
-    if (writes != null) {
-      // Applied writes the device now has are acked; those its copy cannot show are re-sent.
-      List<InFlight> unconfirmed = writes.covered(doc, c.epoch, c.version, c.fingerprint);
-      if (unconfirmed != null) {
-        unconfirmed.forEach(this::notWhereAnswered);
-      }
+    settleWrites(doc, c, r.mode() != DocumentSync.Mode.GONE, readAfter);
+  }
+
+  /**
+   * A read of {@code doc} sent after mark {@code readAfter} moved the device's copy to {@code c}'s
+   * position ({@code present}) or found no document: applied writes the copy shows are acked, and
+   * those it cannot show, or that the store lost (answered before the read was sent, and not in
+   * what it found), are answered OUTCOME_UNKNOWN to be sent again ({@link WriteTracker#covered}).
+   */
+  private void settleWrites(String doc, Cursor c, boolean present, long readAfter) {
+    if (writes == null) {
+      return;
+    }
+    List<InFlight> unconfirmed =
+        writes.covered(doc, present, c.epoch, c.version, c.fingerprint, readAfter);
+    if (unconfirmed != null) {
+      unconfirmed.forEach(this::notWhereAnswered);
     }
   }
 
-  /** The stream has not brought applied write {@code p} in time: read its document again. */
+  /**
+   * The stream has not brought applied write {@code p} in time: read its document again (a read
+   * sent after the answer settles the write: acked if it shows it, OUTCOME_UNKNOWN if not).
+   */
   private void unacked(InFlight p) {
     if (cursors.containsKey(p.document)) {
       recheck();
+    } else if (follow.follows(p.document)) {
+      fetch(p.document, track(p.document, new Cursor()), 0); // Its copy never came: none yet.
     } else {
-      writes.ackNow(p.seq, p); // No cursor to read it into: acked as the store answered.
+      writes.ackNow(p.seq, p); // The stream does not bring it to this device.
       connection.flush();
     }
   }

@@ -54,6 +54,8 @@ final class WriteTracker extends Deadline {
   private final Duration deadline;
   private final long deadlineNanos;
   private final Consumer<InFlight> unacked;
+  // Applied answers taken so far (applied): the mark a read sent now carries (answersSoFar).
+  private long answers;
   private final InFlights inFlight = new InFlights();
   // Writes no longer in flight (acked from the stream, or forgotten) whose store answer is still
   // due: the sweep watches them too. Made on first use; usually empty (the store answers first).
@@ -374,6 +376,15 @@ final class WriteTracker extends Deadline {
     p.epoch = epoch;
     p.version = version;
     p.fingerprint = fingerprint;
+    p.answered = ++answers;
+  }
+
+  /**
+   * A mark for a read of the store about to be sent (event loop): every write applied by an answer
+   * taken so far is in the store that read finds, unless the store lost it. See {@link #covered}.
+   */
+  long answersSoFar() {
+    return answers;
   }
 
   /** Acks an applied write now, because the stream will not bring it to this device. */
@@ -404,24 +415,29 @@ final class WriteTracker extends Deadline {
   }
 
   /**
-   * A read from the store moved the device's copy of {@code doc} to {@code epoch}/{@code version}
-   * with {@code fingerprint}: acks the applied writes of {@code doc} at or below that version it
-   * certainly holds ({@link #holds}), and returns the others of that history (null if none), no
-   * longer tracked, for the caller to answer OUTCOME_UNKNOWN: their events did not come where the
-   * store said they were, so whether the store still has them is not known here. Sent again with
-   * their sequence numbers, each is acked as a duplicate if the store has it, or applied now.
+   * A read from the store sent after mark {@code readAfter} ({@link #answersSoFar}) moved the
+   * device's copy of {@code doc} to {@code epoch}/{@code version} with {@code fingerprint} ({@code
+   * present}), or found no document (not {@code present}). Settles the applied writes of {@code
+   * doc} the read decides: acks those at or below that version of that history it certainly holds
+   * ({@link #holds}), and returns (no longer tracked; null if none) for the caller to answer
+   * OUTCOME_UNKNOWN both the others it passed and those applied by an answer taken before the read
+   * was sent that it does not show (another history, an earlier version, or no document): a read
+   * sent after the store's answer finds the write unless the store lost it. Sent again with their
+   * sequence numbers, each is acked as a duplicate if the store has it, or applied now. Writes
+   * answered after the read was sent and not passed wait for the stream or a later read.
    */
-  List<InFlight> covered(String doc, long epoch, long version, long fingerprint) {
+  List<InFlight> covered(
+      String doc, boolean present, long epoch, long version, long fingerprint, long readAfter) {
     List<InFlight> unconfirmed = null;
     for (InFlight p :
         inFlight.removeIf(
             p ->
                 p.version > 0
                     && p.document.equals(doc)
-                    && p.epoch == epoch
-                    && p.version <= version)) {
+                    && ((present && p.epoch == epoch && p.version <= version)
+                        || p.answered <= readAfter))) {
       settle(p);
-      if (holds(p, epoch, version, fingerprint)) {
+      if (present && p.version <= version && holds(p, epoch, version, fingerprint)) {
         ack(p, p.seq, p.epoch, p.version, p.fingerprint, false);
       } else {
         if (unconfirmed == null) {
@@ -467,6 +483,9 @@ final class WriteTracker extends Deadline {
     // Durable acks: its own event came on the stream before the store's answer (the store applied
     // it there; the device was sent it as a Delta).
     boolean published;
+    // The tracker's count of applied answers when this one came (answersSoFar): a read sent after
+    // it must show the write.
+    long answered;
 
     InFlight(long seq, String document, long requestId) {
       this.seq = seq;

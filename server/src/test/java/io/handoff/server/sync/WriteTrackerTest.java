@@ -101,14 +101,16 @@ class WriteTrackerTest {
     for (WriteTracker.InFlight p : List.of(atItsVersion, otherFingerprint, passed)) {
       tracker.send(p, () -> new CompletableFuture<>());
     }
+    long readAfter = tracker.answersSoFar(); // Reads sent before the answers: 0.
     tracker.applied(atItsVersion, 42, 5, 0xA5);
     tracker.applied(otherFingerprint, 42, 5, 0xA5);
     tracker.applied(passed, 42, 5, 0xA5);
 
-    assertNull(tracker.covered("cart", 42, 5, 0xA5), "its version with its fingerprint");
+    assertNull(
+        tracker.covered("cart", true, 42, 5, 0xA5, readAfter), "its version with its fingerprint");
     assertEquals(1, connection.replies.size());
-    assertEquals(List.of(otherFingerprint), tracker.covered("note", 42, 5, 0xB6));
-    assertEquals(List.of(passed), tracker.covered("todo", 42, 6, 0xC7));
+    assertEquals(List.of(otherFingerprint), tracker.covered("note", true, 42, 5, 0xB6, readAfter));
+    assertEquals(List.of(passed), tracker.covered("todo", true, 42, 6, 0xC7, readAfter));
     assertEquals(1, connection.replies.size(), "neither of the last two acked");
     assertTrue(tracker.isEmpty());
   }
@@ -123,8 +125,39 @@ class WriteTrackerTest {
     assertEquals(WriteTracker.Reached.NOT_MINE, tracker.reached(event("doc", 7)));
     tracker.applied(p, 42, 7, 0);
 
-    assertNull(tracker.covered("doc", 42, 9, 0xD8), "its own event came at its version");
+    assertNull(
+        tracker.covered("doc", true, 42, 9, 0xD8, tracker.answersSoFar()),
+        "its own event came at its version");
     assertEquals(1, connection.replies.size());
+  }
+
+  @Test
+  void aReadSentAfterAWritesAnswerThatDoesNotShowItSettlesItAsLost() {
+    RecordingConnection connection = new RecordingConnection();
+    WriteTracker tracker = new WriteTracker(connection, StoreLimits.builder().build(), p -> {});
+    WriteTracker.InFlight behind = tracker.start(1, "cart", 101);
+    WriteTracker.InFlight otherHistory = tracker.start(2, "note", 102);
+    WriteTracker.InFlight gone = tracker.start(3, "todo", 103);
+    WriteTracker.InFlight answeredLater = tracker.start(4, "list", 104);
+    for (WriteTracker.InFlight p : List.of(behind, otherHistory, gone, answeredLater)) {
+      tracker.send(p, () -> new CompletableFuture<>());
+    }
+    tracker.applied(behind, 42, 5, 0xA5);
+    tracker.applied(otherHistory, 42, 5, 0xA5);
+    tracker.applied(gone, 42, 5, 0xA5);
+    long readAfter = tracker.answersSoFar();
+    tracker.applied(answeredLater, 42, 5, 0xA5);
+
+    // Reads sent after the first three answers: the store no longer has those writes.
+    assertEquals(List.of(behind), tracker.covered("cart", true, 42, 4, 0xB6, readAfter));
+    assertEquals(List.of(otherHistory), tracker.covered("note", true, 43, 9, 0xC7, readAfter));
+    assertEquals(List.of(gone), tracker.covered("todo", false, 0, 0, 0, readAfter));
+    // A read sent before its answer may predate the write: it waits for the stream or a later read.
+    assertNull(tracker.covered("list", true, 42, 4, 0xD8, readAfter));
+    assertTrue(tracker.waiting(4, answeredLater));
+    assertNull(tracker.covered("list", true, 42, 5, 0xA5, tracker.answersSoFar()));
+    assertEquals(1, connection.replies.size(), "only the last, acked where its copy shows it");
+    assertTrue(tracker.isEmpty());
   }
 
   private static DocumentEvent event(String doc, long seq) {
