@@ -1,39 +1,26 @@
-// Over 600 lines because a connection's cursors are one state machine that the Hello, Follow,
-// Resync, the stream, gap fetches and write answers all move, on one thread, and that has to be
-// read as one to see that a device gets every version once and in order. The parts that stand
-// apart are classes of their own: WriteTracker, SyncLane, NewlyFollowed, FollowFilter, CursorCheck.
 package io.handoff.server.sync;
 
 import io.handoff.protocol.CloseCode;
 import io.handoff.protocol.v1.ClientFrame;
 import io.handoff.protocol.v1.DocumentSync;
 import io.handoff.protocol.v1.Error;
-import io.handoff.protocol.v1.ErrorCode;
-import io.handoff.protocol.v1.Follow;
 import io.handoff.protocol.v1.Hello;
 import io.handoff.protocol.v1.Position;
-import io.handoff.protocol.v1.Resync;
 import io.handoff.protocol.v1.ServerFrame;
 import io.handoff.protocol.v1.Snapshot;
 import io.handoff.protocol.v1.SyncReport;
-import io.handoff.protocol.v1.Unfollow;
 import io.handoff.protocol.v1.Welcome;
-import io.handoff.protocol.v1.Write;
 import io.handoff.server.ServerConfig;
 import io.handoff.server.ServerStats;
 import io.handoff.server.session.Connection;
 import io.handoff.server.sync.WriteTracker.InFlight;
 import io.handoff.server.sync.WriteTracker.Reached;
-import io.handoff.server.transport.TokenBucket;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.HashMap;
-import java.util.HashSet;
-import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
-import java.util.concurrent.CompletableFuture;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -58,6 +45,15 @@ import org.slf4j.LoggerFactory;
  * connection's {@link SyncLane}: one is read at a time, the others wait (boundedly), and each
  * counts against the connection's rate. A Follow reads only what it newly covers.
  *
+ * <h2>Where each part lives</h2>
+ *
+ * This class keeps the cursors and every move of them from the stream and from reads of the store
+ * (the resume, gap fetches, rechecks), so that one file shows how a device gets each version once
+ * and in order. Write frames and their answers are {@link SessionWrites}'s; Follow, Unfollow and
+ * Resync are {@link SyncRequests}'s. Both reach the cursors only through the package-private
+ * methods below ({@link #cursor}, {@link #track}, {@link #release}, {@link #deliver}, {@link
+ * #catchUp}).
+ *
  * <p>Threads: event loop only; store answers hop back onto it through the {@link Connection}.
  */
 public final class DocumentSession {
@@ -65,12 +61,13 @@ public final class DocumentSession {
 
   private final Connection connection;
   private final Node node;
-  // Made by the first write: an idle connection carries no tracker and none of its maps.
-  private WriteTracker writes;
   private Map<String, Cursor> cursors = Collections.emptyMap(); // Made by the first track().
   private FollowFilter follow;
   private List<Position> helloPositions;
-  private SyncLane syncs; // Made by the first Follow or Resync: idle connections carry none.
+  // Made by the first Write, and by the first Follow, Unfollow or Resync: an idle connection
+  // carries neither, nor any of their maps.
+  private SessionWrites writes;
+  private SyncRequests requests;
 
   /** What every connection's document session of a node shares. */
   public record Node(
@@ -137,7 +134,7 @@ public final class DocumentSession {
   }
 
   /** Starts cursor {@code c} of {@code doc}; the map is made on first use (idle costs nothing). */
-  private Cursor track(String doc, Cursor c) {
+  Cursor track(String doc, Cursor c) {
     cursors = cursors.isEmpty() ? new HashMap<>() : cursors;
     cursors.put(doc, c);
     return c;
@@ -145,25 +142,17 @@ public final class DocumentSession {
 
   /** True when no write waits for its answer (a draining session may close). */
   public boolean settled() {
-    return writes == null || writes.isEmpty();
+    return writes == null || writes.tracker.isEmpty();
   }
 
   public void closed() {
     cursors = Collections.emptyMap();
     if (writes != null) {
-      writes.clear();
+      writes.tracker.clear();
     }
-    if (syncs != null) {
-      syncs.clear();
+    if (requests != null) {
+      requests.closed();
     }
-  }
-
-  /** The write tracker, made on the first write. */
-  private WriteTracker writes() {
-    if (writes == null) {
-      writes = new WriteTracker(connection, node.config().storeLimits(), this::unacked);
-    }
-    return writes;
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -173,424 +162,73 @@ public final class DocumentSession {
   /** Write, Follow, Unfollow and Resync. */
   public void onFrame(long id, ClientFrame f) {
     switch (f.getBodyCase()) {
-      case WRITE -> onWrite(id, f.getWrite());
-      case FOLLOW -> onFollow(id, f.getFollow());
-      case UNFOLLOW -> onUnfollow(id, f.getUnfollow());
-      case RESYNC -> onResync(id, f.getResync());
+      case WRITE -> writes().onWrite(id, f.getWrite());
+      case FOLLOW -> requests().onFollow(id, f.getFollow());
+      case UNFOLLOW -> requests().onUnfollow(id, f.getUnfollow());
+      case RESYNC -> requests().onResync(id, f.getResync());
       default -> throw new IllegalArgumentException("not a document frame: " + f.getBodyCase());
     }
   }
 
-  private void error(
-      long id,
-      ErrorCode code,
-      String message,
-      String document,
-      long seq,
-      long epoch,
-      long version,
-      boolean retryable) {
-    Error.Builder e =
-        Error.newBuilder()
-            .setCode(code)
-            .setMessage(message)
-            .setClientSeq(seq)
-            .setEpoch(epoch)
-            .setCurrentVersion(version)
-            .setRetryable(retryable);
-    if (document != null) {
-      e.setDocument(document);
+  private SessionWrites writes() {
+    if (writes == null) {
+      writes = new SessionWrites(this, connection, node);
     }
-    connection.error(id, e.build());
+    return writes;
   }
 
-  private void onWrite(long id, Write w) {
-    WriteOutcome bad = node.validator().check(w);
-    if (bad != null) {
-      node.stats().writesRefused.increment();
-      error(id, bad.error(), bad.message(), w.getDocument(), w.getClientSeq(), 0, 0, false);
-      return;
+  private SyncRequests requests() {
+    if (requests == null) {
+      requests = new SyncRequests(this, connection, node);
     }
-    long seq = w.getClientSeq();
-    if (writes().has(seq)) {
-      return; // The same write is being applied; its ack will answer both copies.
-    }
-    if (node.config().writeRatePerSecond() > 0) {
-      long now = connection.nanoTime();
-      if (writes.rate == null) {
-        writes.rate =
-            new TokenBucket(node.config().writeRatePerSecond(), node.config().writeBurst(), now);
-      }
-      if (!writes.rate.tryTake(now)) {
-        node.stats().writesRateLimited.increment();
-        error(
-            id,
-            ErrorCode.RATE_LIMITED,
-            "more than "
-                + (long) node.config().writeRatePerSecond()
-                + " writes/s on this connection; retry in "
-                + writes.rate.millisToNextToken()
-                + " ms",
-            w.getDocument(),
-            seq,
-            0,
-            0,
-            true);
-        return;
-      }
-    }
-    if (writes.size() >= node.config().maxInFlightWrites()) {
-      error(
-          id,
-          ErrorCode.TOO_MANY_IN_FLIGHT,
-          writes.size() + " writes are waiting for their acks; wait for some before sending more",
-          w.getDocument(),
-          seq,
-          0,
-          0,
-          true);
-      return;
-    }
-    InFlight p = writes.start(seq, w.getDocument(), id);
-    writes.send(
-        p,
-        () -> node.store().write(connection.userId(), connection.deviceId(), w),
-        (out, err) -> writeDone(seq, p, out, err));
-  }
-
-  private void writeDone(long seq, InFlight p, WriteOutcome out, Throwable err) {
-    writes.answered(p);
-    if (err == null && out.isApplied() && !out.duplicate()) {
-      node.stats().writesApplied.increment(); // Counted here even if the stream acked it first.
-    }
-    Cursor held = release(p.document, seq, err == null ? out : null);
-    if (held != null) {
-      writeAnswered(seq, p, out, err);
-      catchUp(p.document, held); // Reads what came meanwhile, or the held write on a failure.
-      connection.flush();
-      return;
-    }
-    writeAnswered(seq, p, out, err);
-  }
-
-  /**
-   * Applied write {@code p} (no longer tracked) did not come where the store said it applied it:
-   * answered OUTCOME_UNKNOWN, so that the device sends it again (acked as a duplicate if the store
-   * has it, applied now if not). See {@link WriteTracker#covered}.
-   */
-  private void notWhereAnswered(InFlight p) {
-    node.stats().writesOutcomeUnknown.increment();
-    log.warn(
-        "write {} of {}/{} on {} was answered as applied at version {}, and the device's copy of"
-            + " the document cannot show it there: answered OUTCOME_UNKNOWN",
-        p.seq,
-        connection.userId(),
-        connection.deviceId(),
-        p.document,
-        p.version);
-    error(
-        p.requestId,
-        ErrorCode.OUTCOME_UNKNOWN,
-        "the store answered this write as applied at version "
-            + p.version
-            + ", but the document the store now has does not show it there (the store may have"
-            + " lost it, as in a failover): re-send it with the same client_seq (acked as a"
-            + " duplicate if the store has it, applied once if not)",
-        p.document,
-        p.seq,
-        0,
-        0,
-        true);
-  }
-
-  private void writeAnswered(long seq, InFlight p, WriteOutcome out, Throwable err) {
-    if (!writes.waiting(seq, p)) {
-      return; // Already acked in the stream.
-    }
-    if (err != null) {
-      writes.forget(seq); // Not logged: the store logs its state changes, not every failed write.
-      ErrorCode code = StoreFailures.code(err);
-      if (code == ErrorCode.OUTCOME_UNKNOWN) {
-        node.stats().writesOutcomeUnknown.increment();
-      }
-      error(p.requestId, code, StoreFailures.message(err), p.document, seq, 0, 0, true);
-    } else if (!out.isApplied()) {
-      writes.forget(seq);
-      node.stats().writesRefused.increment();
-      error(
-          p.requestId,
-          out.error(),
-          out.message(),
-          p.document,
-          seq,
-          out.epoch(),
-          out.version(),
-          out.error() == ErrorCode.UNAVAILABLE);
-    } else if (out.duplicate()) {
-      writes.duplicate(seq, p, out.epoch(), out.version(), out.fingerprint());
-    } else {
-      writes.applied(p, out.epoch(), out.version(), out.fingerprint());
-      Cursor c = cursors.get(p.document);
-      if (!follow.follows(p.document)) {
-        writes.ackNow(seq, p); // The stream will not bring it to this device.
-      } else if (c != null && c.epoch == p.epoch && c.version >= p.version) {
-        // The device is already past this version, even if a read is under way (it starts after
-        // the cursor, so it would not bring the version again): acked now if its copy shows the
-        // write, else answered OUTCOME_UNKNOWN. Otherwise the stream acks it.
-        if (WriteTracker.holds(p, c.epoch, c.version, c.fingerprint)) {
-          writes.ackNow(seq, p);
-        } else {
-          writes.forget(seq);
-          notWhereAnswered(p);
-        }
-      }
-    }
-    connection.flush();
-  }
-
-  /**
-   * Follow: the follow set grows at once (so that a later Unfollow, handled at once, applies after
-   * it), and the documents it newly covers are read in the connection's {@link SyncLane}. Only
-   * documents the follow set did not cover before and the connection does not track are read: a
-   * Follow that adds nothing (everything it names was followed already) reads nothing and is
-   * answered with an empty SyncReport at once, or as soon as the requests before it are.
-   */
-  private void onFollow(long id, Follow f) {
-    if (!syncs().admit(id, null)) {
-      return;
-    }
-    FollowFilter merged = follow.copy();
-    merged.add(f.getSpec());
-    Error problem =
-        node.validator()
-            .checkFollow(merged, f.getPositionsList(), node.config().maxFollowEntries());
-    if (problem != null) {
-      connection.error(id, problem);
-      return;
-    }
-    NewlyFollowed added = NewlyFollowed.of(follow, f, cursors.keySet());
-    follow = merged;
-    if (added.isEmpty()) {
-      syncs.submit(id, null, 0, () -> answerEmpty(id));
-    } else {
-      int reads = added.names().size() + added.positions().size();
-      syncs.submit(id, null, reads, () -> readFollowed(id, added));
-    }
-  }
-
-  /**
-   * A Follow that added nothing to read: its empty SyncReport. In the lane; flushed with the frame
-   * that brought it, or by the lane.
-   */
-  private void answerEmpty(long id) {
-    connection.reply(
-        ServerFrame.newBuilder()
-            .setRequestId(id)
-            .setSyncReport(SyncReport.getDefaultInstance())
-            .build());
-    syncDone();
-  }
-
-  /**
-   * Reads what a Follow newly covers: its new names, the documents under its new prefixes (listed
-   * first), each from the device's position if it sent one. A name that names no document is
-   * reported only if the device sent a position of it (GONE: drop the copy). In the lane.
-   */
-  private void readFollowed(long id, NewlyFollowed added) {
-    if (added.prefixes().isEmpty()) {
-      readNewlyFollowed(id, added, List.of());
-      return;
-    }
-    connection.onLoop(
-        node.store().documents(connection.userId()),
-        (all, err) -> {
-          if (err != null) {
-            syncFailed(err);
-            return;
-          }
-          readNewlyFollowed(id, added, all.stream().filter(added::under).toList());
-        });
-  }
-
-  private void readNewlyFollowed(long id, NewlyFollowed added, List<String> under) {
-    Map<String, Position> positions = added.positions();
-    Set<String> documents = new LinkedHashSet<>(added.names());
-    documents.addAll(under);
-    documents.addAll(positions.keySet());
-    List<CompletableFuture<SyncResult>> reads = new ArrayList<>();
-    for (String d : documents) {
-      // Tracked since (its stream brought it while this request waited), or unfollowed since.
-      if (!follow.follows(d) || cursors.containsKey(d)) {
-        continue;
-      }
-      Position p = positions.get(d);
-      reads.add(
-          p == null
-              ? read(d, 0, 0, Fingerprint.UNKNOWN)
-              : read(d, p.getEpoch(), p.getVersion(), p.getFingerprint()));
-    }
-    CompletableFuture<List<SyncResult>> all =
-        CompletableFuture.allOf(reads.toArray(new CompletableFuture<?>[0]))
-            .thenApply(
-                v ->
-                    reads.stream()
-                        .map(CompletableFuture::join)
-                        .filter(
-                            r ->
-                                r.mode() != DocumentSync.Mode.GONE
-                                    || positions.containsKey(r.document()))
-                        .toList());
-    syncThenReport(id, all, null);
-  }
-
-  /**
-   * Unfollow: its names and prefixes obey the rule a Follow's do (a bad one is refused BAD_REQUEST
-   * and nothing changes); the follow set shrinks at once and the answer is an empty SyncReport.
-   */
-  private void onUnfollow(long id, Unfollow u) {
-    Error problem = node.validator().checkUnfollow(u.getSpec());
-    if (problem != null) {
-      connection.error(id, problem);
-      return;
-    }
-    FollowFilter rest = follow.copy(); // Never changed in place: it may be the shared one.
-    rest.remove(u.getSpec());
-    follow = rest;
-    cursors.keySet().removeIf(doc -> !rest.follows(doc));
-    connection.reply(
-        ServerFrame.newBuilder()
-            .setRequestId(id)
-            .setSyncReport(SyncReport.getDefaultInstance())
-            .build());
-  }
-
-  /** Resync: the followed documents it names are read again, from its positions, in the lane. */
-  private void onResync(long id, Resync r) {
-    String document = r.getPositionsCount() == 1 ? r.getPositions(0).getDocument() : null;
-    if (!syncs().admit(id, document)) {
-      return;
-    }
-    if (r.getPositionsCount() > node.config().storeLimits().maxDocumentsPerUser()) {
-      error(id, ErrorCode.LIMIT_EXCEEDED, "too many positions", null, 0, 0, 0, false);
-      return;
-    }
-    List<Position> positions = new ArrayList<>();
-    Set<String> named = new HashSet<>();
-    for (Position p : r.getPositionsList()) {
-      if (follow.follows(p.getDocument()) && named.add(p.getDocument())) {
-        positions.add(p);
-      }
-    }
-    syncs.submit(id, document, positions.size(), () -> readResync(id, positions));
-  }
-
-  private void readResync(long id, List<Position> positions) {
-    List<CompletableFuture<SyncResult>> reads = new ArrayList<>();
-    Map<String, Cursor> claimed = new HashMap<>();
-    for (Position p : positions) {
-      if (!follow.follows(p.getDocument())) {
-        continue; // Unfollowed while the request waited.
-      }
-      Cursor c = cursors.get(p.getDocument());
-      c = c != null ? c : track(p.getDocument(), new Cursor());
-      c.epoch = p.getEpoch();
-      c.version = p.getVersion();
-      c.fingerprint = p.getFingerprint();
-      c.awaiting = null; // As in fetch: the read brings the held write if the store has it.
-      c.syncing = true;
-      c.generation++;
-      claimed.put(p.getDocument(), c);
-      reads.add(read(p.getDocument(), p.getEpoch(), p.getVersion(), p.getFingerprint()));
-    }
-    CompletableFuture<List<SyncResult>> all =
-        CompletableFuture.allOf(reads.toArray(new CompletableFuture<?>[0]))
-            .thenApply(v -> reads.stream().map(CompletableFuture::join).toList());
-    syncThenReport(id, all, claimed);
-  }
-
-  /** One document read for a Follow or Resync. */
-  private CompletableFuture<SyncResult> read(
-      String doc, long epoch, long version, long fingerprint) {
-    node.stats().syncDocumentReads.increment();
-    return node.store().read(connection.userId(), doc, epoch, version, fingerprint);
-  }
-
-  /**
-   * When {@code results} arrive: a SyncReport answering request {@code id}, then the frames it
-   * announces; then the lane's next request. {@code claimed} are cursors this request reset
-   * (Resync); a cursor reset again since is left to the newer request.
-   */
-  private void syncThenReport(
-      long id, CompletableFuture<List<SyncResult>> results, Map<String, Cursor> claimed) {
-    // The reads were sent in this task, after every answer taken so far.
-    long readAfter = writes == null ? 0 : writes.answersSoFar();
-    Map<String, Integer> generations = new HashMap<>();
-    if (claimed != null) {
-      claimed.forEach((doc, c) -> generations.put(doc, c.generation));
-    }
-    connection.onLoop(
-        results,
-        (list, err) -> {
-          if (err != null) {
-            syncFailed(err);
-            return;
-          }
-          List<SyncResult> fresh = new ArrayList<>();
-          for (SyncResult result : list) {
-            Cursor c = cursors.get(result.document());
-            if (claimed == null) {
-              if (c != null || !follow.follows(result.document())) {
-                continue; // Already synced through the stream.
-              }
-              c = track(result.document(), new Cursor());
-            } else if (c == null || c.generation != generations.get(result.document())) {
-              continue;
-            }
-            c.syncing = false;
-            fresh.add(result);
-          }
-          connection.sync(
-              ServerFrame.newBuilder()
-                  .setRequestId(id)
-                  .setSyncReport(SyncResult.report(fresh))
-                  .build());
-          for (SyncResult result : fresh) {
-            Cursor c = cursors.get(result.document());
-            deliver(result.document(), c, result, readAfter);
-            catchUp(result.document(), c);
-          }
-          connection.flush();
-          syncDone();
-        });
-  }
-
-  private void syncFailed(Throwable err) {
-    log.warn(
-        "sync of {}/{} failed: {}",
-        connection.userId(),
-        connection.deviceId(),
-        StoreFailures.root(err));
-    connection.close(CloseCode.UNAVAILABLE, "store unavailable during sync");
-  }
-
-  /** The connection's Follow/Resync lane, made by its first Follow or Resync. */
-  private SyncLane syncs() {
-    if (syncs == null) {
-      syncs = new SyncLane(connection, node);
-    }
-    return syncs;
-  }
-
-  /** The lane's request was answered: the next may start. */
-  private void syncDone() {
-    syncs.done();
+    return requests;
   }
 
   /** The socket takes frames again: a Follow or Resync waiting for it may start. Event loop. */
   public void writable() {
-    if (syncs != null) {
-      syncs.writable();
+    if (requests != null) {
+      requests.writable();
     }
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // What the writes and the requests see of the cursors
+  // ---------------------------------------------------------------------------------------------
+
+  /** The cursor of {@code doc}, or null if the connection does not track it. */
+  Cursor cursor(String doc) {
+    return cursors.get(doc);
+  }
+
+  /** The documents the connection tracks (live view). */
+  Set<String> tracked() {
+    return cursors.keySet();
+  }
+
+  /** True if the device follows {@code doc}. */
+  boolean follows(String doc) {
+    return follow.follows(doc);
+  }
+
+  /** What the device follows; never changed in place (it may be the node's shared filter). */
+  FollowFilter follow() {
+    return follow;
+  }
+
+  /** A Follow grew the follow set to {@code merged}. */
+  void follow(FollowFilter merged) {
+    follow = merged;
+  }
+
+  /** An Unfollow shrank the follow set to {@code rest}: cursors it no longer covers go. */
+  void followOnly(FollowFilter rest) {
+    follow = rest;
+    cursors.keySet().removeIf(doc -> !rest.follows(doc));
+  }
+
+  /** The mark a read sent now carries ({@link WriteTracker#answersSoFar}); 0 before any write. */
+  long answersSoFar() {
+    return writes == null ? 0 : writes.tracker.answersSoFar();
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -600,7 +238,7 @@ public final class DocumentSession {
   /** One event of the user's stream, taken off the outbox's queue. Event loop. */
   public void onEvent(DocumentEvent e) {
     String doc = e.document();
-    Reached reached = writes == null ? Reached.NOT_MINE : writes.reached(e);
+    Reached reached = writes == null ? Reached.NOT_MINE : writes.tracker.reached(e);
     if (!follow.follows(doc)) {
       return;
     }
@@ -646,7 +284,7 @@ public final class DocumentSession {
    * {@code e} is the next version of {@code doc} for this device. Another device's write is sent as
    * a Delta, and an answered write of this connection acked in its place. This device's own writes
    * are confirmed to it only by the store: one still waiting for the store's answer holds the
-   * document's stream until the answer comes ({@link #writeDone}); one this connection does not
+   * document's stream until the answer comes ({@link SessionWrites}); one this connection does not
    * have in flight (sent on an earlier connection) is read from the store instead of sent from the
    * stream. Without durable acks, a device takes its own Delta as its write applied, and a copy on
    * the stream may come before the store made the write durable (see {@link Reached}).
@@ -678,7 +316,7 @@ public final class DocumentSession {
    * version again); otherwise the document is read from the store (the copy may be one the store
    * lost). Returns the cursor that held it, or null.
    */
-  private Cursor release(String doc, long seq, WriteOutcome out) {
+  Cursor release(String doc, long seq, WriteOutcome out) {
     Cursor c = cursors.get(doc);
     if (c == null || c.awaiting == null || c.awaiting.originSeq() != seq) {
       return null;
@@ -738,7 +376,7 @@ public final class DocumentSession {
     c.maxSeen = Math.max(c.maxSeen, seen);
     long askedFor = c.maxSeen;
     int generation = ++c.generation;
-    long readAfter = writes == null ? 0 : writes.answersSoFar();
+    long readAfter = answersSoFar();
     connection.onLoop(
         node.store().read(connection.userId(), doc, c.epoch, c.version, c.fingerprint),
         (result, err) -> {
@@ -776,7 +414,8 @@ public final class DocumentSession {
         });
   }
 
-  private void catchUp(String doc, Cursor c) {
+  /** Reads {@code doc} again if the stream brought more, or may have lost some, meanwhile. */
+  void catchUp(String doc, Cursor c) {
     if (!c.syncing && (c.maxSeen > c.version || c.recheck) && cursors.get(doc) == c) {
       c.recheck = false;
       fetch(doc, c, c.maxSeen);
@@ -787,7 +426,7 @@ public final class DocumentSession {
    * Sends the frames of one sync result and moves the cursor to its end; the read was sent after
    * mark {@code readAfter} ({@link WriteTracker#answersSoFar}).
    */
-  private void deliver(String doc, Cursor c, SyncResult r, long readAfter) {
+  void deliver(String doc, Cursor c, SyncResult r, long readAfter) {
     switch (r.mode()) {
       case DELTAS -> {
         node.stats().resumesWithDeltas.increment();
@@ -797,7 +436,7 @@ public final class DocumentSession {
             continue;
           }
           // As on the live path, the writer gets its ack in the delta's place.
-          if (!(writes != null && writes.readFromStore(e))) {
+          if (!(writes != null && writes.tracker.readFromStore(e))) {
             node.stats().deltasOut.increment();
             connection.syncEncoded(e.frame());
           }
@@ -846,9 +485,9 @@ public final class DocumentSession {
       return;
     }
     List<InFlight> unconfirmed =
-        writes.covered(doc, present, c.epoch, c.version, c.fingerprint, readAfter);
+        writes.tracker.covered(doc, present, c.epoch, c.version, c.fingerprint, readAfter);
     if (unconfirmed != null) {
-      unconfirmed.forEach(this::notWhereAnswered);
+      unconfirmed.forEach(writes::notWhereAnswered);
     }
   }
 
@@ -856,13 +495,13 @@ public final class DocumentSession {
    * The stream has not brought applied write {@code p} in time: read its document again (a read
    * sent after the answer settles the write: acked if it shows it, OUTCOME_UNKNOWN if not).
    */
-  private void unacked(InFlight p) {
+  void unacked(InFlight p) {
     if (cursors.containsKey(p.document)) {
       recheck();
     } else if (follow.follows(p.document)) {
       fetch(p.document, track(p.document, new Cursor()), 0); // Its copy never came: none yet.
     } else {
-      writes.ackNow(p.seq, p); // The stream does not bring it to this device.
+      writes.tracker.ackNow(p.seq, p); // The stream does not bring it to this device.
       connection.flush();
     }
   }

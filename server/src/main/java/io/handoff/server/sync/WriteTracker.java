@@ -3,7 +3,6 @@ package io.handoff.server.sync;
 import io.handoff.server.engine.StoreLimits;
 import io.handoff.server.session.Connection;
 import io.handoff.server.session.Deadline;
-import io.handoff.server.transport.TokenBucket;
 import java.time.Duration;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
@@ -63,9 +62,6 @@ final class WriteTracker extends Deadline {
   // The last write of each document handed to the store and not yet answered; at most one entry
   // per write in flight.
   private final HashMap<String, CompletableFuture<WriteOutcome>> tails = new HashMap<>();
-  // The connection's write rate limit, made by its session with the tracker (the first write):
-  // kept here so that a connection that never wrote holds neither.
-  TokenBucket rate;
 
   /**
    * The deadline is {@link StoreLimits#writeAnswerDeadline()}; {@code unacked} is called (event

@@ -1,0 +1,300 @@
+package io.handoff.server.sync;
+
+import io.handoff.protocol.CloseCode;
+import io.handoff.protocol.v1.DocumentSync;
+import io.handoff.protocol.v1.Error;
+import io.handoff.protocol.v1.ErrorCode;
+import io.handoff.protocol.v1.Follow;
+import io.handoff.protocol.v1.Position;
+import io.handoff.protocol.v1.Resync;
+import io.handoff.protocol.v1.ServerFrame;
+import io.handoff.protocol.v1.SyncReport;
+import io.handoff.protocol.v1.Unfollow;
+import io.handoff.server.session.Connection;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.CompletableFuture;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * One connection's Follow, Unfollow and Resync: the requests that change what the device follows or
+ * read documents from the store. Follow and Resync are read in the connection's {@link SyncLane}
+ * (one at a time, rated, the others waiting boundedly); each is answered with a SyncReport, then
+ * the frames it announces, after which the documents' cursors take the stream again ({@link
+ * DocumentSession#deliver}, {@link DocumentSession#catchUp}). A Follow reads only what it newly
+ * covers. Unfollow is answered at once.
+ *
+ * <p>Made by the connection's first such request; the lane by its first Follow or Resync. Event
+ * loop only; store answers hop back onto it through the {@link Connection}.
+ */
+final class SyncRequests {
+  private static final Logger log = LoggerFactory.getLogger(SyncRequests.class);
+
+  private final DocumentSession session;
+  private final Connection connection;
+  private final DocumentSession.Node node;
+  private SyncLane lane;
+
+  SyncRequests(DocumentSession session, Connection connection, DocumentSession.Node node) {
+    this.session = session;
+    this.connection = connection;
+    this.node = node;
+  }
+
+  /**
+   * Follow: the follow set grows at once (so that a later Unfollow, handled at once, applies after
+   * it), and the documents it newly covers are read in the connection's {@link SyncLane}. Only
+   * documents the follow set did not cover before and the connection does not track are read: a
+   * Follow that adds nothing (everything it names was followed already) reads nothing and is
+   * answered with an empty SyncReport at once, or as soon as the requests before it are.
+   */
+  void onFollow(long id, Follow f) {
+    if (!lane().admit(id, null)) {
+      return;
+    }
+    FollowFilter merged = session.follow().copy();
+    merged.add(f.getSpec());
+    Error problem =
+        node.validator()
+            .checkFollow(merged, f.getPositionsList(), node.config().maxFollowEntries());
+    if (problem != null) {
+      connection.error(id, problem);
+      return;
+    }
+    NewlyFollowed added = NewlyFollowed.of(session.follow(), f, session.tracked());
+    session.follow(merged);
+    if (added.isEmpty()) {
+      lane.submit(id, null, 0, () -> answerEmpty(id));
+    } else {
+      int reads = added.names().size() + added.positions().size();
+      lane.submit(id, null, reads, () -> readFollowed(id, added));
+    }
+  }
+
+  /**
+   * A Follow that added nothing to read: its empty SyncReport. In the lane; flushed with the frame
+   * that brought it, or by the lane.
+   */
+  private void answerEmpty(long id) {
+    connection.reply(
+        ServerFrame.newBuilder()
+            .setRequestId(id)
+            .setSyncReport(SyncReport.getDefaultInstance())
+            .build());
+    lane.done();
+  }
+
+  /**
+   * Reads what a Follow newly covers: its new names, the documents under its new prefixes (listed
+   * first), each from the device's position if it sent one. A name that names no document is
+   * reported only if the device sent a position of it (GONE: drop the copy). In the lane.
+   */
+  private void readFollowed(long id, NewlyFollowed added) {
+    if (added.prefixes().isEmpty()) {
+      readNewlyFollowed(id, added, List.of());
+      return;
+    }
+    connection.onLoop(
+        node.store().documents(connection.userId()),
+        (all, err) -> {
+          if (err != null) {
+            syncFailed(err);
+            return;
+          }
+          readNewlyFollowed(id, added, all.stream().filter(added::under).toList());
+        });
+  }
+
+  private void readNewlyFollowed(long id, NewlyFollowed added, List<String> under) {
+    Map<String, Position> positions = added.positions();
+    Set<String> documents = new LinkedHashSet<>(added.names());
+    documents.addAll(under);
+    documents.addAll(positions.keySet());
+    List<CompletableFuture<SyncResult>> reads = new ArrayList<>();
+    for (String d : documents) {
+      // Tracked since (its stream brought it while this request waited), or unfollowed since.
+      if (!session.follows(d) || session.cursor(d) != null) {
+        continue;
+      }
+      Position p = positions.get(d);
+      reads.add(
+          p == null
+              ? read(d, 0, 0, Fingerprint.UNKNOWN)
+              : read(d, p.getEpoch(), p.getVersion(), p.getFingerprint()));
+    }
+    CompletableFuture<List<SyncResult>> all =
+        CompletableFuture.allOf(reads.toArray(new CompletableFuture<?>[0]))
+            .thenApply(
+                v ->
+                    reads.stream()
+                        .map(CompletableFuture::join)
+                        .filter(
+                            r ->
+                                r.mode() != DocumentSync.Mode.GONE
+                                    || positions.containsKey(r.document()))
+                        .toList());
+    syncThenReport(id, all, null);
+  }
+
+  /**
+   * Unfollow: its names and prefixes obey the rule a Follow's do (a bad one is refused BAD_REQUEST
+   * and nothing changes); the follow set shrinks at once and the answer is an empty SyncReport.
+   */
+  void onUnfollow(long id, Unfollow u) {
+    Error problem = node.validator().checkUnfollow(u.getSpec());
+    if (problem != null) {
+      connection.error(id, problem);
+      return;
+    }
+    FollowFilter rest =
+        session.follow().copy(); // Never changed in place: it may be the shared one.
+    rest.remove(u.getSpec());
+    session.followOnly(rest);
+    connection.reply(
+        ServerFrame.newBuilder()
+            .setRequestId(id)
+            .setSyncReport(SyncReport.getDefaultInstance())
+            .build());
+  }
+
+  /** Resync: the followed documents it names are read again, from its positions, in the lane. */
+  void onResync(long id, Resync r) {
+    String document = r.getPositionsCount() == 1 ? r.getPositions(0).getDocument() : null;
+    if (!lane().admit(id, document)) {
+      return;
+    }
+    if (r.getPositionsCount() > node.config().storeLimits().maxDocumentsPerUser()) {
+      connection.error(
+          id,
+          Error.newBuilder()
+              .setCode(ErrorCode.LIMIT_EXCEEDED)
+              .setMessage("too many positions")
+              .build());
+      return;
+    }
+    List<Position> positions = new ArrayList<>();
+    Set<String> named = new HashSet<>();
+    for (Position p : r.getPositionsList()) {
+      if (session.follows(p.getDocument()) && named.add(p.getDocument())) {
+        positions.add(p);
+      }
+    }
+    lane.submit(id, document, positions.size(), () -> readResync(id, positions));
+  }
+
+  private void readResync(long id, List<Position> positions) {
+    List<CompletableFuture<SyncResult>> reads = new ArrayList<>();
+    Map<String, Cursor> claimed = new HashMap<>();
+    for (Position p : positions) {
+      if (!session.follows(p.getDocument())) {
+        continue; // Unfollowed while the request waited.
+      }
+      Cursor c = session.cursor(p.getDocument());
+      c = c != null ? c : session.track(p.getDocument(), new Cursor());
+      c.epoch = p.getEpoch();
+      c.version = p.getVersion();
+      c.fingerprint = p.getFingerprint();
+      c.awaiting = null; // As in a fetch: the read brings the held write if the store has it.
+      c.syncing = true;
+      c.generation++;
+      claimed.put(p.getDocument(), c);
+      reads.add(read(p.getDocument(), p.getEpoch(), p.getVersion(), p.getFingerprint()));
+    }
+    CompletableFuture<List<SyncResult>> all =
+        CompletableFuture.allOf(reads.toArray(new CompletableFuture<?>[0]))
+            .thenApply(v -> reads.stream().map(CompletableFuture::join).toList());
+    syncThenReport(id, all, claimed);
+  }
+
+  /** One document read for a Follow or Resync. */
+  private CompletableFuture<SyncResult> read(
+      String doc, long epoch, long version, long fingerprint) {
+    node.stats().syncDocumentReads.increment();
+    return node.store().read(connection.userId(), doc, epoch, version, fingerprint);
+  }
+
+  /**
+   * When {@code results} arrive: a SyncReport answering request {@code id}, then the frames it
+   * announces; then the lane's next request. {@code claimed} are cursors this request reset
+   * (Resync); a cursor reset again since is left to the newer request.
+   */
+  private void syncThenReport(
+      long id, CompletableFuture<List<SyncResult>> results, Map<String, Cursor> claimed) {
+    // The reads were sent in this task, after every answer taken so far.
+    long readAfter = session.answersSoFar();
+    Map<String, Integer> generations = new HashMap<>();
+    if (claimed != null) {
+      claimed.forEach((doc, c) -> generations.put(doc, c.generation));
+    }
+    connection.onLoop(
+        results,
+        (list, err) -> {
+          if (err != null) {
+            syncFailed(err);
+            return;
+          }
+          List<SyncResult> fresh = new ArrayList<>();
+          for (SyncResult result : list) {
+            Cursor c = session.cursor(result.document());
+            if (claimed == null) {
+              if (c != null || !session.follows(result.document())) {
+                continue; // Already synced through the stream.
+              }
+              c = session.track(result.document(), new Cursor());
+            } else if (c == null || c.generation != generations.get(result.document())) {
+              continue;
+            }
+            c.syncing = false;
+            fresh.add(result);
+          }
+          connection.sync(
+              ServerFrame.newBuilder()
+                  .setRequestId(id)
+                  .setSyncReport(SyncResult.report(fresh))
+                  .build());
+          for (SyncResult result : fresh) {
+            Cursor c = session.cursor(result.document());
+            session.deliver(result.document(), c, result, readAfter);
+            session.catchUp(result.document(), c);
+          }
+          connection.flush();
+          lane.done();
+        });
+  }
+
+  private void syncFailed(Throwable err) {
+    log.warn(
+        "sync of {}/{} failed: {}",
+        connection.userId(),
+        connection.deviceId(),
+        StoreFailures.root(err));
+    connection.close(CloseCode.UNAVAILABLE, "store unavailable during sync");
+  }
+
+  /** The connection's lane, made by its first Follow or Resync. */
+  private SyncLane lane() {
+    if (lane == null) {
+      lane = new SyncLane(connection, node);
+    }
+    return lane;
+  }
+
+  /** The socket takes frames again: a Follow or Resync waiting for it may start. */
+  void writable() {
+    if (lane != null) {
+      lane.writable();
+    }
+  }
+
+  void closed() {
+    if (lane != null) {
+      lane.clear();
+    }
+  }
+}
