@@ -1,8 +1,3 @@
-// Over 600 lines because every node setting is an annotated option field here (its flag, default
-// and help text, which picocli also reads from HANDOFF_* variables and --config files), and the
-// mapping of each onto ServerConfig's builder sits below them, so that a setting's name, default
-// and validation are read in one place. The subcommands (token, keygen) are already classes of
-// their own.
 package io.handoff.server;
 
 import io.handoff.protocol.Durations;
@@ -11,7 +6,6 @@ import io.handoff.server.engine.Engine;
 import io.handoff.server.engine.StoreLimits;
 import io.handoff.server.engine.memory.MemoryEngine;
 import io.handoff.server.engine.redis.RedisEngine;
-import io.handoff.server.handoff.HandoffLimits;
 import io.handoff.server.transport.IoTransport;
 import io.handoff.server.transport.TransportConfig;
 import java.io.PrintWriter;
@@ -20,7 +14,6 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
 import java.util.Map;
-import java.util.Set;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CountDownLatch;
 import org.slf4j.Logger;
@@ -281,99 +274,8 @@ public final class Main implements Callable<Integer> {
               + " (epoll only).")
   boolean redisOnLoops;
 
-  @Option(
-      names = "--activity-payload-max",
-      defaultValue = "4096",
-      description = "Largest activity payload in bytes.")
-  int activityPayloadMax;
-
-  @Option(
-      names = "--offer-ttl",
-      defaultValue = "1m",
-      paramLabel = "DURATION",
-      description = "Offer lifetime when a device names none.")
-  String offerTtl;
-
-  @Option(
-      names = "--offer-ttl-max",
-      defaultValue = "10m",
-      paramLabel = "DURATION",
-      description = "Longest offer lifetime a device may ask.")
-  String offerTtlMax;
-
-  @Option(
-      names = "--presence-ttl",
-      defaultValue = "30s",
-      paramLabel = "DURATION",
-      description = "A device's presence turns offline this long after its node stops.")
-  String presenceTtl;
-
-  @Option(
-      names = "--identity-jwks",
-      paramLabel = "FILE|URL",
-      description =
-          "JWKS file or http(s) URL with the keys of the app's identity tokens; enables sign-in"
-              + " (POST /v1/sessions).")
-  String identityJwks;
-
-  @Option(
-      names = "--identity-algorithms",
-      defaultValue = "ES256,RS256",
-      split = ",",
-      description = "Accepted identity token algorithms: ES256, RS256, EdDSA.")
-  Set<String> identityAlgorithms;
-
-  @Option(names = "--identity-issuer", description = "Required iss of identity tokens.")
-  String identityIssuer;
-
-  @Option(names = "--identity-audience", description = "Required aud of identity tokens.")
-  String identityAudience;
-
-  @Option(
-      names = "--signing-key",
-      paramLabel = "JWK",
-      description =
-          "P-256 private JWK file (with kid) that signs access tokens; every node of a deployment"
-              + " needs the same one.")
-  Path signingKey;
-
-  @Option(
-      names = "--previous-signing-key",
-      paramLabel = "JWK",
-      description =
-          "The key --signing-key replaced: its tokens stay valid for --previous-key-grace.")
-  Path previousSigningKey;
-
-  @Option(
-      names = "--previous-key-grace",
-      defaultValue = "1h",
-      paramLabel = "DURATION",
-      description = "How long after start the previous key is accepted.")
-  String previousKeyGrace;
-
-  @Option(
-      names = "--access-token-ttl",
-      defaultValue = "10m",
-      paramLabel = "DURATION",
-      description = "Lifetime of access tokens.")
-  String accessTokenTtl;
-
-  @Option(
-      names = "--refresh-inactivity",
-      defaultValue = "30d",
-      paramLabel = "DURATION",
-      description = "A refresh token unused this long stops working.")
-  String refreshInactivity;
-
-  @Option(
-      names = "--refresh-reuse-interval",
-      defaultValue = "5s",
-      paramLabel = "DURATION",
-      description =
-          "The previous refresh token used again this soon gets the same successor instead of"
-              + " revoking the session (a retry); 0s turns it off.")
-  String refreshReuseInterval;
-
+  @Mixin HandoffOptions handoff = new HandoffOptions();
+  @Mixin TokenOptions tokens = new TokenOptions();
   @Mixin ApprovalOptions approvals = new ApprovalOptions();
   @Mixin SocketOptions sockets = new SocketOptions();
 
@@ -485,41 +387,6 @@ public final class Main implements Callable<Integer> {
     }
   }
 
-  private io.handoff.server.auth.TokenConfig tokenConfig() {
-    io.handoff.server.auth.TokenConfig.Builder t =
-        io.handoff.server.auth.TokenConfig.builder()
-            .identityJwks(identityJwks)
-            .identityAlgorithms(identityAlgorithms);
-    t.identityIssuer(identityIssuer).identityAudience(identityAudience);
-    Duration access = duration("access-token-ttl", accessTokenTtl);
-    set("access-token-ttl", accessTokenTtl, () -> t.accessTokenTtl(access));
-    Duration inactivity = duration("refresh-inactivity", refreshInactivity);
-    set("refresh-inactivity", refreshInactivity, () -> t.refreshInactivity(inactivity));
-    Duration reuse = duration("refresh-reuse-interval", refreshReuseInterval);
-    set("refresh-reuse-interval", refreshReuseInterval, () -> t.refreshReuseInterval(reuse));
-    if (signingKey == null && previousSigningKey != null) {
-      throw new IllegalArgumentException(
-          origin("previous-signing-key") + " needs --signing-key (HANDOFF_SIGNING_KEY) too");
-    }
-    if (signingKey != null) {
-      com.nimbusds.jose.jwk.ECKey current = io.handoff.server.auth.SigningKeys.read(signingKey);
-      com.nimbusds.jose.jwk.ECKey previous =
-          previousSigningKey == null
-              ? null
-              : io.handoff.server.auth.SigningKeys.read(previousSigningKey);
-      t.signingKeys(
-          io.handoff.server.auth.SigningKeys.of(
-              current,
-              previous,
-              System.currentTimeMillis()
-                  + duration("previous-key-grace", previousKeyGrace).toMillis()));
-    }
-    if (identityJwks != null && !identityJwks.isBlank() && identityAudience == null) {
-      log.warn("identity tokens are accepted for any audience: set --identity-audience");
-    }
-    return t.build();
-  }
-
   /** The node's configuration from the parsed options; a generated secret when none is given. */
   ServerConfig toConfig() {
     ServerConfig.Builder b = ServerConfig.builder();
@@ -599,18 +466,7 @@ public final class Main implements Callable<Integer> {
     b.transport(transport.build());
     b.userLoops(userLoops);
     b.redisOnLoops(redisOnLoops);
-    HandoffLimits.Builder handoff = HandoffLimits.builder();
-    set(
-        "activity-payload-max",
-        activityPayloadMax,
-        () -> handoff.maxActivityPayloadBytes(activityPayloadMax));
-    Duration offer = duration("offer-ttl", offerTtl);
-    set("offer-ttl", offerTtl, () -> handoff.defaultOfferTtl(offer));
-    Duration offerMax = duration("offer-ttl-max", offerTtlMax);
-    set("offer-ttl-max", offerTtlMax, () -> handoff.maxOfferTtl(offerMax));
-    Duration presence = duration("presence-ttl", presenceTtl);
-    set("presence-ttl", presenceTtl, () -> handoff.presenceTtl(presence));
-    b.handoffLimits(handoff.build());
+    b.handoffLimits(handoff.toLimits(this));
     StoreLimits.Builder limits = StoreLimits.builder();
     Duration idle = duration("idle-ttl", idleTtl);
     set("idle-ttl", idleTtl, () -> limits.idleTtl(idle));
@@ -624,7 +480,7 @@ public final class Main implements Callable<Integer> {
           origin("durable-acks")
               + " needs --redis-url (HANDOFF_REDIS_URL): the in-memory engine has no replicas");
     }
-    b.tokens(tokenConfig());
+    b.tokens(tokens.toConfig(this));
     b.approvals(approvals.toConfig(this));
     b.storeLimits(limits.build());
     return b.build();
