@@ -1,3 +1,6 @@
+/** The longest wait before reconnecting after 4005, and before re-sending a write answered UNAVAILABLE or OUTCOME_UNKNOWN. */
+export const UNAVAILABLE_BACKOFF_MAX_MS = 2_000;
+
 /**
  * Exponential backoff with full jitter: the n-th consecutive delay is a random time in
  * [0, min(max, initial * 2^n)). Reset after each Welcome.

@@ -30,6 +30,11 @@ export interface DocumentChange {
   originSeq?: bigint;
 }
 
+/** @internal The operations of a delta or own write as a {@link DocumentChange} carries them. */
+export function changes(ops: readonly FieldOp[]): FieldChange[] {
+  return ops.map((o) => ({ field: o.field, value: o.op.case === "set" ? o.op.value : undefined }));
+}
+
 /** What a Document needs from the engine. */
 export interface WriteSink {
   submitWrite(document: Document, ops: FieldOp[], expectedVersion: bigint | undefined): Promise<bigint>;

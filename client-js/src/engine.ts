@@ -1,10 +1,9 @@
-import { create, toBinary } from "@bufbuild/protobuf";
-import { Backoff } from "./backoff.js";
-import { Document, type DocumentChange, type FieldChange, type WriteSink } from "./document.js";
-import { HandoffError, OUTCOME_UNKNOWN } from "./errors.js";
+import { create } from "@bufbuild/protobuf";
+import { type Backoff, UNAVAILABLE_BACKOFF_MAX_MS } from "./backoff.js";
+import { changes, Document, type DocumentChange, type WriteSink } from "./document.js";
+import { HandoffError } from "./errors.js";
 import type { Emitter } from "./events.js";
 import {
-  type Ack,
   type ClientFrame,
   ClientFrameSchema,
   type Delta,
@@ -27,7 +26,7 @@ import type { Requests } from "./requests.js";
 import { type Connector, type FrameChannel, type FrameListener, isReconnectCode, Link, PROTOCOL_ERROR } from "./connection.js";
 import { Saver } from "./saver.js";
 import type { OfflineStore, StoredState } from "./store.js";
-import { type PendingWrite, WriteQueue } from "./write-queue.js";
+import { WriteSender } from "./write-sender.js";
 
 export type ConnectionState = "closed" | "connecting" | "connected" | "reconnecting";
 
@@ -63,24 +62,16 @@ export const ABNORMAL_CLOSURE = 1006;
 const POLICY_VIOLATION = 4505;
 // The server closed because its store was unreachable while syncing.
 const STORE_UNAVAILABLE = 4005;
-/** The longest wait before reconnecting after 4005, and before re-sending a write answered UNAVAILABLE or OUTCOME_UNKNOWN. */
-export const UNAVAILABLE_BACKOFF_MAX_MS = 2_000;
 
 // Over 600 lines because the client's state machine (connect, Hello and resume, deltas, gaps and
-// snapshots, and what each frame means for the writes) is one set of fields touched by every event;
-// the socket (connection.ts), the write queue (write-queue.ts), saving (saver.ts) and requests
-// (requests.ts) live apart.
+// snapshots) is one set of fields touched by every event; the socket (connection.ts), the writes
+// (write-sender.ts, write-queue.ts), saving (saver.ts) and requests (requests.ts) live apart.
 
 /**
- * The client's protocol state machine: connection lifecycle, local replicas, and what each event
- * means for the pending writes ({@link WriteQueue} keeps them, their numbers and the window). It
- * knows nothing of sockets: it opens connections through a {@link Connector} and hears of them
- * through {@link FrameListener} calls.
- *
- * A write is numbered once a Welcome arrived on the current connection and the window has room,
- * saved (with a durable store: before it is sent, so a reloaded page re-sends it with the same
- * number), and settled by its Ack, the Delta of the write itself, or a final Error. After a
- * reconnect, numbered writes are re-sent first, in order and with their original numbers.
+ * The client's protocol state machine: connection lifecycle and local replicas. It knows nothing of
+ * sockets: it opens connections through a {@link Connector} and hears of them through
+ * {@link FrameListener} calls. The pending writes are its {@link WriteSender}'s: the engine hands it
+ * the frames about writes and tells it of each Welcome and each lost connection.
  */
 export class SyncEngine implements WriteSink {
   readonly documents = new Map<string, Document>();
@@ -88,13 +79,7 @@ export class SyncEngine implements WriteSink {
   userId?: string;
   deviceId?: string;
 
-  private readonly writes: WriteQueue;
-  // The server acks only writes its replicas hold (Welcome.durable_ack_replicas > 0).
-  private durableAcks = false;
-  // A save that numbered writes failed: the next try, and how many failed in a row.
-  private saveRetry?: ReturnType<typeof setTimeout>;
-  private saveFailures = 0;
-  private maxFrameBytes = 0;
+  private readonly writes: WriteSender;
   private link?: Link;
   private reconnectTimer?: ReturnType<typeof setTimeout>;
   private connecting?: { promise: Promise<void>; resolve: () => void; reject: (e: HandoffError) => void };
@@ -111,7 +96,13 @@ export class SyncEngine implements WriteSink {
     readonly requests: Requests,
     private readonly store: OfflineStore,
   ) {
-    this.writes = new WriteQueue(config.maxPendingWrites, config.maxInFlightWrites);
+    this.writes = new WriteSender(config.maxPendingWrites, config.maxInFlightWrites, backoff, {
+      current: () => this.link,
+      deviceId: () => this.deviceId,
+      durable: () => this.store.durable,
+      persist: () => this.persist(),
+      changed: (change) => this.emitChange(change),
+    });
     this.saver = new Saver(store, () => this.snapshot(), (e) =>
       this.events.emit("error", new HandoffError("INTERNAL", `offline store save failed: ${String(e)}`)),
     );
@@ -159,30 +150,8 @@ export class SyncEngine implements WriteSink {
   }
 
   submitWrite(document: Document, ops: FieldOp[], expectedVersion: bigint | undefined): Promise<bigint> {
-    return new Promise<bigint>((resolve, reject) => {
-      if (this.closedByUser) {
-        reject(HandoffError.clientClosed());
-        return;
-      }
-      const refused = this.writes.add({
-        document,
-        ops,
-        expectedVersion,
-        seq: 0n,
-        sent: false,
-        done: false,
-        retries: 0,
-        attempts: 0,
-        resolve,
-        reject,
-      });
-      if (refused) {
-        reject(refused);
-        return;
-      }
-      this.persist();
-      this.pump();
-    });
+    if (this.closedByUser) return Promise.reject(HandoffError.clientClosed());
+    return this.writes.submit(document, ops, expectedVersion);
   }
 
   /** Sends a request frame (handoff, devices, follow) on the current connection; resolves with its answer. */
@@ -284,7 +253,7 @@ export class SyncEngine implements WriteSink {
 
   /** Writes not yet acked (sent or waiting). */
   pendingWrites(): number {
-    return this.writes.size;
+    return this.writes.pending;
   }
 
   /** Closes for good. Pending promises reject with CLIENT_CLOSED; a durable store keeps their writes. */
@@ -292,7 +261,6 @@ export class SyncEngine implements WriteSink {
     if (this.closedByUser) return;
     this.closedByUser = true;
     clearTimeout(this.reconnectTimer);
-    clearTimeout(this.saveRetry);
     for (const d of this.documents.values()) clearTimeout(d.resyncTimer);
     const l = this.link;
     this.link = undefined;
@@ -301,12 +269,7 @@ export class SyncEngine implements WriteSink {
     this.connectionLost();
     this.setState("closed", NORMAL_CLOSURE, "closed by the client");
     const closed = HandoffError.clientClosed();
-    const unknown = closed.withOutcomeUnknown();
-    for (const w of this.writes.all()) {
-      clearTimeout(w.retryTimer);
-      w.reject?.(w.attempts > 0 ? unknown : closed);
-    }
-    if (!this.store.durable) this.writes.clear();
+    this.writes.close(closed);
     this.requests.closed(closed);
     this.connecting?.reject(closed);
     if (this.loaded) await this.flushStore();
@@ -395,14 +358,7 @@ export class SyncEngine implements WriteSink {
   private terminate(closeCode: number, reason: string, cause?: HandoffError): void {
     const closed = new HandoffError("CLOSED", `connection closed for good: ${closeCode} ${reason}`, { closeCode });
     this.setState("closed", closeCode, reason);
-    const all = this.writes.all();
-    this.writes.clear();
-    const unknown = closed.withOutcomeUnknown();
-    for (const w of all) {
-      w.done = true;
-      clearTimeout(w.retryTimer);
-      w.reject?.(w.attempts > 0 ? unknown : closed);
-    }
+    this.writes.terminate(closed);
     this.persist();
     this.connecting?.reject(cause ?? closed);
   }
@@ -434,7 +390,7 @@ export class SyncEngine implements WriteSink {
       case "welcome":
         return this.onWelcome(l, b.value);
       case "ack":
-        return this.onAck(b.value);
+        return this.writes.onAck(b.value);
       case "delta":
         return this.onDelta(l, b.value);
       case "snapshot":
@@ -533,9 +489,7 @@ export class SyncEngine implements WriteSink {
     clearTimeout(l.timer);
     this.userId = welcome.userId;
     this.deviceId = welcome.deviceId;
-    this.writes.welcomed(welcome.lastClientSeq, welcome.maxInFlightWrites);
-    this.maxFrameBytes = welcome.maxFrameBytes;
-    this.durableAcks = welcome.durableAckReplicas > 0;
+    this.writes.welcomed(welcome);
     l.startHeartbeat(welcome.heartbeatIntervalMs);
     this.backoff.reset();
     this.setState("connected", 0, "");
@@ -549,7 +503,7 @@ export class SyncEngine implements WriteSink {
     if (welcome.sync) this.onSyncReport(welcome.sync);
     this.requests.onWelcome(welcome);
     this.persist();
-    this.pump();
+    this.writes.pump();
     this.checkSynced(l);
   }
 
@@ -603,17 +557,7 @@ export class SyncEngine implements WriteSink {
       originSeq: delta.originSeq,
     });
     this.caughtUp(d);
-    // With durable acks the own Delta comes before the replicas confirmed the write: only the Ack
-    // settles it.
-    if (!this.durableAcks && this.deviceId !== undefined && this.deviceId === delta.originDevice) {
-      const w = this.writes.get(delta.originSeq);
-      if (w && w.document === d) {
-        this.writes.settle(w);
-        this.persist();
-        w.resolve?.(delta.version);
-        this.pump();
-      }
-    }
+    this.writes.onDelta(d, delta);
   }
 
   /**
@@ -639,72 +583,9 @@ export class SyncEngine implements WriteSink {
     this.caughtUp(d);
   }
 
-  private onAck(ack: Ack): void {
-    const w = this.writes.get(ack.clientSeq);
-    if (!w) return;
-    this.writes.settle(w);
-    const d = w.document;
-    // Not contiguous: the replica already has this version, or versions are missing in between and
-    // the server pushes them (this write's included) by itself. Applying out of order would corrupt it.
-    const contiguous = ack.version === d.version + 1n && (d.version === 0n || d.epoch === ack.epoch);
-    if (contiguous) {
-      d.apply(ack.epoch, ack.version, w.ops);
-      d.setFingerprint(ack.version, ack.fingerprint);
-      this.emitChange({
-        document: d.name,
-        kind: "own-write",
-        epoch: ack.epoch,
-        version: ack.version,
-        ops: changes(w.ops),
-        originDevice: this.deviceId,
-        originSeq: w.seq,
-      });
-    }
-    this.persist();
-    w.resolve?.(ack.version);
-    this.pump();
-  }
-
   private onError(l: Link, error: ErrorFrame): void {
     if (error.clientSeq === 0n && this.resyncRefused(l, error)) return;
-    const w = error.clientSeq === 0n ? undefined : this.writes.get(error.clientSeq);
-    if (!w) {
-      this.events.emit("error", HandoffError.fromFrame(error));
-      return;
-    }
-    // UNAVAILABLE and OUTCOME_UNKNOWN: the write may or may not be applied; re-sending the same
-    // client_seq is safe and is the only honest course, so it is never reported as failed.
-    const fateUnknown = error.code === ErrorCode.UNAVAILABLE || (error.code as number) === OUTCOME_UNKNOWN;
-    // Re-sent, after a growing wait, as long as the server says it may succeed later (as the Java
-    // client does): a write is given up on only for a refusal re-sending cannot change. Not
-    // STALE_SEQUENCE (that number can never get another answer) nor INTERNAL (a server bug that
-    // would hold back every later write of the document).
-    const retryable =
-      error.code !== ErrorCode.STALE_SEQUENCE &&
-      error.code !== ErrorCode.INTERNAL &&
-      (fateUnknown ||
-        error.retryable ||
-        error.code === ErrorCode.RATE_LIMITED ||
-        error.code === ErrorCode.TOO_MANY_IN_FLIGHT);
-    if (retryable) {
-      const delay = this.backoff.delay(w.retries, fateUnknown ? UNAVAILABLE_BACKOFF_MAX_MS : Infinity);
-      w.retries++;
-      clearTimeout(w.retryTimer);
-      w.retryTimer = setTimeout(() => {
-        w.retryTimer = undefined;
-        if (this.link === l && w.sent && !w.done) {
-          w.attempts++;
-          l.channel!.send(this.writeFrame(w));
-        }
-      }, delay);
-      return;
-    }
-    this.writes.settle(w);
-    this.persist();
-    const failed = HandoffError.fromFrame(error, w.document.name);
-    // A re-sent number the server no longer remembers was handled long ago, one way or the other.
-    w.reject?.(error.code === ErrorCode.STALE_SEQUENCE && w.attempts > 1 ? failed.withOutcomeUnknown() : failed);
-    this.pump();
+    if (!this.writes.onError(l, error)) this.events.emit("error", HandoffError.fromFrame(error));
   }
 
   /**
@@ -731,73 +612,6 @@ export class SyncEngine implements WriteSink {
     l.channel!.send(
       create(ClientFrameSchema, { body: { case: "resync", value: { positions: [position(d)] } } }),
     );
-  }
-
-  // ---------------------------------------------------------------------------------------------
-  // Writes
-
-  /** Sends what the window allows: re-sends first (original numbers), then queued writes (new numbers). */
-  private pump(): void {
-    const l = this.link;
-    if (!l || !l.welcomed) return;
-    for (let w = this.writes.nextResend(); w; w = this.writes.nextResend()) this.transmit(l, w);
-    const fresh = this.writes.numberQueued();
-    if (fresh.length === 0) return;
-    if (!this.store.durable) {
-      this.persist();
-      for (const w of fresh) if (this.writes.release(w)) this.transmit(l, w);
-      return;
-    }
-    // The number must be on disk before the write leaves: a reload re-sends it with this number. If
-    // the save fails, the writes give their numbers back (a reload would number them anew, so a
-    // number sent now could be applied twice) and go out after a later save succeeds.
-    for (const w of fresh) w.saving = true;
-    this.persist().then((saved) => {
-      for (const w of fresh) w.saving = false;
-      if (!saved) {
-        for (const w of fresh) this.writes.unnumber(w);
-        clearTimeout(this.saveRetry);
-        this.saveRetry = setTimeout(() => this.pump(), this.backoff.delay(this.saveFailures++));
-        return;
-      }
-      this.saveFailures = 0;
-      const now = this.link;
-      for (const w of fresh) {
-        if (this.link === l && this.writes.release(w)) this.transmit(l, w);
-        else if (now?.welcomed) this.writes.resendAfterSave(w); // numbered on a connection since lost
-      }
-      if (now !== l) this.pump();
-    });
-  }
-
-  private transmit(l: Link, w: PendingWrite): void {
-    const frame = this.writeFrame(w);
-    if (this.maxFrameBytes > 0) {
-      const size = toBinary(ClientFrameSchema, frame).length;
-      if (size > this.maxFrameBytes) {
-        this.writes.settle(w);
-        this.persist();
-        w.reject?.(
-          new HandoffError(
-            "LIMIT_EXCEEDED",
-            `write to '${w.document.name}' is ${size} bytes, over the server's max_frame_bytes of ${this.maxFrameBytes}`,
-            { document: w.document.name },
-          ),
-        );
-        return;
-      }
-    }
-    this.writes.onWire(w);
-    l.channel!.send(frame);
-  }
-
-  private writeFrame(w: PendingWrite): ClientFrame {
-    return create(ClientFrameSchema, {
-      body: {
-        case: "write",
-        value: { document: w.document.name, clientSeq: w.seq, expectedVersion: w.expectedVersion, ops: w.ops },
-      },
-    });
   }
 
   private emitChange(change: DocumentChange): void {
@@ -840,8 +654,8 @@ export class SyncEngine implements WriteSink {
         });
       }
     }
-    const writes = this.writes.stored();
-    return { userId: this.userId, deviceId: this.deviceId, nextSeq: this.writes.lastNumber, documents, writes };
+    const { nextSeq, writes } = this.writes.stored();
+    return { userId: this.userId, deviceId: this.deviceId, nextSeq, documents, writes };
   }
 
   /** Saves the state; resolves once a save that includes every change so far has finished (true: it succeeded). */
@@ -876,10 +690,6 @@ function diverged(d: Document, delta: Delta): boolean {
   const theirs =
     delta.version === d.version ? delta.fingerprint : delta.version === d.version + 1n ? delta.previousFingerprint : 0n;
   return theirs !== 0n && theirs !== mine;
-}
-
-function changes(ops: readonly FieldOp[]): FieldChange[] {
-  return ops.map((o) => ({ field: o.field, value: o.op.case === "set" ? o.op.value : undefined }));
 }
 
 export type { Connector, FrameChannel, FrameListener, FollowSpec };

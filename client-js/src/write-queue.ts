@@ -26,10 +26,10 @@ export interface PendingWrite {
 
 /**
  * A client's unsettled writes, their sequence numbers and the in-flight window. It knows nothing of
- * connections or frames: the engine asks it what to send and tells it what happened.
+ * connections or frames: its {@link WriteSender} asks it what to send and tells it what happened.
  *
  * A write waits unnumbered until the window has room, no earlier write of its document is unsettled,
- * and the engine, on a welcomed connection, asks for it; it is then numbered above every number
+ * and the sender, on a welcomed connection, asks for it; it is then numbered above every number
  * handed out before (and above the server's `last_client_seq`), and stays in `numbered` until it is
  * settled. So at most one write of a document is numbered at a time: a later write of a document is
  * never sent while an earlier one may still be re-sent (after `UNAVAILABLE`, `OUTCOME_UNKNOWN` or a

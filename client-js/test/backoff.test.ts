@@ -2,8 +2,7 @@
 // the network) failed.
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { Backoff } from "../src/backoff.js";
-import { UNAVAILABLE_BACKOFF_MAX_MS } from "../src/engine.js";
+import { Backoff, UNAVAILABLE_BACKOFF_MAX_MS } from "../src/backoff.js";
 
 test("delays double up to the maximum, and a cap shortens them without resetting the count", () => {
   const b = new Backoff(100, 30_000, () => 0.999_999);
