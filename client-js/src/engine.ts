@@ -1,29 +1,22 @@
 import { create } from "@bufbuild/protobuf";
 import { type Backoff, UNAVAILABLE_BACKOFF_MAX_MS } from "./backoff.js";
-import { changes, Document, type DocumentChange, type WriteSink } from "./document.js";
+import type { Document, DocumentChange, WriteSink } from "./document.js";
 import { HandoffError } from "./errors.js";
 import type { Emitter } from "./events.js";
 import {
   type ClientFrame,
   ClientFrameSchema,
-  type Delta,
-  DocumentSync_Mode,
-  DocumentSync_Reason,
-  ErrorCode,
   type Error as ErrorFrame,
   type FieldOp,
   type FollowSpec,
   FollowSpecSchema,
-  type Position,
-  PositionSchema,
   type ServerFrame,
-  type Snapshot,
-  type SyncReport,
   type Welcome,
 } from "./gen/handoff/v1/handoff_pb.js";
 import { checkFollowEntries } from "./names.js";
 import type { Requests } from "./requests.js";
 import { type Connector, type FrameChannel, type FrameListener, isReconnectCode, Link, PROTOCOL_ERROR } from "./connection.js";
+import { Replicas } from "./replicas.js";
 import { Saver } from "./saver.js";
 import type { OfflineStore, StoredState } from "./store.js";
 import { WriteSender } from "./write-sender.js";
@@ -63,22 +56,20 @@ const POLICY_VIOLATION = 4505;
 // The server closed because its store was unreachable while syncing.
 const STORE_UNAVAILABLE = 4005;
 
-// Over 600 lines because the client's state machine (connect, Hello and resume, deltas, gaps and
-// snapshots) is one set of fields touched by every event; the socket (connection.ts), the writes
-// (write-sender.ts, write-queue.ts), saving (saver.ts) and requests (requests.ts) live apart.
-
 /**
- * The client's protocol state machine: connection lifecycle and local replicas. It knows nothing of
- * sockets: it opens connections through a {@link Connector} and hears of them through
- * {@link FrameListener} calls. The pending writes are its {@link WriteSender}'s: the engine hands it
- * the frames about writes and tells it of each Welcome and each lost connection.
+ * The client's protocol state machine: the connection's lifecycle (connect, Hello and resume,
+ * reconnect, offline, close) and what each frame of the server means. It knows nothing of sockets:
+ * it opens connections through a {@link Connector} and hears of them through {@link FrameListener}
+ * calls. The local replicas are its {@link Replicas}' and the pending writes its
+ * {@link WriteSender}'s: the engine hands each the frames about them and tells both of each
+ * Welcome, each lost connection and the end.
  */
 export class SyncEngine implements WriteSink {
-  readonly documents = new Map<string, Document>();
   state: ConnectionState = "closed";
   userId?: string;
   deviceId?: string;
 
+  private readonly replicas: Replicas;
   private readonly writes: WriteSender;
   private link?: Link;
   private reconnectTimer?: ReturnType<typeof setTimeout>;
@@ -96,6 +87,12 @@ export class SyncEngine implements WriteSink {
     readonly requests: Requests,
     private readonly store: OfflineStore,
   ) {
+    this.replicas = new Replicas(this, backoff, {
+      current: () => this.link,
+      persist: () => this.persist(),
+      changed: (change) => this.emitChange(change),
+      synced: () => this.events.emit("synced"),
+    });
     this.writes = new WriteSender(config.maxPendingWrites, config.maxInFlightWrites, backoff, {
       current: () => this.link,
       deviceId: () => this.deviceId,
@@ -112,12 +109,7 @@ export class SyncEngine implements WriteSink {
   // Public operations
 
   document(name: string): Document {
-    let d = this.documents.get(name);
-    if (!d) {
-      d = new Document(name, this);
-      this.documents.set(name, d);
-    }
-    return d;
+    return this.replicas.document(name);
   }
 
   /** Loads the store (once), then connects; resolves at the first Welcome. */
@@ -209,7 +201,7 @@ export class SyncEngine implements WriteSink {
     await this.request(
       create(ClientFrameSchema, {
         body: add
-          ? { case: "follow", value: { spec: followSpec, positions: this.positions() } }
+          ? { case: "follow", value: { spec: followSpec, positions: this.replicas.positions() } }
           : { case: "unfollow", value: { spec: followSpec } },
       }),
     );
@@ -261,7 +253,7 @@ export class SyncEngine implements WriteSink {
     if (this.closedByUser) return;
     this.closedByUser = true;
     clearTimeout(this.reconnectTimer);
-    for (const d of this.documents.values()) clearTimeout(d.resyncTimer);
+    this.replicas.close();
     const l = this.link;
     this.link = undefined;
     l?.stop();
@@ -310,7 +302,7 @@ export class SyncEngine implements WriteSink {
     const c = this.config;
     const hello = {
       client: c.clientName,
-      positions: this.positions(),
+      positions: this.replicas.positions(),
       follow: c.followAll
         ? undefined
         : create(FollowSpecSchema, { documents: c.followDocuments, prefixes: c.followPrefixes }),
@@ -371,7 +363,7 @@ export class SyncEngine implements WriteSink {
       ),
     );
     this.writes.connectionLost();
-    for (const d of this.documents.values()) d.resyncInFlight = false;
+    this.replicas.connectionLost();
   }
 
   private setState(next: ConnectionState, closeCode: number, reason: string): void {
@@ -391,12 +383,15 @@ export class SyncEngine implements WriteSink {
         return this.onWelcome(l, b.value);
       case "ack":
         return this.writes.onAck(b.value);
-      case "delta":
-        return this.onDelta(l, b.value);
+      case "delta": {
+        const d = this.replicas.onDelta(l, b.value);
+        if (d) this.writes.onDelta(d, b.value);
+        return;
+      }
       case "snapshot":
-        return this.onSnapshot(l, b.value);
+        return this.replicas.onSnapshot(l, b.value);
       case "syncReport":
-        this.onSyncReport(b.value);
+        this.replicas.onSyncReport(b.value);
         if (frame.requestId !== 0n) this.requests.onFrame(frame);
         return;
       case "error":
@@ -494,134 +489,20 @@ export class SyncEngine implements WriteSink {
     this.backoff.reset();
     this.setState("connected", 0, "");
     this.connecting?.resolve();
-    for (const sync of welcome.sync?.documents ?? []) {
-      if (sync.mode === DocumentSync_Mode.DELTAS || sync.mode === DocumentSync_Mode.SNAPSHOT) {
-        const d = this.document(sync.document);
-        if (d.epoch !== sync.epoch || d.version < sync.toVersion) l.catchingUp.set(sync.document, sync);
-      }
-    }
-    if (welcome.sync) this.onSyncReport(welcome.sync);
+    this.replicas.welcomed(l, welcome);
     this.requests.onWelcome(welcome);
     this.persist();
     this.writes.pump();
-    this.checkSynced(l);
-  }
-
-  private caughtUp(d: Document): void {
-    const l = this.link;
-    if (!l || l.catchingUp.size === 0) return;
-    const target = l.catchingUp.get(d.name);
-    if (target && d.epoch === target.epoch && d.version >= target.toVersion) {
-      l.catchingUp.delete(d.name);
-      this.checkSynced(l);
-    }
-  }
-
-  private checkSynced(l: Link): void {
-    if (l.synced || !l.welcomed || l.catchingUp.size > 0 || this.link !== l) return;
-    l.synced = true;
-    this.events.emit("synced");
-  }
-
-  private onSyncReport(report: SyncReport): void {
-    for (const sync of report.documents) {
-      const d = this.document(sync.document);
-      d.resyncInFlight = false;
-      d.resyncRetries = 0;
-      if (sync.mode === DocumentSync_Mode.GONE) {
-        d.drop();
-        this.persist();
-        this.emitChange({ document: d.name, kind: "gone", epoch: 0n, version: 0n, ops: [] });
-        const l = this.link;
-        if (l && l.catchingUp.delete(d.name)) this.checkSynced(l);
-      }
-    }
-  }
-
-  private onDelta(l: Link, delta: Delta): void {
-    const d = this.document(delta.document);
-    if (d.version > 0n && delta.epoch !== d.epoch) return this.requestResync(l, d);
-    if (diverged(d, delta)) return this.requestResync(l, d);
-    if (delta.version <= d.version) return;
-    if (delta.version !== d.version + 1n) return this.requestResync(l, d);
-    d.apply(delta.epoch, delta.version, delta.ops);
-    d.setFingerprint(delta.version, delta.fingerprint);
-    this.persist();
-    this.emitChange({
-      document: d.name,
-      kind: "delta",
-      epoch: delta.epoch,
-      version: delta.version,
-      ops: changes(delta.ops),
-      originDevice: delta.originDevice,
-      originSeq: delta.originSeq,
-    });
-    this.caughtUp(d);
-    this.writes.onDelta(d, delta);
-  }
-
-  /**
-   * Replaces the replica, unless the snapshot is not newer than it on the same history: one older
-   * than the replica (a read the server made before versions this device has since received) is not
-   * applied, and the replica asks again from its own position, which the server answers with
-   * deltas, or with a DIVERGED snapshot if it really lost those versions; one at the replica's own
-   * version and fingerprint (or an unknown one) changes nothing. A DIVERGED snapshot always applies.
-   */
-  private onSnapshot(l: Link, s: Snapshot): void {
-    const d = this.document(s.document);
-    if (d.version > 0n && s.epoch === d.epoch && s.reason !== DocumentSync_Reason.DIVERGED && s.version <= d.version) {
-      d.resyncInFlight = false;
-      if (s.version < d.version) return this.requestResync(l, d);
-      const mine = d.fingerprintAt(d.version);
-      if (mine === 0n || s.fingerprint === 0n || mine === s.fingerprint) return this.caughtUp(d);
-    }
-    d.replace(s.epoch, s.version, s.fields);
-    d.setFingerprint(s.version, s.fingerprint);
-    d.resyncInFlight = false;
-    this.persist();
-    this.emitChange({ document: d.name, kind: "snapshot", epoch: s.epoch, version: s.version, ops: [] });
-    this.caughtUp(d);
+    this.replicas.checkSynced(l);
   }
 
   private onError(l: Link, error: ErrorFrame): void {
-    if (error.clientSeq === 0n && this.resyncRefused(l, error)) return;
+    if (error.clientSeq === 0n && this.replicas.resyncRefused(l, error)) return;
     if (!this.writes.onError(l, error)) this.events.emit("error", HandoffError.fromFrame(error));
-  }
-
-  /**
-   * A Resync the server refused for now (over its rate, or too many waiting on this connection; the
-   * error names the document): sent again after a short wait, or the document would stay behind
-   * until the next reconnect. True if `error` was that.
-   */
-  private resyncRefused(l: Link, error: ErrorFrame): boolean {
-    const retryable = error.code === ErrorCode.RATE_LIMITED || error.code === ErrorCode.TOO_MANY_IN_FLIGHT;
-    const d = error.document ? this.documents.get(error.document) : undefined;
-    if (!retryable || !d || !d.resyncInFlight) return false;
-    d.resyncInFlight = false;
-    d.resyncRetries++;
-    clearTimeout(d.resyncTimer);
-    d.resyncTimer = setTimeout(() => {
-      if (this.link === l && l.welcomed && !d.resyncInFlight) this.requestResync(l, d);
-    }, this.backoff.delay(d.resyncRetries, UNAVAILABLE_BACKOFF_MAX_MS) + 50);
-    return true;
-  }
-
-  private requestResync(l: Link, d: Document): void {
-    if (d.resyncInFlight) return;
-    d.resyncInFlight = true;
-    l.channel!.send(
-      create(ClientFrameSchema, { body: { case: "resync", value: { positions: [position(d)] } } }),
-    );
   }
 
   private emitChange(change: DocumentChange): void {
     this.events.emit("change", change);
-  }
-
-  private positions(): Position[] {
-    const out: Position[] = [];
-    for (const d of this.documents.values()) if (d.version > 0n) out.push(position(d));
-    return out;
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -631,29 +512,12 @@ export class SyncEngine implements WriteSink {
     if (!s) return;
     this.userId = s.userId;
     this.deviceId = s.deviceId;
-    for (const sd of s.documents) {
-      const d = this.document(sd.name);
-      if (d.version === 0n) {
-        d.replace(sd.epoch, sd.version, sd.fields);
-        d.setFingerprint(sd.version, sd.fingerprint ?? 0n);
-      }
-    }
-    this.writes.restore(s.nextSeq, s.writes, (name) => this.document(name));
+    this.replicas.restore(s.documents);
+    this.writes.restore(s.nextSeq, s.writes, (name) => this.replicas.document(name));
   }
 
   private snapshot(): StoredState {
-    const documents = [];
-    for (const d of this.documents.values()) {
-      if (d.version > 0n) {
-        documents.push({
-          name: d.name,
-          epoch: d.epoch,
-          version: d.version,
-          fingerprint: d.fingerprintAt(d.version),
-          fields: Object.fromEntries(d.fields()),
-        });
-      }
-    }
+    const documents = this.replicas.stored();
     const { nextSeq, writes } = this.writes.stored();
     return { userId: this.userId, deviceId: this.deviceId, nextSeq, documents, writes };
   }
@@ -667,29 +531,6 @@ export class SyncEngine implements WriteSink {
   private async flushStore(): Promise<void> {
     await this.persist();
   }
-}
-
-function position(d: Document): Position {
-  return create(PositionSchema, {
-    document: d.name,
-    epoch: d.epoch,
-    version: d.version,
-    fingerprint: d.fingerprintAt(d.version),
-  });
-}
-
-/**
- * True when `delta` shows that the server's history of the document is not the one the replica
- * holds: the server gave the replica's version, or wrote the next one on top of, another write (it
- * lost history in a failover). The replica must then Resync from its position, which the server
- * answers with a snapshot. Unknown fingerprints (0n) never count as a difference.
- */
-function diverged(d: Document, delta: Delta): boolean {
-  const mine = d.fingerprintAt(d.version);
-  if (mine === 0n || d.version === 0n || delta.epoch !== d.epoch) return false;
-  const theirs =
-    delta.version === d.version ? delta.fingerprint : delta.version === d.version + 1n ? delta.previousFingerprint : 0n;
-  return theirs !== 0n && theirs !== mine;
 }
 
 export type { Connector, FrameChannel, FrameListener, FollowSpec };
