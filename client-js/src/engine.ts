@@ -19,6 +19,7 @@ import { type Connector, type FrameChannel, type FrameListener, isReconnectCode,
 import { Replicas } from "./replicas.js";
 import { Saver } from "./saver.js";
 import type { OfflineStore, StoredState } from "./store.js";
+import { TokenRefresher } from "./token-refresh.js";
 import { WriteSender } from "./write-sender.js";
 
 export type ConnectionState = "closed" | "connecting" | "connected" | "reconnecting";
@@ -62,7 +63,7 @@ const STORE_UNAVAILABLE = 4005;
  * it opens connections through a {@link Connector} and hears of them through {@link FrameListener}
  * calls. The local replicas are its {@link Replicas}' and the pending writes its
  * {@link WriteSender}'s: the engine hands each the frames about them and tells both of each
- * Welcome, each lost connection and the end.
+ * Welcome, each lost connection and the end. Its {@link TokenRefresher} answers TokenExpiring.
  */
 export class SyncEngine implements WriteSink {
   state: ConnectionState = "closed";
@@ -71,6 +72,7 @@ export class SyncEngine implements WriteSink {
 
   private readonly replicas: Replicas;
   private readonly writes: WriteSender;
+  private readonly tokens: TokenRefresher;
   private link?: Link;
   private reconnectTimer?: ReturnType<typeof setTimeout>;
   private connecting?: { promise: Promise<void>; resolve: () => void; reject: (e: HandoffError) => void };
@@ -99,6 +101,12 @@ export class SyncEngine implements WriteSink {
       durable: () => this.store.durable,
       persist: () => this.persist(),
       changed: (change) => this.emitChange(change),
+    });
+    this.tokens = new TokenRefresher(backoff, {
+      tokenSource: () => this.config.refreshToken,
+      current: () => this.link,
+      request: (frame) => this.request(frame),
+      failed: (error) => this.events.emit("error", error),
     });
     this.saver = new Saver(store, () => this.snapshot(), (e) =>
       this.events.emit("error", new HandoffError("INTERNAL", `offline store save failed: ${String(e)}`)),
@@ -399,7 +407,7 @@ export class SyncEngine implements WriteSink {
         if (!this.requests.onError(frame)) this.onError(l, b.value);
         return;
       case "tokenExpiring":
-        return this.onTokenExpiring(l);
+        return this.tokens.onTokenExpiring(l);
       case "disconnect":
         l.disconnectCode = b.value.code;
         l.disconnectReason = b.value.reason;
@@ -413,59 +421,6 @@ export class SyncEngine implements WriteSink {
       default:
         this.requests.onFrame(frame);
     }
-  }
-
-  /**
-   * The token expires soon: ask for a fresh one and hand it over in band. The token source is
-   * asked by one caller at a time (see the client), so a refresh token is never used twice at once.
-   */
-  private onTokenExpiring(l: Link): void {
-    const refresh = this.config.refreshToken;
-    if (!refresh) return;
-    refresh().then(
-      (token) => {
-        if (token && this.link === l) this.sendRefresh(l, token, 0);
-      },
-      (e) =>
-        this.events.emit(
-          "error",
-          new HandoffError("CONNECTION_LOST", `token source failed; reconnecting at token expiry: ${String(e)}`),
-        ),
-    );
-  }
-
-  /**
-   * Hands `token` over in band. Refused for now (`RATE_LIMITED` or `TOO_MANY_IN_FLIGHT`: the
-   * connection's device requests are over their bound, or a RefreshToken of it is still being
-   * checked; `UNAVAILABLE`: the node could not reach its session store to check the token), it is
-   * sent again after a growing wait, as a refused Resync is: else the connection would be closed at
-   * the token's expiry. Other refusals (`INVALID_TOKEN`, ...) are reported as errors. Before the
-   * Welcome (a TokenExpiring may come first) it goes unnumbered, and a refusal is reported.
-   */
-  private sendRefresh(l: Link, token: string, retries: number): void {
-    const frame = create(ClientFrameSchema, { body: { case: "refreshToken", value: { accessToken: token } } });
-    if (!l.welcomed) {
-      l.channel!.send(frame);
-      return;
-    }
-    this.request(frame).then(
-      () => {},
-      (e: HandoffError) => {
-        if (this.link !== l) return; // The connection ended meanwhile.
-        if (e.errorCode === undefined) {
-          // Not numbered (too many requests wait for answers): it goes as before, unnumbered.
-          if (e.code === "LIMIT_EXCEEDED") l.channel!.send(frame);
-          return;
-        }
-        if (e.code === "RATE_LIMITED" || e.code === "TOO_MANY_IN_FLIGHT" || e.code === "UNAVAILABLE") {
-          setTimeout(() => {
-            if (this.link === l && l.welcomed) this.sendRefresh(l, token, retries + 1);
-          }, this.backoff.delay(retries, UNAVAILABLE_BACKOFF_MAX_MS) + 50);
-          return;
-        }
-        this.events.emit("error", e);
-      },
-    );
   }
 
   private onWelcome(l: Link, welcome: Welcome): void {
