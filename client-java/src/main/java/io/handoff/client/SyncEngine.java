@@ -4,27 +4,18 @@ import io.handoff.client.internal.FrameChannel;
 import io.handoff.client.internal.FrameListener;
 import io.handoff.client.internal.InvalidTokenException;
 import io.handoff.protocol.CloseCode;
-import io.handoff.protocol.v1.Ack;
 import io.handoff.protocol.v1.ClientFrame;
-import io.handoff.protocol.v1.Delta;
 import io.handoff.protocol.v1.DocumentSync;
-import io.handoff.protocol.v1.ErrorCode;
 import io.handoff.protocol.v1.FieldOp;
 import io.handoff.protocol.v1.FollowSpec;
 import io.handoff.protocol.v1.Hello;
-import io.handoff.protocol.v1.Position;
-import io.handoff.protocol.v1.Resync;
 import io.handoff.protocol.v1.ServerFrame;
-import io.handoff.protocol.v1.Snapshot;
-import io.handoff.protocol.v1.SyncReport;
 import io.handoff.protocol.v1.Welcome;
 import java.net.URI;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.ConcurrentMap;
 import java.util.concurrent.Executor;
 import java.util.concurrent.Future;
 import java.util.concurrent.RejectedExecutionException;
@@ -53,10 +44,12 @@ import org.slf4j.LoggerFactory;
  * reconnect backoff. After a close with {@link CloseCode#UNAVAILABLE} (the store, not the network,
  * failed) the backoff is capped at {@code unavailableBackoffMax}, so devices come back soon after
  * the store does.
+ *
+ * <p>Parts of their own: the replicas and the frames that move them ({@link Replicas}), the write
+ * queue ({@link WriteQueue}), requests answered by id ({@link HandoffRequests}), in-band token
+ * renewal ({@link TokenRefresher}) and the app's listeners ({@link Listeners}). This class keeps
+ * the connection's lifecycle and hands each frame to its part.
  */
-// Over 600 lines because the connection state machine (connect, Hello and resume, deltas, gaps,
-// snapshots, offers, token renewal) shares one set of fields confined to one thread; what could
-// live apart already does (WriteQueue, HandoffRequests, Backoff).
 final class SyncEngine {
   /** Marks a write without an expected version. */
   static final long NO_EXPECTED_VERSION = -1;
@@ -80,10 +73,11 @@ final class SyncEngine {
   private final Executor executor;
   private final LongSupplier nanoClock;
   private final Backoff backoff;
-  private final List<HandoffListener> listeners;
-  private final ConcurrentMap<String, Document> documents = new ConcurrentHashMap<>();
+  private final Listeners listeners;
   final HandoffRequests handoff;
   private final WriteQueue writes;
+  private final Replicas replicas;
+  private final TokenRefresher tokens;
   private final List<URI> urls;
   private final long unavailableMaxNanos;
 
@@ -118,7 +112,7 @@ final class SyncEngine {
     this.executor = executor;
     this.backoff = backoff;
     this.nanoClock = nanoClock;
-    this.listeners = config.listeners;
+    this.listeners = new Listeners(config.listeners);
     this.handoff =
         new HandoffRequests(
             config.offerListeners, config.presenceListeners, config.approvalListeners, scheduler);
@@ -126,6 +120,10 @@ final class SyncEngine {
     this.urls = config.urls;
     this.unavailableMaxNanos =
         Math.min(config.unavailableBackoffMax.toNanos(), config.reconnectMax.toNanos());
+    this.replicas = new Replicas(this, writes, listeners, scheduler, backoff, unavailableMaxNanos);
+    this.tokens =
+        new TokenRefresher(
+            config, executor, scheduler, backoff, unavailableMaxNanos, handoff, listeners);
   }
 
   // ------------------------------------------------------------------------------------------
@@ -151,13 +149,12 @@ final class SyncEngine {
 
   /** The handle for a document, created (empty) on first use. Any thread. */
   Document document(String name) {
-    return documents.computeIfAbsent(name, n -> new Document(n, this));
+    return replicas.document(name);
   }
 
   /** The last version applied to a document's replica, 0 if none. Any thread. */
   long lastVersion(String name) {
-    Document d = documents.get(name);
-    return d == null ? 0 : d.version();
+    return replicas.lastVersion(name);
   }
 
   /** Starts connecting (once); completes at the first Welcome. Any thread. */
@@ -309,7 +306,7 @@ final class SyncEngine {
       refuseToken(e);
     } catch (RuntimeException e) {
       link = null;
-      notifyError(
+      listeners.error(
           HandoffException.local("cannot start a connection attempt: " + e.getMessage(), e));
       setState(ConnectionState.RECONNECTING, 0, e.toString());
       scheduleReconnect(false);
@@ -337,12 +334,7 @@ final class SyncEngine {
               .addAllDocuments(config.followDocuments)
               .addAllPrefixes(config.followPrefixes));
     }
-    for (Document d : documents.values()) {
-      Document.State s = d.state();
-      if (s.version > 0) {
-        hello.addPositions(position(d, s));
-      }
-    }
+    replicas.positions(hello);
     l.channel.send(ClientFrame.newBuilder().setRequestId(HELLO_REQUEST_ID).setHello(hello).build());
   }
 
@@ -356,7 +348,7 @@ final class SyncEngine {
     HandoffException refused = HandoffException.helloRefused(error);
     log.warn("{}", refused.getMessage());
     if (error.getRetryable()) {
-      notifyError(refused);
+      listeners.error(refused);
       l.channel.abort();
       return;
     }
@@ -364,7 +356,7 @@ final class SyncEngine {
     connectionLost();
     l.channel.close();
     stop(refused, 0, refused.getMessage());
-    notifyError(refused);
+    listeners.error(refused);
   }
 
   /**
@@ -376,7 +368,7 @@ final class SyncEngine {
         HandoffException.invalid("the access token cannot be used: " + e.getMessage(), e);
     log.warn("{}", invalid.getMessage());
     stop(invalid, 0, invalid.getMessage());
-    notifyError(invalid);
+    listeners.error(invalid);
   }
 
   private void onClosed(Link l, int code, String reason, Throwable cause) {
@@ -429,9 +421,7 @@ final class SyncEngine {
                     + " applied",
                 null));
     writes.disconnected();
-    for (Document d : documents.values()) {
-      d.resyncInFlight = false;
-    }
+    replicas.connectionLost();
   }
 
   private void failAll(HandoffException error) {
@@ -443,13 +433,7 @@ final class SyncEngine {
       return;
     }
     state = next;
-    for (HandoffListener l : listeners) {
-      try {
-        l.onStateChanged(next, closeCode, reason);
-      } catch (RuntimeException e) {
-        log.warn("listener {} threw from onStateChanged", l, e);
-      }
-    }
+    listeners.stateChanged(next, closeCode, reason);
   }
 
   // ------------------------------------------------------------------------------------------
@@ -460,18 +444,18 @@ final class SyncEngine {
     long now = nanoClock.getAsLong();
     switch (frame.getBodyCase()) {
       case WELCOME -> onWelcome(l, frame.getWelcome(), now);
-      case ACK -> onAck(frame.getAck(), now);
-      case DELTA -> onDelta(l, frame.getDelta(), now);
-      case SNAPSHOT -> onSnapshot(l, frame.getSnapshot(), now);
-      case SYNC_REPORT -> onSyncReport(frame.getSyncReport(), now);
+      case ACK -> replicas.onAck(frame.getAck(), now);
+      case DELTA -> replicas.onDelta(l, frame.getDelta(), now);
+      case SNAPSHOT -> replicas.onSnapshot(l, frame.getSnapshot(), now);
+      case SYNC_REPORT -> replicas.onSyncReport(l, frame.getSyncReport(), now);
       case ERROR -> {
         if (!l.welcomed && frame.getRequestId() == HELLO_REQUEST_ID) {
           onHelloRefused(l, frame.getError());
-        } else if (!resyncRefused(l, frame.getError()) && !handoff.onError(frame)) {
+        } else if (!replicas.resyncRefused(l, frame.getError()) && !handoff.onError(frame)) {
           onError(frame.getError());
         }
       }
-      case TOKEN_EXPIRING -> onTokenExpiring(l);
+      case TOKEN_EXPIRING -> tokens.expiring(l);
       case TOKEN_REFRESHED -> {
         log.debug(
             "access token refreshed in band, expires at {}",
@@ -496,102 +480,6 @@ final class SyncEngine {
     }
   }
 
-  /**
-   * The server says the connection's access token expires soon: ask the token supplier for the
-   * current one and hand it over in band. If that fails, the server closes with TOKEN_EXPIRED at
-   * expiry and the reconnect asks the supplier again.
-   */
-  private void onTokenExpiring(Link l) {
-    if (config.tokenSource != null) {
-      java.util.concurrent.CompletionStage<String> next;
-      try {
-        next = config.tokenSource.get();
-      } catch (RuntimeException e) {
-        log.warn("token source failed; the connection will reconnect at token expiry", e);
-        return;
-      }
-      next.whenComplete(
-          (token, err) ->
-              executor.execute(
-                  () -> {
-                    if (err != null) {
-                      log.warn(
-                          "token source failed; reconnecting at token expiry: {}", err.toString());
-                    } else if (link == l) {
-                      sendRefresh(l, token);
-                    }
-                  }));
-      return;
-    }
-    if (config.tokenSupplier == null) {
-      return;
-    }
-    try {
-      sendRefresh(l, config.tokenSupplier.get());
-    } catch (RuntimeException e) {
-      log.warn("token supplier failed; the connection will reconnect at token expiry", e);
-    }
-  }
-
-  private void sendRefresh(Link l, String token) {
-    if (token == null || token.isEmpty()) {
-      return;
-    }
-    sendRefresh(l, token, 0);
-  }
-
-  /**
-   * Hands {@code token} over in band. Refused for now (RATE_LIMITED or TOO_MANY_IN_FLIGHT: the
-   * connection's device requests are over their bound, or a RefreshToken of it is still being
-   * checked; UNAVAILABLE: the node could not reach its session store to check the token), it is
-   * sent again after a growing wait, as a refused Resync is: else the connection would be closed at
-   * the token's expiry. Other refusals (INVALID_TOKEN, ...) go to the listeners. Before the Welcome
-   * (a TokenExpiring may come first) it goes unnumbered, and a refusal goes to the listeners. Event
-   * loop.
-   */
-  private void sendRefresh(Link l, String token, int retries) {
-    ClientFrame.Builder frame =
-        ClientFrame.newBuilder()
-            .setRefreshToken(
-                io.handoff.protocol.v1.RefreshToken.newBuilder().setAccessToken(token));
-    if (!l.welcomed) {
-      l.channel.send(frame.build());
-      return;
-    }
-    CompletableFuture<ServerFrame> answer = new CompletableFuture<>();
-    long id = handoff.register(answer);
-    if (id <= 0) {
-      l.channel.send(frame.build());
-      return;
-    }
-    answer.whenComplete(
-        (ok, err) -> {
-          if (err == null || link != l) {
-            return;
-          }
-          HandoffException refused =
-              err instanceof HandoffException h ? h : HandoffException.local(err.toString(), err);
-          ErrorCode code = refused.errorCode();
-          if (code == null) {
-            return; // The connection ended meanwhile.
-          }
-          if (code == ErrorCode.RATE_LIMITED
-              || code == ErrorCode.TOO_MANY_IN_FLIGHT
-              || code == ErrorCode.UNAVAILABLE) {
-            scheduler.schedule(
-                () -> {
-                  if (link == l && l.welcomed) {
-                    sendRefresh(l, token, retries + 1);
-                  }
-                },
-                backoff.delayNanos(retries, unavailableMaxNanos) + 50_000_000L);
-            return;
-          }
-          notifyError(refused);
-        });
-    l.channel.send(frame.setRequestId(id).build());
-  }
-
   private void onWelcome(Link l, Welcome welcome, long now) {
     l.welcomed = true;
     l.durableAcks = welcome.getDurableAckReplicas() > 0;
@@ -607,206 +495,16 @@ final class SyncEngine {
         welcome.getMaxFrameBytes());
     setState(ConnectionState.CONNECTED, 0, null);
     connectFuture.complete(null);
-    for (DocumentSync sync : welcome.getSync().getDocumentsList()) {
-      DocumentSync.Mode mode = sync.getMode();
-      if (mode == DocumentSync.Mode.DELTAS || mode == DocumentSync.Mode.SNAPSHOT) {
-        Document.State s = document(sync.getDocument()).state();
-        if (s.epoch != sync.getEpoch() || s.version < sync.getToVersion()) {
-          l.catchingUp.put(sync.getDocument(), sync);
-        }
-      }
-    }
-    onSyncReport(welcome.getSync(), now);
+    replicas.welcomed(l, welcome.getSync(), now);
     handoff.onWelcome(welcome);
     writes.pump();
-    checkSynced(l);
-  }
-
-  /** A document's replica changed: is it where the Welcome said it would be brought? */
-  private void caughtUp(Document d) {
-    Link l = link;
-    if (l == null || l.catchingUp.isEmpty()) {
-      return;
-    }
-    DocumentSync target = l.catchingUp.get(d.name());
-    if (target != null) {
-      Document.State s = d.state();
-      if (s.epoch == target.getEpoch() && s.version >= target.getToVersion()) {
-        l.catchingUp.remove(d.name());
-        checkSynced(l);
-      }
-    }
-  }
-
-  /** Tells the listeners once per connection when everything in its Welcome's report arrived. */
-  private void checkSynced(Link l) {
-    if (l.synced || !l.welcomed || !l.catchingUp.isEmpty() || link != l) {
-      return;
-    }
-    l.synced = true;
-    for (HandoffListener listener : listeners) {
-      try {
-        listener.onSynced();
-      } catch (RuntimeException e) {
-        log.warn("listener {} threw from onSynced", listener, e);
-      }
-    }
-  }
-
-  private void onSyncReport(SyncReport report, long now) {
-    for (DocumentSync sync : report.getDocumentsList()) {
-      Document d = document(sync.getDocument());
-      d.resyncInFlight = false;
-      d.resyncRetries = 0;
-      if (sync.getMode() == DocumentSync.Mode.GONE) {
-        d.drop();
-        emit(DocumentChange.gone(d.name(), now));
-        Link l = link;
-        if (l != null && l.catchingUp.remove(d.name()) != null) {
-          checkSynced(l);
-        }
-      }
-    }
-  }
-
-  private void onDelta(Link l, Delta delta, long now) {
-    Document d = document(delta.getDocument());
-    Document.State s = d.state();
-    if (s.version > 0 && delta.getEpoch() != s.epoch) {
-      requestResync(l, d, s);
-      return;
-    }
-    if (diverged(d, s, delta)) {
-      requestResync(l, d, s);
-      return;
-    }
-    if (delta.getVersion() <= s.version) {
-      return;
-    }
-    if (delta.getVersion() != s.version + 1) {
-      requestResync(l, d, s);
-      return;
-    }
-    d.apply(delta.getEpoch(), delta.getVersion(), delta.getOpsList());
-    d.fingerprint(delta.getVersion(), delta.getFingerprint());
-    if (!listeners.isEmpty()) {
-      emit(DocumentChange.delta(delta, now));
-    }
-    caughtUp(d);
-    String me = deviceId;
-    // With durable acks the own Delta comes before the replicas confirmed the write: only the Ack
-    // settles it.
-    if (!l.durableAcks && me != null && me.equals(delta.getOriginDevice())) {
-      PendingWrite w = writes.applied(delta.getOriginSeq(), d);
-      if (w != null) {
-        w.future.complete(delta.getVersion());
-        writes.pump();
-      }
-    }
-  }
-
-  /**
-   * Replaces the replica, unless the snapshot is not newer than it on the same history: one older
-   * than the replica (a read the server made before versions this device has since received) is not
-   * applied, and the replica asks again from its own position, which the server answers with
-   * deltas, or with a DIVERGED snapshot if it really lost those versions; one at the replica's own
-   * version and fingerprint changes nothing. A DIVERGED snapshot always applies.
-   */
-  private void onSnapshot(Link l, Snapshot snapshot, long now) {
-    Document d = document(snapshot.getDocument());
-    Document.State s = d.state();
-    if (s.version > 0
-        && snapshot.getEpoch() == s.epoch
-        && snapshot.getReason() != DocumentSync.Reason.DIVERGED
-        && snapshot.getVersion() <= s.version) {
-      d.resyncInFlight = false;
-      if (snapshot.getVersion() < s.version) {
-        requestResync(l, d, s);
-        return;
-      }
-      long mine = d.fingerprintAt(s.version);
-      long theirs = snapshot.getFingerprint();
-      if (mine == 0 || theirs == 0 || mine == theirs) {
-        caughtUp(d);
-        return;
-      }
-    }
-    d.replace(snapshot.getEpoch(), snapshot.getVersion(), snapshot.getFieldsMap());
-    d.fingerprint(snapshot.getVersion(), snapshot.getFingerprint());
-    d.resyncInFlight = false;
-    Document.State applied = d.state();
-    emit(DocumentChange.snapshot(d.name(), applied.epoch, applied.version, applied.fields, now));
-    caughtUp(d);
-  }
-
-  private void onAck(Ack ack, long now) {
-    PendingWrite w = writes.applied(ack.getClientSeq(), null);
-    if (w == null) {
-      return;
-    }
-    Document d = w.document;
-    Document.State s = d.state();
-    boolean contiguous =
-        ack.getVersion() == s.version + 1 && (s.version == 0 || s.epoch == ack.getEpoch());
-    // Not contiguous: either the replica already has this version (a delta or snapshot brought
-    // it), or versions are missing in between, and the server pushes those deltas, this write's
-    // included, by itself. Applying the ops out of order would corrupt the replica.
-    if (contiguous) {
-      d.apply(ack.getEpoch(), ack.getVersion(), w.ops);
-      d.fingerprint(ack.getVersion(), ack.getFingerprint());
-      if (!listeners.isEmpty()) {
-        emit(
-            DocumentChange.ownWrite(
-                d.name(), ack.getEpoch(), ack.getVersion(), w.ops, deviceId, w.seq, now));
-      }
-    }
-    w.future.complete(ack.getVersion());
-    writes.pump();
+    replicas.checkSynced(l);
   }
 
   private void onError(io.handoff.protocol.v1.Error error) {
     if (error.getClientSeq() == 0 || !writes.refused(error)) {
-      notifyError(HandoffException.fromError(error, null));
+      listeners.error(HandoffException.fromError(error, null));
     }
-  }
-
-  /**
-   * A Resync the server refused for now (over its rate, or too many waiting on the connection; the
-   * error names the document): sent again after a short wait, or the document would stay behind
-   * until the next reconnect. True if {@code error} was that.
-   */
-  private boolean resyncRefused(Link l, io.handoff.protocol.v1.Error error) {
-    ErrorCode code = error.getCode();
-    if (error.getClientSeq() != 0
-        || error.getDocument().isEmpty()
-        || (code != ErrorCode.RATE_LIMITED && code != ErrorCode.TOO_MANY_IN_FLIGHT)) {
-      return false;
-    }
-    Document d = documents.get(error.getDocument());
-    if (d == null || !d.resyncInFlight) {
-      return false;
-    }
-    d.resyncInFlight = false;
-    d.resyncRetries++;
-    scheduler.schedule(
-        () -> {
-          if (link == l && l.welcomed && !d.resyncInFlight) {
-            requestResync(l, d, d.state());
-          }
-        },
-        backoff.delayNanos(d.resyncRetries, unavailableMaxNanos) + 50_000_000L);
-    return true;
-  }
-
-  private void requestResync(Link l, Document d, Document.State s) {
-    if (d.resyncInFlight) {
-      return;
-    }
-    d.resyncInFlight = true;
-    l.channel.send(
-        ClientFrame.newBuilder()
-            .setResync(Resync.newBuilder().addPositions(position(d, s)))
-            .build());
   }
 
   // ------------------------------------------------------------------------------------------
@@ -822,60 +520,11 @@ final class SyncEngine {
     writes.pump();
   }
 
-  // ------------------------------------------------------------------------------------------
-
-  private void emit(DocumentChange change) {
-    for (HandoffListener l : listeners) {
-      try {
-        l.onChange(change);
-      } catch (RuntimeException e) {
-        log.warn("listener {} threw from onChange", l, e);
-      }
-    }
-  }
-
-  private void notifyError(HandoffException error) {
-    if (listeners.isEmpty()) {
-      log.warn("{}", error.getMessage());
-    }
-    for (HandoffListener l : listeners) {
-      try {
-        l.onError(error);
-      } catch (RuntimeException e) {
-        log.warn("listener {} threw from onError", l, e);
-      }
-    }
-  }
-
-  private static Position position(Document d, Document.State s) {
-    return Position.newBuilder()
-        .setDocument(d.name())
-        .setEpoch(s.epoch)
-        .setVersion(s.version)
-        .setFingerprint(d.fingerprintAt(s.version))
-        .build();
-  }
-
   /**
-   * True when {@code delta} shows that the server's history of the document is not the one this
-   * replica holds: the server gave this replica's version, or wrote the next one on top of, another
-   * write (it lost history in a failover). The replica must then Resync from its position, which
-   * the server answers with a snapshot. Unknown fingerprints (0) never count as a difference.
+   * One connection attempt. Callbacks from an attempt that is no longer current are ignored. Its
+   * fields are the engine's and its parts', event loop only.
    */
-  private static boolean diverged(Document d, Document.State s, Delta delta) {
-    long mine = d.fingerprintAt(s.version);
-    if (mine == 0 || s.version == 0 || delta.getEpoch() != s.epoch) {
-      return false;
-    }
-    long theirs =
-        delta.getVersion() == s.version
-            ? delta.getFingerprint()
-            : delta.getVersion() == s.version + 1 ? delta.getPreviousFingerprint() : 0;
-    return theirs != 0 && theirs != mine;
-  }
-
-  /** One connection attempt. Callbacks from an attempt that is no longer current are ignored. */
-  private final class Link implements FrameListener {
+  final class Link implements FrameListener {
     final URI url;
     FrameChannel channel;
     boolean welcomed;
@@ -889,6 +538,11 @@ final class SyncEngine {
 
     Link(URI url) {
       this.url = url;
+    }
+
+    /** True while this is the client's connection (or attempt); false once it ended. */
+    boolean isCurrent() {
+      return link == this;
     }
 
     @Override

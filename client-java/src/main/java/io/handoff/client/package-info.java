@@ -6,10 +6,12 @@
  * io.handoff.client.Document} (a replica and the way to write to it), {@link
  * io.handoff.client.HandoffListener} with {@link io.handoff.client.DocumentChange} and {@link
  * io.handoff.client.ConnectionState}, and {@link io.handoff.client.HandoffException}. The
- * package-private {@code SyncEngine} is the protocol state machine (resume, ordering, endpoints,
- * backoff) and {@code WriteQueue} the life of each write (numbering, one in flight per document,
- * re-sends, the memory bound); neither has socket code, and both are tested on their own. The Netty
- * plumbing lives in {@link io.handoff.client.internal}.
+ * package-private {@code SyncEngine} is the protocol state machine (resume, endpoints, backoff),
+ * {@code Replicas} what Deltas, Snapshots and Acks do to the replicas (ordering, gaps, Resync),
+ * {@code WriteQueue} the life of each write (numbering, one in flight per document, re-sends, the
+ * memory bound) and {@code TokenRefresher} the in-band renewal of the access token; none has socket
+ * code, and {@code SyncEngineTest} drives them all without a socket. The Netty plumbing lives in
+ * {@link io.handoff.client.internal}.
  *
  * <p>Threading, in one place: each client is confined to one Netty event loop, picked when it is
  * built. Replicas, pending writes, sequence numbers and the connection state machine change only on

@@ -1,0 +1,68 @@
+package io.handoff.client;
+
+import java.util.List;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The app's {@link HandoffListener}s, called in the order they were added: an exception one of them
+ * throws is logged and does not keep the others from being called. Event loop only.
+ */
+final class Listeners {
+  private static final Logger log = LoggerFactory.getLogger(Listeners.class);
+
+  private final List<HandoffListener> listeners;
+
+  Listeners(List<HandoffListener> listeners) {
+    this.listeners = listeners;
+  }
+
+  /** True when no listener was added (a change then need not even be built). */
+  boolean isEmpty() {
+    return listeners.isEmpty();
+  }
+
+  void changed(DocumentChange change) {
+    for (HandoffListener l : listeners) {
+      try {
+        l.onChange(change);
+      } catch (RuntimeException e) {
+        log.warn("listener {} threw from onChange", l, e);
+      }
+    }
+  }
+
+  /** Reports {@code error}; logged instead when no listener would see it. */
+  void error(HandoffException error) {
+    if (listeners.isEmpty()) {
+      log.warn("{}", error.getMessage());
+    }
+    for (HandoffListener l : listeners) {
+      try {
+        l.onError(error);
+      } catch (RuntimeException e) {
+        log.warn("listener {} threw from onError", l, e);
+      }
+    }
+  }
+
+  void stateChanged(ConnectionState next, int closeCode, String reason) {
+    for (HandoffListener l : listeners) {
+      try {
+        l.onStateChanged(next, closeCode, reason);
+      } catch (RuntimeException e) {
+        log.warn("listener {} threw from onStateChanged", l, e);
+      }
+    }
+  }
+
+  void synced() {
+    for (HandoffListener l : listeners) {
+      try {
+        l.onSynced();
+      } catch (RuntimeException e) {
+        log.warn("listener {} threw from onSynced", l, e);
+      }
+    }
+  }
+}
