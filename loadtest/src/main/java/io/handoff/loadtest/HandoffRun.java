@@ -1,17 +1,13 @@
 package io.handoff.loadtest;
 
 import com.google.protobuf.UnsafeByteOperations;
-import io.handoff.client.HandoffException;
 import io.handoff.client.OutgoingOffer;
 import io.handoff.protocol.v1.Activity;
-import io.handoff.protocol.v1.ErrorCode;
 import io.handoff.protocol.v1.Offer;
 import io.handoff.protocol.v1.OfferOutcome;
-import io.handoff.protocol.v1.OfferResult;
 import java.io.PrintStream;
 import java.time.Duration;
 import java.util.ArrayDeque;
-import java.util.concurrent.CompletionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.locks.LockSupport;
 import org.HdrHistogram.Histogram;
@@ -40,9 +36,6 @@ import org.HdrHistogram.Histogram;
  * offer's bookkeeping is guarded by its {@link OfferTrack}'s monitor, each user's queue by its
  * {@link UserSlot}'s. The main thread prints, sweeps timed-out offers and counts.
  */
-// Over 600 lines because the scenario's schedule and its truth checks (exactly one winner per
-// offer, prompts withdrawn) read the same OfferTrack and UserSlot state, which splitting would make
-// package-wide; what they count and the report live apart (HandoffCounts).
 final class HandoffRun {
   /** The document the offered activity names (it does not exist: the grant carries no snapshot). */
   static final String DOCUMENT = "handoff";
@@ -55,11 +48,6 @@ final class HandoffRun {
 
   private static final long SECOND = TimeUnit.SECONDS.toNanos(1);
   private static final long TICK = TimeUnit.MILLISECONDS.toNanos(50);
-
-  private static final byte NO_ANSWER = 0;
-  private static final byte GRANTED = 1;
-  private static final byte WITHDRAWN = 2;
-  private static final byte FAILED = 3;
 
   private final LoadOptions o;
   private final PrintStream progress;
@@ -320,10 +308,6 @@ final class HandoffRun {
     }
   }
 
-  private static Throwable unwrap(Throwable t) {
-    return t instanceof CompletionException && t.getCause() != null ? t.getCause() : t;
-  }
-
   /** One user's offers: the one in flight and those due while it was. */
   private final class UserSlot {
     volatile OfferTrack current;
@@ -337,7 +321,7 @@ final class HandoffRun {
       OfferTrack start = null;
       synchronized (this) {
         if (current == null && backlog.isEmpty()) {
-          start = new OfferTrack(index, intendedNanos);
+          start = track(index, intendedNanos);
           current = start;
         } else {
           backlog.add(new long[] {index, intendedNanos});
@@ -359,7 +343,7 @@ final class HandoffRun {
         current = null;
         if (!stopped && !backlog.isEmpty()) {
           long[] n = backlog.poll();
-          next = new OfferTrack(n[0], n[1]);
+          next = track(n[0], n[1]);
           current = next;
         }
       }
@@ -379,6 +363,15 @@ final class HandoffRun {
     }
   }
 
+  /** Offer {@code index}, due at {@code intendedNanos}: its user, offerer and bookkeeping. */
+  private OfferTrack track(long index, long intendedNanos) {
+    int devices = fleet.devicesPerUser();
+    int user = (int) (index % slots.length);
+    int offerer = (int) ((index / slots.length) % devices);
+    return new OfferTrack(
+        index, intendedNanos, user, offerer, devices, counts, stats, t -> slots[t.user].ended(t));
+  }
+
   private void send(OfferTrack t) {
     stats.sent.increment();
     Device offerer = fleet.device(t.user, t.offerer);
@@ -394,221 +387,5 @@ final class HandoffRun {
     OutgoingOffer out = offerer.client().offer(null, activity, null);
     out.created().whenComplete((offer, error) -> t.created(offer, error));
     out.result().whenComplete((r, error) -> t.result(r, error));
-  }
-
-  /**
-   * One offer from its send to its end. Mutable state guarded by {@code this}; {@link #end} runs
-   * once.
-   */
-  private final class OfferTrack {
-    final long index;
-    final long intendedNanos;
-    final long sentNanos = System.nanoTime();
-    final int user;
-    final int offerer;
-    private final boolean[] prompted;
-    private final long[] acceptSentNanos;
-    private final byte[] answers;
-    private final String[] withdrawnBy;
-    private String offerId;
-    private boolean resultDone;
-    private OfferResult result;
-    private Throwable resultError;
-    private boolean refusedOffer;
-    private int promptCount;
-    private int answerCount;
-    private boolean ended;
-
-    OfferTrack(long index, long intendedNanos) {
-      this.index = index;
-      this.intendedNanos = intendedNanos;
-      int devices = fleet.devicesPerUser();
-      this.user = (int) (index % slots.length);
-      this.offerer = (int) ((index / slots.length) % devices);
-      this.prompted = new boolean[devices];
-      this.acceptSentNanos = new long[devices];
-      this.answers = new byte[devices];
-      this.withdrawnBy = new String[devices];
-    }
-
-    synchronized String offerId() {
-      return offerId;
-    }
-
-    void created(Offer offer, Throwable error) {
-      synchronized (this) {
-        if (error == null) {
-          offerId = offer.getOfferId();
-          counts.created.increment();
-          return;
-        }
-        refusedOffer = true;
-      }
-      counts.refused.increment();
-      stats.sample("offer " + index + " refused: " + unwrap(error).getMessage());
-      end(false);
-    }
-
-    void result(OfferResult r, Throwable error) {
-      synchronized (this) {
-        resultDone = true;
-        result = r;
-        resultError = error;
-      }
-      end(false);
-    }
-
-    /** Records the prompt at {@code slot}; false if it had arrived before. */
-    synchronized boolean prompted(int slot, String id, long nowNanos) {
-      if (prompted[slot] || ended) {
-        return false;
-      }
-      if (offerId == null) {
-        offerId = id; // The prompt can overtake the offerer's OfferCreated (another event loop).
-      }
-      prompted[slot] = true;
-      promptCount++;
-      acceptSentNanos[slot] = nowNanos;
-      return true;
-    }
-
-    void answered(Device target, Throwable error, long nowNanos) {
-      int slot = target.slot;
-      String failure = null;
-      synchronized (this) {
-        if (ended) {
-          return;
-        }
-        answerCount++;
-        if (error == null) {
-          answers[slot] = GRANTED;
-          if (intendedNanos >= stats.measureFromNanos) {
-            counts.acceptLatency.recordValue(Math.max(0, nowNanos - acceptSentNanos[slot]) / 1_000);
-          }
-        } else if (unwrap(error) instanceof HandoffException h
-            && h.errorCode() == ErrorCode.OFFER_WITHDRAWN) {
-          answers[slot] = WITHDRAWN;
-        } else {
-          answers[slot] = FAILED;
-          failure = unwrap(error).toString();
-        }
-      }
-      if (error != null && failure == null) {
-        counts.withdrawnErrors.increment();
-      }
-      if (failure != null) {
-        counts.acceptErrors.increment();
-        stats.sample("accept of offer " + index + " on device " + target.index + ": " + failure);
-      }
-      end(false);
-    }
-
-    void withdrawn(int slot, OfferOutcome outcome, String byDevice) {
-      synchronized (this) {
-        if (ended) {
-          return;
-        }
-        withdrawnBy[slot] = outcome == OfferOutcome.ACCEPTED ? byDevice : "(" + outcome + ")";
-      }
-      counts.withdrawnPushes.increment();
-    }
-
-    /**
-     * Ends the offer if everything has arrived, or at once with {@code force}: checks the winner
-     * and counts, then lets its user send the next offer.
-     */
-    void end(boolean force) {
-      synchronized (this) {
-        if (ended) {
-          return;
-        }
-        int targets = prompted.length - 1;
-        boolean complete =
-            refusedOffer || (resultDone && promptCount == targets && answerCount == targets);
-        if (!complete && !force) {
-          return;
-        }
-        ended = true;
-        check(force && !complete);
-      }
-      counts.finished.increment();
-      slots[user].ended(this);
-    }
-
-    // Holds the monitor.
-    private void check(boolean timeout) {
-      if (timeout) {
-        counts.timedOut.increment();
-      }
-      if (refusedOffer) {
-        return;
-      }
-      int targets = prompted.length - 1;
-      counts.missingPrompts.add(targets - promptCount);
-      if (targets - promptCount > 0) {
-        stats.sample(this + ": " + (targets - promptCount) + " targets never got the prompt");
-      }
-      int grants = 0;
-      int winner = -1;
-      for (int s = 0; s < answers.length; s++) {
-        if (answers[s] == GRANTED) {
-          grants++;
-          winner = s;
-        } else if (prompted[s] && answers[s] == NO_ANSWER) {
-          counts.unanswered.increment();
-          stats.sample(this + ": the accept of device d" + s + " was never answered");
-        }
-      }
-      if (grants == 0) {
-        counts.noWinner.increment();
-        stats.sample(this + ": no accept won");
-        return;
-      }
-      if (grants > 1) {
-        counts.extraWinners.add(grants - 1);
-        stats.sample(this + ": " + grants + " accepts won");
-        return;
-      }
-      counts.winners.increment();
-      if (intendedNanos >= stats.measureFromNanos && intendedNanos < stats.measureToNanos) {
-        counts.winnersInWindow.increment();
-      }
-      String winnerId = Device.deviceIdOf(winner);
-      if (withdrawnBy[winner] != null) {
-        counts.wrongWithdrawals.increment();
-        stats.sample(this + ": the winner d" + winner + " was also told it was withdrawn");
-      }
-      for (int s = 0; s < withdrawnBy.length; s++) {
-        if (s != winner && withdrawnBy[s] != null && !withdrawnBy[s].equals(winnerId)) {
-          counts.wrongWithdrawals.increment();
-          stats.sample(
-              this + ": d" + s + " was told " + withdrawnBy[s] + " took it, not " + winnerId);
-        }
-      }
-      if (resultError != null) {
-        counts.resultMismatches.increment();
-        stats.sample(this + ": the offerer's result failed: " + unwrap(resultError).getMessage());
-      } else if (!resultDone) {
-        counts.resultMismatches.increment();
-        stats.sample(this + ": the offerer never got its result");
-      } else if (result.getOutcome() != OfferOutcome.ACCEPTED
-          || !result.getByDevice().equals(winnerId)) {
-        counts.resultMismatches.increment();
-        stats.sample(
-            this
-                + ": the offerer's result is "
-                + result.getOutcome()
-                + " by "
-                + result.getByDevice()
-                + ", but "
-                + winnerId
-                + " won");
-      }
-    }
-
-    @Override
-    public String toString() {
-      return "offer " + index + " (user " + user + ", from d" + offerer + ")";
-    }
   }
 }
