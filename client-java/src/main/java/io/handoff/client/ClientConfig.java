@@ -33,9 +33,9 @@ final class ClientConfig {
     this.urls = List.copyOf(b.urls);
     this.tokenSupplier = b.tokenSupplier;
     this.tokenSource = b.tokenSource;
-    this.followAll = b.followAll;
-    this.followDocuments = List.copyOf(b.followDocuments);
-    this.followPrefixes = List.copyOf(b.followPrefixes);
+    this.followAll = b.follow.all();
+    this.followDocuments = List.copyOf(b.follow.documents());
+    this.followPrefixes = List.copyOf(b.follow.prefixes());
     this.eventLoopGroup = b.eventLoopGroup;
     this.localAddress = b.localAddress;
     this.reconnectInitial = b.reconnectInitial;
@@ -51,51 +51,17 @@ final class ClientConfig {
     this.approvalListeners = List.copyOf(b.approvalListeners);
   }
 
+  /** Also the builder's {@code toString()}; the token is never printed. */
   @Override
   public String toString() {
-    return describe(
-        urls,
-        tokenSupplier != null || tokenSource != null,
-        followAll,
-        followDocuments,
-        followPrefixes,
-        eventLoopGroup,
-        localAddress,
-        reconnectInitial,
-        reconnectMax,
-        unavailableBackoffMax,
-        maxUnackedWriteBytes,
-        maxInFlightWrites,
-        connectTimeout,
-        clientName,
-        listeners.size());
-  }
-
-  /** One format for the config and its builder; the token is never printed. */
-  static String describe(
-      List<URI> urls,
-      boolean hasToken,
-      boolean followAll,
-      List<String> followDocuments,
-      List<String> followPrefixes,
-      EventLoopGroup group,
-      InetSocketAddress localAddress,
-      Duration reconnectInitial,
-      Duration reconnectMax,
-      Duration unavailableBackoffMax,
-      long maxUnackedWriteBytes,
-      int maxInFlightWrites,
-      Duration connectTimeout,
-      String clientName,
-      int listeners) {
     return "{urls="
         + urls
         + ", token="
-        + (hasToken ? "****" : "none")
+        + (tokenSupplier != null || tokenSource != null ? "****" : "none")
         + ", follow="
         + (followAll ? "all" : "documents" + followDocuments + " prefixes" + followPrefixes)
         + ", eventLoopGroup="
-        + (group == null ? "own" : "shared")
+        + (eventLoopGroup == null ? "own" : "shared")
         + (localAddress == null ? "" : ", localAddress=" + localAddress)
         + ", reconnectBackoff="
         + reconnectInitial.toMillis()
@@ -112,7 +78,7 @@ final class ClientConfig {
         + "ms, clientName="
         + clientName
         + ", listeners="
-        + listeners
+        + listeners.size()
         + "}";
   }
 }

@@ -1,52 +1,24 @@
 package io.handoff.client;
 
-import io.handoff.client.internal.DeferredFrameChannel;
 import io.handoff.client.internal.Handshake;
-import io.handoff.client.internal.WebSocketConnector;
-import io.handoff.protocol.Names;
-import io.handoff.protocol.v1.AcceptOffer;
 import io.handoff.protocol.v1.Activity;
-import io.handoff.protocol.v1.CancelOffer;
-import io.handoff.protocol.v1.ClientFrame;
-import io.handoff.protocol.v1.DeclineOffer;
 import io.handoff.protocol.v1.DeviceInfo;
 import io.handoff.protocol.v1.DevicePresence;
-import io.handoff.protocol.v1.ListDevices;
 import io.handoff.protocol.v1.Offer;
-import io.handoff.protocol.v1.OfferActivity;
 import io.handoff.protocol.v1.OfferGranted;
 import io.handoff.protocol.v1.OfferResult;
-import io.handoff.protocol.v1.PublishActivity;
-import io.handoff.protocol.v1.RevokeDevice;
-import io.handoff.protocol.v1.ServerFrame;
 import io.netty.channel.EventLoop;
 import io.netty.channel.EventLoopGroup;
-import io.netty.channel.IoEventLoop;
-import io.netty.channel.MultiThreadIoEventLoopGroup;
-import io.netty.channel.epoll.Epoll;
-import io.netty.channel.epoll.EpollIoHandler;
-import io.netty.channel.nio.NioIoHandler;
-import io.netty.util.concurrent.DefaultThreadFactory;
-import io.netty.util.concurrent.EventExecutor;
-import io.netty.util.concurrent.ScheduledFuture;
 import java.net.InetSocketAddress;
 import java.net.URI;
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.HashMap;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
-import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
-import java.util.concurrent.ExecutionException;
-import java.util.concurrent.Executor;
-import java.util.concurrent.Future;
-import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.ThreadLocalRandom;
-import java.util.concurrent.TimeUnit;
-import java.util.concurrent.TimeoutException;
 import java.util.function.Supplier;
 
 /**
@@ -80,10 +52,6 @@ import java.util.function.Supplier;
  * change something hand the work to the event loop. Many clients can share one {@link
  * EventLoopGroup} ({@link Builder#eventLoopGroup}); a client has no thread of its own.
  */
-// Over 600 lines because it is the library's public face: the client, its Builder with every
-// documented option and check, and the Javadoc that is the API's manual; the machinery lives in
-// SyncEngine, WriteQueue and the internal package. The next split is the Builder into a top-level
-// HandoffClientOptions.
 public final class HandoffClient implements AutoCloseable {
 
   /** Default first reconnect delay ceiling. */
@@ -114,77 +82,28 @@ public final class HandoffClient implements AutoCloseable {
   /** Default client description sent in Hello. */
   public static final String DEFAULT_CLIENT_NAME = "handoff-java/0.1";
 
-  private static final long CLOSE_WAIT_MILLIS = 5_000;
-
   private final ClientConfig config;
-  private final EventLoopGroup ownGroup;
-  private final EventLoop eventLoop;
+  private final ClientLoop loop;
   private final SyncEngine engine;
+  private final HandoffCalls calls;
 
   private HandoffClient(ClientConfig config) {
     this.config = config;
-    EventLoopGroup group = config.eventLoopGroup;
-    if (group == null) {
-      ownGroup = newEventLoopGroup(1);
-      group = ownGroup;
-    } else {
-      ownGroup = null;
-    }
-    EventLoop loop = group.next();
-    this.eventLoop = loop;
-    Map<URI, WebSocketConnector> endpoints = new HashMap<>();
-    for (URI url : config.urls) {
-      endpoints.put(
-          url, new WebSocketConnector(url, loop, config.localAddress, config.connectTimeout));
-    }
-    Supplier<String> tokens = config.tokenSupplier;
-    Supplier<? extends CompletionStage<String>> source = config.tokenSource;
-    long tokenTimeoutMillis = config.connectTimeout.toMillis();
-    Connector connector =
-        source != null
-            ? (url, listener) ->
-                DeferredFrameChannel.connect(
-                    source.get(),
-                    loop,
-                    tokenTimeoutMillis,
-                    token -> endpoints.get(url).connect(checkedToken(token), listener),
-                    listener)
-            : (url, listener) ->
-                endpoints
-                    .get(url)
-                    .connect(tokens == null ? null : checkedToken(tokens.get()), listener);
-    Scheduler scheduler =
-        (task, delayNanos) -> {
-          ScheduledFuture<?> scheduled = loop.schedule(task, delayNanos, TimeUnit.NANOSECONDS);
-          return () -> scheduled.cancel(false);
-        };
-    Executor executor =
-        task -> {
-          if (loop.inEventLoop()) {
-            task.run();
-          } else {
-            loop.execute(task);
-          }
-        };
+    this.loop = new ClientLoop(config.eventLoopGroup);
     Backoff backoff =
         new Backoff(
             config.reconnectInitial.toNanos(),
             config.reconnectMax.toNanos(),
             () -> ThreadLocalRandom.current().nextDouble());
-    this.engine = new SyncEngine(config, connector, scheduler, executor, backoff, System::nanoTime);
-  }
-
-  /**
-   * {@code token} if it can be sent on an upgrade (null: none), before any socket is opened.
-   *
-   * @throws io.handoff.client.internal.InvalidTokenException if it is empty or holds a character an
-   *     HTTP header cannot carry: the client stops with a BAD_REQUEST instead of retrying
-   */
-  private static String checkedToken(String token) {
-    if (token != null) {
-      Handshake.checkToken(token);
-    }
-    return token;
+    this.engine =
+        new SyncEngine(
+            config,
+            new EndpointConnector(config, loop.eventLoop()),
+            loop,
+            loop,
+            backoff,
+            System::nanoTime);
+    this.calls = new HandoffCalls(engine);
   }
 
   /**
@@ -194,13 +113,7 @@ public final class HandoffClient implements AutoCloseable {
    * down after closing its clients.
    */
   public static EventLoopGroup newEventLoopGroup(int threads) {
-    if (threads <= 0) {
-      throw new IllegalArgumentException("threads must be > 0, was " + threads);
-    }
-    return new MultiThreadIoEventLoopGroup(
-        threads,
-        new DefaultThreadFactory("handoff-client", true),
-        Epoll.isAvailable() ? EpollIoHandler.newFactory() : NioIoHandler.newFactory());
+    return ClientLoop.newGroup(threads);
   }
 
   /** A builder with every setting at its default; {@link Builder#url} is required. */
@@ -250,13 +163,7 @@ public final class HandoffClient implements AutoCloseable {
    * HandoffException} ({@code PAYLOAD_TOO_LARGE}, {@code RATE_LIMITED}, ...) or when not connected.
    */
   public CompletableFuture<Activity> publishActivity(Activity activity) {
-    PublishActivity.Builder p = PublishActivity.newBuilder();
-    if (activity != null) {
-      p.setActivity(activity);
-    }
-    return engine
-        .request(ClientFrame.newBuilder().setPublishActivity(p))
-        .thenApply(f -> expect(f, f.hasActivityUpdate()).getActivityUpdate().getActivity());
+    return calls.publishActivity(activity);
   }
 
   /**
@@ -264,38 +171,7 @@ public final class HandoffClient implements AutoCloseable {
    * user's other devices, live for {@code ttl} ({@code null}: the server's default).
    */
   public OutgoingOffer offer(String targetDevice, Activity activity, Duration ttl) {
-    if (activity == null) {
-      throw new IllegalArgumentException("activity must not be null");
-    }
-    if (ttl != null && (ttl.isNegative() || ttl.toMillis() > Integer.MAX_VALUE)) {
-      throw new IllegalArgumentException("ttl must be positive and below 24 days");
-    }
-    OfferActivity.Builder o =
-        OfferActivity.newBuilder()
-            .setTargetDevice(targetDevice == null ? "" : targetDevice)
-            .setActivity(activity)
-            .setTtlMs(ttl == null ? 0 : (int) ttl.toMillis());
-    OutgoingOffer out = new OutgoingOffer(this);
-    // The callback is attached before the request is sent, so it runs on the event loop as the
-    // OfferCreated is handled: attached later (from this thread), it could run after the
-    // OfferResult had already arrived and found no offer to complete.
-    CompletableFuture<ServerFrame> answer = new CompletableFuture<>();
-    answer.whenComplete(
-        (f, err) -> {
-          if (err == null && !f.hasOfferCreated()) {
-            err = HandoffException.local("unexpected answer " + f.getBodyCase(), null);
-          }
-          if (err != null) {
-            out.created.completeExceptionally(err);
-            out.result.completeExceptionally(err);
-            return;
-          }
-          Offer created = f.getOfferCreated().getOffer();
-          engine.handoff.track(created, out);
-          out.created.complete(created);
-        });
-    engine.request(ClientFrame.newBuilder().setOfferActivity(o), answer);
-    return out;
+    return calls.offer(targetDevice, activity, ttl);
   }
 
   /**
@@ -304,43 +180,17 @@ public final class HandoffClient implements AutoCloseable {
    * OFFER_WITHDRAWN}, an unknown offer with {@code OFFER_NOT_FOUND}.
    */
   public CompletableFuture<OfferGranted> accept(String offerId) {
-    return answer(
-            ClientFrame.newBuilder().setAcceptOffer(AcceptOffer.newBuilder().setOfferId(offerId)),
-            offerId)
-        .thenApply(f -> expect(f, f.hasOfferGranted()).getOfferGranted());
+    return calls.accept(offerId);
   }
 
   /** Declines an offer: it ends (DECLINED) for every target and the offerer hears of it. */
   public CompletableFuture<Void> decline(String offerId) {
-    return answer(
-            ClientFrame.newBuilder().setDeclineOffer(DeclineOffer.newBuilder().setOfferId(offerId)),
-            offerId)
-        .thenApply(f -> null);
+    return calls.decline(offerId);
   }
 
   /** Cancels an offer this device made; completes with its CANCELLED result. */
   public CompletableFuture<OfferResult> cancel(String offerId) {
-    return engine
-        .request(
-            ClientFrame.newBuilder().setCancelOffer(CancelOffer.newBuilder().setOfferId(offerId)))
-        .thenApply(f -> expect(f, f.hasOfferResult()).getOfferResult());
-  }
-
-  /** A request about a prompt; the prompt is dropped once the request is answered either way. */
-  private CompletableFuture<ServerFrame> answer(ClientFrame.Builder frame, String offerId) {
-    if (offerId == null || offerId.isEmpty()) {
-      throw new IllegalArgumentException("offerId must not be empty");
-    }
-    CompletableFuture<ServerFrame> answer = new CompletableFuture<>();
-    CompletableFuture<ServerFrame> done =
-        answer.whenComplete(
-            (f, err) -> {
-              if (err == null || (err instanceof HandoffException h && h.errorCode() != null)) {
-                engine.handoff.prompts.remove(offerId);
-              }
-            });
-    engine.request(frame, answer);
-    return done;
+    return calls.cancel(offerId);
   }
 
   /**
@@ -348,10 +198,7 @@ public final class HandoffClient implements AutoCloseable {
    * is this device). Needs a server-issued access token; development tokens have no session.
    */
   public CompletableFuture<List<DeviceInfo>> devices() {
-    CompletableFuture<ServerFrame> answer = new CompletableFuture<>();
-    engine.request(
-        ClientFrame.newBuilder().setListDevices(ListDevices.getDefaultInstance()), answer);
-    return answer.thenApply(f -> expect(f, f.hasDeviceList()).getDeviceList().getDevicesList());
+    return calls.devices();
   }
 
   /**
@@ -360,29 +207,12 @@ public final class HandoffClient implements AutoCloseable {
    * with {@code UNKNOWN_DEVICE}.
    */
   public CompletableFuture<List<String>> revokeDevice(String deviceId) {
-    if (deviceId == null || deviceId.isEmpty()) {
-      throw new IllegalArgumentException("deviceId must not be empty");
-    }
-    return revoke(RevokeDevice.newBuilder().setDeviceId(deviceId));
+    return calls.revokeDevice(deviceId);
   }
 
   /** Revokes every device of the user except this one ("sign out everywhere else"). */
   public CompletableFuture<List<String>> revokeOtherDevices() {
-    return revoke(RevokeDevice.newBuilder().setAllOthers(true));
-  }
-
-  private CompletableFuture<List<String>> revoke(RevokeDevice.Builder r) {
-    CompletableFuture<ServerFrame> answer = new CompletableFuture<>();
-    engine.request(ClientFrame.newBuilder().setRevokeDevice(r), answer);
-    return answer.thenApply(
-        f -> expect(f, f.hasDevicesRevoked()).getDevicesRevoked().getDeviceIdsList());
-  }
-
-  private static ServerFrame expect(ServerFrame f, boolean ok) {
-    if (!ok) {
-      throw HandoffException.local("unexpected answer " + f.getBodyCase(), null);
-    }
-    return f;
+    return calls.revokeOtherDevices();
   }
 
   /** Signing in the user's other devices: user codes and "is this you?" prompts. */
@@ -453,46 +283,12 @@ public final class HandoffClient implements AutoCloseable {
    */
   @Override
   public void close() {
-    CompletableFuture<Future<?>> closing = new CompletableFuture<>();
-    try {
-      if (eventLoop.inEventLoop()) {
-        closing.complete(engine.close());
-      } else {
-        eventLoop.execute(() -> closing.complete(engine.close()));
-      }
-    } catch (RejectedExecutionException e) {
-      closing.complete(null);
-    }
-    boolean mayWait = !eventLoop.inEventLoop();
-    if (mayWait) {
-      Future<?> channelClosed = awaitQuietly(closing);
-      if (channelClosed != null) {
-        awaitQuietly(channelClosed);
-      }
-    }
-    if (ownGroup != null && !ownGroup.isShuttingDown()) {
-      io.netty.util.concurrent.Future<?> terminated =
-          ownGroup.shutdownGracefully(0, CLOSE_WAIT_MILLIS, TimeUnit.MILLISECONDS);
-      if (mayWait) {
-        awaitQuietly(terminated);
-      }
-    }
-  }
-
-  private static <T> T awaitQuietly(Future<T> future) {
-    try {
-      return future.get(CLOSE_WAIT_MILLIS, TimeUnit.MILLISECONDS);
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
-    } catch (ExecutionException | TimeoutException e) {
-      // Closing is best effort past this point: the socket is closed either way.
-    }
-    return null;
+    loop.close(engine::close);
   }
 
   /** The event loop this client lives on. */
   EventLoop eventLoop() {
-    return eventLoop;
+    return loop.eventLoop();
   }
 
   @Override
@@ -506,18 +302,10 @@ public final class HandoffClient implements AutoCloseable {
    * settings, so a builder can be reused.
    */
   public static final class Builder {
-    /** The server's limit on the names plus prefixes a device follows (its default). */
-    static final int MAX_FOLLOW_ENTRIES = 256;
-
-    /** The server's limit on a document name, in UTF-8 bytes (its default). */
-    static final int MAX_NAME_BYTES = Names.DEFAULT_MAX_NAME_BYTES;
-
     final List<URI> urls = new ArrayList<>();
     Supplier<String> tokenSupplier;
     Supplier<? extends CompletionStage<String>> tokenSource;
-    boolean followAll = true;
-    final List<String> followDocuments = new ArrayList<>();
-    final List<String> followPrefixes = new ArrayList<>();
+    final FollowSet follow = new FollowSet();
     EventLoopGroup eventLoopGroup;
     InetSocketAddress localAddress;
     Duration reconnectInitial = DEFAULT_RECONNECT_INITIAL;
@@ -645,9 +433,7 @@ public final class HandoffClient implements AutoCloseable {
 
     /** Follows all of the user's documents (the default). Clears documents and prefixes. */
     public Builder followAll() {
-      followAll = true;
-      followDocuments.clear();
-      followPrefixes.clear();
+      follow.followAll();
       return this;
     }
 
@@ -661,19 +447,7 @@ public final class HandoffClient implements AutoCloseable {
      *     server's limit of 256 follow entries
      */
     public Builder followDocuments(String... names) {
-      check(names != null, "followDocuments must not be null");
-      for (String name : names) {
-        check(name != null, "followDocuments names must not be null");
-        String problem = Names.problem("followDocuments: a document name", name, MAX_NAME_BYTES);
-        check(problem == null, problem);
-      }
-      checkFollowEntries("followDocuments", List.of(names), List.of());
-      followAll = false;
-      for (String name : names) {
-        if (!followDocuments.contains(name)) {
-          followDocuments.add(name); // The server counts each name once; so does the Hello.
-        }
-      }
+      follow.addDocuments(names);
       return this;
     }
 
@@ -687,40 +461,8 @@ public final class HandoffClient implements AutoCloseable {
      *     of 256 follow entries
      */
     public Builder followPrefixes(String... prefixes) {
-      check(prefixes != null, "followPrefixes must not be null");
-      for (String prefix : prefixes) {
-        check(prefix != null, "followPrefixes must not contain null");
-        String problem = Names.prefixProblem("followPrefixes: a prefix", prefix, MAX_NAME_BYTES);
-        check(problem == null, problem);
-      }
-      checkFollowEntries("followPrefixes", List.of(), List.of(prefixes));
-      followAll = false;
-      for (String prefix : prefixes) {
-        if (!followPrefixes.contains(prefix)) {
-          followPrefixes.add(prefix);
-        }
-      }
+      follow.addPrefixes(prefixes);
       return this;
-    }
-
-    /**
-     * Refuses a follow set over the server's limit, which would refuse every Hello: the distinct
-     * names plus the distinct prefixes, with those already followed.
-     */
-    private void checkFollowEntries(String setting, List<String> names, List<String> prefixes) {
-      Set<String> allNames = new HashSet<>(followDocuments);
-      allNames.addAll(names);
-      Set<String> allPrefixes = new HashSet<>(followPrefixes);
-      allPrefixes.addAll(prefixes);
-      int entries = allNames.size() + allPrefixes.size();
-      check(
-          entries <= MAX_FOLLOW_ENTRIES,
-          setting
-              + ": following "
-              + entries
-              + " names and prefixes; the limit is "
-              + MAX_FOLLOW_ENTRIES
-              + " follow entries");
     }
 
     /**
@@ -731,7 +473,7 @@ public final class HandoffClient implements AutoCloseable {
     public Builder eventLoopGroup(EventLoopGroup group) {
       check(group != null, "eventLoopGroup must not be null");
       check(
-          isSupported(group),
+          ClientLoop.canLiveOn(group),
           "eventLoopGroup must be a NIO or epoll group (MultiThreadIoEventLoopGroup with"
               + " NioIoHandler or EpollIoHandler)");
       this.eventLoopGroup = group;
@@ -842,35 +584,7 @@ public final class HandoffClient implements AutoCloseable {
 
     @Override
     public String toString() {
-      return "HandoffClient.Builder"
-          + ClientConfig.describe(
-              urls,
-              tokenSupplier != null || tokenSource != null,
-              followAll,
-              followDocuments,
-              followPrefixes,
-              eventLoopGroup,
-              localAddress,
-              reconnectInitial,
-              reconnectMax,
-              unavailableBackoffMax,
-              maxUnackedWriteBytes,
-              maxInFlightWrites,
-              connectTimeout,
-              clientName,
-              listeners.size());
-    }
-
-    // Walks the loops instead of calling next() (or IoEventLoopGroup.isIoType, which does in some
-    // Netty 4.2 versions): that would advance the group's round-robin and skew where clients land.
-    private static boolean isSupported(EventLoopGroup group) {
-      for (EventExecutor executor : group) {
-        if (!(executor instanceof IoEventLoop loop
-            && (loop.isIoType(NioIoHandler.class) || loop.isIoType(EpollIoHandler.class)))) {
-          return false;
-        }
-      }
-      return true;
+      return "HandoffClient.Builder" + new ClientConfig(this);
     }
 
     private static void check(boolean condition, String message) {

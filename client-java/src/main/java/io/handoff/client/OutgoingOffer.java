@@ -14,12 +14,12 @@ import java.util.concurrent.CompletableFuture;
  * Thread-safe.
  */
 public final class OutgoingOffer {
-  private final HandoffClient client;
+  private final HandoffCalls calls;
   final CompletableFuture<Offer> created = new CompletableFuture<>();
   final CompletableFuture<OfferResult> result = new CompletableFuture<>();
 
-  OutgoingOffer(HandoffClient client) {
-    this.client = client;
+  OutgoingOffer(HandoffCalls calls) {
+    this.calls = calls;
   }
 
   public CompletableFuture<Offer> created() {
@@ -32,6 +32,6 @@ public final class OutgoingOffer {
 
   /** Withdraws the offer from its targets; completes with the CANCELLED result. */
   public CompletableFuture<OfferResult> cancel() {
-    return created.thenCompose(o -> client.cancel(o.getOfferId()));
+    return created.thenCompose(o -> calls.cancel(o.getOfferId()));
   }
 }

@@ -10,8 +10,11 @@
  * {@code Replicas} what Deltas, Snapshots and Acks do to the replicas (ordering, gaps, Resync),
  * {@code WriteQueue} the life of each write (numbering, one in flight per document, re-sends, the
  * memory bound) and {@code TokenRefresher} the in-band renewal of the access token; none has socket
- * code, and {@code SyncEngineTest} drives them all without a socket. The Netty plumbing lives in
- * {@link io.handoff.client.internal}.
+ * code, and {@code SyncEngineTest} drives them all without a socket. {@code HandoffClient} is the
+ * face over them: {@code ClientLoop} is the event loop it lives on, {@code EndpointConnector} opens
+ * its connections with their access tokens, {@code HandoffCalls} makes its activity, offer and
+ * device requests, and {@code FollowSet} checks what its builder follows. The Netty plumbing lives
+ * in {@link io.handoff.client.internal}.
  *
  * <p>Threading, in one place: each client is confined to one Netty event loop, picked when it is
  * built. Replicas, pending writes, sequence numbers and the connection state machine change only on
