@@ -135,6 +135,30 @@ public record SyncResult(
         && Fingerprint.differ(deviceFingerprint, deltas.get(0).previousFingerprint());
   }
 
+  /**
+   * True when {@code deltas}, read from a store's history for a device at {@code from}, are the
+   * versions {@code from + 1} to {@code version} in order, each written on top of the one before
+   * it, the last with the document's {@code fingerprint}. A store whose history no longer lines up
+   * with its version (an entry too many or too few, as a Redis append-only file replayed with part
+   * of a torn transaction leaves it) fails this, and the device gets a snapshot instead.
+   */
+  public static boolean linesUp(
+      long from, long version, long fingerprint, List<DocumentEvent> deltas) {
+    if (deltas.size() != version - from) {
+      return false;
+    }
+    for (int i = 0; i < deltas.size(); i++) {
+      DocumentEvent d = deltas.get(i);
+      if (d.version() != from + 1 + i
+          || (i > 0
+              && Fingerprint.differ(d.previousFingerprint(), deltas.get(i - 1).fingerprint()))) {
+        return false;
+      }
+    }
+    return deltas.isEmpty()
+        || !Fingerprint.differ(deltas.get(deltas.size() - 1).fingerprint(), fingerprint);
+  }
+
   /** The report line for this result, as sent in Welcome and SyncReport. */
   public DocumentSync toProto() {
     return DocumentSync.newBuilder()

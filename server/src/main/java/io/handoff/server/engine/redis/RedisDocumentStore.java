@@ -41,6 +41,8 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.Supplier;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * {@link DocumentStore} in Redis. Every write is one server-side Lua script (loaded once, called by
@@ -56,6 +58,7 @@ import java.util.function.Supplier;
  * unknown" (OUTCOME_UNKNOWN). Nothing is half-applied either way: every write is one script.
  */
 public final class RedisDocumentStore implements DocumentStore {
+  private static final Logger log = LoggerFactory.getLogger(RedisDocumentStore.class);
   private static final byte[] EMPTY = new byte[0];
 
   private final StatefulConnection<byte[], byte[]> connection;
@@ -71,6 +74,8 @@ public final class RedisDocumentStore implements DocumentStore {
   private final RedisScript eraseScript = new RedisScript("erase_documents.lua");
   private final RedisFailures failures;
   private final ReplicaWait replicaWait; // null unless durable acks are on
+  // When a history that does not line up was last logged (clock millis).
+  private final AtomicLong lastMisalignedLog = new AtomicLong(Long.MIN_VALUE / 2);
   // ARGV 6-11 of write.lua: the same for every write, encoded once.
   private final byte[][] limitArgs;
 
@@ -259,6 +264,10 @@ public final class RedisDocumentStore implements DocumentStore {
           if (SyncResult.divergedAt(fingerprint, deltas)) {
             return needsSnapshot(document, DocumentSync.Reason.DIVERGED);
           }
+          if (!SyncResult.linesUp(from, (Long) r.get(2), epoch((byte[]) r.get(4)), deltas)) {
+            misalignedHistory(userId, document, from, (Long) r.get(2), deltas.size());
+            return needsSnapshot(document, DocumentSync.Reason.DIVERGED);
+          }
           return SyncResult.deltas(document, epoch, from, deltas);
         }
       case "snapshot":
@@ -278,6 +287,30 @@ public final class RedisDocumentStore implements DocumentStore {
         }
       default:
         throw new IllegalStateException("unexpected script reply " + kind);
+    }
+  }
+
+  /**
+   * Logs a history that does not line up with its document's version, at most once a minute per
+   * node: the store holds what it should not (see docs/redis.md, "A torn transaction in the
+   * append-only file"), and every read of the document until its next write finds it again.
+   */
+  private void misalignedHistory(
+      String userId, String document, long from, long version, int entries) {
+    long now = clock.millis();
+    long last = lastMisalignedLog.get();
+    if (now - last >= 60_000 && lastMisalignedLog.compareAndSet(last, now)) {
+      log.warn(
+          "The history of document '{}' of user {} does not line up with its version {}: {}"
+              + " entries after version {} are not versions {} to {} in order. Devices get a"
+              + " snapshot. Check the Redis log for a truncated append-only file.",
+          document,
+          userId,
+          version,
+          entries,
+          from,
+          from + 1,
+          version);
     }
   }
 
