@@ -128,6 +128,7 @@ public final class RedisEngine implements Engine {
       RoutedCommands routed = RoutedCommands.over(commands.async());
       RedisClusterAsyncCommands<byte[], byte[]> redis = routed.commands();
       String description = "Redis at " + masked(url);
+      PersistenceCheck.check(description, commands.async());
       StoreHealth health = new StoreHealth(description, StoreHealth.DEFAULT_TIMEOUT);
       RedisDocumentStore store =
           new RedisDocumentStore(
@@ -216,6 +217,13 @@ public final class RedisEngine implements Engine {
       List<String> shown = new ArrayList<>();
       seeds.forEach(s -> shown.add(masked(s)));
       String description = "Redis Cluster via " + String.join(",", shown);
+      for (RedisClusterNode node : commands.getPartitions()) {
+        if (node.is(RedisClusterNode.NodeFlag.UPSTREAM)) {
+          PersistenceCheck.check(
+              "Redis Cluster node " + node.getUri().getHost() + ":" + node.getUri().getPort(),
+              commands.getConnection(node.getNodeId()).async());
+        }
+      }
       // Answers from other shards say nothing about a hung one: only the PINGs judge here.
       StoreHealth health = new StoreHealth(description, StoreHealth.DEFAULT_TIMEOUT, false);
       RedisDocumentStore store =
