@@ -130,6 +130,8 @@ public final class RedisProcess implements AutoCloseable {
               .start();
       try (var in = check.getOutputStream()) {
         in.write("y\n".getBytes(java.nio.charset.StandardCharsets.US_ASCII));
+      } catch (IOException e) {
+        // A whole file is not asked about: the tool may have exited before the answer reached it.
       }
       if (!check.waitFor(60, TimeUnit.SECONDS) || check.exitValue() != 0) {
         check.destroyForcibly();
