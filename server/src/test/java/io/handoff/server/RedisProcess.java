@@ -118,11 +118,11 @@ public final class RedisProcess implements AutoCloseable {
     }
     try {
       boolean inTransaction = endsInsideTransaction(aof);
-      Path tool = dir.resolveSibling(dir.getFileName() + "-redis-check-aof");
+      Path tool = dir.resolve("redis-check-aof");
       if (!Files.exists(tool, java.nio.file.LinkOption.NOFOLLOW_LINKS)) {
         Files.createSymbolicLink(tool, binary);
       }
-      Path log = dir.resolveSibling(dir.getFileName() + "-redis-check-aof.log");
+      Path log = dir.resolve("redis-check-aof.log");
       Process check =
           new ProcessBuilder(tool.toString(), "--fix", aof.toString())
               .redirectErrorStream(true)
@@ -162,13 +162,13 @@ public final class RedisProcess implements AutoCloseable {
 
   /** Whether the last MULTI in the file's last 1 MiB has no EXEC after it. */
   private static boolean endsInsideTransaction(Path aof) throws IOException {
-    byte[] all = Files.readAllBytes(aof);
-    String tail =
-        new String(
-            all,
-            Math.max(0, all.length - (1 << 20)),
-            Math.min(all.length, 1 << 20),
-            java.nio.charset.StandardCharsets.ISO_8859_1);
+    byte[] last;
+    try (var f = new java.io.RandomAccessFile(aof.toFile(), "r")) {
+      last = new byte[(int) Math.min(f.length(), 1 << 20)];
+      f.seek(f.length() - last.length);
+      f.readFully(last);
+    }
+    String tail = new String(last, java.nio.charset.StandardCharsets.ISO_8859_1);
     return tail.lastIndexOf("*1\r\n$5\r\nMULTI\r\n") > tail.lastIndexOf("*1\r\n$4\r\nEXEC\r\n");
   }
 

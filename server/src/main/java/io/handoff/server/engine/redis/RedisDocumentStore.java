@@ -55,7 +55,9 @@ import org.slf4j.LoggerFactory;
  * Redis means as temporary (loading, a failover, not connected) is waited out for a bounded time;
  * then a command that certainly did not run fails as "unavailable" (the session answers
  * UNAVAILABLE), and one that may have run (a timeout, a connection lost after sending) as "outcome
- * unknown" (OUTCOME_UNKNOWN). Nothing is half-applied either way: every write is one script.
+ * unknown" (OUTCOME_UNKNOWN). Nothing is half-applied either way: every write is one script (a
+ * Redis that loads a torn append-only file unrepaired can replay part of one; reads then serve a
+ * snapshot where history does not line up, see docs/redis.md).
  */
 public final class RedisDocumentStore implements DocumentStore {
   private static final Logger log = LoggerFactory.getLogger(RedisDocumentStore.class);
@@ -261,11 +263,12 @@ public final class RedisDocumentStore implements DocumentStore {
             }
             deltas.add(d);
           }
-          if (SyncResult.divergedAt(fingerprint, deltas)) {
-            return needsSnapshot(document, DocumentSync.Reason.DIVERGED);
-          }
+          // First, so that a history one entry off is logged whatever the device holds.
           if (!SyncResult.linesUp(from, (Long) r.get(2), epoch((byte[]) r.get(4)), deltas)) {
             misalignedHistory(userId, document, from, (Long) r.get(2), deltas.size());
+            return needsSnapshot(document, DocumentSync.Reason.DIVERGED);
+          }
+          if (SyncResult.divergedAt(fingerprint, deltas)) {
             return needsSnapshot(document, DocumentSync.Reason.DIVERGED);
           }
           return SyncResult.deltas(document, epoch, from, deltas);
@@ -293,7 +296,8 @@ public final class RedisDocumentStore implements DocumentStore {
   /**
    * Logs a history that does not line up with its document's version, at most once a minute per
    * node: the store holds what it should not (see docs/redis.md, "A torn transaction in the
-   * append-only file"), and every read of the document until its next write finds it again.
+   * append-only file"), and every read from a position before the odd entry finds it again until
+   * history is trimmed past it.
    */
   private void misalignedHistory(
       String userId, String document, long from, long version, int entries) {

@@ -128,7 +128,7 @@ public final class RedisEngine implements Engine {
       RoutedCommands routed = RoutedCommands.over(commands.async());
       RedisClusterAsyncCommands<byte[], byte[]> redis = routed.commands();
       String description = "Redis at " + masked(url);
-      PersistenceCheck.check(description, commands.async());
+      PersistenceCheck.check(description, CompletableFuture.completedFuture(commands.async()));
       StoreHealth health = new StoreHealth(description, StoreHealth.DEFAULT_TIMEOUT);
       RedisDocumentStore store =
           new RedisDocumentStore(
@@ -218,10 +218,15 @@ public final class RedisEngine implements Engine {
       seeds.forEach(s -> shown.add(masked(s)));
       String description = "Redis Cluster via " + String.join(",", shown);
       for (RedisClusterNode node : commands.getPartitions()) {
-        if (node.is(RedisClusterNode.NodeFlag.UPSTREAM)) {
+        // A failed master may stay listed until it is forgotten: only live masters are asked.
+        if (node.is(RedisClusterNode.NodeFlag.UPSTREAM)
+            && !node.is(RedisClusterNode.NodeFlag.FAIL)
+            && !node.is(RedisClusterNode.NodeFlag.EVENTUAL_FAIL)
+            && !node.is(RedisClusterNode.NodeFlag.NOADDR)
+            && node.getUri() != null) {
           PersistenceCheck.check(
               "Redis Cluster node " + node.getUri().getHost() + ":" + node.getUri().getPort(),
-              commands.getConnection(node.getNodeId()).async());
+              commands.getConnectionAsync(node.getNodeId()).thenApply(c -> c.async()));
         }
       }
       // Answers from other shards say nothing about a hung one: only the PINGs judge here.

@@ -1,59 +1,98 @@
 package io.handoff.server.engine.redis;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import ch.qos.logback.classic.Level;
 import ch.qos.logback.classic.Logger;
 import ch.qos.logback.classic.spi.ILoggingEvent;
 import ch.qos.logback.core.read.ListAppender;
+import io.handoff.server.Conditions;
 import io.handoff.server.RedisProcess;
 import io.handoff.server.engine.StoreLimits;
+import io.lettuce.core.RedisClient;
+import io.lettuce.core.api.StatefulRedisConnection;
+import java.time.Duration;
 import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.slf4j.LoggerFactory;
 
 /**
  * A node connecting to a Redis that keeps an append-only file and would load a torn one in part
- * warns about it once, naming the setting to change; a Redis that refuses torn files, or keeps no
- * file, gets no warning.
+ * warns about it, naming the setting to change; a Redis that refuses torn files, keeps no file, or
+ * refuses {@code CONFIG}, gets no warning and no error.
  */
 class PersistenceCheckTest {
+  private static final List<String> TEARS =
+      List.of("appendonly yes", "appendfsync everysec", "save \"\"", "aof-load-truncated yes");
 
-  @Test
-  void aRedisThatLoadsTornFilesInPartIsNamedInAWarningAtConnect() {
-    List<ILoggingEvent> warnings =
-        warningsAtConnect(
-            List.of(
-                "appendonly yes", "appendfsync everysec", "save \"\"", "aof-load-truncated yes"));
-    assertEquals(1, warnings.size(), warnings.toString());
-    String message = warnings.get(0).getFormattedMessage();
-    assertTrue(message.startsWith("Redis at redis://127.0.0.1:"), message);
-    assertTrue(message.contains("Set aof-load-truncated no"), message);
-    assertTrue(message.contains("redis-check-aof --fix"), message);
-  }
+  private final Logger logger = (Logger) LoggerFactory.getLogger(PersistenceCheck.class);
+  private final ListAppender<ILoggingEvent> events = new ListAppender<>();
 
-  @Test
-  void aRedisThatRefusesTornFilesOrKeepsNoneGetsNoWarning() {
-    assertEquals(
-        List.of(),
-        warningsAtConnect(
-            List.of(
-                "appendonly yes", "appendfsync everysec", "save \"\"", "aof-load-truncated no")));
-    assertEquals(List.of(), warningsAtConnect(List.of("appendonly no", "save \"\"")));
-  }
-
-  private static List<ILoggingEvent> warningsAtConnect(List<String> settings) {
-    Logger logger = (Logger) LoggerFactory.getLogger(PersistenceCheck.class);
-    ListAppender<ILoggingEvent> events = new ListAppender<>();
+  @BeforeEach
+  void listen() {
     events.start();
     logger.addAppender(events);
-    try (RedisProcess redis = RedisProcess.start(settings);
+  }
+
+  @AfterEach
+  void stopListening() {
+    logger.detachAppender(events);
+  }
+
+  @Test
+  void aNodeConnectingToARedisThatLoadsTornFilesInPartWarnsNamingWhatToSet() {
+    try (RedisProcess redis = RedisProcess.start(TEARS);
         RedisEngine engine =
             RedisEngine.connect(redis.url(), "test:", StoreLimits.builder().build())) {
+      Conditions.await("the warning", () -> !warnings().isEmpty(), Duration.ofSeconds(10));
+      String message = warnings().get(0).getFormattedMessage();
+      assertTrue(message.startsWith("Redis at redis://127.0.0.1:"), message);
+      assertTrue(message.contains("Set aof-load-truncated no"), message);
+      assertTrue(message.contains("redis-check-aof --fix"), message);
+    }
+  }
+
+  @Test
+  void onlyARedisWithAnAppendOnlyFileThatLoadsTornFilesInPartIsWarnedAbout() throws Exception {
+    assertTrue(checked(TEARS));
+    assertFalse(
+        checked(
+            List.of(
+                "appendonly yes", "appendfsync everysec", "save \"\"", "aof-load-truncated no")));
+    assertFalse(checked(List.of("appendonly no", "save \"\"", "aof-load-truncated yes")));
+    assertEquals(1, warnings().size(), warnings().toString());
+  }
+
+  @Test
+  void aRedisThatRefusesConfigOrCannotBeReachedIsNotChecked() throws Exception {
+    assertFalse(checked(List.of("appendonly yes", "save \"\"", "rename-command CONFIG \"\"")));
+    assertFalse(
+        PersistenceCheck.check("nowhere", CompletableFuture.failedFuture(new Exception("down")))
+            .get(10, TimeUnit.SECONDS));
+    assertEquals(List.of(), warnings());
+  }
+
+  private static boolean checked(List<String> settings) throws Exception {
+    try (RedisProcess redis = RedisProcess.start(settings)) {
+      RedisClient client = RedisClient.create(redis.url());
+      try (StatefulRedisConnection<String, String> c = client.connect()) {
+        return PersistenceCheck.check(redis.url(), CompletableFuture.completedFuture(c.async()))
+            .get(10, TimeUnit.SECONDS);
+      } finally {
+        client.shutdown();
+      }
+    }
+  }
+
+  private List<ILoggingEvent> warnings() {
+    synchronized (events) { // the appender appends under its own lock, from Lettuce's threads
       return events.list.stream().filter(e -> e.getLevel() == Level.WARN).toList();
-    } finally {
-      logger.detachAppender(events);
     }
   }
 }
