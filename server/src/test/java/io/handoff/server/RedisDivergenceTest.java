@@ -3,12 +3,18 @@ package io.handoff.server;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
 import io.handoff.protocol.v1.DocumentSync;
+import io.handoff.protocol.v1.Hello;
+import io.handoff.protocol.v1.Position;
+import io.handoff.protocol.v1.ServerFrame;
 import io.handoff.protocol.v1.Snapshot;
+import io.handoff.server.sync.SyncResult;
 import io.lettuce.core.RedisClient;
 import io.lettuce.core.RestoreArgs;
+import io.lettuce.core.ScriptOutputType;
 import io.lettuce.core.api.StatefulRedisConnection;
 import io.lettuce.core.api.sync.RedisCommands;
 import io.lettuce.core.codec.ByteArrayCodec;
+import java.nio.charset.StandardCharsets;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import org.junit.jupiter.api.AfterEach;
@@ -66,6 +72,48 @@ class RedisDivergenceTest extends DivergenceTest {
         .forEach((key, dump) -> redis.restore(key, dump, RestoreArgs.Builder.ttl(0).replace()));
     // The promoted replica is another server: every connection to the old one is gone.
     redis.clientKill(io.lettuce.core.KillArgs.Builder.typePubsub());
+  }
+
+  @Test
+  void aDeviceResumingFromBeforeAHistoryEntryNoVersionCountsEndsWithTheStoresDocument()
+      throws Exception {
+    node = startNode();
+    TestDevice writer = connect("writer");
+    ServerFrame first = write(writer, 1, "a", "1");
+    for (int i = 2; i <= 4; i++) {
+      write(writer, i, i % 2 == 0 ? "b" : "a", Integer.toString(i));
+    }
+    writer.close();
+    // What a torn write that Redis replayed in part leaves: the last delta twice in history.
+    connection
+        .sync()
+        .eval(
+            "local v = redis.call('LINDEX', KEYS[1], -1)"
+                + " return redis.call('LINSERT', KEYS[1], 'BEFORE', v, v)",
+            ScriptOutputType.INTEGER,
+            (nodes.prefix + "{" + user + "}:h:cart").getBytes(StandardCharsets.UTF_8));
+
+    // A device at version 1 without a fingerprint, as data from before fingerprints: read by
+    // position, history would give it versions 3, 4 and 4.
+    TestDevice old = TestDevice.connect(node.port(), TestServer.token(user, "old"));
+    ServerFrame welcome =
+        old.hello(
+            Hello.newBuilder()
+                .addPositions(
+                    Position.newBuilder()
+                        .setDocument("cart")
+                        .setEpoch(first.getAck().getEpoch())
+                        .setVersion(1))
+                .build());
+    DocumentSync report = welcome.getWelcome().getSync().getDocuments(0);
+    assertEquals(DocumentSync.Mode.SNAPSHOT, report.getMode());
+    assertEquals(DocumentSync.Reason.DIVERGED, report.getReason());
+    Copy copy = new Copy();
+    copy.readUntil(old, 4);
+    SyncResult store = node.engine().store().read(user, "cart", 0, 0).join();
+    assertEquals(store.fields(), copy.fields);
+    assertEquals(store.fingerprint(), copy.fingerprint);
+    old.close();
   }
 
   @Test
