@@ -113,19 +113,23 @@ public abstract class DivergenceTest {
     write(writer, 2, "a", "2");
     writer.close();
     TestDevice old = TestDevice.connect(node.port(), TestServer.token(user, "old"));
-    ServerFrame welcome =
-        old.hello(
-            Hello.newBuilder()
-                .addPositions(
-                    Position.newBuilder()
-                        .setDocument("cart")
-                        .setEpoch(first.getAck().getEpoch())
-                        .setVersion(1))
-                .build());
+    ServerFrame welcome = helloWithoutFingerprint(old, first.getAck().getEpoch(), 1);
     assertEquals(
         DocumentSync.Mode.DELTAS, welcome.getWelcome().getSync().getDocuments(0).getMode());
     assertEquals(0, node.stats().divergenceResyncs.sum());
     old.close();
+  }
+
+  /**
+   * Says Hello from version {@code version} of "cart" in {@code epoch} with no fingerprint, as a
+   * device holding data from before fingerprints does; returns the Welcome.
+   */
+  protected static ServerFrame helloWithoutFingerprint(TestDevice d, long epoch, long version) {
+    return d.hello(
+        Hello.newBuilder()
+            .addPositions(
+                Position.newBuilder().setDocument("cart").setEpoch(epoch).setVersion(version))
+            .build());
   }
 
   protected TestDevice connect(String device) {

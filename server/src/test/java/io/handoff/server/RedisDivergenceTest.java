@@ -3,8 +3,6 @@ package io.handoff.server;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
 import io.handoff.protocol.v1.DocumentSync;
-import io.handoff.protocol.v1.Hello;
-import io.handoff.protocol.v1.Position;
 import io.handoff.protocol.v1.ServerFrame;
 import io.handoff.protocol.v1.Snapshot;
 import io.handoff.server.sync.SyncResult;
@@ -96,15 +94,7 @@ class RedisDivergenceTest extends DivergenceTest {
     // A device at version 1 without a fingerprint, as data from before fingerprints: read by
     // position, history would give it versions 3, 4 and 4.
     TestDevice old = TestDevice.connect(node.port(), TestServer.token(user, "old"));
-    ServerFrame welcome =
-        old.hello(
-            Hello.newBuilder()
-                .addPositions(
-                    Position.newBuilder()
-                        .setDocument("cart")
-                        .setEpoch(first.getAck().getEpoch())
-                        .setVersion(1))
-                .build());
+    ServerFrame welcome = helloWithoutFingerprint(old, first.getAck().getEpoch(), 1);
     DocumentSync report = welcome.getWelcome().getSync().getDocuments(0);
     assertEquals(DocumentSync.Mode.SNAPSHOT, report.getMode());
     assertEquals(DocumentSync.Reason.DIVERGED, report.getReason());
