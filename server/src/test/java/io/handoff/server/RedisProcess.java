@@ -102,11 +102,12 @@ public final class RedisProcess implements AutoCloseable {
   }
 
   /**
-   * What docs/redis.md has operators do before they start a Redis whose append-only file a crash
-   * may have torn: {@code redis-check-aof --fix}, which cuts the file back to its last whole
-   * command outside a transaction (Redis's own loader, with {@code aof-load-truncated yes}, would
-   * keep the complete commands of a torn transaction). The tool is the server's own binary, run
-   * under that name.
+   * What docs/redis.md has operators do when Redis refuses a torn append-only file: {@code
+   * redis-check-aof --fix}, which cuts the file back to its last whole command outside a
+   * transaction (Redis's own loader, with {@code aof-load-truncated yes}, would keep the complete
+   * commands of a torn transaction). Run here before every start after a crash: a SIGKILL tears
+   * only the file's end, so the repair never cuts more than the torn tail, and a whole file is left
+   * as it is. The tool is the server's own binary, run under that name.
    */
   public void repairAppendOnlyFile() {
     Path aof = appendOnlyFile();
