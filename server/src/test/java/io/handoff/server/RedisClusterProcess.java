@@ -115,17 +115,18 @@ public final class RedisClusterProcess {
   }
 
   /**
-   * {@code n} ports free on 127.0.0.1, each with its cluster bus port (+10,000) free too, below the
-   * ephemeral range so the twin exists. Each test JVM of a run (surefire's fork number, passed as
-   * {@code handoff.test.fork}) draws from its own half of the range, so two JVMs starting clusters
-   * at the same moment never pick the same port.
+   * {@code n} ports free on 127.0.0.1, each with its cluster bus port (+10,000) free too, both
+   * below the kernel's ephemeral range (32,768 and up here): a bus port inside it could be taken by
+   * an outgoing connection between this check and Redis's bind, which failed a run once. Each test
+   * JVM of a run (surefire's fork number, passed as {@code handoff.test.fork}) draws from its own
+   * half of the range, so two JVMs starting clusters at the same moment never pick the same port.
    */
   static List<Integer> freePorts(int n) {
     List<Integer> ports = new ArrayList<>();
     ThreadLocalRandom random = ThreadLocalRandom.current();
-    int base = 20_000 + ((forkNumber() - 1) & 1) * 5_000;
+    int base = 12_000 + ((forkNumber() - 1) & 1) * 5_384; // bus ports 22,000 to 32,767
     for (int attempts = 0; ports.size() < n && attempts < 1000; attempts++) {
-      int p = base + random.nextInt(5_000);
+      int p = base + random.nextInt(5_384);
       if (!ports.contains(p) && free(p) && free(p + 10_000)) {
         ports.add(p);
       }
