@@ -218,14 +218,18 @@ public final class RedisEngine implements Engine {
       seeds.forEach(s -> shown.add(masked(s)));
       String description = "Redis Cluster via " + String.join(",", shown);
       for (RedisClusterNode node : commands.getPartitions()) {
-        // A failed master may stay listed until it is forgotten: only live masters are asked.
-        if (node.is(RedisClusterNode.NodeFlag.UPSTREAM)
-            && !node.is(RedisClusterNode.NodeFlag.FAIL)
+        // Replicas too: a replica promoted by a failover keeps its own settings. A failed node may
+        // stay listed until it is forgotten: only live ones are asked.
+        if (!node.is(RedisClusterNode.NodeFlag.FAIL)
             && !node.is(RedisClusterNode.NodeFlag.EVENTUAL_FAIL)
             && !node.is(RedisClusterNode.NodeFlag.NOADDR)
             && node.getUri() != null) {
           PersistenceCheck.check(
-              "Redis Cluster node " + node.getUri().getHost() + ":" + node.getUri().getPort(),
+              "Redis Cluster "
+                  + (node.is(RedisClusterNode.NodeFlag.UPSTREAM) ? "master " : "replica ")
+                  + node.getUri().getHost()
+                  + ":"
+                  + node.getUri().getPort(),
               commands.getConnectionAsync(node.getNodeId()).thenApply(c -> c.async()));
         }
       }

@@ -9,12 +9,16 @@ import ch.qos.logback.classic.Logger;
 import ch.qos.logback.classic.spi.ILoggingEvent;
 import ch.qos.logback.core.read.ListAppender;
 import io.handoff.server.Conditions;
+import io.handoff.server.RedisClusterProcess;
 import io.handoff.server.RedisProcess;
 import io.handoff.server.engine.StoreLimits;
 import io.lettuce.core.RedisClient;
 import io.lettuce.core.api.StatefulRedisConnection;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.List;
+import java.util.Set;
+import java.util.TreeSet;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterEach;
@@ -25,7 +29,8 @@ import org.slf4j.LoggerFactory;
 /**
  * A node connecting to a Redis that keeps an append-only file and would load a torn one in part
  * warns about it, naming the setting to change; a Redis that refuses torn files, keeps no file, or
- * refuses {@code CONFIG}, gets no warning and no error.
+ * refuses {@code CONFIG}, gets no warning and no error. In a Cluster each live master and replica
+ * is asked: a replica a failover promotes keeps its own settings.
  */
 class PersistenceCheckTest {
   private static final List<String> TEARS =
@@ -56,6 +61,43 @@ class PersistenceCheckTest {
       assertTrue(message.contains("Set aof-load-truncated no"), message);
       assertTrue(message.contains("redis-check-aof --fix"), message);
     }
+  }
+
+  @Test
+  void aNodeConnectingToAClusterWarnsAboutEachMasterAndEachReplicaThatLoadsTornFilesInPart() {
+    try (RedisClusterProcess.Private cluster = RedisClusterProcess.startPrivateWithReplicas()) {
+      List<String> nodes = new ArrayList<>(cluster.seeds());
+      nodes.addAll(cluster.replicas());
+      for (String url : nodes) {
+        RedisClient client = RedisClient.create(url);
+        try (StatefulRedisConnection<String, String> c = client.connect()) {
+          c.sync().configSet("appendonly", "yes");
+          c.sync().configSet("aof-load-truncated", "yes");
+        } finally {
+          client.shutdown();
+        }
+      }
+      try (RedisEngine engine =
+          RedisEngine.connectCluster(cluster.seeds(), "test:", StoreLimits.builder().build())) {
+        Conditions.await(
+            "a warning for each of the six nodes",
+            () -> warnings().size() == nodes.size(),
+            Duration.ofSeconds(10));
+        Set<String> named = new TreeSet<>();
+        for (ILoggingEvent warning : warnings()) {
+          String message = warning.getFormattedMessage();
+          named.add(message.substring(0, message.indexOf(" keeps ")));
+        }
+        Set<String> expected = new TreeSet<>();
+        cluster.seeds().forEach(u -> expected.add("Redis Cluster master " + hostAndPort(u)));
+        cluster.replicas().forEach(u -> expected.add("Redis Cluster replica " + hostAndPort(u)));
+        assertEquals(expected, named);
+      }
+    }
+  }
+
+  private static String hostAndPort(String url) {
+    return url.substring("redis://".length());
   }
 
   @Test
