@@ -1,12 +1,15 @@
 package io.handoff.server;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.handoff.protocol.CloseCode;
 import io.handoff.protocol.v1.AnswerApproval;
 import io.handoff.protocol.v1.ApprovalOutcome;
 import io.handoff.protocol.v1.ClientFrame;
 import io.handoff.protocol.v1.ErrorCode;
+import io.handoff.protocol.v1.Ping;
 import io.handoff.protocol.v1.ServerFrame;
 import io.handoff.server.devices.ApprovalConfig;
 import io.handoff.server.devices.ApprovalStore;
@@ -269,8 +272,61 @@ class NewDeviceApprovalTest {
         assertEquals("access_denied", poll(api1, held.field("device_code")).field("error"));
       }
     }
-    // A device the user already has is let in at once.
-    signIn(api1, "vic", "phone", 201);
+  }
+
+  /**
+   * Device ids are the app's, not secrets: a sign-in as a device the user already has is held like
+   * any other while another device could approve it, a deny leaves that device's session alone, and
+   * an approval replaces it, closing the old session's connections. A user's only device signs in
+   * again at once (nobody could approve it), and that too closes its old session's connections.
+   */
+  @Test
+  void aDeviceSigningInAgainIsHeldWhileAnotherDeviceCouldApproveItAndApprovalClosesItsOldSession()
+      throws Exception {
+    HandoffServer n1 = node("n1");
+    HandoffServer n2 = node("n2");
+    HttpApi api1 = new HttpApi(n1.port());
+    HttpApi api2 = new HttpApi(n2.port());
+    HttpApi.Answer first = signIn(api1, "kit", "phone", 201);
+    TestDevice firstPhone = connected(n1, first.field("access_token"));
+    HttpApi.Answer again = signIn(api2, "kit", "phone", 201);
+    assertEquals(CloseCode.SESSION_REVOKED.code(), firstPhone.awaitClose());
+    TestDevice phone = connected(n1, again.field("access_token"));
+
+    HttpApi.Answer laptopHeld = signIn(api2, "kit", "laptop", 202);
+    String laptopId = laptopHeld.field("approval_id");
+    promptFor(phone, laptopId);
+    long yes = answer(phone, laptopId, true);
+    assertTrue(phone.next(f -> f.getRequestId() == yes).hasApprovalAnswered());
+    HttpApi.Answer laptopTokens = poll(api2, laptopHeld.field("device_code"));
+    assertEquals(200, laptopTokens.status(), laptopTokens.toString());
+    TestDevice laptop = connected(n2, laptopTokens.field("access_token"));
+
+    HttpApi.Answer thief = signIn(api2, "kit", "phone", 202);
+    String thiefId = thief.field("approval_id");
+    assertEquals(
+        "phone", promptFor(laptop, thiefId).getApprovalPrompt().getRequest().getDeviceId());
+    long no = answer(laptop, thiefId, false);
+    assertTrue(laptop.next(f -> f.getRequestId() == no).hasApprovalAnswered());
+    clock.advance(INTERVAL);
+    assertEquals("access_denied", poll(api2, thief.field("device_code")).field("error"));
+    phone.send(ClientFrame.newBuilder().setPing(Ping.newBuilder().setNonce(7)));
+    assertEquals(7, phone.next(ServerFrame::hasPong).getPong().getNonce());
+    assertFalse(phone.isClosed(), "a denied sign-in leaves the device's session alone");
+
+    HttpApi.Answer reinstall = signIn(api1, "kit", "phone", 202);
+    String reinstallId = reinstall.field("approval_id");
+    promptFor(laptop, reinstallId);
+    long ok = answer(laptop, reinstallId, true);
+    assertTrue(laptop.next(f -> f.getRequestId() == ok).hasApprovalAnswered());
+    clock.advance(INTERVAL);
+    HttpApi.Answer reinstalled = poll(api1, reinstall.field("device_code"));
+    assertEquals(200, reinstalled.status(), reinstalled.toString());
+    assertEquals(CloseCode.SESSION_REVOKED.code(), phone.awaitClose());
+    assertEquals(401, TestDevice.upgradeStatus(n1.port(), again.field("access_token")));
+    TestDevice newPhone = connected(n2, reinstalled.field("access_token"));
+    newPhone.send(ClientFrame.newBuilder().setPing(Ping.newBuilder().setNonce(8)));
+    assertEquals(8, newPhone.next(ServerFrame::hasPong).getPong().getNonce());
   }
 
   /**

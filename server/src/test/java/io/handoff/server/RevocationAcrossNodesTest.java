@@ -88,6 +88,43 @@ class RevocationAcrossNodesTest {
     }
   }
 
+  /**
+   * Signing in again on a device replaces its session: the old session's connections close on every
+   * node within a second, and the new session's, made before that kick arrives or after, stay.
+   */
+  @Test
+  void aDeviceSigningInAgainClosesItsOldSessionOnEveryNodeWithinOneSecondAndKeepsTheNewOne()
+      throws Exception {
+    HandoffServer n1 = node("n1");
+    HandoffServer n2 = node("n2");
+    HttpApi api1 = new HttpApi(n1.port());
+    HttpApi api2 = new HttpApi(n2.port());
+    HttpApi.Answer old = api1.signIn(app.identity("liv"), "phone", "Liv's phone", "ios");
+    assertEquals(201, old.status(), old.toString());
+    String at = old.field("access_token");
+    try (TestDevice onN1 = TestDevice.connect(n1.port(), at);
+        TestDevice onN2 = TestDevice.connect(n2.port(), at)) {
+      onN1.hello();
+      onN2.hello();
+      HttpApi.Answer again = api2.signIn(app.identity("liv"), "phone", "Liv's phone", "ios");
+      long answered = System.nanoTime();
+      assertEquals(201, again.status(), again.toString());
+      try (TestDevice fresh = TestDevice.connect(n1.port(), again.field("access_token"))) {
+        fresh.hello();
+        assertEquals(CloseCode.SESSION_REVOKED.code(), onN1.awaitClose());
+        assertEquals(CloseCode.SESSION_REVOKED.code(), onN2.awaitClose());
+        long slowest = Math.max(onN1.closedAtNanos(), onN2.closedAtNanos()) - answered;
+        assertTrue(
+            TimeUnit.NANOSECONDS.toMillis(slowest) < 1000,
+            "closed " + TimeUnit.NANOSECONDS.toMillis(slowest) + " ms after the sign-in answer");
+        assertEquals(401, TestDevice.upgradeStatus(n2.port(), at));
+        fresh.send(ClientFrame.newBuilder().setPing(Ping.newBuilder().setNonce(6)));
+        assertEquals(6, fresh.next(ServerFrame::hasPong).getPong().getNonce());
+        assertFalse(fresh.isClosed());
+      }
+    }
+  }
+
   @Test
   void deviceListShowsTheDevicesOfAStoppedNodeOfflineWithinThePresenceTtl() throws Exception {
     HandoffServer n1 = node("n1");

@@ -32,10 +32,10 @@ import org.slf4j.LoggerFactory;
  *       device looks the user code up ({@link #verify}), which shows who asks and holds the code
  *       for that user, and answers ({@link #answer}); the waiting device polls ({@link #poll}) and
  *       gets a device session of the approving user, exactly once.
- *   <li><b>New-device approval</b> (opt-in): {@link #signIn} with an identity token from a device
- *       the user has no session for, while the user has sessions on other devices, is held: the
- *       user's devices are prompted ({@link ApprovalPrompts}), the first answer wins, and the new
- *       device polls with the device code it was given.
+ *   <li><b>New-device approval</b> (opt-in): {@link #signIn} with an identity token, while the user
+ *       has sessions on other devices (whatever this device id holds), is held: the user's devices
+ *       are prompted ({@link ApprovalPrompts}), the first answer wins, and the new device polls
+ *       with the device code it was given.
  * </ul>
  *
  * <p>Refusals are {@link ApiException}s with the RFC's error names where one applies. Wrong user
@@ -213,8 +213,8 @@ public final class DeviceApprovals {
   }
 
   /**
-   * Signs in with an identity token; with new-device approval on, a device the user has no session
-   * for (while the user has sessions on other devices) is held for approval instead.
+   * Signs in with an identity token; with new-device approval on, a sign-in while the user has
+   * sessions on other devices is held for approval instead, whether or not this device id has one.
    */
   public CompletableFuture<SignIn> signIn(
       String identityToken, String deviceId, String name, String platform, String address) {
@@ -238,8 +238,11 @@ public final class DeviceApprovals {
         .list(user)
         .thenCompose(
             list -> {
-              boolean known = list.stream().anyMatch(s -> s.deviceId().equals(deviceId));
-              if (list.isEmpty() || known) {
+              // Held while another device could approve it, even for a device id the user has:
+              // device ids are the app's, not secrets, and signing in again replaces that
+              // device's session.
+              boolean approvers = list.stream().anyMatch(s -> !s.deviceId().equals(deviceId));
+              if (!approvers) {
                 return sessions
                     .createSession(user, deviceId, name, platform)
                     .thenApply(t -> new SignIn(t, null));

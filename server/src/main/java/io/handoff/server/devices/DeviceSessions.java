@@ -190,6 +190,13 @@ public final class DeviceSessions {
               if (created.replacedSessionId() != null) {
                 log.info(
                     "device {} of {} signed in again; its old session is revoked", deviceId, user);
+                stats.devicesRevoked.increment();
+                kick(
+                    user,
+                    deviceId,
+                    created.replacedSessionId(),
+                    CloseCode.SESSION_REVOKED,
+                    "the device signed in again; this device session was replaced");
               }
               AccessTokens.Issued at = access.mint(user, deviceId, sid);
               return new Tokens(user, deviceId, sid, at.token(), at.expiresAtMillis(), refresh);
@@ -398,6 +405,11 @@ public final class DeviceSessions {
   }
 
   private void kick(String user, String deviceId, CloseCode code, String reason) {
+    kick(user, deviceId, "", code, reason);
+  }
+
+  /** Closes {@code deviceId}'s connections on every node; only {@code sessionId}'s if not empty. */
+  private void kick(String user, String deviceId, String sessionId, CloseCode code, String reason) {
     engine
         .broker()
         .signal(
@@ -407,6 +419,7 @@ public final class DeviceSessions {
                 .setKick(
                     DeviceKick.newBuilder()
                         .setDeviceId(deviceId)
+                        .setSessionId(sessionId)
                         .setCloseCode(code.code())
                         .setReason(reason))
                 .build());

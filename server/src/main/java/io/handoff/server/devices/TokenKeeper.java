@@ -58,6 +58,11 @@ public final class TokenKeeper extends Deadline {
     return principal;
   }
 
+  /** Whether the connection's access token, as renewed on the socket, is of {@code sessionId}. */
+  public boolean onSession(String sessionId) {
+    return principal.hasSession() && principal.sessionId().equals(sessionId);
+  }
+
   /** The connection's device requests' bounds, made on first use. Event loop. */
   DeviceRequests requests() {
     if (requests == null) {

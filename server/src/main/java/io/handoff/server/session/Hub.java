@@ -193,9 +193,14 @@ public final class Hub {
         case KICK -> {
           DeviceKick kick = signal.getKick();
           CloseCode code = CloseCode.of(kick.getCloseCode());
+          CloseCode shown = code == null ? CloseCode.INTERNAL_ERROR : code;
           for (Session s : sessions) {
             if (kick.getDeviceId().isEmpty() || kick.getDeviceId().equals(s.deviceId())) {
-              s.kick(code == null ? CloseCode.INTERNAL_ERROR : code, kick.getReason());
+              if (kick.getSessionId().isEmpty()) {
+                s.kick(shown, kick.getReason());
+              } else {
+                s.kickSession(kick.getSessionId(), shown, kick.getReason());
+              }
             }
           }
         }

@@ -367,6 +367,20 @@ public final class Session implements Endpoint, Connection, Outbox.Owner {
     execute(() -> close(code, reason.isEmpty() ? code.reason() : reason));
   }
 
+  /**
+   * Closes this session with {@code code} if its access token, as renewed on the socket, belongs to
+   * the device session {@code sessionId}. Any thread; decided on the event loop.
+   */
+  void kickSession(String sessionId, CloseCode code, String reason) {
+    execute(
+        () -> {
+          if (tokens != null && tokens.onSession(sessionId)) {
+            dead = true;
+            close(code, reason.isEmpty() ? code.reason() : reason);
+          }
+        });
+  }
+
   // ---------------------------------------------------------------------------------------------
   // Connection: what the features may do
   // ---------------------------------------------------------------------------------------------
