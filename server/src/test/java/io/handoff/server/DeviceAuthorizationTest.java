@@ -1,6 +1,7 @@
 package io.handoff.server;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.handoff.protocol.v1.AnswerApproval;
@@ -16,8 +17,10 @@ import io.handoff.server.devices.ApprovalConfig;
 import io.handoff.server.devices.DeviceApprovals;
 import io.handoff.server.devices.UserCodes;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Random;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterEach;
@@ -309,6 +312,54 @@ class DeviceAuthorizationTest {
         404,
         verifyStatus(approvals[0], new Principal("seven", "laptop", exp), "2001:db8:5:7::1"),
         "the next /64 is another address");
+  }
+
+  /**
+   * Lookups made at once, on two nodes, cannot pass the per-user limit of wrong codes: each is
+   * counted before it looks anything up. A right code is not counted against the user.
+   */
+  @Test
+  void wrongCodesSentAtOnceOnTwoNodesLookUpNoMoreThanTheLimitAndRightCodesDoNotCount()
+      throws Exception {
+    HandoffServer n1 = node("n1");
+    HandoffServer n2 = node("n2");
+    DeviceApprovals[] approvals = {
+      n1.deviceSessions().approvals(), n2.deviceSessions().approvals()
+    };
+    Principal p = new Principal("hal", "laptop", clock.millis() + 3_600_000);
+    List<CompletableFuture<?>> guesses = new ArrayList<>();
+    for (int i = 0; i < 60; i++) {
+      guesses.add(approvals[i % 2].verify(p, "BBBB-BBBB", "192.0.2." + (i % 2)));
+    }
+    int wrong = 0;
+    int refused = 0;
+    for (CompletableFuture<?> g : guesses) {
+      ExecutionException e =
+          assertThrows(ExecutionException.class, () -> g.get(10, TimeUnit.SECONDS));
+      ApiException refusal = (ApiException) e.getCause();
+      if (refusal.status() == 404) {
+        wrong++;
+      } else {
+        assertEquals("too_many_attempts", refusal.error(), refusal.toString());
+        refused++;
+      }
+    }
+    assertEquals(10, wrong, "the per-user limit, however many are sent at once");
+    assertEquals(50, refused);
+
+    HandoffServer n3 = node("n3");
+    HttpApi api = new HttpApi(n3.port());
+    HttpApi.Answer ivy = signIn(api, "ivy", "phone");
+    Principal q = new Principal("ivy", "phone", clock.millis() + 3_600_000);
+    for (int i = 0; i < 9; i++) {
+      assertEquals(404, verifyStatus(approvals[i % 2], q, "192.0.2.10"));
+    }
+    for (int i = 0; i < 3; i++) {
+      String right = requestCode(api, "tv-" + i).field("user_code");
+      assertEquals(200, verify(api, ivy.field("access_token"), right).status());
+    }
+    assertEquals(404, verifyStatus(approvals[0], q, "192.0.2.10"), "the tenth wrong code");
+    assertEquals(429, verifyStatus(approvals[1], q, "192.0.2.10"));
   }
 
   /** The status a lookup of a code nobody holds gets from {@code address}. */

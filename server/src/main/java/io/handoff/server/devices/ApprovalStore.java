@@ -192,6 +192,13 @@ public interface ApprovalStore {
   CompletableFuture<Long> fail(String scope, long windowMillis, long nowMillis);
 
   /**
+   * Takes back one attempt {@link #fail} counted, for an attempt that turned out right: never below
+   * zero, and nothing once the window ended. Returns the count. Counting first and taking back
+   * after is what bounds attempts made at once: each sees its own count.
+   */
+  CompletableFuture<Long> forgive(String scope, long nowMillis);
+
+  /**
    * Erases every request of {@code userId} (new-device requests and the device codes the user
    * claimed, whatever their state: an approved one can no longer be polled into a session) and the
    * user's failed-attempt counter. Other users' requests stay.

@@ -330,8 +330,9 @@ public final class DeviceApprovals {
               return found.thenCompose(
                   r -> {
                     if (r == null) {
-                      return wrongCode(p, address);
+                      return wrongCode();
                     }
+                    forgive(p, address);
                     return CompletableFuture.completedFuture(r);
                   });
             });
@@ -349,7 +350,7 @@ public final class DeviceApprovals {
               String code = UserCodes.normalise(approvalId);
               String id = code != null ? code : approvalId;
               if (id == null || id.isEmpty() || id.length() > 64) {
-                return wrongCode(p, address);
+                return wrongCode();
               }
               long now = clock.millis();
               return store
@@ -361,6 +362,9 @@ public final class DeviceApprovals {
   private CompletableFuture<ApprovalOutcome> decided(
       Principal p, String address, ApprovalStore.Decision d) {
     Request r = d.request();
+    if (d.status() != ApprovalStore.Decision.Status.NOT_FOUND) {
+      forgive(p, address); // the code was right, whatever became of its request
+    }
     switch (d.status()) {
       case DECIDED -> {
         ApprovalOutcome outcome =
@@ -398,7 +402,7 @@ public final class DeviceApprovals {
         return failed(409, "approval_ended", "the request expired");
       }
       default -> {
-        return wrongCode(p, address);
+        return wrongCode();
       }
     }
   }
@@ -416,48 +420,58 @@ public final class DeviceApprovals {
   // Limits
   // ---------------------------------------------------------------------------------------------
 
-  /** Completes when {@code p} may look codes up; else fails with the reason. */
+  /**
+   * Completes when {@code p} may look a code up, its attempt counted as wrong in the user's and the
+   * address's scope until {@link #forgive} takes it back (a right code, or a refusal here); else
+   * fails with the reason. Counting before the lookup, atomically in the store, is what holds the
+   * limits against attempts made at once: each sees its own count, so at most the limit of them
+   * look anything up, on any number of nodes.
+   */
   private CompletableFuture<Void> allowed(Principal p, String address) {
-    long now = clock.millis();
-    CompletableFuture<Long> byUser = store.failures(userScope(p), now);
-    CompletableFuture<Long> byAddress = store.failures(addressScope(address), now);
     return sessions
         .check(p)
-        .thenCombine(byUser, (problem, u) -> problem)
-        .thenCombine(
-            byAddress,
-            (problem, a) -> {
+        .thenCompose(
+            problem -> {
               if (problem != null) {
                 throw new ApiException(401, "invalid_token", problem);
               }
-              if (byUser.join() >= config.maxFailedAttemptsPerUser()
-                  || a >= config.maxFailedAttemptsPerAddress()) {
-                metrics.attemptsRefused.increment();
-                throw new ApiException(
-                    429,
-                    "too_many_attempts",
-                    "too many wrong user codes; try again within "
-                        + config.attemptWindow().toMinutes()
-                        + " minutes");
-              }
-              return null;
+              long now = clock.millis();
+              long window = config.attemptWindow().toMillis();
+              return store
+                  .fail(userScope(p), window, now)
+                  .thenCombine(
+                      store.fail(addressScope(address), window, now),
+                      (byUser, byAddress) -> {
+                        if (byUser > config.maxFailedAttemptsPerUser()
+                            || byAddress > config.maxFailedAttemptsPerAddress()) {
+                          forgive(p, address);
+                          metrics.attemptsRefused.increment();
+                          throw new ApiException(
+                              429,
+                              "too_many_attempts",
+                              "too many wrong user codes; try again within "
+                                  + config.attemptWindow().toMinutes()
+                                  + " minutes");
+                        }
+                        return null;
+                      });
             });
   }
 
-  private <T> CompletableFuture<T> wrongCode(Principal p, String address) {
+  /** Takes back the attempt {@link #allowed} counted. Fire and forget: a loss only errs strict. */
+  private void forgive(Principal p, String address) {
     long now = clock.millis();
-    long window = config.attemptWindow().toMillis();
-    return store
-        .fail(userScope(p), window, now)
-        .thenCombine(store.fail(addressScope(address), window, now), (a, b) -> (Void) null)
-        .handle(
-            (v, err) -> {
-              throw new ApiException(
-                  404,
-                  "unknown_code",
-                  "no pending sign-in with this code for your account; check the code the device"
-                      + " shows");
-            });
+    store.forgive(userScope(p), now);
+    store.forgive(addressScope(address), now);
+  }
+
+  private static <T> CompletableFuture<T> wrongCode() {
+    return CompletableFuture.failedFuture(
+        new ApiException(
+            404,
+            "unknown_code",
+            "no pending sign-in with this code for your account; check the code the device"
+                + " shows"));
   }
 
   private static String userScope(Principal p) {

@@ -435,5 +435,11 @@ public abstract class ApprovalStoreContractTest {
     assertEquals(2, get(store.fail(scope, 60_000, clock.millis())));
     assertEquals(2, get(store.failures(scope, clock.millis())));
     assertEquals(0, get(store.failures("a:" + tag, clock.millis())));
+    assertEquals(1, get(store.forgive(scope, clock.millis())));
+    assertEquals(0, get(store.forgive(scope, clock.millis())));
+    assertEquals(0, get(store.forgive(scope, clock.millis())), "never below zero");
+    assertEquals(0, get(store.forgive("a:" + tag, clock.millis())), "nothing without a window");
+    assertEquals(0, get(store.failures("a:" + tag, clock.millis())));
+    assertEquals(1, get(store.fail(scope, 60_000, clock.millis())));
   }
 }

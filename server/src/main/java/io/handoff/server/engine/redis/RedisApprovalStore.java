@@ -36,6 +36,7 @@ final class RedisApprovalStore implements ApprovalStore {
   private final RedisScript decideScript = new RedisScript("approval_decide.lua");
   private final RedisScript pollScript = new RedisScript("approval_poll.lua");
   private final RedisScript failScript = new RedisScript("attempt_fail.lua");
+  private final RedisScript forgiveScript = new RedisScript("attempt_forgive.lua");
   private final RedisScript indexScript = new RedisScript("approval_index.lua");
 
   RedisApprovalStore(RedisClusterAsyncCommands<byte[], byte[]> redis, RedisKeys keys) {
@@ -329,6 +330,11 @@ final class RedisApprovalStore implements ApprovalStore {
         ScriptOutputType.INTEGER,
         new byte[][] {keys.attempts(scope)},
         utf8(Long.toString(windowMillis)));
+  }
+
+  @Override
+  public CompletableFuture<Long> forgive(String scope, long now) {
+    return forgiveScript.eval(redis, ScriptOutputType.INTEGER, new byte[][] {keys.attempts(scope)});
   }
 
   private static byte[][] fields(Request r, long ttl) {
