@@ -53,6 +53,8 @@ public final class HandoffChannelInitializer extends ChannelInitializer<SocketCh
   public static final String HTTP_HANDLER = "http";
   static final String HTTP_CODEC = "httpCodec";
   static final String HTTP_AGGREGATOR = "httpAggregator";
+  // Added in front of the HTTP handler by a connection's first request to a service (/v1/).
+  static final String HTTP_FLOW = "httpFlow";
   static final String CONNECTION = "connection";
   // Replaced by ControlFrameHandler once the upgrade is done.
   static final String WS_HANDLER = "ws";

@@ -19,6 +19,7 @@ import io.netty.handler.codec.http.HttpResponseStatus;
 import io.netty.handler.codec.http.HttpUtil;
 import io.netty.handler.codec.http.HttpVersion;
 import io.netty.handler.codec.http.QueryStringDecoder;
+import io.netty.handler.flow.FlowControlHandler;
 import io.netty.util.AttributeKey;
 import io.netty.util.ReferenceCountUtil;
 import java.net.InetSocketAddress;
@@ -127,6 +128,7 @@ public final class HttpRequestHandler extends ChannelInboundHandlerAdapter {
         case WS_PATH -> forwarded = upgrade(ctx, req, uri);
         default -> {
           if (api != null && api.handles(path)) {
+            holdPipelinedRequests(ctx);
             api.handle(ctx, req, path);
             return;
           }
@@ -142,6 +144,19 @@ public final class HttpRequestHandler extends ChannelInboundHandlerAdapter {
       if (!forwarded) {
         ReferenceCountUtil.release(req);
       }
+    }
+  }
+
+  /**
+   * The service answers later and reads nothing more until then (it turns auto-read off), but the
+   * HTTP codec may already have decoded more requests from the same read (HTTP/1.1 pipelining):
+   * from the connection's first service request on, they wait in a flow-control handler, one let
+   * through per read, so answers keep the order of their requests. Bounded by what one read held.
+   */
+  private static void holdPipelinedRequests(ChannelHandlerContext ctx) {
+    if (ctx.pipeline().get(HandoffChannelInitializer.HTTP_FLOW) == null) {
+      ctx.pipeline()
+          .addBefore(ctx.name(), HandoffChannelInitializer.HTTP_FLOW, new FlowControlHandler());
     }
   }
 
