@@ -16,6 +16,8 @@ import io.handoff.server.devices.ApiException;
 import io.handoff.server.devices.ApprovalConfig;
 import io.handoff.server.devices.DeviceApprovals;
 import io.handoff.server.devices.UserCodes;
+import io.handoff.server.engine.StoreLimits;
+import io.handoff.server.engine.memory.MemoryEngine;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -360,6 +362,35 @@ class DeviceAuthorizationTest {
     }
     assertEquals(404, verifyStatus(approvals[0], q, "192.0.2.10"), "the tenth wrong code");
     assertEquals(429, verifyStatus(approvals[1], q, "192.0.2.10"));
+  }
+
+  /**
+   * A user erasing their state while a device-code poll has consumed the approval but not yet made
+   * the session: the erase answers, the poll is refused, and no session of the user is left.
+   */
+  @Test
+  void aPollWhoseSessionIsMadeAfterTheUserErasedTheirStateIsRefusedAndLeavesNoSession()
+      throws Exception {
+    GatedEngine engine = new GatedEngine(new MemoryEngine(StoreLimits.builder().build(), clock));
+    HandoffServer n1 = nodes.start("n1", engine, this::configure);
+    HttpApi api = new HttpApi(n1.port());
+    String at = signIn(api, "eli", "phone").field("access_token");
+    HttpApi.Answer code = requestCode(api, "tv-eli");
+    assertEquals("approved", answer(api, at, code.field("user_code"), true).field("outcome"));
+    engine.holdSessionCreates(1);
+    CompletableFuture<HttpApi.Answer> polled =
+        CompletableFuture.supplyAsync(() -> poll(api, code.field("device_code")));
+    Conditions.await(
+        "the poll's session creation held",
+        () -> engine.heldSessionCreates() == 1,
+        Duration.ofSeconds(10));
+    assertEquals(200, api.delete("/v1/me", at).status());
+    engine.releaseSessionCreates();
+    HttpApi.Answer tv = polled.get(10, TimeUnit.SECONDS);
+    assertEquals(400, tv.status(), tv.toString());
+    assertEquals("invalid_grant", tv.field("error"));
+    assertTrue(tv.field("message").contains("erased"), tv.toString());
+    assertEquals(List.of(), engine.sessions().list("eli").get(10, TimeUnit.SECONDS));
   }
 
   /** The status a lookup of a code nobody holds gets from {@code address}. */

@@ -26,9 +26,9 @@ import java.util.concurrent.atomic.AtomicInteger;
  * A real engine (Redis in the tests that use it) with gates a test opens and closes, to put the
  * store's answers in an order that happens under failover but rarely on cue: reads from history
  * held until released, writes whose answer never comes, an event the broker loses without noticing,
- * listings of a user's devices held until released, reads of a device session's status that fail.
- * Everything that passes a gate is the real engine's own work. It also counts the store's reads and
- * device listings.
+ * listings of a user's devices held until released, reads of a device session's status that fail,
+ * creations of device sessions held until released. Everything that passes a gate is the real
+ * engine's own work. It also counts the store's reads and device listings.
  */
 final class GatedEngine implements Engine {
   private final Engine real;
@@ -45,6 +45,8 @@ final class GatedEngine implements Engine {
   private int listsToHold;
   private final AtomicInteger deviceLists = new AtomicInteger();
   private final List<Runnable> heldStatuses = new ArrayList<>();
+  private final List<Runnable> heldCreates = new ArrayList<>();
+  private int createsToHold;
   private int statusesToHold;
   private int statusesToFail;
   final Signal changed = new Signal();
@@ -79,6 +81,26 @@ final class GatedEngine implements Engine {
    */
   int storeReads() {
     return storeReads.get();
+  }
+
+  /** The next {@code n} creations of a device session wait, unsent, until released. */
+  synchronized void holdSessionCreates(int n) {
+    createsToHold = n;
+  }
+
+  /** Sends the held creations, in the order they came. */
+  void releaseSessionCreates() {
+    List<Runnable> held;
+    synchronized (this) {
+      createsToHold = 0;
+      held = new ArrayList<>(heldCreates);
+      heldCreates.clear();
+    }
+    held.forEach(Runnable::run);
+  }
+
+  synchronized int heldSessionCreates() {
+    return heldCreates.size();
   }
 
   /** The next {@code n} listings of a user's device sessions wait, unsent, until released. */
@@ -321,7 +343,32 @@ final class GatedEngine implements Engine {
         String name,
         String platform,
         byte[] refreshHash) {
-      return real.sessions().create(userId, sessionId, deviceId, name, platform, refreshHash);
+      CompletableFuture<Created> out = new CompletableFuture<>();
+      Runnable create =
+          () ->
+              real.sessions()
+                  .create(userId, sessionId, deviceId, name, platform, refreshHash)
+                  .whenComplete(
+                      (r, err) -> {
+                        if (err == null) {
+                          out.complete(r);
+                        } else {
+                          out.completeExceptionally(err);
+                        }
+                      });
+      boolean held = false;
+      synchronized (GatedEngine.this) {
+        if (createsToHold > 0) {
+          createsToHold--;
+          held = heldCreates.add(create);
+        }
+      }
+      if (held) {
+        changed.fire();
+      } else {
+        create.run();
+      }
+      return out;
     }
 
     @Override

@@ -69,7 +69,7 @@ final class Nodes implements AutoCloseable {
     return start(name, engine, b -> b.storeLimits(limits));
   }
 
-  private HandoffServer start(String name, Engine engine, Consumer<ServerConfig.Builder> customize)
+  HandoffServer start(String name, Engine engine, Consumer<ServerConfig.Builder> customize)
       throws Exception {
     add(engine);
     ServerConfig.Builder b =

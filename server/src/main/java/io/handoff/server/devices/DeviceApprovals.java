@@ -182,7 +182,9 @@ public final class DeviceApprovals {
               }
               return switch (p.status()) {
                 case APPROVED ->
-                    sessions.createSession(r.userId(), r.deviceId(), r.name(), r.platform());
+                    sessions
+                        .createSession(r.userId(), r.deviceId(), r.name(), r.platform())
+                        .thenCompose(t -> unlessErased(parts[0], sha256(parts[1]), r, t));
                 case PENDING ->
                     failed(
                         400,
@@ -209,6 +211,39 @@ public final class DeviceApprovals {
                 case CONSUMED -> failed(400, "invalid_grant", "the device code was already used");
                 default -> failed(400, "invalid_grant", "unknown device code");
               };
+            });
+  }
+
+  /**
+   * The session {@code tokens} a poll made from request {@code id}, unless the user erased their
+   * state meanwhile: {@link Engine#erase} removes requests before sessions, so a request still
+   * there (consumed) means the erase, if any, has not reached the sessions yet and will take this
+   * one too; a request gone means it has, and the session is taken back here.
+   */
+  private CompletableFuture<DeviceSessions.Tokens> unlessErased(
+      String id, String secretHash, Request r, DeviceSessions.Tokens tokens) {
+    return store
+        .poll(id, secretHash, clock.millis())
+        .thenCompose(
+            again -> {
+              if (again.status() == ApprovalStore.Poll.Status.CONSUMED) {
+                return CompletableFuture.completedFuture(tokens);
+              }
+              log.info(
+                  "device {} of {} was approved, but the user erased their state before its"
+                      + " session was made; the session is taken back",
+                  r.deviceId(),
+                  r.userId());
+              return engine
+                  .sessions()
+                  .revoke(r.userId(), r.deviceId(), false)
+                  .thenCompose(
+                      revoked ->
+                          failed(
+                              400,
+                              "invalid_grant",
+                              "the user erased their account data after approving this sign-in;"
+                                  + " request a new code"));
             });
   }
 

@@ -28,14 +28,16 @@ public interface Engine extends ResumeStore, AutoCloseable {
   io.handoff.server.devices.ApprovalStore approvals();
 
   /**
-   * Erases everything of the user in every store: device sessions first (so no device can sign in
-   * again in between), then sign-in requests (so none approved can still be turned into a session),
-   * documents, activities, offers and presence.
+   * Erases everything of the user in every store: sign-in requests first, then device sessions,
+   * documents, activities, offers and presence. In that order a device-code poll that consumed an
+   * approval before the erase either made its session before the sessions went (erased with them)
+   * or finds, once it made it, that its request is gone, and takes the session back ({@code
+   * DeviceApprovals.poll}).
    */
   default CompletableFuture<Void> erase(String userId) {
-    return sessions()
+    return approvals()
         .erase(userId)
-        .thenCompose(v -> approvals().erase(userId))
+        .thenCompose(v -> sessions().erase(userId))
         .thenCompose(v -> store().erase(userId))
         .thenCompose(v -> handoff().erase(userId));
   }
