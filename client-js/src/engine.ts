@@ -50,6 +50,8 @@ export interface EngineConfig {
 }
 
 const NORMAL_CLOSURE = 1000;
+// The request id of every Hello (as the Java client's): an Error carrying it before the Welcome refuses the Hello.
+const HELLO_REQUEST_ID = 1n;
 const NO_STATUS = 1005;
 export const ABNORMAL_CLOSURE = 1006;
 // The close code a client reports when it stops because the server refused its Hello (a limit).
@@ -315,7 +317,7 @@ export class SyncEngine implements WriteSink {
         ? undefined
         : create(FollowSpecSchema, { documents: c.followDocuments, prefixes: c.followPrefixes }),
     };
-    l.channel!.send(create(ClientFrameSchema, { body: { case: "hello", value: hello } }));
+    l.channel!.send(create(ClientFrameSchema, { requestId: HELLO_REQUEST_ID, body: { case: "hello", value: hello } }));
   }
 
   /** @internal */
@@ -343,9 +345,17 @@ export class SyncEngine implements WriteSink {
   /**
    * The server answered the Hello with an Error instead of a Welcome: what the Hello carries (the
    * follow set or the positions) is over a limit of the server's. The same Hello would be refused
-   * again, so the client stops, with the server's reason, instead of reconnecting.
+   * again, so the client stops, with the server's reason, instead of reconnecting. A refusal the
+   * server marks retryable is reported and treated as a lost connection (reconnect with backoff),
+   * as the Java client does.
    */
   private helloRefused(l: Link, error: ErrorFrame): void {
+    if (error.retryable) {
+      this.events.emit("error", HandoffError.fromFrame(error));
+      l.channel?.abort();
+      this.onClosed(l, ABNORMAL_CLOSURE, `the server refused the Hello for now: ${error.message}`);
+      return;
+    }
     this.link = undefined;
     l.stop();
     l.channel?.close();
@@ -403,7 +413,7 @@ export class SyncEngine implements WriteSink {
         if (frame.requestId !== 0n) this.requests.onFrame(frame);
         return;
       case "error":
-        if (!l.welcomed && frame.requestId === 0n && b.value.clientSeq === 0n) return this.helloRefused(l, b.value);
+        if (!l.welcomed && frame.requestId === HELLO_REQUEST_ID) return this.helloRefused(l, b.value);
         if (!this.requests.onError(frame)) this.onError(l, b.value);
         return;
       case "tokenExpiring":
@@ -480,7 +490,8 @@ export class SyncEngine implements WriteSink {
   /** Saves the state; resolves once a save that includes every change so far has finished (true: it succeeded). */
   private persist(): Promise<boolean> {
     if (!this.loaded) return Promise.resolve(true);
-    return this.saver.save();
+    // Never save before the stored state was taken back: a save then would overwrite it.
+    return this.loaded.then(() => this.saver.save(), () => false);
   }
 
   private async flushStore(): Promise<void> {

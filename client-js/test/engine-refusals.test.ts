@@ -14,6 +14,17 @@ import { Requests } from "../src/requests.js";
 import { MemoryStore } from "../src/store.js";
 
 async function welcomed(tokens: string[], follow: string[] = []) {
+  const o = await opened(tokens, follow);
+  o.link().onFrame(welcome());
+  await o.connected;
+  return o;
+}
+
+const welcome = () =>
+  create(ServerFrameSchema, { requestId: 1n, body: { case: "welcome", value: { userId: "u", deviceId: "phone" } } });
+
+/** An engine whose connection is open, its Hello sent, no Welcome yet. */
+async function opened(tokens: string[], follow: string[] = []) {
   const sent: ClientFrame[] = [];
   let link: FrameListener | undefined;
   const channel: FrameChannel = { send: (f) => sent.push(f), close: () => {}, abort: () => {} };
@@ -43,9 +54,7 @@ async function welcomed(tokens: string[], follow: string[] = []) {
   const connected = engine.connect();
   while (!link) await new Promise((r) => setImmediate(r));
   link.onOpen();
-  link.onFrame(create(ServerFrameSchema, { body: { case: "welcome", value: { userId: "u", deviceId: "phone" } } }));
-  await connected;
-  return { engine, link: () => link!, sent, errors };
+  return { engine, link: () => link!, sent, errors, connected };
 }
 
 const refreshes = (sent: ClientFrame[]) => sent.filter((f) => f.body.case === "refreshToken");
@@ -121,5 +130,45 @@ test("a follow() the server refuses rejects with its error, and the next Hello f
   const hello = sent.find((f) => f.body.case === "hello");
   assert.ok(hello, "a Hello on the new connection");
   assert.deepEqual(hello!.body.case === "hello" ? hello!.body.value.follow?.documents : [], ["cart"]);
+  await engine.close();
+});
+
+test("a refresh refused before the Welcome is reported, and the Welcome that follows connects", async () => {
+  const { engine, link, sent, errors, connected } = await opened(["other-device"]);
+  const hello = sent.find((f) => f.body.case === "hello")!;
+  assert.equal(hello.requestId, 1n, "the Hello is numbered, so its refusal is told apart");
+  link().onFrame(expiring()); // A TokenExpiring may come before the Welcome.
+  await until("the RefreshToken", () => refreshes(sent).length === 1);
+  assert.equal(refreshes(sent)[0]!.requestId, 0n, "unnumbered before the Welcome");
+  link().onFrame(refused(0n, ErrorCode.INVALID_TOKEN, false));
+  await until("the refusal reported", () => errors.length === 1);
+  assert.equal(errors[0]!.code, "INVALID_TOKEN");
+  assert.equal(engine.state, "connecting", "not taken for a refused Hello");
+  link().onFrame(welcome());
+  await connected;
+  assert.equal(engine.state, "connected");
+  await engine.close();
+});
+
+test("a Hello refused for now (retryable) is reported and the client connects again", async () => {
+  const { engine, link, sent, errors } = await opened([]);
+  const first = link();
+  link().onFrame(refused(1n, ErrorCode.UNAVAILABLE, true));
+  await until("the refusal reported", () => errors.length === 1);
+  assert.equal(errors[0]!.code, "UNAVAILABLE");
+  await until("a new connection", () => link() !== first);
+  sent.length = 0;
+  link().onOpen();
+  assert.ok(sent.some((f) => f.body.case === "hello"), "a Hello on the new connection");
+  link().onFrame(welcome());
+  await until("connected", () => engine.state === "connected");
+  await engine.close();
+});
+
+test("a Hello refused for good (over a limit) stops the client with the server's reason", async () => {
+  const { engine, link, connected } = await opened([]);
+  link().onFrame(refused(1n, ErrorCode.LIMIT_EXCEEDED, false));
+  await assert.rejects(connected, (e: HandoffError) => e.message.includes("the node's answer"));
+  assert.equal(engine.state, "closed");
   await engine.close();
 });

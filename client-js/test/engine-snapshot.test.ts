@@ -287,3 +287,74 @@ test("a write refused INTERNAL fails at once, even if the error says retryable",
   assert.equal(writes().length, 1, "not re-sent");
   await engine.close();
 });
+
+/** A durable store whose load answers only once the test lets it, and which keeps every save. */
+class SlowLoadStore extends MemoryStore {
+  override readonly durable = true;
+  readonly saves: StoredState[] = [];
+  private readonly gate: Promise<void>;
+  open!: () => void;
+  constructor(private readonly stored: StoredState) {
+    super();
+    this.gate = new Promise((r) => (this.open = r));
+  }
+  override async load(): Promise<StoredState | undefined> {
+    await this.gate;
+    return structuredClone(this.stored);
+  }
+  override async save(state: StoredState): Promise<void> {
+    this.saves.push(structuredClone(state));
+    return super.save(state);
+  }
+}
+
+test("a write made while the stored state is still loading is saved with it, never over it", async () => {
+  // What the app's last session left: a write not acked yet.
+  const store = new SlowLoadStore({
+    userId: "u",
+    deviceId: "phone",
+    nextSeq: 1n,
+    documents: [],
+    writes: [{ document: "cart", seq: 0n, ops: [{ field: "items", set: utf8.encode("3 apples") }] }],
+  });
+  const sent: ClientFrame[] = [];
+  let link: FrameListener | undefined;
+  const engine = new SyncEngine(
+    {
+      followAll: true,
+      followDocuments: [],
+      followPrefixes: [],
+      clientName: "test",
+      maxPendingWrites: 10,
+      maxInFlightWrites: 4,
+      connectTimeoutMs: 60_000,
+    },
+    (listener) => {
+      link = listener;
+      return { send: (f) => sent.push(f), close: () => {}, abort: () => {} };
+    },
+    new Backoff(100, 1000),
+    new Emitter<ClientEvents>(),
+    new Requests(new Emitter()),
+    store,
+  );
+  try {
+    void engine.connect().catch(() => {});
+    void engine.document("player").set("position", "0:10").catch(() => {});
+    await new Promise((r) => setTimeout(r, 20));
+    store.open();
+    while (!link) await new Promise((r) => setImmediate(r));
+    for (let i = 0; i < 200 && store.saves.length === 0; i++) await new Promise((r) => setTimeout(r, 5));
+    assert.ok(store.saves.length > 0, "the new write was saved");
+    for (const s of store.saves) {
+      assert.deepEqual(
+        s.writes.map((w) => w.document),
+        ["cart", "player"],
+        "every save holds the stored write, then the new one",
+      );
+      assert.equal(s.userId, "u", "and what the store knew of the device");
+    }
+  } finally {
+    await engine.close();
+  }
+});
