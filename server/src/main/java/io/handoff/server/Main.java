@@ -238,9 +238,12 @@ public final class Main implements Callable<Integer> {
   @Option(
       names = "--compression",
       negatable = true,
-      defaultValue = "true",
+      defaultValue = "false",
       fallbackValue = "true",
-      description = "Offer permessage-deflate to devices that ask.")
+      description =
+          "Offer permessage-deflate to devices that ask (off by default: browsers always ask,"
+              + " and a connection that keeps compression contexts holds about 200 KB of native"
+              + " memory for its life).")
   boolean compression;
 
   @Option(

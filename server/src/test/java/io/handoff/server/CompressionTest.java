@@ -2,12 +2,14 @@ package io.handoff.server;
 
 import static io.handoff.server.TestServer.token;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.handoff.protocol.CloseCode;
 import io.handoff.protocol.v1.ClientFrame;
 import io.handoff.protocol.v1.Hello;
 import io.handoff.protocol.v1.ServerFrame;
+import io.handoff.server.transport.TransportConfig;
 import io.netty.bootstrap.Bootstrap;
 import io.netty.buffer.ByteBufUtil;
 import io.netty.buffer.Unpooled;
@@ -29,7 +31,13 @@ import io.netty.handler.codec.http.websocketx.WebSocketClientProtocolConfig;
 import io.netty.handler.codec.http.websocketx.WebSocketClientProtocolHandler;
 import io.netty.handler.codec.http.websocketx.WebSocketFrame;
 import io.netty.handler.codec.http.websocketx.extensions.compression.WebSocketClientCompressionHandler;
+import java.io.DataInputStream;
+import java.io.IOException;
+import java.net.InetSocketAddress;
+import java.net.Socket;
 import java.net.URI;
+import java.nio.charset.StandardCharsets;
+import java.util.Locale;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
@@ -37,9 +45,17 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 
 /**
- * permessage-deflate: negotiated when asked for, and a decompression bomb closes only its sender.
+ * permessage-deflate: off by default; when on, negotiated when asked for, without context takeover
+ * where the device offers to go without; a decompression bomb, bad deflate data and a message that
+ * inflates to nothing close only their sender with a protocol code.
  */
 class CompressionTest {
+  private static final String BROWSER_OFFER = "permessage-deflate; client_max_window_bits";
+
+  private static void compressing(ServerConfig.Builder b) {
+    b.transport(TransportConfig.builder().compression(true).build());
+  }
+
   private final EventLoopGroup group =
       new MultiThreadIoEventLoopGroup(1, NioIoHandler.newFactory());
 
@@ -140,7 +156,7 @@ class CompressionTest {
 
   @Test
   void deviceThatAsksForDeflateGetsItAndSyncsAsUsual() throws Exception {
-    try (TestServer server = TestServer.start();
+    try (TestServer server = TestServer.start(CompressionTest::compressing);
         TestDevice plain = TestDevice.connect(server.port(), token("z1", "plain"))) {
       plain.hello();
       DeflateDevice d = new DeflateDevice(server.port(), token("z1", "deflate"));
@@ -161,7 +177,7 @@ class CompressionTest {
     // One device per worker loop, all of one user: connections are accepted onto the loops in
     // turn, so all but one are moved to the user's loop before Netty's handshaker answers them.
     int loops = 2 * Runtime.getRuntime().availableProcessors();
-    try (TestServer server = TestServer.start()) {
+    try (TestServer server = TestServer.start(CompressionTest::compressing)) {
       java.util.List<DeflateDevice> devices = new java.util.ArrayList<>();
       for (int i = 0; i < loops; i++) {
         DeflateDevice d = new DeflateDevice(server.port(), token("z3", "deflate" + i));
@@ -191,7 +207,7 @@ class CompressionTest {
 
   @Test
   void decompressionBombClosesOnlyItsSenderWithFrameTooLarge() throws Exception {
-    try (TestServer server = TestServer.start(b -> b.maxFrameBytes(64 * 1024));
+    try (TestServer server = TestServer.start(b -> compressing(b.maxFrameBytes(64 * 1024)));
         TestDevice bystander = TestDevice.connect(server.port(), token("z2", "tv"))) {
       bystander.hello();
       DeflateDevice bomb = new DeflateDevice(server.port(), token("z2", "bomb"));
@@ -204,6 +220,137 @@ class CompressionTest {
       bystander.send(
           ClientFrame.newBuilder().setPing(io.handoff.protocol.v1.Ping.newBuilder().setNonce(5)));
       assertEquals(5, bystander.next(ServerFrame::hasPong).getPong().getNonce());
+    }
+  }
+
+  @Test
+  void byDefaultABrowsersOfferIsNotTakenUp() throws Exception {
+    try (TestServer server = TestServer.start();
+        RawDevice d = new RawDevice(server.port(), token("z4", "browser"), BROWSER_OFFER)) {
+      assertTrue(d.head.startsWith("HTTP/1.1 101"), d.head);
+      assertFalse(d.head.toLowerCase(Locale.ROOT).contains("sec-websocket-extensions"), d.head);
+    }
+  }
+
+  @Test
+  void offersToGoWithoutContextTakeoverAreTakenUpSoNoContextIsKept() throws Exception {
+    try (TestServer server = TestServer.start(CompressionTest::compressing)) {
+      String offer =
+          "permessage-deflate; server_no_context_takeover; client_no_context_takeover;"
+              + " client_max_window_bits";
+      try (RawDevice d = new RawDevice(server.port(), token("z5", "careful"), offer)) {
+        String extensions = d.header("sec-websocket-extensions");
+        assertTrue(extensions.contains("server_no_context_takeover"), d.head);
+        assertTrue(extensions.contains("client_no_context_takeover"), d.head);
+      }
+      try (RawDevice d = new RawDevice(server.port(), token("z5", "browser"), BROWSER_OFFER)) {
+        assertTrue(d.header("sec-websocket-extensions").startsWith("permessage-deflate"), d.head);
+      }
+    }
+  }
+
+  @Test
+  void badDeflateDataAndAMessageThatInflatesToNothingCloseWithProtocolError() throws Exception {
+    try (TestServer server = TestServer.start(CompressionTest::compressing);
+        TestDevice bystander = TestDevice.connect(server.port(), token("z6", "tv"))) {
+      bystander.hello();
+      byte[][] bad = {
+        {(byte) 0xff, (byte) 0xff, (byte) 0xff, 0x00}, // block type 3: not deflate
+        {0x03, 0x00} // a final empty block: inflates to nothing
+      };
+      String[] reasons = {"not valid deflate data", "bad compressed frame"};
+      for (int i = 0; i < bad.length; i++) {
+        try (RawDevice d = new RawDevice(server.port(), token("z6", "d" + i), BROWSER_OFFER)) {
+          d.sendCompressed(bad[i]);
+          RawDevice.Close close = d.awaitClose();
+          assertEquals(CloseCode.PROTOCOL_ERROR.code(), close.code(), close.toString());
+          assertTrue(close.reason().contains(reasons[i]), close.toString());
+        }
+      }
+      bystander.send(
+          ClientFrame.newBuilder().setPing(io.handoff.protocol.v1.Ping.newBuilder().setNonce(6)));
+      assertEquals(6, bystander.next(ServerFrame::hasPong).getPong().getNonce());
+    }
+  }
+
+  /** A device on a raw socket: its own upgrade request, masked frames, reads until a close. */
+  private static final class RawDevice implements AutoCloseable {
+    record Close(int code, String reason) {}
+
+    private final Socket socket;
+    private final DataInputStream in;
+    final String head;
+
+    RawDevice(int port, String token, String extensions) throws IOException {
+      socket = new Socket();
+      socket.connect(new InetSocketAddress("127.0.0.1", port), 10_000);
+      socket.setSoTimeout(10_000);
+      in = new DataInputStream(socket.getInputStream());
+      String request =
+          "GET /ws HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+              + "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n"
+              + "Sec-WebSocket-Extensions: "
+              + extensions
+              + "\r\nAuthorization: Bearer "
+              + token
+              + "\r\n\r\n";
+      socket.getOutputStream().write(request.getBytes(StandardCharsets.US_ASCII));
+      StringBuilder h = new StringBuilder();
+      while (!h.toString().endsWith("\r\n\r\n")) {
+        int c = in.read();
+        if (c < 0) {
+          throw new IOException("closed during the upgrade: " + h);
+        }
+        h.append((char) c);
+      }
+      head = h.toString();
+    }
+
+    String header(String name) {
+      for (String line : head.split("\r\n")) {
+        int colon = line.indexOf(':');
+        if (colon > 0 && line.substring(0, colon).trim().equalsIgnoreCase(name)) {
+          return line.substring(colon + 1).trim();
+        }
+      }
+      throw new AssertionError("no " + name + " in " + head);
+    }
+
+    /** A binary message with RSV1 set (compressed), of these deflate bytes, masked. */
+    void sendCompressed(byte[] deflated) throws IOException {
+      byte[] mask = {1, 2, 3, 4};
+      byte[] frame = new byte[2 + 4 + deflated.length];
+      frame[0] = (byte) (0x80 | 0x40 | 0x2);
+      frame[1] = (byte) (0x80 | deflated.length);
+      System.arraycopy(mask, 0, frame, 2, 4);
+      for (int i = 0; i < deflated.length; i++) {
+        frame[6 + i] = (byte) (deflated[i] ^ mask[i & 3]);
+      }
+      socket.getOutputStream().write(frame);
+    }
+
+    /** Skips frames until the server's close frame, and returns its code and reason. */
+    Close awaitClose() throws IOException {
+      while (true) {
+        int first = in.readUnsignedByte();
+        int length = in.readUnsignedByte() & 0x7f;
+        if (length == 126) {
+          length = in.readUnsignedShort();
+        } else if (length == 127) {
+          length = (int) in.readLong();
+        }
+        byte[] payload = in.readNBytes(length);
+        if ((first & 0x0f) == 0x8) {
+          int code = ((payload[0] & 0xff) << 8) | (payload[1] & 0xff);
+          return new Close(
+              code, new String(payload, 2, payload.length - 2, StandardCharsets.UTF_8));
+        }
+      }
+    }
+
+    @Override
+    public void close() throws IOException {
+      socket.close();
     }
   }
 }

@@ -49,16 +49,21 @@ class ConfigTest {
     assertEquals(ServerConfig.DEFAULT_WRITE_BURST, c.writeBurst(), "a default");
     assertEquals(SECRET, c.jwtSecret());
     assertFalse(c.developmentSecret());
-    assertTrue(c.transport().compression(), "compression is on by default");
+    assertFalse(c.transport().compression(), "compression is off by default");
     assertEquals(
         Duration.ofSeconds(12),
         configure(Map.of("HANDOFF_PRESENCE_TTL", "12s"), "--jwt-secret", SECRET)
             .handoffLimits()
             .presenceTtl(),
         "handoff limits come from the same sources");
-    assertFalse(
-        configure(Map.of(), "--no-compression", "--jwt-secret", SECRET).transport().compression(),
-        "and can be turned off");
+    assertTrue(
+        configure(Map.of(), "--compression", "--jwt-secret", SECRET).transport().compression(),
+        "and can be turned on");
+    assertTrue(
+        configure(Map.of("HANDOFF_COMPRESSION", "true"), "--jwt-secret", SECRET)
+            .transport()
+            .compression(),
+        "also from the environment");
   }
 
   @Test

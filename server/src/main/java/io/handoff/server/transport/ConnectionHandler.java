@@ -14,7 +14,9 @@ import io.netty.channel.ChannelOutboundBuffer;
 import io.netty.channel.ChannelPromise;
 import io.netty.channel.EventLoop;
 import io.netty.channel.socket.DuplexChannel;
+import io.netty.handler.codec.CodecException;
 import io.netty.handler.codec.CorruptedFrameException;
+import io.netty.handler.codec.DecoderException;
 import io.netty.handler.codec.TooLongFrameException;
 import io.netty.handler.codec.compression.DecompressionException;
 import io.netty.handler.codec.http.websocketx.CloseWebSocketFrame;
@@ -28,6 +30,7 @@ import io.netty.handler.ssl.NotSslRecordException;
 import java.io.IOException;
 import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
+import java.util.zip.DataFormatException;
 import javax.net.ssl.SSLException;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -313,7 +316,14 @@ public final class ConnectionHandler extends WireCodec implements Link {
     if (t instanceof ProtocolViolation v) {
       return v.code();
     }
-    if (t instanceof TooLongFrameException || t instanceof DecompressionException) {
+    if (t instanceof DecompressionException) {
+      return notDeflate(t) ? CloseCode.PROTOCOL_ERROR : CloseCode.FRAME_TOO_LARGE;
+    }
+    if (t instanceof DecoderException && t.getCause() instanceof CodecException) {
+      // Netty's permessage-deflate decoder: a compressed message that inflates to nothing.
+      return CloseCode.PROTOCOL_ERROR;
+    }
+    if (t instanceof TooLongFrameException) {
       return CloseCode.FRAME_TOO_LARGE;
     }
     if (t instanceof CorruptedWebSocketFrameException w) {
@@ -327,12 +337,22 @@ public final class ConnectionHandler extends WireCodec implements Link {
     return null;
   }
 
+  /** Whether a decompression failure is bad deflate data, not a message over the size limit. */
+  private static boolean notDeflate(Throwable t) {
+    return t.getCause() instanceof DataFormatException;
+  }
+
   private String reasonFor(Throwable t, CloseCode code) {
     if (t instanceof ProtocolViolation) {
       return t.getMessage();
     }
     if (t instanceof DecompressionException) {
-      return "compressed frame inflates past " + node.config().maxFrameBytes() + " bytes";
+      return notDeflate(t)
+          ? "compressed frame is not valid deflate data"
+          : "compressed frame inflates past " + node.config().maxFrameBytes() + " bytes";
+    }
+    if (code == CloseCode.PROTOCOL_ERROR && t.getCause() instanceof CodecException c) {
+      return "bad compressed frame: " + c.getMessage();
     }
     if (code == CloseCode.FRAME_TOO_LARGE) {
       return "frame larger than " + node.config().maxFrameBytes() + " bytes";

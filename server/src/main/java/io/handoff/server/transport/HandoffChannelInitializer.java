@@ -193,8 +193,10 @@ public final class HandoffChannelInitializer extends ChannelInitializer<SocketCh
    */
   private void addWebSocketHandlers(ChannelPipeline p) {
     if (config.transport().compression()) {
-      // Negotiates permessage-deflate at the upgrade. The device must reset its compression context
-      // for every message, and no frame may inflate past maxFrameBytes (decompression bombs).
+      // Negotiates permessage-deflate at the upgrade, without context takeover where the device
+      // offers to go without (server_no_context_takeover, client_no_context_takeover): a context
+      // kept is about 200 KB of native memory for the connection's life. No frame may inflate past
+      // maxFrameBytes (decompression bombs).
       p.addBefore(
           CONNECTION,
           "wsCompression",
@@ -203,7 +205,7 @@ public final class HandoffChannelInitializer extends ChannelInitializer<SocketCh
                   6,
                   ZlibCodecFactory.isSupportingWindowSizeAndMemLevel(),
                   PerMessageDeflateServerExtensionHandshaker.MAX_WINDOW_SIZE,
-                  false,
+                  true,
                   true,
                   config.maxFrameBytes())));
     }

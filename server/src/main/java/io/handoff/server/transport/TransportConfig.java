@@ -109,7 +109,7 @@ public final class TransportConfig {
     private int eventLoops;
     private Path tlsCertificate;
     private Path tlsPrivateKey;
-    private boolean compression = true;
+    private boolean compression;
     private int writeBufferLowBytes = DEFAULT_WRITE_BUFFER_LOW_BYTES;
     private int writeBufferHighBytes = DEFAULT_WRITE_BUFFER_HIGH_BYTES;
     private int socketSendBufferBytes = DEFAULT_SOCKET_SEND_BUFFER_BYTES;
