@@ -11,12 +11,14 @@ import io.handoff.protocol.v1.Ack;
 import io.handoff.protocol.v1.ClientFrame;
 import io.handoff.protocol.v1.Delta;
 import io.handoff.protocol.v1.DocumentSync;
+import io.handoff.protocol.v1.Error;
 import io.handoff.protocol.v1.ErrorCode;
 import io.handoff.protocol.v1.FieldOp;
 import io.handoff.protocol.v1.FollowSpec;
 import io.handoff.protocol.v1.Hello;
 import io.handoff.protocol.v1.Ping;
 import io.handoff.protocol.v1.Position;
+import io.handoff.protocol.v1.Resync;
 import io.handoff.protocol.v1.ServerFrame;
 import io.handoff.protocol.v1.Snapshot;
 import io.handoff.protocol.v1.Unfollow;
@@ -292,6 +294,54 @@ class SessionProtocolTest {
       assertEquals(ErrorCode.BAD_REQUEST, a.next().getError().getCode());
       a.send(write("doc", 4, "f", "ok"));
       assertEquals(1, a.next().getAck().getVersion());
+    }
+  }
+
+  @Test
+  void sequenceNumbersAbove2To53AreBadRequestsNamingTheLimit() {
+    try (TestDevice a = device("u7", "a")) {
+      a.send(write("doc", 1L << 53, "f", "v"));
+      Error over = a.next().getError();
+      assertEquals(ErrorCode.BAD_REQUEST, over.getCode());
+      assertTrue(over.getMessage().contains("9007199254740992"), over.getMessage());
+      assertTrue(over.getMessage().contains("2^53-1"), over.getMessage());
+      a.send(write("doc", -1L, "f", "v")); // 2^64 - 1 on the wire
+      Error top = a.next().getError();
+      assertEquals(ErrorCode.BAD_REQUEST, top.getCode());
+      assertTrue(top.getMessage().contains("18446744073709551615"), top.getMessage());
+      a.send(write("doc", (1L << 53) - 1, "f", "ok"));
+      assertEquals(1, a.next().getAck().getVersion());
+    }
+  }
+
+  @Test
+  void aResyncNamingABadDocumentIsABadRequestAndOneFromBeyond2To63IsDiverged() {
+    try (TestDevice a = device("u8", "a")) {
+      a.send(write("doc", 1, "f", "v"));
+      Ack ack = a.next().getAck();
+      for (String bad : new String[] {"", "a\u0001b", "n".repeat(300)}) {
+        long id =
+            a.send(
+                ClientFrame.newBuilder()
+                    .setResync(
+                        Resync.newBuilder()
+                            .addPositions(Position.newBuilder().setDocument(bad).setVersion(1))));
+        ServerFrame refused = a.next(f -> f.getRequestId() == id);
+        assertEquals(ErrorCode.BAD_REQUEST, refused.getError().getCode(), refused.toString());
+      }
+      long id =
+          a.send(
+              ClientFrame.newBuilder()
+                  .setResync(
+                      Resync.newBuilder()
+                          .addPositions(
+                              Position.newBuilder()
+                                  .setDocument("doc")
+                                  .setEpoch(ack.getEpoch())
+                                  .setVersion(Long.MIN_VALUE)))); // 2^63 on the wire
+      DocumentSync sync = a.next(f -> f.getRequestId() == id).getSyncReport().getDocuments(0);
+      assertEquals(DocumentSync.Mode.SNAPSHOT, sync.getMode());
+      assertEquals(DocumentSync.Reason.DIVERGED, sync.getReason());
     }
   }
 

@@ -169,14 +169,31 @@ final class SyncRequests {
     if (!lane().admit(id, document)) {
       return;
     }
-    if (r.getPositionsCount() > node.config().storeLimits().maxDocumentsPerUser()) {
+    int most = node.config().storeLimits().maxDocumentsPerUser();
+    if (r.getPositionsCount() > most) {
       connection.error(
           id,
           Error.newBuilder()
               .setCode(ErrorCode.LIMIT_EXCEEDED)
-              .setMessage("too many positions")
+              .setMessage(
+                  "Resync names "
+                      + r.getPositionsCount()
+                      + " positions; the limit is "
+                      + most
+                      + " (a user's documents)")
               .build());
       return;
+    }
+    for (Position p : r.getPositionsList()) {
+      String problem = node.validator().checkName("document name", p.getDocument());
+      if (problem != null) {
+        Error.Builder e = Error.newBuilder().setCode(ErrorCode.BAD_REQUEST).setMessage(problem);
+        if (document != null) {
+          e.setDocument(document);
+        }
+        connection.error(id, e.build());
+        return;
+      }
     }
     List<Position> positions = new ArrayList<>();
     Set<String> named = new HashSet<>();

@@ -117,7 +117,7 @@ public record SyncResult(
     if (deviceEpoch != epoch) {
       return DocumentSync.Reason.EPOCH_CHANGED;
     }
-    if (deviceVersion > version) {
+    if (Long.compareUnsigned(deviceVersion, version) > 0) {
       return DocumentSync.Reason.DIVERGED;
     }
     if (deviceVersion == version && Fingerprint.differ(deviceFingerprint, fingerprint)) {

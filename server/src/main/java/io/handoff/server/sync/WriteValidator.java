@@ -16,6 +16,12 @@ import java.util.List;
  * same writes with the same messages. Stateless and thread-safe.
  */
 public final class WriteValidator {
+  /**
+   * The largest client_seq taken, 2^53 - 1: the Redis engine's write script compares sequence
+   * numbers as Lua numbers (doubles), which tell integers apart only up to 2^53.
+   */
+  public static final long MAX_CLIENT_SEQ = (1L << 53) - 1;
+
   private final StoreLimits limits;
 
   public WriteValidator(StoreLimits limits) {
@@ -30,6 +36,14 @@ public final class WriteValidator {
     }
     if (w.getClientSeq() == 0) {
       return bad("client_seq must be > 0");
+    }
+    if (Long.compareUnsigned(w.getClientSeq(), MAX_CLIENT_SEQ) > 0) {
+      return bad(
+          "client_seq "
+              + Long.toUnsignedString(w.getClientSeq())
+              + " is over the largest taken, 2^53-1 ("
+              + MAX_CLIENT_SEQ
+              + "); number a device's writes 1, 2, 3, ... from the Welcome's last_client_seq + 1");
     }
     if (w.getOpsCount() == 0) {
       return bad("a write needs at least one field operation");
