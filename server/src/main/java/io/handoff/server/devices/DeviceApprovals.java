@@ -14,7 +14,6 @@ import io.handoff.server.auth.Principal;
 import io.handoff.server.devices.ApprovalStore.Request;
 import io.handoff.server.devices.ApprovalStore.State;
 import io.handoff.server.engine.Engine;
-import io.handoff.server.util.AddressGroups;
 import java.time.Clock;
 import java.util.Base64;
 import java.util.HexFormat;
@@ -62,6 +61,7 @@ public final class DeviceApprovals {
   private final String nodeId;
   private final ApprovalMetrics metrics;
   private final Clock clock;
+  private final CodeAttempts attempts;
 
   public DeviceApprovals(
       ApprovalConfig config,
@@ -77,6 +77,7 @@ public final class DeviceApprovals {
     this.nodeId = nodeId;
     this.metrics = metrics;
     this.clock = clock;
+    this.attempts = new CodeAttempts(config, sessions, store, metrics, clock);
   }
 
   public ApprovalConfig config() {
@@ -354,7 +355,8 @@ public final class DeviceApprovals {
    * session is not alive, after too many wrong codes, or when there is no such pending code.
    */
   public CompletableFuture<Request> verify(Principal p, String userCode, String address) {
-    return allowed(p, address)
+    return attempts
+        .allowed(p, address)
         .thenCompose(
             v -> {
               String id = UserCodes.normalise(userCode);
@@ -365,9 +367,9 @@ public final class DeviceApprovals {
               return found.thenCompose(
                   r -> {
                     if (r == null) {
-                      return wrongCode();
+                      return CodeAttempts.wrongCode();
                     }
-                    forgive(p, address);
+                    attempts.forgive(p, address);
                     return CompletableFuture.completedFuture(r);
                   });
             });
@@ -379,13 +381,14 @@ public final class DeviceApprovals {
    */
   public CompletableFuture<ApprovalOutcome> answer(
       Principal p, String approvalId, boolean approve, String address) {
-    return allowed(p, address)
+    return attempts
+        .allowed(p, address)
         .thenCompose(
             v -> {
               String code = UserCodes.normalise(approvalId);
               String id = code != null ? code : approvalId;
               if (id == null || id.isEmpty() || id.length() > 64) {
-                return wrongCode();
+                return CodeAttempts.wrongCode();
               }
               long now = clock.millis();
               return store
@@ -398,7 +401,7 @@ public final class DeviceApprovals {
       Principal p, String address, ApprovalStore.Decision d) {
     Request r = d.request();
     if (d.status() != ApprovalStore.Decision.Status.NOT_FOUND) {
-      forgive(p, address); // the code was right, whatever became of its request
+      attempts.forgive(p, address); // the code was right, whatever became of its request
     }
     switch (d.status()) {
       case DECIDED -> {
@@ -437,7 +440,7 @@ public final class DeviceApprovals {
         return failed(409, "approval_ended", "the request expired");
       }
       default -> {
-        return wrongCode();
+        return CodeAttempts.wrongCode();
       }
     }
   }
@@ -454,68 +457,6 @@ public final class DeviceApprovals {
   // ---------------------------------------------------------------------------------------------
   // Limits
   // ---------------------------------------------------------------------------------------------
-
-  /**
-   * Completes when {@code p} may look a code up, its attempt counted as wrong in the user's and the
-   * address's scope until {@link #forgive} takes it back (a right code, or a refusal here); else
-   * fails with the reason. Counting before the lookup, atomically in the store, is what holds the
-   * limits against attempts made at once: each sees its own count, so at most the limit of them
-   * look anything up, on any number of nodes.
-   */
-  private CompletableFuture<Void> allowed(Principal p, String address) {
-    return sessions
-        .check(p)
-        .thenCompose(
-            problem -> {
-              if (problem != null) {
-                throw new ApiException(401, "invalid_token", problem);
-              }
-              long now = clock.millis();
-              long window = config.attemptWindow().toMillis();
-              return store
-                  .fail(userScope(p), window, now)
-                  .thenCombine(
-                      store.fail(addressScope(address), window, now),
-                      (byUser, byAddress) -> {
-                        if (byUser > config.maxFailedAttemptsPerUser()
-                            || byAddress > config.maxFailedAttemptsPerAddress()) {
-                          forgive(p, address);
-                          metrics.attemptsRefused.increment();
-                          throw new ApiException(
-                              429,
-                              "too_many_attempts",
-                              "too many wrong user codes; try again within "
-                                  + config.attemptWindow().toMinutes()
-                                  + " minutes");
-                        }
-                        return null;
-                      });
-            });
-  }
-
-  /** Takes back the attempt {@link #allowed} counted. Fire and forget: a loss only errs strict. */
-  private void forgive(Principal p, String address) {
-    long now = clock.millis();
-    store.forgive(userScope(p), now);
-    store.forgive(addressScope(address), now);
-  }
-
-  private static <T> CompletableFuture<T> wrongCode() {
-    return CompletableFuture.failedFuture(
-        new ApiException(
-            404,
-            "unknown_code",
-            "no pending sign-in with this code for your account; check the code the device"
-                + " shows"));
-  }
-
-  private static String userScope(Principal p) {
-    return ApprovalStore.userScope(p.userId());
-  }
-
-  private static String addressScope(String address) {
-    return "a:" + AddressGroups.of(address);
-  }
 
   /** A request the store refused for one of its bounds, counted by bound: 429 for each. */
   private ApiException refusal(ApprovalStore.Created created) {
