@@ -28,6 +28,7 @@ export type ApiErrorCode =
   | "approval_ended"
   | "too_many_attempts"
   | "too_many_pending"
+  | "rate_limited"
   | "unavailable"
   | "http_error";
 
@@ -47,6 +48,7 @@ export const API_ERROR_CODES: ReadonlySet<string> = new Set<ApiErrorCode>([
   "approval_ended",
   "too_many_attempts",
   "too_many_pending",
+  "rate_limited",
   "unavailable",
 ]);
 
@@ -63,7 +65,7 @@ export const OUTCOME_UNKNOWN = 10;
 
 /**
  * An error from the server (an Error frame) or from the client itself. `code` names it; for
- * `CONFLICT`, `currentVersion` and `epoch` say where the document is.
+ * `CONFLICT` and `OUT_OF_ORDER`, `currentVersion` and `epoch` say where the document is.
  */
 export class HandoffError extends Error {
   readonly code: HandoffErrorCode;
@@ -131,7 +133,8 @@ export class HandoffError extends Error {
     return new HandoffError(name, `${name}: ${e.message}`, {
       errorCode: e.code,
       document: doc || undefined,
-      currentVersion: e.code === ErrorCode.CONFLICT ? e.currentVersion : undefined,
+      currentVersion:
+        e.code === ErrorCode.CONFLICT || e.code === ErrorCode.OUT_OF_ORDER ? e.currentVersion : undefined,
       epoch: e.epoch === 0n ? undefined : e.epoch,
     });
   }

@@ -6,10 +6,10 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import { create } from "@bufbuild/protobuf";
 import { Backoff } from "../src/backoff.js";
-import type { HandoffError } from "../src/errors.js";
+import { HandoffError } from "../src/errors.js";
 import { type ClientEvents, type FrameChannel, type FrameListener, SyncEngine } from "../src/engine.js";
 import { Emitter } from "../src/events.js";
-import { type ClientFrame, ErrorCode, type ServerFrame, ServerFrameSchema } from "../src/gen/handoff/v1/handoff_pb.js";
+import { type ClientFrame, ErrorCode, ErrorSchema as ErrorFrameSchema, type ServerFrame, ServerFrameSchema } from "../src/gen/handoff/v1/handoff_pb.js";
 import { Requests } from "../src/requests.js";
 import { MemoryStore } from "../src/store.js";
 
@@ -171,4 +171,15 @@ test("a Hello refused for good (over a limit) stops the client with the server's
   await assert.rejects(connected, (e: HandoffError) => e.message.includes("the node's answer"));
   assert.equal(engine.state, "closed");
   await engine.close();
+});
+
+test("an OUT_OF_ORDER refusal says where the document is, as a CONFLICT does", () => {
+  for (const code of [ErrorCode.OUT_OF_ORDER, ErrorCode.CONFLICT]) {
+    const e = HandoffError.fromFrame(
+      create(ErrorFrameSchema, { code, message: "the node's answer", document: "cart", currentVersion: 41n, epoch: 9n }),
+    );
+    assert.equal(e.currentVersion, 41n, ErrorCode[code]);
+    assert.equal(e.epoch, 9n);
+    assert.equal(e.document, "cart");
+  }
 });
