@@ -154,8 +154,7 @@ public final class ConnectionHandler extends WireCodec implements Link {
     // Every read from the socket, pongs and control frames included, counts as the device alive.
     lastReadNanos = node.time().nanoTime();
     pinged = false;
-    ctx.flush();
-    ctx.fireChannelReadComplete();
+    super.channelReadComplete(ctx);
   }
 
   /**

@@ -144,6 +144,13 @@ abstract class WireCodec extends ChannelDuplexHandler {
     ctx.fireExceptionCaught(cause);
   }
 
+  /** Flushes what the read wrote (pongs, echoed closes), once per read. */
+  @Override
+  public void channelReadComplete(ChannelHandlerContext ctx) {
+    ctx.flush();
+    ctx.fireChannelReadComplete();
+  }
+
   @Override
   public void channelRead(ChannelHandlerContext ctx, Object msg) {
     if (!framing || !(msg instanceof ByteBuf in)) {
@@ -264,7 +271,9 @@ abstract class WireCodec extends ChannelDuplexHandler {
           }
         }
       }
-      case PING -> ctx.writeAndFlush(control(ctx, PONG, buf, start, size), ctx.voidPromise());
+      // Flushed at the end of the read (channelReadComplete): a device sending pings in a burst
+      // costs one write to the socket, not one per ping.
+      case PING -> ctx.write(control(ctx, PONG, buf, start, size), ctx.voidPromise());
       case PONG -> {}
       case CLOSE -> {
         if (size == 1

@@ -19,7 +19,9 @@ import io.handoff.protocol.v1.Write;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.ByteBufUtil;
 import io.netty.buffer.Unpooled;
+import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
+import io.netty.channel.ChannelOutboundHandlerAdapter;
 import io.netty.channel.embedded.EmbeddedChannel;
 import io.netty.handler.codec.http.websocketx.BinaryWebSocketFrame;
 import io.netty.handler.codec.http.websocketx.CloseWebSocketFrame;
@@ -32,6 +34,7 @@ import io.netty.handler.codec.http.websocketx.WebSocketFrame;
 import io.netty.handler.codec.http.websocketx.WebSocketFrameAggregator;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.atomic.AtomicInteger;
 import org.junit.jupiter.api.Test;
 
 /** The framing and codec of a plain (no extension) connection, against exact wire bytes. */
@@ -83,6 +86,34 @@ class WireCodecTest {
         new byte[] {(byte) 0x8a, 0x05, 'H', 'e', 'l', 'l', 'o'}, ByteBufUtil.getBytes(pong));
     pong.release();
     assertNull(ch.readInbound());
+    assertFalse(ch.finishAndReleaseAll());
+  }
+
+  @Test
+  void pingsThatArriveInOneReadAreAnsweredWithOneFlush() {
+    AtomicInteger flushes = new AtomicInteger();
+    EmbeddedChannel ch =
+        new EmbeddedChannel(
+            new ChannelOutboundHandlerAdapter() {
+              @Override
+              public void flush(ChannelHandlerContext ctx) {
+                flushes.incrementAndGet();
+                ctx.flush();
+              }
+            },
+            WireCodec.of(MAX));
+    byte[] burst = new byte[0];
+    for (int i = 0; i < 100; i++) {
+      burst = concat(burst, RFC_MASKED_PING);
+    }
+    ch.writeInbound(Unpooled.wrappedBuffer(burst));
+    assertEquals(1, flushes.get(), "one flush for the read's hundred pongs");
+    for (int i = 0; i < 100; i++) {
+      ByteBuf pong = ch.readOutbound();
+      assertEquals(0x8a, pong.getUnsignedByte(0), "pong " + i);
+      pong.release();
+    }
+    assertNull(ch.readOutbound());
     assertFalse(ch.finishAndReleaseAll());
   }
 
