@@ -47,7 +47,12 @@ public final class ConnectionHandler extends WireCodec implements Link {
   private static final Logger log = LoggerFactory.getLogger(ConnectionHandler.class);
 
   /** What every connection's handler of a node shares. */
-  public record Shared(ServerConfig config, ServerStats stats, Scheduler time) {}
+  public record Shared(
+      ServerConfig config, ServerStats stats, Scheduler time, InboundBudget inbound) {
+    public Shared(ServerConfig config, ServerStats stats, Scheduler time) {
+      this(config, stats, time, InboundBudget.fromJvm());
+    }
+  }
 
   private final Shared node;
   private final Endpoint endpoint;
@@ -87,6 +92,11 @@ public final class ConnectionHandler extends WireCodec implements Link {
   @Override
   int maxFrameBytes() {
     return node.config().maxFrameBytes();
+  }
+
+  @Override
+  InboundBudget inboundBudget() {
+    return node.inbound();
   }
 
   @Override

@@ -103,6 +103,16 @@ abstract class WireCodec extends ChannelDuplexHandler {
   /** The largest message accepted, in bytes (the connection handler's is its node's: no copy). */
   abstract int maxFrameBytes();
 
+  /** The node's bound on large messages still arriving; null: none (a codec on its own). */
+  InboundBudget inboundBudget() {
+    return null;
+  }
+
+  /** What this connection's buffers count against the node's {@link InboundBudget}. */
+  private long held() {
+    return InboundBudget.counted(cumulation) + InboundBudget.counted(fragments);
+  }
+
   /**
    * From now on this handler (whose context is {@code connection}) does the framing, in place of
    * the WebSocket handlers and the frame codec, which leave the pipeline: after an upgrade that
@@ -161,6 +171,9 @@ abstract class WireCodec extends ChannelDuplexHandler {
       in.release();
       return;
     }
+    InboundBudget budget = inboundBudget();
+    long before = held();
+    boolean within = true;
     ByteBuf buf =
         cumulation == null
             ? in
@@ -177,6 +190,21 @@ abstract class WireCodec extends ChannelDuplexHandler {
       } else {
         buf.release();
       }
+      long after = held();
+      if (budget != null && after != before) {
+        within = budget.add(after - before);
+      }
+    }
+    if (!within) {
+      budget.add(-held());
+      releaseFragments();
+      if (cumulation != null) {
+        cumulation.release();
+        cumulation = null;
+      }
+      throw violation(
+          CloseCode.UNAVAILABLE,
+          "this node holds too much of large messages still arriving; reconnect and send it again");
     }
   }
 
@@ -378,6 +406,10 @@ abstract class WireCodec extends ChannelDuplexHandler {
 
   @Override
   public void handlerRemoved(ChannelHandlerContext ctx) {
+    InboundBudget budget = inboundBudget();
+    if (budget != null) {
+      budget.add(-held());
+    }
     releaseFragments();
     if (cumulation != null) {
       cumulation.release();

@@ -118,6 +118,64 @@ class WireCodecTest {
   }
 
   @Test
+  void largeMessagesStillArrivingAreBoundedPerNodeAndOnlyTheConnectionOverTheBoundIsClosed() {
+    InboundBudget budget = new InboundBudget(300 * 1024);
+    EmbeddedChannel a = new EmbeddedChannel(codec(1 << 20, budget));
+    EmbeddedChannel b = new EmbeddedChannel(codec(1 << 20, budget));
+    ClientFrame large =
+        ClientFrame.newBuilder()
+            .setWrite(
+                Write.newBuilder()
+                    .setDocument("d")
+                    .setClientSeq(1)
+                    .addOps(
+                        FieldOp.newBuilder()
+                            .setField("f")
+                            .setSet(ByteString.copyFrom(new byte[200 * 1024]))))
+            .build();
+    byte[] wire = clientFrames(large);
+    int chunk = 16 * 1024;
+    int sent = 0;
+    while (sent < wire.length - 1) {
+      int n = Math.min(chunk, wire.length - 1 - sent);
+      a.writeInbound(Unpooled.wrappedBuffer(wire, sent, n));
+      sent += n;
+    }
+    assertTrue(budget.held() > InboundBudget.COUNTED_ABOVE, "a's message is counted");
+    ProtocolViolation over =
+        assertThrows(
+            ProtocolViolation.class,
+            () -> {
+              for (int i = 0; i < wire.length; i += chunk) {
+                b.writeInbound(Unpooled.wrappedBuffer(wire, i, Math.min(chunk, wire.length - i)));
+              }
+            });
+    assertEquals(CloseCode.UNAVAILABLE, over.code());
+    a.writeInbound(Unpooled.wrappedBuffer(wire, wire.length - 1, 1));
+    assertEquals(large, a.readInbound(), "the connection within the bound gets its message");
+    assertEquals(0, budget.held(), "both gave back what they held");
+    a.writeInbound(Unpooled.wrappedBuffer(wire, 0, wire.length - 1));
+    assertTrue(budget.held() > 0);
+    a.finishAndReleaseAll();
+    assertEquals(0, budget.held(), "a connection that goes gives back what it held");
+    b.finishAndReleaseAll();
+  }
+
+  private static WireCodec codec(int maxFrameBytes, InboundBudget budget) {
+    return new WireCodec(true) {
+      @Override
+      int maxFrameBytes() {
+        return maxFrameBytes;
+      }
+
+      @Override
+      InboundBudget inboundBudget() {
+        return budget;
+      }
+    };
+  }
+
+  @Test
   void decodesMaskedBinaryFramesEvenWhenTheyArriveOneByteAtATime() {
     EmbeddedChannel ch = new EmbeddedChannel(WireCodec.of(MAX));
     byte[] wire = concat(clientFrames(ping(1)), clientFrames(ping(2)));
