@@ -52,6 +52,10 @@ final class Ed25519JdkVerifier implements JWSVerifier {
     if (!JWSAlgorithm.EdDSA.equals(header.getAlgorithm())) {
       throw new JOSEException("not an EdDSA signature: " + header.getAlgorithm());
     }
+    if (header.getCriticalParams() != null && !header.getCriticalParams().isEmpty()) {
+      // RFC 7515 4.1.11: no critical extension is understood here, as nimbus's verifiers do.
+      return false;
+    }
     try {
       Signature s = Signature.getInstance("Ed25519");
       s.initVerify(key);

@@ -113,6 +113,14 @@ class IdentityVerifierTest {
             AppBackend.claims("tia"),
             HandJws.ed25519Keys().getPrivate());
     assertThrows(AuthException.class, () -> v.verify(otherKey));
+    // A critical header parameter nobody here understands (RFC 7515 4.1.11): refused.
+    String critical =
+        HandJws.eddsa(
+            "{\"alg\":\"EdDSA\",\"kid\":\"ed\",\"typ\":\"JWT\",\"crit\":[\"exp-x\"],"
+                + "\"exp-x\":1}",
+            AppBackend.claims("tia"),
+            ed.getPrivate());
+    assertThrows(AuthException.class, () -> v.verify(critical));
     Files.delete(file);
   }
 
