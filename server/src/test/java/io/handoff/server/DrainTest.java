@@ -5,11 +5,15 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.handoff.protocol.CloseCode;
+import io.handoff.protocol.v1.Offer;
 import io.handoff.protocol.v1.ServerFrame;
+import io.handoff.server.engine.StoreLimits;
+import io.handoff.server.engine.memory.MemoryEngine;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
+import java.time.Duration;
 import java.util.HashSet;
 import java.util.Set;
 import java.util.concurrent.CompletableFuture;
@@ -45,6 +49,45 @@ class DrainTest {
           "every write the node applied was acked before it let the device go");
     } finally {
       server.close();
+    }
+  }
+
+  /**
+   * An accept the store has not answered when the node starts draining is answered, its grant
+   * included, before the device is told to go elsewhere.
+   */
+  @Test
+  void anAcceptInFlightWhenTheNodeStopsGetsItsGrantBeforeShutdown() throws Exception {
+    GatedEngine engine = new GatedEngine(new MemoryEngine(StoreLimits.builder().build()));
+    Nodes nodes = new Nodes();
+    HandoffServer node = nodes.start("n1", engine, b -> {});
+    try (TestDevice phone = TestDevice.connect(node.port(), token("dan", "phone"));
+        TestDevice tv = TestDevice.connect(node.port(), token("dan", "tv"))) {
+      phone.hello();
+      phone.send(SessionProtocolTest.write("player", 1, "position", "42"));
+      phone.next(ServerFrame::hasAck);
+      tv.hello();
+      Offer offer = HandoffProtocolTest.offerFrom(phone, "tv", 60_000);
+      tv.next(ServerFrame::hasOfferPrompt);
+      engine.holdOfferEnds(1);
+      long accept = tv.send(HandoffProtocolTest.accept(offer.getOfferId()));
+      Conditions.await(
+          "the accept held in the store",
+          () -> engine.heldOfferEnds() == 1,
+          Duration.ofSeconds(10));
+      CompletableFuture<Void> stopped = CompletableFuture.runAsync(node::close);
+      Conditions.await(
+          "the node draining", () -> node.readiness().problem() != null, Duration.ofSeconds(10));
+      engine.releaseOfferEnds();
+      ServerFrame granted = tv.next(f -> f.getRequestId() == accept);
+      assertTrue(granted.hasOfferGranted(), granted.toString());
+      assertEquals(
+          "42",
+          granted.getOfferGranted().getSnapshot().getFieldsOrThrow("position").toStringUtf8());
+      assertEquals(CloseCode.SHUTDOWN.code(), tv.awaitClose());
+      stopped.get(30, TimeUnit.SECONDS);
+    } finally {
+      nodes.close();
     }
   }
 

@@ -185,6 +185,66 @@ class HandoffProtocolTest {
     assertEquals(1, server.server.stats().handoffTransitions());
   }
 
+  /**
+   * A device that did not get the answer to its accept, decline or cancel (a store that answered
+   * too late, a node that shut down) sends it again and gets the first one's answer, the grant with
+   * its snapshot included; nobody else's answer changes, and nothing is counted twice.
+   */
+  @Test
+  void anAcceptDeclineOrCancelSentAgainByTheSameDeviceGetsTheFirstOnesAnswer() throws Exception {
+    start();
+    TestDevice phone = device("phone");
+    phone.hello();
+    phone.send(SessionProtocolTest.write("player", 1, "position", "1:02:03"));
+    phone.next(ServerFrame::hasAck);
+    TestDevice tv = device("tv");
+    tv.hello();
+    TestDevice laptop = device("laptop");
+    laptop.hello();
+
+    Offer taken = offerFrom(phone, "", 0);
+    tv.next(ServerFrame::hasOfferPrompt);
+    for (int i = 0; i < 2; i++) {
+      ServerFrame granted = reply(tv, tv.send(accept(taken.getOfferId())));
+      assertTrue(granted.hasOfferGranted(), "answer " + i + ": " + granted);
+      assertEquals(
+          ByteString.copyFromUtf8("1:02:03"),
+          granted.getOfferGranted().getSnapshot().getFieldsOrThrow("position"));
+    }
+    assertEquals(
+        ErrorCode.OFFER_WITHDRAWN,
+        reply(laptop, laptop.send(accept(taken.getOfferId()))).getError().getCode(),
+        "another device still finds it taken");
+
+    Offer declined = offerFrom(phone, "tv", 0);
+    tv.next(ServerFrame::hasOfferPrompt);
+    for (int i = 0; i < 2; i++) {
+      ServerFrame answer =
+          reply(
+              tv,
+              tv.send(
+                  ClientFrame.newBuilder()
+                      .setDeclineOffer(
+                          DeclineOffer.newBuilder().setOfferId(declined.getOfferId()))));
+      assertEquals(OfferOutcome.DECLINED, answer.getOfferWithdrawn().getOutcome(), "" + i);
+    }
+
+    Offer cancelled = offerFrom(phone, "tv", 0);
+    for (int i = 0; i < 2; i++) {
+      ServerFrame answer =
+          reply(
+              phone,
+              phone.send(
+                  ClientFrame.newBuilder()
+                      .setCancelOffer(
+                          CancelOffer.newBuilder().setOfferId(cancelled.getOfferId()))));
+      assertEquals(OfferOutcome.CANCELLED, answer.getOfferResult().getOutcome(), "" + i);
+    }
+    assertEquals(1, server.server.stats().offersAccepted.sum());
+    assertEquals(1, server.server.stats().offersDeclined.sum());
+    assertEquals(1, server.server.stats().offersCancelled.sum());
+  }
+
   @Test
   void offerToAnOfflineDeviceReachesItWhenItConnectsWithinTheTtlAndNeverAfter() throws Exception {
     MutableClock clock = new MutableClock();

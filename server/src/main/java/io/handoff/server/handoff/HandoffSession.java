@@ -393,7 +393,11 @@ public final class HandoffSession extends Presence {
   // Answers shared by activities and offers
   // ---------------------------------------------------------------------------------------------
 
-  /** If {@code err} is set, answers request {@code id} with UNAVAILABLE and returns true. */
+  /**
+   * If {@code err} is set, answers request {@code id} with UNAVAILABLE and returns true. The store
+   * may have applied the request all the same (an answer that did not come in time): an accept,
+   * decline or cancel sent again gets the answer the first would have had.
+   */
   static boolean failed(Connection connection, long id, Throwable err) {
     if (err == null) {
       return false;
@@ -406,7 +410,8 @@ public final class HandoffSession extends Presence {
     connection.error(
         id,
         ErrorCode.UNAVAILABLE,
-        "the store could not be reached; nothing was changed, try again",
+        "the store did not answer; the request may have been applied. Send it again: an accept,"
+            + " decline or cancel sent again gets the first one's answer",
         true);
     connection.flush();
     return true;

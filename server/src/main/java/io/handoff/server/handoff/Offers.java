@@ -16,6 +16,7 @@ import io.handoff.protocol.v1.OfferWithdrawn;
 import io.handoff.protocol.v1.ServerFrame;
 import io.handoff.protocol.v1.Snapshot;
 import io.handoff.protocol.v1.Welcome;
+import io.handoff.server.handoff.HandoffStore.EndStatus;
 import io.handoff.server.handoff.HandoffStore.OfferEnd;
 import io.handoff.server.session.Connection;
 import io.handoff.server.sync.SyncResult;
@@ -205,10 +206,15 @@ final class Offers {
           if (HandoffSession.failed(connection, id, err)) {
             return;
           }
-          switch (r.status()) {
+          boolean again = repeated(r, outcome, device);
+          switch (again ? EndStatus.ENDED : r.status()) {
             case ENDED -> {
               long elapsed = r.endedMs() - r.offer().getCreatedMs();
-              count(outcome, elapsed);
+              if (!again) {
+                count(outcome, elapsed);
+              }
+              // Again too: the first answer may have been lost with its signal (a store timeout);
+              // a signal seen twice withdraws nothing twice.
               service.signal(user, ended(r, elapsed));
               Prompted p = prompts.remove(offerId);
               if (p != null) {
@@ -266,6 +272,23 @@ final class Offers {
         });
   }
 
+  /**
+   * Whether {@code r} is this device's own earlier end of the offer with the same outcome: the
+   * device sends an accept, decline or cancel again when it did not get the first answer (a store
+   * that did not answer in time, a node that shut down), and gets the same answer, the grant
+   * included.
+   */
+  private static boolean repeated(OfferEnd r, OfferOutcome outcome, String device) {
+    if (r.status() != EndStatus.ALREADY_ENDED || r.outcome() != outcome) {
+      return false;
+    }
+    return switch (outcome) {
+      case ACCEPTED, DECLINED -> device.equals(r.byDevice());
+      case CANCELLED -> device.equals(r.offer().getFromDevice());
+      default -> false;
+    };
+  }
+
   private static String withdrawnMessage(OfferEnd r) {
     return switch (r.outcome()) {
       case ACCEPTED -> "the offer was already accepted by device " + r.byDevice();
@@ -314,6 +337,14 @@ final class Offers {
           OfferGranted.Builder g = OfferGranted.newBuilder().setOffer(offer);
           if (err != null) {
             log.warn("snapshot for granted offer of {} failed: {}", user(), err.toString());
+            connection.error(
+                id,
+                ErrorCode.UNAVAILABLE,
+                "the offer is this device's, but its document could not be read; send the accept"
+                    + " again to get it",
+                true);
+            connection.flush();
+            return;
           } else if (r.mode() == DocumentSync.Mode.SNAPSHOT) {
             g.setSnapshot(
                 Snapshot.newBuilder()

@@ -64,6 +64,8 @@ public final class Session implements Endpoint, Connection, Outbox.Owner {
   private Phase phase = Phase.OPENING;
   private boolean closing;
   private boolean draining;
+  // Store calls the session's features wait for (onLoop), answered or not yet; event loop only.
+  private int awaited;
   private boolean admitted;
   private Outbox outbox;
   private DocumentSession documents;
@@ -188,9 +190,13 @@ public final class Session implements Endpoint, Connection, Outbox.Owner {
     close(CloseCode.SLOW_CONSUMER, reason);
   }
 
-  /** A draining session closes as soon as its last write in flight has its answer. */
+  /**
+   * A draining session closes as soon as its last write in flight has its answer, and every other
+   * store call its features wait for (an accept and its grant's read, a device request) has been
+   * answered: a request in flight at the drain is answered, not lost.
+   */
   private void finishDrainIfDone() {
-    if (draining && (documents == null || documents.settled())) {
+    if (draining && awaited == 0 && (documents == null || documents.settled())) {
       close(CloseCode.SHUTDOWN, CloseCode.SHUTDOWN.reason());
     }
   }
@@ -448,22 +454,27 @@ public final class Session implements Endpoint, Connection, Outbox.Owner {
 
   @Override
   public <T> void onLoop(CompletableFuture<T> f, BiConsumer<T, Throwable> action) {
+    if (!loop().inEventLoop()) {
+      execute(() -> onLoop(f, action)); // counted on the loop, as everything of the session
+      return;
+    }
+    awaited++;
     f.whenComplete(
         (value, err) -> {
           if (loop().inEventLoop()) {
-            if (active()) {
-              action.accept(value, err);
-            }
+            answered(value, err, action);
           } else {
-            loop()
-                .execute(
-                    () -> {
-                      if (active()) {
-                        action.accept(value, err);
-                      }
-                    });
+            loop().execute(() -> answered(value, err, action));
           }
         });
+  }
+
+  private <T> void answered(T value, Throwable err, BiConsumer<T, Throwable> action) {
+    awaited--;
+    if (active()) {
+      action.accept(value, err);
+    }
+    finishDrainIfDone();
   }
 
   @Override
