@@ -311,6 +311,14 @@ class SessionProtocolTest {
       assertTrue(top.getMessage().contains("18446744073709551615"), top.getMessage());
       a.send(write("doc", (1L << 53) - 1, "f", "ok"));
       assertEquals(1, a.next().getAck().getVersion());
+      for (long expected : new long[] {1L << 53, Long.MIN_VALUE, -1L}) {
+        ClientFrame.Builder w = write("doc", 1, "f", "no");
+        w.getWriteBuilder().setExpectedVersion(expected);
+        a.send(w);
+        Error far = a.next().getError();
+        assertEquals(ErrorCode.BAD_REQUEST, far.getCode(), far.toString());
+        assertTrue(far.getMessage().contains(Long.toUnsignedString(expected)), far.getMessage());
+      }
     }
   }
 

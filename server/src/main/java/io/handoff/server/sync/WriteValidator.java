@@ -22,6 +22,18 @@ public final class WriteValidator {
    */
   public static final long MAX_CLIENT_SEQ = (1L << 53) - 1;
 
+  /**
+   * The largest version a document can reach, 2^53 - 1, for the same reason (versions count writes
+   * one by one, so none ever gets there): a larger expected_version is refused, and a larger
+   * position is beyond every document.
+   */
+  public static final long MAX_VERSION = (1L << 53) - 1;
+
+  /** {@code version} (unsigned, from the wire) as a number every engine orders exactly. */
+  public static long clampVersion(long version) {
+    return Long.compareUnsigned(version, MAX_VERSION) > 0 ? MAX_VERSION : version;
+  }
+
   private final StoreLimits limits;
 
   public WriteValidator(StoreLimits limits) {
@@ -44,6 +56,14 @@ public final class WriteValidator {
               + " is over the largest taken, 2^53-1 ("
               + MAX_CLIENT_SEQ
               + "); number a device's writes 1, 2, 3, ... from the Welcome's last_client_seq + 1");
+    }
+    if (w.hasExpectedVersion() && Long.compareUnsigned(w.getExpectedVersion(), MAX_VERSION) > 0) {
+      return bad(
+          "expected_version "
+              + Long.toUnsignedString(w.getExpectedVersion())
+              + " is over the largest version a document can have, 2^53-1 ("
+              + MAX_VERSION
+              + ")");
     }
     if (w.getOpsCount() == 0) {
       return bad("a write needs at least one field operation");

@@ -262,6 +262,12 @@ public abstract class DocumentStoreContractTest {
     assertEquals(3, older.toVersion());
     SyncResult ahead = store.read(user, "doc", epoch, 7, 0).join();
     assertEquals(DocumentSync.Reason.DIVERGED, ahead.reason());
+    // Positions beyond 2^53 and 2^63 (unsigned on the wire) are beyond the document too.
+    for (long far : new long[] {(1L << 53) + 1, Long.MIN_VALUE, -1L}) {
+      SyncResult beyond = store.read(user, "doc", epoch, far, 0).join();
+      assertEquals(DocumentSync.Mode.SNAPSHOT, beyond.mode(), Long.toUnsignedString(far));
+      assertEquals(DocumentSync.Reason.DIVERGED, beyond.reason(), Long.toUnsignedString(far));
+    }
     // The right fingerprint, or none (an old client), resumes as always.
     assertEquals(
         DocumentSync.Mode.DELTAS,

@@ -13,6 +13,7 @@ import io.handoff.server.sync.DocumentStore;
 import io.handoff.server.sync.FollowFilter;
 import io.handoff.server.sync.SyncResult;
 import io.handoff.server.sync.WriteOutcome;
+import io.handoff.server.sync.WriteValidator;
 import io.lettuce.core.RedisFuture;
 import io.lettuce.core.RedisNoScriptException;
 import io.lettuce.core.ScriptOutputType;
@@ -215,7 +216,9 @@ public final class RedisDocumentStore implements DocumentStore {
       keys.meta(userId, document), keys.fields(userId, document), keys.history(userId, document)
     };
     byte[][] argv = {
-      epoch == 0 ? EMPTY : epochBytes(epoch), utf8(Long.toString(version)), epochBytes(fingerprint)
+      epoch == 0 ? EMPTY : epochBytes(epoch),
+      utf8(Long.toString(WriteValidator.clampVersion(version))),
+      epochBytes(fingerprint)
     };
     return failures
         .run(() -> eval(() -> readSha, false, k, argv))

@@ -12,6 +12,7 @@ import io.handoff.server.handoff.HandoffStore;
 import io.handoff.server.handoff.HandoffStore.EndStatus;
 import io.handoff.server.handoff.HandoffStore.OfferEnd;
 import io.handoff.server.sync.SyncResult;
+import io.handoff.server.sync.WriteValidator;
 import io.lettuce.core.ScriptOutputType;
 import io.lettuce.core.cluster.api.async.RedisClusterAsyncCommands;
 import java.nio.charset.StandardCharsets;
@@ -101,7 +102,7 @@ final class RedisResume {
     for (Position p : byName.values()) {
       argv.add(utf8(p.getDocument()));
       argv.add(p.getEpoch() == 0 ? EMPTY : RedisDocumentStore.epochBytes(p.getEpoch()));
-      argv.add(utf8(Long.toString(p.getVersion())));
+      argv.add(utf8(Long.toString(WriteValidator.clampVersion(p.getVersion()))));
       argv.add(
           p.getFingerprint() == 0 ? ZERO_FP : RedisDocumentStore.epochBytes(p.getFingerprint()));
     }
