@@ -75,6 +75,18 @@ repeat
   if not epoch then
     local docs = redis.call('SCARD', KEYS[4])
     if docs >= ARGV[6] + 0 then
+      -- Each document expires on its own, its name staying in the set: names whose meta hash is
+      -- gone are dropped (with whatever of their keys is left) before the write is refused.
+      local base = string.sub(KEYS[4], 1, -5)
+      for _, name in ipairs(redis.call('SMEMBERS', KEYS[4])) do
+        if redis.call('EXISTS', base .. 'm:' .. name) == 0 then
+          redis.call('SREM', KEYS[4], name)
+          redis.call('DEL', base .. 'f:' .. name, base .. 'h:' .. name)
+        end
+      end
+      docs = redis.call('SCARD', KEYS[4])
+    end
+    if docs >= ARGV[6] + 0 then
       code = 4
       message = 'user has ' .. docs .. ' documents; the limit is ' .. ARGV[6]
       break
@@ -90,6 +102,7 @@ repeat
   elseif count < 0 then
     count = redis.call('HLEN', KEYS[2])
   end
+  local wasEmpty = count == 0
   local bytes = (meta[3] or 0) + 0
   local storedBytes = bytes
   local sets, removes, oneSet, oneRemove
@@ -165,7 +178,11 @@ repeat
   if created then
     epoch = ARGV[5]
     redis.call('SADD', KEYS[4], ARGV[1])
+    -- A new history starts empty: nothing of an earlier one (its fields or deltas, should they
+    -- have outlived its meta hash) may show in it.
+    redis.call('DEL', KEYS[2], KEYS[3])
   end
+  local touchDocument = ttl > 0 and (created or now - (meta[5] or 0) >= slack)
   version = version + 1
   local zero = '\0\0\0\0\0\0\0\0'
   local previous = meta[4] or zero
@@ -192,6 +209,12 @@ repeat
     if #removes > 0 then
       redis.call('HDEL', KEYS[2], unpack(removes))
     end
+  end
+
+  if wasEmpty and not touchDocument and ttl > 0 and (oneSet or (sets and #sets > 0)) then
+    -- The fields hash was empty, so Redis had deleted it; made again here, it takes the TTL of
+    -- the document's meta hash, or it would outlive the document.
+    redis.call('PEXPIRE', KEYS[2], math.max(redis.call('PTTL', KEYS[1]), 1))
   end
 
   -- The version as a protobuf varint.
@@ -224,7 +247,6 @@ repeat
   redis.call('PUBLISH', KEYS[7], payload)
   -- A meta field is set only if its value changes.
   local versionText = string.format('%d', version)
-  local touchDocument = ttl > 0 and (created or now - (meta[5] or 0) >= slack)
   if not created and meta[3] and bytes == storedBytes and meta[6] and count == storedCount
       and not touchDocument then
     -- Most writes: only the version and fingerprint change, set without building a table.

@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.google.protobuf.ByteString;
 import io.handoff.protocol.v1.DocumentSync;
+import io.handoff.protocol.v1.ErrorCode;
 import io.handoff.protocol.v1.FieldOp;
 import io.handoff.protocol.v1.Write;
 import io.handoff.server.Conditions;
@@ -102,6 +103,60 @@ class RedisWriteExpiryTest {
           shortLived.engine.store().read("u", "doc", first.epoch(), first.version()).join().mode(),
           "a device still on the old history gets the new one whole");
     }
+  }
+
+  @Test
+  void aFieldsHashMadeAgainAfterItsLastFieldWasRemovedExpiresWithItsDocument() {
+    String meta = prefix + "{u}:m:doc";
+    String fields = prefix + "{u}:f:doc";
+    write("d1", "doc", 1);
+    WriteOutcome removed = fixture.engine.store().write("u", "d1", op("doc", 2, null)).join();
+    assertTrue(removed.isApplied(), removed.toString());
+    assertEquals(0, fixture.redis.exists(fields), "Redis deleted the empty fields hash");
+    write("d1", "doc", 3); // within the slack: the document's keys are not refreshed
+    long ttl = fixture.redis.ttl(fields);
+    assertTrue(
+        ttl > 0 && Math.abs(ttl - fixture.redis.ttl(meta)) <= 1,
+        "the fields hash expires with its document, in " + ttl + " s");
+  }
+
+  @Test
+  void aNewHistoryShowsNothingAnEarlierOneLeftBehind() {
+    // What an expired document could leave before the fix above: its fields hash, without a TTL.
+    fixture.redis.hset(prefix + "{u}:f:doc", "ghost", "boo");
+    fixture.redis.rpush(prefix + "{u}:h:doc", "stale delta");
+    WriteOutcome first = write(fixture, "d1", "doc", 1);
+    SyncResult fresh = fixture.engine.store().read("u", "doc", 0, 0).join();
+    assertEquals(List.of("f"), List.copyOf(fresh.fields().keySet()), fresh.toString());
+    assertEquals(1, fixture.redis.llen(prefix + "{u}:h:doc"), "one delta: the write's");
+    assertEquals(1, first.version());
+  }
+
+  @Test
+  void namesOfExpiredDocumentsDoNotCountTowardTheUsersLimit() {
+    try (EngineWithRawRedis two =
+        new EngineWithRawRedis(
+            prefix, StoreLimits.builder().idleTtl(TTL).maxDocumentsPerUser(2).build(), clock)) {
+      write(two, "d1", "a", 1);
+      write(two, "d1", "b", 2);
+      // Document a expires on its own (its keys go), as documents do; b and the set live on.
+      two.redis.del(prefix + "{u}:m:a", prefix + "{u}:f:a", prefix + "{u}:h:a");
+      write(two, "d1", "c", 3);
+      assertEquals(
+          java.util.Set.of("b", "c"), two.redis.smembers(prefix + "{u}:docs"), "a's name is gone");
+      WriteOutcome over = two.engine.store().write("u", "d1", op("d", 4, "x")).join();
+      assertEquals(ErrorCode.LIMIT_EXCEEDED, over.error(), "two live documents: " + over);
+    }
+  }
+
+  private static Write op(String doc, long seq, String value) {
+    FieldOp.Builder op = FieldOp.newBuilder().setField("f");
+    if (value == null) {
+      op.setRemove(true);
+    } else {
+      op.setSet(ByteString.copyFromUtf8(value));
+    }
+    return Write.newBuilder().setDocument(doc).setClientSeq(seq).addOps(op).build();
   }
 
   private void write(String device, String doc, long seq) {
