@@ -23,6 +23,12 @@ final class PendingWrite {
   boolean done;
   // How many times it was sent; every send after the first is a re-send with the same seq.
   int attempts;
+  // Whether the server may have applied it under seq: an answer it never got (the connection
+  // ended while it was sent) or one that said so (OUTCOME_UNKNOWN). While false, every answer said
+  // "not applied", and a number the server has forgotten may be replaced by a new one.
+  boolean uncertain;
+  // How many times it got a new number (bounded: see WriteQueue.MAX_RENUMBERS).
+  int renumbers;
   // Consecutive retryable refusals: the exponent of the backoff before the next re-send.
   int retries;
   Scheduler.Task retryTask;
@@ -52,6 +58,15 @@ final class PendingWrite {
       frame = ClientFrame.newBuilder().setWrite(write).build();
     }
     return frame;
+  }
+
+  /**
+   * Gives the write a new number: only for one the server certainly never applied under the old one
+   * (see {@link #uncertain}), whose old number it has forgotten.
+   */
+  void renumber(long newSeq) {
+    seq = newSeq;
+    frame = null;
   }
 
   void cancelRetry() {

@@ -147,6 +147,11 @@ final class SyncEngine {
     return writes.resent();
   }
 
+  /** How many writes got a new number, the server having forgotten one it applied nothing under. */
+  long writesRenumbered() {
+    return writes.renumbered();
+  }
+
   /** The handle for a document, created (empty) on first use. Any thread. */
   Document document(String name) {
     return replicas.document(name);

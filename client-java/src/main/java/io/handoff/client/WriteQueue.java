@@ -62,7 +62,11 @@ final class WriteQueue {
   private int inFlight;
   private int window;
   private int maxFrameBytes;
+  // A write the server keeps calling stale under new numbers is given up on after this many.
+  static final int MAX_RENUMBERS = 4;
+
   private volatile long resent;
+  private volatile long renumbered;
 
   WriteQueue(ClientConfig config, Scheduler scheduler, Backoff backoff) {
     this.config = config;
@@ -76,6 +80,14 @@ final class WriteQueue {
   /** How many times a write was sent again with its original number. Any thread. */
   long resent() {
     return resent;
+  }
+
+  /**
+   * How many writes got a new number because the server had forgotten their old one, under which it
+   * had certainly applied nothing. Any thread.
+   */
+  long renumbered() {
+    return renumbered;
   }
 
   /** Bytes held by writes not yet acked or given up on, as counted against the bound. */
@@ -139,6 +151,7 @@ final class WriteQueue {
     inFlight = 0;
     for (ArrayDeque<PendingWrite> lane : lanes.values()) {
       PendingWrite head = lane.peek();
+      head.uncertain |= head.sent; // its answer, whatever it was, is lost
       head.sent = false;
       head.cancelRetry();
     }
@@ -217,6 +230,23 @@ final class WriteQueue {
       return false;
     }
     ErrorCode code = error.getCode();
+    if (code == ErrorCode.OUTCOME_UNKNOWN) {
+      w.uncertain = true;
+    }
+    if (code == ErrorCode.STALE_SEQUENCE && !w.uncertain && w.renumbers < MAX_RENUMBERS) {
+      // Every answer said "not applied", and meanwhile so many later writes were handled that the
+      // server forgot this number: nothing was applied under it, so a new one takes its place.
+      numbered.remove(w.seq);
+      w.renumber(++nextSeq);
+      w.renumbers++;
+      numbered.put(w.seq, w);
+      w.sent = false;
+      inFlight--;
+      renumbered++;
+      ready.add(w);
+      pump();
+      return true;
+    }
     boolean unavailable = code == ErrorCode.UNAVAILABLE || code == ErrorCode.OUTCOME_UNKNOWN;
     if (unavailable || isRetryable(error)) {
       w.sent = false;
@@ -243,8 +273,9 @@ final class WriteQueue {
       return true;
     }
     HandoffException failed = HandoffException.fromError(error, w.document.name());
-    // A re-sent number the server no longer remembers was handled long ago, one way or the other.
-    boolean unknown = code == ErrorCode.STALE_SEQUENCE && w.attempts > 1;
+    // A re-sent number the server no longer remembers, which it may have applied: handled long
+    // ago, one way or the other.
+    boolean unknown = code == ErrorCode.STALE_SEQUENCE;
     giveUp(w, unknown ? failed.withOutcomeUnknown() : failed);
     pump();
     return true;
