@@ -7,8 +7,11 @@ import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.HashMap;
+import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
@@ -36,6 +39,9 @@ public final class DeviceSignIn implements AutoCloseable {
   private final URI base;
   private final HttpClient http;
   private final ScheduledExecutorService timer;
+  // The awaitApproval futures not completed yet, failed by close().
+  private final Set<CompletableFuture<Session>> waiting = ConcurrentHashMap.newKeySet();
+  private volatile boolean closed;
 
   private DeviceSignIn(URI base) {
     this.base = base;
@@ -141,8 +147,18 @@ public final class DeviceSignIn implements AutoCloseable {
    */
   public CompletableFuture<Session> awaitApproval(DeviceCode code) {
     CompletableFuture<Session> out = new CompletableFuture<>();
+    waiting.add(out);
+    out.whenComplete((s, e) -> waiting.remove(out));
+    if (closed) {
+      out.completeExceptionally(closedError());
+      return out;
+    }
     pollLater(code, code.interval().toMillis(), out, 0);
     return out;
+  }
+
+  private static HandoffException closedError() {
+    return HandoffException.local("the DeviceSignIn was closed while waiting for approval", null);
   }
 
   private void pollLater(
@@ -150,6 +166,15 @@ public final class DeviceSignIn implements AutoCloseable {
     if (out.isDone()) {
       return;
     }
+    try {
+      schedulePoll(code, intervalMillis, out, delay);
+    } catch (java.util.concurrent.RejectedExecutionException e) {
+      out.completeExceptionally(closedError()); // closed meanwhile
+    }
+  }
+
+  private void schedulePoll(
+      DeviceCode code, long intervalMillis, CompletableFuture<Session> out, long delay) {
     timer.schedule(
         () ->
             post(
@@ -186,8 +211,10 @@ public final class DeviceSignIn implements AutoCloseable {
                                 intervalMillis + SLOW_DOWN_STEP_MILLIS);
                         default ->
                             out.completeExceptionally(
-                                HandoffException.local(
-                                    error + ": " + b.getOrDefault("message", r.body()), null));
+                                HandoffException.api(
+                                    error.isEmpty() ? "http_" + r.statusCode() : error,
+                                    error + ": " + b.getOrDefault("message", r.body()),
+                                    r.statusCode() >= 500));
                       }
                     }),
         delay,
@@ -219,11 +246,11 @@ public final class DeviceSignIn implements AutoCloseable {
   private static Map<String, String> ok(HttpResponse<String> r, int status) {
     Map<String, String> b = Json.parse(r.body());
     if (r.statusCode() != status) {
-      throw HandoffException.local(
-          b.getOrDefault("error", "http_" + r.statusCode())
-              + ": "
-              + b.getOrDefault("message", r.body()),
-          null);
+      String error = b.getOrDefault("error", "http_" + r.statusCode());
+      throw HandoffException.api(
+          error,
+          error + ": " + b.getOrDefault("message", r.body()),
+          r.statusCode() >= 500 || r.statusCode() == 429);
     }
     return b;
   }
@@ -252,9 +279,14 @@ public final class DeviceSignIn implements AutoCloseable {
     return b.append('}').toString();
   }
 
+  /** Stops polling: every {@link #awaitApproval} still waiting fails. */
   @Override
   public void close() {
+    closed = true;
     timer.shutdownNow();
+    for (CompletableFuture<Session> w : List.copyOf(waiting)) {
+      w.completeExceptionally(closedError());
+    }
   }
 
   /** The flat JSON objects of the device-session API: string, number and boolean members. */

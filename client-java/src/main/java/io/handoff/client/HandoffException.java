@@ -25,6 +25,7 @@ public final class HandoffException extends RuntimeException {
   private final boolean retryable;
   private final String document;
   private final boolean mayHaveBeenApplied;
+  private final String apiError;
 
   private HandoffException(
       String message,
@@ -48,7 +49,32 @@ public final class HandoffException extends RuntimeException {
       boolean retryable,
       String document,
       boolean mayHaveBeenApplied) {
+    this(
+        message,
+        cause,
+        errorCode,
+        closeCode,
+        currentVersion,
+        epoch,
+        retryable,
+        document,
+        mayHaveBeenApplied,
+        null);
+  }
+
+  private HandoffException(
+      String message,
+      Throwable cause,
+      ErrorCode errorCode,
+      int closeCode,
+      long currentVersion,
+      long epoch,
+      boolean retryable,
+      String document,
+      boolean mayHaveBeenApplied,
+      String apiError) {
     super(message, cause);
+    this.apiError = apiError;
     this.errorCode = errorCode;
     this.closeCode = closeCode;
     this.currentVersion = currentVersion;
@@ -97,6 +123,15 @@ public final class HandoffException extends RuntimeException {
    */
   public boolean mayHaveBeenApplied() {
     return mayHaveBeenApplied;
+  }
+
+  /**
+   * For an answer of the HTTP API ({@link DeviceSignIn}): its {@code error} name, e.g. {@code
+   * access_denied}, {@code expired_token} or {@code invalid_grant} (docs/security.md lists them);
+   * {@code null} for every other error.
+   */
+  public String apiError() {
+    return apiError;
   }
 
   /** The same error for a write that had been sent: its fate is unknown. */
@@ -181,6 +216,14 @@ public final class HandoffException extends RuntimeException {
    */
   static HandoffException invalid(String message, Throwable cause) {
     return new HandoffException(message, cause, ErrorCode.BAD_REQUEST, 0, 0, 0, false, null);
+  }
+
+  /**
+   * The HTTP API refused a request with {@code error} (its {@code error} member); {@code retryable}
+   * when the same request may succeed later (the store was unavailable, a rate).
+   */
+  static HandoffException api(String error, String message, boolean retryable) {
+    return new HandoffException(message, null, null, 0, 0, 0, retryable, null, false, error);
   }
 
   /** Something went wrong locally (e.g. the token supplier threw). */

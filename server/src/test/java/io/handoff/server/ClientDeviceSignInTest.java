@@ -1,6 +1,7 @@
 package io.handoff.server;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.handoff.client.ApprovalListener;
@@ -18,6 +19,7 @@ import java.net.http.HttpResponse;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
@@ -155,6 +157,25 @@ class ClientDeviceSignInTest {
             ExecutionException.class,
             () -> signIn.awaitApproval(stranger.pending()).get(30, TimeUnit.SECONDS));
     assertTrue(denied.getCause().getMessage().startsWith("access_denied"), denied.toString());
+    HandoffException typed = (HandoffException) denied.getCause();
+    assertEquals("access_denied", typed.apiError());
+    assertFalse(typed.retryable(), "a person said no: asking again gives the same answer");
+  }
+
+  @Test
+  void closingDeviceSignInEndsEveryWaitForApproval() throws Exception {
+    signIn.signIn(app.identity("ivo"), "phone", "Ivo's phone", "ios").get(10, TimeUnit.SECONDS);
+    DeviceSignIn.SignIn held =
+        signIn.signIn(app.identity("ivo"), "tv", "TV", "tv").get(10, TimeUnit.SECONDS);
+    CompletableFuture<DeviceSignIn.Session> waiting = signIn.awaitApproval(held.pending());
+    signIn.close();
+    ExecutionException closed =
+        org.junit.jupiter.api.Assertions.assertThrows(
+            ExecutionException.class, () -> waiting.get(10, TimeUnit.SECONDS));
+    assertTrue(closed.getCause().getMessage().contains("closed"), closed.toString());
+    assertTrue(
+        signIn.awaitApproval(held.pending()).isCompletedExceptionally(),
+        "a wait begun after close ends at once");
   }
 
   @Test
