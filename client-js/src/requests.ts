@@ -1,15 +1,17 @@
+import { equals } from "@bufbuild/protobuf";
 import { HandoffError } from "./errors.js";
 import type { Emitter } from "./events.js";
-import type {
-  Activity,
-  ApprovalOutcome,
-  ApprovalRequest,
-  DevicePresence,
-  Offer,
+import {
+  type Activity,
+  ActivitySchema,
+  type ApprovalOutcome,
+  type ApprovalRequest,
+  type DevicePresence,
+  type Offer,
   OfferOutcome,
-  OfferResult,
-  ServerFrame,
-  Welcome,
+  type OfferResult,
+  type ServerFrame,
+  type Welcome,
 } from "./gen/handoff/v1/handoff_pb.js";
 
 /** Handoff and presence events of a client; see {@link HandoffClient.on}. */
@@ -18,7 +20,11 @@ export interface HandoffEvents {
   activity: (deviceId: string, activity: Activity | undefined) => void;
   /** An offer to this device is live: show a prompt. */
   prompt: (offer: Offer) => void;
-  /** A prompt ended without this device taking it (taken elsewhere, declined, cancelled, expired). */
+  /**
+   * A prompt ended without this device taking it (taken elsewhere, declined, cancelled, expired);
+   * one that ended while the client was disconnected is withdrawn at the reconnect, with
+   * `OFFER_OUTCOME_UNSPECIFIED` (how it ended is not known then).
+   */
   withdrawn: (offerId: string, outcome: OfferOutcome, byDevice: string) => void;
   /** Devices of the user came online or went offline. */
   presence: (devices: DevicePresence[]) => void;
@@ -121,19 +127,31 @@ export class Requests {
     o.resolve(result);
   }
 
+  /**
+   * A Welcome says what is live now: what ended while this client was away is withdrawn (or
+   * cleared), what is new or changed announced, and what the app already knows left as it is (as
+   * the Java client does).
+   */
   onWelcome(w: Welcome): void {
+    const hadPrompts = new Map(this.prompts);
+    const hadActivities = new Map(this.activities);
     this.prompts.clear();
     this.approvalPrompts.clear(); // The server prompts again for what still waits.
     this.activities.clear();
     this.presence.clear();
     for (const a of w.activities) {
       this.activities.set(a.deviceId, a);
-      this.events.emit("activity", a.deviceId, a);
+      const had = hadActivities.get(a.deviceId);
+      hadActivities.delete(a.deviceId);
+      if (!had || !equals(ActivitySchema, had, a)) this.events.emit("activity", a.deviceId, a);
     }
+    for (const gone of hadActivities.keys()) this.events.emit("activity", gone, undefined);
     for (const o of w.offers) {
       this.prompts.set(o.offerId, o);
-      this.events.emit("prompt", o);
+      if (!hadPrompts.delete(o.offerId)) this.events.emit("prompt", o);
     }
+    // Ended while this client was away; how is not known here.
+    for (const gone of hadPrompts.keys()) this.events.emit("withdrawn", gone, OfferOutcome.OFFER_OUTCOME_UNSPECIFIED, "");
     for (const r of w.offerResults) this.resolved(r.offerId, r); // It ended while this client was away.
     for (const p of w.presence) this.presence.set(p.deviceId, p);
     if (w.presence.length > 0) this.events.emit("presence", w.presence);

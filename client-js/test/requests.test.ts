@@ -6,7 +6,7 @@ import { mock, test } from "node:test";
 import { create } from "@bufbuild/protobuf";
 import { HandoffError } from "../src/errors.js";
 import { Emitter } from "../src/events.js";
-import { OfferOutcome, ServerFrameSchema } from "../src/gen/handoff/v1/handoff_pb.js";
+import { ActivitySchema, OfferOutcome, OfferSchema, ServerFrameSchema, WelcomeSchema } from "../src/gen/handoff/v1/handoff_pb.js";
 import { type HandoffEvents, RESULT_GRACE_MS, Requests } from "../src/requests.js";
 
 /** Makes an offer request and answers it with OfferCreated, live for `lifetimeMs`; returns its id. */
@@ -59,4 +59,30 @@ test("an offer whose result never comes is forgotten once its expiry and a grace
   } finally {
     mock.timers.reset();
   }
+});
+
+test("a reconnect withdraws what ended meanwhile and announces only what is new or changed", () => {
+  const events = new Emitter<HandoffEvents>();
+  const heard: string[] = [];
+  events.on("activity", (device, a) => heard.push(`activity ${device} ${a ? a.title : "-"}`));
+  events.on("prompt", (o) => heard.push(`prompt ${o.offerId}`));
+  events.on("withdrawn", (id, outcome, by) => heard.push(`withdrawn ${id} ${OfferOutcome[outcome]} ${by}`));
+  const requests = new Requests(events);
+  const phone = create(ActivitySchema, { deviceId: "phone", title: "Episode 3" });
+  const laptop = create(ActivitySchema, { deviceId: "laptop", title: "Draft" });
+  const tv = create(ActivitySchema, { deviceId: "tv", title: "Movie" });
+  const offer = (offerId: string) => create(OfferSchema, { offerId, expiresMs: 1n << 50n });
+  requests.onWelcome(create(WelcomeSchema, { activities: [phone, laptop], offers: [offer("o1"), offer("o2")] }));
+  assert.deepEqual(heard, ["activity phone Episode 3", "activity laptop Draft", "prompt o1", "prompt o2"]);
+  heard.length = 0;
+  const laptopLater = create(ActivitySchema, { deviceId: "laptop", title: "Draft, page 2" });
+  requests.onWelcome(create(WelcomeSchema, { activities: [phone, laptopLater, tv], offers: [offer("o2")] }));
+  assert.deepEqual(
+    heard,
+    ["activity laptop Draft, page 2", "activity tv Movie", "withdrawn o1 OFFER_OUTCOME_UNSPECIFIED "],
+    "o2 and the phone's activity were known as they are",
+  );
+  heard.length = 0;
+  requests.onWelcome(create(WelcomeSchema, { activities: [tv] }));
+  assert.deepEqual(heard, ["activity phone -", "activity laptop -", "withdrawn o2 OFFER_OUTCOME_UNSPECIFIED "]);
 });

@@ -4,6 +4,7 @@ import io.handoff.protocol.v1.Activity;
 import io.handoff.protocol.v1.ActivityUpdate;
 import io.handoff.protocol.v1.DevicePresence;
 import io.handoff.protocol.v1.Offer;
+import io.handoff.protocol.v1.OfferOutcome;
 import io.handoff.protocol.v1.OfferResult;
 import io.handoff.protocol.v1.OfferWithdrawn;
 import io.handoff.protocol.v1.ServerFrame;
@@ -154,18 +155,37 @@ final class HandoffRequests {
     forgetting.clear();
   }
 
+  /**
+   * A Welcome says what is live now: what ended while this client was away is withdrawn (or
+   * cleared) for the listeners, what is new or changed announced, and what they already know left
+   * as it is.
+   */
   void onWelcome(Welcome w) {
+    Map<String, Offer> hadPrompts = new HashMap<>(prompts);
+    Map<String, Activity> hadActivities = new HashMap<>(activities);
     prompts.clear();
     approvalPrompts.clear(); // The server prompts again for what still waits.
     activities.clear();
     presence.clear();
     for (Activity a : w.getActivitiesList()) {
       activities.put(a.getDeviceId(), a);
-      offerListeners.forEach(l -> call(() -> l.onActivity(a.getDeviceId(), a)));
+      if (!a.equals(hadActivities.remove(a.getDeviceId()))) {
+        offerListeners.forEach(l -> call(() -> l.onActivity(a.getDeviceId(), a)));
+      }
+    }
+    for (String gone : hadActivities.keySet()) {
+      offerListeners.forEach(l -> call(() -> l.onActivity(gone, null)));
     }
     for (Offer o : w.getOffersList()) {
       prompts.put(o.getOfferId(), o);
-      offerListeners.forEach(l -> call(() -> l.onPrompt(o)));
+      if (hadPrompts.remove(o.getOfferId()) == null) {
+        offerListeners.forEach(l -> call(() -> l.onPrompt(o)));
+      }
+    }
+    for (String gone : hadPrompts.keySet()) {
+      // Ended while this client was away; how is not known here.
+      offerListeners.forEach(
+          l -> call(() -> l.onWithdrawn(gone, OfferOutcome.OFFER_OUTCOME_UNSPECIFIED, "")));
     }
     for (OfferResult r : w.getOfferResultsList()) {
       OutgoingOffer o = resolved(r.getOfferId());

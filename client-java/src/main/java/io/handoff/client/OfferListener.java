@@ -12,7 +12,9 @@ import io.handoff.protocol.v1.OfferOutcome;
 public interface OfferListener {
   /**
    * Another device published its activity, or cleared it ({@code activity} null). Also called for
-   * each activity in a Welcome, so an app can offer "resume where you left off".
+   * each activity in a Welcome the client did not already hold as it is (the first Welcome's are
+   * all new), so an app can offer "resume where you left off", and with null for one cleared while
+   * the client was disconnected.
    */
   default void onActivity(String deviceId, Activity activity) {}
 
@@ -21,7 +23,9 @@ public interface OfferListener {
 
   /**
    * A prompt is withdrawn: another device took it ({@code ACCEPTED}), a device declined it, the
-   * offerer cancelled it, or it expired. {@code byDevice} is empty unless a device ended it.
+   * offerer cancelled it, or it expired. {@code byDevice} is empty unless a device ended it. A
+   * prompt that ended while the client was disconnected is withdrawn when it reconnects, with
+   * {@code OFFER_OUTCOME_UNSPECIFIED} (how it ended is not known then).
    */
   default void onWithdrawn(String offerId, OfferOutcome outcome, String byDevice) {}
 }

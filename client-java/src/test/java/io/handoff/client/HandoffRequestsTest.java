@@ -8,6 +8,7 @@ import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.handoff.protocol.v1.AcceptOffer;
+import io.handoff.protocol.v1.Activity;
 import io.handoff.protocol.v1.ClientFrame;
 import io.handoff.protocol.v1.DevicePresence;
 import io.handoff.protocol.v1.Error;
@@ -48,6 +49,11 @@ class HandoffRequestsTest {
                         @Override
                         public void onWithdrawn(String id, OfferOutcome outcome, String by) {
                           heard.add("withdrawn " + id + " " + outcome + " " + by);
+                        }
+
+                        @Override
+                        public void onActivity(String device, Activity a) {
+                          heard.add("activity " + device + " " + (a == null ? "-" : a.getTitle()));
                         }
                       })
                   .presenceListener(
@@ -164,6 +170,55 @@ class HandoffRequestsTest {
                         .setOutcome(OfferOutcome.ACCEPTED)
                         .setByDevice("tv"))));
     assertEquals("tv", offer.result().join().getByDevice());
+  }
+
+  @Test
+  void aReconnectWithdrawsWhatEndedMeanwhileAndAnnouncesOnlyWhatIsNewOrChanged() {
+    engine.connect();
+    FakeChannel first = connector.last().open();
+    Activity phone = Activity.newBuilder().setDeviceId("phone").setTitle("Episode 3").build();
+    Activity laptop = Activity.newBuilder().setDeviceId("laptop").setTitle("Draft").build();
+    Activity tv = Activity.newBuilder().setDeviceId("tv").setTitle("Movie").build();
+    first.receive(
+        welcome(
+            welcomeBuilder(0)
+                .addActivities(phone)
+                .addActivities(laptop)
+                .addOffers(offer("o1", Duration.ofMinutes(1)))
+                .addOffers(offer("o2", Duration.ofMinutes(1)))));
+    assertEquals(
+        List.of("activity phone Episode 3", "activity laptop Draft", "prompt o1", "prompt o2"),
+        heard);
+    heard.clear();
+    first.closeWith(4000, "restart");
+    scheduler.runDueWithin(Duration.ofSeconds(5).toNanos());
+    FakeChannel second = connector.last().open();
+    Activity laptopLater = laptop.toBuilder().setTitle("Draft, page 2").build();
+    second.receive(
+        welcome(
+            welcomeBuilder(0)
+                .addActivities(phone)
+                .addActivities(laptopLater)
+                .addActivities(tv)
+                .addOffers(offer("o2", Duration.ofMinutes(1)))));
+    assertEquals(
+        List.of(
+            "activity laptop Draft, page 2",
+            "activity tv Movie",
+            "withdrawn o1 OFFER_OUTCOME_UNSPECIFIED "),
+        heard,
+        "o2 and the phone's activity were known as they are");
+    heard.clear();
+    second.closeWith(4000, "restart");
+    scheduler.runDueWithin(Duration.ofSeconds(5).toNanos());
+    connector.last().open().receive(welcome(welcomeBuilder(0).addActivities(tv)));
+    assertEquals(
+        java.util.Set.of(
+            "activity phone -", "activity laptop -", "withdrawn o2 OFFER_OUTCOME_UNSPECIFIED "),
+        java.util.Set.copyOf(heard));
+    assertEquals(3, heard.size());
+    assertEquals(List.of(tv), List.copyOf(engine.handoff.activities.values()));
+    assertTrue(engine.handoff.prompts.isEmpty());
   }
 
   private static Offer offer(String id, Duration ttl) {
