@@ -35,9 +35,7 @@ final class GatedEngine implements Engine {
   private final GatedStore store = new GatedStore();
   private final GatedSessions sessions = new GatedSessions();
   private final GatedBroker broker = new GatedBroker();
-  private final GatedHandoff handoff = new GatedHandoff();
-  private final List<Runnable> heldOfferEnds = new ArrayList<>();
-  private int offerEndsToHold;
+  private final GatedHandoff handoff;
   private final List<Runnable> heldReads = new ArrayList<>();
   private boolean holdingReads;
   private final AtomicBoolean writesUnanswered = new AtomicBoolean();
@@ -56,6 +54,7 @@ final class GatedEngine implements Engine {
 
   GatedEngine(Engine real) {
     this.real = real;
+    this.handoff = new GatedHandoff(real.handoff(), changed);
   }
 
   /** Reads from history wait from now on, unsent, until {@link #releaseReads()}. */
@@ -87,23 +86,17 @@ final class GatedEngine implements Engine {
   }
 
   /** The next {@code n} ends of offers (accept, decline, cancel) wait, unsent, until released. */
-  synchronized void holdOfferEnds(int n) {
-    offerEndsToHold = n;
+  void holdOfferEnds(int n) {
+    handoff.holdEnds(n);
   }
 
   /** Sends the held offer ends, in the order they came. */
   void releaseOfferEnds() {
-    List<Runnable> held;
-    synchronized (this) {
-      offerEndsToHold = 0;
-      held = new ArrayList<>(heldOfferEnds);
-      heldOfferEnds.clear();
-    }
-    held.forEach(Runnable::run);
+    handoff.releaseEnds();
   }
 
-  synchronized int heldOfferEnds() {
-    return heldOfferEnds.size();
+  int heldOfferEnds() {
+    return handoff.heldEnds();
   }
 
   /** The next {@code n} creations of a device session wait, unsent, until released. */
@@ -513,116 +506,6 @@ final class GatedEngine implements Engine {
     @Override
     public void close() {
       real.broker().close();
-    }
-  }
-
-  /** The real handoff store, with ends of offers held on request. */
-  private final class GatedHandoff implements HandoffStore {
-    private HandoffStore real() {
-      return real.handoff();
-    }
-
-    @Override
-    public java.time.Clock clock() {
-      return real().clock();
-    }
-
-    @Override
-    public CompletableFuture<Void> putActivity(
-        String userId, io.handoff.protocol.v1.Activity activity, java.time.Duration retention) {
-      return real().putActivity(userId, activity, retention);
-    }
-
-    @Override
-    public CompletableFuture<Void> clearActivity(String userId, String deviceId) {
-      return real().clearActivity(userId, deviceId);
-    }
-
-    @Override
-    public CompletableFuture<List<io.handoff.protocol.v1.Activity>> activities(String userId) {
-      return real().activities(userId);
-    }
-
-    @Override
-    public CompletableFuture<Boolean> createOffer(
-        String userId, io.handoff.protocol.v1.Offer offer, int maxLive) {
-      return real().createOffer(userId, offer, maxLive);
-    }
-
-    @Override
-    public CompletableFuture<List<io.handoff.protocol.v1.Offer>> liveOffers(String userId) {
-      return real().liveOffers(userId);
-    }
-
-    @Override
-    public CompletableFuture<OfferEnd> endOffer(
-        String userId,
-        String offerId,
-        String deviceId,
-        io.handoff.protocol.v1.OfferOutcome outcome) {
-      CompletableFuture<OfferEnd> out = new CompletableFuture<>();
-      Runnable end =
-          () ->
-              real()
-                  .endOffer(userId, offerId, deviceId, outcome)
-                  .whenComplete(
-                      (r, err) -> {
-                        if (err == null) {
-                          out.complete(r);
-                        } else {
-                          out.completeExceptionally(err);
-                        }
-                      });
-      boolean held = false;
-      synchronized (GatedEngine.this) {
-        if (offerEndsToHold > 0) {
-          offerEndsToHold--;
-          held = heldOfferEnds.add(end);
-        }
-      }
-      if (held) {
-        changed.fire();
-      } else {
-        end.run();
-      }
-      return out;
-    }
-
-    @Override
-    public CompletableFuture<List<OfferEnd>> recentlyEnded(String userId) {
-      return real().recentlyEnded(userId);
-    }
-
-    @Override
-    public CompletableFuture<Void> online(
-        String userId, String deviceId, long connection, java.time.Duration ttl, int maxDevices) {
-      return real().online(userId, deviceId, connection, ttl, maxDevices);
-    }
-
-    @Override
-    public CompletableFuture<Boolean> offline(String userId, String deviceId, long connection) {
-      return real().offline(userId, deviceId, connection);
-    }
-
-    @Override
-    public CompletableFuture<List<io.handoff.protocol.v1.DevicePresence>> presence(String userId) {
-      return real().presence(userId);
-    }
-
-    @Override
-    public CompletableFuture<List<io.handoff.protocol.v1.DevicePresence>> keep(
-        String userId, List<Live> live, java.time.Duration ttl, int maxDevices) {
-      return real().keep(userId, live, ttl, maxDevices);
-    }
-
-    @Override
-    public CompletableFuture<Void> erase(String userId) {
-      return real().erase(userId);
-    }
-
-    @Override
-    public CompletableFuture<Void> sweep(Instant now) {
-      return real().sweep(now);
     }
   }
 }

@@ -1,0 +1,142 @@
+package io.handoff.server;
+
+import io.handoff.server.handoff.HandoffStore;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+
+/** A real handoff store with ends of offers (accept, decline, cancel) held on request. */
+final class GatedHandoff implements HandoffStore {
+  private final HandoffStore real;
+  private final Signal changed;
+  private final List<Runnable> held = new ArrayList<>();
+  private int toHold;
+
+  GatedHandoff(HandoffStore real, Signal changed) {
+    this.real = real;
+    this.changed = changed;
+  }
+
+  synchronized void holdEnds(int n) {
+    toHold = n;
+  }
+
+  void releaseEnds() {
+    List<Runnable> out;
+    synchronized (this) {
+      toHold = 0;
+      out = new ArrayList<>(held);
+      held.clear();
+    }
+    out.forEach(Runnable::run);
+  }
+
+  synchronized int heldEnds() {
+    return held.size();
+  }
+
+  private HandoffStore real() {
+    return real;
+  }
+
+  @Override
+  public java.time.Clock clock() {
+    return real().clock();
+  }
+
+  @Override
+  public CompletableFuture<Void> putActivity(
+      String userId, io.handoff.protocol.v1.Activity activity, java.time.Duration retention) {
+    return real().putActivity(userId, activity, retention);
+  }
+
+  @Override
+  public CompletableFuture<Void> clearActivity(String userId, String deviceId) {
+    return real().clearActivity(userId, deviceId);
+  }
+
+  @Override
+  public CompletableFuture<List<io.handoff.protocol.v1.Activity>> activities(String userId) {
+    return real().activities(userId);
+  }
+
+  @Override
+  public CompletableFuture<Boolean> createOffer(
+      String userId, io.handoff.protocol.v1.Offer offer, int maxLive) {
+    return real().createOffer(userId, offer, maxLive);
+  }
+
+  @Override
+  public CompletableFuture<List<io.handoff.protocol.v1.Offer>> liveOffers(String userId) {
+    return real().liveOffers(userId);
+  }
+
+  @Override
+  public CompletableFuture<OfferEnd> endOffer(
+      String userId, String offerId, String deviceId, io.handoff.protocol.v1.OfferOutcome outcome) {
+    CompletableFuture<OfferEnd> out = new CompletableFuture<>();
+    Runnable end =
+        () ->
+            real()
+                .endOffer(userId, offerId, deviceId, outcome)
+                .whenComplete(
+                    (r, err) -> {
+                      if (err == null) {
+                        out.complete(r);
+                      } else {
+                        out.completeExceptionally(err);
+                      }
+                    });
+    boolean waits = false;
+    synchronized (this) {
+      if (toHold > 0) {
+        toHold--;
+        waits = held.add(end);
+      }
+    }
+    if (waits) {
+      changed.fire();
+    } else {
+      end.run();
+    }
+    return out;
+  }
+
+  @Override
+  public CompletableFuture<List<OfferEnd>> recentlyEnded(String userId) {
+    return real().recentlyEnded(userId);
+  }
+
+  @Override
+  public CompletableFuture<Void> online(
+      String userId, String deviceId, long connection, java.time.Duration ttl, int maxDevices) {
+    return real().online(userId, deviceId, connection, ttl, maxDevices);
+  }
+
+  @Override
+  public CompletableFuture<Boolean> offline(String userId, String deviceId, long connection) {
+    return real().offline(userId, deviceId, connection);
+  }
+
+  @Override
+  public CompletableFuture<List<io.handoff.protocol.v1.DevicePresence>> presence(String userId) {
+    return real().presence(userId);
+  }
+
+  @Override
+  public CompletableFuture<List<io.handoff.protocol.v1.DevicePresence>> keep(
+      String userId, List<Live> live, java.time.Duration ttl, int maxDevices) {
+    return real().keep(userId, live, ttl, maxDevices);
+  }
+
+  @Override
+  public CompletableFuture<Void> erase(String userId) {
+    return real().erase(userId);
+  }
+
+  @Override
+  public CompletableFuture<Void> sweep(Instant now) {
+    return real().sweep(now);
+  }
+}
