@@ -393,6 +393,31 @@ class DeviceAuthorizationTest {
     assertEquals(List.of(), engine.sessions().list("eli").get(10, TimeUnit.SECONDS));
   }
 
+  /**
+   * An approved code whose session cannot be made yet (the user is at the device limit) is not used
+   * up: the device polling again after the user made room gets its session.
+   */
+  @Test
+  void anApprovalThatCouldNotBecomeASessionYetIsKeptForTheNextPoll() throws Exception {
+    StoreLimits one = StoreLimits.builder().maxDevicesPerUser(1).build();
+    HandoffServer n1 =
+        nodes.start("n1", new MemoryEngine(one, clock), b -> configure(b.storeLimits(one)));
+    HttpApi api = new HttpApi(n1.port());
+    String phone = signIn(api, "uma", "phone").field("access_token");
+    HttpApi.Answer code = requestCode(api, "tv-uma");
+    assertEquals("approved", answer(api, phone, code.field("user_code"), true).field("outcome"));
+    HttpApi.Answer full = poll(api, code.field("device_code"));
+    assertEquals(409, full.status(), full.toString());
+    assertEquals("device_limit", full.field("error"));
+    assertEquals(200, api.delete("/v1/devices/phone", phone).status());
+    clock.advance(INTERVAL);
+    HttpApi.Answer tv = poll(api, code.field("device_code"));
+    assertEquals(200, tv.status(), tv.toString());
+    assertEquals("tv-uma", tv.field("device_id"));
+    clock.advance(INTERVAL);
+    assertEquals("invalid_grant", poll(api, code.field("device_code")).field("error"), "used once");
+  }
+
   /** The status a lookup of a code nobody holds gets from {@code address}. */
   private static int verifyStatus(DeviceApprovals approvals, Principal p, String address)
       throws Exception {

@@ -180,6 +180,14 @@ public interface ApprovalStore {
 
   CompletableFuture<Poll> poll(String id, String secretHash, long nowMillis);
 
+  /**
+   * Gives back an approval that {@link #poll} consumed but the node could not turn into a session
+   * (the user's device limit, a store error): polled again with the same secret, it is {@code
+   * APPROVED} once more, until its retention ends. Nothing unless it is {@code CONSUMED}. Completes
+   * with whether it was given back.
+   */
+  CompletableFuture<Boolean> unconsume(String id, String secretHash);
+
   /** The user's pending new-device requests, oldest first. */
   CompletableFuture<List<Request>> pending(String userId, long nowMillis);
 

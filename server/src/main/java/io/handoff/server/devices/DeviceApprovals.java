@@ -19,6 +19,7 @@ import java.util.Base64;
 import java.util.HexFormat;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -182,10 +183,7 @@ public final class DeviceApprovals {
                 expired(r);
               }
               return switch (p.status()) {
-                case APPROVED ->
-                    sessions
-                        .createSession(r.userId(), r.deviceId(), r.name(), r.platform())
-                        .thenCompose(t -> unlessErased(parts[0], sha256(parts[1]), r, t));
+                case APPROVED -> sessionFor(parts[0], sha256(parts[1]), r);
                 case PENDING ->
                     failed(
                         400,
@@ -213,6 +211,27 @@ public final class DeviceApprovals {
                 default -> failed(400, "invalid_grant", "unknown device code");
               };
             });
+  }
+
+  /**
+   * The session of an approved request a poll just consumed. If the session cannot be made (the
+   * user's device limit, a store error), the approval is given back first, so the device polling
+   * again gets it once the cause is gone, not "already used".
+   */
+  private CompletableFuture<DeviceSessions.Tokens> sessionFor(
+      String id, String secretHash, Request r) {
+    return sessions
+        .createSession(r.userId(), r.deviceId(), r.name(), r.platform())
+        .exceptionallyCompose(
+            err -> {
+              Throwable cause =
+                  err instanceof CompletionException c && c.getCause() != null ? c.getCause() : err;
+              return store
+                  .unconsume(id, secretHash)
+                  .handle((given, e) -> (DeviceSessions.Tokens) null)
+                  .thenCompose(v -> CompletableFuture.failedFuture(cause));
+            })
+        .thenCompose(t -> unlessErased(id, secretHash, r, t));
   }
 
   /**

@@ -137,6 +137,17 @@ public abstract class ApprovalStoreContractTest {
     assertEquals("ann", first.request().userId());
     assertEquals(
         Poll.Status.CONSUMED, get(store.poll(r.id(), r.secretHash(), clock.millis())).status());
+    // A consumed approval the node could not turn into a session is given back, once, to the
+    // secret's holder only.
+    assertFalse(get(store.unconsume(r.id(), "wrong")));
+    assertTrue(get(store.unconsume(r.id(), r.secretHash())));
+    assertFalse(get(store.unconsume(r.id(), r.secretHash())), "APPROVED again: nothing to give");
+    assertEquals(
+        Poll.Status.APPROVED, get(store.poll(r.id(), r.secretHash(), clock.millis())).status());
+    assertEquals(
+        Poll.Status.CONSUMED, get(store.poll(r.id(), r.secretHash(), clock.millis())).status());
+    Request pending = code("unpolled");
+    assertFalse(get(store.unconsume(pending.id(), pending.secretHash())), "never consumed");
   }
 
   @Test

@@ -231,6 +231,16 @@ public final class MemoryApprovalStore implements ApprovalStore {
   }
 
   @Override
+  public synchronized CompletableFuture<Boolean> unconsume(String id, String secretHash) {
+    Request r = requests.get(id);
+    if (r == null || r.state() != State.CONSUMED || !r.secretHash().equals(secretHash)) {
+      return done(false);
+    }
+    requests.put(id, r.withState(State.APPROVED, r.byDevice(), r.decidedMillis()));
+    return done(true);
+  }
+
+  @Override
   public synchronized CompletableFuture<Long> forgive(String scope, long now) {
     long[] c = counters.get(scope);
     if (c == null || c[0] <= now) {

@@ -37,6 +37,7 @@ final class RedisApprovalStore implements ApprovalStore {
   private final RedisScript pollScript = new RedisScript("approval_poll.lua");
   private final RedisScript failScript = new RedisScript("attempt_fail.lua");
   private final RedisScript forgiveScript = new RedisScript("attempt_forgive.lua");
+  private final RedisScript unconsumeScript = new RedisScript("approval_unconsume.lua");
   private final RedisScript indexScript = new RedisScript("approval_index.lua");
 
   RedisApprovalStore(RedisClusterAsyncCommands<byte[], byte[]> redis, RedisKeys keys) {
@@ -271,6 +272,14 @@ final class RedisApprovalStore implements ApprovalStore {
               }
               return CompletableFuture.completedFuture(p);
             });
+  }
+
+  @Override
+  public CompletableFuture<Boolean> unconsume(String id, String secretHash) {
+    return unconsumeScript
+        .<Long>eval(
+            redis, ScriptOutputType.INTEGER, new byte[][] {keys.approval(id)}, utf8(secretHash))
+        .thenApply(n -> n == 1L);
   }
 
   @Override
