@@ -19,6 +19,16 @@ export interface PendingWrite {
   attempts: number;
   /** Numbered, and the save that puts its number in a durable store has not finished: not to be sent yet. */
   saving?: boolean;
+  /** On the wire and not answered yet. */
+  awaiting?: boolean;
+  /**
+   * The server may have applied it under `seq`: an answer lost with its connection, `OUTCOME_UNKNOWN`,
+   * or a number restored from a store (it may have been sent). While false, every answer said "not
+   * applied", and a number the server forgot may be replaced by a new one ({@link WriteQueue.renumber}).
+   */
+  uncertain?: boolean;
+  /** How many times it got a new number (at most {@link MAX_RENUMBERS}). */
+  renumbers?: number;
   retryTimer?: ReturnType<typeof setTimeout>;
   resolve?: (version: bigint) => void;
   reject?: (error: HandoffError) => void;
@@ -38,6 +48,9 @@ export interface PendingWrite {
  * write is numbered. A new write is refused while `maxPending` wait unnumbered; at most `window` are
  * in flight.
  */
+/** A write the server keeps calling stale under new numbers is given up on after this many. */
+export const MAX_RENUMBERS = 4;
+
 export class WriteQueue {
   /** Unnumbered writes in the order they were made; numbered or settled ones are dropped lazily. */
   private queued: PendingWrite[] = [];
@@ -141,6 +154,8 @@ export class WriteQueue {
     this.inFlight = 0;
     this.resend = [];
     for (const w of this.numbered.values()) {
+      if (w.awaiting) w.uncertain = true; // its answer, whatever it was, is lost
+      w.awaiting = false;
       w.sent = false;
       clearTimeout(w.retryTimer);
     }
@@ -220,8 +235,26 @@ export class WriteQueue {
     return true;
   }
 
+  /**
+   * Gives `w` a new number above every number used: the server forgot its old one, under which
+   * every answer said nothing was applied. It keeps its place as its document's numbered write, and
+   * goes out again once the new number is saved ({@link resendAfterSave}).
+   */
+  renumber(w: PendingWrite): void {
+    this.numbered.delete(w.seq);
+    w.seq = ++this.lastSeq;
+    this.numbered.set(w.seq, w);
+    w.renumbers = (w.renumbers ?? 0) + 1;
+    clearTimeout(w.retryTimer);
+    if (w.sent) {
+      w.sent = false;
+      this.inFlight--;
+    }
+  }
+
   /** `w` went on the wire: it holds a place in the window until it is settled or the connection ends. */
   onWire(w: PendingWrite): void {
+    w.awaiting = true;
     w.sent = true;
     w.attempts++;
     this.inFlight++;
@@ -269,6 +302,7 @@ export class WriteQueue {
       done: false,
       retries: 0,
       attempts: sw.seq > 0n ? 1 : 0,
+      uncertain: sw.seq > 0n,
     }));
     for (const w of restored) {
       if (w.seq > 0n) {

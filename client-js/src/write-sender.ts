@@ -14,7 +14,7 @@ import {
   type Welcome,
 } from "./gen/handoff/v1/handoff_pb.js";
 import type { StoredWrite } from "./store.js";
-import { type PendingWrite, WriteQueue } from "./write-queue.js";
+import { MAX_RENUMBERS, type PendingWrite, WriteQueue } from "./write-queue.js";
 
 /** What a {@link WriteSender} reaches of the engine that owns it. */
 export interface WriteHost {
@@ -53,6 +53,8 @@ export class WriteSender {
   // A save that numbered writes failed: the next try, and how many failed in a row.
   private saveRetry?: ReturnType<typeof setTimeout>;
   private saveFailures = 0;
+  /** Writes given a new number because the server forgot one it applied nothing under. */
+  renumbered = 0;
   private maxFrameBytes = 0;
 
   constructor(
@@ -189,6 +191,17 @@ export class WriteSender {
   onError(l: Link, error: ErrorFrame): boolean {
     const w = error.clientSeq === 0n ? undefined : this.writes.get(error.clientSeq);
     if (!w) return false;
+    w.awaiting = false;
+    if ((error.code as number) === OUTCOME_UNKNOWN) w.uncertain = true;
+    if (error.code === ErrorCode.STALE_SEQUENCE && !w.uncertain && (w.renumbers ?? 0) < MAX_RENUMBERS) {
+      // Every answer said "not applied", and meanwhile so many later writes were handled that the
+      // server forgot this number: nothing was applied under it, so a new one takes its place (as
+      // the Java client does).
+      this.writes.renumber(w);
+      this.renumbered++;
+      this.saveThenResend(w);
+      return true;
+    }
     // UNAVAILABLE and OUTCOME_UNKNOWN: the write may or may not be applied; re-sending the same
     // client_seq is safe and is the only honest course, so it is never reported as failed.
     const fateUnknown = error.code === ErrorCode.UNAVAILABLE || (error.code as number) === OUTCOME_UNKNOWN;
@@ -219,10 +232,31 @@ export class WriteSender {
     this.writes.settle(w);
     this.host.persist();
     const failed = HandoffError.fromFrame(error, w.document.name);
-    // A re-sent number the server no longer remembers was handled long ago, one way or the other.
-    w.reject?.(error.code === ErrorCode.STALE_SEQUENCE && w.attempts > 1 ? failed.withOutcomeUnknown() : failed);
+    // A number the server no longer remembers, which it may have applied (its fate was once unknown):
+    // handled long ago, one way or the other.
+    w.reject?.(error.code === ErrorCode.STALE_SEQUENCE && w.uncertain ? failed.withOutcomeUnknown() : failed);
     this.pump();
     return true;
+  }
+
+  /** Saves `w`'s new number (a durable store must hold it before it leaves), then sends it again. */
+  private saveThenResend(w: PendingWrite): void {
+    if (!this.host.durable()) {
+      this.host.persist();
+      this.writes.resendAfterSave(w);
+      this.pump();
+      return;
+    }
+    w.saving = true;
+    this.host.persist().then((saved) => {
+      w.saving = false;
+      if (!saved) {
+        setTimeout(() => this.saveThenResend(w), this.backoff.delay(this.saveFailures++));
+        return;
+      }
+      this.writes.resendAfterSave(w);
+      this.pump();
+    });
   }
 
   /**

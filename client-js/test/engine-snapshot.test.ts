@@ -15,6 +15,7 @@ import {
   type ServerFrame,
   ServerFrameSchema,
 } from "../src/gen/handoff/v1/handoff_pb.js";
+import { type HandoffError, OUTCOME_UNKNOWN } from "../src/errors.js";
 import { Requests } from "../src/requests.js";
 import { MemoryStore, type StoredState } from "../src/store.js";
 
@@ -357,4 +358,43 @@ test("a write made while the stored state is still loading is saved with it, nev
   } finally {
     await engine.close();
   }
+});
+
+test("a forgotten number nothing was applied under is replaced; one whose answer was lost fails as may-have-been-applied", async () => {
+  const { engine, link, sent } = await welcomed(new MemoryStore(), new Backoff(1, 2));
+  const writes = () => sent.filter((f) => f.body.case === "write").map((f) => f.body.value as { clientSeq: bigint; document: string });
+  const refuse = (seq: bigint, code: ErrorCode, retryable: boolean, document = "cart") =>
+    link.onFrame(
+      create(ServerFrameSchema, {
+        body: { case: "error", value: { code, clientSeq: seq, document, retryable, message: "the node's answer" } },
+      }),
+    );
+  const waitFor = async (n: number) => {
+    for (let i = 0; i < 500 && writes().length < n; i++) await new Promise((r) => setTimeout(r, 2));
+    assert.equal(writes().length, n);
+  };
+  const acked = engine.document("cart").set("f", "x");
+  await waitFor(1);
+  const first = writes()[0]!.clientSeq;
+  refuse(first, ErrorCode.RATE_LIMITED, true);
+  await waitFor(2);
+  assert.equal(writes()[1]!.clientSeq, first, "the same number while it is remembered");
+  refuse(first, ErrorCode.STALE_SEQUENCE, false);
+  await waitFor(3);
+  const renumbered = writes()[2]!.clientSeq;
+  assert.ok(renumbered > first, `a new number above the old: ${renumbered}`);
+  link.onFrame(
+    create(ServerFrameSchema, { body: { case: "ack", value: { document: "cart", clientSeq: renumbered, epoch: EPOCH, version: 1n } } }),
+  );
+  assert.equal(await acked, 1n);
+
+  const unknown = engine.document("cart").set("f", "y");
+  await waitFor(4);
+  const seq = writes()[3]!.clientSeq;
+  refuse(seq, OUTCOME_UNKNOWN as ErrorCode, true); // its fate is unknown from here on
+  await waitFor(5);
+  assert.equal(writes()[4]!.clientSeq, seq, "re-sent under its number");
+  refuse(seq, ErrorCode.STALE_SEQUENCE, false);
+  await assert.rejects(unknown, (e: HandoffError) => e.code === "STALE_SEQUENCE" && e.mayHaveBeenApplied === true);
+  await engine.close();
 });

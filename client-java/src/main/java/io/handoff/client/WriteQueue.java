@@ -273,9 +273,9 @@ final class WriteQueue {
       return true;
     }
     HandoffException failed = HandoffException.fromError(error, w.document.name());
-    // A re-sent number the server no longer remembers, which it may have applied: handled long
-    // ago, one way or the other.
-    boolean unknown = code == ErrorCode.STALE_SEQUENCE;
+    // A number the server no longer remembers, which it may have applied (its fate was once
+    // unknown): handled long ago, one way or the other.
+    boolean unknown = code == ErrorCode.STALE_SEQUENCE && w.uncertain;
     giveUp(w, unknown ? failed.withOutcomeUnknown() : failed);
     pump();
     return true;
