@@ -69,7 +69,12 @@ export class Document {
     return this._epoch;
   }
 
-  /** The last version applied to the replica; 0n when it holds nothing. */
+  /**
+   * The last version applied to the replica; 0n when it holds nothing. The replica of a document the
+   * client does not follow stays at the last version it had in full once another device writes it
+   * (the server pushes it no deltas): follow a document whose version you read or give to
+   * `expectVersion`.
+   */
   get version(): bigint {
     return this._version;
   }

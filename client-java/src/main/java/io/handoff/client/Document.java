@@ -24,7 +24,10 @@ import java.util.concurrent.CompletableFuture;
  * a future that completes, on the client's event-loop thread, with the version the server assigned
  * to the write, or exceptionally with a {@link HandoffException}. The local replica changes only
  * when the server has accepted a write (it is applied when the ack arrives, if no other version
- * came in between; otherwise the server's deltas bring it).
+ * came in between; otherwise the server's deltas bring it). So the replica of a document this
+ * client does not follow (see {@code follow}) stays at the last version it had in full once another
+ * device writes it: the server pushes it no deltas. Follow a document whose replica you read, or
+ * whose {@link #version()} you give to {@code expectVersion}.
  *
  * <p>Writes of one document are applied in the order they were submitted: the client sends a
  * document's next write only once the previous one is acked or given up on. A write whose
