@@ -42,19 +42,19 @@ final class GatedEngine implements Engine {
   private final AtomicInteger writesLost = new AtomicInteger();
   private final AtomicBoolean dropNextEvent = new AtomicBoolean();
   private final AtomicInteger storeReads = new AtomicInteger();
-  private final List<Runnable> heldLists = new ArrayList<>();
-  private int listsToHold;
+  private final Gate lists;
   private final AtomicInteger deviceLists = new AtomicInteger();
-  private final List<Runnable> heldStatuses = new ArrayList<>();
-  private final List<Runnable> heldCreates = new ArrayList<>();
-  private int createsToHold;
-  private int statusesToHold;
+  private final Gate statuses;
+  private final Gate creates;
   private int statusesToFail;
   final Signal changed = new Signal();
 
   GatedEngine(Engine real) {
     this.real = real;
-    this.handoff = new GatedHandoff(real.handoff(), changed);
+    this.handoff = new GatedHandoff(real.handoff(), new Gate(changed));
+    this.lists = new Gate(changed);
+    this.statuses = new Gate(changed);
+    this.creates = new Gate(changed);
   }
 
   /** Reads from history wait from now on, unsent, until {@link #releaseReads()}. */
@@ -100,62 +100,44 @@ final class GatedEngine implements Engine {
   }
 
   /** The next {@code n} creations of a device session wait, unsent, until released. */
-  synchronized void holdSessionCreates(int n) {
-    createsToHold = n;
+  void holdSessionCreates(int n) {
+    creates.hold(n);
   }
 
   /** Sends the held creations, in the order they came. */
   void releaseSessionCreates() {
-    List<Runnable> held;
-    synchronized (this) {
-      createsToHold = 0;
-      held = new ArrayList<>(heldCreates);
-      heldCreates.clear();
-    }
-    held.forEach(Runnable::run);
+    creates.release();
   }
 
-  synchronized int heldSessionCreates() {
-    return heldCreates.size();
+  int heldSessionCreates() {
+    return creates.held();
   }
 
   /** The next {@code n} listings of a user's device sessions wait, unsent, until released. */
-  synchronized void holdDeviceLists(int n) {
-    listsToHold = n;
+  void holdDeviceLists(int n) {
+    lists.hold(n);
   }
 
   /** Sends the held listings, in the order they came. */
   void releaseDeviceLists() {
-    List<Runnable> held;
-    synchronized (this) {
-      listsToHold = 0;
-      held = new ArrayList<>(heldLists);
-      heldLists.clear();
-    }
-    held.forEach(Runnable::run);
+    lists.release();
   }
 
-  synchronized int heldDeviceLists() {
-    return heldLists.size();
+  int heldDeviceLists() {
+    return lists.held();
   }
 
   /**
    * The next {@code n} reads of a device session's status (an upgrade's, a resume's or a
    * RefreshToken's check) wait, unsent, until released.
    */
-  synchronized void holdSessionStatuses(int n) {
-    statusesToHold = n;
+  void holdSessionStatuses(int n) {
+    statuses.hold(n);
   }
 
   /** Sends the held status reads, in the order they came. */
   void releaseSessionStatuses() {
-    List<Runnable> held;
-    synchronized (this) {
-      statusesToHold = 0;
-      held = new ArrayList<>(heldStatuses);
-      heldStatuses.clear();
-    }
-    held.forEach(Runnable::run);
+    statuses.release();
   }
 
   /**
@@ -166,8 +148,8 @@ final class GatedEngine implements Engine {
     statusesToFail = n;
   }
 
-  synchronized int heldSessionStatuses() {
-    return heldStatuses.size();
+  int heldSessionStatuses() {
+    return statuses.held();
   }
 
   /** Listings of a user's device sessions asked of the store so far (held or not). */
@@ -323,32 +305,7 @@ final class GatedEngine implements Engine {
     @Override
     public CompletableFuture<List<DeviceSession>> list(String userId) {
       deviceLists.incrementAndGet();
-      CompletableFuture<List<DeviceSession>> out = new CompletableFuture<>();
-      Runnable list =
-          () ->
-              real.sessions()
-                  .list(userId)
-                  .whenComplete(
-                      (r, err) -> {
-                        if (err == null) {
-                          out.complete(r);
-                        } else {
-                          out.completeExceptionally(err);
-                        }
-                      });
-      boolean held = false;
-      synchronized (GatedEngine.this) {
-        if (listsToHold > 0) {
-          listsToHold--;
-          held = heldLists.add(list);
-        }
-      }
-      if (held) {
-        changed.fire();
-      } else {
-        list.run();
-      }
-      return out;
+      return lists.pass(() -> real.sessions().list(userId));
     }
 
     @Override
@@ -359,32 +316,8 @@ final class GatedEngine implements Engine {
         String name,
         String platform,
         byte[] refreshHash) {
-      CompletableFuture<Created> out = new CompletableFuture<>();
-      Runnable create =
-          () ->
-              real.sessions()
-                  .create(userId, sessionId, deviceId, name, platform, refreshHash)
-                  .whenComplete(
-                      (r, err) -> {
-                        if (err == null) {
-                          out.complete(r);
-                        } else {
-                          out.completeExceptionally(err);
-                        }
-                      });
-      boolean held = false;
-      synchronized (GatedEngine.this) {
-        if (createsToHold > 0) {
-          createsToHold--;
-          held = heldCreates.add(create);
-        }
-      }
-      if (held) {
-        changed.fire();
-      } else {
-        create.run();
-      }
-      return out;
+      return creates.pass(
+          () -> real.sessions().create(userId, sessionId, deviceId, name, platform, refreshHash));
     }
 
     @Override
@@ -409,37 +342,14 @@ final class GatedEngine implements Engine {
 
     @Override
     public CompletableFuture<Status> status(String userId, String sessionId) {
-      CompletableFuture<Status> out = new CompletableFuture<>();
-      Runnable read =
-          () ->
-              real.sessions()
-                  .status(userId, sessionId)
-                  .whenComplete(
-                      (r, err) -> {
-                        if (err == null) {
-                          out.complete(r);
-                        } else {
-                          out.completeExceptionally(err);
-                        }
-                      });
-      boolean held = false;
       synchronized (GatedEngine.this) {
         if (statusesToFail > 0) {
           statusesToFail--;
           return CompletableFuture.failedFuture(
               new IllegalStateException("session store unreachable (a test's gate)"));
         }
-        if (statusesToHold > 0) {
-          statusesToHold--;
-          held = heldStatuses.add(read);
-        }
       }
-      if (held) {
-        changed.fire();
-      } else {
-        read.run();
-      }
-      return out;
+      return statuses.pass(() -> real.sessions().status(userId, sessionId));
     }
 
     @Override

@@ -2,38 +2,29 @@ package io.handoff.server;
 
 import io.handoff.server.handoff.HandoffStore;
 import java.time.Instant;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
 
 /** A real handoff store with ends of offers (accept, decline, cancel) held on request. */
 final class GatedHandoff implements HandoffStore {
   private final HandoffStore real;
-  private final Signal changed;
-  private final List<Runnable> held = new ArrayList<>();
-  private int toHold;
+  private final Gate ends;
 
-  GatedHandoff(HandoffStore real, Signal changed) {
+  GatedHandoff(HandoffStore real, Gate ends) {
     this.real = real;
-    this.changed = changed;
+    this.ends = ends;
   }
 
-  synchronized void holdEnds(int n) {
-    toHold = n;
+  void holdEnds(int n) {
+    ends.hold(n);
   }
 
   void releaseEnds() {
-    List<Runnable> out;
-    synchronized (this) {
-      toHold = 0;
-      out = new ArrayList<>(held);
-      held.clear();
-    }
-    out.forEach(Runnable::run);
+    ends.release();
   }
 
-  synchronized int heldEnds() {
-    return held.size();
+  int heldEnds() {
+    return ends.held();
   }
 
   private HandoffStore real() {
@@ -75,32 +66,7 @@ final class GatedHandoff implements HandoffStore {
   @Override
   public CompletableFuture<OfferEnd> endOffer(
       String userId, String offerId, String deviceId, io.handoff.protocol.v1.OfferOutcome outcome) {
-    CompletableFuture<OfferEnd> out = new CompletableFuture<>();
-    Runnable end =
-        () ->
-            real()
-                .endOffer(userId, offerId, deviceId, outcome)
-                .whenComplete(
-                    (r, err) -> {
-                      if (err == null) {
-                        out.complete(r);
-                      } else {
-                        out.completeExceptionally(err);
-                      }
-                    });
-    boolean waits = false;
-    synchronized (this) {
-      if (toHold > 0) {
-        toHold--;
-        waits = held.add(end);
-      }
-    }
-    if (waits) {
-      changed.fire();
-    } else {
-      end.run();
-    }
-    return out;
+    return ends.pass(() -> real().endOffer(userId, offerId, deviceId, outcome));
   }
 
   @Override
