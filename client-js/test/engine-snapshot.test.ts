@@ -58,8 +58,8 @@ function snapshot(version: bigint, reason = DocumentSync_Reason.REASON_UNSPECIFI
   });
 }
 
-/** An engine on a channel that records what it sends, welcomed, with the listener to feed it frames. */
-async function welcomed(store = new MemoryStore(), backoff = new Backoff(100, 1000)) {
+/** An engine on a channel that records what it sends; `link()` is the listener of its latest connection. */
+function engineOn(store: MemoryStore, backoff: Backoff) {
   const sent: ClientFrame[] = [];
   let link: FrameListener | undefined;
   const channel: FrameChannel = { send: (f) => sent.push(f), close: () => {}, abort: () => {} };
@@ -85,8 +85,15 @@ async function welcomed(store = new MemoryStore(), backoff = new Backoff(100, 10
     new Requests(new Emitter()),
     store,
   );
+  return { engine, link: () => link, sent, changes };
+}
+
+/** An engine on a channel that records what it sends, welcomed, with the listener to feed it frames. */
+async function welcomed(store = new MemoryStore(), backoff = new Backoff(100, 1000)) {
+  const { engine, link: current, sent, changes } = engineOn(store, backoff);
   const connected = engine.connect();
-  while (!link) await new Promise((r) => setImmediate(r));
+  while (!current()) await new Promise((r) => setImmediate(r));
+  const link = current()!;
   link.onOpen();
   link.onFrame(create(ServerFrameSchema, { body: { case: "welcome", value: { userId: "u", deviceId: "phone" } } }));
   await connected;
@@ -318,33 +325,13 @@ test("a write made while the stored state is still loading is saved with it, nev
     documents: [],
     writes: [{ document: "cart", seq: 0n, ops: [{ field: "items", set: utf8.encode("3 apples") }] }],
   });
-  const sent: ClientFrame[] = [];
-  let link: FrameListener | undefined;
-  const engine = new SyncEngine(
-    {
-      followAll: true,
-      followDocuments: [],
-      followPrefixes: [],
-      clientName: "test",
-      maxPendingWrites: 10,
-      maxInFlightWrites: 4,
-      connectTimeoutMs: 60_000,
-    },
-    (listener) => {
-      link = listener;
-      return { send: (f) => sent.push(f), close: () => {}, abort: () => {} };
-    },
-    new Backoff(100, 1000),
-    new Emitter<ClientEvents>(),
-    new Requests(new Emitter()),
-    store,
-  );
+  const { engine, link } = engineOn(store, new Backoff(100, 1000));
   try {
     void engine.connect().catch(() => {});
     void engine.document("player").set("position", "0:10").catch(() => {});
     await new Promise((r) => setTimeout(r, 20));
     store.open();
-    while (!link) await new Promise((r) => setImmediate(r));
+    while (!link()) await new Promise((r) => setImmediate(r));
     for (let i = 0; i < 200 && store.saves.length === 0; i++) await new Promise((r) => setTimeout(r, 5));
     assert.ok(store.saves.length > 0, "the new write was saved");
     for (const s of store.saves) {
