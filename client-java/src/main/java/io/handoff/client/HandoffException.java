@@ -36,19 +36,6 @@ public final class HandoffException extends RuntimeException {
       long epoch,
       boolean retryable,
       String document) {
-    this(message, cause, errorCode, closeCode, currentVersion, epoch, retryable, document, false);
-  }
-
-  private HandoffException(
-      String message,
-      Throwable cause,
-      ErrorCode errorCode,
-      int closeCode,
-      long currentVersion,
-      long epoch,
-      boolean retryable,
-      String document,
-      boolean mayHaveBeenApplied) {
     this(
         message,
         cause,
@@ -58,7 +45,7 @@ public final class HandoffException extends RuntimeException {
         epoch,
         retryable,
         document,
-        mayHaveBeenApplied,
+        false,
         null);
   }
 
@@ -145,7 +132,8 @@ public final class HandoffException extends RuntimeException {
         epoch,
         retryable,
         document,
-        true);
+        true,
+        apiError);
   }
 
   /** From a server Error frame. {@code fallbackDocument} is used when the frame names none. */

@@ -14,7 +14,6 @@ import io.handoff.server.sync.FollowFilter;
 import io.handoff.server.sync.SyncResult;
 import io.handoff.server.sync.WriteOutcome;
 import java.time.Instant;
-import java.util.ArrayList;
 import java.util.Collection;
 import java.util.List;
 import java.util.Set;
@@ -36,8 +35,7 @@ final class GatedEngine implements Engine {
   private final GatedSessions sessions = new GatedSessions();
   private final GatedBroker broker = new GatedBroker();
   private final GatedHandoff handoff;
-  private final List<Runnable> heldReads = new ArrayList<>();
-  private boolean holdingReads;
+  private final Gate reads;
   private final AtomicBoolean writesUnanswered = new AtomicBoolean();
   private final AtomicInteger writesLost = new AtomicInteger();
   private final AtomicBoolean dropNextEvent = new AtomicBoolean();
@@ -53,28 +51,23 @@ final class GatedEngine implements Engine {
     this.real = real;
     this.handoff = new GatedHandoff(real.handoff(), new Gate(changed));
     this.lists = new Gate(changed);
+    this.reads = new Gate(changed);
     this.statuses = new Gate(changed);
     this.creates = new Gate(changed);
   }
 
   /** Reads from history wait from now on, unsent, until {@link #releaseReads()}. */
-  synchronized void holdReads() {
-    holdingReads = true;
+  void holdReads() {
+    reads.hold(Integer.MAX_VALUE);
   }
 
   /** Sends the held reads and lets later ones through. */
   void releaseReads() {
-    List<Runnable> held;
-    synchronized (this) {
-      holdingReads = false;
-      held = new ArrayList<>(heldReads);
-      heldReads.clear();
-    }
-    held.forEach(Runnable::run);
+    reads.release();
   }
 
-  synchronized int heldReads() {
-    return heldReads.size();
+  int heldReads() {
+    return reads.held();
   }
 
   /**
@@ -241,30 +234,7 @@ final class GatedEngine implements Engine {
     public CompletableFuture<SyncResult> read(
         String userId, String document, long epoch, long version, long fingerprint) {
       storeReads.incrementAndGet();
-      CompletableFuture<SyncResult> out = new CompletableFuture<>();
-      Runnable read =
-          () ->
-              real.store()
-                  .read(userId, document, epoch, version, fingerprint)
-                  .whenComplete(
-                      (r, err) -> {
-                        if (err == null) {
-                          out.complete(r);
-                        } else {
-                          out.completeExceptionally(err);
-                        }
-                      });
-      boolean held;
-      synchronized (GatedEngine.this) {
-        held = holdingReads && heldReads.add(read);
-      }
-      if (held) {
-        // Outside the engine's lock: a waiter holds the signal's while it reads heldReads().
-        changed.fire();
-      } else {
-        read.run();
-      }
-      return out;
+      return reads.pass(() -> real.store().read(userId, document, epoch, version, fingerprint));
     }
 
     @Override
