@@ -3,7 +3,7 @@ export const UNAVAILABLE_BACKOFF_MAX_MS = 2_000;
 
 /**
  * Exponential backoff with full jitter: the n-th consecutive delay is a random time in
- * [0, min(max, initial * 2^n)). Reset after each Welcome.
+ * [0, min(max, initial * 2^n)). Reset when a connection that lasted (STABLE_CONNECTION_MS) ends.
  */
 export class Backoff {
   private attempts = 0;

@@ -36,6 +36,8 @@ export function isReconnectCode(code: number): boolean {
 export class Link implements FrameListener {
   channel?: FrameChannel;
   welcomed = false;
+  /** When the Welcome came (Date.now()), 0 before. */
+  welcomedAt = 0;
   synced = false;
   disconnectCode = 0;
   disconnectReason = "";

@@ -49,6 +49,8 @@ export interface EngineConfig {
   refreshToken?: () => Promise<string | undefined>;
 }
 
+/** How long a connection must last for the reconnect backoff to start over when it ends. */
+export const STABLE_CONNECTION_MS = 10_000;
 const NORMAL_CLOSURE = 1000;
 // The request id of every Hello (as the Java client's): an Error carrying it before the Welcome refuses the Hello.
 const HELLO_REQUEST_ID = 1n;
@@ -334,6 +336,9 @@ export class SyncEngine implements WriteSink {
       why = l.disconnectReason;
     }
     if (isReconnectCode(closeCode)) {
+      // The backoff starts over only after a connection that lasted: a node that welcomes and then
+      // drops every connection at once is not called back at the shortest delay for ever.
+      if (l.welcomed && Date.now() - l.welcomedAt >= STABLE_CONNECTION_MS) this.backoff.reset();
       this.setState("reconnecting", closeCode, why);
       // 4005: the node's store was unreachable, not the network: come back soon, to another node if any.
       this.scheduleReconnect(closeCode === STORE_UNAVAILABLE ? UNAVAILABLE_BACKOFF_MAX_MS : Infinity);
@@ -446,12 +451,12 @@ export class SyncEngine implements WriteSink {
       return;
     }
     l.welcomed = true;
+    l.welcomedAt = Date.now();
     clearTimeout(l.timer);
     this.userId = welcome.userId;
     this.deviceId = welcome.deviceId;
     this.writes.welcomed(welcome);
     l.startHeartbeat(welcome.heartbeatIntervalMs);
-    this.backoff.reset();
     this.setState("connected", 0, "");
     this.connecting?.resolve();
     this.replicas.welcomed(l, welcome);

@@ -2,11 +2,11 @@
 // same engine over real servers): a Snapshot that is not newer than the replica, fingerprints that
 // show the server's history is not the replica's, and a durable store that fails a save.
 import assert from "node:assert/strict";
-import { test } from "node:test";
+import { mock, test } from "node:test";
 import { create } from "@bufbuild/protobuf";
 import { Backoff } from "../src/backoff.js";
 import type { DocumentChange } from "../src/document.js";
-import { type ClientEvents, type FrameChannel, type FrameListener, SyncEngine } from "../src/engine.js";
+import { type ClientEvents, type FrameChannel, type FrameListener, STABLE_CONNECTION_MS, SyncEngine } from "../src/engine.js";
 import { Emitter } from "../src/events.js";
 import {
   type ClientFrame,
@@ -384,4 +384,45 @@ test("a forgotten number nothing was applied under is replaced; one whose answer
   refuse(seq, ErrorCode.STALE_SEQUENCE, false);
   await assert.rejects(unknown, (e: HandoffError) => e.code === "STALE_SEQUENCE" && e.mayHaveBeenApplied === true);
   await engine.close();
+});
+
+class RecordingBackoff extends Backoff {
+  readonly delays: number[] = [];
+  override next(capMs = Infinity): number {
+    const d = super.next(capMs);
+    this.delays.push(d);
+    return d;
+  }
+}
+
+test("the reconnect backoff starts over only after a connection that lasted", async () => {
+  mock.timers.enable({ apis: ["setTimeout", "Date"], now: 1_000_000 });
+  try {
+    const backoff = new RecordingBackoff(1_000, 100_000, () => 0.5);
+    const { engine, link } = engineOn(new MemoryStore(), backoff);
+    const welcome = create(ServerFrameSchema, { body: { case: "welcome", value: { userId: "u", deviceId: "phone" } } });
+    const connection = async () => {
+      for (let i = 0; i < 100 && !link(); i++) await Promise.resolve();
+      const l = link()!;
+      l.onOpen();
+      l.onFrame(welcome);
+      return l;
+    };
+    void engine.connect().catch(() => {});
+    let l = await connection();
+    l.onClose(4000, "welcomed, then dropped at once");
+    assert.deepEqual(backoff.delays, [500]);
+    mock.timers.tick(500);
+    l = await connection();
+    l.onClose(4000, "again at once");
+    assert.deepEqual(backoff.delays, [500, 1_000], "not called back sooner and sooner");
+    mock.timers.tick(1_000);
+    l = await connection();
+    mock.timers.tick(STABLE_CONNECTION_MS);
+    l.onClose(4000, "after a while");
+    assert.deepEqual(backoff.delays, [500, 1_000, 500], "a connection that lasted starts it over");
+    await engine.close();
+  } finally {
+    mock.timers.reset();
+  }
 });

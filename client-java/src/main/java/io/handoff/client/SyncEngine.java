@@ -19,6 +19,7 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.Executor;
 import java.util.concurrent.Future;
 import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.TimeUnit;
 import java.util.function.LongSupplier;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -66,6 +67,9 @@ final class SyncEngine {
   static final long HELLO_REQUEST_ID = 1;
 
   private static final Logger log = LoggerFactory.getLogger(SyncEngine.class);
+
+  /** How long a connection must last for the reconnect backoff to start over when it ends. */
+  static final long STABLE_CONNECTION_NANOS = TimeUnit.SECONDS.toNanos(10);
 
   private final ClientConfig config;
   private final Connector connector;
@@ -395,6 +399,11 @@ final class SyncEngine {
     }
     log.debug("connection to {} closed: {} {}", l.url, closeCode, why);
     if (CloseCode.isReconnect(closeCode)) {
+      if (l.welcomed && nanoClock.getAsLong() - l.welcomedAtNanos >= STABLE_CONNECTION_NANOS) {
+        // The backoff starts over only after a connection that lasted: a node that welcomes and
+        // then drops every connection at once is not called back at the shortest delay for ever.
+        backoff.reset();
+      }
       setState(ConnectionState.RECONNECTING, closeCode, why);
       boolean storeDown = closeCode == CloseCode.UNAVAILABLE.code();
       scheduleReconnect(
@@ -492,7 +501,7 @@ final class SyncEngine {
     deviceId = welcome.getDeviceId();
     int heartbeat = welcome.getHeartbeatIntervalMs();
     l.channel.readTimeout(heartbeat > 0 ? 2L * heartbeat + 5_000 : 0);
-    backoff.reset();
+    l.welcomedAtNanos = now;
     writes.connected(
         l.channel,
         welcome.getLastClientSeq(),
@@ -533,6 +542,7 @@ final class SyncEngine {
     final URI url;
     FrameChannel channel;
     boolean welcomed;
+    long welcomedAtNanos;
     // The server acks only writes its replicas hold (Welcome.durable_ack_replicas > 0).
     boolean durableAcks;
     // Documents the Welcome's sync report still has to bring up to date, by name.

@@ -38,6 +38,10 @@ import org.junit.jupiter.api.Test;
  * scheduler's tasks.
  */
 class SyncEngineTest {
+  // The engine's clock: 42 unless a test moves it.
+  private final java.util.concurrent.atomic.AtomicLong nanos =
+      new java.util.concurrent.atomic.AtomicLong(42);
+
   private static final long EPOCH = 0xE1;
   private static final long OTHER_EPOCH = 0xE2;
   private static final long BACKOFF_INITIAL_NANOS = Duration.ofMillis(100).toNanos();
@@ -62,7 +66,7 @@ class SyncEngineTest {
         scheduler,
         Runnable::run,
         new Backoff(config.reconnectInitial.toNanos(), config.reconnectMax.toNanos(), () -> 0.5),
-        () -> 42L);
+        nanos::get);
   }
 
   /** Connects, opens, answers Hello with a Welcome; returns the channel with its output drained. */
@@ -827,7 +831,7 @@ class SyncEngineTest {
   }
 
   @Test
-  void welcomeResetsTheBackoff() {
+  void theBackoffStartsOverOnlyAfterAConnectionThatLasted() {
     FakeChannel channel = connected(0);
     channel.closeWith(4000, "draining");
     scheduler.runPending();
@@ -835,9 +839,17 @@ class SyncEngineTest {
     scheduler.runPending();
     FakeChannel third = connector.last().open();
     third.receive(welcome(0));
+    third.closeWith(4000, "welcomed, then dropped at once");
+    assertEquals(
+        2 * BACKOFF_INITIAL_NANOS,
+        scheduler.pending().get(0).delayNanos,
+        "a node that welcomes and drops at once is not called back sooner and sooner");
 
-    third.closeWith(4000, "draining again");
-
+    scheduler.runPending();
+    FakeChannel fourth = connector.last().open();
+    fourth.receive(welcome(0));
+    nanos.addAndGet(SyncEngine.STABLE_CONNECTION_NANOS);
+    fourth.closeWith(4000, "draining after a while");
     assertEquals(BACKOFF_INITIAL_NANOS / 2, scheduler.pending().get(0).delayNanos);
   }
 
