@@ -80,6 +80,14 @@ class HandoffProtocolTest {
     return ClientFrame.newBuilder().setAcceptOffer(AcceptOffer.newBuilder().setOfferId(id));
   }
 
+  static ClientFrame.Builder decline(String id) {
+    return ClientFrame.newBuilder().setDeclineOffer(DeclineOffer.newBuilder().setOfferId(id));
+  }
+
+  static ClientFrame.Builder cancel(String id) {
+    return ClientFrame.newBuilder().setCancelOffer(CancelOffer.newBuilder().setOfferId(id));
+  }
+
   /** Sends an offer and returns it as created. */
   static Offer offerFrom(TestDevice d, String target, int ttlMs) {
     long id = d.send(offer(target, ttlMs));
@@ -219,25 +227,13 @@ class HandoffProtocolTest {
     Offer declined = offerFrom(phone, "tv", 0);
     tv.next(ServerFrame::hasOfferPrompt);
     for (int i = 0; i < 2; i++) {
-      ServerFrame answer =
-          reply(
-              tv,
-              tv.send(
-                  ClientFrame.newBuilder()
-                      .setDeclineOffer(
-                          DeclineOffer.newBuilder().setOfferId(declined.getOfferId()))));
+      ServerFrame answer = reply(tv, tv.send(decline(declined.getOfferId())));
       assertEquals(OfferOutcome.DECLINED, answer.getOfferWithdrawn().getOutcome(), "" + i);
     }
 
     Offer cancelled = offerFrom(phone, "tv", 0);
     for (int i = 0; i < 2; i++) {
-      ServerFrame answer =
-          reply(
-              phone,
-              phone.send(
-                  ClientFrame.newBuilder()
-                      .setCancelOffer(
-                          CancelOffer.newBuilder().setOfferId(cancelled.getOfferId()))));
+      ServerFrame answer = reply(phone, phone.send(cancel(cancelled.getOfferId())));
       assertEquals(OfferOutcome.CANCELLED, answer.getOfferResult().getOutcome(), "" + i);
     }
     assertEquals(1, server.server.stats().offersAccepted.sum());
@@ -317,11 +313,8 @@ class HandoffProtocolTest {
     Offer first = offerFrom(phone, "", 0);
     tv.next(ServerFrame::hasOfferPrompt);
     laptop.next(ServerFrame::hasOfferPrompt);
-    long decline =
-        tv.send(
-            ClientFrame.newBuilder()
-                .setDeclineOffer(DeclineOffer.newBuilder().setOfferId(first.getOfferId())));
-    assertEquals(OfferOutcome.DECLINED, reply(tv, decline).getOfferWithdrawn().getOutcome());
+    long declining = tv.send(decline(first.getOfferId()));
+    assertEquals(OfferOutcome.DECLINED, reply(tv, declining).getOfferWithdrawn().getOutcome());
     assertEquals(
         OfferOutcome.DECLINED,
         laptop.next(ServerFrame::hasOfferWithdrawn).getOfferWithdrawn().getOutcome());
@@ -333,11 +326,8 @@ class HandoffProtocolTest {
     laptop.next(ServerFrame::hasOfferPrompt);
     long denied = tv.send(accept(second.getOfferId()));
     assertEquals(ErrorCode.NOT_PERMITTED, reply(tv, denied).getError().getCode());
-    long cancel =
-        phone.send(
-            ClientFrame.newBuilder()
-                .setCancelOffer(CancelOffer.newBuilder().setOfferId(second.getOfferId())));
-    assertEquals(OfferOutcome.CANCELLED, reply(phone, cancel).getOfferResult().getOutcome());
+    long cancelling = phone.send(cancel(second.getOfferId()));
+    assertEquals(OfferOutcome.CANCELLED, reply(phone, cancelling).getOfferResult().getOutcome());
     assertEquals(
         OfferOutcome.CANCELLED,
         laptop.next(ServerFrame::hasOfferWithdrawn).getOfferWithdrawn().getOutcome());
