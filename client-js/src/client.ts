@@ -40,6 +40,17 @@ export const DEFAULT_MAX_PENDING_WRITES = 10_000;
 export const DEFAULT_MAX_IN_FLIGHT_WRITES = 1_000;
 export const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
 export const DEFAULT_CLIENT_NAME = "handoff-js/0.1";
+/** How many times an offer is sent at most before its failure reaches the app. */
+export const MAX_OFFER_SENDS = 5;
+/** How long an offer without a TTL of its own is sent again for. */
+export const OFFER_RESEND_WINDOW_MS = 30_000;
+
+/** A fresh random offer key: 128 bits in hex (crypto.getRandomValues works in every context). */
+function randomKey(): string {
+  const b = new Uint8Array(16);
+  globalThis.crypto.getRandomValues(b);
+  return Array.from(b, (x) => x.toString(16).padStart(2, "0")).join("");
+}
 
 /** The part of a WebSocket the client uses: the browser's `WebSocket` and `ws` both fit. */
 export interface WebSocketLike {
@@ -302,19 +313,33 @@ export class HandoffClient {
     if (!Number.isInteger(ttl) || ttl < 0 || ttl > 0x7fffffff) {
       throw new HandoffError("INVALID_ARGUMENT", `ttlMs must be a non-negative integer, was ${ttl}`);
     }
-    const answer = this.engine.request(
-      create(ClientFrameSchema, {
-        body: {
-          case: "offerActivity",
-          value: {
-            targetDevice: options.targetDevice ?? "",
-            activity: create(ActivitySchema, activity as Activity),
-            ttlMs: ttl,
-          },
-        },
-      }),
-    );
-    const created = answer.then((f) => expect(f, "offerCreated").offer!);
+    const value = {
+      targetDevice: options.targetDevice ?? "",
+      activity: create(ActivitySchema, activity as Activity),
+      ttlMs: ttl,
+      offerKey: randomKey(),
+    };
+    const giveUpAt = Date.now() + (ttl > 0 ? ttl : OFFER_RESEND_WINDOW_MS);
+    const created = (async () => {
+      for (let attempt = 1; ; attempt++) {
+        const frame = create(ClientFrameSchema, { body: { case: "offerActivity", value } });
+        try {
+          // Made while disconnected, the first send fails at once; one whose answer was lost waits
+          // for the next Welcome and goes again with its key, which the server answers with the
+          // offer it made (if it made it), so the app sees one offer.
+          const f = await (attempt === 1 ? this.engine.request(frame) : this.engine.requestOnceConnected(frame));
+          return expect(f, "offerCreated").offer!;
+        } catch (e) {
+          const again =
+            e instanceof HandoffError &&
+            attempt < MAX_OFFER_SENDS &&
+            Date.now() < giveUpAt &&
+            (e.mayHaveBeenApplied || (e.errorCode !== undefined && e.retryable));
+          if (!again) throw e;
+          if (!e.mayHaveBeenApplied) await new Promise((r) => setTimeout(r, 250 * attempt));
+        }
+      }
+    })();
     const result = created.then((o) => this.engine.requests.result(o.offerId));
     result.catch(() => {});
     return { created, result };

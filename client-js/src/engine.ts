@@ -173,6 +173,21 @@ export class SyncEngine implements WriteSink {
   }
 
   /**
+   * As {@link request}, but a request made while disconnected waits for the next Welcome (it rejects
+   * if the client is closed, or stops for good, first).
+   */
+  requestOnceConnected(frame: ClientFrame): Promise<ServerFrame> {
+    if (this.closedByUser) return Promise.reject(HandoffError.clientClosed());
+    if (this.state === "closed") {
+      return Promise.reject(new HandoffError("CLOSED", "the client stopped connecting; connect() again first"));
+    }
+    if (this.link?.welcomed) return this.request(frame);
+    return new Promise((resolve, reject) =>
+      this.requests.afterWelcome(() => this.requestOnceConnected(frame).then(resolve, reject), reject),
+    );
+  }
+
+  /**
    * Changes what this client follows; resolves when the server's answer (a SyncReport) arrived. The
    * names and prefixes the next Hello carries change only once the server took them (or at once
    * when not connected), so a follow the server refuses (over its limit of entries, a bad name)
@@ -374,6 +389,7 @@ export class SyncEngine implements WriteSink {
     const closed = new HandoffError("CLOSED", `connection closed for good: ${closeCode} ${reason}`, { closeCode });
     this.setState("closed", closeCode, reason);
     this.writes.terminate(closed);
+    this.requests.stopWaiting(closed);
     this.persist();
     this.connecting?.reject(cause ?? closed);
   }
@@ -383,6 +399,7 @@ export class SyncEngine implements WriteSink {
       new HandoffError(
         "CONNECTION_LOST",
         "the connection ended before the answer; the request may or may not have been applied",
+        { mayHaveBeenApplied: true, retryable: true },
       ),
     );
     this.writes.connectionLost();

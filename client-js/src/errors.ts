@@ -84,6 +84,8 @@ export class HandoffError extends Error {
    * server no longer remembers a re-sent number). False: it certainly was not.
    */
   readonly mayHaveBeenApplied: boolean;
+  /** For a server error: whether the server said the same request may succeed later. */
+  readonly retryable: boolean;
 
   constructor(
     code: HandoffErrorCode,
@@ -96,6 +98,7 @@ export class HandoffError extends Error {
       closeCode?: number;
       status?: number;
       mayHaveBeenApplied?: boolean;
+      retryable?: boolean;
     } = {},
   ) {
     super(message);
@@ -108,6 +111,7 @@ export class HandoffError extends Error {
     this.closeCode = extra.closeCode;
     this.status = extra.status;
     this.mayHaveBeenApplied = extra.mayHaveBeenApplied ?? false;
+    this.retryable = extra.retryable ?? false;
   }
 
   /** The same error, for a write that may have been applied. */
@@ -120,6 +124,7 @@ export class HandoffError extends Error {
       closeCode: this.closeCode,
       status: this.status,
       mayHaveBeenApplied: true,
+      retryable: this.retryable,
     });
   }
 
@@ -136,6 +141,7 @@ export class HandoffError extends Error {
       currentVersion:
         e.code === ErrorCode.CONFLICT || e.code === ErrorCode.OUT_OF_ORDER ? e.currentVersion : undefined,
       epoch: e.epoch === 0n ? undefined : e.epoch,
+      retryable: e.retryable,
     });
   }
 

@@ -76,6 +76,8 @@ export class Requests {
   // Far above anything else a client numbers, so ids never collide.
   private nextId = 1n << 40n;
   private readonly pending = new Map<bigint, Deferred<ServerFrame>>();
+  // Requests that wait for the next Welcome to be sent.
+  private readonly waiting: { send: () => void; reject: (e: HandoffError) => void }[] = [];
   private readonly outgoing = new Map<string, Tracked>();
   readonly activities = new Map<string, Activity>();
   readonly prompts = new Map<string, Offer>();
@@ -97,6 +99,20 @@ export class Requests {
     return { id, answer };
   }
 
+  /** Runs `send` after the next Welcome; rejects instead if the client stops first or too many wait. */
+  afterWelcome(send: () => void, reject: (e: HandoffError) => void): void {
+    if (this.pending.size + this.waiting.length >= MAX_PENDING_REQUESTS) {
+      reject(new HandoffError("LIMIT_EXCEEDED", `${MAX_PENDING_REQUESTS} requests wait to be sent`));
+      return;
+    }
+    this.waiting.push({ send, reject });
+  }
+
+  /** The client stopped for good: requests waiting for a Welcome reject with `error`. */
+  stopWaiting(error: HandoffError): void {
+    for (const w of this.waiting.splice(0)) w.reject(error);
+  }
+
   /** The result of an offer this client made (tracked from its OfferCreated on). */
   result(offerId: string): Promise<OfferResult> {
     const o = this.outgoing.get(offerId);
@@ -111,6 +127,7 @@ export class Requests {
 
   closed(error: HandoffError): void {
     this.connectionLost(error);
+    this.stopWaiting(error);
     for (const o of this.outgoing.values()) {
       clearTimeout(o.forget);
       o.reject(error);
@@ -155,6 +172,7 @@ export class Requests {
     for (const r of w.offerResults) this.resolved(r.offerId, r); // It ended while this client was away.
     for (const p of w.presence) this.presence.set(p.deviceId, p);
     if (w.presence.length > 0) this.events.emit("presence", w.presence);
+    for (const r of this.waiting.splice(0)) r.send();
   }
 
   /** An Error frame; true if it answered a request. */

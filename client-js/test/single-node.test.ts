@@ -3,7 +3,19 @@
 import assert from "node:assert/strict";
 import { after, afterEach, before, describe, test } from "node:test";
 import { createServer } from "node:net";
-import { type DocumentChange, HandoffClient, HandoffError, MemoryStore, OfferOutcome, type StoredState } from "../src/index.js";
+import { fromBinary } from "@bufbuild/protobuf";
+import WebSocket from "ws";
+import { ClientFrameSchema } from "../src/gen/handoff/v1/handoff_pb.js";
+import {
+  bearerWebSocket,
+  type DocumentChange,
+  HandoffClient,
+  HandoffError,
+  MemoryStore,
+  OfferOutcome,
+  type StoredState,
+  type WebSocketLike,
+} from "../src/index.js";
 import { client, closeClients, freePort, mintToken, type Node, startNode, text, until, user } from "./harness.js";
 
 /** Whether this machine lets a server listen on `host` (IPv6 loopback may be off). */
@@ -273,6 +285,69 @@ describe("one node", () => {
     assert.equal(result.outcome, OfferOutcome.ACCEPTED);
     assert.equal(result.byDevice, outcomes[0].status === "fulfilled" ? "tv" : "laptop");
     await Promise.all([phone, tv, laptop].map((c) => c.close()));
+  });
+
+  test("an offer whose answer was lost with its connection is sent again with its key and made once", async () => {
+    const u = user("offer-again");
+    const base = bearerWebSocket(WebSocket);
+    let cut: (() => void) | undefined;
+    const keys: string[] = [];
+    const phone = client(node, u, "phone", {
+      webSocket: (url, token) => {
+        const inner = base(url, token);
+        // Once an offer has gone out on the first connection, nothing more reaches the client:
+        // its OfferCreated is lost, and the test cuts the connection.
+        let deaf = false;
+        const w: WebSocketLike = {
+          get binaryType() {
+            return inner.binaryType;
+          },
+          set binaryType(v: string) {
+            inner.binaryType = v;
+          },
+          get readyState() {
+            return inner.readyState;
+          },
+          onopen: null,
+          onmessage: null,
+          onclose: null,
+          onerror: null,
+          send(data: Uint8Array) {
+            inner.send(data);
+            const f = fromBinary(ClientFrameSchema, data);
+            if (f.body.case === "offerActivity") {
+              keys.push(f.body.value.offerKey);
+              if (!cut) {
+                deaf = true;
+                cut = () => (inner as unknown as WebSocket).terminate();
+              }
+            }
+          },
+          close: (code?: number, reason?: string) => inner.close(code, reason),
+        };
+        inner.onopen = (ev) => w.onopen?.(ev);
+        inner.onmessage = (ev) => {
+          if (!deaf) w.onmessage?.(ev);
+        };
+        inner.onclose = (ev) => w.onclose?.(ev);
+        inner.onerror = (ev) => w.onerror?.(ev);
+        return w;
+      },
+    });
+    const tv = client(node, u, "tv");
+    await Promise.all([phone.connect(), tv.connect()]);
+    const prompts: string[] = [];
+    tv.on("prompt", (o) => prompts.push(o.offerId));
+    const offer = phone.offer({ document: "player", kind: "video", title: "Episode 5" });
+    await until("the offer made and prompted", () => prompts.length === 1);
+    cut!();
+    const created = await offer.created;
+    assert.equal(created.offerId, prompts[0], "the offer the server made the first time");
+    assert.equal(keys.length, 2);
+    assert.equal(keys[0], keys[1], "sent again with its key");
+    await tv.accept(created.offerId);
+    assert.equal((await offer.result).byDevice, "tv", "its result reaches the app");
+    assert.deepEqual(prompts, [created.offerId], "one offer, one prompt");
   });
 
   test("an offer prompt answered while disconnected stays shown, to be answered once connected", async () => {

@@ -16,7 +16,9 @@ import io.handoff.protocol.v1.RevokeDevice;
 import io.handoff.protocol.v1.ServerFrame;
 import java.time.Duration;
 import java.util.List;
+import java.util.UUID;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
 
 /**
  * The requests behind {@link HandoffClient}'s activity, offer and device methods (documented
@@ -30,6 +32,12 @@ import java.util.concurrent.CompletableFuture;
  * <p>Holds nothing but its engine; every method may be called from any thread.
  */
 final class HandoffCalls {
+  /** How many times an offer is sent at most before its failure reaches the app. */
+  static final int MAX_OFFER_SENDS = 5;
+
+  /** How long an offer without a TTL of its own is sent again for. */
+  static final long RESEND_WINDOW_NANOS = TimeUnit.SECONDS.toNanos(30);
+
   private final SyncEngine engine;
 
   HandoffCalls(SyncEngine engine) {
@@ -57,8 +65,20 @@ final class HandoffCalls {
         OfferActivity.newBuilder()
             .setTargetDevice(targetDevice == null ? "" : targetDevice)
             .setActivity(activity)
-            .setTtlMs(ttl == null ? 0 : (int) ttl.toMillis());
+            .setTtlMs(ttl == null ? 0 : (int) ttl.toMillis())
+            .setOfferKey(UUID.randomUUID().toString());
     OutgoingOffer out = new OutgoingOffer(this);
+    long window = ttl == null || ttl.isZero() ? RESEND_WINDOW_NANOS : ttl.toNanos();
+    send(o.build(), out, 1, System.nanoTime() + window);
+    return out;
+  }
+
+  /**
+   * Sends the offer; if its answer is lost (the connection ended, the server was unavailable) it is
+   * sent again with its key, which the server answers with the same offer, so the app sees one
+   * offer. Event loop only.
+   */
+  private void send(OfferActivity o, OutgoingOffer out, int attempt, long giveUpNanos) {
     // The callback is attached before the request is sent, so it runs on the event loop as the
     // OfferCreated is handled: attached later (from this thread), it could run after the
     // OfferResult had already arrived and found no offer to complete.
@@ -69,6 +89,21 @@ final class HandoffCalls {
             err = HandoffException.local("unexpected answer " + f.getBodyCase(), null);
           }
           if (err != null) {
+            if (sendAgain(err, attempt, giveUpNanos)) {
+              Runnable again = () -> send(o, out, attempt + 1, giveUpNanos);
+              if (((HandoffException) err).mayHaveBeenApplied()) {
+                again.run(); // Its connection ended: waits for the next Welcome.
+              } else {
+                engine.handoff.later(
+                    TimeUnit.MILLISECONDS.toNanos(250L * attempt),
+                    again,
+                    e -> {
+                      out.created.completeExceptionally(e);
+                      out.result.completeExceptionally(e);
+                    });
+              }
+              return;
+            }
             out.created.completeExceptionally(err);
             out.result.completeExceptionally(err);
             return;
@@ -77,8 +112,26 @@ final class HandoffCalls {
           engine.handoff.track(created, out);
           out.created.complete(created);
         });
-    engine.request(ClientFrame.newBuilder().setOfferActivity(o), answer);
-    return out;
+    ClientFrame.Builder frame = ClientFrame.newBuilder().setOfferActivity(o);
+    if (attempt == 1) {
+      engine.request(frame, answer); // Made while disconnected: fails at once, as it always did.
+    } else {
+      engine.requestOnceConnected(frame, answer);
+    }
+  }
+
+  /**
+   * Whether an offer whose send failed with {@code err} is sent again: when it may have been made
+   * (its connection ended before the answer) or the server asked for a retry, within its window.
+   */
+  private static boolean sendAgain(Throwable err, int attempt, long giveUpNanos) {
+    if (!(err instanceof HandoffException h) || attempt >= MAX_OFFER_SENDS) {
+      return false;
+    }
+    if (System.nanoTime() - giveUpNanos >= 0) {
+      return false;
+    }
+    return h.mayHaveBeenApplied() || (h.errorCode() != null && h.retryable());
   }
 
   CompletableFuture<OfferGranted> accept(String offerId) {

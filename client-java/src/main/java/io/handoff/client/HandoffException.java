@@ -214,6 +214,14 @@ public final class HandoffException extends RuntimeException {
     return new HandoffException(message, null, null, 0, 0, 0, retryable, null, false, error);
   }
 
+  /**
+   * A request was sent and its connection ended before the answer: it may or may not have been
+   * applied ({@link #mayHaveBeenApplied()}), and sending it again may succeed.
+   */
+  static HandoffException unanswered(String message) {
+    return new HandoffException(message, null, null, 0, 0, 0, true, null, true, null);
+  }
+
   /** Something went wrong locally (e.g. the token supplier threw). */
   static HandoffException local(String message, Throwable cause) {
     return new HandoffException(message, cause, null, 0, 0, 0, true, null);

@@ -18,6 +18,7 @@ import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
+import java.util.function.Consumer;
 import java.util.function.Supplier;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -38,6 +39,10 @@ final class HandoffRequests {
   // Above the range where other requests would be numbered, so ids never collide.
   private long nextId = 1L << 40;
   private final LinkedHashMap<Long, CompletableFuture<ServerFrame>> pending = new LinkedHashMap<>();
+  // Requests that wait for the next Welcome to be sent, each with its answer.
+  private final List<Waiting> afterWelcome = new ArrayList<>();
+  // Requests that wait for a delay to pass to be sent again.
+  private final List<Waiting> delayed = new ArrayList<>();
   private final Map<String, OutgoingOffer> outgoing = new HashMap<>();
   // When each outgoing offer is forgotten if its result has not come (its expiry plus the grace).
   private final Map<String, Scheduler.Task> forgetting = new HashMap<>();
@@ -80,6 +85,54 @@ final class HandoffRequests {
     pending.put(id, answer);
     return id;
   }
+
+  /**
+   * Runs {@code send} after the next Welcome; fails {@code answer} instead if the client is closed
+   * first, or at once if {@link #MAX_PENDING} requests wait already.
+   */
+  void afterWelcome(Runnable send, CompletableFuture<ServerFrame> answer) {
+    if (waiting() >= MAX_PENDING) {
+      answer.completeExceptionally(
+          HandoffException.limit(null, MAX_PENDING + " handoff requests wait to be sent"));
+      return;
+    }
+    afterWelcome.add(new Waiting(send, answer::completeExceptionally));
+  }
+
+  /**
+   * Runs {@code send} after {@code delayNanos}; runs {@code fail} instead if the client is closed
+   * first, or at once if {@link #MAX_PENDING} requests wait already.
+   */
+  void later(long delayNanos, Runnable send, Consumer<HandoffException> fail) {
+    if (waiting() >= MAX_PENDING) {
+      fail.accept(HandoffException.limit(null, MAX_PENDING + " handoff requests wait to be sent"));
+      return;
+    }
+    Waiting w = new Waiting(send, fail);
+    delayed.add(w);
+    scheduler.schedule(
+        () -> {
+          if (delayed.remove(w)) {
+            send.run();
+          }
+        },
+        delayNanos);
+  }
+
+  private int waiting() {
+    return pending.size() + afterWelcome.size() + delayed.size();
+  }
+
+  /** The client stopped for good: requests waiting to be sent fail with {@code error}. */
+  void stopWaiting(HandoffException error) {
+    List<Waiting> waiting = new ArrayList<>(afterWelcome);
+    waiting.addAll(delayed);
+    afterWelcome.clear();
+    delayed.clear();
+    waiting.forEach(w -> w.fail().accept(error));
+  }
+
+  private record Waiting(Runnable send, Consumer<HandoffException> fail) {}
 
   /**
    * Holds {@code offer} until its result comes, or until its lifetime (as the server set it) and
@@ -149,6 +202,7 @@ final class HandoffRequests {
   /** The client is closed for good: outgoing offers will not hear of their results. */
   void closed(HandoffException error) {
     connectionLost(error);
+    stopWaiting(error);
     outgoing.values().forEach(o -> o.result.completeExceptionally(error));
     outgoing.clear();
     forgetting.values().forEach(Scheduler.Task::cancel);
@@ -197,6 +251,9 @@ final class HandoffRequests {
     if (w.getPresenceCount() > 0) {
       presenceListeners.forEach(l -> call(() -> l.onPresence(w.getPresenceList())));
     }
+    List<Waiting> waiting = List.copyOf(afterWelcome);
+    afterWelcome.clear();
+    waiting.forEach(r -> r.send().run());
   }
 
   /** An Error frame; true if it answered a handoff request. */

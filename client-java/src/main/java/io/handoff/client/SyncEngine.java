@@ -96,6 +96,8 @@ final class SyncEngine {
   private Scheduler.Task reconnectTask;
   private CompletableFuture<Void> connectFuture;
   private boolean closedByUser;
+  // Why the client stopped connecting for good, until connect() is called again; null otherwise.
+  private HandoffException stoppedWith;
 
   /**
    * @param executor runs a task on the event loop (inline when already on it)
@@ -223,6 +225,28 @@ final class SyncEngine {
   }
 
   /**
+   * As {@link #request(ClientFrame.Builder, CompletableFuture)}, but a request made while
+   * disconnected waits for the next Welcome (it fails if the client is closed first). Event loop
+   * only.
+   */
+  void requestOnceConnected(ClientFrame.Builder frame, CompletableFuture<ServerFrame> answer) {
+    if (closedByUser || stoppedWith != null) {
+      answer.completeExceptionally(
+          stoppedWith != null ? stoppedWith : HandoffException.clientClosed());
+      return;
+    }
+    Link l = link;
+    if (l == null || !l.welcomed) {
+      handoff.afterWelcome(() -> requestOnceConnected(frame, answer), answer);
+      return;
+    }
+    long id = handoff.register(answer);
+    if (id > 0) {
+      l.channel.send(frame.setRequestId(id).build());
+    }
+  }
+
+  /**
    * Drops the current connection (or the attempt in progress) as a network failure would; the
    * client then reconnects and resumes as after any lost connection. Any thread.
    */
@@ -260,6 +284,7 @@ final class SyncEngine {
       return;
     }
     if (state == ConnectionState.CLOSED) {
+      stoppedWith = null;
       connectFuture = new CompletableFuture<>();
       setState(ConnectionState.CONNECTING, 0, null);
       attempt();
@@ -419,8 +444,10 @@ final class SyncEngine {
 
   /** Stops connecting for good: CLOSED, pending writes and the connect future fail with it. */
   private void stop(HandoffException error, int closeCode, String reason) {
+    stoppedWith = error;
     setState(ConnectionState.CLOSED, closeCode, reason);
     failAll(error);
+    handoff.stopWaiting(error);
     if (connectFuture != null) {
       connectFuture.completeExceptionally(error);
     }
@@ -430,10 +457,9 @@ final class SyncEngine {
   private void connectionLost() {
     handoff.connectionLost(
         () ->
-            HandoffException.local(
+            HandoffException.unanswered(
                 "the connection ended before the answer; the request may or may not have been"
-                    + " applied",
-                null));
+                    + " applied"));
     writes.disconnected();
     replicas.connectionLost();
   }

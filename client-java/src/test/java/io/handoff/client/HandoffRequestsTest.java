@@ -14,6 +14,7 @@ import io.handoff.protocol.v1.DevicePresence;
 import io.handoff.protocol.v1.Error;
 import io.handoff.protocol.v1.ErrorCode;
 import io.handoff.protocol.v1.Offer;
+import io.handoff.protocol.v1.OfferCreated;
 import io.handoff.protocol.v1.OfferOutcome;
 import io.handoff.protocol.v1.OfferPrompt;
 import io.handoff.protocol.v1.OfferResult;
@@ -170,6 +171,87 @@ class HandoffRequestsTest {
                         .setOutcome(OfferOutcome.ACCEPTED)
                         .setByDevice("tv"))));
     assertEquals("tv", offer.result().join().getByDevice());
+  }
+
+  private static List<ClientFrame> offersIn(List<ClientFrame> frames) {
+    return frames.stream().filter(ClientFrame::hasOfferActivity).toList();
+  }
+
+  private static ServerFrame created(ClientFrame request) {
+    return ServerFrame.newBuilder()
+        .setRequestId(request.getRequestId())
+        .setOfferCreated(
+            OfferCreated.newBuilder().setOffer(offer("k1", Duration.ofMinutes(1)).toBuilder()))
+        .build();
+  }
+
+  @Test
+  void anOfferWhoseAnswerWasLostIsSentAgainWithItsKeyAfterTheReconnect() {
+    FakeChannel first = connected();
+    Activity a = Activity.newBuilder().setDocument("player").setTitle("Episode 3").build();
+    OutgoingOffer offer = new HandoffCalls(engine).offer("", a, Duration.ofMinutes(1));
+    ClientFrame sent = offersIn(first.drain()).get(0);
+    String key = sent.getOfferActivity().getOfferKey();
+    assertFalse(key.isEmpty(), "every offer has a key");
+
+    first.closeWith(1006, null);
+    assertFalse(offer.created().isDone(), "its fate is unknown: it waits to be sent again");
+    scheduler.runDueWithin(Duration.ofSeconds(5).toNanos());
+    FakeChannel second = connector.last().open();
+    assertTrue(offersIn(second.drain()).isEmpty(), "not before the Welcome");
+    second.receive(welcome(0));
+    ClientFrame again = offersIn(second.drain()).get(0);
+    assertEquals(sent.getOfferActivity(), again.getOfferActivity(), "the same request, key too");
+
+    // The server was unavailable: sent again after a pause, still with the same key.
+    second.receive(
+        ServerFrame.newBuilder()
+            .setRequestId(again.getRequestId())
+            .setError(
+                Error.newBuilder()
+                    .setCode(ErrorCode.UNAVAILABLE)
+                    .setRetryable(true)
+                    .setMessage("store timeout"))
+            .build());
+    assertTrue(offersIn(second.drain()).isEmpty(), "not at once");
+    scheduler.runDueWithin(Duration.ofSeconds(1).toNanos());
+    ClientFrame third = offersIn(second.drain()).get(0);
+    assertEquals(key, third.getOfferActivity().getOfferKey());
+    second.receive(created(third));
+    assertEquals("k1", offer.created().join().getOfferId());
+    assertEquals(1, engine.handoff.outgoing());
+
+    OutgoingOffer refused = new HandoffCalls(engine).offer("", a, Duration.ofMinutes(1));
+    ClientFrame r = offersIn(second.drain()).get(0);
+    second.receive(
+        ServerFrame.newBuilder()
+            .setRequestId(r.getRequestId())
+            .setError(Error.newBuilder().setCode(ErrorCode.TOO_MANY_OFFERS).setMessage("full"))
+            .build());
+    assertEquals(ErrorCode.TOO_MANY_OFFERS, failure(refused.created()).errorCode());
+    assertTrue(offersIn(second.drain()).isEmpty(), "a refusal is not sent again");
+
+    OutgoingOffer waiting = new HandoffCalls(engine).offer("", a, Duration.ofMinutes(1));
+    second.drain();
+    second.closeWith(1006, null);
+    engine.close();
+    assertTrue(failure(waiting.created()).getMessage().contains("closed"));
+  }
+
+  @Test
+  void anOfferWhoseAnswerIsLostEveryTimeFailsAfterFiveSends() {
+    FakeChannel channel = connected();
+    Activity a = Activity.newBuilder().setTitle("Episode 3").build();
+    OutgoingOffer offer = new HandoffCalls(engine).offer("tv", a, Duration.ofMinutes(1));
+    for (int i = 1; i <= HandoffCalls.MAX_OFFER_SENDS; i++) {
+      assertEquals(1, offersIn(channel.drain()).size(), "send " + i);
+      channel.closeWith(1006, null);
+      scheduler.runDueWithin(Duration.ofSeconds(5).toNanos());
+      channel = connector.last().open();
+      channel.receive(welcome(0));
+    }
+    assertTrue(offersIn(channel.drain()).isEmpty());
+    assertTrue(failure(offer.created()).mayHaveBeenApplied());
   }
 
   @Test

@@ -53,7 +53,7 @@ final class GatedHandoff implements HandoffStore {
   }
 
   @Override
-  public CompletableFuture<Boolean> createOffer(
+  public CompletableFuture<Creation> createOffer(
       String userId, io.handoff.protocol.v1.Offer offer, int maxLive) {
     return real().createOffer(userId, offer, maxLive);
   }

@@ -16,6 +16,7 @@ import io.handoff.protocol.v1.Welcome;
 import io.handoff.protocol.v1.Write;
 import io.handoff.server.handoff.HandoffLimits;
 import io.handoff.server.handoff.HandoffStore;
+import io.handoff.server.handoff.HandoffStore.Made;
 import io.lettuce.core.KillArgs;
 import io.lettuce.core.RedisClient;
 import io.lettuce.core.api.StatefulRedisConnection;
@@ -254,7 +255,7 @@ class HandoffMultiNodeTest {
             .setCreatedMs(now)
             .setExpiresMs(now + 60_000)
             .build();
-    assertTrue(store.createOffer(user, offer, 16).get(10, TimeUnit.SECONDS));
+    assertEquals(Made.CREATED, store.createOffer(user, offer, 16).get(10, TimeUnit.SECONDS).made());
     RedisClient admin = RedisClient.create(RedisProcess.sharedUrl());
     nodes.add(admin::shutdown);
     try (StatefulRedisConnection<String, String> c = admin.connect()) {

@@ -2,6 +2,7 @@ package io.handoff.server;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.google.protobuf.ByteString;
@@ -239,6 +240,62 @@ class HandoffProtocolTest {
     assertEquals(1, server.server.stats().offersAccepted.sum());
     assertEquals(1, server.server.stats().offersDeclined.sum());
     assertEquals(1, server.server.stats().offersCancelled.sum());
+  }
+
+  /**
+   * A client whose OfferCreated was lost sends the OfferActivity again with its key: it gets the
+   * same offer back, the targets see one prompt, and an offer that ended meanwhile comes with its
+   * result, on a new connection too.
+   */
+  @Test
+  void anOfferSentAgainWithItsKeyGetsTheSameOfferAndItsResult() throws Exception {
+    start();
+    TestDevice phone = device("phone");
+    phone.hello();
+    TestDevice tv = device("tv");
+    tv.hello();
+
+    ClientFrame.Builder keyed = offer("", 0);
+    keyed.getOfferActivityBuilder().setOfferKey("k-1");
+    Offer first = reply(phone, phone.send(keyed.clone())).getOfferCreated().getOffer();
+    assertTrue(first.getOfferId().startsWith("k"), first.getOfferId());
+    ServerFrame again = reply(phone, phone.send(keyed.clone()));
+    assertEquals(first, again.getOfferCreated().getOffer(), "the same offer: " + again);
+    tv.next(ServerFrame::hasOfferPrompt);
+    assertTrue(none(barrier(tv), ServerFrame::hasOfferPrompt), "one prompt for one offer");
+    assertEquals(1, server.server.stats().offersCreated.sum());
+
+    ClientFrame.Builder other = offer("", 0);
+    other.getOfferActivityBuilder().setOfferKey("k-2");
+    assertNotEquals(
+        first.getOfferId(),
+        reply(phone, phone.send(other)).getOfferCreated().getOffer().getOfferId(),
+        "another key, another offer");
+    TestDevice laptop = device("laptop");
+    laptop.hello();
+    ClientFrame.Builder samekeyElsewhere = offer("", 0);
+    samekeyElsewhere.getOfferActivityBuilder().setOfferKey("k-1");
+    assertNotEquals(
+        first.getOfferId(),
+        reply(laptop, laptop.send(samekeyElsewhere)).getOfferCreated().getOffer().getOfferId(),
+        "a key is the device's own");
+
+    assertTrue(reply(tv, tv.send(accept(first.getOfferId()))).hasOfferGranted());
+    phone.close();
+    TestDevice back = device("phone");
+    back.hello();
+    long id = back.send(keyed.clone());
+    assertEquals(first, reply(back, id).getOfferCreated().getOffer());
+    ServerFrame result = back.next(ServerFrame::hasOfferResult);
+    assertEquals(first.getOfferId(), result.getOfferResult().getOfferId());
+    assertEquals(OfferOutcome.ACCEPTED, result.getOfferResult().getOutcome());
+    assertEquals("tv", result.getOfferResult().getByDevice());
+
+    ClientFrame.Builder tooLong = offer("", 0);
+    tooLong.getOfferActivityBuilder().setOfferKey("x".repeat(65));
+    ServerFrame refused = reply(back, back.send(tooLong));
+    assertEquals(ErrorCode.BAD_REQUEST, refused.getError().getCode());
+    assertTrue(refused.getError().getMessage().contains("offer_key"), refused.toString());
   }
 
   @Test

@@ -11,6 +11,10 @@ import io.handoff.server.sync.Broker;
 import io.handoff.server.sync.DocumentStore;
 import io.handoff.server.sync.WriteValidator;
 import io.handoff.server.util.CopyOnWrite;
+import java.nio.ByteBuffer;
+import java.nio.charset.StandardCharsets;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
 import java.security.SecureRandom;
 import java.time.Duration;
 import java.util.ArrayDeque;
@@ -147,6 +151,25 @@ public final class HandoffService {
     byte[] b = new byte[16];
     random.nextBytes(b);
     return HexFormat.of().formatHex(b);
+  }
+
+  /**
+   * The id of the offer {@code device} makes with {@code key}: the same for the same pair, and
+   * never one {@link #newOfferId} makes (those are 32 hex digits; these start with a k).
+   */
+  static String keyedOfferId(String device, String key) {
+    byte[] d = device.getBytes(StandardCharsets.UTF_8);
+    MessageDigest sha;
+    try {
+      sha = MessageDigest.getInstance("SHA-256");
+    } catch (NoSuchAlgorithmException e) {
+      throw new IllegalStateException("every Java platform has SHA-256", e);
+    }
+    // The device's length first, so no other device and key run together into the same bytes.
+    sha.update(ByteBuffer.allocate(4).putInt(d.length).array());
+    sha.update(d);
+    sha.update(key.getBytes(StandardCharsets.UTF_8));
+    return "k" + HexFormat.of().formatHex(sha.digest(), 0, 16);
   }
 
   void signal(String userId, UserSignal.Builder signal) {

@@ -59,10 +59,12 @@ public interface HandoffStore {
   CompletableFuture<List<Activity>> activities(String userId);
 
   /**
-   * Stores a new live offer unless the user already has {@code maxLive} live offers; completes with
-   * false then.
+   * Stores a new live offer, atomically, unless the user already holds an offer with its id (live,
+   * or ended within {@link #ENDED_RETENTION}): that one is returned unchanged ({@link
+   * Made#EXISTS}); or unless the user already has {@code maxLive} live offers ({@link
+   * Made#TOO_MANY}).
    */
-  CompletableFuture<Boolean> createOffer(String userId, Offer offer, int maxLive);
+  CompletableFuture<Creation> createOffer(String userId, Offer offer, int maxLive);
 
   /** The user's offers that are live now. */
   CompletableFuture<List<Offer>> liveOffers(String userId);
@@ -130,6 +132,19 @@ public interface HandoffStore {
    * keys expire by themselves (Redis TTLs) does nothing here.
    */
   CompletableFuture<Void> sweep(Instant now);
+
+  /** What {@link #createOffer} did. */
+  enum Made {
+    /** The offer is stored and live. */
+    CREATED,
+    /** An offer with this id was made before; {@link Creation#offer} is that one. */
+    EXISTS,
+    /** The user has the most live offers already; nothing was stored. */
+    TOO_MANY
+  }
+
+  /** The result of {@link #createOffer}: the offer stored under the id (null for TOO_MANY). */
+  record Creation(Made made, Offer offer) {}
 
   /** What {@link #endOffer} did. */
   enum EndStatus {

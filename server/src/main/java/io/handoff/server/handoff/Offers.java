@@ -17,6 +17,7 @@ import io.handoff.protocol.v1.ServerFrame;
 import io.handoff.protocol.v1.Snapshot;
 import io.handoff.protocol.v1.Welcome;
 import io.handoff.server.handoff.HandoffStore.EndStatus;
+import io.handoff.server.handoff.HandoffStore.Made;
 import io.handoff.server.handoff.HandoffStore.OfferEnd;
 import io.handoff.server.session.Connection;
 import io.handoff.server.sync.SyncResult;
@@ -41,6 +42,9 @@ import org.slf4j.LoggerFactory;
  */
 final class Offers {
   private static final Logger log = LoggerFactory.getLogger(Offers.class);
+
+  /** The longest {@code OfferActivity.offer_key}, in UTF-8 bytes. */
+  static final int MAX_OFFER_KEY_BYTES = 64;
 
   private final Connection connection;
   private final HandoffService service;
@@ -139,6 +143,15 @@ final class Offers {
       connection.error(id, bad.code(), bad.message(), false);
       return;
     }
+    String key = req.getOfferKey();
+    if (WriteValidator.utf8Length(key) > MAX_OFFER_KEY_BYTES) {
+      connection.error(
+          id,
+          ErrorCode.BAD_REQUEST,
+          "offer_key is longer than " + MAX_OFFER_KEY_BYTES + " bytes",
+          false);
+      return;
+    }
     long ttl =
         req.getTtlMs() == 0
             ? service.limits.defaultOfferTtl().toMillis()
@@ -154,7 +167,8 @@ final class Offers {
     long now = now();
     Offer offer =
         Offer.newBuilder()
-            .setOfferId(service.newOfferId())
+            .setOfferId(
+                key.isEmpty() ? service.newOfferId() : HandoffService.keyedOfferId(device(), key))
             .setFromDevice(device())
             .setTargetDevice(target)
             .setActivity(
@@ -169,7 +183,11 @@ final class Offers {
           if (HandoffSession.failed(connection, id, err)) {
             return;
           }
-          if (!created) {
+          if (created.made() == Made.EXISTS) {
+            again(id, created.offer());
+            return;
+          }
+          if (created.made() == Made.TOO_MANY) {
             connection.error(
                 id,
                 ErrorCode.TOO_MANY_OFFERS,
@@ -190,6 +208,21 @@ final class Offers {
               user,
               UserSignal.newBuilder().setOfferPrompted(OfferPrompted.newBuilder().setOffer(offer)));
         });
+  }
+
+  /**
+   * The device sent an OfferActivity again with the key of an offer it made: the same answer, and
+   * the offer's result after it if it has ended meanwhile (the device may have missed it).
+   */
+  private void again(long id, Offer offer) {
+    HandoffSession.reply(
+        connection,
+        id,
+        ServerFrame.newBuilder().setOfferCreated(OfferCreated.newBuilder().setOffer(offer)));
+    if (!own.containsKey(offer.getOfferId())) {
+      ownForWrite().put(offer.getOfferId(), timer(offer));
+    }
+    lookUpEnd(offer.getOfferId());
   }
 
   /** Accept, decline or cancel. */

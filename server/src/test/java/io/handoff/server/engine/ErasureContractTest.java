@@ -2,7 +2,6 @@ package io.handoff.server.engine;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
-import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.google.protobuf.ByteString;
 import io.handoff.protocol.v1.Activity;
@@ -13,6 +12,7 @@ import io.handoff.protocol.v1.Write;
 import io.handoff.server.MutableClock;
 import io.handoff.server.devices.ApprovalStore;
 import io.handoff.server.handoff.HandoffStore;
+import io.handoff.server.handoff.HandoffStore.Made;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.List;
@@ -97,17 +97,27 @@ public abstract class ErasureContractTest {
     get(
         handoff.putActivity(
             u, Activity.newBuilder().setDeviceId("laptop").build(), Duration.ofDays(1)));
-    assertTrue(get(handoff.createOffer(u, offer("accepted", "phone", Duration.ofMinutes(1)), 8)));
-    assertTrue(get(handoff.createOffer(u, offer("cancelled", "phone", Duration.ofMinutes(1)), 8)));
-    assertTrue(get(handoff.createOffer(u, offer("expired", "laptop", Duration.ofSeconds(5)), 8)));
-    assertTrue(get(handoff.createOffer(u, offer("live", "laptop", Duration.ofMinutes(5)), 8)));
+    assertEquals(
+        Made.CREATED,
+        get(handoff.createOffer(u, offer("accepted", "phone", Duration.ofMinutes(1)), 8)).made());
+    assertEquals(
+        Made.CREATED,
+        get(handoff.createOffer(u, offer("cancelled", "phone", Duration.ofMinutes(1)), 8)).made());
+    assertEquals(
+        Made.CREATED,
+        get(handoff.createOffer(u, offer("expired", "laptop", Duration.ofSeconds(5)), 8)).made());
+    assertEquals(
+        Made.CREATED,
+        get(handoff.createOffer(u, offer("live", "laptop", Duration.ofMinutes(5)), 8)).made());
     get(handoff.endOffer(u, "accepted", "laptop", OfferOutcome.ACCEPTED));
     get(handoff.endOffer(u, "cancelled", "phone", OfferOutcome.CANCELLED));
     get(handoff.online(u, "phone", 1, Duration.ofSeconds(30), 8));
     get(handoff.online(u, "laptop", 2, Duration.ofSeconds(30), 8));
     get(handoff.offline(u, "laptop", 2));
     clock.advance(Duration.ofSeconds(10)); // "expired" is past its deadline, not yet ended
-    assertTrue(get(handoff.createOffer(u, offer("later", "phone", Duration.ofMinutes(1)), 8)));
+    assertEquals(
+        Made.CREATED,
+        get(handoff.createOffer(u, offer("later", "phone", Duration.ofMinutes(1)), 8)).made());
     ApprovalStore approvals = engine.approvals();
     // A new device waiting for approval, and a device code the user claimed and approved (not yet
     // polled into a session), and a failed user-code attempt.

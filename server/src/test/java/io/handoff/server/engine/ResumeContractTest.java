@@ -20,6 +20,7 @@ import io.handoff.server.devices.SessionStore;
 import io.handoff.server.engine.ResumeStore.Request;
 import io.handoff.server.engine.ResumeStore.Resumed;
 import io.handoff.server.handoff.HandoffStore;
+import io.handoff.server.handoff.HandoffStore.Made;
 import io.handoff.server.handoff.HandoffStore.OfferEnd;
 import io.handoff.server.sync.DocumentEvent;
 import io.handoff.server.sync.FollowFilter;
@@ -129,9 +130,15 @@ public abstract class ResumeContractTest {
     get(
         handoff.putActivity(
             user, Activity.newBuilder().setDeviceId("laptop").build(), Duration.ofDays(1)));
-    assertTrue(get(handoff.createOffer(user, offer("live", "laptop", Duration.ofMinutes(5)), 8)));
-    assertTrue(get(handoff.createOffer(user, offer("won", "laptop", Duration.ofMinutes(5)), 8)));
-    assertTrue(get(handoff.createOffer(user, offer("late", "laptop", Duration.ofSeconds(5)), 8)));
+    assertEquals(
+        Made.CREATED,
+        get(handoff.createOffer(user, offer("live", "laptop", Duration.ofMinutes(5)), 8)).made());
+    assertEquals(
+        Made.CREATED,
+        get(handoff.createOffer(user, offer("won", "laptop", Duration.ofMinutes(5)), 8)).made());
+    assertEquals(
+        Made.CREATED,
+        get(handoff.createOffer(user, offer("late", "laptop", Duration.ofSeconds(5)), 8)).made());
     get(handoff.endOffer(user, "won", "phone", OfferOutcome.ACCEPTED));
     get(handoff.online(user, "laptop", connection("laptop"), TTL, 4));
     get(handoff.online(user, "tv", connection("tv"), TTL, 4));

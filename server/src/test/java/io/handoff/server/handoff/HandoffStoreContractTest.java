@@ -11,7 +11,9 @@ import io.handoff.protocol.v1.Offer;
 import io.handoff.protocol.v1.OfferOutcome;
 import io.handoff.server.MutableClock;
 import io.handoff.server.engine.Engine;
+import io.handoff.server.handoff.HandoffStore.Creation;
 import io.handoff.server.handoff.HandoffStore.EndStatus;
+import io.handoff.server.handoff.HandoffStore.Made;
 import io.handoff.server.handoff.HandoffStore.OfferEnd;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -96,7 +98,9 @@ public abstract class HandoffStoreContractTest {
   void concurrentAcceptsEndTheOfferExactlyOnce() throws Exception {
     for (int round = 0; round < 50; round++) {
       String id = "o" + round;
-      assertTrue(get(store.createOffer(user, offer(id, "phone", "", Duration.ofMinutes(1)), 100)));
+      assertEquals(
+          Made.CREATED,
+          get(store.createOffer(user, offer(id, "phone", "", Duration.ofMinutes(1)), 100)).made());
       List<CompletableFuture<OfferEnd>> accepts = new ArrayList<>();
       List<Thread> threads = new ArrayList<>();
       for (String device : List.of("tv", "laptop", "tablet")) {
@@ -133,7 +137,9 @@ public abstract class HandoffStoreContractTest {
 
   @Test
   void onlyTargetsMayAcceptAndOnlyTheOffererMayCancel() throws Exception {
-    assertTrue(get(store.createOffer(user, offer("x", "phone", "tv", Duration.ofMinutes(1)), 10)));
+    assertEquals(
+        Made.CREATED,
+        get(store.createOffer(user, offer("x", "phone", "tv", Duration.ofMinutes(1)), 10)).made());
     assertEquals(
         EndStatus.NOT_PERMITTED,
         get(store.endOffer(user, "x", "laptop", OfferOutcome.ACCEPTED)).status());
@@ -157,7 +163,9 @@ public abstract class HandoffStoreContractTest {
 
   @Test
   void offerIsLiveUntilItsDeadlineAndNeverAfter() throws Exception {
-    assertTrue(get(store.createOffer(user, offer("x", "phone", "tv", Duration.ofSeconds(30)), 10)));
+    assertEquals(
+        Made.CREATED,
+        get(store.createOffer(user, offer("x", "phone", "tv", Duration.ofSeconds(30)), 10)).made());
     clock.advance(Duration.ofMillis(29_999));
     assertEquals(
         List.of("x"), get(store.liveOffers(user)).stream().map(Offer::getOfferId).toList());
@@ -171,7 +179,9 @@ public abstract class HandoffStoreContractTest {
 
   @Test
   void expiryEndsTheOfferOnceAndOnlyAfterItsDeadline() throws Exception {
-    assertTrue(get(store.createOffer(user, offer("x", "phone", "", Duration.ofSeconds(5)), 10)));
+    assertEquals(
+        Made.CREATED,
+        get(store.createOffer(user, offer("x", "phone", "", Duration.ofSeconds(5)), 10)).made());
     assertEquals(
         EndStatus.NOT_YET_EXPIRED,
         get(store.endOffer(user, "x", "", OfferOutcome.EXPIRED)).status());
@@ -185,24 +195,69 @@ public abstract class HandoffStoreContractTest {
 
   @Test
   void liveOffersAreBoundedPerUserAndEndedOnesFreeTheirPlace() throws Exception {
-    assertTrue(get(store.createOffer(user, offer("a", "phone", "", Duration.ofSeconds(10)), 2)));
-    assertTrue(get(store.createOffer(user, offer("b", "phone", "", Duration.ofSeconds(60)), 2)));
-    assertFalse(get(store.createOffer(user, offer("c", "phone", "", Duration.ofSeconds(60)), 2)));
+    assertEquals(
+        Made.CREATED,
+        get(store.createOffer(user, offer("a", "phone", "", Duration.ofSeconds(10)), 2)).made());
+    assertEquals(
+        Made.CREATED,
+        get(store.createOffer(user, offer("b", "phone", "", Duration.ofSeconds(60)), 2)).made());
+    assertEquals(
+        Made.TOO_MANY,
+        get(store.createOffer(user, offer("c", "phone", "", Duration.ofSeconds(60)), 2)).made());
     get(store.endOffer(user, "b", "tv", OfferOutcome.DECLINED));
-    assertTrue(get(store.createOffer(user, offer("d", "phone", "", Duration.ofSeconds(60)), 2)));
-    assertFalse(get(store.createOffer(user, offer("e", "phone", "", Duration.ofSeconds(60)), 2)));
+    assertEquals(
+        Made.CREATED,
+        get(store.createOffer(user, offer("d", "phone", "", Duration.ofSeconds(60)), 2)).made());
+    assertEquals(
+        Made.TOO_MANY,
+        get(store.createOffer(user, offer("e", "phone", "", Duration.ofSeconds(60)), 2)).made());
     clock.advance(Duration.ofSeconds(10)); // "a" expires without anyone ending it.
-    assertTrue(get(store.createOffer(user, offer("f", "phone", "", Duration.ofSeconds(60)), 2)));
+    assertEquals(
+        Made.CREATED,
+        get(store.createOffer(user, offer("f", "phone", "", Duration.ofSeconds(60)), 2)).made());
+  }
+
+  @Test
+  void anOfferIdMadeBeforeReturnsTheFirstOfferLiveOrEndedAndStoresNothing() throws Exception {
+    Offer first = offer("keyed", "phone", "tv", Duration.ofSeconds(60));
+    assertEquals(Made.CREATED, get(store.createOffer(user, first, 2)).made());
+    clock.advance(Duration.ofSeconds(1));
+    Offer second = offer("keyed", "phone", "", Duration.ofSeconds(30));
+    Creation again = get(store.createOffer(user, second, 2));
+    assertEquals(Made.EXISTS, again.made());
+    assertEquals(first, again.offer());
+    assertEquals(List.of(first), get(store.liveOffers(user)));
+
+    // Found before the limit is checked: the user's one other live offer fills it.
+    assertEquals(
+        Made.CREATED,
+        get(store.createOffer(user, offer("other", "phone", "", Duration.ofSeconds(60)), 2))
+            .made());
+    assertEquals(Made.EXISTS, get(store.createOffer(user, second, 2)).made());
+
+    get(store.endOffer(user, "keyed", "tv", OfferOutcome.ACCEPTED));
+    Creation ended = get(store.createOffer(user, second, 2));
+    assertEquals(Made.EXISTS, ended.made());
+    assertEquals(first, ended.offer());
+    assertEquals(
+        EndStatus.ALREADY_ENDED,
+        get(store.endOffer(user, "keyed", "tv", OfferOutcome.ACCEPTED)).status());
   }
 
   @Test
   void recentlyEndedOffersKeepTheirOutcomeAndUnendedPastDeadlineReadExpired() throws Exception {
-    assertTrue(
-        get(store.createOffer(user, offer("taken", "phone", "", Duration.ofSeconds(60)), 10)));
-    assertTrue(
-        get(store.createOffer(user, offer("lapsed", "phone", "", Duration.ofSeconds(5)), 10)));
-    assertTrue(
-        get(store.createOffer(user, offer("live", "phone", "", Duration.ofSeconds(60)), 10)));
+    assertEquals(
+        Made.CREATED,
+        get(store.createOffer(user, offer("taken", "phone", "", Duration.ofSeconds(60)), 10))
+            .made());
+    assertEquals(
+        Made.CREATED,
+        get(store.createOffer(user, offer("lapsed", "phone", "", Duration.ofSeconds(5)), 10))
+            .made());
+    assertEquals(
+        Made.CREATED,
+        get(store.createOffer(user, offer("live", "phone", "", Duration.ofSeconds(60)), 10))
+            .made());
     get(store.endOffer(user, "taken", "tv", OfferOutcome.ACCEPTED));
     clock.advance(Duration.ofSeconds(5));
     Map<String, OfferEnd> ended =
@@ -214,8 +269,10 @@ public abstract class HandoffStoreContractTest {
     assertEquals(OfferOutcome.EXPIRED, ended.get("lapsed").outcome());
 
     // Still reported after another offer's creation swept the lapsed one out of the live set.
-    assertTrue(
-        get(store.createOffer(user, offer("next", "phone", "", Duration.ofSeconds(60)), 10)));
+    assertEquals(
+        Made.CREATED,
+        get(store.createOffer(user, offer("next", "phone", "", Duration.ofSeconds(60)), 10))
+            .made());
     assertEquals(
         OfferOutcome.EXPIRED,
         get(store.recentlyEnded(user)).stream()

@@ -93,14 +93,18 @@ public final class MemoryHandoffStore implements HandoffStore {
   }
 
   @Override
-  public CompletableFuture<Boolean> createOffer(String userId, Offer offer, int maxLive) {
+  public CompletableFuture<Creation> createOffer(String userId, Offer offer, int maxLive) {
     return CompletableFuture.completedFuture(update(userId, u -> create(u, offer, maxLive)));
   }
 
-  private boolean create(UserState u, Offer offer, int maxLive) {
+  private Creation create(UserState u, Offer offer, int maxLive) {
     {
       long now = clock.millis();
       u.prune(now);
+      OfferState earlier = u.offers.get(offer.getOfferId());
+      if (earlier != null) {
+        return new Creation(Made.EXISTS, earlier.offer);
+      }
       int live = 0;
       for (OfferState o : u.offers.values()) {
         if (o.outcome == OfferOutcome.OFFER_OUTCOME_UNSPECIFIED && o.offer.getExpiresMs() > now) {
@@ -108,7 +112,7 @@ public final class MemoryHandoffStore implements HandoffStore {
         }
       }
       if (live >= maxLive) {
-        return false;
+        return new Creation(Made.TOO_MANY, null);
       }
       // Bounded: forget the oldest ended offers beyond what recentlyEnded remembers.
       Iterator<OfferState> it = u.offers.values().iterator();
@@ -120,7 +124,7 @@ public final class MemoryHandoffStore implements HandoffStore {
       }
       u.offersForWrite().put(offer.getOfferId(), new OfferState(offer));
     }
-    return true;
+    return new Creation(Made.CREATED, offer);
   }
 
   @Override

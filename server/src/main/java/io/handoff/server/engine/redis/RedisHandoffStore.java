@@ -89,7 +89,7 @@ final class RedisHandoffStore implements HandoffStore {
   }
 
   @Override
-  public CompletableFuture<Boolean> createOffer(String userId, Offer offer, int maxLive) {
+  public CompletableFuture<Creation> createOffer(String userId, Offer offer, int maxLive) {
     long now = clock.millis();
     long lifetime = Math.max(1, offer.getExpiresMs() - now) + ENDED_RETENTION.toMillis();
     byte[][] k = {
@@ -107,7 +107,16 @@ final class RedisHandoffStore implements HandoffStore {
       utf8(Long.toString(ENDED_RETENTION.toMillis())),
       utf8(Integer.toString(MAX_RECENTLY_ENDED))
     };
-    return eval(create, ScriptOutputType.INTEGER, k, argv).thenApply(r -> ((Long) r) == 1L);
+    return eval(create, ScriptOutputType.MULTI, k, argv)
+        .thenApply(
+            r -> {
+              List<?> l = (List<?>) r;
+              return switch (((Long) l.get(0)).intValue()) {
+                case 1 -> new Creation(Made.CREATED, offer);
+                case 2 -> new Creation(Made.EXISTS, parseOffer((byte[]) l.get(1)));
+                default -> new Creation(Made.TOO_MANY, null);
+              };
+            });
   }
 
   @Override

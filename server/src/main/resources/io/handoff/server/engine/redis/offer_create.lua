@@ -1,4 +1,6 @@
--- Stores a new live offer unless the user has too many live ones.
+-- Stores a new live offer unless the user holds one with its id already (live or remembered) or
+-- has too many live ones. Returns {1} when stored, {0} when too many, {2, Offer bytes} when the id
+-- was taken (that offer, unchanged).
 -- KEYS[1] the offer's hash, KEYS[2] the user's live-offer set (offer id scored by deadline),
 -- KEYS[3] the user's recently ended set (offer id scored by end time).
 -- ARGV: offer id, Offer bytes, now ms, deadline ms, max live, from device, target device,
@@ -26,8 +28,12 @@ local keep = tonumber(ARGV[9]) + 1000
 if redis.call('EXISTS', KEYS[3]) == 1 and redis.call('PTTL', KEYS[3]) < keep then
   redis.call('PEXPIRE', KEYS[3], keep)
 end
+local earlier = redis.call('HGET', KEYS[1], 'o')
+if earlier then
+  return {2, earlier}
+end
 if redis.call('ZCARD', KEYS[2]) >= tonumber(ARGV[5]) then
-  return 0
+  return {0}
 end
 redis.call('HSET', KEYS[1], 'o', ARGV[2], 'st', '0', 'by', '', 'end', '0',
   'from', ARGV[6], 'to', ARGV[7], 'exp', ARGV[4])
@@ -41,4 +47,4 @@ for k = 2, 3 do
     redis.call('PEXPIRE', KEYS[k], ttl)
   end
 end
-return 1
+return {1}
