@@ -307,6 +307,41 @@ final class Device implements HandoffListener, OfferListener {
         intendedNanos);
   }
 
+  /**
+   * A delta of another device arrived at or below the replica's version on a connection that had
+   * caught up and never repaired {@code doc}: the same version again (delivered twice) or a version
+   * arriving behind a later one. The replica ignores it; the run counts it. Event loop.
+   */
+  void staleDelta(int doc, long version) {
+    if (trackers[doc].isSeen(version)) {
+      stats.duplicated.increment();
+      stats.sample("device " + index + ": " + documentName(doc) + " v" + version + " twice");
+    } else {
+      stats.outOfOrder.increment();
+      stats.sample(
+          "device " + index + ": " + documentName(doc) + " v" + version + " behind a later one");
+    }
+  }
+
+  /**
+   * A delta of another device arrived past the next version of {@code doc} on a connection that
+   * had caught up: its predecessor had not arrived (lost, or coming late). The replica asks for a
+   * Resync; the run counts it as out of order. Event loop.
+   */
+  void gap(int doc, long version) {
+    stats.outOfOrder.increment();
+    stats.sample(
+        "device "
+            + index
+            + ": "
+            + documentName(doc)
+            + " v"
+            + version
+            + " arrived before v"
+            + (trackers[doc].high() + 1)
+            + " on a live connection");
+  }
+
   /** A snapshot brought the replica of {@code doc} to {@code version}. */
   void snapshot(int doc, long version) {
     stats.snapshots.increment();

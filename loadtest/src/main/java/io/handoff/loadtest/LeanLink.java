@@ -68,6 +68,9 @@ final class LeanLink implements LeanConnection.Listener {
   private final long[] fingerprint;
   private final long[] content;
   private final boolean[] resyncInFlight;
+  // Documents this connection asked a Resync of, or took a snapshot of: the answer may overlap
+  // what the live stream already brought, so a stale delta of them is not a fault of the server.
+  private final boolean[] repairedOnLink;
   private final WriteLanes lanes;
   // Documents the Welcome said are still to come, with their target version; -1 when not.
   private final long[] catchUpTo;
@@ -110,6 +113,7 @@ final class LeanLink implements LeanConnection.Listener {
     fingerprint = new long[documents];
     content = new long[documents];
     resyncInFlight = new boolean[documents];
+    repairedOnLink = new boolean[documents];
     lanes = new WriteLanes(documents);
     catchUpTo = new long[documents];
     catchUpEpoch = new long[documents];
@@ -240,6 +244,7 @@ final class LeanLink implements LeanConnection.Listener {
     inFlight = 0;
     lanes.allUnsent();
     java.util.Arrays.fill(resyncInFlight, false);
+    java.util.Arrays.fill(repairedOnLink, false);
     java.util.Arrays.fill(catchUpTo, -1);
     catchingUp = 0;
     if (closedByUser) {
@@ -398,10 +403,22 @@ final class LeanLink implements LeanConnection.Listener {
         return;
       }
     }
+    boolean own = x.originSlot == device.slot;
+    // On a connection that has caught up and never had to repair this document, the stream must
+    // bring each version once and in order: a delta at or below the replica arrived twice (or
+    // behind a later one), a delta past the next version arrived while its predecessor had not.
+    // The replica repairs both (ignored; Resync), but the server got it wrong: count it first.
+    boolean checked = l.synced && !repairedOnLink[d] && !resyncInFlight[d];
     if (x.version <= v) {
+      if (checked && !own) {
+        device.staleDelta(d, x.version);
+      }
       return;
     }
     if (x.version != v + 1) {
+      if (checked && !own) {
+        device.gap(d, x.version);
+      }
       resync(l, d);
       return;
     }
@@ -420,7 +437,6 @@ final class LeanLink implements LeanConnection.Listener {
     } else {
       content[d] = 0;
     }
-    boolean own = x.originSlot == device.slot;
     device.delta(d, x.version, x.originSlot, x.originSeq, own, now, intended);
     caughtUp(l, d);
     if (own && !l.durableAcks && lanes.isHead(d, x.originSeq)) {
@@ -441,6 +457,7 @@ final class LeanLink implements LeanConnection.Listener {
     com.google.protobuf.ByteString p = fields.get(Payload.FIELD);
     content[d] = p == null ? 0 : LeanWire.contentHash(p.toByteArray());
     resyncInFlight[d] = false;
+    repairedOnLink[d] = true;
     device.snapshot(d, s.getVersion());
     caughtUp(l, d);
   }
@@ -484,6 +501,7 @@ final class LeanLink implements LeanConnection.Listener {
       return;
     }
     resyncInFlight[d] = true;
+    repairedOnLink[d] = true;
     send(
         l,
         ClientFrame.newBuilder().setResync(Resync.newBuilder().addPositions(position(d))).build());

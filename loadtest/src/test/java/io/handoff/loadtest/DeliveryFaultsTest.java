@@ -1,0 +1,190 @@
+package io.handoff.loadtest;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.handoff.server.HandoffServer;
+import io.handoff.server.ServerConfig;
+import io.handoff.server.auth.DevTokens;
+import io.handoff.server.engine.memory.MemoryEngine;
+import java.io.ByteArrayOutputStream;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.function.Consumer;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+/**
+ * A real node behind a proxy that misbehaves on the wire towards one device (d1): it sends a delta
+ * twice, drops one, or swaps two, while the connection stays up. The load tester says it checks
+ * every delivery for loss, duplication and order; each of these must fail the run and show in the
+ * matching count.
+ */
+class DeliveryFaultsTest {
+  private static final String SECRET = DevTokens.randomSecret();
+
+  private static MemoryEngine engine;
+  private static HandoffServer server;
+
+  @BeforeAll
+  static void startNode() throws InterruptedException {
+    ServerConfig config =
+        ServerConfig.builder()
+            .host("127.0.0.1")
+            .port(0)
+            .nodeId("loadtest-faults")
+            .jwtSecret(SECRET)
+            .heartbeatInterval(Duration.ofSeconds(10))
+            .build();
+    engine = new MemoryEngine(config.storeLimits());
+    server = HandoffServer.start(config, engine);
+  }
+
+  @AfterAll
+  static void stopNode() {
+    server.close();
+    engine.close();
+  }
+
+  @Test
+  void fanoutCountsADeltaDeliveredTwice() throws Exception {
+    try (DeltaFaultProxy proxy =
+        new DeltaFaultProxy(server.port(), "d1", DeltaFaultProxy.Fault.DUPLICATE, 0)) {
+      Run run = write("fanout", proxy);
+      assertTrue(proxy.faultsApplied() > 0, "the proxy sent deltas twice");
+      Map<String, String> json = run.json();
+      assertTrue(Long.parseLong(json.get("duplicated")) > 0, "duplicated: " + run.lastLine());
+      assertEquals(1, run.exit, "the run must fail: " + run.lastLine());
+    }
+  }
+
+  @Test
+  void fanoutCountsADeltaThatNeverArrived() throws Exception {
+    try (DeltaFaultProxy proxy =
+        new DeltaFaultProxy(server.port(), "d1", DeltaFaultProxy.Fault.DROP, 5)) {
+      Run run = write("fanout", proxy);
+      assertEquals(1, proxy.faultsApplied(), "the proxy dropped one delta");
+      Map<String, String> json = run.json();
+      assertTrue(
+          Long.parseLong(json.get("lost")) + Long.parseLong(json.get("reordered")) > 0,
+          "a dropped push shows as lost or as a gap (reordered): " + run.lastLine());
+      assertEquals(1, run.exit, "the run must fail: " + run.lastLine());
+    }
+  }
+
+  @Test
+  void fanoutCountsTwoDeltasDeliveredOutOfOrder() throws Exception {
+    try (DeltaFaultProxy proxy =
+        new DeltaFaultProxy(server.port(), "d1", DeltaFaultProxy.Fault.SWAP, 5)) {
+      Run run = write("fanout", proxy);
+      assertEquals(1, proxy.faultsApplied(), "the proxy swapped two deltas");
+      Map<String, String> json = run.json();
+      assertTrue(Long.parseLong(json.get("reordered")) > 0, "reordered: " + run.lastLine());
+      assertEquals(1, run.exit, "the run must fail: " + run.lastLine());
+    }
+  }
+
+  @Test
+  void reconnectCountsADeltaThatNeverArrivedOnALiveConnection() throws Exception {
+    try (DeltaFaultProxy proxy =
+        new DeltaFaultProxy(server.port(), "d1", DeltaFaultProxy.Fault.DROP, 5)) {
+      Run run = write("reconnect", proxy, "--drop-rate", "0");
+      assertEquals(1, proxy.faultsApplied(), "the proxy dropped one delta");
+      Map<String, String> json = run.json();
+      assertEquals("0", json.get("cut"), "no connection was cut: " + run.lastLine());
+      assertTrue(
+          Long.parseLong(json.get("lost")) + Long.parseLong(json.get("reordered")) > 0,
+          "a dropped push shows as lost or as a gap (reordered): " + run.lastLine());
+      assertEquals(1, run.exit, "the run must fail: " + run.lastLine());
+    }
+  }
+
+  /** 1 user x 3 devices through the proxy, 20 writes/s for 3 s. */
+  private static Run write(String scenario, DeltaFaultProxy proxy, String... more) {
+    List<String> args =
+        new ArrayList<>(
+            List.of(
+                scenario,
+                "--url",
+                proxy.url(),
+                "--users",
+                "1",
+                "--devices",
+                "3",
+                "--rate",
+                "20",
+                "--duration",
+                "3s",
+                "--drain-timeout",
+                "10s",
+                "--jwt-secret",
+                SECRET,
+                "--json"));
+    args.addAll(List.of(more));
+    return run(args.toArray(String[]::new));
+  }
+
+  private static Run run(String... args) {
+    return run(line -> {}, args);
+  }
+
+  /** Runs the load tester; {@code progress} sees each line it writes to stderr as it comes. */
+  private static Run run(Consumer<String> progress, String... args) {
+    ByteArrayOutputStream out = new ByteArrayOutputStream();
+    ByteArrayOutputStream err =
+        new ByteArrayOutputStream() {
+          private int seen;
+
+          @Override
+          public synchronized void write(byte[] b, int off, int len) {
+            super.write(b, off, len);
+            String all = toString(StandardCharsets.UTF_8);
+            int end;
+            while ((end = all.indexOf('\n', seen)) >= 0) {
+              progress.accept(all.substring(seen, end));
+              seen = end + 1;
+            }
+          }
+        };
+    int exit;
+    try (PrintStream o = new PrintStream(out, true, StandardCharsets.UTF_8);
+        PrintStream e = new PrintStream(err, true, StandardCharsets.UTF_8)) {
+      exit = Main.run(o, e, args);
+    }
+    return new Run(
+        exit, out.toString(StandardCharsets.UTF_8), err.toString(StandardCharsets.UTF_8));
+  }
+
+  private record Run(int exit, String out, String err) {
+    private static final Pattern FIELD =
+        Pattern.compile("\"(\\w+)\":(\"(?:[^\"\\\\]|\\\\.)*\"|\\[[^\\]]*\\]|\\{[^}]*\\}|[^,}]+)");
+
+    String lastLine() {
+      String[] lines = out.strip().split("\n");
+      return lines[lines.length - 1];
+    }
+
+    /** The top-level fields of the JSON on the last line of stdout, as text (strings unquoted). */
+    Map<String, String> json() {
+      String line = lastLine();
+      assertTrue(line.startsWith("{") && line.endsWith("}"), "last line is not JSON: " + out);
+      Map<String, String> fields = new HashMap<>();
+      List<String> order = new ArrayList<>();
+      Matcher m = FIELD.matcher(line);
+      while (m.find()) {
+        String v = m.group(2);
+        fields.put(m.group(1), v.startsWith("\"") ? v.substring(1, v.length() - 1) : v);
+        order.add(m.group(1));
+      }
+      return fields;
+    }
+  }
+}
