@@ -135,7 +135,11 @@ final class WriteRun {
       if (now >= schedule.endNanos()) {
         break;
       }
-      if (churn != null && now >= schedule.startNanos()) {
+      // No random cuts from the storm until every device resumed: storm_all_resumed_ms is the
+      // time from the cut to the last resume of the storm, not to a moment when no device that a
+      // later random cut took down happens to be reconnecting.
+      boolean stormGoing = storm.startNanos >= 0 && storm.resumedNanos < 0;
+      if (churn != null && now >= schedule.startNanos() && !stormGoing) {
         double perSecond =
             churn.dropsPerSecond()
                 + (now < stats.measureFromNanos ? churn.warmupDropsPerSecond() : 0);
