@@ -54,6 +54,11 @@ export class Document {
   private _fingerprintVersion = 0n;
   /** @internal A Resync is out for this document. */
   resyncInFlight = false;
+  /**
+   * The connection this document asked a Resync on, or took a snapshot on: the answer may overlap the
+   * live stream there, so a stale delta is no fault of the server.
+   */
+  repairedOn?: object;
   /** @internal Resyncs of this document the server refused for now, in a row, and the next try. */
   resyncRetries = 0;
   resyncTimer?: ReturnType<typeof setTimeout>;

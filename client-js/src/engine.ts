@@ -35,6 +35,13 @@ export interface ClientEvents {
   tokenRefreshed: (expiresAtMs: bigint) => void;
   /** An error not tied to a pending promise (an Error frame without a write, a failed token fetch). */
   error: (error: HandoffError) => void;
+  /**
+   * The server sent another device's delta out of turn on a connection that had caught up, for a
+   * document this connection had not asked to repair: a version the replica held (`received <= held`:
+   * sent twice, or behind a later one) or one past the next (its predecessor had not come). The client
+   * repairs it by itself; a server that keeps its promises never does it, so this is for monitoring.
+   */
+  deltaOutOfTurn: (document: string, held: bigint, received: bigint) => void;
 }
 
 export interface EngineConfig {
@@ -98,6 +105,8 @@ export class SyncEngine implements WriteSink {
       persist: () => this.persist(),
       changed: (change) => this.emitChange(change),
       synced: () => this.events.emit("synced"),
+      deviceId: () => this.deviceId,
+      outOfTurn: (document, held, received) => this.events.emit("deltaOutOfTurn", document, held, received),
     });
     this.writes = new WriteSender(config.maxPendingWrites, config.maxInFlightWrites, backoff, {
       current: () => this.link,

@@ -27,6 +27,10 @@ export interface ReplicaHost {
   changed(change: DocumentChange): void;
   /** Tells the app that the current connection has caught up with what its Welcome announced. */
   synced(): void;
+  /** This device's id, once a Welcome named it. */
+  deviceId(): string | undefined;
+  /** Tells monitoring that the server sent a delta out of turn (see `deltaOutOfTurn` in ClientEvents). */
+  outOfTurn(document: string, held: bigint, received: bigint): void;
 }
 
 /**
@@ -116,9 +120,11 @@ export class Replicas {
       this.requestResync(l, d);
       return undefined;
     }
-    if (delta.version <= d.version) return undefined;
-    if (delta.version !== d.version + 1n) {
-      this.requestResync(l, d);
+    if (delta.version <= d.version || delta.version !== d.version + 1n) {
+      if (l.synced && d.repairedOn !== l && !d.resyncInFlight && delta.originDevice !== this.host.deviceId()) {
+        this.host.outOfTurn(d.name, d.version, delta.version);
+      }
+      if (delta.version > d.version) this.requestResync(l, d);
       return undefined;
     }
     d.apply(delta.epoch, delta.version, delta.ops);
@@ -146,6 +152,7 @@ export class Replicas {
    */
   onSnapshot(l: Link, s: Snapshot): void {
     const d = this.document(s.document);
+    d.repairedOn = l;
     if (d.version > 0n && s.epoch === d.epoch && s.reason !== DocumentSync_Reason.DIVERGED && s.version <= d.version) {
       d.resyncInFlight = false;
       if (s.version < d.version) return this.requestResync(l, d);
@@ -229,6 +236,7 @@ export class Replicas {
   private requestResync(l: Link, d: Document): void {
     if (d.resyncInFlight) return;
     d.resyncInFlight = true;
+    d.repairedOn = l;
     l.channel!.send(
       create(ClientFrameSchema, { body: { case: "resync", value: { positions: [position(d)] } } }),
     );

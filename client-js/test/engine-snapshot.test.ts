@@ -85,19 +85,19 @@ function engineOn(store: MemoryStore, backoff: Backoff) {
     new Requests(new Emitter()),
     store,
   );
-  return { engine, link: () => link, sent, changes };
+  return { engine, link: () => link, sent, changes, events };
 }
 
 /** An engine on a channel that records what it sends, welcomed, with the listener to feed it frames. */
 async function welcomed(store = new MemoryStore(), backoff = new Backoff(100, 1000)) {
-  const { engine, link: current, sent, changes } = engineOn(store, backoff);
+  const { engine, link: current, sent, changes, events } = engineOn(store, backoff);
   const connected = engine.connect();
   while (!current()) await new Promise((r) => setImmediate(r));
   const link = current()!;
   link.onOpen();
   link.onFrame(create(ServerFrameSchema, { body: { case: "welcome", value: { userId: "u", deviceId: "phone" } } }));
   await connected;
-  return { engine, link, sent, changes };
+  return { engine, link, sent, changes, events };
 }
 
 function resyncPosition(f: ClientFrame | undefined) {
@@ -133,6 +133,24 @@ test("a snapshot older than the replica is not applied, and the replica asks fro
     changes.map((c) => [c.kind, c.version]),
     [["snapshot", 3n]],
   );
+  await engine.close();
+});
+
+test("a delta out of turn on a caught-up connection is told to monitoring once, and repaired", async () => {
+  const { engine, link, sent, events } = await welcomed();
+  const told: string[] = [];
+  events.on("deltaOutOfTurn", (d, held, got) => told.push(`${d} held ${held} got ${got}`));
+  sent.length = 0; // the Hello
+  link.onFrame(delta(1n));
+  link.onFrame(delta(2n));
+  link.onFrame(delta(2n));
+  link.onFrame(delta(1n));
+  assert.equal(sent.length, 0, "a stale delta asks for nothing");
+  link.onFrame(delta(4n));
+  link.onFrame(delta(5n));
+  assert.deepEqual(told, ["cart held 2 got 2", "cart held 2 got 1", "cart held 2 got 4"], "v5 came while the Resync was out");
+  assert.equal(resyncPosition(sent[0])?.version, 2n);
+  assert.equal(engine.document("cart").version, 2n);
   await engine.close();
 });
 

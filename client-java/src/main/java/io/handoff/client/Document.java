@@ -62,6 +62,9 @@ public final class Document {
   private volatile State state = State.EMPTY;
   // Event loop only: a Resync was sent for this document and its SyncReport has not arrived.
   boolean resyncInFlight;
+  // Event loop only: the connection this document asked a Resync on, or took a snapshot on; the
+  // answer may overlap the live stream there, so a stale delta is no fault of the server.
+  Object repairedOn;
   // Event loop only: Resyncs of this document the server refused for now, in a row.
   int resyncRetries;
   // Event loop only: the server's fingerprint of version fingerprintVersion of this replica.

@@ -33,6 +33,17 @@ public interface HandoffListener {
   default void onSynced() {}
 
   /**
+   * The server sent another device's delta out of turn on a connection that had caught up, for a
+   * document this connection had not asked to repair: a version the replica already held ({@code
+   * received} at or below {@code held}: sent twice, or behind a later one), or one past the next
+   * ({@code received} above {@code held + 1}: its predecessor had not come). The client repairs it
+   * by itself (the first is ignored, the second asks for what is missing), so the app's replica
+   * stays right; a server that keeps its promises never does it, so this is for monitoring and load
+   * testing.
+   */
+  default void onDeltaOutOfTurn(String document, long held, long received) {}
+
+  /**
    * An error that is not tied to one of this client's writes: a server Error frame without a client
    * sequence number, or a failure to start a connection attempt.
    */

@@ -56,6 +56,16 @@ final class Listeners {
     }
   }
 
+  void deltaOutOfTurn(String document, long held, long received) {
+    for (HandoffListener l : listeners) {
+      try {
+        l.onDeltaOutOfTurn(document, held, received);
+      } catch (RuntimeException e) {
+        log.warn("listener {} threw from onDeltaOutOfTurn", l, e);
+      }
+    }
+  }
+
   void synced() {
     for (HandoffListener l : listeners) {
       try {

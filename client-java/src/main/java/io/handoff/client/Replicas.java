@@ -143,11 +143,18 @@ final class Replicas {
       requestResync(l, d, s);
       return;
     }
-    if (delta.getVersion() <= s.version) {
-      return;
-    }
-    if (delta.getVersion() != s.version + 1) {
-      requestResync(l, d, s);
+    if (delta.getVersion() <= s.version || delta.getVersion() != s.version + 1) {
+      String me = engine.deviceId();
+      if (l.synced
+          && d.repairedOn != l
+          && !d.resyncInFlight
+          && !delta.getOriginDevice().equals(me)
+          && !listeners.isEmpty()) {
+        listeners.deltaOutOfTurn(d.name(), s.version, delta.getVersion());
+      }
+      if (delta.getVersion() > s.version) {
+        requestResync(l, d, s);
+      }
       return;
     }
     d.apply(delta.getEpoch(), delta.getVersion(), delta.getOpsList());
@@ -177,6 +184,7 @@ final class Replicas {
    */
   void onSnapshot(SyncEngine.Link l, Snapshot snapshot, long now) {
     Document d = document(snapshot.getDocument());
+    d.repairedOn = l;
     Document.State s = d.state();
     if (s.version > 0
         && snapshot.getEpoch() == s.epoch
@@ -261,6 +269,7 @@ final class Replicas {
       return;
     }
     d.resyncInFlight = true;
+    d.repairedOn = l;
     l.channel.send(
         ClientFrame.newBuilder()
             .setResync(Resync.newBuilder().addPositions(position(d, s)))

@@ -10,7 +10,13 @@ final class RecordingListener implements HandoffListener {
   final List<DocumentChange> changes = new ArrayList<>();
   final List<StateChange> states = new ArrayList<>();
   final List<HandoffException> errors = new ArrayList<>();
+  final List<String> outOfTurn = new ArrayList<>();
   int synced;
+
+  @Override
+  public void onDeltaOutOfTurn(String document, long held, long received) {
+    outOfTurn.add(document + " held " + held + " got " + received);
+  }
 
   @Override
   public void onSynced() {

@@ -183,6 +183,10 @@ class SyncEngineTest {
     assertEquals(bytes("v2"), engine.document("cart").get("f"));
     assertTrue(listener.changes.isEmpty(), "a duplicate must not be reported");
     assertTrue(channel.drain().isEmpty(), "a duplicate must not trigger a resync");
+    assertEquals(
+        List.of("cart held 2 got 2", "cart held 2 got 1"),
+        listener.outOfTurn,
+        "but the server's fault is told to monitoring");
   }
 
   @Test
@@ -200,6 +204,10 @@ class SyncEngineTest {
         List.of(Position.newBuilder().setDocument("cart").setEpoch(EPOCH).setVersion(1).build()),
         sent.get(0).getResync().getPositionsList());
     assertEquals(1, engine.lastVersion("cart"), "deltas after a gap must not be applied");
+    assertEquals(
+        List.of("cart held 1 got 3"),
+        listener.outOfTurn,
+        "the gap is told once: what comes while the Resync is out is no fault");
 
     channel.receive(syncReport(sync("cart", DocumentSync.Mode.DELTAS, EPOCH)));
     for (long v = 2; v <= 5; v++) {
@@ -209,6 +217,7 @@ class SyncEngineTest {
 
     channel.receive(delta("cart", EPOCH, 7, set("f", "v7")));
     assertEquals(1, channel.drain().size(), "a later gap asks again once the first was answered");
+    assertEquals(1, listener.outOfTurn.size(), "a repaired document's stream may overlap");
   }
 
   @Test

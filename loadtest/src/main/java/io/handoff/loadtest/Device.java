@@ -324,8 +324,8 @@ final class Device implements HandoffListener, OfferListener {
   }
 
   /**
-   * A delta of another device arrived past the next version of {@code doc} on a connection that
-   * had caught up: its predecessor had not arrived (lost, or coming late). The replica asks for a
+   * A delta of another device arrived past the next version of {@code doc} on a connection that had
+   * caught up: its predecessor had not arrived (lost, or coming late). The replica asks for a
    * Resync; the run counts it as out of order. Event loop.
    */
   void gap(int doc, long version) {
@@ -378,6 +378,19 @@ final class Device implements HandoffListener, OfferListener {
     if (!closing) {
       stats.clientErrors.increment();
       stats.sample("device " + index + ": " + message);
+    }
+  }
+
+  @Override
+  public void onDeltaOutOfTurn(String document, long held, long received) {
+    int doc = documentIndex(document);
+    if (doc < 0 || doc >= trackers.length) {
+      return;
+    }
+    if (received <= held) {
+      staleDelta(doc, received);
+    } else {
+      gap(doc, received);
     }
   }
 

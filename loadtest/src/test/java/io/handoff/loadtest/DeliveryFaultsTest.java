@@ -141,7 +141,12 @@ class DeliveryFaultsTest {
     assertTrue(all > 0, "the storm ended: " + run.lastLine());
     assertTrue(
         all <= slowest + 50,
-        "storm_all_resumed_ms " + all + " vs the slowest resume " + slowest + ": " + run.lastLine());
+        "storm_all_resumed_ms "
+            + all
+            + " vs the slowest resume "
+            + slowest
+            + ": "
+            + run.lastLine());
   }
 
   /** 1 user x 3 devices through the proxy, 20 writes/s for 3 s. */

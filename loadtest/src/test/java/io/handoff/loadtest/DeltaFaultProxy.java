@@ -177,8 +177,7 @@ final class DeltaFaultProxy implements AutoCloseable {
     int header = len == 126 ? 4 : len == 127 ? 10 : 2;
     try {
       ServerFrame f =
-          ServerFrame.parseFrom(
-              java.nio.ByteBuffer.wrap(frame, header, frame.length - header));
+          ServerFrame.parseFrom(java.nio.ByteBuffer.wrap(frame, header, frame.length - header));
       return f.hasDelta();
     } catch (IOException e) {
       return false;
@@ -238,9 +237,10 @@ final class DeltaFaultProxy implements AutoCloseable {
     while (state < 4) {
       int b = readByte(in);
       head.write(b);
-      state = (b == '\r' && (state == 0 || state == 2)) || (b == '\n' && (state == 1 || state == 3))
-          ? state + 1
-          : b == '\r' ? 1 : 0;
+      state =
+          (b == '\r' && (state == 0 || state == 2)) || (b == '\n' && (state == 1 || state == 3))
+              ? state + 1
+              : b == '\r' ? 1 : 0;
     }
     return head.toByteArray();
   }
@@ -250,8 +250,7 @@ final class DeltaFaultProxy implements AutoCloseable {
     for (String line : head.split("\r\n")) {
       if (line.toLowerCase(java.util.Locale.ROOT).startsWith("authorization: bearer ")) {
         String[] parts = line.substring("authorization: bearer ".length()).trim().split("\\.");
-        String claims =
-            new String(Base64.getUrlDecoder().decode(parts[1]), StandardCharsets.UTF_8);
+        String claims = new String(Base64.getUrlDecoder().decode(parts[1]), StandardCharsets.UTF_8);
         java.util.regex.Matcher m =
             java.util.regex.Pattern.compile("\"did\"\\s*:\\s*\"([^\"]*)\"").matcher(claims);
         return m.find() ? m.group(1) : null;
