@@ -173,8 +173,12 @@ export class Edit {
   ) {}
 
   set(field: string, value: FieldValue): this {
-    const bytes = typeof value === "string" ? utf8.encode(value) : value;
-    if (!(bytes instanceof Uint8Array)) throw new TypeError("value must be a Uint8Array or a string");
+    if (typeof value !== "string" && !(value instanceof Uint8Array)) {
+      throw new TypeError("value must be a Uint8Array or a string");
+    }
+    // A copy, as the Java client's ByteString.copyFrom: the write is sent (after an IndexedDB save),
+    // re-sent and applied to the replica later, and the app may reuse its buffer meanwhile.
+    const bytes = typeof value === "string" ? utf8.encode(value) : new Uint8Array(value);
     this.ops.push(create(FieldOpSchema, { field: checkField(field), op: { case: "set", value: bytes } }));
     return this;
   }

@@ -90,6 +90,7 @@ export class SyncEngine implements WriteSink {
   private closedByUser = false;
   private paused = false;
   private loaded?: Promise<void>;
+  private storeLoaded = false;
   private readonly saver: Saver;
 
   constructor(
@@ -158,7 +159,10 @@ export class SyncEngine implements WriteSink {
 
   /** Resolves once the offline store has been read (and its writes queued). */
   load(): Promise<void> {
-    this.loaded ??= this.store.load().then((s) => this.restore(s));
+    this.loaded ??= this.store.load().then((s) => {
+      this.restore(s);
+      this.storeLoaded = true;
+    });
     return this.loaded;
   }
 
@@ -300,7 +304,13 @@ export class SyncEngine implements WriteSink {
     this.writes.close(closed);
     this.requests.closed(closed);
     this.connecting?.reject(closed);
-    if (this.loaded) await this.flushStore();
+    if (this.loaded) {
+      // A load still waiting for the store (another client of its key holds it) gives up.
+      if (!this.storeLoaded) this.store.close?.();
+      await this.loaded.catch(() => {});
+      if (this.storeLoaded) await this.flushStore();
+      this.store.close?.();
+    }
   }
 
   // ---------------------------------------------------------------------------------------------

@@ -49,6 +49,11 @@ export interface OfflineStore {
   readonly durable: boolean;
   load(): Promise<StoredState | undefined>;
   save(state: StoredState): Promise<void>;
+  /**
+   * The client closes: a `load` still waiting for the store gives up (rejects); after the last save
+   * the store is given back. May be called twice (while loading, then after the last save).
+   */
+  close?(): void;
 }
 
 /** Keeps the state in memory (the default): it survives reconnects, not the process. */
@@ -68,10 +73,20 @@ export class MemoryStore implements OfflineStore {
 /**
  * Keeps the state in the browser's IndexedDB under `key` (one key per user and device), so a page
  * reloaded while offline keeps its queued writes.
+ *
+ * One client at a time holds a key: {@link load} takes an exclusive Web Lock on it (where the browser
+ * has `navigator.locks`) and the client's close, or its page going away, gives it back. A second
+ * client of the same key (the same app in another tab) waits in `load` until then: two clients of one
+ * state would each send the same queued writes under their own numbers (applied twice) and overwrite
+ * each other's saves.
  */
 export class IndexedDbStore implements OfflineStore {
   readonly durable: boolean = true;
   private db?: Promise<IDBDatabase>;
+  private lock?: Promise<void>;
+  private release?: () => void;
+  private loaded = false;
+  private readonly stopWaiting = new AbortController();
 
   constructor(
     private readonly key: string,
@@ -83,10 +98,13 @@ export class IndexedDbStore implements OfflineStore {
   }
 
   async load(): Promise<StoredState | undefined> {
+    await this.acquire();
     const db = await this.open();
-    return request<StoredState | undefined>(
-      db.transaction("state", "readonly").objectStore("state").get(this.key),
-    );
+    try {
+      return await request<StoredState | undefined>(db.transaction("state", "readonly").objectStore("state").get(this.key));
+    } finally {
+      this.loaded = true;
+    }
   }
 
   async save(state: StoredState): Promise<void> {
@@ -98,6 +116,26 @@ export class IndexedDbStore implements OfflineStore {
       tx.onerror = () => reject(tx.error);
       tx.onabort = () => reject(tx.error);
     });
+  }
+
+  /** Gives the key back to the next client waiting for it (or stops waiting for it). */
+  close(): void {
+    if (!this.release) this.stopWaiting.abort();
+    else if (this.loaded) this.release();
+  }
+
+  private acquire(): Promise<void> {
+    const locks = (globalThis as { navigator?: { locks?: LockManager } }).navigator?.locks;
+    if (!locks) return Promise.resolve();
+    this.lock ??= new Promise<void>((granted, failed) => {
+      locks
+        .request(`handoff:${this.databaseName}:${this.key}`, { mode: "exclusive", signal: this.stopWaiting.signal }, () => {
+          granted();
+          return new Promise<void>((r) => (this.release = r));
+        })
+        .catch(failed);
+    });
+    return this.lock;
   }
 
   /** Deletes this key's state. */

@@ -266,11 +266,19 @@ export class WriteSender {
   close(closed: HandoffError): void {
     clearTimeout(this.saveRetry);
     const unknown = closed.withOutcomeUnknown();
+    // A durable store keeps every unsettled write, sent or not, and the next client of the store sends
+    // it: not "certainly not applied".
+    const kept = new HandoffError(
+      closed.code,
+      `${closed.message} (the write stays in the offline store; the next client of the store sends it)`,
+      { mayHaveBeenApplied: true },
+    );
+    const durable = this.host.durable();
     for (const w of this.writes.all()) {
       clearTimeout(w.retryTimer);
-      w.reject?.(w.attempts > 0 ? unknown : closed);
+      w.reject?.(durable ? kept : w.attempts > 0 ? unknown : closed);
     }
-    if (!this.host.durable()) this.writes.clear();
+    if (!durable) this.writes.clear();
   }
 
   /** The connection ended for good: every write is dropped and its promise rejects with `closed`. */

@@ -1,0 +1,207 @@
+// Review tests: the browser bundle (dist/handoff-client.min.js, served by the demo node at
+// /demo/handoff-client.js) in real headless Chromium, with the browser's own WebSocket and IndexedDB,
+// against the real server jar. No mocks.
+import assert from "node:assert/strict";
+import { after, before, describe, test } from "node:test";
+import type { BrowserContext, Page } from "playwright-core";
+import { launchChromium, startDemoNode } from "./chromium.js";
+import type { Node } from "./harness.js";
+
+let node: Node;
+let context: BrowserContext;
+before(async () => {
+  context = (await launchChromium()).browser;
+  node = await startDemoNode();
+});
+after(async () => {
+  await context?.close();
+  await node?.stop();
+});
+
+let users = 0;
+const newUser = () => `rev${process.pid}x${++users}`;
+
+/** A page of the server's origin with a client of `user`/`device` as `window.t`; `storeKey` undefined: MemoryStore. */
+async function openClient(user: string, device: string, storeKey?: string): Promise<Page> {
+  const page = await context.newPage();
+  page.on("pageerror", (e) => console.log(`# ${device} page error: ${e.message}`));
+  await page.goto(`${node.http}/demo/handoff-client.js`);
+  await page.evaluate(
+    async ([user, device, key]) => {
+      const m = await import("/demo/handoff-client.js" as string);
+      const client = new m.HandoffClient({
+        url: `ws://${location.host}/ws`,
+        tokenSource: async () =>
+          (await (await fetch(`/demo/token?device=${device}&user=${user}`)).json()).token as string,
+        store: key ? new m.IndexedDbStore(key) : undefined,
+        reconnect: { initialMs: 50, maxMs: 500 },
+      });
+      const log: unknown[] = [];
+      const states: unknown[] = [];
+      const errors: string[] = [];
+      client.on("change", (c: any) =>
+        log.push({ kind: c.kind, document: c.document, version: String(c.version), origin: c.originDevice ?? "" }),
+      );
+      client.on("state", (s: string, code: number) => states.push([s, code]));
+      client.on("error", (e: any) => errors.push(`${e.code}: ${e.message}`));
+      (window as any).t = { m, client, log, states, errors };
+    },
+    [user, device, storeKey] as const,
+  );
+  return page;
+}
+
+const connect = (page: Page) =>
+  page.evaluate(async () => {
+    const { client } = (window as any).t;
+    const synced = new Promise<void>((r) => client.on("synced", r));
+    await client.connect();
+    await synced;
+  });
+
+const deltasFrom = (page: Page, doc: string, origin: string) =>
+  page.evaluate(
+    ([d, o]) => (window as any).t.log.filter((c: any) => c.kind === "delta" && c.document === d && c.origin === o).length,
+    [doc, origin],
+  );
+
+describe("browser client (review)", () => {
+  test("two tabs of one device sharing its IndexedDB store apply each write once", async () => {
+    const user = newUser();
+    const watcher = await openClient(user, "watcher");
+    await connect(watcher);
+
+    // Tab A: connected, then offline (the app's offline switch), makes two writes that wait in IndexedDB.
+    const a = await openClient(user, "laptop", `${user}:laptop`);
+    await connect(a);
+    await a.evaluate(() => {
+      const { client } = (window as any).t;
+      client.setOffline(true);
+      const cart = client.document("cart");
+      (window as any).t.writes = [cart.set("book", "1"), cart.set("pen", "1")].map((p: Promise<bigint>) =>
+        p.then(
+          (v) => `acked v${v}`,
+          (e) => `failed ${e.code}`,
+        ),
+      );
+    });
+    await a.waitForFunction(
+      (key) =>
+        new Promise<boolean>((done) => {
+          // Read the saved state directly (the client holds the store itself).
+          const open = indexedDB.open("handoff", 1);
+          open.onsuccess = () => {
+            const get = open.result.transaction("state", "readonly").objectStore("state").get(key);
+            get.onsuccess = () => {
+              open.result.close();
+              done((get.result?.writes.length ?? 0) === 2);
+            };
+          };
+        }),
+      `${user}:laptop`,
+    );
+
+    // Tab B of the same device (the same app opened in a second tab) opens the same store.
+    const b = await openClient(user, "laptop", `${user}:laptop`);
+    await b.evaluate(() => void (window as any).t.client.connect().catch(() => {}));
+    await new Promise((r) => setTimeout(r, 1500));
+
+    // Tab A comes back online and sends its writes; then it is closed (the tab goes away).
+    await a.evaluate(() => (window as any).t.client.setOffline(false));
+    await a.waitForFunction(
+      () => (window as any).t.client.pendingWrites === 0 || (window as any).t.client.state === "closed",
+      null,
+      { timeout: 15_000 },
+    );
+    const outcomes = await a.evaluate(() =>
+      Promise.race([Promise.all((window as any).t.writes), new Promise((r) => setTimeout(() => r("pending"), 1000))]),
+    );
+    await a.evaluate(() => (window as any).t.client.close());
+    await b.waitForFunction(() => ["connected", "closed"].includes((window as any).t.client.state), null, { timeout: 15_000 });
+    await new Promise((r) => setTimeout(r, 1500));
+    const bStates = await b.evaluate(() => JSON.stringify((window as any).t.states));
+    console.log(`# tab A's write outcomes: ${JSON.stringify(outcomes)}; tab B's states: ${bStates}`);
+    const version = await watcher.evaluate(() => String((window as any).t.client.document("cart").version));
+    assert.equal(await deltasFrom(watcher, "cart", "laptop"), 2, `two writes made once each; cart is at v${version}`);
+    assert.deepEqual(outcomes, ["acked v1", "acked v2"]);
+    assert.equal(await b.evaluate(() => (window as any).t.client.state), "connected", "tab B takes over once tab A is closed");
+    assert.equal(await b.evaluate(() => (window as any).t.client.pendingWrites), 0);
+    for (const p of [watcher, a, b]) await p.close();
+  });
+
+  test("bytes the app changes after set() change neither what was written nor the replica", async () => {
+    const user = newUser();
+    const writer = await openClient(user, "writer");
+    const reader = await openClient(user, "reader");
+    await connect(writer);
+    await connect(reader);
+    const local = await writer.evaluate(async () => {
+      const doc = (window as any).t.client.document("blob");
+      const scratch = new Uint8Array([1, 2, 3, 4]); // a buffer the app reuses
+      const written = doc.set("frame", scratch);
+      scratch.fill(0xee); // the app moves on and reuses its buffer
+      await written;
+      return { version: String(doc.version), bytes: [...doc.get("frame")] };
+    });
+    await reader.waitForFunction(
+      (v) => String((window as any).t.client.document("blob").version) === v,
+      local.version,
+    );
+    const remote = await reader.evaluate(() => [...(window as any).t.client.document("blob").get("frame")]);
+    assert.deepEqual(remote, [1, 2, 3, 4], "what the server holds is what the app wrote");
+    assert.deepEqual(local.bytes, remote, `the writer's replica at v${local.version} is the server's`);
+    await writer.close();
+    await reader.close();
+  });
+
+  test("a write the closed client reports as not applied is not applied by the next client of its store", async () => {
+    const user = newUser();
+    const watcher = await openClient(user, "watcher");
+    await connect(watcher);
+    const phone = await openClient(user, "phone", `${user}:phone`);
+    await connect(phone);
+    const error = await phone.evaluate(async (key) => {
+      const t = (window as any).t;
+      t.client.setOffline(true);
+      const written = t.client.document("cart").set("book", "1");
+      // Wait until the write is in IndexedDB, as a page would have it after any pause.
+      for (;;) {
+        const n = await new Promise<number>((done) => {
+          const open = indexedDB.open("handoff", 1);
+          open.onsuccess = () => {
+            const get = open.result.transaction("state", "readonly").objectStore("state").get(key);
+            get.onsuccess = () => {
+              open.result.close();
+              done(get.result?.writes.length ?? 0);
+            };
+          };
+        });
+        if (n === 1) break;
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      await t.client.close();
+      return written.then(
+        () => ({ code: "acked", mayHaveBeenApplied: true }),
+        (e: any) => ({ code: e.code as string, mayHaveBeenApplied: e.mayHaveBeenApplied as boolean }),
+      );
+    }, `${user}:phone`);
+    // The same page (or the page after a reload) starts a client on the same store.
+    await phone.evaluate(async (key) => {
+      const t = (window as any).t;
+      t.next = new t.m.HandoffClient({
+        url: `ws://${location.host}/ws`,
+        tokenSource: async () => (await (await fetch(`/demo/token?device=phone&user=${key.split(":")[0]}`)).json()).token,
+        store: new t.m.IndexedDbStore(key),
+      });
+      await t.next.connect();
+    }, `${user}:phone`);
+    await new Promise((r) => setTimeout(r, 1500));
+    const applied = await deltasFrom(watcher, "cart", "phone");
+    console.log(`# closed client's error: ${JSON.stringify(error)}; deltas of it seen: ${applied}`);
+    assert.equal(error.code, "CLIENT_CLOSED");
+    if (applied > 0) assert.equal(error.mayHaveBeenApplied, true, "reported as certainly not applied, then applied");
+    await phone.evaluate(() => (window as any).t.next.close());
+    await watcher.close();
+    await phone.close();
+  });
+});
