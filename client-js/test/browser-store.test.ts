@@ -1,4 +1,4 @@
-// Review tests: the browser bundle (dist/handoff-client.min.js, served by the demo node at
+// The browser client and its offline store: the bundle (dist/handoff-client.min.js, served by the demo node at
 // /demo/handoff-client.js) in real headless Chromium, with the browser's own WebSocket and IndexedDB,
 // against the real server jar. No mocks.
 import assert from "node:assert/strict";
@@ -19,7 +19,7 @@ after(async () => {
 });
 
 let users = 0;
-const newUser = () => `rev${process.pid}x${++users}`;
+const newUser = () => `store${process.pid}x${++users}`;
 
 /** A page of the server's origin with a client of `user`/`device` as `window.t`; `storeKey` undefined: MemoryStore. */
 async function openClient(user: string, device: string, storeKey?: string): Promise<Page> {
@@ -65,7 +65,7 @@ const deltasFrom = (page: Page, doc: string, origin: string) =>
     [doc, origin],
   );
 
-describe("browser client (review)", () => {
+describe("browser client and its offline store", () => {
   test("two tabs of one device sharing its IndexedDB store apply each write once", async () => {
     const user = newUser();
     const watcher = await openClient(user, "watcher");
