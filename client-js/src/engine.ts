@@ -88,6 +88,7 @@ export class SyncEngine implements WriteSink {
   private reconnectTimer?: ReturnType<typeof setTimeout>;
   private connecting?: { promise: Promise<void>; resolve: () => void; reject: (e: HandoffError) => void };
   private closedByUser = false;
+  private readonly onOnline = () => this.networkBack();
   private paused = false;
   private loaded?: Promise<void>;
   private storeLoaded = false;
@@ -137,6 +138,7 @@ export class SyncEngine implements WriteSink {
   /** Loads the store (once), then connects; resolves at the first Welcome. */
   connect(): Promise<void> {
     if (this.closedByUser) return Promise.reject(HandoffError.clientClosed());
+    onlineEvents()?.addEventListener("online", this.onOnline); // The same listener is added once.
     if (!this.connecting || this.state === "closed") {
       let resolve!: () => void;
       let reject!: (e: HandoffError) => void;
@@ -288,10 +290,22 @@ export class SyncEngine implements WriteSink {
     return this.writes.pending;
   }
 
+  /**
+   * The browser says the network is back (its `online` event): a reconnect waiting out its backoff
+   * goes now, the backoff started over, instead of up to `reconnect.maxMs` later.
+   */
+  networkBack(): void {
+    if (this.reconnectTimer === undefined || this.closedByUser || this.paused) return;
+    clearTimeout(this.reconnectTimer);
+    this.backoff.reset();
+    this.attempt();
+  }
+
   /** Closes for good. Pending promises reject with CLIENT_CLOSED; a durable store keeps their writes. */
   async close(): Promise<void> {
     if (this.closedByUser) return;
     this.closedByUser = true;
+    onlineEvents()?.removeEventListener("online", this.onOnline);
     clearTimeout(this.reconnectTimer);
     this.replicas.close();
     const l = this.link;
@@ -542,3 +556,11 @@ export class SyncEngine implements WriteSink {
 
 export type { Connector, FrameChannel, FrameListener, FollowSpec };
 export { isReconnectCode };
+
+/** Where a browser (a window or a worker) announces that the network is back; undefined in Node. */
+function onlineEvents(): Pick<EventTarget, "addEventListener" | "removeEventListener"> | undefined {
+  const g = globalThis as Partial<Pick<EventTarget, "addEventListener" | "removeEventListener">>;
+  return typeof g.addEventListener === "function" && typeof g.removeEventListener === "function"
+    ? (g as Pick<EventTarget, "addEventListener" | "removeEventListener">)
+    : undefined;
+}

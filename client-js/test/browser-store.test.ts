@@ -204,4 +204,32 @@ describe("browser client and its offline store", () => {
     await watcher.close();
     await phone.close();
   });
+
+  test("a reconnect waiting out its backoff goes at once when the browser says the network is back", async () => {
+    const page = await context.newPage();
+    await page.goto(`${node.http}/demo/handoff-client.js`);
+    const waited = await page.evaluate(async (user) => {
+      const m = await import("/demo/handoff-client.js" as string);
+      const client = new m.HandoffClient({
+        url: `ws://${location.host}/ws`,
+        tokenSource: async () => (await (await fetch(`/demo/token?device=phone&user=${user}`)).json()).token as string,
+        reconnect: { initialMs: 120_000, maxMs: 120_000 },
+      });
+      await client.connect();
+      const back = new Promise<number>((r) =>
+        client.on("state", (s: string) => {
+          if (s === "connected") r(performance.now());
+        }),
+      );
+      client.dropConnection(); // Its reconnect now waits a random time up to two minutes.
+      await new Promise((r) => setTimeout(r, 200));
+      const start = performance.now();
+      window.dispatchEvent(new Event("online"));
+      const at = await Promise.race([back, new Promise<number>((r) => setTimeout(() => r(-1), 20_000))]);
+      await client.close();
+      return at < 0 ? -1 : at - start;
+    }, newUser());
+    assert.ok(waited >= 0 && waited < 10_000, `connected again ${waited} ms after the online event`);
+    await page.close();
+  });
 });

@@ -1,0 +1,57 @@
+// The browser-side heartbeat of one connection, its interval fired by the test once a minute as a hidden
+// tab's throttled timers are (Node's mock Date keeps the time): a healthy idle connection that answers
+// every ping stays up, one whose ping goes unanswered is given up.
+import assert from "node:assert/strict";
+import { mock, test } from "node:test";
+import { create } from "@bufbuild/protobuf";
+import { Link } from "../src/connection.js";
+import type { SyncEngine } from "../src/engine.js";
+import { type ClientFrame, ServerFrameSchema } from "../src/gen/handoff/v1/handoff_pb.js";
+
+const INTERVAL_MS = 25_000;
+
+test("a hidden tab's throttled heartbeat keeps a connection that answers its pings and drops one that does not", () => {
+  mock.timers.enable({ apis: ["Date"], now: 1_000_000 });
+  let fire: (() => void) | undefined;
+  const interval = mock.method(globalThis, "setInterval", (callback: () => void) => {
+    fire = callback;
+    return 0;
+  });
+  try {
+    const closes: string[] = [];
+    const engine = {
+      onOpen: () => {},
+      onFrame: () => {},
+      onClosed: (_l: Link, code: number, reason: string) => closes.push(`${code} ${reason}`),
+    } as unknown as SyncEngine;
+    const sent: ClientFrame[] = [];
+    let aborted = false;
+    const link = new Link(engine);
+    link.channel = { send: (f) => sent.push(f), close: () => {}, abort: () => (aborted = true) };
+    link.onOpen();
+    link.startHeartbeat(INTERVAL_MS);
+    /** A minute passes with the interval firing once, at its end, as in a hidden tab. */
+    const throttledMinute = () => {
+      mock.timers.setTime(Date.now() + 60_000);
+      fire!();
+    };
+    const pong = () => link.onFrame(create(ServerFrameSchema, { body: { case: "pong", value: {} } }));
+
+    for (let minute = 1; minute <= 3; minute++) {
+      throttledMinute();
+      assert.equal(sent.length, minute, `a ping at minute ${minute}`);
+      assert.equal(aborted, false, `up at minute ${minute}: every ping was answered`);
+      pong();
+    }
+    throttledMinute();
+    assert.equal(sent.length, 4);
+    throttledMinute();
+    assert.equal(aborted, true, "the fourth ping had no answer for a minute");
+    assert.equal(closes.length, 1);
+    assert.match(closes[0]!, /^1006 no frame from the server for 120000 ms, ping unanswered/);
+    link.stop();
+  } finally {
+    interval.mock.restore();
+    mock.timers.reset();
+  }
+});
