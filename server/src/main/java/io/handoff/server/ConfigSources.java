@@ -27,6 +27,9 @@ import picocli.CommandLine.Model.OptionSpec;
 final class ConfigSources implements CommandLine.IDefaultValueProvider {
   static final String ENV_PREFIX = "HANDOFF_";
 
+  /** Read by logback.xml (the root log level), not an option: skipped here. */
+  static final String LOG_LEVEL_VARIABLE = "HANDOFF_LOG_LEVEL";
+
   private final Map<String, String> env;
   private final Map<String, String> file;
   private final Path filePath;
@@ -69,6 +72,9 @@ final class ConfigSources implements CommandLine.IDefaultValueProvider {
         p.load(r);
       } catch (IOException e) {
         throw new IllegalArgumentException("cannot read configuration file " + path + ": " + e);
+      } catch (IllegalArgumentException e) { // Properties.load: a malformed unicode escape.
+        throw new IllegalArgumentException(
+            "configuration file " + path + " is not a Java properties file: " + e.getMessage());
       }
       for (String k : p.stringPropertyNames()) {
         if (!known.contains(k) || k.equals("config")) {
@@ -88,6 +94,7 @@ final class ConfigSources implements CommandLine.IDefaultValueProvider {
     for (Map.Entry<String, String> e : env.entrySet()) {
       String name = e.getKey();
       if (!name.startsWith(ENV_PREFIX)
+          || name.equals(LOG_LEVEL_VARIABLE)
           || KubernetesServiceLinks.isServiceLink(name, e.getValue())) {
         continue;
       }

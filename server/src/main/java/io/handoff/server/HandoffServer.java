@@ -214,7 +214,10 @@ public final class HandoffServer implements AutoCloseable {
       handoff.stop();
       budget.close();
       metrics.close();
-      if (e instanceof java.io.IOException) {
+      // A host name that does not resolve: Netty throws the JDK's UnresolvedAddressException, an
+      // IllegalArgumentException without a message.
+      if (e instanceof java.io.IOException
+          || e instanceof java.nio.channels.UnresolvedAddressException) {
         throw bound == null
             ? new ListenException("port", config.host(), config.port(), e)
             : new ListenException("admin-port", config.adminHost(), config.adminPort(), e);

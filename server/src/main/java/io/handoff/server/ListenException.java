@@ -33,7 +33,10 @@ public final class ListenException extends RuntimeException {
   }
 
   private static String message(String option, String host, int port, Throwable cause) {
-    String reason = String.valueOf(cause.getMessage());
+    String reason =
+        cause instanceof java.nio.channels.UnresolvedAddressException
+            ? "unresolved address"
+            : String.valueOf(cause.getMessage());
     String hostOption = option.equals("port") ? "--host" : "--admin-host";
     String why;
     if (reason.contains("Address already in use")) {

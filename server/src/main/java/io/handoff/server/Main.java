@@ -373,18 +373,31 @@ public final class Main implements Callable<Integer> {
   }
 
   Duration duration(String key, String value) {
+    Duration d;
     try {
-      return Durations.parse(value);
+      d = Durations.parse(value);
     } catch (IllegalArgumentException e) {
       throw new IllegalArgumentException(origin(key) + ": " + e.getMessage());
     }
+    try {
+      d.toNanos(); // Timers, deadlines and clocks count in nanoseconds: about 292 years at most.
+    } catch (ArithmeticException e) {
+      throw new IllegalArgumentException(
+          origin(key)
+              + ": '"
+              + value
+              + "' is too long; expected "
+              + Durations.ACCEPTED
+              + ", at most 100000d");
+    }
+    return d;
   }
 
   /** Runs a builder step; a refusal is reworded to name the option and the value given. */
   void set(String key, Object value, Runnable step) {
     try {
       step.run();
-    } catch (IllegalArgumentException e) {
+    } catch (IllegalArgumentException | ArithmeticException e) {
       throw new IllegalArgumentException(
           origin(key) + ": '" + value + "' is refused (" + e.getMessage() + ")");
     }
@@ -400,7 +413,15 @@ public final class Main implements Callable<Integer> {
         throw new IllegalArgumentException(
             origin("admin-host") + " needs --admin-port (HANDOFF_ADMIN_PORT) too");
       }
-      set("admin-port", adminPort, () -> b.admin(adminHost, adminPort));
+      set(
+          "admin-port",
+          adminPort,
+          () -> {
+            // -1 is the builder's "none", not a port an operator may write.
+            ServerConfig.Builder.checkArgument(
+                adminPort >= 0, "admin port must be 0..65535, got " + adminPort);
+            b.admin(adminHost, adminPort);
+          });
     }
     if (jwtSecret == null || jwtSecret.isEmpty()) {
       b.developmentSecret(DevTokens.randomSecret());

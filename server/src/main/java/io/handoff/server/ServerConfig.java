@@ -524,9 +524,12 @@ public final class ServerConfig {
     }
 
     public Builder heartbeatInterval(Duration heartbeatInterval) {
+      // At most 24 days: the Welcome states it in milliseconds, which clients keep in 32-bit
+      // signed integers (Java's int, JavaScript's timers), and the node doubles it in nanoseconds.
       checkArgument(
-          heartbeatInterval.toMillis() >= 10,
-          "heartbeatInterval must be >= 10ms, got " + heartbeatInterval);
+          heartbeatInterval.compareTo(Duration.ofMillis(10)) >= 0
+              && heartbeatInterval.compareTo(Duration.ofDays(24)) <= 0,
+          "heartbeatInterval must be >= 10ms and at most 24 days, got " + heartbeatInterval);
       this.heartbeatInterval = heartbeatInterval;
       return this;
     }

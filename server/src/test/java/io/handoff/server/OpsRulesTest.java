@@ -54,6 +54,21 @@ class OpsRulesTest {
     assertTrue(output.contains("SUCCESS"), output);
   }
 
+  /** The alerts do what docs/operations.md says ("What to alert on"): promtool's unit tests. */
+  @Test
+  void promtoolUnitTestsOfTheAlertsPass() throws Exception {
+    String promtool = onPath("promtool");
+    Assumptions.assumeTrue(promtool != null || System.getenv("CI") != null, "promtool not on PATH");
+    Process p =
+        new ProcessBuilder(promtool, "test", "rules", "handoff-rules.test.yml")
+            .directory(RULES.getParent().toFile())
+            .redirectErrorStream(true)
+            .start();
+    String output = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+    assertTrue(p.waitFor(60, TimeUnit.SECONDS), "promtool finished");
+    assertEquals(0, p.exitValue(), output);
+  }
+
   @Test
   void everyMetricInTheRulesAndTheDashboardIsExportedByARunningNode() throws Exception {
     Set<String> exported;

@@ -36,6 +36,9 @@ public final class SigningKeys {
     if (!current.isPrivate()) {
       throw new IllegalArgumentException("the signing key must hold the private part (\"d\")");
     }
+    if (previous != null && (previous.getKeyID() == null || previous.getKeyID().isEmpty())) {
+      throw new IllegalArgumentException("the previous signing key needs a kid");
+    }
     if (previous != null && previous.getKeyID().equals(current.getKeyID())) {
       throw new IllegalArgumentException("the previous key has the same kid as the current one");
     }

@@ -16,6 +16,7 @@ import io.netty.handler.codec.http.FullHttpRequest;
 import io.netty.handler.codec.http.FullHttpResponse;
 import io.netty.handler.codec.http.HttpHeaderNames;
 import io.netty.handler.codec.http.HttpHeaderValues;
+import io.netty.handler.codec.http.HttpMethod;
 import io.netty.handler.codec.http.HttpObjectAggregator;
 import io.netty.handler.codec.http.HttpResponseStatus;
 import io.netty.handler.codec.http.HttpServerCodec;
@@ -100,6 +101,23 @@ public final class AdminHandler extends SimpleChannelInboundHandler<FullHttpRequ
           "application/json",
           HttpRequestHandler.errorJson(
               "invalid_request", HttpRequestHandler.malformedEscape("URL", e)));
+      return;
+    }
+    if (HttpRequestHandler.PROBE_PATHS.contains(path)
+        && !HttpMethod.GET.equals(req.method())
+        && !HttpMethod.HEAD.equals(req.method())) {
+      FullHttpResponse res =
+          new DefaultFullHttpResponse(
+              HttpVersion.HTTP_1_1,
+              HttpResponseStatus.METHOD_NOT_ALLOWED,
+              Unpooled.copiedBuffer(
+                  path + " takes GET (or HEAD), not " + req.method() + "\n",
+                  StandardCharsets.UTF_8));
+      res.headers().set(HttpHeaderNames.CONTENT_TYPE, "text/plain; charset=utf-8");
+      res.headers().set(HttpHeaderNames.ALLOW, "GET, HEAD");
+      res.headers().set(HttpHeaderNames.CONNECTION, HttpHeaderValues.CLOSE);
+      HttpUtil.setContentLength(res, res.content().readableBytes());
+      ctx.writeAndFlush(res).addListener(ChannelFutureListener.CLOSE);
       return;
     }
     switch (path) {

@@ -52,6 +52,11 @@ public final class HttpRequestHandler extends ChannelInboundHandlerAdapter {
   private final Readiness ready;
   private final ServerStats stats;
   private final Supplier<String> metrics;
+
+  /** The probes and the scrape: read-only, so GET and HEAD only (405 otherwise). */
+  static final java.util.Set<String> PROBE_PATHS =
+      java.util.Set.of("/healthz", "/readyz", "/metrics");
+
   private final CallerRateLimiter connectLimiter;
   private final HttpService api;
   private final Function<Principal, CompletableFuture<String>> sessionCheck;
@@ -100,6 +105,18 @@ public final class HttpRequestHandler extends ChannelInboundHandlerAdapter {
         path = uri.path();
       } catch (IllegalArgumentException e) {
         refuseMalformedEscape(ctx, req, e);
+        return;
+      }
+      if (PROBE_PATHS.contains(path)
+          && !HttpMethod.GET.equals(req.method())
+          && !HttpMethod.HEAD.equals(req.method())) {
+        FullHttpResponse res =
+            response(
+                HttpResponseStatus.METHOD_NOT_ALLOWED,
+                "method_not_allowed",
+                path + " takes GET (or HEAD), not " + req.method());
+        res.headers().set(HttpHeaderNames.ALLOW, "GET, HEAD");
+        send(ctx, req, res);
         return;
       }
       switch (path) {
