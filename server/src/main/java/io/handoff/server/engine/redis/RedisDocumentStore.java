@@ -114,18 +114,26 @@ public final class RedisDocumentStore implements DocumentStore {
         };
     this.writeScript = RedisScript.source("write.lua");
     this.readScript = RedisScript.source("read.lua");
-    this.writeSha = await(redis.scriptLoad(writeScript));
-    this.readSha = await(redis.scriptLoad(readScript));
+    this.writeSha = RedisScript.sha1(utf8(writeScript));
+    this.readSha = RedisScript.sha1(utf8(readScript));
+    // Loaded where Redis answers, which also opens the connections to every node of a Cluster. On
+    // a Cluster, SCRIPT LOAD goes to every node Lettuce knows and fails while any one of them is
+    // down (a dead replica): that does not stop the node, since a shard without a script answers
+    // NOSCRIPT and gets it whole (eval below).
+    preload(redis.scriptLoad(writeScript));
+    preload(redis.scriptLoad(readScript));
   }
 
-  private static String await(RedisFuture<String> f) {
+  private static void preload(RedisFuture<String> f) {
     try {
-      return f.toCompletableFuture().get(30, TimeUnit.SECONDS);
+      f.toCompletableFuture().get(30, TimeUnit.SECONDS);
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
       throw new IllegalStateException("interrupted while loading scripts", e);
     } catch (ExecutionException | TimeoutException e) {
-      throw new IllegalStateException("cannot load scripts into Redis: " + e.getMessage(), e);
+      log.warn(
+          "scripts not loaded on every Redis node (each is sent whole where missing): {}",
+          String.valueOf(e.getCause() == null ? e : e.getCause()));
     }
   }
 
@@ -419,7 +427,7 @@ public final class RedisDocumentStore implements DocumentStore {
     return CompletableFuture.completedFuture(null);
   }
 
-  /** Runs a script by SHA, loading it again once if Redis lost its script cache (a restart). */
+  /** Runs a script by SHA, sent whole once if Redis lost its script cache (a restart). */
   private CompletableFuture<List<Object>> eval(
       Supplier<String> sha, boolean write, byte[][] k, byte[][] argv) {
     CompletableFuture<List<Object>> first =
@@ -432,20 +440,8 @@ public final class RedisDocumentStore implements DocumentStore {
           if (!(cause instanceof RedisNoScriptException)) {
             return CompletableFuture.failedFuture(cause);
           }
-          return redis
-              .scriptLoad(utf8(write ? writeScript : readScript))
-              .toCompletableFuture()
-              .thenCompose(
-                  newSha -> {
-                    if (write) {
-                      writeSha = newSha;
-                    } else {
-                      readSha = newSha;
-                    }
-                    return redis
-                        .<List<Object>>evalsha(newSha, ScriptOutputType.MULTI, k, argv)
-                        .toCompletableFuture();
-                  });
+          return RedisScript.<List<Object>>evalWhole(
+              redis, utf8(write ? writeScript : readScript), ScriptOutputType.MULTI, k, argv);
         });
   }
 

@@ -187,7 +187,12 @@ public final class RedisEngine implements Engine {
     }
     List<RedisURI> uris = new ArrayList<>();
     for (String seed : seeds) {
-      uris.add(RedisURI.create(seed.contains("://") ? seed : "redis://" + seed));
+      RedisURI uri = RedisURI.create(seed.contains("://") ? seed : "redis://" + seed);
+      // Lettuce asks every node for its view of the topology with the seeds' timeout (60 s by
+      // default): one hung node would hold up every refresh, and with it the following of a
+      // failover, for a minute.
+      uri.setTimeout(DEFAULT_COMMAND_TIMEOUT);
+      uris.add(uri);
     }
     RedisClusterClient client = RedisClusterClient.create(uris);
     client.setOptions(

@@ -7,7 +7,6 @@ import io.handoff.protocol.v1.Offer;
 import io.handoff.protocol.v1.OfferOutcome;
 import io.handoff.server.handoff.HandoffStore;
 import io.lettuce.core.Range;
-import io.lettuce.core.RedisFuture;
 import io.lettuce.core.RedisNoScriptException;
 import io.lettuce.core.ScriptOutputType;
 import io.lettuce.core.cluster.api.async.RedisClusterAsyncCommands;
@@ -370,26 +369,17 @@ final class RedisHandoffStore implements HandoffStore {
     return CompletableFuture.completedFuture(null);
   }
 
-  /** Runs a script by SHA, loading it first, or again if Redis lost its script cache. */
+  /** Runs a script by SHA, sent whole if Redis lacks it (see {@link RedisScript#evalWhole}). */
   private CompletableFuture<Object> eval(
       Script script, ScriptOutputType type, byte[][] k, byte[][] argv) {
-    String sha = script.sha;
-    CompletableFuture<Object> first =
-        sha == null
-            ? CompletableFuture.failedFuture(new RedisNoScriptException("not loaded yet"))
-            : redis.evalsha(sha, type, k, argv).toCompletableFuture();
-    return first
+    return redis
+        .evalsha(script.sha, type, k, argv)
+        .toCompletableFuture()
         .handle(
             (r, err) -> {
               Throwable cause = err instanceof CompletionException ? err.getCause() : err;
               if (cause instanceof RedisNoScriptException) {
-                RedisFuture<String> load = redis.scriptLoad(utf8(script.text));
-                return load.toCompletableFuture()
-                    .thenCompose(
-                        newSha -> {
-                          script.sha = newSha;
-                          return redis.evalsha(newSha, type, k, argv).toCompletableFuture();
-                        });
+                return RedisScript.<Object>evalWhole(redis, script.text, type, k, argv);
               }
               return err == null
                   ? CompletableFuture.completedFuture(r)
@@ -422,13 +412,14 @@ final class RedisHandoffStore implements HandoffStore {
     return new String((byte[]) bytes, StandardCharsets.UTF_8);
   }
 
-  /** A Lua script resource and its SHA once loaded. */
+  /** A Lua script resource and its SHA. */
   private static final class Script {
-    final String text;
-    volatile String sha;
+    final byte[] text;
+    final String sha;
 
     Script(String name) {
-      this.text = RedisScript.source(name);
+      this.text = utf8(RedisScript.source(name));
+      this.sha = RedisScript.sha1(text);
     }
   }
 }

@@ -14,8 +14,9 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
 
 /**
- * One Lua script from this package's resources, run by SHA-1 with EVALSHA and loaded (once more)
- * when Redis answers NOSCRIPT (first use, or a Redis restart). Thread-safe.
+ * One Lua script from this package's resources, run by SHA-1 with EVALSHA and sent whole with EVAL
+ * (which caches it on that shard) when Redis answers NOSCRIPT (first use, or a Redis restart).
+ * Thread-safe.
  */
 final class RedisScript {
   private static final String INCLUDE = "-- include:";
@@ -27,11 +28,32 @@ final class RedisScript {
   RedisScript(String name) {
     this.name = name;
     this.text = source(name).getBytes(StandardCharsets.UTF_8);
+    this.sha = sha1(text);
+  }
+
+  /** The SHA-1 Redis gives {@code text} as a script, in hex (what EVALSHA takes). */
+  static String sha1(byte[] text) {
     try {
-      this.sha = HexFormat.of().formatHex(MessageDigest.getInstance("SHA-1").digest(text));
+      return HexFormat.of().formatHex(MessageDigest.getInstance("SHA-1").digest(text));
     } catch (NoSuchAlgorithmException e) {
       throw new IllegalStateException(e);
     }
+  }
+
+  /**
+   * After NOSCRIPT: the script sent whole with EVAL, which Redis routes by its keys like EVALSHA
+   * (on a Cluster, to the one shard that owns them) and which puts it in that shard's script cache.
+   * Not SCRIPT LOAD: on a Cluster Lettuce sends that to every node it knows, and it fails whenever
+   * one of them is down (a dead replica, a failed master not yet forgotten), though the shard that
+   * needs the script answers.
+   */
+  static <T> CompletableFuture<T> evalWhole(
+      RedisClusterAsyncCommands<byte[], byte[]> redis,
+      byte[] text,
+      ScriptOutputType type,
+      byte[][] keys,
+      byte[]... argv) {
+    return redis.<T>eval(text, type, keys, argv).toCompletableFuture();
   }
 
   /**
@@ -81,11 +103,7 @@ final class RedisScript {
             (r, err) -> {
               Throwable cause = err instanceof CompletionException ? err.getCause() : err;
               if (cause instanceof RedisNoScriptException) {
-                return redis
-                    .scriptLoad(text)
-                    .toCompletableFuture()
-                    .thenCompose(
-                        loaded -> redis.<T>evalsha(loaded, type, keys, argv).toCompletableFuture());
+                return RedisScript.<T>evalWhole(redis, text, type, keys, argv);
               }
               return err == null
                   ? CompletableFuture.completedFuture(r)
