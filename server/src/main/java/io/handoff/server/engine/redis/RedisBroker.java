@@ -10,11 +10,20 @@ import io.lettuce.core.pubsub.RedisPubSubAdapter;
 import io.lettuce.core.pubsub.StatefulRedisPubSubConnection;
 import io.netty.util.concurrent.EventExecutor;
 import java.nio.ByteBuffer;
+import java.security.SecureRandom;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.function.Supplier;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -41,11 +50,23 @@ public final class RedisBroker implements Broker {
 
   private static final byte SIGNAL_MARK = 0;
 
-  private final StatefulRedisPubSubConnection<byte[], byte[]> connection;
+  // The shared pub/sub connection; replaced only by the Cluster's watch (watchPath).
+  private volatile StatefulRedisPubSubConnection<byte[], byte[]> connection;
   private final RedisClusterAsyncCommands<byte[], byte[]> commands;
   private final RedisKeys keys;
   private final ConcurrentHashMap<ByteBuffer, Channel> channels = new ConcurrentHashMap<>();
   private volatile LoopConnections loops;
+  // A channel of this node's own, published to every second and heard on the shared connection
+  // (watchPath): the whole path a user's messages take, through whatever node it is connected to.
+  private final byte[] heartbeat;
+  // When a heartbeat Redis answered as published was sent, none having been heard since; 0 if none.
+  private volatile long unheardSince;
+  private volatile ScheduledExecutorService watchTimer;
+  private volatile Supplier<StatefulRedisPubSubConnection<byte[], byte[]>> opener;
+  // Held while the shared connection is replaced, and while a channel is made on it.
+  private final Object swap = new Object();
+  private static final byte[] HEARTBEAT = {1};
+  private static final int SUBSCRIBE_BATCH = 512;
 
   /**
    * Subscribes on {@code connection} and publishes through {@code commands} (a connection in
@@ -58,7 +79,102 @@ public final class RedisBroker implements Broker {
     this.connection = connection;
     this.commands = commands;
     this.keys = keys;
+    this.heartbeat =
+        keys.channel("hb:" + Long.toHexString(new SecureRandom().nextLong() & Long.MAX_VALUE));
     listenTo(connection);
+  }
+
+  /**
+   * Watches the shared pub/sub connection (the one a Cluster uses): a heartbeat published every
+   * {@code every} that is not heard within {@code within} of Redis answering its PUBLISH means the
+   * connection is held by a Redis node that no longer delivers (hung, or cut off without a reset,
+   * which TCP notices only after hours; the Cluster meanwhile failed it over). The broker then
+   * opens a new shared connection with {@code open} (to a node the topology says is healthy), moves
+   * every channel of the old one to it, and closes the old one; each channel's listeners hear of a
+   * possible loss once the new connection confirms it. Runs on a thread of its own, since opening a
+   * connection may wait for a connect timeout.
+   */
+  void watchPath(
+      Supplier<StatefulRedisPubSubConnection<byte[], byte[]>> open,
+      Duration every,
+      Duration within) {
+    opener = open;
+    connection.async().subscribe(heartbeat);
+    ScheduledExecutorService timer =
+        Executors.newSingleThreadScheduledExecutor(
+            r -> {
+              Thread t = new Thread(r, "handoff-pubsub-watch");
+              t.setDaemon(true);
+              return t;
+            });
+    watchTimer = timer;
+    long limit = within.toNanos();
+    timer.scheduleWithFixedDelay(
+        () -> {
+          try {
+            long since = unheardSince;
+            if (since != 0 && System.nanoTime() - since > limit) {
+              log.warn(
+                  "pub/sub connection heard nothing for {} ms after a publish: moving to another"
+                      + " Redis node",
+                  within.toMillis());
+              if (replaceWith(open)) {
+                unheardSince = 0;
+              }
+              return;
+            }
+            publishOnShard(heartbeat, HEARTBEAT)
+                .whenComplete(
+                    (n, err) -> {
+                      if (err == null && unheardSince == 0) {
+                        unheardSince = System.nanoTime();
+                      }
+                    });
+          } catch (RuntimeException e) {
+            // A thrown tick would end the schedule: the watch must outlive any one failure.
+            log.warn("pub/sub watch: {}", e.toString());
+          }
+        },
+        every.toNanos(),
+        every.toNanos(),
+        TimeUnit.NANOSECONDS);
+  }
+
+  /**
+   * Moves every channel of the shared connection to a new one; false if none could be opened (the
+   * watch tries again at its next tick).
+   */
+  private boolean replaceWith(Supplier<StatefulRedisPubSubConnection<byte[], byte[]>> open) {
+    StatefulRedisPubSubConnection<byte[], byte[]> fresh;
+    try {
+      fresh = open.get();
+    } catch (RuntimeException e) {
+      log.warn("cannot open a new pub/sub connection: {}", e.toString());
+      return false;
+    }
+    listenTo(fresh);
+    StatefulRedisPubSubConnection<byte[], byte[]> old;
+    List<byte[]> names = new ArrayList<>();
+    names.add(heartbeat);
+    synchronized (swap) {
+      old = connection;
+      connection = fresh;
+      for (Map.Entry<ByteBuffer, Channel> e : channels.entrySet()) {
+        if (e.getValue().via == old) {
+          e.getValue().via = fresh;
+          names.add(e.getKey().array());
+        }
+      }
+    }
+    // Confirmed channels are confirmed a second time here: their listeners re-read (subscribed).
+    for (int i = 0; i < names.size(); i += SUBSCRIBE_BATCH) {
+      fresh
+          .async()
+          .subscribe(
+              names.subList(i, Math.min(names.size(), i + SUBSCRIBE_BATCH)).toArray(byte[][]::new));
+    }
+    old.closeAsync();
+    return true;
   }
 
   private void listenTo(StatefulRedisPubSubConnection<byte[], byte[]> on) {
@@ -66,6 +182,13 @@ public final class RedisBroker implements Broker {
         new RedisPubSubAdapter<>() {
           @Override
           public void message(byte[] channel, byte[] message) {
+            log.warn(
+                "DEBUG msg on {} {} {}", new String(channel), on == connection, message.length);
+            if (on == connection && Arrays.equals(channel, heartbeat)) {
+
+              unheardSince = 0;
+              return;
+            }
             deliver(on, channel, message);
           }
 
@@ -74,6 +197,10 @@ public final class RedisBroker implements Broker {
             // subscribe() sends SUBSCRIBE only after the channel is in the map, so even the first
             // confirmation finds it.
             Channel c = channels.get(ByteBuffer.wrap(channel));
+            if (c != null && c.via == on) {
+              // Also when the SUBSCRIBE that made it was lost with a connection since replaced.
+              c.ready.complete(null);
+            }
             if (c != null && c.via == on && !c.confirmed.compareAndSet(false, true)) {
               // Subscribed again after the connection dropped: messages may have been lost.
               c.listeners.forEach(Listener::onPossibleLoss);
@@ -162,18 +289,23 @@ public final class RedisBroker implements Broker {
     boolean[] created = {false};
     LoopConnections bound = loops;
     StatefulRedisPubSubConnection<byte[], byte[]> here = bound == null ? null : bound.pubSubHere();
-    StatefulRedisPubSubConnection<byte[], byte[]> via = here == null ? connection : here;
-    Channel channel =
-        channels.compute(
-            key,
-            (k, c) -> {
-              if (c == null) {
-                c = new Channel(userId, via);
-                created[0] = true;
-              }
-              c.listeners.add(listener);
-              return c;
-            });
+    Channel channel;
+    // Under the lock: a channel made on the shared connection as it is replaced would stay on the
+    // old one.
+    synchronized (swap) {
+      StatefulRedisPubSubConnection<byte[], byte[]> via = here == null ? connection : here;
+      channel =
+          channels.compute(
+              key,
+              (k, c) -> {
+                if (c == null) {
+                  c = new Channel(userId, via);
+                  created[0] = true;
+                }
+                c.listeners.add(listener);
+                return c;
+              });
+    }
     if (created[0]) {
       // Sent only once the channel is in the map, so that its first confirmation finds it.
       channel
@@ -231,7 +363,21 @@ public final class RedisBroker implements Broker {
     byte[] message = new byte[body.length + 1];
     message[0] = SIGNAL_MARK;
     System.arraycopy(body, 0, message, 1, body.length);
-    commands.publish(keys.channel(userId), message);
+    publishOnShard(keys.channel(userId), message);
+  }
+
+  // PUBLISH names no key, so a Cluster connection sends it to its default node, which may be a
+  // node that hangs or was failed over; a script with the channel as its key goes to the shard
+  // that owns it (the user's, as the write script's own PUBLISH), which the topology follows.
+  private static final byte[] PUBLISH =
+      "return redis.call('PUBLISH', KEYS[1], ARGV[1])"
+          .getBytes(java.nio.charset.StandardCharsets.UTF_8);
+
+  private CompletableFuture<Long> publishOnShard(byte[] channel, byte[] message) {
+    return commands
+        .<Long>eval(
+            PUBLISH, io.lettuce.core.ScriptOutputType.INTEGER, new byte[][] {channel}, message)
+        .toCompletableFuture();
   }
 
   /**
@@ -264,14 +410,26 @@ public final class RedisBroker implements Broker {
 
   @Override
   public void close() {
+    ScheduledExecutorService w = watchTimer;
+    if (w != null) {
+      w.shutdownNow();
+    }
+    if (opener instanceof AutoCloseable a) {
+      try {
+        a.close();
+      } catch (Exception e) {
+        log.warn("closing the pub/sub connector: {}", e.toString());
+      }
+    }
     channels.clear();
     connection.close();
   }
 
   private static final class Channel {
     final String userId;
-    // The pub/sub connection it is subscribed through: the shared one or a loop's.
-    final StatefulRedisPubSubConnection<byte[], byte[]> via;
+    // The pub/sub connection it is subscribed through: the shared one or a loop's (moved only
+    // from a shared connection that stopped delivering to its replacement).
+    volatile StatefulRedisPubSubConnection<byte[], byte[]> via;
     final List<Listener> listeners = new CopyOnWriteArrayList<>();
     final CompletableFuture<Void> ready = new CompletableFuture<>();
     // Set by the first confirmation of the subscription; a later one means a resubscription.

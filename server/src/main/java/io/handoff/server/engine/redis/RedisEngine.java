@@ -19,6 +19,7 @@ import io.lettuce.core.cluster.api.async.RedisClusterAsyncCommands;
 import io.lettuce.core.cluster.models.partitions.RedisClusterNode;
 import io.lettuce.core.codec.ByteArrayCodec;
 import io.lettuce.core.protocol.ProtocolVersion;
+import io.lettuce.core.pubsub.StatefulRedisPubSubConnection;
 import io.lettuce.core.resource.EpollProvider;
 import io.netty.channel.EventLoopGroup;
 import io.netty.util.concurrent.EventExecutor;
@@ -27,7 +28,9 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ThreadLocalRandom;
 import java.util.function.Function;
+import java.util.function.Supplier;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -263,6 +266,10 @@ public final class RedisEngine implements Engine {
           StoreHealth.DEFAULT_INTERVAL,
           () -> probe.async().upstream().commands().ping().toCompletableFuture());
       FailoverWatch.watch(client, health, broker);
+      // The pub/sub connection stays with the node it first reached; if that node hangs, the
+      // Cluster fails it over but the connection, still open, would hear nothing for hours.
+      broker.watchPath(
+          new NodePubSub(client, uris.get(0)), Duration.ofSeconds(1), Duration.ofSeconds(3));
       return new RedisEngine(
           client,
           store,
@@ -281,6 +288,57 @@ public final class RedisEngine implements Engine {
     } catch (RuntimeException e) {
       client.shutdown();
       throw e;
+    }
+  }
+
+  /**
+   * Opens a pub/sub connection to a Cluster node the topology shows healthy, a random one, for the
+   * broker's watch ({@link RedisBroker#watchPath}): a Cluster broadcasts every PUBLISH to every
+   * node, so any node hears every user's channel. Closed with the broker.
+   */
+  static final class NodePubSub
+      implements Supplier<StatefulRedisPubSubConnection<byte[], byte[]>>, AutoCloseable {
+    private final RedisClusterClient cluster;
+    private final RedisURI template;
+    private final RedisClient nodes;
+
+    NodePubSub(RedisClusterClient cluster, RedisURI template) {
+      this.cluster = cluster;
+      this.template = template;
+      this.nodes = RedisClient.create(cluster.getResources());
+      nodes.setOptions(
+          ClientOptions.builder()
+              .autoReconnect(true)
+              .protocolVersion(PROTOCOL)
+              .timeoutOptions(TimeoutOptions.enabled(DEFAULT_COMMAND_TIMEOUT))
+              .socketOptions(socketOptions())
+              .build());
+    }
+
+    @Override
+    public StatefulRedisPubSubConnection<byte[], byte[]> get() {
+      List<RedisClusterNode> live = new ArrayList<>();
+      for (RedisClusterNode n : cluster.getPartitions()) {
+        if (!n.is(RedisClusterNode.NodeFlag.FAIL)
+            && !n.is(RedisClusterNode.NodeFlag.EVENTUAL_FAIL)
+            && !n.is(RedisClusterNode.NodeFlag.NOADDR)
+            && !n.is(RedisClusterNode.NodeFlag.HANDSHAKE)
+            && n.getUri() != null) {
+          live.add(n);
+        }
+      }
+      if (live.isEmpty()) {
+        throw new IllegalStateException("no Redis Cluster node is known to be healthy");
+      }
+      RedisURI node = live.get(ThreadLocalRandom.current().nextInt(live.size())).getUri();
+      RedisURI uri =
+          RedisURI.builder(template).withHost(node.getHost()).withPort(node.getPort()).build();
+      return nodes.connectPubSub(ByteArrayCodec.INSTANCE, uri);
+    }
+
+    @Override
+    public void close() {
+      nodes.shutdown(Duration.ZERO, Duration.ofSeconds(1));
     }
   }
 
