@@ -144,9 +144,11 @@ public final class RedisEngine implements Engine {
               replicaWait(client, limits, keys, key -> uri));
       RedisBroker broker =
           new RedisBroker(client.connectPubSub(ByteArrayCodec.INSTANCE), redis, keys);
-      RedisSessionStore sessions = new RedisSessionStore(redis, keys, limits, clock);
+      RedisClusterAsyncCommands<byte[], byte[]> waiting =
+          WaitingCommands.of(redis, failures(client, health));
+      RedisSessionStore sessions = new RedisSessionStore(waiting, keys, limits, clock);
       ConnectionNames connections = new ConnectionNames();
-      RedisHandoffStore handoff = new RedisHandoffStore(redis, keys, clock, connections);
+      RedisHandoffStore handoff = new RedisHandoffStore(waiting, keys, clock, connections);
       StatefulRedisConnection<byte[], byte[]> probe = client.connect(ByteArrayCodec.INSTANCE);
       health.start(
           client.getResources().eventExecutorGroup(),
@@ -158,7 +160,7 @@ public final class RedisEngine implements Engine {
           broker,
           sessions,
           handoff,
-          new RedisApprovalStore(redis, keys),
+          new RedisApprovalStore(waiting, keys),
           new RedisResume(redis, keys, limits, clock, failures(client, health), store, connections),
           description,
           health,
@@ -254,9 +256,11 @@ public final class RedisEngine implements Engine {
               replicaWait(client, limits, keys, key -> masterOf(commands, key)));
       RedisBroker broker =
           new RedisBroker(client.connectPubSub(ByteArrayCodec.INSTANCE), commands.async(), keys);
-      RedisSessionStore sessions = new RedisSessionStore(commands.async(), keys, limits, clock);
+      RedisClusterAsyncCommands<byte[], byte[]> waiting =
+          WaitingCommands.of(commands.async(), failures(client, health));
+      RedisSessionStore sessions = new RedisSessionStore(waiting, keys, limits, clock);
       ConnectionNames connections = new ConnectionNames();
-      RedisHandoffStore handoff = new RedisHandoffStore(commands.async(), keys, clock, connections);
+      RedisHandoffStore handoff = new RedisHandoffStore(waiting, keys, clock, connections);
       // Every master, not just the one a keyless PING is routed to: a hung shard is noticed. On a
       // connection of its own, so the PING never waits behind this node's backlog.
       StatefulRedisClusterConnection<byte[], byte[]> probe =
@@ -276,7 +280,7 @@ public final class RedisEngine implements Engine {
           broker,
           sessions,
           handoff,
-          new RedisApprovalStore(commands.async(), keys),
+          new RedisApprovalStore(waiting, keys),
           new RedisResume(
               commands.async(), keys, limits, clock, failures(client, health), store, connections),
           description,

@@ -55,6 +55,18 @@ final class RedisFailures {
    * wait), and fails with {@link StoreUnavailableException} or {@link OutcomeUnknownException}.
    */
   <T> CompletableFuture<T> run(Supplier<CompletableFuture<T>> command) {
+    return run(command, true);
+  }
+
+  /**
+   * As {@link #run(Supplier)}, but a failure that is not waited out reaches the caller as Redis or
+   * Lettuce reported it, for callers that tell errors apart themselves (NOSCRIPT, a timeout).
+   */
+  <T> CompletableFuture<T> waitOut(Supplier<CompletableFuture<T>> command) {
+    return run(command, false);
+  }
+
+  private <T> CompletableFuture<T> run(Supplier<CompletableFuture<T>> command, boolean classify) {
     CompletableFuture<T> result = new CompletableFuture<>();
     // Sent again from the event loop that sent it first, so it goes through that loop's Redis
     // connection again (see RoutedCommands): a write and the copies Redis publishes of it to that
@@ -66,7 +78,8 @@ final class RedisFailures {
         result,
         here != null ? here : timer,
         System.nanoTime() + waitNanos,
-        FIRST_PAUSE_MS);
+        FIRST_PAUSE_MS,
+        classify);
     return result;
   }
 
@@ -75,7 +88,8 @@ final class RedisFailures {
       CompletableFuture<T> result,
       EventExecutorGroup retries,
       long deadline,
-      long pause) {
+      long pause,
+      boolean classify) {
     CompletableFuture<T> f;
     try {
       f = command.get();
@@ -99,7 +113,12 @@ final class RedisFailures {
               retries.schedule(
                   () ->
                       attempt(
-                          command, result, retries, deadline, Math.min(pause * 2, MAX_PAUSE_MS)),
+                          command,
+                          result,
+                          retries,
+                          deadline,
+                          Math.min(pause * 2, MAX_PAUSE_MS),
+                          classify),
                   pause,
                   TimeUnit.MILLISECONDS);
               return;
@@ -108,7 +127,7 @@ final class RedisFailures {
               // the caller gets the failure as it stands rather than waiting forever.
             }
           }
-          result.completeExceptionally(classify(cause));
+          result.completeExceptionally(classify ? classify(cause) : cause);
         });
   }
 
@@ -132,6 +151,11 @@ final class RedisFailures {
   static boolean temporary(Throwable cause) {
     if (cause instanceof RedisCommandExecutionException) {
       String m = String.valueOf(cause.getMessage());
+      if (m.startsWith("ERR Error running script")) {
+        // Redis 6 wraps the error a command inside a script got: a script on a replica (an old
+        // primary demoted) stops at its first write with "-READONLY", having written nothing.
+        return m.contains("-READONLY") || m.contains("-MASTERDOWN") || m.contains("-LOADING");
+      }
       return m.startsWith("LOADING")
           || m.startsWith("TRYAGAIN")
           || m.startsWith("CLUSTERDOWN")

@@ -57,6 +57,17 @@ class RedisFailuresTest {
     assertTrue(
         RedisFailures.temporary(
             new RedisException("Currently not connected. Commands are rejected.")));
+    assertTrue(
+        RedisFailures.temporary(
+            new RedisCommandExecutionException(
+                "ERR Error running script (call to f_e945a85c): @user_script:43: @user_script: 43:"
+                    + " -READONLY You can't write against a read only replica.")),
+        "a script on a demoted primary, as Redis 6 reports it");
+    assertFalse(
+        RedisFailures.temporary(
+            new RedisCommandExecutionException(
+                "ERR Error running script (call to f_e945a85c): @user_script:7: user_script:7:"
+                    + " Script attempted to access a non local key")));
     assertFalse(RedisFailures.temporary(new RedisCommandExecutionException("ERR wrong type")));
     assertFalse(RedisFailures.temporary(new RedisCommandTimeoutException("timed out")));
   }
