@@ -76,16 +76,25 @@ final class ConfigSources implements CommandLine.IDefaultValueProvider {
         throw new IllegalArgumentException(
             "configuration file " + path + " is not a Java properties file: " + e.getMessage());
       }
+      Set<String> fileKeys = new TreeSet<>(known);
+      fileKeys.remove("config");
       for (String k : p.stringPropertyNames()) {
-        if (!known.contains(k) || k.equals("config")) {
+        if (k.equals("config")) {
+          throw new IllegalArgumentException(
+              "'config' in "
+                  + path
+                  + ": a configuration file cannot name another; give --config (or HANDOFF_CONFIG)"
+                  + " once");
+        }
+        if (!fileKeys.contains(k)) {
           throw new IllegalArgumentException(
               "unknown key '"
                   + k
                   + "' in "
                   + path
-                  + closest(k, known, false)
+                  + closest(k, fileKeys, false)
                   + "; known keys: "
-                  + String.join(", ", known));
+                  + String.join(", ", fileKeys));
         }
         fileValues.put(k, p.getProperty(k).trim());
       }

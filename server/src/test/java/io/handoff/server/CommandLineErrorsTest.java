@@ -40,6 +40,7 @@ class CommandLineErrorsTest {
     busy = new ServerSocket(0, 1, InetAddress.getLoopbackAddress());
     Files.writeString(dir.resolve("bad-heartbeat.properties"), "heartbeat=25x\n");
     Files.writeString(dir.resolve("typo.properties"), "redis-ulr=redis://x:6379\n");
+    Files.writeString(dir.resolve("nested.properties"), "config=/etc/other.properties\n");
     Files.writeString(dir.resolve("no-pending.properties"), "max-pending-sign-ins-per-user=0\n");
   }
 
@@ -262,6 +263,27 @@ class CommandLineErrorsTest {
             2,
             "unknown key 'redis-ulr' in " + typoFile,
             "did you mean redis-url?"));
+    all.add(
+        c(
+            "a configuration file naming another",
+            "--config " + dir.resolve("nested.properties"),
+            Map.of(),
+            2,
+            "a configuration file cannot name another; give --config"));
+    all.add(
+        c(
+            "an identity key set that cannot be read",
+            "--identity-jwks " + dir.resolve("missing-jwks.json"),
+            Map.of(),
+            2,
+            "cannot load the JWKS (--identity-jwks) from"));
+    all.add(
+        c(
+            "an identity algorithm the node does not take",
+            "--identity-jwks " + dir.resolve("missing-jwks.json") + " --identity-algorithms HS256",
+            Map.of(),
+            2,
+            "--identity-algorithms takes ES256, RS256, EdDSA"));
     all.add(
         c(
             "an admin host without a port",

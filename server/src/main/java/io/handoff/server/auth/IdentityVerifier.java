@@ -112,7 +112,7 @@ public final class IdentityVerifier {
       this.keys = load(JWKSetCacheRefreshEvaluator.noRefresh());
     } catch (KeySourceException e) {
       throw new IllegalArgumentException(
-          "cannot load the JWKS from " + source + ": " + e.getMessage(), e);
+          "cannot load the JWKS (--identity-jwks) from " + source + ": " + e.getMessage(), e);
     }
     this.loadedAt = clock.millis();
   }
