@@ -45,6 +45,23 @@ export const MAX_OFFER_SENDS = 5;
 /** How long an offer without a TTL of its own is sent again for. */
 export const OFFER_RESEND_WINDOW_MS = 30_000;
 
+/** How far past its `exp` a fixed token is still tried: the server's clock may be behind this one's. */
+const EXPIRY_SKEW_MS = 60_000;
+
+/** When a JWT's `exp` passed, if it passed more than {@link EXPIRY_SKEW_MS} ago; undefined otherwise (or not a JWT). */
+function expiredAt(token: string): Date | undefined {
+  const payload = token.split(".")[1];
+  if (!payload) return undefined;
+  try {
+    const json = atob(payload.replace(/-/g, "+").replace(/_/g, "/"));
+    const exp = (JSON.parse(json) as { exp?: unknown }).exp;
+    if (typeof exp !== "number" || !Number.isFinite(exp)) return undefined;
+    return Date.now() > exp * 1000 + EXPIRY_SKEW_MS ? new Date(exp * 1000) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /** A fresh random offer key: 128 bits in hex (crypto.getRandomValues works in every context). */
 function randomKey(): string {
   const b = new Uint8Array(16);
@@ -488,6 +505,15 @@ export class HandoffClient {
             listener.onClose(
               4502,
               "the access token holds characters a token cannot have (only visible ASCII, no spaces or line breaks)",
+            );
+            return;
+          }
+          const expired = token !== undefined && !this.options.tokenSource ? expiredAt(token) : undefined;
+          if (expired !== undefined) {
+            // A browser cannot see the upgrade's 401: it would reconnect with this token for ever.
+            listener.onClose(
+              4502,
+              `the access token expired at ${expired.toISOString()}; a fixed token cannot be renewed (give tokenSource)`,
             );
             return;
           }

@@ -5,7 +5,7 @@ import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import type { BrowserContext, Page } from "playwright-core";
 import { launchChromium, startDemoNode } from "./chromium.js";
-import type { Node } from "./harness.js";
+import { mintToken, type Node } from "./harness.js";
 
 let node: Node;
 let context: BrowserContext;
@@ -230,6 +230,24 @@ describe("browser client and its offline store", () => {
       return at < 0 ? -1 : at - start;
     }, newUser());
     assert.ok(waited >= 0 && waited < 10_000, `connected again ${waited} ms after the online event`);
+    await page.close();
+  });
+
+  test("a fixed access token that has expired stops the client with 4502 instead of reconnecting for ever", async () => {
+    const page = await context.newPage();
+    await page.goto(`${node.http}/demo/handoff-client.js`);
+    const outcome = await page.evaluate(async (token) => {
+      const m = await import("/demo/handoff-client.js" as string);
+      const client = new m.HandoffClient({ url: `ws://${location.host}/ws`, token, reconnect: { initialMs: 50, maxMs: 200 } });
+      const settled = client.connect().then(
+        () => "connected",
+        (e: { code: string; closeCode?: number; message: string }) => `${e.code} ${e.closeCode} ${e.message}`,
+      );
+      const result = await Promise.race([settled, new Promise<string>((r) => setTimeout(() => r("still trying"), 10_000))]);
+      await client.close();
+      return result;
+    }, mintToken(newUser(), "tv", -3600));
+    assert.match(outcome, /^CLOSED 4502 .*the access token expired at .*give tokenSource/);
     await page.close();
   });
 });
