@@ -32,7 +32,7 @@ import java.util.concurrent.CompletableFuture;
  *       connection closing never hides a newer one.
  *   <li>Everything a user holds is bounded: one activity per device, {@code maxLive} live offers,
  *       one presence entry per device (at most {@code maxDevices}; the longest-offline entry is
- *       dropped to make room).
+ *       dropped to make room, and with every entry online a newcomer is not listed).
  *   <li>{@link #erase} leaves nothing of the user behind; {@link #sweep} keeps the store bounded by
  *       what is live or retained, never by how many users were ever seen.
  *   <li>Failures (store unreachable) complete the futures exceptionally; nothing is half-applied.

@@ -320,6 +320,14 @@ public abstract class HandoffStoreContractTest {
     assertEquals(
         List.of("b", "c"),
         get(store.presence(user)).stream().map(DevicePresence::getDeviceId).sorted().toList());
+
+    // Every entry online: the newcomer is not listed, and no online device is dropped for it (it
+    // would drop another at its next refresh, and the user's devices would see presence flap).
+    get(store.online(user, "d", 4, Duration.ofSeconds(20), 2));
+    get(store.keep(user, List.of(new HandoffStore.Live("d", 4)), Duration.ofSeconds(20), 2));
+    Map<String, DevicePresence> full = byDevice(get(store.presence(user)));
+    assertEquals(Set.of("b", "c"), full.keySet());
+    assertTrue(full.get("b").getOnline() && full.get("c").getOnline());
   }
 
   @Test

@@ -232,8 +232,8 @@ public final class MemoryHandoffStore implements HandoffStore {
     {
       long now = clock.millis();
       Presence p = u.presenceOf(deviceId);
-      if (p == null && u.presence.length >= maxDevices) {
-        evictLongestOffline(u, now);
+      if (p == null && u.presence.length >= maxDevices && !evictLongestOffline(u, now)) {
+        return null; // Every entry is online: none is dropped for a newcomer.
       }
       if (p == null) {
         p = new Presence(deviceId);
@@ -249,21 +249,23 @@ public final class MemoryHandoffStore implements HandoffStore {
     return null;
   }
 
-  private static void evictLongestOffline(UserState u, long now) {
+  /** Drops the entry offline the longest; false if every entry is online. */
+  private static boolean evictLongestOffline(UserState u, long now) {
     Presence oldest = null;
     long oldestSeen = Long.MAX_VALUE;
     for (Presence p : u.presence) {
       boolean online = p.online && p.deadline > now;
-      long seen = online ? Long.MAX_VALUE - 1 : p.lastSeen;
-      if (seen < oldestSeen) {
-        oldestSeen = seen;
+      if (!online && p.lastSeen < oldestSeen) {
+        oldestSeen = p.lastSeen;
         oldest = p;
       }
     }
-    if (oldest != null) {
-      Presence gone = oldest;
-      u.removePresenceIf(p -> p == gone);
+    if (oldest == null) {
+      return false;
     }
+    Presence gone = oldest;
+    u.removePresenceIf(p -> p == gone);
+    return true;
   }
 
   @Override

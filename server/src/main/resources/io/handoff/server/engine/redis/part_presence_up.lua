@@ -6,6 +6,7 @@ local function parse_presence(v)
 end
 -- The device online through this connection until the deadline (now and deadline in ms, as
 -- strings); makes room by dropping the entry offline the longest when the hash holds max_devices.
+-- With every entry online, the device is not listed: no online device is dropped for it.
 local function presence_up(key, device, connection, now, deadline, max_devices, lifetime)
   if redis.call('HEXISTS', key, device) == 0
       and redis.call('HLEN', key) >= tonumber(max_devices) then
@@ -15,17 +16,15 @@ local function presence_up(key, device, connection, now, deadline, max_devices, 
     for i = 1, #all, 2 do
       local on, _, seen, dl = parse_presence(all[i + 1])
       local s = tonumber(seen) or 0
-      if on == '1' and tonumber(dl) > t then
-        s = math.huge
-      end
-      if oldest == nil or s < oldest then
+      if not (on == '1' and tonumber(dl) > t) and (oldest == nil or s < oldest) then
         oldest = s
         victim = all[i]
       end
     end
-    if victim then
-      redis.call('HDEL', key, victim)
+    if not victim then
+      return
     end
+    redis.call('HDEL', key, victim)
   end
   redis.call('HSET', key, device, '1|' .. connection .. '|' .. now .. '|' .. deadline)
   redis.call('PEXPIRE', key, lifetime)
