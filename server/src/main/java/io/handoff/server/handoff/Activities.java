@@ -44,17 +44,31 @@ final class Activities {
   /** Fills the Welcome's activities of the other devices. */
   void welcome(Welcome.Builder w, List<Activity> all) {
     for (Activity a : all) {
-      if (!a.getDeviceId().equals(device())) {
+      if (!a.getDeviceId().equals(device()) && current(a)) {
         seenForWrite().put(a.getDeviceId(), a);
         w.addActivities(a);
       }
     }
   }
 
+  /**
+   * Whether {@code a} is within its retention. A store may keep a device's activity longer (Redis
+   * keeps the user's activities in one hash, whose lifetime each publish of any device renews), so
+   * the age is judged here, from the time the activity was stamped.
+   */
+  private boolean current(Activity a) {
+    return a.getUpdatedMs() + service.limits.activityRetention().toMillis()
+        > service.store.clock().millis();
+  }
+
   /** Brings what the device was told in line with the store's activities. */
   void reread(List<Activity> all) {
     Map<String, Activity> now = new HashMap<>();
-    all.forEach(a -> now.put(a.getDeviceId(), a));
+    for (Activity a : all) {
+      if (current(a)) {
+        now.put(a.getDeviceId(), a);
+      }
+    }
     for (String d : List.copyOf(seen.keySet())) {
       if (!now.containsKey(d)) {
         push(d, null);
