@@ -168,7 +168,11 @@ public final class HandoffClient implements AutoCloseable {
 
   /**
    * Offers {@code activity} to one device ({@code targetDevice}) or, with {@code null}, to all the
-   * user's other devices, live for {@code ttl} ({@code null}: the server's default).
+   * user's other devices, live for {@code ttl} ({@code null}: the server's default). An offer whose
+   * answer is lost (its connection ended first, or the server said {@code UNAVAILABLE}) is sent
+   * again with the same key once connected, within its TTL (30 s for the default) and at most five
+   * times; the server answers with the offer it made, so one call makes at most one offer. Made
+   * while not connected, it fails at once.
    */
   public OutgoingOffer offer(String targetDevice, Activity activity, Duration ttl) {
     return calls.offer(targetDevice, activity, ttl);
