@@ -38,8 +38,11 @@ final class GatedHandoff implements HandoffStore {
 
   @Override
   public CompletableFuture<Void> putActivity(
-      String userId, io.handoff.protocol.v1.Activity activity, java.time.Duration retention) {
-    return real().putActivity(userId, activity, retention);
+      String userId,
+      io.handoff.protocol.v1.Activity activity,
+      java.time.Duration retention,
+      int maxDevices) {
+    return real().putActivity(userId, activity, retention, maxDevices);
   }
 
   @Override

@@ -112,7 +112,11 @@ final class Activities {
     }
     Activity stamped = activity.toBuilder().setDeviceId(device).setUpdatedMs(now()).build();
     connection.onLoop(
-        service.store.putActivity(user, stamped, service.limits.activityRetention()),
+        service.store.putActivity(
+            user,
+            stamped,
+            service.limits.activityRetention(),
+            service.config.storeLimits().maxDevicesPerUser()),
         (v, err) -> {
           if (HandoffSession.failed(connection, id, err)) {
             return;

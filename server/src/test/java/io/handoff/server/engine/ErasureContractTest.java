@@ -93,10 +93,10 @@ public abstract class ErasureContractTest {
     get(engine.sessions().seen(u, "s-laptop", "node-a", true));
     get(
         handoff.putActivity(
-            u, Activity.newBuilder().setDeviceId("phone").build(), Duration.ofDays(1)));
+            u, Activity.newBuilder().setDeviceId("phone").build(), Duration.ofDays(1), 64));
     get(
         handoff.putActivity(
-            u, Activity.newBuilder().setDeviceId("laptop").build(), Duration.ofDays(1)));
+            u, Activity.newBuilder().setDeviceId("laptop").build(), Duration.ofDays(1), 64));
     assertEquals(
         Made.CREATED,
         get(handoff.createOffer(u, offer("accepted", "phone", Duration.ofMinutes(1)), 8)).made());

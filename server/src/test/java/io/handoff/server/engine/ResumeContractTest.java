@@ -129,7 +129,7 @@ public abstract class ResumeContractTest {
     WriteOutcome diverged = write("laptop", "lyrics", 6);
     get(
         handoff.putActivity(
-            user, Activity.newBuilder().setDeviceId("laptop").build(), Duration.ofDays(1)));
+            user, Activity.newBuilder().setDeviceId("laptop").build(), Duration.ofDays(1), 64));
     assertEquals(
         Made.CREATED,
         get(handoff.createOffer(user, offer("live", "laptop", Duration.ofMinutes(5)), 8)).made());

@@ -80,9 +80,9 @@ public abstract class HandoffStoreContractTest {
 
   @Test
   void activityIsReplacedPerDeviceAndCanBeCleared() throws Exception {
-    get(store.putActivity(user, activity("phone", "a"), Duration.ofHours(1)));
-    get(store.putActivity(user, activity("phone", "b"), Duration.ofHours(1)));
-    get(store.putActivity(user, activity("tv", "c"), Duration.ofHours(1)));
+    get(store.putActivity(user, activity("phone", "a"), Duration.ofHours(1), 64));
+    get(store.putActivity(user, activity("phone", "b"), Duration.ofHours(1), 64));
+    get(store.putActivity(user, activity("tv", "c"), Duration.ofHours(1), 64));
     Map<String, String> titles =
         get(store.activities(user)).stream()
             .collect(Collectors.toMap(Activity::getDeviceId, Activity::getTitle));
@@ -92,6 +92,27 @@ public abstract class HandoffStoreContractTest {
     assertEquals(
         List.of("tv"), get(store.activities(user)).stream().map(Activity::getDeviceId).toList());
     assertTrue(get(store.activities("someone-else-" + user)).isEmpty());
+  }
+
+  @Test
+  void activitiesAreBoundedByMaxDevicesAndTheLeastRecentlyUpdatedMakesRoom() throws Exception {
+    for (int i = 0; i < 10; i++) {
+      Activity a = activity("d" + i, "t" + i).toBuilder().setUpdatedMs(1000 + i).build();
+      get(store.putActivity(user, a, Duration.ofHours(1), 3));
+    }
+    assertEquals(
+        java.util.Set.of("d7", "d8", "d9"),
+        get(store.activities(user)).stream()
+            .map(Activity::getDeviceId)
+            .collect(Collectors.toSet()));
+    // A device already there replaces its own and drops no other.
+    get(
+        store.putActivity(
+            user,
+            activity("d7", "again").toBuilder().setUpdatedMs(2000).build(),
+            Duration.ofHours(1),
+            3));
+    assertEquals(3, get(store.activities(user)).size());
   }
 
   @Test

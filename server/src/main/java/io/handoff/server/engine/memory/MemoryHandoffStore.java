@@ -58,14 +58,30 @@ public final class MemoryHandoffStore implements HandoffStore {
   }
 
   @Override
-  public CompletableFuture<Void> putActivity(String userId, Activity activity, Duration retention) {
+  public CompletableFuture<Void> putActivity(
+      String userId, Activity activity, Duration retention, int maxDevices) {
     update(
         userId,
-        u ->
-            u.activitiesForWrite()
-                .put(
-                    activity.getDeviceId(),
-                    new Timed<>(activity, clock.millis() + retention.toMillis())));
+        u -> {
+          long now = clock.millis();
+          Map<String, Timed<Activity>> all = u.activitiesForWrite();
+          if (!all.containsKey(activity.getDeviceId())) {
+            all.values().removeIf(t -> t.until <= now);
+            while (all.size() >= maxDevices && !all.isEmpty()) {
+              String oldest = null;
+              long oldestMs = Long.MAX_VALUE;
+              for (Map.Entry<String, Timed<Activity>> e : all.entrySet()) {
+                if (e.getValue().value.getUpdatedMs() < oldestMs || oldest == null) {
+                  oldestMs = e.getValue().value.getUpdatedMs();
+                  oldest = e.getKey();
+                }
+              }
+              all.remove(oldest);
+            }
+          }
+          return all.put(
+              activity.getDeviceId(), new Timed<>(activity, now + retention.toMillis()));
+        });
     return CompletableFuture.completedFuture(null);
   }
 

@@ -55,13 +55,42 @@ final class RedisHandoffStore implements HandoffStore {
   }
 
   @Override
-  public CompletableFuture<Void> putActivity(String userId, Activity activity, Duration retention) {
+  public CompletableFuture<Void> putActivity(
+      String userId, Activity activity, Duration retention, int maxDevices) {
     byte[] key = keys.activities(userId);
     CompletableFuture<Boolean> set =
         redis.hset(key, utf8(activity.getDeviceId()), activity.toByteArray()).toCompletableFuture();
     CompletableFuture<Boolean> expire =
         redis.pexpire(key, retention.toMillis()).toCompletableFuture();
-    return set.thenCombine(expire, (a, b) -> null);
+    CompletableFuture<Long> size = redis.hlen(key).toCompletableFuture();
+    return set.thenCombine(expire, (a, b) -> null)
+        .thenCombine(size, (v, n) -> n)
+        .thenCompose(
+            n -> n <= maxDevices ? CompletableFuture.completedFuture(null) : trim(key, maxDevices));
+  }
+
+  /**
+   * Drops the least recently updated activities beyond {@code maxDevices}. Not atomic with the put
+   * before it: two puts at once may both trim, which drops at most an old activity more.
+   */
+  private CompletableFuture<Void> trim(byte[] key, int maxDevices) {
+    return redis
+        .hgetall(key)
+        .toCompletableFuture()
+        .thenCompose(
+            all -> {
+              if (all.size() <= maxDevices) {
+                return CompletableFuture.completedFuture(null);
+              }
+              List<Map.Entry<byte[], byte[]>> entries = new ArrayList<>(all.entrySet());
+              entries.sort(
+                  java.util.Comparator.comparingLong(e -> parseActivity(e.getValue()).getUpdatedMs()));
+              byte[][] gone = new byte[entries.size() - maxDevices][];
+              for (int i = 0; i < gone.length; i++) {
+                gone[i] = entries.get(i).getKey();
+              }
+              return redis.hdel(key, gone).toCompletableFuture().thenApply(x -> (Void) null);
+            });
   }
 
   @Override
