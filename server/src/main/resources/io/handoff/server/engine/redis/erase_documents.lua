@@ -7,5 +7,5 @@ end
 for _, dev in ipairs(redis.call('SMEMBERS', KEYS[2])) do
   redis.call('DEL', base .. 's:' .. dev, base .. 'o:' .. dev)
 end
-redis.call('DEL', KEYS[1], KEYS[2])
+redis.call('DEL', KEYS[1], KEYS[2], base .. 'dscan')
 return 1

@@ -74,10 +74,12 @@ repeat
   end
   if not epoch then
     local docs = redis.call('SCARD', KEYS[4])
-    if docs >= ARGV[6] + 0 then
+    local base = docs >= ARGV[6] + 0 and string.sub(KEYS[4], 1, -5)
+    -- At most once a second per user (the 'dscan' key, made with NX for a second, says a scan was
+    -- made): each refused write would otherwise look up every name, on Redis's one thread.
+    if base and redis.call('SET', base .. 'dscan', '1', 'PX', 1000, 'NX') then
       -- Each document expires on its own, its name staying in the set: names whose meta hash is
       -- gone are dropped (with whatever of their keys is left) before the write is refused.
-      local base = string.sub(KEYS[4], 1, -5)
       for _, name in ipairs(redis.call('SMEMBERS', KEYS[4])) do
         if redis.call('EXISTS', base .. 'm:' .. name) == 0 then
           redis.call('SREM', KEYS[4], name)
