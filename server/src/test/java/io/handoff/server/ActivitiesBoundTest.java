@@ -15,8 +15,8 @@ import org.junit.jupiter.api.Test;
 
 /**
  * Promise 9: a user's activities are bounded as its presence entries and remembered write numbers
- * are (by maxDevicesPerUser), not by how many device ids the user ever went through. A device id
- * is the client's choice at sign-in; a user at the device limit revokes one and signs in another.
+ * are (by maxDevicesPerUser), not by how many device ids the user ever went through. A device id is
+ * the client's choice at sign-in; a user at the device limit revokes one and signs in another.
  */
 class ActivitiesBoundTest {
   private static final int MAX_DEVICES = 3;
@@ -52,8 +52,7 @@ class ActivitiesBoundTest {
           assertTrue(echo.hasActivityUpdate(), echo.toString());
         }
         // At the device limit: make room for the next one, as any user can.
-        HttpApi.Answer revoked =
-            api.delete("/v1/devices/" + device, keeper.field("access_token"));
+        HttpApi.Answer revoked = api.delete("/v1/devices/" + device, keeper.field("access_token"));
         assertEquals(200, revoked.status(), revoked.toString());
       }
       HttpApi.Answer last = signIn(api, app, "watcher");

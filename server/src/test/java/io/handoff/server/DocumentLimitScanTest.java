@@ -37,9 +37,7 @@ class DocumentLimitScanTest {
     redis = RedisProcess.start();
     HandoffServer node =
         nodes.redis(
-            redis.url(),
-            "n1",
-            StoreLimits.builder().maxDocumentsPerUser(MAX_DOCUMENTS).build());
+            redis.url(), "n1", StoreLimits.builder().maxDocumentsPerUser(MAX_DOCUMENTS).build());
     try (TestDevice device = TestDevice.connect(node.port(), TestServer.token("mallory", "d"))) {
       device.hello();
       long seq = 1;

@@ -79,8 +79,7 @@ public final class MemoryHandoffStore implements HandoffStore {
               all.remove(oldest);
             }
           }
-          return all.put(
-              activity.getDeviceId(), new Timed<>(activity, now + retention.toMillis()));
+          return all.put(activity.getDeviceId(), new Timed<>(activity, now + retention.toMillis()));
         });
     return CompletableFuture.completedFuture(null);
   }

@@ -84,7 +84,8 @@ final class RedisHandoffStore implements HandoffStore {
               }
               List<Map.Entry<byte[], byte[]>> entries = new ArrayList<>(all.entrySet());
               entries.sort(
-                  java.util.Comparator.comparingLong(e -> parseActivity(e.getValue()).getUpdatedMs()));
+                  java.util.Comparator.comparingLong(
+                      e -> parseActivity(e.getValue()).getUpdatedMs()));
               byte[][] gone = new byte[entries.size() - maxDevices][];
               for (int i = 0; i < gone.length; i++) {
                 gone[i] = entries.get(i).getKey();

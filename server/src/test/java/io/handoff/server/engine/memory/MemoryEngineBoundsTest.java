@@ -107,7 +107,8 @@ class MemoryEngineBoundsTest {
     engine.sessions().create(user, "s-" + user, "phone", "Phone", "ios", new byte[] {1}).join();
     HandoffStore handoff = engine.handoff();
     handoff
-        .putActivity(user, Activity.newBuilder().setDeviceId("phone").build(), Duration.ofDays(1), 64)
+        .putActivity(
+            user, Activity.newBuilder().setDeviceId("phone").build(), Duration.ofDays(1), 64)
         .join();
     handoff.online(user, "phone", 1, Duration.ofSeconds(30), 8).join();
     String offerId = "o-" + clock.millis();

@@ -46,7 +46,8 @@ class StoresWaitOutAnOutageTest {
             new MutableClock(1_796_500_000_000L));
     Activity phone = Activity.newBuilder().setDeviceId("phone").setTitle("Episode 3").build();
     // Without the wait these fail at once with READONLY.
-    CompletableFuture<Void> put = engine.handoff().putActivity("ann", phone, Duration.ofHours(1), 64);
+    CompletableFuture<Void> put =
+        engine.handoff().putActivity("ann", phone, Duration.ofHours(1), 64);
     CompletableFuture<?> session =
         engine.sessions().create("ann", "s-1", "phone", "Phone", "ios", new byte[] {1});
     try (RedisClient client = RedisClient.create(replica.url());
