@@ -214,6 +214,7 @@ public final class MemoryDocumentStore implements DocumentStore {
     doc.bytes = bytes;
     doc.version++;
     long now = clock.millis();
+    doc.lastWrite = now;
     // The push frame is encoded once, straight from the write's ops, and fingerprinted as encoded.
     DocumentEvent event =
         DocumentEvent.accepted(
@@ -360,8 +361,10 @@ public final class MemoryDocumentStore implements DocumentStore {
   }
 
   /**
-   * Drops every user whose last write is {@link StoreLimits#idleTtl()} old or older, as the Redis
-   * engine's key TTLs do. The engine runs it periodically.
+   * Drops every document whose last applied write is {@link StoreLimits#idleTtl()} old or older,
+   * and every user whose last write (applied or refused: the devices' records) is, as the Redis
+   * engine's key TTLs do (each document's keys on its own; a device's records with any write of
+   * the device). The engine runs it periodically.
    */
   @Override
   public CompletableFuture<Void> sweep(Instant at) {
@@ -373,6 +376,8 @@ public final class MemoryDocumentStore implements DocumentStore {
         if (now - user.lastWrite >= idle) {
           user.removed = true;
           users.remove(e.getKey(), user);
+        } else {
+          user.docs.values().removeIf(d -> now - d.lastWrite >= idle);
         }
       }
     }
@@ -523,6 +528,8 @@ public final class MemoryDocumentStore implements DocumentStore {
     long version;
     long bytes;
     long fingerprint;
+    // When the last write was applied: the document is dropped the idle TTL after it.
+    long lastWrite;
     final HashMap<String, FieldValue> fields = new HashMap<>();
     // The recent versions' push frames (see History).
     final History history;
@@ -542,6 +549,7 @@ public final class MemoryDocumentStore implements DocumentStore {
       c.version = version;
       c.bytes = bytes;
       c.fingerprint = fingerprint;
+      c.lastWrite = lastWrite;
       fields.forEach((k, v) -> c.fields.put(k, new FieldValue(v)));
       return c;
     }
