@@ -55,8 +55,11 @@ public final class DeviceSessions {
   private final ServerStats stats;
   private final Clock clock;
   private volatile io.handoff.server.devices.DeviceApprovals approvals;
-  // Recent sign-in times per user, for burst detection on this node. Bounded by MAX_BURST_USERS.
+  // Recent sign-in times per user, for burst detection on this node. Bounded by MAX_BURST_USERS;
+  // times older than the burst window are dropped (a user with none left is forgotten) at most once
+  // per window, and an erased user's at once. Each deque is changed only inside the map's compute.
   private final ConcurrentHashMap<String, ArrayDeque<Long>> signInTimes = new ConcurrentHashMap<>();
+  private volatile long signInsPrunedAt;
 
   public DeviceSessions(
       TokenConfig config,
@@ -379,6 +382,7 @@ public final class DeviceSessions {
         .thenApply(
             v -> {
               stats.usersErased.increment();
+              signInTimes.remove(user);
               log.info("user {} erased all their state (asked by device {})", user, p.deviceId());
               kick(user, "", CloseCode.SESSION_REVOKED, "user erased all their state");
               return null;
@@ -432,22 +436,28 @@ public final class DeviceSessions {
   private void noteSignIn(String user) {
     long now = clock.millis();
     long window = config.signInBurstWindow().toMillis();
+    if (now - signInsPrunedAt >= window) {
+      signInsPrunedAt = now;
+      for (String u : signInTimes.keySet()) {
+        signInTimes.computeIfPresent(u, (k, t) -> recent(t, now, window));
+      }
+    }
     if (signInTimes.size() > MAX_BURST_USERS) {
       signInTimes.clear();
     }
-    ArrayDeque<Long> times = signInTimes.computeIfAbsent(user, k -> new ArrayDeque<>());
-    boolean burst;
-    synchronized (times) {
-      times.addLast(now);
-      while (!times.isEmpty() && now - times.peekFirst() > window) {
-        times.removeFirst();
-      }
-      burst = times.size() > config.signInBurst();
-      if (burst) {
-        times.clear(); // One anomaly per burst, not one per sign-in.
-      }
-    }
-    if (burst) {
+    boolean[] burst = {false};
+    signInTimes.compute(
+        user,
+        (k, t) -> {
+          ArrayDeque<Long> times = t == null ? new ArrayDeque<>() : t;
+          times.addLast(now);
+          if (recent(times, now, window) != null && times.size() > config.signInBurst()) {
+            burst[0] = true;
+            times.clear(); // One anomaly per burst, not one per sign-in.
+          }
+          return times.isEmpty() ? null : times;
+        });
+    if (burst[0]) {
       stats.anomalySignInBurst.increment();
       log.warn(
           "ANOMALY sign_in_burst: more than {} sign-ins for user {} within {}",
@@ -455,6 +465,14 @@ public final class DeviceSessions {
           user,
           config.signInBurstWindow());
     }
+  }
+
+  /** {@code times} without those older than {@code window}; null if none is left. */
+  private static ArrayDeque<Long> recent(ArrayDeque<Long> times, long now, long window) {
+    while (!times.isEmpty() && now - times.peekFirst() > window) {
+      times.removeFirst();
+    }
+    return times.isEmpty() ? null : times;
   }
 
   private String newRefreshToken(String user, String sid) {
