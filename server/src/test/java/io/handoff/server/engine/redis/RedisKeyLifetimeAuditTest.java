@@ -6,13 +6,13 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import com.google.protobuf.ByteString;
 import io.handoff.protocol.v1.Activity;
 import io.handoff.protocol.v1.FieldOp;
+import io.handoff.protocol.v1.Offer;
 import io.handoff.protocol.v1.OfferOutcome;
 import io.handoff.protocol.v1.Write;
 import io.handoff.server.MutableClock;
 import io.handoff.server.RedisProcess;
 import io.handoff.server.devices.ApprovalStore;
 import io.handoff.server.engine.StoreLimits;
-import io.handoff.protocol.v1.Offer;
 import io.handoff.server.handoff.HandoffStore;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
@@ -121,7 +121,9 @@ class RedisKeyLifetimeAuditTest {
     get(approvals.fail("a:10.0.0.9", 60_000, now));
 
     HandoffStore handoff = fx.engine.handoff();
-    get(handoff.putActivity(user, Activity.newBuilder().setDeviceId("phone").build(), Duration.ofDays(1)));
+    get(
+        handoff.putActivity(
+            user, Activity.newBuilder().setDeviceId("phone").build(), Duration.ofDays(1), 8));
     get(handoff.clearActivity(user, "laptop"));
     get(handoff.createOffer(user, offer("o1", "phone", clock.millis(), Duration.ofMinutes(1)), 2));
     get(handoff.createOffer(user, offer("o2", "phone", clock.millis(), Duration.ofSeconds(5)), 2));
@@ -136,11 +138,12 @@ class RedisKeyLifetimeAuditTest {
 
     TreeMap<String, Long> all = lifetimes();
     List<String> immortal = new ArrayList<>();
-    all.forEach((k, v) -> {
-      if (v < 0) {
-        immortal.add(k);
-      }
-    });
+    all.forEach(
+        (k, v) -> {
+          if (v < 0) {
+            immortal.add(k);
+          }
+        });
     System.out.println("AUDIT keys: " + all);
     assertEquals(List.of(), immortal, "keys without a TTL: " + all);
     long ceiling = Duration.ofDays(7).toMillis() + 60_000;
@@ -149,8 +152,20 @@ class RedisKeyLifetimeAuditTest {
 
   private ApprovalStore.Request req(String id, String kind, String u, long now) {
     return new ApprovalStore.Request(
-        id, kind, u, "new-tv", "TV", "tvos", "10.0.0.9", now, now + 60_000, 5_000,
-        "secret-" + id, ApprovalStore.State.PENDING, "", 0);
+        id,
+        kind,
+        u,
+        "new-tv",
+        "TV",
+        "tvos",
+        "10.0.0.9",
+        now,
+        now + 60_000,
+        5_000,
+        "secret-" + id,
+        ApprovalStore.State.PENDING,
+        "",
+        0);
   }
 
   static Offer offer(String id, String from, long now, Duration ttl) {
