@@ -363,8 +363,8 @@ public final class MemoryDocumentStore implements DocumentStore {
   /**
    * Drops every document whose last applied write is {@link StoreLimits#idleTtl()} old or older,
    * and every user whose last write (applied or refused: the devices' records) is, as the Redis
-   * engine's key TTLs do (each document's keys on its own; a device's records with any write of
-   * the device). The engine runs it periodically.
+   * engine's key TTLs do (each document's keys on its own; a device's records with any write of the
+   * device). The engine runs it periodically.
    */
   @Override
   public CompletableFuture<Void> sweep(Instant at) {

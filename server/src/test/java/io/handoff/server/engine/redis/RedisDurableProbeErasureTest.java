@@ -34,7 +34,8 @@ class RedisDurableProbeErasureTest {
               .setClientSeq(1)
               .addOps(FieldOp.newBuilder().setField("f").setSet(ByteString.copyFromUtf8("v")))
               .build();
-      // The shared Redis has no replica: the round times out (OUTCOME_UNKNOWN), the write is applied.
+      // The shared Redis has no replica: the round times out (OUTCOME_UNKNOWN), the write is
+      // applied.
       engine.store().write(user, "phone", w).handle((o, e) -> null).get(10, TimeUnit.SECONDS);
       String glob = RedisKeyspace.userKeys(prefix, user);
       List<String> before = RedisKeyspace.keys(List.of(RedisProcess.sharedUrl()), glob);
