@@ -11,6 +11,9 @@ import io.handoff.protocol.v1.ServerFrame;
 import io.handoff.server.engine.StoreLimits;
 import io.handoff.server.engine.redis.RedisEngine;
 import io.handoff.server.handoff.HandoffLimits;
+import io.lettuce.core.KillArgs;
+import io.lettuce.core.RedisClient;
+import io.lettuce.core.api.StatefulRedisConnection;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -85,6 +88,37 @@ class RevocationAcrossNodesTest {
       other.send(ClientFrame.newBuilder().setPing(Ping.newBuilder().setNonce(5)));
       assertEquals(5, other.next(ServerFrame::hasPong).getPong().getNonce());
       assertFalse(other.isClosed());
+    }
+  }
+
+  /**
+   * A revocation whose signal the node missed (its subscription was down as it went out) is still
+   * seen: once subscribed again, the node checks its connections' sessions, not only their
+   * documents.
+   */
+  @Test
+  void aRevocationWhoseSignalTheNodeMissedClosesTheDeviceOnceItIsSubscribedAgain()
+      throws Exception {
+    HandoffServer n1 = node("n1");
+    HttpApi.Answer phone =
+        new HttpApi(n1.port()).signIn(app.identity("ida"), "phone", "Ida's phone", "ios");
+    assertEquals(201, phone.status(), phone.toString());
+    RedisClient admin = RedisClient.create(RedisProcess.sharedUrl());
+    closeables.add(admin::shutdown);
+    try (TestDevice device = TestDevice.connect(n1.port(), phone.field("access_token"));
+        RedisEngine side =
+            RedisEngine.connect(RedisProcess.sharedUrl(), prefix, StoreLimits.builder().build());
+        StatefulRedisConnection<String, String> c = admin.connect()) {
+      device.hello();
+      // Revoked in the store only, as if the signal that kicks the device had been lost.
+      assertEquals(
+          List.of("phone"),
+          side.sessions().revoke("ida", "phone", false).get(10, TimeUnit.SECONDS));
+      device.send(ClientFrame.newBuilder().setPing(Ping.newBuilder().setNonce(7)));
+      assertEquals(7, device.next(ServerFrame::hasPong).getPong().getNonce(), "nothing told n1");
+
+      c.sync().clientKill(KillArgs.Builder.typePubsub());
+      assertEquals(CloseCode.SESSION_REVOKED.code(), device.awaitClose());
     }
   }
 

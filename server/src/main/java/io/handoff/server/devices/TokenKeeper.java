@@ -104,6 +104,27 @@ public final class TokenKeeper extends Deadline {
     return status == null ? null : node.sessions().problem(principal, status);
   }
 
+  /**
+   * Checks the device session again, after the node may have missed a signal (its subscription to
+   * the user was down): a revocation or an erasure sent meanwhile would otherwise go unseen until
+   * the access token expires. Closes the connection {@code SESSION_REVOKED} if the session is gone;
+   * a store that does not answer leaves it as it is (the token's expiry still bounds it). Event
+   * loop.
+   */
+  public void recheck() {
+    Principal p = principal;
+    if (!p.hasSession()) {
+      return;
+    }
+    connection.onLoop(
+        node.sessions().check(p),
+        (problem, err) -> {
+          if (err == null && problem != null && p == principal) {
+            connection.close(CloseCode.SESSION_REVOKED, problem);
+          }
+        });
+  }
+
   /** Fills the Welcome's token part. */
   public void welcome(Welcome.Builder w) {
     w.setTokenExpiresAtMs(principal.expiresAtMillis()).setSessionId(principal.sessionId());

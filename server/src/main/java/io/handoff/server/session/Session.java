@@ -357,6 +357,7 @@ public final class Session implements Endpoint, Connection, Outbox.Owner {
         () -> {
           if (phase == Phase.LIVE && !closing) {
             documents.recheck();
+            tokens.recheck();
           }
         });
     handoff.reconcile();
