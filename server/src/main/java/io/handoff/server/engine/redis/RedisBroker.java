@@ -155,7 +155,9 @@ public final class RedisBroker implements Broker {
     listenTo(fresh);
     StatefulRedisPubSubConnection<byte[], byte[]> old;
     List<byte[]> names = new ArrayList<>();
+    List<Channel> moved = new ArrayList<>();
     names.add(heartbeat);
+    moved.add(null);
     synchronized (swap) {
       old = connection;
       connection = fresh;
@@ -163,15 +165,28 @@ public final class RedisBroker implements Broker {
         if (e.getValue().via == old) {
           e.getValue().via = fresh;
           names.add(e.getKey().array());
+          moved.add(e.getValue());
         }
       }
     }
     // Confirmed channels are confirmed a second time here: their listeners re-read (subscribed).
+    // A channel whose first SUBSCRIBE went to the old connection is ready once this one is read.
     for (int i = 0; i < names.size(); i += SUBSCRIBE_BATCH) {
+      int end = Math.min(names.size(), i + SUBSCRIBE_BATCH);
+      List<Channel> batch = moved.subList(i, end);
       fresh
           .async()
-          .subscribe(
-              names.subList(i, Math.min(names.size(), i + SUBSCRIBE_BATCH)).toArray(byte[][]::new));
+          .subscribe(names.subList(i, end).toArray(byte[][]::new))
+          .whenComplete(
+              (v, err) -> {
+                if (err == null) {
+                  for (Channel c : batch) {
+                    if (c != null) {
+                      c.ready.complete(null);
+                    }
+                  }
+                }
+              });
     }
     old.closeAsync();
     return true;
@@ -182,10 +197,7 @@ public final class RedisBroker implements Broker {
         new RedisPubSubAdapter<>() {
           @Override
           public void message(byte[] channel, byte[] message) {
-            log.warn(
-                "DEBUG msg on {} {} {}", new String(channel), on == connection, message.length);
             if (on == connection && Arrays.equals(channel, heartbeat)) {
-
               unheardSince = 0;
               return;
             }
@@ -197,10 +209,6 @@ public final class RedisBroker implements Broker {
             // subscribe() sends SUBSCRIBE only after the channel is in the map, so even the first
             // confirmation finds it.
             Channel c = channels.get(ByteBuffer.wrap(channel));
-            if (c != null && c.via == on) {
-              // Also when the SUBSCRIBE that made it was lost with a connection since replaced.
-              c.ready.complete(null);
-            }
             if (c != null && c.via == on && !c.confirmed.compareAndSet(false, true)) {
               // Subscribed again after the connection dropped: messages may have been lost.
               c.listeners.forEach(Listener::onPossibleLoss);
