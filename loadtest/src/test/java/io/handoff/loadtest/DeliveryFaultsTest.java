@@ -1,5 +1,6 @@
 package io.handoff.loadtest;
 
+import static io.handoff.loadtest.Run.run;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -7,17 +8,10 @@ import io.handoff.server.HandoffServer;
 import io.handoff.server.ServerConfig;
 import io.handoff.server.auth.DevTokens;
 import io.handoff.server.engine.memory.MemoryEngine;
-import java.io.ByteArrayOutputStream;
-import java.io.PrintStream;
-import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.function.Consumer;
-import java.util.regex.Matcher;
-import java.util.regex.Pattern;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -62,7 +56,7 @@ class DeliveryFaultsTest {
       assertTrue(proxy.faultsApplied() > 0, "the proxy sent deltas twice");
       Map<String, String> json = run.json();
       assertTrue(Long.parseLong(json.get("duplicated")) > 0, "duplicated: " + run.lastLine());
-      assertEquals(1, run.exit, "the run must fail: " + run.lastLine());
+      assertEquals(1, run.exit(), "the run must fail: " + run.lastLine());
     }
   }
 
@@ -76,7 +70,7 @@ class DeliveryFaultsTest {
       assertTrue(
           Long.parseLong(json.get("lost")) + Long.parseLong(json.get("reordered")) > 0,
           "a dropped push shows as lost or as a gap (reordered): " + run.lastLine());
-      assertEquals(1, run.exit, "the run must fail: " + run.lastLine());
+      assertEquals(1, run.exit(), "the run must fail: " + run.lastLine());
     }
   }
 
@@ -88,7 +82,7 @@ class DeliveryFaultsTest {
       assertEquals(1, proxy.faultsApplied(), "the proxy swapped two deltas");
       Map<String, String> json = run.json();
       assertTrue(Long.parseLong(json.get("reordered")) > 0, "reordered: " + run.lastLine());
-      assertEquals(1, run.exit, "the run must fail: " + run.lastLine());
+      assertEquals(1, run.exit(), "the run must fail: " + run.lastLine());
     }
   }
 
@@ -103,7 +97,7 @@ class DeliveryFaultsTest {
       assertTrue(
           Long.parseLong(json.get("lost")) + Long.parseLong(json.get("reordered")) > 0,
           "a dropped push shows as lost or as a gap (reordered): " + run.lastLine());
-      assertEquals(1, run.exit, "the run must fail: " + run.lastLine());
+      assertEquals(1, run.exit(), "the run must fail: " + run.lastLine());
     }
   }
 
@@ -172,61 +166,5 @@ class DeliveryFaultsTest {
                 "--json"));
     args.addAll(List.of(more));
     return run(args.toArray(String[]::new));
-  }
-
-  private static Run run(String... args) {
-    return run(line -> {}, args);
-  }
-
-  /** Runs the load tester; {@code progress} sees each line it writes to stderr as it comes. */
-  private static Run run(Consumer<String> progress, String... args) {
-    ByteArrayOutputStream out = new ByteArrayOutputStream();
-    ByteArrayOutputStream err =
-        new ByteArrayOutputStream() {
-          private int seen;
-
-          @Override
-          public synchronized void write(byte[] b, int off, int len) {
-            super.write(b, off, len);
-            String all = toString(StandardCharsets.UTF_8);
-            int end;
-            while ((end = all.indexOf('\n', seen)) >= 0) {
-              progress.accept(all.substring(seen, end));
-              seen = end + 1;
-            }
-          }
-        };
-    int exit;
-    try (PrintStream o = new PrintStream(out, true, StandardCharsets.UTF_8);
-        PrintStream e = new PrintStream(err, true, StandardCharsets.UTF_8)) {
-      exit = Main.run(o, e, args);
-    }
-    return new Run(
-        exit, out.toString(StandardCharsets.UTF_8), err.toString(StandardCharsets.UTF_8));
-  }
-
-  private record Run(int exit, String out, String err) {
-    private static final Pattern FIELD =
-        Pattern.compile("\"(\\w+)\":(\"(?:[^\"\\\\]|\\\\.)*\"|\\[[^\\]]*\\]|\\{[^}]*\\}|[^,}]+)");
-
-    String lastLine() {
-      String[] lines = out.strip().split("\n");
-      return lines[lines.length - 1];
-    }
-
-    /** The top-level fields of the JSON on the last line of stdout, as text (strings unquoted). */
-    Map<String, String> json() {
-      String line = lastLine();
-      assertTrue(line.startsWith("{") && line.endsWith("}"), "last line is not JSON: " + out);
-      Map<String, String> fields = new HashMap<>();
-      List<String> order = new ArrayList<>();
-      Matcher m = FIELD.matcher(line);
-      while (m.find()) {
-        String v = m.group(2);
-        fields.put(m.group(1), v.startsWith("\"") ? v.substring(1, v.length() - 1) : v);
-        order.add(m.group(1));
-      }
-      return fields;
-    }
   }
 }

@@ -1,5 +1,6 @@
 package io.handoff.loadtest;
 
+import static io.handoff.loadtest.Run.run;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -7,24 +8,18 @@ import io.handoff.server.HandoffServer;
 import io.handoff.server.ServerConfig;
 import io.handoff.server.auth.DevTokens;
 import io.handoff.server.engine.memory.MemoryEngine;
-import java.io.ByteArrayOutputStream;
-import java.io.PrintStream;
 import java.net.InetAddress;
 import java.net.ServerSocket;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Consumer;
-import java.util.regex.Matcher;
-import java.util.regex.Pattern;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -126,7 +121,7 @@ class ScenarioSmokeTest {
 
   /** A {@link #calmFanout} run passed and delivered its 400 writes to the 2 other devices each. */
   private static Map<String, String> assertEveryWriteDelivered(Run run) {
-    assertEquals(0, run.exit, run.err);
+    assertEquals(0, run.exit(), run.err());
     Map<String, String> json = run.json();
     assertEquals("60", json.get("connections"));
     assertEquals("400", json.get("sent"));
@@ -214,15 +209,15 @@ class ScenarioSmokeTest {
   void aNegativeWarmupStormCountIsRefusedWithItsName() {
     Run run =
         run("reconnect", "--url", url, "--warmup-storms", "-1", "--jwt-secret", SECRET, "--json");
-    assertEquals(2, run.exit, run.err);
-    assertTrue(run.err.contains("--warmup-storms must be >= 0, was -1"), run.err);
+    assertEquals(2, run.exit(), run.err());
+    assertTrue(run.err().contains("--warmup-storms must be >= 0, was -1"), run.err());
   }
 
   @Test
   void anUnknownSchedulingPolicyIsRefusedWithItsName() {
     Run run = run("fanout", "--url", url, "--scheduling", "fast", "--jwt-secret", SECRET, "--json");
-    assertEquals(2, run.exit, run.err);
-    assertTrue(run.err.contains("--scheduling must be batch or normal, was fast"), run.err);
+    assertEquals(2, run.exit(), run.err());
+    assertTrue(run.err().contains("--scheduling must be batch or normal, was fast"), run.err());
   }
 
   @Test
@@ -279,7 +274,7 @@ class ScenarioSmokeTest {
       second.close();
     }
 
-    assertEquals(0, run.exit, run.err);
+    assertEquals(0, run.exit(), run.err());
     Map<String, String> json = run.json();
     assertEquals("60", json.get("connections"));
     assertNothingWentWrong(json);
@@ -328,7 +323,7 @@ class ScenarioSmokeTest {
       idleNode.close();
     }
 
-    assertEquals(0, run.exit, run.err);
+    assertEquals(0, run.exit(), run.err());
     Map<String, String> json = run.json();
     assertEquals("100", json.get("connections"));
     assertEquals("100", json.get("min_connections_held"));
@@ -361,7 +356,7 @@ class ScenarioSmokeTest {
             "--report",
             report.toString());
 
-    assertEquals(0, run.exit, run.err);
+    assertEquals(0, run.exit(), run.err());
     Map<String, String> json = run.json();
     assertEquals("30", json.get("connections"));
     assertEquals("40", json.get("offers"));
@@ -384,20 +379,20 @@ class ScenarioSmokeTest {
   void handoffNeedsTwoDevicesPerUser() {
     Run run = run("handoff", "--url", url, "--devices", "1", "--jwt-secret", SECRET);
 
-    assertEquals(2, run.exit);
-    assertTrue(run.err.contains("at least 2"), run.err);
+    assertEquals(2, run.exit());
+    assertTrue(run.err().contains("at least 2"), run.err());
   }
 
   @Test
   void aBadCommandLineIsAUsageError() {
-    assertEquals(2, run("fanout", "--users", "2").exit, "--url missing");
-    assertEquals(2, run("nosuch", "--url", url).exit);
+    assertEquals(2, run("fanout", "--users", "2").exit(), "--url missing");
+    assertEquals(2, run("nosuch", "--url", url).exit());
     Run remote = run("fanout", "--url", "ws://192.0.2.1:8080/ws", "--jwt-secret", SECRET);
-    assertEquals(2, remote.exit);
-    assertTrue(remote.err.contains("--allow-remote"), remote.err);
+    assertEquals(2, remote.exit());
+    assertTrue(remote.err().contains("--allow-remote"), remote.err());
     Run shortSecret = run("fanout", "--url", url, "--jwt-secret", "short");
-    assertEquals(2, shortSecret.exit);
-    assertTrue(shortSecret.err.contains("at least 32 bytes"), shortSecret.err);
+    assertEquals(2, shortSecret.exit());
+    assertTrue(shortSecret.err().contains("at least 32 bytes"), shortSecret.err());
   }
 
   @Test
@@ -419,11 +414,11 @@ class ScenarioSmokeTest {
             DevTokens.randomSecret(),
             "--json");
 
-    assertEquals(Result.EXIT_FAILED, run.exit);
+    assertEquals(Result.EXIT_FAILED, run.exit());
     Map<String, String> json = run.json();
     assertEquals("0", json.get("connections"));
     assertEquals("false", json.get("ok"));
-    String said = run.out + run.err;
+    String said = run.out() + run.err();
     assertTrue(said.contains("the server refused the token (bad token signature)"), said);
     assertTrue(said.contains("--jwt-secret"), "and says what to change: " + said);
   }
@@ -452,8 +447,8 @@ class ScenarioSmokeTest {
             SECRET,
             "--json");
 
-    assertEquals(Result.EXIT_FAILED, run.exit);
-    String said = run.out + run.err;
+    assertEquals(Result.EXIT_FAILED, run.exit());
+    String said = run.out() + run.err();
     assertTrue(said.contains("giving up: no device could connect"), said);
     assertTrue(said.contains("connection refused by ws://127.0.0.1:" + closedPort), said);
     assertEquals("false", run.json().get("ok"));
@@ -475,7 +470,7 @@ class ScenarioSmokeTest {
     args.addAll(List.of(options));
     args.addAll(List.of("--jwt-secret", SECRET, "--json"));
     Run run = run(progress, args.toArray(String[]::new));
-    assertEquals(0, run.exit, run.err);
+    assertEquals(0, run.exit(), run.err());
     Map<String, String> json = run.json();
     assertNothingWentWrong(json);
     assertEquals("0", json.get("unconverged"));
@@ -493,61 +488,5 @@ class ScenarioSmokeTest {
       assertEquals("0", json.get("version_reused"), "version_reused");
     }
     assertEquals("true", json.get("ok"), "ok");
-  }
-
-  private static Run run(String... args) {
-    return run(line -> {}, args);
-  }
-
-  /** Runs the load tester; {@code progress} sees each line it writes to stderr as it comes. */
-  private static Run run(Consumer<String> progress, String... args) {
-    ByteArrayOutputStream out = new ByteArrayOutputStream();
-    ByteArrayOutputStream err =
-        new ByteArrayOutputStream() {
-          private int seen;
-
-          @Override
-          public synchronized void write(byte[] b, int off, int len) {
-            super.write(b, off, len);
-            String all = toString(StandardCharsets.UTF_8);
-            int end;
-            while ((end = all.indexOf('\n', seen)) >= 0) {
-              progress.accept(all.substring(seen, end));
-              seen = end + 1;
-            }
-          }
-        };
-    int exit;
-    try (PrintStream o = new PrintStream(out, true, StandardCharsets.UTF_8);
-        PrintStream e = new PrintStream(err, true, StandardCharsets.UTF_8)) {
-      exit = Main.run(o, e, args);
-    }
-    return new Run(
-        exit, out.toString(StandardCharsets.UTF_8), err.toString(StandardCharsets.UTF_8));
-  }
-
-  private record Run(int exit, String out, String err) {
-    private static final Pattern FIELD =
-        Pattern.compile("\"(\\w+)\":(\"(?:[^\"\\\\]|\\\\.)*\"|\\[[^\\]]*\\]|\\{[^}]*\\}|[^,}]+)");
-
-    String lastLine() {
-      String[] lines = out.strip().split("\n");
-      return lines[lines.length - 1];
-    }
-
-    /** The top-level fields of the JSON on the last line of stdout, as text (strings unquoted). */
-    Map<String, String> json() {
-      String line = lastLine();
-      assertTrue(line.startsWith("{") && line.endsWith("}"), "last line is not JSON: " + out);
-      Map<String, String> fields = new HashMap<>();
-      List<String> order = new ArrayList<>();
-      Matcher m = FIELD.matcher(line);
-      while (m.find()) {
-        String v = m.group(2);
-        fields.put(m.group(1), v.startsWith("\"") ? v.substring(1, v.length() - 1) : v);
-        order.add(m.group(1));
-      }
-      return fields;
-    }
   }
 }
