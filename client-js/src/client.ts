@@ -29,6 +29,7 @@ import {
 } from "./gen/handoff/v1/handoff_pb.js";
 import { type HandoffEvents, type OutgoingOffer, Requests } from "./requests.js";
 import { MemoryStore, type OfflineStore } from "./store.js";
+import { expiredAt } from "./token-refresh.js";
 
 /** The server refuses longer tokens at the upgrade. */
 export const MAX_TOKEN_LENGTH = 4096;
@@ -44,23 +45,6 @@ export const DEFAULT_CLIENT_NAME = "handoff-js/0.1";
 export const MAX_OFFER_SENDS = 5;
 /** How long an offer without a TTL of its own is sent again for. */
 export const OFFER_RESEND_WINDOW_MS = 30_000;
-
-/** How far past its `exp` a fixed token is still tried: the server's clock may be behind this one's. */
-const EXPIRY_SKEW_MS = 60_000;
-
-/** When a JWT's `exp` passed, if it passed more than {@link EXPIRY_SKEW_MS} ago; undefined otherwise (or not a JWT). */
-function expiredAt(token: string): Date | undefined {
-  const payload = token.split(".")[1];
-  if (!payload) return undefined;
-  try {
-    const json = atob(payload.replace(/-/g, "+").replace(/_/g, "/"));
-    const exp = (JSON.parse(json) as { exp?: unknown }).exp;
-    if (typeof exp !== "number" || !Number.isFinite(exp)) return undefined;
-    return Date.now() > exp * 1000 + EXPIRY_SKEW_MS ? new Date(exp * 1000) : undefined;
-  } catch {
-    return undefined;
-  }
-}
 
 /** A fresh random offer key: 128 bits in hex (crypto.getRandomValues works in every context). */
 function randomKey(): string {

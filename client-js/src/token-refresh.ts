@@ -81,3 +81,20 @@ export class TokenRefresher {
     );
   }
 }
+
+/** How far past its `exp` a fixed token is still tried: the server's clock may be behind this one's. */
+export const EXPIRY_SKEW_MS = 60_000;
+
+/** When a JWT's `exp` passed, if it passed more than {@link EXPIRY_SKEW_MS} ago; undefined otherwise (or not a JWT). */
+export function expiredAt(token: string): Date | undefined {
+  const payload = token.split(".")[1];
+  if (!payload) return undefined;
+  try {
+    const json = atob(payload.replace(/-/g, "+").replace(/_/g, "/"));
+    const exp = (JSON.parse(json) as { exp?: unknown }).exp;
+    if (typeof exp !== "number" || !Number.isFinite(exp)) return undefined;
+    return Date.now() > exp * 1000 + EXPIRY_SKEW_MS ? new Date(exp * 1000) : undefined;
+  } catch {
+    return undefined;
+  }
+}

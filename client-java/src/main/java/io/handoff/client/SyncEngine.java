@@ -49,7 +49,11 @@ import org.slf4j.LoggerFactory;
  * <p>Parts of their own: the replicas and the frames that move them ({@link Replicas}), the write
  * queue ({@link WriteQueue}), requests answered by id ({@link HandoffRequests}), in-band token
  * renewal ({@link TokenRefresher}) and the app's listeners ({@link Listeners}). This class keeps
- * the connection's lifecycle and hands each frame to its part.
+ * the connection's lifecycle and hands each frame to its part. It is one file of a little over 600
+ * lines on purpose: what is left is the lifecycle's state (the link, welcomed or not, closed by the
+ * app or stopped for good) and the few steps that read it (connect, Welcome, close, a request sent
+ * now or once connected); split further, that state would have to be shared across classes that all
+ * run on the one loop.
  */
 final class SyncEngine {
   /** Marks a write without an expected version. */

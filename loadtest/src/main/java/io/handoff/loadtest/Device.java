@@ -21,6 +21,11 @@ import io.handoff.protocol.v1.OfferOutcome;
  * loop only; {@link #write} may be called from any thread (the write scheduler calls it on that
  * loop); {@link #isUp()} and {@link #trackers} ({@link VersionTracker#high()}) may be read from any
  * thread.
+ *
+ * <p>One file of a little over 600 lines on purpose: every count a device contributes (deliveries,
+ * order, duplicates, pushes out of turn, resumes, offers, errors) reads and writes the same per-
+ * document trackers, and both connection paths (the Java client's listener and {@link LeanLink})
+ * report through these methods, so one class keeps the counting rules side by side.
  */
 final class Device implements HandoffListener, OfferListener {
   /** Close code the client reports when the connection ended without a close frame. */

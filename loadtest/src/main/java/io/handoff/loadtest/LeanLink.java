@@ -35,7 +35,9 @@ import java.util.concurrent.TimeUnit;
  * not the next version does not touch the replica, retryable refusals are sent again with their
  * number after a backoff, reconnect close codes reconnect, others end the device. Those rules and
  * the backoff are restated here, not shared: in the client they are package-private state of its
- * public package (SyncEngine, WriteQueue, Backoff), and ScenarioSmokeTest runs both paths.
+ * public package (SyncEngine, WriteQueue, Backoff), and ScenarioSmokeTest runs both paths. One file
+ * of a little over 600 lines for that reason: it is the whole protocol of one lean device, its
+ * state in parallel arrays per document that every frame handler reads.
  *
  * <p>Threading: everything below runs on the device's event loop; {@link #connect}, {@link #write},
  * {@link #drop} and {@link #close} hop onto it; {@link #resent()} may be read from any thread, the
