@@ -62,4 +62,43 @@ class ServerJarIT {
     }
     assertEquals(143, p.exitValue(), "SIGTERM ends it through the shutdown hook");
   }
+
+  /**
+   * {@code HANDOFF_LOG_LEVEL}, which the jar's logback.xml reads, sets the level; it does not stop
+   * the node as an unknown variable.
+   */
+  @Test
+  void handoffLogLevelSetsTheLogLevelInsteadOfStoppingTheNode() throws Exception {
+    Path jar = Path.of("target", "handoff-server.jar");
+    assertTrue(Files.isRegularFile(jar), "build the jar first: " + jar.toAbsolutePath());
+    String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
+    ProcessBuilder pb =
+        new ProcessBuilder(java, "-jar", jar.toString(), "--host", "127.0.0.1", "--port", "0")
+            .redirectErrorStream(true);
+    pb.environment().put("HANDOFF_JWT_SECRET", TestServer.SECRET);
+    pb.environment().put("HANDOFF_LOG_LEVEL", "DEBUG");
+    Process p = pb.start();
+    List<String> output = new ArrayList<>();
+    boolean started = false;
+    boolean debug = false;
+    try (BufferedReader out =
+        new BufferedReader(new InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8))) {
+      String line;
+      while ((line = out.readLine()) != null) {
+        output.add(line);
+        debug |= line.contains(" DEBUG ");
+        if (line.contains("Handoff node") && line.contains("on port")) {
+          started = true;
+          break;
+        }
+      }
+    } finally {
+      p.destroy();
+      if (!p.waitFor(20, TimeUnit.SECONDS)) {
+        p.destroyForcibly();
+      }
+    }
+    assertTrue(started, "the node starts with HANDOFF_LOG_LEVEL set: " + output);
+    assertTrue(debug, "and logs at DEBUG: " + output.subList(0, Math.min(5, output.size())));
+  }
 }
