@@ -1,6 +1,7 @@
 package io.handoff.server;
 
 import io.lettuce.core.RedisClient;
+import io.lettuce.core.RedisCommandExecutionException;
 import io.lettuce.core.RedisURI;
 import io.lettuce.core.api.StatefulRedisConnection;
 import java.io.IOException;
@@ -112,28 +113,64 @@ public final class RedisClusterProcess {
   }
 
   /**
-   * Stops every node: first with SHUTDOWN NOSAVE, then embedded-redis's stop (SIGTERM and a wait).
-   * A node that took the SIGTERM but did not exit (seen now and then for a replica that had just
-   * synced) left that wait, and the test run, hanging; one told to SHUT DOWN over its own
-   * connection exits at once, and the wait that follows finds it gone.
+   * Stops every node, then embedded-redis's stop (SIGTERM and an unbounded wait). A node refuses to
+   * shut down while it writes its first append-only file (a test that turned {@code appendonly} on
+   * just before), and a SIGTERM it refused left that wait, and the run, hanging. So each node is
+   * told SHUTDOWN NOSAVE until it goes (refusals retried for 10 s), and killed if it does not.
    */
   private static void stopQuietly(RedisShardedCluster cluster, List<String> urls) {
     for (String url : urls) {
-      RedisURI uri = RedisURI.create(url);
-      uri.setTimeout(Duration.ofSeconds(2));
-      RedisClient client = RedisClient.create(uri);
-      try (StatefulRedisConnection<String, String> c = client.connect()) {
-        c.sync().shutdown(false);
-      } catch (RuntimeException expected) {
-        // SHUTDOWN answers by closing the connection, or the node is gone already.
-      } finally {
-        client.shutdown(Duration.ZERO, Duration.ofSeconds(1));
-      }
+      shutDown(url);
     }
     try {
       cluster.stop();
     } catch (IOException ignored) {
       // Best effort at JVM exit.
+    }
+  }
+
+  private static void shutDown(String url) {
+    RedisURI uri = RedisURI.create(url);
+    uri.setTimeout(Duration.ofSeconds(2));
+    RedisClient client = RedisClient.create(uri);
+    long pid = -1;
+    try {
+      for (int attempt = 0; attempt < 50; attempt++) {
+        try (StatefulRedisConnection<String, String> c = client.connect()) {
+          if (pid < 0) {
+            pid = processId(c.sync().info("server"));
+          }
+          c.sync().shutdown(false);
+        } catch (RedisCommandExecutionException refused) {
+          sleepQuietly(200); // "Errors trying to SHUTDOWN": writing its first append-only file.
+          continue;
+        } catch (RuntimeException goneOrClosed) {
+          // SHUTDOWN answers by closing the connection; or the node is gone already.
+        }
+        return;
+      }
+      if (pid > 0) {
+        ProcessHandle.of(pid).ifPresent(ProcessHandle::destroyForcibly);
+      }
+    } finally {
+      client.shutdown(Duration.ZERO, Duration.ofSeconds(1));
+    }
+  }
+
+  private static long processId(String info) {
+    for (String line : info.split("\r?\n")) {
+      if (line.startsWith("process_id:")) {
+        return Long.parseLong(line.substring("process_id:".length()).trim());
+      }
+    }
+    return -1;
+  }
+
+  private static void sleepQuietly(long millis) {
+    try {
+      Thread.sleep(millis);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
     }
   }
 
