@@ -73,6 +73,15 @@ class PersistenceCheckTest {
         try (StatefulRedisConnection<String, String> c = client.connect()) {
           c.sync().configSet("appendonly", "yes");
           c.sync().configSet("aof-load-truncated", "yes");
+          // A node writing its first append-only file refuses to shut down: let it finish.
+          Conditions.await(
+              url + " wrote its first append-only file",
+              () -> {
+                String info = c.sync().info("persistence");
+                return info.contains("aof_rewrite_in_progress:0")
+                    && info.contains("aof_rewrite_scheduled:0");
+              },
+              Duration.ofSeconds(30));
         } finally {
           client.shutdown();
         }
