@@ -38,6 +38,8 @@ public final class ServerConfig {
   public static final int DEFAULT_CONNECT_BURST_PER_ADDRESS = 10_000;
   public static final int DEFAULT_MAX_CONNECTIONS_PER_USER = 100;
   public static final int DEFAULT_MAX_IN_FLIGHT_WRITES = 1000;
+  public static final long DEFAULT_MAX_IN_FLIGHT_WRITE_BYTES = 8L * 1024 * 1024;
+  public static final long DEFAULT_MAX_NODE_IN_FLIGHT_WRITE_BYTES = 256L * 1024 * 1024;
   public static final int DEFAULT_MAX_FOLLOW_ENTRIES = 256;
   public static final int DEFAULT_MAX_HTTP_HEADER_BYTES = 8 * 1024;
   public static final Duration DEFAULT_CLOCK_SKEW = Duration.ofSeconds(30);
@@ -70,6 +72,8 @@ public final class ServerConfig {
   private final boolean userLoops;
   private final boolean redisOnLoops;
   private final int maxInFlightWrites;
+  private final long maxInFlightWriteBytes;
+  private final long maxNodeInFlightWriteBytes;
   private final int maxFollowEntries;
   private final int maxHttpHeaderBytes;
   private final Duration clockSkew;
@@ -110,6 +114,8 @@ public final class ServerConfig {
     this.userLoops = b.userLoops;
     this.redisOnLoops = b.redisOnLoops;
     this.maxInFlightWrites = b.maxInFlightWrites;
+    this.maxInFlightWriteBytes = b.maxInFlightWriteBytes;
+    this.maxNodeInFlightWriteBytes = b.maxNodeInFlightWriteBytes;
     this.maxFollowEntries = b.maxFollowEntries;
     this.maxHttpHeaderBytes = b.maxHttpHeaderBytes;
     this.clockSkew = b.clockSkew;
@@ -291,6 +297,20 @@ public final class ServerConfig {
     return maxInFlightWrites;
   }
 
+  /**
+   * Bytes of write frames one connection may have waiting for the store's answer; a write past it
+   * is refused TOO_MANY_IN_FLIGHT, except the connection's only one (so a frame of the largest size
+   * always passes).
+   */
+  public long maxInFlightWriteBytes() {
+    return maxInFlightWriteBytes;
+  }
+
+  /** The same bound for all of this node's connections together. */
+  public long maxNodeInFlightWriteBytes() {
+    return maxNodeInFlightWriteBytes;
+  }
+
   /** Most exact names plus prefixes one connection may follow. */
   public int maxFollowEntries() {
     return maxFollowEntries;
@@ -395,6 +415,10 @@ public final class ServerConfig {
         + redisOnLoops
         + ", maxInFlightWrites="
         + maxInFlightWrites
+        + ", maxInFlightWriteBytes="
+        + maxInFlightWriteBytes
+        + ", maxNodeInFlightWriteBytes="
+        + maxNodeInFlightWriteBytes
         + ", maxFollowEntries="
         + maxFollowEntries
         + ", maxHttpHeaderBytes="
@@ -442,6 +466,8 @@ public final class ServerConfig {
     private boolean userLoops = true;
     private boolean redisOnLoops = true;
     private int maxInFlightWrites = DEFAULT_MAX_IN_FLIGHT_WRITES;
+    private long maxInFlightWriteBytes = DEFAULT_MAX_IN_FLIGHT_WRITE_BYTES;
+    private long maxNodeInFlightWriteBytes = DEFAULT_MAX_NODE_IN_FLIGHT_WRITE_BYTES;
     private int maxFollowEntries = DEFAULT_MAX_FOLLOW_ENTRIES;
     private int maxHttpHeaderBytes = DEFAULT_MAX_HTTP_HEADER_BYTES;
     private Duration clockSkew = DEFAULT_CLOCK_SKEW;
@@ -644,6 +670,20 @@ public final class ServerConfig {
       checkArgument(
           maxInFlightWrites >= 1, "maxInFlightWrites must be >= 1, got " + maxInFlightWrites);
       this.maxInFlightWrites = maxInFlightWrites;
+      return this;
+    }
+
+    public Builder maxInFlightWriteBytes(long perConnection, long perNode) {
+      checkArgument(perConnection >= 1, "maxInFlightWriteBytes must be >= 1, got " + perConnection);
+      checkArgument(
+          perNode >= perConnection,
+          "the node's in-flight write bytes ("
+              + perNode
+              + ") must be >= one connection's ("
+              + perConnection
+              + ")");
+      this.maxInFlightWriteBytes = perConnection;
+      this.maxNodeInFlightWriteBytes = perNode;
       return this;
     }
 

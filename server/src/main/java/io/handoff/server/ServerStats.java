@@ -7,6 +7,7 @@ import io.micrometer.core.instrument.Timer;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import java.time.Duration;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.LongAccumulator;
 import java.util.concurrent.atomic.LongAdder;
 
@@ -119,6 +120,12 @@ public final class ServerStats {
 
   /** The most bytes ever queued for one connection at once. */
   public final LongAccumulator maxQueuedBytes = new LongAccumulator(Math::max, 0);
+
+  /**
+   * Bytes of write frames the node's connections have handed to the store and not yet had answered
+   * (bounded by {@link ServerConfig#maxNodeInFlightWriteBytes()}).
+   */
+  public final AtomicLong writeBytesInFlight = new AtomicLong();
 
   /** From a write accepted (its delta's timestamp) to its live delta handed to another device. */
   private final Timer syncLag;
@@ -261,6 +268,9 @@ public final class ServerStats {
         .register(registry);
     Gauge.builder("handoff.queued.bytes.max", maxQueuedBytes, LongAccumulator::doubleValue)
         .description("the most bytes ever queued for one connection")
+        .register(registry);
+    Gauge.builder("handoff.writes.in.flight.bytes", writeBytesInFlight, AtomicLong::doubleValue)
+        .description("bytes of writes handed to the store and not yet answered")
         .register(registry);
     counter(registry, "handoff.activities.published", activitiesPublished, "activities published");
     counter(registry, "handoff.offers.created", offersCreated, "handoff offers created");

@@ -148,7 +148,7 @@ public final class DocumentSession {
   public void closed() {
     cursors = Collections.emptyMap();
     if (writes != null) {
-      writes.tracker.clear();
+      writes.closed();
     }
     if (requests != null) {
       requests.closed();

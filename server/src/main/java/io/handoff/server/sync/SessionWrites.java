@@ -27,6 +27,10 @@ final class SessionWrites {
   private final Connection connection;
   private final DocumentSession.Node node;
   private TokenBucket rate; // Made by the first write the rate is checked for; null without one.
+  // Bytes of this connection's writes handed on and not yet answered by the store (also counted in
+  // the node's ServerStats.writeBytesInFlight until answered or the connection closes).
+  private long bytesInFlight;
+  private boolean closed;
 
   SessionWrites(DocumentSession session, Connection connection, DocumentSession.Node node) {
     this.session = session;
@@ -81,15 +85,63 @@ final class SessionWrites {
           true);
       return;
     }
-    InFlight p = tracker.start(seq, w.getDocument(), id);
+    int bytes = w.getSerializedSize();
+    if (refusedForBytes(id, w, seq, bytes)) {
+      return;
+    }
+    bytesInFlight += bytes;
+    node.stats().writeBytesInFlight.addAndGet(bytes);
+    InFlight p = tracker.start(seq, w.getDocument(), id, bytes);
     tracker.send(
         p,
         () -> node.store().write(connection.userId(), connection.deviceId(), w),
         (out, err) -> writeDone(seq, p, out, err));
   }
 
+  /**
+   * Refuses a write that would take this connection's, or the node's, bytes of writes waiting for
+   * the store past their bound (a store that answers slowly must not hold a flood of large writes
+   * in memory). A connection's only write passes its own bound, and a node's only write the node's,
+   * so a write of the largest frame size always goes through in the end.
+   */
+  private boolean refusedForBytes(long id, Write w, long seq, int bytes) {
+    String why;
+    long onNode = node.stats().writeBytesInFlight.get();
+    if (!tracker.isEmpty() && bytesInFlight + bytes > node.config().maxInFlightWriteBytes()) {
+      why =
+          bytesInFlight
+              + " bytes of this connection's writes are waiting for the store, and this one's "
+              + bytes
+              + " would pass the bound of "
+              + node.config().maxInFlightWriteBytes()
+              + ": send it again once an earlier write is acked";
+    } else if (onNode > 0 && onNode + bytes > node.config().maxNodeInFlightWriteBytes()) {
+      why =
+          "this node holds more than "
+              + node.config().maxNodeInFlightWriteBytes()
+              + " bytes of writes waiting for the store: send it again once an earlier write is"
+              + " acked";
+    } else {
+      return false;
+    }
+    error(id, ErrorCode.TOO_MANY_IN_FLIGHT, why, w.getDocument(), seq, 0, 0, true);
+    return true;
+  }
+
+  /** The connection closed: its writes' bytes no longer count against the node. */
+  void closed() {
+    closed = true;
+    node.stats().writeBytesInFlight.addAndGet(-bytesInFlight);
+    bytesInFlight = 0;
+    tracker.clear();
+  }
+
   private void writeDone(long seq, InFlight p, WriteOutcome out, Throwable err) {
     tracker.answered(p);
+    if (!closed) {
+      bytesInFlight -= p.bytes;
+      node.stats().writeBytesInFlight.addAndGet(-p.bytes);
+    }
     if (err == null && out.isApplied() && !out.duplicate()) {
       node.stats().writesApplied.increment(); // Counted here even if the stream acked it first.
     }

@@ -89,8 +89,8 @@ final class WriteTracker extends Deadline {
   }
 
   /** Tracks write {@code seq} of {@code document}, sent by request {@code requestId}. */
-  InFlight start(long seq, String document, long requestId) {
-    InFlight p = new InFlight(seq, document, requestId);
+  InFlight start(long seq, String document, long requestId, int bytes) {
+    InFlight p = new InFlight(seq, document, requestId, bytes);
     inFlight.add(p);
     if (!armed()) {
       // No write was watched: the earliest a write can be due is a deadline from now.
@@ -464,6 +464,9 @@ final class WriteTracker extends Deadline {
     final long seq;
     final String document;
     final long requestId;
+    // The Write frame's size: counted against the connection's and the node's bytes in flight
+    // until the store answers.
+    final int bytes;
     // Where the store applied it; 0 until its answer.
     long epoch;
     long version;
@@ -483,7 +486,8 @@ final class WriteTracker extends Deadline {
     // it must show the write.
     long answered;
 
-    InFlight(long seq, String document, long requestId) {
+    InFlight(long seq, String document, long requestId, int bytes) {
+      this.bytes = bytes;
       this.seq = seq;
       this.document = document;
       this.requestId = requestId;

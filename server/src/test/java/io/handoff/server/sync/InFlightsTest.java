@@ -20,16 +20,16 @@ class InFlightsTest {
   @Test
   void writesAreKeptOldestFirstAcrossTheFieldAndTheMap() {
     InFlights w = new InFlights();
-    InFlight a = new InFlight(5, "doc", 1);
-    InFlight b = new InFlight(3, "doc", 2);
-    InFlight c = new InFlight(9, "other", 3);
+    InFlight a = new InFlight(5, "doc", 1, 16);
+    InFlight b = new InFlight(3, "doc", 2, 16);
+    InFlight c = new InFlight(9, "other", 3, 16);
     w.add(a);
     w.add(b);
     w.add(c);
     assertEquals(List.of(a, b, c), w.all());
 
     assertSame(a, w.remove(5)); // the oldest leaves: the rest keep their order
-    InFlight d = new InFlight(11, "doc", 4);
+    InFlight d = new InFlight(11, "doc", 4, 16);
     w.add(d);
     assertEquals(List.of(b, c, d), w.all());
     assertSame(c, w.get(9));
@@ -53,7 +53,7 @@ class InFlightsTest {
     for (int i = 0; i < 50_000; i++) {
       int op = random.nextInt(10);
       if (op < 4 || model.isEmpty()) {
-        InFlight p = new InFlight(next++, "d" + random.nextInt(3), i);
+        InFlight p = new InFlight(next++, "d" + random.nextInt(3), i, 16);
         w.add(p);
         model.put(p.seq, p);
       } else if (op < 8) {

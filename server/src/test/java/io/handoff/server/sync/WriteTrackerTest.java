@@ -25,7 +25,7 @@ class WriteTrackerTest {
   void theLiveStreamDoesNotAckAWriteTheStoreHasNotAnswered() {
     RecordingConnection connection = new RecordingConnection();
     WriteTracker tracker = new WriteTracker(connection, StoreLimits.builder().build(), p -> {});
-    WriteTracker.InFlight p = tracker.start(7, "doc", 107);
+    WriteTracker.InFlight p = tracker.start(7, "doc", 107, 16);
     CompletableFuture<WriteOutcome> answer = new CompletableFuture<>();
     tracker.send(p, () -> answer);
 
@@ -66,7 +66,7 @@ class WriteTrackerTest {
     List<CompletableFuture<WriteOutcome>> answers = new ArrayList<>();
     List<WriteTracker.InFlight> writes = new ArrayList<>();
     for (int seq = 1; seq <= 3; seq++) {
-      WriteTracker.InFlight p = tracker.start(seq, "doc-" + seq, 100 + seq);
+      WriteTracker.InFlight p = tracker.start(seq, "doc-" + seq, 100 + seq, 16);
       CompletableFuture<WriteOutcome> answer = new CompletableFuture<>();
       tracker.send(p, () -> answer);
       answers.add(answer);
@@ -95,9 +95,9 @@ class WriteTrackerTest {
   void aReadAcksAnAppliedWriteOnlyWhereItsCopyShowsIt() {
     RecordingConnection connection = new RecordingConnection();
     WriteTracker tracker = new WriteTracker(connection, StoreLimits.builder().build(), p -> {});
-    WriteTracker.InFlight atItsVersion = tracker.start(1, "cart", 101);
-    WriteTracker.InFlight otherFingerprint = tracker.start(2, "note", 102);
-    WriteTracker.InFlight passed = tracker.start(3, "todo", 103);
+    WriteTracker.InFlight atItsVersion = tracker.start(1, "cart", 101, 16);
+    WriteTracker.InFlight otherFingerprint = tracker.start(2, "note", 102, 16);
+    WriteTracker.InFlight passed = tracker.start(3, "todo", 103, 16);
     for (WriteTracker.InFlight p : List.of(atItsVersion, otherFingerprint, passed)) {
       tracker.send(p, () -> new CompletableFuture<>());
     }
@@ -120,7 +120,7 @@ class WriteTrackerTest {
     RecordingConnection connection = new RecordingConnection();
     WriteTracker tracker =
         new WriteTracker(connection, StoreLimits.builder().durableAcks(1).build(), p -> {});
-    WriteTracker.InFlight p = tracker.start(7, "doc", 107);
+    WriteTracker.InFlight p = tracker.start(7, "doc", 107, 16);
     tracker.send(p, () -> new CompletableFuture<>());
     assertEquals(WriteTracker.Reached.NOT_MINE, tracker.reached(event("doc", 7)));
     tracker.applied(p, 42, 7, 0);
@@ -135,10 +135,10 @@ class WriteTrackerTest {
   void aReadSentAfterAWritesAnswerThatDoesNotShowItSettlesItAsLost() {
     RecordingConnection connection = new RecordingConnection();
     WriteTracker tracker = new WriteTracker(connection, StoreLimits.builder().build(), p -> {});
-    WriteTracker.InFlight behind = tracker.start(1, "cart", 101);
-    WriteTracker.InFlight otherHistory = tracker.start(2, "note", 102);
-    WriteTracker.InFlight gone = tracker.start(3, "todo", 103);
-    WriteTracker.InFlight answeredLater = tracker.start(4, "list", 104);
+    WriteTracker.InFlight behind = tracker.start(1, "cart", 101, 16);
+    WriteTracker.InFlight otherHistory = tracker.start(2, "note", 102, 16);
+    WriteTracker.InFlight gone = tracker.start(3, "todo", 103, 16);
+    WriteTracker.InFlight answeredLater = tracker.start(4, "list", 104, 16);
     for (WriteTracker.InFlight p : List.of(behind, otherHistory, gone, answeredLater)) {
       tracker.send(p, () -> new CompletableFuture<>());
     }
