@@ -15,6 +15,7 @@ import io.handoff.protocol.v1.Ping;
 import io.handoff.protocol.v1.Position;
 import io.handoff.protocol.v1.Resync;
 import io.handoff.protocol.v1.ServerFrame;
+import io.handoff.protocol.v1.Snapshot;
 import io.handoff.protocol.v1.SyncReport;
 import io.handoff.server.engine.StoreLimits;
 import io.handoff.server.engine.memory.MemoryEngine;
@@ -298,6 +299,47 @@ class SyncRequestLimitsTest {
     ServerFrame a = answer(calm);
     assertEquals(calmId, a.getRequestId());
     assertEquals(Set.of("doc-39"), documents(a.getSyncReport()));
+  }
+
+  @Test
+  void aFollowRefusedTooManyInFlightFollowsNothingAndSyncsWhenSentAgain() throws Exception {
+    start(b -> b.syncRate(1000, 1000)); // The rate out of the way: this test is about the lane.
+    List<String> docs = new ArrayList<>();
+    for (int i = 0; i <= 33; i++) {
+      docs.add("doc-" + i);
+    }
+    store("hal", docs.toArray(String[]::new));
+    TestDevice phone = device("hal", "phone");
+    phone.hello(Hello.newBuilder().setFollow(FollowSpec.getDefaultInstance()).build());
+
+    engine.holdReads();
+    List<Long> ids = new ArrayList<>();
+    ids.add(phone.send(follow(FollowSpec.newBuilder().addDocuments("doc-0"))));
+    engine.changed.await("the first Follow's read", () -> engine.heldReads() == 1);
+    for (int i = 1; i <= 32; i++) {
+      ids.add(phone.send(follow(FollowSpec.newBuilder().addDocuments("doc-" + i))));
+    }
+    long refused = phone.send(follow(FollowSpec.newBuilder().addDocuments("doc-33")));
+    ServerFrame full = answer(phone);
+    assertEquals(refused, full.getRequestId(), full.toString());
+    assertEquals(ErrorCode.TOO_MANY_IN_FLIGHT, full.getError().getCode());
+    engine.releaseReads();
+    for (long id : ids) {
+      assertEquals(id, answer(phone).getRequestId());
+    }
+
+    // The refused Follow changed nothing: sent again, it is read, and the device gets the
+    // document it asked for (with the write made since), not an empty report.
+    TestDevice writer = device("hal", "writer");
+    writer.hello(Hello.newBuilder().setFollow(FollowSpec.getDefaultInstance()).build());
+    assertTrue(writer.answerTo(writer.write("doc-33", 100, "f", "newer")).hasAck());
+    long again = phone.send(follow(FollowSpec.newBuilder().addDocuments("doc-33")));
+    ServerFrame report = answer(phone);
+    assertEquals(again, report.getRequestId());
+    assertEquals(Set.of("doc-33"), documents(report.getSyncReport()));
+    Snapshot snapshot = phone.next(ServerFrame::hasSnapshot).getSnapshot();
+    assertEquals("doc-33", snapshot.getDocument());
+    assertEquals("newer", snapshot.getFieldsOrThrow("f").toStringUtf8());
   }
 
   @Test

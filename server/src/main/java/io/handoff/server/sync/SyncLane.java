@@ -77,20 +77,7 @@ final class SyncLane {
       sync.run();
       return;
     }
-    int count = waiting == null ? 0 : waiting.size();
-    if (count >= MAX_WAITING
-        || (count > 0
-            && waitingPositions + positions > node.config().storeLimits().maxDocumentsPerUser())) {
-      node.stats().syncRequestsOverWaiting.increment();
-      refuse(
-          id,
-          ErrorCode.TOO_MANY_IN_FLIGHT,
-          count
-              + " Follow and Resync requests (with "
-              + waitingPositions
-              + " positions) wait behind the one being read, the most this connection may hold;"
-              + " send it again once their SyncReports arrived",
-          document);
+    if (refusedAsFull(id, document, positions)) {
       return;
     }
     if (waiting == null) {
@@ -98,6 +85,35 @@ final class SyncLane {
     }
     waiting.add(new Waiting(positions, sync));
     waitingPositions += positions;
+  }
+
+  /**
+   * Whether request {@code id}, reading {@code positions} documents, finds the lane full: if so it
+   * is refused TOO_MANY_IN_FLIGHT (naming {@code document}, if not null) and this returns true. A
+   * request that changes the connection's state before it is read (a Follow grows the follow set)
+   * asks first, so that a refused one changes nothing.
+   */
+  boolean refusedAsFull(long id, String document, int positions) {
+    if (!busy && waiting == null && !connection.backedUp()) {
+      return false; // It would start at once.
+    }
+    int count = waiting == null ? 0 : waiting.size();
+    if (count < MAX_WAITING
+        && (count == 0
+            || waitingPositions + positions <= node.config().storeLimits().maxDocumentsPerUser())) {
+      return false;
+    }
+    node.stats().syncRequestsOverWaiting.increment();
+    refuse(
+        id,
+        ErrorCode.TOO_MANY_IN_FLIGHT,
+        count
+            + " Follow and Resync requests (with "
+            + waitingPositions
+            + " positions) wait behind the one being read, the most this connection may hold;"
+            + " send it again once their SyncReports arrived",
+        document);
+    return true;
   }
 
   /** The request being read was answered: the next may start. */

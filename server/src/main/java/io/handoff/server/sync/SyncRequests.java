@@ -68,11 +68,16 @@ final class SyncRequests {
       return;
     }
     NewlyFollowed added = NewlyFollowed.of(session.follow(), f, session.tracked());
+    int reads = added.isEmpty() ? 0 : added.names().size() + added.positions().size();
+    // Refused for a full lane before the follow set grows: a refused Follow changes nothing, and
+    // sent again it reads what it covers (grown, it would find it followed and read nothing).
+    if (lane.refusedAsFull(id, null, reads)) {
+      return;
+    }
     session.follow(merged);
     if (added.isEmpty()) {
       lane.submit(id, null, 0, () -> answerEmpty(id));
     } else {
-      int reads = added.names().size() + added.positions().size();
       lane.submit(id, null, reads, () -> readFollowed(id, added));
     }
   }
