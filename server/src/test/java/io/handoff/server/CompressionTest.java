@@ -5,6 +5,10 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import ch.qos.logback.classic.Level;
+import ch.qos.logback.classic.Logger;
+import ch.qos.logback.classic.spi.ILoggingEvent;
+import ch.qos.logback.core.read.ListAppender;
 import io.handoff.protocol.CloseCode;
 import io.handoff.protocol.v1.ClientFrame;
 import io.handoff.protocol.v1.Hello;
@@ -37,12 +41,14 @@ import java.net.InetSocketAddress;
 import java.net.Socket;
 import java.net.URI;
 import java.nio.charset.StandardCharsets;
+import java.util.List;
 import java.util.Locale;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
+import org.slf4j.LoggerFactory;
 
 /**
  * permessage-deflate: off by default; when on, negotiated when asked for, without context takeover
@@ -273,6 +279,45 @@ class CompressionTest {
     }
   }
 
+  @Test
+  void aDeviceThatDropsOrBreaksFramingInsideAFragmentedMessageLogsNoWarning() throws Exception {
+    Logger serverLogger = (Logger) LoggerFactory.getLogger("io.handoff.server");
+    ListAppender<ILoggingEvent> logged = new ListAppender<>();
+    logged.start();
+    serverLogger.addAppender(logged);
+    try (TestServer server = TestServer.start(CompressionTest::compressing);
+        TestDevice bystander = TestDevice.connect(server.port(), token("z7", "tv"))) {
+      bystander.hello();
+      logged.list.clear(); // The node's start warns of its ephemeral signing key.
+      byte[] hello =
+          ClientFrame.newBuilder().setHello(Hello.getDefaultInstance()).build().toByteArray();
+      // A mobile network that drops mid-message: the first fragment, then the connection is gone.
+      try (RawDevice d = new RawDevice(server.port(), token("z7", "dropped"), BROWSER_OFFER)) {
+        d.sendFrame(0x82, hello);
+        d.sendFrame(0x02, new byte[] {0x0a});
+      }
+      // A device that breaks the framing inside a message: a text frame where its rest belongs.
+      try (RawDevice d = new RawDevice(server.port(), token("z7", "broken"), BROWSER_OFFER)) {
+        d.sendFrame(0x82, hello);
+        d.sendFrame(0x02, new byte[] {0x0a});
+        d.sendFrame(0x81, new byte[] {0x61});
+        assertEquals(CloseCode.PROTOCOL_ERROR.code(), d.awaitClose().code());
+      }
+      Conditions.await(
+          "both connections closed",
+          () -> server.server.stats().connectionsClosed.sum() == 2,
+          java.time.Duration.ofSeconds(10));
+      List<ILoggingEvent> warnings =
+          logged.list.stream().filter(e -> e.getLevel().isGreaterOrEqual(Level.WARN)).toList();
+      assertEquals(List.of(), warnings, "a device's unfinished message is no server fault");
+      bystander.send(
+          ClientFrame.newBuilder().setPing(io.handoff.protocol.v1.Ping.newBuilder().setNonce(7)));
+      assertEquals(7, bystander.next(ServerFrame::hasPong).getPong().getNonce());
+    } finally {
+      serverLogger.detachAppender(logged);
+    }
+  }
+
   /** A device on a raw socket: its own upgrade request, masked frames, reads until a close. */
   private static final class RawDevice implements AutoCloseable {
     record Close(int code, String reason) {}
@@ -325,6 +370,19 @@ class CompressionTest {
       System.arraycopy(mask, 0, frame, 2, 4);
       for (int i = 0; i < deflated.length; i++) {
         frame[6 + i] = (byte) (deflated[i] ^ mask[i & 3]);
+      }
+      socket.getOutputStream().write(frame);
+    }
+
+    /** One masked frame: {@code first} is its first byte (FIN, RSV and opcode). */
+    void sendFrame(int first, byte[] payload) throws IOException {
+      byte[] mask = {5, 6, 7, 8};
+      byte[] frame = new byte[2 + 4 + payload.length];
+      frame[0] = (byte) first;
+      frame[1] = (byte) (0x80 | payload.length);
+      System.arraycopy(mask, 0, frame, 2, 4);
+      for (int i = 0; i < payload.length; i++) {
+        frame[6 + i] = (byte) (payload[i] ^ mask[i & 3]);
       }
       socket.getOutputStream().write(frame);
     }

@@ -17,6 +17,7 @@ import io.netty.channel.socket.DuplexChannel;
 import io.netty.handler.codec.CodecException;
 import io.netty.handler.codec.CorruptedFrameException;
 import io.netty.handler.codec.DecoderException;
+import io.netty.handler.codec.PrematureChannelClosureException;
 import io.netty.handler.codec.TooLongFrameException;
 import io.netty.handler.codec.compression.DecompressionException;
 import io.netty.handler.codec.http.websocketx.CloseWebSocketFrame;
@@ -306,6 +307,13 @@ public final class ConnectionHandler extends WireCodec implements Link {
         ctx.close();
         return;
       }
+    }
+    if (cause instanceof PrematureChannelClosureException) {
+      // Netty's frame aggregator (on a compressed connection) reports a message whose rest never
+      // came: the device dropped, or was closed for breaking the framing, mid-message. Routine.
+      log.debug("connection ended inside a message on {}", ctx.channel());
+      ctx.close();
+      return;
     }
     if (cause instanceof IOException) {
       // Resets are routine (a reconnect storm has thousands at once): no message built unless
