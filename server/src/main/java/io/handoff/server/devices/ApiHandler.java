@@ -109,7 +109,12 @@ public final class ApiHandler implements HttpService {
             Throwable cause =
                 err instanceof CompletionException && err.getCause() != null ? err.getCause() : err;
             if (cause instanceof ApiException a) {
-              r = Reply.error(a.status(), a.error(), a.getMessage(), a.retryAfterSeconds());
+              r =
+                  new Reply(
+                      a.status(),
+                      ApiJson.error(a.error(), a.getMessage()),
+                      a.retryAfterSeconds(),
+                      a.allow());
             } else {
               log.warn("{} {} failed: {}", m, path, cause.toString());
               r = Reply.error(503, "unavailable", "the store is unavailable; try again later", 0);
@@ -231,12 +236,12 @@ public final class ApiHandler implements HttpService {
       }
       case "/v1/devices" -> {
         Principal p = caller;
+        requireMethod(m, HttpMethod.GET, HttpMethod.DELETE);
         if (m.equals(HttpMethod.GET)) {
           return checked(p)
               .thenCompose(v -> sessions.list(p))
               .thenApply(d -> new Reply(200, devices(d)));
         }
-        requireMethod(m, HttpMethod.DELETE);
         return checked(p)
             .thenCompose(v -> sessions.revoke(p, null, true))
             .thenApply(r -> new Reply(200, revoked(r)));
@@ -294,10 +299,16 @@ public final class ApiHandler implements HttpService {
             });
   }
 
-  static void requireMethod(HttpMethod m, HttpMethod expected) {
-    if (!m.equals(expected)) {
-      throw new ApiException(405, "method_not_allowed", "this path takes " + expected);
+  /** Throws the 405 of a path that takes only {@code allowed} unless {@code m} is one of them. */
+  static void requireMethod(HttpMethod m, HttpMethod... allowed) {
+    String[] names = new String[allowed.length];
+    for (int i = 0; i < allowed.length; i++) {
+      if (m.equals(allowed[i])) {
+        return;
+      }
+      names[i] = allowed[i].name();
     }
+    throw ApiException.methodNotAllowed(m.name(), names);
   }
 
   static Map<String, String> jsonBody(FullHttpRequest req) {
@@ -389,6 +400,9 @@ public final class ApiHandler implements HttpService {
     if (r.retryAfterSeconds > 0) {
       res.headers().set(HttpHeaderNames.RETRY_AFTER, Long.toString(r.retryAfterSeconds));
     }
+    if (r.allow != null) {
+      res.headers().set(HttpHeaderNames.ALLOW, r.allow);
+    }
     HttpUtil.setContentLength(res, res.content().readableBytes());
     if (keepAlive && r.status < 500) {
       res.headers().set(HttpHeaderNames.CONNECTION, HttpHeaderValues.KEEP_ALIVE);
@@ -405,14 +419,17 @@ public final class ApiHandler implements HttpService {
         : "unknown";
   }
 
-  /** An answer; {@code retryAfterSeconds} above 0 goes out as {@code Retry-After}. */
-  record Reply(int status, String body, long retryAfterSeconds) {
+  /**
+   * An answer; {@code retryAfterSeconds} above 0 goes out as {@code Retry-After}, {@code allow}
+   * (when not null) as {@code Allow}.
+   */
+  record Reply(int status, String body, long retryAfterSeconds, String allow) {
     Reply(int status, String body) {
-      this(status, body, 0);
+      this(status, body, 0, null);
     }
 
     static Reply error(int status, String error, String message, long retryAfterSeconds) {
-      return new Reply(status, ApiJson.error(error, message), retryAfterSeconds);
+      return new Reply(status, ApiJson.error(error, message), retryAfterSeconds, null);
     }
   }
 }

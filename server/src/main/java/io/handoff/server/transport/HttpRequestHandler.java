@@ -9,6 +9,7 @@ import io.netty.channel.ChannelFutureListener;
 import io.netty.channel.ChannelHandler.Sharable;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
+import io.netty.handler.codec.DecoderResult;
 import io.netty.handler.codec.http.DefaultFullHttpResponse;
 import io.netty.handler.codec.http.FullHttpRequest;
 import io.netty.handler.codec.http.FullHttpResponse;
@@ -19,6 +20,8 @@ import io.netty.handler.codec.http.HttpResponseStatus;
 import io.netty.handler.codec.http.HttpUtil;
 import io.netty.handler.codec.http.HttpVersion;
 import io.netty.handler.codec.http.QueryStringDecoder;
+import io.netty.handler.codec.http.TooLongHttpHeaderException;
+import io.netty.handler.codec.http.TooLongHttpLineException;
 import io.netty.handler.flow.FlowControlHandler;
 import io.netty.util.AttributeKey;
 import io.netty.util.ReferenceCountUtil;
@@ -96,7 +99,12 @@ public final class HttpRequestHandler extends ChannelInboundHandlerAdapter {
     boolean forwarded = false;
     try {
       if (!req.decoderResult().isSuccess()) {
-        respond(ctx, req, HttpResponseStatus.BAD_REQUEST, "bad_request", "malformed HTTP request");
+        respond(
+            ctx,
+            req,
+            HttpResponseStatus.BAD_REQUEST,
+            "bad_request",
+            malformed(req.decoderResult()));
         return;
       }
       QueryStringDecoder uri = new QueryStringDecoder(req.uri());
@@ -179,12 +187,13 @@ public final class HttpRequestHandler extends ChannelInboundHandlerAdapter {
 
   private boolean upgrade(ChannelHandlerContext ctx, FullHttpRequest req, QueryStringDecoder uri) {
     if (!HttpMethod.GET.equals(req.method())) {
-      respond(
-          ctx,
-          req,
-          HttpResponseStatus.METHOD_NOT_ALLOWED,
-          "method_not_allowed",
-          "the WebSocket upgrade takes GET");
+      FullHttpResponse res =
+          response(
+              HttpResponseStatus.METHOD_NOT_ALLOWED,
+              "method_not_allowed",
+              "the WebSocket upgrade takes GET, not " + req.method());
+      res.headers().set(HttpHeaderNames.ALLOW, "GET");
+      send(ctx, req, res);
       return false;
     }
     if (ctx.channel().remoteAddress() instanceof InetSocketAddress remote) {
@@ -281,6 +290,25 @@ public final class HttpRequestHandler extends ChannelInboundHandlerAdapter {
     FullHttpResponse res = response(HttpResponseStatus.UNAUTHORIZED, "unauthorized", message);
     res.headers().set(HttpHeaderNames.WWW_AUTHENTICATE, "Bearer error=\"invalid_token\"");
     ctx.writeAndFlush(res).addListener(ChannelFutureListener.CLOSE);
+  }
+
+  /**
+   * The message of the 400 answering a request the HTTP codec could not read: which limit it is
+   * over (the request line, the headers), or else what the codec found wrong.
+   */
+  private static String malformed(DecoderResult result) {
+    Throwable cause = result.cause();
+    if (cause instanceof TooLongHttpLineException) {
+      return "the request line is too long: "
+          + cause.getMessage()
+          + " Send a shorter URL (the access token goes in the Authorization header).";
+    }
+    if (cause instanceof TooLongHttpHeaderException) {
+      return "the request headers are too large: " + cause.getMessage();
+    }
+    return cause == null || cause.getMessage() == null
+        ? "malformed HTTP request"
+        : "malformed HTTP request: " + cause.getMessage();
   }
 
   /**

@@ -1,0 +1,143 @@
+package io.handoff.server;
+
+import static io.handoff.server.TestServer.token;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.handoff.protocol.v1.ServerFrame;
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.io.InputStream;
+import java.net.InetSocketAddress;
+import java.net.Socket;
+import java.nio.charset.StandardCharsets;
+import java.util.Locale;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+/**
+ * Requests the node refuses before doing anything, over raw HTTP/1.1 on real sockets: each answer
+ * names what to change, in the status and the JSON message docs/security.md and docs/operations.md
+ * give, and a connected device is not disturbed.
+ */
+class HttpErrorPathsTest {
+  private TestServer server;
+
+  @BeforeEach
+  void start() throws Exception {
+    server = TestServer.start();
+  }
+
+  @AfterEach
+  void stop() {
+    server.close();
+  }
+
+  private record Raw(int status, String head, String body) {
+    String header(String name) {
+      Matcher m = Pattern.compile("\r\n" + Pattern.quote(name) + ": *([^\r]*)\r\n").matcher(head);
+      return m.find() ? m.group(1) : null;
+    }
+
+    String field(String name) {
+      return new HttpApi.Answer(status, body).field(name);
+    }
+
+    @Override
+    public String toString() {
+      return head + body;
+    }
+  }
+
+  /** Sends {@code head} (request line and headers, blank line included) and reads the answer. */
+  private Raw exchange(String head) throws IOException {
+    try (Socket s = new Socket()) {
+      s.connect(new InetSocketAddress("127.0.0.1", server.port()), 10_000);
+      s.setSoTimeout(10_000);
+      s.getOutputStream().write(head.getBytes(StandardCharsets.US_ASCII));
+      s.getOutputStream().flush();
+      InputStream in = s.getInputStream();
+      ByteArrayOutputStream b = new ByteArrayOutputStream();
+      int matched = 0;
+      while (matched < 4) {
+        int c = in.read();
+        if (c < 0) {
+          throw new IOException("the server closed without an answer: " + b);
+        }
+        b.write(c);
+        matched = (c == '\r' || c == '\n') ? matched + 1 : 0;
+      }
+      String h = b.toString(StandardCharsets.US_ASCII).toLowerCase(Locale.ROOT);
+      Matcher length = Pattern.compile("\r\ncontent-length: *([0-9]+)\r\n").matcher(h);
+      assertTrue(length.find(), h);
+      byte[] body = in.readNBytes(Integer.parseInt(length.group(1)));
+      return new Raw(
+          Integer.parseInt(h.substring(9, 12)), h, new String(body, StandardCharsets.UTF_8));
+    }
+  }
+
+  private static String request(String line, String... headers) {
+    StringBuilder b = new StringBuilder(line).append("\r\nHost: 127.0.0.1\r\n");
+    for (String h : headers) {
+      b.append(h).append("\r\n");
+    }
+    return b.append("\r\n").toString();
+  }
+
+  private static void assertMethodNotAllowed(Raw r, String allow) {
+    assertEquals(405, r.status(), r.toString());
+    assertEquals("method_not_allowed", r.field("error"), r.toString());
+    // RFC 9110 section 15.5.6: a 405 lists the methods the resource takes, and the message names
+    // them all, so that a client is not sent from one wrong method to another.
+    assertEquals(allow.toLowerCase(Locale.ROOT), r.header("allow"), r.toString());
+    for (String m : allow.split(", ")) {
+      assertTrue(r.field("message").contains(m), r.toString());
+    }
+  }
+
+  @Test
+  void aWrongMethodIsAnsweredWithEveryMethodThePathTakes() throws Exception {
+    String bearer = "Authorization: Bearer " + token("hx", "phone");
+    try (TestDevice bystander = TestDevice.connect(server.port(), token("hx", "tv"))) {
+      bystander.hello();
+      assertMethodNotAllowed(
+          exchange(request("PUT /v1/devices HTTP/1.1", bearer, "Content-Length: 0")),
+          "GET, DELETE");
+      assertMethodNotAllowed(exchange(request("GET /v1/me HTTP/1.1", bearer)), "DELETE");
+      assertMethodNotAllowed(exchange(request("GET /v1/devices/tv HTTP/1.1", bearer)), "DELETE");
+      assertMethodNotAllowed(exchange(request("GET /v1/sessions HTTP/1.1")), "POST");
+      assertMethodNotAllowed(exchange(request("GET /v1/token HTTP/1.1")), "POST");
+      assertMethodNotAllowed(
+          exchange(request("POST /.well-known/jwks.json HTTP/1.1", "Content-Length: 0")), "GET");
+      assertMethodNotAllowed(
+          exchange(request("POST /ws HTTP/1.1", bearer, "Content-Length: 0")), "GET");
+      assertMethodNotAllowed(
+          exchange(request("DELETE /healthz HTTP/1.1", "Content-Length: 0")), "GET, HEAD");
+
+      // Nothing was done: the device is still connected and its session's list is intact.
+      bystander.write("doc", 1, "f", "v");
+      assertTrue(bystander.next(ServerFrame::hasAck).hasAck());
+    }
+  }
+
+  @Test
+  void requestsOverTheHeaderAndLineLimitsAreToldWhichLimit() throws Exception {
+    Raw headers = exchange(request("GET /healthz HTTP/1.1", "X-Big: " + "y".repeat(9000)));
+    assertEquals(400, headers.status(), headers.toString());
+    assertEquals("bad_request", headers.field("error"), headers.toString());
+    assertTrue(headers.field("message").contains("header"), headers.toString());
+    assertTrue(headers.field("message").contains("8192 bytes"), headers.toString());
+    assertEquals("close", headers.header("connection"), headers.toString());
+
+    Raw line = exchange(request("GET /" + "z".repeat(5000) + " HTTP/1.1"));
+    assertEquals(400, line.status(), line.toString());
+    assertTrue(line.field("message").contains("4096 bytes"), line.toString());
+
+    Raw garbage = exchange("not http at all\r\n\r\n");
+    assertEquals(400, garbage.status(), garbage.toString());
+    assertTrue(garbage.field("message").startsWith("malformed HTTP request"), garbage.toString());
+  }
+}
