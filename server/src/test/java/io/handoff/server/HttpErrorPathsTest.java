@@ -59,24 +59,28 @@ class HttpErrorPathsTest {
       s.setSoTimeout(10_000);
       s.getOutputStream().write(head.getBytes(StandardCharsets.US_ASCII));
       s.getOutputStream().flush();
-      InputStream in = s.getInputStream();
-      ByteArrayOutputStream b = new ByteArrayOutputStream();
-      int matched = 0;
-      while (matched < 4) {
-        int c = in.read();
-        if (c < 0) {
-          throw new IOException("the server closed without an answer: " + b);
-        }
-        b.write(c);
-        matched = (c == '\r' || c == '\n') ? matched + 1 : 0;
-      }
-      String h = b.toString(StandardCharsets.US_ASCII).toLowerCase(Locale.ROOT);
-      Matcher length = Pattern.compile("\r\ncontent-length: *([0-9]+)\r\n").matcher(h);
-      assertTrue(length.find(), h);
-      byte[] body = in.readNBytes(Integer.parseInt(length.group(1)));
-      return new Raw(
-          Integer.parseInt(h.substring(9, 12)), h, new String(body, StandardCharsets.UTF_8));
+      return read(s.getInputStream());
     }
+  }
+
+  /** Reads one answer: its head and the body its Content-Length gives. */
+  private static Raw read(InputStream in) throws IOException {
+    ByteArrayOutputStream b = new ByteArrayOutputStream();
+    int matched = 0;
+    while (matched < 4) {
+      int c = in.read();
+      if (c < 0) {
+        throw new IOException("the server closed without an answer: " + b);
+      }
+      b.write(c);
+      matched = (c == '\r' || c == '\n') ? matched + 1 : 0;
+    }
+    String h = b.toString(StandardCharsets.US_ASCII).toLowerCase(Locale.ROOT);
+    Matcher length = Pattern.compile("\r\ncontent-length: *([0-9]+)\r\n").matcher(h);
+    assertTrue(length.find(), h);
+    byte[] body = in.readNBytes(Integer.parseInt(length.group(1)));
+    return new Raw(
+        Integer.parseInt(h.substring(9, 12)), h, new String(body, StandardCharsets.UTF_8));
   }
 
   private static String request(String line, String... headers) {
@@ -120,6 +124,32 @@ class HttpErrorPathsTest {
       // Nothing was done: the device is still connected and its session's list is intact.
       bystander.write("doc", 1, "f", "v");
       assertTrue(bystander.next(ServerFrame::hasAck).hasAck());
+    }
+  }
+
+  @Test
+  void theAdminPortClosesAConnectionWhoseRequestItCouldNotRead() throws Exception {
+    try (TestServer admin = TestServer.start(b -> b.admin("127.0.0.1", 0));
+        Socket s = new Socket()) {
+      s.connect(new InetSocketAddress("127.0.0.1", admin.server.adminPort()), 10_000);
+      s.setSoTimeout(10_000);
+      // Keep-alive (HTTP/1.1), headers over the limit: the codec cannot read this request, nor
+      // find where the next one starts, so it reads nothing more on this connection.
+      s.getOutputStream()
+          .write(
+              request("GET /healthz HTTP/1.1", "X-Big: " + "y".repeat(9000))
+                  .getBytes(StandardCharsets.US_ASCII));
+      Raw answer = read(s.getInputStream());
+      assertEquals(400, answer.status(), answer.toString());
+      // A keep-alive client would send its next request here and wait for ever: the node says
+      // it closes, and does.
+      assertEquals("close", answer.header("connection"), answer.toString());
+      try {
+        assertEquals(-1, s.getInputStream().read(), "nothing after the answer");
+      } catch (java.net.SocketException reset) {
+        // Closed with the rest of the oversized request unread: a reset says so too.
+      }
+      assertTrue(answer.body().contains("header"), answer.toString());
     }
   }
 

@@ -86,7 +86,19 @@ public final class AdminHandler extends SimpleChannelInboundHandler<FullHttpRequ
   @Override
   protected void channelRead0(ChannelHandlerContext ctx, FullHttpRequest req) {
     if (!req.decoderResult().isSuccess()) {
-      send(ctx, req, HttpResponseStatus.BAD_REQUEST, "text/plain", "malformed HTTP request\n");
+      // The codec reads nothing more on this connection (it cannot tell where the next request
+      // starts): closed after the answer, or a keep-alive client would wait there for ever.
+      FullHttpResponse res =
+          new DefaultFullHttpResponse(
+              HttpVersion.HTTP_1_1,
+              HttpResponseStatus.BAD_REQUEST,
+              Unpooled.copiedBuffer(
+                  HttpRequestHandler.malformed(req.decoderResult()) + "\n",
+                  StandardCharsets.UTF_8));
+      res.headers().set(HttpHeaderNames.CONTENT_TYPE, "text/plain; charset=utf-8");
+      res.headers().set(HttpHeaderNames.CONNECTION, HttpHeaderValues.CLOSE);
+      HttpUtil.setContentLength(res, res.content().readableBytes());
+      ctx.writeAndFlush(res).addListener(ChannelFutureListener.CLOSE);
       return;
     }
     String path;

@@ -296,7 +296,7 @@ public final class HttpRequestHandler extends ChannelInboundHandlerAdapter {
    * The message of the 400 answering a request the HTTP codec could not read: which limit it is
    * over (the request line, the headers), or else what the codec found wrong.
    */
-  private static String malformed(DecoderResult result) {
+  static String malformed(DecoderResult result) {
     Throwable cause = result.cause();
     if (cause instanceof TooLongHttpLineException) {
       return "the request line is too long: "
