@@ -76,6 +76,29 @@ class InFlightWriteBoundsTest {
   }
 
   @Test
+  void aWriteReusingTheClientSeqOfAWriteInFlightForAnotherDocumentIsRefused() throws Exception {
+    HandoffServer n = node(b -> {});
+    try (TestDevice phone = TestDevice.connect(n.port(), token("u1", "phone"))) {
+      phone.hello();
+      pause();
+      long first = phone.write("cart", 1, "item", "a");
+      long again = phone.write("cart", 1, "item", "a");
+      long other = phone.write("notes", 1, "text", "b");
+      ServerFrame refused = phone.answerTo(other);
+      assertEquals(ErrorCode.BAD_REQUEST, refused.getError().getCode(), refused.toString());
+      assertTrue(refused.getError().getMessage().contains("already taken by a write of cart"));
+      resume();
+      assertAcked(phone.answerTo(first), 1);
+      // The copy sent again is answered by the first's ack (by its client_seq), not twice: the
+      // node answers in order, so any answer to it would come before the next write's ack.
+      long next = phone.write("cart", 2, "item", "c");
+      for (ServerFrame f = phone.next(); f.getRequestId() != next; f = phone.next()) {
+        assertTrue(f.getRequestId() != again, "the copy was answered: " + f);
+      }
+    }
+  }
+
+  @Test
   void writesPastTheConnectionsBytesAreRefusedUntilTheStoreAnswers() throws Exception {
     HandoffServer n = node(b -> b.maxInFlightWriteBytes(40 * 1024, 1024 * 1024));
     try (TestDevice phone = TestDevice.connect(n.port(), token("u1", "phone"))) {

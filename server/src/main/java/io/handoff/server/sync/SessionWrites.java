@@ -47,7 +47,23 @@ final class SessionWrites {
       return;
     }
     long seq = w.getClientSeq();
-    if (tracker.has(seq)) {
+    InFlight same = tracker.inFlight(seq);
+    if (same != null) {
+      if (!same.document.equals(w.getDocument())) {
+        error(
+            id,
+            ErrorCode.BAD_REQUEST,
+            "client_seq "
+                + Long.toUnsignedString(seq)
+                + " is already taken by a write of "
+                + same.document
+                + " waiting for its ack: every write needs a client_seq of its own",
+            w.getDocument(),
+            seq,
+            0,
+            0,
+            false);
+      }
       return; // The same write is being applied; its ack will answer both copies.
     }
     if (node.config().writeRatePerSecond() > 0) {

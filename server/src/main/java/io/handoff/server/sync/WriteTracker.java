@@ -76,8 +76,9 @@ final class WriteTracker extends Deadline {
     this.unacked = unacked;
   }
 
-  boolean has(long seq) {
-    return inFlight.has(seq);
+  /** The write {@code seq} waiting for its ack, or null. */
+  InFlight inFlight(long seq) {
+    return inFlight.get(seq);
   }
 
   int size() {

@@ -46,6 +46,8 @@ import org.slf4j.LoggerFactory;
  */
 public final class ConnectionHandler extends WireCodec implements Link {
   private static final Logger log = LoggerFactory.getLogger(ConnectionHandler.class);
+  // A close frame's payload is at most 125 bytes, two of them the code.
+  static final int MAX_CLOSE_REASON_BYTES = 123;
 
   /** What every connection's handler of a node shares. */
   public record Shared(
@@ -445,13 +447,32 @@ public final class ConnectionHandler extends WireCodec implements Link {
     ctx.channel().config().setAutoRead(false);
   }
 
+  /**
+   * {@code reason} cut to what a WebSocket close frame holds (125 bytes with the 2-byte code), at a
+   * character boundary: a longer frame is a protocol error to the device. The Disconnect frame
+   * before it carries the whole reason.
+   */
+  static String closeReason(String reason) {
+    int bytes = 0;
+    for (int i = 0; i < reason.length(); ) {
+      int cp = reason.codePointAt(i);
+      int size = cp < 0x80 ? 1 : cp < 0x800 ? 2 : cp < 0x10000 ? 3 : 4;
+      if (bytes + size > MAX_CLOSE_REASON_BYTES) {
+        return reason.substring(0, i);
+      }
+      bytes += size;
+      i += Character.charCount(cp);
+    }
+    return reason;
+  }
+
   @Override
   public void close(CloseCode code, String reason) {
     if (closing || closed) {
       return;
     }
     closing = true;
-    String shortReason = reason.length() > 120 ? reason.substring(0, 120) : reason;
+    String shortReason = closeReason(reason);
     if (upgraded()) {
       write(
           ctx,
