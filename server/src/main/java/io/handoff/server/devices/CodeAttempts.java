@@ -80,8 +80,8 @@ final class CodeAttempts {
         new ApiException(
             404,
             "unknown_code",
-            "no pending sign-in with this code for your account; check the code the device"
-                + " shows"));
+            "no pending sign-in with this code or approval id for your account; check the code"
+                + " the device shows, or the approval_id of the prompt"));
   }
 
   private static String userScope(Principal p) {
