@@ -5,10 +5,13 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.handoff.protocol.CloseCode;
+import io.handoff.protocol.v1.ClientFrame;
+import io.handoff.protocol.v1.Hello;
 import io.handoff.protocol.v1.Offer;
 import io.handoff.protocol.v1.ServerFrame;
 import io.handoff.server.engine.StoreLimits;
 import io.handoff.server.engine.memory.MemoryEngine;
+import io.handoff.server.transport.TransportConfig;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
@@ -85,6 +88,71 @@ class DrainTest {
           "42",
           granted.getOfferGranted().getSnapshot().getFieldsOrThrow("position").toStringUtf8());
       assertEquals(CloseCode.SHUTDOWN.code(), tv.awaitClose());
+      stopped.get(30, TimeUnit.SECONDS);
+    } finally {
+      nodes.close();
+    }
+  }
+
+  /**
+   * An answer the store gives while the device's socket is full waits in the device's outbox; the
+   * drain sends it before telling the device to go, rather than writing SHUTDOWN ahead of it and
+   * dropping it. Here the answer is an accept's grant, held in the store while another device of
+   * the user fills the socket of one that reads nothing until the node drains.
+   */
+  @Test
+  void aGrantWaitingForAFullSocketReachesTheDeviceBeforeShutdown() throws Exception {
+    GatedEngine engine = new GatedEngine(new MemoryEngine(StoreLimits.builder().build()));
+    Nodes nodes = new Nodes();
+    HandoffServer node =
+        nodes.start(
+            "n1",
+            engine,
+            b ->
+                b.closeTimeout(Duration.ofSeconds(30))
+                    .transport(TransportConfig.builder().socketSendBufferBytes(4096).build()));
+    try (TestDevice phone = TestDevice.connect(node.port(), token("dan", "phone"));
+        RawSocket tv = RawSocket.connect(node.port(), token("dan", "tv"), 4096)) {
+      phone.hello();
+      phone.send(SessionProtocolTest.write("player", 1, "position", "42"));
+      phone.next(ServerFrame::hasAck);
+      tv.send(
+          ClientFrame.newBuilder().setRequestId(1).setHello(Hello.getDefaultInstance()).build());
+      Conditions.await("the tv online", () -> node.hub().sessions() == 2, Duration.ofSeconds(10));
+      Offer offer = HandoffProtocolTest.offerFrom(phone, "tv", 60_000);
+      engine.holdOfferEnds(1);
+      long accept = 2;
+      tv.send(HandoffProtocolTest.accept(offer.getOfferId()).setRequestId(accept).build());
+      Conditions.await(
+          "the accept held in the store",
+          () -> engine.heldOfferEnds() == 1,
+          Duration.ofSeconds(10));
+      // The tv reads nothing: its socket fills, and the phone's writes wait in its outbox.
+      String value = "x".repeat(16 * 1024);
+      long seq = 1;
+      while (node.queueBudget().queuedBytes() < 256 * 1024) {
+        long s = ++seq;
+        phone.send(SessionProtocolTest.write("feed", s, "v", value));
+        phone.next(f -> f.hasAck() && f.getAck().getClientSeq() == s);
+      }
+      CompletableFuture<Void> stopped = CompletableFuture.runAsync(node::close);
+      Conditions.await(
+          "the node draining", () -> node.readiness().problem() != null, Duration.ofSeconds(10));
+      engine.releaseOfferEnds();
+      Conditions.await(
+          "the accept answered", () -> engine.heldOfferEnds() == 0, Duration.ofSeconds(10));
+      ServerFrame granted = null;
+      ServerFrame f;
+      while (!(f = tv.readFrame()).hasDisconnect()) {
+        if (f.getRequestId() == accept) {
+          granted = f;
+        }
+      }
+      assertEquals(CloseCode.SHUTDOWN.code(), f.getDisconnect().getCode());
+      assertTrue(
+          granted != null && granted.hasOfferGranted(),
+          "the grant reached the tv before SHUTDOWN: " + granted);
+      tv.close();
       stopped.get(30, TimeUnit.SECONDS);
     } finally {
       nodes.close();

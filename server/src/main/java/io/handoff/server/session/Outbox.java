@@ -120,7 +120,7 @@ final class Outbox implements QueueBudget.Member {
   }
 
   /** Whether no frame waits for the socket. Event loop. */
-  private boolean noneWaiting() {
+  boolean noneWaiting() {
     Backlog q = queue;
     return q == null || q.waiting == null;
   }

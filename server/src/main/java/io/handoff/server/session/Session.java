@@ -149,6 +149,7 @@ public final class Session implements Endpoint, Connection, Outbox.Owner {
       if (!closing && phase != Phase.CLOSED) {
         documents.writable(); // Follow and Resync requests that waited for the socket.
       }
+      finishDrainIfDone(); // The answers that waited for the socket are written now.
     }
   }
 
@@ -191,12 +192,17 @@ public final class Session implements Endpoint, Connection, Outbox.Owner {
   }
 
   /**
-   * A draining session closes as soon as its last write in flight has its answer, and every other
-   * store call its features wait for (an accept and its grant's read, a device request) has been
-   * answered: a request in flight at the drain is answered, not lost.
+   * A draining session closes as soon as its last write in flight has its answer, every other store
+   * call its features wait for (an accept and its grant's read, a device request) has been
+   * answered, and no frame waits in the outbox for a full socket: a request in flight at the drain
+   * is answered, not lost. The close's Disconnect goes straight to the socket, so writing it while
+   * answers still wait in the outbox would put it before them and drop them.
    */
   private void finishDrainIfDone() {
-    if (draining && awaited == 0 && (documents == null || documents.settled())) {
+    if (draining
+        && awaited == 0
+        && (documents == null || documents.settled())
+        && (outbox == null || outbox.noneWaiting())) {
       close(CloseCode.SHUTDOWN, CloseCode.SHUTDOWN.reason());
     }
   }
