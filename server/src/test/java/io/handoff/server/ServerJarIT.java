@@ -3,7 +3,10 @@ package io.handoff.server;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.handoff.protocol.CloseCode;
+import io.handoff.protocol.v1.ServerFrame;
 import java.io.BufferedReader;
+import java.io.IOException;
 import java.io.InputStreamReader;
 import java.net.URI;
 import java.net.http.HttpClient;
@@ -13,8 +16,11 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Collections;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -100,5 +106,65 @@ class ServerJarIT {
     }
     assertTrue(started, "the node starts with HANDOFF_LOG_LEVEL set: " + output);
     assertTrue(debug, "and logs at DEBUG: " + output.subList(0, Math.min(5, output.size())));
+  }
+
+  /**
+   * SIGTERM drains the real process: a device connected to it gets its writes acked, then
+   * Disconnect with SHUTDOWN (a reconnect code) and the close code 4000, before the process exits.
+   */
+  @Test
+  void sigtermTellsConnectedDevicesToReconnectElsewhereBeforeTheProcessExits() throws Exception {
+    Path jar = Path.of("target", "handoff-server.jar");
+    assertTrue(Files.isRegularFile(jar), "build the jar first: " + jar.toAbsolutePath());
+    String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
+    ProcessBuilder pb =
+        new ProcessBuilder(java, "-jar", jar.toString(), "--host", "127.0.0.1", "--port", "0")
+            .redirectErrorStream(true);
+    pb.environment().put("HANDOFF_JWT_SECRET", TestServer.SECRET);
+    Process p = pb.start();
+    List<String> output = Collections.synchronizedList(new ArrayList<>());
+    try (BufferedReader out =
+        new BufferedReader(new InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8))) {
+      int port = -1;
+      String line;
+      while (port < 0 && (line = out.readLine()) != null) {
+        output.add(line);
+        Matcher m = Pattern.compile("Handoff node .* on port (\\d+)$").matcher(line);
+        if (m.find()) {
+          port = Integer.parseInt(m.group(1));
+        }
+      }
+      assertTrue(port > 0, "the node did not report its port: " + output);
+      Thread drainLog =
+          new Thread(
+              () -> {
+                try {
+                  String l;
+                  while ((l = out.readLine()) != null) {
+                    output.add(l);
+                  }
+                } catch (IOException ignored) {
+                  // The process is gone.
+                }
+              });
+      drainLog.setDaemon(true);
+      drainLog.start();
+      try (TestDevice d = TestDevice.connect(port, TestServer.token("ida", "phone"))) {
+        d.hello();
+        d.send(SessionProtocolTest.write("draft", 1, "text", "before the stop"));
+        assertEquals(1, d.next(ServerFrame::hasAck).getAck().getVersion());
+        p.destroy(); // SIGTERM
+        ServerFrame f = d.next(x -> x.hasDisconnect());
+        assertEquals(CloseCode.SHUTDOWN.code(), f.getDisconnect().getCode());
+        assertTrue(f.getDisconnect().getReconnect(), "told to reconnect elsewhere: " + f);
+        assertEquals(CloseCode.SHUTDOWN.code(), d.awaitClose());
+      }
+      assertTrue(p.waitFor(30, TimeUnit.SECONDS), "the drained process exits: " + output);
+    } finally {
+      if (p.isAlive()) {
+        p.destroyForcibly();
+      }
+    }
+    assertEquals(143, p.exitValue(), "SIGTERM ends it through the shutdown hook: " + output);
   }
 }
