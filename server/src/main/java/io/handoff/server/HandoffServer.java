@@ -401,11 +401,9 @@ public final class HandoffServer implements AutoCloseable {
     ready = false;
     serverChannel.close().syncUninterruptibly();
     for (Channel ch : connections) {
-      if (ch.pipeline().get(HandoffChannelInitializer.HTTP_HANDLER) != null) {
-        ch.close(); // Still in HTTP or the handshake: nothing to drain.
-      } else {
-        ch.pipeline().fireUserEventTriggered(HandoffChannelInitializer.DRAIN);
-      }
+      // Upgraded: the session drains. Still in HTTP: closed, after the answer of an API request
+      // in flight (HttpRequestHandler).
+      ch.pipeline().fireUserEventTriggered(HandoffChannelInitializer.DRAIN);
     }
     Duration bound = config.drainTimeout().plus(config.closeTimeout()).plusSeconds(1);
     if (!connections.newCloseFuture().awaitUninterruptibly(bound.toMillis())) {

@@ -394,6 +394,36 @@ class DeviceAuthorizationTest {
   }
 
   /**
+   * A node draining while a device-code poll has consumed the approval and its session is being
+   * made answers the poll before it closes the connection: the code works once, so a poll answer
+   * dropped by the drain would lose the device's sign-in.
+   */
+  @Test
+  void aPollInFlightWhenTheNodeStopsGetsItsSessionBeforeTheConnectionCloses() throws Exception {
+    GatedEngine engine = new GatedEngine(new MemoryEngine(StoreLimits.builder().build(), clock));
+    HandoffServer n1 = nodes.start("n1", engine, this::configure);
+    HttpApi api = new HttpApi(n1.port());
+    String at = signIn(api, "odo", "phone").field("access_token");
+    HttpApi.Answer code = requestCode(api, "tv-odo");
+    assertEquals("approved", answer(api, at, code.field("user_code"), true).field("outcome"));
+    engine.holdSessionCreates(1);
+    CompletableFuture<HttpApi.Answer> polled =
+        CompletableFuture.supplyAsync(() -> poll(api, code.field("device_code")));
+    Conditions.await(
+        "the poll's session creation held",
+        () -> engine.heldSessionCreates() == 1,
+        Duration.ofSeconds(10));
+    CompletableFuture<Void> stopped = CompletableFuture.runAsync(n1::close);
+    Conditions.await(
+        "the node draining", () -> n1.readiness().problem() != null, Duration.ofSeconds(10));
+    engine.releaseSessionCreates();
+    HttpApi.Answer tv = polled.get(10, TimeUnit.SECONDS);
+    assertEquals(200, tv.status(), tv.toString());
+    assertEquals("tv-odo", tv.field("device_id"));
+    stopped.get(30, TimeUnit.SECONDS);
+  }
+
+  /**
    * An approved code whose session cannot be made yet (the user is at the device limit) is not used
    * up: the device polling again after the user made room gets its session.
    */

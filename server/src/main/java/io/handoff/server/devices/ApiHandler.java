@@ -387,6 +387,12 @@ public final class ApiHandler implements HttpService {
   }
 
   private static void send(ChannelHandlerContext ctx, boolean keepAlive, Reply r) {
+    if (!ctx.executor().inEventLoop()) {
+      // On the loop, where a drain looks whether an answer is still to come.
+      ctx.executor().execute(() -> send(ctx, keepAlive, r));
+      return;
+    }
+    boolean draining = HttpService.answered(ctx.channel());
     FullHttpResponse res =
         new DefaultFullHttpResponse(
             HttpVersion.HTTP_1_1,
@@ -404,7 +410,7 @@ public final class ApiHandler implements HttpService {
       res.headers().set(HttpHeaderNames.ALLOW, r.allow);
     }
     HttpUtil.setContentLength(res, res.content().readableBytes());
-    if (keepAlive && r.status < 500) {
+    if (keepAlive && r.status < 500 && !draining) {
       res.headers().set(HttpHeaderNames.CONNECTION, HttpHeaderValues.KEEP_ALIVE);
       ctx.writeAndFlush(res).addListener(f -> ctx.channel().config().setAutoRead(true));
     } else {

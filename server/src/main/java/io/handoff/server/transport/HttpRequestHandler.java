@@ -154,6 +154,7 @@ public final class HttpRequestHandler extends ChannelInboundHandlerAdapter {
         default -> {
           if (api != null && api.handles(path)) {
             holdPipelinedRequests(ctx);
+            ctx.channel().attr(HttpService.Answering.KEY).set(Boolean.TRUE);
             api.handle(ctx, req, path);
             return;
           }
@@ -169,6 +170,24 @@ public final class HttpRequestHandler extends ChannelInboundHandlerAdapter {
       if (!forwarded) {
         ReferenceCountUtil.release(req);
       }
+    }
+  }
+
+  /**
+   * The node drains ({@link HandoffChannelInitializer#DRAIN}) a connection still in plain HTTP:
+   * closed at once, unless a service request on it waits for its answer, which then goes out and
+   * closes it ({@link HttpService#answered}).
+   */
+  @Override
+  public void userEventTriggered(ChannelHandlerContext ctx, Object evt) throws Exception {
+    if (evt != HandoffChannelInitializer.DRAIN) {
+      ctx.fireUserEventTriggered(evt);
+      return;
+    }
+    if (ctx.channel().attr(HttpService.Answering.KEY).get() != null) {
+      ctx.channel().attr(HttpService.Answering.DRAINING).set(Boolean.TRUE);
+    } else {
+      ctx.close(); // An idle keep-alive connection, or an upgrade not done: nothing to answer.
     }
   }
 

@@ -1,11 +1,19 @@
 package io.handoff.server.transport;
 
+import io.netty.channel.Channel;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.handler.codec.http.FullHttpRequest;
+import io.netty.util.AttributeKey;
 
 /**
  * Plain HTTP routes served beside the WebSocket endpoint (the device-session API). Called on the
  * connection's event loop; shared by every connection, so stateless.
+ *
+ * <p>A node that drains lets a request the service is answering finish: the service calls {@link
+ * #answered} on the connection's event loop as it writes the answer, and when that returns true the
+ * answer says {@code Connection: close} and the connection closes once it is written. An answer the
+ * store already made (a device-code poll's session, a rotated refresh token) is so never dropped by
+ * the drain.
  */
 public interface HttpService {
   /** True if {@code path} is one of this service's. */
@@ -13,4 +21,23 @@ public interface HttpService {
 
   /** Answers {@code req}; does not keep or release it. */
   void handle(ChannelHandlerContext ctx, FullHttpRequest req, String path);
+
+  /**
+   * The request in flight on {@code ch} is being answered now (event loop): returns true if the
+   * node drains, so the connection must close after the answer.
+   */
+  static boolean answered(Channel ch) {
+    ch.attr(Answering.KEY).set(null);
+    return ch.hasAttr(Answering.DRAINING) && ch.attr(Answering.DRAINING).get() != null;
+  }
+
+  /** The marks a drain reads on a connection in plain HTTP. */
+  final class Answering {
+    // A service request waits for its answer on this connection.
+    static final AttributeKey<Boolean> KEY = AttributeKey.valueOf("handoff.http.answering");
+    // The node drains: the answer closes the connection.
+    static final AttributeKey<Boolean> DRAINING = AttributeKey.valueOf("handoff.http.draining");
+
+    private Answering() {}
+  }
 }
