@@ -209,6 +209,16 @@ class MultiNodeTest {
     assertEveryDeviceSawEveryVersionOnceInOrder(cs, rs, total);
     assertEquals(0, n1.stats().openConnections(), "the drained node let every connection go");
     assertEquals(3, n2.hub().sessions(), "every device moved to the other node");
+    // Ground truth: what the store holds, read by a new device, is what every device holds.
+    try (TestDevice probe = TestDevice.connect(n2.port(), TestServer.token("hank", "probe"))) {
+      probe.hello();
+      io.handoff.protocol.v1.Snapshot store = probe.next(ServerFrame::hasSnapshot).getSnapshot();
+      assertEquals(total, store.getVersion(), "the store holds every write once");
+      for (int i = 0; i < cs.length; i++) {
+        assertEquals(
+            store.getFieldsMap(), cs[i].document("counter").fields(), "device " + i + " = store");
+      }
+    }
   }
 
   @Test
