@@ -124,8 +124,9 @@ public final class MemoryEngine implements Engine {
   @Override
   public String durability() {
     return "in-memory engine: documents, history, write sequences and device sessions live only in"
-        + " this process; nothing survives a restart (devices sign in again) (every document starts a new epoch, and devices take"
-        + " snapshots). Use --redis-url for durable state.";
+        + " this process; nothing survives a restart: devices sign in again, and drop their copy of"
+        + " each document (GONE) until it is written again, in a new epoch. Use --redis-url for"
+        + " durable state.";
   }
 
   @Override
