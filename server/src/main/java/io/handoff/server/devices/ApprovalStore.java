@@ -24,10 +24,14 @@ import java.util.concurrent.CompletableFuture;
  *       request, on any node, exactly one returns {@link Decision.Status#DECIDED}; the others see
  *       the decision (or the expiry) that stands.
  *   <li><b>Consumed exactly once.</b> Of all {@link #poll} calls presenting the request's secret
- *       after it was approved, exactly one returns {@link Poll.Status#APPROVED}; later ones {@link
- *       Poll.Status#CONSUMED}. A poll sooner than the request's interval after the previous one
- *       returns {@link Poll.Status#SLOW_DOWN} while pending, and raises the interval by {@value
- *       #SLOW_DOWN_STEP_MILLIS} ms (RFC 8628 §3.5).
+ *       after it was approved, exactly one returns {@link Poll.Status#APPROVED}; once the node made
+ *       its session and {@link #settle settled} it, later ones {@link Poll.Status#CONSUMED}. Until
+ *       then they return {@link Poll.Status#SETTLING}, and one {@link #CONSUME_LEASE_MILLIS} or
+ *       more after the consuming poll (its node lost the answer to a store timeout, or died, before
+ *       making the session) {@link Poll.Status#APPROVED} again, once per lease: so a device whose
+ *       poll's answer was lost is still signed in, once, by polling on. A poll sooner than the
+ *       request's interval after the previous one returns {@link Poll.Status#SLOW_DOWN} while
+ *       pending, and raises the interval by {@value #SLOW_DOWN_STEP_MILLIS} ms (RFC 8628 §3.5).
  *   <li><b>Expiry</b> compares the request's deadline with {@code nowMillis} as given (the engine's
  *       clock); the first operation after the deadline turns the request EXPIRED and says so once
  *       ({@code firstSeen}). Records stay readable for {@link #RETAIN_MILLIS} after their deadline
@@ -39,6 +43,13 @@ import java.util.concurrent.CompletableFuture;
 public interface ApprovalStore {
   long SLOW_DOWN_STEP_MILLIS = 5_000;
   long RETAIN_MILLIS = 10 * 60_000;
+
+  /**
+   * How long a consumed approval waits to be {@link #settle settled} before a poll may consume it
+   * again: far beyond what a node takes to make a session (a few store calls of at most the store's
+   * command timeout each).
+   */
+  long CONSUME_LEASE_MILLIS = 30_000;
 
   /** The attempt-counter scope of a user ({@link #fail}); {@link #erase} removes it. */
   static String userScope(String userId) {
@@ -161,6 +172,11 @@ public interface ApprovalStore {
       DENIED,
       EXPIRED,
       CONSUMED,
+      /**
+       * Consumed by a poll whose node has not settled it yet, within {@link #CONSUME_LEASE_MILLIS}:
+       * poll again.
+       */
+      SETTLING,
       /** No such request, or a wrong secret. */
       UNKNOWN
     }
@@ -187,6 +203,13 @@ public interface ApprovalStore {
    * with whether it was given back.
    */
   CompletableFuture<Boolean> unconsume(String id, String secretHash);
+
+  /**
+   * The node made the session of an approval {@link #poll} consumed: from now on every poll gets
+   * {@link Poll.Status#CONSUMED}. Completes with false when the request is no longer there consumed
+   * with this secret (the user erased it meanwhile).
+   */
+  CompletableFuture<Boolean> settle(String id, String secretHash);
 
   /** The user's pending new-device requests, oldest first. */
   CompletableFuture<List<Request>> pending(String userId, long nowMillis);

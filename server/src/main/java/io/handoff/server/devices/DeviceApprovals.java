@@ -189,6 +189,15 @@ public final class DeviceApprovals {
                         400,
                         "authorization_pending",
                         "not approved yet; poll again in " + seconds(r.intervalMillis()) + " s");
+                // Consumed by a poll whose session is still being made, or whose answer was lost
+                // (then it is this device's again once the lease ends).
+                case SETTLING ->
+                    failed(
+                        400,
+                        "authorization_pending",
+                        "approved; the session is being made, poll again in "
+                            + seconds(r.intervalMillis())
+                            + " s");
                 case SLOW_DOWN ->
                     failed(
                         400,
@@ -235,18 +244,19 @@ public final class DeviceApprovals {
   }
 
   /**
-   * The session {@code tokens} a poll made from request {@code id}, unless the user erased their
-   * state meanwhile: {@link Engine#erase} removes requests before sessions, so a request still
-   * there (consumed) means the erase, if any, has not reached the sessions yet and will take this
-   * one too; a request gone means it has, and the session is taken back here.
+   * The session {@code tokens} a poll made from request {@code id}, settled in the store (no poll
+   * consumes the request again), unless the user erased their state meanwhile: {@link Engine#erase}
+   * removes requests before sessions, so a request still there (consumed) means the erase, if any,
+   * has not reached the sessions yet and will take this one too; a request gone means it has, and
+   * the session is taken back here.
    */
   private CompletableFuture<DeviceSessions.Tokens> unlessErased(
       String id, String secretHash, Request r, DeviceSessions.Tokens tokens) {
     return store
-        .poll(id, secretHash, clock.millis())
+        .settle(id, secretHash)
         .thenCompose(
-            again -> {
-              if (again.status() == ApprovalStore.Poll.Status.CONSUMED) {
+            settled -> {
+              if (settled) {
                 return CompletableFuture.completedFuture(tokens);
               }
               log.info(

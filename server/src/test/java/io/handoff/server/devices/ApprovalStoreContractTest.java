@@ -136,7 +136,7 @@ public abstract class ApprovalStoreContractTest {
     assertEquals(Poll.Status.APPROVED, first.status());
     assertEquals("ann", first.request().userId());
     assertEquals(
-        Poll.Status.CONSUMED, get(store.poll(r.id(), r.secretHash(), clock.millis())).status());
+        Poll.Status.SETTLING, get(store.poll(r.id(), r.secretHash(), clock.millis())).status());
     // A consumed approval the node could not turn into a session is given back, once, to the
     // secret's holder only.
     assertFalse(get(store.unconsume(r.id(), "wrong")));
@@ -144,10 +144,43 @@ public abstract class ApprovalStoreContractTest {
     assertFalse(get(store.unconsume(r.id(), r.secretHash())), "APPROVED again: nothing to give");
     assertEquals(
         Poll.Status.APPROVED, get(store.poll(r.id(), r.secretHash(), clock.millis())).status());
+    assertFalse(get(store.settle(r.id(), "wrong")));
+    assertTrue(get(store.settle(r.id(), r.secretHash())), "its session was made");
     assertEquals(
         Poll.Status.CONSUMED, get(store.poll(r.id(), r.secretHash(), clock.millis())).status());
+    clock.advance(java.time.Duration.ofMillis(2 * ApprovalStore.CONSUME_LEASE_MILLIS));
+    assertEquals(
+        Poll.Status.CONSUMED,
+        get(store.poll(r.id(), r.secretHash(), clock.millis())).status(),
+        "settled: used for good");
     Request pending = code("unpolled");
     assertFalse(get(store.unconsume(pending.id(), pending.secretHash())), "never consumed");
+  }
+
+  @Test
+  void aConsumedApprovalNeverSettledIsApprovedAgainOncePerLease() throws Exception {
+    Request r = code("lease");
+    get(store.decide(r.id(), "ann", "phone", true, clock.millis()));
+    assertEquals(
+        Poll.Status.APPROVED, get(store.poll(r.id(), r.secretHash(), clock.millis())).status());
+    // Its node lost the answer, or died, before making the session.
+    clock.advance(java.time.Duration.ofMillis(ApprovalStore.CONSUME_LEASE_MILLIS - 1));
+    assertEquals(
+        Poll.Status.SETTLING, get(store.poll(r.id(), r.secretHash(), clock.millis())).status());
+    assertEquals(Poll.Status.UNKNOWN, get(store.poll(r.id(), "wrong", clock.millis())).status());
+    clock.advance(java.time.Duration.ofMillis(1));
+    Poll again = get(store.poll(r.id(), r.secretHash(), clock.millis()));
+    assertEquals(Poll.Status.APPROVED, again.status());
+    assertEquals("ann", again.request().userId());
+    assertEquals(
+        Poll.Status.SETTLING,
+        get(store.poll(r.id(), r.secretHash(), clock.millis())).status(),
+        "once per lease");
+    assertTrue(get(store.settle(r.id(), r.secretHash())));
+    clock.advance(java.time.Duration.ofMillis(ApprovalStore.CONSUME_LEASE_MILLIS));
+    assertEquals(
+        Poll.Status.CONSUMED, get(store.poll(r.id(), r.secretHash(), clock.millis())).status());
+    assertFalse(get(store.settle(code("never").id(), "secret")), "nothing consumed to settle");
   }
 
   @Test

@@ -78,6 +78,7 @@ public final class MemoryApprovalStore implements ApprovalStore {
       if (!live) {
         it.remove();
         lastPoll.remove(q.id());
+        consumedAt.remove(q.id());
       }
     }
     return requests.size() < most;
@@ -136,15 +137,19 @@ public final class MemoryApprovalStore implements ApprovalStore {
     }
     switch (r.state()) {
       case APPROVED -> {
-        Request consumed = r.withState(State.CONSUMED, r.byDevice(), r.decidedMillis());
-        requests.put(id, consumed);
-        return done(new Poll(Poll.Status.APPROVED, r, false));
+        return consume(r, now);
       }
       case DENIED -> {
         return done(new Poll(Poll.Status.DENIED, r, false));
       }
       case CONSUMED -> {
-        return done(new Poll(Poll.Status.CONSUMED, r, false));
+        Long at = consumedAt.get(id);
+        if (at == null) {
+          return done(new Poll(Poll.Status.CONSUMED, r, false));
+        }
+        return now - at >= CONSUME_LEASE_MILLIS
+            ? consume(r, now)
+            : done(new Poll(Poll.Status.SETTLING, r, false));
       }
       case EXPIRED -> {
         return done(new Poll(Poll.Status.EXPIRED, r, false));
@@ -182,6 +187,26 @@ public final class MemoryApprovalStore implements ApprovalStore {
   }
 
   private final Map<String, Long> lastPoll = new HashMap<>();
+  // Consumed approvals not settled yet: request id -> when a poll consumed it.
+  private final Map<String, Long> consumedAt = new HashMap<>();
+
+  /** Consumes {@code r}, an approved request (or an unsettled one past its lease). */
+  private CompletableFuture<Poll> consume(Request r, long now) {
+    requests.put(r.id(), r.withState(State.CONSUMED, r.byDevice(), r.decidedMillis()));
+    consumedAt.put(r.id(), now);
+    Request approved = r.withState(State.APPROVED, r.byDevice(), r.decidedMillis());
+    return done(new Poll(Poll.Status.APPROVED, approved, false));
+  }
+
+  @Override
+  public synchronized CompletableFuture<Boolean> settle(String id, String secretHash) {
+    Request r = requests.get(id);
+    if (r == null || r.state() != State.CONSUMED || !r.secretHash().equals(secretHash)) {
+      return done(false);
+    }
+    consumedAt.remove(id);
+    return done(true);
+  }
 
   @Override
   public synchronized CompletableFuture<List<Request>> pending(String userId, long now) {
@@ -258,6 +283,7 @@ public final class MemoryApprovalStore implements ApprovalStore {
       if (r.userId().equals(userId)) {
         it.remove();
         lastPoll.remove(r.id());
+        consumedAt.remove(r.id());
       }
     }
     counters.remove(ApprovalStore.userScope(userId));
@@ -291,6 +317,7 @@ public final class MemoryApprovalStore implements ApprovalStore {
       if (r.expiresMillis() + RETAIN_MILLIS <= now) {
         it.remove();
         lastPoll.remove(r.id());
+        consumedAt.remove(r.id());
       }
     }
   }

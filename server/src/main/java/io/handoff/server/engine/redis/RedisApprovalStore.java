@@ -38,6 +38,7 @@ final class RedisApprovalStore implements ApprovalStore {
   private final RedisScript failScript = new RedisScript("attempt_fail.lua");
   private final RedisScript forgiveScript = new RedisScript("attempt_forgive.lua");
   private final RedisScript unconsumeScript = new RedisScript("approval_unconsume.lua");
+  private final RedisScript settleScript = new RedisScript("approval_settle.lua");
   private final RedisScript indexScript = new RedisScript("approval_index.lua");
 
   RedisApprovalStore(RedisClusterAsyncCommands<byte[], byte[]> redis, RedisKeys keys) {
@@ -261,7 +262,8 @@ final class RedisApprovalStore implements ApprovalStore {
             new byte[][] {keys.approval(id)},
             utf8(secretHash),
             utf8(Long.toString(now)),
-            utf8(Long.toString(SLOW_DOWN_STEP_MILLIS)))
+            utf8(Long.toString(SLOW_DOWN_STEP_MILLIS)),
+            utf8(Long.toString(CONSUME_LEASE_MILLIS)))
         .thenCompose(
             r -> {
               Poll.Status status = Poll.Status.valueOf(str(r.get(0)));
@@ -277,6 +279,14 @@ final class RedisApprovalStore implements ApprovalStore {
   @Override
   public CompletableFuture<Boolean> unconsume(String id, String secretHash) {
     return unconsumeScript
+        .<Long>eval(
+            redis, ScriptOutputType.INTEGER, new byte[][] {keys.approval(id)}, utf8(secretHash))
+        .thenApply(n -> n == 1L);
+  }
+
+  @Override
+  public CompletableFuture<Boolean> settle(String id, String secretHash) {
+    return settleScript
         .<Long>eval(
             redis, ScriptOutputType.INTEGER, new byte[][] {keys.approval(id)}, utf8(secretHash))
         .thenApply(n -> n == 1L);
