@@ -43,7 +43,8 @@ export class Approvals {
 
   /**
    * Approves or denies a request (its `approvalId`). Resolves with the outcome when this answer
-   * won (its prompt is gone then); rejects with `APPROVAL_ENDED` when another answer (or the
+   * won (its prompt is gone then; also when it is this device's winning answer sent again, after
+   * an `UNAVAILABLE`); rejects with `APPROVAL_ENDED` when another answer (or the
    * deadline) came first (its prompt is then withdrawn: `approvalWithdrawn`), or `APPROVAL_NOT_FOUND`.
    */
   async answer(approvalId: string, approve: boolean): Promise<ApprovalOutcome> {

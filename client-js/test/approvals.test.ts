@@ -69,7 +69,7 @@ async function rejection(p: Promise<unknown>): Promise<HandoffError> {
 }
 
 describe("signing in new devices (two nodes with Redis)", () => {
-  test("a TV gets a code, a phone of the user on the other node approves it, the TV signs in and connects; a second answer is refused", async () => {
+  test("a TV gets a code, a phone of the user on the other node approves it, the TV signs in and connects; another answer is refused, the same one sent again gets it again", async () => {
     const u = user("tv-code");
     const tv = new DeviceSignIn(nodes[0].http);
     const code = await tv.requestCode({ deviceId: "tv", name: "Living room", platform: "tv" });
@@ -96,8 +96,13 @@ describe("signing in new devices (two nodes with Redis)", () => {
 
     const waiting = tv.awaitApproval(code);
     assert.equal(await phone.approvals.answer(asking.approvalId, true), ApprovalOutcome.APPROVAL_APPROVED);
-    const again = await rejection(phone.approvals.answer(asking.approvalId, true));
-    assert.equal(again.code, "APPROVAL_ENDED");
+    const other = await rejection(phone.approvals.answer(asking.approvalId, false));
+    assert.equal(other.code, "APPROVAL_ENDED");
+    assert.equal(
+      await phone.approvals.answer(asking.approvalId, true),
+      ApprovalOutcome.APPROVAL_APPROVED,
+      "the same answer sent again by its device gets that answer again",
+    );
 
     const session = await waiting;
     assert.equal(session.userId, u, "a session of the approving user");

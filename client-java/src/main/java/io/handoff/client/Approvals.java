@@ -39,8 +39,9 @@ public final class Approvals {
 
   /**
    * Approves or denies a request ({@link ApprovalRequest#getApprovalId()}). Completes with the
-   * outcome when this answer won; fails with {@code APPROVAL_ENDED} when another answer (or the
-   * deadline) came first.
+   * outcome when this answer won (also when it is this device's winning answer sent again, after an
+   * {@code UNAVAILABLE}); fails with {@code APPROVAL_ENDED} when another answer (or the deadline)
+   * came first.
    */
   public CompletableFuture<ApprovalOutcome> answer(String approvalId, boolean approve) {
     CompletableFuture<ServerFrame> answer = new CompletableFuture<>();

@@ -1,12 +1,19 @@
 package io.handoff.server;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.handoff.protocol.v1.AnswerApproval;
+import io.handoff.protocol.v1.ApprovalOutcome;
+import io.handoff.protocol.v1.ClientFrame;
+import io.handoff.protocol.v1.ErrorCode;
+import io.handoff.protocol.v1.ServerFrame;
 import io.handoff.server.devices.ApprovalConfig;
 import io.handoff.server.devices.ApprovalStore;
 import io.handoff.server.engine.redis.RedisEngine;
 import io.lettuce.core.RedisClient;
 import io.lettuce.core.api.StatefulRedisConnection;
+import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.Map;
 import org.junit.jupiter.api.AfterEach;
@@ -34,15 +41,20 @@ class ApprovalFaultTest {
   }
 
   private HandoffServer node(String name) throws Exception {
+    return node(name, redis.url());
+  }
+
+  private HandoffServer node(String name, String redisUrl) throws Exception {
     HandoffServer n =
         nodes.redis(
-            redis.url(),
+            redisUrl,
             name,
             clock,
             b ->
                 b.tokens(app.tokens().build())
                     .approvals(
                         ApprovalConfig.builder()
+                            .newDeviceApproval(true)
                             .pollInterval(INTERVAL)
                             .codeTtl(Duration.ofMinutes(10))
                             .build()));
@@ -142,5 +154,80 @@ class ApprovalFaultTest {
     assertEquals("invalid_grant", again.field("error"), again.toString());
     assertEquals(tokens.field("session_id"), devices("ada").get("tv-1"));
     assertEquals(2, devices("ada").size());
+  }
+
+  private static long answer(TestDevice d, String approvalId, boolean approve) {
+    return d.send(
+        ClientFrame.newBuilder()
+            .setAnswerApproval(
+                AnswerApproval.newBuilder().setApprovalId(approvalId).setApprove(approve)));
+  }
+
+  private static ServerFrame promptFor(TestDevice d, String approvalId) {
+    return d.next(
+        f ->
+            f.hasApprovalPrompt()
+                && f.getApprovalPrompt().getRequest().getApprovalId().equals(approvalId));
+  }
+
+  @Test
+  void anApprovalWhoseAnswerWasLostIsAnsweredAgainAsTheWinnerAndTheOtherDevicesSeeItWithdrawn()
+      throws Exception {
+    // The phone's node reaches Redis through a proxy that can lose Redis's answers.
+    ChaosProxy proxy = nodes.add(new ChaosProxy(Integer.parseInt(redis.url().split(":")[2])));
+    HandoffServer n1 = node("n1", "redis://127.0.0.1:" + proxy.port());
+    HandoffServer n2 = node("n2");
+    HttpApi api1 = new HttpApi(n1.port());
+    HttpApi api2 = new HttpApi(n2.port());
+    HttpApi.Answer phoneIn = api1.signIn(app.identity("bo"), "phone", "Phone", "ios");
+    assertEquals(201, phoneIn.status(), phoneIn.toString());
+    TestDevice phone = nodes.add(TestDevice.connect(n1.port(), phoneIn.field("access_token")));
+    phone.hello();
+    // The laptop is approved by the phone (so every script the answer runs is cached in Redis).
+    HttpApi.Answer laptopHeld = api2.signIn(app.identity("bo"), "laptop", "Laptop", "mac");
+    assertEquals(202, laptopHeld.status(), laptopHeld.toString());
+    promptFor(phone, laptopHeld.field("approval_id"));
+    long first = answer(phone, laptopHeld.field("approval_id"), true);
+    assertTrue(phone.next(f -> f.getRequestId() == first).hasApprovalAnswered());
+    HttpApi.Answer laptopIn = poll(api2, laptopHeld.field("device_code"));
+    assertEquals(200, laptopIn.status(), laptopIn.toString());
+    TestDevice laptop = nodes.add(TestDevice.connect(n2.port(), laptopIn.field("access_token")));
+    laptop.hello();
+
+    HttpApi.Answer tvHeld = api2.signIn(app.identity("bo"), "tv", "TV", "tv");
+    assertEquals(202, tvHeld.status(), tvHeld.toString());
+    String id = tvHeld.field("approval_id");
+    promptFor(phone, id);
+    promptFor(laptop, id);
+
+    // The phone's approval reaches Redis and is applied there; its answer is lost.
+    proxy.loseAnswersAfter(("{ap:" + id + "}").getBytes(StandardCharsets.UTF_8));
+    long lost = answer(phone, id, true);
+    ServerFrame unavailable = phone.next(f -> f.getRequestId() == lost);
+    assertEquals(ErrorCode.UNAVAILABLE, unavailable.getError().getCode(), unavailable.toString());
+    assertTrue(unavailable.getError().getRetryable());
+    assertEquals("APPROVED", request(id).get("state"), "Redis applied the lost answer");
+    assertEquals("phone", request(id).get("by"));
+    proxy.loseAnswersAfter(null);
+    proxy.cutAll();
+    healthChanged.await("n1 reaches Redis again", n1.engine()::healthy, Duration.ofSeconds(20));
+
+    // Sent again, as the error asked: the phone's answer is the one that won.
+    long again = answer(phone, id, true);
+    ServerFrame answered = phone.next(f -> f.getRequestId() == again);
+    assertTrue(answered.hasApprovalAnswered(), "the phone's approval won: " + answered);
+    assertEquals(ApprovalOutcome.APPROVAL_APPROVED, answered.getApprovalAnswered().getOutcome());
+    ServerFrame withdrawn =
+        laptop.next(
+            f -> f.hasApprovalWithdrawn() && f.getApprovalWithdrawn().getApprovalId().equals(id));
+    assertEquals(ApprovalOutcome.APPROVAL_APPROVED, withdrawn.getApprovalWithdrawn().getOutcome());
+    assertEquals("phone", withdrawn.getApprovalWithdrawn().getByDevice());
+
+    HttpApi.Answer tvIn = poll(api2, tvHeld.field("device_code"));
+    assertEquals(200, tvIn.status(), tvIn.toString());
+    assertEquals(tvIn.field("session_id"), devices("bo").get("tv"));
+    assertEquals(3, devices("bo").size());
+    assertEquals("CONSUMED", request(id).get("state"));
+    assertEquals("phone", request(id).get("by"));
   }
 }

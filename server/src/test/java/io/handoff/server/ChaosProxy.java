@@ -9,6 +9,7 @@ import java.net.ServerSocket;
 import java.net.Socket;
 import java.util.List;
 import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.atomic.AtomicBoolean;
 
 /**
  * A TCP proxy on 127.0.0.1 between clients and a server, for tests that need the network to fail at
@@ -20,6 +21,7 @@ final class ChaosProxy implements AutoCloseable {
   private volatile int target;
   private final List<Socket> sockets = new CopyOnWriteArrayList<>();
   private volatile boolean blackholeDownstream;
+  private volatile byte[] lossMarker;
   private volatile boolean closed;
 
   ChaosProxy(int targetPort) throws IOException {
@@ -46,6 +48,16 @@ final class ChaosProxy implements AutoCloseable {
   /** From now on, bytes from the server are read and dropped instead of forwarded. */
   void blackholeDownstream(boolean on) {
     blackholeDownstream = on;
+  }
+
+  /**
+   * From now on, a connection whose client sends bytes holding {@code marker} (within one read) has
+   * those bytes forwarded, and then everything its server sends swallowed: the request is served,
+   * its answer and every later one lost, until the connection is cut ({@link #cutAll}). Null stops
+   * arming connections.
+   */
+  void loseAnswersAfter(byte[] marker) {
+    lossMarker = marker;
   }
 
   /** Resets every proxied connection. New connections are accepted as before. */
@@ -78,8 +90,9 @@ final class ChaosProxy implements AutoCloseable {
         }
         sockets.add(client);
         sockets.add(server);
-        pump(client, server, false);
-        pump(server, client, true);
+        AtomicBoolean losing = new AtomicBoolean();
+        pump(client, server, false, losing);
+        pump(server, client, true, losing);
       } catch (IOException e) {
         if (!closed) {
           continue;
@@ -89,7 +102,7 @@ final class ChaosProxy implements AutoCloseable {
     }
   }
 
-  private void pump(Socket from, Socket to, boolean downstream) {
+  private void pump(Socket from, Socket to, boolean downstream, AtomicBoolean losing) {
     Thread t =
         new Thread(
             () -> {
@@ -98,8 +111,12 @@ final class ChaosProxy implements AutoCloseable {
                   OutputStream out = to.getOutputStream()) {
                 int n;
                 while ((n = in.read(buf)) >= 0) {
-                  if (downstream && blackholeDownstream) {
+                  if (downstream && (blackholeDownstream || losing.get())) {
                     continue;
+                  }
+                  byte[] marker = lossMarker;
+                  if (!downstream && marker != null && contains(buf, n, marker)) {
+                    losing.set(true);
                   }
                   out.write(buf, 0, n);
                   out.flush();
@@ -118,6 +135,19 @@ final class ChaosProxy implements AutoCloseable {
             "chaos-proxy-pump");
     t.setDaemon(true);
     t.start();
+  }
+
+  private static boolean contains(byte[] buf, int n, byte[] marker) {
+    outer:
+    for (int i = 0; i + marker.length <= n; i++) {
+      for (int j = 0; j < marker.length; j++) {
+        if (buf[i + j] != marker[j]) {
+          continue outer;
+        }
+      }
+      return true;
+    }
+    return false;
   }
 
   @Override

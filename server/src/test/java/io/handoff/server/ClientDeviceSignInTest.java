@@ -108,11 +108,15 @@ class ClientDeviceSignInTest {
     HandoffClient tvClient = client(tv.accessToken(), new Prompts());
     assertEquals("tv", tvClient.deviceId());
 
-    ExecutionException again =
+    ExecutionException other =
         org.junit.jupiter.api.Assertions.assertThrows(
             ExecutionException.class,
-            () -> phone.approvals().answer(who.getApprovalId(), true).get(10, TimeUnit.SECONDS));
-    assertEquals(ErrorCode.APPROVAL_ENDED, ((HandoffException) again.getCause()).errorCode());
+            () -> phone.approvals().answer(who.getApprovalId(), false).get(10, TimeUnit.SECONDS));
+    assertEquals(ErrorCode.APPROVAL_ENDED, ((HandoffException) other.getCause()).errorCode());
+    assertEquals(
+        ApprovalOutcome.APPROVAL_APPROVED,
+        phone.approvals().answer(who.getApprovalId(), true).get(10, TimeUnit.SECONDS),
+        "the same answer sent again by its device gets that answer again");
   }
 
   @Test

@@ -422,12 +422,12 @@ public final class DeviceApprovals {
               long now = clock.millis();
               return store
                   .decide(id, p.userId(), p.deviceId(), approve, now)
-                  .thenCompose(d -> decided(p, address, d));
+                  .thenCompose(d -> decided(p, address, approve, d));
             });
   }
 
   private CompletableFuture<ApprovalOutcome> decided(
-      Principal p, String address, ApprovalStore.Decision d) {
+      Principal p, String address, boolean approve, ApprovalStore.Decision d) {
     Request r = d.request();
     if (d.status() != ApprovalStore.Decision.Status.NOT_FOUND) {
       attempts.forgive(p, address); // the code was right, whatever became of its request
@@ -455,6 +455,15 @@ public final class DeviceApprovals {
       }
       case ALREADY_DECIDED -> {
         String by = r.byDevice();
+        if (by.equals(p.deviceId()) && approve == (r.state() != State.DENIED)) {
+          // This device's own answer, sent again because the first one's reply was lost (a store
+          // that answered too late): the same answer, and the others' prompts withdrawn again, as
+          // that reply's signal may have been lost with it (a device withdraws a prompt once).
+          ApprovalOutcome outcome =
+              approve ? ApprovalOutcome.APPROVAL_APPROVED : ApprovalOutcome.APPROVAL_DENIED;
+          ended(p.userId(), r.id(), outcome, by);
+          return CompletableFuture.completedFuture(outcome);
+        }
         return failed(
             409,
             "approval_ended",
