@@ -184,20 +184,13 @@ public final class DeviceApprovals {
               }
               return switch (p.status()) {
                 case APPROVED -> sessionFor(parts[0], sha256(parts[1]), r);
-                case PENDING ->
+                // SETTLING: consumed by a poll whose session is being made, or whose answer was
+                // lost (this device's again once the lease ends).
+                case PENDING, SETTLING ->
                     failed(
                         400,
                         "authorization_pending",
-                        "not approved yet; poll again in " + seconds(r.intervalMillis()) + " s");
-                // Consumed by a poll whose session is still being made, or whose answer was lost
-                // (then it is this device's again once the lease ends).
-                case SETTLING ->
-                    failed(
-                        400,
-                        "authorization_pending",
-                        "approved; the session is being made, poll again in "
-                            + seconds(r.intervalMillis())
-                            + " s");
+                        "no session yet; poll again in " + seconds(r.intervalMillis()) + " s");
                 case SLOW_DOWN ->
                     failed(
                         400,
@@ -456,9 +449,8 @@ public final class DeviceApprovals {
       case ALREADY_DECIDED -> {
         String by = r.byDevice();
         if (by.equals(p.deviceId()) && approve == (r.state() != State.DENIED)) {
-          // This device's own answer, sent again because the first one's reply was lost (a store
-          // that answered too late): the same answer, and the others' prompts withdrawn again, as
-          // that reply's signal may have been lost with it (a device withdraws a prompt once).
+          // This device's own answer sent again, its reply (and maybe its signal) lost: the same
+          // answer, and the others' prompts withdrawn again (a device withdraws a prompt once).
           ApprovalOutcome outcome =
               approve ? ApprovalOutcome.APPROVAL_APPROVED : ApprovalOutcome.APPROVAL_DENIED;
           ended(p.userId(), r.id(), outcome, by);
