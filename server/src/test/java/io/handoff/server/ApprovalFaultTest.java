@@ -11,11 +11,13 @@ import io.handoff.protocol.v1.ServerFrame;
 import io.handoff.server.devices.ApprovalConfig;
 import io.handoff.server.devices.ApprovalStore;
 import io.handoff.server.engine.redis.RedisEngine;
+import io.lettuce.core.KillArgs;
 import io.lettuce.core.RedisClient;
 import io.lettuce.core.api.StatefulRedisConnection;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.Map;
+import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 
@@ -229,5 +231,61 @@ class ApprovalFaultTest {
     assertEquals(3, devices("bo").size());
     assertEquals("CONSUMED", request(id).get("state"));
     assertEquals("phone", request(id).get("by"));
+  }
+
+  @Test
+  void promptsWhoseSignalsWereLostAreShownAndWithdrawnOnceTheNodeIsSubscribedAgain()
+      throws Exception {
+    HandoffServer n1 = node("n1");
+    HttpApi.Answer phoneIn = new HttpApi(n1.port()).signIn(app.identity("cy"), "phone", "P", "ios");
+    assertEquals(201, phoneIn.status(), phoneIn.toString());
+    TestDevice phone = nodes.add(TestDevice.connect(n1.port(), phoneIn.field("access_token")));
+    phone.hello();
+    // A held sign-in stored, its prompt signal lost (as while the node's subscription was down).
+    ApprovalStore store = n1.engine().approvals();
+    long now = clock.millis();
+    ApprovalStore.Request held =
+        new ApprovalStore.Request(
+            "lost-prompt",
+            "new_device",
+            "cy",
+            "tv",
+            "TV",
+            "tv",
+            "127.0.0.1",
+            now,
+            now + Duration.ofMinutes(2).toMillis(),
+            INTERVAL.toMillis(),
+            "0".repeat(64),
+            ApprovalStore.State.PENDING,
+            "",
+            0);
+    assertEquals(
+        ApprovalStore.Created.CREATED,
+        store.create(held, new ApprovalStore.Bounds(100, 10, 10)).get(10, TimeUnit.SECONDS));
+    try (RedisClient c = RedisClient.create(redis.url());
+        StatefulRedisConnection<String, String> admin = c.connect()) {
+      admin.sync().clientKill(KillArgs.Builder.typePubsub());
+      ServerFrame prompt = promptFor(phone, "lost-prompt");
+      assertEquals("tv", prompt.getApprovalPrompt().getRequest().getDeviceId());
+
+      // Answered elsewhere, its withdrawal signal lost too.
+      assertEquals(
+          ApprovalStore.Decision.Status.DECIDED,
+          store
+              .decide("lost-prompt", "cy", "laptop", true, clock.millis())
+              .get(10, TimeUnit.SECONDS)
+              .status());
+      admin.sync().clientKill(KillArgs.Builder.typePubsub());
+      ServerFrame withdrawn =
+          phone.next(
+              f ->
+                  f.hasApprovalWithdrawn()
+                      && f.getApprovalWithdrawn().getApprovalId().equals("lost-prompt"));
+      assertEquals(
+          ApprovalOutcome.APPROVAL_OUTCOME_UNSPECIFIED,
+          withdrawn.getApprovalWithdrawn().getOutcome(),
+          "how it ended is not known from a re-read");
+    }
   }
 }

@@ -15,8 +15,11 @@ import io.handoff.server.devices.ApprovalStore.Request;
 import io.handoff.server.session.Connection;
 import java.util.Collections;
 import java.util.HashMap;
+import java.util.HashSet;
 import java.util.LinkedHashSet;
+import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.Future;
 import java.util.function.Supplier;
@@ -106,6 +109,37 @@ public final class ApprovalPrompts {
         (list, err) -> {
           if (list != null) {
             list.forEach(r -> show(DeviceApprovals.toProto(r)));
+          }
+        });
+  }
+
+  /**
+   * The node may have missed approval signals (its subscription was lost): shows what is pending
+   * now and was not shown, and withdraws a shown prompt whose request is no longer pending. How it
+   * ended is not known then: its withdrawal's outcome is unspecified, with no device.
+   */
+  public void recheck() {
+    if (approvals == null || !live) {
+      return;
+    }
+    // Only prompts shown before the read can be judged by it: one a signal shows meanwhile may be
+    // newer than the read.
+    List<String> before = List.copyOf(shown.keySet());
+    conn.onLoop(
+        approvals.pending(conn.principal().userId()),
+        (list, err) -> {
+          if (list == null || !live) {
+            return;
+          }
+          Set<String> pending = new HashSet<>();
+          for (Request r : list) {
+            pending.add(r.id());
+            show(DeviceApprovals.toProto(r));
+          }
+          for (String id : before) {
+            if (!pending.contains(id)) {
+              withdraw(id, ApprovalOutcome.APPROVAL_OUTCOME_UNSPECIFIED, "");
+            }
           }
         });
   }

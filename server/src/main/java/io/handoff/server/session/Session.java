@@ -364,6 +364,12 @@ public final class Session implements Endpoint, Connection, Outbox.Owner {
           if (phase == Phase.LIVE && !closing) {
             documents.recheck();
             tokens.recheck();
+            // Approval prompts and withdrawals come by signal only: re-read what is pending.
+            if (approvals != null) {
+              approvals.recheck();
+            } else {
+              ApprovalPrompts.welcomed(node.deviceApprovals(), this, this::approvals);
+            }
           }
         });
     handoff.reconcile();
