@@ -1,0 +1,151 @@
+package io.handoff.server;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.handoff.protocol.v1.ErrorCode;
+import io.handoff.protocol.v1.Offer;
+import io.handoff.protocol.v1.OfferOutcome;
+import io.handoff.protocol.v1.ServerFrame;
+import io.handoff.server.HandoffMultiNodeTest.Inbox;
+import io.handoff.server.engine.redis.RedisEngine;
+import io.handoff.server.handoff.HandoffLimits;
+import io.lettuce.core.RedisClient;
+import io.lettuce.core.api.StatefulRedisConnection;
+import java.time.Clock;
+import java.time.Duration;
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+
+/**
+ * Handoff across two nodes on a real Redis process of this test, paused with SIGSTOP while accepts
+ * are in flight; outcomes are checked against the offer's hash in Redis.
+ */
+class HandoffFaultTest {
+  private final Nodes nodes = new Nodes();
+  private final RedisProcess redis = nodes.add(RedisProcess.start());
+  private final Signal healthChanged = new Signal();
+  private final String user = "u-fault";
+  private String paused;
+
+  @AfterEach
+  void stop() {
+    if (paused != null) {
+      RedisProcess.signal("-CONT", paused);
+    }
+    nodes.close();
+  }
+
+  private HandoffServer node(String name) throws Exception {
+    HandoffServer n =
+        nodes.redis(
+            redis.url(),
+            name,
+            Clock.systemUTC(),
+            b -> b.handoffLimits(HandoffLimits.builder().maxRequestsPerSecond(1_000_000).build()));
+    ((RedisEngine) n.engine()).onHealthChange(healthChanged::fire);
+    return n;
+  }
+
+  private Inbox device(HandoffServer node, String name) {
+    Inbox d = new Inbox(nodes.add(TestDevice.connect(node.port(), TestServer.token(user, name))));
+    d.hello();
+    return d;
+  }
+
+  /** The offer's hash in Redis: the ground truth. */
+  private Map<String, String> stored(String offerId) {
+    try (RedisClient c = RedisClient.create(redis.url());
+        StatefulRedisConnection<String, String> conn = c.connect()) {
+      return conn.sync().hgetall(nodes.prefix + "{" + user + "}:of:" + offerId);
+    }
+  }
+
+  private static Offer offer(Inbox from, int ttlMs) {
+    long req = from.device.send(HandoffProtocolTest.offer("", ttlMs));
+    return from.await(f -> f.getRequestId() == req).getOfferCreated().getOffer();
+  }
+
+  private static ServerFrame accept(Inbox d, String offerId) {
+    long req = d.device.send(HandoffProtocolTest.accept(offerId));
+    return d.await(f -> f.getRequestId() == req);
+  }
+
+  private static void prompted(Inbox d, String offerId) {
+    d.await(f -> f.hasOfferPrompt() && f.getOfferPrompt().getOffer().getOfferId().equals(offerId));
+  }
+
+  @Test
+  void acceptsOnTwoNodesInFlightWhileRedisHangsEndWithOneWinnerWhoseResendIsGranted()
+      throws Exception {
+    HandoffServer a = node("a");
+    HandoffServer b = node("b");
+    Inbox phone = device(a, "phone");
+    Inbox tv = device(a, "tv");
+    Inbox laptop = device(b, "laptop");
+    // One handoff first, so Redis has the scripts cached as it would in service.
+    Offer warm = offer(phone, 60_000);
+    prompted(tv, warm.getOfferId());
+    prompted(laptop, warm.getOfferId());
+    assertTrue(accept(tv, warm.getOfferId()).hasOfferGranted());
+
+    Offer o = offer(phone, 60_000);
+    String id = o.getOfferId();
+    prompted(tv, id);
+    prompted(laptop, id);
+    paused = redis.pid();
+    RedisProcess.signal("-STOP", paused);
+    long tvReq = tv.device.send(HandoffProtocolTest.accept(id));
+    long laptopReq = laptop.device.send(HandoffProtocolTest.accept(id));
+    for (ServerFrame f :
+        List.of(
+            tv.await(x -> x.getRequestId() == tvReq),
+            laptop.await(x -> x.getRequestId() == laptopReq))) {
+      assertEquals(ErrorCode.UNAVAILABLE, f.getError().getCode(), f.toString());
+      assertTrue(f.getError().getRetryable());
+    }
+    RedisProcess.signal("-CONT", paused);
+    paused = null;
+    healthChanged.await(
+        "Redis is back",
+        () -> a.engine().healthy() && b.engine().healthy(),
+        Duration.ofSeconds(20));
+    Conditions.await(
+        "Redis ran the accepts it held",
+        () -> !"0".equals(stored(id).get("st")),
+        Duration.ofSeconds(20));
+    Map<String, String> truth = stored(id);
+    assertEquals(String.valueOf(OfferOutcome.ACCEPTED.getNumber()), truth.get("st"), "" + truth);
+    String winner = truth.get("by");
+    assertTrue(winner.equals("tv") || winner.equals("laptop"), winner);
+    Inbox won = winner.equals("tv") ? tv : laptop;
+    Inbox lost = winner.equals("tv") ? laptop : tv;
+
+    // Both send their accept again, as the error asked: the store's winner is granted, twice if
+    // it asks twice; the other is told who took it.
+    ServerFrame loser = accept(lost, id);
+    assertEquals(ErrorCode.OFFER_WITHDRAWN, loser.getError().getCode(), loser.toString());
+    assertTrue(loser.getError().getMessage().contains(winner), loser.toString());
+    assertTrue(accept(won, id).hasOfferGranted());
+    assertTrue(accept(won, id).hasOfferGranted());
+    ServerFrame result =
+        phone.await(f -> f.hasOfferResult() && f.getOfferResult().getOfferId().equals(id));
+    assertEquals(OfferOutcome.ACCEPTED, result.getOfferResult().getOutcome());
+    assertEquals(winner, result.getOfferResult().getByDevice());
+    ServerFrame withdrawn =
+        lost.await(f -> f.hasOfferWithdrawn() && f.getOfferWithdrawn().getOfferId().equals(id));
+    assertEquals(winner, withdrawn.getOfferWithdrawn().getByDevice());
+    phone.drain();
+    lost.drain();
+    won.drain();
+    assertEquals(
+        1, phone.count(f -> f.hasOfferResult() && f.getOfferResult().getOfferId().equals(id)));
+    assertEquals(
+        1, lost.count(f -> f.hasOfferWithdrawn() && f.getOfferWithdrawn().getOfferId().equals(id)));
+    assertEquals(
+        0, won.count(f -> f.hasOfferWithdrawn() && f.getOfferWithdrawn().getOfferId().equals(id)));
+    assertEquals(truth, stored(id), "the re-sent accepts changed nothing in the store");
+  }
+}
