@@ -7,6 +7,7 @@ import io.handoff.protocol.v1.ErrorCode;
 import io.handoff.protocol.v1.Offer;
 import io.handoff.protocol.v1.OfferOutcome;
 import io.handoff.protocol.v1.ServerFrame;
+import io.handoff.protocol.v1.Welcome;
 import io.handoff.server.HandoffMultiNodeTest.Inbox;
 import io.handoff.server.engine.redis.RedisEngine;
 import io.handoff.server.handoff.HandoffLimits;
@@ -147,5 +148,35 @@ class HandoffFaultTest {
     assertEquals(
         0, won.count(f -> f.hasOfferWithdrawn() && f.getOfferWithdrawn().getOfferId().equals(id)));
     assertEquals(truth, stored(id), "the re-sent accepts changed nothing in the store");
+  }
+
+  @Test
+  void anOfferWhoseNodeDiedExpiresForItsTargetsAndItsDeviceLearnsSoOnAnotherNode()
+      throws Exception {
+    HandoffServer a = node("a");
+    HandoffServer b = node("b");
+    Inbox phone = device(a, "phone");
+    Inbox laptop = device(b, "laptop");
+    Offer o = offer(phone, 3_000);
+    String id = o.getOfferId();
+    prompted(laptop, id);
+    a.abort(); // The offering device's node dies with the offer live.
+
+    // The laptop's prompt goes at the deadline, by its own node's timer, and the store says so.
+    ServerFrame withdrawn =
+        laptop.await(f -> f.hasOfferWithdrawn() && f.getOfferWithdrawn().getOfferId().equals(id));
+    assertEquals(OfferOutcome.EXPIRED, withdrawn.getOfferWithdrawn().getOutcome());
+    assertEquals(String.valueOf(OfferOutcome.EXPIRED.getNumber()), stored(id).get("st"));
+    ServerFrame late = accept(laptop, id);
+    assertEquals(ErrorCode.OFFER_WITHDRAWN, late.getError().getCode(), late.toString());
+
+    // The phone, back on the other node, hears how its offer ended, once.
+    Inbox back =
+        new Inbox(nodes.add(TestDevice.connect(b.port(), TestServer.token(user, "phone"))));
+    Welcome w = back.hello();
+    var results = w.getOfferResultsList();
+    assertEquals(1, results.stream().filter(r -> r.getOfferId().equals(id)).count(), "" + results);
+    assertEquals(OfferOutcome.EXPIRED, results.get(0).getOutcome());
+    assertEquals(0, w.getOffersCount());
   }
 }
