@@ -43,7 +43,9 @@ import java.util.function.Supplier;
  * sent at all: then a {@link HandoffException} with an error code) or {@link #close()} is called.
  * Given several URLs ({@link Builder#urls}), it moves to the next one after each failed attempt or
  * lost connection. After a terminal code the client is {@link ConnectionState#CLOSED}, keeps its
- * replicas and may be {@link #connect() connected} again (e.g. with a fresh token); after {@link
+ * replicas and may be {@link #connect() connected} again (e.g. with a fresh token), also from the
+ * listener that hears of the CLOSED state: the writes and the {@code connect()} future that the
+ * terminal code failed are those made before it, not the ones the listener makes; after {@link
  * #close()} it is finished.
  *
  * <p>Threading: a client lives on one Netty event loop, chosen when it is built. All its state

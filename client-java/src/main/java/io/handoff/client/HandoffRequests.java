@@ -125,14 +125,23 @@ final class HandoffRequests {
 
   /** The client stopped for good: requests waiting to be sent fail with {@code error}. */
   void stopWaiting(HandoffException error) {
+    failWaiting(takeWaiting(), error);
+  }
+
+  /** Takes the requests waiting to be sent, to be failed with {@link #failWaiting}. */
+  List<Waiting> takeWaiting() {
     List<Waiting> waiting = new ArrayList<>(afterWelcome);
     waiting.addAll(delayed);
     afterWelcome.clear();
     delayed.clear();
+    return waiting;
+  }
+
+  static void failWaiting(List<Waiting> waiting, HandoffException error) {
     waiting.forEach(w -> w.fail().accept(error));
   }
 
-  private record Waiting(Runnable send, Consumer<HandoffException> fail) {}
+  record Waiting(Runnable send, Consumer<HandoffException> fail) {}
 
   /**
    * Holds {@code offer} until its result comes, or until its lifetime (as the server set it) and

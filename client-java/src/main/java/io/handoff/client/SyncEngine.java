@@ -449,11 +449,16 @@ final class SyncEngine {
   /** Stops connecting for good: CLOSED, pending writes and the connect future fail with it. */
   private void stop(HandoffException error, int closeCode, String reason) {
     stoppedWith = error;
+    // What this stop ends is set aside before the listeners hear CLOSED: one that connects again
+    // or writes from onStateChanged starts afresh, and its connect and writes are not failed here.
+    CompletableFuture<Void> connecting = connectFuture;
+    List<PendingWrite> doomed = writes.takeAll();
+    List<HandoffRequests.Waiting> waiting = handoff.takeWaiting();
     setState(ConnectionState.CLOSED, closeCode, reason);
-    failAll(error);
-    handoff.stopWaiting(error);
-    if (connectFuture != null) {
-      connectFuture.completeExceptionally(error);
+    WriteQueue.fail(doomed, error);
+    HandoffRequests.failWaiting(waiting, error);
+    if (connecting != null) {
+      connecting.completeExceptionally(error);
     }
   }
 

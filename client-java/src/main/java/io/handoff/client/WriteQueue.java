@@ -298,6 +298,14 @@ final class WriteQueue {
    * Fails every write (terminal close, client closed); sent ones say they may have been applied.
    */
   void failAll(HandoffException error) {
+    fail(takeAll(), error);
+  }
+
+  /**
+   * Takes every write out of the queue, to be failed with {@link #fail}: writes submitted after
+   * this call (by a listener the caller notifies in between) are not among them.
+   */
+  List<PendingWrite> takeAll() {
     List<PendingWrite> all = new ArrayList<>();
     for (ArrayDeque<PendingWrite> lane : lanes.values()) {
       all.addAll(lane);
@@ -307,6 +315,11 @@ final class WriteQueue {
     numbered.clear();
     heldBytes = 0;
     inFlight = 0;
+    return all;
+  }
+
+  /** Fails writes {@link #takeAll() taken}; sent ones say they may have been applied. */
+  static void fail(List<PendingWrite> all, HandoffException error) {
     HandoffException unknown = error.withOutcomeUnknown();
     for (PendingWrite w : all) {
       w.done = true;

@@ -1,0 +1,101 @@
+package io.handoff.server;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+
+import com.google.protobuf.ByteString;
+import io.handoff.client.ConnectionState;
+import io.handoff.client.HandoffClient;
+import io.handoff.client.HandoffListener;
+import io.handoff.protocol.CloseCode;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.UUID;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicReference;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The Java client's promises to application callbacks against a real node: a listener that calls
+ * back into the client (connect, write, close) sees the client do what it asked, and nothing is
+ * called after close().
+ */
+class ClientCallbacksTest {
+  private final String user = "u-" + UUID.randomUUID();
+  private final List<AutoCloseable> closeables = new ArrayList<>();
+  private TestServer server;
+
+  @BeforeEach
+  void start() throws Exception {
+    server = TestServer.start();
+  }
+
+  @AfterEach
+  void stop() throws Exception {
+    for (int i = closeables.size() - 1; i >= 0; i--) {
+      closeables.get(i).close();
+    }
+    server.close();
+  }
+
+  private HandoffClient.Builder builder(String device) {
+    return TestServer.clientBuilder(server.url(), user, device).followAll();
+  }
+
+  private HandoffClient track(HandoffClient c) {
+    closeables.add(c);
+    return c;
+  }
+
+  @Test
+  void connectAndWriteFromTheListenerOfATerminalCloseReconnectAndAreApplied() throws Exception {
+    Signal signal = new Signal();
+    List<String> states = new CopyOnWriteArrayList<>();
+    AtomicReference<HandoffClient> self = new AtomicReference<>();
+    CompletableFuture<CompletableFuture<Void>> reconnect = new CompletableFuture<>();
+    CompletableFuture<CompletableFuture<Long>> write = new CompletableFuture<>();
+    HandoffClient phone =
+        track(
+            builder("phone")
+                .listener(
+                    new HandoffListener() {
+                      @Override
+                      public void onStateChanged(ConnectionState state, int code, String reason) {
+                        states.add(state + (code == 0 ? "" : " " + code));
+                        if (state == ConnectionState.CLOSED && !reconnect.isDone()) {
+                          // Replaced by another connection of this device: take the device back.
+                          reconnect.complete(self.get().connect());
+                          write.complete(self.get().document("cart").set("by", bytes("phone")));
+                        }
+                        signal.fire();
+                      }
+                    })
+                .build());
+    self.set(phone);
+    phone.connect().get(10, TimeUnit.SECONDS);
+
+    HandoffClient other = track(builder("phone").build());
+    other.connect().get(10, TimeUnit.SECONDS);
+
+    reconnect
+        .get(10, TimeUnit.SECONDS)
+        .get(10, TimeUnit.SECONDS); // The connect() the listener made succeeds.
+    assertEquals(
+        List.of(
+            "CONNECTING",
+            "CONNECTED",
+            "CLOSED " + CloseCode.REPLACED.code(),
+            "CONNECTING",
+            "CONNECTED"),
+        states);
+    assertEquals(1L, write.get(10, TimeUnit.SECONDS).get(10, TimeUnit.SECONDS));
+    assertEquals(ConnectionState.CONNECTED, phone.state());
+  }
+
+  private static ByteString bytes(String s) {
+    return ByteString.copyFromUtf8(s);
+  }
+}
