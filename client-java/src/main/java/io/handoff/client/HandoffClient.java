@@ -283,9 +283,12 @@ public final class HandoffClient implements AutoCloseable {
   /**
    * Closes the connection (normal closure, 1000), stops reconnecting, fails every pending write and
    * an incomplete {@link #connect()} future with a {@link HandoffException}, and moves to {@link
-   * ConnectionState#CLOSED}. If the client created its own event loop group, it is shut down; a
-   * group given to the builder is left running. Idempotent. When called from a thread other than
-   * the client's event loop, waits (a few seconds at most) until the close frame has been sent.
+   * ConnectionState#CLOSED}. That {@code onStateChanged(CLOSED)} is the last call any listener of
+   * the client gets, even when a listener calls {@code close()} in the middle of handling a frame
+   * (a Welcome, say): what the client had still to tell about it is dropped. If the client created
+   * its own event loop group, it is shut down; a group given to the builder is left running.
+   * Idempotent. When called from a thread other than the client's event loop, waits (a few seconds
+   * at most) until the close frame has been sent.
    */
   @Override
   public void close() {

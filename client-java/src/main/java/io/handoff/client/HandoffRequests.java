@@ -29,7 +29,7 @@ import org.slf4j.LoggerFactory;
  * of the user's other devices.
  *
  * <p>Threading: event loop only, except the {@code activities}, {@code prompts} and {@code
- * presence} maps, which any thread may read.
+ * presence} maps, which any thread may read. Once the client is closed, no listener is called.
  */
 final class HandoffRequests {
   /** Requests waiting for an answer; more fail at once with LIMIT_EXCEEDED. */
@@ -56,6 +56,8 @@ final class HandoffRequests {
   private final List<OfferListener> offerListeners;
   private final List<PresenceListener> presenceListeners;
   private final List<ApprovalListener> approvalListeners;
+  // The client was closed: no listener is called any more.
+  private boolean closed;
 
   /**
    * How long after an offer's expiry this client still waits for its result (the server sends
@@ -210,6 +212,7 @@ final class HandoffRequests {
 
   /** The client is closed for good: outgoing offers will not hear of their results. */
   void closed(HandoffException error) {
+    closed = true;
     connectionLost(error);
     stopWaiting(error);
     outgoing.values().forEach(o -> o.result.completeExceptionally(error));
@@ -344,7 +347,10 @@ final class HandoffRequests {
     }
   }
 
-  private static void call(Runnable listenerCall) {
+  private void call(Runnable listenerCall) {
+    if (closed) {
+      return; // The client was closed, maybe by a listener called just before.
+    }
     try {
       listenerCall.run();
     } catch (RuntimeException e) {

@@ -6,15 +6,22 @@ import org.slf4j.LoggerFactory;
 
 /**
  * The app's {@link HandoffListener}s, called in the order they were added: an exception one of them
- * throws is logged and does not keep the others from being called. Event loop only.
+ * throws is logged and does not keep the others from being called. Once {@link #close closed} (the
+ * client was closed), none is called again. Event loop only.
  */
 final class Listeners {
   private static final Logger log = LoggerFactory.getLogger(Listeners.class);
 
   private final List<HandoffListener> listeners;
+  private boolean closed;
 
   Listeners(List<HandoffListener> listeners) {
     this.listeners = listeners;
+  }
+
+  /** The client was closed: no listener is called from now on. */
+  void close() {
+    closed = true;
   }
 
   /** True when no listener was added (a change then need not even be built). */
@@ -24,6 +31,9 @@ final class Listeners {
 
   void changed(DocumentChange change) {
     for (HandoffListener l : listeners) {
+      if (closed) {
+        return;
+      }
       try {
         l.onChange(change);
       } catch (RuntimeException e) {
@@ -34,10 +44,13 @@ final class Listeners {
 
   /** Reports {@code error}; logged instead when no listener would see it. */
   void error(HandoffException error) {
-    if (listeners.isEmpty()) {
+    if (listeners.isEmpty() || closed) {
       log.warn("{}", error.getMessage());
     }
     for (HandoffListener l : listeners) {
+      if (closed) {
+        return;
+      }
       try {
         l.onError(error);
       } catch (RuntimeException e) {
@@ -48,6 +61,9 @@ final class Listeners {
 
   void stateChanged(ConnectionState next, int closeCode, String reason) {
     for (HandoffListener l : listeners) {
+      if (closed) {
+        return;
+      }
       try {
         l.onStateChanged(next, closeCode, reason);
       } catch (RuntimeException e) {
@@ -58,6 +74,9 @@ final class Listeners {
 
   void deltaOutOfTurn(String document, long held, long received) {
     for (HandoffListener l : listeners) {
+      if (closed) {
+        return;
+      }
       try {
         l.onDeltaOutOfTurn(document, held, received);
       } catch (RuntimeException e) {
@@ -68,6 +87,9 @@ final class Listeners {
 
   void synced() {
     for (HandoffListener l : listeners) {
+      if (closed) {
+        return;
+      }
       try {
         l.onSynced();
       } catch (RuntimeException e) {

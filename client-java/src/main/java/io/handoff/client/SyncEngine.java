@@ -321,6 +321,7 @@ final class SyncEngine {
     Future<?> closing = current == null ? null : current.channel.close();
     connectionLost();
     setState(ConnectionState.CLOSED, NORMAL_CLOSURE, "closed by the client");
+    listeners.close(); // CLOSED was the last call, even for a close() from a listener.
     HandoffException closed = HandoffException.clientClosed();
     failAll(closed);
     handoff.closed(closed);
@@ -544,7 +545,15 @@ final class SyncEngine {
         welcome.getMaxFrameBytes());
     setState(ConnectionState.CONNECTED, 0, null);
     connectFuture.complete(null);
+    // A listener or a callback of the connect future may have closed the client, or dropped this
+    // connection: the rest of this Welcome is then for no one.
+    if (!l.isCurrent()) {
+      return;
+    }
     replicas.welcomed(l, welcome.getSync(), now);
+    if (!l.isCurrent()) {
+      return;
+    }
     handoff.onWelcome(welcome);
     writes.pump();
     replicas.checkSynced(l);

@@ -5,14 +5,23 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import com.google.protobuf.ByteString;
 import io.handoff.client.ConnectionState;
 import io.handoff.client.HandoffClient;
+import io.handoff.client.HandoffException;
 import io.handoff.client.HandoffListener;
+import io.handoff.client.OfferListener;
+import io.handoff.client.PresenceListener;
 import io.handoff.protocol.CloseCode;
+import io.handoff.protocol.v1.Activity;
+import io.handoff.protocol.v1.DevicePresence;
+import io.handoff.protocol.v1.Offer;
+import io.handoff.protocol.v1.OfferOutcome;
+import io.netty.channel.EventLoopGroup;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.UUID;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicReference;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
@@ -93,6 +102,91 @@ class ClientCallbacksTest {
         states);
     assertEquals(1L, write.get(10, TimeUnit.SECONDS).get(10, TimeUnit.SECONDS));
     assertEquals(ConnectionState.CONNECTED, phone.state());
+  }
+
+  @Test
+  void noOfferOrPresenceListenerIsCalledAfterAListenerClosedTheClient() throws Exception {
+    HandoffClient tv = track(builder("tv").build());
+    tv.connect().get(10, TimeUnit.SECONDS);
+    tv.publishActivity(Activity.newBuilder().setDocument("player").setKind("video").build())
+        .get(10, TimeUnit.SECONDS);
+
+    AtomicBoolean closed = new AtomicBoolean();
+    List<String> afterClose = new CopyOnWriteArrayList<>();
+    AtomicReference<HandoffClient> self = new AtomicReference<>();
+    CompletableFuture<Void> closing = new CompletableFuture<>();
+    class Late implements OfferListener, PresenceListener {
+      private void heard(String what) {
+        if (closed.get()) {
+          afterClose.add(what);
+        }
+      }
+
+      @Override
+      public void onActivity(String deviceId, Activity activity) {
+        heard("onActivity " + deviceId);
+      }
+
+      @Override
+      public void onPrompt(Offer offer) {
+        heard("onPrompt");
+      }
+
+      @Override
+      public void onWithdrawn(String offerId, OfferOutcome outcome, String byDevice) {
+        heard("onWithdrawn");
+      }
+
+      @Override
+      public void onPresence(List<DevicePresence> changed) {
+        heard("onPresence");
+      }
+    }
+    Late late = new Late();
+    EventLoopGroup group = HandoffClient.newEventLoopGroup(1);
+    closeables.add(() -> group.shutdownGracefully(0, 1, TimeUnit.SECONDS).syncUninterruptibly());
+    HandoffClient phone =
+        track(
+            builder("phone")
+                .eventLoopGroup(group)
+                .offerListener(late)
+                .presenceListener(late)
+                .listener(
+                    new HandoffListener() {
+                      @Override
+                      public void onStateChanged(ConnectionState state, int code, String reason) {
+                        if (state == ConnectionState.CONNECTED) {
+                          self.get().close();
+                          closed.set(true);
+                          closing.complete(null);
+                        }
+                      }
+
+                      @Override
+                      public void onSynced() {
+                        heard("onSynced");
+                      }
+
+                      private void heard(String what) {
+                        if (closed.get()) {
+                          afterClose.add(what);
+                        }
+                      }
+
+                      @Override
+                      public void onError(HandoffException error) {}
+                    })
+                .build());
+    self.set(phone);
+    phone.connect();
+    closing.get(10, TimeUnit.SECONDS);
+    // The group's one loop is the client's: this runs after the rest of the Welcome's handling.
+    CompletableFuture<Void> drained = new CompletableFuture<>();
+    group.next().execute(() -> drained.complete(null));
+    drained.get(10, TimeUnit.SECONDS);
+
+    assertEquals(List.of(), afterClose, "listeners called after close()");
+    assertEquals(ConnectionState.CLOSED, phone.state());
   }
 
   private static ByteString bytes(String s) {
