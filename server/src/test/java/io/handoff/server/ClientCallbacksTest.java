@@ -105,6 +105,51 @@ class ClientCallbacksTest {
   }
 
   @Test
+  void everyListenerHearsTheStatesInTheOrderTheyHappenedWhenOneOfThemReconnects() throws Exception {
+    Signal signal = new Signal();
+    List<String> heard = new CopyOnWriteArrayList<>();
+    AtomicReference<HandoffClient> self = new AtomicReference<>();
+    AtomicBoolean reconnected = new AtomicBoolean();
+    HandoffClient phone =
+        track(
+            builder("phone")
+                .listener(
+                    new HandoffListener() {
+                      @Override
+                      public void onStateChanged(ConnectionState state, int code, String reason) {
+                        if (state == ConnectionState.CLOSED && !reconnected.getAndSet(true)) {
+                          self.get().connect();
+                        }
+                      }
+                    })
+                .listener(
+                    new HandoffListener() {
+                      @Override
+                      public void onStateChanged(ConnectionState state, int code, String reason) {
+                        heard.add(state + (code == 0 ? "" : " " + code));
+                        signal.fire();
+                      }
+                    })
+                .build());
+    self.set(phone);
+    phone.connect().get(10, TimeUnit.SECONDS);
+
+    HandoffClient other = track(builder("phone").build());
+    other.connect().get(10, TimeUnit.SECONDS);
+
+    signal.await("the phone took its device back", () -> heard.size() >= 5);
+    assertEquals(
+        List.of(
+            "CONNECTING",
+            "CONNECTED",
+            "CLOSED " + CloseCode.REPLACED.code(),
+            "CONNECTING",
+            "CONNECTED"),
+        heard);
+    assertEquals(ConnectionState.CONNECTED, phone.state());
+  }
+
+  @Test
   void noOfferOrPresenceListenerIsCalledAfterAListenerClosedTheClient() throws Exception {
     HandoffClient tv = track(builder("tv").build());
     tv.connect().get(10, TimeUnit.SECONDS);
