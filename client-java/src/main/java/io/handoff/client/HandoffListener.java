@@ -6,9 +6,10 @@ package io.handoff.client;
  *
  * <p>Threading: methods are called on the client's event-loop thread, one at a time, in the order
  * the events happened. They must not block (no I/O, no {@code join()} on a client future): the same
- * thread reads the socket. Exceptions thrown by a listener are logged and otherwise ignored. A
- * listener may call the client (write, {@code connect()}, {@code close()}): a state change that
- * causes is told to every listener after the event being handled has reached them all.
+ * thread reads the socket. Whatever a listener throws (an {@link Error} or a checked exception too,
+ * but a {@link VirtualMachineError}) is logged and otherwise ignored. A listener may call the
+ * client (write, {@code connect()}, {@code close()}): a state change that causes is told to every
+ * listener after the event being handled has reached them all.
  */
 public interface HandoffListener {
 

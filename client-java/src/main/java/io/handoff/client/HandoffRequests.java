@@ -353,7 +353,9 @@ final class HandoffRequests {
     }
     try {
       listenerCall.run();
-    } catch (RuntimeException e) {
+    } catch (VirtualMachineError e) {
+      throw e;
+    } catch (Throwable e) {
       log.warn("a handoff listener threw", e);
     }
   }

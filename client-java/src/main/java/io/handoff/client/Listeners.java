@@ -7,9 +7,10 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * The app's {@link HandoffListener}s, called in the order they were added: an exception one of them
- * throws is logged and does not keep the others from being called. Once {@link #close closed} (the
- * client was closed), none is called again. Event loop only.
+ * The app's {@link HandoffListener}s, called in the order they were added: anything one of them
+ * throws (but a {@link VirtualMachineError}) is logged and does not keep the others from being
+ * called, nor the client from finishing what it was doing. Once {@link #close closed} (the client
+ * was closed), none is called again. Event loop only.
  *
  * <p>One event at a time: an event raised while the listeners hear another (a listener called
  * {@code connect()} or {@code close()}, which changes the state) waits until every listener has
@@ -78,7 +79,11 @@ final class Listeners {
             }
             try {
               call.accept(l);
-            } catch (RuntimeException e) {
+            } catch (VirtualMachineError e) {
+              throw e;
+            } catch (Throwable e) {
+              // An Error or a checked exception too (an assertion, a Kotlin listener): thrown on,
+              // it would cut the client's own work short, e.g. an acked write's completion.
               log.warn("listener {} threw from {}", l, method, e);
             }
           }

@@ -150,6 +150,34 @@ class ClientCallbacksTest {
   }
 
   @Test
+  void aListenerThrowingAnErrorDoesNotKeepItsWriteFromCompletingNorDropTheConnection()
+      throws Exception {
+    List<String> states = new CopyOnWriteArrayList<>();
+    HandoffClient phone =
+        track(
+            builder("phone")
+                .listener(
+                    new HandoffListener() {
+                      @Override
+                      public void onChange(io.handoff.client.DocumentChange change) {
+                        // An assertion of the app's own, a Kotlin listener's checked exception...
+                        throw new AssertionError("the app's listener failed");
+                      }
+
+                      @Override
+                      public void onStateChanged(ConnectionState state, int code, String reason) {
+                        states.add(state + (code == 0 ? "" : " " + code));
+                      }
+                    })
+                .build());
+    phone.connect().get(10, TimeUnit.SECONDS);
+
+    assertEquals(1L, phone.document("cart").set("item", bytes("book")).get(10, TimeUnit.SECONDS));
+    assertEquals(2L, phone.document("cart").set("item", bytes("pen")).get(10, TimeUnit.SECONDS));
+    assertEquals(List.of("CONNECTING", "CONNECTED"), states);
+  }
+
+  @Test
   void noOfferOrPresenceListenerIsCalledAfterAListenerClosedTheClient() throws Exception {
     HandoffClient tv = track(builder("tv").build());
     tv.connect().get(10, TimeUnit.SECONDS);
