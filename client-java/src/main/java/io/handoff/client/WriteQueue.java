@@ -183,8 +183,7 @@ final class WriteQueue {
   private boolean transmit(FrameChannel ch, PendingWrite w) {
     ClientFrame frame = w.frame();
     if (maxFrameBytes > 0 && frame.getSerializedSize() > maxFrameBytes) {
-      giveUp(
-          w,
+      HandoffException tooLarge =
           HandoffException.limit(
               w.document.name(),
               "write to '"
@@ -192,7 +191,10 @@ final class WriteQueue {
                   + "' is "
                   + frame.getSerializedSize()
                   + " bytes, over the server's max_frame_bytes of "
-                  + maxFrameBytes));
+                  + maxFrameBytes);
+      // Sent before to a node that took frames this large, its answer lost: that node may have
+      // applied it, and this one cannot be asked.
+      giveUp(w, w.uncertain ? tooLarge.withOutcomeUnknown() : tooLarge);
       return false;
     }
     if (w.attempts > 0) {

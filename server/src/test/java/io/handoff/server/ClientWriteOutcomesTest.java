@@ -61,16 +61,20 @@ class ClientWriteOutcomesTest {
   }
 
   private HandoffServer node(String name) throws InterruptedException {
-    HandoffServer n =
-        HandoffServer.start(
-            ServerConfig.builder()
-                .host("127.0.0.1")
-                .port(0)
-                .nodeId(name)
-                .jwtSecret(TestServer.SECRET)
-                .drainTimeout(Duration.ofSeconds(2))
-                .build(),
-            engine);
+    return node(name, b -> {});
+  }
+
+  private HandoffServer node(String name, Consumer<ServerConfig.Builder> settings)
+      throws InterruptedException {
+    ServerConfig.Builder config =
+        ServerConfig.builder()
+            .host("127.0.0.1")
+            .port(0)
+            .nodeId(name)
+            .jwtSecret(TestServer.SECRET)
+            .drainTimeout(Duration.ofSeconds(2));
+    settings.accept(config);
+    HandoffServer n = HandoffServer.start(config.build(), engine);
     nodes.add(n);
     return n;
   }
@@ -359,6 +363,46 @@ class ClientWriteOutcomesTest {
       applied.awaitCount("notes", 10);
       assertEquals(10, applied.values("notes").size(), "the refused write was never sent");
       assertEquals(List.of(), errors.seen);
+    }
+  }
+
+  @Test
+  void writeOfUnknownFateTooLargeForTheNextNodeIsReportedAsMaybeApplied() throws Exception {
+    Applied applied = applied("jack");
+    HandoffServer strict =
+        node(
+            "outcomes-strict",
+            b ->
+                b.maxFrameBytes(2048)
+                    .storeLimits(
+                        io.handoff.server.engine.StoreLimits.builder()
+                            .maxValueBytes(1024)
+                            .build()));
+    try (ChaosProxy proxy = new ChaosProxy(node.port())) {
+      Errors errors = new Errors();
+      HandoffClient a = client(List.of(proxy.url(), url(strict)), "jack", errors, b -> {});
+      a.connect().get(10, TimeUnit.SECONDS);
+
+      proxy.blackholeDownstream(true);
+      CompletableFuture<Long> big =
+          a.document("notes")
+              .edit()
+              .set("a", new byte[1000])
+              .set("b", new byte[1000])
+              .set("c", new byte[1000])
+              .commit();
+      applied.awaitCount("notes", 1); // Applied by the store; its ack is swallowed.
+      proxy.cutAll();
+
+      // On the next node the write is over max_frame_bytes: it cannot be sent again, and the
+      // client cannot know whether the first node applied it.
+      ExecutionException e =
+          assertThrows(ExecutionException.class, () -> big.get(20, TimeUnit.SECONDS));
+      HandoffException failed = assertInstanceOf(HandoffException.class, e.getCause());
+      assertEquals(ErrorCode.LIMIT_EXCEEDED, failed.errorCode());
+      assertEquals(1, strict.stats().connectionsOpened.sum(), "given up on at the second node");
+      assertEquals(1, applied.deltas.size(), "the store applied it");
+      assertTrue(failed.mayHaveBeenApplied(), "reported as certainly not applied: " + failed);
     }
   }
 
