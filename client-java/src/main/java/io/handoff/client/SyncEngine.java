@@ -185,7 +185,11 @@ final class SyncEngine {
   CompletableFuture<Long> submitWrite(Document document, List<FieldOp> ops, long expectedVersion) {
     CompletableFuture<Long> future = new CompletableFuture<>();
     PendingWrite write = new PendingWrite(document, ops, expectedVersion, future);
+    if (!writes.reserve(write)) {
+      return future;
+    }
     if (!run(() -> enqueue(write))) {
+      writes.unreserve(write);
       future.completeExceptionally(HandoffException.clientClosed());
     }
     return future;
@@ -571,6 +575,7 @@ final class SyncEngine {
 
   private void enqueue(PendingWrite w) {
     if (closedByUser) {
+      writes.unreserve(w);
       w.future.completeExceptionally(HandoffException.clientClosed());
       return;
     }

@@ -11,6 +11,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.PriorityQueue;
+import java.util.concurrent.atomic.AtomicLong;
 
 /**
  * Every write the application submitted and that is neither acked nor given up on: when it is sent,
@@ -58,7 +59,9 @@ final class WriteQueue {
   // The last client_seq handed out (or the server's last_client_seq, if higher).
   private long nextSeq;
   private long made;
-  private long heldBytes;
+  // Reserved on the app's thread when a write is submitted (before its hop onto the event loop,
+  // whose task queue has no bound of its own), given back on the loop when it is settled.
+  private final AtomicLong heldBytes = new AtomicLong();
   private int inFlight;
   private int window;
   private int maxFrameBytes;
@@ -92,30 +95,48 @@ final class WriteQueue {
 
   /** Bytes held by writes not yet acked or given up on, as counted against the bound. */
   long heldBytes() {
-    return heldBytes;
+    return heldBytes.get();
   }
 
-  /** Takes a new write, or fails it at once if it would take the bytes held past the bound. */
-  void submit(PendingWrite w) {
+  /**
+   * Counts a new write's bytes against the bound, or fails it at once if they would take the bytes
+   * held past it. Any thread: called before the write hops onto the event loop, so writes waiting
+   * for the loop count too; a reserved write is then {@link #submit submitted} or {@link #unreserve
+   * given back}.
+   */
+  boolean reserve(PendingWrite w) {
     long bound = config.maxUnackedWriteBytes;
-    if (heldBytes + w.bytes > bound) {
-      w.done = true;
-      w.future.completeExceptionally(
-          HandoffException.limit(
-              w.document.name(),
-              "write to '"
-                  + w.document.name()
-                  + "' refused and not sent: "
-                  + heldBytes
-                  + " bytes of earlier writes are waiting for their acks and this one needs "
-                  + w.bytes
-                  + " (maxUnackedWriteBytes="
-                  + bound
-                  + ")"));
-      return;
-    }
+    long held;
+    do {
+      held = heldBytes.get();
+      if (held + w.bytes > bound) {
+        w.done = true;
+        w.future.completeExceptionally(
+            HandoffException.limit(
+                w.document.name(),
+                "write to '"
+                    + w.document.name()
+                    + "' refused and not sent: "
+                    + held
+                    + " bytes of earlier writes are waiting for their acks and this one needs "
+                    + w.bytes
+                    + " (maxUnackedWriteBytes="
+                    + bound
+                    + ")"));
+        return false;
+      }
+    } while (!heldBytes.compareAndSet(held, held + w.bytes));
+    return true;
+  }
+
+  /** Gives back the bytes of a {@link #reserve reserved} write that will not be submitted. */
+  void unreserve(PendingWrite w) {
+    heldBytes.addAndGet(-w.bytes);
+  }
+
+  /** Takes a new write, {@link #reserve reserved} first. Event loop. */
+  void submit(PendingWrite w) {
     w.order = ++made;
-    heldBytes += w.bytes;
     ArrayDeque<PendingWrite> lane = lanes.computeIfAbsent(w.document, d -> new ArrayDeque<>());
     lane.add(w);
     if (lane.size() == 1) {
@@ -315,7 +336,9 @@ final class WriteQueue {
     lanes.clear();
     ready.clear();
     numbered.clear();
-    heldBytes = 0;
+    for (PendingWrite w : all) {
+      heldBytes.addAndGet(-w.bytes);
+    }
     inFlight = 0;
     return all;
   }
@@ -352,7 +375,7 @@ final class WriteQueue {
     }
     w.done = true;
     w.cancelRetry();
-    heldBytes -= w.bytes;
+    heldBytes.addAndGet(-w.bytes);
     PendingWrite next = lane.peek();
     if (next == null) {
       lanes.remove(w.document);

@@ -24,6 +24,8 @@ import io.handoff.protocol.v1.Snapshot;
 import io.handoff.protocol.v1.Write;
 import java.net.URI;
 import java.time.Duration;
+import java.util.ArrayDeque;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
@@ -650,6 +652,50 @@ class SyncEngineTest {
     channel.receive(ack("cart", 2, EPOCH, 2));
     channel.receive(ack("cart", 3, EPOCH, 3));
     assertEquals(List.of(2L, 3L), List.of(second.join(), fourth.join()));
+  }
+
+  @Test
+  void writesWaitingForABusyEventLoopCountAgainstTheMemoryBound() {
+    long oneWrite =
+        new PendingWrite(
+                engine.document("cart"),
+                List.of(set("f", "1")),
+                SyncEngine.NO_EXPECTED_VERSION,
+                new CompletableFuture<>())
+            .bytes;
+    // The loop runs nothing until told: the writes wait in its task queue, as behind a listener
+    // that blocks it.
+    ArrayDeque<Runnable> loop = new ArrayDeque<>();
+    HandoffClient.Builder builder =
+        HandoffClient.builder()
+            .url(URI.create("ws://127.0.0.1:9/ws"))
+            .token("t")
+            .maxUnackedWriteBytes(2 * oneWrite)
+            .listener(listener);
+    ClientConfig config = new ClientConfig(builder);
+    SyncEngine busy =
+        new SyncEngine(
+            config,
+            connector,
+            scheduler,
+            loop::add,
+            new Backoff(
+                config.reconnectInitial.toNanos(), config.reconnectMax.toNanos(), () -> 0.5),
+            nanos::get);
+    Document cart = busy.document("cart");
+    List<CompletableFuture<Long>> writes = new ArrayList<>();
+    for (int i = 0; i < 100; i++) {
+      writes.add(cart.set("f", bytes(Integer.toString(i % 10))));
+    }
+    assertFalse(writes.get(0).isDone() || writes.get(1).isDone(), "within the bound: held");
+    for (CompletableFuture<Long> w : writes.subList(2, 100)) {
+      assertEquals(ErrorCode.LIMIT_EXCEEDED, failure(w).errorCode(), "refused before the hop");
+    }
+    assertEquals(2, loop.size(), "only the writes within the bound wait for the loop");
+    while (!loop.isEmpty()) {
+      loop.poll().run();
+    }
+    assertFalse(writes.get(0).isDone() || writes.get(1).isDone(), "queued, not failed");
   }
 
   @Test
