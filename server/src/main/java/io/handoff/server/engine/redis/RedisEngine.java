@@ -141,7 +141,7 @@ public final class RedisEngine implements Engine {
               limits,
               clock,
               failures(client, health),
-              replicaWait(client, limits, keys, key -> uri));
+              replicaWait(client, limits, keys, false, key -> uri));
       RedisBroker broker =
           new RedisBroker(client.connectPubSub(ByteArrayCodec.INSTANCE), redis, keys);
       RedisClusterAsyncCommands<byte[], byte[]> waiting =
@@ -253,7 +253,7 @@ public final class RedisEngine implements Engine {
               limits,
               clock,
               failures(client, health),
-              replicaWait(client, limits, keys, key -> masterOf(commands, key)));
+              replicaWait(client, limits, keys, true, key -> masterOf(commands, key)));
       RedisBroker broker =
           new RedisBroker(client.connectPubSub(ByteArrayCodec.INSTANCE), commands.async(), keys);
       RedisClusterAsyncCommands<byte[], byte[]> waiting =
@@ -356,12 +356,18 @@ public final class RedisEngine implements Engine {
       AbstractRedisClient client,
       StoreLimits limits,
       RedisKeys keys,
+      boolean cluster,
       Function<byte[], RedisURI> masterOf) {
     if (limits.durableAcks() == 0) {
       return null;
     }
     return new ReplicaWait(
-        client.getResources(), limits.durableAcks(), limits.durableAckTimeout(), keys, masterOf);
+        client.getResources(),
+        limits.durableAcks(),
+        limits.durableAckTimeout(),
+        keys,
+        cluster,
+        masterOf);
   }
 
   /** The master that owns {@code key}'s slot, as the cluster connection's topology says now. */

@@ -8,6 +8,7 @@ import io.lettuce.core.RedisURI;
 import io.lettuce.core.SetArgs;
 import io.lettuce.core.TimeoutOptions;
 import io.lettuce.core.api.StatefulRedisConnection;
+import io.lettuce.core.cluster.SlotHash;
 import io.lettuce.core.codec.ByteArrayCodec;
 import io.lettuce.core.resource.ClientResources;
 import java.time.Duration;
@@ -39,10 +40,14 @@ import java.util.function.Function;
  * confirming everything applied before it (group commit). A duplicate's original write may have
  * come from another node; it too is before the round's write, so it is confirmed the same way.
  *
- * <p>In a Cluster the master is the one that owns the user's slot when the write completed; if the
- * slot moved since, the round's write fails (MOVED) and the round's writes are answered as
- * unconfirmed, never as durable. Pending writes are bounded by the writes in flight on the node
- * (each connection has at most {@code maxInFlightWrites}). Thread-safe.
+ * <p>In a Cluster the master is the one that owns the user's slot when the write completed, as the
+ * node's view of the topology says (it may lag a slot's move by a second), and the round writes the
+ * probe of one user of each slot of its writes: a probe in a slot the master no longer owns fails
+ * (MOVED, or ASK while the slot's keys move away), and the writes of that slot are answered as
+ * unconfirmed, never as durable. The writes of the other slots are confirmed by the same {@code
+ * WAIT}. (One probe for the whole round let a write applied on a slot's new master be confirmed by
+ * the old master's replicas, which never hold it.) Pending writes are bounded by the writes in
+ * flight on the node (each connection has at most {@code maxInFlightWrites}). Thread-safe.
  */
 final class ReplicaWait implements AutoCloseable {
   private static final Duration PROBE_TTL = Duration.ofMinutes(1);
@@ -52,12 +57,14 @@ final class ReplicaWait implements AutoCloseable {
   private final int replicas;
   private final Duration timeout;
   private final RedisKeys keys;
+  private final boolean cluster;
   private final Function<byte[], RedisURI> masterOf;
   private final RedisClient client;
   private final Map<String, Master> masters = new HashMap<>();
   private boolean closed;
 
   /**
+   * @param cluster a Redis Cluster: a round probes each slot of its writes (standalone: one probe)
    * @param masterOf the master that owns a key (standalone: always the one Redis)
    */
   ReplicaWait(
@@ -65,10 +72,12 @@ final class ReplicaWait implements AutoCloseable {
       int replicas,
       Duration timeout,
       RedisKeys keys,
+      boolean cluster,
       Function<byte[], RedisURI> masterOf) {
     this.replicas = replicas;
     this.timeout = timeout;
     this.keys = keys;
+    this.cluster = cluster;
     this.masterOf = masterOf;
     this.client = RedisClient.create(resources);
     client.setOptions(
@@ -100,7 +109,7 @@ final class ReplicaWait implements AutoCloseable {
       }
       m = masters.computeIfAbsent(uri.getHost() + ":" + uri.getPort(), k -> new Master(uri));
     }
-    Pending p = new Pending(user, outcome);
+    Pending p = new Pending(cluster ? SlotHash.getSlot(key) : 0, user, outcome);
     m.add(p);
     return p.future;
   }
@@ -129,10 +138,19 @@ final class ReplicaWait implements AutoCloseable {
     client.shutdownAsync();
   }
 
+  /** A write waiting for a round; {@code slot} its user's (0 on a standalone Redis). */
   private record Pending(
-      String user, WriteOutcome outcome, CompletableFuture<WriteOutcome> future) {
-    Pending(String user, WriteOutcome outcome) {
-      this(user, outcome, new CompletableFuture<>());
+      int slot, String user, WriteOutcome outcome, CompletableFuture<WriteOutcome> future) {
+    Pending(int slot, String user, WriteOutcome outcome) {
+      this(slot, user, outcome, new CompletableFuture<>());
+    }
+  }
+
+  /** What a round's probes and its WAIT answered. */
+  private record Answer(Map<Integer, CompletableFuture<String>> probes, long count) {
+    /** Why {@code slot}'s probe failed, or null if it was written. */
+    Throwable failure(int slot) {
+      return probes.get(slot).handle((ok, e) -> e).getNow(null);
     }
   }
 
@@ -171,34 +189,42 @@ final class ReplicaWait implements AutoCloseable {
       connection()
           .thenCompose(
               c -> {
-                // Pipelined on one connection: WAIT counts the replicas past the SET.
-                CompletableFuture<String> set =
-                    c.async()
-                        .set(
-                            keys.durableProbe(batch.get(0).user()),
-                            new byte[0],
-                            SetArgs.Builder.px(PROBE_TTL.toMillis()))
-                        .toCompletableFuture();
-                CompletableFuture<Long> wait =
-                    c.async()
-                        .waitForReplication(replicas, timeout.toMillis())
-                        .toCompletableFuture();
-                return set.thenCombine(wait, (ok, count) -> count);
+                // Pipelined on one connection: WAIT counts the replicas past the last probe, and
+                // answers after every probe did. One probe per slot: a slot that moved away
+                // fails its own probe without vouching for the others.
+                Map<Integer, CompletableFuture<String>> probes = new HashMap<>();
+                for (Pending p : batch) {
+                  if (!probes.containsKey(p.slot())) {
+                    probes.put(
+                        p.slot(),
+                        c.async()
+                            .set(
+                                keys.durableProbe(p.user()),
+                                new byte[0],
+                                SetArgs.Builder.px(PROBE_TTL.toMillis()))
+                            .toCompletableFuture());
+                  }
+                }
+                return c.async()
+                    .waitForReplication(replicas, timeout.toMillis())
+                    .toCompletableFuture()
+                    .thenApply(count -> new Answer(probes, count));
               })
           // A round always ends: whatever Lettuce does with a connection to a master that died
           // (reconnecting to its address, re-sending queued commands), the writes waiting on
           // this round are answered unconfirmed at this deadline and the next round starts.
           .orTimeout(timeout.plus(SLACK).plus(SLACK).toMillis(), TimeUnit.MILLISECONDS)
           .whenComplete(
-              (count, err) -> {
+              (answer, err) -> {
                 for (Pending p : batch) {
-                  if (err == null && count >= replicas) {
+                  Throwable failed = err != null ? err : answer.failure(p.slot());
+                  if (failed == null && answer.count() >= replicas) {
                     p.future.complete(p.outcome);
                   } else {
                     p.future.completeExceptionally(
                         unconfirmed(
-                            count == null ? 0 : count,
-                            err == null ? null : RedisFailures.unwrap(err)));
+                            answer == null || failed != null ? 0 : answer.count(),
+                            failed == null ? null : RedisFailures.unwrap(failed)));
                   }
                 }
                 if (err != null) {
