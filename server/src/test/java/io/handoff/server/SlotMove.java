@@ -47,6 +47,15 @@ final class SlotMove implements AutoCloseable {
    */
   int moveKeys(int count) {
     List<String> keys = call(source, r -> r.clusterGetKeysInSlot(slot, count));
+    moveKeys(keys);
+    return keys.size();
+  }
+
+  /**
+   * Step 2, part of it: moves {@code keys} of the slot, in an order of the caller's (Redis 6.2's
+   * GETKEYSINSLOT lists a slot's keys by name; Redis 7 by when they were created, newest first).
+   */
+  void moveKeys(List<String> keys) {
     if (!keys.isEmpty()) {
       RedisURI t = RedisURI.create(target);
       call(
@@ -59,7 +68,6 @@ final class SlotMove implements AutoCloseable {
                   5_000,
                   MigrateArgs.Builder.<String>keys(keys.toArray(new String[0]))));
     }
-    return keys.size();
   }
 
   /** Keys of the slot still on the source. */

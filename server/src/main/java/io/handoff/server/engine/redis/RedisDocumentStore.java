@@ -416,8 +416,16 @@ public final class RedisDocumentStore implements DocumentStore {
 
   @Override
   public CompletableFuture<Void> erase(String userId) {
-    return eraseScript
-        .<Long>eval(redis, ScriptOutputType.INTEGER, keys.docs(userId), keys.writers(userId))
+    // Waits out temporary trouble as writes do: TRYAGAIN while the user's slot moves, a failover.
+    return failures
+        .run(
+            () ->
+                eraseScript.<Long>eval(
+                    redis,
+                    ScriptOutputType.INTEGER,
+                    keys.docs(userId),
+                    keys.writers(userId),
+                    keys.splitGuard(userId)))
         .thenApply(r -> null);
   }
 

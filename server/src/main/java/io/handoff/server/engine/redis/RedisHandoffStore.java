@@ -122,7 +122,10 @@ final class RedisHandoffStore implements HandoffStore {
     long now = clock.millis();
     long lifetime = Math.max(1, offer.getExpiresMs() - now) + ENDED_RETENTION.toMillis();
     byte[][] k = {
-      keys.offer(userId, offer.getOfferId()), keys.liveOffers(userId), keys.endedOffers(userId)
+      keys.offer(userId, offer.getOfferId()),
+      keys.liveOffers(userId),
+      keys.endedOffers(userId),
+      keys.splitGuard(userId)
     };
     byte[][] argv = {
       utf8(offer.getOfferId()),
@@ -187,7 +190,12 @@ final class RedisHandoffStore implements HandoffStore {
   @Override
   public CompletableFuture<OfferEnd> endOffer(
       String userId, String offerId, String deviceId, OfferOutcome outcome) {
-    byte[][] k = {keys.offer(userId, offerId), keys.liveOffers(userId), keys.endedOffers(userId)};
+    byte[][] k = {
+      keys.offer(userId, offerId),
+      keys.liveOffers(userId),
+      keys.endedOffers(userId),
+      keys.splitGuard(userId)
+    };
     byte[][] argv = {
       utf8(offerId),
       utf8(deviceId),
@@ -389,7 +397,8 @@ final class RedisHandoffStore implements HandoffStore {
             keys.activities(userId),
             keys.liveOffers(userId),
             keys.endedOffers(userId),
-            keys.presence(userId))
+            keys.presence(userId),
+            keys.splitGuard(userId))
         .thenApply(r -> null);
   }
 

@@ -73,7 +73,8 @@ final class RedisResume {
       keys.presence(user),
       keys.activities(user),
       keys.liveOffers(user),
-      keys.endedOffers(user)
+      keys.endedOffers(user),
+      keys.splitGuard(user)
     };
     List<byte[]> argv = new ArrayList<>();
     argv.add(check ? utf8("1") : EMPTY);

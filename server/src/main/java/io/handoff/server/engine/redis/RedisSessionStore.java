@@ -57,7 +57,10 @@ final class RedisSessionStore implements SessionStore {
       String platform,
       byte[] refreshHash) {
     byte[][] k = {
-      keys.deviceSessions(userId), keys.tombstones(userId), keys.session(userId, sessionId)
+      keys.deviceSessions(userId),
+      keys.tombstones(userId),
+      keys.session(userId, sessionId),
+      keys.splitGuard(userId)
     };
     return createScript
         .<List<Object>>eval(
@@ -214,7 +217,7 @@ final class RedisSessionStore implements SessionStore {
 
   @Override
   public CompletableFuture<List<String>> revoke(String userId, String deviceId, boolean allOthers) {
-    byte[][] k = {keys.deviceSessions(userId), keys.tombstones(userId)};
+    byte[][] k = {keys.deviceSessions(userId), keys.tombstones(userId), keys.splitGuard(userId)};
     return revokeScript
         .<List<Object>>eval(
             redis,
@@ -238,7 +241,11 @@ final class RedisSessionStore implements SessionStore {
   public CompletableFuture<Void> erase(String userId) {
     return eraseScript
         .<Long>eval(
-            redis, ScriptOutputType.INTEGER, keys.deviceSessions(userId), keys.tombstones(userId))
+            redis,
+            ScriptOutputType.INTEGER,
+            keys.deviceSessions(userId),
+            keys.tombstones(userId),
+            keys.splitGuard(userId))
         .thenApply(r -> null);
   }
 

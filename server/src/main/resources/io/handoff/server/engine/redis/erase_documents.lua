@@ -1,5 +1,6 @@
 -- Deletes every document, its history, and the write sequences of every device of a user.
--- KEYS: 1 document name set (docs), 2 writing device set (wd); other keys derive from KEYS[1]:
+-- KEYS: 1 document name set (docs), 2 writing device set (wd), 3 the split guard (the user's channel,
+--       never a key: RedisKeys.splitGuard); other keys derive from KEYS[1]:
 -- also the durable-ack probe (dw), which names the user, and the document-limit scan mark (dscan).
 local base = string.sub(KEYS[1], 1, -5)
 for _, doc in ipairs(redis.call('SMEMBERS', KEYS[1])) do

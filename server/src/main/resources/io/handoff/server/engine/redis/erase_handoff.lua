@@ -1,5 +1,6 @@
 -- Deletes every activity, offer (live, ended or expired) and presence entry of a user.
--- KEYS: 1 activities (act), 2 live offers (offers), 3 ended offers (ended), 4 presence (pr).
+-- KEYS: 1 activities (act), 2 live offers (offers), 3 ended offers (ended), 4 presence (pr), 5 the
+-- split guard (the user's channel, never a key: RedisKeys.splitGuard).
 -- Every offer hash is indexed by one of the two offer sets until the hash expires (the scripts that
 -- trim a set delete the hashes they drop), so the sets name every offer key to delete.
 local base = string.sub(KEYS[1], 1, -4)

@@ -1,5 +1,6 @@
 -- Deletes every device session of a user, tombstones included.
--- KEYS: 1 device->session hash (dev), 2 tombstone zset (dt); session keys derive from KEYS[1].
+-- KEYS: 1 device->session hash (dev), 2 tombstone zset (dt), 3 the split guard (the user's channel,
+-- never a key: RedisKeys.splitGuard); session keys derive from KEYS[1].
 local base = string.sub(KEYS[1], 1, -4)
 local devs = redis.call('HGETALL', KEYS[1])
 for i = 2, #devs, 2 do

@@ -2,7 +2,8 @@
 -- has too many live ones. Returns {1} when stored, {0} when too many, {2, Offer bytes} when the id
 -- was taken (that offer, unchanged).
 -- KEYS[1] the offer's hash, KEYS[2] the user's live-offer set (offer id scored by deadline),
--- KEYS[3] the user's recently ended set (offer id scored by end time).
+-- KEYS[3] the user's recently ended set (offer id scored by end time), KEYS[4] the split guard (the
+-- user's channel, never a key: RedisKeys.splitGuard).
 -- ARGV: offer id, Offer bytes, now ms, deadline ms, max live, from device, target device,
 --       key lifetime ms (deadline - now + retention), retention ms, max recently ended.
 local now = tonumber(ARGV[3])

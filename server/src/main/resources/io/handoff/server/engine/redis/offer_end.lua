@@ -1,7 +1,8 @@
 -- Ends a live offer, atomically: the first call that may end it flips its state; every later call
 -- sees that outcome. Outcomes: 1 ACCEPTED, 2 DECLINED (targets only), 3 CANCELLED (offerer only),
 -- 4 EXPIRED (anyone, once the deadline passed).
--- KEYS[1] the offer's hash, KEYS[2] the user's live-offer set, KEYS[3] the recently ended set.
+-- KEYS[1] the offer's hash, KEYS[2] the user's live-offer set, KEYS[3] the recently ended set,
+-- KEYS[4] the split guard (the user's channel, never a key: RedisKeys.splitGuard).
 -- ARGV: offer id, device id, outcome, now ms, retention ms, max recently ended.
 -- Returns {'notfound'} | {'ended', offer, outcome, by, ended_ms} | {'early', offer}
 --       | {'denied', offer} | {'ok', offer, outcome, by, ended_ms}

@@ -5,7 +5,7 @@
 -- derive from KEYS[1], as in erase_documents.lua.
 -- KEYS: 1 docs set, 2 the device's outcome hash (s:DEVICE), 3 the device session hash (ds:SID;
 --       unused when ARGV[1] is ''), 4 presence hash, 5 activities hash, 6 live offers zset,
---       7 ended offers zset
+--       7 ended offers zset, 8 the split guard (the user's channel, never a key: RedisKeys.splitGuard)
 -- ARGV: 1 check the session: '1' or '', 2 device, 3 connection, 4 now ms, 5 presence deadline ms,
 --       6 max devices, 7 presence key lifetime ms, 8 session idle TTL ms, 9 '(' .. now (live
 --       offers' lower bound), 10 '(' .. (now - ended retention), 11 max recently ended,

@@ -1,7 +1,8 @@
 -- Creates a device session, replacing (revoking) the device's previous one, refusing one more
 -- device beyond the limit. All keys carry the user's hash tag; the keys of other sessions of the
 -- user are derived from KEYS[1] (same tag, same slot).
--- KEYS: 1 device->session hash (PREFIX{user}:dev), 2 tombstone zset (dt), 3 new session hash (ds:SID)
+-- KEYS: 1 device->session hash (PREFIX{user}:dev), 2 tombstone zset (dt), 3 new session hash (ds:SID),
+--       4 the split guard (the user's channel, never a key: RedisKeys.splitGuard)
 -- ARGV: 1 session id, 2 device id, 3 name, 4 platform, 5 refresh hash, 6 now ms, 7 max devices,
 --       8 idle TTL ms
 -- Returns {limitReached 0|1, devices, replaced session id or ''}

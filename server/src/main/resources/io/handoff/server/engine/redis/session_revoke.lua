@@ -1,5 +1,6 @@
 -- Revokes the session of one device (ARGV[2] = '0') or of every device but one (ARGV[2] = '1').
--- KEYS: 1 device->session hash (dev), 2 tombstone zset (dt); other session keys derive from KEYS[1].
+-- KEYS: 1 device->session hash (dev), 2 tombstone zset (dt), 3 the split guard (the user's channel,
+-- never a key: RedisKeys.splitGuard); other session keys derive from KEYS[1].
 -- ARGV: 1 device id, 2 all others, 3 now ms, 4 idle TTL ms
 -- Returns the revoked device ids.
 local base = string.sub(KEYS[1], 1, -4)
