@@ -475,7 +475,11 @@ export class HandoffClient {
       let detached = false;
       const detach = () => {
         detached = true;
-        if (ws) ws.onopen = ws.onmessage = ws.onclose = ws.onerror = null;
+        if (!ws) return;
+        ws.onopen = ws.onmessage = ws.onclose = null;
+        // Not null: closing a socket still connecting makes Node's `ws` emit an error, and an error
+        // event without a listener would crash the app's process.
+        ws.onerror = () => {};
       };
       this.token().then(
         (token) => {
@@ -564,7 +568,7 @@ export class HandoffClient {
           detach();
           s?.close(1000, "closed by the client");
         },
-        abort() {
+        abort: () => {
           const s = ws;
           detach();
           s?.close(1000, "dropped");
