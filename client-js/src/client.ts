@@ -570,6 +570,10 @@ export class HandoffClient {
         },
         abort: () => {
           const s = ws;
+          // Given up on by the client (no Welcome in time, no frame for a heartbeat, dropConnection):
+          // a failed attempt or a lost connection too, so the next attempt goes to the next endpoint,
+          // as the Java client's does. A node that hangs is not called again and again.
+          if (!detached) this.endpoint = (this.endpoint + 1) % this.urls.length;
           detach();
           s?.close(1000, "dropped");
         },

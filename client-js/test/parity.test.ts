@@ -1,9 +1,10 @@
 // Behaviours the Java client has, checked in this client against real server nodes (the jar, on free
-// ports) and real sockets.
+// ports) and real sockets: moving on to the next endpoint when one hangs, and a socket given up on
+// while it connects.
 import assert from "node:assert/strict";
 import { after, afterEach, before, describe, test } from "node:test";
 import { createServer, type Server, type Socket } from "node:net";
-import type { HandoffError } from "../src/index.js";
+import type { DocumentChange, HandoffError } from "../src/index.js";
 import { client, closeClients, type Node, startNode, until, user } from "./harness.js";
 
 let node: Node;
@@ -44,7 +45,33 @@ async function silentServer(): Promise<{
   };
 }
 
+/** `promise`, or a rejection naming `what` once `ms` have passed without it settling. */
+function within<T>(ms: number, what: string, promise: Promise<T>): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`not within ${ms} ms: ${what}`)), ms);
+  });
+  return Promise.race([promise, late]).finally(() => clearTimeout(timer));
+}
+
 describe("parity with the Java client", () => {
+  test("a node that takes the connection but never welcomes is left for the next endpoint", async () => {
+    // The Java client moves to the next URL after every failed attempt; an attempt given up on by the
+    // client itself (no Welcome in time, or no frame for a heartbeat) is one too.
+    const hung = await silentServer();
+    try {
+      const u = user("hung-node");
+      const phone = client(node, u, "phone", { url: undefined, urls: [hung.url, node.url], connectTimeoutMs: 300 });
+      const seen: DocumentChange[] = [];
+      phone.on("change", (c) => seen.push(c));
+      await within(20_000, "connected through the second endpoint", phone.connect());
+      assert.ok(hung.accepted() >= 1, "the first attempt went to the hung node");
+      assert.equal(await phone.document("d").set("f", "1"), 1n);
+    } finally {
+      await hung.stop();
+    }
+  });
+
   test("in Node, attempts given up on while the socket still connects do not crash the process", async () => {
     // Closing a `ws` socket that is still connecting makes it emit an error; without a listener left
     // on it, Node throws that as an uncaught exception, which ends the app (and fails this test).
