@@ -1,18 +1,21 @@
 // Behaviours the Java client has, checked in this client against real server nodes (the jar, on free
-// ports) and real sockets: moving on to the next endpoint when one hangs, and a socket given up on
-// while it connects.
+// ports) and real sockets: moving on to the next endpoint when one hangs, a socket given up on while
+// it connects, and honest outcomes for a write whose answer was lost.
 import assert from "node:assert/strict";
 import { after, afterEach, before, describe, test } from "node:test";
-import { createServer, type Server, type Socket } from "node:net";
+import { connect, createServer, type Server, type Socket } from "node:net";
 import type { DocumentChange, HandoffError } from "../src/index.js";
 import { client, closeClients, type Node, startNode, until, user } from "./harness.js";
 
 let node: Node;
+// A node of its own store that takes no frame over 64 KiB (its value limit; `node` takes 512 KiB): where
+// a device moves after `node`.
+let strict: Node;
 before(async () => {
-  node = await startNode();
+  [node, strict] = await Promise.all([startNode(), startNode(["--max-frame-bytes", "65536"])]);
 });
 after(async () => {
-  await node?.stop();
+  await Promise.all([node?.stop(), strict?.stop()]);
 });
 afterEach(closeClients);
 
@@ -45,6 +48,43 @@ async function silentServer(): Promise<{
   };
 }
 
+/**
+ * A TCP proxy to `port` whose answers can be swallowed (`blackholeDownstream`): the node gets and
+ * handles what the client sends, the client hears nothing back. `cutAll` ends every connection.
+ */
+async function chaosProxy(port: number): Promise<{ url: string; blackholeDownstream: (on: boolean) => void; cutAll: () => void; stop: () => Promise<void> }> {
+  const pairs: Socket[][] = [];
+  let blackhole = false;
+  const server = createServer((down) => {
+    const up = connect(port, "127.0.0.1");
+    pairs.push([down, up]);
+    down.on("error", () => up.destroy());
+    up.on("error", () => down.destroy());
+    down.on("close", () => up.destroy());
+    up.on("close", () => down.destroy());
+    down.on("data", (b) => up.write(b));
+    up.on("data", (b) => {
+      if (!blackhole) down.write(b);
+    });
+  });
+  await new Promise<void>((ok) => server.listen(0, "127.0.0.1", ok));
+  const cutAll = () => {
+    for (const pair of pairs.splice(0)) for (const s of pair) s.destroy();
+  };
+  return {
+    url: `ws://127.0.0.1:${(server.address() as { port: number }).port}/ws`,
+    blackholeDownstream: (on) => {
+      blackhole = on;
+    },
+    cutAll,
+    stop: () =>
+      new Promise<void>((done) => {
+        cutAll();
+        server.close(() => done());
+      }),
+  };
+}
+
 /** `promise`, or a rejection naming `what` once `ms` have passed without it settling. */
 function within<T>(ms: number, what: string, promise: Promise<T>): Promise<T> {
   let timer: ReturnType<typeof setTimeout> | undefined;
@@ -69,6 +109,35 @@ describe("parity with the Java client", () => {
       assert.equal(await phone.document("d").set("f", "1"), 1n);
     } finally {
       await hung.stop();
+    }
+  });
+
+  test("a write of unknown fate over the next node's max_frame_bytes is reported as maybe applied", async () => {
+    // As the Java client's ClientWriteOutcomesTest: the write reached the first node, which applied
+    // it, and its ack was lost; on the next node it is too large to be sent again. The client gives
+    // up on it, and must not say that it certainly was not applied.
+    const proxy = await chaosProxy(node.port);
+    try {
+      const u = user("too-large-later");
+      const watcher = client(node, u, "watcher");
+      const phone = client(node, u, "phone", { url: undefined, urls: [proxy.url, strict.url] });
+      await Promise.all([watcher.connect(), phone.connect()]);
+
+      proxy.blackholeDownstream(true);
+      const value = new Uint8Array(40_000);
+      const big = phone.document("notes").edit().set("a", value).set("b", value).commit(); // 80 kB
+      big.catch(() => {});
+      await until("the first node applied the write", () => watcher.document("notes").version === 1n);
+      proxy.cutAll();
+
+      const failed = await big.then(
+        () => assert.fail("the write cannot be acked: it is over the next node's frame limit"),
+        (e: HandoffError) => e,
+      );
+      assert.equal(failed.code, "LIMIT_EXCEEDED");
+      assert.ok(failed.mayHaveBeenApplied, `reported as certainly not applied: ${failed.message}`);
+    } finally {
+      await proxy.stop();
     }
   });
 
