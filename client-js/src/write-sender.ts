@@ -224,6 +224,8 @@ export class WriteSender {
         w.retryTimer = undefined;
         if (this.host.current() === l && w.sent && !w.done) {
           w.attempts++;
+          // On the wire again: if the connection ends before its answer, the node may have applied it.
+          w.awaiting = true;
           l.channel!.send(writeFrame(w));
         }
       }, delay);

@@ -4,7 +4,9 @@
 import assert from "node:assert/strict";
 import { after, afterEach, before, describe, test } from "node:test";
 import { connect, createServer, type Server, type Socket } from "node:net";
-import type { DocumentChange, HandoffError } from "../src/index.js";
+import { fromBinary } from "@bufbuild/protobuf";
+import { ServerFrameSchema } from "../src/gen/handoff/v1/handoff_pb.js";
+import { type DocumentChange, ErrorCode, type HandoffError } from "../src/index.js";
 import { client, closeClients, type Node, startNode, until, user } from "./harness.js";
 
 let node: Node;
@@ -12,7 +14,11 @@ let node: Node;
 // a device moves after `node`.
 let strict: Node;
 before(async () => {
-  [node, strict] = await Promise.all([startNode(), startNode(["--max-frame-bytes", "65536"])]);
+  [node, strict] = await Promise.all([
+    // One write a second per connection: a second write at once is refused RATE_LIMITED, taken a second later.
+    startNode(["--write-rate", "1", "--write-burst", "1"]),
+    startNode(["--max-frame-bytes", "65536"]),
+  ]);
 });
 after(async () => {
   await Promise.all([node?.stop(), strict?.stop()]);
@@ -49,12 +55,22 @@ async function silentServer(): Promise<{
 }
 
 /**
- * A TCP proxy to `port` whose answers can be swallowed (`blackholeDownstream`): the node gets and
- * handles what the client sends, the client hears nothing back. `cutAll` ends every connection.
+ * A TCP proxy to `port` whose answers can be swallowed: the node gets and handles what the client
+ * sends, the client hears nothing back. `blackholeDownstream` swallows from now on; `swallowAfter`
+ * lets the node's frames through up to its first Error of `code`, then swallows the rest and holds
+ * what the client sends next for `holdMs` before passing it on. `cutAll` ends every connection.
  */
-async function chaosProxy(port: number): Promise<{ url: string; blackholeDownstream: (on: boolean) => void; cutAll: () => void; stop: () => Promise<void> }> {
+async function chaosProxy(port: number): Promise<{
+  url: string;
+  blackholeDownstream: (on: boolean) => void;
+  swallowAfter: (code: ErrorCode, holdMs: number) => Promise<void>;
+  cutAll: () => void;
+  stop: () => Promise<void>;
+}> {
   const pairs: Socket[][] = [];
   let blackhole = false;
+  let armed: { code: ErrorCode; holdMs: number; seen: () => void } | undefined;
+  let holdUntil = 0;
   const server = createServer((down) => {
     const up = connect(port, "127.0.0.1");
     pairs.push([down, up]);
@@ -62,9 +78,54 @@ async function chaosProxy(port: number): Promise<{ url: string; blackholeDownstr
     up.on("error", () => down.destroy());
     down.on("close", () => up.destroy());
     up.on("close", () => down.destroy());
-    down.on("data", (b) => up.write(b));
-    up.on("data", (b) => {
-      if (!blackhole) down.write(b);
+    down.on("data", (b) => {
+      const wait = holdUntil - Date.now();
+      if (wait > 0) setTimeout(() => up.write(b), wait);
+      else up.write(b);
+    });
+    let pending = Buffer.alloc(0);
+    let headers = true;
+    up.on("data", (b: Buffer) => {
+      if (blackhole) return;
+      // Passes on whole frames (the upgrade's headers first), looking at each for the awaited Error.
+      pending = Buffer.concat([pending, b]);
+      for (;;) {
+        if (headers) {
+          const end = pending.indexOf("\r\n\r\n");
+          if (end < 0) return;
+          down.write(pending.subarray(0, end + 4));
+          pending = pending.subarray(end + 4);
+          headers = false;
+        }
+        if (pending.length < 2) return;
+        let length = pending[1] & 0x7f;
+        let at = 2;
+        if (length === 126) {
+          if (pending.length < 4) return;
+          length = pending.readUInt16BE(2);
+          at = 4;
+        } else if (length === 127) {
+          if (pending.length < 10) return;
+          length = Number(pending.readBigUInt64BE(2));
+          at = 10;
+        }
+        if (pending.length < at + length) return;
+        const binary = (pending[0] & 0x0f) === 2; // the node sends whole messages, uncompressed
+        down.write(pending.subarray(0, at + length));
+        const payload = pending.subarray(at, at + length);
+        pending = pending.subarray(at + length);
+        const a = armed;
+        if (a && binary) {
+          const frame = fromBinary(ServerFrameSchema, payload);
+          if (frame.body.case === "error" && frame.body.value.code === a.code) {
+            armed = undefined;
+            blackhole = true;
+            holdUntil = Date.now() + a.holdMs;
+            a.seen();
+            return;
+          }
+        }
+      }
     });
   });
   await new Promise<void>((ok) => server.listen(0, "127.0.0.1", ok));
@@ -76,6 +137,7 @@ async function chaosProxy(port: number): Promise<{ url: string; blackholeDownstr
     blackholeDownstream: (on) => {
       blackhole = on;
     },
+    swallowAfter: (code, holdMs) => new Promise<void>((seen) => (armed = { code, holdMs, seen })),
     cutAll,
     stop: () =>
       new Promise<void>((done) => {
@@ -128,6 +190,39 @@ describe("parity with the Java client", () => {
       const big = phone.document("notes").edit().set("a", value).set("b", value).commit(); // 80 kB
       big.catch(() => {});
       await until("the first node applied the write", () => watcher.document("notes").version === 1n);
+      proxy.cutAll();
+
+      const failed = await big.then(
+        () => assert.fail("the write cannot be acked: it is over the next node's frame limit"),
+        (e: HandoffError) => e,
+      );
+      assert.equal(failed.code, "LIMIT_EXCEEDED");
+      assert.ok(failed.mayHaveBeenApplied, `reported as certainly not applied: ${failed.message}`);
+    } finally {
+      await proxy.stop();
+    }
+  });
+
+  test("a write refused for now, re-sent, and whose answer was then lost, is of unknown fate", async () => {
+    // The Java client marks every send of a write, re-sends after a refusal included, as one whose
+    // answer may be lost with its connection. Here the re-send after RATE_LIMITED is applied and its
+    // ack lost; on the next node the write is too large to be sent again, so it is given up on, and
+    // must not be reported as certainly not applied.
+    const proxy = await chaosProxy(node.port);
+    try {
+      const u = user("resent-then-lost");
+      const watcher = client(node, u, "watcher");
+      const phone = client(node, u, "phone", { url: undefined, urls: [proxy.url, strict.url] });
+      await Promise.all([watcher.connect(), phone.connect()]);
+      assert.equal(await phone.document("first").set("f", "1"), 1n); // the connection's one write this second
+
+      // The refusal reaches the client; its re-send is held until the node takes writes again.
+      const refused = proxy.swallowAfter(ErrorCode.RATE_LIMITED, 1_500);
+      const value = new Uint8Array(40_000);
+      const big = phone.document("notes").edit().set("a", value).set("b", value).commit(); // 80 kB
+      big.catch(() => {});
+      await refused;
+      await until("the node applied the re-sent write", () => watcher.document("notes").version === 1n);
       proxy.cutAll();
 
       const failed = await big.then(
