@@ -55,12 +55,13 @@ export class Document {
   /** @internal A Resync is out for this document. */
   resyncInFlight = false;
   /**
-   * The connection this document asked a Resync on, or took a snapshot on: the answer may overlap the
-   * live stream there, so a stale delta is no fault of the server.
+   * @internal The connection this document asked a Resync on, or took a snapshot on: the answer may
+   * overlap the live stream there, so a stale delta is no fault of the server.
    */
   repairedOn?: object;
-  /** @internal Resyncs of this document the server refused for now, in a row, and the next try. */
+  /** @internal Resyncs of this document the server refused for now, in a row. */
   resyncRetries = 0;
+  /** @internal The next try of a Resync the server refused for now. */
   resyncTimer?: ReturnType<typeof setTimeout>;
 
   /** @internal */
