@@ -70,7 +70,6 @@ async function chaosProxy(port: number): Promise<{
   const pairs: Socket[][] = [];
   let blackhole = false;
   let armed: { code: ErrorCode; holdMs: number; seen: () => void } | undefined;
-  let holdUntil = 0;
   const server = createServer((down) => {
     const up = connect(port, "127.0.0.1");
     pairs.push([down, up]);
@@ -78,9 +77,10 @@ async function chaosProxy(port: number): Promise<{
     up.on("error", () => down.destroy());
     down.on("close", () => up.destroy());
     up.on("close", () => down.destroy());
-    down.on("data", (b) => {
-      const wait = holdUntil - Date.now();
-      if (wait > 0) setTimeout(() => up.write(b), wait);
+    // What the client sends while held, in order, passed on at once when the hold ends.
+    let held: Buffer[] | undefined;
+    down.on("data", (b: Buffer) => {
+      if (held) held.push(b);
       else up.write(b);
     });
     let pending = Buffer.alloc(0);
@@ -120,7 +120,12 @@ async function chaosProxy(port: number): Promise<{
           if (frame.body.case === "error" && frame.body.value.code === a.code) {
             armed = undefined;
             blackhole = true;
-            holdUntil = Date.now() + a.holdMs;
+            const hold: Buffer[] = [];
+            held = hold;
+            setTimeout(() => {
+              held = undefined;
+              for (const h of hold) up.write(h);
+            }, a.holdMs);
             a.seen();
             return;
           }
