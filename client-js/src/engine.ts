@@ -314,6 +314,7 @@ export class SyncEngine implements WriteSink {
     l?.channel?.close();
     this.connectionLost();
     this.setState("closed", NORMAL_CLOSURE, "closed by the client");
+    this.events.close(); // "closed" is the last event, also for a close() from a listener.
     const closed = HandoffError.clientClosed();
     this.writes.close(closed);
     this.requests.closed(closed);
@@ -509,7 +510,11 @@ export class SyncEngine implements WriteSink {
     l.startHeartbeat(welcome.heartbeatIntervalMs);
     this.setState("connected", 0, "");
     this.connecting?.resolve();
+    // A listener may have closed the client, or dropped this connection: the rest of this Welcome is
+    // then for no one.
+    if (this.link !== l) return;
     this.replicas.welcomed(l, welcome);
+    if (this.link !== l) return;
     this.requests.onWelcome(welcome);
     this.persist();
     this.writes.pump();

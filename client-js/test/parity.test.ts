@@ -241,6 +241,32 @@ describe("parity with the Java client", () => {
     }
   });
 
+  test("a listener that closes the client on connected: every listener hears the events in order, none after closed", async () => {
+    // As the Java client's listeners: an event raised while the listeners hear another (a listener
+    // called close()) waits until all heard that one, and close() is the last thing they hear, also
+    // when it comes while the Welcome is still being handled (its presence, prompts, documents).
+    const u = user("close-in-listener");
+    const tv = client(node, u, "tv");
+    await tv.connect();
+    const phone = client(node, u, "phone");
+    const heard: string[] = [];
+    let closing: Promise<void> | undefined;
+    phone.on("state", (st) => {
+      if (st === "connected") closing = phone.close();
+    });
+    phone.on("state", (st) => heard.push(st));
+    phone.on("presence", () => heard.push("presence"));
+    phone.on("synced", () => heard.push("synced"));
+    phone.on("change", (c) => heard.push(`change ${c.document}`));
+    const connected = await phone.connect().then(
+      () => "connected",
+      (e: HandoffError) => e.code,
+    );
+    await closing;
+    assert.equal(connected, "CLIENT_CLOSED");
+    assert.deepEqual(heard, ["connecting", "connected", "closed"]);
+  });
+
   test("in Node, attempts given up on while the socket still connects do not crash the process", async () => {
     // Closing a `ws` socket that is still connecting makes it emit an error; without a listener left
     // on it, Node throws that as an uncaught exception, which ends the app (and fails this test).
