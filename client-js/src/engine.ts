@@ -421,11 +421,17 @@ export class SyncEngine implements WriteSink {
 
   private terminate(closeCode: number, reason: string, cause?: HandoffError): void {
     const closed = new HandoffError("CLOSED", `connection closed for good: ${closeCode} ${reason}`, { closeCode });
-    this.setState("closed", closeCode, reason);
-    this.writes.terminate(closed);
-    this.requests.stopWaiting(closed);
+    // What this stop ends is set aside before the listeners hear "closed": one that connects again or
+    // writes starts afresh, and its connect and writes are not failed here (as in the Java client).
+    const connecting = this.connecting;
+    this.connecting = undefined;
+    const failWrites = this.writes.terminate(closed);
+    const failWaiting = this.requests.takeWaiting();
     this.persist();
-    this.connecting?.reject(cause ?? closed);
+    this.setState("closed", closeCode, reason);
+    failWrites();
+    failWaiting(closed);
+    connecting?.reject(cause ?? closed);
   }
 
   private connectionLost(): void {

@@ -110,7 +110,18 @@ export class Requests {
 
   /** The client stopped for good: requests waiting for a Welcome reject with `error`. */
   stopWaiting(error: HandoffError): void {
-    for (const w of this.waiting.splice(0)) w.reject(error);
+    this.takeWaiting()(error);
+  }
+
+  /**
+   * Takes the requests waiting for a Welcome; the returned call rejects them. Requests made in
+   * between (by a listener that hears the client stopped) wait for the next Welcome.
+   */
+  takeWaiting(): (error: HandoffError) => void {
+    const taken = this.waiting.splice(0);
+    return (error) => {
+      for (const w of taken) w.reject(error);
+    };
   }
 
   /** The result of an offer this client made (tracked from its OfferCreated on). */

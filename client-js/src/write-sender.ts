@@ -283,16 +283,22 @@ export class WriteSender {
     if (!durable) this.writes.clear();
   }
 
-  /** The connection ended for good: every write is dropped and its promise rejects with `closed`. */
-  terminate(closed: HandoffError): void {
+  /**
+   * The connection ended for good: every write is dropped now, and the returned call rejects their
+   * promises with `closed`. Writes made in between (by a listener that hears of the close) are not
+   * among them.
+   */
+  terminate(closed: HandoffError): () => void {
     const all = this.writes.all();
     this.writes.clear();
-    const unknown = closed.withOutcomeUnknown();
     for (const w of all) {
       w.done = true;
       clearTimeout(w.retryTimer);
-      w.reject?.(w.attempts > 0 ? unknown : closed);
     }
+    const unknown = closed.withOutcomeUnknown();
+    return () => {
+      for (const w of all) w.reject?.(w.attempts > 0 ? unknown : closed);
+    };
   }
 
   /** Takes back the writes an offline store kept; see {@link WriteQueue.restore}. */

@@ -267,6 +267,37 @@ describe("parity with the Java client", () => {
     assert.deepEqual(heard, ["connecting", "connected", "closed"]);
   });
 
+  test("a connect() and a write made by the listener of a terminal close reconnect and are applied", async () => {
+    // As the Java client's: what the close ends is set aside before the listeners hear "closed", so
+    // a listener that connects again or writes starts afresh instead of being failed by that close.
+    const u = user("reconnect-in-listener");
+    const phone = client(node, u, "phone");
+    let again: Promise<string> | undefined;
+    let write: Promise<bigint | string> | undefined;
+    const states: string[] = [];
+    phone.on("state", (st, code) => {
+      states.push(code === 0 ? st : `${st} ${code}`);
+      if (st === "closed" && !again) {
+        again = phone.connect().then(
+          () => "connected",
+          (e: HandoffError) => `${e.code} ${e.closeCode ?? ""}`,
+        );
+        write = phone
+          .document("d")
+          .set("f", "after the close")
+          .catch((e: HandoffError) => `${e.code} ${e.closeCode ?? ""}`);
+      }
+    });
+    await phone.connect();
+    const replacing = client(node, u, "phone"); // the same device: the newer connection takes over (4504)
+    await replacing.connect();
+    await until("the listener heard the terminal close", () => again !== undefined);
+    assert.equal(await again, "connected", states.join(", "));
+    assert.equal(await write, 1n, states.join(", "));
+    assert.deepEqual(states.slice(0, 3), ["connecting", "connected", "closed 4504"]);
+    assert.equal(phone.state, "connected");
+  });
+
   test("in Node, attempts given up on while the socket still connects do not crash the process", async () => {
     // Closing a `ws` socket that is still connecting makes it emit an error; without a listener left
     // on it, Node throws that as an uncaught exception, which ends the app (and fails this test).
