@@ -431,7 +431,9 @@ public final class HandoffClient implements AutoCloseable {
      * stage, or one that does not complete within the {@link #connectTimeout}, fails the attempt,
      * which is retried with backoff (a stage completing later is ignored). A token that can never
      * be sent stops the client as for {@link #tokenSupplier}. Replaces {@link #token} and {@link
-     * #tokenSupplier}.
+     * #tokenSupplier}. Every token must be for the same user and device: a client welcomed as
+     * another stops ({@code BAD_REQUEST}) and fails what it holds rather than send it under the new
+     * identity.
      */
     public Builder tokenSource(Supplier<? extends CompletionStage<String>> tokenSource) {
       check(tokenSource != null, "tokenSource must not be null");

@@ -535,6 +535,29 @@ final class SyncEngine {
   }
 
   private void onWelcome(Link l, Welcome welcome, long now) {
+    if (userId != null
+        && (!userId.equals(welcome.getUserId()) || !deviceId.equals(welcome.getDeviceId()))) {
+      // The documents and writes held are another device's: they must not go out under this one.
+      HandoffException other =
+          HandoffException.invalid(
+              "the token is for "
+                  + welcome.getUserId()
+                  + "/"
+                  + welcome.getDeviceId()
+                  + " but this client holds the state of "
+                  + userId
+                  + "/"
+                  + deviceId
+                  + ": build a client per user and device",
+              null);
+      log.warn("{}", other.getMessage());
+      link = null;
+      connectionLost();
+      l.channel.close();
+      stop(other, 0, other.getMessage());
+      listeners.error(other);
+      return;
+    }
     l.welcomed = true;
     l.durableAcks = welcome.getDurableAckReplicas() > 0;
     userId = welcome.getUserId();

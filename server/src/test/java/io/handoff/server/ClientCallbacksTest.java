@@ -1,6 +1,8 @@
 package io.handoff.server;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.google.protobuf.ByteString;
 import io.handoff.client.ConnectionState;
@@ -12,6 +14,7 @@ import io.handoff.client.PresenceListener;
 import io.handoff.protocol.CloseCode;
 import io.handoff.protocol.v1.Activity;
 import io.handoff.protocol.v1.DevicePresence;
+import io.handoff.protocol.v1.ErrorCode;
 import io.handoff.protocol.v1.Offer;
 import io.handoff.protocol.v1.OfferOutcome;
 import io.netty.channel.EventLoopGroup;
@@ -20,6 +23,7 @@ import java.util.List;
 import java.util.UUID;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicReference;
@@ -102,6 +106,43 @@ class ClientCallbacksTest {
         states);
     assertEquals(1L, write.get(10, TimeUnit.SECONDS).get(10, TimeUnit.SECONDS));
     assertEquals(ConnectionState.CONNECTED, phone.state());
+  }
+
+  @Test
+  void aTokenForAnotherUserStopsTheClientBeforeItsHeldWritesGoOutUnderThatUser() throws Exception {
+    String stranger = "u-" + UUID.randomUUID();
+    AtomicReference<String> token = new AtomicReference<>(TestServer.token(user, "phone"));
+    List<HandoffException> errors = new CopyOnWriteArrayList<>();
+    HandoffClient phone =
+        track(
+            builder("phone")
+                .tokenSupplier(token::get)
+                .listener(
+                    new HandoffListener() {
+                      @Override
+                      public void onError(HandoffException error) {
+                        errors.add(error);
+                      }
+                    })
+                .build());
+    phone.connect().get(10, TimeUnit.SECONDS);
+    assertEquals(1L, phone.document("cart").set("item", bytes("book")).get(10, TimeUnit.SECONDS));
+
+    token.set(TestServer.token(stranger, "tv")); // The app's token source switched users.
+    phone.dropConnection();
+    CompletableFuture<Long> held = phone.document("cart").set("item", bytes("pen"));
+
+    ExecutionException failed =
+        assertThrows(ExecutionException.class, () -> held.get(10, TimeUnit.SECONDS));
+    HandoffException e = (HandoffException) failed.getCause();
+    assertEquals(ErrorCode.BAD_REQUEST, e.errorCode(), e.getMessage());
+    assertEquals(ConnectionState.CLOSED, phone.state());
+    assertTrue(
+        errors.stream().anyMatch(x -> x.getMessage().contains("holds the state of " + user)),
+        errors.toString());
+    assertTrue(
+        server.engine.store().documents(stranger).get(10, TimeUnit.SECONDS).isEmpty(),
+        "nothing of the first user's was written under the second");
   }
 
   @Test
