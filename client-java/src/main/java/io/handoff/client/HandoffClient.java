@@ -1,3 +1,6 @@
+// Over 600 lines because it is the client's whole public entry point: each method and each Builder
+// setter carries the Javadoc of its contract (threads, bounds, failures); the machinery is in
+// SyncEngine and the package's other classes.
 package io.handoff.client;
 
 import io.handoff.client.internal.Handshake;
