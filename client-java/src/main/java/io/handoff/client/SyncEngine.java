@@ -1,7 +1,7 @@
-// Over 600 lines because it is the client's one state machine: the connection's lifecycle (connect,
-// Welcome, reconnect, stop) and the dispatch of every frame share the current Link and its state; the
-// parts with a state of their own are classes of their own (WriteQueue, Replicas, HandoffRequests,
-// TokenRefresher, Listeners).
+// Over 600 lines because it is the client's one state machine: the connection's lifecycle
+// (connect, Welcome, reconnect, stop) and the dispatch of every frame share the current Link and
+// its state; the parts with a state of their own are classes of their own (WriteQueue, Replicas,
+// HandoffRequests, TokenRefresher, Listeners).
 package io.handoff.client;
 
 import io.handoff.client.internal.FrameChannel;

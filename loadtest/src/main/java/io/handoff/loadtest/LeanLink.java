@@ -1,6 +1,6 @@
 // Over 600 lines because the lean connection mirrors, in one place, every decision of the Java
-// client that the load tester's counting depends on (resume, re-sent writes, snapshots, acks), so the
-// two can be compared side by side.
+// client that the load tester's counting depends on (resume, re-sent writes, snapshots, acks), so
+// the two can be compared side by side.
 package io.handoff.loadtest;
 
 import io.handoff.client.ConnectionState;
