@@ -30,6 +30,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
+import java.util.concurrent.Executor;
 import java.util.function.Consumer;
 import org.junit.jupiter.api.Test;
 
@@ -54,6 +55,11 @@ class SyncEngineTest {
   private SyncEngine engine = engine(b -> {});
 
   private SyncEngine engine(Consumer<HandoffClient.Builder> settings) {
+    return engine(settings, Runnable::run);
+  }
+
+  /** An engine whose event loop is {@code loop}. */
+  private SyncEngine engine(Consumer<HandoffClient.Builder> settings, Executor loop) {
     HandoffClient.Builder builder =
         HandoffClient.builder()
             .url(URI.create("ws://127.0.0.1:9/ws"))
@@ -66,7 +72,7 @@ class SyncEngineTest {
         config,
         connector,
         scheduler,
-        Runnable::run,
+        loop,
         new Backoff(config.reconnectInitial.toNanos(), config.reconnectMax.toNanos(), () -> 0.5),
         nanos::get);
   }
@@ -620,13 +626,7 @@ class SyncEngineTest {
 
   @Test
   void aWritePastTheMemoryBoundFailsAtOnceAndEarlierOnesKeepTheirPlace() {
-    long oneWrite =
-        new PendingWrite(
-                engine.document("cart"),
-                List.of(set("f", "1")),
-                SyncEngine.NO_EXPECTED_VERSION,
-                new CompletableFuture<>())
-            .bytes;
+    long oneWrite = oneWriteBytes();
     engine = engine(b -> b.maxUnackedWriteBytes(2 * oneWrite));
     Document cart = engine.document("cart");
 
@@ -654,34 +654,23 @@ class SyncEngineTest {
     assertEquals(List.of(2L, 3L), List.of(second.join(), fourth.join()));
   }
 
+  /** The bytes one small write of "cart" counts against the memory bound. */
+  private long oneWriteBytes() {
+    return new PendingWrite(
+            engine.document("cart"),
+            List.of(set("f", "1")),
+            SyncEngine.NO_EXPECTED_VERSION,
+            new CompletableFuture<>())
+        .bytes;
+  }
+
   @Test
   void writesWaitingForABusyEventLoopCountAgainstTheMemoryBound() {
-    long oneWrite =
-        new PendingWrite(
-                engine.document("cart"),
-                List.of(set("f", "1")),
-                SyncEngine.NO_EXPECTED_VERSION,
-                new CompletableFuture<>())
-            .bytes;
+    long oneWrite = oneWriteBytes();
     // The loop runs nothing until told: the writes wait in its task queue, as behind a listener
     // that blocks it.
     ArrayDeque<Runnable> loop = new ArrayDeque<>();
-    HandoffClient.Builder builder =
-        HandoffClient.builder()
-            .url(URI.create("ws://127.0.0.1:9/ws"))
-            .token("t")
-            .maxUnackedWriteBytes(2 * oneWrite)
-            .listener(listener);
-    ClientConfig config = new ClientConfig(builder);
-    SyncEngine busy =
-        new SyncEngine(
-            config,
-            connector,
-            scheduler,
-            loop::add,
-            new Backoff(
-                config.reconnectInitial.toNanos(), config.reconnectMax.toNanos(), () -> 0.5),
-            nanos::get);
+    SyncEngine busy = engine(b -> b.maxUnackedWriteBytes(2 * oneWrite), loop::add);
     Document cart = busy.document("cart");
     List<CompletableFuture<Long>> writes = new ArrayList<>();
     for (int i = 0; i < 100; i++) {

@@ -18,6 +18,7 @@ import io.handoff.protocol.v1.ErrorCode;
 import io.handoff.protocol.v1.Offer;
 import io.handoff.protocol.v1.OfferOutcome;
 import io.netty.channel.EventLoopGroup;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.UUID;
@@ -137,9 +138,11 @@ class ClientCallbacksTest {
     HandoffException e = (HandoffException) failed.getCause();
     assertEquals(ErrorCode.BAD_REQUEST, e.errorCode(), e.getMessage());
     assertEquals(ConnectionState.CLOSED, phone.state());
-    assertTrue(
-        errors.stream().anyMatch(x -> x.getMessage().contains("holds the state of " + user)),
-        errors.toString());
+    // Reported to the listener just after the held writes fail (on the client's loop).
+    Conditions.await(
+        "the listener told why the client stopped",
+        () -> errors.stream().anyMatch(x -> x.getMessage().contains("holds the state of " + user)),
+        Duration.ofSeconds(10));
     assertTrue(
         server.engine.store().documents(stranger).get(10, TimeUnit.SECONDS).isEmpty(),
         "nothing of the first user's was written under the second");
