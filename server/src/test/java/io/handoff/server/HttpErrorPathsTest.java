@@ -5,15 +5,11 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.handoff.protocol.v1.ServerFrame;
-import java.io.ByteArrayOutputStream;
 import java.io.IOException;
-import java.io.InputStream;
 import java.net.InetSocketAddress;
 import java.net.Socket;
 import java.nio.charset.StandardCharsets;
 import java.util.Locale;
-import java.util.regex.Matcher;
-import java.util.regex.Pattern;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -36,51 +32,15 @@ class HttpErrorPathsTest {
     server.close();
   }
 
-  private record Raw(int status, String head, String body) {
-    String header(String name) {
-      Matcher m = Pattern.compile("\r\n" + Pattern.quote(name) + ": *([^\r]*)\r\n").matcher(head);
-      return m.find() ? m.group(1) : null;
-    }
-
-    String field(String name) {
-      return new HttpApi.Answer(status, body).field(name);
-    }
-
-    @Override
-    public String toString() {
-      return head + body;
-    }
-  }
-
   /** Sends {@code head} (request line and headers, blank line included) and reads the answer. */
-  private Raw exchange(String head) throws IOException {
+  private RawHttp exchange(String head) throws IOException {
     try (Socket s = new Socket()) {
       s.connect(new InetSocketAddress("127.0.0.1", server.port()), 10_000);
       s.setSoTimeout(10_000);
       s.getOutputStream().write(head.getBytes(StandardCharsets.US_ASCII));
       s.getOutputStream().flush();
-      return read(s.getInputStream());
+      return RawHttp.read(s.getInputStream());
     }
-  }
-
-  /** Reads one answer: its head and the body its Content-Length gives. */
-  private static Raw read(InputStream in) throws IOException {
-    ByteArrayOutputStream b = new ByteArrayOutputStream();
-    int matched = 0;
-    while (matched < 4) {
-      int c = in.read();
-      if (c < 0) {
-        throw new IOException("the server closed without an answer: " + b);
-      }
-      b.write(c);
-      matched = (c == '\r' || c == '\n') ? matched + 1 : 0;
-    }
-    String h = b.toString(StandardCharsets.US_ASCII).toLowerCase(Locale.ROOT);
-    Matcher length = Pattern.compile("\r\ncontent-length: *([0-9]+)\r\n").matcher(h);
-    assertTrue(length.find(), h);
-    byte[] body = in.readNBytes(Integer.parseInt(length.group(1)));
-    return new Raw(
-        Integer.parseInt(h.substring(9, 12)), h, new String(body, StandardCharsets.UTF_8));
   }
 
   private static String request(String line, String... headers) {
@@ -91,7 +51,7 @@ class HttpErrorPathsTest {
     return b.append("\r\n").toString();
   }
 
-  private static void assertMethodNotAllowed(Raw r, String allow) {
+  private static void assertMethodNotAllowed(RawHttp r, String allow) {
     assertEquals(405, r.status(), r.toString());
     assertEquals("method_not_allowed", r.field("error"), r.toString());
     // RFC 9110 section 15.5.6: a 405 lists the methods the resource takes, and the message names
@@ -139,7 +99,7 @@ class HttpErrorPathsTest {
           .write(
               request("GET /healthz HTTP/1.1", "X-Big: " + "y".repeat(9000))
                   .getBytes(StandardCharsets.US_ASCII));
-      Raw answer = read(s.getInputStream());
+      RawHttp answer = RawHttp.read(s.getInputStream());
       assertEquals(400, answer.status(), answer.toString());
       // A keep-alive client would send its next request here and wait for ever: the node says
       // it closes, and does.
@@ -155,18 +115,18 @@ class HttpErrorPathsTest {
 
   @Test
   void requestsOverTheHeaderAndLineLimitsAreToldWhichLimit() throws Exception {
-    Raw headers = exchange(request("GET /healthz HTTP/1.1", "X-Big: " + "y".repeat(9000)));
+    RawHttp headers = exchange(request("GET /healthz HTTP/1.1", "X-Big: " + "y".repeat(9000)));
     assertEquals(400, headers.status(), headers.toString());
     assertEquals("bad_request", headers.field("error"), headers.toString());
     assertTrue(headers.field("message").contains("header"), headers.toString());
     assertTrue(headers.field("message").contains("8192 bytes"), headers.toString());
     assertEquals("close", headers.header("connection"), headers.toString());
 
-    Raw line = exchange(request("GET /" + "z".repeat(5000) + " HTTP/1.1"));
+    RawHttp line = exchange(request("GET /" + "z".repeat(5000) + " HTTP/1.1"));
     assertEquals(400, line.status(), line.toString());
     assertTrue(line.field("message").contains("4096 bytes"), line.toString());
 
-    Raw garbage = exchange("not http at all\r\n\r\n");
+    RawHttp garbage = exchange("not http at all\r\n\r\n");
     assertEquals(400, garbage.status(), garbage.toString());
     assertTrue(garbage.field("message").startsWith("malformed HTTP request"), garbage.toString());
   }

@@ -9,16 +9,11 @@ import ch.qos.logback.classic.spi.ILoggingEvent;
 import ch.qos.logback.core.read.ListAppender;
 import io.handoff.protocol.v1.ServerFrame;
 import io.handoff.server.engine.StoreLimits;
-import java.io.ByteArrayOutputStream;
 import java.io.IOException;
-import java.io.InputStream;
 import java.net.InetSocketAddress;
 import java.net.Socket;
 import java.nio.charset.StandardCharsets;
 import java.util.List;
-import java.util.Locale;
-import java.util.regex.Matcher;
-import java.util.regex.Pattern;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -56,23 +51,11 @@ class PercentEscapesTest {
     serverLogger.detachAppender(logged);
   }
 
-  /** A status, its headers (lower case) and the body, of one raw HTTP/1.1 exchange. */
-  private record Raw(int status, String head, String body) {
-    String field(String name) {
-      return new HttpApi.Answer(status, body).field(name);
-    }
-
-    @Override
-    public String toString() {
-      return head + body;
-    }
-  }
-
   /**
    * Sends {@code request} (the request line and headers, without the blank line) and {@code body}
    * as they are, on a connection of its own, and reads the answer.
    */
-  private static Raw exchange(int port, String request, String body) throws IOException {
+  private static RawHttp exchange(int port, String request, String body) throws IOException {
     try (Socket s = new Socket()) {
       s.connect(new InetSocketAddress("127.0.0.1", port), 10_000);
       s.setSoTimeout(10_000);
@@ -85,30 +68,11 @@ class PercentEscapesTest {
       s.getOutputStream().write(head.getBytes(StandardCharsets.US_ASCII));
       s.getOutputStream().write(content);
       s.getOutputStream().flush();
-      return read(s.getInputStream());
+      return RawHttp.read(s.getInputStream());
     }
   }
 
-  private static Raw read(InputStream in) throws IOException {
-    ByteArrayOutputStream b = new ByteArrayOutputStream();
-    int matched = 0;
-    while (matched < 4) {
-      int c = in.read();
-      if (c < 0) {
-        throw new IOException("the server closed without an answer: " + b);
-      }
-      b.write(c);
-      matched = (c == '\r' || c == '\n') ? matched + 1 : 0;
-    }
-    String head = b.toString(StandardCharsets.US_ASCII).toLowerCase(Locale.ROOT);
-    Matcher length = Pattern.compile("\r\ncontent-length: *([0-9]+)\r\n").matcher(head);
-    assertTrue(length.find(), head);
-    byte[] body = in.readNBytes(Integer.parseInt(length.group(1)));
-    return new Raw(
-        Integer.parseInt(head.substring(9, 12)), head, new String(body, StandardCharsets.UTF_8));
-  }
-
-  private void assertMalformedEscape(Raw r, String where) {
+  private void assertMalformedEscape(RawHttp r, String where) {
     assertEquals(400, r.status(), r.toString());
     assertTrue(r.head().contains("\r\ncontent-type: application/json"), r.toString());
     assertEquals("invalid_request", r.field("error"), r.toString());
@@ -151,7 +115,7 @@ class PercentEscapesTest {
       assertMalformedEscape(exchange(server.server.adminPort(), "GET /%zz HTTP/1.1", ""), "URL");
 
       // A literal % sent as %25 is no malformed escape: a device "50%off" that does not exist.
-      Raw unknown =
+      RawHttp unknown =
           exchange(
               port,
               "DELETE /v1/devices/50%25off HTTP/1.1\r\nAuthorization: Bearer "
@@ -195,7 +159,7 @@ class PercentEscapesTest {
                         + body)
                     .getBytes(StandardCharsets.US_ASCII));
         s.getOutputStream().flush();
-        Raw r = read(s.getInputStream());
+        RawHttp r = RawHttp.read(s.getInputStream());
         if (body.equals(bad)) {
           assertMalformedEscape(r, "form body");
         } else {
