@@ -88,6 +88,35 @@ class HttpErrorPathsTest {
   }
 
   @Test
+  void aRequestToTheWebSocketPathThatIsNoUpgradeIsToldWhatTheUpgradeNeeds() throws Exception {
+    String bearer = "Authorization: Bearer " + token("hx", "phone");
+    // A browser or curl opening the endpoint as a page: a 400 in JSON like every other refusal,
+    // and the message names what a WebSocket client sends.
+    RawHttp page = exchange(request("GET /ws HTTP/1.1", bearer));
+    assertEquals(400, page.status(), page.toString());
+    assertEquals("bad_request", page.field("error"), page.toString());
+    assertTrue(page.field("message").contains("Upgrade: websocket"), page.toString());
+    assertTrue(page.head().contains("application/json"), page.toString());
+
+    // An upgrade without its key is no handshake either: a JSON 400 that names the header.
+    RawHttp keyless =
+        exchange(
+            request(
+                "GET /ws HTTP/1.1",
+                bearer,
+                "Upgrade: websocket",
+                "Connection: Upgrade",
+                "Sec-WebSocket-Version: 13"));
+    assertEquals(400, keyless.status(), keyless.toString());
+    assertEquals("bad_request", keyless.field("error"), keyless.toString());
+    assertTrue(keyless.field("message").contains("Sec-WebSocket-Key"), keyless.toString());
+
+    // The token is checked first, so that plain HTTP can try one: refused, it is what is told.
+    RawHttp anonymous = exchange(request("GET /ws HTTP/1.1"));
+    assertEquals(401, anonymous.status(), anonymous.toString());
+  }
+
+  @Test
   void theAdminPortClosesAConnectionWhoseRequestItCouldNotRead() throws Exception {
     try (TestServer admin = TestServer.start(b -> b.admin("127.0.0.1", 0));
         Socket s = new Socket()) {

@@ -15,6 +15,7 @@ import io.netty.handler.codec.http.FullHttpRequest;
 import io.netty.handler.codec.http.FullHttpResponse;
 import io.netty.handler.codec.http.HttpHeaderNames;
 import io.netty.handler.codec.http.HttpHeaderValues;
+import io.netty.handler.codec.http.HttpHeaders;
 import io.netty.handler.codec.http.HttpMethod;
 import io.netty.handler.codec.http.HttpResponseStatus;
 import io.netty.handler.codec.http.HttpUtil;
@@ -249,6 +250,9 @@ public final class HttpRequestHandler extends ChannelInboundHandlerAdapter {
       refuse(ctx, e.getMessage());
       return false;
     }
+    if (refusedAsNoHandshake(ctx, req)) {
+      return false;
+    }
     if (!p.hasSession()) {
       ctx.channel().attr(PRINCIPAL).set(p);
       upgrades.upgrade(ctx, req);
@@ -291,6 +295,40 @@ public final class HttpRequestHandler extends ChannelInboundHandlerAdapter {
                           upgrades.upgrade(ctx, req);
                         }));
     return true;
+  }
+
+  /**
+   * Answers a request to the WebSocket path that is no WebSocket handshake (a page load, curl, a
+   * proxy that dropped the hop-by-hop headers) in JSON like every other refusal; Netty's handshaker
+   * would answer a plain-text 400. After the token's check, so that a token can be tried with plain
+   * HTTP (401 or this 400). RFC 6455 section 4.2.1 answers such requests 400. A handshake of
+   * another WebSocket version still goes to Netty, whose 426 names the version.
+   */
+  private boolean refusedAsNoHandshake(ChannelHandlerContext ctx, FullHttpRequest req) {
+    HttpHeaders h = req.headers();
+    if (!h.containsValue(HttpHeaderNames.UPGRADE, HttpHeaderValues.WEBSOCKET, true)
+        || !h.containsValue(HttpHeaderNames.CONNECTION, HttpHeaderValues.UPGRADE, true)) {
+      respond(
+          ctx,
+          req,
+          HttpResponseStatus.BAD_REQUEST,
+          "bad_request",
+          WS_PATH
+              + " is the WebSocket endpoint: open it with a WebSocket client, which sends"
+              + " Upgrade: websocket and Connection: Upgrade");
+      return true;
+    }
+    String key = h.get(HttpHeaderNames.SEC_WEBSOCKET_KEY);
+    if (key == null || key.isBlank()) {
+      respond(
+          ctx,
+          req,
+          HttpResponseStatus.BAD_REQUEST,
+          "bad_request",
+          "the WebSocket upgrade has no Sec-WebSocket-Key header (RFC 6455 section 4.1)");
+      return true;
+    }
+    return false;
   }
 
   private void respondMetrics(ChannelHandlerContext ctx, FullHttpRequest req) {
