@@ -188,6 +188,11 @@ class HandoffProtocolTest {
     assertEquals(ErrorCode.OFFER_WITHDRAWN, reply(laptop, late).getError().getCode());
     long unknown = laptop.send(accept("no-such-offer"));
     assertEquals(ErrorCode.OFFER_NOT_FOUND, reply(laptop, unknown).getError().getCode());
+    ServerFrame control = reply(laptop, laptop.send(accept("no\u001b[2Joffer\n")));
+    assertEquals(ErrorCode.BAD_REQUEST, control.getError().getCode(), control.toString());
+    assertTrue(
+        control.getError().getMessage().chars().noneMatch(Character::isISOControl),
+        "not echoed: " + control);
     assertTrue(none(barrier(tv), ServerFrame::hasOfferWithdrawn), "the winner sees no withdrawal");
     assertTrue(none(barrier(phone), ServerFrame::hasOfferResult), "the offerer hears once");
     assertEquals(1, server.server.stats().offersAccepted.sum());

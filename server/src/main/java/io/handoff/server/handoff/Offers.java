@@ -231,6 +231,12 @@ final class Offers {
       connection.error(id, ErrorCode.BAD_REQUEST, "bad offer_id", false);
       return;
     }
+    if (offerId.chars().anyMatch(Character::isISOControl)) {
+      // No offer id has one (they are hex digits), and the answer would echo it into the app's
+      // logs; said without the id.
+      connection.error(id, ErrorCode.BAD_REQUEST, "bad offer_id: it has control characters", false);
+      return;
+    }
     String user = user();
     String device = device();
     connection.onLoop(
