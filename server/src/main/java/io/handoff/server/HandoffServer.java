@@ -34,11 +34,16 @@ import io.netty.channel.ServerChannel;
 import io.netty.channel.WriteBufferWaterMark;
 import io.netty.channel.group.ChannelGroup;
 import io.netty.channel.group.DefaultChannelGroup;
+import io.netty.util.concurrent.EventExecutor;
 import io.netty.util.concurrent.GlobalEventExecutor;
+import io.netty.util.concurrent.Promise;
 import java.net.InetSocketAddress;
 import java.time.Clock;
 import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Locale;
+import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import org.slf4j.Logger;
@@ -321,6 +326,27 @@ public final class HandoffServer implements AutoCloseable {
     return adminChannel == null ? -1 : ((InetSocketAddress) adminChannel.localAddress()).getPort();
   }
 
+  /**
+   * Waits, up to {@code bound}, until every loop of {@code group} has run what was queued on it by
+   * the task it is running now: a task that queues a task runs after the current one.
+   */
+  private static void afterQueuedTasks(EventLoopGroup group, Duration bound) {
+    List<Promise<Void>> passed = new ArrayList<>();
+    for (EventExecutor loop : group) {
+      Promise<Void> p = loop.newPromise();
+      try {
+        loop.execute(() -> loop.execute(() -> p.setSuccess(null)));
+        passed.add(p);
+      } catch (RejectedExecutionException stopped) {
+        // Nothing will run there any more.
+      }
+    }
+    long deadline = System.nanoTime() + bound.toNanos();
+    for (Promise<Void> p : passed) {
+      p.awaitUninterruptibly(Math.max(0, (deadline - System.nanoTime()) / 1_000_000));
+    }
+  }
+
   /** Whether {@code /readyz} answers 200, and if not, why (draining, store unreachable). */
   public Readiness readiness() {
     return readiness;
@@ -406,9 +432,20 @@ public final class HandoffServer implements AutoCloseable {
       ch.pipeline().fireUserEventTriggered(HandoffChannelInitializer.DRAIN);
     }
     Duration bound = config.drainTimeout().plus(config.closeTimeout()).plusSeconds(1);
+    long deadline = System.nanoTime() + bound.toNanos();
     if (!connections.newCloseFuture().awaitUninterruptibly(bound.toMillis())) {
       log.warn("{} connections still open after {}; cutting them", connections.size(), bound);
       connections.close().awaitUninterruptibly(1_000);
+    }
+    // A closed connection's session ends (and sends its device's offline mark) in its inactive
+    // event, which its loop runs after the close completed; then the marks, still on their way to
+    // the store, before its connections close: within the same bound, or the close timeout when
+    // that is spent.
+    afterQueuedTasks(workers, config.closeTimeout());
+    Duration left = Duration.ofNanos(Math.max(0, deadline - System.nanoTime()));
+    if (!handoff.awaitLeaving(
+        left.compareTo(config.closeTimeout()) > 0 ? left : config.closeTimeout())) {
+      log.warn("offline marks of closed devices not all stored; others see them until re-read");
     }
     if (adminChannel != null) {
       adminChannel.close().syncUninterruptibly();

@@ -198,8 +198,8 @@ final class FaultyStoreEngine implements Engine {
     }
 
     @Override
-    public void signal(String userId, UserSignal signal) {
-      memory.broker().signal(userId, signal);
+    public CompletableFuture<?> signal(String userId, UserSignal signal) {
+      return memory.broker().signal(userId, signal);
     }
 
     @Override

@@ -379,8 +379,8 @@ final class GatedEngine implements Engine {
     }
 
     @Override
-    public void signal(String userId, UserSignal signal) {
-      real.broker().signal(userId, signal);
+    public CompletableFuture<?> signal(String userId, UserSignal signal) {
+      return real.broker().signal(userId, signal);
     }
 
     @Override

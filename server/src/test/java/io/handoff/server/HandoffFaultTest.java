@@ -179,4 +179,47 @@ class HandoffFaultTest {
     assertEquals(OfferOutcome.EXPIRED, results.get(0).getOutcome());
     assertEquals(0, w.getOffersCount());
   }
+
+  /**
+   * A drained node's devices are told offline to the user's devices on other nodes, even when the
+   * store answers the offline mark only after the connections have closed: the node waits for the
+   * mark and its signal before it closes its store connections. Presence's re-read is an hour away
+   * here, so only the signal can tell.
+   */
+  @Test
+  void aDeviceOfADrainedNodeIsToldOfflineEvenWhenTheStoreAnswersAfterItsConnectionClosed()
+      throws Exception {
+    var slowPresence =
+        HandoffLimits.builder()
+            .maxRequestsPerSecond(1_000_000)
+            .presenceTtl(Duration.ofHours(1))
+            .build();
+    HandoffServer a =
+        nodes.redis(redis.url(), "a", Clock.systemUTC(), b -> b.handoffLimits(slowPresence));
+    HandoffServer b =
+        nodes.redis(redis.url(), "b", Clock.systemUTC(), x -> x.handoffLimits(slowPresence));
+    Inbox laptop =
+        new Inbox(
+            nodes.add(
+                TestDevice.connect(b.port(), TestServer.token(user, "laptop")).presenceFrames()));
+    laptop.hello();
+    Inbox phone = device(a, "phone");
+    long deadline = System.nanoTime() + Duration.ofSeconds(30).toNanos();
+    laptop.awaitPresence(p -> p.containsKey("phone") && p.get("phone").getOnline(), deadline);
+
+    paused = redis.pid();
+    RedisProcess.signal("-STOP", paused);
+    Thread drain = new Thread(a::close, "drain-a");
+    drain.start();
+    phone.device.awaitClose(); // The session closed; its offline mark waits on the paused store.
+    // Long enough that a node which does not wait has closed its store connections by now, and
+    // well inside the store's command timeout (2 s): past it the mark fails, and is not signalled.
+    Thread.sleep(500);
+    RedisProcess.signal("-CONT", paused);
+    paused = null;
+    drain.join(60_000);
+
+    laptop.awaitPresence(
+        p -> !p.get("phone").getOnline(), System.nanoTime() + Duration.ofSeconds(30).toNanos());
+  }
 }

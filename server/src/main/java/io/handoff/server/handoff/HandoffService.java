@@ -22,12 +22,15 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.HexFormat;
 import java.util.List;
+import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ExecutionException;
 import java.util.concurrent.Executors;
 import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicLong;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -73,6 +76,7 @@ public final class HandoffService {
   private int perSlice;
   private long sliceMillis;
   private volatile boolean stopped;
+  private final Set<CompletableFuture<?>> leaving = ConcurrentHashMap.newKeySet();
 
   public HandoffService(ServerConfig config, Engine engine, ServerStats stats, Scheduler time) {
     this.config = config;
@@ -172,9 +176,48 @@ public final class HandoffService {
     return "k" + HexFormat.of().formatHex(sha.digest(), 0, 16);
   }
 
-  void signal(String userId, UserSignal.Builder signal) {
-    if (!stopped) {
-      broker.signal(userId, signal.setOriginNode(config.nodeId()).build());
+  CompletableFuture<?> signal(String userId, UserSignal.Builder signal) {
+    if (stopped) {
+      return CompletableFuture.completedFuture(null);
+    }
+    return broker.signal(userId, signal.setOriginNode(config.nodeId()).build());
+  }
+
+  /**
+   * {@code mark}, a closed session's offline mark and its signal, is waited for by {@link
+   * #awaitLeaving} until it is done. At most one per session, so bounded as sessions are.
+   */
+  void leaving(CompletableFuture<?> mark) {
+    if (!mark.isDone()) {
+      leaving.add(mark);
+      mark.whenComplete((r, err) -> leaving.remove(mark));
+    }
+  }
+
+  /**
+   * Waits, up to {@code bound}, for the offline marks of the sessions that closed (and their
+   * signals) to reach the store, so that a draining node does not close its store connections under
+   * them: the user's devices on other nodes would see the device online until their next re-read.
+   * True if none is left.
+   */
+  public boolean awaitLeaving(Duration bound) {
+    CompletableFuture<?>[] settled = new CompletableFuture<?>[leaving.size()];
+    int n = 0;
+    for (CompletableFuture<?> mark : leaving) {
+      if (n == settled.length) {
+        break; // Sessions still closing add theirs: those are not waited for.
+      }
+      settled[n++] = mark.handle((r, err) -> null); // A failed mark is done too.
+    }
+    try {
+      CompletableFuture.allOf(Arrays.copyOf(settled, n))
+          .get(bound.toMillis(), TimeUnit.MILLISECONDS);
+      return true;
+    } catch (ExecutionException | TimeoutException e) {
+      return false;
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      return false;
     }
   }
 

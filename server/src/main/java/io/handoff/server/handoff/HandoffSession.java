@@ -194,17 +194,21 @@ public final class HandoffSession extends Presence {
     service.left(this);
     String user = user();
     String device = device();
-    service
-        .store
-        .offline(user, device, connectionNumber)
-        .whenComplete(
-            (changed, err) -> {
-              if (err != null) {
-                log.debug("offline of {}/{} failed: {}", user, device, err.toString());
-              } else if (changed) {
-                service.signal(user, presenceSignal(device, false));
-              }
-            });
+    service.leaving(
+        service
+            .store
+            .offline(user, device, connectionNumber)
+            .thenCompose(
+                changed ->
+                    changed
+                        ? service.signal(user, presenceSignal(device, false))
+                        : CompletableFuture.completedFuture(null))
+            .whenComplete(
+                (r, err) -> {
+                  if (err != null) {
+                    log.debug("offline of {}/{} failed: {}", user, device, err.toString());
+                  }
+                }));
   }
 
   // ---------------------------------------------------------------------------------------------

@@ -1,6 +1,7 @@
 package io.handoff.server.sync;
 
 import io.handoff.protocol.bus.v1.UserSignal;
+import java.util.concurrent.CompletableFuture;
 
 /**
  * Fan-out of {@link DocumentEvent}s to the nodes that have a device of the event's user connected.
@@ -38,8 +39,9 @@ public interface Broker extends AutoCloseable {
 
   /**
    * Hands {@code signal} to every subscriber of {@code userId} on every node, this one included.
+   * Done when it has been handed on (published); it fails, or completes, when that could not be.
    */
-  void signal(String userId, UserSignal signal);
+  CompletableFuture<?> signal(String userId, UserSignal signal);
 
   /** Receives one user's events. */
   interface Listener {

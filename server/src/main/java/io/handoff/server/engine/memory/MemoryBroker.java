@@ -5,6 +5,7 @@ import io.handoff.server.sync.Broker;
 import io.handoff.server.sync.DocumentEvent;
 import io.handoff.server.util.CopyOnWrite;
 import java.util.Arrays;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -14,6 +15,8 @@ import org.slf4j.LoggerFactory;
  * publishing thread. It never loses an event. Thread-safe.
  */
 public final class MemoryBroker implements Broker {
+  private static final CompletableFuture<Void> HANDED_ON = CompletableFuture.completedFuture(null);
+
   private static final Logger log = LoggerFactory.getLogger(MemoryBroker.class);
 
   // Each user's subscribers (Listeners): a copy-on-write array, replaced under the map's lock for
@@ -72,18 +75,18 @@ public final class MemoryBroker implements Broker {
   }
 
   @Override
-  public void signal(String userId, UserSignal signal) {
+  public CompletableFuture<?> signal(String userId, UserSignal signal) {
     Object[] list = subscribers.get(userId);
-    if (list == null) {
-      return;
-    }
-    for (Object l : list) {
-      try {
-        ((Listener) l).onSignal(signal);
-      } catch (RuntimeException e) {
-        log.warn("subscriber of {} failed on a signal", userId, e);
+    if (list != null) {
+      for (Object l : list) {
+        try {
+          ((Listener) l).onSignal(signal);
+        } catch (RuntimeException e) {
+          log.warn("subscriber of {} failed on a signal", userId, e);
+        }
       }
     }
+    return HANDED_ON;
   }
 
   /** Users with at least one subscriber, for tests and metrics. */

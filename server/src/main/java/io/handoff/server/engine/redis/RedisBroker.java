@@ -366,12 +366,12 @@ public final class RedisBroker implements Broker {
 
   /** Publishes on the user's channel; a signal published while Redis is unreachable is dropped. */
   @Override
-  public void signal(String userId, UserSignal signal) {
+  public CompletableFuture<?> signal(String userId, UserSignal signal) {
     byte[] body = signal.toByteArray();
     byte[] message = new byte[body.length + 1];
     message[0] = SIGNAL_MARK;
     System.arraycopy(body, 0, message, 1, body.length);
-    publishOnShard(keys.channel(userId), message);
+    return publishOnShard(keys.channel(userId), message);
   }
 
   // PUBLISH names no key, so a Cluster connection sends it to its default node, which may be a
