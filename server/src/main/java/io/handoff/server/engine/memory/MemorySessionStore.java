@@ -42,31 +42,47 @@ public final class MemorySessionStore implements SessionStore {
       String platform,
       byte[] refreshHash) {
     long now = clock.millis();
-    UserSessions u = users.computeIfAbsent(userId, k -> new UserSessions());
-    synchronized (u) {
-      u.dropIdle(now, limits.idleTtl().toMillis());
-      Session old = null;
-      int live = 0;
-      for (Session s : u.sessions.values()) {
-        if (!s.revoked) {
-          live++;
-          if (s.deviceId.equals(deviceId)) {
-            old = s;
-          }
+    while (true) {
+      UserSessions u = users.computeIfAbsent(userId, k -> new UserSessions());
+      synchronized (u) {
+        if (u.removed) {
+          continue; // Swept or erased while this thread waited for it: start a new record.
+        }
+        return CompletableFuture.completedFuture(
+            create(u, now, sessionId, deviceId, name, platform, refreshHash));
+      }
+    }
+  }
+
+  private Created create(
+      UserSessions u,
+      long now,
+      String sessionId,
+      String deviceId,
+      String name,
+      String platform,
+      byte[] refreshHash) {
+    u.dropIdle(now, limits.idleTtl().toMillis());
+    Session old = null;
+    int live = 0;
+    for (Session s : u.sessions.values()) {
+      if (!s.revoked) {
+        live++;
+        if (s.deviceId.equals(deviceId)) {
+          old = s;
         }
       }
-      if (old == null && live >= limits.maxDevicesPerUser()) {
-        return CompletableFuture.completedFuture(new Created(true, live, null));
-      }
-      if (old != null) {
-        old.revoke(now);
-      }
-      Session s = new Session(sessionId, deviceId, name, platform, now, refreshHash);
-      u.sessions.put(sessionId, s);
-      u.trimTombstones(limits.maxDevicesPerUser());
-      return CompletableFuture.completedFuture(
-          new Created(false, live + (old == null ? 1 : 0), old == null ? null : old.id));
     }
+    if (old == null && live >= limits.maxDevicesPerUser()) {
+      return new Created(true, live, null);
+    }
+    if (old != null) {
+      old.revoke(now);
+    }
+    Session s = new Session(sessionId, deviceId, name, platform, now, refreshHash);
+    u.sessions.put(sessionId, s);
+    u.trimTombstones(limits.maxDevicesPerUser());
+    return new Created(false, live + (old == null ? 1 : 0), old == null ? null : old.id);
   }
 
   @Override
@@ -209,7 +225,13 @@ public final class MemorySessionStore implements SessionStore {
 
   @Override
   public CompletableFuture<Void> erase(String userId) {
-    users.remove(userId);
+    UserSessions u = users.get(userId);
+    if (u != null) {
+      synchronized (u) {
+        u.removed = true;
+        users.remove(userId, u);
+      }
+    }
     return CompletableFuture.completedFuture(null);
   }
 
@@ -223,6 +245,7 @@ public final class MemorySessionStore implements SessionStore {
       synchronized (u) {
         u.dropIdle(now, idle);
         if (u.sessions.isEmpty()) {
+          u.removed = true;
           users.remove(e.getKey(), u);
         }
       }
@@ -243,6 +266,9 @@ public final class MemorySessionStore implements SessionStore {
   private static final class UserSessions {
     // Insertion order: oldest session first.
     final LinkedHashMap<String, Session> sessions = new LinkedHashMap<>();
+    // Set once the record was swept or erased; a sign-in that finds it starts a new one (a session
+    // put into a record no longer in the map would be lost).
+    boolean removed;
 
     void dropIdle(long now, long idleMillis) {
       sessions.values().removeIf(s -> now - s.lastSeen >= idleMillis);
