@@ -376,8 +376,13 @@ public final class MemoryDocumentStore implements DocumentStore {
         if (now - user.lastWrite >= idle) {
           user.removed = true;
           users.remove(e.getKey(), user);
-        } else {
-          user.docs.values().removeIf(d -> now - d.lastWrite >= idle);
+        } else if (user.docs.values().removeIf(d -> now - d.lastWrite >= idle)) {
+          // The devices' order records of the documents that went go with them (at most one per
+          // document the user holds), or a device that keeps writing new documents would keep one
+          // per document it ever wrote.
+          for (DeviceSeqs d : user.devices.values()) {
+            d.lastByDocument.keySet().removeIf(name -> !user.docs.containsKey(name));
+          }
         }
       }
     }
@@ -387,6 +392,21 @@ public final class MemoryDocumentStore implements DocumentStore {
   /** Users with any state held, for tests of boundedness. */
   int users() {
     return users.size();
+  }
+
+  /** The records of the highest client_seq per device and document held for a user, for tests. */
+  int orderRecords(String userId) {
+    UserState user = users.get(userId);
+    if (user == null) {
+      return 0;
+    }
+    synchronized (user) {
+      int n = 0;
+      for (DeviceSeqs d : user.devices.values()) {
+        n += d.lastByDocument.size();
+      }
+      return n;
+    }
   }
 
   /** Whether any state of the user is held, for tests of erasure. */

@@ -82,6 +82,37 @@ class MemoryEngineBoundsTest {
     }
   }
 
+  /**
+   * A device that keeps writing keeps its user's state, while each document it wrote once and left
+   * expires with the idle TTL: the device's record of the order of its writes per document goes
+   * with the document, so a device writing a new document each day holds a record per live
+   * document, not one per document it ever wrote.
+   */
+  @Test
+  void aDevicesOrderRecordsGoWithTheDocumentsThatExpire() {
+    MemoryEngine engine = new MemoryEngine(LIMITS, clock);
+    try {
+      var store = engine.store();
+      int days = 365;
+      for (int day = 1; day <= days; day++) {
+        Write w =
+            Write.newBuilder()
+                .setDocument("draft-" + day)
+                .setClientSeq(day)
+                .addOps(FieldOp.newBuilder().setField("f").setSet(ByteString.copyFromUtf8("v")))
+                .build();
+        assertTrue(store.write("u", "phone", w).join().isApplied());
+        clock.advance(Duration.ofDays(1));
+        engine.sweep(clock.instant()).join();
+      }
+      int live = store.documents("u").join().size();
+      assertTrue(live <= LIMITS.idleTtl().toDays(), live + " drafts: those of the last idle TTL");
+      assertEquals(live, store.orderRecords("u"), "order records of the device");
+    } finally {
+      engine.close();
+    }
+  }
+
   private static Write write(long seq) {
     return Write.newBuilder()
         .setDocument("doc")
