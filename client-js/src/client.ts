@@ -30,6 +30,7 @@ import {
 import { type HandoffEvents, type OutgoingOffer, Requests } from "./requests.js";
 import { MemoryStore, type OfflineStore } from "./store.js";
 import { expiredAt } from "./token-refresh.js";
+import { DEFAULT_MAX_UNACKED_WRITE_BYTES } from "./write-queue.js";
 
 /** The server refuses longer tokens at the upgrade. */
 export const MAX_TOKEN_LENGTH = 4096;
@@ -125,7 +126,13 @@ export interface HandoffClientOptions {
   store?: OfflineStore;
   /** Reconnect delays: the n-th consecutive attempt waits a random time in [0, min(max, initial * 2^n)). */
   reconnect?: { initialMs?: number; maxMs?: number };
+  /** Writes waiting to be sent at most (default 10,000); one more is refused `LIMIT_EXCEEDED`, unsent. */
   maxPendingWrites?: number;
+  /**
+   * Bytes of unacked writes held at most (default 16 MiB, as the Java client): document and field
+   * names, values and 256 per write; a write past it is refused `LIMIT_EXCEEDED`, unsent.
+   */
+  maxUnackedWriteBytes?: number;
   maxInFlightWrites?: number;
   /** Limit for opening the socket and receiving the Welcome. */
   connectTimeoutMs?: number;
@@ -198,6 +205,11 @@ export class HandoffClient {
         followPrefixes: follow === "all" ? [] : [...(follow.prefixes ?? [])],
         clientName: options.clientName ?? DEFAULT_CLIENT_NAME,
         maxPendingWrites: positive("maxPendingWrites", options.maxPendingWrites, DEFAULT_MAX_PENDING_WRITES),
+        maxUnackedWriteBytes: positive(
+          "maxUnackedWriteBytes",
+          options.maxUnackedWriteBytes,
+          DEFAULT_MAX_UNACKED_WRITE_BYTES,
+        ),
         maxInFlightWrites: positive("maxInFlightWrites", options.maxInFlightWrites, DEFAULT_MAX_IN_FLIGHT_WRITES),
         connectTimeoutMs: positive("connectTimeoutMs", options.connectTimeoutMs, DEFAULT_CONNECT_TIMEOUT_MS),
         refreshToken: options.tokenSource ? () => this.token() : undefined,

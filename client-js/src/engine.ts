@@ -50,6 +50,7 @@ export interface EngineConfig {
   followPrefixes: string[];
   clientName: string;
   maxPendingWrites: number;
+  maxUnackedWriteBytes: number;
   maxInFlightWrites: number;
   connectTimeoutMs: number;
   /** Asked for a fresh token when the server says the connection's token expires soon. */
@@ -110,7 +111,7 @@ export class SyncEngine implements WriteSink {
       deviceId: () => this.deviceId,
       outOfTurn: (document, held, received) => this.events.emit("deltaOutOfTurn", document, held, received),
     });
-    this.writes = new WriteSender(config.maxPendingWrites, config.maxInFlightWrites, backoff, {
+    this.writes = new WriteSender(config.maxPendingWrites, config.maxInFlightWrites, config.maxUnackedWriteBytes, backoff, {
       current: () => this.link,
       deviceId: () => this.deviceId,
       durable: () => this.store.durable,

@@ -30,6 +30,8 @@ export interface PendingWrite {
   /** How many times it got a new number (at most {@link MAX_RENUMBERS}). */
   renumbers?: number;
   retryTimer?: ReturnType<typeof setTimeout>;
+  /** What it counts against `maxUnackedWriteBytes` while it is unsettled (see {@link writeBytes}). */
+  bytes?: number;
   resolve?: (version: bigint) => void;
   reject?: (error: HandoffError) => void;
 }
@@ -51,6 +53,27 @@ export interface PendingWrite {
 /** A write the server keeps calling stale under new numbers is given up on after this many. */
 export const MAX_RENUMBERS = 4;
 
+/** The default bound on the bytes of unsettled writes, as the Java client's. */
+export const DEFAULT_MAX_UNACKED_WRITE_BYTES = 16 * 1024 * 1024;
+
+/**
+ * Bytes counted for each write on top of its document name, field names and values: the objects
+ * that hold it (promise, ops, queue entries). Keeps many tiny writes within the bound too.
+ */
+export const PER_WRITE_OVERHEAD_BYTES = 256;
+
+const utf8 = new TextEncoder();
+
+/** What `w` counts against `maxUnackedWriteBytes`: its names and values in UTF-8, and the overhead. */
+export function writeBytes(w: PendingWrite): number {
+  let n = PER_WRITE_OVERHEAD_BYTES + utf8.encode(w.document.name).length;
+  for (const op of w.ops) {
+    n += utf8.encode(op.field).length;
+    if (op.op.case === "set") n += op.op.value.length;
+  }
+  return n;
+}
+
 export class WriteQueue {
   /** Unnumbered writes in the order they were made; numbered or settled ones are dropped lazily. */
   private queued: PendingWrite[] = [];
@@ -66,12 +89,20 @@ export class WriteQueue {
   private lastSeq = 0n;
   private inFlight = 0;
   private window: number;
+  /** The bytes of every unsettled write, numbered or waiting. */
+  private held = 0;
 
   constructor(
     private readonly maxPending: number,
     private readonly maxInFlight: number,
+    private readonly maxBytes: number = DEFAULT_MAX_UNACKED_WRITE_BYTES,
   ) {
     this.window = maxInFlight;
+  }
+
+  /** The bytes unsettled writes hold, as counted against `maxUnackedWriteBytes`. */
+  get heldBytes(): number {
+    return this.held;
   }
 
   /** Writes not settled yet, sent or waiting. */
@@ -79,7 +110,10 @@ export class WriteQueue {
     return this.numbered.size + this.waitingCount;
   }
 
-  /** Queues a new write, or returns why it cannot wait (the queue holds `maxPending` already). */
+  /**
+   * Queues a new write, or returns why it cannot wait: the queue holds `maxPending` already, or the
+   * write would take the bytes of unsettled writes past `maxBytes`. A refused write was not sent.
+   */
   add(w: PendingWrite): HandoffError | undefined {
     if (this.waitingCount >= this.maxPending) {
       return new HandoffError(
@@ -89,6 +123,17 @@ export class WriteQueue {
         { document: w.document.name },
       );
     }
+    const bytes = writeBytes(w);
+    if (this.held + bytes > this.maxBytes) {
+      return new HandoffError(
+        "LIMIT_EXCEEDED",
+        `write to '${w.document.name}' refused: it is ${bytes} bytes and unacked writes already hold ${this.held} ` +
+          `(maxUnackedWriteBytes=${this.maxBytes}); it was not sent, retry once earlier writes are acked`,
+        { document: w.document.name },
+      );
+    }
+    w.bytes = bytes;
+    this.held += bytes;
     this.queued.push(w);
     this.wait(w, false);
     return undefined;
@@ -129,6 +174,7 @@ export class WriteQueue {
       this.inFlight--;
       w.sent = false;
     }
+    if (!w.done) this.held -= w.bytes ?? 0;
     w.done = true;
     clearTimeout(w.retryTimer);
   }
@@ -275,6 +321,7 @@ export class WriteQueue {
     this.busy.clear();
     this.resend = [];
     this.inFlight = 0;
+    this.held = 0;
   }
 
   /** The last client_seq handed out. */
@@ -304,6 +351,11 @@ export class WriteQueue {
       attempts: sw.seq > 0n ? 1 : 0,
       uncertain: sw.seq > 0n,
     }));
+    // Counted, never refused: they were taken before the page was closed.
+    for (const w of restored) {
+      w.bytes = writeBytes(w);
+      this.held += w.bytes;
+    }
     for (const w of restored) {
       if (w.seq > 0n) {
         this.numbered.set(w.seq, w);

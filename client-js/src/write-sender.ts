@@ -60,10 +60,11 @@ export class WriteSender {
   constructor(
     maxPendingWrites: number,
     maxInFlightWrites: number,
+    maxUnackedWriteBytes: number,
     private readonly backoff: Backoff,
     private readonly host: WriteHost,
   ) {
-    this.writes = new WriteQueue(maxPendingWrites, maxInFlightWrites);
+    this.writes = new WriteQueue(maxPendingWrites, maxInFlightWrites, maxUnackedWriteBytes);
   }
 
   /** Queues a write and sends it when it may go; resolves to the version the server gave it. */

@@ -38,6 +38,7 @@ async function opened(tokens: string[], follow: string[] = []) {
       followPrefixes: [],
       clientName: "test",
       maxPendingWrites: 10,
+      maxUnackedWriteBytes: 1 << 24,
       maxInFlightWrites: 4,
       connectTimeoutMs: 60_000,
       refreshToken: async () => tokens.shift(),

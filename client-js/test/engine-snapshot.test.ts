@@ -73,6 +73,7 @@ function engineOn(store: MemoryStore, backoff: Backoff) {
       followPrefixes: [],
       clientName: "test",
       maxPendingWrites: 10,
+      maxUnackedWriteBytes: 1 << 24,
       maxInFlightWrites: 4,
       connectTimeoutMs: 60_000,
     },

@@ -203,6 +203,33 @@ describe("write queue", () => {
     assert.equal(q.size, 2, "the refused write is not kept");
   });
 
+  test("a write that would take the bytes of unsettled writes past the bound is refused, unsent, and settling gives them back", () => {
+    // Two writes of 1,000-byte values fit in 3,000 bytes (each also counts its names and 256); a
+    // third does not, whatever the count bound says.
+    const big = (field: string): PendingWrite => {
+      const w = write(field);
+      w.ops = [create(FieldOpSchema, { field, op: { case: "set", value: new Uint8Array(1000) } })];
+      return w;
+    };
+    const q = new WriteQueue(100, 4, 3000);
+    const a = big("a");
+    assert.equal(q.add(a), undefined);
+    assert.equal(q.add(big("b")), undefined);
+    assert.equal(q.heldBytes, 2 * (256 + "doc-a".length + 1 + 1000));
+    const refused = q.add(big("c"));
+    assert.equal(refused?.code, "LIMIT_EXCEEDED");
+    assert.match(refused!.message, /maxUnackedWriteBytes=3000/);
+    assert.equal(q.size, 2, "the refused write is not kept");
+
+    q.welcomed(0n, 0);
+    const sent = pump(q);
+    assert.equal(sent[0], a);
+    q.settle(a); // acked
+    q.settle(a); // an answer seen twice gives back nothing twice
+    assert.equal(q.heldBytes, 256 + "doc-b".length + 1 + 1000);
+    assert.equal(q.add(big("c")), undefined, "room again once a write is settled");
+  });
+
   test("what an offline store keeps comes back with the same numbers, unnumbered writes first in the queue", () => {
     const q = new WriteQueue(100, 1);
     for (const f of ["a", "b", "c"]) q.add(write(f));
