@@ -298,6 +298,14 @@ export class WriteQueue {
     }
   }
 
+  /** `w` waits to be sent again after a refusal: it gives back its place in the window meanwhile. */
+  backOff(w: PendingWrite): void {
+    if (w.sent) {
+      this.inFlight--;
+      w.sent = false;
+    }
+  }
+
   /** `w` went on the wire: it holds a place in the window until it is settled or the connection ends. */
   onWire(w: PendingWrite): void {
     w.awaiting = true;

@@ -221,15 +221,17 @@ export class WriteSender {
       const delay = this.backoff.delay(w.retries, fateUnknown ? UNAVAILABLE_BACKOFF_MAX_MS : Infinity);
       w.retries++;
       clearTimeout(w.retryTimer);
+      // Its place in the window goes to other documents' writes while it waits (as in the Java
+      // client); its document's next write still waits behind it.
+      this.writes.backOff(w);
       w.retryTimer = setTimeout(() => {
         w.retryTimer = undefined;
-        if (this.host.current() === l && w.sent && !w.done) {
-          w.attempts++;
-          // On the wire again: if the connection ends before its answer, the node may have applied it.
-          w.awaiting = true;
-          l.channel!.send(writeFrame(w));
+        if (this.host.current() === l) {
+          this.writes.resendAfterSave(w);
+          this.pump();
         }
       }, delay);
+      this.pump();
       return true;
     }
     this.writes.settle(w);

@@ -24,7 +24,7 @@ const welcome = () =>
   create(ServerFrameSchema, { requestId: 1n, body: { case: "welcome", value: { userId: "u", deviceId: "phone" } } });
 
 /** An engine whose connection is open, its Hello sent, no Welcome yet. */
-async function opened(tokens: string[], follow: string[] = []) {
+async function opened(tokens: string[], follow: string[] = [], window = 4, backoff = new Backoff(1, 2)) {
   const sent: ClientFrame[] = [];
   let link: FrameListener | undefined;
   const channel: FrameChannel = { send: (f) => sent.push(f), close: () => {}, abort: () => {} };
@@ -39,7 +39,7 @@ async function opened(tokens: string[], follow: string[] = []) {
       clientName: "test",
       maxPendingWrites: 10,
       maxUnackedWriteBytes: 1 << 24,
-      maxInFlightWrites: 4,
+      maxInFlightWrites: window,
       connectTimeoutMs: 60_000,
       refreshToken: async () => tokens.shift(),
     },
@@ -47,7 +47,7 @@ async function opened(tokens: string[], follow: string[] = []) {
       link = listener;
       return channel;
     },
-    new Backoff(1, 2),
+    backoff,
     events,
     new Requests(new Emitter()),
     new MemoryStore(),
@@ -183,4 +183,32 @@ test("an OUT_OF_ORDER refusal says where the document is, as a CONFLICT does", (
     assert.equal(e.epoch, 9n);
     assert.equal(e.document, "cart");
   }
+});
+
+test("a write waiting to be sent again after a retryable refusal leaves its place in the window to other documents' writes", async () => {
+  // One write in flight at most, and a minute's wait before a refused write goes again.
+  const { engine, link, sent, connected } = await opened([], [], 1, new Backoff(60_000, 60_000, () => 0.99));
+  link().onFrame(welcome());
+  await connected;
+  const writes = () => sent.filter((f) => f.body.case === "write").map((f) => f.body.value as { document: string; clientSeq: bigint });
+  const cart = engine.document("cart").set("n", new Uint8Array([1]));
+  const draft = engine.document("draft").set("t", new Uint8Array([2]));
+  await until("the cart's write sent", () => writes().length === 1);
+  assert.equal(writes()[0]!.document, "cart");
+
+  link().onFrame(
+    create(ServerFrameSchema, {
+      body: {
+        case: "error",
+        value: { code: ErrorCode.RATE_LIMITED, retryable: true, clientSeq: writes()[0]!.clientSeq, message: "slow down" },
+      },
+    }),
+  );
+  // The draft goes now, not after the cart's minute: the cart holds no place while it waits.
+  await until("the draft's write sent", () => writes().length === 2);
+  assert.equal(writes()[1]!.document, "draft");
+  link().onFrame(create(ServerFrameSchema, { body: { case: "ack", value: { clientSeq: writes()[1]!.clientSeq, version: 1n } } }));
+  assert.equal(await draft, 1n);
+  await engine.close();
+  await assert.rejects(cart);
 });
