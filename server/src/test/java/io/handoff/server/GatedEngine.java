@@ -26,8 +26,9 @@ import java.util.concurrent.atomic.AtomicInteger;
  * store's answers in an order that happens under failover but rarely on cue: reads from history
  * held until released, writes whose answer never comes, an event the broker loses without noticing,
  * listings of a user's devices held until released, reads of a device session's status that fail,
- * creations of device sessions held until released. Everything that passes a gate is the real
- * engine's own work. It also counts the store's reads and device listings.
+ * creations of device sessions held until released, calls of the presence keeper held until
+ * released. Everything that passes a gate is the real engine's own work. It also counts the store's
+ * reads and device listings.
  */
 final class GatedEngine implements Engine {
   private final Engine real;
@@ -49,7 +50,7 @@ final class GatedEngine implements Engine {
 
   GatedEngine(Engine real) {
     this.real = real;
-    this.handoff = new GatedHandoff(real.handoff(), new Gate(changed));
+    this.handoff = new GatedHandoff(real.handoff(), changed);
     this.lists = new Gate(changed);
     this.reads = new Gate(changed);
     this.statuses = new Gate(changed);
@@ -90,6 +91,25 @@ final class GatedEngine implements Engine {
 
   int heldOfferEnds() {
     return handoff.heldEnds();
+  }
+
+  /** The next {@code n} calls of the presence keeper wait, unsent, until released. */
+  void holdKeeps(int n) {
+    handoff.holdKeeps(n);
+  }
+
+  /** Sends the held keeper calls, in the order they came. */
+  void releaseKeeps() {
+    handoff.releaseKeeps();
+  }
+
+  int heldKeeps() {
+    return handoff.heldKeeps();
+  }
+
+  /** Calls of the presence keeper answered so far, held or not. */
+  int keptCalls() {
+    return handoff.keptCalls();
   }
 
   /** The next {@code n} creations of a device session wait, unsent, until released. */

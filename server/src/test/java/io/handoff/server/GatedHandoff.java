@@ -5,14 +5,40 @@ import java.time.Instant;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
 
-/** A real handoff store with ends of offers (accept, decline, cancel) held on request. */
+/**
+ * A real handoff store with ends of offers (accept, decline, cancel) and the presence keeper's
+ * calls held on request.
+ */
 final class GatedHandoff implements HandoffStore {
   private final HandoffStore real;
   private final Gate ends;
+  private final Gate keeps;
+  private final Signal changed;
+  // Keeper calls answered so far (held or not).
+  private final java.util.concurrent.atomic.AtomicInteger kept =
+      new java.util.concurrent.atomic.AtomicInteger();
 
-  GatedHandoff(HandoffStore real, Gate ends) {
+  GatedHandoff(HandoffStore real, Signal changed) {
     this.real = real;
-    this.ends = ends;
+    this.ends = new Gate(changed);
+    this.keeps = new Gate(changed);
+    this.changed = changed;
+  }
+
+  void holdKeeps(int n) {
+    keeps.hold(n);
+  }
+
+  void releaseKeeps() {
+    keeps.release();
+  }
+
+  int heldKeeps() {
+    return keeps.held();
+  }
+
+  int keptCalls() {
+    return kept.get();
   }
 
   void holdEnds(int n) {
@@ -96,7 +122,13 @@ final class GatedHandoff implements HandoffStore {
   @Override
   public CompletableFuture<List<io.handoff.protocol.v1.DevicePresence>> keep(
       String userId, List<Live> live, java.time.Duration ttl, int maxDevices) {
-    return real().keep(userId, live, ttl, maxDevices);
+    return keeps
+        .pass(() -> real().keep(userId, live, ttl, maxDevices))
+        .whenComplete(
+            (r, e) -> {
+              kept.incrementAndGet();
+              changed.fire();
+            });
   }
 
   @Override

@@ -302,7 +302,7 @@ public final class HandoffService {
     List<HandoffStore.Live> live = new ArrayList<>(sessions.length);
     for (HandoffSession s : sessions) {
       if (s.isOnline()) {
-        live.add(new HandoffStore.Live(s.deviceId(), s.connectionNumber()));
+        live.add(new HandoffStore.Live(s.deviceId(), s.connectionNumber(), s.onlineSince()));
       }
     }
     return store

@@ -51,6 +51,8 @@ public final class HandoffSession extends Presence {
   private volatile boolean online;
   private volatile boolean closed;
   private volatile long connectionNumber;
+  // When this connection came online (the store's clock, taken before the resume marks it).
+  private volatile long onlineSince;
 
   // ---- event loop only ----
   private boolean live;
@@ -71,6 +73,10 @@ public final class HandoffSession extends Presence {
 
   long connectionNumber() {
     return connectionNumber;
+  }
+
+  long onlineSince() {
+    return onlineSince;
   }
 
   String userId() {
@@ -102,6 +108,7 @@ public final class HandoffSession extends Presence {
    * resume's store call sets (see {@link ResumeStore}). Any thread, once, before the resume.
    */
   public long connecting() {
+    onlineSince = now();
     connectionNumber = service.newConnection();
     return connectionNumber;
   }

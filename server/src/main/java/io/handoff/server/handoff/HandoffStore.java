@@ -109,22 +109,24 @@ public interface HandoffStore {
   CompletableFuture<List<DevicePresence>> presence(String userId);
 
   /**
-   * The presence keeper's call: marks each of {@code live} online as {@link #online} does, then
-   * reads every device of the user as {@link #presence} does. A store that can does both in one
-   * round trip; this default makes one call per device and one read.
+   * The presence keeper's call: marks each of {@code live} online as {@link #online} does, where
+   * the store's entry for it is not newer news than the keeper, then reads every device of the user
+   * as {@link #presence} does. The keeper names a connection while it is open, but the call may
+   * reach the store after that connection closed and marked the device offline, or after the device
+   * came online through another connection (maybe on another node) and even left it; refreshing
+   * then would show a device online that left. So a device's entry is refreshed only when it is
+   * missing, online through the connection named, or held by another connection that stopped being
+   * refreshed (online past its deadline) or went offline before the named connection came online
+   * ({@link Live#sinceMs}).
    */
-  default CompletableFuture<List<DevicePresence>> keep(
-      String userId, List<Live> live, Duration ttl, int maxDevices) {
-    CompletableFuture<?>[] refreshes = new CompletableFuture<?>[live.size()];
-    for (int i = 0; i < refreshes.length; i++) {
-      Live l = live.get(i);
-      refreshes[i] = online(userId, l.deviceId(), l.connection(), ttl, maxDevices);
-    }
-    return CompletableFuture.allOf(refreshes).thenCompose(v -> presence(userId));
-  }
+  CompletableFuture<List<DevicePresence>> keep(
+      String userId, List<Live> live, Duration ttl, int maxDevices);
 
-  /** A device online through a connection, as {@link #keep} refreshes it. */
-  record Live(String deviceId, long connection) {}
+  /**
+   * A device online through a connection, as {@link #keep} refreshes it; {@code sinceMs} is when
+   * that connection came online (the store's clock, before its resume).
+   */
+  record Live(String deviceId, long connection, long sinceMs) {}
 
   /**
    * Deletes everything of the user: activities, live and ended offers, presence entries. Signals

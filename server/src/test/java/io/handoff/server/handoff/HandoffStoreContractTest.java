@@ -345,7 +345,7 @@ public abstract class HandoffStoreContractTest {
     // Every entry online: the newcomer is not listed, and no online device is dropped for it (it
     // would drop another at its next refresh, and the user's devices would see presence flap).
     get(store.online(user, "d", 4, Duration.ofSeconds(20), 2));
-    get(store.keep(user, List.of(new HandoffStore.Live("d", 4)), Duration.ofSeconds(20), 2));
+    get(store.keep(user, List.of(new HandoffStore.Live("d", 4, 0)), Duration.ofSeconds(20), 2));
     Map<String, DevicePresence> full = byDevice(get(store.presence(user)));
     assertEquals(Set.of("b", "c"), full.keySet());
     assertTrue(full.get("b").getOnline() && full.get("c").getOnline());
@@ -365,7 +365,8 @@ public abstract class HandoffStoreContractTest {
         get(
             store.keep(
                 user,
-                List.of(new HandoffStore.Live("phone", 11), new HandoffStore.Live("watch", 13)),
+                List.of(
+                    new HandoffStore.Live("phone", 11, 0), new HandoffStore.Live("watch", 13, 0)),
                 ttl,
                 10));
 
@@ -401,13 +402,54 @@ public abstract class HandoffStoreContractTest {
         get(
             store.keep(
                 user,
-                List.of(new HandoffStore.Live("b", 2), new HandoffStore.Live("c", 3)),
+                List.of(new HandoffStore.Live("b", 2, 0), new HandoffStore.Live("c", 3, 0)),
                 ttl,
                 2));
     assertEquals(
         List.of("b", "c"),
         kept.stream().map(DevicePresence::getDeviceId).sorted().toList(),
         "at most two devices: the longest offline made room");
+  }
+
+  @Test
+  void aLateKeepDoesNotBringBackADeviceItsConnectionOrAnotherOneTookOffline() throws Exception {
+    Duration ttl = Duration.ofSeconds(20);
+    long since = clock.millis();
+    get(store.online(user, "phone", 1, ttl, 10));
+    clock.advance(Duration.ofSeconds(1));
+    // The keeper named connection 1 while it was open; its call comes after the close.
+    get(store.offline(user, "phone", 1));
+    get(store.keep(user, List.of(new HandoffStore.Live("phone", 1, since)), ttl, 10));
+    assertFalse(byDevice(get(store.presence(user))).get("phone").getOnline(), "left through 1");
+
+    // The device came back through connection 2 (another node's), before the call of 1.
+    clock.advance(Duration.ofSeconds(1));
+    get(store.online(user, "phone", 2, ttl, 10));
+    get(store.keep(user, List.of(new HandoffStore.Live("phone", 1, since)), ttl, 10));
+    assertTrue(get(store.offline(user, "phone", 2)), "2 still holds the entry, so 2 takes it down");
+    get(store.keep(user, List.of(new HandoffStore.Live("phone", 1, since)), ttl, 10));
+    assertFalse(byDevice(get(store.presence(user))).get("phone").getOnline(), "left through 2");
+  }
+
+  @Test
+  void keepTakesOverAnEntryLeftBeforeItsConnectionCameOrNoLongerRefreshed() throws Exception {
+    Duration ttl = Duration.ofSeconds(20);
+    get(store.online(user, "phone", 1, ttl, 10));
+    get(store.offline(user, "phone", 1));
+    clock.advance(Duration.ofSeconds(1));
+    // Connection 2 came after 1 left, and its own mark was lost (a store that lost a second).
+    long since = clock.millis();
+    get(store.keep(user, List.of(new HandoffStore.Live("phone", 2, since)), ttl, 10));
+    assertTrue(byDevice(get(store.presence(user))).get("phone").getOnline());
+    assertTrue(get(store.offline(user, "phone", 2)), "held through 2 now");
+
+    // Connection 3 online, then its node stopped refreshing it: past its deadline 4 takes over.
+    get(store.online(user, "phone", 3, ttl, 10));
+    long since4 = clock.millis();
+    clock.advance(ttl.plusSeconds(1));
+    get(store.keep(user, List.of(new HandoffStore.Live("phone", 4, since4)), ttl, 10));
+    assertTrue(byDevice(get(store.presence(user))).get("phone").getOnline());
+    assertTrue(get(store.offline(user, "phone", 4)), "held through 4 now");
   }
 
   private static Map<String, DevicePresence> byDevice(List<DevicePresence> all) {

@@ -283,6 +283,30 @@ public final class MemoryHandoffStore implements HandoffStore {
     return true;
   }
 
+  /** Refreshes as {@link HandoffStore#keep} says, then reads, under the user's monitor. */
+  @Override
+  public CompletableFuture<List<DevicePresence>> keep(
+      String userId, List<Live> live, Duration ttl, int maxDevices) {
+    update(
+        userId,
+        u -> {
+          long now = clock.millis();
+          for (Live l : live) {
+            Presence p = u.presenceOf(l.deviceId());
+            boolean refresh =
+                p == null
+                    || (p.connection == l.connection()
+                        ? p.online
+                        : p.online ? p.deadline <= now : p.lastSeen < l.sinceMs());
+            if (refresh) {
+              markOnline(u, l.deviceId(), l.connection(), ttl, maxDevices);
+            }
+          }
+          return null;
+        });
+    return presence(userId);
+  }
+
   @Override
   public CompletableFuture<Boolean> offline(String userId, String deviceId, long connection) {
     UserState u = read(userId);

@@ -353,14 +353,15 @@ final class RedisHandoffStore implements HandoffStore {
   public CompletableFuture<List<DevicePresence>> keep(
       String userId, List<Live> live, Duration ttl, int maxDevices) {
     long now = clock.millis();
-    byte[][] argv = new byte[4 + 2 * live.size()][];
+    byte[][] argv = new byte[4 + 3 * live.size()][];
     argv[0] = utf8(Long.toString(now));
     argv[1] = utf8(Long.toString(now + ttl.toMillis()));
     argv[2] = utf8(Integer.toString(maxDevices));
     argv[3] = utf8(Long.toString(PRESENCE_RETENTION.toMillis()));
     for (int i = 0; i < live.size(); i++) {
-      argv[4 + 2 * i] = utf8(live.get(i).deviceId());
-      argv[5 + 2 * i] = connections.of(live.get(i).connection());
+      argv[4 + 3 * i] = utf8(live.get(i).deviceId());
+      argv[5 + 3 * i] = connections.of(live.get(i).connection());
+      argv[6 + 3 * i] = utf8(Long.toString(live.get(i).sinceMs()));
     }
     return eval(keep, ScriptOutputType.MULTI, new byte[][] {keys.presence(userId)}, argv)
         .thenApply(

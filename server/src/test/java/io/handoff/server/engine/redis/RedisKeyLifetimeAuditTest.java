@@ -134,7 +134,9 @@ class RedisKeyLifetimeAuditTest {
     get(handoff.createOffer(user, offer("o4", "phone", clock.millis(), Duration.ofMinutes(1)), 2));
     get(handoff.online(user, "phone", 1, Duration.ofSeconds(30), 8));
     get(handoff.offline(user, "phone", 1));
-    get(handoff.keep(user, List.of(new HandoffStore.Live("laptop", 2)), Duration.ofSeconds(30), 8));
+    get(
+        handoff.keep(
+            user, List.of(new HandoffStore.Live("laptop", 2, 0)), Duration.ofSeconds(30), 8));
 
     TreeMap<String, Long> all = lifetimes();
     List<String> immortal = new ArrayList<>();
