@@ -115,6 +115,11 @@ final class GatedHandoff implements HandoffStore {
   }
 
   @Override
+  public CompletableFuture<Boolean> heldElsewhere(String userId, String deviceId, long connection) {
+    return real().heldElsewhere(userId, deviceId, connection);
+  }
+
+  @Override
   public CompletableFuture<List<io.handoff.protocol.v1.DevicePresence>> presence(String userId) {
     return real().presence(userId);
   }

@@ -66,18 +66,17 @@ class RevocationAcrossNodesTest {
     assertEquals(201, phone.status(), phone.toString());
     assertEquals(201, laptop.status(), laptop.toString());
     String at = phone.field("access_token");
+    // The phone is on n1 (a device is on one node at a time: a second connection of it, on any
+    // node, replaces the first), the revocation is made on n2.
     try (TestDevice onN1 = TestDevice.connect(n1.port(), at);
-        TestDevice onN2 = TestDevice.connect(n2.port(), at);
         TestDevice other = TestDevice.connect(n1.port(), laptop.field("access_token"))) {
       onN1.hello();
-      onN2.hello();
       other.hello();
       HttpApi.Answer revoke = api2.delete("/v1/devices/phone", laptop.field("access_token"));
       long answered = System.nanoTime();
       assertEquals(200, revoke.status(), revoke.toString());
       assertEquals(CloseCode.SESSION_REVOKED.code(), onN1.awaitClose());
-      assertEquals(CloseCode.SESSION_REVOKED.code(), onN2.awaitClose());
-      long slowest = Math.max(onN1.closedAtNanos(), onN2.closedAtNanos()) - answered;
+      long slowest = onN1.closedAtNanos() - answered;
       assertTrue(
           TimeUnit.NANOSECONDS.toMillis(slowest) < 1000,
           "closed " + TimeUnit.NANOSECONDS.toMillis(slowest) + " ms after the revoke answer");
@@ -136,18 +135,17 @@ class RevocationAcrossNodesTest {
     HttpApi.Answer old = api1.signIn(app.identity("liv"), "phone", "Liv's phone", "ios");
     assertEquals(201, old.status(), old.toString());
     String at = old.field("access_token");
-    try (TestDevice onN1 = TestDevice.connect(n1.port(), at);
-        TestDevice onN2 = TestDevice.connect(n2.port(), at)) {
+    // The old session's connection is on n1 (a second connection of the device, on any node,
+    // would replace it), the sign-in on n2.
+    try (TestDevice onN1 = TestDevice.connect(n1.port(), at)) {
       onN1.hello();
-      onN2.hello();
       HttpApi.Answer again = api2.signIn(app.identity("liv"), "phone", "Liv's phone", "ios");
       long answered = System.nanoTime();
       assertEquals(201, again.status(), again.toString());
       try (TestDevice fresh = TestDevice.connect(n1.port(), again.field("access_token"))) {
         fresh.hello();
         assertEquals(CloseCode.SESSION_REVOKED.code(), onN1.awaitClose());
-        assertEquals(CloseCode.SESSION_REVOKED.code(), onN2.awaitClose());
-        long slowest = Math.max(onN1.closedAtNanos(), onN2.closedAtNanos()) - answered;
+        long slowest = onN1.closedAtNanos() - answered;
         assertTrue(
             TimeUnit.NANOSECONDS.toMillis(slowest) < 1000,
             "closed " + TimeUnit.NANOSECONDS.toMillis(slowest) + " ms after the sign-in answer");

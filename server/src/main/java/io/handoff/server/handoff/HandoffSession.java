@@ -1,5 +1,6 @@
 package io.handoff.server.handoff;
 
+import io.handoff.protocol.CloseCode;
 import io.handoff.protocol.bus.v1.ActivityChanged;
 import io.handoff.protocol.bus.v1.OfferEnded;
 import io.handoff.protocol.bus.v1.PresenceChanged;
@@ -57,6 +58,8 @@ public final class HandoffSession extends Presence {
   // ---- event loop only ----
   private boolean live;
   private boolean rereadAfterWelcome;
+  // Another node said this device came online there before this connection was welcomed.
+  private boolean claimedElsewhere;
   // Presence signals received before the Welcome, at most MAX_EARLY_PRESENCE; null when none.
   private List<DevicePresence> earlyPresence;
   // The request rate limit, made by the first request (full then, as it would be by then anyway).
@@ -171,6 +174,10 @@ public final class HandoffSession extends Presence {
   /** After the Welcome went out: from now on pushes flow. Event loop. */
   public void welcomed() {
     live = true;
+    if (claimedElsewhere) {
+      claimedElsewhere = false;
+      closeIfReplaced();
+    }
     if (earlyPresence != null) {
       // Presence signals that came between the subscription and the Welcome: the Welcome's read
       // may predate them. Where each agrees with what the Welcome said, nothing was missed; only
@@ -290,7 +297,17 @@ public final class HandoffSession extends Presence {
   private void apply(UserSignal s) {
     if (s.hasPresenceChanged()
         && s.getPresenceChanged().getPresence().getDeviceId().equals(device())) {
-      return; // This device's own presence: nothing to tell it.
+      // This device's own presence: nothing to tell it. Online on another node, though, may be a
+      // newer connection of it there, which replaces this one as on one node (the Hub does that).
+      if (s.getPresenceChanged().getPresence().getOnline()
+          && !s.getOriginNode().equals(service.config.nodeId())) {
+        if (live) {
+          closeIfReplaced();
+        } else {
+          claimedElsewhere = true;
+        }
+      }
+      return;
     }
     if (!live) {
       // The Welcome's read may predate it.
@@ -322,6 +339,24 @@ public final class HandoffSession extends Presence {
       case PRESENCE_CHANGED -> pushPresence(List.of(s.getPresenceChanged().getPresence()));
       default -> {}
     }
+  }
+
+  /**
+   * Closes this connection with REPLACED if the store holds the device online through another one:
+   * a connection's resume marks the device online through it whatever the entry held, so the entry
+   * names the newest connection, and a signal that came late or out of order from the node of an
+   * older one finds this connection named and changes nothing. Event loop.
+   */
+  private void closeIfReplaced() {
+    connection.onLoop(
+        service.store.heldElsewhere(user(), device(), connectionNumber),
+        (replaced, err) -> {
+          if (err != null) {
+            log.debug("takeover check of {}/{} failed: {}", user(), device(), err.toString());
+          } else if (replaced && connection.active()) {
+            connection.close(CloseCode.REPLACED, CloseCode.REPLACED.reason());
+          }
+        });
   }
 
   // ---------------------------------------------------------------------------------------------

@@ -105,6 +105,13 @@ public interface HandoffStore {
    */
   CompletableFuture<Boolean> offline(String userId, String deviceId, long connection);
 
+  /**
+   * Whether the device is online, as of now, through a connection other than {@code connection}:
+   * the store marked it online for a newer connection (a connection's resume marks it whatever the
+   * entry held), so {@code connection} was replaced.
+   */
+  CompletableFuture<Boolean> heldElsewhere(String userId, String deviceId, long connection);
+
   /** Every device of the user the store knows of, with its presence as of now. */
   CompletableFuture<List<DevicePresence>> presence(String userId);
 

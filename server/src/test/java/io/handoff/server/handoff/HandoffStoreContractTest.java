@@ -452,6 +452,22 @@ public abstract class HandoffStoreContractTest {
     assertTrue(get(store.offline(user, "phone", 4)), "held through 4 now");
   }
 
+  @Test
+  void aDeviceIsHeldElsewhereOnlyWhileAnotherConnectionHoldsItOnline() throws Exception {
+    Duration ttl = Duration.ofSeconds(20);
+    assertFalse(get(store.heldElsewhere(user, "phone", 1)), "no entry");
+    get(store.online(user, "phone", 1, ttl, 10));
+    assertFalse(get(store.heldElsewhere(user, "phone", 1)), "its own");
+    get(store.online(user, "phone", 2, ttl, 10));
+    assertTrue(get(store.heldElsewhere(user, "phone", 1)), "the newer connection holds it");
+    assertFalse(get(store.heldElsewhere(user, "phone", 2)));
+    clock.advance(ttl);
+    assertFalse(get(store.heldElsewhere(user, "phone", 1)), "past its deadline");
+    get(store.online(user, "phone", 2, ttl, 10));
+    get(store.offline(user, "phone", 2));
+    assertFalse(get(store.heldElsewhere(user, "phone", 1)), "offline");
+  }
+
   private static Map<String, DevicePresence> byDevice(List<DevicePresence> all) {
     return all.stream().collect(Collectors.toMap(DevicePresence::getDeviceId, p -> p));
   }

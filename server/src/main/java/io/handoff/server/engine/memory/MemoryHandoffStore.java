@@ -324,6 +324,16 @@ public final class MemoryHandoffStore implements HandoffStore {
   }
 
   @Override
+  public CompletableFuture<Boolean> heldElsewhere(String userId, String deviceId, long connection) {
+    UserState u = read(userId);
+    synchronized (u) {
+      Presence p = u.presenceOf(deviceId);
+      return CompletableFuture.completedFuture(
+          p != null && p.online && p.deadline > clock.millis() && p.connection != connection);
+    }
+  }
+
+  @Override
   public CompletableFuture<List<DevicePresence>> presence(String userId) {
     UserState u = read(userId);
     List<DevicePresence> out = new ArrayList<>();

@@ -333,6 +333,27 @@ final class RedisHandoffStore implements HandoffStore {
   }
 
   @Override
+  public CompletableFuture<Boolean> heldElsewhere(String userId, String deviceId, long connection) {
+    String mine = str(connections.of(connection));
+    return redis
+        .hget(keys.presence(userId), utf8(deviceId))
+        .toCompletableFuture()
+        .thenApply(
+            entry -> {
+              if (entry == null) {
+                return false;
+              }
+              String v = str(entry);
+              int first = v.indexOf('|');
+              int last = v.lastIndexOf('|');
+              int beforeSeen = v.lastIndexOf('|', last - 1);
+              return v.charAt(0) == '1'
+                  && Long.parseLong(v.substring(last + 1)) > clock.millis()
+                  && !v.substring(first + 1, beforeSeen).equals(mine);
+            });
+  }
+
+  @Override
   public CompletableFuture<List<DevicePresence>> presence(String userId) {
     return redis
         .hgetall(keys.presence(userId))
