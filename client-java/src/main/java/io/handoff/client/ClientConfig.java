@@ -17,6 +17,7 @@ final class ClientConfig {
   final List<String> followPrefixes;
   final EventLoopGroup eventLoopGroup;
   final InetSocketAddress localAddress;
+  final boolean renewableToken;
   final Duration reconnectInitial;
   final Duration reconnectMax;
   final long maxUnackedWriteBytes;
@@ -33,6 +34,7 @@ final class ClientConfig {
     this.urls = List.copyOf(b.urls);
     this.tokenSupplier = b.tokenSupplier;
     this.tokenSource = b.tokenSource;
+    this.renewableToken = b.renewableToken;
     this.followAll = b.follow.all();
     this.followDocuments = List.copyOf(b.follow.documents());
     this.followPrefixes = List.copyOf(b.follow.prefixes());

@@ -317,6 +317,9 @@ public final class HandoffClient implements AutoCloseable {
     final List<URI> urls = new ArrayList<>();
     Supplier<String> tokenSupplier;
     Supplier<? extends CompletionStage<String>> tokenSource;
+    // Whether a refused token may be followed by a good one (a supplier or source, not a fixed
+    // one).
+    boolean renewableToken;
     final FollowSet follow = new FollowSet();
     EventLoopGroup eventLoopGroup;
     InetSocketAddress localAddress;
@@ -403,6 +406,7 @@ public final class HandoffClient implements AutoCloseable {
       Handshake.checkToken(token);
       this.tokenSupplier = () -> token;
       this.tokenSource = null;
+      this.renewableToken = false;
       return this;
     }
 
@@ -413,16 +417,19 @@ public final class HandoffClient implements AutoCloseable {
      * POST /v1/token} in the background). On TokenExpiring the client sends the supplied token in
      * band (RefreshToken) and the connection continues without reconnecting; if the server still
      * reaches the expiry, it closes with TOKEN_EXPIRED (4003) and the client reconnects, asking the
-     * supplier again. If it throws, the attempt counts as failed and the client retries with
-     * backoff. A null result sends no Authorization header. A token that can never be sent (empty,
-     * or holding a character an HTTP header cannot carry) stops the client at once, as a terminal
-     * close code would: {@link HandoffListener#onError} and the {@link #connect} future get a
-     * {@link HandoffException} with {@code BAD_REQUEST}, and the client is CLOSED.
+     * supplier again; an upgrade refused with 401 or 403 is tried again the same way, after the
+     * reconnect backoff (a fixed {@link #token} stops the client instead). If it throws, the
+     * attempt counts as failed and the client retries with backoff. A null result sends no
+     * Authorization header. A token that can never be sent (empty, or holding a character an HTTP
+     * header cannot carry) stops the client at once, as a terminal close code would: {@link
+     * HandoffListener#onError} and the {@link #connect} future get a {@link HandoffException} with
+     * {@code BAD_REQUEST}, and the client is CLOSED.
      */
     public Builder tokenSupplier(Supplier<String> tokenSupplier) {
       check(tokenSupplier != null, "tokenSupplier must not be null");
       this.tokenSupplier = tokenSupplier;
       this.tokenSource = null;
+      this.renewableToken = true;
       return this;
     }
 
@@ -442,6 +449,7 @@ public final class HandoffClient implements AutoCloseable {
       check(tokenSource != null, "tokenSource must not be null");
       this.tokenSource = tokenSource;
       this.tokenSupplier = null;
+      this.renewableToken = true;
       return this;
     }
 

@@ -193,6 +193,24 @@ class HandoffClientSocketTest {
   }
 
   @Test
+  void anUpgradeRefusedWithASuppliedTokenIsTriedAgainWithTheNextOne() throws Exception {
+    // The supplier's cached token expired while the device slept; the app renews it meanwhile.
+    AtomicInteger asked = new AtomicInteger();
+    client =
+        clientBuilder()
+            .tokenSupplier(() -> asked.getAndIncrement() == 0 ? "expired-token" : TOKEN)
+            .build();
+    CompletableFuture<Void> connected = client.connect();
+
+    TestServer.Connection second = server.accept();
+    assertTrue(second.next().hasHello());
+    second.send(welcome(0));
+    connected.get(WAIT, TimeUnit.SECONDS);
+    assertEquals(ConnectionState.CONNECTED, client.state());
+    assertEquals(2, asked.get(), "asked again after the 401");
+  }
+
+  @Test
   void closeSendsNormalClosureAndLeavesASharedGroupRunning() throws Exception {
     EventLoopGroup shared = new MultiThreadIoEventLoopGroup(1, NioIoHandler.newFactory());
     try {
