@@ -144,7 +144,11 @@ public final class ServerStats {
     counter(registry, "handoff.connections.closed", connectionsClosed, "connections closed");
     counter(registry, "handoff.auth.failures", authFailures, "upgrades refused for their token");
     counter(registry, "handoff.writes.applied", writesApplied, "writes accepted (deltas in)");
-    counter(registry, "handoff.writes.refused", writesRefused, "writes refused with an error");
+    counter(
+        registry,
+        "handoff.writes.refused",
+        writesRefused,
+        "writes answered with an error that says they were not applied (not RATE_LIMITED)");
     counter(
         registry,
         "handoff.writes.outcome.unknown",

@@ -51,6 +51,7 @@ final class SessionWrites {
     InFlight same = tracker.inFlight(seq);
     if (same != null) {
       if (!same.document.equals(w.getDocument())) {
+        node.stats().writesRefused.increment();
         error(
             id,
             ErrorCode.BAD_REQUEST,
@@ -91,6 +92,7 @@ final class SessionWrites {
       }
     }
     if (tracker.size() >= node.config().maxInFlightWrites()) {
+      node.stats().writesRefused.increment();
       error(
           id,
           ErrorCode.TOO_MANY_IN_FLIGHT,
@@ -155,6 +157,7 @@ final class SessionWrites {
     } else {
       return false;
     }
+    node.stats().writesRefused.increment();
     error(id, ErrorCode.TOO_MANY_IN_FLIGHT, why, w.getDocument(), seq, 0, 0, true);
     return true;
   }
@@ -196,6 +199,10 @@ final class SessionWrites {
       ErrorCode code = StoreFailures.code(err);
       if (code == ErrorCode.OUTCOME_UNKNOWN) {
         node.stats().writesOutcomeUnknown.increment();
+      } else {
+        node.stats()
+            .writesRefused
+            .increment(); // UNAVAILABLE, PREDECESSOR_NOT_APPLIED: not applied.
       }
       error(p.requestId, code, StoreFailures.message(err), p.document, seq, 0, 0, true);
     } else if (!out.isApplied()) {
