@@ -161,6 +161,11 @@ final class GatedEngine implements Engine {
     statusesToFail = n;
   }
 
+  /** How many of the reads {@link #failSessionStatuses} made fail are still to come. */
+  synchronized int sessionStatusesLeftToFail() {
+    return statusesToFail;
+  }
+
   int heldSessionStatuses() {
     return statuses.held();
   }

@@ -4,8 +4,10 @@ import static io.handoff.server.TestServer.token;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.handoff.protocol.v1.ClientFrame;
 import io.handoff.protocol.v1.ErrorCode;
 import io.handoff.protocol.v1.Offer;
+import io.handoff.protocol.v1.RefreshToken;
 import io.handoff.protocol.v1.ServerFrame;
 import io.handoff.server.engine.StoreLimits;
 import io.handoff.server.engine.memory.MemoryEngine;
@@ -283,6 +285,44 @@ class MetricsScenariosTest {
       assertEquals(0.0, value(s, "handoff_writes_outcome_unknown_total"));
       assertEquals(0.0, value(s, "handoff_writes_in_flight_bytes"));
       admin.sync().configSet("maxmemory", "0");
+    }
+  }
+
+  /**
+   * An in-band RefreshToken the node cannot check because the session store is unreachable is
+   * answered UNAVAILABLE: no token was refused, so {@code handoff_auth_failures_total} (whose alert
+   * says devices are refused for their tokens) does not count it, as the upgrade's 503 is not
+   * counted either. A token of another device is refused, and counted.
+   */
+  @Test
+  void aRefreshTheStoreCouldNotCheckIsNoAuthFailure() throws Exception {
+    AppBackend app = new AppBackend();
+    GatedEngine engine = new GatedEngine(new MemoryEngine(StoreLimits.builder().build()));
+    try (Nodes nodes = new Nodes()) {
+      HandoffServer node =
+          nodes.start("auth", engine, b -> b.admin("127.0.0.1", 0).tokens(app.tokens().build()));
+      HttpApi api = new HttpApi(node.port());
+      HttpApi.Answer phone = api.signIn(app.identity("una"), "phone", "p", "ios");
+      HttpApi.Answer tv = api.signIn(app.identity("una"), "tv", "t", "tvos");
+      TestDevice d = nodes.add(TestDevice.connect(node.port(), phone.field("access_token")));
+      d.hello();
+      engine.failSessionStatuses(1);
+      long id =
+          d.send(
+              ClientFrame.newBuilder()
+                  .setRefreshToken(
+                      RefreshToken.newBuilder().setAccessToken(phone.field("access_token"))));
+      ServerFrame unchecked = d.next(f -> f.getRequestId() == id);
+      assertEquals(ErrorCode.UNAVAILABLE, unchecked.getError().getCode(), unchecked.toString());
+      assertEquals(0.0, value(samples(scrape(node.adminPort())), "handoff_auth_failures_total"));
+      long other =
+          d.send(
+              ClientFrame.newBuilder()
+                  .setRefreshToken(
+                      RefreshToken.newBuilder().setAccessToken(tv.field("access_token"))));
+      ServerFrame refused = d.next(f -> f.getRequestId() == other);
+      assertEquals(ErrorCode.INVALID_TOKEN, refused.getError().getCode(), refused.toString());
+      assertEquals(1.0, value(samples(scrape(node.adminPort())), "handoff_auth_failures_total"));
     }
   }
 

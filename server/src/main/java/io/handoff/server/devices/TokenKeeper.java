@@ -215,7 +215,10 @@ public final class TokenKeeper extends Deadline {
           refreshing = false;
           requests.answered();
           if (err != null || problem != null) {
-            node.sessions().stats().authFailures.increment();
+            if (err == null) {
+              // A token refused; a store that could not be asked refused none (as at the upgrade).
+              node.sessions().stats().authFailures.increment();
+            }
             error(
                 id,
                 err != null ? ErrorCode.UNAVAILABLE : ErrorCode.INVALID_TOKEN,
