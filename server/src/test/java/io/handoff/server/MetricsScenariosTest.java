@@ -6,12 +6,14 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.handoff.protocol.v1.ClientFrame;
 import io.handoff.protocol.v1.ErrorCode;
+import io.handoff.protocol.v1.Hello;
 import io.handoff.protocol.v1.Offer;
 import io.handoff.protocol.v1.RefreshToken;
 import io.handoff.protocol.v1.ServerFrame;
 import io.handoff.server.engine.StoreLimits;
 import io.handoff.server.engine.memory.MemoryEngine;
 import io.handoff.server.engine.redis.RedisEngine;
+import io.handoff.server.transport.TransportConfig;
 import java.io.File;
 import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
@@ -323,6 +325,91 @@ class MetricsScenariosTest {
       ServerFrame refused = d.next(f -> f.getRequestId() == other);
       assertEquals(ErrorCode.INVALID_TOKEN, refused.getError().getCode(), refused.toString());
       assertEquals(1.0, value(samples(scrape(node.adminPort())), "handoff_auth_failures_total"));
+    }
+  }
+
+  /**
+   * A device that reads nothing is closed with SLOW_CONSUMER past its own bound: counted once with
+   * {@code reason="connection_limit"}, and the bytes queued for it leave {@code
+   * handoff_queued_bytes} with it, while the peak and the per-connection maximum keep what was
+   * seen.
+   */
+  @Test
+  void aSlowConsumerIsCountedByReasonAndItsQueuedBytesLeaveWithIt() throws Exception {
+    try (TestServer server =
+            TestServer.start(
+                b ->
+                    b.admin("127.0.0.1", 0)
+                        .maxQueuedBytes(512 * 1024)
+                        .transport(
+                            TransportConfig.builder()
+                                .socketSendBufferBytes(4096)
+                                .writeBufferWaterMark(16 * 1024, 64 * 1024)
+                                .build()));
+        RawSocket tv = RawSocket.connect(server.port(), token("s1", "tv"), 4096);
+        TestDevice phone = TestDevice.connect(server.port(), token("s1", "phone"))) {
+      int admin = server.server.adminPort();
+      tv.send(
+          ClientFrame.newBuilder().setRequestId(1).setHello(Hello.getDefaultInstance()).build());
+      phone.hello();
+      Conditions.await("the tv online", () -> server.server.hub().sessions() == 2, BOUND);
+      Map<String, Double> before = samples(scrape(admin));
+      ServerStats stats = server.server.stats();
+      String value = "x".repeat(16 * 1024);
+      for (int i = 1; i <= 1000 && stats.slowConsumerCloses.sum() == 0; i++) {
+        assertTrue(phone.answerTo(phone.write("feed", i, "v", value)).hasAck());
+      }
+      Conditions.await("the tv closed", () -> server.server.stats().openConnections() == 1, BOUND);
+      Map<String, Double> after = samples(scrape(admin));
+      assertEquals(
+          1.0,
+          value(after, "handoff_slow_consumer_disconnects_total", "reason=\"connection_limit\""));
+      assertEquals(
+          0.0, value(after, "handoff_slow_consumer_disconnects_total", "reason=\"node_budget\""));
+      assertEquals(0.0, value(after, "handoff_queued_bytes"), "what was queued left with the tv");
+      assertTrue(value(after, "handoff_queued_bytes_peak") >= 256 * 1024, after.toString());
+      assertTrue(value(after, "handoff_queued_bytes_max") >= 256 * 1024, after.toString());
+      assertEquals(1.0, value(after, "handoff_connections"));
+      assertEquals(1.0, value(after, "handoff_sessions"));
+      countersNeverWentDown(before, after);
+    }
+  }
+
+  /**
+   * Two nodes on one Redis: a write is counted as applied once, by the node that took it; each
+   * device it reaches counts one delta out and one sync lag, on the node that serves the device.
+   */
+  @Test
+  void acrossNodesAWriteIsAppliedOnceAndDeliveredOncePerDevice() throws Exception {
+    try (Nodes nodes = new Nodes()) {
+      String url = RedisProcess.sharedUrl();
+      HandoffServer a =
+          nodes.redis(url, "a", java.time.Clock.systemUTC(), b -> b.admin("127.0.0.1", 0));
+      HandoffServer b =
+          nodes.redis(url, "b", java.time.Clock.systemUTC(), c -> c.admin("127.0.0.1", 0));
+      TestDevice phone = nodes.add(TestDevice.connect(a.port(), token("m", "phone")));
+      TestDevice tv = nodes.add(TestDevice.connect(b.port(), token("m", "tv")));
+      TestDevice laptop = nodes.add(TestDevice.connect(b.port(), token("m", "laptop")));
+      phone.hello();
+      tv.hello();
+      laptop.hello();
+      int writes = 5;
+      for (int i = 1; i <= writes; i++) {
+        assertTrue(phone.answerTo(phone.write("doc", i, "f", "v" + i)).hasAck());
+        tv.next(ServerFrame::hasDelta);
+        laptop.next(ServerFrame::hasDelta);
+      }
+      Map<String, Double> onA = samples(scrape(a.adminPort()));
+      Map<String, Double> onB = samples(scrape(b.adminPort()));
+      assertEquals((double) writes, value(onA, "handoff_writes_applied_total"));
+      assertEquals(0.0, value(onB, "handoff_writes_applied_total"));
+      assertEquals(0.0, value(onA, "handoff_deltas_out_total"), "the writer gets acks");
+      assertEquals(2.0 * writes, value(onB, "handoff_deltas_out_total"));
+      assertEquals(2.0 * writes, value(onB, "handoff_sync_lag_seconds_count"));
+      assertEquals(1.0, value(onA, "handoff_users"));
+      assertEquals(1.0, value(onB, "handoff_users"));
+      assertEquals(2.0, value(onB, "handoff_sessions"));
+      assertTrue(value(onA, "handoff_store_up") == 1.0 && value(onB, "handoff_store_up") == 1.0);
     }
   }
 
