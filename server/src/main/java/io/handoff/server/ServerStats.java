@@ -338,6 +338,10 @@ public final class ServerStats {
 
   /** WebSocket connections open now (HTTP requests such as the metrics scrape are not counted). */
   public long openConnections() {
-    return connectionsOpened.sum() - connectionsClosed.sum();
+    // Closes first: a close is counted after its connection's open, so every close this read sees
+    // has its open in the later read. Opens first, a connection opened after that read and closed
+    // before the next would count as -1.
+    long closed = connectionsClosed.sum();
+    return connectionsOpened.sum() - closed;
   }
 }

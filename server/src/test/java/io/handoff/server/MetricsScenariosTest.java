@@ -414,6 +414,58 @@ class MetricsScenariosTest {
   }
 
   /**
+   * {@code handoff_connections} read while connections open and close on other threads is never
+   * below 0: it is read from two counters, and a close counted between the two reads must not be
+   * set against an open that the first read missed. The gauge is read through the registry as the
+   * scrape reads it, as often as this thread can, while connections churn; after the churn it is 0.
+   */
+  @Test
+  void theConnectionsGaugeIsNeverNegativeWhileConnectionsChurn() throws Exception {
+    try (TestServer server =
+        TestServer.start(b -> b.admin("127.0.0.1", 0).connectRatePerAddress(0, 1))) {
+      io.micrometer.core.instrument.Gauge gauge =
+          server.server.metrics().registry().get("handoff.connections").gauge();
+      java.util.concurrent.atomic.AtomicBoolean stop =
+          new java.util.concurrent.atomic.AtomicBoolean();
+      java.util.concurrent.atomic.AtomicInteger churned =
+          new java.util.concurrent.atomic.AtomicInteger();
+      List<Thread> threads = new ArrayList<>();
+      for (int t = 0; t < 4; t++) {
+        String device = "d" + t;
+        Thread th =
+            new Thread(
+                () -> {
+                  while (!stop.get()) {
+                    try (RawSocket s = RawSocket.connect(server.port(), token("c", device), 0)) {
+                      churned.incrementAndGet();
+                    } catch (java.io.IOException e) {
+                      throw new java.io.UncheckedIOException(e);
+                    }
+                  }
+                });
+        th.start();
+        threads.add(th);
+      }
+      double lowest = 0;
+      long deadline = System.nanoTime() + Duration.ofSeconds(10).toNanos();
+      try {
+        while (System.nanoTime() < deadline && lowest >= 0) {
+          lowest = Math.min(lowest, gauge.value());
+        }
+      } finally {
+        stop.set(true);
+        for (Thread th : threads) {
+          th.join(30_000);
+        }
+      }
+      assertTrue(
+          lowest >= 0, "handoff_connections read " + lowest + " after " + churned + " churned");
+      assertTrue(churned.get() > 0);
+      Conditions.await("every connection closed", () -> gauge.value() == 0, BOUND);
+    }
+  }
+
+  /**
    * Redis stopped and started again: the store and readiness gauges follow it, on the admin port.
    */
   @Test
