@@ -40,6 +40,8 @@ final class IdleRun {
     Fleet fleet = new Fleet(o, stats, false, ttl, false);
     int connected = 0;
     int minHeld = 0;
+    // Connections held when the hold ended; -1 if it never started.
+    int heldAtEnd = -1;
     long ownAfter = -1;
     CpuMeter cpuStart = null;
     CpuMeter.Usage cpu = null;
@@ -72,6 +74,7 @@ final class IdleRun {
               (now - start) / 1e9, stats.connected.get(), fleet.size(), stats.disconnects.sum());
         }
       }
+      heldAtEnd = stats.connected.get();
       cpu = cpuStart.since(serverPid);
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
@@ -89,6 +92,7 @@ final class IdleRun {
     result
         .put("connections", connected)
         .put("min_connections_held", minHeld)
+        .put("held_at_end", Math.max(0, heldAtEnd))
         .put("sent", 0)
         .put("expected", 0)
         .put("received", 0)
@@ -150,6 +154,15 @@ final class IdleRun {
     }
     if (connected < fleet.size()) {
       result.problem(fleet.connectShortfall(connected, o.connectTimeout));
+    }
+    if (heldAtEnd >= 0 && heldAtEnd < connected) {
+      result.problem(
+          (connected - heldAtEnd)
+              + " of "
+              + connected
+              + " devices were not connected when the hold ended (closes: "
+              + stats.closes()
+              + ")");
     }
     if (errors > 0) {
       result.problem(
