@@ -67,6 +67,9 @@ final class LeanLink implements LeanConnection.Listener {
   private volatile long resent;
 
   // ---- event loop only ----
+  // The state last told to the device: as client-java's, a change only, so that the attempts
+  // that fail while a device reconnects are not each reported as another lost connection.
+  private ConnectionState state;
   // The replica of each document: version, epoch, fingerprint and a hash of the payload field.
   private final long[] version;
   private final long[] epoch;
@@ -135,7 +138,7 @@ final class LeanLink implements LeanConnection.Listener {
         () -> {
           if (connected == null) {
             connected = new CompletableFuture<>();
-            device.onStateChanged(ConnectionState.CONNECTING, 0, null);
+            state(ConnectionState.CONNECTING, 0, null);
             attempt();
           }
           connected.whenComplete(
@@ -262,7 +265,7 @@ final class LeanLink implements LeanConnection.Listener {
       reason = l.disconnectReason;
     }
     if (CloseCode.isReconnect(code)) {
-      device.onStateChanged(ConnectionState.RECONNECTING, code, reason);
+      state(ConnectionState.RECONNECTING, code, reason);
       endpoint = (endpoint + 1) % urls.size();
       long cap = code == CloseCode.UNAVAILABLE.code() ? UNAVAILABLE_MAX_NANOS : BACKOFF_MAX_NANOS;
       long delay = backoff(attempt, cap);
@@ -271,7 +274,7 @@ final class LeanLink implements LeanConnection.Listener {
       }
       loop.schedule(this::attempt, delay, TimeUnit.NANOSECONDS);
     } else {
-      device.onStateChanged(ConnectionState.CLOSED, code, reason);
+      state(ConnectionState.CLOSED, code, reason);
       for (int d = 0; d < version.length; d++) {
         while (lanes.hasHead(d)) {
           failHead(d, "connection closed for good with code " + code + ": " + reason);
@@ -283,13 +286,22 @@ final class LeanLink implements LeanConnection.Listener {
     }
   }
 
+  /** Tells the device of a change of state (not of the same state again). Event loop. */
+  private void state(ConnectionState next, int code, String reason) {
+    if (state == next) {
+      return;
+    }
+    state = next;
+    device.onStateChanged(next, code, reason);
+  }
+
   private void welcome(LeanConnection l, Welcome w) {
     l.welcomed = true;
     l.durableAcks = w.getDurableAckReplicas() > 0;
     attempt = 0;
     nextSeq = Math.max(nextSeq, w.getLastClientSeq());
     window = w.getMaxInFlightWrites() > 0 ? Math.min(1_000, w.getMaxInFlightWrites()) : 1_000;
-    device.onStateChanged(ConnectionState.CONNECTED, 0, null);
+    state(ConnectionState.CONNECTED, 0, null);
     connected.complete(null);
     for (DocumentSync sync : w.getSync().getDocumentsList()) {
       int d = LeanWire.documentIndex(sync.getDocument());

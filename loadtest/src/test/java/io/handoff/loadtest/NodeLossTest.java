@@ -8,9 +8,21 @@ import io.handoff.server.HandoffServer;
 import io.handoff.server.ServerConfig;
 import io.handoff.server.auth.DevTokens;
 import io.handoff.server.engine.memory.MemoryEngine;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.net.InetAddress;
+import java.net.ServerSocket;
+import java.net.Socket;
 import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicReference;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 
@@ -88,5 +100,213 @@ class NodeLossTest {
             .get("problems")
             .contains("10 of 10 devices were not connected when the hold ended"),
         run.lastLine());
+  }
+
+  @Test
+  @Timeout(value = 180, unit = TimeUnit.SECONDS)
+  void fanoutPassesWhenItsOnlyNodeRestartsAndEveryDeviceResumes() throws Exception {
+    Run run = whileNodeRestarts();
+    Map<String, String> json = run.json();
+    assertTrue(
+        json.get("closes").matches("\\{\"4000\":\\d+\\}"),
+        "the only connections lost are the node's SHUTDOWN closes, not the refused attempts to"
+            + " reconnect while it was down: "
+            + run.lastLine());
+    assertEquals("0", json.get("errors"), run.lastLine());
+    assertEquals(0, run.exit(), run.lastLine());
+  }
+
+  @Test
+  @Timeout(value = 180, unit = TimeUnit.SECONDS)
+  void fanoutOnTheJavaClientPassesWhenItsOnlyNodeRestarts() throws Exception {
+    Run run = whileNodeRestarts("--full-client");
+    assertEquals("0", run.json().get("errors"), run.lastLine());
+    assertEquals(0, run.exit(), run.lastLine());
+  }
+
+  /**
+   * A fanout run through a front (a TCP relay, as a load balancer) whose only node shuts down
+   * (SHUTDOWN) at the first progress line while writing; the front then refuses the devices'
+   * attempts to reconnect (a TCP reset) until it has refused a few, and then relays to a new node
+   * on the same store.
+   */
+  private static Run whileNodeRestarts(String... more) throws Exception {
+    MemoryEngine engine = new MemoryEngine(config().storeLimits());
+    HandoffServer first = HandoffServer.start(config(), engine);
+    AtomicReference<HandoffServer> second = new AtomicReference<>();
+    CompletableFuture<Void> writing = new CompletableFuture<>();
+    try (Front front = new Front(first.port())) {
+      Thread restarter =
+          new Thread(
+              () -> {
+                writing.join();
+                front.refuse();
+                first.close();
+                front.awaitRefused(3);
+                try {
+                  second.set(HandoffServer.start(config(), engine));
+                } catch (InterruptedException e) {
+                  Thread.currentThread().interrupt();
+                  return;
+                }
+                front.relayTo(second.get().port());
+              },
+              "node-restarter");
+      restarter.start();
+      List<String> args =
+          new ArrayList<>(
+              List.of(
+                  "fanout",
+                  "--url",
+                  "ws://127.0.0.1:" + front.port() + "/ws",
+                  "--users",
+                  "3",
+                  "--devices",
+                  "3",
+                  "--rate",
+                  "30",
+                  "--duration",
+                  "4s",
+                  "--drain-timeout",
+                  "60s",
+                  "--jwt-secret",
+                  SECRET,
+                  "--json"));
+      args.addAll(List.of(more));
+      try {
+        Run run =
+            run(
+                line -> {
+                  if (line.matches("\\s*\\d+\\.\\ds  conn \\d+/\\d+.*")) {
+                    writing.complete(null);
+                  }
+                },
+                args.toArray(String[]::new));
+        restarter.join(60_000);
+        assertTrue(front.refused() >= 3, "attempts refused while the node was down");
+        assertTrue(second.get() != null, "the node came back");
+        return run;
+      } finally {
+        writing.complete(null);
+        front.relayTo(first.port());
+        restarter.join(60_000);
+      }
+    } finally {
+      first.close();
+      if (second.get() != null) {
+        second.get().close();
+      }
+      engine.close();
+    }
+  }
+
+  private static ServerConfig config() {
+    return ServerConfig.builder()
+        .host("127.0.0.1")
+        .port(0)
+        .nodeId("loadtest-node-restart")
+        .jwtSecret(SECRET)
+        .heartbeatInterval(Duration.ofSeconds(10))
+        .build();
+  }
+
+  /**
+   * A TCP relay on a port of its own in front of a node: relays each new connection to the node's
+   * port, or, while refusing, resets it at once.
+   */
+  private static final class Front implements AutoCloseable {
+    private final ServerSocket listener =
+        new ServerSocket(0, 128, InetAddress.getLoopbackAddress());
+    private final List<Socket> sockets = new CopyOnWriteArrayList<>();
+    private final AtomicInteger refused = new AtomicInteger();
+    // The node's port, or 0 while refusing.
+    private volatile int target;
+
+    Front(int nodePort) throws IOException {
+      target = nodePort;
+      daemon(this::accept);
+    }
+
+    int port() {
+      return listener.getLocalPort();
+    }
+
+    void refuse() {
+      target = 0;
+    }
+
+    void relayTo(int nodePort) {
+      target = nodePort;
+    }
+
+    int refused() {
+      return refused.get();
+    }
+
+    synchronized void awaitRefused(int n) {
+      while (refused.get() < n) {
+        try {
+          wait();
+        } catch (InterruptedException e) {
+          Thread.currentThread().interrupt();
+          return;
+        }
+      }
+    }
+
+    private void accept() {
+      while (!listener.isClosed()) {
+        try {
+          Socket client = listener.accept();
+          int to = target;
+          if (to == 0) {
+            client.setSoLinger(true, 0);
+            client.close();
+            synchronized (this) {
+              refused.incrementAndGet();
+              notifyAll();
+            }
+            continue;
+          }
+          Socket node = new Socket(InetAddress.getLoopbackAddress(), to);
+          sockets.add(client);
+          sockets.add(node);
+          daemon(() -> pipe(client, node));
+          daemon(() -> pipe(node, client));
+        } catch (IOException e) {
+          // Closed, or the node is gone: the device retries.
+        }
+      }
+    }
+
+    private static void pipe(Socket from, Socket to) {
+      byte[] buf = new byte[16384];
+      try (from;
+          to) {
+        InputStream in = from.getInputStream();
+        OutputStream out = to.getOutputStream();
+        int n;
+        while ((n = in.read(buf)) >= 0) {
+          out.write(buf, 0, n);
+          out.flush();
+        }
+      } catch (IOException e) {
+        // Closed.
+      }
+    }
+
+    private static void daemon(Runnable r) {
+      Thread t = new Thread(r, "front");
+      t.setDaemon(true);
+      t.start();
+    }
+
+    @Override
+    public void close() throws IOException {
+      listener.close();
+      for (Socket s : sockets) {
+        s.close();
+      }
+    }
   }
 }
