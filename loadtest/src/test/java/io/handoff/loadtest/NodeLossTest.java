@@ -124,6 +124,43 @@ class NodeLossTest {
     assertEquals(0, run.exit(), run.lastLine());
   }
 
+  @Test
+  @Timeout(value = 120, unit = TimeUnit.SECONDS)
+  void fanoutStopsByItselfAndFailsWhenItsNodeHangsWithItsConnectionsOpen() throws Exception {
+    MemoryEngine engine = new MemoryEngine(config().storeLimits());
+    HandoffServer node = HandoffServer.start(config(), engine);
+    try (Front front = new Front(node.port())) {
+      Run run =
+          run(
+              line -> {
+                if (line.matches("\\s*\\d+\\.\\ds  conn \\d+/\\d+.*")) {
+                  front.freeze();
+                }
+              },
+              "fanout",
+              "--url",
+              "ws://127.0.0.1:" + front.port() + "/ws",
+              "--users",
+              "3",
+              "--devices",
+              "3",
+              "--rate",
+              "30",
+              "--duration",
+              "3s",
+              "--drain-timeout",
+              "2s",
+              "--jwt-secret",
+              SECRET,
+              "--json");
+      System.err.println("HUNG " + run.lastLine());
+      assertEquals(Result.EXIT_FAILED, run.exit(), run.lastLine());
+    } finally {
+      node.close();
+      engine.close();
+    }
+  }
+
   /**
    * A fanout run through a front (a TCP relay, as a load balancer) whose only node shuts down
    * (SHUTDOWN) at the first progress line while writing; the front then refuses the devices'
@@ -221,6 +258,8 @@ class NodeLossTest {
     private final AtomicInteger refused = new AtomicInteger();
     // The node's port, or 0 while refusing.
     private volatile int target;
+    // While set, nothing more is relayed either way: a node that hangs with its connections open.
+    private volatile boolean frozen;
 
     Front(int nodePort) throws IOException {
       target = nodePort;
@@ -229,6 +268,10 @@ class NodeLossTest {
 
     int port() {
       return listener.getLocalPort();
+    }
+
+    void freeze() {
+      frozen = true;
     }
 
     void refuse() {
@@ -271,15 +314,15 @@ class NodeLossTest {
           Socket node = new Socket(InetAddress.getLoopbackAddress(), to);
           sockets.add(client);
           sockets.add(node);
-          daemon(() -> pipe(client, node));
-          daemon(() -> pipe(node, client));
+          daemon(() -> pipe(client, node, this));
+          daemon(() -> pipe(node, client, this));
         } catch (IOException e) {
           // Closed, or the node is gone: the device retries.
         }
       }
     }
 
-    private static void pipe(Socket from, Socket to) {
+    private static void pipe(Socket from, Socket to, Front front) {
       byte[] buf = new byte[16384];
       try (from;
           to) {
@@ -287,6 +330,9 @@ class NodeLossTest {
         OutputStream out = to.getOutputStream();
         int n;
         while ((n = in.read(buf)) >= 0) {
+          if (front.frozen) {
+            continue;
+          }
           out.write(buf, 0, n);
           out.flush();
         }
