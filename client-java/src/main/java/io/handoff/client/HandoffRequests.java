@@ -297,6 +297,8 @@ final class HandoffRequests {
         Offer o = frame.getOfferPrompt().getOffer();
         if (prompts.put(o.getOfferId(), o) == null) {
           offerListeners.forEach(l -> call(() -> l.onPrompt(o)));
+        } else {
+          offerListeners.forEach(l -> call(() -> l.onPromptRepeated(o)));
         }
       }
       case OFFER_WITHDRAWN -> {

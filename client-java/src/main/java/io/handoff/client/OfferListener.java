@@ -22,6 +22,14 @@ public interface OfferListener {
   default void onPrompt(Offer offer) {}
 
   /**
+   * The server pushed the prompt of an offer this client already shows. The protocol pushes each
+   * prompt once per connection (one live when the client connects comes in the Welcome only), so a
+   * server that keeps its promises never does it; the client ignores it ({@link #onPrompt} is not
+   * called again). For monitoring and load testing.
+   */
+  default void onPromptRepeated(Offer offer) {}
+
+  /**
    * A prompt is withdrawn: another device took it ({@code ACCEPTED}), a device declined it, the
    * offerer cancelled it, or it expired. {@code byDevice} is empty unless a device ended it. A
    * prompt that ended while the client was disconnected is withdrawn when it reconnects, with

@@ -143,6 +143,17 @@ final class Device implements HandoffListener, OfferListener {
   }
 
   @Override
+  public void onPromptRepeated(Offer offer) {
+    HandoffRun run = handoff;
+    if (run != null) {
+      run.onPromptRepeated(this, offer);
+    } else if (!closing) {
+      stats.clientErrors.increment();
+      stats.sample("device " + index + " got a prompt twice in a scenario without offers");
+    }
+  }
+
+  @Override
   public void onWithdrawn(String offerId, OfferOutcome outcome, String byDevice) {
     HandoffRun run = handoff;
     if (run != null) {

@@ -286,6 +286,20 @@ final class HandoffRun {
         .whenComplete((granted, error) -> t.answered(target, error, System.nanoTime()));
   }
 
+  /**
+   * The server pushed {@code target} a prompt it already showed (the client passes it on only as
+   * {@link io.handoff.client.OfferListener#onPromptRepeated}).
+   */
+  void onPromptRepeated(Device target, Offer offer) {
+    counts.duplicatePrompts.increment();
+    stats.sample(
+        "device "
+            + target.index
+            + " got the prompt of "
+            + offer.getActivity().getTitle()
+            + " twice");
+  }
+
   /** The prompt of {@code offerId} was withdrawn from {@code target}. */
   void onWithdrawn(Device target, String offerId, OfferOutcome outcome, String byDevice) {
     OfferTrack t = slots[target.user].current;

@@ -18,9 +18,9 @@ import org.junit.jupiter.api.Test;
 
 /**
  * A real node behind a proxy that misbehaves on the wire towards one device (d1): it sends a delta
- * twice, drops one, or swaps two, while the connection stays up. The load tester says it checks
- * every delivery for loss, duplication and order; each of these must fail the run and show in the
- * matching count.
+ * (or a handoff prompt) twice, drops one, or swaps two, while the connection stays up. The load
+ * tester says it checks every delivery for loss, duplication and order; each of these must fail the
+ * run and show in the matching count.
  */
 class DeliveryFaultsTest {
   private static final String SECRET = DevTokens.randomSecret();
@@ -97,6 +97,33 @@ class DeliveryFaultsTest {
       assertTrue(
           Long.parseLong(json.get("lost")) + Long.parseLong(json.get("reordered")) > 0,
           "a dropped push shows as lost or as a gap (reordered): " + run.lastLine());
+      assertEquals(1, run.exit(), "the run must fail: " + run.lastLine());
+    }
+  }
+
+  @Test
+  void handoffCountsAPromptDeliveredTwice() throws Exception {
+    try (DeltaFaultProxy proxy =
+        new DeltaFaultProxy(
+            server.port(), "d1", DeltaFaultProxy.Fault.DUPLICATE, 0, f -> f.hasOfferPrompt())) {
+      Run run = write("handoff", proxy);
+      assertTrue(proxy.faultsApplied() > 0, "the proxy sent prompts twice");
+      Map<String, String> json = run.json();
+      assertTrue(Long.parseLong(json.get("duplicate_prompts")) > 0, run.lastLine());
+      assertTrue(Long.parseLong(json.get("duplicated")) > 0, "duplicated: " + run.lastLine());
+      assertEquals(1, run.exit(), "the run must fail: " + run.lastLine());
+    }
+  }
+
+  @Test
+  void handoffCountsAPromptThatNeverArrived() throws Exception {
+    try (DeltaFaultProxy proxy =
+        new DeltaFaultProxy(
+            server.port(), "d1", DeltaFaultProxy.Fault.DROP, 5, f -> f.hasOfferPrompt())) {
+      Run run = write("handoff", proxy);
+      assertEquals(1, proxy.faultsApplied(), "the proxy dropped one prompt");
+      Map<String, String> json = run.json();
+      assertEquals("1", json.get("missing_prompts"), run.lastLine());
       assertEquals(1, run.exit(), "the run must fail: " + run.lastLine());
     }
   }

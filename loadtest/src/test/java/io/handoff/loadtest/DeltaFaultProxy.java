@@ -17,10 +17,10 @@ import java.util.concurrent.atomic.AtomicInteger;
 
 /**
  * A TCP proxy in front of a real node that passes everything through, except that on the
- * connections of one device id it changes the stream of {@code Delta} frames the server sends: a
- * server that misbehaves on the wire, which is what the load tester's loss, duplicate and order
- * counts exist to catch. Real sockets; the WebSocket frames from the server (unmasked) are read
- * whole and forwarded whole.
+ * connections of one device id it changes the stream of {@code Delta} frames the server sends (or
+ * of other frames it is told to pick): a server that misbehaves on the wire, which is what the load
+ * tester's loss, duplicate and order counts exist to catch. Real sockets; the WebSocket frames from
+ * the server (unmasked) are read whole and forwarded whole.
  */
 final class DeltaFaultProxy implements AutoCloseable {
   /** What to do with the deltas sent to the target device. */
@@ -38,12 +38,25 @@ final class DeltaFaultProxy implements AutoCloseable {
   private final String targetDevice;
   private final Fault fault;
   private final int nth;
+  private final java.util.function.Predicate<ServerFrame> targeted;
   private final AtomicInteger deltasToTarget = new AtomicInteger();
   private final AtomicInteger faultsApplied = new AtomicInteger();
   private final List<Socket> sockets = new CopyOnWriteArrayList<>();
   private volatile boolean closed;
 
   DeltaFaultProxy(int serverPort, String targetDevice, Fault fault, int nth) throws IOException {
+    this(serverPort, targetDevice, fault, nth, ServerFrame::hasDelta);
+  }
+
+  /** As above, for the frames {@code targeted} picks instead of the deltas. */
+  DeltaFaultProxy(
+      int serverPort,
+      String targetDevice,
+      Fault fault,
+      int nth,
+      java.util.function.Predicate<ServerFrame> targeted)
+      throws IOException {
+    this.targeted = targeted;
     this.listener = new ServerSocket(0, 512, InetAddress.getLoopbackAddress());
     this.serverPort = serverPort;
     this.targetDevice = targetDevice;
@@ -123,7 +136,7 @@ final class DeltaFaultProxy implements AutoCloseable {
         if (frame == null) {
           break;
         }
-        if (!target || !isDelta(frame)) {
+        if (!target || !isTargeted(frame)) {
           out.write(frame);
           out.flush();
           continue;
@@ -168,8 +181,10 @@ final class DeltaFaultProxy implements AutoCloseable {
     closeQuietly(client);
   }
 
-  /** Whether a whole unfragmented binary WebSocket frame holds a ServerFrame with a Delta. */
-  private static boolean isDelta(byte[] frame) {
+  /**
+   * Whether a whole unfragmented binary WebSocket frame holds a ServerFrame of the fault's kind.
+   */
+  private boolean isTargeted(byte[] frame) {
     if ((frame[0] & 0x0f) != 2 || (frame[0] & 0x80) == 0) {
       return false;
     }
@@ -178,7 +193,7 @@ final class DeltaFaultProxy implements AutoCloseable {
     try {
       ServerFrame f =
           ServerFrame.parseFrom(java.nio.ByteBuffer.wrap(frame, header, frame.length - header));
-      return f.hasDelta();
+      return targeted.test(f);
     } catch (IOException e) {
       return false;
     }
