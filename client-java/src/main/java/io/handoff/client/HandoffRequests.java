@@ -303,9 +303,14 @@ final class HandoffRequests {
       }
       case OFFER_WITHDRAWN -> {
         OfferWithdrawn w = frame.getOfferWithdrawn();
-        if (prompts.remove(w.getOfferId()) != null && frame.getRequestId() == 0) {
+        boolean held = prompts.remove(w.getOfferId()) != null;
+        if (frame.getRequestId() == 0 && held) {
           offerListeners.forEach(
               l -> call(() -> l.onWithdrawn(w.getOfferId(), w.getOutcome(), w.getByDevice())));
+        } else if (frame.getRequestId() == 0) {
+          offerListeners.forEach(
+              l ->
+                  call(() -> l.onWithdrawnUnheld(w.getOfferId(), w.getOutcome(), w.getByDevice())));
         }
       }
       case OFFER_GRANTED -> prompts.remove(frame.getOfferGranted().getOffer().getOfferId());

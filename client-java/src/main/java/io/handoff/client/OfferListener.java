@@ -36,4 +36,12 @@ public interface OfferListener {
    * {@code OFFER_OUTCOME_UNSPECIFIED} (how it ended is not known then).
    */
   default void onWithdrawn(String offerId, OfferOutcome outcome, String byDevice) {}
+
+  /**
+   * The server pushed a withdrawal of a prompt this client does not show: one it already won (its
+   * accept was granted), one withdrawn before, or one it never had. The protocol withdraws a prompt
+   * once, and never the winner's, so a server that keeps its promises never does it; the client
+   * ignores it ({@link #onWithdrawn} is not called). For monitoring and load testing.
+   */
+  default void onWithdrawnUnheld(String offerId, OfferOutcome outcome, String byDevice) {}
 }

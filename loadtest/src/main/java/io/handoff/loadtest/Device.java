@@ -154,6 +154,14 @@ final class Device implements HandoffListener, OfferListener {
   }
 
   @Override
+  public void onWithdrawnUnheld(String offerId, OfferOutcome outcome, String byDevice) {
+    HandoffRun run = handoff;
+    if (run != null) {
+      run.onWithdrawnUnheld(this, offerId, outcome, byDevice);
+    }
+  }
+
+  @Override
   public void onWithdrawn(String offerId, OfferOutcome outcome, String byDevice) {
     HandoffRun run = handoff;
     if (run != null) {

@@ -300,6 +300,18 @@ final class HandoffRun {
             + " twice");
   }
 
+  /**
+   * The server pushed {@code target} a withdrawal of a prompt its client no longer shows (the
+   * client passes it on only as {@link io.handoff.client.OfferListener#onWithdrawnUnheld}): after
+   * the target won that offer, a wrong withdrawal; otherwise a stray one.
+   */
+  void onWithdrawnUnheld(Device target, String offerId, OfferOutcome outcome, String byDevice) {
+    OfferTrack t = slots[target.user].find(offerId);
+    if (t == null || !t.withdrawnAfterTheEnd(target.slot, outcome, byDevice)) {
+      counts.strayWithdrawals.increment();
+    }
+  }
+
   /** The prompt of {@code offerId} was withdrawn from {@code target}. */
   void onWithdrawn(Device target, String offerId, OfferOutcome outcome, String byDevice) {
     OfferTrack t = slots[target.user].current;
@@ -324,7 +336,11 @@ final class HandoffRun {
 
   /** One user's offers: the one in flight and those due while it was. */
   private final class UserSlot {
+    /** Ended offers kept for a withdrawal that comes after the end: the last few. */
+    private static final int RECENT = 8;
+
     volatile OfferTrack current;
+    private final ArrayDeque<OfferTrack> recent = new ArrayDeque<>();
     // Offer indices due while an offer was in flight, oldest first. Bounded by the schedule: at
     // most
     // rate x duration / users entries.
@@ -355,6 +371,10 @@ final class HandoffRun {
           return;
         }
         current = null;
+        recent.addFirst(t);
+        if (recent.size() > RECENT) {
+          recent.removeLast();
+        }
         if (!stopped && !backlog.isEmpty()) {
           long[] n = backlog.poll();
           next = track(n[0], n[1]);
@@ -364,6 +384,20 @@ final class HandoffRun {
       if (next != null) {
         send(next);
       }
+    }
+
+    /** The offer in flight or one of the last few ended, by its id; null if none. */
+    synchronized OfferTrack find(String offerId) {
+      OfferTrack c = current;
+      if (c != null && offerId.equals(c.offerId())) {
+        return c;
+      }
+      for (OfferTrack t : recent) {
+        if (offerId.equals(t.offerId())) {
+          return t;
+        }
+      }
+      return null;
     }
 
     synchronized boolean busy() {

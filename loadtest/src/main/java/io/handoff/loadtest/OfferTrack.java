@@ -40,6 +40,8 @@ final class OfferTrack {
   private int promptCount;
   private int answerCount;
   private boolean over;
+  // The slot whose accept won, once the offer ended with one winner; -1 until then.
+  private int winner = -1;
 
   /**
    * Offer {@code index} of {@code user}, sent by its device {@code offerer} of {@code devices};
@@ -150,6 +152,26 @@ final class OfferTrack {
   }
 
   /**
+   * A withdrawal of this offer that reached {@code slot} after its client stopped showing the
+   * prompt: if the offer is still going it is checked at the end as any other; after the end, one
+   * that reaches the winner is counted wrong here. False if it is neither (a stray one).
+   */
+  boolean withdrawnAfterTheEnd(int slot, OfferOutcome outcome, String byDevice) {
+    synchronized (this) {
+      if (!over) {
+        withdrawnBy[slot] = outcome == OfferOutcome.ACCEPTED ? byDevice : "(" + outcome + ")";
+        return true;
+      }
+      if (slot != winner) {
+        return false;
+      }
+    }
+    counts.wrongWithdrawals.increment();
+    stats.sample(this + ": the winner d" + slot + " was also told it was withdrawn");
+    return true;
+  }
+
+  /**
    * Ends the offer if everything has arrived, or at once with {@code force}: checks the winner and
    * counts, then lets its user send the next offer.
    */
@@ -205,6 +227,7 @@ final class OfferTrack {
       stats.sample(this + ": " + grants + " accepts won");
       return;
     }
+    this.winner = winner;
     counts.winners.increment();
     if (intendedNanos >= stats.measureFromNanos && intendedNanos < stats.measureToNanos) {
       counts.winnersInWindow.increment();

@@ -4,6 +4,9 @@ import static io.handoff.loadtest.Run.run;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.handoff.protocol.v1.OfferOutcome;
+import io.handoff.protocol.v1.OfferWithdrawn;
+import io.handoff.protocol.v1.ServerFrame;
 import io.handoff.server.HandoffServer;
 import io.handoff.server.ServerConfig;
 import io.handoff.server.auth.DevTokens;
@@ -124,6 +127,31 @@ class DeliveryFaultsTest {
       assertEquals(1, proxy.faultsApplied(), "the proxy dropped one prompt");
       Map<String, String> json = run.json();
       assertEquals("1", json.get("missing_prompts"), run.lastLine());
+      assertEquals(1, run.exit(), "the run must fail: " + run.lastLine());
+    }
+  }
+
+  @Test
+  void handoffCountsAWithdrawalPushedToTheWinnerAfterItsGrant() throws Exception {
+    try (DeltaFaultProxy proxy =
+        new DeltaFaultProxy(
+            server.port(),
+            "d1",
+            DeltaFaultProxy.Fault.FOLLOW,
+            0,
+            ServerFrame::hasOfferGranted,
+            granted ->
+                ServerFrame.newBuilder()
+                    .setOfferWithdrawn(
+                        OfferWithdrawn.newBuilder()
+                            .setOfferId(granted.getOfferGranted().getOffer().getOfferId())
+                            .setOutcome(OfferOutcome.ACCEPTED)
+                            .setByDevice("d1"))
+                    .build())) {
+      Run run = write("handoff", proxy);
+      assertTrue(proxy.faultsApplied() > 0, "d1 won offers and was told each was withdrawn");
+      Map<String, String> json = run.json();
+      assertTrue(Long.parseLong(json.get("wrong_withdrawals")) > 0, run.lastLine());
       assertEquals(1, run.exit(), "the run must fail: " + run.lastLine());
     }
   }

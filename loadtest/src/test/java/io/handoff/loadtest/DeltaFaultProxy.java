@@ -30,7 +30,9 @@ final class DeltaFaultProxy implements AutoCloseable {
     /** Swap the {@code nth} delta with the one after it. */
     SWAP,
     /** Never send the {@code nth} delta (the connection stays up). */
-    DROP
+    DROP,
+    /** After each one, send the frame the proxy's {@code follow} makes of it as well. */
+    FOLLOW
   }
 
   private final ServerSocket listener;
@@ -39,6 +41,7 @@ final class DeltaFaultProxy implements AutoCloseable {
   private final Fault fault;
   private final int nth;
   private final java.util.function.Predicate<ServerFrame> targeted;
+  private final java.util.function.UnaryOperator<ServerFrame> follow;
   private final AtomicInteger deltasToTarget = new AtomicInteger();
   private final AtomicInteger faultsApplied = new AtomicInteger();
   private final List<Socket> sockets = new CopyOnWriteArrayList<>();
@@ -56,7 +59,20 @@ final class DeltaFaultProxy implements AutoCloseable {
       int nth,
       java.util.function.Predicate<ServerFrame> targeted)
       throws IOException {
+    this(serverPort, targetDevice, fault, nth, targeted, f -> f);
+  }
+
+  /** As above; {@code follow} makes the frame {@link Fault#FOLLOW} sends after each picked one. */
+  DeltaFaultProxy(
+      int serverPort,
+      String targetDevice,
+      Fault fault,
+      int nth,
+      java.util.function.Predicate<ServerFrame> targeted,
+      java.util.function.UnaryOperator<ServerFrame> follow)
+      throws IOException {
     this.targeted = targeted;
+    this.follow = follow;
     this.listener = new ServerSocket(0, 512, InetAddress.getLoopbackAddress());
     this.serverPort = serverPort;
     this.targetDevice = targetDevice;
@@ -156,6 +172,11 @@ final class DeltaFaultProxy implements AutoCloseable {
               send.add(frame);
             }
           }
+          case FOLLOW -> {
+            send.add(frame);
+            send.add(binaryFrame(follow.apply(parse(frame)).toByteArray()));
+            faultsApplied.incrementAndGet();
+          }
           case SWAP -> {
             if (k == nth) {
               held = frame;
@@ -197,6 +218,28 @@ final class DeltaFaultProxy implements AutoCloseable {
     } catch (IOException e) {
       return false;
     }
+  }
+
+  /** The ServerFrame in a whole unfragmented binary WebSocket frame. */
+  private static ServerFrame parse(byte[] frame) throws IOException {
+    int len = frame[1] & 0x7f;
+    int header = len == 126 ? 4 : len == 127 ? 10 : 2;
+    return ServerFrame.parseFrom(java.nio.ByteBuffer.wrap(frame, header, frame.length - header));
+  }
+
+  /** A whole unmasked binary WebSocket frame holding {@code payload}, as a server sends it. */
+  private static byte[] binaryFrame(byte[] payload) {
+    ByteArrayOutputStream f = new ByteArrayOutputStream();
+    f.write(0x82);
+    if (payload.length < 126) {
+      f.write(payload.length);
+    } else {
+      f.write(126);
+      f.write(payload.length >> 8);
+      f.write(payload.length & 0xff);
+    }
+    f.writeBytes(payload);
+    return f.toByteArray();
   }
 
   /** One whole WebSocket frame as sent by the server (unmasked), or null at the end. */
