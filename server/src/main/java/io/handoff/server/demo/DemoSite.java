@@ -88,7 +88,7 @@ public final class DemoSite implements HttpService {
   public static HttpService withDemo(ServerConfig config, HttpService api) {
     DemoSite demo = forConfig(config);
     if (demo == null) {
-      return api;
+      return withoutDemo(api);
     }
     return new HttpService() {
       @Override
@@ -107,9 +107,45 @@ public final class DemoSite implements HttpService {
     };
   }
 
+  /**
+   * {@code api} with {@code /demo} answered 404 with the reason, for a node that has no demo:
+   * someone who followed the quick start (which exports {@code HANDOFF_JWT_SECRET}) and opens the
+   * demo learns what to change instead of reading "no such path".
+   */
+  private static HttpService withoutDemo(HttpService api) {
+    return new HttpService() {
+      @Override
+      public boolean handles(String path) {
+        return isDemoPath(path) || (api != null && api.handles(path));
+      }
+
+      @Override
+      public void handle(ChannelHandlerContext ctx, FullHttpRequest req, String path) {
+        if (isDemoPath(path)) {
+          send(
+              ctx,
+              HttpResponseStatus.NOT_FOUND,
+              "application/json",
+              HttpRequestHandler.errorJson("not_found", OFF));
+        } else {
+          api.handle(ctx, req, path);
+        }
+      }
+    };
+  }
+
+  /** Why a node has no demo, in its 404. */
+  static final String OFF =
+      "the demo runs only on a node with the development secret: start it with neither"
+          + " --jwt-secret nor HANDOFF_JWT_SECRET (unset it), nor --signing-key or --identity-jwks";
+
+  private static boolean isDemoPath(String path) {
+    return path.equals(PREFIX) || path.startsWith(PREFIX + "/");
+  }
+
   @Override
   public boolean handles(String path) {
-    return path.equals(PREFIX) || path.startsWith(PREFIX + "/");
+    return isDemoPath(path);
   }
 
   /** Answers one request under {@code /demo}; does not release {@code req}. */

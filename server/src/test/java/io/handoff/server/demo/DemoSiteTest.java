@@ -79,7 +79,13 @@ class DemoSiteTest {
         HttpResponse<String> res = get(base + path);
         assertEquals(404, res.statusCode(), path);
         assertTrue(!res.body().contains("token\""), path + ": " + res.body());
+        // The README's quick start exports HANDOFF_JWT_SECRET; the 404 says what to change.
+        assertTrue(res.body().contains("\"error\":\"not_found\""), path + ": " + res.body());
+        assertTrue(
+            res.body().contains("development secret") && res.body().contains("HANDOFF_JWT_SECRET"),
+            path + ": " + res.body());
       }
+      assertTrue(get(base + "/nothing").body().contains("no such path"));
     }
   }
 
