@@ -110,6 +110,7 @@ class DeviceAuthorizationTest {
     assertEquals("authorization_pending", pending.field("error"), pending.toString());
 
     HttpApi.Answer phone = signIn(phoneApi, "ada", "phone");
+    String approvalId;
     // The phone sees who asks, over its socket on node 2, typing the code in lower case.
     try (TestDevice p = TestDevice.connect(n2.port(), phone.field("access_token"))) {
       p.hello();
@@ -124,6 +125,7 @@ class DeviceAuthorizationTest {
       assertEquals("Living room", shown.getApprovalPrompt().getRequest().getDeviceName());
       assertEquals("tv", shown.getApprovalPrompt().getRequest().getPlatform());
       assertEquals("127.0.0.1", shown.getApprovalPrompt().getRequest().getAddress());
+      approvalId = shown.getApprovalPrompt().getRequest().getApprovalId();
       long yes =
           p.send(
               ClientFrame.newBuilder()
@@ -136,6 +138,16 @@ class DeviceAuthorizationTest {
           ApprovalOutcome.APPROVAL_APPROVED,
           answered.getApprovalAnswered().getOutcome(),
           "" + answered);
+      // The same answer again, by the code as typed: named by the request's approval id.
+      long typed =
+          p.send(
+              ClientFrame.newBuilder()
+                  .setAnswerApproval(
+                      AnswerApproval.newBuilder()
+                          .setApprovalId(userCode.toLowerCase())
+                          .setApprove(true)));
+      ServerFrame again = p.next(f -> f.getRequestId() == typed);
+      assertEquals(approvalId, again.getApprovalAnswered().getApprovalId(), "" + again);
     }
     // The code cannot be answered otherwise now, on either node; the same answer sent again by the
     // device that gave it (its reply lost) gets that answer again, and changes nothing.
@@ -145,6 +157,13 @@ class DeviceAuthorizationTest {
     HttpApi.Answer again = answer(tvApi, phone.field("access_token"), userCode, true);
     assertEquals(200, again.status(), again.toString());
     assertEquals("approved", again.field("outcome"));
+    // Answered by its user code as typed, the answer names the request by its approval id, the one
+    // the prompt and /v1/device/verify give, not by the code as typed.
+    HttpApi.Answer typed =
+        answer(tvApi, phone.field("access_token"), " " + userCode.toLowerCase() + " ", true);
+    assertEquals(200, typed.status(), typed.toString());
+    assertEquals(approvalId, typed.field("approval_id"), typed.toString());
+    assertEquals(approvalId, again.field("approval_id"), again.toString());
 
     clock.advance(INTERVAL);
     HttpApi.Answer tokens = poll(tvApi, code.field("device_code"));

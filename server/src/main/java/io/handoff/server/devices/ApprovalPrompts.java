@@ -207,12 +207,13 @@ public final class ApprovalPrompts {
             failed(id, err);
             return;
           }
-          forget(a.getApprovalId());
+          String approvalId = DeviceApprovals.approvalId(a.getApprovalId());
+          forget(approvalId);
           conn.reply(
               ServerFrame.newBuilder()
                   .setRequestId(id)
                   .setApprovalAnswered(
-                      ApprovalAnswered.newBuilder().setApprovalId(a.getApprovalId()).setOutcome(o))
+                      ApprovalAnswered.newBuilder().setApprovalId(approvalId).setOutcome(o))
                   .build());
         });
   }

@@ -83,9 +83,10 @@ final class ApprovalRoutes {
           throw new ApiException(
               400, "invalid_request", "decision must be approve or deny, got " + decision);
         }
-        String approvalId = id;
+        String typed = id;
+        String approvalId = DeviceApprovals.approvalId(id);
         return approvals
-            .answer(p, approvalId, decision.equals("approve"), address)
+            .answer(p, typed, decision.equals("approve"), address)
             .thenApply(
                 o ->
                     new ApiHandler.Reply(
