@@ -24,8 +24,8 @@ import java.util.regex.Pattern;
 import org.junit.jupiter.api.Test;
 
 /**
- * The packaged jar, started exactly as the README says (no options): one node on port 8080 with the
- * embedded engine and a printed development secret, answering /healthz.
+ * The packaged jar, started as the README's demo says (no options, no secret): one node on port
+ * 8080 with the embedded engine and a printed development secret, answering /healthz.
  */
 class ServerJarIT {
   @Test
