@@ -207,7 +207,7 @@ public final class ApprovalPrompts {
             failed(id, err);
             return;
           }
-          String approvalId = DeviceApprovals.approvalId(a.getApprovalId());
+          String approvalId = UserCodes.approvalId(a.getApprovalId());
           forget(approvalId);
           conn.reply(
               ServerFrame.newBuilder()

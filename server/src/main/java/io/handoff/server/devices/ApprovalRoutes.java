@@ -84,7 +84,7 @@ final class ApprovalRoutes {
               400, "invalid_request", "decision must be approve or deny, got " + decision);
         }
         String typed = id;
-        String approvalId = DeviceApprovals.approvalId(id);
+        String approvalId = UserCodes.approvalId(id);
         return approvals
             .answer(p, typed, decision.equals("approve"), address)
             .thenApply(

@@ -398,15 +398,6 @@ public final class DeviceApprovals {
   }
 
   /**
-   * The approval id a request is known by, from what an answer names it by: a user code as typed
-   * (any case, with dashes or spaces) is its normalised form; anything else is taken as given.
-   */
-  public static String approvalId(String typed) {
-    String code = UserCodes.normalise(typed);
-    return code != null ? code : typed;
-  }
-
-  /**
    * Approves or denies a request for {@code p}'s user: a user code (as typed or normalised) or a
    * new-device approval id. Completes with the outcome when this answer won.
    */
@@ -416,7 +407,7 @@ public final class DeviceApprovals {
         .allowed(p, address)
         .thenCompose(
             v -> {
-              String id = approvalId(approvalId);
+              String id = UserCodes.approvalId(approvalId);
               if (id == null || id.isEmpty() || id.length() > 64) {
                 return CodeAttempts.wrongCode();
               }

@@ -30,6 +30,15 @@ public final class UserCodes {
     return normalised.substring(0, 4) + "-" + normalised.substring(4);
   }
 
+  /**
+   * The approval id a request is known by, from what an answer names it by: a user code as typed
+   * (any case, with dashes or spaces) is its normalised form; anything else is taken as given.
+   */
+  public static String approvalId(String typed) {
+    String code = normalise(typed);
+    return code != null ? code : typed;
+  }
+
   /** The normalised form of what a person typed, or null when it cannot be a user code. */
   public static String normalise(String typed) {
     if (typed == null || typed.length() > 32) {
