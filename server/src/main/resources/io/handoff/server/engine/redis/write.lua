@@ -8,7 +8,8 @@
 --       12 device id, 13 now (seconds), 14.. ops as triples (kind 's' or 'r', field, value)
 -- Returns {'ok', epoch, version, fingerprint} | {'dup', outcome} | {'refused', outcome} | {'stale'}
 -- Order: KEYS[5] field 'd:' .. document keeps the highest client_seq of the device handled for an
--- existing document; a lower one that is not a duplicate is refused (11, OUT_OF_ORDER).
+-- existing document; a lower one that is not a duplicate is refused (11, OUT_OF_ORDER). Those at or
+-- below '_forgot' decide nothing and are dropped when they pile up (at a trim, below).
 -- An outcome is 'A' .. epoch .. fingerprint .. version, or 'r' .. epoch .. 'version|code|message'
 -- ('a' .. epoch .. version from before fingerprints may still be remembered).
 -- A version's fingerprint (8 bytes) is the first 8 bytes of SHA-1 over the previous version's
@@ -316,11 +317,12 @@ if touchDevice then
   set[#set + 1] = '_t'
   set[#set + 1] = ARGV[13]
 end
-local old
-if length > window + math.floor(window / 16) then
+local old, newest
+local limit = window + math.floor(window / 16)
+if length > limit then
   old = redis.call('LRANGE', KEYS[6], 0, length - window - 1)
   redis.call('LTRIM', KEYS[6], length - window, -1)
-  local newest = forgot
+  newest = forgot
   for _, o in ipairs(old) do
     local number = o + 0
     if number > newest then
@@ -336,6 +338,29 @@ redis.call('HSET', KEYS[5], unpack(set))
 -- After the HSET: a forgotten seq is gone even if it is this one (a window of 0).
 if old then
   redis.call('HDEL', KEYS[5], unpack(old))
+  -- A 'd:' field whose seq is forgotten decides nothing (any seq that is not stale is above it),
+  -- yet the device would keep one per document it ever wrote, also after the document expired.
+  -- The fields that can still matter are the window's outcomes, at most one 'd:' field per seq
+  -- in it and three more (2 * window + 3); once the hash holds over 3 * limit + 3, the others are
+  -- dropped. Only here, once a trim: a device writing few documents never gets past the HLEN,
+  -- and one that does wrote to at least `limit` documents it had no field for since it last did,
+  -- so each of those writes pays for a few fields of the HGETALL.
+  if redis.call('HLEN', KEYS[5]) > 3 * limit + 3 then
+    local all = redis.call('HGETALL', KEYS[5])
+    local drop = {}
+    for i = 1, #all, 2 do
+      if string.sub(all[i], 1, 2) == 'd:' and all[i + 1] + 0 <= newest then
+        drop[#drop + 1] = all[i]
+        if #drop == 1000 then -- unpack takes only so many
+          redis.call('HDEL', KEYS[5], unpack(drop))
+          drop = {}
+        end
+      end
+    end
+    if #drop > 0 then
+      redis.call('HDEL', KEYS[5], unpack(drop))
+    end
+  end
 end
 if newDevice then
   redis.call('SADD', KEYS[8], ARGV[12])

@@ -149,6 +149,40 @@ class RedisWriteExpiryTest {
     }
   }
 
+  @Test
+  void aDeviceThatKeepsWritingNewDocumentsKeepsABoundedRecordOfThem() {
+    // A device writes a new document each "day" (a second device writes it too), and yesterday's
+    // expires idle, as Redis would expire its keys: the devices' outcome hashes must not keep a
+    // field per document they ever wrote.
+    int window = 16;
+    try (EngineWithRawRedis daily =
+        new EngineWithRawRedis(
+            prefix, StoreLimits.builder().idleTtl(TTL).seqWindow(window).build(), clock)) {
+      int days = 400;
+      for (int day = 1; day <= days; day++) {
+        write(daily, "d1", "day-" + day, day);
+        write(daily, "d2", "day-" + day, day);
+        String gone = "day-" + (day - 1);
+        daily.redis.del(
+            prefix + "{u}:m:" + gone, prefix + "{u}:f:" + gone, prefix + "{u}:h:" + gone);
+      }
+      // The outcomes of the window (and a sixteenth), the highest seq per document within it, and
+      // _last, _forgot, _t; with room for the records made since the last pruning.
+      long bound = 4L * (window + window / 16) + 3;
+      for (String device : List.of("d1", "d2")) {
+        long fields = daily.redis.hlen(prefix + "{u}:s:" + device);
+        assertTrue(
+            fields <= bound, device + " keeps " + fields + " fields after " + days + " days");
+      }
+      // What the records are for still holds: an older write of a document the device wrote
+      // within the window is refused, not applied over the newer one.
+      write(daily, "d1", "a", days + 1);
+      write(daily, "d1", "a", days + 3);
+      WriteOutcome older = daily.engine.store().write("u", "d1", op("a", days + 2, "x")).join();
+      assertEquals(ErrorCode.OUT_OF_ORDER, older.error(), older.toString());
+    }
+  }
+
   private static Write op(String doc, long seq, String value) {
     FieldOp.Builder op = FieldOp.newBuilder().setField("f");
     if (value == null) {
