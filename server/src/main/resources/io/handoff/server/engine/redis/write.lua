@@ -363,7 +363,18 @@ if old then
   end
 end
 if newDevice then
-  redis.call('SADD', KEYS[8], ARGV[12])
+  -- A device's first write (or its first since its keys expired), so rare. The set is renewed by
+  -- every device's writes, and would keep each device that ever wrote (a reinstall is a new one)
+  -- while any other keeps writing: past 16 devices, those whose keys are gone are dropped when
+  -- another one joins.
+  if redis.call('SADD', KEYS[8], ARGV[12]) == 1 and redis.call('SCARD', KEYS[8]) > 16 then
+    local base = string.sub(KEYS[4], 1, -5)
+    for _, d in ipairs(redis.call('SMEMBERS', KEYS[8])) do
+      if redis.call('EXISTS', base .. 's:' .. d, base .. 'o:' .. d) == 0 then
+        redis.call('SREM', KEYS[8], d)
+      end
+    end
+  end
 end
 if touchDevice then
   redis.call('EXPIRE', KEYS[5], life)

@@ -183,6 +183,22 @@ class RedisWriteExpiryTest {
     }
   }
 
+  @Test
+  void theSetOfWritingDevicesForgetsDevicesWhoseKeysExpired() {
+    // One device keeps writing; many others write once and go quiet (a reinstall brings a new
+    // device id), and their keys expire idle, as Redis would expire them: the user's set of
+    // writing devices, renewed by every write of the active one, must not keep them all.
+    int quiet = 300;
+    for (int i = 1; i <= quiet; i++) {
+      write("main", "doc", i);
+      write("tmp-" + i, "doc", 1);
+      fixture.redis.del(prefix + "{u}:s:tmp-" + i, prefix + "{u}:o:tmp-" + i);
+    }
+    long members = fixture.redis.scard(prefix + "{u}:wd");
+    assertTrue(members <= 32, "the set lists " + members + " devices, 2 of them with keys");
+    assertTrue(fixture.redis.sismember(prefix + "{u}:wd", "main"), "the active device is listed");
+  }
+
   private static Write op(String doc, long seq, String value) {
     FieldOp.Builder op = FieldOp.newBuilder().setField("f");
     if (value == null) {
