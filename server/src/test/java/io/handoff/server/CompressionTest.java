@@ -318,9 +318,140 @@ class CompressionTest {
     }
   }
 
+  /**
+   * The node's bound on large messages still arriving covers compressed connections: a few KiB of
+   * deflate data that inflate to a message's first 15 MiB hold as much of the node's memory as 15
+   * MiB sent plain, and the device that would pass the bound is closed with UNAVAILABLE while the
+   * devices within it keep their messages and are still read.
+   */
+  @Test
+  void inflatedMessagesStillArrivingCountAgainstTheNodesBound() throws Exception {
+    int inflated = 15 << 20;
+    byte[] fragment = deflatedZeros(inflated);
+    int devices = (int) (nodeInboundBound() / inflated) + 2;
+    java.util.ArrayList<RawDevice> open = new java.util.ArrayList<>();
+    try (TestServer server = TestServer.start(b -> compressing(b.maxFrameBytes(16 << 20)));
+        TestDevice bystander = TestDevice.connect(server.port(), token("z8", "tv"))) {
+      bystander.hello();
+      int refused = -1;
+      for (int i = 0; i < devices && refused < 0; i++) {
+        RawDevice d = new RawDevice(server.port(), token("z8-" + i, "d"), BROWSER_OFFER);
+        open.add(d);
+        d.sendFrame(0x82, HELLO);
+        d.sendFrame(0x40 | 0x02, fragment); // compressed (RSV1), a first fragment (no FIN)
+        d.sendFrame(0x89, new byte[] {(byte) i}); // a ping, answered once the fragment is read
+        RawDevice.Control reply = d.nextControl();
+        if (reply.opcode() == 0x8) {
+          assertEquals(CloseCode.UNAVAILABLE.code(), reply.closeCode(), "device " + i);
+          refused = i;
+        } else {
+          assertEquals(0xA, reply.opcode(), "device " + i + " was answered a pong");
+        }
+      }
+      assertTrue(
+          refused > 0,
+          devices
+              + " devices each hold "
+              + inflated
+              + " inflated bytes of a message, past the"
+              + " node's bound of "
+              + nodeInboundBound()
+              + " bytes, and none was refused");
+      RawDevice first = open.get(0);
+      first.sendFrame(0x89, new byte[] {42});
+      assertEquals(0xA, first.nextControl().opcode(), "a device within the bound is still read");
+      bystander.send(
+          ClientFrame.newBuilder().setPing(io.handoff.protocol.v1.Ping.newBuilder().setNonce(8)));
+      assertEquals(8, bystander.next(ServerFrame::hasPong).getPong().getNonce());
+    } finally {
+      for (RawDevice d : open) {
+        d.close();
+      }
+    }
+  }
+
+  /**
+   * A compressed connection's frame still arriving (its payload held whole before it is inflated)
+   * counts against the node's bound on large messages still arriving, as a plain connection's does.
+   */
+  @Test
+  void compressedFramesStillArrivingCountAgainstTheNodesBound() throws Exception {
+    int partial = 15 << 20;
+    byte[] payload = new byte[partial];
+    int devices = (int) (nodeInboundBound() / partial) + 2;
+    java.util.ArrayList<RawDevice> open = new java.util.ArrayList<>();
+    // No heartbeat ping while the devices wait: what a device hears is the node's answer.
+    try (TestServer server =
+            TestServer.start(
+                b ->
+                    compressing(
+                        b.maxFrameBytes(16 << 20)
+                            .heartbeatInterval(java.time.Duration.ofHours(1))));
+        TestDevice bystander = TestDevice.connect(server.port(), token("z9", "tv"))) {
+      bystander.hello();
+      for (int i = 0; i < devices; i++) {
+        RawDevice d = new RawDevice(server.port(), token("z9-" + i, "d"), BROWSER_OFFER);
+        open.add(d);
+        d.sendFrame(0x82, HELLO);
+        d.sendFrame(0x89, new byte[] {(byte) i});
+        assertEquals(0xA, d.nextControl().opcode(), "device " + i + " was welcomed and read");
+        d.sendHeader(0x80 | 0x40 | 0x02, (16 << 20) - 1); // a compressed frame under the limit
+        d.sendPayload(payload, partial); // most of it
+      }
+      Conditions.await(
+          "a device past the node's bound of " + nodeInboundBound() + " bytes is told",
+          () -> open.stream().anyMatch(RawDevice::heardQuietly),
+          java.time.Duration.ofSeconds(20));
+      for (RawDevice d : open) {
+        if (d.heard()) {
+          assertEquals(CloseCode.UNAVAILABLE.code(), d.awaitClose().code());
+        }
+      }
+      bystander.send(
+          ClientFrame.newBuilder().setPing(io.handoff.protocol.v1.Ping.newBuilder().setNonce(9)));
+      assertEquals(9, bystander.next(ServerFrame::hasPong).getPong().getNonce());
+    } finally {
+      for (RawDevice d : open) {
+        d.close();
+      }
+    }
+  }
+
+  private static final byte[] HELLO =
+      ClientFrame.newBuilder().setHello(Hello.getDefaultInstance()).build().toByteArray();
+
+  /** The node's bound on large messages still arriving, as it computes it for this JVM. */
+  private static long nodeInboundBound() {
+    return Math.min(
+            Runtime.getRuntime().maxMemory(),
+            io.netty.util.internal.PlatformDependent.maxDirectMemory())
+        / 8;
+  }
+
+  /** {@code size} zeros as raw deflate data, flushed (a fragment's payload), about size/1000. */
+  private static byte[] deflatedZeros(int size) {
+    java.util.zip.Deflater deflater = new java.util.zip.Deflater(9, true);
+    deflater.setInput(new byte[size]);
+    java.io.ByteArrayOutputStream out = new java.io.ByteArrayOutputStream();
+    byte[] chunk = new byte[64 * 1024];
+    int n;
+    do {
+      n = deflater.deflate(chunk, 0, chunk.length, java.util.zip.Deflater.SYNC_FLUSH);
+      out.write(chunk, 0, n);
+    } while (n == chunk.length);
+    deflater.end();
+    return out.toByteArray();
+  }
+
   /** A device on a raw socket: its own upgrade request, masked frames, reads until a close. */
   private static final class RawDevice implements AutoCloseable {
     record Close(int code, String reason) {}
+
+    record Control(int opcode, byte[] payload) {
+      int closeCode() {
+        return opcode == 0x8 ? ((payload[0] & 0xff) << 8) | (payload[1] & 0xff) : -1;
+      }
+    }
 
     private final Socket socket;
     private final DataInputStream in;
@@ -376,15 +507,63 @@ class CompressionTest {
 
     /** One masked frame: {@code first} is its first byte (FIN, RSV and opcode). */
     void sendFrame(int first, byte[] payload) throws IOException {
-      byte[] mask = {5, 6, 7, 8};
-      byte[] frame = new byte[2 + 4 + payload.length];
-      frame[0] = (byte) first;
-      frame[1] = (byte) (0x80 | payload.length);
-      System.arraycopy(mask, 0, frame, 2, 4);
-      for (int i = 0; i < payload.length; i++) {
-        frame[6 + i] = (byte) (payload[i] ^ mask[i & 3]);
+      sendHeader(first, payload.length);
+      sendPayload(payload, payload.length);
+    }
+
+    /**
+     * A masked frame's header, for a payload of {@code length} bytes, its masking key all zeros
+     * (RFC 6455 allows any key), so that its payload is sent as it is.
+     */
+    void sendHeader(int first, long length) throws IOException {
+      java.io.DataOutputStream out = new java.io.DataOutputStream(socket.getOutputStream());
+      out.writeByte(first);
+      if (length < 126) {
+        out.writeByte(0x80 | (int) length);
+      } else if (length <= 0xffff) {
+        out.writeByte(0x80 | 126);
+        out.writeShort((int) length);
+      } else {
+        out.writeByte(0x80 | 127);
+        out.writeLong(length);
       }
-      socket.getOutputStream().write(frame);
+      out.writeInt(0);
+      out.flush();
+    }
+
+    /** The first {@code length} bytes of a payload after {@link #sendHeader}. */
+    void sendPayload(byte[] payload, int length) throws IOException {
+      socket.getOutputStream().write(payload, 0, length);
+    }
+
+    /** Skips data frames until a control frame, and returns its opcode and payload. */
+    Control nextControl() throws IOException {
+      while (true) {
+        int first = in.readUnsignedByte();
+        int length = in.readUnsignedByte() & 0x7f;
+        if (length == 126) {
+          length = in.readUnsignedShort();
+        } else if (length == 127) {
+          length = (int) in.readLong();
+        }
+        byte[] payload = in.readNBytes(length);
+        if ((first & 0x08) != 0) {
+          return new Control(first & 0x0f, payload);
+        }
+      }
+    }
+
+    /** Whether the node has sent anything this device has not read yet. */
+    boolean heard() throws IOException {
+      return in.available() > 0;
+    }
+
+    boolean heardQuietly() {
+      try {
+        return heard();
+      } catch (IOException e) {
+        throw new java.io.UncheckedIOException(e);
+      }
     }
 
     /** Skips frames until the server's close frame, and returns its code and reason. */

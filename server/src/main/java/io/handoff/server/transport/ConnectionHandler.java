@@ -23,6 +23,7 @@ import io.netty.handler.codec.compression.DecompressionException;
 import io.netty.handler.codec.http.websocketx.CloseWebSocketFrame;
 import io.netty.handler.codec.http.websocketx.CorruptedWebSocketFrameException;
 import io.netty.handler.codec.http.websocketx.PingWebSocketFrame;
+import io.netty.handler.codec.http.websocketx.WebSocket08FrameDecoder;
 import io.netty.handler.codec.http.websocketx.WebSocketCloseStatus;
 import io.netty.handler.codec.http.websocketx.WebSocketFrameDecoder;
 import io.netty.handler.codec.http.websocketx.WebSocketServerProtocolHandler;
@@ -258,6 +259,17 @@ public final class ConnectionHandler extends WireCodec implements Link {
       install(ctx);
     } else {
       ControlFrameHandler.install(ctx, HandoffChannelInitializer.WS_HANDLER);
+      ChannelHandlerContext decoder = ctx.pipeline().context(WebSocketFrameDecoder.class);
+      if (decoder != null && decoder.handler() instanceof WebSocket08FrameDecoder) {
+        // A frame still arriving counts against the node's inbound budget, as on a plain
+        // connection; what Netty's decoder holds already is handed on to this one.
+        ctx.pipeline()
+            .replace(
+                decoder.name(),
+                decoder.name(),
+                new BudgetedFrameDecoder(
+                    HandoffChannelInitializer.decoderConfig(node.config()), node.inbound()));
+      }
       if (plain) {
         // The codec may write the WebSocket framing itself.
         ctx.pipeline()

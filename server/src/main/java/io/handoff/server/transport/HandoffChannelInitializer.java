@@ -13,7 +13,6 @@ import io.netty.handler.codec.compression.ZlibCodecFactory;
 import io.netty.handler.codec.http.HttpObjectAggregator;
 import io.netty.handler.codec.http.HttpServerCodec;
 import io.netty.handler.codec.http.websocketx.WebSocketDecoderConfig;
-import io.netty.handler.codec.http.websocketx.WebSocketFrameAggregator;
 import io.netty.handler.codec.http.websocketx.WebSocketServerProtocolConfig;
 import io.netty.handler.codec.http.websocketx.WebSocketServerProtocolHandler;
 import io.netty.handler.codec.http.websocketx.extensions.WebSocketServerExtensionHandler;
@@ -129,15 +128,19 @@ public final class HandoffChannelInitializer extends ChannelInitializer<SocketCh
             .forceCloseTimeoutMillis(config.closeTimeout().toMillis())
             .handleCloseFrames(true)
             .dropPongFrames(true)
-            .decoderConfig(
-                WebSocketDecoderConfig.newBuilder()
-                    .maxFramePayloadLength(config.maxFrameBytes())
-                    .allowExtensions(config.transport().compression())
-                    .closeOnProtocolViolation(false)
-                    // Text frames are refused anyway: no UTF-8 validator per connection.
-                    .withUTF8Validator(false)
-                    .build())
+            .decoderConfig(decoderConfig(config))
             .build();
+  }
+
+  /** The WebSocket frame decoder's settings, for Netty's handshaker and BudgetedFrameDecoder. */
+  static WebSocketDecoderConfig decoderConfig(ServerConfig config) {
+    return WebSocketDecoderConfig.newBuilder()
+        .maxFramePayloadLength(config.maxFrameBytes())
+        .allowExtensions(config.transport().compression())
+        .closeOnProtocolViolation(false)
+        // Text frames are refused anyway: no UTF-8 validator per connection.
+        .withUTF8Validator(false)
+        .build();
   }
 
   /**
@@ -210,7 +213,12 @@ public final class HandoffChannelInitializer extends ChannelInitializer<SocketCh
                   config.maxFrameBytes())));
     }
     p.addBefore(CONNECTION, WS_HANDLER, new WebSocketServerProtocolHandler(wsConfig));
-    p.addBefore(CONNECTION, WS_AGGREGATOR, new WebSocketFrameAggregator(config.maxFrameBytes()));
+    // Counted against the node's inbound budget: on a compressed connection it joins inflated
+    // fragments (a plain upgrade's connection handler frames and joins by itself).
+    p.addBefore(
+        CONNECTION,
+        WS_AGGREGATOR,
+        new BudgetedFrameAggregator(config.maxFrameBytes(), connections.inbound()));
     p.addBefore(CONNECTION, CODEC, FrameCodec.INSTANCE);
   }
 }
