@@ -171,6 +171,96 @@ class TlsTest {
     assertTrue(e.getMessage().contains("missing.pem"), e.getMessage());
   }
 
+  @Test
+  void clientsStalledInOrRightAfterTheTlsHandshakeAreClosedAtTheHandshakeLimit() throws Exception {
+    try (TestServer server =
+        TestServer.start(
+            b ->
+                b.handshakeTimeout(java.time.Duration.ofSeconds(1))
+                    .transport(TransportConfig.builder().tls(cert, key).build()))) {
+      // Nothing at all; the first 11 bytes of a ClientHello whose record announces 512.
+      byte[][] starts = {
+        {}, {0x16, 0x03, 0x01, 0x02, 0x00, 0x01, 0x00, 0x01, (byte) 0xfc, 0x03, 0x03}
+      };
+      for (byte[] start : starts) {
+        try (java.net.Socket s = new java.net.Socket("127.0.0.1", server.port())) {
+          s.setSoTimeout(20_000);
+          s.getOutputStream().write(start);
+          assertClosedByTheNode(s);
+        }
+      }
+      // A finished TLS handshake, then no HTTP request.
+      try (javax.net.ssl.SSLSocket s =
+          (javax.net.ssl.SSLSocket)
+              trusting.getSocketFactory().createSocket("127.0.0.1", server.port())) {
+        s.setSoTimeout(20_000);
+        s.startHandshake();
+        assertClosedByTheNode(s);
+      }
+    }
+  }
+
+  @Test
+  void garbageBeforeOrInsideTlsClosesOnlyItsConnection() throws Exception {
+    try (TestServer server =
+        TestServer.start(b -> b.transport(TransportConfig.builder().tls(cert, key).build()))) {
+      HttpClient https = HttpClient.newBuilder().sslContext(trusting).build();
+      CompletableFuture<ServerFrame> welcome = new CompletableFuture<>();
+      WebSocket bystander = wss(https, server.port(), TestServer.token("t3", "tv"), welcome);
+      assertTrue(welcome.get(10, TimeUnit.SECONDS).hasWelcome());
+      byte[] garbage = new byte[4096];
+      new java.util.Random(7).nextBytes(garbage);
+      garbage[0] = 0x17; // an application-data record header, then nonsense
+      garbage[1] = 0x03;
+      garbage[2] = 0x03;
+      garbage[3] = 0x00;
+      garbage[4] = 0x40;
+      // Before any handshake: bytes that are no TLS record at all, then a record of nonsense.
+      for (byte[] bytes :
+          new byte[][] {"GET /ws HTTP/1.1\r\n\r\n".getBytes(StandardCharsets.US_ASCII), garbage}) {
+        try (java.net.Socket s = new java.net.Socket("127.0.0.1", server.port())) {
+          s.setSoTimeout(20_000);
+          s.getOutputStream().write(bytes);
+          assertClosedByTheNode(s);
+        }
+      }
+      // Inside an established TLS session: a forged record on the TCP connection under it.
+      try (java.net.Socket tcp = new java.net.Socket("127.0.0.1", server.port());
+          javax.net.ssl.SSLSocket s =
+              (javax.net.ssl.SSLSocket)
+                  trusting
+                      .getSocketFactory()
+                      .createSocket(tcp, "127.0.0.1", server.port(), false)) {
+        s.setSoTimeout(20_000);
+        tcp.setSoTimeout(20_000);
+        s.startHandshake();
+        tcp.getOutputStream().write(garbage);
+        assertClosedByTheNode(tcp);
+      }
+      CompletableFuture<ServerFrame> again = new CompletableFuture<>();
+      WebSocket next = wss(https, server.port(), TestServer.token("t3", "phone"), again);
+      assertTrue(again.get(10, TimeUnit.SECONDS).hasWelcome(), "a new device is served");
+      bystander.sendPing(ByteBuffer.wrap(new byte[] {1})).get(10, TimeUnit.SECONDS);
+      assertTrue(!bystander.isInputClosed() && !bystander.isOutputClosed(), "bystander still open");
+      next.abort();
+      bystander.abort();
+    }
+  }
+
+  /** Reads {@code s} until the node closes it (end of stream or reset), failing on a timeout. */
+  private static void assertClosedByTheNode(java.net.Socket s) throws Exception {
+    try {
+      java.io.InputStream in = s.getInputStream();
+      while (in.read() >= 0) {
+        // What the node sends before closing (a TLS alert) does not matter.
+      }
+    } catch (java.net.SocketTimeoutException e) {
+      throw new AssertionError("the node did not close the connection", e);
+    } catch (java.io.IOException e) {
+      // A reset, or the TLS layer's report of the node's alert: closed either way.
+    }
+  }
+
   /**
    * A WebSocket over TLS to the node at {@code port} that has sent its Hello; the node's first
    * frame completes {@code first}.
