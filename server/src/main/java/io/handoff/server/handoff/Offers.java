@@ -418,11 +418,17 @@ final class Offers {
     }
   }
 
-  /** The offer ended: withdraw its prompt, or tell the offerer, once. */
+  /**
+   * The offer ended: withdraw its prompt, or tell the offerer, once. A prompt this device itself
+   * accepted goes without a withdrawal: the device won, and its accept sent again gets the grant
+   * (its first answer was lost, or it would not be shown any more).
+   */
   void ended(String offerId, OfferOutcome outcome, String by, long elapsed) {
     Prompted p = prompts.remove(offerId);
     if (p != null) {
       p.cancel();
+    }
+    if (p != null && !(outcome == OfferOutcome.ACCEPTED && by.equals(device()))) {
       connection.push(
           ServerFrame.newBuilder()
               .setOfferWithdrawn(

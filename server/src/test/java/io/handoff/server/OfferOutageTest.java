@@ -1,0 +1,166 @@
+package io.handoff.server;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assertions.fail;
+
+import io.handoff.protocol.v1.ErrorCode;
+import io.handoff.protocol.v1.Offer;
+import io.handoff.protocol.v1.OfferOutcome;
+import io.handoff.protocol.v1.ServerFrame;
+import io.handoff.server.HandoffMultiNodeTest.Inbox;
+import io.handoff.server.engine.redis.RedisEngine;
+import io.handoff.server.handoff.HandoffLimits;
+import io.lettuce.core.RedisClient;
+import io.lettuce.core.api.StatefulRedisConnection;
+import java.time.Clock;
+import java.time.Duration;
+import java.util.Map;
+import java.util.function.Predicate;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+
+/**
+ * Offers ended while the store hangs: two nodes on a real Redis process of this test, paused with
+ * SIGSTOP. What every device is told must agree with the offer's hash in Redis, and each hears of
+ * the end once.
+ */
+class OfferOutageTest {
+  private final Nodes nodes = new Nodes();
+  private final RedisProcess redis = nodes.add(RedisProcess.start());
+  private final Signal healthChanged = new Signal();
+  private final String user = "u-outage";
+  private String paused;
+
+  @AfterEach
+  void stop() {
+    if (paused != null) {
+      RedisProcess.signal("-CONT", paused);
+    }
+    nodes.close();
+  }
+
+  private HandoffServer node(String name) throws Exception {
+    HandoffServer n =
+        nodes.redis(
+            redis.url(),
+            name,
+            Clock.systemUTC(),
+            b -> b.handoffLimits(HandoffLimits.builder().maxRequestsPerSecond(1_000_000).build()));
+    ((RedisEngine) n.engine()).onHealthChange(healthChanged::fire);
+    return n;
+  }
+
+  private Inbox device(HandoffServer node, String name) {
+    Inbox d = new Inbox(nodes.add(TestDevice.connect(node.port(), TestServer.token(user, name))));
+    d.hello();
+    return d;
+  }
+
+  /** The offer's hash in Redis: the ground truth. */
+  private Map<String, String> stored(String offerId) {
+    try (RedisClient c = RedisClient.create(redis.url());
+        StatefulRedisConnection<String, String> conn = c.connect()) {
+      return conn.sync().hgetall(nodes.prefix + "{" + user + "}:of:" + offerId);
+    }
+  }
+
+  private static Offer offer(Inbox from, int ttlMs) {
+    long req = from.device.send(HandoffProtocolTest.offer("", ttlMs));
+    return from.await(f -> f.getRequestId() == req).getOfferCreated().getOffer();
+  }
+
+  private static void prompted(Inbox d, String offerId) {
+    d.await(f -> f.hasOfferPrompt() && f.getOfferPrompt().getOffer().getOfferId().equals(offerId));
+  }
+
+  private static Predicate<ServerFrame> resultOf(String id) {
+    return f -> f.hasOfferResult() && f.getOfferResult().getOfferId().equals(id);
+  }
+
+  private static Predicate<ServerFrame> withdrawalOf(String id) {
+    return f -> f.hasOfferWithdrawn() && f.getOfferWithdrawn().getOfferId().equals(id);
+  }
+
+  /** The first frame matching {@code match} within {@code bound}, reading frames as they come. */
+  private static ServerFrame within(Inbox d, Predicate<ServerFrame> match, Duration bound) {
+    long deadline = System.nanoTime() + bound.toNanos();
+    while (System.nanoTime() < deadline) {
+      ServerFrame f = d.device.poll(100);
+      if (f != null) {
+        d.all.add(f);
+        if (match.test(f)) {
+          return f;
+        }
+      }
+    }
+    return fail(d.name() + " got no matching frame within " + bound + ": " + d.all);
+  }
+
+  private void pauseRedis() {
+    paused = redis.pid();
+    RedisProcess.signal("-STOP", paused);
+  }
+
+  private void resumeRedis(HandoffServer... all) throws InterruptedException {
+    RedisProcess.signal("-CONT", paused);
+    paused = null;
+    healthChanged.await(
+        "Redis is back",
+        () -> java.util.Arrays.stream(all).allMatch(n -> n.engine().healthy()),
+        Duration.ofSeconds(30));
+  }
+
+  /**
+   * A target whose accept won in the store while its answer was lost (UNAVAILABLE) is not told, at
+   * the deadline, that the offer was taken: it took it, and its accept sent again gets the grant.
+   * The other target and the offerer learn who took it from their own deadline timers.
+   */
+  @Test
+  void aWinnerWhoseAnswerWasLostIsNotToldItWasWithdrawnWhenTheDeadlineComes() throws Exception {
+    HandoffServer a = node("a");
+    HandoffServer b = node("b");
+    Inbox phone = device(a, "phone");
+    Inbox tv = device(b, "tv");
+    Inbox laptop = device(b, "laptop");
+    Offer warm = offer(phone, 60_000);
+    prompted(tv, warm.getOfferId());
+    prompted(laptop, warm.getOfferId());
+    long warmReq = tv.device.send(HandoffProtocolTest.accept(warm.getOfferId()));
+    assertTrue(tv.await(f -> f.getRequestId() == warmReq).hasOfferGranted());
+
+    Offer o = offer(phone, 6_000);
+    String id = o.getOfferId();
+    prompted(tv, id);
+    prompted(laptop, id);
+    pauseRedis();
+    long req = tv.device.send(HandoffProtocolTest.accept(id));
+    ServerFrame unavailable = tv.await(f -> f.getRequestId() == req);
+    assertEquals(ErrorCode.UNAVAILABLE, unavailable.getError().getCode(), "" + unavailable);
+    resumeRedis(a, b);
+    Conditions.await(
+        "Redis ran the accept it held",
+        () -> !"0".equals(stored(id).get("st")),
+        Duration.ofSeconds(20));
+    assertEquals("tv", stored(id).get("by"));
+
+    // Nothing signalled the end (the accept's node had given up on it): the deadline timers tell.
+    ServerFrame withdrawn = within(laptop, withdrawalOf(id), Duration.ofSeconds(30));
+    assertEquals(OfferOutcome.ACCEPTED, withdrawn.getOfferWithdrawn().getOutcome());
+    assertEquals("tv", withdrawn.getOfferWithdrawn().getByDevice());
+    ServerFrame result = within(phone, resultOf(id), Duration.ofSeconds(30));
+    assertEquals("tv", result.getOfferResult().getByDevice());
+    // The tv's timer, on the laptop's node, fires at the same deadline; give it time to answer.
+    long settled = o.getExpiresMs() + 2_000;
+    Conditions.await(
+        "the deadline timers ran",
+        () -> System.currentTimeMillis() >= settled,
+        Duration.ofMinutes(1));
+    tv.drain();
+    assertEquals(0, tv.count(withdrawalOf(id)), "the winner was told it lost: " + tv.all);
+    long again = tv.device.send(HandoffProtocolTest.accept(id));
+    assertTrue(tv.await(f -> f.getRequestId() == again).hasOfferGranted());
+    tv.drain();
+    assertEquals(0, tv.count(withdrawalOf(id)), "the winner was told it lost: " + tv.all);
+  }
+}
