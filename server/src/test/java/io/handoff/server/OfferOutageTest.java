@@ -21,11 +21,14 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 
 /**
- * Offers ended while the store hangs: two nodes on a real Redis process of this test, paused with
- * SIGSTOP. What every device is told must agree with the offer's hash in Redis, and each hears of
- * the end once.
+ * Offers whose deadline passes while the store hangs: two nodes on a real Redis process of this
+ * test, paused with SIGSTOP across the deadline. What every device is told must agree with the
+ * offer's hash in Redis, and each hears of the end once.
  */
 class OfferOutageTest {
+  /** Past the node's expiry attempts at the deadline: each waits out the 2 s command timeout. */
+  private static final Duration LONG_HANG = Duration.ofSeconds(22);
+
   private final Nodes nodes = new Nodes();
   private final RedisProcess redis = nodes.add(RedisProcess.start());
   private final Signal healthChanged = new Signal();
@@ -102,6 +105,15 @@ class OfferOutageTest {
     RedisProcess.signal("-STOP", paused);
   }
 
+  /** Keeps Redis paused until {@code hang} past the deadline. */
+  private static void holdPast(long deadlineMs, Duration hang) {
+    long until = deadlineMs + hang.toMillis();
+    Conditions.await(
+        "the hang outlasted the deadline by " + hang,
+        () -> System.currentTimeMillis() >= until,
+        hang.plusSeconds(60));
+  }
+
   private void resumeRedis(HandoffServer... all) throws InterruptedException {
     RedisProcess.signal("-CONT", paused);
     paused = null;
@@ -109,6 +121,111 @@ class OfferOutageTest {
         "Redis is back",
         () -> java.util.Arrays.stream(all).allMatch(n -> n.engine().healthy()),
         Duration.ofSeconds(30));
+  }
+
+  /**
+   * The offering device is told how its offer ended once the store is back, however long the store
+   * hung at the deadline: its node keeps asking, and nothing else would tell it while it stays
+   * connected.
+   */
+  @Test
+  void anOfferWhoseDeadlinePassesWhileRedisHangsLongEndsForItsDeviceOnceRedisIsBack()
+      throws Exception {
+    HandoffServer a = node("a");
+    HandoffServer b = node("b");
+    Inbox phone = device(a, "phone");
+    Inbox laptop = device(b, "laptop");
+    Offer o = offer(phone, 2_000);
+    String id = o.getOfferId();
+    prompted(laptop, id);
+
+    pauseRedis();
+    holdPast(o.getExpiresMs(), LONG_HANG);
+    resumeRedis(a, b);
+
+    ServerFrame result = within(phone, resultOf(id), Duration.ofSeconds(30));
+    assertEquals(OfferOutcome.EXPIRED, result.getOfferResult().getOutcome());
+    ServerFrame withdrawn = within(laptop, withdrawalOf(id), Duration.ofSeconds(30));
+    assertEquals(OfferOutcome.EXPIRED, withdrawn.getOfferWithdrawn().getOutcome());
+    Conditions.await(
+        "the store holds the offer expired",
+        () -> String.valueOf(OfferOutcome.EXPIRED.getNumber()).equals(stored(id).get("st")),
+        Duration.ofSeconds(30));
+    phone.drain();
+    laptop.drain();
+    assertEquals(1, phone.count(resultOf(id)), "" + phone.all);
+    assertEquals(1, laptop.count(withdrawalOf(id)), "" + laptop.all);
+  }
+
+  /**
+   * An accept sent before the deadline while Redis hangs wins when Redis runs it; the deadline's
+   * expiry, which could not reach the store, must not have told anyone the offer expired. The other
+   * target is told who took it, the winner gets its grant on sending the accept again and no
+   * withdrawal, and the offerer one ACCEPTED result: all as the store holds it.
+   *
+   * <p>Redis runs what one connection sent in order, but not what several sent while it was paused;
+   * so the targets' node uses one Redis connection, and the offerer's node runs 8 s behind (its own
+   * deadline timer fires after Redis is back), which makes the accept reach Redis first.
+   */
+  @Test
+  void anAcceptInFlightAtTheDeadlineWhileRedisHangsWinsAndNobodyIsToldItExpired() throws Exception {
+    HandoffLimits limits = HandoffLimits.builder().maxRequestsPerSecond(1_000_000).build();
+    HandoffServer a =
+        nodes.redis(
+            redis.url(),
+            "a",
+            Clock.offset(Clock.systemUTC(), Duration.ofSeconds(-8)),
+            x -> x.handoffLimits(limits));
+    HandoffServer b =
+        nodes.redis(
+            redis.url(), "b", Clock.systemUTC(), x -> x.handoffLimits(limits).redisOnLoops(false));
+    ((RedisEngine) a.engine()).onHealthChange(healthChanged::fire);
+    ((RedisEngine) b.engine()).onHealthChange(healthChanged::fire);
+    Inbox phone = device(a, "phone");
+    Inbox tv = device(b, "tv");
+    Inbox laptop = device(b, "laptop");
+    // One handoff first, so Redis has the scripts cached as it would in service.
+    Offer warm = offer(phone, 60_000);
+    prompted(tv, warm.getOfferId());
+    prompted(laptop, warm.getOfferId());
+    long warmReq = tv.device.send(HandoffProtocolTest.accept(warm.getOfferId()));
+    assertTrue(tv.await(f -> f.getRequestId() == warmReq).hasOfferGranted());
+
+    Offer o = offer(phone, 12_000); // 4 s left by the targets' node's clock.
+    String id = o.getOfferId();
+    prompted(tv, id);
+    prompted(laptop, id);
+    pauseRedis();
+    long req = tv.device.send(HandoffProtocolTest.accept(id));
+    ServerFrame unavailable = tv.await(f -> f.getRequestId() == req);
+    assertEquals(ErrorCode.UNAVAILABLE, unavailable.getError().getCode(), "" + unavailable);
+    // Past the deadline and the targets' node's first expiry attempts, which time out.
+    holdPast(o.getExpiresMs(), Duration.ofSeconds(5));
+    resumeRedis(a, b);
+    Conditions.await(
+        "Redis ran the accept it held",
+        () -> !"0".equals(stored(id).get("st")),
+        Duration.ofSeconds(20));
+    Map<String, String> truth = stored(id);
+    assertEquals(String.valueOf(OfferOutcome.ACCEPTED.getNumber()), truth.get("st"), "" + truth);
+    assertEquals("tv", truth.get("by"));
+
+    ServerFrame withdrawn = within(laptop, withdrawalOf(id), Duration.ofSeconds(30));
+    assertEquals(OfferOutcome.ACCEPTED, withdrawn.getOfferWithdrawn().getOutcome(), "" + withdrawn);
+    assertEquals("tv", withdrawn.getOfferWithdrawn().getByDevice());
+    ServerFrame result = within(phone, resultOf(id), Duration.ofSeconds(30));
+    assertEquals(OfferOutcome.ACCEPTED, result.getOfferResult().getOutcome(), "" + result);
+    assertEquals("tv", result.getOfferResult().getByDevice());
+    long again = tv.device.send(HandoffProtocolTest.accept(id));
+    assertTrue(tv.await(f -> f.getRequestId() == again).hasOfferGranted());
+
+    phone.drain();
+    tv.drain();
+    laptop.drain();
+    assertEquals(1, phone.count(resultOf(id)), "" + phone.all);
+    assertEquals(1, laptop.count(withdrawalOf(id)), "" + laptop.all);
+    assertEquals(0, tv.count(withdrawalOf(id)), "the winner was told it lost: " + tv.all);
+    assertEquals(truth, stored(id));
   }
 
   /**

@@ -46,6 +46,12 @@ final class Offers {
   /** The longest {@code OfferActivity.offer_key}, in UTF-8 bytes. */
   static final int MAX_OFFER_KEY_BYTES = 64;
 
+  /**
+   * The longest wait between two attempts to end an offer past its deadline while the store does
+   * not answer: a device hears how its offer ended at most this long after the store is back.
+   */
+  static final long RETRY_MAX_MS = 8_000;
+
   private final Connection connection;
   private final HandoffService service;
   private final Activities activities;
@@ -468,22 +474,10 @@ final class Offers {
         service.store.endOffer(user(), id, "", OfferOutcome.EXPIRED),
         (r, err) -> {
           if (err != null) {
-            // The deadline passed: the prompt goes whatever the store says; the offerer hears
-            // the outcome from a re-read once the store is back.
-            withdrawPromptOnly(id);
-            if (attempt < 5 && own.containsKey(id)) {
-              Prompted old =
-                  ownForWrite()
-                      .put(
-                          id,
-                          new Prompted(
-                              connection.schedule(
-                                  () -> expire(o, attempt + 1), 1, TimeUnit.SECONDS)));
-              if (old != null) {
-                old.cancel();
-              }
-            }
-            connection.flush();
+            // How the offer ended is not known: an accept sent before the deadline may still win
+            // once the store runs it. So nobody is told anything yet; ask again until the store
+            // answers, however long it is away.
+            retryExpiry(o, attempt);
             return;
           }
           switch (r.status()) {
@@ -509,15 +503,22 @@ final class Offers {
         });
   }
 
-  private void withdrawPromptOnly(String id) {
-    Prompted p = prompts.remove(id);
-    if (p != null) {
-      p.cancel();
-      connection.push(
-          ServerFrame.newBuilder()
-              .setOfferWithdrawn(
-                  OfferWithdrawn.newBuilder().setOfferId(id).setOutcome(OfferOutcome.EXPIRED))
-              .build());
+  /** Asks the store again how {@code o} ended, after a wait that grows to {@link #RETRY_MAX_MS}. */
+  private void retryExpiry(Offer o, int attempt) {
+    String id = o.getOfferId();
+    Map<String, Prompted> held =
+        prompts.containsKey(id) ? prompts : own.containsKey(id) ? own : null;
+    if (held == null) {
+      return;
+    }
+    long delay = Math.min(RETRY_MAX_MS, 1_000L << Math.min(attempt, 4));
+    Prompted old =
+        held.put(
+            id,
+            new Prompted(
+                connection.schedule(() -> expire(o, attempt + 1), delay, TimeUnit.MILLISECONDS)));
+    if (old != null) {
+      old.cancel();
     }
   }
 
