@@ -79,7 +79,11 @@ public interface HandoffStore {
   /**
    * Ends a live offer with {@code outcome}, atomically: ACCEPTED and DECLINED only by a target of
    * the offer, CANCELLED only by its offerer, EXPIRED by anyone once the deadline has passed
-   * ({@code deviceId} may be empty then).
+   * ({@code deviceId} may be empty then). Any other outcome asked at or past the deadline of an
+   * offer nobody ended records it EXPIRED at its deadline, with no device, and returns {@link
+   * EndStatus#ENDED} with that outcome: the caller tells its device the offer expired, so no later
+   * call (through a store whose clock, which is the calling node's, is behind) may end it
+   * otherwise.
    */
   CompletableFuture<OfferEnd> endOffer(
       String userId, String offerId, String deviceId, OfferOutcome outcome);

@@ -247,9 +247,19 @@ final class Offers {
     String device = device();
     connection.onLoop(
         service.store.endOffer(user, offerId, device, outcome),
-        (r, err) -> {
+        (answer, err) -> {
           if (HandoffSession.failed(connection, id, err)) {
             return;
+          }
+          OfferEnd r = answer;
+          if (r.status() == EndStatus.ENDED && r.outcome() != outcome) {
+            // The deadline had passed with nobody ending the offer: this request recorded it
+            // expired, which is news for every device; this one is answered as for any request
+            // that comes after the end.
+            long elapsed = r.endedMs() - r.offer().getCreatedMs();
+            count(r.outcome(), elapsed);
+            service.signal(user, ended(r, elapsed));
+            r = new OfferEnd(EndStatus.ALREADY_ENDED, r.offer(), r.outcome(), "", r.endedMs());
           }
           boolean again = repeated(r, outcome, device);
           switch (again ? EndStatus.ENDED : r.status()) {

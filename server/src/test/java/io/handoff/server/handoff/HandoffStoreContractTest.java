@@ -194,8 +194,35 @@ public abstract class HandoffStoreContractTest {
     assertTrue(get(store.liveOffers(user)).isEmpty(), "not live at its deadline");
 
     OfferEnd accept = get(store.endOffer(user, "x", "tv", OfferOutcome.ACCEPTED));
-    assertEquals(EndStatus.ALREADY_ENDED, accept.status());
+    assertEquals(EndStatus.ENDED, accept.status(), "the late accept recorded the expiry");
     assertEquals(OfferOutcome.EXPIRED, accept.outcome());
+    assertEquals("", accept.byDevice());
+    assertEquals(clock.millis(), accept.endedMs(), "it ended at its deadline");
+  }
+
+  /**
+   * A device told the offer expired (its accept came at the deadline) is never contradicted: an
+   * accept through a node whose clock is behind, here the store's clock set back, finds it expired.
+   */
+  @Test
+  void anAcceptPastTheDeadlineRecordsTheExpirySoNoLaterAcceptWinsWhateverItsClock()
+      throws Exception {
+    assertEquals(
+        Made.CREATED,
+        get(store.createOffer(user, offer("x", "phone", "", Duration.ofSeconds(30)), 10)).made());
+    clock.advance(Duration.ofSeconds(30));
+    assertEquals(
+        OfferOutcome.EXPIRED,
+        get(store.endOffer(user, "x", "laptop", OfferOutcome.ACCEPTED)).outcome());
+    clock.advance(Duration.ofSeconds(-5));
+    OfferEnd behind = get(store.endOffer(user, "x", "tv", OfferOutcome.ACCEPTED));
+    assertEquals(EndStatus.ALREADY_ENDED, behind.status());
+    assertEquals(OfferOutcome.EXPIRED, behind.outcome());
+    assertEquals(
+        EndStatus.ALREADY_ENDED, get(store.endOffer(user, "x", "", OfferOutcome.EXPIRED)).status());
+    assertEquals(
+        List.of(OfferOutcome.EXPIRED),
+        get(store.recentlyEnded(user)).stream().map(OfferEnd::outcome).toList());
   }
 
   @Test

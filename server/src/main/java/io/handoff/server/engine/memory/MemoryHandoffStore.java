@@ -179,7 +179,11 @@ public final class MemoryHandoffStore implements HandoffStore {
         }
         deviceId = "";
       } else if (expired) {
-        return done(EndStatus.ALREADY_ENDED, offer, OfferOutcome.EXPIRED, "", offer.getExpiresMs());
+        // Recorded, as the contract says; on one clock no later call could end it otherwise anyway.
+        o.outcome = OfferOutcome.EXPIRED;
+        o.by = "";
+        o.endedMs = offer.getExpiresMs();
+        return done(EndStatus.ENDED, offer, OfferOutcome.EXPIRED, "", o.endedMs);
       } else if (!permitted(offer, deviceId, outcome)) {
         return done(EndStatus.NOT_PERMITTED, offer, outcome, deviceId, 0);
       }

@@ -1,6 +1,9 @@
 -- Ends a live offer, atomically: the first call that may end it flips its state; every later call
 -- sees that outcome. Outcomes: 1 ACCEPTED, 2 DECLINED (targets only), 3 CANCELLED (offerer only),
--- 4 EXPIRED (anyone, once the deadline passed).
+-- 4 EXPIRED (anyone, once the deadline passed). Any other outcome asked at or past the deadline of an
+-- offer nobody ended records it EXPIRED at its deadline (and says so as this call's end): the device
+-- is told it expired, so no later call, from a node whose clock is behind or one this store held
+-- back, may end it otherwise.
 -- KEYS[1] the offer's hash, KEYS[2] the user's live-offer set, KEYS[3] the recently ended set,
 -- KEYS[4] the split guard (the user's channel, never a key: RedisKeys.splitGuard).
 -- ARGV: offer id, device id, outcome, now ms, retention ms, max recently ended.
@@ -17,13 +20,16 @@ if tonumber(f[2]) ~= 0 then
 end
 local outcome = tonumber(ARGV[3])
 local dev = ARGV[2]
+local at = now
 if outcome == 4 then
   if exp > now then
     return {'early', f[1]}
   end
   dev = ''
 elseif exp <= now then
-  return {'ended', f[1], 4, '', exp}
+  outcome = 4
+  dev = ''
+  at = exp
 else
   local ok = false
   if outcome == 1 or outcome == 2 then
@@ -40,9 +46,9 @@ else
     return {'denied', f[1]}
   end
 end
-redis.call('HSET', KEYS[1], 'st', outcome, 'by', dev, 'end', ARGV[4])
+redis.call('HSET', KEYS[1], 'st', outcome, 'by', dev, 'end', at)
 redis.call('ZREM', KEYS[2], ARGV[1])
-redis.call('ZADD', KEYS[3], now, ARGV[1])
+redis.call('ZADD', KEYS[3], at, ARGV[1])
 local excess = redis.call('ZCARD', KEYS[3]) - tonumber(ARGV[6])
 if excess > 0 then
   -- Forgotten offers go with their hashes: the sets index every offer key, for erasure.
@@ -56,4 +62,4 @@ local ttl = math.max(exp - now, 0) + tonumber(ARGV[5]) + 1000
 if redis.call('PTTL', KEYS[3]) < ttl then
   redis.call('PEXPIRE', KEYS[3], ttl)
 end
-return {'ok', f[1], outcome, dev, now}
+return {'ok', f[1], outcome, dev, at}
