@@ -70,7 +70,9 @@ public interface ResumeStore {
   /**
    * What a resume read. {@code session} is null when the request named no session; {@code
    * sessionAlive} is false when it named one that is not alive for the device, and then every other
-   * part is empty.
+   * part is empty. {@code ended} is as {@link HandoffStore#recentlyEnded}, except that a store may
+   * record the expiry of an offer that passed its deadline with nobody ending it, and return that
+   * one as {@link HandoffStore.EndStatus#ENDED}: the node then counts and signals the expiry.
    */
   record Resumed(
       SessionStore.Status session,

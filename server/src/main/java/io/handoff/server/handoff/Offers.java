@@ -93,6 +93,12 @@ final class Offers {
       }
     }
     for (OfferEnd e : ended) {
+      if (e.status() == EndStatus.ENDED) {
+        // The resume recorded its expiry (nobody had ended it): news for every device.
+        long elapsed = e.endedMs() - e.offer().getCreatedMs();
+        count(e.outcome(), elapsed);
+        service.signal(user(), ended(e, elapsed));
+      }
       if (e.offer().getFromDevice().equals(device())) {
         w.addOfferResults(
             OfferResult.newBuilder()

@@ -189,7 +189,10 @@ final class RedisResume {
     return new SessionStore.Status(!revoked, revoked, str(did));
   }
 
-  /** One recently ended offer from {o, st, by, end}, as RedisHandoffStore#recentlyEnded. */
+  /**
+   * One recently ended offer from {o, st, by, end}, as RedisHandoffStore#recentlyEnded; ENDED for
+   * one this resume recorded expired (st 0 as it was read).
+   */
   private static OfferEnd ended(List<Object> f, long now) {
     if (f.get(0) == null || f.get(1) == null) {
       return null;
@@ -197,7 +200,7 @@ final class RedisResume {
     Offer o = RedisHandoffStore.parseOffer((byte[]) f.get(0));
     int st = Integer.parseInt(str(f.get(1)));
     if (st == 0 && o.getExpiresMs() <= now) {
-      return new OfferEnd(EndStatus.ALREADY_ENDED, o, OfferOutcome.EXPIRED, "", o.getExpiresMs());
+      return new OfferEnd(EndStatus.ENDED, o, OfferOutcome.EXPIRED, "", o.getExpiresMs());
     }
     if (st != 0) {
       return new OfferEnd(

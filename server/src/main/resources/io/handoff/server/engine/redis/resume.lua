@@ -1,6 +1,7 @@
 -- Everything a device's Hello needs, in one call (ResumeStore): the device session's status, the
 -- device's last applied write, where each followed document stands for the device, and the user's
--- activities, live offers, presence (this device marked online first) and recently ended offers.
+-- activities, live offers, presence (this device marked online first) and recently ended offers
+-- (recording the expiry of those that passed their deadline with nobody ending them).
 -- Every key is the user's (one hash tag, one Cluster slot); the keys of each document and offer
 -- derive from KEYS[1], as in erase_documents.lua.
 -- KEYS: 1 docs set, 2 the device's outcome hash (s:DEVICE), 3 the device session hash (ds:SID;
@@ -18,6 +19,7 @@
 --   docs: {name, read reply, name, read reply, ...}, each read reply as read.lua's
 --   activities: HGETALL of the activities hash; presence: HGETALL of the presence hash
 --   offers: the Offer bytes of every live offer; ended: {o, st, by, end} per recently ended offer
+--           (st 0: it passed its deadline with nobody ending it, and this call recorded it expired)
 local base = string.sub(KEYS[1], 1, -5)
 local now = tonumber(ARGV[4])
 local zero = '\0\0\0\0\0\0\0\0'
@@ -105,7 +107,15 @@ for _, id in ipairs(redis.call('ZRANGEBYSCORE', KEYS[6], ARGV[10], ARGV[4])) do
 end
 local ended = {}
 for k = math.max(1, #ids - tonumber(ARGV[11]) + 1), #ids do
-  ended[#ended + 1] = redis.call('HMGET', base .. 'of:' .. ids[k], 'o', 'st', 'by', 'end')
+  local h = base .. 'of:' .. ids[k]
+  local e = redis.call('HMGET', h, 'o', 'st', 'by', 'end', 'exp')
+  if e[2] == '0' then
+    -- Past its deadline with nobody ending it: the device is told it expired, so the hash says so
+    -- too, and no later call (from a node whose clock is behind) may end it otherwise. Returned
+    -- with st 0 still: this call ended it.
+    redis.call('HSET', h, 'st', '4', 'by', '', 'end', e[5])
+  end
+  ended[#ended + 1] = {e[1], e[2], e[3], e[4]}
 end
 
 return {session, redis.call('HGET', KEYS[2], '_last') or '', docs,
