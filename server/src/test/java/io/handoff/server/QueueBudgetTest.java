@@ -5,10 +5,13 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import com.google.protobuf.ByteString;
 import io.handoff.protocol.CloseCode;
 import io.handoff.protocol.v1.ClientFrame;
+import io.handoff.protocol.v1.FieldOp;
 import io.handoff.protocol.v1.Hello;
 import io.handoff.protocol.v1.ServerFrame;
+import io.handoff.protocol.v1.Write;
 import io.handoff.server.session.QueueBudget;
 import io.handoff.server.transport.TransportConfig;
 import java.time.Duration;
@@ -136,6 +139,70 @@ class QueueBudgetTest {
         }
         for (TestDevice d : devices) {
           d.close();
+        }
+      }
+    }
+  }
+
+  /**
+   * Devices that stop reading, each of whose sockets is then filled by one large delta written
+   * while the socket still took writes, with nothing sent to it after: those bytes wait in Netty's
+   * buffer all the same and count toward the node's budget, which closes the devices holding the
+   * most without waiting for their heartbeats. With the memory engine a user's write reaches the
+   * user's other devices on their own event loop, delivered at once.
+   */
+  @Test
+  void socketsFilledByOneLargeDeltaCountTowardTheBudget() throws Exception {
+    int silentDevices = 12;
+    try (TestServer server =
+        TestServer.start(
+            b ->
+                b.queueBudgetBytes(BUDGET)
+                    .transport(TransportConfig.builder().socketSendBufferBytes(4096).build())
+                    .closeTimeout(Duration.ofSeconds(20)))) {
+      ServerStats stats = server.server.stats();
+      QueueBudget budget = server.server.queueBudget();
+      List<RawSocket> silent = new ArrayList<>();
+      try (TestDevice writer = TestDevice.connect(server.port(), token("album", "writer"))) {
+        writer.hello();
+        for (int i = 0; i < silentDevices; i++) {
+          RawSocket s = RawSocket.connect(server.port(), token("album", "silent" + i), 4096);
+          silent.add(s);
+          s.send(ClientFrame.newBuilder().setHello(Hello.getDefaultInstance()).build());
+          assertTrue(s.readFrame().hasWelcome());
+        }
+        Conditions.await(
+            "every device is live",
+            () -> server.server.hub().sessions() == silentDevices + 1,
+            Duration.ofSeconds(10));
+        // One write of about 180 KB, the only frame any silent device gets after its Welcome:
+        // some 170 KB of each delta stay in Netty's buffer, about 2 MB for the node, twice its
+        // budget.
+        Write.Builder w = Write.newBuilder().setDocument("photos").setClientSeq(1);
+        for (int i = 1; i <= 3; i++) {
+          w.addOps(
+              FieldOp.newBuilder()
+                  .setField("part" + i)
+                  .setSet(ByteString.copyFromUtf8("p".repeat(60_000))));
+        }
+        long id = writer.send(ClientFrame.newBuilder().setWrite(w));
+        assertTrue(writer.answerTo(id).hasAck());
+        Conditions.await(
+            "the budget closes the devices that hold the most",
+            () -> stats.slowConsumerBudgetCloses.sum() > 0,
+            Duration.ofSeconds(10));
+        assertTrue(
+            budget.highestQueuedBytes() > BUDGET,
+            "the deltas waiting for the silent devices were counted: "
+                + budget.highestQueuedBytes());
+        assertTrue(
+            stats.slowConsumerBudgetCloses.sum() < silentDevices,
+            "only the devices it needs to close are closed: "
+                + stats.slowConsumerBudgetCloses.sum());
+        assertFalse(writer.isClosed(), "the writer read everything and stays");
+      } finally {
+        for (RawSocket s : silent) {
+          s.close();
         }
       }
     }

@@ -306,6 +306,18 @@ final class Outbox implements QueueBudget.Member {
     return false;
   }
 
+  /**
+   * The socket stopped taking writes. The node's budget watches this connection from now on, which
+   * counts what waits in Netty's buffer: the frame that filled it may have been written at once (a
+   * delta delivered on the writer's loop, a sync frame, an answer) and be the last one sent for a
+   * while, with nothing held here to have the connection watched. Event loop.
+   */
+  void unwritable() {
+    if (!dead) {
+      watch();
+    }
+  }
+
   /** From now on document events flow to the device. Event loop. */
   void goLive() {
     live = true;

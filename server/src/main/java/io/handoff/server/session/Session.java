@@ -153,6 +153,13 @@ public final class Session implements Endpoint, Connection, Outbox.Owner {
     }
   }
 
+  @Override
+  public void unwritable() {
+    if (outbox != null) {
+      outbox.unwritable();
+    }
+  }
+
   /**
    * Drains this session: reads no more requests, lets the writes in flight be acked (for at most
    * the drain timeout), then tells the device to reconnect elsewhere (SHUTDOWN) and closes.

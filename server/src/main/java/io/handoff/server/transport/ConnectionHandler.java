@@ -287,8 +287,12 @@ public final class ConnectionHandler extends WireCodec implements Link {
     // A device that does not read our pushes does not get its requests read either, so answers to
     // them cannot pile up in the outbound buffer.
     ctx.channel().config().setAutoRead(writable && reading);
-    if (writable && upgraded() && !closing && !closed) {
-      endpoint.writable();
+    if (upgraded() && !closing && !closed) {
+      if (writable) {
+        endpoint.writable();
+      } else {
+        endpoint.unwritable();
+      }
     }
     ctx.fireChannelWritabilityChanged();
   }

@@ -18,6 +18,12 @@ public interface Endpoint {
   /** The socket's outbound buffer went below its low-water mark again. */
   void writable();
 
+  /**
+   * The socket's outbound buffer went above its high-water mark: what waits there may be all the
+   * device gets for a while, and the node's queue budget has to see it.
+   */
+  void unwritable();
+
   /** The node stops: finish what is in flight, then close with SHUTDOWN. */
   void drain();
 

@@ -105,6 +105,9 @@ class UserLoopMoveTest {
     public void writable() {}
 
     @Override
+    public void unwritable() {}
+
+    @Override
     public void drain() {}
 
     @Override
