@@ -20,6 +20,7 @@ final class ChaosProxy implements AutoCloseable {
   private final ServerSocket listener;
   private volatile int target;
   private final List<Socket> sockets = new CopyOnWriteArrayList<>();
+  private final List<AtomicBoolean> connections = new CopyOnWriteArrayList<>();
   private volatile boolean blackholeDownstream;
   private volatile byte[] lossMarker;
   private volatile boolean closed;
@@ -60,6 +61,17 @@ final class ChaosProxy implements AutoCloseable {
     lossMarker = marker;
   }
 
+  /**
+   * Every connection open now goes silent both ways, as a peer that vanished without a FIN or a
+   * reset (a dropped NAT entry, a machine that lost power): bytes from either side are read and
+   * dropped, and neither side hears the other's close. New connections are proxied as before.
+   */
+  void freezeOpenConnections() {
+    for (AtomicBoolean frozen : connections) {
+      frozen.set(true);
+    }
+  }
+
   /** Resets every proxied connection. New connections are accepted as before. */
   void cutAll() {
     for (Socket s : sockets) {
@@ -91,8 +103,10 @@ final class ChaosProxy implements AutoCloseable {
         sockets.add(client);
         sockets.add(server);
         AtomicBoolean losing = new AtomicBoolean();
-        pump(client, server, false, losing);
-        pump(server, client, true, losing);
+        AtomicBoolean frozen = new AtomicBoolean();
+        connections.add(frozen);
+        pump(client, server, false, losing, frozen);
+        pump(server, client, true, losing, frozen);
       } catch (IOException e) {
         if (!closed) {
           continue;
@@ -102,16 +116,20 @@ final class ChaosProxy implements AutoCloseable {
     }
   }
 
-  private void pump(Socket from, Socket to, boolean downstream, AtomicBoolean losing) {
+  private void pump(
+      Socket from, Socket to, boolean downstream, AtomicBoolean losing, AtomicBoolean frozen) {
     Thread t =
         new Thread(
             () -> {
               byte[] buf = new byte[16 * 1024];
-              try (InputStream in = from.getInputStream();
-                  OutputStream out = to.getOutputStream()) {
+              // The streams are not closed here: closing one closes its socket, which a frozen
+              // connection keeps open (finally below).
+              try {
+                InputStream in = from.getInputStream();
+                OutputStream out = to.getOutputStream();
                 int n;
                 while ((n = in.read(buf)) >= 0) {
-                  if (downstream && (blackholeDownstream || losing.get())) {
+                  if (frozen.get() || (downstream && (blackholeDownstream || losing.get()))) {
                     continue;
                   }
                   byte[] marker = lossMarker;
@@ -126,7 +144,9 @@ final class ChaosProxy implements AutoCloseable {
               } finally {
                 try {
                   from.close();
-                  to.close();
+                  if (!frozen.get()) {
+                    to.close();
+                  }
                 } catch (IOException ignored) {
                   // Best effort.
                 }

@@ -1,0 +1,70 @@
+package io.handoff.server;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.google.protobuf.ByteString;
+import io.handoff.client.ConnectionState;
+import io.handoff.client.HandoffClient;
+import io.handoff.client.HandoffListener;
+import io.handoff.protocol.CloseCode;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The Java client on a connection that dies without a FIN or a reset: a relay between it and the
+ * node stops passing anything either way and tells neither side. The client hears nothing more (the
+ * node's pings are lost), gives the connection up once it has heard nothing for two of the node's
+ * heartbeat intervals plus its margin, reconnects and resumes.
+ */
+class ClientDeadServerTest {
+  private static final Duration HEARTBEAT = Duration.ofMillis(200);
+
+  @Test
+  void clientGivesUpASilentConnectionAndReconnects() throws Exception {
+    List<String> states = Collections.synchronizedList(new ArrayList<>());
+    Signal signal = new Signal();
+    HandoffListener watcher =
+        new HandoffListener() {
+          @Override
+          public void onStateChanged(ConnectionState state, int closeCode, String reason) {
+            states.add(state + (closeCode == 0 ? "" : " " + closeCode));
+            signal.fire();
+          }
+        };
+    try (TestServer server = TestServer.start(b -> b.heartbeatInterval(HEARTBEAT));
+        ChaosProxy relay = new ChaosProxy(server.port());
+        HandoffClient client =
+            TestServer.clientBuilder(relay.url(), "ines", "phone")
+                .followAll()
+                .listener(watcher)
+                .build()) {
+      client.connect().get(10, TimeUnit.SECONDS);
+      client.document("notes").set("a", ByteString.copyFromUtf8("1")).get(10, TimeUnit.SECONDS);
+
+      long frozenAt = System.nanoTime();
+      relay.freezeOpenConnections();
+      signal.await(
+          "the client gave the silent connection up and connected again",
+          () -> {
+            synchronized (states) {
+              return states.stream().filter("CONNECTED"::equals).count() == 2;
+            }
+          },
+          Duration.ofSeconds(30));
+      long tookMillis = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - frozenAt);
+      assertTrue(
+          states.contains("RECONNECTING " + CloseCode.IDLE_TIMEOUT.code()),
+          "given up for silence: " + states);
+      assertEquals(
+          2L,
+          client.document("notes").set("a", ByteString.copyFromUtf8("2")).get(10, TimeUnit.SECONDS),
+          "writes go through the new connection; took " + tookMillis + " ms");
+      System.out.println("reconnected " + tookMillis + " ms after the freeze: " + states);
+    }
+  }
+}
