@@ -11,6 +11,7 @@ import io.handoff.protocol.v1.Hello;
 import io.handoff.protocol.v1.Ping;
 import io.handoff.protocol.v1.ServerFrame;
 import io.handoff.server.auth.DevTokens;
+import io.handoff.server.transport.TransportConfig;
 import io.netty.util.NettyRuntime;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -105,6 +106,49 @@ class IdleTimersTest {
           d.close();
         }
       }
+    }
+  }
+
+  @Test
+  void nothingFollowsTheCloseFrameOfAConnectionClosedForSilence() throws Exception {
+    FakeScheduler time = new FakeScheduler();
+    try (TestServer server =
+            TestServer.start(
+                time,
+                b ->
+                    b.heartbeatInterval(HEARTBEAT)
+                        // The close frame waits for the device to read up to it.
+                        .closeTimeout(Duration.ofSeconds(30))
+                        .transport(TransportConfig.builder().socketSendBufferBytes(4096).build()));
+        TestDevice writer = TestDevice.connect(server.port(), token("late", "writer"));
+        RawSocket silent = RawSocket.connect(server.port(), token("late", "silent"), 4096)) {
+      writer.hello();
+      silent.send(ClientFrame.newBuilder().setHello(Hello.getDefaultInstance()).build());
+      assertTrue(silent.readFrame().hasWelcome());
+      Conditions.await(
+          "both devices live", () -> server.server.hub().sessions() == 2, Duration.ofSeconds(10));
+      // A delta more than the kernel takes for the silent device and less than Netty's high-water
+      // mark: the close frame will wait behind it in Netty's buffer while the socket stays
+      // writable.
+      assertTrue(writer.answerTo(writer.write("notes", 1, "body", "b".repeat(48_000))).hasAck());
+
+      time.advance(HEARTBEAT);
+      long id = writer.send(ClientFrame.newBuilder().setPing(Ping.newBuilder().setNonce(1)));
+      assertEquals(1, writer.next(f -> f.getRequestId() == id).getPong().getNonce());
+      time.advance(HEARTBEAT);
+      Conditions.await(
+          "the silent device is closed",
+          () -> {
+            time.advance(Duration.ZERO);
+            return server.server.stats().idleCloses.sum() == 1;
+          },
+          Duration.ofSeconds(10));
+
+      // A write of the same user after the close: its delta must not follow the close frame.
+      assertTrue(writer.answerTo(writer.write("notes", 2, "title", "after")).hasAck());
+      byte[] after = silent.readPastClose();
+      assertEquals(0, after.length, "bytes sent after the close frame");
+      assertFalse(writer.isClosed());
     }
   }
 

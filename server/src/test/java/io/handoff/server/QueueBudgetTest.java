@@ -10,6 +10,7 @@ import io.handoff.protocol.CloseCode;
 import io.handoff.protocol.v1.ClientFrame;
 import io.handoff.protocol.v1.FieldOp;
 import io.handoff.protocol.v1.Hello;
+import io.handoff.protocol.v1.Ping;
 import io.handoff.protocol.v1.ServerFrame;
 import io.handoff.protocol.v1.Write;
 import io.handoff.server.session.QueueBudget;
@@ -206,5 +207,102 @@ class QueueBudgetTest {
         }
       }
     }
+  }
+
+  /**
+   * A device the heartbeat already closed, its socket full, keeps what it holds until its close
+   * completes; the budget counts that as on its way out, and does not close it a second time (nor
+   * count it again) when other devices take the node past its budget. Heartbeats on fake time.
+   */
+  @Test
+  void deviceClosedByItsHeartbeatIsNotClosedAgainForTheBudget() throws Exception {
+    FakeScheduler time = new FakeScheduler();
+    Duration heartbeat = Duration.ofSeconds(10);
+    try (TestServer server =
+        TestServer.start(
+            time,
+            b ->
+                b.queueBudgetBytes(BUDGET)
+                    .heartbeatInterval(heartbeat)
+                    .transport(TransportConfig.builder().socketSendBufferBytes(4096).build())
+                    .closeTimeout(Duration.ofSeconds(30)))) {
+      ServerStats stats = server.server.stats();
+      QueueBudget budget = server.server.queueBudget();
+      List<RawSocket> silent = new ArrayList<>();
+      try (TestDevice stallWriter = TestDevice.connect(server.port(), token("stall", "writer"));
+          TestDevice crowdWriter = TestDevice.connect(server.port(), token("crowd2", "writer"))) {
+        stallWriter.hello();
+        crowdWriter.hello();
+        RawSocket stalled = RawSocket.connect(server.port(), token("stall", "silent"), 4096);
+        silent.add(stalled);
+        stalled.send(ClientFrame.newBuilder().setHello(Hello.getDefaultInstance()).build());
+        assertTrue(stalled.readFrame().hasWelcome());
+        // Two writes of about 180 KB: some 500 KB wait for the stalled device, under the budget.
+        for (int seq = 1; seq <= 2; seq++) {
+          assertTrue(stallWriter.answerTo(stallWriter.send(bigWrite("photos", seq))).hasAck());
+        }
+        Conditions.await(
+            "what waits for the stalled device is counted",
+            () -> budget.queuedBytes() > 300_000,
+            Duration.ofSeconds(10));
+        assertEquals(0, stats.slowConsumerBudgetCloses.sum());
+
+        time.advance(heartbeat);
+        for (TestDevice w : List.of(stallWriter, crowdWriter)) {
+          long id = w.send(ClientFrame.newBuilder().setPing(Ping.newBuilder().setNonce(1)));
+          assertEquals(1, w.next(f -> f.getRequestId() == id).getPong().getNonce());
+        }
+        time.advance(heartbeat);
+        Conditions.await(
+            "the heartbeat closes the stalled device",
+            () -> {
+              time.advance(Duration.ZERO);
+              return stats.slowConsumerStalledCloses.sum() == 1;
+            },
+            Duration.ofSeconds(10));
+
+        // Five devices of another user that stop reading after one delta of about 180 KB: with
+        // the stalled device's bytes the node passes its budget, without them it does not.
+        for (int i = 0; i < 5; i++) {
+          RawSocket s = RawSocket.connect(server.port(), token("crowd2", "silent" + i), 4096);
+          silent.add(s);
+          s.send(ClientFrame.newBuilder().setHello(Hello.getDefaultInstance()).build());
+          assertTrue(s.readFrame().hasWelcome());
+        }
+        Conditions.await(
+            "every device is live",
+            () -> server.server.hub().sessions() == 8,
+            Duration.ofSeconds(10));
+        assertTrue(crowdWriter.answerTo(crowdWriter.send(bigWrite("album", 1))).hasAck());
+        Conditions.await(
+            "the node is past its budget, the closing device's bytes included",
+            () -> budget.queuedBytes() > BUDGET,
+            Duration.ofSeconds(10));
+        long swept = budget.sweeps();
+        Conditions.await(
+            "three sweeps since", () -> budget.sweeps() >= swept + 3, Duration.ofSeconds(10));
+        assertEquals(
+            0,
+            stats.slowConsumerBudgetCloses.sum(),
+            "the device closed by its heartbeat is on its way out, not a device to close again");
+        assertEquals(1, stats.slowConsumerStalledCloses.sum());
+      } finally {
+        for (RawSocket s : silent) {
+          s.close();
+        }
+      }
+    }
+  }
+
+  /** A write of three fields of 60,000 bytes to {@code document}. */
+  private static ClientFrame.Builder bigWrite(String document, long seq) {
+    Write.Builder w = Write.newBuilder().setDocument(document).setClientSeq(seq);
+    for (int i = 1; i <= 3; i++) {
+      w.addOps(
+          FieldOp.newBuilder()
+              .setField("part" + i)
+              .setSet(ByteString.copyFromUtf8("p".repeat(60_000))));
+    }
+    return ClientFrame.newBuilder().setWrite(w);
   }
 }

@@ -215,6 +215,22 @@ final class RawSocket implements AutoCloseable {
     }
   }
 
+  /**
+   * Reads frames up to and with a close frame, then everything after it until the server ends the
+   * connection, and returns those bytes (RFC 6455 5.5.1: an endpoint sends no data frame after its
+   * close frame, so there should be none).
+   */
+  byte[] readPastClose() throws IOException {
+    while (true) {
+      int b0 = in.readUnsignedByte();
+      long len = readLength();
+      skipFully(in, len);
+      if ((b0 & 0x0f) == 0x8) {
+        return in.readAllBytes();
+      }
+    }
+  }
+
   /** Reads a server frame's second byte and extended length: the payload's length. */
   private long readLength() throws IOException {
     long len = in.readUnsignedByte() & 0x7f;

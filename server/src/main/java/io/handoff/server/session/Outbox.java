@@ -428,6 +428,15 @@ final class Outbox implements QueueBudget.Member {
     return false;
   }
 
+  /**
+   * The connection is closing: takes no more events or frames, and reads as closing to the node's
+   * budget, which no longer chooses it. What waits is dropped when it is closed ({@link #close}).
+   * Event loop.
+   */
+  void stop() {
+    dead = true;
+  }
+
   /** Stops taking events and drops what waits. Any thread; the queues are cleared on the loop. */
   void close() {
     dead = true;

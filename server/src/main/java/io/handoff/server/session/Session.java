@@ -153,6 +153,20 @@ public final class Session implements Endpoint, Connection, Outbox.Owner {
     }
   }
 
+  /**
+   * The connection is closing, closed by this session or by the transport itself (silence, a socket
+   * left full, the handshake limit, a broken frame): the session sends nothing more, and its outbox
+   * takes nothing more and reads as closing to the node's queue budget.
+   */
+  @Override
+  public void closing() {
+    closing = true;
+    dead = true;
+    if (outbox != null) {
+      outbox.stop();
+    }
+  }
+
   @Override
   public void unwritable() {
     if (outbox != null) {

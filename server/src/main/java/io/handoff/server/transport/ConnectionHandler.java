@@ -422,6 +422,9 @@ public final class ConnectionHandler extends WireCodec implements Link {
 
   @Override
   public void write(Object frame) {
+    if (closing || closed) {
+      return; // RFC 6455 5.5.1: no data frame after the close frame.
+    }
     // No promise per frame: nothing waits on one, and a failed write reaches exceptionCaught.
     // Through this handler's own write, which frames it (a write from its context would skip it).
     write(ctx, frame, ctx.voidPromise());
@@ -490,6 +493,7 @@ public final class ConnectionHandler extends WireCodec implements Link {
     closing = true;
     String shortReason = closeReason(reason);
     if (upgraded()) {
+      endpoint.closing();
       write(
           ctx,
           ServerFrame.newBuilder()

@@ -24,6 +24,12 @@ public interface Endpoint {
    */
   void unwritable();
 
+  /**
+   * The connection's close frame is on its way (whoever closed it: the session, or the transport
+   * for silence, a socket left full, the handshake limit or a broken frame): nothing may follow it.
+   */
+  void closing();
+
   /** The node stops: finish what is in flight, then close with SHUTDOWN. */
   void drain();
 

@@ -19,7 +19,10 @@ public interface Link {
   /** The connection's event loop: its state is touched there only. */
   EventLoop eventLoop();
 
-  /** Writes a {@code ServerFrame} or an encoded binary WebSocket frame, without flushing. */
+  /**
+   * Writes a {@code ServerFrame} or an encoded binary WebSocket frame, without flushing; dropped
+   * once the connection is closing (nothing follows the close frame).
+   */
   void write(Object frame);
 
   void flush();

@@ -108,6 +108,9 @@ class UserLoopMoveTest {
     public void unwritable() {}
 
     @Override
+    public void closing() {}
+
+    @Override
     public void drain() {}
 
     @Override
