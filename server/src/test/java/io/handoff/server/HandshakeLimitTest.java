@@ -9,6 +9,9 @@ import io.handoff.protocol.CloseCode;
 import io.handoff.protocol.v1.ClientFrame;
 import io.handoff.protocol.v1.Ping;
 import io.handoff.protocol.v1.ServerFrame;
+import io.handoff.server.engine.StoreLimits;
+import io.handoff.server.engine.memory.MemoryEngine;
+import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -39,6 +42,57 @@ class HandshakeLimitTest {
       assertFalse(polite.isClosed());
       assertEquals(1, server.server.stats().idleCloses.sum());
       assertEquals(0, server.server.stats().protocolErrorCloses.sum());
+    }
+  }
+
+  /**
+   * The handshake limit ends a connection that stays in plain HTTP, but not under a request the
+   * node is answering: a sign-in whose device session the store made as the limit passed gets its
+   * answer (the store has made it: a dropped answer would leave the device without its tokens),
+   * then the connection closes. Real sockets; the handshake limit on fake time.
+   */
+  @Test
+  void apiRequestInFlightAtTheHandshakeLimitIsAnsweredBeforeTheConnectionCloses() throws Exception {
+    FakeScheduler time = new FakeScheduler();
+    AppBackend app = new AppBackend();
+    ServerConfig config =
+        ServerConfig.builder()
+            .host("127.0.0.1")
+            .port(0)
+            .nodeId("limit")
+            .jwtSecret(TestServer.SECRET)
+            .storeLimits(StoreLimits.builder().build())
+            .tokens(app.tokens().build())
+            .handshakeTimeout(LIMIT)
+            .build();
+    GatedEngine engine = new GatedEngine(new MemoryEngine(config.storeLimits(), time.clock()));
+    HandoffServer node = HandoffServer.start(config, engine, time);
+    try (RawSocket http = RawSocket.open(node.port())) {
+      engine.holdSessionCreates(1);
+      byte[] body =
+          ("{\"identity_token\":\""
+                  + app.identity("nia")
+                  + "\",\"device_id\":\"tv\",\"device_name\":\"TV\"}")
+              .getBytes(StandardCharsets.UTF_8);
+      http.writeRaw(
+          ("POST /v1/sessions HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                  + "Content-Type: application/json\r\nContent-Length: "
+                  + body.length
+                  + "\r\n\r\n")
+              .getBytes(StandardCharsets.US_ASCII));
+      http.writeRaw(body);
+      engine.changed.await("the sign-in's session held", () -> engine.heldSessionCreates() == 1);
+
+      time.advance(LIMIT); // The limit passes while the store makes the session.
+      engine.releaseSessionCreates();
+      String head = http.readHead();
+      assertTrue(head.startsWith("HTTP/1.1 201"), head);
+      assertTrue(
+          head.toLowerCase(java.util.Locale.ROOT).contains("connection: close"),
+          "the connection closes after the answer: " + head);
+    } finally {
+      node.close();
+      engine.close();
     }
   }
 

@@ -9,6 +9,7 @@ import io.handoff.server.ServerConfig;
 import io.handoff.server.ServerStats;
 import io.handoff.server.auth.Principal;
 import io.netty.buffer.Unpooled;
+import io.netty.channel.Channel;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelOutboundBuffer;
 import io.netty.channel.ChannelPromise;
@@ -151,6 +152,16 @@ public final class ConnectionHandler extends WireCodec implements Link {
       return;
     }
     if (!upgraded()) {
+      Channel ch = ctx.channel();
+      if (ch.hasAttr(HttpService.Answering.KEY)
+          && ch.attr(HttpService.Answering.KEY).get() != null
+          && ch.attr(HttpService.Answering.OVERTIME).setIfAbsent(Boolean.TRUE) == null) {
+        // An API request is being answered, and the store may have acted on it already (a
+        // session made, a refresh token rotated, a device code used up): its answer goes out and
+        // closes the connection; another limit bounds the wait for it.
+        armHandshakeTimer();
+        return;
+      }
       ctx.close();
       return;
     }

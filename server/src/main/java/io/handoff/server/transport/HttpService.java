@@ -13,7 +13,8 @@ import io.netty.util.AttributeKey;
  * #answered} on the connection's event loop as it writes the answer, and when that returns true the
  * answer says {@code Connection: close} and the connection closes once it is written. An answer the
  * store already made (a device-code poll's session, a rotated refresh token) is so never dropped by
- * the drain.
+ * the drain. The same holds for a connection that reaches the handshake limit while a request on it
+ * is answered: it closes after the answer, or at the end of another limit if none comes.
  */
 public interface HttpService {
   /** True if {@code path} is one of this service's. */
@@ -28,7 +29,8 @@ public interface HttpService {
    */
   static boolean answered(Channel ch) {
     ch.attr(Answering.KEY).set(null);
-    return ch.hasAttr(Answering.DRAINING) && ch.attr(Answering.DRAINING).get() != null;
+    return (ch.hasAttr(Answering.DRAINING) && ch.attr(Answering.DRAINING).get() != null)
+        || (ch.hasAttr(Answering.OVERTIME) && ch.attr(Answering.OVERTIME).get() != null);
   }
 
   /** The marks a drain reads on a connection in plain HTTP. */
@@ -37,6 +39,9 @@ public interface HttpService {
     static final AttributeKey<Boolean> KEY = AttributeKey.valueOf("handoff.http.answering");
     // The node drains: the answer closes the connection.
     static final AttributeKey<Boolean> DRAINING = AttributeKey.valueOf("handoff.http.draining");
+    // The handshake limit passed while a request was answered: the answer closes the connection,
+    // and the next limit closes it regardless.
+    static final AttributeKey<Boolean> OVERTIME = AttributeKey.valueOf("handoff.http.overtime");
 
     private Answering() {}
   }
