@@ -95,6 +95,66 @@ class DrainTest {
   }
 
   /**
+   * A drain longer than the heartbeat's silence window: the node reads nothing from its devices
+   * while it drains, so they fall silent to it, but that is the node's doing, and a device whose
+   * accept is still in the store gets its grant and then SHUTDOWN, not IDLE_TIMEOUT before it.
+   * Heartbeats on fake time, moved tick by tick while the node drains.
+   */
+  @Test
+  void devicesOfADrainingNodeAreNotClosedForTheSilenceTheDrainMakes() throws Exception {
+    FakeScheduler time = new FakeScheduler();
+    Duration heartbeat = Duration.ofSeconds(8);
+    ServerConfig config =
+        ServerConfig.builder()
+            .host("127.0.0.1")
+            .port(0)
+            .nodeId("drain-hb")
+            .jwtSecret(TestServer.SECRET)
+            .storeLimits(StoreLimits.builder().build())
+            .heartbeatInterval(heartbeat)
+            .drainTimeout(Duration.ofSeconds(30)) // Longer than two heartbeat intervals.
+            .build();
+    GatedEngine engine = new GatedEngine(new MemoryEngine(config.storeLimits(), time.clock()));
+    HandoffServer node = HandoffServer.start(config, engine, time);
+    try (TestDevice phone = TestDevice.connect(node.port(), token("dan", "phone"));
+        TestDevice tv = TestDevice.connect(node.port(), token("dan", "tv"))) {
+      phone.hello();
+      phone.send(SessionProtocolTest.write("player", 1, "position", "42"));
+      phone.next(ServerFrame::hasAck);
+      tv.hello();
+      Offer offer = HandoffProtocolTest.offerFrom(phone, "tv", 60_000);
+      tv.next(ServerFrame::hasOfferPrompt);
+      engine.holdOfferEnds(1);
+      long accept = tv.send(HandoffProtocolTest.accept(offer.getOfferId()));
+      Conditions.await(
+          "the accept held in the store",
+          () -> engine.heldOfferEnds() == 1,
+          Duration.ofSeconds(10));
+      CompletableFuture<Void> stopped = CompletableFuture.runAsync(node::close);
+      Conditions.await(
+          "the node draining", () -> node.readiness().problem() != null, Duration.ofSeconds(10));
+
+      // Three heartbeat intervals, a quarter at a time; each tick has run on the user's loop
+      // before time moves on.
+      io.netty.channel.EventLoop loop = node.hub().loopsOf("dan").get(0);
+      for (int i = 0; i < 12; i++) {
+        time.advance(heartbeat.dividedBy(4));
+        loop.submit(() -> {}).get(10, TimeUnit.SECONDS);
+      }
+      assertEquals(0, node.stats().idleCloses.sum(), "no device closed for silence");
+
+      engine.releaseOfferEnds();
+      ServerFrame granted = tv.next(f -> f.getRequestId() == accept);
+      assertTrue(granted.hasOfferGranted(), granted.toString());
+      assertEquals(CloseCode.SHUTDOWN.code(), tv.awaitClose());
+      stopped.get(30, TimeUnit.SECONDS);
+    } finally {
+      node.close();
+      engine.close();
+    }
+  }
+
+  /**
    * An answer the store gives while the device's socket is full waits in the device's outbox; the
    * drain sends it before telling the device to go, rather than writing SHUTDOWN ahead of it and
    * dropping it. Here the answer is an accept's grant, held in the store while another device of

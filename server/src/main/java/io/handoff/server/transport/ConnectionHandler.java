@@ -185,10 +185,12 @@ public final class ConnectionHandler extends WireCodec implements Link {
   /**
    * Called by this event loop's heartbeat timer: ping after one silent interval, close after two:
    * with IDLE_TIMEOUT, or with SLOW_CONSUMER when the device was not read because its socket is
-   * full.
+   * full. Not while the node drains (it reads no more from its devices then).
    */
   void checkHeartbeat(long now) {
-    if (closing || closed) {
+    if (closing || closed || !reading) {
+      // Not reading is a drain's doing: the device is not heard because the node stopped reading
+      // it, and the drain's own timeout closes it.
       return;
     }
     long silent = now - lastReadNanos;
