@@ -198,7 +198,7 @@ public final class ConnectionHandler extends WireCodec implements Link {
     if (silent >= 2 * interval && !ctx.channel().isWritable()) {
       // Not heard because not read: reading stops while the socket is full (see
       // channelWritabilityChanged), and a device that had read its way below the low water mark
-      // would have been read again. The device is the one that does not read.
+      // would count as heard then. The device is the one that does not read.
       node.stats().slowConsumerStalledCloses.increment();
       close(
           CloseCode.SLOW_CONSUMER,
@@ -297,6 +297,14 @@ public final class ConnectionHandler extends WireCodec implements Link {
   @Override
   public void channelWritabilityChanged(ChannelHandlerContext ctx) {
     boolean writable = ctx.channel().isWritable();
+    if (writable) {
+      // The device read its way below the low-water mark: it is alive, although the node may not
+      // read what it sent (the frames waiting for the socket are written now, and can fill it again
+      // before the next read), which a long resume on a slow link would otherwise take for a
+      // socket left full.
+      lastReadNanos = node.time().nanoTime();
+      pinged = false;
+    }
     // A device that does not read our pushes does not get its requests read either, so answers to
     // them cannot pile up in the outbound buffer.
     ctx.channel().config().setAutoRead(writable && reading);
