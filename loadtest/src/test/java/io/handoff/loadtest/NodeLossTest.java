@@ -23,6 +23,7 @@ import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicReference;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 
@@ -117,6 +118,7 @@ class NodeLossTest {
   }
 
   @Test
+  @Tag("fault") // The lean twin above runs by default; this one in the fault suite.
   @Timeout(value = 180, unit = TimeUnit.SECONDS)
   void fanoutOnTheJavaClientPassesWhenItsOnlyNodeRestarts() throws Exception {
     Run run = whileNodeRestarts("--full-client");
