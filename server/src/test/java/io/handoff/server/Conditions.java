@@ -12,12 +12,17 @@ public final class Conditions {
 
   /** Returns once {@code condition} holds; fails the test if it does not within {@code bound}. */
   public static void await(String what, BooleanSupplier condition, Duration bound) {
+    await(what, condition, bound, Duration.ofMillis(1));
+  }
+
+  /** As {@link #await(String, BooleanSupplier, Duration)}, asking every {@code poll}. */
+  public static void await(String what, BooleanSupplier condition, Duration bound, Duration poll) {
     long deadline = System.nanoTime() + bound.toNanos();
     while (!condition.getAsBoolean()) {
       if (System.nanoTime() > deadline) {
         fail("not within " + bound + ": " + what);
       }
-      LockSupport.parkNanos(1_000_000); // Poll each millisecond.
+      LockSupport.parkNanos(poll.toNanos());
     }
   }
 }

@@ -15,6 +15,7 @@ import io.lettuce.core.RedisClient;
 import io.lettuce.core.api.StatefulRedisConnection;
 import java.time.Clock;
 import java.time.Duration;
+import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.AfterEach;
@@ -212,9 +213,16 @@ class HandoffFaultTest {
     Thread drain = new Thread(a::close, "drain-a");
     drain.start();
     phone.device.awaitClose(); // The session closed; its offline mark waits on the paused store.
-    // Long enough that a node which does not wait has closed its store connections by now, and
-    // well inside the store's command timeout (2 s): past it the mark fails, and is not signalled.
-    Thread.sleep(500);
+    // Until the node waits for the marks, or has ended: one that does not wait closes its store
+    // connections under them. Resumed well inside the store's command timeout (2 s), past which
+    // a mark fails and is not signalled.
+    Conditions.await(
+        "the drain waits for the offline marks, or has ended",
+        () ->
+            !drain.isAlive()
+                || Arrays.stream(drain.getStackTrace())
+                    .anyMatch(f -> f.getMethodName().equals("awaitLeaving")),
+        Duration.ofSeconds(30));
     RedisProcess.signal("-CONT", paused);
     paused = null;
     drain.join(60_000);

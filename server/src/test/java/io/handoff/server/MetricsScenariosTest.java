@@ -26,6 +26,7 @@ import java.util.Map;
 import java.util.TreeMap;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicReference;
 import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Test;
 
@@ -152,16 +153,24 @@ class MetricsScenariosTest {
           tvs.get(u).sendClose(1000, "bye");
         }
       }
-      long deadline = System.nanoTime() + BOUND.toNanos();
-      Map<String, Double> after = samples(scrape(admin));
-      while (value(after, "handoff_connections") != 0 && System.nanoTime() < deadline) {
-        seen.add(after);
-        assertTrue(value(after, "handoff_connections") >= 0, "never negative: " + after);
-        Thread.sleep(20);
-        after = samples(scrape(admin));
-      }
-      seen.add(after);
-      assertEquals(0.0, value(after, "handoff_connections"));
+      AtomicReference<Map<String, Double>> last = new AtomicReference<>();
+      Conditions.await(
+          "handoff_connections back to 0",
+          () -> {
+            Map<String, Double> now;
+            try {
+              now = samples(scrape(admin));
+            } catch (Exception e) {
+              throw new IllegalStateException(e);
+            }
+            seen.add(now);
+            last.set(now);
+            assertTrue(value(now, "handoff_connections") >= 0, "never negative: " + now);
+            return value(now, "handoff_connections") == 0;
+          },
+          BOUND,
+          Duration.ofMillis(20));
+      Map<String, Double> after = last.get();
       assertEquals(
           value(after, "handoff_connections_opened_total"),
           value(after, "handoff_connections_closed_total"));
