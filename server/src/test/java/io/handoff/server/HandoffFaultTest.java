@@ -82,6 +82,17 @@ class HandoffFaultTest {
     return d.await(f -> f.getRequestId() == req);
   }
 
+  /**
+   * One handoff from {@code offerer} taken by {@code winner}, so Redis has the scripts cached as it
+   * would in service.
+   */
+  private static void warmUp(Inbox offerer, Inbox winner, Inbox other) {
+    Offer warm = offer(offerer, 60_000);
+    prompted(winner, warm.getOfferId());
+    prompted(other, warm.getOfferId());
+    assertTrue(accept(winner, warm.getOfferId()).hasOfferGranted());
+  }
+
   private static void prompted(Inbox d, String offerId) {
     d.await(f -> f.hasOfferPrompt() && f.getOfferPrompt().getOffer().getOfferId().equals(offerId));
   }
@@ -94,11 +105,7 @@ class HandoffFaultTest {
     Inbox phone = device(a, "phone");
     Inbox tv = device(a, "tv");
     Inbox laptop = device(b, "laptop");
-    // One handoff first, so Redis has the scripts cached as it would in service.
-    Offer warm = offer(phone, 60_000);
-    prompted(tv, warm.getOfferId());
-    prompted(laptop, warm.getOfferId());
-    assertTrue(accept(tv, warm.getOfferId()).hasOfferGranted());
+    warmUp(phone, tv, laptop);
 
     Offer o = offer(phone, 60_000);
     String id = o.getOfferId();
@@ -350,11 +357,7 @@ class HandoffFaultTest {
     Inbox tv = device(b, "tv");
     Inbox laptop = device(b, "laptop");
     // One handoff first, so Redis has the scripts cached as it would in service.
-    Offer warm = offer(phone, 60_000);
-    prompted(tv, warm.getOfferId());
-    prompted(laptop, warm.getOfferId());
-    long warmReq = tv.device.send(HandoffProtocolTest.accept(warm.getOfferId()));
-    assertTrue(tv.await(f -> f.getRequestId() == warmReq).hasOfferGranted());
+    warmUp(phone, tv, laptop);
 
     Offer o = offer(phone, 12_000); // 4 s left by the targets' node's clock.
     String id = o.getOfferId();
@@ -405,11 +408,7 @@ class HandoffFaultTest {
     Inbox phone = device(a, "phone");
     Inbox tv = device(b, "tv");
     Inbox laptop = device(b, "laptop");
-    Offer warm = offer(phone, 60_000);
-    prompted(tv, warm.getOfferId());
-    prompted(laptop, warm.getOfferId());
-    long warmReq = tv.device.send(HandoffProtocolTest.accept(warm.getOfferId()));
-    assertTrue(tv.await(f -> f.getRequestId() == warmReq).hasOfferGranted());
+    warmUp(phone, tv, laptop);
 
     Offer o = offer(phone, 6_000);
     String id = o.getOfferId();
