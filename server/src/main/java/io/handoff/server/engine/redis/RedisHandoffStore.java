@@ -32,6 +32,7 @@ final class RedisHandoffStore implements HandoffStore {
   private final RedisKeys keys;
   private final Clock clock;
   private final ConnectionNames connections;
+  private final Script put = new Script("activity_put.lua");
   private final Script create = new Script("offer_create.lua");
   private final Script end = new Script("offer_end.lua");
   private final Script presence = new Script("presence.lua");
@@ -58,15 +59,17 @@ final class RedisHandoffStore implements HandoffStore {
   public CompletableFuture<Void> putActivity(
       String userId, Activity activity, Duration retention, int maxDevices) {
     byte[] key = keys.activities(userId);
-    CompletableFuture<Boolean> set =
-        redis.hset(key, utf8(activity.getDeviceId()), activity.toByteArray()).toCompletableFuture();
-    CompletableFuture<Boolean> expire =
-        redis.pexpire(key, retention.toMillis()).toCompletableFuture();
-    CompletableFuture<Long> size = redis.hlen(key).toCompletableFuture();
-    return set.thenCombine(expire, (a, b) -> null)
-        .thenCombine(size, (v, n) -> n)
+    byte[][] argv = {
+      utf8(activity.getDeviceId()),
+      activity.toByteArray(),
+      utf8(Long.toString(retention.toMillis()))
+    };
+    return eval(put, ScriptOutputType.INTEGER, new byte[][] {key}, argv)
         .thenCompose(
-            n -> n <= maxDevices ? CompletableFuture.completedFuture(null) : trim(key, maxDevices));
+            n ->
+                (Long) n <= maxDevices
+                    ? CompletableFuture.completedFuture(null)
+                    : trim(key, maxDevices));
   }
 
   /**
