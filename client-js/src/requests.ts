@@ -34,7 +34,10 @@ export interface HandoffEvents {
    * `approvalId`; after a reconnect, `client.approvals.prompts()` holds only what still waits).
    */
   approvalPrompt: (request: ApprovalRequest) => void;
-  /** An approval prompt ended elsewhere (another device answered, or it expired): drop it. */
+  /**
+   * An approval prompt ended elsewhere (another device answered, this device did from elsewhere such
+   * as the HTTP API, or it expired): drop it.
+   */
   approvalWithdrawn: (approvalId: string, outcome: ApprovalOutcome, byDevice: string) => void;
 }
 

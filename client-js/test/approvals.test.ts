@@ -259,6 +259,41 @@ describe("signing in new devices (two nodes with Redis)", () => {
     await Promise.all([...Object.values(devices), borrowed].map((c) => c.close()));
   });
 
+  test("a prompt the same device answered elsewhere (another tab, over HTTP) is withdrawn from its socket too", async () => {
+    const u = user("tab");
+    const first = await new DeviceSignIn(nodes[0].http).signIn(app.token(u), { deviceId: "phone", name: "Phone" });
+    assert.equal(first.status, "signed_in");
+    if (first.status !== "signed_in") return;
+    const phone = sessionClient(nodes[0], first.session);
+    const laptop = client(nodes[1], u, "laptop");
+    const prompted = new Set<string>();
+    const withdrawn = new Map<string, [string, ApprovalOutcome, string]>();
+    for (const [name, c] of Object.entries({ phone, laptop })) {
+      c.on("approvalPrompt", () => prompted.add(name));
+      c.on("approvalWithdrawn", (id, outcome, by) => withdrawn.set(name, [id, outcome, by]));
+    }
+    await Promise.all([phone.connect(), laptop.connect()]);
+
+    const held = await new DeviceSignIn(nodes[1].http).signIn(app.token(u), { deviceId: "new-tablet" });
+    assert.equal(held.status, "approval_pending");
+    if (held.status !== "approval_pending") return;
+    await until("both devices are prompted", () => prompted.size === 2);
+
+    // Another tab of the phone (the same device session) approves over the HTTP API.
+    const res = await fetch(`${nodes[1].http}/v1/device/answer`, {
+      method: "POST",
+      headers: { "Content-Type": "application/json", Authorization: `Bearer ${first.session.accessToken}` },
+      body: JSON.stringify({ approval_id: held.pending.approvalId, decision: "approve" }),
+    });
+    assert.equal(res.status, 200, await res.clone().text());
+
+    await until("the laptop's prompt is withdrawn", () => withdrawn.has("laptop"));
+    await until("the phone's socket sees its prompt withdrawn too", () => withdrawn.has("phone"));
+    assert.deepEqual(withdrawn.get("phone"), [held.pending.approvalId, ApprovalOutcome.APPROVAL_APPROVED, "phone"]);
+    assert.equal(phone.approvals.prompts().length, 0);
+    await Promise.all([phone.close(), laptop.close()]);
+  });
+
   test("with no trusted device online a held sign-in says so at once and ends with expired_token at its deadline", async () => {
     const u = user("alone");
     const signIn = new DeviceSignIn(nodes[0].http);

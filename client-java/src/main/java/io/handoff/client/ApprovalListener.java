@@ -12,6 +12,9 @@ public interface ApprovalListener {
   /** A new device waits for approval (pushed, and again after a reconnect while it waits). */
   default void onApprovalPrompt(ApprovalRequest request) {}
 
-  /** The request ended elsewhere (another device answered, or it expired): drop the prompt. */
+  /**
+   * The request ended elsewhere (another device answered, this device did from elsewhere such as
+   * the HTTP API, or it expired): drop the prompt.
+   */
   default void onApprovalWithdrawn(String approvalId, ApprovalOutcome outcome, String byDevice) {}
 }

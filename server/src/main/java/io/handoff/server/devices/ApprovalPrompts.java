@@ -50,6 +50,9 @@ public final class ApprovalPrompts {
   // Requests known to have ended, so a late read or signal does not prompt for them again.
   // In the order they ended, oldest first, at most MAX_ENDED.
   private LinkedHashSet<String> ended;
+  // Requests this connection's answers (not yet handled) name, each with how many: their signal
+  // may come before the answer's reply. Made on first use.
+  private Map<String, Integer> answering;
   private boolean live;
 
   /**
@@ -199,15 +202,20 @@ public final class ApprovalPrompts {
     if (!conn.admit(id, "AnswerApproval")) {
       return;
     }
+    String approvalId = UserCodes.approvalId(a.getApprovalId());
+    if (answering == null) {
+      answering = new HashMap<>(4);
+    }
+    answering.merge(approvalId, 1, Integer::sum);
     conn.onLoop(
         approvals.answer(conn.principal(), a.getApprovalId(), a.getApprove(), conn.address()),
         (ApprovalOutcome o, Throwable err) -> {
           conn.answered();
+          answering.computeIfPresent(approvalId, (k, n) -> n > 1 ? n - 1 : null);
           if (err != null) {
             failed(id, err);
             return;
           }
-          String approvalId = UserCodes.approvalId(a.getApprovalId());
           forget(approvalId);
           conn.reply(
               ServerFrame.newBuilder()
@@ -241,9 +249,10 @@ public final class ApprovalPrompts {
   }
 
   private void withdraw(String id, ApprovalOutcome outcome, String by) {
-    if (by.equals(conn.principal().deviceId())) {
-      // This device's own answer, whose signal can come before the answer's reply is handled:
-      // the device learns from its answer, never from a withdrawal.
+    if (by.equals(conn.principal().deviceId()) && answering != null && answering.containsKey(id)) {
+      // This connection's own answer, whose signal can come before the answer's reply is handled:
+      // it learns from its answer, never from a withdrawal. The same device's answer from
+      // elsewhere (the HTTP API, another tab, its previous connection) is withdrawn as any other.
       forget(id);
       return;
     }
