@@ -4,7 +4,7 @@ import type { Emitter } from "./events.js";
 import {
   type Activity,
   ActivitySchema,
-  type ApprovalOutcome,
+  ApprovalOutcome,
   type ApprovalRequest,
   type DevicePresence,
   type Offer,
@@ -30,13 +30,16 @@ export interface HandoffEvents {
   presence: (devices: DevicePresence[]) => void;
   /**
    * A new device of the user waits for approval ("is this you?"): show who asks and answer with
-   * `client.approvals.answer`. Pushed, and again after a reconnect while it waits (so key a UI by
-   * `approvalId`; after a reconnect, `client.approvals.prompts()` holds only what still waits).
+   * `client.approvals.answer`. Once per request: the server prompts again after a reconnect for
+   * what still waits, which this client does not surface again (`client.approvals.prompts()`
+   * holds it again then).
    */
   approvalPrompt: (request: ApprovalRequest) => void;
   /**
    * An approval prompt ended elsewhere (another device answered, this device did from elsewhere such
-   * as the HTTP API, or it expired): drop it.
+   * as the HTTP API, or it expired): drop it. One the server did not prompt for again after a
+   * reconnect (it ended while this client was away) is withdrawn at its `expiresMs` by this
+   * device's clock, with `APPROVAL_OUTCOME_UNSPECIFIED` (how it ended is not known then).
    */
   approvalWithdrawn: (approvalId: string, outcome: ApprovalOutcome, byDevice: string) => void;
 }
@@ -87,6 +90,11 @@ export class Requests {
   readonly presence = new Map<string, DevicePresence>();
   /** Approval prompts shown now, in arrival order (the server prompts for at most 64 at once). */
   readonly approvalPrompts = new Map<string, ApprovalRequest>();
+  /**
+   * Approval prompts surfaced before the last Welcome that the server has not prompted for again:
+   * one it does is shown again silently; the rest are withdrawn at their deadline.
+   */
+  private readonly carried = new Map<string, ReturnType<typeof setTimeout>>();
 
   constructor(private readonly events: Emitter<HandoffEvents>) {}
 
@@ -141,6 +149,8 @@ export class Requests {
 
   closed(error: HandoffError): void {
     this.connectionLost(error);
+    for (const t of this.carried.values()) clearTimeout(t);
+    this.carried.clear();
     this.stopWaiting(error);
     for (const o of this.outgoing.values()) {
       clearTimeout(o.forget);
@@ -167,7 +177,10 @@ export class Requests {
     const hadPrompts = new Map(this.prompts);
     const hadActivities = new Map(this.activities);
     this.prompts.clear();
-    this.approvalPrompts.clear(); // The server prompts again for what still waits.
+    // The server prompts again for what still waits, after this Welcome; a prompt it does not
+    // prompt for again ended while this client was away and goes at its deadline.
+    for (const [id, r] of this.approvalPrompts) this.carry(id, r);
+    this.approvalPrompts.clear();
     this.activities.clear();
     this.presence.clear();
     for (const a of w.activities) {
@@ -187,6 +200,28 @@ export class Requests {
     for (const p of w.presence) this.presence.set(p.deviceId, p);
     if (w.presence.length > 0) this.events.emit("presence", w.presence);
     for (const r of this.waiting.splice(0)) r.send();
+  }
+
+  private carry(id: string, r: ApprovalRequest): void {
+    clearTimeout(this.carried.get(id));
+    const left = Math.min(Math.max(0, Number(r.expiresMs) - Date.now()), 0x7fffffff);
+    this.carried.set(
+      id,
+      setTimeout(() => {
+        if (this.carried.delete(id)) {
+          this.events.emit("approvalWithdrawn", id, ApprovalOutcome.APPROVAL_OUTCOME_UNSPECIFIED, "");
+        }
+      }, left),
+    );
+  }
+
+  /** A carried prompt is shown or ended again: true if it was carried. */
+  private uncarry(id: string): boolean {
+    const t = this.carried.get(id);
+    if (t === undefined) return false;
+    clearTimeout(t);
+    this.carried.delete(id);
+    return true;
   }
 
   /** An Error frame; true if it answered a request. */
@@ -259,15 +294,16 @@ export class Requests {
             this.approvalPrompts.delete(this.approvalPrompts.keys().next().value!);
           }
           this.approvalPrompts.set(r.approvalId, r);
-          this.events.emit("approvalPrompt", r);
+          if (!this.uncarry(r.approvalId)) this.events.emit("approvalPrompt", r);
         }
         break;
       }
       case "approvalAnswered":
         this.approvalPrompts.delete(b.value.approvalId);
+        this.uncarry(b.value.approvalId);
         break;
       case "approvalWithdrawn":
-        if (this.approvalPrompts.delete(b.value.approvalId)) {
+        if (this.approvalPrompts.delete(b.value.approvalId) || this.uncarry(b.value.approvalId)) {
           this.events.emit("approvalWithdrawn", b.value.approvalId, b.value.outcome, b.value.byDevice);
         }
         break;

@@ -294,6 +294,45 @@ describe("signing in new devices (two nodes with Redis)", () => {
     await Promise.all([phone.close(), laptop.close()]);
   });
 
+  test("across a reconnect a prompt still waiting is not surfaced again, and one that ended meanwhile is withdrawn", async () => {
+    const u = user("away");
+    const first = await new DeviceSignIn(nodes[0].http).signIn(app.token(u), { deviceId: "phone", name: "Phone" });
+    assert.equal(first.status, "signed_in");
+    if (first.status !== "signed_in") return;
+    const phone = sessionClient(nodes[0], first.session);
+    const laptop = client(nodes[1], u, "laptop");
+    const prompted: string[] = [];
+    const withdrawn = new Map<string, ApprovalOutcome>();
+    phone.on("approvalPrompt", (r) => prompted.push(r.approvalId));
+    phone.on("approvalWithdrawn", (id, outcome) => withdrawn.set(id, outcome));
+    await Promise.all([phone.connect(), laptop.connect()]);
+
+    const newcomer = new DeviceSignIn(nodes[1].http);
+    const answered = await newcomer.signIn(app.token(u), { deviceId: "tablet" });
+    const waiting = await newcomer.signIn(app.token(u), { deviceId: "watch" });
+    if (answered.status !== "approval_pending" || waiting.status !== "approval_pending") return assert.fail("both held");
+    const [a, w] = [answered.pending.approvalId, waiting.pending.approvalId];
+    await until("the phone is prompted for both", () => prompted.includes(a) && prompted.includes(w));
+    await until("the laptop is prompted for both", () => laptop.approvals.prompts().length === 2);
+
+    phone.setOffline(true);
+    assert.equal(await laptop.approvals.answer(a, true), ApprovalOutcome.APPROVAL_APPROVED, "answered while the phone is away");
+    phone.setOffline(false);
+    await until("the phone is connected again", () => phone.state === "connected");
+    await until("the prompt still waiting is the phone's again", () => phone.approvals.prompts().some((r) => r.approvalId === w));
+    assert.deepEqual(
+      prompted.filter((id) => id === w),
+      [w],
+      "the app was shown the waiting prompt once",
+    );
+    assert.equal(withdrawn.has(w), false);
+    assert.ok(!phone.approvals.prompts().some((r) => r.approvalId === a));
+    await until("the prompt answered while away is withdrawn by its deadline", () => withdrawn.has(a), HELD_FOR_SECONDS * 1000 + 10_000);
+    assert.equal(withdrawn.get(a), ApprovalOutcome.APPROVAL_OUTCOME_UNSPECIFIED);
+    assert.deepEqual(prompted.filter((id) => id === a), [a]);
+    await Promise.all([phone.close(), laptop.close()]);
+  });
+
   test("with no trusted device online a held sign-in says so at once and ends with expired_token at its deadline", async () => {
     const u = user("alone");
     const signIn = new DeviceSignIn(nodes[0].http);
