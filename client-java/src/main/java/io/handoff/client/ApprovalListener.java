@@ -9,12 +9,17 @@ import io.handoff.protocol.v1.ApprovalRequest;
  * client's event loop; must not block.
  */
 public interface ApprovalListener {
-  /** A new device waits for approval (pushed, and again after a reconnect while it waits). */
+  /**
+   * A new device waits for approval. Once per request: the server prompts again after a reconnect
+   * for what still waits, which this client does not pass on again.
+   */
   default void onApprovalPrompt(ApprovalRequest request) {}
 
   /**
    * The request ended elsewhere (another device answered, this device did from elsewhere such as
-   * the HTTP API, or it expired): drop the prompt.
+   * the HTTP API, or it expired): drop the prompt. One the server did not prompt for again after a
+   * reconnect (it ended while this client was away) is withdrawn at its {@code expires_ms} by this
+   * machine's clock, with {@code APPROVAL_OUTCOME_UNSPECIFIED} (how it ended is not known then).
    */
   default void onApprovalWithdrawn(String approvalId, ApprovalOutcome outcome, String byDevice) {}
 }

@@ -2,6 +2,7 @@ package io.handoff.client;
 
 import io.handoff.protocol.v1.Activity;
 import io.handoff.protocol.v1.ActivityUpdate;
+import io.handoff.protocol.v1.ApprovalOutcome;
 import io.handoff.protocol.v1.DevicePresence;
 import io.handoff.protocol.v1.Offer;
 import io.handoff.protocol.v1.OfferOutcome;
@@ -53,6 +54,9 @@ final class HandoffRequests {
   // Approval prompts shown now, in arrival order (bounded by the server: 64 at once).
   final java.util.Map<String, io.handoff.protocol.v1.ApprovalRequest> approvalPrompts =
       java.util.Collections.synchronizedMap(new LinkedHashMap<>());
+  // Approval prompts heard before the last Welcome that the server has not prompted for again: one
+  // it does is shown again without a listener call; the rest are withdrawn at their deadline.
+  private final Map<String, Scheduler.Task> carried = new HashMap<>();
   private final List<OfferListener> offerListeners;
   private final List<PresenceListener> presenceListeners;
   private final List<ApprovalListener> approvalListeners;
@@ -219,6 +223,41 @@ final class HandoffRequests {
     outgoing.clear();
     forgetting.values().forEach(Scheduler.Task::cancel);
     forgetting.clear();
+    carried.values().forEach(Scheduler.Task::cancel);
+    carried.clear();
+  }
+
+  /** Carries a prompt over a reconnect until the server prompts again or its deadline passes. */
+  private void carry(String id, io.handoff.protocol.v1.ApprovalRequest r) {
+    Scheduler.Task before = carried.remove(id);
+    if (before != null) {
+      before.cancel();
+    }
+    long left = Math.max(0, r.getExpiresMs() - System.currentTimeMillis());
+    carried.put(
+        id,
+        scheduler.schedule(
+            () -> {
+              if (carried.remove(id) != null && !closed) {
+                approvalListeners.forEach(
+                    l ->
+                        call(
+                            () ->
+                                l.onApprovalWithdrawn(
+                                    id, ApprovalOutcome.APPROVAL_OUTCOME_UNSPECIFIED, "")));
+              }
+            },
+            TimeUnit.MILLISECONDS.toNanos(left)));
+  }
+
+  /** A carried prompt is shown or ended again: true if it was carried. */
+  private boolean uncarry(String id) {
+    Scheduler.Task t = carried.remove(id);
+    if (t == null) {
+      return false;
+    }
+    t.cancel();
+    return true;
   }
 
   /**
@@ -230,7 +269,12 @@ final class HandoffRequests {
     Map<String, Offer> hadPrompts = new HashMap<>(prompts);
     Map<String, Activity> hadActivities = new HashMap<>(activities);
     prompts.clear();
-    approvalPrompts.clear(); // The server prompts again for what still waits.
+    // The server prompts again for what still waits, after this Welcome; a prompt it does not
+    // prompt for again ended while this client was away and goes at its deadline.
+    synchronized (approvalPrompts) {
+      approvalPrompts.forEach(this::carry);
+      approvalPrompts.clear();
+    }
     activities.clear();
     presence.clear();
     for (Activity a : w.getActivitiesList()) {
@@ -323,14 +367,20 @@ final class HandoffRequests {
       }
       case APPROVAL_PROMPT -> {
         io.handoff.protocol.v1.ApprovalRequest r = frame.getApprovalPrompt().getRequest();
-        if (frame.getRequestId() == 0 && approvalPrompts.put(r.getApprovalId(), r) == null) {
+        if (frame.getRequestId() == 0
+            && approvalPrompts.put(r.getApprovalId(), r) == null
+            && !uncarry(r.getApprovalId())) {
           approvalListeners.forEach(l -> call(() -> l.onApprovalPrompt(r)));
         }
       }
-      case APPROVAL_ANSWERED -> approvalPrompts.remove(frame.getApprovalAnswered().getApprovalId());
+      case APPROVAL_ANSWERED -> {
+        approvalPrompts.remove(frame.getApprovalAnswered().getApprovalId());
+        uncarry(frame.getApprovalAnswered().getApprovalId());
+      }
       case APPROVAL_WITHDRAWN -> {
         io.handoff.protocol.v1.ApprovalWithdrawn w = frame.getApprovalWithdrawn();
-        if (approvalPrompts.remove(w.getApprovalId()) != null) {
+        boolean shown = approvalPrompts.remove(w.getApprovalId()) != null;
+        if (uncarry(w.getApprovalId()) || shown) {
           approvalListeners.forEach(
               l ->
                   call(

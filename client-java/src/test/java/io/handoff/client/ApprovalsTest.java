@@ -26,6 +26,7 @@ import org.junit.jupiter.api.Test;
 /** The client's approval prompts and answers, on the socket-free engine. */
 class ApprovalsTest {
   private final FakeConnector connector = new FakeConnector();
+  private final ManualScheduler scheduler = new ManualScheduler();
   private final List<String> heard = new ArrayList<>();
   private final SyncEngine engine =
       new SyncEngine(
@@ -47,7 +48,7 @@ class ApprovalsTest {
                         }
                       })),
           connector,
-          new ManualScheduler(),
+          scheduler,
           Runnable::run,
           new Backoff(Duration.ofMillis(100).toNanos(), Duration.ofSeconds(1).toNanos(), () -> 0.5),
           () -> 42L);
@@ -65,8 +66,31 @@ class ApprovalsTest {
     return ServerFrame.newBuilder()
         .setApprovalPrompt(
             ApprovalPrompt.newBuilder()
-                .setRequest(ApprovalRequest.newBuilder().setApprovalId(id).setDeviceId("tv")))
+                .setRequest(
+                    ApprovalRequest.newBuilder()
+                        .setApprovalId(id)
+                        .setDeviceId("tv")
+                        .setExpiresMs(System.currentTimeMillis() + 120_000)))
         .build();
+  }
+
+  @Test
+  void aReconnectSurfacesAWaitingPromptOnceAndWithdrawsOneThatEndedMeanwhileAtItsDeadline() {
+    FakeChannel first = connected();
+    first.receive(prompt("waits"));
+    first.receive(prompt("ended"));
+    first.closeWith(1006, null);
+    scheduler.runDueWithin(Duration.ofSeconds(5).toNanos()); // the reconnect, not the deadlines
+    FakeChannel second = connector.last().open();
+    second.receive(welcome(0));
+    second.receive(prompt("waits")); // The server prompts again for what still waits.
+    assertEquals(List.of("prompt waits", "prompt ended"), heard);
+    assertEquals(
+        List.of("waits"), approvals.prompts().stream().map(r -> r.getApprovalId()).toList());
+    scheduler.runPending(); // Past the deadlines.
+    assertEquals(
+        List.of("prompt waits", "prompt ended", "withdrawn ended APPROVAL_OUTCOME_UNSPECIFIED "),
+        heard);
   }
 
   @Test
