@@ -138,7 +138,10 @@ public final class HandoffClient implements AutoCloseable {
    * arrive after it, so right after {@code connect().join()} a document may still hold its old
    * version (or nothing). To act on up-to-date documents, wait for {@link
    * HandoffListener#onSynced()}, which comes once the catch-up of this connection is applied, or
-   * react to each {@link HandoffListener#onChange} as it comes.
+   * react to each {@link HandoffListener#onChange} as it comes. What the Welcome itself carries is
+   * held by then: {@link #activities()}, {@link #prompts()} and {@link #presence()} are this
+   * connection's from the moment it completes (and from {@code onStateChanged(CONNECTED)}), also
+   * after a reconnect to another node, never what was live before it.
    */
   public CompletableFuture<Void> connect() {
     return engine.connect();

@@ -62,6 +62,11 @@ final class HandoffRequests {
   private final List<ApprovalListener> approvalListeners;
   // The client was closed: no listener is called any more.
   private boolean closed;
+  // What the offer listeners last heard of activities and prompts, kept from a Welcome taken in
+  // until its news is told (null otherwise), so that a Welcome whose news never is (its connection
+  // ended first) is told with the next one.
+  private Map<String, Activity> toldActivities;
+  private Map<String, Offer> toldPrompts;
 
   /**
    * How long after an offer's expiry this client still waits for its result (the server sends
@@ -261,13 +266,23 @@ final class HandoffRequests {
   }
 
   /**
-   * A Welcome says what is live now: what ended while this client was away is withdrawn (or
-   * cleared) for the listeners, what is new or changed announced, and what they already know left
-   * as it is.
+   * A Welcome says what is live now: it becomes what {@link #activities}, {@link #prompts} and
+   * {@link #presence} hold at once, before the client says it is connected, so whoever reads them
+   * from then on (a listener of the CONNECTED state, a callback of the connect future) sees this
+   * connection's view, not the one from before the reconnect. Returns what is still to be done, run
+   * once the client said so: what ended while this client was away is withdrawn (or cleared) for
+   * the listeners, what is new or changed announced, and what they already know left as it is;
+   * results of offers that ended meanwhile are handed over, and requests waiting for the Welcome
+   * sent. A Welcome whose rest is never run (its connection ended first) leaves the listeners where
+   * they were: the next Welcome is told against what they heard last.
    */
-  void onWelcome(Welcome w) {
-    Map<String, Offer> hadPrompts = new HashMap<>(prompts);
-    Map<String, Activity> hadActivities = new HashMap<>(activities);
+  Runnable welcomed(Welcome w) {
+    if (toldActivities == null) {
+      toldActivities = new HashMap<>(activities);
+      toldPrompts = new HashMap<>(prompts);
+    }
+    Map<String, Offer> hadPrompts = new HashMap<>(toldPrompts);
+    Map<String, Activity> hadActivities = new HashMap<>(toldActivities);
     prompts.clear();
     // The server prompts again for what still waits, after this Welcome; a prompt it does not
     // prompt for again ended while this client was away and goes at its deadline.
@@ -277,39 +292,51 @@ final class HandoffRequests {
     }
     activities.clear();
     presence.clear();
+    List<Activity> changed = new ArrayList<>();
     for (Activity a : w.getActivitiesList()) {
       activities.put(a.getDeviceId(), a);
       if (!a.equals(hadActivities.remove(a.getDeviceId()))) {
-        offerListeners.forEach(l -> call(() -> l.onActivity(a.getDeviceId(), a)));
+        changed.add(a);
       }
     }
-    for (String gone : hadActivities.keySet()) {
-      offerListeners.forEach(l -> call(() -> l.onActivity(gone, null)));
-    }
+    List<Offer> prompted = new ArrayList<>();
     for (Offer o : w.getOffersList()) {
       prompts.put(o.getOfferId(), o);
       if (hadPrompts.remove(o.getOfferId()) == null) {
-        offerListeners.forEach(l -> call(() -> l.onPrompt(o)));
-      }
-    }
-    for (String gone : hadPrompts.keySet()) {
-      // Ended while this client was away; how is not known here.
-      offerListeners.forEach(
-          l -> call(() -> l.onWithdrawn(gone, OfferOutcome.OFFER_OUTCOME_UNSPECIFIED, "")));
-    }
-    for (OfferResult r : w.getOfferResultsList()) {
-      OutgoingOffer o = resolved(r.getOfferId());
-      if (o != null) {
-        o.result.complete(r); // It ended while this client was away.
+        prompted.add(o);
       }
     }
     w.getPresenceList().forEach(p -> presence.put(p.getDeviceId(), p));
-    if (w.getPresenceCount() > 0) {
-      presenceListeners.forEach(l -> call(() -> l.onPresence(w.getPresenceList())));
-    }
-    List<Waiting> waiting = List.copyOf(afterWelcome);
-    afterWelcome.clear();
-    waiting.forEach(r -> r.send().run());
+    return () -> {
+      toldActivities = null;
+      toldPrompts = null;
+      for (Activity a : changed) {
+        offerListeners.forEach(l -> call(() -> l.onActivity(a.getDeviceId(), a)));
+      }
+      for (String gone : hadActivities.keySet()) {
+        offerListeners.forEach(l -> call(() -> l.onActivity(gone, null)));
+      }
+      for (Offer o : prompted) {
+        offerListeners.forEach(l -> call(() -> l.onPrompt(o)));
+      }
+      for (String gone : hadPrompts.keySet()) {
+        // Ended while this client was away; how is not known here.
+        offerListeners.forEach(
+            l -> call(() -> l.onWithdrawn(gone, OfferOutcome.OFFER_OUTCOME_UNSPECIFIED, "")));
+      }
+      for (OfferResult r : w.getOfferResultsList()) {
+        OutgoingOffer o = resolved(r.getOfferId());
+        if (o != null) {
+          o.result.complete(r); // It ended while this client was away.
+        }
+      }
+      if (w.getPresenceCount() > 0) {
+        presenceListeners.forEach(l -> call(() -> l.onPresence(w.getPresenceList())));
+      }
+      List<Waiting> waiting = List.copyOf(afterWelcome);
+      afterWelcome.clear();
+      waiting.forEach(r -> r.send().run());
+    };
   }
 
   /** An Error frame; true if it answered a handoff request. */

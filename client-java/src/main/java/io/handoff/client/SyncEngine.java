@@ -575,6 +575,8 @@ final class SyncEngine {
     int heartbeat = welcome.getHeartbeatIntervalMs();
     l.channel.readTimeout(heartbeat > 0 ? 2L * heartbeat + 5_000 : 0);
     l.welcomedAtNanos = now;
+    // Activities, prompts and presence are this Welcome's before anyone hears CONNECTED.
+    Runnable handoffNews = handoff.welcomed(welcome);
     writes.connected(
         l.channel,
         welcome.getLastClientSeq(),
@@ -591,7 +593,7 @@ final class SyncEngine {
     if (!l.isCurrent()) {
       return;
     }
-    handoff.onWelcome(welcome);
+    handoffNews.run();
     writes.pump();
     replicas.checkSynced(l);
   }

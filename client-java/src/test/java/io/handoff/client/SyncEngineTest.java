@@ -831,6 +831,46 @@ class SyncEngineTest {
   }
 
   @Test
+  void whatTheOthersDoIsTheWelcomesWhenConnectedIsToldAndWhatACutShortWelcomeHadToTellIsToldNext() {
+    List<String> heard = new ArrayList<>();
+    OfferListener offers =
+        new OfferListener() {
+          @Override
+          public void onActivity(String deviceId, io.handoff.protocol.v1.Activity activity) {
+            heard.add(deviceId + " " + (activity == null ? "none" : activity.getTitle()));
+          }
+        };
+    boolean[] cut = {true};
+    HandoffListener atConnected =
+        new HandoffListener() {
+          @Override
+          public void onStateChanged(ConnectionState state, int closeCode, String reason) {
+            if (state == ConnectionState.CONNECTED) {
+              heard.add("CONNECTED holding " + engine.handoff.activities.keySet());
+              if (cut[0]) {
+                cut[0] = false;
+                connector.last().closeWith(1006, "cut"); // Before the Welcome's news is told.
+              }
+            }
+          }
+        };
+    engine = engine(b -> b.listener(atConnected).offerListener(offers));
+    io.handoff.protocol.v1.Activity watching =
+        io.handoff.protocol.v1.Activity.newBuilder()
+            .setDeviceId("tv")
+            .setTitle("Episode 3")
+            .build();
+    engine.connect();
+    connector.last().open().receive(welcome(Frames.welcomeBuilder(0).addActivities(watching)));
+    assertEquals(List.of("CONNECTED holding [tv]"), heard);
+
+    scheduler.runPending();
+    connector.last().open().receive(welcome(Frames.welcomeBuilder(0).addActivities(watching)));
+    assertEquals(
+        List.of("CONNECTED holding [tv]", "CONNECTED holding [tv]", "tv Episode 3"), heard);
+  }
+
+  @Test
   void storeUnavailableCloseReconnectsWithinTheShortBackoff() {
     engine =
         engine(
