@@ -326,6 +326,9 @@ final class SyncEngine {
     }
     Link current = link;
     link = null;
+    if (current != null) {
+      current.cancelWelcomeTimer();
+    }
     Future<?> closing = current == null ? null : current.channel.close();
     connectionLost();
     setState(ConnectionState.CLOSED, NORMAL_CLOSURE, "closed by the client");
@@ -383,6 +386,28 @@ final class SyncEngine {
     }
     replicas.positions(hello);
     l.channel.send(ClientFrame.newBuilder().setRequestId(HELLO_REQUEST_ID).setHello(hello).build());
+    // A timer of its own, not the read timeout: a node that pings while it holds the Welcome back
+    // (its store is slow) is never silent, and would keep the client from trying another one.
+    l.welcomeTimer = scheduler.schedule(() -> welcomeOverdue(l), config.connectTimeout.toNanos());
+  }
+
+  /**
+   * No Welcome came within the connect timeout of the upgrade: the attempt is given up, as one that
+   * failed, and the next goes to the next endpoint.
+   */
+  private void welcomeOverdue(Link l) {
+    l.welcomeTimer = null;
+    if (!l.isCurrent() || l.welcomed) {
+      return;
+    }
+    l.channel.abort();
+    if (l.isCurrent()) {
+      onClosed(
+          l,
+          ABNORMAL_CLOSURE,
+          "no Welcome within " + config.connectTimeout.toMillis() + " ms",
+          null);
+    }
   }
 
   /**
@@ -419,6 +444,7 @@ final class SyncEngine {
   }
 
   private void onClosed(Link l, int code, String reason, Throwable cause) {
+    l.cancelWelcomeTimer();
     link = null;
     connectionLost();
     if (closedByUser) {
@@ -569,6 +595,7 @@ final class SyncEngine {
       return;
     }
     l.welcomed = true;
+    l.cancelWelcomeTimer();
     l.durableAcks = welcome.getDurableAckReplicas() > 0;
     userId = welcome.getUserId();
     deviceId = welcome.getDeviceId();
@@ -634,9 +661,18 @@ final class SyncEngine {
     boolean synced;
     int disconnectCode;
     String disconnectReason;
+    // Ends the attempt if no Welcome comes within the connect timeout of the upgrade.
+    Scheduler.Task welcomeTimer;
 
     Link(URI url) {
       this.url = url;
+    }
+
+    void cancelWelcomeTimer() {
+      if (welcomeTimer != null) {
+        welcomeTimer.cancel();
+        welcomeTimer = null;
+      }
     }
 
     /** True while this is the client's connection (or attempt); false once it ended. */

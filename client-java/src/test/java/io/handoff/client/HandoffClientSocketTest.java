@@ -18,6 +18,7 @@ import io.handoff.protocol.v1.ServerFrame;
 import io.netty.channel.EventLoopGroup;
 import io.netty.channel.MultiThreadIoEventLoopGroup;
 import io.netty.channel.nio.NioIoHandler;
+import io.netty.handler.codec.http.websocketx.PingWebSocketFrame;
 import java.net.URI;
 import java.time.Duration;
 import java.util.List;
@@ -26,6 +27,7 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.junit.jupiter.api.AfterEach;
@@ -244,6 +246,36 @@ class HandoffClientSocketTest {
       }
     } while (!seen.startsWith(expected + " "));
     return seen;
+  }
+
+  @Test
+  void aServerThatKeepsPingingButNeverWelcomesIsGivenUpAfterTheConnectTimeout() throws Exception {
+    client = clientBuilder().token(TOKEN).connectTimeout(Duration.ofMillis(300)).build();
+    CompletableFuture<Void> connected = client.connect();
+    TestServer.Connection first = server.accept();
+    assertTrue(first.next().hasHello());
+    // A node whose Welcome is held up (its store is slow) pings on its heartbeat meanwhile: here
+    // every 50 ms, so the connection is never silent for the connect timeout.
+    ScheduledFuture<?> pings =
+        first
+            .channel
+            .eventLoop()
+            .scheduleAtFixedRate(
+                () -> first.channel.writeAndFlush(new PingWebSocketFrame()),
+                0,
+                50,
+                TimeUnit.MILLISECONDS);
+    try {
+      String reconnecting = awaitTransition(ConnectionState.RECONNECTING);
+      assertTrue(reconnecting.startsWith("RECONNECTING 1006 "), reconnecting);
+      assertTrue(reconnecting.contains("no Welcome within 300 ms"), reconnecting);
+      TestServer.Connection second = server.accept();
+      assertTrue(second.next().hasHello());
+      second.send(welcome(0));
+      connected.get(WAIT, TimeUnit.SECONDS);
+    } finally {
+      pings.cancel(false);
+    }
   }
 
   // ---- the wait for an asynchronous token ----
