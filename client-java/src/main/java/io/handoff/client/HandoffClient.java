@@ -514,7 +514,9 @@ public final class HandoffClient implements AutoCloseable {
 
     /**
      * Reconnect delays: the n-th consecutive reconnect waits a random time in {@code [0, min(max,
-     * initial * 2^n))}; the count starts over after each Welcome. The same delays space re-sends of
+     * initial * 2^n))}; the count starts over when a welcomed connection ends after lasting at
+     * least 10 s, not after a shorter one (a node that drops each connection right after its
+     * Welcome is not called back at the shortest delay for ever). The same delays space re-sends of
      * a write the server refused with a retryable error. After a close because the store was
      * unavailable the ceiling is lower ({@link #unavailableBackoffMax}).
      */
