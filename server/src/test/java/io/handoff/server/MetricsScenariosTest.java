@@ -267,11 +267,13 @@ class MetricsScenariosTest {
    */
   @Test
   void writesRedisRefusesAreCountedAsRefused() throws Exception {
-    try (Nodes nodes = new Nodes();
-        RedisProcess redis =
+    // The node closes before its Redis stops: the other way round, its closing waits out the
+    // store's retries (10 s) for the offline marks it cannot write.
+    try (RedisProcess redis =
             RedisProcess.start(List.of("save \"\"", "maxmemory-policy noeviction"));
         io.lettuce.core.RedisClient client = io.lettuce.core.RedisClient.create(redis.url());
-        io.lettuce.core.api.StatefulRedisConnection<String, String> admin = client.connect()) {
+        io.lettuce.core.api.StatefulRedisConnection<String, String> admin = client.connect();
+        Nodes nodes = new Nodes()) {
       HandoffServer node =
           nodes.start(
               "oom",
