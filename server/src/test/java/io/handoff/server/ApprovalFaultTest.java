@@ -212,7 +212,13 @@ class ApprovalFaultTest {
     assertEquals("phone", request(id).get("by"));
     proxy.loseAnswersAfter(null);
     proxy.cutAll();
-    healthChanged.await("n1 reaches Redis again", n1.engine()::healthy, Duration.ofSeconds(20));
+    // Polled: the last step back to healthy, the command connection reopened, fires no health
+    // change, so a Signal would sleep out its whole bound after it.
+    Conditions.await(
+        "n1 reaches Redis again",
+        n1.engine()::healthy,
+        Duration.ofSeconds(20),
+        Duration.ofMillis(10));
 
     // Sent again, as the error asked: the phone's answer is the one that won.
     long again = answer(phone, id, true);
