@@ -123,7 +123,11 @@ class DeliveryFaultsTest {
     try (DeltaFaultProxy proxy =
         new DeltaFaultProxy(
             server.port(), "d1", DeltaFaultProxy.Fault.DROP, 5, f -> f.hasOfferPrompt())) {
-      Run run = write("handoff", proxy);
+      // The offer whose prompt was dropped ends only at the drain timeout (the run cannot tell a
+      // lost prompt from a late one): 3 s, not 10, is still hundreds of times a prompt's latency
+      // on this node. Its user's later offers wait for it and must all be answered before the
+      // drain ends, a second after it: 20 offers in 1 s leave about 10 to go then.
+      Run run = throughProxy("handoff", proxy, "20", "3s");
       assertEquals(1, proxy.faultsApplied(), "the proxy dropped one prompt");
       Map<String, String> json = run.json();
       assertEquals("1", json.get("missing_prompts"), run.lastLine());
@@ -170,7 +174,7 @@ class DeliveryFaultsTest {
             "--rate",
             "100",
             "--duration",
-            "4s",
+            "3s",
             "--drop-rate",
             "40",
             "--storm",
@@ -198,8 +202,17 @@ class DeliveryFaultsTest {
             + run.lastLine());
   }
 
-  /** 1 user x 3 devices through the proxy, 20 writes/s for 3 s. */
+  /**
+   * 1 user x 3 devices through the proxy, 60 writes (or offers) in 1 s: d1 gets about 40 of them,
+   * enough for a fault at the 5th and for d1 to win offers.
+   */
   private static Run write(String scenario, DeltaFaultProxy proxy, String... more) {
+    return throughProxy(scenario, proxy, "60", "10s", more);
+  }
+
+  /** 1 user x 3 devices through the proxy, {@code rate} for 1 s, with {@code drainTimeout}. */
+  private static Run throughProxy(
+      String scenario, DeltaFaultProxy proxy, String rate, String drainTimeout, String... more) {
     List<String> args =
         new ArrayList<>(
             List.of(
@@ -211,11 +224,11 @@ class DeliveryFaultsTest {
                 "--devices",
                 "3",
                 "--rate",
-                "20",
+                rate,
                 "--duration",
-                "3s",
+                "1s",
                 "--drain-timeout",
-                "10s",
+                drainTimeout,
                 "--jwt-secret",
                 SECRET,
                 "--json"));
