@@ -148,10 +148,12 @@ class NodeLossTest {
               "3",
               "--rate",
               "30",
+              // Frozen at the progress line of the first second; whatever the drain timeout, the
+              // writes after it are never answered.
               "--duration",
-              "3s",
-              "--drain-timeout",
               "2s",
+              "--drain-timeout",
+              "1s",
               "--jwt-secret",
               SECRET,
               "--json");
@@ -204,8 +206,10 @@ class NodeLossTest {
                   "3",
                   "--rate",
                   "30",
+                  // The node goes at the progress line of the first second; the run waits in its
+                  // drain for the devices that have not resumed by the end of the writes.
                   "--duration",
-                  "4s",
+                  "2s",
                   "--drain-timeout",
                   "60s",
                   "--jwt-secret",
