@@ -498,9 +498,17 @@ public abstract class ClientWire extends ChannelDuplexHandler {
 
   /**
    * XORs {@code length} bytes from {@code start} with the 4-byte key, as RFC 6455 masks; in place,
-   * eight bytes at a time.
+   * eight bytes at a time. A buffer of one memory region is masked through one NIO view of it
+   * rather than call by call on the buffer: each call on a buffer Netty's leak detector tracks at
+   * its paranoid level records a stack trace, which made a megabyte's masking take seconds there.
    */
   public static void mask(ByteBuf b, int start, int length, int maskKey) {
+    if (b.nioBufferCount() == 1) {
+      // One component: the view shares the buffer's memory, so the writes land in it (as the
+      // server's WireCodec.unmask).
+      mask(b.nioBuffer(start, length).order(java.nio.ByteOrder.BIG_ENDIAN), maskKey);
+      return;
+    }
     int i = start;
     int end = start + length;
     long key = ((long) maskKey << 32) | (maskKey & 0xffffffffL);
@@ -509,6 +517,19 @@ public abstract class ClientWire extends ChannelDuplexHandler {
     }
     for (int k = 0; i < end; i++, k++) {
       b.setByte(i, b.getByte(i) ^ (maskKey >>> (24 - 8 * (k & 3))));
+    }
+  }
+
+  /** As above, on {@code view} from its position to its limit (shared memory, big-endian). */
+  private static void mask(java.nio.ByteBuffer view, int maskKey) {
+    int i = view.position();
+    int end = view.limit();
+    long key = ((long) maskKey << 32) | (maskKey & 0xffffffffL);
+    for (; i + 8 <= end; i += 8) {
+      view.putLong(i, view.getLong(i) ^ key);
+    }
+    for (int k = 0; i < end; i++, k++) {
+      view.put(i, (byte) (view.get(i) ^ (maskKey >>> (24 - 8 * (k & 3)))));
     }
   }
 }
