@@ -6,10 +6,16 @@ import java.util.function.BooleanSupplier;
 
 /**
  * A condition a test waits on: whoever changes the state it depends on calls {@link #fire()}, and
- * {@link #await} re-checks the condition on every fire, until a bound. No polling, no sleeping.
+ * {@link #await} re-checks the condition on every fire, until a bound. It also re-checks every
+ * {@link #RECHECK}: a condition may turn on a change that fires nothing (a store connection
+ * reopening turns {@code engine.healthy()} true without a health change), and a missed fire must
+ * cost a moment, not the whole bound.
  */
 public final class Signal {
   public static final Duration DEFAULT_TIMEOUT = Duration.ofSeconds(60);
+
+  /** The longest wait between two checks of the condition. */
+  static final Duration RECHECK = Duration.ofMillis(50);
 
   /** Wakes every waiter to re-check its condition. */
   public synchronized void fire() {
@@ -25,7 +31,7 @@ public final class Signal {
       if (left <= 0) {
         throw new AssertionError("timed out after " + timeout + " waiting for: " + what);
       }
-      TimeUnit.NANOSECONDS.timedWait(this, left);
+      TimeUnit.NANOSECONDS.timedWait(this, Math.min(left, RECHECK.toNanos()));
     }
   }
 
