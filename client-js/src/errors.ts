@@ -29,6 +29,7 @@ export type ApiErrorCode =
   | "too_many_attempts"
   | "too_many_pending"
   | "rate_limited"
+  | "body_too_large"
   | "unavailable"
   | "http_error";
 
@@ -49,6 +50,7 @@ export const API_ERROR_CODES: ReadonlySet<string> = new Set<ApiErrorCode>([
   "too_many_attempts",
   "too_many_pending",
   "rate_limited",
+  "body_too_large",
   "unavailable",
 ]);
 

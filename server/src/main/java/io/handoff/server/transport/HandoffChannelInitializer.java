@@ -10,7 +10,6 @@ import io.netty.channel.ChannelPipeline;
 import io.netty.channel.EventLoopGroup;
 import io.netty.channel.socket.SocketChannel;
 import io.netty.handler.codec.compression.ZlibCodecFactory;
-import io.netty.handler.codec.http.HttpObjectAggregator;
 import io.netty.handler.codec.http.HttpServerCodec;
 import io.netty.handler.codec.http.websocketx.WebSocketDecoderConfig;
 import io.netty.handler.codec.http.websocketx.WebSocketServerProtocolConfig;
@@ -185,7 +184,7 @@ public final class HandoffChannelInitializer extends ChannelInitializer<SocketCh
       p.addLast("tls", ssl);
     }
     p.addLast(HTTP_CODEC, new HttpServerCodec(4096, config.maxHttpHeaderBytes(), 8192));
-    p.addLast(HTTP_AGGREGATOR, new HttpObjectAggregator(8192));
+    p.addLast(HTTP_AGGREGATOR, new BodyLimitAggregator(8192));
     p.addLast(HTTP_HANDLER, http);
     p.addLast(CONNECTION, new ConnectionHandler(connections, sessions.get()));
   }
