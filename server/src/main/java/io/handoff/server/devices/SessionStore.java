@@ -122,7 +122,9 @@ public interface SessionStore {
 
   /**
    * Records that the session's device is seen now: connected to {@code node} (non-empty), or
-   * disconnected from {@code node} (clears the mark only if it still names that node).
+   * disconnected from {@code node} (clears the mark only if it still names that node). A session
+   * revoked, or idle for the idle TTL (gone, even if a connection made before is still open), stays
+   * as it is.
    */
   CompletableFuture<Void> seen(String userId, String sessionId, String node, boolean connected);
 

@@ -187,6 +187,20 @@ public abstract class SessionStoreContractTest {
   }
 
   @Test
+  void beingSeenAfterTheIdleTtlDoesNotBringAGoneSessionBack() throws Exception {
+    signIn("s1", "phone", "h1");
+    get(sessions.seen(user, "s1", "n1", true));
+    clock.advance(IDLE.plusMinutes(1));
+    // The connection made before ends only now: the session went while it was open.
+    get(sessions.seen(user, "s1", "n1", false));
+    assertFalse(get(sessions.status(user, "s1")).alive(), "gone, as if it never existed");
+    assertTrue(get(sessions.list(user)).isEmpty());
+    assertEquals(
+        Outcome.UNKNOWN,
+        get(sessions.rotate(user, "s1", h("h1"), h("h2"), Long.MAX_VALUE)).outcome());
+  }
+
+  @Test
   void signingInAgainOnTheSameDeviceReplacesItsSession() throws Exception {
     signIn("s1", "phone", "h1");
     SessionStore.Created c = get(sessions.create(user, "s2", "phone", "p", "ios", h("h2")));

@@ -169,6 +169,8 @@ public final class MemorySessionStore implements SessionStore {
     UserSessions u = users.get(userId);
     if (u != null) {
       synchronized (u) {
+        // A session idle for the idle TTL is gone, even while a connection made before is open.
+        u.dropIdle(now, limits.idleTtl().toMillis());
         Session s = u.sessions.get(sessionId);
         if (s != null && !s.revoked) {
           s.lastSeen = now;

@@ -1,8 +1,14 @@
--- Marks a live session seen now, connected to a node or disconnected from it.
+-- Marks a live (not revoked, not idle) session seen now, connected to a node or disconnected
+-- from it.
 -- KEYS: 1 session hash (ds:SID), 2 device->session hash (dev)
 -- ARGV: 1 now ms, 2 node, 3 connected '1'|'0', 4 idle TTL ms
-local s = redis.call('HMGET', KEYS[1], 'rev', 'node')
+local s = redis.call('HMGET', KEYS[1], 'rev', 'node', 'seen')
 if not s[1] or s[1] == '1' then
+  return 0
+end
+-- Idle for the idle TTL by the engine's clock: gone, as status and rotate read it, even while a
+-- connection made before is open. Being seen now does not bring it back.
+if not s[3] or tonumber(ARGV[1]) - tonumber(s[3]) >= tonumber(ARGV[4]) then
   return 0
 end
 redis.call('HSET', KEYS[1], 'seen', ARGV[1])
