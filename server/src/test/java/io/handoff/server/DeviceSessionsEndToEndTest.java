@@ -154,6 +154,11 @@ class DeviceSessionsEndToEndTest {
     assertTrue(
         bad.field("message").contains("refresh_token") && bad.field("message").contains("password"),
         "the message names the grant accepted and the one sent: " + bad);
+    // RFC 6749 section 5.2: a missing parameter is invalid_request, and the message names it.
+    HttpApi.Answer noGrant = api.post("/v1/token", "{\"refresh_token\":\"" + rt + "\"}");
+    assertEquals(400, noGrant.status(), noGrant.toString());
+    assertEquals("invalid_request", noGrant.field("error"), noGrant.toString());
+    assertTrue(noGrant.field("message").contains("grant_type is required"), noGrant.toString());
     HttpApi.Answer json = api.post("/v1/sessions", "{\"identity_token\": [1,2]}");
     assertEquals(400, json.status());
     assertEquals("invalid_request", json.field("error"));

@@ -210,7 +210,8 @@ public final class ApiHandler implements HttpService {
       case "/v1/token" -> {
         requireMethod(m, HttpMethod.POST);
         Map<String, String> body = formOrJsonBody(req);
-        String grant = body.get("grant_type");
+        // Missing, it is a missing parameter (RFC 6749 section 5.2), not a grant of no type.
+        String grant = required(body, "grant_type");
         if (ApprovalRoutes.DEVICE_CODE_GRANT.equals(grant) && sessions.approvals() != null) {
           return sessions
               .approvals()
