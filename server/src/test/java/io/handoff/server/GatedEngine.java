@@ -14,6 +14,7 @@ import io.handoff.server.sync.FollowFilter;
 import io.handoff.server.sync.SyncResult;
 import io.handoff.server.sync.WriteOutcome;
 import java.time.Instant;
+import java.util.ArrayList;
 import java.util.Collection;
 import java.util.List;
 import java.util.Set;
@@ -27,8 +28,9 @@ import java.util.concurrent.atomic.AtomicInteger;
  * held until released, writes whose answer never comes, an event the broker loses without noticing,
  * listings of a user's devices held until released, reads of a device session's status that fail,
  * creations of device sessions held until released, calls of the presence keeper held until
- * released. Everything that passes a gate is the real engine's own work. It also counts the store's
- * reads and device listings.
+ * released, a resume's read of the documents made at once with its answer held. Everything that
+ * passes a gate is the real engine's own work. It also counts the store's reads, device listings
+ * and the broker's word that events may have been lost.
  */
 final class GatedEngine implements Engine {
   private final Engine real;
@@ -40,6 +42,9 @@ final class GatedEngine implements Engine {
   private final AtomicBoolean writesUnanswered = new AtomicBoolean();
   private final AtomicInteger writesLost = new AtomicInteger();
   private final AtomicBoolean dropNextEvent = new AtomicBoolean();
+  private final AtomicInteger possibleLosses = new AtomicInteger();
+  private final AtomicBoolean holdSyncAnswers = new AtomicBoolean();
+  private final List<Runnable> heldSyncAnswers = new ArrayList<>();
   private final AtomicInteger storeReads = new AtomicInteger();
   private final Gate lists;
   private final AtomicInteger deviceLists = new AtomicInteger();
@@ -197,6 +202,35 @@ final class GatedEngine implements Engine {
     return !dropNextEvent.get();
   }
 
+  /** Times the broker told a listener that events may have been lost (a resubscription). */
+  int possibleLosses() {
+    return possibleLosses.get();
+  }
+
+  /**
+   * From now on the store's {@code sync} (a resume's read of the documents) runs at once, and its
+   * answer waits until {@link #releaseSyncAnswers()}: a resume read that the node hears of late.
+   */
+  void holdSyncAnswers() {
+    holdSyncAnswers.set(true);
+  }
+
+  /** Syncs that ran in the store and whose answers are held. */
+  synchronized int heldSyncAnswers() {
+    return heldSyncAnswers.size();
+  }
+
+  /** Hands over the held sync answers, in the order they came, and holds no more. */
+  void releaseSyncAnswers() {
+    List<Runnable> out;
+    synchronized (this) {
+      holdSyncAnswers.set(false);
+      out = new ArrayList<>(heldSyncAnswers);
+      heldSyncAnswers.clear();
+    }
+    out.forEach(Runnable::run);
+  }
+
   @Override
   public DocumentStore store() {
     return store;
@@ -266,7 +300,34 @@ final class GatedEngine implements Engine {
     public CompletableFuture<List<SyncResult>> sync(
         String userId, FollowFilter filter, Collection<Position> positions) {
       storeReads.incrementAndGet();
-      return real.store().sync(userId, filter, positions);
+      CompletableFuture<List<SyncResult>> answer = real.store().sync(userId, filter, positions);
+      if (!holdSyncAnswers.get()) {
+        return answer;
+      }
+      CompletableFuture<List<SyncResult>> out = new CompletableFuture<>();
+      answer.whenComplete(
+          (r, err) -> {
+            Runnable hand =
+                () -> {
+                  if (err == null) {
+                    out.complete(r);
+                  } else {
+                    out.completeExceptionally(err);
+                  }
+                };
+            synchronized (GatedEngine.this) {
+              if (holdSyncAnswers.get()) {
+                heldSyncAnswers.add(hand);
+                hand = null;
+              }
+            }
+            if (hand == null) {
+              changed.fire();
+            } else {
+              hand.run();
+            }
+          });
+      return out;
     }
 
     @Override
@@ -393,6 +454,8 @@ final class GatedEngine implements Engine {
 
                 @Override
                 public void onPossibleLoss() {
+                  possibleLosses.incrementAndGet();
+                  changed.fire();
                   listener.onPossibleLoss();
                 }
               });

@@ -64,6 +64,9 @@ public final class Session implements Endpoint, Connection, Outbox.Owner {
   private Phase phase = Phase.OPENING;
   private boolean closing;
   private boolean draining;
+  // The broker may have lost events while the resume was being read (SYNCING): the resume's read
+  // may predate the loss, so its documents and session are read again once it is live.
+  private boolean recheckWhenLive;
   // Store calls the session's features wait for (onLoop), answered or not yet; event loop only.
   private int awaited;
   private boolean admitted;
@@ -316,6 +319,13 @@ public final class Session implements Endpoint, Connection, Outbox.Owner {
           } else {
             ApprovalPrompts.welcomed(node.deviceApprovals(), this, this::approvals);
           }
+          if (recheckWhenLive) {
+            // The broker may have lost events and signals after the resume's read: its documents
+            // and its session check are read again (pending approvals were just read, above).
+            recheckWhenLive = false;
+            documents.recheck();
+            tokens.recheck();
+          }
           flush();
           outbox.goLive();
         });
@@ -382,7 +392,9 @@ public final class Session implements Endpoint, Connection, Outbox.Owner {
     }
     execute(
         () -> {
-          if (phase == Phase.LIVE && !closing) {
+          if (phase == Phase.SYNCING && !closing) {
+            recheckWhenLive = true; // The resume's read may predate the loss.
+          } else if (phase == Phase.LIVE && !closing) {
             documents.recheck();
             tokens.recheck();
             // Approval prompts and withdrawals come by signal only: re-read what is pending.
