@@ -263,8 +263,8 @@ public final class DocumentSession {
       return;
     }
     if (e.epoch() != c.epoch) {
-      c.epoch = 0; // A new history: start over from a snapshot.
-      c.version = 0;
+      // A new history: read from the device's position, which the store answers with a snapshot
+      // saying the epoch changed (a position of none would say NO_POSITION and count no resync).
       fetch(doc, c, e.version());
       return;
     }
