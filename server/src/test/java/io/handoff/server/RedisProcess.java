@@ -69,9 +69,17 @@ public final class RedisProcess implements AutoCloseable {
 
   /** A private Redis replicating {@code master} ({@code replicaof}), persisting likewise. */
   public static RedisProcess startReplicaOf(RedisProcess master) {
+    return startReplicaOf(master.port);
+  }
+
+  /**
+   * A private Redis replicating the master reached at {@code port} on 127.0.0.1 (a proxy in front
+   * of one, say), persisting likewise.
+   */
+  public static RedisProcess startReplicaOf(int port) {
     try {
       List<String> settings = new ArrayList<>(PERSISTENT);
-      settings.add("replicaof 127.0.0.1 " + master.port);
+      settings.add("replicaof 127.0.0.1 " + port);
       RedisProcess p =
           new RedisProcess(
               freePort(), Files.createTempDirectory("handoff-redis-replica"), settings);
@@ -180,6 +188,10 @@ public final class RedisProcess implements AutoCloseable {
 
   public String url() {
     return "redis://127.0.0.1:" + port;
+  }
+
+  public int port() {
+    return port;
   }
 
   /** Stops the process (its state is on disk) and starts it again on the same port. */

@@ -172,7 +172,7 @@ public final class RedisDocumentStore implements DocumentStore {
             .thenApply(RedisDocumentStore::writeOutcome);
     return replicaWait == null
         ? outcome
-        : outcome.thenCompose(o -> replicaWait.confirm(userId, k[0], o));
+        : outcome.thenCompose(o -> replicaWait.confirm(userId, k[0], k[4], w.getClientSeq(), o));
   }
 
   private static WriteOutcome writeOutcome(List<Object> r) {

@@ -11,9 +11,14 @@ import io.lettuce.core.api.StatefulRedisConnection;
 import io.lettuce.core.cluster.SlotHash;
 import io.lettuce.core.codec.ByteArrayCodec;
 import io.lettuce.core.resource.ClientResources;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.HashMap;
+import java.util.IdentityHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
@@ -39,6 +44,12 @@ import java.util.function.Function;
  * completed while a round runs wait for the next one: one round at a time per master, each
  * confirming everything applied before it (group commit). A duplicate's original write may have
  * come from another node; it too is before the round's write, so it is confirmed the same way.
+ *
+ * <p>Before its probe, a round reads each write's outcome record ({@code s:DEVICE}, as write.lua
+ * recorded it) on the same connection: a write is confirmed only if that master held it before the
+ * probe. After a failover the round's connection may come back to another server at the same
+ * address (a Sentinel URL, a virtual IP) while the write was applied on the old primary, and the
+ * new primary's replicas, however many confirm, never had it: such a write is answered unconfirmed.
  *
  * <p>In a Cluster the master is the one that owns the user's slot when the write completed, as the
  * node's view of the topology says (it may lag a slot's move by a second), and the round writes the
@@ -89,10 +100,12 @@ final class ReplicaWait implements AutoCloseable {
   }
 
   /**
-   * {@code outcome} of a write of {@code user}, once {@code replicas} replicas hold it; refusals
-   * pass at once (they are not acks).
+   * {@code outcome} of write {@code seq} of {@code user}, whose device's outcome hash is {@code
+   * outcomes}, once {@code replicas} replicas of a master that holds it hold it; refusals pass at
+   * once (they are not acks).
    */
-  CompletableFuture<WriteOutcome> confirm(String user, byte[] key, WriteOutcome outcome) {
+  CompletableFuture<WriteOutcome> confirm(
+      String user, byte[] key, byte[] outcomes, long seq, WriteOutcome outcome) {
     if (!outcome.isApplied()) {
       return CompletableFuture.completedFuture(outcome);
     }
@@ -109,20 +122,50 @@ final class ReplicaWait implements AutoCloseable {
       }
       m = masters.computeIfAbsent(uri.getHost() + ":" + uri.getPort(), k -> new Master(uri));
     }
-    Pending p = new Pending(cluster ? SlotHash.getSlot(key) : 0, user, outcome);
+    Pending p =
+        new Pending(
+            cluster ? SlotHash.getSlot(key) : 0,
+            user,
+            outcomes,
+            Long.toUnsignedString(seq).getBytes(StandardCharsets.US_ASCII),
+            recorded(outcome),
+            outcome);
     m.add(p);
     return p.future;
   }
 
+  /**
+   * The outcome write.lua records for an applied write: 'A', epoch and fingerprint (8 bytes each,
+   * little-endian), version; 'a', epoch, version for one recorded before fingerprints.
+   */
+  private static byte[] recorded(WriteOutcome o) {
+    byte[] version = Long.toString(o.version()).getBytes(StandardCharsets.US_ASCII);
+    boolean fp = o.fingerprint() != 0;
+    ByteBuffer b =
+        ByteBuffer.allocate(1 + 8 + (fp ? 8 : 0) + version.length).order(ByteOrder.LITTLE_ENDIAN);
+    b.put((byte) (fp ? 'A' : 'a')).putLong(o.epoch());
+    if (fp) {
+      b.putLong(o.fingerprint());
+    }
+    return b.put(version).array();
+  }
+
   private OutcomeUnknownException unconfirmed(long confirmed, Throwable cause) {
-    return OutcomeUnknownException.unconfirmed(
-        "the write was applied, but "
-            + (cause == null
+    return unconfirmed(
+        (cause == null
                 ? confirmed + " of " + replicas + " replicas confirmed it"
                 : "its replication could not be confirmed (" + cause.getMessage() + ")")
             + " within "
             + timeout.toMillis()
-            + " ms, so it may not survive a failover: re-send it with the same client_seq",
+            + " ms",
+        cause);
+  }
+
+  private static OutcomeUnknownException unconfirmed(String why, Throwable cause) {
+    return OutcomeUnknownException.unconfirmed(
+        "the write was applied, but "
+            + why
+            + ", so it may not survive a failover: re-send it with the same client_seq",
         cause);
   }
 
@@ -138,19 +181,41 @@ final class ReplicaWait implements AutoCloseable {
     client.shutdownAsync();
   }
 
-  /** A write waiting for a round; {@code slot} its user's (0 on a standalone Redis). */
+  /**
+   * A write waiting for a round; {@code slot} its user's (0 on a standalone Redis), {@code
+   * outcomes} its device's outcome hash, where {@code seq} holds {@code recorded}.
+   */
   private record Pending(
-      int slot, String user, WriteOutcome outcome, CompletableFuture<WriteOutcome> future) {
-    Pending(int slot, String user, WriteOutcome outcome) {
-      this(slot, user, outcome, new CompletableFuture<>());
+      int slot,
+      String user,
+      byte[] outcomes,
+      byte[] seq,
+      byte[] recorded,
+      WriteOutcome outcome,
+      CompletableFuture<WriteOutcome> future) {
+    Pending(
+        int slot, String user, byte[] outcomes, byte[] seq, byte[] recorded, WriteOutcome outcome) {
+      this(slot, user, outcomes, seq, recorded, outcome, new CompletableFuture<>());
     }
   }
 
-  /** What a round's probes and its WAIT answered. */
-  private record Answer(Map<Integer, CompletableFuture<String>> probes, long count) {
-    /** Why {@code slot}'s probe failed, or null if it was written. */
-    Throwable failure(int slot) {
-      return probes.get(slot).handle((ok, e) -> e).getNow(null);
+  /**
+   * What a round's reads, probes and WAIT answered: per write, the outcome its master holds for it
+   * (read before the probes), and per slot, the probe.
+   */
+  private record Answer(
+      Map<Pending, CompletableFuture<byte[]>> held,
+      Map<Integer, CompletableFuture<String>> probes,
+      long count) {
+    /** Why {@code p}'s read or its slot's probe failed, or null if both were done. */
+    Throwable failure(Pending p) {
+      Throwable e = held.get(p).handle((ok, err) -> err).getNow(null);
+      return e != null ? e : probes.get(p.slot()).handle((ok, err) -> err).getNow(null);
+    }
+
+    /** True when the master the probe was written to held write {@code p} before it. */
+    boolean held(Pending p) {
+      return Arrays.equals(held.get(p).getNow(null), p.recorded());
     }
   }
 
@@ -189,9 +254,16 @@ final class ReplicaWait implements AutoCloseable {
       connection()
           .thenCompose(
               c -> {
-                // Pipelined on one connection: WAIT counts the replicas past the last probe, and
-                // answers after every probe did. One probe per slot: a slot that moved away
-                // fails its own probe without vouching for the others.
+                // Pipelined on one connection, so all on one server: WAIT counts the replicas
+                // past the last probe, and answers after every probe did. One probe per slot: a
+                // slot that moved away fails its own probe without vouching for the others.
+                // Before the probes, each write's outcome is read: after a failover the
+                // connection may reach another master than the one that applied the write, and
+                // that master's replicas confirm only what it held before its probe.
+                Map<Pending, CompletableFuture<byte[]>> held = new IdentityHashMap<>();
+                for (Pending p : batch) {
+                  held.put(p, c.async().hget(p.outcomes(), p.seq()).toCompletableFuture());
+                }
                 Map<Integer, CompletableFuture<String>> probes = new HashMap<>();
                 for (Pending p : batch) {
                   if (!probes.containsKey(p.slot())) {
@@ -208,7 +280,7 @@ final class ReplicaWait implements AutoCloseable {
                 return c.async()
                     .waitForReplication(replicas, timeout.toMillis())
                     .toCompletableFuture()
-                    .thenApply(count -> new Answer(probes, count));
+                    .thenApply(count -> new Answer(held, probes, count));
               })
           // A round always ends: whatever Lettuce does with a connection to a master that died
           // (reconnecting to its address, re-sending queued commands), the writes waiting on
@@ -217,8 +289,14 @@ final class ReplicaWait implements AutoCloseable {
           .whenComplete(
               (answer, err) -> {
                 for (Pending p : batch) {
-                  Throwable failed = err != null ? err : answer.failure(p.slot());
-                  if (failed == null && answer.count() >= replicas) {
+                  Throwable failed = err != null ? err : answer.failure(p);
+                  if (failed == null && !answer.held(p)) {
+                    p.future.completeExceptionally(
+                        unconfirmed(
+                            "the Redis master that confirms writes now does not hold it (it was"
+                                + " applied on another one: a failover)",
+                            null));
+                  } else if (failed == null && answer.count() >= replicas) {
                     p.future.complete(p.outcome);
                   } else {
                     p.future.completeExceptionally(
