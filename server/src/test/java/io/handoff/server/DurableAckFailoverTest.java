@@ -5,14 +5,18 @@ import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.handoff.protocol.v1.DocumentSync;
 import io.handoff.protocol.v1.ErrorCode;
 import io.handoff.protocol.v1.ServerFrame;
+import io.handoff.protocol.v1.Snapshot;
 import io.handoff.server.engine.StoreLimits;
 import io.lettuce.core.KillArgs;
 import io.lettuce.core.RedisClient;
 import io.lettuce.core.api.StatefulRedisConnection;
 import io.lettuce.core.api.sync.RedisCommands;
 import java.time.Duration;
+import java.util.HashMap;
+import java.util.Map;
 import java.util.function.Function;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Tag;
@@ -150,5 +154,56 @@ class DurableAckFailoverTest {
     assertNull(on(replica, r -> r.hget(outcomes, "2")), "the promoted replica never had it");
     assertTrue(answer.hasError(), "acked as durable, yet the promoted replica lacks it: " + answer);
     assertEquals(ErrorCode.OUTCOME_UNKNOWN, answer.getError().getCode(), answer.toString());
+  }
+
+  /**
+   * Without durable acks the same failover loses acked writes, as documented; but every device that
+   * holds a lost version, the writer too, is told and ends with exactly the promoted replica's
+   * document, with no write after the failover to show it.
+   */
+  @Test
+  void withoutDurableAcksDevicesHoldingLostWritesEndWithThePromotedReplicasDocument()
+      throws Exception {
+    RedisProcess primary = nodes.add(RedisProcess.start());
+    ChaosProxy link = nodes.add(new ChaosProxy(primary.port()));
+    RedisProcess replica = nodes.add(RedisProcess.startReplicaOf(link.port()));
+    ChaosProxy address = nodes.add(new ChaosProxy(primary.port()));
+    Conditions.await("the replica linked", () -> linked(replica), Duration.ofSeconds(30));
+
+    HandoffServer node =
+        nodes.redis("redis://127.0.0.1:" + address.port(), "a", StoreLimits.builder().build());
+    TestDevice writer =
+        nodes.add(TestDevice.connect(node.port(), TestServer.token("hal", "phone")));
+    writer.hello();
+    TestDevice live = nodes.add(TestDevice.connect(node.port(), TestServer.token("hal", "tv")));
+    live.hello();
+    String meta = nodes.prefix + "{hal}:m:cart";
+    assertTrue(writer.answerTo(writer.write("cart", 1, "f", "kept")).hasAck());
+    Conditions.await(
+        "the replica holds v1",
+        () -> "1".equals(on(replica, r -> r.hget(meta, "version"))),
+        Duration.ofSeconds(10));
+    link.freezeOpenConnections();
+    assertTrue(writer.answerTo(writer.write("cart", 2, "f", "lost-2")).hasAck());
+    assertTrue(writer.answerTo(writer.write("cart", 3, "g", "lost-3")).hasAck());
+    for (int v = 1; v <= 3; v++) {
+      assertEquals(v, live.next(ServerFrame::hasDelta).getDelta().getVersion());
+    }
+
+    assertEquals("OK", on(replica, RedisCommands::replicaofNoOne));
+    address.retarget(replica.port());
+    primary.crash();
+    address.cutAll();
+
+    assertEquals("1", on(replica, r -> r.hget(meta, "version")), "v2 and v3 were lost");
+    Map<String, String> fields = on(replica, r -> r.hgetall(nodes.prefix + "{hal}:f:cart"));
+    for (TestDevice d : new TestDevice[] {live, writer}) {
+      Snapshot s = d.next(ServerFrame::hasSnapshot).getSnapshot();
+      assertEquals(DocumentSync.Reason.DIVERGED, s.getReason());
+      assertEquals(1, s.getVersion());
+      Map<String, String> got = new HashMap<>();
+      s.getFieldsMap().forEach((k, v) -> got.put(k, v.toStringUtf8()));
+      assertEquals(fields, got, "exactly the promoted replica's document");
+    }
   }
 }
