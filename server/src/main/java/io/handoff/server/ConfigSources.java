@@ -67,7 +67,21 @@ final class ConfigSources implements CommandLine.IDefaultValueProvider {
     }
     Map<String, String> fileValues = new TreeMap<>();
     if (path != null) {
-      Properties p = new Properties();
+      Set<String> twice = new TreeSet<>();
+      // Properties keeps the last of a key given twice; which one a person meant is a guess.
+      Properties p =
+          new Properties() {
+            private static final long serialVersionUID = 1L;
+
+            @Override
+            public synchronized Object put(Object key, Object value) {
+              Object before = super.put(key, value);
+              if (before != null) {
+                twice.add(String.valueOf(key));
+              }
+              return before;
+            }
+          };
       try (Reader r = Files.newBufferedReader(path)) {
         p.load(r);
       } catch (IOException e) {
@@ -75,6 +89,14 @@ final class ConfigSources implements CommandLine.IDefaultValueProvider {
       } catch (IllegalArgumentException e) { // Properties.load: a malformed unicode escape.
         throw new IllegalArgumentException(
             "configuration file " + path + " is not a Java properties file: " + e.getMessage());
+      }
+      if (!twice.isEmpty()) {
+        throw new IllegalArgumentException(
+            "configuration file "
+                + path
+                + " sets "
+                + String.join(", ", twice)
+                + " more than once; keep one line for each key");
       }
       Set<String> fileKeys = new TreeSet<>(known);
       fileKeys.remove("config");

@@ -316,6 +316,10 @@ public final class Main implements Callable<Integer> {
   static int run(String[] args, Map<String, String> env, PrintWriter out, PrintWriter err) {
     Main main = new Main();
     CommandLine cl = new CommandLine(main).setOut(out).setErr(err);
+    // Picocli would read an argument @FILE as more arguments, which ConfigSources never sees: a
+    // --config in it would be taken and its file never read, and its flags named by the wrong
+    // source.
+    cl.setExpandAtFiles(false);
     HelpLayout.install(cl);
     try {
       main.sources = ConfigSources.load(cl.getCommandSpec(), args, env);
@@ -331,6 +335,12 @@ public final class Main implements Callable<Integer> {
           if (e.getArgSpec() instanceof OptionSpec o && !main.fromFlag(key(o))) {
             String source = main.sources.source(key(o));
             where = source == null ? "" : " (the value came from " + source + ")";
+          }
+          if (e instanceof CommandLine.UnmatchedArgumentException u
+              && u.getUnmatched().stream().anyMatch(a -> a.startsWith("@"))) {
+            where =
+                " (argument files are not read: give the options as flags, HANDOFF_* variables or"
+                    + " a --config FILE)";
           }
           err.println("handoff-server: " + e.getMessage() + where);
           err.println("Run with --help to see every option.");

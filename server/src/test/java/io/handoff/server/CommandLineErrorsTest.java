@@ -42,6 +42,9 @@ class CommandLineErrorsTest {
     Files.writeString(dir.resolve("typo.properties"), "redis-ulr=redis://x:6379\n");
     Files.writeString(dir.resolve("nested.properties"), "config=/etc/other.properties\n");
     Files.writeString(dir.resolve("no-pending.properties"), "max-pending-sign-ins-per-user=0\n");
+    Files.writeString(dir.resolve("twice.properties"), "node-id=a\nheartbeat=25s\nnode-id=b\n");
+    Files.writeString(
+        dir.resolve("args.txt"), "--config\n" + dir.resolve("bad-heartbeat.properties") + "\n");
   }
 
   @AfterAll
@@ -331,6 +334,26 @@ class CommandLineErrorsTest {
             2,
             "--max-user-code-failures-per-address",
             "'many' is not an int"));
+    // Each of these names the busy port too: a node that took the mistake would fail to listen
+    // (and say so) instead of serving.
+    String busyPort = " --host 127.0.0.1 --port " + port;
+    all.add(
+        c(
+            "an argument file, whose --config would never be read",
+            "@" + dir.resolve("args.txt") + busyPort,
+            Map.of(),
+            2,
+            "'@" + dir.resolve("args.txt") + "'",
+            "argument files are not read",
+            "--config FILE"));
+    all.add(
+        c(
+            "a key twice in the file",
+            "--config " + dir.resolve("twice.properties") + busyPort,
+            Map.of(),
+            2,
+            "configuration file " + dir.resolve("twice.properties"),
+            "sets node-id more than once"));
     return all.stream().map(Arguments::of);
   }
 
