@@ -52,12 +52,6 @@ public final class Main implements Callable<Integer> {
               + " without dashes, e.g. redis-url=redis://10.0.0.5:6379).")
   String configFile;
 
-  @Option(names = "--port", defaultValue = "8080", description = "TCP port of WebSockets and /v1.")
-  int port;
-
-  @Option(names = "--host", defaultValue = "0.0.0.0", description = "Address to bind.")
-  String host;
-
   @Option(names = "--node-id", description = "Name of this node in logs, metrics and Welcome.")
   String nodeId;
 
@@ -90,19 +84,6 @@ public final class Main implements Callable<Integer> {
 
   @Option(names = "--tls-key", paramLabel = "PEM", description = "PKCS#8 key of --tls-cert.")
   Path tlsKey;
-
-  @Option(
-      names = "--admin-host",
-      paramLabel = "HOST",
-      description = "Address of the management listener.")
-  String adminHost;
-
-  @Option(
-      names = "--admin-port",
-      paramLabel = "PORT",
-      description =
-          "Serve /metrics, /healthz and /readyz on this port; /metrics then leaves --port.")
-  Integer adminPort;
 
   @Option(
       names = "--heartbeat",
@@ -277,6 +258,7 @@ public final class Main implements Callable<Integer> {
               + " (epoll only).")
   boolean redisOnLoops;
 
+  @Mixin ListenOptions listen = new ListenOptions();
   @Mixin HandoffOptions handoff = new HandoffOptions();
   @Mixin TokenOptions tokens = new TokenOptions();
   @Mixin ApprovalOptions approvals = new ApprovalOptions();
@@ -416,23 +398,8 @@ public final class Main implements Callable<Integer> {
   /** The node's configuration from the parsed options; a generated secret when none is given. */
   ServerConfig toConfig() {
     ServerConfig.Builder b = ServerConfig.builder();
-    set("port", port, () -> b.port(port));
-    b.host(host).nodeId(nodeId);
-    if (adminHost != null || adminPort != null) {
-      if (adminPort == null) {
-        throw new IllegalArgumentException(
-            origin("admin-host") + " needs --admin-port (HANDOFF_ADMIN_PORT) too");
-      }
-      set(
-          "admin-port",
-          adminPort,
-          () -> {
-            // -1 is the builder's "none", not a port an operator may write.
-            ServerConfig.Builder.checkArgument(
-                adminPort >= 0, "admin port must be 0..65535, got " + adminPort);
-            b.admin(adminHost, adminPort);
-          });
-    }
+    listen.apply(this, b);
+    b.nodeId(nodeId);
     if (jwtSecret == null || jwtSecret.isEmpty()) {
       b.developmentSecret(DevTokens.randomSecret());
     } else {
