@@ -5,7 +5,7 @@ import picocli.CommandLine.Option;
 /**
  * The command-line options of where a node listens (the public listener and the management one), a
  * picocli mixin of {@link Main}: like every option, each also comes from its {@code HANDOFF_*}
- * variable or the configuration file. {@link #apply} checks them through {@link
+ * variable or the configuration file. {@link #apply} checks them, together, through {@link
  * ServerConfig.Builder}, whose refusals Main rewords to name the option and the value.
  */
 final class ListenOptions {
@@ -48,5 +48,25 @@ final class ListenOptions {
               adminPort >= 0, "admin port must be 0..65535, got " + adminPort);
           b.admin(adminHost, adminPort);
         });
+    if (adminPort != 0
+        && adminPort == port
+        && overlap(host, adminHost == null ? host : adminHost)) {
+      throw new IllegalArgumentException(
+          main.origin("admin-port")
+              + " is "
+              + adminPort
+              + ", the port "
+              + main.origin("port")
+              + " gives the public listener: give the management listener a port of its own");
+    }
+  }
+
+  /** Whether listeners on the same port of these two addresses would take the same socket. */
+  private static boolean overlap(String a, String b) {
+    return a.equals(b) || wildcard(a) || wildcard(b);
+  }
+
+  private static boolean wildcard(String host) {
+    return host.equals("0.0.0.0") || host.equals("::") || host.equals("[::]");
   }
 }

@@ -476,6 +476,12 @@ public final class Main implements Callable<Integer> {
     set("durable-acks", durableAcks, () -> limits.durableAcks(durableAcks));
     Duration durableWait = duration("durable-ack-timeout", durableAckTimeout);
     set("durable-ack-timeout", durableAckTimeout, () -> limits.durableAckTimeout(durableWait));
+    if (redisCluster && (redisUrl == null || redisUrl.isBlank())) {
+      throw new IllegalArgumentException(
+          origin("redis-cluster")
+              + " needs --redis-url (HANDOFF_REDIS_URL), the cluster's seed nodes; without it the"
+              + " node would keep everything in its own memory");
+    }
     if (durableAcks > 0 && (redisUrl == null || redisUrl.isBlank())) {
       throw new IllegalArgumentException(
           origin("durable-acks")

@@ -4,8 +4,10 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import java.io.IOException;
 import java.io.PrintWriter;
 import java.io.StringWriter;
+import java.io.UncheckedIOException;
 import java.net.InetAddress;
 import java.net.ServerSocket;
 import java.nio.file.Files;
@@ -354,7 +356,40 @@ class CommandLineErrorsTest {
             2,
             "configuration file " + dir.resolve("twice.properties"),
             "sets node-id more than once"));
+    all.add(
+        c(
+            "a Redis Cluster without its seed nodes",
+            "--redis-cluster" + busyPort,
+            Map.of(),
+            2,
+            "--redis-cluster needs --redis-url",
+            "its own memory"));
+    all.add(
+        c(
+            "a Redis Cluster without its seed nodes, from the variable",
+            busyPort.strip(),
+            Map.of("HANDOFF_REDIS_CLUSTER", "true"),
+            2,
+            "HANDOFF_REDIS_CLUSTER (--redis-cluster) needs --redis-url"));
+    // A free port: a node that took it twice would bind it and blame "another process".
+    String free = Integer.toString(freePort());
+    all.add(
+        c(
+            "the admin port on the public port",
+            "--host 127.0.0.1 --port " + free + " --admin-port " + free,
+            Map.of(),
+            2,
+            "--admin-port is " + free + ", the port --port gives the public listener",
+            "a port of its own"));
     return all.stream().map(Arguments::of);
+  }
+
+  private static int freePort() {
+    try (ServerSocket s = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
+      return s.getLocalPort();
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
   }
 
   @ParameterizedTest(name = "{0}")
