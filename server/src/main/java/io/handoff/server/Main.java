@@ -125,7 +125,7 @@ public final class Main implements Callable<Integer> {
   @Option(
       names = "--max-frame-bytes",
       defaultValue = "524288",
-      description = "Largest frame a device may send, in bytes.")
+      description = "Largest frame a device may send, in bytes (at least 65536).")
   int maxFrameBytes;
 
   @Option(
@@ -419,7 +419,17 @@ public final class Main implements Callable<Integer> {
     set("heartbeat", heartbeat, () -> b.heartbeatInterval(hb));
     Duration drain = duration("drain-timeout", drainTimeout);
     set("drain-timeout", drainTimeout, () -> b.drainTimeout(drain));
-    set("max-frame-bytes", maxFrameBytes, () -> b.maxFrameBytes(maxFrameBytes));
+    set(
+        "max-frame-bytes",
+        maxFrameBytes,
+        () -> {
+          ServerConfig.Builder.checkArgument(
+              maxFrameBytes >= StoreLimits.DEFAULT_MAX_VALUE_BYTES,
+              "it must be at least "
+                  + StoreLimits.DEFAULT_MAX_VALUE_BYTES
+                  + " (64 KiB), the largest field value a write may carry");
+          b.maxFrameBytes(maxFrameBytes);
+        });
     if (!"auto".equalsIgnoreCase(queueBudget.trim())) {
       set("queue-budget", queueBudget, () -> b.queueBudgetBytes(ByteSizes.parse(queueBudget)));
     }

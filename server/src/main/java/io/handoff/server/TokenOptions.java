@@ -102,15 +102,19 @@ final class TokenOptions {
       throw new IllegalArgumentException(
           main.origin("previous-signing-key") + " needs --signing-key (HANDOFF_SIGNING_KEY) too");
     }
+    // Checked with or without keys, so a bad value is found before the rotation that needs it.
+    Duration grace = main.duration("previous-key-grace", previousKeyGrace);
     if (signingKey != null) {
-      ECKey current = SigningKeys.read(signingKey);
-      ECKey previous = previousSigningKey == null ? null : SigningKeys.read(previousSigningKey);
+      ECKey[] keys = new ECKey[2];
+      main.set("signing-key", signingKey, () -> keys[0] = SigningKeys.read(signingKey));
+      if (previousSigningKey != null) {
+        main.set(
+            "previous-signing-key",
+            previousSigningKey,
+            () -> keys[1] = SigningKeys.read(previousSigningKey));
+      }
       t.signingKeys(
-          SigningKeys.of(
-              current,
-              previous,
-              System.currentTimeMillis()
-                  + main.duration("previous-key-grace", previousKeyGrace).toMillis()));
+          SigningKeys.of(keys[0], keys[1], System.currentTimeMillis() + grace.toMillis()));
     }
     if (identityJwks != null && !identityJwks.isBlank() && identityAudience == null) {
       log.warn("identity tokens are accepted for any audience: set --identity-audience");

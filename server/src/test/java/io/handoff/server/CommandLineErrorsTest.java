@@ -371,6 +371,29 @@ class CommandLineErrorsTest {
             Map.of("HANDOFF_REDIS_CLUSTER", "true"),
             2,
             "HANDOFF_REDIS_CLUSTER (--redis-cluster) needs --redis-url"));
+    all.add(
+        c(
+            "a frame limit below the largest field value",
+            "--max-frame-bytes 2048" + busyPort,
+            Map.of(),
+            2,
+            "--max-frame-bytes: '2048' is refused",
+            "at least 65536 (64 KiB)"));
+    all.add(
+        c(
+            "a previous-key grace that is no duration, before any key rotation",
+            "--previous-key-grace 1hr" + busyPort,
+            Map.of(),
+            2,
+            "--previous-key-grace: '1hr' is not a duration"));
+    all.add(
+        c(
+            "a signing key that cannot be read, from the variable",
+            busyPort.strip(),
+            Map.of("HANDOFF_SIGNING_KEY", dir.resolve("missing.jwk").toString()),
+            2,
+            "HANDOFF_SIGNING_KEY (--signing-key)",
+            "cannot read key file"));
     // A free port: a node that took it twice would bind it and blame "another process".
     String free = Integer.toString(freePort());
     all.add(
