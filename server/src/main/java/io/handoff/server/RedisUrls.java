@@ -33,18 +33,34 @@ final class RedisUrls {
       }
       String problem = problem(u);
       if (problem != null) {
+        // The text may hold a password (one with an @ or a / is what makes it malformed): the
+        // message, which ends up in logs, shows everything but what precedes the host.
         throw new IllegalArgumentException(
             source
                 + ": '"
-                + part
+                + masked(part)
                 + "' is not a Redis URL ("
                 + problem
                 + "); expected "
                 + (cluster ? "seed nodes, comma-separated, each " : "")
                 + ACCEPTED
-                + ", e.g. redis://localhost:6379");
+                + ", e.g. redis://localhost:6379"
+                + (part.contains("@")
+                    ? "; percent-encode @, /, :, commas and spaces in a password (%40, %2F, %3A,"
+                        + " %2C, %20)"
+                    : ""));
       }
     }
+  }
+
+  /**
+   * {@code url} with what comes between the scheme and the last {@code @} (user, password) hidden.
+   */
+  static String masked(String url) {
+    int scheme = url.indexOf("://");
+    int start = scheme < 0 ? 0 : scheme + 3;
+    int at = url.lastIndexOf('@');
+    return at < start ? url : url.substring(0, start) + "****" + url.substring(at);
   }
 
   private static String problem(String url) {

@@ -437,6 +437,31 @@ class CommandLineErrorsTest {
     assertFalse(said.contains("Exception"), "no exception names: " + said);
   }
 
+  @Test
+  void aMalformedRedisUrlIsReportedWithoutItsPassword() {
+    for (String[] args :
+        List.of(
+            new String[] {"--redis-url", "redis://:pa/ss@127.0.0.1:6379"},
+            new String[] {"--redis-url", "redis://:p@ss@127.0.0.1:6379"},
+            new String[] {
+              "--redis-cluster", "--redis-url", "redis://10.0.0.5:7000,redis://:pa ss@10.0.0.6:7000"
+            })) {
+      StringWriter err = new StringWriter();
+      int exit =
+          Main.run(
+              args,
+              Map.of("HANDOFF_JWT_SECRET", SECRET),
+              new PrintWriter(new StringWriter(), true),
+              new PrintWriter(err, true));
+      String said = err.toString();
+      assertEquals(2, exit, said);
+      assertTrue(said.contains("is not a Redis URL"), said);
+      assertTrue(said.contains("****@"), "the host is still named: " + said);
+      assertTrue(said.contains("percent-encode @, /"), said);
+      assertFalse(said.contains("pa/ss") || said.contains("p@ss") || said.contains("pa ss"), said);
+    }
+  }
+
   private static ServerConfig configure(Map<String, String> env, String... args) {
     Main main = new Main();
     CommandLine cl = new CommandLine(main);
