@@ -51,6 +51,19 @@ final class HandoffOptions {
     main.set("offer-ttl-max", offerTtlMax, () -> b.maxOfferTtl(offerMax));
     Duration presence = main.duration("presence-ttl", presenceTtl);
     main.set("presence-ttl", presenceTtl, () -> b.presenceTtl(presence));
+    main.set(
+        "offer-ttl",
+        offerTtl,
+        () -> {
+          if (offer.compareTo(offerMax) > 0) {
+            throw new IllegalArgumentException(
+                "it must not be longer than "
+                    + main.origin("offer-ttl-max")
+                    + " ("
+                    + offerTtlMax
+                    + ")");
+          }
+        });
     return b.build();
   }
 }

@@ -394,6 +394,14 @@ class CommandLineErrorsTest {
             2,
             "HANDOFF_SIGNING_KEY (--signing-key)",
             "cannot read key file"));
+    all.add(
+        c(
+            "an offer lifetime longer than the longest, from the variable",
+            busyPort.strip(),
+            Map.of("HANDOFF_OFFER_TTL", "20m"),
+            2,
+            "HANDOFF_OFFER_TTL (--offer-ttl): '20m' is refused",
+            "not be longer than --offer-ttl-max (10m)"));
     // A free port: a node that took it twice would bind it and blame "another process".
     String free = Integer.toString(freePort());
     all.add(
