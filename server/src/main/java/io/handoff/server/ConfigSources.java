@@ -1,8 +1,15 @@
 package io.handoff.server;
 
 import java.io.IOException;
-import java.io.Reader;
+import java.io.StringReader;
+import java.nio.ByteBuffer;
+import java.nio.CharBuffer;
+import java.nio.charset.CoderResult;
+import java.nio.charset.CodingErrorAction;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.AccessDeniedException;
 import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.util.Locale;
 import java.util.Map;
@@ -82,8 +89,8 @@ final class ConfigSources implements CommandLine.IDefaultValueProvider {
               return before;
             }
           };
-      try (Reader r = Files.newBufferedReader(path)) {
-        p.load(r);
+      try {
+        p.load(new StringReader(text(path)));
       } catch (IOException e) {
         throw new IllegalArgumentException("cannot read configuration file " + path + ": " + e);
       } catch (IllegalArgumentException e) { // Properties.load: a malformed unicode escape.
@@ -141,6 +148,54 @@ final class ConfigSources implements CommandLine.IDefaultValueProvider {
       envValues.put(name, e.getValue());
     }
     return new ConfigSources(Map.copyOf(envValues), Map.copyOf(fileValues), path);
+  }
+
+  /**
+   * The file's text: UTF-8, without the byte-order mark some editors put first (which would
+   * otherwise become part of the first key).
+   *
+   * @throws IllegalArgumentException naming the file and why it cannot be read, in words
+   */
+  private static String text(Path path) {
+    byte[] bytes;
+    try {
+      bytes = Files.readAllBytes(path);
+    } catch (NoSuchFileException e) {
+      throw new IllegalArgumentException(
+          "cannot read configuration file " + path + ": there is no such file");
+    } catch (AccessDeniedException e) {
+      throw new IllegalArgumentException(
+          "cannot read configuration file " + path + ": permission denied");
+    } catch (IOException e) {
+      throw new IllegalArgumentException(
+          "cannot read configuration file "
+              + path
+              + ": "
+              + (Files.isDirectory(path) ? "it is a directory" : e.getMessage()));
+    }
+    ByteBuffer in = ByteBuffer.wrap(bytes);
+    CharBuffer out = CharBuffer.allocate(bytes.length);
+    CoderResult r =
+        StandardCharsets.UTF_8
+            .newDecoder()
+            .onMalformedInput(CodingErrorAction.REPORT)
+            .onUnmappableCharacter(CodingErrorAction.REPORT)
+            .decode(in, out, true);
+    if (r.isError()) {
+      int line = 1;
+      for (int i = 0; i < in.position(); i++) {
+        line += bytes[i] == '\n' ? 1 : 0;
+      }
+      throw new IllegalArgumentException(
+          "configuration file "
+              + path
+              + " is not UTF-8 text (line "
+              + line
+              + "): save it as UTF-8, or write other characters as \\uXXXX");
+    }
+    out.flip();
+    String text = out.toString();
+    return text.startsWith("\uFEFF") ? text.substring(1) : text;
   }
 
   /** {@code " (did you mean X?)"} for the known key nearest to a typo, or nothing. */

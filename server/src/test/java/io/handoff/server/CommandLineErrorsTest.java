@@ -10,6 +10,7 @@ import java.io.StringWriter;
 import java.io.UncheckedIOException;
 import java.net.InetAddress;
 import java.net.ServerSocket;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -44,6 +45,9 @@ class CommandLineErrorsTest {
     Files.writeString(dir.resolve("typo.properties"), "redis-ulr=redis://x:6379\n");
     Files.writeString(dir.resolve("nested.properties"), "config=/etc/other.properties\n");
     Files.writeString(dir.resolve("no-pending.properties"), "max-pending-sign-ins-per-user=0\n");
+    Files.write(
+        dir.resolve("latin1.properties"),
+        "# r\u00e9glages\nnode-id=a\n".getBytes(StandardCharsets.ISO_8859_1));
     Files.writeString(dir.resolve("twice.properties"), "node-id=a\nheartbeat=25s\nnode-id=b\n");
     Files.writeString(
         dir.resolve("args.txt"), "--config\n" + dir.resolve("bad-heartbeat.properties") + "\n");
@@ -402,6 +406,23 @@ class CommandLineErrorsTest {
             2,
             "HANDOFF_OFFER_TTL (--offer-ttl): '20m' is refused",
             "not be longer than --offer-ttl-max (10m)"));
+    all.add(
+        c(
+            "a configuration file in Latin-1",
+            "--config " + dir.resolve("latin1.properties") + busyPort,
+            Map.of(),
+            2,
+            "configuration file " + dir.resolve("latin1.properties"),
+            "is not UTF-8 text (line 1)",
+            "save it as UTF-8"));
+    all.add(
+        c(
+            "a configuration file that does not exist, from the variable",
+            busyPort.strip(),
+            Map.of("HANDOFF_CONFIG", dir.resolve("missing.properties").toString()),
+            2,
+            "cannot read configuration file " + dir.resolve("missing.properties"),
+            "there is no such file"));
     // A free port: a node that took it twice would bind it and blame "another process".
     String free = Integer.toString(freePort());
     all.add(
@@ -507,6 +528,14 @@ class CommandLineErrorsTest {
     ServerConfig set = configure(env);
     assertEquals(9000, set.port(), "a real HANDOFF_PORT is still read");
     assertEquals(Duration.ofSeconds(25), set.heartbeatInterval(), "spaces are tolerated");
+  }
+
+  @Test
+  void aByteOrderMarkBeforeTheFirstKeyIsNoPartOfIt() throws Exception {
+    // What Windows editors save as "UTF-8".
+    Path file = dir.resolve("bom.properties");
+    Files.writeString(file, "\uFEFFnode-id=a\njwt-secret=" + SECRET + "\n");
+    assertEquals("a", configure(Map.of(), "--config", file.toString()).nodeId());
   }
 
   @Test
