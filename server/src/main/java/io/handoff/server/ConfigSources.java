@@ -11,6 +11,7 @@ import java.nio.file.AccessDeniedException;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
+import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Properties;
@@ -36,6 +37,10 @@ final class ConfigSources implements CommandLine.IDefaultValueProvider {
 
   /** Read by logback.xml (the root log level), not an option: skipped here. */
   static final String LOG_LEVEL_VARIABLE = "HANDOFF_LOG_LEVEL";
+
+  /** The levels logback reads by name; it takes any other text for DEBUG. */
+  static final List<String> LOG_LEVELS =
+      List.of("OFF", "ERROR", "WARN", "INFO", "DEBUG", "TRACE", "ALL");
 
   private final Map<String, String> env;
   private final Map<String, String> file;
@@ -127,6 +132,17 @@ final class ConfigSources implements CommandLine.IDefaultValueProvider {
         }
         fileValues.put(k, p.getProperty(k).trim());
       }
+    }
+    String level = env.get(LOG_LEVEL_VARIABLE);
+    if (level != null && !LOG_LEVELS.contains(level.strip().toUpperCase(Locale.ROOT))) {
+      // Logback reads a level it does not know as DEBUG: the most output, not the least.
+      throw new IllegalArgumentException(
+          LOG_LEVEL_VARIABLE
+              + ": '"
+              + level
+              + "' is not a log level; expected one of "
+              + String.join(", ", LOG_LEVELS)
+              + " (any case)");
     }
     Map<String, String> envValues = new TreeMap<>();
     for (Map.Entry<String, String> e : env.entrySet()) {

@@ -423,6 +423,14 @@ class CommandLineErrorsTest {
             2,
             "cannot read configuration file " + dir.resolve("missing.properties"),
             "there is no such file"));
+    all.add(
+        c(
+            "a log level logback does not know, which it would take for DEBUG",
+            busyPort.strip(),
+            Map.of("HANDOFF_LOG_LEVEL", "WARNING"),
+            2,
+            "HANDOFF_LOG_LEVEL: 'WARNING' is not a log level",
+            "ERROR, WARN, INFO, DEBUG"));
     // A free port: a node that took it twice would bind it and blame "another process".
     String free = Integer.toString(freePort());
     all.add(
