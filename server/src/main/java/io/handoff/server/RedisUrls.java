@@ -25,6 +25,16 @@ final class RedisUrls {
    *     Redis URL (a cluster's seed nodes may also be {@code host:port}, comma-separated)
    */
   static void check(String source, String url, boolean cluster) {
+    if (!cluster && url.contains(",") && seedList(url)) {
+      throw new IllegalArgumentException(
+          source
+              + ": '"
+              + masked(url)
+              + "' lists several Redis nodes, which only a Redis Cluster's seed nodes are: add"
+              + " --redis-cluster (HANDOFF_REDIS_CLUSTER=true), or give the one standalone Redis"
+              + " as "
+              + ACCEPTED);
+    }
     List<String> parts = cluster ? List.of(url.split(",")) : List.of(url);
     for (String part : parts) {
       String u = part.strip();
@@ -51,6 +61,17 @@ final class RedisUrls {
                     : ""));
       }
     }
+  }
+
+  /** Whether every comma-separated part of {@code url} is a Redis node by itself. */
+  private static boolean seedList(String url) {
+    for (String part : url.split(",")) {
+      String u = part.strip();
+      if (problem(u.contains("://") ? u : "redis://" + u) != null) {
+        return false;
+      }
+    }
+    return true;
   }
 
   /**

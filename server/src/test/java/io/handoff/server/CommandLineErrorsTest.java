@@ -431,6 +431,14 @@ class CommandLineErrorsTest {
             2,
             "HANDOFF_LOG_LEVEL: 'WARNING' is not a log level",
             "ERROR, WARN, INFO, DEBUG"));
+    all.add(
+        c(
+            "seed nodes of a cluster without --redis-cluster",
+            "--redis-url redis://10.0.0.5:7000,10.0.0.6:7000",
+            Map.of(),
+            2,
+            "--redis-url: 'redis://10.0.0.5:7000,10.0.0.6:7000' lists several Redis nodes",
+            "add --redis-cluster"));
     // A free port: a node that took it twice would bind it and blame "another process".
     String free = Integer.toString(freePort());
     all.add(
