@@ -549,11 +549,17 @@ public final class Main implements Callable<Integer> {
     }
     log.info("Handoff node {} on port {}", config.nodeId(), server.port());
     log.info("Durability: {}", engine.durability());
-    if (config.developmentSecret()) {
+    if (config.developmentOnly()) {
       log.warn("DEVELOPMENT secret (pass --jwt-secret for a real one): {}", config.jwtSecret());
       log.info(
           "Example token (user demo, device laptop, 24 h): {}",
           DevTokens.mint(config.jwtSecret(), "demo", "laptop", Duration.ofHours(24)));
+    } else if (config.developmentSecret()) {
+      // A node that signs devices in with its own keys: whoever reads its log must not be able to
+      // mint tokens for any user, so the generated secret is told to no one.
+      log.info(
+          "development tokens are off: no --jwt-secret, and the node signs devices in"
+              + " (--signing-key, --identity-jwks)");
     }
     return awaitShutdown(server, engine);
   }

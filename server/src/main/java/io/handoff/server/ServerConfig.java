@@ -155,6 +155,14 @@ public final class ServerConfig {
     return developmentSecret;
   }
 
+  /**
+   * True when the node is for development only: a generated secret, and neither a signing key nor
+   * an identity provider. Only such a node prints its secret and serves the demo.
+   */
+  public boolean developmentOnly() {
+    return developmentSecret && tokens.signingKeys() == null && tokens.identityJwks() == null;
+  }
+
   /** Largest accepted WebSocket message from a client, in bytes. */
   public int maxFrameBytes() {
     return maxFrameBytes;

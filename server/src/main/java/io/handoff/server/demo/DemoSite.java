@@ -68,11 +68,7 @@ public final class DemoSite implements HttpService {
    * configured.
    */
   public static DemoSite forConfig(ServerConfig config) {
-    boolean development =
-        config.developmentSecret()
-            && config.tokens().signingKeys() == null
-            && config.tokens().identityJwks() == null;
-    if (!development) {
+    if (!config.developmentOnly()) {
       return null;
     }
     String dir = System.getProperty(DIR_PROPERTY);
