@@ -161,7 +161,13 @@ final class ConfigSources implements CommandLine.IDefaultValueProvider {
                 + "; known: "
                 + known.stream().map(ConfigSources::envName).toList());
       }
-      envValues.put(name, e.getValue());
+      // Trimmed as the file's values are: an env file saved with CRLF ends each value in \r.
+      String value = e.getValue().strip();
+      if (value.isEmpty()) {
+        // An empty secret would read as none, and each node would make up its own.
+        throw new IllegalArgumentException(name + " is set but empty: unset it or give it a value");
+      }
+      envValues.put(name, value);
     }
     return new ConfigSources(Map.copyOf(envValues), Map.copyOf(fileValues), path);
   }

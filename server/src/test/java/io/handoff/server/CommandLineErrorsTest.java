@@ -377,6 +377,22 @@ class CommandLineErrorsTest {
             "HANDOFF_REDIS_CLUSTER (--redis-cluster) needs --redis-url"));
     all.add(
         c(
+            "an empty secret from the variable (an empty Kubernetes secret)",
+            busyPort.strip(),
+            Map.of("HANDOFF_JWT_SECRET", ""),
+            2,
+            "HANDOFF_JWT_SECRET is set but empty",
+            "unset it or give it a value"));
+    all.add(
+        c(
+            "a value with the carriage return of a CRLF env file",
+            busyPort.strip(),
+            Map.of("HANDOFF_HEARTBEAT", "25x\r"),
+            2,
+            "HANDOFF_HEARTBEAT (--heartbeat)",
+            "'25x'"));
+    all.add(
+        c(
             "a frame limit below the largest field value",
             "--max-frame-bytes 2048" + busyPort,
             Map.of(),
