@@ -359,6 +359,93 @@ class NewDeviceApprovalTest {
     }
   }
 
+  private static HttpApi.Answer verify(HttpApi api, String accessToken, String userCode) {
+    return api.post("/v1/device/verify", "{\"user_code\":\"" + userCode + "\"}", accessToken);
+  }
+
+  private static HttpApi.Answer answerOverHttp(
+      HttpApi api, String accessToken, String field, String id, boolean approve) {
+    return api.post(
+        "/v1/device/answer",
+        "{\""
+            + field
+            + "\":\""
+            + id
+            + "\",\"decision\":\""
+            + (approve ? "approve" : "deny")
+            + "\"}",
+        accessToken);
+  }
+
+  /**
+   * Wrong user codes, the user's own (its limit, 10) and others' behind the same address (a shared
+   * NAT: its limit, 30), stop lookups and answers by user code, which can be guessed, but not
+   * answers to a prompt by its request id (128 random bits, known only to the devices it was shown
+   * to), on the socket or over HTTP. A revoked device still cannot answer one.
+   */
+  @Test
+  void wrongUserCodesFromTheUserAndItsAddressDoNotStopAnswersToItsPromptsByTheirIds()
+      throws Exception {
+    HandoffServer n1 = node("n1");
+    HttpApi api = new HttpApi(n1.port());
+    String phoneToken = signIn(api, "nat", "phone", 201).field("access_token");
+    TestDevice phone = connected(n1, phoneToken);
+    for (int i = 0; i < 10; i++) {
+      assertEquals(404, verify(api, phoneToken, "BBBB-BBBB").status());
+    }
+    for (int u = 0; u < 2; u++) {
+      String other = signIn(api, "neighbour" + u, "phone", 201).field("access_token");
+      for (int i = 0; i < 10; i++) {
+        assertEquals(404, verify(api, other, "BBBB-BBBB").status());
+      }
+    }
+    String stranger = signIn(api, "stranger", "phone", 201).field("access_token");
+    assertEquals(429, verify(api, stranger, "BBBB-BBBB").status(), "the address is over");
+    assertEquals(429, verify(api, phoneToken, "BBBB-BBBB").status(), "and so is the user");
+
+    HttpApi.Answer laptop = signIn(api, "nat", "laptop", 202);
+    String laptopId = laptop.field("approval_id");
+    promptFor(phone, laptopId);
+    long yes = answer(phone, laptopId, true);
+    ServerFrame answered = phone.next(f -> f.getRequestId() == yes);
+    assertEquals(
+        ApprovalOutcome.APPROVAL_APPROVED,
+        answered.getApprovalAnswered().getOutcome(),
+        "" + answered);
+
+    HttpApi.Answer tablet = signIn(api, "nat", "tablet", 202);
+    promptFor(phone, tablet.field("approval_id"));
+    HttpApi.Answer denied =
+        answerOverHttp(api, phoneToken, "approval_id", tablet.field("approval_id"), false);
+    assertEquals(200, denied.status(), denied.toString());
+    assertEquals("denied", denied.field("outcome"));
+
+    // An id no prompt named finds nothing.
+    HttpApi.Answer madeUp =
+        answerOverHttp(api, phoneToken, "approval_id", "AAAAAAAAAAAAAAAAAAAAAA", true);
+    assertEquals(404, madeUp.status(), madeUp.toString());
+    assertEquals("unknown_code", madeUp.field("error"));
+
+    // Answers by a user code are lookups of a guessable code: refused while over, both ways.
+    String userCode =
+        api.post("/v1/device_authorization", "{\"device_id\":\"tv\"}").field("user_code");
+    HttpApi.Answer byCode = answerOverHttp(api, phoneToken, "user_code", userCode, true);
+    assertEquals(429, byCode.status(), byCode.toString());
+    assertEquals("too_many_attempts", byCode.field("error"));
+    long typed = answer(phone, userCode.toLowerCase(), true);
+    ServerFrame refused = phone.next(f -> f.getRequestId() == typed);
+    assertEquals(ErrorCode.TOO_MANY_ATTEMPTS, refused.getError().getCode(), "" + refused);
+
+    // The laptop, approved, signs in and revokes the phone: the phone cannot answer any more.
+    String laptopToken = poll(api, laptop.field("device_code")).field("access_token");
+    HttpApi.Answer again = signIn(api, "nat", "tablet", 202);
+    assertEquals(200, api.delete("/v1/devices/phone", laptopToken).status());
+    HttpApi.Answer revoked =
+        answerOverHttp(api, phoneToken, "approval_id", again.field("approval_id"), true);
+    assertEquals(401, revoked.status(), revoked.toString());
+    assertEquals("invalid_token", revoked.field("error"));
+  }
+
   @Test
   void withNoTrustedDeviceOnlineTheNewDeviceWaitsUntilItsDeadlineThenFailsClearly()
       throws Exception {

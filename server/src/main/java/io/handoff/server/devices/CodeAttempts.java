@@ -38,13 +38,9 @@ final class CodeAttempts {
    * look anything up, on any number of nodes.
    */
   CompletableFuture<Void> allowed(Principal p, String address) {
-    return sessions
-        .check(p)
+    return alive(p)
         .thenCompose(
-            problem -> {
-              if (problem != null) {
-                throw new ApiException(401, "invalid_token", problem);
-              }
+            v -> {
               long now = clock.millis();
               long window = config.attemptWindow().toMillis();
               return store
@@ -65,6 +61,22 @@ final class CodeAttempts {
                         }
                         return null;
                       });
+            });
+  }
+
+  /**
+   * Completes when {@code p}'s device session is alive (a revoked device cannot look anything up or
+   * answer), else fails 401; counts nothing.
+   */
+  CompletableFuture<Void> alive(Principal p) {
+    return sessions
+        .check(p)
+        .thenApply(
+            problem -> {
+              if (problem != null) {
+                throw new ApiException(401, "invalid_token", problem);
+              }
+              return null;
             });
   }
 

@@ -40,7 +40,8 @@ import org.slf4j.LoggerFactory;
  *
  * <p>Refusals are {@link ApiException}s with the RFC's error names where one applies. Wrong user
  * codes are counted per user and per address in the store (so across nodes); beyond the limits
- * every lookup is refused for the rest of the window, right or wrong. Thread-safe; every method
+ * every lookup and every answer by user code is refused for the rest of the window, right or wrong
+ * (answers by a new-device approval id are not: it cannot be guessed). Thread-safe; every method
  * returns at once.
  */
 public final class DeviceApprovals {
@@ -400,11 +401,17 @@ public final class DeviceApprovals {
   /**
    * Approves or denies a request for {@code p}'s user: a user code (as typed or normalised) or a
    * new-device approval id. Completes with the outcome when this answer won.
+   *
+   * <p>Only an answer naming a user code counts against the wrong-code limits, as a lookup does: a
+   * user code can be guessed. A new-device approval id is 128 random bits that only the user's
+   * devices are shown, so an answer naming one (or anything else that is not a user code) is never
+   * refused for wrong codes, the user's own or others' from the same address; it still needs a live
+   * session.
    */
   public CompletableFuture<ApprovalOutcome> answer(
       Principal p, String approvalId, boolean approve, String address) {
-    return attempts
-        .allowed(p, address)
+    boolean byUserCode = UserCodes.normalise(approvalId) != null;
+    return (byUserCode ? attempts.allowed(p, address) : attempts.alive(p))
         .thenCompose(
             v -> {
               String id = UserCodes.approvalId(approvalId);
@@ -414,14 +421,14 @@ public final class DeviceApprovals {
               long now = clock.millis();
               return store
                   .decide(id, p.userId(), p.deviceId(), approve, now)
-                  .thenCompose(d -> decided(p, address, approve, d));
+                  .thenCompose(d -> decided(p, address, approve, byUserCode, d));
             });
   }
 
   private CompletableFuture<ApprovalOutcome> decided(
-      Principal p, String address, boolean approve, ApprovalStore.Decision d) {
+      Principal p, String address, boolean approve, boolean counted, ApprovalStore.Decision d) {
     Request r = d.request();
-    if (d.status() != ApprovalStore.Decision.Status.NOT_FOUND) {
+    if (counted && d.status() != ApprovalStore.Decision.Status.NOT_FOUND) {
       attempts.forgive(p, address); // the code was right, whatever became of its request
     }
     switch (d.status()) {
