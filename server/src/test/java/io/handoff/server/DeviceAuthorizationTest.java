@@ -307,6 +307,77 @@ class DeviceAuthorizationTest {
         "approved", answer(api2, calLaptop.field("access_token"), userCode, true).field("outcome"));
   }
 
+  /** {@code code} as typed with a full-width keyboard (an East Asian input method). */
+  private static String fullWidth(String code) {
+    StringBuilder b = new StringBuilder();
+    for (char c : code.toCharArray()) {
+      b.append((char) (c + 0xFEE0)); // '-' to U+FF0D, 'A' to U+FF21, 'a' to U+FF41
+    }
+    return b.toString();
+  }
+
+  /**
+   * A code pasted with a tab, a line break, no-break or other Unicode spaces, invisible format
+   * characters, typographic dashes, or typed full-width, is the code: each is looked up as right,
+   * none counts as a wrong attempt (more of them than the per-user limit of 10 pass), on HTTP and
+   * on the socket. Other characters still make it a wrong code.
+   */
+  @Test
+  void aCodePastedWithAnyWhitespaceOrDashOrTypedFullWidthIsTheCode() throws Exception {
+    HandoffServer n1 = node("n1");
+    HttpApi api = new HttpApi(n1.port());
+    String code = requestCode(api, "tv-paste").field("user_code");
+    String a = code.substring(0, 4);
+    String b = code.substring(5);
+    String token = signIn(api, "pia", "phone").field("access_token");
+    // As JSON string contents: \\t and \\n are JSON escapes, the rest is sent as UTF-8.
+    List<String> typed =
+        List.of(
+            "\\t" + code + "\\n",
+            a + "\\r\\n" + b,
+            a + "\u00a0" + b,
+            "\u00a0" + code + "\u00a0",
+            a + "\u202f" + b,
+            a + "\u3000" + b,
+            "\u200b" + code + "\ufeff",
+            a + "\u2010" + b,
+            a + "\u2011" + b,
+            a + "\u2013" + b,
+            a + "\u2014" + b,
+            a + "\u2212" + b,
+            a + "\u30fc" + b,
+            fullWidth(code),
+            fullWidth(code.toLowerCase()),
+            a.toLowerCase() + " \u2013 " + b);
+    assertTrue(typed.size() > 10);
+    String approvalId = null;
+    for (String t : typed) {
+      HttpApi.Answer shown = verify(api, token, t);
+      assertEquals(200, shown.status(), t + ": " + shown);
+      if (approvalId == null) {
+        approvalId = shown.field("approval_id");
+      }
+      assertEquals(approvalId, shown.field("approval_id"), t);
+    }
+    try (TestDevice p = TestDevice.connect(n1.port(), token)) {
+      p.hello();
+      long id =
+          p.send(
+              ClientFrame.newBuilder()
+                  .setVerifyUserCode(
+                      VerifyUserCode.newBuilder().setUserCode(fullWidth(code) + "\n")));
+      ServerFrame shown = p.next(f -> f.getRequestId() == id);
+      assertTrue(shown.hasApprovalPrompt(), shown.toString());
+      assertEquals(approvalId, shown.getApprovalPrompt().getRequest().getApprovalId());
+    }
+    HttpApi.Answer yes = answer(api, token, a + "\u2010" + b.toLowerCase() + "\\t", true);
+    assertEquals(200, yes.status(), yes.toString());
+    assertEquals(approvalId, yes.field("approval_id"));
+    for (String wrong : List.of(a + "." + b, a + "_" + b, a + "/" + b, code + "B")) {
+      assertEquals(404, verify(api, token, wrong).status(), wrong);
+    }
+  }
+
   @Test
   void wrongCodesFromManyAddressesOfOneIpv6Slash64CountAgainstOneAddress() throws Exception {
     HandoffServer n1 = node("n1");
