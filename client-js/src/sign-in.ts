@@ -141,7 +141,9 @@ export class DeviceSignIn {
    * Polls the token endpoint until the code (or held sign-in) is approved, and resolves with the
    * approving user's device session. Rejects with `access_denied`, `expired_token` (unanswered in
    * time), `invalid_grant` (already used, or unknown), `CONNECTION_LOST` when the server could not be
-   * reached until the code's deadline, or `signal`'s reason.
+   * reached until the code's deadline, or `signal`'s reason. Rejects with `INVALID_ARGUMENT`, before
+   * any poll, a code without its `deviceCode`, or whose `intervalSeconds` or `expiresInSeconds` is not
+   * a finite number (such as one restored from storage that did not keep them).
    */
   async awaitApproval(
     code: Pick<DeviceCode, "deviceCode" | "intervalSeconds" | "expiresInSeconds">,
@@ -150,6 +152,10 @@ export class DeviceSignIn {
     if (!code || typeof code.deviceCode !== "string" || code.deviceCode.length === 0) {
       throw new HandoffError("INVALID_ARGUMENT", "code.deviceCode must not be empty");
     }
+    // A code restored from storage that lost these would poll without a pause and never reach a
+    // deadline: refused before any poll (as the Java client refuses a DeviceCode without them).
+    seconds("code.intervalSeconds", code.intervalSeconds);
+    seconds("code.expiresInSeconds", code.expiresInSeconds);
     let intervalMs = Math.max(0, code.intervalSeconds) * 1000;
     // Past this, network failures end the wait (the code has expired by then anyway).
     const deadline = Date.now() + Math.max(0, code.expiresInSeconds) * 1000 + intervalMs;
@@ -258,6 +264,13 @@ function num(b: Record<string, unknown>, key: string): number {
   const v = Number(b[key]);
   if (!Number.isFinite(v)) throw new HandoffError("UNEXPECTED_ANSWER", `the server's answer has no number ${key}`);
   return v;
+}
+
+/** Throws unless `v` is a finite number (of seconds), as the server's answer gave it. */
+function seconds(name: string, v: unknown): void {
+  if (typeof v !== "number" || !Number.isFinite(v)) {
+    throw new HandoffError("INVALID_ARGUMENT", `${name} must be a finite number of seconds, as the server gave it, was ${String(v)}`);
+  }
 }
 
 function apiError(status: number, body: Record<string, unknown>): HandoffError {

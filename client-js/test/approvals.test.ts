@@ -12,6 +12,7 @@ import {
   DeviceSignIn,
   HandoffClient,
   HandoffError,
+  type PendingSignIn,
 } from "../src/index.js";
 import { client, closeClients, IdentityProvider, type Node, type Redis, startNode, startRedis, track, until, user } from "./harness.js";
 
@@ -346,6 +347,39 @@ describe("signing in new devices (two nodes with Redis)", () => {
     const e = await rejection(signIn.awaitApproval(held.pending));
     assert.equal(e.code, "expired_token");
     assert.match(e.message, /sign in again/);
+  });
+
+  test("a held sign-in restored without a usable interval or lifetime is refused before any poll, as the Java client refuses it", async () => {
+    const u = user("restored");
+    let polls = 0;
+    const stop = new AbortController();
+    // The real fetch, counted; a client that polls without end is stopped at its third poll.
+    const signIn = new DeviceSignIn(nodes[0].http, {
+      fetch: (input, init) => {
+        if (String(input).endsWith("/v1/token") && ++polls >= 3) stop.abort(new Error(`polled ${polls} times`));
+        return fetch(input, init);
+      },
+    });
+    assert.equal((await signIn.signIn(app.token(u), { deviceId: "phone" })).status, "signed_in");
+    const held = await signIn.signIn(app.token(u), { deviceId: "tablet" });
+    assert.equal(held.status, "approval_pending");
+    if (held.status !== "approval_pending") return;
+    // As read back from storage that kept only some fields, or kept numbers as null or text.
+    const restored = JSON.parse(JSON.stringify(held.pending)) as Record<string, unknown>;
+    const partial: Record<string, unknown>[] = [
+      { ...restored, intervalSeconds: undefined },
+      { ...restored, expiresInSeconds: undefined },
+      { ...restored, intervalSeconds: Number.NaN },
+      { ...restored, expiresInSeconds: Number.POSITIVE_INFINITY },
+      { ...restored, intervalSeconds: null },
+      { ...restored, expiresInSeconds: "120" },
+      { approvalId: held.pending.approvalId, deviceCode: held.pending.deviceCode },
+    ];
+    for (const p of partial) {
+      const e = await rejection(signIn.awaitApproval(p as unknown as PendingSignIn, { signal: stop.signal }));
+      assert.equal(e.code, "INVALID_ARGUMENT", `${JSON.stringify(p)}: ${e.message}`);
+      assert.equal(polls, 0, `${JSON.stringify(p)} was polled`);
+    }
   });
 
   test("wrong user codes hit the attempt limit, and bad arguments are refused before anything is sent", async () => {

@@ -144,8 +144,22 @@ public final class DeviceSignIn implements AutoCloseable {
    * Polls until the code is approved (a session), or fails with a {@link HandoffException} whose
    * message carries the server's {@code access_denied}, {@code expired_token} or {@code
    * invalid_grant}.
+   *
+   * @throws IllegalArgumentException before any poll, for a code without its device code, interval
+   *     or lifetime (such as one restored from storage that did not keep them), as the TypeScript
+   *     client refuses one
    */
   public CompletableFuture<Session> awaitApproval(DeviceCode code) {
+    if (code == null || code.deviceCode() == null || code.deviceCode().isEmpty()) {
+      throw new IllegalArgumentException("code.deviceCode must not be empty");
+    }
+    if (code.interval() == null || code.expiresIn() == null) {
+      throw new IllegalArgumentException(
+          "code.interval and code.expiresIn must be set, as the server gave them, were "
+              + code.interval()
+              + " and "
+              + code.expiresIn());
+    }
     CompletableFuture<Session> out = new CompletableFuture<>();
     waiting.add(out);
     out.whenComplete((s, e) -> waiting.remove(out));

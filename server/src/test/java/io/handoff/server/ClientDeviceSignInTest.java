@@ -166,6 +166,31 @@ class ClientDeviceSignInTest {
     assertFalse(typed.retryable(), "a person said no: asking again gives the same answer");
   }
 
+  /**
+   * A held sign-in restored without its interval, lifetime or device code (storage that kept only
+   * some of them) is refused at once, before any poll, as the TypeScript client refuses it: it
+   * could neither pause between polls nor end.
+   */
+  @Test
+  void aHeldSignInRestoredWithoutItsIntervalLifetimeOrDeviceCodeIsRefusedBeforeAnyPoll()
+      throws Exception {
+    signIn.signIn(app.identity("rio"), "phone", "Rio's phone", "ios").get(10, TimeUnit.SECONDS);
+    DeviceSignIn.DeviceCode p =
+        signIn.signIn(app.identity("rio"), "tv", "TV", "tv").get(10, TimeUnit.SECONDS).pending();
+    List<DeviceSignIn.DeviceCode> partial =
+        List.of(
+            new DeviceSignIn.DeviceCode(p.deviceCode(), "", "", p.expiresIn(), null),
+            new DeviceSignIn.DeviceCode(p.deviceCode(), "", "", null, p.interval()),
+            new DeviceSignIn.DeviceCode(null, "", "", p.expiresIn(), p.interval()),
+            new DeviceSignIn.DeviceCode("", "", "", p.expiresIn(), p.interval()));
+    for (DeviceSignIn.DeviceCode c : partial) {
+      org.junit.jupiter.api.Assertions.assertThrows(
+          IllegalArgumentException.class, () -> signIn.awaitApproval(c), c.toString());
+    }
+    org.junit.jupiter.api.Assertions.assertThrows(
+        IllegalArgumentException.class, () -> signIn.awaitApproval(null));
+  }
+
   @Test
   void closingDeviceSignInEndsEveryWaitForApproval() throws Exception {
     signIn.signIn(app.identity("ivo"), "phone", "Ivo's phone", "ios").get(10, TimeUnit.SECONDS);
