@@ -143,7 +143,8 @@ public final class DeviceSignIn implements AutoCloseable {
   /**
    * Polls until the code is approved (a session), or fails with a {@link HandoffException} whose
    * message carries the server's {@code access_denied}, {@code expired_token} or {@code
-   * invalid_grant}.
+   * invalid_grant}, or, when the server could not be reached until the code's lifetime (and one
+   * interval) had passed, with a {@link HandoffException} saying so.
    *
    * @throws IllegalArgumentException before any poll, for a code without its device code, interval
    *     or lifetime (such as one restored from storage that did not keep them), as the TypeScript
@@ -167,7 +168,13 @@ public final class DeviceSignIn implements AutoCloseable {
       out.completeExceptionally(closedError());
       return out;
     }
-    pollLater(code, code.interval().toMillis(), out, 0);
+    // Past this, network failures end the wait (the code has expired by then anyway), as in the
+    // TypeScript client.
+    long deadline =
+        System.nanoTime()
+            + Math.max(0, code.expiresIn().toNanos())
+            + Math.max(0, code.interval().toNanos());
+    pollLater(code, deadline, code.interval().toMillis(), out, 0);
     return out;
   }
 
@@ -176,19 +183,27 @@ public final class DeviceSignIn implements AutoCloseable {
   }
 
   private void pollLater(
-      DeviceCode code, long intervalMillis, CompletableFuture<Session> out, long delay) {
+      DeviceCode code,
+      long deadline,
+      long intervalMillis,
+      CompletableFuture<Session> out,
+      long delay) {
     if (out.isDone()) {
       return;
     }
     try {
-      schedulePoll(code, intervalMillis, out, delay);
+      schedulePoll(code, deadline, intervalMillis, out, delay);
     } catch (java.util.concurrent.RejectedExecutionException e) {
       out.completeExceptionally(closedError()); // closed meanwhile
     }
   }
 
   private void schedulePoll(
-      DeviceCode code, long intervalMillis, CompletableFuture<Session> out, long delay) {
+      DeviceCode code,
+      long deadline,
+      long intervalMillis,
+      CompletableFuture<Session> out,
+      long delay) {
     timer.schedule(
         () ->
             post(
@@ -197,7 +212,16 @@ public final class DeviceSignIn implements AutoCloseable {
                 .whenComplete(
                     (r, err) -> {
                       if (err != null) {
-                        pollLater(code, intervalMillis, out, intervalMillis); // Network: retry.
+                        if (System.nanoTime() - deadline > 0) {
+                          out.completeExceptionally(
+                              HandoffException.local(
+                                  "could not reach the server until the code expired; request a"
+                                      + " new one",
+                                  err));
+                        } else {
+                          // Network: retry.
+                          pollLater(code, deadline, intervalMillis, out, intervalMillis);
+                        }
                         return;
                       }
                       Map<String, String> b = Json.parse(r.body());
@@ -208,18 +232,20 @@ public final class DeviceSignIn implements AutoCloseable {
                       String error = b.getOrDefault("error", "");
                       switch (error) {
                         case "authorization_pending" ->
-                            pollLater(code, intervalMillis, out, intervalMillis);
+                            pollLater(code, deadline, intervalMillis, out, intervalMillis);
                         // Too many requests from this address (or user) for a moment: the
                         // code is still good; wait what the server asks, at least the interval.
                         case "rate_limited" ->
                             pollLater(
                                 code,
+                                deadline,
                                 intervalMillis,
                                 out,
                                 Math.max(intervalMillis, retryAfterMillis(r)));
                         case "slow_down" ->
                             pollLater(
                                 code,
+                                deadline,
                                 intervalMillis + SLOW_DOWN_STEP_MILLIS,
                                 out,
                                 intervalMillis + SLOW_DOWN_STEP_MILLIS);

@@ -191,6 +191,39 @@ class ClientDeviceSignInTest {
         IllegalArgumentException.class, () -> signIn.awaitApproval(null));
   }
 
+  /**
+   * A wait whose server goes away polls on while the code could still be approved, and fails once
+   * the code's lifetime and one interval have passed, as the TypeScript client's does, instead of
+   * polling an unreachable server for ever.
+   */
+  @Test
+  void aWaitForApprovalWhoseServerIsGoneEndsOnceTheCodeHasExpired() throws Exception {
+    TestServer gone =
+        TestServer.start(
+            b ->
+                b.tokens(app.tokens().build())
+                    .approvals(ApprovalConfig.builder().newDeviceApproval(true).build()));
+    DeviceSignIn.DeviceCode held;
+    try (DeviceSignIn s = DeviceSignIn.of(URI.create("http://127.0.0.1:" + gone.port()))) {
+      try {
+        s.signIn(app.identity("uma"), "phone", "Uma's phone", "ios").get(10, TimeUnit.SECONDS);
+        held = s.signIn(app.identity("uma"), "tv", "TV", "tv").get(10, TimeUnit.SECONDS).pending();
+      } finally {
+        gone.close();
+      }
+      // The held sign-in as restored with one second left.
+      DeviceSignIn.DeviceCode lastSecond =
+          new DeviceSignIn.DeviceCode(
+              held.deviceCode(), "", "", Duration.ofSeconds(1), Duration.ofMillis(100));
+      CompletableFuture<DeviceSignIn.Session> waiting = s.awaitApproval(lastSecond);
+      ExecutionException failed =
+          org.junit.jupiter.api.Assertions.assertThrows(
+              ExecutionException.class, () -> waiting.get(60, TimeUnit.SECONDS));
+      assertTrue(failed.getCause() instanceof HandoffException, failed.toString());
+      assertTrue(failed.getCause().getMessage().contains("could not reach"), failed.toString());
+    }
+  }
+
   @Test
   void closingDeviceSignInEndsEveryWaitForApproval() throws Exception {
     signIn.signIn(app.identity("ivo"), "phone", "Ivo's phone", "ios").get(10, TimeUnit.SECONDS);
