@@ -368,6 +368,9 @@ export class SyncEngine implements WriteSink {
       follow: c.followAll
         ? undefined
         : create(FollowSpecSchema, { documents: c.followDocuments, prefixes: c.followPrefixes }),
+      // Prompts held from before: the server then says when it has prompted again for every one still
+      // waiting, and the others are withdrawn at once, not at their deadlines.
+      approvalPromptsHeld: this.requests.holdsApprovalPrompts(),
     };
     l.channel!.send(create(ClientFrameSchema, { requestId: HELLO_REQUEST_ID, body: { case: "hello", value: hello } }));
   }

@@ -38,8 +38,10 @@ export interface HandoffEvents {
   /**
    * An approval prompt ended elsewhere (another device answered, this device did from elsewhere such
    * as the HTTP API, or it expired): drop it. One the server did not prompt for again after a
-   * reconnect (it ended while this client was away) is withdrawn at its `expiresMs` by this
-   * device's clock, with `APPROVAL_OUTCOME_UNSPECIFIED` (how it ended is not known then).
+   * reconnect (it ended while this client was away) is withdrawn with `APPROVAL_OUTCOME_UNSPECIFIED`
+   * and no device (how it ended is not known then): as soon as the server says it prompted again for
+   * every request still waiting, or, from a server that does not say so, at its `expiresMs` by this
+   * device's clock.
    */
   approvalWithdrawn: (approvalId: string, outcome: ApprovalOutcome, byDevice: string) => void;
 }
@@ -92,7 +94,9 @@ export class Requests {
   readonly approvalPrompts = new Map<string, ApprovalRequest>();
   /**
    * Approval prompts surfaced before the last Welcome that the server has not prompted for again:
-   * one it does is shown again silently; the rest are withdrawn at their deadline.
+   * one it does is shown again silently; the rest are withdrawn when the server says it prompted
+   * again for all that still wait (`approvalPromptsSent`), or at their deadline from a server that
+   * does not say so.
    */
   private readonly carried = new Map<string, ReturnType<typeof setTimeout>>();
 
@@ -202,17 +206,25 @@ export class Requests {
     for (const r of this.waiting.splice(0)) r.send();
   }
 
+  /** Approval prompts are shown, or carried from before a reconnect: the next Hello says so. */
+  holdsApprovalPrompts(): boolean {
+    return this.approvalPrompts.size > 0 || this.carried.size > 0;
+  }
+
   private carry(id: string, r: ApprovalRequest): void {
     clearTimeout(this.carried.get(id));
     const left = Math.min(Math.max(0, Number(r.expiresMs) - Date.now()), 0x7fffffff);
     this.carried.set(
       id,
       setTimeout(() => {
-        if (this.carried.delete(id)) {
-          this.events.emit("approvalWithdrawn", id, ApprovalOutcome.APPROVAL_OUTCOME_UNSPECIFIED, "");
-        }
+        if (this.carried.delete(id)) this.endedWhileAway(id);
       }, left),
     );
+  }
+
+  /** A carried prompt ended while this client was away; how is not known. */
+  private endedWhileAway(id: string): void {
+    this.events.emit("approvalWithdrawn", id, ApprovalOutcome.APPROVAL_OUTCOME_UNSPECIFIED, "");
   }
 
   /** A carried prompt is shown or ended again: true if it was carried. */
@@ -307,6 +319,14 @@ export class Requests {
           this.events.emit("approvalWithdrawn", b.value.approvalId, b.value.outcome, b.value.byDevice);
         }
         break;
+      case "approvalPromptsSent": {
+        // Every request still waiting was prompted for again since the Welcome: the carried prompts
+        // left ended while this client was away.
+        const ended = [...this.carried.keys()];
+        for (const id of ended) this.uncarry(id);
+        for (const id of ended) this.endedWhileAway(id);
+        break;
+      }
       case "presenceUpdate":
         for (const p of b.value.devices) this.presence.set(p.deviceId, p);
         this.events.emit("presence", b.value.devices);

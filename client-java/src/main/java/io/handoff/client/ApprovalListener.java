@@ -18,8 +18,10 @@ public interface ApprovalListener {
   /**
    * The request ended elsewhere (another device answered, this device did from elsewhere such as
    * the HTTP API, or it expired): drop the prompt. One the server did not prompt for again after a
-   * reconnect (it ended while this client was away) is withdrawn at its {@code expires_ms} by this
-   * machine's clock, with {@code APPROVAL_OUTCOME_UNSPECIFIED} (how it ended is not known then).
+   * reconnect (it ended while this client was away) is withdrawn with {@code
+   * APPROVAL_OUTCOME_UNSPECIFIED} and no device (how it ended is not known then): as soon as the
+   * server says it prompted again for every request still waiting, or, from a server that does not
+   * say so, at its {@code expires_ms} by this machine's clock.
    */
   default void onApprovalWithdrawn(String approvalId, ApprovalOutcome outcome, String byDevice) {}
 }

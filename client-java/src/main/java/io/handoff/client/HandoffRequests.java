@@ -55,8 +55,10 @@ final class HandoffRequests {
   final java.util.Map<String, io.handoff.protocol.v1.ApprovalRequest> approvalPrompts =
       java.util.Collections.synchronizedMap(new LinkedHashMap<>());
   // Approval prompts heard before the last Welcome that the server has not prompted for again: one
-  // it does is shown again without a listener call; the rest are withdrawn at their deadline.
-  private final Map<String, Scheduler.Task> carried = new HashMap<>();
+  // it does is shown again without a listener call; the rest are withdrawn when the server says it
+  // prompted again for all that still wait (ApprovalPromptsSent), or at their deadline from a
+  // server that does not say so.
+  private final Map<String, Scheduler.Task> carried = new LinkedHashMap<>();
   private final List<OfferListener> offerListeners;
   private final List<PresenceListener> presenceListeners;
   private final List<ApprovalListener> approvalListeners;
@@ -232,7 +234,15 @@ final class HandoffRequests {
     carried.clear();
   }
 
-  /** Carries a prompt over a reconnect until the server prompts again or its deadline passes. */
+  /** Approval prompts are shown, or carried from before a reconnect: the next Hello says so. */
+  boolean holdsApprovalPrompts() {
+    return !approvalPrompts.isEmpty() || !carried.isEmpty();
+  }
+
+  /**
+   * Carries a prompt over a reconnect until the server prompts again, says it prompted again for
+   * all that still wait, or its deadline passes.
+   */
   private void carry(String id, io.handoff.protocol.v1.ApprovalRequest r) {
     Scheduler.Task before = carried.remove(id);
     if (before != null) {
@@ -243,16 +253,19 @@ final class HandoffRequests {
         id,
         scheduler.schedule(
             () -> {
-              if (carried.remove(id) != null && !closed) {
-                approvalListeners.forEach(
-                    l ->
-                        call(
-                            () ->
-                                l.onApprovalWithdrawn(
-                                    id, ApprovalOutcome.APPROVAL_OUTCOME_UNSPECIFIED, "")));
+              if (carried.remove(id) != null) {
+                endedWhileAway(id);
               }
             },
             TimeUnit.MILLISECONDS.toNanos(left)));
+  }
+
+  /** A carried prompt ended while this client was away; how is not known. */
+  private void endedWhileAway(String id) {
+    approvalListeners.forEach(
+        l ->
+            call(
+                () -> l.onApprovalWithdrawn(id, ApprovalOutcome.APPROVAL_OUTCOME_UNSPECIFIED, "")));
   }
 
   /** A carried prompt is shown or ended again: true if it was carried. */
@@ -415,6 +428,13 @@ final class HandoffRequests {
                           l.onApprovalWithdrawn(
                               w.getApprovalId(), w.getOutcome(), w.getByDevice())));
         }
+      }
+      case APPROVAL_PROMPTS_SENT -> {
+        // Every request still waiting was prompted for again since the Welcome: the carried
+        // prompts left ended while this client was away.
+        List<String> ended = List.copyOf(carried.keySet());
+        ended.forEach(this::uncarry);
+        ended.forEach(this::endedWhileAway);
       }
       case PRESENCE_UPDATE -> {
         List<DevicePresence> changed = frame.getPresenceUpdate().getDevicesList();

@@ -385,6 +385,9 @@ final class SyncEngine {
               .addAllPrefixes(config.followPrefixes));
     }
     replicas.positions(hello);
+    // Prompts held from before: the server then says when it has prompted again for every one
+    // still waiting, and the others are withdrawn at once, not at their deadlines.
+    hello.setApprovalPromptsHeld(handoff.holdsApprovalPrompts());
     l.channel.send(ClientFrame.newBuilder().setRequestId(HELLO_REQUEST_ID).setHello(hello).build());
     // A timer of its own, not the read timeout: a node that pings while it holds the Welcome back
     // (its store is slow) is never silent, and would keep the client from trying another one.
@@ -553,7 +556,8 @@ final class SyncEngine {
         handoff.onFrame(frame); // The answer to a numbered RefreshToken.
       }
       case DEVICE_LIST, DEVICES_REVOKED -> handoff.onFrame(frame); // Answers by request id.
-      case APPROVAL_PROMPT, APPROVAL_ANSWERED, APPROVAL_WITHDRAWN -> handoff.onFrame(frame);
+      case APPROVAL_PROMPT, APPROVAL_ANSWERED, APPROVAL_WITHDRAWN, APPROVAL_PROMPTS_SENT ->
+          handoff.onFrame(frame);
       case ACTIVITY_UPDATE,
           OFFER_CREATED,
           OFFER_PROMPT,

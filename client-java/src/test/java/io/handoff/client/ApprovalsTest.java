@@ -2,12 +2,14 @@ package io.handoff.client;
 
 import static io.handoff.client.Frames.welcome;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.handoff.protocol.v1.ApprovalAnswered;
 import io.handoff.protocol.v1.ApprovalOutcome;
 import io.handoff.protocol.v1.ApprovalPrompt;
+import io.handoff.protocol.v1.ApprovalPromptsSent;
 import io.handoff.protocol.v1.ApprovalRequest;
 import io.handoff.protocol.v1.ApprovalWithdrawn;
 import io.handoff.protocol.v1.ClientFrame;
@@ -91,6 +93,49 @@ class ApprovalsTest {
     assertEquals(
         List.of("prompt waits", "prompt ended", "withdrawn ended APPROVAL_OUTCOME_UNSPECIFIED "),
         heard);
+  }
+
+  private static final ServerFrame SENT =
+      ServerFrame.newBuilder()
+          .setApprovalPromptsSent(ApprovalPromptsSent.getDefaultInstance())
+          .build();
+
+  /**
+   * The Hello says the client holds prompts; once the server says it prompted again for every one
+   * still waiting, the rest are withdrawn at once, long before their deadlines.
+   */
+  @Test
+  void promptsTheServerDidNotSendAgainAreWithdrawnWhenItSaysItSentAllNotAtTheirDeadlines() {
+    engine.connect();
+    FakeChannel first = connector.last().open();
+    assertFalse(first.drain().get(0).getHello().getApprovalPromptsHeld(), "nothing held yet");
+    first.receive(welcome(0));
+    first.receive(prompt("waits"));
+    first.receive(prompt("denied"));
+    first.receive(prompt("approved"));
+    first.closeWith(1006, null);
+    scheduler.runDueWithin(Duration.ofSeconds(5).toNanos()); // the reconnect, not the deadlines
+    FakeChannel second = connector.last().open();
+    assertTrue(second.drain().get(0).getHello().getApprovalPromptsHeld());
+    second.receive(welcome(0));
+    second.receive(prompt("waits"));
+    assertEquals(List.of("prompt waits", "prompt denied", "prompt approved"), heard);
+    second.receive(SENT);
+    assertEquals(
+        List.of(
+            "prompt waits",
+            "prompt denied",
+            "prompt approved",
+            "withdrawn denied APPROVAL_OUTCOME_UNSPECIFIED ",
+            "withdrawn approved APPROVAL_OUTCOME_UNSPECIFIED "),
+        heard);
+    assertEquals(
+        List.of("waits"), approvals.prompts().stream().map(r -> r.getApprovalId()).toList());
+    assertTrue(scheduler.pending().stream().noneMatch(t -> t.delayNanos > 60_000_000_000L));
+    scheduler.runPending(); // Past the deadlines: nothing more.
+    assertEquals(5, heard.size());
+    second.receive(SENT); // Again (it never is): nothing.
+    assertEquals(5, heard.size());
   }
 
   @Test

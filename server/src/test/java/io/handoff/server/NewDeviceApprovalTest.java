@@ -9,6 +9,7 @@ import io.handoff.protocol.v1.AnswerApproval;
 import io.handoff.protocol.v1.ApprovalOutcome;
 import io.handoff.protocol.v1.ClientFrame;
 import io.handoff.protocol.v1.ErrorCode;
+import io.handoff.protocol.v1.Hello;
 import io.handoff.protocol.v1.Ping;
 import io.handoff.protocol.v1.ServerFrame;
 import io.handoff.server.devices.ApprovalConfig;
@@ -444,6 +445,71 @@ class NewDeviceApprovalTest {
         answerOverHttp(api, phoneToken, "approval_id", again.field("approval_id"), true);
     assertEquals(401, revoked.status(), revoked.toString());
     assertEquals("invalid_token", revoked.field("error"));
+  }
+
+  /** The approval ids prompted for after {@code d}'s Welcome, up to its ApprovalPromptsSent. */
+  private static List<String> promptedUntilSent(TestDevice d) {
+    List<String> prompted = new ArrayList<>();
+    for (ServerFrame f = d.next(); !f.hasApprovalPromptsSent(); f = d.next()) {
+      assertFalse(f.hasApprovalWithdrawn(), "nothing was shown on this connection: " + f);
+      if (f.hasApprovalPrompt()) {
+        prompted.add(f.getApprovalPrompt().getRequest().getApprovalId());
+      }
+    }
+    return prompted;
+  }
+
+  private static final Hello HOLDING = Hello.newBuilder().setApprovalPromptsHeld(true).build();
+
+  /**
+   * A device that holds prompts from before says so in its Hello; after its Welcome it is prompted
+   * again for each request still waiting and then told all were sent, so it can drop the others at
+   * once: here one answered on the other node while the device was away, then both.
+   */
+  @Test
+  void aDeviceHoldingPromptsIsToldAfterItsWelcomeWhenEveryOneStillWaitingWasSentAgain()
+      throws Exception {
+    HandoffServer n1 = node("n1");
+    HandoffServer n2 = node("n2");
+    HttpApi api1 = new HttpApi(n1.port());
+    HttpApi api2 = new HttpApi(n2.port());
+    String phoneToken = signIn(api1, "amy", "phone", 201).field("access_token");
+    TestDevice phone = connected(n1, phoneToken);
+    HttpApi.Answer laptopHeld = signIn(api2, "amy", "laptop", 202);
+    String laptopId = laptopHeld.field("approval_id");
+    promptFor(phone, laptopId);
+    long yes = answer(phone, laptopId, true);
+    assertTrue(phone.next(f -> f.getRequestId() == yes).hasApprovalAnswered());
+    HttpApi.Answer laptopTokens = poll(api2, laptopHeld.field("device_code"));
+    assertEquals(200, laptopTokens.status(), laptopTokens.toString());
+    TestDevice laptop = connected(n2, laptopTokens.field("access_token"));
+
+    String tv = signIn(api2, "amy", "tv", 202).field("approval_id");
+    String watch = signIn(api1, "amy", "watch", 202).field("approval_id");
+    for (TestDevice d : new TestDevice[] {phone, laptop}) {
+      promptFor(d, tv);
+      promptFor(d, watch);
+    }
+    phone.abort(); // The phone goes away holding both prompts.
+    long no = answer(laptop, tv, false); // On the other node, while the phone is away.
+    assertTrue(laptop.next(f -> f.getRequestId() == no).hasApprovalAnswered());
+
+    TestDevice back;
+    synchronized (nodes) {
+      back = nodes.add(TestDevice.connect(n1.port(), phoneToken));
+    }
+    back.hello(HOLDING);
+    assertEquals(List.of(watch), promptedUntilSent(back));
+    back.close();
+
+    long yesToo = answer(laptop, watch, true);
+    assertTrue(laptop.next(f -> f.getRequestId() == yesToo).hasApprovalAnswered());
+    TestDevice again;
+    synchronized (nodes) {
+      again = nodes.add(TestDevice.connect(n2.port(), phoneToken));
+    }
+    again.hello(HOLDING);
+    assertEquals(List.of(), promptedUntilSent(again), "nothing waits: told so at once");
   }
 
   @Test

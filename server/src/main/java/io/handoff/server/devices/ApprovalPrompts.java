@@ -6,6 +6,7 @@ import io.handoff.protocol.v1.AnswerApproval;
 import io.handoff.protocol.v1.ApprovalAnswered;
 import io.handoff.protocol.v1.ApprovalOutcome;
 import io.handoff.protocol.v1.ApprovalPrompt;
+import io.handoff.protocol.v1.ApprovalPromptsSent;
 import io.handoff.protocol.v1.ApprovalRequest;
 import io.handoff.protocol.v1.ApprovalWithdrawn;
 import io.handoff.protocol.v1.ClientFrame;
@@ -26,21 +27,26 @@ import java.util.function.Supplier;
 
 /**
  * One connection's approval prompts and answers: pushes an {@code ApprovalPrompt} for each pending
- * new-device request of the user (after the Welcome, and as they come), withdraws it when the
- * request ends anywhere (answered, or expired: a timer at its deadline), and answers {@code
- * VerifyUserCode} and {@code AnswerApproval}. A prompt is shown at most once and withdrawn at most
- * once per connection. Event loop only. Bounded: at most {@value #MAX_SHOWN} prompts at once and
- * {@value #MAX_ENDED} remembered ends; the requests go through the connection's rate and in-flight
- * bound of device requests ({@link DeviceRequests}).
+ * new-device request of the user (after the Welcome, and as they come; then, if the device's Hello
+ * said it holds prompts from before, an {@code ApprovalPromptsSent}), withdraws it when the request
+ * ends anywhere (answered, or expired: a timer at its deadline), and answers {@code VerifyUserCode}
+ * and {@code AnswerApproval}. A prompt is shown at most once and withdrawn at most once per
+ * connection. Event loop only. Bounded: at most {@value #MAX_SHOWN} prompts at once and {@value
+ * #MAX_ENDED} remembered ends; the requests go through the connection's rate and in-flight bound of
+ * device requests ({@link DeviceRequests}).
  *
  * <p>Made on first use: by the device's first approval frame, the first approval signal of its user
  * after its Welcome, or a request found pending at its Welcome ({@link #welcomed(DeviceApprovals,
- * Connection, Supplier)}). Most connections never see one, and an idle connection then carries no
- * prompts at all.
+ * Connection, Supplier, boolean)}). Most connections never see one, and an idle connection then
+ * carries no prompts at all.
  */
 public final class ApprovalPrompts {
   static final int MAX_SHOWN = 64;
   static final int MAX_ENDED = 128;
+  private static final ServerFrame SENT =
+      ServerFrame.newBuilder()
+          .setApprovalPromptsSent(ApprovalPromptsSent.getDefaultInstance())
+          .build();
 
   private final DeviceApprovals approvals;
   private final ApprovalConnection conn;
@@ -73,21 +79,29 @@ public final class ApprovalPrompts {
   }
 
   /**
-   * The Welcome went out on a connection that has no prompts yet: reads the user's pending requests
-   * and asks {@code prompts} for the connection's prompts (made then, after the Welcome) only if
-   * there is one. {@code approvals} may be null (a node without them). Event loop.
+   * The Welcome went out on a connection that has no prompts yet, or the node may have missed
+   * approval signals: reads the user's pending requests and asks {@code prompts} for the
+   * connection's prompts (made then, after the Welcome) only if there is one. {@code sent}: the
+   * device's Hello said it holds prompts from before, so once the read's prompts went out it is
+   * told so ({@code ApprovalPromptsSent}); false on a re-read. {@code approvals} may be null (a
+   * node without them). Event loop.
    */
   public static void welcomed(
-      DeviceApprovals approvals, Connection conn, Supplier<ApprovalPrompts> prompts) {
+      DeviceApprovals approvals, Connection conn, Supplier<ApprovalPrompts> prompts, boolean sent) {
     if (approvals == null) {
       return;
     }
     conn.onLoop(
         approvals.pending(conn.userId()),
         (list, err) -> {
-          if (list != null && !list.isEmpty()) {
-            ApprovalPrompts p = prompts.get();
-            list.forEach(r -> p.show(DeviceApprovals.toProto(r)));
+          if (list == null) {
+            return; // Not known what waits: the device drops its held prompts at their deadlines.
+          }
+          if (!list.isEmpty()) {
+            prompts.get().showAll(list, sent);
+          } else if (sent) {
+            conn.push(SENT);
+            conn.flush();
           }
         });
   }
@@ -101,8 +115,11 @@ public final class ApprovalPrompts {
     }
   }
 
-  /** The Welcome went out: prompt for what is pending now. */
-  public void welcomed() {
+  /**
+   * The Welcome went out: prompt for what is pending now, then, if {@code sent} (the device holds
+   * prompts from before), say that every one still waiting was sent.
+   */
+  public void welcomed(boolean sent) {
     live = true;
     if (approvals == null) {
       return;
@@ -111,7 +128,7 @@ public final class ApprovalPrompts {
         approvals.pending(conn.principal().userId()),
         (list, err) -> {
           if (list != null) {
-            list.forEach(r -> show(DeviceApprovals.toProto(r)));
+            showAll(list, sent);
           }
         });
   }
@@ -226,16 +243,19 @@ public final class ApprovalPrompts {
         });
   }
 
-  private void show(ApprovalRequest r) {
+  /** Prompts for {@code r} unless it is shown, over or not for this device; false if full. */
+  private boolean show(ApprovalRequest r) {
     String id = r.getApprovalId();
     long left = r.getExpiresMs() - approvals.clock().millis();
     if (!live
         || left <= 0
         || (ended != null && ended.contains(id))
         || shown.containsKey(id)
-        || shown.size() >= MAX_SHOWN
         || r.getDeviceId().equals(conn.principal().deviceId())) {
-      return;
+      return true;
+    }
+    if (shown.size() >= MAX_SHOWN) {
+      return false;
     }
     if (shown.isEmpty()) {
       shown = new HashMap<>(4);
@@ -246,6 +266,22 @@ public final class ApprovalPrompts {
         ServerFrame.newBuilder()
             .setApprovalPrompt(ApprovalPrompt.newBuilder().setRequest(r))
             .build());
+    return true;
+  }
+
+  /**
+   * Prompts for each of {@code list}, read at the Welcome, then says so if {@code sent}: unless one
+   * could not be shown (more than {@value #MAX_SHOWN}), as the device would then drop a prompt that
+   * still waits.
+   */
+  private void showAll(List<Request> list, boolean sent) {
+    boolean all = true;
+    for (Request r : list) {
+      all &= show(DeviceApprovals.toProto(r));
+    }
+    if (sent && all) {
+      conn.push(SENT);
+    }
   }
 
   private void withdraw(String id, ApprovalOutcome outcome, String by) {

@@ -269,6 +269,7 @@ public final class Session implements Endpoint, Connection, Outbox.Owner {
     }
     phase = Phase.SYNCING;
     link.established();
+    boolean promptsHeld = hello.getApprovalPromptsHeld();
     // Read only once the fan-out subscription is live: a write after the read is then pushed. A
     // session revoked between the upgrade and now was kicked before this node listened: the
     // resume checks it again once the subscription is live. Everything the Welcome needs comes
@@ -315,9 +316,9 @@ public final class Session implements Endpoint, Connection, Outbox.Owner {
           phase = Phase.LIVE;
           handoff.welcomed();
           if (approvals != null) {
-            approvals.welcomed();
+            approvals.welcomed(promptsHeld);
           } else {
-            ApprovalPrompts.welcomed(node.deviceApprovals(), this, this::approvals);
+            ApprovalPrompts.welcomed(node.deviceApprovals(), this, this::approvals, promptsHeld);
           }
           if (recheckWhenLive) {
             // The broker may have lost events and signals after the resume's read: its documents
@@ -401,7 +402,7 @@ public final class Session implements Endpoint, Connection, Outbox.Owner {
             if (approvals != null) {
               approvals.recheck();
             } else {
-              ApprovalPrompts.welcomed(node.deviceApprovals(), this, this::approvals);
+              ApprovalPrompts.welcomed(node.deviceApprovals(), this, this::approvals, false);
             }
           }
         });
