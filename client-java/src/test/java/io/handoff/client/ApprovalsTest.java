@@ -138,6 +138,44 @@ class ApprovalsTest {
     assertEquals(5, heard.size());
   }
 
+  private static ServerFrame answered(long requestId, String id) {
+    return ServerFrame.newBuilder()
+        .setRequestId(requestId)
+        .setApprovalAnswered(
+            ApprovalAnswered.newBuilder()
+                .setApprovalId(id)
+                .setOutcome(ApprovalOutcome.APPROVAL_APPROVED))
+        .build();
+  }
+
+  @Test
+  void aCarriedPromptThisDeviceAnswersAgainAfterAReconnectIsNeverWithdrawnToIt() {
+    FakeChannel first = connected();
+    first.receive(prompt("mine"));
+    first.receive(prompt("again"));
+    CompletableFuture<ApprovalOutcome> lost = approvals.answer("mine", true);
+    CompletableFuture<ApprovalOutcome> lostToo = approvals.answer("again", true);
+    first.drain();
+    first.closeWith(1006, null); // Both replies are lost with the connection.
+    assertTrue(lost.isCompletedExceptionally() && lostToo.isCompletedExceptionally());
+    scheduler.runDueWithin(Duration.ofSeconds(5).toNanos()); // the reconnect, not the deadlines
+    FakeChannel second = connector.last().open();
+    second.receive(welcome(0));
+    second.drain();
+    // "mine" was decided by its first answer: not prompted for again. "again" was not: it is.
+    second.receive(prompt("again"));
+    CompletableFuture<ApprovalOutcome> retry = approvals.answer("mine", true);
+    CompletableFuture<ApprovalOutcome> retryToo = approvals.answer("again", true);
+    List<ClientFrame> sent = second.drain();
+    second.receive(answered(sent.get(0).getRequestId(), "mine"));
+    second.receive(answered(sent.get(1).getRequestId(), "again"));
+    assertEquals(ApprovalOutcome.APPROVAL_APPROVED, retry.join());
+    assertEquals(ApprovalOutcome.APPROVAL_APPROVED, retryToo.join());
+    assertTrue(approvals.prompts().isEmpty());
+    scheduler.runPending(); // Past the deadlines.
+    assertEquals(List.of("prompt mine", "prompt again"), heard);
+  }
+
   @Test
   void promptsReachTheListenerOnceAndAWithdrawalRemovesThem() {
     FakeChannel channel = connected();
