@@ -23,6 +23,7 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -222,6 +223,81 @@ class ClientDeviceSignInTest {
       assertTrue(failed.getCause() instanceof HandoffException, failed.toString());
       assertTrue(failed.getCause().getMessage().contains("could not reach"), failed.toString());
     }
+  }
+
+  /**
+   * A prompt answered on another device while the phone was away is withdrawn as soon as the phone
+   * is back and the server has prompted it again for the one still waiting, long before the
+   * prompts' deadline (two minutes; the waits here give up after one).
+   */
+  @Test
+  void aPromptAnsweredWhileThePhoneWasAwayIsWithdrawnOnceItIsBackNotAtItsDeadline()
+      throws Exception {
+    DeviceSignIn.Session phoneSession =
+        signIn
+            .signIn(app.identity("jo"), "phone", "Jo's phone", "ios")
+            .get(10, TimeUnit.SECONDS)
+            .session();
+    // The phone's reconnects wait for the test to hand over the token: it is away until then.
+    CompletableFuture<String> back = new CompletableFuture<>();
+    AtomicInteger asked = new AtomicInteger();
+    Signal reconnecting = new Signal();
+    Prompts phonePrompts = new Prompts();
+    HandoffClient phone =
+        HandoffClient.builder()
+            .url(URI.create(server.url()))
+            .tokenSource(
+                () -> {
+                  int n = asked.incrementAndGet();
+                  reconnecting.fire();
+                  return n == 1
+                      ? CompletableFuture.completedFuture(phoneSession.accessToken())
+                      : back;
+                })
+            .approvalListener(phonePrompts)
+            .build();
+    closeables.add(phone);
+    phone.connect().get(10, TimeUnit.SECONDS);
+    DeviceSignIn.SignIn held =
+        signIn
+            .signIn(app.identity("jo"), "laptop", "Jo's laptop", "macos")
+            .get(10, TimeUnit.SECONDS);
+    phonePrompts.signal.await("phone is prompted", () -> phonePrompts.shown.size() == 1);
+    phone
+        .approvals()
+        .answer(phonePrompts.shown.get(0).getApprovalId(), true)
+        .get(10, TimeUnit.SECONDS);
+    Prompts laptopPrompts = new Prompts();
+    HandoffClient laptop =
+        client(
+            signIn.awaitApproval(held.pending()).get(30, TimeUnit.SECONDS).accessToken(),
+            laptopPrompts);
+
+    signIn.signIn(app.identity("jo"), "tablet", "?", "android").get(10, TimeUnit.SECONDS);
+    signIn.signIn(app.identity("jo"), "watch", "?", "wearos").get(10, TimeUnit.SECONDS);
+    phonePrompts.signal.await("phone prompted for both", () -> phonePrompts.shown.size() == 3);
+    laptopPrompts.signal.await("laptop prompted for both", () -> laptopPrompts.shown.size() == 2);
+    String tablet = phonePrompts.shown.get(1).getApprovalId();
+    String watch = phonePrompts.shown.get(2).getApprovalId();
+    assertTrue(
+        phonePrompts.shown.get(1).getExpiresMs() - System.currentTimeMillis()
+            > Signal.DEFAULT_TIMEOUT.toMillis(),
+        "the deadline is further away than the waits below");
+
+    phone.dropConnection();
+    reconnecting.await("the phone tries to come back", () -> asked.get() >= 2);
+    assertEquals(
+        ApprovalOutcome.APPROVAL_DENIED,
+        laptop.approvals().answer(tablet, false).get(10, TimeUnit.SECONDS));
+    back.complete(phoneSession.accessToken());
+    phonePrompts.signal.await(
+        "the prompt answered while away is withdrawn", () -> !phonePrompts.withdrawn.isEmpty());
+    assertEquals(List.of(tablet + ":APPROVAL_OUTCOME_UNSPECIFIED:"), phonePrompts.withdrawn);
+    assertEquals(
+        List.of(watch),
+        phone.approvals().prompts().stream().map(ApprovalRequest::getApprovalId).toList(),
+        "the one still waiting was prompted again before the withdrawal");
+    assertEquals(3, phonePrompts.shown.size(), "and not passed on again");
   }
 
   @Test
