@@ -359,9 +359,9 @@ final class GatedEngine implements Engine {
 
   private final class GatedSessions implements SessionStore {
     @Override
-    public CompletableFuture<List<DeviceSession>> list(String userId) {
+    public CompletableFuture<List<DeviceSession>> list(String userId, long inactivityMillis) {
       deviceLists.incrementAndGet();
-      return lists.pass(() -> real.sessions().list(userId));
+      return lists.pass(() -> real.sessions().list(userId, inactivityMillis));
     }
 
     @Override
@@ -371,9 +371,13 @@ final class GatedEngine implements Engine {
         String deviceId,
         String name,
         String platform,
-        byte[] refreshHash) {
+        byte[] refreshHash,
+        long inactivityMillis) {
       return creates.pass(
-          () -> real.sessions().create(userId, sessionId, deviceId, name, platform, refreshHash));
+          () ->
+              real.sessions()
+                  .create(
+                      userId, sessionId, deviceId, name, platform, refreshHash, inactivityMillis));
     }
 
     @Override

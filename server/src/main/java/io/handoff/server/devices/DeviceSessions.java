@@ -175,7 +175,14 @@ public final class DeviceSessions {
     String refresh = newRefreshToken(user, sid);
     return engine
         .sessions()
-        .create(user, sid, deviceId, orEmpty(name), orEmpty(platform), hash(refresh))
+        .create(
+            user,
+            sid,
+            deviceId,
+            orEmpty(name),
+            orEmpty(platform),
+            hash(refresh),
+            config.refreshInactivity().toMillis())
         .thenApply(
             created -> {
               if (created.limitReached()) {
@@ -332,7 +339,7 @@ public final class DeviceSessions {
   public CompletableFuture<Devices> list(Principal p) {
     return engine
         .sessions()
-        .list(p.userId())
+        .list(p.userId(), config.refreshInactivity().toMillis())
         .thenCombine(
             engine.handoff().presence(p.userId()),
             (l, presence) -> {

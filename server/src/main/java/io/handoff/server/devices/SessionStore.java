@@ -20,6 +20,9 @@ import java.util.concurrent.CompletableFuture;
  *       the session ({@link Rotation.Outcome#REUSED}), unless it is the immediately previous one
  *       back within the reuse interval ({@link Rotation.Outcome#RETRIED}). A session whose refresh
  *       token was not used for {@code inactivityMillis} is expired and refuses rotation.
+ *   <li><b>Inactivity.</b> Such a session is dead before anyone presents its refresh token: {@link
+ *       #list} leaves it out and {@link #create} drops it (as if idle-expired) instead of counting
+ *       it toward the limit. Being seen (connected) does not keep it alive; only rotation does.
  *   <li><b>Revocation is final.</b> A revoked session never rotates or reports alive again; its
  *       record is kept (as a tombstone) so that later use of its tokens is recognised as such.
  *   <li><b>Idle expiry.</b> A session not seen (signed in, rotated, connected) for {@link
@@ -83,13 +86,31 @@ public interface SessionStore {
   /** Liveness of a session: alive, and for which device. */
   record Status(boolean alive, boolean revoked, String deviceId) {}
 
+  /**
+   * Creates the session as the contract says; sessions of other devices whose refresh token was
+   * unused for longer than {@code inactivityMillis} are dropped first and do not count.
+   */
   CompletableFuture<Created> create(
       String userId,
       String sessionId,
       String deviceId,
       String name,
       String platform,
-      byte[] refreshHash);
+      byte[] refreshHash,
+      long inactivityMillis);
+
+  /**
+   * {@link #create(String, String, String, String, String, byte[], long)} with no inactivity limit.
+   */
+  default CompletableFuture<Created> create(
+      String userId,
+      String sessionId,
+      String deviceId,
+      String name,
+      String platform,
+      byte[] refreshHash) {
+    return create(userId, sessionId, deviceId, name, platform, refreshHash, Long.MAX_VALUE);
+  }
 
   /** {@link #rotate(String, String, byte[], byte[], byte[], long, long)} with no reuse interval. */
   default CompletableFuture<Rotation> rotate(
@@ -128,8 +149,16 @@ public interface SessionStore {
    */
   CompletableFuture<Void> seen(String userId, String sessionId, String node, boolean connected);
 
-  /** The user's live device sessions, oldest first. */
-  CompletableFuture<List<DeviceSession>> list(String userId);
+  /**
+   * The user's live device sessions, oldest first: not revoked, not idle, and with a refresh token
+   * used within {@code inactivityMillis}.
+   */
+  CompletableFuture<List<DeviceSession>> list(String userId, long inactivityMillis);
+
+  /** {@link #list(String, long)} with no inactivity limit. */
+  default CompletableFuture<List<DeviceSession>> list(String userId) {
+    return list(userId, Long.MAX_VALUE);
+  }
 
   /**
    * Revokes the session of {@code deviceId}, or of every device but {@code deviceId} when {@code

@@ -171,6 +171,37 @@ public abstract class SessionStoreContractTest {
     signIn("s2", "phone", "h2");
   }
 
+  /**
+   * A session whose refresh token was unused for the inactivity limit is dead although nobody
+   * presented that token since: it is not listed and does not count toward the device limit, even
+   * while its device is seen (connected) within the idle TTL.
+   */
+  @Test
+  void sessionsDeadOfInactivityAreNotListedNorCountedTowardTheDeviceLimit() throws Exception {
+    signIn("s1", "a", "h1");
+    signIn("s2", "b", "h2");
+    signIn("s3", "c", "h3");
+    clock.advance(Duration.ofMillis(INACTIVITY / 2));
+    assertEquals(
+        Outcome.ROTATED, get(sessions.rotate(user, "s2", h("h2"), h("h2b"), INACTIVITY)).outcome());
+    get(sessions.seen(user, "s1", "n1", true)); // Connected, but never refreshing.
+    clock.advance(Duration.ofMillis(INACTIVITY / 2 + 2));
+    assertEquals(
+        List.of("b"),
+        get(sessions.list(user, INACTIVITY)).stream().map(DeviceSession::deviceId).toList());
+    SessionStore.Created d = get(sessions.create(user, "s4", "d", "d", "web", h("h4"), INACTIVITY));
+    assertFalse(d.limitReached(), "dead sessions count toward the limit");
+    assertEquals(2, d.devices());
+    assertEquals(
+        List.of("b", "d"),
+        get(sessions.list(user, INACTIVITY)).stream().map(DeviceSession::deviceId).toList());
+    assertTrue(get(sessions.status(user, "s2")).alive());
+    assertTrue(get(sessions.status(user, "s4")).alive());
+    assertEquals(
+        Outcome.ROTATED,
+        get(sessions.rotate(user, "s2", h("h2b"), h("h2c"), INACTIVITY)).outcome());
+  }
+
   @Test
   void idleSessionIsGoneAfterTheIdleTtl() throws Exception {
     signIn("s1", "phone", "h1");

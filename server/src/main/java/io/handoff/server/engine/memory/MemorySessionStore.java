@@ -40,7 +40,8 @@ public final class MemorySessionStore implements SessionStore {
       String deviceId,
       String name,
       String platform,
-      byte[] refreshHash) {
+      byte[] refreshHash,
+      long inactivityMillis) {
     long now = clock.millis();
     while (true) {
       UserSessions u = users.computeIfAbsent(userId, k -> new UserSessions());
@@ -49,7 +50,7 @@ public final class MemorySessionStore implements SessionStore {
           continue; // Swept or erased while this thread waited for it: start a new record.
         }
         return CompletableFuture.completedFuture(
-            create(u, now, sessionId, deviceId, name, platform, refreshHash));
+            create(u, now, sessionId, deviceId, name, platform, refreshHash, inactivityMillis));
       }
     }
   }
@@ -61,8 +62,15 @@ public final class MemorySessionStore implements SessionStore {
       String deviceId,
       String name,
       String platform,
-      byte[] refreshHash) {
+      byte[] refreshHash,
+      long inactivityMillis) {
     u.dropIdle(now, limits.idleTtl().toMillis());
+    // Another device's session dead of inactivity is dropped, as rotate would; the device's own
+    // is replaced (revoked and kicked) as any.
+    u.sessions
+        .values()
+        .removeIf(
+            s -> !s.revoked && !s.deviceId.equals(deviceId) && s.inactive(now, inactivityMillis));
     Session old = null;
     int live = 0;
     for (Session s : u.sessions.values()) {
@@ -109,7 +117,7 @@ public final class MemorySessionStore implements SessionStore {
         return done(Rotation.Outcome.REVOKED, s.deviceId);
       }
       if (Arrays.equals(s.current, presented)) {
-        if (now - s.refreshedAt > inactivityMillis) {
+        if (s.inactive(now, inactivityMillis)) {
           u.sessions.remove(sessionId); // Gone, not revoked: later use is no anomaly.
           return done(Rotation.Outcome.EXPIRED, s.deviceId);
         }
@@ -186,7 +194,7 @@ public final class MemorySessionStore implements SessionStore {
   }
 
   @Override
-  public CompletableFuture<List<DeviceSession>> list(String userId) {
+  public CompletableFuture<List<DeviceSession>> list(String userId, long inactivityMillis) {
     long now = clock.millis();
     List<DeviceSession> out = new ArrayList<>();
     UserSessions u = users.get(userId);
@@ -194,7 +202,7 @@ public final class MemorySessionStore implements SessionStore {
       synchronized (u) {
         u.dropIdle(now, limits.idleTtl().toMillis());
         for (Session s : u.sessions.values()) {
-          if (!s.revoked) {
+          if (!s.revoked && !s.inactive(now, inactivityMillis)) {
             out.add(
                 new DeviceSession(
                     s.id, s.deviceId, s.name, s.platform, s.created, s.lastSeen, s.node));
@@ -318,6 +326,11 @@ public final class MemorySessionStore implements SessionStore {
       this.refreshedAt = now;
       this.lastSeen = now;
       this.current = hash;
+    }
+
+    /** Whether its refresh token was unused for longer than {@code inactivityMillis}. */
+    boolean inactive(long now, long inactivityMillis) {
+      return now - refreshedAt > inactivityMillis;
     }
 
     void revoke(long now) {

@@ -55,7 +55,8 @@ final class RedisSessionStore implements SessionStore {
       String deviceId,
       String name,
       String platform,
-      byte[] refreshHash) {
+      byte[] refreshHash,
+      long inactivityMillis) {
     byte[][] k = {
       keys.deviceSessions(userId),
       keys.tombstones(userId),
@@ -74,7 +75,8 @@ final class RedisSessionStore implements SessionStore {
             hex(refreshHash),
             utf8(Long.toString(clock.millis())),
             utf8(Integer.toString(limits.maxDevicesPerUser())),
-            utf8(idleMillis()))
+            utf8(idleMillis()),
+            utf8(Long.toString(inactivityMillis)))
         .thenApply(
             r -> {
               String replaced = str(r.get(2));
@@ -161,7 +163,7 @@ final class RedisSessionStore implements SessionStore {
   }
 
   @Override
-  public CompletableFuture<List<DeviceSession>> list(String userId) {
+  public CompletableFuture<List<DeviceSession>> list(String userId, long inactivityMillis) {
     return redis
         .hgetall(keys.deviceSessions(userId))
         .toCompletableFuture()
@@ -179,7 +181,8 @@ final class RedisSessionStore implements SessionStore {
                         long now = clock.millis();
                         List<DeviceSession> out = new ArrayList<>();
                         for (int i = 0; i < reads.size(); i++) {
-                          DeviceSession d = session(sids.get(i), reads.get(i).join(), now);
+                          DeviceSession d =
+                              session(sids.get(i), reads.get(i).join(), now, inactivityMillis);
                           if (d != null) {
                             out.add(d);
                           }
@@ -192,7 +195,8 @@ final class RedisSessionStore implements SessionStore {
             });
   }
 
-  private DeviceSession session(String sid, Map<byte[], byte[]> raw, long now) {
+  private DeviceSession session(
+      String sid, Map<byte[], byte[]> raw, long now, long inactivityMillis) {
     if (raw == null || raw.isEmpty()) {
       return null;
     }
@@ -204,6 +208,10 @@ final class RedisSessionStore implements SessionStore {
     long seen = Long.parseLong(h.get("seen"));
     if (now - seen >= limits.idleTtl().toMillis()) {
       return null;
+    }
+    String refreshedAt = h.get("rat");
+    if (refreshedAt != null && now - Long.parseLong(refreshedAt) > inactivityMillis) {
+      return null; // Its refresh token is dead of inactivity, as rotate would find it.
     }
     return new DeviceSession(
         sid,

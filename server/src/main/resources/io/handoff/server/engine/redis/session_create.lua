@@ -4,12 +4,13 @@
 -- KEYS: 1 device->session hash (PREFIX{user}:dev), 2 tombstone zset (dt), 3 new session hash (ds:SID),
 --       4 the split guard (the user's channel, never a key: RedisKeys.splitGuard)
 -- ARGV: 1 session id, 2 device id, 3 name, 4 platform, 5 refresh hash, 6 now ms, 7 max devices,
---       8 idle TTL ms
+--       8 idle TTL ms, 9 refresh inactivity ms
 -- Returns {limitReached 0|1, devices, replaced session id or ''}
 local base = string.sub(KEYS[1], 1, -4)
 local now = tonumber(ARGV[6])
 local idle = tonumber(ARGV[8])
 local max = tonumber(ARGV[7])
+local inactivity = tonumber(ARGV[9])
 
 local function revoke(sid)
   local k = base .. 'ds:' .. sid
@@ -21,11 +22,13 @@ local function revoke(sid)
   redis.call('DEL', base .. 'do:' .. sid)
 end
 
--- Forget devices whose session is gone or idle.
+-- Forget devices whose session is gone or idle, and other devices whose session is dead of
+-- inactivity (its refresh token unused for longer than the limit: gone, as rotate would find it).
 local devs = redis.call('HGETALL', KEYS[1])
 for i = 1, #devs, 2 do
-  local seen = redis.call('HGET', base .. 'ds:' .. devs[i + 1], 'seen')
-  if not seen or now - tonumber(seen) >= idle then
+  local s = redis.call('HMGET', base .. 'ds:' .. devs[i + 1], 'seen', 'rat')
+  if not s[1] or now - tonumber(s[1]) >= idle
+      or (devs[i] ~= ARGV[2] and s[2] and now - tonumber(s[2]) > inactivity) then
     redis.call('HDEL', KEYS[1], devs[i])
     redis.call('DEL', base .. 'ds:' .. devs[i + 1], base .. 'do:' .. devs[i + 1])
   end
