@@ -149,7 +149,11 @@ final class RedisSessionStore implements SessionStore {
   @Override
   public CompletableFuture<Void> seen(
       String userId, String sessionId, String node, boolean connected) {
-    byte[][] k = {keys.session(userId, sessionId), keys.deviceSessions(userId)};
+    byte[][] k = {
+      keys.session(userId, sessionId),
+      keys.deviceSessions(userId),
+      keys.rotatedOut(userId, sessionId)
+    };
     return seenScript
         .<Long>eval(
             redis,
