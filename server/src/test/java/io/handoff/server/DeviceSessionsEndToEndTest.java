@@ -389,6 +389,42 @@ class DeviceSessionsEndToEndTest {
     }
   }
 
+  /**
+   * An access token outlives its session's refresh token when the access-token lifetime is the
+   * longer: once the refresh token is dead of inactivity the session is, so the token is refused at
+   * the upgrade and in the API although nobody presented the refresh token since.
+   */
+  @Test
+  void accessTokenOfASessionDeadOfInactivityIsRefused() throws Exception {
+    MutableClock clock = new MutableClock();
+    io.handoff.server.engine.memory.MemoryEngine engine =
+        new io.handoff.server.engine.memory.MemoryEngine(StoreLimits.builder().build(), clock);
+    HandoffServer node =
+        HandoffServer.start(
+            ServerConfig.builder()
+                .host("127.0.0.1")
+                .port(0)
+                .jwtSecret(TestServer.SECRET)
+                .tokens(
+                    app.tokens()
+                        .accessTokenTtl(Duration.ofHours(2))
+                        .refreshInactivity(Duration.ofHours(1))
+                        .build())
+                .build(),
+            engine);
+    try {
+      HttpApi api = new HttpApi(node.port());
+      HttpApi.Answer a = api.signIn(app.identity("uma"), "phone", "p", "ios");
+      assertEquals(200, api.get("/v1/devices", a.field("access_token")).status());
+      clock.advance(Duration.ofHours(1).plusMinutes(1));
+      assertEquals(401, api.get("/v1/devices", a.field("access_token")).status());
+      assertEquals(401, TestDevice.upgradeStatus(node.port(), a.field("access_token")));
+    } finally {
+      node.close();
+      engine.close();
+    }
+  }
+
   @Test
   void refreshAcceptsTheOAuthFormEncodingAndTheApiWantsABearerToken() throws Exception {
     HttpApi.Answer a = signIn("val", "phone");

@@ -401,7 +401,8 @@ final class GatedEngine implements Engine {
     }
 
     @Override
-    public CompletableFuture<Status> status(String userId, String sessionId) {
+    public CompletableFuture<Status> status(
+        String userId, String sessionId, long inactivityMillis) {
       synchronized (GatedEngine.this) {
         if (statusesToFail > 0) {
           statusesToFail--;
@@ -409,7 +410,7 @@ final class GatedEngine implements Engine {
               new IllegalStateException("session store unreachable (a test's gate)"));
         }
       }
-      return statuses.pass(() -> real.sessions().status(userId, sessionId));
+      return statuses.pass(() -> real.sessions().status(userId, sessionId, inactivityMillis));
     }
 
     @Override

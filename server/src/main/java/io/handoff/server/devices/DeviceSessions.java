@@ -312,7 +312,15 @@ public final class DeviceSessions {
     if (!p.hasSession()) {
       return CompletableFuture.completedFuture(null);
     }
-    return engine.sessions().status(p.userId(), p.sessionId()).thenApply(st -> problem(p, st));
+    return engine
+        .sessions()
+        .status(p.userId(), p.sessionId(), inactivityMillis())
+        .thenApply(st -> problem(p, st));
+  }
+
+  /** How long a refresh token may go unused before its session is dead. */
+  public long inactivityMillis() {
+    return config.refreshInactivity().toMillis();
   }
 
   /**

@@ -21,8 +21,9 @@ import java.util.concurrent.CompletableFuture;
  *       back within the reuse interval ({@link Rotation.Outcome#RETRIED}). A session whose refresh
  *       token was not used for {@code inactivityMillis} is expired and refuses rotation.
  *   <li><b>Inactivity.</b> Such a session is dead before anyone presents its refresh token: {@link
- *       #list} leaves it out and {@link #create} drops it (as if idle-expired) instead of counting
- *       it toward the limit. Being seen (connected) does not keep it alive; only rotation does.
+ *       #status} reads it as gone (not alive, not revoked), {@link #list} leaves it out and {@link
+ *       #create} drops it (as if idle-expired) instead of counting it toward the limit. Being seen
+ *       (connected) does not keep it alive; only rotation does.
  *   <li><b>Revocation is final.</b> A revoked session never rotates or reports alive again; its
  *       record is kept (as a tombstone) so that later use of its tokens is recognised as such.
  *   <li><b>Idle expiry.</b> A session not seen (signed in, rotated, connected) for {@link
@@ -138,8 +139,16 @@ public interface SessionStore {
       long inactivityMillis,
       long reuseIntervalMillis);
 
-  /** Whether the session exists and is not revoked (nor idle-expired). */
-  CompletableFuture<Status> status(String userId, String sessionId);
+  /**
+   * Whether the session exists and is not revoked, nor idle-expired, nor dead of inactivity (its
+   * refresh token unused for longer than {@code inactivityMillis}: gone, not revoked).
+   */
+  CompletableFuture<Status> status(String userId, String sessionId, long inactivityMillis);
+
+  /** {@link #status(String, String, long)} with no inactivity limit. */
+  default CompletableFuture<Status> status(String userId, String sessionId) {
+    return status(userId, sessionId, Long.MAX_VALUE);
+  }
 
   /**
    * Records that the session's device is seen now: connected to {@code node} (non-empty), or

@@ -96,6 +96,11 @@ public final class TokenKeeper extends Deadline {
     return principal.hasSession() ? principal.sessionId() : "";
   }
 
+  /** The refresh inactivity past which that session is dead, for the resume's check. */
+  public long sessionInactivityMillis() {
+    return node.sessions().inactivityMillis();
+  }
+
   /**
    * Why the resume must not go on, given the device session's {@code status} as the resume read it
    * (null when there was no session to check); null when it may.

@@ -56,6 +56,8 @@ public interface ResumeStore {
    *     names (see {@link HandoffStore#online})
    * @param presenceTtl how long the presence entry stays online without a refresh
    * @param maxDevices the most presence entries of the user
+   * @param sessionInactivityMillis the session is dead once its refresh token was unused this long
+   *     (see {@link SessionStore#status(String, String, long)})
    */
   record Request(
       String userId,
@@ -65,7 +67,31 @@ public interface ResumeStore {
       Collection<Position> positions,
       long connection,
       Duration presenceTtl,
-      int maxDevices) {}
+      int maxDevices,
+      long sessionInactivityMillis) {
+
+    /** A request with no inactivity limit on the session. */
+    public Request(
+        String userId,
+        String deviceId,
+        String sessionId,
+        FollowFilter follow,
+        Collection<Position> positions,
+        long connection,
+        Duration presenceTtl,
+        int maxDevices) {
+      this(
+          userId,
+          deviceId,
+          sessionId,
+          follow,
+          positions,
+          connection,
+          presenceTtl,
+          maxDevices,
+          Long.MAX_VALUE);
+    }
+  }
 
   /**
    * What a resume read. {@code session} is null when the request named no session; {@code
@@ -100,7 +126,7 @@ public interface ResumeStore {
     CompletableFuture<SessionStore.Status> status =
         r.sessionId().isEmpty()
             ? CompletableFuture.completedFuture(null)
-            : engine.sessions().status(r.userId(), r.sessionId());
+            : engine.sessions().status(r.userId(), r.sessionId(), r.sessionInactivityMillis());
     return status.thenCompose(
         st -> {
           if (st != null && !aliveFor(st, r.deviceId())) {

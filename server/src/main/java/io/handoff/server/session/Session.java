@@ -342,7 +342,8 @@ public final class Session implements Endpoint, Connection, Outbox.Owner {
         documents.helloPositions(),
         handoff.connecting(),
         handoff.presenceTtl(),
-        handoff.maxDevices());
+        handoff.maxDevices(),
+        tokens.sessionInactivityMillis());
   }
 
   // ---------------------------------------------------------------------------------------------

@@ -173,11 +173,12 @@ public abstract class SessionStoreContractTest {
 
   /**
    * A session whose refresh token was unused for the inactivity limit is dead although nobody
-   * presented that token since: it is not listed and does not count toward the device limit, even
+   * presented that token since: not alive, not listed, not counted toward the device limit, even
    * while its device is seen (connected) within the idle TTL.
    */
   @Test
-  void sessionsDeadOfInactivityAreNotListedNorCountedTowardTheDeviceLimit() throws Exception {
+  void sessionsDeadOfInactivityAreNotAliveNorListedNorCountedTowardTheDeviceLimit()
+      throws Exception {
     signIn("s1", "a", "h1");
     signIn("s2", "b", "h2");
     signIn("s3", "c", "h3");
@@ -189,6 +190,10 @@ public abstract class SessionStoreContractTest {
     assertEquals(
         List.of("b"),
         get(sessions.list(user, INACTIVITY)).stream().map(DeviceSession::deviceId).toList());
+    SessionStore.Status dead = get(sessions.status(user, "s1", INACTIVITY));
+    assertFalse(dead.alive(), "its access tokens must be refused");
+    assertFalse(dead.revoked(), "dead of inactivity, not revoked: no anomaly");
+    assertTrue(get(sessions.status(user, "s2", INACTIVITY)).alive());
     SessionStore.Created d = get(sessions.create(user, "s4", "d", "d", "web", h("h4"), INACTIVITY));
     assertFalse(d.limitReached(), "dead sessions count toward the limit");
     assertEquals(2, d.devices());

@@ -243,6 +243,34 @@ public abstract class ResumeContractTest {
   }
 
   @Test
+  void aSessionDeadOfInactivityChangesNothing() throws Exception {
+    byte[] hash = "refresh".getBytes(StandardCharsets.UTF_8);
+    get(engine.sessions().create(user, "s-phone", "phone", "Phone", "ios", hash));
+    long inactivity = Duration.ofHours(1).toMillis();
+    clock.advance(Duration.ofMillis(inactivity + 1));
+    get(engine.sessions().seen(user, "s-phone", "n1", true)); // Seen, but never refreshed.
+
+    Resumed r =
+        get(
+            engine.resume(
+                new Request(
+                    user,
+                    "phone",
+                    "s-phone",
+                    FollowFilter.all(),
+                    List.of(),
+                    connection("phone"),
+                    TTL,
+                    4,
+                    inactivity)));
+
+    assertFalse(r.sessionAlive());
+    assertFalse(r.session().alive());
+    assertFalse(r.session().revoked(), "gone, not revoked");
+    assertTrue(get(engine.handoff().presence(user)).isEmpty());
+  }
+
+  @Test
   void aLiveSessionResumes() throws Exception {
     fill();
     byte[] hash = "refresh".getBytes(StandardCharsets.UTF_8);

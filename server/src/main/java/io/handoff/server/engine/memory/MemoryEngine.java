@@ -96,7 +96,7 @@ public final class MemoryEngine implements Engine {
     String user = r.userId();
     SessionStore.Status status = null;
     if (!r.sessionId().isEmpty()) {
-      status = sessions.status(user, r.sessionId()).join();
+      status = sessions.status(user, r.sessionId(), r.sessionInactivityMillis()).join();
       if (!ResumeStore.aliveFor(status, r.deviceId())) {
         return CompletableFuture.completedFuture(Resumed.sessionNotAlive(status));
       }

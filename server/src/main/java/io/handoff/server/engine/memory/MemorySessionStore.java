@@ -154,7 +154,7 @@ public final class MemorySessionStore implements SessionStore {
   }
 
   @Override
-  public CompletableFuture<Status> status(String userId, String sessionId) {
+  public CompletableFuture<Status> status(String userId, String sessionId, long inactivityMillis) {
     long now = clock.millis();
     UserSessions u = users.get(userId);
     if (u == null) {
@@ -163,7 +163,7 @@ public final class MemorySessionStore implements SessionStore {
     synchronized (u) {
       u.dropIdle(now, limits.idleTtl().toMillis());
       Session s = u.sessions.get(sessionId);
-      if (s == null) {
+      if (s == null || (!s.revoked && s.inactive(now, inactivityMillis))) {
         return CompletableFuture.completedFuture(new Status(false, false, null));
       }
       return CompletableFuture.completedFuture(new Status(!s.revoked, s.revoked, s.deviceId));

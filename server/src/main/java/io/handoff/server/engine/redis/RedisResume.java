@@ -77,7 +77,7 @@ final class RedisResume {
       keys.splitGuard(user)
     };
     List<byte[]> argv = new ArrayList<>();
-    argv.add(check ? utf8("1") : EMPTY);
+    argv.add(check ? utf8(Long.toString(r.sessionInactivityMillis())) : EMPTY);
     argv.add(utf8(r.deviceId()));
     argv.add(connections.of(r.connection()));
     argv.add(utf8(Long.toString(now)));
@@ -121,7 +121,14 @@ final class RedisResume {
     SessionStore.Status status = null;
     List<Object> s = (List<Object>) reply.get(0);
     if (!s.isEmpty()) {
-      status = status((byte[]) s.get(0), (byte[]) s.get(1), (byte[]) s.get(2), now);
+      status =
+          status(
+              (byte[]) s.get(0),
+              (byte[]) s.get(1),
+              (byte[]) s.get(2),
+              (byte[]) s.get(3),
+              now,
+              r.sessionInactivityMillis());
       if (reply.size() == 1 || !ResumeStore.aliveFor(status, r.deviceId())) {
         return CompletableFuture.completedFuture(ResumeStore.Resumed.sessionNotAlive(status));
       }
@@ -178,7 +185,8 @@ final class RedisResume {
   }
 
   /** The session's status from its hash's did, rev and seen, as RedisSessionStore#status. */
-  private SessionStore.Status status(byte[] did, byte[] rev, byte[] seen, long now) {
+  private SessionStore.Status status(
+      byte[] did, byte[] rev, byte[] seen, byte[] refreshedAt, long now, long inactivityMillis) {
     if (did == null || seen == null) {
       return new SessionStore.Status(false, false, null);
     }
@@ -186,6 +194,11 @@ final class RedisResume {
       return new SessionStore.Status(false, false, null);
     }
     boolean revoked = rev != null && "1".equals(str(rev));
+    if (!revoked
+        && refreshedAt != null
+        && now - Long.parseLong(str(refreshedAt)) > inactivityMillis) {
+      return new SessionStore.Status(false, false, null); // Dead of inactivity: gone.
+    }
     return new SessionStore.Status(!revoked, revoked, str(did));
   }
 

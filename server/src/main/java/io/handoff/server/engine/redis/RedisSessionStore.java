@@ -127,21 +127,27 @@ final class RedisSessionStore implements SessionStore {
   }
 
   @Override
-  public CompletableFuture<Status> status(String userId, String sessionId) {
+  public CompletableFuture<Status> status(String userId, String sessionId, long inactivityMillis) {
     return redis
-        .hmget(keys.session(userId, sessionId), utf8("did"), utf8("rev"), utf8("seen"))
+        .hmget(keys.session(userId, sessionId), utf8("did"), utf8("rev"), utf8("seen"), utf8("rat"))
         .toCompletableFuture()
         .thenApply(
             values -> {
               if (!values.get(0).hasValue() || !values.get(2).hasValue()) {
                 return new Status(false, false, null);
               }
+              long now = clock.millis();
               long seen = Long.parseLong(str(values.get(2).getValue()));
-              if (clock.millis() - seen >= limits.idleTtl().toMillis()) {
+              if (now - seen >= limits.idleTtl().toMillis()) {
                 return new Status(false, false, null);
               }
               boolean revoked =
                   values.get(1).hasValue() && "1".equals(str(values.get(1).getValue()));
+              if (!revoked
+                  && values.get(3).hasValue()
+                  && now - Long.parseLong(str(values.get(3).getValue())) > inactivityMillis) {
+                return new Status(false, false, null); // Dead of inactivity: gone, not revoked.
+              }
               return new Status(!revoked, revoked, str(values.get(0).getValue()));
             });
   }

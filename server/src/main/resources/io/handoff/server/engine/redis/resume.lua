@@ -7,14 +7,14 @@
 -- KEYS: 1 docs set, 2 the device's outcome hash (s:DEVICE), 3 the device session hash (ds:SID;
 --       unused when ARGV[1] is ''), 4 presence hash, 5 activities hash, 6 live offers zset,
 --       7 ended offers zset, 8 the split guard (the user's channel, never a key: RedisKeys.splitGuard)
--- ARGV: 1 check the session: '1' or '', 2 device, 3 connection, 4 now ms, 5 presence deadline ms,
+-- ARGV: 1 check the session: its refresh inactivity ms, or '' for no check, 2 device, 3 connection, 4 now ms, 5 presence deadline ms,
 --       6 max devices, 7 presence key lifetime ms, 8 session idle TTL ms, 9 '(' .. now (live
 --       offers' lower bound), 10 '(' .. (now - ended retention), 11 max recently ended,
 --       12 number of names N, 13.. names, then number of prefixes P, prefixes, then number of
 --       positions Q, then per position: document, epoch (8 bytes, '' for none), version,
 --       fingerprint (8 bytes, zeros when unknown)
 -- Returns {session, last_seq, docs, activities, offers, presence, ended}:
---   session: {} when not checked, else {did, rev, seen}; when the session is not alive for the
+--   session: {} when not checked, else {did, rev, seen, rat}; when the session is not alive for the
 --            device the reply is {session} alone and nothing was changed
 --   docs: {name, read reply, name, read reply, ...}, each read reply as read.lua's
 --   activities: HGETALL of the activities hash; presence: HGETALL of the presence hash
@@ -25,11 +25,13 @@ local now = tonumber(ARGV[4])
 local zero = '\0\0\0\0\0\0\0\0'
 
 local session = {}
-if ARGV[1] == '1' then
-  local s = redis.call('HMGET', KEYS[3], 'did', 'rev', 'seen')
+if ARGV[1] ~= '' then
+  local s = redis.call('HMGET', KEYS[3], 'did', 'rev', 'seen', 'rat')
   session = s
+  -- Not alive: gone, idle, revoked, another device's, or dead of inactivity (its refresh token
+  -- unused for longer than the limit).
   if not s[1] or not s[3] or now - tonumber(s[3]) >= tonumber(ARGV[8]) or s[2] == '1'
-      or s[1] ~= ARGV[2] then
+      or s[1] ~= ARGV[2] or (s[4] and now - tonumber(s[4]) > tonumber(ARGV[1])) then
     return {session}
   end
 end
