@@ -16,6 +16,7 @@ import io.handoff.protocol.v1.Ping;
 import io.handoff.protocol.v1.RevokeDevice;
 import io.handoff.protocol.v1.ServerFrame;
 import io.handoff.protocol.v1.Welcome;
+import io.handoff.server.auth.TokenConfig;
 import io.handoff.server.engine.StoreLimits;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -423,6 +424,42 @@ class DeviceSessionsEndToEndTest {
       node.close();
       engine.close();
     }
+  }
+
+  @Test
+  void expiresInIsCountedOnTheNodesClock() throws Exception {
+    FakeScheduler time = new FakeScheduler();
+    try (TestServer node = TestServer.start(time, b -> b.tokens(app.tokens().build()))) {
+      HttpApi api = new HttpApi(node.port());
+      HttpApi.Answer a = api.signIn(app.identity("ned"), "phone", "p", "ios");
+      assertEquals(201, a.status(), a.toString());
+      // The node's clock an hour ahead of the real one (its timers need not run for this).
+      time.mutableClock().advance(Duration.ofHours(1));
+      HttpApi.Answer r = api.refresh(a.field("refresh_token"));
+      assertEquals(200, r.status(), r.toString());
+      long ttl = TokenConfig.DEFAULT_ACCESS_TOKEN_TTL.toSeconds();
+      assertEquals(ttl * 1000, r.number("expires_at_ms") - time.clock().millis(), r.toString());
+      assertEquals(ttl, r.number("expires_in"), r.toString());
+    }
+  }
+
+  @Test
+  void aFormBodyToAJsonOnlyRouteIsToldWhichContentTypeItTakes() throws Exception {
+    java.net.http.HttpResponse<String> r =
+        java.net.http.HttpClient.newHttpClient()
+            .send(
+                java.net.http.HttpRequest.newBuilder(
+                        java.net.URI.create("http://127.0.0.1:" + server.port() + "/v1/sessions"))
+                    .header("Content-Type", "application/x-www-form-urlencoded; charset=UTF-8")
+                    .POST(
+                        java.net.http.HttpRequest.BodyPublishers.ofString(
+                            "identity_token=x&device_id=phone"))
+                    .build(),
+                java.net.http.HttpResponse.BodyHandlers.ofString());
+    assertEquals(400, r.statusCode(), r.body());
+    assertTrue(r.body().contains("invalid_request"), r.body());
+    assertTrue(r.body().contains("application/json"), r.body());
+    assertTrue(r.body().contains("application/x-www-form-urlencoded"), r.body());
   }
 
   @Test

@@ -197,7 +197,7 @@ public final class ApiHandler implements HttpService {
         requireMethod(m, HttpMethod.POST);
         Map<String, String> body = jsonBody(req);
         if (sessions.approvals() != null) {
-          return ApprovalRoutes.signIn(sessions.approvals(), body, address);
+          return ApprovalRoutes.signIn(sessions.approvals(), body, address, clock);
         }
         return sessions
             .signIn(
@@ -205,7 +205,7 @@ public final class ApiHandler implements HttpService {
                 required(body, "device_id"),
                 body.get("device_name"),
                 body.get("platform"))
-            .thenApply(t -> new Reply(201, tokens(t)));
+            .thenApply(t -> new Reply(201, tokens(t, clock.millis())));
       }
       case "/v1/token" -> {
         requireMethod(m, HttpMethod.POST);
@@ -216,7 +216,7 @@ public final class ApiHandler implements HttpService {
           return sessions
               .approvals()
               .poll(required(body, "device_code"))
-              .thenApply(t -> new Reply(200, tokens(t)));
+              .thenApply(t -> new Reply(200, tokens(t, clock.millis())));
         }
         if (!"refresh_token".equals(grant)) {
           throw new ApiException(
@@ -233,7 +233,7 @@ public final class ApiHandler implements HttpService {
         }
         return sessions
             .refresh(required(body, "refresh_token"))
-            .thenApply(t -> new Reply(200, tokens(t)));
+            .thenApply(t -> new Reply(200, tokens(t, clock.millis())));
       }
       case "/v1/devices" -> {
         Principal p = caller;
@@ -316,8 +316,17 @@ public final class ApiHandler implements HttpService {
     try {
       return ApiJson.parseFlatObject(ByteBufUtil.getBytes(req.content()));
     } catch (ApiJson.BadJson e) {
+      String type = req.headers().get(HttpHeaderNames.CONTENT_TYPE, "");
+      int semicolon = type.indexOf(';');
+      String media = (semicolon < 0 ? type : type.substring(0, semicolon)).trim();
+      String sent =
+          media.isEmpty() || media.equalsIgnoreCase("application/json")
+              ? ""
+              : " (Content-Type: application/json; this one was sent as " + media + ")";
       throw new ApiException(
-          400, "invalid_request", "the body must be a flat JSON object: " + e.getMessage());
+          400,
+          "invalid_request",
+          "the body must be a flat JSON object" + sent + ": " + e.getMessage());
     }
   }
 
@@ -346,8 +355,9 @@ public final class ApiHandler implements HttpService {
     return v;
   }
 
-  static String tokens(DeviceSessions.Tokens t) {
-    long expiresIn = Math.max(0, (t.accessExpiresAtMillis() - System.currentTimeMillis()) / 1000);
+  /** A token answer; {@code expires_in} counted from {@code now} on the node's clock. */
+  static String tokens(DeviceSessions.Tokens t, long now) {
+    long expiresIn = Math.max(0, (t.accessExpiresAtMillis() - now) / 1000);
     return ApiJson.write(
         ApiJson.object()
             .put("access_token", t.accessToken())

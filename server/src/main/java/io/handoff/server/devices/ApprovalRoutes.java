@@ -108,7 +108,7 @@ final class ApprovalRoutes {
    * POST /v1/sessions when approvals are on: 201 with tokens, or 202 with a device code to poll.
    */
   static CompletableFuture<ApiHandler.Reply> signIn(
-      DeviceApprovals approvals, Map<String, String> body, String address) {
+      DeviceApprovals approvals, Map<String, String> body, String address, java.time.Clock clock) {
     return approvals
         .signIn(
             ApiHandler.required(body, "identity_token"),
@@ -119,7 +119,7 @@ final class ApprovalRoutes {
         .thenApply(
             s -> {
               if (s.tokens() != null) {
-                return new ApiHandler.Reply(201, ApiHandler.tokens(s.tokens()));
+                return new ApiHandler.Reply(201, ApiHandler.tokens(s.tokens(), clock.millis()));
               }
               DeviceApprovals.Held h = s.held();
               return new ApiHandler.Reply(
