@@ -80,11 +80,14 @@ public final class HandoffServer implements AutoCloseable {
   private final Readiness readiness;
   private volatile boolean ready;
   private final AtomicBoolean stopping = new AtomicBoolean();
+  private final Runnable releaseNode;
 
   private HandoffServer(ServerConfig config, Engine engine, Scheduler time)
       throws InterruptedException {
     this.config = config;
     this.engine = engine;
+    // Before anything is served or kept: a second process with this id refuses to start here.
+    this.releaseNode = engine.claimNode(config.nodeId());
     this.metrics = new NodeMetrics(config.nodeId());
     this.stats = new ServerStats(metrics.registry());
     this.handoff = new HandoffService(config, engine, stats, time);
@@ -456,6 +459,8 @@ public final class HandoffServer implements AutoCloseable {
     handoff.stop();
     budget.close();
     metrics.close();
+    // Its devices' offline marks are stored: another process may run a node with this id now.
+    releaseNode.run();
     log.info("node {} stopped", config.nodeId());
   }
 }

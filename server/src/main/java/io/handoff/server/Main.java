@@ -3,9 +3,11 @@ package io.handoff.server;
 import io.handoff.protocol.Durations;
 import io.handoff.server.auth.DevTokens;
 import io.handoff.server.engine.Engine;
+import io.handoff.server.engine.NodeIdInUseException;
 import io.handoff.server.engine.StoreLimits;
 import io.handoff.server.engine.memory.MemoryEngine;
 import io.handoff.server.engine.redis.RedisEngine;
+import io.handoff.server.sync.StoreUnavailableException;
 import io.handoff.server.transport.IoTransport;
 import io.handoff.server.transport.TransportConfig;
 import java.io.PrintWriter;
@@ -546,6 +548,14 @@ public final class Main implements Callable<Integer> {
       engine.close();
       err.println("handoff-server: invalid configuration: " + e.getMessage());
       return 2;
+    } catch (NodeIdInUseException e) {
+      engine.close();
+      err.println("handoff-server: " + e.getMessage().replace("--node-id", origin("node-id")));
+      return 2;
+    } catch (StoreUnavailableException e) {
+      engine.close();
+      err.println("handoff-server: " + e.getMessage());
+      return 3;
     }
     log.info("Handoff node {} on port {}", config.nodeId(), server.port());
     log.info("Durability: {}", engine.durability());

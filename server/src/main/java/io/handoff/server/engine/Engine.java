@@ -83,6 +83,20 @@ public interface Engine extends ResumeStore, AutoCloseable {
     void close();
   }
 
+  /**
+   * Claims {@code nodeId} for this process among every node on the same backing store, before the
+   * node serves: two processes running nodes with one id would take each other's devices' takeovers
+   * and presence for their own. Blocks while the id is held by a process that stopped without
+   * giving it back (killed), up to the engine's lease time; throws {@link NodeIdInUseException}
+   * when another process is running a node with the id. Claiming an id this engine holds already
+   * succeeds. Returns what gives the id back, which the node runs when it stops cleanly (closing
+   * the engine gives back every id it holds). The default (the in-memory engine, whose store no
+   * other process shares) claims nothing.
+   */
+  default Runnable claimNode(String nodeId) throws InterruptedException {
+    return () -> {};
+  }
+
   /** False while the engine cannot reach its backing store; drives {@code /readyz}. */
   default boolean healthy() {
     return true;

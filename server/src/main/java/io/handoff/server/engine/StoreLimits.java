@@ -29,6 +29,12 @@ public final class StoreLimits {
   public static final Duration DEFAULT_WRITE_ANSWER_TIMEOUT = Duration.ofSeconds(30);
 
   /**
+   * How long a node id stays claimed on Redis after its node stops renewing the claim (killed): a
+   * node started with that id waits up to this long ({@link Engine#claimNode}).
+   */
+  public static final Duration DEFAULT_NODE_LEASE = Duration.ofSeconds(10);
+
+  /**
    * Most replicas durable acks may wait for (Redis itself has no such limit; this catches typos).
    */
   public static final int MAX_DURABLE_ACKS = 16;
@@ -47,8 +53,10 @@ public final class StoreLimits {
   private final int durableAcks;
   private final Duration durableAckTimeout;
   private final Duration writeAnswerTimeout;
+  private final Duration nodeLease;
 
   private StoreLimits(Builder b) {
+    this.nodeLease = b.nodeLease;
     this.historyLength = b.historyLength;
     this.historyMaxAge = b.historyMaxAge;
     this.maxDocumentBytes = b.maxDocumentBytes;
@@ -151,6 +159,11 @@ public final class StoreLimits {
         : writeAnswerTimeout;
   }
 
+  /** The lease of a node's id on a shared store ({@link #DEFAULT_NODE_LEASE}). */
+  public Duration nodeLease() {
+    return nodeLease;
+  }
+
   @Override
   public String toString() {
     return "StoreLimits{historyLength="
@@ -181,6 +194,8 @@ public final class StoreLimits {
         + durableAckTimeout
         + ", writeAnswerTimeout="
         + writeAnswerTimeout
+        + ", nodeLease="
+        + nodeLease
         + "}";
   }
 
@@ -200,6 +215,7 @@ public final class StoreLimits {
     private int durableAcks;
     private Duration durableAckTimeout = DEFAULT_DURABLE_ACK_TIMEOUT;
     private Duration writeAnswerTimeout = DEFAULT_WRITE_ANSWER_TIMEOUT;
+    private Duration nodeLease = DEFAULT_NODE_LEASE;
 
     private Builder() {}
 
@@ -229,6 +245,15 @@ public final class StoreLimits {
           v.toMillis() >= 1 && v.compareTo(Duration.ofMinutes(10)) <= 0,
           "writeAnswerTimeout must be between 1ms and 10min, got " + v);
       writeAnswerTimeout = v;
+      return this;
+    }
+
+    /** See {@link StoreLimits#nodeLease()}; 100ms to 10min (tests use short ones). */
+    public Builder nodeLease(Duration v) {
+      check(
+          v.toMillis() >= 100 && v.compareTo(Duration.ofMinutes(10)) <= 0,
+          "nodeLease must be between 100ms and 10min, got " + v);
+      nodeLease = v;
       return this;
     }
 

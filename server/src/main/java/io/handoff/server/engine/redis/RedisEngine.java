@@ -23,10 +23,13 @@ import io.lettuce.core.pubsub.StatefulRedisPubSubConnection;
 import io.lettuce.core.resource.EpollProvider;
 import io.netty.channel.EventLoopGroup;
 import io.netty.util.concurrent.EventExecutor;
+import io.netty.util.concurrent.EventExecutorGroup;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.function.Function;
@@ -74,6 +77,12 @@ public final class RedisEngine implements Engine {
   private final ClientOptions options;
   private final RoutedCommands routed;
   private LoopConnections bound; // guarded by this
+  // The node ids this engine claimed (NodeLease), what renews them and their commands.
+  private final RedisKeys keys;
+  private final Duration nodeLease;
+  private final RedisClusterAsyncCommands<byte[], byte[]> leaseCommands;
+  private final EventExecutorGroup timer;
+  private final Map<String, NodeLease> leases = new HashMap<>(); // guarded by this
 
   private RedisEngine(
       AbstractRedisClient client,
@@ -88,7 +97,14 @@ public final class RedisEngine implements Engine {
       int durableAcks,
       RedisURI uri,
       ClientOptions options,
-      RoutedCommands routed) {
+      RoutedCommands routed,
+      RedisKeys keys,
+      Duration nodeLease,
+      RedisClusterAsyncCommands<byte[], byte[]> leaseCommands) {
+    this.keys = keys;
+    this.nodeLease = nodeLease;
+    this.leaseCommands = leaseCommands;
+    this.timer = client.getResources().eventExecutorGroup();
     this.uri = uri;
     this.options = options;
     this.routed = routed;
@@ -167,7 +183,10 @@ public final class RedisEngine implements Engine {
           limits.durableAcks(),
           uri,
           options,
-          routed);
+          routed,
+          keys,
+          limits.nodeLease(),
+          probe.async());
     } catch (RuntimeException e) {
       client.shutdown();
       throw e;
@@ -288,7 +307,10 @@ public final class RedisEngine implements Engine {
           limits.durableAcks(),
           null,
           null,
-          null);
+          null,
+          keys,
+          limits.nodeLease(),
+          probe.async());
     } catch (RuntimeException e) {
       client.shutdown();
       throw e;
@@ -488,6 +510,42 @@ public final class RedisEngine implements Engine {
         + " (persistence and replication settings).";
   }
 
+  /**
+   * Claims {@code nodeId} with a lease in Redis ({@link NodeLease}): {@code PREFIX{node:ID}:lease}
+   * holds a token of this engine's and expires {@link StoreLimits#nodeLease()} after its last
+   * renewal. Waits up to that long for the lease of a process that stopped renewing it to lapse.
+   */
+  @Override
+  public Runnable claimNode(String nodeId) throws InterruptedException {
+    synchronized (this) {
+      if (leases.containsKey(nodeId)) {
+        return () -> releaseNode(nodeId);
+      }
+    }
+    NodeLease lease = new NodeLease(nodeId, description, keys, nodeLease, leaseCommands, timer);
+    lease.claim();
+    synchronized (this) {
+      leases.put(nodeId, lease);
+    }
+    return () -> releaseNode(nodeId);
+  }
+
+  private void releaseNode(String nodeId) {
+    NodeLease lease;
+    synchronized (this) {
+      lease = leases.remove(nodeId);
+    }
+    if (lease != null) {
+      lease.release();
+    }
+  }
+
+  /** Whether the last renewal of {@code nodeId}'s lease found this engine holding it (tests). */
+  public synchronized boolean holdsNode(String nodeId) {
+    NodeLease lease = leases.get(nodeId);
+    return lease != null && lease.held();
+  }
+
   @Override
   public boolean healthy() {
     return store.isOpen() && broker.isOpen() && health.healthy();
@@ -507,6 +565,11 @@ public final class RedisEngine implements Engine {
     if (b != null) {
       unbind(b);
     }
+    List<String> claimed;
+    synchronized (this) {
+      claimed = new ArrayList<>(leases.keySet());
+    }
+    claimed.forEach(this::releaseNode);
     health.close();
     broker.close();
     store.close();

@@ -36,6 +36,7 @@ import java.nio.charset.StandardCharsets;
  * PREFIX{apa:ADDR}:p     zset   pending sign-in requests from one address group by deadline
  * PREFIX{apall}:p        zset   every pending sign-in request of the deployment by deadline
  * PREFIX{att:SCOPE}:n    string failed user-code attempts of a user or address group in this window
+ * PREFIX{node:ID}:lease  string the token of the process running node ID, expires unless renewed
  * </pre>
  *
  * <p>A sign-in request lives under a tag of its own (its id), not a user's: a device code has no
@@ -167,6 +168,11 @@ final class RedisKeys {
 
   byte[] attempts(String scope) {
     return key("att:" + scope, "n");
+  }
+
+  /** The lease of node id {@code nodeId} ({@link NodeLease}), under a hash tag of its own. */
+  byte[] nodeLease(String nodeId) {
+    return key("node:" + nodeId, "lease");
   }
 
   private byte[] key(String user, String rest) {

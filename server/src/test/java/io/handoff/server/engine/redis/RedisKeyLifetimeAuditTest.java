@@ -138,7 +138,11 @@ class RedisKeyLifetimeAuditTest {
         handoff.keep(
             user, List.of(new HandoffStore.Live("laptop", 2, 0)), Duration.ofSeconds(30), 8));
 
+    // A node's claim on its id (NodeLease), which is no user's.
+    fx.engine.claimNode("audit-node");
+
     TreeMap<String, Long> all = lifetimes();
+    assertTrue(all.containsKey("{node:audit-node}:lease"), "the node lease is audited: " + all);
     List<String> immortal = new ArrayList<>();
     all.forEach(
         (k, v) -> {

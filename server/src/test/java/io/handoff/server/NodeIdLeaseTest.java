@@ -1,0 +1,303 @@
+package io.handoff.server;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import ch.qos.logback.classic.Logger;
+import ch.qos.logback.classic.spi.ILoggingEvent;
+import ch.qos.logback.core.read.ListAppender;
+import io.handoff.protocol.v1.ClientFrame;
+import io.handoff.protocol.v1.Ping;
+import io.handoff.server.HandoffMultiNodeTest.Inbox;
+import io.handoff.server.engine.NodeIdInUseException;
+import io.handoff.server.engine.StoreLimits;
+import io.handoff.server.engine.redis.RedisEngine;
+import io.lettuce.core.RedisClient;
+import io.lettuce.core.api.StatefulRedisConnection;
+import io.lettuce.core.api.sync.RedisCommands;
+import java.io.BufferedReader;
+import java.io.InputStreamReader;
+import java.io.PrintWriter;
+import java.io.StringWriter;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.UUID;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Two processes started with one {@code --node-id} on one Redis would take each other's devices'
+ * signals for their own: a device moving from one to the other keeps its stale connection open (the
+ * online signal from "the same node" is ignored, so nothing is closed with REPLACED), and the old
+ * connection's close clears the session's {@code node} though the device is connected on the other.
+ * So a node claims its id with a lease in Redis before it serves: the second process with the id
+ * refuses to start, while a node killed and restarted at once takes its id back once the dead
+ * process's lease lapses, and a Redis outage never makes a node think its id was taken.
+ */
+class NodeIdLeaseTest {
+  private static final Duration BOUND = Duration.ofSeconds(30);
+  private static final String SECRET = "s".repeat(40);
+
+  private final Nodes nodes = new Nodes();
+  private final Logger leaseLog =
+      (Logger) LoggerFactory.getLogger("io.handoff.server.engine.redis.NodeLease");
+  private final ListAppender<ILoggingEvent> said = new ListAppender<>();
+
+  @BeforeEach
+  void listen() {
+    said.start();
+    leaseLog.addAppender(said);
+  }
+
+  @AfterEach
+  void stop() {
+    leaseLog.detachAppender(said);
+    nodes.close();
+  }
+
+  private static StoreLimits lease(Duration time) {
+    return StoreLimits.builder().nodeLease(time).build();
+  }
+
+  private RedisEngine engine(String url, StoreLimits limits) {
+    return nodes.add(RedisEngine.connect(url, nodes.prefix, limits));
+  }
+
+  private static ServerConfig config(String nodeId) {
+    return ServerConfig.builder()
+        .host("127.0.0.1")
+        .port(0)
+        .nodeId(nodeId)
+        .jwtSecret(TestServer.SECRET)
+        .build();
+  }
+
+  private boolean logged(String fragment) {
+    return said.list.stream().anyMatch(e -> e.getFormattedMessage().contains(fragment));
+  }
+
+  private void servesDevices(HandoffServer node) {
+    TestDevice d =
+        nodes.add(TestDevice.connect(node.port(), TestServer.token("u-" + UUID.randomUUID(), "p")));
+    Inbox inbox = new Inbox(d);
+    inbox.hello();
+    long ping = d.send(ClientFrame.newBuilder().setPing(Ping.newBuilder()));
+    inbox.await(f -> f.hasPong() && f.getRequestId() == ping);
+  }
+
+  @Test
+  void aSecondNodeWithTheIdOfARunningOneRefusesToStart() throws Exception {
+    String url = RedisProcess.sharedUrl();
+    HandoffServer first = nodes.redis(url, "same");
+    RedisEngine second = engine(url, StoreLimits.builder().build());
+
+    NodeIdInUseException refused =
+        assertThrows(
+            NodeIdInUseException.class,
+            () -> nodes.add(HandoffServer.start(config("same"), second)));
+    assertTrue(refused.getMessage().contains("node id same is in use"), refused.getMessage());
+    // The first goes on as before, its id still its own.
+    servesDevices(first);
+    assertTrue(((RedisEngine) first.engine()).holdsNode("same"));
+    // Another id on the same engine is no trouble.
+    servesDevices(nodes.add(HandoffServer.start(config("other"), second)));
+  }
+
+  @Test
+  void aNodeStoppedCleanlyGivesItsIdBackAtOnce() throws Exception {
+    String url = RedisProcess.sharedUrl();
+    // A lease far longer than the test: only the release lets the second start.
+    RedisEngine engine = engine(url, lease(Duration.ofMinutes(10)));
+    HandoffServer first = HandoffServer.start(config("handed"), engine);
+    first.close();
+    HandoffServer second =
+        nodes.add(
+            HandoffServer.start(config("handed"), engine(url, lease(Duration.ofMinutes(10)))));
+    servesDevices(second);
+  }
+
+  @Test
+  void theLauncherRefusesASecondNodeWithOneLineAndExitCode2() throws Exception {
+    String url = RedisProcess.sharedUrl();
+    nodes.redis(url, "launched");
+    StringWriter err = new StringWriter();
+    String[] args = {
+      "--host",
+      "127.0.0.1",
+      "--port",
+      "0",
+      "--node-id",
+      "launched",
+      "--redis-url",
+      url,
+      "--redis-prefix",
+      nodes.prefix
+    };
+    CompletableFuture<Integer> exit =
+        CompletableFuture.supplyAsync(
+            () ->
+                Main.run(
+                    args,
+                    Map.of("HANDOFF_JWT_SECRET", SECRET),
+                    new PrintWriter(new StringWriter(), true),
+                    new PrintWriter(err, true)));
+    Conditions.await("the launcher returned", exit::isDone, BOUND, Duration.ofMillis(20));
+    String line = err.toString();
+    assertEquals(2, exit.get(), line);
+    assertEquals(1, line.strip().lines().count(), line);
+    assertTrue(line.contains("node id launched is in use by another running node"), line);
+    assertTrue(line.contains("give every node its own --node-id"), line);
+    assertFalse(line.contains("Exception") || line.contains("\tat "), line);
+  }
+
+  /**
+   * A node killed with SIGKILL and started again at once with its id (a Kubernetes restart): the
+   * dead process's lease is still in Redis, and no one renews it. The new process waits for it to
+   * lapse, within the lease's time, says so, and serves.
+   */
+  @Test
+  void aNodeKilledAndRestartedAtOnceTakesItsIdBackWhenTheDeadOnesLeaseLapses() throws Exception {
+    String url = RedisProcess.sharedUrl();
+    String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
+    ProcessBuilder pb =
+        new ProcessBuilder(
+                java,
+                "-Xmx96m",
+                "-cp",
+                System.getProperty("java.class.path"),
+                "-Dlogback.configurationFile="
+                    + Path.of("src/main/resources/logback.xml").toAbsolutePath(),
+                Main.class.getName(),
+                "--host",
+                "127.0.0.1",
+                "--port",
+                "0",
+                "--node-id",
+                "restarted",
+                "--redis-url",
+                url,
+                "--redis-prefix",
+                nodes.prefix,
+                "--jwt-secret",
+                SECRET)
+            .redirectErrorStream(true);
+    pb.environment().keySet().removeIf(k -> k.startsWith(ConfigSources.ENV_PREFIX));
+    Process p = pb.start();
+    // Ends the process, and with it the read below, should it never say it listens.
+    ScheduledExecutorService watchdog = Executors.newSingleThreadScheduledExecutor();
+    watchdog.schedule(p::destroyForcibly, 60, TimeUnit.SECONDS);
+    List<String> output = new ArrayList<>();
+    try (BufferedReader out =
+        new BufferedReader(new InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8))) {
+      String line;
+      boolean listening = false;
+      while (!listening && (line = out.readLine()) != null) {
+        output.add(line);
+        listening = line.contains("Handoff node restarted on port");
+      }
+      assertTrue(listening, "the first process started: " + output);
+    } finally {
+      p.destroyForcibly(); // SIGKILL: no shutdown hook, the lease is not given back
+      watchdog.shutdownNow();
+      assertTrue(p.waitFor(30, TimeUnit.SECONDS), "the process ended");
+    }
+
+    HandoffServer again = nodes.redis(url, "restarted");
+
+    assertTrue(logged("is held by another process"), "it said it waits: " + said.list);
+    assertTrue(logged("lapsed unrenewed"), "it said it took the id over: " + said.list);
+    servesDevices(again);
+  }
+
+  /**
+   * Redis away for longer than the lease, and back without the key (not persisted): the renewals
+   * Redis did not answer are no sign of another holder, and the first one answered claims the id
+   * again, so a second process with the id is still refused.
+   */
+  @Test
+  void aRedisOutageIsNotTakenForAnotherHolder() throws Exception {
+    try (RedisProcess redis = RedisProcess.start(List.of("save \"\""))) {
+      RedisEngine engine = engine(redis.url(), lease(Duration.ofMillis(500)));
+      HandoffServer node = nodes.add(HandoffServer.start(config("steady"), engine));
+      Conditions.await("Redis is up", engine::healthy, BOUND);
+
+      redis.stop();
+      Conditions.await("the node sees Redis gone", () -> !engine.healthy(), BOUND);
+      assertTrue(engine.holdsNode("steady"), "no answer is no other holder");
+      redis.startAgain();
+      Conditions.await("the node sees Redis back", engine::healthy, BOUND);
+
+      Conditions.await(
+          "the lease is claimed again",
+          () -> logged("its lease was gone") && leaseIn(redis.url()) != null,
+          BOUND,
+          Duration.ofMillis(20));
+      assertTrue(engine.holdsNode("steady"));
+      assertFalse(logged("two nodes run with this id"), said.list.toString());
+      assertThrows(
+          NodeIdInUseException.class,
+          () ->
+              nodes.add(
+                  HandoffServer.start(
+                      config("steady"), engine(redis.url(), lease(Duration.ofMillis(500))))));
+      servesDevices(node);
+      nodes.close(); // while this Redis runs
+    }
+  }
+
+  /**
+   * Another process took the lease after this one could not renew it in time (a partition longer
+   * than the lease): the holder logs an error, and takes the id back once the other lets it go.
+   */
+  @Test
+  void aHolderThatFindsItsLeaseTakenSaysSoAndTakesItBackWhenFree() throws Exception {
+    String url = RedisProcess.sharedUrl();
+    RedisEngine engine = engine(url, lease(Duration.ofMillis(500)));
+    nodes.add(HandoffServer.start(config("taken"), engine));
+    try (RedisClient client = RedisClient.create(url);
+        StatefulRedisConnection<String, String> c = client.connect()) {
+      RedisCommands<String, String> raw = c.sync();
+      String key = nodes.prefix + "{node:taken}:lease";
+      assertNotNull(raw.get(key), "the lease is the key the docs name");
+      raw.set(key, "another-process", io.lettuce.core.SetArgs.Builder.px(60_000));
+      Conditions.await("the holder notices", () -> !engine.holdsNode("taken"), BOUND);
+      assertTrue(logged("two nodes run with this id"), said.list.toString());
+      assertEquals("another-process", raw.get(key), "it does not overwrite the other's lease");
+      raw.del(key);
+      Conditions.await("the holder has it again", () -> engine.holdsNode("taken"), BOUND);
+      assertFalse("another-process".equals(raw.get(key)));
+    }
+  }
+
+  /** On a Redis Cluster the lease is one key in the slot of its own hash tag. */
+  @Test
+  void aSecondNodeWithTheIdOfARunningOneRefusesToStartOnACluster() throws Exception {
+    List<String> seeds = RedisClusterProcess.sharedSeeds();
+    nodes.cluster(seeds, "clustered", lease(Duration.ofSeconds(2)));
+    RedisEngine second =
+        nodes.add(RedisEngine.connectCluster(seeds, nodes.prefix, lease(Duration.ofSeconds(2))));
+    assertThrows(
+        NodeIdInUseException.class,
+        () -> nodes.add(HandoffServer.start(config("clustered"), second)));
+  }
+
+  private String leaseIn(String url) {
+    try (RedisClient client = RedisClient.create(url);
+        StatefulRedisConnection<String, String> c = client.connect()) {
+      return c.sync().get(nodes.prefix + "{node:steady}:lease");
+    }
+  }
+}
