@@ -226,7 +226,10 @@ export class HandoffClient {
   /**
    * Starts connecting (after reading the offline store); resolves at the first Welcome, rejects if
    * the connection closes with a terminal code or the client is closed. Keeps retrying until then;
-   * `signal` stops the wait (the client keeps connecting; call {@link close} to stop it).
+   * `signal` stops the wait (the client keeps connecting; call {@link close} to stop it). What the
+   * Welcome itself carries is held by then: {@link activities}, {@link prompts} and {@link presence}
+   * are this connection's from the moment it resolves (and from the "connected" state event), also
+   * after a reconnect to another node, never what was live before it.
    */
   connect(options: { signal?: AbortSignal } = {}): Promise<void> {
     const connected = this.engine.connect();

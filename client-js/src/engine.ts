@@ -518,6 +518,8 @@ export class SyncEngine implements WriteSink {
     this.deviceId = welcome.deviceId;
     this.writes.welcomed(welcome);
     l.startHeartbeat(welcome.heartbeatIntervalMs);
+    // Activities, prompts and presence are this Welcome's before anyone hears "connected".
+    const handoffNews = this.requests.welcomed(welcome);
     this.setState("connected", 0, "");
     this.connecting?.resolve();
     // A listener may have closed the client, or dropped this connection: the rest of this Welcome is
@@ -525,7 +527,7 @@ export class SyncEngine implements WriteSink {
     if (this.link !== l) return;
     this.replicas.welcomed(l, welcome);
     if (this.link !== l) return;
-    this.requests.onWelcome(welcome);
+    handoffNews();
     this.persist();
     this.writes.pump();
     this.replicas.checkSynced(l);

@@ -99,6 +99,12 @@ export class Requests {
    * does not say so.
    */
   private readonly carried = new Map<string, ReturnType<typeof setTimeout>>();
+  /**
+   * What the listeners last heard of activities and prompts, kept from a Welcome taken in until its
+   * news is told (undefined otherwise), so that a Welcome whose news never is (its connection ended
+   * first) is told with the next one.
+   */
+  private told?: { activities: Map<string, Activity>; prompts: Map<string, Offer> };
 
   constructor(private readonly events: Emitter<HandoffEvents>) {}
 
@@ -173,13 +179,20 @@ export class Requests {
   }
 
   /**
-   * A Welcome says what is live now: what ended while this client was away is withdrawn (or
-   * cleared), what is new or changed announced, and what the app already knows left as it is (as
-   * the Java client does).
+   * A Welcome says what is live now: it becomes what {@link activities}, {@link prompts} and
+   * {@link presence} hold at once, before the client says it is connected, so whoever reads them from
+   * then on (a listener of the "connected" state, a continuation of `connect()`) sees this
+   * connection's view, not the one from before the reconnect. Returns what is still to be done, run
+   * once the client said so: what ended while this client was away is withdrawn (or cleared) for the
+   * listeners, what is new or changed announced, and what they already know left as it is (as the
+   * Java client does); results of offers that ended meanwhile are handed over, and requests waiting
+   * for the Welcome sent. A Welcome whose rest is never run (its connection ended first) leaves the
+   * listeners where they were: the next Welcome is told against what they heard last.
    */
-  onWelcome(w: Welcome): void {
-    const hadPrompts = new Map(this.prompts);
-    const hadActivities = new Map(this.activities);
+  welcomed(w: Welcome): () => void {
+    if (this.told === undefined) this.told = { activities: new Map(this.activities), prompts: new Map(this.prompts) };
+    const hadPrompts = new Map(this.told.prompts);
+    const hadActivities = new Map(this.told.activities);
     this.prompts.clear();
     // The server prompts again for what still waits, after this Welcome; a prompt it does not
     // prompt for again ended while this client was away and goes at its deadline.
@@ -187,23 +200,30 @@ export class Requests {
     this.approvalPrompts.clear();
     this.activities.clear();
     this.presence.clear();
+    const changed: Activity[] = [];
     for (const a of w.activities) {
       this.activities.set(a.deviceId, a);
       const had = hadActivities.get(a.deviceId);
       hadActivities.delete(a.deviceId);
-      if (!had || !equals(ActivitySchema, had, a)) this.events.emit("activity", a.deviceId, a);
+      if (!had || !equals(ActivitySchema, had, a)) changed.push(a);
     }
-    for (const gone of hadActivities.keys()) this.events.emit("activity", gone, undefined);
+    const prompted: Offer[] = [];
     for (const o of w.offers) {
       this.prompts.set(o.offerId, o);
-      if (!hadPrompts.delete(o.offerId)) this.events.emit("prompt", o);
+      if (!hadPrompts.delete(o.offerId)) prompted.push(o);
     }
-    // Ended while this client was away; how is not known here.
-    for (const gone of hadPrompts.keys()) this.events.emit("withdrawn", gone, OfferOutcome.OFFER_OUTCOME_UNSPECIFIED, "");
-    for (const r of w.offerResults) this.resolved(r.offerId, r); // It ended while this client was away.
     for (const p of w.presence) this.presence.set(p.deviceId, p);
-    if (w.presence.length > 0) this.events.emit("presence", w.presence);
-    for (const r of this.waiting.splice(0)) r.send();
+    return () => {
+      this.told = undefined;
+      for (const a of changed) this.events.emit("activity", a.deviceId, a);
+      for (const gone of hadActivities.keys()) this.events.emit("activity", gone, undefined);
+      for (const o of prompted) this.events.emit("prompt", o);
+      // Ended while this client was away; how is not known here.
+      for (const gone of hadPrompts.keys()) this.events.emit("withdrawn", gone, OfferOutcome.OFFER_OUTCOME_UNSPECIFIED, "");
+      for (const r of w.offerResults) this.resolved(r.offerId, r); // It ended while this client was away.
+      if (w.presence.length > 0) this.events.emit("presence", w.presence);
+      for (const r of this.waiting.splice(0)) r.send();
+    };
   }
 
   /** Approval prompts are shown, or carried from before a reconnect: the next Hello says so. */

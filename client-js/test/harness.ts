@@ -25,17 +25,19 @@ export interface Node {
   url: string;
   http: string;
   stop(): Promise<void>;
+  /** Kills the process at once (SIGKILL), as a crash would: no drain, no Disconnect. */
+  kill(): Promise<void>;
 }
 
-/** Starts the server jar on a free port and waits until it is ready. */
+/** Starts the server jar on a free port (or `options.port`) and waits until it is ready. */
 export async function startNode(
   args: string[] = [],
-  options: { secret?: string | null; jvmArgs?: string[] } = {},
+  options: { secret?: string | null; jvmArgs?: string[]; port?: number } = {},
 ): Promise<Node> {
   requireServerJar();
   const secret = options.secret === undefined ? SECRET : options.secret;
   const jvm = ["-Xmx256m", "-XX:TieredStopAtLevel=1", "-XX:+UseSerialGC", ...(options.jvmArgs ?? [])];
-  const argv = [...jvm, "-jar", SERVER_JAR, "--port", "0", ...args];
+  const argv = [...jvm, "-jar", SERVER_JAR, "--port", String(options.port ?? 0), ...args];
   if (secret) argv.push("--jwt-secret", secret);
   const proc = spawn("java", argv, { stdio: ["ignore", "pipe", "pipe"] });
   let output = "";
@@ -63,10 +65,11 @@ export async function startNode(
     url: `ws://127.0.0.1:${port}/ws`,
     http: `http://127.0.0.1:${port}`,
     stop: () => stopProcess(proc),
+    kill: () => stopProcess(proc, "SIGKILL"),
   };
 }
 
-function stopProcess(proc: ChildProcess): Promise<void> {
+function stopProcess(proc: ChildProcess, signal: NodeJS.Signals = "SIGTERM"): Promise<void> {
   if (proc.exitCode !== null || proc.signalCode !== null) return Promise.resolve();
   return new Promise((done) => {
     const kill = setTimeout(() => proc.kill("SIGKILL"), 10_000);
@@ -74,7 +77,7 @@ function stopProcess(proc: ChildProcess): Promise<void> {
       clearTimeout(kill);
       done();
     });
-    proc.kill("SIGTERM");
+    proc.kill(signal);
   });
 }
 

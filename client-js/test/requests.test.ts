@@ -72,17 +72,25 @@ test("a reconnect withdraws what ended meanwhile and announces only what is new 
   const laptop = create(ActivitySchema, { deviceId: "laptop", title: "Draft" });
   const tv = create(ActivitySchema, { deviceId: "tv", title: "Movie" });
   const offer = (offerId: string) => create(OfferSchema, { offerId, expiresMs: 1n << 50n });
-  requests.onWelcome(create(WelcomeSchema, { activities: [phone, laptop], offers: [offer("o1"), offer("o2")] }));
+  requests.welcomed(create(WelcomeSchema, { activities: [phone, laptop], offers: [offer("o1"), offer("o2")] }))();
   assert.deepEqual(heard, ["activity phone Episode 3", "activity laptop Draft", "prompt o1", "prompt o2"]);
   heard.length = 0;
   const laptopLater = create(ActivitySchema, { deviceId: "laptop", title: "Draft, page 2" });
-  requests.onWelcome(create(WelcomeSchema, { activities: [phone, laptopLater, tv], offers: [offer("o2")] }));
+  requests.welcomed(create(WelcomeSchema, { activities: [phone, laptopLater, tv], offers: [offer("o2")] }))();
   assert.deepEqual(
     heard,
     ["activity laptop Draft, page 2", "activity tv Movie", "withdrawn o1 OFFER_OUTCOME_UNSPECIFIED "],
     "o2 and the phone's activity were known as they are",
   );
   heard.length = 0;
-  requests.onWelcome(create(WelcomeSchema, { activities: [tv] }));
+  requests.welcomed(create(WelcomeSchema, { activities: [tv] }))();
   assert.deepEqual(heard, ["activity phone -", "activity laptop -", "withdrawn o2 OFFER_OUTCOME_UNSPECIFIED "]);
+  heard.length = 0;
+  // A Welcome taken in whose news is never told (its connection ended first): the next one is told
+  // against what the listeners heard last, not against what that Welcome held.
+  requests.welcomed(create(WelcomeSchema, { activities: [phone], offers: [offer("o3")] }));
+  assert.deepEqual(heard, []);
+  assert.deepEqual([...requests.activities.keys()], ["phone"], "held at once, before the news is told");
+  requests.welcomed(create(WelcomeSchema, { activities: [phone], offers: [offer("o3")] }))();
+  assert.deepEqual(heard, ["activity phone Episode 3", "activity tv -", "prompt o3"]);
 });
