@@ -1,11 +1,12 @@
 // The client moving between server URLs: real nodes on one real Redis, and scripted servers on real sockets.
 import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
 import { after, afterEach, before, describe, test } from "node:test";
 import { create, toBinary } from "@bufbuild/protobuf";
 import { WebSocketServer } from "ws";
 import { ServerFrameSchema } from "../src/gen/handoff/v1/handoff_pb.js";
 import type { HandoffClient } from "../src/index.js";
-import { client, closeClients, freePort, type Node, type Redis, startNode, startRedis, until, user } from "./harness.js";
+import { client, closeClients, freePort, mintToken, type Node, type Redis, startNode, startRedis, text, until, user } from "./harness.js";
 
 let redis: Redis;
 const nodes: Node[] = [];
@@ -62,6 +63,56 @@ describe("failover between URLs", () => {
     assert.equal(heldWhenConnected[1], "activity Episode 4, prompts []", "what the tv holds when it says it is connected again");
   });
 
+  for (const how of ["kill", "stop"] as const) {
+    test(`writes in flight when their node goes (${how === "kill" ? "crash" : "drain"}) are applied once each, and each promise has its version`, async () => {
+      const u = user(`inflight-${how}`);
+      const [n1, n2] = await Promise.all([node(`fo-w1-${how}`), node(`fo-w2-${how}`)]);
+      const writer = client(n1, u, "writer", { url: undefined, urls: [n1.url, n2.url] });
+      await writer.connect();
+      const doc = writer.document("doc");
+      const count = 300;
+      const settled: (bigint | Error)[] = [];
+      const all = Array.from({ length: count }, (_, i) =>
+        doc.set(`f${i}`, String(i)).then(
+          (v) => void settled.push(v),
+          (e: Error) => void settled.push(e),
+        ),
+      );
+      await until("some writes acked", () => settled.length > 0);
+      await (how === "kill" ? n1.kill() : n1.stop());
+      await Promise.all(all);
+      const failed = settled.filter((s) => s instanceof Error);
+      assert.deepEqual(failed.map(String), [], "no write failed");
+      assert.equal(new Set(settled).size, count, "each write has a version of its own");
+      assert.equal(writer.pendingWrites, 0);
+      // The store's truth, read by another device on the node that is left.
+      const reader = client(n2, u, "reader");
+      await reader.connect();
+      await until("the reader holds the document", () => reader.document("doc").version >= BigInt(count));
+      assert.equal(reader.document("doc").version, BigInt(count), "no write was applied twice");
+      for (let i = 0; i < count; i++) assert.equal(text(reader.document("doc").get(`f${i}`)), String(i));
+    });
+  }
+
+  test("documents followed by name, at the start and later, resume on the next node after a crash; others stay unfollowed", async () => {
+    const u = user("follow");
+    const [n1, n2, writerNode] = await Promise.all([node("fo-f1"), node("fo-f2"), node("fo-f3")]);
+    const tv = client(n1, u, "tv", { url: undefined, urls: [n1.url, n2.url], follow: { documents: ["a"] } });
+    await tv.connect();
+    await tv.follow({ documents: ["b"] });
+    const writer = client(writerNode, u, "writer");
+    await writer.connect();
+    for (const name of ["a", "b"]) await writer.document(name).set("f", "1");
+    await until("the tv holds a and b", () => tv.document("a").version === 1n && tv.document("b").version === 1n);
+    await n1.kill();
+    for (const name of ["a", "b", "c"]) await writer.document(name).set("f", "2");
+    await until("the tv caught up on n2", () => tv.document("a").version === 2n && tv.document("b").version === 2n);
+    assert.equal(text(tv.document("b").get("f")), "2");
+    await writer.document("b").set("f", "3");
+    await until("the tv hears b live on n2", () => tv.document("b").version === 3n);
+    assert.equal(tv.document("c").version, 0n, "c was never followed");
+  });
+
   test("a node that keeps pinging but never welcomes is given up after connectTimeoutMs and the next URL is tried", async () => {
     const real = await node("fo-4");
     // A scripted node on a real socket: it takes the upgrade, pings (WebSocket and protobuf Pong) every
@@ -100,4 +151,50 @@ describe("failover between URLs", () => {
       await new Promise((done) => hung.close(done));
     }
   });
+
+  for (const server of ["closes", "hangs"] as const) {
+    test(`close() while the client ${server === "closes" ? "waits out its backoff" : "waits for a Welcome"} leaves nothing that keeps Node running, and no listener is called after it`, async () => {
+      // In a process of its own: it must exit by itself once the client and the scripted node are closed.
+      const index = new URL("../src/index.js", import.meta.url).href;
+      const script = `
+        import WebSocket, { WebSocketServer } from "ws";
+        import { bearerWebSocket, HandoffClient } from ${JSON.stringify(index)};
+        const wss = new WebSocketServer({ host: "127.0.0.1", port: 0 });
+        await new Promise((ok) => wss.once("listening", ok));
+        let upgrades = 0;
+        wss.on("connection", (ws) => {
+          upgrades++;
+          if (${JSON.stringify(server)} === "closes") ws.close(4000, "shutting down");
+        });
+        const url = "ws://127.0.0.1:" + wss.address().port + "/ws";
+        const c = new HandoffClient({
+          urls: [url, url],
+          token: ${JSON.stringify(mintToken("u", "d"))},
+          webSocket: bearerWebSocket(WebSocket),
+          reconnect: { initialMs: 50, maxMs: 200 },
+          connectTimeoutMs: 60000,
+        });
+        let closed = false;
+        let after = 0;
+        for (const e of ["state", "error", "change", "synced"]) c.on(e, (s) => { if (closed) after++; if (s === "closed") closed = true; });
+        const write = c.document("doc").set("f", "1").catch((e) => e.code);
+        c.connect().catch(() => {});
+        while (upgrades < 3 && (${JSON.stringify(server)} === "closes" || upgrades < 1)) await new Promise((r) => setTimeout(r, 10));
+        await c.close();
+        for (const ws of wss.clients) ws.terminate();
+        wss.close();
+        console.log(JSON.stringify({ after, write: await write, state: c.state }));
+      `;
+      const child = spawn(process.execPath, ["--input-type=module", "-e", script], { cwd: new URL("../..", import.meta.url) });
+      let out = "";
+      child.stdout.on("data", (d) => (out += d));
+      child.stderr.on("data", (d) => (out += d));
+      const exited = new Promise<number | null>((done) => child.once("exit", (code) => done(code)));
+      const deadline = new Promise<"running">((done) => setTimeout(() => done("running"), 20_000).unref());
+      const result = await Promise.race([exited, deadline]);
+      if (result === "running") child.kill("SIGKILL");
+      assert.equal(result, 0, `the process still ran 20 s after close(), or failed:\n${out}`);
+      assert.deepEqual(JSON.parse(out.trim().split("\n").pop()!), { after: 0, write: "CLIENT_CLOSED", state: "closed" });
+    });
+  }
 });
