@@ -582,6 +582,12 @@ export class HandoffClient {
           const s = ws;
           detach();
           s?.close(1000, "closed by the client");
+          // Node's `ws` keeps the socket, and a timer, for 30 s waiting for a hung node's answer to the
+          // close frame: the app's process could not exit. The frame has gone by then; the rest is for no one.
+          if (s && hasTerminate(s)) {
+            const grace = setTimeout(() => s.terminate(), CLOSE_GRACE_MS) as { unref?: () => void };
+            grace.unref?.();
+          }
         },
         abort: () => {
           const s = ws;
@@ -590,11 +596,22 @@ export class HandoffClient {
           // as the Java client's does. A node that hangs is not called again and again.
           if (!detached) this.endpoint = (this.endpoint + 1) % this.urls.length;
           detach();
-          s?.close(1000, "dropped");
+          // As a network failure would: Node's `ws` drops the socket at once (after close() it would wait
+          // for the close frame's answer for 30 s, which a node that hangs never sends).
+          if (s && hasTerminate(s)) s.terminate();
+          else s?.close(1000, "dropped");
         },
       };
     };
   }
+}
+
+/** How long a closed socket may wait for the server's close frame before Node's `ws` drops it. */
+const CLOSE_GRACE_MS = 1_000;
+
+/** Node's `ws` can drop a socket at once; a browser's WebSocket cannot (nor need to). */
+function hasTerminate(s: WebSocketLike): s is WebSocketLike & { terminate(): void } {
+  return typeof (s as { terminate?: unknown }).terminate === "function";
 }
 
 function expect<K extends ServerFrame["body"]["case"] & string>(

@@ -21,8 +21,8 @@ afterEach(async () => {
   await Promise.all(nodes.splice(0).map((n) => n.stop()));
 });
 
-async function node(id: string, port?: number): Promise<Node> {
-  const n = await startNode(["--redis-url", redis.url, "--node-id", id], { port });
+async function node(id: string, port?: number, args: string[] = []): Promise<Node> {
+  const n = await startNode(["--redis-url", redis.url, "--node-id", id, ...args], { port });
   nodes.push(n);
   return n;
 }
@@ -195,6 +195,56 @@ describe("failover between URLs", () => {
       if (result === "running") child.kill("SIGKILL");
       assert.equal(result, 0, `the process still ran 20 s after close(), or failed:\n${out}`);
       assert.deepEqual(JSON.parse(out.trim().split("\n").pop()!), { after: 0, write: "CLIENT_CLOSED", state: "closed" });
+    });
+  }
+
+  for (const when of ["reconnects from", "is connected to"] as const) {
+    test(`close() while the client ${when} a frozen node leaves no socket that keeps Node running`, async () => {
+      // A heartbeat of 1 s: the client gives a silent node up within seconds.
+      const frozen = await node(`fo-frozen-${when.length}`, undefined, ["--heartbeat", "1s"]);
+      // The client in a process of its own: it must exit by itself once closed.
+      const index = new URL("../src/index.js", import.meta.url).href;
+      const script = `
+        import WebSocket from "ws";
+        import { bearerWebSocket, HandoffClient } from ${JSON.stringify(index)};
+        const c = new HandoffClient({
+          url: ${JSON.stringify(frozen.url)},
+          token: ${JSON.stringify(mintToken(user("frozen"), "tv"))},
+          webSocket: bearerWebSocket(WebSocket),
+          reconnect: { initialMs: 50, maxMs: 200 },
+          connectTimeoutMs: 60000,
+        });
+        c.on("state", async (s, code, reason) => {
+          console.log(s + " " + reason);
+          if (s === "reconnecting") await c.close();
+        });
+        process.stdin.once("data", () => c.close().then(() => process.stdin.destroy()));
+        await c.connect();
+      `;
+      const child = spawn(process.execPath, ["--input-type=module", "-e", script], {
+        cwd: new URL("../..", import.meta.url),
+      });
+      let out = "";
+      child.stdout.on("data", (d) => (out += d));
+      child.stderr.on("data", (d) => (out += d));
+      const exited = new Promise<number | null>((done) => child.once("exit", (code) => done(code)));
+      try {
+        await until("the client is connected", () => out.includes("connected"), 20_000);
+        // The node's sockets stay open and never answer.
+        frozen.pause();
+        if (when === "is connected to") child.stdin.write("close\n");
+        else child.stdin.end(); // The client's heartbeat gives the node up, and a listener closes the client.
+        await until("the client closed", () => out.includes("closed"), 30_000);
+        const closedAt = Date.now();
+        const result = await Promise.race([
+          exited,
+          new Promise<"running">((done) => setTimeout(() => done("running"), 10_000).unref()),
+        ]);
+        assert.equal(result, 0, `the process still ran ${Date.now() - closedAt} ms after close():\n${out}`);
+      } finally {
+        child.kill("SIGKILL");
+        frozen.resume();
+      }
     });
   }
 });

@@ -27,6 +27,10 @@ export interface Node {
   stop(): Promise<void>;
   /** Kills the process at once (SIGKILL), as a crash would: no drain, no Disconnect. */
   kill(): Promise<void>;
+  /** Freezes the process (SIGSTOP), as a hung host would: its sockets stay open and say nothing. */
+  pause(): void;
+  /** Thaws a {@link pause}d process (SIGCONT). */
+  resume(): void;
 }
 
 /** Starts the server jar on a free port (or `options.port`) and waits until it is ready. */
@@ -64,8 +68,13 @@ export async function startNode(
     port,
     url: `ws://127.0.0.1:${port}/ws`,
     http: `http://127.0.0.1:${port}`,
-    stop: () => stopProcess(proc),
+    stop: () => {
+      proc.kill("SIGCONT"); // A paused node could not drain.
+      return stopProcess(proc);
+    },
     kill: () => stopProcess(proc, "SIGKILL"),
+    pause: () => void proc.kill("SIGSTOP"),
+    resume: () => void proc.kill("SIGCONT"),
   };
 }
 
