@@ -113,6 +113,29 @@ describe("failover between URLs", () => {
     assert.equal(tv.document("c").version, 0n, "c was never followed");
   });
 
+  test("a write sent to a node that froze is applied once, by the next node the client moves to", async () => {
+    const u = user("frozen-write");
+    // A heartbeat of 1 s: the client gives the frozen node up within seconds.
+    const [n1, n2] = await Promise.all([node("fo-fw1", undefined, ["--heartbeat", "1s"]), node("fo-fw2")]);
+    const writer = client(n1, u, "writer", { url: undefined, urls: [n1.url, n2.url] });
+    await writer.connect();
+    const doc = writer.document("doc");
+    assert.equal(await doc.set("a", "1"), 1n);
+    n1.pause();
+    try {
+      // Sent on the frozen node's socket: its kernel takes it, the node never answers.
+      assert.equal(await doc.set("b", "2"), 2n);
+    } finally {
+      n1.resume();
+    }
+    assert.equal(await doc.set("c", "3"), 3n);
+    const reader = client(n2, u, "reader");
+    await reader.connect();
+    await until("the reader holds the document", () => reader.document("doc").version >= 3n);
+    assert.equal(reader.document("doc").version, 3n);
+    assert.deepEqual(["a", "b", "c"].map((f) => text(reader.document("doc").get(f))), ["1", "2", "3"]);
+  });
+
   test("a node that keeps pinging but never welcomes is given up after connectTimeoutMs and the next URL is tried", async () => {
     const real = await node("fo-4");
     // A scripted node on a real socket: it takes the upgrade, pings (WebSocket and protobuf Pong) every
