@@ -55,3 +55,36 @@ test("a hidden tab's throttled heartbeat keeps a connection that answers its pin
     mock.timers.reset();
   }
 });
+
+test("a node that went silent is given up within two intervals and 5 s, as the protocol asks, when timers fire on time", () => {
+  mock.timers.enable({ apis: ["Date"], now: 1_000_000 });
+  let fire: (() => void) | undefined;
+  let every = 0;
+  const interval = mock.method(globalThis, "setInterval", (callback: () => void, ms: number) => {
+    fire = callback;
+    every = ms;
+    return 0;
+  });
+  try {
+    const engine = { onOpen: () => {}, onFrame: () => {}, onClosed: () => {} } as unknown as SyncEngine;
+    let abortedAt: number | undefined;
+    const link = new Link(engine);
+    link.channel = { send: () => {}, close: () => {}, abort: () => (abortedAt ??= Date.now()) };
+    const silentFrom = Date.now();
+    link.onOpen(); // The last frame heard: the node says nothing from here on.
+    link.startHeartbeat(INTERVAL_MS);
+    assert.ok(every > 0);
+    while (abortedAt === undefined && Date.now() - silentFrom < 10 * INTERVAL_MS) {
+      mock.timers.setTime(Date.now() + every);
+      fire!();
+    }
+    assert.ok(abortedAt !== undefined, "given up");
+    const after = abortedAt - silentFrom;
+    // The protocol: close and reconnect after two silent intervals plus a margin (the Java client: 2 x 25 s + 5 s).
+    assert.ok(after <= 2 * INTERVAL_MS + 5_000 + 1_000, `given up after ${after} ms of silence`);
+    link.stop();
+  } finally {
+    interval.mock.restore();
+    mock.timers.reset();
+  }
+});
