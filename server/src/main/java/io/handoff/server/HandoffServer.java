@@ -21,6 +21,7 @@ import io.handoff.server.transport.CompactRecvByteBufAllocator;
 import io.handoff.server.transport.HandoffChannelInitializer;
 import io.handoff.server.transport.IoTransport;
 import io.handoff.server.transport.Readiness;
+import io.micrometer.core.instrument.FunctionCounter;
 import io.micrometer.core.instrument.Gauge;
 import io.netty.bootstrap.ServerBootstrap;
 import io.netty.channel.Channel;
@@ -128,6 +129,11 @@ public final class HandoffServer implements AutoCloseable {
     metrics.bindNode(readiness, hub::users, hub::sessions);
     Gauge.builder("handoff.store.up", () -> engine.healthy() ? 1 : 0)
         .description("1 while the engine reaches its backing store (Redis)")
+        .register(metrics.registry());
+    FunctionCounter.builder("handoff.store.resets", engine, e -> (double) e.storeResets())
+        .description(
+            "times the store was seen to lose data while this node stayed connected (Redis: its"
+                + " life marker gone or changed, or another process); every session re-read")
         .register(metrics.registry());
     Gauge.builder("handoff.draining", () -> stopping.get() ? 1 : 0)
         .description("1 from SIGTERM until the node has let every connection go")

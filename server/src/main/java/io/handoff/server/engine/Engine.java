@@ -102,6 +102,15 @@ public interface Engine extends ResumeStore, AutoCloseable {
     return true;
   }
 
+  /**
+   * How many times the engine saw its store lose data while it stayed connected (a wipe, a dataset
+   * loaded in place, another Redis process behind the same address), each time making every session
+   * re-read its documents. Always 0 in memory.
+   */
+  default long storeResets() {
+    return 0;
+  }
+
   @Override
   void close();
 }

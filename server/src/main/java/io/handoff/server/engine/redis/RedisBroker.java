@@ -9,6 +9,7 @@ import io.lettuce.core.cluster.api.async.RedisClusterAsyncCommands;
 import io.lettuce.core.pubsub.RedisPubSubAdapter;
 import io.lettuce.core.pubsub.StatefulRedisPubSubConnection;
 import io.netty.util.concurrent.EventExecutor;
+import io.netty.util.concurrent.EventExecutorGroup;
 import java.nio.ByteBuffer;
 import java.security.SecureRandom;
 import java.time.Duration;
@@ -409,6 +410,39 @@ public final class RedisBroker implements Broker {
    */
   void possibleLossEverywhere() {
     channels.values().forEach(c -> c.listeners.forEach(Listener::onPossibleLoss));
+  }
+
+  /** Users told at once by {@link #possibleLossEverywhere(EventExecutorGroup)}. */
+  static final int LOSS_BATCH = 256;
+
+  /** The pause between two batches of {@link #possibleLossEverywhere(EventExecutorGroup)}. */
+  static final Duration LOSS_PAUSE = Duration.ofMillis(50);
+
+  /**
+   * As {@link #possibleLossEverywhere()}, paced on {@code timer}: {@link #LOSS_BATCH} users at a
+   * time, one batch per {@link #LOSS_PAUSE} (10,000 users in about 2 s), since every session then
+   * re-reads its documents from Redis, and a node's sessions all at once would queue tens of
+   * thousands of reads behind each other and the devices' own commands.
+   */
+  void possibleLossEverywhere(EventExecutorGroup timer) {
+    List<Channel> all = new ArrayList<>(channels.values());
+    timer.execute(() -> tellLoss(timer, all, 0));
+  }
+
+  private void tellLoss(EventExecutorGroup timer, List<Channel> all, int from) {
+    int end = Math.min(all.size(), from + LOSS_BATCH);
+    for (int i = from; i < end; i++) {
+      for (Listener l : all.get(i).listeners) {
+        try {
+          l.onPossibleLoss();
+        } catch (RuntimeException e) {
+          log.warn("listener of {} failed on a possible loss", all.get(i).userId, e);
+        }
+      }
+    }
+    if (end < all.size()) {
+      timer.schedule(() -> tellLoss(timer, all, end), LOSS_PAUSE.toMillis(), TimeUnit.MILLISECONDS);
+    }
   }
 
   boolean isOpen() {

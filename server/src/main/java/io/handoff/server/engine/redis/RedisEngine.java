@@ -71,6 +71,7 @@ public final class RedisEngine implements Engine {
   private final RedisResume resumes;
   private final String description;
   private final StoreHealth health;
+  private final StoreLife life;
   private final int durableAcks;
   // Standalone only: what bindLoops needs to connect once per loop, and the router it switches.
   private final RedisURI uri;
@@ -94,6 +95,7 @@ public final class RedisEngine implements Engine {
       RedisResume resumes,
       String description,
       StoreHealth health,
+      StoreLife life,
       int durableAcks,
       RedisURI uri,
       ClientOptions options,
@@ -109,6 +111,7 @@ public final class RedisEngine implements Engine {
     this.options = options;
     this.routed = routed;
     this.health = health;
+    this.life = life;
     this.durableAcks = durableAcks;
     this.client = client;
     this.store = store;
@@ -166,10 +169,16 @@ public final class RedisEngine implements Engine {
       ConnectionNames connections = new ConnectionNames();
       RedisHandoffStore handoff = new RedisHandoffStore(waiting, keys, clock, connections);
       StatefulRedisConnection<byte[], byte[]> probe = client.connect(ByteArrayCodec.INSTANCE);
+      StoreLife life = life(client, description, keys, broker);
+      StoreLife.firstSighting(() -> life.check(probe.async()), DEFAULT_COMMAND_TIMEOUT);
       health.start(
           client.getResources().eventExecutorGroup(),
           StoreHealth.DEFAULT_INTERVAL,
-          () -> probe.async().ping().toCompletableFuture());
+          () -> {
+            // Sent with the PING, in the same round trip; judged apart from it.
+            life.check(probe.async());
+            return probe.async().ping().toCompletableFuture();
+          });
       return new RedisEngine(
           client,
           store,
@@ -180,6 +189,7 @@ public final class RedisEngine implements Engine {
           new RedisResume(redis, keys, limits, clock, failures(client, health), store, connections),
           description,
           health,
+          life,
           limits.durableAcks(),
           uri,
           options,
@@ -284,10 +294,17 @@ public final class RedisEngine implements Engine {
       // connection of its own, so the PING never waits behind this node's backlog.
       StatefulRedisClusterConnection<byte[], byte[]> probe =
           client.connect(ByteArrayCodec.INSTANCE);
+      StoreLife life = life(client, description, keys, broker);
+      StoreLife.firstSighting(
+          () -> life.checkCluster(probe.async(), probe.getPartitions()), DEFAULT_COMMAND_TIMEOUT);
       health.start(
           client.getResources().eventExecutorGroup(),
           StoreHealth.DEFAULT_INTERVAL,
-          () -> probe.async().upstream().commands().ping().toCompletableFuture());
+          () -> {
+            // Sent with the PINGs, one to each master, in the same round trip; judged apart.
+            life.checkCluster(probe.async(), probe.getPartitions());
+            return probe.async().upstream().commands().ping().toCompletableFuture();
+          });
       FailoverWatch.watch(client, health, broker);
       // The pub/sub connection stays with the node it first reached; if that node hangs, the
       // Cluster fails it over but the connection, still open, would hear nothing for hours.
@@ -304,6 +321,7 @@ public final class RedisEngine implements Engine {
               commands.async(), keys, limits, clock, failures(client, health), store, connections),
           description,
           health,
+          life,
           limits.durableAcks(),
           null,
           null,
@@ -366,6 +384,15 @@ public final class RedisEngine implements Engine {
     public void close() {
       nodes.shutdown(Duration.ZERO, Duration.ofSeconds(1));
     }
+  }
+
+  /** The life marker's check, which re-checks every session of the node, paced, on a reset. */
+  private static StoreLife life(
+      AbstractRedisClient client, String description, RedisKeys keys, RedisBroker broker) {
+    return new StoreLife(
+        description,
+        keys,
+        () -> broker.possibleLossEverywhere(client.getResources().eventExecutorGroup()));
   }
 
   private static RedisFailures failures(AbstractRedisClient client, StoreHealth health) {
@@ -549,6 +576,11 @@ public final class RedisEngine implements Engine {
   @Override
   public boolean healthy() {
     return store.isOpen() && broker.isOpen() && health.healthy();
+  }
+
+  @Override
+  public long storeResets() {
+    return life.resets();
   }
 
   /** Runs {@code listener} after every change of the store's health (for tests). */

@@ -37,6 +37,8 @@ import java.nio.charset.StandardCharsets;
  * PREFIX{apall}:p        zset   every pending sign-in request of the deployment by deadline
  * PREFIX{att:SCOPE}:n    string failed user-code attempts of a user or address group in this window
  * PREFIX{node:ID}:lease  string the token of the process running node ID, expires unless renewed
+ * PREFIX{life}:life      string the store's life marker (StoreLife), no TTL; on a Cluster one per
+ *                               master, PREFIX{life:N}:life, N chosen to land in a slot it owns
  * </pre>
  *
  * <p>A sign-in request lives under a tag of its own (its id), not a user's: a device code has no
@@ -173,6 +175,26 @@ final class RedisKeys {
   /** The lease of node id {@code nodeId} ({@link NodeLease}), under a hash tag of its own. */
   byte[] nodeLease(String nodeId) {
     return key("node:" + nodeId, "lease");
+  }
+
+  /** The life marker of a standalone Redis ({@link StoreLife}). */
+  byte[] life() {
+    return key("life", "life");
+  }
+
+  /**
+   * A life marker in Cluster slot {@code slot} ({@link StoreLife}): the first of {@code
+   * PREFIX{life:0}:life}, {@code PREFIX{life:1}:life}, ... that hashes there; null if none of the
+   * first million does (a prefix with a hash tag of its own puts every key in one slot).
+   */
+  byte[] life(int slot) {
+    for (int i = 0; i < 1 << 20; i++) {
+      byte[] k = key("life:" + i, "life");
+      if (io.lettuce.core.cluster.SlotHash.getSlot(k) == slot) {
+        return k;
+      }
+    }
+    return null;
   }
 
   private byte[] key(String user, String rest) {
