@@ -32,6 +32,9 @@ import picocli.CommandLine;
  * Every configuration mistake a person makes at the command line, in a variable or in the file gets
  * one line on stderr that names where the bad value came from, the value, and what is accepted,
  * with exit code 2 (3 for an unreachable Redis) and no stack trace.
+ *
+ * <p>Over 600 lines because it is one table of every start-up mistake and the line it gets; the
+ * table reads best whole.
  */
 class CommandLineErrorsTest {
   private static final String SECRET = "s".repeat(40);

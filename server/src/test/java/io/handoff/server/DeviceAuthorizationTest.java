@@ -31,6 +31,9 @@ import org.junit.jupiter.api.Test;
 /**
  * The device authorization grant (RFC 8628) over real HTTP and sockets, on two nodes sharing a real
  * Redis, with real identity and access tokens and an injected clock (no waiting).
+ *
+ * <p>Over 600 lines because every step of the grant (codes, polls, answers, limits, expiry) shares
+ * one setup of two nodes, an identity backend and a clock; split, each part would copy it.
  */
 class DeviceAuthorizationTest {
   private static final Duration INTERVAL = Duration.ofSeconds(5);

@@ -400,13 +400,9 @@ public final class DeviceApprovals {
 
   /**
    * Approves or denies a request for {@code p}'s user: a user code (as typed or normalised) or a
-   * new-device approval id. Completes with the outcome when this answer won.
-   *
-   * <p>Only an answer naming a user code counts against the wrong-code limits, as a lookup does: a
-   * user code can be guessed. A new-device approval id is 128 random bits that only the user's
-   * devices are shown, so an answer naming one (or anything else that is not a user code) is never
-   * refused for wrong codes, the user's own or others' from the same address; it still needs a live
-   * session.
+   * new-device approval id. Completes with the outcome when this answer won. Only an answer by user
+   * code (which can be guessed) counts against the wrong-code limits; one naming a new-device
+   * approval id (128 random bits only the user's devices see) needs only a live session.
    */
   public CompletableFuture<ApprovalOutcome> answer(
       Principal p, String approvalId, boolean approve, String address) {

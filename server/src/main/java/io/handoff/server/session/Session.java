@@ -64,8 +64,7 @@ public final class Session implements Endpoint, Connection, Outbox.Owner {
   private Phase phase = Phase.OPENING;
   private boolean closing;
   private boolean draining;
-  // The broker may have lost events while the resume was being read (SYNCING): the resume's read
-  // may predate the loss, so its documents and session are read again once it is live.
+  // The broker may have lost events while the resume was read (SYNCING): read again once live.
   private boolean recheckWhenLive;
   // Store calls the session's features wait for (onLoop), answered or not yet; event loop only.
   private int awaited;

@@ -23,13 +23,10 @@ import io.lettuce.core.pubsub.StatefulRedisPubSubConnection;
 import io.lettuce.core.resource.EpollProvider;
 import io.netty.channel.EventLoopGroup;
 import io.netty.util.concurrent.EventExecutor;
-import io.netty.util.concurrent.EventExecutorGroup;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.HashMap;
 import java.util.List;
-import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.function.Function;
@@ -78,12 +75,7 @@ public final class RedisEngine implements Engine {
   private final ClientOptions options;
   private final RoutedCommands routed;
   private LoopConnections bound; // guarded by this
-  // The node ids this engine claimed (NodeLease), what renews them and their commands.
-  private final RedisKeys keys;
-  private final Duration nodeLease;
-  private final RedisClusterAsyncCommands<byte[], byte[]> leaseCommands;
-  private final EventExecutorGroup timer;
-  private final Map<String, NodeLease> leases = new HashMap<>(); // guarded by this
+  private final NodeLeases leases; // The node ids this engine claimed.
 
   private RedisEngine(
       AbstractRedisClient client,
@@ -103,10 +95,13 @@ public final class RedisEngine implements Engine {
       RedisKeys keys,
       Duration nodeLease,
       RedisClusterAsyncCommands<byte[], byte[]> leaseCommands) {
-    this.keys = keys;
-    this.nodeLease = nodeLease;
-    this.leaseCommands = leaseCommands;
-    this.timer = client.getResources().eventExecutorGroup();
+    this.leases =
+        new NodeLeases(
+            description,
+            keys,
+            nodeLease,
+            leaseCommands,
+            client.getResources().eventExecutorGroup());
     this.uri = uri;
     this.options = options;
     this.routed = routed;
@@ -544,33 +539,12 @@ public final class RedisEngine implements Engine {
    */
   @Override
   public Runnable claimNode(String nodeId) throws InterruptedException {
-    synchronized (this) {
-      if (leases.containsKey(nodeId)) {
-        return () -> releaseNode(nodeId);
-      }
-    }
-    NodeLease lease = new NodeLease(nodeId, description, keys, nodeLease, leaseCommands, timer);
-    lease.claim();
-    synchronized (this) {
-      leases.put(nodeId, lease);
-    }
-    return () -> releaseNode(nodeId);
-  }
-
-  private void releaseNode(String nodeId) {
-    NodeLease lease;
-    synchronized (this) {
-      lease = leases.remove(nodeId);
-    }
-    if (lease != null) {
-      lease.release();
-    }
+    return leases.claim(nodeId);
   }
 
   /** Whether the last renewal of {@code nodeId}'s lease found this engine holding it (tests). */
-  public synchronized boolean holdsNode(String nodeId) {
-    NodeLease lease = leases.get(nodeId);
-    return lease != null && lease.held();
+  public boolean holdsNode(String nodeId) {
+    return leases.holds(nodeId);
   }
 
   @Override
@@ -597,11 +571,7 @@ public final class RedisEngine implements Engine {
     if (b != null) {
       unbind(b);
     }
-    List<String> claimed;
-    synchronized (this) {
-      claimed = new ArrayList<>(leases.keySet());
-    }
-    claimed.forEach(this::releaseNode);
+    leases.releaseAll();
     health.close();
     broker.close();
     store.close();

@@ -1,0 +1,78 @@
+package io.handoff.server.engine.redis;
+
+import io.lettuce.core.cluster.api.async.RedisClusterAsyncCommands;
+import io.netty.util.concurrent.EventExecutorGroup;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * The node ids one engine claimed, each with its {@link NodeLease}: claimed at a node's start,
+ * renewed on the Redis client's timer, given back at a clean stop. Thread-safe.
+ */
+final class NodeLeases {
+  private final String description;
+  private final RedisKeys keys;
+  private final Duration lifetime;
+  private final RedisClusterAsyncCommands<byte[], byte[]> commands;
+  private final EventExecutorGroup timer;
+  private final Map<String, NodeLease> leases = new HashMap<>(); // guarded by this
+
+  NodeLeases(
+      String description,
+      RedisKeys keys,
+      Duration lifetime,
+      RedisClusterAsyncCommands<byte[], byte[]> commands,
+      EventExecutorGroup timer) {
+    this.description = description;
+    this.keys = keys;
+    this.lifetime = lifetime;
+    this.commands = commands;
+    this.timer = timer;
+  }
+
+  /**
+   * Claims {@code nodeId} (see {@link io.handoff.server.engine.Engine#claimNode}); returns what
+   * gives it back. Claiming an id this engine holds already claims nothing more.
+   */
+  Runnable claim(String nodeId) throws InterruptedException {
+    synchronized (this) {
+      if (leases.containsKey(nodeId)) {
+        return () -> release(nodeId);
+      }
+    }
+    NodeLease lease = new NodeLease(nodeId, description, keys, lifetime, commands, timer);
+    lease.claim();
+    synchronized (this) {
+      leases.put(nodeId, lease);
+    }
+    return () -> release(nodeId);
+  }
+
+  private void release(String nodeId) {
+    NodeLease lease;
+    synchronized (this) {
+      lease = leases.remove(nodeId);
+    }
+    if (lease != null) {
+      lease.release();
+    }
+  }
+
+  /** Whether the last renewal of {@code nodeId}'s lease found this engine holding it. */
+  synchronized boolean holds(String nodeId) {
+    NodeLease lease = leases.get(nodeId);
+    return lease != null && lease.held();
+  }
+
+  /** Gives back every id still claimed. */
+  void releaseAll() {
+    List<String> claimed;
+    synchronized (this) {
+      claimed = new ArrayList<>(leases.keySet());
+    }
+    claimed.forEach(this::release);
+  }
+}
