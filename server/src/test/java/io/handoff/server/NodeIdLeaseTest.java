@@ -35,6 +35,7 @@ import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.slf4j.LoggerFactory;
 
@@ -169,6 +170,7 @@ class NodeIdLeaseTest {
    * lapse, within the lease's time, says so, and serves.
    */
   @Test
+  @Tag("fault") // A launcher JVM killed and a lease left to lapse: 10-15 s, in the fault suite.
   void aNodeKilledAndRestartedAtOnceTakesItsIdBackWhenTheDeadOnesLeaseLapses() throws Exception {
     String url = RedisProcess.sharedUrl();
     String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
