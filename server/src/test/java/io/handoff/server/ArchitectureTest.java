@@ -34,6 +34,7 @@ class ArchitectureTest {
               "WriteValidator",
               "DocumentSession",
               "Fingerprint",
+              "DocumentTag",
               "StoreUnavailableException",
               "OutcomeUnknownException"),
           "handoff",

@@ -101,6 +101,36 @@ class SessionProtocolTest {
   }
 
   @Test
+  void aWriteReusingTheClientSeqOfAnAckedWriteOfAnotherDocumentIsRefusedNotAckedAsThatWrite() {
+    try (TestDevice a = device("u1", "a");
+        TestDevice b = device("u1", "b")) {
+      Ack e = a.answerTo(a.write("e", 2, "k", "x")).getAck();
+      assertEquals(1, e.getVersion());
+      assertEquals("e", b.next().getDelta().getDocument());
+      // A client bug: the number is the device's, not the document's.
+      ServerFrame f = a.answerTo(a.write("f", 2, "k", "y"));
+      assertTrue(f.hasError(), "f does not exist, so no ack may say it is at version 1: " + f);
+      Error err = f.getError();
+      assertEquals(ErrorCode.BAD_REQUEST, err.getCode(), f.toString());
+      assertEquals("f", err.getDocument());
+      assertEquals(2, err.getClientSeq());
+      assertFalse(err.getRetryable());
+      assertTrue(err.getMessage().contains("client_seq 2"), err.getMessage());
+      assertTrue(err.getMessage().contains("another document"), err.getMessage());
+      Ack again = a.answerTo(a.write("e", 2, "k", "x")).getAck();
+      assertTrue(again.getDuplicate(), "the genuine re-send is answered as before");
+      assertEquals(e.getEpoch(), again.getEpoch());
+      assertEquals(1, again.getVersion());
+      assertTrue(framesBeforePong(b).isEmpty(), "nothing was applied");
+      ClientFrame.Builder create = write("f", 3, "k", "y");
+      create.getWriteBuilder().setExpectedVersion(0);
+      Ack created = a.answerTo(a.send(create)).getAck();
+      assertEquals(1, created.getVersion(), "f did not exist");
+      assertFalse(created.getDuplicate());
+    }
+  }
+
+  @Test
   void aDeviceThatUnfollowsEverythingLeavesTheOthersFollowingEverything() {
     try (TestDevice a = device("u1", "a");
         TestDevice b = device("u1", "b");

@@ -5,7 +5,8 @@
  * contract (state, versions, history, idempotency) and the {@link io.handoff.server.sync.Broker}
  * contract (fan-out between nodes), their values ({@link io.handoff.server.sync.DocumentEvent},
  * {@link io.handoff.server.sync.SyncResult}, {@link io.handoff.server.sync.WriteOutcome}, {@link
- * io.handoff.server.sync.Fingerprint}, and the two ways a write fails, {@link
+ * io.handoff.server.sync.Fingerprint}, {@link io.handoff.server.sync.DocumentTag} (the document of
+ * a remembered write outcome), and the two ways a write fails, {@link
  * io.handoff.server.sync.StoreUnavailableException} and {@link
  * io.handoff.server.sync.OutcomeUnknownException}), {@link io.handoff.server.sync.FollowFilter},
  * {@link io.handoff.server.sync.WriteValidator}, and {@link

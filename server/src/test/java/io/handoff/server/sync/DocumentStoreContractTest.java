@@ -48,6 +48,19 @@ public abstract class DocumentStoreContractTest {
   /** A fresh engine with {@link #LIMITS}. */
   protected abstract Engine newEngine(StoreLimits limits) throws Exception;
 
+  /**
+   * The idle TTL passes (an engine that drops idle state by its clock moves that clock past it):
+   * what was written before may be dropped as idle by {@link #dropIdleDocument}.
+   */
+  protected void idleTtlPasses() {}
+
+  /**
+   * {@code document}, idle since before {@link #idleTtlPasses}, goes as the engine drops an idle
+   * document (its history with it) while the user writes on, and the user's devices' records of
+   * their writes stay.
+   */
+  protected abstract void dropIdleDocument(String document) throws Exception;
+
   @BeforeEach
   void setUp() throws Exception {
     engine = newEngine(LIMITS);
@@ -385,5 +398,53 @@ public abstract class DocumentStoreContractTest {
     assertEquals(ErrorCode.CONFLICT, write("d1", conflict).error());
     assertEquals(ErrorCode.OUT_OF_ORDER, write("d1", set("doc", 3, "f", "c")).error());
     assertTrue(write("d1", set("doc", 5, "f", "d")).isApplied());
+  }
+
+  @Test
+  void aSequenceUsedForAnotherDocumentIsRefusedAndChangesNothing() throws Exception {
+    WriteOutcome e = write("d1", set("e", 2, "f", "x"));
+    assertTrue(e.isApplied());
+    WriteOutcome f = write("d1", set("f", 2, "f", "y"));
+    assertFalse(f.isApplied(), "not answered as e's outcome: " + f);
+    assertEquals(ErrorCode.BAD_REQUEST, f.error(), f.toString());
+    assertTrue(f.message().contains("client_seq 2"), f.message());
+    assertTrue(f.message().contains("another document"), f.message());
+    assertEquals(DocumentSync.Mode.GONE, store.read(user, "f", 0, 0).join().mode(), "no f");
+    // A refusal remembered for e is not the answer to another document either.
+    Write conflict = set("e", 3, "f", "z").toBuilder().setExpectedVersion(9).build();
+    assertEquals(ErrorCode.CONFLICT, write("d1", conflict).error());
+    assertEquals(ErrorCode.BAD_REQUEST, write("d1", set("g", 3, "f", "y")).error());
+    assertEquals(java.util.Set.of("e"), store.documents(user).join());
+    // The genuine re-sends are still answered as the first time.
+    WriteOutcome again = write("d1", set("e", 2, "f", "x"));
+    assertTrue(again.duplicate(), again.toString());
+    assertEquals(e.epoch(), again.epoch());
+    assertEquals(1, again.version());
+    assertEquals(ErrorCode.CONFLICT, write("d1", conflict).error());
+    assertEquals(3L, store.lastClientSeq(user, "d1").join());
+    // f, written under a number of its own, is created at version 1.
+    WriteOutcome created = write("d1", set("f", 4, "f", "y"));
+    assertTrue(created.isApplied());
+    assertFalse(created.duplicate());
+    assertEquals(1, created.version());
+    awaitPublished(2);
+  }
+
+  @Test
+  void aReSendIsAnsweredAsTheFirstTimeAfterItsDocumentsHistoryWasLost() throws Exception {
+    WriteOutcome e = write("d1", set("e", 2, "f", "x"));
+    idleTtlPasses();
+    assertTrue(write("d2", set("keep", 1, "f", "y")).isApplied(), "the user writes on");
+    dropIdleDocument("e");
+    assertEquals(DocumentSync.Mode.GONE, store.read(user, "e", 0, 0).join().mode(), "e is gone");
+    WriteOutcome again = write("d1", set("e", 2, "f", "x"));
+    assertTrue(again.isApplied(), again.toString());
+    assertTrue(again.duplicate());
+    assertEquals(e.epoch(), again.epoch(), "the epoch it was applied in");
+    assertEquals(1, again.version());
+    assertEquals(e.fingerprint(), again.fingerprint());
+    WriteOutcome other = write("d1", set("f", 2, "f", "y"));
+    assertEquals(ErrorCode.BAD_REQUEST, other.error(), other.toString());
+    assertEquals(DocumentSync.Mode.GONE, store.read(user, "f", 0, 0).join().mode(), "no f");
   }
 }

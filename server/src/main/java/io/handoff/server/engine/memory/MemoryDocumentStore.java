@@ -10,6 +10,7 @@ import io.handoff.server.engine.StoreLimits;
 import io.handoff.server.sync.Broker;
 import io.handoff.server.sync.DocumentEvent;
 import io.handoff.server.sync.DocumentStore;
+import io.handoff.server.sync.DocumentTag;
 import io.handoff.server.sync.Fingerprint;
 import io.handoff.server.sync.FollowFilter;
 import io.handoff.server.sync.SyncResult;
@@ -67,7 +68,10 @@ public final class MemoryDocumentStore implements DocumentStore {
       UserState user, String userId, String deviceId, Write w) {
     DeviceSeqs device = user.device(deviceId);
     long seq = w.getClientSeq();
-    WriteOutcome prior = device.outcomes.duplicateOf(seq);
+    String name = w.getDocument();
+    long tag = DocumentTag.of(name);
+    // A number remembered for another document answers with a refusal, and changes nothing.
+    WriteOutcome prior = device.outcomes.duplicateOf(seq, tag);
     if (prior != null) {
       return CompletableFuture.completedFuture(prior);
     }
@@ -83,7 +87,6 @@ public final class MemoryDocumentStore implements DocumentStore {
               0,
               0));
     }
-    String name = w.getDocument();
     LastSeq last = device.lastByDocument.get(name);
     long docLast = last == null ? 0 : last.seq;
     WriteOutcome outcome;
@@ -104,7 +107,7 @@ public final class MemoryDocumentStore implements DocumentStore {
     } else {
       outcome = apply(user, userId, deviceId, w);
     }
-    device.record(seq, outcome);
+    device.record(seq, tag, outcome);
     if (last != null) {
       last.seq = Math.max(docLast, seq); // Changed in place: no new object per write.
     } else if (user.docs.containsKey(name)) {
@@ -524,8 +527,8 @@ public final class MemoryDocumentStore implements DocumentStore {
       return c;
     }
 
-    void record(long seq, WriteOutcome outcome) {
-      outcomes.record(seq, outcome);
+    void record(long seq, long document, WriteOutcome outcome) {
+      outcomes.record(seq, document, outcome);
       last = Math.max(last, seq);
     }
   }

@@ -1,5 +1,6 @@
 package io.handoff.server.engine.memory;
 
+import io.handoff.server.sync.DocumentTag;
 import io.handoff.server.sync.WriteOutcome;
 
 /**
@@ -11,11 +12,11 @@ import io.handoff.server.sync.WriteOutcome;
  * <p>Why primitive arrays: the outcome of every write is kept long after the write (a thousand
  * writes of that device), so a map of boxed keys and outcome objects promoted every entry out of
  * the young generation and linked each new one into old objects (a card for G1 to refine per
- * write). Here a write's epoch, version and fingerprint are stored in a ring of {@code long}s, in
- * the order recorded, and found through an open-addressed index of ring slots (linear probing,
- * deleted by shifting back, so no tombstones build up). An applied write stores no reference; a
- * refused one (rare) keeps its {@link WriteOutcome}, for its code and message, in a side array made
- * on the first refusal.
+ * write). Here a write's epoch, version, fingerprint and document ({@link DocumentTag}) are stored
+ * in a ring of {@code long}s, in the order recorded, and found through an open-addressed index of
+ * ring slots (linear probing, deleted by shifting back, so no tombstones build up). An applied
+ * write stores no reference; a refused one (rare) keeps its {@link WriteOutcome}, for its code and
+ * message, in a side array made on the first refusal.
  *
  * <p>The arrays are made by the first write and double up to the window, so a device that wrote
  * little costs little. Not thread-safe: the store guards it with its user's monitor.
@@ -32,6 +33,8 @@ final class SeqWindow {
   private long[] epochs = NO_LONGS;
   private long[] versions = NO_LONGS;
   private long[] fingerprints = NO_LONGS;
+  // The DocumentTag of each write's document: a number reused for another document is refused.
+  private long[] documents = NO_LONGS;
   // Refused writes' outcomes (WriteOutcome) by ring slot; null until the first refusal. Object[]:
   // an array of a feature's class is no part of its public face (ArchitectureTest).
   private Object[] refusals;
@@ -65,13 +68,20 @@ final class SeqWindow {
     return forgottenUpTo;
   }
 
-  /** The outcome recorded for {@code seq}, marked as a duplicate; null if none is remembered. */
-  WriteOutcome duplicateOf(long seq) {
+  /**
+   * The outcome recorded for {@code seq}, marked as a duplicate; null if none is remembered. If
+   * {@code seq} was recorded for a document of another tag than {@code document}, the refusal of a
+   * reused client_seq ({@link DocumentTag#seqReused}) instead.
+   */
+  WriteOutcome duplicateOf(long seq, long document) {
     int p = find(seq);
     if (p < 0) {
       return null;
     }
     int slot = index[p] - 1;
+    if (documents[slot] != document) {
+      return DocumentTag.seqReused(seq);
+    }
     if (refusals != null && refusals[slot] != null) {
       return ((WriteOutcome) refusals[slot]).asDuplicate();
     }
@@ -79,10 +89,11 @@ final class SeqWindow {
   }
 
   /**
-   * Remembers {@code outcome} as the answer to {@code seq} (replacing what was recorded for it, in
-   * its place), forgetting the oldest write if the window is full.
+   * Remembers {@code outcome} as the answer to {@code seq}, a write of the document tagged {@code
+   * document} (replacing what was recorded for it, in its place), forgetting the oldest write if
+   * the window is full.
    */
-  void record(long seq, WriteOutcome outcome) {
+  void record(long seq, long document, WriteOutcome outcome) {
     int p = find(seq);
     int slot;
     if (p >= 0) {
@@ -101,6 +112,7 @@ final class SeqWindow {
       seqs[slot] = seq;
       insert(seq, slot);
     }
+    documents[slot] = document;
     if (outcome.isApplied()) {
       epochs[slot] = outcome.epoch();
       versions[slot] = outcome.version();
@@ -127,6 +139,7 @@ final class SeqWindow {
     c.epochs = epochs.clone();
     c.versions = versions.clone();
     c.fingerprints = fingerprints.clone();
+    c.documents = documents.clone();
     c.refusals = refusals == null ? null : refusals.clone();
     c.refused = refused;
     c.first = first;
@@ -207,6 +220,7 @@ final class SeqWindow {
     long[] e = new long[capacity];
     long[] v = new long[capacity];
     long[] f = new long[capacity];
+    long[] d = new long[capacity];
     Object[] r = refusals == null ? null : new Object[capacity];
     for (int n = 0; n < count; n++) {
       int i = first + n;
@@ -217,6 +231,7 @@ final class SeqWindow {
       e[n] = epochs[i];
       v[n] = versions[i];
       f[n] = fingerprints[i];
+      d[n] = documents[i];
       if (r != null) {
         r[n] = refusals[i];
       }
@@ -225,6 +240,7 @@ final class SeqWindow {
     epochs = e;
     versions = v;
     fingerprints = f;
+    documents = d;
     refusals = r;
     first = 0;
     int size = Integer.highestOneBit(capacity * 2 - 1) << 1; // a power of two >= 2 * capacity

@@ -10,6 +10,7 @@ import io.handoff.protocol.v1.Write;
 import io.handoff.server.engine.StoreLimits;
 import io.handoff.server.sync.DocumentEvent;
 import io.handoff.server.sync.DocumentStore;
+import io.handoff.server.sync.DocumentTag;
 import io.handoff.server.sync.FollowFilter;
 import io.handoff.server.sync.SyncResult;
 import io.handoff.server.sync.WriteOutcome;
@@ -150,7 +151,8 @@ public final class RedisDocumentStore implements DocumentStore {
             .build()
             .toByteArray();
     byte[][] k = keys.writeKeys(userId, doc, deviceId);
-    List<byte[]> args = new ArrayList<>(13 + 3 * w.getOpsCount());
+    long tag = DocumentTag.of(doc);
+    List<byte[]> args = new ArrayList<>(14 + 3 * w.getOpsCount());
     args.add(utf8(doc));
     args.add(utf8(Long.toUnsignedString(w.getClientSeq())));
     args.add(utf8(w.hasExpectedVersion() ? Long.toString(w.getExpectedVersion()) : "-1"));
@@ -159,6 +161,7 @@ public final class RedisDocumentStore implements DocumentStore {
     Collections.addAll(args, limitArgs);
     args.add(utf8(deviceId));
     args.add(utf8(Long.toString(clock.millis() / 1000)));
+    args.add(tagged(tag));
     for (FieldOp op : w.getOpsList()) {
       boolean set = op.getOpCase() == FieldOp.OpCase.SET;
       args.add(utf8(set ? "s" : "r"));
@@ -169,19 +172,40 @@ public final class RedisDocumentStore implements DocumentStore {
     CompletableFuture<WriteOutcome> outcome =
         failures
             .run(() -> eval(() -> writeSha, true, k, argv))
-            .thenApply(RedisDocumentStore::writeOutcome);
+            .thenApply(r -> writeOutcome(r, w.getClientSeq(), tag));
     return replicaWait == null
         ? outcome
-        : outcome.thenCompose(o -> replicaWait.confirm(userId, k[0], k[4], w.getClientSeq(), o));
+        : outcome.thenCompose(
+            o -> replicaWait.confirm(userId, k[0], k[4], w.getClientSeq(), tag, o));
   }
 
-  private static WriteOutcome writeOutcome(List<Object> r) {
+  /** The prefix write.lua gives the outcomes of a document tagged {@code tag}: 'T' and the tag. */
+  static byte[] tagged(long tag) {
+    return ByteBuffer.allocate(9)
+        .order(ByteOrder.LITTLE_ENDIAN)
+        .put((byte) 'T')
+        .putLong(tag)
+        .array();
+  }
+
+  /**
+   * The answer of write.lua to write {@code seq} of the document tagged {@code tag}. A duplicate
+   * remembered for another document (a client that reused the number) is refused: its outcome is
+   * not this write's. One remembered before tags answers any document, as it did then.
+   */
+  private static WriteOutcome writeOutcome(List<Object> r, long seq, long tag) {
     String kind = str(r.get(0));
     return switch (kind) {
       case "ok" ->
           WriteOutcome.applied(
               epoch((byte[]) r.get(1)), (Long) r.get(2), epoch((byte[]) r.get(3)), false);
-      case "dup" -> parseOutcome((byte[]) r.get(1)).asDuplicate();
+      case "dup" -> {
+        byte[] o = (byte[]) r.get(1);
+        long remembered = o[0] == 'T' ? epoch(Arrays.copyOfRange(o, 1, 9)) : DocumentTag.NONE;
+        yield remembered == DocumentTag.NONE || remembered == tag
+            ? parseOutcome(o).asDuplicate()
+            : DocumentTag.seqReused(seq);
+      }
       case "refused" -> parseOutcome((byte[]) r.get(1));
       case "stale" ->
           WriteOutcome.refused(
@@ -196,9 +220,13 @@ public final class RedisDocumentStore implements DocumentStore {
 
   /**
    * 'A' + epoch(8) + fingerprint(8) + version, 'a' + epoch(8) + version (from before fingerprints),
-   * or 'r' + epoch(8) + "version|code|message".
+   * or 'r' + epoch(8) + "version|code|message"; any of them after 'T' + document tag(8), as written
+   * since tags (the tag is not read here).
    */
   private static WriteOutcome parseOutcome(byte[] o) {
+    if (o[0] == 'T') {
+      o = Arrays.copyOfRange(o, 9, o.length);
+    }
     long epoch = epoch(Arrays.copyOfRange(o, 1, 9));
     if (o[0] == 'A') {
       long fp = epoch(Arrays.copyOfRange(o, 9, 17));

@@ -100,12 +100,12 @@ final class ReplicaWait implements AutoCloseable {
   }
 
   /**
-   * {@code outcome} of write {@code seq} of {@code user}, whose device's outcome hash is {@code
-   * outcomes}, once {@code replicas} replicas of a master that holds it hold it; refusals pass at
-   * once (they are not acks).
+   * {@code outcome} of write {@code seq} of {@code user} to the document tagged {@code tag}, whose
+   * device's outcome hash is {@code outcomes}, once {@code replicas} replicas of a master that
+   * holds it hold it; refusals pass at once (they are not acks).
    */
   CompletableFuture<WriteOutcome> confirm(
-      String user, byte[] key, byte[] outcomes, long seq, WriteOutcome outcome) {
+      String user, byte[] key, byte[] outcomes, long seq, long tag, WriteOutcome outcome) {
     if (!outcome.isApplied()) {
       return CompletableFuture.completedFuture(outcome);
     }
@@ -129,14 +129,16 @@ final class ReplicaWait implements AutoCloseable {
             outcomes,
             Long.toUnsignedString(seq).getBytes(StandardCharsets.US_ASCII),
             recorded(outcome),
+            RedisDocumentStore.tagged(tag),
             outcome);
     m.add(p);
     return p.future;
   }
 
   /**
-   * The outcome write.lua records for an applied write: 'A', epoch and fingerprint (8 bytes each,
-   * little-endian), version; 'a', epoch, version for one recorded before fingerprints.
+   * The outcome write.lua records for an applied write, without the document tag it is recorded
+   * after since tags: 'A', epoch and fingerprint (8 bytes each, little-endian), version; 'a',
+   * epoch, version for one recorded before fingerprints.
    */
   private static byte[] recorded(WriteOutcome o) {
     byte[] version = Long.toString(o.version()).getBytes(StandardCharsets.US_ASCII);
@@ -183,7 +185,8 @@ final class ReplicaWait implements AutoCloseable {
 
   /**
    * A write waiting for a round; {@code slot} its user's (0 on a standalone Redis), {@code
-   * outcomes} its device's outcome hash, where {@code seq} holds {@code recorded}.
+   * outcomes} its device's outcome hash, where {@code seq} holds {@code recorded} after {@code tag}
+   * (its document's, as write.lua prefixes it), or without it if recorded before tags.
    */
   private record Pending(
       int slot,
@@ -191,11 +194,18 @@ final class ReplicaWait implements AutoCloseable {
       byte[] outcomes,
       byte[] seq,
       byte[] recorded,
+      byte[] tag,
       WriteOutcome outcome,
       CompletableFuture<WriteOutcome> future) {
     Pending(
-        int slot, String user, byte[] outcomes, byte[] seq, byte[] recorded, WriteOutcome outcome) {
-      this(slot, user, outcomes, seq, recorded, outcome, new CompletableFuture<>());
+        int slot,
+        String user,
+        byte[] outcomes,
+        byte[] seq,
+        byte[] recorded,
+        byte[] tag,
+        WriteOutcome outcome) {
+      this(slot, user, outcomes, seq, recorded, tag, outcome, new CompletableFuture<>());
     }
   }
 
@@ -215,7 +225,17 @@ final class ReplicaWait implements AutoCloseable {
 
     /** True when the master the probe was written to held write {@code p} before it. */
     boolean held(Pending p) {
-      return Arrays.equals(held.get(p).getNow(null), p.recorded());
+      byte[] stored = held.get(p).getNow(null);
+      if (stored == null) {
+        return false;
+      }
+      // After its document's tag ('T' and 8 bytes), or without one (a duplicate of a write
+      // recorded before tags).
+      int tag = p.tag().length;
+      return Arrays.equals(stored, p.recorded())
+          || (stored.length == tag + p.recorded().length
+              && Arrays.equals(stored, 0, tag, p.tag(), 0, tag)
+              && Arrays.equals(stored, tag, stored.length, p.recorded(), 0, p.recorded().length));
     }
   }
 

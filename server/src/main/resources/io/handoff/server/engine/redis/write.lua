@@ -5,13 +5,17 @@
 -- ARGV: 1 document, 2 client_seq, 3 expected version (-1: none), 4 Delta bytes without epoch and
 --       version, 5 epoch for a new document (8 bytes, little-endian), 6 max documents, 7 max fields,
 --       8 max document bytes, 9 history length, 10 seq window, 11 idle TTL seconds (0: none),
---       12 device id, 13 now (seconds), 14.. ops as triples (kind 's' or 'r', field, value)
+--       12 device id, 13 now (seconds), 14 document tag ('T' .. 8 bytes, see below),
+--       15.. ops as triples (kind 's' or 'r', field, value)
 -- Returns {'ok', epoch, version, fingerprint} | {'dup', outcome} | {'refused', outcome} | {'stale'}
 -- Order: KEYS[5] field 'd:' .. document keeps the highest client_seq of the device handled for an
 -- existing document; a lower one that is not a duplicate is refused (11, OUT_OF_ORDER). Those at or
 -- below '_forgot' decide nothing and are dropped when they pile up (at a trim, below).
--- An outcome is 'A' .. epoch .. fingerprint .. version, or 'r' .. epoch .. 'version|code|message'
--- ('a' .. epoch .. version from before fingerprints may still be remembered).
+-- An outcome is ARGV[14] .. 'A' .. epoch .. fingerprint .. version, or
+-- ARGV[14] .. 'r' .. epoch .. 'version|code|message'. ARGV[14] is 'T' and the document's tag
+-- (io.handoff.server.sync.DocumentTag, 8 bytes): a 'dup' of another document's tag is refused by
+-- the caller, so this script never compares it. Outcomes from before tags ('A' .. and 'r' ..
+-- without it, and 'a' .. epoch .. version from before fingerprints) may still be remembered.
 -- A version's fingerprint (8 bytes) is the first 8 bytes of SHA-1 over the previous version's
 -- fingerprint (zeros if none) and ARGV[4], as io.handoff.server.sync.Fingerprint computes it: one
 -- hash of one delta per write, chained through the fingerprint kept in the meta hash.
@@ -109,9 +113,9 @@ repeat
   local bytes = (meta[3] or 0) + 0
   local storedBytes = bytes
   local sets, removes, oneSet, oneRemove
-  if #ARGV == 16 then
+  if #ARGV == 17 then
     -- One operation, as most writes carry: no tables to find each field's last operation.
-    local field = ARGV[15]
+    local field = ARGV[16]
     if epoch then
       local old = redis.call('HSTRLEN', KEYS[2], field)
       if old > 0 or redis.call('HEXISTS', KEYS[2], field) == 1 then
@@ -119,9 +123,9 @@ repeat
         bytes = bytes - #field - old
       end
     end
-    if ARGV[14] == 's' then
+    if ARGV[15] == 's' then
       count = count + 1
-      bytes = bytes + #field + #ARGV[16]
+      bytes = bytes + #field + #ARGV[17]
       oneSet = field
     else
       oneRemove = field
@@ -131,7 +135,7 @@ repeat
     -- anything.
     local effects = {}
     local order = {}
-    local i = 14
+    local i = 15
     while i <= #ARGV do
       local field = ARGV[i + 1]
       if effects[field] == nil then
@@ -202,7 +206,7 @@ repeat
     fp = '\1\0\0\0\0\0\0\0'
   end
   if oneSet then
-    redis.call('HSET', KEYS[2], oneSet, ARGV[16])
+    redis.call('HSET', KEYS[2], oneSet, ARGV[17])
   elseif oneRemove then
     redis.call('HDEL', KEYS[2], oneRemove)
   else
@@ -280,13 +284,14 @@ repeat
       redis.call('EXPIRE', KEYS[k], life)
     end
   end
-  outcome = 'A' .. epoch .. fp .. versionText
+  outcome = ARGV[14] .. 'A' .. epoch .. fp .. versionText
   answer = {'ok', epoch, version, fp}
   exists = true
 until true
 
 if code then
-  outcome = 'r' .. shownEpoch .. string.format('%d', version) .. '|' .. code .. '|' .. message
+  outcome = ARGV[14] .. 'r' .. shownEpoch .. string.format('%d', version) .. '|' .. code .. '|'
+      .. message
   answer = {'refused', outcome}
 end
 

@@ -1,0 +1,107 @@
+package io.handoff.server.engine.redis;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.google.protobuf.ByteString;
+import io.handoff.protocol.v1.ErrorCode;
+import io.handoff.protocol.v1.FieldOp;
+import io.handoff.protocol.v1.Write;
+import io.handoff.server.RedisProcess;
+import io.handoff.server.engine.StoreLimits;
+import io.handoff.server.sync.DocumentTag;
+import io.handoff.server.sync.WriteOutcome;
+import io.lettuce.core.RedisClient;
+import io.lettuce.core.api.StatefulRedisConnection;
+import io.lettuce.core.api.sync.RedisCommands;
+import io.lettuce.core.codec.ByteArrayCodec;
+import java.nio.charset.StandardCharsets;
+import java.util.Arrays;
+import java.util.UUID;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The write outcomes a device's outcome hash keeps carry their document's tag ('T' and 8 bytes
+ * before the outcome), and outcomes stored by a server from before tags (the same without it),
+ * which a deployment keeps when it upgrades, are still answered as they were then: to their own
+ * re-send, and, since nothing tells their document, to a write of another document under their
+ * number too.
+ */
+class RedisOutcomeFormatTest {
+  private final String prefix = "test-" + UUID.randomUUID() + ":";
+  private final RedisEngine engine =
+      RedisEngine.connect(RedisProcess.sharedUrl(), prefix, StoreLimits.builder().build());
+  private final RedisClient client = RedisClient.create(RedisProcess.sharedUrl());
+  private final StatefulRedisConnection<byte[], byte[]> connection =
+      client.connect(ByteArrayCodec.INSTANCE);
+  private final RedisCommands<byte[], byte[]> redis = connection.sync();
+  private final byte[] outcomes = new RedisKeys(prefix).outcomes("u", "d1");
+
+  @AfterEach
+  void tearDown() {
+    connection.close();
+    client.shutdown();
+    engine.close();
+  }
+
+  private WriteOutcome write(String doc, long seq, Long expected) {
+    Write.Builder w =
+        Write.newBuilder()
+            .setDocument(doc)
+            .setClientSeq(seq)
+            .addOps(FieldOp.newBuilder().setField("f").setSet(ByteString.copyFromUtf8("v")));
+    if (expected != null) {
+      w.setExpectedVersion(expected);
+    }
+    return engine.store().write("u", "d1", w.build()).join();
+  }
+
+  private byte[] stored(long seq) {
+    return redis.hget(outcomes, Long.toString(seq).getBytes(StandardCharsets.US_ASCII));
+  }
+
+  /** Stores the outcome of {@code seq} as a server from before tags did: without the tag. */
+  private void untag(long seq) {
+    byte[] o = stored(seq);
+    redis.hset(
+        outcomes,
+        Long.toString(seq).getBytes(StandardCharsets.US_ASCII),
+        Arrays.copyOfRange(o, 9, o.length));
+  }
+
+  @Test
+  void outcomesCarryTheirDocumentsTag() {
+    WriteOutcome e = write("e", 2, null);
+    byte[] o = stored(2);
+    assertArrayEquals(RedisDocumentStore.tagged(DocumentTag.of("e")), Arrays.copyOf(o, 9));
+    assertEquals('A', o[9]);
+    assertEquals(e.epoch(), RedisDocumentStore.epoch(Arrays.copyOfRange(o, 10, 18)));
+    assertEquals(ErrorCode.CONFLICT, write("e", 3, 9L).error());
+    assertEquals('r', stored(3)[9]);
+  }
+
+  @Test
+  void anOutcomeStoredBeforeTagsIsAnsweredAsThen() {
+    WriteOutcome e = write("e", 2, null);
+    assertEquals(ErrorCode.CONFLICT, write("e", 3, 9L).error());
+    untag(2);
+    untag(3);
+    assertEquals('A', stored(2)[0]);
+    WriteOutcome again = write("e", 2, null);
+    assertTrue(again.duplicate(), again.toString());
+    assertEquals(e.epoch(), again.epoch());
+    assertEquals(e.version(), again.version());
+    assertEquals(e.fingerprint(), again.fingerprint());
+    WriteOutcome conflict = write("e", 3, 9L);
+    assertTrue(conflict.duplicate());
+    assertEquals(ErrorCode.CONFLICT, conflict.error());
+    assertTrue(conflict.message().contains("expected version 9"), conflict.message());
+    // Nothing says which document an untagged outcome is of: it answers any, as before tags.
+    WriteOutcome other = write("f", 2, null);
+    assertTrue(other.duplicate(), other.toString());
+    assertEquals(e.version(), other.version());
+    assertEquals(ErrorCode.CONFLICT, write("g", 3, null).error());
+  }
+}
