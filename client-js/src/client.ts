@@ -12,6 +12,14 @@ import {
   SyncEngine,
 } from "./engine.js";
 import { HandoffError } from "./errors.js";
+import {
+  CLOSE_GRACE_MS,
+  type WebSocketFactory,
+  type WebSocketLike,
+  bearerWebSocket,
+  hasTerminate,
+  queryParameterWebSocket,
+} from "./websocket.js";
 import { Emitter } from "./events.js";
 import { checkFollowEntries, checkFollowSpec } from "./names.js";
 import {
@@ -52,46 +60,6 @@ function randomKey(): string {
   const b = new Uint8Array(16);
   globalThis.crypto.getRandomValues(b);
   return Array.from(b, (x) => x.toString(16).padStart(2, "0")).join("");
-}
-
-/** The part of a WebSocket the client uses: the browser's `WebSocket` and `ws` both fit. */
-export interface WebSocketLike {
-  binaryType: string;
-  readonly readyState: number;
-  onopen: ((ev: any) => void) | null;
-  onmessage: ((ev: { data: any }) => void) | null;
-  onclose: ((ev: { code: number; reason: string }) => void) | null;
-  onerror: ((ev: any) => void) | null;
-  send(data: Uint8Array): void;
-  close(code?: number, reason?: string): void;
-}
-
-/** Opens a WebSocket to `url` authenticated with `token` (undefined: no token). */
-export type WebSocketFactory = (url: string, token: string | undefined) => WebSocketLike;
-
-/**
- * The browser way: the token travels as the `access_token` query parameter (browsers cannot set an
- * Authorization header on a WebSocket). Uses the global `WebSocket`.
- */
-export const queryParameterWebSocket: WebSocketFactory = (url, token) => {
-  const Ws = (globalThis as { WebSocket?: new (url: string) => WebSocketLike }).WebSocket;
-  if (!Ws) {
-    throw new Error("no global WebSocket: in Node 20 pass webSocket: bearerWebSocket(WebSocket) with the 'ws' package");
-  }
-  const target = token ? `${url}${url.includes("?") ? "&" : "?"}access_token=${encodeURIComponent(token)}` : url;
-  return new Ws(target);
-};
-
-/**
- * For Node with the `ws` package: the token travels as `Authorization: Bearer` (which the server
- * prefers to the query parameter when both are present). `bearerWebSocket(WebSocket)` with
- * `import WebSocket from "ws"`.
- */
-export function bearerWebSocket(
-  Ws: new (url: string, options: { headers: Record<string, string> }) => unknown,
-): WebSocketFactory {
-  return (url, token) =>
-    new Ws(url, { headers: token ? { Authorization: `Bearer ${token}` } : {} }) as WebSocketLike;
 }
 
 /**
@@ -604,14 +572,6 @@ export class HandoffClient {
       };
     };
   }
-}
-
-/** How long a closed socket may wait for the server's close frame before Node's `ws` drops it. */
-const CLOSE_GRACE_MS = 1_000;
-
-/** Node's `ws` can drop a socket at once; a browser's WebSocket cannot (nor need to). */
-function hasTerminate(s: WebSocketLike): s is WebSocketLike & { terminate(): void } {
-  return typeof (s as { terminate?: unknown }).terminate === "function";
 }
 
 function expect<K extends ServerFrame["body"]["case"] & string>(

@@ -1,13 +1,10 @@
+export { HandoffClient, MAX_TOKEN_LENGTH, type HandoffClientOptions, type FollowOption } from "./client.js";
 export {
-  HandoffClient,
   bearerWebSocket,
   queryParameterWebSocket,
-  MAX_TOKEN_LENGTH,
-  type HandoffClientOptions,
-  type FollowOption,
   type WebSocketFactory,
   type WebSocketLike,
-} from "./client.js";
+} from "./websocket.js";
 export { Document, Edit, type DocumentChange, type FieldChange, type FieldValue } from "./document.js";
 export { type ConnectionState, type ClientEvents, isReconnectCode } from "./engine.js";
 export { HandoffError, type HandoffErrorCode, type ApiErrorCode, OUTCOME_UNKNOWN } from "./errors.js";
