@@ -14,8 +14,6 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.concurrent.Executors;
-import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -37,32 +35,18 @@ class DevelopmentSecretLogTest {
     Path jwks = dir.resolve("identity.jwks.json");
     Files.writeString(jwks, new JWKSet(SigningKeys.generate("app-1").toPublicJWK()).toString());
 
-    String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
-    ProcessBuilder pb =
-        new ProcessBuilder(
-                java,
-                "-Xmx64m",
-                "-cp",
-                System.getProperty("java.class.path"),
-                "-Dlogback.configurationFile="
-                    + Path.of("src/main/resources/logback.xml").toAbsolutePath(),
-                Main.class.getName(),
-                "--host",
-                "127.0.0.1",
-                "--port",
-                "0",
-                "--signing-key",
-                key.toString(),
-                "--identity-jwks",
-                jwks.toString(),
-                "--identity-audience",
-                "app")
-            .redirectErrorStream(true);
-    pb.environment().keySet().removeIf(k -> k.startsWith(ConfigSources.ENV_PREFIX));
-    Process p = pb.start();
-    // Ends the process, and with it the read below, should it never say what this test waits for.
-    ScheduledExecutorService watchdog = Executors.newSingleThreadScheduledExecutor();
-    watchdog.schedule(p::destroyForcibly, 60, TimeUnit.SECONDS);
+    Process p =
+        LauncherProcess.start(
+            "--host",
+            "127.0.0.1",
+            "--port",
+            "0",
+            "--signing-key",
+            key.toString(),
+            "--identity-jwks",
+            jwks.toString(),
+            "--identity-audience",
+            "app");
     List<String> output = new ArrayList<>();
     try (BufferedReader out =
         new BufferedReader(new InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8))) {
@@ -81,7 +65,6 @@ class DevelopmentSecretLogTest {
       if (!p.waitFor(30, TimeUnit.SECONDS)) {
         p.destroyForcibly();
       }
-      watchdog.shutdownNow();
     }
     String log = String.join("\n", output);
     assertFalse(log.contains("DEVELOPMENT secret"), log);

@@ -23,15 +23,12 @@ import java.io.InputStreamReader;
 import java.io.PrintWriter;
 import java.io.StringWriter;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.UUID;
 import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.Executors;
-import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
@@ -173,34 +170,20 @@ class NodeIdLeaseTest {
   @Tag("fault") // A launcher JVM killed and a lease left to lapse: 10-15 s, in the fault suite.
   void aNodeKilledAndRestartedAtOnceTakesItsIdBackWhenTheDeadOnesLeaseLapses() throws Exception {
     String url = RedisProcess.sharedUrl();
-    String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
-    ProcessBuilder pb =
-        new ProcessBuilder(
-                java,
-                "-Xmx96m",
-                "-cp",
-                System.getProperty("java.class.path"),
-                "-Dlogback.configurationFile="
-                    + Path.of("src/main/resources/logback.xml").toAbsolutePath(),
-                Main.class.getName(),
-                "--host",
-                "127.0.0.1",
-                "--port",
-                "0",
-                "--node-id",
-                "restarted",
-                "--redis-url",
-                url,
-                "--redis-prefix",
-                nodes.prefix,
-                "--jwt-secret",
-                SECRET)
-            .redirectErrorStream(true);
-    pb.environment().keySet().removeIf(k -> k.startsWith(ConfigSources.ENV_PREFIX));
-    Process p = pb.start();
-    // Ends the process, and with it the read below, should it never say it listens.
-    ScheduledExecutorService watchdog = Executors.newSingleThreadScheduledExecutor();
-    watchdog.schedule(p::destroyForcibly, 60, TimeUnit.SECONDS);
+    Process p =
+        LauncherProcess.start(
+            "--host",
+            "127.0.0.1",
+            "--port",
+            "0",
+            "--node-id",
+            "restarted",
+            "--redis-url",
+            url,
+            "--redis-prefix",
+            nodes.prefix,
+            "--jwt-secret",
+            SECRET);
     List<String> output = new ArrayList<>();
     try (BufferedReader out =
         new BufferedReader(new InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8))) {
@@ -213,7 +196,6 @@ class NodeIdLeaseTest {
       assertTrue(listening, "the first process started: " + output);
     } finally {
       p.destroyForcibly(); // SIGKILL: no shutdown hook, the lease is not given back
-      watchdog.shutdownNow();
       assertTrue(p.waitFor(30, TimeUnit.SECONDS), "the process ended");
     }
 
