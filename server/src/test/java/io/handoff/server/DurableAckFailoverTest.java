@@ -53,8 +53,12 @@ class DurableAckFailoverTest {
     return on(replica, r -> r.info("replication")).contains("master_link_status:up");
   }
 
-  @Test
-  void aWriteAppliedOnlyOnAPrimaryThatDiedIsNeverAckedByItsSuccessor() throws Exception {
+  /**
+   * A primary whose replica (reached through {@code link}, which can be frozen) has a replica of
+   * its own; a node with durable acks reaches Redis through {@code address}; {@code user}'s phone
+   * wrote its first write, acked and on the replica.
+   */
+  private Durable durable(String user) throws Exception {
     RedisProcess primary = nodes.add(RedisProcess.start());
     ChaosProxy link = nodes.add(new ChaosProxy(primary.port()));
     RedisProcess replica = nodes.add(RedisProcess.startReplicaOf(link.port()));
@@ -62,14 +66,32 @@ class DurableAckFailoverTest {
     ChaosProxy address = nodes.add(new ChaosProxy(primary.port()));
     Conditions.await(
         "both replicas linked", () -> linked(replica) && linked(second), Duration.ofSeconds(30));
-
     HandoffServer node = nodes.redis("redis://127.0.0.1:" + address.port(), "a", DURABLE);
-    TestDevice device =
-        nodes.add(TestDevice.connect(node.port(), TestServer.token("flo", "phone")));
+    TestDevice device = nodes.add(TestDevice.connect(node.port(), TestServer.token(user, "phone")));
     device.hello();
     assertTrue(device.answerTo(device.write("cart", 1, "f", "one")).hasAck());
-    String outcomes = nodes.prefix + "{flo}:s:phone";
+    String outcomes = nodes.prefix + "{" + user + "}:s:phone";
     assertNotNull(on(replica, r -> r.hget(outcomes, "1")), "the replica holds the acked write");
+    return new Durable(primary, link, replica, address, device, outcomes);
+  }
+
+  private record Durable(
+      RedisProcess primary,
+      ChaosProxy link,
+      RedisProcess replica,
+      ChaosProxy address,
+      TestDevice device,
+      String outcomes) {}
+
+  @Test
+  void aWriteAppliedOnlyOnAPrimaryThatDiedIsNeverAckedByItsSuccessor() throws Exception {
+    Durable d = durable("flo");
+    RedisProcess primary = d.primary();
+    ChaosProxy link = d.link();
+    RedisProcess replica = d.replica();
+    ChaosProxy address = d.address();
+    TestDevice device = d.device();
+    String outcomes = d.outcomes();
 
     // The replica hears nothing more from the primary; the next writes are applied there only.
     link.freezeOpenConnections();
@@ -113,21 +135,13 @@ class DurableAckFailoverTest {
    */
   @Test
   void aWriteAppliedOnTheOldPrimaryIsNotAckedByTheReplicaOfTheNewOne() throws Exception {
-    RedisProcess primary = nodes.add(RedisProcess.start());
-    ChaosProxy link = nodes.add(new ChaosProxy(primary.port()));
-    RedisProcess replica = nodes.add(RedisProcess.startReplicaOf(link.port()));
-    RedisProcess second = nodes.add(RedisProcess.startReplicaOf(replica));
-    ChaosProxy address = nodes.add(new ChaosProxy(primary.port()));
-    Conditions.await(
-        "both replicas linked", () -> linked(replica) && linked(second), Duration.ofSeconds(30));
-
-    HandoffServer node = nodes.redis("redis://127.0.0.1:" + address.port(), "a", DURABLE);
-    TestDevice device =
-        nodes.add(TestDevice.connect(node.port(), TestServer.token("gus", "phone")));
-    device.hello();
-    assertTrue(device.answerTo(device.write("cart", 1, "f", "one")).hasAck());
-    String outcomes = nodes.prefix + "{gus}:s:phone";
-    assertNotNull(on(replica, r -> r.hget(outcomes, "1")), "the replica holds the acked write");
+    Durable d = durable("gus");
+    RedisProcess primary = d.primary();
+    ChaosProxy link = d.link();
+    RedisProcess replica = d.replica();
+    ChaosProxy address = d.address();
+    TestDevice device = d.device();
+    String outcomes = d.outcomes();
 
     // The replica promoted and the address moved to it; the old primary runs on.
     link.freezeOpenConnections();
