@@ -86,40 +86,34 @@ class DurableAckFailoverTest {
   @Test
   void aWriteAppliedOnlyOnAPrimaryThatDiedIsNeverAckedByItsSuccessor() throws Exception {
     Durable d = durable("flo");
-    RedisProcess primary = d.primary();
-    ChaosProxy link = d.link();
-    RedisProcess replica = d.replica();
-    ChaosProxy address = d.address();
-    TestDevice device = d.device();
-    String outcomes = d.outcomes();
 
     // The replica hears nothing more from the primary; the next writes are applied there only.
-    link.freezeOpenConnections();
-    long two = device.write("cart", 2, "f", "two");
+    d.link().freezeOpenConnections();
+    long two = d.device().write("cart", 2, "f", "two");
     Conditions.await(
         "write 2 applied on the primary, its confirmation waiting",
         () ->
-            on(primary, r -> r.hget(outcomes, "2")) != null
-                && on(primary, r -> r.info("clients")).contains("blocked_clients:1"),
+            on(d.primary(), r -> r.hget(d.outcomes(), "2")) != null
+                && on(d.primary(), r -> r.info("clients")).contains("blocked_clients:1"),
         Duration.ofSeconds(10));
-    long three = device.write("list", 3, "f", "three");
+    long three = d.device().write("list", 3, "f", "three");
     Conditions.await(
         "write 3 applied on the primary",
-        () -> on(primary, r -> r.hget(outcomes, "3")) != null,
+        () -> on(d.primary(), r -> r.hget(d.outcomes(), "3")) != null,
         Duration.ofSeconds(10));
 
     // The failover: the replica promoted, the address moved to it, the primary killed.
-    assertEquals("OK", on(replica, RedisCommands::replicaofNoOne));
-    address.retarget(replica.port());
-    primary.crash();
-    address.cutAll();
+    assertEquals("OK", on(d.replica(), RedisCommands::replicaofNoOne));
+    d.address().retarget(d.replica().port());
+    d.primary().crash();
+    d.address().cutAll();
 
     for (long request : new long[] {two, three}) {
-      ServerFrame answer = device.answerTo(request);
+      ServerFrame answer = d.device().answerTo(request);
       if (answer.hasAck()) {
         String seq = Long.toString(answer.getAck().getClientSeq());
         assertNotNull(
-            on(replica, r -> r.hget(outcomes, seq)),
+            on(d.replica(), r -> r.hget(d.outcomes(), seq)),
             "write " + seq + " was acked as durable, yet the promoted replica lacks it: " + answer);
       } else {
         assertEquals(ErrorCode.OUTCOME_UNKNOWN, answer.getError().getCode(), answer.toString());
@@ -136,36 +130,31 @@ class DurableAckFailoverTest {
   @Test
   void aWriteAppliedOnTheOldPrimaryIsNotAckedByTheReplicaOfTheNewOne() throws Exception {
     Durable d = durable("gus");
-    RedisProcess primary = d.primary();
-    ChaosProxy link = d.link();
-    RedisProcess replica = d.replica();
-    ChaosProxy address = d.address();
-    TestDevice device = d.device();
-    String outcomes = d.outcomes();
 
     // The replica promoted and the address moved to it; the old primary runs on.
-    link.freezeOpenConnections();
-    assertEquals("OK", on(replica, RedisCommands::replicaofNoOne));
-    address.retarget(replica.port());
+    d.link().freezeOpenConnections();
+    assertEquals("OK", on(d.replica(), RedisCommands::replicaofNoOne));
+    d.address().retarget(d.replica().port());
     // The connection that ran the last WAIT is cut, and comes back through the address.
     String waiter =
-        on(primary, RedisCommands::clientList)
+        on(d.primary(), RedisCommands::clientList)
             .lines()
             .filter(l -> l.contains("cmd=wait"))
             .map(l -> l.replaceAll("^id=(\\d+) .*", "$1"))
             .findFirst()
             .orElseThrow();
-    on(primary, r -> r.clientKill(KillArgs.Builder.id(Long.parseLong(waiter))));
+    on(d.primary(), r -> r.clientKill(KillArgs.Builder.id(Long.parseLong(waiter))));
     Conditions.await(
         "the confirming connection back, on the new primary",
         // Besides the replica's link, which INFO does not count, and the connection asking.
-        () -> on(replica, r -> r.info("clients")).contains("connected_clients:2"),
+        () -> on(d.replica(), r -> r.info("clients")).contains("connected_clients:2"),
         Duration.ofSeconds(10));
 
-    ServerFrame answer = device.answerTo(device.write("cart", 2, "f", "two"));
-    assertNotNull(on(primary, r -> r.hget(outcomes, "2")), "applied on the old primary");
-    primary.crash();
-    assertNull(on(replica, r -> r.hget(outcomes, "2")), "the promoted replica never had it");
+    ServerFrame answer = d.device().answerTo(d.device().write("cart", 2, "f", "two"));
+    assertNotNull(on(d.primary(), r -> r.hget(d.outcomes(), "2")), "applied on the old primary");
+    d.primary().crash();
+    assertNull(
+        on(d.replica(), r -> r.hget(d.outcomes(), "2")), "the promoted replica never had it");
     assertTrue(answer.hasError(), "acked as durable, yet the promoted replica lacks it: " + answer);
     assertEquals(ErrorCode.OUTCOME_UNKNOWN, answer.getError().getCode(), answer.toString());
   }
