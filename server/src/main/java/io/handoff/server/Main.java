@@ -12,7 +12,6 @@ import io.handoff.server.transport.IoTransport;
 import io.handoff.server.transport.TransportConfig;
 import java.io.PrintWriter;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
 import java.util.Map;
@@ -77,15 +76,6 @@ public final class Main implements Callable<Integer> {
 
   @Option(names = "--redis-prefix", defaultValue = "handoff:", description = "Prefix of every key.")
   String redisPrefix;
-
-  @Option(
-      names = "--tls-cert",
-      paramLabel = "PEM",
-      description = "Certificate chain: serve wss:// and https:// (needs --tls-key).")
-  Path tlsCert;
-
-  @Option(names = "--tls-key", paramLabel = "PEM", description = "PKCS#8 key of --tls-cert.")
-  Path tlsKey;
 
   @Option(
       names = "--heartbeat",
@@ -472,9 +462,6 @@ public final class Main implements Callable<Integer> {
     transport.compression(compression);
     set("io-transport", ioTransport, () -> transport.ioTransport(IoTransport.parse(ioTransport)));
     set("event-loops", eventLoops, () -> transport.eventLoops(eventLoops));
-    if (tlsCert != null || tlsKey != null) {
-      set(tlsCert == null ? "tls-key" : "tls-cert", tlsCert, () -> transport.tls(tlsCert, tlsKey));
-    }
     sockets.apply(this, transport);
     b.transport(transport.build());
     b.userLoops(userLoops);
@@ -546,7 +533,11 @@ public final class Main implements Callable<Integer> {
       return 2;
     } catch (IllegalArgumentException e) {
       engine.close();
-      err.println("handoff-server: invalid configuration: " + e.getMessage());
+      err.println(
+          "handoff-server: invalid configuration: "
+              + e.getMessage()
+                  .replace("(--tls-cert)", "(" + origin("tls-cert") + ")")
+                  .replace("(--tls-key)", "(" + origin("tls-key") + ")"));
       return 2;
     } catch (NodeIdInUseException e) {
       engine.close();

@@ -44,6 +44,12 @@ public final class ServerConfig {
   public static final int DEFAULT_MAX_HTTP_HEADER_BYTES = 8 * 1024;
   public static final Duration DEFAULT_CLOCK_SKEW = Duration.ofSeconds(30);
 
+  /**
+   * The least rate a limit may be given (one request every 1000 s) other than 0, which turns it
+   * off: below it the wait a refusal states ("retry in N ms") grows without bound.
+   */
+  public static final double MIN_RATE_PER_SECOND = 0.001;
+
   private final String host;
   private final int port;
   private final String nodeId;
@@ -444,6 +450,11 @@ public final class ServerConfig {
         + "}";
   }
 
+  /** A rate as people write it in messages: 1000, 0.5, 0.001 (no trailing ".0", no exponent). */
+  public static String rate(double perSecond) {
+    return java.math.BigDecimal.valueOf(perSecond).stripTrailingZeros().toPlainString();
+  }
+
   /** Builds a {@link ServerConfig}; not thread-safe. */
   public static final class Builder {
     private String host = DEFAULT_HOST;
@@ -578,7 +589,7 @@ public final class ServerConfig {
 
     /** Sustained writes per second per connection and the burst; a rate of 0 turns it off. */
     public Builder writeRate(double perSecond, int burst) {
-      checkArgument(perSecond >= 0, "writeRate must be >= 0, got " + perSecond);
+      checkRate("writeRate", perSecond);
       checkArgument(burst >= 1, "writeBurst must be >= 1, got " + burst);
       this.writeRatePerSecond = perSecond;
       this.writeBurst = burst;
@@ -590,7 +601,7 @@ public final class ServerConfig {
      * turns it off.
      */
     public Builder syncRate(double perSecond, int burst) {
-      checkArgument(perSecond >= 0, "syncRate must be >= 0, got " + perSecond);
+      checkRate("syncRate", perSecond);
       checkArgument(burst >= 1, "syncBurst must be >= 1, got " + burst);
       this.syncRatePerSecond = perSecond;
       this.syncBurst = burst;
@@ -602,7 +613,7 @@ public final class ServerConfig {
      * AnswerApproval) per second per connection and the burst; a rate of 0 turns it off.
      */
     public Builder deviceRequestRate(double perSecond, int burst) {
-      checkArgument(perSecond >= 0, "deviceRequestRate must be >= 0, got " + perSecond);
+      checkRate("deviceRequestRate", perSecond);
       checkArgument(burst >= 1, "deviceRequestBurst must be >= 1, got " + burst);
       this.deviceRequestRatePerSecond = perSecond;
       this.deviceRequestBurst = burst;
@@ -621,7 +632,7 @@ public final class ServerConfig {
      * address's group) and the burst; a rate of 0 turns it off.
      */
     public Builder apiRequestRate(double perSecond, int burst) {
-      checkArgument(perSecond >= 0, "apiRequestRate must be >= 0, got " + perSecond);
+      checkRate("apiRequestRate", perSecond);
       checkArgument(burst >= 1, "apiRequestBurst must be >= 1, got " + burst);
       this.apiRequestRatePerSecond = perSecond;
       this.apiRequestBurst = burst;
@@ -630,7 +641,7 @@ public final class ServerConfig {
 
     /** Sustained upgrades per second per remote address and the burst; 0 turns it off. */
     public Builder connectRatePerAddress(double perSecond, int burst) {
-      checkArgument(perSecond >= 0, "connectRatePerAddress must be >= 0, got " + perSecond);
+      checkRate("connectRatePerAddress", perSecond);
       checkArgument(burst >= 1, "connectBurstPerAddress must be >= 1, got " + burst);
       this.connectRatePerAddress = perSecond;
       this.connectBurstPerAddress = burst;
@@ -661,7 +672,7 @@ public final class ServerConfig {
 
     public Builder drainTimeout(Duration drainTimeout) {
       checkArgument(
-          !drainTimeout.isNegative() && drainTimeout.toSeconds() <= 300,
+          !drainTimeout.isNegative() && drainTimeout.compareTo(Duration.ofMinutes(5)) <= 0,
           "drainTimeout must be between 0 and 5 minutes, got " + drainTimeout);
       this.drainTimeout = drainTimeout;
       return this;
@@ -755,6 +766,17 @@ public final class ServerConfig {
         nodeId = "node-" + Long.toHexString(new java.security.SecureRandom().nextLong() >>> 16);
       }
       return new ServerConfig(this);
+    }
+
+    /** A sustained rate: 0 (no limit), or finite and at least {@link #MIN_RATE_PER_SECOND}. */
+    static void checkRate(String name, double perSecond) {
+      checkArgument(
+          perSecond == 0 || (perSecond >= MIN_RATE_PER_SECOND && Double.isFinite(perSecond)),
+          name
+              + " must be 0 (no limit) or at least "
+              + MIN_RATE_PER_SECOND
+              + " a second (one every 1000 s), got "
+              + perSecond);
     }
 
     static void checkArgument(boolean ok, String message) {

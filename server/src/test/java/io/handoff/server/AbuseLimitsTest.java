@@ -31,7 +31,12 @@ class AbuseLimitsTest {
         } else {
           assertEquals(ErrorCode.RATE_LIMITED, f.getError().getCode());
           assertTrue(f.getError().getRetryable(), "the client may re-send later");
-          assertTrue(f.getError().getMessage().contains("writes/s"), f.getError().getMessage());
+          assertTrue(
+              f.getError().getMessage().contains("more than 0.001 writes/s"),
+              "the rate as configured: " + f.getError().getMessage());
+          assertTrue(
+              f.getError().getMessage().matches(".*retry in [1-9][0-9]{0,6} ms.*"),
+              "a wait of at most 1000 s: " + f.getError().getMessage());
           limited++;
         }
       }

@@ -52,6 +52,7 @@ class CommandLineErrorsTest {
         dir.resolve("latin1.properties"),
         "# r\u00e9glages\nnode-id=a\n".getBytes(StandardCharsets.ISO_8859_1));
     Files.writeString(dir.resolve("twice.properties"), "node-id=a\nheartbeat=25s\nnode-id=b\n");
+    Files.writeString(dir.resolve("bad.pem"), "not a certificate\n");
     Files.writeString(
         dir.resolve("args.txt"), "--config\n" + dir.resolve("bad-heartbeat.properties") + "\n");
   }
@@ -295,7 +296,8 @@ class CommandLineErrorsTest {
             "--identity-jwks " + dir.resolve("missing-jwks.json") + " --identity-algorithms HS256",
             Map.of(),
             2,
-            "--identity-algorithms takes ES256, RS256, EdDSA"));
+            "--identity-algorithms: 'HS256' is refused",
+            "the node takes ES256, RS256, EdDSA"));
     all.add(
         c(
             "an admin host without a port",
@@ -458,6 +460,91 @@ class CommandLineErrorsTest {
             2,
             "--redis-url: 'redis://10.0.0.5:7000,10.0.0.6:7000' lists several Redis nodes",
             "add --redis-cluster"));
+    all.add(
+        c(
+            "an identity algorithm the node does not take, from the variable",
+            busyPort.strip(),
+            Map.of("HANDOFF_IDENTITY_ALGORITHMS", "ES256,HS256"),
+            2,
+            "HANDOFF_IDENTITY_ALGORITHMS (--identity-algorithms): 'ES256,HS256' is refused",
+            "identity algorithm HS256 is not supported"));
+    all.add(
+        c(
+            "an access token that would outlive a session dead of inactivity",
+            "--access-token-ttl 2h --refresh-inactivity 1h" + busyPort,
+            Map.of(),
+            2,
+            "--access-token-ttl: '2h' is too long for --refresh-inactivity '1h'",
+            "30 s clock skew plus --refresh-reuse-interval ('5s')"));
+    all.add(
+        c(
+            "an inactivity limit that leaves no room for the clock skew, from the variable",
+            "--access-token-ttl 10m" + busyPort,
+            Map.of("HANDOFF_REFRESH_INACTIVITY", "10m30s"),
+            2,
+            "--access-token-ttl: '10m' is too long for"
+                + " HANDOFF_REFRESH_INACTIVITY (--refresh-inactivity) '10m30s'"));
+    all.add(
+        c(
+            "a drain timeout past 5 minutes by less than a second",
+            "--drain-timeout 5m500ms" + busyPort,
+            Map.of(),
+            2,
+            "--drain-timeout: '5m500ms' is refused",
+            "between 0 and 5 minutes"));
+    all.add(
+        c(
+            "a drain timeout past 5 minutes by a nanosecond, in ISO-8601",
+            "--drain-timeout PT300.000000001S" + busyPort,
+            Map.of(),
+            2,
+            "--drain-timeout: 'PT300.000000001S' is refused"));
+    all.add(
+        c(
+            "a write rate so small its wait overflows",
+            "--write-rate 1e-300" + busyPort,
+            Map.of(),
+            2,
+            "--write-rate: '1.0E-300' is refused",
+            "0 (no limit) or at least 0.001 a second"));
+    all.add(
+        c(
+            "a sync rate below the least, from the variable",
+            busyPort.strip(),
+            Map.of("HANDOFF_SYNC_RATE", "0.0001"),
+            2,
+            "HANDOFF_SYNC_RATE (--sync-rate): '1.0E-4' is refused",
+            "at least 0.001"));
+    all.add(
+        c(
+            "a TLS certificate that does not exist",
+            "--tls-cert "
+                + dir.resolve("missing-cert.pem")
+                + " --tls-key "
+                + dir.resolve("bad.pem")
+                + busyPort,
+            Map.of(),
+            2,
+            "--tls-cert: cannot read the TLS certificate chain " + dir.resolve("missing-cert.pem"),
+            "there is no such file"));
+    all.add(
+        c(
+            "a TLS key that is a directory, from the variable",
+            "--tls-cert " + dir.resolve("bad.pem") + busyPort,
+            Map.of("HANDOFF_TLS_KEY", dir.toString()),
+            2,
+            "HANDOFF_TLS_KEY (--tls-key): cannot read the TLS private key",
+            "it is a directory"));
+    all.add(
+        c(
+            "a TLS certificate that is no certificate, from the variable",
+            "--tls-key " + dir.resolve("bad.pem") + busyPort,
+            Map.of("HANDOFF_TLS_CERT", dir.resolve("bad.pem").toString()),
+            2,
+            "cannot use TLS certificate "
+                + dir.resolve("bad.pem")
+                + " (HANDOFF_TLS_CERT (--tls-cert))",
+            "(--tls-key)"));
     // A free port: a node that took it twice would bind it and blame "another process".
     String free = Integer.toString(freePort());
     all.add(

@@ -82,6 +82,86 @@ class ConfigTest {
   }
 
   @Test
+  void aQueueBudgetLargerThanTheJvmsMemoryIsTakenWithOneWarningNamingBoth() throws Exception {
+    ch.qos.logback.classic.Logger logger =
+        (ch.qos.logback.classic.Logger) org.slf4j.LoggerFactory.getLogger(QueueBudget.class);
+    ch.qos.logback.core.read.ListAppender<ch.qos.logback.classic.spi.ILoggingEvent> logged =
+        new ch.qos.logback.core.read.ListAppender<>();
+    logged.start();
+    logger.addAppender(logged);
+    long heap = Runtime.getRuntime().maxMemory();
+    long direct = io.netty.util.internal.PlatformDependent.maxDirectMemory();
+    long smaller = direct > 0 ? Math.min(heap, direct) : heap;
+    try {
+      try (QueueBudget fits = new QueueBudget(1L << 20, "n1")) {
+        assertEquals(1L << 20, fits.limit());
+      }
+      assertTrue(logged.list.isEmpty(), "a budget that fits says nothing: " + logged.list);
+      long tooMuch = smaller + (1L << 30);
+      try (QueueBudget budget = new QueueBudget(tooMuch, "n2")) {
+        assertEquals(tooMuch, budget.limit(), "taken as given");
+      }
+      assertEquals(1, logged.list.size(), logged.list.toString());
+      String said = logged.list.get(0).getFormattedMessage();
+      assertEquals(ch.qos.logback.classic.Level.WARN, logged.list.get(0).getLevel());
+      assertTrue(said.contains("queue-budget " + (tooMuch >> 20) + " MiB"), said);
+      assertTrue(said.contains((smaller >> 20) + " MiB"), said);
+    } finally {
+      logger.detachAppender(logged);
+    }
+    assertEquals(
+        null, QueueBudget.tooLarge(64L << 20, 128L << 20, 128L << 20), "a quarter of the heap");
+    assertTrue(
+        QueueBudget.tooLarge(1L << 30, 128L << 20, 0).contains("heap, 128 MiB (-Xmx)"),
+        "1g on -Xmx128m");
+    assertTrue(
+        QueueBudget.tooLarge(1L << 30, 4L << 30, 256L << 20)
+            .contains("direct-memory limit, 256 MiB"),
+        "direct memory is the smaller");
+  }
+
+  @Test
+  void anAccessTokenLifetimeThatFitsInTheInactivityLimitIsTaken() {
+    ServerConfig c =
+        configure(
+            Map.of(),
+            "--access-token-ttl",
+            "1h",
+            "--refresh-inactivity",
+            "1h35s",
+            "--jwt-secret",
+            SECRET);
+    assertEquals(Duration.ofHours(1), c.tokens().accessTokenTtl());
+    assertThrows(
+        IllegalArgumentException.class,
+        () ->
+            configure(
+                Map.of(),
+                "--access-token-ttl",
+                "1h",
+                "--refresh-inactivity",
+                "1h34s",
+                "--jwt-secret",
+                SECRET),
+        "one second short of the skew and the reuse interval");
+    assertEquals(
+        Duration.ofHours(1),
+        configure(
+                Map.of(),
+                "--access-token-ttl",
+                "1h",
+                "--refresh-inactivity",
+                "1h30s",
+                "--refresh-reuse-interval",
+                "0s",
+                "--jwt-secret",
+                SECRET)
+            .tokens()
+            .accessTokenTtl(),
+        "no reuse interval, no room needed for it");
+  }
+
+  @Test
   void deviceSocketSendBufferIsBoundedUnlessLeftToTheKernel() {
     assertEquals(
         128 * 1024,

@@ -183,9 +183,7 @@ public final class TokenConfig {
       for (String a : algorithms) {
         check(
             a.equals("ES256") || a.equals("RS256") || a.equals("EdDSA"),
-            "identity algorithm "
-                + a
-                + " is not supported (--identity-algorithms takes ES256, RS256, EdDSA)");
+            "identity algorithm " + a + " is not supported; the node takes ES256, RS256, EdDSA");
       }
       this.identityAlgorithms = Set.copyOf(algorithms);
       return this;

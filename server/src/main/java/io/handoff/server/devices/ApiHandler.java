@@ -170,7 +170,7 @@ public final class ApiHandler implements HttpService {
         429,
         "rate_limited",
         "more than "
-            + (rate == Math.rint(rate) ? Long.toString((long) rate) : Double.toString(rate))
+            + ServerConfig.rate(rate)
             + " requests a second (bursts of "
             + config.apiRequestBurst()
             + ") "

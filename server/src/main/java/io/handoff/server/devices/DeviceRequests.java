@@ -52,7 +52,7 @@ final class DeviceRequests {
           id,
           ErrorCode.RATE_LIMITED,
           "more than "
-              + (rate == Math.rint(rate) ? Long.toString((long) rate) : Double.toString(rate))
+              + ServerConfig.rate(rate)
               + " device requests (ListDevices, RevokeDevice, RefreshToken, VerifyUserCode,"
               + " AnswerApproval) a second on this connection; send this "
               + request

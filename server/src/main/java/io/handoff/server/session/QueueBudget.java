@@ -101,6 +101,13 @@ public final class QueueBudget implements AutoCloseable {
   /** Starts the budget's timer; {@code limit} bytes, or 0 for {@link #fromJvm()}. */
   public QueueBudget(long limit, String nodeId) {
     this.limit = limit > 0 ? limit : fromJvm();
+    String tooLarge =
+        limit > 0
+            ? tooLarge(limit, Runtime.getRuntime().maxMemory(), PlatformDependent.maxDirectMemory())
+            : null;
+    if (tooLarge != null) {
+      log.warn(tooLarge);
+    }
     this.timer =
         Executors.newSingleThreadScheduledExecutor(
             r -> {
@@ -121,6 +128,32 @@ public final class QueueBudget implements AutoCloseable {
   public static long derive(long maxHeap, long maxDirect) {
     long smaller = maxDirect > 0 ? Math.min(maxHeap, maxDirect) : maxHeap;
     return Math.max(1L << 20, (long) (smaller * DEFAULT_FRACTION));
+  }
+
+  /**
+   * The warning a configured budget gets when it is more than the smaller of the heap and the
+   * direct-memory limit: the node would run out of memory before the budget closed anyone. Null
+   * when it fits. A warning, not a refusal: the figures are this JVM's, which a configuration
+   * checked elsewhere (or a node whose heap is raised later) does not share.
+   */
+  public static String tooLarge(long limit, long maxHeap, long maxDirect) {
+    boolean directSmaller = maxDirect > 0 && maxDirect < maxHeap;
+    long smaller = directSmaller ? maxDirect : maxHeap;
+    if (limit <= smaller) {
+      return null;
+    }
+    return "queue-budget "
+        + mib(limit)
+        + " is more than this JVM's "
+        + (directSmaller
+            ? "direct-memory limit, " + mib(smaller) + " (-XX:MaxDirectMemorySize)"
+            : "heap, " + mib(smaller) + " (-Xmx)")
+        + ": the node would run out of memory before the budget closed a device that does not"
+        + " read; lower queue-budget (auto takes a quarter) or give the JVM more memory";
+  }
+
+  private static String mib(long bytes) {
+    return (bytes >> 20) + " MiB";
   }
 
   /** The budget in bytes. */

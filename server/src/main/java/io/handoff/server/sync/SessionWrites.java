@@ -79,7 +79,7 @@ final class SessionWrites {
             id,
             ErrorCode.RATE_LIMITED,
             "more than "
-                + (long) node.config().writeRatePerSecond()
+                + io.handoff.server.ServerConfig.rate(node.config().writeRatePerSecond())
                 + " writes/s on this connection; retry in "
                 + rate.millisToNextToken()
                 + " ms",

@@ -57,7 +57,7 @@ final class SyncLane {
         id,
         ErrorCode.RATE_LIMITED,
         "more than "
-            + (rate == Math.rint(rate) ? Long.toString((long) rate) : Double.toString(rate))
+            + io.handoff.server.ServerConfig.rate(rate)
             + " Follow and Resync requests a second on this connection; send it again in "
             + bucket.millisToNextToken()
             + " ms",

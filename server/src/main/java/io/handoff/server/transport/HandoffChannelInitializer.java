@@ -162,9 +162,9 @@ public final class HandoffChannelInitializer extends ChannelInitializer<SocketCh
       throw new IllegalArgumentException(
           "cannot use TLS certificate "
               + config.transport().tlsCertificate()
-              + " with key "
+              + " (--tls-cert) with key "
               + config.transport().tlsPrivateKey()
-              + ": "
+              + " (--tls-key): "
               + e.getMessage(),
           e);
     }
