@@ -18,6 +18,7 @@ import io.lettuce.core.api.sync.RedisCommands;
 import io.lettuce.core.codec.ByteArrayCodec;
 import java.nio.charset.StandardCharsets;
 import java.util.Arrays;
+import java.util.HexFormat;
 import java.util.UUID;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
@@ -103,5 +104,38 @@ class RedisOutcomeFormatTest {
     assertTrue(other.duplicate(), other.toString());
     assertEquals(e.version(), other.version());
     assertEquals(ErrorCode.CONFLICT, write("g", 3, null).error());
+  }
+
+  /**
+   * The bytes a node of e360c98 (the release before tags) stored for an applied write and a refused
+   * one (CONFLICT), copied from its Redis: a node of this release keeps answering their re-sends
+   * with them. An upgrade from there keeps such outcomes for a seq window's worth of each device's
+   * writes (docs/operations.md, "Upgrading", and bench/tools/mixed_versions.sh for nodes of both
+   * releases on one Redis).
+   */
+  @Test
+  void outcomesStoredByTheReleaseBeforeTagsAreStillAnswered() {
+    HexFormat hex = HexFormat.of();
+    redis.hset(
+        outcomes,
+        "1".getBytes(StandardCharsets.US_ASCII),
+        hex.parseHex("4131bffb10f809909d27ec5dfb72fa1f8031"));
+    redis.hset(
+        outcomes,
+        "2".getBytes(StandardCharsets.US_ASCII),
+        hex.parseHex(
+            "7231bffb10f809909d317c337c65787065637465642076657273696f6e20372062757420646f63756d65"
+                + "6e7420276e6f746573272069732061742031"));
+    WriteOutcome applied = write("notes", 1, null);
+    assertTrue(applied.duplicate(), applied.toString());
+    assertEquals(Long.parseUnsignedLong("11353585621642493745"), applied.epoch());
+    assertEquals(1, applied.version());
+    assertEquals(Long.parseUnsignedLong("9232373132883258407"), applied.fingerprint());
+    WriteOutcome refused = write("notes", 2, 7L);
+    assertTrue(refused.duplicate(), refused.toString());
+    assertEquals(ErrorCode.CONFLICT, refused.error());
+    assertEquals("expected version 7 but document 'notes' is at 1", refused.message());
+    assertEquals(Long.parseUnsignedLong("11353585621642493745"), refused.epoch());
+    assertEquals(1, refused.version());
   }
 }
