@@ -19,6 +19,7 @@ import java.util.Collection;
 import java.util.List;
 import java.util.Set;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 
@@ -29,8 +30,9 @@ import java.util.concurrent.atomic.AtomicInteger;
  * listings of a user's devices held until released, reads of a device session's status that fail,
  * creations of device sessions held until released, calls of the presence keeper held until
  * released, a resume's read of the documents made at once with its answer held. Everything that
- * passes a gate is the real engine's own work. It also counts the store's reads, device listings
- * and the broker's word that events may have been lost.
+ * passes a gate is the real engine's own work. It also counts the store's reads (and the most in
+ * flight at once), device listings and the broker's word that events may have been lost (and when
+ * each came).
  */
 final class GatedEngine implements Engine {
   private final Engine real;
@@ -46,6 +48,9 @@ final class GatedEngine implements Engine {
   private final AtomicBoolean holdSyncAnswers = new AtomicBoolean();
   private final List<Runnable> heldSyncAnswers = new ArrayList<>();
   private final AtomicInteger storeReads = new AtomicInteger();
+  private final AtomicInteger readsInFlight = new AtomicInteger();
+  private final AtomicInteger peakReadsInFlight = new AtomicInteger();
+  private final ConcurrentLinkedQueue<Long> possibleLossTimes = new ConcurrentLinkedQueue<>();
   private final Gate lists;
   private final AtomicInteger deviceLists = new AtomicInteger();
   private final Gate statuses;
@@ -82,6 +87,32 @@ final class GatedEngine implements Engine {
    */
   int storeReads() {
     return storeReads.get();
+  }
+
+  /**
+   * The most store reads (as {@link #storeReads()} counts them) that were sent and not yet answered
+   * at one moment, since the last {@link #resetPeakReadsInFlight()}.
+   */
+  int peakReadsInFlight() {
+    return peakReadsInFlight.get();
+  }
+
+  void resetPeakReadsInFlight() {
+    peakReadsInFlight.set(readsInFlight.get());
+  }
+
+  private <T> CompletableFuture<T> counted(java.util.function.Supplier<CompletableFuture<T>> read) {
+    storeReads.incrementAndGet();
+    peakReadsInFlight.accumulateAndGet(readsInFlight.incrementAndGet(), Math::max);
+    CompletableFuture<T> answer;
+    try {
+      answer = read.get();
+    } catch (RuntimeException e) {
+      readsInFlight.decrementAndGet();
+      throw e;
+    }
+    answer.whenComplete((r, err) -> readsInFlight.decrementAndGet());
+    return answer;
   }
 
   /** The next {@code n} ends of offers (accept, decline, cancel) wait, unsent, until released. */
@@ -207,6 +238,11 @@ final class GatedEngine implements Engine {
     return possibleLosses.get();
   }
 
+  /** When ({@link System#nanoTime()}) each of {@link #possibleLosses()} was told, in order. */
+  List<Long> possibleLossTimes() {
+    return new ArrayList<>(possibleLossTimes);
+  }
+
   /**
    * From now on the store's {@code sync} (a resume's read of the documents) runs at once, and its
    * answer waits until {@link #releaseSyncAnswers()}: a resume read that the node hears of late.
@@ -292,15 +328,15 @@ final class GatedEngine implements Engine {
     @Override
     public CompletableFuture<SyncResult> read(
         String userId, String document, long epoch, long version, long fingerprint) {
-      storeReads.incrementAndGet();
-      return reads.pass(() -> real.store().read(userId, document, epoch, version, fingerprint));
+      return counted(
+          () -> reads.pass(() -> real.store().read(userId, document, epoch, version, fingerprint)));
     }
 
     @Override
     public CompletableFuture<List<SyncResult>> sync(
         String userId, FollowFilter filter, Collection<Position> positions) {
-      storeReads.incrementAndGet();
-      CompletableFuture<List<SyncResult>> answer = real.store().sync(userId, filter, positions);
+      CompletableFuture<List<SyncResult>> answer =
+          counted(() -> real.store().sync(userId, filter, positions));
       if (!holdSyncAnswers.get()) {
         return answer;
       }
@@ -332,8 +368,7 @@ final class GatedEngine implements Engine {
 
     @Override
     public CompletableFuture<Set<String>> documents(String userId) {
-      storeReads.incrementAndGet();
-      return real.store().documents(userId);
+      return counted(() -> real.store().documents(userId));
     }
 
     @Override
@@ -459,6 +494,7 @@ final class GatedEngine implements Engine {
 
                 @Override
                 public void onPossibleLoss() {
+                  possibleLossTimes.add(System.nanoTime());
                   possibleLosses.incrementAndGet();
                   changed.fire();
                   listener.onPossibleLoss();

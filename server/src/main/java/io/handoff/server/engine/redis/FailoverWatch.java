@@ -10,9 +10,10 @@ import java.util.TreeSet;
 /**
  * Watches a Redis Cluster's topology for failovers: when the set of masters changes (a replica was
  * promoted), it logs one line and tells every listener of the broker that events may have been
- * lost, so each connection re-checks its documents against the store. A promoted replica may lack
- * the last writes of its old master; the re-check (which carries each device's fingerprint) finds
- * devices holding versions the new master does not have, and resyncs them.
+ * lost, so each connection re-checks its documents against the store (paced, as every possible
+ * loss: {@link RedisBroker#possibleLossEverywhere()}). A promoted replica may lack the last writes
+ * of its old master; the re-check (which carries each device's fingerprint) finds devices holding
+ * versions the new master does not have, and resyncs them.
  */
 final class FailoverWatch {
   private FailoverWatch() {}

@@ -15,12 +15,16 @@ import java.security.SecureRandom;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.Collection;
+import java.util.Iterator;
+import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.Executors;
+import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
@@ -36,7 +40,10 @@ import org.slf4j.LoggerFactory;
  * <p>Pub/sub loses messages while the connection is down. Lettuce reconnects and subscribes again;
  * a channel confirmed a second time was therefore down in between, and this broker tells the user's
  * listeners {@link Listener#onPossibleLoss()}, and they re-read their documents. This needs no
- * connection events, so it works the same on a standalone and a cluster pub/sub connection.
+ * connection events, so it works the same on a standalone and a cluster pub/sub connection. Every
+ * possible loss is told paced, {@link #LOSS_BATCH} users per {@link #LOSS_PAUSE} ({@link
+ * #tellLoss}): a resubscription confirms all of a connection's channels at once, and every user's
+ * sessions then read from Redis.
  *
  * <p>A message on a user's channel is either a {@link Delta} as the write script published it, or a
  * {@link UserSignal} behind a 0x00 byte. No protobuf message starts with 0x00 (field number 0 does
@@ -68,18 +75,27 @@ public final class RedisBroker implements Broker {
   private final Object swap = new Object();
   private static final byte[] HEARTBEAT = {1};
   private static final int SUBSCRIBE_BATCH = 512;
+  // Runs the paced tellings of possible losses (tellLoss).
+  private final EventExecutorGroup lossTimer;
+  // Channels whose listeners are still to be told of a possible loss, in the order they came; a
+  // channel waiting already is told once. Guarded by itself, as is lossTelling.
+  private final LinkedHashSet<Channel> lossWaiting = new LinkedHashSet<>();
+  // A batch is being told, or the pause after one runs: what comes meanwhile waits its turn.
+  private boolean lossTelling;
 
   /**
    * Subscribes on {@code connection} and publishes through {@code commands} (a connection in
-   * subscriber mode cannot publish).
+   * subscriber mode cannot publish); tells possible losses paced on {@code lossTimer}.
    */
   RedisBroker(
       StatefulRedisPubSubConnection<byte[], byte[]> connection,
       RedisClusterAsyncCommands<byte[], byte[]> commands,
-      RedisKeys keys) {
+      RedisKeys keys,
+      EventExecutorGroup lossTimer) {
     this.connection = connection;
     this.commands = commands;
     this.keys = keys;
+    this.lossTimer = lossTimer;
     this.heartbeat =
         keys.channel("hb:" + Long.toHexString(new SecureRandom().nextLong() & Long.MAX_VALUE));
     listenTo(connection);
@@ -211,8 +227,9 @@ public final class RedisBroker implements Broker {
             // confirmation finds it.
             Channel c = channels.get(ByteBuffer.wrap(channel));
             if (c != null && c.via == on && !c.confirmed.compareAndSet(false, true)) {
-              // Subscribed again after the connection dropped: messages may have been lost.
-              c.listeners.forEach(Listener::onPossibleLoss);
+              // Subscribed again after the connection dropped: messages may have been lost. Every
+              // channel of the connection is confirmed now, so the telling is paced.
+              tellLoss(List.of(c));
             }
           }
         });
@@ -406,42 +423,75 @@ public final class RedisBroker implements Broker {
 
   /**
    * Tells every listener that events may have been lost (the store failed over: a promoted replica
-   * may not have what was published before).
+   * may not have what was published before; or its life marker changed), paced as every possible
+   * loss is ({@link #tellLoss}).
    */
   void possibleLossEverywhere() {
-    channels.values().forEach(c -> c.listeners.forEach(Listener::onPossibleLoss));
+    tellLoss(channels.values());
   }
 
-  /** Users told at once by {@link #possibleLossEverywhere(EventExecutorGroup)}. */
+  /** Users told at once by {@link #tellLoss}. */
   static final int LOSS_BATCH = 256;
 
-  /** The pause between two batches of {@link #possibleLossEverywhere(EventExecutorGroup)}. */
+  /** The pause after each batch of {@link #tellLoss}. */
   static final Duration LOSS_PAUSE = Duration.ofMillis(50);
 
   /**
-   * As {@link #possibleLossEverywhere()}, paced on {@code timer}: {@link #LOSS_BATCH} users at a
-   * time, one batch per {@link #LOSS_PAUSE} (10,000 users in about 2 s), since every session then
-   * re-reads its documents from Redis, and a node's sessions all at once would queue tens of
-   * thousands of reads behind each other and the devices' own commands.
+   * Tells the listeners of {@code lost} that events may have been lost, on {@link #lossTimer}:
+   * {@link #LOSS_BATCH} users at a time, with a pause of {@link #LOSS_PAUSE} after each batch
+   * (10,000 users in about 2 s), since every session then re-reads its documents from Redis, and a
+   * node's sessions all at once would queue tens of thousands of reads behind each other and the
+   * devices' own commands. All callers share the one pace: users told within any 50 ms are at most
+   * 256, whether a resubscription, a failover or the life marker told them, or all three.
    */
-  void possibleLossEverywhere(EventExecutorGroup timer) {
-    List<Channel> all = new ArrayList<>(channels.values());
-    timer.execute(() -> tellLoss(timer, all, 0));
+  private void tellLoss(Collection<Channel> lost) {
+    synchronized (lossWaiting) {
+      lossWaiting.addAll(lost);
+      if (lossTelling || lossWaiting.isEmpty()) {
+        return;
+      }
+      lossTelling = true;
+    }
+    try {
+      lossTimer.execute(this::tellLossBatch);
+    } catch (RejectedExecutionException e) {
+      stopTellingLoss(); // The client is shutting down.
+    }
   }
 
-  private void tellLoss(EventExecutorGroup timer, List<Channel> all, int from) {
-    int end = Math.min(all.size(), from + LOSS_BATCH);
-    for (int i = from; i < end; i++) {
-      for (Listener l : all.get(i).listeners) {
+  private void tellLossBatch() {
+    List<Channel> batch = new ArrayList<>();
+    synchronized (lossWaiting) {
+      Iterator<Channel> it = lossWaiting.iterator();
+      while (batch.size() < LOSS_BATCH && it.hasNext()) {
+        batch.add(it.next());
+        it.remove();
+      }
+      if (batch.isEmpty()) {
+        lossTelling = false; // The pause after the last batch is over.
+        return;
+      }
+    }
+    for (Channel c : batch) {
+      for (Listener l : c.listeners) {
         try {
           l.onPossibleLoss();
         } catch (RuntimeException e) {
-          log.warn("listener of {} failed on a possible loss", all.get(i).userId, e);
+          log.warn("listener of {} failed on a possible loss", c.userId, e);
         }
       }
     }
-    if (end < all.size()) {
-      timer.schedule(() -> tellLoss(timer, all, end), LOSS_PAUSE.toMillis(), TimeUnit.MILLISECONDS);
+    try {
+      lossTimer.schedule(this::tellLossBatch, LOSS_PAUSE.toMillis(), TimeUnit.MILLISECONDS);
+    } catch (RejectedExecutionException e) {
+      stopTellingLoss();
+    }
+  }
+
+  private void stopTellingLoss() {
+    synchronized (lossWaiting) {
+      lossWaiting.clear();
+      lossTelling = false;
     }
   }
 
@@ -464,6 +514,7 @@ public final class RedisBroker implements Broker {
       }
     }
     channels.clear();
+    stopTellingLoss();
     connection.close();
   }
 

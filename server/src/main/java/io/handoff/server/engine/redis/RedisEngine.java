@@ -157,14 +157,18 @@ public final class RedisEngine implements Engine {
               failures(client, health),
               replicaWait(client, limits, keys, false, key -> uri));
       RedisBroker broker =
-          new RedisBroker(client.connectPubSub(ByteArrayCodec.INSTANCE), redis, keys);
+          new RedisBroker(
+              client.connectPubSub(ByteArrayCodec.INSTANCE),
+              redis,
+              keys,
+              client.getResources().eventExecutorGroup());
       RedisClusterAsyncCommands<byte[], byte[]> waiting =
           WaitingCommands.of(redis, failures(client, health));
       RedisSessionStore sessions = new RedisSessionStore(waiting, keys, limits, clock);
       ConnectionNames connections = new ConnectionNames();
       RedisHandoffStore handoff = new RedisHandoffStore(waiting, keys, clock, connections);
       StatefulRedisConnection<byte[], byte[]> probe = client.connect(ByteArrayCodec.INSTANCE);
-      StoreLife life = life(client, description, keys, broker);
+      StoreLife life = life(description, keys, broker);
       StoreLife.firstSighting(() -> life.check(probe.async()), DEFAULT_COMMAND_TIMEOUT);
       health.start(
           client.getResources().eventExecutorGroup(),
@@ -279,7 +283,11 @@ public final class RedisEngine implements Engine {
               failures(client, health),
               replicaWait(client, limits, keys, true, key -> masterOf(commands, key)));
       RedisBroker broker =
-          new RedisBroker(client.connectPubSub(ByteArrayCodec.INSTANCE), commands.async(), keys);
+          new RedisBroker(
+              client.connectPubSub(ByteArrayCodec.INSTANCE),
+              commands.async(),
+              keys,
+              client.getResources().eventExecutorGroup());
       RedisClusterAsyncCommands<byte[], byte[]> waiting =
           WaitingCommands.of(commands.async(), failures(client, health));
       RedisSessionStore sessions = new RedisSessionStore(waiting, keys, limits, clock);
@@ -289,7 +297,7 @@ public final class RedisEngine implements Engine {
       // connection of its own, so the PING never waits behind this node's backlog.
       StatefulRedisClusterConnection<byte[], byte[]> probe =
           client.connect(ByteArrayCodec.INSTANCE);
-      StoreLife life = life(client, description, keys, broker);
+      StoreLife life = life(description, keys, broker);
       StoreLife.firstSighting(
           () -> life.checkCluster(probe.async(), probe.getPartitions()), DEFAULT_COMMAND_TIMEOUT);
       health.start(
@@ -382,12 +390,8 @@ public final class RedisEngine implements Engine {
   }
 
   /** The life marker's check, which re-checks every session of the node, paced, on a reset. */
-  private static StoreLife life(
-      AbstractRedisClient client, String description, RedisKeys keys, RedisBroker broker) {
-    return new StoreLife(
-        description,
-        keys,
-        () -> broker.possibleLossEverywhere(client.getResources().eventExecutorGroup()));
+  private static StoreLife life(String description, RedisKeys keys, RedisBroker broker) {
+    return new StoreLife(description, keys, broker::possibleLossEverywhere);
   }
 
   private static RedisFailures failures(AbstractRedisClient client, StoreHealth health) {
