@@ -14,6 +14,10 @@ import io.handoff.server.engine.StoreLimits;
 import io.handoff.server.engine.memory.MemoryEngine;
 import io.handoff.server.engine.redis.RedisEngine;
 import io.handoff.server.transport.TransportConfig;
+import io.lettuce.core.codec.StringCodec;
+import io.lettuce.core.output.StatusOutput;
+import io.lettuce.core.protocol.CommandArgs;
+import io.lettuce.core.protocol.CommandType;
 import java.io.File;
 import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
@@ -265,6 +269,11 @@ class MetricsScenariosTest {
    * noeviction}) has the write answered UNAVAILABLE, and the write after it of the same document
    * PREDECESSOR_NOT_APPLIED: both are writes refused with an error, and counted as such.
    */
+  /** {@code CLIENT PAUSE 30000 WRITE}: Redis holds write commands and scripts, answers the rest. */
+  private static CommandArgs<String, String> pause() {
+    return new CommandArgs<>(StringCodec.UTF8).add("PAUSE").add(30_000).add("WRITE");
+  }
+
   @Test
   void writesRedisRefusesAreCountedAsRefused() throws Exception {
     // The node closes before its Redis stops: the other way round, its closing waits out the
@@ -283,8 +292,22 @@ class MetricsScenariosTest {
       phone.hello();
       assertTrue(phone.answerTo(phone.write("doc", 1, "f", "fits")).hasAck());
       admin.sync().configSet("maxmemory", "1");
+      // Redis holds the second write's script until the node has the third: that one waits behind
+      // it, and is refused with it (sent after its answer, it would be tried, and refused itself).
+      admin.sync().dispatch(CommandType.CLIENT, new StatusOutput<>(StringCodec.UTF8), pause());
       long second = phone.write("doc", 2, "f", "x".repeat(1000));
       long third = phone.write("doc", 3, "f", "y".repeat(1000));
+      Conditions.await(
+          "the node holds both writes",
+          () -> node.stats().writeBytesInFlight.get() >= 2000,
+          BOUND,
+          Duration.ofMillis(5));
+      admin
+          .sync()
+          .dispatch(
+              CommandType.CLIENT,
+              new StatusOutput<>(StringCodec.UTF8),
+              new CommandArgs<>(StringCodec.UTF8).add("UNPAUSE"));
       Map<Long, ErrorCode> answers = new TreeMap<>();
       while (answers.size() < 2) {
         ServerFrame f = phone.next(x -> x.hasAck() || x.hasError());
