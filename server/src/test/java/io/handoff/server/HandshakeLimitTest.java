@@ -83,7 +83,15 @@ class HandshakeLimitTest {
       http.writeRaw(body);
       engine.changed.await("the sign-in's session held", () -> engine.heldSessionCreates() == 1);
 
+      int timers = time.pending();
       time.advance(LIMIT); // The limit passes while the store makes the session.
+      // The limit's task runs on the connection's loop after advance returns; once it has, the
+      // connection's timer is set again (its next limit). Only then may the answer come.
+      Conditions.await(
+          "the limit passed on the connection's loop",
+          () -> time.pending() >= timers,
+          Duration.ofSeconds(30),
+          Duration.ofMillis(1));
       engine.releaseSessionCreates();
       String head = http.readHead();
       assertTrue(head.startsWith("HTTP/1.1 201"), head);
