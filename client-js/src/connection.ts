@@ -28,10 +28,20 @@ export interface FrameListener {
 
 export type Connector = (listener: FrameListener) => FrameChannel;
 
-/** Close codes after which a client reconnects (the protocol's reconnect range and transient codes). */
+/**
+ * Close codes after which a client reconnects: every code but the protocol's terminal range (4500-4999),
+ * as in the Java client. A Handoff node closes only with its own codes (after a `Disconnect` of the same
+ * code), so a standard code (1000, 1001, 1005, 1006, ...) comes from something in between (a proxy
+ * reloading, a load balancer's idle timeout, the network) and says nothing about whether the node would
+ * take the device back.
+ */
 export function isReconnectCode(code: number): boolean {
-  if (code >= 4000 && code < 4500) return true;
-  return code === 1001 || code === 1006 || code === 1011 || code === 1012 || code === 1013;
+  return !(code >= 4500 && code <= 4999);
+}
+
+/** Whether a close code is one of Handoff's (4000-4999), known or not: only the node closes with those. */
+export function isHandoffCode(code: number): boolean {
+  return code >= 4000 && code <= 4999;
 }
 
 /** One connection attempt; callbacks of an attempt that is no longer current are ignored. */

@@ -15,7 +15,15 @@ import {
 } from "./gen/handoff/v1/handoff_pb.js";
 import { checkFollowEntries } from "./names.js";
 import type { Requests } from "./requests.js";
-import { type Connector, type FrameChannel, type FrameListener, isReconnectCode, Link, PROTOCOL_ERROR } from "./connection.js";
+import {
+  type Connector,
+  type FrameChannel,
+  type FrameListener,
+  isHandoffCode,
+  isReconnectCode,
+  Link,
+  PROTOCOL_ERROR,
+} from "./connection.js";
 import { Replicas } from "./replicas.js";
 import { Saver } from "./saver.js";
 import type { OfflineStore, StoredState } from "./store.js";
@@ -62,7 +70,6 @@ export const STABLE_CONNECTION_MS = 10_000;
 const NORMAL_CLOSURE = 1000;
 // The request id of every Hello (as the Java client's): an Error carrying it before the Welcome refuses the Hello.
 const HELLO_REQUEST_ID = 1n;
-const NO_STATUS = 1005;
 export const ABNORMAL_CLOSURE = 1006;
 // The close code a client reports when it stops because the server refused its Hello (a limit).
 const POLICY_VIOLATION = 4505;
@@ -384,7 +391,9 @@ export class SyncEngine implements WriteSink {
     if (this.closedByUser || this.paused) return;
     let closeCode = code;
     let why = reason;
-    if ((code === ABNORMAL_CLOSURE || code === NO_STATUS) && l.disconnectCode !== 0) {
+    // The node's Disconnect says why it closed; a close without a Handoff code after it (none at all,
+    // 1006, or a standard code a proxy put in its place) does not know better.
+    if (!isHandoffCode(code) && l.disconnectCode !== 0) {
       closeCode = l.disconnectCode;
       why = l.disconnectReason;
     }

@@ -64,7 +64,6 @@ final class SyncEngine {
   static final long NO_EXPECTED_VERSION = -1;
 
   private static final int NORMAL_CLOSURE = 1000;
-  private static final int NO_STATUS = 1005;
   private static final int ABNORMAL_CLOSURE = 1006;
 
   /**
@@ -459,8 +458,9 @@ final class SyncEngine {
     }
     int closeCode = code;
     String why = reason;
-    boolean noCloseFrame = code == ABNORMAL_CLOSURE || code == NO_STATUS;
-    if (noCloseFrame && l.disconnectCode != 0) {
+    // The node's Disconnect says why it closed; a close without a Handoff code after it (none at
+    // all, 1006, or a standard code a proxy put in its place) does not know better.
+    if (!CloseCode.isHandoffCode(code) && l.disconnectCode != 0) {
       closeCode = l.disconnectCode;
       why = l.disconnectReason;
     }

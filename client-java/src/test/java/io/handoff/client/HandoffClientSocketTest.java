@@ -183,6 +183,73 @@ class HandoffClientSocketTest {
     assertEquals(ConnectionState.CLOSED, client.state());
   }
 
+  /**
+   * A proxy or load balancer in front of the node (a reload, an idle timeout) closes with a
+   * standard code the node never sends: normal closure, going away, or a close frame without a
+   * status. The client reconnects and resumes; only the node's terminal codes stop it.
+   */
+  @Test
+  void standardCloseCodesOfAProxyReconnectAndResume() throws Exception {
+    client = clientBuilder().token(TOKEN).build();
+    CompletableFuture<Void> connected = client.connect();
+    TestServer.Connection connection = server.accept();
+    assertTrue(connection.next().hasHello());
+    connection.send(welcome(0));
+    connected.get(WAIT, TimeUnit.SECONDS);
+
+    for (int code : new int[] {1000, 1001, 1005}) {
+      transitions.clear();
+      if (code == 1005) {
+        connection.closeWithoutStatus();
+      } else {
+        connection.close(code, "proxy closing");
+      }
+      assertTrue(
+          awaitTransition(ConnectionState.RECONNECTING).startsWith("RECONNECTING " + code + " "),
+          () -> "after " + code + ": " + transitions);
+      connection = server.accept();
+      assertTrue(connection.next().hasHello(), "resumed after " + code);
+      connection.send(welcome(0));
+      awaitState(ConnectionState.CONNECTED);
+    }
+  }
+
+  /**
+   * The node's Disconnect says why it closed: a standard code in the close frame after it (put
+   * there by a proxy that re-frames the close) does not turn a terminal close into a reconnect, nor
+   * a reconnect into a stop.
+   */
+  @Test
+  void aDisconnectDecidesOverAStandardCloseCodeThatFollowsIt() throws Exception {
+    client = clientBuilder().token(TOKEN).build();
+    CompletableFuture<Void> connected = client.connect();
+    TestServer.Connection connection = server.accept();
+    assertTrue(connection.next().hasHello());
+    connection.send(welcome(0));
+    connected.get(WAIT, TimeUnit.SECONDS);
+
+    connection.send(Frames.disconnect(4000, "server shutting down"));
+    connection.close(1000, "");
+    assertTrue(
+        awaitTransition(ConnectionState.RECONNECTING).startsWith("RECONNECTING 4000 "),
+        () -> String.valueOf(transitions));
+    connection = server.accept();
+    assertTrue(connection.next().hasHello());
+    connection.send(welcome(0));
+    awaitState(ConnectionState.CONNECTED);
+
+    CompletableFuture<Long> written = client.document("cart").set("item", bytes("book"));
+    assertTrue(connection.next().hasWrite());
+    connection.send(Frames.disconnect(4503, "device session revoked"));
+    connection.close(1000, "");
+    HandoffException e = failureOf(written);
+    assertEquals(4503, e.closeCode());
+    assertTrue(
+        awaitTransition(ConnectionState.CLOSED).startsWith("CLOSED 4503 "),
+        () -> String.valueOf(transitions));
+    assertNull(server.acceptWithin(QUIET_MILLIS), "no reconnect after a terminal Disconnect");
+  }
+
   @Test
   void refusedUpgradeWithHttp401IsTerminal() throws Exception {
     client = clientBuilder().token("wrong-token").build();

@@ -70,6 +70,13 @@ final class TestServer implements AutoCloseable {
       channel.writeAndFlush(new BinaryWebSocketFrame(Unpooled.wrappedBuffer(frame.toByteArray())));
     }
 
+    /** Sends a close frame without a status code (the client reads 1005), then closes TCP. */
+    void closeWithoutStatus() {
+      channel
+          .writeAndFlush(new CloseWebSocketFrame(true, 0, Unpooled.EMPTY_BUFFER))
+          .addListener(ChannelFutureListener.CLOSE);
+    }
+
     /** Sends a close frame with this code, then closes TCP. */
     void close(int code, String reason) {
       channel

@@ -260,7 +260,8 @@ final class LeanLink implements LeanConnection.Listener {
     }
     int code = l.closeCode == 0 ? Device.ABNORMAL_CLOSURE : l.closeCode;
     String reason = l.closeReason;
-    if ((code == Device.ABNORMAL_CLOSURE || code == 1005) && l.disconnectCode != 0) {
+    // As the client: the node's Disconnect decides over a close without a Handoff code after it.
+    if (!CloseCode.isHandoffCode(code) && l.disconnectCode != 0) {
       code = l.disconnectCode;
       reason = l.disconnectReason;
     }

@@ -6,7 +6,8 @@ package io.handoff.protocol;
  * <p>Codes 4000-4499 mean "reconnect": the condition is temporary (the node is draining, the device
  * read too slowly, the token needs a refresh) and the client reconnects with backoff and resumes.
  * Codes 4500-4999 are terminal: reconnecting with the same credentials and the same behaviour would
- * fail again, so the client stops and reports the code to the application. Every code is documented
+ * fail again, so the client stops and reports the code to the application. Every other code (the
+ * standard ones a proxy or the network closes with) means reconnect too. Every code is documented
  * in {@code docs/protocol.md}.
  */
 public enum CloseCode {
@@ -69,16 +70,26 @@ public enum CloseCode {
   }
 
   /**
-   * Whether a client should reconnect after the given close code. Handoff's reconnect range, and
-   * the standard codes that mean a transient condition (1001 going away, 1006 abnormal closure,
-   * 1011 server error, 1012 service restart, 1013 try again later), say yes; everything else says
-   * no.
+   * Whether a client should reconnect after the given close code: every code but Handoff's terminal
+   * range (4500-4999) says yes. A Handoff node closes only with its own codes (after a {@code
+   * Disconnect} of the same code), so a standard code (1000 normal closure, 1001 going away, 1005
+   * no status, 1006 abnormal closure, ...) or any other comes from something between the device and
+   * the node (a proxy reloading, a load balancer's idle timeout, the network) and says nothing
+   * about whether the node would take the device back: only the node's terminal codes stop a
+   * client.
    */
   public static boolean isReconnect(int code) {
-    if (code >= RECONNECT_MIN && code < TERMINAL_MIN) {
-      return true;
-    }
-    return code == 1001 || code == 1006 || code == 1011 || code == 1012 || code == 1013;
+    return !isTerminal(code);
+  }
+
+  /** Whether the given close code is in Handoff's terminal range (4500-4999). */
+  public static boolean isTerminal(int code) {
+    return code >= TERMINAL_MIN && code <= MAX;
+  }
+
+  /** Whether the given close code is one of Handoff's range (4000-4999), known or not. */
+  public static boolean isHandoffCode(int code) {
+    return code >= RECONNECT_MIN && code <= MAX;
   }
 
   /** The code with this number, or {@code null} if it is not one of Handoff's. */
