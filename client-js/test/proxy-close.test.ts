@@ -2,7 +2,8 @@
 // device's side as nginx reloading, a load balancer's idle timeout or an AWS ALB would, with 1000, 1001 or
 // a close frame without a status (1005). The node never closes with those, so they say nothing about
 // whether it would take the device back: the client reconnects and resumes. Only the node's terminal codes
-// stop it, also when the proxy re-frames the node's close as a 1000 after the node's Disconnect.
+// stop it, also when the proxy re-frames the node's close as a 1000 after the node's Disconnect. An upgrade
+// the proxy refuses with another status than 401 or 403 is tried again too.
 import assert from "node:assert/strict";
 import type { IncomingMessage } from "node:http";
 import type { AddressInfo } from "node:net";
@@ -14,6 +15,10 @@ interface Relay {
   url: string;
   /** Connections the relay took from devices. */
   accepted(): number;
+  /** Upgrades the relay refused. */
+  refused(): number;
+  /** When not 0, every upgrade is refused with this HTTP status (as while a route is deployed). */
+  refuseWith: number;
   /** Closes every device side with `code` (none: a close frame without a status) and its node side. */
   closeAll(code?: number): void;
   stop(): Promise<void>;
@@ -26,7 +31,16 @@ interface Relay {
 async function startRelay(node: Node, onNodeClose: number): Promise<Relay> {
   const pairs: { device: WebSocket; upstream: WebSocket }[] = [];
   let accepted = 0;
-  const server = new WebSocketServer({ host: "127.0.0.1", port: 0 });
+  let refused = 0;
+  const server = new WebSocketServer({
+    host: "127.0.0.1",
+    port: 0,
+    verifyClient: (_info, done) => {
+      if (relay.refuseWith === 0) return done(true);
+      refused++;
+      done(false, relay.refuseWith);
+    },
+  });
   server.on("connection", (device: WebSocket, req: IncomingMessage) => {
     accepted++;
     const upstream = new WebSocket(node.url, { headers: { authorization: req.headers.authorization ?? "" } });
@@ -45,9 +59,11 @@ async function startRelay(node: Node, onNodeClose: number): Promise<Relay> {
   });
   await new Promise((listening) => server.once("listening", listening));
   const port = (server.address() as AddressInfo).port;
-  return {
+  const relay: Relay = {
     url: `ws://127.0.0.1:${port}/ws`,
     accepted: () => accepted,
+    refused: () => refused,
+    refuseWith: 0,
     closeAll(code?: number) {
       for (const { device, upstream } of pairs.splice(0)) {
         upstream.removeAllListeners("close");
@@ -65,6 +81,7 @@ async function startRelay(node: Node, onNodeClose: number): Promise<Relay> {
         server.close(() => done());
       }),
   };
+  return relay;
 }
 
 let node: Node;
@@ -125,4 +142,22 @@ test("the node's terminal Disconnect decides over the 1000 a proxy closes with a
   await until("the client stopped", () => phone.state === "closed");
   assert.deepEqual(states, ["connecting 0", "connected 0", "closed 4504"]);
   assert.equal(relay.accepted(), 1);
+});
+
+test("upgrades a proxy refuses with 400, 404, 426, 429 or 503 are tried again until it takes one", { timeout: 60_000 }, async () => {
+  relay = await startRelay(node, 1000);
+  for (const status of [400, 404, 426, 429, 503]) {
+    relay.refuseWith = status;
+    const phone = client(node, user(`proxy-refuses-${status}`), "phone", { url: relay.url });
+    const states: string[] = [];
+    phone.on("state", (st, code, why) => states.push(`${st} ${code} ${why}`));
+    const connected = phone.connect();
+    const before = relay.refused();
+    await until(`attempts after the refusal with ${status}`, () => relay!.refused() - before >= 3);
+    assert.ok(states.includes(`reconnecting 1006 the server refused the upgrade (HTTP ${status})`), states.join(", "));
+    assert.ok(!states.some((s) => s.startsWith("closed")), states.join(", "));
+    relay.refuseWith = 0;
+    await connected;
+    await phone.close();
+  }
 });

@@ -261,6 +261,37 @@ class HandoffClientSocketTest {
     assertEquals(ConnectionState.CLOSED, client.state());
   }
 
+  /**
+   * An upgrade refused with a status other than 401 or 403 (a proxy's 404 while a route is
+   * deployed, a 503, a 429) is tried again after the backoff, each attempt reported with the
+   * status; once the upgrades are taken again the client connects.
+   */
+  @Test
+  void upgradesRefusedWithOtherStatusesAreTriedAgainUntilOneIsTaken() throws Exception {
+    for (int status : new int[] {400, 404, 426, 429, 503}) {
+      server.refuseWith = status;
+      client = clientBuilder().token(TOKEN).build();
+      CompletableFuture<Void> connected = client.connect();
+      int before = server.tcpConnections.get();
+      String seen = awaitTransition(ConnectionState.RECONNECTING);
+      assertTrue(seen.startsWith("RECONNECTING 1006 ") && seen.contains(" " + status), seen);
+      long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(WAIT);
+      while (server.tcpConnections.get() - before < 3) {
+        assertTrue(System.nanoTime() < deadline, "no attempts after the refusal with " + status);
+        Thread.sleep(10);
+      }
+      assertFalse(states.contains(ConnectionState.CLOSED), () -> status + ": " + transitions);
+      server.refuseWith = 0;
+      TestServer.Connection connection = server.accept();
+      assertTrue(connection.next().hasHello());
+      connection.send(welcome(0));
+      connected.get(WAIT, TimeUnit.SECONDS);
+      client.close();
+      transitions.clear();
+      states.clear();
+    }
+  }
+
   @Test
   void anUpgradeRefusedWithASuppliedTokenIsTriedAgainWithTheNextOne() throws Exception {
     // The supplier's cached token expired while the device slept; the app renews it meanwhile.

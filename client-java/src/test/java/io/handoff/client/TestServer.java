@@ -39,8 +39,9 @@ import java.util.concurrent.atomic.AtomicInteger;
 
 /**
  * A scripted WebSocket server on 127.0.0.1, port 0: it refuses upgrades without the expected bearer
- * token (HTTP 401), hands each accepted connection to the test, and lets the test read the client's
- * frames and send frames and close codes back.
+ * token (HTTP 401), or every upgrade with {@link #refuseWith} when set, hands each accepted
+ * connection to the test, and lets the test read the client's frames and send frames and close
+ * codes back.
  */
 final class TestServer implements AutoCloseable {
   static final long WAIT_SECONDS = 10;
@@ -91,6 +92,9 @@ final class TestServer implements AutoCloseable {
 
   /** TCP connections accepted, upgraded or not. */
   final AtomicInteger tcpConnections = new AtomicInteger();
+
+  /** When not 0, every upgrade is refused with this HTTP status (as a proxy in front would). */
+  volatile int refuseWith;
 
   private final String expectedAuthorization;
   private final Channel server;
@@ -156,13 +160,17 @@ final class TestServer implements AutoCloseable {
 
     @Override
     protected void channelRead0(ChannelHandlerContext ctx, FullHttpRequest request) {
-      if (expectedAuthorization.equals(request.headers().get(HttpHeaderNames.AUTHORIZATION))) {
+      int refusal = refuseWith;
+      if (refusal == 0
+          && expectedAuthorization.equals(request.headers().get(HttpHeaderNames.AUTHORIZATION))) {
         ctx.fireChannelRead(request);
         return;
       }
       request.release();
       DefaultFullHttpResponse refused =
-          new DefaultFullHttpResponse(HttpVersion.HTTP_1_1, HttpResponseStatus.UNAUTHORIZED);
+          new DefaultFullHttpResponse(
+              HttpVersion.HTTP_1_1,
+              refusal == 0 ? HttpResponseStatus.UNAUTHORIZED : HttpResponseStatus.valueOf(refusal));
       refused.headers().setInt(HttpHeaderNames.CONTENT_LENGTH, 0);
       ctx.writeAndFlush(refused).addListener(ChannelFutureListener.CLOSE);
     }
