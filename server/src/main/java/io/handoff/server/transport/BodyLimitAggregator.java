@@ -1,5 +1,6 @@
 package io.handoff.server.transport;
 
+import io.handoff.server.Scheduler;
 import io.netty.buffer.Unpooled;
 import io.netty.channel.ChannelFutureListener;
 import io.netty.channel.ChannelHandlerContext;
@@ -23,14 +24,18 @@ import java.nio.charset.StandardCharsets;
  * body_too_large}, naming the limit) instead of an empty answer. When it closes the connection is
  * Netty's choice: a request whose body already came in part, or that keeps no connection alive, is
  * answered and closed; a keep-alive request refused before its body came (a Content-Length over the
- * limit, or {@code Expect: 100-continue}) leaves the connection open, and the body is skipped.
+ * limit, or {@code Expect: 100-continue}) leaves the connection open, and the body is skipped. A
+ * connection it closes is not closed at once, with the device perhaps still sending its body (a
+ * reset that could lose the 413): it lingers ({@link LingeringClose}), bounded in bytes and time.
  */
 final class BodyLimitAggregator extends HttpObjectAggregator {
   private final int maxBytes;
+  private final Scheduler time;
 
-  BodyLimitAggregator(int maxBytes) {
+  BodyLimitAggregator(int maxBytes, Scheduler time) {
     super(maxBytes);
     this.maxBytes = maxBytes;
+    this.time = time;
   }
 
   private FullHttpResponse tooLarge(boolean close) {
@@ -78,7 +83,15 @@ final class BodyLimitAggregator extends HttpObjectAggregator {
     if (oversized instanceof FullHttpMessage
         || !ctx.channel().config().isAutoRead()
         || !HttpUtil.is100ContinueExpected(oversized) && !HttpUtil.isKeepAlive(oversized)) {
-      ctx.writeAndFlush(tooLarge(true)).addListener(ChannelFutureListener.CLOSE);
+      ctx.writeAndFlush(tooLarge(true))
+          .addListener(
+              f -> {
+                if (f.isSuccess()) {
+                  LingeringClose.start(ctx.channel(), time);
+                } else {
+                  ctx.channel().close();
+                }
+              });
     } else {
       ctx.writeAndFlush(tooLarge(false)).addListener(ChannelFutureListener.CLOSE_ON_FAILURE);
     }

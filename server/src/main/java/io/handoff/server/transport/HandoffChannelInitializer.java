@@ -184,7 +184,7 @@ public final class HandoffChannelInitializer extends ChannelInitializer<SocketCh
       p.addLast("tls", ssl);
     }
     p.addLast(HTTP_CODEC, new HttpServerCodec(4096, config.maxHttpHeaderBytes(), 8192));
-    p.addLast(HTTP_AGGREGATOR, new BodyLimitAggregator(8192));
+    p.addLast(HTTP_AGGREGATOR, new BodyLimitAggregator(8192, connections.time()));
     p.addLast(HTTP_HANDLER, http);
     p.addLast(CONNECTION, new ConnectionHandler(connections, sessions.get()));
   }
