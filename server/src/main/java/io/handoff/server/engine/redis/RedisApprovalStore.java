@@ -21,6 +21,11 @@ import java.util.concurrent.CompletableFuture;
  * released as soon as the request is refused, decided, seen expired or erased: they live in other
  * slots, so a crash between the steps can leave a reservation that counts until its deadline, never
  * one that lets more requests in than the bound.
+ *
+ * <p>A request is noted in its user's request index ({@code apk}, where {@link #erase} finds it)
+ * before it is bound to the user (stored with the user, claimed, or answered unclaimed), never
+ * after: a crash between the two leaves an entry naming a request that is not the user's, which
+ * erasure checks and leaves alone, never a request of the user that erasure cannot find.
  */
 final class RedisApprovalStore implements ApprovalStore {
   private static final String NEW_DEVICE = "new_device";
@@ -40,6 +45,7 @@ final class RedisApprovalStore implements ApprovalStore {
   private final RedisScript unconsumeScript = new RedisScript("approval_unconsume.lua");
   private final RedisScript settleScript = new RedisScript("approval_settle.lua");
   private final RedisScript indexScript = new RedisScript("approval_index.lua");
+  private final RedisScript eraseScript = new RedisScript("approval_erase.lua");
 
   RedisApprovalStore(RedisClusterAsyncCommands<byte[], byte[]> redis, RedisKeys keys) {
     this.redis = redis;
@@ -91,13 +97,18 @@ final class RedisApprovalStore implements ApprovalStore {
 
   private CompletableFuture<Created> put(
       Request r, long ttl, byte[] address, byte[] user, byte[] all) {
-    return putScript
-        .<Long>eval(
-            redis, ScriptOutputType.INTEGER, new byte[][] {keys.approval(r.id())}, fields(r, ttl))
+    return indexed(r.id(), r.expiresMillis(), r.userId(), r.createdMillis())
+        .thenCompose(
+            v ->
+                putScript.<Long>eval(
+                    redis,
+                    ScriptOutputType.INTEGER,
+                    new byte[][] {keys.approval(r.id())},
+                    fields(r, ttl)))
         .thenCompose(
             stored ->
                 stored == 1
-                    ? indexed(r, r.userId(), r.createdMillis()).thenApply(v -> Created.CREATED)
+                    ? CompletableFuture.completedFuture(Created.CREATED)
                     : release(r, address, user, all).thenApply(v -> Created.ID_TAKEN));
   }
 
@@ -141,25 +152,38 @@ final class RedisApprovalStore implements ApprovalStore {
 
   @Override
   public CompletableFuture<Request> claim(String id, String userId, long now) {
+    return claim(id, userId, now, false);
+  }
+
+  private CompletableFuture<Request> claim(String id, String userId, long now, boolean indexed) {
     return claimScript
         .<List<Object>>eval(
             redis,
             ScriptOutputType.MULTI,
             new byte[][] {keys.approval(id)},
             utf8(userId),
-            utf8(Long.toString(now)))
+            utf8(Long.toString(now)),
+            utf8(indexed ? "1" : "0"))
         .thenCompose(
             r -> {
-              if (r.isEmpty()) {
-                return CompletableFuture.completedFuture(null);
+              if (!indexed && unbound(r)) {
+                return indexed(id, Long.parseLong(str(r.get(1))), userId, now)
+                    .thenCompose(v -> claim(id, userId, now, true));
               }
-              Request req = request(id, r, 0);
-              return indexed(req, userId, now).thenApply(v -> req);
+              return CompletableFuture.completedFuture(r.isEmpty() ? null : request(id, r, 0));
             });
   }
 
-  /** Notes {@code r} in its user's index, where {@link #erase} finds it. */
-  private CompletableFuture<Void> indexed(Request r, String userId, long now) {
+  /**
+   * What approval_claim.lua and approval_decide.lua answer for a request bound to no one yet that
+   * the caller has not said is in the user's index: {@code UNBOUND} and the request's deadline.
+   */
+  private static boolean unbound(List<Object> r) {
+    return r.size() == 2 && "UNBOUND".equals(str(r.get(0)));
+  }
+
+  /** Notes request {@code id} in its user's index, where {@link #erase} finds it. */
+  private CompletableFuture<Void> indexed(String id, long expiresMillis, String userId, long now) {
     if (userId.isEmpty()) {
       return CompletableFuture.completedFuture(null);
     }
@@ -168,16 +192,16 @@ final class RedisApprovalStore implements ApprovalStore {
             redis,
             ScriptOutputType.INTEGER,
             new byte[][] {keys.requestsOfUser(userId)},
-            utf8(r.id()),
-            utf8(Long.toString(r.expiresMillis() + RETAIN_MILLIS)),
+            utf8(id),
+            utf8(Long.toString(expiresMillis + RETAIN_MILLIS)),
             utf8(Long.toString(now)))
         .thenApply(n -> (Void) null);
   }
 
   /**
-   * Deletes every request in the user's index (each its own key, so one call each) and frees its
-   * places in its address's bound and the store's at once, then the indexes and the user's attempt
-   * counter.
+   * Deletes every request of the user in the user's index (each its own key, so one call each; an
+   * entry naming a request of no one or of another user is left alone) and frees its places in its
+   * address's bound and the store's at once, then the indexes and the user's attempt counter.
    */
   @Override
   public CompletableFuture<Void> erase(String userId) {
@@ -193,9 +217,9 @@ final class RedisApprovalStore implements ApprovalStore {
                 String id = str(raw);
                 byte[] key = keys.approval(id);
                 steps.add(
-                    redis
-                        .hget(key, utf8("addr"))
-                        .toCompletableFuture()
+                    eraseScript
+                        .<byte[]>eval(
+                            redis, ScriptOutputType.VALUE, new byte[][] {key}, utf8(userId))
                         .thenCompose(
                             addr ->
                                 addr == null
@@ -204,9 +228,9 @@ final class RedisApprovalStore implements ApprovalStore {
                                         .zrem(
                                             keys.approvalsOfAddress(AddressGroups.of(str(addr))),
                                             raw)
-                                        .toCompletableFuture())
-                        .thenCompose(n -> redis.zrem(all, raw).toCompletableFuture())
-                        .thenCompose(n -> redis.del(key).toCompletableFuture()));
+                                        .toCompletableFuture()
+                                        .thenCompose(
+                                            n -> redis.zrem(all, raw).toCompletableFuture())));
               }
               steps.add(redis.del(keys.approvalsOfUser(userId)).toCompletableFuture());
               steps.add(
@@ -226,6 +250,11 @@ final class RedisApprovalStore implements ApprovalStore {
   @Override
   public CompletableFuture<Decision> decide(
       String id, String userId, String byDevice, boolean approve, long now) {
+    return decide(id, userId, byDevice, approve, now, false);
+  }
+
+  private CompletableFuture<Decision> decide(
+      String id, String userId, String byDevice, boolean approve, long now, boolean indexed) {
     return decideScript
         .<List<Object>>eval(
             redis,
@@ -234,22 +263,24 @@ final class RedisApprovalStore implements ApprovalStore {
             utf8(userId),
             utf8(byDevice),
             utf8(approve ? "1" : "0"),
-            utf8(Long.toString(now)))
+            utf8(Long.toString(now)),
+            utf8(indexed ? "1" : "0"))
         .thenCompose(
             r -> {
+              if (!indexed && unbound(r)) {
+                // Answered without a claim first: bound to the user by this answer, so noted in
+                // the user's index first, as for a claim, or erasing the user could leave it (an
+                // approved code still giving a session).
+                return indexed(id, Long.parseLong(str(r.get(1))), userId, now)
+                    .thenCompose(v -> decide(id, userId, byDevice, approve, now, true));
+              }
               Decision.Status status = Decision.Status.valueOf(str(r.get(0)));
               Request req = r.size() > 3 ? request(id, r, 3) : null;
               Decision d = new Decision(status, req, "1".equals(str(r.get(1))));
-              // Decided without a claim first: bound to the user now, so indexed as claim does,
-              // or erasing the user would leave it (an approved code still giving a session).
-              CompletableFuture<Void> index =
-                  "1".equals(str(r.get(2)))
-                      ? indexed(req, userId, now)
-                      : CompletableFuture.completedFuture(null);
               if (status == Decision.Status.DECIDED || d.firstSeenExpired()) {
-                return index.thenCombine(released(req).handle((v, err) -> v), (a, b) -> d);
+                return released(req).handle((x, err) -> d);
               }
-              return index.thenApply(v -> d);
+              return CompletableFuture.completedFuture(d);
             });
   }
 
