@@ -8,6 +8,7 @@ import io.handoff.protocol.v1.ClientFrame;
 import io.handoff.protocol.v1.Hello;
 import io.handoff.protocol.v1.ServerFrame;
 import io.handoff.server.transport.TransportConfig;
+import java.io.IOException;
 import java.io.InputStream;
 import java.net.URI;
 import java.net.http.HttpClient;
@@ -153,6 +154,43 @@ class TlsTest {
       } finally {
         sockets.forEach(WebSocket::abort);
       }
+    }
+  }
+
+  /** As OversizedBodyCloseTest over plain TCP: the 413 is read, not lost to a reset. */
+  @Test
+  void aBodyOverTheLimitIsAnswered413OverTlsThoughTheDeviceKeepsSending() throws Exception {
+    try (TestServer server =
+            TestServer.start(b -> b.transport(TransportConfig.builder().tls(cert, key).build()));
+        javax.net.ssl.SSLSocket s =
+            (javax.net.ssl.SSLSocket)
+                trusting.getSocketFactory().createSocket("127.0.0.1", server.port())) {
+      s.setSoTimeout(20_000);
+      s.startHandshake();
+      int body = 256 * 1024;
+      CompletableFuture<Void> sent =
+          CompletableFuture.runAsync(
+              () -> {
+                try {
+                  s.getOutputStream()
+                      .write(
+                          ("POST /v1/sessions HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                                  + "Content-Type: application/json\r\nConnection: close\r\n"
+                                  + "Content-Length: "
+                                  + body
+                                  + "\r\n\r\n")
+                              .getBytes(StandardCharsets.US_ASCII));
+                  s.getOutputStream().write(new byte[body]);
+                  s.getOutputStream().flush();
+                } catch (IOException e) {
+                  throw new java.io.UncheckedIOException(e);
+                }
+              });
+      RawHttp r = RawHttp.read(s.getInputStream());
+      assertEquals(413, r.status(), r.toString());
+      assertEquals("body_too_large", r.field("error"), r.toString());
+      assertEquals(-1, s.getInputStream().read(), "the node ends the connection after the 413");
+      sent.get(20, TimeUnit.SECONDS);
     }
   }
 

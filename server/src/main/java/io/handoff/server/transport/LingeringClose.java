@@ -7,6 +7,7 @@ import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.socket.ChannelInputShutdownEvent;
 import io.netty.channel.socket.SocketChannel;
+import io.netty.handler.ssl.SslHandler;
 import io.netty.util.ReferenceCountUtil;
 import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
@@ -20,7 +21,8 @@ import java.util.concurrent.TimeUnit;
  * the device's TCP throw away the answer before the device has read it.
  *
  * <p>Added first in the pipeline (in front of TLS: the bytes dropped are never decrypted), so
- * nothing behind it sees the rest of the request.
+ * nothing behind it sees the rest of the request. Over TLS the node's side ends with a close_notify
+ * before the FIN.
  */
 final class LingeringClose extends ChannelInboundHandlerAdapter {
   static final String NAME = "lingeringClose";
@@ -50,7 +52,17 @@ final class LingeringClose extends ChannelInboundHandlerAdapter {
     linger.timer = time.schedule(ch.eventLoop(), ch::close, MAX_NANOS, TimeUnit.NANOSECONDS);
     ch.closeFuture().addListener(f -> linger.timer.cancel(false));
     ch.config().setAutoRead(true);
-    if (ch instanceof SocketChannel s) {
+    SslHandler tls = ch.pipeline().get(SslHandler.class);
+    if (tls == null) {
+      endOutput(ch);
+    } else {
+      // TLS ends with its close_notify, then the socket's end.
+      tls.closeOutbound().addListener(f -> endOutput(ch));
+    }
+  }
+
+  private static void endOutput(Channel ch) {
+    if (ch instanceof SocketChannel s && s.isActive()) {
       s.shutdownOutput()
           .addListener(
               f -> {
