@@ -429,6 +429,21 @@ class CommandLineErrorsTest {
             "not be longer than --offer-ttl-max (10m)"));
     all.add(
         c(
+            "a longest offer lifetime past 24 days by a millisecond",
+            "--offer-ttl-max 24d1ms" + busyPort,
+            Map.of(),
+            2,
+            "--offer-ttl-max: '24d1ms' is refused",
+            "10ms..24d"));
+    all.add(
+        c(
+            "a longest offer lifetime past 24 days by less than a millisecond, in ISO-8601",
+            "--offer-ttl-max PT576H0.0009S" + busyPort,
+            Map.of(),
+            2,
+            "--offer-ttl-max: 'PT576H0.0009S' is refused"));
+    all.add(
+        c(
             "a configuration file in Latin-1",
             "--config " + dir.resolve("latin1.properties") + busyPort,
             Map.of(),

@@ -67,6 +67,21 @@ class ConfigTest {
   }
 
   @Test
+  void theLongestOfferLifetimeMayBeExactly24Days() {
+    assertEquals(
+        Duration.ofDays(24),
+        configure(Map.of(), "--offer-ttl-max", "24d", "--jwt-secret", SECRET)
+            .handoffLimits()
+            .maxOfferTtl());
+    assertEquals(
+        Duration.ofMillis(10),
+        configure(
+                Map.of(), "--offer-ttl-max", "10ms", "--offer-ttl", "10ms", "--jwt-secret", SECRET)
+            .handoffLimits()
+            .maxOfferTtl());
+  }
+
+  @Test
   void queueBudgetIsAQuarterOfTheSmallerOfHeapAndDirectMemoryUnlessConfigured() {
     assertEquals(0, configure(Map.of(), "--jwt-secret", SECRET).queueBudgetBytes(), "auto");
     assertEquals(

@@ -11,6 +11,13 @@ public final class HandoffLimits {
   public static final int DEFAULT_MAX_TEXT_BYTES = 256;
   public static final Duration DEFAULT_OFFER_TTL = Duration.ofSeconds(60);
   public static final Duration DEFAULT_MAX_OFFER_TTL = Duration.ofMinutes(10);
+
+  /** The shortest offer lifetime either bound may be. */
+  public static final Duration MIN_OFFER_TTL = Duration.ofMillis(10);
+
+  /** The longest {@link #maxOfferTtl()} may be. */
+  public static final Duration MAX_OFFER_TTL = Duration.ofDays(24);
+
   public static final int DEFAULT_MAX_LIVE_OFFERS_PER_USER = 16;
   public static final Duration DEFAULT_PRESENCE_TTL = Duration.ofSeconds(30);
   public static final Duration DEFAULT_ACTIVITY_RETENTION = Duration.ofDays(1);
@@ -129,15 +136,18 @@ public final class HandoffLimits {
     }
 
     public Builder defaultOfferTtl(Duration v) {
-      check(v.toMillis() >= 10, "defaultOfferTtl must be >= 10ms, got " + v);
+      check(v.compareTo(MIN_OFFER_TTL) >= 0, "defaultOfferTtl must be >= 10ms, got " + v);
       defaultOfferTtl = v;
       return this;
     }
 
     public Builder maxOfferTtl(Duration v) {
+      // Compared as durations, not as whole milliseconds, so nothing past 24 days gets in by less
+      // than a millisecond. At most 24 days: the Welcome states it in milliseconds, which clients
+      // keep in 32-bit signed integers.
       check(
-          v.toMillis() >= 10 && v.toMillis() <= Integer.MAX_VALUE,
-          "maxOfferTtl must be 10ms..24 days, got " + v);
+          v.compareTo(MIN_OFFER_TTL) >= 0 && v.compareTo(MAX_OFFER_TTL) <= 0,
+          "maxOfferTtl must be 10ms..24d, got " + v);
       maxOfferTtl = v;
       return this;
     }
