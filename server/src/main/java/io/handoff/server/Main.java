@@ -126,8 +126,8 @@ public final class Main implements Callable<Integer> {
       paramLabel = "BYTES",
       description =
           "Bytes queued towards all devices of this node (64m, 1g); past it the devices that read"
-              + " the least are closed (SLOW_CONSUMER). auto: a quarter of the smaller of the heap"
-              + " and direct memory.")
+              + " the least are closed (SLOW_CONSUMER); at least 1m. auto: a quarter of the"
+              + " smaller of the heap and direct memory (0 is refused).")
   String queueBudget;
 
   @Option(
@@ -423,7 +423,20 @@ public final class Main implements Callable<Integer> {
           b.maxFrameBytes(maxFrameBytes);
         });
     if (!"auto".equalsIgnoreCase(queueBudget.trim())) {
-      set("queue-budget", queueBudget, () -> b.queueBudgetBytes(ByteSizes.parse(queueBudget)));
+      set(
+          "queue-budget",
+          queueBudget,
+          () -> {
+            long bytes = ByteSizes.parse(queueBudget);
+            // 0 reads as "no budget" next to --write-rate 0 (off) and as "the default" next to
+            // --socket-send-buffer 0; neither is what the node would do, so neither is guessed.
+            ServerConfig.Builder.checkArgument(
+                bytes != 0,
+                "0 is no size: write auto (the default) for a quarter of the smaller of the heap"
+                    + " and direct memory, or a size of at least 1 MiB; the budget cannot be"
+                    + " turned off");
+            b.queueBudgetBytes(bytes);
+          });
     }
     set("write-rate", writeRate, () -> b.writeRate(writeRate, ServerConfig.DEFAULT_WRITE_BURST));
     set("write-burst", writeBurst, () -> b.writeRate(writeRate, writeBurst));

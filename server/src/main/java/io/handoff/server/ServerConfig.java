@@ -560,10 +560,16 @@ public final class ServerConfig {
       return this;
     }
 
-    /** The node-wide budget of queued bytes (at least 1 MiB); 0 derives it from the JVM. */
+    /**
+     * The node-wide budget of queued bytes (at least 1 MiB). Not called: derived from the JVM (see
+     * QueueBudget); 0 is refused rather than read as that, since it reads as "no budget" too.
+     */
     public Builder queueBudgetBytes(long bytes) {
       checkArgument(
-          bytes == 0 || bytes >= 1 << 20, "queue budget must be at least 1 MiB, got " + bytes);
+          bytes >= 1 << 20,
+          "queue budget must be at least 1 MiB, got "
+              + bytes
+              + (bytes == 0 ? " (leave it unset for the budget derived from the JVM)" : ""));
       this.queueBudgetBytes = bytes;
       return this;
     }

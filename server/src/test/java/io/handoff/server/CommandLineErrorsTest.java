@@ -429,6 +429,23 @@ class CommandLineErrorsTest {
             "not be longer than --offer-ttl-max (10m)"));
     all.add(
         c(
+            "queue budget of 0, which reads as off as much as auto",
+            "--queue-budget 0" + busyPort,
+            Map.of(),
+            2,
+            "--queue-budget: '0' is refused",
+            "write auto (the default)",
+            "cannot be turned off"));
+    all.add(
+        c(
+            "queue budget of 0 with a unit, from the variable",
+            busyPort.strip(),
+            Map.of("HANDOFF_QUEUE_BUDGET", "0m"),
+            2,
+            "HANDOFF_QUEUE_BUDGET (--queue-budget): '0m' is refused",
+            "write auto"));
+    all.add(
+        c(
             "a longest offer lifetime past 24 days by a millisecond",
             "--offer-ttl-max 24d1ms" + busyPort,
             Map.of(),

@@ -91,6 +91,10 @@ class ConfigTest {
     assertEquals(
         3L << 30,
         configure(Map.of(), "--queue-budget", "3GiB", "--jwt-secret", SECRET).queueBudgetBytes());
+    IllegalArgumentException zero =
+        assertThrows(
+            IllegalArgumentException.class, () -> ServerConfig.builder().queueBudgetBytes(0));
+    assertTrue(zero.getMessage().contains("leave it unset"), zero.getMessage());
     assertEquals(64L << 20, QueueBudget.derive(256L << 20, 256L << 20));
     assertEquals(32L << 20, QueueBudget.derive(1L << 30, 128L << 20), "direct memory is smaller");
     assertEquals(1L << 20, QueueBudget.derive(2L << 20, 2L << 20), "never below 1 MiB");
