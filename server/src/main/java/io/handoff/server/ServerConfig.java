@@ -768,6 +768,18 @@ public final class ServerConfig {
       checkArgument(
           maxFrameBytes >= storeLimits.maxValueBytes(),
           "maxFrameBytes must be >= storeLimits.maxValueBytes");
+      checkArgument(
+          !tokens.accessOutlivesRefresh(clockSkew),
+          "tokens.accessTokenTtl ("
+              + tokens.accessTokenTtl()
+              + ") plus clockSkew ("
+              + clockSkew
+              + ") plus tokens.refreshReuseInterval ("
+              + tokens.refreshReuseInterval()
+              + ") must not be longer than tokens.refreshInactivity ("
+              + tokens.refreshInactivity()
+              + "), or a session dies of inactivity while its device still holds a live access"
+              + " token");
       if (nodeId == null || nodeId.isEmpty()) {
         nodeId = "node-" + Long.toHexString(new java.security.SecureRandom().nextLong() >>> 16);
       }

@@ -101,29 +101,6 @@ final class TokenOptions {
     main.set("refresh-inactivity", refreshInactivity, () -> t.refreshInactivity(inactivity));
     Duration reuse = main.duration("refresh-reuse-interval", refreshReuseInterval);
     main.set("refresh-reuse-interval", refreshReuseInterval, () -> t.refreshReuseInterval(reuse));
-    // An access token is accepted until its exp plus the clock skew, and one may be issued on a
-    // retry up to the reuse interval after the refresh that last set the session's clock: all of
-    // that must fit in the inactivity limit, or a device that refreshes only when its access token
-    // runs out (as the clients do, on TokenExpiring) finds its session dead of inactivity while in
-    // use, and a live connection outlives its session.
-    Duration live = access.plus(ServerConfig.DEFAULT_CLOCK_SKEW).plus(reuse);
-    if (live.compareTo(inactivity) > 0) {
-      throw new IllegalArgumentException(
-          main.origin("access-token-ttl")
-              + ": '"
-              + accessTokenTtl.strip()
-              + "' is too long for "
-              + main.origin("refresh-inactivity")
-              + " '"
-              + refreshInactivity.strip()
-              + "': the access-token lifetime plus the "
-              + ServerConfig.DEFAULT_CLOCK_SKEW.toSeconds()
-              + " s clock skew plus --refresh-reuse-interval ('"
-              + refreshReuseInterval.strip()
-              + "') must not be longer than the inactivity limit, or a session dies of inactivity"
-              + " while its device still holds a live access token; shorten --access-token-ttl or"
-              + " lengthen --refresh-inactivity");
-    }
     if (signingKey == null && previousSigningKey != null) {
       throw new IllegalArgumentException(
           main.origin("previous-signing-key") + " needs --signing-key (HANDOFF_SIGNING_KEY) too");
@@ -145,6 +122,26 @@ final class TokenOptions {
     if (identityJwks != null && !identityJwks.isBlank() && identityAudience == null) {
       log.warn("identity tokens are accepted for any audience: set --identity-audience");
     }
-    return t.build();
+    TokenConfig config = t.build();
+    // The rule ServerConfig.Builder.build applies (the launcher has no clock-skew option), checked
+    // here to name the options.
+    if (config.accessOutlivesRefresh(ServerConfig.DEFAULT_CLOCK_SKEW)) {
+      throw new IllegalArgumentException(
+          main.origin("access-token-ttl")
+              + ": '"
+              + accessTokenTtl.strip()
+              + "' is too long for "
+              + main.origin("refresh-inactivity")
+              + " '"
+              + refreshInactivity.strip()
+              + "': the access-token lifetime plus the "
+              + ServerConfig.DEFAULT_CLOCK_SKEW.toSeconds()
+              + " s clock skew plus --refresh-reuse-interval ('"
+              + refreshReuseInterval.strip()
+              + "') must not be longer than the inactivity limit, or a session dies of inactivity"
+              + " while its device still holds a live access token; shorten --access-token-ttl or"
+              + " lengthen --refresh-inactivity");
+    }
+    return config;
   }
 }

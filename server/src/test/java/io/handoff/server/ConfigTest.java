@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.handoff.server.auth.TokenConfig;
 import io.handoff.server.session.QueueBudget;
 import java.io.PrintWriter;
 import java.io.StringWriter;
@@ -64,6 +65,43 @@ class ConfigTest {
             .transport()
             .compression(),
         "also from the environment");
+  }
+
+  /**
+   * The rule the launcher states with its options holds for a configuration built in code too, on
+   * the configuration's own clock skew.
+   */
+  @Test
+  void aConfigurationBuiltInCodeRefusesAnAccessTokenThatOutlivesItsRefreshToken() {
+    IllegalArgumentException longer =
+        assertThrows(
+            IllegalArgumentException.class,
+            () ->
+                ServerConfig.builder()
+                    .jwtSecret(SECRET)
+                    .tokens(
+                        TokenConfig.builder()
+                            .accessTokenTtl(Duration.ofHours(2))
+                            .refreshInactivity(Duration.ofHours(1))
+                            .build())
+                    .build());
+    assertTrue(longer.getMessage().contains("must not be longer than"), longer.getMessage());
+    TokenConfig justFits =
+        TokenConfig.builder()
+            .accessTokenTtl(Duration.ofMinutes(10))
+            .refreshReuseInterval(Duration.ofSeconds(5))
+            .refreshInactivity(Duration.ofMinutes(10).plusSeconds(35))
+            .build();
+    ServerConfig.builder().jwtSecret(SECRET).tokens(justFits).build();
+    assertThrows(
+        IllegalArgumentException.class,
+        () ->
+            ServerConfig.builder()
+                .jwtSecret(SECRET)
+                .tokens(justFits)
+                .clockSkew(Duration.ofSeconds(31))
+                .build(),
+        "the configuration's own clock skew counts");
   }
 
   @Test

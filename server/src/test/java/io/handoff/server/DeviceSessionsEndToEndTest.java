@@ -18,6 +18,7 @@ import io.handoff.protocol.v1.ServerFrame;
 import io.handoff.protocol.v1.Welcome;
 import io.handoff.server.auth.TokenConfig;
 import io.handoff.server.engine.StoreLimits;
+import io.handoff.server.engine.memory.MemoryEngine;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -379,26 +380,46 @@ class DeviceSessionsEndToEndTest {
   }
 
   /**
-   * An access token outlives its session's refresh token when the access-token lifetime is the
-   * longer: once the refresh token is dead of inactivity the session is, so the token is refused at
-   * the upgrade and in the API although nobody presented the refresh token since.
+   * An access token may outlive its session's refresh token while nodes disagree on the lifetimes
+   * (a rolling change of the inactivity limit; one node's configuration cannot have it, {@code
+   * ServerConfig} refuses it): once the refresh token is dead of inactivity by a node's limit, the
+   * session is for that node, so it refuses the token at the upgrade and in the API although nobody
+   * presented the refresh token since and the token has not expired.
    */
   @Test
   void accessTokenOfASessionDeadOfInactivityIsRefused() throws Exception {
     MutableClock clock = new MutableClock();
-    TokenConfig tokens =
+    TokenConfig longer =
         app.tokens()
             .accessTokenTtl(Duration.ofHours(2))
-            .refreshInactivity(Duration.ofHours(1))
+            .refreshInactivity(Duration.ofHours(3))
             .build();
-    try (TestServer node = TestServer.start(clock, b -> b.tokens(tokens))) {
-      HttpApi api = new HttpApi(node.port());
-      HttpApi.Answer a = api.signIn(app.identity("uma"), "phone", "p", "ios");
+    TokenConfig shorter = app.tokens().refreshInactivity(Duration.ofHours(1)).build();
+    try (MemoryEngine engine = new MemoryEngine(StoreLimits.builder().build(), clock);
+        HandoffServer old = HandoffServer.start(node("old", longer), engine, Scheduler.system());
+        HandoffServer changed =
+            HandoffServer.start(node("changed", shorter), engine, Scheduler.system())) {
+      HttpApi.Answer a = new HttpApi(old.port()).signIn(app.identity("uma"), "phone", "p", "ios");
+      HttpApi api = new HttpApi(changed.port());
       assertEquals(200, api.get("/v1/devices", a.field("access_token")).status());
       clock.advance(Duration.ofHours(1).plusMinutes(1));
       assertEquals(401, api.get("/v1/devices", a.field("access_token")).status());
-      assertEquals(401, TestDevice.upgradeStatus(node.port(), a.field("access_token")));
+      assertEquals(401, TestDevice.upgradeStatus(changed.port(), a.field("access_token")));
+      assertEquals(
+          200,
+          new HttpApi(old.port()).get("/v1/devices", a.field("access_token")).status(),
+          "alive by the other node's limit");
     }
+  }
+
+  private static ServerConfig node(String name, TokenConfig tokens) {
+    return ServerConfig.builder()
+        .host("127.0.0.1")
+        .port(0)
+        .nodeId(name)
+        .jwtSecret(TestServer.SECRET)
+        .tokens(tokens)
+        .build();
   }
 
   @Test

@@ -100,7 +100,22 @@ public final class TokenConfig {
     return refreshInactivity;
   }
 
-  /** More sign-ins than this for one user within {@link #signInBurstWindow()} are an anomaly. */
+  /**
+   * Whether an access token may outlive its session's refresh token: true when {@link
+   * #accessTokenTtl()} plus {@code clockSkew} plus {@link #refreshReuseInterval()} is longer than
+   * {@link #refreshInactivity()}. An access token is accepted until its {@code exp} plus the skew,
+   * and one may be issued on a retry up to the reuse interval after the refresh that last set the
+   * session's clock: if that can outlast the inactivity limit, a device that refreshes only when
+   * its access token runs out (as the clients do, on TokenExpiring) finds its session dead of
+   * inactivity while in use, and a live connection outlives its session. {@link
+   * io.handoff.server.ServerConfig.Builder#build} refuses such a configuration, and the launcher
+   * says which options to change.
+   */
+  public boolean accessOutlivesRefresh(Duration clockSkew) {
+    return accessTokenTtl.plus(clockSkew).plus(refreshReuseInterval).compareTo(refreshInactivity)
+        > 0;
+  }
+
   /**
    * How long the immediately previous refresh token may be used again (a retry) and get the same
    * successor instead of revoking the session; zero turns the grace off.
