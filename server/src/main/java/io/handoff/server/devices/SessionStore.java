@@ -19,7 +19,9 @@ import java.util.concurrent.CompletableFuture;
  *       one token exactly one rotates. A hash that was current before (a rotated-out token) revokes
  *       the session ({@link Rotation.Outcome#REUSED}), unless it is the immediately previous one
  *       back within the reuse interval ({@link Rotation.Outcome#RETRIED}). A session whose refresh
- *       token was not used for {@code inactivityMillis} is expired and refuses rotation.
+ *       token was not used for {@code inactivityMillis} is expired and refuses rotation: its
+ *       current token and its rotated-out ones alike get {@link Rotation.Outcome#EXPIRED}, never
+ *       REUSED (a dead session is not revoked, and its tokens' use is no anomaly).
  *   <li><b>Inactivity.</b> Such a session is dead before anyone presents its refresh token: {@link
  *       #status} reads it as gone (not alive, not revoked), {@link #list} leaves it out and {@link
  *       #create} drops it (as if idle-expired) instead of counting it toward the limit. Being seen
@@ -75,8 +77,9 @@ public interface SessionStore {
       /** The session was revoked before. */
       REVOKED,
       /**
-       * The refresh token was unused for longer than the inactivity limit; the session is deleted
-       * (not revoked: it is gone as if idle-expired).
+       * The refresh token was unused for longer than the inactivity limit: presented the current
+       * token, the session is deleted (not revoked: it is gone as if idle-expired); presented a
+       * rotated-out one, nothing changes.
        */
       EXPIRED,
       /** No such session, or a token that never belonged to it. */

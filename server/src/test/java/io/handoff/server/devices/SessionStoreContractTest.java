@@ -158,6 +158,35 @@ public abstract class SessionStoreContractTest {
     assertFalse(get(sessions.status(user, "s1")).alive());
   }
 
+  /**
+   * A rotated-out refresh token of a session already dead of inactivity is answered EXPIRED, as its
+   * current token is: the session is gone, not revoked, so its tokens' later use is no anomaly and
+   * revokes nothing (REUSED would revoke a session that can no longer be used and report a theft
+   * for a device that was only away, say restored from a backup). An unknown token is UNKNOWN.
+   */
+  @Test
+  void aRotatedOutTokenOfASessionDeadOfInactivityIsExpiredNotReused() throws Exception {
+    signIn("s1", "phone", "h1");
+    get(sessions.rotate(user, "s1", h("h1"), h("h2"), INACTIVITY));
+    get(sessions.rotate(user, "s1", h("h2"), h("h3"), INACTIVITY));
+    clock.advance(Duration.ofMillis(INACTIVITY + 1));
+    SessionStore.Rotation older =
+        get(sessions.rotate(user, "s1", h("h1"), h("x"), h("s"), INACTIVITY, 5_000));
+    assertEquals(Outcome.EXPIRED, older.outcome());
+    assertEquals("phone", older.deviceId());
+    assertEquals(
+        Outcome.EXPIRED,
+        get(sessions.rotate(user, "s1", h("h2"), h("x"), h("s"), INACTIVITY, 5_000)).outcome(),
+        "the previous one too");
+    assertEquals(
+        Outcome.UNKNOWN, get(sessions.rotate(user, "s1", h("nope"), h("x"), INACTIVITY)).outcome());
+    assertFalse(get(sessions.status(user, "s1")).revoked(), "nothing revoked");
+    assertEquals(
+        Outcome.EXPIRED,
+        get(sessions.rotate(user, "s1", h("h3"), h("x"), INACTIVITY)).outcome(),
+        "the current token still finds the session dead, not revoked");
+  }
+
   @Test
   void refreshTokenUnusedForTheInactivityLimitExpires() throws Exception {
     signIn("s1", "phone", "h1");

@@ -132,6 +132,16 @@ public final class MemorySessionStore implements SessionStore {
         s.lastSeen = now;
         return done(Rotation.Outcome.ROTATED, s.deviceId);
       }
+      if (s.inactive(now, inactivityMillis)) {
+        // Dead of inactivity: a rotated-out token of it is as expired as its current one, not
+        // reused (the session is gone, not revoked). Nothing changes.
+        for (byte[] h : s.old) {
+          if (Arrays.equals(h, presented)) {
+            return done(Rotation.Outcome.EXPIRED, s.deviceId);
+          }
+        }
+        return done(Rotation.Outcome.UNKNOWN, null);
+      }
       if (reuseIntervalMillis > 0
           && s.previous != null
           && Arrays.equals(s.previous, presented)

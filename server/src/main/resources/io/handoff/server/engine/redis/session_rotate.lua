@@ -7,7 +7,9 @@
 --       9 reuse interval ms (0: off)
 -- Returns {outcome, device id[, sealed copy of the current token]} with outcome one of ROTATED
 -- RETRIED REUSED REVOKED EXPIRED UNKNOWN. RETRIED: the presented hash is the one the current token
--- replaced, back within the reuse interval; nothing changes.
+-- replaced, back within the reuse interval; nothing changes. EXPIRED: the session is dead of
+-- inactivity and the presented hash is its current one (the session is deleted) or a rotated-out
+-- one (nothing changes).
 local now = tonumber(ARGV[3])
 local idle = tonumber(ARGV[5])
 local s = redis.call('HMGET', KEYS[1], 'did', 'rev', 'seen', 'rat', 'cur', 'prv', 'sld')
@@ -53,6 +55,14 @@ if s[5] == ARGV[1] then
   redis.call('PEXPIRE', KEYS[2], idle)
   redis.call('PEXPIRE', KEYS[3], idle)
   return {'ROTATED', did}
+end
+if now - tonumber(s[4]) > tonumber(ARGV[4]) then
+  -- Dead of inactivity: a rotated-out token of it is as expired as its current one, not reused
+  -- (the session is gone, not revoked). Nothing changes.
+  if redis.call('ZSCORE', KEYS[2], ARGV[1]) then
+    return {'EXPIRED', did}
+  end
+  return {'UNKNOWN', ''}
 end
 local interval = tonumber(ARGV[9])
 if interval > 0 and s[6] == ARGV[1] and now - tonumber(s[4]) <= interval then
