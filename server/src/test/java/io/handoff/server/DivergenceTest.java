@@ -14,6 +14,7 @@ import io.handoff.protocol.v1.Position;
 import io.handoff.protocol.v1.ServerFrame;
 import io.handoff.protocol.v1.Snapshot;
 import io.handoff.protocol.v1.Write;
+import io.handoff.server.engine.StoreLimits;
 import io.handoff.server.sync.SyncResult;
 import java.util.HashMap;
 import java.util.Map;
@@ -34,7 +35,12 @@ public abstract class DivergenceTest {
   protected HandoffServer node;
 
   /** Starts the node under test. */
-  protected abstract HandoffServer startNode() throws Exception;
+  protected HandoffServer startNode() throws Exception {
+    return startNode(StoreLimits.builder().build());
+  }
+
+  /** Starts the node under test, its engine with {@code limits}. */
+  protected abstract HandoffServer startNode(StoreLimits limits) throws Exception;
 
   /** Copies what the store holds of {@link #user}. */
   protected abstract Object backup() throws Exception;
@@ -101,6 +107,51 @@ public abstract class DivergenceTest {
             .contains("handoff_divergence_resyncs_total{node=\"test\",reason=\"diverged\"} 2.0"),
         node.metrics().scrape());
     live.close();
+    back.close();
+    other.close();
+  }
+
+  /**
+   * A device whose version was lost, resuming from behind the history window: the history held no
+   * longer reaches back to its version, so no engine can compare its fingerprint with anything.
+   * Both engines answer alike, a snapshot of the store's document saying HISTORY_TRIMMED, and the
+   * device ends with exactly the store's document; the divergence metric does not count it (see
+   * docs/redis.md, "What each setup keeps").
+   */
+  @Test
+  void aLostVersionBehindTheHistoryWindowIsResyncedAsTrimmedOnEveryEngine() throws Exception {
+    node = startNode(StoreLimits.builder().historyLength(2).build());
+    TestDevice writer = connect("writer");
+    TestDevice resuming = connect("resuming");
+    Copy resumingCopy = new Copy();
+    for (int i = 1; i <= 3; i++) {
+      write(writer, i, "a", "kept-" + i);
+    }
+    resumingCopy.readUntil(resuming, 3);
+    Object backup = backup();
+    write(writer, 4, "b", "lost-4");
+    write(writer, 5, "b", "lost-5");
+    resumingCopy.readUntil(resuming, 5);
+    resuming.close();
+    writer.close();
+
+    restore(backup);
+    TestDevice other = connect("other");
+    for (int i = 1; i <= 6; i++) {
+      write(other, i, "c", "after-" + i);
+    }
+    // The store is at v9 and holds v8 and v9; the device holds the lost v5.
+    TestDevice back = TestDevice.connect(node.port(), TestServer.token(user, "resuming"));
+    ServerFrame welcome =
+        back.hello(Hello.newBuilder().addPositions(resumingCopy.position()).build());
+    DocumentSync report = welcome.getWelcome().getSync().getDocuments(0);
+    assertEquals(DocumentSync.Mode.SNAPSHOT, report.getMode());
+    assertEquals(DocumentSync.Reason.HISTORY_TRIMMED, report.getReason());
+    resumingCopy.readUntil(back, 9);
+    SyncResult store = node.engine().store().read(user, "cart", 0, 0).get(10, TimeUnit.SECONDS);
+    assertEquals(store.fields(), resumingCopy.fields);
+    assertEquals(store.fingerprint(), resumingCopy.fingerprint);
+    assertEquals(0, node.stats().divergenceResyncs.sum());
     back.close();
     other.close();
   }

@@ -7,14 +7,15 @@ class MemoryDivergenceTest extends DivergenceTest {
   private MemoryEngine engine;
 
   @Override
-  protected HandoffServer startNode() throws Exception {
-    engine = new MemoryEngine(StoreLimits.builder().build());
+  protected HandoffServer startNode(StoreLimits limits) throws Exception {
+    engine = new MemoryEngine(limits);
     return HandoffServer.start(
         ServerConfig.builder()
             .host("127.0.0.1")
             .port(0)
             .nodeId("test")
             .jwtSecret(TestServer.SECRET)
+            .storeLimits(limits)
             .build(),
         engine);
   }

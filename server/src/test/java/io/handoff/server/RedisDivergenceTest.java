@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import io.handoff.protocol.v1.DocumentSync;
 import io.handoff.protocol.v1.ServerFrame;
 import io.handoff.protocol.v1.Snapshot;
+import io.handoff.server.engine.StoreLimits;
 import io.handoff.server.sync.SyncResult;
 import io.lettuce.core.RedisClient;
 import io.lettuce.core.RestoreArgs;
@@ -29,10 +30,10 @@ class RedisDivergenceTest extends DivergenceTest {
   private StatefulRedisConnection<byte[], byte[]> connection;
 
   @Override
-  protected HandoffServer startNode() throws Exception {
+  protected HandoffServer startNode(StoreLimits limits) throws Exception {
     client = RedisClient.create(RedisProcess.sharedUrl());
     connection = client.connect(ByteArrayCodec.INSTANCE);
-    return nodes.redis(RedisProcess.sharedUrl(), "test");
+    return nodes.redis(RedisProcess.sharedUrl(), "test", limits);
   }
 
   @AfterEach
