@@ -59,7 +59,8 @@ final class HandoffCalls {
       throw new IllegalArgumentException("activity must not be null");
     }
     if (ttl != null && (ttl.isNegative() || ttl.toMillis() > Integer.MAX_VALUE)) {
-      throw new IllegalArgumentException("ttl must be positive and below 24 days");
+      throw new IllegalArgumentException(
+          "ttl must not be negative and at most 2,147,483,647 ms (about 24.8 days); zero asks for the node's default");
     }
     OfferActivity.Builder o =
         OfferActivity.newBuilder()

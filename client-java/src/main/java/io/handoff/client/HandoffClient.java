@@ -583,7 +583,7 @@ public final class HandoffClient implements AutoCloseable {
               && !connectTimeout.isNegative()
               && !connectTimeout.isZero()
               && connectTimeout.toMillis() <= Integer.MAX_VALUE,
-          "connectTimeout must be positive and below 24 days");
+          "connectTimeout must be positive and at most 2,147,483,647 ms (about 24.8 days)");
       this.connectTimeout = connectTimeout;
       return this;
     }
