@@ -11,6 +11,7 @@ import io.handoff.server.demo.DemoSite;
 import io.handoff.server.devices.ApiHandler;
 import io.handoff.server.devices.DeviceSessions;
 import io.handoff.server.engine.Engine;
+import io.handoff.server.engine.NodeIdInUseException;
 import io.handoff.server.handoff.HandoffService;
 import io.handoff.server.metrics.NodeMetrics;
 import io.handoff.server.session.Hub;
@@ -44,6 +45,8 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
@@ -81,14 +84,21 @@ public final class HandoffServer implements AutoCloseable {
   private final Readiness readiness;
   private volatile boolean ready;
   private final AtomicBoolean stopping = new AtomicBoolean();
+  // Counted down once close() or abort() finished: a second close() waits for it.
+  private final CountDownLatch stopped = new CountDownLatch(1);
   private final Runnable releaseNode;
+  // Another running process was found holding this node's id: set by the engine's timer; the node
+  // drains and stops, and this completes, with why, once it did.
+  private volatile NodeIdInUseException idTaken;
+  private final AtomicBoolean stopForIdStarted = new AtomicBoolean();
+  private final CompletableFuture<NodeIdInUseException> stoppedForId = new CompletableFuture<>();
 
   private HandoffServer(ServerConfig config, Engine engine, Scheduler time)
       throws InterruptedException {
     this.config = config;
     this.engine = engine;
     // Before anything is served or kept: a second process with this id refuses to start here.
-    this.releaseNode = engine.claimNode(config.nodeId());
+    this.releaseNode = engine.claimNode(config.nodeId(), this::idTaken);
     this.metrics = new NodeMetrics(config.nodeId());
     this.stats = new ServerStats(metrics.registry());
     this.handoff = new HandoffService(config, engine, stats, time);
@@ -122,9 +132,15 @@ public final class HandoffServer implements AutoCloseable {
             : Engine.LoopBinding.NONE;
     this.readiness =
         () ->
-            stopping.get()
-                ? "draining"
-                : !ready ? "starting" : engine.healthy() ? null : "store unreachable";
+            idTaken != null
+                ? "node id taken by another running node; draining"
+                : stopping.get()
+                    ? "draining"
+                    : !ready
+                        ? "starting"
+                        : !engine.holdsNode(config.nodeId())
+                            ? "node id held by another process"
+                            : engine.healthy() ? null : "store unreachable";
     metrics.bindEventLoops(workers);
     metrics.bindNode(readiness, hub::users, hub::sessions);
     Gauge.builder("handoff.store.up", () -> engine.healthy() ? 1 : 0)
@@ -137,6 +153,11 @@ public final class HandoffServer implements AutoCloseable {
         .register(metrics.registry());
     Gauge.builder("handoff.draining", () -> stopping.get() ? 1 : 0)
         .description("1 from SIGTERM until the node has let every connection go")
+        .register(metrics.registry());
+    Gauge.builder("handoff.node.id.taken", () -> idTaken != null ? 1 : 0)
+        .description(
+            "1 once another running node was found holding this node's id; this node drains and"
+                + " stops")
         .register(metrics.registry());
     TokenVerifier development =
         new Hs256TokenVerifier(config.jwtSecret(), config.clockSkew(), time.clock());
@@ -239,6 +260,9 @@ public final class HandoffServer implements AutoCloseable {
       throw e;
     }
     this.ready = true;
+    if (idTaken != null) {
+      stopForTakenId();
+    }
     log.info(
         "node {} listening on {}:{} ({} transport, {} engine)",
         config.nodeId(),
@@ -356,6 +380,48 @@ public final class HandoffServer implements AutoCloseable {
     }
   }
 
+  /**
+   * The engine found another running process holding this node's id (on its timer): not ready at
+   * once, and a drain on a thread of its own, as SIGTERM would start, once the node is built.
+   */
+  private void idTaken(NodeIdInUseException e) {
+    idTaken = e;
+    if (ready) {
+      stopForTakenId();
+    }
+  }
+
+  private void stopForTakenId() {
+    if (!stopForIdStarted.compareAndSet(false, true)) {
+      return;
+    }
+    log.error(
+        "node {} stops: {}; not ready, draining: devices are told to reconnect elsewhere",
+        config.nodeId(),
+        idTaken.getMessage());
+    Thread t =
+        new Thread(
+            () -> {
+              try {
+                close();
+              } finally {
+                stoppedForId.complete(idTaken);
+              }
+            },
+            "handoff-node-id-taken");
+    t.start();
+  }
+
+  /**
+   * Completes, with why, once this node found another running node holding its id (it was cut off
+   * from the store for longer than its claim on the id lasts, and the other started meanwhile) and
+   * drained and stopped for it: a launcher exits then (code 2), so that its supervisor sees it.
+   * Never completes otherwise.
+   */
+  public CompletableFuture<NodeIdInUseException> stoppedForTakenId() {
+    return stoppedForId.copy();
+  }
+
   /** Whether {@code /readyz} answers 200, and if not, why (draining, store unreachable). */
   public Readiness readiness() {
     return readiness;
@@ -403,6 +469,14 @@ public final class HandoffServer implements AutoCloseable {
     if (!stopping.compareAndSet(false, true)) {
       return;
     }
+    try {
+      abortNow();
+    } finally {
+      stopped.countDown();
+    }
+  }
+
+  private void abortNow() {
     ready = false;
     handoff.stop(); // As in a crash: no more presence refreshes, no offline marks.
     serverChannel.close();
@@ -426,13 +500,34 @@ public final class HandoffServer implements AutoCloseable {
    * its writes in flight (up to the drain timeout), tells each device to reconnect elsewhere (close
    * code SHUTDOWN), waits for the connections to close (up to the drain and close timeouts), cuts
    * any that remain, and stops the event loops. Nothing acked is lost and nothing in flight is
-   * dropped unanswered unless the drain timeout passes; the devices re-send what was not acked.
+   * dropped unanswered unless the drain timeout passes; the devices re-send what was not acked. A
+   * call while the node stops already returns once it stopped.
    */
   @Override
   public void close() {
     if (!stopping.compareAndSet(false, true)) {
+      boolean interrupted = false;
+      while (true) {
+        try {
+          stopped.await();
+          break;
+        } catch (InterruptedException e) {
+          interrupted = true;
+        }
+      }
+      if (interrupted) {
+        Thread.currentThread().interrupt();
+      }
       return;
     }
+    try {
+      drainAndStop();
+    } finally {
+      stopped.countDown();
+    }
+  }
+
+  private void drainAndStop() {
     ready = false;
     serverChannel.close().syncUninterruptibly();
     for (Channel ch : connections) {

@@ -24,6 +24,7 @@ final class ChaosProxy implements AutoCloseable {
   private volatile boolean blackholeDownstream;
   private volatile byte[] lossMarker;
   private volatile boolean closed;
+  private volatile boolean refusing;
 
   ChaosProxy(int targetPort) throws IOException {
     this.target = targetPort;
@@ -72,6 +73,14 @@ final class ChaosProxy implements AutoCloseable {
     }
   }
 
+  /**
+   * While on, a new connection is reset as soon as it is accepted, before it reaches the server:
+   * with {@link #freezeOpenConnections}, the server is out of reach as behind a partition.
+   */
+  void refuseNew(boolean on) {
+    refusing = on;
+  }
+
   /** Resets every proxied connection. New connections are accepted as before. */
   void cutAll() {
     for (Socket s : sockets) {
@@ -89,6 +98,11 @@ final class ChaosProxy implements AutoCloseable {
     while (!closed) {
       try {
         Socket client = listener.accept();
+        if (refusing) {
+          client.setSoLinger(true, 0);
+          client.close();
+          continue;
+        }
         Socket server = new Socket();
         // A proxy that forwards each read at once: without this, Nagle's algorithm holds small
         // frames behind the peer's delayed ACK and every round trip through the proxy costs ~40 ms.

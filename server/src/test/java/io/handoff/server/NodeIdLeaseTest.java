@@ -9,8 +9,10 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import ch.qos.logback.classic.Logger;
 import ch.qos.logback.classic.spi.ILoggingEvent;
 import ch.qos.logback.core.read.ListAppender;
+import io.handoff.protocol.CloseCode;
 import io.handoff.protocol.v1.ClientFrame;
 import io.handoff.protocol.v1.Ping;
+import io.handoff.protocol.v1.ServerFrame;
 import io.handoff.server.HandoffMultiNodeTest.Inbox;
 import io.handoff.server.engine.NodeIdInUseException;
 import io.handoff.server.engine.StoreLimits;
@@ -243,14 +245,49 @@ class NodeIdLeaseTest {
   }
 
   /**
-   * Another process took the lease after this one could not renew it in time (a partition longer
-   * than the lease): the holder logs an error, and takes the id back once the other lets it go.
+   * Redis wiped ({@code FLUSHALL}) while the node runs: the next renewal finds the lease gone and
+   * claims it again, so the node stays ready and a second process with the id is still refused.
    */
   @Test
-  void aHolderThatFindsItsLeaseTakenSaysSoAndTakesItBackWhenFree() throws Exception {
+  void aWipedRedisHasTheLeaseClaimedAgainAtTheNextRenewal() throws Exception {
+    try (RedisProcess redis = RedisProcess.start()) {
+      RedisEngine engine = engine(redis.url(), lease(Duration.ofMillis(500)));
+      HandoffServer node = nodes.add(HandoffServer.start(config("steady"), engine));
+      try (RedisClient client = RedisClient.create(redis.url());
+          StatefulRedisConnection<String, String> c = client.connect()) {
+        c.sync().flushall();
+      }
+      Conditions.await(
+          "the lease is claimed again",
+          () -> logged("its lease was gone") && leaseIn(redis.url()) != null,
+          BOUND,
+          Duration.ofMillis(20));
+      assertTrue(engine.holdsNode("steady"));
+      Conditions.await("ready", () -> node.readiness().problem() == null, BOUND);
+      assertThrows(
+          NodeIdInUseException.class,
+          () ->
+              nodes.add(
+                  HandoffServer.start(
+                      config("steady"), engine(redis.url(), lease(Duration.ofMillis(500))))));
+      servesDevices(node);
+      assertFalse(node.stoppedForTakenId().isDone());
+      nodes.close(); // while this Redis runs
+    }
+  }
+
+  /**
+   * The lease found holding another token that no one renews (a Redis failover or a restart from an
+   * older snapshot brought back the lease of the process that ran the id before): the node is not
+   * ready while it lasts, says so, and neither takes the other's lease nor stops; once the key is
+   * free it claims the id again and is ready.
+   */
+  @Test
+  void aLeaseFoundHeldByATokenNoOneRenewsMakesTheNodeUnreadyUntilItIsFree() throws Exception {
     String url = RedisProcess.sharedUrl();
     RedisEngine engine = engine(url, lease(Duration.ofMillis(500)));
-    nodes.add(HandoffServer.start(config("taken"), engine));
+    HandoffServer node = nodes.add(HandoffServer.start(config("taken"), engine));
+    Conditions.await("ready", () -> node.readiness().problem() == null, BOUND);
     try (RedisClient client = RedisClient.create(url);
         StatefulRedisConnection<String, String> c = client.connect()) {
       RedisCommands<String, String> raw = c.sync();
@@ -258,12 +295,145 @@ class NodeIdLeaseTest {
       assertNotNull(raw.get(key), "the lease is the key the docs name");
       raw.set(key, "another-process", io.lettuce.core.SetArgs.Builder.px(60_000));
       Conditions.await("the holder notices", () -> !engine.holdsNode("taken"), BOUND);
-      assertTrue(logged("two nodes run with this id"), said.list.toString());
+      assertEquals("node id held by another process", node.readiness().problem());
+      assertTrue(logged("is held by another process"), said.list.toString());
       assertEquals("another-process", raw.get(key), "it does not overwrite the other's lease");
       raw.del(key);
       Conditions.await("the holder has it again", () -> engine.holdsNode("taken"), BOUND);
       assertFalse("another-process".equals(raw.get(key)));
+      assertEquals(null, node.readiness().problem());
+      assertFalse(logged("two nodes run with this id"), said.list.toString());
+      assertFalse(node.stoppedForTakenId().isDone());
+      servesDevices(node);
     }
+  }
+
+  /**
+   * A node cut off from Redis for longer than its lease while another process started with its id:
+   * when it reaches Redis again it finds a live process renewing the lease. Two nodes with one id
+   * must not go on serving side by side, so the one that lost the id turns {@code /readyz} 503 with
+   * the reason, counts it in a metric and drains (its devices told to reconnect elsewhere), while
+   * the process that holds the id goes on.
+   */
+  @Test
+  void aNodeWhoseIdWasTakenWhileItWasCutOffFromRedisGoesUnreadyAndDrains() throws Exception {
+    String url = RedisProcess.sharedUrl();
+    ChaosProxy link = nodes.add(new ChaosProxy(Integer.parseInt(url.split(":")[2])));
+    StoreLimits limits = lease(Duration.ofMillis(500));
+    RedisEngine cutOff = engine("redis://127.0.0.1:" + link.port(), limits);
+    HandoffServer first =
+        nodes.add(
+            HandoffServer.start(
+                ServerConfig.builder()
+                    .host("127.0.0.1")
+                    .port(0)
+                    .admin("127.0.0.1", 0)
+                    .nodeId("split")
+                    .jwtSecret(TestServer.SECRET)
+                    // The device below does not answer the close: the drain waits for it.
+                    .closeTimeout(Duration.ofSeconds(60))
+                    .build(),
+                cutOff));
+    RawSocket device =
+        nodes.add(
+            RawSocket.connect(first.port(), TestServer.token("u-" + UUID.randomUUID(), "p"), 0));
+    device.setReadTimeout(BOUND);
+    device.send(
+        ClientFrame.newBuilder()
+            .setRequestId(1)
+            .setHello(io.handoff.protocol.v1.Hello.getDefaultInstance())
+            .build());
+    assertTrue(device.readFrame().hasWelcome(), "the device is online");
+
+    link.refuseNew(true); // a partition: no new connection, the open ones silent both ways
+    link.freezeOpenConnections();
+    Conditions.await(
+        "the first's lease lapsed",
+        () -> leaseIn(url, "split") == null,
+        BOUND,
+        Duration.ofMillis(20));
+    HandoffServer second = nodes.add(HandoffServer.start(config("split"), engine(url, limits)));
+    link.refuseNew(false);
+    link.cutAll(); // the first reconnects, and renews its lease again
+
+    ServerFrame f;
+    while (!(f = device.readFrame()).hasDisconnect()) {
+      // Whatever the node sent before it drained.
+    }
+    assertEquals(CloseCode.SHUTDOWN.code(), f.getDisconnect().getCode(), f.toString());
+    // Draining (the device has not answered the close): not ready, and why.
+    HttpApi admin = new HttpApi(first.adminPort());
+    HttpApi.Answer ready = admin.get("/readyz", null);
+    assertEquals(503, ready.status(), ready.toString());
+    assertTrue(ready.body().contains("not ready: node id taken"), ready.toString());
+    HttpApi.Answer metrics = admin.get("/metrics", null);
+    assertTrue(
+        metrics.body().lines().anyMatch(l -> l.matches("handoff_node_id_taken\\{.*} 1(\\.0)?")),
+        metrics.body());
+    assertTrue(logged("two nodes run with this id"), said.list.toString());
+    device.close();
+    NodeIdInUseException why = first.stoppedForTakenId().get(BOUND.toSeconds(), TimeUnit.SECONDS);
+    assertTrue(why.getMessage().contains("node id split is in use"), why.getMessage());
+
+    // The other process keeps the id, and serves.
+    servesDevices(second);
+    assertTrue(((RedisEngine) second.engine()).holdsNode("split"));
+    assertFalse(cutOff.holdsNode("split"));
+  }
+
+  /**
+   * The launcher of a node whose id another process took while it was cut off from Redis: it
+   * drains, stops, and exits with code 2 and one line, as a second node refused at start does, so
+   * that its supervisor sees it and restarts it (and the restart is refused while the other runs).
+   */
+  @Test
+  @Tag("fault") // The default 10 s lease left to lapse: 15-20 s, in the fault suite.
+  void theLauncherOfANodeWhoseIdWasTakenStopsWithOneLineAndExitCode2() throws Exception {
+    String url = RedisProcess.sharedUrl();
+    ChaosProxy link = nodes.add(new ChaosProxy(Integer.parseInt(url.split(":")[2])));
+    StringWriter err = new StringWriter();
+    String[] args = {
+      "--host",
+      "127.0.0.1",
+      "--port",
+      "0",
+      "--node-id",
+      "cut-off",
+      "--redis-url",
+      "redis://127.0.0.1:" + link.port(),
+      "--redis-prefix",
+      nodes.prefix
+    };
+    CompletableFuture<Integer> exit =
+        CompletableFuture.supplyAsync(
+            () ->
+                Main.run(
+                    args,
+                    Map.of("HANDOFF_JWT_SECRET", SECRET),
+                    new PrintWriter(new StringWriter(), true),
+                    new PrintWriter(err, true)));
+    Conditions.await(
+        "the launcher's node holds its id",
+        () -> leaseIn(url, "cut-off") != null,
+        BOUND,
+        Duration.ofMillis(20));
+
+    link.refuseNew(true);
+    link.freezeOpenConnections();
+    Conditions.await(
+        "its lease lapsed", () -> leaseIn(url, "cut-off") == null, BOUND, Duration.ofMillis(50));
+    HandoffServer other = nodes.redis(url, "cut-off");
+    link.refuseNew(false);
+    link.cutAll();
+
+    Conditions.await("the launcher returned", exit::isDone, BOUND, Duration.ofMillis(20));
+    String line = err.toString();
+    assertEquals(2, exit.get(), line);
+    assertEquals(1, line.strip().lines().count(), line);
+    assertTrue(line.contains("node id cut-off is in use by another running node"), line);
+    assertTrue(line.contains("give every node its own --node-id"), line);
+    assertFalse(line.contains("Exception") || line.contains("\tat "), line);
+    servesDevices(other);
   }
 
   /** On a Redis Cluster the lease is one key in the slot of its own hash tag. */
@@ -279,9 +449,13 @@ class NodeIdLeaseTest {
   }
 
   private String leaseIn(String url) {
+    return leaseIn(url, "steady");
+  }
+
+  private String leaseIn(String url, String nodeId) {
     try (RedisClient client = RedisClient.create(url);
         StatefulRedisConnection<String, String> c = client.connect()) {
-      return c.sync().get(nodes.prefix + "{node:steady}:lease");
+      return c.sync().get(nodes.prefix + "{node:" + nodeId + "}:lease");
     }
   }
 }

@@ -94,6 +94,11 @@ final class RawSocket implements AutoCloseable {
   }
 
   /** Writes {@code bytes} as they are. */
+  /** How long a read waits before it fails (10 s unless set). */
+  void setReadTimeout(java.time.Duration timeout) throws IOException {
+    socket.setSoTimeout((int) timeout.toMillis());
+  }
+
   void writeRaw(byte[] bytes) throws IOException {
     out.write(bytes);
     out.flush();

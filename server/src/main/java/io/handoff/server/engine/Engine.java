@@ -7,6 +7,7 @@ import io.handoff.server.sync.DocumentStore;
 import io.netty.channel.EventLoopGroup;
 import java.time.Instant;
 import java.util.concurrent.CompletableFuture;
+import java.util.function.Consumer;
 
 /**
  * The engine parts one node runs on: a {@link DocumentStore}, the {@link Broker} it publishes to,
@@ -89,12 +90,29 @@ public interface Engine extends ResumeStore, AutoCloseable {
    * and presence for their own. Blocks while the id is held by a process that stopped without
    * giving it back (killed), up to the engine's lease time; throws {@link NodeIdInUseException}
    * when another process is running a node with the id. Claiming an id this engine holds already
-   * succeeds. Returns what gives the id back, which the node runs when it stops cleanly (closing
-   * the engine gives back every id it holds). The default (the in-memory engine, whose store no
-   * other process shares) claims nothing.
+   * succeeds. Once claimed, {@code taken} is told, once, if another running process is found
+   * holding the id (this one was cut off from the store for longer than the lease, and the other
+   * claimed the id meanwhile), on the engine's timer: it must not block. Returns what gives the id
+   * back, which the node runs when it stops cleanly (closing the engine gives back every id it
+   * holds). The default (the in-memory engine, whose store no other process shares) claims nothing.
    */
-  default Runnable claimNode(String nodeId) throws InterruptedException {
+  default Runnable claimNode(String nodeId, Consumer<NodeIdInUseException> taken)
+      throws InterruptedException {
     return () -> {};
+  }
+
+  /** {@link #claimNode(String, Consumer)}, with nothing told if the id is taken later. */
+  default Runnable claimNode(String nodeId) throws InterruptedException {
+    return claimNode(nodeId, e -> {});
+  }
+
+  /**
+   * Whether this process holds {@code nodeId} as far as the engine last saw: false while its claim
+   * was found held by another process (whether that one runs or stopped is being watched), and from
+   * when another running process was found holding it on. Always true without a shared store.
+   */
+  default boolean holdsNode(String nodeId) {
+    return true;
   }
 
   /** False while the engine cannot reach its backing store; drives {@code /readyz}. */

@@ -12,9 +12,11 @@ import java.time.Duration;
 import java.util.HexFormat;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
+import java.util.function.Consumer;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -31,7 +33,11 @@ import org.slf4j.LoggerFactory;
  * claim is refused; if it lapses, its holder stopped (a node killed and restarted at once), and the
  * claim takes it, within the lease's time. A renewal that Redis does not answer says nothing about
  * who holds the id and is only retried; one that finds the lease gone (it lapsed during an outage,
- * or Redis lost it) claims it again; one that finds another token there logs an error. Thread-safe.
+ * or Redis lost it) claims it again; one that finds another token there makes the lease not held
+ * and watches that token as a claim does: if it is renewed, another running process took the id
+ * (this one was cut off from Redis longer than the lease), which is logged as an error and told to
+ * the {@link #onTaken} listeners, once; if it lapses, the next renewal claims the id again.
+ * Thread-safe.
  */
 final class NodeLease {
   private static final Logger log = LoggerFactory.getLogger(NodeLease.class);
@@ -48,10 +54,17 @@ final class NodeLease {
   private final RedisClusterAsyncCommands<byte[], byte[]> redis;
   private final EventExecutorGroup timer;
   private volatile ScheduledFuture<?> renewal;
-  // Whether the last answered renewal found another token holding the lease, and when that was
-  // last logged.
-  private volatile boolean lost;
-  private volatile long lostLoggedNanos;
+  // Whether the last answered renewal found another token holding the lease, since when, and its
+  // time left then and at the last renewal (guarded by this).
+  private volatile boolean contested;
+  private long contestedSinceNanos;
+  private long contestedLeft;
+  private long previousLeft;
+  // Whether another running process was found holding the id (once true, stays true), and when
+  // that was last logged.
+  private volatile boolean taken;
+  private long takenLoggedNanos; // guarded by this
+  private final List<Consumer<NodeIdInUseException>> takenListeners = new CopyOnWriteArrayList<>();
 
   NodeLease(
       String nodeId,
@@ -170,38 +183,109 @@ final class NodeLease {
             log.debug("renewing the lease of node id {} failed: {}", nodeId, err.toString());
             return;
           }
-          long code = (Long) r.get(0);
-          if (code == 1) {
-            if (lost) {
-              lost = false;
-              log.warn("node id {}: this process holds its lease again", nodeId);
-            }
-          } else if (code == 2) {
-            lost = false;
-            log.warn(
-                "node id {}: its lease was gone from {} (it lapsed while Redis was out of reach, or"
-                    + " Redis lost it); claimed it again",
-                nodeId,
-                where);
-          } else {
-            long now = System.nanoTime();
-            if (!lost || now - lostLoggedNanos >= REPEAT_EVERY.toNanos()) {
-              lostLoggedNanos = now;
-              log.error(
-                  "node id {} is held by another process on {}: two nodes run with this id, and"
-                      + " take each other's devices' takeovers and presence for their own; give"
-                      + " every node its own --node-id",
-                  nodeId,
-                  where);
-            }
-            lost = true;
-          }
+          answered(r);
         });
   }
 
-  /** Whether the last answered renewal found this process holding the lease (tests). */
+  /**
+   * One answered renewal. Another token in the key is watched as {@link #claim} watches it: it may
+   * be the lease of a process that stopped (a Redis failover or a restart from an older snapshot
+   * brought back the lease of the process that ran the id before), which lapses; if its time left
+   * grows, or it outlives the time it had left, a live process holds the id, and every listener is
+   * told, once.
+   */
+  private synchronized void answered(List<Object> r) {
+    long code = (Long) r.get(0);
+    if (code == 1) {
+      if (contested) {
+        log.warn("node id {}: this process holds its lease again", nodeId);
+      }
+      contested = false;
+    } else if (code == 2) {
+      if (contested) {
+        log.warn(
+            "node id {}: the other process's lease on it lapsed or was given back; this process"
+                + " holds it again",
+            nodeId);
+      } else {
+        log.warn(
+            "node id {}: its lease was gone from {} (it lapsed while Redis was out of reach, or"
+                + " Redis lost it); claimed it again",
+            nodeId,
+            where);
+      }
+      contested = false;
+    } else {
+      long now = System.nanoTime();
+      long left = (Long) r.get(1);
+      if (!contested) {
+        contested = true;
+        contestedSinceNanos = now;
+        contestedLeft = left;
+        previousLeft = left;
+        if (!taken) {
+          log.warn(
+              "node id {} is held by another process on {} ({} ms of its lease left): not ready"
+                  + " while it is; watching whether it is renewed (another node running with this"
+                  + " id: this node stops) or lapses (a lease Redis brought back from a process"
+                  + " that stopped)",
+              nodeId,
+              where,
+              left);
+        }
+        return;
+      }
+      boolean renewed =
+          left > previousLeft
+              || now - contestedSinceNanos
+                  > TimeUnit.MILLISECONDS.toNanos(Math.max(0, contestedLeft))
+                      + 2 * renewEvery().toNanos();
+      previousLeft = left;
+      if (!renewed) {
+        return;
+      }
+      if (!taken || now - takenLoggedNanos >= REPEAT_EVERY.toNanos()) {
+        takenLoggedNanos = now;
+        log.error(
+            "node id {} is held by another process on {} that renews it: two nodes run with this"
+                + " id, and take each other's devices' takeovers and presence for their own; this"
+                + " node stops; give every node its own --node-id",
+            nodeId,
+            where);
+      }
+      if (!taken) {
+        taken = true;
+        NodeIdInUseException e =
+            inUse("it claimed the id while this node could not renew its lease");
+        for (Consumer<NodeIdInUseException> l : takenListeners) {
+          try {
+            l.accept(e);
+          } catch (RuntimeException failed) {
+            log.error("a listener of the loss of node id {} failed", nodeId, failed);
+          }
+        }
+      }
+    }
+  }
+
+  /**
+   * Runs {@code listener} once another running process is found holding the id after this one
+   * claimed it (this process was cut off from Redis longer than the lease, and the other claimed
+   * the id meanwhile); at once if that was found already.
+   */
+  void onTaken(Consumer<NodeIdInUseException> listener) {
+    takenListeners.add(listener);
+    if (taken) {
+      listener.accept(inUse("it claimed the id while this node could not renew its lease"));
+    }
+  }
+
+  /**
+   * Whether the last answered renewal found this process holding the lease, and no other running
+   * process was found holding it since it claimed it.
+   */
   boolean held() {
-    return !lost;
+    return !contested && !taken;
   }
 
   /** Stops renewing and gives the lease back, waiting a bounded time for Redis to answer. */

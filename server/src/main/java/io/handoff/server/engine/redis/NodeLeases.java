@@ -1,5 +1,6 @@
 package io.handoff.server.engine.redis;
 
+import io.handoff.server.engine.NodeIdInUseException;
 import io.lettuce.core.cluster.api.async.RedisClusterAsyncCommands;
 import io.netty.util.concurrent.EventExecutorGroup;
 import java.time.Duration;
@@ -7,6 +8,7 @@ import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.function.Consumer;
 
 /**
  * The node ids one engine claimed, each with its {@link NodeLease}: claimed at a node's start,
@@ -34,16 +36,21 @@ final class NodeLeases {
   }
 
   /**
-   * Claims {@code nodeId} (see {@link io.handoff.server.engine.Engine#claimNode}); returns what
-   * gives it back. Claiming an id this engine holds already claims nothing more.
+   * Claims {@code nodeId} (see {@link io.handoff.server.engine.Engine#claimNode}), telling {@code
+   * taken} if another running process is found holding it later; returns what gives it back.
+   * Claiming an id this engine holds already claims nothing more.
    */
-  Runnable claim(String nodeId) throws InterruptedException {
+  Runnable claim(String nodeId, Consumer<NodeIdInUseException> taken) throws InterruptedException {
+    NodeLease held;
     synchronized (this) {
-      if (leases.containsKey(nodeId)) {
-        return () -> release(nodeId);
-      }
+      held = leases.get(nodeId);
+    }
+    if (held != null) {
+      held.onTaken(taken);
+      return () -> release(nodeId);
     }
     NodeLease lease = new NodeLease(nodeId, description, keys, lifetime, commands, timer);
+    lease.onTaken(taken);
     lease.claim();
     synchronized (this) {
       leases.put(nodeId, lease);
@@ -61,7 +68,10 @@ final class NodeLeases {
     }
   }
 
-  /** Whether the last renewal of {@code nodeId}'s lease found this engine holding it. */
+  /**
+   * Whether the last renewal of {@code nodeId}'s lease found this engine holding it, and no other
+   * running process was found holding it since it was claimed.
+   */
   synchronized boolean holds(String nodeId) {
     NodeLease lease = leases.get(nodeId);
     return lease != null && lease.held();

@@ -2,6 +2,7 @@ package io.handoff.server.engine.redis;
 
 import io.handoff.server.devices.SessionStore;
 import io.handoff.server.engine.Engine;
+import io.handoff.server.engine.NodeIdInUseException;
 import io.handoff.server.engine.StoreLimits;
 import io.lettuce.core.AbstractRedisClient;
 import io.lettuce.core.ClientOptions;
@@ -29,6 +30,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ThreadLocalRandom;
+import java.util.function.Consumer;
 import java.util.function.Function;
 import java.util.function.Supplier;
 import org.slf4j.Logger;
@@ -542,11 +544,12 @@ public final class RedisEngine implements Engine {
    * renewal. Waits up to that long for the lease of a process that stopped renewing it to lapse.
    */
   @Override
-  public Runnable claimNode(String nodeId) throws InterruptedException {
-    return leases.claim(nodeId);
+  public Runnable claimNode(String nodeId, Consumer<NodeIdInUseException> taken)
+      throws InterruptedException {
+    return leases.claim(nodeId, taken);
   }
 
-  /** Whether the last renewal of {@code nodeId}'s lease found this engine holding it (tests). */
+  @Override
   public boolean holdsNode(String nodeId) {
     return leases.holds(nodeId);
   }
