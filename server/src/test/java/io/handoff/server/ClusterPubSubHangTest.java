@@ -14,6 +14,7 @@ import io.handoff.server.sync.DocumentEvent;
 import io.handoff.server.sync.WriteOutcome;
 import java.time.Duration;
 import java.util.UUID;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 import org.junit.jupiter.api.AfterEach;
@@ -94,9 +95,10 @@ class ClusterPubSubHangTest {
                   }
 
                   @Override
-                  public void onPossibleLoss() {
+                  public CompletableFuture<?> onPossibleLoss() {
                     losses.incrementAndGet();
                     heard.fire();
+                    return CompletableFuture.completedFuture(null);
                   }
                 });
     sub.ready().get(10, TimeUnit.SECONDS);

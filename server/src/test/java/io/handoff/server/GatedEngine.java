@@ -32,7 +32,7 @@ import java.util.concurrent.atomic.AtomicInteger;
  * released, a resume's read of the documents made at once with its answer held. Everything that
  * passes a gate is the real engine's own work. It also counts the store's reads (and the most in
  * flight at once), device listings and the broker's word that events may have been lost (and when
- * each came).
+ * each came, and how many of the re-checks it started are not done yet).
  */
 final class GatedEngine implements Engine {
   private final Engine real;
@@ -51,6 +51,9 @@ final class GatedEngine implements Engine {
   private final AtomicInteger readsInFlight = new AtomicInteger();
   private final AtomicInteger peakReadsInFlight = new AtomicInteger();
   private final ConcurrentLinkedQueue<Long> possibleLossTimes = new ConcurrentLinkedQueue<>();
+  private final AtomicInteger rechecking = new AtomicInteger();
+  private final AtomicInteger peakRechecking = new AtomicInteger();
+  private final AtomicInteger rechecked = new AtomicInteger();
   private final Gate lists;
   private final AtomicInteger deviceLists = new AtomicInteger();
   private final Gate statuses;
@@ -236,6 +239,23 @@ final class GatedEngine implements Engine {
   /** Times the broker told a listener that events may have been lost (a resubscription). */
   int possibleLosses() {
     return possibleLosses.get();
+  }
+
+  /**
+   * Users told of a possible loss whose re-check (what the listener returned) has not completed.
+   */
+  int rechecking() {
+    return rechecking.get();
+  }
+
+  /** The most {@link #rechecking()} at one moment. */
+  int peakRechecking() {
+    return peakRechecking.get();
+  }
+
+  /** Users told of a possible loss whose re-check completed. */
+  int rechecked() {
+    return rechecked.get();
   }
 
   /** When ({@link System#nanoTime()}) each of {@link #possibleLosses()} was told, in order. */
@@ -493,11 +513,25 @@ final class GatedEngine implements Engine {
                 }
 
                 @Override
-                public void onPossibleLoss() {
+                public CompletableFuture<?> onPossibleLoss() {
                   possibleLossTimes.add(System.nanoTime());
                   possibleLosses.incrementAndGet();
+                  peakRechecking.accumulateAndGet(rechecking.incrementAndGet(), Math::max);
                   changed.fire();
-                  listener.onPossibleLoss();
+                  CompletableFuture<?> done;
+                  try {
+                    done = listener.onPossibleLoss();
+                  } catch (RuntimeException e) {
+                    rechecking.decrementAndGet();
+                    throw e;
+                  }
+                  done.whenComplete(
+                      (v, err) -> {
+                        rechecking.decrementAndGet();
+                        rechecked.incrementAndGet();
+                        changed.fire();
+                      });
+                  return done;
                 }
               });
     }

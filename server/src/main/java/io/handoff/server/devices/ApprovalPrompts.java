@@ -21,6 +21,7 @@ import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.Future;
 import java.util.function.Supplier;
@@ -84,15 +85,16 @@ public final class ApprovalPrompts {
    * connection's prompts (made then, after the Welcome) only if there is one. {@code sent}: the
    * device's Hello said it holds prompts from before, so once the read's prompts went out it is
    * told so ({@code ApprovalPromptsSent}); false on a re-read. {@code approvals} may be null (a
-   * node without them). Event loop.
+   * node without them). Returns the store's read (completed if there was none). Event loop.
    */
-  public static void welcomed(
+  public static CompletableFuture<?> welcomed(
       DeviceApprovals approvals, Connection conn, Supplier<ApprovalPrompts> prompts, boolean sent) {
     if (approvals == null) {
-      return;
+      return CompletableFuture.completedFuture(null);
     }
+    CompletableFuture<List<Request>> read = approvals.pending(conn.userId());
     conn.onLoop(
-        approvals.pending(conn.userId()),
+        read,
         (list, err) -> {
           if (list == null) {
             return; // Not known what waits: the device drops its held prompts at their deadlines.
@@ -104,6 +106,7 @@ public final class ApprovalPrompts {
             conn.flush();
           }
         });
+    return read;
   }
 
   /** {@code VerifyUserCode} and {@code AnswerApproval}, as the session dispatches them. */
@@ -136,17 +139,19 @@ public final class ApprovalPrompts {
   /**
    * The node may have missed approval signals (its subscription was lost): shows what is pending
    * now and was not shown, and withdraws a shown prompt whose request is no longer pending. How it
-   * ended is not known then: its withdrawal's outcome is unspecified, with no device.
+   * ended is not known then: its withdrawal's outcome is unspecified, with no device. Returns the
+   * store's read (completed if there was none).
    */
-  public void recheck() {
+  public CompletableFuture<?> recheck() {
     if (approvals == null || !live) {
-      return;
+      return CompletableFuture.completedFuture(null);
     }
     // Only prompts shown before the read can be judged by it: one a signal shows meanwhile may be
     // newer than the read.
     List<String> before = List.copyOf(shown.keySet());
+    CompletableFuture<List<Request>> read = approvals.pending(conn.principal().userId());
     conn.onLoop(
-        approvals.pending(conn.principal().userId()),
+        read,
         (list, err) -> {
           if (list == null || !live) {
             return;
@@ -162,6 +167,7 @@ public final class ApprovalPrompts {
             }
           }
         });
+    return read;
   }
 
   /** The connection ended. */

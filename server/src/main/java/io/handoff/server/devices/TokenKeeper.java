@@ -18,6 +18,7 @@ import io.handoff.server.auth.TokenVerifier;
 import io.handoff.server.devices.SessionStore.DeviceSession;
 import io.handoff.server.session.Connection;
 import io.handoff.server.session.Deadline;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.TimeUnit;
 
@@ -113,21 +114,23 @@ public final class TokenKeeper extends Deadline {
    * Checks the device session again, after the node may have missed a signal (its subscription to
    * the user was down): a revocation or an erasure sent meanwhile would otherwise go unseen until
    * the access token expires. Closes the connection {@code SESSION_REVOKED} if the session is gone;
-   * a store that does not answer leaves it as it is (the token's expiry still bounds it). Event
-   * loop.
+   * a store that does not answer leaves it as it is (the token's expiry still bounds it). Returns
+   * the store's read, or a completed future if none was needed. Event loop.
    */
-  public void recheck() {
+  public CompletableFuture<?> recheck() {
     Principal p = principal;
     if (!p.hasSession()) {
-      return;
+      return CompletableFuture.completedFuture(null);
     }
+    CompletableFuture<String> read = node.sessions().check(p);
     connection.onLoop(
-        node.sessions().check(p),
+        read,
         (problem, err) -> {
           if (err == null && problem != null && p == principal) {
             connection.close(CloseCode.SESSION_REVOKED, problem);
           }
         });
+    return read;
   }
 
   /** Fills the Welcome's token part. */

@@ -219,10 +219,13 @@ public final class Hub {
     }
 
     @Override
-    public void onPossibleLoss() {
-      for (Session s : sessions) {
-        s.recheck();
+    public CompletableFuture<?> onPossibleLoss() {
+      Session[] all = sessions;
+      CompletableFuture<?>[] rereads = new CompletableFuture<?>[all.length];
+      for (int i = 0; i < all.length; i++) {
+        rereads[i] = all[i].recheck();
       }
+      return CompletableFuture.allOf(rereads);
     }
   }
 }

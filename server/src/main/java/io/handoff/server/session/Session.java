@@ -21,6 +21,7 @@ import io.netty.channel.EventLoop;
 import java.time.Clock;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.Future;
+import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.function.BiConsumer;
 import org.slf4j.Logger;
@@ -386,27 +387,57 @@ public final class Session implements Endpoint, Connection, Outbox.Owner {
     return approvals;
   }
 
-  /** The broker may have lost events and signals: re-read what this session shows. Any thread. */
-  void recheck() {
+  /**
+   * The broker may have lost events and signals: re-read what this session shows. Any thread.
+   * Returns what completes once the store answered the documents', the device session's and the
+   * approvals' reads this sent (the broker paces by it, docs/redis.md), or at once if it sent none
+   * (a session not live yet reads again after its resume). The handoff state's re-read is not in
+   * it: it comes on the session's hops, at most three reads.
+   */
+  CompletableFuture<?> recheck() {
     if (dead) {
-      return;
+      return CompletableFuture.completedFuture(null);
     }
-    execute(
-        () -> {
-          if (phase == Phase.SYNCING && !closing) {
-            recheckWhenLive = true; // The resume's read may predate the loss.
-          } else if (phase == Phase.LIVE && !closing) {
-            documents.recheck();
-            tokens.recheck();
-            // Approval prompts and withdrawals come by signal only: re-read what is pending.
-            if (approvals != null) {
-              approvals.recheck();
-            } else {
-              ApprovalPrompts.welcomed(node.deviceApprovals(), this, this::approvals, false);
+    CompletableFuture<Object> done = new CompletableFuture<>();
+    try {
+      execute(
+          () -> {
+            CompletableFuture<?> reads = null;
+            try {
+              reads = rereadAll();
+            } finally {
+              if (reads == null) {
+                done.complete(null); // It threw.
+              } else {
+                reads.whenComplete((v, err) -> done.complete(null));
+              }
             }
-          }
-        });
+          });
+    } catch (RejectedExecutionException e) {
+      done.complete(null); // The loop is stopping, and the session with it.
+      return done;
+    }
     handoff.reconcile();
+    return done;
+  }
+
+  /** {@link #recheck}'s reads, on the event loop. */
+  private CompletableFuture<?> rereadAll() {
+    if (phase == Phase.SYNCING && !closing) {
+      recheckWhenLive = true; // The resume's read may predate the loss.
+    } else if (phase == Phase.LIVE && !closing) {
+      CompletableFuture<?> docs = documents.recheck();
+      CompletableFuture<?> session = tokens.recheck();
+      // Approval prompts and withdrawals come by signal only: re-read what is pending.
+      CompletableFuture<?> pending;
+      if (approvals != null) {
+        pending = approvals.recheck();
+      } else {
+        pending = ApprovalPrompts.welcomed(node.deviceApprovals(), this, this::approvals, false);
+      }
+      return CompletableFuture.allOf(docs, session, pending);
+    }
+    return CompletableFuture.completedFuture(null);
   }
 
   /** Another connection of the same device took over. Any thread. */

@@ -16,7 +16,8 @@ import java.util.concurrent.CompletableFuture;
  *       recover from the {@link DocumentStore}'s history, so loss costs latency, never correctness.
  *   <li>When a broker knows it may have lost events of a user (its connection dropped and came
  *       back), it calls {@link Listener#onPossibleLoss()} once the subscription is live again, so
- *       the receivers re-check every document against the store.
+ *       the receivers re-check every document against the store; it tells many listeners paced, the
+ *       next only once the re-reads of those told before were answered (the future it returns).
  *   <li>{@link #signal Signals} (node-to-node messages about a user: revocations, presence, offers)
  *       travel the same way as events and reach every node subscribed to the user, including the
  *       one that sent them. They carry no version: a signal lost while a broker's connection is
@@ -50,8 +51,15 @@ public interface Broker extends AutoCloseable {
     /** A node-to-node signal about this user. */
     default void onSignal(UserSignal signal) {}
 
-    /** Events may have been lost before now; re-check against the store. */
-    default void onPossibleLoss() {}
+    /**
+     * Events may have been lost before now; re-check against the store. Returns what completes
+     * (normally or not) once the store answered the reads the re-check sent, or none were sent: a
+     * broker that tells many listeners waits for it before telling more, so their reads in flight
+     * at once stay bounded. It must complete even if the receiver goes meanwhile.
+     */
+    default CompletableFuture<?> onPossibleLoss() {
+      return CompletableFuture.completedFuture(null);
+    }
   }
 
   @Override

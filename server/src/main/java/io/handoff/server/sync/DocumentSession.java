@@ -21,6 +21,7 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.concurrent.CompletableFuture;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -338,47 +339,64 @@ public final class DocumentSession {
   /**
    * The broker may have lost events: re-read every followed document from its cursor, and take
    * followed documents this session has not seen yet from a snapshot. Documents that did not move
-   * answer UP_TO_DATE. Event loop.
+   * answer UP_TO_DATE. Returns what completes once the store answered these reads (the listing of
+   * the user's documents, and the reads of those it found new); a document whose read was under way
+   * is read again after it, and that read is not in it. Event loop.
    */
-  public void recheck() {
+  public CompletableFuture<?> recheck() {
+    List<CompletableFuture<?>> reads = new ArrayList<>();
     for (Map.Entry<String, Cursor> e : new ArrayList<>(cursors.entrySet())) {
       Cursor c = e.getValue();
       if (c.syncing) {
         c.recheck = true; // The read under way may predate the loss: read again after it.
       } else {
-        fetch(e.getKey(), c, c.version);
+        reads.add(fetch(e.getKey(), c, c.version));
       }
     }
     // Documents this session has no cursor for yet: their first events may be among the lost.
-    connection.onLoop(
-        node.store().documents(connection.userId()),
-        (names, err) -> {
-          if (err != null) {
-            log.warn(
-                "recheck of {}/{} failed: {}",
-                connection.userId(),
-                connection.deviceId(),
-                StoreFailures.root(err));
-            return;
-          }
-          for (String doc : names) {
-            if (follow.follows(doc) && !cursors.containsKey(doc)) {
-              fetch(doc, track(doc, new Cursor()), 0);
-            }
-          }
-        });
+    // Handled on the loop even if the session closed meanwhile, so the future always completes.
+    reads.add(
+        node.store()
+            .documents(connection.userId())
+            .handleAsync(this::readNew, connection::execute)
+            .thenCompose(f -> f));
+    return CompletableFuture.allOf(reads.toArray(CompletableFuture<?>[]::new));
   }
 
-  /** Reads what the device misses of {@code doc} after its cursor. */
-  private void fetch(String doc, Cursor c, long seen) {
+  /** Reads the documents of {@code names} the session follows and has no cursor for. */
+  private CompletableFuture<?> readNew(Set<String> names, Throwable err) {
+    if (err != null) {
+      log.warn(
+          "recheck of {}/{} failed: {}",
+          connection.userId(),
+          connection.deviceId(),
+          StoreFailures.root(err));
+      return CompletableFuture.completedFuture(null);
+    }
+    if (!connection.active()) {
+      return CompletableFuture.completedFuture(null);
+    }
+    List<CompletableFuture<?>> reads = new ArrayList<>();
+    for (String doc : names) {
+      if (follow.follows(doc) && !cursors.containsKey(doc)) {
+        reads.add(fetch(doc, track(doc, new Cursor()), 0));
+      }
+    }
+    return CompletableFuture.allOf(reads.toArray(CompletableFuture<?>[]::new));
+  }
+
+  /** Reads what the device misses of {@code doc} after its cursor; returns the store's read. */
+  private CompletableFuture<SyncResult> fetch(String doc, Cursor c, long seen) {
     c.awaiting = null; // The read brings the held write if the store has it.
     c.syncing = true;
     c.maxSeen = Math.max(c.maxSeen, seen);
     long askedFor = c.maxSeen;
     int generation = ++c.generation;
     long readAfter = answersSoFar();
+    CompletableFuture<SyncResult> read =
+        node.store().read(connection.userId(), doc, c.epoch, c.version, c.fingerprint);
     connection.onLoop(
-        node.store().read(connection.userId(), doc, c.epoch, c.version, c.fingerprint),
+        read,
         (result, err) -> {
           if (cursors.get(doc) != c || c.generation != generation) {
             return;
@@ -412,6 +430,7 @@ public final class DocumentSession {
           }
           connection.flush();
         });
+    return read;
   }
 
   /** Reads {@code doc} again if the stream brought more, or may have lost some, meanwhile. */

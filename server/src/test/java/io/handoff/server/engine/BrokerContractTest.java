@@ -13,6 +13,7 @@ import io.handoff.server.sync.DocumentEvent;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.UUID;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
@@ -71,9 +72,10 @@ public abstract class BrokerContractTest {
     }
 
     @Override
-    public void onPossibleLoss() {
+    public CompletableFuture<?> onPossibleLoss() {
       losses.incrementAndGet();
       changed.fire();
+      return CompletableFuture.completedFuture(null);
     }
   }
 

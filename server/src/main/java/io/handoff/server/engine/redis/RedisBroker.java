@@ -41,9 +41,9 @@ import org.slf4j.LoggerFactory;
  * a channel confirmed a second time was therefore down in between, and this broker tells the user's
  * listeners {@link Listener#onPossibleLoss()}, and they re-read their documents. This needs no
  * connection events, so it works the same on a standalone and a cluster pub/sub connection. Every
- * possible loss is told paced, {@link #LOSS_BATCH} users per {@link #LOSS_PAUSE} ({@link
- * #tellLoss}): a resubscription confirms all of a connection's channels at once, and every user's
- * sessions then read from Redis.
+ * possible loss is told paced, {@link #LOSS_BATCH} users at a time, the next batch once the first's
+ * re-reads were answered and {@link #LOSS_PAUSE} after it ({@link #tellLoss}): a resubscription
+ * confirms all of a connection's channels at once, and every user's sessions then read from Redis.
  *
  * <p>A message on a user's channel is either a {@link Delta} as the write script published it, or a
  * {@link UserSignal} behind a 0x00 byte. No protobuf message starts with 0x00 (field number 0 does
@@ -82,6 +82,8 @@ public final class RedisBroker implements Broker {
   private final LinkedHashSet<Channel> lossWaiting = new LinkedHashSet<>();
   // A batch is being told, or the pause after one runs: what comes meanwhile waits its turn.
   private boolean lossTelling;
+  // Users of the batch told last whose re-reads are not all answered yet.
+  private int lossRereading;
 
   /**
    * Subscribes on {@code connection} and publishes through {@code commands} (a connection in
@@ -437,12 +439,22 @@ public final class RedisBroker implements Broker {
   static final Duration LOSS_PAUSE = Duration.ofMillis(50);
 
   /**
+   * The longest {@link #tellLoss} waits for a batch's re-reads before it tells the next: every read
+   * ends within about 12 s ({@link RedisEngine#DEFAULT_COMMAND_TIMEOUT} per command, trouble waited
+   * out for up to 10 s), so only a listener that never completes what it returned holds the pace
+   * this long, and the pace then goes on rather than never telling the users after it.
+   */
+  static final Duration LOSS_WAIT = Duration.ofSeconds(30);
+
+  /**
    * Tells the listeners of {@code lost} that events may have been lost, on {@link #lossTimer}:
-   * {@link #LOSS_BATCH} users at a time, with a pause of {@link #LOSS_PAUSE} after each batch
-   * (10,000 users in about 2 s), since every session then re-reads its documents from Redis, and a
-   * node's sessions all at once would queue tens of thousands of reads behind each other and the
-   * devices' own commands. All callers share the one pace: users told within any 50 ms are at most
-   * 256, whether a resubscription, a failover or the life marker told them, or all three.
+   * {@link #LOSS_BATCH} users at a time, each batch only once the re-reads of the one before were
+   * answered (what {@link Listener#onPossibleLoss} returned completed) and at least {@link
+   * #LOSS_PAUSE} after it was told (10,000 users in about 2 s on a Redis that answers at once).
+   * Every session re-reads its documents from Redis, and a node's sessions all at once would queue
+   * tens of thousands of reads behind each other and the devices' own commands: so the re-reads in
+   * Redis at once are at most those of 256 users, however slowly Redis answers. All callers share
+   * the one pace, whether a resubscription, a failover or the life marker told them, or all three.
    */
   private void tellLoss(Collection<Channel> lost) {
     synchronized (lossWaiting) {
@@ -471,20 +483,52 @@ public final class RedisBroker implements Broker {
         lossTelling = false; // The pause after the last batch is over.
         return;
       }
+      lossRereading = batch.size();
     }
+    long told = System.nanoTime();
+    List<CompletableFuture<?>> rereads = new ArrayList<>();
     for (Channel c : batch) {
       for (Listener l : c.listeners) {
         try {
-          l.onPossibleLoss();
+          CompletableFuture<?> f = l.onPossibleLoss();
+          if (f != null && !f.isDone()) {
+            rereads.add(f);
+          }
         } catch (RuntimeException e) {
           log.warn("listener of {} failed on a possible loss", c.userId, e);
         }
       }
     }
-    try {
-      lossTimer.schedule(this::tellLossBatch, LOSS_PAUSE.toMillis(), TimeUnit.MILLISECONDS);
-    } catch (RejectedExecutionException e) {
-      stopTellingLoss();
+    CompletableFuture.allOf(rereads.toArray(CompletableFuture<?>[]::new))
+        .completeOnTimeout(null, LOSS_WAIT.toMillis(), TimeUnit.MILLISECONDS)
+        .whenComplete(
+            (v, err) -> {
+              synchronized (lossWaiting) {
+                lossRereading = 0;
+              }
+              long left = LOSS_PAUSE.toNanos() - (System.nanoTime() - told);
+              try {
+                lossTimer.schedule(this::tellLossBatch, Math.max(0, left), TimeUnit.NANOSECONDS);
+              } catch (RejectedExecutionException e) {
+                stopTellingLoss();
+              }
+            });
+  }
+
+  /**
+   * Users told of a possible loss whose re-reads the pace waits for (at most {@link #LOSS_BATCH});
+   * 0 between batches.
+   */
+  public int lossRereading() {
+    synchronized (lossWaiting) {
+      return lossRereading;
+    }
+  }
+
+  /** Users still to be told of a possible loss, by the pace. */
+  public int lossWaiting() {
+    synchronized (lossWaiting) {
+      return lossWaiting.size();
     }
   }
 
