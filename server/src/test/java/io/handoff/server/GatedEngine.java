@@ -100,6 +100,11 @@ final class GatedEngine implements Engine {
     return peakReadsInFlight.get();
   }
 
+  /** Store reads (as {@link #storeReads()} counts them) sent or held and not yet answered. */
+  int readsInFlight() {
+    return readsInFlight.get();
+  }
+
   void resetPeakReadsInFlight() {
     peakReadsInFlight.set(readsInFlight.get());
   }
@@ -116,6 +121,19 @@ final class GatedEngine implements Engine {
     }
     answer.whenComplete((r, err) -> readsInFlight.decrementAndGet());
     return answer;
+  }
+
+  /** Reads of a user's activities (a session's re-read of its handoff state) wait, unsent. */
+  void holdActivityReads() {
+    handoff.holdActivityReads();
+  }
+
+  void releaseActivityReads() {
+    handoff.releaseActivityReads();
+  }
+
+  int heldActivityReads() {
+    return handoff.heldActivityReads();
   }
 
   /** The next {@code n} ends of offers (accept, decline, cancel) wait, unsent, until released. */
@@ -331,6 +349,7 @@ final class GatedEngine implements Engine {
   public void close() {
     releaseReads();
     releaseDeviceLists();
+    releaseActivityReads();
     real.close();
   }
 

@@ -6,13 +6,14 @@ import java.util.List;
 import java.util.concurrent.CompletableFuture;
 
 /**
- * A real handoff store with ends of offers (accept, decline, cancel) and the presence keeper's
- * calls held on request.
+ * A real handoff store with ends of offers (accept, decline, cancel), the presence keeper's calls
+ * and reads of activities held on request.
  */
 final class GatedHandoff implements HandoffStore {
   private final HandoffStore real;
   private final Gate ends;
   private final Gate keeps;
+  private final Gate activityReads;
   private final Signal changed;
   // Keeper calls answered so far (held or not).
   private final java.util.concurrent.atomic.AtomicInteger kept =
@@ -22,7 +23,21 @@ final class GatedHandoff implements HandoffStore {
     this.real = real;
     this.ends = new Gate(changed);
     this.keeps = new Gate(changed);
+    this.activityReads = new Gate(changed);
     this.changed = changed;
+  }
+
+  /** Reads of a user's activities wait from now on, unsent, until released. */
+  void holdActivityReads() {
+    activityReads.hold(Integer.MAX_VALUE);
+  }
+
+  void releaseActivityReads() {
+    activityReads.release();
+  }
+
+  int heldActivityReads() {
+    return activityReads.held();
   }
 
   void holdKeeps(int n) {
@@ -78,7 +93,7 @@ final class GatedHandoff implements HandoffStore {
 
   @Override
   public CompletableFuture<List<io.handoff.protocol.v1.Activity>> activities(String userId) {
-    return real().activities(userId);
+    return activityReads.pass(() -> real().activities(userId));
   }
 
   @Override

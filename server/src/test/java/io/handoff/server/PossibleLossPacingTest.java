@@ -25,6 +25,7 @@ import java.util.UUID;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Consumer;
+import java.util.function.IntSupplier;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
@@ -121,43 +122,9 @@ class PossibleLossPacingTest {
     assertEquals(0, gated.possibleLosses());
 
     gated.holdReads();
-    RedisClient admin = RedisClient.create(url);
-    nodes.add(admin::shutdown);
-    try (StatefulRedisConnection<String, String> c = admin.connect()) {
-      // Only this node's pub/sub connection: the shared Redis serves other tests too.
-      int killed = 0;
-      for (String line : c.sync().clientList().split("\n")) {
-        if (line.contains(" name=" + name + " ") && !line.contains(" sub=0 ")) {
-          String id = line.substring(line.indexOf("id=") + 3, line.indexOf(' '));
-          c.sync().clientKill(KillArgs.Builder.id(Long.parseLong(id)));
-          killed++;
-        }
-      }
-      assertEquals(1, killed, "the node's pub/sub connections");
-    }
-    // Lettuce subscribes every channel again and Redis confirms them one by one: the pace tells
-    // the users of those confirmed so far, and the rest wait until their re-reads are answered.
+    killPubSub(url, name);
     RedisBroker broker = engine.broker();
-    Conditions.await(
-        "every channel confirmed again and the pace waiting for re-reads (or every user told)",
-        () ->
-            gated.possibleLosses() >= users
-                || (gated.possibleLosses() + broker.lossWaiting() == users
-                    && broker.lossRereading() > 0
-                    && gated.rechecking() == broker.lossRereading()
-                    && gated.heldReads() >= gated.rechecking()),
-        Duration.ofSeconds(30));
-    String seen =
-        gated.possibleLosses()
-            + " users told, "
-            + gated.rechecking()
-            + " of them re-reading, "
-            + gated.heldReads()
-            + " reads unanswered, "
-            + broker.lossWaiting()
-            + " users waiting";
-    assertTrue(gated.rechecking() <= BATCH, seen);
-    assertTrue(gated.possibleLosses() < users, "told every user with reads unanswered: " + seen);
+    assertPaceWaits(gated, broker, users, 0, gated::heldReads);
 
     // Written while the node's reads wait: every device must get it, by the stream or a re-read.
     writeEveryCart(engine, users, 2);
@@ -175,7 +142,78 @@ class PossibleLossPacingTest {
         () -> clients.stream().allMatch(c -> c.lastVersion("cart") == 2),
         Duration.ofSeconds(30));
     assertEquals(0, broker.lossWaiting());
+
+    // Again, with the re-read of the handoff state (activities, offers, presence) unanswered: the
+    // pace waits for it too.
+    gated.holdActivityReads();
+    killPubSub(url, name);
+    assertPaceWaits(gated, broker, users, users, gated::heldActivityReads);
+    gated.releaseActivityReads();
+    Conditions.await(
+        "every user's second re-check completed",
+        () -> gated.rechecked() >= 2 * users,
+        Duration.ofSeconds(30));
+    assertEquals(2 * users, gated.possibleLosses(), "every user told once more");
+    assertTrue(
+        gated.peakRechecking() <= BATCH,
+        gated.peakRechecking() + " users re-reading at once, over " + BATCH);
     assertTrue(clients.stream().allMatch(c -> c.state() == ConnectionState.CONNECTED));
+  }
+
+  /** Drops the pub/sub connection of the node whose connections are named {@code name}. */
+  private static void killPubSub(String url, String name) {
+    RedisClient admin = RedisClient.create(url);
+    try (StatefulRedisConnection<String, String> c = admin.connect()) {
+      // Only this node's: the shared Redis serves other tests too.
+      int killed = 0;
+      for (String line : c.sync().clientList().split("\n")) {
+        if (line.contains(" name=" + name + " ") && !line.contains(" sub=0 ")) {
+          String id = line.substring(line.indexOf("id=") + 3, line.indexOf(' '));
+          c.sync().clientKill(KillArgs.Builder.id(Long.parseLong(id)));
+          killed++;
+        }
+      }
+      assertEquals(1, killed, "the node's pub/sub connections");
+    } finally {
+      admin.shutdown();
+    }
+  }
+
+  /**
+   * Waits until every channel was confirmed again and the pace waits for the re-reads of the users
+   * it told ({@code held}: the test holds their answers), or until every user was told since {@code
+   * toldBefore}; then checks that fewer than all were told and no more than a batch re-reads.
+   */
+  private static void assertPaceWaits(
+      GatedEngine gated, RedisBroker broker, int users, int toldBefore, IntSupplier held) {
+    // Lettuce subscribes every channel again and Redis confirms them one by one: the pace tells
+    // the users of those confirmed so far, and the rest wait until their re-reads are answered.
+    Conditions.await(
+        "every channel confirmed again and the pace waiting for re-reads (or every user told)",
+        () -> {
+          int told = gated.possibleLosses() - toldBefore;
+          return told >= users
+              || (told + broker.lossWaiting() == users
+                  && broker.lossRereading() > 0
+                  && gated.rechecking() == broker.lossRereading()
+                  && held.getAsInt() >= gated.rechecking()
+                  // Every document read the store has not answered is one the test holds.
+                  && gated.readsInFlight() == gated.heldReads());
+        },
+        Duration.ofSeconds(30));
+    String seen =
+        (gated.possibleLosses() - toldBefore)
+            + " users told, "
+            + gated.rechecking()
+            + " of them re-reading, "
+            + held.getAsInt()
+            + " reads unanswered, "
+            + broker.lossWaiting()
+            + " users waiting";
+    assertTrue(gated.rechecking() <= BATCH, seen);
+    assertTrue(
+        gated.possibleLosses() - toldBefore < users,
+        "told every user with reads unanswered: " + seen);
   }
 
   /** Writes version {@code seq} of the cart of users light0 to light{@code users - 1}. */

@@ -20,6 +20,7 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.atomic.AtomicIntegerFieldUpdater;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -55,9 +56,13 @@ public final class HandoffSession extends Presence {
   // When this connection came online (the store's clock, taken before the resume marks it).
   private volatile long onlineSince;
 
+  private static final CompletableFuture<?> DONE = CompletableFuture.completedFuture(null);
+
   // ---- event loop only ----
   private boolean live;
   private boolean rereadAfterWelcome;
+  // The last re-read of activities, offers and presence (reconcile waits for it); DONE once read.
+  private CompletableFuture<?> lastReread = DONE;
   // Another node said this device came online there before this connection was welcomed.
   private boolean claimedElsewhere;
   // Presence signals received before the Welcome, at most MAX_EARLY_PRESENCE; null when none.
@@ -234,10 +239,30 @@ public final class HandoffSession extends Presence {
     hop(() -> apply(signal));
   }
 
-  /** Signals may have been lost: re-read activities, offers and presence. Any thread. */
-  public void reconcile() {
+  /**
+   * Signals may have been lost: re-read activities, offers and presence. Any thread. Returns what
+   * completes once the store answered that re-read (at once if the session is not live: it reads
+   * after its Welcome). A re-read already under way counts instead when the hop that would start
+   * this one was dropped for the bound on hops.
+   */
+  public CompletableFuture<?> reconcile() {
     hopsLost = true;
     hop(NOTHING);
+    CompletableFuture<Object> done = new CompletableFuture<>();
+    try {
+      // After the hop above on the same loop, which started the re-read (or one before it did).
+      connection.execute(
+          () -> {
+            if (live && connection.active()) {
+              lastReread.whenComplete((v, err) -> done.complete(null));
+            } else {
+              done.complete(null);
+            }
+          });
+    } catch (RejectedExecutionException e) {
+      done.complete(null); // The loop is stopping.
+    }
+    return done;
   }
 
   /** The presence keeper read the user's presence. Any thread. */
@@ -421,9 +446,14 @@ public final class HandoffSession extends Presence {
     CompletableFuture<List<Offer>> live = service.store.liveOffers(user);
     CompletableFuture<List<Activity>> acts = service.store.activities(user);
     CompletableFuture<List<DevicePresence>> pres = service.store.presence(user);
+    CompletableFuture<Void> all = CompletableFuture.allOf(live, acts, pres);
+    lastReread = all;
     connection.onLoop(
-        CompletableFuture.allOf(live, acts, pres),
+        all,
         (v, err) -> {
+          if (lastReread == all) {
+            lastReread = DONE; // Nothing of the answer kept for an idle connection.
+          }
           if (err != null) {
             log.debug("re-read of {}/{} failed: {}", user, device(), err.toString());
             return;

@@ -389,10 +389,9 @@ public final class Session implements Endpoint, Connection, Outbox.Owner {
 
   /**
    * The broker may have lost events and signals: re-read what this session shows. Any thread.
-   * Returns what completes once the store answered the documents', the device session's and the
-   * approvals' reads this sent (the broker paces by it, docs/redis.md), or at once if it sent none
-   * (a session not live yet reads again after its resume). The handoff state's re-read is not in
-   * it: it comes on the session's hops, at most three reads.
+   * Returns what completes once the store answered the reads this sent (documents, the device
+   * session, approvals, and activities, offers and presence): the broker paces by it
+   * (docs/redis.md). A session not live yet reads again after its resume, outside it.
    */
   CompletableFuture<?> recheck() {
     if (dead) {
@@ -417,8 +416,7 @@ public final class Session implements Endpoint, Connection, Outbox.Owner {
       done.complete(null); // The loop is stopping, and the session with it.
       return done;
     }
-    handoff.reconcile();
-    return done;
+    return CompletableFuture.allOf(done, handoff.reconcile());
   }
 
   /** {@link #recheck}'s reads, on the event loop. */
