@@ -32,6 +32,11 @@ public final class ServerConfig {
   public static final double DEFAULT_DEVICE_REQUEST_RATE_PER_SECOND = 10;
   public static final int DEFAULT_DEVICE_REQUEST_BURST = 20;
   public static final int DEFAULT_MAX_DEVICE_REQUESTS_IN_FLIGHT = 8;
+
+  /** Resumes whose store read is under way at once on a node, and more that may wait for one. */
+  public static final int DEFAULT_MAX_RESUMES_IN_FLIGHT = 1024;
+
+  public static final int DEFAULT_MAX_RESUMES_WAITING = 4096;
   public static final double DEFAULT_API_REQUEST_RATE_PER_SECOND = 20;
   public static final int DEFAULT_API_REQUEST_BURST = 100;
   public static final double DEFAULT_CONNECT_RATE_PER_ADDRESS = 1000;
@@ -70,6 +75,8 @@ public final class ServerConfig {
   private final double deviceRequestRatePerSecond;
   private final int deviceRequestBurst;
   private final int maxDeviceRequestsInFlight;
+  private final int maxResumesInFlight;
+  private final int maxResumesWaiting;
   private final double apiRequestRatePerSecond;
   private final int apiRequestBurst;
   private final double connectRatePerAddress;
@@ -112,6 +119,8 @@ public final class ServerConfig {
     this.deviceRequestRatePerSecond = b.deviceRequestRatePerSecond;
     this.deviceRequestBurst = b.deviceRequestBurst;
     this.maxDeviceRequestsInFlight = b.maxDeviceRequestsInFlight;
+    this.maxResumesInFlight = b.maxResumesInFlight;
+    this.maxResumesWaiting = b.maxResumesWaiting;
     this.apiRequestRatePerSecond = b.apiRequestRatePerSecond;
     this.apiRequestBurst = b.apiRequestBurst;
     this.connectRatePerAddress = b.connectRatePerAddress;
@@ -254,6 +263,19 @@ public final class ServerConfig {
   /** Device requests one connection may have waiting for their answers at once. */
   public int maxDeviceRequestsInFlight() {
     return maxDeviceRequestsInFlight;
+  }
+
+  /**
+   * Resumes (a Hello's fan-out subscription and store read) under way at once on this node; past
+   * it, up to {@link #maxResumesWaiting()} more wait for one to end, and a Hello past both is
+   * closed with UNAVAILABLE before the store is asked.
+   */
+  public int maxResumesInFlight() {
+    return maxResumesInFlight;
+  }
+
+  public int maxResumesWaiting() {
+    return maxResumesWaiting;
   }
 
   /**
@@ -411,6 +433,11 @@ public final class ServerConfig {
         + deviceRequestBurst
         + ", maxDeviceRequestsInFlight="
         + maxDeviceRequestsInFlight
+        + ", maxResumes="
+        + maxResumesInFlight
+        + " in flight, "
+        + maxResumesWaiting
+        + " waiting"
         + ", apiRequestRate="
         + apiRequestRatePerSecond
         + "/s burst "
@@ -477,6 +504,8 @@ public final class ServerConfig {
     private double deviceRequestRatePerSecond = DEFAULT_DEVICE_REQUEST_RATE_PER_SECOND;
     private int deviceRequestBurst = DEFAULT_DEVICE_REQUEST_BURST;
     private int maxDeviceRequestsInFlight = DEFAULT_MAX_DEVICE_REQUESTS_IN_FLIGHT;
+    private int maxResumesInFlight = DEFAULT_MAX_RESUMES_IN_FLIGHT;
+    private int maxResumesWaiting = DEFAULT_MAX_RESUMES_WAITING;
     private double apiRequestRatePerSecond = DEFAULT_API_REQUEST_RATE_PER_SECOND;
     private int apiRequestBurst = DEFAULT_API_REQUEST_BURST;
     private double connectRatePerAddress = DEFAULT_CONNECT_RATE_PER_ADDRESS;
@@ -627,6 +656,15 @@ public final class ServerConfig {
     }
 
     /** Device requests one connection may have waiting for their answers (at least 1). */
+    /** See {@link ServerConfig#maxResumesInFlight()}; at least 1 in flight, 0 or more waiting. */
+    public Builder maxResumes(int inFlight, int waiting) {
+      checkArgument(inFlight >= 1, "maxResumesInFlight must be >= 1, got " + inFlight);
+      checkArgument(waiting >= 0, "maxResumesWaiting must be >= 0, got " + waiting);
+      this.maxResumesInFlight = inFlight;
+      this.maxResumesWaiting = waiting;
+      return this;
+    }
+
     public Builder maxDeviceRequestsInFlight(int max) {
       checkArgument(max >= 1, "maxDeviceRequestsInFlight must be >= 1, got " + max);
       this.maxDeviceRequestsInFlight = max;

@@ -63,6 +63,9 @@ public final class ServerStats {
   public final LongAdder resumesWithDeltas = new LongAdder();
   public final LongAdder resumesWithSnapshot = new LongAdder();
 
+  /** Hellos closed with UNAVAILABLE, unread, because the node's resume reads and line were full. */
+  public final LongAdder resumesRefused = new LongAdder();
+
   /**
    * Devices closed for not reading: over their own bound, by the node's queue budget, and with a
    * socket full and unread for two heartbeat intervals.
@@ -209,6 +212,12 @@ public final class ServerStats {
         .tag("mode", "snapshot")
         .description("documents resumed with a snapshot (history did not reach back)")
         .register(registry);
+    counter(
+        registry,
+        "handoff.resumes.refused",
+        resumesRefused,
+        "Hellos closed with UNAVAILABLE before their resume was read: the node's resume reads in"
+            + " flight and waiting were at their limits");
     FunctionCounter.builder(
             "handoff.slow.consumer.disconnects", slowConsumerCloses, LongAdder::doubleValue)
         .tag("reason", "connection_limit")

@@ -6,7 +6,6 @@ import io.handoff.protocol.v1.ClientFrame;
 import io.handoff.protocol.v1.Error;
 import io.handoff.protocol.v1.ErrorCode;
 import io.handoff.protocol.v1.Hello;
-import io.handoff.protocol.v1.Pong;
 import io.handoff.protocol.v1.ServerFrame;
 import io.handoff.protocol.v1.Welcome;
 import io.handoff.server.devices.ApprovalPrompts;
@@ -70,6 +69,7 @@ public final class Session implements Endpoint, Connection, Outbox.Owner {
   // Store calls the session's features wait for (onLoop), answered or not yet; event loop only.
   private int awaited;
   private boolean admitted;
+  private boolean registered; // with the hub, as a session past Hello
   private Outbox outbox;
   private DocumentSession documents;
   private HandoffSession handoff;
@@ -122,15 +122,7 @@ public final class Session implements Endpoint, Connection, Outbox.Owner {
     }
     switch (body) {
       case HELLO -> hello(id, frame.getHello());
-      case PING ->
-          reply(
-              ServerFrame.newBuilder()
-                  .setRequestId(id)
-                  .setPong(
-                      Pong.newBuilder()
-                          .setNonce(frame.getPing().getNonce())
-                          .setServerTimeMs(node.time().clock().millis()))
-                  .build());
+      case PING -> reply(node.pong(id, frame.getPing()));
       case WRITE, FOLLOW, UNFOLLOW, RESYNC -> documents.onFrame(id, frame);
       case PUBLISH_ACTIVITY, OFFER_ACTIVITY, ACCEPT_OFFER, DECLINE_OFFER, CANCEL_OFFER ->
           handoff.onFrame(id, frame);
@@ -238,8 +230,7 @@ public final class Session implements Endpoint, Connection, Outbox.Owner {
     dead = true;
     if (admitted) {
       admitted = false;
-      // Registered with the hub at Hello, which moved it on to SYNCING.
-      node.hub().leave(this, was == Phase.SYNCING || was == Phase.LIVE);
+      node.hub().leave(this, registered); // Once its Hello's resume had a slot.
     }
     if (was == Phase.OPENING) {
       return;
@@ -273,24 +264,17 @@ public final class Session implements Endpoint, Connection, Outbox.Owner {
     // Read only once the fan-out subscription is live: a write after the read is then pushed. A
     // session revoked between the upgrade and now was kicked before this node listened: the
     // resume checks it again once the subscription is live. Everything the Welcome needs comes
-    // from one store call (ResumeStore): one round trip per resume, however many documents.
-    CompletableFuture<ResumeStore.Resumed> resumed =
-        node.hub()
-            .register(this)
-            .thenCompose(v -> node.resumes().resume(resumeRequest()))
-            .thenApply(
-                r -> {
-                  if (r.sessionAlive()) {
-                    handoff.wentOnline();
-                  }
-                  return r;
-                });
+    // from one store call (ResumeStore): one round trip per resume, however many documents. The
+    // node's ResumeSlots bound how many are read at once, and how many wait for their turn.
     onLoop(
-        resumed,
+        node.resumeSlots().read(loop(), this::active, this::registerAndResume),
         (r, err) -> {
           if (err != null) {
-            log.warn("resume of {}/{} failed: {}", userId(), deviceId(), rootMessage(err));
-            close(CloseCode.UNAVAILABLE, "store unavailable during resume");
+            String busy = ResumeSlots.refusal(err);
+            if (busy == null) {
+              log.warn("resume of {}/{} failed: {}", userId(), deviceId(), rootMessage(err));
+            }
+            close(CloseCode.UNAVAILABLE, busy != null ? busy : "store unavailable during resume");
             return;
           }
           String gone = tokens.sessionProblem(r.session());
@@ -300,13 +284,7 @@ public final class Session implements Endpoint, Connection, Outbox.Owner {
           }
           DocumentSession.Resume documentsResume =
               new DocumentSession.Resume(r.lastClientSeq(), r.documents());
-          Welcome.Builder welcome =
-              Welcome.newBuilder()
-                  .setUserId(userId())
-                  .setDeviceId(deviceId())
-                  .setNodeId(node.config().nodeId())
-                  .setHeartbeatIntervalMs((int) node.config().heartbeatInterval().toMillis())
-                  .setMaxFrameBytes(node.config().maxFrameBytes());
+          Welcome.Builder welcome = node.welcome(userId(), deviceId());
           documents.welcome(welcome, documentsResume);
           tokens.welcome(welcome);
           handoff.welcome(welcome, r);
@@ -330,6 +308,21 @@ public final class Session implements Endpoint, Connection, Outbox.Owner {
           flush();
           outbox.goLive();
         });
+  }
+
+  // Event loop, once the node has a slot for it (ResumeSlots).
+  private CompletableFuture<ResumeStore.Resumed> registerAndResume() {
+    registered = true;
+    return node.hub()
+        .register(this)
+        .thenCompose(v -> node.resumes().resume(resumeRequest()))
+        .thenApply(
+            r -> {
+              if (r.sessionAlive()) {
+                handoff.wentOnline();
+              }
+              return r;
+            });
   }
 
   /** What this device's resume asks of the store; taken once the subscription is live. */

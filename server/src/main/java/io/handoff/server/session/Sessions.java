@@ -1,5 +1,9 @@
 package io.handoff.server.session;
 
+import io.handoff.protocol.v1.Ping;
+import io.handoff.protocol.v1.Pong;
+import io.handoff.protocol.v1.ServerFrame;
+import io.handoff.protocol.v1.Welcome;
 import io.handoff.server.Scheduler;
 import io.handoff.server.ServerConfig;
 import io.handoff.server.ServerStats;
@@ -38,6 +42,7 @@ public final class Sessions implements Supplier<Endpoint> {
   // One per event loop that has had a connection: as many as the node has loops.
   private final ConcurrentHashMap<EventLoop, LoopDrainer> drainers = new ConcurrentHashMap<>();
   private final Outbox.Shared outboxes;
+  private final ResumeSlots resumeSlots;
 
   public Sessions(
       ServerConfig config,
@@ -62,6 +67,9 @@ public final class Sessions implements Supplier<Endpoint> {
     this.devices = devices;
     this.tokens = new TokenKeeper.Node(verifier, devices, config);
     this.outboxes = new Outbox.Shared(config, stats, budget);
+    this.resumeSlots =
+        new ResumeSlots(
+            config.maxResumesInFlight(), config.maxResumesWaiting(), stats.resumesRefused);
   }
 
   /** A session for a new connection. */
@@ -89,6 +97,30 @@ public final class Sessions implements Supplier<Endpoint> {
   /** Reads everything a Hello needs in one store call. */
   ResumeStore resumes() {
     return resumes;
+  }
+
+  /**
+   * The part of a Welcome that is the node's: who it is for, the node, its heartbeat and frames.
+   */
+  Welcome.Builder welcome(String userId, String deviceId) {
+    return Welcome.newBuilder()
+        .setUserId(userId)
+        .setDeviceId(deviceId)
+        .setNodeId(config.nodeId())
+        .setHeartbeatIntervalMs((int) config.heartbeatInterval().toMillis())
+        .setMaxFrameBytes(config.maxFrameBytes());
+  }
+
+  /** The answer to a device's Ping, with the node's time. */
+  ServerFrame pong(long requestId, Ping ping) {
+    Pong pong =
+        Pong.newBuilder().setNonce(ping.getNonce()).setServerTimeMs(time.clock().millis()).build();
+    return ServerFrame.newBuilder().setRequestId(requestId).setPong(pong).build();
+  }
+
+  /** The node's bound on resumes being read. */
+  ResumeSlots resumeSlots() {
+    return resumeSlots;
   }
 
   /** The drain task of {@code loop}, shared by every connection on it. */

@@ -1,0 +1,143 @@
+package io.handoff.server.session;
+
+import io.netty.channel.EventLoop;
+import java.util.ArrayDeque;
+import java.util.concurrent.CancellationException;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
+import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.atomic.LongAdder;
+import java.util.function.BooleanSupplier;
+import java.util.function.Supplier;
+
+/**
+ * The node's bound on the store reads of resumes: at most {@code maxInFlight} Hellos have their
+ * read (the user's fan-out subscription, then the resume's one store call) under way at once, and
+ * at most {@code maxWaiting} more wait for one of those to end, in the order they came. A Hello
+ * past both is refused at once, with no store call: a reconnect storm against a slow store then
+ * costs the node and the store a bounded number of reads, however many devices come, instead of one
+ * per device piling up behind the slow ones. A read holds its slot until the store answers or fails
+ * (the store's own timeouts bound that). Thread-safe.
+ */
+final class ResumeSlots {
+  private final int maxInFlight;
+  private final int maxWaiting;
+  private final LongAdder refused;
+  private final ArrayDeque<Runnable> waiting = new ArrayDeque<>(); // guarded by this
+  private int inFlight; // guarded by this; waiting is empty unless it is maxInFlight
+
+  ResumeSlots(int maxInFlight, int maxWaiting, LongAdder refused) {
+    this.maxInFlight = maxInFlight;
+    this.maxWaiting = maxWaiting;
+    this.refused = refused;
+  }
+
+  /** A Hello refused because the node's resume reads and their waiting line are full. */
+  static final class Refused extends RuntimeException {
+    Refused(String message) {
+      super(message, null, false, false);
+    }
+  }
+
+  /**
+   * Runs {@code read} on {@code loop} once a slot is free (at once if one is), and completes with
+   * its answer; fails with {@link Refused} if none is free and the line is full, and with a {@link
+   * CancellationException} if {@code wanted} says no by the time the slot comes (the connection
+   * closed while it waited).
+   */
+  <T> CompletableFuture<T> read(
+      EventLoop loop, BooleanSupplier wanted, Supplier<CompletableFuture<T>> read) {
+    CompletableFuture<T> answer = new CompletableFuture<>();
+    synchronized (this) {
+      if (inFlight < maxInFlight) {
+        inFlight++;
+      } else if (waiting.size() < maxWaiting) {
+        // Started on its loop's next turn, never inside the release that frees its slot: a line of
+        // closed connections is then passed over one task at a time, not by recursion.
+        waiting.add(() -> hop(loop, () -> start(loop, wanted, read, answer), answer));
+        return answer;
+      } else {
+        refused.increment();
+        return CompletableFuture.failedFuture(
+            new Refused(
+                "this node has "
+                    + maxInFlight
+                    + " resumes reading the store and "
+                    + maxWaiting
+                    + " waiting, its limit: reconnect soon"));
+      }
+    }
+    if (loop.inEventLoop()) {
+      start(loop, wanted, read, answer);
+    } else {
+      hop(loop, () -> start(loop, wanted, read, answer), answer);
+    }
+    return answer;
+  }
+
+  private void hop(EventLoop loop, Runnable task, CompletableFuture<?> answer) {
+    try {
+      loop.execute(task);
+    } catch (RejectedExecutionException stopped) {
+      release(); // The node is stopping: the slot goes on to the next.
+      answer.completeExceptionally(stopped);
+    }
+  }
+
+  private <T> void start(
+      EventLoop loop,
+      BooleanSupplier wanted,
+      Supplier<CompletableFuture<T>> read,
+      CompletableFuture<T> answer) {
+    if (!wanted.getAsBoolean()) {
+      release();
+      answer.completeExceptionally(new CancellationException("closed while it waited"));
+      return;
+    }
+    CompletableFuture<T> f;
+    try {
+      f = read.get();
+    } catch (RuntimeException e) {
+      f = CompletableFuture.failedFuture(e);
+    }
+    f.whenComplete(
+        (v, err) -> {
+          release();
+          if (err == null) {
+            answer.complete(v);
+          } else {
+            answer.completeExceptionally(err);
+          }
+        });
+  }
+
+  /** A read ended: its slot passes to the first waiting, if any. */
+  private void release() {
+    Runnable next;
+    synchronized (this) {
+      next = waiting.poll();
+      if (next == null) {
+        inFlight--;
+        return;
+      }
+    }
+    next.run();
+  }
+
+  /** The refusal's message if {@code err} is one, else null. */
+  static String refusal(Throwable err) {
+    Throwable t =
+        err instanceof CompletionException && err.getCause() != null ? err.getCause() : err;
+    return t instanceof Refused ? t.getMessage() : null;
+  }
+
+  /** Reads under way now (for tests). */
+  synchronized int inFlight() {
+    return inFlight;
+  }
+
+  /** Resumes waiting for a slot now (for tests). */
+  synchronized int waiting() {
+    return waiting.size();
+  }
+}

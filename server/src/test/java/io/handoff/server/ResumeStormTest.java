@@ -1,0 +1,271 @@
+package io.handoff.server;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.handoff.protocol.CloseCode;
+import io.handoff.protocol.v1.ClientFrame;
+import io.handoff.protocol.v1.Hello;
+import io.handoff.protocol.v1.Ping;
+import io.handoff.server.devices.ApprovalStore;
+import io.handoff.server.devices.SessionStore;
+import io.handoff.server.engine.Engine;
+import io.handoff.server.engine.StoreLimits;
+import io.handoff.server.engine.redis.RedisEngine;
+import io.handoff.server.handoff.HandoffStore;
+import io.handoff.server.sync.Broker;
+import io.handoff.server.sync.DocumentStore;
+import io.lettuce.core.RedisClient;
+import io.lettuce.core.api.StatefulRedisConnection;
+import io.lettuce.core.codec.StringCodec;
+import io.lettuce.core.output.StatusOutput;
+import io.lettuce.core.protocol.CommandArgs;
+import io.lettuce.core.protocol.CommandType;
+import io.netty.channel.EventLoopGroup;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.atomic.AtomicInteger;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+
+/**
+ * A reconnect storm against a Redis that holds every script ({@code CLIENT PAUSE WRITE}: the
+ * resume's script marks the device online, so it waits; subscriptions and PINGs are answered): the
+ * node sends at most its bound of resume reads to the store at once, lets a bounded line wait for
+ * them, and closes every Hello past both at once with 4005 UNAVAILABLE, unread. No device is left
+ * without an answer, and once Redis answers again every device resumes. On a real Redis process,
+ * with 100 devices of 100 users.
+ */
+class ResumeStormTest {
+  private static final int DEVICES = 100;
+  private static final int IN_FLIGHT = 8;
+  private static final int WAITING = 8;
+
+  private final Nodes nodes = new Nodes();
+
+  @AfterEach
+  void tearDown() {
+    nodes.close();
+  }
+
+  @Test
+  void aStormAgainstAPausedRedisReadsAtMostTheNodesBoundAndAnswersEveryDevice() throws Exception {
+    RedisProcess redis = nodes.add(RedisProcess.start());
+    StoreLimits limits = StoreLimits.builder().build();
+    CountedResumes engine =
+        new CountedResumes(RedisEngine.connect(redis.url(), nodes.prefix, limits));
+    HandoffServer node =
+        nodes.start(
+            "a",
+            engine,
+            b ->
+                b.storeLimits(limits)
+                    .connectRatePerAddress(0, 1)
+                    // Subscriptions on a connection of their own, not queued behind the held
+                    // scripts on the loops' connections: every Hello the node lets through
+                    // reaches the store.
+                    .redisOnLoops(false)
+                    // Every device upgrades before the first says Hello.
+                    .handshakeTimeout(Duration.ofMinutes(2))
+                    .maxResumes(IN_FLIGHT, WAITING));
+    RedisClient admin = RedisClient.create(redis.url());
+    nodes.add(admin::shutdown);
+    StatefulRedisConnection<String, String> control = admin.connect();
+    nodes.add(control::close);
+
+    List<TestDevice> devices = new ArrayList<>();
+    for (int i = 0; i < DEVICES; i++) {
+      devices.add(nodes.add(TestDevice.connect(node.port(), TestServer.token("storm" + i, "p"))));
+    }
+    client(control, "PAUSE", "60000", "WRITE");
+    for (TestDevice d : devices) {
+      d.send(ClientFrame.newBuilder().setHello(Hello.getDefaultInstance()));
+    }
+
+    // Redis holds every resume script: those the node sent end at the store's timeout, closed
+    // with 4005; those past the node's bound and its line are closed at once, unread. None waits
+    // for Redis to come back.
+    Conditions.await(
+        "every device closed while Redis holds its scripts",
+        () -> devices.stream().allMatch(TestDevice::isClosed),
+        Duration.ofSeconds(60));
+    for (TestDevice d : devices) {
+      assertEquals(CloseCode.UNAVAILABLE.code(), d.awaitClose());
+    }
+    long refused = node.stats().resumesRefused.sum();
+    String seen =
+        engine.peak()
+            + " resume reads at the store at once, "
+            + engine.ended()
+            + " in all, "
+            + refused
+            + " Hellos refused unread, of "
+            + DEVICES;
+    System.out.println("resume storm against a paused Redis: " + seen);
+    assertTrue(engine.peak() <= IN_FLIGHT, seen);
+    assertTrue(refused > 0, seen);
+
+    // Redis answers again (and runs the scripts it held): every device, reconnecting, resumes.
+    client(control, "UNPAUSE");
+    for (int i = 0; i < DEVICES; i++) {
+      try (TestDevice again = TestDevice.connect(node.port(), TestServer.token("storm" + i, "p"))) {
+        assertTrue(again.hello().hasWelcome(), "device " + i + " resumes after the storm");
+      }
+    }
+  }
+
+  /**
+   * One resume read at a time and one waiting: a third Hello is refused at once; the one waiting
+   * leaves before its turn, which passes on (it registers nothing and gives its user's slot back),
+   * so the next Hello is read.
+   */
+  @Test
+  void aHelloPastTheLineIsRefusedAndOneThatLeavesWhileWaitingPassesItsTurnOn() throws Exception {
+    GatedEngine gated =
+        new GatedEngine(
+            RedisEngine.connect(
+                RedisProcess.sharedUrl(), nodes.prefix, StoreLimits.builder().build()));
+    // Three connections per user: a refused or waiting Hello that kept its slot of the user's would
+    // leave none for the last device.
+    HandoffServer node = nodes.start("a", gated, b -> b.maxResumes(1, 1).maxConnectionsPerUser(3));
+    gated.holdSyncAnswers();
+    TestDevice first = nodes.add(TestDevice.connect(node.port(), TestServer.token("u", "a")));
+    long firstHello = first.send(ClientFrame.newBuilder().setHello(Hello.getDefaultInstance()));
+    Conditions.await(
+        "the first resume read", () -> gated.heldSyncAnswers() == 1, Duration.ofSeconds(10));
+    TestDevice waiting = nodes.add(TestDevice.connect(node.port(), TestServer.token("u", "b")));
+    waiting.send(ClientFrame.newBuilder().setHello(Hello.getDefaultInstance()));
+    // Its Pong comes once the node has handled the Hello before it: the Hello waits for its turn.
+    long ping = waiting.send(ClientFrame.newBuilder().setPing(Ping.getDefaultInstance()));
+    assertTrue(waiting.next(f -> f.getRequestId() == ping).hasPong());
+    TestDevice third = nodes.add(TestDevice.connect(node.port(), TestServer.token("u", "c")));
+    third.send(ClientFrame.newBuilder().setHello(Hello.getDefaultInstance()));
+    assertEquals(CloseCode.UNAVAILABLE.code(), third.awaitClose());
+    assertEquals(1, node.stats().resumesRefused.sum());
+
+    waiting.close();
+    Conditions.await(
+        "the waiting device's connection closed on the node",
+        () -> node.stats().connectionsClosed.sum() == 2,
+        Duration.ofSeconds(10));
+    gated.releaseSyncAnswers();
+    assertTrue(first.next(f -> f.getRequestId() == firstHello).hasWelcome());
+    TestDevice next = nodes.add(TestDevice.connect(node.port(), TestServer.token("u", "d")));
+    assertTrue(next.hello().hasWelcome(), "the turn of the device that left passed on");
+    assertEquals(2, node.hub().sessions(), "only the two welcomed devices are the user's sessions");
+    assertEquals(0, gated.heldSyncAnswers());
+  }
+
+  private static void client(StatefulRedisConnection<String, String> c, String... args) {
+    CommandArgs<String, String> a = new CommandArgs<>(StringCodec.UTF8);
+    for (String s : args) {
+      a.add(s);
+    }
+    c.sync().dispatch(CommandType.CLIENT, new StatusOutput<>(StringCodec.UTF8), a);
+  }
+
+  /** The real engine, counting its resume calls not yet answered, and the most at once. */
+  private static final class CountedResumes implements Engine {
+    private final Engine real;
+    private final AtomicInteger inFlight = new AtomicInteger();
+    private final AtomicInteger peak = new AtomicInteger();
+    private final AtomicInteger ended = new AtomicInteger();
+
+    CountedResumes(Engine real) {
+      this.real = real;
+    }
+
+    int peak() {
+      return peak.get();
+    }
+
+    /** Resume calls answered or failed so far. */
+    int ended() {
+      return ended.get();
+    }
+
+    @Override
+    public CompletableFuture<Resumed> resume(Request request) {
+      peak.accumulateAndGet(inFlight.incrementAndGet(), Math::max);
+      return real.resume(request)
+          .whenComplete(
+              (r, err) -> {
+                inFlight.decrementAndGet();
+                ended.incrementAndGet();
+              });
+    }
+
+    @Override
+    public DocumentStore store() {
+      return real.store();
+    }
+
+    @Override
+    public Broker broker() {
+      return real.broker();
+    }
+
+    @Override
+    public SessionStore sessions() {
+      return real.sessions();
+    }
+
+    @Override
+    public HandoffStore handoff() {
+      return real.handoff();
+    }
+
+    @Override
+    public ApprovalStore approvals() {
+      return real.approvals();
+    }
+
+    @Override
+    public CompletableFuture<Void> erase(String userId) {
+      return real.erase(userId);
+    }
+
+    @Override
+    public CompletableFuture<Void> sweep(Instant now) {
+      return real.sweep(now);
+    }
+
+    @Override
+    public String name() {
+      return real.name();
+    }
+
+    @Override
+    public String durability() {
+      return real.durability();
+    }
+
+    @Override
+    public LoopBinding bindLoops(EventLoopGroup loops, String transport) {
+      return real.bindLoops(loops, transport);
+    }
+
+    @Override
+    public Runnable claimNode(String nodeId) throws InterruptedException {
+      return real.claimNode(nodeId);
+    }
+
+    @Override
+    public boolean healthy() {
+      return real.healthy();
+    }
+
+    @Override
+    public long storeResets() {
+      return real.storeResets();
+    }
+
+    @Override
+    public void close() {
+      real.close();
+    }
+  }
+}
