@@ -268,7 +268,8 @@ public final class ServerConfig {
   /**
    * Resumes (a Hello's fan-out subscription and store read) under way at once on this node; past
    * it, up to {@link #maxResumesWaiting()} more wait for one to end, and a Hello past both is
-   * closed with UNAVAILABLE before the store is asked.
+   * closed with UNAVAILABLE before the store is asked. The same number bounds the upgrades waiting
+   * for the store's check of their device session (past it, HTTP 503 at once).
    */
   public int maxResumesInFlight() {
     return maxResumesInFlight;

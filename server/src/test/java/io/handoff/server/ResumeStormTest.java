@@ -1,6 +1,7 @@
 package io.handoff.server;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.handoff.protocol.CloseCode;
@@ -22,11 +23,17 @@ import io.lettuce.core.output.StatusOutput;
 import io.lettuce.core.protocol.CommandArgs;
 import io.lettuce.core.protocol.CommandType;
 import io.netty.channel.EventLoopGroup;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.WebSocket;
+import java.net.http.WebSocketHandshakeException;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
@@ -157,6 +164,61 @@ class ResumeStormTest {
     assertTrue(next.hello().hasWelcome(), "the turn of the device that left passed on");
     assertEquals(2, node.hub().sessions(), "only the two welcomed devices are the user's sessions");
     assertEquals(0, gated.heldSyncAnswers());
+  }
+
+  /**
+   * Upgrades with server-issued tokens each ask the store whether their device session lives before
+   * the 101: with the store's answers held, the node asks for at most its bound at once and answers
+   * the upgrades past it 503 at once, unasked.
+   */
+  @Test
+  void upgradesPastTheNodesBoundOfSessionChecksAreAnswered503Unasked() throws Exception {
+    AppBackend app = new AppBackend();
+    GatedEngine gated =
+        new GatedEngine(
+            RedisEngine.connect(
+                RedisProcess.sharedUrl(), nodes.prefix, StoreLimits.builder().build()));
+    HandoffServer node =
+        nodes.start(
+            "a",
+            gated,
+            b ->
+                b.tokens(app.tokens().build())
+                    .connectRatePerAddress(0, 1)
+                    // The held upgrades stay open until the store answers them (the JDK client
+                    // would send one closed by the handshake limit again).
+                    .handshakeTimeout(Duration.ofMinutes(2))
+                    .maxResumes(IN_FLIGHT, WAITING));
+    gated.holdSessionStatuses(Integer.MAX_VALUE);
+    int upgrades = 40;
+    HttpClient http = HttpClient.newHttpClient();
+    List<CompletableFuture<WebSocket>> answers = new ArrayList<>();
+    for (int i = 0; i < upgrades; i++) {
+      String token =
+          app.access(AppBackend.accessClaims("up" + i, "p", "sid" + i, Duration.ofMinutes(5)));
+      answers.add(
+          http.newWebSocketBuilder()
+              .header("Authorization", "Bearer " + token)
+              .buildAsync(
+                  URI.create("ws://127.0.0.1:" + node.port() + "/ws"),
+                  new WebSocket.Listener() {}));
+    }
+    Conditions.await(
+        "the upgrades past the bound answered while the store holds the others",
+        () -> answers.stream().filter(CompletableFuture::isDone).count() == upgrades - IN_FLIGHT,
+        Duration.ofSeconds(30));
+    assertEquals(IN_FLIGHT, gated.heldSessionStatuses());
+    gated.releaseSessionStatuses();
+    int refused = 0;
+    for (CompletableFuture<WebSocket> a : answers) {
+      ExecutionException e =
+          assertThrows(ExecutionException.class, () -> a.get(10, TimeUnit.SECONDS));
+      int status = ((WebSocketHandshakeException) e.getCause()).getResponse().statusCode();
+      // 503 past the bound; 401 for the others, whose sessions the store does not have.
+      assertTrue(status == 503 || status == 401, "HTTP " + status);
+      refused += status == 503 ? 1 : 0;
+    }
+    assertEquals(upgrades - IN_FLIGHT, refused);
   }
 
   private static void client(StatefulRedisConnection<String, String> c, String... args) {

@@ -113,7 +113,8 @@ public final class HandoffChannelInitializer extends ChannelInitializer<SocketCh
                 CallerRateLimiter.MAX_TRACKED,
                 time::nanoTime),
             api,
-            sessionCheck,
+            // A storm of upgrades with device sessions asks the store a bounded number at once.
+            new UpgradeChecks(sessionCheck, config.maxResumesInFlight()),
             new Upgrades(
                 config.transport().compression(),
                 this::addWebSocketHandlers,

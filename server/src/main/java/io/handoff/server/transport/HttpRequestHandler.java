@@ -30,6 +30,7 @@ import java.net.InetSocketAddress;
 import java.nio.charset.StandardCharsets;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.RejectedExecutionException;
 import java.util.function.Function;
 import java.util.function.Supplier;
 import org.slf4j.Logger;
@@ -277,7 +278,11 @@ public final class HttpRequestHandler extends ChannelInboundHandlerAdapter {
                           ctx.channel().config().setAutoRead(true);
                           if (err != null) {
                             ReferenceCountUtil.release(req);
-                            log.warn("session check failed: {}", err.toString());
+                            Throwable cause = err.getCause() != null ? err.getCause() : err;
+                            if (!(err instanceof RejectedExecutionException
+                                || cause instanceof RejectedExecutionException)) {
+                              log.warn("session check failed: {}", err.toString());
+                            } // Else refused unasked (UpgradeChecks): one line each would flood.
                             FullHttpResponse res =
                                 response(
                                     HttpResponseStatus.SERVICE_UNAVAILABLE,
