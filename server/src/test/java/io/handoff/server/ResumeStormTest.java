@@ -4,6 +4,9 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import ch.qos.logback.classic.Logger;
+import ch.qos.logback.classic.spi.ILoggingEvent;
+import ch.qos.logback.core.read.ListAppender;
 import io.handoff.protocol.CloseCode;
 import io.handoff.protocol.v1.ClientFrame;
 import io.handoff.protocol.v1.Hello;
@@ -37,6 +40,7 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
+import org.slf4j.LoggerFactory;
 
 /**
  * A reconnect storm against a Redis that holds every script ({@code CLIENT PAUSE WRITE}: the
@@ -53,13 +57,20 @@ class ResumeStormTest {
 
   private final Nodes nodes = new Nodes();
 
+  private final Logger slotsLog =
+      (Logger) LoggerFactory.getLogger("io.handoff.server.session.ResumeSlots");
+  private final ListAppender<ILoggingEvent> said = new ListAppender<>();
+
   @AfterEach
   void tearDown() {
+    slotsLog.detachAppender(said);
     nodes.close();
   }
 
   @Test
   void aStormAgainstAPausedRedisReadsAtMostTheNodesBoundAndAnswersEveryDevice() throws Exception {
+    said.start();
+    slotsLog.addAppender(said);
     RedisProcess redis = nodes.add(RedisProcess.start());
     StoreLimits limits = StoreLimits.builder().build();
     CountedResumes engine =
@@ -114,6 +125,12 @@ class ResumeStormTest {
     System.out.println("resume storm against a paused Redis: " + seen);
     assertTrue(engine.peak() <= IN_FLIGHT, seen);
     assertTrue(refused > 0, seen);
+    // Every read the node sent failed at the store's timeout; the log has a line per 10 s of
+    // them, not one per device.
+    long lines =
+        said.list.stream().filter(e -> e.getFormattedMessage().startsWith("resume of")).count();
+    assertTrue(engine.ended() >= 2 * IN_FLIGHT, seen);
+    assertTrue(lines >= 1 && lines <= engine.ended() / 4, lines + " lines for " + seen);
 
     // Redis answers again (and runs the scripts it held): every device, reconnecting, resumes.
     client(control, "UNPAUSE");

@@ -1,6 +1,7 @@
 package io.handoff.server.session;
 
 import io.netty.channel.EventLoop;
+import java.time.Duration;
 import java.util.ArrayDeque;
 import java.util.concurrent.CancellationException;
 import java.util.concurrent.CompletableFuture;
@@ -9,6 +10,8 @@ import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.atomic.LongAdder;
 import java.util.function.BooleanSupplier;
 import java.util.function.Supplier;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * The node's bound on the store reads of resumes: at most {@code maxInFlight} Hellos have their
@@ -20,11 +23,16 @@ import java.util.function.Supplier;
  * (the store's own timeouts bound that). Thread-safe.
  */
 final class ResumeSlots {
+  private static final Logger log = LoggerFactory.getLogger(ResumeSlots.class);
+
   private final int maxInFlight;
   private final int maxWaiting;
   private final LongAdder refused;
   private final ArrayDeque<Runnable> waiting = new ArrayDeque<>(); // guarded by this
   private int inFlight; // guarded by this; waiting is empty unless it is maxInFlight
+  private boolean failureLogged; // guarded by this
+  private long failureLoggedAt; // guarded by this; nanoTime of the last failure logged
+  private long failuresUnlogged; // guarded by this; failures since then, not logged
 
   ResumeSlots(int maxInFlight, int maxWaiting, LongAdder refused) {
     this.maxInFlight = maxInFlight;
@@ -123,6 +131,46 @@ final class ResumeSlots {
     }
     next.run();
   }
+
+  /**
+   * A resume of {@code session} ended in {@code err} at {@code nowNanos}: returns the reason its
+   * device is closed with (4005). A failure of the store is logged, but once per {@link
+   * #FAILURE_LOG_EVERY} for the node, with how many failed unlogged since: a paused store fails
+   * every resume, and a storm of them would otherwise write one line per device, hundreds a second.
+   */
+  String failed(Throwable err, Session session, long nowNanos) {
+    String busy = refusal(err);
+    if (busy != null) {
+      return busy; // Counted by handoff_resumes_refused_total, not logged.
+    }
+    long unlogged;
+    synchronized (this) {
+      if (failureLogged && nowNanos - failureLoggedAt < FAILURE_LOG_EVERY.toNanos()) {
+        failuresUnlogged++;
+        return STORE_FAILED;
+      }
+      unlogged = failuresUnlogged;
+      failureLogged = true;
+      failureLoggedAt = nowNanos;
+      failuresUnlogged = 0;
+    }
+    Throwable root = err;
+    while (root.getCause() != null) {
+      root = root.getCause();
+    }
+    log.warn(
+        "resume of {}/{} failed: {}{}",
+        session.userId(),
+        session.deviceId(),
+        root,
+        unlogged == 0 ? "" : " (and " + unlogged + " more since the last such line)");
+    return STORE_FAILED;
+  }
+
+  private static final String STORE_FAILED = "store unavailable during resume";
+
+  /** How often the node logs a failed resume at most. */
+  static final Duration FAILURE_LOG_EVERY = Duration.ofSeconds(10);
 
   /** The refusal's message if {@code err} is one, else null. */
   static String refusal(Throwable err) {

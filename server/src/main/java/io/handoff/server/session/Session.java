@@ -23,8 +23,6 @@ import java.util.concurrent.Future;
 import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.function.BiConsumer;
-import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
 
 /**
  * One device's connection after the WebSocket upgrade: its phases (Hello, resume, live), the
@@ -49,8 +47,6 @@ import org.slf4j.LoggerFactory;
  * the event loop ({@link #onLoop}) before touching any state.
  */
 public final class Session implements Endpoint, Connection, Outbox.Owner {
-  private static final Logger log = LoggerFactory.getLogger(Session.class);
-
   private enum Phase {
     OPENING,
     AWAIT_HELLO,
@@ -270,11 +266,7 @@ public final class Session implements Endpoint, Connection, Outbox.Owner {
         node.resumeSlots().read(loop(), this::active, this::registerAndResume),
         (r, err) -> {
           if (err != null) {
-            String busy = ResumeSlots.refusal(err);
-            if (busy == null) {
-              log.warn("resume of {}/{} failed: {}", userId(), deviceId(), rootMessage(err));
-            }
-            close(CloseCode.UNAVAILABLE, busy != null ? busy : "store unavailable during resume");
+            close(CloseCode.UNAVAILABLE, node.resumeSlots().failed(err, this, nanoTime()));
             return;
           }
           String gone = tokens.sessionProblem(r.session());
@@ -392,19 +384,12 @@ public final class Session implements Endpoint, Connection, Outbox.Owner {
     }
     CompletableFuture<Object> done = new CompletableFuture<>();
     try {
+      // thenCompose makes a throw of rereadAll a failed future: done completes either way.
       execute(
-          () -> {
-            CompletableFuture<?> reads = null;
-            try {
-              reads = rereadAll();
-            } finally {
-              if (reads == null) {
-                done.complete(null); // It threw.
-              } else {
-                reads.whenComplete((v, err) -> done.complete(null));
-              }
-            }
-          });
+          () ->
+              CompletableFuture.completedFuture(null)
+                  .thenCompose(v -> rereadAll())
+                  .whenComplete((v, err) -> done.complete(null)));
     } catch (RejectedExecutionException e) {
       done.complete(null); // The loop is stopping, and the session with it.
       return done;
@@ -607,16 +592,5 @@ public final class Session implements Endpoint, Connection, Outbox.Owner {
   /** The connection's event loop (the link keeps it: the session holds no copy). Any thread. */
   EventLoop loop() {
     return link.eventLoop();
-  }
-
-  private static Throwable rootCause(Throwable t) {
-    while (t.getCause() != null) {
-      t = t.getCause();
-    }
-    return t;
-  }
-
-  static String rootMessage(Throwable t) {
-    return rootCause(t).toString();
   }
 }
