@@ -159,7 +159,12 @@ public interface ApprovalStore {
       ALREADY_DECIDED,
       EXPIRED,
       /** No such request, or one of another user. */
-      NOT_FOUND
+      NOT_FOUND,
+      /**
+       * An unclaimed request the answering device session could not bind: the session is gone
+       * (erased, revoked or expired) by the time the answer would have bound it.
+       */
+      SESSION_GONE
     }
   }
 
@@ -187,12 +192,32 @@ public interface ApprovalStore {
 
   /**
    * The request as {@code userId} may see it: binds an unclaimed pending request to {@code userId};
-   * null when there is none, it is another user's, or it ended.
+   * null when there is none, it is another user's, or it ended. A request is bound to the user only
+   * while the user's device session {@code sessionId} (the one looking it up; empty for none, a
+   * development token) is alive, checked atomically with binding it where {@link #erase} finds it:
+   * with that session gone, an unclaimed request stays unclaimed and the answer is null.
    */
-  CompletableFuture<Request> claim(String id, String userId, long nowMillis);
+  CompletableFuture<Request> claim(String id, String userId, String sessionId, long nowMillis);
 
+  /** {@link #claim(String, String, String, long)} with no device session to check. */
+  default CompletableFuture<Request> claim(String id, String userId, long nowMillis) {
+    return claim(id, userId, "", nowMillis);
+  }
+
+  /**
+   * Approves or denies the request for {@code userId}, answered by device {@code byDevice}. An
+   * unclaimed request is bound to the user by this answer, only while the device session {@code
+   * sessionId} (empty for none) is alive, as for {@link #claim}: with it gone, nothing changes and
+   * the status is {@link Decision.Status#SESSION_GONE}.
+   */
   CompletableFuture<Decision> decide(
-      String id, String userId, String byDevice, boolean approve, long nowMillis);
+      String id, String userId, String byDevice, String sessionId, boolean approve, long nowMillis);
+
+  /** {@link #decide(String, String, String, String, boolean, long)} with no session to check. */
+  default CompletableFuture<Decision> decide(
+      String id, String userId, String byDevice, boolean approve, long nowMillis) {
+    return decide(id, userId, byDevice, "", approve, nowMillis);
+  }
 
   CompletableFuture<Poll> poll(String id, String secretHash, long nowMillis);
 
@@ -231,8 +256,12 @@ public interface ApprovalStore {
 
   /**
    * Erases every request of {@code userId} (new-device requests and the device codes the user
-   * claimed, whatever their state: an approved one can no longer be polled into a session) and the
-   * user's failed-attempt counter. Other users' requests stay.
+   * claimed or answered, whatever their state: an approved one can no longer be polled into a
+   * session; and those the user's claim or answer was binding, not bound yet) and the user's
+   * failed-attempt counter. Other users' requests stay. Run again after the user's device sessions
+   * are erased ({@link io.handoff.server.engine.Engine#erase}), it also finds every request that a
+   * claim or an answer by one of those sessions bound after the first run: binding needs the
+   * session alive, atomically ({@link #claim}).
    */
   CompletableFuture<Void> erase(String userId);
 

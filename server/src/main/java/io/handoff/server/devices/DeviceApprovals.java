@@ -386,7 +386,7 @@ public final class DeviceApprovals {
               CompletableFuture<Request> found =
                   id == null
                       ? CompletableFuture.completedFuture(null)
-                      : store.claim(id, p.userId(), clock.millis());
+                      : store.claim(id, p.userId(), p.sessionId(), clock.millis());
               return found.thenCompose(
                   r -> {
                     if (r == null) {
@@ -416,7 +416,7 @@ public final class DeviceApprovals {
               }
               long now = clock.millis();
               return store
-                  .decide(id, p.userId(), p.deviceId(), approve, now)
+                  .decide(id, p.userId(), p.deviceId(), p.sessionId(), approve, now)
                   .thenCompose(d -> decided(p, address, approve, byUserCode, d));
             });
   }
@@ -470,6 +470,12 @@ public final class DeviceApprovals {
           expired(r);
         }
         return failed(409, "approval_ended", "the request expired");
+      }
+      case SESSION_GONE -> {
+        // Seen alive before the answer, gone (erased, revoked) before the answer could bind the
+        // request: as if it had been gone at the check.
+        return failed(
+            401, "invalid_token", "the device session does not exist (expired or erased)");
       }
       default -> {
         return CodeAttempts.wrongCode();

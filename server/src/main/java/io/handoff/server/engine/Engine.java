@@ -29,15 +29,25 @@ public interface Engine extends ResumeStore, AutoCloseable {
   io.handoff.server.devices.ApprovalStore approvals();
 
   /**
-   * Erases everything of the user in every store: sign-in requests first, then device sessions,
-   * documents, activities, offers and presence. In that order a device-code poll that consumed an
-   * approval before the erase either made its session before the sessions went (erased with them)
-   * or finds, once it made it, that its request is gone, and takes the session back ({@code
-   * DeviceApprovals.poll}).
+   * Erases everything of the user in every store: sign-in requests, device sessions, sign-in
+   * requests and device sessions again, then documents, activities, offers and presence.
+   *
+   * <p>In that order a device-code poll that consumed an approval before the erase either made its
+   * session before the sessions went (erased with them) or finds, once it made it, that its request
+   * is gone, and takes the session back ({@code DeviceApprovals.poll}). A lookup or an answer by
+   * one of the user's sessions binds a request to the user only while that session is alive,
+   * checked atomically where the requests' second pass finds it ({@link
+   * io.handoff.server.devices.ApprovalStore#claim}): so the second pass deletes every request such
+   * a lookup or answer bound during the first two steps, and none is bound after them. The
+   * sessions' second pass takes the session a poll made in between out of an approval that landed
+   * during the erasure (and settled before the requests' second pass; one settled after it finds
+   * its request gone and takes its session back).
    */
   default CompletableFuture<Void> erase(String userId) {
     return approvals()
         .erase(userId)
+        .thenCompose(v -> sessions().erase(userId))
+        .thenCompose(v -> approvals().erase(userId))
         .thenCompose(v -> sessions().erase(userId))
         .thenCompose(v -> store().erase(userId))
         .thenCompose(v -> handoff().erase(userId));

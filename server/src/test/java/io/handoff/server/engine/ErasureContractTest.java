@@ -2,23 +2,44 @@ package io.handoff.server.engine;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.google.protobuf.ByteString;
 import io.handoff.protocol.v1.Activity;
+import io.handoff.protocol.v1.ApprovalOutcome;
 import io.handoff.protocol.v1.FieldOp;
 import io.handoff.protocol.v1.Offer;
 import io.handoff.protocol.v1.OfferOutcome;
 import io.handoff.protocol.v1.Write;
 import io.handoff.server.MutableClock;
+import io.handoff.server.ServerStats;
+import io.handoff.server.auth.AccessTokens;
+import io.handoff.server.auth.Principal;
+import io.handoff.server.auth.SigningKeys;
+import io.handoff.server.auth.TokenConfig;
+import io.handoff.server.devices.ApprovalConfig;
+import io.handoff.server.devices.ApprovalMetrics;
 import io.handoff.server.devices.ApprovalStore;
+import io.handoff.server.devices.DeviceApprovals;
+import io.handoff.server.devices.DeviceSessions;
+import io.handoff.server.devices.SessionStore;
 import io.handoff.server.handoff.HandoffStore;
 import io.handoff.server.handoff.HandoffStore.Made;
+import io.handoff.server.sync.Broker;
+import io.handoff.server.sync.DocumentStore;
+import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
+import java.time.Instant;
 import java.util.List;
 import java.util.UUID;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicReference;
+import java.util.function.Supplier;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -214,5 +235,323 @@ public abstract class ErasureContractTest {
     fill(user);
     assertEquals(2, get(engine.store().documents(user)).size());
     assertEquals(2, get(engine.handoff().presence(user)).size());
+  }
+
+  /**
+   * A device code answered by a live device session of the user, the user erased in full between
+   * the answer's check of that session and its decision (the steps run in that order here: the
+   * erasure completes when the check has read the session alive): the erased user's approval signs
+   * no device in.
+   */
+  @Test
+  void anAnswerWhoseSessionIsErasedAfterItsCheckSignsNoDeviceIn() throws Exception {
+    ErasingAfterCheck racing = new ErasingAfterCheck(engine);
+    DeviceSessions sessions = deviceSessions(racing);
+    DeviceApprovals approvals = deviceApprovals(sessions, racing);
+    DeviceSessions.Tokens phone = get(sessions.createSession(user, "phone", "Phone", "ios"));
+    Principal p = new Principal(user, "phone", clock.millis() + 60_000, phone.sessionId());
+    DeviceApprovals.Authorization code =
+        get(approvals.requestCode("new-tv", "TV", "tvos", "10.0.0.9"));
+
+    racing.eraseAfterNextCheck(user);
+    CompletableFuture<?> answered = approvals.answer(p, code.userCode(), true, "10.0.0.8");
+    get(answered.handle((v, err) -> v));
+    assertTrue(racing.erased(), "the erasure ran between the check and the decision");
+
+    assertThrows(
+        ExecutionException.class,
+        () -> get(approvals.poll(code.deviceCode())),
+        "the waiting device gets no session of the erased user");
+    assertEquals(List.of(), get(engine.sessions().list(user)), "device sessions after erasure");
+    assertThrows(ExecutionException.class, () -> get(answered), "the answer is refused");
+  }
+
+  /**
+   * A user code looked up by a device session of the user, the user erased in full between the
+   * lookup's check of that session and its claim: the code is not left claimed by the erased user
+   * (a request of the user the erasure never saw), so another user may still claim it.
+   */
+  @Test
+  void aLookupWhoseSessionIsErasedAfterItsCheckLeavesTheCodeNoOnes() throws Exception {
+    ErasingAfterCheck racing = new ErasingAfterCheck(engine);
+    DeviceSessions sessions = deviceSessions(racing);
+    DeviceApprovals approvals = deviceApprovals(sessions, racing);
+    DeviceSessions.Tokens phone = get(sessions.createSession(user, "phone", "Phone", "ios"));
+    Principal p = new Principal(user, "phone", clock.millis() + 60_000, phone.sessionId());
+    DeviceApprovals.Authorization code =
+        get(approvals.requestCode("new-tv", "TV", "tvos", "10.0.0.9"));
+
+    racing.eraseAfterNextCheck(user);
+    CompletableFuture<ApprovalStore.Request> looked =
+        approvals.verify(p, code.userCode(), "10.0.0.8");
+    assertThrows(ExecutionException.class, () -> get(looked), "the lookup is refused");
+    assertTrue(racing.erased(), "the erasure ran between the check and the claim");
+
+    DeviceSessions.Tokens laptop = get(sessions.createSession(other, "laptop", "Laptop", "macos"));
+    Principal q = new Principal(other, "laptop", clock.millis() + 60_000, laptop.sessionId());
+    assertNotNull(get(approvals.verify(q, code.userCode(), "10.0.0.7")), "the code is no one's");
+  }
+
+  /**
+   * A device code answered by a live device session of the user while the user is being erased:
+   * after the erasure's first pass over the sign-in requests, before the sessions go (the answer
+   * run to its end there). The approval is erased with the rest, and signs no device in.
+   */
+  @Test
+  void anAnswerLandingBeforeTheSessionsAreErasedIsErasedWithThem() throws Exception {
+    ErasingAfterCheck racing = new ErasingAfterCheck(engine);
+    DeviceSessions sessions = deviceSessions(racing);
+    DeviceApprovals approvals = deviceApprovals(sessions, racing);
+    DeviceSessions.Tokens phone = get(sessions.createSession(user, "phone", "Phone", "ios"));
+    Principal p = new Principal(user, "phone", clock.millis() + 60_000, phone.sessionId());
+    DeviceApprovals.Authorization code =
+        get(approvals.requestCode("new-tv", "TV", "tvos", "10.0.0.9"));
+
+    AtomicReference<Object> answered = new AtomicReference<>();
+    racing.beforeSessionsErased(
+        () ->
+            approvals
+                .answer(p, code.userCode(), true, "10.0.0.8")
+                .handle((v, err) -> answered.getAndSet(err == null ? v : err)));
+    get(racing.erase(user));
+    assertEquals(
+        ApprovalOutcome.APPROVAL_APPROVED, answered.get(), "the answer landed during the erasure");
+
+    assertThrows(
+        ExecutionException.class,
+        () -> get(approvals.poll(code.deviceCode())),
+        "the waiting device gets no session of the erased user");
+    assertEquals(List.of(), get(engine.sessions().list(user)), "device sessions after erasure");
+  }
+
+  /**
+   * As above, and the waiting device polls once the sessions are erased, before the erasure deletes
+   * the requests again (the poll run to its end there: it consumes the approval, makes its session
+   * and settles it while the request is still there). The session it made goes with the erasure.
+   */
+  @Test
+  void aSessionPolledOutOfAnApprovalLandingDuringTheErasureIsErasedWithIt() throws Exception {
+    ErasingAfterCheck racing = new ErasingAfterCheck(engine);
+    DeviceSessions sessions = deviceSessions(racing);
+    DeviceApprovals approvals = deviceApprovals(sessions, racing);
+    DeviceSessions.Tokens phone = get(sessions.createSession(user, "phone", "Phone", "ios"));
+    Principal p = new Principal(user, "phone", clock.millis() + 60_000, phone.sessionId());
+    DeviceApprovals.Authorization code =
+        get(approvals.requestCode("new-tv", "TV", "tvos", "10.0.0.9"));
+
+    AtomicReference<Object> answered = new AtomicReference<>();
+    AtomicReference<Object> polled = new AtomicReference<>();
+    racing.beforeSessionsErased(
+        () ->
+            approvals
+                .answer(p, code.userCode(), true, "10.0.0.8")
+                .handle((v, err) -> answered.getAndSet(err == null ? v : err)));
+    racing.afterSessionsErased(
+        () ->
+            approvals
+                .poll(code.deviceCode())
+                .handle((v, err) -> polled.getAndSet(err == null ? v : err)));
+    get(racing.erase(user));
+    assertEquals(
+        ApprovalOutcome.APPROVAL_APPROVED, answered.get(), "the answer landed during the erasure");
+    assertTrue(
+        polled.get() instanceof DeviceSessions.Tokens,
+        "the poll made its session during the erasure: " + polled.get());
+
+    assertEquals(List.of(), get(engine.sessions().list(user)), "device sessions after erasure");
+  }
+
+  private DeviceSessions deviceSessions(Engine on) {
+    TokenConfig tokens = TokenConfig.builder().build();
+    return new DeviceSessions(
+        tokens,
+        null,
+        new AccessTokens(
+            SigningKeys.ephemeral(),
+            tokens.issuer(),
+            tokens.accessTokenTtl(),
+            Duration.ofSeconds(30),
+            clock),
+        on,
+        "node-a",
+        LIMITS.maxDevicesPerUser(),
+        new ServerStats(),
+        clock);
+  }
+
+  private DeviceApprovals deviceApprovals(DeviceSessions sessions, Engine on) {
+    return new DeviceApprovals(
+        ApprovalConfig.builder().build(),
+        sessions,
+        on,
+        "node-a",
+        new ApprovalMetrics(new SimpleMeterRegistry()),
+        clock);
+  }
+
+  /**
+   * The engine under test, but once armed the next read of a device session's status, once read,
+   * erases a user in full before the caller sees its answer: whatever the caller does next with the
+   * session it found alive runs after the whole erasure.
+   */
+  private static final class ErasingAfterCheck implements Engine {
+    private final Engine real;
+    private final AtomicReference<String> toErase = new AtomicReference<>();
+    private final AtomicReference<Supplier<CompletableFuture<?>>> beforeErase =
+        new AtomicReference<>();
+    private final AtomicReference<Supplier<CompletableFuture<?>>> afterErase =
+        new AtomicReference<>();
+    private volatile boolean erased;
+    private final SessionStore sessions;
+
+    ErasingAfterCheck(Engine real) {
+      this.real = real;
+      SessionStore s = real.sessions();
+      this.sessions =
+          new SessionStore() {
+            @Override
+            public CompletableFuture<Created> create(
+                String userId,
+                String sessionId,
+                String deviceId,
+                String name,
+                String platform,
+                byte[] refreshHash,
+                long inactivityMillis) {
+              return s.create(
+                  userId, sessionId, deviceId, name, platform, refreshHash, inactivityMillis);
+            }
+
+            @Override
+            public CompletableFuture<Rotation> rotate(
+                String userId,
+                String sessionId,
+                byte[] presentedHash,
+                byte[] newHash,
+                byte[] sealedNew,
+                long inactivityMillis,
+                long reuseIntervalMillis) {
+              return s.rotate(
+                  userId,
+                  sessionId,
+                  presentedHash,
+                  newHash,
+                  sealedNew,
+                  inactivityMillis,
+                  reuseIntervalMillis);
+            }
+
+            @Override
+            public CompletableFuture<Status> status(
+                String userId, String sessionId, long inactivityMillis) {
+              return s.status(userId, sessionId, inactivityMillis)
+                  .thenCompose(
+                      st -> {
+                        String u = toErase.getAndSet(null);
+                        if (u == null) {
+                          return CompletableFuture.completedFuture(st);
+                        }
+                        return real.erase(u)
+                            .thenApply(
+                                v -> {
+                                  erased = true;
+                                  return st;
+                                });
+                      });
+            }
+
+            @Override
+            public CompletableFuture<Void> seen(
+                String userId, String sessionId, String node, boolean connected) {
+              return s.seen(userId, sessionId, node, connected);
+            }
+
+            @Override
+            public CompletableFuture<List<DeviceSession>> list(
+                String userId, long inactivityMillis) {
+              return s.list(userId, inactivityMillis);
+            }
+
+            @Override
+            public CompletableFuture<List<String>> revoke(
+                String userId, String deviceId, boolean allOthers) {
+              return s.revoke(userId, deviceId, allOthers);
+            }
+
+            @Override
+            public CompletableFuture<Void> erase(String userId) {
+              Supplier<CompletableFuture<?>> first = beforeErase.getAndSet(null);
+              Supplier<CompletableFuture<?>> then = afterErase.getAndSet(null);
+              return (first == null ? CompletableFuture.completedFuture(null) : first.get())
+                  .thenCompose(v -> s.erase(userId))
+                  .thenCompose(
+                      v ->
+                          then == null
+                              ? CompletableFuture.completedFuture(null)
+                              : then.get().thenApply(x -> (Void) null));
+            }
+
+            @Override
+            public CompletableFuture<Void> sweep(Instant now) {
+              return s.sweep(now);
+            }
+          };
+    }
+
+    void eraseAfterNextCheck(String userId) {
+      toErase.set(userId);
+    }
+
+    /** The next erasure of sessions waits for what {@code first} starts to end. */
+    void beforeSessionsErased(Supplier<CompletableFuture<?>> first) {
+      beforeErase.set(first);
+    }
+
+    /** The next erasure of sessions, once done, completes when what {@code then} starts ends. */
+    void afterSessionsErased(Supplier<CompletableFuture<?>> then) {
+      afterErase.set(then);
+    }
+
+    boolean erased() {
+      return erased;
+    }
+
+    @Override
+    public DocumentStore store() {
+      return real.store();
+    }
+
+    @Override
+    public Broker broker() {
+      return real.broker();
+    }
+
+    @Override
+    public SessionStore sessions() {
+      return sessions;
+    }
+
+    @Override
+    public HandoffStore handoff() {
+      return real.handoff();
+    }
+
+    @Override
+    public ApprovalStore approvals() {
+      return real.approvals();
+    }
+
+    @Override
+    public String name() {
+      return real.name();
+    }
+
+    @Override
+    public String durability() {
+      return real.durability();
+    }
+
+    @Override
+    public void close() {}
   }
 }

@@ -9,6 +9,7 @@ import java.util.Iterator;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
+import java.util.function.BiPredicate;
 
 /**
  * {@link ApprovalStore} in this process's memory, under one monitor (requests are few and every
@@ -17,9 +18,27 @@ import java.util.concurrent.CompletableFuture;
  * node is the whole store), at most twice that many records with those that ended and are kept for
  * late calls (over it, the ended ones go early), and {@value #MAX_COUNTERS} attempt counters (over
  * it, the oldest windows go first).
+ *
+ * <p>A claim or an answer binds an unclaimed request to its user only while the device session
+ * making it is alive, asked of the session store under this store's monitor (which {@link #erase}
+ * takes too): so once the user's sessions are erased, nothing more becomes the user's, and what
+ * became the user's before is there for the erasure's pass after the sessions.
  */
 public final class MemoryApprovalStore implements ApprovalStore {
   static final int MAX_COUNTERS = 100_000;
+
+  // (user, device session id) -> whether the session is alive; called under this store's monitor.
+  private final BiPredicate<String, String> sessionAlive;
+
+  /** A store whose claims and answers name no device session, or only live ones. */
+  public MemoryApprovalStore() {
+    this((user, session) -> true);
+  }
+
+  /** A store asking {@code sessionAlive} (user, session id) before it binds a request to a user. */
+  public MemoryApprovalStore(BiPredicate<String, String> sessionAlive) {
+    this.sessionAlive = sessionAlive;
+  }
 
   private final Map<String, Request> requests = new HashMap<>();
   private final Map<String, long[]> counters = new HashMap<>(); // scope -> {window end, count}
@@ -90,12 +109,16 @@ public final class MemoryApprovalStore implements ApprovalStore {
   }
 
   @Override
-  public synchronized CompletableFuture<Request> claim(String id, String userId, long now) {
+  public synchronized CompletableFuture<Request> claim(
+      String id, String userId, String sessionId, long now) {
     Request r = requests.get(id);
     if (r == null || r.state() != State.PENDING || r.expiresMillis() <= now) {
       return done(null);
     }
     if (r.userId().isEmpty()) {
+      if (!alive(userId, sessionId)) {
+        return done(null);
+      }
       r = r.withUser(userId);
       requests.put(id, r);
     }
@@ -104,12 +127,15 @@ public final class MemoryApprovalStore implements ApprovalStore {
 
   @Override
   public synchronized CompletableFuture<Decision> decide(
-      String id, String userId, String byDevice, boolean approve, long now) {
+      String id, String userId, String byDevice, String sessionId, boolean approve, long now) {
     Request r = requests.get(id);
     if (r == null || !(r.userId().equals(userId) || r.userId().isEmpty())) {
       return done(new Decision(Decision.Status.NOT_FOUND, null, false));
     }
     if (r.userId().isEmpty()) {
+      if (!alive(userId, sessionId)) {
+        return done(new Decision(Decision.Status.SESSION_GONE, null, false));
+      }
       r = r.withUser(userId);
     }
     if (r.state() == State.PENDING && r.expiresMillis() <= now) {
@@ -126,6 +152,10 @@ public final class MemoryApprovalStore implements ApprovalStore {
     r = r.withState(approve ? State.APPROVED : State.DENIED, byDevice, now);
     requests.put(id, r);
     return done(new Decision(Decision.Status.DECIDED, r, false));
+  }
+
+  private boolean alive(String userId, String sessionId) {
+    return sessionId.isEmpty() || sessionAlive.test(userId, sessionId);
   }
 
   @Override

@@ -24,7 +24,7 @@ public final class MemoryEngine implements Engine {
   private final MemorySessionStore sessions;
   private final ScheduledExecutorService sweeper;
   private final MemoryHandoffStore handoff;
-  private final MemoryApprovalStore approvals = new MemoryApprovalStore();
+  private final MemoryApprovalStore approvals;
   private final Clock clock;
 
   public MemoryEngine(StoreLimits limits) {
@@ -40,6 +40,8 @@ public final class MemoryEngine implements Engine {
     this.store = new MemoryDocumentStore(limits, broker, clock);
     this.handoff = new MemoryHandoffStore(clock);
     this.sessions = new MemorySessionStore(limits, clock);
+    this.approvals =
+        new MemoryApprovalStore((user, session) -> sessions.status(user, session).join().alive());
     this.sweeper =
         Executors.newSingleThreadScheduledExecutor(
             r -> {

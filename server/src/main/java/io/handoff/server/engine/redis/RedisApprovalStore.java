@@ -24,8 +24,11 @@ import java.util.concurrent.CompletableFuture;
  *
  * <p>A request is noted in its user's request index ({@code apk}, where {@link #erase} finds it)
  * before it is bound to the user (stored with the user, claimed, or answered unclaimed), never
- * after: a crash between the two leaves an entry naming a request that is not the user's, which
- * erasure checks and leaves alone, never a request of the user that erasure cannot find.
+ * after: a crash between the two leaves an entry naming a request that is no one's (which erasure
+ * deletes too) or another user's (which it leaves alone), never a request of the user that erasure
+ * cannot find. A claim or an answer notes a code only while its device session is alive, in the
+ * same script (the session's key shares the user's slot), so a code is never bound to a user whose
+ * sessions are erased without {@link #erase}, run after them, finding it.
  */
 final class RedisApprovalStore implements ApprovalStore {
   private static final String NEW_DEVICE = "new_device";
@@ -97,7 +100,7 @@ final class RedisApprovalStore implements ApprovalStore {
 
   private CompletableFuture<Created> put(
       Request r, long ttl, byte[] address, byte[] user, byte[] all) {
-    return indexed(r.id(), r.expiresMillis(), r.userId(), r.createdMillis())
+    return indexed(r.id(), r.expiresMillis(), r.userId(), "", r.createdMillis())
         .thenCompose(
             v ->
                 putScript.<Long>eval(
@@ -151,11 +154,12 @@ final class RedisApprovalStore implements ApprovalStore {
   }
 
   @Override
-  public CompletableFuture<Request> claim(String id, String userId, long now) {
-    return claim(id, userId, now, false);
+  public CompletableFuture<Request> claim(String id, String userId, String sessionId, long now) {
+    return claim(id, userId, sessionId, now, false);
   }
 
-  private CompletableFuture<Request> claim(String id, String userId, long now, boolean indexed) {
+  private CompletableFuture<Request> claim(
+      String id, String userId, String sessionId, long now, boolean indexed) {
     return claimScript
         .<List<Object>>eval(
             redis,
@@ -167,8 +171,12 @@ final class RedisApprovalStore implements ApprovalStore {
         .thenCompose(
             r -> {
               if (!indexed && unbound(r)) {
-                return indexed(id, Long.parseLong(str(r.get(1))), userId, now)
-                    .thenCompose(v -> claim(id, userId, now, true));
+                return indexed(id, Long.parseLong(str(r.get(1))), userId, sessionId, now)
+                    .thenCompose(
+                        noted ->
+                            noted
+                                ? claim(id, userId, sessionId, now, true)
+                                : CompletableFuture.completedFuture(null));
               }
               return CompletableFuture.completedFuture(r.isEmpty() ? null : request(id, r, 0));
             });
@@ -182,26 +190,38 @@ final class RedisApprovalStore implements ApprovalStore {
     return r.size() == 2 && "UNBOUND".equals(str(r.get(0)));
   }
 
-  /** Notes request {@code id} in its user's index, where {@link #erase} finds it. */
-  private CompletableFuture<Void> indexed(String id, long expiresMillis, String userId, long now) {
+  /**
+   * Notes request {@code id} in its user's index, where {@link #erase} finds it, while the device
+   * session {@code sessionId} of the user is alive (checked in the same script: the session's key
+   * shares the user's slot; empty: no session to check). Completes with false, noting nothing, when
+   * that session is gone.
+   */
+  private CompletableFuture<Boolean> indexed(
+      String id, long expiresMillis, String userId, String sessionId, long now) {
     if (userId.isEmpty()) {
-      return CompletableFuture.completedFuture(null);
+      return CompletableFuture.completedFuture(true);
     }
+    byte[][] k =
+        sessionId.isEmpty()
+            ? new byte[][] {keys.requestsOfUser(userId)}
+            : new byte[][] {keys.requestsOfUser(userId), keys.session(userId, sessionId)};
     return indexScript
         .<Long>eval(
             redis,
             ScriptOutputType.INTEGER,
-            new byte[][] {keys.requestsOfUser(userId)},
+            k,
             utf8(id),
             utf8(Long.toString(expiresMillis + RETAIN_MILLIS)),
             utf8(Long.toString(now)))
-        .thenApply(n -> (Void) null);
+        .thenApply(n -> n == 1);
   }
 
   /**
-   * Deletes every request of the user in the user's index (each its own key, so one call each; an
-   * entry naming a request of no one or of another user is left alone) and frees its places in its
-   * address's bound and the store's at once, then the indexes and the user's attempt counter.
+   * Deletes every request in the user's index that is the user's or no one's (each its own key, so
+   * one call each; one another user won is left alone) and frees its places in its address's bound
+   * and the store's at once, then the index entries it read (not the index: an entry noted
+   * meanwhile stays for the erasure's next pass, {@link io.handoff.server.engine.Engine#erase}),
+   * the user's pending set and attempt counter.
    */
   @Override
   public CompletableFuture<Void> erase(String userId) {
@@ -235,9 +255,14 @@ final class RedisApprovalStore implements ApprovalStore {
               steps.add(redis.del(keys.approvalsOfUser(userId)).toCompletableFuture());
               steps.add(
                   redis.del(keys.attempts(ApprovalStore.userScope(userId))).toCompletableFuture());
-              return CompletableFuture.allOf(steps.toArray(new CompletableFuture<?>[0]));
+              return CompletableFuture.allOf(steps.toArray(new CompletableFuture<?>[0]))
+                  .thenApply(v -> ids);
             })
-        .thenCompose(v -> redis.del(index).toCompletableFuture())
+        .thenCompose(
+            ids ->
+                ids.isEmpty()
+                    ? CompletableFuture.completedFuture(0L)
+                    : redis.zrem(index, ids.toArray(new byte[0][])).toCompletableFuture())
         .thenApply(n -> (Void) null);
   }
 
@@ -249,12 +274,18 @@ final class RedisApprovalStore implements ApprovalStore {
 
   @Override
   public CompletableFuture<Decision> decide(
-      String id, String userId, String byDevice, boolean approve, long now) {
-    return decide(id, userId, byDevice, approve, now, false);
+      String id, String userId, String byDevice, String sessionId, boolean approve, long now) {
+    return decide(id, userId, byDevice, sessionId, approve, now, false);
   }
 
   private CompletableFuture<Decision> decide(
-      String id, String userId, String byDevice, boolean approve, long now, boolean indexed) {
+      String id,
+      String userId,
+      String byDevice,
+      String sessionId,
+      boolean approve,
+      long now,
+      boolean indexed) {
     return decideScript
         .<List<Object>>eval(
             redis,
@@ -271,8 +302,13 @@ final class RedisApprovalStore implements ApprovalStore {
                 // Answered without a claim first: bound to the user by this answer, so noted in
                 // the user's index first, as for a claim, or erasing the user could leave it (an
                 // approved code still giving a session).
-                return indexed(id, Long.parseLong(str(r.get(1))), userId, now)
-                    .thenCompose(v -> decide(id, userId, byDevice, approve, now, true));
+                return indexed(id, Long.parseLong(str(r.get(1))), userId, sessionId, now)
+                    .thenCompose(
+                        noted ->
+                            noted
+                                ? decide(id, userId, byDevice, sessionId, approve, now, true)
+                                : CompletableFuture.completedFuture(
+                                    new Decision(Decision.Status.SESSION_GONE, null, false)));
               }
               Decision.Status status = Decision.Status.valueOf(str(r.get(0)));
               Request req = r.size() > 3 ? request(id, r, 3) : null;

@@ -1,10 +1,23 @@
 -- Remembers one sign-in request of a user, so erasure finds every request of the user by name. Run
 -- before the request is bound to the user (stored with the user, claimed or answered): the two are
 -- other slots, so a node that dies between them leaves an entry naming a request that is not the
--- user's (approval_erase.lua leaves it alone), never a request of the user that erasure cannot find.
--- KEYS: 1 the user's request index zset (request id -> end of the request's retention ms)
+-- user's yet (erasure deletes it anyway, approval_erase.lua), never a request of the user that
+-- erasure cannot find.
+-- KEYS: 1 the user's request index zset (request id -> end of the request's retention ms), 2 (for
+--       a claim or an answer by a device session) that session's hash, PREFIX{user}:ds:SID: the
+--       same hash tag, so the same slot
 -- ARGV: 1 request id, 2 end of retention ms, 3 now ms
--- Drops entries whose retention ended; the index lives as long as its longest-kept request.
+-- Returns 1 when noted; 0, noting nothing, when the session of KEYS[2] is gone (erased, revoked or
+-- expired). Checked here, with the noting, because erasure deletes the sessions before it reads
+-- the index a last time: a session seen alive here means that read is still to come and finds the
+-- request; a session gone means it may have come already, so the request must not become the
+-- user's.
+if KEYS[2] then
+  local s = redis.call('HMGET', KEYS[2], 'did', 'rev')
+  if not s[1] or s[2] == '1' then
+    return 0
+  end
+end
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[3])
 redis.call('ZADD', KEYS[1], ARGV[2], ARGV[1])
 local left = tonumber(ARGV[2]) - tonumber(ARGV[3])

@@ -11,6 +11,10 @@ import io.handoff.server.devices.ApprovalStore.Created;
 import io.handoff.server.devices.ApprovalStore.Request;
 import io.handoff.server.devices.ApprovalStore.State;
 import io.handoff.server.engine.StoreLimits;
+import io.lettuce.core.ScriptOutputType;
+import java.io.InputStream;
+import java.nio.charset.StandardCharsets;
+import java.util.List;
 import java.util.UUID;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
@@ -134,5 +138,47 @@ class RedisApprovalIndexTest {
     assertEquals(
         ApprovalStore.Decision.Status.DECIDED,
         get(store.decide(r.id(), "bob", "phone", true, clock.millis())).status());
+  }
+
+  /**
+   * An answer to a code nobody claimed runs in three calls: the decision finds the code unbound,
+   * the code is noted in the user's index, the decision runs again and binds it. Here the user is
+   * erased in full between the second and the third (the steps run by hand in that order, as the
+   * store makes them): the third must not approve the code for the erased user.
+   */
+  @Test
+  void aCodeNotedForAnAnswerIsNotApprovedOnceItsUserIsErased() throws Exception {
+    Request r = request("raced", "device_code", "");
+    assertEquals(Created.CREATED, get(store.create(r, new Bounds(100, 10, 10))));
+    long now = clock.millis();
+    // The index step, as approval_index.lua makes it while the answering session is alive.
+    e.redis.zadd(prefix + "{ann}:apk", r.expiresMillis() + ApprovalStore.RETAIN_MILLIS, r.id());
+
+    get(e.engine.erase("ann"));
+
+    // The decision again, the code now noted (approval_decide.lua's last argument "1").
+    List<Object> decided =
+        e.redis.eval(
+            script("approval_decide.lua"),
+            ScriptOutputType.MULTI,
+            new String[] {requestKey(r.id())},
+            "ann",
+            "phone",
+            "1",
+            Long.toString(now),
+            "1");
+    assertNotEquals("DECIDED", decided.get(0), "approved for the erased user: " + decided);
+    assertNotEquals(
+        ApprovalStore.Poll.Status.APPROVED,
+        get(store.poll(r.id(), r.secretHash(), now)).status(),
+        "a device signed in by the erased user's approval");
+  }
+
+  private static String script(String name) throws Exception {
+    try (InputStream in =
+        RedisApprovalIndexTest.class.getResourceAsStream(
+            "/io/handoff/server/engine/redis/" + name)) {
+      return new String(in.readAllBytes(), StandardCharsets.UTF_8);
+    }
   }
 }
