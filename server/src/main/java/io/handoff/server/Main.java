@@ -16,8 +16,6 @@ import java.time.Duration;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.Callable;
-import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.CountDownLatch;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import picocli.CommandLine;
@@ -576,41 +574,6 @@ public final class Main implements Callable<Integer> {
           "development tokens are off: no --jwt-secret, and the node signs devices in"
               + " (--signing-key, --identity-jwks)");
     }
-    return awaitShutdown(server, engine, err);
-  }
-
-  /**
-   * Waits for SIGTERM (0), or for the node to stop because another running node holds its id: then
-   * one line on {@code err} and 2, the code of a second node refused at start, so that the
-   * supervisor restarts this one, which the id's lease refuses for as long as the other runs.
-   */
-  private int awaitShutdown(HandoffServer server, Engine engine, PrintWriter err)
-      throws InterruptedException {
-    CountDownLatch stopped = new CountDownLatch(1);
-    Thread hook =
-        new Thread(
-            () -> {
-              log.info("draining: devices are told to reconnect elsewhere");
-              server.close();
-              engine.close();
-              stopped.countDown();
-            },
-            "handoff-shutdown");
-    Runtime.getRuntime().addShutdownHook(hook);
-    CompletableFuture<NodeIdInUseException> taken = server.stoppedForTakenId();
-    taken.thenRun(stopped::countDown);
-    stopped.await();
-    if (!taken.isDone()) {
-      return 0;
-    }
-    try {
-      Runtime.getRuntime().removeShutdownHook(hook);
-    } catch (IllegalStateException shuttingDown) {
-      // SIGTERM came meanwhile: the hook closes the engine too.
-    }
-    engine.close();
-    err.println(
-        "handoff-server: " + taken.join().getMessage().replace("--node-id", origin("node-id")));
-    return 2;
+    return NodeRun.await(server, engine, err, m -> m.replace("--node-id", origin("node-id")));
   }
 }

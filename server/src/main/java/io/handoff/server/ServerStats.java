@@ -66,6 +66,9 @@ public final class ServerStats {
   /** Hellos closed with UNAVAILABLE, unread, because the node's resume reads and line were full. */
   public final LongAdder resumesRefused = new LongAdder();
 
+  /** Hellos closed with UNAVAILABLE because the store failed their resume (timeout, error). */
+  public final LongAdder resumesFailed = new LongAdder();
+
   /**
    * Devices closed for not reading: over their own bound, by the node's queue budget, and with a
    * socket full and unread for two heartbeat intervals.
@@ -218,6 +221,12 @@ public final class ServerStats {
         resumesRefused,
         "Hellos closed with UNAVAILABLE before their resume was read: the node's resume reads in"
             + " flight and waiting were at their limits");
+    counter(
+        registry,
+        "handoff.resumes.failed",
+        resumesFailed,
+        "Hellos closed with UNAVAILABLE because the store failed their resume (a timeout, an"
+            + " error)");
     FunctionCounter.builder(
             "handoff.slow.consumer.disconnects", slowConsumerCloses, LongAdder::doubleValue)
         .tag("reason", "connection_limit")

@@ -131,6 +131,7 @@ class ResumeStormTest {
         said.list.stream().filter(e -> e.getFormattedMessage().startsWith("resume of")).count();
     assertTrue(engine.ended() >= 2 * IN_FLIGHT, seen);
     assertTrue(lines >= 1 && lines <= engine.ended() / 4, lines + " lines for " + seen);
+    assertTrue(node.stats().resumesFailed.sum() >= engine.ended(), "all counted failed: " + seen);
 
     // Redis answers again (and runs the scripts it held): every device, reconnecting, resumes.
     client(control, "UNPAUSE");

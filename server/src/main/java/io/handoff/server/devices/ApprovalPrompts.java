@@ -4,6 +4,7 @@ import io.handoff.protocol.bus.v1.ApprovalEnded;
 import io.handoff.protocol.bus.v1.UserSignal;
 import io.handoff.protocol.v1.AnswerApproval;
 import io.handoff.protocol.v1.ApprovalAnswered;
+import io.handoff.protocol.v1.ApprovalKind;
 import io.handoff.protocol.v1.ApprovalOutcome;
 import io.handoff.protocol.v1.ApprovalPrompt;
 import io.handoff.protocol.v1.ApprovalPromptsSent;
@@ -159,7 +160,7 @@ public final class ApprovalPrompts {
           Set<String> pending = new HashSet<>();
           for (Request r : list) {
             pending.add(r.id());
-            show(DeviceApprovals.toProto(r));
+            show(toProto(r));
           }
           for (String id : before) {
             if (!pending.contains(id)) {
@@ -211,8 +212,7 @@ public final class ApprovalPrompts {
           conn.reply(
               ServerFrame.newBuilder()
                   .setRequestId(id)
-                  .setApprovalPrompt(
-                      ApprovalPrompt.newBuilder().setRequest(DeviceApprovals.toProto(r)))
+                  .setApprovalPrompt(ApprovalPrompt.newBuilder().setRequest(toProto(r)))
                   .build());
         });
   }
@@ -283,7 +283,7 @@ public final class ApprovalPrompts {
   private void showAll(List<Request> list, boolean sent) {
     boolean all = true;
     for (Request r : list) {
-      all &= show(DeviceApprovals.toProto(r));
+      all &= show(toProto(r));
     }
     if (sent && all) {
       conn.push(SENT);
@@ -348,5 +348,21 @@ public final class ApprovalPrompts {
           default -> ErrorCode.BAD_REQUEST;
         };
     conn.error(id, code, a.getMessage(), false);
+  }
+
+  /** The wire form of a request, as a person judging it sees it. */
+  public static ApprovalRequest toProto(Request r) {
+    boolean code = DeviceApprovals.KIND_CODE.equals(r.kind());
+    return ApprovalRequest.newBuilder()
+        .setApprovalId(r.id())
+        .setKind(code ? ApprovalKind.DEVICE_CODE : ApprovalKind.NEW_DEVICE)
+        .setUserCode(code ? UserCodes.display(r.id()) : "")
+        .setDeviceId(r.deviceId())
+        .setDeviceName(r.name())
+        .setPlatform(r.platform())
+        .setAddress(r.address())
+        .setCreatedMs(r.createdMillis())
+        .setExpiresMs(r.expiresMillis())
+        .build();
   }
 }

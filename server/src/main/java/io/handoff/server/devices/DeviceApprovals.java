@@ -7,9 +7,7 @@ import static io.handoff.server.devices.ApiSupport.randomBytes;
 import io.handoff.protocol.bus.v1.ApprovalEnded;
 import io.handoff.protocol.bus.v1.ApprovalPrompted;
 import io.handoff.protocol.bus.v1.UserSignal;
-import io.handoff.protocol.v1.ApprovalKind;
 import io.handoff.protocol.v1.ApprovalOutcome;
-import io.handoff.protocol.v1.ApprovalRequest;
 import io.handoff.server.auth.Principal;
 import io.handoff.server.devices.ApprovalStore.Request;
 import io.handoff.server.devices.ApprovalStore.State;
@@ -349,7 +347,8 @@ public final class DeviceApprovals {
               signal(
                   user,
                   UserSignal.newBuilder()
-                      .setApprovalPrompted(ApprovalPrompted.newBuilder().setRequest(toProto(r))));
+                      .setApprovalPrompted(
+                          ApprovalPrompted.newBuilder().setRequest(ApprovalPrompts.toProto(r))));
               return engine
                   .handoff()
                   .presence(user)
@@ -546,22 +545,6 @@ public final class DeviceApprovals {
 
   private void signal(String user, UserSignal.Builder s) {
     engine.broker().signal(user, s.setOriginNode(nodeId).build());
-  }
-
-  /** The wire form of a request, as a person judging it sees it. */
-  public static ApprovalRequest toProto(Request r) {
-    boolean code = KIND_CODE.equals(r.kind());
-    return ApprovalRequest.newBuilder()
-        .setApprovalId(r.id())
-        .setKind(code ? ApprovalKind.DEVICE_CODE : ApprovalKind.NEW_DEVICE)
-        .setUserCode(code ? UserCodes.display(r.id()) : "")
-        .setDeviceId(r.deviceId())
-        .setDeviceName(r.name())
-        .setPlatform(r.platform())
-        .setAddress(r.address())
-        .setCreatedMs(r.createdMillis())
-        .setExpiresMs(r.expiresMillis())
-        .build();
   }
 
   private static ApiException checkDevice(String deviceId, String name, String platform) {

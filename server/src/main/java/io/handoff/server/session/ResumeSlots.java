@@ -28,16 +28,18 @@ final class ResumeSlots {
   private final int maxInFlight;
   private final int maxWaiting;
   private final LongAdder refused;
+  private final LongAdder failed;
   private final ArrayDeque<Runnable> waiting = new ArrayDeque<>(); // guarded by this
   private int inFlight; // guarded by this; waiting is empty unless it is maxInFlight
   private boolean failureLogged; // guarded by this
   private long failureLoggedAt; // guarded by this; nanoTime of the last failure logged
   private long failuresUnlogged; // guarded by this; failures since then, not logged
 
-  ResumeSlots(int maxInFlight, int maxWaiting, LongAdder refused) {
+  ResumeSlots(int maxInFlight, int maxWaiting, LongAdder refused, LongAdder failed) {
     this.maxInFlight = maxInFlight;
     this.maxWaiting = maxWaiting;
     this.refused = refused;
+    this.failed = failed;
   }
 
   /** A Hello refused because the node's resume reads and their waiting line are full. */
@@ -143,6 +145,7 @@ final class ResumeSlots {
     if (busy != null) {
       return busy; // Counted by handoff_resumes_refused_total, not logged.
     }
+    failed.increment();
     long unlogged;
     synchronized (this) {
       if (failureLogged && nowNanos - failureLoggedAt < FAILURE_LOG_EVERY.toNanos()) {

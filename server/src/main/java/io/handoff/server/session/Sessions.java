@@ -69,7 +69,10 @@ public final class Sessions implements Supplier<Endpoint> {
     this.outboxes = new Outbox.Shared(config, stats, budget);
     this.resumeSlots =
         new ResumeSlots(
-            config.maxResumesInFlight(), config.maxResumesWaiting(), stats.resumesRefused);
+            config.maxResumesInFlight(),
+            config.maxResumesWaiting(),
+            stats.resumesRefused,
+            stats.resumesFailed);
   }
 
   /** A session for a new connection. */
