@@ -500,10 +500,22 @@ export class HandoffClient {
           // that Node's `ws` does not raise it as an unhandled error. `ws` also says why the upgrade
           // was refused (browsers do not): "Unexpected server response: 401".
           let refusedWith = 0;
+          let retryAfterMs: number | undefined;
           ws.onerror = (ev) => {
             const m = /Unexpected server response: (\d+)/.exec(String((ev as { message?: unknown } | undefined)?.message ?? ""));
             if (m) refusedWith = Number(m[1]);
           };
+          const socket = ws;
+          if (hasTerminate(socket) && hasOn(socket)) {
+            // Node's `ws` shows the refusal itself, with its headers: a 429 or 503 may say when to come
+            // back (Retry-After). Listened to, the upgrade is no longer aborted by `ws`: this ends it (an
+            // error and a close event follow).
+            socket.on("unexpected-response", (_req: unknown, res: RefusalResponse) => {
+              refusedWith = res.statusCode ?? 0;
+              retryAfterMs = retryAfterHeader(res.headers?.["retry-after"]);
+              socket.terminate();
+            });
+          }
           ws.onopen = () => listener.onOpen();
           ws.onmessage = (ev) => {
             let frame: ServerFrame;
@@ -534,7 +546,11 @@ export class HandoffClient {
               return;
             }
             if (refusedWith !== 0) {
-              listener.onClose(1006, `the server refused the upgrade (HTTP ${refusedWith})`);
+              const wait = retryAfterMs === undefined ? "" : `, Retry-After ${retryAfterMs / 1000} s`;
+              listener.onClose(1006, `the server refused the upgrade (HTTP ${refusedWith}${wait})`, {
+                status: refusedWith,
+                retryAfterMs,
+              });
               return;
             }
             listener.onClose(ev.code, ev.reason);
@@ -572,6 +588,26 @@ export class HandoffClient {
       };
     };
   }
+}
+
+/** What the client reads of a refused upgrade's response, as Node's `ws` hands it over. */
+interface RefusalResponse {
+  statusCode?: number;
+  headers?: Record<string, string | string[] | undefined>;
+}
+
+/** Node's `ws` is an EventEmitter (it has `unexpected-response`); a browser's WebSocket is not. */
+function hasOn(s: WebSocketLike): s is WebSocketLike & { on(event: string, listener: (...args: any[]) => void): unknown } {
+  return typeof (s as { on?: unknown }).on === "function";
+}
+
+/**
+ * A `Retry-After` in ms when it is in seconds (RFC 9110 10.2.3, as the node sends it); undefined when
+ * absent or an HTTP date (which would need the server's clock).
+ */
+function retryAfterHeader(value: string | string[] | undefined): number | undefined {
+  const v = (Array.isArray(value) ? value[0] : value)?.trim();
+  return v !== undefined && /^\d{1,9}$/.test(v) ? Number(v) * 1000 : undefined;
 }
 
 function expect<K extends ServerFrame["body"]["case"] & string>(

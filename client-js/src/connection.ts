@@ -20,10 +20,18 @@ export interface FrameChannel {
   abort(): void;
 }
 
+/** What a connector knows of a close beyond its code and reason. */
+export interface CloseDetail {
+  /** The HTTP status of a refused upgrade (Node's `ws` says it; a browser cannot see it). */
+  status?: number;
+  /** How long the refusal asked the client to wait (its `Retry-After` in seconds, here in ms). */
+  retryAfterMs?: number;
+}
+
 export interface FrameListener {
   onOpen(): void;
   onFrame(frame: ServerFrame): void;
-  onClose(code: number, reason: string): void;
+  onClose(code: number, reason: string, detail?: CloseDetail): void;
 }
 
 export type Connector = (listener: FrameListener) => FrameChannel;
@@ -72,8 +80,8 @@ export class Link implements FrameListener {
     this.engine.onFrame(this, frame);
   }
 
-  onClose(code: number, reason: string): void {
-    this.engine.onClosed(this, code, reason);
+  onClose(code: number, reason: string, detail?: CloseDetail): void {
+    this.engine.onClosed(this, code, reason, detail);
   }
 
   /**

@@ -16,6 +16,7 @@ import {
 import { checkFollowEntries } from "./names.js";
 import type { Requests } from "./requests.js";
 import {
+  type CloseDetail,
   type Connector,
   type FrameChannel,
   type FrameListener,
@@ -361,8 +362,13 @@ export class SyncEngine implements WriteSink {
     }, this.config.connectTimeoutMs);
   }
 
-  private scheduleReconnect(capMs = Infinity): void {
-    const delay = this.backoff.next(capMs);
+  /**
+   * The next attempt after the backoff, at most `capMs`; at least a refusal's `Retry-After`
+   * (bounded, with jitter) when it said one.
+   */
+  private scheduleReconnect(capMs = Infinity, retryAfterMs?: number): void {
+    let delay = this.backoff.next(capMs);
+    if (retryAfterMs !== undefined) delay = Math.max(delay, this.backoff.retryAfter(retryAfterMs));
     this.reconnectTimer = setTimeout(() => this.attempt(), delay);
   }
 
@@ -383,7 +389,7 @@ export class SyncEngine implements WriteSink {
   }
 
   /** @internal */
-  onClosed(l: Link, code: number, reason: string): void {
+  onClosed(l: Link, code: number, reason: string, detail: CloseDetail = {}): void {
     if (this.link !== l) return;
     this.link = undefined;
     l.stop();
@@ -402,8 +408,13 @@ export class SyncEngine implements WriteSink {
       // drops every connection at once is not called back at the shortest delay for ever.
       if (l.welcomed && Date.now() - l.welcomedAt >= STABLE_CONNECTION_MS) this.backoff.reset();
       this.setState("reconnecting", closeCode, why);
-      // 4005: the node's store was unreachable, not the network: come back soon, to another node if any.
-      this.scheduleReconnect(closeCode === STORE_UNAVAILABLE ? UNAVAILABLE_BACKOFF_MAX_MS : Infinity);
+      // 4005, or an upgrade refused with 503 (the node's store check, or a proxy in front of a node that
+      // drains): the store or the node, not the network: come back soon, to another node if any. A 429 or
+      // 503 with Retry-After waits at least that long.
+      const status = detail.status;
+      const soon = closeCode === STORE_UNAVAILABLE || status === 503;
+      const retryAfter = status === 429 || status === 503 ? detail.retryAfterMs : undefined;
+      this.scheduleReconnect(soon ? UNAVAILABLE_BACKOFF_MAX_MS : Infinity, retryAfter);
     } else {
       this.terminate(closeCode, why);
     }
@@ -580,7 +591,7 @@ export class SyncEngine implements WriteSink {
   }
 }
 
-export type { Connector, FrameChannel, FrameListener, FollowSpec };
+export type { CloseDetail, Connector, FrameChannel, FrameListener, FollowSpec };
 export { isReconnectCode };
 
 /** Where a browser (a window or a worker) announces that the network is back; undefined in Node. */

@@ -3,12 +3,14 @@
 // a close frame without a status (1005). The node never closes with those, so they say nothing about
 // whether it would take the device back: the client reconnects and resumes. Only the node's terminal codes
 // stop it, also when the proxy re-frames the node's close as a 1000 after the node's Disconnect. An upgrade
-// the proxy refuses with another status than 401 or 403 is tried again too.
+// the proxy refuses with another status than 401 or 403 is tried again too: after a 503 (a node that drains
+// behind it) soon, and after a 429 or 503 that says Retry-After not before that (also the node's own 429).
 import assert from "node:assert/strict";
 import type { IncomingMessage } from "node:http";
 import type { AddressInfo } from "node:net";
 import { after, afterEach, before, test } from "node:test";
 import WebSocket, { WebSocketServer } from "ws";
+import { bearerWebSocket } from "../src/index.js";
 import { client, closeClients, type Node, startNode, text, until, user } from "./harness.js";
 
 interface Relay {
@@ -19,6 +21,10 @@ interface Relay {
   refused(): number;
   /** When not 0, every upgrade is refused with this HTTP status (as while a route is deployed). */
   refuseWith: number;
+  /** Headers of each refusal (a Retry-After). */
+  refuseHeaders: Record<string, string>;
+  /** When each refusal was made (Date.now()). */
+  refusedAt: number[];
   /** Closes every device side with `code` (none: a close frame without a status) and its node side. */
   closeAll(code?: number): void;
   stop(): Promise<void>;
@@ -38,7 +44,8 @@ async function startRelay(node: Node, onNodeClose: number): Promise<Relay> {
     verifyClient: (_info, done) => {
       if (relay.refuseWith === 0) return done(true);
       refused++;
-      done(false, relay.refuseWith);
+      relay.refusedAt.push(Date.now());
+      done(false, relay.refuseWith, undefined, relay.refuseHeaders);
     },
   });
   server.on("connection", (device: WebSocket, req: IncomingMessage) => {
@@ -64,6 +71,8 @@ async function startRelay(node: Node, onNodeClose: number): Promise<Relay> {
     accepted: () => accepted,
     refused: () => refused,
     refuseWith: 0,
+    refuseHeaders: {},
+    refusedAt: [],
     closeAll(code?: number) {
       for (const { device, upstream } of pairs.splice(0)) {
         upstream.removeAllListeners("close");
@@ -159,5 +168,85 @@ test("upgrades a proxy refuses with 400, 404, 426, 429 or 503 are tried again un
     relay.refuseWith = 0;
     await connected;
     await phone.close();
+  }
+});
+
+/** Runs `body` with Math.random, which the reconnect backoff draws from, always `value`. */
+async function withRandom<T>(value: number, body: () => Promise<T>): Promise<T> {
+  const random = Math.random;
+  Math.random = () => value;
+  try {
+    return await body();
+  } finally {
+    Math.random = random;
+  }
+}
+
+test("an upgrade a proxy refuses with 503 (its node drains) is tried again soon, not after the long backoff", { timeout: 60_000 }, async () => {
+  relay = await startRelay(node, 1000);
+  // The largest draw of a one-minute backoff: 59.4 s, were it not a 503.
+  await withRandom(0.99, async () => {
+    relay!.refuseWith = 503;
+    const phone = client(node, user("proxy-503"), "phone", { url: relay!.url, reconnect: { initialMs: 60_000, maxMs: 60_000 } });
+    const connected = phone.connect();
+    await until("the refusal", () => relay!.refused() >= 1);
+    relay!.refuseWith = 0;
+    await until("connected again within 10 s", () => phone.state === "connected");
+    await connected;
+  });
+});
+
+test("an upgrade refused with 503 and Retry-After is not tried again before it", { timeout: 60_000 }, async () => {
+  relay = await startRelay(node, 1000);
+  await withRandom(0.5, async () => {
+    relay!.refuseWith = 503;
+    relay!.refuseHeaders = { "Retry-After": "2" };
+    const phone = client(node, user("proxy-503-retry-after"), "phone", { url: relay!.url });
+    const states: string[] = [];
+    phone.on("state", (st, code, why) => states.push(`${st} ${code} ${why}`));
+    const connected = phone.connect();
+    await until("a second refusal", () => relay!.refused() >= 2);
+    const [first, second] = relay!.refusedAt;
+    // 2 s and a quarter of it on top (the draw of 0.5 of up to half): never before the 2 s.
+    assert.ok(second - first >= 2_000, `tried again after ${second - first} ms`);
+    assert.ok(states.includes("reconnecting 1006 the server refused the upgrade (HTTP 503, Retry-After 2 s)"), states.join(", "));
+    relay!.refuseWith = 0;
+    await connected;
+  });
+});
+
+test("the node's own 429 for too many upgrades from one address: the client comes back after its Retry-After, once", { timeout: 60_000 }, async () => {
+  // One upgrade per 5 s from an address: the second client's comes too early and is refused, with a
+  // Retry-After of the seconds until the next one is allowed.
+  const limited = await startNode(["--connect-rate", "0.2", "--connect-burst", "1"]);
+  try {
+    await withRandom(0.5, async () => {
+      const first = client(limited, user("limited-a"), "phone");
+      await first.connect();
+      let attempts = 0;
+      const open = bearerWebSocket(WebSocket);
+      const second = client(limited, user("limited-b"), "phone", {
+        webSocket: (url, token) => {
+          attempts++;
+          return open(url, token);
+        },
+      });
+      const states: string[] = [];
+      let refusedAt = 0;
+      second.on("state", (st, code, why) => {
+        states.push(`${st} ${code} ${why}`);
+        if (st === "reconnecting") refusedAt = Date.now();
+      });
+      await second.connect();
+      const connectedAt = Date.now();
+      assert.equal(attempts, 2, `one refused upgrade, then one taken, no attempt the node would refuse again: ${states.join(", ")}`);
+      const refusal = states.find((s) => s.startsWith("reconnecting"));
+      const m = /^reconnecting 1006 the server refused the upgrade \(HTTP 429, Retry-After (\d+) s\)$/.exec(refusal ?? "");
+      assert.ok(m, states.join(", "));
+      assert.ok(connectedAt - refusedAt >= Number(m[1]) * 1000, `connected ${connectedAt - refusedAt} ms after the refusal`);
+    });
+  } finally {
+    await closeClients();
+    await limited.stop();
   }
 });

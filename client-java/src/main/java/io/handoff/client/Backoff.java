@@ -7,6 +7,9 @@ import java.util.function.DoubleSupplier;
  * min(max, initial * 2^n))}. Not thread-safe; used on the event loop.
  */
 final class Backoff {
+  /** The longest {@code Retry-After} honoured: a longer one is taken as this (60 s). */
+  static final long RETRY_AFTER_MAX_NANOS = 60_000_000_000L;
+
   private final long initialNanos;
   private final long maxNanos;
   private final DoubleSupplier random;
@@ -36,6 +39,17 @@ final class Backoff {
       attempt++;
     }
     return delay;
+  }
+
+  /**
+   * The wait before trying again after a refusal that asked for {@code retryAfterNanos} ({@code
+   * Retry-After}): that long, at most {@link #RETRY_AFTER_MAX_NANOS}, plus a random extra of up to
+   * half of it, so that devices refused together do not all come back at the same moment. The count
+   * does not move.
+   */
+  long retryAfterNanos(long retryAfterNanos) {
+    long wait = Math.min(Math.max(0, retryAfterNanos), RETRY_AFTER_MAX_NANOS);
+    return wait + (long) (random.getAsDouble() * (wait / 2));
   }
 
   /** Starts over from the initial delay (after a successful connection). */

@@ -518,7 +518,10 @@ public final class HandoffClient implements AutoCloseable {
      * least 10 s, not after a shorter one (a node that drops each connection right after its
      * Welcome is not called back at the shortest delay for ever). The same delays space re-sends of
      * a write the server refused with a retryable error. After a close because the store was
-     * unavailable the ceiling is lower ({@link #unavailableBackoffMax}).
+     * unavailable, or an upgrade refused with 503, the ceiling is lower ({@link
+     * #unavailableBackoffMax}). After an upgrade refused with 429 or 503 and a {@code Retry-After}
+     * (in seconds), the wait is at least that (taken as at most 60 s) plus a random extra of up to
+     * half of it.
      */
     public Builder reconnectBackoff(Duration initial, Duration max) {
       check(
@@ -532,9 +535,10 @@ public final class HandoffClient implements AutoCloseable {
 
     /**
      * The largest delay before reconnecting after the server closed with {@code UNAVAILABLE} (4005:
-     * its store was unreachable) and before re-sending a write answered {@code UNAVAILABLE} or
-     * {@code OUTCOME_UNKNOWN}: the store, not this device, was the problem, so the device comes
-     * back soon after the store does. Never above the reconnect backoff's max.
+     * its store was unreachable) or refused the upgrade with 503 (without a {@code Retry-After}),
+     * and before re-sending a write answered {@code UNAVAILABLE} or {@code OUTCOME_UNKNOWN}: the
+     * store, not this device, was the problem, so the device comes back soon after the store does.
+     * Never above the reconnect backoff's max.
      */
     public Builder unavailableBackoffMax(Duration max) {
       check(

@@ -7,6 +7,7 @@ package io.handoff.client;
 import io.handoff.client.internal.FrameChannel;
 import io.handoff.client.internal.FrameListener;
 import io.handoff.client.internal.InvalidTokenException;
+import io.handoff.client.internal.UpgradeFailedException;
 import io.handoff.protocol.CloseCode;
 import io.handoff.protocol.v1.ClientFrame;
 import io.handoff.protocol.v1.DocumentSync;
@@ -46,9 +47,10 @@ import org.slf4j.LoggerFactory;
  *
  * <p>Endpoints: connection attempts go to the configured URLs in turn, starting with the first;
  * each failed attempt and each lost connection moves to the next one (wrapping around), after the
- * reconnect backoff. After a close with {@link CloseCode#UNAVAILABLE} (the store, not the network,
- * failed) the backoff is capped at {@code unavailableBackoffMax}, so devices come back soon after
- * the store does.
+ * reconnect backoff. After a close with {@link CloseCode#UNAVAILABLE} or an upgrade refused with
+ * 503 (the store, not the network, failed; or a proxy in front of a node that drains answered) the
+ * backoff is capped at {@code unavailableBackoffMax}, so devices come back soon after the store
+ * does. An upgrade refused with 429 or 503 and a {@code Retry-After} is not tried again before it.
  *
  * <p>Parts of their own: the replicas and the frames that move them ({@link Replicas}), the write
  * queue ({@link WriteQueue}), requests answered by id ({@link HandoffRequests}), in-band token
@@ -478,12 +480,32 @@ final class SyncEngine {
         backoff.reset();
       }
       setState(ConnectionState.RECONNECTING, closeCode, why);
-      boolean storeDown = closeCode == CloseCode.UNAVAILABLE.code();
-      scheduleReconnect(
-          true, storeDown ? backoff.nextDelayNanos(unavailableMaxNanos) : backoff.nextDelayNanos());
+      scheduleReconnect(true, reconnectDelayNanos(closeCode, cause));
     } else {
       terminate(closeCode, why, cause);
     }
+  }
+
+  /**
+   * The wait before the next attempt after a close with a reconnect code. The store, not the
+   * network, failed after a close with {@code UNAVAILABLE} or an upgrade refused with 503 (the
+   * node's store check, or a proxy in front of a node that drains): come back soon, to the next
+   * endpoint, the backoff capped at {@code unavailableBackoffMax}. An upgrade refused with 429 or
+   * 503 and a {@code Retry-After} waits at least that long ({@link Backoff#retryAfterNanos}).
+   */
+  private long reconnectDelayNanos(int closeCode, Throwable cause) {
+    int status = cause instanceof UpgradeFailedException refused ? refused.status() : 0;
+    boolean storeDown = closeCode == CloseCode.UNAVAILABLE.code() || status == 503;
+    long delay = storeDown ? backoff.nextDelayNanos(unavailableMaxNanos) : backoff.nextDelayNanos();
+    if (status == 429 || status == 503) {
+      long retryAfterMillis = ((UpgradeFailedException) cause).retryAfterMillis();
+      if (retryAfterMillis >= 0) {
+        delay =
+            Math.max(
+                delay, backoff.retryAfterNanos(TimeUnit.MILLISECONDS.toNanos(retryAfterMillis)));
+      }
+    }
+    return delay;
   }
 
   private void terminate(int closeCode, String reason, Throwable cause) {

@@ -96,6 +96,9 @@ final class TestServer implements AutoCloseable {
   /** When not 0, every upgrade is refused with this HTTP status (as a proxy in front would). */
   volatile int refuseWith;
 
+  /** When not null, the {@code Retry-After} of each refusal with {@link #refuseWith}. */
+  volatile String refuseRetryAfter;
+
   private final String expectedAuthorization;
   private final Channel server;
 
@@ -172,6 +175,10 @@ final class TestServer implements AutoCloseable {
               HttpVersion.HTTP_1_1,
               refusal == 0 ? HttpResponseStatus.UNAUTHORIZED : HttpResponseStatus.valueOf(refusal));
       refused.headers().setInt(HttpHeaderNames.CONTENT_LENGTH, 0);
+      String retryAfter = refuseRetryAfter;
+      if (refusal != 0 && retryAfter != null) {
+        refused.headers().set(HttpHeaderNames.RETRY_AFTER, retryAfter);
+      }
       ctx.writeAndFlush(refused).addListener(ChannelFutureListener.CLOSE);
     }
   }

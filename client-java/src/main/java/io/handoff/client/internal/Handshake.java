@@ -148,7 +148,7 @@ public final class Handshake {
       String body = in.toString(end + 4, Math.min(available, 4096), StandardCharsets.UTF_8).strip();
       String phrase = statusLine.length() > 9 ? statusLine.substring(9).strip() : "" + status;
       throw new UpgradeFailedException(
-          status, "WebSocket upgrade refused with HTTP " + phrase, reason(body));
+          status, "WebSocket upgrade refused with HTTP " + phrase, reason(body), retryAfter(lines));
     }
     // Header lines of one name make one list (RFC 7230 3.2.2): any line may hold the token.
     boolean upgrade = false;
@@ -246,6 +246,27 @@ public final class Handshake {
       }
     }
     return 0;
+  }
+
+  /**
+   * A refusal's {@code Retry-After} in milliseconds when it is in seconds (RFC 9110 10.2.3, as the
+   * node sends it), else -1: absent, or an HTTP date (which would need the server's clock).
+   */
+  static long retryAfter(String[] lines) {
+    for (int i = 1; i < lines.length; i++) {
+      String line = lines[i];
+      int colon = line.indexOf(':');
+      if (colon > 0 && line.substring(0, colon).strip().equalsIgnoreCase("retry-after")) {
+        String value = line.substring(colon + 1).strip();
+        if (value.isEmpty()
+            || value.length() > 9
+            || !value.chars().allMatch(c -> c >= '0' && c <= '9')) {
+          return -1;
+        }
+        return Long.parseLong(value) * 1000;
+      }
+    }
+    return -1;
   }
 
   private static boolean hasToken(String value, String token) {
