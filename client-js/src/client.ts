@@ -468,7 +468,7 @@ export class HandoffClient {
         (token) => {
           if (detached) return;
           if (token !== undefined && token.length > MAX_TOKEN_LENGTH) {
-            listener.onClose(4502, `the access token is ${token.length} characters, over the limit of ${MAX_TOKEN_LENGTH}`);
+            listener.onClose(4502, `the access token is ${token.length} characters, over the limit of ${MAX_TOKEN_LENGTH}`, UNUSABLE_TOKEN);
             return;
           }
           if (token !== undefined && !TOKEN_CHARACTERS.test(token)) {
@@ -476,6 +476,7 @@ export class HandoffClient {
             listener.onClose(
               4502,
               "the access token holds characters a token cannot have (only visible ASCII, no spaces or line breaks)",
+              UNUSABLE_TOKEN,
             );
             return;
           }
@@ -485,6 +486,7 @@ export class HandoffClient {
             listener.onClose(
               4502,
               `the access token expired at ${expired.toISOString()}; a fixed token cannot be renewed (give tokenSource)`,
+              UNUSABLE_TOKEN,
             );
             return;
           }
@@ -589,6 +591,9 @@ export class HandoffClient {
     };
   }
 }
+
+/** The detail of the client's own 4502 for a token it cannot send: it stops, even with a token source. */
+const UNUSABLE_TOKEN = { tokenUnusable: true } as const;
 
 /** What the client reads of a refused upgrade's response, as Node's `ws` hands it over. */
 interface RefusalResponse {

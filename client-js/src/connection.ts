@@ -26,6 +26,8 @@ export interface CloseDetail {
   status?: number;
   /** How long the refusal asked the client to wait (its `Retry-After` in seconds, here in ms). */
   retryAfterMs?: number;
+  /** A 4502 the client reports for a token it cannot send: it stops, even with a token source. */
+  tokenUnusable?: boolean;
 }
 
 export interface FrameListener {

@@ -76,6 +76,8 @@ export const ABNORMAL_CLOSURE = 1006;
 const POLICY_VIOLATION = 4505;
 // The server closed because its store was unreachable while syncing.
 const STORE_UNAVAILABLE = 4005;
+// Credentials not accepted: a refused upgrade, or (from a proxy, not the node) a close in band.
+const UNAUTHORIZED = 4502;
 
 /**
  * The client's protocol state machine: the connection's lifecycle (connect, Hello and resume,
@@ -403,7 +405,10 @@ export class SyncEngine implements WriteSink {
       closeCode = l.disconnectCode;
       why = l.disconnectReason;
     }
-    if (isReconnectCode(closeCode)) {
+    // A 4502 in band (a proxy's: the node refuses tokens at the upgrade) with a token source: the next
+    // attempt fetches another token, as the Java client does. Not a token this client cannot send.
+    const renewable = closeCode === UNAUTHORIZED && this.config.refreshToken !== undefined && !detail.tokenUnusable;
+    if (isReconnectCode(closeCode) || renewable) {
       // The backoff starts over only after a connection that lasted: a node that welcomes and then
       // drops every connection at once is not called back at the shortest delay for ever.
       if (l.welcomed && Date.now() - l.welcomedAt >= STABLE_CONNECTION_MS) this.backoff.reset();

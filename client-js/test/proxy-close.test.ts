@@ -5,13 +5,14 @@
 // stop it, also when the proxy re-frames the node's close as a 1000 after the node's Disconnect. An upgrade
 // the proxy refuses with another status than 401 or 403 is tried again too: after a 503 (a node that drains
 // behind it) soon, and after a 429 or 503 that says Retry-After not before that (also the node's own 429).
+// A 4502 the proxy closes with in band stops a client with a fixed token, not one with a token source.
 import assert from "node:assert/strict";
 import type { IncomingMessage } from "node:http";
 import type { AddressInfo } from "node:net";
 import { after, afterEach, before, test } from "node:test";
 import WebSocket, { WebSocketServer } from "ws";
-import { bearerWebSocket } from "../src/index.js";
-import { client, closeClients, type Node, startNode, text, until, user } from "./harness.js";
+import { bearerWebSocket, type HandoffError } from "../src/index.js";
+import { client, closeClients, mintToken, type Node, startNode, text, until, user } from "./harness.js";
 
 interface Relay {
   url: string;
@@ -249,4 +250,43 @@ test("the node's own 429 for too many upgrades from one address: the client come
     await closeClients();
     await limited.stop();
   }
+});
+
+test("a 4502 a proxy closes with in band: a token source gets another token and reconnects, a fixed token stops", { timeout: 60_000 }, async () => {
+  relay = await startRelay(node, 1000);
+  const u = user("proxy-4502");
+  let fetched = 0;
+  const renewing = client(node, u, "phone", {
+    url: relay.url,
+    tokenSource: async () => {
+      fetched++;
+      return mintToken(u, "phone");
+    },
+  });
+  const fixed = client(node, u, "tablet", { url: relay.url });
+  const renewingStates: string[] = [];
+  const fixedStates: string[] = [];
+  renewing.on("state", (st, code) => renewingStates.push(`${st} ${code}`));
+  fixed.on("state", (st, code) => fixedStates.push(`${st} ${code}`));
+  await Promise.all([renewing.connect(), fixed.connect()]);
+  const before = relay.accepted();
+
+  relay.closeAll(4502);
+
+  await until("the fixed token's client stopped", () => fixed.state === "closed");
+  await until("the token source's client back", () => renewing.state === "connected" && relay!.accepted() > before);
+  assert.deepEqual(fixedStates, ["connecting 0", "connected 0", "closed 4502"]);
+  assert.deepEqual(renewingStates, ["connecting 0", "connected 0", "reconnecting 4502", "connected 0"]);
+  assert.equal(fetched, 2, "a new token for the new connection");
+});
+
+test("a token from a token source that cannot be sent still stops the client with 4502", { timeout: 20_000 }, async () => {
+  const c = client(node, "unused", "unused", { tokenSource: async () => `${mintToken(user("newline-source"), "phone")}\n` });
+  const states: string[] = [];
+  c.on("state", (s) => states.push(s));
+  await assert.rejects(
+    c.connect(),
+    (e: HandoffError) => e.code === "CLOSED" && e.closeCode === 4502 && /characters a token cannot have/.test(e.message),
+  );
+  assert.ok(!states.includes("reconnecting"), `no reconnect: ${states.join(" ")}`);
 });
