@@ -11,6 +11,7 @@ import io.handoff.protocol.CloseCode;
 import io.handoff.protocol.v1.ClientFrame;
 import io.handoff.protocol.v1.Hello;
 import io.handoff.protocol.v1.Ping;
+import io.handoff.protocol.v1.ServerFrame;
 import io.handoff.server.devices.ApprovalStore;
 import io.handoff.server.devices.SessionStore;
 import io.handoff.server.engine.Engine;
@@ -182,6 +183,54 @@ class ResumeStormTest {
     assertTrue(next.hello().hasWelcome(), "the turn of the device that left passed on");
     assertEquals(2, node.hub().sessions(), "only the two welcomed devices are the user's sessions");
     assertEquals(0, gated.heldSyncAnswers());
+  }
+
+  /**
+   * A device whose new connection waits in the line while the node still holds its old one (the
+   * device saw its connection die first) takes one of its user's slots, not two: the new one
+   * replaces the old at its turn. Another device of the user then still fits, as it would had the
+   * Hello's resume been read at once; it is not refused with the terminal 4505.
+   */
+  @Test
+  void aDeviceWhoseNewConnectionWaitsInTheLineHoldsOneOfItsUsersSlots() throws Exception {
+    GatedEngine gated =
+        new GatedEngine(
+            RedisEngine.connect(
+                RedisProcess.sharedUrl(), nodes.prefix, StoreLimits.builder().build()));
+    HandoffServer node = nodes.start("a", gated, b -> b.maxResumes(1, 4).maxConnectionsPerUser(2));
+    TestDevice old = nodes.add(TestDevice.connect(node.port(), TestServer.token("u", "a")));
+    assertTrue(old.hello().hasWelcome());
+    gated.holdSyncAnswers();
+    // Another user's resume holds the node's one slot.
+    TestDevice other = nodes.add(TestDevice.connect(node.port(), TestServer.token("v", "x")));
+    other.send(ClientFrame.newBuilder().setHello(Hello.getDefaultInstance()));
+    Conditions.await(
+        "the other user's resume read", () -> gated.heldSyncAnswers() == 1, Duration.ofSeconds(10));
+    // Device a comes back on a new connection while the node still holds its old one.
+    TestDevice again = nodes.add(TestDevice.connect(node.port(), TestServer.token("u", "a")));
+    again.send(ClientFrame.newBuilder().setHello(Hello.getDefaultInstance()));
+    long ping = again.send(ClientFrame.newBuilder().setPing(Ping.getDefaultInstance()));
+    assertTrue(again.next(f -> f.getRequestId() == ping).hasPong(), "its Hello waits in line");
+
+    TestDevice second = nodes.add(TestDevice.connect(node.port(), TestServer.token("u", "b")));
+    second.send(ClientFrame.newBuilder().setPing(Ping.getDefaultInstance()));
+    ServerFrame[] answer = new ServerFrame[1];
+    Conditions.await(
+        "device b answered, or told to go",
+        () -> {
+          ServerFrame f = second.poll(10);
+          if (f != null && (f.hasPong() || f.hasDisconnect())) {
+            answer[0] = f;
+          }
+          return answer[0] != null || second.isClosed();
+        },
+        Duration.ofSeconds(10));
+    assertTrue(answer[0] != null && answer[0].hasPong(), "device b refused: " + answer[0]);
+
+    gated.releaseSyncAnswers();
+    assertEquals(CloseCode.REPLACED.code(), old.awaitClose());
+    assertTrue(second.hello().hasWelcome());
+    assertEquals(3, node.hub().sessions(), "a's new connection, b, and the other user's x");
   }
 
   /**

@@ -9,7 +9,9 @@ import io.handoff.server.util.CopyOnWrite;
 import io.netty.channel.EventLoop;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.HashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
 
@@ -31,7 +33,8 @@ public final class Hub {
   /**
    * Takes one of the user's slots for an upgraded connection, or returns false if the user already
    * has {@code maxPerUser} connections here (a connection of a device already connected always
-   * fits: it replaces the old one at its Hello).
+   * fits: it replaces the old one once its Hello has its turn to resume, and until then the two
+   * take one slot).
    */
   boolean admit(Session session, int maxPerUser) {
     boolean[] admitted = new boolean[1];
@@ -41,10 +44,10 @@ public final class Hub {
           if (us == null) {
             us = new UserSessions();
           }
-          if (us.pending + us.othersThan(session.deviceId()) >= maxPerUser) {
+          if (us.taken(session.deviceId()) >= maxPerUser) {
             return us.isEmpty() ? null : us;
           }
-          us.pending++;
+          us.pending(session.deviceId(), 1);
           admitted[0] = true;
           return us;
         });
@@ -66,7 +69,7 @@ public final class Hub {
           if (us == null) {
             us = new UserSessions(); // Unreachable: admitted sessions keep the entry.
           } else {
-            us.pending--;
+            us.pending(session.deviceId(), -1);
           }
           if (us.subscription == null) {
             us.subscription = broker.subscribe(user, us);
@@ -89,7 +92,7 @@ public final class Hub {
           if (registered) {
             us.remove(session);
           } else {
-            us.pending--;
+            us.pending(session.deviceId(), -1);
           }
           if (us.sessions.length == 0 && us.subscription != null) {
             us.subscription.close();
@@ -141,17 +144,31 @@ public final class Hub {
   private static final class UserSessions implements Broker.Listener {
     volatile Session[] sessions = new Session[0];
     Broker.Subscription subscription;
-    // Upgraded connections that have not said Hello yet.
+    // Upgraded connections not registered yet (before their Hello, or waiting for their turn to
+    // resume, ResumeSlots), in all and by device.
     int pending;
+    private final Map<String, Integer> pendingByDevice = new HashMap<>();
 
     boolean isEmpty() {
       return pending == 0 && sessions.length == 0;
     }
 
-    int othersThan(String deviceId) {
-      int n = 0;
+    void pending(String deviceId, int change) {
+      pending += change;
+      pendingByDevice.merge(deviceId, change, (a, b) -> a + b == 0 ? null : a + b);
+    }
+
+    /**
+     * The user's slots a connection of {@code deviceId} would find taken: every connection not
+     * registered yet, and each session of another device that has none. A device's connection
+     * waiting to replace its session (it saw its old connection die before the node did) takes that
+     * session's slot, not a second one: its turn to resume may be a while in a storm.
+     */
+    int taken(String deviceId) {
+      int n = pending;
       for (Session s : sessions) {
-        if (!s.deviceId().equals(deviceId)) {
+        String d = s.deviceId();
+        if (!d.equals(deviceId) && !pendingByDevice.containsKey(d)) {
           n++;
         }
       }
