@@ -275,6 +275,7 @@ public final class ServerConfig {
     return maxResumesInFlight;
   }
 
+  /** Hellos that may wait for one of {@link #maxResumesInFlight()} to end. */
   public int maxResumesWaiting() {
     return maxResumesWaiting;
   }
@@ -656,7 +657,6 @@ public final class ServerConfig {
       return this;
     }
 
-    /** Device requests one connection may have waiting for their answers (at least 1). */
     /** See {@link ServerConfig#maxResumesInFlight()}; at least 1 in flight, 0 or more waiting. */
     public Builder maxResumes(int inFlight, int waiting) {
       checkArgument(inFlight >= 1, "maxResumesInFlight must be >= 1, got " + inFlight);
@@ -666,6 +666,7 @@ public final class ServerConfig {
       return this;
     }
 
+    /** Device requests one connection may have waiting for their answers (at least 1). */
     public Builder maxDeviceRequestsInFlight(int max) {
       checkArgument(max >= 1, "maxDeviceRequestsInFlight must be >= 1, got " + max);
       this.maxDeviceRequestsInFlight = max;
