@@ -95,6 +95,53 @@ class DrainTest {
   }
 
   /**
+   * A device whose upgrade waits for the store's word on its device session when the node begins to
+   * drain is answered 503 at once, saying the node drains (both bundled clients then go to the next
+   * endpoint within their short backoff), not dropped without an answer (which a client takes as a
+   * failed connection, with its growing backoff).
+   */
+  @Test
+  void anUpgradeWaitingForItsSessionCheckWhenTheNodeDrainsIsAnswered503() throws Exception {
+    AppBackend app = new AppBackend();
+    GatedEngine engine = new GatedEngine(new MemoryEngine(StoreLimits.builder().build()));
+    Nodes nodes = new Nodes();
+    HandoffServer node = nodes.start("n1", engine, b -> b.tokens(app.tokens().build()));
+    CompletableFuture<Void> stopped = null;
+    try (java.net.Socket s = new java.net.Socket("127.0.0.1", node.port())) {
+      s.setSoTimeout(30_000);
+      engine.holdSessionStatuses(1);
+      String token =
+          app.access(AppBackend.accessClaims("eve", "phone", "sid-eve", Duration.ofMinutes(5)));
+      s.getOutputStream()
+          .write(
+              ("GET /ws HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n"
+                      + "Connection: Upgrade\r\nSec-WebSocket-Version: 13\r\n"
+                      + "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+                      + "Authorization: Bearer "
+                      + token
+                      + "\r\n\r\n")
+                  .getBytes(java.nio.charset.StandardCharsets.US_ASCII));
+      s.getOutputStream().flush();
+      engine.changed.await(
+          "the upgrade's session check held", () -> engine.heldSessionStatuses() == 1);
+
+      stopped = CompletableFuture.runAsync(node::close);
+      String answer =
+          new String(s.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
+      assertTrue(answer.startsWith("HTTP/1.1 503 "), "answered, not dropped: [" + answer + "]");
+      assertTrue(answer.toLowerCase(java.util.Locale.ROOT).contains("connection: close"), answer);
+      assertTrue(answer.contains("this node is draining"), answer);
+      stopped.get(30, TimeUnit.SECONDS);
+    } finally {
+      engine.releaseSessionStatuses();
+      if (stopped != null) {
+        stopped.get(30, TimeUnit.SECONDS);
+      }
+      nodes.close();
+    }
+  }
+
+  /**
    * A drain longer than the heartbeat's silence window: the node reads nothing from its devices
    * while it drains, so they fall silent to it, but that is the node's doing, and a device whose
    * accept is still in the store gets its grant and then SHUTDOWN, not IDLE_TIMEOUT before it.

@@ -50,6 +50,12 @@ public final class HttpRequestHandler extends ChannelInboundHandlerAdapter {
   /** The authenticated principal of an upgraded connection. */
   public static final AttributeKey<Principal> PRINCIPAL = AttributeKey.valueOf("handoff.principal");
 
+  // The request of an upgrade waiting for the store's word on its device session, taken (and
+  // released, unless upgraded) by whichever comes first: that word, the node's drain (which answers
+  // the upgrade 503), or the connection's end.
+  private static final AttributeKey<FullHttpRequest> CHECKING =
+      AttributeKey.valueOf("handoff.http.upgradeChecking");
+
   static final String WS_PATH = "/ws";
   private static final Logger log = LoggerFactory.getLogger(HttpRequestHandler.class);
 
@@ -178,7 +184,9 @@ public final class HttpRequestHandler extends ChannelInboundHandlerAdapter {
   /**
    * The node drains ({@link HandoffChannelInitializer#DRAIN}) a connection still in plain HTTP:
    * closed at once, unless a service request on it waits for its answer, which then goes out and
-   * closes it ({@link HttpService#answered}).
+   * closes it ({@link HttpService#answered}), or an upgrade on it waits for the store's word on its
+   * device session, which is answered 503 at once (the node is draining), so that the device goes
+   * to another node within its short backoff instead of taking a dropped connection.
    */
   @Override
   public void userEventTriggered(ChannelHandlerContext ctx, Object evt) throws Exception {
@@ -188,9 +196,32 @@ public final class HttpRequestHandler extends ChannelInboundHandlerAdapter {
     }
     if (ctx.channel().attr(HttpService.Answering.KEY).get() != null) {
       ctx.channel().attr(HttpService.Answering.DRAINING).set(Boolean.TRUE);
-    } else {
-      ctx.close(); // An idle keep-alive connection, or an upgrade not done: nothing to answer.
+      return;
     }
+    FullHttpRequest checking = ctx.channel().attr(CHECKING).getAndSet(null);
+    if (checking != null) {
+      checking.release();
+      FullHttpResponse res =
+          response(
+              HttpResponseStatus.SERVICE_UNAVAILABLE,
+              "unavailable",
+              "this node is draining (shutting down); reconnect to another node");
+      res.headers().set(HttpHeaderNames.CONNECTION, HttpHeaderValues.CLOSE);
+      ctx.writeAndFlush(res).addListener(ChannelFutureListener.CLOSE);
+    } else {
+      ctx.close(); // An idle keep-alive connection, or a request not yet read: nothing to answer.
+    }
+  }
+
+  /**
+   * An upgrade's request still held for its session check is released here when the connection
+   * ends: the check's answer may come once the event loops stopped (the node drained), when it
+   * cannot run.
+   */
+  @Override
+  public void channelInactive(ChannelHandlerContext ctx) throws Exception {
+    ReferenceCountUtil.release(ctx.channel().attr(CHECKING).getAndSet(null));
+    ctx.fireChannelInactive();
   }
 
   /**
@@ -262,6 +293,7 @@ public final class HttpRequestHandler extends ChannelInboundHandlerAdapter {
     // A server-issued token: its device session must still be alive. Ask the store without
     // blocking; the request is held (and released on refusal) until the answer is back.
     ctx.channel().config().setAutoRead(false);
+    ctx.channel().attr(CHECKING).set(req);
     sessionCheck
         .apply(p)
         .whenComplete(
@@ -269,6 +301,10 @@ public final class HttpRequestHandler extends ChannelInboundHandlerAdapter {
                 ctx.executor()
                     .execute(
                         () -> {
+                          if (ctx.channel().attr(CHECKING).getAndSet(null) == null) {
+                            // The node's drain answered it, or the connection ended: released.
+                            return;
+                          }
                           if (ctx.isRemoved() || !ctx.channel().isActive()) {
                             // The device left (or the handshake limit closed it) while the store
                             // was asked: nothing to answer, and the pipeline is gone.
