@@ -140,7 +140,11 @@ public final class HandoffServer implements AutoCloseable {
                         ? "starting"
                         : !engine.holdsNode(config.nodeId())
                             ? "node id held by another process"
-                            : engine.healthy() ? null : "store unreachable";
+                            : !engine.healthy()
+                                ? "store unreachable"
+                                : !engine.confirmsNode(config.nodeId())
+                                    ? "node id lease not confirmed"
+                                    : null;
     metrics.bindEventLoops(workers);
     metrics.bindNode(readiness, hub::users, hub::sessions);
     Gauge.builder("handoff.store.up", () -> engine.healthy() ? 1 : 0)

@@ -309,6 +309,62 @@ class NodeIdLeaseTest {
   }
 
   /**
+   * Redis answers the node's PINGs but not its lease renewals as held (here: an ACL refuses the
+   * renewal script to the node's user; after an outage longer than the lease, the first PING
+   * answered comes up to a renewal period before the first renewal): the node's lease lapses and
+   * another process claims the id meanwhile. The store is up, and no renewal found the other's
+   * token yet, but the node is not ready once no renewal confirmed its lease within the lease's
+   * time, so a load balancer sends it no devices while the id may be another's. When a renewal is
+   * answered again, it finds the other process renewing the id, and the node drains.
+   */
+  @Test
+  void aNodeWhoseLeaseRenewalsGoUnconfirmedIsNotReadyOnceTheLeaseMayHaveLapsed() throws Exception {
+    try (RedisProcess redis = RedisProcess.start();
+        RedisClient client = RedisClient.create(redis.url());
+        StatefulRedisConnection<String, String> admin = client.connect()) {
+      StoreLimits limits = lease(Duration.ofMillis(500));
+      RedisEngine engine = engine(redis.url(), limits);
+      HandoffServer first = nodes.add(HandoffServer.start(config("acl"), engine));
+      Conditions.await("ready", () -> first.readiness().problem() == null, BOUND);
+      acl(admin, "SETUSER", "other", "on", ">other-secret", "~*", "&*", "+@all");
+
+      acl(admin, "SETUSER", "default", "-eval", "-evalsha");
+      Conditions.await(
+          "the lease lapsed unrenewed", () -> leaseIn(redis.url(), "acl") == null, BOUND);
+      HandoffServer second =
+          nodes.add(
+              HandoffServer.start(
+                  config("acl"),
+                  engine(
+                      "redis://other:other-secret@127.0.0.1:" + redis.url().split(":")[2],
+                      limits)));
+      assertTrue(engine.healthy(), "Redis answers the first node's PINGs");
+      assertTrue(engine.holdsNode("acl"), "no renewal of the first node found the other's token");
+      assertEquals("node id lease not confirmed", first.readiness().problem());
+      assertEquals(null, second.readiness().problem());
+
+      acl(admin, "SETUSER", "default", "+eval", "+evalsha");
+      NodeIdInUseException why = first.stoppedForTakenId().get(BOUND.toSeconds(), TimeUnit.SECONDS);
+      assertTrue(why.getMessage().contains("node id acl is in use"), why.getMessage());
+      servesDevices(second);
+      nodes.close(); // while this Redis runs
+    }
+  }
+
+  private static void acl(StatefulRedisConnection<String, String> c, String... args) {
+    io.lettuce.core.protocol.CommandArgs<String, String> a =
+        new io.lettuce.core.protocol.CommandArgs<>(io.lettuce.core.codec.StringCodec.UTF8);
+    for (String s : args) {
+      a.add(s);
+    }
+    c.sync()
+        .dispatch(
+            io.lettuce.core.protocol.CommandType.ACL,
+            new io.lettuce.core.output.StatusOutput<>(io.lettuce.core.codec.StringCodec.UTF8),
+            a);
+  }
+
+  /**
    * A node cut off from Redis for longer than its lease while another process started with its id:
    * when it reaches Redis again it finds a live process renewing the lease. Two nodes with one id
    * must not go on serving side by side, so the one that lost the id turns {@code /readyz} 503 with

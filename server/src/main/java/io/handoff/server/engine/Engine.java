@@ -125,6 +125,17 @@ public interface Engine extends ResumeStore, AutoCloseable {
     return true;
   }
 
+  /**
+   * Whether the store confirmed this process's claim on {@code nodeId} recently enough that it
+   * cannot have lapsed unseen: false once no renewal of the claim was answered (as held) within the
+   * claim's time, as after a store outage longer than the claim, until the next renewal is; the
+   * claim may then have lapsed and been taken by another process. Always true without a shared
+   * store.
+   */
+  default boolean confirmsNode(String nodeId) {
+    return true;
+  }
+
   /** False while the engine cannot reach its backing store; drives {@code /readyz}. */
   default boolean healthy() {
     return true;

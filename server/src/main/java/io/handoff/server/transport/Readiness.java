@@ -4,8 +4,9 @@ import java.util.function.BooleanSupplier;
 
 /**
  * Whether a node should get new connections, and if not, why: {@code /readyz} answers 200 {@code
- * ready} or 503 with the reason ({@code draining}, {@code store unreachable}, {@code starting}).
- * Implementations are called from any thread and must not block.
+ * ready} or 503 with the reason ({@code draining}, {@code store unreachable}, {@code starting},
+ * {@code node id lease not confirmed}, ...). Implementations are called from any thread and must
+ * not block.
  */
 @FunctionalInterface
 public interface Readiness extends BooleanSupplier {

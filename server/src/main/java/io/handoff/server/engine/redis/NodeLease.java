@@ -32,12 +32,13 @@ import org.slf4j.LoggerFactory;
  * time left grows, its holder is alive and renewing it (another node running with this id), and the
  * claim is refused; if it lapses, its holder stopped (a node killed and restarted at once), and the
  * claim takes it, within the lease's time. A renewal that Redis does not answer says nothing about
- * who holds the id and is only retried; one that finds the lease gone (it lapsed during an outage,
- * or Redis lost it) claims it again; one that finds another token there makes the lease not held
- * and watches that token as a claim does: if it is renewed, another running process took the id
- * (this one was cut off from Redis longer than the lease), which is logged as an error and told to
- * the {@link #onTaken} listeners, once; if it lapses, the next renewal claims the id again.
- * Thread-safe.
+ * who holds the id and is only retried, but once none was answered within the lease's time the
+ * lease is not {@link #confirmed} (it may have lapsed) until one is; one that finds the lease gone
+ * (it lapsed during an outage, or Redis lost it) claims it again; one that finds another token
+ * there makes the lease not held and watches that token as a claim does: if it is renewed, another
+ * running process took the id (this one was cut off from Redis longer than the lease), which is
+ * logged as an error and told to the {@link #onTaken} listeners, once; if it lapses, the next
+ * renewal claims the id again. Thread-safe.
  */
 final class NodeLease {
   private static final Logger log = LoggerFactory.getLogger(NodeLease.class);
@@ -63,6 +64,9 @@ final class NodeLease {
   // Whether another running process was found holding the id (once true, stays true), and when
   // that was last logged.
   private volatile boolean taken;
+  // System.nanoTime() when the last claim or renewal that Redis answered as this token's was sent:
+  // the lease lives in Redis at least the lease's time past it.
+  private volatile long confirmedSentNanos;
   private long takenLoggedNanos; // guarded by this
   private final List<Consumer<NodeIdInUseException>> takenListeners = new CopyOnWriteArrayList<>();
 
@@ -103,6 +107,7 @@ final class NodeLease {
     while (true) {
       List<Object> r = null;
       Throwable failure = null;
+      long sent = System.nanoTime();
       try {
         r = hold().get(time.toMillis() + RedisEngine.DEFAULT_COMMAND_TIMEOUT.toMillis(), MILLIS);
       } catch (ExecutionException | TimeoutException e) {
@@ -117,6 +122,7 @@ final class NodeLease {
                 nodeId,
                 TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - started));
           }
+          confirmedSentNanos = sent;
           start();
           return;
         }
@@ -169,6 +175,7 @@ final class NodeLease {
   }
 
   private void renew() {
+    long sent = System.nanoTime();
     CompletableFuture<List<Object>> f;
     try {
       f = hold();
@@ -183,7 +190,7 @@ final class NodeLease {
             log.debug("renewing the lease of node id {} failed: {}", nodeId, err.toString());
             return;
           }
-          answered(r);
+          answered(sent, r);
         });
   }
 
@@ -194,8 +201,13 @@ final class NodeLease {
    * grows, or it outlives the time it had left, a live process holds the id, and every listener is
    * told, once.
    */
-  private synchronized void answered(List<Object> r) {
+  private synchronized void answered(long sentNanos, List<Object> r) {
     long code = (Long) r.get(0);
+    if (code == 1 || code == 2) {
+      if (sentNanos - confirmedSentNanos > 0) {
+        confirmedSentNanos = sentNanos;
+      }
+    }
     if (code == 1) {
       if (contested) {
         log.warn("node id {}: this process holds its lease again", nodeId);
@@ -286,6 +298,17 @@ final class NodeLease {
    */
   boolean held() {
     return !contested && !taken;
+  }
+
+  /**
+   * Whether a claim or renewal sent less than the lease's time ago was answered as this process's:
+   * the lease cannot have lapsed since. False after Redis answered no renewal for that long (an
+   * outage or a partition longer than the lease, renewals refused), until one is answered: the
+   * lease may have lapsed meanwhile and another process taken the id, which only that renewal
+   * tells; Redis answering a PING again does not.
+   */
+  boolean confirmed() {
+    return System.nanoTime() - confirmedSentNanos < time.toNanos();
   }
 
   /** Stops renewing and gives the lease back, waiting a bounded time for Redis to answer. */

@@ -77,6 +77,15 @@ final class NodeLeases {
     return lease != null && lease.held();
   }
 
+  /**
+   * Whether a renewal of {@code nodeId}'s lease, sent within the lease's time, was answered as held
+   * by this engine ({@link NodeLease#confirmed}).
+   */
+  synchronized boolean confirms(String nodeId) {
+    NodeLease lease = leases.get(nodeId);
+    return lease != null && lease.confirmed();
+  }
+
   /** Gives back every id still claimed. */
   void releaseAll() {
     List<String> claimed;

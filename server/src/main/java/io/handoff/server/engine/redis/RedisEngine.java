@@ -555,6 +555,11 @@ public final class RedisEngine implements Engine {
   }
 
   @Override
+  public boolean confirmsNode(String nodeId) {
+    return leases.confirms(nodeId);
+  }
+
+  @Override
   public boolean healthy() {
     return store.isOpen() && broker.isOpen() && health.healthy();
   }
