@@ -57,7 +57,9 @@ public final class Hub {
   /**
    * Turns an admitted connection into a live session at its Hello; the returned future completes
    * when the user's fan-out subscription is live, so the session may read the store without missing
-   * what is written after its read.
+   * what is written after its read. Returns null, registering nothing, if a later connection of the
+   * same device is registered already (Hellos wait for their turn in the node's line, and a later
+   * one can get its turn first): an earlier connection never replaces a later one.
    */
   CompletableFuture<Void> register(Session session) {
     Session[] replaced = new Session[1];
@@ -75,10 +77,10 @@ public final class Hub {
             us.subscription = broker.subscribe(user, us);
           }
           replaced[0] = us.add(session);
-          ready[0] = us.subscription.ready();
+          ready[0] = replaced[0] == session ? null : us.subscription.ready();
           return us;
         });
-    if (replaced[0] != null) {
+    if (replaced[0] != null && replaced[0] != session) {
       replaced[0].replaced();
     }
     return ready[0];
@@ -175,12 +177,18 @@ public final class Hub {
       return n;
     }
 
-    /** Adds {@code s}; returns the session of the same device it replaces, if any. */
+    /**
+     * Adds {@code s}; returns the session of the same device it replaces, if any, or {@code s}
+     * itself, not added, if that session is of a later connection.
+     */
     Session add(Session s) {
       Session[] cur = sessions;
       for (int i = 0; i < cur.length; i++) {
         if (cur[i].deviceId().equals(s.deviceId())) {
           Session old = cur[i];
+          if (old.opened > s.opened) {
+            return s;
+          }
           Session[] next = cur.clone();
           next[i] = s;
           sessions = next;

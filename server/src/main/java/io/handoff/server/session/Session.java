@@ -18,6 +18,7 @@ import io.handoff.server.transport.Endpoint;
 import io.handoff.server.transport.Link;
 import io.netty.channel.EventLoop;
 import java.time.Clock;
+import java.util.concurrent.CancellationException;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.Future;
 import java.util.concurrent.RejectedExecutionException;
@@ -56,6 +57,7 @@ public final class Session implements Endpoint, Connection, Outbox.Owner {
   }
 
   private final Sessions node;
+  final long opened; // the node's number for this connection, in order of upgrade (Hub)
   private Link link;
   private Phase phase = Phase.OPENING;
   private boolean closing;
@@ -75,6 +77,7 @@ public final class Session implements Endpoint, Connection, Outbox.Owner {
 
   Session(Sessions node) {
     this.node = node;
+    this.opened = node.nextOpened();
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -257,11 +260,9 @@ public final class Session implements Endpoint, Connection, Outbox.Owner {
     phase = Phase.SYNCING;
     link.established();
     boolean promptsHeld = hello.getApprovalPromptsHeld();
-    // Read only once the fan-out subscription is live: a write after the read is then pushed. A
-    // session revoked between the upgrade and now was kicked before this node listened: the
-    // resume checks it again once the subscription is live. Everything the Welcome needs comes
-    // from one store call (ResumeStore): one round trip per resume, however many documents. The
-    // node's ResumeSlots bound how many are read at once, and how many wait for their turn.
+    // Read once the fan-out subscription is live (a write after the read is pushed; a revocation
+    // before it is seen by the read), in one store call (ResumeStore) for everything the Welcome
+    // needs. The node's ResumeSlots bound how many are read at once, and how many wait.
     onLoop(
         node.resumeSlots().read(loop(), this::active, this::registerAndResume),
         (r, err) -> {
@@ -305,9 +306,12 @@ public final class Session implements Endpoint, Connection, Outbox.Owner {
   // Event loop, once the node has a slot for it (ResumeSlots).
   private CompletableFuture<ResumeStore.Resumed> registerAndResume() {
     registered = true;
-    return node.hub()
-        .register(this)
-        .thenCompose(v -> node.resumes().resume(resumeRequest()))
+    CompletableFuture<Void> live = node.hub().register(this);
+    if (live == null) { // A later connection of this device got its turn in the line first.
+      close(CloseCode.REPLACED, CloseCode.REPLACED.reason());
+      return CompletableFuture.failedFuture(new CancellationException("replaced"));
+    }
+    return live.thenCompose(v -> node.resumes().resume(resumeRequest()))
         .thenApply(
             r -> {
               if (r.sessionAlive()) {

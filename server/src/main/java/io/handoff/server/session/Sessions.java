@@ -22,6 +22,7 @@ import io.handoff.server.sync.WriteValidator;
 import io.handoff.server.transport.Endpoint;
 import io.netty.channel.EventLoop;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.Supplier;
 
 /**
@@ -43,6 +44,7 @@ public final class Sessions implements Supplier<Endpoint> {
   private final ConcurrentHashMap<EventLoop, LoopDrainer> drainers = new ConcurrentHashMap<>();
   private final Outbox.Shared outboxes;
   private final ResumeSlots resumeSlots;
+  private final AtomicLong opened = new AtomicLong();
 
   public Sessions(
       ServerConfig config,
@@ -119,6 +121,11 @@ public final class Sessions implements Supplier<Endpoint> {
     Pong pong =
         Pong.newBuilder().setNonce(ping.getNonce()).setServerTimeMs(time.clock().millis()).build();
     return ServerFrame.newBuilder().setRequestId(requestId).setPong(pong).build();
+  }
+
+  /** The next connection's number: a later connection of a device has a larger one. */
+  long nextOpened() {
+    return opened.incrementAndGet();
   }
 
   /** The node's bound on resumes being read. */

@@ -1,0 +1,226 @@
+package io.handoff.server.session;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.handoff.protocol.CloseCode;
+import io.handoff.protocol.v1.ClientFrame;
+import io.handoff.protocol.v1.Hello;
+import io.handoff.protocol.v1.ServerFrame;
+import io.handoff.server.Scheduler;
+import io.handoff.server.ServerConfig;
+import io.handoff.server.ServerStats;
+import io.handoff.server.auth.AccessTokenVerifier;
+import io.handoff.server.auth.AccessTokens;
+import io.handoff.server.auth.Hs256TokenVerifier;
+import io.handoff.server.auth.Principal;
+import io.handoff.server.auth.SigningKeys;
+import io.handoff.server.devices.DeviceSessions;
+import io.handoff.server.engine.ResumeStore;
+import io.handoff.server.engine.StoreLimits;
+import io.handoff.server.engine.memory.MemoryEngine;
+import io.handoff.server.handoff.HandoffService;
+import io.handoff.server.transport.ConnectionHandler;
+import io.handoff.server.transport.FrameCodec;
+import io.handoff.server.transport.FrameCodecTest;
+import io.handoff.server.transport.HttpRequestHandler;
+import io.netty.buffer.ByteBuf;
+import io.netty.buffer.ByteBufUtil;
+import io.netty.buffer.Unpooled;
+import io.netty.channel.embedded.EmbeddedChannel;
+import io.netty.handler.codec.http.EmptyHttpHeaders;
+import io.netty.handler.codec.http.websocketx.BinaryWebSocketFrame;
+import io.netty.handler.codec.http.websocketx.CloseWebSocketFrame;
+import io.netty.handler.codec.http.websocketx.WebSocketServerProtocolHandler;
+import io.netty.util.ReferenceCountUtil;
+import java.time.Clock;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentHashMap;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+
+/**
+ * Hellos wait for their turn in the node's line of resumes (ResumeSlots), and a turn is handed to
+ * the waiting connection's event loop as a task: a later connection of the same device can get a
+ * free turn, and register, before that task runs. The earlier connection must then not replace the
+ * later one (REPLACED is terminal: the live device would stop for good). Each connection is on an
+ * embedded channel, whose loop runs its tasks only when the test says so, which makes that order
+ * certain; the sessions, the node's line, the hub and the memory engine are the real ones.
+ */
+class ResumeOrderTest {
+  private final MemoryEngine engine = new MemoryEngine(StoreLimits.builder().build());
+  private final ServerStats stats = new ServerStats();
+  private final ServerConfig config =
+      ServerConfig.builder()
+          .port(0)
+          .jwtSecret("order-secret-order-secret-order-secret")
+          .maxResumes(2, 4)
+          .build();
+  private final HandoffService handoff =
+      new HandoffService(config, engine, stats, Scheduler.system());
+  private final QueueBudget budget = new QueueBudget(config.queueBudgetBytes(), "order");
+
+  /** Users whose resumes wait for their future here. */
+  private final Map<String, CompletableFuture<Void>> held = new ConcurrentHashMap<>();
+
+  private final List<Device> devices = new ArrayList<>();
+  private final Sessions sessions;
+
+  ResumeOrderTest() {
+    AccessTokens access =
+        new AccessTokens(
+            SigningKeys.ephemeral(),
+            config.tokens().issuer(),
+            config.tokens().accessTokenTtl(),
+            config.clockSkew(),
+            Clock.systemUTC());
+    ResumeStore resumes =
+        r -> {
+          CompletableFuture<Void> gate = held.get(r.userId());
+          return gate == null ? engine.resume(r) : gate.thenCompose(v -> engine.resume(r));
+        };
+    sessions =
+        new Sessions(
+            config,
+            stats,
+            Scheduler.system(),
+            new Hub(engine.broker()),
+            engine.store(),
+            resumes,
+            handoff,
+            new DeviceSessions(
+                config.tokens(), null, access, engine, "order", 64, stats, Clock.systemUTC()),
+            new AccessTokenVerifier(
+                access,
+                new Hs256TokenVerifier(config.jwtSecret(), config.clockSkew(), Clock.systemUTC())),
+            budget);
+    handoff.start();
+  }
+
+  @AfterEach
+  void tearDown() {
+    for (Device d : devices) {
+      d.ch.finishAndReleaseAll();
+    }
+    handoff.stop();
+    budget.close();
+    engine.close();
+  }
+
+  @Test
+  void anEarlierConnectionWhoseTurnCameLastDoesNotReplaceTheLaterOne() {
+    held.put("x", new CompletableFuture<>());
+    held.put("y", new CompletableFuture<>());
+    Device x = device("x", "d");
+    Device y = device("y", "d");
+    x.hello(); // Both of the node's two turns are taken, their reads held.
+    y.hello();
+    Device earlier = device("u", "phone");
+    earlier.hello(); // Waits in the line.
+    assertEquals(2, sessions.resumeSlots().inFlight());
+    assertEquals(1, sessions.resumeSlots().waiting());
+
+    // x's read ends: its turn passes to the earlier connection, as a task on that connection's
+    // loop, not run yet. y's read ends: the line is empty, so a turn is free.
+    held.get("x").complete(null);
+    held.get("y").complete(null);
+    assertEquals(0, sessions.resumeSlots().waiting());
+    assertEquals(1, sessions.resumeSlots().inFlight());
+
+    // The device's later connection takes the free turn at once and is welcomed.
+    Device later = device("u", "phone");
+    later.hello();
+    assertTrue(later.welcomed, "the later connection is welcomed");
+
+    // The earlier connection's turn runs only now: it must not replace the later one.
+    earlier.run();
+    later.run();
+    assertFalse(later.closed(), "the later connection stays: " + later.closeReason);
+    assertEquals(CloseCode.REPLACED.code(), earlier.closeCode, earlier.closeReason);
+    assertFalse(earlier.welcomed, "the earlier connection is not welcomed");
+    assertEquals(0, sessions.resumeSlots().inFlight(), "every turn was given back");
+    assertEquals(0, stats.resumesFailed.sum(), "a connection replaced is no failure");
+
+    // And the later connection is the device's one session: a third connection replaces it.
+    Device third = device("u", "phone");
+    third.hello();
+    later.run();
+    assertTrue(third.welcomed);
+    assertEquals(CloseCode.REPLACED.code(), later.closeCode, later.closeReason);
+  }
+
+  private Device device(String user, String deviceId) {
+    Device d = new Device(user, deviceId);
+    devices.add(d);
+    return d;
+  }
+
+  /** One device's connection on an embedded channel, after its upgrade. */
+  private final class Device {
+    final EmbeddedChannel ch = new EmbeddedChannel();
+    boolean welcomed;
+    int closeCode = -1;
+    String closeReason = "";
+
+    Device(String user, String deviceId) {
+      ch.attr(HttpRequestHandler.PRINCIPAL)
+          .set(new Principal(user, deviceId, System.currentTimeMillis() + 3_600_000));
+      ch.pipeline()
+          .addLast("codec", FrameCodec.INSTANCE)
+          .addLast(
+              "session", new ConnectionHandler(config, stats, Scheduler.system(), sessions.get()));
+      ch.pipeline()
+          .fireUserEventTriggered(
+              new WebSocketServerProtocolHandler.HandshakeComplete(
+                  "/ws", EmptyHttpHeaders.INSTANCE, null));
+    }
+
+    /** Sends a Hello, without running the tasks it leaves on the loop. */
+    void hello() {
+      byte[] bytes =
+          ClientFrame.newBuilder().setHello(Hello.getDefaultInstance()).build().toByteArray();
+      ch.writeInbound(new BinaryWebSocketFrame(Unpooled.wrappedBuffer(bytes)));
+      read();
+    }
+
+    /** Runs the tasks waiting on this connection's loop. */
+    void run() {
+      ch.runPendingTasks();
+      read();
+    }
+
+    boolean closed() {
+      return closeCode >= 0 || !ch.isActive();
+    }
+
+    private void read() {
+      ch.checkException();
+      Object out;
+      while ((out = ch.readOutbound()) != null) {
+        try {
+          ByteBuf payload =
+              out instanceof BinaryWebSocketFrame b
+                  ? b.content()
+                  : out instanceof ByteBuf raw ? FrameCodecTest.payload(raw) : null;
+          if (payload != null) {
+            ServerFrame f = ServerFrame.parseFrom(ByteBufUtil.getBytes(payload));
+            welcomed |= f.hasWelcome();
+            if (f.hasDisconnect()) {
+              closeReason = f.getDisconnect().getReason();
+            }
+          } else if (out instanceof CloseWebSocketFrame c) {
+            closeCode = c.statusCode();
+          }
+        } catch (com.google.protobuf.InvalidProtocolBufferException e) {
+          throw new AssertionError(e);
+        } finally {
+          ReferenceCountUtil.release(out);
+        }
+      }
+    }
+  }
+}
