@@ -149,7 +149,9 @@ public final class Hub {
     // Upgraded connections not registered yet (before their Hello, or waiting for their turn to
     // resume, ResumeSlots), in all and by device.
     int pending;
-    private final Map<String, Integer> pendingByDevice = new HashMap<>();
+    // Null while no connection is pending: most users have none most of the time, and an idle
+    // node holds one of these per user (an emptied HashMap keeps its table).
+    private Map<String, Integer> pendingByDevice;
 
     boolean isEmpty() {
       return pending == 0 && sessions.length == 0;
@@ -157,7 +159,13 @@ public final class Hub {
 
     void pending(String deviceId, int change) {
       pending += change;
+      if (pendingByDevice == null) {
+        pendingByDevice = new HashMap<>(4);
+      }
       pendingByDevice.merge(deviceId, change, (a, b) -> a + b == 0 ? null : a + b);
+      if (pendingByDevice.isEmpty()) {
+        pendingByDevice = null;
+      }
     }
 
     /**
@@ -170,7 +178,7 @@ public final class Hub {
       int n = pending;
       for (Session s : sessions) {
         String d = s.deviceId();
-        if (!d.equals(deviceId) && !pendingByDevice.containsKey(d)) {
+        if (!d.equals(deviceId) && (pendingByDevice == null || !pendingByDevice.containsKey(d))) {
           n++;
         }
       }
