@@ -467,13 +467,11 @@ final class SyncEngine {
       why = l.disconnectReason;
     }
     log.debug("connection to {} closed: {} {}", l.url, closeCode, why);
-    if (closeCode == CloseCode.UNAUTHORIZED.code() && config.renewableToken) {
-      // The upgrade's 401 or 403 (no node closes with it in band). A fixed token stays refused,
-      // but a supplier may hand a good one next time: the cached token expired while the device
-      // slept, and the app renews it in the background.
-      setState(ConnectionState.RECONNECTING, closeCode, why);
-      scheduleReconnect(true, backoff.nextDelayNanos());
-    } else if (CloseCode.isReconnect(closeCode)) {
+    // The upgrade's 401 or 403, or a 4502 in band (a proxy's: no node closes with it). A fixed
+    // token stays refused, but a supplier may hand a good one next time: the cached token expired
+    // while the device slept, and the app renews it in the background.
+    boolean renewable = closeCode == CloseCode.UNAUTHORIZED.code() && config.renewableToken;
+    if (CloseCode.isReconnect(closeCode) || renewable) {
       if (l.welcomed && nanoClock.getAsLong() - l.welcomedAtNanos >= STABLE_CONNECTION_NANOS) {
         // The backoff starts over only after a connection that lasted: a node that welcomes and
         // then drops every connection at once is not called back at the shortest delay for ever.
