@@ -539,12 +539,9 @@ export class HandoffClient {
             // Closed by the server or the network, not by this client: try the next endpoint.
             this.endpoint = (this.endpoint + 1) % this.urls.length;
             if (refusedWith === 401 || refusedWith === 403) {
-              // A fixed token the server refuses stays refused; a token source may get a good one.
-              if (!this.options.tokenSource) {
-                listener.onClose(4502, `the server refused the access token (HTTP ${refusedWith})`);
-              } else {
-                listener.onClose(1006, `the server refused the access token (HTTP ${refusedWith}); fetching another`);
-              }
+              // 4502, as the Java client reports it. A fixed token the server refuses stays refused (the
+              // engine stops); a token source may get a good one (it reconnects, fetching another).
+              listener.onClose(4502, `the server refused the access token (HTTP ${refusedWith})`);
               return;
             }
             if (refusedWith !== 0) {

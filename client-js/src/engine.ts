@@ -405,8 +405,9 @@ export class SyncEngine implements WriteSink {
       closeCode = l.disconnectCode;
       why = l.disconnectReason;
     }
-    // A 4502 in band (a proxy's: the node refuses tokens at the upgrade) with a token source: the next
-    // attempt fetches another token, as the Java client does. Not a token this client cannot send.
+    // A 4502 (an upgrade refused with 401 or 403, or a proxy's in band: the node never closes with it)
+    // with a token source: the next attempt fetches another token, as the Java client does. Not a token
+    // this client cannot send.
     const renewable = closeCode === UNAUTHORIZED && this.config.refreshToken !== undefined && !detail.tokenUnusable;
     if (isReconnectCode(closeCode) || renewable) {
       // The backoff starts over only after a connection that lasted: a node that welcomes and then

@@ -468,6 +468,27 @@ describe("one node", () => {
     }
   });
 
+  test("an upgrade refused with 401 under a token source reports 4502, as the Java client, and fetches another token", async () => {
+    const u = user("refused-then-renewed");
+    let fetched = 0;
+    const tokenSource = async () => {
+      fetched++;
+      // The first token is signed with a key the node does not know: its upgrade is refused with 401.
+      return fetched === 1 ? mintToken(u, "phone", 3600, "another-secret-another-secret-0123456789") : mintToken(u, "phone");
+    };
+    const phone = client(node, u, "phone", { tokenSource });
+    const states: string[] = [];
+    phone.on("state", (st, code, why) => states.push(`${st} ${code} ${why}`));
+    await phone.connect();
+    assert.deepEqual(states, [
+      "connecting 0 ",
+      "reconnecting 4502 the server refused the access token (HTTP 401)",
+      "connected 0 ",
+    ]);
+    assert.equal(fetched, 2);
+    await phone.close();
+  });
+
   test("a write given up on says whether it may have been applied", async () => {
     const u = user("given-up");
     const sent = client(node, u, "phone");
