@@ -3,6 +3,7 @@ package io.handoff.loadtest;
 import io.handoff.client.internal.ClientWire;
 import io.handoff.client.internal.ClosedBy;
 import io.handoff.client.internal.Handshake;
+import io.handoff.client.internal.UpgradeFailedException;
 import io.handoff.client.internal.WebSocketConnector;
 import io.netty.bootstrap.Bootstrap;
 import io.netty.buffer.ByteBuf;
@@ -56,6 +57,10 @@ final class LeanConnection extends ClientWire {
   String closeReason;
   int disconnectCode;
   String disconnectReason;
+  // The HTTP status of a refused upgrade (0 when the upgrade was not refused) and how long the
+  // refusal asked to wait (its Retry-After in ms, -1 when it did not say), when that was the end.
+  int refusedStatus;
+  long retryAfterMillis = -1;
 
   private LeanConnection(Handshake handshake, String token, int timeoutMillis, Listener listener) {
     super(handshake, token, timeoutMillis, WebSocketConnector.MAX_FRAME_BYTES);
@@ -146,6 +151,10 @@ final class LeanConnection extends ClientWire {
 
   @Override
   public void exceptionCaught(ChannelHandlerContext ctx, Throwable t) {
+    if (closeCode == 0 && t instanceof UpgradeFailedException refused) {
+      refusedStatus = refused.status();
+      retryAfterMillis = refused.retryAfterMillis();
+    }
     ClosedBy close = ClosedBy.failure(t);
     remember(close.code(), close.reason());
     closeConnection(ctx, 1000);

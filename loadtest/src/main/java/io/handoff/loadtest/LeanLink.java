@@ -50,6 +50,7 @@ final class LeanLink implements LeanConnection.Listener {
   private static final long BACKOFF_INITIAL_NANOS = TimeUnit.MILLISECONDS.toNanos(100);
   private static final long BACKOFF_MAX_NANOS = TimeUnit.SECONDS.toNanos(30);
   private static final long UNAVAILABLE_MAX_NANOS = TimeUnit.SECONDS.toNanos(2);
+  private static final long RETRY_AFTER_MAX_NANOS = TimeUnit.SECONDS.toNanos(60);
 
   private final Device device;
   private final EventLoop loop;
@@ -268,8 +269,14 @@ final class LeanLink implements LeanConnection.Listener {
     if (CloseCode.isReconnect(code)) {
       state(ConnectionState.RECONNECTING, code, reason);
       endpoint = (endpoint + 1) % urls.size();
-      long cap = code == CloseCode.UNAVAILABLE.code() ? UNAVAILABLE_MAX_NANOS : BACKOFF_MAX_NANOS;
-      long delay = backoff(attempt, cap);
+      // As the client: after a 4005 or an upgrade refused with 503 the short backoff, and after a
+      // 429 or 503 with Retry-After not before it (a node's per-address upgrade limit says it).
+      int status = l.refusedStatus;
+      boolean storeDown = code == CloseCode.UNAVAILABLE.code() || status == 503;
+      long delay = backoff(attempt, storeDown ? UNAVAILABLE_MAX_NANOS : BACKOFF_MAX_NANOS);
+      if ((status == 429 || status == 503) && l.retryAfterMillis >= 0) {
+        delay = Math.max(delay, retryAfter(TimeUnit.MILLISECONDS.toNanos(l.retryAfterMillis)));
+      }
       if (attempt < 30) {
         attempt++;
       }
@@ -614,6 +621,15 @@ final class LeanLink implements LeanConnection.Listener {
   private static long backoff(int attempt, long capNanos) {
     long ceiling = Math.min(capNanos, BACKOFF_INITIAL_NANOS << Math.min(attempt, 20));
     return (long) (ThreadLocalRandom.current().nextDouble() * ceiling);
+  }
+
+  /**
+   * The wait after a refusal that asked for {@code retryAfterNanos}, as the client's {@code
+   * Backoff.retryAfterNanos}: that long, at most a minute, plus a random extra of up to half of it.
+   */
+  private static long retryAfter(long retryAfterNanos) {
+    long wait = Math.min(Math.max(0, retryAfterNanos), RETRY_AFTER_MAX_NANOS);
+    return wait + (long) (ThreadLocalRandom.current().nextDouble() * (wait / 2));
   }
 
   private static ServerFrame parse(ByteBuf b, int from, int to) {
