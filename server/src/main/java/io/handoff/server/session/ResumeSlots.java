@@ -29,7 +29,8 @@ final class ResumeSlots {
   private final int maxWaiting;
   private final LongAdder refused;
   private final LongAdder failed;
-  private final ArrayDeque<Runnable> waiting = new ArrayDeque<>(); // guarded by this
+  // Each starts its resume on its loop's next turn and says whether the loop took the task.
+  private final ArrayDeque<BooleanSupplier> waiting = new ArrayDeque<>(); // guarded by this
   private int inFlight; // guarded by this; waiting is empty unless it is maxInFlight
   private boolean failureLogged; // guarded by this
   private long failureLoggedAt; // guarded by this; nanoTime of the last failure logged
@@ -79,18 +80,23 @@ final class ResumeSlots {
     }
     if (loop.inEventLoop()) {
       start(loop, wanted, read, answer);
-    } else {
-      hop(loop, () -> start(loop, wanted, read, answer), answer);
+    } else if (!hop(loop, () -> start(loop, wanted, read, answer), answer)) {
+      release(); // The node is stopping: the slot goes on to the next.
     }
     return answer;
   }
 
-  private void hop(EventLoop loop, Runnable task, CompletableFuture<?> answer) {
+  /**
+   * Queues {@code task} on {@code loop}; returns false, having failed {@code answer}, if the loop
+   * refused it (the node is stopping), and the caller passes the slot on.
+   */
+  private static boolean hop(EventLoop loop, Runnable task, CompletableFuture<?> answer) {
     try {
       loop.execute(task);
+      return true;
     } catch (RejectedExecutionException stopped) {
-      release(); // The node is stopping: the slot goes on to the next.
       answer.completeExceptionally(stopped);
+      return false;
     }
   }
 
@@ -121,17 +127,25 @@ final class ResumeSlots {
         });
   }
 
-  /** A read ended: its slot passes to the first waiting, if any. */
+  /**
+   * A read ended: its slot passes to the first waiting, if any. When the node stops, its loops
+   * refuse the waiting resumes: each of those fails and the slot goes on to the next, in this loop
+   * rather than by recursion (the line may be thousands long).
+   */
   private void release() {
-    Runnable next;
-    synchronized (this) {
-      next = waiting.poll();
-      if (next == null) {
-        inFlight--;
-        return;
+    while (true) {
+      BooleanSupplier next;
+      synchronized (this) {
+        next = waiting.poll();
+        if (next == null) {
+          inFlight--;
+          return;
+        }
+      }
+      if (next.getAsBoolean()) {
+        return; // Its loop took it: the slot is its own now.
       }
     }
-    next.run();
   }
 
   /**
