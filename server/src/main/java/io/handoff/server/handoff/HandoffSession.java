@@ -242,8 +242,9 @@ public final class HandoffSession extends Presence {
   /**
    * Signals may have been lost: re-read activities, offers and presence. Any thread. Returns what
    * completes once the store answered that re-read (at once if the session is not live: it reads
-   * after its Welcome). A re-read already under way counts instead when the hop that would start
-   * this one was dropped for the bound on hops.
+   * after its Welcome; at once, reading nothing, if its event loop is stopping). A re-read already
+   * under way counts instead when the hop that would start this one was dropped for the bound on
+   * hops.
    */
   public CompletableFuture<?> reconcile() {
     hopsLost = true;
@@ -291,32 +292,41 @@ public final class HandoffSession extends Presence {
         break; // Never above the bound, even for a moment (the last hop's check below reads it).
       }
     }
-    Runnable queued = run;
-    connection.execute(
-        () -> {
-          PENDING_HOPS.decrementAndGet(this);
-          if (!connection.active()) {
-            return;
+    try {
+      connection.execute(hopped(run));
+    } catch (RejectedExecutionException stopping) {
+      // The loop is stopping, and the session with it: nothing to do, and nothing to throw at the
+      // broker's thread (it tells the user's other sessions too).
+      PENDING_HOPS.decrementAndGet(this);
+    }
+  }
+
+  /** {@link #hop}'s task on the event loop. */
+  private Runnable hopped(Runnable queued) {
+    return () -> {
+      PENDING_HOPS.decrementAndGet(this);
+      if (!connection.active()) {
+        return;
+      }
+      try {
+        if (hopsLost) {
+          hopsLost = false;
+          if (live) {
+            reread();
+          } else {
+            rereadAfterWelcome = true;
           }
-          try {
-            if (hopsLost) {
-              hopsLost = false;
-              if (live) {
-                reread();
-              } else {
-                rereadAfterWelcome = true;
-              }
-            }
-            queued.run();
-          } finally {
-            // One flush for the hops queued together (a reconnect storm brings a user's devices'
-            // offline and online signals at once): the last of them sends what all pushed, also
-            // when one of them threw.
-            if (PENDING_HOPS.get(this) == 0) {
-              connection.flush();
-            }
-          }
-        });
+        }
+        queued.run();
+      } finally {
+        // One flush for the hops queued together (a reconnect storm brings a user's devices'
+        // offline and online signals at once): the last of them sends what all pushed, also
+        // when one of them threw.
+        if (PENDING_HOPS.get(this) == 0) {
+          connection.flush();
+        }
+      }
+    };
   }
 
   private void apply(UserSignal s) {

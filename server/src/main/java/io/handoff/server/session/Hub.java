@@ -14,6 +14,8 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * This node's live sessions by user. The node holds one broker subscription per user with at least
@@ -23,6 +25,7 @@ import java.util.concurrent.ConcurrentHashMap;
  * count toward the per-user limit too. Signals reach the sessions by their type. Thread-safe.
  */
 public final class Hub {
+  private static final Logger log = LoggerFactory.getLogger(Hub.class);
   private final Broker broker;
   private final ConcurrentHashMap<String, UserSessions> users = new ConcurrentHashMap<>();
 
@@ -256,7 +259,13 @@ public final class Hub {
       Session[] all = sessions;
       CompletableFuture<?>[] rereads = new CompletableFuture<?>[all.length];
       for (int i = 0; i < all.length; i++) {
-        rereads[i] = all[i].recheck();
+        try {
+          rereads[i] = all[i].recheck();
+        } catch (RuntimeException e) {
+          // One session's fault does not keep the user's others from re-reading.
+          log.warn("re-read of {}/{} failed", all[i].userId(), all[i].deviceId(), e);
+          rereads[i] = CompletableFuture.completedFuture(null);
+        }
       }
       return CompletableFuture.allOf(rereads);
     }
