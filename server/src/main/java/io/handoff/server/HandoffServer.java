@@ -86,6 +86,10 @@ public final class HandoffServer implements AutoCloseable {
   private final AtomicBoolean stopping = new AtomicBoolean();
   // Counted down once close() or abort() finished: a second close() waits for it.
   private final CountDownLatch stopped = new CountDownLatch(1);
+  // Counted down when the delay before a drain ends: by its timer, a second close(), or this node's
+  // id found taken (it must stop serving at once).
+  private final CountDownLatch delayOver = new CountDownLatch(1);
+  private final Scheduler time;
   private final Runnable releaseNode;
   // Another running process was found holding this node's id: set by the engine's timer; the node
   // drains and stops, and this completes, with why, once it did.
@@ -97,6 +101,7 @@ public final class HandoffServer implements AutoCloseable {
       throws InterruptedException {
     this.config = config;
     this.engine = engine;
+    this.time = time;
     // Before anything is served or kept: a second process with this id refuses to start here.
     this.releaseNode = engine.claimNode(config.nodeId(), this::idTaken);
     this.metrics = new NodeMetrics(config.nodeId());
@@ -390,6 +395,7 @@ public final class HandoffServer implements AutoCloseable {
    */
   private void idTaken(NodeIdInUseException e) {
     idTaken = e;
+    delayOver.countDown(); // No delay before its drain: two nodes with one id must not serve.
     if (ready) {
       stopForTakenId();
     }
@@ -500,16 +506,18 @@ public final class HandoffServer implements AutoCloseable {
   }
 
   /**
-   * Drains and stops: turns {@code /readyz} false and stops accepting, lets every session finish
-   * its writes in flight (up to the drain timeout), tells each device to reconnect elsewhere (close
-   * code SHUTDOWN), waits for the connections to close (up to the drain and close timeouts), cuts
-   * any that remain, and stops the event loops. Nothing acked is lost and nothing in flight is
-   * dropped unanswered unless the drain timeout passes; the devices re-send what was not acked. A
-   * call while the node stops already returns once it stopped.
+   * Drains and stops: turns {@code /readyz} false; after the drain delay (on the node's scheduler),
+   * during which it still accepts and serves, stops accepting, lets every session finish its writes
+   * in flight (up to the drain timeout), tells each device to reconnect elsewhere (close code
+   * SHUTDOWN), waits for the connections to close (up to the drain and close timeouts), cuts any
+   * that remain, and stops the event loops. Nothing acked is lost and nothing in flight is dropped
+   * unanswered unless the drain timeout passes; the devices re-send what was not acked. A call
+   * while the node stops already ends what is left of the drain delay and returns once it stopped.
    */
   @Override
   public void close() {
     if (!stopping.compareAndSet(false, true)) {
+      delayOver.countDown();
       boolean interrupted = false;
       while (true) {
         try {
@@ -525,9 +533,41 @@ public final class HandoffServer implements AutoCloseable {
       return;
     }
     try {
+      awaitDrainDelay();
       drainAndStop();
     } finally {
       stopped.countDown();
+    }
+  }
+
+  /**
+   * Waits the drain delay, {@code /readyz} answering 503 ({@code stopping} is set) while the
+   * listener still accepts and every connection is served: a load balancer that has not probed
+   * since still sends new connections here, and they are served rather than refused.
+   */
+  private void awaitDrainDelay() {
+    Duration delay = config.drainDelay();
+    if (delay.isZero() || delayOver.getCount() == 0) {
+      return;
+    }
+    log.info(
+        "node {} not ready; drains in {} (--drain-delay), serving until then",
+        config.nodeId(),
+        delay);
+    java.util.concurrent.Future<?> timer =
+        time.schedule(boss.next(), delayOver::countDown, delay.toNanos(), TimeUnit.NANOSECONDS);
+    boolean interrupted = false;
+    while (true) {
+      try {
+        delayOver.await();
+        break;
+      } catch (InterruptedException e) {
+        interrupted = true;
+      }
+    }
+    timer.cancel(false);
+    if (interrupted) {
+      Thread.currentThread().interrupt();
     }
   }
 

@@ -73,7 +73,8 @@ final class HelpLayout {
             "max-connections-per-user"));
     GROUPS.put("TLS", List.of("tls-cert", "tls-key"));
     GROUPS.put(
-        "Operations", List.of("admin-host", "admin-port", "heartbeat", "drain-timeout", "config"));
+        "Operations",
+        List.of("admin-host", "admin-port", "heartbeat", "drain-delay", "drain-timeout", "config"));
   }
 
   /** What happens without a value, for options whose default is no value. */

@@ -91,6 +91,15 @@ public final class Main implements Callable<Integer> {
   String drainTimeout;
 
   @Option(
+      names = "--drain-delay",
+      defaultValue = "0s",
+      paramLabel = "DURATION",
+      description =
+          "On SIGTERM, how long /readyz answers 503 while the node still accepts and serves, before"
+              + " it drains; --drain-timeout counts from its end.")
+  String drainDelay;
+
+  @Option(
       names = "--history-length",
       defaultValue = "1000",
       description = "Deltas kept per document for resumes.")
@@ -410,6 +419,8 @@ public final class Main implements Callable<Integer> {
     set("heartbeat", heartbeat, () -> b.heartbeatInterval(hb));
     Duration drain = duration("drain-timeout", drainTimeout);
     set("drain-timeout", drainTimeout, () -> b.drainTimeout(drain));
+    Duration delay = duration("drain-delay", drainDelay);
+    set("drain-delay", drainDelay, () -> b.drainDelay(delay));
     set(
         "max-frame-bytes",
         maxFrameBytes,

@@ -25,6 +25,7 @@ public final class ServerConfig {
   public static final Duration DEFAULT_HANDSHAKE_TIMEOUT = Duration.ofSeconds(10);
   public static final Duration DEFAULT_CLOSE_TIMEOUT = Duration.ofSeconds(1);
   public static final Duration DEFAULT_DRAIN_TIMEOUT = Duration.ofSeconds(10);
+  public static final Duration DEFAULT_DRAIN_DELAY = Duration.ZERO;
   public static final double DEFAULT_WRITE_RATE_PER_SECOND = 1000;
   public static final int DEFAULT_WRITE_BURST = 2000;
   public static final double DEFAULT_SYNC_RATE_PER_SECOND = 20;
@@ -68,6 +69,7 @@ public final class ServerConfig {
   private final Duration handshakeTimeout;
   private final Duration closeTimeout;
   private final Duration drainTimeout;
+  private final Duration drainDelay;
   private final double writeRatePerSecond;
   private final int writeBurst;
   private final double syncRatePerSecond;
@@ -112,6 +114,7 @@ public final class ServerConfig {
     this.handshakeTimeout = b.handshakeTimeout;
     this.closeTimeout = b.closeTimeout;
     this.drainTimeout = b.drainTimeout;
+    this.drainDelay = b.drainDelay;
     this.writeRatePerSecond = b.writeRatePerSecond;
     this.writeBurst = b.writeBurst;
     this.syncRatePerSecond = b.syncRatePerSecond;
@@ -221,6 +224,15 @@ public final class ServerConfig {
    */
   public Duration drainTimeout() {
     return drainTimeout;
+  }
+
+  /**
+   * How long a node told to stop keeps accepting and serving, {@code /readyz} answering 503, before
+   * it drains: the time a load balancer needs to see the 503 and stop sending it new connections.
+   * The drain timeout counts from the end of this delay. Zero drains at once.
+   */
+  public Duration drainDelay() {
+    return drainDelay;
   }
 
   /** Writes one connection may send per second, sustained (token bucket); 0 means no limit. */
@@ -421,6 +433,8 @@ public final class ServerConfig {
         + closeTimeout
         + ", drainTimeout="
         + drainTimeout
+        + ", drainDelay="
+        + drainDelay
         + ", writeRate="
         + writeRatePerSecond
         + "/s burst "
@@ -499,6 +513,7 @@ public final class ServerConfig {
     private Duration handshakeTimeout = DEFAULT_HANDSHAKE_TIMEOUT;
     private Duration closeTimeout = DEFAULT_CLOSE_TIMEOUT;
     private Duration drainTimeout = DEFAULT_DRAIN_TIMEOUT;
+    private Duration drainDelay = DEFAULT_DRAIN_DELAY;
     private double writeRatePerSecond = DEFAULT_WRITE_RATE_PER_SECOND;
     private int writeBurst = DEFAULT_WRITE_BURST;
     private double syncRatePerSecond = DEFAULT_SYNC_RATE_PER_SECOND;
@@ -721,6 +736,15 @@ public final class ServerConfig {
           !drainTimeout.isNegative() && drainTimeout.compareTo(Duration.ofMinutes(5)) <= 0,
           "drainTimeout must be between 0 and 5 minutes, got " + drainTimeout);
       this.drainTimeout = drainTimeout;
+      return this;
+    }
+
+    /** See {@link ServerConfig#drainDelay()}; 0 to 5 minutes. */
+    public Builder drainDelay(Duration drainDelay) {
+      checkArgument(
+          !drainDelay.isNegative() && drainDelay.compareTo(Duration.ofMinutes(5)) <= 0,
+          "drainDelay must be between 0 and 5 minutes, got " + drainDelay);
+      this.drainDelay = drainDelay;
       return this;
     }
 

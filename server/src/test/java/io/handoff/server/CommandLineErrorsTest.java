@@ -533,6 +533,21 @@ class CommandLineErrorsTest {
             "--drain-timeout: 'PT300.000000001S' is refused"));
     all.add(
         c(
+            "a drain delay past 5 minutes, from the variable",
+            busyPort.strip(),
+            Map.of("HANDOFF_DRAIN_DELAY", "5m1s"),
+            2,
+            "HANDOFF_DRAIN_DELAY (--drain-delay): '5m1s' is refused",
+            "between 0 and 5 minutes"));
+    all.add(
+        c(
+            "a drain delay without a unit",
+            "--drain-delay 5" + busyPort,
+            Map.of(),
+            2,
+            "--drain-delay: "));
+    all.add(
+        c(
             "a write rate so small its wait overflows",
             "--write-rate 1e-300" + busyPort,
             Map.of(),
@@ -699,6 +714,14 @@ class CommandLineErrorsTest {
     ServerConfig c = configure(Map.of(), "--config", file.toString());
     assertEquals(Duration.ofSeconds(25), c.heartbeatInterval());
     assertEquals(Duration.ofSeconds(90), c.drainTimeout());
+  }
+
+  @Test
+  void theDrainDelayComesFromItsVariableAndIsOffByDefault() throws Exception {
+    assertEquals(Duration.ZERO, configure(Map.of("HANDOFF_JWT_SECRET", SECRET)).drainDelay());
+    assertEquals(
+        Duration.ofSeconds(15),
+        configure(Map.of("HANDOFF_JWT_SECRET", SECRET, "HANDOFF_DRAIN_DELAY", "15s")).drainDelay());
   }
 
   @Test

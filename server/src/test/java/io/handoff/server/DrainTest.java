@@ -2,6 +2,7 @@ package io.handoff.server;
 
 import static io.handoff.server.TestServer.token;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.handoff.protocol.CloseCode;
@@ -282,5 +283,108 @@ class DrainTest {
             .handle((r, e) -> e != null)
             .get(10, TimeUnit.SECONDS),
         "a stopped node accepts no connection");
+  }
+
+  /**
+   * With a drain delay a node told to stop answers {@code /readyz} 503 at once but keeps accepting
+   * and serving until the delay (on the node's scheduler) is over: a load balancer that has not
+   * probed since sends new connections to an open port, and they are served, not refused. Then it
+   * drains as without one.
+   */
+  @Test
+  void duringTheDrainDelayTheNodeIsNotReadyButStillAcceptsAndServes() throws Exception {
+    FakeScheduler time = new FakeScheduler();
+    Duration delay = Duration.ofSeconds(10);
+    ServerConfig config = delayed(delay);
+    MemoryEngine engine = new MemoryEngine(config.storeLimits(), time.clock());
+    HandoffServer node = HandoffServer.start(config, engine, time);
+    int port = node.port();
+    CompletableFuture<Void> stopped = null;
+    try (TestDevice phone = TestDevice.connect(port, token("dora", "phone"))) {
+      phone.hello();
+      stopped = CompletableFuture.runAsync(node::close);
+      Conditions.await(
+          "the node not ready", () -> node.readiness().problem() != null, Duration.ofSeconds(10));
+      assertEquals("draining", node.readiness().problem());
+      HttpClient http = HttpClient.newHttpClient();
+      HttpResponse<String> probe =
+          http.send(
+              HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + "/readyz")).build(),
+              HttpResponse.BodyHandlers.ofString());
+      assertEquals(503, probe.statusCode(), "/readyz on the public port, still open");
+      assertEquals("not ready: draining\n", probe.body());
+
+      // Up to a millisecond before the delay ends: a new device connects and is served, and the
+      // one already there keeps writing.
+      time.advance(delay.minusMillis(1));
+      try (TestDevice tv = TestDevice.connect(port, token("dora", "tv"))) {
+        assertTrue(tv.hello().hasWelcome(), "a new upgrade during the delay is served");
+        tv.send(SessionProtocolTest.write("draft", 1, "text", "from the tv"));
+        assertTrue(tv.next(ServerFrame::hasAck).hasAck());
+        phone.send(SessionProtocolTest.write("notes", 1, "text", "from the phone"));
+        assertTrue(phone.next(ServerFrame::hasAck).hasAck());
+        assertTrue(!stopped.isDone(), "the node has not drained yet");
+
+        time.advance(Duration.ofMillis(1));
+        ServerFrame f = tv.next(ServerFrame::hasDisconnect);
+        assertEquals(CloseCode.SHUTDOWN.code(), f.getDisconnect().getCode());
+        assertEquals(CloseCode.SHUTDOWN.code(), tv.awaitClose());
+        assertEquals(
+            CloseCode.SHUTDOWN.code(),
+            phone.next(ServerFrame::hasDisconnect).getDisconnect().getCode());
+        assertEquals(CloseCode.SHUTDOWN.code(), phone.awaitClose());
+      }
+      stopped.get(30, TimeUnit.SECONDS);
+      assertThrows(
+          java.net.ConnectException.class,
+          () -> new java.net.Socket("127.0.0.1", port).close(),
+          "the listener is closed once the drain began");
+    } finally {
+      if (stopped != null) {
+        stopped.get(30, TimeUnit.SECONDS);
+      }
+      node.close();
+      engine.close();
+    }
+  }
+
+  /**
+   * A second close() while the node waits out its drain delay (a process manager's second signal
+   * relayed by an embedding application, or the node's own stop for a taken id) ends the delay:
+   * both calls return once the node drained, without the node's time moving.
+   */
+  @Test
+  void aSecondCloseDuringTheDrainDelayEndsItAndBothReturnOnceStopped() throws Exception {
+    FakeScheduler time = new FakeScheduler();
+    ServerConfig config = delayed(Duration.ofMinutes(5));
+    MemoryEngine engine = new MemoryEngine(config.storeLimits(), time.clock());
+    HandoffServer node = HandoffServer.start(config, engine, time);
+    try (TestDevice phone = TestDevice.connect(node.port(), token("dora", "phone"))) {
+      phone.hello();
+      CompletableFuture<Void> first = CompletableFuture.runAsync(node::close);
+      Conditions.await(
+          "the node not ready", () -> node.readiness().problem() != null, Duration.ofSeconds(10));
+      CompletableFuture<Void> second = CompletableFuture.runAsync(node::close);
+      assertEquals(
+          CloseCode.SHUTDOWN.code(),
+          phone.next(ServerFrame::hasDisconnect).getDisconnect().getCode());
+      first.get(30, TimeUnit.SECONDS);
+      second.get(30, TimeUnit.SECONDS);
+    } finally {
+      time.advance(Duration.ofMinutes(5)); // Ends the delay should the test have failed.
+      node.close();
+      engine.close();
+    }
+  }
+
+  private static ServerConfig delayed(Duration delay) {
+    return ServerConfig.builder()
+        .host("127.0.0.1")
+        .port(0)
+        .nodeId("drain-delay")
+        .jwtSecret(TestServer.SECRET)
+        .storeLimits(StoreLimits.builder().build())
+        .drainDelay(delay)
+        .build();
   }
 }
