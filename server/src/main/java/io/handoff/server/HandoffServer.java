@@ -22,6 +22,7 @@ import io.handoff.server.transport.CompactRecvByteBufAllocator;
 import io.handoff.server.transport.HandoffChannelInitializer;
 import io.handoff.server.transport.IoTransport;
 import io.handoff.server.transport.Readiness;
+import io.handoff.server.util.EventLoops;
 import io.micrometer.core.instrument.FunctionCounter;
 import io.micrometer.core.instrument.Gauge;
 import io.netty.bootstrap.ServerBootstrap;
@@ -36,18 +37,13 @@ import io.netty.channel.ServerChannel;
 import io.netty.channel.WriteBufferWaterMark;
 import io.netty.channel.group.ChannelGroup;
 import io.netty.channel.group.DefaultChannelGroup;
-import io.netty.util.concurrent.EventExecutor;
 import io.netty.util.concurrent.GlobalEventExecutor;
-import io.netty.util.concurrent.Promise;
 import java.net.InetSocketAddress;
 import java.time.Clock;
 import java.time.Duration;
-import java.util.ArrayList;
-import java.util.List;
 import java.util.Locale;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CountDownLatch;
-import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import org.slf4j.Logger;
@@ -369,27 +365,6 @@ public final class HandoffServer implements AutoCloseable {
   }
 
   /**
-   * Waits, up to {@code bound}, until every loop of {@code group} has run what was queued on it by
-   * the task it is running now: a task that queues a task runs after the current one.
-   */
-  private static void afterQueuedTasks(EventLoopGroup group, Duration bound) {
-    List<Promise<Void>> passed = new ArrayList<>();
-    for (EventExecutor loop : group) {
-      Promise<Void> p = loop.newPromise();
-      try {
-        loop.execute(() -> loop.execute(() -> p.setSuccess(null)));
-        passed.add(p);
-      } catch (RejectedExecutionException stopped) {
-        // Nothing will run there any more.
-      }
-    }
-    long deadline = System.nanoTime() + bound.toNanos();
-    for (Promise<Void> p : passed) {
-      p.awaitUninterruptibly(Math.max(0, (deadline - System.nanoTime()) / 1_000_000));
-    }
-  }
-
-  /**
    * The engine found another running process holding this node's id (on its timer): not ready at
    * once, and a drain on a thread of its own, as SIGTERM would start, once the node is built.
    */
@@ -589,7 +564,7 @@ public final class HandoffServer implements AutoCloseable {
     // event, which its loop runs after the close completed; then the marks, still on their way to
     // the store, before its connections close: within the same bound, or the close timeout when
     // that is spent.
-    afterQueuedTasks(workers, config.closeTimeout());
+    EventLoops.afterQueuedTasks(workers, config.closeTimeout());
     Duration left = Duration.ofNanos(Math.max(0, deadline - System.nanoTime()));
     if (!handoff.awaitLeaving(
         left.compareTo(config.closeTimeout()) > 0 ? left : config.closeTimeout())) {
