@@ -275,11 +275,10 @@ class HandoffClientSocketTest {
       int before = server.tcpConnections.get();
       String seen = awaitTransition(ConnectionState.RECONNECTING);
       assertTrue(seen.startsWith("RECONNECTING 1006 ") && seen.contains(" " + status), seen);
-      long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(WAIT);
-      while (server.tcpConnections.get() - before < 3) {
-        assertTrue(System.nanoTime() < deadline, "no attempts after the refusal with " + status);
-        Thread.sleep(10);
-      }
+      Conditions.await(
+          "attempts after the refusal with " + status,
+          () -> server.tcpConnections.get() - before >= 3,
+          Duration.ofSeconds(WAIT));
       assertFalse(states.contains(ConnectionState.CLOSED), () -> status + ": " + transitions);
       server.refuseWith = 0;
       TestServer.Connection connection = server.accept();

@@ -107,11 +107,8 @@ class UnauthorizedReconnectSocketTest {
   }
 
   private void awaitConnected() throws InterruptedException {
-    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(WAIT);
-    while (!last().equals("CONNECTED 0") && System.nanoTime() < deadline) {
-      Thread.sleep(5);
-    }
-    assertEquals("CONNECTED 0", last(), states.toString());
+    Conditions.await(
+        "connected, after " + states, () -> last().equals("CONNECTED 0"), Duration.ofSeconds(WAIT));
   }
 
   @Test

@@ -143,18 +143,19 @@ class OversizedBodyCloseTest {
       out.flush();
       time.advance(Duration.ofSeconds(5)); // LingeringClose.MAX_NANOS
       // Closed: a byte sent now is answered with a reset, and the next write fails.
-      long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
-      boolean cut = false;
-      while (!cut && System.nanoTime() < deadline) {
-        try {
-          out.write(1);
-          out.flush();
-          Thread.sleep(20);
-        } catch (IOException closed) {
-          cut = true;
-        }
-      }
-      assertTrue(cut, "the node keeps a silent device past the time bound");
+      Conditions.await(
+          "the node cuts a silent device at the time bound",
+          () -> {
+            try {
+              out.write(1);
+              out.flush();
+              return false;
+            } catch (IOException closed) {
+              return true;
+            }
+          },
+          Duration.ofSeconds(20),
+          Duration.ofMillis(20));
     }
   }
 }
