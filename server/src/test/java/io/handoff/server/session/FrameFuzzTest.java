@@ -13,7 +13,6 @@ import io.handoff.protocol.CloseCode;
 import io.handoff.protocol.v1.ClientFrame;
 import io.handoff.protocol.v1.DocumentSync;
 import io.handoff.protocol.v1.FieldOp;
-import io.handoff.protocol.v1.ServerFrame;
 import io.handoff.protocol.v1.Write;
 import io.handoff.server.FrameMutator;
 import io.handoff.server.Scheduler;
@@ -22,7 +21,6 @@ import io.handoff.server.ServerStats;
 import io.handoff.server.auth.AccessTokenVerifier;
 import io.handoff.server.auth.AccessTokens;
 import io.handoff.server.auth.Hs256TokenVerifier;
-import io.handoff.server.auth.Principal;
 import io.handoff.server.auth.SigningKeys;
 import io.handoff.server.auth.TokenVerifier;
 import io.handoff.server.devices.DeviceSessions;
@@ -30,19 +28,10 @@ import io.handoff.server.engine.StoreLimits;
 import io.handoff.server.engine.memory.MemoryEngine;
 import io.handoff.server.handoff.HandoffService;
 import io.handoff.server.sync.SyncResult;
-import io.handoff.server.transport.ConnectionHandler;
-import io.handoff.server.transport.FrameCodec;
-import io.handoff.server.transport.FrameCodecTest;
-import io.handoff.server.transport.HttpRequestHandler;
-import io.netty.buffer.ByteBuf;
 import io.netty.buffer.ByteBufUtil;
 import io.netty.buffer.Unpooled;
 import io.netty.channel.embedded.EmbeddedChannel;
-import io.netty.handler.codec.http.EmptyHttpHeaders;
 import io.netty.handler.codec.http.websocketx.BinaryWebSocketFrame;
-import io.netty.handler.codec.http.websocketx.CloseWebSocketFrame;
-import io.netty.handler.codec.http.websocketx.WebSocketServerProtocolHandler;
-import io.netty.util.ReferenceCountUtil;
 import io.netty.util.ResourceLeakDetector;
 import java.time.Clock;
 import java.util.EnumSet;
@@ -264,17 +253,7 @@ class FrameFuzzTest {
     String closeReason = "";
 
     Session(String user, String device) {
-      ch = new EmbeddedChannel();
-      ch.attr(HttpRequestHandler.PRINCIPAL)
-          .set(new Principal(user, device, System.currentTimeMillis() + 3_600_000));
-      ch.pipeline()
-          .addLast("codec", FrameCodec.INSTANCE)
-          .addLast(
-              "session", new ConnectionHandler(config, stats, Scheduler.system(), sessions.get()));
-      ch.pipeline()
-          .fireUserEventTriggered(
-              new WebSocketServerProtocolHandler.HandshakeComplete(
-                  "/ws", EmptyHttpHeaders.INSTANCE, null));
+      ch = EmbeddedConnections.upgraded(user, device, config, stats, sessions);
     }
 
     void send(byte[] bytes) throws InvalidProtocolBufferException {
@@ -301,25 +280,14 @@ class FrameFuzzTest {
     }
 
     private void drainOutbound() throws InvalidProtocolBufferException {
-      Object out;
-      while ((out = ch.readOutbound()) != null) {
-        try {
-          ByteBuf payload =
-              out instanceof BinaryWebSocketFrame b
-                  ? b.content()
-                  : out instanceof ByteBuf raw ? FrameCodecTest.payload(raw) : null;
-          if (payload != null) {
-            ServerFrame f = ServerFrame.parseFrom(ByteBufUtil.getBytes(payload));
+      EmbeddedConnections.read(
+          ch,
+          f -> {
             if (f.hasDisconnect()) {
               closeReason = f.getDisconnect().getReason();
             }
-          } else if (out instanceof CloseWebSocketFrame c) {
-            closeCode = c.statusCode();
-          }
-        } finally {
-          ReferenceCountUtil.release(out);
-        }
-      }
+          },
+          code -> closeCode = code);
     }
 
     void finish() throws InvalidProtocolBufferException {

@@ -7,33 +7,21 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import io.handoff.protocol.CloseCode;
 import io.handoff.protocol.v1.ClientFrame;
 import io.handoff.protocol.v1.Hello;
-import io.handoff.protocol.v1.ServerFrame;
 import io.handoff.server.Scheduler;
 import io.handoff.server.ServerConfig;
 import io.handoff.server.ServerStats;
 import io.handoff.server.auth.AccessTokenVerifier;
 import io.handoff.server.auth.AccessTokens;
 import io.handoff.server.auth.Hs256TokenVerifier;
-import io.handoff.server.auth.Principal;
 import io.handoff.server.auth.SigningKeys;
 import io.handoff.server.devices.DeviceSessions;
 import io.handoff.server.engine.ResumeStore;
 import io.handoff.server.engine.StoreLimits;
 import io.handoff.server.engine.memory.MemoryEngine;
 import io.handoff.server.handoff.HandoffService;
-import io.handoff.server.transport.ConnectionHandler;
-import io.handoff.server.transport.FrameCodec;
-import io.handoff.server.transport.FrameCodecTest;
-import io.handoff.server.transport.HttpRequestHandler;
-import io.netty.buffer.ByteBuf;
-import io.netty.buffer.ByteBufUtil;
 import io.netty.buffer.Unpooled;
 import io.netty.channel.embedded.EmbeddedChannel;
-import io.netty.handler.codec.http.EmptyHttpHeaders;
 import io.netty.handler.codec.http.websocketx.BinaryWebSocketFrame;
-import io.netty.handler.codec.http.websocketx.CloseWebSocketFrame;
-import io.netty.handler.codec.http.websocketx.WebSocketServerProtocolHandler;
-import io.netty.util.ReferenceCountUtil;
 import java.time.Clock;
 import java.util.ArrayList;
 import java.util.List;
@@ -161,22 +149,13 @@ class ResumeOrderTest {
 
   /** One device's connection on an embedded channel, after its upgrade. */
   private final class Device {
-    final EmbeddedChannel ch = new EmbeddedChannel();
+    final EmbeddedChannel ch;
     boolean welcomed;
     int closeCode = -1;
     String closeReason = "";
 
     Device(String user, String deviceId) {
-      ch.attr(HttpRequestHandler.PRINCIPAL)
-          .set(new Principal(user, deviceId, System.currentTimeMillis() + 3_600_000));
-      ch.pipeline()
-          .addLast("codec", FrameCodec.INSTANCE)
-          .addLast(
-              "session", new ConnectionHandler(config, stats, Scheduler.system(), sessions.get()));
-      ch.pipeline()
-          .fireUserEventTriggered(
-              new WebSocketServerProtocolHandler.HandshakeComplete(
-                  "/ws", EmptyHttpHeaders.INSTANCE, null));
+      ch = EmbeddedConnections.upgraded(user, deviceId, config, stats, sessions);
     }
 
     /** Sends a Hello, without running the tasks it leaves on the loop. */
@@ -199,27 +178,18 @@ class ResumeOrderTest {
 
     private void read() {
       ch.checkException();
-      Object out;
-      while ((out = ch.readOutbound()) != null) {
-        try {
-          ByteBuf payload =
-              out instanceof BinaryWebSocketFrame b
-                  ? b.content()
-                  : out instanceof ByteBuf raw ? FrameCodecTest.payload(raw) : null;
-          if (payload != null) {
-            ServerFrame f = ServerFrame.parseFrom(ByteBufUtil.getBytes(payload));
-            welcomed |= f.hasWelcome();
-            if (f.hasDisconnect()) {
-              closeReason = f.getDisconnect().getReason();
-            }
-          } else if (out instanceof CloseWebSocketFrame c) {
-            closeCode = c.statusCode();
-          }
-        } catch (com.google.protobuf.InvalidProtocolBufferException e) {
-          throw new AssertionError(e);
-        } finally {
-          ReferenceCountUtil.release(out);
-        }
+      try {
+        EmbeddedConnections.read(
+            ch,
+            f -> {
+              welcomed |= f.hasWelcome();
+              if (f.hasDisconnect()) {
+                closeReason = f.getDisconnect().getReason();
+              }
+            },
+            code -> closeCode = code);
+      } catch (com.google.protobuf.InvalidProtocolBufferException e) {
+        throw new AssertionError(e);
       }
     }
   }

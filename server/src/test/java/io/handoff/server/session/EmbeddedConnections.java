@@ -1,0 +1,71 @@
+package io.handoff.server.session;
+
+import com.google.protobuf.InvalidProtocolBufferException;
+import io.handoff.protocol.v1.ServerFrame;
+import io.handoff.server.Scheduler;
+import io.handoff.server.ServerConfig;
+import io.handoff.server.ServerStats;
+import io.handoff.server.auth.Principal;
+import io.handoff.server.transport.ConnectionHandler;
+import io.handoff.server.transport.FrameCodec;
+import io.handoff.server.transport.FrameCodecTest;
+import io.handoff.server.transport.HttpRequestHandler;
+import io.netty.buffer.ByteBuf;
+import io.netty.buffer.ByteBufUtil;
+import io.netty.channel.embedded.EmbeddedChannel;
+import io.netty.handler.codec.http.EmptyHttpHeaders;
+import io.netty.handler.codec.http.websocketx.BinaryWebSocketFrame;
+import io.netty.handler.codec.http.websocketx.CloseWebSocketFrame;
+import io.netty.handler.codec.http.websocketx.WebSocketServerProtocolHandler;
+import io.netty.util.ReferenceCountUtil;
+import java.util.function.Consumer;
+import java.util.function.IntConsumer;
+
+/**
+ * A device's connection on an embedded channel: the node's codec and session handler after the
+ * upgrade, whose loop runs its tasks only when the test says so.
+ */
+final class EmbeddedConnections {
+  private EmbeddedConnections() {}
+
+  /** A connection of {@code device} of {@code user}, upgraded, on {@code sessions}. */
+  static EmbeddedChannel upgraded(
+      String user, String device, ServerConfig config, ServerStats stats, Sessions sessions) {
+    EmbeddedChannel ch = new EmbeddedChannel();
+    ch.attr(HttpRequestHandler.PRINCIPAL)
+        .set(new Principal(user, device, System.currentTimeMillis() + 3_600_000));
+    ch.pipeline()
+        .addLast("codec", FrameCodec.INSTANCE)
+        .addLast(
+            "session", new ConnectionHandler(config, stats, Scheduler.system(), sessions.get()));
+    ch.pipeline()
+        .fireUserEventTriggered(
+            new WebSocketServerProtocolHandler.HandshakeComplete(
+                "/ws", EmptyHttpHeaders.INSTANCE, null));
+    return ch;
+  }
+
+  /**
+   * Reads what the node wrote: each frame to {@code frames}, a close frame's code to {@code
+   * closes}.
+   */
+  static void read(EmbeddedChannel ch, Consumer<ServerFrame> frames, IntConsumer closes)
+      throws InvalidProtocolBufferException {
+    Object out;
+    while ((out = ch.readOutbound()) != null) {
+      try {
+        ByteBuf payload =
+            out instanceof BinaryWebSocketFrame b
+                ? b.content()
+                : out instanceof ByteBuf raw ? FrameCodecTest.payload(raw) : null;
+        if (payload != null) {
+          frames.accept(ServerFrame.parseFrom(ByteBufUtil.getBytes(payload)));
+        } else if (out instanceof CloseWebSocketFrame c) {
+          closes.accept(c.statusCode());
+        }
+      } finally {
+        ReferenceCountUtil.release(out);
+      }
+    }
+  }
+}
