@@ -2,14 +2,11 @@ package io.handoff.client;
 
 import static io.handoff.client.Frames.welcome;
 import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.time.Duration;
 import java.util.List;
-import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.CopyOnWriteArrayList;
-import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 import org.junit.jupiter.api.AfterEach;
@@ -30,9 +27,9 @@ class UnauthorizedReconnectSocketTest {
   private static final Duration CONNECT_TIMEOUT = Duration.ofMinutes(7);
   private static final double RANDOM = 0.5;
 
-  private record Scheduled(Runnable task, long delayNanos) {}
-
-  private final BlockingQueue<Scheduled> reconnects = new LinkedBlockingQueue<>();
+  // The connect timeout's task is no reconnect: not recorded.
+  private final RecordedReconnects reconnects =
+      new RecordedReconnects(delay -> delay != CONNECT_TIMEOUT.toNanos());
   private final List<String> states = new CopyOnWriteArrayList<>();
   private final AtomicLong nanos = new AtomicLong();
   private volatile String token = TOKEN;
@@ -58,22 +55,7 @@ class UnauthorizedReconnectSocketTest {
                         states.add(state + " " + code);
                       }
                     }));
-    Scheduler recording =
-        (task, delayNanos) -> {
-          if (delayNanos != CONNECT_TIMEOUT.toNanos()) {
-            reconnects.add(new Scheduled(task, delayNanos));
-          }
-          return () -> {};
-        };
-    engine =
-        new SyncEngine(
-            config,
-            new EndpointConnector(config, loop.eventLoop()),
-            recording,
-            loop,
-            new Backoff(
-                config.reconnectInitial.toNanos(), config.reconnectMax.toNanos(), () -> RANDOM),
-            nanos::get);
+    engine = reconnects.engine(config, loop, RANDOM, nanos::get);
   }
 
   @AfterEach
@@ -82,10 +64,8 @@ class UnauthorizedReconnectSocketTest {
     server.close();
   }
 
-  private Scheduled nextReconnect() throws InterruptedException {
-    Scheduled s = reconnects.poll(WAIT, TimeUnit.SECONDS);
-    assertNotNull(s, "no reconnect scheduled within " + WAIT + " s");
-    return s;
+  private RecordedReconnects.Scheduled nextReconnect() throws InterruptedException {
+    return reconnects.next(WAIT);
   }
 
   /** The delay of the {@code attempt}-th reconnect in a row (from 0), with the test's draw. */
@@ -94,7 +74,8 @@ class UnauthorizedReconnectSocketTest {
   }
 
   /** Runs the scheduled attempt; the server takes it and the client is welcomed. */
-  private TestServer.Connection welcomed(Scheduled attempt) throws InterruptedException {
+  private TestServer.Connection welcomed(RecordedReconnects.Scheduled attempt)
+      throws InterruptedException {
     loop.execute(attempt.task());
     TestServer.Connection c = server.accept();
     assertTrue(c.next().hasHello());
@@ -116,7 +97,7 @@ class UnauthorizedReconnectSocketTest {
     // Three upgrades refused with 401 (the token is stale): the backoff grows with each.
     token = "stale-token";
     engine.connect();
-    Scheduled next = null;
+    RecordedReconnects.Scheduled next = null;
     for (int i = 0; i < 3; i++) {
       if (next != null) {
         loop.execute(next.task());

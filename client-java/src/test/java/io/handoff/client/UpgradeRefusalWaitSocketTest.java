@@ -2,13 +2,10 @@ package io.handoff.client;
 
 import static io.handoff.client.Frames.welcome;
 import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.time.Duration;
-import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
@@ -25,9 +22,7 @@ class UpgradeRefusalWaitSocketTest {
   private static final long WAIT = TestServer.WAIT_SECONDS;
   private static final long SECOND = TimeUnit.SECONDS.toNanos(1);
 
-  private record Scheduled(Runnable task, long delayNanos) {}
-
-  private final BlockingQueue<Scheduled> scheduled = new LinkedBlockingQueue<>();
+  private final RecordedReconnects scheduled = new RecordedReconnects(delay -> true);
   private TestServer server;
   private ClientLoop loop;
   private SyncEngine engine;
@@ -56,20 +51,7 @@ class UpgradeRefusalWaitSocketTest {
                 .url(server.url())
                 .token(TOKEN)
                 .reconnectBackoff(Duration.ofMillis(100), reconnectMax));
-    Scheduler recording =
-        (task, delayNanos) -> {
-          scheduled.add(new Scheduled(task, delayNanos));
-          return () -> {};
-        };
-    engine =
-        new SyncEngine(
-            config,
-            new EndpointConnector(config, loop.eventLoop()),
-            recording,
-            loop,
-            new Backoff(
-                config.reconnectInitial.toNanos(), config.reconnectMax.toNanos(), () -> random),
-            System::nanoTime);
+    engine = scheduled.engine(config, loop, random, System::nanoTime);
     return engine;
   }
 
@@ -85,10 +67,8 @@ class UpgradeRefusalWaitSocketTest {
     scheduled.clear();
   }
 
-  private Scheduled nextReconnect() throws InterruptedException {
-    Scheduled s = scheduled.poll(WAIT, TimeUnit.SECONDS);
-    assertNotNull(s, "no reconnect scheduled within " + WAIT + " s");
-    return s;
+  private RecordedReconnects.Scheduled nextReconnect() throws InterruptedException {
+    return scheduled.next(WAIT);
   }
 
   @Test
@@ -120,7 +100,7 @@ class UpgradeRefusalWaitSocketTest {
     server.refuseRetryAfter = "1";
     engine(0.999, Duration.ofSeconds(30)).connect();
     for (int i = 0; i < 6; i++) {
-      Scheduled s = nextReconnect();
+      RecordedReconnects.Scheduled s = nextReconnect();
       loop.execute(s.task());
     }
     // The seventh refusal in a row: the backoff's ceiling is 100 ms * 2^6 = 6.4 s by now.
@@ -135,7 +115,7 @@ class UpgradeRefusalWaitSocketTest {
     server.refuseWith = 503;
     CompletableFuture<Void> connected = engine(0.999, Duration.ofMinutes(5)).connect();
     for (int i = 0; i < 12; i++) {
-      Scheduled s = nextReconnect();
+      RecordedReconnects.Scheduled s = nextReconnect();
       assertTrue(s.delayNanos() < 2 * SECOND, "attempt " + i + " waited " + s.delayNanos());
       if (i == 11) {
         server.refuseWith = 0;
