@@ -31,6 +31,9 @@
 #                                                      reconnect path before the storm (0: none)
 #   STORM_WARMUP_STORMS=0                              storm: every connection cut at once this many
 #                                                      times during the warm-up, evenly spaced
+#   STORM_REDIS=no                                     storm: "yes" runs the node on a Redis started
+#                                                      for it (REDIS_AOF as for two-nodes) instead of
+#                                                      the embedded engine
 #   HANDOFF_USERS=1000 HANDOFF_DEVICES=3 HANDOFF_RATE=200 HANDOFF_DURATION=30s HANDOFF_WARMUP=10s
 #                                                      handoff: offers/s, each to the other devices
 #   REDIS_SERVER=                                      two-nodes: redis-server binary (default: PATH,
@@ -87,6 +90,7 @@ STORM_DURATION=${STORM_DURATION:-30s}
 STORM_WARMUP=${STORM_WARMUP:-60s}
 STORM_WARMUP_DROP_RATE=${STORM_WARMUP_DROP_RATE:-250}
 STORM_WARMUP_STORMS=${STORM_WARMUP_STORMS:-0}
+STORM_REDIS=${STORM_REDIS:-no}
 HANDOFF_USERS=${HANDOFF_USERS:-1000}
 HANDOFF_DEVICES=${HANDOFF_DEVICES:-3}
 HANDOFF_RATE=${HANDOFF_RATE:-200}
@@ -315,22 +319,52 @@ tcp_counters() {
 }
 
 scenario_storm() {
-  local users=$(((STORM_DEVICES + DEVICES - 1) / DEVICES)) before after
-  start_server storm || return 1
+  local users=$(((STORM_DEVICES + DEVICES - 1) / DEVICES)) before after redis store=() also=()
+  if [[ $STORM_REDIS == yes ]]; then
+    redis=$(find_redis)
+    if [[ -z $redis ]]; then
+      SKIPPED+=("storm: skipped, STORM_REDIS=yes and no redis-server (set REDIS_SERVER, or install it)")
+      return 0
+    fi
+    start_redis storm "$redis" $((PORT + 2))
+    store=(--redis-url "redis://127.0.0.1:$((PORT + 2))")
+    also=(--also-pid "redis=$REDIS_PID")
+  fi
+  start_server storm "${store[@]}" || return 1
   before=$(tcp_counters)
   # 10,000 handshakes before the run can take minutes on a busy machine: a longer limit.
   run storm $(($(secs "$STORM_DURATION") + $(secs "$STORM_WARMUP") + 900)) reconnect --users "$users" \
     --devices "$DEVICES" --rate "$STORM_RATE" --payload "$PAYLOAD" \
     --duration "$STORM_DURATION" --warmup "$STORM_WARMUP" --drop-rate 0 \
     --warmup-drop-rate "$STORM_WARMUP_DROP_RATE" --warmup-storms "$STORM_WARMUP_STORMS" --storm \
-    --drain-timeout 30s
+    --drain-timeout 30s "${also[@]}"
   after=$(tcp_counters)
   log "storm: CPU from the cut until every device resumed, ms: server $(jget storm_cpu_server_ms "$RESULT") (JIT $(jget storm_cpu_server_jit_ms "$RESULT")), load tester $(jget storm_cpu_loadtest_ms "$RESULT") (JIT $(jget storm_cpu_loadtest_jit_ms "$RESULT")), machine $(jget storm_cpu_machine_ms "$RESULT")"
   if [[ -n $after ]]; then
     log "storm: during the run (whole machine): $(join -j1 <(echo "$before") <(echo "$after") | awk '{ printf "%s +%d  ", $1, $3 - $2 }')"
   fi
   stop_server
-  reconnect_row storm "$users x $DEVICES, $STORM_RATE writes/s, every connection cut at once"
+  if [[ $STORM_REDIS == yes ]]; then
+    log "storm: Redis over the measured window $(jget cpu_redis_pct "$RESULT")% of a core, $(jget redis_cpu_us_per_delivery "$RESULT") µs per delivery (the storm's own CPU: machine less server and load tester, above)"
+    kill "$REDIS_PID" 2>/dev/null || true
+    wait "$REDIS_PID" 2>/dev/null || true
+  fi
+  reconnect_row storm "$users x $DEVICES, $STORM_RATE writes/s, every connection cut at once$([[ $STORM_REDIS == yes ]] && echo ', on Redis')"
+}
+
+# start_redis NAME BINARY PORT: one Redis without snapshots (REDIS_AOF: its append-only file, fsync
+# every second); sets REDIS_PID.
+start_redis() {
+  local name=$1 redis=$2 redis_port=$3
+  mkdir -p "$OUT/redis-data-$name"
+  "$redis" --port "$redis_port" --bind 127.0.0.1 --dir "$OUT/redis-data-$name" --save '' \
+    --appendonly "${REDIS_AOF:-yes}" --appendfsync everysec >"$OUT/redis-$name.log" 2>&1 &
+  REDIS_PID=$!
+  for _ in $(seq 1 50); do
+    (exec 3<>"/dev/tcp/127.0.0.1/$redis_port") 2>/dev/null && break
+    sleep 0.1
+  done
+  grep -q '^redis:' "$OUT/machine.txt" || echo "redis: $("$redis" --version)" >>"$OUT/machine.txt"
 }
 
 # Starts Redis and two nodes (a on PORT, b on PORT+1) through it; sets URL2, REDIS_PID, NODE2_PID.
@@ -349,15 +383,7 @@ start_two_nodes() {
     return 2
   fi
   local redis_port=$((PORT + 2)) port2=$((PORT + 1))
-  mkdir -p "$OUT/redis-data-$name"
-  "$redis" --port "$redis_port" --bind 127.0.0.1 --dir "$OUT/redis-data-$name" --save '' \
-    --appendonly "${REDIS_AOF:-yes}" --appendfsync everysec >"$OUT/redis-$name.log" 2>&1 &
-  REDIS_PID=$!
-  for _ in $(seq 1 50); do
-    (exec 3<>"/dev/tcp/127.0.0.1/$redis_port") 2>/dev/null && break
-    sleep 0.1
-  done
-  grep -q '^redis:' "$OUT/machine.txt" || echo "redis: $("$redis" --version)" >>"$OUT/machine.txt"
+  start_redis "$name" "$redis" "$redis_port"
   local loops=${NODE_EVENT_LOOPS:-1}
   if [[ $TWO_NODES_SERVER == bare ]]; then
     start_bare_redis_nodes "$name" "$redis_port" "$port2" "$loops"
