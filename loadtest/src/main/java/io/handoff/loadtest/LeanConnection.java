@@ -50,6 +50,8 @@ final class LeanConnection extends ClientWire {
   private final Listener listener;
   Channel channel;
   boolean welcomed;
+  // When the Welcome arrived (the link's clock); meaningful once welcomed.
+  long welcomedAtNanos;
   boolean synced;
   boolean durableAcks;
   private boolean reported;

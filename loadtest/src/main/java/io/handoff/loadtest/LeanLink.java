@@ -26,6 +26,7 @@ import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
+import java.util.function.LongSupplier;
 
 /**
  * The lean connection of one {@code fanout} device: the protocol the load tester needs (upgrade,
@@ -51,6 +52,9 @@ final class LeanLink implements LeanConnection.Listener {
   private static final long BACKOFF_MAX_NANOS = TimeUnit.SECONDS.toNanos(30);
   private static final long UNAVAILABLE_MAX_NANOS = TimeUnit.SECONDS.toNanos(2);
   private static final long RETRY_AFTER_MAX_NANOS = TimeUnit.SECONDS.toNanos(60);
+  // As the client's SyncEngine.STABLE_CONNECTION_NANOS: how long a connection must have lasted
+  // since its Welcome for the reconnect backoff to start over when it ends.
+  static final long STABLE_CONNECTION_NANOS = TimeUnit.SECONDS.toNanos(10);
 
   private final Device device;
   private final EventLoop loop;
@@ -59,6 +63,7 @@ final class LeanLink implements LeanConnection.Listener {
   private final String token;
   private final String clientName;
   private final Duration connectTimeout;
+  private final LongSupplier nanoClock;
   private final byte[] filler;
   private final byte[][] documentNames;
   private final LeanWire.Frame frame = new LeanWire.Frame();
@@ -105,7 +110,33 @@ final class LeanLink implements LeanConnection.Listener {
       Duration connectTimeout,
       int payloadBytes,
       int documents) {
+    this(
+        device,
+        loop,
+        urls,
+        localAddress,
+        token,
+        clientName,
+        connectTimeout,
+        payloadBytes,
+        documents,
+        System::nanoTime);
+  }
+
+  /** As above, reading time from {@code nanoClock} (tests). */
+  LeanLink(
+      Device device,
+      EventLoop loop,
+      List<URI> urls,
+      InetSocketAddress localAddress,
+      String token,
+      String clientName,
+      Duration connectTimeout,
+      int payloadBytes,
+      int documents,
+      LongSupplier nanoClock) {
     this.device = device;
+    this.nanoClock = nanoClock;
     this.loop = loop;
     this.urls = List.copyOf(urls);
     this.localAddress = localAddress;
@@ -203,6 +234,11 @@ final class LeanLink implements LeanConnection.Listener {
     }
   }
 
+  /** How many reconnect delays in a row the backoff has grown by; read on the event loop. */
+  int backoffAttempt() {
+    return attempt;
+  }
+
   /** Writes sent again with their original number. */
   long resent() {
     return resent;
@@ -267,6 +303,11 @@ final class LeanLink implements LeanConnection.Listener {
       reason = l.disconnectReason;
     }
     if (CloseCode.isReconnect(code)) {
+      if (l.welcomed && nanoClock.getAsLong() - l.welcomedAtNanos >= STABLE_CONNECTION_NANOS) {
+        // As the client: the backoff starts over only after a connection that lasted, so a node
+        // that welcomes and then closes every connection at once is not called back at once.
+        attempt = 0;
+      }
       state(ConnectionState.RECONNECTING, code, reason);
       endpoint = (endpoint + 1) % urls.size();
       // As the client: after a 4005 or an upgrade refused with 503 the short backoff, and after a
@@ -305,8 +346,8 @@ final class LeanLink implements LeanConnection.Listener {
 
   private void welcome(LeanConnection l, Welcome w) {
     l.welcomed = true;
+    l.welcomedAtNanos = nanoClock.getAsLong();
     l.durableAcks = w.getDurableAckReplicas() > 0;
-    attempt = 0;
     nextSeq = Math.max(nextSeq, w.getLastClientSeq());
     window = w.getMaxInFlightWrites() > 0 ? Math.min(1_000, w.getMaxInFlightWrites()) : 1_000;
     state(ConnectionState.CONNECTED, 0, null);
