@@ -3,6 +3,7 @@ package io.handoff.loadtest;
 import io.handoff.client.internal.ClientWire;
 import io.handoff.client.internal.ClosedBy;
 import io.handoff.client.internal.Handshake;
+import io.handoff.client.internal.LookupResolver;
 import io.handoff.client.internal.UpgradeFailedException;
 import io.handoff.client.internal.WebSocketConnector;
 import io.netty.bootstrap.Bootstrap;
@@ -88,6 +89,8 @@ final class LeanConnection extends ClientWire {
                     : NioSocketChannel.class)
             .option(ChannelOption.CONNECT_TIMEOUT_MILLIS, timeoutMillis)
             .option(ChannelOption.TCP_NODELAY, true)
+            // As the client: a name is looked up off the loop, which the other devices share.
+            .resolver(LookupResolver.INSTANCE)
             .handler(c);
     InetSocketAddress remote = InetSocketAddress.createUnresolved(url.getHost(), url.getPort());
     ChannelFuture f = localAddress == null ? b.connect(remote) : b.connect(remote, localAddress);

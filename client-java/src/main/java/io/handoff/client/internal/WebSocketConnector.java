@@ -42,7 +42,7 @@ public final class WebSocketConnector {
   private final String host;
   private final int port;
   // The server's address: resolved once when the URI names an IP address; otherwise unresolved,
-  // so that each attempt resolves the name anew.
+  // so that each attempt resolves the name anew, off the event loop (LookupResolver).
   private final InetSocketAddress remote;
   private final EventLoop eventLoop;
   private final InetSocketAddress localAddress;
@@ -90,6 +90,8 @@ public final class WebSocketConnector {
             .channelFactory(isEpoll(eventLoop) ? EPOLL : NIO)
             .option(ChannelOption.CONNECT_TIMEOUT_MILLIS, connectTimeoutMillis)
             .option(ChannelOption.TCP_NODELAY, true)
+            // A name is looked up off the loop: a lookup that hangs would stall its other clients.
+            .resolver(LookupResolver.INSTANCE)
             .handler(new ClientChannelInitializer(ssl, host, port, handler, connectTimeoutMillis));
     ChannelFuture connected =
         localAddress == null ? bootstrap.connect(remote) : bootstrap.connect(remote, localAddress);
