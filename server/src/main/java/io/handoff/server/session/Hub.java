@@ -14,6 +14,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.RejectedExecutionException;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -22,7 +23,9 @@ import org.slf4j.LoggerFactory;
  * one session past Hello here: opened with the first, closed after the last. A second session of
  * the same device replaces the first (which is closed with REPLACED). Every upgraded connection
  * holds one of the user's slots from its upgrade on, Hello or not, so sockets that never say Hello
- * count toward the per-user limit too. Signals reach the sessions by their type. Thread-safe.
+ * count toward the per-user limit too. Signals reach the sessions by their type, each session
+ * guarded on its own: one that cannot take its part (its event loop refuses tasks on the way down)
+ * does not keep the user's others from theirs. Thread-safe.
  */
 public final class Hub {
   private static final Logger log = LoggerFactory.getLogger(Hub.class);
@@ -219,7 +222,11 @@ public final class Hub {
     @Override
     public void onEvent(DocumentEvent event) {
       for (Session s : sessions) {
-        s.offer(event);
+        try {
+          s.offer(event);
+        } catch (RuntimeException e) {
+          failed(s, "an event", e);
+        }
       }
     }
 
@@ -232,25 +239,51 @@ public final class Hub {
           CloseCode shown = code == null ? CloseCode.INTERNAL_ERROR : code;
           for (Session s : sessions) {
             if (kick.getDeviceId().isEmpty() || kick.getDeviceId().equals(s.deviceId())) {
-              if (kick.getSessionId().isEmpty()) {
-                s.kick(shown, kick.getReason());
-              } else {
-                s.kickSession(kick.getSessionId(), shown, kick.getReason());
+              try {
+                if (kick.getSessionId().isEmpty()) {
+                  s.kick(shown, kick.getReason());
+                } else {
+                  s.kickSession(kick.getSessionId(), shown, kick.getReason());
+                }
+              } catch (RuntimeException e) {
+                failed(s, "a kick", e);
               }
             }
           }
         }
         case ACTIVITY_CHANGED, OFFER_PROMPTED, OFFER_ENDED, PRESENCE_CHANGED -> {
           for (Session s : sessions) {
-            s.signal(signal);
+            try {
+              s.signal(signal);
+            } catch (RuntimeException e) {
+              failed(s, "a signal", e);
+            }
           }
         }
         case APPROVAL_PROMPTED, APPROVAL_ENDED -> {
           for (Session s : sessions) {
-            s.approvalSignal(signal);
+            try {
+              s.approvalSignal(signal);
+            } catch (RuntimeException e) {
+              failed(s, "an approval signal", e);
+            }
           }
         }
         default -> {} // A signal of a kind this node does not know (a newer node sent it).
+      }
+    }
+
+    /**
+     * One session could not take its part of a broker message; the user's other sessions still get
+     * theirs (the hub tells each in turn, on the broker's thread). A loop that refuses tasks is
+     * stopping, and its session with it: not worth a warning each.
+     */
+    private static void failed(Session s, String what, RuntimeException e) {
+      if (e instanceof RejectedExecutionException) {
+        log.debug(
+            "{}/{} not told of {}: its event loop is stopping", s.userId(), s.deviceId(), what);
+      } else {
+        log.warn("{}/{} not told of {}", s.userId(), s.deviceId(), what, e);
       }
     }
 
