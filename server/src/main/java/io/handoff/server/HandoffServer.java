@@ -550,8 +550,8 @@ public final class HandoffServer implements AutoCloseable {
     ready = false;
     serverChannel.close().syncUninterruptibly();
     for (Channel ch : connections) {
-      // Upgraded: the session drains. Still in HTTP: closed, after the answer of an API request
-      // in flight (HttpRequestHandler).
+      // Upgraded: the session drains. Still in HTTP: answered (503, or an API request's answer)
+      // and closed, or closed after the close timeout if idle (HttpRequestHandler).
       ch.pipeline().fireUserEventTriggered(HandoffChannelInitializer.DRAIN);
     }
     Duration bound = config.drainTimeout().plus(config.closeTimeout()).plusSeconds(1);

@@ -143,6 +143,68 @@ class DrainTest {
   }
 
   /**
+   * A connection still in plain HTTP whose request the node has not read when it begins to drain
+   * (an upgrade on its way, sent on a kept-alive connection) is answered 503, saying the node
+   * drains, not cut off unread (a reset, which a client takes as a failed connection, with its
+   * growing backoff). The upgrade is sent only once the node's port refuses connections: the drain
+   * has begun. The close timeout, which bounds how long such a connection is kept, is long here so
+   * that a slow machine cannot outlast it.
+   */
+  @Test
+  void anUpgradeSentOnAnOpenConnectionAfterTheDrainBeganIsAnswered503() throws Exception {
+    Nodes nodes = new Nodes();
+    HandoffServer node =
+        nodes.start(
+            "n1",
+            new MemoryEngine(StoreLimits.builder().build()),
+            b -> b.closeTimeout(Duration.ofMinutes(1)).handshakeTimeout(Duration.ofMinutes(1)));
+    CompletableFuture<Void> stopped = null;
+    try (java.net.Socket s = new java.net.Socket("127.0.0.1", node.port())) {
+      s.setSoTimeout(30_000);
+      // A probe first, the connection kept alive: the node has accepted it.
+      s.getOutputStream()
+          .write(
+              "GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
+                  .getBytes(java.nio.charset.StandardCharsets.US_ASCII));
+      assertEquals(200, RawHttp.read(s.getInputStream()).status());
+
+      stopped = CompletableFuture.runAsync(node::close);
+      int port = node.port();
+      Conditions.await(
+          "the node's port closed (the drain began)",
+          () -> {
+            try (java.net.Socket probe = new java.net.Socket("127.0.0.1", port)) {
+              return false;
+            } catch (java.io.IOException refused) {
+              return true;
+            }
+          },
+          Duration.ofSeconds(10));
+
+      s.getOutputStream()
+          .write(
+              ("GET /ws HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n"
+                      + "Connection: Upgrade\r\nSec-WebSocket-Version: 13\r\n"
+                      + "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+                      + "Authorization: Bearer "
+                      + token("dora", "phone")
+                      + "\r\n\r\n")
+                  .getBytes(java.nio.charset.StandardCharsets.US_ASCII));
+      RawHttp answer = RawHttp.read(s.getInputStream());
+      assertEquals(503, answer.status(), answer.toString());
+      assertEquals("close", answer.header("connection"), answer.toString());
+      assertTrue(answer.body().contains("this node is draining"), answer.toString());
+      assertEquals(-1, s.getInputStream().read(), "then the connection closes");
+      stopped.get(30, TimeUnit.SECONDS);
+    } finally {
+      if (stopped != null) {
+        stopped.get(30, TimeUnit.SECONDS);
+      }
+      nodes.close();
+    }
+  }
+
+  /**
    * A drain longer than the heartbeat's silence window: the node reads nothing from its devices
    * while it drains, so they fall silent to it, but that is the node's doing, and a device whose
    * accept is still in the store gets its grant and then SHUTDOWN, not IDLE_TIMEOUT before it.

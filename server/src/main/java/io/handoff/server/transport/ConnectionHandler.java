@@ -253,11 +253,27 @@ public final class ConnectionHandler extends WireCodec implements Link {
       Heartbeats.current()
           .add(this, eventLoop(), node.config().heartbeatInterval().toNanos(), node.time());
       endpoint.opened(this);
+      if (HttpRequestHandler.draining(ctx.channel())) {
+        // Upgraded by Netty's handshaker after the drain reached the connection: told at once.
+        endpoint.drain();
+      }
       return;
     }
     if (evt == HandoffChannelInitializer.DRAIN) {
       if (upgraded() && !closing && !closed) {
         endpoint.drain();
+      } else if (!upgraded() && !closing && !closed) {
+        // Still in plain HTTP with nothing under way (HttpRequestHandler): a request already on
+        // its way is read and answered 503 within the close timeout; then the connection closes.
+        // On the loop's own clock, as the drain's other timers (the drain bounds the node's stop).
+        cancelHandshakeTimer();
+        handshakeTimer =
+            ctx.channel()
+                .eventLoop()
+                .schedule(
+                    this::handshakeDeadline,
+                    node.config().closeTimeout().toMillis(),
+                    TimeUnit.MILLISECONDS);
       }
       return;
     }

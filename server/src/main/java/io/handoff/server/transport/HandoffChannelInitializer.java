@@ -63,7 +63,8 @@ public final class HandoffChannelInitializer extends ChannelInitializer<SocketCh
 
   /**
    * A user event that drains the connection's session: no new requests, writes in flight answered,
-   * then SHUTDOWN. Fired by the server on every upgraded connection when it stops.
+   * then SHUTDOWN; a connection still in plain HTTP is answered and let go (see {@link
+   * HttpRequestHandler}). Fired by the server on every connection when it stops.
    */
   public static final Object DRAIN =
       new Object() {

@@ -5,6 +5,7 @@ import io.handoff.server.auth.AuthException;
 import io.handoff.server.auth.Principal;
 import io.handoff.server.auth.TokenVerifier;
 import io.netty.buffer.Unpooled;
+import io.netty.channel.Channel;
 import io.netty.channel.ChannelFutureListener;
 import io.netty.channel.ChannelHandler.Sharable;
 import io.netty.channel.ChannelHandlerContext;
@@ -56,6 +57,10 @@ public final class HttpRequestHandler extends ChannelInboundHandlerAdapter {
   private static final AttributeKey<FullHttpRequest> CHECKING =
       AttributeKey.valueOf("handoff.http.upgradeChecking");
 
+  // Set while an upgrade moves to its user's loop (Upgrades): a drain then leaves the connection to
+  // the move, which answers it once the connection has joined that loop.
+  static final AttributeKey<Boolean> MOVING = AttributeKey.valueOf("handoff.http.upgradeMoving");
+
   static final String WS_PATH = "/ws";
   private static final Logger log = LoggerFactory.getLogger(HttpRequestHandler.class);
 
@@ -106,6 +111,10 @@ public final class HttpRequestHandler extends ChannelInboundHandlerAdapter {
     }
     boolean forwarded = false;
     try {
+      if (draining(ctx.channel())) {
+        answerDraining(ctx);
+        return;
+      }
       if (!req.decoderResult().isSuccess()) {
         respond(
             ctx,
@@ -182,11 +191,14 @@ public final class HttpRequestHandler extends ChannelInboundHandlerAdapter {
   }
 
   /**
-   * The node drains ({@link HandoffChannelInitializer#DRAIN}) a connection still in plain HTTP:
-   * closed at once, unless a service request on it waits for its answer, which then goes out and
-   * closes it ({@link HttpService#answered}), or an upgrade on it waits for the store's word on its
-   * device session, which is answered 503 at once (the node is draining), so that the device goes
-   * to another node within its short backoff instead of taking a dropped connection.
+   * The node drains ({@link HandoffChannelInitializer#DRAIN}) a connection still in plain HTTP. A
+   * service request on it that waits for its answer gets it, which then closes the connection
+   * ({@link HttpService#answered}); an upgrade on it that waits for the store's word on its device
+   * session is answered 503 at once (the node is draining), so that the device goes to another node
+   * within its short backoff instead of taking a dropped connection; an upgrade on its way to its
+   * user's loop is answered there ({@link Upgrades}). Any other connection (idle, or with a request
+   * not read yet) is left to the connection handler, which closes it after the close timeout: a
+   * request read meanwhile is answered 503 too, not cut off unread.
    */
   @Override
   public void userEventTriggered(ChannelHandlerContext ctx, Object evt) throws Exception {
@@ -198,19 +210,36 @@ public final class HttpRequestHandler extends ChannelInboundHandlerAdapter {
       ctx.channel().attr(HttpService.Answering.DRAINING).set(Boolean.TRUE);
       return;
     }
+    if (ctx.channel().attr(MOVING).get() != null) {
+      return;
+    }
     FullHttpRequest checking = ctx.channel().attr(CHECKING).getAndSet(null);
     if (checking != null) {
       checking.release();
-      FullHttpResponse res =
-          response(
-              HttpResponseStatus.SERVICE_UNAVAILABLE,
-              "unavailable",
-              "this node is draining (shutting down); reconnect to another node");
-      res.headers().set(HttpHeaderNames.CONNECTION, HttpHeaderValues.CLOSE);
-      ctx.writeAndFlush(res).addListener(ChannelFutureListener.CLOSE);
+      answerDraining(ctx);
     } else {
-      ctx.close(); // An idle keep-alive connection, or a request not yet read: nothing to answer.
+      ctx.fireUserEventTriggered(evt);
     }
+  }
+
+  /**
+   * Whether the node of {@code ch} has begun to drain: its listener, which accepted {@code ch}, is
+   * closed (a drain closes it before it tells its connections). Any thread.
+   */
+  static boolean draining(Channel ch) {
+    Channel listener = ch.parent();
+    return listener != null && !listener.isOpen();
+  }
+
+  /** Answers 503 (the node is draining) and closes the connection. */
+  static void answerDraining(ChannelHandlerContext ctx) {
+    FullHttpResponse res =
+        response(
+            HttpResponseStatus.SERVICE_UNAVAILABLE,
+            "unavailable",
+            "this node is draining (shutting down); reconnect to another node");
+    res.headers().set(HttpHeaderNames.CONNECTION, HttpHeaderValues.CLOSE);
+    ctx.writeAndFlush(res).addListener(ChannelFutureListener.CLOSE);
   }
 
   /**

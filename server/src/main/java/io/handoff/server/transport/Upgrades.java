@@ -70,6 +70,13 @@ final class Upgrades {
    * principal is set. Takes {@code req}'s reference.
    */
   void upgrade(ChannelHandlerContext http, FullHttpRequest req) {
+    if (HttpRequestHandler.draining(http.channel())) {
+      // The node began to drain while the upgrade waited (for its session check, or its move to
+      // its user's loop): a session now would only be told SHUTDOWN.
+      req.release();
+      HttpRequestHandler.answerDraining(http);
+      return;
+    }
     if (loops != null) {
       EventLoop home = loops.home(http.channel().attr(HttpRequestHandler.PRINCIPAL).get().userId());
       if (home != http.channel().eventLoop()) {
@@ -106,7 +113,8 @@ final class Upgrades {
    * deregistration after the current read, then registers the channel with {@code home}, which adds
    * its socket to that loop's poller and resumes reading; nothing is read meanwhile (the device
    * waits for the 101 before it sends a frame). Every handler of the pipeline runs on {@code home}
-   * from then on. Takes {@code req}'s reference.
+   * from then on. If the node began to drain meanwhile, the upgrade is answered 503 there instead.
+   * Takes {@code req}'s reference.
    */
   private void move(ChannelHandlerContext http, FullHttpRequest req, EventLoop home) {
     Channel ch = http.channel();
@@ -118,6 +126,10 @@ final class Upgrades {
     }
     ConnectionHandler handler = (ConnectionHandler) connection.handler();
     handler.leavingLoop();
+    // A drain that reaches the connection during the move leaves it to the move, which answers
+    // the upgrade 503 on the new loop (see upgrade): the drain may run on either loop, before or
+    // after the channel changed loops.
+    ch.attr(HttpRequestHandler.MOVING).set(Boolean.TRUE);
     ch.deregister()
         .addListener(
             left -> {
@@ -142,6 +154,7 @@ final class Upgrades {
                       ch.close();
                       return;
                     }
+                    ch.attr(HttpRequestHandler.MOVING).set(null);
                     handler.joinedLoop();
                     upgrade(http, req);
                   });
