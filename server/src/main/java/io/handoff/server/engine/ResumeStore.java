@@ -37,7 +37,8 @@ import java.util.concurrent.CompletableFuture;
  *       alive for {@code deviceId}, the answer carries only that status ({@link
  *       Resumed#sessionAlive} false): the device is not marked online and nothing else is read.
  *   <li><b>Failure</b> completes the future exceptionally, as the separate calls would; the device
- *       may then be online or not (the entry expires with its TTL).
+ *       may then be online or not (the entry expires with its TTL). The Redis engine, whose
+ *       timed-out script may still run later, marks the connection offline behind it.
  * </ul>
  *
  * <p>{@link #separately} gives the same answers with the separate calls, for engines that have no

@@ -131,6 +131,16 @@ final class RedisFailures {
         });
   }
 
+  /**
+   * Runs {@code command} on {@code sender}, the executor that sent an earlier command (null: a
+   * thread of no event loop), so that what it sends goes through the same Redis connection ({@link
+   * RoutedCommands}) and Redis runs it after that command. Throws {@link
+   * RejectedExecutionException} if the executor stopped.
+   */
+  void sendFrom(EventExecutor sender, Runnable command) {
+    (sender != null ? sender : timer).execute(command);
+  }
+
   /** The store's kind of failure for {@code cause}. */
   static RuntimeException classify(Throwable err) {
     Throwable cause = unwrap(err);

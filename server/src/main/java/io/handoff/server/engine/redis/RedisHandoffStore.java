@@ -328,8 +328,13 @@ final class RedisHandoffStore implements HandoffStore {
 
   @Override
   public CompletableFuture<Boolean> offline(String userId, String deviceId, long connection) {
+    return offline(userId, deviceId, connection, clock.millis());
+  }
+
+  /** As {@link #offline(String, String, long)}, the device last seen at {@code seenMs}. */
+  CompletableFuture<Boolean> offline(String userId, String deviceId, long connection, long seenMs) {
     byte[][] argv = {
-      utf8("down"), utf8(deviceId), connections.of(connection), utf8(Long.toString(clock.millis()))
+      utf8("down"), utf8(deviceId), connections.of(connection), utf8(Long.toString(seenMs))
     };
     return eval(presence, ScriptOutputType.INTEGER, new byte[][] {keys.presence(userId)}, argv)
         .thenApply(r -> ((Long) r) == 1L);

@@ -11,17 +11,25 @@ import io.handoff.server.engine.StoreLimits;
 import io.handoff.server.handoff.HandoffStore;
 import io.handoff.server.handoff.HandoffStore.EndStatus;
 import io.handoff.server.handoff.HandoffStore.OfferEnd;
+import io.handoff.server.sync.StoreUnavailableException;
 import io.handoff.server.sync.SyncResult;
 import io.handoff.server.sync.WriteValidator;
 import io.lettuce.core.ScriptOutputType;
 import io.lettuce.core.cluster.api.async.RedisClusterAsyncCommands;
+import io.netty.util.concurrent.EventExecutor;
+import io.netty.util.internal.ThreadExecutorMap;
 import java.nio.charset.StandardCharsets;
 import java.time.Clock;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.CancellationException;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
+import java.util.concurrent.RejectedExecutionException;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * {@link ResumeStore} in Redis: one call of {@code resume.lua}, which checks the device session,
@@ -30,9 +38,12 @@ import java.util.concurrent.CompletableFuture;
  * are keys of the user's hash tag, so in a Cluster the one script runs on the user's shard. The
  * replies are parsed as the separate stores parse theirs. A document whose deltas cannot serve
  * (history past its age limit, divergence at the first delta) is read again as a snapshot, as
- * {@link RedisDocumentStore#read} does: the one case with a second round trip. Thread-safe.
+ * {@link RedisDocumentStore#read} does: the one case with a second round trip. A resume that fails
+ * once its script may have marked the device online takes that mark back ({@link #takeBack}).
+ * Thread-safe.
  */
 final class RedisResume {
+  private static final Logger log = LoggerFactory.getLogger(RedisResume.class);
   private static final byte[] EMPTY = {};
   private static final byte[] ZERO_FP = new byte[8];
 
@@ -43,6 +54,7 @@ final class RedisResume {
   private final RedisFailures failures;
   private final RedisDocumentStore documents;
   private final ConnectionNames connections;
+  private final RedisHandoffStore presence;
   private final RedisScript script = new RedisScript("resume.lua");
 
   RedisResume(
@@ -52,7 +64,8 @@ final class RedisResume {
       Clock clock,
       RedisFailures failures,
       RedisDocumentStore documents,
-      ConnectionNames connections) {
+      ConnectionNames connections,
+      RedisHandoffStore presence) {
     this.redis = redis;
     this.keys = keys;
     this.limits = limits;
@@ -60,6 +73,7 @@ final class RedisResume {
     this.failures = failures;
     this.documents = documents;
     this.connections = connections;
+    this.presence = presence;
   }
 
   CompletableFuture<ResumeStore.Resumed> resume(ResumeStore.Request r) {
@@ -108,9 +122,67 @@ final class RedisResume {
           p.getFingerprint() == 0 ? ZERO_FP : RedisDocumentStore.epochBytes(p.getFingerprint()));
     }
     byte[][] args = argv.toArray(new byte[0][]);
-    return failures
-        .run(() -> script.<List<Object>>eval(redis, ScriptOutputType.MULTI, k, args))
-        .thenCompose(reply -> parse(r, byName, reply, now));
+    // The thread sending the script picks its Redis connection (RoutedCommands): a take-back sent
+    // from it goes through the same one.
+    EventExecutor sender = ThreadExecutorMap.currentExecutor();
+    CompletableFuture<List<Object>> sent =
+        failures.run(() -> script.<List<Object>>eval(redis, ScriptOutputType.MULTI, k, args));
+    CompletableFuture<ResumeStore.Resumed> answer =
+        sent.thenCompose(reply -> parse(r, byName, reply, now));
+    answer.whenComplete(
+        (v, err) -> {
+          if (err != null && mayHaveRun(sent)) {
+            takeBack(r, now, sender);
+          }
+        });
+    return answer;
+  }
+
+  /**
+   * Whether the script of a failed resume may have run, or may still run: it did (a later read
+   * failed), or its fate is unknown (a timeout: the script stays queued in Redis, and a paused
+   * Redis runs it when it resumes). Not when Redis refused it or it was never sent.
+   */
+  private static boolean mayHaveRun(CompletableFuture<?> sent) {
+    try {
+      sent.join();
+      return true;
+    } catch (CompletionException | CancellationException e) {
+      return !(RedisFailures.unwrap(e) instanceof StoreUnavailableException);
+    }
+  }
+
+  /**
+   * Marks the device offline through the failed resume's connection (if its entry still names it),
+   * sent from {@code sender}, so through the Redis connection that carried the script: Redis runs
+   * one connection's commands in order, so this runs after the script, however late that runs. The
+   * node closes the device's connection and never refreshes its entry; without this, a script held
+   * in a paused Redis would list the device online until its presence deadline. No clock is
+   * compared: the entry's connection tells a newer connection's entry apart, which is left alone.
+   * The device is last seen at the resume's {@code now}, as the script marked it: before any later
+   * connection of the device came online, so the presence keeper still refreshes that one's entry
+   * if this script, run late, overwrote it.
+   */
+  private void takeBack(ResumeStore.Request r, long now, EventExecutor sender) {
+    Runnable down =
+        () ->
+            presence
+                .offline(r.userId(), r.deviceId(), r.connection(), now)
+                .whenComplete(
+                    (changed, err) -> {
+                      if (err != null) {
+                        log.debug(
+                            "taking back the presence of {}/{} failed: {}",
+                            r.userId(),
+                            r.deviceId(),
+                            err.toString());
+                      }
+                    });
+    try {
+      failures.sendFrom(sender, down);
+    } catch (RejectedExecutionException stopping) {
+      // The node is stopping: the entry expires at its deadline.
+    }
   }
 
   @SuppressWarnings("unchecked")
