@@ -126,11 +126,12 @@ class ResumeStormTest {
     System.out.println("resume storm against a paused Redis: " + seen);
     assertTrue(engine.peak() <= IN_FLIGHT, seen);
     assertTrue(refused > 0, seen);
-    // Every read the node sent failed at the store's timeout; the log has a line per 10 s of
-    // them, not one per device.
+    // Every read the node sent failed at the store's timeout; once they timed out the node sent
+    // at most one at a time (RedisPauseResumeTest). The log has a line per 10 s of them, not one
+    // per device.
     long lines =
         said.list.stream().filter(e -> e.getFormattedMessage().startsWith("resume of")).count();
-    assertTrue(engine.ended() >= 2 * IN_FLIGHT, seen);
+    assertTrue(engine.ended() >= IN_FLIGHT, seen);
     assertTrue(lines >= 1 && lines <= engine.ended() / 4, lines + " lines for " + seen);
     assertTrue(node.stats().resumesFailed.sum() >= engine.ended(), "all counted failed: " + seen);
 

@@ -1,8 +1,11 @@
 package io.handoff.server.session;
 
+import io.handoff.server.sync.OutcomeUnknownException;
 import io.netty.channel.EventLoop;
 import java.time.Duration;
 import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.concurrent.CancellationException;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
@@ -20,7 +23,14 @@ import org.slf4j.LoggerFactory;
  * past both is refused at once, with no store call: a reconnect storm against a slow store then
  * costs the node and the store a bounded number of reads, however many devices come, instead of one
  * per device piling up behind the slow ones. A read holds its slot until the store answers or fails
- * (the store's own timeouts bound that). Thread-safe.
+ * (the store's own timeouts bound that).
+ *
+ * <p>A read that timed out at the store ({@link OutcomeUnknownException#isTimedOut}) may still be
+ * queued there: a paused Redis holds every script sent to it and runs them all when it resumes.
+ * While the last read to end timed out, the line lets one read at a time reach the store and
+ * refuses the others at once, the waiting ones too, so a long pause costs the store one held read
+ * per timeout instead of {@code maxInFlight}; the first read that ends otherwise (an answer, an
+ * error, a lost connection) opens the line again. Thread-safe.
  */
 final class ResumeSlots {
   private static final Logger log = LoggerFactory.getLogger(ResumeSlots.class);
@@ -29,9 +39,9 @@ final class ResumeSlots {
   private final int maxWaiting;
   private final LongAdder refused;
   private final LongAdder failed;
-  // Each starts its resume on its loop's next turn and says whether the loop took the task.
-  private final ArrayDeque<BooleanSupplier> waiting = new ArrayDeque<>(); // guarded by this
+  private final ArrayDeque<Waiting> waiting = new ArrayDeque<>(); // guarded by this
   private int inFlight; // guarded by this; waiting is empty unless it is maxInFlight
+  private boolean stalled; // guarded by this; the last read to end timed out; then waiting is empty
   private boolean failureLogged; // guarded by this
   private long failureLoggedAt; // guarded by this; nanoTime of the last failure logged
   private long failuresUnlogged; // guarded by this; failures since then, not logged
@@ -43,6 +53,12 @@ final class ResumeSlots {
     this.failed = failed;
   }
 
+  /**
+   * A resume waiting for a slot: {@code start} starts it on its loop's next turn and says whether
+   * the loop took the task; {@code answer} is what it completes.
+   */
+  private record Waiting(BooleanSupplier start, CompletableFuture<?> answer) {}
+
   /** A Hello refused because the node's resume reads and their waiting line are full. */
   static final class Refused extends RuntimeException {
     Refused(String message) {
@@ -52,30 +68,33 @@ final class ResumeSlots {
 
   /**
    * Runs {@code read} on {@code loop} once a slot is free (at once if one is), and completes with
-   * its answer; fails with {@link Refused} if none is free and the line is full, and with a {@link
-   * CancellationException} if {@code wanted} says no by the time the slot comes (the connection
-   * closed while it waited).
+   * its answer; fails with {@link Refused} if none is free and the line is full (or reads are
+   * timing out at the store and one is under way), and with a {@link CancellationException} if
+   * {@code wanted} says no by the time the slot comes (the connection closed while it waited).
    */
   <T> CompletableFuture<T> read(
       EventLoop loop, BooleanSupplier wanted, Supplier<CompletableFuture<T>> read) {
     CompletableFuture<T> answer = new CompletableFuture<>();
     synchronized (this) {
-      if (inFlight < maxInFlight) {
+      if (inFlight < (stalled ? 1 : maxInFlight)) {
         inFlight++;
-      } else if (waiting.size() < maxWaiting) {
+      } else if (!stalled && waiting.size() < maxWaiting) {
         // Started on its loop's next turn, never inside the release that frees its slot: a line of
         // closed connections is then passed over one task at a time, not by recursion.
-        waiting.add(() -> hop(loop, () -> start(loop, wanted, read, answer), answer));
+        waiting.add(
+            new Waiting(() -> hop(loop, () -> start(loop, wanted, read, answer), answer), answer));
         return answer;
       } else {
         refused.increment();
         return CompletableFuture.failedFuture(
-            new Refused(
-                "this node has "
-                    + maxInFlight
-                    + " resumes reading the store and "
-                    + maxWaiting
-                    + " waiting, its limit: reconnect soon"));
+            stalled
+                ? stalledRefusal()
+                : new Refused(
+                    "this node has "
+                        + maxInFlight
+                        + " resumes reading the store and "
+                        + maxWaiting
+                        + " waiting, its limit: reconnect soon"));
       }
     }
     if (loop.inEventLoop()) {
@@ -84,6 +103,12 @@ final class ResumeSlots {
       release(); // The node is stopping: the slot goes on to the next.
     }
     return answer;
+  }
+
+  private static Refused stalledRefusal() {
+    return new Refused(
+        "this node's resume reads are timing out at the store, which may still hold them:"
+            + " reconnect soon");
   }
 
   /**
@@ -118,6 +143,7 @@ final class ResumeSlots {
     }
     f.whenComplete(
         (v, err) -> {
+          ended(err);
           release();
           if (err == null) {
             answer.complete(v);
@@ -128,13 +154,43 @@ final class ResumeSlots {
   }
 
   /**
+   * A read ended in {@code err} (null: answered): the line holds back while the last read the store
+   * ended timed out, and refuses those waiting (each would add a read the store may hold). A read
+   * that never reached the store (its connection was replaced or closed, the node is stopping)
+   * changes nothing.
+   */
+  private void ended(Throwable err) {
+    Throwable t = err;
+    while (t instanceof CompletionException && t.getCause() != null) {
+      t = t.getCause();
+    }
+    if (t instanceof CancellationException || t instanceof RejectedExecutionException) {
+      return;
+    }
+    boolean timedOut = t instanceof OutcomeUnknownException o && o.isTimedOut();
+    List<Waiting> turnedAway;
+    synchronized (this) {
+      stalled = timedOut;
+      if (!stalled || waiting.isEmpty()) {
+        return;
+      }
+      turnedAway = new ArrayList<>(waiting);
+      waiting.clear();
+    }
+    for (Waiting w : turnedAway) {
+      refused.increment();
+      w.answer().completeExceptionally(stalledRefusal());
+    }
+  }
+
+  /**
    * A read ended: its slot passes to the first waiting, if any. When the node stops, its loops
    * refuse the waiting resumes: each of those fails and the slot goes on to the next, in this loop
    * rather than by recursion (the line may be thousands long).
    */
   private void release() {
     while (true) {
-      BooleanSupplier next;
+      Waiting next;
       synchronized (this) {
         next = waiting.poll();
         if (next == null) {
@@ -142,7 +198,7 @@ final class ResumeSlots {
           return;
         }
       }
-      if (next.getAsBoolean()) {
+      if (next.start().getAsBoolean()) {
         return; // Its loop took it: the slot is its own now.
       }
     }

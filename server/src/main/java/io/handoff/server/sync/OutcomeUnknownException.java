@@ -7,14 +7,30 @@ package io.handoff.server.sync;
  */
 public final class OutcomeUnknownException extends RuntimeException {
   private final boolean forDevice;
+  private final boolean timedOut;
 
   public OutcomeUnknownException(String message, Throwable cause) {
-    this(message, cause, false);
+    this(message, cause, false, false);
   }
 
-  private OutcomeUnknownException(String message, Throwable cause, boolean forDevice) {
+  private OutcomeUnknownException(
+      String message, Throwable cause, boolean forDevice, boolean timedOut) {
     super(message, cause);
     this.forDevice = forDevice;
+    this.timedOut = timedOut;
+  }
+
+  /**
+   * The command was sent and its answer did not come in time, the connection still open: the store
+   * may hold it queued and run it later (a paused Redis runs what it holds when it resumes).
+   */
+  public static OutcomeUnknownException timedOut(String message, Throwable cause) {
+    return new OutcomeUnknownException(message, cause, false, true);
+  }
+
+  /** True when made by {@link #timedOut}: the command may still be queued in the store. */
+  public boolean isTimedOut() {
+    return timedOut;
   }
 
   /**
@@ -22,7 +38,7 @@ public final class OutcomeUnknownException extends RuntimeException {
    * failover is unknown. {@code message} is told to the device as it is.
    */
   public static OutcomeUnknownException unconfirmed(String message, Throwable cause) {
-    return new OutcomeUnknownException(message, cause, true);
+    return new OutcomeUnknownException(message, cause, true, false);
   }
 
   /** No answer from the store within {@code deadline}: whether the write ran is unknown. */
@@ -33,7 +49,8 @@ public final class OutcomeUnknownException extends RuntimeException {
             + " ms; the write may or may not have been applied: re-send it with the same"
             + " client_seq (it is applied at most once)",
         null,
-        true);
+        true,
+        false);
   }
 
   /** True when {@link #getMessage()} is meant for the device. */

@@ -345,7 +345,8 @@ public final class RedisBroker implements Broker {
                 if (err == null) {
                   channel.ready.complete(null);
                 } else {
-                  channel.ready.completeExceptionally(err);
+                  // A timeout says so: the line of resumes holds back while they time out.
+                  channel.ready.completeExceptionally(RedisFailures.classify(err));
                 }
               });
     }

@@ -3,6 +3,7 @@ package io.handoff.server.engine.redis;
 import io.handoff.server.sync.OutcomeUnknownException;
 import io.handoff.server.sync.StoreUnavailableException;
 import io.lettuce.core.RedisCommandExecutionException;
+import io.lettuce.core.RedisCommandTimeoutException;
 import io.lettuce.core.RedisConnectionException;
 import io.netty.util.concurrent.EventExecutor;
 import io.netty.util.concurrent.EventExecutorGroup;
@@ -23,7 +24,8 @@ import java.util.function.Supplier;
  *       or Lettuce rejected the command because it was not connected (nothing was sent). Failed as
  *       {@link StoreUnavailableException}.
  *   <li><b>Fate unknown</b>: a timeout, or the connection was lost after the command was sent
- *       (Redis may have run it). Failed as {@link OutcomeUnknownException}.
+ *       (Redis may have run it). Failed as {@link OutcomeUnknownException}; after a timeout, one
+ *       that says so ({@link OutcomeUnknownException#isTimedOut}): Redis may still run it.
  *   <li><b>Temporary</b>: {@code LOADING} (a restarted Redis reading its data), {@code TRYAGAIN},
  *       {@code CLUSTERDOWN}, {@code MASTERDOWN}, {@code READONLY}, {@code MOVED}/{@code ASK} past
  *       Lettuce's redirections (a failover in progress), and not connected: the command did not
@@ -153,6 +155,10 @@ final class RedisFailures {
     }
     if (cause instanceof RedisConnectionException || notConnected(cause)) {
       return new StoreUnavailableException("Redis is not connected: " + message, cause);
+    }
+    if (cause instanceof RedisCommandTimeoutException) {
+      // Still queued on its connection, maybe: a paused Redis runs it when it resumes.
+      return OutcomeUnknownException.timedOut("no answer from Redis: " + cause, cause);
     }
     return new OutcomeUnknownException("no answer from Redis: " + cause, cause);
   }

@@ -15,20 +15,29 @@ import io.handoff.server.handoff.HandoffLimits;
 import io.lettuce.core.RedisClient;
 import io.lettuce.core.api.StatefulRedisConnection;
 import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.concurrent.atomic.AtomicReference;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 
 /**
- * Redis hung (SIGSTOP) while a device resumes: the resume's script times out on the node, which
- * closes the device's connection with 4005, but the script stays queued in Redis and runs when
- * Redis comes back (SIGCONT), marking the device online through a connection the node already
- * closed. The node takes that mark back on the same Redis connection, so it lands after the held
- * script: the device reads offline, in the store and to the user's other devices, long before the
- * presence deadline the script set. On a real Redis process, with the loops' own connections (the
- * default).
+ * Redis hung (SIGSTOP) while devices resume, then back (SIGCONT). A resume's script that times out
+ * on the node stays queued in Redis and runs when Redis comes back.
+ *
+ * <ul>
+ *   <li>It marks its device online through a connection the node already closed (4005): the node
+ *       takes that mark back on the same Redis connection, so it lands after the held script, and
+ *       the device reads offline, in the store and to the user's other devices, long before the
+ *       presence deadline the script set.
+ *   <li>Every read sent after it would be held too: once resumes time out, the node's line sends
+ *       one at a time and refuses the others at once, instead of sending its whole bound again at
+ *       each timeout.
+ * </ul>
+ *
+ * On a real Redis process, with the loops' own connections (the default).
  */
-class RedisPausePresenceTest {
+class RedisPauseResumeTest {
   // Far past the test: a device the store holds online reads online for the whole test.
   private static final Duration PRESENCE_TTL = Duration.ofMinutes(10);
 
@@ -105,5 +114,65 @@ class RedisPausePresenceTest {
     assertFalse(
         laptopSeen != null && laptopSeen.getOnline(),
         "the laptop, closed unwelcomed, reads online: " + laptopSeen + " (entry " + entry + ")");
+  }
+
+  @Test
+  void resumesTimingOutInAPausedRedisStopTheLineSendingItMore() throws Exception {
+    int inFlight = 2;
+    int devices = 16;
+    StoreLimits limits = StoreLimits.builder().build();
+    HandoffServer node =
+        nodes.start(
+            "n1",
+            RedisEngine.connect(redis.url(), nodes.prefix, limits),
+            b ->
+                b.storeLimits(limits)
+                    .connectRatePerAddress(0, 1)
+                    .maxConnectionsPerUser(devices + 1)
+                    .maxResumes(inFlight, devices));
+    // The user's channel is subscribed before Redis hangs: each Hello's only store call is its
+    // resume script.
+    TestDevice phone = nodes.add(TestDevice.connect(node.port(), TestServer.token("u", "phone")));
+    assertTrue(phone.hello().hasWelcome());
+    List<TestDevice> all = new ArrayList<>();
+    for (int i = 0; i < devices; i++) {
+      all.add(nodes.add(TestDevice.connect(node.port(), TestServer.token("u", "d" + i))));
+    }
+
+    String pid = redis.pid();
+    RedisProcess.signal("-STOP", pausedPid = pid);
+    for (TestDevice d : all) {
+      d.send(ClientFrame.newBuilder().setHello(Hello.getDefaultInstance()));
+    }
+    Conditions.await(
+        "every device closed while Redis holds the scripts",
+        () -> all.stream().allMatch(TestDevice::isClosed),
+        Duration.ofSeconds(90),
+        Duration.ofMillis(10));
+    for (TestDevice d : all) {
+      assertEquals(CloseCode.UNAVAILABLE.code(), d.awaitClose());
+    }
+    // Resume scripts sent and timed out: each is held in Redis, to run when it resumes.
+    long held = node.stats().resumesFailed.sum();
+    long refused = node.stats().resumesRefused.sum();
+    RedisProcess.signal("-CONT", pid);
+    pausedPid = null;
+    String seen =
+        held
+            + " resume scripts left held in the paused Redis, "
+            + refused
+            + " Hellos refused unsent";
+    System.out.println("RedisPauseResumeTest: " + seen + ", of " + devices);
+    // The first ones the line sent; then, the store timing them out, it sends no more (a Hello
+    // handled only after they timed out may be sent alone, as the one read at a time).
+    assertTrue(held <= inFlight + 1, seen);
+    assertEquals(devices, held + refused, seen);
+
+    // Redis answers again: the line opens at the first read it answers, and every device resumes.
+    for (int i = 0; i < devices; i++) {
+      try (TestDevice again = TestDevice.connect(node.port(), TestServer.token("u", "d" + i))) {
+        assertTrue(again.hello().hasWelcome(), "device " + i + " resumes once Redis is back");
+      }
+    }
   }
 }
