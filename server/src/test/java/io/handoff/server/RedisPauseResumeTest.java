@@ -18,6 +18,7 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.atomic.AtomicReference;
+import java.util.function.IntFunction;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 
@@ -30,9 +31,9 @@ import org.junit.jupiter.api.Test;
  *       takes that mark back on the same Redis connection, so it lands after the held script, and
  *       the device reads offline, in the store and to the user's other devices, long before the
  *       presence deadline the script set.
- *   <li>Every read sent after it would be held too: once resumes time out, the node's line sends
- *       one at a time and refuses the others at once, instead of sending its whole bound again at
- *       each timeout.
+ *   <li>Every read sent after it would be held too (a resume script, or a new user's subscription
+ *       on the same connection): once reads time out, the node's line sends one at a time and
+ *       refuses the others at once, instead of sending its whole bound again at each timeout.
  * </ul>
  *
  * On a real Redis process, with the loops' own connections (the default).
@@ -118,6 +119,23 @@ class RedisPauseResumeTest {
 
   @Test
   void resumesTimingOutInAPausedRedisStopTheLineSendingItMore() throws Exception {
+    pileUp(i -> "u");
+  }
+
+  /**
+   * Devices of users new to the node: each Hello's first store call is the subscription to its
+   * user's channel, which the paused Redis holds on the loop's connection, as it holds scripts.
+   */
+  @Test
+  void subscriptionsTimingOutInAPausedRedisStopTheLineSendingMore() throws Exception {
+    pileUp(i -> "new" + i);
+  }
+
+  /**
+   * {@code devices} Hellos against a bound of 2 in a paused Redis, device i of user {@code
+   * userOf(i)}: once the first reads time out, the rest are refused unsent.
+   */
+  private void pileUp(IntFunction<String> userOf) throws Exception {
     int inFlight = 2;
     int devices = 16;
     StoreLimits limits = StoreLimits.builder().build();
@@ -130,13 +148,14 @@ class RedisPauseResumeTest {
                     .connectRatePerAddress(0, 1)
                     .maxConnectionsPerUser(devices + 1)
                     .maxResumes(inFlight, devices));
-    // The user's channel is subscribed before Redis hangs: each Hello's only store call is its
-    // resume script.
+    // User u's channel is subscribed before Redis hangs: each Hello of u's devices has one store
+    // call, its resume script.
     TestDevice phone = nodes.add(TestDevice.connect(node.port(), TestServer.token("u", "phone")));
     assertTrue(phone.hello().hasWelcome());
     List<TestDevice> all = new ArrayList<>();
     for (int i = 0; i < devices; i++) {
-      all.add(nodes.add(TestDevice.connect(node.port(), TestServer.token("u", "d" + i))));
+      all.add(
+          nodes.add(TestDevice.connect(node.port(), TestServer.token(userOf.apply(i), "d" + i))));
     }
 
     String pid = redis.pid();
@@ -145,23 +164,20 @@ class RedisPauseResumeTest {
       d.send(ClientFrame.newBuilder().setHello(Hello.getDefaultInstance()));
     }
     Conditions.await(
-        "every device closed while Redis holds the scripts",
+        "every device closed while Redis holds what was sent",
         () -> all.stream().allMatch(TestDevice::isClosed),
         Duration.ofSeconds(90),
         Duration.ofMillis(10));
     for (TestDevice d : all) {
       assertEquals(CloseCode.UNAVAILABLE.code(), d.awaitClose());
     }
-    // Resume scripts sent and timed out: each is held in Redis, to run when it resumes.
+    // Store calls sent and timed out: each is held in Redis, to run when it resumes.
     long held = node.stats().resumesFailed.sum();
     long refused = node.stats().resumesRefused.sum();
     RedisProcess.signal("-CONT", pid);
     pausedPid = null;
     String seen =
-        held
-            + " resume scripts left held in the paused Redis, "
-            + refused
-            + " Hellos refused unsent";
+        held + " resume reads left held in the paused Redis, " + refused + " Hellos refused unsent";
     System.out.println("RedisPauseResumeTest: " + seen + ", of " + devices);
     // The first ones the line sent; then, the store timing them out, it sends no more (a Hello
     // handled only after they timed out may be sent alone, as the one read at a time).
@@ -170,7 +186,8 @@ class RedisPauseResumeTest {
 
     // Redis answers again: the line opens at the first read it answers, and every device resumes.
     for (int i = 0; i < devices; i++) {
-      try (TestDevice again = TestDevice.connect(node.port(), TestServer.token("u", "d" + i))) {
+      try (TestDevice again =
+          TestDevice.connect(node.port(), TestServer.token(userOf.apply(i), "d" + i))) {
         assertTrue(again.hello().hasWelcome(), "device " + i + " resumes once Redis is back");
       }
     }
