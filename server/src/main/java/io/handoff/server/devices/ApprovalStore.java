@@ -248,6 +248,16 @@ public interface ApprovalStore {
   CompletableFuture<Long> fail(String scope, long windowMillis, long nowMillis);
 
   /**
+   * Counts one failed attempt in the scope of {@code userId} ({@link #userScope}), made by the
+   * user's device session {@code sessionId}, as {@link #fail} does, but only while that session is
+   * alive and no erasure of the user is under way ({@link #beginErasure}), checked atomically with
+   * the count; else counts nothing and completes with -1. An empty {@code sessionId} (a development
+   * token) is counted unchecked.
+   */
+  CompletableFuture<Long> failBySession(
+      String userId, String sessionId, long windowMillis, long nowMillis);
+
+  /**
    * Takes back one attempt {@link #fail} counted, for an attempt that turned out right: never below
    * zero, and nothing once the window ended. Returns the count. Counting first and taking back
    * after is what bounds attempts made at once: each sees its own count.
@@ -264,6 +274,24 @@ public interface ApprovalStore {
    * session alive, atomically ({@link #claim}).
    */
   CompletableFuture<Void> erase(String userId);
+
+  /** The longest an erasure's mark holds ({@link #beginErasure}). */
+  long ERASING_MILLIS = 5 * 60_000L;
+
+  /**
+   * Marks {@code userId} as being erased, by erasure {@code erasureId}, until {@link #endErasure}
+   * or at most {@link #ERASING_MILLIS}: meanwhile no claim or answer by a device session binds a
+   * request to the user (as if the session were gone, whichever session it is, even one made during
+   * the erasure), and no wrong code of such a session is counted for the user ({@link
+   * #failBySession}). Erasures of the same user at once each hold their own mark.
+   */
+  CompletableFuture<Void> beginErasure(String userId, String erasureId);
+
+  /**
+   * Ends the mark {@link #beginErasure} made; completes with whether it still held (false: it
+   * lapsed, the erasure took longer than {@link #ERASING_MILLIS}, or it was never made).
+   */
+  CompletableFuture<Boolean> endErasure(String userId, String erasureId);
 
   /**
    * Drops records past their retention and attempt windows that ended, as of {@code now}. A store

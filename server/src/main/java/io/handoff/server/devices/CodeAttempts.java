@@ -44,10 +44,19 @@ final class CodeAttempts {
               long now = clock.millis();
               long window = config.attemptWindow().toMillis();
               return store
-                  .fail(userScope(p), window, now)
+                  .failBySession(p.userId(), p.sessionId(), window, now)
                   .thenCombine(
                       store.fail(addressScope(address), window, now),
                       (byUser, byAddress) -> {
+                        if (byUser < 0) {
+                          // The session went (erased, revoked) after the check above, or the user
+                          // is being erased: nothing was counted for the user.
+                          store.forgive(addressScope(address), now);
+                          throw new ApiException(
+                              401,
+                              "invalid_token",
+                              "the device session does not exist (expired or erased)");
+                        }
                         if (byUser > config.maxFailedAttemptsPerUser()
                             || byAddress > config.maxFailedAttemptsPerAddress()) {
                           forgive(p, address);

@@ -42,15 +42,51 @@ public interface Engine extends ResumeStore, AutoCloseable {
    * sessions' second pass takes the session a poll made in between out of an approval that landed
    * during the erasure (and settled before the requests' second pass; one settled after it finds
    * its request gone and takes its session back).
+   *
+   * <p>A device session made during the erasure (a sign-in, a poll) is alive although the user's
+   * sessions went: so the user is marked as being erased ({@link
+   * io.handoff.server.devices.ApprovalStore#beginErasure}) after the sessions' first pass, before
+   * the requests' second, until the end. A claim or an answer by any session binds nothing while
+   * the mark holds, and one that bound before it is found by the requests' second pass; nor is a
+   * wrong code counted for the user. The mark ends whether the erasure succeeded or failed; one
+   * that lapsed before the end fails the erasure (send it again).
    */
   default CompletableFuture<Void> erase(String userId) {
-    return approvals()
-        .erase(userId)
-        .thenCompose(v -> sessions().erase(userId))
-        .thenCompose(v -> approvals().erase(userId))
-        .thenCompose(v -> sessions().erase(userId))
-        .thenCompose(v -> store().erase(userId))
-        .thenCompose(v -> handoff().erase(userId));
+    String mark = java.util.UUID.randomUUID().toString();
+    CompletableFuture<Void> erased =
+        approvals()
+            .erase(userId)
+            .thenCompose(v -> sessions().erase(userId))
+            .thenCompose(v -> approvals().beginErasure(userId, mark))
+            .thenCompose(v -> approvals().erase(userId))
+            .thenCompose(v -> sessions().erase(userId))
+            .thenCompose(v -> store().erase(userId))
+            .thenCompose(v -> handoff().erase(userId));
+    return erased
+        .handle((v, err) -> err)
+        .thenCompose(
+            err ->
+                approvals()
+                    .endErasure(userId, mark)
+                    .handle(
+                        (held, ended) -> {
+                          if (err != null) {
+                            throw err instanceof java.util.concurrent.CompletionException c
+                                ? c
+                                : new java.util.concurrent.CompletionException(err);
+                          }
+                          if (ended != null) {
+                            throw new java.util.concurrent.CompletionException(ended);
+                          }
+                          if (!held) {
+                            throw new IllegalStateException(
+                                "the erasure of "
+                                    + userId
+                                    + " outlasted its mark; its sign-in requests may not all be"
+                                    + " gone");
+                          }
+                          return null;
+                        }));
   }
 
   /** Runs every store's {@code sweep(now)}. */

@@ -24,22 +24,17 @@ import io.handoff.server.devices.ApprovalMetrics;
 import io.handoff.server.devices.ApprovalStore;
 import io.handoff.server.devices.DeviceApprovals;
 import io.handoff.server.devices.DeviceSessions;
-import io.handoff.server.devices.SessionStore;
 import io.handoff.server.handoff.HandoffStore;
 import io.handoff.server.handoff.HandoffStore.Made;
-import io.handoff.server.sync.Broker;
-import io.handoff.server.sync.DocumentStore;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
-import java.time.Instant;
 import java.util.List;
 import java.util.UUID;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicReference;
-import java.util.function.Supplier;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -361,6 +356,68 @@ public abstract class ErasureContractTest {
     assertEquals(List.of(), get(engine.sessions().list(user)), "device sessions after erasure");
   }
 
+  /**
+   * A device session made during the erasure, once the user's sessions went (a fresh sign-in),
+   * answers a device code after the erasure's last pass over the sign-in requests, before its last
+   * pass over the sessions: the approval signs no device in after the erasure, and nothing of it is
+   * left for the user.
+   */
+  @Test
+  void aSessionMadeDuringTheErasureApprovesNoCodeThatOutlivesIt() throws Exception {
+    ErasingAfterCheck racing = new ErasingAfterCheck(engine);
+    DeviceSessions sessions = deviceSessions(racing);
+    DeviceApprovals approvals = deviceApprovals(sessions, racing);
+    get(sessions.createSession(user, "phone", "Phone", "ios"));
+    DeviceApprovals.Authorization code =
+        get(approvals.requestCode("new-tv", "TV", "tvos", "10.0.0.9"));
+
+    AtomicReference<Object> answered = new AtomicReference<>();
+    racing.beforeLastSessionsPass(
+        () ->
+            sessions
+                .createSession(user, "laptop", "Laptop", "macos")
+                .thenCompose(
+                    t ->
+                        approvals.answer(
+                            new Principal(user, "laptop", clock.millis() + 60_000, t.sessionId()),
+                            code.userCode(),
+                            true,
+                            "10.0.0.8"))
+                .handle((v, err) -> answered.getAndSet(err == null ? v : err)));
+    get(racing.erase(user));
+    assertNotNull(answered.get(), "the answer ran during the erasure");
+
+    assertThrows(
+        ExecutionException.class,
+        () -> get(approvals.poll(code.deviceCode())),
+        "the waiting device gets no session of the erased user: " + answered.get());
+    assertEquals(List.of(), get(engine.sessions().list(user)), "device sessions after erasure");
+    assertEquals(List.of(), tracesOf(user), "state left behind after erasure");
+  }
+
+  /**
+   * A device code answered by user code by a live device session of the user, the user erased in
+   * full between the answer's check of that session and its counting of the attempt: the erased
+   * user is left no attempt counter.
+   */
+  @Test
+  void anAnswerByUserCodeWhoseSessionIsErasedAfterItsCheckLeavesNoCounter() throws Exception {
+    ErasingAfterCheck racing = new ErasingAfterCheck(engine);
+    DeviceSessions sessions = deviceSessions(racing);
+    DeviceApprovals approvals = deviceApprovals(sessions, racing);
+    DeviceSessions.Tokens phone = get(sessions.createSession(user, "phone", "Phone", "ios"));
+    Principal p = new Principal(user, "phone", clock.millis() + 60_000, phone.sessionId());
+    DeviceApprovals.Authorization code =
+        get(approvals.requestCode("new-tv", "TV", "tvos", "10.0.0.9"));
+
+    racing.eraseAfterNextCheck(user);
+    CompletableFuture<?> answered = approvals.answer(p, code.userCode(), true, "10.0.0.8");
+    assertThrows(ExecutionException.class, () -> get(answered), "the answer is refused");
+    assertTrue(racing.erased(), "the erasure ran between the check and the count");
+
+    assertEquals(List.of(), tracesOf(user), "state left behind after erasure");
+  }
+
   private DeviceSessions deviceSessions(Engine on) {
     TokenConfig tokens = TokenConfig.builder().build();
     return new DeviceSessions(
@@ -387,171 +444,5 @@ public abstract class ErasureContractTest {
         "node-a",
         new ApprovalMetrics(new SimpleMeterRegistry()),
         clock);
-  }
-
-  /**
-   * The engine under test, but once armed the next read of a device session's status, once read,
-   * erases a user in full before the caller sees its answer: whatever the caller does next with the
-   * session it found alive runs after the whole erasure.
-   */
-  private static final class ErasingAfterCheck implements Engine {
-    private final Engine real;
-    private final AtomicReference<String> toErase = new AtomicReference<>();
-    private final AtomicReference<Supplier<CompletableFuture<?>>> beforeErase =
-        new AtomicReference<>();
-    private final AtomicReference<Supplier<CompletableFuture<?>>> afterErase =
-        new AtomicReference<>();
-    private volatile boolean erased;
-    private final SessionStore sessions;
-
-    ErasingAfterCheck(Engine real) {
-      this.real = real;
-      SessionStore s = real.sessions();
-      this.sessions =
-          new SessionStore() {
-            @Override
-            public CompletableFuture<Created> create(
-                String userId,
-                String sessionId,
-                String deviceId,
-                String name,
-                String platform,
-                byte[] refreshHash,
-                long inactivityMillis) {
-              return s.create(
-                  userId, sessionId, deviceId, name, platform, refreshHash, inactivityMillis);
-            }
-
-            @Override
-            public CompletableFuture<Rotation> rotate(
-                String userId,
-                String sessionId,
-                byte[] presentedHash,
-                byte[] newHash,
-                byte[] sealedNew,
-                long inactivityMillis,
-                long reuseIntervalMillis) {
-              return s.rotate(
-                  userId,
-                  sessionId,
-                  presentedHash,
-                  newHash,
-                  sealedNew,
-                  inactivityMillis,
-                  reuseIntervalMillis);
-            }
-
-            @Override
-            public CompletableFuture<Status> status(
-                String userId, String sessionId, long inactivityMillis) {
-              return s.status(userId, sessionId, inactivityMillis)
-                  .thenCompose(
-                      st -> {
-                        String u = toErase.getAndSet(null);
-                        if (u == null) {
-                          return CompletableFuture.completedFuture(st);
-                        }
-                        return real.erase(u)
-                            .thenApply(
-                                v -> {
-                                  erased = true;
-                                  return st;
-                                });
-                      });
-            }
-
-            @Override
-            public CompletableFuture<Void> seen(
-                String userId, String sessionId, String node, boolean connected) {
-              return s.seen(userId, sessionId, node, connected);
-            }
-
-            @Override
-            public CompletableFuture<List<DeviceSession>> list(
-                String userId, long inactivityMillis) {
-              return s.list(userId, inactivityMillis);
-            }
-
-            @Override
-            public CompletableFuture<List<String>> revoke(
-                String userId, String deviceId, boolean allOthers) {
-              return s.revoke(userId, deviceId, allOthers);
-            }
-
-            @Override
-            public CompletableFuture<Void> erase(String userId) {
-              Supplier<CompletableFuture<?>> first = beforeErase.getAndSet(null);
-              Supplier<CompletableFuture<?>> then = afterErase.getAndSet(null);
-              return (first == null ? CompletableFuture.completedFuture(null) : first.get())
-                  .thenCompose(v -> s.erase(userId))
-                  .thenCompose(
-                      v ->
-                          then == null
-                              ? CompletableFuture.completedFuture(null)
-                              : then.get().thenApply(x -> (Void) null));
-            }
-
-            @Override
-            public CompletableFuture<Void> sweep(Instant now) {
-              return s.sweep(now);
-            }
-          };
-    }
-
-    void eraseAfterNextCheck(String userId) {
-      toErase.set(userId);
-    }
-
-    /** The next erasure of sessions waits for what {@code first} starts to end. */
-    void beforeSessionsErased(Supplier<CompletableFuture<?>> first) {
-      beforeErase.set(first);
-    }
-
-    /** The next erasure of sessions, once done, completes when what {@code then} starts ends. */
-    void afterSessionsErased(Supplier<CompletableFuture<?>> then) {
-      afterErase.set(then);
-    }
-
-    boolean erased() {
-      return erased;
-    }
-
-    @Override
-    public DocumentStore store() {
-      return real.store();
-    }
-
-    @Override
-    public Broker broker() {
-      return real.broker();
-    }
-
-    @Override
-    public SessionStore sessions() {
-      return sessions;
-    }
-
-    @Override
-    public HandoffStore handoff() {
-      return real.handoff();
-    }
-
-    @Override
-    public ApprovalStore approvals() {
-      return real.approvals();
-    }
-
-    @Override
-    public String name() {
-      return real.name();
-    }
-
-    @Override
-    public String durability() {
-      return real.durability();
-    }
-
-    @Override
-    public void close() {}
   }
 }

@@ -5,9 +5,11 @@ import io.handoff.server.util.AddressGroups;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.HashMap;
+import java.util.HashSet;
 import java.util.Iterator;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.function.BiPredicate;
 
@@ -21,7 +23,8 @@ import java.util.function.BiPredicate;
  *
  * <p>A claim or an answer binds an unclaimed request to its user only while the device session
  * making it is alive, asked of the session store under this store's monitor (which {@link #erase}
- * takes too): so once the user's sessions are erased, nothing more becomes the user's, and what
+ * takes too), and while no erasure of the user is under way ({@link #beginErasure}): so once the
+ * user's sessions are erased and the erasure marked, nothing more becomes the user's, and what
  * became the user's before is there for the erasure's pass after the sessions.
  */
 public final class MemoryApprovalStore implements ApprovalStore {
@@ -42,6 +45,8 @@ public final class MemoryApprovalStore implements ApprovalStore {
 
   private final Map<String, Request> requests = new HashMap<>();
   private final Map<String, long[]> counters = new HashMap<>(); // scope -> {window end, count}
+  // user -> the erasures of the user under way (beginErasure).
+  private final Map<String, Set<String>> erasing = new HashMap<>();
   private long lastPurge;
 
   @Override
@@ -155,7 +160,35 @@ public final class MemoryApprovalStore implements ApprovalStore {
   }
 
   private boolean alive(String userId, String sessionId) {
-    return sessionId.isEmpty() || sessionAlive.test(userId, sessionId);
+    return sessionId.isEmpty()
+        || (!erasing.containsKey(userId) && sessionAlive.test(userId, sessionId));
+  }
+
+  @Override
+  public synchronized CompletableFuture<Long> failBySession(
+      String userId, String sessionId, long windowMillis, long now) {
+    if (!alive(userId, sessionId)) {
+      return done(-1L);
+    }
+    return fail(ApprovalStore.userScope(userId), windowMillis, now);
+  }
+
+  // One process: a mark cannot outlive the erasure that made it (Engine#erase ends it, failed or
+  // not), so it needs no deadline here.
+  @Override
+  public synchronized CompletableFuture<Void> beginErasure(String userId, String erasureId) {
+    erasing.computeIfAbsent(userId, u -> new HashSet<>()).add(erasureId);
+    return done(null);
+  }
+
+  @Override
+  public synchronized CompletableFuture<Boolean> endErasure(String userId, String erasureId) {
+    Set<String> marks = erasing.get(userId);
+    boolean held = marks != null && marks.remove(erasureId);
+    if (marks != null && marks.isEmpty()) {
+      erasing.remove(userId);
+    }
+    return done(held);
   }
 
   @Override
@@ -332,6 +365,7 @@ public final class MemoryApprovalStore implements ApprovalStore {
   /** True while anything of {@code userId} is held (for erasure tests). */
   public synchronized boolean holds(String userId) {
     return counters.containsKey(ApprovalStore.userScope(userId))
+        || erasing.containsKey(userId)
         || requests.values().stream().anyMatch(r -> r.userId().equals(userId));
   }
 

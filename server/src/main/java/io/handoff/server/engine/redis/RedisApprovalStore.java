@@ -26,9 +26,10 @@ import java.util.concurrent.CompletableFuture;
  * before it is bound to the user (stored with the user, claimed, or answered unclaimed), never
  * after: a crash between the two leaves an entry naming a request that is no one's (which erasure
  * deletes too) or another user's (which it leaves alone), never a request of the user that erasure
- * cannot find. A claim or an answer notes a code only while its device session is alive, in the
- * same script (the session's key shares the user's slot), so a code is never bound to a user whose
- * sessions are erased without {@link #erase}, run after them, finding it.
+ * cannot find. A claim or an answer notes a code only while its device session is alive and the
+ * user is not marked as being erased ({@link #beginErasure}), in the same script (the session's key
+ * and the mark share the user's slot), so a code is never bound to a user whose sessions are erased
+ * without {@link #erase}, run after them, finding it.
  */
 final class RedisApprovalStore implements ApprovalStore {
   private static final String NEW_DEVICE = "new_device";
@@ -49,6 +50,7 @@ final class RedisApprovalStore implements ApprovalStore {
   private final RedisScript settleScript = new RedisScript("approval_settle.lua");
   private final RedisScript indexScript = new RedisScript("approval_index.lua");
   private final RedisScript eraseScript = new RedisScript("approval_erase.lua");
+  private final RedisScript markScript = new RedisScript("erasure_mark.lua");
 
   RedisApprovalStore(RedisClusterAsyncCommands<byte[], byte[]> redis, RedisKeys keys) {
     this.redis = redis;
@@ -204,7 +206,9 @@ final class RedisApprovalStore implements ApprovalStore {
     byte[][] k =
         sessionId.isEmpty()
             ? new byte[][] {keys.requestsOfUser(userId)}
-            : new byte[][] {keys.requestsOfUser(userId), keys.session(userId, sessionId)};
+            : new byte[][] {
+              keys.requestsOfUser(userId), keys.session(userId, sessionId), keys.erasing(userId)
+            };
     return indexScript
         .<Long>eval(
             redis,
@@ -255,6 +259,7 @@ final class RedisApprovalStore implements ApprovalStore {
               steps.add(redis.del(keys.approvalsOfUser(userId)).toCompletableFuture());
               steps.add(
                   redis.del(keys.attempts(ApprovalStore.userScope(userId))).toCompletableFuture());
+              steps.add(redis.del(keys.userAttemptsOfOldReleases(userId)).toCompletableFuture());
               return CompletableFuture.allOf(steps.toArray(new CompletableFuture<?>[0]))
                   .thenApply(v -> ids);
             })
@@ -416,6 +421,43 @@ final class RedisApprovalStore implements ApprovalStore {
         ScriptOutputType.INTEGER,
         new byte[][] {keys.attempts(scope)},
         utf8(Long.toString(windowMillis)));
+  }
+
+  @Override
+  public CompletableFuture<Long> failBySession(
+      String userId, String sessionId, long windowMillis, long now) {
+    if (sessionId.isEmpty()) {
+      return fail(ApprovalStore.userScope(userId), windowMillis, now);
+    }
+    return failScript.eval(
+        redis,
+        ScriptOutputType.INTEGER,
+        new byte[][] {
+          keys.attempts(ApprovalStore.userScope(userId)),
+          keys.erasing(userId),
+          keys.session(userId, sessionId)
+        },
+        utf8(Long.toString(windowMillis)));
+  }
+
+  @Override
+  public CompletableFuture<Void> beginErasure(String userId, String erasureId) {
+    return markScript
+        .<Long>eval(
+            redis,
+            ScriptOutputType.INTEGER,
+            new byte[][] {keys.erasing(userId)},
+            utf8(erasureId),
+            utf8(Long.toString(ERASING_MILLIS)))
+        .thenApply(n -> (Void) null);
+  }
+
+  @Override
+  public CompletableFuture<Boolean> endErasure(String userId, String erasureId) {
+    return redis
+        .hdel(keys.erasing(userId), utf8(erasureId))
+        .toCompletableFuture()
+        .thenApply(n -> n == 1L);
   }
 
   @Override

@@ -35,7 +35,10 @@ import java.nio.charset.StandardCharsets;
  * PREFIX{ap:ID}:r        hash   one sign-in request (device code or new device), see approval_*.lua
  * PREFIX{apa:ADDR}:p     zset   pending sign-in requests from one address group by deadline
  * PREFIX{apall}:p        zset   every pending sign-in request of the deployment by deadline
- * PREFIX{att:SCOPE}:n    string failed user-code attempts of a user or address group in this window
+ * PREFIX{user}:att       string failed user-code attempts of the user in this window
+ * PREFIX{user}:er        hash   erasure id -> 1, for each erasure of the user under way; expires
+ *                               ApprovalStore.ERASING_MILLIS after the latest began
+ * PREFIX{att:SCOPE}:n    string failed user-code attempts of an address group in this window
  * PREFIX{node:ID}:lease  string the token of the process running node ID, expires unless renewed
  * PREFIX{life}:life      string the store's life marker (StoreLife), no TTL; on a Cluster one per
  *                               master, PREFIX{life:N}:life, N chosen to land in a slot it owns
@@ -168,8 +171,28 @@ final class RedisKeys {
     return key("apall", "p");
   }
 
+  /**
+   * The wrong-code counter of {@code scope}: a user's ({@code u:USER}) under the user's tag, so a
+   * script counts it only while the user's session is alive (attempt_fail.lua); an address's under
+   * a tag of its own.
+   */
   byte[] attempts(String scope) {
+    if (scope.startsWith("u:")) {
+      return key(scope.substring(2), "att");
+    }
     return key("att:" + scope, "n");
+  }
+
+  /**
+   * Where releases before the user's counter moved under the user's tag kept it: erasure deletes it
+   * too, for a node of such a release still counting there during a rolling upgrade.
+   */
+  byte[] userAttemptsOfOldReleases(String user) {
+    return key("att:u:" + user, "n");
+  }
+
+  byte[] erasing(String user) {
+    return key(user, "er");
   }
 
   /** The lease of node id {@code nodeId} ({@link NodeLease}), under a hash tag of its own. */

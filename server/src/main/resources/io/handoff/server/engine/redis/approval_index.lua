@@ -4,15 +4,19 @@
 -- user's yet (erasure deletes it anyway, approval_erase.lua), never a request of the user that
 -- erasure cannot find.
 -- KEYS: 1 the user's request index zset (request id -> end of the request's retention ms), 2 (for
---       a claim or an answer by a device session) that session's hash, PREFIX{user}:ds:SID: the
---       same hash tag, so the same slot
+--       a claim or an answer by a device session) that session's hash, PREFIX{user}:ds:SID, and 3
+--       the user's erasure marks (er): the same hash tag, so the same slot
 -- ARGV: 1 request id, 2 end of retention ms, 3 now ms
 -- Returns 1 when noted; 0, noting nothing, when the session of KEYS[2] is gone (erased, revoked or
--- expired). Checked here, with the noting, because erasure deletes the sessions before it reads
--- the index a last time: a session seen alive here means that read is still to come and finds the
--- request; a session gone means it may have come already, so the request must not become the
--- user's.
+-- expired) or the user is being erased (erasure_mark.lua). Checked here, with the noting, because
+-- erasure deletes the sessions before it reads the index a last time: a session seen alive here
+-- with no mark means that read is still to come and finds the request; a session gone means it
+-- may have come already, so the request must not become the user's. The mark, made after the
+-- sessions went and before that read, covers a session made during the erasure.
 if KEYS[2] then
+  if redis.call('EXISTS', KEYS[3]) == 1 then
+    return 0
+  end
   local s = redis.call('HMGET', KEYS[2], 'did', 'rev')
   if not s[1] or s[2] == '1' then
     return 0

@@ -20,7 +20,6 @@ class RedisClusterErasureContractTest extends ErasureContractTest {
   /** Every key of the user in the keyspace, found with SCAN. */
   @Override
   protected List<String> tracesOf(String userId) {
-    return RedisKeyspace.keys(
-        RedisClusterProcess.sharedSeeds(), RedisKeyspace.userKeys(prefix, userId));
+    return RedisKeyspace.userTraces(RedisClusterProcess.sharedSeeds(), prefix, userId);
   }
 }

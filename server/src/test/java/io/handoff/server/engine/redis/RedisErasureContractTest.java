@@ -19,7 +19,6 @@ class RedisErasureContractTest extends ErasureContractTest {
   /** Every key of the user in the keyspace, found with SCAN. */
   @Override
   protected List<String> tracesOf(String userId) {
-    return RedisKeyspace.keys(
-        List.of(RedisProcess.sharedUrl()), RedisKeyspace.userKeys(prefix, userId));
+    return RedisKeyspace.userTraces(List.of(RedisProcess.sharedUrl()), prefix, userId);
   }
 }

@@ -81,4 +81,14 @@ final class RedisKeyspace {
   static String userKeys(String prefix, String user) {
     return prefix + "{" + RedisKeys.escape(user) + "}*";
   }
+
+  /**
+   * Every key of {@code user} under {@code prefix} on the Redis nodes at {@code urls}: those under
+   * the user's hash tag, and the user's wrong-code counter wherever a release kept it.
+   */
+  static List<String> userTraces(List<String> urls, String prefix, String user) {
+    List<String> found = new ArrayList<>(keys(urls, userKeys(prefix, user)));
+    found.addAll(keys(urls, prefix + "{" + RedisKeys.escape("att:u:" + user) + "}*"));
+    return found;
+  }
 }

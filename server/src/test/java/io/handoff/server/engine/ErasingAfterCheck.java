@@ -1,0 +1,191 @@
+package io.handoff.server.engine;
+
+import io.handoff.server.devices.ApprovalStore;
+import io.handoff.server.devices.SessionStore;
+import io.handoff.server.handoff.HandoffStore;
+import io.handoff.server.sync.Broker;
+import io.handoff.server.sync.DocumentStore;
+import java.time.Instant;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicReference;
+import java.util.function.Supplier;
+
+/**
+ * The engine under test, but once armed the next read of a device session's status, once read,
+ * erases a user in full before the caller sees its answer: whatever the caller does next with the
+ * session it found alive runs after the whole erasure.
+ */
+final class ErasingAfterCheck implements Engine {
+  private final Engine real;
+  private final AtomicReference<String> toErase = new AtomicReference<>();
+  private final AtomicReference<Supplier<CompletableFuture<?>>> beforeErase =
+      new AtomicReference<>();
+  private final AtomicReference<Supplier<CompletableFuture<?>>> afterErase =
+      new AtomicReference<>();
+  private final AtomicReference<Supplier<CompletableFuture<?>>> beforeLastErase =
+      new AtomicReference<>();
+  private final AtomicInteger sessionPasses = new AtomicInteger();
+  private volatile boolean erased;
+  private final SessionStore sessions;
+
+  ErasingAfterCheck(Engine real) {
+    this.real = real;
+    SessionStore s = real.sessions();
+    this.sessions =
+        new SessionStore() {
+          @Override
+          public CompletableFuture<Created> create(
+              String userId,
+              String sessionId,
+              String deviceId,
+              String name,
+              String platform,
+              byte[] refreshHash,
+              long inactivityMillis) {
+            return s.create(
+                userId, sessionId, deviceId, name, platform, refreshHash, inactivityMillis);
+          }
+
+          @Override
+          public CompletableFuture<Rotation> rotate(
+              String userId,
+              String sessionId,
+              byte[] presentedHash,
+              byte[] newHash,
+              byte[] sealedNew,
+              long inactivityMillis,
+              long reuseIntervalMillis) {
+            return s.rotate(
+                userId,
+                sessionId,
+                presentedHash,
+                newHash,
+                sealedNew,
+                inactivityMillis,
+                reuseIntervalMillis);
+          }
+
+          @Override
+          public CompletableFuture<Status> status(
+              String userId, String sessionId, long inactivityMillis) {
+            return s.status(userId, sessionId, inactivityMillis)
+                .thenCompose(
+                    st -> {
+                      String u = toErase.getAndSet(null);
+                      if (u == null) {
+                        return CompletableFuture.completedFuture(st);
+                      }
+                      return real.erase(u)
+                          .thenApply(
+                              v -> {
+                                erased = true;
+                                return st;
+                              });
+                    });
+          }
+
+          @Override
+          public CompletableFuture<Void> seen(
+              String userId, String sessionId, String node, boolean connected) {
+            return s.seen(userId, sessionId, node, connected);
+          }
+
+          @Override
+          public CompletableFuture<List<DeviceSession>> list(String userId, long inactivityMillis) {
+            return s.list(userId, inactivityMillis);
+          }
+
+          @Override
+          public CompletableFuture<List<String>> revoke(
+              String userId, String deviceId, boolean allOthers) {
+            return s.revoke(userId, deviceId, allOthers);
+          }
+
+          @Override
+          public CompletableFuture<Void> erase(String userId) {
+            boolean last = sessionPasses.incrementAndGet() % 2 == 0;
+            Supplier<CompletableFuture<?>> first =
+                last ? beforeLastErase.getAndSet(null) : beforeErase.getAndSet(null);
+            Supplier<CompletableFuture<?>> then = last ? null : afterErase.getAndSet(null);
+            return (first == null ? CompletableFuture.completedFuture(null) : first.get())
+                .thenCompose(v -> s.erase(userId))
+                .thenCompose(
+                    v ->
+                        then == null
+                            ? CompletableFuture.completedFuture(null)
+                            : then.get().thenApply(x -> (Void) null));
+          }
+
+          @Override
+          public CompletableFuture<Void> sweep(Instant now) {
+            return s.sweep(now);
+          }
+        };
+  }
+
+  void eraseAfterNextCheck(String userId) {
+    toErase.set(userId);
+  }
+
+  /** The next erasure of sessions waits for what {@code first} starts to end. */
+  void beforeSessionsErased(Supplier<CompletableFuture<?>> first) {
+    beforeErase.set(first);
+  }
+
+  /** The next erasure of sessions, once done, completes when what {@code then} starts ends. */
+  void afterSessionsErased(Supplier<CompletableFuture<?>> then) {
+    afterErase.set(then);
+  }
+
+  /**
+   * The next erasure's second pass over the sessions (after its last pass over the sign-in
+   * requests) waits for what {@code first} starts to end.
+   */
+  void beforeLastSessionsPass(Supplier<CompletableFuture<?>> first) {
+    beforeLastErase.set(first);
+  }
+
+  boolean erased() {
+    return erased;
+  }
+
+  @Override
+  public DocumentStore store() {
+    return real.store();
+  }
+
+  @Override
+  public Broker broker() {
+    return real.broker();
+  }
+
+  @Override
+  public SessionStore sessions() {
+    return sessions;
+  }
+
+  @Override
+  public HandoffStore handoff() {
+    return real.handoff();
+  }
+
+  @Override
+  public ApprovalStore approvals() {
+    return real.approvals();
+  }
+
+  @Override
+  public String name() {
+    return real.name();
+  }
+
+  @Override
+  public String durability() {
+    return real.durability();
+  }
+
+  @Override
+  public void close() {}
+}
