@@ -275,6 +275,22 @@ public interface ApprovalStore {
    */
   CompletableFuture<Void> erase(String userId);
 
+  /**
+   * Whether a held sign-in of device {@code deviceId} of {@code userId}, stored already, can still
+   * be approved: no erasure of the user is under way ({@link #beginErasure}) and the user has a
+   * live device session on another device, checked atomically with respect to the user's sessions
+   * and mark. Asked after {@link #create}: a yes means an erasure of the user either ended before
+   * (the approving session outlived it) or is still to find the request ({@link #erase} after the
+   * sessions' first pass).
+   */
+  CompletableFuture<Boolean> approvable(String userId, String deviceId);
+
+  /**
+   * Deletes request {@code r} of its user, as {@link #erase} would, freeing its places in the
+   * bounds: a held sign-in taken back when {@link #approvable} says no.
+   */
+  CompletableFuture<Void> withdraw(Request r);
+
   /** The longest an erasure's mark holds ({@link #beginErasure}). */
   long ERASING_MILLIS = 5 * 60_000L;
 

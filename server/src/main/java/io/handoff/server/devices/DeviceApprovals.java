@@ -48,10 +48,6 @@ public final class DeviceApprovals {
   static final String KIND_NEW_DEVICE = "new_device";
   private static final Logger log = LoggerFactory.getLogger(DeviceApprovals.class);
   private static final Base64.Encoder B64 = Base64.getUrlEncoder().withoutPadding();
-  private static final int MAX_DEVICE_ID_CHARS = 256;
-  private static final int MAX_NAME_CHARS = 128;
-  private static final int MAX_PLATFORM_CHARS = 64;
-  private static final int MAX_DEVICE_CODE_CHARS = 128;
   private static final int CREATE_TRIES = 3;
 
   private final ApprovalConfig config;
@@ -113,7 +109,7 @@ public final class DeviceApprovals {
 
   public CompletableFuture<Authorization> requestCode(
       String deviceId, String name, String platform, String address) {
-    ApiException bad = checkDevice(deviceId, name, platform);
+    ApiException bad = SignInInput.checkDevice(deviceId, name, platform);
     if (bad != null) {
       return CompletableFuture.failedFuture(bad);
     }
@@ -168,7 +164,7 @@ public final class DeviceApprovals {
 
   /** Polls a device code (RFC 8628 §3.4-3.5): tokens once approved, else the RFC's error. */
   public CompletableFuture<DeviceSessions.Tokens> poll(String deviceCode) {
-    String[] parts = parseDeviceCode(deviceCode);
+    String[] parts = SignInInput.parseDeviceCode(deviceCode);
     if (parts == null) {
       return failed(400, "invalid_grant", "malformed device code");
     }
@@ -275,7 +271,7 @@ public final class DeviceApprovals {
    */
   public CompletableFuture<SignIn> signIn(
       String identityToken, String deviceId, String name, String platform, String address) {
-    ApiException bad = checkDevice(deviceId, name, platform);
+    ApiException bad = SignInInput.checkDevice(deviceId, name, platform);
     if (bad != null) {
       return CompletableFuture.failedFuture(bad);
     }
@@ -298,14 +294,18 @@ public final class DeviceApprovals {
               // Held while another device could approve it, even for a device id the user has:
               // device ids are the app's, not secrets, and signing in again replaces that
               // device's session.
+              // A hold taken back (no approver left once stored: erased, revoked) signs in at once.
               boolean approvers = list.stream().anyMatch(s -> !s.deviceId().equals(deviceId));
-              if (!approvers) {
-                return sessions
-                    .createSession(user, deviceId, name, platform)
-                    .thenApply(t -> new SignIn(t, null));
-              }
-              return hold(user, deviceId, orEmpty(name), orEmpty(platform), address)
-                  .thenApply(h -> new SignIn(null, h));
+              return (approvers
+                      ? hold(user, deviceId, orEmpty(name), orEmpty(platform), address)
+                      : CompletableFuture.<Held>completedFuture(null))
+                  .thenCompose(
+                      h ->
+                          h != null
+                              ? CompletableFuture.completedFuture(new SignIn(null, h))
+                              : sessions
+                                  .createSession(user, deviceId, name, platform)
+                                  .thenApply(t -> new SignIn(t, null)));
             });
   }
 
@@ -336,6 +336,13 @@ public final class DeviceApprovals {
             created -> {
               if (created != ApprovalStore.Created.CREATED) {
                 return CompletableFuture.failedFuture(refusal(created));
+              }
+              return store.approvable(user, deviceId);
+            })
+        .thenCompose(
+            approvable -> {
+              if (!approvable) {
+                return store.withdraw(r).thenApply(v -> (Held) null);
               }
               metrics.requested.increment();
               log.info(
@@ -545,37 +552,6 @@ public final class DeviceApprovals {
 
   private void signal(String user, UserSignal.Builder s) {
     engine.broker().signal(user, s.setOriginNode(nodeId).build());
-  }
-
-  private static ApiException checkDevice(String deviceId, String name, String platform) {
-    if (deviceId == null || deviceId.isEmpty() || deviceId.length() > MAX_DEVICE_ID_CHARS) {
-      return new ApiException(
-          400, "invalid_request", "device_id must be 1-" + MAX_DEVICE_ID_CHARS + " chars");
-    }
-    if (name != null && name.length() > MAX_NAME_CHARS) {
-      return new ApiException(
-          400, "invalid_request", "device_name must be at most " + MAX_NAME_CHARS + " chars");
-    }
-    if (platform != null && platform.length() > MAX_PLATFORM_CHARS) {
-      return new ApiException(
-          400, "invalid_request", "platform must be at most " + MAX_PLATFORM_CHARS + " chars");
-    }
-    return null;
-  }
-
-  /** {id, secret} of a well-formed device code, else null. */
-  static String[] parseDeviceCode(String code) {
-    if (code == null || code.length() > MAX_DEVICE_CODE_CHARS) {
-      return null;
-    }
-    String[] parts = code.split("\\.", -1);
-    if (parts.length != 3
-        || !parts[0].equals("dc1")
-        || parts[1].isEmpty()
-        || parts[2].length() < 40) {
-      return null;
-    }
-    return new String[] {parts[1], parts[2]};
   }
 
   private static long seconds(long millis) {

@@ -20,6 +20,7 @@ import java.util.function.Supplier;
 final class ErasingAfterCheck implements Engine {
   private final Engine real;
   private final AtomicReference<String> toErase = new AtomicReference<>();
+  private final AtomicReference<String> toEraseAfterList = new AtomicReference<>();
   private final AtomicReference<Supplier<CompletableFuture<?>>> beforeErase =
       new AtomicReference<>();
   private final AtomicReference<Supplier<CompletableFuture<?>>> afterErase =
@@ -94,7 +95,20 @@ final class ErasingAfterCheck implements Engine {
 
           @Override
           public CompletableFuture<List<DeviceSession>> list(String userId, long inactivityMillis) {
-            return s.list(userId, inactivityMillis);
+            return s.list(userId, inactivityMillis)
+                .thenCompose(
+                    found -> {
+                      String u = toEraseAfterList.getAndSet(null);
+                      if (u == null) {
+                        return CompletableFuture.completedFuture(found);
+                      }
+                      return real.erase(u)
+                          .thenApply(
+                              v -> {
+                                erased = true;
+                                return found;
+                              });
+                    });
           }
 
           @Override
@@ -123,6 +137,11 @@ final class ErasingAfterCheck implements Engine {
             return s.sweep(now);
           }
         };
+  }
+
+  /** The next listing of a user's device sessions, once read, erases {@code userId} in full. */
+  void eraseAfterNextList(String userId) {
+    toEraseAfterList.set(userId);
   }
 
   void eraseAfterNextCheck(String userId) {

@@ -418,11 +418,72 @@ public abstract class ErasureContractTest {
     assertEquals(List.of(), tracesOf(user), "state left behind after erasure");
   }
 
+  /**
+   * A sign-in with new-device approval on, which saw the user's sessions (so held it for approval),
+   * the user erased in full between that look and the holding: no sign-in request is left pending
+   * for the erased user.
+   */
+  @Test
+  void aHeldSignInThatSawTheSessionsBeforeTheErasureLeavesNoPendingRequest() throws Exception {
+    ErasingAfterCheck racing = new ErasingAfterCheck(engine);
+    java.security.KeyPair app = io.handoff.server.HandJws.ecKeys();
+    java.nio.file.Path jwks = java.nio.file.Files.createTempFile("jwks", ".json");
+    java.nio.file.Files.writeString(
+        jwks,
+        io.handoff.server.HandJws.jwks(io.handoff.server.HandJws.jwk(app.getPublic(), "app")));
+    try {
+      DeviceSessions sessions =
+          deviceSessions(
+              racing,
+              new io.handoff.server.auth.IdentityVerifier(
+                  jwks.toString(),
+                  java.util.Set.of("ES256"),
+                  io.handoff.server.AppBackend.ISSUER,
+                  io.handoff.server.AppBackend.AUDIENCE,
+                  Duration.ofSeconds(30),
+                  Duration.ofSeconds(30),
+                  Duration.ofHours(1),
+                  java.time.Clock.systemUTC()));
+      DeviceApprovals approvals =
+          new DeviceApprovals(
+              ApprovalConfig.builder().newDeviceApproval(true).build(),
+              sessions,
+              racing,
+              "node-a",
+              new ApprovalMetrics(new SimpleMeterRegistry()),
+              clock);
+      get(sessions.createSession(user, "phone", "Phone", "ios"));
+      String identity =
+          io.handoff.server.HandJws.es256(
+              io.handoff.server.AppBackend.header("ES256", "app"),
+              io.handoff.server.AppBackend.claims(user),
+              app.getPrivate());
+
+      racing.eraseAfterNextList(user);
+      CompletableFuture<DeviceApprovals.SignIn> signedIn =
+          approvals.signIn(identity, "new-tv", "TV", "tvos", "10.0.0.9");
+      get(signedIn.handle((v, err) -> v));
+      assertTrue(racing.erased(), "the erasure ran between the look at the sessions and the hold");
+
+      assertEquals(
+          List.of(),
+          get(engine.approvals().pending(user, clock.millis())),
+          "sign-ins held for the erased user");
+    } finally {
+      java.nio.file.Files.delete(jwks);
+    }
+  }
+
   private DeviceSessions deviceSessions(Engine on) {
+    return deviceSessions(on, null);
+  }
+
+  private DeviceSessions deviceSessions(
+      Engine on, io.handoff.server.auth.IdentityVerifier identity) {
     TokenConfig tokens = TokenConfig.builder().build();
     return new DeviceSessions(
         tokens,
-        null,
+        identity,
         new AccessTokens(
             SigningKeys.ephemeral(),
             tokens.issuer(),

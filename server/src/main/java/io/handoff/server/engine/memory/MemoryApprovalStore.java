@@ -33,14 +33,22 @@ public final class MemoryApprovalStore implements ApprovalStore {
   // (user, device session id) -> whether the session is alive; called under this store's monitor.
   private final BiPredicate<String, String> sessionAlive;
 
+  // (user, device id) -> whether the user has a live session on another device; likewise.
+  private final BiPredicate<String, String> approverBesides;
+
   /** A store whose claims and answers name no device session, or only live ones. */
   public MemoryApprovalStore() {
-    this((user, session) -> true);
+    this((user, session) -> true, (user, device) -> true);
   }
 
-  /** A store asking {@code sessionAlive} (user, session id) before it binds a request to a user. */
-  public MemoryApprovalStore(BiPredicate<String, String> sessionAlive) {
+  /**
+   * A store asking {@code sessionAlive} (user, session id) before it binds a request to a user, and
+   * {@code approverBesides} (user, device id) whether a held sign-in is {@link #approvable}.
+   */
+  public MemoryApprovalStore(
+      BiPredicate<String, String> sessionAlive, BiPredicate<String, String> approverBesides) {
     this.sessionAlive = sessionAlive;
+    this.approverBesides = approverBesides;
   }
 
   private final Map<String, Request> requests = new HashMap<>();
@@ -171,6 +179,22 @@ public final class MemoryApprovalStore implements ApprovalStore {
       return done(-1L);
     }
     return fail(ApprovalStore.userScope(userId), windowMillis, now);
+  }
+
+  @Override
+  public synchronized CompletableFuture<Boolean> approvable(String userId, String deviceId) {
+    return done(!erasing.containsKey(userId) && approverBesides.test(userId, deviceId));
+  }
+
+  @Override
+  public synchronized CompletableFuture<Void> withdraw(Request r) {
+    Request held = requests.get(r.id());
+    if (held != null && held.userId().equals(r.userId())) {
+      requests.remove(r.id());
+      lastPoll.remove(r.id());
+      consumedAt.remove(r.id());
+    }
+    return done(null);
   }
 
   // One process: a mark cannot outlive the erasure that made it (Engine#erase ends it, failed or

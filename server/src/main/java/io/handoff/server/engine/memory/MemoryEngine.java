@@ -41,7 +41,10 @@ public final class MemoryEngine implements Engine {
     this.handoff = new MemoryHandoffStore(clock);
     this.sessions = new MemorySessionStore(limits, clock);
     this.approvals =
-        new MemoryApprovalStore((user, session) -> sessions.status(user, session).join().alive());
+        new MemoryApprovalStore(
+            (user, session) -> sessions.status(user, session).join().alive(),
+            (user, device) ->
+                sessions.list(user).join().stream().anyMatch(s -> !s.deviceId().equals(device)));
     this.sweeper =
         Executors.newSingleThreadScheduledExecutor(
             r -> {

@@ -51,6 +51,7 @@ final class RedisApprovalStore implements ApprovalStore {
   private final RedisScript indexScript = new RedisScript("approval_index.lua");
   private final RedisScript eraseScript = new RedisScript("approval_erase.lua");
   private final RedisScript markScript = new RedisScript("erasure_mark.lua");
+  private final RedisScript approvableScript = new RedisScript("approval_approvable.lua");
 
   RedisApprovalStore(RedisClusterAsyncCommands<byte[], byte[]> redis, RedisKeys keys) {
     this.redis = redis;
@@ -438,6 +439,28 @@ final class RedisApprovalStore implements ApprovalStore {
           keys.session(userId, sessionId)
         },
         utf8(Long.toString(windowMillis)));
+  }
+
+  @Override
+  public CompletableFuture<Boolean> approvable(String userId, String deviceId) {
+    return approvableScript
+        .<Long>eval(
+            redis,
+            ScriptOutputType.INTEGER,
+            new byte[][] {keys.deviceSessions(userId), keys.erasing(userId)},
+            utf8(deviceId))
+        .thenApply(n -> n == 1L);
+  }
+
+  @Override
+  public CompletableFuture<Void> withdraw(Request r) {
+    byte[] id = utf8(r.id());
+    return eraseScript
+        .<byte[]>eval(
+            redis, ScriptOutputType.VALUE, new byte[][] {keys.approval(r.id())}, utf8(r.userId()))
+        .thenCompose(addr -> released(r))
+        .thenCompose(v -> redis.zrem(keys.requestsOfUser(r.userId()), id).toCompletableFuture())
+        .thenApply(n -> (Void) null);
   }
 
   @Override
