@@ -3,12 +3,10 @@ package io.handoff.server;
 import io.handoff.protocol.bus.v1.UserSignal;
 import io.handoff.protocol.v1.Position;
 import io.handoff.protocol.v1.Write;
-import io.handoff.server.devices.SessionStore;
-import io.handoff.server.engine.Engine;
+import io.handoff.server.engine.ForwardingEngine;
 import io.handoff.server.engine.StoreLimits;
 import io.handoff.server.engine.memory.MemoryDocumentStore;
 import io.handoff.server.engine.memory.MemoryEngine;
-import io.handoff.server.handoff.HandoffStore;
 import io.handoff.server.sync.Broker;
 import io.handoff.server.sync.DocumentEvent;
 import io.handoff.server.sync.DocumentStore;
@@ -16,6 +14,7 @@ import io.handoff.server.sync.FollowFilter;
 import io.handoff.server.sync.SyncResult;
 import io.handoff.server.sync.WriteOutcome;
 import java.time.Clock;
+import java.time.Instant;
 import java.util.Collection;
 import java.util.List;
 import java.util.Set;
@@ -35,7 +34,7 @@ import java.util.concurrent.atomic.AtomicInteger;
  * store alone publishes on the writer's thread, so the writer would get its ack from the stream at
  * once and never see the failure.)
  */
-final class FaultyStoreEngine implements Engine {
+final class FaultyStoreEngine extends ForwardingEngine.OverOwnStores {
   /** What the store does with the next writes. */
   enum Fault {
     /** Fails the write before applying it. */
@@ -93,7 +92,7 @@ final class FaultyStoreEngine implements Engine {
             "connection to the store lost after sending", null));
   }
 
-  final MemoryEngine memory = new MemoryEngine(StoreLimits.builder().build());
+  final MemoryEngine memory;
   // True on the thread of a write whose answer is lost, while the store applies it.
   private final ThreadLocal<Boolean> answerLost = ThreadLocal.withInitial(() -> false);
   // True on the thread of a write whose copy is lost, while the store applies it.
@@ -107,6 +106,15 @@ final class FaultyStoreEngine implements Engine {
   private final AtomicInteger reads = new AtomicInteger();
   private volatile Fault fault = Fault.UNREACHABLE;
   private final FaultyStore store = new FaultyStore();
+
+  FaultyStoreEngine() {
+    this(new MemoryEngine(StoreLimits.builder().build()));
+  }
+
+  private FaultyStoreEngine(MemoryEngine memory) {
+    super(memory);
+    this.memory = memory;
+  }
 
   /** The next {@code writes} writes meet {@code fault}; 0 ends the fault. */
   void failNext(int writes, Fault fault) {
@@ -143,39 +151,14 @@ final class FaultyStoreEngine implements Engine {
   }
 
   @Override
-  public Broker broker() {
-    return memory.broker();
-  }
-
-  @Override
-  public SessionStore sessions() {
-    return memory.sessions();
-  }
-
-  @Override
-  public HandoffStore handoff() {
-    return memory.handoff();
-  }
-
-  @Override
-  public io.handoff.server.devices.ApprovalStore approvals() {
-    return memory.approvals();
-  }
-
-  @Override
   public String name() {
     return "faulty-memory";
   }
 
   @Override
-  public String durability() {
-    return memory.durability();
-  }
-
-  @Override
   public void close() {
     publisher.shutdownNow();
-    memory.close();
+    super.close();
   }
 
   /** The memory broker, reached from another thread for the writes whose answer is lost. */
@@ -309,7 +292,7 @@ final class FaultyStoreEngine implements Engine {
     }
 
     @Override
-    public CompletableFuture<Void> sweep(java.time.Instant now) {
+    public CompletableFuture<Void> sweep(Instant now) {
       return real.sweep(now);
     }
 

@@ -3,9 +3,10 @@ package io.handoff.server;
 import io.handoff.protocol.bus.v1.UserSignal;
 import io.handoff.protocol.v1.Position;
 import io.handoff.protocol.v1.Write;
-import io.handoff.server.devices.ApprovalStore;
 import io.handoff.server.devices.SessionStore;
 import io.handoff.server.engine.Engine;
+import io.handoff.server.engine.ForwardingEngine;
+import io.handoff.server.engine.NodeIdInUseException;
 import io.handoff.server.handoff.HandoffStore;
 import io.handoff.server.sync.Broker;
 import io.handoff.server.sync.DocumentEvent;
@@ -13,6 +14,7 @@ import io.handoff.server.sync.DocumentStore;
 import io.handoff.server.sync.FollowFilter;
 import io.handoff.server.sync.SyncResult;
 import io.handoff.server.sync.WriteOutcome;
+import io.netty.channel.EventLoopGroup;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Collection;
@@ -22,6 +24,7 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.function.Consumer;
 
 /**
  * A real engine (Redis in the tests that use it) with gates a test opens and closes, to put the
@@ -34,8 +37,7 @@ import java.util.concurrent.atomic.AtomicInteger;
  * flight at once), device listings and the broker's word that events may have been lost (and when
  * each came, and how many of the re-checks it started are not done yet).
  */
-final class GatedEngine implements Engine {
-  private final Engine real;
+final class GatedEngine extends ForwardingEngine.OverOwnStores {
   private final GatedStore store = new GatedStore();
   private final GatedSessions sessions = new GatedSessions();
   private final GatedBroker broker = new GatedBroker();
@@ -62,7 +64,7 @@ final class GatedEngine implements Engine {
   final Signal changed = new Signal();
 
   GatedEngine(Engine real) {
-    this.real = real;
+    super(real);
     this.handoff = new GatedHandoff(real.handoff(), changed);
     this.lists = new Gate(changed);
     this.reads = new Gate(changed);
@@ -326,23 +328,35 @@ final class GatedEngine implements Engine {
   }
 
   @Override
-  public ApprovalStore approvals() {
-    return real.approvals();
-  }
-
-  @Override
   public String name() {
-    return "gated-" + real.name();
+    return "gated-" + delegate().name();
+  }
+
+  // As an engine that shares no store: no loops bound, no node id claimed, no store reset seen.
+
+  @Override
+  public LoopBinding bindLoops(EventLoopGroup loops, String transport) {
+    return LoopBinding.NONE;
   }
 
   @Override
-  public String durability() {
-    return real.durability();
+  public Runnable claimNode(String nodeId, Consumer<NodeIdInUseException> taken) {
+    return () -> {};
   }
 
   @Override
-  public boolean healthy() {
-    return real.healthy();
+  public boolean holdsNode(String nodeId) {
+    return true;
+  }
+
+  @Override
+  public boolean confirmsNode(String nodeId) {
+    return true;
+  }
+
+  @Override
+  public long storeResets() {
+    return 0;
   }
 
   @Override
@@ -350,7 +364,7 @@ final class GatedEngine implements Engine {
     releaseReads();
     releaseDeviceLists();
     releaseActivityReads();
-    real.close();
+    super.close();
   }
 
   private final class GatedStore implements DocumentStore {
@@ -361,21 +375,23 @@ final class GatedEngine implements Engine {
         changed.fire();
         return new CompletableFuture<>();
       }
-      return real.store().write(userId, deviceId, write);
+      return delegate().store().write(userId, deviceId, write);
     }
 
     @Override
     public CompletableFuture<SyncResult> read(
         String userId, String document, long epoch, long version, long fingerprint) {
       return counted(
-          () -> reads.pass(() -> real.store().read(userId, document, epoch, version, fingerprint)));
+          () ->
+              reads.pass(
+                  () -> delegate().store().read(userId, document, epoch, version, fingerprint)));
     }
 
     @Override
     public CompletableFuture<List<SyncResult>> sync(
         String userId, FollowFilter filter, Collection<Position> positions) {
       CompletableFuture<List<SyncResult>> answer =
-          counted(() -> real.store().sync(userId, filter, positions));
+          counted(() -> delegate().store().sync(userId, filter, positions));
       if (!holdSyncAnswers.get()) {
         return answer;
       }
@@ -407,27 +423,27 @@ final class GatedEngine implements Engine {
 
     @Override
     public CompletableFuture<Set<String>> documents(String userId) {
-      return counted(() -> real.store().documents(userId));
+      return counted(() -> delegate().store().documents(userId));
     }
 
     @Override
     public CompletableFuture<Long> lastClientSeq(String userId, String deviceId) {
-      return real.store().lastClientSeq(userId, deviceId);
+      return delegate().store().lastClientSeq(userId, deviceId);
     }
 
     @Override
     public CompletableFuture<Void> erase(String userId) {
-      return real.store().erase(userId);
+      return delegate().store().erase(userId);
     }
 
     @Override
     public CompletableFuture<Void> sweep(Instant now) {
-      return real.store().sweep(now);
+      return delegate().store().sweep(now);
     }
 
     @Override
     public void close() {
-      real.store().close();
+      delegate().store().close();
     }
   }
 
@@ -435,7 +451,7 @@ final class GatedEngine implements Engine {
     @Override
     public CompletableFuture<List<DeviceSession>> list(String userId, long inactivityMillis) {
       deviceLists.incrementAndGet();
-      return lists.pass(() -> real.sessions().list(userId, inactivityMillis));
+      return lists.pass(() -> delegate().sessions().list(userId, inactivityMillis));
     }
 
     @Override
@@ -449,7 +465,8 @@ final class GatedEngine implements Engine {
         long inactivityMillis) {
       return creates.pass(
           () ->
-              real.sessions()
+              delegate()
+                  .sessions()
                   .create(
                       userId, sessionId, deviceId, name, platform, refreshHash, inactivityMillis));
     }
@@ -463,7 +480,8 @@ final class GatedEngine implements Engine {
         byte[] sealedNew,
         long inactivityMillis,
         long reuseIntervalMillis) {
-      return real.sessions()
+      return delegate()
+          .sessions()
           .rotate(
               userId,
               sessionId,
@@ -484,36 +502,37 @@ final class GatedEngine implements Engine {
               new IllegalStateException("session store unreachable (a test's gate)"));
         }
       }
-      return statuses.pass(() -> real.sessions().status(userId, sessionId, inactivityMillis));
+      return statuses.pass(() -> delegate().sessions().status(userId, sessionId, inactivityMillis));
     }
 
     @Override
     public CompletableFuture<Void> seen(
         String userId, String sessionId, String node, boolean connected) {
-      return real.sessions().seen(userId, sessionId, node, connected);
+      return delegate().sessions().seen(userId, sessionId, node, connected);
     }
 
     @Override
     public CompletableFuture<List<String>> revoke(
         String userId, String deviceId, boolean allOthers) {
-      return real.sessions().revoke(userId, deviceId, allOthers);
+      return delegate().sessions().revoke(userId, deviceId, allOthers);
     }
 
     @Override
     public CompletableFuture<Void> erase(String userId) {
-      return real.sessions().erase(userId);
+      return delegate().sessions().erase(userId);
     }
 
     @Override
     public CompletableFuture<Void> sweep(Instant now) {
-      return real.sessions().sweep(now);
+      return delegate().sessions().sweep(now);
     }
   }
 
   private final class GatedBroker implements Broker {
     @Override
     public Subscription subscribe(String userId, Listener listener) {
-      return real.broker()
+      return delegate()
+          .broker()
           .subscribe(
               userId,
               new Listener() {
@@ -557,17 +576,17 @@ final class GatedEngine implements Engine {
 
     @Override
     public void publish(DocumentEvent event) {
-      real.broker().publish(event);
+      delegate().broker().publish(event);
     }
 
     @Override
     public CompletableFuture<?> signal(String userId, UserSignal signal) {
-      return real.broker().signal(userId, signal);
+      return delegate().broker().signal(userId, signal);
     }
 
     @Override
     public void close() {
-      real.broker().close();
+      delegate().broker().close();
     }
   }
 }

@@ -12,33 +12,29 @@ import io.handoff.protocol.v1.ClientFrame;
 import io.handoff.protocol.v1.Hello;
 import io.handoff.protocol.v1.Ping;
 import io.handoff.protocol.v1.ServerFrame;
-import io.handoff.server.devices.ApprovalStore;
-import io.handoff.server.devices.SessionStore;
 import io.handoff.server.engine.Engine;
+import io.handoff.server.engine.ForwardingEngine;
+import io.handoff.server.engine.NodeIdInUseException;
 import io.handoff.server.engine.StoreLimits;
 import io.handoff.server.engine.redis.RedisEngine;
-import io.handoff.server.handoff.HandoffStore;
-import io.handoff.server.sync.Broker;
-import io.handoff.server.sync.DocumentStore;
 import io.lettuce.core.RedisClient;
 import io.lettuce.core.api.StatefulRedisConnection;
 import io.lettuce.core.codec.StringCodec;
 import io.lettuce.core.output.StatusOutput;
 import io.lettuce.core.protocol.CommandArgs;
 import io.lettuce.core.protocol.CommandType;
-import io.netty.channel.EventLoopGroup;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.WebSocket;
 import java.net.http.WebSocketHandshakeException;
 import java.time.Duration;
-import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.function.Consumer;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.slf4j.LoggerFactory;
@@ -298,14 +294,13 @@ class ResumeStormTest {
   }
 
   /** The real engine, counting its resume calls not yet answered, and the most at once. */
-  private static final class CountedResumes implements Engine {
-    private final Engine real;
+  private static final class CountedResumes extends ForwardingEngine {
     private final AtomicInteger inFlight = new AtomicInteger();
     private final AtomicInteger peak = new AtomicInteger();
     private final AtomicInteger ended = new AtomicInteger();
 
     CountedResumes(Engine real) {
-      this.real = real;
+      super(real);
     }
 
     int peak() {
@@ -320,7 +315,8 @@ class ResumeStormTest {
     @Override
     public CompletableFuture<Resumed> resume(Request request) {
       peak.accumulateAndGet(inFlight.incrementAndGet(), Math::max);
-      return real.resume(request)
+      return delegate()
+          .resume(request)
           .whenComplete(
               (r, err) -> {
                 inFlight.decrementAndGet();
@@ -328,74 +324,21 @@ class ResumeStormTest {
               });
     }
 
+    // As an engine that shares no store: the node claims no node id through it.
+
     @Override
-    public DocumentStore store() {
-      return real.store();
+    public Runnable claimNode(String nodeId, Consumer<NodeIdInUseException> taken) {
+      return () -> {};
     }
 
     @Override
-    public Broker broker() {
-      return real.broker();
+    public boolean holdsNode(String nodeId) {
+      return true;
     }
 
     @Override
-    public SessionStore sessions() {
-      return real.sessions();
-    }
-
-    @Override
-    public HandoffStore handoff() {
-      return real.handoff();
-    }
-
-    @Override
-    public ApprovalStore approvals() {
-      return real.approvals();
-    }
-
-    @Override
-    public CompletableFuture<Void> erase(String userId) {
-      return real.erase(userId);
-    }
-
-    @Override
-    public CompletableFuture<Void> sweep(Instant now) {
-      return real.sweep(now);
-    }
-
-    @Override
-    public String name() {
-      return real.name();
-    }
-
-    @Override
-    public String durability() {
-      return real.durability();
-    }
-
-    @Override
-    public LoopBinding bindLoops(EventLoopGroup loops, String transport) {
-      return real.bindLoops(loops, transport);
-    }
-
-    @Override
-    public Runnable claimNode(String nodeId) throws InterruptedException {
-      return real.claimNode(nodeId);
-    }
-
-    @Override
-    public boolean healthy() {
-      return real.healthy();
-    }
-
-    @Override
-    public long storeResets() {
-      return real.storeResets();
-    }
-
-    @Override
-    public void close() {
-      real.close();
+    public boolean confirmsNode(String nodeId) {
+      return true;
     }
   }
 }
