@@ -401,16 +401,9 @@ class NodeIdLeaseTest {
             .build());
     assertTrue(device.readFrame().hasWelcome(), "the device is online");
 
-    link.refuseNew(true); // a partition: no new connection, the open ones silent both ways
-    link.freezeOpenConnections();
-    Conditions.await(
-        "the first's lease lapsed",
-        () -> leaseIn(url, "split") == null,
-        BOUND,
-        Duration.ofMillis(20));
+    cutOffUntilTheLeaseLapses(link, url, "split");
     HandoffServer second = nodes.add(HandoffServer.start(config("split"), engine(url, limits)));
-    link.refuseNew(false);
-    link.cutAll(); // the first reconnects, and renews its lease again
+    reconnect(link);
 
     ServerFrame f;
     while (!(f = device.readFrame()).hasDisconnect()) {
@@ -474,13 +467,9 @@ class NodeIdLeaseTest {
         BOUND,
         Duration.ofMillis(20));
 
-    link.refuseNew(true);
-    link.freezeOpenConnections();
-    Conditions.await(
-        "its lease lapsed", () -> leaseIn(url, "cut-off") == null, BOUND, Duration.ofMillis(50));
+    cutOffUntilTheLeaseLapses(link, url, "cut-off");
     HandoffServer other = nodes.redis(url, "cut-off");
-    link.refuseNew(false);
-    link.cutAll();
+    reconnect(link);
 
     Conditions.await("the launcher returned", exit::isDone, BOUND, Duration.ofMillis(20));
     String line = err.toString();
@@ -502,6 +491,26 @@ class NodeIdLeaseTest {
     assertThrows(
         NodeIdInUseException.class,
         () -> nodes.add(HandoffServer.start(config("clustered"), second)));
+  }
+
+  /**
+   * Cuts the node behind {@code link} off from Redis, as a partition does (no new connection, the
+   * open ones silent both ways), until its lease of {@code nodeId} lapsed unrenewed.
+   */
+  private void cutOffUntilTheLeaseLapses(ChaosProxy link, String url, String nodeId) {
+    link.refuseNew(true);
+    link.freezeOpenConnections();
+    Conditions.await(
+        "the lease of " + nodeId + " lapsed",
+        () -> leaseIn(url, nodeId) == null,
+        BOUND,
+        Duration.ofMillis(20));
+  }
+
+  /** Ends the partition: the node behind {@code link} reconnects, and renews its lease again. */
+  private static void reconnect(ChaosProxy link) {
+    link.refuseNew(false);
+    link.cutAll();
   }
 
   private String leaseIn(String url) {
