@@ -153,15 +153,11 @@ class HandoffClientSocketTest {
             .token(TOKEN)
             .build();
     CompletableFuture<Void> connected = client.connect();
-    TestServer.Connection first = server.accept();
-    assertTrue(first.next().hasHello());
-    first.send(welcome(0));
+    TestServer.Connection first = server.acceptAndWelcome();
     connected.get(WAIT, TimeUnit.SECONDS);
     first.close(4000, "server shutting down");
     awaitState(ConnectionState.RECONNECTING);
-    TestServer.Connection second = server.accept();
-    assertTrue(second.next().hasHello());
-    second.send(welcome(0));
+    server.acceptAndWelcome();
     awaitState(ConnectionState.CONNECTED);
   }
 
@@ -192,9 +188,7 @@ class HandoffClientSocketTest {
   void standardCloseCodesOfAProxyReconnectAndResume() throws Exception {
     client = clientBuilder().token(TOKEN).build();
     CompletableFuture<Void> connected = client.connect();
-    TestServer.Connection connection = server.accept();
-    assertTrue(connection.next().hasHello());
-    connection.send(welcome(0));
+    TestServer.Connection connection = server.acceptAndWelcome();
     connected.get(WAIT, TimeUnit.SECONDS);
 
     for (int code : new int[] {1000, 1001, 1005}) {
@@ -207,9 +201,7 @@ class HandoffClientSocketTest {
       assertTrue(
           awaitTransition(ConnectionState.RECONNECTING).startsWith("RECONNECTING " + code + " "),
           () -> "after " + code + ": " + transitions);
-      connection = server.accept();
-      assertTrue(connection.next().hasHello(), "resumed after " + code);
-      connection.send(welcome(0));
+      connection = server.acceptAndWelcome("resumed after " + code);
       awaitState(ConnectionState.CONNECTED);
     }
   }
@@ -223,9 +215,7 @@ class HandoffClientSocketTest {
   void aDisconnectDecidesOverAStandardCloseCodeThatFollowsIt() throws Exception {
     client = clientBuilder().token(TOKEN).build();
     CompletableFuture<Void> connected = client.connect();
-    TestServer.Connection connection = server.accept();
-    assertTrue(connection.next().hasHello());
-    connection.send(welcome(0));
+    TestServer.Connection connection = server.acceptAndWelcome();
     connected.get(WAIT, TimeUnit.SECONDS);
 
     connection.send(Frames.disconnect(4000, "server shutting down"));
@@ -233,9 +223,7 @@ class HandoffClientSocketTest {
     assertTrue(
         awaitTransition(ConnectionState.RECONNECTING).startsWith("RECONNECTING 4000 "),
         () -> String.valueOf(transitions));
-    connection = server.accept();
-    assertTrue(connection.next().hasHello());
-    connection.send(welcome(0));
+    connection = server.acceptAndWelcome();
     awaitState(ConnectionState.CONNECTED);
 
     CompletableFuture<Long> written = client.document("cart").set("item", bytes("book"));
@@ -281,9 +269,7 @@ class HandoffClientSocketTest {
           Duration.ofSeconds(WAIT));
       assertFalse(states.contains(ConnectionState.CLOSED), () -> status + ": " + transitions);
       server.refuseWith = 0;
-      TestServer.Connection connection = server.accept();
-      assertTrue(connection.next().hasHello());
-      connection.send(welcome(0));
+      server.acceptAndWelcome();
       connected.get(WAIT, TimeUnit.SECONDS);
       client.close();
       transitions.clear();
@@ -301,9 +287,7 @@ class HandoffClientSocketTest {
             .build();
     CompletableFuture<Void> connected = client.connect();
 
-    TestServer.Connection second = server.accept();
-    assertTrue(second.next().hasHello());
-    second.send(welcome(0));
+    server.acceptAndWelcome();
     connected.get(WAIT, TimeUnit.SECONDS);
     assertEquals(ConnectionState.CONNECTED, client.state());
     assertEquals(2, asked.get(), "asked again after the 401");
@@ -315,9 +299,7 @@ class HandoffClientSocketTest {
     try {
       client = clientBuilder().tokenSupplier(() -> TOKEN).eventLoopGroup(shared).build();
       client.connect();
-      TestServer.Connection connection = server.accept();
-      assertTrue(connection.next().hasHello());
-      connection.send(welcome(0));
+      TestServer.Connection connection = server.acceptAndWelcome();
       awaitState(ConnectionState.CONNECTED);
       CompletableFuture<Long> unacked = client.document("cart").set("item", bytes("book"));
       assertTrue(connection.next().hasWrite());
@@ -366,9 +348,7 @@ class HandoffClientSocketTest {
       String reconnecting = awaitTransition(ConnectionState.RECONNECTING);
       assertTrue(reconnecting.startsWith("RECONNECTING 1006 "), reconnecting);
       assertTrue(reconnecting.contains("no Welcome within 300 ms"), reconnecting);
-      TestServer.Connection second = server.accept();
-      assertTrue(second.next().hasHello());
-      second.send(welcome(0));
+      server.acceptAndWelcome();
       connected.get(WAIT, TimeUnit.SECONDS);
     } finally {
       pings.cancel(false);
@@ -393,10 +373,7 @@ class HandoffClientSocketTest {
     String reconnecting = awaitTransition(ConnectionState.RECONNECTING);
     assertTrue(reconnecting.startsWith("RECONNECTING 1006 "), reconnecting);
     assertTrue(reconnecting.contains("no access token"), reconnecting);
-    TestServer.Connection connection = server.accept();
-    assertEquals("Bearer " + TOKEN, connection.authorization);
-    assertTrue(connection.next().hasHello());
-    connection.send(welcome(0));
+    assertEquals("Bearer " + TOKEN, server.acceptAndWelcome().authorization);
     connected.get(WAIT, TimeUnit.SECONDS);
     assertEquals(2, asked.get());
 
@@ -430,9 +407,7 @@ class HandoffClientSocketTest {
 
     String reconnecting = awaitTransition(ConnectionState.RECONNECTING);
     assertTrue(reconnecting.startsWith("RECONNECTING 1006 "), reconnecting);
-    TestServer.Connection connection = server.accept();
-    assertTrue(connection.next().hasHello());
-    connection.send(welcome(0));
+    server.acceptAndWelcome();
     connected.get(WAIT, TimeUnit.SECONDS);
   }
 
@@ -549,9 +524,7 @@ class HandoffClientSocketTest {
 
     first.send(helloRefusal(hello.getRequestId(), true));
 
-    TestServer.Connection second = server.accept();
-    assertTrue(second.next().hasHello());
-    second.send(welcome(0));
+    server.acceptAndWelcome();
     connected.get(WAIT, TimeUnit.SECONDS);
     assertEquals(ErrorCode.INTERNAL, errors.poll(WAIT, TimeUnit.SECONDS).errorCode());
   }

@@ -1,6 +1,7 @@
 package io.handoff.client;
 
 import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.handoff.protocol.v1.ClientFrame;
 import io.handoff.protocol.v1.ServerFrame;
@@ -141,6 +142,22 @@ final class TestServer implements AutoCloseable {
   Connection accept() throws InterruptedException {
     Connection c = accepted.poll(WAIT_SECONDS, TimeUnit.SECONDS);
     assertNotNull(c, "no WebSocket connection within " + WAIT_SECONDS + " s");
+    return c;
+  }
+
+  /**
+   * The next accepted WebSocket connection ({@link #accept}), checked to open with a Hello, which
+   * it answers with a Welcome at version 0.
+   */
+  Connection acceptAndWelcome() throws InterruptedException {
+    return acceptAndWelcome("the connection opens with a Hello");
+  }
+
+  /** {@link #acceptAndWelcome()}, with {@code message} if the first frame is no Hello. */
+  Connection acceptAndWelcome(String message) throws InterruptedException {
+    Connection c = accept();
+    assertTrue(c.next().hasHello(), message);
+    c.send(Frames.welcome(0));
     return c;
   }
 
