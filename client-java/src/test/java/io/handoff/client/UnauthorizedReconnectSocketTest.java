@@ -1,8 +1,6 @@
 package io.handoff.client;
 
-import static io.handoff.client.Frames.welcome;
 import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.time.Duration;
 import java.util.List;
@@ -77,10 +75,7 @@ class UnauthorizedReconnectSocketTest {
   private TestServer.Connection welcomed(RecordedReconnects.Scheduled attempt)
       throws InterruptedException {
     loop.execute(attempt.task());
-    TestServer.Connection c = server.accept();
-    assertTrue(c.next().hasHello());
-    c.send(welcome(0));
-    return c;
+    return server.acceptAndWelcome();
   }
 
   private String last() {

@@ -1,6 +1,5 @@
 package io.handoff.client;
 
-import static io.handoff.client.Frames.welcome;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -122,9 +121,7 @@ class UpgradeRefusalWaitSocketTest {
       }
       loop.execute(s.task());
     }
-    TestServer.Connection c = server.accept();
-    assertTrue(c.next().hasHello());
-    c.send(welcome(0));
+    server.acceptAndWelcome();
     connected.get(WAIT, TimeUnit.SECONDS);
   }
 
