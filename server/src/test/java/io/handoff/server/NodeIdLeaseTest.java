@@ -134,33 +134,8 @@ class NodeIdLeaseTest {
     String url = RedisProcess.sharedUrl();
     nodes.redis(url, "launched");
     StringWriter err = new StringWriter();
-    String[] args = {
-      "--host",
-      "127.0.0.1",
-      "--port",
-      "0",
-      "--node-id",
-      "launched",
-      "--redis-url",
-      url,
-      "--redis-prefix",
-      nodes.prefix
-    };
-    CompletableFuture<Integer> exit =
-        CompletableFuture.supplyAsync(
-            () ->
-                Main.run(
-                    args,
-                    Map.of("HANDOFF_JWT_SECRET", SECRET),
-                    new PrintWriter(new StringWriter(), true),
-                    new PrintWriter(err, true)));
-    Conditions.await("the launcher returned", exit::isDone, BOUND, Duration.ofMillis(20));
-    String line = err.toString();
-    assertEquals(2, exit.get(), line);
-    assertEquals(1, line.strip().lines().count(), line);
-    assertTrue(line.contains("node id launched is in use by another running node"), line);
-    assertTrue(line.contains("give every node its own --node-id"), line);
-    assertFalse(line.contains("Exception") || line.contains("\tat "), line);
+    CompletableFuture<Integer> exit = launch("launched", url, err);
+    assertStoppedInOneLineForIdInUse(exit, err, "launched");
   }
 
   /**
@@ -226,19 +201,9 @@ class NodeIdLeaseTest {
       redis.startAgain();
       Conditions.await("the node sees Redis back", engine::healthy, BOUND);
 
-      Conditions.await(
-          "the lease is claimed again",
-          () -> logged("its lease was gone") && leaseIn(redis.url()) != null,
-          BOUND,
-          Duration.ofMillis(20));
-      assertTrue(engine.holdsNode("steady"));
+      awaitTheLeaseClaimedAgain(redis.url(), engine);
       assertFalse(logged("two nodes run with this id"), said.list.toString());
-      assertThrows(
-          NodeIdInUseException.class,
-          () ->
-              nodes.add(
-                  HandoffServer.start(
-                      config("steady"), engine(redis.url(), lease(Duration.ofMillis(500))))));
+      assertASecondNodeIsRefused(redis.url());
       servesDevices(node);
       nodes.close(); // while this Redis runs
     }
@@ -257,19 +222,9 @@ class NodeIdLeaseTest {
           StatefulRedisConnection<String, String> c = client.connect()) {
         c.sync().flushall();
       }
-      Conditions.await(
-          "the lease is claimed again",
-          () -> logged("its lease was gone") && leaseIn(redis.url()) != null,
-          BOUND,
-          Duration.ofMillis(20));
-      assertTrue(engine.holdsNode("steady"));
+      awaitTheLeaseClaimedAgain(redis.url(), engine);
       Conditions.await("ready", () -> node.readiness().problem() == null, BOUND);
-      assertThrows(
-          NodeIdInUseException.class,
-          () ->
-              nodes.add(
-                  HandoffServer.start(
-                      config("steady"), engine(redis.url(), lease(Duration.ofMillis(500))))));
+      assertASecondNodeIsRefused(redis.url());
       servesDevices(node);
       assertFalse(node.stoppedForTakenId().isDone());
       nodes.close(); // while this Redis runs
@@ -441,26 +396,7 @@ class NodeIdLeaseTest {
     String url = RedisProcess.sharedUrl();
     ChaosProxy link = nodes.add(new ChaosProxy(Integer.parseInt(url.split(":")[2])));
     StringWriter err = new StringWriter();
-    String[] args = {
-      "--host",
-      "127.0.0.1",
-      "--port",
-      "0",
-      "--node-id",
-      "cut-off",
-      "--redis-url",
-      "redis://127.0.0.1:" + link.port(),
-      "--redis-prefix",
-      nodes.prefix
-    };
-    CompletableFuture<Integer> exit =
-        CompletableFuture.supplyAsync(
-            () ->
-                Main.run(
-                    args,
-                    Map.of("HANDOFF_JWT_SECRET", SECRET),
-                    new PrintWriter(new StringWriter(), true),
-                    new PrintWriter(err, true)));
+    CompletableFuture<Integer> exit = launch("cut-off", "redis://127.0.0.1:" + link.port(), err);
     Conditions.await(
         "the launcher's node holds its id",
         () -> leaseIn(url, "cut-off") != null,
@@ -471,13 +407,7 @@ class NodeIdLeaseTest {
     HandoffServer other = nodes.redis(url, "cut-off");
     reconnect(link);
 
-    Conditions.await("the launcher returned", exit::isDone, BOUND, Duration.ofMillis(20));
-    String line = err.toString();
-    assertEquals(2, exit.get(), line);
-    assertEquals(1, line.strip().lines().count(), line);
-    assertTrue(line.contains("node id cut-off is in use by another running node"), line);
-    assertTrue(line.contains("give every node its own --node-id"), line);
-    assertFalse(line.contains("Exception") || line.contains("\tat "), line);
+    assertStoppedInOneLineForIdInUse(exit, err, "cut-off");
     servesDevices(other);
   }
 
@@ -491,6 +421,47 @@ class NodeIdLeaseTest {
     assertThrows(
         NodeIdInUseException.class,
         () -> nodes.add(HandoffServer.start(config("clustered"), second)));
+  }
+
+  /**
+   * Runs the launcher as {@code main} does, for a node {@code nodeId} on the Redis at {@code
+   * redisUrl}, on another thread: what it says on standard error goes to {@code err}.
+   */
+  private CompletableFuture<Integer> launch(String nodeId, String redisUrl, StringWriter err) {
+    String[] args = {
+      "--host",
+      "127.0.0.1",
+      "--port",
+      "0",
+      "--node-id",
+      nodeId,
+      "--redis-url",
+      redisUrl,
+      "--redis-prefix",
+      nodes.prefix
+    };
+    return CompletableFuture.supplyAsync(
+        () ->
+            Main.run(
+                args,
+                Map.of("HANDOFF_JWT_SECRET", SECRET),
+                new PrintWriter(new StringWriter(), true),
+                new PrintWriter(err, true)));
+  }
+
+  /**
+   * The launcher returns exit code 2, having said in one line, with no stack trace, that another
+   * running node has {@code nodeId} and that every node needs its own.
+   */
+  private static void assertStoppedInOneLineForIdInUse(
+      CompletableFuture<Integer> exit, StringWriter err, String nodeId) throws Exception {
+    Conditions.await("the launcher returned", exit::isDone, BOUND, Duration.ofMillis(20));
+    String line = err.toString();
+    assertEquals(2, exit.get(), line);
+    assertEquals(1, line.strip().lines().count(), line);
+    assertTrue(line.contains("node id " + nodeId + " is in use by another running node"), line);
+    assertTrue(line.contains("give every node its own --node-id"), line);
+    assertFalse(line.contains("Exception") || line.contains("\tat "), line);
   }
 
   /**
@@ -513,8 +484,26 @@ class NodeIdLeaseTest {
     link.cutAll();
   }
 
-  private String leaseIn(String url) {
-    return leaseIn(url, "steady");
+  /**
+   * The node "steady" on {@code engine}, its lease gone from the Redis at {@code url}, says so and
+   * claims its id again.
+   */
+  private void awaitTheLeaseClaimedAgain(String url, RedisEngine engine) {
+    Conditions.await(
+        "the lease is claimed again",
+        () -> logged("its lease was gone") && leaseIn(url, "steady") != null,
+        BOUND,
+        Duration.ofMillis(20));
+    assertTrue(engine.holdsNode("steady"));
+  }
+
+  /** A second node "steady" on the Redis at {@code url} refuses to start. */
+  private void assertASecondNodeIsRefused(String url) {
+    assertThrows(
+        NodeIdInUseException.class,
+        () ->
+            nodes.add(
+                HandoffServer.start(config("steady"), engine(url, lease(Duration.ofMillis(500))))));
   }
 
   private String leaseIn(String url, String nodeId) {
