@@ -3,6 +3,7 @@ package io.handoff.server;
 import io.handoff.protocol.bus.v1.UserSignal;
 import io.handoff.protocol.v1.Position;
 import io.handoff.protocol.v1.Write;
+import io.handoff.server.devices.ForwardingSessionStore;
 import io.handoff.server.devices.SessionStore;
 import io.handoff.server.engine.Engine;
 import io.handoff.server.engine.ForwardingEngine;
@@ -447,11 +448,15 @@ final class GatedEngine extends ForwardingEngine.OverOwnStores {
     }
   }
 
-  private final class GatedSessions implements SessionStore {
+  private final class GatedSessions extends ForwardingSessionStore {
+    GatedSessions() {
+      super(GatedEngine.this.delegate().sessions());
+    }
+
     @Override
     public CompletableFuture<List<DeviceSession>> list(String userId, long inactivityMillis) {
       deviceLists.incrementAndGet();
-      return lists.pass(() -> delegate().sessions().list(userId, inactivityMillis));
+      return lists.pass(() -> delegate().list(userId, inactivityMillis));
     }
 
     @Override
@@ -466,30 +471,8 @@ final class GatedEngine extends ForwardingEngine.OverOwnStores {
       return creates.pass(
           () ->
               delegate()
-                  .sessions()
                   .create(
                       userId, sessionId, deviceId, name, platform, refreshHash, inactivityMillis));
-    }
-
-    @Override
-    public CompletableFuture<Rotation> rotate(
-        String userId,
-        String sessionId,
-        byte[] presentedHash,
-        byte[] newHash,
-        byte[] sealedNew,
-        long inactivityMillis,
-        long reuseIntervalMillis) {
-      return delegate()
-          .sessions()
-          .rotate(
-              userId,
-              sessionId,
-              presentedHash,
-              newHash,
-              sealedNew,
-              inactivityMillis,
-              reuseIntervalMillis);
     }
 
     @Override
@@ -502,29 +485,7 @@ final class GatedEngine extends ForwardingEngine.OverOwnStores {
               new IllegalStateException("session store unreachable (a test's gate)"));
         }
       }
-      return statuses.pass(() -> delegate().sessions().status(userId, sessionId, inactivityMillis));
-    }
-
-    @Override
-    public CompletableFuture<Void> seen(
-        String userId, String sessionId, String node, boolean connected) {
-      return delegate().sessions().seen(userId, sessionId, node, connected);
-    }
-
-    @Override
-    public CompletableFuture<List<String>> revoke(
-        String userId, String deviceId, boolean allOthers) {
-      return delegate().sessions().revoke(userId, deviceId, allOthers);
-    }
-
-    @Override
-    public CompletableFuture<Void> erase(String userId) {
-      return delegate().sessions().erase(userId);
-    }
-
-    @Override
-    public CompletableFuture<Void> sweep(Instant now) {
-      return delegate().sessions().sweep(now);
+      return statuses.pass(() -> delegate().status(userId, sessionId, inactivityMillis));
     }
   }
 
