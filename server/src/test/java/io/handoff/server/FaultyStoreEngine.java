@@ -1,7 +1,6 @@
 package io.handoff.server;
 
 import io.handoff.protocol.bus.v1.UserSignal;
-import io.handoff.protocol.v1.Position;
 import io.handoff.protocol.v1.Write;
 import io.handoff.server.engine.ForwardingEngine;
 import io.handoff.server.engine.StoreLimits;
@@ -10,14 +9,10 @@ import io.handoff.server.engine.memory.MemoryEngine;
 import io.handoff.server.sync.Broker;
 import io.handoff.server.sync.DocumentEvent;
 import io.handoff.server.sync.DocumentStore;
-import io.handoff.server.sync.FollowFilter;
+import io.handoff.server.sync.ForwardingDocumentStore;
 import io.handoff.server.sync.SyncResult;
 import io.handoff.server.sync.WriteOutcome;
 import java.time.Clock;
-import java.time.Instant;
-import java.util.Collection;
-import java.util.List;
-import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
@@ -189,13 +184,15 @@ final class FaultyStoreEngine extends ForwardingEngine.OverOwnStores {
     public void close() {}
   }
 
-  private final class FaultyStore implements DocumentStore {
-    private final DocumentStore real = applying;
+  private final class FaultyStore extends ForwardingDocumentStore {
+    FaultyStore() {
+      super(applying);
+    }
 
     @Override
     public CompletableFuture<WriteOutcome> write(String userId, String deviceId, Write write) {
       if (faultsLeft.getAndUpdate(n -> Math.max(0, n - 1)) <= 0) {
-        return real.write(userId, deviceId, write);
+        return delegate().write(userId, deviceId, write);
       }
       Fault f = fault;
       CompletableFuture<WriteOutcome> failed =
@@ -203,7 +200,8 @@ final class FaultyStoreEngine extends ForwardingEngine.OverOwnStores {
       CompletableFuture<WriteOutcome> result = failed;
       if (f == Fault.COPY_THEN_LOST) {
         result =
-            real.read(userId, write.getDocument(), 0, 0, 0)
+            delegate()
+                .read(userId, write.getDocument(), 0, 0, 0)
                 .thenCompose(
                     now -> {
                       memory
@@ -225,7 +223,8 @@ final class FaultyStoreEngine extends ForwardingEngine.OverOwnStores {
                     });
       }
       if (f == Fault.ANSWER_HELD) {
-        return real.write(userId, deviceId, write)
+        return delegate()
+            .write(userId, deviceId, write)
             .thenCompose(
                 applied -> {
                   answersHeld.incrementAndGet();
@@ -238,7 +237,8 @@ final class FaultyStoreEngine extends ForwardingEngine.OverOwnStores {
         copyLost.set(true);
         try {
           result =
-              real.write(userId, deviceId, write)
+              delegate()
+                  .write(userId, deviceId, write)
                   .thenApply(
                       applied -> {
                         applying.restore(userId, before);
@@ -251,7 +251,7 @@ final class FaultyStoreEngine extends ForwardingEngine.OverOwnStores {
       if (f == Fault.ANSWER_LOST) {
         answerLost.set(true);
         try {
-          result = real.write(userId, deviceId, write).thenCompose(applied -> failed);
+          result = delegate().write(userId, deviceId, write).thenCompose(applied -> failed);
         } finally {
           answerLost.set(false);
         }
@@ -267,38 +267,7 @@ final class FaultyStoreEngine extends ForwardingEngine.OverOwnStores {
     public CompletableFuture<SyncResult> read(
         String userId, String document, long epoch, long version, long fingerprint) {
       reads.incrementAndGet();
-      return real.read(userId, document, epoch, version, fingerprint);
-    }
-
-    @Override
-    public CompletableFuture<List<SyncResult>> sync(
-        String userId, FollowFilter filter, Collection<Position> positions) {
-      return real.sync(userId, filter, positions);
-    }
-
-    @Override
-    public CompletableFuture<Set<String>> documents(String userId) {
-      return real.documents(userId);
-    }
-
-    @Override
-    public CompletableFuture<Long> lastClientSeq(String userId, String deviceId) {
-      return real.lastClientSeq(userId, deviceId);
-    }
-
-    @Override
-    public CompletableFuture<Void> erase(String userId) {
-      return real.erase(userId);
-    }
-
-    @Override
-    public CompletableFuture<Void> sweep(Instant now) {
-      return real.sweep(now);
-    }
-
-    @Override
-    public void close() {
-      real.close();
+      return delegate().read(userId, document, epoch, version, fingerprint);
     }
   }
 }

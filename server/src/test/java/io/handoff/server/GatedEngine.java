@@ -13,10 +13,10 @@ import io.handoff.server.sync.Broker;
 import io.handoff.server.sync.DocumentEvent;
 import io.handoff.server.sync.DocumentStore;
 import io.handoff.server.sync.FollowFilter;
+import io.handoff.server.sync.ForwardingDocumentStore;
 import io.handoff.server.sync.SyncResult;
 import io.handoff.server.sync.WriteOutcome;
 import io.netty.channel.EventLoopGroup;
-import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Collection;
 import java.util.List;
@@ -368,7 +368,11 @@ final class GatedEngine extends ForwardingEngine.OverOwnStores {
     super.close();
   }
 
-  private final class GatedStore implements DocumentStore {
+  private final class GatedStore extends ForwardingDocumentStore {
+    GatedStore() {
+      super(GatedEngine.this.delegate().store());
+    }
+
     @Override
     public CompletableFuture<WriteOutcome> write(String userId, String deviceId, Write write) {
       if (writesUnanswered.get()) {
@@ -376,23 +380,21 @@ final class GatedEngine extends ForwardingEngine.OverOwnStores {
         changed.fire();
         return new CompletableFuture<>();
       }
-      return delegate().store().write(userId, deviceId, write);
+      return delegate().write(userId, deviceId, write);
     }
 
     @Override
     public CompletableFuture<SyncResult> read(
         String userId, String document, long epoch, long version, long fingerprint) {
       return counted(
-          () ->
-              reads.pass(
-                  () -> delegate().store().read(userId, document, epoch, version, fingerprint)));
+          () -> reads.pass(() -> delegate().read(userId, document, epoch, version, fingerprint)));
     }
 
     @Override
     public CompletableFuture<List<SyncResult>> sync(
         String userId, FollowFilter filter, Collection<Position> positions) {
       CompletableFuture<List<SyncResult>> answer =
-          counted(() -> delegate().store().sync(userId, filter, positions));
+          counted(() -> delegate().sync(userId, filter, positions));
       if (!holdSyncAnswers.get()) {
         return answer;
       }
@@ -424,27 +426,7 @@ final class GatedEngine extends ForwardingEngine.OverOwnStores {
 
     @Override
     public CompletableFuture<Set<String>> documents(String userId) {
-      return counted(() -> delegate().store().documents(userId));
-    }
-
-    @Override
-    public CompletableFuture<Long> lastClientSeq(String userId, String deviceId) {
-      return delegate().store().lastClientSeq(userId, deviceId);
-    }
-
-    @Override
-    public CompletableFuture<Void> erase(String userId) {
-      return delegate().store().erase(userId);
-    }
-
-    @Override
-    public CompletableFuture<Void> sweep(Instant now) {
-      return delegate().store().sweep(now);
-    }
-
-    @Override
-    public void close() {
-      delegate().store().close();
+      return counted(() -> delegate().documents(userId));
     }
   }
 
