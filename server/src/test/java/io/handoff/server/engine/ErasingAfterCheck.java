@@ -1,11 +1,7 @@
 package io.handoff.server.engine;
 
-import io.handoff.server.devices.ApprovalStore;
+import io.handoff.server.devices.ForwardingSessionStore;
 import io.handoff.server.devices.SessionStore;
-import io.handoff.server.handoff.HandoffStore;
-import io.handoff.server.sync.Broker;
-import io.handoff.server.sync.DocumentStore;
-import java.time.Instant;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.atomic.AtomicInteger;
@@ -17,8 +13,7 @@ import java.util.function.Supplier;
  * erases a user in full before the caller sees its answer: whatever the caller does next with the
  * session it found alive runs after the whole erasure.
  */
-final class ErasingAfterCheck implements Engine {
-  private final Engine real;
+final class ErasingAfterCheck extends ForwardingEngine.OverOwnStores {
   private final AtomicReference<String> toErase = new AtomicReference<>();
   private final AtomicReference<String> toEraseAfterList = new AtomicReference<>();
   private final AtomicReference<Supplier<CompletableFuture<?>>> beforeErase =
@@ -32,42 +27,10 @@ final class ErasingAfterCheck implements Engine {
   private final SessionStore sessions;
 
   ErasingAfterCheck(Engine real) {
-    this.real = real;
+    super(real);
     SessionStore s = real.sessions();
     this.sessions =
-        new SessionStore() {
-          @Override
-          public CompletableFuture<Created> create(
-              String userId,
-              String sessionId,
-              String deviceId,
-              String name,
-              String platform,
-              byte[] refreshHash,
-              long inactivityMillis) {
-            return s.create(
-                userId, sessionId, deviceId, name, platform, refreshHash, inactivityMillis);
-          }
-
-          @Override
-          public CompletableFuture<Rotation> rotate(
-              String userId,
-              String sessionId,
-              byte[] presentedHash,
-              byte[] newHash,
-              byte[] sealedNew,
-              long inactivityMillis,
-              long reuseIntervalMillis) {
-            return s.rotate(
-                userId,
-                sessionId,
-                presentedHash,
-                newHash,
-                sealedNew,
-                inactivityMillis,
-                reuseIntervalMillis);
-          }
-
+        new ForwardingSessionStore(s) {
           @Override
           public CompletableFuture<Status> status(
               String userId, String sessionId, long inactivityMillis) {
@@ -85,12 +48,6 @@ final class ErasingAfterCheck implements Engine {
                                 return st;
                               });
                     });
-          }
-
-          @Override
-          public CompletableFuture<Void> seen(
-              String userId, String sessionId, String node, boolean connected) {
-            return s.seen(userId, sessionId, node, connected);
           }
 
           @Override
@@ -112,12 +69,6 @@ final class ErasingAfterCheck implements Engine {
           }
 
           @Override
-          public CompletableFuture<List<String>> revoke(
-              String userId, String deviceId, boolean allOthers) {
-            return s.revoke(userId, deviceId, allOthers);
-          }
-
-          @Override
           public CompletableFuture<Void> erase(String userId) {
             boolean last = sessionPasses.incrementAndGet() % 2 == 0;
             Supplier<CompletableFuture<?>> first =
@@ -130,11 +81,6 @@ final class ErasingAfterCheck implements Engine {
                         then == null
                             ? CompletableFuture.completedFuture(null)
                             : then.get().thenApply(x -> (Void) null));
-          }
-
-          @Override
-          public CompletableFuture<Void> sweep(Instant now) {
-            return s.sweep(now);
           }
         };
   }
@@ -171,40 +117,11 @@ final class ErasingAfterCheck implements Engine {
   }
 
   @Override
-  public DocumentStore store() {
-    return real.store();
-  }
-
-  @Override
-  public Broker broker() {
-    return real.broker();
-  }
-
-  @Override
   public SessionStore sessions() {
     return sessions;
   }
 
-  @Override
-  public HandoffStore handoff() {
-    return real.handoff();
-  }
-
-  @Override
-  public ApprovalStore approvals() {
-    return real.approvals();
-  }
-
-  @Override
-  public String name() {
-    return real.name();
-  }
-
-  @Override
-  public String durability() {
-    return real.durability();
-  }
-
+  // The test closes the engine under test.
   @Override
   public void close() {}
 }
