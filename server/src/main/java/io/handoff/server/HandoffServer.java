@@ -103,7 +103,7 @@ public final class HandoffServer implements AutoCloseable {
     this.metrics = new NodeMetrics(config.nodeId());
     this.stats = new ServerStats(metrics.registry());
     this.handoff = new HandoffService(config, engine, stats, time);
-    this.hub = new Hub(engine.broker());
+    this.hub = new Hub(engine.broker(), time);
     this.budget = new QueueBudget(config.queueBudgetBytes(), config.nodeId());
     Gauge.builder("handoff.queued.bytes", budget, QueueBudget::queuedBytes)
         .description("bytes queued towards devices on this node (outboxes and socket buffers)")

@@ -528,6 +528,11 @@ final class GatedEngine extends ForwardingEngine.OverOwnStores {
     }
 
     @Override
+    public void useTime(io.handoff.server.Scheduler time) {
+      real.broker().useTime(time);
+    }
+
+    @Override
     public void close() {
       delegate().broker().close();
     }

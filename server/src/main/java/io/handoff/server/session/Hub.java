@@ -36,6 +36,12 @@ public final class Hub {
     this.broker = broker;
   }
 
+  /** A hub on {@code broker}, whose timers then run on the node's {@code time}. */
+  public Hub(Broker broker, io.handoff.server.Scheduler time) {
+    this(broker);
+    broker.useTime(time);
+  }
+
   /**
    * Takes one of the user's slots for an upgraded connection, or returns false if the user already
    * has {@code maxPerUser} connections here (a connection of a device already connected always

@@ -44,6 +44,12 @@ public interface Broker extends AutoCloseable {
    */
   CompletableFuture<?> signal(String userId, UserSignal signal);
 
+  /**
+   * Sets the timers the broker keeps (the Redis broker's pace of possible losses) on {@code time},
+   * the node's: a node calls it before it subscribes. The default keeps no timers.
+   */
+  default void useTime(io.handoff.server.Scheduler time) {}
+
   /** Receives one user's events. */
   interface Listener {
     void onEvent(DocumentEvent event);

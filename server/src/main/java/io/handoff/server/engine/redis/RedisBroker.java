@@ -3,6 +3,7 @@ package io.handoff.server.engine.redis;
 import com.google.protobuf.InvalidProtocolBufferException;
 import io.handoff.protocol.bus.v1.UserSignal;
 import io.handoff.protocol.v1.Delta;
+import io.handoff.server.Scheduler;
 import io.handoff.server.sync.Broker;
 import io.handoff.server.sync.DocumentEvent;
 import io.lettuce.core.cluster.api.async.RedisClusterAsyncCommands;
@@ -15,16 +16,12 @@ import java.security.SecureRandom;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Arrays;
-import java.util.Collection;
-import java.util.Iterator;
-import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.Executors;
-import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
@@ -41,9 +38,10 @@ import org.slf4j.LoggerFactory;
  * a channel confirmed a second time was therefore down in between, and this broker tells the user's
  * listeners {@link Listener#onPossibleLoss()}, and they re-read their documents. This needs no
  * connection events, so it works the same on a standalone and a cluster pub/sub connection. Every
- * possible loss is told paced, {@link #LOSS_BATCH} users at a time, the next batch once the first's
- * re-reads were answered and {@link #LOSS_PAUSE} after it ({@link #tellLoss}): a resubscription
- * confirms all of a connection's channels at once, and every user's sessions then read from Redis.
+ * possible loss is told paced, {@link LossPace#BATCH} users at a time, the next batch once the
+ * first's re-reads were answered and {@link LossPace#PAUSE} after it ({@link LossPace}): a
+ * resubscription confirms all of a connection's channels at once, and every user's sessions then
+ * read from Redis.
  *
  * <p>A message on a user's channel is either a {@link Delta} as the write script published it, or a
  * {@link UserSignal} behind a 0x00 byte. No protobuf message starts with 0x00 (field number 0 does
@@ -75,15 +73,8 @@ public final class RedisBroker implements Broker {
   private final Object swap = new Object();
   private static final byte[] HEARTBEAT = {1};
   private static final int SUBSCRIBE_BATCH = 512;
-  // Runs the paced tellings of possible losses (tellLoss).
-  private final EventExecutorGroup lossTimer;
-  // Channels whose listeners are still to be told of a possible loss, in the order they came; a
-  // channel waiting already is told once. Guarded by itself, as is lossTelling.
-  private final LinkedHashSet<Channel> lossWaiting = new LinkedHashSet<>();
-  // A batch is being told, or the pause after one runs: what comes meanwhile waits its turn.
-  private boolean lossTelling;
-  // Users of the batch told last whose re-reads are not all answered yet.
-  private int lossRereading;
+  // Tells possible losses to the channels' listeners, paced.
+  private final LossPace<Channel> pace;
 
   /**
    * Subscribes on {@code connection} and publishes through {@code commands} (a connection in
@@ -97,7 +88,7 @@ public final class RedisBroker implements Broker {
     this.connection = connection;
     this.commands = commands;
     this.keys = keys;
-    this.lossTimer = lossTimer;
+    this.pace = new LossPace<>(lossTimer, this::tellLoss);
     this.heartbeat =
         keys.channel("hb:" + Long.toHexString(new SecureRandom().nextLong() & Long.MAX_VALUE));
     listenTo(connection);
@@ -231,7 +222,7 @@ public final class RedisBroker implements Broker {
             if (c != null && c.via == on && !c.confirmed.compareAndSet(false, true)) {
               // Subscribed again after the connection dropped: messages may have been lost. Every
               // channel of the connection is confirmed now, so the telling is paced.
-              tellLoss(List.of(c));
+              pace.tell(List.of(c));
             }
           }
         });
@@ -427,117 +418,45 @@ public final class RedisBroker implements Broker {
   /**
    * Tells every listener that events may have been lost (the store failed over: a promoted replica
    * may not have what was published before; or its life marker changed), paced as every possible
-   * loss is ({@link #tellLoss}).
+   * loss is ({@link LossPace}).
    */
   void possibleLossEverywhere() {
-    tellLoss(channels.values());
+    pace.tell(channels.values());
   }
 
-  /** Users told at once by {@link #tellLoss}. */
-  static final int LOSS_BATCH = 256;
-
-  /** The pause after each batch of {@link #tellLoss}. */
-  static final Duration LOSS_PAUSE = Duration.ofMillis(50);
-
-  /**
-   * The longest {@link #tellLoss} waits for a batch's re-reads before it tells the next: every read
-   * ends within about 12 s ({@link RedisEngine#DEFAULT_COMMAND_TIMEOUT} per command, trouble waited
-   * out for up to 10 s), so only a listener that never completes what it returned holds the pace
-   * this long, and the pace then goes on rather than never telling the users after it.
-   */
-  static final Duration LOSS_WAIT = Duration.ofSeconds(30);
-
-  /**
-   * Tells the listeners of {@code lost} that events may have been lost, on {@link #lossTimer}:
-   * {@link #LOSS_BATCH} users at a time, each batch only once the re-reads of the one before were
-   * answered (what {@link Listener#onPossibleLoss} returned completed) and at least {@link
-   * #LOSS_PAUSE} after it was told (10,000 users in about 2 s on a Redis that answers at once).
-   * Every session re-reads its documents from Redis, and a node's sessions all at once would queue
-   * tens of thousands of reads behind each other and the devices' own commands: so the re-reads in
-   * Redis at once are at most those of 256 users, however slowly Redis answers. All callers share
-   * the one pace, whether a resubscription, a failover or the life marker told them, or all three.
-   */
-  private void tellLoss(Collection<Channel> lost) {
-    synchronized (lossWaiting) {
-      lossWaiting.addAll(lost);
-      if (lossTelling || lossWaiting.isEmpty()) {
-        return;
-      }
-      lossTelling = true;
-    }
-    try {
-      lossTimer.execute(this::tellLossBatch);
-    } catch (RejectedExecutionException e) {
-      stopTellingLoss(); // The client is shutting down.
-    }
+  /** Sets the pace's timers ({@link LossPace}) on the node's time. */
+  @Override
+  public void useTime(Scheduler time) {
+    pace.useTime(time);
   }
 
-  private void tellLossBatch() {
-    List<Channel> batch = new ArrayList<>();
-    synchronized (lossWaiting) {
-      Iterator<Channel> it = lossWaiting.iterator();
-      while (batch.size() < LOSS_BATCH && it.hasNext()) {
-        batch.add(it.next());
-        it.remove();
-      }
-      if (batch.isEmpty()) {
-        lossTelling = false; // The pause after the last batch is over.
-        return;
-      }
-      lossRereading = batch.size();
-    }
-    long told = System.nanoTime();
+  /** Tells {@code c}'s listeners of a possible loss; returns their re-reads under way. */
+  private List<CompletableFuture<?>> tellLoss(Channel c) {
     List<CompletableFuture<?>> rereads = new ArrayList<>();
-    for (Channel c : batch) {
-      for (Listener l : c.listeners) {
-        try {
-          CompletableFuture<?> f = l.onPossibleLoss();
-          if (f != null && !f.isDone()) {
-            rereads.add(f);
-          }
-        } catch (RuntimeException e) {
-          log.warn("listener of {} failed on a possible loss", c.userId, e);
+    for (Listener l : c.listeners) {
+      try {
+        CompletableFuture<?> f = l.onPossibleLoss();
+        if (f != null && !f.isDone()) {
+          rereads.add(f);
         }
+      } catch (RuntimeException e) {
+        log.warn("listener of {} failed on a possible loss", c.userId, e);
       }
     }
-    CompletableFuture.allOf(rereads.toArray(CompletableFuture<?>[]::new))
-        .completeOnTimeout(null, LOSS_WAIT.toMillis(), TimeUnit.MILLISECONDS)
-        .whenComplete(
-            (v, err) -> {
-              synchronized (lossWaiting) {
-                lossRereading = 0;
-              }
-              long left = LOSS_PAUSE.toNanos() - (System.nanoTime() - told);
-              try {
-                lossTimer.schedule(this::tellLossBatch, Math.max(0, left), TimeUnit.NANOSECONDS);
-              } catch (RejectedExecutionException e) {
-                stopTellingLoss();
-              }
-            });
+    return rereads;
   }
 
   /**
-   * Users told of a possible loss whose re-reads the pace waits for (at most {@link #LOSS_BATCH});
-   * 0 between batches.
+   * Users told of a possible loss whose re-reads the pace waits for (at most {@link
+   * LossPace#BATCH}); 0 between batches.
    */
   public int lossRereading() {
-    synchronized (lossWaiting) {
-      return lossRereading;
-    }
+    return pace.rereading();
   }
 
   /** Users still to be told of a possible loss, by the pace. */
   public int lossWaiting() {
-    synchronized (lossWaiting) {
-      return lossWaiting.size();
-    }
-  }
-
-  private void stopTellingLoss() {
-    synchronized (lossWaiting) {
-      lossWaiting.clear();
-      lossTelling = false;
-    }
+    return pace.waiting();
   }
 
   boolean isOpen() {
@@ -559,7 +478,7 @@ public final class RedisBroker implements Broker {
       }
     }
     channels.clear();
-    stopTellingLoss();
+    pace.stop();
     connection.close();
   }
 
