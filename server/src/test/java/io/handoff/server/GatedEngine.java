@@ -47,6 +47,7 @@ final class GatedEngine extends ForwardingEngine.OverOwnStores {
   private final AtomicBoolean writesUnanswered = new AtomicBoolean();
   private final AtomicInteger writesLost = new AtomicInteger();
   private final AtomicBoolean dropNextEvent = new AtomicBoolean();
+  private final AtomicBoolean dropEvents = new AtomicBoolean();
   private final AtomicInteger possibleLosses = new AtomicInteger();
   private final AtomicBoolean holdSyncAnswers = new AtomicBoolean();
   private final List<Runnable> heldSyncAnswers = new ArrayList<>();
@@ -251,6 +252,11 @@ final class GatedEngine extends ForwardingEngine.OverOwnStores {
   /** The broker loses the next event it would deliver, and does not know it. */
   void dropNextEvent() {
     dropNextEvent.set(true);
+  }
+
+  /** The broker loses every event it would deliver while {@code on}, and does not know it. */
+  void dropEvents(boolean on) {
+    dropEvents.set(on);
   }
 
   boolean eventDropped() {
@@ -481,7 +487,7 @@ final class GatedEngine extends ForwardingEngine.OverOwnStores {
               new Listener() {
                 @Override
                 public void onEvent(DocumentEvent event) {
-                  if (dropNextEvent.compareAndSet(true, false)) {
+                  if (dropEvents.get() || dropNextEvent.compareAndSet(true, false)) {
                     changed.fire();
                     return;
                   }

@@ -69,6 +69,8 @@ public final class DocumentSession {
   // carries neither, nor any of their maps.
   private SessionWrites writes;
   private SyncRequests requests;
+  // The recheck the stream's lost copy of a write last set off (unacked), while under way.
+  private CompletableFuture<?> unackedRecheck;
 
   /** What every connection's document session of a node shares. */
   public record Node(
@@ -512,11 +514,22 @@ public final class DocumentSession {
 
   /**
    * The stream has not brought applied write {@code p} in time: read its document again (a read
-   * sent after the answer settles the write: acked if it shows it, OUTCOME_UNKNOWN if not).
+   * sent after the answer settles the write: acked if it shows it, OUTCOME_UNKNOWN if not). The
+   * stream may have lost more than this write, so every document is re-read ({@link #recheck});
+   * while such a recheck is under way, only {@code p}'s document is (read once more after the read
+   * under way, which may predate {@code p}'s answer): a connection's writes past their deadline at
+   * once, up to its in-flight limit, send one recheck, not one each.
    */
   void unacked(InFlight p) {
-    if (cursors.containsKey(p.document)) {
-      recheck();
+    Cursor c = cursors.get(p.document);
+    if (c != null) {
+      if (unackedRecheck == null || unackedRecheck.isDone()) {
+        unackedRecheck = recheck();
+      } else if (c.syncing) {
+        c.recheck = true;
+      } else {
+        fetch(p.document, c, c.version);
+      }
     } else if (follow.follows(p.document)) {
       fetch(p.document, track(p.document, new Cursor()), 0); // Its copy never came: none yet.
     } else {
