@@ -5,6 +5,7 @@ import io.handoff.server.sync.WriteOutcome;
 import io.lettuce.core.ClientOptions;
 import io.lettuce.core.RedisClient;
 import io.lettuce.core.RedisURI;
+import io.lettuce.core.ScriptOutputType;
 import io.lettuce.core.SetArgs;
 import io.lettuce.core.TimeoutOptions;
 import io.lettuce.core.api.StatefulRedisConnection;
@@ -16,7 +17,6 @@ import java.nio.ByteOrder;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.HashMap;
 import java.util.IdentityHashMap;
 import java.util.List;
@@ -62,6 +62,10 @@ import java.util.function.Function;
  */
 final class ReplicaWait implements AutoCloseable {
   private static final Duration PROBE_TTL = Duration.ofMinutes(1);
+  // Sent whole (EVAL) in every round, so that it runs before the probe on the same server: an
+  // EVALSHA answered NOSCRIPT would be sent again after it.
+  private static final byte[] HELD =
+      RedisScript.source("held.lua").getBytes(StandardCharsets.UTF_8);
   // Lettuce's own deadline for a round, past WAIT's.
   private static final Duration SLACK = Duration.ofSeconds(2);
 
@@ -105,7 +109,8 @@ final class ReplicaWait implements AutoCloseable {
    * holds it hold it; refusals pass at once (they are not acks).
    */
   CompletableFuture<WriteOutcome> confirm(
-      String user, byte[] key, byte[] outcomes, long seq, long tag, WriteOutcome outcome) {
+      String user, byte[][] keys, long seq, long tag, WriteOutcome outcome) {
+    byte[] key = keys[0];
     if (!outcome.isApplied()) {
       return CompletableFuture.completedFuture(outcome);
     }
@@ -126,7 +131,7 @@ final class ReplicaWait implements AutoCloseable {
         new Pending(
             cluster ? SlotHash.getSlot(key) : 0,
             user,
-            outcomes,
+            new byte[][] {keys[4], keys[0], keys[2]},
             Long.toUnsignedString(seq).getBytes(StandardCharsets.US_ASCII),
             recorded(outcome),
             RedisDocumentStore.tagged(tag),
@@ -184,14 +189,15 @@ final class ReplicaWait implements AutoCloseable {
   }
 
   /**
-   * A write waiting for a round; {@code slot} its user's (0 on a standalone Redis), {@code
-   * outcomes} its device's outcome hash, where {@code seq} holds {@code recorded} after {@code tag}
-   * (its document's, as write.lua prefixes it), or without it if recorded before tags.
+   * A write waiting for a round; {@code slot} its user's (0 on a standalone Redis), {@code keys}
+   * held.lua's (its device's outcome hash, where {@code seq} holds {@code recorded} after {@code
+   * tag}, its document's as write.lua prefixes it, or without it if recorded before tags; its
+   * document's meta hash and history).
    */
   private record Pending(
       int slot,
       String user,
-      byte[] outcomes,
+      byte[][] keys,
       byte[] seq,
       byte[] recorded,
       byte[] tag,
@@ -200,21 +206,21 @@ final class ReplicaWait implements AutoCloseable {
     Pending(
         int slot,
         String user,
-        byte[] outcomes,
+        byte[][] keys,
         byte[] seq,
         byte[] recorded,
         byte[] tag,
         WriteOutcome outcome) {
-      this(slot, user, outcomes, seq, recorded, tag, outcome, new CompletableFuture<>());
+      this(slot, user, keys, seq, recorded, tag, outcome, new CompletableFuture<>());
     }
   }
 
   /**
-   * What a round's reads, probes and WAIT answered: per write, the outcome its master holds for it
-   * (read before the probes), and per slot, the probe.
+   * What a round's reads, probes and WAIT answered: per write, whether its master held it (read
+   * before the probes), and per slot, the probe.
    */
   private record Answer(
-      Map<Pending, CompletableFuture<byte[]>> held,
+      Map<Pending, CompletableFuture<Long>> held,
       Map<Integer, CompletableFuture<String>> probes,
       long count) {
     /** Why {@code p}'s read or its slot's probe failed, or null if both were done. */
@@ -225,17 +231,8 @@ final class ReplicaWait implements AutoCloseable {
 
     /** True when the master the probe was written to held write {@code p} before it. */
     boolean held(Pending p) {
-      byte[] stored = held.get(p).getNow(null);
-      if (stored == null) {
-        return false;
-      }
-      // After its document's tag ('T' and 8 bytes), or without one (a duplicate of a write
-      // recorded before tags).
-      int tag = p.tag().length;
-      return Arrays.equals(stored, p.recorded())
-          || (stored.length == tag + p.recorded().length
-              && Arrays.equals(stored, 0, tag, p.tag(), 0, tag)
-              && Arrays.equals(stored, tag, stored.length, p.recorded(), 0, p.recorded().length));
+      Long held = this.held.get(p).getNow(null);
+      return held != null && held == 1;
     }
   }
 
@@ -280,9 +277,9 @@ final class ReplicaWait implements AutoCloseable {
                 // Before the probes, each write's outcome is read: after a failover the
                 // connection may reach another master than the one that applied the write, and
                 // that master's replicas confirm only what it held before its probe.
-                Map<Pending, CompletableFuture<byte[]>> held = new IdentityHashMap<>();
+                Map<Pending, CompletableFuture<Long>> held = new IdentityHashMap<>();
                 for (Pending p : batch) {
-                  held.put(p, c.async().hget(p.outcomes(), p.seq()).toCompletableFuture());
+                  held.put(p, held(c, p));
                 }
                 Map<Integer, CompletableFuture<String>> probes = new HashMap<>();
                 for (Pending p : batch) {
@@ -330,6 +327,26 @@ final class ReplicaWait implements AutoCloseable {
                 }
                 round();
               });
+    }
+
+    /** Whether the server of {@code c} holds {@code p} (held.lua). */
+    private CompletableFuture<Long> held(StatefulRedisConnection<byte[], byte[]> c, Pending p) {
+      WriteOutcome o = p.outcome();
+      byte[] tagged = new byte[p.tag().length + p.recorded().length];
+      System.arraycopy(p.tag(), 0, tagged, 0, p.tag().length);
+      System.arraycopy(p.recorded(), 0, tagged, p.tag().length, p.recorded().length);
+      return c.async()
+          .<Long>eval(
+              HELD,
+              ScriptOutputType.INTEGER,
+              p.keys(),
+              p.seq(),
+              tagged,
+              p.recorded(),
+              RedisDocumentStore.epochBytes(o.epoch()),
+              Long.toString(o.version()).getBytes(StandardCharsets.US_ASCII),
+              RedisDocumentStore.epochBytes(o.fingerprint()))
+          .toCompletableFuture();
     }
 
     private synchronized CompletableFuture<StatefulRedisConnection<byte[], byte[]>> connection() {

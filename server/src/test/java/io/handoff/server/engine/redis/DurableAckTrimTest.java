@@ -1,0 +1,126 @@
+package io.handoff.server.engine.redis;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.google.protobuf.ByteString;
+import io.handoff.protocol.v1.FieldOp;
+import io.handoff.protocol.v1.Write;
+import io.handoff.server.Conditions;
+import io.handoff.server.RedisProcess;
+import io.handoff.server.engine.StoreLimits;
+import io.handoff.server.sync.WriteOutcome;
+import io.lettuce.core.RedisClient;
+import io.lettuce.core.api.StatefulRedisConnection;
+import io.lettuce.core.codec.ByteArrayCodec;
+import java.time.Duration;
+import java.util.UUID;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+
+/**
+ * Durable acks on a real Redis and its replica: a write's outcome record may be trimmed (the device
+ * wrote past the seq window) before the round that confirms the write reads it.
+ */
+class DurableAckTrimTest {
+  private RedisProcess master;
+  private RedisProcess replica;
+  private String paused;
+  private RedisEngine engine;
+
+  @AfterEach
+  void stop() {
+    if (paused != null) {
+      RedisProcess.signal("-CONT", paused);
+    }
+    if (engine != null) {
+      engine.close();
+    }
+    if (replica != null) {
+      replica.crash();
+    }
+    if (master != null) {
+      master.close();
+    }
+  }
+
+  private static Write write(String doc, long seq, long expected) {
+    Write.Builder w =
+        Write.newBuilder()
+            .setDocument(doc)
+            .setClientSeq(seq)
+            .addOps(FieldOp.newBuilder().setField("f").setSet(ByteString.copyFromUtf8("v" + seq)));
+    if (expected >= 0) {
+      w.setExpectedVersion(expected);
+    }
+    return w.build();
+  }
+
+  /**
+   * Write 2 is applied while the round confirming write 1 waits for a stalled replica, so its own
+   * round reads its outcome record only once that one ends. Meanwhile the device's writes that are
+   * refused (answered at once, so they free their place among the device's writes in flight) push
+   * the window of remembered outcomes past write 2's, which is trimmed. The round must still find
+   * that its master holds write 2 (the document shows it) and ack it: it answered OUTCOME_UNKNOWN
+   * ("applied on another master: a failover"), and the device's re-send, the outcome forgotten, was
+   * refused STALE_SEQUENCE, so a write applied and replicated was never acked.
+   */
+  @Test
+  void aWriteWhoseOutcomeRecordIsTrimmedBeforeItsRoundIsStillConfirmed() throws Exception {
+    master = RedisProcess.start();
+    replica = RedisProcess.startReplicaOf(master);
+    Conditions.await(
+        "the replica is linked to its master",
+        () -> {
+          try (RedisClient c = RedisClient.create(replica.url());
+              StatefulRedisConnection<String, String> s = c.connect()) {
+            return s.sync().info("replication").contains("master_link_status:up");
+          }
+        },
+        Duration.ofSeconds(30));
+    // A window of 4 outcomes allows a node 4 writes in flight per connection; this device never
+    // has more than 3. WAIT's deadline is far beyond the test: rounds end when the replica answers.
+    StoreLimits limits =
+        StoreLimits.builder()
+            .seqWindow(4)
+            .durableAcks(1)
+            .durableAckTimeout(Duration.ofSeconds(60))
+            .build();
+    String prefix = "t-" + UUID.randomUUID() + ":";
+    engine = RedisEngine.connect(master.url(), prefix, limits);
+    paused = replica.pid();
+    RedisProcess.signal("-STOP", paused);
+    // Write 1's round starts when its answer comes, before write 2's: write 2 waits for the next.
+    CompletableFuture<WriteOutcome> first = engine.store().write("ann", "phone", write("a", 1, -1));
+    CompletableFuture<WriteOutcome> second =
+        engine.store().write("ann", "phone", write("b", 2, -1));
+    for (long seq = 3; seq <= 8; seq++) {
+      WriteOutcome refused =
+          engine.store().write("ann", "phone", write("c", seq, 99)).get(10, TimeUnit.SECONDS);
+      assertFalse(refused.isApplied(), refused.toString());
+    }
+    // And a later write of the same document: write 2 is then in its history, behind it.
+    CompletableFuture<WriteOutcome> later = engine.store().write("ann", "phone", write("b", 9, -1));
+    Conditions.await(
+        "write 9 applied",
+        () -> engine.store().read("ann", "b", 0, 0, 0).join().toVersion() == 2,
+        Duration.ofSeconds(30));
+    try (RedisClient c = RedisClient.create(master.url());
+        StatefulRedisConnection<byte[], byte[]> s = c.connect(ByteArrayCodec.INSTANCE)) {
+      byte[] outcomes = new RedisKeys(prefix).writeKeys("ann", "b", "phone")[4];
+      assertFalse(s.sync().hexists(outcomes, "2".getBytes()), "write 2's outcome trimmed");
+    }
+    assertFalse(second.isDone(), "write 2 waits for its round");
+    RedisProcess.signal("-CONT", paused);
+    paused = null;
+
+    assertEquals(1, first.get(30, TimeUnit.SECONDS).version());
+    WriteOutcome two = second.get(30, TimeUnit.SECONDS);
+    assertTrue(two.isApplied(), two.toString());
+    assertEquals(1, two.version());
+    assertEquals(2, later.get(30, TimeUnit.SECONDS).version());
+  }
+}
