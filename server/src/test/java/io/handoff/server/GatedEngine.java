@@ -535,7 +535,7 @@ final class GatedEngine extends ForwardingEngine.OverOwnStores {
 
     @Override
     public void useTime(io.handoff.server.Scheduler time) {
-      real.broker().useTime(time);
+      delegate().broker().useTime(time);
     }
 
     @Override
