@@ -82,6 +82,8 @@ final class Outbox implements QueueBudget.Member {
   private volatile Backlog queue;
   private volatile int drainScheduled;
   private volatile boolean dead;
+  // Set by close(): the budget has forgotten this outbox, and a late watch() must not register it.
+  private volatile boolean closed;
 
   /**
    * The document events waiting for the event loop, and beside them the counts and frames of a
@@ -440,6 +442,7 @@ final class Outbox implements QueueBudget.Member {
   /** Stops taking events and drops what waits. Any thread; the queues are cleared on the loop. */
   void close() {
     dead = true;
+    closed = true;
     if (drainer.loop().inEventLoop()) {
       clear();
     }
@@ -469,14 +472,26 @@ final class Outbox implements QueueBudget.Member {
     if (q.watched == 0 && WATCHED.compareAndSet(q, 0, 1)) {
       q.watchedSince = System.nanoTime();
       node.budget().watch(this);
+      if (closed) {
+        node.budget().forget(this); // close() ran meanwhile, its forget() perhaps before the add.
+      }
     }
   }
 
+  /**
+   * The budget's sweep read this outbox empty and stopped watching it. Bytes held or written to the
+   * socket after that read called {@link #watch} while the flag was still set, which did nothing:
+   * they are looked for again once the flag is clear (either their watch() sees it clear, or this
+   * sees them). Budget's timer.
+   */
   @Override
   public void unwatched() {
     Backlog q = queue;
     if (q != null) {
       q.watched = 0;
+      if (!dead && outboxBytes() + socketBytes() > 0) {
+        watch();
+      }
     }
   }
 

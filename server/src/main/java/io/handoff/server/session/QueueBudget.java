@@ -80,7 +80,10 @@ public final class QueueBudget implements AutoCloseable {
     /** Closes the connection as a slow consumer for the node's budget; false if already closing. */
     boolean evict();
 
-    /** The budget stopped watching: the next backlog registers it again. */
+    /**
+     * The budget stopped watching: the next backlog registers it again, and one that came while the
+     * budget decided (which found it still watched) registers it now.
+     */
     void unwatched();
   }
 
@@ -224,6 +227,7 @@ public final class QueueBudget implements AutoCloseable {
     long total = outboxBytes.sum();
     long releasing = 0;
     List<Candidate> candidates = new ArrayList<>();
+    List<Member> idle = null;
     for (Member m : watched) {
       long socket = m.socketBytes();
       long held = socket + m.outboxBytes();
@@ -231,10 +235,21 @@ public final class QueueBudget implements AutoCloseable {
       if (m.closing()) {
         releasing += held; // On its way out: freed once its close completes.
       } else if (held == 0) {
-        watched.remove(m);
-        m.unwatched(); // After the removal, so that a new backlog registers it again.
+        if (idle == null) {
+          idle = new ArrayList<>();
+        }
+        idle.add(m);
       } else if (held >= MIN_EVICTABLE_BYTES) {
         candidates.add(new Candidate(m, held, m.watchedSinceNanos()));
+      }
+    }
+    if (idle != null) {
+      // After the walk, so that one registered again meanwhile is not met twice by it. Removed
+      // before its flag is cleared, so that a new backlog registers it again; and a backlog that
+      // came after it was read empty, which found the flag still set, is seen by unwatched().
+      for (Member m : idle) {
+        watched.remove(m);
+        m.unwatched();
       }
     }
     highest.accumulate(total);
