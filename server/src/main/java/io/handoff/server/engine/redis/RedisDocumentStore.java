@@ -175,7 +175,7 @@ public final class RedisDocumentStore implements DocumentStore {
             .thenApply(r -> writeOutcome(r, w.getClientSeq(), tag));
     return replicaWait == null
         ? outcome
-        : outcome.thenCompose(o -> replicaWait.confirm(userId, k, w.getClientSeq(), tag, o));
+        : outcome.thenCompose(o -> replicaWait.confirm(k, w.getClientSeq(), tag, o));
   }
 
   /** The prefix write.lua gives the outcomes of a document tagged {@code tag}: 'T' and the tag. */

@@ -16,7 +16,10 @@ import java.nio.charset.StandardCharsets;
  * PREFIX{user}:s:DEVICE  hash   outcomes of recent writes by client_seq, _last, _forgot, _t
  * PREFIX{user}:o:DEVICE  list   those client_seqs in the order they were applied
  * PREFIX{user}:wd        set    devices that wrote (their s: and o: keys), for erasure
- * PREFIX{user}:dw        string empty; written by durable-ack rounds (ReplicaWait), expires in 1 min
+ * PREFIX{dw}:dw          string empty; written by durable-ack rounds (ReplicaWait), expires in 1 min;
+ *                               on a Cluster one per slot written, PREFIX{dw:N}:dw, N chosen to land
+ *                               in that slot. Releases before named it for a user, PREFIX{user}:dw,
+ *                               which erasure still deletes
  * PREFIX{user}:ch        pub/sub channel of the user's deltas
  * PREFIX{user}:dev       hash   device id -> its live device session id
  * PREFIX{user}:ds:SID    hash   device session: did, name, platform, created, seen, rat (last
@@ -77,8 +80,30 @@ final class RedisKeys {
     return key(user, "h:" + doc);
   }
 
-  byte[] durableProbe(String user) {
-    return key(user, "dw");
+  /**
+   * The durable-ack probe of a standalone Redis ({@link ReplicaWait}): an empty key that names no
+   * user, so a round that runs after a user's erasure (for a write applied before it) leaves
+   * nothing of that user.
+   */
+  byte[] durableProbe() {
+    return key("dw", "dw");
+  }
+
+  /**
+   * The durable-ack probe in Cluster slot {@code slot}: the first of {@code PREFIX{dw:0}:dw},
+   * {@code PREFIX{dw:1}:dw}, ... that hashes there, as {@link #life(int)} finds its marker. None of
+   * the first million misses a slot unless the prefix has a hash tag of its own, which puts every
+   * key, the users' too, in one slot, the first one's; if none did, the standalone probe, whose
+   * write the slot's master refuses (MOVED): the round's writes are answered unconfirmed.
+   */
+  byte[] durableProbe(int slot) {
+    for (int i = 0; i < 1 << 20; i++) {
+      byte[] k = key("dw:" + i, "dw");
+      if (io.lettuce.core.cluster.SlotHash.getSlot(k) == slot) {
+        return k;
+      }
+    }
+    return durableProbe();
   }
 
   byte[] docs(String user) {

@@ -39,11 +39,13 @@ import java.util.function.Function;
  * connection's last write. So it never runs on the shared command connection (it would stall every
  * command of the node behind it): each master gets one connection of its own, and a confirmation
  * round on it is a small write to a key in the slot of a user just written ({@code
- * PREFIX{user}:dw}, which moves that connection's replication offset past every write the master
- * had applied by then, from any connection), followed by {@code WAIT replicas timeout}. Writes that
- * completed while a round runs wait for the next one: one round at a time per master, each
- * confirming everything applied before it (group commit). A duplicate's original write may have
- * come from another node; it too is before the round's write, so it is confirmed the same way.
+ * PREFIX{dw:N}:dw}, N chosen to land in that slot; {@code PREFIX{dw}:dw} on a standalone Redis),
+ * which moves that connection's replication offset past every write the master had applied by then,
+ * from any connection, followed by {@code WAIT replicas timeout}. The probe names no user: a round
+ * may run after the user it confirms a write of was erased, and must not leave a key of that user.
+ * Writes that completed while a round runs wait for the next one: one round at a time per master,
+ * each confirming everything applied before it (group commit). A duplicate's original write may
+ * have come from another node; it too is before the round's write, so it is confirmed the same way.
  *
  * <p>Before its probe, a round reads each write's outcome record ({@code s:DEVICE}, as write.lua
  * recorded it) on the same connection: a write is confirmed only if that master held it before the
@@ -53,12 +55,12 @@ import java.util.function.Function;
  *
  * <p>In a Cluster the master is the one that owns the user's slot when the write completed, as the
  * node's view of the topology says (it may lag a slot's move by a second), and the round writes the
- * probe of one user of each slot of its writes: a probe in a slot the master no longer owns fails
- * (MOVED, or ASK while the slot's keys move away), and the writes of that slot are answered as
- * unconfirmed, never as durable. The writes of the other slots are confirmed by the same {@code
- * WAIT}. (One probe for the whole round let a write applied on a slot's new master be confirmed by
- * the old master's replicas, which never hold it.) Pending writes are bounded by the writes in
- * flight on the node (each connection has at most {@code maxInFlightWrites}). Thread-safe.
+ * probe of each slot of its writes: a probe in a slot the master no longer owns fails (MOVED, or
+ * ASK while the slot's keys move away), and the writes of that slot are answered as unconfirmed,
+ * never as durable. The writes of the other slots are confirmed by the same {@code WAIT}. (One
+ * probe for the whole round let a write applied on a slot's new master be confirmed by the old
+ * master's replicas, which never hold it.) Pending writes are bounded by the writes in flight on
+ * the node (each connection has at most {@code maxInFlightWrites}). Thread-safe.
  */
 final class ReplicaWait implements AutoCloseable {
   private static final Duration PROBE_TTL = Duration.ofMinutes(1);
@@ -76,6 +78,8 @@ final class ReplicaWait implements AutoCloseable {
   private final Function<byte[], RedisURI> masterOf;
   private final RedisClient client;
   private final Map<String, Master> masters = new HashMap<>();
+  // The probe key of each Cluster slot written, found once (RedisKeys.durableProbe(int)).
+  private final Map<Integer, byte[]> probes = new java.util.concurrent.ConcurrentHashMap<>();
   private boolean closed;
 
   /**
@@ -104,12 +108,12 @@ final class ReplicaWait implements AutoCloseable {
   }
 
   /**
-   * {@code outcome} of write {@code seq} of {@code user} to the document tagged {@code tag}, whose
-   * device's outcome hash is {@code outcomes}, once {@code replicas} replicas of a master that
-   * holds it hold it; refusals pass at once (they are not acks).
+   * {@code outcome} of write {@code seq} to the document tagged {@code tag}, whose keys are {@code
+   * keys} (write.lua's: its document's meta hash first, its history third, its device's outcome
+   * hash fifth; all in the user's slot), once {@code replicas} replicas of a master that holds it
+   * hold it; refusals pass at once (they are not acks).
    */
-  CompletableFuture<WriteOutcome> confirm(
-      String user, byte[][] keys, long seq, long tag, WriteOutcome outcome) {
+  CompletableFuture<WriteOutcome> confirm(byte[][] keys, long seq, long tag, WriteOutcome outcome) {
     byte[] key = keys[0];
     if (!outcome.isApplied()) {
       return CompletableFuture.completedFuture(outcome);
@@ -130,7 +134,6 @@ final class ReplicaWait implements AutoCloseable {
     Pending p =
         new Pending(
             cluster ? SlotHash.getSlot(key) : 0,
-            user,
             new byte[][] {keys[4], keys[0], keys[2]},
             Long.toUnsignedString(seq).getBytes(StandardCharsets.US_ASCII),
             recorded(outcome),
@@ -155,6 +158,11 @@ final class ReplicaWait implements AutoCloseable {
       b.putLong(o.fingerprint());
     }
     return b.put(version).array();
+  }
+
+  /** The probe key in {@code p}'s slot. */
+  private byte[] probe(Pending p) {
+    return cluster ? probes.computeIfAbsent(p.slot(), keys::durableProbe) : keys.durableProbe();
   }
 
   private OutcomeUnknownException unconfirmed(long confirmed, Throwable cause) {
@@ -196,7 +204,6 @@ final class ReplicaWait implements AutoCloseable {
    */
   private record Pending(
       int slot,
-      String user,
       byte[][] keys,
       byte[] seq,
       byte[] recorded,
@@ -204,14 +211,8 @@ final class ReplicaWait implements AutoCloseable {
       WriteOutcome outcome,
       CompletableFuture<WriteOutcome> future) {
     Pending(
-        int slot,
-        String user,
-        byte[][] keys,
-        byte[] seq,
-        byte[] recorded,
-        byte[] tag,
-        WriteOutcome outcome) {
-      this(slot, user, keys, seq, recorded, tag, outcome, new CompletableFuture<>());
+        int slot, byte[][] keys, byte[] seq, byte[] recorded, byte[] tag, WriteOutcome outcome) {
+      this(slot, keys, seq, recorded, tag, outcome, new CompletableFuture<>());
     }
   }
 
@@ -287,10 +288,7 @@ final class ReplicaWait implements AutoCloseable {
                     probes.put(
                         p.slot(),
                         c.async()
-                            .set(
-                                keys.durableProbe(p.user()),
-                                new byte[0],
-                                SetArgs.Builder.px(PROBE_TTL.toMillis()))
+                            .set(probe(p), new byte[0], SetArgs.Builder.px(PROBE_TTL.toMillis()))
                             .toCompletableFuture());
                   }
                 }

@@ -1,7 +1,8 @@
 -- Deletes every document, its history, and the write sequences of every device of a user.
 -- KEYS: 1 document name set (docs), 2 writing device set (wd), 3 the split guard (the user's channel,
 --       never a key: RedisKeys.splitGuard); other keys derive from KEYS[1]:
--- also the durable-ack probe (dw), which names the user, and the document-limit scan mark (dscan).
+-- also the durable-ack probe (dw) that releases before wrote under the user's tag (this one writes
+-- PREFIX{dw:N}:dw, named for no user), and the document-limit scan mark (dscan).
 local base = string.sub(KEYS[1], 1, -5)
 for _, doc in ipairs(redis.call('SMEMBERS', KEYS[1])) do
   redis.call('DEL', base .. 'm:' .. doc, base .. 'f:' .. doc, base .. 'h:' .. doc)

@@ -16,8 +16,9 @@ import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 
 /**
- * Review (promise 11): with --durable-acks, every confirmation round writes PREFIX{user}:dw; after
- * DELETE /v1/me (Engine.erase) nothing of the user may be left, that key included.
+ * Review (promise 11): with --durable-acks, every confirmation round writes a probe key in the
+ * user's slot; after DELETE /v1/me (Engine.erase) nothing of the user may be left, the probe
+ * included (it names no user).
  */
 class RedisDurableProbeErasureTest {
   @Test
