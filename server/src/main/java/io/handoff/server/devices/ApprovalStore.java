@@ -283,11 +283,25 @@ public interface ApprovalStore {
    * (the approving session outlived it) or is still to find the request ({@link #erase} after the
    * sessions' first pass).
    */
-  CompletableFuture<Boolean> approvable(String userId, String deviceId);
+  CompletableFuture<Approvable> approvable(String userId, String deviceId);
+
+  /** What {@link #approvable} found. */
+  enum Approvable {
+    /** Another device of the user has a live session, and no erasure of the user is under way. */
+    YES,
+    /** No other device of the user has a live session (revoked, erased): nobody could approve. */
+    NO_APPROVER,
+    /**
+     * An erasure of the user is under way, or its mark outlived it (its node died, or its end
+     * failed): whether another device could approve is not known, so the sign-in is neither held
+     * (the erasure may have read the requests already) nor signed in unapproved.
+     */
+    ERASING
+  }
 
   /**
    * Deletes request {@code r} of its user, as {@link #erase} would, freeing its places in the
-   * bounds: a held sign-in taken back when {@link #approvable} says no.
+   * bounds: a held sign-in taken back when {@link #approvable} says other than yes.
    */
   CompletableFuture<Void> withdraw(Request r);
 

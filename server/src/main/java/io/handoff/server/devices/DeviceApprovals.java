@@ -294,7 +294,8 @@ public final class DeviceApprovals {
               // Held while another device could approve it, even for a device id the user has:
               // device ids are the app's, not secrets, and signing in again replaces that
               // device's session.
-              // A hold taken back (no approver left once stored: erased, revoked) signs in at once.
+              // A hold taken back (no approver left once stored: erased, revoked) signs in at once;
+              // one taken back because the user is being erased is refused, to be sent again.
               boolean approvers = list.stream().anyMatch(s -> !s.deviceId().equals(deviceId));
               return (approvers
                       ? hold(user, deviceId, orEmpty(name), orEmpty(platform), address)
@@ -341,8 +342,8 @@ public final class DeviceApprovals {
             })
         .thenCompose(
             approvable -> {
-              if (!approvable) {
-                return store.withdraw(r).thenApply(v -> (Held) null);
+              if (approvable != ApprovalStore.Approvable.YES) {
+                return store.withdraw(r).thenApply(v -> SignInInput.takenBack(approvable));
               }
               metrics.requested.increment();
               log.info(

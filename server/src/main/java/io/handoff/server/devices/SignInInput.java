@@ -1,6 +1,9 @@
 package io.handoff.server.devices;
 
-/** The checks on what a device signing in sends: its id, name and platform, its device code. */
+/**
+ * The checks on what a device signing in sends (its id, name and platform, its device code), and
+ * the answer to a held sign-in taken back.
+ */
 final class SignInInput {
   private static final int MAX_DEVICE_ID_CHARS = 256;
   private static final int MAX_NAME_CHARS = 128;
@@ -25,6 +28,25 @@ final class SignInInput {
     }
     return null;
   }
+
+  /**
+   * A held sign-in taken back because {@code why} ({@link ApprovalStore#approvable}): with no
+   * approver it signs in at once (null: no hold); while the user is being erased it is refused with
+   * 503, to be sent again once the erasure ended (and then signs in at once, or is held if another
+   * device of the user has a session by then), never signed in unapproved.
+   */
+  static DeviceApprovals.Held takenBack(ApprovalStore.Approvable why) {
+    if (why == ApprovalStore.Approvable.ERASING) {
+      throw new ApiException(
+          503,
+          "unavailable",
+          "this user's data is being erased; sign in again in a moment",
+          ERASING_RETRY_SECONDS);
+    }
+    return null;
+  }
+
+  private static final long ERASING_RETRY_SECONDS = 1;
 
   /** {id, secret} of a well-formed device code, else null. */
   static String[] parseDeviceCode(String code) {

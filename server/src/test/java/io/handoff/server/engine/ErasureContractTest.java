@@ -426,15 +426,68 @@ public abstract class ErasureContractTest {
   @Test
   void aHeldSignInThatSawTheSessionsBeforeTheErasureLeavesNoPendingRequest() throws Exception {
     ErasingAfterCheck racing = new ErasingAfterCheck(engine);
-    java.security.KeyPair app = io.handoff.server.HandJws.ecKeys();
-    java.nio.file.Path jwks = java.nio.file.Files.createTempFile("jwks", ".json");
-    java.nio.file.Files.writeString(
-        jwks,
-        io.handoff.server.HandJws.jwks(io.handoff.server.HandJws.jwk(app.getPublic(), "app")));
-    try {
-      DeviceSessions sessions =
+    try (SignIns signIns = new SignIns(racing)) {
+      get(signIns.sessions.createSession(user, "phone", "Phone", "ios"));
+
+      racing.eraseAfterNextList(user);
+      CompletableFuture<DeviceApprovals.SignIn> signedIn = signIns.signIn(user, "new-tv");
+      get(signedIn.handle((v, err) -> v));
+      assertTrue(racing.erased(), "the erasure ran between the look at the sessions and the hold");
+
+      assertEquals(
+          List.of(),
+          get(engine.approvals().pending(user, clock.millis())),
+          "sign-ins held for the erased user");
+    }
+  }
+
+  /**
+   * An erasure whose node died after it marked the user (or whose end failed: Redis timing out)
+   * leaves the mark until it lapses. Meanwhile the user signs in again on a phone (no other device:
+   * at once), then a new device signs in: the phone could approve it, so it must not be signed in
+   * unapproved because of the mark; it is refused, to be sent again, and held once the mark is
+   * gone.
+   */
+  @Test
+  void aHeldSignInMeetingTheMarkOfAnUnfinishedErasureIsNotSignedInUnapproved() throws Exception {
+    try (SignIns signIns = new SignIns(engine)) {
+      get(engine.approvals().beginErasure(user, "an-erasure-whose-node-died"));
+      DeviceApprovals.SignIn phone = get(signIns.signIn(user, "phone"));
+      assertNotNull(phone.tokens(), "the user's only device signs in at once");
+
+      ExecutionException refused =
+          assertThrows(ExecutionException.class, () -> get(signIns.signIn(user, "new-tv")));
+      assertTrue(
+          refused.getCause() instanceof io.handoff.server.devices.ApiException a
+              && a.status() == 503,
+          "a new device that the phone could approve, signed in unapproved or not told to retry: "
+              + refused.getCause());
+      assertEquals(
+          List.of(),
+          get(engine.approvals().pending(user, clock.millis())),
+          "the refused sign-in left a request pending");
+
+      assertTrue(get(engine.approvals().endErasure(user, "an-erasure-whose-node-died")));
+      DeviceApprovals.SignIn held = get(signIns.signIn(user, "new-tv"));
+      assertNotNull(
+          held.held(), "once the mark is gone the sign-in waits for the phone's approval");
+    }
+  }
+
+  /** New-device sign-ins with identity tokens of a test app, on an engine. */
+  private final class SignIns implements AutoCloseable {
+    final java.security.KeyPair app = io.handoff.server.HandJws.ecKeys();
+    final java.nio.file.Path jwks = java.nio.file.Files.createTempFile("jwks", ".json");
+    final DeviceSessions sessions;
+    final DeviceApprovals approvals;
+
+    SignIns(Engine on) throws Exception {
+      java.nio.file.Files.writeString(
+          jwks,
+          io.handoff.server.HandJws.jwks(io.handoff.server.HandJws.jwk(app.getPublic(), "app")));
+      sessions =
           deviceSessions(
-              racing,
+              on,
               new io.handoff.server.auth.IdentityVerifier(
                   jwks.toString(),
                   java.util.Set.of("ES256"),
@@ -444,32 +497,27 @@ public abstract class ErasureContractTest {
                   Duration.ofSeconds(30),
                   Duration.ofHours(1),
                   java.time.Clock.systemUTC()));
-      DeviceApprovals approvals =
+      approvals =
           new DeviceApprovals(
               ApprovalConfig.builder().newDeviceApproval(true).build(),
               sessions,
-              racing,
+              on,
               "node-a",
               new ApprovalMetrics(new SimpleMeterRegistry()),
               clock);
-      get(sessions.createSession(user, "phone", "Phone", "ios"));
+    }
+
+    CompletableFuture<DeviceApprovals.SignIn> signIn(String u, String device) throws Exception {
       String identity =
           io.handoff.server.HandJws.es256(
               io.handoff.server.AppBackend.header("ES256", "app"),
-              io.handoff.server.AppBackend.claims(user),
+              io.handoff.server.AppBackend.claims(u),
               app.getPrivate());
+      return approvals.signIn(identity, device, device, "ios", "10.0.0.9");
+    }
 
-      racing.eraseAfterNextList(user);
-      CompletableFuture<DeviceApprovals.SignIn> signedIn =
-          approvals.signIn(identity, "new-tv", "TV", "tvos", "10.0.0.9");
-      get(signedIn.handle((v, err) -> v));
-      assertTrue(racing.erased(), "the erasure ran between the look at the sessions and the hold");
-
-      assertEquals(
-          List.of(),
-          get(engine.approvals().pending(user, clock.millis())),
-          "sign-ins held for the erased user");
-    } finally {
+    @Override
+    public void close() throws Exception {
       java.nio.file.Files.delete(jwks);
     }
   }

@@ -182,8 +182,11 @@ public final class MemoryApprovalStore implements ApprovalStore {
   }
 
   @Override
-  public synchronized CompletableFuture<Boolean> approvable(String userId, String deviceId) {
-    return done(!erasing.containsKey(userId) && approverBesides.test(userId, deviceId));
+  public synchronized CompletableFuture<Approvable> approvable(String userId, String deviceId) {
+    if (erasing.containsKey(userId)) {
+      return done(Approvable.ERASING);
+    }
+    return done(approverBesides.test(userId, deviceId) ? Approvable.YES : Approvable.NO_APPROVER);
   }
 
   @Override

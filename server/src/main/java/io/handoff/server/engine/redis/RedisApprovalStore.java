@@ -442,14 +442,15 @@ final class RedisApprovalStore implements ApprovalStore {
   }
 
   @Override
-  public CompletableFuture<Boolean> approvable(String userId, String deviceId) {
+  public CompletableFuture<Approvable> approvable(String userId, String deviceId) {
     return approvableScript
         .<Long>eval(
             redis,
             ScriptOutputType.INTEGER,
             new byte[][] {keys.deviceSessions(userId), keys.erasing(userId)},
             utf8(deviceId))
-        .thenApply(n -> n == 1L);
+        .thenApply(
+            n -> n == 1L ? Approvable.YES : n == 2L ? Approvable.ERASING : Approvable.NO_APPROVER);
   }
 
   @Override

@@ -6,9 +6,10 @@
 -- KEYS: 1 the user's device->session hash (dev), 2 the user's erasure marks (er); session keys
 --       derive from KEYS[1] (same hash tag, same slot)
 -- ARGV: 1 the device id signing in
--- Returns 1 or 0.
+-- Returns 1 (approvable), 0 (no other device has a live session) or 2 (an erasure of the user is
+-- under way, or its mark outlived it: the node refuses the sign-in, to be sent again).
 if redis.call('EXISTS', KEYS[2]) == 1 then
-  return 0
+  return 2
 end
 local base = string.sub(KEYS[1], 1, -4)
 local devs = redis.call('HGETALL', KEYS[1])
