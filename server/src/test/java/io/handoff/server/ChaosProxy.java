@@ -25,6 +25,11 @@ final class ChaosProxy implements AutoCloseable {
   private volatile byte[] lossMarker;
   private volatile boolean closed;
   private volatile boolean refusing;
+  // While holding: bytes from clients are kept, in order, instead of forwarded (holdUpstream).
+  private final Object holdLock = new Object();
+  private boolean holding; // guarded by holdLock
+  private final java.util.Map<OutputStream, java.io.ByteArrayOutputStream> held =
+      new java.util.LinkedHashMap<>(); // guarded by holdLock
 
   ChaosProxy(int targetPort) throws IOException {
     this.target = targetPort;
@@ -79,6 +84,37 @@ final class ChaosProxy implements AutoCloseable {
    */
   void refuseNew(boolean on) {
     refusing = on;
+  }
+
+  /**
+   * While on, what clients send is kept instead of forwarded, as a link that delays it (the server
+   * sees nothing, the connection stays open); turned off, everything kept is forwarded in the order
+   * it came, then the rest as before.
+   */
+  void holdUpstream(boolean on) throws IOException {
+    synchronized (holdLock) {
+      holding = on;
+      if (!on) {
+        for (java.util.Map.Entry<OutputStream, java.io.ByteArrayOutputStream> e : held.entrySet()) {
+          e.getKey().write(e.getValue().toByteArray());
+          e.getKey().flush();
+        }
+        held.clear();
+      }
+    }
+  }
+
+  /** Whether bytes kept by {@link #holdUpstream} hold {@code marker} (within one connection's). */
+  boolean holds(byte[] marker) {
+    synchronized (holdLock) {
+      for (java.io.ByteArrayOutputStream b : held.values()) {
+        byte[] bytes = b.toByteArray();
+        if (contains(bytes, bytes.length, marker)) {
+          return true;
+        }
+      }
+      return false;
+    }
   }
 
   /** Resets every proxied connection. New connections are accepted as before. */
@@ -149,6 +185,18 @@ final class ChaosProxy implements AutoCloseable {
                   byte[] marker = lossMarker;
                   if (!downstream && marker != null && contains(buf, n, marker)) {
                     losing.set(true);
+                  }
+                  if (!downstream) {
+                    synchronized (holdLock) {
+                      if (holding) {
+                        held.computeIfAbsent(out, o -> new java.io.ByteArrayOutputStream())
+                            .write(buf, 0, n);
+                        continue;
+                      }
+                      out.write(buf, 0, n);
+                      out.flush();
+                    }
+                    continue;
                   }
                   out.write(buf, 0, n);
                   out.flush();

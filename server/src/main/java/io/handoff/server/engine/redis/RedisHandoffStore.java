@@ -328,13 +328,23 @@ final class RedisHandoffStore implements HandoffStore {
 
   @Override
   public CompletableFuture<Boolean> offline(String userId, String deviceId, long connection) {
-    return offline(userId, deviceId, connection, clock.millis());
+    return offline("down", userId, deviceId, connection, clock.millis());
   }
 
-  /** As {@link #offline(String, String, long)}, the device last seen at {@code seenMs}. */
-  CompletableFuture<Boolean> offline(String userId, String deviceId, long connection, long seenMs) {
+  /**
+   * As {@link #offline(String, String, long)}, the device last seen at {@code seenMs}, for a
+   * connection whose resume failed ({@link RedisResume}): the entry is marked as taken back, which
+   * any live connection of the device refreshes over (presence_keep.lua), whatever the clocks.
+   */
+  CompletableFuture<Boolean> takeBack(
+      String userId, String deviceId, long connection, long seenMs) {
+    return offline("back", userId, deviceId, connection, seenMs);
+  }
+
+  private CompletableFuture<Boolean> offline(
+      String mode, String userId, String deviceId, long connection, long seenMs) {
     byte[][] argv = {
-      utf8("down"), utf8(deviceId), connections.of(connection), utf8(Long.toString(seenMs))
+      utf8(mode), utf8(deviceId), connections.of(connection), utf8(Long.toString(seenMs))
     };
     return eval(presence, ScriptOutputType.INTEGER, new byte[][] {keys.presence(userId)}, argv)
         .thenApply(r -> ((Long) r) == 1L);

@@ -159,15 +159,15 @@ final class RedisResume {
    * node closes the device's connection and never refreshes its entry; without this, a script held
    * in a paused Redis would list the device online until its presence deadline. No clock is
    * compared: the entry's connection tells a newer connection's entry apart, which is left alone.
-   * The device is last seen at the resume's {@code now}, as the script marked it: before any later
-   * connection of the device came online, so the presence keeper still refreshes that one's entry
-   * if this script, run late, overwrote it.
+   * The device is last seen at the resume's {@code now}, as the script marked it, and the entry is
+   * marked as taken back: if this script, run late, overwrote a later connection's entry, that
+   * connection's presence keeper refreshes it again, whatever the clocks of the two nodes.
    */
   private void takeBack(ResumeStore.Request r, long now, EventExecutor sender) {
     Runnable down =
         () ->
             presence
-                .offline(r.userId(), r.deviceId(), r.connection(), now)
+                .takeBack(r.userId(), r.deviceId(), r.connection(), now)
                 .whenComplete(
                     (changed, err) -> {
                       if (err != null) {

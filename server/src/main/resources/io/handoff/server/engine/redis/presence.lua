@@ -5,6 +5,11 @@
 --   the longest. Returns 1.
 -- ARGV 'down': device, connection, now ms.
 --   Offline (last seen now) if online through this connection; returns 1 if it was online.
+-- ARGV 'back': as 'down', for a connection whose resume failed after its script marked it online
+--   (RedisResume.takeBack), run after that script however late: the entry's deadline is set to 0,
+--   which marks it taken back; a live connection of the device refreshes over such an entry
+--   whatever its last-seen time (presence_keep.lua), as the script may have overwritten that
+--   connection's entry, and last-seen times of different nodes' clocks cannot be compared.
 -- include: part_presence_up.lua
 local mode = ARGV[1]
 local now = tonumber(ARGV[4])
@@ -20,9 +25,10 @@ local on, conn, seen, dl = parse_presence(v)
 if on ~= '1' or conn ~= ARGV[3] then
   return 0
 end
+local mark = mode == 'back' and '0' or dl
 if tonumber(dl) <= now then
-  redis.call('HSET', KEYS[1], ARGV[2], '0|' .. conn .. '|' .. seen .. '|' .. dl)
+  redis.call('HSET', KEYS[1], ARGV[2], '0|' .. conn .. '|' .. seen .. '|' .. mark)
   return 0
 end
-redis.call('HSET', KEYS[1], ARGV[2], '0|' .. conn .. '|' .. ARGV[4] .. '|' .. dl)
+redis.call('HSET', KEYS[1], ARGV[2], '0|' .. conn .. '|' .. ARGV[4] .. '|' .. mark)
 return 1

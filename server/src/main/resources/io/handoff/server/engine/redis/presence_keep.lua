@@ -8,7 +8,9 @@
 -- connection, maybe on another node, and even left it: such an entry is newer news than this call,
 -- and is left alone. A device's entry is refreshed when it is missing, when it is online through
 -- this connection, or when another connection holds it that stopped being refreshed (online past
--- its deadline) or went offline before this connection came online.
+-- its deadline) or went offline before this connection came online, or was taken back (offline
+-- with deadline 0: a resume that failed, whose script ran late, presence.lua 'back'; it may have
+-- overwritten this connection's entry, and its last-seen time is another node's clock).
 -- Returns the hash as HGETALL does (field, value, ...).
 -- include: part_presence_up.lua
 local now = tonumber(ARGV[1])
@@ -24,7 +26,7 @@ for i = 5, #ARGV, 3 do
     elseif on == '1' then
       refresh = tonumber(dl) <= now
     else
-      refresh = tonumber(seen) < tonumber(ARGV[i + 2])
+      refresh = tonumber(dl) == 0 or tonumber(seen) < tonumber(ARGV[i + 2])
     end
   end
   if refresh then
