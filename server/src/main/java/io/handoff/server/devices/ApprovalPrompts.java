@@ -345,9 +345,10 @@ public final class ApprovalPrompts {
           case "approval_ended" -> ErrorCode.APPROVAL_ENDED;
           case "too_many_attempts" -> ErrorCode.TOO_MANY_ATTEMPTS;
           case "invalid_token" -> ErrorCode.INVALID_TOKEN;
+          case "unavailable" -> ErrorCode.UNAVAILABLE;
           default -> ErrorCode.BAD_REQUEST;
         };
-    conn.error(id, code, a.getMessage(), false);
+    conn.error(id, code, a.getMessage(), code == ErrorCode.UNAVAILABLE);
   }
 
   /** The wire form of a request, as a person judging it sees it. */

@@ -251,8 +251,9 @@ public interface ApprovalStore {
    * Counts one failed attempt in the scope of {@code userId} ({@link #userScope}), made by the
    * user's device session {@code sessionId}, as {@link #fail} does, but only while that session is
    * alive and no erasure of the user is under way ({@link #beginErasure}), checked atomically with
-   * the count; else counts nothing and completes with -1. An empty {@code sessionId} (a development
-   * token) is counted unchecked.
+   * the count; else counts nothing and completes with {@link #ERASING} while an erasure's mark
+   * holds, else -1 (the session is gone). An empty {@code sessionId} (a development token) is
+   * counted unchecked.
    */
   CompletableFuture<Long> failBySession(
       String userId, String sessionId, long windowMillis, long nowMillis);
@@ -304,6 +305,9 @@ public interface ApprovalStore {
    * bounds: a held sign-in taken back when {@link #approvable} says other than yes.
    */
   CompletableFuture<Void> withdraw(Request r);
+
+  /** What {@link #failBySession} completes with while an erasure of the user is under way. */
+  long ERASING = -2;
 
   /** The longest an erasure's mark holds ({@link #beginErasure}). */
   long ERASING_MILLIS = 5 * 60_000L;

@@ -48,6 +48,16 @@ final class CodeAttempts {
                   .thenCombine(
                       store.fail(addressScope(address), window, now),
                       (byUser, byAddress) -> {
+                        if (byUser == ApprovalStore.ERASING) {
+                          // The session is alive, but an erasure of the user is under way (or its
+                          // mark outlived it, for at most ApprovalStore.ERASING_MILLIS).
+                          store.forgive(addressScope(address), now);
+                          throw new ApiException(
+                              503,
+                              "unavailable",
+                              "this user's data is being erased; try again in a moment",
+                              1);
+                        }
                         if (byUser < 0) {
                           // The session went (erased, revoked) after the check above, or the user
                           // is being erased: nothing was counted for the user.

@@ -288,6 +288,36 @@ public abstract class ErasureContractTest {
   }
 
   /**
+   * An erasure whose node died after it marked the user leaves the mark until it lapses (5 min).
+   * The user's device signed in again meanwhile has a live session; its lookup of a code is told to
+   * try again, not that its session does not exist (INVALID_TOKEN, which has a device get a new
+   * token, or sign in again, for nothing), and works once the mark is gone.
+   */
+  @Test
+  void aLookupWhileTheMarkOfAnUnfinishedErasureHoldsIsToldToRetryNotThatItsSessionIsGone()
+      throws Exception {
+    DeviceSessions sessions = deviceSessions(engine);
+    DeviceApprovals approvals = deviceApprovals(sessions, engine);
+    get(engine.approvals().beginErasure(user, "an-erasure-whose-node-died"));
+    DeviceSessions.Tokens phone = get(sessions.createSession(user, "phone", "Phone", "ios"));
+    Principal p = new Principal(user, "phone", clock.millis() + 60_000, phone.sessionId());
+    DeviceApprovals.Authorization code =
+        get(approvals.requestCode("new-tv", "TV", "tvos", "10.0.0.9"));
+
+    ExecutionException refused =
+        assertThrows(
+            ExecutionException.class, () -> get(approvals.verify(p, code.userCode(), "10.0.0.8")));
+    assertTrue(
+        refused.getCause() instanceof io.handoff.server.devices.ApiException a
+            && a.status() == 503
+            && a.error().equals("unavailable"),
+        "a live session's lookup, refused for an erasure under way: " + refused.getCause());
+
+    assertTrue(get(engine.approvals().endErasure(user, "an-erasure-whose-node-died")));
+    assertNotNull(get(approvals.verify(p, code.userCode(), "10.0.0.8")), "found once it ended");
+  }
+
+  /**
    * A device code answered by a live device session of the user while the user is being erased:
    * after the erasure's first pass over the sign-in requests, before the sessions go (the answer
    * run to its end there). The approval is erased with the rest, and signs no device in.

@@ -175,6 +175,9 @@ public final class MemoryApprovalStore implements ApprovalStore {
   @Override
   public synchronized CompletableFuture<Long> failBySession(
       String userId, String sessionId, long windowMillis, long now) {
+    if (!sessionId.isEmpty() && erasing.containsKey(userId)) {
+      return done(ERASING);
+    }
     if (!alive(userId, sessionId)) {
       return done(-1L);
     }

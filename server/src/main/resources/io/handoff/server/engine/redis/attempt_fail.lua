@@ -3,11 +3,12 @@
 --       2 the user's erasure mark (er), 3 that session's hash (ds:SID): the user's hash tag, the
 --       counter's slot
 -- ARGV: 1 window ms
--- Returns the count; -1, counting nothing, when the session of KEYS[3] is gone (erased, revoked or
--- expired) or the user is being erased: a counter made then would outlive the erasure.
+-- Returns the count; counting nothing, -2 when the user is being erased (or an erasure's mark
+-- outlived it), -1 when the session of KEYS[3] is gone (erased, revoked or expired): a counter
+-- made then would outlive the erasure.
 if KEYS[2] then
   if redis.call('EXISTS', KEYS[2]) == 1 then
-    return -1
+    return -2
   end
   local s = redis.call('HMGET', KEYS[3], 'did', 'rev')
   if not s[1] or s[2] == '1' then
