@@ -31,6 +31,7 @@ import io.netty.handler.codec.http.websocketx.WebSocketServerProtocolHandler;
 import io.netty.handler.codec.http.websocketx.extensions.WebSocketExtensionEncoder;
 import io.netty.handler.ssl.NotSslRecordException;
 import java.io.IOException;
+import java.time.Duration;
 import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
 import java.util.zip.DataFormatException;
@@ -50,6 +51,10 @@ public final class ConnectionHandler extends WireCodec implements Link {
   private static final Logger log = LoggerFactory.getLogger(ConnectionHandler.class);
   // A close frame's payload is at most 125 bytes, two of them the code.
   static final int MAX_CLOSE_REASON_BYTES = 123;
+
+  // The longest a drain keeps a plain-HTTP connection with nothing under way, for a request on its
+  // way to be read and answered 503.
+  static final Duration IDLE_HTTP_LINGER = Duration.ofSeconds(1);
 
   /** What every connection's handler of a node shares. */
   public record Shared(
@@ -264,15 +269,16 @@ public final class ConnectionHandler extends WireCodec implements Link {
         endpoint.drain();
       } else if (!upgraded() && !closing && !closed) {
         // Still in plain HTTP with nothing under way (HttpRequestHandler): a request already on
-        // its way is read and answered 503 within the close timeout; then the connection closes.
-        // On the loop's own clock, as the drain's other timers (the drain bounds the node's stop).
+        // its way is read and answered 503 within the close timeout (at most IDLE_HTTP_LINGER, so
+        // a long close timeout meant for devices' close frames does not hold the stop); then the
+        // connection closes. On the loop's own clock, as the drain's other timers.
         cancelHandshakeTimer();
         handshakeTimer =
             ctx.channel()
                 .eventLoop()
                 .schedule(
                     this::handshakeDeadline,
-                    node.config().closeTimeout().toMillis(),
+                    Math.min(node.config().closeTimeout().toMillis(), IDLE_HTTP_LINGER.toMillis()),
                     TimeUnit.MILLISECONDS);
       }
       return;
