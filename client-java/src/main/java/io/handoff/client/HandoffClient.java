@@ -575,11 +575,11 @@ public final class HandoffClient implements AutoCloseable {
     }
 
     /**
-     * Time limit for each of: the wait for the {@link #tokenSource}'s token, the TCP connect, the
-     * WebSocket upgrade, and the wait for the Welcome after the upgrade (also while the server
-     * pings: a node that holds the Welcome back is given up, and the next attempt goes to the next
-     * URL). Until the Welcome states the server's heartbeat interval, it is also how long the
-     * client waits on a silent connection.
+     * Time limit for each of: the wait for the {@link #tokenSource}'s token, the server name's
+     * lookup and the TCP connect together, the WebSocket upgrade, and the wait for the Welcome
+     * after the upgrade (also while the server pings: a node that holds the Welcome back is given
+     * up, and the next attempt goes to the next URL). Until the Welcome states the server's
+     * heartbeat interval, it is also how long the client waits on a silent connection.
      */
     public Builder connectTimeout(Duration connectTimeout) {
       check(

@@ -1,6 +1,7 @@
 package io.handoff.client;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
@@ -13,7 +14,9 @@ import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.time.Duration;
 import java.util.Map;
+import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicReference;
 import org.junit.jupiter.api.Test;
@@ -27,7 +30,9 @@ import org.junit.jupiter.api.io.TempDir;
  * jdk.net.hosts.file}) that is swapped for a named pipe, and opening a pipe no one writes to blocks
  * until the test writes the host's line into it. While one client's lookup hangs, another client on
  * the same one-thread event loop must connect to a real server on 127.0.0.1; then the line is
- * written, the lookup returns, and the first client connects too.
+ * written, the lookup returns, and the first client connects too. And the attempt whose lookup
+ * hangs ends within the client's connect timeout (which Netty's counts from the TCP connect only)
+ * and is retried with backoff, rather than waiting for the lookup.
  */
 class HungLookupSocketTest {
   private static final String HOST = "hangs.handoff.test";
@@ -37,6 +42,18 @@ class HungLookupSocketTest {
   @Timeout(120)
   void aHungLookupDoesNotStallTheOtherConnectionsOfItsEventLoop(@TempDir Path dir)
       throws Exception {
+    runChild(dir, "other-connects");
+  }
+
+  @Test
+  @Timeout(120)
+  void anAttemptWhoseLookupHangsEndsWithinTheConnectTimeoutAndIsRetried(@TempDir Path dir)
+      throws Exception {
+    runChild(dir, "gives-up");
+  }
+
+  /** Runs {@link Child} in a JVM of its own with {@code scenario}; checks that it exits 0. */
+  private static void runChild(Path dir, String scenario) throws Exception {
     assumeTrue(new File("/usr/bin/mkfifo").canExecute(), "needs mkfifo");
     Path hosts = dir.resolve("hosts");
     Files.writeString(hosts, "127.0.0.1 localhost\n");
@@ -52,7 +69,8 @@ class HungLookupSocketTest {
                 "-cp",
                 System.getProperty("java.class.path"),
                 Child.class.getName(),
-                dir.toString())
+                dir.toString(),
+                scenario)
             .redirectErrorStream(true)
             .redirectOutput(log.toFile())
             .start();
@@ -67,13 +85,20 @@ class HungLookupSocketTest {
     }
   }
 
-  /** The JVM under test; argument: the directory of its hosts file. Exits 0 when all went well. */
+  /**
+   * The JVM under test; arguments: the directory of its hosts file, the scenario. Exits 0 when all
+   * went well.
+   */
   static final class Child {
     public static void main(String[] args) {
       Path hosts = Path.of(args[0], "hosts");
       int exit = 1;
       try {
-        run(hosts);
+        if (args[1].equals("gives-up")) {
+          givesUp(hosts);
+        } else {
+          run(hosts);
+        }
         exit = 0;
       } catch (Throwable t) {
         // The lookup may still wait on the pipe: halt() below ends the JVM all the same.
@@ -98,28 +123,67 @@ class HungLookupSocketTest {
       HandoffClient near = client(group, server.url().toString());
       welcomed(server, near.connect());
 
-      // The hosts file becomes a pipe: from here a lookup blocks until a line is written to it.
-      Path fifo = hosts.resolveSibling("fifo");
-      Process mkfifo = new ProcessBuilder("mkfifo", fifo.toString()).inheritIO().start();
-      assertEquals(0, mkfifo.waitFor(), "mkfifo");
-      Files.move(fifo, hosts, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+      hang(hosts);
       HandoffClient far = client(group, "ws://" + HOST + ":" + port + "/ws");
       CompletableFuture<Void> farConnected = far.connect();
-      AtomicReference<Thread> resolving = new AtomicReference<>();
-      Conditions.await(
-          "a thread looking " + HOST + " up",
-          () -> {
-            resolving.set(lookingUp());
-            return resolving.get() != null;
-          },
-          Duration.ofSeconds(WAIT));
-      System.out.println("the lookup hangs on " + resolving.get().getName());
+      awaitLookup();
 
       // Meanwhile another client of the same event loop connects.
       HandoffClient other = client(group, server.url().toString());
       welcomed(server, other.connect());
 
       // The lookup returns: the client it held connects.
+      release(hosts);
+      welcomed(server, farConnected);
+    }
+
+    /**
+     * A client of a name whose lookup hangs, its connect timeout short, gives the attempt up while
+     * the lookup still hangs and retries; once the lookup returns, it connects.
+     */
+    private static void givesUp(Path hosts) throws Exception {
+      TestServer server = new TestServer("t");
+      var group = HandoffClient.newEventLoopGroup(1);
+      int port = server.url().getPort();
+      HandoffClient near = client(group, server.url().toString());
+      welcomed(server, near.connect());
+
+      hang(hosts);
+      BlockingQueue<String> states = new LinkedBlockingQueue<>();
+      HandoffClient far =
+          HandoffClient.builder()
+              .url(java.net.URI.create("ws://" + HOST + ":" + port + "/ws"))
+              .token("t")
+              .eventLoopGroup(group)
+              .connectTimeout(Duration.ofSeconds(3))
+              .reconnectBackoff(Duration.ofMillis(100), Duration.ofMillis(500))
+              .listener(
+                  new HandoffListener() {
+                    @Override
+                    public void onStateChanged(ConnectionState state, int code, String reason) {
+                      states.add(state + " " + code + " " + reason);
+                    }
+                  })
+              .build();
+      CompletableFuture<Void> farConnected = far.connect();
+      awaitLookup();
+
+      // The attempt ends within its connect timeout, the lookup still hanging, and is retried.
+      String reconnecting = null;
+      for (String s = states.poll(WAIT, TimeUnit.SECONDS);
+          s != null && reconnecting == null;
+          s = states.poll(WAIT, TimeUnit.SECONDS)) {
+        System.out.println("state: " + s);
+        if (s.startsWith(ConnectionState.RECONNECTING.name())) {
+          reconnecting = s;
+        }
+      }
+      assertNotNull(reconnecting, "the attempt whose lookup hangs did not end");
+      assertTrue(reconnecting.contains(" 1006 ") && reconnecting.contains(HOST), reconnecting);
+      assertNotNull(lookingUp(), "the lookup no longer hangs: it, not the client, ended it");
+      assertEquals(ConnectionState.RECONNECTING, far.state());
+
+      // The lookup returns: a later attempt connects.
       release(hosts);
       welcomed(server, farConnected);
     }
@@ -131,6 +195,27 @@ class HungLookupSocketTest {
           .eventLoopGroup(group)
           .connectTimeout(Duration.ofSeconds(60))
           .build();
+    }
+
+    /** The hosts file becomes a pipe: from here a lookup blocks until a line is written to it. */
+    private static void hang(Path hosts) throws Exception {
+      Path fifo = hosts.resolveSibling("fifo");
+      Process mkfifo = new ProcessBuilder("mkfifo", fifo.toString()).inheritIO().start();
+      assertEquals(0, mkfifo.waitFor(), "mkfifo");
+      Files.move(fifo, hosts, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+    }
+
+    /** Waits for a thread to hang looking {@link #HOST} up. */
+    private static void awaitLookup() {
+      AtomicReference<Thread> resolving = new AtomicReference<>();
+      Conditions.await(
+          "a thread looking " + HOST + " up",
+          () -> {
+            resolving.set(lookingUp());
+            return resolving.get() != null;
+          },
+          Duration.ofSeconds(WAIT));
+      System.out.println("the lookup hangs on " + resolving.get().getName());
     }
 
     private static void welcomed(TestServer server, CompletableFuture<Void> connected)

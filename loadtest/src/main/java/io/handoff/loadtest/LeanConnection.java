@@ -1,5 +1,6 @@
 package io.handoff.loadtest;
 
+import io.handoff.client.internal.BoundedConnect;
 import io.handoff.client.internal.ClientWire;
 import io.handoff.client.internal.ClosedBy;
 import io.handoff.client.internal.Handshake;
@@ -25,8 +26,8 @@ import java.time.Duration;
  * the framing are the Java client's ({@link ClientWire}: pings answered, what is sent masked, close
  * frames exchanged), so the pipeline is this one handler. Remembers the first close code it learns
  * (close frame, refused upgrade, undecodable data, a cut) and reports the end once, when the
- * channel goes inactive or the TCP connect fails; failures map to close codes as in the client
- * ({@link ClosedBy}).
+ * channel goes inactive or the lookup or the TCP connect fails (or together outlast the connect
+ * timeout); failures map to close codes as in the client ({@link ClosedBy}).
  *
  * <p>Threading: every method runs on the link's event loop; the fields are the link's to read
  * there.
@@ -93,7 +94,8 @@ final class LeanConnection extends ClientWire {
             .resolver(LookupResolver.INSTANCE)
             .handler(c);
     InetSocketAddress remote = InetSocketAddress.createUnresolved(url.getHost(), url.getPort());
-    ChannelFuture f = localAddress == null ? b.connect(remote) : b.connect(remote, localAddress);
+    // As the client: the lookup and the TCP connect together within the connect timeout.
+    ChannelFuture f = BoundedConnect.connect(b, remote, localAddress, timeoutMillis);
     c.channel = f.channel();
     f.addListener(
         done -> {

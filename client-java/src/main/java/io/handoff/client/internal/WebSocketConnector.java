@@ -23,9 +23,9 @@ import javax.net.ssl.SSLException;
  * #connect} must be called on that event loop, and every connection it opens lives there.
  *
  * <p>Limits: upgrade responses up to {@value #MAX_UPGRADE_RESPONSE_BYTES} bytes, server frames up
- * to {@value #MAX_FRAME_BYTES} bytes. The TCP connect and the WebSocket handshake each time out
- * after the connect timeout, and so does the wait for the first frame until the caller sets another
- * read timeout.
+ * to {@value #MAX_FRAME_BYTES} bytes. The server name's lookup and the TCP connect together time
+ * out after the connect timeout ({@link BoundedConnect}), the WebSocket handshake after another,
+ * and so does the wait for the first frame until the caller sets another read timeout.
  */
 public final class WebSocketConnector {
   /** Largest HTTP response accepted for the upgrade request. */
@@ -93,8 +93,9 @@ public final class WebSocketConnector {
             // A name is looked up off the loop: a lookup that hangs would stall its other clients.
             .resolver(LookupResolver.INSTANCE)
             .handler(new ClientChannelInitializer(ssl, host, port, handler, connectTimeoutMillis));
+    // The lookup and the TCP connect together within the connect timeout.
     ChannelFuture connected =
-        localAddress == null ? bootstrap.connect(remote) : bootstrap.connect(remote, localAddress);
+        BoundedConnect.connect(bootstrap, remote, localAddress, connectTimeoutMillis);
     handler.channel(connected.channel());
     connected.addListener(
         f -> {
