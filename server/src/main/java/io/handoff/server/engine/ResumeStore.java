@@ -14,6 +14,7 @@ import java.time.Duration;
 import java.util.Collection;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
+import java.util.function.Consumer;
 
 /**
  * Everything a device's Hello needs from the stores, read in one round trip: the device session's
@@ -38,7 +39,8 @@ import java.util.concurrent.CompletableFuture;
  *       Resumed#sessionAlive} false): the device is not marked online and nothing else is read.
  *   <li><b>Failure</b> completes the future exceptionally, as the separate calls would; the device
  *       may then be online or not (the entry expires with its TTL). The Redis engine, whose
- *       timed-out script may still run later, marks the connection offline behind it.
+ *       timed-out script may still run later, marks the connection offline behind it, and hands
+ *       that store call to {@link Request#takenBack} before the future fails.
  * </ul>
  *
  * <p>{@link #separately} gives the same answers with the separate calls, for engines that have no
@@ -59,6 +61,9 @@ public interface ResumeStore {
    * @param maxDevices the most presence entries of the user
    * @param sessionInactivityMillis the session is dead once its refresh token was unused this long
    *     (see {@link SessionStore#status(String, String, long)})
+   * @param takenBack told, before a failed resume's future fails, of the store call that marks the
+   *     connection offline behind it, if the store makes one (its answer: whether it changed the
+   *     device's entry, as {@link HandoffStore#offline}); any thread
    */
   record Request(
       String userId,
@@ -69,7 +74,32 @@ public interface ResumeStore {
       long connection,
       Duration presenceTtl,
       int maxDevices,
-      long sessionInactivityMillis) {
+      long sessionInactivityMillis,
+      Consumer<CompletableFuture<Boolean>> takenBack) {
+
+    /** A request whose take-back, if any, nobody waits for. */
+    public Request(
+        String userId,
+        String deviceId,
+        String sessionId,
+        FollowFilter follow,
+        Collection<Position> positions,
+        long connection,
+        Duration presenceTtl,
+        int maxDevices,
+        long sessionInactivityMillis) {
+      this(
+          userId,
+          deviceId,
+          sessionId,
+          follow,
+          positions,
+          connection,
+          presenceTtl,
+          maxDevices,
+          sessionInactivityMillis,
+          f -> {});
+    }
 
     /** A request with no inactivity limit on the session. */
     public Request(

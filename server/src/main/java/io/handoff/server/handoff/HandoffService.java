@@ -184,8 +184,9 @@ public final class HandoffService {
   }
 
   /**
-   * {@code mark}, a closed session's offline mark and its signal, is waited for by {@link
-   * #awaitLeaving} until it is done. At most one per session, so bounded as sessions are.
+   * {@code mark}, a closed session's offline mark and its signal, or the removal behind a failed
+   * resume and its signal ({@link HandoffSession#resume}), is waited for by {@link #awaitLeaving}
+   * until it is done. At most one of each per session, so bounded as sessions are.
    */
   void leaving(CompletableFuture<?> mark) {
     if (!mark.isDone()) {
@@ -195,10 +196,10 @@ public final class HandoffService {
   }
 
   /**
-   * Waits, up to {@code bound}, for the offline marks of the sessions that closed (and their
-   * signals) to reach the store, so that a draining node does not close its store connections under
-   * them: the user's devices on other nodes would see the device online until their next re-read.
-   * True if none is left.
+   * Waits, up to {@code bound}, for the offline marks of the sessions that closed and the removals
+   * behind failed resumes (and their signals) to reach the store, so that a draining node does not
+   * close its store connections under them: the user's devices on other nodes would see the device
+   * online until their next re-read. True if none is left.
    */
   public boolean awaitLeaving(Duration bound) {
     CompletableFuture<?>[] settled = new CompletableFuture<?>[leaving.size()];

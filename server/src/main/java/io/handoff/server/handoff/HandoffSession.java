@@ -11,13 +11,16 @@ import io.handoff.protocol.v1.DevicePresence;
 import io.handoff.protocol.v1.ErrorCode;
 import io.handoff.protocol.v1.Offer;
 import io.handoff.protocol.v1.OfferOutcome;
+import io.handoff.protocol.v1.Position;
 import io.handoff.protocol.v1.ServerFrame;
 import io.handoff.protocol.v1.Welcome;
 import io.handoff.server.engine.ResumeStore;
 import io.handoff.server.session.Connection;
+import io.handoff.server.sync.FollowFilter;
 import io.handoff.server.transport.TokenBucket;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.Collection;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.RejectedExecutionException;
@@ -121,6 +124,52 @@ public final class HandoffSession extends Presence {
     return connectionNumber;
   }
 
+  /**
+   * Sends this device's resume to {@code store}, its presence entry naming this connection ({@link
+   * #connecting}). When the store marks the connection offline behind a failed resume ({@link
+   * ResumeStore.Request#takenBack}: the Redis engine, whose timed-out script may still run), that
+   * removal tells the user's other devices and holds a drain as {@link #closed}'s offline mark
+   * does: one that read the user's presence between the late script and the removal saw the device
+   * online. Any thread, once.
+   */
+  public CompletableFuture<ResumeStore.Resumed> resume(
+      ResumeStore store,
+      String sessionId,
+      FollowFilter follow,
+      Collection<Position> positions,
+      long sessionInactivityMillis) {
+    String user = user();
+    String device = device();
+    return store.resume(
+        new ResumeStore.Request(
+            user,
+            device,
+            sessionId,
+            follow,
+            positions,
+            connecting(),
+            presenceTtl(),
+            maxDevices(),
+            sessionInactivityMillis,
+            removal -> service.leaving(wentOffline(user, device, removal))));
+  }
+
+  /** After {@code mark}: tells the user's devices that {@code device} went offline, if it did. */
+  private CompletableFuture<?> wentOffline(
+      String user, String device, CompletableFuture<Boolean> mark) {
+    return mark.thenCompose(
+            changed ->
+                changed
+                    ? service.signal(user, presenceSignal(device, false))
+                    : CompletableFuture.completedFuture(null))
+        .whenComplete(
+            (r, err) -> {
+              if (err != null) {
+                log.debug("offline of {}/{} failed: {}", user, device, err.toString());
+              }
+            });
+  }
+
   /** How long the presence entry the resume sets stays online without a refresh. */
   public Duration presenceTtl() {
     return service.entryTtl();
@@ -214,20 +263,7 @@ public final class HandoffSession extends Presence {
     String user = user();
     String device = device();
     service.leaving(
-        service
-            .store
-            .offline(user, device, connectionNumber)
-            .thenCompose(
-                changed ->
-                    changed
-                        ? service.signal(user, presenceSignal(device, false))
-                        : CompletableFuture.completedFuture(null))
-            .whenComplete(
-                (r, err) -> {
-                  if (err != null) {
-                    log.debug("offline of {}/{} failed: {}", user, device, err.toString());
-                  }
-                }));
+        wentOffline(user, device, service.store.offline(user, device, connectionNumber)));
   }
 
   // ---------------------------------------------------------------------------------------------

@@ -311,7 +311,7 @@ public final class Session implements Endpoint, Connection, Outbox.Owner {
       close(CloseCode.REPLACED, CloseCode.REPLACED.reason());
       return CompletableFuture.failedFuture(new CancellationException("replaced"));
     }
-    return live.thenCompose(v -> node.resumes().resume(resumeRequest()))
+    return live.thenCompose(v -> resume())
         .thenApply(
             r -> {
               if (r.sessionAlive()) {
@@ -321,17 +321,13 @@ public final class Session implements Endpoint, Connection, Outbox.Owner {
             });
   }
 
-  /** What this device's resume asks of the store; taken once the subscription is live. */
-  private ResumeStore.Request resumeRequest() {
-    return new ResumeStore.Request(
-        userId(),
-        deviceId(),
+  /** This device's resume, once the subscription is live. */
+  private CompletableFuture<ResumeStore.Resumed> resume() {
+    return handoff.resume(
+        node.resumes(),
         tokens.sessionToCheck(),
         documents.following(),
         documents.helloPositions(),
-        handoff.connecting(),
-        handoff.presenceTtl(),
-        handoff.maxDevices(),
         tokens.sessionInactivityMillis());
   }
 

@@ -127,15 +127,14 @@ final class RedisResume {
     EventExecutor sender = ThreadExecutorMap.currentExecutor();
     CompletableFuture<List<Object>> sent =
         failures.run(() -> script.<List<Object>>eval(redis, ScriptOutputType.MULTI, k, args));
-    CompletableFuture<ResumeStore.Resumed> answer =
-        sent.thenCompose(reply -> parse(r, byName, reply, now));
-    answer.whenComplete(
-        (v, err) -> {
-          if (err != null && mayHaveRun(sent)) {
-            takeBack(r, now, sender);
-          }
-        });
-    return answer;
+    // The caller learns of the take-back (Request.takenBack) before the failure.
+    return sent.thenCompose(reply -> parse(r, byName, reply, now))
+        .whenComplete(
+            (v, err) -> {
+              if (err != null && mayHaveRun(sent)) {
+                r.takenBack().accept(takeBack(r, now, sender));
+              }
+            });
   }
 
   /**
@@ -162,8 +161,13 @@ final class RedisResume {
    * The device is last seen at the resume's {@code now}, as the script marked it, and the entry is
    * marked as taken back: if this script, run late, overwrote a later connection's entry, that
    * connection's presence keeper refreshes it again, whatever the clocks of the two nodes.
+   *
+   * @return completes when Redis answered the take-back (true if it changed the entry) or it
+   *     failed; false at once when it cannot be sent
    */
-  private void takeBack(ResumeStore.Request r, long now, EventExecutor sender) {
+  private CompletableFuture<Boolean> takeBack(
+      ResumeStore.Request r, long now, EventExecutor sender) {
+    CompletableFuture<Boolean> done = new CompletableFuture<>();
     Runnable down =
         () ->
             presence
@@ -177,12 +181,15 @@ final class RedisResume {
                             r.deviceId(),
                             err.toString());
                       }
+                      done.complete(err == null && changed);
                     });
     try {
       failures.sendFrom(sender, down);
     } catch (RejectedExecutionException stopping) {
       // The node is stopping: the entry expires at its deadline.
+      done.complete(false);
     }
+    return done;
   }
 
   @SuppressWarnings("unchecked")

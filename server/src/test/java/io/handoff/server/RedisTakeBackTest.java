@@ -1,0 +1,89 @@
+package io.handoff.server;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.handoff.protocol.CloseCode;
+import io.handoff.protocol.v1.ClientFrame;
+import io.handoff.protocol.v1.DevicePresence;
+import io.handoff.protocol.v1.Hello;
+import io.handoff.protocol.v1.ServerFrame;
+import io.handoff.server.engine.StoreLimits;
+import io.handoff.server.engine.redis.RedisEngine;
+import io.handoff.server.handoff.HandoffLimits;
+import java.time.Duration;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+
+/**
+ * A resume script that timed out in a paused Redis (SIGSTOP) runs when Redis comes back (SIGCONT)
+ * and marks its device online; the node's removal behind it marks it offline again and tells the
+ * user's other devices so, as a disconnect does: a device that read the user's presence in between
+ * saw the device online. On a real Redis process, with the loops' own connections; the node's
+ * timers stand still, so no presence refresh tells the devices anything meanwhile.
+ */
+class RedisTakeBackTest {
+  // Far past the test: a device the store holds online reads online for the whole test.
+  private static final Duration PRESENCE_TTL = Duration.ofMinutes(10);
+
+  private final Nodes nodes = new Nodes();
+  private final RedisProcess redis = nodes.add(RedisProcess.start());
+  private String pausedPid;
+
+  @AfterEach
+  void tearDown() {
+    if (pausedPid != null) {
+      RedisProcess.signal("-CONT", pausedPid);
+    }
+    nodes.close();
+  }
+
+  /**
+   * A device that read the user's presence between the held script and its removal saw the laptop
+   * online: the removal must push it offline, as a disconnect's offline mark does.
+   */
+  @Test
+  void theRemovalOfADeviceMarkedOnlineByAHeldScriptTellsTheUsersOtherDevices() throws Exception {
+    HandoffServer node = node();
+    TestDevice phone =
+        nodes.add(TestDevice.connect(node.port(), TestServer.token("u", "phone"))).presenceFrames();
+    assertTrue(phone.hello().hasWelcome());
+
+    String pid = redis.pid();
+    RedisProcess.signal("-STOP", pausedPid = pid);
+    TestDevice laptop = nodes.add(TestDevice.connect(node.port(), TestServer.token("u", "laptop")));
+    laptop.send(ClientFrame.newBuilder().setHello(Hello.getDefaultInstance()));
+    assertEquals(CloseCode.UNAVAILABLE.code(), laptop.awaitClose());
+    RedisProcess.signal("-CONT", pid);
+    pausedPid = null;
+
+    // The held script marks the laptop online, its removal offline: the phone is told the latter.
+    ServerFrame update =
+        phone.next(
+            f ->
+                f.hasPresenceUpdate()
+                    && f.getPresenceUpdate().getDevicesList().stream()
+                        .anyMatch(p -> p.getDeviceId().equals("laptop") && !p.getOnline()));
+    DevicePresence laptopSeen =
+        update.getPresenceUpdate().getDevicesList().stream()
+            .filter(p -> p.getDeviceId().equals("laptop"))
+            .findFirst()
+            .orElseThrow();
+    assertTrue(laptopSeen.getLastSeenMs() > 0, laptopSeen.toString());
+  }
+
+  private HandoffServer node() throws Exception {
+    StoreLimits limits = StoreLimits.builder().build();
+    RedisEngine engine = nodes.add(RedisEngine.connect(redis.url(), nodes.prefix, limits));
+    ServerConfig config =
+        ServerConfig.builder()
+            .host("127.0.0.1")
+            .port(0)
+            .nodeId("n1")
+            .jwtSecret(TestServer.SECRET)
+            .storeLimits(limits)
+            .handoffLimits(HandoffLimits.builder().presenceTtl(PRESENCE_TTL).build())
+            .build();
+    return nodes.add(HandoffServer.start(config, engine, new FakeScheduler()));
+  }
+}
