@@ -11,7 +11,10 @@ import io.handoff.protocol.v1.ServerFrame;
 import io.handoff.server.engine.StoreLimits;
 import io.handoff.server.engine.redis.RedisEngine;
 import io.handoff.server.handoff.HandoffLimits;
+import io.lettuce.core.RedisClient;
+import io.lettuce.core.api.StatefulRedisConnection;
 import java.time.Duration;
+import java.util.concurrent.atomic.AtomicReference;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 
@@ -70,6 +73,53 @@ class RedisTakeBackTest {
             .findFirst()
             .orElseThrow();
     assertTrue(laptopSeen.getLastSeenMs() > 0, laptopSeen.toString());
+  }
+
+  /**
+   * The removal itself waits in the paused Redis past its timeout, and Redis has never run the
+   * presence script (a fresh one, or its script cache emptied by a restart or a failover): sent by
+   * SHA, Redis would answer it NOSCRIPT when it comes back, to a node that gave up on it and so
+   * cannot send it again whole, and the laptop would read online until its presence deadline.
+   */
+  @Test
+  void aRemovalThatTimesOutTooStillRunsInARedisWithoutThePresenceScript() throws Exception {
+    HandoffServer node = node();
+    RedisClient admin = RedisClient.create(redis.url());
+    nodes.add(admin::shutdown);
+    StatefulRedisConnection<String, String> control = admin.connect();
+    nodes.add(control::close);
+    String presenceKey = nodes.prefix + "{u}:pr";
+    TestDevice phone = nodes.add(TestDevice.connect(node.port(), TestServer.token("u", "phone")));
+    // No device went offline yet: this Redis never ran the presence script (a resume runs its own).
+    assertTrue(phone.hello().hasWelcome());
+
+    String pid = redis.pid();
+    RedisProcess.signal("-STOP", pausedPid = pid);
+    TestDevice laptop = nodes.add(TestDevice.connect(node.port(), TestServer.token("u", "laptop")));
+    laptop.send(ClientFrame.newBuilder().setHello(Hello.getDefaultInstance()));
+    assertEquals(CloseCode.UNAVAILABLE.code(), laptop.awaitClose());
+    // The laptop's removal was sent when its resume failed. Another resume, sent after it on the
+    // same Redis connection, times out after it: once the tablet is closed, so is the removal.
+    TestDevice tablet = nodes.add(TestDevice.connect(node.port(), TestServer.token("u", "tablet")));
+    tablet.send(ClientFrame.newBuilder().setHello(Hello.getDefaultInstance()));
+    assertEquals(CloseCode.UNAVAILABLE.code(), tablet.awaitClose());
+    RedisProcess.signal("-CONT", pid);
+    pausedPid = null;
+
+    AtomicReference<String> entry = new AtomicReference<>();
+    try {
+      Conditions.await(
+          "the laptop's presence entry written by the held script, and offline",
+          () -> {
+            entry.set(control.sync().hget(presenceKey, "laptop"));
+            return entry.get() != null && entry.get().startsWith("0|");
+          },
+          Duration.ofSeconds(20),
+          Duration.ofMillis(10));
+    } catch (AssertionError e) {
+      throw new AssertionError(
+          e.getMessage() + "; the entry (online|connection|seen|deadline): " + entry.get(), e);
+    }
   }
 
   private HandoffServer node() throws Exception {

@@ -328,26 +328,33 @@ final class RedisHandoffStore implements HandoffStore {
 
   @Override
   public CompletableFuture<Boolean> offline(String userId, String deviceId, long connection) {
-    return offline("down", userId, deviceId, connection, clock.millis());
+    return offline("down", userId, deviceId, connection, clock.millis(), false);
   }
 
   /**
    * As {@link #offline(String, String, long)}, the device last seen at {@code seenMs}, for a
    * connection whose resume failed ({@link RedisResume}): the entry is marked as taken back, which
-   * any live connection of the device refreshes over (presence_keep.lua), whatever the clocks.
+   * any live connection of the device refreshes over (presence_keep.lua), whatever the clocks. Sent
+   * whole (EVAL), not by SHA: it may wait in a paused Redis past its timeout, and answered NOSCRIPT
+   * then (Redis's script cache emptied by a restart or a failover), the node, which gave up on it,
+   * could not send it again whole.
    */
   CompletableFuture<Boolean> takeBack(
       String userId, String deviceId, long connection, long seenMs) {
-    return offline("back", userId, deviceId, connection, seenMs);
+    return offline("back", userId, deviceId, connection, seenMs, true);
   }
 
   private CompletableFuture<Boolean> offline(
-      String mode, String userId, String deviceId, long connection, long seenMs) {
+      String mode, String userId, String deviceId, long connection, long seenMs, boolean whole) {
     byte[][] argv = {
       utf8(mode), utf8(deviceId), connections.of(connection), utf8(Long.toString(seenMs))
     };
-    return eval(presence, ScriptOutputType.INTEGER, new byte[][] {keys.presence(userId)}, argv)
-        .thenApply(r -> ((Long) r) == 1L);
+    byte[][] k = {keys.presence(userId)};
+    CompletableFuture<Object> sent =
+        whole
+            ? RedisScript.evalWhole(redis, presence.text, ScriptOutputType.INTEGER, k, argv)
+            : eval(presence, ScriptOutputType.INTEGER, k, argv);
+    return sent.thenApply(r -> ((Long) r) == 1L);
   }
 
   @Override

@@ -171,6 +171,7 @@ final class RedisResume {
     Runnable down =
         () ->
             presence
+                // Whole (EVAL): it may itself wait past its timeout, and Redis may lack the script.
                 .takeBack(r.userId(), r.deviceId(), r.connection(), now)
                 .whenComplete(
                     (changed, err) -> {
