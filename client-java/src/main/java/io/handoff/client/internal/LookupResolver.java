@@ -8,9 +8,11 @@ import io.netty.util.concurrent.EventExecutor;
 import io.netty.util.concurrent.Promise;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
+import java.net.UnknownHostException;
 import java.util.Arrays;
 import java.util.List;
-import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.ArrayBlockingQueue;
+import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.ThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
@@ -23,15 +25,19 @@ import java.util.concurrent.atomic.AtomicInteger;
  * up. The answer comes back on the loop that asked (its promises are that loop's); an IP address is
  * taken as it is, on the loop.
  *
- * <p>4 lookup threads for the whole JVM, daemons, stopped after 30 s without work; further lookups
- * wait in line. The JDK caches answers (30 s by default), so a fleet of clients of one server name
- * makes one lookup now and then. Thread-safe.
+ * <p>{@value #THREADS} lookup threads for the whole JVM, daemons, stopped after 30 s without work;
+ * further lookups wait in a line of at most {@value #LINE}, and one past it fails at once (its
+ * attempt goes to the reconnect backoff). The JDK's lookups of one name wait for each other, so
+ * hung lookups hold their threads until the system resolver gives up: with {@value #THREADS} of
+ * them, a few hung names leave threads for the rest. The JDK caches answers (30 s by default), so a
+ * fleet of clients of one server name makes one lookup now and then. Thread-safe.
  */
 public final class LookupResolver extends AddressResolverGroup<InetSocketAddress> {
   /** The one instance, shared by every client connection of the JVM. */
   public static final LookupResolver INSTANCE = new LookupResolver();
 
-  static final int THREADS = 4;
+  static final int THREADS = 16;
+  static final int LINE = 16_384;
   static final int IDLE_SECONDS = 30;
 
   private final ThreadPoolExecutor lookups;
@@ -44,7 +50,7 @@ public final class LookupResolver extends AddressResolverGroup<InetSocketAddress
             THREADS,
             IDLE_SECONDS,
             TimeUnit.SECONDS,
-            new LinkedBlockingQueue<>(),
+            new ArrayBlockingQueue<>(LINE),
             r -> {
               Thread t = new Thread(r, "handoff-client-lookup-" + threads.incrementAndGet());
               t.setDaemon(true);
@@ -64,7 +70,8 @@ public final class LookupResolver extends AddressResolverGroup<InetSocketAddress
           promise.trySuccess(literal);
           return;
         }
-        lookups.execute(
+        look(
+            promise,
             () -> {
               try {
                 promise.trySuccess(InetAddress.getByName(host));
@@ -81,7 +88,8 @@ public final class LookupResolver extends AddressResolverGroup<InetSocketAddress
           promise.trySuccess(List.of(literal));
           return;
         }
-        lookups.execute(
+        look(
+            promise,
             () -> {
               try {
                 promise.trySuccess(Arrays.asList(InetAddress.getAllByName(host)));
@@ -91,5 +99,18 @@ public final class LookupResolver extends AddressResolverGroup<InetSocketAddress
             });
       }
     }.asAddressResolver();
+  }
+
+  /** Runs {@code lookup} on a lookup thread, or fails {@code promise} when the line is full. */
+  private void look(Promise<?> promise, Runnable lookup) {
+    try {
+      lookups.execute(lookup);
+    } catch (RejectedExecutionException full) {
+      promise.tryFailure(
+          new UnknownHostException(
+              "no lookup thread free and "
+                  + LINE
+                  + " lookups waiting: the system resolver does not answer"));
+    }
   }
 }
