@@ -16,7 +16,8 @@ import java.util.function.Consumer;
 /**
  * Nodes of one test on a shared Redis (standalone or Cluster) under a key prefix of their own, or
  * on an in-memory engine each, and everything else the test opened; {@link #close()} stops all of
- * it, last opened first.
+ * it, last opened first, once it resumed any {@link RedisProcess} of it a test left paused (so that
+ * the nodes close against a Redis that answers).
  */
 final class Nodes implements AutoCloseable {
   private final List<AutoCloseable> closeables = new ArrayList<>();
@@ -98,6 +99,15 @@ final class Nodes implements AutoCloseable {
 
   @Override
   public void close() {
+    for (AutoCloseable c : closeables) {
+      if (c instanceof RedisProcess r) {
+        try {
+          r.resume();
+        } catch (RuntimeException gone) {
+          // Stopped by the test since.
+        }
+      }
+    }
     for (int i = closeables.size() - 1; i >= 0; i--) {
       try {
         closeables.get(i).close();

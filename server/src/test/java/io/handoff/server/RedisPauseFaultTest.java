@@ -32,13 +32,9 @@ class RedisPauseFaultTest {
   private final RedisProcess redis = nodes.add(RedisProcess.start());
   private final HttpClient http =
       HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(2)).build();
-  private String pausedPid;
 
   @AfterEach
   void tearDown() {
-    if (pausedPid != null) {
-      RedisProcess.signal("-CONT", pausedPid);
-    }
     nodes.close();
   }
 
@@ -113,9 +109,8 @@ class RedisPauseFaultTest {
     load.start().awaitMoreAcked(10L * users * devices, Duration.ofSeconds(60));
     assertEquals(200, readyz(n1));
 
-    String pid = redis.pid();
     long pausedAt = System.nanoTime();
-    RedisProcess.signal("-STOP", pausedPid = pid);
+    redis.pause();
     ReadyzLog log = new ReadyzLog(List.of(n1, n2));
     if (pause == null) {
       // The short run: hang until both nodes said so, then resume.
@@ -127,8 +122,7 @@ class RedisPauseFaultTest {
     }
     log.close(); // Its last answers are from before the resume.
     long pauseMillis = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - pausedAt);
-    RedisProcess.signal("-CONT", pid);
-    pausedPid = null;
+    redis.resume();
 
     load.awaitMoreAcked(10L * users * devices, Duration.ofSeconds(60));
     load.stopAndSettle(Duration.ofSeconds(90));

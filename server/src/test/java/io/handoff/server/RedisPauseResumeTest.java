@@ -12,12 +12,10 @@ import io.handoff.protocol.v1.ServerFrame;
 import io.handoff.server.engine.StoreLimits;
 import io.handoff.server.engine.redis.RedisEngine;
 import io.handoff.server.handoff.HandoffLimits;
-import io.lettuce.core.RedisClient;
-import io.lettuce.core.api.StatefulRedisConnection;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.concurrent.atomic.AtomicReference;
+import java.util.function.Consumer;
 import java.util.function.IntFunction;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
@@ -44,65 +42,33 @@ class RedisPauseResumeTest {
 
   private final Nodes nodes = new Nodes();
   private final RedisProcess redis = nodes.add(RedisProcess.start());
-  private String pausedPid;
 
   @AfterEach
   void tearDown() {
-    if (pausedPid != null) {
-      RedisProcess.signal("-CONT", pausedPid);
-    }
     nodes.close();
   }
 
   @Test
   void aResumeThatTimedOutWhileRedisWasPausedLeavesNoDeviceOnlineOnceRedisRunsIt()
       throws Exception {
-    StoreLimits limits = StoreLimits.builder().build();
     HandoffServer node =
-        nodes.start(
-            "n1",
-            RedisEngine.connect(redis.url(), nodes.prefix, limits),
-            b ->
-                b.storeLimits(limits)
-                    .handoffLimits(HandoffLimits.builder().presenceTtl(PRESENCE_TTL).build()));
-    RedisClient admin = RedisClient.create(redis.url());
-    nodes.add(admin::shutdown);
-    StatefulRedisConnection<String, String> control = admin.connect();
-    nodes.add(control::close);
-    String presenceKey = nodes.prefix + "{u}:pr";
+        node(b -> b.handoffLimits(HandoffLimits.builder().presenceTtl(PRESENCE_TTL).build()));
 
     // The phone is online, so the user's channel is subscribed before Redis hangs.
     TestDevice phone = nodes.add(TestDevice.connect(node.port(), TestServer.token("u", "phone")));
     assertTrue(phone.hello().hasWelcome());
 
-    String pid = redis.pid();
-    RedisProcess.signal("-STOP", pausedPid = pid);
-    TestDevice laptop = nodes.add(TestDevice.connect(node.port(), TestServer.token("u", "laptop")));
-    laptop.send(ClientFrame.newBuilder().setHello(Hello.getDefaultInstance()));
+    redis.pause();
     // The resume's script times out on the node (Redis holds it): the laptop is closed, unwelcomed.
-    assertEquals(CloseCode.UNAVAILABLE.code(), laptop.awaitClose());
+    HeldResumes.timedOut(nodes, node, "u", "laptop");
     Conditions.await(
         "the node closed the laptop's connection",
         () -> node.stats().connectionsClosed.sum() == 1,
         Duration.ofSeconds(10));
-    RedisProcess.signal("-CONT", pid);
-    pausedPid = null;
+    redis.resume();
 
     // Redis runs the held script, which writes the laptop's entry; it must end offline.
-    AtomicReference<String> entry = new AtomicReference<>();
-    try {
-      Conditions.await(
-          "the laptop's presence entry written by the held script, and offline",
-          () -> {
-            entry.set(control.sync().hget(presenceKey, "laptop"));
-            return entry.get() != null && entry.get().startsWith("0|");
-          },
-          Duration.ofSeconds(20),
-          Duration.ofMillis(10));
-    } catch (AssertionError e) {
-      throw new AssertionError(
-          e.getMessage() + "; the entry (online|connection|seen|deadline): " + entry.get(), e);
-    }
+    String entry = HeldResumes.awaitOfflineEntry(nodes, redis, "u", "laptop");
 
     // What the user's devices are told: a device welcomed now reads the laptop offline.
     TestDevice tablet = nodes.add(TestDevice.connect(node.port(), TestServer.token("u", "tablet")));
@@ -138,14 +104,10 @@ class RedisPauseResumeTest {
   private void pileUp(IntFunction<String> userOf) throws Exception {
     int inFlight = 2;
     int devices = 16;
-    StoreLimits limits = StoreLimits.builder().build();
     HandoffServer node =
-        nodes.start(
-            "n1",
-            RedisEngine.connect(redis.url(), nodes.prefix, limits),
+        node(
             b ->
-                b.storeLimits(limits)
-                    .connectRatePerAddress(0, 1)
+                b.connectRatePerAddress(0, 1)
                     .maxConnectionsPerUser(devices + 1)
                     .maxResumes(inFlight, devices));
     // User u's channel is subscribed before Redis hangs: each Hello of u's devices has one store
@@ -158,8 +120,7 @@ class RedisPauseResumeTest {
           nodes.add(TestDevice.connect(node.port(), TestServer.token(userOf.apply(i), "d" + i))));
     }
 
-    String pid = redis.pid();
-    RedisProcess.signal("-STOP", pausedPid = pid);
+    redis.pause();
     for (TestDevice d : all) {
       d.send(ClientFrame.newBuilder().setHello(Hello.getDefaultInstance()));
     }
@@ -174,8 +135,7 @@ class RedisPauseResumeTest {
     // Store calls sent and timed out: each is held in Redis, to run when it resumes.
     long held = node.stats().resumesFailed.sum();
     long refused = node.stats().resumesRefused.sum();
-    RedisProcess.signal("-CONT", pid);
-    pausedPid = null;
+    redis.resume();
     String seen =
         held + " resume reads left held in the paused Redis, " + refused + " Hellos refused unsent";
     System.out.println("RedisPauseResumeTest: " + seen + ", of " + devices);
@@ -191,5 +151,14 @@ class RedisPauseResumeTest {
         assertTrue(again.hello().hasWelcome(), "device " + i + " resumes once Redis is back");
       }
     }
+  }
+
+  /** A node on the test's Redis, with default store limits, as {@code customize} sets it. */
+  private HandoffServer node(Consumer<ServerConfig.Builder> customize) throws Exception {
+    StoreLimits limits = StoreLimits.builder().build();
+    return nodes.start(
+        "n1",
+        RedisEngine.connect(redis.url(), nodes.prefix, limits),
+        b -> customize.accept(b.storeLimits(limits)));
   }
 }

@@ -30,6 +30,7 @@ public final class RedisProcess implements AutoCloseable {
   private RedisServer server;
   private Path binary; // the redis-server executable, once started
   private String lastRepair;
+  private volatile String pausedPid; // the process pause() stopped, until resume()
 
   private RedisProcess(int port, Path dir, List<String> settings) {
     this.port = port;
@@ -266,6 +267,22 @@ public final class RedisProcess implements AutoCloseable {
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
       throw new IllegalStateException(e);
+    }
+  }
+
+  /** Pauses the process (SIGSTOP): it holds what it is sent until {@link #resume()}. */
+  public void pause() {
+    String pid = pid();
+    pausedPid = pid;
+    signal("-STOP", pid);
+  }
+
+  /** Resumes (SIGCONT) the process {@link #pause()} stopped, if it is paused; else nothing. */
+  public void resume() {
+    String pid = pausedPid;
+    if (pid != null) {
+      signal("-CONT", pid);
+      pausedPid = null;
     }
   }
 

@@ -1,20 +1,13 @@
 package io.handoff.server;
 
-import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import io.handoff.protocol.CloseCode;
-import io.handoff.protocol.v1.ClientFrame;
 import io.handoff.protocol.v1.DevicePresence;
-import io.handoff.protocol.v1.Hello;
 import io.handoff.protocol.v1.ServerFrame;
 import io.handoff.server.engine.StoreLimits;
 import io.handoff.server.engine.redis.RedisEngine;
 import io.handoff.server.handoff.HandoffLimits;
-import io.lettuce.core.RedisClient;
-import io.lettuce.core.api.StatefulRedisConnection;
 import java.time.Duration;
-import java.util.concurrent.atomic.AtomicReference;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 
@@ -31,13 +24,9 @@ class RedisTakeBackTest {
 
   private final Nodes nodes = new Nodes();
   private final RedisProcess redis = nodes.add(RedisProcess.start());
-  private String pausedPid;
 
   @AfterEach
   void tearDown() {
-    if (pausedPid != null) {
-      RedisProcess.signal("-CONT", pausedPid);
-    }
     nodes.close();
   }
 
@@ -52,13 +41,9 @@ class RedisTakeBackTest {
         nodes.add(TestDevice.connect(node.port(), TestServer.token("u", "phone"))).presenceFrames();
     assertTrue(phone.hello().hasWelcome());
 
-    String pid = redis.pid();
-    RedisProcess.signal("-STOP", pausedPid = pid);
-    TestDevice laptop = nodes.add(TestDevice.connect(node.port(), TestServer.token("u", "laptop")));
-    laptop.send(ClientFrame.newBuilder().setHello(Hello.getDefaultInstance()));
-    assertEquals(CloseCode.UNAVAILABLE.code(), laptop.awaitClose());
-    RedisProcess.signal("-CONT", pid);
-    pausedPid = null;
+    redis.pause();
+    HeldResumes.timedOut(nodes, node, "u", "laptop");
+    redis.resume();
 
     // The held script marks the laptop online, its removal offline: the phone is told the latter.
     ServerFrame update =
@@ -84,42 +69,18 @@ class RedisTakeBackTest {
   @Test
   void aRemovalThatTimesOutTooStillRunsInARedisWithoutThePresenceScript() throws Exception {
     HandoffServer node = node();
-    RedisClient admin = RedisClient.create(redis.url());
-    nodes.add(admin::shutdown);
-    StatefulRedisConnection<String, String> control = admin.connect();
-    nodes.add(control::close);
-    String presenceKey = nodes.prefix + "{u}:pr";
     TestDevice phone = nodes.add(TestDevice.connect(node.port(), TestServer.token("u", "phone")));
     // No device went offline yet: this Redis never ran the presence script (a resume runs its own).
     assertTrue(phone.hello().hasWelcome());
 
-    String pid = redis.pid();
-    RedisProcess.signal("-STOP", pausedPid = pid);
-    TestDevice laptop = nodes.add(TestDevice.connect(node.port(), TestServer.token("u", "laptop")));
-    laptop.send(ClientFrame.newBuilder().setHello(Hello.getDefaultInstance()));
-    assertEquals(CloseCode.UNAVAILABLE.code(), laptop.awaitClose());
+    redis.pause();
+    HeldResumes.timedOut(nodes, node, "u", "laptop");
     // The laptop's removal was sent when its resume failed. Another resume, sent after it on the
     // same Redis connection, times out after it: once the tablet is closed, so is the removal.
-    TestDevice tablet = nodes.add(TestDevice.connect(node.port(), TestServer.token("u", "tablet")));
-    tablet.send(ClientFrame.newBuilder().setHello(Hello.getDefaultInstance()));
-    assertEquals(CloseCode.UNAVAILABLE.code(), tablet.awaitClose());
-    RedisProcess.signal("-CONT", pid);
-    pausedPid = null;
+    HeldResumes.timedOut(nodes, node, "u", "tablet");
+    redis.resume();
 
-    AtomicReference<String> entry = new AtomicReference<>();
-    try {
-      Conditions.await(
-          "the laptop's presence entry written by the held script, and offline",
-          () -> {
-            entry.set(control.sync().hget(presenceKey, "laptop"));
-            return entry.get() != null && entry.get().startsWith("0|");
-          },
-          Duration.ofSeconds(20),
-          Duration.ofMillis(10));
-    } catch (AssertionError e) {
-      throw new AssertionError(
-          e.getMessage() + "; the entry (online|connection|seen|deadline): " + entry.get(), e);
-    }
+    HeldResumes.awaitOfflineEntry(nodes, redis, "u", "laptop");
   }
 
   private HandoffServer node() throws Exception {

@@ -27,13 +27,9 @@ import org.junit.jupiter.api.Test;
 class WriteAnswerTest {
   private final Nodes nodes = new Nodes();
   private HandoffServer node;
-  private String pausedPid;
 
   @AfterEach
   void tearDown() {
-    if (pausedPid != null) {
-      RedisProcess.signal("-CONT", pausedPid);
-    }
     nodes.close();
   }
 
@@ -81,8 +77,7 @@ class WriteAnswerTest {
 
     // The replica stops: write 2 is applied on the master and streamed (the writer gets its
     // Delta, so its cursor passes version 2), while WAIT waits for the replica.
-    pausedPid = replica.pid();
-    RedisProcess.signal("-STOP", pausedPid);
+    replica.pause();
     long request = device.write("cart", 2, "f", "two");
     ServerFrame own = device.next(f -> f.hasDelta() || f.getRequestId() == request);
     assertTrue(own.hasDelta(), "the write is streamed before it is confirmed: " + own);
@@ -100,8 +95,7 @@ class WriteAnswerTest {
 
     // The replica comes back and confirms write 2 while the read is under way. The read starts
     // after version 2 and will not bring it again: the write is acked now.
-    RedisProcess.signal("-CONT", pausedPid);
-    pausedPid = null;
+    replica.resume();
     ServerFrame ack = device.answerTo(request);
     assertTrue(ack.hasAck(), "acked while its document is read again: " + ack);
     assertEquals(2, ack.getAck().getVersion());
