@@ -77,31 +77,7 @@ public interface ResumeStore {
       long sessionInactivityMillis,
       Consumer<CompletableFuture<Boolean>> takenBack) {
 
-    /** A request whose take-back, if any, nobody waits for. */
-    public Request(
-        String userId,
-        String deviceId,
-        String sessionId,
-        FollowFilter follow,
-        Collection<Position> positions,
-        long connection,
-        Duration presenceTtl,
-        int maxDevices,
-        long sessionInactivityMillis) {
-      this(
-          userId,
-          deviceId,
-          sessionId,
-          follow,
-          positions,
-          connection,
-          presenceTtl,
-          maxDevices,
-          sessionInactivityMillis,
-          f -> {});
-    }
-
-    /** A request with no inactivity limit on the session. */
+    /** A request with no inactivity limit on the session, whose take-back nobody waits for. */
     public Request(
         String userId,
         String deviceId,
@@ -120,7 +96,8 @@ public interface ResumeStore {
           connection,
           presenceTtl,
           maxDevices,
-          Long.MAX_VALUE);
+          Long.MAX_VALUE,
+          f -> {});
     }
   }
 

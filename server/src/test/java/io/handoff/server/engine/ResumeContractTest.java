@@ -262,7 +262,8 @@ public abstract class ResumeContractTest {
                     connection("phone"),
                     TTL,
                     4,
-                    inactivity)));
+                    inactivity,
+                    takenBack -> {})));
 
     assertFalse(r.sessionAlive());
     assertFalse(r.session().alive());
