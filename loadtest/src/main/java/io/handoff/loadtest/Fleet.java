@@ -85,7 +85,8 @@ final class Fleet implements AutoCloseable {
                     "handoff-loadtest",
                     o.connectTimeout,
                     o.payload,
-                    o.documents));
+                    o.documents,
+                    System::nanoTime));
             devices[i] = device;
             continue;
           }

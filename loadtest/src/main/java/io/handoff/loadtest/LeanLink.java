@@ -100,30 +100,7 @@ final class LeanLink implements LeanConnection.Listener {
   private CompletableFuture<Void> connected;
   private boolean closedByUser;
 
-  LeanLink(
-      Device device,
-      EventLoop loop,
-      List<URI> urls,
-      InetSocketAddress localAddress,
-      String token,
-      String clientName,
-      Duration connectTimeout,
-      int payloadBytes,
-      int documents) {
-    this(
-        device,
-        loop,
-        urls,
-        localAddress,
-        token,
-        clientName,
-        connectTimeout,
-        payloadBytes,
-        documents,
-        System::nanoTime);
-  }
-
-  /** As above, reading time from {@code nanoClock} (tests). */
+  /** A link reading time from {@code nanoClock} ({@code System::nanoTime}, or a test's). */
   LeanLink(
       Device device,
       EventLoop loop,
