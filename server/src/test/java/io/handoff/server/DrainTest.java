@@ -113,15 +113,7 @@ class DrainTest {
       engine.holdSessionStatuses(1);
       String token =
           app.access(AppBackend.accessClaims("eve", "phone", "sid-eve", Duration.ofMinutes(5)));
-      s.getOutputStream()
-          .write(
-              ("GET /ws HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n"
-                      + "Connection: Upgrade\r\nSec-WebSocket-Version: 13\r\n"
-                      + "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
-                      + "Authorization: Bearer "
-                      + token
-                      + "\r\n\r\n")
-                  .getBytes(java.nio.charset.StandardCharsets.US_ASCII));
+      s.getOutputStream().write(upgrade(token));
       s.getOutputStream().flush();
       engine.changed.await(
           "the upgrade's session check held", () -> engine.heldSessionStatuses() == 1);
@@ -181,15 +173,7 @@ class DrainTest {
           },
           Duration.ofSeconds(10));
 
-      s.getOutputStream()
-          .write(
-              ("GET /ws HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n"
-                      + "Connection: Upgrade\r\nSec-WebSocket-Version: 13\r\n"
-                      + "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
-                      + "Authorization: Bearer "
-                      + token("dora", "phone")
-                      + "\r\n\r\n")
-                  .getBytes(java.nio.charset.StandardCharsets.US_ASCII));
+      s.getOutputStream().write(upgrade(token("dora", "phone")));
       RawHttp answer = RawHttp.read(s.getInputStream());
       assertEquals(503, answer.status(), answer.toString());
       assertEquals("close", answer.header("connection"), answer.toString());
@@ -448,5 +432,16 @@ class DrainTest {
         .storeLimits(StoreLimits.builder().build())
         .drainDelay(delay)
         .build();
+  }
+
+  /** A WebSocket upgrade request to /ws carrying {@code token}. */
+  private static byte[] upgrade(String token) {
+    return ("GET /ws HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n"
+            + "Connection: Upgrade\r\nSec-WebSocket-Version: 13\r\n"
+            + "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+            + "Authorization: Bearer "
+            + token
+            + "\r\n\r\n")
+        .getBytes(java.nio.charset.StandardCharsets.US_ASCII);
   }
 }
