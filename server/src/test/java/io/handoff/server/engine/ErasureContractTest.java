@@ -241,23 +241,15 @@ public abstract class ErasureContractTest {
   @Test
   void anAnswerWhoseSessionIsErasedAfterItsCheckSignsNoDeviceIn() throws Exception {
     ErasingAfterCheck racing = new ErasingAfterCheck(engine);
-    DeviceSessions sessions = deviceSessions(racing);
-    DeviceApprovals approvals = deviceApprovals(sessions, racing);
-    DeviceSessions.Tokens phone = get(sessions.createSession(user, "phone", "Phone", "ios"));
-    Principal p = new Principal(user, "phone", clock.millis() + 60_000, phone.sessionId());
-    DeviceApprovals.Authorization code =
-        get(approvals.requestCode("new-tv", "TV", "tvos", "10.0.0.9"));
+    PhoneAndCode w = new PhoneAndCode(racing);
 
     racing.eraseAfterNextCheck(user);
-    CompletableFuture<?> answered = approvals.answer(p, code.userCode(), true, "10.0.0.8");
+    CompletableFuture<?> answered =
+        w.approvals.answer(w.phone, w.code.userCode(), true, "10.0.0.8");
     get(answered.handle((v, err) -> v));
     assertTrue(racing.erased(), "the erasure ran between the check and the decision");
 
-    assertThrows(
-        ExecutionException.class,
-        () -> get(approvals.poll(code.deviceCode())),
-        "the waiting device gets no session of the erased user");
-    assertEquals(List.of(), get(engine.sessions().list(user)), "device sessions after erasure");
+    w.assertNoDeviceSignedIn("");
     assertThrows(ExecutionException.class, () -> get(answered), "the answer is refused");
   }
 
@@ -269,22 +261,19 @@ public abstract class ErasureContractTest {
   @Test
   void aLookupWhoseSessionIsErasedAfterItsCheckLeavesTheCodeNoOnes() throws Exception {
     ErasingAfterCheck racing = new ErasingAfterCheck(engine);
-    DeviceSessions sessions = deviceSessions(racing);
-    DeviceApprovals approvals = deviceApprovals(sessions, racing);
-    DeviceSessions.Tokens phone = get(sessions.createSession(user, "phone", "Phone", "ios"));
-    Principal p = new Principal(user, "phone", clock.millis() + 60_000, phone.sessionId());
-    DeviceApprovals.Authorization code =
-        get(approvals.requestCode("new-tv", "TV", "tvos", "10.0.0.9"));
+    PhoneAndCode w = new PhoneAndCode(racing);
 
     racing.eraseAfterNextCheck(user);
     CompletableFuture<ApprovalStore.Request> looked =
-        approvals.verify(p, code.userCode(), "10.0.0.8");
+        w.approvals.verify(w.phone, w.code.userCode(), "10.0.0.8");
     assertThrows(ExecutionException.class, () -> get(looked), "the lookup is refused");
     assertTrue(racing.erased(), "the erasure ran between the check and the claim");
 
-    DeviceSessions.Tokens laptop = get(sessions.createSession(other, "laptop", "Laptop", "macos"));
+    DeviceSessions.Tokens laptop =
+        get(w.sessions.createSession(other, "laptop", "Laptop", "macos"));
     Principal q = new Principal(other, "laptop", clock.millis() + 60_000, laptop.sessionId());
-    assertNotNull(get(approvals.verify(q, code.userCode(), "10.0.0.7")), "the code is no one's");
+    assertNotNull(
+        get(w.approvals.verify(q, w.code.userCode(), "10.0.0.7")), "the code is no one's");
   }
 
   /**
@@ -325,28 +314,19 @@ public abstract class ErasureContractTest {
   @Test
   void anAnswerLandingBeforeTheSessionsAreErasedIsErasedWithThem() throws Exception {
     ErasingAfterCheck racing = new ErasingAfterCheck(engine);
-    DeviceSessions sessions = deviceSessions(racing);
-    DeviceApprovals approvals = deviceApprovals(sessions, racing);
-    DeviceSessions.Tokens phone = get(sessions.createSession(user, "phone", "Phone", "ios"));
-    Principal p = new Principal(user, "phone", clock.millis() + 60_000, phone.sessionId());
-    DeviceApprovals.Authorization code =
-        get(approvals.requestCode("new-tv", "TV", "tvos", "10.0.0.9"));
+    PhoneAndCode w = new PhoneAndCode(racing);
 
     AtomicReference<Object> answered = new AtomicReference<>();
     racing.beforeSessionsErased(
         () ->
-            approvals
-                .answer(p, code.userCode(), true, "10.0.0.8")
+            w.approvals
+                .answer(w.phone, w.code.userCode(), true, "10.0.0.8")
                 .handle((v, err) -> answered.getAndSet(err == null ? v : err)));
     get(racing.erase(user));
     assertEquals(
         ApprovalOutcome.APPROVAL_APPROVED, answered.get(), "the answer landed during the erasure");
 
-    assertThrows(
-        ExecutionException.class,
-        () -> get(approvals.poll(code.deviceCode())),
-        "the waiting device gets no session of the erased user");
-    assertEquals(List.of(), get(engine.sessions().list(user)), "device sessions after erasure");
+    w.assertNoDeviceSignedIn("");
   }
 
   /**
@@ -357,24 +337,19 @@ public abstract class ErasureContractTest {
   @Test
   void aSessionPolledOutOfAnApprovalLandingDuringTheErasureIsErasedWithIt() throws Exception {
     ErasingAfterCheck racing = new ErasingAfterCheck(engine);
-    DeviceSessions sessions = deviceSessions(racing);
-    DeviceApprovals approvals = deviceApprovals(sessions, racing);
-    DeviceSessions.Tokens phone = get(sessions.createSession(user, "phone", "Phone", "ios"));
-    Principal p = new Principal(user, "phone", clock.millis() + 60_000, phone.sessionId());
-    DeviceApprovals.Authorization code =
-        get(approvals.requestCode("new-tv", "TV", "tvos", "10.0.0.9"));
+    PhoneAndCode w = new PhoneAndCode(racing);
 
     AtomicReference<Object> answered = new AtomicReference<>();
     AtomicReference<Object> polled = new AtomicReference<>();
     racing.beforeSessionsErased(
         () ->
-            approvals
-                .answer(p, code.userCode(), true, "10.0.0.8")
+            w.approvals
+                .answer(w.phone, w.code.userCode(), true, "10.0.0.8")
                 .handle((v, err) -> answered.getAndSet(err == null ? v : err)));
     racing.afterSessionsErased(
         () ->
-            approvals
-                .poll(code.deviceCode())
+            w.approvals
+                .poll(w.code.deviceCode())
                 .handle((v, err) -> polled.getAndSet(err == null ? v : err)));
     get(racing.erase(user));
     assertEquals(
@@ -395,33 +370,25 @@ public abstract class ErasureContractTest {
   @Test
   void aSessionMadeDuringTheErasureApprovesNoCodeThatOutlivesIt() throws Exception {
     ErasingAfterCheck racing = new ErasingAfterCheck(engine);
-    DeviceSessions sessions = deviceSessions(racing);
-    DeviceApprovals approvals = deviceApprovals(sessions, racing);
-    get(sessions.createSession(user, "phone", "Phone", "ios"));
-    DeviceApprovals.Authorization code =
-        get(approvals.requestCode("new-tv", "TV", "tvos", "10.0.0.9"));
+    PhoneAndCode w = new PhoneAndCode(racing);
 
     AtomicReference<Object> answered = new AtomicReference<>();
     racing.beforeLastSessionsPass(
         () ->
-            sessions
+            w.sessions
                 .createSession(user, "laptop", "Laptop", "macos")
                 .thenCompose(
                     t ->
-                        approvals.answer(
+                        w.approvals.answer(
                             new Principal(user, "laptop", clock.millis() + 60_000, t.sessionId()),
-                            code.userCode(),
+                            w.code.userCode(),
                             true,
                             "10.0.0.8"))
                 .handle((v, err) -> answered.getAndSet(err == null ? v : err)));
     get(racing.erase(user));
     assertNotNull(answered.get(), "the answer ran during the erasure");
 
-    assertThrows(
-        ExecutionException.class,
-        () -> get(approvals.poll(code.deviceCode())),
-        "the waiting device gets no session of the erased user: " + answered.get());
-    assertEquals(List.of(), get(engine.sessions().list(user)), "device sessions after erasure");
+    w.assertNoDeviceSignedIn(": " + answered.get());
     assertEquals(List.of(), tracesOf(user), "state left behind after erasure");
   }
 
@@ -433,15 +400,11 @@ public abstract class ErasureContractTest {
   @Test
   void anAnswerByUserCodeWhoseSessionIsErasedAfterItsCheckLeavesNoCounter() throws Exception {
     ErasingAfterCheck racing = new ErasingAfterCheck(engine);
-    DeviceSessions sessions = deviceSessions(racing);
-    DeviceApprovals approvals = deviceApprovals(sessions, racing);
-    DeviceSessions.Tokens phone = get(sessions.createSession(user, "phone", "Phone", "ios"));
-    Principal p = new Principal(user, "phone", clock.millis() + 60_000, phone.sessionId());
-    DeviceApprovals.Authorization code =
-        get(approvals.requestCode("new-tv", "TV", "tvos", "10.0.0.9"));
+    PhoneAndCode w = new PhoneAndCode(racing);
 
     racing.eraseAfterNextCheck(user);
-    CompletableFuture<?> answered = approvals.answer(p, code.userCode(), true, "10.0.0.8");
+    CompletableFuture<?> answered =
+        w.approvals.answer(w.phone, w.code.userCode(), true, "10.0.0.8");
     assertThrows(ExecutionException.class, () -> get(answered), "the answer is refused");
     assertTrue(racing.erased(), "the erasure ran between the check and the count");
 
@@ -501,6 +464,37 @@ public abstract class ErasureContractTest {
       DeviceApprovals.SignIn held = get(signIns.signIn(user, "new-tv"));
       assertNotNull(
           held.held(), "once the mark is gone the sign-in waits for the phone's approval");
+    }
+  }
+
+  /**
+   * The user's phone with a live device session, and the device code of a new TV waiting for an
+   * approval, through the engine {@code on}.
+   */
+  private final class PhoneAndCode {
+    final DeviceSessions sessions;
+    final DeviceApprovals approvals;
+    final Principal phone;
+    final DeviceApprovals.Authorization code;
+
+    PhoneAndCode(Engine on) throws Exception {
+      sessions = deviceSessions(on);
+      approvals = deviceApprovals(sessions, on);
+      DeviceSessions.Tokens tokens = get(sessions.createSession(user, "phone", "Phone", "ios"));
+      phone = new Principal(user, "phone", clock.millis() + 60_000, tokens.sessionId());
+      code = get(approvals.requestCode("new-tv", "TV", "tvos", "10.0.0.9"));
+    }
+
+    /**
+     * The waiting TV gets no session of the erased user (the failure's message ending in {@code
+     * more}), who is left no device session.
+     */
+    void assertNoDeviceSignedIn(String more) throws Exception {
+      assertThrows(
+          ExecutionException.class,
+          () -> get(approvals.poll(code.deviceCode())),
+          "the waiting device gets no session of the erased user" + more);
+      assertEquals(List.of(), get(engine.sessions().list(user)), "device sessions after erasure");
     }
   }
 
