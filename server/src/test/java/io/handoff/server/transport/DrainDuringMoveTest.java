@@ -3,28 +3,19 @@ package io.handoff.server.transport;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import io.handoff.protocol.v1.ClientFrame;
 import io.handoff.server.FakeScheduler;
-import io.handoff.server.ServerConfig;
 import io.handoff.server.ServerStats;
 import io.handoff.server.auth.AuthException;
-import io.handoff.server.auth.Principal;
-import io.handoff.server.engine.StoreLimits;
-import io.netty.bootstrap.ServerBootstrap;
 import io.netty.channel.Channel;
-import io.netty.channel.ChannelInitializer;
 import io.netty.channel.EventLoopGroup;
 import io.netty.channel.MultiThreadIoEventLoopGroup;
 import io.netty.channel.nio.NioIoHandler;
-import io.netty.channel.socket.SocketChannel;
-import io.netty.channel.socket.nio.NioServerSocketChannel;
 import io.netty.handler.codec.http.DefaultFullHttpRequest;
 import io.netty.handler.codec.http.FullHttpRequest;
 import io.netty.handler.codec.http.HttpMethod;
 import io.netty.handler.codec.http.HttpServerCodec;
 import io.netty.handler.codec.http.HttpVersion;
 import java.io.InputStream;
-import java.net.InetSocketAddress;
 import java.net.Socket;
 import java.nio.charset.StandardCharsets;
 import java.util.concurrent.CompletableFuture;
@@ -45,17 +36,8 @@ class DrainDuringMoveTest {
     EventLoopGroup boss = new MultiThreadIoEventLoopGroup(1, NioIoHandler.newFactory());
     EventLoopGroup accepting = new MultiThreadIoEventLoopGroup(1, NioIoHandler.newFactory());
     EventLoopGroup home = new MultiThreadIoEventLoopGroup(1, NioIoHandler.newFactory());
-    ServerConfig config =
-        ServerConfig.builder()
-            .host("127.0.0.1")
-            .port(0)
-            .nodeId("test")
-            .jwtSecret("0123456789abcdef0123456789abcdef")
-            .storeLimits(StoreLimits.builder().build())
-            .build();
     ServerStats stats = new ServerStats();
     FakeScheduler time = new FakeScheduler();
-    ConnectionHandler.Shared shared = new ConnectionHandler.Shared(config, stats, time);
     Upgrades upgrades = new Upgrades(false, p -> {}, new UserLoops(home));
     HttpRequestHandler http =
         new HttpRequestHandler(
@@ -69,30 +51,19 @@ class DrainDuringMoveTest {
             null,
             p -> CompletableFuture.completedFuture(null),
             upgrades);
-    CompletableFuture<Channel> accepted = new CompletableFuture<>();
-    Channel listener =
-        new ServerBootstrap()
-            .group(boss, accepting)
-            .channel(NioServerSocketChannel.class)
-            .childHandler(
-                new ChannelInitializer<SocketChannel>() {
-                  @Override
-                  protected void initChannel(SocketChannel ch) {
-                    ch.pipeline()
-                        .addLast(HandoffChannelInitializer.HTTP_CODEC, new HttpServerCodec())
-                        .addLast(
-                            HandoffChannelInitializer.HTTP_AGGREGATOR,
-                            new BodyLimitAggregator(8192, time))
-                        .addLast(HandoffChannelInitializer.HTTP_HANDLER, http)
-                        .addLast(
-                            HandoffChannelInitializer.CONNECTION,
-                            new ConnectionHandler(shared, new NoEndpoint()));
-                    accepted.complete(ch);
-                  }
-                })
-            .bind(new InetSocketAddress("127.0.0.1", 0))
-            .sync()
-            .channel();
+    MovingUpgrades node =
+        new MovingUpgrades(
+            boss,
+            accepting,
+            stats,
+            time,
+            p ->
+                p.addLast(HandoffChannelInitializer.HTTP_CODEC, new HttpServerCodec())
+                    .addLast(
+                        HandoffChannelInitializer.HTTP_AGGREGATOR,
+                        new BodyLimitAggregator(8192, time))
+                    .addLast(HandoffChannelInitializer.HTTP_HANDLER, http));
+    Channel listener = node.listener;
     FullHttpRequest req = new DefaultFullHttpRequest(HttpVersion.HTTP_1_1, HttpMethod.GET, "/ws");
     req.headers()
         .set("upgrade", "websocket")
@@ -101,9 +72,7 @@ class DrainDuringMoveTest {
         .set("sec-websocket-key", "dGhlIHNhbXBsZSBub25jZQ==");
     try (Socket device = new Socket()) {
       device.setSoTimeout(30_000);
-      device.connect(listener.localAddress(), 10_000);
-      Channel ch = accepted.get(10, TimeUnit.SECONDS);
-      ch.attr(HttpRequestHandler.PRINCIPAL).set(new Principal("alice", "phone", Long.MAX_VALUE));
+      Channel ch = node.connect(device);
       ch.eventLoop()
           .submit(
               () -> {
@@ -135,28 +104,5 @@ class DrainDuringMoveTest {
       accepting.shutdownGracefully(0, 0, TimeUnit.MILLISECONDS).syncUninterruptibly();
       home.shutdownGracefully(0, 0, TimeUnit.MILLISECONDS).syncUninterruptibly();
     }
-  }
-
-  private static final class NoEndpoint implements Endpoint {
-    @Override
-    public void opened(Link link) {}
-
-    @Override
-    public void frame(ClientFrame frame) {}
-
-    @Override
-    public void writable() {}
-
-    @Override
-    public void unwritable() {}
-
-    @Override
-    public void closing() {}
-
-    @Override
-    public void drain() {}
-
-    @Override
-    public void closed() {}
   }
 }
