@@ -116,25 +116,18 @@ class HungLookupSocketTest {
     }
 
     private static void run(Path hosts) throws Exception {
-      TestServer server = new TestServer("t");
-      var group = HandoffClient.newEventLoopGroup(1);
-      int port = server.url().getPort();
-      // One client connected first: classes loaded, logging set up, with the hosts file readable.
-      HandoffClient near = client(group, server.url().toString());
-      welcomed(server, near.connect());
-
-      hang(hosts);
-      HandoffClient far = client(group, "ws://" + HOST + ":" + port + "/ws");
+      Hung hung = Hung.start(hosts);
+      HandoffClient far = client(hung.group(), hung.farUrl());
       CompletableFuture<Void> farConnected = far.connect();
       awaitLookup();
 
       // Meanwhile another client of the same event loop connects.
-      HandoffClient other = client(group, server.url().toString());
-      welcomed(server, other.connect());
+      HandoffClient other = client(hung.group(), hung.server().url().toString());
+      welcomed(hung.server(), other.connect());
 
       // The lookup returns: the client it held connects.
       release(hosts);
-      welcomed(server, farConnected);
+      welcomed(hung.server(), farConnected);
     }
 
     /**
@@ -142,19 +135,13 @@ class HungLookupSocketTest {
      * the lookup still hangs and retries; once the lookup returns, it connects.
      */
     private static void givesUp(Path hosts) throws Exception {
-      TestServer server = new TestServer("t");
-      var group = HandoffClient.newEventLoopGroup(1);
-      int port = server.url().getPort();
-      HandoffClient near = client(group, server.url().toString());
-      welcomed(server, near.connect());
-
-      hang(hosts);
+      Hung hung = Hung.start(hosts);
       BlockingQueue<String> states = new LinkedBlockingQueue<>();
       HandoffClient far =
           HandoffClient.builder()
-              .url(java.net.URI.create("ws://" + HOST + ":" + port + "/ws"))
+              .url(java.net.URI.create(hung.farUrl()))
               .token("t")
-              .eventLoopGroup(group)
+              .eventLoopGroup(hung.group())
               .connectTimeout(Duration.ofSeconds(3))
               .reconnectBackoff(Duration.ofMillis(100), Duration.ofMillis(500))
               .listener(
@@ -185,7 +172,27 @@ class HungLookupSocketTest {
 
       // The lookup returns: a later attempt connects.
       release(hosts);
-      welcomed(server, farConnected);
+      welcomed(hung.server(), farConnected);
+    }
+
+    /**
+     * A server, and a one-thread event loop with one client connected to it first (classes loaded,
+     * logging set up, with the hosts file readable); from then on a lookup hangs ({@link #hang}).
+     */
+    private record Hung(TestServer server, io.netty.channel.EventLoopGroup group) {
+      static Hung start(Path hosts) throws Exception {
+        TestServer server = new TestServer("t");
+        io.netty.channel.EventLoopGroup group = HandoffClient.newEventLoopGroup(1);
+        HandoffClient near = client(group, server.url().toString());
+        welcomed(server, near.connect());
+        hang(hosts);
+        return new Hung(server, group);
+      }
+
+      /** The server's address by the name whose lookup hangs. */
+      String farUrl() {
+        return "ws://" + HOST + ":" + server.url().getPort() + "/ws";
+      }
     }
 
     private static HandoffClient client(io.netty.channel.EventLoopGroup group, String url) {
