@@ -18,12 +18,6 @@ import io.handoff.server.FrameMutator;
 import io.handoff.server.Scheduler;
 import io.handoff.server.ServerConfig;
 import io.handoff.server.ServerStats;
-import io.handoff.server.auth.AccessTokenVerifier;
-import io.handoff.server.auth.AccessTokens;
-import io.handoff.server.auth.Hs256TokenVerifier;
-import io.handoff.server.auth.SigningKeys;
-import io.handoff.server.auth.TokenVerifier;
-import io.handoff.server.devices.DeviceSessions;
 import io.handoff.server.engine.StoreLimits;
 import io.handoff.server.engine.memory.MemoryEngine;
 import io.handoff.server.handoff.HandoffService;
@@ -33,7 +27,6 @@ import io.netty.buffer.Unpooled;
 import io.netty.channel.embedded.EmbeddedChannel;
 import io.netty.handler.codec.http.websocketx.BinaryWebSocketFrame;
 import io.netty.util.ResourceLeakDetector;
-import java.time.Clock;
 import java.util.EnumSet;
 import java.util.List;
 import java.util.Set;
@@ -79,8 +72,6 @@ class FrameFuzzTest {
   private ServerStats stats;
   private ServerConfig config;
   private Sessions sessions;
-  private DeviceSessions deviceSessions;
-  private TokenVerifier verifier;
   private QueueBudget budget;
 
   @BeforeEach
@@ -102,33 +93,9 @@ class FrameFuzzTest {
     handoff = new HandoffService(config, engine, stats, Scheduler.system());
     hub = new Hub(engine.broker());
     handoff.start();
-    AccessTokens access =
-        new AccessTokens(
-            SigningKeys.ephemeral(),
-            config.tokens().issuer(),
-            config.tokens().accessTokenTtl(),
-            config.clockSkew(),
-            Clock.systemUTC());
-    deviceSessions =
-        new DeviceSessions(
-            config.tokens(), null, access, engine, "fuzz", 64, stats, Clock.systemUTC());
-    verifier =
-        new AccessTokenVerifier(
-            access,
-            new Hs256TokenVerifier(config.jwtSecret(), config.clockSkew(), Clock.systemUTC()));
     budget = new QueueBudget(config.queueBudgetBytes(), "fuzz");
     sessions =
-        new Sessions(
-            config,
-            stats,
-            Scheduler.system(),
-            hub,
-            engine.store(),
-            engine,
-            handoff,
-            deviceSessions,
-            verifier,
-            budget);
+        EmbeddedConnections.sessions(config, stats, engine, engine, hub, handoff, budget, "fuzz");
   }
 
   @AfterEach

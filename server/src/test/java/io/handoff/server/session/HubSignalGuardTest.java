@@ -12,18 +12,9 @@ import io.handoff.server.Conditions;
 import io.handoff.server.Scheduler;
 import io.handoff.server.ServerConfig;
 import io.handoff.server.ServerStats;
-import io.handoff.server.auth.AccessTokenVerifier;
-import io.handoff.server.auth.AccessTokens;
-import io.handoff.server.auth.Hs256TokenVerifier;
-import io.handoff.server.auth.Principal;
-import io.handoff.server.auth.SigningKeys;
-import io.handoff.server.devices.DeviceSessions;
 import io.handoff.server.engine.StoreLimits;
 import io.handoff.server.engine.memory.MemoryEngine;
 import io.handoff.server.handoff.HandoffService;
-import io.handoff.server.transport.ConnectionHandler;
-import io.handoff.server.transport.FrameCodec;
-import io.handoff.server.transport.HttpRequestHandler;
 import io.netty.bootstrap.Bootstrap;
 import io.netty.bootstrap.ServerBootstrap;
 import io.netty.buffer.Unpooled;
@@ -40,7 +31,6 @@ import io.netty.handler.codec.http.EmptyHttpHeaders;
 import io.netty.handler.codec.http.websocketx.BinaryWebSocketFrame;
 import io.netty.handler.codec.http.websocketx.WebSocketServerProtocolHandler;
 import io.netty.util.ReferenceCountUtil;
-import java.time.Clock;
 import java.time.Duration;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
@@ -70,28 +60,9 @@ class HubSignalGuardTest {
   private EmbeddedChannel tv;
 
   HubSignalGuardTest() {
-    AccessTokens access =
-        new AccessTokens(
-            SigningKeys.ephemeral(),
-            config.tokens().issuer(),
-            config.tokens().accessTokenTtl(),
-            config.clockSkew(),
-            Clock.systemUTC());
     sessions =
-        new Sessions(
-            config,
-            stats,
-            Scheduler.system(),
-            hub,
-            engine.store(),
-            engine::resume,
-            handoff,
-            new DeviceSessions(
-                config.tokens(), null, access, engine, "guard", 64, stats, Clock.systemUTC()),
-            new AccessTokenVerifier(
-                access,
-                new Hs256TokenVerifier(config.jwtSecret(), config.clockSkew(), Clock.systemUTC())),
-            budget);
+        EmbeddedConnections.sessions(
+            config, stats, engine, engine::resume, hub, handoff, budget, "guard");
     handoff.start();
   }
 
@@ -153,14 +124,7 @@ class HubSignalGuardTest {
                 new ChannelInitializer<LocalChannel>() {
                   @Override
                   protected void initChannel(LocalChannel ch) {
-                    ch.attr(HttpRequestHandler.PRINCIPAL)
-                        .set(new Principal(user, device, System.currentTimeMillis() + 3_600_000));
-                    ch.pipeline()
-                        .addLast("codec", FrameCodec.INSTANCE)
-                        .addLast(
-                            "session",
-                            new ConnectionHandler(
-                                config, stats, Scheduler.system(), sessions.get()));
+                    EmbeddedConnections.serve(ch, user, device, config, stats, sessions);
                     served.complete(ch);
                   }
                 })

@@ -10,11 +10,6 @@ import io.handoff.protocol.v1.Hello;
 import io.handoff.server.Scheduler;
 import io.handoff.server.ServerConfig;
 import io.handoff.server.ServerStats;
-import io.handoff.server.auth.AccessTokenVerifier;
-import io.handoff.server.auth.AccessTokens;
-import io.handoff.server.auth.Hs256TokenVerifier;
-import io.handoff.server.auth.SigningKeys;
-import io.handoff.server.devices.DeviceSessions;
 import io.handoff.server.engine.ResumeStore;
 import io.handoff.server.engine.StoreLimits;
 import io.handoff.server.engine.memory.MemoryEngine;
@@ -22,7 +17,6 @@ import io.handoff.server.handoff.HandoffService;
 import io.netty.buffer.Unpooled;
 import io.netty.channel.embedded.EmbeddedChannel;
 import io.netty.handler.codec.http.websocketx.BinaryWebSocketFrame;
-import java.time.Clock;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -59,33 +53,14 @@ class ResumeOrderTest {
   private final Sessions sessions;
 
   ResumeOrderTest() {
-    AccessTokens access =
-        new AccessTokens(
-            SigningKeys.ephemeral(),
-            config.tokens().issuer(),
-            config.tokens().accessTokenTtl(),
-            config.clockSkew(),
-            Clock.systemUTC());
     ResumeStore resumes =
         r -> {
           CompletableFuture<Void> gate = held.get(r.userId());
           return gate == null ? engine.resume(r) : gate.thenCompose(v -> engine.resume(r));
         };
     sessions =
-        new Sessions(
-            config,
-            stats,
-            Scheduler.system(),
-            new Hub(engine.broker()),
-            engine.store(),
-            resumes,
-            handoff,
-            new DeviceSessions(
-                config.tokens(), null, access, engine, "order", 64, stats, Clock.systemUTC()),
-            new AccessTokenVerifier(
-                access,
-                new Hs256TokenVerifier(config.jwtSecret(), config.clockSkew(), Clock.systemUTC())),
-            budget);
+        EmbeddedConnections.sessions(
+            config, stats, engine, resumes, new Hub(engine.broker()), handoff, budget, "order");
     handoff.start();
   }
 
