@@ -1,6 +1,7 @@
 package io.handoff.server.session;
 
 import com.google.protobuf.InvalidProtocolBufferException;
+import io.handoff.protocol.CloseCode;
 import io.handoff.protocol.v1.ServerFrame;
 import io.handoff.server.Scheduler;
 import io.handoff.server.ServerConfig;
@@ -18,9 +19,11 @@ import io.handoff.server.transport.ConnectionHandler;
 import io.handoff.server.transport.FrameCodec;
 import io.handoff.server.transport.FrameCodecTest;
 import io.handoff.server.transport.HttpRequestHandler;
+import io.handoff.server.transport.Link;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.ByteBufUtil;
 import io.netty.channel.Channel;
+import io.netty.channel.EventLoop;
 import io.netty.channel.embedded.EmbeddedChannel;
 import io.netty.handler.codec.http.EmptyHttpHeaders;
 import io.netty.handler.codec.http.websocketx.BinaryWebSocketFrame;
@@ -33,8 +36,8 @@ import java.util.function.IntConsumer;
 
 /**
  * A device's connection on an embedded channel: the node's codec and session handler after the
- * upgrade, whose loop runs its tasks only when the test says so; and what such connections are
- * served by ({@link #sessions}).
+ * upgrade, whose loop runs its tasks only when the test says so. Also what such connections are
+ * served by ({@link #sessions}), and a connection with no channel at all ({@link StubLink}).
  */
 final class EmbeddedConnections {
   private EmbeddedConnections() {}
@@ -128,5 +131,60 @@ final class EmbeddedConnections {
         ReferenceCountUtil.release(out);
       }
     }
+  }
+
+  /**
+   * A connection of {@code user}'s device with no socket behind it: it drops what it is written,
+   * has no bytes queued and takes writes while {@link #writable}. Tests override what they watch.
+   */
+  static class StubLink implements Link {
+    final EventLoop loop;
+    private final String device;
+    volatile boolean writable = true;
+
+    StubLink(EventLoop loop, String device) {
+      this.loop = loop;
+      this.device = device;
+    }
+
+    @Override
+    public Principal principal() {
+      return new Principal("user", device, Long.MAX_VALUE);
+    }
+
+    @Override
+    public String remoteAddress() {
+      return "unknown";
+    }
+
+    @Override
+    public EventLoop eventLoop() {
+      return loop;
+    }
+
+    @Override
+    public void write(Object frame) {}
+
+    @Override
+    public void flush() {}
+
+    @Override
+    public boolean isWritable() {
+      return writable;
+    }
+
+    @Override
+    public long pendingOutboundBytes() {
+      return 0;
+    }
+
+    @Override
+    public void established() {}
+
+    @Override
+    public void stopReading() {}
+
+    @Override
+    public void close(CloseCode code, String reason) {}
   }
 }

@@ -10,9 +10,7 @@ import io.handoff.protocol.v1.FieldOp;
 import io.handoff.protocol.v1.ServerFrame;
 import io.handoff.server.ServerConfig;
 import io.handoff.server.ServerStats;
-import io.handoff.server.auth.Principal;
 import io.handoff.server.sync.DocumentEvent;
-import io.handoff.server.transport.Link;
 import io.netty.channel.DefaultEventLoop;
 import io.netty.channel.EventLoop;
 import java.util.ArrayList;
@@ -280,39 +278,17 @@ class LoopDeliveryTest {
   }
 
   /** A connection that records writes and flushes; its socket takes writes unless told not to. */
-  private static final class RecordingLink implements Link {
-    final EventLoop loop;
+  private static final class RecordingLink extends EmbeddedConnections.StubLink {
     final AtomicInteger flushes = new AtomicInteger();
     final List<Boolean> writesInLoop = new ArrayList<>();
     final List<Object> written = new ArrayList<>(); // Event loop only.
-    volatile boolean writable = true;
 
     RecordingLink(EventLoop loop) {
-      this.loop = loop;
+      super(loop, "device");
     }
 
     boolean writesOnLoop() {
       return !writesInLoop.isEmpty() && writesInLoop.stream().allMatch(b -> b);
-    }
-
-    @Override
-    public Principal principal() {
-      return new Principal("user", "device", Long.MAX_VALUE);
-    }
-
-    @Override
-    public String remoteAddress() {
-      return "unknown";
-    }
-
-    @Override
-    public EventLoop eventLoop() {
-      return loop;
-    }
-
-    @Override
-    public long pendingOutboundBytes() {
-      return 0;
     }
 
     @Override
@@ -325,19 +301,5 @@ class LoopDeliveryTest {
     public void flush() {
       flushes.incrementAndGet();
     }
-
-    @Override
-    public boolean isWritable() {
-      return writable;
-    }
-
-    @Override
-    public void established() {}
-
-    @Override
-    public void stopReading() {}
-
-    @Override
-    public void close(CloseCode code, String reason) {}
   }
 }

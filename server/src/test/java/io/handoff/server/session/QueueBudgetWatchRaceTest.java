@@ -3,13 +3,10 @@ package io.handoff.server.session;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import io.handoff.protocol.CloseCode;
 import io.handoff.protocol.v1.ServerFrame;
 import io.handoff.server.ServerConfig;
 import io.handoff.server.ServerStats;
-import io.handoff.server.auth.Principal;
 import io.handoff.server.sync.DocumentEvent;
-import io.handoff.server.transport.Link;
 import io.netty.channel.DefaultEventLoop;
 import io.netty.channel.EventLoop;
 import java.util.concurrent.CompletableFuture;
@@ -137,16 +134,14 @@ class QueueBudgetWatchRaceTest {
    * A connection whose socket's bytes the test sets, and whose first read of them after {@link
    * #gate} waits for the test (having read the value it returns).
    */
-  private static final class GatedLink implements Link {
-    final EventLoop loop;
+  private static final class GatedLink extends EmbeddedConnections.StubLink {
     private final AtomicInteger reads = new AtomicInteger();
     private volatile CountDownLatch[] reading = new CountDownLatch[0];
     private volatile CountDownLatch[] resume = new CountDownLatch[0];
     private volatile long pending;
-    private volatile boolean writable = true;
 
     GatedLink(EventLoop loop) {
-      this.loop = loop;
+      super(loop, "tv");
     }
 
     /** The next {@code stops} reads of the socket's bytes each wait for {@link #resume}. */
@@ -196,40 +191,5 @@ class QueueBudgetWatchRaceTest {
       }
       return v;
     }
-
-    @Override
-    public Principal principal() {
-      return new Principal("user", "tv", Long.MAX_VALUE);
-    }
-
-    @Override
-    public String remoteAddress() {
-      return "unknown";
-    }
-
-    @Override
-    public EventLoop eventLoop() {
-      return loop;
-    }
-
-    @Override
-    public void write(Object frame) {}
-
-    @Override
-    public void flush() {}
-
-    @Override
-    public boolean isWritable() {
-      return writable;
-    }
-
-    @Override
-    public void established() {}
-
-    @Override
-    public void stopReading() {}
-
-    @Override
-    public void close(CloseCode code, String reason) {}
   }
 }
