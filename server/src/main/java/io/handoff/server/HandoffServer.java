@@ -19,6 +19,7 @@ import io.handoff.server.session.QueueBudget;
 import io.handoff.server.session.Sessions;
 import io.handoff.server.transport.AdminHandler;
 import io.handoff.server.transport.CompactRecvByteBufAllocator;
+import io.handoff.server.transport.ConnectionHandler;
 import io.handoff.server.transport.HandoffChannelInitializer;
 import io.handoff.server.transport.IoTransport;
 import io.handoff.server.transport.Readiness;
@@ -556,10 +557,14 @@ public final class HandoffServer implements AutoCloseable {
     }
     Duration bound = config.drainTimeout().plus(config.closeTimeout()).plusSeconds(1);
     long deadline = System.nanoTime() + bound.toNanos();
-    if (!connections.newCloseFuture().awaitUninterruptibly(bound.toMillis())) {
+    // Once every loop has handled DRAIN: idle HTTP connections linger while the others drain.
+    EventLoops.afterQueuedTasks(workers, config.closeTimeout());
+    if (!connections
+        .newCloseFuture(ch -> !ConnectionHandler.lingering(ch))
+        .awaitUninterruptibly(bound.toMillis())) {
       log.warn("{} connections still open after {}; cutting them", connections.size(), bound);
-      connections.close().awaitUninterruptibly(1_000);
     }
+    connections.close().awaitUninterruptibly(1_000);
     // A closed connection's session ends (and sends its device's offline mark) in its inactive
     // event, which its loop runs after the close completed; then the marks, still on their way to
     // the store, before its connections close: within the same bound, or the close timeout when

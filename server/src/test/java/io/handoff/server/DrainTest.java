@@ -151,7 +151,14 @@ class DrainTest {
             new MemoryEngine(StoreLimits.builder().build()),
             b -> b.closeTimeout(Duration.ofMinutes(1)).handshakeTimeout(Duration.ofMinutes(1)));
     CompletableFuture<Void> stopped = null;
+    // A device that never answers the node's close frame: the drain lasts (up to the close
+    // timeout, a minute here) until the test lets it go, and the idle connection lingers meanwhile.
+    RawSocket held = RawSocket.connect(node.port(), token("dora", "tv"), 65536);
     try (java.net.Socket s = new java.net.Socket("127.0.0.1", node.port())) {
+      held.send(
+          io.handoff.protocol.v1.ClientFrame.newBuilder()
+              .setHello(io.handoff.protocol.v1.Hello.getDefaultInstance())
+              .build());
       s.setSoTimeout(30_000);
       // A probe first, the connection kept alive: the node has accepted it.
       s.getOutputStream()
@@ -179,8 +186,10 @@ class DrainTest {
       assertEquals("close", answer.header("connection"), answer.toString());
       assertTrue(answer.body().contains("this node is draining"), answer.toString());
       assertEquals(-1, s.getInputStream().read(), "then the connection closes");
+      held.close();
       stopped.get(30, TimeUnit.SECONDS);
     } finally {
+      held.close();
       if (stopped != null) {
         stopped.get(30, TimeUnit.SECONDS);
       }

@@ -30,8 +30,8 @@ import io.netty.handler.codec.http.websocketx.WebSocketFrameDecoder;
 import io.netty.handler.codec.http.websocketx.WebSocketServerProtocolHandler;
 import io.netty.handler.codec.http.websocketx.extensions.WebSocketExtensionEncoder;
 import io.netty.handler.ssl.NotSslRecordException;
+import io.netty.util.AttributeKey;
 import java.io.IOException;
-import java.time.Duration;
 import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
 import java.util.zip.DataFormatException;
@@ -52,9 +52,16 @@ public final class ConnectionHandler extends WireCodec implements Link {
   // A close frame's payload is at most 125 bytes, two of them the code.
   static final int MAX_CLOSE_REASON_BYTES = 123;
 
-  // The longest a drain keeps a plain-HTTP connection with nothing under way, for a request on its
-  // way to be read and answered 503.
-  static final Duration IDLE_HTTP_LINGER = Duration.ofSeconds(1);
+  private static final AttributeKey<Boolean> LINGERING =
+      AttributeKey.valueOf("handoff.http.drainLingering");
+
+  /**
+   * Whether {@code ch} is a plain-HTTP connection with nothing under way that a drain keeps only
+   * for a request on its way: the node does not wait for it to close. Any thread.
+   */
+  public static boolean lingering(Channel ch) {
+    return ch.hasAttr(LINGERING);
+  }
 
   /** What every connection's handler of a node shares. */
   public record Shared(
@@ -269,16 +276,17 @@ public final class ConnectionHandler extends WireCodec implements Link {
         endpoint.drain();
       } else if (!upgraded() && !closing && !closed) {
         // Still in plain HTTP with nothing under way (HttpRequestHandler): a request already on
-        // its way is read and answered 503 within the close timeout (at most IDLE_HTTP_LINGER, so
-        // a long close timeout meant for devices' close frames does not hold the stop); then the
-        // connection closes. On the loop's own clock, as the drain's other timers.
+        // its way is read and answered 503 while the drain lasts anyway (the node closes lingering
+        // connections once the others are gone: it never waits for them), at most the close
+        // timeout; then it closes. On the loop's own clock, as the drain's other timers.
+        ctx.channel().attr(LINGERING).set(Boolean.TRUE);
         cancelHandshakeTimer();
         handshakeTimer =
             ctx.channel()
                 .eventLoop()
                 .schedule(
                     this::handshakeDeadline,
-                    Math.min(node.config().closeTimeout().toMillis(), IDLE_HTTP_LINGER.toMillis()),
+                    node.config().closeTimeout().toMillis(),
                     TimeUnit.MILLISECONDS);
       }
       return;
