@@ -142,7 +142,7 @@ class HungLookupSocketTest {
               .url(java.net.URI.create(hung.farUrl()))
               .token("t")
               .eventLoopGroup(hung.group())
-              .connectTimeout(Duration.ofSeconds(3))
+              .connectTimeout(Duration.ofSeconds(1))
               .reconnectBackoff(Duration.ofMillis(100), Duration.ofMillis(500))
               .listener(
                   new HandoffListener() {
@@ -158,11 +158,12 @@ class HungLookupSocketTest {
       // The attempt ends within its connect timeout, the lookup still hanging, and is retried.
       String reconnecting = null;
       for (String s = states.poll(WAIT, TimeUnit.SECONDS);
-          s != null && reconnecting == null;
+          s != null;
           s = states.poll(WAIT, TimeUnit.SECONDS)) {
         System.out.println("state: " + s);
         if (s.startsWith(ConnectionState.RECONNECTING.name())) {
           reconnecting = s;
+          break;
         }
       }
       assertNotNull(reconnecting, "the attempt whose lookup hangs did not end");
