@@ -399,9 +399,11 @@ class HandoffFaultTest {
   /**
    * A target whose accept won in the store while its answer was lost (UNAVAILABLE) is not told, at
    * the deadline, that the offer was taken: it took it, and its accept sent again gets the grant.
-   * The other target and the offerer learn who took it from their own deadline timers.
+   * The other target and the offerer learn who took it from their own deadline timers. About 8 s:
+   * in the fault suite (the default run keeps the two-node accept during a Redis hang).
    */
   @Test
+  @Tag("fault")
   void aWinnerWhoseAnswerWasLostIsNotToldItWasWithdrawnWhenTheDeadlineComes() throws Exception {
     HandoffServer a = node("a");
     HandoffServer b = node("b");
