@@ -179,14 +179,16 @@ public final class RedisClusterProcess {
    * below the kernel's ephemeral range (32,768 and up here): a bus port inside it could be taken by
    * an outgoing connection between this check and Redis's bind, which failed a run once. Each test
    * JVM of a run (surefire's fork number, passed as {@code handoff.test.fork}) draws from its own
-   * half of the range, so two JVMs starting clusters at the same moment never pick the same port.
+   * third of the range, so JVMs starting clusters at the same moment never pick the same port.
    */
   static List<Integer> freePorts(int n) {
     List<Integer> ports = new ArrayList<>();
     ThreadLocalRandom random = ThreadLocalRandom.current();
-    int base = 12_000 + ((forkNumber() - 1) & 1) * 5_384; // bus ports 22,000 to 32,767
+    // Ports 12,000 to 22,767 (bus ports 22,000 to 32,767), a third to each of up to three JVMs.
+    int width = 10_768 / 3;
+    int base = 12_000 + ((forkNumber() - 1) % 3) * width;
     for (int attempts = 0; ports.size() < n && attempts < 1000; attempts++) {
-      int p = base + random.nextInt(5_384);
+      int p = base + random.nextInt(width);
       if (!ports.contains(p) && free(p) && free(p + 10_000)) {
         ports.add(p);
       }
