@@ -53,6 +53,8 @@ final class Outbox implements QueueBudget.Member {
   private static final int DRAIN_BATCH = 512;
   // The cost of an event that becomes this device's own ack instead of a delta.
   private static final int ACK_COST = 64;
+  private static final byte LIVE = 1;
+  private static final byte DELIVERING = 2;
   private static final AtomicLongFieldUpdater<Backlog> QUEUED_BYTES =
       AtomicLongFieldUpdater.newUpdater(Backlog.class, "queuedBytes");
   private static final AtomicIntegerFieldUpdater<Outbox> DRAIN_SCHEDULED =
@@ -70,9 +72,11 @@ final class Outbox implements QueueBudget.Member {
   private final LoopDrainer drainer;
 
   // ---- event loop only ----
-  private boolean live;
-  // Inside owner.deliver: an event offered meanwhile (a re-entrant write) waits in the queue.
-  private boolean delivering;
+  // LIVE: events flow to the device (goLive). DELIVERING: inside owner.deliver, where an event
+  // offered meanwhile (a re-entrant write) waits in the queue. One byte for both, so that this
+  // object stays at 40 bytes on a 64-bit JVM with compressed pointers (an idle connection holds
+  // it).
+  private byte flags;
   // Written outside a drain (delivered on offer) and not flushed yet; the drain task flushes it.
   private boolean unflushed;
 
@@ -163,17 +167,16 @@ final class Outbox implements QueueBudget.Member {
     }
     Backlog q = queue;
     if (drainer.loop().inEventLoop()
-        && live
-        && !delivering
+        && (flags & (LIVE | DELIVERING)) == LIVE
         && (q == null || (q.waiting == null && q.isEmpty()))
         && link.isWritable()) {
       // On the connection's own loop with nothing before it: deliver now, flush with the loop's
       // drain task (no hop: a task submitted from the loop itself wakes nothing up).
-      delivering = true;
+      flags |= DELIVERING;
       try {
         owner.deliver(event);
       } finally {
-        delivering = false;
+        flags &= ~DELIVERING;
       }
       unflushed = true;
       scheduleDrain();
@@ -322,7 +325,7 @@ final class Outbox implements QueueBudget.Member {
 
   /** From now on document events flow to the device. Event loop. */
   void goLive() {
-    live = true;
+    flags |= LIVE;
     drain();
   }
 
@@ -333,7 +336,7 @@ final class Outbox implements QueueBudget.Member {
     if (wrote) {
       link.flush();
     }
-    if (all && live) {
+    if (all && (flags & LIVE) != 0) {
       drain();
     }
   }
@@ -346,7 +349,7 @@ final class Outbox implements QueueBudget.Member {
     DRAIN_SCHEDULED.set(this, 0);
     boolean wrote = unflushed;
     unflushed = false;
-    if (!live || dead) {
+    if ((flags & LIVE) == 0 || dead) {
       if (wrote) {
         link.flush();
       }
@@ -364,7 +367,7 @@ final class Outbox implements QueueBudget.Member {
     int n = 0;
     long drained = 0;
     DocumentEvent e;
-    delivering = true;
+    flags |= DELIVERING;
     try {
       while (n < DRAIN_BATCH && link.isWritable() && (e = queue.relaxedPoll()) != null) {
         int c = cost(e);
@@ -374,7 +377,7 @@ final class Outbox implements QueueBudget.Member {
         n++;
       }
     } finally {
-      delivering = false;
+      flags &= ~DELIVERING;
     }
     if (drained != 0) {
       node.budget().add(-QueueBudget.EVENT_WEIGHT * drained);

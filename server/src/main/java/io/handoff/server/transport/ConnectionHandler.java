@@ -82,6 +82,10 @@ public final class ConnectionHandler extends WireCodec implements Link {
   private boolean reading = true;
   private boolean closing;
   private boolean closed;
+  // Between leavingLoop and joinedLoop (Upgrades): a drain leaves the connection to the move, which
+  // answers the upgrade 503 on the new loop. A field, not a channel attribute: an attribute, once
+  // made, stays in the channel's map (32 B or so per connection).
+  private volatile boolean moving;
   // Heartbeats: when the device was last heard, whether it was pinged since, and the links of this
   // event loop's list of connections (see Heartbeats; in it from the upgrade until inactive).
   private long lastReadNanos;
@@ -144,6 +148,7 @@ public final class ConnectionHandler extends WireCodec implements Link {
    * timer is set on the loop it leaves, so it goes. On the loop it leaves.
    */
   void leavingLoop() {
+    moving = true;
     cancelHandshakeTimer();
   }
 
@@ -153,6 +158,7 @@ public final class ConnectionHandler extends WireCodec implements Link {
    * loop.
    */
   void joinedLoop() {
+    moving = false;
     if (!established && !closing && !closed && ctx.channel().isActive()) {
       armHandshakeTimer();
     }
@@ -272,6 +278,9 @@ public final class ConnectionHandler extends WireCodec implements Link {
       return;
     }
     if (evt == HandoffChannelInitializer.DRAIN) {
+      if (moving) {
+        return; // The move answers it once on the new loop (Upgrades).
+      }
       if (upgraded() && !closing && !closed) {
         endpoint.drain();
       } else if (!upgraded() && !closing && !closed) {

@@ -57,10 +57,6 @@ public final class HttpRequestHandler extends ChannelInboundHandlerAdapter {
   private static final AttributeKey<FullHttpRequest> CHECKING =
       AttributeKey.valueOf("handoff.http.upgradeChecking");
 
-  // Set while an upgrade moves to its user's loop (Upgrades): a drain then leaves the connection to
-  // the move, which answers it once the connection has joined that loop.
-  static final AttributeKey<Boolean> MOVING = AttributeKey.valueOf("handoff.http.upgradeMoving");
-
   static final String WS_PATH = "/ws";
   private static final Logger log = LoggerFactory.getLogger(HttpRequestHandler.class);
 
@@ -196,9 +192,10 @@ public final class HttpRequestHandler extends ChannelInboundHandlerAdapter {
    * ({@link HttpService#answered}); an upgrade on it that waits for the store's word on its device
    * session is answered 503 at once (the node is draining), so that the device goes to another node
    * within its short backoff instead of taking a dropped connection; an upgrade on its way to its
-   * user's loop is answered there ({@link Upgrades}). Any other connection (idle, or with a request
-   * not read yet) is left to the connection handler, which closes it after the close timeout: a
-   * request read meanwhile is answered 503 too, not cut off unread.
+   * user's loop is answered there ({@link Upgrades}; the connection handler leaves it to the move).
+   * Any other connection (idle, or with a request not read yet) is left to the connection handler,
+   * which closes it after the close timeout: a request read meanwhile is answered 503 too, not cut
+   * off unread.
    */
   @Override
   public void userEventTriggered(ChannelHandlerContext ctx, Object evt) throws Exception {
@@ -208,9 +205,6 @@ public final class HttpRequestHandler extends ChannelInboundHandlerAdapter {
     }
     if (ctx.channel().attr(HttpService.Answering.KEY).get() != null) {
       ctx.channel().attr(HttpService.Answering.DRAINING).set(Boolean.TRUE);
-      return;
-    }
-    if (ctx.channel().attr(MOVING).get() != null) {
       return;
     }
     FullHttpRequest checking = ctx.channel().attr(CHECKING).getAndSet(null);

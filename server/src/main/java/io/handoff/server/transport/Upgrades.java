@@ -125,11 +125,10 @@ final class Upgrades {
       return;
     }
     ConnectionHandler handler = (ConnectionHandler) connection.handler();
+    // From here a drain that reaches the connection leaves it to the move, which answers the
+    // upgrade 503 on the new loop (see upgrade): the drain may run on either loop, before or after
+    // the channel changed loops.
     handler.leavingLoop();
-    // A drain that reaches the connection during the move leaves it to the move, which answers
-    // the upgrade 503 on the new loop (see upgrade): the drain may run on either loop, before or
-    // after the channel changed loops.
-    ch.attr(HttpRequestHandler.MOVING).set(Boolean.TRUE);
     ch.deregister()
         .addListener(
             left -> {
@@ -154,7 +153,6 @@ final class Upgrades {
                       ch.close();
                       return;
                     }
-                    ch.attr(HttpRequestHandler.MOVING).set(null);
                     handler.joinedLoop();
                     upgrade(http, req);
                   });
