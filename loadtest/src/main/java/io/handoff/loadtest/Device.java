@@ -236,6 +236,18 @@ final class Device implements HandoffListener, OfferListener {
     }
   }
 
+  /**
+   * As {@link #dropConnection}, the reconnect backoff started over as after a connection that
+   * lasted (lean connections; the client's own starts over by its own rule). For storms.
+   */
+  void dropConnectionAfresh() {
+    if (lean != null) {
+      lean.dropAfresh();
+    } else {
+      client.dropConnection();
+    }
+  }
+
   /** Closes the connection for good. Any thread. */
   void close() {
     if (lean != null) {

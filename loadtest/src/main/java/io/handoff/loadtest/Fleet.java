@@ -288,12 +288,15 @@ final class Fleet implements AutoCloseable {
     return picked.size();
   }
 
-  /** Cuts the connection of every connected device at once; returns how many. */
+  /**
+   * Cuts the connection of every connected device at once, each device's backoff started over
+   * ({@link Device#dropConnectionAfresh}); returns how many.
+   */
   int cutAll() {
     int cut = 0;
     for (Device d : devices) {
       if (d.isUp()) {
-        d.dropConnection();
+        d.dropConnectionAfresh();
         cut++;
       }
     }
