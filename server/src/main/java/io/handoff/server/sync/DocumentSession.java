@@ -69,8 +69,6 @@ public final class DocumentSession {
   // carries neither, nor any of their maps.
   private SessionWrites writes;
   private SyncRequests requests;
-  // The recheck the stream's lost copy of a write last set off (unacked), while under way.
-  private CompletableFuture<?> unackedRecheck;
 
   /** What every connection's document session of a node shares. */
   public record Node(
@@ -523,8 +521,8 @@ public final class DocumentSession {
   void unacked(InFlight p) {
     Cursor c = cursors.get(p.document);
     if (c != null) {
-      if (unackedRecheck == null || unackedRecheck.isDone()) {
-        unackedRecheck = recheck();
+      if (writes.unackedRecheck == null || writes.unackedRecheck.isDone()) {
+        writes.unackedRecheck = recheck();
       } else if (c.syncing) {
         c.recheck = true;
       } else {

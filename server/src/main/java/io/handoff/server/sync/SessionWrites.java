@@ -7,6 +7,7 @@ import io.handoff.protocol.v1.Write;
 import io.handoff.server.session.Connection;
 import io.handoff.server.sync.WriteTracker.InFlight;
 import io.handoff.server.transport.TokenBucket;
+import java.util.concurrent.CompletableFuture;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -32,6 +33,12 @@ final class SessionWrites {
   // the node's ServerStats.writeBytesInFlight until answered or the connection closes).
   private long bytesInFlight;
   private boolean closed;
+  // The recheck the stream's lost copy of one of these writes last set off
+  // (DocumentSession.unacked),
+  // while under way. Here, not in DocumentSession: an idle connection's session, which has no
+  // writes,
+  // stays at 40 bytes, and this object has the room.
+  CompletableFuture<?> unackedRecheck;
 
   SessionWrites(DocumentSession session, Connection connection, DocumentSession.Node node) {
     this.session = session;

@@ -80,8 +80,9 @@ public final class ConnectionHandler extends WireCodec implements Link {
   private Principal principal;
   private boolean established;
   private boolean reading = true;
+  // From close() or the channel going inactive, whichever came first: the connection is done (one
+  // flag for both, so that the handler fits 64 bytes).
   private boolean closing;
-  private boolean closed;
   // Between leavingLoop and joinedLoop (Upgrades): a drain leaves the connection to the move, which
   // answers the upgrade 503 on the new loop. A field, not a channel attribute: an attribute, once
   // made, stays in the channel's map (32 B or so per connection).
@@ -159,14 +160,14 @@ public final class ConnectionHandler extends WireCodec implements Link {
    */
   void joinedLoop() {
     moving = false;
-    if (!established && !closing && !closed && ctx.channel().isActive()) {
+    if (!established && !closing && ctx.channel().isActive()) {
       armHandshakeTimer();
     }
   }
 
   private void handshakeDeadline() {
     handshakeTimer = null;
-    if (established || closing || closed) {
+    if (established || closing) {
       return;
     }
     if (!upgraded()) {
@@ -206,7 +207,7 @@ public final class ConnectionHandler extends WireCodec implements Link {
    * full. Not while the node drains (it reads no more from its devices then).
    */
   void checkHeartbeat(long now) {
-    if (closing || closed || !reading) {
+    if (closing || !reading) {
       // Not reading is a drain's doing: the device is not heard because the node stopped reading
       // it, and the drain's own timeout closes it.
       return;
@@ -239,7 +240,7 @@ public final class ConnectionHandler extends WireCodec implements Link {
       ctx.fireChannelRead(msg);
       return;
     }
-    if (!closing && !closed && upgraded()) {
+    if (!closing && upgraded()) {
       try {
         endpoint.frame(frame);
       } catch (RuntimeException e) {
@@ -281,9 +282,9 @@ public final class ConnectionHandler extends WireCodec implements Link {
       if (moving) {
         return; // The move answers it once on the new loop (Upgrades).
       }
-      if (upgraded() && !closing && !closed) {
+      if (upgraded() && !closing) {
         endpoint.drain();
-      } else if (!upgraded() && !closing && !closed) {
+      } else if (!upgraded() && !closing) {
         // Still in plain HTTP with nothing under way (HttpRequestHandler): a request already on
         // its way is read and answered 503 while the drain lasts anyway (the node closes lingering
         // connections once the others are gone: it never waits for them), at most the close
@@ -347,7 +348,7 @@ public final class ConnectionHandler extends WireCodec implements Link {
     // A device that does not read our pushes does not get its requests read either, so answers to
     // them cannot pile up in the outbound buffer.
     ctx.channel().config().setAutoRead(writable && reading);
-    if (upgraded() && !closing && !closed) {
+    if (upgraded() && !closing) {
       if (writable) {
         endpoint.writable();
       } else {
@@ -364,7 +365,7 @@ public final class ConnectionHandler extends WireCodec implements Link {
       Heartbeats.current().remove(this); // Inactive runs on the loop whose list holds it.
       node.stats().connectionsClosed.increment();
     }
-    closed = true;
+    closing = true;
     endpoint.closed();
     ctx.fireChannelInactive();
   }
@@ -482,7 +483,7 @@ public final class ConnectionHandler extends WireCodec implements Link {
 
   @Override
   public void write(Object frame) {
-    if (closing || closed) {
+    if (closing) {
       return; // RFC 6455 5.5.1: no data frame after the close frame.
     }
     // No promise per frame: nothing waits on one, and a failed write reaches exceptionCaught.
@@ -547,7 +548,7 @@ public final class ConnectionHandler extends WireCodec implements Link {
 
   @Override
   public void close(CloseCode code, String reason) {
-    if (closing || closed) {
+    if (closing) {
       return;
     }
     closing = true;
