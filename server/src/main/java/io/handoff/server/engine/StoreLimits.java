@@ -54,9 +54,11 @@ public final class StoreLimits {
   private final Duration durableAckTimeout;
   private final Duration writeAnswerTimeout;
   private final Duration nodeLease;
+  private final Duration erasureMark;
 
   private StoreLimits(Builder b) {
     this.nodeLease = b.nodeLease;
+    this.erasureMark = b.erasureMark;
     this.historyLength = b.historyLength;
     this.historyMaxAge = b.historyMaxAge;
     this.maxDocumentBytes = b.maxDocumentBytes;
@@ -164,6 +166,16 @@ public final class StoreLimits {
     return nodeLease;
   }
 
+  /**
+   * The longest an erasure's mark holds ({@link
+   * io.handoff.server.devices.ApprovalStore#beginErasure}), should its node die before it ends;
+   * each mark lapses on its own. {@link io.handoff.server.devices.ApprovalStore#ERASING_MILLIS}
+   * unless a test sets it short.
+   */
+  public Duration erasureMark() {
+    return erasureMark;
+  }
+
   @Override
   public String toString() {
     return "StoreLimits{historyLength="
@@ -196,6 +208,8 @@ public final class StoreLimits {
         + writeAnswerTimeout
         + ", nodeLease="
         + nodeLease
+        + ", erasureMark="
+        + erasureMark
         + "}";
   }
 
@@ -216,8 +230,19 @@ public final class StoreLimits {
     private Duration durableAckTimeout = DEFAULT_DURABLE_ACK_TIMEOUT;
     private Duration writeAnswerTimeout = DEFAULT_WRITE_ANSWER_TIMEOUT;
     private Duration nodeLease = DEFAULT_NODE_LEASE;
+    private Duration erasureMark =
+        Duration.ofMillis(io.handoff.server.devices.ApprovalStore.ERASING_MILLIS);
 
     private Builder() {}
+
+    /** See {@link StoreLimits#erasureMark()}; 1ms to 10min (tests use short ones). */
+    public Builder erasureMark(Duration v) {
+      check(
+          v.toMillis() >= 1 && v.compareTo(Duration.ofMinutes(10)) <= 0,
+          "erasureMark must be between 1ms and 10min, got " + v);
+      erasureMark = v;
+      return this;
+    }
 
     /** Acks only writes that {@code replicas} Redis replicas hold (0: off). */
     public Builder durableAcks(int replicas) {

@@ -39,6 +39,7 @@ final class RedisApprovalStore implements ApprovalStore {
 
   private final RedisClusterAsyncCommands<byte[], byte[]> redis;
   private final RedisKeys keys;
+  private final long erasingMillis;
   private final RedisScript reserveScript = new RedisScript("approval_reserve.lua");
   private final RedisScript putScript = new RedisScript("approval_put.lua");
   private final RedisScript claimScript = new RedisScript("approval_claim.lua");
@@ -51,11 +52,17 @@ final class RedisApprovalStore implements ApprovalStore {
   private final RedisScript indexScript = new RedisScript("approval_index.lua");
   private final RedisScript eraseScript = new RedisScript("approval_erase.lua");
   private final RedisScript markScript = new RedisScript("erasure_mark.lua");
+  private final RedisScript endScript = new RedisScript("erasure_end.lua");
   private final RedisScript approvableScript = new RedisScript("approval_approvable.lua");
 
-  RedisApprovalStore(RedisClusterAsyncCommands<byte[], byte[]> redis, RedisKeys keys) {
+  /** {@code erasureMark}: the longest an erasure's mark holds ({@link #beginErasure}). */
+  RedisApprovalStore(
+      RedisClusterAsyncCommands<byte[], byte[]> redis,
+      RedisKeys keys,
+      java.time.Duration erasureMark) {
     this.redis = redis;
     this.keys = keys;
+    this.erasingMillis = erasureMark.toMillis();
   }
 
   /**
@@ -472,15 +479,15 @@ final class RedisApprovalStore implements ApprovalStore {
             ScriptOutputType.INTEGER,
             new byte[][] {keys.erasing(userId)},
             utf8(erasureId),
-            utf8(Long.toString(ERASING_MILLIS)))
+            utf8(Long.toString(erasingMillis)))
         .thenApply(n -> (Void) null);
   }
 
   @Override
   public CompletableFuture<Boolean> endErasure(String userId, String erasureId) {
-    return redis
-        .hdel(keys.erasing(userId), utf8(erasureId))
-        .toCompletableFuture()
+    return endScript
+        .<Long>eval(
+            redis, ScriptOutputType.INTEGER, new byte[][] {keys.erasing(userId)}, utf8(erasureId))
         .thenApply(n -> n == 1L);
   }
 

@@ -186,7 +186,7 @@ public final class RedisEngine implements Engine {
           broker,
           sessions,
           handoff,
-          new RedisApprovalStore(waiting, keys),
+          new RedisApprovalStore(waiting, keys, limits.erasureMark()),
           new RedisResume(
               redis, keys, limits, clock, failures(client, health), store, connections, handoff),
           description,
@@ -322,7 +322,7 @@ public final class RedisEngine implements Engine {
           broker,
           sessions,
           handoff,
-          new RedisApprovalStore(waiting, keys),
+          new RedisApprovalStore(waiting, keys, limits.erasureMark()),
           new RedisResume(
               commands.async(),
               keys,

@@ -8,7 +8,10 @@
 -- ARGV: 1 the device id signing in
 -- Returns 1 (approvable), 0 (no other device has a live session) or 2 (an erasure of the user is
 -- under way, or its mark outlived it: the node refuses the sign-in, to be sent again).
-if redis.call('EXISTS', KEYS[2]) == 1 then
+
+-- include: part_erasing.lua
+
+if erasing(KEYS[2]) then
   return 2
 end
 local base = string.sub(KEYS[1], 1, -4)

@@ -13,8 +13,11 @@
 -- with no mark means that read is still to come and finds the request; a session gone means it
 -- may have come already, so the request must not become the user's. The mark, made after the
 -- sessions went and before that read, covers a session made during the erasure.
+
+-- include: part_erasing.lua
+
 if KEYS[2] then
-  if redis.call('EXISTS', KEYS[3]) == 1 then
+  if erasing(KEYS[3]) then
     return 0
   end
   local s = redis.call('HMGET', KEYS[2], 'did', 'rev')

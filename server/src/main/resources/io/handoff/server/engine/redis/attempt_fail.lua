@@ -6,8 +6,11 @@
 -- Returns the count; counting nothing, -2 when the user is being erased (or an erasure's mark
 -- outlived it), -1 when the session of KEYS[3] is gone (erased, revoked or expired): a counter
 -- made then would outlive the erasure.
+
+-- include: part_erasing.lua
+
 if KEYS[2] then
-  if redis.call('EXISTS', KEYS[2]) == 1 then
+  if erasing(KEYS[2]) then
     return -2
   end
   local s = redis.call('HMGET', KEYS[3], 'did', 'rev')
