@@ -69,15 +69,11 @@ class IdleTimersTest {
         for (TestDevice d : expiring) {
           assertTrue(d.next(ServerFrame::hasTokenExpiring).hasTokenExpiring());
         }
+        // Each loop set its next deadline timer in the notice's task, which advance waited for.
         time.advance(SHORT_TOKEN);
-        // A loop may set its next deadline timer after the notice it sent was read here, and so
-        // after the step: that timer is due at once, handed over by a step of no time.
         Conditions.await(
             "every short-lived token's connection closed",
-            () -> {
-              time.advance(Duration.ZERO);
-              return server.server.stats().tokenExpiredCloses.sum() == EACH;
-            },
+            () -> server.server.stats().tokenExpiredCloses.sum() == EACH,
             Duration.ofSeconds(10));
         for (TestDevice d : expiring) {
           assertEquals(CloseCode.TOKEN_EXPIRED.code(), d.awaitClose());
@@ -89,16 +85,12 @@ class IdleTimersTest {
         // The live device is heard after the first ping went out; the quiet ones never are.
         long id = alive.send(ClientFrame.newBuilder().setPing(Ping.newBuilder().setNonce(3)));
         assertEquals(3, alive.next(f -> f.getRequestId() == id).getPong().getNonce());
+        // Each loop's heartbeat tick re-arms on its grid, and advance runs the tick that re-arm
+        // makes due at the end of the step before it returns.
         time.advance(HEARTBEAT);
-        // Each loop's heartbeat tick runs on the loop after advance hands it over, and may re-arm
-        // after advance returned; ticks keep to their grid, so the one due at the end of the step
-        // is set by then or is handed over here (time does not move), and it reads the end.
         Conditions.await(
             "every quiet connection closed",
-            () -> {
-              time.advance(Duration.ZERO);
-              return server.server.stats().idleCloses.sum() == EACH;
-            },
+            () -> server.server.stats().idleCloses.sum() == EACH,
             Duration.ofSeconds(10));
         for (RawSocket s : quiet) {
           assertEquals(CloseCode.IDLE_TIMEOUT.code(), s.readUntilClose());
@@ -147,10 +139,7 @@ class IdleTimersTest {
       time.advance(HEARTBEAT);
       Conditions.await(
           "the silent device is closed",
-          () -> {
-            time.advance(Duration.ZERO);
-            return server.server.stats().idleCloses.sum() == 1;
-          },
+          () -> server.server.stats().idleCloses.sum() == 1,
           Duration.ofSeconds(10));
 
       // A write of the same user after the close: its delta must not follow the close frame.
