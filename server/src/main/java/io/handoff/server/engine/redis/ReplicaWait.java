@@ -230,10 +230,14 @@ final class ReplicaWait implements AutoCloseable {
       return e != null ? e : probes.get(p.slot()).handle((ok, err) -> err).getNow(null);
     }
 
-    /** True when the master the probe was written to held write {@code p} before it. */
-    boolean held(Pending p) {
+    /**
+     * What held.lua found of write {@code p} on the master the probe was written to, before it: 1
+     * held, 2 nothing there can tell (its record trimmed and its document's history past it), 0 not
+     * held.
+     */
+    long held(Pending p) {
       Long held = this.held.get(p).getNow(null);
-      return held != null && held == 1;
+      return held == null ? 0 : held;
     }
   }
 
@@ -305,11 +309,21 @@ final class ReplicaWait implements AutoCloseable {
               (answer, err) -> {
                 for (Pending p : batch) {
                   Throwable failed = err != null ? err : answer.failure(p);
-                  if (failed == null && !answer.held(p)) {
+                  long held = failed == null ? answer.held(p) : 1;
+                  if (held == 2) {
+                    // Not a failover's doing, most likely, but nothing on this master shows the
+                    // write any more, so its replicas cannot vouch for it.
+                    p.future.completeExceptionally(
+                        unconfirmed(
+                            "the Redis master that confirms writes can no longer tell whether it"
+                                + " holds it (the device's later writes and its document's"
+                                + " history both moved past it)",
+                            null));
+                  } else if (held != 1) {
                     p.future.completeExceptionally(
                         unconfirmed(
                             "the Redis master that confirms writes now does not hold it (it was"
-                                + " applied on another one: a failover)",
+                                + " applied on another one, as after a failover, or erased since)",
                             null));
                   } else if (failed == null && answer.count() >= replicas) {
                     p.future.complete(p.outcome);

@@ -7,13 +7,16 @@
 -- device wrote past the seq window since, and the record was trimmed), 1 if the document still shows
 -- the write: its epoch and, at its version, its fingerprint (the meta hash's, or that of the
 -- history's delta of that version: a delta ends with its fingerprint and the previous one, 8 bytes
--- each behind a 2-byte key). Else 0.
+-- each behind a 2-byte key). 2 if nothing here can tell: no record, and the document of its epoch
+-- is past its version beyond what history keeps (or the write has no fingerprint, from before
+-- them). Else 0: this Redis does not hold it (another record, another epoch or none, a version it
+-- has not reached, or another fingerprint at that version).
 local o = redis.call('HGET', KEYS[1], ARGV[1])
 if o then
   return (o == ARGV[2] or o == ARGV[3]) and 1 or 0
 end
 if ARGV[6] == '\0\0\0\0\0\0\0\0' then
-  return 0
+  return 2
 end
 local meta = redis.call('HMGET', KEYS[2], 'epoch', 'version', 'fp')
 if meta[1] ~= ARGV[4] or not meta[2] then
@@ -28,4 +31,7 @@ if version < v then
   return 0
 end
 local delta = redis.call('LINDEX', KEYS[3], v - version - 1)
-return (delta and string.sub(delta, -18, -11) == ARGV[6]) and 1 or 0
+if not delta then
+  return 2
+end
+return string.sub(delta, -18, -11) == ARGV[6] and 1 or 0

@@ -2,14 +2,18 @@ package io.handoff.server.engine.redis;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertInstanceOf;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.google.protobuf.ByteString;
+import io.handoff.protocol.v1.ErrorCode;
 import io.handoff.protocol.v1.FieldOp;
 import io.handoff.protocol.v1.Write;
 import io.handoff.server.Conditions;
 import io.handoff.server.RedisProcess;
 import io.handoff.server.engine.StoreLimits;
+import io.handoff.server.sync.OutcomeUnknownException;
 import io.handoff.server.sync.WriteOutcome;
 import io.lettuce.core.RedisClient;
 import io.lettuce.core.api.StatefulRedisConnection;
@@ -17,6 +21,7 @@ import io.lettuce.core.codec.ByteArrayCodec;
 import java.time.Duration;
 import java.util.UUID;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
@@ -47,12 +52,21 @@ class DurableAckTrimTest {
     }
   }
 
+  private static String str(byte[] b) {
+    return b == null ? null : new String(b, java.nio.charset.StandardCharsets.UTF_8);
+  }
+
   private static Write write(String doc, long seq, long expected) {
+    return write(doc, "f", seq, expected);
+  }
+
+  private static Write write(String doc, String field, long seq, long expected) {
     Write.Builder w =
         Write.newBuilder()
             .setDocument(doc)
             .setClientSeq(seq)
-            .addOps(FieldOp.newBuilder().setField("f").setSet(ByteString.copyFromUtf8("v" + seq)));
+            .addOps(
+                FieldOp.newBuilder().setField(field).setSet(ByteString.copyFromUtf8("v" + seq)));
     if (expected >= 0) {
       w.setExpectedVersion(expected);
     }
@@ -122,5 +136,90 @@ class DurableAckTrimTest {
     assertTrue(two.isApplied(), two.toString());
     assertEquals(1, two.version());
     assertEquals(2, later.get(30, TimeUnit.SECONDS).version());
+  }
+
+  /**
+   * As above, but while write 2 waits for its round another device also writes its document past
+   * the history's reach (2 deltas), so neither its outcome record nor the document shows write 2
+   * any more: nothing tells this master from one that never held it. Write 2, applied and
+   * replicated, is answered OUTCOME_UNKNOWN (with a reason that claims no failover, since there was
+   * none), and its re-send with the same client_seq, its number forgotten, is refused
+   * STALE_SEQUENCE and changes nothing: unknown to the end, never "not applied" and never applied
+   * twice (the clients give such a write up as "may have been applied").
+   */
+  @Test
+  void aWriteNeitherItsOutcomeRecordNorItsDocumentShowsIsAnsweredUnknownAndItsResendChangesNothing()
+      throws Exception {
+    master = RedisProcess.start();
+    replica = RedisProcess.startReplicaOf(master);
+    Conditions.await(
+        "the replica is linked to its master",
+        () -> {
+          try (RedisClient c = RedisClient.create(replica.url());
+              StatefulRedisConnection<String, String> s = c.connect()) {
+            return s.sync().info("replication").contains("master_link_status:up");
+          }
+        },
+        Duration.ofSeconds(30));
+    StoreLimits limits =
+        StoreLimits.builder()
+            .seqWindow(4)
+            .historyLength(2)
+            .durableAcks(1)
+            .durableAckTimeout(Duration.ofSeconds(60))
+            .build();
+    String prefix = "t-" + UUID.randomUUID() + ":";
+    engine = RedisEngine.connect(master.url(), prefix, limits);
+    paused = replica.pid();
+    RedisProcess.signal("-STOP", paused);
+    CompletableFuture<WriteOutcome> first = engine.store().write("ann", "phone", write("a", 1, -1));
+    CompletableFuture<WriteOutcome> second =
+        engine.store().write("ann", "phone", write("b", "mine", 2, -1));
+    for (long seq = 3; seq <= 8; seq++) {
+      WriteOutcome refused =
+          engine.store().write("ann", "phone", write("c", seq, 99)).get(10, TimeUnit.SECONDS);
+      assertFalse(refused.isApplied(), refused.toString());
+    }
+    // Another device takes document b to version 4: its history keeps versions 3 and 4.
+    for (long seq = 1; seq <= 3; seq++) {
+      CompletableFuture<WriteOutcome> ignored =
+          engine.store().write("ann", "tablet", write("b", "theirs", seq, -1));
+    }
+    Conditions.await(
+        "document b at version 4",
+        () -> engine.store().read("ann", "b", 0, 0, 0).join().toVersion() == 4,
+        Duration.ofSeconds(30));
+    RedisKeys keys = new RedisKeys(prefix);
+    try (RedisClient c = RedisClient.create(master.url());
+        StatefulRedisConnection<byte[], byte[]> s = c.connect(ByteArrayCodec.INSTANCE)) {
+      assertFalse(
+          s.sync().hexists(keys.writeKeys("ann", "b", "phone")[4], "2".getBytes()),
+          "write 2's outcome trimmed");
+      assertEquals(2, s.sync().llen(keys.history("ann", "b")), "history holds versions 3 and 4");
+    }
+    assertFalse(second.isDone(), "write 2 waits for its round");
+    RedisProcess.signal("-CONT", paused);
+    paused = null;
+
+    assertEquals(1, first.get(30, TimeUnit.SECONDS).version());
+    ExecutionException unknown =
+        assertThrows(ExecutionException.class, () -> second.get(30, TimeUnit.SECONDS));
+    OutcomeUnknownException why =
+        assertInstanceOf(OutcomeUnknownException.class, unknown.getCause());
+    assertTrue(
+        why.getMessage().contains("can no longer tell whether it holds it"), why.getMessage());
+    // It was applied, and the replica holds it.
+    try (RedisClient c = RedisClient.create(replica.url());
+        StatefulRedisConnection<byte[], byte[]> s = c.connect(ByteArrayCodec.INSTANCE)) {
+      Conditions.await(
+          "the replica holds write 2's field",
+          () -> "v2".equals(str(s.sync().hget(keys.fields("ann", "b"), "mine".getBytes()))),
+          Duration.ofSeconds(30));
+    }
+    WriteOutcome resend =
+        engine.store().write("ann", "phone", write("b", "mine", 2, -1)).get(30, TimeUnit.SECONDS);
+    assertFalse(resend.isApplied(), resend.toString());
+    assertEquals(ErrorCode.STALE_SEQUENCE, resend.error());
+    assertEquals(4, engine.store().read("ann", "b", 0, 0, 0).join().toVersion());
   }
 }
