@@ -122,16 +122,46 @@ public final class DocumentSession {
     w.setLastClientSeq(r.lastClientSeq())
         .setMaxInFlightWrites(node.config().maxInFlightWrites())
         .setDurableAckReplicas(node.config().storeLimits().durableAcks())
-        .setSync(SyncResult.report(r.results()));
+        .setSync(SyncResult.report(stillFollowed(r.results())));
   }
 
-  /** After the Welcome: sends what the resume found and starts a cursor per document. */
+  /**
+   * After the Welcome: sends what the resume found and starts a cursor per document; then the
+   * writes whose stream copy was late before the Welcome are read for, and the Follow and Resync
+   * requests that waited for the Welcome may start.
+   */
   public void welcomed(Resume r) {
     helloPositions = null;
-    for (SyncResult result : r.results()) {
-      // No write of this connection was answered before the resume's read.
+    for (SyncResult result : stillFollowed(r.results())) {
+      // Mark 0: a write answered before the resume's read (one sent while the resume waited its
+      // turn) that the read does not show is left to the stream and, past its deadline, a re-read.
       deliver(result.document(), track(result.document(), new Cursor()), result, 0);
     }
+    if (writes != null) {
+      writes.welcomed(this::unacked);
+    }
+    if (requests != null) {
+      requests.welcomed();
+    }
+  }
+
+  /**
+   * The resume's results of the documents the device still follows: an Unfollow handled while the
+   * resume was read (answered at once, before the Welcome) is not followed by frames of what it
+   * removed, as after the Welcome.
+   */
+  private List<SyncResult> stillFollowed(List<SyncResult> results) {
+    for (SyncResult result : results) {
+      if (!follow.follows(result.document())) {
+        return results.stream().filter(x -> follow.follows(x.document())).toList();
+      }
+    }
+    return results;
+  }
+
+  /** True once the Welcome was sent (the Hello's positions are let go then). */
+  boolean welcomed() {
+    return helloPositions == null;
   }
 
   /** Starts cursor {@code c} of {@code doc}; the map is made on first use (idle costs nothing). */
@@ -516,9 +546,14 @@ public final class DocumentSession {
    * stream may have lost more than this write, so every document is re-read ({@link #recheck});
    * while such a recheck is under way, only {@code p}'s document is (read once more after the read
    * under way, which may predate {@code p}'s answer): a connection's writes past their deadline at
-   * once, up to its in-flight limit, send one recheck, not one each.
+   * once, up to its in-flight limit, send one recheck, not one each. Before the Welcome it waits
+   * for it: the Welcome's resume may settle it, and what it leaves is read then.
    */
   void unacked(InFlight p) {
+    if (!welcomed()) {
+      writes.unackedBeforeWelcome(p); // No document's frame goes before the Welcome.
+      return;
+    }
     Cursor c = cursors.get(p.document);
     if (c != null) {
       if (writes.unackedRecheck == null || writes.unackedRecheck.isDone()) {

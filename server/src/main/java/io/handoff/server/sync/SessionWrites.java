@@ -7,7 +7,10 @@ import io.handoff.protocol.v1.Write;
 import io.handoff.server.session.Connection;
 import io.handoff.server.sync.WriteTracker.InFlight;
 import io.handoff.server.transport.TokenBucket;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.concurrent.CompletableFuture;
+import java.util.function.Consumer;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -39,6 +42,10 @@ final class SessionWrites {
   // writes,
   // stays at 40 bytes, and this object has the room.
   CompletableFuture<?> unackedRecheck;
+  // Applied writes whose stream copy had not come by their deadline, before the Welcome: read for
+  // once it is sent (DocumentSession.unacked). At most the connection's writes in flight; null
+  // when none.
+  private List<InFlight> unackedBeforeWelcome;
 
   SessionWrites(DocumentSession session, Connection connection, DocumentSession.Node node) {
     this.session = session;
@@ -169,9 +176,34 @@ final class SessionWrites {
     return true;
   }
 
+  /** Applied write {@code p}'s stream copy is late, before the Welcome: handled after it. */
+  void unackedBeforeWelcome(InFlight p) {
+    if (unackedBeforeWelcome == null) {
+      unackedBeforeWelcome = new ArrayList<>(1);
+    }
+    unackedBeforeWelcome.add(p);
+  }
+
+  /**
+   * The Welcome and its frames are sent: each write whose copy was late before it and that they did
+   * not settle goes to {@code unacked}.
+   */
+  void welcomed(Consumer<InFlight> unacked) {
+    List<InFlight> late = unackedBeforeWelcome;
+    unackedBeforeWelcome = null;
+    if (late != null) {
+      for (InFlight p : late) {
+        if (tracker.waiting(p.seq, p)) {
+          unacked.accept(p);
+        }
+      }
+    }
+  }
+
   /** The connection closed: its writes' bytes no longer count against the node. */
   void closed() {
     closed = true;
+    unackedBeforeWelcome = null;
     node.stats().writeBytesInFlight.addAndGet(-bytesInFlight);
     bytesInFlight = 0;
     tracker.clear();

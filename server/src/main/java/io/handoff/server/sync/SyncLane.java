@@ -17,6 +17,10 @@ import java.util.ArrayDeque;
  *       #writable}). The others wait behind it in the order they came, at most {@link #MAX_WAITING}
  *       of them, holding at most a user's document limit of positions; beyond that a request is
  *       refused TOO_MANY_IN_FLIGHT, retryable.
+ *   <li><b>After the Welcome.</b> None starts before the connection's Welcome is sent ({@link
+ *       #welcomed}): those sent right after the Hello wait in the same bounded line. Read before
+ *       the resume (which may wait its turn at the node), one would send a document's frames before
+ *       the Welcome and the Welcome's frames of it again after them.
  * </ul>
  *
  * Made by the connection's first Follow or Resync. Event loop only.
@@ -30,14 +34,16 @@ final class SyncLane {
   private final TokenBucket bucket; // Null when the node sets no rate.
   private boolean busy; // A request is being read, or its answer sent.
   private boolean starting; // Inside startWaiting(): a request answered at once does not recurse.
+  private boolean beforeWelcome; // The Welcome is not sent yet: nothing starts.
   private ArrayDeque<Waiting> waiting; // Made by the first request that has to wait.
   private int waitingPositions;
 
   private record Waiting(int positions, Runnable start) {}
 
-  SyncLane(Connection connection, DocumentSession.Node node) {
+  SyncLane(Connection connection, DocumentSession.Node node, boolean beforeWelcome) {
     this.connection = connection;
     this.node = node;
+    this.beforeWelcome = beforeWelcome;
     double rate = node.config().syncRatePerSecond();
     this.bucket =
         rate > 0 ? new TokenBucket(rate, node.config().syncBurst(), connection.nanoTime()) : null;
@@ -67,12 +73,12 @@ final class SyncLane {
 
   /**
    * Starts {@code sync} (request {@code id}, reading {@code positions} documents) now if no other
-   * request is being read or waits and the socket takes frames; otherwise it waits its turn, unless
-   * the lane is full: then it is refused TOO_MANY_IN_FLIGHT. {@code sync} calls {@link #done} once
-   * answered.
+   * request is being read or waits, the Welcome is sent and the socket takes frames; otherwise it
+   * waits its turn, unless the lane is full: then it is refused TOO_MANY_IN_FLIGHT. {@code sync}
+   * calls {@link #done} once answered.
    */
   void submit(long id, String document, int positions, Runnable sync) {
-    if (!busy && waiting == null && !connection.backedUp()) {
+    if (mayStartNow()) {
       busy = true;
       sync.run();
       return;
@@ -94,7 +100,7 @@ final class SyncLane {
    * asks first, so that a refused one changes nothing.
    */
   boolean refusedAsFull(long id, String document, int positions) {
-    if (!busy && waiting == null && !connection.backedUp()) {
+    if (mayStartNow()) {
       return false; // It would start at once.
     }
     int count = waiting == null ? 0 : waiting.size();
@@ -114,6 +120,16 @@ final class SyncLane {
             + " send it again once their SyncReports arrived",
         document);
     return true;
+  }
+
+  private boolean mayStartNow() {
+    return !busy && waiting == null && !beforeWelcome && !connection.backedUp();
+  }
+
+  /** The connection's Welcome is sent: the requests that waited for it may start. */
+  void welcomed() {
+    beforeWelcome = false;
+    startWaiting();
   }
 
   /** The request being read was answered: the next may start. */
@@ -139,7 +155,11 @@ final class SyncLane {
     starting = true;
     boolean started = false;
     try {
-      while (!busy && waiting != null && connection.active() && !connection.backedUp()) {
+      while (!busy
+          && waiting != null
+          && !beforeWelcome
+          && connection.active()
+          && !connection.backedUp()) {
         Waiting next = waiting.poll();
         waitingPositions -= next.positions();
         if (waiting.isEmpty()) {

@@ -25,10 +25,10 @@ import org.slf4j.LoggerFactory;
 /**
  * One connection's Follow, Unfollow and Resync: the requests that change what the device follows or
  * read documents from the store. Follow and Resync are read in the connection's {@link SyncLane}
- * (one at a time, rated, the others waiting boundedly); each is answered with a SyncReport, then
- * the frames it announces, after which the documents' cursors take the stream again ({@link
- * DocumentSession#deliver}, {@link DocumentSession#catchUp}). A Follow reads only what it newly
- * covers. Unfollow is answered at once.
+ * (one at a time, rated, the others waiting boundedly, none before the Welcome); each is answered
+ * with a SyncReport, then the frames it announces, after which the documents' cursors take the
+ * stream again ({@link DocumentSession#deliver}, {@link DocumentSession#catchUp}). A Follow reads
+ * only what it newly covers. Unfollow is answered at once.
  *
  * <p>Made by the connection's first such request; the lane by its first Follow or Resync. Event
  * loop only; store answers hop back onto it through the {@link Connection}.
@@ -302,9 +302,16 @@ final class SyncRequests {
   /** The connection's lane, made by its first Follow or Resync. */
   private SyncLane lane() {
     if (lane == null) {
-      lane = new SyncLane(connection, node);
+      lane = new SyncLane(connection, node, !session.welcomed());
     }
     return lane;
+  }
+
+  /** The connection's Welcome is sent: a Follow or Resync waiting for it may start. */
+  void welcomed() {
+    if (lane != null) {
+      lane.welcomed();
+    }
   }
 
   /** The socket takes frames again: a Follow or Resync waiting for it may start. */

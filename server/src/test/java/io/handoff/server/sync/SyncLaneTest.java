@@ -83,6 +83,7 @@ class SyncLaneTest {
     store("notes");
     store("todo");
     assertNull(session.hello(Hello.getDefaultInstance()));
+    session.welcomed(new DocumentSession.Resume(0, List.of()));
 
     connection.socketFull = true;
     session.onFrame(1, resync("notes"));
@@ -104,6 +105,7 @@ class SyncLaneTest {
     store("x");
     assertNull(
         session.hello(Hello.newBuilder().setFollow(FollowSpec.getDefaultInstance()).build()));
+    session.welcomed(new DocumentSession.Resume(0, List.of()));
 
     connection.socketFull = true;
     FollowSpec x = FollowSpec.newBuilder().addDocuments("x").build();
@@ -121,5 +123,42 @@ class SyncLaneTest {
     assertEquals(
         0, followAnswer.getSyncReport().getDocumentsCount(), "x is not followed any more: no read");
     assertEquals(0, stats.syncDocumentReads.sum());
+  }
+
+  /**
+   * Requests sent right after the Hello wait for the Welcome (the resume may wait its turn at the
+   * node), in the lane's bound: one past it is refused at once, and the others start, in order,
+   * once the Welcome is sent.
+   */
+  @Test
+  void requestsBeforeTheWelcomeWaitInTheLanesBoundAndStartInOrderAfterIt() throws Exception {
+    store("notes");
+    ServerStats unrated = new ServerStats();
+    DocumentSession s =
+        new DocumentSession(
+            connection,
+            new DocumentSession.Node(
+                engine.store(),
+                new WriteValidator(limits),
+                ServerConfig.builder()
+                    .jwtSecret("sync-lane-test-secret-sync-lane-test")
+                    .syncRate(0, 1)
+                    .build(),
+                unrated));
+    assertNull(s.hello(Hello.getDefaultInstance()));
+    for (int id = 1; id <= SyncLane.MAX_WAITING + 1; id++) {
+      s.onFrame(id, resync("notes"));
+    }
+    assertEquals(0, unrated.syncDocumentReads.sum(), "nothing read before the Welcome");
+    assertEquals(List.of(), reports(0));
+    assertEquals(1, unrated.syncRequestsOverWaiting.sum(), "the one past the bound refused");
+
+    s.welcomed(new DocumentSession.Resume(0, List.of()));
+    List<Long> inOrder = new ArrayList<>();
+    for (long id = 1; id <= SyncLane.MAX_WAITING; id++) {
+      inOrder.add(id);
+    }
+    assertEquals(inOrder, reports(0));
+    assertEquals(SyncLane.MAX_WAITING, unrated.syncDocumentReads.sum());
   }
 }

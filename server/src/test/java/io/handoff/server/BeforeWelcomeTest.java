@@ -1,0 +1,321 @@
+package io.handoff.server;
+
+import static io.handoff.server.TestServer.token;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.handoff.protocol.v1.Ack;
+import io.handoff.protocol.v1.ClientFrame;
+import io.handoff.protocol.v1.DocumentSync;
+import io.handoff.protocol.v1.Follow;
+import io.handoff.protocol.v1.FollowSpec;
+import io.handoff.protocol.v1.Hello;
+import io.handoff.protocol.v1.Ping;
+import io.handoff.protocol.v1.Position;
+import io.handoff.protocol.v1.ServerFrame;
+import io.handoff.protocol.v1.Unfollow;
+import io.handoff.server.engine.StoreLimits;
+import io.handoff.server.engine.memory.MemoryEngine;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.stream.Collectors;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The frames a device gets for the document requests it sends right after its Hello, while the node
+ * still reads its resume: its resume held in the node's line of resume reads ({@link
+ * io.handoff.server.session.ResumeSlots}, one read at a time here, taken by another user's resume
+ * whose answer the store holds), or its own resume's answer held by the store. The documents'
+ * frames never come before the Welcome, and each version comes once, in order.
+ */
+class BeforeWelcomeTest {
+  private final Nodes nodes = new Nodes();
+  private GatedEngine engine;
+  private HandoffServer node;
+
+  @BeforeEach
+  void start() throws Exception {
+    engine = new GatedEngine(new MemoryEngine(StoreLimits.builder().build()));
+    node = nodes.start("a", engine, b -> b.maxResumes(1, 4));
+  }
+
+  @AfterEach
+  void stop() {
+    nodes.close();
+  }
+
+  /**
+   * A Follow sent with the Hello, while the resume waits its turn: its SyncReport and the deltas it
+   * announces come after the Welcome, and the deltas of the document once, not once before the
+   * Welcome (the Follow's answer) and again after it (the Welcome's, from the Hello's position).
+   */
+  @Test
+  void aFollowSentWithTheHelloWhileTheResumeWaitsItsTurnIsAnsweredAfterTheWelcomeEachVersionOnce() {
+    Ack first = writeThree("cart");
+    holdTheLine();
+    TestDevice d = nodes.add(TestDevice.connect(node.port(), token("u", "d")));
+    Position held =
+        Position.newBuilder()
+            .setDocument("cart")
+            .setEpoch(first.getEpoch())
+            .setVersion(1)
+            .setFingerprint(first.getFingerprint())
+            .build();
+    long hello =
+        d.send(
+            ClientFrame.newBuilder()
+                .setHello(
+                    Hello.newBuilder()
+                        .setFollow(FollowSpec.newBuilder().addDocuments("other"))
+                        .addPositions(held)));
+    long follow =
+        d.send(
+            ClientFrame.newBuilder()
+                .setFollow(
+                    Follow.newBuilder()
+                        .setSpec(FollowSpec.newBuilder().addDocuments("cart"))
+                        .addPositions(held)));
+    List<ServerFrame> seen = new ArrayList<>(untilPong(d));
+
+    engine.releaseSyncAnswers();
+    seen.addAll(untilWelcome(d, hello));
+    seen.addAll(untilPong(d));
+    String order = describe(seen);
+
+    int welcome = indexOf(seen, f -> f.hasWelcome() && f.getRequestId() == hello);
+    assertTrue(welcome >= 0, order);
+    for (int i = 0; i < welcome; i++) {
+      ServerFrame f = seen.get(i);
+      assertTrue(
+          !f.hasDelta() && !f.hasSnapshot() && !f.hasSyncReport(),
+          "no document frame before the Welcome: " + order);
+    }
+    assertTrue(
+        indexOf(seen, f -> f.hasSyncReport() && f.getRequestId() == follow) > welcome, order);
+    List<Long> versions =
+        seen.stream()
+            .filter(f -> f.hasDelta() && f.getDelta().getDocument().equals("cart"))
+            .map(f -> f.getDelta().getVersion())
+            .toList();
+    assertEquals(List.of(2L, 3L), versions, "cart's deltas, each once, in order: " + order);
+  }
+
+  /**
+   * An Unfollow handled while the store reads the resume (its read made, its answer not yet here):
+   * the Welcome says nothing of the unfollowed document and no frame of it follows the Unfollow's
+   * answer, as after the Welcome.
+   */
+  @Test
+  void anUnfollowHandledWhileTheResumeIsReadGetsNoFrameOfTheDocumentAfterItsAnswer() {
+    writeThree("cart");
+    engine.holdSyncAnswers();
+    TestDevice d = nodes.add(TestDevice.connect(node.port(), token("u", "d")));
+    long hello = d.send(ClientFrame.newBuilder().setHello(Hello.getDefaultInstance()));
+    Conditions.await(
+        "the resume read, its answer held",
+        () -> engine.heldSyncAnswers() == 1,
+        Duration.ofSeconds(10));
+    long unfollow =
+        d.send(
+            ClientFrame.newBuilder()
+                .setUnfollow(
+                    Unfollow.newBuilder().setSpec(FollowSpec.newBuilder().addPrefixes(""))));
+    List<ServerFrame> seen = new ArrayList<>(untilPong(d));
+    engine.releaseSyncAnswers();
+    seen.addAll(untilWelcome(d, hello));
+    seen.addAll(untilPong(d));
+    String order = describe(seen);
+
+    int answered = indexOf(seen, f -> f.hasSyncReport() && f.getRequestId() == unfollow);
+    int welcome = indexOf(seen, f -> f.hasWelcome() && f.getRequestId() == hello);
+    assertTrue(answered >= 0 && welcome > answered, order);
+    assertEquals(0, seen.get(welcome).getWelcome().getSync().getDocumentsCount(), order);
+    assertTrue(
+        seen.stream().noneMatch(f -> f.hasSnapshot() || f.hasDelta()),
+        "nothing of an unfollowed document: " + order);
+  }
+
+  /**
+   * A Write sent with the Hello while the resume waits its turn: the store applies it at once, the
+   * Welcome counts it and brings the document with it, and its Ack follows the Welcome.
+   */
+  @Test
+  void aWriteSentWithTheHelloWhileTheResumeWaitsItsTurnIsAckedAfterTheWelcomeThatCountsIt() {
+    holdTheLine();
+    TestDevice d = nodes.add(TestDevice.connect(node.port(), token("u", "d")));
+    long hello = d.send(ClientFrame.newBuilder().setHello(Hello.getDefaultInstance()));
+    long write = d.send(SessionProtocolTest.write("cart", 1, "item", "apple"));
+    List<ServerFrame> seen = new ArrayList<>(untilPong(d));
+    engine.releaseSyncAnswers();
+    seen.addAll(untilWelcome(d, hello));
+    seen.addAll(untilPong(d));
+    String order = describe(seen);
+
+    int welcome = indexOf(seen, f -> f.hasWelcome() && f.getRequestId() == hello);
+    int ack = indexOf(seen, f -> f.hasAck() && f.getRequestId() == write);
+    assertTrue(welcome >= 0 && ack > welcome, order);
+    assertEquals(1, seen.get(welcome).getWelcome().getLastClientSeq(), order);
+    DocumentSync cart = seen.get(welcome).getWelcome().getSync().getDocuments(0);
+    assertEquals(1, cart.getToVersion(), order);
+    assertEquals(1, seen.get(ack).getAck().getVersion(), order);
+    assertEquals(
+        1, seen.stream().filter(ServerFrame::hasSnapshot).count(), "one snapshot: " + order);
+  }
+
+  /**
+   * A Write sent with the Hello, whose copy the stream has not brought when its answer's deadline
+   * passes, still before the Welcome (the resume waits its turn): the document is not read for it
+   * before the Welcome; the Welcome brings the document, and the Ack follows it.
+   */
+  @Test
+  void aWriteWhoseDeadlinePassesBeforeTheWelcomeGetsNoDocumentFrameBeforeIt() throws Exception {
+    FakeScheduler time = new FakeScheduler();
+    StoreLimits limits = StoreLimits.builder().writeAnswerTimeout(Duration.ofSeconds(3)).build();
+    engine = nodes.add(new GatedEngine(new MemoryEngine(limits, time.clock())));
+    ServerConfig config =
+        ServerConfig.builder()
+            .host("127.0.0.1")
+            .port(0)
+            .nodeId("fake-time")
+            .jwtSecret(TestServer.SECRET)
+            .storeLimits(limits)
+            .maxResumes(1, 4)
+            .build();
+    node = nodes.add(HandoffServer.start(config, engine, time));
+    holdTheLine();
+    TestDevice d = nodes.add(TestDevice.connect(node.port(), token("u", "d")));
+    long hello = d.send(ClientFrame.newBuilder().setHello(Hello.getDefaultInstance()));
+    long write = d.send(SessionProtocolTest.write("cart", 1, "item", "apple"));
+    List<ServerFrame> seen = new ArrayList<>(untilPong(d));
+    time.advance(Duration.ofSeconds(4)); // The write's deadline passes, the resume still waiting.
+    seen.addAll(untilPong(d));
+    engine.releaseSyncAnswers();
+    seen.addAll(untilWelcome(d, hello));
+    seen.addAll(untilPong(d));
+    String order = describe(seen);
+
+    int welcome = indexOf(seen, f -> f.hasWelcome() && f.getRequestId() == hello);
+    for (int i = 0; i < welcome; i++) {
+      ServerFrame f = seen.get(i);
+      assertTrue(
+          !f.hasDelta() && !f.hasSnapshot() && !f.hasSyncReport() && !f.hasAck(),
+          "no document frame before the Welcome: " + order);
+    }
+    assertTrue(indexOf(seen, f -> f.hasAck() && f.getRequestId() == write) > welcome, order);
+    assertEquals(
+        1, seen.stream().filter(ServerFrame::hasSnapshot).count(), "one snapshot: " + order);
+  }
+
+  /** Another device of the user writes {@code doc} three times; returns the first write's Ack. */
+  private Ack writeThree(String doc) {
+    TestDevice w = nodes.add(TestDevice.connect(node.port(), token("u", "w")));
+    w.hello();
+    Ack first = w.answerTo(w.send(SessionProtocolTest.write(doc, 1, "n", "1"))).getAck();
+    w.answerTo(w.send(SessionProtocolTest.write(doc, 2, "n", "2")));
+    w.answerTo(w.send(SessionProtocolTest.write(doc, 3, "n", "3")));
+    return first;
+  }
+
+  /**
+   * Another user's resume takes the node's one resume read, its answer held by the store: the next
+   * Hello waits its turn in the line until {@link GatedEngine#releaseSyncAnswers()}.
+   */
+  private void holdTheLine() {
+    engine.holdSyncAnswers();
+    TestDevice other = nodes.add(TestDevice.connect(node.port(), token("x", "h")));
+    other.send(ClientFrame.newBuilder().setHello(Hello.getDefaultInstance()));
+    Conditions.await(
+        "the other user's resume read, its answer held",
+        () -> engine.heldSyncAnswers() == 1,
+        Duration.ofSeconds(10));
+  }
+
+  /**
+   * Sends a Ping and returns the frames that came before its Pong: the node handles a connection's
+   * frames in order, and with the in-memory store whatever a frame before the Ping set off at once
+   * is written first.
+   */
+  private static List<ServerFrame> untilPong(TestDevice d) {
+    long ping = d.send(ClientFrame.newBuilder().setPing(Ping.getDefaultInstance()));
+    List<ServerFrame> seen = new ArrayList<>();
+    while (true) {
+      ServerFrame f = d.next();
+      if (f.hasPong() && f.getRequestId() == ping) {
+        return seen;
+      }
+      seen.add(f);
+    }
+  }
+
+  /** The frames up to the Welcome answering {@code hello}, the Welcome last. */
+  private static List<ServerFrame> untilWelcome(TestDevice d, long hello) {
+    List<ServerFrame> seen = new ArrayList<>();
+    while (true) {
+      ServerFrame f = d.next();
+      seen.add(f);
+      if (f.hasWelcome() && f.getRequestId() == hello) {
+        return seen;
+      }
+    }
+  }
+
+  private static int indexOf(
+      List<ServerFrame> frames, java.util.function.Predicate<ServerFrame> p) {
+    for (int i = 0; i < frames.size(); i++) {
+      if (p.test(frames.get(i))) {
+        return i;
+      }
+    }
+    return -1;
+  }
+
+  private static String describe(List<ServerFrame> frames) {
+    return frames.stream()
+        .map(
+            f ->
+                switch (f.getBodyCase()) {
+                  case DELTA ->
+                      "Delta " + f.getDelta().getDocument() + " v" + f.getDelta().getVersion();
+                  case SNAPSHOT ->
+                      "Snapshot "
+                          + f.getSnapshot().getDocument()
+                          + " v"
+                          + f.getSnapshot().getVersion();
+                  case SYNC_REPORT ->
+                      "SyncReport#"
+                          + f.getRequestId()
+                          + " "
+                          + f.getSyncReport().getDocumentsList().stream()
+                              .map(
+                                  s ->
+                                      s.getDocument()
+                                          + " "
+                                          + s.getMode()
+                                          + " "
+                                          + s.getFromVersion()
+                                          + "->"
+                                          + s.getToVersion())
+                              .toList();
+                  case WELCOME ->
+                      "Welcome#"
+                          + f.getRequestId()
+                          + " "
+                          + f.getWelcome().getSync().getDocumentsList().stream()
+                              .map(
+                                  s ->
+                                      s.getDocument()
+                                          + " "
+                                          + s.getMode()
+                                          + " "
+                                          + s.getFromVersion()
+                                          + "->"
+                                          + s.getToVersion())
+                              .toList();
+                  default -> f.getBodyCase() + "#" + f.getRequestId();
+                })
+        .collect(Collectors.joining(", ", "[", "]"));
+  }
+}
