@@ -7,9 +7,12 @@ import io.handoff.protocol.v1.Offer;
 import io.handoff.protocol.v1.OfferOutcome;
 import io.handoff.server.handoff.HandoffStore;
 import io.lettuce.core.Range;
+import io.lettuce.core.RedisCommandTimeoutException;
 import io.lettuce.core.RedisNoScriptException;
 import io.lettuce.core.ScriptOutputType;
 import io.lettuce.core.cluster.api.async.RedisClusterAsyncCommands;
+import io.netty.util.concurrent.EventExecutor;
+import io.netty.util.internal.ThreadExecutorMap;
 import java.nio.charset.StandardCharsets;
 import java.time.Clock;
 import java.time.Duration;
@@ -19,6 +22,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
+import java.util.concurrent.RejectedExecutionException;
 
 /**
  * {@link HandoffStore} in Redis, on the document store's connection. Ending an offer is one Lua
@@ -353,8 +357,52 @@ final class RedisHandoffStore implements HandoffStore {
     CompletableFuture<Object> sent =
         whole
             ? RedisScript.evalWhole(redis, presence.text, ScriptOutputType.INTEGER, k, argv)
-            : eval(presence, ScriptOutputType.INTEGER, k, argv);
+            : downBySha(k, argv);
     return sent.thenApply(r -> ((Long) r) == 1L);
+  }
+
+  /**
+   * A 'down' by SHA, sent again whole (EVAL) if it times out: a paused Redis that lacks the script
+   * (its cache emptied by a restart, a failover or SCRIPT FLUSH) answers NOSCRIPT when it comes
+   * back, to a node that gave up on it, and the device would read online until its presence
+   * deadline. A 'down' runs twice harmlessly: the second finds the entry offline, or naming another
+   * connection, and changes nothing. Whole only after a timeout: every disconnect sending the
+   * script's text would cost Redis that much more in a reconnect storm.
+   */
+  private CompletableFuture<Object> downBySha(byte[][] k, byte[][] argv) {
+    // The thread sending it picks its Redis connection (RoutedCommands): sent again from it, the
+    // whole script goes through the same one, behind the first.
+    EventExecutor sender = ThreadExecutorMap.currentExecutor();
+    return eval(presence, ScriptOutputType.INTEGER, k, argv)
+        .exceptionallyCompose(
+            err -> {
+              Throwable cause = err instanceof CompletionException ? err.getCause() : err;
+              if (!(cause instanceof RedisCommandTimeoutException)) {
+                return CompletableFuture.failedFuture(cause);
+              }
+              CompletableFuture<Object> again = new CompletableFuture<>();
+              Runnable send =
+                  () ->
+                      RedisScript.evalWhole(redis, presence.text, ScriptOutputType.INTEGER, k, argv)
+                          .whenComplete(
+                              (r, e) -> {
+                                if (e != null) {
+                                  again.completeExceptionally(e);
+                                } else {
+                                  again.complete(r);
+                                }
+                              });
+              try {
+                if (sender == null) {
+                  send.run();
+                } else {
+                  sender.execute(send);
+                }
+              } catch (RejectedExecutionException stopping) {
+                send.run(); // Through the node's shared connection: a 'down' needs no order.
+              }
+              return again;
+            });
   }
 
   @Override

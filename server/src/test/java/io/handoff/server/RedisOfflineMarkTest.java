@@ -1,0 +1,85 @@
+package io.handoff.server;
+
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.handoff.server.engine.StoreLimits;
+import io.handoff.server.engine.redis.RedisEngine;
+import io.handoff.server.handoff.HandoffLimits;
+import io.lettuce.core.RedisClient;
+import io.lettuce.core.api.StatefulRedisConnection;
+import java.time.Duration;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Tag;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The offline mark of a device that disconnects, sent by SHA into a paused Redis (SIGSTOP) whose
+ * script cache is empty (a restart, a failover, SCRIPT FLUSH): it times out on the node, and Redis,
+ * back, answers it NOSCRIPT to a node that gave up on it. On a real Redis process; the node's
+ * timers stand still, so no presence refresh tells the devices anything meanwhile. Two Redis
+ * timeouts in a row (about 4 s): in the fault suite.
+ */
+@Tag("fault")
+class RedisOfflineMarkTest {
+  // Far past the test: a device the store holds online reads online for the whole test.
+  private static final Duration PRESENCE_TTL = Duration.ofMinutes(10);
+
+  private final Nodes nodes = new Nodes();
+  private final RedisProcess redis = nodes.add(RedisProcess.start());
+
+  @AfterEach
+  void tearDown() {
+    redis.resume();
+    nodes.close();
+  }
+
+  @Test
+  void anOfflineMarkThatTimedOutInARedisWithoutThePresenceScriptStillMarksTheDeviceOffline()
+      throws Exception {
+    HandoffServer node = node();
+    TestDevice phone =
+        nodes.add(TestDevice.connect(node.port(), TestServer.token("u", "phone"))).presenceFrames();
+    assertTrue(phone.hello().hasWelcome());
+    TestDevice laptop = nodes.add(TestDevice.connect(node.port(), TestServer.token("u", "laptop")));
+    assertTrue(laptop.hello().hasWelcome());
+    // Redis's script cache emptied, as a restart or a failover to a replica empties it.
+    try (RedisClient admin = RedisClient.create(redis.url());
+        StatefulRedisConnection<String, String> control = admin.connect()) {
+      control.sync().scriptFlush();
+    }
+
+    redis.pause();
+    laptop.abort();
+    Conditions.await(
+        "the node saw the laptop's connection end (its offline mark sent)",
+        () -> node.stats().connectionsClosed.sum() == 1,
+        Duration.ofSeconds(10));
+    // A resume sent after the laptop's offline mark times out after it: once the tablet is
+    // closed, the mark has timed out too.
+    HeldResumes.timedOut(nodes, node, "u", "tablet");
+    redis.resume();
+
+    // The laptop reads offline in Redis, and the phone is told so, as after any disconnect.
+    HeldResumes.awaitOfflineEntry(nodes, redis, "u", "laptop");
+    phone.next(
+        f ->
+            f.hasPresenceUpdate()
+                && f.getPresenceUpdate().getDevicesList().stream()
+                    .anyMatch(p -> p.getDeviceId().equals("laptop") && !p.getOnline()));
+  }
+
+  private HandoffServer node() throws Exception {
+    StoreLimits limits = StoreLimits.builder().build();
+    RedisEngine engine = nodes.add(RedisEngine.connect(redis.url(), nodes.prefix, limits));
+    ServerConfig config =
+        ServerConfig.builder()
+            .host("127.0.0.1")
+            .port(0)
+            .nodeId("n1")
+            .jwtSecret(TestServer.SECRET)
+            .storeLimits(limits)
+            .handoffLimits(HandoffLimits.builder().presenceTtl(PRESENCE_TTL).build())
+            .build();
+    return nodes.add(HandoffServer.start(config, engine, new FakeScheduler()));
+  }
+}
