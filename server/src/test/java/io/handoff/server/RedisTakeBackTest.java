@@ -2,7 +2,9 @@ package io.handoff.server;
 
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.handoff.protocol.v1.ClientFrame;
 import io.handoff.protocol.v1.DevicePresence;
+import io.handoff.protocol.v1.Hello;
 import io.handoff.protocol.v1.ServerFrame;
 import io.handoff.server.engine.StoreLimits;
 import io.handoff.server.engine.redis.RedisEngine;
@@ -25,9 +27,11 @@ class RedisTakeBackTest {
 
   private final Nodes nodes = new Nodes();
   private final RedisProcess redis = nodes.add(RedisProcess.start());
+  private RedisEngine engine;
 
   @AfterEach
   void tearDown() {
+    redis.resume();
     nodes.close();
   }
 
@@ -86,15 +90,55 @@ class RedisTakeBackTest {
     HeldResumes.awaitOfflineEntry(nodes, redis, "u", "laptop");
   }
 
+  /**
+   * The node stops while the paused Redis holds a resume's script, and its wait for the phone's
+   * offline mark ends before the script times out: the script marks the laptop online when Redis
+   * comes back, so the node must send the take-back behind it, through the same connection, before
+   * it closes that connection. Sent once the closed connection failed the script, it went through
+   * the node's shared connection, which Redis read first (a command waited there before the
+   * script), and the laptop read online until its presence deadline.
+   */
+  @Test
+  @Tag("fault")
+  void aNodeThatStopsWhileAResumeScriptIsHeldTakesTheDeviceBackFirst() throws Exception {
+    // No wait for writes in flight, a short close: the node is done waiting for the phone's offline
+    // mark (which the paused Redis holds too) before the laptop's resume times out.
+    HandoffServer node = node(Duration.ZERO, Duration.ofMillis(1));
+    TestDevice phone = nodes.add(TestDevice.connect(node.port(), TestServer.token("u", "phone")));
+    // The user's channel is subscribed: the laptop's Hello has one store call, its script.
+    assertTrue(phone.hello().hasWelcome());
+
+    redis.pause();
+    // A command on the node's shared Redis connection (sent from no event loop: a timer's retry),
+    // held in the paused Redis before the laptop's script.
+    engine.handoff().presence("u");
+    TestDevice laptop = nodes.add(TestDevice.connect(node.port(), TestServer.token("u", "laptop")));
+    laptop.send(ClientFrame.newBuilder().setHello(Hello.getDefaultInstance()));
+    // Registered, and its script sent in the same task of its event loop, before the drain's.
+    Conditions.await(
+        "the laptop's resume sent", () -> node.hub().sessions() == 2, Duration.ofSeconds(10));
+    node.close();
+    engine.close(); // As a stopping process does (NodeRun), Redis still paused.
+    redis.resume();
+
+    HeldResumes.awaitOfflineEntry(nodes, redis, "u", "laptop");
+  }
+
   private HandoffServer node() throws Exception {
+    return node(ServerConfig.DEFAULT_DRAIN_TIMEOUT, ServerConfig.DEFAULT_CLOSE_TIMEOUT);
+  }
+
+  private HandoffServer node(Duration drainTimeout, Duration closeTimeout) throws Exception {
     StoreLimits limits = StoreLimits.builder().build();
-    RedisEngine engine = nodes.add(RedisEngine.connect(redis.url(), nodes.prefix, limits));
+    engine = nodes.add(RedisEngine.connect(redis.url(), nodes.prefix, limits));
     ServerConfig config =
         ServerConfig.builder()
             .host("127.0.0.1")
             .port(0)
             .nodeId("n1")
             .jwtSecret(TestServer.SECRET)
+            .drainTimeout(drainTimeout)
+            .closeTimeout(closeTimeout)
             .storeLimits(limits)
             .handoffLimits(HandoffLimits.builder().presenceTtl(PRESENCE_TTL).build())
             .build();

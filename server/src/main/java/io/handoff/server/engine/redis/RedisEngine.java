@@ -514,6 +514,7 @@ public final class RedisEngine implements Engine {
     if (bound != made) {
       return;
     }
+    resumes.takeBackInFlight(Duration.ofSeconds(1));
     routed.bind(null);
     broker.unbind(made);
     made.close();
@@ -584,12 +585,10 @@ public final class RedisEngine implements Engine {
 
   @Override
   public void close() {
-    LoopConnections b;
     synchronized (this) {
-      b = bound;
-    }
-    if (b != null) {
-      unbind(b);
+      if (bound != null) {
+        unbind(bound);
+      }
     }
     leases.releaseAll();
     health.close();

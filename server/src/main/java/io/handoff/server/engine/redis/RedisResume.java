@@ -20,14 +20,21 @@ import io.netty.util.concurrent.EventExecutor;
 import io.netty.util.internal.ThreadExecutorMap;
 import java.nio.charset.StandardCharsets;
 import java.time.Clock;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.concurrent.CancellationException;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ExecutionException;
 import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import java.util.concurrent.atomic.AtomicBoolean;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -56,6 +63,8 @@ final class RedisResume {
   private final ConnectionNames connections;
   private final RedisHandoffStore presence;
   private final RedisScript script = new RedisScript("resume.lua");
+  // Resumes whose script is sent and not answered yet (takeBackInFlight).
+  private final Set<Held> inFlight = ConcurrentHashMap.newKeySet();
 
   RedisResume(
       RedisClusterAsyncCommands<byte[], byte[]> redis,
@@ -125,16 +134,64 @@ final class RedisResume {
     // The thread sending the script picks its Redis connection (RoutedCommands): a take-back sent
     // from it goes through the same one.
     EventExecutor sender = ThreadExecutorMap.currentExecutor();
+    Held held = new Held(r, now, sender);
+    inFlight.add(held);
     CompletableFuture<List<Object>> sent =
         failures.run(() -> script.<List<Object>>eval(redis, ScriptOutputType.MULTI, k, args));
+    sent.whenComplete((v, err) -> inFlight.remove(held));
     // The caller learns of the take-back (Request.takenBack) before the failure.
     return sent.thenCompose(reply -> parse(r, byName, reply, now))
         .whenComplete(
             (v, err) -> {
-              if (err != null && mayHaveRun(sent)) {
-                r.takenBack().accept(takeBack(r, now, sender));
+              if (err != null && mayHaveRun(sent) && held.claim()) {
+                r.takenBack().accept(takeBack(r, now, sender, null));
               }
             });
+  }
+
+  /**
+   * Takes back every resume whose script is sent through a loop's connection and not answered yet,
+   * each through that connection, behind its script; returns once each take-back is on its way (or
+   * cannot be sent), waiting at most {@code bound}. For a stopping node, before it closes the
+   * loops' connections (their sessions are closed by then, so none of those devices stays online):
+   * a script held in a paused Redis fails when its connection closes, and its take-back would then
+   * go through the node's shared connection, which Redis, back, may well read first (it had a
+   * command waiting before the script), leaving the device online until its presence deadline.
+   */
+  void takeBackInFlight(Duration bound) {
+    List<CompletableFuture<Void>> onTheirWay = new ArrayList<>();
+    for (Held held : inFlight) {
+      if (held.sender != null && held.claim()) {
+        CompletableFuture<Void> onItsWay = new CompletableFuture<>();
+        held.r.takenBack().accept(takeBack(held.r, held.now, held.sender, onItsWay));
+        onTheirWay.add(onItsWay);
+      }
+    }
+    try {
+      CompletableFuture.allOf(onTheirWay.toArray(new CompletableFuture<?>[0]))
+          .get(bound.toMillis(), TimeUnit.MILLISECONDS);
+    } catch (ExecutionException | TimeoutException e) {
+      log.warn("take-backs of {} held resumes not all sent before stopping", onTheirWay.size());
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
+  }
+
+  /** A resume whose script is on its way, sent from {@code sender}: taken back at most once. */
+  private static final class Held extends AtomicBoolean {
+    final ResumeStore.Request r;
+    final long now;
+    final EventExecutor sender;
+
+    Held(ResumeStore.Request r, long now, EventExecutor sender) {
+      this.r = r;
+      this.now = now;
+      this.sender = sender;
+    }
+
+    boolean claim() {
+      return compareAndSet(false, true);
+    }
   }
 
   /**
@@ -166,29 +223,36 @@ final class RedisResume {
    *     failed; false at once when it cannot be sent
    */
   private CompletableFuture<Boolean> takeBack(
-      ResumeStore.Request r, long now, EventExecutor sender) {
+      ResumeStore.Request r, long now, EventExecutor sender, CompletableFuture<Void> onItsWay) {
     CompletableFuture<Boolean> done = new CompletableFuture<>();
     Runnable down =
-        () ->
-            presence
-                // Whole (EVAL): it may itself wait past its timeout, and Redis may lack the script.
-                .takeBack(r.userId(), r.deviceId(), r.connection(), now)
-                .whenComplete(
-                    (changed, err) -> {
-                      if (err != null) {
-                        log.debug(
-                            "taking back the presence of {}/{} failed: {}",
-                            r.userId(),
-                            r.deviceId(),
-                            err.toString());
-                      }
-                      done.complete(err == null && changed);
-                    });
+        () -> {
+          presence
+              // Whole (EVAL): it may itself wait past its timeout, and Redis may lack the script.
+              .takeBack(r.userId(), r.deviceId(), r.connection(), now)
+              .whenComplete(
+                  (changed, err) -> {
+                    if (err != null) {
+                      log.debug(
+                          "taking back the presence of {}/{} failed: {}",
+                          r.userId(),
+                          r.deviceId(),
+                          err.toString());
+                    }
+                    done.complete(err == null && changed);
+                  });
+          if (onItsWay != null) {
+            onItsWay.complete(null);
+          }
+        };
     try {
       failures.sendFrom(sender, down);
     } catch (RejectedExecutionException stopping) {
       // The node is stopping: the entry expires at its deadline.
       done.complete(false);
+      if (onItsWay != null) {
+        onItsWay.complete(null);
+      }
     }
     return done;
   }
