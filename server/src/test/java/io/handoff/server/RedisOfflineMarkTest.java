@@ -2,6 +2,8 @@ package io.handoff.server;
 
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.handoff.protocol.v1.ClientFrame;
+import io.handoff.protocol.v1.Hello;
 import io.handoff.server.engine.StoreLimits;
 import io.handoff.server.engine.redis.RedisEngine;
 import io.handoff.server.handoff.HandoffLimits;
@@ -13,13 +15,12 @@ import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
 /**
- * The offline mark of a device that disconnects, sent by SHA into a paused Redis (SIGSTOP) whose
- * script cache is empty (a restart, a failover, SCRIPT FLUSH): it times out on the node, and Redis,
- * back, answers it NOSCRIPT to a node that gave up on it. On a real Redis process; the node's
- * timers stand still, so no presence refresh tells the devices anything meanwhile. Two Redis
- * timeouts in a row (about 4 s): in the fault suite.
+ * Offline marks against a paused Redis (SIGSTOP): a disconnect's mark, sent by SHA to a Redis whose
+ * script cache is empty (a restart, a failover, SCRIPT FLUSH), times out on the node, and Redis,
+ * back, answers it NOSCRIPT to a node that gave up on it; a device gone while Redis held its
+ * resume. On a real Redis process; the node's timers stand still, so no presence refresh tells the
+ * devices anything meanwhile.
  */
-@Tag("fault")
 class RedisOfflineMarkTest {
   // Far past the test: a device the store holds online reads online for the whole test.
   private static final Duration PRESENCE_TTL = Duration.ofMinutes(10);
@@ -33,7 +34,9 @@ class RedisOfflineMarkTest {
     nodes.close();
   }
 
+  /** Two Redis timeouts in a row (about 4 s): in the fault suite. */
   @Test
+  @Tag("fault")
   void anOfflineMarkThatTimedOutInARedisWithoutThePresenceScriptStillMarksTheDeviceOffline()
       throws Exception {
     HandoffServer node = node();
@@ -60,6 +63,39 @@ class RedisOfflineMarkTest {
     redis.resume();
 
     // The laptop reads offline in Redis, and the phone is told so, as after any disconnect.
+    HeldResumes.awaitOfflineEntry(nodes, redis, "u", "laptop");
+    phone.next(
+        f ->
+            f.hasPresenceUpdate()
+                && f.getPresenceUpdate().getDevicesList().stream()
+                    .anyMatch(p -> p.getDeviceId().equals("laptop") && !p.getOnline()));
+  }
+
+  /**
+   * The laptop's connection ends while the paused Redis holds its resume's script, and Redis comes
+   * back before the script times out: the script marks the laptop online, the node marks it offline
+   * again (its session closed), and the phone must end up told it is offline, not online.
+   */
+  @Test
+  void aDeviceGoneWhileItsResumeWasHeldIsToldOfflineToItsUsersOtherDevices() throws Exception {
+    HandoffServer node = node();
+    TestDevice phone =
+        nodes.add(TestDevice.connect(node.port(), TestServer.token("u", "phone"))).presenceFrames();
+    // The user's channel is subscribed: the laptop's Hello has one store call, its script.
+    assertTrue(phone.hello().hasWelcome());
+
+    redis.pause();
+    TestDevice laptop = nodes.add(TestDevice.connect(node.port(), TestServer.token("u", "laptop")));
+    laptop.send(ClientFrame.newBuilder().setHello(Hello.getDefaultInstance()));
+    Conditions.await(
+        "the laptop's resume sent", () -> node.hub().sessions() == 2, Duration.ofSeconds(10));
+    laptop.abort();
+    Conditions.await(
+        "the node saw the laptop's connection end",
+        () -> node.stats().connectionsClosed.sum() == 1,
+        Duration.ofSeconds(10));
+    redis.resume();
+
     HeldResumes.awaitOfflineEntry(nodes, redis, "u", "laptop");
     phone.next(
         f ->

@@ -189,13 +189,16 @@ public final class HandoffSession extends Presence {
     String device = device();
     online = true;
     if (closed) {
-      online = false; // Closed while going online: undo, as closed() could not.
-      service.store.offline(user, device, connectionNumber);
-    } else {
-      service.joined(this);
-      if (closed) {
-        service.left(this); // Closed while joining.
-      }
+      // Closed while going online: undone as closed() would have, told as a disconnect is (a
+      // device may have read the entry the call set), never told online.
+      online = false;
+      service.leaving(
+          wentOffline(user, device, service.store.offline(user, device, connectionNumber)));
+      return;
+    }
+    service.joined(this);
+    if (closed) {
+      service.left(this); // Closed while joining.
     }
     service.signal(user, presenceSignal(device, true));
   }
