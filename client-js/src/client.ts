@@ -468,14 +468,18 @@ export class HandoffClient {
         (token) => {
           if (detached) return;
           if (token !== undefined && token.length > MAX_TOKEN_LENGTH) {
-            listener.onClose(4502, `the access token is ${token.length} characters, over the limit of ${MAX_TOKEN_LENGTH}`, UNUSABLE_TOKEN);
+            listener.onClose(
+              4502,
+              `the access token cannot be used: it is ${token.length} characters, over the limit of ${MAX_TOKEN_LENGTH}`,
+              UNUSABLE_TOKEN,
+            );
             return;
           }
           if (token !== undefined && !TOKEN_CHARACTERS.test(token)) {
             // It could never be sent: `ws` throws on it, a browser would send a token the server refuses.
             listener.onClose(
               4502,
-              "the access token holds characters a token cannot have (only visible ASCII, no spaces or line breaks)",
+              "the access token cannot be used: it holds characters a token cannot have (only visible ASCII, no spaces or line breaks)",
               UNUSABLE_TOKEN,
             );
             return;
@@ -485,7 +489,7 @@ export class HandoffClient {
             // A browser cannot see the upgrade's 401: it would reconnect with this token for ever.
             listener.onClose(
               4502,
-              `the access token expired at ${expired.toISOString()}; a fixed token cannot be renewed (give tokenSource)`,
+              `the access token cannot be used: it expired at ${expired.toISOString()}; a fixed token cannot be renewed (give tokenSource)`,
               UNUSABLE_TOKEN,
             );
             return;

@@ -23,7 +23,6 @@ import {
   isHandoffCode,
   isReconnectCode,
   Link,
-  PROTOCOL_ERROR,
 } from "./connection.js";
 import { Replicas } from "./replicas.js";
 import { Saver } from "./saver.js";
@@ -72,8 +71,6 @@ const NORMAL_CLOSURE = 1000;
 // The request id of every Hello (as the Java client's): an Error carrying it before the Welcome refuses the Hello.
 const HELLO_REQUEST_ID = 1n;
 export const ABNORMAL_CLOSURE = 1006;
-// The close code a client reports when it stops because the server refused its Hello (a limit).
-const POLICY_VIOLATION = 4505;
 // The server closed because its store was unreachable while syncing.
 const STORE_UNAVAILABLE = 4005;
 // Credentials not accepted: a refused upgrade, or (from a proxy, not the node) a close in band.
@@ -99,6 +96,8 @@ export class SyncEngine implements WriteSink {
   private reconnectTimer?: ReturnType<typeof setTimeout>;
   private connecting?: { promise: Promise<void>; resolve: () => void; reject: (e: HandoffError) => void };
   private closedByUser = false;
+  /** Why the client stopped connecting for good, until connect() is called again. */
+  private stoppedWith?: HandoffError;
   private readonly onOnline = () => this.networkBack();
   private paused = false;
   private loaded?: Promise<void>;
@@ -161,6 +160,7 @@ export class SyncEngine implements WriteSink {
     }
     const result = this.connecting.promise;
     if (this.state === "closed") {
+      this.stoppedWith = undefined;
       this.setState("connecting", 0, "");
       this.load().then(
         () => this.attempt(),
@@ -188,7 +188,7 @@ export class SyncEngine implements WriteSink {
   request(frame: ClientFrame): Promise<ServerFrame> {
     const l = this.link;
     if (!l || !l.welcomed) {
-      return Promise.reject(new HandoffError("NOT_CONNECTED", "not connected; try again once connected"));
+      return Promise.reject(new HandoffError("NOT_CONNECTED", "not connected; try again once connected", { retryable: true }));
     }
     const { id, answer } = this.requests.register();
     if (id > 0n) {
@@ -205,7 +205,10 @@ export class SyncEngine implements WriteSink {
   requestOnceConnected(frame: ClientFrame): Promise<ServerFrame> {
     if (this.closedByUser) return Promise.reject(HandoffError.clientClosed());
     if (this.state === "closed") {
-      return Promise.reject(new HandoffError("CLOSED", "the client stopped connecting; connect() again first"));
+      // As the Java client: the error the client stopped with (a terminal close's, with its code).
+      return Promise.reject(
+        this.stoppedWith ?? new HandoffError("CLOSED", "the client stopped connecting; connect() again first"),
+      );
     }
     if (this.link?.welcomed) return this.request(frame);
     return new Promise((resolve, reject) =>
@@ -351,7 +354,7 @@ export class SyncEngine implements WriteSink {
       link.channel = this.connector(link);
     } catch (e) {
       this.link = undefined;
-      this.events.emit("error", new HandoffError("CONNECTION_LOST", `cannot start a connection: ${String(e)}`));
+      this.events.emit("error", new HandoffError("CONNECTION_LOST", `cannot start a connection attempt: ${String(e)}`, { retryable: true }));
       this.setState("reconnecting", 0, String(e));
       this.scheduleReconnect();
       return;
@@ -421,6 +424,11 @@ export class SyncEngine implements WriteSink {
       const soon = closeCode === STORE_UNAVAILABLE || status === 503;
       const retryAfter = status === 429 || status === 503 ? detail.retryAfterMs : undefined;
       this.scheduleReconnect(soon ? UNAVAILABLE_BACKOFF_MAX_MS : Infinity, retryAfter);
+    } else if (detail.tokenUnusable) {
+      // The client's own stop, not the server's close: reported as an error too, as the Java client does.
+      const unusable = HandoffError.closed(closeCode, why);
+      this.stop(unusable, closeCode, why);
+      this.events.emit("error", unusable);
     } else {
       this.terminate(closeCode, why);
     }
@@ -444,13 +452,20 @@ export class SyncEngine implements WriteSink {
     l.stop();
     l.channel?.close();
     this.connectionLost();
-    const refused = HandoffError.fromFrame(error);
+    // As the Java client: the state closes without a close code (the server closed nothing), and the
+    // connect, the writes and the waiting requests fail with the server's refusal itself.
+    const refused = HandoffError.fromFrame(error, undefined, "the server refused the Hello: ");
+    this.stop(refused, 0, refused.message);
     this.events.emit("error", refused);
-    this.terminate(POLICY_VIOLATION, `the server refused the Hello: ${error.message}`, refused);
   }
 
-  private terminate(closeCode: number, reason: string, cause?: HandoffError): void {
-    const closed = new HandoffError("CLOSED", `connection closed for good: ${closeCode} ${reason}`, { closeCode });
+  private terminate(closeCode: number, reason: string): void {
+    this.stop(HandoffError.closed(closeCode, reason), closeCode, reason);
+  }
+
+  /** Stops connecting for good: "closed", and the connect, the writes and the waiting requests fail with `closed`. */
+  private stop(closed: HandoffError, closeCode: number, reason: string): void {
+    this.stoppedWith = closed;
     // What this stop ends is set aside before the listeners hear "closed": one that connects again or
     // writes starts afresh, and its connect and writes are not failed here (as in the Java client).
     const connecting = this.connecting;
@@ -461,7 +476,7 @@ export class SyncEngine implements WriteSink {
     this.setState("closed", closeCode, reason);
     failWrites();
     failWaiting(closed);
-    connecting?.reject(cause ?? closed);
+    connecting?.reject(closed);
   }
 
   private connectionLost(): void {
@@ -528,13 +543,17 @@ export class SyncEngine implements WriteSink {
   private onWelcome(l: Link, welcome: Welcome): void {
     if (this.userId !== undefined && (this.userId !== welcome.userId || this.deviceId !== welcome.deviceId)) {
       // The held state is another device's: it must not be re-sent under this identity.
+      // A token this client cannot use, as the Java client reports it: 4502, and an error event.
       this.link = undefined;
       l.stop();
       l.channel!.close();
-      this.terminate(
-        PROTOCOL_ERROR,
-        `the token is for ${welcome.userId}/${welcome.deviceId} but this client holds state of ${this.userId}/${this.deviceId}`,
-      );
+      this.connectionLost();
+      const why =
+        `the access token cannot be used: it is for ${welcome.userId}/${welcome.deviceId} but this client holds ` +
+        `the state of ${this.userId}/${this.deviceId}: build a client per user and device`;
+      const other = HandoffError.closed(UNAUTHORIZED, why);
+      this.stop(other, UNAUTHORIZED, why);
+      this.events.emit("error", other);
       return;
     }
     l.welcomed = true;

@@ -62,6 +62,25 @@ export type ClientErrorCode =
   | "INVALID_ARGUMENT"
   | "UNEXPECTED_ANSWER";
 
+/**
+ * The protocol's close codes (`io.handoff.protocol.CloseCode`, docs/protocol.md "Close codes"): name
+ * and default reason, the same words the Java client reports.
+ */
+export const CLOSE_CODES: Readonly<Record<number, readonly [string, string]>> = {
+  4000: ["SHUTDOWN", "server shutting down, reconnect elsewhere"],
+  4001: ["SLOW_CONSUMER", "outbound queue full, device reads too slowly"],
+  4002: ["IDLE_TIMEOUT", "no frame or pong received within the idle timeout"],
+  4003: ["TOKEN_EXPIRED", "access token expired"],
+  4004: ["INTERNAL_ERROR", "internal server error"],
+  4005: ["UNAVAILABLE", "server temporarily unavailable"],
+  4500: ["PROTOCOL_ERROR", "protocol error"],
+  4501: ["FRAME_TOO_LARGE", "frame too large"],
+  4502: ["UNAUTHORIZED", "unauthorized"],
+  4503: ["SESSION_REVOKED", "device session revoked"],
+  4504: ["REPLACED", "replaced by a newer connection of the same device"],
+  4505: ["POLICY_VIOLATION", "policy limit reached"],
+};
+
 /** Error code 10 (reliability range): the server cannot say whether the write was applied. */
 export const OUTCOME_UNKNOWN = 10;
 
@@ -118,7 +137,7 @@ export class HandoffError extends Error {
 
   /** The same error, for a write that may have been applied. */
   withOutcomeUnknown(): HandoffError {
-    return new HandoffError(this.code, `${this.message} (the write had been sent and may have been applied)`, {
+    return new HandoffError(this.code, `${this.message}; the write had been sent and may or may not have been applied`, {
       errorCode: this.errorCode,
       document: this.document,
       currentVersion: this.currentVersion,
@@ -130,14 +149,22 @@ export class HandoffError extends Error {
     });
   }
 
-  /** From a server Error frame. */
-  static fromFrame(e: ErrorFrame, document?: string): HandoffError {
+  /**
+   * From a server Error frame. The message reads as the Java client's: `CODE on document 'd' (write
+   * #n): the server's message` (`prefix` first, e.g. for a refused Hello).
+   */
+  static fromFrame(e: ErrorFrame, document?: string, prefix = ""): HandoffError {
     const name =
       (e.code as number) === OUTCOME_UNKNOWN
         ? "OUTCOME_UNKNOWN"
         : ((ErrorCode[e.code] as keyof typeof ErrorCode | undefined) ?? "ERROR_CODE_UNSPECIFIED");
     const doc = e.document || document;
-    return new HandoffError(name, `${name}: ${e.message}`, {
+    let message = `${prefix}${name}`;
+    if (doc) message += ` on document '${doc}'`;
+    if (e.clientSeq !== 0n) message += ` (write #${e.clientSeq})`;
+    if (e.message) message += `: ${e.message}`;
+    else if (e.code === ErrorCode.CONFLICT) message += `: document is at version ${e.currentVersion}`;
+    return new HandoffError(name, message, {
       errorCode: e.code,
       document: doc || undefined,
       currentVersion:
@@ -145,6 +172,28 @@ export class HandoffError extends Error {
       epoch: e.epoch === 0n ? undefined : e.epoch,
       retryable: e.retryable,
     });
+  }
+
+  /**
+   * A limit the client enforces itself, before anything reaches the server: `LIMIT_EXCEEDED` with its
+   * number (4), as the server would answer, as the Java client reports it.
+   */
+  static limit(message: string, document?: string): HandoffError {
+    return new HandoffError("LIMIT_EXCEEDED", message, { errorCode: ErrorCode.LIMIT_EXCEEDED, document });
+  }
+
+  /**
+   * The connection ended for good with a terminal `closeCode` (or the client stopped by itself and
+   * reports it under one). The message reads as the Java client's: `connection closed for good with
+   * code 4503 (SESSION_REVOKED): reason`, the protocol's default reason when none was given.
+   */
+  static closed(closeCode: number, reason: string): HandoffError {
+    const known = CLOSE_CODES[closeCode];
+    let message = `connection closed for good with code ${closeCode}`;
+    if (known) message += ` (${known[0]})`;
+    if (reason) message += `: ${reason}`;
+    else if (known) message += `: ${known[1]}`;
+    return new HandoffError("CLOSED", message, { closeCode });
   }
 
   static clientClosed(): HandoffError {

@@ -46,6 +46,11 @@ export interface HandoffEvents {
   approvalWithdrawn: (approvalId: string, outcome: ApprovalOutcome, byDevice: string) => void;
 }
 
+/**
+ * The errors of requests {@link Requests.register} did not number (too many wait for answers): one
+ * that must go all the same (a RefreshToken) goes unnumbered, as in the Java client.
+ */
+export const NOT_NUMBERED = new WeakSet<HandoffError>();
 /** Requests waiting for answers at once; more reject at once with LIMIT_EXCEEDED. */
 export const MAX_PENDING_REQUESTS = 1024;
 
@@ -112,7 +117,9 @@ export class Requests {
     let d!: Deferred<ServerFrame>;
     const answer = new Promise<ServerFrame>((resolve, reject) => (d = { resolve, reject }));
     if (this.pending.size >= MAX_PENDING_REQUESTS) {
-      d.reject(new HandoffError("LIMIT_EXCEEDED", `${MAX_PENDING_REQUESTS} requests are waiting for answers`));
+      const full = HandoffError.limit(`${MAX_PENDING_REQUESTS} handoff requests are waiting for answers`);
+      NOT_NUMBERED.add(full);
+      d.reject(full);
       return { id: 0n, answer };
     }
     const id = this.nextId++;
@@ -123,7 +130,7 @@ export class Requests {
   /** Runs `send` after the next Welcome; rejects instead if the client stops first or too many wait. */
   afterWelcome(send: () => void, reject: (e: HandoffError) => void): void {
     if (this.pending.size + this.waiting.length >= MAX_PENDING_REQUESTS) {
-      reject(new HandoffError("LIMIT_EXCEEDED", `${MAX_PENDING_REQUESTS} requests wait to be sent`));
+      reject(HandoffError.limit(`${MAX_PENDING_REQUESTS} handoff requests wait to be sent`));
       return;
     }
     this.waiting.push({ send, reject });

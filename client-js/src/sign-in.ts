@@ -277,7 +277,8 @@ function apiError(status: number, body: Record<string, unknown>): HandoffError {
   const error = typeof body.error === "string" && API_ERROR_CODES.has(body.error) ? (body.error as ApiErrorCode) : "http_error";
   const name = typeof body.error === "string" ? body.error : `HTTP ${status}`;
   const message = typeof body.message === "string" ? body.message : "";
-  return new HandoffError(error, message ? `${name}: ${message}` : name, { status });
+  // Retryable as in the Java client: the store or a rate, not the request, stood in the way.
+  return new HandoffError(error, message ? `${name}: ${message}` : name, { status, retryable: status >= 500 || status === 429 });
 }
 
 function delay(ms: number, signal?: AbortSignal): Promise<void> {

@@ -2,6 +2,7 @@ import { create } from "@bufbuild/protobuf";
 import { type Backoff, UNAVAILABLE_BACKOFF_MAX_MS } from "./backoff.js";
 import type { Link } from "./connection.js";
 import { HandoffError } from "./errors.js";
+import { NOT_NUMBERED } from "./requests.js";
 import { type ClientFrame, ClientFrameSchema, type ServerFrame } from "./gen/handoff/v1/handoff_pb.js";
 
 /** What a {@link TokenRefresher} reaches of the engine that owns it. */
@@ -65,11 +66,12 @@ export class TokenRefresher {
       () => {},
       (e: HandoffError) => {
         if (this.host.current() !== l) return; // The connection ended meanwhile.
-        if (e.errorCode === undefined) {
+        if (NOT_NUMBERED.has(e)) {
           // Not numbered (too many requests wait for answers): it goes as before, unnumbered.
-          if (e.code === "LIMIT_EXCEEDED") l.channel!.send(frame);
+          l.channel!.send(frame);
           return;
         }
+        if (e.errorCode === undefined) return; // The client's own: not connected, connection lost.
         if (e.code === "RATE_LIMITED" || e.code === "TOO_MANY_IN_FLIGHT" || e.code === "UNAVAILABLE") {
           setTimeout(() => {
             if (this.host.current() === l && l.welcomed) this.send(l, token, retries + 1);

@@ -116,20 +116,18 @@ export class WriteQueue {
    */
   add(w: PendingWrite): HandoffError | undefined {
     if (this.waitingCount >= this.maxPending) {
-      return new HandoffError(
-        "LIMIT_EXCEEDED",
+      return HandoffError.limit(
         `write to '${w.document.name}' refused: ${this.waitingCount} writes are already waiting to be sent ` +
           `(maxPendingWrites=${this.maxPending})`,
-        { document: w.document.name },
+        w.document.name,
       );
     }
     const bytes = writeBytes(w);
     if (this.held + bytes > this.maxBytes) {
-      return new HandoffError(
-        "LIMIT_EXCEEDED",
+      return HandoffError.limit(
         `write to '${w.document.name}' refused: it is ${bytes} bytes and unacked writes already hold ${this.held} ` +
           `(maxUnackedWriteBytes=${this.maxBytes}); it was not sent, retry once earlier writes are acked`,
-        { document: w.document.name },
+        w.document.name,
       );
     }
     w.bytes = bytes;

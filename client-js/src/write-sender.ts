@@ -321,10 +321,9 @@ export class WriteSender {
       if (size > this.maxFrameBytes) {
         this.writes.settle(w);
         this.host.persist();
-        const tooLarge = new HandoffError(
-          "LIMIT_EXCEEDED",
+        const tooLarge = HandoffError.limit(
           `write to '${w.document.name}' is ${size} bytes, over the server's max_frame_bytes of ${this.maxFrameBytes}`,
-          { document: w.document.name },
+          w.document.name,
         );
         // Sent before to a node that took frames this large, its answer lost (or restored from a
         // store, so maybe sent): that node may have applied it, and this one cannot be asked.

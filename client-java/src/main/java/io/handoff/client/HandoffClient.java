@@ -130,9 +130,9 @@ public final class HandoffClient implements AutoCloseable {
    * Starts connecting, if not already connected or connecting. The future completes when the first
    * Welcome arrives; it fails with a {@link HandoffException} if the connection closes with a
    * terminal code first (its {@link HandoffException#closeCode()}), if the server answers the Hello
-   * with an Error (its {@link HandoffException#errorCode()}), if the access token cannot be sent
-   * ({@code BAD_REQUEST}), or if the client is closed. It does not time out by itself while the
-   * client keeps retrying (use {@link CompletableFuture#orTimeout}).
+   * with an Error (its {@link HandoffException#errorCode()}), if the access token cannot be used
+   * (close code {@code 4502 UNAUTHORIZED}), or if the client is closed. It does not time out by
+   * itself while the client keeps retrying (use {@link CompletableFuture#orTimeout}).
    *
    * <p><b>Completing is not being caught up:</b> the snapshots and deltas the Welcome announces
    * arrive after it, so right after {@code connect().join()} a document may still hold its old
@@ -426,7 +426,7 @@ public final class HandoffClient implements AutoCloseable {
      * Authorization header. A token that can never be sent (empty, or holding a character an HTTP
      * header cannot carry) stops the client at once, as a terminal close code would: {@link
      * HandoffListener#onError} and the {@link #connect} future get a {@link HandoffException} with
-     * {@code BAD_REQUEST}, and the client is CLOSED.
+     * close code {@code 4502 UNAUTHORIZED}, and the client is CLOSED (as the TypeScript client).
      */
     public Builder tokenSupplier(Supplier<String> tokenSupplier) {
       check(tokenSupplier != null, "tokenSupplier must not be null");
@@ -445,8 +445,8 @@ public final class HandoffClient implements AutoCloseable {
      * which is retried with backoff (a stage completing later is ignored). A token that can never
      * be sent stops the client as for {@link #tokenSupplier}. Replaces {@link #token} and {@link
      * #tokenSupplier}. Every token must be for the same user and device: a client welcomed as
-     * another stops ({@code BAD_REQUEST}) and fails what it holds rather than send it under the new
-     * identity.
+     * another stops ({@code 4502 UNAUTHORIZED}) and fails what it holds rather than send it under
+     * the new identity.
      */
     public Builder tokenSource(Supplier<? extends CompletionStage<String>> tokenSource) {
       check(tokenSource != null, "tokenSource must not be null");

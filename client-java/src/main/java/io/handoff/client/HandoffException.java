@@ -10,8 +10,10 @@ import io.handoff.protocol.v1.ErrorCode;
  *
  * <p>Errors that stop the client's connecting for good, like a terminal close code: a Hello the
  * server refused with an Error (e.g. {@code LIMIT_EXCEEDED} for a follow set over the server's
- * limit), and an access token that can never be sent (empty, or holding a character an HTTP header
- * cannot carry: {@link ErrorCode#BAD_REQUEST}, raised by the client itself).
+ * limit), and an access token this client cannot use (empty, holding a character an HTTP header
+ * cannot carry, or for another user or device than the state the client holds: {@code 4502
+ * UNAUTHORIZED}, raised by the client itself, as the TypeScript client does). The README's "What
+ * the application sees" lists them all, the same for both clients.
  *
  * <p>Instances are immutable and safe to share between threads.
  */
@@ -196,14 +198,6 @@ public final class HandoffException extends RuntimeException {
   /** A limit the client enforces itself, before anything reaches the server. */
   static HandoffException limit(String document, String message) {
     return new HandoffException(message, null, ErrorCode.LIMIT_EXCEEDED, 0, 0, 0, false, document);
-  }
-
-  /**
-   * A value the client refuses itself because the server could never accept it, e.g. an access
-   * token an HTTP header cannot carry: {@link ErrorCode#BAD_REQUEST}, not retryable.
-   */
-  static HandoffException invalid(String message, Throwable cause) {
-    return new HandoffException(message, cause, ErrorCode.BAD_REQUEST, 0, 0, 0, false, null);
   }
 
   /**

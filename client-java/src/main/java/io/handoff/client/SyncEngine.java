@@ -437,14 +437,20 @@ final class SyncEngine {
 
   /**
    * The access token can never be sent (empty, or holding a character an HTTP header cannot carry):
-   * retrying with it would fail forever, so the client stops and reports a BAD_REQUEST.
+   * retrying with it would fail forever, so the client stops, even with a token source, under
+   * {@code 4502 UNAUTHORIZED} as the TypeScript client does, and reports it to onError too.
    */
   private void refuseToken(InvalidTokenException e) {
-    HandoffException invalid =
-        HandoffException.invalid("the access token cannot be used: " + e.getMessage(), e);
-    log.warn("{}", invalid.getMessage());
-    stop(invalid, 0, invalid.getMessage());
-    listeners.error(invalid);
+    unusableToken("the access token cannot be used: " + e.getMessage(), e);
+  }
+
+  /** Stops under 4502 for a token this client cannot use, and reports it to onError. */
+  private void unusableToken(String reason, Throwable cause) {
+    int code = CloseCode.UNAUTHORIZED.code();
+    HandoffException unusable = HandoffException.closed(code, reason, cause);
+    log.warn("{}", unusable.getMessage());
+    stop(unusable, code, reason);
+    listeners.error(unusable);
   }
 
   private void onClosed(Link l, int code, String reason, Throwable cause) {
@@ -598,24 +604,20 @@ final class SyncEngine {
     if (userId != null
         && (!userId.equals(welcome.getUserId()) || !deviceId.equals(welcome.getDeviceId()))) {
       // The documents and writes held are another device's: they must not go out under this one.
-      HandoffException other =
-          HandoffException.invalid(
-              "the token is for "
-                  + welcome.getUserId()
-                  + "/"
-                  + welcome.getDeviceId()
-                  + " but this client holds the state of "
-                  + userId
-                  + "/"
-                  + deviceId
-                  + ": build a client per user and device",
-              null);
-      log.warn("{}", other.getMessage());
       link = null;
       connectionLost();
       l.channel.close();
-      stop(other, 0, other.getMessage());
-      listeners.error(other);
+      unusableToken(
+          "the access token cannot be used: it is for "
+              + welcome.getUserId()
+              + "/"
+              + welcome.getDeviceId()
+              + " but this client holds the state of "
+              + userId
+              + "/"
+              + deviceId
+              + ": build a client per user and device",
+          null);
       return;
     }
     l.welcomed = true;

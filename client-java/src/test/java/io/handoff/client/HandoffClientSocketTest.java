@@ -427,7 +427,7 @@ class HandoffClientSocketTest {
   // ---- credentials that can never be sent ----
 
   @Test
-  void tokenWithALineBreakFailsAtOnceWithBadRequestAndNoRetry() throws Exception {
+  void tokenWithALineBreakFailsAtOnceWithUnauthorizedAndNoRetry() throws Exception {
     AtomicInteger asked = new AtomicInteger();
     client =
         clientBuilder()
@@ -441,15 +441,16 @@ class HandoffClientSocketTest {
 
     HandoffException e = failureOf(client.connect());
 
-    assertEquals(ErrorCode.BAD_REQUEST, e.errorCode());
-    assertEquals(0, e.closeCode());
+    // 4502 UNAUTHORIZED, as the TypeScript client reports a token it cannot send.
+    assertNull(e.errorCode());
+    assertEquals(4502, e.closeCode());
     assertFalse(e.retryable());
-    assertTrue(e.getMessage().contains("token"), e.getMessage());
+    assertTrue(e.getMessage().contains("the access token cannot be used"), e.getMessage());
     assertFalse(e.getMessage().contains(TOKEN), "the token must not be in the message");
-    assertEquals(ErrorCode.BAD_REQUEST, failureOf(written).errorCode());
+    assertEquals(4502, failureOf(written).closeCode());
     HandoffException reported = errors.poll(WAIT, TimeUnit.SECONDS);
     assertNotNull(reported, "onError must report it");
-    assertEquals(ErrorCode.BAD_REQUEST, reported.errorCode());
+    assertEquals(4502, reported.closeCode());
     assertEquals(ConnectionState.CLOSED, client.state());
     assertNull(server.acceptWithin(QUIET_MILLIS), "no connection attempt follows");
     assertEquals(1, asked.get(), "the client must not retry with a token it cannot send");
@@ -458,7 +459,7 @@ class HandoffClientSocketTest {
   }
 
   @Test
-  void emptyTokenFromTheTokenSourceFailsAtOnceWithBadRequest() throws Exception {
+  void emptyTokenFromTheTokenSourceFailsAtOnceWithUnauthorized() throws Exception {
     AtomicInteger asked = new AtomicInteger();
     client =
         clientBuilder()
@@ -471,7 +472,7 @@ class HandoffClientSocketTest {
 
     HandoffException e = failureOf(client.connect());
 
-    assertEquals(ErrorCode.BAD_REQUEST, e.errorCode());
+    assertEquals(4502, e.closeCode());
     assertTrue(e.getMessage().contains("empty"), e.getMessage());
     assertEquals(ConnectionState.CLOSED, client.state());
     assertNull(server.acceptWithin(QUIET_MILLIS), "no connection attempt follows");

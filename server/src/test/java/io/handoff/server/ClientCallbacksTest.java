@@ -14,7 +14,6 @@ import io.handoff.client.PresenceListener;
 import io.handoff.protocol.CloseCode;
 import io.handoff.protocol.v1.Activity;
 import io.handoff.protocol.v1.DevicePresence;
-import io.handoff.protocol.v1.ErrorCode;
 import io.handoff.protocol.v1.Offer;
 import io.handoff.protocol.v1.OfferOutcome;
 import io.netty.channel.EventLoopGroup;
@@ -136,7 +135,8 @@ class ClientCallbacksTest {
     ExecutionException failed =
         assertThrows(ExecutionException.class, () -> held.get(10, TimeUnit.SECONDS));
     HandoffException e = (HandoffException) failed.getCause();
-    assertEquals(ErrorCode.BAD_REQUEST, e.errorCode(), e.getMessage());
+    // 4502 UNAUTHORIZED, as the TypeScript client reports it: a token this client cannot use.
+    assertEquals(4502, e.closeCode(), e.getMessage());
     assertEquals(ConnectionState.CLOSED, phone.state());
     // Reported to the listener just after the held writes fail (on the client's loop).
     Conditions.await(

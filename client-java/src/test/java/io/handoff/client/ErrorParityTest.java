@@ -1,0 +1,128 @@
+package io.handoff.client;
+
+import static io.handoff.client.Frames.bytes;
+import static io.handoff.client.Frames.welcome;
+import static io.handoff.client.Frames.welcomeBuilder;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertInstanceOf;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertSame;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.handoff.protocol.v1.ClientFrame;
+import io.handoff.protocol.v1.ErrorCode;
+import io.handoff.protocol.v1.ListDevices;
+import io.handoff.protocol.v1.ServerFrame;
+import java.net.URI;
+import java.time.Duration;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
+import org.junit.jupiter.api.Test;
+
+/**
+ * What the application sees when the client refuses or gives up on something, the same as from the
+ * TypeScript client (README, "What the application sees"; client-js/test/error-parity.test.ts): the
+ * codes of the protocol's tables and the same words. No sockets: the engine is driven frame by
+ * frame, as in {@link SyncEngineTest}.
+ */
+class ErrorParityTest {
+  private final FakeConnector connector = new FakeConnector();
+  private final ManualScheduler scheduler = new ManualScheduler();
+  private final RecordingListener listener = new RecordingListener();
+  private final SyncEngine engine = engine();
+
+  private SyncEngine engine() {
+    HandoffClient.Builder builder =
+        HandoffClient.builder()
+            .url(URI.create("ws://127.0.0.1:9/ws"))
+            .token("t")
+            .reconnectBackoff(Duration.ofMillis(100), Duration.ofSeconds(1))
+            .listener(listener);
+    ClientConfig config = new ClientConfig(builder);
+    return new SyncEngine(
+        config,
+        connector,
+        scheduler,
+        Runnable::run,
+        new Backoff(config.reconnectInitial.toNanos(), config.reconnectMax.toNanos(), () -> 0.5),
+        () -> 42);
+  }
+
+  private static HandoffException failure(CompletableFuture<?> future) {
+    assertTrue(future.isCompletedExceptionally(), "future should have failed");
+    CompletionException e = assertThrows(CompletionException.class, future::join);
+    return assertInstanceOf(HandoffException.class, e.getCause());
+  }
+
+  @Test
+  void aTerminalCloseNamesItsCodeAndTheProtocolsReasonWhenTheCloseGaveNone() {
+    CompletableFuture<Void> connected = engine.connect();
+    connector.last().open().closeWith(4503, "");
+
+    HandoffException e = failure(connected);
+    assertEquals(4503, e.closeCode());
+    assertNull(e.errorCode());
+    assertEquals(
+        "connection closed for good with code 4503 (SESSION_REVOKED): device session revoked",
+        e.getMessage());
+  }
+
+  @Test
+  void aHelloRefusedForGoodFailsTheWritesWithTheRefusalAndClosesWithoutACloseCode() {
+    CompletableFuture<Void> connected = engine.connect();
+    CompletableFuture<Long> written = engine.document("cart").set("f", bytes("1"));
+    FakeChannel channel = connector.last().open();
+    channel.receive(
+        ServerFrame.newBuilder()
+            .setRequestId(SyncEngine.HELLO_REQUEST_ID)
+            .setError(
+                io.handoff.protocol.v1.Error.newBuilder()
+                    .setCode(ErrorCode.LIMIT_EXCEEDED)
+                    .setMessage("1001 documents, the limit is 1000"))
+            .build());
+
+    String refused =
+        "the server refused the Hello: LIMIT_EXCEEDED: 1001 documents, the limit is 1000";
+    for (HandoffException e :
+        new HandoffException[] {failure(connected), failure(written), listener.errors.get(0)}) {
+      assertEquals(ErrorCode.LIMIT_EXCEEDED, e.errorCode());
+      assertEquals(0, e.closeCode());
+      assertEquals(refused, e.getMessage());
+      assertFalse(e.mayHaveBeenApplied());
+    }
+    assertEquals(
+        new RecordingListener.StateChange(ConnectionState.CLOSED, 0, refused),
+        listener.states.get(listener.states.size() - 1));
+  }
+
+  @Test
+  void aWelcomeForAnotherDeviceStopsTheClientWith4502ReportedAsAnError() {
+    engine.connect();
+    FakeChannel first = connector.last().open();
+    first.receive(welcome(0));
+    first.closeWith(4000, "draining");
+    scheduler.runPending();
+    FakeChannel second = connector.last().open();
+
+    second.receive(welcome(welcomeBuilder(0).setDeviceId("tablet")));
+
+    assertEquals(ConnectionState.CLOSED, engine.state());
+    RecordingListener.StateChange last = listener.states.get(listener.states.size() - 1);
+    assertEquals(4502, last.closeCode(), last.toString());
+    HandoffException e = listener.errors.get(listener.errors.size() - 1);
+    assertEquals(4502, e.closeCode());
+    assertNull(e.errorCode());
+    assertTrue(
+        e.getMessage()
+            .startsWith(
+                "connection closed for good with code 4502 (UNAUTHORIZED): the access token cannot"
+                    + " be used: it is for "),
+        e.getMessage());
+    CompletableFuture<ServerFrame> later = new CompletableFuture<>();
+    engine.requestOnceConnected(
+        ClientFrame.newBuilder().setListDevices(ListDevices.getDefaultInstance()), later);
+    assertSame(e, failure(later), "a request made now fails with the same error");
+  }
+}

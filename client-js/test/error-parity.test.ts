@@ -1,0 +1,185 @@
+// What the application sees when the client refuses or gives up on something, the same as from the Java
+// client (README "What the application sees"): the codes of the protocol's tables, and the Java client's
+// words. The engine is driven frame by frame through its Connector, as in engine-refusals.test.ts.
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { create } from "@bufbuild/protobuf";
+import { Backoff } from "../src/backoff.js";
+import type { HandoffError } from "../src/errors.js";
+import { type ClientEvents, type FrameChannel, type FrameListener, SyncEngine } from "../src/engine.js";
+import { Emitter } from "../src/events.js";
+import { type ClientFrame, ClientFrameSchema, ErrorCode, type ServerFrame, ServerFrameSchema } from "../src/gen/handoff/v1/handoff_pb.js";
+import { Requests } from "../src/requests.js";
+import { MemoryStore } from "../src/store.js";
+
+/** An engine whose connection is open, its Hello sent, no Welcome yet; every state and error recorded. */
+async function opened(options: { maxPendingWrites?: number; tokens?: string[] } = {}) {
+  const sent: ClientFrame[] = [];
+  let link: FrameListener | undefined;
+  const channel: FrameChannel = { send: (f) => sent.push(f), close: () => {}, abort: () => {} };
+  const events = new Emitter<ClientEvents>();
+  const errors: HandoffError[] = [];
+  const states: [string, number, string][] = [];
+  events.on("error", (e) => errors.push(e));
+  events.on("state", (s, code, reason) => states.push([s, code, reason]));
+  const engine = new SyncEngine(
+    {
+      followAll: true,
+      followDocuments: [],
+      followPrefixes: [],
+      clientName: "test",
+      maxPendingWrites: options.maxPendingWrites ?? 10,
+      maxUnackedWriteBytes: 1 << 24,
+      maxInFlightWrites: 4,
+      connectTimeoutMs: 60_000,
+      refreshToken: options.tokens ? async () => options.tokens!.shift() : undefined,
+    },
+    (listener) => {
+      link = listener;
+      return channel;
+    },
+    new Backoff(1, 2),
+    events,
+    new Requests(new Emitter()),
+    new MemoryStore(),
+  );
+  const connected = engine.connect();
+  connected.catch(() => {});
+  while (!link) await new Promise((r) => setImmediate(r));
+  link.onOpen();
+  return { engine, link: () => link!, sent, errors, states, connected };
+}
+
+const welcome = (userId = "u", deviceId = "phone") =>
+  create(ServerFrameSchema, { requestId: 1n, body: { case: "welcome", value: { userId, deviceId } } });
+
+function errorFrame(requestId: bigint, value: Record<string, unknown>): ServerFrame {
+  return create(ServerFrameSchema, { requestId, body: { case: "error", value } });
+}
+
+async function failure(p: Promise<unknown>): Promise<HandoffError> {
+  try {
+    await p;
+  } catch (e) {
+    return e as HandoffError;
+  }
+  throw new Error("did not fail");
+}
+
+test("a terminal close reads as in the Java client: its code, its name, and the reason (the protocol's default without one)", async () => {
+  const { engine, link, connected, states } = await opened();
+  link().onClose(4503, "");
+  const e = await failure(connected);
+  assert.equal(e.code, "CLOSED");
+  assert.equal(e.closeCode, 4503);
+  assert.equal(e.message, "connection closed for good with code 4503 (SESSION_REVOKED): device session revoked");
+  assert.deepEqual(states.at(-1), ["closed", 4503, ""]);
+  await engine.close();
+});
+
+test("a Hello refused for good fails the writes with the server's refusal, and closes without a close code, as the Java client", async () => {
+  const { engine, link, connected, states, errors } = await opened();
+  const write = engine.document("cart").set("n", new Uint8Array([1]));
+  link().onFrame(errorFrame(1n, { code: ErrorCode.LIMIT_EXCEEDED, message: "1001 documents, the limit is 1000" }));
+  const refused = "the server refused the Hello: LIMIT_EXCEEDED: 1001 documents, the limit is 1000";
+  for (const e of [await failure(connected), await failure(write), errors[0]!]) {
+    assert.equal(e.code, "LIMIT_EXCEEDED");
+    assert.equal(e.errorCode, ErrorCode.LIMIT_EXCEEDED);
+    assert.equal(e.closeCode, undefined);
+    assert.equal(e.message, refused);
+    assert.equal(e.mayHaveBeenApplied, false);
+  }
+  assert.deepEqual(states.at(-1), ["closed", 0, refused]);
+  // A request made now fails with the same reason.
+  const later = await failure(engine.requestOnceConnected(create(ClientFrameSchema)));
+  assert.equal(later.errorCode, ErrorCode.LIMIT_EXCEEDED);
+  await engine.close();
+});
+
+test("a token this client cannot use stops it with 4502 and is reported as an error, as in the Java client", async () => {
+  const { engine, link, connected, states, errors } = await opened();
+  const why = "the access token cannot be used: it holds characters a token cannot have";
+  link().onClose(4502, why, { tokenUnusable: true });
+  const e = await failure(connected);
+  assert.equal(e.closeCode, 4502);
+  assert.equal(e.message, `connection closed for good with code 4502 (UNAUTHORIZED): ${why}`);
+  assert.deepEqual(states.at(-1), ["closed", 4502, why]);
+  assert.equal(errors.length, 1, "reported to the error listeners too");
+  assert.equal(errors[0]!.closeCode, 4502);
+  await engine.close();
+});
+
+test("a Welcome for another user or device stops the client with 4502, reported as an error, as in the Java client", async () => {
+  const { engine, link, errors, states } = await opened();
+  link().onFrame(welcome("u", "phone"));
+  await engine.connect();
+  const first = link();
+  engine.dropConnection();
+  const deadline = Date.now() + 10_000;
+  while (link() === first && Date.now() < deadline) await new Promise((r) => setTimeout(r, 1));
+  link().onOpen();
+  link().onFrame(welcome("u", "tablet"));
+  assert.equal(states.at(-1)![0], "closed");
+  assert.equal(states.at(-1)![1], 4502);
+  const e = errors.at(-1)!;
+  assert.equal(e.closeCode, 4502);
+  assert.match(e.message, /^connection closed for good with code 4502 \(UNAUTHORIZED\): the access token cannot be used: it is for u\/tablet/);
+  const later = await failure(engine.requestOnceConnected(create(ClientFrameSchema)));
+  assert.equal(later, e, "a request made now fails with the same error");
+  await engine.close();
+});
+
+test("a refused write reads as in the Java client", async () => {
+  const { engine, link, sent } = await opened();
+  link().onFrame(welcome());
+  const write = engine.document("cart").set("n", new Uint8Array([1]));
+  await new Promise((r) => setImmediate(r));
+  const w = sent.find((f) => f.body.case === "write")!;
+  const seq = w.body.case === "write" ? w.body.value.clientSeq : 0n;
+  link().onFrame(
+    errorFrame(0n, { code: ErrorCode.CONFLICT, document: "cart", clientSeq: seq, currentVersion: 7n, epoch: 3n }),
+  );
+  const e = await failure(write);
+  assert.equal(e.message, `CONFLICT on document 'cart' (write #${seq}): document is at version 7`);
+  assert.equal(e.errorCode, ErrorCode.CONFLICT);
+  assert.equal(e.currentVersion, 7n);
+  await engine.close();
+});
+
+test("a write the client refuses itself carries LIMIT_EXCEEDED's number, as in the Java client", async () => {
+  const { engine } = await opened({ maxPendingWrites: 1 });
+  const first = engine.document("a").set("n", new Uint8Array([1]));
+  first.catch(() => {});
+  const e = await failure(engine.document("b").set("n", new Uint8Array([1])));
+  assert.equal(e.code, "LIMIT_EXCEEDED");
+  assert.equal(e.errorCode, ErrorCode.LIMIT_EXCEEDED);
+  await engine.close();
+});
+
+test("a request made while disconnected is retryable, as in the Java client", async () => {
+  const { engine } = await opened();
+  const e = await failure(engine.request(create(ClientFrameSchema)));
+  assert.equal(e.code, "NOT_CONNECTED");
+  assert.equal(e.message, "not connected; try again once connected");
+  assert.equal(e.retryable, true);
+  await engine.close();
+});
+
+test("a RefreshToken when 1,024 requests wait for answers goes unnumbered, although that limit is LIMIT_EXCEEDED (4)", async () => {
+  const { engine, link, sent } = await opened({ tokens: ["fresh"] });
+  link().onFrame(welcome());
+  await engine.connect();
+  const waiting = Array.from({ length: 1024 }, () => engine.request(create(ClientFrameSchema, { body: { case: "listDevices", value: {} } })));
+  for (const w of waiting) w.catch(() => {});
+  const full = await failure(engine.request(create(ClientFrameSchema, { body: { case: "listDevices", value: {} } })));
+  assert.equal(full.errorCode, ErrorCode.LIMIT_EXCEEDED);
+  link().onFrame(
+    create(ServerFrameSchema, { body: { case: "tokenExpiring", value: { expiresAtMs: BigInt(Date.now() + 60_000) } } }),
+  );
+  const deadline = Date.now() + 10_000;
+  while (!sent.some((f) => f.body.case === "refreshToken") && Date.now() < deadline) await new Promise((r) => setTimeout(r, 1));
+  const refresh = sent.find((f) => f.body.case === "refreshToken");
+  assert.ok(refresh, "the RefreshToken went");
+  assert.equal(refresh!.requestId, 0n);
+  await engine.close();
+});
