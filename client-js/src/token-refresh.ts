@@ -43,7 +43,9 @@ export class TokenRefresher {
       },
       (e) =>
         this.host.failed(
-          new HandoffError("CONNECTION_LOST", `token source failed; reconnecting at token expiry: ${String(e)}`),
+          new HandoffError("CONNECTION_LOST", `token source failed; reconnecting at token expiry: ${String(e)}`, {
+            retryable: true,
+          }),
         ),
     );
   }

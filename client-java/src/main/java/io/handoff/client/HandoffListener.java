@@ -48,7 +48,9 @@ public interface HandoffListener {
 
   /**
    * An error that is not tied to one of this client's writes: a server Error frame without a client
-   * sequence number, or a failure to start a connection attempt.
+   * sequence number, a failure to start a connection attempt, a token source that failed when the
+   * connection's token was about to expire, or why the client stopped by itself (a refused Hello, a
+   * token it cannot use).
    */
   default void onError(HandoffException error) {}
 }

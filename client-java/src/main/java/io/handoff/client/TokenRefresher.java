@@ -55,7 +55,7 @@ final class TokenRefresher {
       try {
         next = config.tokenSource.get();
       } catch (RuntimeException e) {
-        log.warn("token source failed; the connection will reconnect at token expiry", e);
+        sourceFailed(e);
         return;
       }
       next.whenComplete(
@@ -63,8 +63,11 @@ final class TokenRefresher {
               executor.execute(
                   () -> {
                     if (err != null) {
-                      log.warn(
-                          "token source failed; reconnecting at token expiry: {}", err.toString());
+                      sourceFailed(
+                          err instanceof java.util.concurrent.CompletionException
+                                  && err.getCause() != null
+                              ? err.getCause()
+                              : err);
                     } else if (l.isCurrent()) {
                       send(l, token);
                     }
@@ -77,8 +80,20 @@ final class TokenRefresher {
     try {
       send(l, config.tokenSupplier.get());
     } catch (RuntimeException e) {
-      log.warn("token supplier failed; the connection will reconnect at token expiry", e);
+      sourceFailed(e);
     }
+  }
+
+  /**
+   * The token source or supplier failed when the token was about to expire: the connection goes on
+   * until the server closes it at the expiry (4003) and the client reconnects, asking again. Told
+   * to onError, as the TypeScript client tells its "error" listeners, so the app learns of it now.
+   */
+  private void sourceFailed(Throwable err) {
+    HandoffException failed =
+        HandoffException.local("token source failed; reconnecting at token expiry: " + err, err);
+    log.warn("{}", failed.getMessage());
+    listeners.error(failed);
   }
 
   private void send(SyncEngine.Link l, String token) {

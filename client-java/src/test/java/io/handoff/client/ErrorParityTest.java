@@ -31,15 +31,15 @@ class ErrorParityTest {
   private final FakeConnector connector = new FakeConnector();
   private final ManualScheduler scheduler = new ManualScheduler();
   private final RecordingListener listener = new RecordingListener();
-  private final SyncEngine engine = engine();
+  private final SyncEngine engine = engine(b -> b.token("t"));
 
-  private SyncEngine engine() {
+  private SyncEngine engine(java.util.function.Consumer<HandoffClient.Builder> token) {
     HandoffClient.Builder builder =
         HandoffClient.builder()
             .url(URI.create("ws://127.0.0.1:9/ws"))
-            .token("t")
             .reconnectBackoff(Duration.ofMillis(100), Duration.ofSeconds(1))
             .listener(listener);
+    token.accept(builder);
     ClientConfig config = new ClientConfig(builder);
     return new SyncEngine(
         config,
@@ -124,5 +124,37 @@ class ErrorParityTest {
     engine.requestOnceConnected(
         ClientFrame.newBuilder().setListDevices(ListDevices.getDefaultInstance()), later);
     assertSame(e, failure(later), "a request made now fails with the same error");
+  }
+
+  @Test
+  void aTokenSourceThatFailsWhenTheTokenExpiresSoonIsReportedAsAnError() {
+    // The engine's connector here asks no token: the source is first asked at the TokenExpiring.
+    SyncEngine sourced =
+        engine(
+            b ->
+                b.tokenSource(
+                    () ->
+                        CompletableFuture.failedFuture(
+                            new IllegalStateException("the auth server is down"))));
+    sourced.connect();
+    FakeChannel channel = connector.last().open();
+    channel.receive(welcome(0));
+    channel.drain();
+
+    channel.receive(
+        ServerFrame.newBuilder()
+            .setTokenExpiring(
+                io.handoff.protocol.v1.TokenExpiring.newBuilder().setExpiresAtMs(60_000))
+            .build());
+
+    assertEquals(1, listener.errors.size(), listener.errors.toString());
+    HandoffException e = listener.errors.get(0);
+    assertTrue(
+        e.getMessage()
+            .startsWith(
+                "token source failed; reconnecting at token expiry:"
+                    + " java.lang.IllegalStateException: the auth server is down"),
+        e.getMessage());
+    assertEquals(ConnectionState.CONNECTED, sourced.state(), "the connection goes on");
   }
 }
