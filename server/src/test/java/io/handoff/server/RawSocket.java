@@ -120,6 +120,21 @@ final class RawSocket implements AutoCloseable {
     }
   }
 
+  /** Reads frames up to and with the server's next WebSocket ping; returns the ping's payload. */
+  byte[] readUntilPing() throws IOException {
+    while (true) {
+      int b0 = in.readUnsignedByte();
+      byte[] payload = new byte[(int) readLength()];
+      in.readFully(payload);
+      if ((b0 & 0x0f) == 0x9) {
+        return payload;
+      }
+      if ((b0 & 0x0f) == 0x8) {
+        throw new IOException("closed by the server");
+      }
+    }
+  }
+
   /** Reads an HTTP response's status line and headers, up to and with the blank line. */
   String readHead() throws IOException {
     ByteArrayOutputStream b = new ByteArrayOutputStream();

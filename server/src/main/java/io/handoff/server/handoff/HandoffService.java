@@ -48,8 +48,9 @@ import org.slf4j.LoggerFactory;
  * message from the dead node. The keeper thread only picks the users: each user's store call is
  * made from the event loop of one of the user's sessions, so its answer is read on that loop (its
  * own Redis connection, with the Redis I/O on the loops) and handed to sessions that share the loop
- * without waking another thread. {@link #stop()} ends the keeper and every store write of this
- * node's sessions, as a crash would.
+ * without waking another thread. The keeper thread waits for those calls, a batch at a time, and
+ * nothing else runs on it, so its waits hold up no connection's timers. {@link #stop()} ends the
+ * keeper and every store write of this node's sessions, as a crash would.
  */
 public final class HandoffService {
   private static final Logger log = LoggerFactory.getLogger(HandoffService.class);
@@ -75,6 +76,8 @@ public final class HandoffService {
   private final ArrayDeque<String> round = new ArrayDeque<>();
   private int perSlice;
   private long sliceMillis;
+  // When the store last answered one of the keeper's calls (node's nanos): set on the loops.
+  private volatile long lastAnswer;
   private volatile boolean stopped;
   private final Set<CompletableFuture<?>> leaving = ConcurrentHashMap.newKeySet();
 
@@ -104,12 +107,22 @@ public final class HandoffService {
     // instead of a burst per period that would queue the writes behind it.
     long period = keeperPeriod(limits.presenceTtl()).toMillis();
     sliceMillis = Math.max(1, period / KEEPER_SLICES);
-    armKeeper();
+    lastAnswer = time.nanoTime();
+    armKeeper(time.nanoTime());
   }
 
-  private void armKeeper() {
+  /**
+   * Sets the next slice one slice after {@code sliceStart} (nanos of the node's time), or, if that
+   * passed already (the store held the keeper), one slice from now.
+   */
+  private void armKeeper(long sliceStart) {
     if (!stopped) {
-      time.schedule(keeper, this::keepSlice, sliceMillis, TimeUnit.MILLISECONDS);
+      long next = sliceStart + TimeUnit.MILLISECONDS.toNanos(sliceMillis);
+      if (next - time.nanoTime() > 0) {
+        time.scheduleAt(keeper, this::keepSlice, next);
+      } else {
+        time.schedule(keeper, this::keepSlice, sliceMillis, TimeUnit.MILLISECONDS);
+      }
     }
   }
 
@@ -248,32 +261,64 @@ public final class HandoffService {
         });
   }
 
-  /** Keeps the next slice of this node's users: over KEEPER_SLICES calls, every user once. */
+  /**
+   * Keeps the next slice of this node's users: over KEEPER_SLICES calls, every user once. The
+   * slice's users go in batches of KEEPER_BATCH, each sent once the one before it was answered.
+   * While the store answered any of the keeper's calls within two periods, a batch is waited for at
+   * most its share of the slice: calls that hang (a hung shard of a Cluster holds its users') keep
+   * neither the slice's other batches nor the next slices from the users whose shards answer, whose
+   * entries would otherwise lapse (KeeperHungShardTest). Once nothing answered for two periods (the
+   * store is down or paused), each batch is waited for until answered or failed (the store's
+   * command timeout) or the presence TTL, so a paused Redis is not sent every user's call every
+   * period, to hold and run all at once when it resumes.
+   */
   private void keepSlice() {
     if (stopped) {
       return;
     }
+    long start = time.nanoTime();
     try {
       if (round.isEmpty()) {
         round.addAll(online.keySet());
         perSlice = Math.max(1, (round.size() + KEEPER_SLICES - 1) / KEEPER_SLICES);
       }
-      for (int done = 0; done < perSlice && !round.isEmpty() && !stopped; ) {
+      int batches = (Math.min(perSlice, round.size()) + KEEPER_BATCH - 1) / KEEPER_BATCH;
+      long sliceNanos = TimeUnit.MILLISECONDS.toNanos(sliceMillis);
+      long answering = 2 * keeperPeriod(limits.presenceTtl()).toNanos();
+      int sent = 0;
+      for (int done = 0; done < perSlice && !round.isEmpty() && !stopped; sent++) {
         List<CompletableFuture<?>> batch = new ArrayList<>();
         while (batch.size() < KEEPER_BATCH && done < perSlice && !round.isEmpty()) {
           batch.add(keepOnLoop(round.poll()));
           done++;
         }
-        CompletableFuture.allOf(batch.toArray(new CompletableFuture<?>[0]))
-            .orTimeout(limits.presenceTtl().toMillis(), TimeUnit.MILLISECONDS)
-            .exceptionally(e -> null)
-            .join();
+        long now = time.nanoTime();
+        long wait =
+            now - lastAnswer < answering
+                ? start + sliceNanos * (sent + 1) / Math.max(1, batches) - now
+                : limits.presenceTtl().toNanos();
+        if (!await(CompletableFuture.allOf(batch.toArray(new CompletableFuture<?>[0])), wait)) {
+          return; // Interrupted: the keeper is stopping.
+        }
       }
     } catch (RuntimeException e) {
       log.warn("presence refresh failed: {}", e.toString());
     } finally {
-      armKeeper();
+      armKeeper(start);
     }
+  }
+
+  /** Waits up to {@code nanos} for {@code batch}; false if interrupted. */
+  private static boolean await(CompletableFuture<?> batch, long nanos) {
+    try {
+      batch.get(Math.max(0, nanos), TimeUnit.NANOSECONDS);
+    } catch (ExecutionException | TimeoutException e) {
+      // Failed calls are logged by keepUser; calls still out are left to finish on their own.
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      return false;
+    }
+    return true;
   }
 
   /**
@@ -310,6 +355,7 @@ public final class HandoffService {
         .keep(user, live, entryTtl(), config.storeLimits().maxDevicesPerUser())
         .thenAccept(
             (List<DevicePresence> all) -> {
+              lastAnswer = time.nanoTime();
               for (HandoffSession s : sessions) {
                 s.presenceRead(all);
               }

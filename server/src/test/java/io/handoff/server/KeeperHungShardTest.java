@@ -1,0 +1,162 @@
+package io.handoff.server;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.handoff.server.engine.StoreLimits;
+import io.handoff.server.engine.redis.RedisEngine;
+import io.handoff.server.handoff.HandoffLimits;
+import io.lettuce.core.RedisClient;
+import io.lettuce.core.RedisURI;
+import io.lettuce.core.api.StatefulRedisConnection;
+import io.lettuce.core.cluster.RedisClusterClient;
+import io.lettuce.core.cluster.SlotHash;
+import io.lettuce.core.cluster.models.partitions.Partitions;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+
+/**
+ * One hung shard of a Redis Cluster (SIGSTOP of its only process) must not stop the presence keeper
+ * from keeping the users of the other shards: their devices are connected to a live node and their
+ * shards answer, so their presence entries must not lapse. On a private Cluster and the real clock:
+ * what is measured is how long the keeper's calls to the hung shard keep it from the others.
+ */
+class KeeperHungShardTest {
+  // Entries three fifths ahead (1.8 s); a slice every 50 ms; a call to the hung shard times out
+  // after 2 s.
+  private static final Duration PRESENCE_TTL = Duration.ofSeconds(3);
+  private static final int HUNG_USERS = 3;
+
+  private final Nodes nodes = new Nodes();
+  private final RedisClusterProcess.Private cluster = nodes.add(RedisClusterProcess.startPrivate());
+  private String pausedPid;
+
+  @AfterEach
+  void tearDown() throws Exception {
+    if (pausedPid != null) {
+      signal("-CONT", pausedPid);
+    }
+    nodes.close();
+  }
+
+  @Test
+  void aHungShardDoesNotLetTheOtherShardsUsersPresenceLapse() throws Exception {
+    StoreLimits limits = StoreLimits.builder().build();
+    HandoffServer node =
+        nodes.start(
+            "a",
+            RedisEngine.connectCluster(cluster.seeds(), nodes.prefix, limits),
+            b ->
+                b.storeLimits(limits)
+                    .handoffLimits(HandoffLimits.builder().presenceTtl(PRESENCE_TTL).build()));
+
+    // Users on the shard to hang, and one user on another shard.
+    RedisURI hung = RedisURI.create(cluster.seeds().get(cluster.seeds().size() - 1));
+    Partitions partitions = partitions();
+    List<String> onHung = new ArrayList<>();
+    String healthy = null;
+    RedisURI healthyShard = null;
+    for (int i = 0; onHung.size() < HUNG_USERS || healthy == null; i++) {
+      String user = "user" + i;
+      RedisURI shard = partitions.getPartitionBySlot(SlotHash.getSlot(user)).getUri();
+      if (shard.getPort() == hung.getPort()) {
+        if (onHung.size() < HUNG_USERS) {
+          onHung.add(user);
+        }
+      } else if (healthy == null) {
+        healthy = user;
+        healthyShard = shard;
+      }
+    }
+    List<String> users = new ArrayList<>(onHung);
+    users.add(healthy);
+    for (String user : users) {
+      TestDevice d = nodes.add(TestDevice.connect(node.port(), TestServer.token(user, "phone")));
+      assertTrue(d.hello().hasWelcome(), user + "'s phone is welcomed");
+    }
+
+    byte[] key = (nodes.prefix + "{" + healthy + "}:pr").getBytes(StandardCharsets.UTF_8);
+    byte[] field = "phone".getBytes(StandardCharsets.UTF_8);
+    RedisClient client = RedisClient.create(healthyShard);
+    try (StatefulRedisConnection<byte[], byte[]> store =
+        client.connect(io.lettuce.core.codec.ByteArrayCodec.INSTANCE)) {
+      pausedPid = pid(hung);
+      signal("-STOP", pausedPid);
+
+      // The healthy user's phone must be refreshed again and again, never past its deadline.
+      long[] refreshes = {0};
+      long[] lastDeadline = {deadline(store, key, field)};
+      String user = healthy;
+      Conditions.await(
+          "five refreshes of " + user + "'s phone while a shard hangs",
+          () -> {
+            long now = System.currentTimeMillis();
+            long d = deadline(store, key, field);
+            if (d < now) {
+              throw new AssertionError(
+                  user
+                      + "'s phone, connected to a live node on a shard that answers, read offline "
+                      + (now - d)
+                      + " ms past its deadline after "
+                      + refreshes[0]
+                      + " refreshes while another shard hung");
+            }
+            if (d != lastDeadline[0]) {
+              refreshes[0]++;
+              lastDeadline[0] = d;
+            }
+            return refreshes[0] >= 5;
+          },
+          Duration.ofSeconds(60),
+          Duration.ofMillis(5));
+    } finally {
+      client.shutdown();
+    }
+  }
+
+  /** The deadline of {@code field}'s presence entry at {@code key}: "on|conn|seen|deadline". */
+  private static long deadline(
+      StatefulRedisConnection<byte[], byte[]> store, byte[] key, byte[] field) {
+    byte[] v = store.sync().hget(key, field);
+    assertNotNull(v, "no presence entry");
+    String s = new String(v, StandardCharsets.UTF_8);
+    return Long.parseLong(s.substring(s.lastIndexOf('|') + 1));
+  }
+
+  private Partitions partitions() {
+    RedisClusterClient client =
+        RedisClusterClient.create(cluster.seeds().stream().map(RedisURI::create).toList());
+    try {
+      client.refreshPartitions();
+      return client.getPartitions();
+    } finally {
+      client.shutdown();
+    }
+  }
+
+  private static String pid(RedisURI uri) {
+    RedisClient client = RedisClient.create(uri);
+    try (StatefulRedisConnection<String, String> c = client.connect()) {
+      for (String line : c.sync().info("server").split("\r?\n")) {
+        if (line.startsWith("process_id:")) {
+          return line.substring("process_id:".length()).trim();
+        }
+      }
+    } finally {
+      client.shutdown();
+    }
+    throw new AssertionError("no process_id in INFO server of " + uri);
+  }
+
+  private static void signal(String sig, String pid) throws Exception {
+    Process kill = new ProcessBuilder("kill", sig, pid).inheritIO().start();
+    assertTrue(kill.waitFor(10, TimeUnit.SECONDS));
+    assertEquals(0, kill.exitValue(), "kill " + sig + " " + pid);
+  }
+}
