@@ -29,7 +29,7 @@ class IdleConnectionObjectsTest {
     BYTES.put("io.handoff.server.session.Session", 64);
     BYTES.put("io.handoff.server.session.Outbox", 40);
     BYTES.put("io.handoff.server.sync.DocumentSession", 40);
-    BYTES.put("io.handoff.server.handoff.HandoffSession", 72);
+    BYTES.put("io.handoff.server.handoff.HandoffSession", 64);
     BYTES.put("io.handoff.server.devices.TokenKeeper", 48);
     BYTES.put("io.handoff.server.auth.Principal", 32);
     BYTES.put("io.handoff.server.engine.memory.MemoryHandoffStore$Presence", 48);

@@ -9,6 +9,7 @@ import io.handoff.protocol.v1.ServerFrame;
 import io.handoff.protocol.v1.Welcome;
 import io.handoff.server.session.Connection;
 import io.handoff.server.sync.WriteValidator;
+import io.handoff.server.transport.TokenBucket;
 import java.util.Collections;
 import java.util.HashMap;
 import java.util.List;
@@ -23,10 +24,23 @@ final class Activities {
   private final HandoffService service;
   // Allocated on first use; until then the shared empty map.
   private Map<String, Activity> seen = Collections.emptyMap();
+  // The connection's activity and offer request rate limit (HandoffSession#takeToken), made by the
+  // first request (full then, as it would be by then anyway). Here rather than in HandoffSession:
+  // every request makes this object, and an idle connection holds neither.
+  private TokenBucket requests;
 
   Activities(Connection connection, HandoffService service) {
     this.connection = connection;
     this.service = service;
+  }
+
+  /** Takes one of the connection's request tokens if there is one. */
+  boolean takeToken(long nanos) {
+    if (requests == null) {
+      int rate = service.limits.maxRequestsPerSecond();
+      requests = new TokenBucket(rate, rate, nanos);
+    }
+    return requests.tryTake(nanos);
   }
 
   private String user() {

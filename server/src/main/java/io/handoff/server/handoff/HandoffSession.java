@@ -17,7 +17,6 @@ import io.handoff.protocol.v1.Welcome;
 import io.handoff.server.engine.ResumeStore;
 import io.handoff.server.session.Connection;
 import io.handoff.server.sync.FollowFilter;
-import io.handoff.server.transport.TokenBucket;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Collection;
@@ -62,20 +61,31 @@ public final class HandoffSession extends Presence {
   private static final CompletableFuture<?> DONE = CompletableFuture.completedFuture(null);
 
   // ---- event loop only ----
-  private boolean live;
-  private boolean rereadAfterWelcome;
+  // LIVE, REREAD_AFTER_WELCOME and CLAIMED_ELSEWHERE in one byte: every write and read of them is
+  // on the connection's event loop (the volatile flags above are apart: other threads write them).
+  private byte loopFlags;
+  // Pushes flow: the Welcome went out and the connection has not ended.
+  private static final byte LIVE = 1;
+  // Signals may have been missed before the Welcome: re-read once it went out.
+  private static final byte REREAD_AFTER_WELCOME = 2;
+  // Another node said this device came online there before this connection was welcomed.
+  private static final byte CLAIMED_ELSEWHERE = 4;
   // The last re-read of activities, offers and presence (reconcile waits for it); DONE once read.
   private CompletableFuture<?> lastReread = DONE;
-  // Another node said this device came online there before this connection was welcomed.
-  private boolean claimedElsewhere;
   // Presence signals received before the Welcome, at most MAX_EARLY_PRESENCE; null when none.
   private List<DevicePresence> earlyPresence;
-  // The request rate limit, made by the first request (full then, as it would be by then anyway).
-  private TokenBucket requests;
 
   HandoffSession(Connection connection, HandoffService service) {
     super(connection);
     this.service = service;
+  }
+
+  private boolean is(byte flag) {
+    return (loopFlags & flag) != 0;
+  }
+
+  private void set(byte flag, boolean on) {
+    loopFlags = (byte) (on ? loopFlags | flag : loopFlags & ~flag);
   }
 
   boolean isOnline() {
@@ -230,9 +240,9 @@ public final class HandoffSession extends Presence {
 
   /** After the Welcome went out: from now on pushes flow. Event loop. */
   public void welcomed() {
-    live = true;
-    if (claimedElsewhere) {
-      claimedElsewhere = false;
+    set(LIVE, true);
+    if (is(CLAIMED_ELSEWHERE)) {
+      set(CLAIMED_ELSEWHERE, false);
       closeIfReplaced();
     }
     if (earlyPresence != null) {
@@ -241,12 +251,12 @@ public final class HandoffSession extends Presence {
       // a disagreement costs a re-read (in a reconnect storm a user's devices come back together,
       // and each would otherwise re-read everything once per sibling).
       if (!presenceAgrees(earlyPresence)) {
-        rereadAfterWelcome = true;
+        set(REREAD_AFTER_WELCOME, true);
       }
       earlyPresence = null;
     }
-    if (rereadAfterWelcome) {
-      rereadAfterWelcome = false;
+    if (is(REREAD_AFTER_WELCOME)) {
+      set(REREAD_AFTER_WELCOME, false);
       reread();
     }
   }
@@ -254,7 +264,7 @@ public final class HandoffSession extends Presence {
   /** The connection ended. Event loop. */
   public void closed() {
     closed = true;
-    live = false;
+    set(LIVE, false);
     if (offers != null) {
       offers.closed();
     }
@@ -293,7 +303,7 @@ public final class HandoffSession extends Presence {
       // After the hop above on the same loop, which started the re-read (or one before it did).
       connection.execute(
           () -> {
-            if (live && connection.active()) {
+            if (is(LIVE) && connection.active()) {
               lastReread.whenComplete((v, err) -> done.complete(null));
             } else {
               done.complete(null);
@@ -309,7 +319,7 @@ public final class HandoffSession extends Presence {
   void presenceRead(List<DevicePresence> all) {
     hop(
         () -> {
-          if (live) {
+          if (is(LIVE)) {
             pushPresence(all);
           }
         });
@@ -350,10 +360,10 @@ public final class HandoffSession extends Presence {
       try {
         if (hopsLost) {
           hopsLost = false;
-          if (live) {
+          if (is(LIVE)) {
             reread();
           } else {
-            rereadAfterWelcome = true;
+            set(REREAD_AFTER_WELCOME, true);
           }
         }
         queued.run();
@@ -375,17 +385,17 @@ public final class HandoffSession extends Presence {
       // newer connection of it there, which replaces this one as on one node (the Hub does that).
       if (s.getPresenceChanged().getPresence().getOnline()
           && !s.getOriginNode().equals(service.config.nodeId())) {
-        if (live) {
+        if (is(LIVE)) {
           closeIfReplaced();
         } else {
-          claimedElsewhere = true;
+          set(CLAIMED_ELSEWHERE, true);
         }
       }
       return;
     }
-    if (!live) {
+    if (!is(LIVE)) {
       // The Welcome's read may predate it.
-      if (s.hasPresenceChanged() && !rereadAfterWelcome) {
+      if (s.hasPresenceChanged() && !is(REREAD_AFTER_WELCOME)) {
         if (earlyPresence == null) {
           earlyPresence = new ArrayList<>(2);
         }
@@ -394,7 +404,7 @@ public final class HandoffSession extends Presence {
           return;
         }
       }
-      rereadAfterWelcome = true;
+      set(REREAD_AFTER_WELCOME, true);
       earlyPresence = null;
       return;
     }
@@ -478,13 +488,13 @@ public final class HandoffSession extends Presence {
     return offers;
   }
 
+  /**
+   * Takes one of the request rate limit's tokens. The limit lives in {@link Activities}, which
+   * every request makes anyway (publishing, and {@link #offers} for the others), so an idle
+   * connection that never sent one holds neither; the first request always finds a token.
+   */
   private boolean takeToken() {
-    long nanos = connection.nanoTime();
-    if (requests == null) {
-      int rate = service.limits.maxRequestsPerSecond();
-      requests = new TokenBucket(rate, rate, nanos);
-    }
-    return requests.tryTake(nanos);
+    return activities().takeToken(connection.nanoTime());
   }
 
   /**
