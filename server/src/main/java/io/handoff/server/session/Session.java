@@ -47,27 +47,12 @@ import java.util.function.BiConsumer;
  * the {@link Hub} calls from the broker's thread: they enqueue or hop. Store futures hop back onto
  * the event loop ({@link #onLoop}) before touching any state.
  */
-public final class Session implements Endpoint, Connection, Outbox.Owner {
-  private enum Phase {
-    OPENING,
-    AWAIT_HELLO,
-    SYNCING,
-    LIVE,
-    CLOSED
-  }
-
+public final class Session extends SessionState implements Endpoint, Connection, Outbox.Owner {
   private final Sessions node;
   final long opened; // the node's number for this connection, in order of upgrade (Hub)
   private Link link;
-  private Phase phase = Phase.OPENING;
-  private boolean closing;
-  private boolean draining;
-  // The broker may have lost events while the resume was read (SYNCING): read again once live.
-  private boolean recheckWhenLive;
   // Store calls the session's features wait for (onLoop), answered or not yet; event loop only.
   private int awaited;
-  private boolean admitted;
-  private boolean registered; // with the hub, as a session past Hello
   private Outbox outbox;
   private DocumentSession documents;
   private HandoffSession handoff;
@@ -96,23 +81,23 @@ public final class Session implements Endpoint, Connection, Outbox.Owner {
               + " connections on this node, the limit");
       return;
     }
-    admitted = true;
+    set(ADMITTED, true);
     documents = node.documents(this);
     outbox = new Outbox(node.outboxes(), link, node.drainer(link.eventLoop()), this);
     handoff = node.handoff(this);
     tokens = node.tokens(this, link.principal());
     tokens.start();
-    phase = Phase.AWAIT_HELLO;
+    phase(Phase.AWAIT_HELLO);
   }
 
   @Override
   public void frame(ClientFrame frame) {
-    if (closing || phase == Phase.CLOSED || phase == Phase.OPENING) {
+    if (is(CLOSING) || phase() == Phase.CLOSED || phase() == Phase.OPENING) {
       return;
     }
     long id = frame.getRequestId();
     ClientFrame.BodyCase body = frame.getBodyCase();
-    if (phase == Phase.AWAIT_HELLO
+    if (phase() == Phase.AWAIT_HELLO
         && body != ClientFrame.BodyCase.HELLO
         && body != ClientFrame.BodyCase.PING) {
       error(id, ErrorCode.UNEXPECTED_FRAME, "send Hello first", false);
@@ -140,7 +125,7 @@ public final class Session implements Endpoint, Connection, Outbox.Owner {
   public void writable() {
     if (outbox != null) {
       outbox.writable();
-      if (!closing && phase != Phase.CLOSED) {
+      if (!is(CLOSING) && phase() != Phase.CLOSED) {
         documents.writable(); // Follow and Resync requests that waited for the socket.
       }
       finishDrainIfDone(); // The answers that waited for the socket are written now.
@@ -154,7 +139,7 @@ public final class Session implements Endpoint, Connection, Outbox.Owner {
    */
   @Override
   public void closing() {
-    closing = true;
+    set(CLOSING, true);
     dead = true;
     if (outbox != null) {
       outbox.stop();
@@ -174,10 +159,10 @@ public final class Session implements Endpoint, Connection, Outbox.Owner {
    */
   @Override
   public void drain() {
-    if (closing || phase == Phase.CLOSED) {
+    if (is(CLOSING) || phase() == Phase.CLOSED) {
       return;
     }
-    draining = true;
+    set(DRAINING, true);
     link.stopReading();
     loop()
         .schedule(
@@ -214,7 +199,7 @@ public final class Session implements Endpoint, Connection, Outbox.Owner {
    * answers still wait in the outbox would put it before them and drop them.
    */
   private void finishDrainIfDone() {
-    if (draining
+    if (is(DRAINING)
         && awaited == 0
         && (documents == null || documents.settled())
         && (outbox == null || outbox.noneWaiting())) {
@@ -224,12 +209,12 @@ public final class Session implements Endpoint, Connection, Outbox.Owner {
 
   @Override
   public void closed() {
-    Phase was = phase;
-    phase = Phase.CLOSED;
+    Phase was = phase();
+    phase(Phase.CLOSED);
     dead = true;
-    if (admitted) {
-      admitted = false;
-      node.hub().leave(this, registered); // Once its Hello's resume had a slot.
+    if (is(ADMITTED)) {
+      set(ADMITTED, false);
+      node.hub().leave(this, is(REGISTERED)); // Once its Hello's resume had a slot.
     }
     if (was == Phase.OPENING) {
       return;
@@ -248,7 +233,7 @@ public final class Session implements Endpoint, Connection, Outbox.Owner {
   // ---------------------------------------------------------------------------------------------
 
   private void hello(long id, Hello hello) {
-    if (phase != Phase.AWAIT_HELLO) {
+    if (phase() != Phase.AWAIT_HELLO) {
       error(id, ErrorCode.UNEXPECTED_FRAME, "Hello was already sent", false);
       return;
     }
@@ -257,7 +242,7 @@ public final class Session implements Endpoint, Connection, Outbox.Owner {
       error(id, problem);
       return;
     }
-    phase = Phase.SYNCING;
+    phase(Phase.SYNCING);
     link.established();
     boolean promptsHeld = hello.getApprovalPromptsHeld();
     // Read once the fan-out subscription is live (a write after the read is pushed; a revocation
@@ -284,17 +269,17 @@ public final class Session implements Endpoint, Connection, Outbox.Owner {
           reply(ServerFrame.newBuilder().setRequestId(id).setWelcome(welcome).build());
           tokens.welcomed();
           documents.welcomed(documentsResume);
-          phase = Phase.LIVE;
+          phase(Phase.LIVE);
           handoff.welcomed();
           if (approvals != null) {
             approvals.welcomed(promptsHeld);
           } else {
             ApprovalPrompts.welcomed(node.deviceApprovals(), this, this::approvals, promptsHeld);
           }
-          if (recheckWhenLive) {
+          if (is(RECHECK_WHEN_LIVE)) {
             // The broker may have lost events and signals after the resume's read: its documents
             // and its session check are read again (pending approvals were just read, above).
-            recheckWhenLive = false;
+            set(RECHECK_WHEN_LIVE, false);
             documents.recheck();
             tokens.recheck();
           }
@@ -305,7 +290,7 @@ public final class Session implements Endpoint, Connection, Outbox.Owner {
 
   // Event loop, once the node has a slot for it (ResumeSlots).
   private CompletableFuture<ResumeStore.Resumed> registerAndResume() {
-    registered = true;
+    set(REGISTERED, true);
     CompletableFuture<Void> live = node.hub().register(this);
     if (live == null) { // A later connection of this device got its turn in the line first.
       close(CloseCode.REPLACED, CloseCode.REPLACED.reason());
@@ -357,7 +342,7 @@ public final class Session implements Endpoint, Connection, Outbox.Owner {
     if (!dead) {
       execute(
           () -> {
-            if (phase == Phase.LIVE && active()) {
+            if (phase() == Phase.LIVE && active()) {
               approvals().onSignal(signal);
             }
           });
@@ -367,7 +352,7 @@ public final class Session implements Endpoint, Connection, Outbox.Owner {
   /** The connection's approval prompts, made on first use (most connections never have one). */
   private ApprovalPrompts approvals() {
     if (approvals == null) {
-      approvals = node.approvals(this, tokens, phase == Phase.LIVE);
+      approvals = node.approvals(this, tokens, phase() == Phase.LIVE);
     }
     return approvals;
   }
@@ -399,9 +384,9 @@ public final class Session implements Endpoint, Connection, Outbox.Owner {
 
   /** {@link #recheck}'s reads, on the event loop. */
   private CompletableFuture<?> rereadAll() {
-    if (phase == Phase.SYNCING && !closing) {
-      recheckWhenLive = true; // The resume's read may predate the loss.
-    } else if (phase == Phase.LIVE && !closing) {
+    if (phase() == Phase.SYNCING && !is(CLOSING)) {
+      set(RECHECK_WHEN_LIVE, true); // The resume's read may predate the loss.
+    } else if (phase() == Phase.LIVE && !is(CLOSING)) {
       CompletableFuture<?> docs = documents.recheck();
       CompletableFuture<?> session = tokens.recheck();
       // Approval prompts and withdrawals come by signal only: re-read what is pending.
@@ -457,35 +442,35 @@ public final class Session implements Endpoint, Connection, Outbox.Owner {
 
   @Override
   public void push(ServerFrame frame) {
-    if (!closing && phase != Phase.CLOSED) {
+    if (!is(CLOSING) && phase() != Phase.CLOSED) {
       outbox.send(frame, true);
     }
   }
 
   @Override
   public void reply(ServerFrame frame) {
-    if (!closing && phase != Phase.CLOSED) {
+    if (!is(CLOSING) && phase() != Phase.CLOSED) {
       outbox.send(frame, true);
     }
   }
 
   @Override
   public void replyEncoded(byte[] frame) {
-    if (!closing && phase != Phase.CLOSED) {
+    if (!is(CLOSING) && phase() != Phase.CLOSED) {
       outbox.sendEncoded(frame, true);
     }
   }
 
   @Override
   public void sync(ServerFrame frame) {
-    if (!closing && phase != Phase.CLOSED) {
+    if (!is(CLOSING) && phase() != Phase.CLOSED) {
       outbox.send(frame, false);
     }
   }
 
   @Override
   public void syncEncoded(byte[] frame) {
-    if (!closing && phase != Phase.CLOSED) {
+    if (!is(CLOSING) && phase() != Phase.CLOSED) {
       outbox.sendEncoded(frame, false);
     }
   }
@@ -576,15 +561,15 @@ public final class Session implements Endpoint, Connection, Outbox.Owner {
 
   @Override
   public boolean active() {
-    return phase != Phase.CLOSED && !closing;
+    return phase() != Phase.CLOSED && !is(CLOSING);
   }
 
   @Override
   public void close(CloseCode code, String reason) {
-    if (closing || phase == Phase.CLOSED) {
+    if (is(CLOSING) || phase() == Phase.CLOSED) {
       return;
     }
-    closing = true;
+    set(CLOSING, true);
     dead = true;
     link.close(code, reason);
   }
