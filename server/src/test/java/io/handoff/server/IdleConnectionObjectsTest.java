@@ -32,7 +32,7 @@ class IdleConnectionObjectsTest {
     BYTES.put("io.handoff.server.handoff.HandoffSession", 64);
     BYTES.put("io.handoff.server.devices.TokenKeeper", 48);
     BYTES.put("io.handoff.server.auth.Principal", 32);
-    BYTES.put("io.handoff.server.engine.memory.MemoryHandoffStore$Presence", 48);
+    BYTES.put("io.handoff.server.engine.memory.MemoryHandoffStore$Presence", 40);
   }
 
   @Test

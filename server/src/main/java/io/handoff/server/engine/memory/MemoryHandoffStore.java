@@ -261,7 +261,6 @@ public final class MemoryHandoffStore implements HandoffStore {
         u.presence = next;
       }
       p.connection = connection;
-      p.online = true;
       p.lastSeen = now;
       p.deadline = now + ttl.toMillis();
     }
@@ -273,7 +272,7 @@ public final class MemoryHandoffStore implements HandoffStore {
     Presence oldest = null;
     long oldestSeen = Long.MAX_VALUE;
     for (Presence p : u.presence) {
-      boolean online = p.online && p.deadline > now;
+      boolean online = p.online() && p.deadline > now;
       if (!online && p.lastSeen < oldestSeen) {
         oldestSeen = p.lastSeen;
         oldest = p;
@@ -300,8 +299,8 @@ public final class MemoryHandoffStore implements HandoffStore {
             boolean refresh =
                 p == null
                     || (p.connection == l.connection()
-                        ? p.online
-                        : p.online ? p.deadline <= now : p.lastSeen < l.sinceMs());
+                        ? p.online()
+                        : p.online() ? p.deadline <= now : p.lastSeen < l.sinceMs());
             if (refresh) {
               markOnline(u, l.deviceId(), l.connection(), ttl, maxDevices);
             }
@@ -316,12 +315,12 @@ public final class MemoryHandoffStore implements HandoffStore {
     UserState u = read(userId);
     synchronized (u) {
       Presence p = u.presenceOf(deviceId);
-      if (p == null || !p.online || p.connection != connection) {
+      if (p == null || !p.online() || p.connection != connection) {
         return CompletableFuture.completedFuture(false);
       }
       long now = clock.millis();
       boolean wasOnline = p.deadline > now;
-      p.online = false;
+      p.markOffline();
       p.lastSeen = wasOnline ? now : p.lastSeen;
       return CompletableFuture.completedFuture(wasOnline);
     }
@@ -333,7 +332,7 @@ public final class MemoryHandoffStore implements HandoffStore {
     synchronized (u) {
       Presence p = u.presenceOf(deviceId);
       return CompletableFuture.completedFuture(
-          p != null && p.online && p.deadline > clock.millis() && p.connection != connection);
+          p != null && p.online() && p.deadline > clock.millis() && p.connection != connection);
     }
   }
 
@@ -347,7 +346,7 @@ public final class MemoryHandoffStore implements HandoffStore {
         out.add(
             DevicePresence.newBuilder()
                 .setDeviceId(p.device)
-                .setOnline(p.online && p.deadline > now)
+                .setOnline(p.online() && p.deadline > now)
                 .setLastSeenMs(p.lastSeen)
                 .build());
       }
@@ -377,7 +376,7 @@ public final class MemoryHandoffStore implements HandoffStore {
         u.activities.values().removeIf(t -> t.until <= ms);
         u.prune(ms);
         u.removePresenceIf(
-            p -> Math.max(p.lastSeen, p.online ? p.deadline : 0) + presenceRetention <= ms);
+            p -> Math.max(p.lastSeen, p.online() ? p.deadline : 0) + presenceRetention <= ms);
         if (u.activities.isEmpty() && u.offers.isEmpty() && u.presence.length == 0) {
           u.removed = true;
           users.remove(e.getKey(), u);
@@ -480,15 +479,29 @@ public final class MemoryHandoffStore implements HandoffStore {
 
   private static final Presence[] NO_PRESENCE = new Presence[0];
 
+  /** A device's presence entry. Under the user's monitor, as all of its {@link UserState}. */
   private static final class Presence {
+    // The deadline of an entry marked offline, which nothing reads: a boolean beside the longs
+    // would take 8 bytes more of every device's entry.
+    private static final long OFFLINE = Long.MIN_VALUE;
+
     final String device;
     long connection;
-    boolean online;
     long lastSeen;
-    long deadline;
+    // Until when the entry is online without a refresh; OFFLINE once marked offline.
+    long deadline = OFFLINE;
 
     Presence(String device) {
       this.device = device;
+    }
+
+    /** Marked online (and not offline since): online now if {@link #deadline} is still ahead. */
+    boolean online() {
+      return deadline != OFFLINE;
+    }
+
+    void markOffline() {
+      deadline = OFFLINE;
     }
   }
 }
