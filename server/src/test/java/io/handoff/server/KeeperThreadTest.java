@@ -24,6 +24,7 @@ import java.util.concurrent.atomic.AtomicReference;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -33,6 +34,7 @@ import org.junit.jupiter.api.Test;
  * Redis from being sent every user's call every period. On a real Redis process and the real clock:
  * the waits to observe are the keeper's, in real time.
  */
+@Tag("fault") // 16 s of Redis paused on the real clock: in the faults profile, not the default run.
 class KeeperThreadTest {
   private static final String NODE = "keeper-thread";
   // A slice every 100 ms. Once the paused Redis answered nothing for two periods (4 s), the keeper
