@@ -166,7 +166,11 @@ public final class HandoffServer implements AutoCloseable {
                 + " stops")
         .register(metrics.registry());
     TokenVerifier development =
-        new Hs256TokenVerifier(config.jwtSecret(), config.clockSkew(), time.clock());
+        new Hs256TokenVerifier(
+            config.jwtSecret(),
+            config.clockSkew(),
+            config.tokens().maxTokenLifetime(),
+            time.clock());
     this.deviceSessions = deviceSessions(config, engine, stats, time.clock());
     deviceSessions.attach(
         new io.handoff.server.devices.DeviceApprovals(
@@ -303,20 +307,10 @@ public final class HandoffServer implements AutoCloseable {
           config.nodeId(),
           keys.current().getKeyID());
     }
-    AccessTokens access =
-        new AccessTokens(keys, t.issuer(), t.accessTokenTtl(), config.clockSkew(), clock);
+    AccessTokens access = new AccessTokens(keys, t, config.clockSkew(), clock);
     IdentityVerifier identity = null;
     if (t.identityJwks() != null) {
-      identity =
-          new IdentityVerifier(
-              t.identityJwks(),
-              t.identityAlgorithms(),
-              t.identityIssuer(),
-              t.identityAudience(),
-              config.clockSkew(),
-              t.jwksMinRefresh(),
-              t.jwksMaxAge(),
-              clock);
+      identity = new IdentityVerifier(t, config.clockSkew(), clock);
     } else {
       log.info("sign-in (POST /v1/sessions) is disabled: no identity JWKS configured");
     }

@@ -42,6 +42,7 @@ final class HelpLayout {
             "previous-signing-key",
             "previous-key-grace",
             "access-token-ttl",
+            "max-token-lifetime",
             "refresh-inactivity",
             "refresh-reuse-interval",
             "identity-jwks",

@@ -32,8 +32,17 @@ final class TokenCommand implements Callable<Integer> {
       names = "--ttl",
       defaultValue = "24h",
       paramLabel = "DURATION",
-      description = "Lifetime (default ${DEFAULT-VALUE}).")
+      description = "Lifetime (default ${DEFAULT-VALUE}), at most --max-token-lifetime.")
   String ttl;
+
+  @Option(
+      names = "--max-token-lifetime",
+      defaultValue = "24h",
+      paramLabel = "DURATION",
+      description =
+          "The node's --max-token-lifetime (default ${DEFAULT-VALUE}): a node refuses a token"
+              + " that lives longer.")
+  String maxLifetime;
 
   @Spec CommandSpec spec;
 
@@ -53,10 +62,31 @@ final class TokenCommand implements Callable<Integer> {
       return 2;
     }
     java.time.Duration lifetime;
+    java.time.Duration max;
     try {
       lifetime = Durations.parse(ttl);
     } catch (IllegalArgumentException e) {
       spec.commandLine().getErr().println("handoff-server token: --ttl: " + e.getMessage());
+      return 2;
+    }
+    try {
+      max = Durations.parse(maxLifetime);
+    } catch (IllegalArgumentException e) {
+      spec.commandLine()
+          .getErr()
+          .println("handoff-server token: --max-token-lifetime: " + e.getMessage());
+      return 2;
+    }
+    if (lifetime.compareTo(max) > 0) {
+      spec.commandLine()
+          .getErr()
+          .println(
+              "handoff-server token: --ttl "
+                  + ttl.strip()
+                  + " is longer than --max-token-lifetime "
+                  + maxLifetime.strip()
+                  + ", so a node would refuse the token; pass a shorter --ttl, or start the node"
+                  + " with a longer --max-token-lifetime and pass the same one here");
       return 2;
     }
     // The token is this command's output, for scripts: stdout, not the log.

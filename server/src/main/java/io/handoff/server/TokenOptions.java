@@ -72,6 +72,15 @@ final class TokenOptions {
   String accessTokenTtl;
 
   @Option(
+      names = "--max-token-lifetime",
+      defaultValue = "24h",
+      paramLabel = "DURATION",
+      description =
+          "Tokens (access, development, identity) whose exp lies further ahead are refused, as an"
+              + " exp in milliseconds would be; at least --access-token-ttl.")
+  String maxTokenLifetime;
+
+  @Option(
       names = "--refresh-inactivity",
       defaultValue = "30d",
       paramLabel = "DURATION",
@@ -97,6 +106,20 @@ final class TokenOptions {
     t.identityIssuer(identityIssuer).identityAudience(identityAudience);
     Duration access = main.duration("access-token-ttl", accessTokenTtl);
     main.set("access-token-ttl", accessTokenTtl, () -> t.accessTokenTtl(access));
+    Duration max = main.duration("max-token-lifetime", maxTokenLifetime);
+    main.set("max-token-lifetime", maxTokenLifetime, () -> t.maxTokenLifetime(max));
+    if (access.compareTo(max) > 0) {
+      throw new IllegalArgumentException(
+          main.origin("access-token-ttl")
+              + ": '"
+              + accessTokenTtl.strip()
+              + "' is longer than "
+              + main.origin("max-token-lifetime")
+              + " '"
+              + maxTokenLifetime.strip()
+              + "': the node would refuse its own access tokens; shorten --access-token-ttl or"
+              + " raise --max-token-lifetime");
+    }
     Duration inactivity = main.duration("refresh-inactivity", refreshInactivity);
     main.set("refresh-inactivity", refreshInactivity, () -> t.refreshInactivity(inactivity));
     Duration reuse = main.duration("refresh-reuse-interval", refreshReuseInterval);

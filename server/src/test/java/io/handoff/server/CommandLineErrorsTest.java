@@ -510,6 +510,23 @@ class CommandLineErrorsTest {
             "30 s clock skew plus --refresh-reuse-interval ('5s')"));
     all.add(
         c(
+            "an access token that lives longer than the node accepts tokens",
+            "--access-token-ttl 2d" + busyPort,
+            Map.of("HANDOFF_MAX_TOKEN_LIFETIME", "1d"),
+            2,
+            "--access-token-ttl: '2d' is longer than"
+                + " HANDOFF_MAX_TOKEN_LIFETIME (--max-token-lifetime) '1d'",
+            "raise --max-token-lifetime"));
+    all.add(
+        c(
+            "token with a lifetime the node would refuse",
+            "token --jwt-secret " + SECRET + " --user alice --device phone --ttl 7d",
+            Map.of(),
+            2,
+            "--ttl 7d is longer than --max-token-lifetime 24h",
+            "a node would refuse the token"));
+    all.add(
+        c(
             "an inactivity limit that leaves no room for the clock skew, from the variable",
             "--access-token-ttl 10m" + busyPort,
             Map.of("HANDOFF_REFRESH_INACTIVITY", "10m30s"),

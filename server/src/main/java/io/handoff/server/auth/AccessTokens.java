@@ -26,14 +26,32 @@ public final class AccessTokens implements TokenVerifier {
   private final String issuer;
   private final Duration ttl;
   private final long skewMillis;
+  private final long maxLifetimeMillis;
   private final Clock clock;
   private final ECDSASigner signer;
 
+  /** The node's tokens as {@code tokens} configures them: issuer, lifetime and the longest. */
+  public AccessTokens(SigningKeys keys, TokenConfig tokens, Duration skew, Clock clock) {
+    this(keys, tokens.issuer(), tokens.accessTokenTtl(), skew, tokens.maxTokenLifetime(), clock);
+  }
+
+  /** With the default longest lifetime ({@link TokenConfig#DEFAULT_MAX_TOKEN_LIFETIME}). */
   public AccessTokens(SigningKeys keys, String issuer, Duration ttl, Duration skew, Clock clock) {
+    this(keys, issuer, ttl, skew, TokenConfig.DEFAULT_MAX_TOKEN_LIFETIME, clock);
+  }
+
+  AccessTokens(
+      SigningKeys keys,
+      String issuer,
+      Duration ttl,
+      Duration skew,
+      Duration maxLifetime,
+      Clock clock) {
     this.keys = keys;
     this.issuer = issuer;
     this.ttl = ttl;
     this.skewMillis = skew.toMillis();
+    this.maxLifetimeMillis = maxLifetime.toMillis();
     this.clock = clock;
     try {
       this.signer = new ECDSASigner(keys.current());
@@ -111,7 +129,7 @@ public final class AccessTokens implements TokenVerifier {
       throw new AuthException("token signature could not be checked: " + e.getMessage());
     }
     JWTClaimsSet claims = Jws.claims(jwt);
-    long exp = Jws.checkTimes(claims, now, skewMillis);
+    long exp = Jws.checkTimes(claims, now, skewMillis, maxLifetimeMillis);
     Jws.checkIssuer(claims, issuer);
     String sub = claims.getSubject();
     if (sub == null || sub.isEmpty() || sub.length() > Jws.MAX_ID_CHARS) {

@@ -10,12 +10,12 @@ import java.nio.charset.StandardCharsets;
 import java.text.ParseException;
 import java.time.Clock;
 import java.time.Duration;
-import java.util.Date;
 
 /**
  * Verifies HS256 JWTs signed with the development/test secret (nimbus-jose-jwt). Only {@code HS256}
  * is accepted (so {@code alg: none} and algorithm confusion are refused); {@code sub}, {@code did}
- * and {@code exp} are required; {@code exp} and {@code nbf} are checked with a bounded clock skew.
+ * and {@code exp} are required; {@code exp}, {@code nbf} and {@code iat} are checked with a bounded
+ * clock skew, and an {@code exp} further ahead than the longest lifetime is refused.
  */
 public final class Hs256TokenVerifier implements TokenVerifier {
   private static final int MAX_TOKEN_CHARS = 4096;
@@ -24,8 +24,15 @@ public final class Hs256TokenVerifier implements TokenVerifier {
   private final MACVerifier verifier;
   private final Clock clock;
   private final long skewMillis;
+  private final long maxLifetimeMillis;
 
+  /** With the default longest lifetime ({@link TokenConfig#DEFAULT_MAX_TOKEN_LIFETIME}). */
   public Hs256TokenVerifier(String secret, Duration clockSkew, Clock clock) {
+    this(secret, clockSkew, TokenConfig.DEFAULT_MAX_TOKEN_LIFETIME, clock);
+  }
+
+  /** Refusing tokens whose {@code exp} lies more than {@code maxLifetime} (plus the skew) ahead. */
+  public Hs256TokenVerifier(String secret, Duration clockSkew, Duration maxLifetime, Clock clock) {
     try {
       this.verifier = new MACVerifier(secret.getBytes(StandardCharsets.UTF_8));
     } catch (JOSEException e) {
@@ -33,6 +40,7 @@ public final class Hs256TokenVerifier implements TokenVerifier {
     }
     this.clock = clock;
     this.skewMillis = clockSkew.toMillis();
+    this.maxLifetimeMillis = maxLifetime.toMillis();
   }
 
   @Override
@@ -61,18 +69,7 @@ public final class Hs256TokenVerifier implements TokenVerifier {
       throw new AuthException("token signature could not be checked: " + e.getMessage());
     }
     JWTClaimsSet claims = Jws.claims(jwt);
-    long now = clock.millis();
-    Date exp = claims.getExpirationTime();
-    if (exp == null) {
-      throw new AuthException("token has no exp claim");
-    }
-    if (exp.getTime() + skewMillis < now) {
-      throw new AuthException("token expired at " + exp.toInstant());
-    }
-    Date nbf = claims.getNotBeforeTime();
-    if (nbf != null && nbf.getTime() - skewMillis > now) {
-      throw new AuthException("token not valid before " + nbf.toInstant());
-    }
+    long exp = Jws.checkTimes(claims, clock.millis(), skewMillis, maxLifetimeMillis);
     String sub = claims.getSubject();
     if (sub == null || sub.isEmpty() || sub.length() > MAX_ID_CHARS) {
       throw new AuthException("token needs a sub claim (the user) of 1-" + MAX_ID_CHARS + " chars");
@@ -87,6 +84,6 @@ public final class Hs256TokenVerifier implements TokenVerifier {
       throw new AuthException(
           "token needs a did claim (the device) of 1-" + MAX_ID_CHARS + " chars");
     }
-    return new Principal(sub, did, exp.getTime());
+    return new Principal(sub, did, exp);
   }
 }

@@ -42,7 +42,7 @@ import org.slf4j.LoggerFactory;
  * key. Only the configured algorithms (of ES256, RS256 and EdDSA with Ed25519) are accepted, and a
  * key is only used with the algorithm of its type; {@code iss} and {@code aud} must match when
  * configured; {@code exp} is required and {@code exp}, {@code nbf}, {@code iat} are checked with a
- * bounded clock skew.
+ * bounded clock skew, and an {@code exp} further ahead than the longest token lifetime is refused.
  *
  * <p>Verification never blocks: it uses the key set last loaded. The set is loaded at start (which
  * fails if it cannot be) and reloaded in the background at most once per {@code minRefresh}, when a
@@ -61,6 +61,7 @@ public final class IdentityVerifier {
   private final String issuer;
   private final String audience;
   private final long skewMillis;
+  private final long maxLifetimeMillis;
   private final Clock clock;
   private final long minRefreshMillis;
   private final long maxAgeMillis;
@@ -71,12 +72,49 @@ public final class IdentityVerifier {
   private volatile JWKSet keys;
   private volatile long loadedAt;
 
+  /** The identity tokens {@code tokens} configures ({@link TokenConfig#identityJwks()} set). */
+  public IdentityVerifier(TokenConfig tokens, Duration skew, Clock clock) {
+    this(
+        tokens.identityJwks(),
+        tokens.identityAlgorithms(),
+        tokens.identityIssuer(),
+        tokens.identityAudience(),
+        skew,
+        tokens.maxTokenLifetime(),
+        tokens.jwksMinRefresh(),
+        tokens.jwksMaxAge(),
+        clock);
+  }
+
+  /** With the default longest lifetime ({@link TokenConfig#DEFAULT_MAX_TOKEN_LIFETIME}). */
   public IdentityVerifier(
       String source,
       Set<String> algorithms,
       String issuer,
       String audience,
       Duration skew,
+      Duration minRefresh,
+      Duration maxAge,
+      Clock clock) {
+    this(
+        source,
+        algorithms,
+        issuer,
+        audience,
+        skew,
+        TokenConfig.DEFAULT_MAX_TOKEN_LIFETIME,
+        minRefresh,
+        maxAge,
+        clock);
+  }
+
+  IdentityVerifier(
+      String source,
+      Set<String> algorithms,
+      String issuer,
+      String audience,
+      Duration skew,
+      Duration maxLifetime,
       Duration minRefresh,
       Duration maxAge,
       Clock clock) {
@@ -94,6 +132,7 @@ public final class IdentityVerifier {
     this.issuer = issuer;
     this.audience = audience;
     this.skewMillis = skew.toMillis();
+    this.maxLifetimeMillis = maxLifetime.toMillis();
     this.clock = clock;
     this.minRefreshMillis = minRefresh.toMillis();
     this.maxAgeMillis = maxAge.toMillis();
@@ -159,7 +198,7 @@ public final class IdentityVerifier {
       throw new AuthException("identity token signature could not be checked: " + e.getMessage());
     }
     JWTClaimsSet claims = Jws.claims(jwt);
-    Jws.checkTimes(claims, now, skewMillis);
+    Jws.checkTimes(claims, now, skewMillis, maxLifetimeMillis);
     Jws.checkIssuer(claims, issuer);
     Jws.checkAudience(claims, audience);
     String sub = claims.getSubject();

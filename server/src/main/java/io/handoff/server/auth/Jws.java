@@ -2,9 +2,12 @@ package io.handoff.server.auth;
 
 import com.nimbusds.jwt.JWTClaimsSet;
 import com.nimbusds.jwt.SignedJWT;
+import io.handoff.protocol.Durations;
 import java.text.ParseException;
+import java.time.Duration;
 import java.util.Date;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 
 /** Checks shared by every verifier: size, parsing, time claims, issuer, audience, ids. */
@@ -72,8 +75,13 @@ final class Jws {
     return "a " + v.getClass().getSimpleName();
   }
 
-  /** Checks exp (required), nbf and iat (optional) against {@code now} with {@code skew}. */
-  static long checkTimes(JWTClaimsSet claims, long now, long skew) throws AuthException {
+  /**
+   * Checks exp (required), nbf and iat (optional) against {@code now} with {@code skew}: exp must
+   * not have passed, nor lie more than {@code maxLifetime} ahead (an exp in milliseconds, read as
+   * seconds, lies some 56,000 years ahead and would never expire); nbf and iat must not be ahead.
+   */
+  static long checkTimes(JWTClaimsSet claims, long now, long skew, long maxLifetime)
+      throws AuthException {
     Date exp = claims.getExpirationTime();
     if (exp == null) {
       throw new AuthException("token has no exp claim");
@@ -81,16 +89,68 @@ final class Jws {
     if (exp.getTime() + skew < now) {
       throw new AuthException("token expired at " + exp.toInstant());
     }
+    if (exp.getTime() - now > maxLifetime + skew) {
+      throw new AuthException(tooFarAhead(exp.getTime(), now, maxLifetime));
+    }
     Date nbf = claims.getNotBeforeTime();
     if (nbf != null && nbf.getTime() - skew > now) {
       throw new AuthException("token not valid before " + nbf.toInstant());
     }
     Date iat = claims.getIssueTime();
     if (iat != null && iat.getTime() - skew > now) {
-      throw new AuthException("token issued in the future (" + iat.toInstant() + ")");
+      throw new AuthException(
+          "token issued in the future ("
+              + iat.toInstant()
+              + ", "
+              + away(iat.getTime() - now)
+              + " ahead of this node's clock, more than the "
+              + skew / 1000
+              + " s of clock skew allowed): iat is in seconds since the epoch; check the issuer's"
+              + " clock");
     }
     return exp.getTime();
   }
+
+  // Past this many seconds since the epoch (the year 5138) an exp is most likely milliseconds.
+  private static final long SECONDS_LOOK_LIKE_MILLIS = 100_000_000_000L;
+
+  private static String tooFarAhead(long exp, long now, long maxLifetime) {
+    String lifetime = Durations.format(Duration.ofMillis(maxLifetime));
+    if (exp / 1000 >= SECONDS_LOOK_LIKE_MILLIS) {
+      return "token exp is "
+          + away(exp - now)
+          + " away: is it in milliseconds? exp is in seconds since the epoch (a JWT NumericDate);"
+          + " this node accepts tokens that expire within "
+          + lifetime;
+    }
+    return "token exp is "
+        + away(exp - now)
+        + " away, more than the "
+        + lifetime
+        + " this node accepts (--max-token-lifetime): mint tokens that live at most "
+        + lifetime
+        + ", or raise --max-token-lifetime";
+  }
+
+  /** A time ahead, rounded in its largest unit: "56,412 years", "2 days", "25 hours", "90 s". */
+  private static String away(long millis) {
+    double seconds = millis / 1000.0;
+    if (seconds >= 2 * YEAR) {
+      return String.format(Locale.ROOT, "%,d years", Math.round(seconds / YEAR));
+    }
+    if (seconds >= 36 * 3600) {
+      return String.format(Locale.ROOT, "%,d days", Math.round(seconds / 86_400));
+    }
+    if (seconds >= 90 * 60) {
+      return Math.round(seconds / 3600) + " hours";
+    }
+    if (seconds >= 90) {
+      return Math.round(seconds / 60) + " minutes";
+    }
+    return Math.round(seconds) + " s";
+  }
+
+  private static final double YEAR = 365.25 * 86_400;
 
   static void checkIssuer(JWTClaimsSet claims, String issuer) throws AuthException {
     if (issuer != null && !issuer.equals(claims.getIssuer())) {

@@ -12,6 +12,14 @@ public final class TokenConfig {
   public static final Set<String> DEFAULT_IDENTITY_ALGORITHMS = Set.of("ES256", "RS256");
   public static final String DEFAULT_ISSUER = "handoff";
   public static final Duration DEFAULT_ACCESS_TOKEN_TTL = Duration.ofMinutes(10);
+
+  /**
+   * The longest a token may still have to live when it is checked: long enough for the 24-hour
+   * tokens {@code handoff-server token} mints by default, far too short for an {@code exp} written
+   * in milliseconds (read as seconds, some 56,000 years ahead).
+   */
+  public static final Duration DEFAULT_MAX_TOKEN_LIFETIME = Duration.ofHours(24);
+
   public static final Duration DEFAULT_EXPIRY_NOTICE = Duration.ofMinutes(1);
   public static final Duration DEFAULT_REFRESH_INACTIVITY = Duration.ofDays(30);
   public static final Duration DEFAULT_PREVIOUS_KEY_GRACE = Duration.ofHours(1);
@@ -28,6 +36,7 @@ public final class TokenConfig {
   private final SigningKeys signingKeys;
   private final String issuer;
   private final Duration accessTokenTtl;
+  private final Duration maxTokenLifetime;
   private final Duration expiryNotice;
   private final Duration refreshInactivity;
   private final Duration refreshReuseInterval;
@@ -44,6 +53,7 @@ public final class TokenConfig {
     this.signingKeys = b.signingKeys;
     this.issuer = b.issuer;
     this.accessTokenTtl = b.accessTokenTtl;
+    this.maxTokenLifetime = b.maxTokenLifetime;
     this.expiryNotice = b.expiryNotice;
     this.refreshInactivity = b.refreshInactivity;
     this.refreshReuseInterval = b.refreshReuseInterval;
@@ -88,6 +98,14 @@ public final class TokenConfig {
 
   public Duration accessTokenTtl() {
     return accessTokenTtl;
+  }
+
+  /**
+   * The furthest ahead a token's {@code exp} may lie when it is checked (beyond the clock skew):
+   * access tokens, development tokens and identity tokens further out are refused.
+   */
+  public Duration maxTokenLifetime() {
+    return maxTokenLifetime;
   }
 
   /** How long before its access token expires a connection is sent TokenExpiring. */
@@ -156,6 +174,8 @@ public final class TokenConfig {
         + issuer
         + ", accessTokenTtl="
         + accessTokenTtl
+        + ", maxTokenLifetime="
+        + maxTokenLifetime
         + ", expiryNotice="
         + expiryNotice
         + ", refreshInactivity="
@@ -178,6 +198,7 @@ public final class TokenConfig {
     private SigningKeys signingKeys;
     private String issuer = DEFAULT_ISSUER;
     private Duration accessTokenTtl = DEFAULT_ACCESS_TOKEN_TTL;
+    private Duration maxTokenLifetime = DEFAULT_MAX_TOKEN_LIFETIME;
     private Duration expiryNotice = DEFAULT_EXPIRY_NOTICE;
     private Duration refreshInactivity = DEFAULT_REFRESH_INACTIVITY;
     private Duration refreshReuseInterval = DEFAULT_REFRESH_REUSE_INTERVAL;
@@ -231,6 +252,12 @@ public final class TokenConfig {
       return this;
     }
 
+    public Builder maxTokenLifetime(Duration max) {
+      check(max.toMillis() >= 1000, "maxTokenLifetime must be >= 1s, got " + max);
+      this.maxTokenLifetime = max;
+      return this;
+    }
+
     public Builder expiryNotice(Duration notice) {
       check(!notice.isNegative(), "expiryNotice must not be negative");
       this.expiryNotice = notice;
@@ -272,6 +299,13 @@ public final class TokenConfig {
               + ") must be shorter than accessTokenTtl ("
               + accessTokenTtl
               + ")");
+      check(
+          accessTokenTtl.compareTo(maxTokenLifetime) <= 0,
+          "accessTokenTtl ("
+              + accessTokenTtl
+              + ") must not be longer than maxTokenLifetime ("
+              + maxTokenLifetime
+              + "): the node would refuse its own tokens");
       return new TokenConfig(this);
     }
 
