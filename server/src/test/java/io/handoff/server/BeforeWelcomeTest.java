@@ -209,6 +209,75 @@ class BeforeWelcomeTest {
         1, seen.stream().filter(ServerFrame::hasSnapshot).count(), "one snapshot: " + order);
   }
 
+  /**
+   * A Follow sent with the Hello waits for the Welcome; the node begins to drain before the resume
+   * is answered. The Welcome's snapshot fills the socket's buffer past its high mark, so the Follow
+   * cannot start at once: the drain still answers it before SHUTDOWN (it was read before the drain
+   * began), once the socket takes frames again, rather than closing with it unanswered.
+   */
+  @Test
+  void aFollowWaitingForTheWelcomeWhenTheNodeDrainsIsAnsweredBeforeShutdown() throws Exception {
+    TestDevice w = nodes.add(TestDevice.connect(node.port(), token("u", "w")));
+    w.hello();
+    String big = "x".repeat(60_000);
+    w.answerTo(w.send(SessionProtocolTest.write("big", 1, "a", big)));
+    w.answerTo(w.send(SessionProtocolTest.write("big", 2, "b", big)));
+    engine.holdSyncAnswers();
+    TestDevice d = nodes.add(TestDevice.connect(node.port(), token("u", "d")));
+    long hello = d.send(ClientFrame.newBuilder().setHello(Hello.getDefaultInstance()));
+    Conditions.await(
+        "the resume read, its answer held",
+        () -> engine.heldSyncAnswers() == 1,
+        Duration.ofSeconds(10));
+    long follow =
+        d.send(
+            ClientFrame.newBuilder()
+                .setFollow(
+                    Follow.newBuilder().setSpec(FollowSpec.newBuilder().addDocuments("other"))));
+    untilPong(d); // The Follow is read, and waits in its lane for the Welcome.
+
+    // The drain reaches the user's loop before the resume's answer does: the loop is held while
+    // the node queues its drain there (behind the two connections' drains, or the node's check
+    // that the loops ran them), then the answer is handed over behind it.
+    io.netty.util.concurrent.SingleThreadEventExecutor loop =
+        (io.netty.util.concurrent.SingleThreadEventExecutor) node.hub().loopsOf("u").get(0);
+    java.util.concurrent.CountDownLatch held = new java.util.concurrent.CountDownLatch(1);
+    java.util.concurrent.CountDownLatch go = new java.util.concurrent.CountDownLatch(1);
+    loop.execute(
+        () -> {
+          held.countDown();
+          try {
+            go.await();
+          } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+          }
+        });
+    held.await();
+    int before = loop.pendingTasks();
+    java.util.concurrent.CompletableFuture<Void> stopped =
+        java.util.concurrent.CompletableFuture.runAsync(node::close);
+    Conditions.await(
+        "the drain queued on the user's loop",
+        () -> loop.pendingTasks() >= before + 2,
+        Duration.ofSeconds(10));
+    engine.releaseSyncAnswers();
+    go.countDown();
+
+    List<ServerFrame> seen = new ArrayList<>();
+    ServerFrame f;
+    do {
+      f = d.next();
+      seen.add(f);
+    } while (!f.hasDisconnect());
+    String order = describe(seen);
+    int welcome = indexOf(seen, x -> x.hasWelcome() && x.getRequestId() == hello);
+    int answered = indexOf(seen, x -> x.hasSyncReport() && x.getRequestId() == follow);
+    assertTrue(welcome >= 0, order);
+    assertTrue(answered > welcome, "the Follow answered before SHUTDOWN: " + order);
+    assertEquals(io.handoff.protocol.CloseCode.SHUTDOWN.code(), f.getDisconnect().getCode(), order);
+    stopped.get(30, java.util.concurrent.TimeUnit.SECONDS);
+  }
+
   /** Another device of the user writes {@code doc} three times; returns the first write's Ack. */
   private Ack writeThree(String doc) {
     TestDevice w = nodes.add(TestDevice.connect(node.port(), token("u", "w")));

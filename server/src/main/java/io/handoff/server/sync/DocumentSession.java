@@ -171,9 +171,13 @@ public final class DocumentSession {
     return c;
   }
 
-  /** True when no write waits for its answer (a draining session may close). */
+  /**
+   * True when no write waits for its answer and no Follow or Resync is read or waits its turn (a
+   * draining session may close): one that waits for the Welcome, or for a socket the Welcome's
+   * frames filled, was read before the drain and is answered before SHUTDOWN.
+   */
   public boolean settled() {
-    return writes == null || writes.tracker.isEmpty();
+    return (writes == null || writes.tracker.isEmpty()) && (requests == null || requests.idle());
   }
 
   public void closed() {

@@ -143,6 +143,11 @@ final class SyncLane {
     startWaiting();
   }
 
+  /** True when no request is being read and none waits. */
+  boolean idle() {
+    return !busy && waiting == null;
+  }
+
   void clear() {
     waiting = null;
     waitingPositions = 0;

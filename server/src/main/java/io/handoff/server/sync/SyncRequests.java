@@ -314,6 +314,11 @@ final class SyncRequests {
     }
   }
 
+  /** True when no Follow or Resync is being read or waits in the lane. */
+  boolean idle() {
+    return lane == null || lane.idle();
+  }
+
   /** The socket takes frames again: a Follow or Resync waiting for it may start. */
   void writable() {
     if (lane != null) {
