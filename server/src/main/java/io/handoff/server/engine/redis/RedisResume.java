@@ -136,8 +136,16 @@ final class RedisResume {
     EventExecutor sender = ThreadExecutorMap.currentExecutor();
     Held held = new Held(r, now, sender);
     inFlight.add(held);
+    // A script Redis refused with temporary trouble is sent again after a pause, from the same
+    // loop; once a stopping node took the resume back (takeBackInFlight), it is not: sent after
+    // the take-back, it would mark the device online for good.
     CompletableFuture<List<Object>> sent =
-        failures.run(() -> script.<List<Object>>eval(redis, ScriptOutputType.MULTI, k, args));
+        failures.run(
+            () ->
+                held.get()
+                    ? CompletableFuture.failedFuture(
+                        new StoreUnavailableException("resume taken back: the node stops", null))
+                    : script.<List<Object>>eval(redis, ScriptOutputType.MULTI, k, args));
     sent.whenComplete((v, err) -> inFlight.remove(held));
     // The caller learns of the take-back (Request.takenBack) before the failure.
     return sent.thenCompose(reply -> parse(r, byName, reply, now))
@@ -156,7 +164,10 @@ final class RedisResume {
    * loops' connections (their sessions are closed by then, so none of those devices stays online):
    * a script held in a paused Redis fails when its connection closes, and its take-back would then
    * go through the node's shared connection, which Redis, back, may well read first (it had a
-   * command waiting before the script), leaving the device online until its presence deadline.
+   * command waiting before the script), leaving the device online until its presence deadline. A
+   * resume waiting to send its script again (Redis refused it with temporary trouble) does not send
+   * it once taken back: the retry runs on the loop the take-back is sent from, so it either went
+   * before the take-back, on the same connection, or it is not sent at all.
    */
   void takeBackInFlight(Duration bound) {
     List<CompletableFuture<Void>> onTheirWay = new ArrayList<>();
