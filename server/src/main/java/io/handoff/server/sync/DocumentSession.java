@@ -63,7 +63,9 @@ public final class DocumentSession {
   private final Connection connection;
   private final Node node;
   private Map<String, Cursor> cursors = Collections.emptyMap(); // Made by the first track().
-  private FollowFilter follow;
+  // Volatile: the resume may copy it (following()) on the store's thread while an Unfollow before
+  // the Welcome replaces it on the loop; each filter is filled before it is set, never after.
+  private volatile FollowFilter follow;
   private List<Position> helloPositions;
   // Made by the first Write, and by the first Follow, Unfollow or Resync: an idle connection
   // carries neither, nor any of their maps.
