@@ -11,7 +11,7 @@ import {
   type FrameListener,
   SyncEngine,
 } from "./engine.js";
-import { HandoffError } from "./errors.js";
+import { fromServer, HandoffError } from "./errors.js";
 import {
   CLOSE_GRACE_MS,
   type WebSocketFactory,
@@ -357,8 +357,9 @@ export class HandoffClient {
       answer = await this.engine.request(create(ClientFrameSchema, { body: { case: kind, value: { offerId } } }));
     } catch (e) {
       // The server answered (the offer ended, was taken, ...): the prompt is over. The client's own
-      // errors (not connected, connection lost) leave it shown, to be answered again.
-      if (e instanceof HandoffError && e.errorCode !== undefined) this.engine.requests.prompts.delete(offerId);
+      // errors (not connected, connection lost, too many requests waiting) leave it shown, to be
+      // answered again, as in the Java client.
+      if (fromServer(e)) this.engine.requests.prompts.delete(offerId);
       throw e;
     }
     this.engine.requests.prompts.delete(offerId);

@@ -81,6 +81,17 @@ export const CLOSE_CODES: Readonly<Record<number, readonly [string, string]>> = 
   4505: ["POLICY_VIOLATION", "policy limit reached"],
 };
 
+/**
+ * The errors made from a server Error frame, as against the client's own (whose limits carry the
+ * server's numbers too, `LIMIT_EXCEEDED`): see {@link fromServer}.
+ */
+const FROM_SERVER = new WeakSet<HandoffError>();
+
+/** Whether the server sent `e` (an Error frame), rather than the client raising it itself. */
+export function fromServer(e: unknown): boolean {
+  return e instanceof HandoffError && FROM_SERVER.has(e);
+}
+
 /** Error code 10 (reliability range): the server cannot say whether the write was applied. */
 export const OUTCOME_UNKNOWN = 10;
 
@@ -137,7 +148,7 @@ export class HandoffError extends Error {
 
   /** The same error, for a write that may have been applied. */
   withOutcomeUnknown(): HandoffError {
-    return new HandoffError(this.code, `${this.message}; the write had been sent and may or may not have been applied`, {
+    const copy = new HandoffError(this.code, `${this.message}; the write had been sent and may or may not have been applied`, {
       errorCode: this.errorCode,
       document: this.document,
       currentVersion: this.currentVersion,
@@ -147,6 +158,8 @@ export class HandoffError extends Error {
       mayHaveBeenApplied: true,
       retryable: this.retryable,
     });
+    if (FROM_SERVER.has(this)) FROM_SERVER.add(copy);
+    return copy;
   }
 
   /**
@@ -164,7 +177,7 @@ export class HandoffError extends Error {
     if (e.clientSeq !== 0n) message += ` (write #${e.clientSeq})`;
     if (e.message) message += `: ${e.message}`;
     else if (e.code === ErrorCode.CONFLICT) message += `: document is at version ${e.currentVersion}`;
-    return new HandoffError(name, message, {
+    const error = new HandoffError(name, message, {
       errorCode: e.code,
       document: doc || undefined,
       currentVersion:
@@ -172,6 +185,8 @@ export class HandoffError extends Error {
       epoch: e.epoch === 0n ? undefined : e.epoch,
       retryable: e.retryable,
     });
+    FROM_SERVER.add(error);
+    return error;
   }
 
   /**

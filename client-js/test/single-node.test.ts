@@ -376,6 +376,30 @@ describe("one node", () => {
     assert.equal((await offer.result).byDevice, "tv");
   });
 
+  test("an offer prompt answered while 1,024 requests wait stays shown: the client refused it, not the server", async () => {
+    const u = user("prompt-full");
+    const phone = client(node, u, "phone");
+    const tv = client(node, u, "tv");
+    await Promise.all([phone.connect(), tv.connect()]);
+    const prompted = new Promise<string>((ok) => tv.on("prompt", (o) => ok(o.offerId)));
+    const offer = phone.offer({ document: "player", kind: "video", title: "Episode 6" });
+    const id = (await offer.created).offerId;
+    assert.equal(await prompted, id);
+    // All asked at once: none can be answered before the accept is made.
+    const waiting = Array.from({ length: 1024 }, () => tv.devices());
+    for (const w of waiting) w.catch(() => {});
+    const full = tv.accept(id);
+    await assert.rejects(full, (e: HandoffError) => e.code === "LIMIT_EXCEEDED" && e.errorCode === 4);
+    assert.ok(
+      tv.prompts().some((o) => o.offerId === id),
+      "still shown: the accept never reached the server, which refused nothing",
+    );
+    await Promise.allSettled(waiting);
+    await tv.accept(id);
+    assert.ok(!tv.prompts().some((o) => o.offerId === id), "answered: no longer shown");
+    assert.equal((await offer.result).byDevice, "tv");
+  });
+
   test("presence and activities of the other devices are seen", async () => {
     const u = user("presence");
     const phone = client(node, u, "phone");

@@ -156,7 +156,11 @@ final class HandoffCalls {
         .thenApply(f -> expect(f, f.hasOfferResult()).getOfferResult());
   }
 
-  /** A request about a prompt; the prompt is dropped once the request is answered either way. */
+  /**
+   * A request about a prompt; the prompt is dropped once the server answered it either way. The
+   * client's own refusals (not connected, the connection ended first, too many requests waiting)
+   * leave it shown, to be answered again: the server ended nothing.
+   */
   private CompletableFuture<ServerFrame> answer(ClientFrame.Builder frame, String offerId) {
     if (offerId == null || offerId.isEmpty()) {
       throw new IllegalArgumentException("offerId must not be empty");
@@ -165,7 +169,7 @@ final class HandoffCalls {
     CompletableFuture<ServerFrame> done =
         answer.whenComplete(
             (f, err) -> {
-              if (err == null || (err instanceof HandoffException h && h.errorCode() != null)) {
+              if (err == null || (err instanceof HandoffException h && h.fromServer())) {
                 engine.handoff.prompts.remove(offerId);
               }
             });

@@ -28,6 +28,8 @@ public final class HandoffException extends RuntimeException {
   private final String document;
   private final boolean mayHaveBeenApplied;
   private final String apiError;
+  // Made from a server Error frame, not by the client itself (see fromServer()).
+  private final boolean fromServer;
 
   private HandoffException(
       String message,
@@ -48,7 +50,8 @@ public final class HandoffException extends RuntimeException {
         retryable,
         document,
         false,
-        null);
+        null,
+        false);
   }
 
   private HandoffException(
@@ -61,9 +64,11 @@ public final class HandoffException extends RuntimeException {
       boolean retryable,
       String document,
       boolean mayHaveBeenApplied,
-      String apiError) {
+      String apiError,
+      boolean fromServer) {
     super(message, cause);
     this.apiError = apiError;
+    this.fromServer = fromServer;
     this.errorCode = errorCode;
     this.closeCode = closeCode;
     this.currentVersion = currentVersion;
@@ -123,6 +128,15 @@ public final class HandoffException extends RuntimeException {
     return apiError;
   }
 
+  /**
+   * Whether the server sent this error (an Error frame), rather than the client raising it itself:
+   * the client's own limits carry the server's numbers too ({@code LIMIT_EXCEEDED}), so {@link
+   * #errorCode()} alone does not tell whether a request reached the server.
+   */
+  boolean fromServer() {
+    return fromServer;
+  }
+
   /** The same error for a write that had been sent: its fate is unknown. */
   HandoffException withOutcomeUnknown() {
     return new HandoffException(
@@ -135,7 +149,8 @@ public final class HandoffException extends RuntimeException {
         retryable,
         document,
         true,
-        apiError);
+        apiError,
+        fromServer);
   }
 
   /** From a server Error frame. {@code fallbackDocument} is used when the frame names none. */
@@ -171,7 +186,10 @@ public final class HandoffException extends RuntimeException {
         error.getCurrentVersion(),
         error.getEpoch(),
         error.getRetryable(),
-        doc);
+        doc,
+        false,
+        null,
+        true);
   }
 
   /** The connection closed with a code that says "do not reconnect". */
@@ -205,7 +223,7 @@ public final class HandoffException extends RuntimeException {
    * when the same request may succeed later (the store was unavailable, a rate).
    */
   static HandoffException api(String error, String message, boolean retryable) {
-    return new HandoffException(message, null, null, 0, 0, 0, retryable, null, false, error);
+    return new HandoffException(message, null, null, 0, 0, 0, retryable, null, false, error, false);
   }
 
   /**
@@ -213,7 +231,7 @@ public final class HandoffException extends RuntimeException {
    * applied ({@link #mayHaveBeenApplied()}), and sending it again may succeed.
    */
   static HandoffException unanswered(String message) {
-    return new HandoffException(message, null, null, 0, 0, 0, true, null, true, null);
+    return new HandoffException(message, null, null, 0, 0, 0, true, null, true, null, false);
   }
 
   /** Something went wrong locally (e.g. the token supplier threw). */

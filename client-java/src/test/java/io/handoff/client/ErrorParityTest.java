@@ -12,11 +12,16 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.handoff.protocol.v1.ClientFrame;
+import io.handoff.protocol.v1.DeviceList;
 import io.handoff.protocol.v1.ErrorCode;
 import io.handoff.protocol.v1.ListDevices;
+import io.handoff.protocol.v1.Offer;
+import io.handoff.protocol.v1.OfferGranted;
 import io.handoff.protocol.v1.ServerFrame;
 import java.net.URI;
 import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
 import org.junit.jupiter.api.Test;
@@ -156,5 +161,50 @@ class ErrorParityTest {
                     + " java.lang.IllegalStateException: the auth server is down"),
         e.getMessage());
     assertEquals(ConnectionState.CONNECTED, sourced.state(), "the connection goes on");
+  }
+
+  @Test
+  void anOfferPromptAnsweredWhenTooManyRequestsWaitStaysShownUntilTheServerAnswers() {
+    engine.connect();
+    FakeChannel channel = connector.last().open();
+    channel.receive(welcome(welcomeBuilder(0).addOffers(Offer.newBuilder().setOfferId("o1"))));
+    channel.drain();
+    List<CompletableFuture<ServerFrame>> waiting = new ArrayList<>();
+    for (int i = 0; i < HandoffRequests.MAX_PENDING; i++) {
+      waiting.add(
+          engine.request(
+              ClientFrame.newBuilder().setListDevices(ListDevices.getDefaultInstance())));
+    }
+    HandoffCalls calls = new HandoffCalls(engine);
+
+    HandoffException full = failure(calls.accept("o1"));
+
+    assertEquals(ErrorCode.LIMIT_EXCEEDED, full.errorCode(), "the client's own limit");
+    assertTrue(
+        engine.handoff.prompts.containsKey("o1"),
+        "still shown: the accept never reached the server, which refused nothing");
+
+    // Once a request is answered there is room: the server's refusal ends the prompt.
+    ClientFrame first = channel.drain().get(0);
+    channel.receive(
+        ServerFrame.newBuilder()
+            .setRequestId(first.getRequestId())
+            .setDeviceList(DeviceList.getDefaultInstance())
+            .build());
+    assertTrue(waiting.get(0).isDone());
+    CompletableFuture<OfferGranted> accepted = calls.accept("o1");
+    ClientFrame accept = channel.drain().get(0);
+    assertTrue(accept.hasAcceptOffer());
+    channel.receive(
+        ServerFrame.newBuilder()
+            .setRequestId(accept.getRequestId())
+            .setError(
+                io.handoff.protocol.v1.Error.newBuilder()
+                    .setCode(ErrorCode.OFFER_WITHDRAWN)
+                    .setMessage("taken by tv"))
+            .build());
+    assertEquals(ErrorCode.OFFER_WITHDRAWN, failure(accepted).errorCode());
+    assertFalse(
+        engine.handoff.prompts.containsKey("o1"), "the server answered: the prompt is over");
   }
 }
