@@ -1,5 +1,5 @@
 import { equals } from "@bufbuild/protobuf";
-import { HandoffError } from "./errors.js";
+import { HandoffError, OUTCOME_UNKNOWN } from "./errors.js";
 import type { Emitter } from "./events.js";
 import {
   type Activity,
@@ -57,7 +57,10 @@ export const MAX_PENDING_REQUESTS = 1024;
 /** Approval prompts kept at once (the server shows at most 64); over it, the oldest goes. */
 export const MAX_APPROVAL_PROMPTS = 64;
 
-/** An offer this client made: `created` when the server took it, `result` when it ended. */
+/**
+ * An offer this client made: `created` when the server took it, `result` when it ended. A result
+ * that has not come 10 s after the offer's expiry rejects with `OUTCOME_UNKNOWN` (10), not retryable.
+ */
 export interface OutgoingOffer {
   readonly created: Promise<Offer>;
   readonly result: Promise<OfferResult>;
@@ -308,11 +311,13 @@ export class Requests {
           t.forget = setTimeout(() => {
             if (this.outgoing.get(o.offerId) !== t) return;
             this.outgoing.delete(o.offerId);
+            // OUTCOME_UNKNOWN with its number (10), not retryable, as the Java client reports it.
             t.reject(
               new HandoffError(
                 "OUTCOME_UNKNOWN",
                 `offer ${o.offerId} expired ${RESULT_GRACE_MS / 1000} s ago (it was live for ${lifetime} ms) and its ` +
                   "result did not reach this client; it has ended, but how is unknown",
+                { errorCode: OUTCOME_UNKNOWN },
               ),
             );
           }, lifetime + RESULT_GRACE_MS);

@@ -4,7 +4,7 @@
 import assert from "node:assert/strict";
 import { mock, test } from "node:test";
 import { create } from "@bufbuild/protobuf";
-import { HandoffError } from "../src/errors.js";
+import { HandoffError, OUTCOME_UNKNOWN } from "../src/errors.js";
 import { Emitter } from "../src/events.js";
 import { ActivitySchema, OfferOutcome, OfferSchema, ServerFrameSchema, WelcomeSchema } from "../src/gen/handoff/v1/handoff_pb.js";
 import { type HandoffEvents, RESULT_GRACE_MS, Requests } from "../src/requests.js";
@@ -54,6 +54,10 @@ test("an offer whose result never comes is forgotten once its expiry and a grace
     );
     assert.ok(error instanceof HandoffError);
     assert.equal(error.code, "OUTCOME_UNKNOWN");
+    // As the Java client reports it: the code's number too, and asking again cannot help.
+    assert.equal(error.errorCode, OUTCOME_UNKNOWN);
+    assert.equal(error.closeCode, undefined);
+    assert.equal(error.retryable, false);
     assert.match(error.message, /o-lost expired .* how is unknown/);
     await assert.rejects(requests.result("o-lost"), (e: HandoffError) => e.code === "OFFER_NOT_FOUND", "forgotten");
   } finally {

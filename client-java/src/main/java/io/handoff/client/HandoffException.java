@@ -219,6 +219,14 @@ public final class HandoffException extends RuntimeException {
   }
 
   /**
+   * Something ended and this client cannot learn how (an offer whose result never came): {@link
+   * ErrorCode#OUTCOME_UNKNOWN}, as the TypeScript client names it, not retryable.
+   */
+  static HandoffException outcomeUnknown(String message) {
+    return new HandoffException(message, null, ErrorCode.OUTCOME_UNKNOWN, 0, 0, 0, false, null);
+  }
+
+  /**
    * The HTTP API refused a request with {@code error} (its {@code error} member); {@code retryable}
    * when the same request may succeed later (the store was unavailable, a rate).
    */

@@ -174,7 +174,7 @@ final class HandoffRequests {
     OutgoingOffer o = outgoing.remove(offerId);
     if (o != null) {
       o.result.completeExceptionally(
-          HandoffException.local(
+          HandoffException.outcomeUnknown(
               "offer "
                   + offerId
                   + " expired "
@@ -182,8 +182,7 @@ final class HandoffRequests {
                   + " s ago (it was live for "
                   + lifetimeMs
                   + " ms) and its result did not reach this client; it has ended, but how is"
-                  + " unknown",
-              null));
+                  + " unknown"));
     }
   }
 

@@ -9,9 +9,9 @@ import java.util.concurrent.CompletableFuture;
  * with the server's error); {@link #result()} completes once when it ends: accepted (with the
  * device that took it), declined, cancelled or expired. If the offer ends while this client is
  * disconnected, the result comes with the next Welcome (within ten minutes of the end). An offer
- * whose result has not come ten seconds after its expiry is forgotten: {@link #result()} fails
- * then, saying the offer ended but not how. Futures complete on the client's event loop.
- * Thread-safe.
+ * whose result has not come ten seconds after its expiry is forgotten: {@link #result()} fails then
+ * with {@code OUTCOME_UNKNOWN}, not retryable, saying the offer ended but not how. Futures complete
+ * on the client's event loop. Thread-safe.
  */
 public final class OutgoingOffer {
   private final HandoffCalls calls;

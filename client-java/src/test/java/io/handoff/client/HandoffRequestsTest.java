@@ -337,6 +337,14 @@ class HandoffRequestsTest {
 
     assertEquals(0, engine.handoff.outgoing(), "forgotten at its expiry");
     HandoffException e = failure(lost.result());
-    assertTrue(e.getMessage().contains("expired"), e.getMessage());
+    assertEquals(
+        "offer lost expired 10 s ago (it was live for 30000 ms) and its result did not reach this"
+            + " client; it has ended, but how is unknown",
+        e.getMessage());
+    // As the TypeScript client names it: its outcome is unknown, and asking again cannot help.
+    assertEquals(ErrorCode.OUTCOME_UNKNOWN, e.errorCode());
+    assertEquals(0, e.closeCode());
+    assertFalse(e.retryable());
+    assertFalse(e.fromServer());
   }
 }
