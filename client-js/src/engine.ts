@@ -199,17 +199,15 @@ export class SyncEngine implements WriteSink {
   }
 
   /**
-   * As {@link request}, but a request made while disconnected waits for the next Welcome (it rejects
-   * if the client is closed, or stops for good, first).
+   * As {@link request}, but a request made while disconnected (also before the first connect()) waits
+   * for the next Welcome (it rejects if the client is closed, or stops for good, first).
    */
   requestOnceConnected(frame: ClientFrame): Promise<ServerFrame> {
     if (this.closedByUser) return Promise.reject(HandoffError.clientClosed());
-    if (this.state === "closed") {
-      // As the Java client: the error the client stopped with (a terminal close's, with its code).
-      return Promise.reject(
-        this.stoppedWith ?? new HandoffError("CLOSED", "the client stopped connecting; connect() again first"),
-      );
-    }
+    // As the Java client: the error the client stopped with (a terminal close's, with its code), until
+    // connect() is called again. One made before the first connect() waits for its Welcome: nothing
+    // stopped the client.
+    if (this.stoppedWith) return Promise.reject(this.stoppedWith);
     if (this.link?.welcomed) return this.request(frame);
     return new Promise((resolve, reject) =>
       this.requests.afterWelcome(() => this.requestOnceConnected(frame).then(resolve, reject), reject),

@@ -13,7 +13,9 @@ import { Requests } from "../src/requests.js";
 import { MemoryStore } from "../src/store.js";
 
 /** An engine whose connection is open, its Hello sent, no Welcome yet; every state and error recorded. */
-async function opened(options: { maxPendingWrites?: number; tokens?: string[] } = {}) {
+async function opened(
+  options: { maxPendingWrites?: number; tokens?: string[]; beforeConnect?: (engine: SyncEngine) => void } = {},
+) {
   const sent: ClientFrame[] = [];
   let link: FrameListener | undefined;
   const channel: FrameChannel = { send: (f) => sent.push(f), close: () => {}, abort: () => {} };
@@ -43,6 +45,7 @@ async function opened(options: { maxPendingWrites?: number; tokens?: string[] } 
     new Requests(new Emitter()),
     new MemoryStore(),
   );
+  options.beforeConnect?.(engine);
   const connected = engine.connect();
   connected.catch(() => {});
   while (!link) await new Promise((r) => setImmediate(r));
@@ -181,5 +184,28 @@ test("a RefreshToken when 1,024 requests wait for answers goes unnumbered, altho
   const refresh = sent.find((f) => f.body.case === "refreshToken");
   assert.ok(refresh, "the RefreshToken went");
   assert.equal(refresh!.requestId, 0n);
+  await engine.close();
+});
+
+test("a request made before the first connect() waits for the Welcome, as in the Java client (nothing stopped it)", async () => {
+  let early!: Promise<ServerFrame>;
+  let refused: HandoffError | undefined;
+  const { engine, link, sent } = await opened({
+    beforeConnect: (e) => {
+      early = e.requestOnceConnected(create(ClientFrameSchema, { body: { case: "listDevices", value: {} } }));
+      early.catch((error: HandoffError) => (refused = error));
+    },
+  });
+  assert.ok(!sent.some((f) => f.body.case === "listDevices"), "not before the Welcome");
+  link().onFrame(welcome());
+  const deadline = Date.now() + 10_000;
+  while (!sent.some((f) => f.body.case === "listDevices") && !refused && Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 1));
+  }
+  assert.equal(refused, undefined, "not refused");
+  const request = sent.find((f) => f.body.case === "listDevices");
+  assert.ok(request, "sent after the Welcome");
+  link().onFrame(create(ServerFrameSchema, { requestId: request!.requestId, body: { case: "deviceList", value: {} } }));
+  assert.equal((await early).body.case, "deviceList");
   await engine.close();
 });
