@@ -101,7 +101,11 @@ export const OUTCOME_UNKNOWN = 10;
  */
 export class HandoffError extends Error {
   readonly code: HandoffErrorCode;
-  /** The numeric ErrorCode of a server error; undefined for the client's own errors. */
+  /**
+   * The numeric ErrorCode of a server error, or of a refusal of the client's own that the protocol has
+   * a code for (`LIMIT_EXCEEDED` for a limit it enforces before sending, `OUTCOME_UNKNOWN` for an
+   * offer whose result never came), as in the Java client; undefined for the client's other errors.
+   */
   readonly errorCode?: number;
   readonly document?: string;
   readonly currentVersion?: bigint;

@@ -61,7 +61,7 @@ final class EndpointConnector implements Connector {
    * {@code token} if it can be sent on an upgrade (null: none), before any socket is opened.
    *
    * @throws io.handoff.client.internal.InvalidTokenException if it is empty or holds a character an
-   *     HTTP header cannot carry: the client stops with a BAD_REQUEST instead of retrying
+   *     HTTP header cannot carry: the client stops under close code 4502 instead of retrying
    */
   private static String checkedToken(String token) {
     if (token != null) {

@@ -42,14 +42,15 @@ import java.util.function.Supplier;
  *
  * <p>Lifecycle: {@link #connect()} starts connecting; the client then stays connected by itself,
  * reconnecting with exponential backoff and resuming from its replicas' versions, until the server
- * closes with a terminal code (or refuses the Hello with an Error, or the access token cannot be
- * sent at all: then a {@link HandoffException} with an error code) or {@link #close()} is called.
- * Given several URLs ({@link Builder#urls}), it moves to the next one after each failed attempt or
- * lost connection. After a terminal code the client is {@link ConnectionState#CLOSED}, keeps its
- * replicas and may be {@link #connect() connected} again (e.g. with a fresh token), also from the
- * listener that hears of the CLOSED state: the writes and the {@code connect()} future that the
- * terminal code failed are those made before it, not the ones the listener makes; after {@link
- * #close()} it is finished.
+ * closes with a terminal code (or refuses the Hello with an Error: then a {@link HandoffException}
+ * with its error code; or the client cannot use the access token, or is welcomed as another user or
+ * device: then it stops by itself under close code {@code 4502 UNAUTHORIZED}, as for the server's
+ * terminal close) or {@link #close()} is called. Given several URLs ({@link Builder#urls}), it
+ * moves to the next one after each failed attempt or lost connection. After a terminal code the
+ * client is {@link ConnectionState#CLOSED}, keeps its replicas and may be {@link #connect()
+ * connected} again (e.g. with a fresh token), also from the listener that hears of the CLOSED
+ * state: the writes and the {@code connect()} future that the terminal code failed are those made
+ * before it, not the ones the listener makes; after {@link #close()} it is finished.
  *
  * <p>Threading: a client lives on one Netty event loop, chosen when it is built. All its state
  * changes there; every future it returns is completed there and every listener is called there, so

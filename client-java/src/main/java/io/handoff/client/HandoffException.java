@@ -78,7 +78,13 @@ public final class HandoffException extends RuntimeException {
     this.mayHaveBeenApplied = mayHaveBeenApplied;
   }
 
-  /** The server's error code, or {@code null} when this is not a request-level error. */
+  /**
+   * The server's error code, or the one the client gives a refusal of its own that the protocol has
+   * a code for ({@code LIMIT_EXCEEDED} for a limit it enforces before sending, {@code
+   * OUTCOME_UNKNOWN} for an offer whose result never came); {@code null} otherwise (a close, the
+   * client closed, a request without an answer). The README's "What the application sees" lists
+   * them, the same for both clients.
+   */
   public ErrorCode errorCode() {
     return errorCode;
   }

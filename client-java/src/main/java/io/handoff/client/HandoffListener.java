@@ -21,7 +21,9 @@ public interface HandoffListener {
   /**
    * The connection state changed.
    *
-   * @param closeCode the WebSocket close code that caused the change, or 0 when none did
+   * @param closeCode the WebSocket close code that caused the change, the code the client stopped
+   *     under by itself ({@code 4502 UNAUTHORIZED} for an access token it cannot use or a Welcome
+   *     for another user or device), or 0 when none did (e.g. a Hello the server refused)
    * @param reason the close reason, or {@code null}
    */
   default void onStateChanged(ConnectionState state, int closeCode, String reason) {}
