@@ -324,6 +324,9 @@ export class SyncEngine implements WriteSink {
     this.link = undefined;
     l?.stop();
     l?.channel?.close();
+    // Requests waiting for answers fail as closed, not as lost (which says to send them again), as in
+    // the Java client.
+    this.requests.connectionLost(HandoffError.clientClosedUnanswered());
     this.connectionLost();
     this.setState("closed", NORMAL_CLOSURE, "closed by the client");
     this.events.close(); // "closed" is the last event, also for a close() from a listener.
@@ -352,7 +355,9 @@ export class SyncEngine implements WriteSink {
       link.channel = this.connector(link);
     } catch (e) {
       this.link = undefined;
-      this.events.emit("error", new HandoffError("CONNECTION_LOST", `cannot start a connection attempt: ${String(e)}`, { retryable: true }));
+      // The cause's message, as the Java client words it (not "Error: ...").
+      const why = e instanceof Error ? e.message : String(e);
+      this.events.emit("error", new HandoffError("CONNECTION_LOST", `cannot start a connection attempt: ${why}`, { retryable: true }));
       this.setState("reconnecting", 0, String(e));
       this.scheduleReconnect();
       return;

@@ -218,4 +218,16 @@ export class HandoffError extends Error {
   static clientClosed(): HandoffError {
     return new HandoffError("CLIENT_CLOSED", "the client was closed");
   }
+
+  /**
+   * The application closed the client while a request waited for its answer: it may or may not have
+   * been applied, and sending it again cannot succeed on this client.
+   */
+  static clientClosedUnanswered(): HandoffError {
+    return new HandoffError(
+      "CLIENT_CLOSED",
+      "the client was closed; the request had been sent and may or may not have been applied",
+      { mayHaveBeenApplied: true },
+    );
+  }
 }

@@ -14,7 +14,13 @@ import { MemoryStore } from "../src/store.js";
 
 /** An engine whose connection is open, its Hello sent, no Welcome yet; every state and error recorded. */
 async function opened(
-  options: { maxPendingWrites?: number; tokens?: string[]; beforeConnect?: (engine: SyncEngine) => void } = {},
+  options: {
+    maxPendingWrites?: number;
+    tokens?: string[];
+    refreshToken?: () => Promise<string | undefined>;
+    beforeConnect?: (engine: SyncEngine) => void;
+    connector?: (listener: FrameListener) => FrameChannel;
+  } = {},
 ) {
   const sent: ClientFrame[] = [];
   let link: FrameListener | undefined;
@@ -34,12 +40,13 @@ async function opened(
       maxUnackedWriteBytes: 1 << 24,
       maxInFlightWrites: 4,
       connectTimeoutMs: 60_000,
-      refreshToken: options.tokens ? async () => options.tokens!.shift() : undefined,
+      refreshToken: options.refreshToken ?? (options.tokens ? async () => options.tokens!.shift() : undefined),
     },
-    (listener) => {
-      link = listener;
-      return channel;
-    },
+    options.connector ??
+      ((listener) => {
+        link = listener;
+        return channel;
+      }),
     new Backoff(1, 2),
     events,
     new Requests(new Emitter()),
@@ -48,6 +55,7 @@ async function opened(
   options.beforeConnect?.(engine);
   const connected = engine.connect();
   connected.catch(() => {});
+  if (options.connector) return { engine, link: () => link!, sent, errors, states, connected };
   while (!link) await new Promise((r) => setImmediate(r));
   link.onOpen();
   return { engine, link: () => link!, sent, errors, states, connected };
@@ -207,5 +215,115 @@ test("a request made before the first connect() waits for the Welcome, as in the
   assert.ok(request, "sent after the Welcome");
   link().onFrame(create(ServerFrameSchema, { requestId: request!.requestId, body: { case: "deviceList", value: {} } }));
   assert.equal((await early).body.case, "deviceList");
+  await engine.close();
+});
+
+async function until(what: string, done: () => boolean): Promise<void> {
+  const deadline = Date.now() + 10_000;
+  while (!done()) {
+    if (Date.now() > deadline) throw new Error(`not within 10 s: ${what}`);
+    await new Promise((r) => setTimeout(r, 1));
+  }
+}
+
+const SENT = "; the write had been sent and may or may not have been applied";
+
+async function sentWrite(engine: SyncEngine, sent: ClientFrame[]): Promise<{ write: Promise<bigint> }> {
+  const write = engine.document("cart").set("n", new Uint8Array([1]));
+  write.catch(() => {});
+  await until("the write sent", () => sent.some((f) => f.body.case === "write"));
+  return { write };
+}
+
+test("a write given up on after it was sent says so after its cause's message, as in the Java client", async () => {
+  const { engine, link, sent } = await opened();
+  link().onFrame(welcome());
+  const { write } = await sentWrite(engine, sent);
+  link().onClose(4503, "");
+  const e = await failure(write);
+  assert.equal(e.closeCode, 4503);
+  assert.equal(e.mayHaveBeenApplied, true);
+  assert.equal(e.message, `connection closed for good with code 4503 (SESSION_REVOKED): device session revoked${SENT}`);
+  await engine.close();
+});
+
+test("a request whose connection ended before its answer may have been applied and may be sent again, as in the Java client", async () => {
+  const { engine, link } = await opened();
+  link().onFrame(welcome());
+  const asked = engine.request(create(ClientFrameSchema, { body: { case: "listDevices", value: {} } }));
+  link().onClose(1006, "");
+  const e = await failure(asked);
+  assert.equal(e.code, "CONNECTION_LOST");
+  assert.equal(e.errorCode, undefined);
+  assert.equal(e.retryable, true);
+  assert.equal(e.mayHaveBeenApplied, true);
+  assert.equal(e.message, "the connection ended before the answer; the request may or may not have been applied");
+  await engine.close();
+});
+
+test("closing the client fails what it holds with 'the client was closed', requests waiting for answers too, as in the Java client", async () => {
+  const { engine, link, sent } = await opened();
+  link().onFrame(welcome());
+  const { write } = await sentWrite(engine, sent);
+  const asked = engine.request(create(ClientFrameSchema, { body: { case: "listDevices", value: {} } }));
+  await engine.close();
+  const w = await failure(write);
+  assert.equal(w.code, "CLIENT_CLOSED");
+  assert.equal(w.message, `the client was closed${SENT}`);
+  assert.equal(w.mayHaveBeenApplied, true);
+  const r = await failure(asked);
+  assert.equal(r.code, "CLIENT_CLOSED");
+  assert.equal(r.message, "the client was closed; the request had been sent and may or may not have been applied");
+  assert.equal(r.mayHaveBeenApplied, true);
+  assert.equal(r.retryable, false, "not on a closed client");
+});
+
+test("a connection attempt that cannot start is reported and tried again, as in the Java client", async () => {
+  let attempts = 0;
+  const { engine, errors, states } = await opened({
+    connector: () => {
+      attempts++;
+      throw new Error("no event loop");
+    },
+  });
+  try {
+    await until("the error reported", () => errors.length >= 1);
+    const e = errors[0]!;
+    assert.equal(e.code, "CONNECTION_LOST");
+    assert.equal(e.message, "cannot start a connection attempt: no event loop");
+    assert.equal(e.errorCode, undefined);
+    assert.equal(e.retryable, true);
+    assert.ok(states.some(([s]) => s === "reconnecting"));
+    await until("tried again after the backoff", () => attempts >= 2);
+  } finally {
+    await engine.close();
+  }
+});
+
+test("a server Error that answers nothing pending goes to the error listeners, as in the Java client", async () => {
+  const { engine, link, errors } = await opened();
+  link().onFrame(welcome());
+  link().onFrame(errorFrame(0n, { code: ErrorCode.BAD_REQUEST, message: "unknown frame" }));
+  assert.equal(errors.length, 1);
+  assert.equal(errors[0]!.errorCode, ErrorCode.BAD_REQUEST);
+  assert.equal(errors[0]!.message, "BAD_REQUEST: unknown frame");
+  await engine.close();
+});
+
+test("a token source that fails when the token expires soon is reported and the connection goes on, as in the Java client", async () => {
+  const { engine, link, errors, states } = await opened({
+    refreshToken: () => Promise.reject(new Error("the auth server is down")),
+  });
+  link().onFrame(welcome());
+  await engine.connect();
+  link().onFrame(
+    create(ServerFrameSchema, { body: { case: "tokenExpiring", value: { expiresAtMs: BigInt(Date.now() + 60_000) } } }),
+  );
+  await until("the failure reported", () => errors.length >= 1);
+  const e = errors[0]!;
+  assert.equal(e.code, "CONNECTION_LOST");
+  assert.equal(e.retryable, true);
+  assert.match(e.message, /^token source failed; reconnecting at token expiry: .*the auth server is down$/);
+  assert.equal(states.at(-1)![0], "connected", "the connection goes on");
   await engine.close();
 });

@@ -219,6 +219,25 @@ public final class HandoffException extends RuntimeException {
     return new HandoffException("the client was closed", null, null, 0, 0, 0, false, null);
   }
 
+  /**
+   * The application closed the client while a request waited for its answer: it may or may not have
+   * been applied, and sending it again cannot succeed on this client.
+   */
+  static HandoffException clientClosedUnanswered() {
+    return new HandoffException(
+        "the client was closed; the request had been sent and may or may not have been applied",
+        null,
+        null,
+        0,
+        0,
+        0,
+        false,
+        null,
+        true,
+        null,
+        false);
+  }
+
   /** A limit the client enforces itself, before anything reaches the server. */
   static HandoffException limit(String document, String message) {
     return new HandoffException(message, null, ErrorCode.LIMIT_EXCEEDED, 0, 0, 0, false, document);

@@ -331,6 +331,8 @@ final class SyncEngine {
       current.cancelWelcomeTimer();
     }
     Future<?> closing = current == null ? null : current.channel.close();
+    // Requests waiting for answers fail as closed, not as lost (which says to send them again).
+    handoff.connectionLost(HandoffException::clientClosedUnanswered);
     connectionLost();
     setState(ConnectionState.CLOSED, NORMAL_CLOSURE, "closed by the client");
     listeners.close(); // CLOSED was the last call, even for a close() from a listener.

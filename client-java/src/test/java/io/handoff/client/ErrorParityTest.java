@@ -39,6 +39,11 @@ class ErrorParityTest {
   private final SyncEngine engine = engine(b -> b.token("t"));
 
   private SyncEngine engine(java.util.function.Consumer<HandoffClient.Builder> token) {
+    return engine(token, connector);
+  }
+
+  private SyncEngine engine(
+      java.util.function.Consumer<HandoffClient.Builder> token, Connector connector) {
     HandoffClient.Builder builder =
         HandoffClient.builder()
             .url(URI.create("ws://127.0.0.1:9/ws"))
@@ -206,5 +211,124 @@ class ErrorParityTest {
     assertEquals(ErrorCode.OFFER_WITHDRAWN, failure(accepted).errorCode());
     assertFalse(
         engine.handoff.prompts.containsKey("o1"), "the server answered: the prompt is over");
+  }
+
+  private static final String SENT =
+      "; the write had been sent and may or may not have been applied";
+
+  @Test
+  void aWriteGivenUpOnAfterItWasSentSaysSoAfterTheCausesMessage() {
+    engine.connect();
+    FakeChannel channel = connector.last().open();
+    channel.receive(welcome(0));
+    CompletableFuture<Long> sent = engine.document("cart").set("n", bytes("1"));
+    assertTrue(channel.drain().stream().anyMatch(ClientFrame::hasWrite), "the write went out");
+
+    channel.closeWith(4503, "");
+
+    HandoffException e = failure(sent);
+    assertEquals(4503, e.closeCode());
+    assertTrue(e.mayHaveBeenApplied());
+    assertEquals(
+        "connection closed for good with code 4503 (SESSION_REVOKED): device session revoked"
+            + SENT,
+        e.getMessage());
+  }
+
+  @Test
+  void aRequestWhoseConnectionEndedBeforeItsAnswerMayHaveBeenAppliedAndMayBeSentAgain() {
+    engine.connect();
+    FakeChannel channel = connector.last().open();
+    channel.receive(welcome(0));
+    CompletableFuture<ServerFrame> asked =
+        engine.request(ClientFrame.newBuilder().setListDevices(ListDevices.getDefaultInstance()));
+
+    channel.closeWith(1006, "");
+
+    HandoffException e = failure(asked);
+    assertNull(e.errorCode());
+    assertEquals(0, e.closeCode());
+    assertTrue(e.retryable());
+    assertTrue(e.mayHaveBeenApplied());
+    assertEquals(
+        "the connection ended before the answer; the request may or may not have been applied",
+        e.getMessage());
+  }
+
+  @Test
+  void closingTheClientFailsWhatItHoldsWithTheClientWasClosed() {
+    engine.connect();
+    FakeChannel channel = connector.last().open();
+    channel.receive(welcome(0));
+    CompletableFuture<Long> sent = engine.document("cart").set("n", bytes("1"));
+    channel.drain();
+    CompletableFuture<ServerFrame> asked =
+        engine.request(ClientFrame.newBuilder().setListDevices(ListDevices.getDefaultInstance()));
+
+    engine.close();
+
+    HandoffException write = failure(sent);
+    assertEquals("the client was closed" + SENT, write.getMessage());
+    assertTrue(write.mayHaveBeenApplied());
+    // A request waiting for its answer too, not as a lost connection's (retryable, which it is
+    // not on a closed client).
+    HandoffException request = failure(asked);
+    assertEquals(
+        "the client was closed; the request had been sent and may or may not have been applied",
+        request.getMessage());
+    assertTrue(request.mayHaveBeenApplied());
+    assertFalse(request.retryable());
+    assertNull(request.errorCode());
+    assertEquals(0, request.closeCode());
+  }
+
+  @Test
+  void aConnectionAttemptThatCannotStartIsReportedAndTriedAgain() {
+    java.util.concurrent.atomic.AtomicInteger attempts =
+        new java.util.concurrent.atomic.AtomicInteger();
+    SyncEngine failing =
+        engine(
+            b -> b.token("t"),
+            (url, l) -> {
+              attempts.incrementAndGet();
+              throw new IllegalStateException("no event loop");
+            });
+    failing.connect();
+
+    HandoffException e = listener.errors.get(0);
+    assertEquals("cannot start a connection attempt: no event loop", e.getMessage());
+    assertNull(e.errorCode());
+    assertEquals(0, e.closeCode());
+    assertTrue(e.retryable());
+    assertEquals(ConnectionState.RECONNECTING, failing.state());
+    scheduler.runPending();
+    assertEquals(2, attempts.get(), "tried again after the backoff");
+  }
+
+  @Test
+  void aHelloRefusedForNowIsReportedAndTheClientConnectsAgain() {
+    CompletableFuture<Void> connected = engine.connect();
+    FakeChannel channel = connector.last().open();
+    channel.receive(
+        ServerFrame.newBuilder()
+            .setRequestId(SyncEngine.HELLO_REQUEST_ID)
+            .setError(
+                io.handoff.protocol.v1.Error.newBuilder()
+                    .setCode(ErrorCode.UNAVAILABLE)
+                    .setRetryable(true)
+                    .setMessage("the store did not answer"))
+            .build());
+
+    HandoffException e = listener.errors.get(0);
+    assertEquals(ErrorCode.UNAVAILABLE, e.errorCode());
+    assertEquals(
+        "the server refused the Hello: UNAVAILABLE: the store did not answer", e.getMessage());
+    assertFalse(connected.isDone(), "not stopped");
+    assertTrue(channel.aborted, "the connection is dropped, as a lost one");
+    channel.closeWith(1006, ""); // what the abort reports
+    assertEquals(ConnectionState.RECONNECTING, engine.state());
+    scheduler.runPending();
+    connector.last().open().receive(welcome(0));
+    assertTrue(connected.isDone() && !connected.isCompletedExceptionally());
   }
 }
