@@ -247,7 +247,7 @@ describe("browser client and its offline store", () => {
       await client.close();
       return result;
     }, mintToken(newUser(), "tv", -3600));
-    assert.match(outcome, /^CLOSED 4502 .*the access token expired at .*give tokenSource/);
+    assert.match(outcome, /^CLOSED 4502 .*the access token cannot be used: it expired at .*give tokenSource/);
     await page.close();
   });
 });
