@@ -2,31 +2,14 @@
 // nodes on one real Redis, and scripted servers on real sockets. (Apart from failover.test.ts so that the two run side by side.)
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
-import { after, afterEach, before, describe, test } from "node:test";
+import { describe, test } from "node:test";
 import { create, toBinary } from "@bufbuild/protobuf";
 import { WebSocketServer } from "ws";
 import { ServerFrameSchema } from "../src/gen/handoff/v1/handoff_pb.js";
 import type { HandoffClient } from "../src/index.js";
-import { client, closeClients, mintToken, type Node, type Redis, startNode, startRedis, text, until, user } from "./harness.js";
+import { client, mintToken, nodesOnOneRedis, text, until, user } from "./harness.js";
 
-let redis: Redis;
-const nodes: Node[] = [];
-before(async () => {
-  redis = await startRedis();
-});
-after(async () => {
-  await redis?.stop();
-});
-afterEach(async () => {
-  await closeClients();
-  await Promise.all(nodes.splice(0).map((n) => n.stop()));
-});
-
-async function node(id: string, port?: number, args: string[] = []): Promise<Node> {
-  const n = await startNode(["--redis-url", redis.url, "--node-id", id, ...args], { port });
-  nodes.push(n);
-  return n;
-}
+const node = nodesOnOneRedis();
 
 describe("failover between URLs: frozen nodes and close()", () => {
   test("a write sent to a node that froze is applied once, by the next node the client moves to", async () => {

@@ -1,27 +1,10 @@
 // The client moving between server URLs: real nodes on one real Redis (frozen nodes and close() are in failover-frozen.test.ts).
 import assert from "node:assert/strict";
-import { after, afterEach, before, describe, test } from "node:test";
+import { describe, test } from "node:test";
 import type { HandoffClient } from "../src/index.js";
-import { client, closeClients, freePort, type Node, type Redis, startNode, startRedis, text, until, user } from "./harness.js";
+import { client, freePort, nodesOnOneRedis, text, until, user } from "./harness.js";
 
-let redis: Redis;
-const nodes: Node[] = [];
-before(async () => {
-  redis = await startRedis();
-});
-after(async () => {
-  await redis?.stop();
-});
-afterEach(async () => {
-  await closeClients();
-  await Promise.all(nodes.splice(0).map((n) => n.stop()));
-});
-
-async function node(id: string, port?: number, args: string[] = []): Promise<Node> {
-  const n = await startNode(["--redis-url", redis.url, "--node-id", id, ...args], { port });
-  nodes.push(n);
-  return n;
-}
+const node = nodesOnOneRedis();
 
 describe("failover between URLs", () => {
   test("what changed while the client moved to another node is what it holds once it says it is connected", async () => {

@@ -5,6 +5,7 @@ import { existsSync, mkdtempSync, readdirSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { homedir, tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
+import { after, afterEach, before } from "node:test";
 import { fileURLToPath } from "node:url";
 import WebSocket from "ws";
 import { bearerWebSocket, HandoffClient, type HandoffClientOptions } from "../src/index.js";
@@ -213,6 +214,31 @@ function redisBinary(dir: string): string {
   execFileSync("jar", ["xf", jar, name], { cwd: dir });
   execFileSync("chmod", ["+x", join(dir, name)]);
   return join(dir, name);
+}
+
+/**
+ * One real Redis for a test file (started before its tests, stopped after them) and nodes on it that stop
+ * after each test, with their clients. Returns the function that starts a node.
+ */
+export function nodesOnOneRedis(): (id: string, port?: number, args?: string[]) => Promise<Node> {
+  let redis: Redis | undefined;
+  const nodes: Node[] = [];
+  before(async () => {
+    redis = await startRedis();
+  });
+  after(async () => {
+    await redis?.stop();
+  });
+  afterEach(async () => {
+    await closeClients();
+    await Promise.all(nodes.splice(0).map((n) => n.stop()));
+  });
+  return async (id, port, args = []) => {
+    if (redis === undefined) throw new Error("nodesOnOneRedis: Redis is not started yet");
+    const n = await startNode(["--redis-url", redis.url, "--node-id", id, ...args], { port });
+    nodes.push(n);
+    return n;
+  };
 }
 
 export function freePort(): Promise<number> {
