@@ -8,8 +8,6 @@ import com.google.protobuf.ByteString;
 import io.handoff.protocol.v1.ErrorCode;
 import io.handoff.protocol.v1.FieldOp;
 import io.handoff.protocol.v1.Write;
-import io.handoff.server.Conditions;
-import io.handoff.server.RedisProcess;
 import io.handoff.server.engine.StoreLimits;
 import io.handoff.server.sync.WriteOutcome;
 import io.lettuce.core.RedisClient;
@@ -20,10 +18,8 @@ import java.nio.ByteOrder;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.HexFormat;
-import java.util.UUID;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
-import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -33,29 +29,8 @@ import org.junit.jupiter.api.Test;
  * write's, and acks the re-send once the replica confirms it, as the node that applied it would
  * have. Refusals are answered at once, as any.
  */
-class DurableAckOutcomeFormatTest {
+class DurableAckOutcomeFormatTest extends MasterWithReplicaTest {
   private static final long EPOCH = Long.parseUnsignedLong("11353585621642493745");
-
-  private RedisProcess master;
-  private RedisProcess replica;
-  private String paused;
-  private RedisEngine engine;
-
-  @AfterEach
-  void stop() {
-    if (paused != null) {
-      RedisProcess.signal("-CONT", paused);
-    }
-    if (engine != null) {
-      engine.close();
-    }
-    if (replica != null) {
-      replica.crash();
-    }
-    if (master != null) {
-      master.close();
-    }
-  }
 
   private CompletableFuture<WriteOutcome> write(String doc, long seq, Long expected) {
     Write.Builder w =
@@ -71,23 +46,7 @@ class DurableAckOutcomeFormatTest {
 
   @Test
   void reSendsOfWritesStoredInEarlierFormatsAreAckedOnceTheReplicaConfirmsThem() throws Exception {
-    master = RedisProcess.start();
-    replica = RedisProcess.startReplicaOf(master);
-    Conditions.await(
-        "the replica is linked to its master",
-        () -> {
-          try (RedisClient c = RedisClient.create(replica.url());
-              StatefulRedisConnection<String, String> s = c.connect()) {
-            return s.sync().info("replication").contains("master_link_status:up");
-          }
-        },
-        Duration.ofSeconds(30));
-    String prefix = "t-" + UUID.randomUUID() + ":";
-    engine =
-        RedisEngine.connect(
-            master.url(),
-            prefix,
-            StoreLimits.builder().durableAcks(1).durableAckTimeout(Duration.ofSeconds(60)).build());
+    start(StoreLimits.builder().durableAcks(1).durableAckTimeout(Duration.ofSeconds(60)).build());
     HexFormat hex = HexFormat.of();
     byte[] outcomes = new RedisKeys(prefix).outcomes("u", "d1");
     try (RedisClient c = RedisClient.create(master.url());
@@ -112,8 +71,7 @@ class DurableAckOutcomeFormatTest {
               .array();
       s.sync().hset(outcomes, ascii("3"), beforeFingerprints);
     }
-    paused = replica.pid();
-    RedisProcess.signal("-STOP", paused);
+    pauseReplica();
     CompletableFuture<WriteOutcome> applied = write("notes", 1, null);
     CompletableFuture<WriteOutcome> older = write("notes", 3, null);
     WriteOutcome refused = write("notes", 2, 7L).get(30, TimeUnit.SECONDS);
@@ -122,8 +80,7 @@ class DurableAckOutcomeFormatTest {
     assertEquals("expected version 7 but document 'notes' is at 1", refused.message());
     assertFalse(applied.isDone(), "not acked before the replica confirms");
     assertFalse(older.isDone(), "not acked before the replica confirms");
-    RedisProcess.signal("-CONT", paused);
-    paused = null;
+    resumeReplica();
 
     WriteOutcome one = applied.get(30, TimeUnit.SECONDS);
     assertTrue(one.isApplied() && one.duplicate(), one.toString());

@@ -11,7 +11,6 @@ import io.handoff.protocol.v1.ErrorCode;
 import io.handoff.protocol.v1.FieldOp;
 import io.handoff.protocol.v1.Write;
 import io.handoff.server.Conditions;
-import io.handoff.server.RedisProcess;
 import io.handoff.server.engine.StoreLimits;
 import io.handoff.server.sync.OutcomeUnknownException;
 import io.handoff.server.sync.WriteOutcome;
@@ -19,38 +18,16 @@ import io.lettuce.core.RedisClient;
 import io.lettuce.core.api.StatefulRedisConnection;
 import io.lettuce.core.codec.ByteArrayCodec;
 import java.time.Duration;
-import java.util.UUID;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
-import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 
 /**
  * Durable acks on a real Redis and its replica: a write's outcome record may be trimmed (the device
  * wrote past the seq window) before the round that confirms the write reads it.
  */
-class DurableAckTrimTest {
-  private RedisProcess master;
-  private RedisProcess replica;
-  private String paused;
-  private RedisEngine engine;
-
-  @AfterEach
-  void stop() {
-    if (paused != null) {
-      RedisProcess.signal("-CONT", paused);
-    }
-    if (engine != null) {
-      engine.close();
-    }
-    if (replica != null) {
-      replica.crash();
-    }
-    if (master != null) {
-      master.close();
-    }
-  }
+class DurableAckTrimTest extends MasterWithReplicaTest {
 
   private static String str(byte[] b) {
     return b == null ? null : new String(b, java.nio.charset.StandardCharsets.UTF_8);
@@ -84,17 +61,6 @@ class DurableAckTrimTest {
    */
   @Test
   void aWriteWhoseOutcomeRecordIsTrimmedBeforeItsRoundIsStillConfirmed() throws Exception {
-    master = RedisProcess.start();
-    replica = RedisProcess.startReplicaOf(master);
-    Conditions.await(
-        "the replica is linked to its master",
-        () -> {
-          try (RedisClient c = RedisClient.create(replica.url());
-              StatefulRedisConnection<String, String> s = c.connect()) {
-            return s.sync().info("replication").contains("master_link_status:up");
-          }
-        },
-        Duration.ofSeconds(30));
     // A window of 4 outcomes allows a node 4 writes in flight per connection; this device never
     // has more than 3. WAIT's deadline is far beyond the test: rounds end when the replica answers.
     StoreLimits limits =
@@ -103,10 +69,8 @@ class DurableAckTrimTest {
             .durableAcks(1)
             .durableAckTimeout(Duration.ofSeconds(60))
             .build();
-    String prefix = "t-" + UUID.randomUUID() + ":";
-    engine = RedisEngine.connect(master.url(), prefix, limits);
-    paused = replica.pid();
-    RedisProcess.signal("-STOP", paused);
+    start(limits);
+    pauseReplica();
     // Write 1's round starts when its answer comes, before write 2's: write 2 waits for the next.
     CompletableFuture<WriteOutcome> first = engine.store().write("ann", "phone", write("a", 1, -1));
     CompletableFuture<WriteOutcome> second =
@@ -128,8 +92,7 @@ class DurableAckTrimTest {
       assertFalse(s.sync().hexists(outcomes, "2".getBytes()), "write 2's outcome trimmed");
     }
     assertFalse(second.isDone(), "write 2 waits for its round");
-    RedisProcess.signal("-CONT", paused);
-    paused = null;
+    resumeReplica();
 
     assertEquals(1, first.get(30, TimeUnit.SECONDS).version());
     WriteOutcome two = second.get(30, TimeUnit.SECONDS);
@@ -150,17 +113,6 @@ class DurableAckTrimTest {
   @Test
   void aWriteNeitherItsOutcomeRecordNorItsDocumentShowsIsAnsweredUnknownAndItsResendChangesNothing()
       throws Exception {
-    master = RedisProcess.start();
-    replica = RedisProcess.startReplicaOf(master);
-    Conditions.await(
-        "the replica is linked to its master",
-        () -> {
-          try (RedisClient c = RedisClient.create(replica.url());
-              StatefulRedisConnection<String, String> s = c.connect()) {
-            return s.sync().info("replication").contains("master_link_status:up");
-          }
-        },
-        Duration.ofSeconds(30));
     StoreLimits limits =
         StoreLimits.builder()
             .seqWindow(4)
@@ -168,10 +120,8 @@ class DurableAckTrimTest {
             .durableAcks(1)
             .durableAckTimeout(Duration.ofSeconds(60))
             .build();
-    String prefix = "t-" + UUID.randomUUID() + ":";
-    engine = RedisEngine.connect(master.url(), prefix, limits);
-    paused = replica.pid();
-    RedisProcess.signal("-STOP", paused);
+    start(limits);
+    pauseReplica();
     CompletableFuture<WriteOutcome> first = engine.store().write("ann", "phone", write("a", 1, -1));
     CompletableFuture<WriteOutcome> second =
         engine.store().write("ann", "phone", write("b", "mine", 2, -1));
@@ -198,8 +148,7 @@ class DurableAckTrimTest {
       assertEquals(2, s.sync().llen(keys.history("ann", "b")), "history holds versions 3 and 4");
     }
     assertFalse(second.isDone(), "write 2 waits for its round");
-    RedisProcess.signal("-CONT", paused);
-    paused = null;
+    resumeReplica();
 
     assertEquals(1, first.get(30, TimeUnit.SECONDS).version());
     ExecutionException unknown =
