@@ -113,11 +113,7 @@ class BeforeWelcomeTest {
     writeThree("cart");
     engine.holdSyncAnswers();
     TestDevice d = nodes.add(TestDevice.connect(node.port(), token("u", "d")));
-    long hello = d.send(ClientFrame.newBuilder().setHello(Hello.getDefaultInstance()));
-    Conditions.await(
-        "the resume read, its answer held",
-        () -> engine.heldSyncAnswers() == 1,
-        Duration.ofSeconds(10));
+    long hello = helloWithItsResumeHeld(d);
     long unfollow =
         d.send(
             ClientFrame.newBuilder()
@@ -224,11 +220,7 @@ class BeforeWelcomeTest {
     w.answerTo(w.send(SessionProtocolTest.write("big", 2, "b", big)));
     engine.holdSyncAnswers();
     TestDevice d = nodes.add(TestDevice.connect(node.port(), token("u", "d")));
-    long hello = d.send(ClientFrame.newBuilder().setHello(Hello.getDefaultInstance()));
-    Conditions.await(
-        "the resume read, its answer held",
-        () -> engine.heldSyncAnswers() == 1,
-        Duration.ofSeconds(10));
+    long hello = helloWithItsResumeHeld(d);
     long follow =
         d.send(
             ClientFrame.newBuilder()
@@ -286,6 +278,19 @@ class BeforeWelcomeTest {
     w.answerTo(w.send(SessionProtocolTest.write(doc, 2, "n", "2")));
     w.answerTo(w.send(SessionProtocolTest.write(doc, 3, "n", "3")));
     return first;
+  }
+
+  /**
+   * The device's Hello is sent and its resume read, the answer held by the store until {@link
+   * GatedEngine#releaseSyncAnswers()}; returns the Hello's request id.
+   */
+  private long helloWithItsResumeHeld(TestDevice d) {
+    long hello = d.send(ClientFrame.newBuilder().setHello(Hello.getDefaultInstance()));
+    Conditions.await(
+        "the resume read, its answer held",
+        () -> engine.heldSyncAnswers() == 1,
+        Duration.ofSeconds(10));
+    return hello;
   }
 
   /**

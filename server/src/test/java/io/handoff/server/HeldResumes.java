@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import io.handoff.protocol.CloseCode;
 import io.handoff.protocol.v1.ClientFrame;
 import io.handoff.protocol.v1.Hello;
+import io.handoff.protocol.v1.ServerFrame;
 import io.lettuce.core.RedisClient;
 import io.lettuce.core.api.StatefulRedisConnection;
 import java.time.Duration;
@@ -47,5 +48,14 @@ final class HeldResumes {
           e.getMessage() + "; the entry (online|connection|seen|deadline): " + entry.get(), e);
     }
     return entry.get();
+  }
+
+  /** Waits until {@code device} (presence frames on) is pushed that {@code other} went offline. */
+  static ServerFrame toldOffline(TestDevice device, String other) {
+    return device.next(
+        f ->
+            f.hasPresenceUpdate()
+                && f.getPresenceUpdate().getDevicesList().stream()
+                    .anyMatch(p -> p.getDeviceId().equals(other) && !p.getOnline()));
   }
 }

@@ -64,11 +64,7 @@ class RedisOfflineMarkTest {
 
     // The laptop reads offline in Redis, and the phone is told so, as after any disconnect.
     HeldResumes.awaitOfflineEntry(nodes, redis, "u", "laptop");
-    phone.next(
-        f ->
-            f.hasPresenceUpdate()
-                && f.getPresenceUpdate().getDevicesList().stream()
-                    .anyMatch(p -> p.getDeviceId().equals("laptop") && !p.getOnline()));
+    HeldResumes.toldOffline(phone, "laptop");
   }
 
   /**
@@ -97,11 +93,7 @@ class RedisOfflineMarkTest {
     redis.resume();
 
     HeldResumes.awaitOfflineEntry(nodes, redis, "u", "laptop");
-    phone.next(
-        f ->
-            f.hasPresenceUpdate()
-                && f.getPresenceUpdate().getDevicesList().stream()
-                    .anyMatch(p -> p.getDeviceId().equals("laptop") && !p.getOnline()));
+    HeldResumes.toldOffline(phone, "laptop");
   }
 
   private HandoffServer node() throws Exception {

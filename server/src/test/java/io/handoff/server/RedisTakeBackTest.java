@@ -51,12 +51,7 @@ class RedisTakeBackTest {
     redis.resume();
 
     // The held script marks the laptop online, its removal offline: the phone is told the latter.
-    ServerFrame update =
-        phone.next(
-            f ->
-                f.hasPresenceUpdate()
-                    && f.getPresenceUpdate().getDevicesList().stream()
-                        .anyMatch(p -> p.getDeviceId().equals("laptop") && !p.getOnline()));
+    ServerFrame update = HeldResumes.toldOffline(phone, "laptop");
     DevicePresence laptopSeen =
         update.getPresenceUpdate().getDevicesList().stream()
             .filter(p -> p.getDeviceId().equals("laptop"))
