@@ -109,9 +109,7 @@ class ErrorParityTest {
 
   @Test
   void aWelcomeForAnotherDeviceStopsTheClientWith4502ReportedAsAnError() {
-    engine.connect();
-    FakeChannel first = connector.last().open();
-    first.receive(welcome(0));
+    FakeChannel first = welcomed();
     first.closeWith(4000, "draining");
     scheduler.runPending();
     FakeChannel second = connector.last().open();
@@ -218,9 +216,7 @@ class ErrorParityTest {
 
   @Test
   void aWriteGivenUpOnAfterItWasSentSaysSoAfterTheCausesMessage() {
-    engine.connect();
-    FakeChannel channel = connector.last().open();
-    channel.receive(welcome(0));
+    FakeChannel channel = welcomed();
     CompletableFuture<Long> sent = engine.document("cart").set("n", bytes("1"));
     assertTrue(channel.drain().stream().anyMatch(ClientFrame::hasWrite), "the write went out");
 
@@ -237,9 +233,7 @@ class ErrorParityTest {
 
   @Test
   void aRequestWhoseConnectionEndedBeforeItsAnswerMayHaveBeenAppliedAndMayBeSentAgain() {
-    engine.connect();
-    FakeChannel channel = connector.last().open();
-    channel.receive(welcome(0));
+    FakeChannel channel = welcomed();
     CompletableFuture<ServerFrame> asked =
         engine.request(ClientFrame.newBuilder().setListDevices(ListDevices.getDefaultInstance()));
 
@@ -257,9 +251,7 @@ class ErrorParityTest {
 
   @Test
   void closingTheClientFailsWhatItHoldsWithTheClientWasClosed() {
-    engine.connect();
-    FakeChannel channel = connector.last().open();
-    channel.receive(welcome(0));
+    FakeChannel channel = welcomed();
     CompletableFuture<Long> sent = engine.document("cart").set("n", bytes("1"));
     channel.drain();
     CompletableFuture<ServerFrame> asked =
@@ -330,5 +322,13 @@ class ErrorParityTest {
     scheduler.runPending();
     connector.last().open().receive(welcome(0));
     assertTrue(connected.isDone() && !connected.isCompletedExceptionally());
+  }
+
+  /** Connects the engine and welcomes it on the connection it opened. */
+  private FakeChannel welcomed() {
+    engine.connect();
+    FakeChannel channel = connector.last().open();
+    channel.receive(welcome(0));
+    return channel;
   }
 }

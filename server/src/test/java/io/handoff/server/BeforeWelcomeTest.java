@@ -362,34 +362,28 @@ class BeforeWelcomeTest {
                       "SyncReport#"
                           + f.getRequestId()
                           + " "
-                          + f.getSyncReport().getDocumentsList().stream()
-                              .map(
-                                  s ->
-                                      s.getDocument()
-                                          + " "
-                                          + s.getMode()
-                                          + " "
-                                          + s.getFromVersion()
-                                          + "->"
-                                          + s.getToVersion())
-                              .toList();
+                          + syncs(f.getSyncReport().getDocumentsList());
                   case WELCOME ->
                       "Welcome#"
                           + f.getRequestId()
                           + " "
-                          + f.getWelcome().getSync().getDocumentsList().stream()
-                              .map(
-                                  s ->
-                                      s.getDocument()
-                                          + " "
-                                          + s.getMode()
-                                          + " "
-                                          + s.getFromVersion()
-                                          + "->"
-                                          + s.getToVersion())
-                              .toList();
+                          + syncs(f.getWelcome().getSync().getDocumentsList());
                   default -> f.getBodyCase() + "#" + f.getRequestId();
                 })
         .collect(Collectors.joining(", ", "[", "]"));
+  }
+
+  private static List<String> syncs(List<DocumentSync> documents) {
+    return documents.stream()
+        .map(
+            s ->
+                s.getDocument()
+                    + " "
+                    + s.getMode()
+                    + " "
+                    + s.getFromVersion()
+                    + "->"
+                    + s.getToVersion())
+        .toList();
   }
 }
