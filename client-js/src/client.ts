@@ -304,15 +304,14 @@ export class HandoffClient {
       offerKey: randomKey(),
     };
     const giveUpAt = Date.now() + (ttl > 0 ? ttl : OFFER_RESEND_WINDOW_MS);
-    const created = (async () => {
+    const answer = (async () => {
       for (let attempt = 1; ; attempt++) {
         const frame = create(ClientFrameSchema, { body: { case: "offerActivity", value } });
         try {
           // Made while disconnected, the first send fails at once; one whose answer was lost waits
           // for the next Welcome and goes again with its key, which the server answers with the
           // offer it made (if it made it), so the app sees one offer.
-          const f = await (attempt === 1 ? this.engine.request(frame) : this.engine.requestOnceConnected(frame));
-          return expect(f, "offerCreated").offer!;
+          return await (attempt === 1 ? this.engine.request(frame) : this.engine.requestOnceConnected(frame));
         } catch (e) {
           const again =
             e instanceof HandoffError &&
@@ -324,7 +323,8 @@ export class HandoffClient {
         }
       }
     })();
-    const result = created.then((o) => this.engine.requests.result(o.offerId));
+    const created = answer.then((f) => expect(f, "offerCreated").offer!);
+    const result = answer.then((f) => this.engine.requests.resultOf(f));
     result.catch(() => {});
     return { created, result };
   }

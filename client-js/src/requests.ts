@@ -95,6 +95,12 @@ export class Requests {
   // Requests that wait for the next Welcome to be sent.
   private readonly waiting: { send: () => void; reject: (e: HandoffError) => void }[] = [];
   private readonly outgoing = new Map<string, Tracked>();
+  /**
+   * The result of each offer by the OfferCreated frame that answered it: the result can be handled
+   * before the requester reads the answer (both came in one read, whose messages Node's `ws` hands
+   * over with no microtask between them), so the requester takes it from its frame, not by offer id.
+   */
+  private readonly byAnswer = new WeakMap<ServerFrame, Promise<OfferResult>>();
   readonly activities = new Map<string, Activity>();
   readonly prompts = new Map<string, Offer>();
   readonly presence = new Map<string, DevicePresence>();
@@ -155,10 +161,18 @@ export class Requests {
     };
   }
 
-  /** The result of an offer this client made (tracked from its OfferCreated on). */
-  result(offerId: string): Promise<OfferResult> {
-    const o = this.outgoing.get(offerId);
-    return o ? o.promise : Promise.reject(new HandoffError("OFFER_NOT_FOUND", `offer ${offerId} is not tracked`));
+  /**
+   * The result of the offer that `answer`, its OfferCreated, created (tracked as the answer was
+   * handled), whether it has settled or not.
+   */
+  resultOf(answer: ServerFrame): Promise<OfferResult> {
+    const r = this.byAnswer.get(answer);
+    return r ?? Promise.reject(new HandoffError("UNEXPECTED_ANSWER", "the server's answer to the offer holds no offer"));
+  }
+
+  /** Offers this client made whose results it still waits for. */
+  get outgoingOffers(): number {
+    return this.outgoing.size;
   }
 
   connectionLost(error: HandoffError): void {
@@ -300,7 +314,8 @@ export class Requests {
         }
         break;
       case "offerCreated": {
-        // Tracked before the answer is delivered: a result in the same read must find it.
+        // Tracked before the answer is delivered: a result in the same read must find it, and the
+        // requester finds it by this frame even if that result settled it before the requester ran.
         const o = b.value.offer;
         if (o && frame.requestId !== 0n && this.pending.has(frame.requestId)) {
           let t!: Tracked;
@@ -322,6 +337,7 @@ export class Requests {
             );
           }, lifetime + RESULT_GRACE_MS);
           this.outgoing.set(o.offerId, t);
+          this.byAnswer.set(frame, promise);
         }
         break;
       }
