@@ -173,6 +173,25 @@ class HandoffRequestsTest {
     assertEquals("tv", offer.result().join().getByDevice());
   }
 
+  @Test
+  void resultRightBehindItsOfferCreatedReachesTheOffer() {
+    // As when both come in one read: the result is handled before anything else runs, and still
+    // finds the offer (tracked as its OfferCreated was handled, as the TypeScript client does).
+    FakeChannel channel = connected();
+    Activity a = Activity.newBuilder().setDocument("player").setTitle("Episode 7").build();
+    OutgoingOffer offer = new HandoffCalls(engine).offer("", a, Duration.ofMillis(1));
+    channel.receive(created(offersIn(channel.drain()).get(0)));
+    assertEquals(1, engine.handoff.outgoing(), "tracked while its OfferCreated was handled");
+    channel.receive(
+        ServerFrame.newBuilder()
+            .setOfferResult(
+                OfferResult.newBuilder().setOfferId("k1").setOutcome(OfferOutcome.EXPIRED))
+            .build());
+    assertEquals("k1", offer.created().join().getOfferId());
+    assertEquals(OfferOutcome.EXPIRED, offer.result().join().getOutcome());
+    assertEquals(0, engine.handoff.outgoing());
+  }
+
   private static List<ClientFrame> offersIn(List<ClientFrame> frames) {
     return frames.stream().filter(ClientFrame::hasOfferActivity).toList();
   }
