@@ -4,9 +4,11 @@ import static java.nio.charset.StandardCharsets.UTF_8;
 
 import com.google.protobuf.ByteString;
 import io.handoff.protocol.v1.Activity;
+import io.handoff.protocol.v1.ErrorCode;
 import io.handoff.protocol.v1.Offer;
 import java.net.URI;
 import java.time.Duration;
+import java.util.concurrent.CompletionException;
 
 /**
  * The Java snippets of README.md, verbatim inside these methods, so that the build fails when one
@@ -41,14 +43,20 @@ final class ReadmeExamples {
     long version = player.set("position", "1:02:03".getBytes(UTF_8)).join();   // the acked version
 
     // Several fields atomically, only if nobody changed the document since we read it:
-    player.edit()
-        .set("position", "1:05:00".getBytes(UTF_8))
-        .remove("paused")
-        .expectVersion(player.version())
-        .commit()
-        .whenComplete((v, err) -> { /* err is a HandoffException with code CONFLICT if it moved on */ });
+    try {
+      player.edit()
+          .set("position", "1:05:00".getBytes(UTF_8))
+          .remove("paused")
+          .expectVersion(player.version())
+          .commit()
+          .join();
+    } catch (CompletionException e) {
+      if (e.getCause() instanceof HandoffException h && h.errorCode() == ErrorCode.CONFLICT) {
+        System.out.println("moved on to v" + h.currentVersion());
+      }
+    }
 
-    client.close();
+    client.close();   // fails the writes still waiting for their ack (CLIENT_CLOSED): wait for them first
   }
 
   // README: "Continue on another device"
