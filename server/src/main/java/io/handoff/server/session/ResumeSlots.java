@@ -45,6 +45,9 @@ final class ResumeSlots {
   private boolean failureLogged; // guarded by this
   private long failureLoggedAt; // guarded by this; nanoTime of the last failure logged
   private long failuresUnlogged; // guarded by this; failures since then, not logged
+  // guarded by this; sessions that closed while their resume waited in the line (its entries are
+  // dropped by the next Hello that finds the line full); may count one that left it meanwhile
+  private int closedInLine;
 
   ResumeSlots(int maxInFlight, int maxWaiting, LongAdder refused, LongAdder failed) {
     this.maxInFlight = maxInFlight;
@@ -55,9 +58,11 @@ final class ResumeSlots {
 
   /**
    * A resume waiting for a slot: {@code start} starts it on its loop's next turn and says whether
-   * the loop took the task; {@code answer} is what it completes.
+   * the loop took the task; {@code wanted} whether its connection still wants it; {@code answer} is
+   * what it completes.
    */
-  private record Waiting(BooleanSupplier start, CompletableFuture<?> answer) {}
+  private record Waiting(
+      BooleanSupplier start, BooleanSupplier wanted, CompletableFuture<?> answer) {}
 
   /** A Hello refused because the node's resume reads and their waiting line are full. */
   static final class Refused extends RuntimeException {
@@ -70,11 +75,16 @@ final class ResumeSlots {
    * Runs {@code read} on {@code loop} once a slot is free (at once if one is), and completes with
    * its answer; fails with {@link Refused} if none is free and the line is full (or reads are
    * timing out at the store and one is under way), and with a {@link CancellationException} if
-   * {@code wanted} says no by the time the slot comes (the connection closed while it waited).
+   * {@code wanted} (any thread) says no by the time the slot comes (the connection closed while it
+   * waited), or by the time a Hello finds the line full after such a close ({@link #closed}).
    */
   <T> CompletableFuture<T> read(
       EventLoop loop, BooleanSupplier wanted, Supplier<CompletableFuture<T>> read) {
     CompletableFuture<T> answer = new CompletableFuture<>();
+    List<Waiting> gone = dropClosed();
+    if (gone != null) {
+      gone.forEach(w -> w.answer().completeExceptionally(closedWhileWaiting()));
+    }
     synchronized (this) {
       if (inFlight < (stalled ? 1 : maxInFlight)) {
         inFlight++;
@@ -82,7 +92,8 @@ final class ResumeSlots {
         // Started on its loop's next turn, never inside the release that frees its slot: a line of
         // closed connections is then passed over one task at a time, not by recursion.
         waiting.add(
-            new Waiting(() -> hop(loop, () -> start(loop, wanted, read, answer), answer), answer));
+            new Waiting(
+                () -> hop(loop, () -> start(loop, wanted, read, answer), answer), wanted, answer));
         return answer;
       } else {
         refused.increment();
@@ -103,6 +114,52 @@ final class ResumeSlots {
       release(); // The node is stopping: the slot goes on to the next.
     }
     return answer;
+  }
+
+  /**
+   * {@code session}'s Hello: {@link #read} on its loop, its resume marked IN_LINE while it waits in
+   * the line, so that its close gives up its place there ({@link #closed}). Event loop.
+   */
+  <T> CompletableFuture<T> read(Session session, Supplier<CompletableFuture<T>> read) {
+    CompletableFuture<T> answer = read(session.loop(), () -> !session.dead, read);
+    session.set(SessionState.IN_LINE, !answer.isDone() && !session.is(SessionState.REGISTERED));
+    return answer;
+  }
+
+  /**
+   * {@code session} closed: if its resume still waited in the line, its place there is free. The
+   * entry goes when its turn comes, or before: a Hello that finds the line full drops the entries
+   * of connections that closed (one that closed holds none of the {@code maxWaiting} places, or
+   * live devices would be refused for connections long gone). Its event loop.
+   */
+  void closed(Session session) {
+    if (session.is(SessionState.IN_LINE) && !session.is(SessionState.REGISTERED)) {
+      synchronized (this) {
+        closedInLine++;
+      }
+    }
+  }
+
+  /** The line's entries of closed connections, taken out of it, if it is full and has some. */
+  private synchronized List<Waiting> dropClosed() {
+    if (closedInLine == 0 || stalled || waiting.size() < maxWaiting) {
+      return null;
+    }
+    closedInLine = 0;
+    List<Waiting> gone = new ArrayList<>();
+    waiting.removeIf(
+        w -> {
+          if (w.wanted().getAsBoolean()) {
+            return false;
+          }
+          gone.add(w);
+          return true;
+        });
+    return gone;
+  }
+
+  private static CancellationException closedWhileWaiting() {
+    return new CancellationException("closed while it waited");
   }
 
   private static Refused stalledRefusal() {
@@ -132,7 +189,7 @@ final class ResumeSlots {
       CompletableFuture<T> answer) {
     if (!wanted.getAsBoolean()) {
       release();
-      answer.completeExceptionally(new CancellationException("closed while it waited"));
+      answer.completeExceptionally(closedWhileWaiting());
       return;
     }
     CompletableFuture<T> f;
@@ -176,6 +233,7 @@ final class ResumeSlots {
       }
       turnedAway = new ArrayList<>(waiting);
       waiting.clear();
+      closedInLine = 0;
     }
     for (Waiting w : turnedAway) {
       refused.increment();
@@ -195,6 +253,7 @@ final class ResumeSlots {
         next = waiting.poll();
         if (next == null) {
           inFlight--;
+          closedInLine = 0; // No entry left: none of a closed connection either.
           return;
         }
       }

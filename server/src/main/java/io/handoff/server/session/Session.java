@@ -58,7 +58,7 @@ public final class Session extends SessionState implements Endpoint, Connection,
   private HandoffSession handoff;
   private TokenKeeper tokens;
   private ApprovalPrompts approvals;
-  private volatile boolean dead;
+  volatile boolean dead; // Also read by ResumeSlots, on any thread.
 
   Session(Sessions node) {
     this.node = node;
@@ -212,6 +212,7 @@ public final class Session extends SessionState implements Endpoint, Connection,
     Phase was = phase();
     phase(Phase.CLOSED);
     dead = true;
+    node.resumeSlots().closed(this); // Its place in the line of resumes, if it waited there.
     if (is(ADMITTED)) {
       set(ADMITTED, false);
       node.hub().leave(this, is(REGISTERED)); // Once its Hello's resume had a slot.
@@ -246,10 +247,9 @@ public final class Session extends SessionState implements Endpoint, Connection,
     link.established();
     boolean promptsHeld = hello.getApprovalPromptsHeld();
     // Read once the fan-out subscription is live (a write after the read is pushed; a revocation
-    // before it is seen by the read), in one store call (ResumeStore) for everything the Welcome
-    // needs. The node's ResumeSlots bound how many are read at once, and how many wait.
+    // before it is seen), in one store call (ResumeStore), as the node's ResumeSlots let it.
     onLoop(
-        node.resumeSlots().read(loop(), this::active, this::registerAndResume),
+        node.resumeSlots().read(this, this::registerAndResume),
         (r, err) -> {
           if (err != null) {
             close(CloseCode.UNAVAILABLE, node.resumeSlots().failed(err, this, nanoTime()));

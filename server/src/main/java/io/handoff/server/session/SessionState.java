@@ -35,6 +35,9 @@ abstract class SessionState {
   /** Registered with the hub, as a session past Hello. */
   static final byte REGISTERED = 16;
 
+  /** Its Hello's resume waited in the node's line (ResumeSlots), until REGISTERED. */
+  static final byte IN_LINE = 32;
+
   private byte phase; // Phase.OPENING
   private byte flags;
 
