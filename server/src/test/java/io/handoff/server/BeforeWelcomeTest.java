@@ -270,6 +270,80 @@ class BeforeWelcomeTest {
     stopped.get(30, java.util.concurrent.TimeUnit.SECONDS);
   }
 
+  /**
+   * A Follow sent with the Hello, with the device's position of the document, while the resume is
+   * read; another device writes the document meanwhile, so its Delta waits for the Welcome. After
+   * the Welcome the Follow is read (the store's answer held a while) and the waiting Delta reaches
+   * the session before that answer: the Follow's SyncReport still reports the document, from the
+   * device's position, and the device gets each version after it once, as deltas; not a snapshot
+   * read from no position and a report that leaves the document out.
+   */
+  @Test
+  void aFollowWithAPositionWhoseDocumentIsWrittenDuringTheResumeGetsItsDeltasInItsReport() {
+    writeThree("cart");
+    TestDevice w = nodes.add(TestDevice.connect(node.port(), token("u", "w2")));
+    w.hello();
+    engine.holdSyncAnswers();
+    TestDevice d = nodes.add(TestDevice.connect(node.port(), token("u", "d")));
+    long hello =
+        d.send(
+            ClientFrame.newBuilder()
+                .setHello(
+                    Hello.newBuilder().setFollow(FollowSpec.newBuilder().addDocuments("other"))));
+    Conditions.await(
+        "the resume read, its answer held",
+        () -> engine.heldSyncAnswers() == 1,
+        Duration.ofSeconds(10));
+    Ack fourth = w.answerTo(w.send(SessionProtocolTest.write("cart", 1, "n", "4"))).getAck();
+    Position held =
+        Position.newBuilder()
+            .setDocument("cart")
+            .setEpoch(fourth.getEpoch())
+            .setVersion(4)
+            .setFingerprint(fourth.getFingerprint())
+            .build();
+    long follow =
+        d.send(
+            ClientFrame.newBuilder()
+                .setFollow(
+                    Follow.newBuilder()
+                        .setSpec(FollowSpec.newBuilder().addDocuments("cart"))
+                        .addPositions(held)));
+    List<ServerFrame> seen = new ArrayList<>(untilPong(d));
+    w.answerTo(w.send(SessionProtocolTest.write("cart", 2, "n", "5")));
+    seen.addAll(untilPong(d));
+
+    engine.holdReads();
+    engine.releaseSyncAnswers();
+    seen.addAll(untilWelcome(d, hello));
+    Conditions.await(
+        "the Follow's read held", () -> engine.heldReads() >= 1, Duration.ofSeconds(10));
+    seen.addAll(untilPong(d)); // The Delta that waited for the Welcome reached the session.
+    engine.releaseReads();
+    seen.add(d.next(f -> f.hasSyncReport() && f.getRequestId() == follow));
+    seen.addAll(untilPong(d));
+    String order = describe(seen);
+
+    ServerFrame report =
+        seen.stream()
+            .filter(f -> f.hasSyncReport() && f.getRequestId() == follow)
+            .findFirst()
+            .orElseThrow();
+    assertEquals(1, report.getSyncReport().getDocumentsCount(), "cart reported: " + order);
+    DocumentSync cart = report.getSyncReport().getDocuments(0);
+    assertEquals(DocumentSync.Mode.DELTAS, cart.getMode(), order);
+    assertEquals(4, cart.getFromVersion(), order);
+    assertEquals(5, cart.getToVersion(), order);
+    assertEquals(
+        0, seen.stream().filter(ServerFrame::hasSnapshot).count(), "no snapshot: " + order);
+    List<Long> versions =
+        seen.stream()
+            .filter(f -> f.hasDelta() && f.getDelta().getDocument().equals("cart"))
+            .map(f -> f.getDelta().getVersion())
+            .toList();
+    assertEquals(List.of(5L), versions, "cart's delta after its position, once: " + order);
+  }
+
   /** Another device of the user writes {@code doc} three times; returns the first write's Ack. */
   private Ack writeThree(String doc) {
     TestDevice w = nodes.add(TestDevice.connect(node.port(), token("u", "w")));

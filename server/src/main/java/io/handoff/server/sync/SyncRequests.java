@@ -122,29 +122,32 @@ final class SyncRequests {
     documents.addAll(under);
     documents.addAll(positions.keySet());
     List<CompletableFuture<SyncResult>> reads = new ArrayList<>();
+    Map<String, Cursor> claimed = new HashMap<>();
     for (String d : documents) {
       // Tracked since (its stream brought it while this request waited), or unfollowed since.
       if (!session.follows(d) || session.cursor(d) != null) {
         continue;
       }
+      // Tracked from now on, at the device's position, as a Resync's: an event of the document
+      // the stream brings while it is read (one that waited for the Welcome, say) waits for this
+      // read, which answers it in the report, rather than starting a read of its own from no
+      // position and leaving the document out of the report.
+      Cursor c = session.track(d, new Cursor());
       Position p = positions.get(d);
-      reads.add(
-          p == null
-              ? read(d, 0, 0, Fingerprint.UNKNOWN)
-              : read(d, p.getEpoch(), p.getVersion(), p.getFingerprint()));
+      if (p != null) {
+        c.epoch = p.getEpoch();
+        c.version = p.getVersion();
+        c.fingerprint = p.getFingerprint();
+      }
+      c.syncing = true;
+      c.generation++;
+      claimed.put(d, c);
+      reads.add(read(d, c.epoch, c.version, c.fingerprint));
     }
     CompletableFuture<List<SyncResult>> all =
         CompletableFuture.allOf(reads.toArray(new CompletableFuture<?>[0]))
-            .thenApply(
-                v ->
-                    reads.stream()
-                        .map(CompletableFuture::join)
-                        .filter(
-                            r ->
-                                r.mode() != DocumentSync.Mode.GONE
-                                    || positions.containsKey(r.document()))
-                        .toList());
-    syncThenReport(id, all, null);
+            .thenApply(v -> reads.stream().map(CompletableFuture::join).toList());
+    syncThenReport(id, all, claimed, positions);
   }
 
   /**
@@ -231,7 +234,7 @@ final class SyncRequests {
     CompletableFuture<List<SyncResult>> all =
         CompletableFuture.allOf(reads.toArray(new CompletableFuture<?>[0]))
             .thenApply(v -> reads.stream().map(CompletableFuture::join).toList());
-    syncThenReport(id, all, claimed);
+    syncThenReport(id, all, claimed, null);
   }
 
   /** One document read for a Follow or Resync. */
@@ -243,17 +246,20 @@ final class SyncRequests {
 
   /**
    * When {@code results} arrive: a SyncReport answering request {@code id}, then the frames it
-   * announces; then the lane's next request. {@code claimed} are cursors this request reset
-   * (Resync); a cursor reset again since is left to the newer request.
+   * announces; then the lane's next request. {@code claimed} are the cursors this request set
+   * (Follow) or reset (Resync); a cursor reset again since is left to the newer request. A Follow's
+   * {@code positions} (null for a Resync): a document it names that does not exist is reported
+   * (GONE) only if the device sent a position of it.
    */
   private void syncThenReport(
-      long id, CompletableFuture<List<SyncResult>> results, Map<String, Cursor> claimed) {
+      long id,
+      CompletableFuture<List<SyncResult>> results,
+      Map<String, Cursor> claimed,
+      Map<String, Position> positions) {
     // The reads were sent in this task, after every answer taken so far.
     long readAfter = session.answersSoFar();
     Map<String, Integer> generations = new HashMap<>();
-    if (claimed != null) {
-      claimed.forEach((doc, c) -> generations.put(doc, c.generation));
-    }
+    claimed.forEach((doc, c) -> generations.put(doc, c.generation));
     connection.onLoop(
         results,
         (list, err) -> {
@@ -264,13 +270,8 @@ final class SyncRequests {
           List<SyncResult> fresh = new ArrayList<>();
           for (SyncResult result : list) {
             Cursor c = session.cursor(result.document());
-            if (claimed == null) {
-              if (c != null || !session.follows(result.document())) {
-                continue; // Already synced through the stream.
-              }
-              c = session.track(result.document(), new Cursor());
-            } else if (c == null || c.generation != generations.get(result.document())) {
-              continue;
+            if (c == null || c.generation != generations.get(result.document())) {
+              continue; // Unfollowed since, or read again by a newer request.
             }
             c.syncing = false;
             fresh.add(result);
@@ -278,12 +279,29 @@ final class SyncRequests {
           connection.sync(
               ServerFrame.newBuilder()
                   .setRequestId(id)
-                  .setSyncReport(SyncResult.report(fresh))
+                  .setSyncReport(
+                      SyncResult.report(
+                          positions == null
+                              ? fresh
+                              : fresh.stream()
+                                  .filter(
+                                      r ->
+                                          r.mode() != DocumentSync.Mode.GONE
+                                              || positions.containsKey(r.document()))
+                                  .toList()))
                   .build());
           for (SyncResult result : fresh) {
-            Cursor c = session.cursor(result.document());
-            session.deliver(result.document(), c, result, readAfter);
-            session.catchUp(result.document(), c);
+            String doc = result.document();
+            Cursor c = session.cursor(doc);
+            session.deliver(doc, c, result, readAfter);
+            if (positions != null && result.mode() == DocumentSync.Mode.GONE && c.maxSeen > 0) {
+              // Written while it was read (its read came first): read it from no position.
+              c.epoch = 0;
+              c.version = 0;
+              c.fingerprint = Fingerprint.UNKNOWN;
+              session.track(doc, c);
+            }
+            session.catchUp(doc, c);
           }
           connection.flush();
           lane.done();
