@@ -62,8 +62,10 @@ public interface ResumeStore {
    * @param sessionInactivityMillis the session is dead once its refresh token was unused this long
    *     (see {@link SessionStore#status(String, String, long)})
    * @param takenBack told, before a failed resume's future fails, of the store call that marks the
-   *     connection offline behind it, if the store makes one (its answer: whether it changed the
-   *     device's entry, as {@link HandoffStore#offline}); any thread
+   *     connection offline behind it, if the store makes one (its answer: whether the caller is to
+   *     tell the user's devices that the device went offline, as after {@link
+   *     HandoffStore#offline}; false when the store call tells them itself, as the Redis engine's
+   *     does); any thread
    */
   record Request(
       String userId,

@@ -138,9 +138,9 @@ public final class HandoffSession extends Presence {
    * Sends this device's resume to {@code store}, its presence entry naming this connection ({@link
    * #connecting}). When the store marks the connection offline behind a failed resume ({@link
    * ResumeStore.Request#takenBack}: the Redis engine, whose timed-out script may still run), that
-   * removal tells the user's other devices and holds a drain as {@link #closed}'s offline mark
-   * does: one that read the user's presence between the late script and the removal saw the device
-   * online. Any thread, once.
+   * removal tells the user's other devices (unless the store told them) and holds a drain as {@link
+   * #closed}'s offline mark does: one that read the user's presence between the late script and the
+   * removal saw the device online. Any thread, once.
    */
   public CompletableFuture<ResumeStore.Resumed> resume(
       ResumeStore store,

@@ -379,11 +379,16 @@ public final class RedisBroker implements Broker {
   /** Publishes on the user's channel; a signal published while Redis is unreachable is dropped. */
   @Override
   public CompletableFuture<?> signal(String userId, UserSignal signal) {
+    return publishOnShard(keys.channel(userId), message(signal));
+  }
+
+  /** {@code signal} as a message on a user's channel (a script may publish it, as presence.lua). */
+  static byte[] message(UserSignal signal) {
     byte[] body = signal.toByteArray();
     byte[] message = new byte[body.length + 1];
     message[0] = SIGNAL_MARK;
     System.arraycopy(body, 0, message, 1, body.length);
-    return publishOnShard(keys.channel(userId), message);
+    return message;
   }
 
   // PUBLISH names no key, so a Cluster connection sends it to its default node, which may be a

@@ -1,6 +1,8 @@
 package io.handoff.server.engine.redis;
 
 import com.google.protobuf.InvalidProtocolBufferException;
+import io.handoff.protocol.bus.v1.PresenceChanged;
+import io.handoff.protocol.bus.v1.UserSignal;
 import io.handoff.protocol.v1.Activity;
 import io.handoff.protocol.v1.DevicePresence;
 import io.handoff.protocol.v1.Offer;
@@ -332,33 +334,41 @@ final class RedisHandoffStore implements HandoffStore {
 
   @Override
   public CompletableFuture<Boolean> offline(String userId, String deviceId, long connection) {
-    return offline("down", userId, deviceId, connection, clock.millis(), false);
+    byte[][] argv = {
+      utf8("down"), utf8(deviceId), connections.of(connection), utf8(Long.toString(clock.millis()))
+    };
+    return downBySha(new byte[][] {keys.presence(userId)}, argv).thenApply(r -> ((Long) r) == 1L);
   }
 
   /**
    * As {@link #offline(String, String, long)}, the device last seen at {@code seenMs}, for a
    * connection whose resume failed ({@link RedisResume}): the entry is marked as taken back, which
-   * any live connection of the device refreshes over (presence_keep.lua), whatever the clocks. Sent
-   * whole (EVAL), not by SHA: it may wait in a paused Redis past its timeout, and answered NOSCRIPT
-   * then (Redis's script cache emptied by a restart or a failover), the node, which gave up on it,
-   * could not send it again whole.
+   * any live connection of the device refreshes over (presence_keep.lua), whatever the clocks. If
+   * the entry changes, the script itself tells the user's devices that the device went offline (a
+   * signal on the user's channel): the node that sent it may have stopped, or given up on its
+   * answer, by the time Redis runs it. Sent whole (EVAL), not by SHA: it may wait in a paused Redis
+   * past its timeout, and answered NOSCRIPT then (Redis's script cache emptied by a restart or a
+   * failover), the node, which gave up on it, could not send it again whole.
    */
   CompletableFuture<Boolean> takeBack(
       String userId, String deviceId, long connection, long seenMs) {
-    return offline("back", userId, deviceId, connection, seenMs, true);
-  }
-
-  private CompletableFuture<Boolean> offline(
-      String mode, String userId, String deviceId, long connection, long seenMs, boolean whole) {
+    byte[] told =
+        RedisBroker.message(
+            UserSignal.newBuilder()
+                .setPresenceChanged(
+                    PresenceChanged.newBuilder()
+                        .setPresence(
+                            DevicePresence.newBuilder()
+                                .setDeviceId(deviceId)
+                                .setOnline(false)
+                                .setLastSeenMs(seenMs)))
+                .build());
     byte[][] argv = {
-      utf8(mode), utf8(deviceId), connections.of(connection), utf8(Long.toString(seenMs))
+      utf8("back"), utf8(deviceId), connections.of(connection), utf8(Long.toString(seenMs)), told
     };
-    byte[][] k = {keys.presence(userId)};
-    CompletableFuture<Object> sent =
-        whole
-            ? RedisScript.evalWhole(redis, presence.text, ScriptOutputType.INTEGER, k, argv)
-            : downBySha(k, argv);
-    return sent.thenApply(r -> ((Long) r) == 1L);
+    byte[][] k = {keys.presence(userId), keys.channel(userId)};
+    return RedisScript.evalWhole(redis, presence.text, ScriptOutputType.INTEGER, k, argv)
+        .thenApply(r -> ((Long) r) == 1L);
   }
 
   /**

@@ -228,10 +228,12 @@ final class RedisResume {
    * compared: the entry's connection tells a newer connection's entry apart, which is left alone.
    * The device is last seen at the resume's {@code now}, as the script marked it, and the entry is
    * marked as taken back: if this script, run late, overwrote a later connection's entry, that
-   * connection's presence keeper refreshes it again, whatever the clocks of the two nodes.
+   * connection's presence keeper refreshes it again, whatever the clocks of the two nodes. If it
+   * changes the entry, the script tells the user's devices so itself, whether or not this node is
+   * still there to hear its answer (a stopping node closes the connection right behind it).
    *
-   * @return completes when Redis answered the take-back (true if it changed the entry) or it
-   *     failed; false at once when it cannot be sent
+   * @return completes when Redis answered the take-back or it failed, false (nothing left for the
+   *     caller to tell the user's devices); false at once when it cannot be sent
    */
   private CompletableFuture<Boolean> takeBack(
       ResumeStore.Request r, long now, EventExecutor sender, CompletableFuture<Void> onItsWay) {
@@ -250,7 +252,7 @@ final class RedisResume {
                           r.deviceId(),
                           err.toString());
                     }
-                    done.complete(err == null && changed);
+                    done.complete(false); // Told by the script, if it changed the entry.
                   });
           if (onItsWay != null) {
             onItsWay.complete(null);

@@ -10,6 +10,9 @@
 --   which marks it taken back; a live connection of the device refreshes over such an entry
 --   whatever its last-seen time (presence_keep.lua), as the script may have overwritten that
 --   connection's entry, and last-seen times of different nodes' clocks cannot be compared.
+--   KEYS[2] the user's channel, ARGV[5] the signal that the device went offline: published when
+--   the entry changes, so the user's devices are told even when the node that sent this is gone
+--   (stopped) or gave up on its answer by the time Redis runs it.
 -- include: part_presence_up.lua
 local mode = ARGV[1]
 local now = tonumber(ARGV[4])
@@ -31,4 +34,7 @@ if tonumber(dl) <= now then
   return 0
 end
 redis.call('HSET', KEYS[1], ARGV[2], '0|' .. conn .. '|' .. ARGV[4] .. '|' .. mark)
+if mode == 'back' then
+  redis.call('PUBLISH', KEYS[2], ARGV[5])
+end
 return 1
