@@ -468,7 +468,7 @@ public final class HandoffServer implements AutoCloseable {
     for (Channel ch : connections) {
       ch.eventLoop().execute(() -> ch.unsafe().close(ch.unsafe().voidPromise()));
     }
-    engineLoops.close();
+    engineLoops.abandon(); // No take-backs of resumes in flight: a crashed process sends none.
     boss.shutdownGracefully(0, 0, TimeUnit.MILLISECONDS);
     workers.shutdownGracefully(0, 0, TimeUnit.MILLISECONDS).syncUninterruptibly();
     budget.close();

@@ -9,7 +9,10 @@ import io.handoff.protocol.v1.ServerFrame;
 import io.handoff.server.engine.StoreLimits;
 import io.handoff.server.engine.redis.RedisEngine;
 import io.handoff.server.handoff.HandoffLimits;
+import io.lettuce.core.RedisClient;
+import io.lettuce.core.api.StatefulRedisConnection;
 import java.time.Duration;
+import java.util.concurrent.atomic.AtomicReference;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
@@ -117,6 +120,46 @@ class RedisTakeBackTest {
     redis.resume();
 
     HeldResumes.awaitOfflineEntry(nodes, redis, "u", "laptop");
+  }
+
+  /**
+   * abort() stops as a crash would: a crashed process sends nothing more, not the take-back of a
+   * resume whose script the paused Redis holds either. When Redis comes back, the script marks the
+   * laptop online, and it reads online (until its presence deadline), as after a real crash: the
+   * fault tests that abort a node see what a crash leaves, not the kinder stop of close().
+   */
+  @Test
+  void aNodeThatAbortsWhileAResumeScriptIsHeldSendsNoTakeBackAsACrashedOneCouldNot()
+      throws Exception {
+    HandoffServer node = node();
+    TestDevice phone = nodes.add(TestDevice.connect(node.port(), TestServer.token("u", "phone")));
+    assertTrue(phone.hello().hasWelcome());
+
+    redis.pause();
+    TestDevice laptop = nodes.add(TestDevice.connect(node.port(), TestServer.token("u", "laptop")));
+    laptop.send(ClientFrame.newBuilder().setHello(Hello.getDefaultInstance()));
+    Conditions.await(
+        "the laptop's resume sent", () -> node.hub().sessions() == 2, Duration.ofSeconds(10));
+    node.abort();
+    engine.close(); // Everything the node and its engine sent is on its way before Redis runs it.
+    redis.resume();
+
+    String presenceKey = nodes.prefix + "{u}:pr";
+    AtomicReference<String> entry = new AtomicReference<>();
+    try (RedisClient admin = RedisClient.create(redis.url());
+        StatefulRedisConnection<String, String> control = admin.connect()) {
+      Conditions.await(
+          "the held script wrote the laptop's presence entry",
+          () -> {
+            entry.set(control.sync().hget(presenceKey, "laptop"));
+            return entry.get() != null;
+          },
+          Duration.ofSeconds(20),
+          Duration.ofMillis(10));
+      // Read once Redis ran everything it held: a take-back the node sent is run by now too.
+      entry.set(control.sync().hget(presenceKey, "laptop"));
+    }
+    assertTrue(entry.get().startsWith("1|"), "online as the held script left it: " + entry.get());
   }
 
   private HandoffServer node() throws Exception {

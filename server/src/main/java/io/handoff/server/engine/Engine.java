@@ -128,6 +128,14 @@ public interface Engine extends ResumeStore, AutoCloseable {
 
     @Override
     void close();
+
+    /**
+     * As {@link #close}, for a node that stops as a crash would: nothing is sent to the store on
+     * behalf of the node's devices (no take-backs of their resumes in flight).
+     */
+    default void abandon() {
+      close();
+    }
   }
 
   /**

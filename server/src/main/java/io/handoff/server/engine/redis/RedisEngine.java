@@ -20,7 +20,6 @@ import io.lettuce.core.cluster.api.async.RedisClusterAsyncCommands;
 import io.lettuce.core.cluster.models.partitions.RedisClusterNode;
 import io.lettuce.core.codec.ByteArrayCodec;
 import io.lettuce.core.protocol.ProtocolVersion;
-import io.lettuce.core.pubsub.StatefulRedisPubSubConnection;
 import io.lettuce.core.resource.EpollProvider;
 import io.netty.channel.EventLoopGroup;
 import io.netty.util.concurrent.EventExecutor;
@@ -29,10 +28,8 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.ThreadLocalRandom;
 import java.util.function.Consumer;
 import java.util.function.Function;
-import java.util.function.Supplier;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -348,57 +345,6 @@ public final class RedisEngine implements Engine {
     }
   }
 
-  /**
-   * Opens a pub/sub connection to a Cluster node the topology shows healthy, a random one, for the
-   * broker's watch ({@link RedisBroker#watchPath}): a Cluster broadcasts every PUBLISH to every
-   * node, so any node hears every user's channel. Closed with the broker.
-   */
-  static final class NodePubSub
-      implements Supplier<StatefulRedisPubSubConnection<byte[], byte[]>>, AutoCloseable {
-    private final RedisClusterClient cluster;
-    private final RedisURI template;
-    private final RedisClient nodes;
-
-    NodePubSub(RedisClusterClient cluster, RedisURI template) {
-      this.cluster = cluster;
-      this.template = template;
-      this.nodes = RedisClient.create(cluster.getResources());
-      nodes.setOptions(
-          ClientOptions.builder()
-              .autoReconnect(true)
-              .protocolVersion(PROTOCOL)
-              .timeoutOptions(TimeoutOptions.enabled(DEFAULT_COMMAND_TIMEOUT))
-              .socketOptions(socketOptions())
-              .build());
-    }
-
-    @Override
-    public StatefulRedisPubSubConnection<byte[], byte[]> get() {
-      List<RedisClusterNode> live = new ArrayList<>();
-      for (RedisClusterNode n : cluster.getPartitions()) {
-        if (!n.is(RedisClusterNode.NodeFlag.FAIL)
-            && !n.is(RedisClusterNode.NodeFlag.EVENTUAL_FAIL)
-            && !n.is(RedisClusterNode.NodeFlag.NOADDR)
-            && !n.is(RedisClusterNode.NodeFlag.HANDSHAKE)
-            && n.getUri() != null) {
-          live.add(n);
-        }
-      }
-      if (live.isEmpty()) {
-        throw new IllegalStateException("no Redis Cluster node is known to be healthy");
-      }
-      RedisURI node = live.get(ThreadLocalRandom.current().nextInt(live.size())).getUri();
-      RedisURI uri =
-          RedisURI.builder(template).withHost(node.getHost()).withPort(node.getPort()).build();
-      return nodes.connectPubSub(ByteArrayCodec.INSTANCE, uri);
-    }
-
-    @Override
-    public void close() {
-      nodes.shutdown(Duration.ZERO, Duration.ofSeconds(1));
-    }
-  }
-
   /** The life marker's check, which re-checks every session of the node, paced, on a reset. */
   private static StoreLife life(String description, RedisKeys keys, RedisBroker broker) {
     return new StoreLife(description, keys, broker::possibleLossEverywhere);
@@ -438,7 +384,7 @@ public final class RedisEngine implements Engine {
     return node.getUri();
   }
 
-  private static SocketOptions socketOptions() {
+  static SocketOptions socketOptions() {
     return SocketOptions.builder().connectTimeout(CONNECT_TIMEOUT).keepAlive(true).build();
   }
 
@@ -507,14 +453,33 @@ public final class RedisEngine implements Engine {
     log.info(
         "Redis I/O on the node's {} event loops (a connection and a subscriber each)",
         made.loops());
-    return () -> unbind(made);
+    return new LoopBinding() {
+      @Override
+      public void close() {
+        unbind(made, true);
+      }
+
+      @Override
+      public void abandon() {
+        unbind(made, false);
+      }
+    };
   }
 
-  private synchronized void unbind(LoopConnections made) {
+  /**
+   * Stops routing through {@code made} and closes it; first takes back the resumes in flight, or,
+   * for a node that stops as a crash would, only forgets them ({@link
+   * RedisResume#abandonInFlight}).
+   */
+  private synchronized void unbind(LoopConnections made, boolean takeBack) {
     if (bound != made) {
       return;
     }
-    resumes.takeBackInFlight(Duration.ofSeconds(1));
+    if (takeBack) {
+      resumes.takeBackInFlight(Duration.ofSeconds(1));
+    } else {
+      resumes.abandonInFlight();
+    }
     routed.bind(null);
     broker.unbind(made);
     made.close();
@@ -587,7 +552,7 @@ public final class RedisEngine implements Engine {
   public void close() {
     synchronized (this) {
       if (bound != null) {
-        unbind(bound);
+        unbind(bound, true);
       }
     }
     leases.releaseAll();

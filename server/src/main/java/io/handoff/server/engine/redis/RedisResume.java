@@ -188,6 +188,18 @@ final class RedisResume {
     }
   }
 
+  /**
+   * Forgets every resume whose script is sent and not answered yet, sending nothing: for a node
+   * that stops as a crash would ({@code HandoffServer.abort}), which sends no take-back, neither
+   * now nor when the loops' connections, closed, fail the scripts. A held script marks its device
+   * online until its presence deadline, as after a crash.
+   */
+  void abandonInFlight() {
+    for (Held held : inFlight) {
+      held.claim();
+    }
+  }
+
   /** A resume whose script is on its way, sent from {@code sender}: taken back at most once. */
   private static final class Held extends AtomicBoolean {
     final ResumeStore.Request r;

@@ -1,0 +1,66 @@
+package io.handoff.server.engine.redis;
+
+import io.lettuce.core.ClientOptions;
+import io.lettuce.core.RedisClient;
+import io.lettuce.core.RedisURI;
+import io.lettuce.core.TimeoutOptions;
+import io.lettuce.core.cluster.RedisClusterClient;
+import io.lettuce.core.cluster.models.partitions.RedisClusterNode;
+import io.lettuce.core.codec.ByteArrayCodec;
+import io.lettuce.core.pubsub.StatefulRedisPubSubConnection;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.ThreadLocalRandom;
+import java.util.function.Supplier;
+
+/**
+ * Opens a pub/sub connection to a Cluster node the topology shows healthy, a random one, for the
+ * broker's watch ({@link RedisBroker#watchPath}): a Cluster broadcasts every PUBLISH to every node,
+ * so any node hears every user's channel. Closed with the broker.
+ */
+final class NodePubSub
+    implements Supplier<StatefulRedisPubSubConnection<byte[], byte[]>>, AutoCloseable {
+  private final RedisClusterClient cluster;
+  private final RedisURI template;
+  private final RedisClient nodes;
+
+  NodePubSub(RedisClusterClient cluster, RedisURI template) {
+    this.cluster = cluster;
+    this.template = template;
+    this.nodes = RedisClient.create(cluster.getResources());
+    nodes.setOptions(
+        ClientOptions.builder()
+            .autoReconnect(true)
+            .protocolVersion(RedisEngine.PROTOCOL)
+            .timeoutOptions(TimeoutOptions.enabled(RedisEngine.DEFAULT_COMMAND_TIMEOUT))
+            .socketOptions(RedisEngine.socketOptions())
+            .build());
+  }
+
+  @Override
+  public StatefulRedisPubSubConnection<byte[], byte[]> get() {
+    List<RedisClusterNode> live = new ArrayList<>();
+    for (RedisClusterNode n : cluster.getPartitions()) {
+      if (!n.is(RedisClusterNode.NodeFlag.FAIL)
+          && !n.is(RedisClusterNode.NodeFlag.EVENTUAL_FAIL)
+          && !n.is(RedisClusterNode.NodeFlag.NOADDR)
+          && !n.is(RedisClusterNode.NodeFlag.HANDSHAKE)
+          && n.getUri() != null) {
+        live.add(n);
+      }
+    }
+    if (live.isEmpty()) {
+      throw new IllegalStateException("no Redis Cluster node is known to be healthy");
+    }
+    RedisURI node = live.get(ThreadLocalRandom.current().nextInt(live.size())).getUri();
+    RedisURI uri =
+        RedisURI.builder(template).withHost(node.getHost()).withPort(node.getPort()).build();
+    return nodes.connectPubSub(ByteArrayCodec.INSTANCE, uri);
+  }
+
+  @Override
+  public void close() {
+    nodes.shutdown(Duration.ZERO, Duration.ofSeconds(1));
+  }
+}
