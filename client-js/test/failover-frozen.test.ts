@@ -1,21 +1,36 @@
-// The client moving between server URLs when a node freezes or stops answering, and close() meanwhile: real
-// nodes on one real Redis, and scripted servers on real sockets. (Apart from failover.test.ts so that the two run side by side.)
+// The client moving between server URLs when a node freezes or stops answering: real nodes on one real Redis,
+// and a scripted server on a real socket. (Apart from failover.test.ts, and close() meanwhile in
+// close-frozen.test.ts, so that they run side by side.)
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
-import { describe, test } from "node:test";
+import { after, afterEach, before, describe, test } from "node:test";
 import { create, toBinary } from "@bufbuild/protobuf";
 import { WebSocketServer } from "ws";
 import { ServerFrameSchema } from "../src/gen/handoff/v1/handoff_pb.js";
-import type { HandoffClient } from "../src/index.js";
-import { client, mintToken, nodesOnOneRedis, text, until, user } from "./harness.js";
+import { client, closeClients, type Node, type Redis, startNode, startRedis, text, until, user } from "./harness.js";
 
-const node = nodesOnOneRedis();
+let redis: Redis | undefined;
+/** A node with a heartbeat of 1 s, which the first test freezes: the client gives it up within seconds. */
+let freezing: Node | undefined;
+/** A node that stays up. */
+let steady: Node | undefined;
+// Both start at once, for the file.
+before(async () => {
+  redis = await startRedis();
+  const on = (id: string, ...args: string[]) => startNode(["--redis-url", redis!.url, "--node-id", id, ...args]);
+  const started = await Promise.allSettled([on("fo-fw1", "--heartbeat", "1s"), on("fo-fw2")]);
+  [freezing, steady] = started.map((r) => (r.status === "fulfilled" ? r.value : undefined));
+  for (const r of started) if (r.status === "rejected") throw r.reason;
+});
+after(async () => {
+  await Promise.all([freezing, steady].map((n) => n?.stop()));
+  await redis?.stop();
+});
+afterEach(closeClients);
 
-describe("failover between URLs: frozen nodes and close()", () => {
+describe("failover between URLs: frozen nodes", () => {
   test("a write sent to a node that froze is applied once, by the next node the client moves to", async () => {
     const u = user("frozen-write");
-    // A heartbeat of 1 s: the client gives the frozen node up within seconds.
-    const [n1, n2] = await Promise.all([node("fo-fw1", undefined, ["--heartbeat", "1s"]), node("fo-fw2")]);
+    const [n1, n2] = [freezing!, steady!];
     const writer = client(n1, u, "writer", { url: undefined, urls: [n1.url, n2.url] });
     await writer.connect();
     const doc = writer.document("doc");
@@ -36,7 +51,7 @@ describe("failover between URLs: frozen nodes and close()", () => {
   });
 
   test("a node that keeps pinging but never welcomes is given up after connectTimeoutMs and the next URL is tried", async () => {
-    const real = await node("fo-4");
+    const real = steady!;
     // A scripted node on a real socket: it takes the upgrade, pings (WebSocket and protobuf Pong) every
     // 50 ms, and never sends a Welcome.
     const hung = new WebSocketServer({ host: "127.0.0.1", port: 0 });
@@ -73,100 +88,4 @@ describe("failover between URLs: frozen nodes and close()", () => {
       await new Promise((done) => hung.close(done));
     }
   });
-
-  for (const server of ["closes", "hangs"] as const) {
-    test(`close() while the client ${server === "closes" ? "waits out its backoff" : "waits for a Welcome"} leaves nothing that keeps Node running, and no listener is called after it`, async () => {
-      // In a process of its own: it must exit by itself once the client and the scripted node are closed.
-      const index = new URL("../src/index.js", import.meta.url).href;
-      const script = `
-        import WebSocket, { WebSocketServer } from "ws";
-        import { bearerWebSocket, HandoffClient } from ${JSON.stringify(index)};
-        const wss = new WebSocketServer({ host: "127.0.0.1", port: 0 });
-        await new Promise((ok) => wss.once("listening", ok));
-        let upgrades = 0;
-        wss.on("connection", (ws) => {
-          upgrades++;
-          if (${JSON.stringify(server)} === "closes") ws.close(4000, "shutting down");
-        });
-        const url = "ws://127.0.0.1:" + wss.address().port + "/ws";
-        const c = new HandoffClient({
-          urls: [url, url],
-          token: ${JSON.stringify(mintToken("u", "d"))},
-          webSocket: bearerWebSocket(WebSocket),
-          reconnect: { initialMs: 50, maxMs: 200 },
-          connectTimeoutMs: 60000,
-        });
-        let closed = false;
-        let after = 0;
-        for (const e of ["state", "error", "change", "synced"]) c.on(e, (s) => { if (closed) after++; if (s === "closed") closed = true; });
-        const write = c.document("doc").set("f", "1").catch((e) => e.code);
-        c.connect().catch(() => {});
-        while (upgrades < 3 && (${JSON.stringify(server)} === "closes" || upgrades < 1)) await new Promise((r) => setTimeout(r, 10));
-        await c.close();
-        for (const ws of wss.clients) ws.terminate();
-        wss.close();
-        console.log(JSON.stringify({ after, write: await write, state: c.state }));
-      `;
-      const child = spawn(process.execPath, ["--input-type=module", "-e", script], { cwd: new URL("../..", import.meta.url) });
-      let out = "";
-      child.stdout.on("data", (d) => (out += d));
-      child.stderr.on("data", (d) => (out += d));
-      const exited = new Promise<number | null>((done) => child.once("exit", (code) => done(code)));
-      const deadline = new Promise<"running">((done) => setTimeout(() => done("running"), 20_000).unref());
-      const result = await Promise.race([exited, deadline]);
-      if (result === "running") child.kill("SIGKILL");
-      assert.equal(result, 0, `the process still ran 20 s after close(), or failed:\n${out}`);
-      assert.deepEqual(JSON.parse(out.trim().split("\n").pop()!), { after: 0, write: "CLIENT_CLOSED", state: "closed" });
-    });
-  }
-
-  for (const when of ["reconnects from", "is connected to"] as const) {
-    test(`close() while the client ${when} a frozen node leaves no socket that keeps Node running`, async () => {
-      // A heartbeat of 1 s: the client gives a silent node up within seconds.
-      const frozen = await node(`fo-frozen-${when.length}`, undefined, ["--heartbeat", "1s"]);
-      // The client in a process of its own: it must exit by itself once closed.
-      const index = new URL("../src/index.js", import.meta.url).href;
-      const script = `
-        import WebSocket from "ws";
-        import { bearerWebSocket, HandoffClient } from ${JSON.stringify(index)};
-        const c = new HandoffClient({
-          url: ${JSON.stringify(frozen.url)},
-          token: ${JSON.stringify(mintToken(user("frozen"), "tv"))},
-          webSocket: bearerWebSocket(WebSocket),
-          reconnect: { initialMs: 50, maxMs: 200 },
-          connectTimeoutMs: 60000,
-        });
-        c.on("state", async (s, code, reason) => {
-          console.log(s + " " + reason);
-          if (s === "reconnecting") await c.close();
-        });
-        process.stdin.once("data", () => c.close().then(() => process.stdin.destroy()));
-        await c.connect();
-      `;
-      const child = spawn(process.execPath, ["--input-type=module", "-e", script], {
-        cwd: new URL("../..", import.meta.url),
-      });
-      let out = "";
-      child.stdout.on("data", (d) => (out += d));
-      child.stderr.on("data", (d) => (out += d));
-      const exited = new Promise<number | null>((done) => child.once("exit", (code) => done(code)));
-      try {
-        await until("the client is connected", () => out.includes("connected"), 20_000);
-        // The node's sockets stay open and never answer.
-        frozen.pause();
-        if (when === "is connected to") child.stdin.write("close\n");
-        else child.stdin.end(); // The client's heartbeat gives the node up, and a listener closes the client.
-        await until("the client closed", () => out.includes("closed"), 30_000);
-        const closedAt = Date.now();
-        const result = await Promise.race([
-          exited,
-          new Promise<"running">((done) => setTimeout(() => done("running"), 10_000).unref()),
-        ]);
-        assert.equal(result, 0, `the process still ran ${Date.now() - closedAt} ms after close():\n${out}`);
-      } finally {
-        child.kill("SIGKILL");
-        frozen.resume();
-      }
-    });
-  }
 });

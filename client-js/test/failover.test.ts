@@ -1,4 +1,4 @@
-// The client moving between server URLs: real nodes on one real Redis (frozen nodes and close() are in failover-frozen.test.ts).
+// The client moving between server URLs: real nodes on one real Redis (frozen nodes are in failover-frozen.test.ts, close() meanwhile in close-frozen.test.ts).
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import type { HandoffClient } from "../src/index.js";
