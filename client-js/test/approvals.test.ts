@@ -23,7 +23,7 @@ const HELD_FOR_SECONDS = 1;
 let redis: Redis;
 /** Two nodes on one Redis, where every test runs that needs no node of its own. */
 let nodes: Node[] = [];
-/** A node that allows an address one API request a second, in bursts of one. */
+/** A node that allows an address one API request every two seconds, in bursts of one. */
 let strict: Node;
 /** A node whose held sign-ins last {@link HELD_FOR_SECONDS}. */
 let brief: Node;
@@ -47,7 +47,7 @@ before(async () => {
   const started = await Promise.allSettled([
     startNode([...args, "--node-id", "js-sign-a"]),
     startNode([...args, "--node-id", "js-sign-b"]),
-    startNode([...app.args(), "--device-poll-interval", "100ms", "--api-request-rate", "1", "--api-request-burst", "1"]),
+    startNode([...app.args(), "--device-poll-interval", "100ms", "--api-request-rate", "0.5", "--api-request-burst", "1"]),
     startNode([...app.args(), ...approval, "--new-device-approval-timeout", `${HELD_FOR_SECONDS}s`]),
   ]);
   // The nodes that did start are stopped by `after` when one did not.
@@ -140,7 +140,7 @@ describe("signing in new devices (two nodes with Redis)", () => {
   });
 
   test("a TV whose polls are refused 429 rate_limited keeps polling and gets its session", async () => {
-    // On `strict`, which allows an address one API request a second, in bursts of one.
+    // On `strict`, which allows an address one API request every two seconds, in bursts of one.
     const u = user("tv-limited");
     const tv = new DeviceSignIn(strict.http);
     const code = await tv.requestCode({ deviceId: "tv", name: "Den", platform: "tv" });
@@ -156,7 +156,7 @@ describe("signing in new devices (two nodes with Redis)", () => {
     const before = await refusedForAddresses();
     // Empty the address's bucket: a request the limit lets through (answered 400, a bad body) takes
     // its one token and leaves it at zero, not merely under one (as a refusal would), so the first
-    // poll, made at once, is refused unless a second passes before it. The refusals on the way there
+    // poll, made at once, is refused unless two seconds pass before it. The refusals on the way there
     // are counted, so that nothing else is asked of the node between the last of them and the poll.
     const post = () => fetch(`${strict.http}/v1/token`, { method: "POST", headers: { "Content-Type": "application/json" }, body: "{}" });
     let emptying = 0;
