@@ -7,12 +7,16 @@ import java.util.function.Supplier;
 
 /**
  * Store calls a test holds back: the next {@code n} calls through the gate wait, unsent, until
- * {@link #release}, then go to the store in the order they came. Thread-safe.
+ * {@link #release}, then go to the store in the order they came ({@link #pass}); or they go to the
+ * store at once and their answers wait until {@link #release}, then are handed over in the order
+ * they came ({@link #passAnswer}): a call the store made whose answer the node hears of late.
+ * Thread-safe.
  */
 final class Gate {
   private final Signal changed;
   private final List<Runnable> held = new ArrayList<>();
   private int toHold;
+  private int releases; // Bumped by each release: an answer asked for before it is not held.
 
   /** {@code changed} fires whenever a call is held. */
   Gate(Signal changed) {
@@ -29,6 +33,7 @@ final class Gate {
     List<Runnable> out;
     synchronized (this) {
       toHold = 0;
+      releases++;
       out = new ArrayList<>(held);
       held.clear();
     }
@@ -66,6 +71,46 @@ final class Gate {
     } else {
       send.run();
     }
+    return out;
+  }
+
+  /**
+   * Makes {@code call} now; if it is among the next calls to hold, its answer (once the store gave
+   * it) waits until {@link #release}. Completes with the store's answer either way.
+   */
+  <T> CompletableFuture<T> passAnswer(Supplier<CompletableFuture<T>> call) {
+    int asked;
+    synchronized (this) {
+      if (toHold == 0) {
+        return call.get();
+      }
+      toHold--;
+      asked = releases;
+    }
+    CompletableFuture<T> out = new CompletableFuture<>();
+    call.get()
+        .whenComplete(
+            (r, err) -> {
+              Runnable hand =
+                  () -> {
+                    if (err == null) {
+                      out.complete(r);
+                    } else {
+                      out.completeExceptionally(err);
+                    }
+                  };
+              boolean waits = false;
+              synchronized (this) {
+                if (releases == asked) {
+                  waits = held.add(hand);
+                }
+              }
+              if (waits) {
+                changed.fire();
+              } else {
+                hand.run();
+              }
+            });
     return out;
   }
 }

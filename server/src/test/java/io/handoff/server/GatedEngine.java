@@ -33,10 +33,11 @@ import java.util.function.Consumer;
  * held until released, writes whose answer never comes, an event the broker loses without noticing,
  * listings of a user's devices held until released, reads of a device session's status that fail,
  * creations of device sessions held until released, calls of the presence keeper held until
- * released, a resume's read of the documents made at once with its answer held. Everything that
- * passes a gate is the real engine's own work. It also counts the store's reads (and the most in
- * flight at once), device listings and the broker's word that events may have been lost (and when
- * each came, and how many of the re-checks it started are not done yet).
+ * released, a resume's read of the documents made at once with its answer held, reads from history
+ * made at once with their answers held. Everything that passes a gate is the real engine's own
+ * work. It also counts the store's reads (and the most in flight at once), device listings and the
+ * broker's word that events may have been lost (and when each came, and how many of the re-checks
+ * it started are not done yet).
  */
 final class GatedEngine extends ForwardingEngine.OverOwnStores {
   private final GatedStore store = new GatedStore();
@@ -44,6 +45,8 @@ final class GatedEngine extends ForwardingEngine.OverOwnStores {
   private final GatedBroker broker = new GatedBroker();
   private final GatedHandoff handoff;
   private final Gate reads;
+  private final Gate readAnswers;
+  private final AtomicInteger eventsHeard = new AtomicInteger();
   private final AtomicBoolean writesUnanswered = new AtomicBoolean();
   private final AtomicInteger writesLost = new AtomicInteger();
   private final AtomicBoolean dropNextEvent = new AtomicBoolean();
@@ -70,6 +73,7 @@ final class GatedEngine extends ForwardingEngine.OverOwnStores {
     this.handoff = new GatedHandoff(real.handoff(), changed);
     this.lists = new Gate(changed);
     this.reads = new Gate(changed);
+    this.readAnswers = new Gate(changed);
     this.statuses = new Gate(changed);
     this.creates = new Gate(changed);
   }
@@ -86,6 +90,33 @@ final class GatedEngine extends ForwardingEngine.OverOwnStores {
 
   int heldReads() {
     return reads.held();
+  }
+
+  /**
+   * The next {@code n} reads from history go to the store at once, and each answer, once the store
+   * gave it, waits until {@link #releaseReadAnswers()}: a read whose answer the node hears of after
+   * later writes of the document, whose events reached the node meanwhile.
+   */
+  void holdReadAnswers(int n) {
+    readAnswers.hold(n);
+  }
+
+  /** Hands over the held read answers, in the order they came, and holds no more. */
+  void releaseReadAnswers() {
+    readAnswers.release();
+  }
+
+  /** Read answers the store gave and the gate holds now. */
+  int heldReadAnswers() {
+    return readAnswers.held();
+  }
+
+  /**
+   * Events the broker handed to this node's listeners so far (not dropped): once counted, each is
+   * in the queues of the user's connections on this node.
+   */
+  int eventsHeard() {
+    return eventsHeard.get();
   }
 
   /**
@@ -369,6 +400,7 @@ final class GatedEngine extends ForwardingEngine.OverOwnStores {
   @Override
   public void close() {
     releaseReads();
+    releaseReadAnswers();
     releaseDeviceLists();
     releaseActivityReads();
     super.close();
@@ -393,7 +425,11 @@ final class GatedEngine extends ForwardingEngine.OverOwnStores {
     public CompletableFuture<SyncResult> read(
         String userId, String document, long epoch, long version, long fingerprint) {
       return counted(
-          () -> reads.pass(() -> delegate().read(userId, document, epoch, version, fingerprint)));
+          () ->
+              reads.pass(
+                  () ->
+                      readAnswers.passAnswer(
+                          () -> delegate().read(userId, document, epoch, version, fingerprint))));
     }
 
     @Override
@@ -492,6 +528,7 @@ final class GatedEngine extends ForwardingEngine.OverOwnStores {
                     return;
                   }
                   listener.onEvent(event);
+                  eventsHeard.incrementAndGet();
                 }
 
                 @Override

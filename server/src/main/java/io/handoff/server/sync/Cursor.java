@@ -22,4 +22,21 @@ final class Cursor {
   // This connection's own write, the next version on the stream, held until the store answers it
   // (events of the document are dropped meanwhile, as while syncing); null if none.
   DocumentEvent awaiting;
+
+  /**
+   * A read sent when the stream had brought up to version {@code seenBefore} found no document.
+   * Returns true if the stream brought a version of it meanwhile (a higher one, or of another
+   * history): the document was written after the read, so the cursor goes back to no position and
+   * stays, and reading it again ({@link DocumentSession#catchUp}) sends that write at once, not at
+   * the document's next one. Otherwise the connection stops tracking the document.
+   */
+  boolean writtenSinceGone(long seenBefore) {
+    if (maxSeen <= seenBefore && !recheck) {
+      return false;
+    }
+    epoch = 0;
+    version = 0;
+    fingerprint = Fingerprint.UNKNOWN;
+    return true;
+  }
 }

@@ -137,7 +137,7 @@ public final class DocumentSession {
     for (SyncResult result : stillFollowed(r.results())) {
       // Mark 0: a write answered before the resume's read (one sent while the resume waited its
       // turn) that the read does not show is left to the stream and, past its deadline, a re-read.
-      deliver(result.document(), track(result.document(), new Cursor()), result, 0);
+      deliver(result.document(), track(result.document(), new Cursor()), result, 0, 0);
     }
     if (writes != null) {
       writes.welcomed(this::unacked);
@@ -448,22 +448,19 @@ public final class DocumentSession {
           }
           c.syncing = false;
           if (result.mode() == DocumentSync.Mode.GONE) {
-            cursors.remove(doc);
             connection.sync(
                 ServerFrame.newBuilder()
                     .setSyncReport(SyncReport.newBuilder().addDocuments(result.toProto()))
                     .build());
-            settleWrites(doc, c, false, readAfter);
-          } else {
-            deliver(doc, c, result, readAfter);
-            if (c.maxSeen <= askedFor && c.version < c.maxSeen) {
-              // Versions seen on the stream before this read began and not in the store: copies
-              // of writes it lost (a read made after an event was seen always sees its write). They
-              // will not come; reading again would only find the same.
-              c.maxSeen = c.version;
-            }
-            catchUp(doc, c);
           }
+          deliver(doc, c, result, readAfter, askedFor);
+          if (c.maxSeen <= askedFor && c.version < c.maxSeen) {
+            // Versions seen on the stream before this read began and not in the store: copies
+            // of writes it lost (a read made after an event was seen always sees its write). They
+            // will not come; reading again would only find the same.
+            c.maxSeen = c.version;
+          }
+          catchUp(doc, c);
           connection.flush();
         });
     return read;
@@ -479,9 +476,11 @@ public final class DocumentSession {
 
   /**
    * Sends the frames of one sync result and moves the cursor to its end; the read was sent after
-   * mark {@code readAfter} ({@link WriteTracker#answersSoFar}).
+   * mark {@code readAfter} ({@link WriteTracker#answersSoFar}) and stream version {@code
+   * seenBefore}. GONE drops the cursor unless the document was written since ({@link
+   * Cursor#writtenSinceGone}): then the {@link #catchUp} after this reads it at once.
    */
-  void deliver(String doc, Cursor c, SyncResult r, long readAfter) {
+  void deliver(String doc, Cursor c, SyncResult r, long readAfter, long seenBefore) {
     switch (r.mode()) {
       case DELTAS -> {
         node.stats().resumesWithDeltas.increment();
@@ -523,7 +522,11 @@ public final class DocumentSession {
         c.version = r.toVersion();
         c.fingerprint = r.fingerprint();
       }
-      case GONE -> cursors.remove(doc);
+      case GONE -> {
+        if (!c.writtenSinceGone(seenBefore)) {
+          cursors.remove(doc);
+        }
+      }
       default -> throw new IllegalStateException("unknown sync mode " + r.mode());
     }
     settleWrites(doc, c, r.mode() != DocumentSync.Mode.GONE, readAfter);

@@ -256,10 +256,10 @@ final class SyncRequests {
       CompletableFuture<List<SyncResult>> results,
       Map<String, Cursor> claimed,
       Map<String, Position> positions) {
-    // The reads were sent in this task, after every answer taken so far.
+    // The reads were sent in this task, after every answer taken so far and every event seen.
     long readAfter = session.answersSoFar();
-    Map<String, Integer> generations = new HashMap<>();
-    claimed.forEach((doc, c) -> generations.put(doc, c.generation));
+    Map<String, Claim> claims = new HashMap<>();
+    claimed.forEach((doc, c) -> claims.put(doc, new Claim(c.generation, c.maxSeen)));
     connection.onLoop(
         results,
         (list, err) -> {
@@ -270,7 +270,7 @@ final class SyncRequests {
           List<SyncResult> fresh = new ArrayList<>();
           for (SyncResult result : list) {
             Cursor c = session.cursor(result.document());
-            if (c == null || c.generation != generations.get(result.document())) {
+            if (c == null || c.generation != claims.get(result.document()).generation()) {
               continue; // Unfollowed since, or read again by a newer request.
             }
             c.syncing = false;
@@ -293,20 +293,17 @@ final class SyncRequests {
           for (SyncResult result : fresh) {
             String doc = result.document();
             Cursor c = session.cursor(doc);
-            session.deliver(doc, c, result, readAfter);
-            if (positions != null && result.mode() == DocumentSync.Mode.GONE && c.maxSeen > 0) {
-              // Written while it was read (its read came first): read it from no position.
-              c.epoch = 0;
-              c.version = 0;
-              c.fingerprint = Fingerprint.UNKNOWN;
-              session.track(doc, c);
-            }
+            // Found gone but written while it was read: read again, from no position.
+            session.deliver(doc, c, result, readAfter, claims.get(doc).seen());
             session.catchUp(doc, c);
           }
           connection.flush();
           lane.done();
         });
   }
+
+  /** A cursor a request claimed: its generation then, and the most the stream had brought. */
+  private record Claim(int generation, long seen) {}
 
   private void syncFailed(Throwable err) {
     log.warn(
