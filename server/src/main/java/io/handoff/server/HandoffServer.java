@@ -131,7 +131,7 @@ public final class HandoffServer implements AutoCloseable {
     this.engineLoops =
         config.redisOnLoops()
             ? engine.bindLoops(workers, transport.transport().name().toLowerCase(Locale.ROOT))
-            : Engine.LoopBinding.NONE;
+            : engine.ownThreads();
     this.readiness =
         () ->
             idTaken != null

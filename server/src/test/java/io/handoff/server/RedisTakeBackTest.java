@@ -123,6 +123,32 @@ class RedisTakeBackTest {
   }
 
   /**
+   * As above with the node's Redis I/O on the engine's own threads (--redis-on-loops off, as with
+   * NIO loops or on a Redis Cluster, where nothing is bound to the loops): the stopping node must
+   * take the held resume back all the same, through the shared connection that carried its script.
+   * Once the engine closed that connection, the script's failure could send nothing (the node's
+   * loops are stopped), and the laptop read online until its presence deadline.
+   */
+  @Test
+  void aNodeWithRedisOffItsLoopsThatStopsWhileAResumeScriptIsHeldTakesTheDeviceBack()
+      throws Exception {
+    HandoffServer node = node(Duration.ZERO, Duration.ofMillis(1), false);
+    TestDevice phone = nodes.add(TestDevice.connect(node.port(), TestServer.token("u", "phone")));
+    assertTrue(phone.hello().hasWelcome());
+
+    redis.pause();
+    TestDevice laptop = nodes.add(TestDevice.connect(node.port(), TestServer.token("u", "laptop")));
+    laptop.send(ClientFrame.newBuilder().setHello(Hello.getDefaultInstance()));
+    Conditions.await(
+        "the laptop's resume sent", () -> node.hub().sessions() == 2, Duration.ofSeconds(10));
+    node.close();
+    engine.close(); // As a stopping process does (NodeRun), Redis still paused.
+    redis.resume();
+
+    HeldResumes.awaitOfflineEntry(nodes, redis, "u", "laptop");
+  }
+
+  /**
    * abort() stops as a crash would: a crashed process sends nothing more, not the take-back of a
    * resume whose script the paused Redis holds either. When Redis comes back, the script marks the
    * laptop online, and it reads online (until its presence deadline), as after a real crash: the
@@ -167,6 +193,11 @@ class RedisTakeBackTest {
   }
 
   private HandoffServer node(Duration drainTimeout, Duration closeTimeout) throws Exception {
+    return node(drainTimeout, closeTimeout, true);
+  }
+
+  private HandoffServer node(Duration drainTimeout, Duration closeTimeout, boolean redisOnLoops)
+      throws Exception {
     StoreLimits limits = StoreLimits.builder().build();
     engine = nodes.add(RedisEngine.connect(redis.url(), nodes.prefix, limits));
     ServerConfig config =
@@ -177,6 +208,7 @@ class RedisTakeBackTest {
             .jwtSecret(TestServer.SECRET)
             .drainTimeout(drainTimeout)
             .closeTimeout(closeTimeout)
+            .redisOnLoops(redisOnLoops)
             .storeLimits(limits)
             .handoffLimits(HandoffLimits.builder().presenceTtl(PRESENCE_TTL).build())
             .build();

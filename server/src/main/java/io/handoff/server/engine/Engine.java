@@ -122,7 +122,20 @@ public interface Engine extends ResumeStore, AutoCloseable {
     return LoopBinding.NONE;
   }
 
-  /** What {@link #bindLoops} did; closing it stops the engine's use of the loops. */
+  /**
+   * For a node that keeps the engine's I/O on the engine's own threads (its loops not offered to
+   * {@link #bindLoops}): binds nothing, and returns what the node closes, or abandons, before it
+   * stops its loops all the same, as it would a binding (the Redis engine takes back its resumes in
+   * flight there). The default does nothing.
+   */
+  default LoopBinding ownThreads() {
+    return LoopBinding.NONE;
+  }
+
+  /**
+   * What {@link #bindLoops} did; closing it stops the engine's use of the loops. Either way, the
+   * node closes it (a stop) or abandons it (a crash) while its loops still run.
+   */
   interface LoopBinding extends AutoCloseable {
     LoopBinding NONE = () -> {};
 

@@ -106,6 +106,11 @@ public abstract class ForwardingEngine implements Engine {
   }
 
   @Override
+  public LoopBinding ownThreads() {
+    return delegate.ownThreads();
+  }
+
+  @Override
   public Runnable claimNode(String nodeId, Consumer<NodeIdInUseException> taken)
       throws InterruptedException {
     return delegate.claimNode(nodeId, taken);

@@ -47,6 +47,8 @@ public final class RedisEngine implements Engine {
   private static final Logger log = LoggerFactory.getLogger(RedisEngine.class);
   public static final Duration DEFAULT_COMMAND_TIMEOUT = Duration.ofSeconds(2);
   private static final Duration CONNECT_TIMEOUT = Duration.ofSeconds(2);
+  // How long a stopping node waits for the take-backs of its resumes in flight to be on their way.
+  private static final Duration TAKE_BACK_BOUND = Duration.ofSeconds(1);
 
   /**
    * RESP2, not Lettuce's default RESP3: over RESP3 every pub/sub message is a push message that
@@ -432,12 +434,15 @@ public final class RedisEngine implements Engine {
    */
   @Override
   public synchronized LoopBinding bindLoops(EventLoopGroup loops, String transport) {
-    if (routed == null || bound != null) {
+    if (bound != null) {
       return LoopBinding.NONE;
+    }
+    if (routed == null) {
+      return ownThreads();
     }
     if (!"epoll".equals(transport) || !EpollProvider.isAvailable()) {
       log.info("Redis I/O on its own threads: the node's loops use {}, Redis epoll", transport);
-      return LoopBinding.NONE;
+      return ownThreads();
     }
     LoopConnections made;
     try {
@@ -445,7 +450,7 @@ public final class RedisEngine implements Engine {
     } catch (RuntimeException e) {
       log.warn(
           "Redis I/O on its own threads: connecting on the node's loops failed: {}", e.toString());
-      return LoopBinding.NONE;
+      return ownThreads();
     }
     bound = made;
     broker.bind(made);
@@ -467,6 +472,28 @@ public final class RedisEngine implements Engine {
   }
 
   /**
+   * Redis I/O stays on the engine's own threads (always on a Redis Cluster), but the node's stop
+   * takes back the resumes in flight all the same, as {@link #unbind} does: their scripts went
+   * through the shared connections, and the take-backs go behind them there before the engine
+   * closes those connections (a script held in a paused Redis then fails, and the node, its loops
+   * stopped, could send nothing more). A node stopped as a crash would only forgets them.
+   */
+  @Override
+  public LoopBinding ownThreads() {
+    return new LoopBinding() {
+      @Override
+      public void close() {
+        resumes.takeBackInFlight(TAKE_BACK_BOUND);
+      }
+
+      @Override
+      public void abandon() {
+        resumes.abandonInFlight();
+      }
+    };
+  }
+
+  /**
    * Stops routing through {@code made} and closes it; first takes back the resumes in flight, or,
    * for a node that stops as a crash would, only forgets them ({@link
    * RedisResume#abandonInFlight}).
@@ -476,7 +503,7 @@ public final class RedisEngine implements Engine {
       return;
     }
     if (takeBack) {
-      resumes.takeBackInFlight(Duration.ofSeconds(1));
+      resumes.takeBackInFlight(TAKE_BACK_BOUND);
     } else {
       resumes.abandonInFlight();
     }

@@ -158,16 +158,19 @@ final class RedisResume {
   }
 
   /**
-   * Takes back every resume whose script is sent through a loop's connection and not answered yet,
-   * each through that connection, behind its script; returns once each take-back is on its way (or
-   * cannot be sent), waiting at most {@code bound}. For a stopping node, before it closes the
-   * loops' connections (their sessions are closed by then, so none of those devices stays online):
-   * a script held in a paused Redis fails when its connection closes, and its take-back would then
-   * go through the node's shared connection, which Redis, back, may well read first (it had a
-   * command waiting before the script), leaving the device online until its presence deadline. A
-   * resume waiting to send its script again (Redis refused it with temporary trouble) does not send
-   * it once taken back: the retry runs on the loop the take-back is sent from, so it either went
-   * before the take-back, on the same connection, or it is not sent at all.
+   * Takes back every resume whose script is sent and not answered yet, each through the connection
+   * that carried its script (a loop's, or the shared one), behind it; returns once each take-back
+   * is on its way (or cannot be sent), waiting at most {@code bound}. For a stopping node, while
+   * its loops still run and before the engine's connections close (their sessions are closed by
+   * then, so none of those devices stays online): without it, a script held in a paused Redis runs
+   * once Redis is back and marks its device online until the presence deadline (the node, its loops
+   * stopped, sends nothing when the closed connection fails the script). With loops bound, a
+   * take-back sent once a loop's closed connection failed its script would go through the node's
+   * shared connection, which Redis, back, may well read first (it had a command waiting before the
+   * script), with the same outcome. A resume waiting to send its script again (Redis refused it
+   * with temporary trouble) does not send it once taken back: the retry runs on the loop the
+   * take-back is sent from, so it either went before the take-back, on the same connection, or it
+   * is not sent at all.
    */
   void takeBackInFlight(Duration bound) {
     List<CompletableFuture<Void>> onTheirWay = new ArrayList<>();

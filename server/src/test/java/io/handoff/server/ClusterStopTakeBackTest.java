@@ -1,0 +1,117 @@
+package io.handoff.server;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.handoff.protocol.v1.ClientFrame;
+import io.handoff.protocol.v1.Hello;
+import io.handoff.server.engine.StoreLimits;
+import io.handoff.server.engine.redis.RedisEngine;
+import io.handoff.server.handoff.HandoffLimits;
+import io.lettuce.core.RedisClient;
+import io.lettuce.core.RedisURI;
+import io.lettuce.core.api.StatefulRedisConnection;
+import io.lettuce.core.cluster.RedisClusterClient;
+import io.lettuce.core.cluster.SlotHash;
+import io.lettuce.core.cluster.api.StatefulRedisClusterConnection;
+import java.time.Duration;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicReference;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+
+/**
+ * On a Redis Cluster the node's Redis I/O is never bound to its event loops, and a node that stops
+ * gracefully while the user's shard, paused (SIGSTOP), holds a resume's script must still take the
+ * device back, behind the script: once the shard is back (SIGCONT), the script marks the device
+ * online and the take-back offline. Without it, the device read online, to every device of the
+ * user, until its presence deadline, though its node stopped and promised to leave nothing behind.
+ */
+class ClusterStopTakeBackTest {
+  // Far past the test: a device the store holds online reads online for the whole test.
+  private static final Duration PRESENCE_TTL = Duration.ofMinutes(10);
+
+  private final Nodes nodes = new Nodes();
+  private final RedisClusterProcess.Private cluster = nodes.add(RedisClusterProcess.startPrivate());
+  private String pausedPid;
+
+  @AfterEach
+  void tearDown() throws Exception {
+    if (pausedPid != null) {
+      signal("-CONT", pausedPid);
+    }
+    nodes.close();
+  }
+
+  @Test
+  void aNodeThatStopsWhileItsUsersShardHoldsAResumeScriptTakesTheDeviceBack() throws Exception {
+    StoreLimits limits = StoreLimits.builder().build();
+    RedisEngine engine = RedisEngine.connectCluster(cluster.seeds(), nodes.prefix, limits);
+    HandoffServer node =
+        nodes.start(
+            "n1",
+            engine,
+            b ->
+                b.storeLimits(limits)
+                    .drainTimeout(Duration.ZERO)
+                    .closeTimeout(Duration.ofMillis(1))
+                    .handoffLimits(HandoffLimits.builder().presenceTtl(PRESENCE_TTL).build()));
+    RedisClusterClient admin =
+        RedisClusterClient.create(cluster.seeds().stream().map(RedisURI::create).toList());
+    nodes.add(admin::shutdown);
+    StatefulRedisClusterConnection<String, String> control = admin.connect();
+    nodes.add(control::close);
+    String presenceKey = nodes.prefix + "{u}:pr";
+    RedisURI shard = control.getPartitions().getPartitionBySlot(SlotHash.getSlot("u")).getUri();
+
+    // The user's channel is subscribed: the laptop's Hello has one store call, its script.
+    TestDevice phone = nodes.add(TestDevice.connect(node.port(), TestServer.token("u", "phone")));
+    assertTrue(phone.hello().hasWelcome());
+
+    pausedPid = pid(shard);
+    signal("-STOP", pausedPid);
+    TestDevice laptop = nodes.add(TestDevice.connect(node.port(), TestServer.token("u", "laptop")));
+    laptop.send(ClientFrame.newBuilder().setHello(Hello.getDefaultInstance()));
+    Conditions.await(
+        "the laptop's resume sent", () -> node.hub().sessions() == 2, Duration.ofSeconds(10));
+    node.close();
+    engine.close(); // As a stopping process does (NodeRun), the shard still paused.
+    signal("-CONT", pausedPid);
+    pausedPid = null;
+
+    AtomicReference<String> entry = new AtomicReference<>();
+    try {
+      Conditions.await(
+          "the laptop's presence entry written by the held script, and offline",
+          () -> {
+            entry.set(control.sync().hget(presenceKey, "laptop"));
+            return entry.get() != null && entry.get().startsWith("0|");
+          },
+          Duration.ofSeconds(20),
+          Duration.ofMillis(10));
+    } catch (AssertionError e) {
+      throw new AssertionError(
+          e.getMessage() + "; the entry (online|connection|seen|deadline): " + entry.get(), e);
+    }
+  }
+
+  private static String pid(RedisURI uri) {
+    RedisClient client = RedisClient.create(uri);
+    try (StatefulRedisConnection<String, String> c = client.connect()) {
+      for (String line : c.sync().info("server").split("\r?\n")) {
+        if (line.startsWith("process_id:")) {
+          return line.substring("process_id:".length()).trim();
+        }
+      }
+    } finally {
+      client.shutdown();
+    }
+    throw new AssertionError("no process_id in INFO server of " + uri);
+  }
+
+  private static void signal(String sig, String pid) throws Exception {
+    Process kill = new ProcessBuilder("kill", sig, pid).inheritIO().start();
+    assertTrue(kill.waitFor(10, TimeUnit.SECONDS));
+    assertEquals(0, kill.exitValue(), "kill " + sig + " " + pid);
+  }
+}
