@@ -200,8 +200,12 @@ public final class HandoffSession extends Presence {
     online = true;
     if (closed) {
       // Closed while going online: undone as closed() would have, told as a disconnect is (a
-      // device may have read the entry the call set), never told online.
+      // device may have read the entry the call set), never told online. Not once the node
+      // stopped, as closed() is not: a crash sends nothing, and a stop took the resume back.
       online = false;
+      if (service.stopped()) {
+        return;
+      }
       service.leaving(
           wentOffline(user, device, service.store.offline(user, device, connectionNumber)));
       return;
