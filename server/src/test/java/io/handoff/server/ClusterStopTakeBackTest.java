@@ -1,6 +1,7 @@
 package io.handoff.server;
 
-import static org.junit.jupiter.api.Assertions.assertEquals;
+import static io.handoff.server.RedisSignals.pid;
+import static io.handoff.server.RedisSignals.signal;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.handoff.protocol.v1.ClientFrame;
@@ -8,14 +9,11 @@ import io.handoff.protocol.v1.Hello;
 import io.handoff.server.engine.StoreLimits;
 import io.handoff.server.engine.redis.RedisEngine;
 import io.handoff.server.handoff.HandoffLimits;
-import io.lettuce.core.RedisClient;
 import io.lettuce.core.RedisURI;
-import io.lettuce.core.api.StatefulRedisConnection;
 import io.lettuce.core.cluster.RedisClusterClient;
 import io.lettuce.core.cluster.SlotHash;
 import io.lettuce.core.cluster.api.StatefulRedisClusterConnection;
 import java.time.Duration;
-import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicReference;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
@@ -93,25 +91,5 @@ class ClusterStopTakeBackTest {
       throw new AssertionError(
           e.getMessage() + "; the entry (online|connection|seen|deadline): " + entry.get(), e);
     }
-  }
-
-  private static String pid(RedisURI uri) {
-    RedisClient client = RedisClient.create(uri);
-    try (StatefulRedisConnection<String, String> c = client.connect()) {
-      for (String line : c.sync().info("server").split("\r?\n")) {
-        if (line.startsWith("process_id:")) {
-          return line.substring("process_id:".length()).trim();
-        }
-      }
-    } finally {
-      client.shutdown();
-    }
-    throw new AssertionError("no process_id in INFO server of " + uri);
-  }
-
-  private static void signal(String sig, String pid) throws Exception {
-    Process kill = new ProcessBuilder("kill", sig, pid).inheritIO().start();
-    assertTrue(kill.waitFor(10, TimeUnit.SECONDS));
-    assertEquals(0, kill.exitValue(), "kill " + sig + " " + pid);
   }
 }

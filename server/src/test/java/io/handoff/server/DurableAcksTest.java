@@ -1,5 +1,6 @@
 package io.handoff.server;
 
+import static io.handoff.server.RedisSignals.signal;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -9,7 +10,6 @@ import io.handoff.server.engine.StoreLimits;
 import io.lettuce.core.RedisClient;
 import io.lettuce.core.api.StatefulRedisConnection;
 import java.time.Duration;
-import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 
@@ -62,12 +62,6 @@ class DurableAcksTest {
       }
     }
     throw new AssertionError("no process_id in INFO server");
-  }
-
-  private static void signal(String sig, String pid) throws Exception {
-    Process kill = new ProcessBuilder("kill", sig, pid).inheritIO().start();
-    assertTrue(kill.waitFor(10, TimeUnit.SECONDS));
-    assertEquals(0, kill.exitValue(), "kill " + sig + " " + pid);
   }
 
   private String version(RedisProcess r, String user) {

@@ -1,6 +1,7 @@
 package io.handoff.server;
 
-import static org.junit.jupiter.api.Assertions.assertEquals;
+import static io.handoff.server.RedisSignals.pid;
+import static io.handoff.server.RedisSignals.signal;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -17,7 +18,6 @@ import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 
@@ -138,25 +138,5 @@ class KeeperHungShardTest {
     } finally {
       client.shutdown();
     }
-  }
-
-  private static String pid(RedisURI uri) {
-    RedisClient client = RedisClient.create(uri);
-    try (StatefulRedisConnection<String, String> c = client.connect()) {
-      for (String line : c.sync().info("server").split("\r?\n")) {
-        if (line.startsWith("process_id:")) {
-          return line.substring("process_id:".length()).trim();
-        }
-      }
-    } finally {
-      client.shutdown();
-    }
-    throw new AssertionError("no process_id in INFO server of " + uri);
-  }
-
-  private static void signal(String sig, String pid) throws Exception {
-    Process kill = new ProcessBuilder("kill", sig, pid).inheritIO().start();
-    assertTrue(kill.waitFor(10, TimeUnit.SECONDS));
-    assertEquals(0, kill.exitValue(), "kill " + sig + " " + pid);
   }
 }

@@ -1,5 +1,7 @@
 package io.handoff.server;
 
+import static io.handoff.server.RedisSignals.pid;
+import static io.handoff.server.RedisSignals.signal;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -18,7 +20,6 @@ import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.List;
-import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 
@@ -40,24 +41,6 @@ class RedisClusterHealthTest {
       signal("-CONT", pausedPid);
     }
     nodes.close();
-  }
-
-  private static String pid(String url) {
-    try (RedisClient client = RedisClient.create(url);
-        StatefulRedisConnection<String, String> c = client.connect()) {
-      for (String line : c.sync().info("server").split("\r?\n")) {
-        if (line.startsWith("process_id:")) {
-          return line.substring("process_id:".length()).trim();
-        }
-      }
-    }
-    throw new AssertionError("no process_id in INFO server of " + url);
-  }
-
-  private static void signal(String sig, String pid) throws Exception {
-    Process kill = new ProcessBuilder("kill", sig, pid).inheritIO().start();
-    assertTrue(kill.waitFor(10, TimeUnit.SECONDS));
-    assertEquals(0, kill.exitValue(), "kill " + sig + " " + pid);
   }
 
   private static int readyz(HandoffServer node) throws Exception {
