@@ -133,14 +133,7 @@ class RedisTakeBackTest {
   void aNodeWithRedisOffItsLoopsThatStopsWhileAResumeScriptIsHeldTakesTheDeviceBack()
       throws Exception {
     HandoffServer node = node(Duration.ZERO, Duration.ofMillis(1), false);
-    TestDevice phone = nodes.add(TestDevice.connect(node.port(), TestServer.token("u", "phone")));
-    assertTrue(phone.hello().hasWelcome());
-
-    redis.pause();
-    TestDevice laptop = nodes.add(TestDevice.connect(node.port(), TestServer.token("u", "laptop")));
-    laptop.send(ClientFrame.newBuilder().setHello(Hello.getDefaultInstance()));
-    Conditions.await(
-        "the laptop's resume sent", () -> node.hub().sessions() == 2, Duration.ofSeconds(10));
+    laptopsResumeHeld(node);
     node.close();
     engine.close(); // As a stopping process does (NodeRun), Redis still paused.
     redis.resume();
@@ -158,14 +151,7 @@ class RedisTakeBackTest {
   void aNodeThatAbortsWhileAResumeScriptIsHeldSendsNoTakeBackAsACrashedOneCouldNot()
       throws Exception {
     HandoffServer node = node();
-    TestDevice phone = nodes.add(TestDevice.connect(node.port(), TestServer.token("u", "phone")));
-    assertTrue(phone.hello().hasWelcome());
-
-    redis.pause();
-    TestDevice laptop = nodes.add(TestDevice.connect(node.port(), TestServer.token("u", "laptop")));
-    laptop.send(ClientFrame.newBuilder().setHello(Hello.getDefaultInstance()));
-    Conditions.await(
-        "the laptop's resume sent", () -> node.hub().sessions() == 2, Duration.ofSeconds(10));
+    laptopsResumeHeld(node);
     node.abort();
     engine.close(); // Everything the node and its engine sent is on its way before Redis runs it.
     redis.resume();
@@ -186,6 +172,21 @@ class RedisTakeBackTest {
       entry.set(control.sync().hget(presenceKey, "laptop"));
     }
     assertTrue(entry.get().startsWith("1|"), "online as the held script left it: " + entry.get());
+  }
+
+  /**
+   * The phone of user u welcomed on {@code node}, then Redis paused and the laptop's Hello sent:
+   * its resume script is on its way, held in the paused Redis.
+   */
+  private void laptopsResumeHeld(HandoffServer node) throws Exception {
+    TestDevice phone = nodes.add(TestDevice.connect(node.port(), TestServer.token("u", "phone")));
+    assertTrue(phone.hello().hasWelcome());
+
+    redis.pause();
+    TestDevice laptop = nodes.add(TestDevice.connect(node.port(), TestServer.token("u", "laptop")));
+    laptop.send(ClientFrame.newBuilder().setHello(Hello.getDefaultInstance()));
+    Conditions.await(
+        "the laptop's resume sent", () -> node.hub().sessions() == 2, Duration.ofSeconds(10));
   }
 
   private HandoffServer node() throws Exception {
