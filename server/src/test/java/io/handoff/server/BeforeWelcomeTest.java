@@ -10,7 +10,6 @@ import io.handoff.protocol.v1.DocumentSync;
 import io.handoff.protocol.v1.Follow;
 import io.handoff.protocol.v1.FollowSpec;
 import io.handoff.protocol.v1.Hello;
-import io.handoff.protocol.v1.Ping;
 import io.handoff.protocol.v1.Position;
 import io.handoff.protocol.v1.ServerFrame;
 import io.handoff.protocol.v1.Unfollow;
@@ -78,11 +77,11 @@ class BeforeWelcomeTest {
                     Follow.newBuilder()
                         .setSpec(FollowSpec.newBuilder().addDocuments("cart"))
                         .addPositions(held)));
-    List<ServerFrame> seen = new ArrayList<>(untilPong(d));
+    List<ServerFrame> seen = new ArrayList<>(d.untilPong());
 
     engine.releaseSyncAnswers();
     seen.addAll(untilWelcome(d, hello));
-    seen.addAll(untilPong(d));
+    seen.addAll(d.untilPong());
     String order = describe(seen);
 
     int welcome = indexOf(seen, f -> f.hasWelcome() && f.getRequestId() == hello);
@@ -119,10 +118,10 @@ class BeforeWelcomeTest {
             ClientFrame.newBuilder()
                 .setUnfollow(
                     Unfollow.newBuilder().setSpec(FollowSpec.newBuilder().addPrefixes(""))));
-    List<ServerFrame> seen = new ArrayList<>(untilPong(d));
+    List<ServerFrame> seen = new ArrayList<>(d.untilPong());
     engine.releaseSyncAnswers();
     seen.addAll(untilWelcome(d, hello));
-    seen.addAll(untilPong(d));
+    seen.addAll(d.untilPong());
     String order = describe(seen);
 
     int answered = indexOf(seen, f -> f.hasSyncReport() && f.getRequestId() == unfollow);
@@ -144,10 +143,10 @@ class BeforeWelcomeTest {
     TestDevice d = nodes.add(TestDevice.connect(node.port(), token("u", "d")));
     long hello = d.send(ClientFrame.newBuilder().setHello(Hello.getDefaultInstance()));
     long write = d.send(SessionProtocolTest.write("cart", 1, "item", "apple"));
-    List<ServerFrame> seen = new ArrayList<>(untilPong(d));
+    List<ServerFrame> seen = new ArrayList<>(d.untilPong());
     engine.releaseSyncAnswers();
     seen.addAll(untilWelcome(d, hello));
-    seen.addAll(untilPong(d));
+    seen.addAll(d.untilPong());
     String order = describe(seen);
 
     int welcome = indexOf(seen, f -> f.hasWelcome() && f.getRequestId() == hello);
@@ -185,12 +184,12 @@ class BeforeWelcomeTest {
     TestDevice d = nodes.add(TestDevice.connect(node.port(), token("u", "d")));
     long hello = d.send(ClientFrame.newBuilder().setHello(Hello.getDefaultInstance()));
     long write = d.send(SessionProtocolTest.write("cart", 1, "item", "apple"));
-    List<ServerFrame> seen = new ArrayList<>(untilPong(d));
+    List<ServerFrame> seen = new ArrayList<>(d.untilPong());
     time.advance(Duration.ofSeconds(4)); // The write's deadline passes, the resume still waiting.
-    seen.addAll(untilPong(d));
+    seen.addAll(d.untilPong());
     engine.releaseSyncAnswers();
     seen.addAll(untilWelcome(d, hello));
-    seen.addAll(untilPong(d));
+    seen.addAll(d.untilPong());
     String order = describe(seen);
 
     int welcome = indexOf(seen, f -> f.hasWelcome() && f.getRequestId() == hello);
@@ -226,7 +225,7 @@ class BeforeWelcomeTest {
             ClientFrame.newBuilder()
                 .setFollow(
                     Follow.newBuilder().setSpec(FollowSpec.newBuilder().addDocuments("other"))));
-    untilPong(d); // The Follow is read, and waits in its lane for the Welcome.
+    d.untilPong(); // The Follow is read, and waits in its lane for the Welcome.
 
     // The drain reaches the user's loop before the resume's answer does: the loop is held while
     // the node queues its drain there (behind the two connections' drains, or the node's check
@@ -309,19 +308,19 @@ class BeforeWelcomeTest {
                     Follow.newBuilder()
                         .setSpec(FollowSpec.newBuilder().addDocuments("cart"))
                         .addPositions(held)));
-    List<ServerFrame> seen = new ArrayList<>(untilPong(d));
+    List<ServerFrame> seen = new ArrayList<>(d.untilPong());
     w.answerTo(w.send(SessionProtocolTest.write("cart", 2, "n", "5")));
-    seen.addAll(untilPong(d));
+    seen.addAll(d.untilPong());
 
     engine.holdReads();
     engine.releaseSyncAnswers();
     seen.addAll(untilWelcome(d, hello));
     Conditions.await(
         "the Follow's read held", () -> engine.heldReads() >= 1, Duration.ofSeconds(10));
-    seen.addAll(untilPong(d)); // The Delta that waited for the Welcome reached the session.
+    seen.addAll(d.untilPong()); // The Delta that waited for the Welcome reached the session.
     engine.releaseReads();
     seen.add(d.next(f -> f.hasSyncReport() && f.getRequestId() == follow));
-    seen.addAll(untilPong(d));
+    seen.addAll(d.untilPong());
     String order = describe(seen);
 
     ServerFrame report =
@@ -379,23 +378,6 @@ class BeforeWelcomeTest {
         "the other user's resume read, its answer held",
         () -> engine.heldSyncAnswers() == 1,
         Duration.ofSeconds(10));
-  }
-
-  /**
-   * Sends a Ping and returns the frames that came before its Pong: the node handles a connection's
-   * frames in order, and with the in-memory store whatever a frame before the Ping set off at once
-   * is written first.
-   */
-  private static List<ServerFrame> untilPong(TestDevice d) {
-    long ping = d.send(ClientFrame.newBuilder().setPing(Ping.getDefaultInstance()));
-    List<ServerFrame> seen = new ArrayList<>();
-    while (true) {
-      ServerFrame f = d.next();
-      if (f.hasPong() && f.getRequestId() == ping) {
-        return seen;
-      }
-      seen.add(f);
-    }
   }
 
   /** The frames up to the Welcome answering {@code hello}, the Welcome last. */

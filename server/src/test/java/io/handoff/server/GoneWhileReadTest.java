@@ -9,7 +9,6 @@ import io.handoff.protocol.v1.DocumentSync;
 import io.handoff.protocol.v1.Follow;
 import io.handoff.protocol.v1.FollowSpec;
 import io.handoff.protocol.v1.Hello;
-import io.handoff.protocol.v1.Ping;
 import io.handoff.protocol.v1.Position;
 import io.handoff.protocol.v1.Resync;
 import io.handoff.protocol.v1.ServerFrame;
@@ -168,7 +167,7 @@ class GoneWhileReadTest {
     ServerFrame created = w.answerTo(w.write("cart", seq, "n", "created"));
     assertEquals(1, created.getAck().getVersion(), created.toString());
     Conditions.await("the Delta of v1 reached the node", () -> engine.eventsHeard() > heard, BOUND);
-    List<ServerFrame> seen = untilPong(d); // It reached d's session, which holds it.
+    List<ServerFrame> seen = d.untilPong(); // It reached d's session, which holds it.
     assertEquals(
         0, seen.stream().filter(GoneWhileReadTest::ofCart).count(), "cart held: " + describe(seen));
     engine.releaseReadAnswers();
@@ -190,7 +189,7 @@ class GoneWhileReadTest {
 
     assertEquals(2, w.answerTo(w.write("cart", seq, "n", "next")).getAck().getVersion());
     seen.addAll(until(d, f -> f.hasDelta() && f.getDelta().getVersion() == 2));
-    seen.addAll(untilPong(d));
+    seen.addAll(d.untilPong());
     List<String> cart =
         seen.stream()
             .filter(f -> ofCart(f) && !f.hasSyncReport())
@@ -217,19 +216,6 @@ class GoneWhileReadTest {
       if (match.test(f)) {
         return seen;
       }
-    }
-  }
-
-  /** Sends a Ping and returns the frames that came before its Pong. */
-  private static List<ServerFrame> untilPong(TestDevice d) {
-    long ping = d.send(ClientFrame.newBuilder().setPing(Ping.getDefaultInstance()));
-    List<ServerFrame> seen = new ArrayList<>();
-    while (true) {
-      ServerFrame f = d.next();
-      if (f.hasPong() && f.getRequestId() == ping) {
-        return seen;
-      }
-      seen.add(f);
     }
   }
 

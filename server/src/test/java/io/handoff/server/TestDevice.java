@@ -7,6 +7,7 @@ import com.google.protobuf.ByteString;
 import io.handoff.protocol.v1.ClientFrame;
 import io.handoff.protocol.v1.FieldOp;
 import io.handoff.protocol.v1.Hello;
+import io.handoff.protocol.v1.Ping;
 import io.handoff.protocol.v1.ServerFrame;
 import io.handoff.protocol.v1.Write;
 import java.io.ByteArrayOutputStream;
@@ -16,6 +17,8 @@ import java.net.http.WebSocket;
 import java.net.http.WebSocketHandshakeException;
 import java.nio.ByteBuffer;
 import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.CompletionStage;
@@ -145,6 +148,23 @@ public final class TestDevice implements AutoCloseable {
       return f;
     } catch (InterruptedException e) {
       throw new AssertionError(e);
+    }
+  }
+
+  /**
+   * Sends a Ping and returns the frames that came before its Pong: the node handles a connection's
+   * frames in order, and with the in-memory store whatever a frame before the Ping set off at once
+   * is written first.
+   */
+  public List<ServerFrame> untilPong() {
+    long ping = send(ClientFrame.newBuilder().setPing(Ping.getDefaultInstance()));
+    List<ServerFrame> seen = new ArrayList<>();
+    while (true) {
+      ServerFrame f = next();
+      if (f.hasPong() && f.getRequestId() == ping) {
+        return seen;
+      }
+      seen.add(f);
     }
   }
 
