@@ -75,7 +75,8 @@ export class MemoryStore implements OfflineStore {
  * reloaded while offline keeps its queued writes.
  *
  * One client at a time holds a key: {@link load} takes an exclusive Web Lock on it (where the browser
- * has `navigator.locks`) and the client's close, or its page going away, gives it back. A second
+ * has `navigator.locks`) and the client's close, or its page going away, gives it back; a client built
+ * again on the same store object takes it again. A second
  * client of the same key (the same app in another tab) waits in `load` until then: two clients of one
  * state would each send the same queued writes under their own numbers (applied twice) and overwrite
  * each other's saves.
@@ -86,7 +87,7 @@ export class IndexedDbStore implements OfflineStore {
   private lock?: Promise<void>;
   private release?: () => void;
   private loaded = false;
-  private readonly stopWaiting = new AbortController();
+  private stopWaiting = new AbortController();
 
   constructor(
     private readonly key: string,
@@ -99,8 +100,8 @@ export class IndexedDbStore implements OfflineStore {
 
   async load(): Promise<StoredState | undefined> {
     await this.acquire();
-    const db = await this.open();
     try {
+      const db = await this.open();
       return await request<StoredState | undefined>(db.transaction("state", "readonly").objectStore("state").get(this.key));
     } finally {
       this.loaded = true;
@@ -118,10 +119,23 @@ export class IndexedDbStore implements OfflineStore {
     });
   }
 
-  /** Gives the key back to the next client waiting for it (or stops waiting for it). */
+  /**
+   * Gives the key back to the next client waiting for it (or stops waiting for it). A client built
+   * later on this store takes the key again in its `load`, waiting for any other client of it.
+   */
   close(): void {
-    if (!this.release) this.stopWaiting.abort();
-    else if (this.loaded) this.release();
+    if (this.release) {
+      if (!this.loaded) return; // still reading: the client closes the store again after its load
+      this.release();
+    } else if (this.lock) {
+      this.stopWaiting.abort();
+    } else {
+      return;
+    }
+    this.lock = undefined;
+    this.release = undefined;
+    this.loaded = false;
+    this.stopWaiting = new AbortController();
   }
 
   private acquire(): Promise<void> {

@@ -29,11 +29,12 @@ async function openClient(user: string, device: string, storeKey?: string): Prom
   await page.evaluate(
     async ([user, device, key]) => {
       const m = await import("/demo/handoff-client.js" as string);
+      const store = key ? new m.IndexedDbStore(key) : undefined;
       const client = new m.HandoffClient({
         url: `ws://${location.host}/ws`,
         tokenSource: async () =>
           (await (await fetch(`/demo/token?device=${device}&user=${user}`)).json()).token as string,
-        store: key ? new m.IndexedDbStore(key) : undefined,
+        store,
         reconnect: { initialMs: 50, maxMs: 500 },
       });
       const log: unknown[] = [];
@@ -44,7 +45,7 @@ async function openClient(user: string, device: string, storeKey?: string): Prom
       );
       client.on("state", (s: string, code: number) => states.push([s, code]));
       client.on("error", (e: any) => errors.push(`${e.code}: ${e.message}`));
-      (window as any).t = { m, client, log, states, errors };
+      (window as any).t = { m, client, store, log, states, errors };
     },
     [user, device, storeKey] as const,
   );
@@ -127,6 +128,51 @@ describe("browser client and its offline store", () => {
     assert.equal(await b.evaluate(() => (window as any).t.client.state), "connected", "tab B takes over once tab A is closed");
     assert.equal(await b.evaluate(() => (window as any).t.client.pendingWrites), 0);
     for (const p of [watcher, a, b]) await p.close();
+  });
+
+  test("a client rebuilt on the IndexedDbStore of a closed one takes the key's lock again, waiting for another tab", async () => {
+    const user = newUser();
+    const key = `${user}:laptop`;
+    const lockName = `handoff:handoff:${key}`;
+    // Tab A's first client closes (the app signs out, or rebuilds its client) and gives the key back;
+    // the app keeps its store object.
+    const a = await openClient(user, "laptop", key);
+    await connect(a);
+    await a.evaluate(() => (window as any).t.client.close());
+    // Tab B of the same device takes the key.
+    const b = await openClient(user, "laptop", key);
+    await connect(b);
+    // Tab A builds a client again on the store it kept: it must wait for tab B as a new store would.
+    await a.evaluate(() => {
+      const t = (window as any).t;
+      t.next = new t.m.HandoffClient({ url: `ws://${location.host}/ws`, token: "unused", store: t.store });
+      t.nextLoaded = false;
+      t.next.ready().then(() => (t.nextLoaded = true));
+    });
+    const locks = (page: Page) =>
+      page.evaluate(async (name) => {
+        const q = await navigator.locks.query();
+        return {
+          held: (q.held ?? []).filter((l) => l.name === name).length,
+          pending: (q.pending ?? []).filter((l) => l.name === name).length,
+          loaded: (window as any).t.nextLoaded as boolean,
+        };
+      }, lockName);
+    // Either the load waits for the lock (its request is pending) or it went on without it.
+    await a.waitForFunction(
+      async (name) =>
+        (window as any).t.nextLoaded || ((await navigator.locks.query()).pending ?? []).some((l) => l.name === name),
+      lockName,
+    );
+    const whileBHoldsIt = await locks(a);
+    assert.deepEqual(whileBHoldsIt, { held: 1, pending: 1, loaded: false }, "tab A's new client waits while tab B holds the key");
+    await b.evaluate(() => (window as any).t.client.close());
+    await a.waitForFunction(() => (window as any).t.nextLoaded);
+    assert.deepEqual(await locks(a), { held: 1, pending: 0, loaded: true }, "and holds the key once tab B gave it back");
+    await a.evaluate(() => (window as any).t.next.close());
+    assert.deepEqual(await locks(a), { held: 0, pending: 0, loaded: true }, "which it gives back when it closes");
+    await a.close();
+    await b.close();
   });
 
   test("bytes the app changes after set() change neither what was written nor the replica", async () => {
