@@ -334,7 +334,7 @@ export class SyncEngine implements WriteSink {
     this.setState("closed", NORMAL_CLOSURE, "closed by the client");
     this.events.close(); // "closed" is the last event, also for a close() from a listener.
     const closed = HandoffError.clientClosed();
-    this.writes.close(closed);
+    this.writes.close(closed, this.storeLoaded);
     this.requests.closed(closed);
     this.connecting?.reject(closed);
     if (this.loaded) {

@@ -266,9 +266,11 @@ export class WriteSender {
 
   /**
    * The client closed: every write's promise rejects with `closed` (with its outcome unknown if it
-   * went on the wire). A durable store keeps the writes; otherwise they are forgotten.
+   * went on the wire). A durable store keeps the writes if it was loaded (`loaded`: the client's last
+   * save holds them); otherwise they are forgotten: a store still waiting for its key (another tab holds
+   * it) or never loaded saves nothing of this client.
    */
-  close(closed: HandoffError): void {
+  close(closed: HandoffError, loaded: boolean): void {
     clearTimeout(this.saveRetry);
     const unknown = closed.withOutcomeUnknown();
     // A durable store keeps every unsettled write, sent or not, and the next client of the store sends
@@ -278,7 +280,7 @@ export class WriteSender {
       `${closed.message} (the write stays in the offline store; the next client of the store sends it)`,
       { mayHaveBeenApplied: true },
     );
-    const durable = this.host.durable();
+    const durable = this.host.durable() && loaded;
     for (const w of this.writes.all()) {
       clearTimeout(w.retryTimer);
       w.reject?.(durable ? kept : w.attempts > 0 ? unknown : closed);

@@ -175,6 +175,46 @@ describe("browser client and its offline store", () => {
     await b.close();
   });
 
+  test("a write made in a tab still waiting for the key, then closed, is reported as not applied, not as kept", async () => {
+    const user = newUser();
+    const key = `${user}:laptop`;
+    const a = await openClient(user, "laptop", key);
+    await connect(a);
+    // Tab B of the same device waits in connect() for tab A's key; the app writes meanwhile, then closes it.
+    const b = await openClient(user, "laptop", key);
+    await b.evaluate(() => {
+      const t = (window as any).t;
+      t.client.connect().catch(() => {});
+      t.written = t.client
+        .document("cart")
+        .set("book", "1")
+        .then(
+          () => ({ code: "acked" }),
+          (e: any) => ({ code: e.code as string, mayHaveBeenApplied: e.mayHaveBeenApplied as boolean, message: e.message }),
+        );
+    });
+    await b.waitForFunction(
+      async (name) => ((await navigator.locks.query()).pending ?? []).some((l) => l.name === name),
+      `handoff:handoff:${key}`,
+    );
+    const outcome = await b.evaluate(async () => {
+      const t = (window as any).t;
+      await t.client.close();
+      return t.written;
+    });
+    // The next client of the store (once tab A is gone) finds whether the write was kept.
+    await a.evaluate(() => (window as any).t.client.close());
+    const next = await openClient(user, "laptop", key);
+    await connect(next);
+    const kept = await next.evaluate(() => (window as any).t.client.pendingWrites);
+    console.log(`# tab B's write: ${JSON.stringify(outcome)}; writes the next client found: ${kept}`);
+    assert.equal(kept, 0, "tab B never held the store: its write was not saved there");
+    assert.equal(outcome.code, "CLIENT_CLOSED");
+    assert.equal(outcome.mayHaveBeenApplied, false, "never sent, not in the store: certainly not applied");
+    assert.doesNotMatch(outcome.message, /stays in the offline store/);
+    for (const p of [a, b, next]) await p.close();
+  });
+
   test("bytes the app changes after set() change neither what was written nor the replica", async () => {
     const user = newUser();
     const writer = await openClient(user, "writer");
