@@ -53,6 +53,8 @@ export class WriteSender {
   // A save that numbered writes failed: the next try, and how many failed in a row.
   private saveRetry?: ReturnType<typeof setTimeout>;
   private saveFailures = 0;
+  // close() was called: no timer of this sender saves any more.
+  private closed = false;
   /** Writes given a new number because the server forgot one it applied nothing under. */
   renumbered = 0;
   private maxFrameBytes = 0;
@@ -255,8 +257,15 @@ export class WriteSender {
     w.saving = true;
     this.host.persist().then((saved) => {
       w.saving = false;
+      // Closed since (its store may now be another client's) or dropped: nothing more of it is saved.
+      if (this.closed || w.done) return;
       if (!saved) {
-        setTimeout(() => this.saveThenResend(w), this.backoff.delay(this.saveFailures++));
+        // On the write, so that close() and terminate() clear it.
+        clearTimeout(w.retryTimer);
+        w.retryTimer = setTimeout(() => {
+          w.retryTimer = undefined;
+          this.saveThenResend(w);
+        }, this.backoff.delay(this.saveFailures++));
         return;
       }
       this.writes.resendAfterSave(w);
@@ -271,6 +280,7 @@ export class WriteSender {
    * it) or never loaded saves nothing of this client.
    */
   close(closed: HandoffError, loaded: boolean): void {
+    this.closed = true;
     clearTimeout(this.saveRetry);
     const unknown = closed.withOutcomeUnknown();
     // A durable store keeps every unsettled write, sent or not, and the next client of the store sends

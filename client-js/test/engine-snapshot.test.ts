@@ -210,7 +210,10 @@ class FailingStore extends MemoryStore {
   failures = 0;
   /** The numbers of writes in the saves that failed. */
   readonly lost: bigint[] = [];
+  /** Saves tried, failed or not. */
+  saves = 0;
   async save(state: StoredState): Promise<void> {
+    this.saves++;
     if (this.failures > 0) {
       this.failures--;
       this.lost.push(...state.writes.map((w) => w.seq).filter((seq) => seq > 0n));
@@ -441,6 +444,37 @@ test("the reconnect backoff starts over only after a connection that lasted", as
     l.onClose(4000, "after a while");
     assert.deepEqual(backoff.delays, [500, 1_000, 500], "a connection that lasted starts it over");
     await engine.close();
+  } finally {
+    mock.timers.reset();
+  }
+});
+
+test("a save that failed after a write was renumbered is not tried again once the client is closed", async () => {
+  const store = new FailingStore();
+  const { engine, link, sent } = await welcomed(store);
+  const writes = () => sent.filter((f) => f.body.case === "write").map((f) => f.body.value as { clientSeq: bigint });
+  const settle = async () => {
+    for (let i = 0; i < 20; i++) await new Promise((r) => setImmediate(r));
+  };
+  mock.timers.enable({ apis: ["setTimeout"] });
+  try {
+    void engine.document("cart").set("f", "x").catch(() => {});
+    await settle();
+    assert.equal(writes().length, 1);
+    store.failures = 1;
+    link.onFrame(
+      create(ServerFrameSchema, {
+        body: { case: "error", value: { code: ErrorCode.STALE_SEQUENCE, clientSeq: writes()[0]!.clientSeq, document: "cart" } },
+      }),
+    );
+    await settle();
+    assert.equal(store.lost.length, 1, "the save of its new number failed: a retry waits");
+    await engine.close();
+    // The store is handed back; whatever the next client of it saves, this one saves nothing more.
+    const saves = store.saves;
+    mock.timers.tick(60_000);
+    await settle();
+    assert.equal(store.saves, saves, "no save after close");
   } finally {
     mock.timers.reset();
   }
