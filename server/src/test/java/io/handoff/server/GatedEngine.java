@@ -171,6 +171,20 @@ final class GatedEngine extends ForwardingEngine.OverOwnStores {
     return handoff.heldActivityReads();
   }
 
+  /** The next {@code n} activity publishes wait, unsent, until released. */
+  void holdActivityPuts(int n) {
+    handoff.holdActivityPuts(n);
+  }
+
+  /** Sends the held activity publishes, in the order they came. */
+  void releaseActivityPuts() {
+    handoff.releaseActivityPuts();
+  }
+
+  int heldActivityPuts() {
+    return handoff.heldActivityPuts();
+  }
+
   /** The next {@code n} ends of offers (accept, decline, cancel) wait, unsent, until released. */
   void holdOfferEnds(int n) {
     handoff.holdEnds(n);

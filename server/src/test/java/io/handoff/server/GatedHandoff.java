@@ -6,14 +6,15 @@ import java.util.List;
 import java.util.concurrent.CompletableFuture;
 
 /**
- * A real handoff store with ends of offers (accept, decline, cancel), the presence keeper's calls
- * and reads of activities held on request.
+ * A real handoff store with ends of offers (accept, decline, cancel), the presence keeper's calls,
+ * reads of activities and activity publishes held on request.
  */
 final class GatedHandoff implements HandoffStore {
   private final HandoffStore real;
   private final Gate ends;
   private final Gate keeps;
   private final Gate activityReads;
+  private final Gate activityPuts;
   private final Signal changed;
   // Keeper calls answered so far (held or not).
   private final java.util.concurrent.atomic.AtomicInteger kept =
@@ -24,6 +25,7 @@ final class GatedHandoff implements HandoffStore {
     this.ends = new Gate(changed);
     this.keeps = new Gate(changed);
     this.activityReads = new Gate(changed);
+    this.activityPuts = new Gate(changed);
     this.changed = changed;
   }
 
@@ -38,6 +40,18 @@ final class GatedHandoff implements HandoffStore {
 
   int heldActivityReads() {
     return activityReads.held();
+  }
+
+  void holdActivityPuts(int n) {
+    activityPuts.hold(n);
+  }
+
+  void releaseActivityPuts() {
+    activityPuts.release();
+  }
+
+  int heldActivityPuts() {
+    return activityPuts.held();
   }
 
   void holdKeeps(int n) {
@@ -83,7 +97,7 @@ final class GatedHandoff implements HandoffStore {
       io.handoff.protocol.v1.Activity activity,
       java.time.Duration retention,
       int maxDevices) {
-    return real().putActivity(userId, activity, retention, maxDevices);
+    return activityPuts.pass(() -> real().putActivity(userId, activity, retention, maxDevices));
   }
 
   @Override

@@ -14,6 +14,8 @@ import java.util.Collections;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.function.BiConsumer;
 
 /**
  * One connection's activities: publishing this device's, and telling it of the other devices' as
@@ -28,6 +30,9 @@ final class Activities {
   // first request (full then, as it would be by then anyway). Here rather than in HandoffSession:
   // every request makes this object, and an idle connection holds neither.
   private TokenBucket requests;
+  // Store calls of the connection's activity and offer requests not answered yet (onLoop), at most
+  // HandoffLimits.MAX_REQUESTS_IN_FLIGHT.
+  private int inFlight;
 
   Activities(Connection connection, HandoffService service) {
     this.connection = connection;
@@ -41,6 +46,25 @@ final class Activities {
       requests = new TokenBucket(rate, rate, nanos);
     }
     return requests.tryTake(nanos);
+  }
+
+  /** The connection's requests waiting for the store, if at their bound; else -1. */
+  int full() {
+    return inFlight >= HandoffLimits.MAX_REQUESTS_IN_FLIGHT ? inFlight : -1;
+  }
+
+  /**
+   * {@link Connection#onLoop} for a store call of an activity or offer request: counted against the
+   * connection's bound until answered.
+   */
+  <T> void onLoop(CompletableFuture<T> f, BiConsumer<T, Throwable> action) {
+    inFlight++;
+    connection.onLoop(
+        f,
+        (v, err) -> {
+          inFlight--;
+          action.accept(v, err);
+        });
   }
 
   private String user() {
@@ -101,7 +125,7 @@ final class Activities {
     String user = user();
     String device = device();
     if (!present) {
-      connection.onLoop(
+      onLoop(
           service.store.clearActivity(user, device),
           (v, err) -> {
             if (HandoffSession.failed(connection, id, err)) {
@@ -125,7 +149,7 @@ final class Activities {
       return;
     }
     Activity stamped = activity.toBuilder().setDeviceId(device).setUpdatedMs(now()).build();
-    connection.onLoop(
+    onLoop(
         service.store.putActivity(
             user,
             stamped,

@@ -23,6 +23,14 @@ public final class HandoffLimits {
   public static final Duration DEFAULT_ACTIVITY_RETENTION = Duration.ofDays(1);
   public static final int DEFAULT_MAX_REQUESTS_PER_SECOND = 20;
 
+  /**
+   * Activity and offer requests of one connection waiting for the store at once; the next is
+   * refused TOO_MANY_IN_FLIGHT (retryable) without asking the store. The rate alone bounded them
+   * only by how long the store holds its calls: a paused Redis, or one in failover (its trouble
+   * waited out for 10 s), made the node hold every request a connection sent meanwhile.
+   */
+  public static final int MAX_REQUESTS_IN_FLIGHT = 8;
+
   private final int maxActivityPayloadBytes;
   private final int maxTextBytes;
   private final Duration defaultOfferTtl;

@@ -463,6 +463,17 @@ public final class HandoffSession extends Presence {
           true);
       return;
     }
+    int waiting = activities().full();
+    if (waiting >= 0) {
+      connection.error(
+          id,
+          ErrorCode.TOO_MANY_IN_FLIGHT,
+          waiting
+              + " activity and offer requests of this connection wait for the store, the most it"
+              + " may have; send this one again once one is answered",
+          true);
+      return;
+    }
     switch (f.getBodyCase()) {
       case PUBLISH_ACTIVITY ->
           activities()

@@ -189,7 +189,7 @@ final class Offers {
             .setExpiresMs(now + ttl)
             .build();
     String user = user();
-    connection.onLoop(
+    activities.onLoop(
         service.store.createOffer(user, offer, service.limits.maxLiveOffersPerUser()),
         (created, err) -> {
           if (HandoffSession.failed(connection, id, err)) {
@@ -251,7 +251,7 @@ final class Offers {
     }
     String user = user();
     String device = device();
-    connection.onLoop(
+    activities.onLoop(
         service.store.endOffer(user, offerId, device, outcome),
         (answer, err) -> {
           if (HandoffSession.failed(connection, id, err)) {
@@ -392,7 +392,7 @@ final class Offers {
           ServerFrame.newBuilder().setOfferGranted(OfferGranted.newBuilder().setOffer(offer)));
       return;
     }
-    connection.onLoop(
+    activities.onLoop(
         service.documents.read(user(), doc, 0, 0),
         (SyncResult r, Throwable err) -> {
           OfferGranted.Builder g = OfferGranted.newBuilder().setOffer(offer);
