@@ -56,13 +56,7 @@ class BeforeWelcomeTest {
     Ack first = writeThree("cart");
     holdTheLine();
     TestDevice d = nodes.add(TestDevice.connect(node.port(), token("u", "d")));
-    Position held =
-        Position.newBuilder()
-            .setDocument("cart")
-            .setEpoch(first.getEpoch())
-            .setVersion(1)
-            .setFingerprint(first.getFingerprint())
-            .build();
+    Position held = cartAt(first, 1);
     long hello =
         d.send(
             ClientFrame.newBuilder()
@@ -294,13 +288,7 @@ class BeforeWelcomeTest {
         () -> engine.heldSyncAnswers() == 1,
         Duration.ofSeconds(10));
     Ack fourth = w.answerTo(w.send(SessionProtocolTest.write("cart", 1, "n", "4"))).getAck();
-    Position held =
-        Position.newBuilder()
-            .setDocument("cart")
-            .setEpoch(fourth.getEpoch())
-            .setVersion(4)
-            .setFingerprint(fourth.getFingerprint())
-            .build();
+    Position held = cartAt(fourth, 4);
     long follow =
         d.send(
             ClientFrame.newBuilder()
@@ -441,5 +429,15 @@ class BeforeWelcomeTest {
                     + "->"
                     + s.getToVersion())
         .toList();
+  }
+
+  /** The position of cart at {@code version}, in the history of {@code ack}'s write. */
+  private static Position cartAt(Ack ack, long version) {
+    return Position.newBuilder()
+        .setDocument("cart")
+        .setEpoch(ack.getEpoch())
+        .setVersion(version)
+        .setFingerprint(ack.getFingerprint())
+        .build();
   }
 }
