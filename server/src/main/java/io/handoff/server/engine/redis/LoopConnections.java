@@ -50,14 +50,17 @@ final class LoopConnections {
   private final List<RedisClient> clients;
   private final List<ClientResources> resources;
   private final Map<EventExecutor, StatefulRedisPubSubConnection<byte[], byte[]>> connections;
+  private final Map<EventExecutor, SendBuffer> buffers;
 
   private LoopConnections(
       List<RedisClient> clients,
       List<ClientResources> resources,
-      Map<EventExecutor, StatefulRedisPubSubConnection<byte[], byte[]>> connections) {
+      Map<EventExecutor, StatefulRedisPubSubConnection<byte[], byte[]>> connections,
+      Map<EventExecutor, SendBuffer> buffers) {
     this.clients = clients;
     this.resources = resources;
     this.connections = connections;
+    this.buffers = buffers;
   }
 
   /**
@@ -71,16 +74,20 @@ final class LoopConnections {
     List<ClientResources> made = new ArrayList<>();
     Map<EventExecutor, StatefulRedisPubSubConnection<byte[], byte[]>> connections =
         new IdentityHashMap<>();
+    Map<EventExecutor, SendBuffer> buffers = new IdentityHashMap<>();
     ClientOptions resp3 = options.mutate().protocolVersion(ProtocolVersion.RESP3).build();
     try {
       for (EventExecutor e : loops) {
         EventLoop loop = (EventLoop) e;
+        SendBuffer buffer = new SendBuffer();
+        buffers.put(loop, buffer);
         ClientResources resources =
             DefaultClientResources.builder()
                 .eventLoopGroupProvider(new OneLoop(loop))
                 .eventExecutorGroup(shared.eventExecutorGroup())
                 .timer(shared.timer())
                 .commandLatencyRecorder(CommandLatencyRecorder.disabled())
+                .nettyCustomizer(buffer)
                 .build();
         made.add(resources);
         RedisClient client = RedisClient.create(resources, uri);
@@ -89,10 +96,10 @@ final class LoopConnections {
         connections.put(loop, client.connectPubSub(ByteArrayCodec.INSTANCE));
       }
     } catch (RuntimeException failed) {
-      new LoopConnections(clients, made, connections).close();
+      new LoopConnections(clients, made, connections, buffers).close();
       throw failed;
     }
-    return new LoopConnections(clients, made, connections);
+    return new LoopConnections(clients, made, connections, buffers);
   }
 
   /**
@@ -101,6 +108,25 @@ final class LoopConnections {
    */
   StatefulRedisConnection<byte[], byte[]> commandsHere() {
     return pubSubHere();
+  }
+
+  /**
+   * Whether the send buffer of this thread's loop's connection is past its bound ({@link
+   * SendBuffer}); false on any other thread.
+   */
+  boolean sendBufferFullHere() {
+    EventExecutor here = ThreadExecutorMap.currentExecutor();
+    SendBuffer b = here == null ? null : buffers.get(here);
+    return b != null && b.full();
+  }
+
+  /** The most bytes waiting in any loop's connection's send buffer. */
+  long mostPendingBytes() {
+    long most = 0;
+    for (SendBuffer b : buffers.values()) {
+      most = Math.max(most, b.pendingBytes());
+    }
+    return most;
   }
 
   /** The connection of the event loop running this thread, or null on any other thread. */

@@ -12,6 +12,7 @@ import io.handoff.server.sync.DocumentEvent;
 import io.handoff.server.sync.DocumentStore;
 import io.handoff.server.sync.DocumentTag;
 import io.handoff.server.sync.FollowFilter;
+import io.handoff.server.sync.StoreUnavailableException;
 import io.handoff.server.sync.SyncResult;
 import io.handoff.server.sync.WriteOutcome;
 import io.handoff.server.sync.WriteValidator;
@@ -42,6 +43,7 @@ import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.BooleanSupplier;
 import java.util.function.Supplier;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -78,6 +80,7 @@ public final class RedisDocumentStore implements DocumentStore {
   private final RedisScript eraseScript = new RedisScript("erase_documents.lua");
   private final RedisFailures failures;
   private final ReplicaWait replicaWait; // null unless durable acks are on
+  private final BooleanSupplier sendBufferFull;
   // When a history that does not line up was last logged (clock millis).
   private final AtomicLong lastMisalignedLog = new AtomicLong(Long.MIN_VALUE / 2);
   // ARGV 6-11 of write.lua: the same for every write, encoded once.
@@ -87,7 +90,9 @@ public final class RedisDocumentStore implements DocumentStore {
    * {@code redis} is the command interface of {@code connection}: a standalone connection's, or a
    * cluster connection's, which routes each script call by its keys' hash slot and loads scripts on
    * every node. {@code replicaWait} holds back applied writes until replicas hold them (durable
-   * acks), or is null.
+   * acks), or is null. {@code sendBufferFull} says, on the thread that would send a write, whether
+   * its connection holds more than its bound unsent ({@link SendBuffer}): the write is then
+   * refused.
    */
   RedisDocumentStore(
       StatefulConnection<byte[], byte[]> connection,
@@ -96,7 +101,9 @@ public final class RedisDocumentStore implements DocumentStore {
       StoreLimits limits,
       Clock clock,
       RedisFailures failures,
-      ReplicaWait replicaWait) {
+      ReplicaWait replicaWait,
+      BooleanSupplier sendBufferFull) {
+    this.sendBufferFull = sendBufferFull;
     this.failures = failures;
     this.replicaWait = replicaWait;
     this.connection = connection;
@@ -171,7 +178,9 @@ public final class RedisDocumentStore implements DocumentStore {
     byte[][] argv = args.toArray(new byte[0][]);
     CompletableFuture<WriteOutcome> outcome =
         failures
-            .run(() -> eval(() -> writeSha, true, k, argv))
+            .run(
+                () ->
+                    sendBufferFull.getAsBoolean() ? unsent() : eval(() -> writeSha, true, k, argv))
             .thenApply(r -> writeOutcome(r, w.getClientSeq(), tag));
     return replicaWait == null
         ? outcome
@@ -460,6 +469,19 @@ public final class RedisDocumentStore implements DocumentStore {
   @Override
   public CompletableFuture<Void> sweep(Instant now) {
     return CompletableFuture.completedFuture(null);
+  }
+
+  /**
+   * A write not sent because its connection's send buffer is past its bound: Redis has not read
+   * what is waiting there (hung), and more would only grow the node's memory.
+   */
+  private static <T> CompletableFuture<T> unsent() {
+    return CompletableFuture.failedFuture(
+        new StoreUnavailableException(
+            "Redis has not read the "
+                + (SendBuffer.MARK.high() >> 20)
+                + " MiB waiting on its connection; the write was not sent",
+            null));
   }
 
   /** Runs a script by SHA, sent whole once if Redis lost its script cache (a restart). */

@@ -156,7 +156,8 @@ public final class RedisEngine implements Engine {
               limits,
               clock,
               failures(client, health),
-              replicaWait(client, limits, keys, false, key -> uri));
+              replicaWait(client, limits, keys, false, key -> uri),
+              routed::sendBufferFull);
       RedisBroker broker =
           new RedisBroker(
               client.connectPubSub(ByteArrayCodec.INSTANCE),
@@ -283,7 +284,8 @@ public final class RedisEngine implements Engine {
               limits,
               clock,
               failures(client, health),
-              replicaWait(client, limits, keys, true, key -> masterOf(commands, key)));
+              replicaWait(client, limits, keys, true, key -> masterOf(commands, key)),
+              () -> false);
       RedisBroker broker =
           new RedisBroker(
               client.connectPubSub(ByteArrayCodec.INSTANCE),
@@ -563,6 +565,11 @@ public final class RedisEngine implements Engine {
   @Override
   public boolean healthy() {
     return store.isOpen() && broker.isOpen() && health.healthy();
+  }
+
+  /** The most bytes waiting to Redis on any loop's connection (bounded by SendBuffer; tests). */
+  public long sendBufferBytes() {
+    return routed == null ? 0 : routed.mostPendingBytes();
   }
 
   @Override

@@ -44,6 +44,21 @@ final class RoutedCommands {
     this.loops = loops;
   }
 
+  /**
+   * Whether the connection a command sent from this thread would go through holds more than its
+   * bound unsent (a hung Redis; {@link SendBuffer}). Only the loops' connections are bounded.
+   */
+  boolean sendBufferFull() {
+    LoopConnections l = loops;
+    return l != null && l.sendBufferFullHere();
+  }
+
+  /** The most bytes waiting in the send buffer of any bound loop's connection; 0 if none. */
+  long mostPendingBytes() {
+    LoopConnections l = loops;
+    return l == null ? 0 : l.mostPendingBytes();
+  }
+
   private Object call(Method method, Object[] args) throws Throwable {
     RedisClusterAsyncCommands<byte[], byte[]> target = shared;
     LoopConnections l = loops;
