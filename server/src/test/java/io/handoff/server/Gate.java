@@ -48,17 +48,7 @@ final class Gate {
   /** Makes {@code call} now, or holds it; completes with its answer either way. */
   <T> CompletableFuture<T> pass(Supplier<CompletableFuture<T>> call) {
     CompletableFuture<T> out = new CompletableFuture<>();
-    Runnable send =
-        () ->
-            call.get()
-                .whenComplete(
-                    (r, err) -> {
-                      if (err == null) {
-                        out.complete(r);
-                      } else {
-                        out.completeExceptionally(err);
-                      }
-                    });
+    Runnable send = () -> call.get().whenComplete((r, err) -> settle(out, r, err));
     boolean waits = false;
     synchronized (this) {
       if (toHold > 0) {
@@ -91,14 +81,7 @@ final class Gate {
     call.get()
         .whenComplete(
             (r, err) -> {
-              Runnable hand =
-                  () -> {
-                    if (err == null) {
-                      out.complete(r);
-                    } else {
-                      out.completeExceptionally(err);
-                    }
-                  };
+              Runnable hand = () -> settle(out, r, err);
               boolean waits = false;
               synchronized (this) {
                 if (releases == asked) {
@@ -112,5 +95,16 @@ final class Gate {
               }
             });
     return out;
+  }
+
+  /**
+   * Completes {@code out} as a call completed: with {@code r}, or with {@code err} if it failed.
+   */
+  static <T> void settle(CompletableFuture<T> out, T r, Throwable err) {
+    if (err == null) {
+      out.complete(r);
+    } else {
+      out.completeExceptionally(err);
+    }
   }
 }

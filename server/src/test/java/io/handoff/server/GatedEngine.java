@@ -457,14 +457,7 @@ final class GatedEngine extends ForwardingEngine.OverOwnStores {
       CompletableFuture<List<SyncResult>> out = new CompletableFuture<>();
       answer.whenComplete(
           (r, err) -> {
-            Runnable hand =
-                () -> {
-                  if (err == null) {
-                    out.complete(r);
-                  } else {
-                    out.completeExceptionally(err);
-                  }
-                };
+            Runnable hand = () -> Gate.settle(out, r, err);
             synchronized (GatedEngine.this) {
               if (holdSyncAnswers.get()) {
                 heldSyncAnswers.add(hand);
