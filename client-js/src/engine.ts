@@ -28,7 +28,7 @@ import {
   Link,
 } from "./connection.js";
 import { Replicas } from "./replicas.js";
-import { Saver } from "./saver.js";
+import { Saver, type Taken } from "./saver.js";
 import type { OfflineStore, StoredState } from "./store.js";
 import { TokenRefresher } from "./token-refresh.js";
 import { WriteSender } from "./write-sender.js";
@@ -136,9 +136,7 @@ export class SyncEngine implements WriteSink {
       request: (frame) => this.request(frame),
       failed: (error) => this.events.emit("error", error),
     });
-    this.saver = new Saver(store, () => this.snapshot(), (e) =>
-      this.events.emit("error", new HandoffError("INTERNAL", `offline store save failed: ${String(e)}`)),
-    );
+    this.saver = new Saver(store, () => this.snapshot(), (e) => this.events.emit("error", e), backoff);
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -167,19 +165,20 @@ export class SyncEngine implements WriteSink {
       this.setState("connecting", 0, "");
       this.load().then(
         () => this.attempt(),
-        (e) => this.terminate(0, `cannot load the offline store: ${String(e)}`),
+        (e) => this.closedByUser || this.terminate(0, `cannot load the offline store: ${String(e)}`),
       );
     }
     return result;
   }
 
-  /** Resolves once the offline store has been read (and its writes queued). */
+  /** Resolves once the offline store has been read (and its writes queued); a failed read is tried again next time. */
   load(): Promise<void> {
-    this.loaded ??= this.store.load().then((s) => {
+    const loaded = (this.loaded ??= this.store.load().then((s) => {
       this.restore(s);
       this.storeLoaded = true;
-    });
-    return this.loaded;
+    }));
+    loaded.catch(() => this.loaded === loaded && !this.closedByUser && (this.loaded = undefined));
+    return loaded;
   }
 
   submitWrite(document: Document, ops: FieldOp[], expectedVersion: bigint | undefined): Promise<bigint> {
@@ -334,16 +333,16 @@ export class SyncEngine implements WriteSink {
     this.setState("closed", NORMAL_CLOSURE, "closed by the client");
     this.events.close(); // "closed" is the last event, also for a close() from a listener.
     const closed = HandoffError.clientClosed();
-    this.writes.close(closed, this.storeLoaded);
+    this.writes.stop();
     this.requests.closed(closed);
     this.connecting?.reject(closed);
-    if (this.loaded) {
-      // A load still waiting for the store (another client of its key holds it) gives up.
-      if (!this.storeLoaded) this.store.close?.();
-      await this.loaded.catch(() => {});
-      if (this.storeLoaded) await this.flushStore();
-      this.store.close?.();
-    }
+    if (!this.loaded) return this.writes.close(closed, false);
+    // A load still waiting for the store (another client of its key holds it) gives up.
+    if (!this.storeLoaded) this.store.close?.();
+    await this.loaded.catch(() => {});
+    // The writes' promises say whether the store kept them, so they wait for the last save.
+    this.writes.close(closed, this.storeLoaded, this.storeLoaded ? await this.saver.close() : undefined);
+    this.store.close?.();
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -604,10 +603,10 @@ export class SyncEngine implements WriteSink {
     this.writes.restore(s.nextSeq, s.writes, (name) => this.replicas.document(name));
   }
 
-  private snapshot(): StoredState {
+  private snapshot(): Taken {
     const documents = this.replicas.stored();
-    const { nextSeq, writes } = this.writes.stored();
-    return { userId: this.userId, deviceId: this.deviceId, nextSeq, documents, writes };
+    const { nextSeq, writes, kept } = this.writes.stored();
+    return { state: { userId: this.userId, deviceId: this.deviceId, nextSeq, documents, writes }, kept };
   }
 
   /** Saves the state; resolves once a save that includes every change so far has finished (true: it succeeded). */
@@ -615,10 +614,6 @@ export class SyncEngine implements WriteSink {
     if (!this.loaded) return Promise.resolve(true);
     // Never save before the stored state was taken back: a save then would overwrite it.
     return this.loaded.then(() => this.saver.save(), () => false);
-  }
-
-  private async flushStore(): Promise<void> {
-    await this.persist();
   }
 }
 

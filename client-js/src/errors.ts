@@ -4,7 +4,7 @@ import { ErrorCode, type Error as ErrorFrame } from "./gen/handoff/v1/handoff_pb
  * What went wrong, as a name: the server's error code on the socket (`CONFLICT`, `OFFER_WITHDRAWN`,
  * ...), the `error` of the HTTP API in its own lower case (`access_denied`, `expired_token`, ...;
  * from {@link DeviceSignIn}), or one of the client's own (`CLIENT_CLOSED`, `CLOSED`,
- * `NOT_CONNECTED`, `CONNECTION_LOST`, `INVALID_ARGUMENT`).
+ * `NOT_CONNECTED`, `CONNECTION_LOST`, `INVALID_ARGUMENT`, `STORE_FAILED` for its offline store).
  */
 export type HandoffErrorCode = keyof typeof ErrorCode | "OUTCOME_UNKNOWN" | ClientErrorCode | ApiErrorCode;
 
@@ -60,7 +60,8 @@ export type ClientErrorCode =
   | "NOT_CONNECTED"
   | "CONNECTION_LOST"
   | "INVALID_ARGUMENT"
-  | "UNEXPECTED_ANSWER";
+  | "UNEXPECTED_ANSWER"
+  | "STORE_FAILED";
 
 /**
  * The protocol's close codes (`io.handoff.protocol.CloseCode`, docs/protocol.md "Close codes"): name

@@ -30,6 +30,8 @@ export interface PendingWrite {
   /** How many times it got a new number (at most {@link MAX_RENUMBERS}). */
   renumbers?: number;
   retryTimer?: ReturnType<typeof setTimeout>;
+  /** A save that holds it succeeded: a durable store keeps it for the next client (until it is settled). */
+  kept?: boolean;
   /** What it counts against `maxUnackedWriteBytes` while it is unsettled (see {@link writeBytes}). */
   bytes?: number;
   resolve?: (version: bigint) => void;

@@ -14,6 +14,7 @@ import {
   type Welcome,
 } from "./gen/handoff/v1/handoff_pb.js";
 import type { StoredWrite } from "./store.js";
+import { notKept } from "./saver.js";
 import { MAX_RENUMBERS, type PendingWrite, WriteQueue } from "./write-queue.js";
 
 /** What a {@link WriteSender} reaches of the engine that owns it. */
@@ -128,6 +129,8 @@ export class WriteSender {
     for (const w of fresh) w.saving = true;
     this.host.persist().then((saved) => {
       for (const w of fresh) w.saving = false;
+      // Closed since: its writes are the close's to settle, and nothing more of them is sent.
+      if (this.closed) return;
       if (!saved) {
         for (const w of fresh) this.writes.unnumber(w);
         clearTimeout(this.saveRetry);
@@ -273,15 +276,23 @@ export class WriteSender {
     });
   }
 
-  /**
-   * The client closed: every write's promise rejects with `closed` (with its outcome unknown if it
-   * went on the wire). A durable store keeps the writes if it was loaded (`loaded`: the client's last
-   * save holds them); otherwise they are forgotten: a store still waiting for its key (another tab holds
-   * it) or never loaded saves nothing of this client.
-   */
-  close(closed: HandoffError, loaded: boolean): void {
+  /** The client is closing: no timer of this sender runs, nor sends or saves, any more. */
+  stop(): void {
     this.closed = true;
     clearTimeout(this.saveRetry);
+    for (const w of this.writes.all()) clearTimeout(w.retryTimer);
+  }
+
+  /**
+   * The client closed ({@link stop} first), its last save made: every write's promise rejects with
+   * `closed` (with its outcome unknown if it went on the wire). With a durable store that was loaded
+   * (`loaded`), the writes a save holds stay there for the next client of the store: every write if
+   * the last save succeeded, else (`storeError`) those an earlier save held, and the others reject
+   * with `STORE_FAILED`. Otherwise they are forgotten: a store still waiting for its key (another tab
+   * holds it) or never loaded saves nothing of this client.
+   */
+  close(closed: HandoffError, loaded: boolean, storeError?: { error: unknown }): void {
+    this.stop();
     const unknown = closed.withOutcomeUnknown();
     // A durable store keeps every unsettled write, sent or not, and the next client of the store sends
     // it: not "certainly not applied".
@@ -291,9 +302,11 @@ export class WriteSender {
       { mayHaveBeenApplied: true },
     );
     const durable = this.host.durable() && loaded;
+    const lost = storeError && notKept(closed, storeError.error);
     for (const w of this.writes.all()) {
-      clearTimeout(w.retryTimer);
-      w.reject?.(durable ? kept : w.attempts > 0 ? unknown : closed);
+      if (durable && (!storeError || w.kept)) w.reject?.(kept);
+      else if (durable && lost) w.reject?.(w.attempts > 0 ? lost.withOutcomeUnknown() : lost);
+      else w.reject?.(w.attempts > 0 ? unknown : closed);
     }
     if (!durable) this.writes.clear();
   }
@@ -321,9 +334,16 @@ export class WriteSender {
     this.writes.restore(lastSeq, writes, document);
   }
 
-  /** The last client_seq handed out, and every unsettled write, as an offline store keeps them. */
-  stored(): { nextSeq: bigint; writes: StoredWrite[] } {
-    return { nextSeq: this.writes.lastNumber, writes: this.writes.stored() };
+  /**
+   * The last client_seq handed out, and every unsettled write, as an offline store keeps them;
+   * `kept()` once the store holds them.
+   */
+  stored(): { nextSeq: bigint; writes: StoredWrite[]; kept: () => void } {
+    const all = this.writes.all();
+    const kept = () => {
+      for (const w of all) w.kept = true;
+    };
+    return { nextSeq: this.writes.lastNumber, writes: this.writes.stored(), kept };
   }
 
   private transmit(l: Link, w: PendingWrite): void {
