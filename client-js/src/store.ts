@@ -101,16 +101,14 @@ export class IndexedDbStore implements OfflineStore {
   async load(): Promise<StoredState | undefined> {
     await this.acquire();
     try {
-      const db = await this.open();
-      return await request<StoredState | undefined>(db.transaction("state", "readonly").objectStore("state").get(this.key));
+      return await request<StoredState | undefined>((await this.transaction("readonly")).objectStore("state").get(this.key));
     } finally {
       this.loaded = true;
     }
   }
 
   async save(state: StoredState): Promise<void> {
-    const db = await this.open();
-    const tx = db.transaction("state", "readwrite");
+    const tx = await this.transaction("readwrite");
     tx.objectStore("state").put(state, this.key);
     await new Promise<void>((resolve, reject) => {
       tx.oncomplete = () => resolve();
@@ -154,8 +152,23 @@ export class IndexedDbStore implements OfflineStore {
 
   /** Deletes this key's state. */
   async clear(): Promise<void> {
-    const db = await this.open();
-    await request(db.transaction("state", "readwrite").objectStore("state").delete(this.key));
+    await request((await this.transaction("readwrite")).objectStore("state").delete(this.key));
+  }
+
+  /**
+   * A transaction on the database, opened once. A connection that ended under the store (the browser
+   * closed it: site data cleared, storage pressure) is dropped, so the next call (the client saves
+   * again after a failed save) opens the database again instead of failing for ever.
+   */
+  private async transaction(mode: IDBTransactionMode): Promise<IDBTransaction> {
+    const opening = this.open();
+    const db = await opening;
+    try {
+      return db.transaction("state", mode);
+    } catch (e) {
+      if (this.db === opening) this.db = undefined;
+      throw e;
+    }
   }
 
   private open(): Promise<IDBDatabase> {

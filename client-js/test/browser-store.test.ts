@@ -291,6 +291,40 @@ describe("browser client and its offline store", () => {
     await phone.close();
   });
 
+  test("an IndexedDbStore whose database connection was closed under it opens it again, so a failed save is retried to success", async () => {
+    const user = newUser();
+    const key = `${user}:laptop`;
+    const page = await openClient(user, "laptop", key);
+    const result = await page.evaluate(async (key) => {
+      const t = (window as any).t;
+      await t.client.ready();
+      // The connection ends under the client, as when the browser closes it (site data cleared) or
+      // another page asks for a new version of the database.
+      (await t.store.db).close();
+      void t.client.document("cart").set("book", "1").catch(() => {});
+      const stored = () =>
+        new Promise<number>((done) => {
+          const open = indexedDB.open("handoff", 1);
+          open.onsuccess = () => {
+            const get = open.result.transaction("state", "readonly").objectStore("state").get(key);
+            get.onsuccess = () => {
+              open.result.close();
+              done(get.result?.writes.length ?? 0);
+            };
+          };
+        });
+      const deadline = Date.now() + 10_000;
+      while ((await stored()) !== 1 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+      const saved = (await stored()) === 1;
+      await t.client.close();
+      return { saved, errors: t.errors as string[] };
+    }, key);
+    assert.ok(result.errors.length > 0, "the save on the closed connection failed and was reported");
+    assert.match(result.errors[0]!, /^STORE_FAILED: offline store save failed: InvalidStateError/);
+    assert.ok(result.saved, `the write reached the store once the client saved again (${result.errors.length} saves failed)`);
+    await page.close();
+  });
+
   test("a reconnect waiting out its backoff goes at once when the browser says the network is back", async () => {
     const page = await context.newPage();
     await page.goto(`${node.http}/demo/handoff-client.js`);
