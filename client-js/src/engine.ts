@@ -173,7 +173,7 @@ export class SyncEngine implements WriteSink {
 
   /** Resolves once the offline store has been read (and its writes queued); a failed read is tried again next time. */
   load(): Promise<void> {
-    const loaded = (this.loaded ??= this.store.load().then((s) => {
+    const loaded = (this.loaded ??= this.store.load(this).then((s) => {
       this.restore(s);
       this.storeLoaded = true;
     }));
@@ -338,11 +338,11 @@ export class SyncEngine implements WriteSink {
     this.connecting?.reject(closed);
     if (!this.loaded) return this.writes.close(closed, false);
     // A load still waiting for the store (another client of its key holds it) gives up.
-    if (!this.storeLoaded) this.store.close?.();
+    if (!this.storeLoaded) this.store.close?.(this);
     await this.loaded.catch(() => {});
     // The writes' promises say whether the store kept them, so they wait for the last save.
     this.writes.close(closed, this.storeLoaded, this.storeLoaded ? await this.saver.close() : undefined);
-    this.store.close?.();
+    this.store.close?.(this);
   }
 
   // ---------------------------------------------------------------------------------------------

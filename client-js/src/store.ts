@@ -41,19 +41,30 @@ export interface StoredState {
 }
 
 /**
- * Where a client keeps its state. `load` is called once, before the first connection; `save` with
- * the whole state after changes (calls never overlap; the client waits for one before the next).
+ * Where a client keeps its state. `load` is called once, before the first connection (again if it
+ * failed); `save` with the whole state after changes (calls never overlap; the client waits for one
+ * before the next). `client` is the client calling, the same object in its `load` and `close`, so a
+ * store object that two clients use at once (the app built the next one before the last one closed)
+ * can tell them apart.
  */
 export interface OfflineStore {
   /** False for stores that forget everything with the process (the engine then never waits). */
   readonly durable: boolean;
-  load(): Promise<StoredState | undefined>;
+  load(client?: object): Promise<StoredState | undefined>;
   save(state: StoredState): Promise<void>;
   /**
    * The client closes: a `load` still waiting for the store gives up (rejects); after the last save
    * the store is given back. May be called twice (while loading, then after the last save).
    */
-  close?(): void;
+  close?(client?: object): void;
+}
+
+/** One client's hold on an {@link IndexedDbStore}'s key. */
+interface Hold {
+  lock?: Promise<void>;
+  release?: () => void;
+  loaded: boolean;
+  stopWaiting: AbortController;
 }
 
 /** Keeps the state in memory (the default): it survives reconnects, not the process. */
@@ -76,7 +87,7 @@ export class MemoryStore implements OfflineStore {
  *
  * One client at a time holds a key: {@link load} takes an exclusive Web Lock on it (where the browser
  * has `navigator.locks`) and the client's close, or its page going away, gives it back; a client built
- * again on the same store object takes it again. A second
+ * again on the same store object takes it again, waiting for the one before if it has not closed yet. A second
  * client of the same key (the same app in another tab) waits in `load` until then: two clients of one
  * state would each send the same queued writes under their own numbers (applied twice) and overwrite
  * each other's saves.
@@ -84,10 +95,8 @@ export class MemoryStore implements OfflineStore {
 export class IndexedDbStore implements OfflineStore {
   readonly durable: boolean = true;
   private db?: Promise<IDBDatabase>;
-  private lock?: Promise<void>;
-  private release?: () => void;
-  private loaded = false;
-  private stopWaiting = new AbortController();
+  /** Per client (the store itself for a caller that names none). */
+  private readonly holds = new Map<object, Hold>();
 
   constructor(
     private readonly key: string,
@@ -98,12 +107,14 @@ export class IndexedDbStore implements OfflineStore {
     }
   }
 
-  async load(): Promise<StoredState | undefined> {
-    await this.acquire();
+  async load(client: object = this): Promise<StoredState | undefined> {
+    let hold = this.holds.get(client);
+    if (!hold) this.holds.set(client, (hold = { loaded: false, stopWaiting: new AbortController() }));
+    await this.acquire(hold);
     try {
       return await request<StoredState | undefined>((await this.transaction("readonly")).objectStore("state").get(this.key));
     } finally {
-      this.loaded = true;
+      hold.loaded = true;
     }
   }
 
@@ -121,33 +132,30 @@ export class IndexedDbStore implements OfflineStore {
    * Gives the key back to the next client waiting for it (or stops waiting for it). A client built
    * later on this store takes the key again in its `load`, waiting for any other client of it.
    */
-  close(): void {
-    if (this.release) {
-      if (!this.loaded) return; // still reading: the client closes the store again after its load
-      this.release();
-    } else if (this.lock) {
-      this.stopWaiting.abort();
-    } else {
-      return;
+  close(client: object = this): void {
+    const hold = this.holds.get(client);
+    if (!hold) return;
+    if (hold.release) {
+      if (!hold.loaded) return; // still reading: the client closes the store again after its load
+      hold.release();
+    } else if (hold.lock) {
+      hold.stopWaiting.abort();
     }
-    this.lock = undefined;
-    this.release = undefined;
-    this.loaded = false;
-    this.stopWaiting = new AbortController();
+    this.holds.delete(client);
   }
 
-  private acquire(): Promise<void> {
+  private acquire(hold: Hold): Promise<void> {
     const locks = (globalThis as { navigator?: { locks?: LockManager } }).navigator?.locks;
     if (!locks) return Promise.resolve();
-    this.lock ??= new Promise<void>((granted, failed) => {
+    hold.lock ??= new Promise<void>((granted, failed) => {
       locks
-        .request(`handoff:${this.databaseName}:${this.key}`, { mode: "exclusive", signal: this.stopWaiting.signal }, () => {
+        .request(`handoff:${this.databaseName}:${this.key}`, { mode: "exclusive", signal: hold.stopWaiting.signal }, () => {
           granted();
-          return new Promise<void>((r) => (this.release = r));
+          return new Promise<void>((r) => (hold.release = r));
         })
         .catch(failed);
     });
-    return this.lock;
+    return hold.lock;
   }
 
   /** Deletes this key's state. */

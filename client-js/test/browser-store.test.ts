@@ -175,6 +175,38 @@ describe("browser client and its offline store", () => {
     await b.close();
   });
 
+  test("two clients on one IndexedDbStore object at once (a client rebuilt before the old one closed) take its key in turn", async () => {
+    const user = newUser();
+    const key = `${user}:laptop`;
+    const lockName = `handoff:handoff:${key}`;
+    const page = await openClient(user, "laptop", key);
+    const seen = await page.evaluate(async (name) => {
+      const t = (window as any).t;
+      const held = async () => ((await navigator.locks.query()).held ?? []).filter((l) => l.name === name).length;
+      const order: string[] = [];
+      await t.client.ready();
+      void t.client.document("cart").set("book", "1").catch(() => {});
+      // The app builds its next client on the same store object before the first one has closed.
+      const next = new t.m.HandoffClient({ url: `ws://${location.host}/ws`, token: "unused", store: t.store });
+      const nextReady = next.ready().then(() => order.push("next loaded"));
+      // Until it loaded (sharing the first one's key) or waits for the key.
+      const waiting = async () => ((await navigator.locks.query()).pending ?? []).some((l) => l.name === name);
+      while (order.length === 0 && !(await waiting())) await new Promise((r) => setTimeout(r, 5));
+      order.push("first closes");
+      await t.client.close();
+      await nextReady;
+      const whileNextLives = await held();
+      const pending = next.pendingWrites as number;
+      await next.close();
+      return { order, whileNextLives, pending, afterBoth: await held() };
+    }, lockName);
+    assert.deepEqual(seen.order, ["first closes", "next loaded"], "the next client waits for the first one's close");
+    assert.equal(seen.pending, 1, "and finds the write the first one kept");
+    assert.equal(seen.whileNextLives, 1, "the key stays held while the next client lives");
+    assert.equal(seen.afterBoth, 0);
+    await page.close();
+  });
+
   test("a write made in a tab still waiting for the key, then closed, is reported as not applied, not as kept", async () => {
     const user = newUser();
     const key = `${user}:laptop`;
