@@ -112,8 +112,8 @@ test("a load that failed is tried again by the next ready()", async () => {
   }
 });
 
-/** An engine on a channel that records what it sends, welcomed; every backoff is 30 s (no timer fires in a test). */
-async function welcomedEngine(store: MemoryStore) {
+/** An engine on a channel that records what it sends, welcomed; by default every backoff is 30 s (no timer fires in a test). */
+async function welcomedEngine(store: MemoryStore, backoff = new Backoff(60_000, 60_000, () => 0.5)) {
   const sent: ClientFrame[] = [];
   let link: FrameListener | undefined;
   const channel: FrameChannel = { send: (f) => sent.push(f), close: () => {}, abort: () => {} };
@@ -132,7 +132,7 @@ async function welcomedEngine(store: MemoryStore) {
       link = listener;
       return channel;
     },
-    new Backoff(60_000, 60_000, () => 0.5),
+    backoff,
     new Emitter<ClientEvents>(),
     new Requests(new Emitter()),
     store,
@@ -142,7 +142,7 @@ async function welcomedEngine(store: MemoryStore) {
   link!.onOpen();
   link!.onFrame(create(ServerFrameSchema, { body: { case: "welcome", value: { userId: "u", deviceId: "phone" } } }));
   await connected;
-  return { engine, sent };
+  return { engine, sent, link: link! };
 }
 
 const timers = () => process.getActiveResourcesInfo().filter((r) => r === "Timeout").length;
@@ -161,4 +161,23 @@ test("no timer of the client is left once close() resolved, also after a save th
   open();
   await closed;
   assert.equal(timers(), before, `timers left after close: ${process.getActiveResourcesInfo().join(", ")}`);
+});
+
+test("writes a close for good dropped leave the store although the save right after it failed", async () => {
+  const store = new FailingStore();
+  const { engine, link } = await welcomedEngine(store, new Backoff(5, 20));
+  try {
+    const write = engine.document("cart").set("f", "x");
+    await storeHolds(store, ["f"]);
+    store.failing = true;
+    const saves = store.saves;
+    link.onClose(4503, "device session revoked");
+    await assert.rejects(write, (e: HandoffError) => e.code === "CLOSED" && e.closeCode === 4503);
+    await until("the save after the close failed", () => store.saves > saves);
+    store.failing = false;
+    // The device signed in again on this store must not send what the user erased.
+    await storeHolds(store, []);
+  } finally {
+    await engine.close();
+  }
 });
