@@ -435,8 +435,8 @@ export class HandoffClient {
   }
 
   /**
-   * Closes for good: pending promises reject with `CLIENT_CLOSED`. With a durable store, unacked
-   * writes stay in it and the next client that opens it sends them.
+   * Closes for good: pending promises reject with `CLIENT_CLOSED`. With a durable store, unacked writes
+   * stay in it for its next client, after a last save (one no save holds rejects with `STORE_FAILED`).
    */
   close(): Promise<void> {
     return this.engine.close();
