@@ -15,7 +15,8 @@ import java.time.Duration;
 
 /**
  * A device flooding a node with 60 KiB writes to new documents while the Redis they go to is hung
- * (SIGSTOP), for the send-buffer bound's tests ({@link RedisSendBufferBoundTest}).
+ * (SIGSTOP), for the send-buffer bound's tests ({@link RedisSendBufferBoundTest}, {@link
+ * RedisSharedSendBufferBoundTest}).
  *
  * <p>Its devices follow no document. The writes a hung Redis holds are answered OUTCOME_UNKNOWN and
  * applied once it runs again; the copy of each would then make the node read that document for the

@@ -43,7 +43,7 @@ import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicLong;
-import java.util.function.BooleanSupplier;
+import java.util.function.Predicate;
 import java.util.function.Supplier;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -80,7 +80,7 @@ public final class RedisDocumentStore implements DocumentStore {
   private final RedisScript eraseScript = new RedisScript("erase_documents.lua");
   private final RedisFailures failures;
   private final ReplicaWait replicaWait; // null unless durable acks are on
-  private final BooleanSupplier sendBufferFull;
+  private final Predicate<byte[]> sendBufferFull;
   // When a history that does not line up was last logged (clock millis).
   private final AtomicLong lastMisalignedLog = new AtomicLong(Long.MIN_VALUE / 2);
   // ARGV 6-11 of write.lua: the same for every write, encoded once.
@@ -90,9 +90,9 @@ public final class RedisDocumentStore implements DocumentStore {
    * {@code redis} is the command interface of {@code connection}: a standalone connection's, or a
    * cluster connection's, which routes each script call by its keys' hash slot and loads scripts on
    * every node. {@code replicaWait} holds back applied writes until replicas hold them (durable
-   * acks), or is null. {@code sendBufferFull} says, on the thread that would send a write, whether
-   * its connection holds more than its bound unsent ({@link SendBuffer}): the write is then
-   * refused.
+   * acks), or is null. {@code sendBufferFull} says, given a write's first key and on the thread
+   * that would send it, whether the connection it would go through holds more than its bound unsent
+   * ({@link SendBuffer}): the write is then refused.
    */
   RedisDocumentStore(
       StatefulConnection<byte[], byte[]> connection,
@@ -102,7 +102,7 @@ public final class RedisDocumentStore implements DocumentStore {
       Clock clock,
       RedisFailures failures,
       ReplicaWait replicaWait,
-      BooleanSupplier sendBufferFull) {
+      Predicate<byte[]> sendBufferFull) {
     this.sendBufferFull = sendBufferFull;
     this.failures = failures;
     this.replicaWait = replicaWait;
@@ -178,9 +178,7 @@ public final class RedisDocumentStore implements DocumentStore {
     byte[][] argv = args.toArray(new byte[0][]);
     CompletableFuture<WriteOutcome> outcome =
         failures
-            .run(
-                () ->
-                    sendBufferFull.getAsBoolean() ? unsent() : eval(() -> writeSha, true, k, argv))
+            .run(() -> sendBufferFull.test(k[0]) ? unsent() : eval(() -> writeSha, true, k, argv))
             .thenApply(r -> writeOutcome(r, w.getClientSeq(), tag));
     return replicaWait == null
         ? outcome

@@ -6,14 +6,12 @@ import io.handoff.server.engine.NodeIdInUseException;
 import io.handoff.server.engine.StoreLimits;
 import io.lettuce.core.AbstractRedisClient;
 import io.lettuce.core.ClientOptions;
-import io.lettuce.core.RedisClient;
 import io.lettuce.core.RedisURI;
 import io.lettuce.core.SocketOptions;
 import io.lettuce.core.TimeoutOptions;
 import io.lettuce.core.api.StatefulRedisConnection;
 import io.lettuce.core.cluster.ClusterClientOptions;
 import io.lettuce.core.cluster.ClusterTopologyRefreshOptions;
-import io.lettuce.core.cluster.RedisClusterClient;
 import io.lettuce.core.cluster.SlotHash;
 import io.lettuce.core.cluster.api.StatefulRedisClusterConnection;
 import io.lettuce.core.cluster.api.async.RedisClusterAsyncCommands;
@@ -130,7 +128,7 @@ public final class RedisEngine implements Engine {
 
   public static RedisEngine connect(String url, String keyPrefix, StoreLimits limits, Clock clock) {
     RedisURI uri = RedisURI.create(url);
-    RedisClient client = RedisClient.create(uri);
+    BoundedClients.Standalone client = BoundedClients.standalone(uri);
     ClientOptions options =
         ClientOptions.builder()
             .autoReconnect(true)
@@ -143,7 +141,7 @@ public final class RedisEngine implements Engine {
     RedisKeys keys = new RedisKeys(keyPrefix);
     try {
       StatefulRedisConnection<byte[], byte[]> commands = client.connect(ByteArrayCodec.INSTANCE);
-      RoutedCommands routed = RoutedCommands.over(commands.async());
+      RoutedCommands routed = RoutedCommands.over(commands.async(), client.sendBuffer());
       RedisClusterAsyncCommands<byte[], byte[]> redis = routed.commands();
       String description = "Redis at " + masked(url);
       PersistenceCheck.check(description, CompletableFuture.completedFuture(commands.async()));
@@ -157,7 +155,7 @@ public final class RedisEngine implements Engine {
               clock,
               failures(client, health),
               replicaWait(client, limits, keys, false, key -> uri),
-              routed::sendBufferFull);
+              key -> routed.sendBufferFull());
       RedisBroker broker =
           new RedisBroker(
               client.connectPubSub(ByteArrayCodec.INSTANCE),
@@ -230,7 +228,7 @@ public final class RedisEngine implements Engine {
       uri.setTimeout(DEFAULT_COMMAND_TIMEOUT);
       uris.add(uri);
     }
-    RedisClusterClient client = RedisClusterClient.create(uris);
+    BoundedClients.Cluster client = BoundedClients.cluster(uris);
     client.setOptions(
         ClusterClientOptions.builder()
             .autoReconnect(true)
@@ -285,7 +283,7 @@ public final class RedisEngine implements Engine {
               clock,
               failures(client, health),
               replicaWait(client, limits, keys, true, key -> masterOf(commands, key)),
-              () -> false);
+              key -> client.sendBufferFull(commands, key));
       RedisBroker broker =
           new RedisBroker(
               client.connectPubSub(ByteArrayCodec.INSTANCE),
@@ -567,9 +565,9 @@ public final class RedisEngine implements Engine {
     return store.isOpen() && broker.isOpen() && health.healthy();
   }
 
-  /** The most bytes waiting to Redis on any loop's connection (bounded by SendBuffer; tests). */
+  /** The most bytes waiting to Redis on any of the node's connections (see SendBuffer; tests). */
   public long sendBufferBytes() {
-    return routed == null ? 0 : routed.mostPendingBytes();
+    return BoundedClients.pendingBytes(client, routed);
   }
 
   @Override

@@ -18,15 +18,20 @@ import java.lang.reflect.Proxy;
  */
 final class RoutedCommands {
   private final RedisClusterAsyncCommands<byte[], byte[]> shared;
+  private final SendBuffer sharedBuffer;
   private volatile LoopConnections loops;
 
-  private RoutedCommands(RedisClusterAsyncCommands<byte[], byte[]> shared) {
+  private RoutedCommands(RedisClusterAsyncCommands<byte[], byte[]> shared, SendBuffer buffer) {
     this.shared = shared;
+    this.sharedBuffer = buffer;
   }
 
-  /** A router that sends everything through {@code shared} until loops are bound. */
-  static RoutedCommands over(RedisClusterAsyncCommands<byte[], byte[]> shared) {
-    return new RoutedCommands(shared);
+  /**
+   * A router that sends everything through {@code shared}, whose client's send buffers {@code
+   * buffer} bounds, until loops are bound.
+   */
+  static RoutedCommands over(RedisClusterAsyncCommands<byte[], byte[]> shared, SendBuffer buffer) {
+    return new RoutedCommands(shared, buffer);
   }
 
   /** The command interface that routes each call. */
@@ -46,11 +51,12 @@ final class RoutedCommands {
 
   /**
    * Whether the connection a command sent from this thread would go through holds more than its
-   * bound unsent (a hung Redis; {@link SendBuffer}). Only the loops' connections are bounded.
+   * bound unsent (a hung Redis; {@link SendBuffer}): on a bound loop, that loop's connection; on
+   * any other thread, the shared client's (any of its connections).
    */
   boolean sendBufferFull() {
     LoopConnections l = loops;
-    return l != null && l.sendBufferFullHere();
+    return l != null && l.commandsHere() != null ? l.sendBufferFullHere() : sharedBuffer.full();
   }
 
   /** The most bytes waiting in the send buffer of any bound loop's connection; 0 if none. */

@@ -1,48 +1,100 @@
 package io.handoff.server.engine.redis;
 
+import io.lettuce.core.RedisURI;
 import io.lettuce.core.resource.NettyCustomizer;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelOutboundBuffer;
 import io.netty.channel.WriteBufferWaterMark;
+import java.net.InetSocketAddress;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
 
 /**
- * The send buffer of one loop's Redis connection (see {@link LoopConnections}), bounded: Lettuce
- * calls {@link #afterChannelInitialized} for each channel its client opens (the first and each
- * reconnect's), which gets {@link #MARK} and is remembered. A hung Redis reads nothing, so what the
- * node sends it waits there, after its command timed out too; past {@link #MARK}'s high mark the
- * channel reads unwritable, and a document write is refused {@code UNAVAILABLE} unsent ({@link
- * RedisDocumentStore}) until Redis has read the buffer down to the low mark. Thread-safe.
+ * The send buffers of one Redis client's connections, bounded: Lettuce calls {@link
+ * #afterChannelInitialized} for each channel the client opens (the first and each reconnect's; on a
+ * Redis Cluster, one per node and connection), which gets {@link #MARK} and is remembered until it
+ * closes. A hung Redis reads nothing, so what the node sends it waits there, after its command
+ * timed out too; past {@link #MARK}'s high mark the channel reads unwritable, and a document write
+ * is refused {@code UNAVAILABLE} unsent ({@link RedisDocumentStore}) until Redis has read the
+ * buffer down to the low mark.
+ *
+ * <p>One loop's client ({@link LoopConnections}) has one channel. The node's shared client ({@link
+ * BoundedClients}) has several: commands, subscriber and health probe, and on a Cluster each of
+ * those per node. A standalone client's all go to the one Redis, so a write is refused while any is
+ * full ({@link #full()}); a Cluster's write is refused only while a channel to the master that owns
+ * its key's slot is full ({@link #fullTowards}), so one hung shard does not refuse writes to the
+ * others. Thread-safe.
  */
 final class SendBuffer implements NettyCustomizer {
   /**
    * A connection's send buffer reads full above 32 MiB waiting, and not full again below 16 MiB
    * (Netty's write-buffer water marks). Far above what a Redis that reads sees waiting, so it
-   * refuses nothing then; at most this plus one write per loop while Redis is hung.
+   * refuses nothing then. While Redis is hung, a loop's connection holds at most this plus one
+   * write; the shared client's, written from other threads, this plus the writes handed to its
+   * thread before it encoded the one that passed the mark (each still in flight, so within the
+   * node's in-flight bounds).
    */
   static final WriteBufferWaterMark MARK = new WriteBufferWaterMark(16 << 20, 32 << 20);
 
-  private volatile Channel channel;
+  private final Set<Channel> channels = ConcurrentHashMap.newKeySet();
 
   @Override
   public void afterChannelInitialized(Channel ch) {
     ch.config().setWriteBufferWaterMark(MARK);
-    channel = ch;
+    channels.add(ch);
+    ch.closeFuture().addListener(f -> channels.remove(ch));
   }
 
   /**
-   * Whether the connection's channel holds more than the high mark unsent (until the low). A closed
-   * channel reads unwritable too, but is not full: a write then waits out the reconnect as Lettuce
-   * rejects it ({@link RedisFailures}).
+   * Whether a channel holds more than the high mark unsent (until the low). A closed channel reads
+   * unwritable too, but is not full: a write then waits out the reconnect as Lettuce rejects it
+   * ({@link RedisFailures}).
    */
   boolean full() {
-    Channel c = channel;
-    return c != null && c.isActive() && !c.isWritable();
+    for (Channel c : channels) {
+      if (full(c)) {
+        return true;
+      }
+    }
+    return false;
   }
 
-  /** The bytes waiting in the channel's send buffer, 0 without a channel; on any thread. */
+  /**
+   * Whether a channel connected to {@code master} (the address the Cluster's topology gives it, as
+   * Lettuce connects to it) is {@link #full()}; any channel, if {@code master} is null.
+   */
+  boolean fullTowards(RedisURI master) {
+    if (master == null) {
+      return full();
+    }
+    for (Channel c : channels) {
+      if (full(c) && connectedTo(c, master)) {
+        return true;
+      }
+    }
+    return false;
+  }
+
+  private static boolean full(Channel c) {
+    return c.isActive() && !c.isWritable();
+  }
+
+  private static boolean connectedTo(Channel c, RedisURI uri) {
+    if (!(c.remoteAddress() instanceof InetSocketAddress a) || a.getPort() != uri.getPort()) {
+      return false;
+    }
+    String host = uri.getHost();
+    return host.equalsIgnoreCase(a.getHostString())
+        || (a.getAddress() != null && host.equals(a.getAddress().getHostAddress()));
+  }
+
+  /** The most bytes waiting in any channel's send buffer, 0 without a channel; on any thread. */
   long pendingBytes() {
-    Channel c = channel;
-    ChannelOutboundBuffer out = c == null ? null : c.unsafe().outboundBuffer();
-    return out == null ? 0 : out.totalPendingWriteBytes();
+    long most = 0;
+    for (Channel c : channels) {
+      ChannelOutboundBuffer out = c.unsafe().outboundBuffer();
+      most = Math.max(most, out == null ? 0 : out.totalPendingWriteBytes());
+    }
+    return most;
   }
 }
