@@ -1,4 +1,6 @@
-// The client moving between server URLs: real nodes on one real Redis (frozen nodes are in failover-frozen.test.ts, close() meanwhile in close-frozen.test.ts).
+// The client moving between server URLs: real nodes on one real Redis (writes in flight when a node goes are in
+// failover-inflight.test.ts, frozen nodes in failover-frozen.test.ts, close() meanwhile in close-frozen.test.ts, so
+// that they run side by side).
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import type { HandoffClient } from "../src/index.js";
@@ -41,37 +43,6 @@ describe("failover between URLs", () => {
     assert.equal(heldWhenConnected[0], "activity none, prompts []");
     assert.equal(heldWhenConnected[1], "activity Episode 4, prompts []", "what the tv holds when it says it is connected again");
   });
-
-  for (const how of ["kill", "stop"] as const) {
-    test(`writes in flight when their node goes (${how === "kill" ? "crash" : "drain"}) are applied once each, and each promise has its version`, async () => {
-      const u = user(`inflight-${how}`);
-      const [n1, n2] = await Promise.all([node(`fo-w1-${how}`), node(`fo-w2-${how}`)]);
-      const writer = client(n1, u, "writer", { url: undefined, urls: [n1.url, n2.url] });
-      await writer.connect();
-      const doc = writer.document("doc");
-      const count = 300;
-      const settled: (bigint | Error)[] = [];
-      const all = Array.from({ length: count }, (_, i) =>
-        doc.set(`f${i}`, String(i)).then(
-          (v) => void settled.push(v),
-          (e: Error) => void settled.push(e),
-        ),
-      );
-      await until("some writes acked", () => settled.length > 0);
-      await (how === "kill" ? n1.kill() : n1.stop());
-      await Promise.all(all);
-      const failed = settled.filter((s) => s instanceof Error);
-      assert.deepEqual(failed.map(String), [], "no write failed");
-      assert.equal(new Set(settled).size, count, "each write has a version of its own");
-      assert.equal(writer.pendingWrites, 0);
-      // The store's truth, read by another device on the node that is left.
-      const reader = client(n2, u, "reader");
-      await reader.connect();
-      await until("the reader holds the document", () => reader.document("doc").version >= BigInt(count));
-      assert.equal(reader.document("doc").version, BigInt(count), "no write was applied twice");
-      for (let i = 0; i < count; i++) assert.equal(text(reader.document("doc").get(`f${i}`)), String(i));
-    });
-  }
 
   test("documents followed by name, at the start and later, resume on the next node after a crash; others stay unfollowed", async () => {
     const u = user("follow");

@@ -1,0 +1,41 @@
+// Writes in flight when the client's node goes, crashed or drained: real nodes on one real Redis. (Apart from
+// failover.test.ts so that the two run side by side.)
+import assert from "node:assert/strict";
+import { describe, test } from "node:test";
+import { client, nodesOnOneRedis, text, until, user } from "./harness.js";
+
+const node = nodesOnOneRedis();
+
+describe("failover between URLs: writes in flight", () => {
+  for (const how of ["kill", "stop"] as const) {
+    test(`writes in flight when their node goes (${how === "kill" ? "crash" : "drain"}) are applied once each, and each promise has its version`, async () => {
+      const u = user(`inflight-${how}`);
+      const [n1, n2] = await Promise.all([node(`fo-w1-${how}`), node(`fo-w2-${how}`)]);
+      const writer = client(n1, u, "writer", { url: undefined, urls: [n1.url, n2.url] });
+      await writer.connect();
+      const doc = writer.document("doc");
+      const count = 300;
+      const settled: (bigint | Error)[] = [];
+      const all = Array.from({ length: count }, (_, i) =>
+        doc.set(`f${i}`, String(i)).then(
+          (v) => void settled.push(v),
+          (e: Error) => void settled.push(e),
+        ),
+      );
+      await until("some writes acked", () => settled.length > 0);
+      await (how === "kill" ? n1.kill() : n1.stop());
+      await Promise.all(all);
+      const failed = settled.filter((s) => s instanceof Error);
+      assert.deepEqual(failed.map(String), [], "no write failed");
+      assert.equal(new Set(settled).size, count, "each write has a version of its own");
+      assert.equal(writer.pendingWrites, 0);
+      // The store's truth, read by another device on the node that is left.
+      const reader = client(n2, u, "reader");
+      await reader.connect();
+      await until("the reader holds the document", () => reader.document("doc").version >= BigInt(count));
+      assert.equal(reader.document("doc").version, BigInt(count), "no write was applied twice");
+      for (let i = 0; i < count; i++) assert.equal(text(reader.document("doc").get(`f${i}`)), String(i));
+    });
+  }
+
+});
