@@ -29,9 +29,15 @@ public final class AppBackend {
   /**
    * One RSA key for every backend in the JVM: a 2048-bit key takes seconds to generate on a busy
    * machine, and tests build a backend per test method. No test needs two backends' RSA keys to
-   * differ; the EC keys, cheap to make, stay per backend.
+   * differ; the EC keys, cheap to make, stay per backend. Tests that need an RSA key of no
+   * backend's take it too ({@link #sharedRsaKeys()}).
    */
   private static final KeyPair RSA = HandJws.rsaKeys();
+
+  /** The JVM's one RSA key pair (see {@link #RSA}). */
+  public static KeyPair sharedRsaKeys() {
+    return RSA;
+  }
 
   public final KeyPair ec = HandJws.ecKeys();
   public final KeyPair rsa = RSA;
