@@ -91,7 +91,7 @@ class ClusterFailoverFaultTest {
       if (lag) {
         RedisProcess.signal("-CONT", replicaPid);
       }
-      Conditions.await(replica + " promoted", replica::isMaster, Duration.ofSeconds(30));
+      ReplicatedCluster.await(replica + " promoted", replica::isMaster, Duration.ofSeconds(30));
       long promoted = System.nanoTime();
       promotions.add(TimeUnit.NANOSECONDS.toMillis(promoted - killed));
       // Started again at once, as a supervisor would: it comes back empty and joins as the
@@ -102,7 +102,7 @@ class ClusterFailoverFaultTest {
           () -> load.firstAckAfterMillis(promoted, onShard) >= 0,
           Duration.ofSeconds(60));
       served.add(load.firstAckAfterMillis(promoted, onShard));
-      Conditions.await(
+      ReplicatedCluster.await(
           master + " is a replica again", () -> !master.isMaster(), Duration.ofSeconds(60));
       cluster.awaitHealthy();
     }

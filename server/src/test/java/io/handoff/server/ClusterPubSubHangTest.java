@@ -113,7 +113,7 @@ class ClusterPubSubHangTest {
     String stoppedId = holder.id;
     ReplicatedCluster.Instance witness =
         cluster.instances.stream().filter(i -> i != holder).findFirst().orElseThrow();
-    Conditions.await(
+    ReplicatedCluster.await(
         "the Cluster marks the hung node failed and serves every slot again",
         () -> {
           String nodes = cluster.call(witness, r -> r.clusterNodes());

@@ -69,7 +69,7 @@ class ClusterScriptCacheTest {
     ReplicatedCluster.Instance dead = cluster.replicaOf(other);
     dead.kill();
     String deadId = dead.id;
-    Conditions.await(
+    ReplicatedCluster.await(
         "the Cluster marks the dead replica failed",
         () -> {
           for (String line : cluster.call(keep, r -> r.clusterNodes()).split("\n")) {

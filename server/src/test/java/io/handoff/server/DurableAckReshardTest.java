@@ -94,7 +94,7 @@ class DurableAckReshardTest {
     // The master's confirmation round hangs in WAIT while its replica is paused.
     pause(replica);
     a.write("cart", 2, "f", "a2");
-    Conditions.await(
+    ReplicatedCluster.await(
         "the master's round waits for its replica",
         () -> cluster.call(master, r -> r.info("clients")).contains("blocked_clients:1"),
         Duration.ofSeconds(5));

@@ -13,6 +13,7 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
+import java.util.function.BooleanSupplier;
 import java.util.function.Function;
 import java.util.stream.IntStream;
 import redis.embedded.core.ExecutableProvider;
@@ -27,6 +28,20 @@ import redis.embedded.core.ExecutableProvider;
 final class ReplicatedCluster implements AutoCloseable {
   static final int MASTERS = 3;
   private static final Duration READY = Duration.ofSeconds(60);
+
+  /**
+   * How often {@link #await} asks. Its conditions ask Redis, most on a connection opened for the
+   * question ({@link #call}): asked every millisecond, as {@link Conditions#await(String,
+   * java.util.function.BooleanSupplier, Duration)} does, through the seconds of a failover they
+   * took CPU from the test JVMs beside (ClusterScriptCacheTest alone: 11.7 s of CPU, its JVM's and
+   * its Redis processes', against 7.5 s every 20 ms, in the same wall time).
+   */
+  static final Duration POLL = Duration.ofMillis(20);
+
+  /** {@link Conditions#await} for a condition that asks Redis: asks every {@link #POLL}. */
+  static void await(String what, BooleanSupplier condition, Duration bound) {
+    Conditions.await(what, condition, bound, POLL);
+  }
 
   /** One redis-server process of the cluster. */
   final class Instance {
@@ -73,7 +88,7 @@ final class ReplicatedCluster implements AutoCloseable {
       } catch (IOException e) {
         throw new UncheckedIOException(e);
       }
-      Conditions.await("redis on " + port + " answers", () -> ping(this), READY);
+      await("redis on " + port + " answers", () -> ping(this), READY);
       id = call(this, r -> r.clusterMyId());
     }
 
@@ -145,7 +160,7 @@ final class ReplicatedCluster implements AutoCloseable {
         c.call(c.instances.get(m), r -> r.clusterAddSlots(IntStream.range(from, to).toArray()));
       }
       for (Instance i : c.instances) {
-        Conditions.await(
+        await(
             i + " knows every node",
             () -> c.call(i, RedisCommands::clusterNodes).strip().split("\n").length == 2 * MASTERS,
             READY);
@@ -172,11 +187,11 @@ final class ReplicatedCluster implements AutoCloseable {
       if (!i.alive()) {
         continue;
       }
-      Conditions.await(
+      await(
           i + " sees the cluster ok",
           () -> call(i, RedisCommands::clusterInfo).contains("cluster_state:ok"),
           READY);
-      Conditions.await(
+      await(
           i + " is a master or a replica in sync",
           () -> {
             String info = call(i, r -> r.info("replication"));
