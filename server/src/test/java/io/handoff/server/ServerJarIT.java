@@ -22,11 +22,15 @@ import java.util.concurrent.TimeUnit;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.parallel.Execution;
+import org.junit.jupiter.api.parallel.ExecutionMode;
 
 /**
  * The packaged jar, started as the README's demo says (no options, no secret): one node on port
- * 8080 with the embedded engine and a printed development secret, answering /healthz.
+ * 8080 with the embedded engine and a printed development secret, answering /healthz. Each test
+ * starts its own process; they run side by side, as nothing else runs in the module by then.
  */
+@Execution(ExecutionMode.CONCURRENT)
 class ServerJarIT {
   @Test
   void jarWithNoOptionsStartsOneNodeThatAnswersHealthz() throws Exception {
