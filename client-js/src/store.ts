@@ -179,15 +179,46 @@ export class IndexedDbStore implements OfflineStore {
     }
   }
 
+  /**
+   * Opens the database at whatever version it is (creating it, at version 1, if it is not there), and
+   * gives the connection up as soon as another page asks for a new version of it or deletes it (its
+   * `versionchange` event), so that page does not wait for this client to close: the next transaction
+   * opens the database again, at the version it then has (a deleted one is created again, and the
+   * next save writes the client's whole state into it). A database lacking the store's object store
+   * (a newer app's schema without it) gets it at the next version.
+   */
   private open(): Promise<IDBDatabase> {
-    this.db ??= new Promise((resolve, reject) => {
-      const open = indexedDB.open(this.databaseName, 1);
-      open.onupgradeneeded = () => open.result.createObjectStore("state");
-      open.onsuccess = () => resolve(open.result);
-      open.onerror = () => reject(open.error);
+    if (this.db) return this.db;
+    const opening: Promise<IDBDatabase> = (async () => {
+      let db = await openDatabase(this.databaseName);
+      if (!db.objectStoreNames.contains("state")) {
+        db.close();
+        db = await openDatabase(this.databaseName, db.version + 1);
+      }
+      db.onversionchange = () => {
+        db.close();
+        if (this.db === opening) this.db = undefined;
+      };
+      return db;
+    })();
+    // A failed open is tried again by the next transaction.
+    opening.catch(() => {
+      if (this.db === opening) this.db = undefined;
     });
-    return this.db;
+    return (this.db = opening);
   }
+}
+
+/** Opens `name` (at `version`, or at the version it has), creating the `state` object store if missing. */
+function openDatabase(name: string, version?: number): Promise<IDBDatabase> {
+  return new Promise((resolve, reject) => {
+    const open = version === undefined ? indexedDB.open(name) : indexedDB.open(name, version);
+    open.onupgradeneeded = () => {
+      if (!open.result.objectStoreNames.contains("state")) open.result.createObjectStore("state");
+    };
+    open.onsuccess = () => resolve(open.result);
+    open.onerror = () => reject(open.error);
+  });
 }
 
 function request<T>(r: IDBRequest): Promise<T> {

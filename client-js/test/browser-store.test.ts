@@ -357,6 +357,82 @@ describe("browser client and its offline store", () => {
     await page.close();
   });
 
+  test("another page deletes or upgrades the IndexedDbStore's database while a client holds it open: neither waits for the client, whose later writes are still saved", async () => {
+    const user = newUser();
+    const key = `${user}:laptop`;
+    const page = await openClient(user, "laptop", key);
+    await page.evaluate(async () => {
+      const t = (window as any).t;
+      await t.client.ready();
+      t.client.setOffline(true); // the writes stay queued, so every saved state holds them all
+    });
+    // What the store holds for the key: its queued writes, read from the database at whatever version it is.
+    const storedWrites = (p: Page) =>
+      p.evaluate(
+        (key) =>
+          new Promise<number>((done, failed) => {
+            const open = indexedDB.open("handoff");
+            open.onerror = () => failed(open.error);
+            open.onsuccess = () => {
+              const db = open.result;
+              if (!db.objectStoreNames.contains("state")) return db.close(), done(-1);
+              const get = db.transaction("state", "readonly").objectStore("state").get(key);
+              get.onsuccess = () => {
+                db.close();
+                done(get.result?.writes.length ?? 0);
+              };
+            };
+          }),
+        key,
+      );
+    const write = async (field: string, expected: number) => {
+      await page.evaluate((f) => void (window as any).t.client.document("cart").set(f, "1").catch(() => {}), field);
+      const deadline = Date.now() + 10_000;
+      while ((await storedWrites(page)) !== expected && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+      return storedWrites(page);
+    };
+    assert.equal(await write("book", 1), 1);
+
+    // A newer version of the app in another tab deletes the database, then creates it at a higher version.
+    const other = await context.newPage();
+    await other.goto(`${node.http}/demo/handoff-client.js`);
+    const deleted = await other.evaluate(
+      () =>
+        new Promise<string>((done) => {
+          const del = indexedDB.deleteDatabase("handoff");
+          del.onblocked = () => done("blocked by the client's open connection");
+          del.onsuccess = () => done("deleted");
+          del.onerror = () => done(`failed: ${del.error}`);
+        }),
+    );
+    assert.equal(deleted, "deleted");
+    assert.equal(await write("pen", 2), 2, "the client's next save writes its whole state again");
+
+    const upgraded = await other.evaluate(
+      () =>
+        new Promise<string>((done) => {
+          const open = indexedDB.open("handoff", 7);
+          open.onblocked = () => done("blocked by the client's open connection");
+          open.onupgradeneeded = () => open.result.createObjectStore("newer-app");
+          open.onsuccess = () => {
+            open.result.close();
+            done(`version ${open.result.version}`);
+          };
+          open.onerror = () => done(`failed: ${open.error}`);
+        }),
+    );
+    assert.equal(upgraded, "version 7");
+    assert.equal(await write("cup", 3), 3, "the client saves at the database's new version");
+    const errors = await page.evaluate(async () => {
+      const t = (window as any).t;
+      await t.client.close();
+      return t.errors as string[];
+    });
+    assert.deepEqual(errors, [], "no save failed");
+    await other.close();
+    await page.close();
+  });
+
   test("a reconnect waiting out its backoff goes at once when the browser says the network is back", async () => {
     const page = await context.newPage();
     await page.goto(`${node.http}/demo/handoff-client.js`);
