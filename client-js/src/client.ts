@@ -1,6 +1,5 @@
 import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
 import { Approvals } from "./approvals.js";
-import { Backoff } from "./backoff.js";
 import { PROTOCOL_ERROR } from "./connection.js";
 import type { Document } from "./document.js";
 import {
@@ -21,7 +20,6 @@ import {
   queryParameterWebSocket,
 } from "./websocket.js";
 import { Emitter } from "./events.js";
-import { checkFollowEntries, checkFollowSpec } from "./names.js";
 import {
   type Activity,
   ActivitySchema,
@@ -38,18 +36,15 @@ import {
 import { type HandoffEvents, type OutgoingOffer, Requests } from "./requests.js";
 import { MemoryStore, type OfflineStore } from "./store.js";
 import { expiredAt } from "./token-refresh.js";
-import { DEFAULT_MAX_UNACKED_WRITE_BYTES } from "./write-queue.js";
+import { checkFollowSpec } from "./names.js";
+import { engineConfig, type HandoffClientOptions } from "./options.js";
+
+export type { FollowOption, HandoffClientOptions } from "./options.js";
 
 /** The server refuses longer tokens at the upgrade. */
 export const MAX_TOKEN_LENGTH = 4096;
 /** What an access token can hold: a JWT is visible ASCII (RFC 6750's b64token is a subset). */
 const TOKEN_CHARACTERS = /^[\x21-\x7e]*$/;
-export const DEFAULT_RECONNECT_INITIAL_MS = 100;
-export const DEFAULT_RECONNECT_MAX_MS = 30_000;
-export const DEFAULT_MAX_PENDING_WRITES = 10_000;
-export const DEFAULT_MAX_IN_FLIGHT_WRITES = 1_000;
-export const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
-export const DEFAULT_CLIENT_NAME = "handoff-js/0.1";
 /** How many times an offer is sent at most before its failure reaches the app. */
 export const MAX_OFFER_SENDS = 5;
 /** How long an offer without a TTL of its own is sent again for. */
@@ -60,51 +55,6 @@ function randomKey(): string {
   const b = new Uint8Array(16);
   globalThis.crypto.getRandomValues(b);
   return Array.from(b, (x) => x.toString(16).padStart(2, "0")).join("");
-}
-
-/**
- * What to follow: every document, or these names and prefixes. A prefix follows the rule of document
- * names (at most 256 UTF-8 bytes, no control characters) but may be empty or a partial name; the
- * client's constructor throws `INVALID_ARGUMENT` for one the server would refuse.
- */
-export type FollowOption = "all" | { documents?: string[]; prefixes?: string[] };
-
-export interface HandoffClientOptions {
-  /** `ws://host:port/ws` or `wss://...`. Give this or {@link urls}. */
-  url?: string;
-  /**
-   * Several endpoints of the same deployment (e.g. one per node). The client starts with the first
-   * and moves to the next one after every failed attempt or lost connection, wrapping around.
-   */
-  urls?: string[];
-  /** A fixed access token. */
-  token?: string;
-  /**
-   * Fetches an access token (e.g. `POST /v1/token` with the refresh token): before every connection
-   * attempt and when the server says the token expires soon (then handed over in band). Never
-   * called twice at once: a caller arriving while a fetch runs shares its result, so one refresh
-   * token is never presented twice concurrently (which would revoke the device session).
-   */
-  tokenSource?: () => Promise<string> | string;
-  /** Default "all". */
-  follow?: FollowOption;
-  /** Default {@link queryParameterWebSocket} (browsers); Node 20: `bearerWebSocket(WebSocket)` from `ws`. */
-  webSocket?: WebSocketFactory;
-  /** Where replicas and unacked writes are kept: {@link MemoryStore} by default, `IndexedDbStore` in browsers. */
-  store?: OfflineStore;
-  /** Reconnect delays: the n-th consecutive attempt waits a random time in [0, min(max, initial * 2^n)). */
-  reconnect?: { initialMs?: number; maxMs?: number };
-  /** Writes waiting to be sent at most (default 10,000); one more is refused `LIMIT_EXCEEDED`, unsent. */
-  maxPendingWrites?: number;
-  /**
-   * Bytes of unacked writes held at most (default 16 MiB, as the Java client): document and field
-   * names, values and 256 per write; a write past it is refused `LIMIT_EXCEEDED`, unsent.
-   */
-  maxUnackedWriteBytes?: number;
-  maxInFlightWrites?: number;
-  /** Limit for opening the socket and receiving the Welcome. */
-  connectTimeoutMs?: number;
-  clientName?: string;
 }
 
 type AllEvents = ClientEvents & HandoffEvents;
@@ -152,36 +102,9 @@ export class HandoffClient {
     if (options.token !== undefined && options.tokenSource !== undefined) {
       throw new HandoffError("INVALID_ARGUMENT", "give token or tokenSource, not both");
     }
-    const follow = options.follow ?? "all";
-    if (follow !== "all") {
-      checkFollowSpec("follow", follow);
-      checkFollowEntries("follow", follow.documents ?? [], follow.prefixes ?? []);
-    }
-    const positive = (name: string, v: number | undefined, d: number) => {
-      if (v === undefined) return d;
-      if (!Number.isInteger(v) || v <= 0) throw new HandoffError("INVALID_ARGUMENT", `${name} must be a positive integer, was ${v}`);
-      return v;
-    };
-    const backoff = new Backoff(
-      positive("reconnect.initialMs", options.reconnect?.initialMs, DEFAULT_RECONNECT_INITIAL_MS),
-      positive("reconnect.maxMs", options.reconnect?.maxMs, DEFAULT_RECONNECT_MAX_MS),
-    );
+    const { config, backoff } = engineConfig(options, options.tokenSource ? () => this.token() : undefined);
     this.engine = new SyncEngine(
-      {
-        followAll: follow === "all",
-        followDocuments: follow === "all" ? [] : [...(follow.documents ?? [])],
-        followPrefixes: follow === "all" ? [] : [...(follow.prefixes ?? [])],
-        clientName: options.clientName ?? DEFAULT_CLIENT_NAME,
-        maxPendingWrites: positive("maxPendingWrites", options.maxPendingWrites, DEFAULT_MAX_PENDING_WRITES),
-        maxUnackedWriteBytes: positive(
-          "maxUnackedWriteBytes",
-          options.maxUnackedWriteBytes,
-          DEFAULT_MAX_UNACKED_WRITE_BYTES,
-        ),
-        maxInFlightWrites: positive("maxInFlightWrites", options.maxInFlightWrites, DEFAULT_MAX_IN_FLIGHT_WRITES),
-        connectTimeoutMs: positive("connectTimeoutMs", options.connectTimeoutMs, DEFAULT_CONNECT_TIMEOUT_MS),
-        refreshToken: options.tokenSource ? () => this.token() : undefined,
-      },
+      config,
       this.connector(),
       backoff,
       this.events,

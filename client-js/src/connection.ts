@@ -89,18 +89,18 @@ export class Link implements FrameListener {
   /**
    * Browsers cannot see WebSocket pings, so the client pings in protobuf when the server has been
    * silent for an interval, and gives the connection up when a ping has had no frame back for an
-   * interval plus 5 s. Judged from the ping, not from the silence alone: a hidden tab's timers may
+   * interval plus `marginMs` (the `heartbeatMarginMs` option, 5 s by default). Judged from the ping, not from the silence alone: a hidden tab's timers may
    * fire only once a minute, and a healthy idle connection is then silent between them for longer
    * than two intervals, though it answers every ping at once. Looked at every second (or interval, if
-   * shorter), so a node that went silent is given up within two intervals and 5 s, as the protocol
-   * asks, not up to four intervals later.
+   * shorter), so a node that went silent is given up within two intervals and the margin, as the
+   * protocol asks, not up to four intervals later.
    */
-  startHeartbeat(intervalMs: number): void {
+  startHeartbeat(intervalMs: number, marginMs: number): void {
     if (intervalMs <= 0) return;
     this.heartbeat = setInterval(() => {
       const now = Date.now();
       const unanswered = this.pingSentAt > this.lastHeard;
-      if (unanswered && now - this.pingSentAt > intervalMs + 5000) {
+      if (unanswered && now - this.pingSentAt > intervalMs + marginMs) {
         this.channel?.abort();
         this.onClose(ABNORMAL_CLOSURE, `no frame from the server for ${now - this.lastHeard} ms, ping unanswered`);
       } else if (!unanswered && now - this.lastHeard >= intervalMs) {

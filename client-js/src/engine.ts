@@ -29,6 +29,7 @@ import {
 } from "./connection.js";
 import { Replicas } from "./replicas.js";
 import { Saver, type Taken } from "./saver.js";
+import type { EngineConfig } from "./options.js";
 import type { OfflineStore, StoredState } from "./store.js";
 import { TokenRefresher } from "./token-refresh.js";
 import { WriteSender } from "./write-sender.js";
@@ -53,19 +54,6 @@ export interface ClientEvents {
    * repairs it by itself; a server that keeps its promises never does it, so this is for monitoring.
    */
   deltaOutOfTurn: (document: string, held: bigint, received: bigint) => void;
-}
-
-export interface EngineConfig {
-  followAll: boolean;
-  followDocuments: string[];
-  followPrefixes: string[];
-  clientName: string;
-  maxPendingWrites: number;
-  maxUnackedWriteBytes: number;
-  maxInFlightWrites: number;
-  connectTimeoutMs: number;
-  /** Asked for a fresh token when the server says the connection's token expires soon. */
-  refreshToken?: () => Promise<string | undefined>;
 }
 
 /** How long a connection must last for the reconnect backoff to start over when it ends. */
@@ -567,7 +555,7 @@ export class SyncEngine implements WriteSink {
     this.userId = welcome.userId;
     this.deviceId = welcome.deviceId;
     this.writes.welcomed(welcome);
-    l.startHeartbeat(welcome.heartbeatIntervalMs);
+    l.startHeartbeat(welcome.heartbeatIntervalMs, this.config.heartbeatMarginMs);
     // Activities, prompts and presence are this Welcome's before anyone hears "connected".
     const handoffNews = this.requests.welcomed(welcome);
     this.setState("connected", 0, "");

@@ -6,7 +6,7 @@ import { spawn } from "node:child_process";
 import { after, before, describe, test } from "node:test";
 import { mintToken, type Node, startNode, until, user } from "./harness.js";
 
-/** Nodes with a heartbeat of 1 s, one for each test that freezes one: the client gives it up within seconds. */
+/** Nodes with a heartbeat of 1 s, one for each test that freezes one: the client gives it up within 2.5 s. */
 const frozenNodes = new Map<string, Node>();
 const FROZEN = ["reconnects from", "is connected to"] as const;
 // Both start at once, for the file.
@@ -80,6 +80,7 @@ describe("close() leaves nothing that keeps Node running", () => {
           webSocket: bearerWebSocket(WebSocket),
           reconnect: { initialMs: 50, maxMs: 200 },
           connectTimeoutMs: 60000,
+          heartbeatMarginMs: 500, // a frozen node's unanswered ping gives it up after 1.5 s, not 6 s
         });
         c.on("state", async (s, code, reason) => {
           console.log(s + " " + reason);

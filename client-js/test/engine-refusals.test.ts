@@ -41,6 +41,7 @@ async function opened(tokens: string[], follow: string[] = [], window = 4, backo
       maxUnackedWriteBytes: 1 << 24,
       maxInFlightWrites: window,
       connectTimeoutMs: 60_000,
+      heartbeatMarginMs: 5_000,
       refreshToken: async () => tokens.shift(),
     },
     (listener) => {

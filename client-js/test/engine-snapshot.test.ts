@@ -76,6 +76,7 @@ function engineOn(store: MemoryStore, backoff: Backoff) {
       maxUnackedWriteBytes: 1 << 24,
       maxInFlightWrites: 4,
       connectTimeoutMs: 60_000,
+      heartbeatMarginMs: 5_000,
     },
     (listener) => {
       link = listener;

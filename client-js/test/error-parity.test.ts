@@ -40,6 +40,7 @@ async function opened(
       maxUnackedWriteBytes: 1 << 24,
       maxInFlightWrites: 4,
       connectTimeoutMs: 60_000,
+      heartbeatMarginMs: 5_000,
       refreshToken: options.refreshToken ?? (options.tokens ? async () => options.tokens!.shift() : undefined),
     },
     options.connector ??

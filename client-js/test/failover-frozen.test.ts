@@ -9,7 +9,7 @@ import { ServerFrameSchema } from "../src/gen/handoff/v1/handoff_pb.js";
 import { client, closeClients, type Node, type Redis, startNode, startRedis, text, until, user } from "./harness.js";
 
 let redis: Redis | undefined;
-/** A node with a heartbeat of 1 s, which the first test freezes: the client gives it up within seconds. */
+/** A node with a heartbeat of 1 s, which the first test freezes: the client gives it up within 2.5 s. */
 let freezing: Node | undefined;
 /** A node that stays up. */
 let steady: Node | undefined;
@@ -31,7 +31,8 @@ describe("failover between URLs: frozen nodes", () => {
   test("a write sent to a node that froze is applied once, by the next node the client moves to", async () => {
     const u = user("frozen-write");
     const [n1, n2] = [freezing!, steady!];
-    const writer = client(n1, u, "writer", { url: undefined, urls: [n1.url, n2.url] });
+    // A ping the frozen node leaves unanswered gives it up after its interval and 500 ms, not 5 s.
+    const writer = client(n1, u, "writer", { url: undefined, urls: [n1.url, n2.url], heartbeatMarginMs: 500 });
     await writer.connect();
     const doc = writer.document("doc");
     assert.equal(await doc.set("a", "1"), 1n);

@@ -127,6 +127,7 @@ async function welcomedEngine(store: MemoryStore, backoff = new Backoff(60_000, 
       maxUnackedWriteBytes: 1 << 24,
       maxInFlightWrites: 4,
       connectTimeoutMs: 60_000,
+      heartbeatMarginMs: 5_000,
     },
     (listener) => {
       link = listener;

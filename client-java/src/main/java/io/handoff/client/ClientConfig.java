@@ -24,6 +24,7 @@ final class ClientConfig {
   final Duration unavailableBackoffMax;
   final int maxInFlightWrites;
   final Duration connectTimeout;
+  final Duration heartbeatMargin;
   final String clientName;
   final List<HandoffListener> listeners;
   final List<OfferListener> offerListeners;
@@ -46,6 +47,7 @@ final class ClientConfig {
     this.unavailableBackoffMax = b.unavailableBackoffMax;
     this.maxInFlightWrites = b.maxInFlightWrites;
     this.connectTimeout = b.connectTimeout;
+    this.heartbeatMargin = b.heartbeatMargin;
     this.clientName = b.clientName;
     this.listeners = List.copyOf(b.listeners);
     this.offerListeners = List.copyOf(b.offerListeners);
@@ -77,6 +79,8 @@ final class ClientConfig {
         + maxInFlightWrites
         + ", connectTimeout="
         + connectTimeout.toMillis()
+        + "ms, heartbeatMargin="
+        + heartbeatMargin.toMillis()
         + "ms, clientName="
         + clientName
         + ", listeners="

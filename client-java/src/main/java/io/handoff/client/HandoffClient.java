@@ -3,6 +3,10 @@
 // SyncEngine and the package's other classes.
 package io.handoff.client;
 
+import static io.handoff.client.BuilderChecks.check;
+import static io.handoff.client.BuilderChecks.checkUrl;
+import static io.handoff.client.BuilderChecks.checkUrls;
+
 import io.handoff.client.internal.Handshake;
 import io.handoff.protocol.v1.Activity;
 import io.handoff.protocol.v1.DeviceInfo;
@@ -16,7 +20,6 @@ import java.net.InetSocketAddress;
 import java.net.URI;
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
@@ -84,6 +87,9 @@ public final class HandoffClient implements AutoCloseable {
 
   /** Default limit for the TCP connect, the WebSocket upgrade, and the wait for the Welcome. */
   public static final Duration DEFAULT_CONNECT_TIMEOUT = Duration.ofSeconds(10);
+
+  /** Default {@link Builder#heartbeatMargin}: silence past two heartbeat intervals plus this. */
+  public static final Duration DEFAULT_HEARTBEAT_MARGIN = Duration.ofSeconds(5);
 
   /** Default client description sent in Hello. */
   public static final String DEFAULT_CLIENT_NAME = "handoff-java/0.1";
@@ -333,6 +339,7 @@ public final class HandoffClient implements AutoCloseable {
     long maxUnackedWriteBytes = DEFAULT_MAX_UNACKED_WRITE_BYTES;
     int maxInFlightWrites = DEFAULT_MAX_IN_FLIGHT_WRITES;
     Duration connectTimeout = DEFAULT_CONNECT_TIMEOUT;
+    Duration heartbeatMargin = DEFAULT_HEARTBEAT_MARGIN;
     String clientName = DEFAULT_CLIENT_NAME;
     final List<HandoffListener> listeners = new ArrayList<>();
     final List<OfferListener> offerListeners = new ArrayList<>();
@@ -378,25 +385,10 @@ public final class HandoffClient implements AutoCloseable {
      * the endpoints, give each device the list in a different order (e.g. rotated or shuffled).
      */
     public Builder urls(List<URI> urls) {
-      check(urls != null && !urls.isEmpty(), "urls must not be empty");
-      List<URI> checked = new ArrayList<>(urls.size());
-      for (URI url : urls) {
-        checked.add(checkUrl(url));
-      }
-      check(new HashSet<>(checked).size() == checked.size(), "urls must not repeat, were " + urls);
+      List<URI> checked = checkUrls(urls);
       this.urls.clear();
       this.urls.addAll(checked);
       return this;
-    }
-
-    private static URI checkUrl(URI url) {
-      check(url != null, "url must not be null");
-      String scheme = url.getScheme();
-      check(
-          "ws".equalsIgnoreCase(scheme) || "wss".equalsIgnoreCase(scheme),
-          "url must be ws:// or wss://, was " + url);
-      check(url.getHost() != null, "url must name a host, was " + url);
-      return url;
     }
 
     /**
@@ -593,6 +585,20 @@ public final class HandoffClient implements AutoCloseable {
       return this;
     }
 
+    /**
+     * How long past two of the server's heartbeat intervals (its Welcome states the interval) a
+     * connection may stay silent before the client gives it up ({@code 4002 IDLE_TIMEOUT}) and
+     * reconnects: room for a round trip and a late timer. Default 5 s (55 s with the server's
+     * default interval), as the TypeScript client's {@code heartbeatMarginMs}.
+     */
+    public Builder heartbeatMargin(Duration margin) {
+      check(
+          margin != null && !margin.isNegative() && margin.toMillis() <= Integer.MAX_VALUE,
+          "heartbeatMargin must be >= 0 and at most 2,147,483,647 ms (about 24.8 days)");
+      this.heartbeatMargin = margin;
+      return this;
+    }
+
     /** Free text sent in Hello for the server's logs and metrics. */
     public Builder clientName(String clientName) {
       check(clientName != null, "clientName must not be null");
@@ -619,12 +625,6 @@ public final class HandoffClient implements AutoCloseable {
     @Override
     public String toString() {
       return "HandoffClient.Builder" + new ClientConfig(this);
-    }
-
-    private static void check(boolean condition, String message) {
-      if (!condition) {
-        throw new IllegalArgumentException(message);
-      }
     }
   }
 }

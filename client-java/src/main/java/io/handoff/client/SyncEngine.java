@@ -628,7 +628,7 @@ final class SyncEngine {
     userId = welcome.getUserId();
     deviceId = welcome.getDeviceId();
     int heartbeat = welcome.getHeartbeatIntervalMs();
-    l.channel.readTimeout(heartbeat > 0 ? 2L * heartbeat + 5_000 : 0);
+    l.channel.readTimeout(heartbeat > 0 ? 2L * heartbeat + config.heartbeatMargin.toMillis() : 0);
     l.welcomedAtNanos = now;
     // Activities, prompts and presence are this Welcome's before anyone hears CONNECTED.
     Runnable handoffNews = handoff.welcomed(welcome);

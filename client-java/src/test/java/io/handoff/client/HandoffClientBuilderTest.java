@@ -53,6 +53,8 @@ class HandoffClientBuilderTest {
                     URI.create("ws://a.example/ws"), URI.create("http://b.example/ws"))));
     assertRejected("maxInFlightWrites", () -> b.maxInFlightWrites(-1));
     assertRejected("connectTimeout", () -> b.connectTimeout(Duration.ofMillis(-1)));
+    assertRejected("heartbeatMargin", () -> b.heartbeatMargin(Duration.ofMillis(-1)));
+    assertRejected("heartbeatMargin", () -> b.heartbeatMargin(null));
     assertRejected("clientName", () -> b.clientName(null));
     assertRejected("listener", () -> b.listener(null));
     assertRejected("localAddress", () -> b.localAddress(null));
@@ -113,6 +115,7 @@ class HandoffClientBuilderTest {
     assertEquals(Duration.ofMillis(100), config.reconnectInitial);
     assertEquals(Duration.ofSeconds(30), config.reconnectMax);
     assertEquals(Duration.ofSeconds(10), config.connectTimeout);
+    assertEquals(Duration.ofSeconds(5), config.heartbeatMargin);
   }
 
   @Test

@@ -19,7 +19,8 @@ import org.junit.jupiter.api.Test;
  * The Java client on a connection that dies without a FIN or a reset: a relay between it and the
  * node stops passing anything either way and tells neither side. The client hears nothing more (the
  * node's pings are lost), gives the connection up once it has heard nothing for two of the node's
- * heartbeat intervals plus its margin, reconnects and resumes.
+ * heartbeat intervals plus its margin (here 300 ms instead of the default 5 s), reconnects and
+ * resumes.
  */
 class ClientDeadServerTest {
   private static final Duration HEARTBEAT = Duration.ofMillis(200);
@@ -40,6 +41,8 @@ class ClientDeadServerTest {
         ChaosProxy relay = new ChaosProxy(server.port());
         HandoffClient client =
             TestServer.clientBuilder(relay.url(), "ines", "phone")
+                // Given up after 2 x 200 ms + 300 ms of silence, not 2 x 200 ms + the default 5 s.
+                .heartbeatMargin(Duration.ofMillis(300))
                 .followAll()
                 .listener(watcher)
                 .build()) {
