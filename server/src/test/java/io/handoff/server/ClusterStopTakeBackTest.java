@@ -1,7 +1,6 @@
 package io.handoff.server;
 
 import static io.handoff.server.RedisSignals.pid;
-import static io.handoff.server.RedisSignals.signal;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.handoff.protocol.v1.ClientFrame;
@@ -31,13 +30,9 @@ class ClusterStopTakeBackTest {
 
   private final Nodes nodes = new Nodes();
   private final RedisClusterProcess.Private cluster = nodes.add(RedisClusterProcess.startPrivate());
-  private String pausedPid;
 
   @AfterEach
-  void tearDown() throws Exception {
-    if (pausedPid != null) {
-      signal("-CONT", pausedPid);
-    }
+  void tearDown() {
     nodes.close();
   }
 
@@ -66,16 +61,14 @@ class ClusterStopTakeBackTest {
     TestDevice phone = nodes.add(TestDevice.connect(node.port(), TestServer.token("u", "phone")));
     assertTrue(phone.hello().hasWelcome());
 
-    pausedPid = pid(shard);
-    signal("-STOP", pausedPid);
+    String paused = nodes.pause(pid(shard));
     TestDevice laptop = nodes.add(TestDevice.connect(node.port(), TestServer.token("u", "laptop")));
     laptop.send(ClientFrame.newBuilder().setHello(Hello.getDefaultInstance()));
     Conditions.await(
         "the laptop's resume sent", () -> node.hub().sessions() == 2, Duration.ofSeconds(10));
     node.close();
     engine.close(); // As a stopping process does (NodeRun), the shard still paused.
-    signal("-CONT", pausedPid);
-    pausedPid = null;
+    nodes.resume(paused);
 
     AtomicReference<String> entry = new AtomicReference<>();
     try {

@@ -1,6 +1,5 @@
 package io.handoff.server;
 
-import static io.handoff.server.RedisSignals.signal;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -25,13 +24,9 @@ class DurableAcksTest {
   private final Nodes nodes = new Nodes();
   private final RedisProcess master = nodes.add(RedisProcess.start());
   private final RedisProcess replica = nodes.add(RedisProcess.startReplicaOf(master));
-  private String pausedPid;
 
   @AfterEach
-  void tearDown() throws Exception {
-    if (pausedPid != null) {
-      signal("-CONT", pausedPid);
-    }
+  void tearDown() {
     nodes.close();
   }
 
@@ -53,15 +48,6 @@ class DurableAcksTest {
             redis(master, "info", "replication").contains("connected_slaves:1")
                 && redis(replica, "info", "replication").contains("master_link_status:up"),
         Duration.ofSeconds(30));
-  }
-
-  private static String pid(RedisProcess r) {
-    for (String line : redis(r, "info", "server").split("\r?\n")) {
-      if (line.startsWith("process_id:")) {
-        return line.substring("process_id:".length()).trim();
-      }
-    }
-    throw new AssertionError("no process_id in INFO server");
   }
 
   private String version(RedisProcess r, String user) {
@@ -96,8 +82,7 @@ class DurableAcksTest {
     assertTrue(device.answerTo(device.write("cart", 1, "f", "one")).hasAck());
     assertEquals(1, observer.next(ServerFrame::hasDelta).getDelta().getVersion());
 
-    pausedPid = pid(replica);
-    signal("-STOP", pausedPid);
+    replica.pause();
     long request = device.write("cart", 2, "f", "two");
     // Applied on the master: every device sees it, the writer too (as a Delta, not as an ack).
     assertEquals(2, observer.next(ServerFrame::hasDelta).getDelta().getVersion());
@@ -113,8 +98,7 @@ class DurableAcksTest {
         unknown.getError().getMessage());
     assertEquals("2", version(master, "bob"), "applied on the master");
 
-    signal("-CONT", pausedPid);
-    pausedPid = null;
+    replica.resume();
     ServerFrame ack = device.answerTo(device.write("cart", 2, "f", "two"));
     assertTrue(ack.hasAck(), "the re-send is acked once the replica holds it: " + ack);
     assertTrue(ack.getAck().getDuplicate(), "applied once");

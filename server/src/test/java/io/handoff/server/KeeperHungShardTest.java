@@ -1,7 +1,6 @@
 package io.handoff.server;
 
 import static io.handoff.server.RedisSignals.pid;
-import static io.handoff.server.RedisSignals.signal;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -35,13 +34,9 @@ class KeeperHungShardTest {
 
   private final Nodes nodes = new Nodes();
   private final RedisClusterProcess.Private cluster = nodes.add(RedisClusterProcess.startPrivate());
-  private String pausedPid;
 
   @AfterEach
-  void tearDown() throws Exception {
-    if (pausedPid != null) {
-      signal("-CONT", pausedPid);
-    }
+  void tearDown() {
     nodes.close();
   }
 
@@ -86,8 +81,7 @@ class KeeperHungShardTest {
     RedisClient client = RedisClient.create(healthyShard);
     try (StatefulRedisConnection<byte[], byte[]> store =
         client.connect(io.lettuce.core.codec.ByteArrayCodec.INSTANCE)) {
-      pausedPid = pid(hung);
-      signal("-STOP", pausedPid);
+      nodes.pause(pid(hung));
 
       // The healthy user's phone must be refreshed again and again, never past its deadline.
       long[] refreshes = {0};

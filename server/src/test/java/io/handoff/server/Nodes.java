@@ -8,7 +8,9 @@ import io.handoff.server.engine.memory.MemoryEngine;
 import io.handoff.server.engine.redis.RedisEngine;
 import java.time.Clock;
 import java.util.ArrayList;
+import java.util.LinkedHashSet;
 import java.util.List;
+import java.util.Set;
 import java.util.UUID;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Consumer;
@@ -16,11 +18,13 @@ import java.util.function.Consumer;
 /**
  * Nodes of one test on a shared Redis (standalone or Cluster) under a key prefix of their own, or
  * on an in-memory engine each, and everything else the test opened; {@link #close()} stops all of
- * it, last opened first, once it resumed any {@link RedisProcess} of it a test left paused (so that
- * the nodes close against a Redis that answers).
+ * it, last opened first, once it resumed any {@link RedisProcess} of it and any process {@link
+ * #pause paused} through it a test left paused (so that the nodes close against a Redis that
+ * answers).
  */
 final class Nodes implements AutoCloseable {
   private final List<AutoCloseable> closeables = new ArrayList<>();
+  private final Set<String> paused = new LinkedHashSet<>();
   final String prefix = "test-" + UUID.randomUUID() + ":";
 
   /** A node on the standalone Redis at {@code redisUrl}. */
@@ -97,8 +101,36 @@ final class Nodes implements AutoCloseable {
     return c;
   }
 
+  /**
+   * Pauses (SIGSTOP) the process {@code pid} (a Redis found by {@link RedisSignals#pid}) until
+   * {@link #resume} or {@link #close()}; returns {@code pid}.
+   */
+  String pause(String pid) throws Exception {
+    paused.add(pid);
+    RedisSignals.signal("-STOP", pid);
+    return pid;
+  }
+
+  /** Resumes (SIGCONT) the process {@code pid} that {@link #pause} paused. */
+  void resume(String pid) throws Exception {
+    RedisSignals.signal("-CONT", pid);
+    paused.remove(pid);
+  }
+
+  /**
+   * Stops everything; a process left paused that could not be resumed fails the test, once the rest
+   * is stopped.
+   */
   @Override
   public void close() {
+    AssertionError notResumed = null;
+    for (String pid : List.copyOf(paused)) {
+      try {
+        resume(pid);
+      } catch (Exception | AssertionError e) {
+        notResumed = new AssertionError("could not resume paused process " + pid, e);
+      }
+    }
     for (AutoCloseable c : closeables) {
       if (c instanceof RedisProcess r) {
         try {
@@ -116,5 +148,8 @@ final class Nodes implements AutoCloseable {
       }
     }
     closeables.clear();
+    if (notResumed != null) {
+      throw notResumed;
+    }
   }
 }

@@ -1,7 +1,6 @@
 package io.handoff.server;
 
 import static io.handoff.server.RedisSignals.pid;
-import static io.handoff.server.RedisSignals.signal;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -33,13 +32,9 @@ class RedisClusterHealthTest {
   private final Nodes nodes = new Nodes();
   private final RedisClusterProcess.Private cluster = nodes.add(RedisClusterProcess.startPrivate());
   private final Signal healthChanged = new Signal();
-  private String pausedPid;
 
   @AfterEach
-  void tearDown() throws Exception {
-    if (pausedPid != null) {
-      signal("-CONT", pausedPid);
-    }
+  void tearDown() {
     nodes.close();
   }
 
@@ -57,16 +52,14 @@ class RedisClusterHealthTest {
     assertEquals(200, readyz(node));
 
     // The last seed: keyless commands go to one node, and the check must not depend on which.
-    pausedPid = pid(cluster.seeds().get(cluster.seeds().size() - 1));
-    signal("-STOP", pausedPid);
+    String paused = nodes.pause(pid(cluster.seeds().get(cluster.seeds().size() - 1)));
     healthChanged.await(
         "/readyz answers 503 while one master hangs",
         () -> !node.engine().healthy(),
         Duration.ofSeconds(10));
     assertEquals(503, readyz(node));
 
-    signal("-CONT", pausedPid);
-    pausedPid = null;
+    nodes.resume(paused);
     healthChanged.await(
         "/readyz answers 200 once the master answers",
         node.engine()::healthy,
