@@ -5,9 +5,7 @@ import assert from "node:assert/strict";
 import { mock, test } from "node:test";
 import { create } from "@bufbuild/protobuf";
 import { Backoff } from "../src/backoff.js";
-import type { DocumentChange } from "../src/document.js";
-import { type ClientEvents, type FrameChannel, type FrameListener, STABLE_CONNECTION_MS, SyncEngine } from "../src/engine.js";
-import { Emitter } from "../src/events.js";
+import { STABLE_CONNECTION_MS } from "../src/engine.js";
 import {
   type ClientFrame,
   DocumentSync_Reason,
@@ -16,8 +14,8 @@ import {
   ServerFrameSchema,
 } from "../src/gen/handoff/v1/handoff_pb.js";
 import { type HandoffError, OUTCOME_UNKNOWN } from "../src/errors.js";
-import { Requests } from "../src/requests.js";
 import { MemoryStore, type StoredState } from "../src/store.js";
+import { engineOn, welcomed } from "./engine-harness.js";
 
 const EPOCH = 7n;
 const utf8 = new TextEncoder();
@@ -56,50 +54,6 @@ function snapshot(version: bigint, reason = DocumentSync_Reason.REASON_UNSPECIFI
       },
     },
   });
-}
-
-/** An engine on a channel that records what it sends; `link()` is the listener of its latest connection. */
-function engineOn(store: MemoryStore, backoff: Backoff) {
-  const sent: ClientFrame[] = [];
-  let link: FrameListener | undefined;
-  const channel: FrameChannel = { send: (f) => sent.push(f), close: () => {}, abort: () => {} };
-  const events = new Emitter<ClientEvents>();
-  const changes: DocumentChange[] = [];
-  events.on("change", (c) => changes.push(c));
-  const engine = new SyncEngine(
-    {
-      followAll: true,
-      followDocuments: [],
-      followPrefixes: [],
-      clientName: "test",
-      maxPendingWrites: 10,
-      maxUnackedWriteBytes: 1 << 24,
-      maxInFlightWrites: 4,
-      connectTimeoutMs: 60_000,
-      heartbeatMarginMs: 5_000,
-    },
-    (listener) => {
-      link = listener;
-      return channel;
-    },
-    backoff,
-    events,
-    new Requests(new Emitter()),
-    store,
-  );
-  return { engine, link: () => link, sent, changes, events };
-}
-
-/** An engine on a channel that records what it sends, welcomed, with the listener to feed it frames. */
-async function welcomed(store = new MemoryStore(), backoff = new Backoff(100, 1000)) {
-  const { engine, link: current, sent, changes, events } = engineOn(store, backoff);
-  const connected = engine.connect();
-  while (!current()) await new Promise((r) => setImmediate(r));
-  const link = current()!;
-  link.onOpen();
-  link.onFrame(create(ServerFrameSchema, { body: { case: "welcome", value: { userId: "u", deviceId: "phone" } } }));
-  await connected;
-  return { engine, link, sent, changes, events };
 }
 
 function resyncPosition(f: ClientFrame | undefined) {

@@ -1,16 +1,12 @@
 // A durable offline store that fails saves (a full quota, a closed database) or a load: what the app is
 // told, what the store holds at close, and that nothing of the client runs after close. The stores are
 // MemoryStore subclasses that say they are durable and fail on purpose; the connection, where one is
-// needed, is the engine's Connector fed frame by frame (engine-snapshot.test.ts does the same).
+// needed, is the engine's Connector fed frame by frame (engine-harness.ts).
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { create } from "@bufbuild/protobuf";
 import { Backoff } from "../src/backoff.js";
-import { type ClientEvents, type FrameChannel, type FrameListener, SyncEngine } from "../src/engine.js";
 import { type HandoffError, HandoffClient, MemoryStore, type StoredState } from "../src/index.js";
-import { Emitter } from "../src/events.js";
-import { type ClientFrame, ServerFrameSchema } from "../src/gen/handoff/v1/handoff_pb.js";
-import { Requests } from "../src/requests.js";
+import { welcomed } from "./engine-harness.js";
 import { until } from "./harness.js";
 
 /** Durable; fails every save while `failing`, and waits for `held` before answering a save. */
@@ -112,46 +108,15 @@ test("a load that failed is tried again by the next ready()", async () => {
   }
 });
 
-/** An engine on a channel that records what it sends, welcomed; by default every backoff is 30 s (no timer fires in a test). */
-async function welcomedEngine(store: MemoryStore, backoff = new Backoff(60_000, 60_000, () => 0.5)) {
-  const sent: ClientFrame[] = [];
-  let link: FrameListener | undefined;
-  const channel: FrameChannel = { send: (f) => sent.push(f), close: () => {}, abort: () => {} };
-  const engine = new SyncEngine(
-    {
-      followAll: true,
-      followDocuments: [],
-      followPrefixes: [],
-      clientName: "test",
-      maxPendingWrites: 10,
-      maxUnackedWriteBytes: 1 << 24,
-      maxInFlightWrites: 4,
-      connectTimeoutMs: 60_000,
-      heartbeatMarginMs: 5_000,
-    },
-    (listener) => {
-      link = listener;
-      return channel;
-    },
-    backoff,
-    new Emitter<ClientEvents>(),
-    new Requests(new Emitter()),
-    store,
-  );
-  const connected = engine.connect();
-  await until("a connection attempt", () => link !== undefined);
-  link!.onOpen();
-  link!.onFrame(create(ServerFrameSchema, { body: { case: "welcome", value: { userId: "u", deviceId: "phone" } } }));
-  await connected;
-  return { engine, sent, link: link! };
-}
+/** A backoff of 30 s each time: no timer of it fires in a test. */
+const quiet = () => new Backoff(60_000, 60_000, () => 0.5);
 
 const timers = () => process.getActiveResourcesInfo().filter((r) => r === "Timeout").length;
 
 test("no timer of the client is left once close() resolved, also after a save that failed during the close", async () => {
   const before = timers();
   const store = new FailingStore();
-  const { engine } = await welcomedEngine(store);
+  const { engine } = await welcomed(store, quiet());
   let open!: () => void;
   store.held = new Promise((r) => (open = r));
   const saves = store.saves;
@@ -166,7 +131,7 @@ test("no timer of the client is left once close() resolved, also after a save th
 
 test("writes a close for good dropped leave the store although the save right after it failed", async () => {
   const store = new FailingStore();
-  const { engine, link } = await welcomedEngine(store, new Backoff(5, 20));
+  const { engine, link } = await welcomed(store, new Backoff(5, 20));
   try {
     const write = engine.document("cart").set("f", "x");
     await storeHolds(store, ["f"]);
