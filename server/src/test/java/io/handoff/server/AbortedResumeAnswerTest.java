@@ -10,7 +10,6 @@ import io.handoff.server.engine.ForwardingEngine;
 import io.handoff.server.engine.StoreLimits;
 import io.handoff.server.engine.redis.RedisEngine;
 import io.handoff.server.handoff.HandoffStore;
-import io.lettuce.core.RedisClient;
 import io.lettuce.core.api.StatefulRedisConnection;
 import java.lang.reflect.InvocationTargetException;
 import java.lang.reflect.Proxy;
@@ -43,11 +42,8 @@ class AbortedResumeAnswerTest {
     AnswersHeld engine =
         new AnswersHeld(RedisEngine.connect(url, nodes.prefix, StoreLimits.builder().build()));
     HandoffServer node = nodes.start("n1", engine, b -> b.redisOnLoops(false));
-    RedisClient admin = RedisClient.create(url);
-    nodes.add(admin::shutdown);
-    StatefulRedisConnection<String, String> control = admin.connect();
-    nodes.add(control::close);
-    String presenceKey = nodes.prefix + "{u}:pr";
+    StatefulRedisConnection<String, String> control = nodes.control(url);
+    String presenceKey = nodes.presenceKey("u");
 
     TestDevice laptop = nodes.add(TestDevice.connect(node.port(), TestServer.token("u", "laptop")));
     laptop.send(ClientFrame.newBuilder().setHello(Hello.getDefaultInstance()));

@@ -3,17 +3,13 @@ package io.handoff.server;
 import static io.handoff.server.RedisSignals.pid;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import io.handoff.protocol.v1.ClientFrame;
-import io.handoff.protocol.v1.Hello;
 import io.handoff.server.engine.StoreLimits;
 import io.handoff.server.engine.redis.RedisEngine;
 import io.handoff.server.handoff.HandoffLimits;
 import io.lettuce.core.RedisURI;
-import io.lettuce.core.cluster.RedisClusterClient;
 import io.lettuce.core.cluster.SlotHash;
 import io.lettuce.core.cluster.api.StatefulRedisClusterConnection;
 import java.time.Duration;
-import java.util.concurrent.atomic.AtomicReference;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 
@@ -49,12 +45,7 @@ class ClusterStopTakeBackTest {
                     .drainTimeout(Duration.ZERO)
                     .closeTimeout(Duration.ofMillis(1))
                     .handoffLimits(HandoffLimits.builder().presenceTtl(PRESENCE_TTL).build()));
-    RedisClusterClient admin =
-        RedisClusterClient.create(cluster.seeds().stream().map(RedisURI::create).toList());
-    nodes.add(admin::shutdown);
-    StatefulRedisClusterConnection<String, String> control = admin.connect();
-    nodes.add(control::close);
-    String presenceKey = nodes.prefix + "{u}:pr";
+    StatefulRedisClusterConnection<String, String> control = nodes.clusterControl(cluster.seeds());
     RedisURI shard = control.getPartitions().getPartitionBySlot(SlotHash.getSlot("u")).getUri();
 
     // The user's channel is subscribed: the laptop's Hello has one store call, its script.
@@ -62,27 +53,12 @@ class ClusterStopTakeBackTest {
     assertTrue(phone.hello().hasWelcome());
 
     String paused = nodes.pause(pid(shard));
-    TestDevice laptop = nodes.add(TestDevice.connect(node.port(), TestServer.token("u", "laptop")));
-    laptop.send(ClientFrame.newBuilder().setHello(Hello.getDefaultInstance()));
-    Conditions.await(
-        "the laptop's resume sent", () -> node.hub().sessions() == 2, Duration.ofSeconds(10));
+    HeldResumes.resumeSent(nodes, node, "u", "laptop");
     node.close();
     engine.close(); // As a stopping process does (NodeRun), the shard still paused.
     nodes.resume(paused);
 
-    AtomicReference<String> entry = new AtomicReference<>();
-    try {
-      Conditions.await(
-          "the laptop's presence entry written by the held script, and offline",
-          () -> {
-            entry.set(control.sync().hget(presenceKey, "laptop"));
-            return entry.get() != null && entry.get().startsWith("0|");
-          },
-          Duration.ofSeconds(20),
-          Duration.ofMillis(10));
-    } catch (AssertionError e) {
-      throw new AssertionError(
-          e.getMessage() + "; the entry (online|connection|seen|deadline): " + entry.get(), e);
-    }
+    HeldResumes.awaitOfflineEntry(
+        "laptop", () -> control.sync().hget(nodes.presenceKey("u"), "laptop"));
   }
 }

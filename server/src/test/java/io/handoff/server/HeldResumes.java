@@ -10,6 +10,7 @@ import io.lettuce.core.RedisClient;
 import io.lettuce.core.api.StatefulRedisConnection;
 import java.time.Duration;
 import java.util.concurrent.atomic.AtomicReference;
+import java.util.function.Supplier;
 
 /** Steps of the tests whose resume scripts a paused Redis ({@link RedisProcess#pause()}) holds. */
 final class HeldResumes {
@@ -27,18 +28,43 @@ final class HeldResumes {
   }
 
   /**
+   * {@code device} of {@code user} connects to {@code node} and sends its Hello; returns once the
+   * node registered its session, so its resume is on its way to the store (which a paused Redis
+   * holds).
+   */
+  static TestDevice resumeSent(Nodes nodes, HandoffServer node, String user, String device) {
+    int sessions = node.hub().sessions();
+    TestDevice d = nodes.add(TestDevice.connect(node.port(), TestServer.token(user, device)));
+    d.send(ClientFrame.newBuilder().setHello(Hello.getDefaultInstance()));
+    Conditions.await(
+        "the " + device + "'s resume sent",
+        () -> node.hub().sessions() == sessions + 1,
+        Duration.ofSeconds(10));
+    return d;
+  }
+
+  /**
    * Waits, once {@code redis} runs again, until the held script wrote {@code device}'s presence
    * entry of {@code user} and the entry is offline; returns that entry.
    */
   static String awaitOfflineEntry(Nodes nodes, RedisProcess redis, String user, String device) {
-    String presenceKey = nodes.prefix + "{" + user + "}:pr";
-    AtomicReference<String> entry = new AtomicReference<>();
     try (RedisClient admin = RedisClient.create(redis.url());
         StatefulRedisConnection<String, String> control = admin.connect()) {
+      return awaitOfflineEntry(device, () -> control.sync().hget(nodes.presenceKey(user), device));
+    }
+  }
+
+  /**
+   * Waits until {@code device}'s presence entry, as {@code entryNow} reads it, is written by the
+   * held script and offline; returns that entry.
+   */
+  static String awaitOfflineEntry(String device, Supplier<String> entryNow) {
+    AtomicReference<String> entry = new AtomicReference<>();
+    try {
       Conditions.await(
           "the " + device + "'s presence entry written by the held script, and offline",
           () -> {
-            entry.set(control.sync().hget(presenceKey, device));
+            entry.set(entryNow.get());
             return entry.get() != null && entry.get().startsWith("0|");
           },
           Duration.ofSeconds(20),

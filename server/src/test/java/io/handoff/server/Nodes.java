@@ -6,6 +6,11 @@ import io.handoff.server.engine.Engine;
 import io.handoff.server.engine.StoreLimits;
 import io.handoff.server.engine.memory.MemoryEngine;
 import io.handoff.server.engine.redis.RedisEngine;
+import io.lettuce.core.RedisClient;
+import io.lettuce.core.RedisURI;
+import io.lettuce.core.api.StatefulRedisConnection;
+import io.lettuce.core.cluster.RedisClusterClient;
+import io.lettuce.core.cluster.api.StatefulRedisClusterConnection;
 import java.time.Clock;
 import java.util.ArrayList;
 import java.util.LinkedHashSet;
@@ -93,6 +98,28 @@ final class Nodes implements AutoCloseable {
     add(c);
     c.connect().get(10, TimeUnit.SECONDS);
     return c;
+  }
+
+  /** A connection of the test's own to the Redis at {@code url}, closed with the nodes. */
+  StatefulRedisConnection<String, String> control(String url) {
+    RedisClient admin = RedisClient.create(url);
+    add(admin::shutdown);
+    return add(admin.connect());
+  }
+
+  /**
+   * A connection of the test's own to the Redis Cluster of {@code seeds}, closed with the nodes.
+   */
+  StatefulRedisClusterConnection<String, String> clusterControl(List<String> seeds) {
+    RedisClusterClient admin =
+        RedisClusterClient.create(seeds.stream().map(RedisURI::create).toList());
+    add(admin::shutdown);
+    return add(admin.connect());
+  }
+
+  /** The key of {@code user}'s presence hash (a field per device) under these nodes' prefix. */
+  String presenceKey(String user) {
+    return prefix + "{" + user + "}:pr";
   }
 
   /** Closes {@code c} with the nodes. */

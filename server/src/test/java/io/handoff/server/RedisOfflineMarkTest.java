@@ -2,8 +2,6 @@ package io.handoff.server;
 
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import io.handoff.protocol.v1.ClientFrame;
-import io.handoff.protocol.v1.Hello;
 import io.handoff.server.engine.StoreLimits;
 import io.handoff.server.engine.redis.RedisEngine;
 import io.handoff.server.handoff.HandoffLimits;
@@ -81,10 +79,7 @@ class RedisOfflineMarkTest {
     assertTrue(phone.hello().hasWelcome());
 
     redis.pause();
-    TestDevice laptop = nodes.add(TestDevice.connect(node.port(), TestServer.token("u", "laptop")));
-    laptop.send(ClientFrame.newBuilder().setHello(Hello.getDefaultInstance()));
-    Conditions.await(
-        "the laptop's resume sent", () -> node.hub().sessions() == 2, Duration.ofSeconds(10));
+    TestDevice laptop = HeldResumes.resumeSent(nodes, node, "u", "laptop");
     laptop.abort();
     Conditions.await(
         "the node saw the laptop's connection end",

@@ -2,14 +2,11 @@ package io.handoff.server;
 
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import io.handoff.protocol.v1.ClientFrame;
 import io.handoff.protocol.v1.DevicePresence;
-import io.handoff.protocol.v1.Hello;
 import io.handoff.protocol.v1.ServerFrame;
 import io.handoff.server.engine.StoreLimits;
 import io.handoff.server.engine.redis.RedisEngine;
 import io.handoff.server.handoff.HandoffLimits;
-import io.lettuce.core.RedisClient;
 import io.lettuce.core.api.StatefulRedisConnection;
 import java.time.Duration;
 import java.util.concurrent.atomic.AtomicReference;
@@ -102,24 +99,10 @@ class RedisTakeBackTest {
     // No wait for writes in flight, a short close: the node is done waiting for the phone's offline
     // mark (which the paused Redis holds too) before the laptop's resume times out.
     HandoffServer node = node(Duration.ZERO, Duration.ofMillis(1));
-    TestDevice phone = nodes.add(TestDevice.connect(node.port(), TestServer.token("u", "phone")));
-    // The user's channel is subscribed: the laptop's Hello has one store call, its script.
-    assertTrue(phone.hello().hasWelcome());
-
-    redis.pause();
     // A command on the node's shared Redis connection (sent from no event loop: a timer's retry),
     // held in the paused Redis before the laptop's script.
-    engine.handoff().presence("u");
-    TestDevice laptop = nodes.add(TestDevice.connect(node.port(), TestServer.token("u", "laptop")));
-    laptop.send(ClientFrame.newBuilder().setHello(Hello.getDefaultInstance()));
-    // Registered, and its script sent in the same task of its event loop, before the drain's.
-    Conditions.await(
-        "the laptop's resume sent", () -> node.hub().sessions() == 2, Duration.ofSeconds(10));
-    node.close();
-    engine.close(); // As a stopping process does (NodeRun), Redis still paused.
-    redis.resume();
-
-    HeldResumes.awaitOfflineEntry(nodes, redis, "u", "laptop");
+    laptopsResumeHeld(node, () -> engine.handoff().presence("u"));
+    stopAndAwaitTheTakeBack(node);
   }
 
   /**
@@ -133,12 +116,8 @@ class RedisTakeBackTest {
   void aNodeWithRedisOffItsLoopsThatStopsWhileAResumeScriptIsHeldTakesTheDeviceBack()
       throws Exception {
     HandoffServer node = node(Duration.ZERO, Duration.ofMillis(1), false);
-    laptopsResumeHeld(node);
-    node.close();
-    engine.close(); // As a stopping process does (NodeRun), Redis still paused.
-    redis.resume();
-
-    HeldResumes.awaitOfflineEntry(nodes, redis, "u", "laptop");
+    laptopsResumeHeld(node, () -> {});
+    stopAndAwaitTheTakeBack(node);
   }
 
   /**
@@ -151,42 +130,52 @@ class RedisTakeBackTest {
   void aNodeThatAbortsWhileAResumeScriptIsHeldSendsNoTakeBackAsACrashedOneCouldNot()
       throws Exception {
     HandoffServer node = node();
-    laptopsResumeHeld(node);
+    laptopsResumeHeld(node, () -> {});
     node.abort();
     engine.close(); // Everything the node and its engine sent is on its way before Redis runs it.
     redis.resume();
 
-    String presenceKey = nodes.prefix + "{u}:pr";
+    String presenceKey = nodes.presenceKey("u");
+    StatefulRedisConnection<String, String> control = nodes.control(redis.url());
     AtomicReference<String> entry = new AtomicReference<>();
-    try (RedisClient admin = RedisClient.create(redis.url());
-        StatefulRedisConnection<String, String> control = admin.connect()) {
-      Conditions.await(
-          "the held script wrote the laptop's presence entry",
-          () -> {
-            entry.set(control.sync().hget(presenceKey, "laptop"));
-            return entry.get() != null;
-          },
-          Duration.ofSeconds(20),
-          Duration.ofMillis(10));
-      // Read once Redis ran everything it held: a take-back the node sent is run by now too.
-      entry.set(control.sync().hget(presenceKey, "laptop"));
-    }
+    Conditions.await(
+        "the held script wrote the laptop's presence entry",
+        () -> {
+          entry.set(control.sync().hget(presenceKey, "laptop"));
+          return entry.get() != null;
+        },
+        Duration.ofSeconds(20),
+        Duration.ofMillis(10));
+    // Read once Redis ran everything it held: a take-back the node sent is run by now too.
+    entry.set(control.sync().hget(presenceKey, "laptop"));
     assertTrue(entry.get().startsWith("1|"), "online as the held script left it: " + entry.get());
   }
 
   /**
-   * The phone of user u welcomed on {@code node}, then Redis paused and the laptop's Hello sent:
-   * its resume script is on its way, held in the paused Redis.
+   * The phone of user u welcomed on {@code node} (the user's channel subscribed: the laptop's Hello
+   * has one store call, its script), then Redis paused, {@code whilePaused} run, and the laptop's
+   * Hello sent: registered, and its resume script sent in the same task of its event loop (before a
+   * drain's), held in the paused Redis.
    */
-  private void laptopsResumeHeld(HandoffServer node) throws Exception {
+  private void laptopsResumeHeld(HandoffServer node, Runnable whilePaused) throws Exception {
     TestDevice phone = nodes.add(TestDevice.connect(node.port(), TestServer.token("u", "phone")));
     assertTrue(phone.hello().hasWelcome());
 
     redis.pause();
-    TestDevice laptop = nodes.add(TestDevice.connect(node.port(), TestServer.token("u", "laptop")));
-    laptop.send(ClientFrame.newBuilder().setHello(Hello.getDefaultInstance()));
-    Conditions.await(
-        "the laptop's resume sent", () -> node.hub().sessions() == 2, Duration.ofSeconds(10));
+    whilePaused.run();
+    HeldResumes.resumeSent(nodes, node, "u", "laptop");
+  }
+
+  /**
+   * {@code node} stops, and its engine closes as a stopping process's does (NodeRun), Redis still
+   * paused; once Redis runs again, the held script's entry must end offline: taken back.
+   */
+  private void stopAndAwaitTheTakeBack(HandoffServer node) {
+    node.close();
+    engine.close();
+    redis.resume();
+
+    HeldResumes.awaitOfflineEntry(nodes, redis, "u", "laptop");
   }
 
   private HandoffServer node() throws Exception {

@@ -17,7 +17,6 @@ import io.handoff.server.engine.ForwardingEngine;
 import io.handoff.server.engine.NodeIdInUseException;
 import io.handoff.server.engine.StoreLimits;
 import io.handoff.server.engine.redis.RedisEngine;
-import io.lettuce.core.RedisClient;
 import io.lettuce.core.api.StatefulRedisConnection;
 import io.lettuce.core.codec.StringCodec;
 import io.lettuce.core.output.StatusOutput;
@@ -86,10 +85,7 @@ class ResumeStormTest {
                     // Every device upgrades before the first says Hello.
                     .handshakeTimeout(Duration.ofMinutes(2))
                     .maxResumes(IN_FLIGHT, WAITING));
-    RedisClient admin = RedisClient.create(redis.url());
-    nodes.add(admin::shutdown);
-    StatefulRedisConnection<String, String> control = admin.connect();
-    nodes.add(control::close);
+    StatefulRedisConnection<String, String> control = nodes.control(redis.url());
 
     List<TestDevice> devices = new ArrayList<>();
     for (int i = 0; i < DEVICES; i++) {

@@ -7,7 +7,6 @@ import io.handoff.protocol.CloseCode;
 import io.handoff.protocol.v1.ClientFrame;
 import io.handoff.protocol.v1.Hello;
 import io.handoff.server.handoff.HandoffLimits;
-import io.lettuce.core.RedisClient;
 import io.lettuce.core.api.StatefulRedisConnection;
 import java.nio.charset.StandardCharsets;
 import java.time.Clock;
@@ -51,11 +50,8 @@ class ResumeTakeBackAcrossNodesTest {
             Clock.offset(Clock.systemUTC(), Duration.ofSeconds(10)),
             presence);
     HandoffServer behind = nodes.redis(url, "behind", Clock.systemUTC(), presence);
-    RedisClient admin = RedisClient.create(url);
-    nodes.add(admin::shutdown);
-    StatefulRedisConnection<String, String> control = admin.connect();
-    nodes.add(control::close);
-    String presenceKey = nodes.prefix + "{u}:pr";
+    StatefulRedisConnection<String, String> control = nodes.control(url);
+    String presenceKey = nodes.presenceKey("u");
 
     // The phone keeps the user's channel subscribed on the first node: the laptop's resume there
     // is one script.

@@ -7,7 +7,6 @@ import io.handoff.protocol.v1.Hello;
 import io.handoff.server.engine.StoreLimits;
 import io.handoff.server.engine.redis.RedisEngine;
 import io.handoff.server.handoff.HandoffLimits;
-import io.lettuce.core.RedisClient;
 import io.lettuce.core.api.StatefulRedisConnection;
 import java.nio.charset.StandardCharsets;
 import java.time.Clock;
@@ -64,11 +63,8 @@ class StopTakeBackAcrossNodesTest {
                     .build(),
                 otherEngine,
                 new FakeScheduler()));
-    RedisClient admin = RedisClient.create(url);
-    nodes.add(admin::shutdown);
-    StatefulRedisConnection<String, String> control = admin.connect();
-    nodes.add(control::close);
-    String presenceKey = nodes.prefix + "{u}:pr";
+    StatefulRedisConnection<String, String> control = nodes.control(url);
+    String presenceKey = nodes.presenceKey("u");
 
     // The phone keeps the user's channel subscribed on the stopping node: the laptop's Hello there
     // is one store call, its resume script.
