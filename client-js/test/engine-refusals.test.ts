@@ -7,11 +7,9 @@ import { test } from "node:test";
 import { create } from "@bufbuild/protobuf";
 import { Backoff } from "../src/backoff.js";
 import { HandoffError } from "../src/errors.js";
-import { type ClientEvents, type FrameChannel, type FrameListener, SyncEngine } from "../src/engine.js";
-import { Emitter } from "../src/events.js";
 import { type ClientFrame, ErrorCode, ErrorSchema as ErrorFrameSchema, type ServerFrame, ServerFrameSchema } from "../src/gen/handoff/v1/handoff_pb.js";
-import { Requests } from "../src/requests.js";
 import { MemoryStore } from "../src/store.js";
+import { engineOn, firstLink } from "./engine-harness.js";
 
 async function welcomed(tokens: string[], follow: string[] = []) {
   const o = await opened(tokens, follow);
@@ -25,38 +23,17 @@ const welcome = () =>
 
 /** An engine whose connection is open, its Hello sent, no Welcome yet. */
 async function opened(tokens: string[], follow: string[] = [], window = 4, backoff = new Backoff(1, 2)) {
-  const sent: ClientFrame[] = [];
-  let link: FrameListener | undefined;
-  const channel: FrameChannel = { send: (f) => sent.push(f), close: () => {}, abort: () => {} };
-  const events = new Emitter<ClientEvents>();
+  const { engine, link, sent, events } = engineOn(new MemoryStore(), backoff, {
+    followAll: follow.length === 0,
+    followDocuments: follow,
+    maxInFlightWrites: window,
+    refreshToken: async () => tokens.shift(),
+  });
   const errors: HandoffError[] = [];
   events.on("error", (e) => errors.push(e));
-  const engine = new SyncEngine(
-    {
-      followAll: follow.length === 0,
-      followDocuments: follow,
-      followPrefixes: [],
-      clientName: "test",
-      maxPendingWrites: 10,
-      maxUnackedWriteBytes: 1 << 24,
-      maxInFlightWrites: window,
-      connectTimeoutMs: 60_000,
-      heartbeatMarginMs: 5_000,
-      refreshToken: async () => tokens.shift(),
-    },
-    (listener) => {
-      link = listener;
-      return channel;
-    },
-    backoff,
-    events,
-    new Requests(new Emitter()),
-    new MemoryStore(),
-  );
   const connected = engine.connect();
-  while (!link) await new Promise((r) => setImmediate(r));
-  link.onOpen();
-  return { engine, link: () => link!, sent, errors, connected };
+  (await firstLink(link)).onOpen();
+  return { engine, link: () => link()!, sent, errors, connected };
 }
 
 const refreshes = (sent: ClientFrame[]) => sent.filter((f) => f.body.case === "refreshToken");

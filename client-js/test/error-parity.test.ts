@@ -6,11 +6,10 @@ import { test } from "node:test";
 import { create } from "@bufbuild/protobuf";
 import { Backoff } from "../src/backoff.js";
 import type { HandoffError } from "../src/errors.js";
-import { type ClientEvents, type FrameChannel, type FrameListener, SyncEngine } from "../src/engine.js";
-import { Emitter } from "../src/events.js";
+import type { FrameChannel, FrameListener, SyncEngine } from "../src/engine.js";
 import { type ClientFrame, ClientFrameSchema, ErrorCode, type ServerFrame, ServerFrameSchema } from "../src/gen/handoff/v1/handoff_pb.js";
-import { Requests } from "../src/requests.js";
 import { MemoryStore } from "../src/store.js";
+import { engineOn, firstLink } from "./engine-harness.js";
 
 /** An engine whose connection is open, its Hello sent, no Welcome yet; every state and error recorded. */
 async function opened(
@@ -22,44 +21,24 @@ async function opened(
     connector?: (listener: FrameListener) => FrameChannel;
   } = {},
 ) {
-  const sent: ClientFrame[] = [];
-  let link: FrameListener | undefined;
-  const channel: FrameChannel = { send: (f) => sent.push(f), close: () => {}, abort: () => {} };
-  const events = new Emitter<ClientEvents>();
+  const { engine, link, sent, events } = engineOn(
+    new MemoryStore(),
+    new Backoff(1, 2),
+    {
+      maxPendingWrites: options.maxPendingWrites ?? 10,
+      refreshToken: options.refreshToken ?? (options.tokens ? async () => options.tokens!.shift() : undefined),
+    },
+    options.connector,
+  );
   const errors: HandoffError[] = [];
   const states: [string, number, string][] = [];
   events.on("error", (e) => errors.push(e));
   events.on("state", (s, code, reason) => states.push([s, code, reason]));
-  const engine = new SyncEngine(
-    {
-      followAll: true,
-      followDocuments: [],
-      followPrefixes: [],
-      clientName: "test",
-      maxPendingWrites: options.maxPendingWrites ?? 10,
-      maxUnackedWriteBytes: 1 << 24,
-      maxInFlightWrites: 4,
-      connectTimeoutMs: 60_000,
-      heartbeatMarginMs: 5_000,
-      refreshToken: options.refreshToken ?? (options.tokens ? async () => options.tokens!.shift() : undefined),
-    },
-    options.connector ??
-      ((listener) => {
-        link = listener;
-        return channel;
-      }),
-    new Backoff(1, 2),
-    events,
-    new Requests(new Emitter()),
-    new MemoryStore(),
-  );
   options.beforeConnect?.(engine);
   const connected = engine.connect();
   connected.catch(() => {});
-  if (options.connector) return { engine, link: () => link!, sent, errors, states, connected };
-  while (!link) await new Promise((r) => setImmediate(r));
-  link.onOpen();
-  return { engine, link: () => link!, sent, errors, states, connected };
+  if (!options.connector) (await firstLink(link)).onOpen();
+  return { engine, link: () => link()!, sent, errors, states, connected };
 }
 
 const welcome = (userId = "u", deviceId = "phone") =>
