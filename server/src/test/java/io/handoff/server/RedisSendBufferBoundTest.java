@@ -21,8 +21,7 @@ class RedisSendBufferBoundTest {
 
   @AfterEach
   void tearDown() {
-    redis.resume();
-    nodes.close();
+    nodes.close(); // Resumes the Redis first if a test left it paused.
   }
 
   @Test

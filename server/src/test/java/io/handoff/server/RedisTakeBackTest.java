@@ -31,8 +31,7 @@ class RedisTakeBackTest {
 
   @AfterEach
   void tearDown() {
-    redis.resume();
-    nodes.close();
+    nodes.close(); // Resumes the Redis first if a test left it paused.
   }
 
   /**
