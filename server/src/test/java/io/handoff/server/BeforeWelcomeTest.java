@@ -19,7 +19,6 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.stream.Collectors;
-import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
@@ -30,20 +29,10 @@ import org.junit.jupiter.api.Test;
  * whose answer the store holds), or its own resume's answer held by the store. The documents'
  * frames never come before the Welcome, and each version comes once, in order.
  */
-class BeforeWelcomeTest {
-  private final Nodes nodes = new Nodes();
-  private GatedEngine engine;
-  private HandoffServer node;
-
+class BeforeWelcomeTest extends OnGatedNode {
   @BeforeEach
   void start() throws Exception {
-    engine = new GatedEngine(new MemoryEngine(StoreLimits.builder().build()));
-    node = nodes.start("a", engine, b -> b.maxResumes(1, 4));
-  }
-
-  @AfterEach
-  void stop() {
-    nodes.close();
+    startNode("a", b -> b.maxResumes(1, 4));
   }
 
   /**

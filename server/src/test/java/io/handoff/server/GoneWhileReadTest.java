@@ -20,7 +20,6 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.function.Predicate;
 import java.util.stream.Collectors;
-import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 
@@ -32,26 +31,18 @@ import org.junit.jupiter.params.provider.ValueSource;
  * document's next version; not only when the document is written again. On the in-memory store and
  * on Redis, whose answers and events come on other threads.
  */
-class GoneWhileReadTest {
+class GoneWhileReadTest extends OnGatedNode {
   private static final Duration BOUND = Duration.ofSeconds(20);
-
-  private final Nodes nodes = new Nodes();
-  private GatedEngine engine;
-  private HandoffServer node;
-
-  @AfterEach
-  void stop() {
-    nodes.close();
-  }
 
   private void start(String store) throws Exception {
     StoreLimits limits = StoreLimits.builder().build();
-    engine =
-        new GatedEngine(
-            store.equals("redis")
-                ? RedisEngine.connect(RedisProcess.sharedUrl(), nodes.prefix, limits)
-                : new MemoryEngine(limits));
-    node = nodes.start("a", engine, limits);
+    startNode(
+        "a",
+        store.equals("redis")
+            ? RedisEngine.connect(RedisProcess.sharedUrl(), nodes.prefix, limits)
+            : new MemoryEngine(limits),
+        limits,
+        b -> {});
   }
 
   /**

@@ -12,15 +12,11 @@ import io.handoff.protocol.v1.OfferActivity;
 import io.handoff.protocol.v1.Ping;
 import io.handoff.protocol.v1.PublishActivity;
 import io.handoff.protocol.v1.ServerFrame;
-import io.handoff.server.engine.StoreLimits;
-import io.handoff.server.engine.memory.MemoryEngine;
 import io.handoff.server.handoff.HandoffLimits;
-import java.time.Clock;
 import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Set;
-import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -31,44 +27,19 @@ import org.junit.jupiter.api.Test;
  * KiB, and no bound of the node's covered them. Real sockets; the memory engine behind a {@link
  * GatedEngine} that holds the activity publishes it is asked to.
  */
-class HandoffRequestBoundsTest {
+class HandoffRequestBoundsTest extends OnGatedNode {
   private static final int SENT = 100;
 
-  private GatedEngine engine;
-  private HandoffServer node;
-  private final List<TestDevice> devices = new ArrayList<>();
-
-  @AfterEach
-  void stop() {
-    devices.forEach(TestDevice::close);
-    if (node != null) {
-      node.close();
-    }
-    if (engine != null) {
-      engine.close();
-    }
-  }
-
-  private void start() throws InterruptedException {
-    StoreLimits limits = StoreLimits.builder().build();
-    engine = new GatedEngine(new MemoryEngine(limits, Clock.systemUTC()));
-    ServerConfig b =
-        ServerConfig.builder()
-            .host("127.0.0.1")
-            .port(0)
-            .nodeId("handoff-bounds")
-            .jwtSecret(TestServer.SECRET)
-            .storeLimits(limits)
-            // A rate far above what this test sends: the rate is not what bounds the requests a
-            // store holds (at the default 20/s it bounds them only by how long the store holds).
-            .handoffLimits(HandoffLimits.builder().maxRequestsPerSecond(10_000).build())
-            .build();
-    node = HandoffServer.start(b, engine, Scheduler.system());
+  private void start() throws Exception {
+    startNode(
+        "handoff-bounds",
+        // A rate far above what this test sends: the rate is not what bounds the requests a store
+        // holds (at the default 20/s it bounds them only by how long the store holds).
+        b -> b.handoffLimits(HandoffLimits.builder().maxRequestsPerSecond(10_000).build()));
   }
 
   private TestDevice device(String user, String device) {
-    TestDevice d = TestDevice.connect(node.port(), token(user, device));
-    devices.add(d);
+    TestDevice d = nodes.add(TestDevice.connect(node.port(), token(user, device)));
     d.hello();
     return d;
   }

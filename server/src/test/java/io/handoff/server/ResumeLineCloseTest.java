@@ -7,10 +7,7 @@ import io.handoff.protocol.v1.ClientFrame;
 import io.handoff.protocol.v1.Hello;
 import io.handoff.protocol.v1.Ping;
 import io.handoff.protocol.v1.ServerFrame;
-import io.handoff.server.engine.StoreLimits;
-import io.handoff.server.engine.memory.MemoryEngine;
 import java.time.Duration;
-import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
@@ -19,20 +16,10 @@ import org.junit.jupiter.api.Test;
  * read at a time here, one place in the line, the read taken by another user's resume whose answer
  * the store holds) gives up its place: the next device's Hello waits in the line, not refused.
  */
-class ResumeLineCloseTest {
-  private final Nodes nodes = new Nodes();
-  private GatedEngine engine;
-  private HandoffServer node;
-
+class ResumeLineCloseTest extends OnGatedNode {
   @BeforeEach
   void start() throws Exception {
-    engine = new GatedEngine(new MemoryEngine(StoreLimits.builder().build()));
-    node = nodes.start("a", engine, b -> b.maxResumes(1, 1));
-  }
-
-  @AfterEach
-  void stop() {
-    nodes.close();
+    startNode("a", b -> b.maxResumes(1, 1));
   }
 
   @Test

@@ -17,16 +17,12 @@ import io.handoff.protocol.v1.Resync;
 import io.handoff.protocol.v1.ServerFrame;
 import io.handoff.protocol.v1.Snapshot;
 import io.handoff.protocol.v1.SyncReport;
-import io.handoff.server.engine.StoreLimits;
-import io.handoff.server.engine.memory.MemoryEngine;
 import io.handoff.server.transport.TransportConfig;
-import java.time.Clock;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Set;
 import java.util.TreeSet;
 import java.util.function.Consumer;
-import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -37,41 +33,15 @@ import org.junit.jupiter.api.Test;
  * memory engine behind a {@link GatedEngine} that counts (and, when asked, holds) the store's
  * reads.
  */
-class SyncRequestLimitsTest {
-  private GatedEngine engine;
-  private HandoffServer node;
-  private final List<TestDevice> devices = new ArrayList<>();
-
-  @AfterEach
-  void stop() {
-    devices.forEach(TestDevice::close);
-    if (node != null) {
-      node.close();
-    }
-    if (engine != null) {
-      engine.close();
-    }
-  }
-
-  private void start(Consumer<ServerConfig.Builder> customize) throws InterruptedException {
-    StoreLimits limits = StoreLimits.builder().build();
-    engine = new GatedEngine(new MemoryEngine(limits, Clock.systemUTC()));
-    ServerConfig.Builder b =
-        ServerConfig.builder()
-            .host("127.0.0.1")
-            .port(0)
-            .nodeId("sync-limits")
-            .jwtSecret(TestServer.SECRET)
-            .storeLimits(limits)
-            .transport(TransportConfig.builder().eventLoops(1).build());
-    customize.accept(b);
-    node = HandoffServer.start(b.build(), engine, Scheduler.system());
+class SyncRequestLimitsTest extends OnGatedNode {
+  private void start(Consumer<ServerConfig.Builder> customize) throws Exception {
+    startNode(
+        "sync-limits",
+        b -> customize.accept(b.transport(TransportConfig.builder().eventLoops(1).build())));
   }
 
   private TestDevice device(String user, String device) {
-    TestDevice d = TestDevice.connect(node.port(), token(user, device));
-    devices.add(d);
-    return d;
+    return nodes.add(TestDevice.connect(node.port(), token(user, device)));
   }
 
   /** Writes one field to each of {@code documents} of {@code user}, from a device of its own. */
