@@ -45,7 +45,20 @@ async function openClient(user: string, device: string, storeKey?: string): Prom
       );
       client.on("state", (s: string, code: number) => states.push([s, code]));
       client.on("error", (e: any) => errors.push(`${e.code}: ${e.message}`));
-      (window as any).t = { m, client, store, log, states, errors };
+      // How many writes the saved state under `key` holds, read from IndexedDB directly (the client
+      // holds the store itself).
+      const storedWrites = (key: string) =>
+        new Promise<number>((done) => {
+          const open = indexedDB.open("handoff", 1);
+          open.onsuccess = () => {
+            const get = open.result.transaction("state", "readonly").objectStore("state").get(key);
+            get.onsuccess = () => {
+              open.result.close();
+              done(get.result?.writes.length ?? 0);
+            };
+          };
+        });
+      (window as any).t = { m, client, store, log, states, errors, storedWrites };
     },
     [user, device, storeKey] as const,
   );
@@ -87,18 +100,7 @@ describe("browser client and its offline store", () => {
       );
     });
     await a.waitForFunction(
-      (key) =>
-        new Promise<boolean>((done) => {
-          // Read the saved state directly (the client holds the store itself).
-          const open = indexedDB.open("handoff", 1);
-          open.onsuccess = () => {
-            const get = open.result.transaction("state", "readonly").objectStore("state").get(key);
-            get.onsuccess = () => {
-              open.result.close();
-              done((get.result?.writes.length ?? 0) === 2);
-            };
-          };
-        }),
+      async (key) => (await (window as any).t.storedWrites(key)) === 2,
       `${user}:laptop`,
     );
 
@@ -284,17 +286,7 @@ describe("browser client and its offline store", () => {
       const written = t.client.document("cart").set("book", "1");
       // Wait until the write is in IndexedDB, as a page would have it after any pause.
       for (;;) {
-        const n = await new Promise<number>((done) => {
-          const open = indexedDB.open("handoff", 1);
-          open.onsuccess = () => {
-            const get = open.result.transaction("state", "readonly").objectStore("state").get(key);
-            get.onsuccess = () => {
-              open.result.close();
-              done(get.result?.writes.length ?? 0);
-            };
-          };
-        });
-        if (n === 1) break;
+        if ((await t.storedWrites(key)) === 1) break;
         await new Promise((r) => setTimeout(r, 20));
       }
       await t.client.close();
@@ -334,17 +326,7 @@ describe("browser client and its offline store", () => {
       // another page asks for a new version of the database.
       (await t.store.db).close();
       void t.client.document("cart").set("book", "1").catch(() => {});
-      const stored = () =>
-        new Promise<number>((done) => {
-          const open = indexedDB.open("handoff", 1);
-          open.onsuccess = () => {
-            const get = open.result.transaction("state", "readonly").objectStore("state").get(key);
-            get.onsuccess = () => {
-              open.result.close();
-              done(get.result?.writes.length ?? 0);
-            };
-          };
-        });
+      const stored = (): Promise<number> => t.storedWrites(key);
       const deadline = Date.now() + 10_000;
       while ((await stored()) !== 1 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
       const saved = (await stored()) === 1;
