@@ -18,6 +18,7 @@ import io.handoff.server.engine.redis.RedisEngine;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.function.Consumer;
 import java.util.function.Predicate;
 import java.util.stream.Collectors;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -33,6 +34,8 @@ import org.junit.jupiter.params.provider.ValueSource;
  */
 class GoneWhileReadTest extends OnGatedNode {
   private static final Duration BOUND = Duration.ofSeconds(20);
+  private static final Hello FOLLOWING_OTHER =
+      Hello.newBuilder().setFollow(FollowSpec.newBuilder().addDocuments("other")).build();
 
   private void start(String store) throws Exception {
     StoreLimits limits = StoreLimits.builder().build();
@@ -45,13 +48,18 @@ class GoneWhileReadTest extends OnGatedNode {
         b -> {});
   }
 
+  /** A device of user u, connected to the node. */
+  private TestDevice device(String device) {
+    return nodes.add(TestDevice.connect(node.port(), token("u", device)));
+  }
+
   /**
    * Another device of the user that writes cart and follows only another document: its writes are
    * acked as the store answers them, whatever its stream brings.
    */
   private TestDevice writer(String device) {
-    TestDevice w = nodes.add(TestDevice.connect(node.port(), token("u", device)));
-    w.hello(Hello.newBuilder().setFollow(FollowSpec.newBuilder().addDocuments("other")).build());
+    TestDevice w = device(device);
+    w.hello(FOLLOWING_OTHER);
     return w;
   }
 
@@ -63,23 +71,12 @@ class GoneWhileReadTest extends OnGatedNode {
   @ValueSource(strings = {"memory", "redis"})
   void aResyncOfADocumentCreatedWhileItIsReadIsFollowedByItsFirstVersion(String store)
       throws Exception {
-    start(store);
-    TestDevice d = nodes.add(TestDevice.connect(node.port(), token("u", "d")));
-    d.hello();
-    TestDevice w = writer("w");
-
-    engine.holdReadAnswers(1);
-    long resync =
-        d.send(
-            ClientFrame.newBuilder()
-                .setResync(
-                    Resync.newBuilder().addPositions(Position.newBuilder().setDocument("cart"))));
-    List<ServerFrame> seen = createWhileTheReadIsHeld(d, w, 1);
-    seen.addAll(until(d, f -> f.hasSyncReport() && f.getRequestId() == resync));
-    DocumentSync report = seen.get(seen.size() - 1).getSyncReport().getDocuments(0);
-    assertEquals(DocumentSync.Mode.GONE, report.getMode(), "the read found no cart");
-
-    assertFirstVersionThenTheNext(d, w, 2, seen);
+    requestWhileCartIsCreated(
+        store,
+        Hello.getDefaultInstance(),
+        ClientFrame.newBuilder()
+            .setResync(Resync.newBuilder().addPositions(Position.newBuilder().setDocument("cart"))),
+        GoneWhileReadTest::assertReportedGone);
   }
 
   /**
@@ -90,25 +87,16 @@ class GoneWhileReadTest extends OnGatedNode {
   @ValueSource(strings = {"memory", "redis"})
   void aFollowOfADocumentCreatedWhileItIsReadIsFollowedByItsFirstVersion(String store)
       throws Exception {
-    start(store);
-    TestDevice d = nodes.add(TestDevice.connect(node.port(), token("u", "d")));
-    d.hello(Hello.newBuilder().setFollow(FollowSpec.newBuilder().addDocuments("other")).build());
-    TestDevice w = writer("w");
-
-    engine.holdReadAnswers(1);
-    long follow =
-        d.send(
-            ClientFrame.newBuilder()
-                .setFollow(
-                    Follow.newBuilder().setSpec(FollowSpec.newBuilder().addDocuments("cart"))));
-    List<ServerFrame> seen = createWhileTheReadIsHeld(d, w, 1);
-    seen.addAll(until(d, f -> f.hasSyncReport() && f.getRequestId() == follow));
-    assertEquals(
-        0,
-        seen.get(seen.size() - 1).getSyncReport().getDocumentsCount(),
-        "no position of cart was sent, and the read found none: " + describe(seen));
-
-    assertFirstVersionThenTheNext(d, w, 2, seen);
+    requestWhileCartIsCreated(
+        store,
+        FOLLOWING_OTHER,
+        ClientFrame.newBuilder()
+            .setFollow(Follow.newBuilder().setSpec(FollowSpec.newBuilder().addDocuments("cart"))),
+        seen ->
+            assertEquals(
+                0,
+                seen.get(seen.size() - 1).getSyncReport().getDocumentsCount(),
+                "no position of cart was sent, and the read found none: " + describe(seen)));
   }
 
   /**
@@ -121,7 +109,7 @@ class GoneWhileReadTest extends OnGatedNode {
   void aGapReadThatFindsNoDocumentCreatedAgainWhileItIsReadIsFollowedByItsFirstVersion(String store)
       throws Exception {
     start(store);
-    TestDevice d = nodes.add(TestDevice.connect(node.port(), token("u", "d")));
+    TestDevice d = device("d");
     d.hello();
     TestDevice w = writer("w");
     assertTrue(w.answerTo(w.write("cart", 1, "n", "1")).hasAck());
@@ -139,20 +127,45 @@ class GoneWhileReadTest extends OnGatedNode {
 
     // A device whose write sequence the erasure did not reset creates cart again.
     TestDevice w2 = writer("w2");
-    List<ServerFrame> seen = createWhileTheReadIsHeld(d, w2, 1);
-    seen.addAll(until(d, f -> f.hasSyncReport() && f.getRequestId() == 0));
-    DocumentSync report = seen.get(seen.size() - 1).getSyncReport().getDocuments(0);
-    assertEquals(DocumentSync.Mode.GONE, report.getMode(), "the read found no cart");
+    List<ServerFrame> seen = createWhileTheReadIsHeld(d, w2, 1, 0);
+    assertReportedGone(seen);
 
     assertFirstVersionThenTheNext(d, w2, 2, seen);
   }
 
   /**
+   * On a node on {@code store}: device d (its Hello {@code hello}) sends {@code request}, whose
+   * read of cart finds none, and w creates cart while the read's answer is held; {@code
+   * checkReport} is given what d got up to the request's SyncReport, that last. Then d must get
+   * version 1 at once, and the next.
+   */
+  private void requestWhileCartIsCreated(
+      String store,
+      Hello hello,
+      ClientFrame.Builder request,
+      Consumer<List<ServerFrame>> checkReport)
+      throws Exception {
+    start(store);
+    TestDevice d = device("d");
+    d.hello(hello);
+    TestDevice w = writer("w");
+
+    engine.holdReadAnswers(1);
+    long id = d.send(request);
+    List<ServerFrame> seen = createWhileTheReadIsHeld(d, w, 1, id);
+    checkReport.accept(seen);
+
+    assertFirstVersionThenTheNext(d, w, 2, seen);
+  }
+
+  /**
    * Once a read of cart is made and its answer held: {@code w} creates cart (its write {@code seq})
    * and its Delta reaches {@code d}'s session, held behind the read; then the answer is let go.
-   * Returns what {@code d} got meanwhile (no frame of cart).
+   * Returns what {@code d} got meanwhile (no frame of cart), then up to the read's SyncReport (that
+   * of request {@code reportId}; 0: unasked).
    */
-  private List<ServerFrame> createWhileTheReadIsHeld(TestDevice d, TestDevice w, long seq) {
+  private List<ServerFrame> createWhileTheReadIsHeld(
+      TestDevice d, TestDevice w, long seq, long reportId) {
     Conditions.await("the read made, its answer held", () -> engine.heldReadAnswers() == 1, BOUND);
     int heard = engine.eventsHeard();
     ServerFrame created = w.answerTo(w.write("cart", seq, "n", "created"));
@@ -162,7 +175,14 @@ class GoneWhileReadTest extends OnGatedNode {
     assertEquals(
         0, seen.stream().filter(GoneWhileReadTest::ofCart).count(), "cart held: " + describe(seen));
     engine.releaseReadAnswers();
+    seen.addAll(until(d, f -> f.hasSyncReport() && f.getRequestId() == reportId));
     return seen;
+  }
+
+  /** The read's SyncReport, last of {@code seen}, says GONE: it found no cart. */
+  private static void assertReportedGone(List<ServerFrame> seen) {
+    DocumentSync report = seen.get(seen.size() - 1).getSyncReport().getDocuments(0);
+    assertEquals(DocumentSync.Mode.GONE, report.getMode(), "the read found no cart");
   }
 
   /**
