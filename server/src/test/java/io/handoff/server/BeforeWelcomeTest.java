@@ -44,7 +44,7 @@ class BeforeWelcomeTest extends OnGatedNode {
   void aFollowSentWithTheHelloWhileTheResumeWaitsItsTurnIsAnsweredAfterTheWelcomeEachVersionOnce() {
     Ack first = writeThree("cart");
     holdTheLine();
-    TestDevice d = nodes.add(TestDevice.connect(node.port(), token("u", "d")));
+    TestDevice d = device("d");
     Position held = cartAt(first, 1);
     long hello =
         d.send(
@@ -53,13 +53,7 @@ class BeforeWelcomeTest extends OnGatedNode {
                     Hello.newBuilder()
                         .setFollow(FollowSpec.newBuilder().addDocuments("other"))
                         .addPositions(held)));
-    long follow =
-        d.send(
-            ClientFrame.newBuilder()
-                .setFollow(
-                    Follow.newBuilder()
-                        .setSpec(FollowSpec.newBuilder().addDocuments("cart"))
-                        .addPositions(held)));
+    long follow = d.send(followCart(held));
     List<ServerFrame> seen = new ArrayList<>(d.untilPong());
 
     engine.releaseSyncAnswers();
@@ -77,12 +71,8 @@ class BeforeWelcomeTest extends OnGatedNode {
     }
     assertTrue(
         indexOf(seen, f -> f.hasSyncReport() && f.getRequestId() == follow) > welcome, order);
-    List<Long> versions =
-        seen.stream()
-            .filter(f -> f.hasDelta() && f.getDelta().getDocument().equals("cart"))
-            .map(f -> f.getDelta().getVersion())
-            .toList();
-    assertEquals(List.of(2L, 3L), versions, "cart's deltas, each once, in order: " + order);
+    assertEquals(
+        List.of(2L, 3L), cartDeltaVersions(seen), "cart's deltas, each once, in order: " + order);
   }
 
   /**
@@ -94,7 +84,7 @@ class BeforeWelcomeTest extends OnGatedNode {
   void anUnfollowHandledWhileTheResumeIsReadGetsNoFrameOfTheDocumentAfterItsAnswer() {
     writeThree("cart");
     engine.holdSyncAnswers();
-    TestDevice d = nodes.add(TestDevice.connect(node.port(), token("u", "d")));
+    TestDevice d = device("d");
     long hello = helloWithItsResumeHeld(d);
     long unfollow =
         d.send(
@@ -123,7 +113,7 @@ class BeforeWelcomeTest extends OnGatedNode {
   @Test
   void aWriteSentWithTheHelloWhileTheResumeWaitsItsTurnIsAckedAfterTheWelcomeThatCountsIt() {
     holdTheLine();
-    TestDevice d = nodes.add(TestDevice.connect(node.port(), token("u", "d")));
+    TestDevice d = device("d");
     long hello = d.send(ClientFrame.newBuilder().setHello(Hello.getDefaultInstance()));
     long write = d.send(SessionProtocolTest.write("cart", 1, "item", "apple"));
     List<ServerFrame> seen = new ArrayList<>(d.untilPong());
@@ -164,7 +154,7 @@ class BeforeWelcomeTest extends OnGatedNode {
             .build();
     node = nodes.add(HandoffServer.start(config, engine, time));
     holdTheLine();
-    TestDevice d = nodes.add(TestDevice.connect(node.port(), token("u", "d")));
+    TestDevice d = device("d");
     long hello = d.send(ClientFrame.newBuilder().setHello(Hello.getDefaultInstance()));
     long write = d.send(SessionProtocolTest.write("cart", 1, "item", "apple"));
     List<ServerFrame> seen = new ArrayList<>(d.untilPong());
@@ -195,13 +185,13 @@ class BeforeWelcomeTest extends OnGatedNode {
    */
   @Test
   void aFollowWaitingForTheWelcomeWhenTheNodeDrainsIsAnsweredBeforeShutdown() throws Exception {
-    TestDevice w = nodes.add(TestDevice.connect(node.port(), token("u", "w")));
+    TestDevice w = device("w");
     w.hello();
     String big = "x".repeat(60_000);
     w.answerTo(w.send(SessionProtocolTest.write("big", 1, "a", big)));
     w.answerTo(w.send(SessionProtocolTest.write("big", 2, "b", big)));
     engine.holdSyncAnswers();
-    TestDevice d = nodes.add(TestDevice.connect(node.port(), token("u", "d")));
+    TestDevice d = device("d");
     long hello = helloWithItsResumeHeld(d);
     long follow =
         d.send(
@@ -263,28 +253,16 @@ class BeforeWelcomeTest extends OnGatedNode {
   @Test
   void aFollowWithAPositionWhoseDocumentIsWrittenDuringTheResumeGetsItsDeltasInItsReport() {
     writeThree("cart");
-    TestDevice w = nodes.add(TestDevice.connect(node.port(), token("u", "w2")));
+    TestDevice w = device("w2");
     w.hello();
     engine.holdSyncAnswers();
-    TestDevice d = nodes.add(TestDevice.connect(node.port(), token("u", "d")));
+    TestDevice d = device("d");
     long hello =
-        d.send(
-            ClientFrame.newBuilder()
-                .setHello(
-                    Hello.newBuilder().setFollow(FollowSpec.newBuilder().addDocuments("other"))));
-    Conditions.await(
-        "the resume read, its answer held",
-        () -> engine.heldSyncAnswers() == 1,
-        Duration.ofSeconds(10));
+        helloWithItsResumeHeld(
+            d, Hello.newBuilder().setFollow(FollowSpec.newBuilder().addDocuments("other")).build());
     Ack fourth = w.answerTo(w.send(SessionProtocolTest.write("cart", 1, "n", "4"))).getAck();
     Position held = cartAt(fourth, 4);
-    long follow =
-        d.send(
-            ClientFrame.newBuilder()
-                .setFollow(
-                    Follow.newBuilder()
-                        .setSpec(FollowSpec.newBuilder().addDocuments("cart"))
-                        .addPositions(held)));
+    long follow = d.send(followCart(held));
     List<ServerFrame> seen = new ArrayList<>(d.untilPong());
     w.answerTo(w.send(SessionProtocolTest.write("cart", 2, "n", "5")));
     seen.addAll(d.untilPong());
@@ -312,17 +290,18 @@ class BeforeWelcomeTest extends OnGatedNode {
     assertEquals(5, cart.getToVersion(), order);
     assertEquals(
         0, seen.stream().filter(ServerFrame::hasSnapshot).count(), "no snapshot: " + order);
-    List<Long> versions =
-        seen.stream()
-            .filter(f -> f.hasDelta() && f.getDelta().getDocument().equals("cart"))
-            .map(f -> f.getDelta().getVersion())
-            .toList();
-    assertEquals(List.of(5L), versions, "cart's delta after its position, once: " + order);
+    assertEquals(
+        List.of(5L), cartDeltaVersions(seen), "cart's delta after its position, once: " + order);
+  }
+
+  /** A device of user u, connected to the node. */
+  private TestDevice device(String name) {
+    return nodes.add(TestDevice.connect(node.port(), token("u", name)));
   }
 
   /** Another device of the user writes {@code doc} three times; returns the first write's Ack. */
   private Ack writeThree(String doc) {
-    TestDevice w = nodes.add(TestDevice.connect(node.port(), token("u", "w")));
+    TestDevice w = device("w");
     w.hello();
     Ack first = w.answerTo(w.send(SessionProtocolTest.write(doc, 1, "n", "1"))).getAck();
     w.answerTo(w.send(SessionProtocolTest.write(doc, 2, "n", "2")));
@@ -335,12 +314,34 @@ class BeforeWelcomeTest extends OnGatedNode {
    * GatedEngine#releaseSyncAnswers()}; returns the Hello's request id.
    */
   private long helloWithItsResumeHeld(TestDevice d) {
-    long hello = d.send(ClientFrame.newBuilder().setHello(Hello.getDefaultInstance()));
+    return helloWithItsResumeHeld(d, Hello.getDefaultInstance());
+  }
+
+  /** As {@link #helloWithItsResumeHeld(TestDevice)}, the Hello being {@code hello}. */
+  private long helloWithItsResumeHeld(TestDevice d, Hello hello) {
+    long id = d.send(ClientFrame.newBuilder().setHello(hello));
     Conditions.await(
         "the resume read, its answer held",
         () -> engine.heldSyncAnswers() == 1,
         Duration.ofSeconds(10));
-    return hello;
+    return id;
+  }
+
+  /** A Follow of cart from the device's position {@code held}. */
+  private static ClientFrame.Builder followCart(Position held) {
+    return ClientFrame.newBuilder()
+        .setFollow(
+            Follow.newBuilder()
+                .setSpec(FollowSpec.newBuilder().addDocuments("cart"))
+                .addPositions(held));
+  }
+
+  /** The versions of cart's deltas in {@code seen}, in order. */
+  private static List<Long> cartDeltaVersions(List<ServerFrame> seen) {
+    return seen.stream()
+        .filter(f -> f.hasDelta() && f.getDelta().getDocument().equals("cart"))
+        .map(f -> f.getDelta().getVersion())
+        .toList();
   }
 
   /**
