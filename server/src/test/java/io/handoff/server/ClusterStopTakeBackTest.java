@@ -3,8 +3,6 @@ package io.handoff.server;
 import static io.handoff.server.RedisSignals.pid;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import io.handoff.server.engine.StoreLimits;
-import io.handoff.server.engine.redis.RedisEngine;
 import io.handoff.server.handoff.HandoffLimits;
 import io.lettuce.core.RedisURI;
 import io.lettuce.core.cluster.SlotHash;
@@ -34,15 +32,12 @@ class ClusterStopTakeBackTest {
 
   @Test
   void aNodeThatStopsWhileItsUsersShardHoldsAResumeScriptTakesTheDeviceBack() throws Exception {
-    StoreLimits limits = StoreLimits.builder().build();
-    RedisEngine engine = RedisEngine.connectCluster(cluster.seeds(), nodes.prefix, limits);
     HandoffServer node =
-        nodes.start(
+        nodes.cluster(
+            cluster.seeds(),
             "n1",
-            engine,
             b ->
-                b.storeLimits(limits)
-                    .drainTimeout(Duration.ZERO)
+                b.drainTimeout(Duration.ZERO)
                     .closeTimeout(Duration.ofMillis(1))
                     .handoffLimits(HandoffLimits.builder().presenceTtl(PRESENCE_TTL).build()));
     StatefulRedisClusterConnection<String, String> control = nodes.clusterControl(cluster.seeds());
@@ -55,7 +50,7 @@ class ClusterStopTakeBackTest {
     String paused = nodes.pause(pid(shard));
     HeldResumes.resumeSent(nodes, node, "u", "laptop");
     node.close();
-    engine.close(); // As a stopping process does (NodeRun), the shard still paused.
+    node.engine().close(); // As a stopping process does (NodeRun), the shard still paused.
     nodes.resume(paused);
 
     HeldResumes.awaitOfflineEntry(

@@ -4,8 +4,6 @@ import static io.handoff.server.RedisSignals.pid;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import io.handoff.server.engine.StoreLimits;
-import io.handoff.server.engine.redis.RedisEngine;
 import io.handoff.server.handoff.HandoffLimits;
 import io.lettuce.core.RedisClient;
 import io.lettuce.core.RedisURI;
@@ -42,14 +40,11 @@ class KeeperHungShardTest {
 
   @Test
   void aHungShardDoesNotLetTheOtherShardsUsersPresenceLapse() throws Exception {
-    StoreLimits limits = StoreLimits.builder().build();
     HandoffServer node =
-        nodes.start(
+        nodes.cluster(
+            cluster.seeds(),
             "a",
-            RedisEngine.connectCluster(cluster.seeds(), nodes.prefix, limits),
-            b ->
-                b.storeLimits(limits)
-                    .handoffLimits(HandoffLimits.builder().presenceTtl(PRESENCE_TTL).build()));
+            b -> b.handoffLimits(HandoffLimits.builder().presenceTtl(PRESENCE_TTL).build()));
 
     // Users on the shard to hang, and one user on another shard.
     RedisURI hung = RedisURI.create(cluster.seeds().get(cluster.seeds().size() - 1));

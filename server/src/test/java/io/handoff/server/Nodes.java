@@ -70,8 +70,17 @@ final class Nodes implements AutoCloseable {
 
   /** A node on the Redis Cluster of {@code seeds}. */
   HandoffServer cluster(List<String> seeds, String name) throws Exception {
+    return cluster(seeds, name, b -> {});
+  }
+
+  /**
+   * A node on the Redis Cluster of {@code seeds}, with the default limits and then {@code
+   * customize}.
+   */
+  HandoffServer cluster(List<String> seeds, String name, Consumer<ServerConfig.Builder> customize)
+      throws Exception {
     return start(
-        name, RedisEngine.connectCluster(seeds, prefix, StoreLimits.builder().build()), b -> {});
+        name, RedisEngine.connectCluster(seeds, prefix, StoreLimits.builder().build()), customize);
   }
 
   /** A node on {@code engine} (opened by the caller, closed with the nodes) with {@code limits}. */
