@@ -74,6 +74,18 @@ function sessionClient(node: Node, session: DeviceSession): HandoffClient {
 }
 
 /** Resolves with the error a promise rejects with; fails if it resolves. */
+/**
+ * User u's first device, the phone, signed in at once on the first node (a client of its session), and
+ * a client of u's laptop on the second; neither connected.
+ */
+async function phoneAndLaptop(u: string, message?: string) {
+  const first = await new DeviceSignIn(nodes[0].http).signIn(app.token(u), { deviceId: "phone", name: "Phone" });
+  assert.equal(first.status, "signed_in", message);
+  if (first.status !== "signed_in") throw new Error("not signed in");
+  const phone = sessionClient(nodes[0], first.session);
+  return { session: first.session, phone, laptop: client(nodes[1], u, "laptop") };
+}
+
 async function rejection(p: Promise<unknown>): Promise<HandoffError> {
   try {
     await p;
@@ -214,11 +226,7 @@ describe("signing in new devices (two nodes with Redis)", () => {
 
   test("a held sign-in of a new device prompts the user's devices on both nodes; one answer wins, the others see it withdrawn", async () => {
     const u = user("held");
-    const first = await new DeviceSignIn(nodes[0].http).signIn(app.token(u), { deviceId: "phone", name: "Phone" });
-    assert.equal(first.status, "signed_in", "the user's first device signs in at once");
-    if (first.status !== "signed_in") return;
-    const phone = sessionClient(nodes[0], first.session);
-    const laptop = client(nodes[1], u, "laptop");
+    const { phone, laptop } = await phoneAndLaptop(u, "the user's first device signs in at once");
     const watch = client(nodes[0], u, "watch");
     const devices = { phone, laptop, watch };
     const prompted = new Map<string, ApprovalRequest>();
@@ -277,11 +285,7 @@ describe("signing in new devices (two nodes with Redis)", () => {
 
   test("a prompt the same device answered elsewhere (another tab, over HTTP) is withdrawn from its socket too", async () => {
     const u = user("tab");
-    const first = await new DeviceSignIn(nodes[0].http).signIn(app.token(u), { deviceId: "phone", name: "Phone" });
-    assert.equal(first.status, "signed_in");
-    if (first.status !== "signed_in") return;
-    const phone = sessionClient(nodes[0], first.session);
-    const laptop = client(nodes[1], u, "laptop");
+    const { session, phone, laptop } = await phoneAndLaptop(u);
     const prompted = new Set<string>();
     const withdrawn = new Map<string, [string, ApprovalOutcome, string]>();
     for (const [name, c] of Object.entries({ phone, laptop })) {
@@ -298,7 +302,7 @@ describe("signing in new devices (two nodes with Redis)", () => {
     // Another tab of the phone (the same device session) approves over the HTTP API.
     const res = await fetch(`${nodes[1].http}/v1/device/answer`, {
       method: "POST",
-      headers: { "Content-Type": "application/json", Authorization: `Bearer ${first.session.accessToken}` },
+      headers: { "Content-Type": "application/json", Authorization: `Bearer ${session.accessToken}` },
       body: JSON.stringify({ approval_id: held.pending.approvalId, decision: "approve" }),
     });
     assert.equal(res.status, 200, await res.clone().text());
@@ -314,11 +318,7 @@ describe("signing in new devices (two nodes with Redis)", () => {
     // On the pair, whose prompts last ten minutes: a withdrawal at the deadline would come long after
     // this test timed out.
     const u = user("away");
-    const first = await new DeviceSignIn(nodes[0].http).signIn(app.token(u), { deviceId: "phone", name: "Phone" });
-    assert.equal(first.status, "signed_in");
-    if (first.status !== "signed_in") return;
-    const phone = sessionClient(nodes[0], first.session);
-    const laptop = client(nodes[1], u, "laptop");
+    const { phone, laptop } = await phoneAndLaptop(u);
     const prompted: string[] = [];
     const withdrawn = new Map<string, [ApprovalOutcome, string, string[]]>();
     phone.on("approvalPrompt", (r) => prompted.push(r.approvalId));
