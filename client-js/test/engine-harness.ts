@@ -7,7 +7,6 @@ import type { DocumentChange } from "../src/document.js";
 import {
   type ClientEvents,
   type Connector,
-  type EngineConfig,
   type FrameChannel,
   type FrameListener,
   SyncEngine,
@@ -15,6 +14,7 @@ import {
 import { Emitter } from "../src/events.js";
 import { type ClientFrame, ServerFrameSchema } from "../src/gen/handoff/v1/handoff_pb.js";
 import { Requests } from "../src/requests.js";
+import type { EngineConfig } from "../src/options.js";
 import { MemoryStore } from "../src/store.js";
 
 /**
