@@ -324,9 +324,9 @@ export class SyncEngine implements WriteSink {
     this.writes.stop();
     this.requests.closed(closed);
     this.connecting?.reject(closed);
-    if (!this.loaded) return this.writes.close(closed, false);
-    // A load still waiting for the store (another client of its key holds it) gives up.
-    if (!this.storeLoaded) this.store.close?.(this);
+    // Never loaded, or its load failed (which may have taken the store's key): the key is given back.
+    if (!this.loaded) return void (this.writes.close(closed, false), this.store.close?.(this));
+    if (!this.storeLoaded) this.store.close?.(this); // A load still waiting for the store's key gives up.
     await this.loaded.catch(() => {});
     // The writes' promises say whether the store kept them, so they wait for the last save.
     this.writes.close(closed, this.storeLoaded, this.storeLoaded ? await this.saver.close() : undefined);

@@ -249,6 +249,42 @@ describe("browser client and its offline store", () => {
     for (const p of [a, b, next]) await p.close();
   });
 
+  test("a client whose store load failed gives the key back when it closes, so the next client of the key loads", async () => {
+    const user = newUser();
+    const key = `${user}:laptop`;
+    const page = await openClient(user, "laptop");
+    const seen = await page.evaluate(async ([key, name]) => {
+      const { m } = (window as any).t;
+      // Reads the key (taking its lock) and finds the record unreadable, once.
+      const Store: new (key: string) => { load(client?: object): Promise<unknown> } = m.IndexedDbStore;
+      class Unreadable extends Store {
+        async load(client?: object) {
+          await super.load(client);
+          throw new Error("the stored state is unreadable");
+        }
+      }
+      const first = new m.HandoffClient({ url: `ws://${location.host}/ws`, token: "unused", store: new Unreadable(key) });
+      const failed = await first.ready().then(
+        () => "loaded",
+        (e: Error) => e.message,
+      );
+      await first.close();
+      const held = ((await navigator.locks.query()).held ?? []).filter((l) => l.name === name).length;
+      // The app (or the same page reloaded into a new client) builds the next client of the key.
+      const next = new m.HandoffClient({ url: `ws://${location.host}/ws`, token: "unused", store: new m.IndexedDbStore(key) });
+      const loaded = await Promise.race([
+        next.ready().then(() => "loaded"),
+        new Promise<string>((r) => setTimeout(() => r("still waiting for the key"), 5_000)),
+      ]);
+      await next.close();
+      return { failed, held, loaded };
+    }, [key, `handoff:handoff:${key}`] as const);
+    assert.equal(seen.failed, "the stored state is unreadable");
+    assert.equal(seen.held, 0, "the closed client holds the key no more");
+    assert.equal(seen.loaded, "loaded");
+    await page.close();
+  });
+
   test("bytes the app changes after set() change neither what was written nor the replica", async () => {
     const user = newUser();
     const writer = await openClient(user, "writer");
