@@ -14,6 +14,8 @@ export const DEFAULT_MAX_IN_FLIGHT_WRITES = 1_000;
 export const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
 export const DEFAULT_HEARTBEAT_MARGIN_MS = 5_000;
 export const DEFAULT_CLIENT_NAME = "handoff-js/0.1";
+/** The longest delay setTimeout waits (2^31 - 1 ms, about 24.8 days); it runs a longer one at once. */
+const MAX_TIMER_MS = 2_147_483_647;
 
 /**
  * What to follow: every document, or these names and prefixes. A prefix follows the rule of document
@@ -45,7 +47,10 @@ export interface HandoffClientOptions {
   webSocket?: WebSocketFactory;
   /** Where replicas and unacked writes are kept: {@link MemoryStore} by default, `IndexedDbStore` in browsers. */
   store?: OfflineStore;
-  /** Reconnect delays: the n-th consecutive attempt waits a random time in [0, min(max, initial * 2^n)). */
+  /**
+   * Reconnect delays: the n-th consecutive attempt waits a random time in [0, min(max, initial * 2^n)).
+   * Both at most 2,147,483,647 ms (about 24.8 days, the longest a timer waits), initial not above max.
+   */
   reconnect?: { initialMs?: number; maxMs?: number };
   /** Writes waiting to be sent at most (default 10,000); one more is refused `LIMIT_EXCEEDED`, unsent. */
   maxPendingWrites?: number;
@@ -55,7 +60,7 @@ export interface HandoffClientOptions {
    */
   maxUnackedWriteBytes?: number;
   maxInFlightWrites?: number;
-  /** Limit for opening the socket and receiving the Welcome. */
+  /** Limit for opening the socket and receiving the Welcome; at most 2,147,483,647 ms, as the Java client's. */
   connectTimeoutMs?: number;
   /**
    * How much longer than the server's heartbeat interval (its Welcome says it) a ping may go
@@ -91,15 +96,21 @@ export function engineConfig(
     checkFollowSpec("follow", follow);
     checkFollowEntries("follow", follow.documents ?? [], follow.prefixes ?? []);
   }
-  const positive = (name: string, v: number | undefined, d: number) => {
+  const positive = (name: string, v: number | undefined, d: number, max = Number.MAX_SAFE_INTEGER) => {
     if (v === undefined) return d;
-    if (!Number.isInteger(v) || v <= 0) throw new HandoffError("INVALID_ARGUMENT", `${name} must be a positive integer, was ${v}`);
+    if (!Number.isInteger(v) || v <= 0 || v > max) {
+      throw new HandoffError("INVALID_ARGUMENT", `${name} must be a positive integer${max === MAX_TIMER_MS ? ` at most ${max} ms` : ""}, was ${v}`);
+    }
     return v;
   };
-  const backoff = new Backoff(
-    positive("reconnect.initialMs", options.reconnect?.initialMs, DEFAULT_RECONNECT_INITIAL_MS),
-    positive("reconnect.maxMs", options.reconnect?.maxMs, DEFAULT_RECONNECT_MAX_MS),
-  );
+  // A delay the timers wait: a longer one would run at once (as the Java client's builder refuses it).
+  const delay = (name: string, v: number | undefined, d: number) => positive(name, v, d, MAX_TIMER_MS);
+  const initialMs = delay("reconnect.initialMs", options.reconnect?.initialMs, DEFAULT_RECONNECT_INITIAL_MS);
+  const maxMs = delay("reconnect.maxMs", options.reconnect?.maxMs, DEFAULT_RECONNECT_MAX_MS);
+  if (initialMs > maxMs) {
+    throw new HandoffError("INVALID_ARGUMENT", `reconnect.initialMs (${initialMs}) must not be above reconnect.maxMs (${maxMs})`);
+  }
+  const backoff = new Backoff(initialMs, maxMs);
   const config: EngineConfig = {
     followAll: follow === "all",
     followDocuments: follow === "all" ? [] : [...(follow.documents ?? [])],
@@ -112,7 +123,7 @@ export function engineConfig(
       DEFAULT_MAX_UNACKED_WRITE_BYTES,
     ),
     maxInFlightWrites: positive("maxInFlightWrites", options.maxInFlightWrites, DEFAULT_MAX_IN_FLIGHT_WRITES),
-    connectTimeoutMs: positive("connectTimeoutMs", options.connectTimeoutMs, DEFAULT_CONNECT_TIMEOUT_MS),
+    connectTimeoutMs: delay("connectTimeoutMs", options.connectTimeoutMs, DEFAULT_CONNECT_TIMEOUT_MS),
     heartbeatMarginMs: positive("heartbeatMarginMs", options.heartbeatMarginMs, DEFAULT_HEARTBEAT_MARGIN_MS),
     refreshToken,
   };
