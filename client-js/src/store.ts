@@ -95,6 +95,8 @@ export class MemoryStore implements OfflineStore {
 export class IndexedDbStore implements OfflineStore {
   readonly durable: boolean = true;
   private db?: Promise<IDBDatabase>;
+  /** An upgrade (adding the state store) is under way, maybe blocked by another page's connection. */
+  private upgrading = false;
   /** Per client (the store itself for a caller that names none). */
   private readonly holds = new Map<object, Hold>();
 
@@ -190,10 +192,14 @@ export class IndexedDbStore implements OfflineStore {
   private open(): Promise<IDBDatabase> {
     if (this.db) return this.db;
     const opening: Promise<IDBDatabase> = (async () => {
+      // An upgrade another page's connection blocks goes on once that page closes it; until then
+      // every save fails (and is tried again) instead of waiting behind it, and close() too.
+      if (this.upgrading) throw new Error(`${this.databaseName} lacks the state store and its upgrade is blocked by another page`);
       let db = await openDatabase(this.databaseName);
       if (!db.objectStoreNames.contains("state")) {
         db.close();
-        db = await openDatabase(this.databaseName, db.version + 1);
+        this.upgrading = true;
+        db = await openDatabase(this.databaseName, db.version + 1, () => (this.upgrading = false));
       }
       db.onversionchange = () => {
         db.close();
@@ -209,15 +215,32 @@ export class IndexedDbStore implements OfflineStore {
   }
 }
 
-/** Opens `name` (at `version`, or at the version it has), creating the `state` object store if missing. */
-function openDatabase(name: string, version?: number): Promise<IDBDatabase> {
+/**
+ * Opens `name` (at `version`, or at the version it has), creating the `state` object store if missing.
+ * An upgrade another connection blocks (a page that does not close on versionchange) rejects at once,
+ * and goes on once that connection closes: the connection it then opens is closed, and `settled` is
+ * called once the request succeeded or failed.
+ */
+function openDatabase(name: string, version?: number, settled?: () => void): Promise<IDBDatabase> {
   return new Promise((resolve, reject) => {
+    let blocked = false;
     const open = version === undefined ? indexedDB.open(name) : indexedDB.open(name, version);
     open.onupgradeneeded = () => {
       if (!open.result.objectStoreNames.contains("state")) open.result.createObjectStore("state");
     };
-    open.onsuccess = () => resolve(open.result);
-    open.onerror = () => reject(open.error);
+    open.onblocked = () => {
+      blocked = true;
+      reject(new Error(`opening ${name} at version ${version} is blocked: another page holds it open`));
+    };
+    open.onsuccess = () => {
+      settled?.();
+      if (blocked) open.result.close();
+      else resolve(open.result);
+    };
+    open.onerror = () => {
+      settled?.();
+      reject(open.error);
+    };
   });
 }
 

@@ -451,6 +451,85 @@ describe("browser client and its offline store", () => {
     await page.close();
   });
 
+  test("a save whose upgrade (adding the state store) another page's open connection blocks fails instead of waiting, and close() does not wait for it", async () => {
+    const user = newUser();
+    const key = `${user}:laptop`;
+    const databaseName = `blocked-${user}`;
+    const page = await context.newPage();
+    await page.goto(`${node.http}/demo/handoff-client.js`);
+    await page.evaluate(
+      async ([key, databaseName]) => {
+        const m = await import("/demo/handoff-client.js" as string);
+        const client = new m.HandoffClient({ url: `ws://${location.host}/ws`, token: "unused", store: new m.IndexedDbStore(key, databaseName) });
+        const errors: string[] = [];
+        client.on("error", (e: any) => errors.push(`${e.code}: ${e.message}`));
+        await client.ready(); // the database is open
+        (window as any).t = { client, errors };
+      },
+      [key, databaseName] as const,
+    );
+    // A newer app in another page moves the database to a schema without the state store, and keeps its
+    // connection open without listening for versionchange (as most pages do).
+    const other = await context.newPage();
+    await other.goto(`${node.http}/demo/handoff-client.js`);
+    const upgraded = await other.evaluate(
+      (databaseName) =>
+        new Promise<string>((done) => {
+          const open = indexedDB.open(databaseName, 5);
+          open.onblocked = () => done("blocked by the client's open connection");
+          open.onupgradeneeded = () => {
+            open.result.deleteObjectStore("state");
+            open.result.createObjectStore("newer-app");
+          };
+          open.onsuccess = () => {
+            (window as any).db = open.result;
+            done(`version ${open.result.version}`);
+          };
+          open.onerror = () => done(`failed: ${open.error}`);
+        }),
+      databaseName,
+    );
+    assert.equal(upgraded, "version 5");
+    const outcome = await page.evaluate(async () => {
+      const t = (window as any).t;
+      const written = t.client
+        .document("cart")
+        .set("pen", "1")
+        .then(
+          () => "acked",
+          (e: any) => e.code as string,
+        );
+      const deadline = Date.now() + 10_000;
+      while (t.errors.length === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+      const closed = await Promise.race([
+        t.client.close().then(() => "closed"),
+        new Promise<string>((r) => setTimeout(() => r("close() still waiting for the save"), 5_000)),
+      ]);
+      return { errors: t.errors as string[], closed, written: await Promise.race([written, "unsettled"]) };
+    });
+    assert.match(outcome.errors[0] ?? "no error", /^STORE_FAILED: offline store save failed: .*blocked/);
+    assert.equal(outcome.closed, "closed");
+    assert.equal(outcome.written, "STORE_FAILED", "the store did not keep the write");
+    // Once the other page closes its connection, the database holds the state store again (the blocked upgrade went on).
+    const stores = await other.evaluate(async (databaseName) => {
+      (window as any).db.close();
+      for (;;) {
+        const names = await new Promise<string[]>((done) => {
+          const open = indexedDB.open(databaseName);
+          open.onsuccess = () => {
+            done([...open.result.objectStoreNames].sort());
+            open.result.close();
+          };
+        });
+        if (names.includes("state")) return names;
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    }, databaseName);
+    assert.deepEqual(stores, ["newer-app", "state"]);
+    await other.close();
+    await page.close();
+  });
+
   test("a reconnect waiting out its backoff goes at once when the browser says the network is back", async () => {
     const page = await context.newPage();
     await page.goto(`${node.http}/demo/handoff-client.js`);
