@@ -48,6 +48,16 @@ public final class RedisClusterProcess {
   }
 
   /**
+   * {@link #startPrivate} whose nodes also listen on {@code ::1} and announce that address: the
+   * topology names every node by an IPv6 address, while the seeds stay on 127.0.0.1.
+   */
+  public static Private startPrivateAnnouncingIpv6() {
+    List<String> seeds = new ArrayList<>();
+    RedisShardedCluster cluster = startCluster(seeds, new ArrayList<>(), 0, true);
+    return new Private(cluster, seeds, List.of());
+  }
+
+  /**
    * A Cluster of this test's own with one replica per primary, quick to fail over ({@code
    * cluster-node-timeout} 1 s); close it when done.
    */
@@ -81,6 +91,11 @@ public final class RedisClusterProcess {
 
   private static RedisShardedCluster startCluster(
       List<String> seeds, List<String> replicaUrls, int replicas) {
+    return startCluster(seeds, replicaUrls, replicas, false);
+  }
+
+  private static RedisShardedCluster startCluster(
+      List<String> seeds, List<String> replicaUrls, int replicas, boolean ipv6) {
     List<Integer> ports = freePorts(SHARDS * (1 + replicas));
     try {
       Path dir = Files.createTempDirectory("handoff-redis-cluster");
@@ -90,7 +105,7 @@ public final class RedisClusterProcess {
           RedisShardedCluster.newRedisCluster()
               .withServerBuilder(
                   new RedisServerBuilder()
-                      .setting("bind 127.0.0.1")
+                      .bind(ipv6 ? "127.0.0.1 ::1" : "127.0.0.1")
                       .setting("dir " + dir)
                       .setting("save \"\"")
                       .setting("cluster-node-timeout " + (replicas > 0 ? 1000 : 15000)))
@@ -106,6 +121,9 @@ public final class RedisClusterProcess {
         (i % (1 + replicas) == 0 ? seeds : replicaUrls).add("redis://127.0.0.1:" + ports.get(i));
       }
       awaitStateOk(ports);
+      if (ipv6) {
+        announceIpv6(ports);
+      }
       return cluster;
     } catch (IOException e) {
       throw new UncheckedIOException(e);
@@ -212,6 +230,37 @@ public final class RedisClusterProcess {
         while (!c.sync().clusterInfo().contains("cluster_state:ok")) {
           if (System.nanoTime() > deadline) {
             throw new IllegalStateException("Redis Cluster node " + port + " not ok within 30 s");
+          }
+          java.util.concurrent.locks.LockSupport.parkNanos(Duration.ofMillis(50).toNanos());
+        }
+      } finally {
+        client.shutdown();
+      }
+    }
+  }
+
+  /**
+   * Has every node announce {@code ::1} (embedded-redis meets and checks its nodes on 127.0.0.1, so
+   * only once the Cluster is up), and waits until every node's topology says so of every node.
+   */
+  private static void announceIpv6(List<Integer> ports) {
+    long deadline = System.nanoTime() + Duration.ofSeconds(30).toNanos();
+    for (int port : ports) {
+      io.lettuce.core.RedisClient client =
+          io.lettuce.core.RedisClient.create("redis://127.0.0.1:" + port);
+      try (var c = client.connect()) {
+        c.sync().configSet("cluster-announce-ip", "::1");
+      } finally {
+        client.shutdown();
+      }
+    }
+    for (int port : ports) {
+      io.lettuce.core.RedisClient client =
+          io.lettuce.core.RedisClient.create("redis://127.0.0.1:" + port);
+      try (var c = client.connect()) {
+        while (c.sync().clusterNodes().contains("127.0.0.1:")) {
+          if (System.nanoTime() > deadline) {
+            throw new IllegalStateException("Redis Cluster node " + port + " not on ::1 in 30 s");
           }
           java.util.concurrent.locks.LockSupport.parkNanos(Duration.ofMillis(50).toNanos());
         }

@@ -82,7 +82,20 @@ class RedisSharedSendBufferBoundTest {
 
   @Test
   void onARedisClusterOnlyTheHungShardsWritesAreRefused() throws Exception {
-    RedisClusterProcess.Private cluster = nodes.add(RedisClusterProcess.startPrivate());
+    onlyTheHungShardsWritesAreRefused(nodes.add(RedisClusterProcess.startPrivate()));
+  }
+
+  /**
+   * The same with a Cluster whose topology names its nodes by IPv6 address ({@code ::1}, as Redis
+   * writes it), which the connections' addresses spell {@code 0:0:0:0:0:0:0:1}.
+   */
+  @Test
+  void onARedisClusterAnnouncingIpv6OnlyTheHungShardsWritesAreRefused() throws Exception {
+    onlyTheHungShardsWritesAreRefused(nodes.add(RedisClusterProcess.startPrivateAnnouncingIpv6()));
+  }
+
+  private void onlyTheHungShardsWritesAreRefused(RedisClusterProcess.Private cluster)
+      throws Exception {
     // A user on the shard to hang, and one on another shard.
     String hungSeed = cluster.seeds().get(cluster.seeds().size() - 1);
     int hungPort = RedisURI.create(hungSeed).getPort();

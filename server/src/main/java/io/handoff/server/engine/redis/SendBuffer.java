@@ -5,7 +5,9 @@ import io.lettuce.core.resource.NettyCustomizer;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelOutboundBuffer;
 import io.netty.channel.WriteBufferWaterMark;
+import io.netty.util.NetUtil;
 import java.net.InetSocketAddress;
+import java.util.Arrays;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 
@@ -79,13 +81,23 @@ final class SendBuffer implements NettyCustomizer {
     return c.isActive() && !c.isWritable();
   }
 
+  /**
+   * Whether {@code c} is connected to {@code uri}'s port and host: the host name it was connected
+   * by, or, for an IP literal, the same address however spelt (a Cluster's topology writes {@code
+   * ::1} where Java writes {@code 0:0:0:0:0:0:0:1}).
+   */
   private static boolean connectedTo(Channel c, RedisURI uri) {
     if (!(c.remoteAddress() instanceof InetSocketAddress a) || a.getPort() != uri.getPort()) {
       return false;
     }
     String host = uri.getHost();
-    return host.equalsIgnoreCase(a.getHostString())
-        || (a.getAddress() != null && host.equals(a.getAddress().getHostAddress()));
+    if (host.equalsIgnoreCase(a.getHostString())) {
+      return true;
+    }
+    byte[] literal = NetUtil.createByteArrayFromIpAddressString(host);
+    return literal != null
+        && a.getAddress() != null
+        && Arrays.equals(literal, a.getAddress().getAddress());
   }
 
   /** The most bytes waiting in any channel's send buffer, 0 without a channel; on any thread. */
