@@ -7,9 +7,9 @@ import io.netty.channel.ChannelOutboundBuffer;
 import io.netty.channel.WriteBufferWaterMark;
 import io.netty.util.NetUtil;
 import java.net.InetSocketAddress;
+import java.util.ArrayList;
 import java.util.Arrays;
-import java.util.Set;
-import java.util.concurrent.ConcurrentHashMap;
+import java.util.List;
 
 /**
  * The send buffers of one Redis client's connections, bounded: Lettuce calls {@link
@@ -38,13 +38,25 @@ final class SendBuffer implements NettyCustomizer {
    */
   static final WriteBufferWaterMark MARK = new WriteBufferWaterMark(16 << 20, 32 << 20);
 
-  private final Set<Channel> channels = ConcurrentHashMap.newKeySet();
+  // Copied on each change (a channel opened or closed), so the check before every document write
+  // reads it without allocating.
+  private volatile Channel[] channels = new Channel[0];
 
   @Override
   public void afterChannelInitialized(Channel ch) {
     ch.config().setWriteBufferWaterMark(MARK);
-    channels.add(ch);
-    ch.closeFuture().addListener(f -> channels.remove(ch));
+    synchronized (this) {
+      Channel[] now = Arrays.copyOf(channels, channels.length + 1);
+      now[now.length - 1] = ch;
+      channels = now;
+    }
+    ch.closeFuture().addListener(f -> remove(ch));
+  }
+
+  private synchronized void remove(Channel ch) {
+    List<Channel> now = new ArrayList<>(Arrays.asList(channels));
+    now.remove(ch);
+    channels = now.toArray(new Channel[0]);
   }
 
   /**
