@@ -3,6 +3,7 @@ package io.handoff.server;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import io.handoff.protocol.v1.ErrorCode;
 import io.handoff.protocol.v1.FollowSpec;
@@ -14,6 +15,9 @@ import io.lettuce.core.RedisURI;
 import io.lettuce.core.cluster.RedisClusterClient;
 import io.lettuce.core.cluster.SlotHash;
 import io.lettuce.core.cluster.models.partitions.Partitions;
+import java.io.IOException;
+import java.net.InetAddress;
+import java.net.ServerSocket;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.List;
@@ -91,6 +95,7 @@ class RedisSharedSendBufferBoundTest {
    */
   @Test
   void onARedisClusterAnnouncingIpv6OnlyTheHungShardsWritesAreRefused() throws Exception {
+    assumeTrue(ipv6Loopback(), "no IPv6 loopback here");
     onlyTheHungShardsWritesAreRefused(nodes.add(RedisClusterProcess.startPrivateAnnouncingIpv6()));
   }
 
@@ -157,6 +162,14 @@ class RedisSharedSendBufferBoundTest {
       return client.getPartitions();
     } finally {
       client.shutdown();
+    }
+  }
+
+  private static boolean ipv6Loopback() {
+    try (ServerSocket s = new ServerSocket(0, 1, InetAddress.getByName("::1"))) {
+      return true;
+    } catch (IOException e) {
+      return false;
     }
   }
 
