@@ -109,6 +109,9 @@ final class BoundedClients {
      * no master owns the slot.
      */
     boolean sendBufferFull(StatefulRedisClusterConnection<?, ?> connection, byte[] key) {
+      if (!buffer.full()) {
+        return false; // No channel is past its bound (every write but while a shard hangs).
+      }
       RedisClusterNode master =
           connection.getPartitions().getPartitionBySlot(SlotHash.getSlot(key));
       return buffer.fullTowards(master == null ? null : master.getUri());
