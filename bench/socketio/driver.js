@@ -121,12 +121,16 @@ function processTicks(pid) {
   }
 }
 
-// The machine from /proc/stat's first line, in ticks: busy (all but idle and iowait), of which
-// irq + softirq and steal (guest time is already in user and nice).
+// The machine from /proc/stat, in ticks: idle (idle and iowait), irq + softirq, steal, and the CPUs
+// it lists. Busy is the wall time of every CPU less idle, as in Handoff's load tester (CpuMeter):
+// the user and system columns are sampled at the scheduler's tick and miss work done in bursts
+// shorter than a tick, while a tickless kernel measures idle time exactly.
 function machineTicks() {
   try {
-    const f = fs.readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).map(Number);
-    return { busy: f[1] + f[2] + f[3] + f[6] + f[7] + f[8], interrupts: f[6] + f[7], steal: f[8] };
+    const lines = fs.readFileSync('/proc/stat', 'utf8').split('\n');
+    const f = lines[0].trim().split(/\s+/).map(Number);
+    const cores = lines.filter((l) => /^cpu\d/.test(l)).length;
+    return { idle: f[4] + f[5], interrupts: f[6] + f[7], steal: f[8], cores };
   } catch (e) {
     return null;
   }
@@ -450,7 +454,8 @@ async function main() {
     r.loadtester_cpu_us_per_delivery = usPer(selfUs);
     if (cpuStart.machine && cpuEnd.machine) {
       const m = (k) => cpuEnd.machine[k] - cpuStart.machine[k];
-      r.cpu_machine_pct = pct(m('busy'));
+      const cores = cpuEnd.machine.cores;
+      r.cpu_machine_pct = pct(Math.max(0, Math.round(cores * windowS * CLK_TCK) - m('idle')));
       r.cpu_softirq_pct = pct(m('interrupts'));
       r.cpu_steal_pct = pct(m('steal'));
       // As Handoff's load tester: the machine less this driver, node a (the --server-pid), softirqs

@@ -8,11 +8,35 @@ import org.junit.jupiter.api.Test;
 
 class CpuMeterTest {
   @Test
-  void machineBusyIsEverythingButIdleAndIowait() {
-    CpuMeter.Machine m = CpuMeter.parseMachine("cpu  100 2 30 9000 7 4 5 6 1 0");
-    assertEquals(100 + 2 + 30 + 4 + 5 + 6, m.busy());
-    assertEquals(4 + 5, m.interrupts());
-    assertEquals(6, m.steal());
+  void machineBusyIsTheWallTimeOfEveryCpuLessIdleAndIowait() {
+    CpuMeter.Machine before =
+        CpuMeter.parseMachine(
+            "cpu  100 2 30 9000 7 4 5 6 1 0\ncpu0 50 1 15 4500 3 2 2 3 0 0\n"
+                + "cpu1 50 1 15 4500 4 2 3 3 1 0\nintr 1 2 3\nctxt 9\n");
+    assertEquals(9000 + 7, before.idle());
+    assertEquals(4 + 5, before.interrupts());
+    assertEquals(6, before.steal());
+    assertEquals(2, before.cores());
+    // Ten seconds later on two CPUs (2,000 ticks of wall time), 1,500 more ticks idle: 500 busy,
+    // whatever the sampled user and system columns say.
+    CpuMeter.Machine after =
+        CpuMeter.parseMachine("cpu  110 2 32 10400 107 9 9 20 1 0\ncpu0 1\ncpu1 1\n");
+    assertEquals(500, before.busySince(after, 10));
+  }
+
+  @Test
+  void machineBusyIsUnknownWhenProcStatCannotBeRead() {
+    assertEquals(-1, CpuMeter.Machine.UNKNOWN.busySince(CpuMeter.Machine.UNKNOWN, 10));
+    assertEquals(CpuMeter.Machine.UNKNOWN, CpuMeter.parseMachine("intr 1 2 3\n"));
+  }
+
+  @Test
+  void theMachineReadingOfThisHostCountsItsCpus() {
+    // Linux in the build; elsewhere the reading is unknown.
+    CpuMeter.Machine m = CpuMeter.machineTicks();
+    assertTrue(
+        m.cores() >= 1 && m.idle() >= 0 || !System.getProperty("os.name").startsWith("Linux"),
+        "" + m);
   }
 
   @Test
