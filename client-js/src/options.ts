@@ -65,7 +65,8 @@ export interface HandoffClientOptions {
   /**
    * How much longer than the server's heartbeat interval (its Welcome says it) a ping may go
    * unanswered before the client gives the connection up as dead and reconnects (default 5,000 ms,
-   * as the Java client's `heartbeatMargin`): the time a round trip and a late timer may take.
+   * as the Java client's `heartbeatMargin`): the time a round trip and a late timer may take. 0 to
+   * 2,147,483,647 ms, as the Java client's.
    */
   heartbeatMarginMs?: number;
   clientName?: string;
@@ -96,10 +97,11 @@ export function engineConfig(
     checkFollowSpec("follow", follow);
     checkFollowEntries("follow", follow.documents ?? [], follow.prefixes ?? []);
   }
-  const positive = (name: string, v: number | undefined, d: number, max = Number.MAX_SAFE_INTEGER) => {
+  const positive = (name: string, v: number | undefined, d: number, max = Number.MAX_SAFE_INTEGER, min = 1) => {
     if (v === undefined) return d;
-    if (!Number.isInteger(v) || v <= 0 || v > max) {
-      throw new HandoffError("INVALID_ARGUMENT", `${name} must be a positive integer${max === MAX_TIMER_MS ? ` at most ${max} ms` : ""}, was ${v}`);
+    if (!Number.isInteger(v) || v < min || v > max) {
+      const what = min === 0 ? "a non-negative integer" : "a positive integer";
+      throw new HandoffError("INVALID_ARGUMENT", `${name} must be ${what}${max === MAX_TIMER_MS ? ` at most ${max} ms` : ""}, was ${v}`);
     }
     return v;
   };
@@ -124,7 +126,8 @@ export function engineConfig(
     ),
     maxInFlightWrites: positive("maxInFlightWrites", options.maxInFlightWrites, DEFAULT_MAX_IN_FLIGHT_WRITES),
     connectTimeoutMs: delay("connectTimeoutMs", options.connectTimeoutMs, DEFAULT_CONNECT_TIMEOUT_MS),
-    heartbeatMarginMs: positive("heartbeatMarginMs", options.heartbeatMarginMs, DEFAULT_HEARTBEAT_MARGIN_MS),
+    // 0 allowed, as the Java client's heartbeatMargin: the interval alone leaves the pong its room.
+    heartbeatMarginMs: positive("heartbeatMarginMs", options.heartbeatMarginMs, DEFAULT_HEARTBEAT_MARGIN_MS, MAX_TIMER_MS, 0),
     refreshToken,
   };
   return { config, backoff };

@@ -30,8 +30,16 @@ test("a reconnect initial delay above its maximum is INVALID_ARGUMENT, as every 
 test("NaN, infinite, fractional, zero and negative numbers are refused", () => {
   for (const v of [Number.NaN, Number.POSITIVE_INFINITY, 1.5, 0, -1]) {
     refused({ connectTimeoutMs: v }, /^connectTimeoutMs/);
-    refused({ heartbeatMarginMs: v }, /^heartbeatMarginMs/);
+    if (v !== 0) refused({ heartbeatMarginMs: v }, /^heartbeatMarginMs/);
     refused({ maxPendingWrites: v }, /^maxPendingWrites/);
     refused({ reconnect: { initialMs: v } }, /^reconnect.initialMs/);
   }
+});
+
+test("the heartbeat margin is 0 to 2^31 - 1 ms, as the Java client's heartbeatMargin", () => {
+  // 0: a ping unanswered for a whole interval is given up, as Java gives up two silent intervals.
+  new HandoffClient({ ...base, heartbeatMarginMs: 0 });
+  new HandoffClient({ ...base, heartbeatMarginMs: 2 ** 31 - 1 });
+  refused({ heartbeatMarginMs: 2 ** 31 }, /^heartbeatMarginMs must be a non-negative integer at most 2147483647 ms/);
+  refused({ heartbeatMarginMs: -1 }, /^heartbeatMarginMs must be a non-negative integer/);
 });

@@ -1,6 +1,7 @@
 package io.handoff.client;
 
 import java.net.URI;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.List;
@@ -13,6 +14,22 @@ final class BuilderChecks {
     if (!condition) {
       throw new IllegalArgumentException(message);
     }
+  }
+
+  /**
+   * The longest delay either client's timers wait: 2^31 - 1 ms (about 24.8 days), as JavaScript's.
+   */
+  static final Duration MAX_DELAY = Duration.ofMillis(Integer.MAX_VALUE);
+
+  static final String UP_TO = "at most 2,147,483,647 ms (about 24.8 days)";
+
+  /**
+   * A delay of at least {@code min} and at most {@link #MAX_DELAY}, the range the TypeScript client
+   * allows for the same option; compared as durations, so a huge one is refused, not overflowed.
+   */
+  static Duration checkDelay(Duration delay, Duration min, String message) {
+    check(delay != null && delay.compareTo(min) >= 0 && delay.compareTo(MAX_DELAY) <= 0, message);
+    return delay;
   }
 
   static URI checkUrl(URI url) {

@@ -3,7 +3,9 @@
 // SyncEngine and the package's other classes.
 package io.handoff.client;
 
+import static io.handoff.client.BuilderChecks.UP_TO;
 import static io.handoff.client.BuilderChecks.check;
+import static io.handoff.client.BuilderChecks.checkDelay;
 import static io.handoff.client.BuilderChecks.checkUrl;
 import static io.handoff.client.BuilderChecks.checkUrls;
 
@@ -514,13 +516,12 @@ public final class HandoffClient implements AutoCloseable {
      * unavailable, or an upgrade refused with 503, the ceiling is lower ({@link
      * #unavailableBackoffMax}). After an upgrade refused with 429 or 503 and a {@code Retry-After}
      * (in seconds), the wait is at least that (taken as at most 60 s) plus a random extra of up to
-     * half of it.
+     * half of it. Both at most 2,147,483,647 ms, as every delay of this builder and of the
+     * TypeScript client's options.
      */
     public Builder reconnectBackoff(Duration initial, Duration max) {
-      check(
-          initial != null && !initial.isNegative() && !initial.isZero(),
-          "reconnectBackoff initial must be positive");
-      check(max != null && max.compareTo(initial) >= 0, "reconnectBackoff max must be >= initial");
+      checkDelay(initial, Duration.ofNanos(1), "reconnectBackoff initial must be > 0 and " + UP_TO);
+      checkDelay(max, initial, "reconnectBackoff max must be >= initial and " + UP_TO);
       this.reconnectInitial = initial;
       this.reconnectMax = max;
       return this;
@@ -531,12 +532,10 @@ public final class HandoffClient implements AutoCloseable {
      * its store was unreachable) or refused the upgrade with 503 (without a {@code Retry-After}),
      * and before re-sending a write answered {@code UNAVAILABLE} or {@code OUTCOME_UNKNOWN}: the
      * store, not this device, was the problem, so the device comes back soon after the store does.
-     * Never above the reconnect backoff's max.
+     * Never above the reconnect backoff's max. At most 2,147,483,647 ms.
      */
     public Builder unavailableBackoffMax(Duration max) {
-      check(
-          max != null && !max.isNegative() && !max.isZero(),
-          "unavailableBackoffMax must be positive");
+      checkDelay(max, Duration.ofNanos(1), "unavailableBackoffMax must be > 0 and " + UP_TO);
       this.unavailableBackoffMax = max;
       return this;
     }
@@ -572,15 +571,12 @@ public final class HandoffClient implements AutoCloseable {
      * lookup and the TCP connect together, the WebSocket upgrade, and the wait for the Welcome
      * after the upgrade (also while the server pings: a node that holds the Welcome back is given
      * up, and the next attempt goes to the next URL). Until the Welcome states the server's
-     * heartbeat interval, it is also how long the client waits on a silent connection.
+     * heartbeat interval, it is also how long the client waits on a silent connection. 1 ms to
+     * 2,147,483,647 ms (its parts are counted in whole milliseconds).
      */
     public Builder connectTimeout(Duration connectTimeout) {
-      check(
-          connectTimeout != null
-              && !connectTimeout.isNegative()
-              && !connectTimeout.isZero()
-              && connectTimeout.toMillis() <= Integer.MAX_VALUE,
-          "connectTimeout must be positive and at most 2,147,483,647 ms (about 24.8 days)");
+      checkDelay(
+          connectTimeout, Duration.ofMillis(1), "connectTimeout must be >= 1 ms and " + UP_TO);
       this.connectTimeout = connectTimeout;
       return this;
     }
@@ -589,12 +585,11 @@ public final class HandoffClient implements AutoCloseable {
      * How long past two of the server's heartbeat intervals (its Welcome states the interval) a
      * connection may stay silent before the client gives it up ({@code 4002 IDLE_TIMEOUT}) and
      * reconnects: room for a round trip and a late timer. Default 5 s (55 s with the server's
-     * default interval), as the TypeScript client's {@code heartbeatMarginMs}.
+     * default interval), as the TypeScript client's {@code heartbeatMarginMs}; 0 to 2,147,483,647
+     * ms.
      */
     public Builder heartbeatMargin(Duration margin) {
-      check(
-          margin != null && !margin.isNegative() && margin.toMillis() <= Integer.MAX_VALUE,
-          "heartbeatMargin must be >= 0 and at most 2,147,483,647 ms (about 24.8 days)");
+      checkDelay(margin, Duration.ZERO, "heartbeatMargin must be >= 0 and " + UP_TO);
       this.heartbeatMargin = margin;
       return this;
     }

@@ -60,6 +60,38 @@ class HandoffClientBuilderTest {
     assertRejected("localAddress", () -> b.localAddress(null));
   }
 
+  /**
+   * The delays the TypeScript client's options allow, in the same range: a delay at most 2^31 - 1
+   * ms (there its timers run a longer one at once), not zero except the heartbeat margin, and a
+   * connect timeout of at least 1 ms (it is counted in whole milliseconds, where 0 means none).
+   */
+  @Test
+  void delaysAreCheckedAsTheTypeScriptClientChecksThem() {
+    HandoffClient.Builder b = HandoffClient.builder().url(URI.create("ws://127.0.0.1:9/ws"));
+    Duration most = Duration.ofMillis(Integer.MAX_VALUE);
+    Duration over = most.plusMillis(1);
+    Duration huge = Duration.ofSeconds(Long.MAX_VALUE); // its nanoseconds overflow a long
+    assertRejected("reconnectBackoff", () -> b.reconnectBackoff(Duration.ofMillis(100), over));
+    assertRejected("reconnectBackoff", () -> b.reconnectBackoff(over, over));
+    assertRejected("reconnectBackoff", () -> b.reconnectBackoff(Duration.ofMillis(100), huge));
+    assertRejected("unavailableBackoffMax", () -> b.unavailableBackoffMax(over));
+    assertRejected("unavailableBackoffMax", () -> b.unavailableBackoffMax(huge));
+    assertRejected("connectTimeout", () -> b.connectTimeout(over));
+    assertRejected("connectTimeout", () -> b.connectTimeout(huge));
+    assertRejected("connectTimeout", () -> b.connectTimeout(Duration.ofNanos(999_999)));
+    assertRejected("heartbeatMargin", () -> b.heartbeatMargin(over));
+    assertRejected("heartbeatMargin", () -> b.heartbeatMargin(huge));
+    // The longest allowed, and a margin of 0 (the interval alone is room enough: see decisions.md).
+    b.reconnectBackoff(most, most)
+        .unavailableBackoffMax(most)
+        .connectTimeout(most)
+        .heartbeatMargin(Duration.ZERO);
+    HandoffClient client = b.build();
+    client.close();
+    assertEquals(Duration.ZERO, b.heartbeatMargin);
+    b.heartbeatMargin(most);
+  }
+
   @Test
   void eventLoopGroupMustBeNio() {
     EventLoopGroup local = new MultiThreadIoEventLoopGroup(1, LocalIoHandler.newFactory());
