@@ -70,6 +70,12 @@ public final class ServerStats {
   public final LongAdder resumesFailed = new LongAdder();
 
   /**
+   * Catch-up reads (a connection's read of one followed document from its cursor) sent again after
+   * a timeout; see {@code CatchUpRetry}.
+   */
+  public final LongAdder catchUpReadsRetried = new LongAdder();
+
+  /**
    * Devices closed for not reading: over their own bound, by the node's queue budget, and with a
    * socket full and unread for two heartbeat intervals.
    */
@@ -227,6 +233,11 @@ public final class ServerStats {
         resumesFailed,
         "Hellos closed with UNAVAILABLE because the store failed their resume (a timeout, an"
             + " error)");
+    counter(
+        registry,
+        "handoff.catch.up.reads.retried",
+        catchUpReadsRetried,
+        "catch-up reads of a followed document sent again after the store did not answer in time");
     FunctionCounter.builder(
             "handoff.slow.consumer.disconnects", slowConsumerCloses, LongAdder::doubleValue)
         .tag("reason", "connection_limit")

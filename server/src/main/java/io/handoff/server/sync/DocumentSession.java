@@ -1,6 +1,5 @@
 package io.handoff.server.sync;
 
-import io.handoff.protocol.CloseCode;
 import io.handoff.protocol.v1.ClientFrame;
 import io.handoff.protocol.v1.DocumentSync;
 import io.handoff.protocol.v1.Error;
@@ -34,8 +33,9 @@ import org.slf4j.LoggerFactory;
  * device has been sent. A pushed event is sent only if it is exactly the next version; an older one
  * is dropped (duplicate), a newer one starts a fetch from history (gap), during which events of
  * that document are dropped and the highest version seen is remembered, so the fetch is repeated
- * until it caught up. The device therefore sees every document's versions in order, once, with no
- * gap.
+ * until it caught up; one the store did not answer in time is sent again ({@link CatchUpRetry}),
+ * the events still held. The device therefore sees every document's versions in order, once, with
+ * no gap.
  *
  * <p>A device's own write comes back through the same stream: where the other devices get a Delta,
  * the writer gets its Ack, in the same position of the stream ({@link WriteTracker}), once the
@@ -423,6 +423,11 @@ public final class DocumentSession {
 
   /** Reads what the device misses of {@code doc} after its cursor; returns the store's read. */
   private CompletableFuture<SyncResult> fetch(String doc, Cursor c, long seen) {
+    return fetch(doc, c, seen, 1);
+  }
+
+  /** {@link #fetch}'s attempt {@code attempt}; a failed one goes to {@link CatchUpRetry}. */
+  CompletableFuture<SyncResult> fetch(String doc, Cursor c, long seen, int attempt) {
     c.awaiting = null; // The read brings the held write if the store has it.
     c.syncing = true;
     c.maxSeen = Math.max(c.maxSeen, seen);
@@ -438,12 +443,7 @@ public final class DocumentSession {
             return;
           }
           if (err != null) {
-            log.warn(
-                "history read of {}/{} failed: {}",
-                connection.userId(),
-                doc,
-                StoreFailures.root(err));
-            connection.close(CloseCode.UNAVAILABLE, "store unavailable while catching up");
+            CatchUpRetry.failed(this, connection, node.stats(), doc, c, generation, attempt, err);
             return;
           }
           c.syncing = false;
