@@ -71,9 +71,15 @@ public final class ServerStats {
 
   /**
    * Catch-up reads (a connection's read of one followed document from its cursor) sent again after
-   * a timeout; see {@code CatchUpRetry}.
+   * a timeout; see {@code ReadRetry}.
    */
   public final LongAdder catchUpReadsRetried = new LongAdder();
+
+  /**
+   * Reads of a Follow or Resync (one document's, or the listing a prefix needs) sent again after a
+   * timeout; see {@code ReadRetry}.
+   */
+  public final LongAdder syncReadsRetried = new LongAdder();
 
   /**
    * Devices closed for not reading: over their own bound, by the node's queue budget, and with a
@@ -238,6 +244,11 @@ public final class ServerStats {
         "handoff.catch.up.reads.retried",
         catchUpReadsRetried,
         "catch-up reads of a followed document sent again after the store did not answer in time");
+    counter(
+        registry,
+        "handoff.sync.reads.retried",
+        syncReadsRetried,
+        "reads of a Follow or Resync sent again after the store did not answer in time");
     FunctionCounter.builder(
             "handoff.slow.consumer.disconnects", slowConsumerCloses, LongAdder::doubleValue)
         .tag("reason", "connection_limit")

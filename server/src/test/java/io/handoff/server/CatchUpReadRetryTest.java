@@ -1,19 +1,11 @@
 package io.handoff.server;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
-import static org.junit.jupiter.api.Assertions.fail;
 
 import io.handoff.protocol.CloseCode;
 import io.handoff.protocol.v1.Delta;
-import io.handoff.protocol.v1.ServerFrame;
-import io.lettuce.core.RedisClient;
-import io.lettuce.core.api.StatefulRedisConnection;
 import io.lettuce.core.api.sync.RedisCommands;
-import io.lettuce.core.codec.ByteArrayCodec;
-import java.nio.charset.StandardCharsets;
-import java.time.Duration;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 
@@ -28,9 +20,7 @@ import org.junit.jupiter.api.Test;
  */
 class CatchUpReadRetryTest {
   private static final String DOC = "notes";
-  // Past the 2 s command timeout (RedisEngine.DEFAULT_COMMAND_TIMEOUT) of a read sent up to 1.5 s
-  // into it, and ended within the second attempt's, sent 100 ms after the first timed out.
-  private static final long PAUSE_MS = 3_500;
+  private static final long PAUSE_MS = SlowRedis.PAUSE_MS;
 
   private final Nodes nodes = new Nodes();
   private final RedisProcess redis = nodes.add(RedisProcess.start());
@@ -48,24 +38,24 @@ class CatchUpReadRetryTest {
     assertTrue(tablet.hello().hasWelcome());
     assertTrue(phone.hello().hasWelcome());
     assertTrue(tablet.answerTo(tablet.write(DOC, 1, "f", "one")).hasAck());
-    Delta v1 = nextDelta(phone);
+    Delta v1 = SlowRedis.nextDelta(phone);
     assertEquals(1, v1.getVersion());
 
-    RedisCommands<byte[], byte[]> control = control();
+    RedisCommands<byte[], byte[]> control = SlowRedis.control(nodes, redis);
     control.multi();
-    control.publish(channel("u"), gap(v1));
+    control.publish(SlowRedis.channel(nodes, "u"), SlowRedis.gap(v1));
     control.clientPause(PAUSE_MS);
     control.exec();
     control.ping(); // Held until the pause ends: Redis answers again.
-    stillOpen(phone, "phone");
-    stillOpen(tablet, "tablet");
+    SlowRedis.stillOpen(phone, "phone");
+    SlowRedis.stillOpen(tablet, "tablet");
 
     // The tablet's next write reaches both devices, next after version 1: the read that timed out
     // was read again, the device stayed, and nothing of the gap's copy reached it.
     assertTrue(tablet.answerTo(tablet.write(DOC, 2, "f", "two")).hasAck());
-    Delta v2 = nextDelta(phone);
+    Delta v2 = SlowRedis.nextDelta(phone);
     assertEquals(2, v2.getVersion(), v2.toString());
-    stillOpen(tablet, "tablet");
+    SlowRedis.stillOpen(tablet, "tablet");
     assertTrue(
         node.stats().catchUpReadsRetried.sum() >= 1,
         "no catch-up read timed out: Redis held nothing past the timeout");
@@ -79,15 +69,15 @@ class CatchUpReadRetryTest {
     assertTrue(phone.hello().hasWelcome());
     assertTrue(tablet.hello().hasWelcome());
     assertTrue(tablet.answerTo(tablet.write(DOC, 1, "f", "one")).hasAck());
-    Delta v1 = nextDelta(phone);
+    Delta v1 = SlowRedis.nextDelta(phone);
 
     // Redis holds every command from the gap's copy on (CLIENT PAUSE, so the reads it sets off
     // are held too), then hangs (SIGSTOP) well before that pause ends: every attempt of both
     // devices' reads times out.
-    RedisCommands<byte[], byte[]> control = control();
+    RedisCommands<byte[], byte[]> control = SlowRedis.control(nodes, redis);
     String pid = RedisSignals.pid(redis.url()); // Asked before the pause, which would hold it.
     control.multi();
-    control.publish(channel("u"), gap(v1));
+    control.publish(SlowRedis.channel(nodes, "u"), SlowRedis.gap(v1));
     control.clientPause(PAUSE_MS);
     control.exec();
     nodes.pause(pid);
@@ -96,49 +86,5 @@ class CatchUpReadRetryTest {
     nodes.resume(pid);
     // Each device's read, sent again after each of its attempts but the last.
     assertEquals(2 * (3 - 1), node.stats().catchUpReadsRetried.sum());
-  }
-
-  /** A copy of version 3 of {@code v1}'s document, by a device of the user not connected. */
-  private static byte[] gap(Delta v1) {
-    return Delta.newBuilder()
-        .setDocument(v1.getDocument())
-        .setEpoch(v1.getEpoch())
-        .setVersion(3)
-        .setOriginDevice("laptop")
-        .setOriginSeq(1)
-        .setTimestampMs(System.currentTimeMillis())
-        .setFingerprint(0x5eed)
-        .build()
-        .toByteArray();
-  }
-
-  private byte[] channel(String user) {
-    return (nodes.prefix + "{" + user + "}:ch").getBytes(StandardCharsets.UTF_8);
-  }
-
-  private RedisCommands<byte[], byte[]> control() {
-    RedisClient client = RedisClient.create(redis.url());
-    nodes.add(client::shutdown);
-    StatefulRedisConnection<byte[], byte[]> c = nodes.add(client.connect(ByteArrayCodec.INSTANCE));
-    return c.sync();
-  }
-
-  private static void stillOpen(TestDevice d, String name) {
-    assertFalse(d.isClosed(), () -> "the " + name + " was closed " + d.awaitClose());
-  }
-
-  /** The device's next Delta; fails at once with the close code if the node closed it instead. */
-  private static Delta nextDelta(TestDevice d) {
-    long deadline = System.nanoTime() + Duration.ofSeconds(30).toNanos();
-    while (System.nanoTime() < deadline) {
-      ServerFrame f = d.poll(50);
-      if (f != null && f.hasDelta()) {
-        return f.getDelta();
-      }
-      if (f == null && d.isClosed()) {
-        return fail("the device was closed " + d.awaitClose() + " instead");
-      }
-    }
-    return fail("no Delta within 30 s");
   }
 }

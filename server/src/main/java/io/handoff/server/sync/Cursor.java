@@ -9,7 +9,7 @@ final class Cursor {
   long version;
   // The fingerprint of version, as the device was sent it; 0 when unknown.
   long fingerprint;
-  // A read from history is under way, or waits to be sent again (CatchUpRetry); events of the
+  // A read from history is under way, or waits to be sent again (ReadRetry); events of the
   // document are dropped meanwhile.
   boolean syncing;
   // The highest version seen while syncing: the read is repeated until it caught up.

@@ -33,9 +33,9 @@ import org.slf4j.LoggerFactory;
  * device has been sent. A pushed event is sent only if it is exactly the next version; an older one
  * is dropped (duplicate), a newer one starts a fetch from history (gap), during which events of
  * that document are dropped and the highest version seen is remembered, so the fetch is repeated
- * until it caught up; one the store did not answer in time is sent again ({@link CatchUpRetry}),
- * the events still held. The device therefore sees every document's versions in order, once, with
- * no gap.
+ * until it caught up; one the store did not answer in time is sent again ({@link ReadRetry}), the
+ * events still held. The device therefore sees every document's versions in order, once, with no
+ * gap.
  *
  * <p>A device's own write comes back through the same stream: where the other devices get a Delta,
  * the writer gets its Ack, in the same position of the stream ({@link WriteTracker}), once the
@@ -426,7 +426,7 @@ public final class DocumentSession {
     return fetch(doc, c, seen, 1);
   }
 
-  /** {@link #fetch}'s attempt {@code attempt}; a failed one goes to {@link CatchUpRetry}. */
+  /** {@link #fetch}'s attempt {@code attempt}; a failed one goes to {@link ReadRetry}. */
   CompletableFuture<SyncResult> fetch(String doc, Cursor c, long seen, int attempt) {
     c.awaiting = null; // The read brings the held write if the store has it.
     c.syncing = true;
@@ -443,7 +443,7 @@ public final class DocumentSession {
             return;
           }
           if (err != null) {
-            CatchUpRetry.failed(this, connection, node.stats(), doc, c, generation, attempt, err);
+            ReadRetry.failed(this, connection, node.stats(), doc, c, generation, attempt, err);
             return;
           }
           c.syncing = false;

@@ -106,7 +106,12 @@ final class SyncRequests {
       return;
     }
     connection.onLoop(
-        node.store().documents(connection.userId()),
+        ReadRetry.request(
+            connection,
+            node.stats(),
+            "documents",
+            () -> node.store().documents(connection.userId()),
+            () -> true),
         (all, err) -> {
           if (err != null) {
             syncFailed(err);
@@ -142,7 +147,7 @@ final class SyncRequests {
       c.syncing = true;
       c.generation++;
       claimed.put(d, c);
-      reads.add(read(d, c.epoch, c.version, c.fingerprint));
+      reads.add(read(d, c));
     }
     CompletableFuture<List<SyncResult>> all =
         CompletableFuture.allOf(reads.toArray(new CompletableFuture<?>[0]))
@@ -229,7 +234,7 @@ final class SyncRequests {
       c.syncing = true;
       c.generation++;
       claimed.put(p.getDocument(), c);
-      reads.add(read(p.getDocument(), p.getEpoch(), p.getVersion(), p.getFingerprint()));
+      reads.add(read(p.getDocument(), c));
     }
     CompletableFuture<List<SyncResult>> all =
         CompletableFuture.allOf(reads.toArray(new CompletableFuture<?>[0]))
@@ -237,26 +242,41 @@ final class SyncRequests {
     syncThenReport(id, all, claimed, null);
   }
 
-  /** One document read for a Follow or Resync. */
-  private CompletableFuture<SyncResult> read(
-      String doc, long epoch, long version, long fingerprint) {
+  /**
+   * One document read for a Follow or Resync, from the position of cursor {@code c}, which the
+   * request just claimed: one the store leaves unanswered is sent again while the cursor is still
+   * the document's and still this request's ({@link ReadRetry}); the read completes with null if it
+   * no longer was (an Unfollow dropped it since), which the report leaves out.
+   */
+  private CompletableFuture<SyncResult> read(String doc, Cursor c) {
     node.stats().syncDocumentReads.increment();
-    return node.store().read(connection.userId(), doc, epoch, version, fingerprint);
+    int generation = c.generation;
+    long epoch = c.epoch;
+    long version = c.version;
+    long fingerprint = c.fingerprint;
+    return ReadRetry.request(
+        connection,
+        node.stats(),
+        doc,
+        () -> node.store().read(connection.userId(), doc, epoch, version, fingerprint),
+        () -> session.cursor(doc) == c && c.generation == generation);
   }
 
   /**
    * When {@code results} arrive: a SyncReport answering request {@code id}, then the frames it
-   * announces; then the lane's next request. {@code claimed} are the cursors this request set
-   * (Follow) or reset (Resync); a cursor reset again since is left to the newer request. A Follow's
-   * {@code positions} (null for a Resync): a document it names that does not exist is reported
-   * (GONE) only if the device sent a position of it.
+   * announces; then the lane's next request. A read the store did not answer at any attempt, or
+   * refused, closes the connection UNAVAILABLE instead ({@link ReadRetry}). {@code claimed} are the
+   * cursors this request set (Follow) or reset (Resync); a cursor reset again since is left to the
+   * newer request. A Follow's {@code positions} (null for a Resync): a document it names that does
+   * not exist is reported (GONE) only if the device sent a position of it.
    */
   private void syncThenReport(
       long id,
       CompletableFuture<List<SyncResult>> results,
       Map<String, Cursor> claimed,
       Map<String, Position> positions) {
-    // The reads were sent in this task, after every answer taken so far and every event seen.
+    // The reads were sent in this task, after every answer taken so far and every event seen (an
+    // attempt sent again is sent later still: what the mark promises holds for it too).
     long readAfter = session.answersSoFar();
     Map<String, Claim> claims = new HashMap<>();
     claimed.forEach((doc, c) -> claims.put(doc, new Claim(c.generation, c.maxSeen)));
@@ -269,6 +289,9 @@ final class SyncRequests {
           }
           List<SyncResult> fresh = new ArrayList<>();
           for (SyncResult result : list) {
+            if (result == null) {
+              continue; // Unfollowed while its read waited to be sent again.
+            }
             Cursor c = session.cursor(result.document());
             if (c == null || c.generation != claims.get(result.document()).generation()) {
               continue; // Unfollowed since, or read again by a newer request.
