@@ -48,6 +48,24 @@ public final class WriteOutcome {
     return new WriteOutcome(error, message, epoch, version, false, Fingerprint.UNKNOWN);
   }
 
+  /**
+   * The refusal of {@code seq}, a number at or below one the device's remembered writes no longer
+   * hold and not itself remembered: the store cannot tell whether a write under it was applied or
+   * the number was never used, and the message says only that.
+   */
+  public static WriteOutcome staleSequence(long seq) {
+    return refused(
+        ErrorCode.STALE_SEQUENCE,
+        "client_seq "
+            + seq
+            + " is not among the writes remembered for this device and not above the numbers it"
+            + " forgot: a write under it may have been applied, or the number never used; the"
+            + " server cannot tell. Sending it again gets this answer again; a write that was not"
+            + " applied needs a new client_seq above every number used",
+        0,
+        0);
+  }
+
   /** The same outcome, marked as the answer to a re-sent write. */
   public WriteOutcome asDuplicate() {
     return new WriteOutcome(error, message, epoch, version, true, fingerprint);

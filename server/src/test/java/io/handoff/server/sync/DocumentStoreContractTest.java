@@ -155,6 +155,21 @@ public abstract class DocumentStoreContractTest {
     assertEquals(20, store.read(user, "doc", 0, 0).join().toVersion());
   }
 
+  /**
+   * A number below the window that was never used is refused STALE_SEQUENCE like one that was: the
+   * store cannot tell them apart, so the message claims neither (protocol.md section 3).
+   */
+  @Test
+  void aStaleNumberNeverUsedIsNotSaidToHaveBeenHandled() {
+    for (int i = 3; i <= 20; i++) {
+      write("d1", set("doc", i, "f", "v"));
+    }
+    WriteOutcome never = write("d1", set("doc", 2, "f", "v"));
+    assertEquals(ErrorCode.STALE_SEQUENCE, never.error());
+    assertFalse(never.message().contains("handled"), never.message());
+    assertTrue(never.message().contains("cannot tell"), never.message());
+  }
+
   @Test
   void sequenceSkippedInsideTheWindowIsStillAppliedToAnotherDocument() {
     write("d1", set("doc", 1, "f", "a"));

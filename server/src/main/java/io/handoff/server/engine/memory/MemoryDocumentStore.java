@@ -76,16 +76,7 @@ public final class MemoryDocumentStore implements DocumentStore {
       return CompletableFuture.completedFuture(prior);
     }
     if (seq <= device.outcomes.forgottenUpTo()) {
-      return CompletableFuture.completedFuture(
-          WriteOutcome.refused(
-              ErrorCode.STALE_SEQUENCE,
-              "client_seq "
-                  + seq
-                  + " is older than the last "
-                  + limits.seqWindow()
-                  + " writes remembered for this device; it was handled long ago",
-              0,
-              0));
+      return CompletableFuture.completedFuture(WriteOutcome.staleSequence(seq));
     }
     LastSeq last = device.lastByDocument.get(name);
     long docLast = last == null ? 0 : last.seq;

@@ -213,13 +213,7 @@ public final class RedisDocumentStore implements DocumentStore {
             : DocumentTag.seqReused(seq);
       }
       case "refused" -> parseOutcome((byte[]) r.get(1));
-      case "stale" ->
-          WriteOutcome.refused(
-              ErrorCode.STALE_SEQUENCE,
-              "client_seq is older than the writes remembered for this device;"
-                  + " it was handled long ago",
-              0,
-              0);
+      case "stale" -> WriteOutcome.staleSequence(seq);
       default -> throw new IllegalStateException("unexpected script reply " + kind);
     };
   }
