@@ -14,9 +14,9 @@ import java.time.Duration;
 import org.junit.jupiter.api.Test;
 
 /**
- * Promise 9: a user's activities are bounded as its presence entries and remembered write numbers
- * are (by maxDevicesPerUser), not by how many device ids the user ever went through. A device id is
- * the client's choice at sign-in; a user at the device limit revokes one and signs in another.
+ * Promise 9: a user's activities are bounded as its presence entries are (by maxDevicesPerUser),
+ * not by how many device ids the user ever went through. A device id is the client's choice at
+ * sign-in; a user at the device limit revokes one and signs in another.
  */
 class ActivitiesBoundTest {
   private static final int MAX_DEVICES = 3;

@@ -18,6 +18,14 @@ public final class StoreLimits {
   public static final int DEFAULT_MAX_NAME_BYTES = Names.DEFAULT_MAX_NAME_BYTES;
   public static final int DEFAULT_SEQ_WINDOW = 1024;
   public static final int DEFAULT_MAX_DEVICES_PER_USER = 64;
+
+  /**
+   * {@link #maxWritingDevicesPerUser()} is this many times {@link #maxDevicesPerUser()}: room for
+   * devices signed out, revoked or whose browser cleared its storage (a new device id) while their
+   * records of writes live on for the idle TTL.
+   */
+  public static final int WRITING_DEVICES_PER_DEVICE = 4;
+
   public static final Duration DEFAULT_IDLE_TTL = Duration.ofDays(30);
   public static final Duration DEFAULT_DURABLE_ACK_TIMEOUT = Duration.ofSeconds(1);
 
@@ -120,9 +128,20 @@ public final class StoreLimits {
     return seqWindow;
   }
 
-  /** Devices whose write sequence is tracked per user; the least recently writing is forgotten. */
+  /** Signed-in device sessions, presence entries and activities per user. */
   public int maxDevicesPerUser() {
     return maxDevicesPerUser;
+  }
+
+  /**
+   * Devices of one user whose records of their writes the in-memory engine holds at once: {@link
+   * #WRITING_DEVICES_PER_DEVICE} times {@link #maxDevicesPerUser()} (256 by default). A device's
+   * record is kept until it has not written for the {@link #idleTtl()}, never dropped for another
+   * device: a write of a device without a record while the user has this many is refused
+   * LIMIT_EXCEEDED. (Redis keeps every device's record for the idle TTL, without this bound.)
+   */
+  public int maxWritingDevicesPerUser() {
+    return (int) Math.min(Integer.MAX_VALUE, (long) WRITING_DEVICES_PER_DEVICE * maxDevicesPerUser);
   }
 
   /**

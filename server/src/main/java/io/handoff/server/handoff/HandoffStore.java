@@ -52,10 +52,9 @@ public interface HandoffStore {
 
   /**
    * Replaces the activity of {@code activity.device_id}; kept for {@code retention}. The user keeps
-   * at most {@code maxDevices} activities (a device's presence entry and remembered writes are
-   * bounded the same way): a new device's activity makes room by dropping the least recently
-   * updated one of another device, so a user that goes through many device ids (signing in and
-   * revoking) cannot grow them.
+   * at most {@code maxDevices} activities (a device's presence entry is bounded the same way): a
+   * new device's activity makes room by dropping the least recently updated one of another device,
+   * so a user that goes through many device ids (signing in and revoking) cannot grow them.
    */
   CompletableFuture<Void> putActivity(
       String userId, Activity activity, Duration retention, int maxDevices);

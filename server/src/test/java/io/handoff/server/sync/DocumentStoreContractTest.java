@@ -139,6 +139,27 @@ public abstract class DocumentStoreContractTest {
     assertEquals(0L, store.lastClientSeq(user, "d2").join());
   }
 
+  /**
+   * Promise 2 whatever the number of devices: a device's record of its writes stays while it could
+   * be retried (until it idles out), however many other devices of the user write meanwhile (more
+   * than {@code maxDevicesPerUser}: development tokens and browsers that clear their storage name
+   * any number of device ids).
+   */
+  @Test
+  void aRetryIsAppliedOnceAfterMoreDevicesThanMaxDevicesWrote() throws Exception {
+    WriteOutcome first = write("d0", set("doc", 1, "f", "d0"));
+    int others = LIMITS.maxDevicesPerUser();
+    for (int i = 1; i <= others; i++) {
+      assertTrue(write("d" + i, set("doc", 1, "f", "d" + i)).isApplied(), "device " + i);
+    }
+    WriteOutcome again = write("d0", set("doc", 1, "f", "d0"));
+    assertTrue(again.isApplied(), again.toString());
+    assertTrue(again.duplicate(), "a re-send, not a new write: " + again);
+    assertEquals(first.version(), again.version());
+    assertEquals(1L, store.lastClientSeq(user, "d0").join());
+    assertEquals(others + 1L, store.read(user, "doc", 0, 0).join().toVersion(), "applied once");
+  }
+
   @Test
   void sameSequenceFromAnotherDeviceIsANewWrite() {
     write("d1", set("doc", 1, "f", "a"));
@@ -449,7 +470,8 @@ public abstract class DocumentStoreContractTest {
   void aReSendIsAnsweredAsTheFirstTimeAfterItsDocumentsHistoryWasLost() throws Exception {
     WriteOutcome e = write("d1", set("e", 2, "f", "x"));
     idleTtlPasses();
-    assertTrue(write("d2", set("keep", 1, "f", "y")).isApplied(), "the user writes on");
+    // The device writes on (another document), so its records stay while e goes.
+    assertTrue(write("d1", set("keep", 3, "f", "y")).isApplied(), "the device writes on");
     dropIdleDocument("e");
     assertEquals(DocumentSync.Mode.GONE, store.read(user, "e", 0, 0).join().mode(), "e is gone");
     WriteOutcome again = write("d1", set("e", 2, "f", "x"));

@@ -52,7 +52,7 @@ public final class MemoryDocumentStore implements DocumentStore {
     while (true) {
       UserState user = users.get(userId);
       if (user == null) {
-        user = users.computeIfAbsent(userId, k -> new UserState(limits));
+        user = users.computeIfAbsent(userId, k -> new UserState());
       }
       synchronized (user) {
         if (user.removed) {
@@ -66,7 +66,13 @@ public final class MemoryDocumentStore implements DocumentStore {
 
   private CompletableFuture<WriteOutcome> writeLocked(
       UserState user, String userId, String deviceId, Write w) {
-    DeviceSeqs device = user.device(deviceId);
+    long now = clock.millis();
+    long idle = limits.idleTtl().toMillis();
+    int max = limits.maxWritingDevicesPerUser();
+    DeviceSeqs device = user.devices.admit(deviceId, max, limits.seqWindow(), now, idle);
+    if (device == null) {
+      return CompletableFuture.completedFuture(user.devices.full(max, idle));
+    }
     long seq = w.getClientSeq();
     String name = w.getDocument();
     long tag = DocumentTag.of(name);
@@ -78,7 +84,7 @@ public final class MemoryDocumentStore implements DocumentStore {
     if (seq <= device.outcomes.forgottenUpTo()) {
       return CompletableFuture.completedFuture(WriteOutcome.staleSequence(seq));
     }
-    LastSeq last = device.lastByDocument.get(name);
+    DeviceSeqs.LastSeq last = device.lastByDocument.get(name);
     long docLast = last == null ? 0 : last.seq;
     WriteOutcome outcome;
     if (last != null && seq < docLast) {
@@ -98,11 +104,11 @@ public final class MemoryDocumentStore implements DocumentStore {
     } else {
       outcome = apply(user, userId, deviceId, w);
     }
-    device.record(seq, tag, outcome);
+    device.record(seq, tag, outcome, now);
     if (last != null) {
       last.seq = Math.max(docLast, seq); // Changed in place: no new object per write.
     } else if (user.docs.containsKey(name)) {
-      device.lastByDocument.put(name, new LastSeq(seq));
+      device.lastByDocument.put(name, new DeviceSeqs.LastSeq(seq));
     }
     return CompletableFuture.completedFuture(outcome);
   }
@@ -334,11 +340,7 @@ public final class MemoryDocumentStore implements DocumentStore {
       return CompletableFuture.completedFuture(0L);
     }
     synchronized (user) {
-      DeviceSeqs d = user.devices.get(deviceId);
-      if (d != null) {
-        d.used = ++user.uses;
-      }
-      return CompletableFuture.completedFuture(d == null ? 0L : d.last);
+      return CompletableFuture.completedFuture(user.devices.lastClientSeq(deviceId));
     }
   }
 
@@ -356,9 +358,9 @@ public final class MemoryDocumentStore implements DocumentStore {
 
   /**
    * Drops every document whose last applied write is {@link StoreLimits#idleTtl()} old or older,
-   * and every user whose last write (applied or refused: the devices' records) is, as the Redis
-   * engine's key TTLs do (each document's keys on its own; a device's records with any write of the
-   * device). The engine runs it periodically.
+   * every device's record of writes whose last recorded write (applied or refused) is, and every
+   * user whose last write is, as the Redis engine's key TTLs do (each document's keys on its own; a
+   * device's records with any write of the device). The engine runs it periodically.
    */
   @Override
   public CompletableFuture<Void> sweep(Instant at) {
@@ -370,12 +372,10 @@ public final class MemoryDocumentStore implements DocumentStore {
         if (now - user.lastWrite >= idle) {
           user.removed = true;
           users.remove(e.getKey(), user);
-        } else if (user.docs.values().removeIf(d -> now - d.lastWrite >= idle)) {
-          // The devices' order records of the documents that went go with them (at most one per
-          // document the user holds), or a device that keeps writing new documents would keep one
-          // per document it ever wrote.
-          for (DeviceSeqs d : user.devices.values()) {
-            d.lastByDocument.keySet().removeIf(name -> !user.docs.containsKey(name));
+        } else {
+          user.devices.expire(now, idle);
+          if (user.docs.values().removeIf(d -> now - d.lastWrite >= idle)) {
+            user.devices.keepOrderOf(user.docs.keySet());
           }
         }
       }
@@ -395,11 +395,18 @@ public final class MemoryDocumentStore implements DocumentStore {
       return 0;
     }
     synchronized (user) {
-      int n = 0;
-      for (DeviceSeqs d : user.devices.values()) {
-        n += d.lastByDocument.size();
-      }
-      return n;
+      return user.devices.orderRecords();
+    }
+  }
+
+  /** The devices of a user that have a record of their writes, for tests. */
+  int writingDevices(String userId) {
+    UserState user = users.get(userId);
+    if (user == null) {
+      return 0;
+    }
+    synchronized (user) {
+      return user.devices.size();
     }
   }
 
@@ -419,13 +426,13 @@ public final class MemoryDocumentStore implements DocumentStore {
       return null;
     }
     synchronized (user) {
-      return user.copy(limits);
+      return user.copy();
     }
   }
 
   /** Puts back a {@link #backup} of one user, replacing what the store holds of that user now. */
   public void restore(String userId, Object backup) {
-    UserState copy = ((UserState) backup).copy(limits);
+    UserState copy = ((UserState) backup).copy();
     UserState old = users.put(userId, copy);
     if (old != null) {
       synchronized (old) {
@@ -439,97 +446,27 @@ public final class MemoryDocumentStore implements DocumentStore {
     users.clear();
   }
 
-  /** One user's documents and per-device write sequences; guarded by its own monitor. */
+  /** One user's documents and per-device write records; guarded by its own monitor. */
   private static final class UserState {
     final HashMap<String, Doc> docs = new HashMap<>();
-    // At most maxDevices; the least recently used is forgotten first. Recency is a counter in each
-    // entry rather than an access-ordered map, which would relink its entries on every write.
-    final HashMap<String, DeviceSeqs> devices = new HashMap<>();
-    final int maxDevices;
-    final int seqWindow;
-    long uses;
+    final DeviceRecords devices;
     long lastWrite;
     // Set once the state was erased or expired; a writer that finds it starts a new one.
     boolean removed;
 
-    UserState(StoreLimits limits) {
-      this.maxDevices = limits.maxDevicesPerUser();
-      this.seqWindow = limits.seqWindow();
+    UserState() {
+      this(new DeviceRecords());
     }
 
-    DeviceSeqs device(String deviceId) {
-      DeviceSeqs d = devices.get(deviceId);
-      if (d == null) {
-        d = new DeviceSeqs(seqWindow);
-        devices.put(deviceId, d);
-        if (devices.size() > maxDevices) {
-          forgetLeastRecentDevice(d);
-        }
-      }
-      d.used = ++uses;
-      return d;
+    private UserState(DeviceRecords devices) {
+      this.devices = devices;
     }
 
-    private void forgetLeastRecentDevice(DeviceSeqs keep) {
-      Map.Entry<String, DeviceSeqs> least = null;
-      for (Map.Entry<String, DeviceSeqs> e : devices.entrySet()) {
-        if (e.getValue() != keep && (least == null || e.getValue().used < least.getValue().used)) {
-          least = e;
-        }
-      }
-      if (least != null) {
-        devices.remove(least.getKey());
-      }
-    }
-
-    UserState copy(StoreLimits limits) {
-      UserState c = new UserState(limits);
+    UserState copy() {
+      UserState c = new UserState(devices.copy());
       docs.forEach((name, d) -> c.docs.put(name, d.copy()));
-      devices.forEach((id, d) -> c.devices.put(id, d.copy()));
-      c.uses = uses;
       c.lastWrite = lastWrite;
       return c;
-    }
-  }
-
-  /** The outcomes of one device's recent writes, by client_seq. */
-  private static final class DeviceSeqs {
-    final SeqWindow outcomes;
-    // The highest client_seq handled per existing document: older writes are OUT_OF_ORDER. At
-    // most one entry per document of the user.
-    final HashMap<String, LastSeq> lastByDocument = new HashMap<>();
-    long last;
-    // The user's use counter when this device last wrote or resumed: the least is evicted first.
-    long used;
-
-    DeviceSeqs(int window) {
-      this.outcomes = new SeqWindow(window);
-    }
-
-    private DeviceSeqs(SeqWindow outcomes) {
-      this.outcomes = outcomes;
-    }
-
-    DeviceSeqs copy() {
-      DeviceSeqs c = new DeviceSeqs(outcomes.copy());
-      lastByDocument.forEach((doc, s) -> c.lastByDocument.put(doc, new LastSeq(s.seq)));
-      c.last = last;
-      c.used = used;
-      return c;
-    }
-
-    void record(long seq, long document, WriteOutcome outcome) {
-      outcomes.record(seq, document, outcome);
-      last = Math.max(last, seq);
-    }
-  }
-
-  /** The highest client_seq of one device handled for one document; updated in place. */
-  private static final class LastSeq {
-    long seq;
-
-    LastSeq(long seq) {
-      this.seq = seq;
     }
   }
 

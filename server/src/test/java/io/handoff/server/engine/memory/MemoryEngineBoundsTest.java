@@ -1,10 +1,12 @@
 package io.handoff.server.engine.memory;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.google.protobuf.ByteString;
 import io.handoff.protocol.v1.Activity;
+import io.handoff.protocol.v1.ErrorCode;
 import io.handoff.protocol.v1.FieldOp;
 import io.handoff.protocol.v1.Offer;
 import io.handoff.protocol.v1.OfferOutcome;
@@ -60,23 +62,55 @@ class MemoryEngineBoundsTest {
     }
   }
 
+  /**
+   * Promise 2 within a bound: no device's record of its writes is dropped for another device. While
+   * the user has {@code maxWritingDevicesPerUser} records, none idle, a write of one more device is
+   * refused LIMIT_EXCEEDED with nothing applied or recorded, and every recorded device's re-send is
+   * still the same write; once a device has not written for the idle TTL its record goes (as its
+   * keys expire on Redis) and the newcomer's write is applied.
+   */
   @Test
-  void theDeviceForgottenFirstIsTheOneThatWroteOrResumedLeastRecently() {
-    MemoryEngine engine =
-        new MemoryEngine(StoreLimits.builder().maxDevicesPerUser(2).build(), clock);
+  void aDevicesRecordGoesOnlyWithTheIdleTtlAndADeviceBeyondTheBoundIsRefused() {
+    StoreLimits limits = StoreLimits.builder().maxDevicesPerUser(2).build();
+    int max = limits.maxWritingDevicesPerUser();
+    assertEquals(2 * StoreLimits.WRITING_DEVICES_PER_DEVICE, max);
+    Duration idle = limits.idleTtl();
+    MemoryEngine engine = new MemoryEngine(limits, clock);
     try {
       var store = engine.store();
-      assertTrue(store.write("u", "a", write(1)).join().isApplied());
-      assertTrue(store.write("u", "b", write(1)).join().isApplied());
+      assertTrue(store.write("u", "d0", write(1)).join().isApplied());
+      clock.advance(idle.dividedBy(2));
+      for (int i = 1; i < max; i++) {
+        assertTrue(store.write("u", "d" + i, write(1)).join().isApplied(), "device " + i);
+      }
+      var refused = store.write("u", "late", write(1)).join();
+      assertEquals(ErrorCode.LIMIT_EXCEEDED, refused.error(), refused.toString());
+      assertTrue(refused.message().contains(max + " devices"), refused.message());
+      assertEquals(max, store.read("u", "doc", 0, 0).join().toVersion(), "nothing applied");
+      assertEquals(0L, store.lastClientSeq("u", "late").join(), "nothing recorded");
+      assertEquals(max, store.writingDevices("u"));
+      for (int i = 0; i < max; i++) {
+        var again = store.write("u", "d" + i, write(1)).join();
+        assertTrue(again.duplicate(), "device " + i + ": " + again);
+        assertEquals(i + 1, again.version());
+      }
+      // Resuming does not keep a record (nor does a re-send): only writes do, as on Redis.
+      assertEquals(1L, store.lastClientSeq("u", "d0").join());
+      clock.advance(idle.dividedBy(2).minusMillis(1));
+      engine.sweep(clock.instant()).join();
+      assertEquals(max, store.writingDevices("u"), "d0 has not been idle for the TTL yet");
       assertEquals(
-          1L, store.lastClientSeq("u", "a").join()); // a resumes: now b is the least recent
-      assertTrue(store.write("u", "c", write(1)).join().isApplied()); // room for c: b is forgotten
-
-      assertEquals(0L, store.lastClientSeq("u", "b").join());
-      assertEquals(1L, store.lastClientSeq("u", "a").join());
-      assertEquals(1L, store.lastClientSeq("u", "c").join());
-      // a's write is still known: its retry is the same write, not a second one.
-      assertTrue(store.write("u", "a", write(1)).join().duplicate());
+          ErrorCode.LIMIT_EXCEEDED, store.write("u", "late", write(1)).join().error(), "no room");
+      clock.advance(Duration.ofMillis(1));
+      var applied = store.write("u", "late", write(1)).join();
+      assertTrue(applied.isApplied(), applied.toString());
+      assertFalse(applied.duplicate());
+      assertEquals(0L, store.lastClientSeq("u", "d0").join(), "d0's record expired");
+      assertEquals(1L, store.lastClientSeq("u", "d1").join());
+      assertEquals(max, store.writingDevices("u"));
+      clock.advance(idle.dividedBy(2));
+      engine.sweep(clock.instant()).join();
+      assertEquals(1, store.writingDevices("u"), "the sweep drops the others' records");
     } finally {
       engine.close();
     }
