@@ -59,6 +59,7 @@ final class ConfigSources implements CommandLine.IDefaultValueProvider {
    * @throws IllegalArgumentException naming the unknown key, or the unreadable file
    */
   static ConfigSources load(CommandSpec spec, String[] args, Map<String, String> env) {
+    refuseEmptyFlags(spec, args);
     Path path = null;
     for (int i = 0; i < args.length; i++) {
       if (args[i].equals("--config") && i + 1 < args.length) {
@@ -130,7 +131,13 @@ final class ConfigSources implements CommandLine.IDefaultValueProvider {
                   + "; known keys: "
                   + String.join(", ", fileKeys));
         }
-        fileValues.put(k, p.getProperty(k).trim());
+        String value = p.getProperty(k).trim();
+        if (value.isEmpty()) {
+          // As for a variable: jwt-secret= would read as none, redis-url= as the memory engine.
+          throw new IllegalArgumentException(
+              k + " in " + path + " is empty: remove the line or give it a value");
+        }
+        fileValues.put(k, value);
       }
     }
     String level = env.get(LOG_LEVEL_VARIABLE);
@@ -170,6 +177,26 @@ final class ConfigSources implements CommandLine.IDefaultValueProvider {
       envValues.put(name, value);
     }
     return new ConfigSources(Map.copyOf(envValues), Map.copyOf(fileValues), path);
+  }
+
+  /**
+   * Refuses a flag given an empty value ({@code --jwt-secret "$SECRET"} with the variable unset),
+   * which the node would read as not given: a generated secret, the memory engine.
+   */
+  private static void refuseEmptyFlags(CommandSpec spec, String[] args) {
+    for (int i = 0; i < args.length; i++) {
+      int eq = args[i].indexOf('=');
+      String name = eq < 0 ? args[i] : args[i].substring(0, eq);
+      OptionSpec o = name.startsWith("--") ? spec.findOption(name) : null;
+      if (o == null || o.arity().min() < 1) {
+        continue;
+      }
+      String value = eq >= 0 ? args[i].substring(eq + 1) : i + 1 < args.length ? args[++i] : null;
+      if (value != null && value.isBlank()) {
+        throw new IllegalArgumentException(
+            name + " is given an empty value: leave it out or give it a value");
+      }
+    }
   }
 
   /**

@@ -51,6 +51,8 @@ class CommandLineErrorsTest {
     Files.write(
         dir.resolve("latin1.properties"),
         "# r\u00e9glages\nnode-id=a\n".getBytes(StandardCharsets.ISO_8859_1));
+    // A templated file whose substitution came out empty.
+    Files.writeString(dir.resolve("empty-url.properties"), "node-id=a\nredis-url=\n");
     Files.writeString(dir.resolve("twice.properties"), "node-id=a\nheartbeat=25s\nnode-id=b\n");
     Files.writeString(dir.resolve("bad.pem"), "not a certificate\n");
     Files.writeString(
@@ -390,6 +392,14 @@ class CommandLineErrorsTest {
             "unset it or give it a value"));
     all.add(
         c(
+            "an empty Redis URL in the file (a template's empty substitution)",
+            "--config " + dir.resolve("empty-url.properties") + busyPort,
+            Map.of(),
+            2,
+            "redis-url in " + dir.resolve("empty-url.properties") + " is empty",
+            "remove the line or give it a value"));
+    all.add(
+        c(
             "a value with the carriage return of a CRLF env file",
             busyPort.strip(),
             Map.of("HANDOFF_HEARTBEAT", "25x\r"),
@@ -650,6 +660,36 @@ class CommandLineErrorsTest {
     }
     assertFalse(said.contains("\tat "), "no stack trace: " + said);
     assertFalse(said.contains("Exception"), "no exception names: " + said);
+  }
+
+  @Test
+  void anEmptyValueOfAFlagIsNoValueLeftOut() {
+    // --jwt-secret "$SECRET" with SECRET unset: taken as not given, the node made up a development
+    // secret, printed it and served token minting; --redis-url= ran it on the memory engine.
+    String port = Integer.toString(busy.getLocalPort());
+    for (String[] args :
+        List.of(
+            new String[] {"--host", "127.0.0.1", "--port", port, "--jwt-secret", ""},
+            new String[] {
+              "--host", "127.0.0.1", "--port", port, "--redis-url=", "--jwt-secret", SECRET
+            },
+            new String[] {"--node-id", " ", "--host", "127.0.0.1", "--port", port})) {
+      StringWriter err = new StringWriter();
+      int exit =
+          Main.run(
+              args,
+              Map.of(),
+              new PrintWriter(new StringWriter(), true),
+              new PrintWriter(err, true));
+      String said = err.toString();
+      assertEquals(2, exit, said);
+      assertTrue(said.contains("is given an empty value: leave it out or give it a value"), said);
+      assertTrue(
+          said.contains("--jwt-secret")
+              || said.contains("--redis-url")
+              || said.contains("--node-id"),
+          said);
+    }
   }
 
   @Test
