@@ -18,6 +18,7 @@ import java.util.Properties;
 import java.util.Set;
 import java.util.TreeMap;
 import java.util.TreeSet;
+import java.util.function.Predicate;
 import picocli.CommandLine;
 import picocli.CommandLine.Model.ArgSpec;
 import picocli.CommandLine.Model.CommandSpec;
@@ -304,6 +305,24 @@ final class ConfigSources implements CommandLine.IDefaultValueProvider {
       return fromEnv;
     }
     return file.get(key);
+  }
+
+  /**
+   * {@code message} with each {@code (--foo)} in it whose value came from a variable or the file
+   * naming that source instead ({@code (HANDOFF_FOO (--foo))}), unless {@code fromFlag} says the
+   * command line gave it.
+   */
+  String naming(String message, Predicate<String> fromFlag) {
+    Set<String> keys = new TreeSet<>(file.keySet());
+    for (String name : env.keySet()) {
+      keys.add(name.substring(ENV_PREFIX.length()).toLowerCase(Locale.ROOT).replace('_', '-'));
+    }
+    for (String key : keys) {
+      if (!fromFlag.test(key)) {
+        message = message.replace("(--" + key + ")", "(" + source(key) + ")");
+      }
+    }
+    return message;
   }
 
   /**

@@ -558,9 +558,7 @@ public final class Main implements Callable<Integer> {
       engine.close();
       err.println(
           "handoff-server: invalid configuration: "
-              + e.getMessage()
-                  .replace("(--tls-cert)", "(" + origin("tls-cert") + ")")
-                  .replace("(--tls-key)", "(" + origin("tls-key") + ")"));
+              + sources.naming(e.getMessage(), this::fromFlag));
       return 2;
     } catch (NodeIdInUseException e) {
       engine.close();

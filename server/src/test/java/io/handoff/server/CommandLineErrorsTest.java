@@ -51,6 +51,8 @@ class CommandLineErrorsTest {
     Files.write(
         dir.resolve("latin1.properties"),
         "# r\u00e9glages\nnode-id=a\n".getBytes(StandardCharsets.ISO_8859_1));
+    Files.writeString(
+        dir.resolve("jwks.properties"), "identity-jwks=" + dir.resolve("missing-jwks.json") + "\n");
     // A templated file whose substitution came out empty.
     Files.writeString(dir.resolve("empty-url.properties"), "node-id=a\nredis-url=\n");
     Files.writeString(dir.resolve("twice.properties"), "node-id=a\nheartbeat=25s\nnode-id=b\n");
@@ -398,6 +400,20 @@ class CommandLineErrorsTest {
             2,
             "redis-url in " + dir.resolve("empty-url.properties") + " is empty",
             "remove the line or give it a value"));
+    all.add(
+        c(
+            "an identity JWKS that cannot be loaded, from the variable",
+            busyPort.strip(),
+            Map.of("HANDOFF_IDENTITY_JWKS", dir.resolve("missing-jwks.json").toString()),
+            2,
+            "cannot load the JWKS (HANDOFF_IDENTITY_JWKS (--identity-jwks)) from "));
+    all.add(
+        c(
+            "an identity JWKS that cannot be loaded, from the file",
+            "--config " + dir.resolve("jwks.properties") + busyPort,
+            Map.of(),
+            2,
+            "cannot load the JWKS (identity-jwks in " + dir.resolve("jwks.properties")));
     all.add(
         c(
             "a value with the carriage return of a CRLF env file",
