@@ -154,8 +154,8 @@ public final class HandoffServer implements AutoCloseable {
         .register(metrics.registry());
     FunctionCounter.builder("handoff.store.resets", engine, e -> (double) e.storeResets())
         .description(
-            "times the store was seen to lose data while this node stayed connected (Redis: its"
-                + " life marker gone or changed, or another process); every session re-read")
+            "times the store was seen to lose data or restart (Redis: its life marker gone or"
+                + " changed, or another process); every session re-read")
         .register(metrics.registry());
     Gauge.builder("handoff.draining", () -> stopping.get() ? 1 : 0)
         .description("1 from SIGTERM until the node has let every connection go")

@@ -174,7 +174,7 @@ final class StoreLife {
     }
     resets.increment();
     log.warn(
-        "{}{} may have lost data while this node stayed connected ({}): every session re-reads"
+        "{}{} may have lost data (wiped, replaced or restarted: {}): every session re-reads"
             + " its documents",
         name,
         master.isEmpty() ? "" : " (master " + master + ")",
