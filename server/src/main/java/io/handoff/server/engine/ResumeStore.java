@@ -51,6 +51,29 @@ public interface ResumeStore {
 
   CompletableFuture<Resumed> resume(Request request);
 
+  /** The shard of a store that is one whole: every user's resume reads it ({@link #shardOf}). */
+  Object ONE_SHARD = "one shard";
+
+  /**
+   * The part of the store {@code userId}'s resume reads, as the node's line of resumes keys its
+   * state by: resumes of users with equal keys wait on the same server, and while one of them times
+   * out the line sends that shard's one at a time, the others' at full width. Few keys in all (a
+   * Redis Cluster's masters); {@link #ONE_SHARD} for a store that is one whole (the default). Any
+   * thread; no I/O.
+   */
+  default Object shardOf(String userId) {
+    return ONE_SHARD;
+  }
+
+  /**
+   * Whether {@code shard}, a key {@link #shardOf} gave, is still part of the store: false for a
+   * Cluster master that left the topology (failed over, removed), whose state the line then drops.
+   * Any thread; no I/O.
+   */
+  default boolean hasShard(Object shard) {
+    return ONE_SHARD.equals(shard);
+  }
+
   /**
    * One device's resume.
    *

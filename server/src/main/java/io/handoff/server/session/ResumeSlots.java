@@ -1,17 +1,22 @@
 package io.handoff.server.session;
 
+import io.handoff.server.engine.ResumeStore;
 import io.handoff.server.sync.OutcomeUnknownException;
 import io.netty.channel.EventLoop;
 import java.time.Duration;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.CancellationException;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.atomic.LongAdder;
 import java.util.function.BooleanSupplier;
+import java.util.function.Function;
+import java.util.function.Predicate;
 import java.util.function.Supplier;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -27,10 +32,13 @@ import org.slf4j.LoggerFactory;
  *
  * <p>A read that timed out at the store ({@link OutcomeUnknownException#isTimedOut}) may still be
  * queued there: a paused Redis holds every script sent to it and runs them all when it resumes.
- * While the last read to end timed out, the line lets one read at a time reach the store and
- * refuses the others at once, the waiting ones too, so a long pause costs the store one held read
- * per timeout instead of {@code maxInFlight}; the first read that ends otherwise (an answer, an
- * error, a lost connection) opens the line again. Thread-safe.
+ * While the last read of a shard to end timed out (the part of the store a user's resume reads,
+ * {@link ResumeStore#shardOf}: a Redis Cluster's master, the whole store otherwise), the line lets
+ * one read of that shard at a time reach the store and refuses that shard's others at once, the
+ * waiting ones too, so a long pause costs the store one held read per timeout instead of {@code
+ * maxInFlight}; the first read of the shard that ends otherwise (an answer, an error, a lost
+ * connection) opens the line to it again. Reads of the other shards go on at full width, within the
+ * node's bounds. Thread-safe.
  */
 final class ResumeSlots {
   private static final Logger log = LoggerFactory.getLogger(ResumeSlots.class);
@@ -39,9 +47,12 @@ final class ResumeSlots {
   private final int maxWaiting;
   private final LongAdder refused;
   private final LongAdder failed;
+  private final Function<String, Object> shardOf;
+  private final Predicate<Object> hasShard;
   private final ArrayDeque<Waiting> waiting = new ArrayDeque<>(); // guarded by this
   private int inFlight; // guarded by this; waiting is empty unless it is maxInFlight
-  private boolean stalled; // guarded by this; the last read to end timed out; then waiting is empty
+  // guarded by this; the shards with reads under way or stalled, none of a stalled one waiting
+  private final Map<Object, Shard> shards = new HashMap<>();
   private boolean failureLogged; // guarded by this
   private long failureLoggedAt; // guarded by this; nanoTime of the last failure logged
   private long failuresUnlogged; // guarded by this; failures since then, not logged
@@ -49,11 +60,41 @@ final class ResumeSlots {
   // dropped by the next Hello that finds the line full); may count one that left it meanwhile
   private int closedInLine;
 
+  /** A line for a store that is one shard. */
   ResumeSlots(int maxInFlight, int maxWaiting, LongAdder refused, LongAdder failed) {
+    this(
+        maxInFlight,
+        maxWaiting,
+        refused,
+        failed,
+        userId -> ResumeStore.ONE_SHARD,
+        ResumeStore.ONE_SHARD::equals);
+  }
+
+  /**
+   * A line whose reads of a user are of the shard {@code shardOf} names, whose state it drops once
+   * {@code hasShard} says the store no longer has it ({@link ResumeStore#shardOf}, {@link
+   * ResumeStore#hasShard}).
+   */
+  ResumeSlots(
+      int maxInFlight,
+      int maxWaiting,
+      LongAdder refused,
+      LongAdder failed,
+      Function<String, Object> shardOf,
+      Predicate<Object> hasShard) {
     this.maxInFlight = maxInFlight;
     this.maxWaiting = maxWaiting;
     this.refused = refused;
     this.failed = failed;
+    this.shardOf = shardOf;
+    this.hasShard = hasShard;
+  }
+
+  /** A shard's reads under way, and whether the last of its reads to end timed out. */
+  private static final class Shard {
+    int inFlight;
+    boolean stalled;
   }
 
   /**
@@ -62,7 +103,7 @@ final class ResumeSlots {
    * what it completes.
    */
   private record Waiting(
-      BooleanSupplier start, BooleanSupplier wanted, CompletableFuture<?> answer) {}
+      Object shard, BooleanSupplier start, BooleanSupplier wanted, CompletableFuture<?> answer) {}
 
   /** A Hello refused because the node's resume reads and their waiting line are full. */
   static final class Refused extends RuntimeException {
@@ -73,27 +114,40 @@ final class ResumeSlots {
 
   /**
    * Runs {@code read} on {@code loop} once a slot is free (at once if one is), and completes with
-   * its answer; fails with {@link Refused} if none is free and the line is full (or reads are
-   * timing out at the store and one is under way), and with a {@link CancellationException} if
-   * {@code wanted} (any thread) says no by the time the slot comes (the connection closed while it
-   * waited), or by the time a Hello finds the line full after such a close ({@link #closed}).
+   * its answer; fails with {@link Refused} if none is free and the line is full (or reads of its
+   * shard are timing out at the store and one is under way), and with a {@link
+   * CancellationException} if {@code wanted} (any thread) says no by the time the slot comes (the
+   * connection closed while it waited), or by the time a Hello finds the line full after such a
+   * close ({@link #closed}).
    */
   <T> CompletableFuture<T> read(
       EventLoop loop, BooleanSupplier wanted, Supplier<CompletableFuture<T>> read) {
+    return read(loop, ResumeStore.ONE_SHARD, wanted, read);
+  }
+
+  /** {@link #read(EventLoop, BooleanSupplier, Supplier)} of a read of {@code shard}. */
+  <T> CompletableFuture<T> read(
+      EventLoop loop, Object shard, BooleanSupplier wanted, Supplier<CompletableFuture<T>> read) {
     CompletableFuture<T> answer = new CompletableFuture<>();
     List<Waiting> gone = dropClosed();
     if (gone != null) {
       gone.forEach(w -> w.answer().completeExceptionally(closedWhileWaiting()));
     }
     synchronized (this) {
-      if (inFlight < (stalled ? 1 : maxInFlight)) {
+      Shard state = shards.get(shard);
+      boolean stalled = state != null && state.stalled;
+      if (inFlight < maxInFlight && (!stalled || state.inFlight == 0)) {
         inFlight++;
+        enter(shard);
       } else if (!stalled && waiting.size() < maxWaiting) {
         // Started on its loop's next turn, never inside the release that frees its slot: a line of
         // closed connections is then passed over one task at a time, not by recursion.
         waiting.add(
             new Waiting(
-                () -> hop(loop, () -> start(loop, wanted, read, answer), answer), wanted, answer));
+                shard,
+                () -> hop(loop, () -> start(loop, shard, wanted, read, answer), answer),
+                wanted,
+                answer));
         return answer;
       } else {
         refused.increment();
@@ -109,11 +163,27 @@ final class ResumeSlots {
       }
     }
     if (loop.inEventLoop()) {
-      start(loop, wanted, read, answer);
-    } else if (!hop(loop, () -> start(loop, wanted, read, answer), answer)) {
-      release(); // The node is stopping: the slot goes on to the next.
+      start(loop, shard, wanted, read, answer);
+    } else if (!hop(loop, () -> start(loop, shard, wanted, read, answer), answer)) {
+      release(shard); // The node is stopping: the slot goes on to the next.
     }
     return answer;
+  }
+
+  /**
+   * A read of {@code shard} takes a slot: counted as its shard's. A shard new to the line first
+   * drops the state of stalled shards the store no longer has (a Cluster master failed over or
+   * removed), so the shards kept are those with reads under way and the store's own.
+   */
+  private void enter(Object shard) {
+    Shard state = shards.get(shard);
+    if (state == null) {
+      // Idle entries are of stalled shards: an entry goes when its last read ends otherwise.
+      shards.entrySet().removeIf(e -> e.getValue().inFlight == 0 && !hasShard.test(e.getKey()));
+      state = new Shard();
+      shards.put(shard, state);
+    }
+    state.inFlight++;
   }
 
   /**
@@ -121,7 +191,8 @@ final class ResumeSlots {
    * the line, so that its close gives up its place there ({@link #closed}). Event loop.
    */
   <T> CompletableFuture<T> read(Session session, Supplier<CompletableFuture<T>> read) {
-    CompletableFuture<T> answer = read(session.loop(), () -> !session.dead, read);
+    CompletableFuture<T> answer =
+        read(session.loop(), shardOf.apply(session.userId()), () -> !session.dead, read);
     session.set(SessionState.IN_LINE, !answer.isDone() && !session.is(SessionState.REGISTERED));
     return answer;
   }
@@ -142,7 +213,7 @@ final class ResumeSlots {
 
   /** The line's entries of closed connections, taken out of it, if it is full and has some. */
   private synchronized List<Waiting> dropClosed() {
-    if (closedInLine == 0 || stalled || waiting.size() < maxWaiting) {
+    if (closedInLine == 0 || waiting.size() < maxWaiting) {
       return null;
     }
     closedInLine = 0;
@@ -184,11 +255,12 @@ final class ResumeSlots {
 
   private <T> void start(
       EventLoop loop,
+      Object shard,
       BooleanSupplier wanted,
       Supplier<CompletableFuture<T>> read,
       CompletableFuture<T> answer) {
     if (!wanted.getAsBoolean()) {
-      release();
+      release(shard);
       answer.completeExceptionally(closedWhileWaiting());
       return;
     }
@@ -200,8 +272,8 @@ final class ResumeSlots {
     }
     f.whenComplete(
         (v, err) -> {
-          ended(err);
-          release();
+          ended(shard, err);
+          release(shard);
           if (err == null) {
             answer.complete(v);
           } else {
@@ -211,12 +283,12 @@ final class ResumeSlots {
   }
 
   /**
-   * A read ended in {@code err} (null: answered): the line holds back while the last read the store
-   * ended timed out, and refuses those waiting (each would add a read the store may hold). A read
-   * that never reached the store (its connection was replaced or closed, the node is stopping)
-   * changes nothing.
+   * A read of {@code shard} ended in {@code err} (null: answered): the line holds back that shard's
+   * reads while the last of them the store ended timed out, and refuses its reads waiting (each
+   * would add a read the store may hold). A read that never reached the store (its connection was
+   * replaced or closed, the node is stopping) changes nothing.
    */
-  private void ended(Throwable err) {
+  private void ended(Object shard, Throwable err) {
     Throwable t = err;
     while (t instanceof CompletionException && t.getCause() != null) {
       t = t.getCause();
@@ -227,13 +299,23 @@ final class ResumeSlots {
     boolean timedOut = t instanceof OutcomeUnknownException o && o.isTimedOut();
     List<Waiting> turnedAway;
     synchronized (this) {
-      stalled = timedOut;
-      if (!stalled || waiting.isEmpty()) {
+      Shard state = shards.get(shard); // There: this read is counted in it until its release.
+      state.stalled = timedOut;
+      if (!timedOut || waiting.isEmpty()) {
         return;
       }
-      turnedAway = new ArrayList<>(waiting);
-      waiting.clear();
-      closedInLine = 0;
+      turnedAway = new ArrayList<>();
+      waiting.removeIf(
+          w -> {
+            if (!w.shard().equals(shard)) {
+              return false;
+            }
+            turnedAway.add(w);
+            return true;
+          });
+      if (waiting.isEmpty()) {
+        closedInLine = 0;
+      }
     }
     for (Waiting w : turnedAway) {
       refused.increment();
@@ -242,24 +324,31 @@ final class ResumeSlots {
   }
 
   /**
-   * A read ended: its slot passes to the first waiting, if any. When the node stops, its loops
-   * refuse the waiting resumes: each of those fails and the slot goes on to the next, in this loop
-   * rather than by recursion (the line may be thousands long).
+   * A read of {@code shard} ended: its slot passes to the first waiting, if any. When the node
+   * stops, its loops refuse the waiting resumes: each of those fails and the slot goes on to the
+   * next, in this loop rather than by recursion (the line may be thousands long).
    */
-  private void release() {
+  private void release(Object shard) {
+    Object ended = shard;
     while (true) {
       Waiting next;
       synchronized (this) {
-        next = waiting.poll();
+        Shard state = shards.get(ended);
+        if (--state.inFlight == 0 && !state.stalled) {
+          shards.remove(ended);
+        }
+        next = waiting.poll(); // Never of a stalled shard: those are turned away.
         if (next == null) {
           inFlight--;
           closedInLine = 0; // No entry left: none of a closed connection either.
           return;
         }
+        enter(next.shard());
       }
       if (next.start().getAsBoolean()) {
         return; // Its loop took it: the slot is its own now.
       }
+      ended = next.shard(); // It never started: its slot goes on.
     }
   }
 
@@ -319,5 +408,10 @@ final class ResumeSlots {
   /** Resumes waiting for a slot now (for tests). */
   synchronized int waiting() {
     return waiting.size();
+  }
+
+  /** The shards the line keeps state of now: with reads under way, or stalled (for tests). */
+  synchronized int shardsKept() {
+    return shards.size();
   }
 }

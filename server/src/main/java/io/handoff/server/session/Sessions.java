@@ -74,7 +74,9 @@ public final class Sessions implements Supplier<Endpoint> {
             config.maxResumesInFlight(),
             config.maxResumesWaiting(),
             stats.resumesRefused,
-            stats.resumesFailed);
+            stats.resumesFailed,
+            resumes::shardOf,
+            resumes::hasShard);
   }
 
   /** A session for a new connection. */

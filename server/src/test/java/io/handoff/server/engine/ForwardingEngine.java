@@ -75,6 +75,16 @@ public abstract class ForwardingEngine implements Engine {
     return delegate.resume(request);
   }
 
+  @Override
+  public Object shardOf(String userId) {
+    return delegate.shardOf(userId);
+  }
+
+  @Override
+  public boolean hasShard(Object shard) {
+    return delegate.hasShard(shard);
+  }
+
   /** {@link Engine#erase} as the interface does it, over this engine's stores. */
   protected final CompletableFuture<Void> standardErase(String userId) {
     return Engine.super.erase(userId);

@@ -112,9 +112,13 @@ final class BoundedClients {
       if (!buffer.full()) {
         return false; // No channel is past its bound (every write but while a shard hangs).
       }
-      RedisClusterNode master =
-          connection.getPartitions().getPartitionBySlot(SlotHash.getSlot(key));
+      RedisClusterNode master = masterOf(connection, key);
       return buffer.fullTowards(master == null ? null : master.getUri());
+    }
+
+    /** The master that owns {@code key}'s slot, as {@code connection}'s topology says now. */
+    static RedisClusterNode masterOf(StatefulRedisClusterConnection<?, ?> connection, byte[] key) {
+      return connection.getPartitions().getPartitionBySlot(SlotHash.getSlot(key));
     }
 
     @Override

@@ -12,7 +12,6 @@ import io.lettuce.core.TimeoutOptions;
 import io.lettuce.core.api.StatefulRedisConnection;
 import io.lettuce.core.cluster.ClusterClientOptions;
 import io.lettuce.core.cluster.ClusterTopologyRefreshOptions;
-import io.lettuce.core.cluster.SlotHash;
 import io.lettuce.core.cluster.api.StatefulRedisClusterConnection;
 import io.lettuce.core.cluster.api.async.RedisClusterAsyncCommands;
 import io.lettuce.core.cluster.models.partitions.RedisClusterNode;
@@ -272,6 +271,7 @@ public final class RedisEngine implements Engine {
               commands.getConnectionAsync(node.getNodeId()).thenApply(c -> c.async()));
         }
       }
+      ClusterShards shards = new ClusterShards(commands);
       // Answers from other shards say nothing about a hung one: only the PINGs judge here.
       StoreHealth health = new StoreHealth(description, StoreHealth.DEFAULT_TIMEOUT, false);
       RedisDocumentStore store =
@@ -282,7 +282,7 @@ public final class RedisEngine implements Engine {
               limits,
               clock,
               failures(client, health),
-              replicaWait(client, limits, keys, true, key -> masterOf(commands, key)),
+              replicaWait(client, limits, keys, true, shards::masterUri),
               key -> client.sendBufferFull(commands, key));
       RedisBroker broker =
           new RedisBroker(
@@ -330,7 +330,8 @@ public final class RedisEngine implements Engine {
               failures(client, health),
               store,
               connections,
-              handoff),
+              handoff,
+              shards),
           description,
           health,
           life,
@@ -376,16 +377,6 @@ public final class RedisEngine implements Engine {
         masterOf);
   }
 
-  /** The master that owns {@code key}'s slot, as the cluster connection's topology says now. */
-  private static RedisURI masterOf(
-      StatefulRedisClusterConnection<byte[], byte[]> connection, byte[] key) {
-    RedisClusterNode node = connection.getPartitions().getPartitionBySlot(SlotHash.getSlot(key));
-    if (node == null) {
-      throw new IllegalStateException("no master owns slot " + SlotHash.getSlot(key));
-    }
-    return node.getUri();
-  }
-
   static SocketOptions socketOptions() {
     return SocketOptions.builder().connectTimeout(CONNECT_TIMEOUT).keepAlive(true).build();
   }
@@ -423,6 +414,17 @@ public final class RedisEngine implements Engine {
   @Override
   public CompletableFuture<Resumed> resume(Request request) {
     return resumes.resume(request);
+  }
+
+  /** The Cluster master that owns the user's slot, by node id; one shard standalone. */
+  @Override
+  public Object shardOf(String userId) {
+    return resumes.shardOf(userId);
+  }
+
+  @Override
+  public boolean hasShard(Object shard) {
+    return resumes.hasShard(shard);
   }
 
   /**

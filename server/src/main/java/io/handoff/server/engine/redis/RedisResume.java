@@ -62,10 +62,12 @@ final class RedisResume {
   private final RedisDocumentStore documents;
   private final ConnectionNames connections;
   private final RedisHandoffStore presence;
+  private final ClusterShards shards; // null on a standalone Redis: one shard
   private final RedisScript script = new RedisScript("resume.lua");
   // Resumes whose script is sent and not answered yet (takeBackInFlight).
   private final Set<Held> inFlight = ConcurrentHashMap.newKeySet();
 
+  /** On a standalone Redis: one shard. */
   RedisResume(
       RedisClusterAsyncCommands<byte[], byte[]> redis,
       RedisKeys keys,
@@ -75,6 +77,21 @@ final class RedisResume {
       RedisDocumentStore documents,
       ConnectionNames connections,
       RedisHandoffStore presence) {
+    this(redis, keys, limits, clock, failures, documents, connections, presence, null);
+  }
+
+  /** On a Redis Cluster, whose masters {@code shards} tells apart. */
+  RedisResume(
+      RedisClusterAsyncCommands<byte[], byte[]> redis,
+      RedisKeys keys,
+      StoreLimits limits,
+      Clock clock,
+      RedisFailures failures,
+      RedisDocumentStore documents,
+      ConnectionNames connections,
+      RedisHandoffStore presence,
+      ClusterShards shards) {
+    this.shards = shards;
     this.redis = redis;
     this.keys = keys;
     this.limits = limits;
@@ -83,6 +100,16 @@ final class RedisResume {
     this.documents = documents;
     this.connections = connections;
     this.presence = presence;
+  }
+
+  /** The master that owns {@code userId}'s slot, its resume script's ({@link ClusterShards}). */
+  Object shardOf(String userId) {
+    return shards == null ? ResumeStore.ONE_SHARD : shards.of(keys.docs(userId));
+  }
+
+  /** Whether {@code shard} is a master of the Cluster's topology now; the one shard standalone. */
+  boolean hasShard(Object shard) {
+    return shards == null ? ResumeStore.ONE_SHARD.equals(shard) : shards.has(shard);
   }
 
   CompletableFuture<ResumeStore.Resumed> resume(ResumeStore.Request r) {

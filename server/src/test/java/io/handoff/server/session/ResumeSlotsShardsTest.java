@@ -1,0 +1,95 @@
+package io.handoff.server.session;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.handoff.server.sync.OutcomeUnknownException;
+import io.netty.channel.DefaultEventLoop;
+import java.util.List;
+import java.util.Set;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.LongAdder;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The line of resumes keeps its "one at a time while timing out" state per shard of the store: a
+ * shard whose read timed out gets one read at a time, the others go on at full width, and the state
+ * of a shard the store no longer has (a Cluster master failed over) is dropped. A real Netty event
+ * loop; the store's answers are completed by the test, as a store's thread would.
+ */
+class ResumeSlotsShardsTest {
+  private final DefaultEventLoop loop = new DefaultEventLoop();
+  private final Set<Object> topology = ConcurrentHashMap.newKeySet();
+  private final LongAdder refused = new LongAdder();
+  private final ResumeSlots slots =
+      new ResumeSlots(4, 4, refused, new LongAdder(), user -> user, topology::contains);
+
+  @AfterEach
+  void tearDown() {
+    loop.shutdownGracefully(0, 0, TimeUnit.SECONDS).syncUninterruptibly();
+  }
+
+  @Test
+  void aShardTimingOutGetsOneReadAtATimeTheOthersFullWidthAndAGoneShardIsDropped()
+      throws Exception {
+    topology.addAll(Set.of("a", "b"));
+    // A read of shard a times out: a is stalled.
+    CompletableFuture<String> held = new CompletableFuture<>();
+    CompletableFuture<String> first = read("a", held);
+    held.completeExceptionally(OutcomeUnknownException.timedOut("timed out", null));
+    assertTrue(first.isCompletedExceptionally());
+    assertEquals(1, slots.shardsKept(), "the stalled shard's state");
+
+    // Shard a: one read at a time, the next refused at once.
+    CompletableFuture<String> probe = new CompletableFuture<>();
+    CompletableFuture<String> probing = read("a", probe);
+    CompletableFuture<String> second = read("a", new CompletableFuture<>());
+    assertNotNull(ResumeSlots.refusal(cause(second)), "refused while a's probe is under way");
+    assertEquals(1, refused.sum());
+
+    // Shard b: three reads at once (the node's bound of 4, a's probe holding one).
+    CompletableFuture<String> b = new CompletableFuture<>();
+    CompletableFuture<String> b1 = read("b", b);
+    CompletableFuture<String> b2 = read("b", b);
+    CompletableFuture<String> b3 = read("b", b);
+    assertEquals(4, slots.inFlight());
+    b.complete("welcome");
+    assertEquals(
+        List.of("welcome", "welcome", "welcome"), List.of(b1.join(), b2.join(), b3.join()));
+    assertEquals(1, refused.sum(), "nothing of b refused");
+
+    // Shard a fails over: its master leaves the topology, its probe times out, and the first read
+    // of its new master drops a's state.
+    topology.remove("a");
+    topology.add("c");
+    probe.completeExceptionally(OutcomeUnknownException.timedOut("timed out", null));
+    assertTrue(probing.isCompletedExceptionally());
+    assertEquals(1, slots.shardsKept(), "a, stalled, until a shard new to the line comes");
+    CompletableFuture<String> c = new CompletableFuture<>();
+    CompletableFuture<String> onC = read("c", c);
+    assertEquals(1, slots.shardsKept(), "a dropped; c's read under way");
+    c.complete("welcome");
+    assertEquals("welcome", onC.join());
+    assertEquals(0, slots.shardsKept(), "nothing kept once every read ended otherwise");
+    assertEquals(0, slots.inFlight());
+  }
+
+  /** A read of {@code shard} answered by {@code store}, once its start ran on the loop. */
+  private CompletableFuture<String> read(Object shard, CompletableFuture<String> store)
+      throws Exception {
+    CompletableFuture<String> answer = slots.read(loop, shard, () -> true, () -> store);
+    loop.submit(() -> {}).get(10, TimeUnit.SECONDS); // The start, queued before this, ran.
+    return answer;
+  }
+
+  private static Throwable cause(CompletableFuture<?> f) {
+    assertTrue(f.isCompletedExceptionally());
+    assertFalse(f.isCancelled());
+    return f.handle((v, err) -> err).join();
+  }
+}
