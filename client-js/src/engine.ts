@@ -17,6 +17,7 @@ import {
   type Welcome,
 } from "./gen/handoff/v1/handoff_pb.js";
 import { checkFollowEntries } from "./names.js";
+import { type LifecycleListener, PageLifecycle } from "./page-lifecycle.js";
 import type { Requests } from "./requests.js";
 import {
   type CloseDetail,
@@ -75,7 +76,7 @@ const UNAUTHORIZED = 4502;
  * {@link WriteSender}'s: the engine hands each the frames about them and tells both of each
  * Welcome, each lost connection and the end. Its {@link TokenRefresher} answers TokenExpiring.
  */
-export class SyncEngine implements WriteSink {
+export class SyncEngine implements WriteSink, LifecycleListener {
   state: ConnectionState = "closed";
   userId?: string;
   deviceId?: string;
@@ -89,7 +90,7 @@ export class SyncEngine implements WriteSink {
   private closedByUser = false;
   /** Why the client stopped connecting for good, until connect() is called again. */
   private stoppedWith?: HandoffError;
-  private readonly onOnline = () => this.networkBack();
+  private readonly page = new PageLifecycle(this);
   private paused = false;
   private loaded?: Promise<void>;
   private storeLoaded = false;
@@ -137,7 +138,7 @@ export class SyncEngine implements WriteSink {
   /** Loads the store (once), then connects; resolves at the first Welcome. */
   connect(): Promise<void> {
     if (this.closedByUser) return Promise.reject(HandoffError.clientClosed());
-    onlineEvents()?.addEventListener("online", this.onOnline); // The same listener is added once.
+    this.page.attach();
     if (!this.connecting || this.state === "closed") {
       let resolve!: () => void;
       let reject!: (e: HandoffError) => void;
@@ -253,11 +254,11 @@ export class SyncEngine implements WriteSink {
   }
 
   /** Cuts the connection as a network failure would; the client reconnects and resumes. */
-  dropConnection(): void {
+  dropConnection(reason = "dropped by the client"): void {
     const l = this.link;
     if (l?.channel) {
       l.channel.abort();
-      this.onClosed(l, ABNORMAL_CLOSURE, "dropped by the client");
+      this.onClosed(l, ABNORMAL_CLOSURE, reason);
     }
   }
 
@@ -292,10 +293,7 @@ export class SyncEngine implements WriteSink {
     return this.writes.pending;
   }
 
-  /**
-   * The browser says the network is back (its `online` event): a reconnect waiting out its backoff
-   * goes now, the backoff started over, instead of up to `reconnect.maxMs` later.
-   */
+  /** The browser says the network is back (its `online` event): see {@link LifecycleListener.networkBack}. */
   networkBack(): void {
     if (this.reconnectTimer === undefined || this.closedByUser || this.paused) return;
     clearTimeout(this.reconnectTimer);
@@ -303,11 +301,16 @@ export class SyncEngine implements WriteSink {
     this.attempt();
   }
 
+  /** The browser says the network is gone (its `offline` event): see {@link LifecycleListener.networkGone}. */
+  networkGone(): void {
+    if (!this.closedByUser && !this.paused) this.dropConnection("the browser went offline");
+  }
+
   /** Closes for good. Pending promises reject with CLIENT_CLOSED; a durable store keeps their writes. */
   async close(): Promise<void> {
     if (this.closedByUser) return;
     this.closedByUser = true;
-    onlineEvents()?.removeEventListener("online", this.onOnline);
+    this.page.detach();
     clearTimeout(this.reconnectTimer);
     this.replicas.close();
     const l = this.link;
@@ -607,11 +610,3 @@ export class SyncEngine implements WriteSink {
 
 export type { CloseDetail, Connector, FrameChannel, FrameListener, FollowSpec };
 export { isReconnectCode };
-
-/** Where a browser (a window or a worker) announces that the network is back; undefined in Node. */
-function onlineEvents(): Pick<EventTarget, "addEventListener" | "removeEventListener"> | undefined {
-  const g = globalThis as Partial<Pick<EventTarget, "addEventListener" | "removeEventListener">>;
-  return typeof g.addEventListener === "function" && typeof g.removeEventListener === "function"
-    ? (g as Pick<EventTarget, "addEventListener" | "removeEventListener">)
-    : undefined;
-}

@@ -17,8 +17,13 @@ export const CHROMIUM_ARGS = [
   "--disable-sync",
 ];
 
-/** Launches Debian's Chromium with a fresh profile, or fails naming what to install. */
-export async function launchChromium(): Promise<{ browser: BrowserContext; version: string }> {
+/**
+ * Launches Debian's Chromium with a fresh profile, or fails naming what to install. `backForwardCache`:
+ * with the back/forward cache, which playwright-core turns off by default.
+ */
+export async function launchChromium(
+  options: { backForwardCache?: boolean } = {},
+): Promise<{ browser: BrowserContext; version: string }> {
   if (!existsSync(CHROMIUM)) {
     throw new Error(`${CHROMIUM} not found: install Chromium (apt-get install -y chromium) or set CHROMIUM_PATH`);
   }
@@ -28,6 +33,7 @@ export async function launchChromium(): Promise<{ browser: BrowserContext; versi
     args: CHROMIUM_ARGS,
     headless: true,
     viewport: { width: 640, height: 720 },
+    ignoreDefaultArgs: options.backForwardCache ? ["--disable-back-forward-cache"] : undefined,
   });
   const version = browser.browser()?.version() ?? (await versionFromPage(browser));
   return { browser, version };

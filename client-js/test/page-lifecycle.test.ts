@@ -1,0 +1,94 @@
+// The browser client in a real page's lifecycle: the network going away and coming back, and the page
+// going into the back/forward cache and coming back from it. Debian's Chromium (playwright-core, with the
+// back/forward cache on) loads the bundle from a plain page of a test origin that the cache may keep (the
+// demo node serves its pages with `no-store`, which keeps them out of it), against the real server jar.
+import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+import { createServer, type Server } from "node:http";
+import { resolve } from "node:path";
+import { after, afterEach, before, describe, test } from "node:test";
+import type { BrowserContext, Page } from "playwright-core";
+import { launchChromium } from "./chromium.js";
+import { client, closeClients, mintToken, type Node, ROOT, startNode, user } from "./harness.js";
+
+let node: Node;
+let context: BrowserContext;
+let site: Server;
+let origin: string;
+before(async () => {
+  context = (await launchChromium({ backForwardCache: true })).browser;
+  node = await startNode();
+  const bundle = readFileSync(resolve(ROOT, "client-js", "dist", "handoff-client.min.js"));
+  // The app's origin: the bundle, a token for ?user=&device=, and any other path as a plain page.
+  site = createServer((req, res) => {
+    const url = new URL(req.url ?? "/", "http://site");
+    if (url.pathname === "/handoff-client.js") {
+      res.writeHead(200, { "content-type": "text/javascript" }).end(bundle);
+    } else if (url.pathname === "/token") {
+      const token = mintToken(url.searchParams.get("user")!, url.searchParams.get("device")!);
+      res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify({ token }));
+    } else {
+      res.writeHead(200, { "content-type": "text/html" }).end(`<!doctype html><title>${url.pathname}</title>`);
+    }
+  });
+  await new Promise<void>((r) => site.listen(0, "127.0.0.1", r));
+  origin = `http://127.0.0.1:${(site.address() as { port: number }).port}`;
+});
+afterEach(closeClients);
+after(async () => {
+  await context?.close();
+  site?.close();
+  await node?.stop();
+});
+
+/**
+ * A page of the app's origin with a client of `user`'s phone following "player" as `window.t`, connected
+ * and synced; its reconnects wait a minute, so only the browser's events can bring it back sooner.
+ */
+async function openPhone(u: string): Promise<Page> {
+  const page = await context.newPage();
+  page.on("pageerror", (e) => console.log(`# phone page error: ${e.message}`));
+  await page.goto(`${origin}/app`);
+  await page.evaluate(
+    async ([ws, u]) => {
+      const m = await import("/handoff-client.js" as string);
+      const client = new m.HandoffClient({
+        url: ws,
+        tokenSource: async () => (await (await fetch(`/token?device=phone&user=${u}`)).json()).token as string,
+        follow: { documents: ["player"] },
+        reconnect: { initialMs: 60_000, maxMs: 60_000 },
+      });
+      const log: string[] = [];
+      const shown: boolean[] = [];
+      client.on("change", (c: any) => log.push(`${c.kind} v${c.version}`));
+      addEventListener("pageshow", (e) => shown.push(e.persisted));
+      (window as any).t = { client, log, shown };
+      const synced = new Promise<void>((r) => client.on("synced", r));
+      await client.connect();
+      await synced;
+    },
+    [node.url, u] as const,
+  );
+  return page;
+}
+
+const state = (page: Page) => page.evaluate(() => (window as any).t?.client.state as string | undefined);
+
+describe("the browser client in a page's lifecycle", () => {
+  test("going offline drops the connection at once, and coming back online reconnects at once and sends what was written meanwhile", async () => {
+    const u = user("offline");
+    const page = await openPhone(u);
+    const tv = client(node, u, "tv", { follow: { documents: ["player"] } });
+    await tv.connect();
+    // Chromium keeps the open socket when the network goes (as it does for a real one, whose loss only the
+    // heartbeat would notice, a minute later): the client drops it on the `offline` event.
+    await context.setOffline(true);
+    await page.waitForFunction(() => (window as any).t.client.state === "reconnecting", null, { timeout: 10_000 });
+    const written = page.evaluate(() => (window as any).t.client.document("player").set("position", "offline").then(String));
+    await context.setOffline(false);
+    // Its backoff waits up to a minute; the `online` event reconnects it now, and the queued write goes.
+    await page.waitForFunction(() => (window as any).t.client.state === "connected", null, { timeout: 10_000 });
+    assert.equal(await written, "1");
+    await page.close();
+  });
+});
