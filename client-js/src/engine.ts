@@ -92,6 +92,8 @@ export class SyncEngine implements WriteSink, LifecycleListener {
   private stoppedWith?: HandoffError;
   private readonly page = new PageLifecycle(this);
   private paused = false;
+  /** The page is in the browser's back/forward cache: see {@link LifecycleListener.setPaused}. */
+  private cached = false;
   private loaded?: Promise<void>;
   private storeLoaded = false;
   private readonly saver: Saver;
@@ -263,12 +265,12 @@ export class SyncEngine implements WriteSink, LifecycleListener {
   }
 
   /**
-   * Offline mode: `true` closes the connection and stops reconnecting (writes queue and are kept);
-   * `false` connects again.
+   * Offline mode (`why` "paused", the app's): `true` closes the connection and stops reconnecting (writes
+   * queue and are kept); `false` connects again, unless the other reason ("cached") still holds.
    */
-  setPaused(paused: boolean): void {
-    if (this.paused === paused || this.closedByUser) return;
-    this.paused = paused;
+  setPaused(paused: boolean, why: "paused" | "cached" = "paused"): void {
+    if (this[why] === paused || this.closedByUser) return;
+    this[why] = paused;
     if (paused) {
       clearTimeout(this.reconnectTimer);
       this.reconnectTimer = undefined;
@@ -277,8 +279,9 @@ export class SyncEngine implements WriteSink, LifecycleListener {
       l?.channel?.close();
       if (l) l.stop();
       this.connectionLost();
-      if (this.state !== "closed") this.setState("reconnecting", NORMAL_CLOSURE, "offline");
-    } else if (this.state !== "closed") {
+      const reason = why === "paused" ? "offline" : "the page went into the back/forward cache";
+      if (this.state !== "closed") this.setState("reconnecting", NORMAL_CLOSURE, reason);
+    } else if (this.state !== "closed" && !this.paused && !this.cached) {
       this.backoff.reset();
       this.attempt();
     }
@@ -295,7 +298,7 @@ export class SyncEngine implements WriteSink, LifecycleListener {
 
   /** The browser says the network is back (its `online` event): see {@link LifecycleListener.networkBack}. */
   networkBack(): void {
-    if (this.reconnectTimer === undefined || this.closedByUser || this.paused) return;
+    if (this.reconnectTimer === undefined || this.closedByUser || this.paused || this.cached) return;
     clearTimeout(this.reconnectTimer);
     this.backoff.reset();
     this.attempt();
@@ -303,7 +306,7 @@ export class SyncEngine implements WriteSink, LifecycleListener {
 
   /** The browser says the network is gone (its `offline` event): see {@link LifecycleListener.networkGone}. */
   networkGone(): void {
-    if (!this.closedByUser && !this.paused) this.dropConnection("the browser went offline");
+    if (!this.closedByUser && !this.paused && !this.cached) this.dropConnection("the browser went offline");
   }
 
   /** Closes for good. Pending promises reject with CLIENT_CLOSED; a durable store keeps their writes. */
@@ -341,7 +344,7 @@ export class SyncEngine implements WriteSink, LifecycleListener {
 
   private attempt(): void {
     this.reconnectTimer = undefined;
-    if (this.closedByUser || this.paused || this.state === "closed" || this.link) return;
+    if (this.closedByUser || this.paused || this.cached || this.state === "closed" || this.link) return;
     const link = new Link(this);
     this.link = link;
     try {
@@ -395,7 +398,7 @@ export class SyncEngine implements WriteSink, LifecycleListener {
     this.link = undefined;
     l.stop();
     this.connectionLost();
-    if (this.closedByUser || this.paused) return;
+    if (this.closedByUser || this.paused || this.cached) return;
     let closeCode = code;
     let why = reason;
     // The node's Disconnect says why it closed; a close without a Handoff code after it (none at all,

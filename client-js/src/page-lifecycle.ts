@@ -1,6 +1,7 @@
 /**
- * What a browser tells the client about its network: the `online` and `offline` events of the window (or
- * worker) the client runs in. Nothing in Node, which has no such events.
+ * What a browser tells the client about its network and its page: the `online` and `offline` events of
+ * the window (or worker) the client runs in, and the window's `pagehide` and `pageshow`. Nothing in Node,
+ * which has no such events.
  */
 export interface LifecycleListener {
   /**
@@ -14,6 +15,13 @@ export interface LifecycleListener {
    * attempt under way), and reconnects go on with the backoff until the network is back.
    */
   networkGone(): void;
+  /**
+   * `why` "cached": the page goes into the back/forward cache (`pagehide` with `persisted`): the connection
+   * is closed, as an open WebSocket keeps a page out of the cache, and no reconnect is made until the page
+   * comes back from it (`pageshow` with `persisted`), when the client reconnects at once and resumes from
+   * the versions it holds. A page the browser does not keep is gone anyway.
+   */
+  setPaused(paused: boolean, why: "cached"): void;
 }
 
 /** Listens to the browser's events for one client, from its connect() to its close(). */
@@ -21,6 +29,8 @@ export class PageLifecycle {
   private attached = false;
   private readonly online = () => this.listener.networkBack();
   private readonly offline = () => this.listener.networkGone();
+  private readonly hide = (e: Event) => (e as PageTransitionEvent).persisted && this.listener.setPaused(true, "cached");
+  private readonly show = (e: Event) => (e as PageTransitionEvent).persisted && this.listener.setPaused(false, "cached");
 
   constructor(private readonly listener: LifecycleListener) {}
 
@@ -30,6 +40,8 @@ export class PageLifecycle {
     this.attached = true;
     target.addEventListener("online", this.online);
     target.addEventListener("offline", this.offline);
+    target.addEventListener("pagehide", this.hide);
+    target.addEventListener("pageshow", this.show);
   }
 
   detach(): void {
@@ -38,6 +50,8 @@ export class PageLifecycle {
     this.attached = false;
     target.removeEventListener("online", this.online);
     target.removeEventListener("offline", this.offline);
+    target.removeEventListener("pagehide", this.hide);
+    target.removeEventListener("pageshow", this.show);
   }
 }
 

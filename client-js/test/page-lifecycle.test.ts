@@ -37,26 +37,29 @@ before(async () => {
 afterEach(closeClients);
 after(async () => {
   await context?.close();
+  site?.closeAllConnections();
   site?.close();
   await node?.stop();
 });
 
 /**
  * A page of the app's origin with a client of `user`'s phone following "player" as `window.t`, connected
- * and synced; its reconnects wait a minute, so only the browser's events can bring it back sooner.
+ * and synced (with an `IndexedDbStore` of `storeKey` if given); its reconnects wait a minute, so only the
+ * browser's events can bring it back sooner.
  */
-async function openPhone(u: string): Promise<Page> {
+async function openPhone(u: string, storeKey?: string): Promise<Page> {
   const page = await context.newPage();
   page.on("pageerror", (e) => console.log(`# phone page error: ${e.message}`));
   await page.goto(`${origin}/app`);
   await page.evaluate(
-    async ([ws, u]) => {
+    async ([ws, u, key]) => {
       const m = await import("/handoff-client.js" as string);
       const client = new m.HandoffClient({
         url: ws,
         tokenSource: async () => (await (await fetch(`/token?device=phone&user=${u}`)).json()).token as string,
         follow: { documents: ["player"] },
         reconnect: { initialMs: 60_000, maxMs: 60_000 },
+        store: key ? new m.IndexedDbStore(key) : undefined,
       });
       const log: string[] = [];
       const shown: boolean[] = [];
@@ -67,7 +70,7 @@ async function openPhone(u: string): Promise<Page> {
       await client.connect();
       await synced;
     },
-    [node.url, u] as const,
+    [node.url, u, storeKey] as const,
   );
   return page;
 }
@@ -90,5 +93,49 @@ describe("the browser client in a page's lifecycle", () => {
     await page.waitForFunction(() => (window as any).t.client.state === "connected", null, { timeout: 10_000 });
     assert.equal(await written, "1");
     await page.close();
+  });
+
+  test("a page restored from the back/forward cache reconnects and resumes with only the deltas it missed", async () => {
+    const u = user("bfcache");
+    const page = await openPhone(u);
+    const tv = client(node, u, "tv", { follow: { documents: ["player"] } });
+    await tv.connect();
+    const player = tv.document("player");
+    await player.set("position", "1");
+    await page.waitForFunction(() => (window as any).t.log.includes("delta v1"), null, { timeout: 10_000 });
+    await page.goto(`${origin}/elsewhere`);
+    await player.set("position", "2");
+    await player.set("position", "3");
+    // An open WebSocket keeps a page out of the cache: the client closed its own on `pagehide`.
+    await page.goBack({ waitUntil: "commit" });
+    await page.waitForFunction(() => (window as any).t?.log.includes("delta v3"), null, { timeout: 10_000 });
+    const restored = await page.evaluate(() => {
+      const t = (window as any).t;
+      return { shown: t.shown, log: t.log, state: t.client.state };
+    });
+    assert.deepEqual(restored, { shown: [true], log: ["delta v1", "delta v2", "delta v3"], state: "connected" });
+    await page.close();
+  });
+
+  test("a page in the back/forward cache does not keep its store's key from another tab of the device", async () => {
+    const u = user("bfcache-key");
+    const first = await openPhone(u, `${u}:phone`);
+    await first.goto(`${origin}/elsewhere`); // Kept in the cache, its client holding the key's Web Lock.
+    // The new tab's client waits for the key (an exclusive Web Lock): the browser takes the cached page
+    // out of the cache for it, as it would close it.
+    let timer: NodeJS.Timeout | undefined;
+    const second = await Promise.race([
+      openPhone(u, `${u}:phone`),
+      new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error("the new tab still waits for the key")), 10_000))),
+    ]).finally(() => clearTimeout(timer));
+    assert.equal(await state(second), "connected");
+    // The first page had been cached, and left the cache for the key alone.
+    await first.goBack({ waitUntil: "load" });
+    const reasons = await first.evaluate(() =>
+      ((performance.getEntriesByType("navigation")[0] as any).notRestoredReasons?.reasons ?? []).map((r: any) => r.reason),
+    );
+    assert.deepEqual(reasons, ["weblocks-contention"]);
+    await second.close();
+    await first.close();
   });
 });
