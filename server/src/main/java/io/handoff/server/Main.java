@@ -3,11 +3,9 @@ package io.handoff.server;
 import io.handoff.protocol.Durations;
 import io.handoff.server.auth.DevTokens;
 import io.handoff.server.engine.Engine;
-import io.handoff.server.engine.NodeIdInUseException;
 import io.handoff.server.engine.StoreLimits;
 import io.handoff.server.engine.memory.MemoryEngine;
 import io.handoff.server.engine.redis.RedisEngine;
-import io.handoff.server.sync.StoreUnavailableException;
 import io.handoff.server.transport.IoTransport;
 import io.handoff.server.transport.TransportConfig;
 import java.io.PrintWriter;
@@ -29,7 +27,8 @@ import picocli.CommandLine.Spec;
 /**
  * {@code java -jar handoff-server.jar [options]}: runs one node until SIGTERM or Ctrl-C. Every
  * configuration error is one line on stderr naming the flag, variable or file key that carried the
- * bad value, the value, and what is accepted (exit code 2; 3 when Redis cannot be reached).
+ * bad value, the value, and what is accepted (exit code 2; 3 when Redis or the identity provider
+ * does not answer: {@link NodeStart}).
  */
 @Command(
     name = "handoff-server",
@@ -526,7 +525,7 @@ public final class Main implements Callable<Integer> {
       }
     } catch (IllegalArgumentException e) {
       err.println("handoff-server: invalid configuration: " + e.getMessage());
-      return 2;
+      return NodeStart.INVALID;
     }
     log.info("Configuration: {}", config);
     Engine engine;
@@ -542,47 +541,9 @@ public final class Main implements Callable<Integer> {
       } catch (RuntimeException e) {
         err.println(
             "handoff-server: " + RedisUrls.connectFailure(origin("redis-url"), redisUrl, e));
-        return 3;
+        return NodeStart.UNAVAILABLE;
       }
     }
-    HandoffServer server;
-    try {
-      server = HandoffServer.start(config, engine);
-    } catch (ListenException e) {
-      engine.close();
-      err.println(
-          "handoff-server: "
-              + e.getMessage().replace("(--" + e.option() + ")", "(" + origin(e.option()) + ")"));
-      return 2;
-    } catch (IllegalArgumentException e) {
-      engine.close();
-      err.println(
-          "handoff-server: invalid configuration: "
-              + sources.naming(e.getMessage(), this::fromFlag));
-      return 2;
-    } catch (NodeIdInUseException e) {
-      engine.close();
-      err.println("handoff-server: " + e.getMessage().replace("--node-id", origin("node-id")));
-      return 2;
-    } catch (StoreUnavailableException e) {
-      engine.close();
-      err.println("handoff-server: " + e.getMessage());
-      return 3;
-    }
-    log.info("Handoff node {} on port {}", config.nodeId(), server.port());
-    log.info("Durability: {}", engine.durability());
-    if (config.developmentOnly()) {
-      log.warn("DEVELOPMENT secret (pass --jwt-secret for a real one): {}", config.jwtSecret());
-      log.info(
-          "Example token (user demo, device laptop, 24 h): {}",
-          DevTokens.mint(config.jwtSecret(), "demo", "laptop", Duration.ofHours(24)));
-    } else if (config.developmentSecret()) {
-      // A node that signs devices in with its own keys: whoever reads its log must not be able to
-      // mint tokens for any user, so the generated secret is told to no one.
-      log.info(
-          "development tokens are off: no --jwt-secret, and the node signs devices in"
-              + " (--signing-key, --identity-jwks)");
-    }
-    return NodeRun.await(server, engine, err, m -> m.replace("--node-id", origin("node-id")));
+    return NodeStart.run(config, engine, err, m -> sources.naming(m, this::fromFlag), this::origin);
   }
 }

@@ -15,13 +15,16 @@ import com.nimbusds.jose.jwk.OctetKeyPair;
 import com.nimbusds.jose.jwk.RSAKey;
 import com.nimbusds.jose.jwk.source.JWKSetBasedJWKSource;
 import com.nimbusds.jose.jwk.source.JWKSetCacheRefreshEvaluator;
+import com.nimbusds.jose.jwk.source.JWKSetParseException;
 import com.nimbusds.jose.jwk.source.JWKSetSource;
+import com.nimbusds.jose.jwk.source.JWKSetUnavailableException;
 import com.nimbusds.jose.jwk.source.JWKSourceBuilder;
 import com.nimbusds.jose.jwk.source.URLBasedJWKSetSource;
 import com.nimbusds.jose.proc.SecurityContext;
 import com.nimbusds.jose.util.DefaultResourceRetriever;
 import com.nimbusds.jwt.JWTClaimsSet;
 import com.nimbusds.jwt.SignedJWT;
+import java.io.FileNotFoundException;
 import java.io.IOException;
 import java.net.MalformedURLException;
 import java.net.URI;
@@ -45,11 +48,13 @@ import org.slf4j.LoggerFactory;
  * bounded clock skew, and an {@code exp} further ahead than the longest token lifetime is refused.
  *
  * <p>Verification never blocks: it uses the key set last loaded. The set is loaded at start (which
- * fails if it cannot be) and reloaded in the background at most once per {@code minRefresh}, when a
- * token names an unknown kid, and at least once per {@code maxAge}. Fetching, caching and rate
- * limiting are nimbus's JWK set source chain ({@link JWKSourceBuilder}), asked from a background
- * thread with this verifier's clock. Keys come only from the configured JWKS: a token's {@code jku}
- * and {@code jwk} headers are never followed. Thread-safe.
+ * fails if it cannot be: {@link JwksUnavailableException} when a URL gave no document, which may
+ * pass by itself, else {@link IllegalArgumentException}) and reloaded in the background at most
+ * once per {@code minRefresh}, when a token names an unknown kid, and at least once per {@code
+ * maxAge}. Fetching, caching and rate limiting are nimbus's JWK set source chain ({@link
+ * JWKSourceBuilder}), asked from a background thread with this verifier's clock. Keys come only
+ * from the configured JWKS: a token's {@code jku} and {@code jwk} headers are never followed.
+ * Thread-safe.
  */
 public final class IdentityVerifier {
   private static final Logger log = LoggerFactory.getLogger(IdentityVerifier.class);
@@ -150,8 +155,14 @@ public final class IdentityVerifier {
     try {
       this.keys = load(JWKSetCacheRefreshEvaluator.noRefresh());
     } catch (KeySourceException e) {
-      throw new IllegalArgumentException(
-          "cannot load the JWKS (--identity-jwks) from " + source + ": " + e.getMessage(), e);
+      String why = "cannot load the JWKS (--identity-jwks) from " + source + ": " + reason(e);
+      // A document that came but is no key set is the URL's mistake, not an outage.
+      if (isUrl(source)
+          && e instanceof JWKSetUnavailableException
+          && !(e instanceof JWKSetParseException)) {
+        throw new JwksUnavailableException(why, e);
+      }
+      throw new IllegalArgumentException(why, e);
     }
     this.loadedAt = clock.millis();
   }
@@ -287,6 +298,18 @@ public final class IdentityVerifier {
         fetched.close();
       }
     };
+  }
+
+  /** Why a load failed; a 404 or 410, which the JDK reports as the URL alone, said in words. */
+  private static String reason(KeySourceException e) {
+    for (Throwable t = e; t != null; t = t.getCause()) {
+      if (t instanceof FileNotFoundException && t.getMessage() != null) {
+        return t.getMessage().startsWith("http")
+            ? "the server answered 404 Not Found (or 410 Gone)"
+            : "there is no such file";
+      }
+    }
+    return e.getMessage();
   }
 
   private static boolean isUrl(String s) {
