@@ -5,16 +5,28 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.sun.net.httpserver.HttpServer;
+import java.io.InputStream;
 import java.io.PrintWriter;
 import java.io.StringWriter;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.ServerSocket;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
 import java.nio.file.Path;
+import java.security.KeyStore;
+import java.security.PrivateKey;
 import java.util.Arrays;
+import java.util.Base64;
 import java.util.HashMap;
 import java.util.Map;
+import java.util.concurrent.TimeUnit;
+import javax.crypto.Cipher;
+import javax.crypto.EncryptedPrivateKeyInfo;
+import javax.crypto.SecretKey;
+import javax.crypto.SecretKeyFactory;
+import javax.crypto.spec.PBEKeySpec;
+import javax.crypto.spec.PBEParameterSpec;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -22,12 +34,14 @@ import org.junit.jupiter.api.io.TempDir;
 
 /**
  * What a supervisor and an operator are told when a node cannot start for something outside its
- * configuration: the identity provider does not answer, exit code 3, as for an unreachable Redis,
- * so that a supervisor starts it again; in the style of {@link CommandLineErrorsTest}, one line
- * naming the option and where its value came from.
+ * configuration (the identity provider does not answer: exit code 3, as for an unreachable Redis,
+ * so that a supervisor starts it again) or for a file in a form the node does not read (a TLS key
+ * in SEC1, PKCS#1 or encrypted form: exit code 2, with the conversion to PKCS#8), in the style of
+ * {@link CommandLineErrorsTest}: one line, naming the option and where its value came from.
  */
 class StartUpRefusalsTest {
   private static final String SECRET = "s".repeat(40);
+  private static final char[] PASSWORD = "changeit".toCharArray();
   @TempDir static Path dir;
   private static ServerSocket busy;
   private static HttpServer idp;
@@ -137,5 +151,151 @@ class StartUpRefusalsTest {
     Outcome file = run(Map.of(), "--identity-jwks", missing.toString());
     assertEquals(2, file.exit(), file.said());
     says(file, "cannot load the JWKS (--identity-jwks) from " + missing, "there is no such file");
+  }
+
+  @Test
+  void anEcKeyInSec1FormIsRefusedWithTheConversionToPkcs8() throws Exception {
+    Path[] certAndKey = certificate("EC", "ec");
+    Path sec1 = dir.resolve("ec-sec1.pem");
+    // As openssl ecparam -genkey writes it: the curve's block (P-256's OID) before the key's.
+    byte[] p256 = {0x06, 0x08, 0x2a, (byte) 0x86, 0x48, (byte) 0xce, 0x3d, 0x03, 0x01, 0x07};
+    Files.writeString(
+        sec1,
+        pem("EC PARAMETERS", p256)
+            + pem("EC PRIVATE KEY", innerKey(Files.readString(certAndKey[1]))));
+    Outcome o =
+        run(Map.of("HANDOFF_TLS_KEY", sec1.toString()), "--tls-cert", certAndKey[0].toString());
+    assertEquals(2, o.exit(), o.said());
+    says(
+        o,
+        "HANDOFF_TLS_KEY (--tls-key)",
+        sec1.toString(),
+        "SEC1",
+        "PKCS#8",
+        "openssl pkcs8 -topk8 -nocrypt -in " + sec1 + " -out ");
+  }
+
+  @Test
+  void anRsaKeyInPkcs1FormIsRefusedWithTheConversionToPkcs8() throws Exception {
+    Path[] certAndKey = certificate("RSA", "rsa");
+    Path pkcs1 = dir.resolve("rsa-pkcs1.pem");
+    Files.writeString(pkcs1, pem("RSA PRIVATE KEY", innerKey(Files.readString(certAndKey[1]))));
+    Outcome o =
+        run(Map.of(), "--tls-cert", certAndKey[0].toString(), "--tls-key", pkcs1.toString());
+    assertEquals(2, o.exit(), o.said());
+    says(
+        o,
+        "(--tls-key)",
+        pkcs1.toString(),
+        "PKCS#1",
+        "PKCS#8",
+        "openssl pkcs8 -topk8 -nocrypt -in " + pkcs1 + " -out ");
+  }
+
+  @Test
+  void anEncryptedKeyIsRefusedWithTheConversionToAnUnencryptedOne() throws Exception {
+    Path[] certAndKey = certificate("EC", "enc");
+    byte[] pkcs8 =
+        Base64.getMimeDecoder()
+            .decode(Files.readString(certAndKey[1]).replaceAll("-----[A-Z ]+-----", "").strip());
+    String algorithm = "PBEWithSHA1AndDESede";
+    SecretKey secret =
+        SecretKeyFactory.getInstance(algorithm).generateSecret(new PBEKeySpec(PASSWORD));
+    Cipher cipher = Cipher.getInstance(algorithm);
+    cipher.init(Cipher.ENCRYPT_MODE, secret, new PBEParameterSpec(new byte[8], 10_000));
+    EncryptedPrivateKeyInfo encrypted =
+        new EncryptedPrivateKeyInfo(cipher.getParameters(), cipher.doFinal(pkcs8));
+    Path key = dir.resolve("enc.key");
+    Files.writeString(key, pem("ENCRYPTED PRIVATE KEY", encrypted.getEncoded()));
+    Outcome o = run(Map.of(), "--tls-cert", certAndKey[0].toString(), "--tls-key", key.toString());
+    assertEquals(2, o.exit(), o.said());
+    says(
+        o,
+        "(--tls-key)",
+        "encrypted",
+        "no passphrase",
+        "openssl pkcs8 -topk8 -nocrypt -in " + key + " -out " + dir.resolve("enc.pk8.pem"));
+  }
+
+  /** A self-signed certificate and its PKCS#8 key from the JDK's keytool, as PEM files. */
+  private static Path[] certificate(String algorithm, String name) throws Exception {
+    Path store = dir.resolve(name + ".p12");
+    Process p =
+        new ProcessBuilder(
+                Path.of(System.getProperty("java.home"), "bin", "keytool").toString(),
+                "-genkeypair",
+                "-alias",
+                "handoff",
+                "-keyalg",
+                algorithm,
+                "-dname",
+                "CN=127.0.0.1",
+                "-validity",
+                "2",
+                "-storetype",
+                "PKCS12",
+                "-keystore",
+                store.toString(),
+                "-storepass",
+                new String(PASSWORD))
+            .redirectErrorStream(true)
+            .start();
+    String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+    assertTrue(p.waitFor(60, TimeUnit.SECONDS), "keytool finished");
+    assertEquals(0, p.exitValue(), out);
+    KeyStore ks = KeyStore.getInstance("PKCS12");
+    try (InputStream in = Files.newInputStream(store)) {
+      ks.load(in, PASSWORD);
+    }
+    Path cert = dir.resolve(name + "-cert.pem");
+    Path key = dir.resolve(name + "-key.pem");
+    Files.writeString(cert, pem("CERTIFICATE", ks.getCertificate("handoff").getEncoded()));
+    Files.writeString(
+        key, pem("PRIVATE KEY", ((PrivateKey) ks.getKey("handoff", PASSWORD)).getEncoded()));
+    return new Path[] {cert, key};
+  }
+
+  /**
+   * The key a PKCS#8 PEM wraps (PrivateKeyInfo's last field, an OCTET STRING): an RSA key's is its
+   * PKCS#1 RSAPrivateKey, an EC key's its SEC1 ECPrivateKey, what {@code openssl rsa -traditional}
+   * and {@code openssl ec} write.
+   */
+  private static byte[] innerKey(String pkcs8Pem) {
+    byte[] der =
+        Base64.getMimeDecoder().decode(pkcs8Pem.replaceAll("-----[A-Z ]+-----", "").strip());
+    int[] at = {0};
+    header(der, at, 0x30); // PrivateKeyInfo
+    skip(der, at, 0x02); // version
+    skip(der, at, 0x30); // algorithm
+    int length = header(der, at, 0x04); // privateKey
+    return Arrays.copyOfRange(der, at[0], at[0] + length);
+  }
+
+  private static int header(byte[] der, int[] at, int tag) {
+    assertEquals(tag, der[at[0]++] & 0xff, "DER tag");
+    int first = der[at[0]++] & 0xff;
+    if (first < 0x80) {
+      return first;
+    }
+    int length = 0;
+    for (int i = 0; i < (first & 0x7f); i++) {
+      length = (length << 8) | (der[at[0]++] & 0xff);
+    }
+    return length;
+  }
+
+  private static void skip(byte[] der, int[] at, int tag) {
+    int length = header(der, at, tag);
+    at[0] += length;
+  }
+
+  private static String pem(String type, byte[] der) {
+    return "-----BEGIN "
+        + type
+        + "-----\n"
+        + Base64.getMimeEncoder(64, "\n".getBytes(StandardCharsets.US_ASCII)).encodeToString(der)
+        + "\n-----END "
+        + type
+        + "-----\n";
   }
 }

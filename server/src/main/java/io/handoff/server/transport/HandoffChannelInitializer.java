@@ -161,13 +161,17 @@ public final class HandoffChannelInitializer extends ChannelInitializer<SocketCh
       log.info("TLS on, with {} ({})", provider, config.transport().tlsCertificate());
       return ctx;
     } catch (SSLException | IllegalArgumentException e) {
+      String form =
+          String.valueOf(e.getMessage()).contains("private key")
+              ? TlsKeyForm.refusal(config.transport().tlsPrivateKey())
+              : null;
       throw new IllegalArgumentException(
           "cannot use TLS certificate "
               + config.transport().tlsCertificate()
               + " (--tls-cert) with key "
               + config.transport().tlsPrivateKey()
               + " (--tls-key): "
-              + e.getMessage(),
+              + (form == null ? e.getMessage() : form),
           e);
     }
   }
