@@ -204,7 +204,7 @@ final class ResumeSlots {
    * live devices would be refused for connections long gone). Its event loop.
    */
   void closed(Session session) {
-    if (session.is(SessionState.IN_LINE) && !session.is(SessionState.REGISTERED)) {
+    if (session.waitsInLine()) {
       synchronized (this) {
         closedInLine++;
       }

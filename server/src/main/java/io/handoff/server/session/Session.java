@@ -195,12 +195,12 @@ public final class Session extends SessionState implements Endpoint, Connection,
    * A draining session closes as soon as its last write in flight has its answer, every other store
    * call its features wait for (an accept and its grant's read, a device request) has been
    * answered, and no frame waits in the outbox for a full socket: a request in flight at the drain
-   * is answered, not lost. The close's Disconnect goes straight to the socket, so writing it while
-   * answers still wait in the outbox would put it before them and drop them.
+   * is answered, not lost, but a resume waiting in the line never starts. The close's Disconnect
+   * goes straight to the socket: written before answers waiting in the outbox, it would drop them.
    */
   private void finishDrainIfDone() {
     if (is(DRAINING)
-        && awaited == 0
+        && awaited == (waitsInLine() ? 1 : 0) // Its one call then: the resume's turn.
         && (documents == null || documents.settled())
         && (outbox == null || outbox.noneWaiting())) {
       close(CloseCode.SHUTDOWN, CloseCode.SHUTDOWN.reason());

@@ -38,6 +38,11 @@ abstract class SessionState {
   /** Its Hello's resume waited in the node's line (ResumeSlots), until REGISTERED. */
   static final byte IN_LINE = 32;
 
+  /** Its Hello's resume waits in the node's line: not started, and never will if it closes. */
+  final boolean waitsInLine() {
+    return is(IN_LINE) && !is(REGISTERED);
+  }
+
   private byte phase; // Phase.OPENING
   private byte flags;
 
