@@ -7,7 +7,6 @@ import io.handoff.protocol.v1.Hello;
 import io.handoff.protocol.v1.Position;
 import io.handoff.protocol.v1.ServerFrame;
 import io.handoff.protocol.v1.Snapshot;
-import io.handoff.protocol.v1.SyncReport;
 import io.handoff.protocol.v1.Welcome;
 import io.handoff.server.ServerConfig;
 import io.handoff.server.ServerStats;
@@ -434,6 +433,7 @@ public final class DocumentSession {
     long askedFor = c.maxSeen;
     int generation = ++c.generation;
     long readAfter = answersSoFar();
+    boolean held = c.epoch != 0; // Else the device holds no copy (or was told GONE): none to drop.
     CompletableFuture<SyncResult> read =
         node.store().read(connection.userId(), doc, c.epoch, c.version, c.fingerprint);
     connection.onLoop(
@@ -447,11 +447,9 @@ public final class DocumentSession {
             return;
           }
           c.syncing = false;
-          if (result.mode() == DocumentSync.Mode.GONE) {
+          if (result.mode() == DocumentSync.Mode.GONE && held) {
             connection.sync(
-                ServerFrame.newBuilder()
-                    .setSyncReport(SyncReport.newBuilder().addDocuments(result.toProto()))
-                    .build());
+                ServerFrame.newBuilder().setSyncReport(SyncResult.report(List.of(result))).build());
           }
           deliver(doc, c, result, readAfter, askedFor);
           if (c.maxSeen <= askedFor && c.version < c.maxSeen) {
