@@ -132,110 +132,118 @@ public final class HandoffServer implements AutoCloseable {
         config.redisOnLoops()
             ? engine.bindLoops(workers, transport.transport().name().toLowerCase(Locale.ROOT))
             : engine.ownThreads();
-    this.readiness =
-        () ->
-            idTaken != null
-                ? "node id taken by another running node; draining"
-                : stopping.get()
-                    ? "draining"
-                    : !ready
-                        ? "starting"
-                        : !engine.holdsNode(config.nodeId())
-                            ? "node id held by another process"
-                            : !engine.healthy()
-                                ? "store unreachable"
-                                : !engine.confirmsNode(config.nodeId())
-                                    ? "node id lease not confirmed"
-                                    : null;
-    metrics.bindEventLoops(workers);
-    metrics.bindNode(readiness, hub::users, hub::sessions);
-    Gauge.builder("handoff.store.up", () -> engine.healthy() ? 1 : 0)
-        .description("1 while the engine reaches its backing store (Redis)")
-        .register(metrics.registry());
-    FunctionCounter.builder("handoff.store.resets", engine, e -> (double) e.storeResets())
-        .description(
-            "times the store was seen to lose data or restart (Redis: its life marker gone or"
-                + " changed, or another process); every session re-read")
-        .register(metrics.registry());
-    Gauge.builder("handoff.draining", () -> stopping.get() ? 1 : 0)
-        .description("1 from SIGTERM until the node has let every connection go")
-        .register(metrics.registry());
-    Gauge.builder("handoff.node.id.taken", () -> idTaken != null ? 1 : 0)
-        .description(
-            "1 once another running node was found holding this node's id; this node drains and"
-                + " stops")
-        .register(metrics.registry());
-    TokenVerifier development =
-        new Hs256TokenVerifier(
-            config.jwtSecret(),
-            config.clockSkew(),
-            config.tokens().maxTokenLifetime(),
-            time.clock());
-    this.deviceSessions = deviceSessions(config, engine, stats, time.clock());
-    deviceSessions.attach(
-        new io.handoff.server.devices.DeviceApprovals(
-            config.approvals(),
-            deviceSessions,
-            engine,
-            config.nodeId(),
-            new io.handoff.server.devices.ApprovalMetrics(metrics.registry()),
-            engine.handoff().clock()));
-    TokenVerifier verifier = new AccessTokenVerifier(deviceSessions.accessTokens(), development);
-    ServerBootstrap b =
-        new ServerBootstrap()
-            .group(boss, workers)
-            .channel(channelType)
-            .handler(
-                new ChannelInboundHandlerAdapter() {
-                  @Override
-                  public void channelRead(ChannelHandlerContext ctx, Object child) {
-                    connections.add((Channel) child);
-                    ctx.fireChannelRead(child);
-                  }
-                })
-            .option(ChannelOption.SO_BACKLOG, 4096)
-            .childOption(ChannelOption.TCP_NODELAY, true)
-            // One allocator for every connection (it is stateless; each channel still gets its own
-            // handle, one object of 40 bytes with this allocator): the default is a new allocator
-            // per connection.
-            .childOption(ChannelOption.RECVBUF_ALLOCATOR, RECV_ALLOCATOR)
-            .childOption(
-                ChannelOption.WRITE_BUFFER_WATER_MARK,
-                new WriteBufferWaterMark(
-                    config.transport().writeBufferLowBytes(),
-                    config.transport().writeBufferHighBytes()))
-            .childHandler(
-                new HandoffChannelInitializer(
-                    config,
-                    stats,
-                    time,
-                    verifier,
-                    readiness,
-                    config.adminPort() < 0 ? metrics::scrape : null,
-                    DemoSite.withDemo(
-                        config,
-                        new ApiHandler(
-                            deviceSessions, verifier, stats, time.clock(), config, time::nanoTime)),
-                    deviceSessions::check,
-                    new Sessions(
-                        config,
-                        stats,
-                        time,
-                        hub,
-                        engine.store(),
-                        engine,
-                        handoff,
-                        deviceSessions,
-                        verifier,
-                        budget),
-                    userLoops ? workers : null));
-    if (config.transport().socketSendBufferBytes() > 0) {
-      // Bounds what the kernel holds for a device that does not read, which the queue budget
-      // cannot see (see docs/decisions.md); 0 keeps the kernel's autotuning.
-      b.childOption(ChannelOption.SO_SNDBUF, config.transport().socketSendBufferBytes());
-    }
     Channel bound = null;
+    boolean binding = false;
     try {
+      this.readiness =
+          () ->
+              idTaken != null
+                  ? "node id taken by another running node; draining"
+                  : stopping.get()
+                      ? "draining"
+                      : !ready
+                          ? "starting"
+                          : !engine.holdsNode(config.nodeId())
+                              ? "node id held by another process"
+                              : !engine.healthy()
+                                  ? "store unreachable"
+                                  : !engine.confirmsNode(config.nodeId())
+                                      ? "node id lease not confirmed"
+                                      : null;
+      metrics.bindEventLoops(workers);
+      metrics.bindNode(readiness, hub::users, hub::sessions);
+      Gauge.builder("handoff.store.up", () -> engine.healthy() ? 1 : 0)
+          .description("1 while the engine reaches its backing store (Redis)")
+          .register(metrics.registry());
+      FunctionCounter.builder("handoff.store.resets", engine, e -> (double) e.storeResets())
+          .description(
+              "times the store was seen to lose data or restart (Redis: its life marker gone or"
+                  + " changed, or another process); every session re-read")
+          .register(metrics.registry());
+      Gauge.builder("handoff.draining", () -> stopping.get() ? 1 : 0)
+          .description("1 from SIGTERM until the node has let every connection go")
+          .register(metrics.registry());
+      Gauge.builder("handoff.node.id.taken", () -> idTaken != null ? 1 : 0)
+          .description(
+              "1 once another running node was found holding this node's id; this node drains and"
+                  + " stops")
+          .register(metrics.registry());
+      TokenVerifier development =
+          new Hs256TokenVerifier(
+              config.jwtSecret(),
+              config.clockSkew(),
+              config.tokens().maxTokenLifetime(),
+              time.clock());
+      this.deviceSessions = deviceSessions(config, engine, stats, time.clock());
+      deviceSessions.attach(
+          new io.handoff.server.devices.DeviceApprovals(
+              config.approvals(),
+              deviceSessions,
+              engine,
+              config.nodeId(),
+              new io.handoff.server.devices.ApprovalMetrics(metrics.registry()),
+              engine.handoff().clock()));
+      TokenVerifier verifier = new AccessTokenVerifier(deviceSessions.accessTokens(), development);
+      ServerBootstrap b =
+          new ServerBootstrap()
+              .group(boss, workers)
+              .channel(channelType)
+              .handler(
+                  new ChannelInboundHandlerAdapter() {
+                    @Override
+                    public void channelRead(ChannelHandlerContext ctx, Object child) {
+                      connections.add((Channel) child);
+                      ctx.fireChannelRead(child);
+                    }
+                  })
+              .option(ChannelOption.SO_BACKLOG, 4096)
+              .childOption(ChannelOption.TCP_NODELAY, true)
+              // One allocator for every connection (it is stateless; each channel still gets its
+              // own
+              // handle, one object of 40 bytes with this allocator): the default is a new allocator
+              // per connection.
+              .childOption(ChannelOption.RECVBUF_ALLOCATOR, RECV_ALLOCATOR)
+              .childOption(
+                  ChannelOption.WRITE_BUFFER_WATER_MARK,
+                  new WriteBufferWaterMark(
+                      config.transport().writeBufferLowBytes(),
+                      config.transport().writeBufferHighBytes()))
+              .childHandler(
+                  new HandoffChannelInitializer(
+                      config,
+                      stats,
+                      time,
+                      verifier,
+                      readiness,
+                      config.adminPort() < 0 ? metrics::scrape : null,
+                      DemoSite.withDemo(
+                          config,
+                          new ApiHandler(
+                              deviceSessions,
+                              verifier,
+                              stats,
+                              time.clock(),
+                              config,
+                              time::nanoTime)),
+                      deviceSessions::check,
+                      new Sessions(
+                          config,
+                          stats,
+                          time,
+                          hub,
+                          engine.store(),
+                          engine,
+                          handoff,
+                          deviceSessions,
+                          verifier,
+                          budget),
+                      userLoops ? workers : null));
+      if (config.transport().socketSendBufferBytes() > 0) {
+        // Bounds what the kernel holds for a device that does not read, which the queue budget
+        // cannot see (see docs/decisions.md); 0 keeps the kernel's autotuning.
+        b.childOption(ChannelOption.SO_SNDBUF, config.transport().socketSendBufferBytes());
+      }
+      binding = true;
       bound = b.bind(new InetSocketAddress(config.host(), config.port())).sync().channel();
       this.adminChannel =
           config.adminPort() < 0
@@ -249,7 +257,9 @@ public final class HandoffServer implements AutoCloseable {
                   readiness,
                   metrics::scrape);
       this.serverChannel = bound;
-    } catch (Exception e) { // Bind failures arrive as checked IOExceptions thrown sneakily.
+    } catch (Exception e) {
+      // Whatever failed after the loops were made (a TLS key, an identity key set, the bind) gives
+      // them back. Bind failures arrive as checked IOExceptions thrown sneakily.
       if (bound != null) {
         bound.close();
       }
@@ -261,8 +271,9 @@ public final class HandoffServer implements AutoCloseable {
       metrics.close();
       // A host name that does not resolve: Netty throws the JDK's UnresolvedAddressException, an
       // IllegalArgumentException without a message.
-      if (e instanceof java.io.IOException
-          || e instanceof java.nio.channels.UnresolvedAddressException) {
+      if (binding
+          && (e instanceof java.io.IOException
+              || e instanceof java.nio.channels.UnresolvedAddressException)) {
         throw bound == null
             ? new ListenException("port", config.host(), config.port(), e)
             : new ListenException("admin-port", config.adminHost(), config.adminPort(), e);
