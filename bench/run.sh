@@ -509,7 +509,8 @@ main() {
   sed 's/^/    /' "$OUT/machine.txt"
   echo "Results: $OUT"
   echo "cpu: percent of one core used while measuring by the server / the load tester / interrupts and"
-  echo "softirqs (the kernel moving packets) / any other process (other work disturbing the run)"
+  echo "softirqs as the tick sampled them (mostly inside the two processes' own figures) / the machine less"
+  echo "the two processes and steal (other work disturbing the run; on two nodes, node b and Redis too)"
   if [[ ${#WRITE_ROWS[@]} -gt 0 ]]; then
     echo
     echo "| run | load | conn | sent | delivered/expected | lost / dup / reord / err | p50 ms | p90 ms | p99 ms | p99.9 ms | max ms | deliveries/s | cpu % srv / lt / sirq / other | result |"

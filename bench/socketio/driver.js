@@ -458,12 +458,12 @@ async function main() {
       r.cpu_machine_pct = pct(Math.max(0, Math.round(cores * windowS * CLK_TCK) - m('idle')));
       r.cpu_softirq_pct = pct(m('interrupts'));
       r.cpu_steal_pct = pct(m('steal'));
-      // As Handoff's load tester: the machine less this driver, node a (the --server-pid), softirqs
-      // and steal; and apart, what remains when the other processes of the run are taken out too
-      // (work outside the run disturbing it).
+      // As Handoff's load tester: the machine less this driver, node a (the --server-pid) and steal;
+      // and apart, what remains when the other processes of the run are taken out too (work outside
+      // the run disturbing it). Softirq time, a tick's sample, is mostly in the processes' own.
       const a = r.cpu_server_pct || 0;
-      r.cpu_other_pct = Math.max(0, round(r.cpu_machine_pct - r.cpu_loadtest_pct - a - r.cpu_softirq_pct - r.cpu_steal_pct, 1));
-      r.cpu_outside_run_pct = Math.max(0, round(r.cpu_machine_pct - accounted - r.cpu_softirq_pct - r.cpu_steal_pct, 1));
+      r.cpu_other_pct = Math.max(0, round(r.cpu_machine_pct - r.cpu_loadtest_pct - a - r.cpu_steal_pct, 1));
+      r.cpu_outside_run_pct = Math.max(0, round(r.cpu_machine_pct - accounted - r.cpu_steal_pct, 1));
     }
     r.load_average_start = cpuStart.load;
     r.load_average = cpuEnd.load;

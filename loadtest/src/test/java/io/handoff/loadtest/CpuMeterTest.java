@@ -40,6 +40,16 @@ class CpuMeterTest {
   }
 
   @Test
+  void otherWorkIsTheMachineLessTheProcessesAndStealButNotTheSampledSoftirqs() {
+    // A one-node run: the tick sampled 20.2% of a core in softirqs, which the two processes' own
+    // figures mostly hold already; taking it out too read no other work at all.
+    Result result = new Result("fanout");
+    new CpuMeter.Usage(40.9, 20.0, 17.7, 20.2, 1.3, 1.5, 2.8).putInto(result);
+    assertEquals(1.9, result.get("cpu_other_pct"));
+    assertEquals(20.2, result.get("cpu_softirq_pct"));
+  }
+
+  @Test
   void processTimeIsUserPlusSystemEvenWithAStrangeCommandName() {
     String stat =
         "4301 (java (x) y) S 1 4301 4301 0 -1 4194560 49185 0 0 0 421 100 0 0 20 0 35 0 4560";
