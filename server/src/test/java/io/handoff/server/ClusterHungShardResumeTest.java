@@ -16,6 +16,7 @@ import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.atomic.AtomicReference;
 import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -24,6 +25,9 @@ import org.junit.jupiter.api.Test;
  * its others with 4005 at once, while the resumes of users on the other masters, which answer, go
  * on and are welcomed.
  */
+// A private Cluster with a master stopped: in the faults profile; ResumeSlotsShardsTest runs the
+// line's per-shard rules by default.
+@Tag("fault")
 class ClusterHungShardResumeTest {
   private final Nodes nodes = new Nodes();
 

@@ -14,6 +14,7 @@ import java.net.ServerSocket;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.security.KeyPairGenerator;
 import java.security.KeyStore;
 import java.security.PrivateKey;
 import java.util.Arrays;
@@ -46,6 +47,7 @@ class StartUpRefusalsTest {
   private static ServerSocket busy;
   private static HttpServer idp;
   private static String idpUrl;
+  private static Path[] ecCertificate;
 
   @BeforeAll
   static void start() throws Exception {
@@ -155,7 +157,7 @@ class StartUpRefusalsTest {
 
   @Test
   void anEcKeyInSec1FormIsRefusedWithTheConversionToPkcs8() throws Exception {
-    Path[] certAndKey = certificate("EC", "ec");
+    Path[] certAndKey = ecCertificate();
     Path sec1 = dir.resolve("ec-sec1.pem");
     // As openssl ecparam -genkey writes it: the curve's block (P-256's OID) before the key's.
     byte[] p256 = {0x06, 0x08, 0x2a, (byte) 0x86, 0x48, (byte) 0xce, 0x3d, 0x03, 0x01, 0x07};
@@ -177,9 +179,13 @@ class StartUpRefusalsTest {
 
   @Test
   void anRsaKeyInPkcs1FormIsRefusedWithTheConversionToPkcs8() throws Exception {
-    Path[] certAndKey = certificate("RSA", "rsa");
+    // Netty refuses the key before it compares it with the certificate: the EC one serves.
+    Path[] certAndKey = ecCertificate();
+    KeyPairGenerator rsa = KeyPairGenerator.getInstance("RSA");
+    rsa.initialize(2048);
+    byte[] rsaPkcs8 = rsa.generateKeyPair().getPrivate().getEncoded();
     Path pkcs1 = dir.resolve("rsa-pkcs1.pem");
-    Files.writeString(pkcs1, pem("RSA PRIVATE KEY", innerKey(Files.readString(certAndKey[1]))));
+    Files.writeString(pkcs1, pem("RSA PRIVATE KEY", innerKey(pem("PRIVATE KEY", rsaPkcs8))));
     Outcome o =
         run(Map.of(), "--tls-cert", certAndKey[0].toString(), "--tls-key", pkcs1.toString());
     assertEquals(2, o.exit(), o.said());
@@ -194,7 +200,7 @@ class StartUpRefusalsTest {
 
   @Test
   void anEncryptedKeyIsRefusedWithTheConversionToAnUnencryptedOne() throws Exception {
-    Path[] certAndKey = certificate("EC", "enc");
+    Path[] certAndKey = ecCertificate();
     byte[] pkcs8 =
         Base64.getMimeDecoder()
             .decode(Files.readString(certAndKey[1]).replaceAll("-----[A-Z ]+-----", "").strip());
@@ -215,6 +221,14 @@ class StartUpRefusalsTest {
         "encrypted",
         "no passphrase",
         "openssl pkcs8 -topk8 -nocrypt -in " + key + " -out " + dir.resolve("enc.pk8.pem"));
+  }
+
+  /** {@link #certificate} of an EC key, made once for the tests that need one (keytool is slow). */
+  private static synchronized Path[] ecCertificate() throws Exception {
+    if (ecCertificate == null) {
+      ecCertificate = certificate("EC", "ec");
+    }
+    return ecCertificate;
   }
 
   /** A self-signed certificate and its PKCS#8 key from the JDK's keytool, as PEM files. */
