@@ -69,6 +69,8 @@ export class Link implements FrameListener {
   private lastHeard = Date.now();
   // When the last ping went out; a frame heard since answers it.
   private pingSentAt = 0;
+  // The browser said the network is back while this attempt was under way: if it fails, the next goes at once.
+  private backWhileConnecting = false;
 
   constructor(private readonly engine: SyncEngine) {}
 
@@ -108,6 +110,16 @@ export class Link implements FrameListener {
         this.channel?.send(create(ClientFrameSchema, { body: { case: "ping", value: { nonce: BigInt(now) } } }));
       }
     }, Math.min(intervalMs, HEARTBEAT_CHECK_MS));
+  }
+
+  /** The browser says the network is back: an attempt under way retries at once if it fails. */
+  networkBack(): void {
+    this.backWhileConnecting = !this.welcomed;
+  }
+
+  /** Whether this attempt failed after the browser said the network was back while it was under way. */
+  get retryAtOnce(): boolean {
+    return this.backWhileConnecting && !this.welcomed;
   }
 
   stop(): void {

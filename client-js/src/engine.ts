@@ -298,7 +298,8 @@ export class SyncEngine implements WriteSink, LifecycleListener {
 
   /** The browser says the network is back (its `online` event): see {@link LifecycleListener.networkBack}. */
   networkBack(): void {
-    if (this.reconnectTimer === undefined || this.closedByUser || this.paused || this.cached) return;
+    if (this.closedByUser || this.paused || this.cached) return;
+    if (this.reconnectTimer === undefined) return this.link?.networkBack();
     clearTimeout(this.reconnectTimer);
     this.backoff.reset();
     this.attempt();
@@ -367,11 +368,12 @@ export class SyncEngine implements WriteSink, LifecycleListener {
   }
 
   /**
-   * The next attempt after the backoff, at most `capMs`; at least a refusal's `Retry-After`
-   * (bounded, with jitter) when it said one.
+   * The next attempt after the backoff, at most `capMs` (`atOnce`: now, the backoff started over);
+   * at least a refusal's `Retry-After` (bounded, with jitter) when it said one.
    */
-  private scheduleReconnect(capMs = Infinity, retryAfterMs?: number): void {
-    let delay = this.backoff.next(capMs);
+  private scheduleReconnect(capMs = Infinity, retryAfterMs?: number, atOnce = false): void {
+    if (atOnce) this.backoff.reset();
+    let delay = atOnce ? 0 : this.backoff.next(capMs);
     if (retryAfterMs !== undefined) delay = Math.max(delay, this.backoff.retryAfter(retryAfterMs));
     this.reconnectTimer = setTimeout(() => this.attempt(), delay);
   }
@@ -422,7 +424,7 @@ export class SyncEngine implements WriteSink, LifecycleListener {
       const status = detail.status;
       const soon = closeCode === STORE_UNAVAILABLE || status === 503;
       const retryAfter = status === 429 || status === 503 ? detail.retryAfterMs : undefined;
-      this.scheduleReconnect(soon ? UNAVAILABLE_BACKOFF_MAX_MS : Infinity, retryAfter);
+      this.scheduleReconnect(soon ? UNAVAILABLE_BACKOFF_MAX_MS : Infinity, retryAfter, l.retryAtOnce);
     } else if (detail.tokenUnusable) {
       // The client's own stop, not the server's close: reported as an error too, as the Java client does.
       const unusable = HandoffError.closed(closeCode, why);

@@ -6,7 +6,7 @@
 export interface LifecycleListener {
   /**
    * The network is back: a reconnect waiting out its backoff goes now, the backoff started over, instead
-   * of up to `reconnect.maxMs` later.
+   * of up to `reconnect.maxMs` later; an attempt under way that then fails is followed by another at once.
    */
   networkBack(): void;
   /**

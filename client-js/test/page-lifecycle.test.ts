@@ -1,15 +1,18 @@
 // The browser client in a real page's lifecycle: the network going away and coming back, and the page
 // going into the back/forward cache and coming back from it. Debian's Chromium (playwright-core, with the
 // back/forward cache on) loads the bundle from a plain page of a test origin that the cache may keep (the
-// demo node serves its pages with `no-store`, which keeps them out of it), against the real server jar.
+// demo node serves its pages with `no-store`, which keeps them out of it), against the real server jar,
+// with a heartbeat of ten minutes: only the page's events can explain a connection given up or made within
+// the tests' deadlines.
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { createServer, type Server } from "node:http";
+import { connect, createServer as createTcpServer, type Socket } from "node:net";
 import { resolve } from "node:path";
 import { after, afterEach, before, describe, test } from "node:test";
 import type { BrowserContext, Page } from "playwright-core";
 import { launchChromium } from "./chromium.js";
-import { client, closeClients, mintToken, type Node, ROOT, startNode, user } from "./harness.js";
+import { client, closeClients, mintToken, type Node, ROOT, startNode, until, user } from "./harness.js";
 
 let node: Node;
 let context: BrowserContext;
@@ -17,7 +20,7 @@ let site: Server;
 let origin: string;
 before(async () => {
   context = (await launchChromium({ backForwardCache: true })).browser;
-  node = await startNode();
+  node = await startNode(["--heartbeat", "10m"]);
   const bundle = readFileSync(resolve(ROOT, "client-js", "dist", "handoff-client.min.js"));
   // The app's origin: the bundle, a token for ?user=&device=, and any other path as a plain page.
   site = createServer((req, res) => {
@@ -44,18 +47,21 @@ after(async () => {
 
 /**
  * A page of the app's origin with a client of `user`'s phone following "player" as `window.t`, connected
- * and synced (with an `IndexedDbStore` of `storeKey` if given); its reconnects wait a minute, so only the
- * browser's events can bring it back sooner.
+ * and synced (with an `IndexedDbStore` of `storeKey` if given, and `extra` options); its reconnects wait a
+ * minute (the page's `Math.random`, which only the backoff's jitter reads, pinned near 1), so only the
+ * browser's events can bring it back sooner. `t.states` lists its states and why.
  */
-async function openPhone(u: string, storeKey?: string): Promise<Page> {
+async function openPhone(u: string, storeKey?: string, extra: { url?: string; heartbeatMarginMs?: number } = {}): Promise<Page> {
   const page = await context.newPage();
   page.on("pageerror", (e) => console.log(`# phone page error: ${e.message}`));
   await page.goto(`${origin}/app`);
   await page.evaluate(
-    async ([ws, u, key]) => {
+    async ([ws, u, key, extra]) => {
       const m = await import("/handoff-client.js" as string);
+      Math.random = () => 0.999;
       const client = new m.HandoffClient({
-        url: ws,
+        ...extra,
+        url: extra.url ?? ws,
         tokenSource: async () => (await (await fetch(`/token?device=phone&user=${u}`)).json()).token as string,
         follow: { documents: ["player"] },
         reconnect: { initialMs: 60_000, maxMs: 60_000 },
@@ -63,16 +69,60 @@ async function openPhone(u: string, storeKey?: string): Promise<Page> {
       });
       const log: string[] = [];
       const shown: boolean[] = [];
+      const states: string[] = [];
       client.on("change", (c: any) => log.push(`${c.kind} v${c.version}`));
+      client.on("state", (s: string, _code: number, why: string) => states.push(`${s}: ${why}`));
       addEventListener("pageshow", (e) => shown.push(e.persisted));
-      (window as any).t = { client, log, shown };
+      (window as any).t = { client, log, shown, states };
       const synced = new Promise<void>((r) => client.on("synced", r));
       await client.connect();
       await synced;
     },
-    [node.url, u, storeKey] as const,
+    [node.url, u, storeKey, extra] as const,
   );
   return page;
+}
+
+/** A TCP relay to the node, as the network between the page and the node. */
+interface Relay {
+  url: string;
+  /** While true, the relay takes new connections and carries nothing on them (an attempt under way). */
+  hold: boolean;
+  /** Connections held. */
+  held(): number;
+  /** Drops the held connections: their attempts fail. */
+  release(): void;
+  close(): void;
+}
+
+async function startRelay(): Promise<Relay> {
+  const held: Socket[] = [];
+  const carried: { cut: boolean; sockets: Socket[] }[] = [];
+  const server = createTcpServer((device) => {
+    device.on("error", () => {});
+    if (relay.hold) return void held.push(device);
+    const upstream = connect(node.port, "127.0.0.1");
+    upstream.on("error", () => {});
+    const pair = { cut: false, sockets: [device, upstream] };
+    carried.push(pair);
+    device.on("data", (d) => pair.cut || upstream.write(d));
+    upstream.on("data", (d) => pair.cut || device.write(d));
+    device.on("close", () => upstream.destroy());
+    upstream.on("close", () => device.destroy());
+  });
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+  const relay: Relay = {
+    url: `ws://127.0.0.1:${(server.address() as { port: number }).port}/ws`,
+    hold: false,
+    held: () => held.length,
+    release: () => held.splice(0).forEach((s) => s.destroy()),
+    close: () => {
+      relay.release();
+      carried.forEach((p) => p.sockets.forEach((s) => s.destroy()));
+      server.close();
+    },
+  };
+  return relay;
 }
 
 const state = (page: Page) => page.evaluate(() => (window as any).t?.client.state as string | undefined);
@@ -93,6 +143,31 @@ describe("the browser client in a page's lifecycle", () => {
     await page.waitForFunction(() => (window as any).t.client.state === "connected", null, { timeout: 10_000 });
     assert.equal(await written, "1");
     await page.close();
+  });
+
+  test("an attempt under way when the network comes back that then fails is followed by another at once, not after the backoff", async () => {
+    const relay = await startRelay();
+    try {
+      const page = await openPhone(user("online-attempt"), undefined, { url: relay.url });
+      // An attempt under way: the relay takes its connection and carries nothing.
+      relay.hold = true;
+      await page.evaluate(() => {
+        const c = (window as any).t.client;
+        c.setOffline(true);
+        c.setOffline(false);
+      });
+      await until("the attempt reached the relay", () => relay.held() === 1);
+      // Chromium's emulated offline fails a new socket at once (a real network's may hang for long): the
+      // attempt under way is the relay's, and the page dispatches the browser's `online` event itself.
+      await page.evaluate(() => dispatchEvent(new Event("online")));
+      relay.hold = false;
+      relay.release();
+      // The next attempt goes at once, not up to a minute later.
+      await page.waitForFunction(() => (window as any).t.client.state === "connected", null, { timeout: 10_000 });
+      await page.close();
+    } finally {
+      relay.close();
+    }
   });
 
   test("a page restored from the back/forward cache reconnects and resumes with only the deltas it missed", async () => {
