@@ -10,6 +10,8 @@ const ABNORMAL_CLOSURE = 1006;
 export const PROTOCOL_ERROR = 4500;
 /** How often, at most, a connection looks at whether to ping or to give the server up. */
 const HEARTBEAT_CHECK_MS = 1_000;
+/** The least time a {@link Link.probe} leaves its ping's answer, also with a `heartbeatMarginMs` of 0. */
+export const PROBE_MIN_MS = 1_000;
 
 /** How the engine reaches a server: one channel per connection attempt. */
 export interface FrameChannel {
@@ -69,6 +71,10 @@ export class Link implements FrameListener {
   private lastHeard = Date.now();
   // When the last ping went out; a frame heard since answers it.
   private pingSentAt = 0;
+  // A probe's wait for an answer; any frame answers it.
+  private probeTimer?: ReturnType<typeof setTimeout>;
+  // How long a probe waits for its answer: the heartbeat margin, at least PROBE_MIN_MS.
+  private probeMs = PROBE_MIN_MS;
   // The browser said the network is back while this attempt was under way: if it fails, the next goes at once.
   private backWhileConnecting = false;
 
@@ -81,6 +87,8 @@ export class Link implements FrameListener {
 
   onFrame(frame: ServerFrame): void {
     this.lastHeard = Date.now();
+    clearTimeout(this.probeTimer);
+    this.probeTimer = undefined;
     this.engine.onFrame(this, frame);
   }
 
@@ -98,6 +106,7 @@ export class Link implements FrameListener {
    * protocol asks, not up to four intervals later.
    */
   startHeartbeat(intervalMs: number, marginMs: number): void {
+    this.probeMs = Math.max(marginMs, PROBE_MIN_MS);
     if (intervalMs <= 0) return;
     this.heartbeat = setInterval(() => {
       const now = Date.now();
@@ -110,6 +119,22 @@ export class Link implements FrameListener {
         this.channel?.send(create(ClientFrameSchema, { body: { case: "ping", value: { nonce: BigInt(now) } } }));
       }
     }, Math.min(intervalMs, HEARTBEAT_CHECK_MS));
+  }
+
+  /**
+   * Checks a welcomed connection now, `why` it may have died unheard (the page was hidden, the network
+   * changed): sends a `Ping` and gives the connection up if no frame at all has come back within the
+   * heartbeat margin (at least {@link PROBE_MIN_MS}). One unanswered probe at a time; nothing before the
+   * Welcome, whose wait has its own timeout.
+   */
+  probe(why: string): void {
+    if (!this.welcomed || this.probeTimer !== undefined) return;
+    this.probeTimer = setTimeout(() => {
+      this.probeTimer = undefined;
+      this.channel?.abort();
+      this.onClose(ABNORMAL_CLOSURE, `${why}, and a ping had no answer within ${this.probeMs} ms`);
+    }, this.probeMs);
+    this.channel?.send(create(ClientFrameSchema, { body: { case: "ping", value: { nonce: BigInt(Date.now()) } } }));
   }
 
   /** The browser says the network is back: an attempt under way retries at once if it fails. */
@@ -125,6 +150,7 @@ export class Link implements FrameListener {
   stop(): void {
     clearTimeout(this.timer);
     clearInterval(this.heartbeat);
+    clearTimeout(this.probeTimer);
   }
 }
 

@@ -305,6 +305,9 @@ export class SyncEngine implements WriteSink, LifecycleListener {
     this.attempt();
   }
 
+  /** The page is shown again, or the network changed: see {@link LifecycleListener.checkConnection}. */
+  checkConnection = (why: string) => this.link?.probe(why);
+
   /** The browser says the network is gone (its `offline` event): see {@link LifecycleListener.networkGone}. */
   networkGone(): void {
     if (!this.closedByUser && !this.paused && !this.cached) this.dropConnection("the browser went offline");

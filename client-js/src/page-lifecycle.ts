@@ -1,7 +1,8 @@
 /**
  * What a browser tells the client about its network and its page: the `online` and `offline` events of
- * the window (or worker) the client runs in, and the window's `pagehide` and `pageshow`. Nothing in Node,
- * which has no such events.
+ * the window (or worker) the client runs in, the `change` event of its `navigator.connection` (Chromium's),
+ * and the window's `pagehide` and `pageshow` and its document's `visibilitychange`. Nothing in Node, which
+ * has no such events.
  */
 export interface LifecycleListener {
   /**
@@ -9,6 +10,14 @@ export interface LifecycleListener {
    * of up to `reconnect.maxMs` later; an attempt under way that then fails is followed by another at once.
    */
   networkBack(): void;
+  /**
+   * The page is visible again (`visibilitychange`), or the network changed without going offline
+   * (`navigator.connection`'s `change`, as from Wi-Fi to cellular): the socket may have died unheard
+   * meanwhile, which the heartbeat would notice only up to two intervals and the margin later (a hidden
+   * tab's timers fire late too). A welcomed connection sends a `Ping` now and is given up if no frame comes
+   * back within `heartbeatMarginMs` (at least a second).
+   */
+  checkConnection(why: string): void;
   /**
    * The network is gone: the socket can no longer be heard, but the browser does not close it, and the
    * heartbeat would take up to two intervals and the margin to give it up. It is dropped now (or the
@@ -31,6 +40,8 @@ export class PageLifecycle {
   private readonly offline = () => this.listener.networkGone();
   private readonly hide = (e: Event) => (e as PageTransitionEvent).persisted && this.listener.setPaused(true, "cached");
   private readonly show = (e: Event) => (e as PageTransitionEvent).persisted && this.listener.setPaused(false, "cached");
+  private readonly visible = () => page()?.visibilityState === "visible" && this.listener.checkConnection("the page was shown again");
+  private readonly changed = () => this.listener.checkConnection("the network changed");
 
   constructor(private readonly listener: LifecycleListener) {}
 
@@ -42,6 +53,8 @@ export class PageLifecycle {
     target.addEventListener("offline", this.offline);
     target.addEventListener("pagehide", this.hide);
     target.addEventListener("pageshow", this.show);
+    page()?.addEventListener("visibilitychange", this.visible);
+    connection()?.addEventListener("change", this.changed);
   }
 
   detach(): void {
@@ -52,6 +65,8 @@ export class PageLifecycle {
     target.removeEventListener("offline", this.offline);
     target.removeEventListener("pagehide", this.hide);
     target.removeEventListener("pageshow", this.show);
+    page()?.removeEventListener("visibilitychange", this.visible);
+    connection()?.removeEventListener("change", this.changed);
   }
 }
 
@@ -61,4 +76,17 @@ type Events = Pick<EventTarget, "addEventListener" | "removeEventListener">;
 function events(): Events | undefined {
   const g = globalThis as Partial<Events>;
   return typeof g.addEventListener === "function" && typeof g.removeEventListener === "function" ? (g as Events) : undefined;
+}
+
+/** The window's document, whose `visibilityState` says whether the page is shown; undefined in a worker and in Node. */
+function page(): (Events & { visibilityState: string }) | undefined {
+  const d = (globalThis as { document?: Partial<Events> & { visibilityState?: string } }).document;
+  const usable = typeof d?.addEventListener === "function" && typeof d.visibilityState === "string";
+  return usable ? (d as Events & { visibilityState: string }) : undefined;
+}
+
+/** The Network Information API's `navigator.connection` (Chromium's browsers, also in workers); undefined elsewhere. */
+function connection(): Events | undefined {
+  const c = (globalThis as { navigator?: { connection?: Partial<Events> } }).navigator?.connection;
+  return typeof c?.addEventListener === "function" && typeof c.removeEventListener === "function" ? (c as Events) : undefined;
 }

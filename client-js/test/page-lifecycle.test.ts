@@ -1,9 +1,9 @@
-// The browser client in a real page's lifecycle: the network going away and coming back, and the page
-// going into the back/forward cache and coming back from it. Debian's Chromium (playwright-core, with the
-// back/forward cache on) loads the bundle from a plain page of a test origin that the cache may keep (the
-// demo node serves its pages with `no-store`, which keeps them out of it), against the real server jar,
-// with a heartbeat of ten minutes: only the page's events can explain a connection given up or made within
-// the tests' deadlines.
+// The browser client in a real page's lifecycle: the network going away, coming back and changing, the
+// page hidden and shown again, and going into the back/forward cache and coming back from it. Debian's
+// Chromium (playwright-core, with the back/forward cache on) loads the bundle from a plain page of a test
+// origin that the cache may keep (the demo node serves its pages with `no-store`, which keeps them out of
+// it), against the real server jar, with a heartbeat of ten minutes: only the page's events can explain a
+// connection given up or made within the tests' deadlines.
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { createServer, type Server } from "node:http";
@@ -92,6 +92,8 @@ interface Relay {
   held(): number;
   /** Drops the held connections: their attempts fail. */
   release(): void;
+  /** The connections it carries stop carrying anything, their sockets left open: a path that died unheard. */
+  cut(): void;
   close(): void;
 }
 
@@ -116,6 +118,7 @@ async function startRelay(): Promise<Relay> {
     hold: false,
     held: () => held.length,
     release: () => held.splice(0).forEach((s) => s.destroy()),
+    cut: () => carried.forEach((p) => (p.cut = true)),
     close: () => {
       relay.release();
       carried.forEach((p) => p.sockets.forEach((s) => s.destroy()));
@@ -164,6 +167,45 @@ describe("the browser client in a page's lifecycle", () => {
       relay.release();
       // The next attempt goes at once, not up to a minute later.
       await page.waitForFunction(() => (window as any).t.client.state === "connected", null, { timeout: 10_000 });
+      await page.close();
+    } finally {
+      relay.close();
+    }
+  });
+
+  test("a page shown again checks its connection: one that died unheard while hidden is given up within the margin", async () => {
+    const relay = await startRelay();
+    try {
+      const page = await openPhone(user("shown"), undefined, { url: relay.url, heartbeatMarginMs: 1_000 });
+      relay.cut();
+      // Headless Chromium keeps every page visible: the page is hidden and shown as the browser would say it.
+      await page.evaluate(() => {
+        for (const visibility of ["hidden", "visible"]) {
+          Object.defineProperty(document, "visibilityState", { value: visibility, configurable: true });
+          document.dispatchEvent(new Event("visibilitychange", { bubbles: true }));
+        }
+      });
+      await page.waitForFunction(() => (window as any).t.client.state === "reconnecting", null, { timeout: 10_000 });
+      const states: string[] = await page.evaluate(() => (window as any).t.states);
+      assert.equal(states.at(-1), "reconnecting: the page was shown again, and a ping had no answer within 1000 ms");
+      await page.close();
+    } finally {
+      relay.close();
+    }
+  });
+
+  test("a network change the browser does not report as offline checks the connection", async () => {
+    const relay = await startRelay();
+    try {
+      const page = await openPhone(user("changed"), undefined, { url: relay.url, heartbeatMarginMs: 1_000 });
+      relay.cut();
+      // Another network (as from Wi-Fi to cellular): Chromium's `navigator.connection` says it changed.
+      const cdp = await context.newCDPSession(page);
+      await cdp.send("Network.enable");
+      await cdp.send("Network.emulateNetworkConditions", { offline: false, latency: 400, downloadThroughput: 50_000, uploadThroughput: 50_000 });
+      await page.waitForFunction(() => (window as any).t.client.state === "reconnecting", null, { timeout: 10_000 });
+      const states: string[] = await page.evaluate(() => (window as any).t.states);
+      assert.equal(states.at(-1), "reconnecting: the network changed, and a ping had no answer within 1000 ms");
       await page.close();
     } finally {
       relay.close();
