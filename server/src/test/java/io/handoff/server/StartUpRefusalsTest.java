@@ -5,7 +5,6 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.sun.net.httpserver.HttpServer;
-import java.io.InputStream;
 import java.io.PrintWriter;
 import java.io.StringWriter;
 import java.net.InetAddress;
@@ -15,13 +14,10 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.security.KeyPairGenerator;
-import java.security.KeyStore;
-import java.security.PrivateKey;
 import java.util.Arrays;
 import java.util.Base64;
 import java.util.HashMap;
 import java.util.Map;
-import java.util.concurrent.TimeUnit;
 import javax.crypto.Cipher;
 import javax.crypto.EncryptedPrivateKeyInfo;
 import javax.crypto.SecretKey;
@@ -163,8 +159,8 @@ class StartUpRefusalsTest {
     byte[] p256 = {0x06, 0x08, 0x2a, (byte) 0x86, 0x48, (byte) 0xce, 0x3d, 0x03, 0x01, 0x07};
     Files.writeString(
         sec1,
-        pem("EC PARAMETERS", p256)
-            + pem("EC PRIVATE KEY", innerKey(Files.readString(certAndKey[1]))));
+        TestCertificates.pem("EC PARAMETERS", p256)
+            + TestCertificates.pem("EC PRIVATE KEY", innerKey(Files.readString(certAndKey[1]))));
     Outcome o =
         run(Map.of("HANDOFF_TLS_KEY", sec1.toString()), "--tls-cert", certAndKey[0].toString());
     assertEquals(2, o.exit(), o.said());
@@ -185,7 +181,10 @@ class StartUpRefusalsTest {
     rsa.initialize(2048);
     byte[] rsaPkcs8 = rsa.generateKeyPair().getPrivate().getEncoded();
     Path pkcs1 = dir.resolve("rsa-pkcs1.pem");
-    Files.writeString(pkcs1, pem("RSA PRIVATE KEY", innerKey(pem("PRIVATE KEY", rsaPkcs8))));
+    Files.writeString(
+        pkcs1,
+        TestCertificates.pem(
+            "RSA PRIVATE KEY", innerKey(TestCertificates.pem("PRIVATE KEY", rsaPkcs8))));
     Outcome o =
         run(Map.of(), "--tls-cert", certAndKey[0].toString(), "--tls-key", pkcs1.toString());
     assertEquals(2, o.exit(), o.said());
@@ -212,7 +211,7 @@ class StartUpRefusalsTest {
     EncryptedPrivateKeyInfo encrypted =
         new EncryptedPrivateKeyInfo(cipher.getParameters(), cipher.doFinal(pkcs8));
     Path key = dir.resolve("enc.key");
-    Files.writeString(key, pem("ENCRYPTED PRIVATE KEY", encrypted.getEncoded()));
+    Files.writeString(key, TestCertificates.pem("ENCRYPTED PRIVATE KEY", encrypted.getEncoded()));
     Outcome o = run(Map.of(), "--tls-cert", certAndKey[0].toString(), "--tls-key", key.toString());
     assertEquals(2, o.exit(), o.said());
     says(
@@ -223,50 +222,14 @@ class StartUpRefusalsTest {
         "openssl pkcs8 -topk8 -nocrypt -in " + key + " -out " + dir.resolve("enc.pk8.pem"));
   }
 
-  /** {@link #certificate} of an EC key, made once for the tests that need one (keytool is slow). */
+  /**
+   * {@link TestCertificates#selfSigned}, made once for the tests that need one (keytool is slow).
+   */
   private static synchronized Path[] ecCertificate() throws Exception {
     if (ecCertificate == null) {
-      ecCertificate = certificate("EC", "ec");
+      ecCertificate = TestCertificates.selfSigned(dir, "ec");
     }
     return ecCertificate;
-  }
-
-  /** A self-signed certificate and its PKCS#8 key from the JDK's keytool, as PEM files. */
-  private static Path[] certificate(String algorithm, String name) throws Exception {
-    Path store = dir.resolve(name + ".p12");
-    Process p =
-        new ProcessBuilder(
-                Path.of(System.getProperty("java.home"), "bin", "keytool").toString(),
-                "-genkeypair",
-                "-alias",
-                "handoff",
-                "-keyalg",
-                algorithm,
-                "-dname",
-                "CN=127.0.0.1",
-                "-validity",
-                "2",
-                "-storetype",
-                "PKCS12",
-                "-keystore",
-                store.toString(),
-                "-storepass",
-                new String(PASSWORD))
-            .redirectErrorStream(true)
-            .start();
-    String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-    assertTrue(p.waitFor(60, TimeUnit.SECONDS), "keytool finished");
-    assertEquals(0, p.exitValue(), out);
-    KeyStore ks = KeyStore.getInstance("PKCS12");
-    try (InputStream in = Files.newInputStream(store)) {
-      ks.load(in, PASSWORD);
-    }
-    Path cert = dir.resolve(name + "-cert.pem");
-    Path key = dir.resolve(name + "-key.pem");
-    Files.writeString(cert, pem("CERTIFICATE", ks.getCertificate("handoff").getEncoded()));
-    Files.writeString(
-        key, pem("PRIVATE KEY", ((PrivateKey) ks.getKey("handoff", PASSWORD)).getEncoded()));
-    return new Path[] {cert, key};
   }
 
   /**
@@ -301,15 +264,5 @@ class StartUpRefusalsTest {
   private static void skip(byte[] der, int[] at, int tag) {
     int length = header(der, at, tag);
     at[0] += length;
-  }
-
-  private static String pem(String type, byte[] der) {
-    return "-----BEGIN "
-        + type
-        + "-----\n"
-        + Base64.getMimeEncoder(64, "\n".getBytes(StandardCharsets.US_ASCII)).encodeToString(der)
-        + "\n-----END "
-        + type
-        + "-----\n";
   }
 }

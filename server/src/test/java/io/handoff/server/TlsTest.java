@@ -9,7 +9,6 @@ import io.handoff.protocol.v1.Hello;
 import io.handoff.protocol.v1.ServerFrame;
 import io.handoff.server.transport.TransportConfig;
 import java.io.IOException;
-import java.io.InputStream;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
@@ -17,12 +16,8 @@ import java.net.http.HttpResponse;
 import java.net.http.WebSocket;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.security.KeyStore;
-import java.security.PrivateKey;
-import java.security.cert.Certificate;
-import java.util.Base64;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
 import java.util.concurrent.TimeUnit;
@@ -34,71 +29,25 @@ import org.junit.jupiter.api.io.TempDir;
 
 /** {@code wss://} with a configured PEM certificate and key. */
 class TlsTest {
-  private static final char[] PASSWORD = "changeit".toCharArray();
   @TempDir static Path dir;
   static Path cert;
   static Path key;
   static SSLContext trusting;
 
-  /** A self-signed certificate for 127.0.0.1 from the JDK's own keytool, as PEM files. */
+  /** A self-signed certificate for 127.0.0.1, and a client context that trusts it. */
   @BeforeAll
   static void certificate() throws Exception {
-    Path store = dir.resolve("server.p12");
-    Process p =
-        new ProcessBuilder(
-                Path.of(System.getProperty("java.home"), "bin", "keytool").toString(),
-                "-genkeypair",
-                "-alias",
-                "handoff",
-                "-keyalg",
-                "EC",
-                "-groupname",
-                "secp256r1",
-                "-dname",
-                "CN=127.0.0.1",
-                "-ext",
-                "SAN=ip:127.0.0.1,dns:localhost",
-                "-validity",
-                "2",
-                "-storetype",
-                "PKCS12",
-                "-keystore",
-                store.toString(),
-                "-storepass",
-                new String(PASSWORD))
-            .redirectErrorStream(true)
-            .start();
-    String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-    assertTrue(p.waitFor(60, TimeUnit.SECONDS), "keytool finished");
-    assertEquals(0, p.exitValue(), out);
-    KeyStore ks = KeyStore.getInstance("PKCS12");
-    try (InputStream in = Files.newInputStream(store)) {
-      ks.load(in, PASSWORD);
-    }
-    Certificate c = ks.getCertificate("handoff");
-    PrivateKey k = (PrivateKey) ks.getKey("handoff", PASSWORD);
-    cert = dir.resolve("cert.pem");
-    key = dir.resolve("key.pem");
-    Files.writeString(cert, pem("CERTIFICATE", c.getEncoded()));
-    Files.writeString(key, pem("PRIVATE KEY", k.getEncoded()));
+    Path[] certAndKey = TestCertificates.selfSigned(dir, "server");
+    cert = certAndKey[0];
+    key = certAndKey[1];
     KeyStore trust = KeyStore.getInstance("PKCS12");
     trust.load(null, null);
-    trust.setCertificateEntry("handoff", c);
+    trust.setCertificateEntry("handoff", TestCertificates.read(cert));
     TrustManagerFactory tmf =
         TrustManagerFactory.getInstance(TrustManagerFactory.getDefaultAlgorithm());
     tmf.init(trust);
     trusting = SSLContext.getInstance("TLS");
     trusting.init(null, tmf.getTrustManagers(), null);
-  }
-
-  private static String pem(String type, byte[] der) {
-    return "-----BEGIN "
-        + type
-        + "-----\n"
-        + Base64.getMimeEncoder(64, "\n".getBytes(StandardCharsets.US_ASCII)).encodeToString(der)
-        + "\n-----END "
-        + type
-        + "-----\n";
   }
 
   @Test
