@@ -8,9 +8,6 @@ import io.handoff.server.handoff.HandoffLimits;
 import io.lettuce.core.RedisClient;
 import io.lettuce.core.RedisURI;
 import io.lettuce.core.api.StatefulRedisConnection;
-import io.lettuce.core.cluster.RedisClusterClient;
-import io.lettuce.core.cluster.SlotHash;
-import io.lettuce.core.cluster.models.partitions.Partitions;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -48,22 +45,10 @@ class KeeperHungShardTest {
 
     // Users on the shard to hang, and one user on another shard.
     RedisURI hung = RedisURI.create(cluster.seeds().get(cluster.seeds().size() - 1));
-    Partitions partitions = partitions();
-    List<String> onHung = new ArrayList<>();
-    String healthy = null;
-    RedisURI healthyShard = null;
-    for (int i = 0; onHung.size() < HUNG_USERS || healthy == null; i++) {
-      String user = "user" + i;
-      RedisURI shard = partitions.getPartitionBySlot(SlotHash.getSlot(user)).getUri();
-      if (shard.getPort() == hung.getPort()) {
-        if (onHung.size() < HUNG_USERS) {
-          onHung.add(user);
-        }
-      } else if (healthy == null) {
-        healthy = user;
-        healthyShard = shard;
-      }
-    }
+    RedisClusterProcess.Split split = cluster.split(HUNG_USERS);
+    List<String> onHung = split.onLastSeed();
+    String healthy = split.elsewhere();
+    RedisURI healthyShard = split.elsewhereMaster();
     List<String> users = new ArrayList<>(onHung);
     users.add(healthy);
     for (String user : users) {
@@ -116,16 +101,5 @@ class KeeperHungShardTest {
     assertNotNull(v, "no presence entry");
     String s = new String(v, StandardCharsets.UTF_8);
     return Long.parseLong(s.substring(s.lastIndexOf('|') + 1));
-  }
-
-  private Partitions partitions() {
-    RedisClusterClient client =
-        RedisClusterClient.create(cluster.seeds().stream().map(RedisURI::create).toList());
-    try {
-      client.refreshPartitions();
-      return client.getPartitions();
-    } finally {
-      client.shutdown();
-    }
   }
 }

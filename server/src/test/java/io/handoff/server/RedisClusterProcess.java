@@ -4,6 +4,9 @@ import io.lettuce.core.RedisClient;
 import io.lettuce.core.RedisCommandExecutionException;
 import io.lettuce.core.RedisURI;
 import io.lettuce.core.api.StatefulRedisConnection;
+import io.lettuce.core.cluster.RedisClusterClient;
+import io.lettuce.core.cluster.SlotHash;
+import io.lettuce.core.cluster.models.partitions.Partitions;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.net.InetAddress;
@@ -74,6 +77,36 @@ public final class RedisClusterProcess {
    */
   public record Private(RedisShardedCluster cluster, List<String> seeds, List<String> replicas)
       implements AutoCloseable {
+    /**
+     * Users {@code user0}, {@code user1}, ... by the master of their slot, as the Cluster tells it
+     * now: the first {@code count} on the last seed's master (the one tests hang), and the first on
+     * another master.
+     */
+    public Split split(int count) {
+      RedisClusterClient client =
+          RedisClusterClient.create(seeds.stream().map(RedisURI::create).toList());
+      Partitions partitions;
+      try {
+        client.refreshPartitions();
+        partitions = client.getPartitions();
+      } finally {
+        client.shutdown();
+      }
+      int lastPort = RedisURI.create(seeds.get(seeds.size() - 1)).getPort();
+      List<String> onLast = new ArrayList<>();
+      for (int i = 0; ; i++) {
+        String user = "user" + i;
+        RedisURI master = partitions.getPartitionBySlot(SlotHash.getSlot(user)).getUri();
+        if (master.getPort() != lastPort) {
+          if (onLast.size() == count) {
+            return new Split(onLast, user, master);
+          }
+        } else if (onLast.size() < count) {
+          onLast.add(user);
+        }
+      }
+    }
+
     @Override
     public void close() {
       List<String> all = new ArrayList<>(seeds);
@@ -81,6 +114,12 @@ public final class RedisClusterProcess {
       stopQuietly(cluster, all);
     }
   }
+
+  /**
+   * {@link Private#split}'s answer: users on the last seed's master, and one user on another
+   * master, with that master.
+   */
+  public record Split(List<String> onLastSeed, String elsewhere, RedisURI elsewhereMaster) {}
 
   private static List<String> start() {
     List<String> seeds = new ArrayList<>();

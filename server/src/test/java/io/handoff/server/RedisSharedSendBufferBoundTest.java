@@ -11,16 +11,11 @@ import io.handoff.protocol.v1.Hello;
 import io.handoff.protocol.v1.ServerFrame;
 import io.handoff.server.engine.StoreLimits;
 import io.handoff.server.engine.redis.RedisEngine;
-import io.lettuce.core.RedisURI;
-import io.lettuce.core.cluster.RedisClusterClient;
-import io.lettuce.core.cluster.SlotHash;
-import io.lettuce.core.cluster.models.partitions.Partitions;
 import java.io.IOException;
 import java.net.InetAddress;
 import java.net.ServerSocket;
 import java.time.Clock;
 import java.time.Duration;
-import java.util.List;
 import java.util.Set;
 import java.util.stream.Collectors;
 import org.junit.jupiter.api.AfterEach;
@@ -106,20 +101,9 @@ class RedisSharedSendBufferBoundTest {
       throws Exception {
     // A user on the shard to hang, and one on another shard.
     String hungSeed = cluster.seeds().get(cluster.seeds().size() - 1);
-    int hungPort = RedisURI.create(hungSeed).getPort();
-    Partitions partitions = partitions(cluster.seeds());
-    String onHung = null;
-    String elsewhere = null;
-    for (int i = 0; onHung == null || elsewhere == null; i++) {
-      String user = "user" + i;
-      boolean hung =
-          partitions.getPartitionBySlot(SlotHash.getSlot(user)).getUri().getPort() == hungPort;
-      if (hung && onHung == null) {
-        onHung = user;
-      } else if (!hung && elsewhere == null) {
-        elsewhere = user;
-      }
-    }
+    RedisClusterProcess.Split split = cluster.split(1);
+    String onHung = split.onLastSeed().get(0);
+    String elsewhere = split.elsewhere();
     Set<Thread> before = lettuceThreads();
     StoreLimits limits = StoreLimits.builder().build();
     HandoffServer n =
@@ -155,17 +139,6 @@ class RedisSharedSendBufferBoundTest {
    */
   private static long inFlight(HandoffServer n) {
     return n.config().maxInFlightWrites() * (SendBufferFlood.KB60.length() + 4096L);
-  }
-
-  private static Partitions partitions(List<String> seeds) {
-    RedisClusterClient client =
-        RedisClusterClient.create(seeds.stream().map(RedisURI::create).toList());
-    try {
-      client.refreshPartitions();
-      return client.getPartitions();
-    } finally {
-      client.shutdown();
-    }
   }
 
   private static boolean ipv6Loopback() {
