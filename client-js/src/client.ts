@@ -352,6 +352,18 @@ export class HandoffClient {
     return this.engine.offline;
   }
 
+  /**
+   * Checks the connection now, for an app that hears of a change the client cannot (Node has no browser
+   * events; in a browser the client checks by itself when the page is shown again or the network
+   * changes): sends a `Ping` and, if no frame at all comes back within `heartbeatMarginMs` (at least
+   * 1,000 ms), gives the socket up as dead and reconnects at once, the backoff started over, with
+   * state "reconnecting" and close code 1006. Nothing happens when not connected (no Welcome yet, or
+   * reconnecting, offline or closed) or while a check is waiting for its answer. Returns at once.
+   */
+  checkConnection(): void {
+    this.engine.checkConnection("the app asked for a check");
+  }
+
   /** Cuts the connection as a network failure would; the client reconnects and resumes. For tests. */
   dropConnection(): void {
     this.engine.dropConnection();

@@ -77,6 +77,8 @@ export class Link implements FrameListener {
   private probeMs = PROBE_MIN_MS;
   // The browser said the network is back while this attempt was under way: if it fails, the next goes at once.
   private backWhileConnecting = false;
+  // A probe found this connection dead: the next attempt goes at once.
+  private probeFailed = false;
 
   constructor(private readonly engine: SyncEngine) {}
 
@@ -124,13 +126,15 @@ export class Link implements FrameListener {
   /**
    * Checks a welcomed connection now, `why` it may have died unheard (the page was hidden, the network
    * changed): sends a `Ping` and gives the connection up if no frame at all has come back within the
-   * heartbeat margin (at least {@link PROBE_MIN_MS}). One unanswered probe at a time; nothing before the
-   * Welcome, whose wait has its own timeout.
+   * heartbeat margin (at least {@link PROBE_MIN_MS}), and then reconnects at once, the backoff started
+   * over: whatever made the check worth doing (the page back, another network) is over by then. One
+   * unanswered probe at a time; nothing before the Welcome, whose wait has its own timeout.
    */
   probe(why: string): void {
     if (!this.welcomed || this.probeTimer !== undefined) return;
     this.probeTimer = setTimeout(() => {
       this.probeTimer = undefined;
+      this.probeFailed = true;
       this.channel?.abort();
       this.onClose(ABNORMAL_CLOSURE, `${why}, and a ping had no answer within ${this.probeMs} ms`);
     }, this.probeMs);
@@ -142,9 +146,12 @@ export class Link implements FrameListener {
     this.backWhileConnecting = !this.welcomed;
   }
 
-  /** Whether this attempt failed after the browser said the network was back while it was under way. */
+  /**
+   * Whether the next attempt goes at once: this one failed after the browser said the network was back
+   * while it was under way, or a probe found this connection dead.
+   */
   get retryAtOnce(): boolean {
-    return this.backWhileConnecting && !this.welcomed;
+    return (this.backWhileConnecting && !this.welcomed) || this.probeFailed;
   }
 
   stop(): void {

@@ -31,3 +31,42 @@ test("a document handle's published type has no member that changes the replica 
 test("no published type needs the engine: the approvals' constructor is the client's", () => {
   assert.ok(!/SyncEngine/.test(declarations("approvals.d.ts")), declarations("approvals.d.ts"));
 });
+
+test("the client's published type holds its public API and nothing more: a member added to it is added here on purpose", () => {
+  const text = declarations("client.d.ts");
+  const start = text.indexOf("export declare class HandoffClient ");
+  const body = text.slice(start, text.indexOf("\n}", start));
+  const published = [...body.matchAll(/^ {4}(?!private )(?:(?:readonly|static|get|set) )*([A-Za-z_]\w*)[?(:<]/gm)].map((m) => m[1]);
+  assert.deepEqual(published, [
+    "approvals",
+    "constructor",
+    "connect",
+    "on",
+    "off",
+    "document",
+    "ready",
+    "follow",
+    "followAll",
+    "unfollow",
+    "publishActivity",
+    "offer",
+    "accept",
+    "decline",
+    "cancel",
+    "devices",
+    "revokeDevice",
+    "revokeOtherDevices",
+    "activities",
+    "prompts",
+    "presence",
+    "state",
+    "userId",
+    "deviceId",
+    "pendingWrites",
+    "setOffline",
+    "offline",
+    "checkConnection",
+    "dropConnection",
+    "close",
+  ]);
+});

@@ -267,6 +267,16 @@ public final class HandoffClient implements AutoCloseable {
   }
 
   /**
+   * Checks the connection now (say, on a network change the platform reports): sends a {@code Ping}
+   * and, if no frame comes back within {@link Builder#heartbeatMargin} (at least 1 s), gives it up
+   * as dead (RECONNECTING, 1006) and reconnects at once. Does nothing when not connected or while a
+   * check waits. Any thread.
+   */
+  public void checkConnection() {
+    engine.checkConnection();
+  }
+
+  /**
    * How many times this client has sent a write again with its original sequence number: after a
    * lost connection, an unknown outcome, or a refusal that may succeed later. The server applies
    * each write once however often it is sent. Any thread.

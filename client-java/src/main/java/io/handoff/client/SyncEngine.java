@@ -273,6 +273,21 @@ final class SyncEngine {
         });
   }
 
+  /**
+   * Checks a welcomed connection now, as {@link HandoffClient#checkConnection} says. Any thread.
+   */
+  void checkConnection() {
+    long wait = ConnectionProbe.waitNanos(config.heartbeatMargin);
+    String why = "the app asked for a check, and a ping had no answer within " + wait / 1_000_000;
+    run(
+        () -> {
+          Link l = link;
+          if (l != null && l.welcomed) {
+            l.probe.start(l.channel, wait, () -> giveUp(l, why + " ms"));
+          }
+        });
+  }
+
   /** Runs {@code task} on the event loop. Any thread. */
   void runOnLoop(Runnable task) {
     run(task);
@@ -329,6 +344,7 @@ final class SyncEngine {
     link = null;
     if (current != null) {
       current.cancelWelcomeTimer();
+      current.probe.stop();
     }
     Future<?> closing = current == null ? null : current.channel.close();
     // Requests waiting for answers fail as closed, not as lost (which says to send them again).
@@ -406,13 +422,16 @@ final class SyncEngine {
     if (!l.isCurrent() || l.welcomed) {
       return;
     }
-    l.channel.abort();
+    giveUp(l, "no Welcome within " + config.connectTimeout.toMillis() + " ms");
+  }
+
+  /** Gives a connection up as a network failure would have, {@code why}, if it is still current. */
+  private void giveUp(Link l, String why) {
     if (l.isCurrent()) {
-      onClosed(
-          l,
-          ABNORMAL_CLOSURE,
-          "no Welcome within " + config.connectTimeout.toMillis() + " ms",
-          null);
+      l.channel.abort();
+    }
+    if (l.isCurrent()) {
+      onClosed(l, ABNORMAL_CLOSURE, why, null);
     }
   }
 
@@ -457,6 +476,7 @@ final class SyncEngine {
 
   private void onClosed(Link l, int code, String reason, Throwable cause) {
     l.cancelWelcomeTimer();
+    l.probe.stop();
     link = null;
     connectionLost();
     if (closedByUser) {
@@ -480,13 +500,15 @@ final class SyncEngine {
     // while the device slept, and the app renews it in the background.
     boolean renewable = closeCode == CloseCode.UNAUTHORIZED.code() && config.renewableToken;
     if (CloseCode.isReconnect(closeCode) || renewable) {
-      if (l.welcomed && nanoClock.getAsLong() - l.welcomedAtNanos >= STABLE_CONNECTION_NANOS) {
+      boolean stable = nanoClock.getAsLong() - l.welcomedAtNanos >= STABLE_CONNECTION_NANOS;
+      if ((l.welcomed && stable) || l.probe.failed()) {
         // The backoff starts over only after a connection that lasted: a node that welcomes and
         // then drops every connection at once is not called back at the shortest delay for ever.
+        // A connection the app's check found dead is made again at once.
         backoff.reset();
       }
       setState(ConnectionState.RECONNECTING, closeCode, why);
-      scheduleReconnect(true, reconnectDelayNanos(closeCode, cause));
+      scheduleReconnect(true, l.probe.failed() ? 0 : reconnectDelayNanos(closeCode, cause));
     } else {
       terminate(closeCode, why, cause);
     }
@@ -691,6 +713,8 @@ final class SyncEngine {
     String disconnectReason;
     // Ends the attempt if no Welcome comes within the connect timeout of the upgrade.
     Scheduler.Task welcomeTimer;
+    // The app's check of this connection, if any (checkConnection).
+    final ConnectionProbe probe = new ConnectionProbe(scheduler);
 
     Link(URI url) {
       this.url = url;
@@ -720,6 +744,7 @@ final class SyncEngine {
     @Override
     public void onFrame(ServerFrame frame) {
       if (link == this) {
+        probe.stop();
         SyncEngine.this.onFrame(this, frame);
       }
     }
