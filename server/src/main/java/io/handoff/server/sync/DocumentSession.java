@@ -420,13 +420,15 @@ public final class DocumentSession {
     return CompletableFuture.allOf(reads.toArray(CompletableFuture<?>[]::new));
   }
 
-  /** Reads what the device misses of {@code doc} after its cursor; returns the store's read. */
-  private CompletableFuture<SyncResult> fetch(String doc, Cursor c, long seen) {
-    return fetch(doc, c, seen, 1);
+  /** Reads what the device misses of {@code doc} after its cursor; returns its end (ReadRetry). */
+  private CompletableFuture<?> fetch(String doc, Cursor c, long seen) {
+    CompletableFuture<Object> ended = new CompletableFuture<>();
+    fetch(doc, c, seen, 1, ended);
+    return ended;
   }
 
-  /** {@link #fetch}'s attempt {@code attempt}; a failed one goes to {@link ReadRetry}. */
-  CompletableFuture<SyncResult> fetch(String doc, Cursor c, long seen, int attempt) {
+  /** {@link #fetch}'s attempt {@code attempt}, {@code ended} completed as the read ends. */
+  void fetch(String doc, Cursor c, long seen, int attempt, CompletableFuture<Object> ended) {
     c.awaiting = null; // The read brings the held write if the store has it.
     c.syncing = true;
     c.maxSeen = Math.max(c.maxSeen, seen);
@@ -436,6 +438,7 @@ public final class DocumentSession {
     boolean held = c.epoch != 0; // Else the device holds no copy (or was told GONE): none to drop.
     CompletableFuture<SyncResult> read =
         node.store().read(connection.userId(), doc, c.epoch, c.version, c.fingerprint);
+    ReadRetry.whenEnded(this, connection, node.stats(), doc, c, generation, attempt, read, ended);
     connection.onLoop(
         read,
         (result, err) -> {
@@ -443,7 +446,7 @@ public final class DocumentSession {
             return;
           }
           if (err != null) {
-            ReadRetry.failed(this, connection, node.stats(), doc, c, generation, attempt, err);
+            ReadRetry.failed(connection, doc, attempt, err);
             return;
           }
           c.syncing = false;
@@ -461,7 +464,6 @@ public final class DocumentSession {
           catchUp(doc, c);
           connection.flush();
         });
-    return read;
   }
 
   /** Reads {@code doc} again if the stream brought more, or may have lost some, meanwhile. */

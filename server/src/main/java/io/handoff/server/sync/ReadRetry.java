@@ -4,6 +4,7 @@ import io.handoff.protocol.CloseCode;
 import io.handoff.server.ServerStats;
 import io.handoff.server.session.Connection;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.function.BooleanSupplier;
 import java.util.function.Supplier;
@@ -49,10 +50,14 @@ final class ReadRetry {
 
   /**
    * Attempt {@code attempt} (1 for the first) of the catch-up read of {@code doc} that cursor
-   * {@code c}'s read {@code generation} sent failed with {@code err}: sends it again after a pause,
-   * if the cursor is still the document's and still that read's then, or closes the connection.
+   * {@code c}'s read {@code generation} sent is {@code read}: once it ends, {@code ended}
+   * completes, unless the store did not answer it in time and attempts are left; then it is sent
+   * again after a pause, if the connection is open and the cursor still the document's and still
+   * that read's then, and {@code ended} waits for that attempt. So what a re-check returns
+   * completes only once the store answered the reads it sent, the ones sent again too: the broker's
+   * pace waits for them (docs/redis.md). Any thread.
    */
-  static void failed(
+  static void whenEnded(
       DocumentSession session,
       Connection connection,
       ServerStats stats,
@@ -60,23 +65,44 @@ final class ReadRetry {
       Cursor c,
       int generation,
       int attempt,
-      Throwable err) {
+      CompletableFuture<?> read,
+      CompletableFuture<Object> ended) {
+    read.whenComplete(
+        (result, err) -> {
+          if (err == null || !again(attempt, err)) {
+            ended.complete(null);
+            return;
+          }
+          Runnable next =
+              () -> {
+                if (connection.active() && session.cursor(doc) == c && c.generation == generation) {
+                  stats.catchUpReadsRetried.increment();
+                  log.debug(
+                      "history read of {}/{} failed (attempt {}), read again: {}",
+                      connection.userId(),
+                      doc,
+                      attempt,
+                      StoreFailures.root(err));
+                  session.fetch(doc, c, c.maxSeen, attempt + 1, ended);
+                } else {
+                  ended.complete(null); // Closed, unfollowed, or read again by another read.
+                }
+              };
+          try {
+            connection.schedule(next, pauseMs(attempt), TimeUnit.MILLISECONDS);
+          } catch (RejectedExecutionException stopping) {
+            ended.complete(null); // The loop is stopping, and the connection with it.
+          }
+        });
+  }
+
+  /**
+   * Attempt {@code attempt} of a catch-up read of {@code doc} failed with {@code err}, its cursor
+   * still the document's and still that read's: closes the connection, unless the read is sent
+   * again ({@link #whenEnded}). Event loop.
+   */
+  static void failed(Connection connection, String doc, int attempt, Throwable err) {
     if (again(attempt, err)) {
-      stats.catchUpReadsRetried.increment();
-      log.debug(
-          "history read of {}/{} failed (attempt {}), read again: {}",
-          connection.userId(),
-          doc,
-          attempt,
-          StoreFailures.root(err));
-      connection.schedule(
-          () -> {
-            if (connection.active() && session.cursor(doc) == c && c.generation == generation) {
-              session.fetch(doc, c, c.maxSeen, attempt + 1);
-            }
-          },
-          pauseMs(attempt),
-          TimeUnit.MILLISECONDS);
       return;
     }
     log.warn(
