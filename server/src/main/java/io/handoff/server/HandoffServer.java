@@ -199,9 +199,8 @@ public final class HandoffServer implements AutoCloseable {
               .option(ChannelOption.SO_BACKLOG, 4096)
               .childOption(ChannelOption.TCP_NODELAY, true)
               // One allocator for every connection (it is stateless; each channel still gets its
-              // own
-              // handle, one object of 40 bytes with this allocator): the default is a new allocator
-              // per connection.
+              // own handle, one object of 40 bytes with this allocator): the default is a new
+              // allocator per connection.
               .childOption(ChannelOption.RECVBUF_ALLOCATOR, RECV_ALLOCATOR)
               .childOption(
                   ChannelOption.WRITE_BUFFER_WATER_MARK,
@@ -259,7 +258,7 @@ public final class HandoffServer implements AutoCloseable {
       this.serverChannel = bound;
     } catch (Exception e) {
       // Whatever failed after the loops were made (a TLS key, an identity key set, the bind) gives
-      // them back. Bind failures arrive as checked IOExceptions thrown sneakily.
+      // them back, and the node id. Bind failures arrive as checked IOExceptions thrown sneakily.
       if (bound != null) {
         bound.close();
       }
@@ -269,6 +268,7 @@ public final class HandoffServer implements AutoCloseable {
       handoff.stop();
       budget.close();
       metrics.close();
+      releaseNode.run(); // Else the engine, if the program keeps it, renews the id's lease on.
       // A host name that does not resolve: Netty throws the JDK's UnresolvedAddressException, an
       // IllegalArgumentException without a message.
       if (binding

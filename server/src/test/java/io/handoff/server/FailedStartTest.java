@@ -1,9 +1,11 @@
 package io.handoff.server;
 
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 
 import io.handoff.server.engine.StoreLimits;
 import io.handoff.server.engine.memory.MemoryEngine;
+import io.handoff.server.engine.redis.RedisEngine;
 import io.handoff.server.transport.TransportConfig;
 import java.io.IOException;
 import java.nio.file.Files;
@@ -46,6 +48,36 @@ class FailedStartTest {
         "the failed starts' event loops closed",
         () -> loopDescriptors() - before < STARTS,
         java.time.Duration.ofSeconds(10));
+  }
+
+  /**
+   * A start refused after the node claimed its id in Redis lets the id go: the engine, which the
+   * program keeps, no longer renews its lease, and a node started with a good configuration (here,
+   * or another process) can take the id.
+   */
+  @Test
+  void aStartRefusedAfterTheNodeIdWasClaimedLetsTheIdGo(@TempDir Path dir) throws Exception {
+    Path cert = Files.writeString(dir.resolve("cert.pem"), "not a certificate\n");
+    Path key = Files.writeString(dir.resolve("key.pem"), "not a key\n");
+    try (Nodes nodes = new Nodes()) {
+      StoreLimits limits = StoreLimits.builder().build();
+      RedisEngine engine = RedisEngine.connect(RedisProcess.sharedUrl(), nodes.prefix, limits);
+      nodes.add(engine);
+      ServerConfig config =
+          ServerConfig.builder()
+              .host("127.0.0.1")
+              .port(0)
+              .nodeId("failed-start-redis")
+              .jwtSecret(TestServer.SECRET)
+              .storeLimits(limits)
+              .transport(TransportConfig.builder().tls(cert, key).eventLoops(1).build())
+              .build();
+      assertThrows(RuntimeException.class, () -> HandoffServer.start(config, engine));
+      assertFalse(
+          engine.holdsNode("failed-start-redis"),
+          "the refused node still holds its id: its lease is renewed for as long as the engine is"
+              + " open");
+    }
   }
 
   /** This process's open anonymous-inode descriptors: epoll, eventfd, timerfd, io_uring. */
