@@ -4,10 +4,9 @@
 // `Math.random`, pinned near 1), so only the check can explain a connection given up and made again within
 // the tests' deadlines.
 import assert from "node:assert/strict";
-import { connect, createServer, type Socket } from "node:net";
 import { after, afterEach, before, test } from "node:test";
 import type { HandoffClient } from "../src/index.js";
-import { client, closeClients, type Node, startNode, text, until, user } from "./harness.js";
+import { client, closeClients, type Node, startNode, startRelay, text, until, user } from "./harness.js";
 
 let node: Node;
 const random = Math.random;
@@ -20,31 +19,6 @@ after(async () => {
   Math.random = random;
   await node?.stop();
 });
-
-/** A TCP relay to the node; `cut()` has the connections it carries stop carrying anything, their sockets left open. */
-async function startRelay(): Promise<{ url: string; cut(): void; close(): void }> {
-  const carried: { cut: boolean; sockets: Socket[] }[] = [];
-  const server = createServer((device) => {
-    device.on("error", () => {});
-    const upstream = connect(node.port, "127.0.0.1");
-    upstream.on("error", () => {});
-    const pair = { cut: false, sockets: [device, upstream] };
-    carried.push(pair);
-    device.on("data", (d) => pair.cut || upstream.write(d));
-    upstream.on("data", (d) => pair.cut || device.write(d));
-    device.on("close", () => upstream.destroy());
-    upstream.on("close", () => device.destroy());
-  });
-  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
-  return {
-    url: `ws://127.0.0.1:${(server.address() as { port: number }).port}/ws`,
-    cut: () => carried.forEach((p) => (p.cut = true)),
-    close: () => {
-      carried.forEach((p) => p.sockets.forEach((s) => s.destroy()));
-      server.close();
-    },
-  };
-}
 
 /** A client of `u`'s phone through `url` following "player", its states and why in `states`. */
 function phone(u: string, url: string, heartbeatMarginMs: number): { c: HandoffClient; states: string[] } {
@@ -60,7 +34,7 @@ function phone(u: string, url: string, heartbeatMarginMs: number): { c: HandoffC
 }
 
 test("checkConnection gives up a connection that died unheard within the margin (at least a second) and reconnects at once", async () => {
-  const relay = await startRelay();
+  const relay = await startRelay(node);
   try {
     const u = user("check-dead");
     const { c, states } = phone(u, relay.url, 0);
@@ -87,7 +61,7 @@ test("checkConnection gives up a connection that died unheard within the margin 
 });
 
 test("checkConnection keeps a live connection, and does nothing before the Welcome", async () => {
-  const relay = await startRelay();
+  const relay = await startRelay(node);
   try {
     const { c, states } = phone(user("check-live"), relay.url, 0);
     c.checkConnection(); // Not connected yet: nothing to check.

@@ -2,7 +2,7 @@
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import { createHmac, generateKeyPairSync, type KeyObject, sign } from "node:crypto";
 import { existsSync, mkdtempSync, readdirSync, writeFileSync } from "node:fs";
-import { createServer } from "node:net";
+import { connect, createServer, type Socket } from "node:net";
 import { homedir, tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { after, afterEach, before } from "node:test";
@@ -268,3 +268,49 @@ export function user(name: string): string {
 }
 
 export const text = (v: Uint8Array | undefined) => (v === undefined ? undefined : new TextDecoder().decode(v));
+
+/** A TCP relay to a node, as the network between a client and the node. */
+export interface Relay {
+  url: string;
+  /** While true, the relay takes new connections and carries nothing on them (an attempt under way). */
+  hold: boolean;
+  /** Connections held. */
+  held(): number;
+  /** Drops the held connections: their attempts fail. */
+  release(): void;
+  /** The connections it carries stop carrying anything, their sockets left open: a path that died unheard. */
+  cut(): void;
+  close(): void;
+}
+
+/** A {@link Relay} to `node`'s WebSocket port on 127.0.0.1. */
+export async function startRelay(node: Node): Promise<Relay> {
+  const held: Socket[] = [];
+  const carried: { cut: boolean; sockets: Socket[] }[] = [];
+  const server = createServer((device) => {
+    device.on("error", () => {});
+    if (relay.hold) return void held.push(device);
+    const upstream = connect(node.port, "127.0.0.1");
+    upstream.on("error", () => {});
+    const pair = { cut: false, sockets: [device, upstream] };
+    carried.push(pair);
+    device.on("data", (d) => pair.cut || upstream.write(d));
+    upstream.on("data", (d) => pair.cut || device.write(d));
+    device.on("close", () => upstream.destroy());
+    upstream.on("close", () => device.destroy());
+  });
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+  const relay: Relay = {
+    url: `ws://127.0.0.1:${(server.address() as { port: number }).port}/ws`,
+    hold: false,
+    held: () => held.length,
+    release: () => held.splice(0).forEach((s) => s.destroy()),
+    cut: () => carried.forEach((p) => (p.cut = true)),
+    close: () => {
+      relay.release();
+      carried.forEach((p) => p.sockets.forEach((s) => s.destroy()));
+      server.close();
+    },
+  };
+  return relay;
+}

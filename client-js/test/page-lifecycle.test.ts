@@ -7,12 +7,11 @@
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { createServer, type Server } from "node:http";
-import { connect, createServer as createTcpServer, type Socket } from "node:net";
 import { resolve } from "node:path";
 import { after, afterEach, before, describe, test } from "node:test";
 import type { BrowserContext, Page } from "playwright-core";
 import { launchChromium } from "./chromium.js";
-import { client, closeClients, mintToken, type Node, ROOT, startNode, until, user } from "./harness.js";
+import { client, closeClients, mintToken, type Node, ROOT, startNode, startRelay, until, user } from "./harness.js";
 
 let node: Node;
 let context: BrowserContext;
@@ -83,51 +82,6 @@ async function openPhone(u: string, storeKey?: string, extra: { url?: string; he
   return page;
 }
 
-/** A TCP relay to the node, as the network between the page and the node. */
-interface Relay {
-  url: string;
-  /** While true, the relay takes new connections and carries nothing on them (an attempt under way). */
-  hold: boolean;
-  /** Connections held. */
-  held(): number;
-  /** Drops the held connections: their attempts fail. */
-  release(): void;
-  /** The connections it carries stop carrying anything, their sockets left open: a path that died unheard. */
-  cut(): void;
-  close(): void;
-}
-
-async function startRelay(): Promise<Relay> {
-  const held: Socket[] = [];
-  const carried: { cut: boolean; sockets: Socket[] }[] = [];
-  const server = createTcpServer((device) => {
-    device.on("error", () => {});
-    if (relay.hold) return void held.push(device);
-    const upstream = connect(node.port, "127.0.0.1");
-    upstream.on("error", () => {});
-    const pair = { cut: false, sockets: [device, upstream] };
-    carried.push(pair);
-    device.on("data", (d) => pair.cut || upstream.write(d));
-    upstream.on("data", (d) => pair.cut || device.write(d));
-    device.on("close", () => upstream.destroy());
-    upstream.on("close", () => device.destroy());
-  });
-  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
-  const relay: Relay = {
-    url: `ws://127.0.0.1:${(server.address() as { port: number }).port}/ws`,
-    hold: false,
-    held: () => held.length,
-    release: () => held.splice(0).forEach((s) => s.destroy()),
-    cut: () => carried.forEach((p) => (p.cut = true)),
-    close: () => {
-      relay.release();
-      carried.forEach((p) => p.sockets.forEach((s) => s.destroy()));
-      server.close();
-    },
-  };
-  return relay;
-}
-
 const state = (page: Page) => page.evaluate(() => (window as any).t?.client.state as string | undefined);
 
 describe("the browser client in a page's lifecycle", () => {
@@ -149,7 +103,7 @@ describe("the browser client in a page's lifecycle", () => {
   });
 
   test("an attempt under way when the network comes back that then fails is followed by another at once, not after the backoff", async () => {
-    const relay = await startRelay();
+    const relay = await startRelay(node);
     try {
       const page = await openPhone(user("online-attempt"), undefined, { url: relay.url });
       // An attempt under way: the relay takes its connection and carries nothing.
@@ -174,7 +128,7 @@ describe("the browser client in a page's lifecycle", () => {
   });
 
   test("a page shown again checks its connection: one that died unheard while hidden is given up within the margin and made again at once", async () => {
-    const relay = await startRelay();
+    const relay = await startRelay(node);
     try {
       const page = await openPhone(user("shown"), undefined, { url: relay.url, heartbeatMarginMs: 1_000 });
       relay.cut();
@@ -198,7 +152,7 @@ describe("the browser client in a page's lifecycle", () => {
   });
 
   test("a network change the browser does not report as offline checks the connection, and one found dead is made again at once", async () => {
-    const relay = await startRelay();
+    const relay = await startRelay(node);
     try {
       const page = await openPhone(user("changed"), undefined, { url: relay.url, heartbeatMarginMs: 1_000 });
       relay.cut();
