@@ -349,6 +349,10 @@ export class SyncEngine implements WriteSink, LifecycleListener {
   private attempt(): void {
     this.reconnectTimer = undefined;
     if (this.closedByUser || this.paused || this.cached || this.state === "closed" || this.link) return;
+    // Not before the store was read (connect() attempts once it was), also when offline mode or the
+    // back/forward cache ends first: the Hello would lack the positions held, and a store whose key
+    // another tab holds would have two clients of one state.
+    if (!this.storeLoaded) return;
     const link = new Link(this);
     this.link = link;
     try {

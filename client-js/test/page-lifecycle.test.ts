@@ -46,22 +46,32 @@ after(async () => {
 
 /**
  * A page of the app's origin with a client of `user`'s phone following "player" as `window.t`, connected
- * and synced (with an `IndexedDbStore` of `storeKey` if given, and `extra` options); its reconnects wait a
- * minute (the page's `Math.random`, which only the backoff's jitter reads, pinned near 1), so only the
- * browser's events can bring it back sooner. `t.states` lists its states and why.
+ * and synced (with an `IndexedDbStore` of `storeKey` if given, and `extra` options; `connected` false: its
+ * connect() called and not waited for); its reconnects wait a minute (the page's `Math.random`, which only
+ * the backoff's jitter reads, pinned near 1), so only the browser's events can bring it back sooner.
+ * `t.states` lists its states and why, `t.tokens()` how many tokens it fetched (one per attempt).
  */
-async function openPhone(u: string, storeKey?: string, extra: { url?: string; heartbeatMarginMs?: number } = {}): Promise<Page> {
+async function openPhone(
+  u: string,
+  storeKey?: string,
+  extra: { url?: string; heartbeatMarginMs?: number } = {},
+  connected = true,
+): Promise<Page> {
   const page = await context.newPage();
   page.on("pageerror", (e) => console.log(`# phone page error: ${e.message}`));
   await page.goto(`${origin}/app`);
   await page.evaluate(
-    async ([ws, u, key, extra]) => {
+    async ([ws, u, key, extra, connected]) => {
       const m = await import("/handoff-client.js" as string);
       Math.random = () => 0.999;
+      let tokens = 0;
       const client = new m.HandoffClient({
         ...extra,
         url: extra.url ?? ws,
-        tokenSource: async () => (await (await fetch(`/token?device=phone&user=${u}`)).json()).token as string,
+        tokenSource: async () => {
+          tokens++;
+          return (await (await fetch(`/token?device=phone&user=${u}`)).json()).token as string;
+        },
         follow: { documents: ["player"] },
         reconnect: { initialMs: 60_000, maxMs: 60_000 },
         store: key ? new m.IndexedDbStore(key) : undefined,
@@ -72,12 +82,14 @@ async function openPhone(u: string, storeKey?: string, extra: { url?: string; he
       client.on("change", (c: any) => log.push(`${c.kind} v${c.version}`));
       client.on("state", (s: string, _code: number, why: string) => states.push(`${s}: ${why}`));
       addEventListener("pageshow", (e) => shown.push(e.persisted));
-      (window as any).t = { client, log, shown, states };
+      (window as any).t = { client, log, shown, states, tokens: () => tokens };
       const synced = new Promise<void>((r) => client.on("synced", r));
-      await client.connect();
+      const connecting = client.connect();
+      if (!connected) return void connecting.catch(() => {});
+      await connecting;
       await synced;
     },
-    [node.url, u, storeKey, extra] as const,
+    [node.url, u, storeKey, extra, connected] as const,
   );
   return page;
 }
@@ -192,6 +204,29 @@ describe("the browser client in a page's lifecycle", () => {
     });
     assert.deepEqual(restored, { shown: [true], log: ["delta v1", "delta v2", "delta v3"], state: "connected" });
     await page.close();
+  });
+
+  test("a page restored from the back/forward cache while its client waits for its store's key connects only once it holds the key", async () => {
+    const u = user("bfcache-waiting");
+    const first = await openPhone(u, `${u}:phone`);
+    // Another tab of the device: its client waits in connect() for the key the first tab's holds.
+    const second = await openPhone(u, `${u}:phone`, {}, false);
+    await second.goto(`${origin}/elsewhere`);
+    await second.goBack({ waitUntil: "commit" });
+    await second.waitForFunction(() => (window as any).t?.shown.includes(true), null, { timeout: 10_000 });
+    // An attempt fetches its token a microtask after it starts: by the next task, one made on `pageshow` has.
+    const tokens = await second.evaluate(async () => {
+      await new Promise((r) => setTimeout(r, 0));
+      return (window as any).t.tokens() as number;
+    });
+    assert.equal(tokens, 0, "no connection before the client read its store");
+    // The first tab's client closes and gives the key back: the second reads the state and connects.
+    await first.evaluate(() => (window as any).t.client.close());
+    await second.waitForFunction(() => (window as any).t.client.state === "connected", null, { timeout: 10_000 });
+    const states: string[] = await first.evaluate(() => (window as any).t.states);
+    assert.deepEqual(states, ["connecting: ", "connected: ", "closed: closed by the client"], "no connection replaced the first tab's");
+    await second.close();
+    await first.close();
   });
 
   test("a page in the back/forward cache does not keep its store's key from another tab of the device", async () => {

@@ -1,12 +1,13 @@
-// A durable offline store that fails saves (a full quota, a closed database) or a load: what the app is
-// told, what the store holds at close, and that nothing of the client runs after close. The stores are
-// MemoryStore subclasses that say they are durable and fail on purpose; the connection, where one is
-// needed, is the engine's Connector fed frame by frame (engine-harness.ts).
+// A durable offline store that fails saves (a full quota, a closed database) or a load, or a store slow to
+// load: what the app is told, what the store holds at close, that nothing of the client runs after close,
+// and that nothing connects before the store was read. The stores are MemoryStore subclasses that say they
+// are durable and fail on purpose, or hold their load back; the connection, where one is needed, is the
+// engine's Connector fed frame by frame (engine-harness.ts).
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { Backoff } from "../src/backoff.js";
 import { type HandoffError, HandoffClient, MemoryStore, type StoredState } from "../src/index.js";
-import { welcomed } from "./engine-harness.js";
+import { engineOn, firstLink, welcomed } from "./engine-harness.js";
 import { until } from "./harness.js";
 
 /** Durable; fails every save while `failing`, and waits for `held` before answering a save. */
@@ -144,6 +145,41 @@ test("writes a close for good dropped leave the store although the save right af
     // The device signed in again on this store must not send what the user erased.
     await storeHolds(store, []);
   } finally {
+    await engine.close();
+  }
+});
+
+test("offline mode ended while the store is still being read connects only once it was read, with the positions it holds", async () => {
+  class SlowLoad extends MemoryStore {
+    held?: Promise<void>;
+    override async load(): Promise<StoredState | undefined> {
+      await this.held;
+      return super.load();
+    }
+  }
+  const store = new SlowLoad();
+  const fields = { f: new TextEncoder().encode("x") };
+  await store.save({ userId: "u", deviceId: "phone", nextSeq: 0n, documents: [{ name: "cart", epoch: 7n, version: 3n, fields }], writes: [] });
+  let read!: () => void;
+  store.held = new Promise((r) => (read = r));
+  const { engine, link, sent } = engineOn(store, quiet());
+  try {
+    void engine.connect().catch(() => {});
+    engine.setPaused(true);
+    engine.setPaused(false);
+    await new Promise((r) => setImmediate(r));
+    assert.equal(link(), undefined, "no connection attempt before the store was read");
+    read();
+    const l = await firstLink(link);
+    l.onOpen();
+    const hello = sent[0]?.body;
+    assert.equal(hello?.case, "hello");
+    assert.deepEqual(
+      hello.value.positions.map((p) => [p.document, p.version]),
+      [["cart", 3n]],
+    );
+  } finally {
+    read();
     await engine.close();
   }
 });
