@@ -379,6 +379,9 @@ export class SyncEngine implements WriteSink, LifecycleListener {
    * at least a refusal's `Retry-After` (bounded, with jitter) when it said one.
    */
   private scheduleReconnect(capMs = Infinity, retryAfterMs?: number, atOnce = false): void {
+    // A listener of the "reconnecting" just told may have closed the client (a timer then would keep
+    // Node running for up to reconnect.maxMs), gone offline, or made an attempt already.
+    if (this.closedByUser || this.paused || this.cached || this.state === "closed" || this.link) return;
     if (atOnce) this.backoff.reset();
     let delay = atOnce ? 0 : this.backoff.next(capMs);
     if (retryAfterMs !== undefined) delay = Math.max(delay, this.backoff.retryAfter(retryAfterMs));

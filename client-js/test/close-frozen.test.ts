@@ -1,6 +1,7 @@
-// close() while the client waits to reconnect, waits for a Welcome, or is on a node that froze leaves nothing
-// that keeps Node running: clients in processes of their own, against scripted servers on real sockets and
-// real nodes. (Apart from failover-frozen.test.ts so that the two run side by side.)
+// close() while the client waits to reconnect, waits for a Welcome, or is on a node that froze, and close()
+// from a state listener as the client starts to reconnect, leave nothing that keeps Node running: clients in
+// processes of their own, against scripted servers on real sockets and real nodes. (Apart from
+// failover-frozen.test.ts so that the two run side by side.)
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { after, before, describe, test } from "node:test";
@@ -65,6 +66,42 @@ describe("close() leaves nothing that keeps Node running", () => {
       assert.deepEqual(JSON.parse(out.trim().split("\n").pop()!), { after: 0, write: "CLIENT_CLOSED", state: "closed" });
     });
   }
+
+  test("close() from a state listener as the client starts to wait out its backoff leaves nothing that keeps Node running", async () => {
+    // In a process of its own, its backoff a minute: it must exit by itself once the client is closed.
+    const index = new URL("../src/index.js", import.meta.url).href;
+    const script = `
+      import WebSocket, { WebSocketServer } from "ws";
+      import { bearerWebSocket, HandoffClient } from ${JSON.stringify(index)};
+      Math.random = () => 0.999; // the backoff's jitter: its wait is the minute
+      const wss = new WebSocketServer({ host: "127.0.0.1", port: 0 });
+      await new Promise((ok) => wss.once("listening", ok));
+      wss.on("connection", (ws) => ws.close(4000, "shutting down"));
+      const c = new HandoffClient({
+        url: "ws://127.0.0.1:" + wss.address().port + "/ws",
+        token: ${JSON.stringify(mintToken("u", "d"))},
+        webSocket: bearerWebSocket(WebSocket),
+        reconnect: { initialMs: 60000, maxMs: 60000 },
+      });
+      let closing;
+      c.on("state", (s) => { if (s === "reconnecting") closing = c.close(); });
+      c.connect().catch(() => {});
+      while (!closing) await new Promise((r) => setTimeout(r, 10));
+      await closing;
+      wss.close();
+      console.log(JSON.stringify({ state: c.state }));
+    `;
+    const child = spawn(process.execPath, ["--input-type=module", "-e", script], { cwd: new URL("../..", import.meta.url) });
+    let out = "";
+    child.stdout.on("data", (d) => (out += d));
+    child.stderr.on("data", (d) => (out += d));
+    const exited = new Promise<number | null>((done) => child.once("exit", (code) => done(code)));
+    const deadline = new Promise<"running">((done) => setTimeout(() => done("running"), 20_000).unref());
+    const result = await Promise.race([exited, deadline]);
+    if (result === "running") child.kill("SIGKILL");
+    assert.equal(result, 0, `the process still ran 20 s after close(), or failed:\n${out}`);
+    assert.deepEqual(JSON.parse(out.trim().split("\n").pop()!), { state: "closed" });
+  });
 
   for (const when of FROZEN) {
     test(`close() while the client ${when} a frozen node leaves no socket that keeps Node running`, async () => {
