@@ -388,6 +388,12 @@ final class SyncEngine {
   }
 
   private void scheduleReconnect(boolean nextEndpoint, long delay) {
+    if (closedByUser || state == ConnectionState.CLOSED) {
+      // A listener of the RECONNECTING just told closed the client: a task now would hold it on a
+      // shared event loop for up to the backoff's max, as the TypeScript client's kept Node
+      // running.
+      return;
+    }
     if (nextEndpoint) {
       endpoint = (endpoint + 1) % urls.size();
     }

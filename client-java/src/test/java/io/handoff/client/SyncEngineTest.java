@@ -1000,6 +1000,29 @@ class SyncEngineTest {
   }
 
   @Test
+  void aCloseFromTheListenerOfReconnectingLeavesNoReconnectScheduled() {
+    engine =
+        engine(
+            b ->
+                b.listener(
+                    new HandoffListener() {
+                      @Override
+                      public void onStateChanged(
+                          ConnectionState state, int closeCode, String reason) {
+                        if (state == ConnectionState.RECONNECTING) {
+                          engine.close();
+                        }
+                      }
+                    }));
+    FakeChannel channel = connected(0);
+
+    channel.closeWith(4000, "draining");
+
+    assertEquals(ConnectionState.CLOSED, engine.state());
+    assertTrue(scheduler.pending().isEmpty(), "no reconnect after the close");
+  }
+
+  @Test
   void clientCloseClosesTheOpenConnection() {
     FakeChannel channel = connected(0);
 
