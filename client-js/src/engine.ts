@@ -1,6 +1,6 @@
-// Over 600 lines because it is the client's one state machine, as the Java client's SyncEngine: the
-// connection's lifecycle (connect, Welcome, reconnect, stop) and the dispatch of every frame share the
-// current link and its state; the parts with a state of their own are modules of their own.
+// Over 600 lines because it is the client's one state machine: the connection's lifecycle (connect,
+// Welcome, reconnect, stop) and the dispatch of every frame share the current link and its state; the
+// parts with a state of their own are modules of their own.
 import { create } from "@bufbuild/protobuf";
 import { type Backoff, UNAVAILABLE_BACKOFF_MAX_MS } from "./backoff.js";
 import type { Document, DocumentChange, WriteSink } from "./document.js";

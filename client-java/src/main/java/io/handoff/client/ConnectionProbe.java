@@ -9,8 +9,8 @@ import java.util.concurrent.TimeUnit;
 /**
  * A check of one welcomed connection, asked for by the app ({@link HandoffClient#checkConnection}):
  * a {@code Ping}, and a deadline by which any frame at all must have come back, else the connection
- * is given up as one that died unheard. One unanswered check at a time. The TypeScript client's
- * {@code Link.probe} does the same. Event loop only.
+ * is given up as one that died unheard. One unanswered check at a time. Each {@link Link} has one
+ * ({@link Link#check}); the TypeScript client's {@code Link.probe} does the same. Event loop only.
  */
 final class ConnectionProbe {
   /** The least time a check leaves its ping's answer, also with a heartbeat margin of 0. */

@@ -64,7 +64,7 @@ public final class Document {
   boolean resyncInFlight;
   // Event loop only: the connection this document asked a Resync on, or took a snapshot on; the
   // answer may overlap the live stream there, so a stale delta is no fault of the server.
-  Object repairedOn;
+  Link repairedOn;
   // Event loop only: Resyncs of this document the server refused for now, in a row.
   int resyncRetries;
   // Event loop only: the server's fingerprint of version fingerprintVersion of this replica.

@@ -80,7 +80,7 @@ final class Replicas {
    * The Welcome of {@code l}: remembers the documents its report says will be brought up to date,
    * and takes the report.
    */
-  void welcomed(SyncEngine.Link l, SyncReport report, long now) {
+  void welcomed(Link l, SyncReport report, long now) {
     for (DocumentSync sync : report.getDocumentsList()) {
       DocumentSync.Mode mode = sync.getMode();
       if (mode == DocumentSync.Mode.DELTAS || mode == DocumentSync.Mode.SNAPSHOT) {
@@ -94,7 +94,7 @@ final class Replicas {
   }
 
   /** A document's replica changed: is it where the Welcome said it would be brought? */
-  private void caughtUp(SyncEngine.Link l, Document d) {
+  private void caughtUp(Link l, Document d) {
     if (l.catchingUp.isEmpty()) {
       return;
     }
@@ -109,7 +109,7 @@ final class Replicas {
   }
 
   /** Tells the listeners once per connection when everything in its Welcome's report arrived. */
-  void checkSynced(SyncEngine.Link l) {
+  void checkSynced(Link l) {
     if (l.synced || !l.welcomed || !l.catchingUp.isEmpty() || !l.isCurrent()) {
       return;
     }
@@ -117,7 +117,7 @@ final class Replicas {
     listeners.synced();
   }
 
-  void onSyncReport(SyncEngine.Link l, SyncReport report, long now) {
+  void onSyncReport(Link l, SyncReport report, long now) {
     for (DocumentSync sync : report.getDocumentsList()) {
       Document d = document(sync.getDocument());
       d.resyncInFlight = false;
@@ -132,7 +132,7 @@ final class Replicas {
     }
   }
 
-  void onDelta(SyncEngine.Link l, Delta delta, long now) {
+  void onDelta(Link l, Delta delta, long now) {
     Document d = document(delta.getDocument());
     Document.State s = d.state();
     if (s.version > 0 && delta.getEpoch() != s.epoch) {
@@ -182,7 +182,7 @@ final class Replicas {
    * deltas, or with a DIVERGED snapshot if it really lost those versions; one at the replica's own
    * version and fingerprint changes nothing. A DIVERGED snapshot always applies.
    */
-  void onSnapshot(SyncEngine.Link l, Snapshot snapshot, long now) {
+  void onSnapshot(Link l, Snapshot snapshot, long now) {
     Document d = document(snapshot.getDocument());
     d.repairedOn = l;
     Document.State s = d.state();
@@ -241,7 +241,7 @@ final class Replicas {
    * error names the document): sent again after a short wait, or the document would stay behind
    * until the next reconnect. True if {@code error} was that.
    */
-  boolean resyncRefused(SyncEngine.Link l, Error error) {
+  boolean resyncRefused(Link l, Error error) {
     ErrorCode code = error.getCode();
     if (error.getClientSeq() != 0
         || error.getDocument().isEmpty()
@@ -264,7 +264,7 @@ final class Replicas {
     return true;
   }
 
-  private void requestResync(SyncEngine.Link l, Document d, Document.State s) {
+  private void requestResync(Link l, Document d, Document.State s) {
     if (d.resyncInFlight) {
       return;
     }

@@ -1,30 +1,20 @@
-// Over 600 lines because it is the client's one state machine: the connection's lifecycle
-// (connect, Welcome, reconnect, stop) and the dispatch of every frame share the current Link and
-// its state; the parts with a state of their own are classes of their own (WriteQueue, Replicas,
-// HandoffRequests, TokenRefresher, Listeners).
 package io.handoff.client;
 
 import io.handoff.client.internal.FrameChannel;
 import io.handoff.client.internal.FrameListener;
 import io.handoff.client.internal.InvalidTokenException;
-import io.handoff.client.internal.UpgradeFailedException;
 import io.handoff.protocol.CloseCode;
 import io.handoff.protocol.v1.ClientFrame;
-import io.handoff.protocol.v1.DocumentSync;
 import io.handoff.protocol.v1.FieldOp;
 import io.handoff.protocol.v1.FollowSpec;
 import io.handoff.protocol.v1.Hello;
 import io.handoff.protocol.v1.ServerFrame;
 import io.handoff.protocol.v1.Welcome;
-import java.net.URI;
-import java.util.HashMap;
 import java.util.List;
-import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.Executor;
 import java.util.concurrent.Future;
 import java.util.concurrent.RejectedExecutionException;
-import java.util.concurrent.TimeUnit;
 import java.util.function.LongSupplier;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -32,8 +22,8 @@ import org.slf4j.LoggerFactory;
 /**
  * The client's protocol state machine: connection lifecycle, local replicas, and the pending-write
  * queue with its sequence numbers. It knows nothing of sockets: it starts connection attempts
- * through a {@link Connector}, receives what happens on them as {@link FrameListener} calls, and
- * sends {@link ClientFrame}s on a {@link FrameChannel}.
+ * through a {@link Connector}, receives what happens on them as {@link FrameListener} calls to
+ * their {@link Link}, and sends {@link ClientFrame}s on a {@link FrameChannel}.
  *
  * <p>Threading: every field below the "event loop only" line, every listener call and every future
  * completion belongs to one thread, the client's event loop. Methods documented as "any thread" hop
@@ -45,28 +35,19 @@ import org.slf4j.LoggerFactory;
  * memory. After a reconnect, numbered writes are sent again first, in sequence order, then new
  * ones.
  *
- * <p>Endpoints: connection attempts go to the configured URLs in turn, starting with the first;
- * each failed attempt and each lost connection moves to the next one (wrapping around), after the
- * reconnect backoff. After a close with {@link CloseCode#UNAVAILABLE} or an upgrade refused with
- * 503 (the store, not the network, failed; or a proxy in front of a node that drains answered) the
- * backoff is capped at {@code unavailableBackoffMax}, so devices come back soon after the store
- * does. An upgrade refused with 429 or 503 and a {@code Retry-After} is not tried again before it.
- *
- * <p>Parts of their own: the replicas and the frames that move them ({@link Replicas}), the write
- * queue ({@link WriteQueue}), requests answered by id ({@link HandoffRequests}), in-band token
- * renewal ({@link TokenRefresher}) and the app's listeners ({@link Listeners}). This class keeps
- * the connection's lifecycle and hands each frame to its part. It is one file of a little over 600
- * lines on purpose: what is left is the lifecycle's state (the link, welcomed or not, closed by the
- * app or stopped for good) and the few steps that read it (connect, Welcome, close, a request sent
- * now or once connected); split further, that state would have to be shared across classes that all
- * run on the one loop.
+ * <p>Parts of their own: one connection attempt, its Welcome timer and the app's check of it
+ * ({@link Link}), which endpoint the next attempt goes to and after what wait ({@link Reconnects}),
+ * the replicas and the frames that move them ({@link Replicas}), the write queue ({@link
+ * WriteQueue}), requests answered by id ({@link HandoffRequests}), in-band token renewal ({@link
+ * TokenRefresher}) and the app's listeners ({@link Listeners}). This class keeps the connection's
+ * lifecycle (the current link, closed by the app or stopped for good, the connect future) and hands
+ * each frame to its part.
  */
 final class SyncEngine {
   /** Marks a write without an expected version. */
   static final long NO_EXPECTED_VERSION = -1;
 
   private static final int NORMAL_CLOSURE = 1000;
-  private static final int ABNORMAL_CLOSURE = 1006;
 
   /**
    * The request id of every Hello: an Error carrying it before the Welcome is the server's refusal
@@ -77,32 +58,24 @@ final class SyncEngine {
 
   private static final Logger log = LoggerFactory.getLogger(SyncEngine.class);
 
-  /** How long a connection must last for the reconnect backoff to start over when it ends. */
-  static final long STABLE_CONNECTION_NANOS = TimeUnit.SECONDS.toNanos(10);
-
   private final ClientConfig config;
   private final Connector connector;
   private final Scheduler scheduler;
   private final Executor executor;
   private final LongSupplier nanoClock;
-  private final Backoff backoff;
   private final Listeners listeners;
   final HandoffRequests handoff;
   private final WriteQueue writes;
   private final Replicas replicas;
   private final TokenRefresher tokens;
-  private final List<URI> urls;
-  private final long unavailableMaxNanos;
+  private final Reconnects reconnects;
 
   private volatile ConnectionState state = ConnectionState.CLOSED;
   private volatile String userId;
   private volatile String deviceId;
 
   // ---- event loop only ----
-  // Index into urls of the endpoint the next attempt goes to.
-  private int endpoint;
   private Link link;
-  private Scheduler.Task reconnectTask;
   private CompletableFuture<Void> connectFuture;
   private boolean closedByUser;
   // Why the client stopped connecting for good, until connect() is called again; null otherwise.
@@ -125,16 +98,16 @@ final class SyncEngine {
     this.connector = connector;
     this.scheduler = scheduler;
     this.executor = executor;
-    this.backoff = backoff;
     this.nanoClock = nanoClock;
     this.listeners = new Listeners(config.listeners);
     this.handoff =
         new HandoffRequests(
             config.offerListeners, config.presenceListeners, config.approvalListeners, scheduler);
     this.writes = new WriteQueue(config, scheduler, backoff);
-    this.urls = config.urls;
-    this.unavailableMaxNanos =
+    long unavailableMaxNanos =
         Math.min(config.unavailableBackoffMax.toNanos(), config.reconnectMax.toNanos());
+    this.reconnects =
+        new Reconnects(config.urls, scheduler, backoff, unavailableMaxNanos, this::attempt);
     this.replicas = new Replicas(this, writes, listeners, scheduler, backoff, unavailableMaxNanos);
     this.tokens =
         new TokenRefresher(
@@ -282,8 +255,8 @@ final class SyncEngine {
     run(
         () -> {
           Link l = link;
-          if (l != null && l.welcomed) {
-            l.probe.start(l.channel, wait, () -> giveUp(l, why + " ms"));
+          if (l != null) {
+            l.check(wait, why + " ms");
           }
         });
   }
@@ -291,6 +264,11 @@ final class SyncEngine {
   /** Runs {@code task} on the event loop. Any thread. */
   void runOnLoop(Runnable task) {
     run(task);
+  }
+
+  /** The connection (or attempt) the client has now, {@code null} if none. Event loop only. */
+  Link current() {
+    return link;
   }
 
   private boolean run(Runnable task) {
@@ -336,15 +314,11 @@ final class SyncEngine {
       return null;
     }
     closedByUser = true;
-    if (reconnectTask != null) {
-      reconnectTask.cancel();
-      reconnectTask = null;
-    }
+    reconnects.cancel();
     Link current = link;
     link = null;
     if (current != null) {
-      current.cancelWelcomeTimer();
-      current.probe.stop();
+      current.ended();
     }
     Future<?> closing = current == null ? null : current.channel.close();
     // Requests waiting for answers fail as closed, not as lost (which says to send them again).
@@ -353,7 +327,7 @@ final class SyncEngine {
     setState(ConnectionState.CLOSED, NORMAL_CLOSURE, "closed by the client");
     listeners.close(); // CLOSED was the last call, even for a close() from a listener.
     HandoffException closed = HandoffException.clientClosed();
-    failAll(closed);
+    writes.failAll(closed);
     handoff.closed(closed);
     if (connectFuture != null) {
       connectFuture.completeExceptionally(closed);
@@ -362,11 +336,10 @@ final class SyncEngine {
   }
 
   private void attempt() {
-    reconnectTask = null;
     if (closedByUser || state == ConnectionState.CLOSED || link != null) {
       return;
     }
-    Link attempt = new Link(urls.get(endpoint));
+    Link attempt = new Link(this, scheduler, reconnects.endpoint());
     link = attempt;
     try {
       attempt.channel = connector.connect(attempt.url, attempt);
@@ -378,30 +351,12 @@ final class SyncEngine {
       listeners.error(
           HandoffException.local("cannot start a connection attempt: " + e.getMessage(), e));
       setState(ConnectionState.RECONNECTING, 0, e.toString());
-      scheduleReconnect(false);
+      reconnects.afterFailedStart();
     }
   }
 
-  /** Schedules the next attempt, to the next endpoint when {@code nextEndpoint}. */
-  private void scheduleReconnect(boolean nextEndpoint) {
-    scheduleReconnect(nextEndpoint, backoff.nextDelayNanos());
-  }
-
-  private void scheduleReconnect(boolean nextEndpoint, long delay) {
-    if (closedByUser || state == ConnectionState.CLOSED) {
-      // A listener of the RECONNECTING just told closed the client: a task now would hold it on a
-      // shared event loop for up to the backoff's max, as the TypeScript client's kept Node
-      // running.
-      return;
-    }
-    if (nextEndpoint) {
-      endpoint = (endpoint + 1) % urls.size();
-    }
-    log.debug("reconnecting to {} in {} ms", urls.get(endpoint), delay / 1_000_000);
-    reconnectTask = scheduler.schedule(this::attempt, delay);
-  }
-
-  private void onOpen(Link l) {
+  /** The attempt {@code l}, still current, is open: sends the Hello and waits for the Welcome. */
+  void onOpen(Link l) {
     Hello.Builder hello = Hello.newBuilder().setClient(config.clientName);
     if (!config.followAll) {
       hello.setFollow(
@@ -414,31 +369,7 @@ final class SyncEngine {
     // still waiting, and the others are withdrawn at once, not at their deadlines.
     hello.setApprovalPromptsHeld(handoff.holdsApprovalPrompts());
     l.channel.send(ClientFrame.newBuilder().setRequestId(HELLO_REQUEST_ID).setHello(hello).build());
-    // A timer of its own, not the read timeout: a node that pings while it holds the Welcome back
-    // (its store is slow) is never silent, and would keep the client from trying another one.
-    l.welcomeTimer = scheduler.schedule(() -> welcomeOverdue(l), config.connectTimeout.toNanos());
-  }
-
-  /**
-   * No Welcome came within the connect timeout of the upgrade: the attempt is given up, as one that
-   * failed, and the next goes to the next endpoint.
-   */
-  private void welcomeOverdue(Link l) {
-    l.welcomeTimer = null;
-    if (!l.isCurrent() || l.welcomed) {
-      return;
-    }
-    giveUp(l, "no Welcome within " + config.connectTimeout.toMillis() + " ms");
-  }
-
-  /** Gives a connection up as a network failure would have, {@code why}, if it is still current. */
-  private void giveUp(Link l, String why) {
-    if (l.isCurrent()) {
-      l.channel.abort();
-    }
-    if (l.isCurrent()) {
-      onClosed(l, ABNORMAL_CLOSURE, why, null);
-    }
+    l.awaitWelcome(config.connectTimeout);
   }
 
   /**
@@ -480,9 +411,12 @@ final class SyncEngine {
     listeners.error(unusable);
   }
 
-  private void onClosed(Link l, int code, String reason, Throwable cause) {
-    l.cancelWelcomeTimer();
-    l.probe.stop();
+  /**
+   * The attempt {@code l}, still current, failed or its connection ended, with {@code closeCode}
+   * for {@code why} (the node's Disconnect's, if it said why it closed) and {@code cause}, if any.
+   */
+  void onClosed(Link l, int closeCode, String why, Throwable cause) {
+    l.ended();
     link = null;
     connectionLost();
     if (closedByUser) {
@@ -492,54 +426,24 @@ final class SyncEngine {
       refuseToken(invalid);
       return;
     }
-    int closeCode = code;
-    String why = reason;
-    // The node's Disconnect says why it closed; a close without a Handoff code after it (none at
-    // all, 1006, or a standard code a proxy put in its place) does not know better.
-    if (!CloseCode.isHandoffCode(code) && l.disconnectCode != 0) {
-      closeCode = l.disconnectCode;
-      why = l.disconnectReason;
-    }
     log.debug("connection to {} closed: {} {}", l.url, closeCode, why);
     // The upgrade's 401 or 403, or a 4502 in band (a proxy's: no node closes with it). A fixed
     // token stays refused, but a supplier may hand a good one next time: the cached token expired
     // while the device slept, and the app renews it in the background.
     boolean renewable = closeCode == CloseCode.UNAUTHORIZED.code() && config.renewableToken;
     if (CloseCode.isReconnect(closeCode) || renewable) {
-      boolean stable = nanoClock.getAsLong() - l.welcomedAtNanos >= STABLE_CONNECTION_NANOS;
-      if ((l.welcomed && stable) || l.probe.failed()) {
-        // The backoff starts over only after a connection that lasted: a node that welcomes and
-        // then drops every connection at once is not called back at the shortest delay for ever.
-        // A connection the app's check found dead is made again at once.
-        backoff.reset();
-      }
+      long now = nanoClock.getAsLong();
       setState(ConnectionState.RECONNECTING, closeCode, why);
-      scheduleReconnect(true, l.probe.failed() ? 0 : reconnectDelayNanos(closeCode, cause));
+      if (closedByUser || state == ConnectionState.CLOSED) {
+        // A listener of the RECONNECTING just told closed the client: a task now would hold it on a
+        // shared event loop for up to the backoff's max, as the TypeScript client's kept Node
+        // running.
+        return;
+      }
+      reconnects.afterClose(l, closeCode, cause, now);
     } else {
       terminate(closeCode, why, cause);
     }
-  }
-
-  /**
-   * The wait before the next attempt after a close with a reconnect code. The store, not the
-   * network, failed after a close with {@code UNAVAILABLE} or an upgrade refused with 503 (the
-   * node's store check, or a proxy in front of a node that drains): come back soon, to the next
-   * endpoint, the backoff capped at {@code unavailableBackoffMax}. An upgrade refused with 429 or
-   * 503 and a {@code Retry-After} waits at least that long ({@link Backoff#retryAfterNanos}).
-   */
-  private long reconnectDelayNanos(int closeCode, Throwable cause) {
-    int status = cause instanceof UpgradeFailedException refused ? refused.status() : 0;
-    boolean storeDown = closeCode == CloseCode.UNAVAILABLE.code() || status == 503;
-    long delay = storeDown ? backoff.nextDelayNanos(unavailableMaxNanos) : backoff.nextDelayNanos();
-    if (status == 429 || status == 503) {
-      long retryAfterMillis = ((UpgradeFailedException) cause).retryAfterMillis();
-      if (retryAfterMillis >= 0) {
-        delay =
-            Math.max(
-                delay, backoff.retryAfterNanos(TimeUnit.MILLISECONDS.toNanos(retryAfterMillis)));
-      }
-    }
-    return delay;
   }
 
   private void terminate(int closeCode, String reason, Throwable cause) {
@@ -573,10 +477,6 @@ final class SyncEngine {
     replicas.connectionLost();
   }
 
-  private void failAll(HandoffException error) {
-    writes.failAll(error);
-  }
-
   private void setState(ConnectionState next, int closeCode, String reason) {
     if (state == next) {
       return;
@@ -589,7 +489,8 @@ final class SyncEngine {
   // Event loop: frames
   // ------------------------------------------------------------------------------------------
 
-  private void onFrame(Link l, ServerFrame frame) {
+  /** A frame came on the attempt {@code l}, still current. */
+  void onFrame(Link l, ServerFrame frame) {
     long now = nanoClock.getAsLong();
     switch (frame.getBodyCase()) {
       case WELCOME -> onWelcome(l, frame.getWelcome(), now);
@@ -622,10 +523,7 @@ final class SyncEngine {
           OFFER_GRANTED,
           PRESENCE_UPDATE ->
           handoff.onFrame(frame);
-      case DISCONNECT -> {
-        l.disconnectCode = frame.getDisconnect().getCode();
-        l.disconnectReason = frame.getDisconnect().getReason();
-      }
+      case DISCONNECT -> l.disconnected(frame.getDisconnect());
       default -> log.debug("ignoring {} frame", frame.getBodyCase());
     }
   }
@@ -650,14 +548,9 @@ final class SyncEngine {
           null);
       return;
     }
-    l.welcomed = true;
-    l.cancelWelcomeTimer();
-    l.durableAcks = welcome.getDurableAckReplicas() > 0;
+    l.welcomed(welcome, now, config.heartbeatMargin);
     userId = welcome.getUserId();
     deviceId = welcome.getDeviceId();
-    int heartbeat = welcome.getHeartbeatIntervalMs();
-    l.channel.readTimeout(heartbeat > 0 ? 2L * heartbeat + config.heartbeatMargin.toMillis() : 0);
-    l.welcomedAtNanos = now;
     // Activities, prompts and presence are this Welcome's before anyone hears CONNECTED.
     Runnable handoffNews = handoff.welcomed(welcome);
     writes.connected(
@@ -699,67 +592,5 @@ final class SyncEngine {
     }
     writes.submit(w);
     writes.pump();
-  }
-
-  /**
-   * One connection attempt. Callbacks from an attempt that is no longer current are ignored. Its
-   * fields are the engine's and its parts', event loop only.
-   */
-  final class Link implements FrameListener {
-    final URI url;
-    FrameChannel channel;
-    boolean welcomed;
-    long welcomedAtNanos;
-    // The server acks only writes its replicas hold (Welcome.durable_ack_replicas > 0).
-    boolean durableAcks;
-    // Documents the Welcome's sync report still has to bring up to date, by name.
-    final Map<String, DocumentSync> catchingUp = new HashMap<>();
-    boolean synced;
-    int disconnectCode;
-    String disconnectReason;
-    // Ends the attempt if no Welcome comes within the connect timeout of the upgrade.
-    Scheduler.Task welcomeTimer;
-    // The app's check of this connection, if any (checkConnection).
-    final ConnectionProbe probe = new ConnectionProbe(scheduler);
-
-    Link(URI url) {
-      this.url = url;
-    }
-
-    void cancelWelcomeTimer() {
-      if (welcomeTimer != null) {
-        welcomeTimer.cancel();
-        welcomeTimer = null;
-      }
-    }
-
-    /** True while this is the client's connection (or attempt); false once it ended. */
-    boolean isCurrent() {
-      return link == this;
-    }
-
-    @Override
-    public void onOpen(FrameChannel opened) {
-      if (link != this) {
-        opened.close();
-        return;
-      }
-      SyncEngine.this.onOpen(this);
-    }
-
-    @Override
-    public void onFrame(ServerFrame frame) {
-      if (link == this) {
-        probe.stop();
-        SyncEngine.this.onFrame(this, frame);
-      }
-    }
-
-    @Override
-    public void onClose(int closeCode, String reason, Throwable cause) {
-      if (link == this) {
-        SyncEngine.this.onClosed(this, closeCode, reason, cause);
-      }
-    }
   }
 }

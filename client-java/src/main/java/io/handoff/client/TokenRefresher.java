@@ -49,7 +49,7 @@ final class TokenRefresher {
    * The server says the access token of connection {@code l} expires soon: ask the token source or
    * supplier for the current one and hand it over in band.
    */
-  void expiring(SyncEngine.Link l) {
+  void expiring(Link l) {
     if (config.tokenSource != null) {
       CompletionStage<String> next;
       try {
@@ -96,7 +96,7 @@ final class TokenRefresher {
     listeners.error(failed);
   }
 
-  private void send(SyncEngine.Link l, String token) {
+  private void send(Link l, String token) {
     if (token == null || token.isEmpty()) {
       return;
     }
@@ -111,7 +111,7 @@ final class TokenRefresher {
    * the token's expiry. Other refusals (INVALID_TOKEN, ...) go to the listeners. Before the Welcome
    * (a TokenExpiring may come first) it goes unnumbered, and a refusal goes to the listeners.
    */
-  private void send(SyncEngine.Link l, String token, int retries) {
+  private void send(Link l, String token, int retries) {
     ClientFrame.Builder frame =
         ClientFrame.newBuilder().setRefreshToken(RefreshToken.newBuilder().setAccessToken(token));
     if (!l.welcomed) {

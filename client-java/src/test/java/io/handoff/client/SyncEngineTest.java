@@ -932,7 +932,7 @@ class SyncEngineTest {
     scheduler.runPending();
     FakeChannel fourth = connector.last().open();
     fourth.receive(welcome(0));
-    nanos.addAndGet(SyncEngine.STABLE_CONNECTION_NANOS);
+    nanos.addAndGet(Reconnects.STABLE_CONNECTION_NANOS);
     fourth.closeWith(4000, "draining after a while");
     assertEquals(BACKOFF_INITIAL_NANOS / 2, scheduler.pending().get(0).delayNanos);
   }

@@ -105,7 +105,7 @@ class UnauthorizedReconnectSocketTest {
     // The fourth attempt is taken; the connection lasts, then a proxy closes it with 4502.
     TestServer.Connection lasting = welcomed(next);
     awaitConnected();
-    nanos.addAndGet(SyncEngine.STABLE_CONNECTION_NANOS);
+    nanos.addAndGet(Reconnects.STABLE_CONNECTION_NANOS);
     lasting.close(4502, "token expired");
     next = nextReconnect();
     assertEquals(delay(0), next.delayNanos(), "as after any close of a connection that lasted");

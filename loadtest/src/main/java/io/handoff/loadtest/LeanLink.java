@@ -52,7 +52,7 @@ final class LeanLink implements LeanConnection.Listener {
   private static final long BACKOFF_MAX_NANOS = TimeUnit.SECONDS.toNanos(30);
   private static final long UNAVAILABLE_MAX_NANOS = TimeUnit.SECONDS.toNanos(2);
   private static final long RETRY_AFTER_MAX_NANOS = TimeUnit.SECONDS.toNanos(60);
-  // As the client's SyncEngine.STABLE_CONNECTION_NANOS: how long a connection must have lasted
+  // As the client's Reconnects.STABLE_CONNECTION_NANOS: how long a connection must have lasted
   // since its Welcome for the reconnect backoff to start over when it ends.
   static final long STABLE_CONNECTION_NANOS = TimeUnit.SECONDS.toNanos(10);
 

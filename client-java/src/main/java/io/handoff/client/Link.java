@@ -1,0 +1,166 @@
+package io.handoff.client;
+
+import io.handoff.client.internal.FrameChannel;
+import io.handoff.client.internal.FrameListener;
+import io.handoff.protocol.CloseCode;
+import io.handoff.protocol.v1.Disconnect;
+import io.handoff.protocol.v1.DocumentSync;
+import io.handoff.protocol.v1.ServerFrame;
+import io.handoff.protocol.v1.Welcome;
+import java.net.URI;
+import java.time.Duration;
+import java.util.HashMap;
+import java.util.Map;
+
+/**
+ * One connection attempt of a {@link SyncEngine}, from its start through the Welcome to its end, as
+ * the TypeScript client's {@code Link}: its channel, its Welcome, what the Welcome's sync report
+ * still has to bring, the Disconnect the node sent before closing (which says why the connection
+ * ended over a close without a Handoff code after it), the wait for the Welcome and the app's check
+ * of the connection. What happens on it goes to the engine while it is the engine's current
+ * attempt; callbacks from an attempt that is no longer current are ignored.
+ *
+ * <p>Event loop only. Its fields are the engine's and its parts' ({@link Replicas}, {@link
+ * TokenRefresher}).
+ */
+final class Link implements FrameListener {
+  static final int ABNORMAL_CLOSURE = 1006;
+
+  private final SyncEngine engine;
+  private final Scheduler scheduler;
+  final URI url;
+  FrameChannel channel;
+  boolean welcomed;
+  long welcomedAtNanos;
+  // The server acks only writes its replicas hold (Welcome.durable_ack_replicas > 0).
+  boolean durableAcks;
+  // Documents the Welcome's sync report still has to bring up to date, by name.
+  final Map<String, DocumentSync> catchingUp = new HashMap<>();
+  boolean synced;
+  // What the node's Disconnect said before it closed the connection; 0 if none came.
+  private int disconnectCode;
+  private String disconnectReason;
+  // Ends the attempt if no Welcome comes within the connect timeout of the upgrade.
+  private Scheduler.Task welcomeTimer;
+  // The app's check of this connection, if any (check).
+  private final ConnectionProbe probe;
+
+  Link(SyncEngine engine, Scheduler scheduler, URI url) {
+    this.engine = engine;
+    this.scheduler = scheduler;
+    this.url = url;
+    this.probe = new ConnectionProbe(scheduler);
+  }
+
+  /** True while this is the engine's connection (or attempt); false once it ended. */
+  boolean isCurrent() {
+    return engine.current() == this;
+  }
+
+  /**
+   * Gives the attempt up, as one that failed, if no Welcome comes within {@code timeout} (the
+   * connect timeout) of now, the upgrade. A timer of its own, not the read timeout: a node that
+   * pings while it holds the Welcome back (its store is slow) is never silent, and would keep the
+   * client from trying another one.
+   */
+  void awaitWelcome(Duration timeout) {
+    welcomeTimer =
+        scheduler.schedule(
+            () -> {
+              welcomeTimer = null;
+              if (!welcomed) {
+                giveUp("no Welcome within " + timeout.toMillis() + " ms");
+              }
+            },
+            timeout.toNanos());
+  }
+
+  /**
+   * The Welcome came at {@code now}: the wait for it is over, and the connection is given up when
+   * nothing is read for two of the server's heartbeat intervals and {@code heartbeatMargin}.
+   */
+  void welcomed(Welcome welcome, long now, Duration heartbeatMargin) {
+    welcomed = true;
+    cancelWelcomeTimer();
+    durableAcks = welcome.getDurableAckReplicas() > 0;
+    int heartbeat = welcome.getHeartbeatIntervalMs();
+    channel.readTimeout(heartbeat > 0 ? 2L * heartbeat + heartbeatMargin.toMillis() : 0);
+    welcomedAtNanos = now;
+  }
+
+  /**
+   * Checks a welcomed connection now, as {@link HandoffClient#checkConnection} says: a {@code
+   * Ping}, and the connection given up, {@code why}, if no frame comes back within {@code
+   * waitNanos}. Nothing before the Welcome, whose wait has its own timer.
+   */
+  void check(long waitNanos, String why) {
+    if (welcomed) {
+      probe.start(channel, waitNanos, () -> giveUp(why));
+    }
+  }
+
+  /** The node's Disconnect came: it is about to close the connection, and says why. */
+  void disconnected(Disconnect disconnect) {
+    disconnectCode = disconnect.getCode();
+    disconnectReason = disconnect.getReason();
+  }
+
+  /** Whether the app's check found this connection dead: the next attempt goes at once. */
+  boolean retryAtOnce() {
+    return probe.failed();
+  }
+
+  /** The attempt ended: the wait for the Welcome and a check under way are over. */
+  void ended() {
+    cancelWelcomeTimer();
+    probe.stop();
+  }
+
+  /**
+   * Gives the connection up as a network failure would have, {@code why}, if it is still current.
+   */
+  private void giveUp(String why) {
+    if (isCurrent()) {
+      channel.abort();
+      onClose(ABNORMAL_CLOSURE, why, null);
+    }
+  }
+
+  private void cancelWelcomeTimer() {
+    if (welcomeTimer != null) {
+      welcomeTimer.cancel();
+      welcomeTimer = null;
+    }
+  }
+
+  @Override
+  public void onOpen(FrameChannel opened) {
+    if (!isCurrent()) {
+      opened.close();
+      return;
+    }
+    engine.onOpen(this);
+  }
+
+  @Override
+  public void onFrame(ServerFrame frame) {
+    if (isCurrent()) {
+      probe.stop();
+      engine.onFrame(this, frame);
+    }
+  }
+
+  @Override
+  public void onClose(int closeCode, String reason, Throwable cause) {
+    if (!isCurrent()) {
+      return;
+    }
+    // The node's Disconnect says why it closed; a close without a Handoff code after it (none at
+    // all, 1006, or a standard code a proxy put in its place) does not know better.
+    if (!CloseCode.isHandoffCode(closeCode) && disconnectCode != 0) {
+      engine.onClosed(this, disconnectCode, disconnectReason, cause);
+    } else {
+      engine.onClosed(this, closeCode, reason, cause);
+    }
+  }
+}
