@@ -10,6 +10,7 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.LongAccumulator;
 import java.util.concurrent.atomic.LongAdder;
+import java.util.function.IntSupplier;
 
 /**
  * Counters of one node, updated from any thread without locks, and registered with a Micrometer
@@ -68,6 +69,9 @@ public final class ServerStats {
 
   /** Hellos closed with UNAVAILABLE because the store failed their resume (timeout, error). */
   public final LongAdder resumesFailed = new LongAdder();
+
+  // The node's line of resumes, once it is made: its shards read one at a time now.
+  private volatile IntSupplier resumeShardsStalled = () -> 0;
 
   /**
    * Catch-up reads (a connection's read of one followed document from its cursor) sent again after
@@ -239,6 +243,11 @@ public final class ServerStats {
         resumesFailed,
         "Hellos closed with UNAVAILABLE because the store failed their resume (a timeout, an"
             + " error)");
+    Gauge.builder("handoff.resume.shards.stalled", this, ServerStats::resumeShardsStalled)
+        .description(
+            "shards of the store (Cluster masters) whose resume reads the node sends one at a time"
+                + " now, their last one having timed out")
+        .register(registry);
     counter(
         registry,
         "handoff.catch.up.reads.retried",
@@ -374,6 +383,19 @@ public final class ServerStats {
   public void recordSyncLag(long writtenAtMillis) {
     long lag = System.currentTimeMillis() - writtenAtMillis;
     syncLag.record(Math.max(0, lag), TimeUnit.MILLISECONDS);
+  }
+
+  /**
+   * The shards of the store (a Redis Cluster's masters; the store itself otherwise) whose resume
+   * reads the node's line sends one at a time now, the last of them having timed out.
+   */
+  public int resumeShardsStalled() {
+    return resumeShardsStalled.getAsInt();
+  }
+
+  /** Has {@link #resumeShardsStalled} read {@code line}: the node's line of resumes. */
+  public void resumeShardsStalled(IntSupplier line) {
+    resumeShardsStalled = line;
   }
 
   /** WebSocket connections open now (HTTP requests such as the metrics scrape are not counted). */

@@ -67,8 +67,8 @@ public interface ResumeStore {
 
   /**
    * Whether {@code shard}, a key {@link #shardOf} gave, is still part of the store: false for a
-   * Cluster master that left the topology (failed over, removed), whose state the line then drops.
-   * Any thread; no I/O.
+   * Cluster master that owns no slots now (failed over, though still listed as a failed master;
+   * removed; back as a replica), whose state the line then drops. Any thread; no I/O.
    */
   default boolean hasShard(Object shard) {
     return ONE_SHARD.equals(shard);

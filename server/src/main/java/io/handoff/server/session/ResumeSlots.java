@@ -171,19 +171,26 @@ final class ResumeSlots {
   }
 
   /**
-   * A read of {@code shard} takes a slot: counted as its shard's. A shard new to the line first
-   * drops the state of stalled shards the store no longer has (a Cluster master failed over or
-   * removed), so the shards kept are those with reads under way and the store's own.
+   * A read of {@code shard} takes a slot: counted as its shard's, once the state of stalled shards
+   * the store no longer has (a Cluster master failed over or removed) is dropped, so the shards
+   * kept are those with reads under way and the store's own, and a master made master again later
+   * starts afresh, not held back by an earlier hang.
    */
   private void enter(Object shard) {
+    dropGone();
     Shard state = shards.get(shard);
     if (state == null) {
-      // Idle entries are of stalled shards: an entry goes when its last read ends otherwise.
-      shards.entrySet().removeIf(e -> e.getValue().inFlight == 0 && !hasShard.test(e.getKey()));
       state = new Shard();
       shards.put(shard, state);
     }
     state.inFlight++;
+  }
+
+  /** Drops the state of stalled shards with no read under way that the store no longer has. */
+  private void dropGone() {
+    // Idle entries are of stalled shards (an entry goes when its last read ends otherwise): few,
+    // and most of the time none, so the store is rarely asked.
+    shards.entrySet().removeIf(e -> e.getValue().inFlight == 0 && !hasShard.test(e.getKey()));
   }
 
   /**
@@ -408,6 +415,21 @@ final class ResumeSlots {
   /** Resumes waiting for a slot now (for tests). */
   synchronized int waiting() {
     return waiting.size();
+  }
+
+  /**
+   * The shards whose reads go one at a time now: stalled, and still of the store (the state of one
+   * it no longer has is dropped here too).
+   */
+  synchronized int stalledShards() {
+    dropGone();
+    int n = 0;
+    for (Shard s : shards.values()) {
+      if (s.stalled) {
+        n++;
+      }
+    }
+    return n;
   }
 
   /** The shards the line keeps state of now: with reads under way, or stalled (for tests). */

@@ -77,6 +77,7 @@ public final class Sessions implements Supplier<Endpoint> {
             stats.resumesFailed,
             resumes::shardOf,
             resumes::hasShard);
+    stats.resumeShardsStalled(resumeSlots::stalledShards);
   }
 
   /** A session for a new connection. */

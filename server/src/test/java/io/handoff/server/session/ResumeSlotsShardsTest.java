@@ -79,6 +79,37 @@ class ResumeSlotsShardsTest {
     assertEquals(0, slots.inFlight());
   }
 
+  @Test
+  void aShardGoneFromTheStoreIsDroppedAtAnyReadAndStartsAfreshIfItComesBack() throws Exception {
+    topology.addAll(Set.of("a", "b"));
+    CompletableFuture<String> held = new CompletableFuture<>();
+    CompletableFuture<String> first = read("a", held);
+    held.completeExceptionally(OutcomeUnknownException.timedOut("timed out", null));
+    assertTrue(first.isCompletedExceptionally());
+    CompletableFuture<String> b = new CompletableFuture<>();
+    CompletableFuture<String> onB = read("b", b);
+    assertEquals(2, slots.shardsKept(), "a, stalled, and b, read");
+
+    // Master a fails over (its replica is c); the next read is of b, whose state the line has.
+    topology.remove("a");
+    topology.add("c");
+    CompletableFuture<String> onB2 = read("b", b);
+    assertEquals(1, slots.shardsKept(), "a dropped at a read of a shard the line already had");
+
+    // a is made master again: its reads go at full width, not held back by its earlier hang.
+    topology.add("a");
+    CompletableFuture<String> a = new CompletableFuture<>();
+    CompletableFuture<String> a1 = read("a", a);
+    CompletableFuture<String> a2 = read("a", a);
+    assertEquals(0, refused.sum(), "nothing of a refused");
+    a.complete("welcome");
+    b.complete("welcome");
+    assertEquals(
+        List.of("welcome", "welcome", "welcome", "welcome"),
+        List.of(a1.join(), a2.join(), onB.join(), onB2.join()));
+    assertEquals(0, slots.shardsKept());
+  }
+
   /** A read of {@code shard} answered by {@code store}, once its start ran on the loop. */
   private CompletableFuture<String> read(Object shard, CompletableFuture<String> store)
       throws Exception {

@@ -36,10 +36,17 @@ final class ClusterShards {
     return node.getUri();
   }
 
-  /** Whether {@code shard} is the node id of a master of the topology now. */
+  /**
+   * Whether {@code shard} is the node id of a master of the topology now that owns slots: a master
+   * failed over stays listed as one (flagged failed, no slots) until it is back as a replica or
+   * forgotten, and may be made master again later, when a state kept of its earlier hang would no
+   * longer be true.
+   */
   boolean has(Object shard) {
     for (RedisClusterNode node : connection.getPartitions()) {
-      if (node.is(RedisClusterNode.NodeFlag.UPSTREAM) && shard.equals(node.getNodeId())) {
+      if (node.is(RedisClusterNode.NodeFlag.UPSTREAM)
+          && !node.hasNoSlots()
+          && shard.equals(node.getNodeId())) {
         return true;
       }
     }

@@ -107,7 +107,10 @@ final class RedisResume {
     return shards == null ? ResumeStore.ONE_SHARD : shards.of(keys.docs(userId));
   }
 
-  /** Whether {@code shard} is a master of the Cluster's topology now; the one shard standalone. */
+  /**
+   * Whether {@code shard} is a master owning slots now ({@link ClusterShards#has}); standalone, the
+   * one shard.
+   */
   boolean hasShard(Object shard) {
     return shards == null ? ResumeStore.ONE_SHARD.equals(shard) : shards.has(shard);
   }
