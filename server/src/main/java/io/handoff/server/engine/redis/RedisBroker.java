@@ -180,7 +180,8 @@ public final class RedisBroker implements Broker {
       }
     }
     // Confirmed channels are confirmed a second time here: their listeners re-read (subscribed).
-    // A channel whose first SUBSCRIBE went to the old connection is ready once this one is read.
+    // A channel whose first SUBSCRIBE went to the old connection is ready once this one is read
+    // (the old one's failure, as it closes, is not its answer), or failed if this one fails.
     for (int i = 0; i < names.size(); i += SUBSCRIBE_BATCH) {
       int end = Math.min(names.size(), i + SUBSCRIBE_BATCH);
       List<Channel> batch = moved.subList(i, end);
@@ -189,17 +190,30 @@ public final class RedisBroker implements Broker {
           .subscribe(names.subList(i, end).toArray(byte[][]::new))
           .whenComplete(
               (v, err) -> {
-                if (err == null) {
-                  for (Channel c : batch) {
-                    if (c != null) {
-                      c.ready.complete(null);
-                    }
+                for (Channel c : batch) {
+                  if (c != null) {
+                    answered(c, fresh, err);
                   }
                 }
               });
     }
     old.closeAsync();
     return true;
+  }
+
+  /**
+   * {@code c}'s SUBSCRIBE through {@code sentOn} was answered ({@code err} null) or failed: its
+   * ready says so, unless the channel was moved to another connection meanwhile (the watch replaced
+   * a connection that stopped delivering, and closing it failed what it held), whose own SUBSCRIBE
+   * answers for it. A timeout fails it as one: the line of resumes holds back while they time out.
+   */
+  private static void answered(
+      Channel c, StatefulRedisPubSubConnection<byte[], byte[]> sentOn, Throwable err) {
+    if (err == null) {
+      c.ready.complete(null);
+    } else if (c.via == sentOn) {
+      c.ready.completeExceptionally(RedisFailures.classify(err));
+    }
   }
 
   private void listenTo(StatefulRedisPubSubConnection<byte[], byte[]> on) {
@@ -327,19 +341,8 @@ public final class RedisBroker implements Broker {
     }
     if (created[0]) {
       // Sent only once the channel is in the map, so that its first confirmation finds it.
-      channel
-          .via
-          .async()
-          .subscribe(name)
-          .whenComplete(
-              (v, err) -> {
-                if (err == null) {
-                  channel.ready.complete(null);
-                } else {
-                  // A timeout says so: the line of resumes holds back while they time out.
-                  channel.ready.completeExceptionally(RedisFailures.classify(err));
-                }
-              });
+      StatefulRedisPubSubConnection<byte[], byte[]> sentOn = channel.via;
+      sentOn.async().subscribe(name).whenComplete((v, err) -> answered(channel, sentOn, err));
     }
     CompletableFuture<Void> whenReady = channel.ready;
     return new Subscription() {

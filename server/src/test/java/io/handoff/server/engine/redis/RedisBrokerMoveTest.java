@@ -1,0 +1,91 @@
+package io.handoff.server.engine.redis;
+
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.handoff.protocol.bus.v1.UserSignal;
+import io.handoff.server.RedisProcess;
+import io.handoff.server.sync.Broker;
+import io.handoff.server.sync.DocumentEvent;
+import io.lettuce.core.ClientOptions;
+import io.lettuce.core.RedisClient;
+import io.lettuce.core.RedisURI;
+import io.lettuce.core.TimeoutOptions;
+import io.lettuce.core.codec.ByteArrayCodec;
+import java.time.Duration;
+import java.util.UUID;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.Semaphore;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The broker's watch moves its channels off a pub/sub connection whose Redis stopped delivering
+ * (SIGSTOP) while a channel's first SUBSCRIBE waits there unanswered: closing the old connection
+ * fails that SUBSCRIBE, but the channel, moved, is subscribed on the new one, and its subscription
+ * must be ready (the resume waiting on it goes on) rather than failed (its device closed 4005 for a
+ * subscription that in fact took). Two real Redis processes: the one that hangs, and the one the
+ * watch publishes its heartbeat through and moves to. The watch's timings are short (a heartbeat
+ * every 100 ms, unheard for 300 ms), well inside the 2 s command timeout.
+ */
+class RedisBrokerMoveTest {
+  private final RedisProcess hung = RedisProcess.start();
+  private final RedisProcess healthy = RedisProcess.start();
+  private final RedisClient client = RedisClient.create();
+  private RedisBroker broker;
+
+  @AfterEach
+  void tearDown() {
+    hung.resume();
+    if (broker != null) {
+      broker.close();
+    }
+    client.shutdown(Duration.ZERO, Duration.ofSeconds(2));
+    hung.close();
+    healthy.close();
+  }
+
+  @Test
+  void aSubscriptionWaitingOnAConnectionTheWatchReplacesIsReadyOnTheNewOne() throws Exception {
+    client.setOptions(
+        ClientOptions.builder()
+            .protocolVersion(RedisEngine.PROTOCOL)
+            .timeoutOptions(TimeoutOptions.enabled(RedisEngine.DEFAULT_COMMAND_TIMEOUT))
+            .build());
+    RedisURI healthyUri = RedisURI.create(healthy.url());
+    broker =
+        new RedisBroker(
+            client.connectPubSub(ByteArrayCodec.INSTANCE, RedisURI.create(hung.url())),
+            client.connect(ByteArrayCodec.INSTANCE, healthyUri).async(),
+            new RedisKeys("test-" + UUID.randomUUID() + ":"),
+            client.getResources().eventExecutorGroup());
+    hung.pause();
+    Signals listener = new Signals();
+    Broker.Subscription s = broker.subscribe("u", listener);
+    broker.watchPath(
+        () -> client.connectPubSub(ByteArrayCodec.INSTANCE, healthyUri),
+        Duration.ofMillis(100),
+        Duration.ofMillis(300));
+
+    try {
+      s.ready().get(10, TimeUnit.SECONDS);
+    } catch (ExecutionException e) {
+      throw new AssertionError(
+          "the subscription failed though its channel was moved: " + e.getCause(), e);
+    }
+    broker.signal("u", UserSignal.newBuilder().setOriginNode("elsewhere").build());
+    assertTrue(listener.signals.tryAcquire(10, TimeUnit.SECONDS), "heard on the new connection");
+  }
+
+  private static final class Signals implements Broker.Listener {
+    final Semaphore signals = new Semaphore(0);
+
+    @Override
+    public void onEvent(DocumentEvent event) {}
+
+    @Override
+    public void onSignal(UserSignal signal) {
+      signals.release();
+    }
+  }
+}
