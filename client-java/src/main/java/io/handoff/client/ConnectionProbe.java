@@ -8,9 +8,13 @@ import java.util.concurrent.TimeUnit;
 
 /**
  * A check of one welcomed connection, asked for by the app ({@link HandoffClient#checkConnection}):
- * a {@code Ping}, and a deadline by which any frame at all must have come back, else the connection
- * is given up as one that died unheard. One unanswered check at a time. Each {@link Link} has one
- * ({@link Link#check}); the TypeScript client's {@code Link.probe} does the same. Event loop only.
+ * a {@code Ping}, and a deadline by which the {@code Pong} carrying its nonce must have come back,
+ * else the connection is given up as one that died unheard. Only that Pong answers: other frames
+ * arriving meanwhile prove nothing of the round trip (deltas of other devices' writes still come
+ * over a link whose other direction died, and frames the node sent before the network went, held by
+ * the kernel while the process was frozen, come after the Ping), and they do not move the deadline
+ * (docs/decisions.md). One unanswered check at a time. Each {@link Link} has one ({@link
+ * Link#check}); the TypeScript client's {@code Link.probe} does the same. Event loop only.
  */
 final class ConnectionProbe {
   /** The least time a check leaves its ping's answer, also with a heartbeat margin of 0. */
@@ -18,6 +22,8 @@ final class ConnectionProbe {
 
   private final Scheduler scheduler;
   private Scheduler.Task deadline;
+  // The nonce of the last check's Ping; each check of the connection sends the next one.
+  private long nonce;
   private boolean failed;
 
   ConnectionProbe(Scheduler scheduler) {
@@ -32,8 +38,9 @@ final class ConnectionProbe {
   }
 
   /**
-   * Sends a {@code Ping} on {@code channel} and runs {@code giveUp} if no frame is {@link #stop}
-   * within {@code waitNanos}; nothing while a check is outstanding or after one failed.
+   * Sends a {@code Ping} on {@code channel} and runs {@code giveUp} if its {@code Pong} is not
+   * {@link #answered} within {@code waitNanos}; nothing while a check is outstanding or after one
+   * failed.
    */
   void start(FrameChannel channel, long waitNanos, Runnable giveUp) {
     if (deadline != null || failed) {
@@ -47,13 +54,20 @@ final class ConnectionProbe {
               giveUp.run();
             },
             waitNanos);
-    channel.send(
-        ClientFrame.newBuilder()
-            .setPing(Ping.newBuilder().setNonce(System.currentTimeMillis()))
-            .build());
+    channel.send(ClientFrame.newBuilder().setPing(Ping.newBuilder().setNonce(++nonce)).build());
   }
 
-  /** A frame came (the connection is alive), or the connection ended: a check waiting is over. */
+  /**
+   * A {@code Pong} came with {@code pongNonce}: if it answers the check waiting, the connection is
+   * alive both ways and the check is over.
+   */
+  void answered(long pongNonce) {
+    if (pongNonce == nonce) {
+      stop();
+    }
+  }
+
+  /** The connection ended: a check waiting is over. */
   void stop() {
     if (deadline != null) {
       deadline.cancel();

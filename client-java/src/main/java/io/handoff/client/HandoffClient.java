@@ -268,9 +268,11 @@ public final class HandoffClient implements AutoCloseable {
 
   /**
    * Checks the connection now (say, on a network change the platform reports): sends a {@code Ping}
-   * and, if no frame comes back within {@link Builder#heartbeatMargin} (at least 1 s), gives it up
-   * as dead (RECONNECTING, 1006) and reconnects at once. Does nothing when not connected or while a
-   * check waits. Any thread.
+   * and, if its {@code Pong} does not come back within {@link Builder#heartbeatMargin} (at least 1
+   * s), gives it up as dead (RECONNECTING, 1006) and reconnects at once. Only that Pong answers the
+   * check: deltas the node still pushes over a link that lost the client's direction, or frames it
+   * sent before the network went, do not. Does nothing when not connected or while a check waits.
+   * Any thread.
    */
   public void checkConnection() {
     engine.checkConnection();

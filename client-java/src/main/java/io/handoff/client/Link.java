@@ -90,8 +90,8 @@ final class Link implements FrameListener {
 
   /**
    * Checks a welcomed connection now, as {@link HandoffClient#checkConnection} says: a {@code
-   * Ping}, and the connection given up, {@code why}, if no frame comes back within {@code
-   * waitNanos}. Nothing before the Welcome, whose wait has its own timer.
+   * Ping}, and the connection given up, {@code why}, if the {@code Pong} answering it does not come
+   * back within {@code waitNanos}. Nothing before the Welcome, whose wait has its own timer.
    */
   void check(long waitNanos, String why) {
     if (welcomed) {
@@ -145,7 +145,9 @@ final class Link implements FrameListener {
   @Override
   public void onFrame(ServerFrame frame) {
     if (isCurrent()) {
-      probe.stop();
+      if (frame.hasPong()) {
+        probe.answered(frame.getPong().getNonce());
+      }
       engine.onFrame(this, frame);
     }
   }

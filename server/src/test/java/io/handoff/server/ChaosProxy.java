@@ -21,6 +21,8 @@ final class ChaosProxy implements AutoCloseable {
   private volatile int target;
   private final List<Socket> sockets = new CopyOnWriteArrayList<>();
   private final List<AtomicBoolean> connections = new CopyOnWriteArrayList<>();
+  // Per connection: what its client sends is dropped (cutUpstreamOfOpenConnections).
+  private final List<AtomicBoolean> upstreams = new CopyOnWriteArrayList<>();
   private volatile boolean blackholeDownstream;
   private volatile byte[] lossMarker;
   private volatile boolean closed;
@@ -75,6 +77,17 @@ final class ChaosProxy implements AutoCloseable {
   void freezeOpenConnections() {
     for (AtomicBoolean frozen : connections) {
       frozen.set(true);
+    }
+  }
+
+  /**
+   * Every connection open now stops carrying what its client sends (read and dropped), while what
+   * its server sends still reaches the client: a half-open link, as behind a NAT or proxy that lost
+   * the client's direction. Neither side is told. New connections are proxied as before.
+   */
+  void cutUpstreamOfOpenConnections() {
+    for (AtomicBoolean cut : upstreams) {
+      cut.set(true);
     }
   }
 
@@ -154,9 +167,11 @@ final class ChaosProxy implements AutoCloseable {
         sockets.add(server);
         AtomicBoolean losing = new AtomicBoolean();
         AtomicBoolean frozen = new AtomicBoolean();
+        AtomicBoolean upstreamCut = new AtomicBoolean();
         connections.add(frozen);
-        pump(client, server, false, losing, frozen);
-        pump(server, client, true, losing, frozen);
+        upstreams.add(upstreamCut);
+        pump(client, server, false, losing, frozen, upstreamCut);
+        pump(server, client, true, losing, frozen, upstreamCut);
       } catch (IOException e) {
         if (!closed) {
           continue;
@@ -167,7 +182,12 @@ final class ChaosProxy implements AutoCloseable {
   }
 
   private void pump(
-      Socket from, Socket to, boolean downstream, AtomicBoolean losing, AtomicBoolean frozen) {
+      Socket from,
+      Socket to,
+      boolean downstream,
+      AtomicBoolean losing,
+      AtomicBoolean frozen,
+      AtomicBoolean upstreamCut) {
     Thread t =
         new Thread(
             () -> {
@@ -179,7 +199,9 @@ final class ChaosProxy implements AutoCloseable {
                 OutputStream out = to.getOutputStream();
                 int n;
                 while ((n = in.read(buf)) >= 0) {
-                  if (frozen.get() || (downstream && (blackholeDownstream || losing.get()))) {
+                  if (frozen.get()
+                      || (downstream && (blackholeDownstream || losing.get()))
+                      || (!downstream && upstreamCut.get())) {
                     continue;
                   }
                   byte[] marker = lossMarker;

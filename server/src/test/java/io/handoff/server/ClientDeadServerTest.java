@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.google.protobuf.ByteString;
 import io.handoff.client.ConnectionState;
+import io.handoff.client.Document;
 import io.handoff.client.HandoffClient;
 import io.handoff.client.HandoffListener;
 import io.handoff.protocol.CloseCode;
@@ -12,7 +13,10 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.List;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicLong;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -21,7 +25,9 @@ import org.junit.jupiter.api.Test;
  * node's pings are lost), gives the connection up once it has heard nothing for two of the node's
  * heartbeat intervals plus its margin (here 300 ms instead of the default 5 s), reconnects and
  * resumes; or at once when the app asks it to check its connection ({@link
- * HandoffClient#checkConnection}), which it then gives up within the margin (at least a second).
+ * HandoffClient#checkConnection}), which it then gives up within the margin (at least a second)
+ * unless the Pong answering the check's Ping came, also while the node's deltas still arrive over a
+ * link that lost the client's direction.
  */
 class ClientDeadServerTest {
   private static final Duration HEARTBEAT = Duration.ofMillis(200);
@@ -73,6 +79,54 @@ class ClientDeadServerTest {
   }
 
   /**
+   * The regular heartbeat on a half-open link: the client counts any frame as heard, which only
+   * says the node's direction lives; the node watches the client's, hears nothing (the client's
+   * pongs and writes are lost), and closes the connection after two intervals, its Disconnect and
+   * close reaching the client over the direction that still works.
+   */
+  @Test
+  void nodeClosesAHalfOpenLinkAndTheClientResumes() throws Exception {
+    List<String> states = Collections.synchronizedList(new ArrayList<>());
+    Signal signal = new Signal();
+    HandoffListener watcher =
+        new HandoffListener() {
+          @Override
+          public void onStateChanged(ConnectionState state, int closeCode, String reason) {
+            states.add(state + (closeCode == 0 ? "" : " " + closeCode + " " + reason));
+            signal.fire();
+          }
+        };
+    try (TestServer server = TestServer.start(b -> b.heartbeatInterval(HEARTBEAT));
+        ChaosProxy relay = new ChaosProxy(server.port());
+        HandoffClient client =
+            TestServer.clientBuilder(relay.url(), "ines", "phone")
+                .followAll()
+                .listener(watcher)
+                .build()) {
+      client.connect().get(10, TimeUnit.SECONDS);
+      client.document("notes").set("a", utf8("1")).get(10, TimeUnit.SECONDS);
+
+      relay.cutUpstreamOfOpenConnections();
+      CompletableFuture<Long> stuck = client.document("notes").set("a", utf8("2"));
+      signal.await(
+          "the node closed the half-open link and the client connected again",
+          () -> count(states, "CONNECTED") == 2,
+          Duration.ofSeconds(30));
+      assertEquals(
+          List.of(
+              "CONNECTING",
+              "CONNECTED",
+              // The node's reason: the client's own timeout says "nothing received from the
+              // server".
+              "RECONNECTING 4002 nothing received for two heartbeat intervals",
+              "CONNECTED"),
+          states);
+      assertEquals(
+          2L, stuck.get(10, TimeUnit.SECONDS), "the write that could not cross is applied");
+    }
+  }
+
+  /**
    * A node whose heartbeat is ten minutes, and reconnects that wait a random time up to an hour:
    * only the check can explain a silent connection given up and made again within the deadline.
    */
@@ -110,6 +164,84 @@ class ClientDeadServerTest {
     }
   }
 
+  /**
+   * A half-open link: the relay stops carrying what the phone sends, while the node's deltas of the
+   * tv's writes still reach it. The check's Ping never reaches the node, and only the Pong carrying
+   * its nonce answers the check: the deltas arriving meanwhile do not keep the link, which the
+   * phone gives up within the margin (the node's own heartbeat, ten minutes, would close it much
+   * later). It resumes on a new connection, its write that could not cross sent again and applied
+   * once, and has every write of the tv's.
+   */
+  @Test
+  void checkConnectionGivesUpAHalfOpenLinkWhileDeltasStillArrive() throws Exception {
+    List<String> states = Collections.synchronizedList(new ArrayList<>());
+    Signal signal = new Signal();
+    AtomicBoolean writing = new AtomicBoolean(true);
+    AtomicLong tvWrites = new AtomicLong();
+    try (TestServer server = TestServer.start(b -> b.heartbeatInterval(Duration.ofMinutes(10)));
+        ChaosProxy relay = new ChaosProxy(server.port());
+        HandoffClient phone = quietClient(relay.url(), states, signal);
+        HandoffClient tv =
+            TestServer.clientBuilder(server.url(), "ines", "tv").followAll().build()) {
+      phone.connect().get(10, TimeUnit.SECONDS);
+      tv.connect().get(10, TimeUnit.SECONDS);
+      Document onPhone = phone.document("notes");
+      assertEquals(1L, onPhone.set("phone", utf8("1")).get(10, TimeUnit.SECONDS));
+
+      relay.cutUpstreamOfOpenConnections();
+      CompletableFuture<Long> stuck = onPhone.set("phone", utf8("2"));
+      // The tv writes, one write at a time and at most for a minute, until the phone is back.
+      Thread writer =
+          new Thread(
+              () -> {
+                try {
+                  for (int i = 1; i <= 3000 && writing.get(); i++) {
+                    tv.document("notes")
+                        .set("tv", utf8(Integer.toString(i)))
+                        .get(10, TimeUnit.SECONDS);
+                    tvWrites.set(i);
+                    Thread.sleep(20); // Pacing only: deltas keep coming while the check waits.
+                  }
+                } catch (Exception e) {
+                  throw new AssertionError("the tv's write failed", e);
+                }
+              },
+              "tv-writer");
+      writer.start();
+      try {
+        signal.await(
+            "the tv's deltas reach the phone over the half-open link",
+            () -> onPhone.get("tv") != null,
+            Duration.ofSeconds(10));
+        phone.checkConnection();
+        signal.await(
+            "the phone gave the half-open link up and connected again",
+            () -> count(states, "CONNECTED") == 2,
+            Duration.ofSeconds(30));
+      } finally {
+        writing.set(false);
+        writer.join(TimeUnit.SECONDS.toMillis(20));
+      }
+      assertEquals(
+          List.of(
+              "CONNECTING",
+              "CONNECTED",
+              "RECONNECTING 1006 the app asked for a check, and a ping had no answer within 1000 ms",
+              "CONNECTED"),
+          states);
+      long version = 2 + tvWrites.get(); // The phone's two writes, each applied once, and the tv's.
+      assertTrue(stuck.get(10, TimeUnit.SECONDS) > 1, "the phone's write is applied");
+      Document onTv = tv.document("notes");
+      signal.await(
+          "both devices have every write",
+          () -> onPhone.version() == version && onTv.version() == version,
+          Duration.ofSeconds(10));
+      assertEquals(onTv.fields(), onPhone.fields());
+      assertEquals(utf8("2"), onPhone.get("phone"));
+      assertEquals(utf8(Long.toString(tvWrites.get())), onPhone.get("tv"));
+    }
+  }
+
   @Test
   void checkConnectionKeepsALiveConnection() throws Exception {
     List<String> states = Collections.synchronizedList(new ArrayList<>());
@@ -117,7 +249,8 @@ class ClientDeadServerTest {
         HandoffClient client = quietClient(server.url(), states, new Signal())) {
       client.connect().get(10, TimeUnit.SECONDS);
       client.checkConnection();
-      // The write's ack is a frame: it answers the check, whose deadline can no longer pass.
+      // The node answers in order: the check's Pong comes before the write's ack, so once the ack
+      // is here the check is answered and its deadline can no longer pass.
       assertEquals(
           1L,
           client
@@ -147,6 +280,10 @@ class ClientDeadServerTest {
         .followAll()
         .listener(watcher)
         .build();
+  }
+
+  private static ByteString utf8(String text) {
+    return ByteString.copyFromUtf8(text);
   }
 
   private static long count(List<String> states, String state) {
