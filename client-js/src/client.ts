@@ -355,8 +355,10 @@ export class HandoffClient {
   /**
    * Checks the connection now, for an app that hears of a change the client cannot (Node has no browser
    * events; in a browser the client checks by itself when the page is shown again or the network
-   * changes): sends a `Ping` and, if no frame at all comes back within `heartbeatMarginMs` (at least
-   * 1,000 ms), gives the socket up as dead and reconnects at once, the backoff started over, with
+   * changes): sends a `Ping` and, if the `Pong` carrying its nonce does not come back within
+   * `heartbeatMarginMs` (at least 1,000 ms; other frames do not answer it: deltas the node still pushes
+   * over a link that lost the client's direction, or frames it sent before the network went), gives the
+   * socket up as dead and reconnects at once, the backoff started over, with
    * state "reconnecting" and close code 1006. Nothing happens when not connected (no Welcome yet, or
    * reconnecting, offline or closed) or while a check is waiting for its answer. Returns at once.
    */

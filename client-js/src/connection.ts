@@ -69,10 +69,13 @@ export class Link implements FrameListener {
   timer?: ReturnType<typeof setTimeout>;
   private heartbeat?: ReturnType<typeof setInterval>;
   private lastHeard = Date.now();
-  // When the last ping went out; a frame heard since answers it.
+  // When the last heartbeat ping went out; a frame heard since answers it.
   private pingSentAt = 0;
-  // A probe's wait for an answer; any frame answers it.
+  // The nonce of the last Ping sent, heartbeat's or probe's; each Ping carries the next.
+  private nonce = 0n;
+  // A probe's wait for an answer: only the Pong carrying probeNonce answers it.
   private probeTimer?: ReturnType<typeof setTimeout>;
+  private probeNonce = 0n;
   // How long a probe waits for its answer: the heartbeat margin, at least PROBE_MIN_MS.
   private probeMs = PROBE_MIN_MS;
   // The browser said the network is back while this attempt was under way: if it fails, the next goes at once.
@@ -89,8 +92,10 @@ export class Link implements FrameListener {
 
   onFrame(frame: ServerFrame): void {
     this.lastHeard = Date.now();
-    clearTimeout(this.probeTimer);
-    this.probeTimer = undefined;
+    if (frame.body.case === "pong" && this.probeTimer !== undefined && frame.body.value.nonce === this.probeNonce) {
+      clearTimeout(this.probeTimer);
+      this.probeTimer = undefined;
+    }
     this.engine.onFrame(this, frame);
   }
 
@@ -118,17 +123,20 @@ export class Link implements FrameListener {
         this.onClose(ABNORMAL_CLOSURE, `no frame from the server for ${now - this.lastHeard} ms, ping unanswered`);
       } else if (!unanswered && now - this.lastHeard >= intervalMs) {
         this.pingSentAt = now;
-        this.channel?.send(create(ClientFrameSchema, { body: { case: "ping", value: { nonce: BigInt(now) } } }));
+        this.ping();
       }
     }, Math.min(intervalMs, HEARTBEAT_CHECK_MS));
   }
 
   /**
    * Checks a welcomed connection now, `why` it may have died unheard (the page was hidden, the network
-   * changed): sends a `Ping` and gives the connection up if no frame at all has come back within the
-   * heartbeat margin (at least {@link PROBE_MIN_MS}), and then reconnects at once, the backoff started
-   * over: whatever made the check worth doing (the page back, another network) is over by then. One
-   * unanswered probe at a time; nothing before the Welcome, whose wait has its own timeout.
+   * changed): sends a `Ping` and gives the connection up if the `Pong` carrying its nonce has not come
+   * back within the heartbeat margin (at least {@link PROBE_MIN_MS}), and then reconnects at once, the
+   * backoff started over: whatever made the check worth doing (the page back, another network) is over
+   * by then. Other frames neither answer it nor move its deadline: deltas still pushed over a link that
+   * lost the client's direction, and frames the node sent before the network went (held by the browser
+   * while the page was frozen), come after the Ping too (docs/decisions.md). One unanswered probe at a
+   * time; nothing before the Welcome, whose wait has its own timeout.
    */
   probe(why: string): void {
     if (!this.welcomed || this.probeTimer !== undefined) return;
@@ -138,7 +146,14 @@ export class Link implements FrameListener {
       this.channel?.abort();
       this.onClose(ABNORMAL_CLOSURE, `${why}, and a ping had no answer within ${this.probeMs} ms`);
     }, this.probeMs);
-    this.channel?.send(create(ClientFrameSchema, { body: { case: "ping", value: { nonce: BigInt(Date.now()) } } }));
+    this.probeNonce = this.ping();
+  }
+
+  /** Sends a `Ping` with the next nonce, and returns that nonce. */
+  private ping(): bigint {
+    const nonce = ++this.nonce;
+    this.channel?.send(create(ClientFrameSchema, { body: { case: "ping", value: { nonce } } }));
+    return nonce;
   }
 
   /** The browser says the network is back: an attempt under way retries at once if it fails. */

@@ -14,8 +14,8 @@ export interface LifecycleListener {
    * The page is visible again (`visibilitychange`), or the network changed without going offline
    * (`navigator.connection`'s `change`, as from Wi-Fi to cellular): the socket may have died unheard
    * meanwhile, which the heartbeat would notice only up to two intervals and the margin later (a hidden
-   * tab's timers fire late too). A welcomed connection sends a `Ping` now and is given up if no frame comes
-   * back within `heartbeatMarginMs` (at least a second), and another made at once. The app's
+   * tab's timers fire late too). A welcomed connection sends a `Ping` now and is given up if its `Pong`
+   * does not come back within `heartbeatMarginMs` (at least a second), and another made at once. The app's
    * `checkConnection()` does the same.
    */
   checkConnection(why: string): void;

@@ -280,22 +280,37 @@ export interface Relay {
   release(): void;
   /** The connections it carries stop carrying anything, their sockets left open: a path that died unheard. */
   cut(): void;
+  /**
+   * The connections it carries stop carrying what the device sends, while what the node sends still
+   * reaches it: a half-open link (a NAT or proxy that lost the device's direction). Neither side is told.
+   */
+  cutUp(): void;
+  /**
+   * The connections it carries stop carrying anything, and keep what the node sends meanwhile, as the
+   * kernel and the browser hold a frozen page's input; {@link thaw} delivers it.
+   */
+  freeze(): void;
+  /** Bytes the frozen connections kept. */
+  kept(): number;
+  /** Delivers what the frozen connections kept; they carry nothing more, the path stays dead. */
+  thaw(): void;
   close(): void;
 }
 
 /** A {@link Relay} to `node`'s WebSocket port on 127.0.0.1. */
 export async function startRelay(node: Node): Promise<Relay> {
   const held: Socket[] = [];
-  const carried: { cut: boolean; sockets: Socket[] }[] = [];
+  // Per connection: whether each direction is carried, and what the node sent while frozen.
+  const carried: { up: boolean; down: boolean; kept?: (string | Buffer)[]; device: Socket; sockets: Socket[] }[] = [];
   const server = createServer((device) => {
     device.on("error", () => {});
     if (relay.hold) return void held.push(device);
     const upstream = connect(node.port, "127.0.0.1");
     upstream.on("error", () => {});
-    const pair = { cut: false, sockets: [device, upstream] };
+    const pair: (typeof carried)[number] = { up: true, down: true, device, sockets: [device, upstream] };
     carried.push(pair);
-    device.on("data", (d) => pair.cut || upstream.write(d));
-    upstream.on("data", (d) => pair.cut || device.write(d));
+    device.on("data", (d) => pair.up && upstream.write(d));
+    upstream.on("data", (d) => (pair.kept ? pair.kept.push(d) : pair.down && device.write(d)));
     device.on("close", () => upstream.destroy());
     upstream.on("close", () => device.destroy());
   });
@@ -305,7 +320,19 @@ export async function startRelay(node: Node): Promise<Relay> {
     hold: false,
     held: () => held.length,
     release: () => held.splice(0).forEach((s) => s.destroy()),
-    cut: () => carried.forEach((p) => (p.cut = true)),
+    cut: () => carried.forEach((p) => (p.up = p.down = false)),
+    cutUp: () => carried.forEach((p) => (p.up = false)),
+    freeze: () =>
+      carried.forEach((p) => {
+        p.up = p.down = false;
+        p.kept = [];
+      }),
+    kept: () => carried.reduce((n, p) => n + (p.kept ?? []).reduce((m, d) => m + d.length, 0), 0),
+    thaw: () =>
+      carried.forEach((p) => {
+        p.kept?.forEach((d) => p.device.write(d));
+        p.kept = undefined;
+      }),
     close: () => {
       relay.release();
       carried.forEach((p) => p.sockets.forEach((s) => s.destroy()));
