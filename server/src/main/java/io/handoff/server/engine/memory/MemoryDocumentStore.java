@@ -58,7 +58,6 @@ public final class MemoryDocumentStore implements DocumentStore {
         if (user.removed) {
           continue; // Erased or expired after we found it: start a new state.
         }
-        user.lastWrite = clock.millis();
         return writeLocked(user, userId, deviceId, w);
       }
     }
@@ -105,6 +104,10 @@ public final class MemoryDocumentStore implements DocumentStore {
       outcome = apply(user, userId, deviceId, w);
     }
     device.record(seq, tag, outcome, now);
+    // Only a write the store records keeps the user's state, as only such a write refreshes keys'
+    // TTLs on Redis: a re-send answered from the record, a stale number, and a write of a device
+    // refused for want of room for its record (which Redis never refuses) touch nothing there.
+    user.lastWrite = now;
     if (last != null) {
       last.seq = Math.max(docLast, seq); // Changed in place: no new object per write.
     } else if (user.docs.containsKey(name)) {
@@ -358,9 +361,11 @@ public final class MemoryDocumentStore implements DocumentStore {
 
   /**
    * Drops every document whose last applied write is {@link StoreLimits#idleTtl()} old or older,
-   * every device's record of writes whose last recorded write (applied or refused) is, and every
-   * user whose last write is, as the Redis engine's key TTLs do (each document's keys on its own; a
-   * device's records with any write of the device). The engine runs it periodically.
+   * every device's record of writes whose last recorded write (applied or refused by the store) is,
+   * and every user whose last recorded write is, as the Redis engine's key TTLs do (each document's
+   * keys on its own; a device's records with any write of the device that the store records). A
+   * write answered without being recorded (a re-send of a remembered one, a stale number, a device
+   * refused for want of room for its record) keeps nothing. The engine runs it periodically.
    */
   @Override
   public CompletableFuture<Void> sweep(Instant at) {
@@ -450,6 +455,7 @@ public final class MemoryDocumentStore implements DocumentStore {
   private static final class UserState {
     final HashMap<String, Doc> docs = new HashMap<>();
     final DeviceRecords devices;
+    // When the store last recorded a write of the user: the state goes the idle TTL after it.
     long lastWrite;
     // Set once the state was erased or expired; a writer that finds it starts a new one.
     boolean removed;

@@ -117,6 +117,39 @@ class MemoryEngineBoundsTest {
   }
 
   /**
+   * Only what the store records counts as the user's activity, as on Redis, where only such a write
+   * refreshes keys' TTLs: a device that keeps sending a write refused for want of room for its
+   * record, and a device that keeps re-sending a write answered from its record, keep nothing of
+   * the user's state past the idle TTL of the last write the store recorded.
+   */
+  @Test
+  void writesTheStoreDoesNotRecordDoNotKeepTheUsersState() {
+    StoreLimits limits = StoreLimits.builder().maxDevicesPerUser(1).build();
+    int max = limits.maxWritingDevicesPerUser();
+    Duration idle = limits.idleTtl();
+    MemoryEngine engine = new MemoryEngine(limits, clock);
+    try {
+      var store = engine.store();
+      for (int i = 0; i < max; i++) {
+        assertTrue(store.write("u", "d" + i, write(i + 1)).join().isApplied(), "device " + i);
+      }
+      clock.advance(idle.minusMillis(1));
+      var refused = store.write("u", "late", write(1)).join();
+      assertEquals(ErrorCode.LIMIT_EXCEEDED, refused.error(), refused.toString());
+      assertTrue(store.write("u", "d0", write(1)).join().duplicate(), "answered from the record");
+      clock.advance(Duration.ofMillis(1));
+      engine.sweep(clock.instant()).join();
+      assertFalse(
+          store.holds("u"),
+          "the user's state outlived the idle TTL of its last recorded write, kept by writes the"
+              + " store did not record");
+      assertEquals(0, store.users());
+    } finally {
+      engine.close();
+    }
+  }
+
+  /**
    * A device that keeps writing keeps its user's state, while each document it wrote once and left
    * expires with the idle TTL: the device's record of the order of its writes per document goes
    * with the document, so a device writing a new document each day holds a record per live
