@@ -27,7 +27,13 @@ import org.slf4j.LoggerFactory;
  * failure (Redis refused the command, or was not connected for all of the engine's wait), and the
  * last attempt's, close the device UNAVAILABLE, to reconnect and resume; a Follow or Resync is not
  * answered then (the bundled clients send no Resync refused UNAVAILABLE again, and a Follow has
- * grown the follow set already: docs/decisions.md).
+ * grown the follow set already: docs/decisions.md). When the connection closes, a Follow's or
+ * Resync's read under way ends at once, with null, whether an attempt waits for the store or the
+ * pause before the next ({@link OpenReads}): the drain's count of store calls never waits on a
+ * closed connection. A catch-up read's end needs no such help: it completes from the store's answer
+ * whether the connection closed or not, and from its pause's timer (one a stopping loop drops
+ * leaves it open, and with it the broker's pace of a stopping node, which stops waiting after 30
+ * s).
  *
  * <p>A Redis back from a hang of a few seconds applies what it held before the reads it set off,
  * and a loaded machine can take longer than the command timeout over that: a read that timed out is
@@ -55,7 +61,9 @@ final class ReadRetry {
    * again after a pause, if the connection is open and the cursor still the document's and still
    * that read's then, and {@code ended} waits for that attempt. So what a re-check returns
    * completes only once the store answered the reads it sent, the ones sent again too: the broker's
-   * pace waits for them (docs/redis.md). Any thread.
+   * pace waits for them (docs/redis.md). A closed connection's read ends too: with the store's
+   * answer (taken here, not on the loop, which drops what comes after the close), or when its pause
+   * is over (no attempt follows then). Any thread.
    */
   static void whenEnded(
       DocumentSession session,
@@ -119,16 +127,19 @@ final class ReadRetry {
    * A Follow's or Resync's read of {@code what}, sent by {@code send} (on the loop), and sent again
    * after a pause while {@code wanted} (checked on the loop before each attempt after the first)
    * says the request still needs it. Completes with the answer; with null if an attempt was not
-   * sent because the read was no longer wanted (or the connection had closed); or with the failure
-   * that ends the attempts, for the request to close the connection.
+   * sent because the read was no longer wanted, or once the connection closes, whether an attempt
+   * waits for the store or the pause before the next then ({@code reads}, the connection's
+   * requests' reads under way: the store's answer to an attempt is dropped after the close); or
+   * with the failure that ends the attempts, for the request to close the connection.
    */
   static <T> CompletableFuture<T> request(
+      OpenReads reads,
       Connection connection,
       ServerStats stats,
       String what,
       Supplier<CompletableFuture<T>> send,
       BooleanSupplier wanted) {
-    CompletableFuture<T> answer = new CompletableFuture<>();
+    CompletableFuture<T> answer = reads.open(new CompletableFuture<>());
     attempt(connection, stats, what, send, wanted, 1, answer);
     return answer;
   }

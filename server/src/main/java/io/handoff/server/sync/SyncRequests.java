@@ -39,6 +39,8 @@ final class SyncRequests {
   private final DocumentSession session;
   private final Connection connection;
   private final DocumentSession.Node node;
+  // The reads of its requests under way (ReadRetry), ended when the connection closes.
+  private final OpenReads reads = new OpenReads();
   private SyncLane lane;
 
   SyncRequests(DocumentSession session, Connection connection, DocumentSession.Node node) {
@@ -107,6 +109,7 @@ final class SyncRequests {
     }
     connection.onLoop(
         ReadRetry.request(
+            reads,
             connection,
             node.stats(),
             "documents",
@@ -255,6 +258,7 @@ final class SyncRequests {
     long version = c.version;
     long fingerprint = c.fingerprint;
     return ReadRetry.request(
+        reads,
         connection,
         node.stats(),
         doc,
@@ -368,5 +372,6 @@ final class SyncRequests {
     if (lane != null) {
       lane.clear();
     }
+    reads.closed();
   }
 }
