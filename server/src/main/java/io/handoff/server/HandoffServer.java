@@ -101,40 +101,49 @@ public final class HandoffServer implements AutoCloseable {
     this.time = time;
     // Before anything is served or kept: a second process with this id refuses to start here.
     this.releaseNode = engine.claimNode(config.nodeId(), this::idTaken);
-    this.metrics = new NodeMetrics(config.nodeId());
-    this.stats = new ServerStats(metrics.registry());
-    this.handoff = new HandoffService(config, engine, stats, time);
-    this.hub = new Hub(engine.broker(), time);
-    this.budget = new QueueBudget(config.queueBudgetBytes(), config.nodeId());
-    Gauge.builder("handoff.queued.bytes", budget, QueueBudget::queuedBytes)
-        .description("bytes queued towards devices on this node (outboxes and socket buffers)")
-        .register(metrics.registry());
-    Gauge.builder("handoff.queued.bytes.peak", budget, QueueBudget::highestQueuedBytes)
-        .description("the most bytes queued towards devices on this node at once since it started")
-        .register(metrics.registry());
-    Gauge.builder("handoff.queued.bytes.budget", budget, QueueBudget::limit)
-        .description("the node's budget of queued bytes; past it the slowest devices are closed")
-        .register(metrics.registry());
-    handoff.start();
-    IoTransport.Chosen transport = config.transport().ioTransport().choose();
-    log.info("socket I/O: {} ({})", transport.transport(), transport.why());
-    IoHandlerFactory io = transport.handlers();
-    Class<? extends ServerChannel> channelType = transport.serverChannel();
-    // Netty's io_uring channels do not read again once moved to another loop (the upgrade of a
-    // moved connection is never answered), so with io_uring connections stay where accepted.
-    boolean userLoops = config.userLoops() && transport.transport() != IoTransport.IO_URING;
-    if (config.userLoops() && !userLoops) {
-      log.info("user loops off: io_uring connections cannot move between event loops");
-    }
-    this.boss = new MultiThreadIoEventLoopGroup(1, io);
-    this.workers = new MultiThreadIoEventLoopGroup(config.transport().eventLoops(), io);
-    this.engineLoops =
-        config.redisOnLoops()
-            ? engine.bindLoops(workers, transport.transport().name().toLowerCase(Locale.ROOT))
-            : engine.ownThreads();
+    // Whatever fails from here on gives back all that was made before it, the node id last.
+    MadeSoFar made = new MadeSoFar(releaseNode);
     Channel bound = null;
     boolean binding = false;
+    IoTransport.Chosen transport;
     try {
+      this.metrics = new NodeMetrics(config.nodeId());
+      made.then(metrics::close);
+      this.stats = new ServerStats(metrics.registry());
+      this.handoff = new HandoffService(config, engine, stats, time);
+      made.then(handoff::stop);
+      this.hub = new Hub(engine.broker(), time);
+      this.budget = new QueueBudget(config.queueBudgetBytes(), config.nodeId());
+      made.then(budget::close);
+      Gauge.builder("handoff.queued.bytes", budget, QueueBudget::queuedBytes)
+          .description("bytes queued towards devices on this node (outboxes and socket buffers)")
+          .register(metrics.registry());
+      Gauge.builder("handoff.queued.bytes.peak", budget, QueueBudget::highestQueuedBytes)
+          .description(
+              "the most bytes queued towards devices on this node at once since it started")
+          .register(metrics.registry());
+      Gauge.builder("handoff.queued.bytes.budget", budget, QueueBudget::limit)
+          .description("the node's budget of queued bytes; past it the slowest devices are closed")
+          .register(metrics.registry());
+      handoff.start();
+      transport = config.transport().ioTransport().choose();
+      log.info("socket I/O: {} ({})", transport.transport(), transport.why());
+      IoHandlerFactory io = transport.handlers();
+      Class<? extends ServerChannel> channelType = transport.serverChannel();
+      // Netty's io_uring channels do not read again once moved to another loop (the upgrade of a
+      // moved connection is never answered), so with io_uring connections stay where accepted.
+      boolean userLoops = config.userLoops() && transport.transport() != IoTransport.IO_URING;
+      if (config.userLoops() && !userLoops) {
+        log.info("user loops off: io_uring connections cannot move between event loops");
+      }
+      this.boss = made.loops(new MultiThreadIoEventLoopGroup(1, io));
+      this.workers =
+          made.loops(new MultiThreadIoEventLoopGroup(config.transport().eventLoops(), io));
+      this.engineLoops =
+          config.redisOnLoops()
+              ? engine.bindLoops(workers, transport.transport().name().toLowerCase(Locale.ROOT))
+              : engine.ownThreads();
+      made.then(engineLoops::close);
       this.readiness =
           () ->
               idTaken != null
@@ -244,6 +253,7 @@ public final class HandoffServer implements AutoCloseable {
       }
       binding = true;
       bound = b.bind(new InetSocketAddress(config.host(), config.port())).sync().channel();
+      made.then(bound::close);
       this.adminChannel =
           config.adminPort() < 0
               ? null
@@ -256,19 +266,9 @@ public final class HandoffServer implements AutoCloseable {
                   readiness,
                   metrics::scrape);
       this.serverChannel = bound;
-    } catch (Exception e) {
-      // Whatever failed after the loops were made (a TLS key, an identity key set, the bind) gives
-      // them back, and the node id. Bind failures arrive as checked IOExceptions thrown sneakily.
-      if (bound != null) {
-        bound.close();
-      }
-      engineLoops.close();
-      boss.shutdownGracefully(0, 0, TimeUnit.MILLISECONDS);
-      workers.shutdownGracefully(0, 0, TimeUnit.MILLISECONDS);
-      handoff.stop();
-      budget.close();
-      metrics.close();
-      releaseNode.run(); // Else the engine, if the program keeps it, renews the id's lease on.
+    } catch (Throwable e) {
+      // Bind failures arrive as checked IOExceptions thrown sneakily.
+      made.giveBack(e);
       // A host name that does not resolve: Netty throws the JDK's UnresolvedAddressException, an
       // IllegalArgumentException without a message.
       if (binding
