@@ -242,9 +242,11 @@ export class WriteSender {
     this.writes.settle(w);
     this.host.persist();
     const failed = HandoffError.fromFrame(error, w.document.name);
-    // A number the server no longer remembers, which it may have applied (its fate was once unknown):
-    // handled long ago, one way or the other.
-    w.reject?.(error.code === ErrorCode.STALE_SEQUENCE && w.uncertain ? failed.withOutcomeUnknown() : failed);
+    // A number the server no longer remembers, or a refusal the store made with no record of the
+    // device's writes (it covers this send only): a write whose fate was once unknown may have been
+    // applied by an earlier send (as in the Java client).
+    const unknown = (error.code === ErrorCode.STALE_SEQUENCE || error.noWriteRecord) && w.uncertain;
+    w.reject?.(unknown ? failed.withOutcomeUnknown() : failed);
     this.pump();
     return true;
   }

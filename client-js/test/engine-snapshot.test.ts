@@ -363,6 +363,35 @@ test("a forgotten number nothing was applied under is replaced; one whose answer
   await engine.close();
 });
 
+test("a refusal made with no record of the device fails a write whose fate was once unknown as may-have-been-applied", async () => {
+  const { engine, link, sent } = await welcomed(new MemoryStore(), new Backoff(1, 2));
+  const writes = () => sent.filter((f) => f.body.case === "write").map((f) => f.body.value as { clientSeq: bigint; document: string });
+  const refuse = (seq: bigint, code: ErrorCode, document: string, noWriteRecord: boolean) =>
+    link.onFrame(
+      create(ServerFrameSchema, {
+        body: { case: "error", value: { code, clientSeq: seq, document, noWriteRecord, message: "the node's answer" } },
+      }),
+    );
+  const waitFor = async (n: number) => {
+    for (let i = 0; i < 500 && writes().length < n; i++) await new Promise((r) => setTimeout(r, 2));
+    assert.equal(writes().length, n);
+  };
+  const lost = engine.document("cart").set("f", "x");
+  await waitFor(1);
+  const seq = writes()[0]!.clientSeq;
+  refuse(seq, OUTCOME_UNKNOWN as ErrorCode, "cart", false); // its fate is unknown from here on
+  await waitFor(2);
+  assert.equal(writes()[1]!.clientSeq, seq, "re-sent under its number");
+  refuse(seq, ErrorCode.LIMIT_EXCEEDED, "cart", true);
+  await assert.rejects(lost, (e: HandoffError) => e.code === "LIMIT_EXCEEDED" && e.mayHaveBeenApplied === true);
+
+  const fresh = engine.document("list").set("f", "y");
+  await waitFor(3);
+  refuse(writes()[2]!.clientSeq, ErrorCode.LIMIT_EXCEEDED, "list", true);
+  await assert.rejects(fresh, (e: HandoffError) => e.code === "LIMIT_EXCEEDED" && e.mayHaveBeenApplied === false);
+  await engine.close();
+});
+
 class RecordingBackoff extends Backoff {
   readonly delays: number[] = [];
   override next(capMs = Infinity): number {

@@ -117,9 +117,11 @@ public final class HandoffException extends RuntimeException {
   /**
    * For a failed write: {@code true} when the write had been sent and the client gave up on it
    * before learning its fate (the connection closed for good, the client was closed, the server no
-   * longer remembered a re-sent write's number: {@code STALE_SEQUENCE}, or the node it reconnected
-   * to takes no frame that large: {@code LIMIT_EXCEEDED}), so it may or may not have been applied;
-   * {@code false} when it certainly was not (the server refused it, or it was never sent).
+   * longer remembered a re-sent write's number: {@code STALE_SEQUENCE}, or refused it with no
+   * record of the device's earlier writes: {@code Error.no_write_record}, or the node it
+   * reconnected to takes no frame that large: {@code LIMIT_EXCEEDED}), so it may or may not have
+   * been applied; {@code false} when it certainly was not (the server refused it, or it was never
+   * sent).
    */
   public boolean mayHaveBeenApplied() {
     return mayHaveBeenApplied;

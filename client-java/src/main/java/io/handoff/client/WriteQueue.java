@@ -296,9 +296,10 @@ final class WriteQueue {
       return true;
     }
     HandoffException failed = HandoffException.fromError(error, w.document.name());
-    // A number the server no longer remembers, which it may have applied (its fate was once
-    // unknown): handled long ago, one way or the other.
-    boolean unknown = code == ErrorCode.STALE_SEQUENCE && w.uncertain;
+    // A number the server no longer remembers, or a refusal the store made with no record of the
+    // device's writes (it covers this send only): a write whose fate was once unknown may have been
+    // applied by an earlier send.
+    boolean unknown = (code == ErrorCode.STALE_SEQUENCE || error.getNoWriteRecord()) && w.uncertain;
     giveUp(w, unknown ? failed.withOutcomeUnknown() : failed);
     pump();
     return true;

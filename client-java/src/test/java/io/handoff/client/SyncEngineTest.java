@@ -783,6 +783,42 @@ class SyncEngineTest {
         failure(c).mayHaveBeenApplied(), "its first answer was lost: it may have been applied");
   }
 
+  /**
+   * A refusal the store made with no record of this device's writes covers that send only: a write
+   * whose first answer was lost (the store may have applied it before the device's record expired)
+   * is given up on as "may have been applied"; one every answer of which said "not applied" is
+   * refused for certain.
+   */
+  @Test
+  void aRefusalMadeWithoutARecordOfTheDeviceFailsAWriteWhoseFateWasOnceUnknownAsMaybeApplied() {
+    FakeChannel channel = connected(0);
+    CompletableFuture<Long> lost = engine.document("cart").set("f", bytes("1"));
+    assertEquals(List.of(1L), seqs(channel.drain()));
+    channel.closeWith(1006, "reset");
+    scheduler.runPending();
+    FakeChannel second = connector.last().open();
+    assertTrue(second.drain().get(0).hasHello());
+    second.receive(welcome(0)); // The store forgot the device.
+    assertEquals(List.of(1L), seqs(second.drain()), "re-sent with its number");
+    CompletableFuture<Long> fresh = engine.document("list").set("f", bytes("2"));
+    assertEquals(List.of(2L), seqs(second.drain()));
+
+    second.receive(unrecorded(Frames.error(ErrorCode.LIMIT_EXCEEDED, "cart", 1, false, 0)));
+    second.receive(unrecorded(Frames.error(ErrorCode.LIMIT_EXCEEDED, "list", 2, false, 0)));
+
+    HandoffException maybe = failure(lost);
+    assertEquals(ErrorCode.LIMIT_EXCEEDED, maybe.errorCode());
+    assertTrue(maybe.mayHaveBeenApplied(), "its first send may have been applied");
+    HandoffException refused = failure(fresh);
+    assertEquals(ErrorCode.LIMIT_EXCEEDED, refused.errorCode());
+    assertFalse(refused.mayHaveBeenApplied(), "sent once, refused: certainly not applied");
+  }
+
+  /** {@code frame}'s Error, marked as made with no record of the device's writes. */
+  private static ServerFrame unrecorded(ServerFrame frame) {
+    return frame.toBuilder().setError(frame.getError().toBuilder().setNoWriteRecord(true)).build();
+  }
+
   @Test
   void conflictFailsTheWriteWithTheCurrentVersion() {
     FakeChannel channel = connected(0);

@@ -4,10 +4,14 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import com.google.protobuf.ByteString;
 import io.handoff.protocol.v1.Ack;
+import io.handoff.protocol.v1.ClientFrame;
 import io.handoff.protocol.v1.Error;
 import io.handoff.protocol.v1.ErrorCode;
+import io.handoff.protocol.v1.FieldOp;
 import io.handoff.protocol.v1.ServerFrame;
+import io.handoff.protocol.v1.Write;
 import io.handoff.server.engine.StoreLimits;
 import org.junit.jupiter.api.Test;
 
@@ -64,6 +68,10 @@ class ManyDevicesRetryTest {
         assertFalse(e.getRetryable(), "re-sending cannot change it");
         assertEquals(1, e.getClientSeq());
         assertTrue(e.getMessage().contains("max-devices"), e.getMessage());
+        // The store has no record of late's writes: had late sent this number before its record
+        // expired, that send may have been applied, and a client that never learnt its fate must
+        // not report it as certainly refused.
+        assertTrue(e.getNoWriteRecord(), e.toString());
       }
       try (TestDevice d0 = TestDevice.connect(server.port(), TestServer.token("bob", "d0"))) {
         d0.hello();
@@ -71,6 +79,21 @@ class ManyDevicesRetryTest {
         assertTrue(again.getAck().getDuplicate(), again.toString());
         Ack next = d0.answerTo(d0.write("cart", 2, "f", "d0 again")).getAck();
         assertEquals(max + 1, next.getVersion(), "the refused write took no version");
+        long stale =
+            d0.send(
+                ClientFrame.newBuilder()
+                    .setWrite(
+                        Write.newBuilder()
+                            .setDocument("cart")
+                            .setClientSeq(3)
+                            .setExpectedVersion(1)
+                            .addOps(
+                                FieldOp.newBuilder()
+                                    .setField("f")
+                                    .setSet(ByteString.copyFromUtf8("stale")))));
+        Error conflict = d0.answerTo(stale).getError();
+        assertEquals(ErrorCode.CONFLICT, conflict.getCode(), conflict.toString());
+        assertFalse(conflict.getNoWriteRecord(), "d0 has a record: " + conflict);
       }
     }
   }

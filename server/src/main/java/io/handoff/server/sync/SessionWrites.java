@@ -247,15 +247,16 @@ final class SessionWrites {
     } else if (!out.isApplied()) {
       tracker.forget(seq);
       node.stats().writesRefused.increment();
-      error(
-          p.requestId,
-          out.error(),
-          out.message(),
-          p.document,
-          seq,
-          out.epoch(),
-          out.version(),
-          out.error() == ErrorCode.UNAVAILABLE);
+      Error.Builder e =
+          errorFrame(
+              out.error(),
+              out.message(),
+              p.document,
+              seq,
+              out.epoch(),
+              out.version(),
+              out.error() == ErrorCode.UNAVAILABLE);
+      connection.error(p.requestId, e.setNoWriteRecord(out.noWriteRecord()).build());
     } else if (out.duplicate()) {
       tracker.duplicate(seq, p, out.epoch(), out.version(), out.fingerprint());
     } else {
@@ -317,15 +318,25 @@ final class SessionWrites {
       long epoch,
       long version,
       boolean retryable) {
-    Error.Builder e =
-        Error.newBuilder()
-            .setCode(code)
-            .setMessage(message)
-            .setClientSeq(seq)
-            .setEpoch(epoch)
-            .setCurrentVersion(version)
-            .setRetryable(retryable)
-            .setDocument(document);
-    connection.error(id, e.build());
+    connection.error(
+        id, errorFrame(code, message, document, seq, epoch, version, retryable).build());
+  }
+
+  private static Error.Builder errorFrame(
+      ErrorCode code,
+      String message,
+      String document,
+      long seq,
+      long epoch,
+      long version,
+      boolean retryable) {
+    return Error.newBuilder()
+        .setCode(code)
+        .setMessage(message)
+        .setClientSeq(seq)
+        .setEpoch(epoch)
+        .setCurrentVersion(version)
+        .setRetryable(retryable)
+        .setDocument(document);
   }
 }

@@ -13,6 +13,7 @@ public final class WriteOutcome {
   private final long version;
   private final boolean duplicate;
   private final long fingerprint;
+  private final boolean noWriteRecord;
 
   private WriteOutcome(
       ErrorCode error,
@@ -20,13 +21,15 @@ public final class WriteOutcome {
       long epoch,
       long version,
       boolean duplicate,
-      long fingerprint) {
+      long fingerprint,
+      boolean noWriteRecord) {
     this.error = error;
     this.message = message;
     this.epoch = epoch;
     this.version = version;
     this.duplicate = duplicate;
     this.fingerprint = fingerprint;
+    this.noWriteRecord = noWriteRecord;
   }
 
   /** The write created {@code version}; {@code duplicate} when it had been applied before. */
@@ -37,7 +40,7 @@ public final class WriteOutcome {
   /** The write created {@code version}, whose {@link Fingerprint} is {@code fingerprint}. */
   public static WriteOutcome applied(
       long epoch, long version, long fingerprint, boolean duplicate) {
-    return new WriteOutcome(null, null, epoch, version, duplicate, fingerprint);
+    return new WriteOutcome(null, null, epoch, version, duplicate, fingerprint, false);
   }
 
   /**
@@ -45,7 +48,7 @@ public final class WriteOutcome {
    * document is (0 when it does not exist).
    */
   public static WriteOutcome refused(ErrorCode error, String message, long epoch, long version) {
-    return new WriteOutcome(error, message, epoch, version, false, Fingerprint.UNKNOWN);
+    return new WriteOutcome(error, message, epoch, version, false, Fingerprint.UNKNOWN, false);
   }
 
   /**
@@ -68,7 +71,23 @@ public final class WriteOutcome {
 
   /** The same outcome, marked as the answer to a re-sent write. */
   public WriteOutcome asDuplicate() {
-    return new WriteOutcome(error, message, epoch, version, true, fingerprint);
+    return new WriteOutcome(error, message, epoch, version, true, fingerprint, noWriteRecord);
+  }
+
+  /**
+   * The same refusal, marked as made with no record of the device's earlier writes (none yet, or
+   * its record went): it covers this send only, and an earlier send of the same client_seq may have
+   * been applied ({@code Error.no_write_record}). An applied outcome is returned as it is.
+   */
+  public WriteOutcome withoutWriteRecord() {
+    return isApplied()
+        ? this
+        : new WriteOutcome(error, message, epoch, version, duplicate, fingerprint, true);
+  }
+
+  /** True for a refusal made with no record of the device's earlier writes. */
+  public boolean noWriteRecord() {
+    return noWriteRecord;
   }
 
   public boolean isApplied() {
@@ -106,6 +125,6 @@ public final class WriteOutcome {
   public String toString() {
     return isApplied()
         ? "applied v" + version + (duplicate ? " (duplicate)" : "")
-        : "refused " + error + ": " + message;
+        : "refused " + error + (noWriteRecord ? " (no write record)" : "") + ": " + message;
   }
 }

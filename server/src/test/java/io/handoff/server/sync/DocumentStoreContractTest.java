@@ -191,6 +191,30 @@ public abstract class DocumentStoreContractTest {
     assertTrue(never.message().contains("cannot tell"), never.message());
   }
 
+  /**
+   * Honest outcomes: a refusal the store made with no record of the device's writes (a device new
+   * to it, or whose record expired) covers that send only, since an earlier send of the same number
+   * may have been applied before the record went, and says so; a refusal made with the device's
+   * record, and the refusal answered again from the record to a re-send, do not.
+   */
+  @Test
+  void aRefusalMadeWithoutARecordOfTheDevicesWritesSaysSo() {
+    write("d1", set("doc", 1, "f", "a"));
+    Write stale = set("doc", 1, "f", "b").toBuilder().setExpectedVersion(7).build();
+    WriteOutcome first = write("d2", stale);
+    assertEquals(ErrorCode.CONFLICT, first.error());
+    assertTrue(first.noWriteRecord(), "d2 had no record of its writes: " + first);
+
+    WriteOutcome again = write("d2", stale);
+    assertEquals(ErrorCode.CONFLICT, again.error());
+    assertFalse(again.noWriteRecord(), "answered from the record made by the first: " + again);
+    WriteOutcome next =
+        write("d2", set("doc", 2, "f", "b").toBuilder().setExpectedVersion(7).build());
+    assertEquals(ErrorCode.CONFLICT, next.error());
+    assertFalse(next.noWriteRecord(), "d2 has a record now: " + next);
+    assertFalse(write("d1", stale.toBuilder().setClientSeq(2).build()).noWriteRecord());
+  }
+
   @Test
   void sequenceSkippedInsideTheWindowIsStillAppliedToAnotherDocument() {
     write("d1", set("doc", 1, "f", "a"));

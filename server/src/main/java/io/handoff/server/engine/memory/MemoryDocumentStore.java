@@ -68,9 +68,11 @@ public final class MemoryDocumentStore implements DocumentStore {
     long now = clock.millis();
     long idle = limits.idleTtl().toMillis();
     int max = limits.maxWritingDevicesPerUser();
+    // No record of the device's writes (none yet, or it expired): a refusal covers this send only.
+    boolean unrecorded = user.devices.get(deviceId) == null;
     DeviceSeqs device = user.devices.admit(deviceId, max, limits.seqWindow(), now, idle);
     if (device == null) {
-      return CompletableFuture.completedFuture(user.devices.full(max, idle));
+      return CompletableFuture.completedFuture(user.devices.full(max, idle).withoutWriteRecord());
     }
     long seq = w.getClientSeq();
     String name = w.getDocument();
@@ -104,6 +106,9 @@ public final class MemoryDocumentStore implements DocumentStore {
       outcome = apply(user, userId, deviceId, w);
     }
     device.record(seq, tag, outcome, now);
+    if (unrecorded) {
+      outcome = outcome.withoutWriteRecord(); // Recorded without: a re-send finds the record.
+    }
     // Only a write the store records keeps the user's state, as only such a write refreshes keys'
     // TTLs on Redis: a re-send answered from the record, a stale number, and a write of a device
     // refused for want of room for its record (which Redis never refuses) touch nothing there.

@@ -212,7 +212,10 @@ public final class RedisDocumentStore implements DocumentStore {
             ? parseOutcome(o).asDuplicate()
             : DocumentTag.seqReused(seq);
       }
-      case "refused" -> parseOutcome((byte[]) r.get(1));
+      case "refused" -> {
+        WriteOutcome refused = parseOutcome((byte[]) r.get(1));
+        yield r.size() > 2 ? refused.withoutWriteRecord() : refused;
+      }
       case "stale" -> WriteOutcome.staleSequence(seq);
       default -> throw new IllegalStateException("unexpected script reply " + kind);
     };

@@ -7,7 +7,8 @@
 --       8 max document bytes, 9 history length, 10 seq window, 11 idle TTL seconds (0: none),
 --       12 device id, 13 now (seconds), 14 document tag ('T' .. 8 bytes, see below),
 --       15.. ops as triples (kind 's' or 'r', field, value)
--- Returns {'ok', epoch, version, fingerprint} | {'dup', outcome} | {'refused', outcome} | {'stale'}
+-- Returns {'ok', epoch, version, fingerprint} | {'dup', outcome} | {'refused', outcome[, 1]} |
+-- {'stale'}; the 1 says the device had no record of its writes (see the end)
 -- Order: KEYS[5] field 'd:' .. document keeps the highest client_seq of the device handled for an
 -- existing document; a lower one that is not a duplicate is refused (11, OUT_OF_ORDER). Those at or
 -- below '_forgot' decide nothing and are dropped when they pile up (at a trim, below).
@@ -292,7 +293,9 @@ until true
 if code then
   outcome = ARGV[14] .. 'r' .. shownEpoch .. string.format('%d', version) .. '|' .. code .. '|'
       .. message
-  answer = {'refused', outcome}
+  -- A third element when the device had no record (none yet, or its keys expired): the refusal
+  -- covers this send only. Not remembered: a re-send is answered from the record made now.
+  answer = newDevice and {'refused', outcome, 1} or {'refused', outcome}
 end
 
 -- Remembers the outcome of seq for this device (and, for an existing document, seq as the highest

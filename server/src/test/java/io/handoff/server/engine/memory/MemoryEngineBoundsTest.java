@@ -86,6 +86,7 @@ class MemoryEngineBoundsTest {
       var refused = store.write("u", "late", write(1)).join();
       assertEquals(ErrorCode.LIMIT_EXCEEDED, refused.error(), refused.toString());
       assertTrue(refused.message().contains(max + " devices"), refused.message());
+      assertTrue(refused.noWriteRecord(), "the store has no record of late's writes");
       assertEquals(max, store.read("u", "doc", 0, 0).join().toVersion(), "nothing applied");
       assertEquals(0L, store.lastClientSeq("u", "late").join(), "nothing recorded");
       assertEquals(max, store.writingDevices("u"));
@@ -111,6 +112,35 @@ class MemoryEngineBoundsTest {
       clock.advance(idle.dividedBy(2));
       engine.sweep(clock.instant()).join();
       assertEquals(1, store.writingDevices("u"), "the sweep drops the others' records");
+    } finally {
+      engine.close();
+    }
+  }
+
+  /**
+   * Honest outcomes: a device whose record of its writes expired (it has not written for the idle
+   * TTL) re-sends a write whose answer it never got, while the user's other devices fill the bound:
+   * the refusal says it was made with no record of the device's writes, since the first send,
+   * before the record went, may have been applied (it was). A client that never learnt that write's
+   * fate then gives it up as "may have been applied", not as certainly refused.
+   */
+  @Test
+  void aReSendRefusedForWantOfRoomAfterItsDevicesRecordExpiredSaysTheStoreHadNoRecord() {
+    StoreLimits limits = StoreLimits.builder().maxDevicesPerUser(1).build();
+    int max = limits.maxWritingDevicesPerUser();
+    MemoryEngine engine = new MemoryEngine(limits, clock);
+    try {
+      var store = engine.store();
+      assertTrue(store.write("u", "tv", write(1)).join().isApplied(), "its answer is lost");
+      clock.advance(limits.idleTtl());
+      for (int i = 0; i < max; i++) {
+        assertTrue(store.write("u", "d" + i, write(i + 2)).join().isApplied(), "device " + i);
+      }
+      var resent = store.write("u", "tv", write(1)).join();
+      assertEquals(ErrorCode.LIMIT_EXCEEDED, resent.error(), resent.toString());
+      assertTrue(
+          resent.noWriteRecord(),
+          "refused as if certainly not applied, though the first send was: " + resent);
     } finally {
       engine.close();
     }
