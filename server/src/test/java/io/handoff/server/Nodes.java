@@ -90,11 +90,18 @@ final class Nodes implements AutoCloseable {
 
   HandoffServer start(String name, Engine engine, Consumer<ServerConfig.Builder> customize)
       throws Exception {
+    return start(name, engine, Scheduler.system(), customize);
+  }
+
+  /** As {@link #start(String, Engine, Consumer)}, the node on {@code time}. */
+  HandoffServer start(
+      String name, Engine engine, Scheduler time, Consumer<ServerConfig.Builder> customize)
+      throws Exception {
     add(engine);
     ServerConfig.Builder b =
         ServerConfig.builder().host("127.0.0.1").port(0).nodeId(name).jwtSecret(TestServer.SECRET);
     customize.accept(b);
-    return add(HandoffServer.start(b.build(), engine));
+    return add(HandoffServer.start(b.build(), engine, time));
   }
 
   /**
