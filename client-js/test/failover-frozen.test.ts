@@ -76,7 +76,9 @@ describe("failover between URLs: frozen nodes", () => {
       const c = client(real, user("hung"), "tv", {
         url: undefined,
         urls: [`ws://127.0.0.1:${port}/ws`, real.url],
-        connectTimeoutMs: 1_000,
+        // It bounds the real node's Welcome too, which must come at the first try: a second could be too
+        // little for a node on a loaded machine, and its attempt would send the client back to the hung one.
+        connectTimeoutMs: 5_000,
       });
       const startedAt = Date.now();
       await c.connect();
