@@ -245,8 +245,11 @@ class ClientDeadServerTest {
   @Test
   void checkConnectionKeepsALiveConnection() throws Exception {
     List<String> states = Collections.synchronizedList(new ArrayList<>());
+    // A margin of a minute: the check waits that long, so a loaded machine's slow Pong cannot give
+    // the connection up. Which frame answers a check is ConnectionCheckTest's, on the test's clock.
     try (TestServer server = TestServer.start(b -> b.heartbeatInterval(Duration.ofMinutes(10)));
-        HandoffClient client = quietClient(server.url(), states, new Signal())) {
+        HandoffClient client =
+            quietClient(server.url(), states, new Signal(), Duration.ofMinutes(1))) {
       client.connect().get(10, TimeUnit.SECONDS);
       client.checkConnection();
       // The node answers in order: the check's Pong comes before the write's ack, so once the ack
@@ -266,6 +269,12 @@ class ClientDeadServerTest {
    * margin is 0 (a check still waits a second), recording each state, its code and why.
    */
   private static HandoffClient quietClient(String url, List<String> states, Signal signal) {
+    return quietClient(url, states, signal, Duration.ZERO);
+  }
+
+  /** As {@link #quietClient(String, List, Signal)}, with the heartbeat margin {@code margin}. */
+  private static HandoffClient quietClient(
+      String url, List<String> states, Signal signal, Duration margin) {
     HandoffListener watcher =
         new HandoffListener() {
           @Override
@@ -276,7 +285,7 @@ class ClientDeadServerTest {
         };
     return TestServer.clientBuilder(url, "ines", "phone")
         .reconnectBackoff(Duration.ofHours(1), Duration.ofHours(1))
-        .heartbeatMargin(Duration.ZERO)
+        .heartbeatMargin(margin)
         .followAll()
         .listener(watcher)
         .build();
