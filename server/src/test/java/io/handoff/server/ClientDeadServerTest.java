@@ -14,9 +14,12 @@ import java.util.ArrayList;
 import java.util.Collections;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.atomic.AtomicReference;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -190,24 +193,26 @@ class ClientDeadServerTest {
 
       relay.cutUpstreamOfOpenConnections();
       CompletableFuture<Long> stuck = onPhone.set("phone", utf8("2"));
-      // The tv writes, one write at a time and at most for a minute, until the phone is back.
-      Thread writer =
-          new Thread(
-              () -> {
-                try {
-                  for (int i = 1; i <= 3000 && writing.get(); i++) {
-                    tv.document("notes")
-                        .set("tv", utf8(Integer.toString(i)))
-                        .get(10, TimeUnit.SECONDS);
-                    tvWrites.set(i);
-                    Thread.sleep(20); // Pacing only: deltas keep coming while the check waits.
-                  }
-                } catch (Exception e) {
-                  throw new AssertionError("the tv's write failed", e);
-                }
-              },
-              "tv-writer");
-      writer.start();
+      // The tv writes, one write at a time every 20 ms, at most 3,000, until the phone is back:
+      // deltas keep coming while the check waits.
+      ScheduledExecutorService writer = Executors.newSingleThreadScheduledExecutor();
+      AtomicReference<Exception> writeFailed = new AtomicReference<>();
+      writer.scheduleWithFixedDelay(
+          () -> {
+            long i = tvWrites.get() + 1;
+            if (i > 3000 || !writing.get() || writeFailed.get() != null) {
+              return;
+            }
+            try {
+              tv.document("notes").set("tv", utf8(Long.toString(i))).get(10, TimeUnit.SECONDS);
+              tvWrites.set(i);
+            } catch (Exception e) {
+              writeFailed.set(e);
+            }
+          },
+          0,
+          20,
+          TimeUnit.MILLISECONDS);
       try {
         signal.await(
             "the tv's deltas reach the phone over the half-open link",
@@ -220,7 +225,11 @@ class ClientDeadServerTest {
             Duration.ofSeconds(30));
       } finally {
         writing.set(false);
-        writer.join(TimeUnit.SECONDS.toMillis(20));
+        writer.shutdown();
+        assertTrue(writer.awaitTermination(20, TimeUnit.SECONDS), "the tv's writer stopped");
+      }
+      if (writeFailed.get() != null) {
+        throw new AssertionError("the tv's write failed", writeFailed.get());
       }
       assertEquals(
           List.of(
