@@ -7,6 +7,22 @@ import { spawn } from "node:child_process";
 import { after, before, describe, test } from "node:test";
 import { mintToken, type Node, startNode, until, user } from "./harness.js";
 
+/**
+ * Runs `script` as an ES module in a Node process of its own and waits for it to exit, at most 20 s
+ * ("running" then, and the process killed); its output is stdout and stderr together.
+ */
+async function runToExit(script: string): Promise<{ result: number | null | "running"; out: string }> {
+  const child = spawn(process.execPath, ["--input-type=module", "-e", script], { cwd: new URL("../..", import.meta.url) });
+  let out = "";
+  child.stdout.on("data", (d) => (out += d));
+  child.stderr.on("data", (d) => (out += d));
+  const exited = new Promise<number | null>((done) => child.once("exit", (code) => done(code)));
+  const deadline = new Promise<"running">((done) => setTimeout(() => done("running"), 20_000).unref());
+  const result = await Promise.race([exited, deadline]);
+  if (result === "running") child.kill("SIGKILL");
+  return { result, out };
+}
+
 /** Nodes with a heartbeat of 1 s, one for each test that freezes one: the client gives it up within 2.5 s. */
 const frozenNodes = new Map<string, Node>();
 const FROZEN = ["reconnects from", "is connected to"] as const;
@@ -54,14 +70,7 @@ describe("close() leaves nothing that keeps Node running", () => {
         wss.close();
         console.log(JSON.stringify({ after, write: await write, state: c.state }));
       `;
-      const child = spawn(process.execPath, ["--input-type=module", "-e", script], { cwd: new URL("../..", import.meta.url) });
-      let out = "";
-      child.stdout.on("data", (d) => (out += d));
-      child.stderr.on("data", (d) => (out += d));
-      const exited = new Promise<number | null>((done) => child.once("exit", (code) => done(code)));
-      const deadline = new Promise<"running">((done) => setTimeout(() => done("running"), 20_000).unref());
-      const result = await Promise.race([exited, deadline]);
-      if (result === "running") child.kill("SIGKILL");
+      const { result, out } = await runToExit(script);
       assert.equal(result, 0, `the process still ran 20 s after close(), or failed:\n${out}`);
       assert.deepEqual(JSON.parse(out.trim().split("\n").pop()!), { after: 0, write: "CLIENT_CLOSED", state: "closed" });
     });
@@ -91,14 +100,7 @@ describe("close() leaves nothing that keeps Node running", () => {
       wss.close();
       console.log(JSON.stringify({ state: c.state }));
     `;
-    const child = spawn(process.execPath, ["--input-type=module", "-e", script], { cwd: new URL("../..", import.meta.url) });
-    let out = "";
-    child.stdout.on("data", (d) => (out += d));
-    child.stderr.on("data", (d) => (out += d));
-    const exited = new Promise<number | null>((done) => child.once("exit", (code) => done(code)));
-    const deadline = new Promise<"running">((done) => setTimeout(() => done("running"), 20_000).unref());
-    const result = await Promise.race([exited, deadline]);
-    if (result === "running") child.kill("SIGKILL");
+    const { result, out } = await runToExit(script);
     assert.equal(result, 0, `the process still ran 20 s after close(), or failed:\n${out}`);
     assert.deepEqual(JSON.parse(out.trim().split("\n").pop()!), { state: "closed" });
   });
