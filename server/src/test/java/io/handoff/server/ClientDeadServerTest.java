@@ -39,14 +39,7 @@ class ClientDeadServerTest {
   void clientGivesUpASilentConnectionAndReconnects() throws Exception {
     List<String> states = Collections.synchronizedList(new ArrayList<>());
     Signal signal = new Signal();
-    HandoffListener watcher =
-        new HandoffListener() {
-          @Override
-          public void onStateChanged(ConnectionState state, int closeCode, String reason) {
-            states.add(state + (closeCode == 0 ? "" : " " + closeCode));
-            signal.fire();
-          }
-        };
+    HandoffListener watcher = recording(states, signal, false);
     try (TestServer server = TestServer.start(b -> b.heartbeatInterval(HEARTBEAT));
         ChaosProxy relay = new ChaosProxy(server.port());
         HandoffClient client =
@@ -91,14 +84,7 @@ class ClientDeadServerTest {
   void nodeClosesAHalfOpenLinkAndTheClientResumes() throws Exception {
     List<String> states = Collections.synchronizedList(new ArrayList<>());
     Signal signal = new Signal();
-    HandoffListener watcher =
-        new HandoffListener() {
-          @Override
-          public void onStateChanged(ConnectionState state, int closeCode, String reason) {
-            states.add(state + (closeCode == 0 ? "" : " " + closeCode + " " + reason));
-            signal.fire();
-          }
-        };
+    HandoffListener watcher = recording(states, signal, true);
     try (TestServer server = TestServer.start(b -> b.heartbeatInterval(HEARTBEAT));
         ChaosProxy relay = new ChaosProxy(server.port());
         HandoffClient client =
@@ -274,6 +260,20 @@ class ClientDeadServerTest {
   }
 
   /**
+   * A listener that records each state in {@code states}, with its close code (and its reason, if
+   * {@code reasons}), and fires {@code signal}.
+   */
+  private static HandoffListener recording(List<String> states, Signal signal, boolean reasons) {
+    return new HandoffListener() {
+      @Override
+      public void onStateChanged(ConnectionState state, int closeCode, String reason) {
+        states.add(state + (closeCode == 0 ? "" : " " + closeCode + (reasons ? " " + reason : "")));
+        signal.fire();
+      }
+    };
+  }
+
+  /**
    * A client of ines's phone at {@code url} whose reconnects wait up to an hour and whose heartbeat
    * margin is 0 (a check still waits a second), recording each state, its code and why.
    */
@@ -284,14 +284,7 @@ class ClientDeadServerTest {
   /** As {@link #quietClient(String, List, Signal)}, with the heartbeat margin {@code margin}. */
   private static HandoffClient quietClient(
       String url, List<String> states, Signal signal, Duration margin) {
-    HandoffListener watcher =
-        new HandoffListener() {
-          @Override
-          public void onStateChanged(ConnectionState state, int closeCode, String reason) {
-            states.add(state + (closeCode == 0 ? "" : " " + closeCode + " " + reason));
-            signal.fire();
-          }
-        };
+    HandoffListener watcher = recording(states, signal, true);
     return TestServer.clientBuilder(url, "ines", "phone")
         .reconnectBackoff(Duration.ofHours(1), Duration.ofHours(1))
         .heartbeatMargin(margin)
