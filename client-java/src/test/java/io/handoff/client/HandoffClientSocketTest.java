@@ -383,11 +383,8 @@ class HandoffClientSocketTest {
     assertEquals("Bearer " + TOKEN, server.acceptAndWelcome().authorization);
     connected.get(WAIT, TimeUnit.SECONDS);
     assertEquals(2, asked.get());
-
-    // The first token, arriving after its attempt timed out, starts no connection.
-    never.complete(TOKEN);
-    assertNull(server.acceptWithin(QUIET_MILLIS), "a late token must not connect");
-    assertEquals(ConnectionState.CONNECTED, client.state());
+    // That the first token, coming after its attempt timed out, starts no connection is
+    // DeferredFrameChannelTest's, on a loop whose time the test moves.
   }
 
   @Test
