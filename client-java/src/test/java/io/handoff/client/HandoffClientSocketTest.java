@@ -34,14 +34,19 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
-/** The whole client over a real socket, against a scripted WebSocket server on port 0. */
+/**
+ * The whole client over a real socket, against a scripted WebSocket server on port 0. The tests of
+ * a client that must never connect again run its engine with its timers on the test's clock ({@link
+ * LoopTime}): they advance past every timer it set, then count its attempts.
+ */
 class HandoffClientSocketTest {
   private static final String TOKEN = "test-token";
   private static final long WAIT = TestServer.WAIT_SECONDS;
   private static final long EPOCH = 7;
+  private static final Duration RECONNECT_MAX = Duration.ofMillis(100);
 
-  /** Long enough for several reconnects with the tests' backoff (10-100 ms). */
-  private static final long QUIET_MILLIS = 500;
+  /** Past every timer a client sets: the longest backoff, the connect timeout, and more. */
+  private static final Duration PAST_EVERY_TIMER = Duration.ofDays(1);
 
   /**
    * The connect timeout of the tests that wait for it to end an attempt. It also bounds the TCP
@@ -69,6 +74,10 @@ class HandoffClientSocketTest {
       };
   private TestServer server;
   private HandoffClient client;
+  // A client on the test's clock (onTestTime): its engine, event loop and timers.
+  private SyncEngine engine;
+  private ClientLoop loop;
+  private LoopTime time;
 
   @BeforeEach
   void startServer() throws InterruptedException {
@@ -80,14 +89,25 @@ class HandoffClientSocketTest {
     if (client != null) {
       client.close();
     }
+    if (engine != null) {
+      loop.close(engine::close);
+    }
     server.close();
   }
 
   private HandoffClient.Builder clientBuilder() {
     return HandoffClient.builder()
         .url(server.url())
-        .reconnectBackoff(Duration.ofMillis(10), Duration.ofMillis(100))
+        .reconnectBackoff(Duration.ofMillis(10), RECONNECT_MAX)
         .listener(stateRecorder);
+  }
+
+  /** The engine of the client {@code b} builds, on real sockets, its timers on {@link #time}. */
+  private SyncEngine onTestTime(HandoffClient.Builder b) {
+    loop = new ClientLoop(null);
+    time = new LoopTime(loop);
+    engine = time.engine(new ClientConfig(b));
+    return engine;
   }
 
   private void awaitState(ConnectionState expected) throws InterruptedException {
@@ -220,8 +240,7 @@ class HandoffClientSocketTest {
    */
   @Test
   void aDisconnectDecidesOverAStandardCloseCodeThatFollowsIt() throws Exception {
-    client = clientBuilder().token(TOKEN).build();
-    CompletableFuture<Void> connected = client.connect();
+    CompletableFuture<Void> connected = onTestTime(clientBuilder().token(TOKEN)).connect();
     TestServer.Connection connection = server.acceptAndWelcome();
     connected.get(WAIT, TimeUnit.SECONDS);
 
@@ -230,10 +249,11 @@ class HandoffClientSocketTest {
     assertTrue(
         awaitTransition(ConnectionState.RECONNECTING).startsWith("RECONNECTING 4000 "),
         () -> String.valueOf(transitions));
+    time.advance(RECONNECT_MAX);
     connection = server.acceptAndWelcome();
     awaitState(ConnectionState.CONNECTED);
 
-    CompletableFuture<Long> written = client.document("cart").set("item", bytes("book"));
+    CompletableFuture<Long> written = engine.document("cart").set("item", bytes("book"));
     assertTrue(connection.next().hasWrite());
     connection.send(Frames.disconnect(4503, "device session revoked"));
     connection.close(1000, "");
@@ -242,7 +262,9 @@ class HandoffClientSocketTest {
     assertTrue(
         awaitTransition(ConnectionState.CLOSED).startsWith("CLOSED 4503 "),
         () -> String.valueOf(transitions));
-    assertNull(server.acceptWithin(QUIET_MILLIS), "no reconnect after a terminal Disconnect");
+    time.advance(PAST_EVERY_TIMER);
+    assertEquals(2, time.attempts(), "no reconnect after a terminal Disconnect");
+    assertEquals(ConnectionState.CLOSED, engine.state());
   }
 
   @Test
@@ -433,17 +455,16 @@ class HandoffClientSocketTest {
   @Test
   void tokenWithALineBreakFailsAtOnceWithUnauthorizedAndNoRetry() throws Exception {
     AtomicInteger asked = new AtomicInteger();
-    client =
+    onTestTime(
         clientBuilder()
             .tokenSupplier(
                 () -> {
                   asked.incrementAndGet();
                   return TOKEN + "\r\nX-Injected: 1";
-                })
-            .build();
-    CompletableFuture<Long> written = client.document("cart").set("item", bytes("book"));
+                }));
+    CompletableFuture<Long> written = engine.document("cart").set("item", bytes("book"));
 
-    HandoffException e = failureOf(client.connect());
+    HandoffException e = failureOf(engine.connect());
 
     // 4502 UNAUTHORIZED, as the TypeScript client reports a token it cannot send.
     assertNull(e.errorCode());
@@ -455,33 +476,35 @@ class HandoffClientSocketTest {
     HandoffException reported = errors.poll(WAIT, TimeUnit.SECONDS);
     assertNotNull(reported, "onError must report it");
     assertEquals(4502, reported.closeCode());
-    assertEquals(ConnectionState.CLOSED, client.state());
-    assertNull(server.acceptWithin(QUIET_MILLIS), "no connection attempt follows");
+    assertEquals(ConnectionState.CLOSED, engine.state());
+    time.advance(PAST_EVERY_TIMER);
     assertEquals(1, asked.get(), "the client must not retry with a token it cannot send");
+    assertEquals(1, time.attempts(), "no connection attempt follows");
     assertEquals(0, server.tcpConnections.get(), "nothing may reach the server");
-    assertEquals(ConnectionState.CLOSED, client.state());
+    assertEquals(ConnectionState.CLOSED, engine.state());
   }
 
   @Test
   void emptyTokenFromTheTokenSourceFailsAtOnceWithUnauthorized() throws Exception {
     AtomicInteger asked = new AtomicInteger();
-    client =
+    onTestTime(
         clientBuilder()
             .tokenSource(
                 () -> {
                   asked.incrementAndGet();
                   return CompletableFuture.supplyAsync(() -> "");
-                })
-            .build();
+                }));
 
-    HandoffException e = failureOf(client.connect());
+    HandoffException e = failureOf(engine.connect());
 
     assertEquals(4502, e.closeCode());
     assertTrue(e.getMessage().contains("empty"), e.getMessage());
-    assertEquals(ConnectionState.CLOSED, client.state());
-    assertNull(server.acceptWithin(QUIET_MILLIS), "no connection attempt follows");
+    assertEquals(ConnectionState.CLOSED, engine.state());
+    time.advance(PAST_EVERY_TIMER);
     assertEquals(1, asked.get());
+    assertEquals(1, time.attempts(), "no connection attempt follows");
     assertEquals(0, server.tcpConnections.get());
+    assertEquals(ConnectionState.CLOSED, engine.state());
   }
 
   // ---- a Hello the server refuses ----
@@ -499,8 +522,8 @@ class HandoffClientSocketTest {
 
   @Test
   void errorAnsweringTheHelloIsTerminalAndTyped() throws Exception {
-    client = clientBuilder().token(TOKEN).followDocuments("cart").build();
-    CompletableFuture<Void> connected = client.connect();
+    CompletableFuture<Void> connected =
+        onTestTime(clientBuilder().token(TOKEN).followDocuments("cart")).connect();
     TestServer.Connection connection = server.accept();
     ClientFrame hello = connection.next();
     assertTrue(hello.hasHello());
@@ -511,13 +534,14 @@ class HandoffClientSocketTest {
     HandoffException e = failureOf(connected);
     assertEquals(ErrorCode.LIMIT_EXCEEDED, e.errorCode());
     assertTrue(e.getMessage().contains("the limit is 256"), e.getMessage());
-    assertEquals(ConnectionState.CLOSED, client.state());
+    assertEquals(ConnectionState.CLOSED, engine.state());
     HandoffException reported = errors.poll(WAIT, TimeUnit.SECONDS);
     assertNotNull(reported, "onError must report it");
     assertEquals(ErrorCode.LIMIT_EXCEEDED, reported.errorCode());
     assertEquals(1000, connection.clientCloseCode.get(WAIT, TimeUnit.SECONDS));
-    assertNull(server.acceptWithin(QUIET_MILLIS), "the client must not reconnect");
-    assertEquals(ConnectionState.CLOSED, client.state());
+    time.advance(PAST_EVERY_TIMER);
+    assertEquals(1, time.attempts(), "the client must not reconnect");
+    assertEquals(ConnectionState.CLOSED, engine.state());
   }
 
   @Test

@@ -161,11 +161,6 @@ final class TestServer implements AutoCloseable {
     return c;
   }
 
-  /** The next accepted WebSocket connection within {@code millis}, or null if none came. */
-  Connection acceptWithin(long millis) throws InterruptedException {
-    return accepted.poll(millis, TimeUnit.MILLISECONDS);
-  }
-
   @Override
   public void close() {
     server.close().syncUninterruptibly();
