@@ -3,6 +3,7 @@ package io.handoff.server;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.handoff.protocol.v1.Delta;
 import io.handoff.protocol.v1.ErrorCode;
 import io.handoff.protocol.v1.ServerFrame;
 import io.handoff.server.engine.StoreLimits;
@@ -125,7 +126,13 @@ class DurableAcksTest {
     assertTrue(ack.getAck().getDuplicate(), "applied once");
     assertEquals(2, ack.getAck().getVersion());
     assertEquals("2", version(replica, "bob"));
-    assertEquals(null, observer.poll(200), "applied once: no other version follows");
+    // Applied once: the next write is version 3, and the next version the observer sees.
+    ServerFrame third = ackedOnceConfirmed(device, 3, "three");
+    assertTrue(third.hasAck(), third.toString());
+    assertEquals(3, third.getAck().getVersion(), "no other version came between");
+    Delta next = observer.next(ServerFrame::hasDelta).getDelta();
+    assertEquals(3, next.getVersion(), next.toString());
+    assertEquals(3, next.getOriginSeq(), next.toString());
     device.close();
     observer.close();
   }

@@ -3,6 +3,7 @@ package io.handoff.server;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.handoff.protocol.v1.Delta;
 import io.handoff.protocol.v1.ErrorCode;
 import io.handoff.protocol.v1.ServerFrame;
 import io.handoff.server.engine.redis.RedisEngine;
@@ -105,7 +106,13 @@ class RedisFaultTest {
     healthChanged.await(
         "/readyz answers 200 once Redis is back", node.engine()::healthy, Duration.ofSeconds(10));
     assertEquals(200, readyz(node));
-    assertEquals(null, observer.poll(200), "applied once: no other version follows");
+    // Applied once: the next write is version 3, and the next version the observer sees.
+    ServerFrame third = device.answerTo(device.write("cart", 3, "f", "three"));
+    assertTrue(third.hasAck(), third.toString());
+    assertEquals(3, third.getAck().getVersion(), "no other version came between");
+    Delta next = observer.next(ServerFrame::hasDelta).getDelta();
+    assertEquals(3, next.getVersion(), next.toString());
+    assertEquals(3, next.getOriginSeq(), next.toString());
     device.close();
     observer.close();
   }
