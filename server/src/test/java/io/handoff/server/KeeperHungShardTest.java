@@ -19,7 +19,12 @@ import org.junit.jupiter.api.Test;
  * One hung shard of a Redis Cluster (SIGSTOP of its only process) must not stop the presence keeper
  * from keeping the users of the other shards: their devices are connected to a live node and their
  * shards answer, so their presence entries must not lapse. On a private Cluster and the real clock:
- * what is measured is how long the keeper's calls to the hung shard keep it from the others.
+ * what is measured is how long the keeper's calls to the hung shard keep it from the others, and
+ * that is real time, not the node's: the keeper waits for a batch on its thread (at most its share
+ * of the slice), and a call to the hung shard ends at the store's command timeout. On a {@code
+ * FakeScheduler} neither moves the node's time, so every refresh would be exactly on time even with
+ * the keeper held by each hung call until it timed out. The bound is the promise itself: an entry
+ * read past its deadline.
  */
 class KeeperHungShardTest {
   // Entries three fifths ahead (1.8 s); a slice every 50 ms; a call to the hung shard times out
