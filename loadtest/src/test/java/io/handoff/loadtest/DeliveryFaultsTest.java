@@ -11,6 +11,7 @@ import io.handoff.server.HandoffServer;
 import io.handoff.server.ServerConfig;
 import io.handoff.server.auth.DevTokens;
 import io.handoff.server.engine.memory.MemoryEngine;
+import io.handoff.server.handoff.HandoffLimits;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -40,6 +41,12 @@ class DeliveryFaultsTest {
             .nodeId("loadtest-faults")
             .jwtSecret(SECRET)
             .heartbeatInterval(Duration.ofSeconds(10))
+            // The handoff runs' one user makes 60 offers, so each device sends about 60 offers and
+            // accepts; at the default 20 a second (bursts of 20) some would be refused
+            // RATE_LIMITED,
+            // and an offer whose accepts both were has no winner and holds the run until its drain
+            // timeout. The limit has tests of its own in the server.
+            .handoffLimits(HandoffLimits.builder().maxRequestsPerSecond(1_000).build())
             .build();
     engine = new MemoryEngine(config.storeLimits());
     server = HandoffServer.start(config, engine);
@@ -127,7 +134,7 @@ class DeliveryFaultsTest {
       // lost prompt from a late one): 3 s, not 10, is still hundreds of times a prompt's latency
       // on this node. Its user's later offers wait for it and must all be answered before the
       // drain ends, a second after it: 20 offers in 1 s leave about 10 to go then.
-      Run run = throughProxy("handoff", proxy, "20", "3s");
+      Run run = throughProxy("handoff", proxy, "20", "1s", "3s");
       assertEquals(1, proxy.faultsApplied(), "the proxy dropped one prompt");
       Map<String, String> json = run.json();
       assertEquals("1", json.get("missing_prompts"), run.lastLine());
@@ -172,14 +179,14 @@ class DeliveryFaultsTest {
             "--devices",
             "3",
             "--rate",
-            "100",
+            "200",
             "--duration",
-            "3s",
+            "1500ms",
             "--drop-rate",
-            "40",
+            "80",
             "--storm",
             "--storm-at",
-            "1s",
+            "500ms",
             "--drain-timeout",
             "20s",
             "--jwt-secret",
@@ -203,16 +210,24 @@ class DeliveryFaultsTest {
   }
 
   /**
-   * 1 user x 3 devices through the proxy, 60 writes (or offers) in 1 s: d1 gets about 40 of them,
-   * enough for a fault at the 5th and for d1 to win offers.
+   * 1 user x 3 devices through the proxy, 60 writes (or offers) in a quarter of a second: d1 gets
+   * about 40 of them, enough for a fault at the 5th and for d1 to win offers.
    */
   private static Run write(String scenario, DeltaFaultProxy proxy, String... more) {
-    return throughProxy(scenario, proxy, "60", "10s", more);
+    return throughProxy(scenario, proxy, "240", "250ms", "10s", more);
   }
 
-  /** 1 user x 3 devices through the proxy, {@code rate} for 1 s, with {@code drainTimeout}. */
+  /**
+   * 1 user x 3 devices through the proxy, {@code rate} for {@code duration}, with {@code
+   * drainTimeout}.
+   */
   private static Run throughProxy(
-      String scenario, DeltaFaultProxy proxy, String rate, String drainTimeout, String... more) {
+      String scenario,
+      DeltaFaultProxy proxy,
+      String rate,
+      String duration,
+      String drainTimeout,
+      String... more) {
     List<String> args =
         new ArrayList<>(
             List.of(
@@ -226,7 +241,7 @@ class DeliveryFaultsTest {
                 "--rate",
                 rate,
                 "--duration",
-                "1s",
+                duration,
                 "--drain-timeout",
                 drainTimeout,
                 "--jwt-secret",
