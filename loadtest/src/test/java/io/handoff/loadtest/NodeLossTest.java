@@ -21,6 +21,7 @@ import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicReference;
 import org.junit.jupiter.api.Tag;
@@ -48,7 +49,8 @@ class NodeLossTest {
     MemoryEngine engine = new MemoryEngine(config.storeLimits());
     HandoffServer node = HandoffServer.start(config, engine);
     // Shuts the node down (SHUTDOWN, a documented reconnect close) at the first line that says
-    // the connections are held; the devices then find nothing to reconnect to.
+    // the connections are held, a second into the hold; the devices then find nothing to reconnect
+    // to for the second that is left of it.
     CompletableFuture<Void> holding = new CompletableFuture<>();
     Thread stopper =
         new Thread(
@@ -75,7 +77,7 @@ class NodeLossTest {
               "--devices",
               "2",
               "--duration",
-              "4s",
+              "2s",
               "--jwt-secret",
               SECRET,
               "--json");
@@ -131,32 +133,42 @@ class NodeLossTest {
   void fanoutStopsByItselfAndFailsWhenItsNodeHangsWithItsConnectionsOpen() throws Exception {
     MemoryEngine engine = new MemoryEngine(config().storeLimits());
     HandoffServer node = HandoffServer.start(config(), engine);
+    AtomicBoolean runOver = new AtomicBoolean();
     try (Front front = new Front(node.port())) {
-      Run run =
-          run(
-              line -> {
-                if (line.matches("\\s*\\d+\\.\\ds  conn \\d+/\\d+.*")) {
-                  front.freeze();
-                }
+      // Frozen once the node has applied 5 of the 30 writes: the rest are never answered.
+      Thread freezer =
+          new Thread(
+              () -> {
+                SmokeNode.awaitWritesApplied(node, 5, runOver);
+                front.freeze();
               },
-              "fanout",
-              "--url",
-              "ws://127.0.0.1:" + front.port() + "/ws",
-              "--users",
-              "3",
-              "--devices",
-              "3",
-              "--rate",
-              "30",
-              // Frozen at the progress line of the first second; whatever the drain timeout, the
-              // writes after it are never answered.
-              "--duration",
-              "2s",
-              "--drain-timeout",
-              "1s",
-              "--jwt-secret",
-              SECRET,
-              "--json");
+              "node-freezer");
+      freezer.start();
+      Run run;
+      try {
+        run =
+            run(
+                "fanout",
+                "--url",
+                "ws://127.0.0.1:" + front.port() + "/ws",
+                "--users",
+                "3",
+                "--devices",
+                "3",
+                "--rate",
+                "30",
+                // Whatever the drain timeout, the writes after the freeze are never answered.
+                "--duration",
+                "1s",
+                "--drain-timeout",
+                "500ms",
+                "--jwt-secret",
+                SECRET,
+                "--json");
+      } finally {
+        runOver.set(true);
+        freezer.join(60_000);
+      }
       System.err.println("HUNG " + run.lastLine());
       assertEquals(Result.EXIT_FAILED, run.exit(), run.lastLine());
     } finally {
@@ -167,7 +179,7 @@ class NodeLossTest {
 
   /**
    * A fanout run through a front (a TCP relay, as a load balancer) whose only node shuts down
-   * (SHUTDOWN) at the first progress line while writing; the front then refuses the devices'
+   * (SHUTDOWN) once it has applied 10 of the run's 60 writes; the front then refuses the devices'
    * attempts to reconnect (a TCP reset) until it has refused a few, and then relays to a new node
    * on the same store.
    */
@@ -175,12 +187,12 @@ class NodeLossTest {
     MemoryEngine engine = new MemoryEngine(config().storeLimits());
     HandoffServer first = HandoffServer.start(config(), engine);
     AtomicReference<HandoffServer> second = new AtomicReference<>();
-    CompletableFuture<Void> writing = new CompletableFuture<>();
+    AtomicBoolean runOver = new AtomicBoolean();
     try (Front front = new Front(first.port())) {
       Thread restarter =
           new Thread(
               () -> {
-                writing.join();
+                SmokeNode.awaitWritesApplied(first, 10, runOver);
                 front.refuse();
                 first.close();
                 front.awaitRefused(3);
@@ -205,11 +217,11 @@ class NodeLossTest {
                   "--devices",
                   "3",
                   "--rate",
-                  "30",
-                  // The node goes at the progress line of the first second; the run waits in its
-                  // drain for the devices that have not resumed by the end of the writes.
+                  "60",
+                  // The run waits in its drain for the devices that have not resumed by the end
+                  // of the writes.
                   "--duration",
-                  "2s",
+                  "1s",
                   "--drain-timeout",
                   "60s",
                   "--jwt-secret",
@@ -217,20 +229,13 @@ class NodeLossTest {
                   "--json"));
       args.addAll(List.of(more));
       try {
-        Run run =
-            run(
-                line -> {
-                  if (line.matches("\\s*\\d+\\.\\ds  conn \\d+/\\d+.*")) {
-                    writing.complete(null);
-                  }
-                },
-                args.toArray(String[]::new));
+        Run run = run(args.toArray(String[]::new));
         restarter.join(60_000);
         assertTrue(front.refused() >= 3, "attempts refused while the node was down");
         assertTrue(second.get() != null, "the node came back");
         return run;
       } finally {
-        writing.complete(null);
+        runOver.set(true);
         front.relayTo(first.port());
         restarter.join(60_000);
       }
