@@ -104,12 +104,12 @@ class LeanHungLookupTest {
                   "t",
                   loop,
                   null,
-                  Duration.ofSeconds(2),
+                  Duration.ofSeconds(1),
                   listener));
       LeanConnection c = closed.get(30, TimeUnit.SECONDS);
       System.out.println("closed: " + c.closeCode + " " + c.closeReason);
       assertEquals(Device.ABNORMAL_CLOSURE, c.closeCode);
-      assertTrue(c.closeReason.contains("within 2000 ms"), c.closeReason);
+      assertTrue(c.closeReason.contains("within 1000 ms"), c.closeReason);
       assertTrue(lookingUp(), "the lookup no longer hangs: it, not the connection, ended it");
       // Lets the lookup go.
       try (OutputStream out =
