@@ -1,7 +1,7 @@
 // Signing in new devices against two real server nodes sharing a real Redis, with real identity
 // tokens (ES256, the server reads their JWKS file) and server-issued device sessions.
 import assert from "node:assert/strict";
-import { after, afterEach, before, describe, test } from "node:test";
+import { after, before, describe, test } from "node:test";
 import WebSocket from "ws";
 import {
   ApprovalKind,
@@ -30,7 +30,8 @@ let brief: Node;
 const app = new IdentityProvider();
 
 // Every node starts at once (each test's own node too), and lives for the file: each test has users of
-// its own, so tests on one node never share state.
+// its own, so tests on one node never share state, and they run side by side (most of their time is
+// waiting on the nodes' clocks: poll intervals, a slow_down's 5 s, a rate's refill, a held sign-in's deadline).
 before(async () => {
   redis = await startRedis();
   const approval = ["--new-device-approval", "--device-poll-interval", "500ms", "--max-pending-sign-ins-per-address", "50"];
@@ -54,12 +55,13 @@ before(async () => {
   [nodes[0], nodes[1], strict, brief] = started.map((r) => (r.status === "fulfilled" ? r.value : undefined!));
   for (const r of started) if (r.status === "rejected") throw r.reason;
 });
+// The clients of a test that failed half-way are closed here, while the nodes still run: the tests run
+// at once, so an afterEach would close the clients of the others.
 after(async () => {
+  await closeClients();
   await Promise.all([...nodes, strict, brief].map((n) => n?.stop()));
   await redis?.stop();
 });
-
-afterEach(closeClients);
 
 /** A client that connects with a device session's access token. */
 function sessionClient(node: Node, session: DeviceSession): HandoffClient {
@@ -73,7 +75,6 @@ function sessionClient(node: Node, session: DeviceSession): HandoffClient {
   );
 }
 
-/** Resolves with the error a promise rejects with; fails if it resolves. */
 /**
  * User u's first device, the phone, signed in at once on the first node (a client of its session), and
  * a client of u's laptop on the second; neither connected.
@@ -86,6 +87,7 @@ async function phoneAndLaptop(u: string, message?: string) {
   return { session: first.session, phone, laptop: client(nodes[1], u, "laptop") };
 }
 
+/** Resolves with the error a promise rejects with; fails if it resolves. */
 async function rejection(p: Promise<unknown>): Promise<HandoffError> {
   try {
     await p;
@@ -96,7 +98,7 @@ async function rejection(p: Promise<unknown>): Promise<HandoffError> {
   assert.fail("expected a rejection");
 }
 
-describe("signing in new devices (two nodes with Redis)", () => {
+describe("signing in new devices (two nodes with Redis)", { concurrency: true }, () => {
   test("a TV gets a code, a phone of the user on the other node approves it, the TV signs in and connects; another answer is refused, the same one sent again gets it again", async () => {
     const u = user("tv-code");
     const tv = new DeviceSignIn(nodes[0].http);
@@ -183,7 +185,7 @@ describe("signing in new devices (two nodes with Redis)", () => {
     await phone.close();
   });
 
-  test("denied and unknown codes give the RFC's errors, and a poll faster than the interval slows down by 5 s", async () => {
+  test("denied and unknown codes give the RFC's errors", async () => {
     const u = user("deny");
     const phone = client(nodes[0], u, "phone");
     await phone.connect();
@@ -201,7 +203,12 @@ describe("signing in new devices (two nodes with Redis)", () => {
       tv.awaitApproval({ deviceCode: "dc1.BCDFGHJK.nothing", intervalSeconds: 0, expiresInSeconds: 5 }),
     );
     assert.equal(unknown.code, "invalid_grant");
+    await phone.close();
+  });
 
+  test("a poll faster than the interval gets the RFC's slow_down, and the next one comes 5 s later", async () => {
+    const phone = client(nodes[0], user("slow-down"), "phone");
+    await phone.connect();
     // A device that ignores the interval: its second poll comes at once and gets slow_down.
     const polls: { at: number; error: string }[] = [];
     const counting = new DeviceSignIn(nodes[1].http, {
