@@ -1,16 +1,19 @@
 // Writes in flight when the client's node goes, crashed or drained: real nodes on one real Redis. (Apart from
-// failover.test.ts so that the two run side by side.)
+// failover.test.ts so that the two run side by side.) The nodes start at once, for the file; each test takes a
+// node of its own down, and the two run side by side.
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { client, nodesOnOneRedis, text, until, user } from "./harness.js";
 
-const node = nodesOnOneRedis();
+/** The writer's node of each test, and the node it moves to, which stays up. */
+const nodes = nodesOnOneRedis(["fo-w1-kill", "fo-w1-stop", "fo-w2"]);
 
-describe("failover between URLs: writes in flight", () => {
+describe("failover between URLs: writes in flight", { concurrency: true }, () => {
   for (const how of ["kill", "stop"] as const) {
     test(`writes in flight when their node goes (${how === "kill" ? "crash" : "drain"}) are applied once each, and each promise has its version`, async () => {
       const u = user(`inflight-${how}`);
-      const [n1, n2] = await Promise.all([node(`fo-w1-${how}`), node(`fo-w2-${how}`)]);
+      const { "fo-w1-kill": crashing, "fo-w1-stop": draining, "fo-w2": n2 } = nodes();
+      const n1 = how === "kill" ? crashing : draining;
       const writer = client(n1, u, "writer", { url: undefined, urls: [n1.url, n2.url] });
       await writer.connect();
       const doc = writer.document("doc");
@@ -37,5 +40,4 @@ describe("failover between URLs: writes in flight", () => {
       for (let i = 0; i < count; i++) assert.equal(text(reader.document("doc").get(`f${i}`)), String(i));
     });
   }
-
 });

@@ -1,18 +1,24 @@
 // The client moving between server URLs: real nodes on one real Redis (writes in flight when a node goes are in
 // failover-inflight.test.ts, frozen nodes in failover-frozen.test.ts, close() meanwhile in close-frozen.test.ts, so
-// that they run side by side).
+// that they run side by side). The nodes start at once, for the file; each test kills a node of its own, and the
+// tests run side by side.
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import type { HandoffClient } from "../src/index.js";
-import { client, freePort, nodesOnOneRedis, text, until, user } from "./harness.js";
+import { client, freePort, nodesOnOneRedis, startRelay, text, until, user } from "./harness.js";
 
-const node = nodesOnOneRedis();
+/**
+ * `fo-1` and `fo-f1`: the tv's first node in the first and in the second test, which each kills; `fo-2`: where
+ * the tv moves in both; `fo-3`: the node of the other device (the phone, the writer), which stays up.
+ */
+const nodes = nodesOnOneRedis(["fo-1", "fo-f1", "fo-2", "fo-3"]);
 
-describe("failover between URLs", () => {
+describe("failover between URLs", { concurrency: true }, () => {
   test("what changed while the client moved to another node is what it holds once it says it is connected", async () => {
     const u = user("moved");
-    const [n1, phoneNode] = await Promise.all([node("fo-1"), node("fo-3")]);
-    // The tv's second node is not up yet: the tv finds it only once the phone has changed things.
+    const { "fo-1": n1, "fo-2": n2, "fo-3": phoneNode } = nodes();
+    // The tv's second URL has nothing listening yet: the tv finds a node there only once the phone has changed
+    // things (a relay to fo-2, started then on that port).
     const secondPort = await freePort();
     let tv!: HandoffClient;
     // What the tv holds each time it says it is connected.
@@ -37,16 +43,20 @@ describe("failover between URLs", () => {
     // While the tv has no node: the phone moves on to another episode and takes its offer back.
     await phone.publishActivity({ document: "player", title: "Episode 4" });
     await phone.cancel(offerId);
-    await node("fo-2", secondPort);
-
-    await until("the tv is connected again", () => heldWhenConnected.length === 2, 30_000);
-    assert.equal(heldWhenConnected[0], "activity none, prompts []");
-    assert.equal(heldWhenConnected[1], "activity Episode 4, prompts []", "what the tv holds when it says it is connected again");
+    const relay = await startRelay(n2, secondPort);
+    try {
+      await until("the tv is connected again", () => heldWhenConnected.length === 2, 30_000);
+      assert.equal(heldWhenConnected[0], "activity none, prompts []");
+      assert.equal(heldWhenConnected[1], "activity Episode 4, prompts []", "what the tv holds when it says it is connected again");
+    } finally {
+      await tv.close();
+      relay.close();
+    }
   });
 
   test("documents followed by name, at the start and later, resume on the next node after a crash; others stay unfollowed", async () => {
     const u = user("follow");
-    const [n1, n2, writerNode] = await Promise.all([node("fo-f1"), node("fo-f2"), node("fo-f3")]);
+    const { "fo-f1": n1, "fo-2": n2, "fo-3": writerNode } = nodes();
     const tv = client(n1, u, "tv", { url: undefined, urls: [n1.url, n2.url], follow: { documents: ["a"] } });
     await tv.connect();
     await tv.follow({ documents: ["b"] });

@@ -5,7 +5,7 @@ import { existsSync, mkdtempSync, readdirSync, writeFileSync } from "node:fs";
 import { connect, createServer, type Socket } from "node:net";
 import { homedir, tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
-import { after, afterEach, before } from "node:test";
+import { after, before } from "node:test";
 import { fileURLToPath } from "node:url";
 import WebSocket from "ws";
 import { bearerWebSocket, HandoffClient, type HandoffClientOptions } from "../src/index.js";
@@ -217,27 +217,28 @@ function redisBinary(dir: string): string {
 }
 
 /**
- * One real Redis for a test file (started before its tests, stopped after them) and nodes on it that stop
- * after each test, with their clients. Returns the function that starts a node.
+ * One real Redis for a test file and a node on it per id, all started at once before the file's tests (so
+ * that no test waits for a JVM of its own, and tests that kill their own nodes can run side by side), and
+ * stopped after them, their clients first. Returns the nodes by id, once started.
  */
-export function nodesOnOneRedis(): (id: string, port?: number, args?: string[]) => Promise<Node> {
+export function nodesOnOneRedis<Id extends string>(ids: readonly Id[]): () => Record<Id, Node> {
   let redis: Redis | undefined;
-  const nodes: Node[] = [];
+  const nodes = new Map<Id, Node>();
   before(async () => {
     redis = await startRedis();
+    const started = await Promise.allSettled(ids.map((id) => startNode(["--redis-url", redis!.url, "--node-id", id])));
+    // The nodes that did start are stopped by `after` when one did not.
+    started.forEach((r, i) => r.status === "fulfilled" && nodes.set(ids[i]!, r.value));
+    for (const r of started) if (r.status === "rejected") throw r.reason;
   });
   after(async () => {
+    await closeClients();
+    await Promise.all([...nodes.values()].map((n) => n.stop()));
     await redis?.stop();
   });
-  afterEach(async () => {
-    await closeClients();
-    await Promise.all(nodes.splice(0).map((n) => n.stop()));
-  });
-  return async (id, port, args = []) => {
-    if (redis === undefined) throw new Error("nodesOnOneRedis: Redis is not started yet");
-    const n = await startNode(["--redis-url", redis.url, "--node-id", id, ...args], { port });
-    nodes.push(n);
-    return n;
+  return () => {
+    if (nodes.size !== ids.length) throw new Error("nodesOnOneRedis: the nodes are not started yet");
+    return Object.fromEntries(nodes) as Record<Id, Node>;
   };
 }
 
@@ -297,8 +298,8 @@ export interface Relay {
   close(): void;
 }
 
-/** A {@link Relay} to `node`'s WebSocket port on 127.0.0.1. */
-export async function startRelay(node: Node): Promise<Relay> {
+/** A {@link Relay} to `node`'s WebSocket port on 127.0.0.1, listening on `port` (0: a free one). */
+export async function startRelay(node: Node, port = 0): Promise<Relay> {
   const held: Socket[] = [];
   // Per connection: whether each direction is carried, and what the node sent while frozen.
   const carried: { up: boolean; down: boolean; kept?: (string | Buffer)[]; device: Socket; sockets: Socket[] }[] = [];
@@ -314,7 +315,10 @@ export async function startRelay(node: Node): Promise<Relay> {
     device.on("close", () => upstream.destroy());
     upstream.on("close", () => device.destroy());
   });
-  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+  await new Promise<void>((listening, failed) => {
+    server.once("error", failed);
+    server.listen(port, "127.0.0.1", listening);
+  });
   const relay: Relay = {
     url: `ws://127.0.0.1:${(server.address() as { port: number }).port}/ws`,
     hold: false,
