@@ -36,7 +36,8 @@ after(async () => {
   await Promise.all([...frozenNodes.values()].map((n) => n.stop()));
 });
 
-describe("close() leaves nothing that keeps Node running", () => {
+// Each test has a process and a server or node of its own: they run side by side.
+describe("close() leaves nothing that keeps Node running", { concurrency: true }, () => {
   for (const server of ["closes", "hangs"] as const) {
     test(`close() while the client ${server === "closes" ? "waits out its backoff" : "waits for a Welcome"} leaves nothing that keeps Node running, and no listener is called after it`, async () => {
       // In a process of its own: it must exit by itself once the client and the scripted node are closed.
