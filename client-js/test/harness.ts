@@ -1,10 +1,10 @@
 // Real parts for the tests: the server jar on a free port, Redis processes, HS256 tokens.
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import { createHmac, generateKeyPairSync, type KeyObject, sign } from "node:crypto";
-import { existsSync, mkdtempSync, readdirSync, writeFileSync } from "node:fs";
+import { closeSync, existsSync, mkdtempSync, openSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { connect, createServer, type Socket } from "node:net";
 import { homedir, tmpdir } from "node:os";
-import { dirname, join, resolve } from "node:path";
+import { basename, dirname, join, resolve } from "node:path";
 import { after, before } from "node:test";
 import { fileURLToPath } from "node:url";
 import WebSocket from "ws";
@@ -41,10 +41,12 @@ export async function startNode(
 ): Promise<Node> {
   requireServerJar();
   const secret = options.secret === undefined ? SECRET : options.secret;
-  const jvm = ["-Xmx256m", "-XX:TieredStopAtLevel=1", "-XX:+UseSerialGC", ...(options.jvmArgs ?? [])];
+  const classData = classDataArgs();
+  const jvm = ["-Xmx256m", "-XX:TieredStopAtLevel=1", "-XX:+UseSerialGC", ...classData.args, ...(options.jvmArgs ?? [])];
   const argv = [...jvm, "-jar", SERVER_JAR, "--port", String(options.port ?? 0), ...args];
   if (secret) argv.push("--jwt-secret", secret);
   const proc = spawn("java", argv, { stdio: ["ignore", "pipe", "pipe"] });
+  if (classData.exited) proc.once("exit", (_code, signal) => classData.exited!(signal));
   let output = "";
   const port = await new Promise<number>((resolvePort, reject) => {
     const timer = setTimeout(() => reject(new Error(`server did not start within 60 s:\n${output}`)), 60_000);
@@ -76,6 +78,47 @@ export async function startNode(
     kill: () => stopProcess(proc, "SIGKILL"),
     pause: () => void proc.kill("SIGSTOP"),
     resume: () => void proc.kill("SIGCONT"),
+  };
+}
+
+/**
+ * JVM options that map the server's classes from an application class-data archive (AppCDS) instead of
+ * reading them from the jar: a node then starts on about half the CPU (0.8 s instead of 1.5 s on the 2-core
+ * VM), and the suite starts some thirty. The archive belongs to one build of the jar (its name carries the
+ * jar's size and time) and lies beside it. The first node started after the jar was built, by whichever test
+ * process takes the archive's lock, writes it as it stops (`-XX:ArchiveClassesAtExit`; a node killed does
+ * not, and leaves the lock to the next); the nodes started after that map it. A JVM that finds an archive
+ * not made from its jar says so and starts without it: the archive only ever changes how fast a node starts.
+ */
+function classDataArgs(): { args: string[]; exited?: (signal: NodeJS.Signals | null) => void } {
+  const jar = statSync(SERVER_JAR);
+  const dir = dirname(SERVER_JAR);
+  const name = `${basename(SERVER_JAR, ".jar")}-${jar.size}-${Math.trunc(jar.mtimeMs)}.jsa`;
+  const archive = join(dir, name);
+  if (existsSync(archive)) return { args: [`-XX:SharedArchiveFile=${archive}`] };
+  const lock = `${archive}.lock`;
+  // A lock left by a test process that ended before its node did is taken over after two minutes.
+  if (existsSync(lock) && Date.now() - statSync(lock).mtimeMs > 120_000) rmSync(lock, { force: true });
+  try {
+    closeSync(openSync(lock, "wx"));
+  } catch {
+    return { args: [] }; // Another node writes it.
+  }
+  const partial = `${archive}.${process.pid}`;
+  return {
+    args: [`-XX:ArchiveClassesAtExit=${partial}`],
+    exited: (signal) => {
+      if (signal === null && existsSync(partial)) {
+        // Archives of earlier builds of the jar go.
+        for (const f of readdirSync(dir)) {
+          if (f.startsWith(`${basename(SERVER_JAR, ".jar")}-`) && f.includes(".jsa") && !f.startsWith(name)) rmSync(join(dir, f), { force: true });
+        }
+        renameSync(partial, archive);
+      } else {
+        rmSync(partial, { force: true });
+        rmSync(lock, { force: true });
+      }
+    },
   };
 }
 
