@@ -10,8 +10,11 @@ import { mintToken, type Node } from "./harness.js";
 let node: Node;
 let context: BrowserContext;
 before(async () => {
-  context = (await launchChromium()).browser;
-  node = await startDemoNode();
+  // Both at once; what did start is stopped by `after` when the other did not.
+  const [launched, started] = await Promise.allSettled([launchChromium(), startDemoNode()]);
+  if (launched.status === "fulfilled") context = launched.value.browser;
+  if (started.status === "fulfilled") node = started.value;
+  for (const r of [launched, started]) if (r.status === "rejected") throw r.reason;
 });
 after(async () => {
   await context?.close();
@@ -104,10 +107,16 @@ describe("browser client and its offline store", () => {
       `${user}:laptop`,
     );
 
-    // Tab B of the same device (the same app opened in a second tab) opens the same store.
+    // Tab B of the same device (the same app opened in a second tab) opens the same store: it waits for
+    // the key tab A holds (or, were it not to, goes on without it).
     const b = await openClient(user, "laptop", `${user}:laptop`);
     await b.evaluate(() => void (window as any).t.client.connect().catch(() => {}));
-    await new Promise((r) => setTimeout(r, 1500));
+    await b.waitForFunction(
+      async (name) =>
+        (window as any).t.client.state !== "connecting" ||
+        ((await navigator.locks.query()).pending ?? []).some((l) => l.name === name),
+      `handoff:handoff:${user}:laptop`,
+    );
 
     // Tab A comes back online and sends its writes; then it is closed (the tab goes away).
     await a.evaluate(() => (window as any).t.client.setOffline(false));
@@ -121,14 +130,17 @@ describe("browser client and its offline store", () => {
     );
     await a.evaluate(() => (window as any).t.client.close());
     await b.waitForFunction(() => ["connected", "closed"].includes((window as any).t.client.state), null, { timeout: 15_000 });
-    await new Promise((r) => setTimeout(r, 1500));
     const bStates = await b.evaluate(() => JSON.stringify((window as any).t.states));
     console.log(`# tab A's write outcomes: ${JSON.stringify(outcomes)}; tab B's states: ${bStates}`);
-    const version = await watcher.evaluate(() => String((window as any).t.client.document("cart").version));
-    assert.equal(await deltasFrom(watcher, "cart", "laptop"), 2, `two writes made once each; cart is at v${version}`);
-    assert.deepEqual(outcomes, ["acked v1", "acked v2"]);
     assert.equal(await b.evaluate(() => (window as any).t.client.state), "connected", "tab B takes over once tab A is closed");
     assert.equal(await b.evaluate(() => (window as any).t.client.pendingWrites), 0);
+    // A write of tab B's own: applied after any of tab A's that B found in the store and sent again (a
+    // device's writes to a document are applied in order), so once the watcher holds it, it holds those.
+    const last = await b.evaluate(() => (window as any).t.client.document("cart").set("cup", "1").then(String));
+    await watcher.waitForFunction((v) => String((window as any).t.client.document("cart").version) === v, last);
+    assert.equal(await deltasFrom(watcher, "cart", "laptop"), 3, `two writes made once each, then tab B's; cart is at v${last}`);
+    assert.equal(last, "3", "nothing applied between tab A's writes and tab B's");
+    assert.deepEqual(outcomes, ["acked v1", "acked v2"]);
     for (const p of [watcher, a, b]) await p.close();
   });
 
@@ -331,8 +343,10 @@ describe("browser client and its offline store", () => {
         (e: any) => ({ code: e.code as string, mayHaveBeenApplied: e.mayHaveBeenApplied as boolean }),
       );
     }, `${user}:phone`);
-    // The same page (or the page after a reload) starts a client on the same store.
-    await phone.evaluate(async (key) => {
+    // The same page (or the page after a reload) starts a client on the same store; once connected it
+    // writes, after whatever it found in the store (a device's writes to a document are applied in order),
+    // so once the watcher holds its write, it holds any write of the store the next client sent.
+    const last = await phone.evaluate(async (key) => {
       const t = (window as any).t;
       t.next = new t.m.HandoffClient({
         url: `ws://${location.host}/ws`,
@@ -340,9 +354,10 @@ describe("browser client and its offline store", () => {
         store: new t.m.IndexedDbStore(key),
       });
       await t.next.connect();
+      return String(await t.next.document("cart").set("pen", "1"));
     }, `${user}:phone`);
-    await new Promise((r) => setTimeout(r, 1500));
-    const applied = await deltasFrom(watcher, "cart", "phone");
+    await watcher.waitForFunction((v) => String((window as any).t.client.document("cart").version) === v, last);
+    const applied = (await deltasFrom(watcher, "cart", "phone")) - 1;
     console.log(`# closed client's error: ${JSON.stringify(error)}; deltas of it seen: ${applied}`);
     assert.equal(error.code, "CLIENT_CLOSED");
     if (applied > 0) assert.equal(error.mayHaveBeenApplied, true, "reported as certainly not applied, then applied");
@@ -535,19 +550,23 @@ describe("browser client and its offline store", () => {
     await page.goto(`${node.http}/demo/handoff-client.js`);
     const waited = await page.evaluate(async (user) => {
       const m = await import("/demo/handoff-client.js" as string);
+      Math.random = () => 0.999; // the backoff's jitter: its wait is the two minutes, far past the test's
       const client = new m.HandoffClient({
         url: `ws://${location.host}/ws`,
         tokenSource: async () => (await (await fetch(`/demo/token?device=phone&user=${user}`)).json()).token as string,
         reconnect: { initialMs: 120_000, maxMs: 120_000 },
       });
       await client.connect();
+      let dropped!: () => void;
+      const waiting = new Promise<void>((r) => (dropped = r));
       const back = new Promise<number>((r) =>
         client.on("state", (s: string) => {
+          if (s === "reconnecting") dropped();
           if (s === "connected") r(performance.now());
         }),
       );
-      client.dropConnection(); // Its reconnect now waits a random time up to two minutes.
-      await new Promise((r) => setTimeout(r, 200));
+      client.dropConnection(); // Its reconnect now waits out its backoff: two minutes.
+      await waiting;
       const start = performance.now();
       window.dispatchEvent(new Event("online"));
       const at = await Promise.race([back, new Promise<number>((r) => setTimeout(() => r(-1), 20_000))]);

@@ -9,10 +9,14 @@ import type { Node } from "./harness.js";
 let node: Node;
 let context: BrowserContext;
 before(async () => {
-  const launched = await launchChromium();
-  context = launched.browser;
-  console.log(`# browser: Chromium ${launched.version} (${CHROMIUM})`);
-  node = await startDemoNode();
+  // Both at once; what did start is stopped by `after` when the other did not.
+  const [launched, started] = await Promise.allSettled([launchChromium(), startDemoNode()]);
+  if (launched.status === "fulfilled") {
+    context = launched.value.browser;
+    console.log(`# browser: Chromium ${launched.value.version} (${CHROMIUM})`);
+  }
+  if (started.status === "fulfilled") node = started.value;
+  for (const r of [launched, started]) if (r.status === "rejected") throw r.reason;
 });
 after(async () => {
   await context?.close();

@@ -18,8 +18,11 @@ let context: BrowserContext;
 let site: Server;
 let origin: string;
 before(async () => {
-  context = (await launchChromium({ backForwardCache: true })).browser;
-  node = await startNode(["--heartbeat", "10m"]);
+  // Both at once; what did start is stopped by `after` when the other did not.
+  const [launched, started] = await Promise.allSettled([launchChromium({ backForwardCache: true }), startNode(["--heartbeat", "10m"])]);
+  if (launched.status === "fulfilled") context = launched.value.browser;
+  if (started.status === "fulfilled") node = started.value;
+  for (const r of [launched, started]) if (r.status === "rejected") throw r.reason;
   const bundle = readFileSync(resolve(ROOT, "client-js", "dist", "handoff-client.min.js"));
   // The app's origin: the bundle, a token for ?user=&device=, and any other path as a plain page.
   site = createServer((req, res) => {
