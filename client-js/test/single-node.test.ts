@@ -1,8 +1,8 @@
-// The client against one real server node (the jar, on a free port), shared by the tests of this file
-// (the IPv6 test starts one of its own, listening on ::1).
+// The client against one real server node (the jar, on a free port), shared by the tests of this file:
+// documents, writes, offers and presence (tokens, the Hello's follow set and IPv6 are in hello.test.ts, so
+// that the two run side by side).
 import assert from "node:assert/strict";
 import { after, afterEach, before, describe, test } from "node:test";
-import { createServer } from "node:net";
 import { fromBinary } from "@bufbuild/protobuf";
 import WebSocket from "ws";
 import { ClientFrameSchema } from "../src/gen/handoff/v1/handoff_pb.js";
@@ -17,15 +17,6 @@ import {
   type WebSocketLike,
 } from "../src/index.js";
 import { client, closeClients, freePort, mintToken, type Node, startNode, text, until, user } from "./harness.js";
-
-/** Whether this machine lets a server listen on `host` (IPv6 loopback may be off). */
-function canListen(host: string): Promise<boolean> {
-  return new Promise((resolve) => {
-    const s = createServer();
-    s.once("error", () => resolve(false));
-    s.listen(0, host, () => s.close(() => resolve(true)));
-  });
-}
 
 let node: Node;
 before(async () => {
@@ -53,28 +44,6 @@ describe("one node", () => {
     await until("the other device got the delta", () => seen.length === 1);
     assert.equal(text(seen[0].ops[0].value), "0:42");
     await Promise.all([phone.close(), tv.close()]);
-  });
-
-  test("over IPv6: a node listening on ::1 takes a client whose URL names [::1], and a write fans out", async (t) => {
-    if (!(await canListen("::1"))) {
-      t.skip("this machine has no IPv6 loopback");
-      return;
-    }
-    const v6 = await startNode(["--host", "::1"]);
-    try {
-      const at = { ...v6, url: `ws://[::1]:${v6.port}/ws` };
-      const u = user("ipv6");
-      const [phone, tv] = ["phone", "tv"].map((d) => client(at, u, d));
-      const seen: DocumentChange[] = [];
-      tv.on("change", (c) => c.kind === "delta" && seen.push(c));
-      await Promise.all([phone.connect(), tv.connect()]);
-      assert.equal(await phone.document("cart").set("items", "2 kiwis"), 1n);
-      await until("the other device got the delta", () => seen.length === 1);
-      assert.equal(text(seen[0].ops[0].value), "2 kiwis");
-      await Promise.all([phone.close(), tv.close()]);
-    } finally {
-      await v6.stop();
-    }
   });
 
   test("a client needs exactly one of url and urls, each a ws:// or wss:// endpoint", () => {
@@ -415,104 +384,6 @@ describe("one node", () => {
     await phone.close();
   });
 
-  test("an expiring token is renewed in band, one fetch at a time, without reconnecting", async () => {
-    const u = user("token");
-    let calls = 0;
-    let running = 0;
-    let maxRunning = 0;
-    const tokenSource = async () => {
-      calls++;
-      running++;
-      maxRunning = Math.max(maxRunning, running);
-      await new Promise((r) => setTimeout(r, 20));
-      running--;
-      // The first token expires within the server's notice period, so TokenExpiring comes at once.
-      return mintToken(u, "phone", calls === 1 ? 30 : 3600);
-    };
-    const phone = client(node, u, "phone", { tokenSource });
-    const states: string[] = [];
-    phone.on("state", (s) => states.push(s));
-    const refreshed = new Promise<bigint>((ok) => phone.on("tokenRefreshed", ok));
-    await phone.connect();
-    const expiresAt = await refreshed;
-    assert.ok(expiresAt > BigInt(Date.now() + 60_000), "the connection runs on the long token now");
-    assert.equal(calls, 2);
-    assert.equal(maxRunning, 1, "never two token fetches at once");
-    assert.deepEqual(states, ["connecting", "connected"], "no reconnect");
-    assert.equal(await phone.document("d").set("f", "v"), 1n);
-    await phone.close();
-  });
-
-  test("an in-band refresh refused for now is sent again until the server takes it, and is no error", async () => {
-    // One device request at a time, one more every two seconds: the app's listing spends it just
-    // before the client hands its new token over, which is refused RATE_LIMITED (TOO_MANY_IN_FLIGHT,
-    // the other "not now", is handled the same way).
-    const limited = await startNode(["--device-request-rate", "0.5", "--device-request-burst", "1"]);
-    try {
-      const u = user("refresh-again");
-      let calls = 0;
-      let listed!: () => void;
-      const listing = new Promise<void>((ok) => (listed = ok));
-      const tokenSource = async () => {
-        calls++;
-        if (calls === 1) return mintToken(u, "phone", 30); // Within the notice: TokenExpiring at once.
-        await listing;
-        return mintToken(u, "phone", 3600);
-      };
-      const phone = client(limited, u, "phone", { tokenSource });
-      const errors: HandoffError[] = [];
-      phone.on("error", (e) => errors.push(e));
-      const states: string[] = [];
-      phone.on("state", (s) => states.push(s));
-      let expiresAt: bigint | undefined;
-      phone.on("tokenRefreshed", (t) => (expiresAt = t));
-      await phone.connect();
-      await phone.devices();
-      listed();
-      await until("the new token is taken in band", () => expiresAt !== undefined);
-      assert.ok(expiresAt! > BigInt(Date.now() + 60_000), "the connection runs on the long token now");
-      assert.deepEqual(errors, [], "a refusal for now is not the app's business");
-      assert.deepEqual(states, ["connecting", "connected"], "no reconnect");
-      await phone.close();
-    } finally {
-      await limited.stop();
-    }
-  });
-
-  test("a token the server refuses, or one that cannot be sent, stops the client with 4502 instead of reconnecting", async () => {
-    for (const [token, why] of [
-      [mintToken(user("wrong-secret"), "phone", 3600, "another-secret-another-secret-0123456789"), /refused the access token \(HTTP 401\)/],
-      [`${mintToken(user("newline"), "phone")}\n`, /characters a token cannot have/],
-    ] as const) {
-      const c = client(node, "unused", "unused", { token });
-      const states: string[] = [];
-      c.on("state", (s) => states.push(s));
-      await assert.rejects(c.connect(), (e: HandoffError) => e.code === "CLOSED" && e.closeCode === 4502 && why.test(e.message));
-      assert.ok(!states.includes("reconnecting"), `no reconnect: ${states.join(" ")}`);
-    }
-  });
-
-  test("an upgrade refused with 401 under a token source reports 4502, as the Java client, and fetches another token", async () => {
-    const u = user("refused-then-renewed");
-    let fetched = 0;
-    const tokenSource = async () => {
-      fetched++;
-      // The first token is signed with a key the node does not know: its upgrade is refused with 401.
-      return fetched === 1 ? mintToken(u, "phone", 3600, "another-secret-another-secret-0123456789") : mintToken(u, "phone");
-    };
-    const phone = client(node, u, "phone", { tokenSource });
-    const states: string[] = [];
-    phone.on("state", (st, code, why) => states.push(`${st} ${code} ${why}`));
-    await phone.connect();
-    assert.deepEqual(states, [
-      "connecting 0 ",
-      "reconnecting 4502 the server refused the access token (HTTP 401)",
-      "connected 0 ",
-    ]);
-    assert.equal(fetched, 2);
-    await phone.close();
-  });
-
   test("a write given up on says whether it may have been applied", async () => {
     const u = user("given-up");
     const sent = client(node, u, "phone");
@@ -527,120 +398,5 @@ describe("one node", () => {
     const held = offline.document("d").set("f", "2");
     await offline.close();
     await assert.rejects(held, (e: HandoffError) => e.code === "CLIENT_CLOSED" && !e.mayHaveBeenApplied);
-  });
-
-  test("a follow set over the server's limit of 256 entries is refused before sending, as the Java client does", () => {
-    const u = user("follow-limit-options");
-    const names = (n: number, p = "doc") => Array.from({ length: n }, (_, i) => `${p}-${i}`);
-    const tooMany = (e: unknown) =>
-      e instanceof HandoffError &&
-      e.code === "INVALID_ARGUMENT" &&
-      /following 257 names and prefixes; the limit is 256 follow entries/.test(e.message);
-    assert.throws(() => client(node, u, "a", { follow: { documents: names(257) } }), tooMany);
-    assert.throws(() => client(node, u, "b", { follow: { documents: names(200), prefixes: names(57, "p") } }), tooMany);
-    // Each distinct name and prefix counts once, as the server counts them.
-    client(node, u, "c", { follow: { documents: [...names(256), ...names(256)] } });
-    client(node, u, "d", { follow: { documents: names(200), prefixes: names(56, "p") } });
-  });
-
-  test("a follow over the limit of entries rejects before sending and is not carried into the next Hello", async () => {
-    const u = user("follow-limit");
-    const reader = client(node, u, "reader", { follow: { documents: ["player"] } });
-    await reader.connect();
-    const many = Array.from({ length: 300 }, (_, i) => `doc-${i}`);
-    await assert.rejects(
-      reader.follow({ documents: many }),
-      (e: HandoffError) => e.code === "INVALID_ARGUMENT" && /following 301 names and prefixes; the limit is 256/.test(e.message),
-    );
-    await reader.follow({ documents: many.slice(0, 255) }); // With player, 256: the limit, taken.
-    await assert.rejects(
-      reader.followAll(),
-      (e: HandoffError) => e.code === "INVALID_ARGUMENT" && /following 257 names and prefixes/.test(e.message),
-    );
-    // Reconnecting sends the follow set as it was: the server takes it.
-    const states: string[] = [];
-    reader.on("state", (s) => states.push(s));
-    reader.dropConnection();
-    await until("reconnected", () => states.includes("connected"));
-    const writer = client(node, u, "writer");
-    await writer.connect();
-    const seen: string[] = [];
-    reader.on("change", (c) => seen.push(`${c.document}:${c.version}`));
-    await writer.document("player").set("position", "1");
-    await until("player delta after the reconnect", () => seen.includes("player:1"));
-  });
-
-  test("names and prefixes the server would refuse are refused by the client before sending", async () => {
-    const u = user("follow-rule");
-    const invalid = (e: unknown) => e instanceof HandoffError && e.code === "INVALID_ARGUMENT";
-    const longest = "\u00e9".repeat(128); // 256 UTF-8 bytes, exactly the limit
-    for (const follow of [
-      { prefixes: ["ui/", "bad\nprefix"] },
-      { prefixes: ["\u0000"] },
-      { prefixes: ["del\u007f"] },
-      { prefixes: [longest + "x"] },
-      { prefixes: ["x".repeat(257)] },
-      { documents: ["player\t"] },
-      { documents: [""] },
-    ]) {
-      assert.throws(() => client(node, u, "phone", { follow }), invalid, JSON.stringify(follow));
-    }
-    // Empty (every document), a partial name, and one of exactly the limit are prefixes.
-    const phone = client(node, u, "phone", { follow: { prefixes: ["", "pl", longest] } });
-    await phone.connect();
-    // Refused locally (INVALID_ARGUMENT, the server would answer BAD_REQUEST), and the connection stays.
-    await assert.rejects(
-      phone.follow({ prefixes: ["ui/\r"] }),
-      (e: HandoffError) => invalid(e) && /control characters/.test(e.message),
-    );
-    await assert.rejects(phone.follow({ prefixes: ["x".repeat(300)] }), (e: HandoffError) => invalid(e) && /256/.test(e.message));
-    await phone.follow({ prefixes: ["ui/"] });
-    // Unfollow obeys the same rule (the server would answer BAD_REQUEST).
-    await assert.rejects(
-      phone.unfollow({ prefixes: ["ui/\n"] }),
-      (e: HandoffError) => invalid(e) && /unfollow: a prefix must not contain control characters/.test(e.message),
-    );
-    await assert.rejects(phone.unfollow({ prefixes: [longest + "x"] }), (e: HandoffError) => invalid(e) && /256/.test(e.message));
-    await assert.rejects(phone.unfollow({ documents: [""] }), invalid);
-    await phone.unfollow({ prefixes: ["", "pl", longest, "ui/"] });
-    assert.equal(phone.state, "connected");
-  });
-
-  test("a client whose Hello the server refuses stops with the server's reason instead of reconnecting", async () => {
-    // More documents held than a user may have (1,000): the Hello's positions are over the limit.
-    const store = new MemoryStore();
-    await store.save({
-      nextSeq: 0n,
-      documents: Array.from({ length: 1001 }, (_, i) => ({ name: `doc-${i}`, epoch: 1n, version: 1n, fields: {} })),
-      writes: [],
-    });
-    const c = client(node, user("hello-refused"), "phone", { store });
-    const states: string[] = [];
-    c.on("state", (s) => states.push(s));
-    await assert.rejects(c.connect(), (e: HandoffError) => e.code === "LIMIT_EXCEEDED" && /the limit is 1000/.test(e.message));
-    assert.equal(states.at(-1), "closed");
-    assert.ok(!states.includes("reconnecting"), `no reconnect: ${states.join(" ")}`);
-  });
-
-  test("follow by name and prefix, changed at runtime", async () => {
-    const u = user("follow");
-    const writer = client(node, u, "writer");
-    const reader = client(node, u, "reader", { follow: { documents: ["player"] } });
-    const seen: string[] = [];
-    reader.on("change", (c) => seen.push(`${c.document}:${c.version}`));
-    await Promise.all([writer.connect(), reader.connect()]);
-    await writer.document("ui/layout").set("theme", "dark");
-    await writer.document("player").set("position", "1");
-    await until("player delta", () => seen.includes("player:1"));
-    assert.deepEqual(seen, ["player:1"], "ui/layout is not followed yet");
-    await reader.follow({ prefixes: ["ui/"] });
-    await until("ui/layout snapshot", () => seen.includes("ui/layout:1"));
-    // Resolves once the server has stopped the pushes: later writes of "player" are not sent.
-    await reader.unfollow({ documents: ["player"] });
-    await writer.document("player").set("position", "2");
-    await writer.document("ui/layout").set("theme", "light");
-    await until("ui/layout delta", () => seen.includes("ui/layout:2"));
-    assert.ok(!seen.includes("player:2"), "player is no longer followed");
-    await Promise.all([writer.close(), reader.close()]);
   });
 });
