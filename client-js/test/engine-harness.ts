@@ -1,8 +1,10 @@
 // The engine alone, driven frame by frame through its Connector: a channel that records what the
 // engine sends, and the listener to feed it the server's frames. For the unit test files that need
-// no socket (engine-snapshot, engine-refusals, error-parity and store-save tests).
+// no socket (engine-snapshot, engine-refusals, error-parity and store-save tests); and a stand-in
+// engine for one connection (a Link) tested alone (probe and heartbeat tests).
 import { create } from "@bufbuild/protobuf";
 import { Backoff } from "../src/backoff.js";
+import type { Link } from "../src/connection.js";
 import type { DocumentChange } from "../src/document.js";
 import {
   type ClientEvents,
@@ -69,4 +71,15 @@ export async function welcomed(store = new MemoryStore(), backoff = new Backoff(
 export async function firstLink(link: () => FrameListener | undefined): Promise<FrameListener> {
   while (!link()) await new Promise((r) => setImmediate(r));
   return link()!;
+}
+
+/** A stand-in engine for a {@link Link} tested alone: it keeps the closes the link reports ("code reason"). */
+export function recordingEngine(): { engine: SyncEngine; closes: string[] } {
+  const closes: string[] = [];
+  const engine = {
+    onOpen: () => {},
+    onFrame: () => {},
+    onClosed: (_l: Link, code: number, reason: string) => closes.push(`${code} ${reason}`),
+  } as unknown as SyncEngine;
+  return { engine, closes };
 }

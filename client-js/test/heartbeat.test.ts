@@ -5,8 +5,8 @@ import assert from "node:assert/strict";
 import { mock, test } from "node:test";
 import { create } from "@bufbuild/protobuf";
 import { Link } from "../src/connection.js";
-import type { SyncEngine } from "../src/engine.js";
 import { type ClientFrame, ServerFrameSchema } from "../src/gen/handoff/v1/handoff_pb.js";
+import { recordingEngine } from "./engine-harness.js";
 
 const INTERVAL_MS = 25_000;
 
@@ -18,12 +18,7 @@ test("a hidden tab's throttled heartbeat keeps a connection that answers its pin
     return 0;
   });
   try {
-    const closes: string[] = [];
-    const engine = {
-      onOpen: () => {},
-      onFrame: () => {},
-      onClosed: (_l: Link, code: number, reason: string) => closes.push(`${code} ${reason}`),
-    } as unknown as SyncEngine;
+    const { engine, closes } = recordingEngine();
     const sent: ClientFrame[] = [];
     let aborted = false;
     const link = new Link(engine);
@@ -67,7 +62,7 @@ for (const marginMs of [5_000, 300]) {
       return 0;
     });
     try {
-      const engine = { onOpen: () => {}, onFrame: () => {}, onClosed: () => {} } as unknown as SyncEngine;
+      const { engine } = recordingEngine();
       let abortedAt: number | undefined;
       const link = new Link(engine);
       link.channel = { send: () => (pingedAt ??= Date.now()), close: () => {}, abort: () => (abortedAt ??= Date.now()) };

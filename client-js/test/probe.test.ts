@@ -5,17 +5,12 @@ import assert from "node:assert/strict";
 import { mock, test } from "node:test";
 import { create } from "@bufbuild/protobuf";
 import { Link, PROBE_MIN_MS } from "../src/connection.js";
-import type { SyncEngine } from "../src/engine.js";
 import { type ClientFrame, ServerFrameSchema } from "../src/gen/handoff/v1/handoff_pb.js";
+import { recordingEngine } from "./engine-harness.js";
 
 /** A welcomed link whose engine records closes; `sent` holds what it sends. */
 function welcomedLink() {
-  const closes: string[] = [];
-  const engine = {
-    onOpen: () => {},
-    onFrame: () => {},
-    onClosed: (_l: Link, code: number, reason: string) => closes.push(`${code} ${reason}`),
-  } as unknown as SyncEngine;
+  const { engine, closes } = recordingEngine();
   const sent: ClientFrame[] = [];
   const link = new Link(engine);
   const state = { aborted: false };
