@@ -259,16 +259,23 @@ test("a write refused INTERNAL fails at once, even if the error says retryable",
   const failed = engine.document("cart").set("f", "x");
   for (let i = 0; i < 200 && writes().length === 0; i++) await new Promise((r) => setTimeout(r, 5));
   const seq = (writes()[0]!.body.value as { clientSeq: bigint }).clientSeq;
-  link.onFrame(
-    create(ServerFrameSchema, {
-      body: {
-        case: "error",
-        value: { code: ErrorCode.INTERNAL, clientSeq: seq, document: "cart", retryable: true, message: "bug" },
-      },
-    }),
-  );
-  await assert.rejects(failed, (e: Error & { code?: string }) => e.code === "INTERNAL");
-  await new Promise((r) => setTimeout(r, 20));
+  // The refusal's timers run on the test's clock, moved a minute on: a re-send, however long its wait, has gone by then.
+  mock.timers.enable({ apis: ["setTimeout"] });
+  try {
+    link.onFrame(
+      create(ServerFrameSchema, {
+        body: {
+          case: "error",
+          value: { code: ErrorCode.INTERNAL, clientSeq: seq, document: "cart", retryable: true, message: "bug" },
+        },
+      }),
+    );
+    await assert.rejects(failed, (e: Error & { code?: string }) => e.code === "INTERNAL");
+    mock.timers.tick(60_000);
+    for (let i = 0; i < 20; i++) await new Promise((r) => setImmediate(r));
+  } finally {
+    mock.timers.reset();
+  }
   assert.equal(writes().length, 1, "not re-sent");
   await engine.close();
 });
