@@ -311,9 +311,17 @@ test("a write made while the stored state is still loading is saved with it, nev
   });
   const { engine, link } = engineOn(store, new Backoff(100, 1000));
   try {
-    void engine.connect().catch(() => {});
-    void engine.document("player").set("position", "0:10").catch(() => {});
-    await new Promise((r) => setTimeout(r, 20));
+    // While the load waits, whatever the write starts runs, its timers on the test's clock moved a minute on.
+    mock.timers.enable({ apis: ["setTimeout"] });
+    try {
+      void engine.connect().catch(() => {});
+      void engine.document("player").set("position", "0:10").catch(() => {});
+      for (let i = 0; i < 20; i++) await new Promise((r) => setImmediate(r));
+      mock.timers.tick(60_000);
+      for (let i = 0; i < 20; i++) await new Promise((r) => setImmediate(r));
+    } finally {
+      mock.timers.reset();
+    }
     store.open();
     while (!link()) await new Promise((r) => setImmediate(r));
     for (let i = 0; i < 200 && store.saves.length === 0; i++) await new Promise((r) => setTimeout(r, 5));
