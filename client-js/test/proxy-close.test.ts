@@ -9,7 +9,7 @@
 import assert from "node:assert/strict";
 import type { IncomingMessage } from "node:http";
 import type { AddressInfo } from "node:net";
-import { after, afterEach, before, test } from "node:test";
+import { after, before, describe, test } from "node:test";
 import WebSocket, { WebSocketServer } from "ws";
 import { bearerWebSocket, type HandoffError } from "../src/index.js";
 import { client, closeClients, mintToken, type Node, startNode, text, until, user } from "./harness.js";
@@ -100,196 +100,189 @@ let node: Node;
  * file, so that its test does not wait for a JVM of its own.
  */
 let limited: Node;
-let relay: Relay | undefined;
+const relays: Relay[] = [];
+/** A relay to `node` for one test; stopped after the file, once the clients are closed. */
+async function proxy(onNodeClose: number): Promise<Relay> {
+  const relay = await startRelay(node, onNodeClose);
+  relays.push(relay);
+  return relay;
+}
+const random = Math.random;
 before(async () => {
   [node, limited] = await Promise.all([startNode(), startNode(["--connect-rate", "0.5", "--connect-burst", "1"])]);
+  // The backoff's jitter draws its largest: a one-minute backoff waits 59.4 s, so only a refusal's own
+  // rule (503: soon; Retry-After: that long) can explain a client back within a test's deadline.
+  Math.random = () => 0.99;
 });
+// The tests run side by side, each on a relay and users of its own (the 429 test alone on `limited`), so
+// their clients and relays are closed after the file rather than after each test.
 after(async () => {
+  Math.random = random;
+  await closeClients();
+  await Promise.all(relays.map((r) => r.stop()));
   await Promise.all([node?.stop(), limited?.stop()]);
 });
-afterEach(async () => {
-  await closeClients();
-  await relay?.stop();
-  relay = undefined;
-});
 
-test("a proxy closing with 1000, 1001 or no status: the client reconnects through it and resumes", { timeout: 60_000 }, async () => {
-  relay = await startRelay(node, 1000);
-  const u = user("proxy-close");
-  const phone = client(node, u, "phone", { url: relay.url });
-  const tv = client(node, u, "tv");
-  const states: string[] = [];
-  phone.on("state", (st, code) => states.push(`${st} ${code}`));
-  await Promise.all([phone.connect(), tv.connect()]);
-
-  let round = 0;
-  for (const [code, reported] of [
-    [1000, 1000],
-    [1001, 1001],
-    [undefined, 1005],
-  ] as const) {
-    round++;
-    const before = relay.accepted();
-    relay.closeAll(code);
-    await until(`the client reconnecting after ${reported}`, () => states.includes(`reconnecting ${reported}`));
-    // Written while the phone is away: the resume brings it.
-    await tv.document("player").set("position", `round ${round}`);
-    await until(`the client back through the proxy after ${reported}`, () => relay!.accepted() > before && phone.state === "connected");
-    await until(`the write made while away after ${reported}`, () => text(phone.document("player").get("position")) === `round ${round}`);
-  }
-  assert.ok(!states.some((s) => s.startsWith("closed")), states.join(", "));
-  assert.equal(text(phone.document("player").get("position")), "round 3");
-});
-
-test("the node's terminal Disconnect decides over the 1000 a proxy closes with after it", { timeout: 60_000 }, async () => {
-  relay = await startRelay(node, 1000);
-  const u = user("proxy-replaced");
-  const phone = client(node, u, "phone", { url: relay.url });
-  const states: string[] = [];
-  phone.on("state", (st, code) => states.push(`${st} ${code}`));
-  await phone.connect();
-
-  // The same device connects again, straight to the node: it closes the older connection with a
-  // Disconnect and 4504 REPLACED, which the proxy passes on as a close with 1000.
-  const replacing = client(node, u, "phone");
-  await replacing.connect();
-
-  await until("the client stopped", () => phone.state === "closed");
-  assert.deepEqual(states, ["connecting 0", "connected 0", "closed 4504"]);
-  assert.equal(relay.accepted(), 1);
-});
-
-test("upgrades a proxy refuses with 400, 404, 426, 429 or 503 are tried again until it takes one", { timeout: 60_000 }, async () => {
-  relay = await startRelay(node, 1000);
-  for (const status of [400, 404, 426, 429, 503]) {
-    relay.refuseWith = status;
-    const phone = client(node, user(`proxy-refuses-${status}`), "phone", { url: relay.url });
+describe("a proxy in front of a node", { concurrency: true }, () => {
+  test("a proxy closing with 1000, 1001 or no status: the client reconnects through it and resumes", { timeout: 60_000 }, async () => {
+    const relay = await proxy(1000);
+    const u = user("proxy-close");
+    const phone = client(node, u, "phone", { url: relay.url });
+    const tv = client(node, u, "tv");
     const states: string[] = [];
-    phone.on("state", (st, code, why) => states.push(`${st} ${code} ${why}`));
-    const connected = phone.connect();
-    const before = relay.refused();
-    await until(`attempts after the refusal with ${status}`, () => relay!.refused() - before >= 3);
-    assert.ok(states.includes(`reconnecting 1006 the server refused the upgrade (HTTP ${status})`), states.join(", "));
+    phone.on("state", (st, code) => states.push(`${st} ${code}`));
+    await Promise.all([phone.connect(), tv.connect()]);
+
+    let round = 0;
+    for (const [code, reported] of [
+      [1000, 1000],
+      [1001, 1001],
+      [undefined, 1005],
+    ] as const) {
+      round++;
+      const before = relay.accepted();
+      relay.closeAll(code);
+      await until(`the client reconnecting after ${reported}`, () => states.includes(`reconnecting ${reported}`));
+      // Written while the phone is away: the resume brings it.
+      await tv.document("player").set("position", `round ${round}`);
+      await until(`the client back through the proxy after ${reported}`, () => relay.accepted() > before && phone.state === "connected");
+      await until(`the write made while away after ${reported}`, () => text(phone.document("player").get("position")) === `round ${round}`);
+    }
     assert.ok(!states.some((s) => s.startsWith("closed")), states.join(", "));
-    relay.refuseWith = 0;
-    await connected;
-    await phone.close();
-  }
-});
+    assert.equal(text(phone.document("player").get("position")), "round 3");
+  });
 
-/** Runs `body` with Math.random, which the reconnect backoff draws from, always `value`. */
-async function withRandom<T>(value: number, body: () => Promise<T>): Promise<T> {
-  const random = Math.random;
-  Math.random = () => value;
-  try {
-    return await body();
-  } finally {
-    Math.random = random;
-  }
-}
+  test("the node's terminal Disconnect decides over the 1000 a proxy closes with after it", { timeout: 60_000 }, async () => {
+    const relay = await proxy(1000);
+    const u = user("proxy-replaced");
+    const phone = client(node, u, "phone", { url: relay.url });
+    const states: string[] = [];
+    phone.on("state", (st, code) => states.push(`${st} ${code}`));
+    await phone.connect();
 
-test("an upgrade a proxy refuses with 503 (its node drains) is tried again soon, not after the long backoff", { timeout: 60_000 }, async () => {
-  relay = await startRelay(node, 1000);
-  // The largest draw of a one-minute backoff: 59.4 s, were it not a 503.
-  await withRandom(0.99, async () => {
-    relay!.refuseWith = 503;
-    const phone = client(node, user("proxy-503"), "phone", { url: relay!.url, reconnect: { initialMs: 60_000, maxMs: 60_000 } });
+    // The same device connects again, straight to the node: it closes the older connection with a
+    // Disconnect and 4504 REPLACED, which the proxy passes on as a close with 1000.
+    const replacing = client(node, u, "phone");
+    await replacing.connect();
+
+    await until("the client stopped", () => phone.state === "closed");
+    assert.deepEqual(states, ["connecting 0", "connected 0", "closed 4504"]);
+    assert.equal(relay.accepted(), 1);
+  });
+
+  test("upgrades a proxy refuses with 400, 404, 426, 429 or 503 are tried again until it takes one", { timeout: 60_000 }, async () => {
+    const relay = await proxy(1000);
+    for (const status of [400, 404, 426, 429, 503]) {
+      relay.refuseWith = status;
+      const phone = client(node, user(`proxy-refuses-${status}`), "phone", { url: relay.url });
+      const states: string[] = [];
+      phone.on("state", (st, code, why) => states.push(`${st} ${code} ${why}`));
+      const connected = phone.connect();
+      const before = relay.refused();
+      await until(`attempts after the refusal with ${status}`, () => relay.refused() - before >= 3);
+      assert.ok(states.includes(`reconnecting 1006 the server refused the upgrade (HTTP ${status})`), states.join(", "));
+      assert.ok(!states.some((s) => s.startsWith("closed")), states.join(", "));
+      relay.refuseWith = 0;
+      await connected;
+      await phone.close();
+    }
+  });
+
+  test("an upgrade a proxy refuses with 503 (its node drains) is tried again soon, not after the long backoff", { timeout: 60_000 }, async () => {
+    const relay = await proxy(1000);
+    // The largest draw of a one-minute backoff (the file's): 59.4 s, were it not a 503.
+    relay.refuseWith = 503;
+    const phone = client(node, user("proxy-503"), "phone", { url: relay.url, reconnect: { initialMs: 60_000, maxMs: 60_000 } });
     const connected = phone.connect();
-    await until("the refusal", () => relay!.refused() >= 1);
-    relay!.refuseWith = 0;
+    await until("the refusal", () => relay.refused() >= 1);
+    relay.refuseWith = 0;
     await until("connected again within 10 s", () => phone.state === "connected");
     await connected;
   });
-});
 
-test("an upgrade refused with 503 and Retry-After is not tried again before it", { timeout: 60_000 }, async () => {
-  relay = await startRelay(node, 1000);
-  await withRandom(0.5, async () => {
-    relay!.refuseWith = 503;
-    relay!.refuseHeaders = { "Retry-After": "2" };
-    const phone = client(node, user("proxy-503-retry-after"), "phone", { url: relay!.url });
+  test("an upgrade refused with 503 and Retry-After is not tried again before it", { timeout: 60_000 }, async () => {
+    const relay = await proxy(1000);
+    relay.refuseWith = 503;
+    // A second: longer than any wait of this client's own backoff (at most 500 ms).
+    relay.refuseHeaders = { "Retry-After": "1" };
+    const phone = client(node, user("proxy-503-retry-after"), "phone", { url: relay.url });
     const states: string[] = [];
     phone.on("state", (st, code, why) => states.push(`${st} ${code} ${why}`));
     const connected = phone.connect();
-    await until("a second refusal", () => relay!.refused() >= 2);
-    const [first, second] = relay!.refusedAt;
-    // 2 s and a quarter of it on top (the draw of 0.5 of up to half): never before the 2 s.
-    assert.ok(second - first >= 2_000, `tried again after ${second - first} ms`);
-    assert.ok(states.includes("reconnecting 1006 the server refused the upgrade (HTTP 503, Retry-After 2 s)"), states.join(", "));
-    relay!.refuseWith = 0;
+    await until("a second refusal", () => relay.refused() >= 2);
+    const [first, second] = relay.refusedAt;
+    // 1 s and up to half of it on top (the file's draw of 0.99: 0.495 s): never before the second.
+    assert.ok(second - first >= 1_000, `tried again after ${second - first} ms`);
+    assert.ok(states.includes("reconnecting 1006 the server refused the upgrade (HTTP 503, Retry-After 1 s)"), states.join(", "));
+    relay.refuseWith = 0;
     await connected;
   });
-});
 
-test("the node's own 429 for too many upgrades from one address: the client comes back after its Retry-After, once", { timeout: 60_000 }, async () => {
-  // One upgrade per 2 s from an address: the second client's comes too early and is refused, with a
-  // Retry-After of the seconds until the next one is allowed. No other test of the file connects to this node.
-  try {
-    await withRandom(0.5, async () => {
-      const first = client(limited, user("limited-a"), "phone");
-      await first.connect();
-      let attempts = 0;
-      const open = bearerWebSocket(WebSocket);
-      const second = client(limited, user("limited-b"), "phone", {
-        webSocket: (url, token) => {
-          attempts++;
-          return open(url, token);
-        },
-      });
-      const states: string[] = [];
-      let refusedAt = 0;
-      second.on("state", (st, code, why) => {
-        states.push(`${st} ${code} ${why}`);
-        if (st === "reconnecting") refusedAt = Date.now();
-      });
-      await second.connect();
-      const connectedAt = Date.now();
-      assert.equal(attempts, 2, `one refused upgrade, then one taken, no attempt the node would refuse again: ${states.join(", ")}`);
-      const refusal = states.find((s) => s.startsWith("reconnecting"));
-      const m = /^reconnecting 1006 the server refused the upgrade \(HTTP 429, Retry-After (\d+) s\)$/.exec(refusal ?? "");
-      assert.ok(m, states.join(", "));
-      assert.ok(connectedAt - refusedAt >= Number(m[1]) * 1000, `connected ${connectedAt - refusedAt} ms after the refusal`);
+  test("the node's own 429 for too many upgrades from one address: the client comes back after its Retry-After, once", { timeout: 60_000 }, async () => {
+    // One upgrade per 2 s from an address: the second client's comes too early and is refused, with a
+    // Retry-After of the seconds until the next one is allowed. No other test of the file connects to this node.
+    const first = client(limited, user("limited-a"), "phone");
+    await first.connect();
+    let attempts = 0;
+    const open = bearerWebSocket(WebSocket);
+    const second = client(limited, user("limited-b"), "phone", {
+      webSocket: (url, token) => {
+        attempts++;
+        return open(url, token);
+      },
     });
-  } finally {
-    await closeClients();
-  }
-});
-
-test("a 4502 a proxy closes with in band: a token source gets another token and reconnects, a fixed token stops", { timeout: 60_000 }, async () => {
-  relay = await startRelay(node, 1000);
-  const u = user("proxy-4502");
-  let fetched = 0;
-  const renewing = client(node, u, "phone", {
-    url: relay.url,
-    tokenSource: async () => {
-      fetched++;
-      return mintToken(u, "phone");
-    },
+    const states: string[] = [];
+    let refusedAt = 0;
+    second.on("state", (st, code, why) => {
+      states.push(`${st} ${code} ${why}`);
+      if (st === "reconnecting") refusedAt = Date.now();
+    });
+    await second.connect();
+    const connectedAt = Date.now();
+    assert.equal(attempts, 2, `one refused upgrade, then one taken, no attempt the node would refuse again: ${states.join(", ")}`);
+    const refusal = states.find((s) => s.startsWith("reconnecting"));
+    const m = /^reconnecting 1006 the server refused the upgrade \(HTTP 429, Retry-After (\d+) s\)$/.exec(refusal ?? "");
+    assert.ok(m, states.join(", "));
+    assert.ok(connectedAt - refusedAt >= Number(m[1]) * 1000, `connected ${connectedAt - refusedAt} ms after the refusal`);
+    await Promise.all([first.close(), second.close()]);
   });
-  const fixed = client(node, u, "tablet", { url: relay.url });
-  const renewingStates: string[] = [];
-  const fixedStates: string[] = [];
-  renewing.on("state", (st, code) => renewingStates.push(`${st} ${code}`));
-  fixed.on("state", (st, code) => fixedStates.push(`${st} ${code}`));
-  await Promise.all([renewing.connect(), fixed.connect()]);
-  const before = relay.accepted();
 
-  relay.closeAll(4502);
+  test("a 4502 a proxy closes with in band: a token source gets another token and reconnects, a fixed token stops", { timeout: 60_000 }, async () => {
+    const relay = await proxy(1000);
+    const u = user("proxy-4502");
+    let fetched = 0;
+    const renewing = client(node, u, "phone", {
+      url: relay.url,
+      tokenSource: async () => {
+        fetched++;
+        return mintToken(u, "phone");
+      },
+    });
+    const fixed = client(node, u, "tablet", { url: relay.url });
+    const renewingStates: string[] = [];
+    const fixedStates: string[] = [];
+    renewing.on("state", (st, code) => renewingStates.push(`${st} ${code}`));
+    fixed.on("state", (st, code) => fixedStates.push(`${st} ${code}`));
+    await Promise.all([renewing.connect(), fixed.connect()]);
+    const before = relay.accepted();
 
-  await until("the fixed token's client stopped", () => fixed.state === "closed");
-  await until("the token source's client back", () => renewing.state === "connected" && relay!.accepted() > before);
-  assert.deepEqual(fixedStates, ["connecting 0", "connected 0", "closed 4502"]);
-  assert.deepEqual(renewingStates, ["connecting 0", "connected 0", "reconnecting 4502", "connected 0"]);
-  assert.equal(fetched, 2, "a new token for the new connection");
-});
+    relay.closeAll(4502);
 
-test("a token from a token source that cannot be sent still stops the client with 4502", { timeout: 20_000 }, async () => {
-  const c = client(node, "unused", "unused", { tokenSource: async () => `${mintToken(user("newline-source"), "phone")}\n` });
-  const states: string[] = [];
-  c.on("state", (s) => states.push(s));
-  await assert.rejects(
-    c.connect(),
-    (e: HandoffError) => e.code === "CLOSED" && e.closeCode === 4502 && /characters a token cannot have/.test(e.message),
-  );
-  assert.ok(!states.includes("reconnecting"), `no reconnect: ${states.join(" ")}`);
+    await until("the fixed token's client stopped", () => fixed.state === "closed");
+    await until("the token source's client back", () => renewing.state === "connected" && relay.accepted() > before);
+    assert.deepEqual(fixedStates, ["connecting 0", "connected 0", "closed 4502"]);
+    assert.deepEqual(renewingStates, ["connecting 0", "connected 0", "reconnecting 4502", "connected 0"]);
+    assert.equal(fetched, 2, "a new token for the new connection");
+  });
+
+  test("a token from a token source that cannot be sent still stops the client with 4502", { timeout: 20_000 }, async () => {
+    const c = client(node, "unused", "unused", { tokenSource: async () => `${mintToken(user("newline-source"), "phone")}\n` });
+    const states: string[] = [];
+    c.on("state", (s) => states.push(s));
+    await assert.rejects(
+      c.connect(),
+      (e: HandoffError) => e.code === "CLOSED" && e.closeCode === 4502 && /characters a token cannot have/.test(e.message),
+    );
+    assert.ok(!states.includes("reconnecting"), `no reconnect: ${states.join(" ")}`);
+  });
 });
