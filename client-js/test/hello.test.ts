@@ -2,7 +2,7 @@
 // tokens (renewed in band, refused), the Hello's follow set and its limits, and IPv6. (Apart from
 // single-node.test.ts so that the two run side by side.)
 import assert from "node:assert/strict";
-import { after, afterEach, before, describe, test } from "node:test";
+import { after, before, describe, test } from "node:test";
 import { createServer } from "node:net";
 import { type DocumentChange, HandoffError, MemoryStore } from "../src/index.js";
 import { client, closeClients, mintToken, type Node, startNode, text, until, user } from "./harness.js";
@@ -32,13 +32,14 @@ before(async () => {
   [node, limited, v6] = started.map((r) => (r.status === "fulfilled" ? r.value : undefined)) as [Node, Node, Node | undefined];
   for (const r of started) if (r.status === "rejected") throw r.reason;
 });
+// The tests run side by side, each with users of its own, so their clients are closed after the file
+// rather than after each test.
 after(async () => {
+  await closeClients();
   await Promise.all([node, limited, v6].map((n) => n?.stop()));
 });
 
-afterEach(closeClients);
-
-describe("one node: tokens, the Hello's follow set, IPv6", () => {
+describe("one node: tokens, the Hello's follow set, IPv6", { concurrency: true }, () => {
   test("over IPv6: a node listening on ::1 takes a client whose URL names [::1], and a write fans out", async (t) => {
     if (!v6) {
       t.skip("this machine has no IPv6 loopback");
