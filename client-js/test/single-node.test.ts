@@ -2,7 +2,7 @@
 // documents, writes, offers and presence (tokens, the Hello's follow set and IPv6 are in hello.test.ts, so
 // that the two run side by side).
 import assert from "node:assert/strict";
-import { after, afterEach, before, describe, test } from "node:test";
+import { after, before, describe, test } from "node:test";
 import { fromBinary } from "@bufbuild/protobuf";
 import WebSocket from "ws";
 import { ClientFrameSchema } from "../src/gen/handoff/v1/handoff_pb.js";
@@ -22,13 +22,14 @@ let node: Node;
 before(async () => {
   node = await startNode(["--history-length", "4"]);
 });
+// The tests run side by side, each with users of its own, so their clients are closed after the file
+// rather than after each test.
 after(async () => {
+  await closeClients();
   await node?.stop();
 });
 
-afterEach(closeClients);
-
-describe("one node", () => {
+describe("one node", { concurrency: true }, () => {
   test("given several endpoints, a client moves past one that refuses to the next and works there", async () => {
     const dead = `ws://127.0.0.1:${await freePort()}/ws`;
     const u = user("endpoints");

@@ -1,6 +1,6 @@
 // The client against two real server nodes sharing a real Redis: devices of one user on different nodes.
 import assert from "node:assert/strict";
-import { after, afterEach, before, describe, test } from "node:test";
+import { after, before, describe, test } from "node:test";
 import { type DocumentChange, type HandoffError, MemoryStore, OfferOutcome } from "../src/index.js";
 import { client, closeClients, type Node, type Redis, startNode, startRedis, until, user } from "./harness.js";
 
@@ -12,14 +12,15 @@ before(async () => {
     ["js-a", "js-b"].map((id) => startNode(["--redis-url", redis.url, "--node-id", id, "--history-length", "4"])),
   );
 });
+// The tests run side by side, each with users of its own, so their clients are closed after the file
+// rather than after each test.
 after(async () => {
+  await closeClients();
   await Promise.all(nodes.map((n) => n.stop()));
   await redis?.stop();
 });
 
-afterEach(closeClients);
-
-describe("two nodes with Redis", () => {
+describe("two nodes with Redis", { concurrency: true }, () => {
   test("a write on one node fans out once to devices on both nodes, in order", async () => {
     const u = user("multi");
     const phone = client(nodes[0], u, "phone");
