@@ -201,9 +201,10 @@ export function track(c: HandoffClient): HandoffClient {
 }
 
 /**
- * Closes every client made since the last call, each test's `afterEach`: a test that fails half-way
- * leaves clients that would otherwise keep reconnecting to a stopped node and keep the test process
- * alive, so the run would hang instead of reporting the failure.
+ * Closes every client made since the last call, each test's `afterEach` (or the file's `after`, before its
+ * nodes stop, where its tests run side by side): a test that fails half-way leaves clients that would
+ * otherwise keep reconnecting to a stopped node and keep the test process alive, so the run would hang
+ * instead of reporting the failure.
  */
 export async function closeClients(): Promise<void> {
   await Promise.allSettled(opened.splice(0).map((c) => c.close()));
