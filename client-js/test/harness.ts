@@ -35,18 +35,29 @@ export interface Node {
 }
 
 /** Starts the server jar on a free port (or `options.port`) and waits until it is ready. */
-export async function startNode(
+export function startNode(
   args: string[] = [],
   options: { secret?: string | null; jvmArgs?: string[]; port?: number } = {},
 ): Promise<Node> {
   requireServerJar();
+  return launch(args, options, classDataArgs());
+}
+
+/**
+ * {@link startNode} with `classData` among the JVM's options; `exited` resolves with the signal that ended
+ * the JVM (null when it exited by itself, as on SIGTERM), `stopWithin` stops it with a grace of its own.
+ */
+async function launch(
+  args: string[],
+  options: { secret?: string | null; jvmArgs?: string[]; port?: number },
+  classData: string[],
+): Promise<Node & { exited: Promise<NodeJS.Signals | null>; stopWithin(graceMs: number): Promise<void> }> {
   const secret = options.secret === undefined ? SECRET : options.secret;
-  const classData = classDataArgs();
-  const jvm = ["-Xmx256m", "-XX:TieredStopAtLevel=1", "-XX:+UseSerialGC", ...classData.args, ...(options.jvmArgs ?? [])];
+  const jvm = ["-Xmx256m", "-XX:TieredStopAtLevel=1", "-XX:+UseSerialGC", ...classData, ...(options.jvmArgs ?? [])];
   const argv = [...jvm, "-jar", SERVER_JAR, "--port", String(options.port ?? 0), ...args];
   if (secret) argv.push("--jwt-secret", secret);
   const proc = spawn("java", argv, { stdio: ["ignore", "pipe", "pipe"] });
-  if (classData.exited) proc.once("exit", (_code, signal) => classData.exited!(signal));
+  const exited = new Promise<NodeJS.Signals | null>((done) => proc.once("exit", (_code, signal) => done(signal)));
   let output = "";
   const port = await new Promise<number>((resolvePort, reject) => {
     const timer = setTimeout(() => reject(new Error(`server did not start within 60 s:\n${output}`)), 60_000);
@@ -78,6 +89,8 @@ export async function startNode(
     kill: () => stopProcess(proc, "SIGKILL"),
     pause: () => void proc.kill("SIGSTOP"),
     resume: () => void proc.kill("SIGCONT"),
+    exited,
+    stopWithin: (graceMs) => stopProcess(proc, "SIGTERM", graceMs),
   };
 }
 
@@ -85,47 +98,69 @@ export async function startNode(
  * JVM options that map the server's classes from an application class-data archive (AppCDS) instead of
  * reading them from the jar: a node then starts on about half the CPU (0.8 s instead of 1.5 s on the 2-core
  * VM), and the suite starts some thirty. The archive belongs to one build of the jar (its name carries the
- * jar's size and time) and lies beside it. The first node started after the jar was built, by whichever test
- * process takes the archive's lock, writes it as it stops (`-XX:ArchiveClassesAtExit`; a node killed does
- * not, and leaves the lock to the next); the nodes started after that map it. A JVM that finds an archive
- * not made from its jar says so and starts without it: the archive only ever changes how fast a node starts.
+ * jar's size and time) and lies beside it. Until it is there, nodes start without it, and the first test
+ * process to ask since the jar was built (it takes the archive's lock) has it written in the background
+ * ({@link writeClassData}). A JVM that finds an archive not made from its jar says so and starts without
+ * it: the archive only ever changes how fast a node starts.
  */
-function classDataArgs(): { args: string[]; exited?: (signal: NodeJS.Signals | null) => void } {
+function classDataArgs(): string[] {
   const jar = statSync(SERVER_JAR);
   const dir = dirname(SERVER_JAR);
   const name = `${basename(SERVER_JAR, ".jar")}-${jar.size}-${Math.trunc(jar.mtimeMs)}.jsa`;
   const archive = join(dir, name);
-  if (existsSync(archive)) return { args: [`-XX:SharedArchiveFile=${archive}`] };
+  if (existsSync(archive)) return [`-XX:SharedArchiveFile=${archive}`];
   const lock = `${archive}.lock`;
-  // A lock left by a test process that ended before its node did is taken over after two minutes.
+  // A lock left by a writer that failed, or by a test process that ended first, is taken over after two minutes.
   if (existsSync(lock) && Date.now() - statSync(lock).mtimeMs > 120_000) rmSync(lock, { force: true });
   try {
     closeSync(openSync(lock, "wx"));
   } catch {
-    return { args: [] }; // Another node writes it.
+    return []; // Another process has it written.
   }
-  const partial = `${archive}.${process.pid}`;
-  return {
-    args: [`-XX:ArchiveClassesAtExit=${partial}`],
-    exited: (signal) => {
-      if (signal === null && existsSync(partial)) {
-        // Archives of earlier builds of the jar go.
-        for (const f of readdirSync(dir)) {
-          if (f.startsWith(`${basename(SERVER_JAR, ".jar")}-`) && f.includes(".jsa") && !f.startsWith(name)) rmSync(join(dir, f), { force: true });
-        }
-        renameSync(partial, archive);
-      } else {
-        rmSync(partial, { force: true });
-        rmSync(lock, { force: true });
-      }
-    },
-  };
+  void writeClassData(archive).catch(() => {});
+  return [];
 }
 
-function stopProcess(proc: ChildProcess, signal: NodeJS.Signals = "SIGTERM"): Promise<void> {
+/**
+ * Writes the class-data archive `archive`: a node of its own on a Redis of its own (the Redis engine's
+ * classes are the most), which one device connects to, writes to and leaves, then stopped at once; its JVM
+ * writes the archive as it exits (`-XX:ArchiveClassesAtExit`, seconds on a loaded machine, so it is not
+ * killed at the 10 s a test's node is), and the archive is renamed into place whole, the archives of earlier
+ * builds of the jar removed. Nothing waits for it but the test process's exit; on failure the lock stays
+ * until it is taken over.
+ */
+async function writeClassData(archive: string): Promise<void> {
+  const partial = `${archive}.${process.pid}`;
+  const redis = await startRedis();
+  try {
+    const node = await launch(["--redis-url", redis.url, "--node-id", "class-data"], {}, [`-XX:ArchiveClassesAtExit=${partial}`]);
+    try {
+      const device = new HandoffClient({ url: node.url, token: mintToken("class-data", "writer"), webSocket: bearerWebSocket(WebSocket) });
+      await device.connect();
+      await device.document("d").set("f", "1");
+      await device.close();
+    } finally {
+      await node.stopWithin(120_000);
+    }
+    if ((await node.exited) !== null || !existsSync(partial)) throw new Error("no class-data archive written");
+    const dir = dirname(archive);
+    for (const f of readdirSync(dir)) {
+      if (f.startsWith(`${basename(SERVER_JAR, ".jar")}-`) && f.includes(".jsa") && !f.startsWith(basename(archive))) {
+        rmSync(join(dir, f), { force: true });
+      }
+    }
+    renameSync(partial, archive);
+  } finally {
+    rmSync(partial, { force: true });
+    await redis.stop();
+  }
+}
+
+/** Ends `proc` with `signal`, and with SIGKILL if it still runs `graceMs` later. */
+function stopProcess(proc: ChildProcess, signal: NodeJS.Signals = "SIGTERM", graceMs = 10_000): Promise<void> {
   if (proc.exitCode !== null || proc.signalCode !== null) return Promise.resolve();
   return new Promise((done) => {
-    const kill = setTimeout(() => proc.kill("SIGKILL"), 10_000);
+    const kill = setTimeout(() => proc.kill("SIGKILL"), graceMs);
     proc.once("exit", () => {
       clearTimeout(kill);
       done();
