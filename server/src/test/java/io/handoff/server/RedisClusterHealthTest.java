@@ -19,19 +19,33 @@ import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.List;
+import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
 /**
- * The store's health on a Redis Cluster of this test's own: every master is checked, so one hung
+ * The store's health on a Redis Cluster of this class's own: every master is checked, so one hung
  * shard (SIGSTOP of its only process) makes the node not ready, and it is ready again once the
  * shard answers. A wipe of one master, with every connection up, reaches the devices of its users
- * on every node.
+ * on every node. The tests share the Cluster (a start costs seconds), each under its own key
+ * prefix: the hung master answers again before its test ends, far within the Cluster's node timeout
+ * (15 s), and a wipe leaves the Cluster's shape as it was.
  */
 class RedisClusterHealthTest {
+  private static RedisClusterProcess.Private cluster;
   private final Nodes nodes = new Nodes();
-  private final RedisClusterProcess.Private cluster = nodes.add(RedisClusterProcess.startPrivate());
   private final Signal healthChanged = new Signal();
+
+  @BeforeAll
+  static void startCluster() {
+    cluster = RedisClusterProcess.startPrivate();
+  }
+
+  @AfterAll
+  static void stopCluster() {
+    cluster.close();
+  }
 
   @AfterEach
   void tearDown() {

@@ -11,20 +11,35 @@ import java.util.List;
 import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
 /**
  * Live resharding under load: the slot of one user is moved from master to master (IMPORTING,
  * MIGRATING, its keys moved a few at a time with MIGRATE while that user's devices keep writing,
- * then the slot given to its new master) on a Cluster of this test's own, with two nodes. Every
+ * then the slot given to its new master) on a Cluster of this class's own, with two nodes. Every
  * acked write must be in the store afterwards, applied once and in each device's order; no write
  * reported as not applied may be applied; and every device ends on exactly the store's document
  * (fan-out through the user's channel reaches it from the new master).
+ *
+ * <p>The tests share the Cluster (a start costs seconds), each under its own key prefix and with
+ * its own user's slot; each finds where that slot is now before it moves it.
  */
 class ReshardTest {
+  private static RedisClusterProcess.Private cluster;
   private final Nodes nodes = new Nodes();
-  private final RedisClusterProcess.Private cluster = nodes.add(RedisClusterProcess.startPrivate());
+
+  @BeforeAll
+  static void startCluster() {
+    cluster = RedisClusterProcess.startPrivate();
+  }
+
+  @AfterAll
+  static void stopCluster() {
+    cluster.close();
+  }
 
   @AfterEach
   void tearDown() {
