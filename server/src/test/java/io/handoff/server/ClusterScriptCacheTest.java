@@ -17,7 +17,10 @@ import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.UUID;
 import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -27,12 +30,31 @@ import org.junit.jupiter.api.Test;
  * starts, and a shard whose primary lacks a script (a restarted replica promoted) is served again.
  */
 class ClusterScriptCacheTest {
-  private final ReplicatedCluster cluster;
+  /**
+   * Shared by the tests (a start costs seconds), each under its own key prefix: each starts with
+   * every node alive and every script cache empty, as a fresh Cluster is, and the replica it killed
+   * is started again after it.
+   */
+  private static ReplicatedCluster cluster;
+
   private final String prefix = "test-" + UUID.randomUUID() + ":";
   private RedisEngine engine;
 
-  ClusterScriptCacheTest() throws Exception {
+  @BeforeAll
+  static void startCluster() throws Exception {
     cluster = ReplicatedCluster.start();
+  }
+
+  @AfterAll
+  static void stopCluster() {
+    cluster.close();
+  }
+
+  @BeforeEach
+  void emptyScriptCaches() {
+    for (ReplicatedCluster.Instance i : cluster.instances) {
+      cluster.call(i, r -> r.scriptFlush());
+    }
   }
 
   @AfterEach
@@ -40,7 +62,7 @@ class ClusterScriptCacheTest {
     if (engine != null) {
       engine.close();
     }
-    cluster.close();
+    cluster.restoreKilled();
   }
 
   private static Write write(long seq) {

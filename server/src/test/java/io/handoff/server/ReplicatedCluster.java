@@ -201,6 +201,35 @@ final class ReplicatedCluster implements AutoCloseable {
     }
   }
 
+  /**
+   * Starts every killed node again (its {@code nodes.conf} kept, so it rejoins as what it was: the
+   * replica of a master that still serves its slots) and waits until every node lists every other
+   * without a failure flag and {@link #awaitHealthy} holds: the Cluster a test found, for the next
+   * test of a class that shares it.
+   */
+  void restoreKilled() {
+    for (Instance i : instances) {
+      if (!i.alive()) {
+        i.start();
+      }
+    }
+    for (Instance i : instances) {
+      await(
+          i + " lists no node as failed",
+          () -> {
+            for (String line : call(i, RedisCommands::clusterNodes).split("\n")) {
+              String[] f = line.split(" ");
+              if (f.length > 2 && f[2].contains("fail")) {
+                return false;
+              }
+            }
+            return true;
+          },
+          READY);
+    }
+    awaitHealthy();
+  }
+
   /** The live master that serves {@code slot}, as the live nodes see it. */
   Instance masterOf(int slot) {
     for (Instance i : instances) {
