@@ -165,24 +165,26 @@ class TlsTest {
             b ->
                 b.handshakeTimeout(java.time.Duration.ofSeconds(1))
                     .transport(TransportConfig.builder().tls(cert, key).build()))) {
-      // Nothing at all; the first 11 bytes of a ClientHello whose record announces 512.
+      // Nothing at all; the first 11 bytes of a ClientHello whose record announces 512; a finished
+      // TLS handshake, then no HTTP request. All three stall side by side: each has its own limit.
       byte[][] starts = {
         {}, {0x16, 0x03, 0x01, 0x02, 0x00, 0x01, 0x00, 0x01, (byte) 0xfc, 0x03, 0x03}
       };
-      for (byte[] start : starts) {
-        try (java.net.Socket s = new java.net.Socket("127.0.0.1", server.port())) {
-          s.setSoTimeout(20_000);
-          s.getOutputStream().write(start);
-          assertClosedByTheNode(s);
+      try (java.net.Socket nothing = new java.net.Socket("127.0.0.1", server.port());
+          java.net.Socket partHello = new java.net.Socket("127.0.0.1", server.port());
+          javax.net.ssl.SSLSocket handshaken =
+              (javax.net.ssl.SSLSocket)
+                  trusting.getSocketFactory().createSocket("127.0.0.1", server.port())) {
+        java.net.Socket[] plain = {nothing, partHello};
+        for (int i = 0; i < plain.length; i++) {
+          plain[i].setSoTimeout(20_000);
+          plain[i].getOutputStream().write(starts[i]);
         }
-      }
-      // A finished TLS handshake, then no HTTP request.
-      try (javax.net.ssl.SSLSocket s =
-          (javax.net.ssl.SSLSocket)
-              trusting.getSocketFactory().createSocket("127.0.0.1", server.port())) {
-        s.setSoTimeout(20_000);
-        s.startHandshake();
-        assertClosedByTheNode(s);
+        handshaken.setSoTimeout(20_000);
+        handshaken.startHandshake();
+        assertClosedByTheNode(nothing);
+        assertClosedByTheNode(partHello);
+        assertClosedByTheNode(handshaken);
       }
     }
   }
