@@ -12,6 +12,7 @@ import ch.qos.logback.core.read.ListAppender;
 import io.handoff.protocol.CloseCode;
 import io.handoff.protocol.v1.ClientFrame;
 import io.handoff.protocol.v1.Hello;
+import io.handoff.protocol.v1.Ping;
 import io.handoff.protocol.v1.ServerFrame;
 import io.handoff.server.transport.TransportConfig;
 import io.netty.bootstrap.Bootstrap;
@@ -223,8 +224,7 @@ class CompressionTest {
       // 16 MiB of zeros deflate to about 16 KiB on the wire, far under the frame limit.
       bomb.sendRaw(new byte[16 << 20]);
       assertEquals(CloseCode.FRAME_TOO_LARGE.code(), bomb.closeCode.get(10, TimeUnit.SECONDS));
-      bystander.send(
-          ClientFrame.newBuilder().setPing(io.handoff.protocol.v1.Ping.newBuilder().setNonce(5)));
+      bystander.send(ClientFrame.newBuilder().setPing(Ping.newBuilder().setNonce(5)));
       assertEquals(5, bystander.next(ServerFrame::hasPong).getPong().getNonce());
     }
   }
@@ -273,8 +273,7 @@ class CompressionTest {
           assertTrue(close.reason().contains(reasons[i]), close.toString());
         }
       }
-      bystander.send(
-          ClientFrame.newBuilder().setPing(io.handoff.protocol.v1.Ping.newBuilder().setNonce(6)));
+      bystander.send(ClientFrame.newBuilder().setPing(Ping.newBuilder().setNonce(6)));
       assertEquals(6, bystander.next(ServerFrame::hasPong).getPong().getNonce());
     }
   }
@@ -308,8 +307,7 @@ class CompressionTest {
       List<ILoggingEvent> warnings =
           logged.list.stream().filter(e -> e.getLevel().isGreaterOrEqual(Level.WARN)).toList();
       assertEquals(List.of(), warnings, "a device's unfinished message is no server fault");
-      bystander.send(
-          ClientFrame.newBuilder().setPing(io.handoff.protocol.v1.Ping.newBuilder().setNonce(7)));
+      bystander.send(ClientFrame.newBuilder().setPing(Ping.newBuilder().setNonce(7)));
       assertEquals(7, bystander.next(ServerFrame::hasPong).getPong().getNonce());
     } finally {
       serverLogger.detachAppender(logged);
@@ -339,9 +337,9 @@ class CompressionTest {
     int inflated = 15 << 20;
     byte[] fragment = deflatedZeros(inflated);
     int devices = (int) (nodeInboundBound() / inflated) + 2;
-    java.util.ArrayList<RawDevice> open = new java.util.ArrayList<>();
     try (TestServer server = TestServer.start(b -> compressing(b.maxFrameBytes(16 << 20)));
-        TestDevice bystander = TestDevice.connect(server.port(), token("z8", "tv"))) {
+        TestDevice bystander = TestDevice.connect(server.port(), token("z8", "tv"));
+        RawDevices open = new RawDevices()) {
       bystander.hello();
       int refused = -1;
       for (int i = 0; i < devices && refused < 0; i++) {
@@ -370,13 +368,8 @@ class CompressionTest {
       RawDevice first = open.get(0);
       first.sendFrame(0x89, new byte[] {42});
       assertEquals(0xA, first.nextControl().opcode(), "a device within the bound is still read");
-      bystander.send(
-          ClientFrame.newBuilder().setPing(io.handoff.protocol.v1.Ping.newBuilder().setNonce(8)));
+      bystander.send(ClientFrame.newBuilder().setPing(Ping.newBuilder().setNonce(8)));
       assertEquals(8, bystander.next(ServerFrame::hasPong).getPong().getNonce());
-    } finally {
-      for (RawDevice d : open) {
-        d.close();
-      }
     }
   }
 
@@ -389,7 +382,6 @@ class CompressionTest {
     int partial = 15 << 20;
     byte[] payload = new byte[partial];
     int devices = (int) (nodeInboundBound() / partial) + 2;
-    java.util.ArrayList<RawDevice> open = new java.util.ArrayList<>();
     // No heartbeat ping while the devices wait: what a device hears is the node's answer.
     try (TestServer server =
             TestServer.start(
@@ -397,7 +389,8 @@ class CompressionTest {
                     compressing(
                         b.maxFrameBytes(16 << 20)
                             .heartbeatInterval(java.time.Duration.ofHours(1))));
-        TestDevice bystander = TestDevice.connect(server.port(), token("z9", "tv"))) {
+        TestDevice bystander = TestDevice.connect(server.port(), token("z9", "tv"));
+        RawDevices open = new RawDevices()) {
       bystander.hello();
       for (int i = 0; i < devices; i++) {
         RawDevice d = new RawDevice(server.port(), token("z9-" + i, "d"), BROWSER_OFFER);
@@ -417,11 +410,17 @@ class CompressionTest {
           assertEquals(CloseCode.UNAVAILABLE.code(), d.awaitClose().code());
         }
       }
-      bystander.send(
-          ClientFrame.newBuilder().setPing(io.handoff.protocol.v1.Ping.newBuilder().setNonce(9)));
+      bystander.send(ClientFrame.newBuilder().setPing(Ping.newBuilder().setNonce(9)));
       assertEquals(9, bystander.next(ServerFrame::hasPong).getPong().getNonce());
-    } finally {
-      for (RawDevice d : open) {
+    }
+  }
+
+  /** Closed before the node: a device that answers no close frame holds its stop a second. */
+  private static final class RawDevices extends java.util.ArrayList<RawDevice>
+      implements AutoCloseable {
+    @Override
+    public void close() throws IOException {
+      for (RawDevice d : this) {
         d.close();
       }
     }
