@@ -17,11 +17,13 @@ import redis.embedded.core.RedisServerBuilder;
  * A real Redis server process for tests, from the binary that embedded-redis ships on Maven
  * Central. {@link #sharedUrl()} honours {@code REDIS_URL}; tests keep apart by key prefix. A
  * private instance persists with an append-only file, so it can be restarted without losing acked
- * writes.
+ * writes. The shared one keeps nothing on disk: nobody restarts it, and an fsync per write (a
+ * millisecond and more on a busy disk) was most of the time of the tests that write thousands.
  */
 public final class RedisProcess implements AutoCloseable {
   private static final List<String> PERSISTENT =
       List.of("appendonly yes", "appendfsync always", "save \"\"");
+  private static final List<String> IN_MEMORY = List.of("appendonly no", "save \"\"");
   private static RedisProcess shared;
 
   private final int port;
@@ -45,7 +47,7 @@ public final class RedisProcess implements AutoCloseable {
       return env;
     }
     if (shared == null) {
-      shared = start();
+      shared = start(IN_MEMORY);
       Runtime.getRuntime().addShutdownHook(new Thread(shared::close));
     }
     return shared.url();
