@@ -30,7 +30,7 @@ class ApprovalFaultTest {
   private final AppBackend app = new AppBackend();
   private final MutableClock clock = new MutableClock();
   private final Nodes nodes = new Nodes();
-  private final RedisProcess redis = nodes.add(RedisProcess.start());
+  private final RedisProcess redis = nodes.add(RedisProcess.startInMemory());
   private final Signal healthChanged = new Signal();
   private String paused;
 

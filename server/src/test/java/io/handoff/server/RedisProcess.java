@@ -58,6 +58,14 @@ public final class RedisProcess implements AutoCloseable {
     return start(PERSISTENT);
   }
 
+  /**
+   * A private Redis on a free port that keeps nothing on disk, for a test that pauses it or cuts
+   * its connections but never restarts it: no fsync per write.
+   */
+  public static RedisProcess startInMemory() {
+    return start(IN_MEMORY);
+  }
+
   /** A private Redis on a free port with these configuration lines (besides bind and dir). */
   public static RedisProcess start(List<String> settings) {
     try {

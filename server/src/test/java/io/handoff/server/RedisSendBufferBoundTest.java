@@ -17,7 +17,7 @@ import org.junit.jupiter.api.Test;
  */
 class RedisSendBufferBoundTest {
   private final Nodes nodes = new Nodes();
-  private final RedisProcess redis = nodes.add(RedisProcess.start());
+  private final RedisProcess redis = nodes.add(RedisProcess.startInMemory());
 
   @AfterEach
   void tearDown() {

@@ -56,7 +56,7 @@ class RedisSharedSendBufferBoundTest {
 
   @Test
   void writesPastTheSharedSendBuffersBoundAreRefusedUnsentWhileRedisIsHung() throws Exception {
-    RedisProcess redis = nodes.add(RedisProcess.start());
+    RedisProcess redis = nodes.add(RedisProcess.startInMemory());
     Set<Thread> before = lettuceThreads();
     // 1,000 writes of 60 KiB in flight (the count bound) is past the send buffer's bound.
     HandoffServer n =
