@@ -15,30 +15,87 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.HashSet;
 import java.util.List;
+import java.util.Set;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
 import java.util.concurrent.ThreadLocalRandom;
+import java.util.concurrent.TimeUnit;
 import redis.embedded.RedisShardedCluster;
 import redis.embedded.core.RedisServerBuilder;
 
 /**
  * A real Redis Cluster for tests: three primary shards, each a Redis process from the binary that
  * embedded-redis ships, joined with CLUSTER MEET and the 16384 slots split between them. One per
- * JVM, started on first use. {@code REDIS_CLUSTER_URL} (comma-separated seeds) overrides it.
+ * JVM, started on first use or as the JVM's tests begin ({@link SharedClusterHeadStart}). {@code
+ * REDIS_CLUSTER_URL} (comma-separated seeds) overrides it.
  */
 public final class RedisClusterProcess {
   private static final int SHARDS = 3;
-  private static List<String> shared;
+  private static CompletableFuture<Private> shared;
+  private static final Set<Integer> handedOut = new HashSet<>(); // by freePorts, in this JVM
 
   private RedisClusterProcess() {}
 
   /** Seed URLs of the cluster every test may share; tests keep apart by key prefix. */
-  public static synchronized List<String> sharedSeeds() {
+  public static List<String> sharedSeeds() {
     String env = System.getenv("REDIS_CLUSTER_URL");
     if (env != null && !env.isBlank()) {
       return List.of(env.split(","));
     }
-    if (shared == null) {
-      shared = start();
+    try {
+      return sharedStart().join().seeds();
+    } catch (CompletionException e) {
+      if (e.getCause() instanceof RuntimeException r) {
+        throw r;
+      }
+      throw e;
+    }
+  }
+
+  /**
+   * Starts the shared Cluster on a thread of its own, unless it is started or {@code
+   * REDIS_CLUSTER_URL} names one. Its start is mostly waiting (a Cluster master calls its state ok
+   * no sooner than two seconds after it started), which then passes beside the JVM's first tests
+   * instead of inside the first test that needs the Cluster ({@link SharedClusterHeadStart}).
+   */
+  static void headStart() {
+    String env = System.getenv("REDIS_CLUSTER_URL");
+    if (env == null || env.isBlank()) {
+      sharedStart();
+    }
+  }
+
+  /**
+   * The shared Cluster's start, begun now if none was, or if the one begun failed. It is stopped as
+   * the JVM exits, once started: a JVM that exits while it starts waits for it (daemon threads run
+   * on through the shutdown hooks), so that no process of it outlives the run.
+   */
+  private static synchronized CompletableFuture<Private> sharedStart() {
+    if (shared == null || shared.isCompletedExceptionally()) {
+      CompletableFuture<Private> started =
+          CompletableFuture.supplyAsync(
+              () -> {
+                List<String> seeds = new ArrayList<>();
+                return new Private(startCluster(seeds, new ArrayList<>(), 0), seeds, List.of());
+              },
+              r -> {
+                Thread t = new Thread(r, "shared-redis-cluster-start");
+                t.setDaemon(true);
+                t.start();
+              });
+      Runtime.getRuntime()
+          .addShutdownHook(
+              new Thread(
+                  () -> {
+                    try {
+                      started.get(60, TimeUnit.SECONDS).close();
+                    } catch (Exception failedOrLate) {
+                      // Its start failed (and said so to a test), or never ended.
+                    }
+                  }));
+      shared = started;
     }
     return shared;
   }
@@ -120,13 +177,6 @@ public final class RedisClusterProcess {
    * master, with that master.
    */
   public record Split(List<String> onLastSeed, String elsewhere, RedisURI elsewhereMaster) {}
-
-  private static List<String> start() {
-    List<String> seeds = new ArrayList<>();
-    RedisShardedCluster cluster = startCluster(seeds, new ArrayList<>(), 0);
-    Runtime.getRuntime().addShutdownHook(new Thread(() -> stopQuietly(cluster, seeds)));
-    return seeds;
-  }
 
   private static RedisShardedCluster startCluster(
       List<String> seeds, List<String> replicaUrls, int replicas) {
@@ -236,9 +286,10 @@ public final class RedisClusterProcess {
    * below the kernel's ephemeral range (32,768 and up here): a bus port inside it could be taken by
    * an outgoing connection between this check and Redis's bind, which failed a run once. Each test
    * JVM of a run (surefire's fork number, passed as {@code handoff.test.fork}) draws from its own
-   * third of the range, so JVMs starting clusters at the same moment never pick the same port.
+   * third of the range, so JVMs starting clusters at the same moment never pick the same port; and
+   * a JVM never gives a port twice, as the shared Cluster may start beside a test's own.
    */
-  static List<Integer> freePorts(int n) {
+  static synchronized List<Integer> freePorts(int n) {
     List<Integer> ports = new ArrayList<>();
     ThreadLocalRandom random = ThreadLocalRandom.current();
     // Ports 12,000 to 22,767 (bus ports 22,000 to 32,767), a third to each of up to three JVMs.
@@ -246,13 +297,14 @@ public final class RedisClusterProcess {
     int base = 12_000 + ((forkNumber() - 1) % 3) * width;
     for (int attempts = 0; ports.size() < n && attempts < 1000; attempts++) {
       int p = base + random.nextInt(width);
-      if (!ports.contains(p) && free(p) && free(p + 10_000)) {
+      if (!ports.contains(p) && !handedOut.contains(p) && free(p) && free(p + 10_000)) {
         ports.add(p);
       }
     }
     if (ports.size() < n) {
       throw new IllegalStateException("no free ports for a Redis Cluster");
     }
+    handedOut.addAll(ports);
     return ports;
   }
 
