@@ -27,12 +27,14 @@ public final class AppBackend {
   public static final String NODE_ISSUER = "handoff-test-nodes";
 
   /**
-   * One RSA key for every backend in the JVM: a 2048-bit key takes seconds to generate on a busy
-   * machine, and tests build a backend per test method. No test needs two backends' RSA keys to
-   * differ; the EC keys, cheap to make, stay per backend. Tests that need an RSA key of no
-   * backend's take it too ({@link #sharedRsaKeys()}).
+   * One RSA key for every backend: a 2048-bit key took seconds of CPU to generate on a busy machine
+   * (once in each test JVM), so it is a fixed test key, read from this class's resources ({@code
+   * app-backend-rsa-key.pem}, made with {@code openssl genpkey -algorithm RSA}; it signs nothing
+   * outside these tests). No test needs two backends' RSA keys to differ; the EC keys, cheap to
+   * make, stay per backend. Tests that need an RSA key of no backend's take it too ({@link
+   * #sharedRsaKeys()}).
    */
-  private static final KeyPair RSA = HandJws.rsaKeys();
+  private static final KeyPair RSA = HandJws.rsaKeys(AppBackend.class, "app-backend-rsa-key.pem");
 
   /** The JVM's one RSA key pair (see {@link #RSA}). */
   public static KeyPair sharedRsaKeys() {

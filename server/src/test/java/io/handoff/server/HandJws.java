@@ -34,11 +34,29 @@ public final class HandJws {
     }
   }
 
-  public static KeyPair rsaKeys() {
-    try {
-      KeyPairGenerator g = KeyPairGenerator.getInstance("RSA");
-      g.initialize(2048);
-      return g.generateKeyPair();
+  /**
+   * The RSA key pair whose private key is the PKCS#8 PEM resource {@code name} of {@code owner};
+   * the public key is derived from it.
+   */
+  public static KeyPair rsaKeys(Class<?> owner, String name) {
+    try (java.io.InputStream in = owner.getResourceAsStream(name)) {
+      if (in == null) {
+        throw new IllegalStateException("no resource " + name + " beside " + owner.getName());
+      }
+      String pem = new String(in.readAllBytes(), StandardCharsets.US_ASCII);
+      byte[] der =
+          Base64.getMimeDecoder()
+              .decode(pem.replaceAll("-----[A-Z ]+-----", "").replaceAll("\\s", ""));
+      java.security.KeyFactory rsa = java.security.KeyFactory.getInstance("RSA");
+      java.security.interfaces.RSAPrivateCrtKey key =
+          (java.security.interfaces.RSAPrivateCrtKey)
+              rsa.generatePrivate(new java.security.spec.PKCS8EncodedKeySpec(der));
+      return new KeyPair(
+          rsa.generatePublic(
+              new java.security.spec.RSAPublicKeySpec(key.getModulus(), key.getPublicExponent())),
+          key);
+    } catch (java.io.IOException e) {
+      throw new java.io.UncheckedIOException(e);
     } catch (GeneralSecurityException e) {
       throw new IllegalStateException(e);
     }
