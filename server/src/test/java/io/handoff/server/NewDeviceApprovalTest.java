@@ -150,11 +150,7 @@ class NewDeviceApprovalTest {
     long signedAt = 0;
     for (int round = 0; round < rounds; round++) {
       if (identity == null || System.nanoTime() - signedAt > TimeUnit.MINUTES.toNanos(1)) {
-        identity =
-            HandJws.rs256(
-                AppBackend.header("RS256", AppBackend.RSA_KID),
-                AppBackend.claims(user),
-                app.rsa.getPrivate());
+        identity = app.identityRs256(user);
         signedAt = System.nanoTime();
       }
       HttpApi.Answer held = apis[round % 3].signIn(identity, "visitor", "New visitor", "android");
