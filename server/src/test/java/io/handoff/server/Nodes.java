@@ -17,6 +17,7 @@ import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Set;
 import java.util.UUID;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Consumer;
 
@@ -114,6 +115,29 @@ final class Nodes implements AutoCloseable {
     add(c);
     c.connect().get(10, TimeUnit.SECONDS);
     return c;
+  }
+
+  /**
+   * As {@link #client}, but only begun: its connection is added to {@code connects}, for {@link
+   * #connected} to wait for with the others, so that many clients connect side by side (on a loaded
+   * machine each connection's round trips wait for CPU, and a dozen one after another took
+   * seconds).
+   */
+  HandoffClient connecting(
+      String url,
+      String user,
+      String device,
+      HandoffListener listener,
+      List<CompletableFuture<Void>> connects) {
+    HandoffClient c = add(TestServer.clientBuilder(url, user, device).listener(listener).build());
+    connects.add(c.connect());
+    return c;
+  }
+
+  /** Waits until every connection {@link #connecting} began is made. */
+  static void connected(List<CompletableFuture<Void>> connects) throws Exception {
+    CompletableFuture.allOf(connects.toArray(new CompletableFuture<?>[0]))
+        .get(10, TimeUnit.SECONDS);
   }
 
   /** A connection of the test's own to the Redis at {@code url}, closed with the nodes. */

@@ -12,6 +12,7 @@ import io.lettuce.core.RedisClient;
 import io.lettuce.core.api.StatefulRedisConnection;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
@@ -33,6 +34,10 @@ class RedisClusterTest {
 
   private HandoffClient client(int port, String user, String device, Recorder r) throws Exception {
     return nodes.client("ws://127.0.0.1:" + port + "/ws", user, device, r);
+  }
+
+  private static String url(HandoffServer node) {
+    return "ws://127.0.0.1:" + node.port() + "/ws";
   }
 
   /** Shards (by seed) that hold at least one key of this test. */
@@ -59,11 +64,21 @@ class RedisClusterTest {
     int writesPerUser = 600;
     List<Thread> runs = new ArrayList<>();
     List<Throwable> failures = java.util.Collections.synchronizedList(new ArrayList<>());
+    List<CompletableFuture<Void>> connects = new ArrayList<>();
+    HandoffClient[][] clients = new HandoffClient[users][];
+    Recorder[][] recorders = new Recorder[users][];
     for (int u = 0; u < users; u++) {
-      HandoffClient[] cs = new HandoffClient[2];
-      Recorder[] rs = {new Recorder(), new Recorder()};
-      cs[0] = client(n1.port(), "user-" + u, "phone", rs[0]);
-      cs[1] = client(n2.port(), "user-" + u, "laptop", rs[1]);
+      Recorder[] rs = recorders[u] = new Recorder[] {new Recorder(), new Recorder()};
+      clients[u] =
+          new HandoffClient[] {
+            nodes.connecting(url(n1), "user-" + u, "phone", rs[0], connects),
+            nodes.connecting(url(n2), "user-" + u, "laptop", rs[1], connects)
+          };
+    }
+    Nodes.connected(connects);
+    for (int u = 0; u < users; u++) {
+      HandoffClient[] cs = clients[u];
+      Recorder[] rs = recorders[u];
       Thread t =
           new Thread(
               () -> {

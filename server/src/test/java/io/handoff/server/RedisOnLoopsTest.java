@@ -155,15 +155,17 @@ class RedisOnLoopsTest {
     List<HandoffClient> readers = new ArrayList<>();
     List<ClientEndToEndTest.Recorder> recorders = new ArrayList<>();
     String run = Long.toString(System.nanoTime(), 36);
+    List<CompletableFuture<Void>> connects = new ArrayList<>();
     for (int u = 0; u < USERS; u++) {
       String user = "user" + u;
-      writers.add(client(a, user, "writer-" + run, new ClientEndToEndTest.Recorder()));
+      writers.add(client(a, user, "writer-" + run, new ClientEndToEndTest.Recorder(), connects));
       for (HandoffServer n : List.of(a, b)) {
         ClientEndToEndTest.Recorder r = new ClientEndToEndTest.Recorder();
-        readers.add(client(n, user, "reader-" + n.config().nodeId() + "-" + run, r));
+        readers.add(client(n, user, "reader-" + n.config().nodeId() + "-" + run, r, connects));
         recorders.add(r);
       }
     }
+    Nodes.connected(connects);
     List<CompletableFuture<Long>> acks = new ArrayList<>();
     for (int i = 1; i <= WRITES; i++) {
       for (HandoffClient w : writers) {
@@ -191,8 +193,11 @@ class RedisOnLoopsTest {
   }
 
   private HandoffClient client(
-      HandoffServer node, String user, String device, ClientEndToEndTest.Recorder r)
-      throws Exception {
-    return nodes.client("ws://127.0.0.1:" + node.port() + "/ws", user, device, r);
+      HandoffServer node,
+      String user,
+      String device,
+      ClientEndToEndTest.Recorder r,
+      List<CompletableFuture<Void>> connects) {
+    return nodes.connecting("ws://127.0.0.1:" + node.port() + "/ws", user, device, r, connects);
   }
 }
