@@ -38,14 +38,7 @@ class NodeLossTest {
   @Test
   @Timeout(value = 120, unit = TimeUnit.SECONDS)
   void idleFailsWhenItsOnlyNodeShutsDownWhileTheConnectionsAreHeld() throws Exception {
-    ServerConfig config =
-        ServerConfig.builder()
-            .host("127.0.0.1")
-            .port(0)
-            .nodeId("loadtest-node-loss")
-            .jwtSecret(SECRET)
-            .heartbeatInterval(Duration.ofSeconds(10))
-            .build();
+    ServerConfig config = config("loadtest-node-loss");
     MemoryEngine engine = new MemoryEngine(config.storeLimits());
     HandoffServer node = HandoffServer.start(config, engine);
     // Shuts the node down (SHUTDOWN, a documented reconnect close) at the first line that says
@@ -146,25 +139,8 @@ class NodeLossTest {
       freezer.start();
       Run run;
       try {
-        run =
-            run(
-                "fanout",
-                "--url",
-                "ws://127.0.0.1:" + front.port() + "/ws",
-                "--users",
-                "3",
-                "--devices",
-                "3",
-                "--rate",
-                "30",
-                // Whatever the drain timeout, the writes after the freeze are never answered.
-                "--duration",
-                "1s",
-                "--drain-timeout",
-                "500ms",
-                "--jwt-secret",
-                SECRET,
-                "--json");
+        // Whatever the drain timeout, the writes after the freeze are never answered.
+        run = run(fanout(front.port(), 30, "500ms"));
       } finally {
         runOver.set(true);
         freezer.join(60_000);
@@ -206,27 +182,9 @@ class NodeLossTest {
               },
               "node-restarter");
       restarter.start();
-      List<String> args =
-          new ArrayList<>(
-              List.of(
-                  "fanout",
-                  "--url",
-                  "ws://127.0.0.1:" + front.port() + "/ws",
-                  "--users",
-                  "3",
-                  "--devices",
-                  "3",
-                  "--rate",
-                  "60",
-                  // The run waits in its drain for the devices that have not resumed by the end
-                  // of the writes.
-                  "--duration",
-                  "1s",
-                  "--drain-timeout",
-                  "60s",
-                  "--jwt-secret",
-                  SECRET,
-                  "--json"));
+      // The run waits in its drain for the devices that have not resumed by the end of the
+      // writes.
+      List<String> args = new ArrayList<>(List.of(fanout(front.port(), 60, "60s")));
       args.addAll(List.of(more));
       try {
         Run run = run(args.toArray(String[]::new));
@@ -248,11 +206,37 @@ class NodeLossTest {
     }
   }
 
+  /** A one-second fanout run of 3 users with 3 devices each through {@code port}. */
+  private static String[] fanout(int port, int rate, String drainTimeout) {
+    return new String[] {
+      "fanout",
+      "--url",
+      "ws://127.0.0.1:" + port + "/ws",
+      "--users",
+      "3",
+      "--devices",
+      "3",
+      "--rate",
+      String.valueOf(rate),
+      "--duration",
+      "1s",
+      "--drain-timeout",
+      drainTimeout,
+      "--jwt-secret",
+      SECRET,
+      "--json"
+    };
+  }
+
   private static ServerConfig config() {
+    return config("loadtest-node-restart");
+  }
+
+  private static ServerConfig config(String nodeId) {
     return ServerConfig.builder()
         .host("127.0.0.1")
         .port(0)
-        .nodeId("loadtest-node-restart")
+        .nodeId(nodeId)
         .jwtSecret(SECRET)
         .heartbeatInterval(Duration.ofSeconds(10))
         .build();
