@@ -4,6 +4,7 @@ import io.handoff.protocol.v1.Activity;
 import io.handoff.protocol.v1.DevicePresence;
 import io.handoff.protocol.v1.Offer;
 import io.handoff.protocol.v1.Position;
+import io.handoff.server.devices.ApprovalStore;
 import io.handoff.server.devices.SessionStore;
 import io.handoff.server.handoff.HandoffStore;
 import io.handoff.server.handoff.HandoffStore.OfferEnd;
@@ -18,10 +19,10 @@ import java.util.function.Consumer;
 
 /**
  * Everything a device's Hello needs from the stores, read in one round trip: the device session's
- * status, the device's last applied write, where each followed document stands for the device, and
- * the user's activities, live offers, presence (with this device registered online first) and
- * recently ended offers. A reconnect storm multiplies every store round trip of a resume by the
- * number of devices; this keeps it at one.
+ * status, the device's last applied write, where each followed document stands for the device, the
+ * user's activities, live offers, presence (with this device registered online first) and recently
+ * ended offers, and how many of the user's sign-in requests are pending. A reconnect storm
+ * multiplies every store round trip of a resume by the number of devices; this keeps it at one.
  *
  * <h2>Contract</h2>
  *
@@ -31,7 +32,9 @@ import java.util.function.Consumer;
  *       HandoffStore#online} then {@link HandoffStore#activities}, {@link HandoffStore#liveOffers},
  *       {@link HandoffStore#presence} and {@link HandoffStore#recentlyEnded} would answer at the
  *       same moment, with the same bounds and the same snapshot decisions (history, epoch,
- *       fingerprint divergence).
+ *       fingerprint divergence). {@link Resumed#pendingApprovals} counts what {@link
+ *       ApprovalStore#pending} would list at the resume's now (it may count more, never fewer), or
+ *       is {@link Resumed#UNKNOWN} when the engine does not read it.
  *   <li><b>Presence first.</b> The device is online through {@code connection} before the user's
  *       presence is read, so the read includes it.
  *   <li><b>A dead session changes nothing.</b> When {@code sessionId} is set and the session is not
@@ -132,6 +135,9 @@ public interface ResumeStore {
    * part is empty. {@code ended} is as {@link HandoffStore#recentlyEnded}, except that a store may
    * record the expiry of an offer that passed its deadline with nobody ending it, and return that
    * one as {@link HandoffStore.EndStatus#ENDED}: the node then counts and signals the expiry.
+   * {@code pendingApprovals}: how many of the user's new-device sign-in requests were pending at
+   * the read, or {@link #UNKNOWN}; zero lets the Welcome skip its read of them (a request made
+   * after the read reaches the device by signal).
    */
   record Resumed(
       SessionStore.Status session,
@@ -141,7 +147,33 @@ public interface ResumeStore {
       List<Activity> activities,
       List<Offer> offers,
       List<DevicePresence> presence,
-      List<OfferEnd> ended) {
+      List<OfferEnd> ended,
+      int pendingApprovals) {
+
+    /** {@link #pendingApprovals} not read: the Welcome reads the pending requests itself. */
+    public static final int UNKNOWN = -1;
+
+    /** A resume that did not read the user's pending sign-in requests ({@link #UNKNOWN}). */
+    public Resumed(
+        SessionStore.Status session,
+        boolean sessionAlive,
+        long lastClientSeq,
+        List<SyncResult> documents,
+        List<Activity> activities,
+        List<Offer> offers,
+        List<DevicePresence> presence,
+        List<OfferEnd> ended) {
+      this(
+          session,
+          sessionAlive,
+          lastClientSeq,
+          documents,
+          activities,
+          offers,
+          presence,
+          ended,
+          UNKNOWN);
+    }
 
     /** An answer for a session that is not alive for the device: nothing else was done. */
     public static Resumed sessionNotAlive(SessionStore.Status session) {

@@ -16,6 +16,7 @@ import io.handoff.protocol.v1.OfferOutcome;
 import io.handoff.protocol.v1.Position;
 import io.handoff.protocol.v1.Write;
 import io.handoff.server.MutableClock;
+import io.handoff.server.devices.ApprovalStore;
 import io.handoff.server.devices.SessionStore;
 import io.handoff.server.engine.ResumeStore.Request;
 import io.handoff.server.engine.ResumeStore.Resumed;
@@ -284,6 +285,61 @@ public abstract class ResumeContractTest {
     assertEquals(7, r.lastClientSeq());
     assertEquals(5, r.documents().size());
     assertEquals("laptop online, phone online, tv offline", describePresence(r.presence()));
+  }
+
+  /** A pending new-device sign-in request of {@code userId}, its deadline {@code ttl} from now. */
+  private ApprovalStore.Request signIn(String userId, String device, Duration ttl) {
+    long now = clock.millis();
+    return new ApprovalStore.Request(
+        UUID.randomUUID().toString(),
+        "new_device",
+        userId,
+        device,
+        "New " + device,
+        "tv",
+        "127.0.0.1",
+        now,
+        now + ttl.toMillis(),
+        1_000,
+        "0".repeat(64),
+        ApprovalStore.State.PENDING,
+        "",
+        0);
+  }
+
+  @Test
+  void theResumeCountsWhatThePendingReadWouldList() throws Exception {
+    Request phone = request("phone", "", FollowFilter.all(), List.of());
+    assertEquals(0, get(engine.resume(phone)).pendingApprovals(), "none yet");
+    ApprovalStore store = engine.approvals();
+    ApprovalStore.Bounds bounds = new ApprovalStore.Bounds(100, 10, 10);
+    assertEquals(
+        ApprovalStore.Created.CREATED,
+        get(store.create(signIn(user, "tv", Duration.ofMinutes(1)), bounds)));
+    assertEquals(
+        ApprovalStore.Created.CREATED,
+        get(store.create(signIn(user, "car", Duration.ofMinutes(3)), bounds)));
+    assertEquals(
+        ApprovalStore.Created.CREATED,
+        get(store.create(signIn("someone-else-" + user, "tv", Duration.ofMinutes(3)), bounds)));
+
+    Resumed r = get(engine.resume(phone));
+    assertEquals(2, r.pendingApprovals());
+    assertEquals(get(store.pending(user, clock.millis())).size(), r.pendingApprovals());
+
+    clock.advance(Duration.ofMinutes(2)); // The tv's request is past its deadline.
+    r = get(engine.resume(phone));
+    assertEquals(1, r.pendingApprovals());
+    assertEquals(get(store.pending(user, clock.millis())).size(), r.pendingApprovals());
+  }
+
+  @Test
+  void aResumeOfADeadSessionReadsNoPendingRequests() throws Exception {
+    byte[] hash = "refresh".getBytes(StandardCharsets.UTF_8);
+    get(engine.sessions().create(user, "s-laptop", "laptop", "Laptop", "macos", hash));
+    Resumed r = get(engine.resume(request("phone", "s-laptop", FollowFilter.all(), List.of())));
+    assertFalse(r.sessionAlive());
+    assertEquals(Resumed.UNKNOWN, r.pendingApprovals());
   }
 
   /** Each document's result in words, by name. */

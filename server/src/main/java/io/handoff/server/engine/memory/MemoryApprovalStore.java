@@ -305,15 +305,30 @@ public final class MemoryApprovalStore implements ApprovalStore {
   public synchronized CompletableFuture<List<Request>> pending(String userId, long now) {
     List<Request> out = new ArrayList<>();
     for (Request r : requests.values()) {
-      if (r.userId().equals(userId)
-          && r.kind().equals("new_device")
-          && r.state() == State.PENDING
-          && r.expiresMillis() > now) {
+      if (pendingFor(r, userId, now)) {
         out.add(r);
       }
     }
     out.sort(Comparator.comparingLong(Request::createdMillis).thenComparing(Request::id));
     return done(out);
+  }
+
+  /** How many requests {@link #pending} would list, as a resume counts them. */
+  synchronized int countPending(String userId, long now) {
+    int n = 0;
+    for (Request r : requests.values()) {
+      if (pendingFor(r, userId, now)) {
+        n++;
+      }
+    }
+    return n;
+  }
+
+  private static boolean pendingFor(Request r, String userId, long now) {
+    return r.userId().equals(userId)
+        && r.kind().equals("new_device")
+        && r.state() == State.PENDING
+        && r.expiresMillis() > now;
   }
 
   @Override

@@ -94,7 +94,8 @@ public final class MemoryEngine implements Engine {
 
   /**
    * The resume as one call: every part is read on the caller's thread, under each user's lock in
-   * turn, with no future between the parts (the memory stores answer with completed futures).
+   * turn, with no future between the parts (the memory stores answer with completed futures). It
+   * counts the user's pending sign-in requests too: the Welcome reads them only if there are any.
    */
   @Override
   public CompletableFuture<Resumed> resume(Request r) {
@@ -118,7 +119,8 @@ public final class MemoryEngine implements Engine {
             handoff.activities(user).join(),
             handoff.liveOffers(user).join(),
             handoff.presence(user).join(),
-            handoff.recentlyEnded(user).join()));
+            handoff.recentlyEnded(user).join(),
+            approvals.countPending(user, clock.millis())));
   }
 
   @Override

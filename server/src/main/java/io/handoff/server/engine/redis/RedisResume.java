@@ -7,6 +7,7 @@ import io.handoff.protocol.v1.OfferOutcome;
 import io.handoff.protocol.v1.Position;
 import io.handoff.server.devices.SessionStore;
 import io.handoff.server.engine.ResumeStore;
+import io.handoff.server.engine.ResumeStore.Resumed;
 import io.handoff.server.engine.StoreLimits;
 import io.handoff.server.handoff.HandoffStore;
 import io.handoff.server.handoff.HandoffStore.EndStatus;
@@ -41,13 +42,13 @@ import org.slf4j.LoggerFactory;
 /**
  * {@link ResumeStore} in Redis: one call of {@code resume.lua}, which checks the device session,
  * marks the device online and reads the last write sequence, every followed document from its
- * position, activities, live offers, presence and recently ended offers of the user. All of them
- * are keys of the user's hash tag, so in a Cluster the one script runs on the user's shard. The
- * replies are parsed as the separate stores parse theirs. A document whose deltas cannot serve
- * (history past its age limit, divergence at the first delta) is read again as a snapshot, as
- * {@link RedisDocumentStore#read} does: the one case with a second round trip. A resume that fails
- * once its script may have marked the device online takes that mark back ({@link #takeBack}).
- * Thread-safe.
+ * position, activities, live offers, presence, recently ended offers and the number of pending
+ * sign-in requests of the user. All of them are keys of the user's hash tag, so in a Cluster the
+ * one script runs on the user's shard. The replies are parsed as the separate stores parse theirs.
+ * A document whose deltas cannot serve (history past its age limit, divergence at the first delta)
+ * is read again as a snapshot, as {@link RedisDocumentStore#read} does: the one case with a second
+ * round trip. A resume that fails once its script may have marked the device online takes that mark
+ * back ({@link #takeBack}). Thread-safe.
  */
 final class RedisResume {
   private static final Logger log = LoggerFactory.getLogger(RedisResume.class);
@@ -127,7 +128,8 @@ final class RedisResume {
       keys.activities(user),
       keys.liveOffers(user),
       keys.endedOffers(user),
-      keys.splitGuard(user)
+      keys.splitGuard(user),
+      keys.approvalsOfUser(user)
     };
     List<byte[]> argv = new ArrayList<>();
     argv.add(check ? utf8(Long.toString(r.sessionInactivityMillis())) : EMPTY);
@@ -375,6 +377,9 @@ final class RedisResume {
         ended.add(e);
       }
     }
+    // A reply without the count (as the script of a release before it answered) knows nothing.
+    int approvals =
+        reply.size() > 7 ? (int) Math.min((Long) reply.get(7), Integer.MAX_VALUE) : Resumed.UNKNOWN;
     SessionStore.Status st = status;
     return CompletableFuture.allOf(reads.toArray(new CompletableFuture<?>[0]))
         .thenApply(
@@ -382,7 +387,7 @@ final class RedisResume {
               List<SyncResult> results = new ArrayList<>(reads.size());
               reads.forEach(f -> results.add(f.join()));
               return new ResumeStore.Resumed(
-                  st, true, seq, results, activities, offers, presence, ended);
+                  st, true, seq, results, activities, offers, presence, ended, approvals);
             });
   }
 

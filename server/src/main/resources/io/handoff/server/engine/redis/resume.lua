@@ -1,25 +1,29 @@
 -- Everything a device's Hello needs, in one call (ResumeStore): the device session's status, the
 -- device's last applied write, where each followed document stands for the device, and the user's
--- activities, live offers, presence (this device marked online first) and recently ended offers
--- (recording the expiry of those that passed their deadline with nobody ending them).
+-- activities, live offers, presence (this device marked online first), recently ended offers
+-- (recording the expiry of those that passed their deadline with nobody ending them) and how many
+-- of its new-device sign-in requests are pending (so the Welcome reads them only if there are some).
 -- Every key is the user's (one hash tag, one Cluster slot); the keys of each document and offer
 -- derive from KEYS[1], as in erase_documents.lua.
 -- KEYS: 1 docs set, 2 the device's outcome hash (s:DEVICE), 3 the device session hash (ds:SID;
 --       unused when ARGV[1] is ''), 4 presence hash, 5 activities hash, 6 live offers zset,
---       7 ended offers zset, 8 the split guard (the user's channel, never a key: RedisKeys.splitGuard)
+--       7 ended offers zset, 8 the split guard (the user's channel, never a key: RedisKeys.splitGuard),
+--       9 the user's pending sign-in requests zset (ap: id by deadline, as RedisApprovalStore#pending)
 -- ARGV: 1 check the session: its refresh inactivity ms, or '' for no check, 2 device, 3 connection, 4 now ms, 5 presence deadline ms,
 --       6 max devices, 7 presence key lifetime ms, 8 session idle TTL ms, 9 '(' .. now (live
 --       offers' lower bound), 10 '(' .. (now - ended retention), 11 max recently ended,
 --       12 number of names N, 13.. names, then number of prefixes P, prefixes, then number of
 --       positions Q, then per position: document, epoch (8 bytes, '' for none), version,
 --       fingerprint (8 bytes, zeros when unknown)
--- Returns {session, last_seq, docs, activities, offers, presence, ended}:
+-- Returns {session, last_seq, docs, activities, offers, presence, ended, approvals}:
 --   session: {} when not checked, else {did, rev, seen, rat}; when the session is not alive for the
 --            device the reply is {session} alone and nothing was changed
 --   docs: {name, read reply, name, read reply, ...}, each read reply as read.lua's
 --   activities: HGETALL of the activities hash; presence: HGETALL of the presence hash
 --   offers: the Offer bytes of every live offer; ended: {o, st, by, end} per recently ended offer
 --           (st 0: it passed its deadline with nobody ending it, and this call recorded it expired)
+--   approvals: how many requests in the ap zset have a deadline after now (RedisApprovalStore#pending
+--              reads the same range); the last element, so a reply without it parses as unknown
 local base = string.sub(KEYS[1], 1, -5)
 local now = tonumber(ARGV[4])
 local zero = '\0\0\0\0\0\0\0\0'
@@ -121,4 +125,5 @@ for k = math.max(1, #ids - tonumber(ARGV[11]) + 1), #ids do
 end
 
 return {session, redis.call('HGET', KEYS[2], '_last') or '', docs,
-  redis.call('HGETALL', KEYS[5]), offers, redis.call('HGETALL', KEYS[4]), ended}
+  redis.call('HGETALL', KEYS[5]), offers, redis.call('HGETALL', KEYS[4]), ended,
+  redis.call('ZCOUNT', KEYS[9], ARGV[9], '+inf')}
