@@ -38,9 +38,16 @@ import java.util.function.Supplier;
  * device requests ({@link DeviceRequests}).
  *
  * <p>Made on first use: by the device's first approval frame, the first approval signal of its user
- * after its Welcome, or a request found pending at its Welcome ({@link #welcomed(DeviceApprovals,
- * Connection, Supplier, boolean)}). Most connections never see one, and an idle connection then
- * carries no prompts at all.
+ * once its resume started, or a request found pending at its Welcome ({@link #welcomed(
+ * ApprovalPrompts, DeviceApprovals, Connection, Supplier, boolean, boolean)}). Most connections
+ * never see one, and an idle connection then carries no prompts at all.
+ *
+ * <p>What is pending is read after the Welcome only when it may hold a request the connection was
+ * not signalled since its resume's read (which counts the pending requests, {@link
+ * io.handoff.server.engine.ResumeStore.Resumed#pendingApprovals}): the read found some, the broker
+ * may have lost signals since, or a signal came before the Welcome, when it is not shown. A request
+ * made after the read is signalled after it, and the session is subscribed before the read: its
+ * signal comes before the Welcome (and makes the Welcome read) or after it (and shows its prompt).
  */
 public final class ApprovalPrompts {
   static final int MAX_SHOWN = 64;
@@ -62,6 +69,8 @@ public final class ApprovalPrompts {
   // may come before the answer's reply. Made on first use.
   private Map<String, Integer> answering;
   private boolean live;
+  // An approval signal came before the Welcome, not shown then: the Welcome reads what is pending.
+  private boolean missed;
 
   /**
    * The prompts of one connection, reaching the device through {@code conn}; {@code tokens} is the
@@ -81,14 +90,51 @@ public final class ApprovalPrompts {
   }
 
   /**
-   * The Welcome went out on a connection that has no prompts yet, or the node may have missed
-   * approval signals: reads the user's pending requests and asks {@code prompts} for the
-   * connection's prompts (made then, after the Welcome) only if there is one. {@code sent}: the
-   * device's Hello said it holds prompts from before, so once the read's prompts went out it is
-   * told so ({@code ApprovalPromptsSent}); false on a re-read. {@code approvals} may be null (a
-   * node without them). Returns the store's read (completed if there was none). Event loop.
+   * The Welcome went out. {@code made}: the connection's prompts if a frame or signal made them
+   * before the Welcome, else null; {@code prompts} gives them, made on first use. {@code sent}: the
+   * device's Hello said it holds prompts from before, so once the prompts for what waits went out
+   * it is told so ({@code ApprovalPromptsSent}). {@code mayBePending}: the resume did not find the
+   * user's pending requests to be none, or the broker may have lost signals since its read. The
+   * user's pending requests are read and prompted for if {@code mayBePending} or a signal came
+   * before the Welcome; else none waits that no signal will bring. {@code approvals} may be null (a
+   * node without them). Event loop.
    */
-  public static CompletableFuture<?> welcomed(
+  public static void welcomed(
+      ApprovalPrompts made,
+      DeviceApprovals approvals,
+      Connection conn,
+      Supplier<ApprovalPrompts> prompts,
+      boolean sent,
+      boolean mayBePending) {
+    if (made != null) {
+      made.welcomed(sent, mayBePending);
+    } else if (mayBePending) {
+      read(approvals, conn, prompts, sent);
+    } else if (sent && approvals != null) {
+      conn.push(SENT);
+      conn.flush();
+    }
+  }
+
+  /**
+   * The node may have missed approval signals (its subscription was lost) of a live connection:
+   * re-reads what is pending ({@link #recheck} if {@code made}, the connection's prompts, else as
+   * {@link #welcomed}). Returns the store's read (completed if there was none). Event loop.
+   */
+  public static CompletableFuture<?> reread(
+      ApprovalPrompts made,
+      DeviceApprovals approvals,
+      Connection conn,
+      Supplier<ApprovalPrompts> prompts) {
+    return made != null ? made.recheck() : read(approvals, conn, prompts, false);
+  }
+
+  /**
+   * Reads the user's pending requests for a connection that has no prompts yet, and asks {@code
+   * prompts} for them (made then, after the Welcome) only if there is one; {@code sent} as for
+   * {@link #welcomed}, false on a re-read. Returns the store's read (completed if there was none).
+   */
+  private static CompletableFuture<?> read(
       DeviceApprovals approvals, Connection conn, Supplier<ApprovalPrompts> prompts, boolean sent) {
     if (approvals == null) {
       return CompletableFuture.completedFuture(null);
@@ -120,14 +166,22 @@ public final class ApprovalPrompts {
   }
 
   /**
-   * The Welcome went out: prompt for what is pending now, then, if {@code sent} (the device holds
+   * The Welcome went out: prompt for what is pending now (read unless neither {@code mayBePending}
+   * nor a signal before the Welcome says some may be), then, if {@code sent} (the device holds
    * prompts from before), say that every one still waiting was sent.
    */
-  public void welcomed(boolean sent) {
+  private void welcomed(boolean sent, boolean mayBePending) {
     live = true;
     if (approvals == null) {
       return;
     }
+    if (!mayBePending && !missed) {
+      if (sent) {
+        conn.push(SENT);
+      }
+      return;
+    }
+    missed = false;
     conn.onLoop(
         approvals.pending(conn.principal().userId()),
         (list, err) -> {
@@ -178,9 +232,13 @@ public final class ApprovalPrompts {
     shown.clear();
   }
 
-  /** A signal of this user (numbers 11-19), on the event loop (the session hops). */
+  /**
+   * A signal of this user (numbers 11-19), on the event loop (the session hops). One before the
+   * Welcome is not shown: the Welcome reads what is pending instead.
+   */
   public void onSignal(UserSignal s) {
     if (!live) {
+      missed = true;
       return;
     }
     switch (s.getBodyCase()) {

@@ -271,14 +271,13 @@ public final class Session extends SessionState implements Endpoint, Connection,
           documents.welcomed(documentsResume);
           phase(Phase.LIVE);
           handoff.welcomed();
-          if (approvals != null) {
-            approvals.welcomed(promptsHeld);
-          } else {
-            ApprovalPrompts.welcomed(node.deviceApprovals(), this, this::approvals, promptsHeld);
-          }
+          // Pending sign-ins: read unless the resume found none and no signal since may be lost.
+          boolean mayBePending = r.pendingApprovals() != 0 || is(RECHECK_WHEN_LIVE);
+          ApprovalPrompts.welcomed(
+              approvals, node.deviceApprovals(), this, this::approvals, promptsHeld, mayBePending);
           if (is(RECHECK_WHEN_LIVE)) {
             // The broker may have lost events and signals after the resume's read: its documents
-            // and its session check are read again (pending approvals were just read, above).
+            // and its session check are read again (pending approvals were, above).
             set(RECHECK_WHEN_LIVE, false);
             documents.recheck();
             tokens.recheck();
@@ -336,13 +335,13 @@ public final class Session extends SessionState implements Endpoint, Connection,
 
   /**
    * A device-approval signal of this user (a prompt to show, one that ended). Any thread. Before
-   * the Welcome it is dropped: the Welcome's read of what is pending comes after it.
+   * the Welcome it is not shown, but makes the Welcome read what is pending (ApprovalPrompts).
    */
   void approvalSignal(UserSignal signal) {
     if (!dead) {
       execute(
           () -> {
-            if (phase() == Phase.LIVE && active()) {
+            if ((phase() == Phase.LIVE || phase() == Phase.SYNCING) && active()) {
               approvals().onSignal(signal);
             }
           });
@@ -390,12 +389,8 @@ public final class Session extends SessionState implements Endpoint, Connection,
       CompletableFuture<?> docs = documents.recheck();
       CompletableFuture<?> session = tokens.recheck();
       // Approval prompts and withdrawals come by signal only: re-read what is pending.
-      CompletableFuture<?> pending;
-      if (approvals != null) {
-        pending = approvals.recheck();
-      } else {
-        pending = ApprovalPrompts.welcomed(node.deviceApprovals(), this, this::approvals, false);
-      }
+      CompletableFuture<?> pending =
+          ApprovalPrompts.reread(approvals, node.deviceApprovals(), this, this::approvals);
       return CompletableFuture.allOf(docs, session, pending);
     }
     return CompletableFuture.completedFuture(null);
