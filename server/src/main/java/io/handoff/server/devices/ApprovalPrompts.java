@@ -93,8 +93,8 @@ public final class ApprovalPrompts {
    * The Welcome went out. {@code made}: the connection's prompts if a frame or signal made them
    * before the Welcome, else null; {@code prompts} gives them, made on first use. {@code sent}: the
    * device's Hello said it holds prompts from before, so once the prompts for what waits went out
-   * it is told so ({@code ApprovalPromptsSent}). {@code mayBePending}: the resume did not find the
-   * user's pending requests to be none, or the broker may have lost signals since its read. The
+   * it is told so ({@code ApprovalPromptsSent}). {@code mayBePending}: the resume counted pending
+   * requests (or could not count them), or the broker may have lost signals since its read. The
    * user's pending requests are read and prompted for if {@code mayBePending} or a signal came
    * before the Welcome; else none waits that no signal will bring. {@code approvals} may be null (a
    * node without them). Event loop.
