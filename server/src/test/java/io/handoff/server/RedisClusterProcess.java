@@ -69,17 +69,15 @@ public final class RedisClusterProcess {
 
   /**
    * The shared Cluster's start, begun now if none was, or if the one begun failed. It is stopped as
-   * the JVM exits, once started: a JVM that exits while it starts waits for it (daemon threads run
-   * on through the shutdown hooks), so that no process of it outlives the run.
+   * the JVM exits, once started, and its directory deleted: a JVM that exits while it starts waits
+   * for it (daemon threads run on through the shutdown hooks), so that no process of it outlives
+   * the run.
    */
   private static synchronized CompletableFuture<Private> sharedStart() {
     if (shared == null || shared.isCompletedExceptionally()) {
       CompletableFuture<Private> started =
           CompletableFuture.supplyAsync(
-              () -> {
-                List<String> seeds = new ArrayList<>();
-                return new Private(startCluster(seeds, new ArrayList<>(), 0), seeds, List.of());
-              },
+              () -> startCluster(0, false),
               r -> {
                 Thread t = new Thread(r, "shared-redis-cluster-start");
                 t.setDaemon(true);
@@ -102,9 +100,7 @@ public final class RedisClusterProcess {
 
   /** A Cluster of this test's own (three primaries), to pause or stop; close it when done. */
   public static Private startPrivate() {
-    List<String> seeds = new ArrayList<>();
-    RedisShardedCluster cluster = startCluster(seeds, new ArrayList<>(), 0);
-    return new Private(cluster, seeds, List.of());
+    return closedAtExit(startCluster(0, false));
   }
 
   /**
@@ -112,9 +108,7 @@ public final class RedisClusterProcess {
    * topology names every node by an IPv6 address, while the seeds stay on 127.0.0.1.
    */
   public static Private startPrivateAnnouncingIpv6() {
-    List<String> seeds = new ArrayList<>();
-    RedisShardedCluster cluster = startCluster(seeds, new ArrayList<>(), 0, true);
-    return new Private(cluster, seeds, List.of());
+    return closedAtExit(startCluster(0, true));
   }
 
   /**
@@ -122,17 +116,22 @@ public final class RedisClusterProcess {
    * cluster-node-timeout} 1 s); close it when done.
    */
   public static Private startPrivateWithReplicas() {
-    List<String> seeds = new ArrayList<>();
-    List<String> replicas = new ArrayList<>();
-    RedisShardedCluster cluster = startCluster(seeds, replicas, 1);
-    return new Private(cluster, seeds, replicas);
+    return closedAtExit(startCluster(1, false));
+  }
+
+  /** A private Cluster a test left open is closed as the JVM exits (the shared one by its own). */
+  private static Private closedAtExit(Private cluster) {
+    TempDirs.closeAtExit(cluster, "redis-cluster-" + cluster.seeds().get(0));
+    return cluster;
   }
 
   /**
    * A private Cluster, the URLs of its primaries as started (the seeds) and of their replicas (the
-   * i-th replicates the i-th primary).
+   * i-th replicates the i-th primary), and the directory its nodes run in: deleted when it is
+   * closed, once its nodes have exited, and closed as the JVM exits if it is still open then.
    */
-  public record Private(RedisShardedCluster cluster, List<String> seeds, List<String> replicas)
+  public record Private(
+      RedisShardedCluster cluster, List<String> seeds, List<String> replicas, Path dir)
       implements AutoCloseable {
     /**
      * Users {@code user0}, {@code user1}, ... by the master of their slot, as the Cluster tells it
@@ -166,9 +165,14 @@ public final class RedisClusterProcess {
 
     @Override
     public void close() {
+      TempDirs.closedBeforeExit(this);
       List<String> all = new ArrayList<>(seeds);
       all.addAll(replicas);
-      stopQuietly(cluster, all);
+      if (stopQuietly(cluster, all)) {
+        TempDirs.deleteQuietly(dir);
+      } else {
+        System.err.println("a Redis Cluster node may still run: its directory " + dir + " stays");
+      }
     }
   }
 
@@ -178,16 +182,18 @@ public final class RedisClusterProcess {
    */
   public record Split(List<String> onLastSeed, String elsewhere, RedisURI elsewhereMaster) {}
 
-  private static RedisShardedCluster startCluster(
-      List<String> seeds, List<String> replicaUrls, int replicas) {
-    return startCluster(seeds, replicaUrls, replicas, false);
-  }
-
-  private static RedisShardedCluster startCluster(
-      List<String> seeds, List<String> replicaUrls, int replicas, boolean ipv6) {
+  private static Private startCluster(int replicas, boolean ipv6) {
     List<Integer> ports = freePorts(SHARDS * (1 + replicas));
+    List<String> seeds = new ArrayList<>();
+    List<String> replicaUrls = new ArrayList<>();
+    Path dir;
     try {
-      Path dir = Files.createTempDirectory("handoff-redis-cluster");
+      dir = Files.createTempDirectory("handoff-redis-cluster");
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
+    RedisShardedCluster cluster = null;
+    try {
       // Shard names end up in the nodes-*.conf file names: unique, so parallel runs never share.
       String run = Long.toHexString(ThreadLocalRandom.current().nextLong() & Long.MAX_VALUE);
       var builder =
@@ -203,7 +209,7 @@ public final class RedisClusterProcess {
       for (int i = 0; i < SHARDS; i++) {
         builder.shard("s" + i + "-" + run, replicas);
       }
-      RedisShardedCluster cluster = builder.build();
+      cluster = builder.build();
       cluster.start();
       // Each shard takes its primary's port, then its replicas', in order.
       for (int i = 0; i < ports.size(); i++) {
@@ -213,9 +219,21 @@ public final class RedisClusterProcess {
       if (ipv6) {
         announceIpv6(ports);
       }
-      return cluster;
+      return new Private(cluster, seeds, List.copyOf(replicaUrls), dir);
     } catch (IOException e) {
+      stopFailedStart(cluster, ports, dir);
       throw new UncheckedIOException(e);
+    } catch (RuntimeException | Error e) {
+      stopFailedStart(cluster, ports, dir);
+      throw e;
+    }
+  }
+
+  /** The nodes of a start that failed stopped, by port (no seeds yet), then their directory. */
+  private static void stopFailedStart(RedisShardedCluster cluster, List<Integer> ports, Path dir) {
+    List<String> all = ports.stream().map(p -> "redis://127.0.0.1:" + p).toList();
+    if (cluster == null || stopQuietly(cluster, all)) {
+      TempDirs.deleteQuietly(dir);
     }
   }
 
@@ -225,14 +243,15 @@ public final class RedisClusterProcess {
    * just before), and a SIGTERM it refused left that wait, and the run, hanging. So each node is
    * told SHUTDOWN NOSAVE until it goes (refusals retried for 10 s), and killed if it does not.
    */
-  private static void stopQuietly(RedisShardedCluster cluster, List<String> urls) {
+  private static boolean stopQuietly(RedisShardedCluster cluster, List<String> urls) {
     for (String url : urls) {
       shutDown(url);
     }
     try {
-      cluster.stop();
-    } catch (IOException ignored) {
-      // Best effort at JVM exit.
+      cluster.stop(); // Each node's stop waits for its process to exit.
+      return true;
+    } catch (IOException | RuntimeException e) {
+      return false; // Best effort at JVM exit.
     }
   }
 

@@ -19,6 +19,8 @@ import redis.embedded.core.RedisServerBuilder;
  * private instance persists with an append-only file, so it can be restarted without losing acked
  * writes. The shared one keeps nothing on disk: nobody restarts it, and an fsync per write (a
  * millisecond and more on a busy disk) was most of the time of the tests that write thousands.
+ * {@link #close()} deletes the process's directory once it has exited; one still open as the JVM
+ * exits (the shared one, one a test left open) is closed then ({@link TempDirs}).
  */
 public final class RedisProcess implements AutoCloseable {
   private static final List<String> PERSISTENT =
@@ -33,6 +35,7 @@ public final class RedisProcess implements AutoCloseable {
   private Path binary; // the redis-server executable, once started
   private String lastRepair;
   private volatile String pausedPid; // the process pause() stopped, until resume()
+  private boolean closed;
 
   private RedisProcess(int port, Path dir, List<String> settings) {
     this.port = port;
@@ -47,8 +50,7 @@ public final class RedisProcess implements AutoCloseable {
       return env;
     }
     if (shared == null) {
-      shared = start(IN_MEMORY);
-      Runtime.getRuntime().addShutdownHook(new Thread(shared::close));
+      shared = start(IN_MEMORY); // Closed as the JVM exits, as every one left open.
     }
     return shared.url();
   }
@@ -69,10 +71,8 @@ public final class RedisProcess implements AutoCloseable {
   /** A private Redis on a free port with these configuration lines (besides bind and dir). */
   public static RedisProcess start(List<String> settings) {
     try {
-      RedisProcess p =
-          new RedisProcess(freePort(), Files.createTempDirectory("handoff-redis"), settings);
-      p.startServer();
-      return p;
+      return started(
+          new RedisProcess(freePort(), Files.createTempDirectory("handoff-redis"), settings));
     } catch (IOException e) {
       throw new UncheckedIOException(e);
     }
@@ -91,13 +91,23 @@ public final class RedisProcess implements AutoCloseable {
     try {
       List<String> settings = new ArrayList<>(PERSISTENT);
       settings.add("replicaof 127.0.0.1 " + port);
-      RedisProcess p =
+      return started(
           new RedisProcess(
-              freePort(), Files.createTempDirectory("handoff-redis-replica"), settings);
-      p.startServer();
-      return p;
+              freePort(), Files.createTempDirectory("handoff-redis-replica"), settings));
     } catch (IOException e) {
       throw new UncheckedIOException(e);
+    }
+  }
+
+  /** {@code p} started, and closed as the JVM exits unless closed before; closed if it fails. */
+  private static RedisProcess started(RedisProcess p) throws IOException {
+    TempDirs.closeAtExit(p, "redis-" + p.port);
+    try {
+      p.startServer();
+      return p;
+    } catch (IOException | RuntimeException | Error e) {
+      p.close();
+      throw e;
     }
   }
 
@@ -316,14 +326,33 @@ public final class RedisProcess implements AutoCloseable {
 
   /**
    * Stops the process with SIGTERM, and with SIGKILL if it has not exited within 10 s: a process a
-   * test left paused (SIGSTOP) or one that delays its shutdown must not hang the test run.
+   * test left paused (SIGSTOP) or one that delays its shutdown must not hang the test run. Then,
+   * once the process has exited, deletes its directory. Closing again does nothing.
    */
   @Override
-  public void close() {
-    RedisServer s = server;
-    if (s == null || !s.isActive()) {
+  public synchronized void close() {
+    if (closed) {
       return;
     }
+    closed = true;
+    TempDirs.closedBeforeExit(this);
+    RedisServer s = server;
+    if (s != null && s.isActive()) {
+      stopBounded(s);
+    }
+    if (s == null || TempDirs.exited(process(s), 10)) {
+      TempDirs.deleteQuietly(dir);
+    } else {
+      System.err.println("redis on " + port + " still runs: its directory " + dir + " stays");
+    }
+  }
+
+  /** The directory the process runs in. */
+  public Path dir() {
+    return dir;
+  }
+
+  private void stopBounded(RedisServer s) {
     Thread stopper =
         new Thread(
             () -> {

@@ -23,7 +23,8 @@ import redis.embedded.core.ExecutableProvider;
  * binary embedded-redis ships) that a test can kill with SIGKILL and start again one by one.
  * Failure detection is fast ({@code cluster-node-timeout} 1 s) and any replica may take over. No
  * persistence: a restarted node comes back empty and, seeing its slots served by a newer master,
- * joins as that master's replica and copies its data.
+ * joins as that master's replica and copies its data. {@link #close()} deletes the nodes' directory
+ * once they have exited; one left open is closed as the JVM exits ({@link TempDirs}).
  */
 final class ReplicatedCluster implements AutoCloseable {
   static final int MASTERS = 3;
@@ -134,10 +135,12 @@ final class ReplicatedCluster implements AutoCloseable {
   private final File binary;
   private final Path root;
   final List<Instance> instances = new ArrayList<>();
+  private boolean closed;
 
   private ReplicatedCluster() throws IOException {
     binary = ExecutableProvider.newJarResourceProvider().get();
     root = Files.createTempDirectory("handoff-redis-replicated");
+    TempDirs.closeAtExit(this, "redis-replicated-cluster");
   }
 
   /** Starts six processes, splits the slots over the first three and makes the others replicas. */
@@ -289,13 +292,28 @@ final class ReplicatedCluster implements AutoCloseable {
     }
   }
 
+  /** Kills every node, and deletes their directory once they have all exited; once. */
   @Override
-  public void close() {
+  public synchronized void close() {
+    if (closed) {
+      return;
+    }
+    closed = true;
+    TempDirs.closedBeforeExit(this);
     for (Instance i : instances) {
       if (i.process != null) {
         i.process.destroyForcibly();
       }
     }
+    boolean allExited = true;
+    for (Instance i : instances) {
+      allExited &= TempDirs.exited(i.process, 10);
+    }
     admin.shutdown(0, 2, TimeUnit.SECONDS);
+    if (allExited) {
+      TempDirs.deleteQuietly(root);
+    } else {
+      System.err.println("a node of " + root + " still runs: the directory stays");
+    }
   }
 }

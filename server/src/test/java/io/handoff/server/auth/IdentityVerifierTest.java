@@ -16,6 +16,7 @@ import java.time.Clock;
 import java.time.Duration;
 import java.util.Set;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
 /** Identity tokens verified with keys from a JWKS URL served on 127.0.0.1, or a file. */
 class IdentityVerifierTest {
@@ -65,10 +66,11 @@ class IdentityVerifierTest {
   }
 
   @Test
-  void algorithmOutsideTheAllowListIsRefusedEvenWithAGoodSignature() throws Exception {
+  void algorithmOutsideTheAllowListIsRefusedEvenWithAGoodSignature(@TempDir Path dir)
+      throws Exception {
     // The JVM's shared key: a 2048-bit key of its own took seconds to make.
     KeyPair rsa = AppBackend.sharedRsaKeys();
-    Path file = Files.createTempFile("jwks", ".json");
+    Path file = dir.resolve("jwks.json");
     Files.writeString(file, HandJws.jwks(HandJws.jwk(rsa.getPublic(), "rsa")));
     IdentityVerifier v = verifier(file.toString(), Set.of("ES256"));
     String token =
@@ -76,12 +78,11 @@ class IdentityVerifierTest {
             AppBackend.header("RS256", "rsa"), AppBackend.claims("sam"), rsa.getPrivate());
     AuthException e = assertThrows(AuthException.class, () -> v.verify(token));
     assertTrue(e.getMessage().contains("algorithm RS256 is not accepted"), e.getMessage());
-    Files.delete(file);
   }
 
   @Test
-  void jwksWithAPrivateKeyOrAnUnreachableUrlIsAStartUpError() throws Exception {
-    Path file = Files.createTempFile("jwks", ".json");
+  void jwksWithAPrivateKeyOrAnUnreachableUrlIsAStartUpError(@TempDir Path dir) throws Exception {
+    Path file = dir.resolve("jwks.json");
     Files.writeString(file, "{\"keys\":[" + SigningKeys.generate("leak").toJSONString() + "]}");
     IllegalArgumentException e =
         assertThrows(
@@ -96,9 +97,9 @@ class IdentityVerifierTest {
   }
 
   @Test
-  void eddsaTokensAreVerifiedWithEd25519Keys() throws Exception {
+  void eddsaTokensAreVerifiedWithEd25519Keys(@TempDir Path dir) throws Exception {
     KeyPair ed = HandJws.ed25519Keys();
-    Path file = Files.createTempFile("jwks", ".json");
+    Path file = dir.resolve("jwks.json");
     Files.writeString(file, HandJws.jwks(HandJws.jwk(ed.getPublic(), "ed")));
     IdentityVerifier v = verifier(file.toString(), Set.of("EdDSA"));
     String token =
@@ -123,7 +124,6 @@ class IdentityVerifierTest {
             AppBackend.claims("tia"),
             ed.getPrivate());
     assertThrows(AuthException.class, () -> v.verify(critical));
-    Files.delete(file);
   }
 
   @Test

@@ -542,7 +542,7 @@ public abstract class ErasureContractTest {
 
     @Override
     public void close() throws Exception {
-      java.nio.file.Files.delete(jwks);
+      java.nio.file.Files.deleteIfExists(jwks);
     }
   }
 
