@@ -1,9 +1,8 @@
 // Debian's Chromium driven by playwright-core (no browser downloads), and the demo's server node.
-import { existsSync, mkdtempSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
+import { existsSync, readdirSync, readFileSync, readlinkSync } from "node:fs";
+import { basename, dirname, join, resolve } from "node:path";
 import { type BrowserContext, chromium } from "playwright-core";
-import { type Node, ROOT, startNode } from "./harness.js";
+import { alive, type Node, ROOT, removeAtExit, startNode, tempDir } from "./harness.js";
 
 export const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
 export const CHROMIUM_ARGS = [
@@ -19,7 +18,9 @@ export const CHROMIUM_ARGS = [
 
 /**
  * Launches Debian's Chromium with a fresh profile, or fails naming what to install. `backForwardCache`:
- * with the back/forward cache, which playwright-core turns off by default.
+ * with the back/forward cache, which playwright-core turns off by default. The profile (and the directory of
+ * Chromium's singleton socket) is removed as the test process exits, once Chromium has: playwright-core kills
+ * a browser still open then, and so does the harness ({@link tempDir}).
  */
 export async function launchChromium(
   options: { backForwardCache?: boolean } = {},
@@ -27,7 +28,8 @@ export async function launchChromium(
   if (!existsSync(CHROMIUM)) {
     throw new Error(`${CHROMIUM} not found: install Chromium (apt-get install -y chromium) or set CHROMIUM_PATH`);
   }
-  const profile = mkdtempSync(join(tmpdir(), "handoff-chromium-"));
+  let group: number | undefined; // Chromium's process group, once it runs: killed at exit if still running.
+  const profile = tempDir("handoff-chromium-", () => (group === undefined ? [] : processGroup(group)));
   const browser = await chromium.launchPersistentContext(profile, {
     executablePath: CHROMIUM,
     args: CHROMIUM_ARGS,
@@ -35,8 +37,47 @@ export async function launchChromium(
     viewport: { width: 640, height: 720 },
     ignoreDefaultArgs: options.backForwardCache ? ["--disable-back-forward-cache"] : undefined,
   });
+  group = browserProcess(profile);
+  // The directory of its singleton socket, beside the profile: Chromium removes it as it closes, not when killed.
+  const socket = dirname(readlinkSync(join(profile, "SingletonSocket"), { encoding: "utf8" }));
+  if (basename(socket).startsWith("org.chromium.Chromium.")) removeAtExit(socket, () => (group === undefined ? [] : processGroup(group)));
   const version = browser.browser()?.version() ?? (await versionFromPage(browser));
   return { browser, version };
+}
+
+/** The processes of /proc, each with its process group, from "pid (comm) state ppid pgrp ...". */
+function processes(): Map<number, number> {
+  const groups = new Map<number, number>();
+  for (const entry of readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, "utf8");
+      groups.set(Number(entry), Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[2]));
+    } catch {
+      // Gone meanwhile.
+    }
+  }
+  return groups;
+}
+
+/**
+ * The browser process of the Chromium running on `profile`: the one whose command line names it, a process
+ * group's leader (playwright-core starts it so; its helpers, GPU, network, renderers, are of its group).
+ */
+function browserProcess(profile: string): number | undefined {
+  for (const [pid, pgrp] of processes()) {
+    try {
+      if (pgrp === pid && readFileSync(`/proc/${pid}/cmdline`, "utf8").includes(`--user-data-dir=${profile}\0`)) return pid;
+    } catch {
+      // Gone meanwhile.
+    }
+  }
+  return undefined;
+}
+
+/** The processes of `group` still running. */
+function processGroup(group: number): number[] {
+  return [...processes()].filter(([pid, pgrp]) => pgrp === group && alive(pid)).map(([pid]) => pid);
 }
 
 async function versionFromPage(context: BrowserContext): Promise<string> {

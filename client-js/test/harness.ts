@@ -1,7 +1,7 @@
 // Real parts for the tests: the server jar on a free port, Redis processes, HS256 tokens.
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import { createHmac, generateKeyPairSync, type KeyObject, sign } from "node:crypto";
-import { closeSync, existsSync, mkdtempSync, openSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { closeSync, existsSync, mkdtempSync, openSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { connect, createServer, type Socket } from "node:net";
 import { homedir, tmpdir } from "node:os";
 import { basename, dirname, join, resolve } from "node:path";
@@ -156,9 +156,11 @@ async function writeClassData(archive: string): Promise<void> {
   }
 }
 
+const running = (proc: ChildProcess) => proc.exitCode === null && proc.signalCode === null;
+
 /** Ends `proc` with `signal`, and with SIGKILL if it still runs `graceMs` later. */
 function stopProcess(proc: ChildProcess, signal: NodeJS.Signals = "SIGTERM", graceMs = 10_000): Promise<void> {
-  if (proc.exitCode !== null || proc.signalCode !== null) return Promise.resolve();
+  if (!running(proc)) return Promise.resolve();
   return new Promise((done) => {
     const kill = setTimeout(() => proc.kill("SIGKILL"), graceMs);
     proc.once("exit", () => {
@@ -167,6 +169,73 @@ function stopProcess(proc: ChildProcess, signal: NodeJS.Signals = "SIGTERM", gra
     });
     proc.kill(signal);
   });
+}
+
+/**
+ * The temporary directories of this test process (a Redis's, Chromium's profile, an identity provider's keys),
+ * each with the processes still running in it. Whoever stops those removes the directory once they have exited
+ * ({@link removeTempDir}); what is left is removed as the test process exits, after its processes still
+ * running there are killed (SIGKILL) and have exited: a Redis or a browser may write in its directory until then.
+ */
+const tempDirs = new Map<string, () => number[]>();
+
+/** A fresh directory `prefix*` in the system's temporary directory; `pids` are the processes running in it. */
+export function tempDir(prefix: string, pids: () => number[] = () => []): string {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  removeAtExit(dir, pids);
+  return dir;
+}
+
+/** Has `dir`, made by a process of `pids`, removed as the test process exits, if no one did before. */
+export function removeAtExit(dir: string, pids: () => number[]): void {
+  tempDirs.set(dir, pids);
+}
+
+/** Removes `dir`, whose processes have exited; a failure is printed, never thrown. */
+export function removeTempDir(dir: string): void {
+  tempDirs.delete(dir);
+  try {
+    rmSync(dir, { recursive: true, force: true, maxRetries: 3 });
+  } catch (e) {
+    console.log(`# could not remove ${dir}: ${e}`);
+  }
+}
+
+// 'exit' handlers run synchronously: signals are sent and /proc is read, nothing waits on the event loop.
+process.on("exit", () => {
+  for (const [dir, pids] of tempDirs) {
+    const left = pids();
+    for (const pid of left) {
+      try {
+        process.kill(pid, "SIGKILL");
+      } catch {
+        // Gone already.
+      }
+    }
+    if (exitedWithin(left, 5_000)) removeTempDir(dir);
+    else console.log(`# ${dir} stays: a process in it did not exit`);
+  }
+});
+
+/** Whether every one of `pids` is gone or a zombie within `ms`, waiting synchronously. */
+function exitedWithin(pids: number[], ms: number): boolean {
+  const deadline = Date.now() + ms;
+  const pause = new Int32Array(new SharedArrayBuffer(4));
+  for (;;) {
+    if (pids.every((pid) => !alive(pid))) return true;
+    if (Date.now() > deadline) return false;
+    Atomics.wait(pause, 0, 0, 10);
+  }
+}
+
+/** Whether `pid` runs: it is in /proc and no zombie (a killed child this process has not reaped yet). */
+export function alive(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    return stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3) !== "Z";
+  } catch {
+    return false;
+  }
 }
 
 /** An HS256 development token with string `sub` and `did` claims. */
@@ -189,7 +258,7 @@ export class IdentityProvider {
   private readonly key: KeyObject;
 
   constructor() {
-    const dir = mkdtempSync(join(tmpdir(), "handoff-js-identity-"));
+    const dir = tempDir("handoff-js-identity-");
     const { privateKey, publicKey } = generateKeyPairSync("ec", { namedCurve: "P-256" });
     this.key = privateKey;
     this.jwksFile = join(dir, "identity-jwks.json");
@@ -247,6 +316,8 @@ export async function closeClients(): Promise<void> {
 
 export interface Redis {
   url: string;
+  /** The directory it runs in, removed by `stop` once it has exited; none for `REDIS_URL`'s. */
+  dir?: string;
   stop(): Promise<void>;
 }
 
@@ -257,11 +328,13 @@ export interface Redis {
 export async function startRedis(): Promise<Redis> {
   if (process.env.REDIS_URL) return { url: process.env.REDIS_URL, stop: async () => {} };
   const port = await freePort();
-  const dir = mkdtempSync(join(tmpdir(), "handoff-js-redis-"));
+  let child: ChildProcess | undefined; // Killed at exit if still running.
+  const dir = tempDir("handoff-js-redis-", () => (child?.pid !== undefined && running(child) ? [child.pid] : []));
   const binary = redisBinary(dir);
   const proc = spawn(binary, ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--dir", dir], {
     stdio: ["ignore", "pipe", "pipe"],
   });
+  child = proc;
   let output = "";
   await new Promise<void>((ready, reject) => {
     const timer = setTimeout(() => reject(new Error(`redis did not start:\n${output}`)), 20_000);
@@ -275,7 +348,14 @@ export async function startRedis(): Promise<Redis> {
     proc.on("exit", (code) => reject(new Error(`redis exited with ${code}:\n${output}`)));
   });
   proc.stdout!.removeAllListeners("data").resume();
-  return { url: `redis://127.0.0.1:${port}`, stop: () => stopProcess(proc) };
+  return {
+    url: `redis://127.0.0.1:${port}`,
+    dir,
+    stop: async () => {
+      await stopProcess(proc);
+      removeTempDir(dir);
+    },
+  };
 }
 
 function redisBinary(dir: string): string {
