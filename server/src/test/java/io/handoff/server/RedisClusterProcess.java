@@ -69,28 +69,35 @@ public final class RedisClusterProcess {
 
   /**
    * The shared Cluster's start, begun now if none was, or if the one begun failed. It is stopped as
-   * the JVM exits, once started, and its directory deleted: a JVM that exits while it starts waits
-   * for it (daemon threads run on through the shutdown hooks), so that no process of it outlives
-   * the run.
+   * the JVM exits, once started, and its directory deleted. A JVM that exits while it starts (a
+   * short run) interrupts the start, which stops the nodes it started and deletes their directory,
+   * and waits for that (daemon threads run on through the shutdown hooks), so that no process of it
+   * outlives the run; waiting for the start instead outlasted the 30 s surefire gives a fork's exit
+   * before it halts the JVM.
    */
   private static synchronized CompletableFuture<Private> sharedStart() {
     if (shared == null || shared.isCompletedExceptionally()) {
+      Thread[] starter = new Thread[1];
       CompletableFuture<Private> started =
           CompletableFuture.supplyAsync(
               () -> startCluster(0, false),
               r -> {
-                Thread t = new Thread(r, "shared-redis-cluster-start");
-                t.setDaemon(true);
-                t.start();
+                starter[0] = new Thread(r, "shared-redis-cluster-start");
+                starter[0].setDaemon(true);
+                starter[0].start();
               });
       Runtime.getRuntime()
           .addShutdownHook(
               new Thread(
                   () -> {
+                    if (!started.isDone()) {
+                      starter[0].interrupt();
+                    }
                     try {
-                      started.get(60, TimeUnit.SECONDS).close();
+                      started.get(20, TimeUnit.SECONDS).close();
                     } catch (Exception failedOrLate) {
-                      // Its start failed (and said so to a test), or never ended.
+                      // Its start failed (and said so to a test, or was interrupted), or never
+                      // ended.
                     }
                   }));
       shared = started;
@@ -229,8 +236,13 @@ public final class RedisClusterProcess {
     }
   }
 
-  /** The nodes of a start that failed stopped, by port (no seeds yet), then their directory. */
+  /**
+   * The nodes of a start that failed stopped, by port (no seeds yet), then their directory. A start
+   * interrupted (at JVM exit) stops them too: the interrupt is cleared, or every wait for them
+   * would end at once.
+   */
   private static void stopFailedStart(RedisShardedCluster cluster, List<Integer> ports, Path dir) {
+    Thread.interrupted();
     List<String> all = ports.stream().map(p -> "redis://127.0.0.1:" + p).toList();
     if (cluster == null || stopQuietly(cluster, all)) {
       TempDirs.deleteQuietly(dir);
@@ -340,6 +352,9 @@ public final class RedisClusterProcess {
         while (!c.sync().clusterInfo().contains("cluster_state:ok")) {
           if (System.nanoTime() > deadline) {
             throw new IllegalStateException("Redis Cluster node " + port + " not ok within 30 s");
+          }
+          if (Thread.currentThread().isInterrupted()) {
+            throw new IllegalStateException("Redis Cluster start interrupted");
           }
           java.util.concurrent.locks.LockSupport.parkNanos(Duration.ofMillis(50).toNanos());
         }
