@@ -24,7 +24,6 @@ import io.handoff.server.transport.HandoffChannelInitializer;
 import io.handoff.server.transport.IoTransport;
 import io.handoff.server.transport.Readiness;
 import io.handoff.server.util.EventLoops;
-import io.micrometer.core.instrument.FunctionCounter;
 import io.micrometer.core.instrument.Gauge;
 import io.netty.bootstrap.ServerBootstrap;
 import io.netty.channel.Channel;
@@ -161,21 +160,9 @@ public final class HandoffServer implements AutoCloseable {
                                       : null;
       metrics.bindEventLoops(workers);
       metrics.bindNode(readiness, hub::users, hub::sessions);
-      Gauge.builder("handoff.store.up", () -> engine.healthy() ? 1 : 0)
-          .description("1 while the engine reaches its backing store (Redis)")
-          .register(metrics.registry());
-      FunctionCounter.builder("handoff.store.resets", engine, e -> (double) e.storeResets())
-          .description(
-              "times the store was seen to lose data or restart (Redis: its life marker gone or"
-                  + " changed, or another process); every session re-read")
-          .register(metrics.registry());
+      metrics.bindEngine(engine, () -> idTaken != null);
       Gauge.builder("handoff.draining", () -> stopping.get() ? 1 : 0)
           .description("1 from SIGTERM until the node has let every connection go")
-          .register(metrics.registry());
-      Gauge.builder("handoff.node.id.taken", () -> idTaken != null ? 1 : 0)
-          .description(
-              "1 once another running node was found holding this node's id; this node drains and"
-                  + " stops")
           .register(metrics.registry());
       TokenVerifier development =
           new Hs256TokenVerifier(

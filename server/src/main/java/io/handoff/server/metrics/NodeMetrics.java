@@ -1,5 +1,7 @@
 package io.handoff.server.metrics;
 
+import io.handoff.server.engine.Engine;
+import io.micrometer.core.instrument.FunctionCounter;
 import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.binder.jvm.ClassLoaderMetrics;
@@ -71,6 +73,26 @@ public final class NodeMetrics implements AutoCloseable {
         .register(registry);
     Gauge.builder("handoff.sessions", sessions::getAsInt)
         .description("device sessions past Hello on this node")
+        .register(registry);
+  }
+
+  /**
+   * The node's meters of its engine: the store's health and resets, and whether the node's id was
+   * {@code taken} (another running node was found holding it).
+   */
+  public void bindEngine(Engine engine, BooleanSupplier taken) {
+    Gauge.builder("handoff.store.up", () -> engine.healthy() ? 1 : 0)
+        .description("1 while the engine reaches its backing store (Redis)")
+        .register(registry);
+    FunctionCounter.builder("handoff.store.resets", engine, e -> (double) e.storeResets())
+        .description(
+            "times the store was seen to lose data or restart (Redis: its life marker gone or"
+                + " changed, or another process); every session re-read")
+        .register(registry);
+    Gauge.builder("handoff.node.id.taken", () -> taken.getAsBoolean() ? 1 : 0)
+        .description(
+            "1 once another running node was found holding this node's id; this node drains and"
+                + " stops")
         .register(registry);
   }
 

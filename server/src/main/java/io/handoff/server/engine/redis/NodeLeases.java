@@ -1,6 +1,7 @@
 package io.handoff.server.engine.redis;
 
 import io.handoff.server.engine.NodeIdInUseException;
+import io.lettuce.core.AbstractRedisClient;
 import io.lettuce.core.cluster.api.async.RedisClusterAsyncCommands;
 import io.netty.util.concurrent.EventExecutorGroup;
 import java.time.Duration;
@@ -12,7 +13,7 @@ import java.util.function.Consumer;
 
 /**
  * The node ids one engine claimed, each with its {@link NodeLease}: claimed at a node's start,
- * renewed on the Redis client's timer, given back at a clean stop. Thread-safe.
+ * renewed on the timer of the Redis {@code client}, given back at a clean stop. Thread-safe.
  */
 final class NodeLeases {
   private final String description;
@@ -27,12 +28,12 @@ final class NodeLeases {
       RedisKeys keys,
       Duration lifetime,
       RedisClusterAsyncCommands<byte[], byte[]> commands,
-      EventExecutorGroup timer) {
+      AbstractRedisClient client) {
     this.description = description;
     this.keys = keys;
     this.lifetime = lifetime;
     this.commands = commands;
-    this.timer = timer;
+    this.timer = client.getResources().eventExecutorGroup();
   }
 
   /**

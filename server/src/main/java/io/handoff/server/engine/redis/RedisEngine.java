@@ -93,13 +93,7 @@ public final class RedisEngine implements Engine {
       RedisKeys keys,
       Duration nodeLease,
       RedisClusterAsyncCommands<byte[], byte[]> leaseCommands) {
-    this.leases =
-        new NodeLeases(
-            description,
-            keys,
-            nodeLease,
-            leaseCommands,
-            client.getResources().eventExecutorGroup());
+    this.leases = new NodeLeases(description, keys, nodeLease, leaseCommands, client);
     this.uri = uri;
     this.options = options;
     this.routed = routed;
