@@ -160,7 +160,7 @@ public final class HandoffServer implements AutoCloseable {
                                       : null;
       metrics.bindEventLoops(workers);
       metrics.bindNode(readiness, hub::users, hub::sessions);
-      metrics.bindEngine(engine, () -> idTaken != null);
+      metrics.bindEngine(engine, config.nodeId(), () -> idTaken != null);
       Gauge.builder("handoff.draining", () -> stopping.get() ? 1 : 0)
           .description("1 from SIGTERM until the node has let every connection go")
           .register(metrics.registry());

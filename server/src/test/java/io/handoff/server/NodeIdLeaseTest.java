@@ -379,10 +379,14 @@ class NodeIdLeaseTest {
     NodeIdInUseException why = first.stoppedForTakenId().get(BOUND.toSeconds(), TimeUnit.SECONDS);
     assertTrue(why.getMessage().contains("node id split is in use"), why.getMessage());
 
-    // The other process keeps the id, and serves.
+    // The other process keeps the id, and serves; it learns the loser ran with its id.
     servesDevices(second);
     assertTrue(((RedisEngine) second.engine()).holdsNode("split"));
     assertFalse(cutOff.holdsNode("split"));
+    Conditions.await(
+        "the holder counts the loser",
+        () -> second.engine().nodeClaimsRefused("split") == 1,
+        BOUND);
   }
 
   /**

@@ -193,6 +193,16 @@ public interface Engine extends ResumeStore, AutoCloseable {
     return true;
   }
 
+  /**
+   * How many claims of {@code nodeId} by other processes the store refused while this process held
+   * it, as far as the engine has read (each a process configured with this node's id refused at its
+   * start, or one that lost the id finding this process holding it). Never decreases. Always 0
+   * without a shared store, where no other process claims ids.
+   */
+  default long nodeClaimsRefused(String nodeId) {
+    return 0;
+  }
+
   /** False while the engine cannot reach its backing store; drives {@code /readyz}. */
   default boolean healthy() {
     return true;

@@ -77,10 +77,11 @@ public final class NodeMetrics implements AutoCloseable {
   }
 
   /**
-   * The node's meters of its engine: the store's health and resets, and whether the node's id was
-   * {@code taken} (another running node was found holding it).
+   * The node's meters of its engine: the store's health and resets, and the node's id: {@code
+   * taken} (another running node was found holding it), and the claims of it refused while this
+   * node held it.
    */
-  public void bindEngine(Engine engine, BooleanSupplier taken) {
+  public void bindEngine(Engine engine, String nodeId, BooleanSupplier taken) {
     Gauge.builder("handoff.store.up", () -> engine.healthy() ? 1 : 0)
         .description("1 while the engine reaches its backing store (Redis)")
         .register(registry);
@@ -93,6 +94,12 @@ public final class NodeMetrics implements AutoCloseable {
         .description(
             "1 once another running node was found holding this node's id; this node drains and"
                 + " stops")
+        .register(registry);
+    FunctionCounter.builder(
+            "handoff.node.id.claims.refused", engine, e -> (double) e.nodeClaimsRefused(nodeId))
+        .description(
+            "claims of this node's id by other processes refused while this node held it: another"
+                + " process is configured with this node's --node-id")
         .register(registry);
   }
 

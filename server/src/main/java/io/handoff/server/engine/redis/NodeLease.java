@@ -39,12 +39,22 @@ import org.slf4j.LoggerFactory;
  * running process took the id (this one was cut off from Redis longer than the lease), which is
  * logged as an error and told to the {@link #onTaken} listeners, once; if it lapses, the next
  * renewal claims the id again. Thread-safe.
+ *
+ * <p>A claim refused because a live holder renews the lease, and the loss of the lease to another
+ * running process, are counted in {@code PREFIX{node:ID}:refused} beside the lease (same hash tag,
+ * expiring a lease's time after the lease would lapse). Every renewal by the holder reads that
+ * count in the same script call; each rise of it is added to {@link #claimsRefused} and logged as a
+ * warning: the holder learns that another process is configured with its id, though that process
+ * never starts. A fall (the count expired, or Redis lost it) is a reset, as a Prometheus counter's:
+ * what it reads next is all new. A claim by a release before this one is refused as before but not
+ * counted (its script knows no count).
  */
 final class NodeLease {
   private static final Logger log = LoggerFactory.getLogger(NodeLease.class);
   private static final RedisScript SCRIPT = new RedisScript("node_lease.lua");
   private static final byte[] HOLD = ascii("hold");
   private static final byte[] RELEASE = ascii("release");
+  private static final byte[] REFUSED = ascii("refused");
   private static final Duration REPEAT_EVERY = Duration.ofSeconds(30);
 
   private final String nodeId;
@@ -68,6 +78,10 @@ final class NodeLease {
   // the lease lives in Redis at least the lease's time past it.
   private volatile long confirmedSentNanos;
   private long takenLoggedNanos; // guarded by this
+  // The count of refused claims in Redis as last read, -1 before the claim read it: what the claim
+  // reads is the baseline, claims refused before this process held the id (guarded by this).
+  private long refusedRead = -1;
+  private volatile long claimsRefused;
   private final List<Consumer<NodeIdInUseException>> takenListeners = new CopyOnWriteArrayList<>();
 
   NodeLease(
@@ -79,7 +93,7 @@ final class NodeLease {
       EventExecutorGroup timer) {
     this.nodeId = nodeId;
     this.where = where;
-    this.key = new byte[][] {keys.nodeLease(nodeId)};
+    this.key = new byte[][] {keys.nodeLease(nodeId), keys.nodeClaimsRefused(nodeId)};
     this.time = time;
     this.redis = redis;
     this.timer = timer;
@@ -123,12 +137,15 @@ final class NodeLease {
                 TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - started));
           }
           confirmedSentNanos = sent;
+          synchronized (this) {
+            refusedRead = refusedIn(r);
+          }
           start();
           return;
         }
         long left = (Long) r.get(1);
         if (previous >= 0 && left > previous) {
-          throw inUse("it renews its lease");
+          throw refused("it renews its lease");
         }
         if (!waiting) {
           waiting = true;
@@ -148,10 +165,65 @@ final class NodeLease {
           throw new StoreUnavailableException(
               where + " did not answer the claim of node id " + nodeId + ": " + failure, failure);
         }
-        throw inUse("its lease did not lapse within " + time.toMillis() + " ms");
+        throw refused("its lease did not lapse within " + time.toMillis() + " ms");
       }
       Thread.sleep(Math.max(1, renewEvery().toMillis() / 2));
     }
+  }
+
+  /**
+   * The claim refused for {@code how}: counted beside the lease for its holder to see, waiting a
+   * bounded time for Redis to answer (the claim is refused whether it does or not).
+   */
+  private NodeIdInUseException refused(String how) throws InterruptedException {
+    try {
+      countRefused().get(RedisEngine.DEFAULT_COMMAND_TIMEOUT.toMillis(), MILLIS);
+    } catch (ExecutionException | TimeoutException | RuntimeException e) {
+      log.debug("node id {}: the refused claim was not counted: {}", nodeId, e.toString());
+    }
+    return inUse(how);
+  }
+
+  private CompletableFuture<List<Object>> countRefused() {
+    return SCRIPT.eval(redis, ScriptOutputType.MULTI, key, REFUSED, token, ascii(time.toMillis()));
+  }
+
+  /** The count of refused claims in a reply of 'hold', -1 if it has none (a release before). */
+  private static long refusedIn(List<Object> r) {
+    return r.size() > 1 ? (Long) r.get(1) : -1;
+  }
+
+  /**
+   * One count of refused claims read by a renewal: a rise since the last one read is added and
+   * logged, a fall is a reset of the count in Redis, which then counts from 0.
+   */
+  private void read(long refused) {
+    long last = refusedRead;
+    if (refused < 0) {
+      return;
+    }
+    refusedRead = refused;
+    long more = last < 0 ? 0 : refused >= last ? refused - last : refused;
+    if (more > 0) {
+      claimsRefused += more;
+      log.warn(
+          "node id {}: {} claim(s) of it by another process refused on {} since the last renewal"
+              + " ({} in all while this process held it): another process is configured with this"
+              + " node's id and cannot start while this node runs; give every node its own"
+              + " --node-id",
+          nodeId,
+          more,
+          where,
+          claimsRefused);
+    }
+  }
+
+  /**
+   * Claims of the id by other processes refused while this process held it (each a start refused,
+   * or a process that lost the id finding this one holding it), as renewals read them from Redis.
+   */
+  long claimsRefused() {
+    return claimsRefused;
   }
 
   private NodeIdInUseException inUse(String how) {
@@ -207,6 +279,9 @@ final class NodeLease {
       if (sentNanos - confirmedSentNanos > 0) {
         confirmedSentNanos = sentNanos;
       }
+    }
+    if (code == 1 || code == 2) {
+      read(refusedIn(r));
     }
     if (code == 1) {
       if (contested) {
@@ -267,6 +342,18 @@ final class NodeLease {
       }
       if (!taken) {
         taken = true;
+        CompletableFuture<List<Object>> counted;
+        try {
+          counted = countRefused();
+        } catch (RuntimeException failed) {
+          counted = CompletableFuture.failedFuture(failed);
+        }
+        counted.whenComplete(
+            (n, err) -> {
+              if (err != null) {
+                log.debug("node id {}: its loss was not counted: {}", nodeId, err.toString());
+              }
+            });
         NodeIdInUseException e =
             inUse("it claimed the id while this node could not renew its lease");
         for (Consumer<NodeIdInUseException> l : takenListeners) {

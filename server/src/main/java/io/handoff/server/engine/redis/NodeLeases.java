@@ -87,6 +87,12 @@ final class NodeLeases {
     return lease != null && lease.confirmed();
   }
 
+  /** Claims of {@code nodeId} by other processes refused while this engine held it. */
+  synchronized long claimsRefused(String nodeId) {
+    NodeLease lease = leases.get(nodeId);
+    return lease != null ? lease.claimsRefused() : 0;
+  }
+
   /** Gives back every id still claimed. */
   void releaseAll() {
     List<String> claimed;

@@ -557,6 +557,11 @@ public final class RedisEngine implements Engine {
   }
 
   @Override
+  public long nodeClaimsRefused(String nodeId) {
+    return leases.claimsRefused(nodeId);
+  }
+
+  @Override
   public boolean healthy() {
     return store.isOpen() && broker.isOpen() && health.healthy();
   }

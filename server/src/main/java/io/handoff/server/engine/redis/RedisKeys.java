@@ -43,6 +43,8 @@ import java.nio.charset.StandardCharsets;
  *                               ApprovalStore.ERASING_MILLIS after the latest began
  * PREFIX{att:SCOPE}:n    string failed user-code attempts of an address group in this window
  * PREFIX{node:ID}:lease  string the token of the process running node ID, expires unless renewed
+ * PREFIX{node:ID}:refused string claims of node ID refused while its lease was held, read by the
+ *                               holder's renewals; expires a lease's time after the lease would lapse
  * PREFIX{life}:life      string the store's life marker (StoreLife), no TTL; on a Cluster one per
  *                               master, PREFIX{life:N}:life, N chosen to land in a slot it owns
  * </pre>
@@ -223,6 +225,11 @@ final class RedisKeys {
   /** The lease of node id {@code nodeId} ({@link NodeLease}), under a hash tag of its own. */
   byte[] nodeLease(String nodeId) {
     return key("node:" + nodeId, "lease");
+  }
+
+  /** Claims of {@code nodeId} refused while its lease was held ({@link NodeLease}), beside it. */
+  byte[] nodeClaimsRefused(String nodeId) {
+    return key("node:" + nodeId, "refused");
   }
 
   /** The life marker of a standalone Redis ({@link StoreLife}). */
