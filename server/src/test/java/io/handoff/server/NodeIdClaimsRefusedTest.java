@@ -35,21 +35,9 @@ class NodeIdClaimsRefusedTest {
   private static final String COUNTER = "handoff_node_id_claims_refused_total";
 
   private final Nodes nodes = new Nodes();
-  private final Logger leaseLog = logback("io.handoff.server.engine.redis.NodeLease");
+  private final Logger leaseLog =
+      (Logger) LoggerFactory.getLogger("io.handoff.server.engine.redis.NodeLease");
   private final ListAppender<ILoggingEvent> said = new ListAppender<>();
-
-  /**
-   * Logback's logger {@code name}, once logging is set up: while another thread (a Cluster started
-   * ahead for the JVM's tests) sets it up, SLF4J hands out stand-ins that no appender reaches.
-   */
-  private static Logger logback(String name) {
-    Conditions.await(
-        "logging is set up",
-        () -> LoggerFactory.getLogger(name) instanceof Logger,
-        BOUND,
-        Duration.ofMillis(10));
-    return (Logger) LoggerFactory.getLogger(name);
-  }
 
   @BeforeEach
   void listen() {
