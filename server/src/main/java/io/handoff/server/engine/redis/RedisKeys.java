@@ -145,14 +145,15 @@ final class RedisKeys {
   }
 
   /**
-   * The last key of every script that reaches keys of the user it is not given (derived from a set
-   * it is given, as erasure does from {@code docs}): the user's channel, which is never a key.
-   * While the user's slot is being moved to another Cluster master (MIGRATING, IMPORTING), Redis
-   * refuses a script one of whose keys it does not hold (ASK from the old master, TRYAGAIN from the
-   * new one), so such a script never runs with its keys split between the two: it would read the
-   * keys still on the other master as absent, or stop half-way ("attempted to access a non local
-   * key") having written part of its work. Refused, it certainly did not run, and is tried again
-   * until the slot has moved. {@code write.lua} is given the channel anyway, to publish on.
+   * A key given to every script that reaches keys of the user it is not given (derived from a set
+   * it is given, as erasure does from {@code docs}), last or among the last (its place does not
+   * matter: Redis checks every key): the user's channel, which is never a key. While the user's
+   * slot is being moved to another Cluster master (MIGRATING, IMPORTING), Redis refuses a script
+   * one of whose keys it does not hold (ASK from the old master, TRYAGAIN from the new one), so
+   * such a script never runs with its keys split between the two: it would read the keys still on
+   * the other master as absent, or stop half-way ("attempted to access a non local key") having
+   * written part of its work. Refused, it certainly did not run, and is tried again until the slot
+   * has moved. {@code write.lua} is given the channel anyway, to publish on.
    */
   byte[] splitGuard(String user) {
     return channel(user);
