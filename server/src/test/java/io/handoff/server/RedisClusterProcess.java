@@ -190,7 +190,15 @@ public final class RedisClusterProcess {
   public record Split(List<String> onLastSeed, String elsewhere, RedisURI elsewhereMaster) {}
 
   private static Private startCluster(int replicas, boolean ipv6) {
-    List<Integer> ports = freePorts(SHARDS * (1 + replicas));
+    return startCluster(freePorts(SHARDS * (1 + replicas)), replicas, ipv6);
+  }
+
+  /** A Cluster of three primaries on these ports, for a test of what a failed start stops. */
+  static Private startPrivateOn(List<Integer> ports) {
+    return closedAtExit(startCluster(ports, 0, false));
+  }
+
+  private static Private startCluster(List<Integer> ports, int replicas, boolean ipv6) {
     List<String> seeds = new ArrayList<>();
     List<String> replicaUrls = new ArrayList<>();
     Path dir;
@@ -253,7 +261,8 @@ public final class RedisClusterProcess {
    * Stops every node, then embedded-redis's stop (SIGTERM and an unbounded wait). A node refuses to
    * shut down while it writes its first append-only file (a test that turned {@code appendonly} on
    * just before), and a SIGTERM it refused left that wait, and the run, hanging. So each node is
-   * told SHUTDOWN NOSAVE until it goes (refusals retried for 10 s), and killed if it does not.
+   * told SHUTDOWN NOSAVE until it goes (refusals retried for 10 s), and killed if it does not; only
+   * if the Redis answering on its port is a process of this JVM's.
    */
   private static boolean stopQuietly(RedisShardedCluster cluster, List<String> urls) {
     for (String url : urls) {
@@ -277,6 +286,9 @@ public final class RedisClusterProcess {
         try (StatefulRedisConnection<String, String> c = client.connect()) {
           if (pid < 0) {
             pid = processId(c.sync().info("server"));
+            if (!childOfThisJvm(pid)) {
+              return; // Not a node of ours: another process's Redis took the port of one gone.
+            }
           }
           c.sync().shutdown(false);
         } catch (RedisCommandExecutionException refused) {
@@ -293,6 +305,18 @@ public final class RedisClusterProcess {
     } finally {
       client.shutdown(Duration.ZERO, Duration.ofSeconds(1));
     }
+  }
+
+  /**
+   * Whether {@code pid} is a process this JVM started: every node of ours is. A node a test killed,
+   * or one that never started (a start that failed on a port another process took), leaves its port
+   * to whoever binds it next, maybe another test run's Redis, which is not to be shut down.
+   */
+  private static boolean childOfThisJvm(long pid) {
+    return ProcessHandle.of(pid)
+        .flatMap(ProcessHandle::parent)
+        .map(parent -> parent.pid() == ProcessHandle.current().pid())
+        .orElse(false);
   }
 
   private static long processId(String info) {
