@@ -94,6 +94,59 @@ class TempDirsTest {
     }
   }
 
+  /**
+   * A JVM that exits as its shared Cluster's start begins (a fork whose tests were over at once):
+   * the start, interrupted, stops every node it started, even one started as the JVM was exiting,
+   * so no process of it outlives the JVM, and its directory is gone.
+   */
+  @Test
+  void aJvmThatExitsAsItsClusterStartsLeavesNoProcess(@TempDir Path tmp) throws Exception {
+    List<String> command =
+        List.of(
+            Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+            "-Xmx128m",
+            "-XX:TieredStopAtLevel=1",
+            "-Djava.io.tmpdir=" + tmp,
+            "-Dhandoff.test.fork=" + System.getProperty("handoff.test.fork", "1"),
+            "-cp",
+            System.getProperty("java.class.path"),
+            ExitsAsClusterStarts.class.getName());
+    Process jvm = new ProcessBuilder(command).redirectErrorStream(true).start();
+    String output;
+    try (var in = jvm.getInputStream()) {
+      output = new String(in.readAllBytes(), StandardCharsets.UTF_8);
+    } finally {
+      if (!jvm.waitFor(60, TimeUnit.SECONDS)) {
+        jvm.destroyForcibly();
+      }
+    }
+    List<ProcessHandle> outlived =
+        ProcessHandle.allProcesses().filter(p -> runsIn(p, tmp)).toList();
+    outlived.forEach(ProcessHandle::destroyForcibly); // Not to outlive this test either.
+    assertEquals(List.of(), outlived.stream().map(ProcessHandle::pid).toList(), output);
+    try (Stream<Path> left = Files.list(tmp)) {
+      assertEquals(List.of(), left.toList(), output);
+    }
+  }
+
+  /** Whether {@code p}'s working directory (a Redis's is its {@code dir}) is under {@code tmp}. */
+  private static boolean runsIn(ProcessHandle p, Path tmp) {
+    try {
+      return Files.readSymbolicLink(Path.of("/proc", Long.toString(p.pid()), "cwd"))
+          .startsWith(tmp);
+    } catch (IOException | RuntimeException gone) {
+      return false;
+    }
+  }
+
+  /** {@link #aJvmThatExitsAsItsClusterStartsLeavesNoProcess}'s JVM. */
+  static final class ExitsAsClusterStarts {
+    public static void main(String[] args) {
+      RedisClusterProcess.headStart();
+      System.exit(0);
+    }
+  }
+
   private static void put(Map<String, String> said, String line) {
     String[] f = line.substring("left open ".length()).split(" ", 2);
     said.put(f[0], f[1]);
