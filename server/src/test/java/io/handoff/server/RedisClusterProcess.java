@@ -216,7 +216,7 @@ public final class RedisClusterProcess {
               .withServerBuilder(
                   new RedisServerBuilder()
                       .bind(ipv6 ? "127.0.0.1 ::1" : "127.0.0.1")
-                      .setting("dir " + dir)
+                      .setting("dir " + RedisProcess.quoted(dir))
                       .setting("save \"\"")
                       .setting("cluster-node-timeout " + (replicas > 0 ? 1000 : 15000)))
               .serverPorts(ports)

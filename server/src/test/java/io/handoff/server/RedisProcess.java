@@ -113,7 +113,10 @@ public final class RedisProcess implements AutoCloseable {
 
   private void startServer() throws IOException {
     RedisServerBuilder b =
-        RedisServer.newRedisServer().port(port).setting("bind 127.0.0.1").setting("dir " + dir);
+        RedisServer.newRedisServer()
+            .port(port)
+            .setting("bind 127.0.0.1")
+            .setting("dir " + quoted(dir));
     settings.forEach(b::setting);
     if (appendOnly() && settings.stream().noneMatch(l -> l.startsWith("aof-load-truncated"))) {
       // As docs/redis.md asks: a torn file is refused and repaired whole, never loaded in part.
@@ -124,6 +127,14 @@ public final class RedisProcess implements AutoCloseable {
     if (binary == null) {
       binary = process(server).info().command().map(Path::of).orElse(null);
     }
+  }
+
+  /**
+   * {@code path} as one argument of a Redis configuration line, which splits at spaces: in double
+   * quotes, a backslash or quote in it escaped.
+   */
+  static String quoted(Path path) {
+    return '"' + path.toString().replace("\\", "\\\\").replace("\"", "\\\"") + '"';
   }
 
   private boolean appendOnly() {
