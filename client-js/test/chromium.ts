@@ -29,7 +29,8 @@ export async function launchChromium(
     throw new Error(`${CHROMIUM} not found: install Chromium (apt-get install -y chromium) or set CHROMIUM_PATH`);
   }
   let group: number | undefined; // Chromium's process group, once it runs: killed at exit if still running.
-  const profile = tempDir("handoff-chromium-", () => (group === undefined ? [] : processGroup(group)));
+  let started: string | undefined; // When its leader, the browser, started.
+  const profile = tempDir("handoff-chromium-", () => (group === undefined ? [] : processGroup(group, started)));
   const browser = await chromium.launchPersistentContext(profile, {
     executablePath: CHROMIUM,
     args: CHROMIUM_ARGS,
@@ -38,9 +39,10 @@ export async function launchChromium(
     ignoreDefaultArgs: options.backForwardCache ? ["--disable-back-forward-cache"] : undefined,
   });
   group = browserProcess(profile);
+  started = group === undefined ? undefined : startTime(group);
   // The directory of its singleton socket, beside the profile: Chromium removes it as it closes, not when killed.
   const socket = dirname(readlinkSync(join(profile, "SingletonSocket"), { encoding: "utf8" }));
-  if (basename(socket).startsWith("org.chromium.Chromium.")) removeAtExit(socket, () => (group === undefined ? [] : processGroup(group)));
+  if (basename(socket).startsWith("org.chromium.Chromium.")) removeAtExit(socket, () => (group === undefined ? [] : processGroup(group, started)));
   const version = browser.browser()?.version() ?? (await versionFromPage(browser));
   return { browser, version };
 }
@@ -75,8 +77,24 @@ function browserProcess(profile: string): number | undefined {
   return undefined;
 }
 
-/** The processes of `group` still running. */
-function processGroup(group: number): number[] {
+/** When `pid` started (clock ticks after boot, the 22nd field of its stat), or undefined if it is gone. */
+export function startTime(pid: number): string | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    return stat.slice(stat.lastIndexOf(")") + 2).split(" ")[19];
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * The processes still running of the group that `group`, started at `started`, leads. None if another process
+ * now has that number: once every process of the group has exited (a browser closed), the number is free, and
+ * the process given it next may lead a group of its own, which is not Chromium's.
+ */
+export function processGroup(group: number, started: string | undefined): number[] {
+  const leader = startTime(group);
+  if (leader !== undefined && leader !== started) return [];
   return [...processes()].filter(([pid, pgrp]) => pgrp === group && alive(pid)).map(([pid]) => pid);
 }
 

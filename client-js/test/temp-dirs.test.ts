@@ -6,6 +6,7 @@ import { existsSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
+import { processGroup, startTime } from "./chromium.js";
 import { alive, startRedis } from "./harness.js";
 
 test("a Redis stopped by the test leaves no directory", async () => {
@@ -53,5 +54,19 @@ test("a test process that fails with its Redis, keys and Chromium open leaves no
     assert.deepEqual(readdirSync(tmp), [], output);
   } finally {
     rmSync(tmp, { recursive: true, force: true });
+  }
+});
+
+test("the exit kills no process group that took the number of a closed browser's", () => {
+  // A process leading a group of its own, as one given the number of a browser's group gone could.
+  const other = spawn("sleep", ["60"], { detached: true, stdio: "ignore" });
+  try {
+    const pid = other.pid!;
+    const started = startTime(pid);
+    assert.deepEqual(processGroup(pid, started), [pid], "the group of the process that started then");
+    const browserStarted = String(Number(started) - 1); // The browser that had the number before it.
+    assert.deepEqual(processGroup(pid, browserStarted), [], "another process's group counted as the browser's");
+  } finally {
+    other.kill("SIGKILL");
   }
 });
