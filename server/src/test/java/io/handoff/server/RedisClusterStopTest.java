@@ -32,35 +32,6 @@ class RedisClusterStopTest {
     }
   }
 
-  /** Closing a Cluster whose killed node's port another process's Redis took leaves that Redis. */
-  @Test
-  void closingLeavesTheRedisOnTheKilledNodesPort() throws Exception {
-    RedisClusterProcess.Private cluster = RedisClusterProcess.startPrivate();
-    boolean closed = false;
-    try {
-      String last = cluster.seeds().get(cluster.seeds().size() - 1);
-      int port = Integer.parseInt(last.substring(last.lastIndexOf(':') + 1));
-      long pid;
-      try (RedisClient client = RedisClient.create(last);
-          StatefulRedisConnection<String, String> c = client.connect()) {
-        pid = Long.parseLong(c.sync().info("server").split("process_id:")[1].split("\r?\n")[0]);
-      }
-      ProcessHandle node = ProcessHandle.of(pid).orElseThrow();
-      node.destroyForcibly(); // As ClusterFailoverTest kills a master.
-      node.onExit().get(10, TimeUnit.SECONDS);
-      try (Other other = Other.start(tmp, port)) {
-        cluster.close();
-        closed = true;
-
-        assertTrue(other.answers(), "the other process's Redis was shut down");
-      }
-    } finally {
-      if (!closed) {
-        cluster.close();
-      }
-    }
-  }
-
   /** A Redis of another process (daemonized: no child of this JVM) on {@code port}. */
   private record Other(RedisClient client, Path pidFile) implements AutoCloseable {
     static Other start(Path dir, int port) throws Exception {
