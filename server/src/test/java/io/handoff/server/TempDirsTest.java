@@ -16,6 +16,7 @@ import java.util.Map;
 import java.util.TreeMap;
 import java.util.concurrent.TimeUnit;
 import java.util.stream.Stream;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -99,9 +100,11 @@ class TempDirsTest {
   /**
    * A JVM that exits as its shared Cluster's start begins (a fork whose tests were over at once):
    * the start, interrupted, stops every node it started, even one started as the JVM was exiting,
-   * so no process of it outlives the JVM, and its directory is gone.
+   * so no process of it outlives the JVM, and its directory is gone. A guard (it has not failed on
+   * any version of the start), so in the fault suite: a JVM and a Cluster's start cost seconds.
    */
   @Test
+  @Tag("fault")
   void aJvmThatExitsAsItsClusterStartsLeavesNoProcess(@TempDir Path tmp) throws Exception {
     List<String> command =
         List.of(
