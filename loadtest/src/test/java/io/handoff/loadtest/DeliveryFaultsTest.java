@@ -137,7 +137,10 @@ class DeliveryFaultsTest {
       Run run = throughProxy("handoff", proxy, "20", "1s", "3s");
       assertEquals(1, proxy.faultsApplied(), "the proxy dropped one prompt");
       Map<String, String> json = run.json();
-      assertEquals("1", json.get("missing_prompts"), run.lastLine());
+      // At least the dropped one: on a machine so busy that a prompt takes longer than the drain
+      // (p50 3.2 s seen at a load average of 27), a late prompt counts as missing too, since the
+      // run cannot tell it from a lost one.
+      assertTrue(Long.parseLong(json.get("missing_prompts")) >= 1, run.lastLine());
       assertEquals(1, run.exit(), "the run must fail: " + run.lastLine());
     }
   }
