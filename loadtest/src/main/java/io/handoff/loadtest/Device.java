@@ -75,6 +75,8 @@ final class Device implements HandoffListener, OfferListener {
   // Why the first connection attempt failed, before any Welcome; null if it did not.
   private volatile String firstFailure;
   private volatile long lastDownNanos = Long.MIN_VALUE;
+  // When the current connection had its Welcome (System.nanoTime); meaningful while up.
+  private volatile long upSinceNanos = Long.MIN_VALUE;
   private volatile long lastSyncedNanos = Long.MIN_VALUE;
   // Whether the device was connected and caught up when the run stopped writing and draining.
   private volatile boolean upAtEnd;
@@ -179,6 +181,14 @@ final class Device implements HandoffListener, OfferListener {
     return up;
   }
 
+  /**
+   * When the current connection had its Welcome ({@link System#nanoTime()}), as this device heard
+   * of it (after the client noted it); meaningful while {@link #isUp()}.
+   */
+  long upSinceNanos() {
+    return upSinceNanos;
+  }
+
   /** When the connection was last lost after a Welcome ({@link System#nanoTime()}). */
   long lastDownNanos() {
     return lastDownNanos;
@@ -231,18 +241,6 @@ final class Device implements HandoffListener, OfferListener {
   void dropConnection() {
     if (lean != null) {
       lean.drop();
-    } else {
-      client.dropConnection();
-    }
-  }
-
-  /**
-   * As {@link #dropConnection}, the reconnect backoff started over as after a connection that
-   * lasted (lean connections; the client's own starts over by its own rule). For storms.
-   */
-  void dropConnectionAfresh() {
-    if (lean != null) {
-      lean.dropAfresh();
     } else {
       client.dropConnection();
     }
@@ -556,6 +554,7 @@ final class Device implements HandoffListener, OfferListener {
       case CONNECTED -> {
         welcomed = true;
         if (!up) {
+          upSinceNanos = now; // Before up: whoever reads up then reads this connection's.
           up = true;
           stats.connected.incrementAndGet();
         }

@@ -31,6 +31,13 @@ import java.util.concurrent.atomic.AtomicLong;
  * getters are called from the main thread.
  */
 final class Fleet implements AutoCloseable {
+  /**
+   * How long a connection must have lasted since its Welcome for its end to start the reconnect
+   * backoff over: client-java's {@code Reconnects.STABLE_CONNECTION_NANOS}, which the lean
+   * connection restates.
+   */
+  static final long STABLE_NANOS = LeanLink.STABLE_CONNECTION_NANOS;
+
   /** Clients closed at once when the fleet closes. */
   private static final int CLOSE_THREADS = 32;
 
@@ -288,20 +295,43 @@ final class Fleet implements AutoCloseable {
     return picked.size();
   }
 
-  /**
-   * Cuts the connection of every connected device at once, each device's backoff started over
-   * ({@link Device#dropConnectionAfresh}); returns how many.
-   */
+  /** Cuts the connection of every connected device at once; returns how many. */
   int cutAll() {
     int cut = 0;
     for (Device d : devices) {
       if (d.isUp()) {
-        d.dropConnectionAfresh();
+        d.dropConnection();
         cut++;
       }
     }
     stats.drops.add(cut);
     return cut;
+  }
+
+  /**
+   * How many devices, at {@code now} ({@link System#nanoTime()}), are down or connected for less
+   * than {@link #STABLE_NANOS}: a cut of such a device does not start its reconnect backoff over.
+   */
+  int unsettled(long now) {
+    int n = 0;
+    for (Device d : devices) {
+      if (!d.isUp() || now - d.upSinceNanos() < STABLE_NANOS) {
+        n++;
+      }
+    }
+    return n;
+  }
+
+  /**
+   * Whether a storm's cut ({@link #cutAll}) may come at {@code now}: every device is connected and
+   * has been for {@link #STABLE_NANOS}, or {@code deadline} has come whatever their state. Both
+   * clients start their reconnect backoff over only when a connection that lasted that long ends,
+   * and nothing else starts it over: a device that the warm-up's random cuts left with a grown
+   * backoff, back shortly before the storm, waited up to 30 s after the cut (one storm took 27.5 s
+   * for one device while every other resumed within 7 s).
+   */
+  boolean readyForStorm(long now, long deadline) {
+    return now >= deadline || unsettled(now) == 0;
   }
 
   /**

@@ -186,22 +186,6 @@ final class LeanLink implements LeanConnection.Listener {
         });
   }
 
-  /**
-   * As {@link #drop}, with the backoff started over, as after a connection that lasted: a storm
-   * (every device cut at once) measures how fast the node resumes them all, and the warm-up's
-   * random cuts, made to compile the reconnect path, leave some devices mid-backoff (one waited 22
-   * s).
-   */
-  void dropAfresh() {
-    loop.execute(
-        () -> {
-          attempt = 0;
-          if (link != null) {
-            link.abort();
-          }
-        });
-  }
-
   /** Closes for good (a close frame, then TCP); returns when the channel closed or 10 s passed. */
   void close() {
     CompletableFuture<Void> done = new CompletableFuture<>();

@@ -52,6 +52,9 @@ final class WriteRun {
   private static final long SECOND = TimeUnit.SECONDS.toNanos(1);
   private static final long TICK = TimeUnit.MILLISECONDS.toNanos(100);
   private static final long FAST_TICK = TimeUnit.MILLISECONDS.toNanos(10);
+  // How long a due storm waits at most for every device to be connected for 10 s: the clients'
+  // longest backoff, then such a connection.
+  private static final long STORM_SETTLE_MAX_NANOS = TimeUnit.SECONDS.toNanos(40);
 
   private final LoadOptions o;
   private final Churn churn;
@@ -163,28 +166,16 @@ final class WriteRun {
         cpuStart = CpuMeter.start(o.serverPid);
         peersStart = PeerCpu.start(o.alsoPids);
       }
-      if (now >= stormAt && storm.startNanos < 0) {
-        storm.targets = targets(fleet);
-        storm.wasUp = new boolean[fleet.size()];
-        storm.downBefore = new long[fleet.size()];
-        for (int i = 0; i < fleet.size(); i++) {
-          // When it last went down, read before whether it is up: a device that a random cut
-          // takes down right now either reads as down, or changes its last-down time after this
-          // read. Either way it is not waited for in vain (the storm's cut skips it).
-          storm.downBefore[i] = fleet.device(i).lastDownNanos();
-          storm.wasUp[i] = fleet.device(i).isUp();
-        }
-        storm.cpu = CpuMeter.start(o.serverPid);
-        storm.jitAtCut = Storm.jitTicks(o.serverPid);
-        storm.startNanos = System.nanoTime();
-        storm.cut = fleet.cutAll();
-        progress.printf("storm: cut %d connections at once%n", storm.cut);
+      if (now >= stormAt
+          && storm.startNanos < 0
+          && storm.settled(fleet, now, stormDeadline(stormAt, schedule), progress)) {
+        storm.cut(fleet, stormAt, targets(fleet), o.serverPid, progress);
       }
       if (storm.startNanos >= 0 && storm.resumedNanos < 0 && resumed(fleet, storm)) {
-        storm.resumed(o.serverPid);
+        storm.resumed(fleet, o.serverPid);
         progress.printf(
-            "storm: every device resumed %.1f ms after the cut%n",
-            (storm.resumedNanos - storm.startNanos) / 1e6);
+            "storm: every device resumed %.1f ms after the cut; the last was device %d%n",
+            (storm.resumedNanos - storm.startNanos) / 1e6, storm.slowest);
       }
       if (now >= nextPrint) {
         nextPrint += SECOND;
@@ -204,6 +195,18 @@ final class WriteRun {
     return null;
   }
 
+  /**
+   * Until when a storm due at {@code stormAt} waits for every device to be connected for 10 s
+   * ({@link Storm#settled}): {@link #STORM_SETTLE_MAX_NANOS} (a 30 s backoff, then a connection
+   * that lasts 10 s), and never into the schedule's last second. With random cuts during the
+   * measurement it does not wait: devices mid-backoff are then part of the run.
+   */
+  private long stormDeadline(long stormAt, RateSchedule schedule) {
+    return churn.dropsPerSecond() > 0
+        ? stormAt
+        : Math.min(stormAt + STORM_SETTLE_MAX_NANOS, schedule.endNanos() - SECOND);
+  }
+
   /** When the warm-up's storm {@code k} (from 0) comes: the warm-up divided evenly. */
   private long warmupStormAt(RateSchedule schedule, Stats stats, int k) {
     long warmup = stats.measureFromNanos - schedule.startNanos();
@@ -216,13 +219,13 @@ final class WriteRun {
     long nextPrint = System.nanoTime() + SECOND;
     while (true) {
       if (storm.startNanos >= 0 && storm.resumedNanos < 0 && resumed(fleet, storm)) {
-        storm.resumed(o.serverPid);
+        storm.resumed(fleet, o.serverPid);
       }
       boolean settled = stats.acked.sum() + stats.writeErrors.sum() >= stats.sent.sum();
       if (settled && caughtUp(fleet, null)) {
         // A device may have come up between the storm check above and this one.
         if (storm.startNanos >= 0 && storm.resumedNanos < 0 && resumed(fleet, storm)) {
-          storm.resumed(o.serverPid);
+          storm.resumed(fleet, o.serverPid);
         }
         return true;
       }
@@ -413,30 +416,7 @@ final class WriteRun {
           .put("resume_p99_ms", Timeline.ms(resume.getValueAtPercentile(99)))
           .put("resume_max_ms", Timeline.ms(resume.getMaxValue()));
       if (churn.storm()) {
-        result
-            .put("storm_cut", Math.max(storm.cut, 0))
-            .put(
-                "storm_all_resumed_ms",
-                storm.resumedNanos < 0
-                    ? -1.0
-                    : Math.round((storm.resumedNanos - storm.startNanos) / 1e4) / 100.0);
-        if (storm.cpuUsed != null) {
-          // From the cut until every device resumed: how much CPU the server and the load tester
-          // (its reconnects) took, in ms of one core, and the machine as a whole.
-          double ms = (storm.resumedNanos - storm.startNanos) / 1e6;
-          result
-              .put("storm_cpu_server_ms", cpuMillis(storm.cpuUsed.server(), ms))
-              .put("storm_cpu_loadtest_ms", cpuMillis(storm.cpuUsed.loadtest(), ms))
-              .put("storm_cpu_machine_ms", cpuMillis(storm.cpuUsed.machine(), ms));
-          // Of that, the JIT compiler threads' (ticks of 10 ms): a storm that comes before the
-          // JVMs compiled the reconnect path pays for it here.
-          if (storm.jitUsed[0] >= 0) {
-            result.put("storm_cpu_server_jit_ms", storm.jitUsed[0] * 10);
-          }
-          if (storm.jitUsed[1] >= 0) {
-            result.put("storm_cpu_loadtest_jit_ms", storm.jitUsed[1] * 10);
-          }
-        }
+        storm.putInto(result);
       }
       result.note(
           "resume time: from the connection loss to the new connection's catch-up (onSynced:"
@@ -533,47 +513,7 @@ final class WriteRun {
   }
 
   /** {@code pct} percent of one core over {@code ms} milliseconds, in ms of CPU; -1 if unknown. */
-  private static double cpuMillis(double pct, double ms) {
+  static double cpuMillis(double pct, double ms) {
     return Double.isNaN(pct) || pct < 0 ? -1 : Math.round(pct * ms / 100);
-  }
-
-  /** The reconnect storm, as seen by the main thread. */
-  private static final class Storm {
-    long startNanos = -1;
-    long resumedNanos = -1;
-    int cut = -1;
-    long[][] targets;
-    // Which devices were connected when the storm started: each of them must go down and back up.
-    boolean[] wasUp;
-    // Each device's last-down time just before the storm: a later one means it went down since.
-    long[] downBefore;
-    // Devices below this index were seen down and caught up again since the cut: the check every
-    // 10 ms goes on from here instead of reading all 10,000 devices again.
-    int resumedBelow;
-    // CPU readings at the cut, and from then until every device resumed.
-    CpuMeter cpu;
-    CpuMeter.Usage cpuUsed;
-    // JIT compiler threads' ticks (server, load tester) at the cut, and used until all resumed.
-    long[] jitAtCut;
-    long[] jitUsed;
-
-    void resumed(Long serverPid) {
-      resumedNanos = System.nanoTime();
-      if (cpu != null) {
-        cpuUsed = cpu.since(serverPid);
-        long[] now = jitTicks(serverPid);
-        jitUsed = new long[2];
-        for (int i = 0; i < 2; i++) {
-          jitUsed[i] = now[i] < 0 || jitAtCut[i] < 0 ? -1 : now[i] - jitAtCut[i];
-        }
-      }
-    }
-
-    static long[] jitTicks(Long serverPid) {
-      return new long[] {
-        serverPid == null ? -1 : CpuMeter.compilerTicks(Long.toString(serverPid)),
-        CpuMeter.compilerTicks("self")
-      };
-    }
   }
 }
