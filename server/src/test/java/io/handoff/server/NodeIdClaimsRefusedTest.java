@@ -16,6 +16,7 @@ import io.lettuce.core.SetArgs;
 import io.lettuce.core.api.sync.RedisCommands;
 import java.time.Duration;
 import java.util.List;
+import java.util.concurrent.atomic.AtomicLong;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -150,17 +151,17 @@ class NodeIdClaimsRefusedTest {
     raw.set(lease, "a-process-that-was-killed", SetArgs.Builder.px(LEASE.toMillis()));
     HandoffServer holder = holder(url, "alone");
 
-    int renewals = 0;
-    long previous = raw.pttl(lease);
-    long deadline = System.nanoTime() + BOUND.toNanos();
-    while (renewals < 20) {
-      assertTrue(System.nanoTime() < deadline, "the lease is renewed");
-      long left = raw.pttl(lease);
-      if (left > previous) {
-        renewals++;
-      }
-      previous = left;
-      Thread.sleep(5);
+    // Twenty renewals seen: the lease's time left grew twenty times between two readings.
+    AtomicLong previous = new AtomicLong(raw.pttl(lease));
+    for (int renewal = 1; renewal <= 20; renewal++) {
+      Conditions.await(
+          "renewal " + renewal + " of the lease",
+          () -> {
+            long left = raw.pttl(lease);
+            return left > previous.getAndSet(left);
+          },
+          BOUND,
+          Duration.ofMillis(5));
     }
     assertEquals(0, holder.engine().nodeClaimsRefused("alone"));
     assertEquals(0, scraped(holder), 0.0);
