@@ -55,26 +55,8 @@ class TempDirsTest {
       throws Exception {
     // A java.io.tmpdir may hold a space (Maven's, passed on to the forks): Redis is told it whole.
     Path tmp = Files.createDirectory(junit.resolve("with space"));
-    List<String> command =
-        List.of(
-            Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-            "-Xmx128m",
-            "-XX:TieredStopAtLevel=1",
-            "-Djava.io.tmpdir=" + tmp,
-            // This JVM's third of the Cluster ports: it waits, starting no Cluster meanwhile.
-            "-Dhandoff.test.fork=" + System.getProperty("handoff.test.fork", "1"),
-            "-cp",
-            System.getProperty("java.class.path"),
-            LeftOpen.class.getName());
-    Process jvm = new ProcessBuilder(command).redirectErrorStream(true).start();
-    String output;
-    try (var in = jvm.getInputStream()) {
-      output = new String(in.readAllBytes(), StandardCharsets.UTF_8);
-    } finally {
-      if (!jvm.waitFor(60, TimeUnit.SECONDS)) {
-        jvm.destroyForcibly();
-      }
-    }
+    Process jvm = jvm(tmp, LeftOpen.class);
+    String output = outputOf(jvm);
     assertEquals(0, jvm.exitValue(), output);
     Map<String, String> said = new TreeMap<>();
     output.lines().filter(l -> l.startsWith("left open ")).forEach(l -> put(said, l));
@@ -97,6 +79,33 @@ class TempDirsTest {
     }
   }
 
+  /** A JVM running {@code main} with {@code tmp} as its temporary directory, as a test fork. */
+  private static Process jvm(Path tmp, Class<?> main) throws IOException {
+    List<String> command =
+        List.of(
+            Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+            "-Xmx128m",
+            "-XX:TieredStopAtLevel=1",
+            "-Djava.io.tmpdir=" + tmp,
+            // This JVM's third of the Cluster ports: it waits, starting no Cluster meanwhile.
+            "-Dhandoff.test.fork=" + System.getProperty("handoff.test.fork", "1"),
+            "-cp",
+            System.getProperty("java.class.path"),
+            main.getName());
+    return new ProcessBuilder(command).redirectErrorStream(true).start();
+  }
+
+  /** What {@code jvm} printed until it exited (killed after 60 s). */
+  private static String outputOf(Process jvm) throws IOException, InterruptedException {
+    try (var in = jvm.getInputStream()) {
+      return new String(in.readAllBytes(), StandardCharsets.UTF_8);
+    } finally {
+      if (!jvm.waitFor(60, TimeUnit.SECONDS)) {
+        jvm.destroyForcibly();
+      }
+    }
+  }
+
   /**
    * A JVM that exits as its shared Cluster's start begins (a fork whose tests were over at once):
    * the start, interrupted, stops every node it started, even one started as the JVM was exiting,
@@ -106,25 +115,7 @@ class TempDirsTest {
   @Test
   @Tag("fault")
   void aJvmThatExitsAsItsClusterStartsLeavesNoProcess(@TempDir Path tmp) throws Exception {
-    List<String> command =
-        List.of(
-            Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-            "-Xmx128m",
-            "-XX:TieredStopAtLevel=1",
-            "-Djava.io.tmpdir=" + tmp,
-            "-Dhandoff.test.fork=" + System.getProperty("handoff.test.fork", "1"),
-            "-cp",
-            System.getProperty("java.class.path"),
-            ExitsAsClusterStarts.class.getName());
-    Process jvm = new ProcessBuilder(command).redirectErrorStream(true).start();
-    String output;
-    try (var in = jvm.getInputStream()) {
-      output = new String(in.readAllBytes(), StandardCharsets.UTF_8);
-    } finally {
-      if (!jvm.waitFor(60, TimeUnit.SECONDS)) {
-        jvm.destroyForcibly();
-      }
-    }
+    String output = outputOf(jvm(tmp, ExitsAsClusterStarts.class));
     List<ProcessHandle> outlived =
         ProcessHandle.allProcesses().filter(p -> runsIn(p, tmp)).toList();
     outlived.forEach(ProcessHandle::destroyForcibly); // Not to outlive this test either.
