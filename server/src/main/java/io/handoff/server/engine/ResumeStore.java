@@ -153,31 +153,10 @@ public interface ResumeStore {
     /** {@link #pendingApprovals} not read: the Welcome reads the pending requests itself. */
     public static final int UNKNOWN = -1;
 
-    /** A resume that did not read the user's pending sign-in requests ({@link #UNKNOWN}). */
-    public Resumed(
-        SessionStore.Status session,
-        boolean sessionAlive,
-        long lastClientSeq,
-        List<SyncResult> documents,
-        List<Activity> activities,
-        List<Offer> offers,
-        List<DevicePresence> presence,
-        List<OfferEnd> ended) {
-      this(
-          session,
-          sessionAlive,
-          lastClientSeq,
-          documents,
-          activities,
-          offers,
-          presence,
-          ended,
-          UNKNOWN);
-    }
-
     /** An answer for a session that is not alive for the device: nothing else was done. */
     public static Resumed sessionNotAlive(SessionStore.Status session) {
-      return new Resumed(session, false, 0, List.of(), List.of(), List.of(), List.of(), List.of());
+      return new Resumed(
+          session, false, 0, List.of(), List.of(), List.of(), List.of(), List.of(), UNKNOWN);
     }
   }
 
@@ -221,7 +200,8 @@ public interface ResumeStore {
                                     a.join(),
                                     o.join(),
                                     p.join(),
-                                    e.join()));
+                                    e.join(),
+                                    Resumed.UNKNOWN));
                   });
         });
   }
