@@ -6,9 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import ch.qos.logback.classic.Level;
-import ch.qos.logback.classic.Logger;
 import ch.qos.logback.classic.spi.ILoggingEvent;
-import ch.qos.logback.core.read.ListAppender;
 import io.handoff.server.engine.NodeIdInUseException;
 import io.handoff.server.engine.StoreLimits;
 import io.handoff.server.engine.redis.RedisEngine;
@@ -18,9 +16,8 @@ import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.atomic.AtomicLong;
 import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
-import org.slf4j.LoggerFactory;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 /**
  * Two processes given one {@code --node-id} on one Redis: the second is refused at its start, and
@@ -36,19 +33,12 @@ class NodeIdClaimsRefusedTest {
   private static final String COUNTER = "handoff_node_id_claims_refused_total";
 
   private final Nodes nodes = new Nodes();
-  private final Logger leaseLog =
-      (Logger) LoggerFactory.getLogger("io.handoff.server.engine.redis.NodeLease");
-  private final ListAppender<ILoggingEvent> said = new ListAppender<>();
 
-  @BeforeEach
-  void listen() {
-    said.start();
-    leaseLog.addAppender(said);
-  }
+  @RegisterExtension
+  final CapturedLog said = new CapturedLog("io.handoff.server.engine.redis.NodeLease");
 
   @AfterEach
   void stop() {
-    leaseLog.detachAppender(said);
     nodes.close();
   }
 
@@ -90,7 +80,7 @@ class NodeIdClaimsRefusedTest {
   }
 
   private List<String> warnings() {
-    return said.list.stream()
+    return said.events().stream()
         .filter(e -> e.getLevel() == Level.WARN)
         .map(ILoggingEvent::getFormattedMessage)
         .filter(m -> m.contains("refused"))
@@ -103,7 +93,7 @@ class NodeIdClaimsRefusedTest {
         () -> holder.engine().nodeClaimsRefused(nodeId) >= n,
         BOUND,
         Duration.ofMillis(10));
-    assertEquals(n, holder.engine().nodeClaimsRefused(nodeId), said.list.toString());
+    assertEquals(n, holder.engine().nodeClaimsRefused(nodeId), said.toString());
     assertEquals(n, scraped(holder), 0.0);
   }
 

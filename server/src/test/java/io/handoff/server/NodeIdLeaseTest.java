@@ -6,9 +6,6 @@ import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import ch.qos.logback.classic.Logger;
-import ch.qos.logback.classic.spi.ILoggingEvent;
-import ch.qos.logback.core.read.ListAppender;
 import io.handoff.protocol.CloseCode;
 import io.handoff.protocol.v1.ClientFrame;
 import io.handoff.protocol.v1.Ping;
@@ -33,10 +30,9 @@ import java.util.UUID;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
-import org.slf4j.LoggerFactory;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 /**
  * Two processes started with one {@code --node-id} on one Redis would take each other's devices'
@@ -52,19 +48,12 @@ class NodeIdLeaseTest {
   private static final String SECRET = "s".repeat(40);
 
   private final Nodes nodes = new Nodes();
-  private final Logger leaseLog =
-      (Logger) LoggerFactory.getLogger("io.handoff.server.engine.redis.NodeLease");
-  private final ListAppender<ILoggingEvent> said = new ListAppender<>();
 
-  @BeforeEach
-  void listen() {
-    said.start();
-    leaseLog.addAppender(said);
-  }
+  @RegisterExtension
+  final CapturedLog said = new CapturedLog("io.handoff.server.engine.redis.NodeLease");
 
   @AfterEach
   void stop() {
-    leaseLog.detachAppender(said);
     nodes.close();
   }
 
@@ -86,7 +75,7 @@ class NodeIdLeaseTest {
   }
 
   private boolean logged(String fragment) {
-    return said.list.stream().anyMatch(e -> e.getFormattedMessage().contains(fragment));
+    return said.events().stream().anyMatch(e -> e.getFormattedMessage().contains(fragment));
   }
 
   private void servesDevices(HandoffServer node) {
@@ -178,8 +167,8 @@ class NodeIdLeaseTest {
 
     HandoffServer again = nodes.redis(url, "restarted");
 
-    assertTrue(logged("is held by another process"), "it said it waits: " + said.list);
-    assertTrue(logged("lapsed unrenewed"), "it said it took the id over: " + said.list);
+    assertTrue(logged("is held by another process"), "it said it waits: " + said);
+    assertTrue(logged("lapsed unrenewed"), "it said it took the id over: " + said);
     servesDevices(again);
   }
 
@@ -202,7 +191,7 @@ class NodeIdLeaseTest {
       Conditions.await("the node sees Redis back", engine::healthy, BOUND);
 
       awaitTheLeaseClaimedAgain(redis.url(), engine);
-      assertFalse(logged("two nodes run with this id"), said.list.toString());
+      assertFalse(logged("two nodes run with this id"), said.toString());
       assertASecondNodeIsRefused(redis.url());
       servesDevices(node);
       nodes.close(); // while this Redis runs
@@ -251,13 +240,13 @@ class NodeIdLeaseTest {
       raw.set(key, "another-process", io.lettuce.core.SetArgs.Builder.px(60_000));
       Conditions.await("the holder notices", () -> !engine.holdsNode("taken"), BOUND);
       assertEquals("node id held by another process", node.readiness().problem());
-      assertTrue(logged("is held by another process"), said.list.toString());
+      assertTrue(logged("is held by another process"), said.toString());
       assertEquals("another-process", raw.get(key), "it does not overwrite the other's lease");
       raw.del(key);
       Conditions.await("the holder has it again", () -> engine.holdsNode("taken"), BOUND);
       assertFalse("another-process".equals(raw.get(key)));
       assertEquals(null, node.readiness().problem());
-      assertFalse(logged("two nodes run with this id"), said.list.toString());
+      assertFalse(logged("two nodes run with this id"), said.toString());
       assertFalse(node.stoppedForTakenId().isDone());
       servesDevices(node);
     }
@@ -374,7 +363,7 @@ class NodeIdLeaseTest {
     assertTrue(
         metrics.body().lines().anyMatch(l -> l.matches("handoff_node_id_taken\\{.*} 1(\\.0)?")),
         metrics.body());
-    assertTrue(logged("two nodes run with this id"), said.list.toString());
+    assertTrue(logged("two nodes run with this id"), said.toString());
     device.close();
     NodeIdInUseException why = first.stoppedForTakenId().get(BOUND.toSeconds(), TimeUnit.SECONDS);
     assertTrue(why.getMessage().contains("node id split is in use"), why.getMessage());

@@ -4,9 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import ch.qos.logback.classic.Level;
-import ch.qos.logback.classic.Logger;
 import ch.qos.logback.classic.spi.ILoggingEvent;
-import ch.qos.logback.core.read.ListAppender;
 import io.handoff.protocol.v1.ServerFrame;
 import io.handoff.server.engine.StoreLimits;
 import java.io.IOException;
@@ -17,7 +15,7 @@ import java.util.List;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
-import org.slf4j.LoggerFactory;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 /**
  * Percent-escapes over real sockets (memory engine): a URL or form body whose escapes do not decode
@@ -26,16 +24,14 @@ import org.slf4j.LoggerFactory;
  */
 class PercentEscapesTest {
   private final AppBackend app = new AppBackend();
-  private final ListAppender<ILoggingEvent> logged = new ListAppender<>();
-  private Logger serverLogger;
+
+  @RegisterExtension final CapturedLog logged = new CapturedLog("io.handoff.server");
+
   private TestServer server;
   private HttpApi api;
 
   @BeforeEach
   void start() throws Exception {
-    serverLogger = (Logger) LoggerFactory.getLogger("io.handoff.server");
-    logged.start();
-    serverLogger.addAppender(logged);
     server =
         TestServer.start(
             b ->
@@ -48,7 +44,6 @@ class PercentEscapesTest {
   @AfterEach
   void stop() {
     server.close();
-    serverLogger.detachAppender(logged);
   }
 
   /**
@@ -94,7 +89,7 @@ class PercentEscapesTest {
         TestDevice.connect(server.port(), bystander.field("access_token"))) {
       connected.hello();
       int port = server.port();
-      logged.list.clear();
+      logged.clear();
 
       assertMalformedEscape(exchange(port, "GET /%zz HTTP/1.1", ""), "URL");
       assertMalformedEscape(exchange(port, "GET /healthz%2 HTTP/1.1", ""), "URL");
@@ -127,7 +122,7 @@ class PercentEscapesTest {
 
       // Nothing warned, and the node serves on: the connected device, sign-ins, the probes.
       List<ILoggingEvent> warnings =
-          logged.list.stream().filter(e -> e.getLevel().isGreaterOrEqual(Level.WARN)).toList();
+          logged.events().stream().filter(e -> e.getLevel().isGreaterOrEqual(Level.WARN)).toList();
       assertEquals(List.of(), warnings, "no warning for a client's malformed escape");
       connected.write("cart", 1, "items", "2");
       assertTrue(connected.next(ServerFrame::hasAck).hasAck());

@@ -4,9 +4,6 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import ch.qos.logback.classic.Logger;
-import ch.qos.logback.classic.spi.ILoggingEvent;
-import ch.qos.logback.core.read.ListAppender;
 import io.handoff.protocol.CloseCode;
 import io.handoff.protocol.v1.ClientFrame;
 import io.handoff.protocol.v1.Hello;
@@ -36,7 +33,7 @@ import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.Consumer;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
-import org.slf4j.LoggerFactory;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 /**
  * A reconnect storm against a Redis that holds every script ({@code CLIENT PAUSE WRITE}: the
@@ -53,20 +50,16 @@ class ResumeStormTest {
 
   private final Nodes nodes = new Nodes();
 
-  private final Logger slotsLog =
-      (Logger) LoggerFactory.getLogger("io.handoff.server.session.ResumeSlots");
-  private final ListAppender<ILoggingEvent> said = new ListAppender<>();
+  @RegisterExtension
+  final CapturedLog said = new CapturedLog("io.handoff.server.session.ResumeSlots");
 
   @AfterEach
   void tearDown() {
-    slotsLog.detachAppender(said);
     nodes.close();
   }
 
   @Test
   void aStormAgainstAPausedRedisReadsAtMostTheNodesBoundAndAnswersEveryDevice() throws Exception {
-    said.start();
-    slotsLog.addAppender(said);
     RedisProcess redis = nodes.add(RedisProcess.start());
     StoreLimits limits = StoreLimits.builder().build();
     CountedResumes engine =
@@ -122,7 +115,7 @@ class ResumeStormTest {
     // at most one at a time (RedisPauseResumeTest). The log has a line per 10 s of them, not one
     // per device.
     long lines =
-        said.list.stream().filter(e -> e.getFormattedMessage().startsWith("resume of")).count();
+        said.events().stream().filter(e -> e.getFormattedMessage().startsWith("resume of")).count();
     assertTrue(engine.ended() >= IN_FLIGHT, seen);
     assertTrue(lines >= 1 && lines <= engine.ended() / 4, lines + " lines for " + seen);
     assertTrue(node.stats().resumesFailed.sum() >= engine.ended(), "all counted failed: " + seen);

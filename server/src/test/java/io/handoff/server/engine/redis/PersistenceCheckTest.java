@@ -5,9 +5,8 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import ch.qos.logback.classic.Level;
-import ch.qos.logback.classic.Logger;
 import ch.qos.logback.classic.spi.ILoggingEvent;
-import ch.qos.logback.core.read.ListAppender;
+import io.handoff.server.CapturedLog;
 import io.handoff.server.Conditions;
 import io.handoff.server.RedisClusterProcess;
 import io.handoff.server.RedisProcess;
@@ -21,10 +20,8 @@ import java.util.Set;
 import java.util.TreeSet;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
-import org.slf4j.LoggerFactory;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 /**
  * A node connecting to a Redis that keeps an append-only file and would load a torn one in part
@@ -36,19 +33,7 @@ class PersistenceCheckTest {
   private static final List<String> TEARS =
       List.of("appendonly yes", "appendfsync everysec", "save \"\"", "aof-load-truncated yes");
 
-  private final Logger logger = (Logger) LoggerFactory.getLogger(PersistenceCheck.class);
-  private final ListAppender<ILoggingEvent> events = new ListAppender<>();
-
-  @BeforeEach
-  void listen() {
-    events.start();
-    logger.addAppender(events);
-  }
-
-  @AfterEach
-  void stopListening() {
-    logger.detachAppender(events);
-  }
+  @RegisterExtension final CapturedLog events = new CapturedLog(PersistenceCheck.class);
 
   @Test
   void aNodeConnectingToARedisThatLoadsTornFilesInPartWarnsNamingWhatToSet() {
@@ -170,7 +155,7 @@ class PersistenceCheckTest {
 
   private List<ILoggingEvent> warnings() {
     synchronized (events) { // the appender appends under its own lock, from Lettuce's threads
-      return events.list.stream().filter(e -> e.getLevel() == Level.WARN).toList();
+      return events.events().stream().filter(e -> e.getLevel() == Level.WARN).toList();
     }
   }
 }
