@@ -205,7 +205,7 @@ final class NodeLease {
     refusedRead = refused;
     long more = last < 0 ? 0 : refused >= last ? refused - last : refused;
     if (more > 0) {
-      claimsRefused += more;
+      // Logged before it is counted: whoever sees the count rise can find its line.
       log.warn(
           "node id {}: {} claim(s) of it by another process refused on {} since the last renewal"
               + " ({} in all while this process held it): another process is configured with this"
@@ -214,7 +214,8 @@ final class NodeLease {
           nodeId,
           more,
           where,
-          claimsRefused);
+          claimsRefused + more);
+      claimsRefused += more;
     }
   }
 
