@@ -358,12 +358,14 @@ class HandoffClientSocketTest {
 
   @Test
   void aServerThatKeepsPingingButNeverWelcomesIsGivenUpAfterTheConnectTimeout() throws Exception {
-    client = clientBuilder().token(TOKEN).connectTimeout(SHORT_CONNECT_TIMEOUT).build();
-    CompletableFuture<Void> connected = client.connect();
+    CompletableFuture<Void> connected =
+        onTestTime(clientBuilder().token(TOKEN).connectTimeout(SHORT_CONNECT_TIMEOUT)).connect();
     TestServer.Connection first = server.accept();
     assertTrue(first.next().hasHello());
     // A node whose Welcome is held up (its store is slow) pings on its heartbeat meanwhile: here
-    // every 50 ms, so the connection is never silent for the connect timeout.
+    // every 50 ms of real time, so the connection is never silent. The connect timeout passes on
+    // the client's clock in three steps, each after the client answered a ping: a ping that put the
+    // wait for the Welcome off, or ended it, would leave the attempt open at the timeout.
     ScheduledFuture<?> pings =
         first
             .channel
@@ -374,9 +376,14 @@ class HandoffClientSocketTest {
                 50,
                 TimeUnit.MILLISECONDS);
     try {
+      for (int step = 0; step < 3; step++) {
+        first.awaitPong();
+        time.advance(SHORT_CONNECT_TIMEOUT.dividedBy(3));
+      }
       String reconnecting = awaitTransition(ConnectionState.RECONNECTING);
       assertTrue(reconnecting.startsWith("RECONNECTING 1006 "), reconnecting);
       assertTrue(reconnecting.contains("no Welcome within 3000 ms"), reconnecting);
+      time.advance(RECONNECT_MAX);
       server.acceptAndWelcome();
       connected.get(WAIT, TimeUnit.SECONDS);
     } finally {

@@ -27,6 +27,7 @@ import io.netty.handler.codec.http.HttpServerCodec;
 import io.netty.handler.codec.http.HttpVersion;
 import io.netty.handler.codec.http.websocketx.BinaryWebSocketFrame;
 import io.netty.handler.codec.http.websocketx.CloseWebSocketFrame;
+import io.netty.handler.codec.http.websocketx.PongWebSocketFrame;
 import io.netty.handler.codec.http.websocketx.WebSocketFrame;
 import io.netty.handler.codec.http.websocketx.WebSocketServerProtocolConfig;
 import io.netty.handler.codec.http.websocketx.WebSocketServerProtocolHandler;
@@ -35,6 +36,7 @@ import java.net.URI;
 import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.Semaphore;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 
@@ -56,6 +58,9 @@ final class TestServer implements AutoCloseable {
     /** The close code the client sent, if it sent a close frame. */
     final CompletableFuture<Integer> clientCloseCode = new CompletableFuture<>();
 
+    /** WebSocket pongs from the client (its answers to the pings a test sends), not yet awaited. */
+    private final Semaphore pongs = new Semaphore(0);
+
     Connection(Channel channel, String authorization) {
       this.channel = channel;
       this.authorization = authorization;
@@ -66,6 +71,16 @@ final class TestServer implements AutoCloseable {
       ClientFrame frame = frames.poll(WAIT_SECONDS, TimeUnit.SECONDS);
       assertNotNull(frame, "no frame from the client within " + WAIT_SECONDS + " s");
       return frame;
+    }
+
+    /**
+     * Waits for the client's next WebSocket pong: the client's event loop has read a ping by then.
+     * Fails the test after 10 s.
+     */
+    void awaitPong() throws InterruptedException {
+      assertTrue(
+          pongs.tryAcquire(WAIT_SECONDS, TimeUnit.SECONDS),
+          "no pong from the client within " + WAIT_SECONDS + " s");
     }
 
     void send(ServerFrame frame) {
@@ -109,6 +124,7 @@ final class TestServer implements AutoCloseable {
         WebSocketServerProtocolConfig.newBuilder()
             .websocketPath("/ws")
             .handleCloseFrames(false)
+            .dropPongFrames(false)
             .maxFramePayloadLength(1 << 20)
             .build();
     server =
@@ -213,6 +229,8 @@ final class TestServer implements AutoCloseable {
     protected void channelRead0(ChannelHandlerContext ctx, WebSocketFrame frame) throws Exception {
       if (frame instanceof BinaryWebSocketFrame) {
         connection.frames.add(ClientFrame.parseFrom(new ByteBufInputStream(frame.content())));
+      } else if (frame instanceof PongWebSocketFrame) {
+        connection.pongs.release();
       } else if (frame instanceof CloseWebSocketFrame close) {
         connection.clientCloseCode.complete(close.statusCode());
         ctx.close();
