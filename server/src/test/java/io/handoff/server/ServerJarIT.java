@@ -32,12 +32,25 @@ import org.junit.jupiter.api.parallel.ExecutionMode;
  */
 @Execution(ExecutionMode.CONCURRENT)
 class ServerJarIT {
+  /**
+   * {@code java -jar JAR ARGS}, the JVM on C1 and the serial collector as every JVM of the build
+   * (docs/decisions.md): nothing the tests look at depends on them, and a JVM with C2 and G1 costs
+   * twice the CPU to start, beside the TypeScript tests.
+   */
+  private static List<String> command(String java, Path jar, String... args) {
+    List<String> command =
+        new ArrayList<>(
+            List.of(java, "-XX:TieredStopAtLevel=1", "-XX:+UseSerialGC", "-jar", jar.toString()));
+    command.addAll(List.of(args));
+    return command;
+  }
+
   @Test
   void jarWithNoOptionsStartsOneNodeThatAnswersHealthz() throws Exception {
     Path jar = Path.of("target", "handoff-server.jar");
     assertTrue(Files.isRegularFile(jar), "build the jar first: " + jar.toAbsolutePath());
     String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
-    Process p = new ProcessBuilder(java, "-jar", jar.toString()).redirectErrorStream(true).start();
+    Process p = new ProcessBuilder(command(java, jar)).redirectErrorStream(true).start();
     List<String> output = new ArrayList<>();
     try (BufferedReader out =
         new BufferedReader(new InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8))) {
@@ -83,7 +96,7 @@ class ServerJarIT {
     assertTrue(Files.isRegularFile(jar), "build the jar first: " + jar.toAbsolutePath());
     String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
     ProcessBuilder pb =
-        new ProcessBuilder(java, "-jar", jar.toString(), "--host", "127.0.0.1", "--port", "0")
+        new ProcessBuilder(command(java, jar, "--host", "127.0.0.1", "--port", "0"))
             .redirectErrorStream(true);
     pb.environment().put("HANDOFF_JWT_SECRET", TestServer.SECRET);
     pb.environment().put("HANDOFF_LOG_LEVEL", "DEBUG");
@@ -122,7 +135,7 @@ class ServerJarIT {
     assertTrue(Files.isRegularFile(jar), "build the jar first: " + jar.toAbsolutePath());
     String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
     ProcessBuilder pb =
-        new ProcessBuilder(java, "-jar", jar.toString(), "--host", "127.0.0.1", "--port", "0")
+        new ProcessBuilder(command(java, jar, "--host", "127.0.0.1", "--port", "0"))
             .redirectErrorStream(true);
     pb.environment().put("HANDOFF_JWT_SECRET", TestServer.SECRET);
     Process p = pb.start();
