@@ -28,7 +28,8 @@
 #                                                      after that (20 s left it to the storm)
 #   STORM_WARMUP_DROP_RATE=250                         storm: random cuts per second during the
 #                                                      warm-up only, so both JVMs have compiled the
-#                                                      reconnect path before the storm (0: none)
+#                                                      reconnect path before the storm (0: none);
+#                                                      half of them take whole users
 #   STORM_WARMUP_STORMS=0                              storm: every connection cut at once this many
 #                                                      times during the warm-up, evenly spaced
 #   STORM_REDIS=no                                     storm: "yes" runs the node on a Redis started

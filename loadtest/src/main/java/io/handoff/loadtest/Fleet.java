@@ -295,6 +295,35 @@ final class Fleet implements AutoCloseable {
     return picked.size();
   }
 
+  /**
+   * Cuts every device of up to {@code users} random users whose devices are all connected, each
+   * user's devices together; returns how many devices. The user leaves the node and comes back
+   * whole, as a user with one device does each time it goes away: what a warm-up of single cuts
+   * never makes the server do, and a storm makes it do for every user at once.
+   */
+  int cutRandomUsers(int users, Random random) {
+    List<Integer> whole = new ArrayList<>(this.users);
+    for (int u = 0; u < this.users; u++) {
+      boolean allUp = true;
+      for (int s = 0; s < devicesPerUser && allUp; s++) {
+        allUp = devices[u * devicesPerUser + s].isUp();
+      }
+      if (allUp) {
+        whole.add(u);
+      }
+    }
+    Collections.shuffle(whole, random);
+    int cut = 0;
+    for (int u : whole.subList(0, Math.min(users, whole.size()))) {
+      for (int s = 0; s < devicesPerUser; s++) {
+        devices[u * devicesPerUser + s].dropConnection();
+        cut++;
+      }
+    }
+    stats.drops.add(cut);
+    return cut;
+  }
+
   /** Cuts the connection of every connected device at once; returns how many. */
   int cutAll() {
     int cut = 0;

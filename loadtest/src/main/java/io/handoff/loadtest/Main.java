@@ -202,7 +202,8 @@ public final class Main implements Callable<Integer> {
         paramLabel = "CUTS_PER_S",
         description =
             "More connections cut per second at random during the warm-up only (default: 0), so"
-                + " that both JVMs have compiled the reconnect and resume path before a storm.")
+                + " that both JVMs have compiled the reconnect and resume path before a storm;"
+                + " half of them are every device of a user at once.")
     double warmupDropRate;
 
     @Option(

@@ -129,6 +129,7 @@ final class WriteRun {
             ? stats.measureFromNanos + churn.stormAt().toNanos()
             : Long.MAX_VALUE;
     double dropDebt = 0;
+    double userDebt = 0;
     int warmupStormsDone = 0;
     long last = System.nanoTime();
     long nextPrint = schedule.startNanos() + SECOND;
@@ -143,14 +144,19 @@ final class WriteRun {
       // later random cut took down happens to be reconnecting.
       boolean stormGoing = storm.startNanos >= 0 && storm.resumedNanos < 0;
       if (churn != null && now >= schedule.startNanos() && !stormGoing) {
-        double perSecond =
-            churn.dropsPerSecond()
-                + (now < stats.measureFromNanos ? churn.warmupDropsPerSecond() : 0);
-        dropDebt += perSecond * (now - last) / 1e9;
+        // Half of the warm-up's extra cuts take whole users (Fleet#cutRandomUsers).
+        double warmup = now < stats.measureFromNanos ? churn.warmupDropsPerSecond() / 2 : 0;
+        dropDebt += (churn.dropsPerSecond() + warmup) * (now - last) / 1e9;
         int n = (int) dropDebt;
         if (n > 0) {
           dropDebt -= fleet.cutRandom(n, random);
           dropDebt = Math.min(dropDebt, 1);
+        }
+        userDebt += warmup / fleet.devicesPerUser() * (now - last) / 1e9;
+        int u = (int) userDebt;
+        if (u > 0) {
+          userDebt -= fleet.cutRandomUsers(u, random) / (double) fleet.devicesPerUser();
+          userDebt = Math.min(userDebt, 1);
         }
       }
       last = now;

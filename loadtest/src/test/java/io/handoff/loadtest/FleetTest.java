@@ -10,6 +10,7 @@ import io.handoff.client.ConnectionState;
 import io.netty.channel.EventLoop;
 import java.time.Duration;
 import java.util.HashSet;
+import java.util.Random;
 import java.util.Set;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
@@ -101,6 +102,30 @@ class FleetTest {
               aAgain + TimeUnit.SECONDS.toNanos(7), aAgain + TimeUnit.SECONDS.toNanos(7)),
           "at its deadline the storm cuts whatever the devices' state");
       assertTrue(fleet.readyForStorm(aAgain + tenSeconds, never));
+    }
+  }
+
+  /**
+   * The warm-up's whole-user cuts take every device of a user together, and only users whose
+   * devices are all connected: a user with one device down would not leave the node, which is the
+   * path these cuts are there to make the server compile before a storm.
+   */
+  @Test
+  void wholeUserCutsTakeEveryDeviceOfUsersWhoseDevicesAreAllConnected() {
+    try (Fleet fleet = new Fleet(options(3, 3), new Stats(), true, Duration.ofMinutes(5), false)) {
+      for (int i = 0; i < 9; i++) {
+        fleet.device(i).onStateChanged(ConnectionState.CONNECTED, 0, null);
+      }
+      fleet.device(4).onStateChanged(ConnectionState.RECONNECTING, Device.ABNORMAL_CLOSURE, "cut");
+      Random random = new Random(7);
+
+      assertEquals(3, fleet.cutRandomUsers(1, random), "one user: all three of its devices");
+      assertEquals(
+          6,
+          fleet.cutRandomUsers(5, random),
+          "users 0 and 2 only: user 1 has a device down (devices are still up here, as no"
+              + " connection tells them otherwise)");
+      assertEquals(0, fleet.cutRandomUsers(0, random));
     }
   }
 
