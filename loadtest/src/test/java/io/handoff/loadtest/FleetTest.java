@@ -27,20 +27,8 @@ class FleetTest {
   @ParameterizedTest(name = "lean: {0}")
   @ValueSource(booleans = {true, false})
   void aUsersDevicesShareOneLoopAndUsersTakeTheLoopsInTurn(boolean lean) {
-    LoadOptions o = new LoadOptions();
-    new CommandLine(o)
-        .parseArgs(
-            "--url",
-            "ws://127.0.0.1:9/ws",
-            "--jwt-secret",
-            "fleet-test-secret-0123456789-0123456789",
-            "--users",
-            "6",
-            "--devices",
-            "3",
-            "--threads",
-            "2");
-    try (Fleet fleet = new Fleet(o, new Stats(), false, Duration.ofMinutes(5), lean)) {
+    try (Fleet fleet =
+        new Fleet(options(6, 3, 2), new Stats(), false, Duration.ofMinutes(5), lean)) {
       Set<EventLoop> all = new HashSet<>();
       EventLoop previous = null;
       for (int u = 0; u < 6; u++) {
@@ -73,7 +61,8 @@ class FleetTest {
     long never = Long.MAX_VALUE;
     long tenSeconds = Fleet.STABLE_NANOS;
     assertEquals(TimeUnit.SECONDS.toNanos(10), tenSeconds, "the clients' rule");
-    try (Fleet fleet = new Fleet(options(1, 2), new Stats(), true, Duration.ofMinutes(5), false)) {
+    try (Fleet fleet =
+        new Fleet(options(1, 2, 1), new Stats(), true, Duration.ofMinutes(5), false)) {
       Device a = fleet.device(0);
       Device b = fleet.device(1);
       a.onStateChanged(ConnectionState.CONNECTED, 0, null);
@@ -112,7 +101,8 @@ class FleetTest {
    */
   @Test
   void wholeUserCutsTakeEveryDeviceOfUsersWhoseDevicesAreAllConnected() {
-    try (Fleet fleet = new Fleet(options(3, 3), new Stats(), true, Duration.ofMinutes(5), false)) {
+    try (Fleet fleet =
+        new Fleet(options(3, 3, 1), new Stats(), true, Duration.ofMinutes(5), false)) {
       for (int i = 0; i < 9; i++) {
         fleet.device(i).onStateChanged(ConnectionState.CONNECTED, 0, null);
       }
@@ -129,7 +119,7 @@ class FleetTest {
     }
   }
 
-  private static LoadOptions options(int users, int devices) {
+  private static LoadOptions options(int users, int devices, int threads) {
     LoadOptions o = new LoadOptions();
     new CommandLine(o)
         .parseArgs(
@@ -142,7 +132,7 @@ class FleetTest {
             "--devices",
             Integer.toString(devices),
             "--threads",
-            "1");
+            Integer.toString(threads));
     return o;
   }
 }
