@@ -36,8 +36,14 @@ final class LeanConnection extends ClientWire {
 
   /** What a connection reports; called on its event loop. */
   interface Listener {
-    /** The upgrade succeeded: the Hello goes out now. */
-    void opened(LeanConnection c);
+    /** The Hello frame to send in the upgrade request, encoded (TCP is connected). */
+    byte[] hello(LeanConnection c);
+
+    /**
+     * The upgrade succeeded: the Hello goes out now, unless the node read the one of the request
+     * ({@code helloRead}).
+     */
+    void opened(LeanConnection c, boolean helloRead);
 
     /**
      * One binary message in {@code [from, to)} of {@code buffer}, {@code receivedNanos} when it was
@@ -138,8 +144,13 @@ final class LeanConnection extends ClientWire {
   }
 
   @Override
-  protected void opened(ChannelHandlerContext ctx) {
-    listener.opened(this);
+  protected byte[] earlyHello() {
+    return listener.hello(this);
+  }
+
+  @Override
+  protected void opened(ChannelHandlerContext ctx, boolean helloRead) {
+    listener.opened(this, helloRead);
   }
 
   @Override

@@ -242,19 +242,31 @@ final class LeanLink implements LeanConnection.Listener {
   }
 
   @Override
-  public void opened(LeanConnection l) {
+  public byte[] hello(LeanConnection l) {
+    return hello().toByteArray();
+  }
+
+  @Override
+  public void opened(LeanConnection l, boolean helloRead) {
     if (link != l) {
       l.channel.close();
       return;
     }
+    if (!helloRead) {
+      send(l, hello());
+      l.channel.flush();
+    }
+  }
+
+  /** The Hello: where each document stands. */
+  private ClientFrame hello() {
     Hello.Builder hello = Hello.newBuilder().setClient(clientName);
     for (int d = 0; d < version.length; d++) {
       if (version[d] > 0) {
         hello.addPositions(position(d));
       }
     }
-    send(l, ClientFrame.newBuilder().setHello(hello).build());
-    l.channel.flush();
+    return ClientFrame.newBuilder().setHello(hello).build();
   }
 
   @Override

@@ -84,7 +84,12 @@ class LeanHungLookupTest {
       LeanConnection.Listener listener =
           new LeanConnection.Listener() {
             @Override
-            public void opened(LeanConnection c) {
+            public byte[] hello(LeanConnection c) {
+              return null;
+            }
+
+            @Override
+            public void opened(LeanConnection c, boolean helloRead) {
               closed.completeExceptionally(new AssertionError("opened"));
             }
 

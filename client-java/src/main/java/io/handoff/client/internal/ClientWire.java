@@ -63,6 +63,8 @@ public abstract class ClientWire extends ChannelDuplexHandler {
   private final int maxMessageBytes;
   // The key sent; null before the request and after the 101.
   private String key;
+  // Whether the request carried a Hello.
+  private boolean helloSent;
   private io.netty.util.concurrent.Future<?> handshakeTimer;
   private boolean framing;
   // Input after a close frame, a failure or our own close is dropped.
@@ -89,8 +91,20 @@ public abstract class ClientWire extends ChannelDuplexHandler {
     this.maxMessageBytes = maxMessageBytes;
   }
 
-  /** The 101 arrived: frames may be sent from now on. */
-  protected abstract void opened(ChannelHandlerContext ctx);
+  /**
+   * The Hello frame to send in the upgrade request, encoded, or null to send none (then, or when
+   * the node does not read it, the subclass sends it as the first frame). Asked once per attempt,
+   * when TCP is connected; one over {@link Handshake#MAX_EARLY_HELLO_BYTES} is not sent there.
+   */
+  protected byte[] earlyHello() {
+    return null;
+  }
+
+  /**
+   * The 101 arrived: frames may be sent from now on. {@code helloRead}: the node read the Hello of
+   * the request ({@link #earlyHello}) as the connection's first frame.
+   */
+  protected abstract void opened(ChannelHandlerContext ctx, boolean helloRead);
 
   /**
    * One binary message in {@code [from, to)} of {@code buffer}; the bytes are valid only during the
@@ -115,7 +129,9 @@ public abstract class ClientWire extends ChannelDuplexHandler {
     ByteBuf request;
     try {
       key = Handshake.newKey();
-      request = handshake.request(ctx.alloc(), key, token);
+      byte[] hello = earlyHello();
+      helloSent = hello != null && hello.length <= Handshake.MAX_EARLY_HELLO_BYTES;
+      request = handshake.request(ctx.alloc(), key, token, helloSent ? hello : null);
     } catch (IllegalArgumentException e) {
       fail(ctx, e);
       return;
@@ -163,7 +179,8 @@ public abstract class ClientWire extends ChannelDuplexHandler {
     }
     try {
       if (!framing) {
-        if (!Handshake.read(buf, key)) {
+        int read = Handshake.read(buf, key, helloSent);
+        if (read == Handshake.INCOMPLETE) {
           keep(ctx, buf, in);
           return;
         }
@@ -173,7 +190,7 @@ public abstract class ClientWire extends ChannelDuplexHandler {
           handshakeTimer.cancel(false);
           handshakeTimer = null;
         }
-        opened(ctx);
+        opened(ctx, read == Handshake.OPEN_HELLO_READ);
       }
       readFrames(ctx, buf);
       keep(ctx, buf, in);

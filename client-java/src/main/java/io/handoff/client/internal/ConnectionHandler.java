@@ -73,7 +73,7 @@ final class ConnectionHandler extends ClientWire implements FrameChannel {
   }
 
   @Override
-  protected void opened(ChannelHandlerContext ctx) {
+  protected void opened(ChannelHandlerContext ctx, boolean helloRead) {
     listener.onOpen(this);
   }
 

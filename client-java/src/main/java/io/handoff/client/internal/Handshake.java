@@ -14,12 +14,13 @@ import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
 /**
- * The client side of the RFC 6455 opening handshake (version 13, no subprotocol, no extension),
- * written and read as bytes: the request is one buffer (a prefix made once per endpoint, then the
- * attempt's key and token), and the response is read in place from the bytes that arrived. A
- * reconnect storm upgrades thousands of connections at once; Netty's client handshaker cost each an
- * HTTP codec, an aggregator, a request and a response object with their header maps, and two rounds
- * of pipeline changes (see docs/decisions.md).
+ * The client side of the RFC 6455 opening handshake (version 13, no extension, no subprotocol but
+ * the one that carries a Hello in the upgrade, docs/protocol.md), written and read as bytes: the
+ * request is one buffer (a prefix made once per endpoint, then the attempt's key and token), and
+ * the response is read in place from the bytes that arrived. A reconnect storm upgrades thousands
+ * of connections at once; Netty's client handshaker cost each an HTTP codec, an aggregator, a
+ * request and a response object with their header maps, and two rounds of pipeline changes (see
+ * docs/decisions.md).
  *
  * <p>What is checked in a 101 (section 4.1 of the RFC): {@code Upgrade: websocket}, {@code
  * Connection} naming {@code upgrade}, {@code Sec-WebSocket-Accept} matching the key, and no
@@ -38,6 +39,30 @@ public final class Handshake {
   private static final byte[] KEY_END_BEARER =
       "\r\nAuthorization: Bearer ".getBytes(StandardCharsets.US_ASCII);
   private static final byte[] END = "\r\n\r\n".getBytes(StandardCharsets.US_ASCII);
+
+  /** The subprotocol offered with a Hello in the upgrade, and answered when the node read it. */
+  public static final String HELLO_SUBPROTOCOL = "handoff.hello";
+
+  /**
+   * The largest Hello frame sent in the upgrade, in bytes (base64url makes it a third longer); a
+   * larger one goes as the first frame, so that the request stays well inside a node's header limit
+   * (8 KB by default) with the token beside it.
+   */
+  public static final int MAX_EARLY_HELLO_BYTES = 1536;
+
+  private static final byte[] HELLO_HEADERS =
+      ("\r\nSec-WebSocket-Protocol: " + HELLO_SUBPROTOCOL + "\r\nHandoff-Hello: ")
+          .getBytes(StandardCharsets.US_ASCII);
+
+  /** What {@link #read} found: the response is incomplete. */
+  public static final int INCOMPLETE = 0;
+
+  /** What {@link #read} found: a valid 101. */
+  public static final int OPEN = 1;
+
+  /** What {@link #read} found: a valid 101 that says the node read the Hello of the request. */
+  public static final int OPEN_HELLO_READ = 2;
+
   private static final ThreadLocal<MessageDigest> SHA1 =
       ThreadLocal.withInitial(
           () -> {
@@ -96,44 +121,59 @@ public final class Handshake {
 
   /**
    * The upgrade request of one attempt, with {@code token} as {@code Authorization: Bearer} (none
-   * if null).
+   * if null) and {@code hello}, an encoded Hello frame, in the {@code Handoff-Hello} header with
+   * the subprotocol {@value #HELLO_SUBPROTOCOL} offered (none if null; at most {@link
+   * #MAX_EARLY_HELLO_BYTES}).
    *
    * @throws InvalidTokenException if the token holds characters a header cannot carry
    */
-  public ByteBuf request(ByteBufAllocator alloc, String key, String token) {
+  public ByteBuf request(ByteBufAllocator alloc, String key, String token, byte[] hello) {
     if (token != null) {
       String problem = headerTextProblem(token, "the token");
       if (problem != null) {
         throw new InvalidTokenException(problem);
       }
     }
+    if (hello != null && hello.length > MAX_EARLY_HELLO_BYTES) {
+      throw new IllegalArgumentException(
+          "a Hello of " + hello.length + " bytes is over " + MAX_EARLY_HELLO_BYTES);
+    }
+    byte[] helloText = hello == null ? null : Base64.getUrlEncoder().withoutPadding().encode(hello);
     int size = head.length + key.length() + END.length;
     if (token != null) {
       size += KEY_END_BEARER.length + token.length();
+    }
+    if (helloText != null) {
+      size += HELLO_HEADERS.length + helloText.length;
     }
     ByteBuf b = alloc.buffer(size);
     b.writeBytes(head).writeCharSequence(key, StandardCharsets.US_ASCII);
     if (token != null) {
       b.writeBytes(KEY_END_BEARER).writeCharSequence(token, StandardCharsets.US_ASCII);
     }
+    if (helloText != null) {
+      b.writeBytes(HELLO_HEADERS).writeBytes(helloText);
+    }
     b.writeBytes(END);
     return b;
   }
 
   /**
-   * Reads the response to the request made with {@code key} from {@code in}'s reader index. Returns
-   * false while it is incomplete (nothing consumed). Returns true for a valid 101, with the reader
-   * index moved past it: what follows is WebSocket frames.
+   * Reads the response to the request made with {@code key} (with a Hello in it if {@code
+   * helloSent}) from {@code in}'s reader index. Returns {@link #INCOMPLETE} while it is incomplete
+   * (nothing consumed). Returns {@link #OPEN} for a valid 101, or {@link #OPEN_HELLO_READ} for one
+   * that answers the Hello's subprotocol, with the reader index moved past it: what follows is
+   * WebSocket frames.
    *
    * @throws UpgradeFailedException for any other status (a refusal), a 101 that is no valid answer,
    *     or a response over {@link #MAX_RESPONSE_BYTES}
    */
-  public static boolean read(ByteBuf in, String key) throws UpgradeFailedException {
+  public static int read(ByteBuf in, String key, boolean helloSent) throws UpgradeFailedException {
     int start = in.readerIndex();
     int end = headEnd(in, start, in.writerIndex());
     if (end < 0) {
       tooLong(in.readableBytes());
-      return false;
+      return INCOMPLETE;
     }
     String[] lines = lines(in.toString(start, end - start, StandardCharsets.ISO_8859_1));
     String statusLine = lines[0];
@@ -143,7 +183,7 @@ public final class Handshake {
       int available = in.writerIndex() - end - 4;
       if (length > available) {
         tooLong(end + 4 - start + length);
-        return false;
+        return INCOMPLETE;
       }
       String body = in.toString(end + 4, Math.min(available, 4096), StandardCharsets.UTF_8).strip();
       String phrase = statusLine.length() > 9 ? statusLine.substring(9).strip() : "" + status;
@@ -154,6 +194,7 @@ public final class Handshake {
     boolean upgrade = false;
     boolean connection = false;
     String accept = null;
+    boolean helloRead = false;
     for (int i = 1; i < lines.length; i++) {
       String line = lines[i];
       int colon = line.indexOf(':');
@@ -168,6 +209,11 @@ public final class Handshake {
         connection |= hasToken(value, "upgrade");
       } else if (name.equalsIgnoreCase("sec-websocket-accept")) {
         accept = value;
+      } else if (name.equalsIgnoreCase("sec-websocket-protocol")
+          && helloSent
+          && !helloRead
+          && value.equals(HELLO_SUBPROTOCOL)) {
+        helloRead = true;
       } else if (name.equalsIgnoreCase("sec-websocket-extensions")
           || name.equalsIgnoreCase("sec-websocket-protocol")) {
         throw invalid(name + " " + value + " was not asked for");
@@ -183,7 +229,7 @@ public final class Handshake {
       throw invalid("Sec-WebSocket-Accept " + accept + " does not match the key sent");
     }
     in.readerIndex(end + 4);
-    return true;
+    return helloRead ? OPEN_HELLO_READ : OPEN;
   }
 
   /**

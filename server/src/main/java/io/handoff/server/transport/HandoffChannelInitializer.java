@@ -125,6 +125,7 @@ public final class HandoffChannelInitializer extends ChannelInitializer<SocketCh
         WebSocketServerProtocolConfig.newBuilder()
             .websocketPath(HttpRequestHandler.WS_PATH)
             .checkStartsWith(true)
+            .subprotocols(EarlyHello.SUBPROTOCOL)
             .handshakeTimeoutMillis(config.handshakeTimeout().toMillis())
             .forceCloseTimeoutMillis(config.closeTimeout().toMillis())
             .handleCloseFrames(true)

@@ -1,5 +1,6 @@
 package io.handoff.server.transport;
 
+import io.handoff.protocol.v1.ClientFrame;
 import io.handoff.server.ServerStats;
 import io.handoff.server.auth.AuthException;
 import io.handoff.server.auth.Principal;
@@ -306,6 +307,21 @@ public final class HttpRequestHandler extends ChannelInboundHandlerAdapter {
       return false;
     }
     if (refusedAsNoHandshake(ctx, req)) {
+      return false;
+    }
+    try {
+      uri.parameters();
+    } catch (IllegalArgumentException e) {
+      refuseMalformedEscape(ctx, req, e);
+      return false;
+    }
+    try {
+      ClientFrame hello = EarlyHello.of(req.headers(), uri);
+      if (hello != null) {
+        ctx.channel().attr(EarlyHello.FRAME).set(hello);
+      }
+    } catch (IllegalArgumentException e) {
+      respond(ctx, req, HttpResponseStatus.BAD_REQUEST, "invalid_hello", e.getMessage());
       return false;
     }
     if (!p.hasSession()) {

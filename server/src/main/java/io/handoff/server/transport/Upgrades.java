@@ -38,6 +38,8 @@ final class Upgrades {
               + "connection: upgrade\r\n"
               + "sec-websocket-accept: ")
           .getBytes(StandardCharsets.US_ASCII);
+  private static final byte[] PROTOCOL =
+      ("\r\nsec-websocket-protocol: " + EarlyHello.SUBPROTOCOL).getBytes(StandardCharsets.US_ASCII);
   private static final byte[] END = "\r\n\r\n".getBytes(StandardCharsets.US_ASCII);
   // Base64 of a SHA-1 digest: 28 characters.
   private static final int ACCEPT_LENGTH = 28;
@@ -180,11 +182,19 @@ final class Upgrades {
     if (codec == null) {
       return; // The connection closed meanwhile; its pipeline is gone.
     }
-    ByteBuf res = http.alloc().buffer(HEAD.length + ACCEPT_LENGTH + END.length);
+    boolean early = http.channel().attr(EarlyHello.FRAME).get() != null;
+    ByteBuf res =
+        http.alloc()
+            .buffer(HEAD.length + ACCEPT_LENGTH + (early ? PROTOCOL.length : 0) + END.length);
     res.writeBytes(HEAD).writeCharSequence(accept(key), StandardCharsets.US_ASCII);
+    if (early) {
+      res.writeBytes(PROTOCOL);
+    }
     res.writeBytes(END);
-    // Written from the HTTP codec's place (behind TLS, if any), past its encoder.
-    codec.writeAndFlush(res, codec.voidPromise());
+    // Written from the HTTP codec's place (behind TLS, if any), past its encoder; flushed once the
+    // connection has heard of the upgrade, with what it wrote (the Welcome of a Hello in the
+    // upgrade, when the store answered at once).
+    codec.write(res, codec.voidPromise());
     p.remove(HandoffChannelInitializer.HTTP_AGGREGATOR);
     p.remove(http.name());
     ChannelHandlerContext connection = p.context(HandoffChannelInitializer.CONNECTION);
@@ -194,7 +204,9 @@ final class Upgrades {
     // before it sends a frame.
     p.remove(HandoffChannelInitializer.HTTP_CODEC);
     p.fireUserEventTriggered(
-        new WebSocketServerProtocolHandler.HandshakeComplete(req.uri(), req.headers(), null));
+        new WebSocketServerProtocolHandler.HandshakeComplete(
+            req.uri(), req.headers(), early ? EarlyHello.SUBPROTOCOL : null));
+    http.channel().flush();
   }
 
   /** The Sec-WebSocket-Accept of RFC 6455 section 4.2.2 for {@code key}. */

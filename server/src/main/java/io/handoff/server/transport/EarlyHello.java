@@ -1,0 +1,105 @@
+package io.handoff.server.transport;
+
+import com.google.protobuf.InvalidProtocolBufferException;
+import io.handoff.protocol.v1.ClientFrame;
+import io.netty.handler.codec.http.HttpHeaderNames;
+import io.netty.handler.codec.http.HttpHeaders;
+import io.netty.handler.codec.http.QueryStringDecoder;
+import io.netty.util.AttributeKey;
+import java.util.Base64;
+import java.util.List;
+
+/**
+ * The Hello sent with the WebSocket upgrade instead of as the first frame (docs/protocol.md, "A
+ * Hello in the upgrade"): the device's first {@link ClientFrame}, base64url, in the {@value
+ * #HEADER} header or the {@value #PARAMETER} query parameter (a browser can set no header), with
+ * the subprotocol {@value #SUBPROTOCOL} offered. The node then answers the 101 with that
+ * subprotocol, reads the frame as if it had come first, and its Welcome leaves with the 101. The
+ * device saves a round trip; in a reconnect storm each side saves a write and a read per device. A
+ * device that finds the subprotocol missing from the 101 (a node that does not know it) sends its
+ * Hello as a frame. Stateless.
+ */
+final class EarlyHello {
+  static final String SUBPROTOCOL = "handoff.hello";
+  static final String HEADER = "handoff-hello";
+  static final String PARAMETER = "hello";
+
+  /** The frame an upgrade carried, from its check to the connection handler. */
+  static final AttributeKey<ClientFrame> FRAME = AttributeKey.valueOf("handoff.earlyHello");
+
+  private EarlyHello() {}
+
+  /**
+   * The Hello frame {@code headers} and {@code uri} carry, or null if they carry none.
+   *
+   * @throws IllegalArgumentException with a message for the device's developer when the frame is
+   *     there but unusable: twice, without the subprotocol, not base64url, not a ClientFrame, or a
+   *     frame other than a Hello
+   */
+  static ClientFrame of(HttpHeaders headers, QueryStringDecoder uri) {
+    List<String> inHeader = headers.getAll(HEADER);
+    List<String> inQuery = uri.parameters().get(PARAMETER);
+    int count = inHeader.size() + (inQuery == null ? 0 : inQuery.size());
+    if (count == 0) {
+      if (offered(headers)) {
+        throw new IllegalArgumentException(
+            "the subprotocol "
+                + SUBPROTOCOL
+                + " is offered without a Hello (the "
+                + HEADER
+                + " header or the "
+                + PARAMETER
+                + " parameter): offer it only with one");
+      }
+      return null;
+    }
+    if (count > 1) {
+      throw new IllegalArgumentException(
+          "the upgrade carries "
+              + count
+              + " Hellos (the "
+              + HEADER
+              + " header and the "
+              + PARAMETER
+              + " parameter together make one place): send one");
+    }
+    if (!offered(headers)) {
+      throw new IllegalArgumentException(
+          "a Hello in the upgrade needs the subprotocol "
+              + SUBPROTOCOL
+              + " offered (Sec-WebSocket-Protocol), so that the 101 can say it was read");
+    }
+    String text = inHeader.isEmpty() ? inQuery.get(0) : inHeader.get(0);
+    byte[] bytes;
+    try {
+      bytes = Base64.getUrlDecoder().decode(text.strip());
+    } catch (IllegalArgumentException e) {
+      throw new IllegalArgumentException(
+          "the Hello in the upgrade is not base64url (RFC 4648 section 5): " + e.getMessage());
+    }
+    ClientFrame frame;
+    try {
+      frame = ClientFrame.parseFrom(bytes);
+    } catch (InvalidProtocolBufferException e) {
+      throw new IllegalArgumentException(
+          "the Hello in the upgrade is no ClientFrame: " + e.getMessage());
+    }
+    if (!frame.hasHello()) {
+      throw new IllegalArgumentException(
+          "the frame in the upgrade must be a Hello, not " + frame.getBodyCase());
+    }
+    return frame;
+  }
+
+  /** Whether the request offers {@value #SUBPROTOCOL} among its subprotocols. */
+  static boolean offered(HttpHeaders headers) {
+    for (String value : headers.getAll(HttpHeaderNames.SEC_WEBSOCKET_PROTOCOL)) {
+      for (String part : value.split(",")) {
+        if (part.strip().equals(SUBPROTOCOL)) {
+          return true;
+        }
+      }
+    }
+    return false;
+  }
+}

@@ -1,0 +1,154 @@
+package io.handoff.server;
+
+import static io.handoff.server.TestServer.token;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.handoff.protocol.v1.ClientFrame;
+import io.handoff.protocol.v1.ErrorCode;
+import io.handoff.protocol.v1.Hello;
+import io.handoff.protocol.v1.Ping;
+import io.handoff.protocol.v1.ServerFrame;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.util.Base64;
+import java.util.Locale;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+/**
+ * A Hello sent with the upgrade (docs/protocol.md, "A Hello in the upgrade"), over a real socket:
+ * the node answers the 101 with the subprotocol, reads the Hello as the first frame and welcomes
+ * the device without a Hello frame; an unusable one is refused 400 {@code invalid_hello} before
+ * any session exists.
+ */
+class EarlyHelloTest {
+  private static final String UPGRADE =
+      "Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\n"
+          + "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==";
+  private static final String OFFER = "Sec-WebSocket-Protocol: handoff.hello";
+
+  private static TestServer server;
+
+  @BeforeAll
+  static void start() throws InterruptedException {
+    server = TestServer.start();
+  }
+
+  @AfterAll
+  static void stop() {
+    server.close();
+  }
+
+  private static String hello(long requestId) {
+    ClientFrame f =
+        ClientFrame.newBuilder()
+            .setRequestId(requestId)
+            .setHello(Hello.newBuilder().setClient("early-hello-test"))
+            .build();
+    return Base64.getUrlEncoder().withoutPadding().encodeToString(f.toByteArray());
+  }
+
+  private static byte[] request(String query, String token, String... headers) {
+    StringBuilder b = new StringBuilder("GET /ws" + query + " HTTP/1.1\r\nHost: 127.0.0.1\r\n");
+    b.append(UPGRADE).append("\r\n");
+    for (String h : headers) {
+      b.append(h).append("\r\n");
+    }
+    b.append("Authorization: Bearer ").append(token).append("\r\n\r\n");
+    return b.toString().getBytes(StandardCharsets.US_ASCII);
+  }
+
+  private static void assertWelcomedWithoutAHelloFrame(RawSocket s, long requestId)
+      throws IOException {
+    String head = s.readHead();
+    assertTrue(head.startsWith("HTTP/1.1 101 "), head);
+    assertTrue(
+        head.toLowerCase(Locale.ROOT).contains("\r\nsec-websocket-protocol: handoff.hello\r\n"),
+        head);
+    ServerFrame welcome = s.readFrame();
+    assertTrue(welcome.hasWelcome(), welcome.toString());
+    assertEquals(requestId, welcome.getRequestId());
+    // The session took the upgrade's Hello as its first: a Hello frame now is one too many.
+    s.send(ClientFrame.newBuilder().setRequestId(9).setHello(Hello.getDefaultInstance()).build());
+    ServerFrame again = s.readFrame();
+    assertTrue(again.hasError(), again.toString());
+    assertEquals(9, again.getRequestId());
+    assertEquals(ErrorCode.UNEXPECTED_FRAME, again.getError().getCode());
+  }
+
+  @Test
+  void helloInTheHeaderIsWelcomedWithTheOneOhOne() throws Exception {
+    try (RawSocket s = RawSocket.open(server.port())) {
+      s.writeRaw(request("", token("eh1", "phone"), OFFER, "Handoff-Hello: " + hello(7)));
+      assertWelcomedWithoutAHelloFrame(s, 7);
+    }
+  }
+
+  @Test
+  void helloInTheQueryIsWelcomedWithTheOneOhOne() throws Exception {
+    try (RawSocket s = RawSocket.open(server.port())) {
+      s.writeRaw(request("?hello=" + hello(3), token("eh2", "tablet"), OFFER));
+      assertWelcomedWithoutAHelloFrame(s, 3);
+    }
+  }
+
+  @Test
+  void withoutAHelloTheOneOhOneNamesNoSubprotocol() throws Exception {
+    try (RawSocket s = RawSocket.open(server.port())) {
+      s.writeRaw(request("", token("eh3", "phone")));
+      String head = s.readHead();
+      assertTrue(head.startsWith("HTTP/1.1 101 "), head);
+      assertFalse(head.toLowerCase(Locale.ROOT).contains("sec-websocket-protocol"), head);
+    }
+  }
+
+  /** The status line and JSON body the node answers a request with. */
+  private static String refusal(byte[] request) throws IOException {
+    try (RawSocket s = RawSocket.open(server.port())) {
+      s.writeRaw(request);
+      String head = s.readHead();
+      int at = head.toLowerCase(Locale.ROOT).indexOf("content-length: ");
+      int length = Integer.parseInt(head.substring(at + 16, head.indexOf('\r', at)).strip());
+      byte[] body = s.socket.getInputStream().readNBytes(length);
+      return head.substring(0, head.indexOf('\r')) + " " + new String(body, StandardCharsets.UTF_8);
+    }
+  }
+
+  private static void assertRefused(String answer, String says) {
+    assertTrue(answer.startsWith("HTTP/1.1 400 "), answer);
+    assertTrue(answer.contains("\"error\":\"invalid_hello\""), answer);
+    assertTrue(answer.contains(says), answer);
+  }
+
+  @Test
+  void unusableHellosAreRefusedWithAReason() throws Exception {
+    String token = token("eh4", "phone");
+    assertRefused(
+        refusal(request("", token, "Handoff-Hello: " + hello(1))), "needs the subprotocol");
+    assertRefused(
+        refusal(request("?hello=" + hello(1), token, OFFER, "Handoff-Hello: " + hello(1))),
+        "2 Hellos");
+    assertRefused(refusal(request("", token, OFFER, "Handoff-Hello: a*b")), "not base64url");
+    assertRefused(
+        refusal(request("", token, OFFER, "Handoff-Hello: __8")), "no ClientFrame");
+    String ping =
+        Base64.getUrlEncoder()
+            .encodeToString(
+                ClientFrame.newBuilder().setPing(Ping.getDefaultInstance()).build().toByteArray());
+    assertRefused(refusal(request("", token, OFFER, "Handoff-Hello: " + ping)), "not PING");
+    assertRefused(refusal(request("", token, OFFER)), "offered without a Hello");
+  }
+
+  @Test
+  void aRefusedHelloLeavesTheDeviceFreeToConnect() throws Exception {
+    String token = token("eh5", "phone");
+    refusal(request("", token, OFFER, "Handoff-Hello: a*b"));
+    try (RawSocket s = RawSocket.open(server.port())) {
+      s.writeRaw(request("", token, OFFER, "Handoff-Hello: " + hello(1)));
+      assertWelcomedWithoutAHelloFrame(s, 1);
+    }
+  }
+}
