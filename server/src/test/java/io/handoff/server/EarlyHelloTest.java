@@ -10,10 +10,15 @@ import io.handoff.protocol.v1.ErrorCode;
 import io.handoff.protocol.v1.Hello;
 import io.handoff.protocol.v1.Ping;
 import io.handoff.protocol.v1.ServerFrame;
+import io.handoff.server.transport.TransportConfig;
+import java.io.DataInputStream;
 import java.io.IOException;
+import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
+import java.util.Arrays;
 import java.util.Base64;
 import java.util.Locale;
+import java.util.zip.Inflater;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -21,8 +26,8 @@ import org.junit.jupiter.api.Test;
 /**
  * A Hello sent with the upgrade (docs/protocol.md, "A Hello in the upgrade"), over a real socket:
  * the node answers the 101 with the subprotocol, reads the Hello as the first frame and welcomes
- * the device without a Hello frame; an unusable one is refused 400 {@code invalid_hello} before
- * any session exists.
+ * the device without a Hello frame; an unusable one is refused 400 {@code invalid_hello} before any
+ * session exists.
  */
 class EarlyHelloTest {
   private static final String UPGRADE =
@@ -132,8 +137,7 @@ class EarlyHelloTest {
         refusal(request("?hello=" + hello(1), token, OFFER, "Handoff-Hello: " + hello(1))),
         "2 Hellos");
     assertRefused(refusal(request("", token, OFFER, "Handoff-Hello: a*b")), "not base64url");
-    assertRefused(
-        refusal(request("", token, OFFER, "Handoff-Hello: __8")), "no ClientFrame");
+    assertRefused(refusal(request("", token, OFFER, "Handoff-Hello: __8")), "no ClientFrame");
     String ping =
         Base64.getUrlEncoder()
             .encodeToString(
@@ -150,5 +154,52 @@ class EarlyHelloTest {
       s.writeRaw(request("", token, OFFER, "Handoff-Hello: " + hello(1)));
       assertWelcomedWithoutAHelloFrame(s, 1);
     }
+  }
+
+  @Test
+  void helloInTheUpgradeIsReadWhereNettysHandshakerAnswers() throws Exception {
+    // Asking for compression takes the upgrade through Netty's handshaker, not the node's own 101.
+    try (TestServer compressing =
+            TestServer.start(
+                b -> b.transport(TransportConfig.builder().compression(true).build()));
+        RawSocket s = RawSocket.open(compressing.port())) {
+      s.writeRaw(
+          request(
+              "",
+              token("eh6", "phone"),
+              OFFER,
+              "Sec-WebSocket-Extensions: permessage-deflate",
+              "Handoff-Hello: " + hello(5)));
+      String head = s.readHead().toLowerCase(Locale.ROOT);
+      assertTrue(head.startsWith("http/1.1 101 "), head);
+      assertTrue(head.contains("\r\nsec-websocket-protocol: handoff.hello\r\n"), head);
+      assertTrue(head.contains("\r\nsec-websocket-extensions: permessage-deflate"), head);
+      ServerFrame welcome = ServerFrame.parseFrom(readMessage(s));
+      assertTrue(welcome.hasWelcome(), welcome.toString());
+      assertEquals(5, welcome.getRequestId());
+    }
+  }
+
+  /** One unfragmented data frame's payload, inflated if compressed (RFC 7692). */
+  private static byte[] readMessage(RawSocket s) throws Exception {
+    DataInputStream in = new DataInputStream(s.socket.getInputStream());
+    int b0 = in.readUnsignedByte();
+    int len = in.readUnsignedByte() & 0x7f;
+    if (len == 126) {
+      len = in.readUnsignedShort();
+    } else if (len == 127) {
+      len = (int) in.readLong();
+    }
+    byte[] payload = in.readNBytes(len);
+    if ((b0 & 0x40) == 0) {
+      return payload;
+    }
+    Inflater inflater = new Inflater(true);
+    inflater.setInput(
+        ByteBuffer.allocate(len + 4).put(payload).put(new byte[] {0, 0, -1, -1}).flip());
+    byte[] out = new byte[64 * 1024];
+    int n = inflater.inflate(out);
+    inflater.end();
+    return Arrays.copyOf(out, n);
   }
 }

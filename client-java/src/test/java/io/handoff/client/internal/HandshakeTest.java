@@ -87,8 +87,7 @@ class HandshakeTest {
     String text = b.toString(StandardCharsets.US_ASCII);
     b.release();
     assertTrue(
-        text.endsWith(
-            "\r\nSec-WebSocket-Protocol: handoff.hello\r\nHandoff-Hello: CAH_\r\n\r\n"),
+        text.endsWith("\r\nSec-WebSocket-Protocol: handoff.hello\r\nHandoff-Hello: CAH_\r\n\r\n"),
         text);
     assertThrows(
         IllegalArgumentException.class,
@@ -118,9 +117,12 @@ class HandshakeTest {
     String read = "Sec-WebSocket-Protocol: handoff.hello";
     assertEquals(Handshake.OPEN, Handshake.read(switching(), "a2V5", true));
     assertEquals(Handshake.OPEN_HELLO_READ, Handshake.read(switching(read), "a2V5", true));
-    assertEquals(Handshake.INCOMPLETE, Handshake.read(Unpooled.copiedBuffer(new byte[] {'H'}), "a2V5", true));
+    assertEquals(
+        Handshake.INCOMPLETE,
+        Handshake.read(Unpooled.copiedBuffer(new byte[] {'H'}), "a2V5", true));
     // Not asked for: a subprotocol the request did not offer fails the upgrade (RFC 6455 4.1).
-    assertThrows(UpgradeFailedException.class, () -> Handshake.read(switching(read), "a2V5", false));
+    assertThrows(
+        UpgradeFailedException.class, () -> Handshake.read(switching(read), "a2V5", false));
     assertThrows(
         UpgradeFailedException.class,
         () -> Handshake.read(switching("Sec-WebSocket-Protocol: other"), "a2V5", true));

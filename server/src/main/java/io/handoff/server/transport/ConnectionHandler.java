@@ -276,10 +276,7 @@ public final class ConnectionHandler extends WireCodec implements Link {
         // Upgraded by Netty's handshaker after the drain reached the connection: told at once.
         endpoint.drain();
       }
-      ClientFrame hello =
-          ctx.channel().hasAttr(EarlyHello.FRAME)
-              ? ctx.channel().attr(EarlyHello.FRAME).getAndSet(null)
-              : null;
+      ClientFrame hello = EarlyHello.take(ctx.channel());
       if (hello != null) {
         received(ctx, hello); // Its Welcome leaves with the 101 (Upgrades flushes after this).
       }

@@ -2,6 +2,7 @@ package io.handoff.server.transport;
 
 import com.google.protobuf.InvalidProtocolBufferException;
 import io.handoff.protocol.v1.ClientFrame;
+import io.netty.channel.Channel;
 import io.netty.handler.codec.http.HttpHeaderNames;
 import io.netty.handler.codec.http.HttpHeaders;
 import io.netty.handler.codec.http.QueryStringDecoder;
@@ -28,6 +29,15 @@ final class EarlyHello {
   static final AttributeKey<ClientFrame> FRAME = AttributeKey.valueOf("handoff.earlyHello");
 
   private EarlyHello() {}
+
+  /**
+   * The frame the upgrade of {@code ch} carried, taken: removed, not set to null, so that a
+   * connection keeps no entry for it. Null if none.
+   */
+  @SuppressWarnings("deprecation") // getAndRemove: as the principal is taken.
+  static ClientFrame take(Channel ch) {
+    return ch.hasAttr(FRAME) ? ch.attr(FRAME).getAndRemove() : null;
+  }
 
   /**
    * The Hello frame {@code headers} and {@code uri} carry, or null if they carry none.
