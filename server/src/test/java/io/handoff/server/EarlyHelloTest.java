@@ -147,6 +147,14 @@ class EarlyHelloTest {
   }
 
   @Test
+  void aQueryThatDoesNotDecodeIsAnInvalidRequest() throws Exception {
+    String answer = refusal(request("?hello=%zz", token("eh7", "phone"), OFFER));
+    assertTrue(answer.startsWith("HTTP/1.1 400 "), answer);
+    assertTrue(answer.contains("\"error\":\"invalid_request\""), answer);
+    assertTrue(answer.contains("malformed percent-escape"), answer);
+  }
+
+  @Test
   void aRefusedHelloLeavesTheDeviceFreeToConnect() throws Exception {
     String token = token("eh5", "phone");
     refusal(request("", token, OFFER, "Handoff-Hello: a*b"));

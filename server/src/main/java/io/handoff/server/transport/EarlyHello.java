@@ -30,6 +30,13 @@ final class EarlyHello {
 
   private EarlyHello() {}
 
+  /** A Hello in the upgrade that cannot be used; the message says why, for a person. */
+  static final class Unusable extends RuntimeException {
+    Unusable(String message) {
+      super(message, null, false, false);
+    }
+  }
+
   /**
    * The frame the upgrade of {@code ch} carried, taken: removed, not set to null, so that a
    * connection keeps no entry for it. Null if none.
@@ -42,17 +49,19 @@ final class EarlyHello {
   /**
    * The Hello frame {@code headers} and {@code uri} carry, or null if they carry none.
    *
-   * @throws IllegalArgumentException with a message for the device's developer when the frame is
-   *     there but unusable: twice, without the subprotocol, not base64url, not a ClientFrame, or a
-   *     frame other than a Hello
+   * @throws IllegalArgumentException if the query has a malformed percent-escape
+   * @throws Unusable with a message for the device's developer when the frame is there but
+   *     unusable: twice, without the subprotocol, not base64url, not a ClientFrame, or a frame
+   *     other than a Hello
    */
   static ClientFrame of(HttpHeaders headers, QueryStringDecoder uri) {
-    List<String> inHeader = headers.getAll(HEADER);
-    List<String> inQuery = uri.parameters().get(PARAMETER);
+    // Most upgrades carry none: no list or map made for them.
+    List<String> inHeader = headers.contains(HEADER) ? headers.getAll(HEADER) : List.of();
+    List<String> inQuery = uri.rawQuery().isEmpty() ? null : uri.parameters().get(PARAMETER);
     int count = inHeader.size() + (inQuery == null ? 0 : inQuery.size());
     if (count == 0) {
       if (offered(headers)) {
-        throw new IllegalArgumentException(
+        throw new Unusable(
             "the subprotocol "
                 + SUBPROTOCOL
                 + " is offered without a Hello (the "
@@ -64,7 +73,7 @@ final class EarlyHello {
       return null;
     }
     if (count > 1) {
-      throw new IllegalArgumentException(
+      throw new Unusable(
           "the upgrade carries "
               + count
               + " Hellos (the "
@@ -74,7 +83,7 @@ final class EarlyHello {
               + " parameter together make one place): send one");
     }
     if (!offered(headers)) {
-      throw new IllegalArgumentException(
+      throw new Unusable(
           "a Hello in the upgrade needs the subprotocol "
               + SUBPROTOCOL
               + " offered (Sec-WebSocket-Protocol), so that the 101 can say it was read");
@@ -84,25 +93,26 @@ final class EarlyHello {
     try {
       bytes = Base64.getUrlDecoder().decode(text.strip());
     } catch (IllegalArgumentException e) {
-      throw new IllegalArgumentException(
+      throw new Unusable(
           "the Hello in the upgrade is not base64url (RFC 4648 section 5): " + e.getMessage());
     }
     ClientFrame frame;
     try {
       frame = ClientFrame.parseFrom(bytes);
     } catch (InvalidProtocolBufferException e) {
-      throw new IllegalArgumentException(
-          "the Hello in the upgrade is no ClientFrame: " + e.getMessage());
+      throw new Unusable("the Hello in the upgrade is no ClientFrame: " + e.getMessage());
     }
     if (!frame.hasHello()) {
-      throw new IllegalArgumentException(
-          "the frame in the upgrade must be a Hello, not " + frame.getBodyCase());
+      throw new Unusable("the frame in the upgrade must be a Hello, not " + frame.getBodyCase());
     }
     return frame;
   }
 
   /** Whether the request offers {@value #SUBPROTOCOL} among its subprotocols. */
   static boolean offered(HttpHeaders headers) {
+    if (!headers.contains(HttpHeaderNames.SEC_WEBSOCKET_PROTOCOL)) {
+      return false;
+    }
     for (String value : headers.getAll(HttpHeaderNames.SEC_WEBSOCKET_PROTOCOL)) {
       for (String part : value.split(",")) {
         if (part.strip().equals(SUBPROTOCOL)) {

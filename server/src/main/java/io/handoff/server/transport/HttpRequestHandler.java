@@ -310,18 +310,15 @@ public final class HttpRequestHandler extends ChannelInboundHandlerAdapter {
       return false;
     }
     try {
-      uri.parameters();
-    } catch (IllegalArgumentException e) {
-      refuseMalformedEscape(ctx, req, e);
-      return false;
-    }
-    try {
       ClientFrame hello = EarlyHello.of(req.headers(), uri);
       if (hello != null) {
         ctx.channel().attr(EarlyHello.FRAME).set(hello);
       }
-    } catch (IllegalArgumentException e) {
+    } catch (EarlyHello.Unusable e) {
       respond(ctx, req, HttpResponseStatus.BAD_REQUEST, "invalid_hello", e.getMessage());
+      return false;
+    } catch (IllegalArgumentException e) {
+      refuseMalformedEscape(ctx, req, e); // The query's (QueryStringDecoder).
       return false;
     }
     if (!p.hasSession()) {
