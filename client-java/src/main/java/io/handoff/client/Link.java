@@ -3,6 +3,7 @@ package io.handoff.client;
 import io.handoff.client.internal.FrameChannel;
 import io.handoff.client.internal.FrameListener;
 import io.handoff.protocol.CloseCode;
+import io.handoff.protocol.v1.ClientFrame;
 import io.handoff.protocol.v1.Disconnect;
 import io.handoff.protocol.v1.DocumentSync;
 import io.handoff.protocol.v1.ServerFrame;
@@ -133,13 +134,20 @@ final class Link implements FrameListener {
     }
   }
 
+  // Built when TCP is connected, for the upgrade request: Hellos says why it still holds at the
+  // 101.
   @Override
-  public void onOpen(FrameChannel opened) {
+  public ClientFrame hello() {
+    return isCurrent() ? engine.hello() : null;
+  }
+
+  @Override
+  public void onOpen(FrameChannel opened, boolean helloRead) {
     if (!isCurrent()) {
       opened.close();
       return;
     }
-    engine.onOpen(this);
+    engine.onOpen(this, helloRead);
   }
 
   @Override

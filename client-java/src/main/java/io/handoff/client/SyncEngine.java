@@ -6,8 +6,6 @@ import io.handoff.client.internal.InvalidTokenException;
 import io.handoff.protocol.CloseCode;
 import io.handoff.protocol.v1.ClientFrame;
 import io.handoff.protocol.v1.FieldOp;
-import io.handoff.protocol.v1.FollowSpec;
-import io.handoff.protocol.v1.Hello;
 import io.handoff.protocol.v1.ServerFrame;
 import io.handoff.protocol.v1.Welcome;
 import java.util.List;
@@ -355,20 +353,22 @@ final class SyncEngine {
     }
   }
 
-  /** The attempt {@code l}, still current, is open: sends the Hello and waits for the Welcome. */
-  void onOpen(Link l) {
-    Hello.Builder hello = Hello.newBuilder().setClient(config.clientName);
-    if (!config.followAll) {
-      hello.setFollow(
-          FollowSpec.newBuilder()
-              .addAllDocuments(config.followDocuments)
-              .addAllPrefixes(config.followPrefixes));
+  /**
+   * The Hello of the attempt {@link #current()}, asked by its connection when TCP is connected (to
+   * go in the upgrade request) and again at the 101 if the node did not read that one.
+   */
+  ClientFrame hello() {
+    return Hellos.hello(config, replicas, handoff);
+  }
+
+  /**
+   * The attempt {@code l}, still current, is open: sends the Hello unless the node read the one of
+   * the upgrade request ({@code helloRead}), and waits for the Welcome.
+   */
+  void onOpen(Link l, boolean helloRead) {
+    if (!helloRead) {
+      l.channel.send(hello());
     }
-    replicas.positions(hello);
-    // Prompts held from before: the server then says when it has prompted again for every one
-    // still waiting, and the others are withdrawn at once, not at their deadlines.
-    hello.setApprovalPromptsHeld(handoff.holdsApprovalPrompts());
-    l.channel.send(ClientFrame.newBuilder().setRequestId(HELLO_REQUEST_ID).setHello(hello).build());
     l.awaitWelcome(config.connectTimeout);
   }
 

@@ -26,7 +26,7 @@ final class FakeChannel implements FrameChannel {
 
   /** The WebSocket handshake completes. */
   FakeChannel open() {
-    listener.onOpen(this);
+    listener.onOpen(this, false);
     return this;
   }
 

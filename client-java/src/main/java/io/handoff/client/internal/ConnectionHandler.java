@@ -20,10 +20,11 @@ import java.util.concurrent.TimeUnit;
 
 /**
  * The last handler of a client connection: does the upgrade and the framing ({@link ClientWire}),
- * turns the 101, each message (a {@link ServerFrame}), idle and close events into {@link
- * FrameListener} calls, and is the connection's {@link FrameChannel}. It remembers the first close
- * code it learns (from the server's close frame, an upgrade refusal, an idle timeout or a local
- * close) and reports it once, when the channel goes inactive.
+ * asks the {@link FrameListener} for the Hello the upgrade request carries, turns the 101 (and
+ * whether the node read that Hello), each message (a {@link ServerFrame}), idle and close events
+ * into {@link FrameListener} calls, and is the connection's {@link FrameChannel}. It remembers the
+ * first close code it learns (from the server's close frame, an upgrade refusal, an idle timeout or
+ * a local close) and reports it once, when the channel goes inactive.
  */
 final class ConnectionHandler extends ClientWire implements FrameChannel {
   static final int ABNORMAL_CLOSURE = 1006;
@@ -73,8 +74,14 @@ final class ConnectionHandler extends ClientWire implements FrameChannel {
   }
 
   @Override
+  protected byte[] earlyHello() {
+    ClientFrame hello = listener.hello();
+    return hello == null ? null : hello.toByteArray();
+  }
+
+  @Override
   protected void opened(ChannelHandlerContext ctx, boolean helloRead) {
-    listener.onOpen(this);
+    listener.onOpen(this, helloRead);
   }
 
   @Override

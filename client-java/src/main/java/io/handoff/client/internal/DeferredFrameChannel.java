@@ -17,6 +17,10 @@ import java.util.function.Function;
  * backoff; {@link #abort()} ends it the same way, and {@link #close()} with 1000. A token that
  * comes after the attempt ended is ignored. Event loop only, except that the token may complete on
  * any thread (it hops onto the loop).
+ *
+ * <p>The connection it starts reports to the same listener, so the Hello of its upgrade request
+ * ({@link FrameListener#hello}) is asked when that connection's TCP is connected, after the token
+ * came: the wait for the token never sends a Hello built before it.
  */
 public final class DeferredFrameChannel implements FrameChannel {
   private final EventLoop loop;

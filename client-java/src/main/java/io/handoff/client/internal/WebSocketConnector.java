@@ -75,7 +75,8 @@ public final class WebSocketConnector {
 
   /**
    * Starts one connection attempt. Its outcome is reported to {@code listener} (see {@link
-   * FrameListener} for the order and the thread).
+   * FrameListener} for the order and the thread); its upgrade request carries the listener's {@link
+   * FrameListener#hello}, if any, with the subprotocol that offers it.
    *
    * @param token sent as {@code Authorization: Bearer <token>} on the upgrade; none if null
    * @return the connection, usable once {@link FrameListener#onOpen} was called; {@link

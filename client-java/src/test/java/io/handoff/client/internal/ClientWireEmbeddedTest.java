@@ -52,7 +52,7 @@ class ClientWireEmbeddedTest {
   private static FrameListener recorder(List<String> closes) {
     return new FrameListener() {
       @Override
-      public void onOpen(FrameChannel channel) {
+      public void onOpen(FrameChannel channel, boolean helloRead) {
         closes.add("open");
       }
 
@@ -72,7 +72,7 @@ class ClientWireEmbeddedTest {
     FrameListener listener =
         new FrameListener() {
           @Override
-          public void onOpen(FrameChannel channel) {}
+          public void onOpen(FrameChannel channel, boolean helloRead) {}
 
           @Override
           public void onFrame(ServerFrame frame) {

@@ -294,7 +294,7 @@ class ClientWireTest {
     Recorder recorder =
         new Recorder() {
           @Override
-          public void onOpen(FrameChannel channel) {
+          public void onOpen(FrameChannel channel, boolean helloRead) {
             events.add("open");
             channel.send(
                 ClientFrame.newBuilder().setHello(Hello.newBuilder().setClient(big)).build());
@@ -578,7 +578,7 @@ class ClientWireTest {
     }
 
     @Override
-    public void onOpen(FrameChannel channel) {
+    public void onOpen(FrameChannel channel, boolean helloRead) {
       events.add("open");
       channel.send(ClientFrame.newBuilder().setHello(Hello.newBuilder().setClient("test")).build());
     }

@@ -50,7 +50,7 @@ class DeferredFrameChannelTest {
         },
         new FrameListener() {
           @Override
-          public void onOpen(FrameChannel channel) {}
+          public void onOpen(FrameChannel channel, boolean helloRead) {}
 
           @Override
           public void onFrame(ServerFrame frame) {}

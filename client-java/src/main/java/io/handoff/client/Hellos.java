@@ -1,0 +1,46 @@
+package io.handoff.client;
+
+import io.handoff.protocol.v1.ClientFrame;
+import io.handoff.protocol.v1.FollowSpec;
+import io.handoff.protocol.v1.Hello;
+
+/**
+ * The Hello that opens each connection of a {@link SyncEngine}: the follow set, the position of
+ * every replica that has a version, and whether approval prompts are held, under {@link
+ * SyncEngine#HELLO_REQUEST_ID}. One builder for both places it goes: the upgrade request (built
+ * when TCP is connected) and the first frame (built at the 101, when the node did not read the one
+ * of the request).
+ *
+ * <p>What it carries cannot change between the TCP connect and the 101 in a way that matters, so
+ * the Hello of the request is as good as one built at the 101: the follow set and the client name
+ * are the immutable config's; a replica's position moves only on a frame of the current connection
+ * (Delta, Snapshot, Ack, SyncReport), and the attempt under way is that connection, which has
+ * delivered none before its 101; prompts are shown (and so held) only on such frames too. What can
+ * change is the end of the last carried prompt at its deadline (held true, then false): the node
+ * then sends an ApprovalPromptsSent for no prompt, which ends no carried prompt, as for a deadline
+ * that passes between a Hello frame and its Welcome.
+ *
+ * <p>Event loop only.
+ */
+final class Hellos {
+  private Hellos() {}
+
+  static ClientFrame hello(ClientConfig config, Replicas replicas, HandoffRequests handoff) {
+    Hello.Builder hello = Hello.newBuilder().setClient(config.clientName);
+    if (!config.followAll) {
+      hello.setFollow(
+          FollowSpec.newBuilder()
+              .addAllDocuments(config.followDocuments)
+              .addAllPrefixes(config.followPrefixes));
+    }
+    replicas.positions(hello);
+    // Prompts held from before: the server then says when it has prompted again for every one
+    // still waiting, and the others are withdrawn at once, not at their deadlines. In a Hello of
+    // the upgrade it may be true no more at the 101 (see above): harmless.
+    hello.setApprovalPromptsHeld(handoff.holdsApprovalPrompts());
+    return ClientFrame.newBuilder()
+        .setRequestId(SyncEngine.HELLO_REQUEST_ID)
+        .setHello(hello)
+        .build();
+  }
+}
