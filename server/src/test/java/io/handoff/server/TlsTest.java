@@ -106,6 +106,44 @@ class TlsTest {
     }
   }
 
+  @Test
+  void aHelloInTheUpgradeIsWelcomedOverWssAfterTheMove() throws Exception {
+    // The JDK's WebSocket client, a device of no Handoff library: the Hello in the upgrade, and the
+    // 101 with the Welcome behind it through TLS, on whichever loop the device was moved to.
+    int loops = 2 * Runtime.getRuntime().availableProcessors();
+    try (TestServer server =
+        TestServer.start(b -> b.transport(TransportConfig.builder().tls(cert, key).build()))) {
+      HttpClient https = HttpClient.newBuilder().sslContext(trusting).build();
+      for (int i = 0; i < loops; i++) {
+        String hello =
+            java.util.Base64.getUrlEncoder()
+                .encodeToString(
+                    ClientFrame.newBuilder()
+                        .setRequestId(40 + i)
+                        .setHello(Hello.getDefaultInstance())
+                        .build()
+                        .toByteArray());
+        CompletableFuture<ServerFrame> first = new CompletableFuture<>();
+        WebSocket ws =
+            https
+                .newWebSocketBuilder()
+                .header("Authorization", "Bearer " + TestServer.token("t7", "device" + i))
+                .header("Handoff-Hello", hello)
+                .subprotocols("handoff.hello")
+                .buildAsync(URI.create("wss://127.0.0.1:" + server.port() + "/ws"), into(first))
+                .get(10, TimeUnit.SECONDS);
+        try {
+          assertEquals("handoff.hello", ws.getSubprotocol());
+          ServerFrame welcome = first.get(10, TimeUnit.SECONDS);
+          assertTrue(welcome.hasWelcome(), welcome.toString());
+          assertEquals(40 + i, welcome.getRequestId());
+        } finally {
+          ws.abort();
+        }
+      }
+    }
+  }
+
   /** As OversizedBodyCloseTest over plain TCP: the 413 is read, not lost to a reset. */
   @Test
   void aBodyOverTheLimitIsAnswered413OverTlsThoughTheDeviceKeepsSending() throws Exception {
@@ -260,20 +298,7 @@ class TlsTest {
     return https
         .newWebSocketBuilder()
         .header("Authorization", "Bearer " + token)
-        .buildAsync(
-            URI.create("wss://127.0.0.1:" + port + "/ws"),
-            new WebSocket.Listener() {
-              @Override
-              public CompletionStage<?> onBinary(WebSocket w, ByteBuffer data, boolean last) {
-                try {
-                  first.complete(ServerFrame.parseFrom(data));
-                } catch (Exception e) {
-                  first.completeExceptionally(e);
-                }
-                w.request(1);
-                return null;
-              }
-            })
+        .buildAsync(URI.create("wss://127.0.0.1:" + port + "/ws"), into(first))
         .get(10, TimeUnit.SECONDS)
         .sendBinary(
             ByteBuffer.wrap(
@@ -284,5 +309,21 @@ class TlsTest {
                     .toByteArray()),
             true)
         .get(10, TimeUnit.SECONDS);
+  }
+
+  /** A listener that completes {@code first} with the first binary message (one frame each). */
+  private static WebSocket.Listener into(CompletableFuture<ServerFrame> first) {
+    return new WebSocket.Listener() {
+      @Override
+      public CompletionStage<?> onBinary(WebSocket w, ByteBuffer data, boolean last) {
+        try {
+          first.complete(ServerFrame.parseFrom(data));
+        } catch (Exception e) {
+          first.completeExceptionally(e);
+        }
+        w.request(1);
+        return null;
+      }
+    };
   }
 }
