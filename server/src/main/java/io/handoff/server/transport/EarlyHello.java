@@ -38,6 +38,14 @@ final class EarlyHello {
   }
 
   /**
+   * Whether the upgrade of {@code ch} carried a Hello. Asks without {@code attr(FRAME)}, which
+   * would leave an empty entry on every connection that carried none.
+   */
+  static boolean carried(Channel ch) {
+    return ch.hasAttr(FRAME) && ch.attr(FRAME).get() != null;
+  }
+
+  /**
    * The frame the upgrade of {@code ch} carried, taken: removed, not set to null, so that a
    * connection keeps no entry for it. Null if none.
    */

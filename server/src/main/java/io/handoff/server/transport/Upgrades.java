@@ -182,7 +182,7 @@ final class Upgrades {
     if (codec == null) {
       return; // The connection closed meanwhile; its pipeline is gone.
     }
-    boolean early = http.channel().attr(EarlyHello.FRAME).get() != null;
+    boolean early = EarlyHello.carried(http.channel());
     ByteBuf res =
         http.alloc()
             .buffer(HEAD.length + ACCEPT_LENGTH + (early ? PROTOCOL.length : 0) + END.length);
