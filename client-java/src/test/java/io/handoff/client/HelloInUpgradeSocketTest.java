@@ -7,13 +7,13 @@ import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.handoff.client.internal.Handshake;
+import io.handoff.client.internal.MaskedFrames;
 import io.handoff.protocol.v1.ClientFrame;
 import io.handoff.protocol.v1.Position;
 import io.handoff.protocol.v1.ServerFrame;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.Unpooled;
 import java.io.ByteArrayOutputStream;
-import java.io.DataInputStream;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
@@ -304,24 +304,7 @@ class HelloInUpgradeSocketTest {
 
   /** Reads one masked binary client frame. */
   private static ClientFrame readClientFrame(InputStream stream) throws IOException {
-    DataInputStream in = new DataInputStream(stream);
-    assertEquals(0x82, in.readUnsignedByte(), "not a binary frame");
-    int b1 = in.readUnsignedByte();
-    assertTrue((b1 & 0x80) != 0, "a client frame must be masked");
-    int length = b1 & 0x7f;
-    if (length == 126) {
-      length = in.readUnsignedShort();
-    } else if (length == 127) {
-      length = (int) in.readLong();
-    }
-    byte[] mask = new byte[4];
-    in.readFully(mask);
-    byte[] payload = new byte[length];
-    in.readFully(payload);
-    for (int i = 0; i < length; i++) {
-      payload[i] ^= mask[i & 3];
-    }
-    return ClientFrame.parseFrom(payload);
+    return ClientFrame.parseFrom(MaskedFrames.readClientFrame(stream, 0x82));
   }
 
   /** Reads until the client closes (so the node never closes first). */

@@ -16,7 +16,6 @@ import io.netty.channel.EventLoopGroup;
 import io.netty.channel.MultiThreadIoEventLoopGroup;
 import io.netty.channel.nio.NioIoHandler;
 import java.io.ByteArrayOutputStream;
-import java.io.DataInputStream;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
@@ -85,7 +84,7 @@ class ClientWireTest {
                       + "\r\n\r\n")
                   .getBytes(StandardCharsets.US_ASCII));
           out.flush();
-          readClientFrame(in, 0x82);
+          MaskedFrames.readClientFrame(in, 0x82);
           awaitEnd(in);
         });
     connect();
@@ -108,7 +107,7 @@ class ClientWireTest {
               out.write(b.toByteArray());
               out.flush();
               // The client's Hello, masked as RFC 6455 requires.
-              ClientFrame hello = ClientFrame.parseFrom(readClientFrame(in, 0x82));
+              ClientFrame hello = ClientFrame.parseFrom(MaskedFrames.readClientFrame(in, 0x82));
               assertEquals("test", hello.getHello().getClient());
             });
     connect();
@@ -132,7 +131,7 @@ class ClientWireTest {
             out.write(x);
             out.flush();
           }
-          readClientFrame(in, 0x82);
+          MaskedFrames.readClientFrame(in, 0x82);
         });
     connect();
     assertEquals("open", events.next());
@@ -212,8 +211,8 @@ class ClientWireTest {
           out.write(switching(Handshake.accept(key)));
           out.write(frame(0x89, new byte[] {1, 2, 3}));
           out.flush();
-          readClientFrame(in, 0x82); // the Hello
-          pong.complete(readClientFrame(in, 0x8A));
+          MaskedFrames.readClientFrame(in, 0x82); // the Hello
+          pong.complete(MaskedFrames.readClientFrame(in, 0x8A));
         });
     connect();
     assertEquals("open", events.next());
@@ -231,7 +230,7 @@ class ClientWireTest {
           out.write(frame(0x8A, new byte[0])); // a pong between the fragments
           out.write(frame(0x80, java.util.Arrays.copyOfRange(whole, half, whole.length)));
           out.flush();
-          readClientFrame(in, 0x82);
+          MaskedFrames.readClientFrame(in, 0x82);
         });
     connect();
     assertEquals("open", events.next());
@@ -251,8 +250,8 @@ class ClientWireTest {
           System.arraycopy(reason, 0, payload, 2, reason.length);
           out.write(frame(0x88, payload));
           out.flush();
-          readClientFrame(in, 0x82);
-          answer.complete(readClientFrame(in, 0x88));
+          MaskedFrames.readClientFrame(in, 0x82);
+          answer.complete(MaskedFrames.readClientFrame(in, 0x88));
         });
     connect();
     assertEquals("open", events.next());
@@ -280,9 +279,9 @@ class ClientWireTest {
           out.flush();
           closeCalled.get(WAIT_SECONDS, TimeUnit.SECONDS);
           try {
-            ClientFrame hello = ClientFrame.parseFrom(readClientFrame(in, 0x82));
+            ClientFrame hello = ClientFrame.parseFrom(MaskedFrames.readClientFrame(in, 0x82));
             assertEquals(big.length(), hello.getHello().getClient().length());
-            byte[] code = readClientFrame(in, 0x88);
+            byte[] code = MaskedFrames.readClientFrame(in, 0x88);
             closeFrame.complete(((code[0] & 0xff) << 8) | (code[1] & 0xff));
             afterClose.complete(in.read());
           } catch (Throwable e) {
@@ -339,8 +338,8 @@ class ClientWireTest {
           out.write(switching(Handshake.accept(key)));
           out.write(frame(0x81, "text".getBytes(StandardCharsets.UTF_8)));
           out.flush();
-          readClientFrame(in, 0x82); // the Hello
-          byte[] code = readClientFrame(in, 0x88);
+          MaskedFrames.readClientFrame(in, 0x82); // the Hello
+          byte[] code = MaskedFrames.readClientFrame(in, 0x88);
           closeCode.complete(((code[0] & 0xff) << 8) | (code[1] & 0xff));
           awaitEnd(in);
         });
@@ -383,7 +382,7 @@ class ClientWireTest {
           out.write(switching(Handshake.accept(key)));
           out.write(new byte[] {(byte) 0x89, 127, (byte) 0x80, 0, 0, 0, 0, 0, 0, 0});
           out.flush();
-          readClientFrame(in, 0x82); // the Hello
+          MaskedFrames.readClientFrame(in, 0x82); // the Hello
           next.complete(in.read()); // the first byte of what the client sends next
           awaitEnd(in);
         });
@@ -528,28 +527,6 @@ class ClientWireTest {
     byte[] out = new byte[b.readableBytes()];
     b.readBytes(out);
     return out;
-  }
-
-  /** Reads one masked client frame whose first byte is {@code b0}; returns its unmasked payload. */
-  private static byte[] readClientFrame(InputStream stream, int b0) throws IOException {
-    DataInputStream in = new DataInputStream(stream);
-    assertEquals(b0, in.readUnsignedByte());
-    int b1 = in.readUnsignedByte();
-    assertTrue((b1 & 0x80) != 0, "a client frame must be masked");
-    int length = b1 & 0x7f;
-    if (length == 126) {
-      length = in.readUnsignedShort();
-    } else if (length == 127) {
-      length = (int) in.readLong();
-    }
-    byte[] mask = new byte[4];
-    in.readFully(mask);
-    byte[] payload = new byte[length];
-    in.readFully(payload);
-    for (int i = 0; i < length; i++) {
-      payload[i] ^= mask[i & 3];
-    }
-    return payload;
   }
 
   /** Reads until the client closes (so the server side never closes first). */
