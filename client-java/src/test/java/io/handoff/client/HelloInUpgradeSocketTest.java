@@ -11,8 +11,6 @@ import io.handoff.client.internal.MaskedFrames;
 import io.handoff.protocol.v1.ClientFrame;
 import io.handoff.protocol.v1.Position;
 import io.handoff.protocol.v1.ServerFrame;
-import io.netty.buffer.ByteBuf;
-import io.netty.buffer.Unpooled;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.InputStream;
@@ -97,7 +95,7 @@ class HelloInUpgradeSocketTest {
           out.write(b.toByteArray());
           out.flush();
           firstFrame.complete(readClientFrame(in));
-          awaitEnd(in);
+          MaskedFrames.awaitEnd(in);
         });
     HandoffClient.Builder builder = builder();
     if (tokenSource) {
@@ -128,7 +126,7 @@ class HelloInUpgradeSocketTest {
           assertEquals(offered, hello);
           out.write(frame(welcome()));
           out.flush();
-          awaitEnd(in);
+          MaskedFrames.awaitEnd(in);
         });
     client = builder().token(TOKEN).build();
     awaitScripted(client.connect());
@@ -159,7 +157,7 @@ class HelloInUpgradeSocketTest {
           b.write(new byte[] {(byte) 0x88, 2, 0x03, (byte) 0xE9});
           out.write(b.toByteArray());
           out.flush();
-          awaitEnd(in);
+          MaskedFrames.awaitEnd(in);
         },
         (request, out, in) -> {
           assertNull(request.hello(), "a Hello over the limit in the request:\n" + request.head);
@@ -172,7 +170,7 @@ class HelloInUpgradeSocketTest {
           secondHello.complete(hello);
           out.write(frame(welcome()));
           out.flush();
-          awaitEnd(in);
+          MaskedFrames.awaitEnd(in);
         });
     client = builder().token(TOKEN).build();
     awaitScripted(client.connect());
@@ -286,31 +284,13 @@ class HelloInUpgradeSocketTest {
         .getBytes(StandardCharsets.US_ASCII);
   }
 
-  /** An unmasked binary frame (payload under 64 KiB). */
+  /** An unmasked binary frame. */
   private static byte[] frame(ServerFrame frame) {
-    byte[] payload = frame.toByteArray();
-    ByteBuf b = Unpooled.buffer();
-    b.writeByte(0x82);
-    if (payload.length < 126) {
-      b.writeByte(payload.length);
-    } else {
-      b.writeByte(126).writeShort(payload.length);
-    }
-    b.writeBytes(payload);
-    byte[] out = new byte[b.readableBytes()];
-    b.readBytes(out);
-    return out;
+    return MaskedFrames.serverFrame(0x82, frame.toByteArray());
   }
 
   /** Reads one masked binary client frame. */
   private static ClientFrame readClientFrame(InputStream stream) throws IOException {
     return ClientFrame.parseFrom(MaskedFrames.readClientFrame(stream, 0x82));
-  }
-
-  /** Reads until the client closes (so the node never closes first). */
-  private static void awaitEnd(InputStream in) throws IOException {
-    while (in.read() >= 0) {
-      // Discarded.
-    }
   }
 }

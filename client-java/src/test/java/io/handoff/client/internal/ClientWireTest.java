@@ -10,8 +10,6 @@ import io.handoff.protocol.v1.ClientFrame;
 import io.handoff.protocol.v1.Hello;
 import io.handoff.protocol.v1.Pong;
 import io.handoff.protocol.v1.ServerFrame;
-import io.netty.buffer.ByteBuf;
-import io.netty.buffer.Unpooled;
 import io.netty.channel.EventLoopGroup;
 import io.netty.channel.MultiThreadIoEventLoopGroup;
 import io.netty.channel.nio.NioIoHandler;
@@ -85,7 +83,7 @@ class ClientWireTest {
                   .getBytes(StandardCharsets.US_ASCII));
           out.flush();
           MaskedFrames.readClientFrame(in, 0x82);
-          awaitEnd(in);
+          MaskedFrames.awaitEnd(in);
         });
     connect();
     assertEquals("open", events.next());
@@ -102,8 +100,8 @@ class ClientWireTest {
               // read.
               ByteArrayOutputStream b = new ByteArrayOutputStream();
               b.write(switching(Handshake.accept(key)));
-              b.write(frame(0x82, first.toByteArray()));
-              b.write(frame(0x82, second.toByteArray()));
+              b.write(MaskedFrames.serverFrame(0x82, first.toByteArray()));
+              b.write(MaskedFrames.serverFrame(0x82, second.toByteArray()));
               out.write(b.toByteArray());
               out.flush();
               // The client's Hello, masked as RFC 6455 requires.
@@ -126,7 +124,7 @@ class ClientWireTest {
         (key, out, in) -> {
           ByteArrayOutputStream b = new ByteArrayOutputStream();
           b.write(switching(Handshake.accept(key)));
-          b.write(frame(0x82, frame.toByteArray()));
+          b.write(MaskedFrames.serverFrame(0x82, frame.toByteArray()));
           for (byte x : b.toByteArray()) {
             out.write(x);
             out.flush();
@@ -144,7 +142,7 @@ class ClientWireTest {
         (key, out, in) -> {
           out.write(switching(Handshake.accept(key + "x")));
           out.flush();
-          awaitEnd(in);
+          MaskedFrames.awaitEnd(in);
         });
     connect();
     String closed = events.next();
@@ -166,7 +164,7 @@ class ClientWireTest {
           // The body comes in a second write: the refusal waits for it.
           out.write(body.getBytes(StandardCharsets.US_ASCII));
           out.flush();
-          awaitEnd(in);
+          MaskedFrames.awaitEnd(in);
         });
     connect();
     assertEquals(
@@ -184,7 +182,7 @@ class ClientWireTest {
               "HTTP/1.1 503 Service Unavailable\r\ncontent-length: 0\r\n\r\n"
                   .getBytes(StandardCharsets.US_ASCII));
           out.flush();
-          awaitEnd(in);
+          MaskedFrames.awaitEnd(in);
         });
     connect();
     assertEquals(
@@ -193,7 +191,7 @@ class ClientWireTest {
 
   @Test
   void noAnswerWithinTheHandshakeTimeoutFailsTheAttempt() throws Exception {
-    serve((key, out, in) -> awaitEnd(in));
+    serve((key, out, in) -> MaskedFrames.awaitEnd(in));
     connect(Duration.ofMillis(300));
     String closed = events.next();
     // The read-idle timer and the handshake timer share the connect timeout; either ends it.
@@ -209,7 +207,7 @@ class ClientWireTest {
     serve(
         (key, out, in) -> {
           out.write(switching(Handshake.accept(key)));
-          out.write(frame(0x89, new byte[] {1, 2, 3}));
+          out.write(MaskedFrames.serverFrame(0x89, new byte[] {1, 2, 3}));
           out.flush();
           MaskedFrames.readClientFrame(in, 0x82); // the Hello
           pong.complete(MaskedFrames.readClientFrame(in, 0x8A));
@@ -226,9 +224,11 @@ class ClientWireTest {
     serve(
         (key, out, in) -> {
           out.write(switching(Handshake.accept(key)));
-          out.write(frame(0x02, java.util.Arrays.copyOfRange(whole, 0, half)));
-          out.write(frame(0x8A, new byte[0])); // a pong between the fragments
-          out.write(frame(0x80, java.util.Arrays.copyOfRange(whole, half, whole.length)));
+          out.write(MaskedFrames.serverFrame(0x02, java.util.Arrays.copyOfRange(whole, 0, half)));
+          out.write(MaskedFrames.serverFrame(0x8A, new byte[0])); // a pong between the fragments
+          out.write(
+              MaskedFrames.serverFrame(
+                  0x80, java.util.Arrays.copyOfRange(whole, half, whole.length)));
           out.flush();
           MaskedFrames.readClientFrame(in, 0x82);
         });
@@ -248,7 +248,7 @@ class ClientWireTest {
           payload[0] = (byte) (4001 >> 8);
           payload[1] = (byte) 4001;
           System.arraycopy(reason, 0, payload, 2, reason.length);
-          out.write(frame(0x88, payload));
+          out.write(MaskedFrames.serverFrame(0x88, payload));
           out.flush();
           MaskedFrames.readClientFrame(in, 0x82);
           answer.complete(MaskedFrames.readClientFrame(in, 0x88));
@@ -288,7 +288,7 @@ class ClientWireTest {
             closeFrame.completeExceptionally(e);
             afterClose.completeExceptionally(e);
           }
-          awaitEnd(in);
+          MaskedFrames.awaitEnd(in);
         });
     Recorder recorder =
         new Recorder() {
@@ -317,9 +317,11 @@ class ClientWireTest {
     serve(
         (key, out, in) -> {
           out.write(switching(Handshake.accept(key)));
-          out.write(frame(0x88, new byte[] {(byte) (1006 >> 8), (byte) (1006 & 0xff)}));
+          out.write(
+              MaskedFrames.serverFrame(
+                  0x88, new byte[] {(byte) (1006 >> 8), (byte) (1006 & 0xff)}));
           out.flush();
-          awaitEnd(in);
+          MaskedFrames.awaitEnd(in);
         });
     connect();
     assertEquals("open", events.next());
@@ -336,12 +338,12 @@ class ClientWireTest {
     serve(
         (key, out, in) -> {
           out.write(switching(Handshake.accept(key)));
-          out.write(frame(0x81, "text".getBytes(StandardCharsets.UTF_8)));
+          out.write(MaskedFrames.serverFrame(0x81, "text".getBytes(StandardCharsets.UTF_8)));
           out.flush();
           MaskedFrames.readClientFrame(in, 0x82); // the Hello
           byte[] code = MaskedFrames.readClientFrame(in, 0x88);
           closeCode.complete(((code[0] & 0xff) << 8) | (code[1] & 0xff));
-          awaitEnd(in);
+          MaskedFrames.awaitEnd(in);
         });
     connect();
     assertEquals("open", events.next());
@@ -356,12 +358,12 @@ class ClientWireTest {
           (key, out, in) -> {
             out.write(switching(Handshake.accept(key)));
             if (opcode > 0) {
-              out.write(frame(opcode, "text".getBytes(StandardCharsets.UTF_8)));
+              out.write(MaskedFrames.serverFrame(opcode, "text".getBytes(StandardCharsets.UTF_8)));
             } else {
               out.write(new byte[] {(byte) 0x82, (byte) 0x81, 1, 2, 3, 4, 5}); // masked
             }
             out.flush();
-            awaitEnd(in);
+            MaskedFrames.awaitEnd(in);
           });
       connect(Duration.ofSeconds(WAIT_SECONDS), recorder);
       assertEquals("open", recorder.next());
@@ -384,7 +386,7 @@ class ClientWireTest {
           out.flush();
           MaskedFrames.readClientFrame(in, 0x82); // the Hello
           next.complete(in.read()); // the first byte of what the client sends next
-          awaitEnd(in);
+          MaskedFrames.awaitEnd(in);
         });
     connect();
     assertEquals("open", events.next());
@@ -409,7 +411,7 @@ class ClientWireTest {
             out.write(b0);
             out.write(oneMiB);
             out.flush();
-            awaitEnd(in);
+            MaskedFrames.awaitEnd(in);
           });
       connect(Duration.ofSeconds(30), recorder);
       assertEquals("open", recorder.next());
@@ -431,7 +433,7 @@ class ClientWireTest {
           out.write(new byte[] {(byte) 0x82, 126, 0, (byte) payload.length});
           out.write(payload);
           out.flush();
-          awaitEnd(in);
+          MaskedFrames.awaitEnd(in);
         });
     connect();
     assertEquals("open", events.next());
@@ -512,28 +514,6 @@ class ClientWireTest {
             + accept
             + "\r\n\r\n")
         .getBytes(StandardCharsets.US_ASCII);
-  }
-
-  /** An unmasked server frame (payload under 64 KiB). */
-  private static byte[] frame(int b0, byte[] payload) {
-    ByteBuf b = Unpooled.buffer();
-    b.writeByte(b0);
-    if (payload.length < 126) {
-      b.writeByte(payload.length);
-    } else {
-      b.writeByte(126).writeShort(payload.length);
-    }
-    b.writeBytes(payload);
-    byte[] out = new byte[b.readableBytes()];
-    b.readBytes(out);
-    return out;
-  }
-
-  /** Reads until the client closes (so the server side never closes first). */
-  private static void awaitEnd(InputStream in) throws IOException {
-    while (in.read() >= 0) {
-      // Discarded.
-    }
   }
 
   private static ServerFrame welcomeLike(long id) {

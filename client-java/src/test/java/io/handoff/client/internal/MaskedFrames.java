@@ -3,11 +3,17 @@ package io.handoff.client.internal;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.netty.buffer.ByteBuf;
+import io.netty.buffer.Unpooled;
 import java.io.DataInputStream;
 import java.io.IOException;
 import java.io.InputStream;
 
-/** What the scripted nodes of the client's socket tests read: the client's masked frames. */
+/**
+ * The frames the scripted nodes of the client's socket tests exchange on a real socket: the
+ * client's masked frames they read, the unmasked ones they write, and their wait for the client to
+ * close.
+ */
 public final class MaskedFrames {
   private MaskedFrames() {}
 
@@ -31,5 +37,27 @@ public final class MaskedFrames {
       payload[i] ^= mask[i & 3];
     }
     return payload;
+  }
+
+  /** An unmasked server frame whose first byte is {@code b0} (payload under 64 KiB). */
+  public static byte[] serverFrame(int b0, byte[] payload) {
+    ByteBuf b = Unpooled.buffer();
+    b.writeByte(b0);
+    if (payload.length < 126) {
+      b.writeByte(payload.length);
+    } else {
+      b.writeByte(126).writeShort(payload.length);
+    }
+    b.writeBytes(payload);
+    byte[] out = new byte[b.readableBytes()];
+    b.readBytes(out);
+    return out;
+  }
+
+  /** Reads until the client closes (so the scripted node never closes first). */
+  public static void awaitEnd(InputStream in) throws IOException {
+    while (in.read() >= 0) {
+      // Discarded.
+    }
   }
 }
