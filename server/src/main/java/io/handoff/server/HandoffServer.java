@@ -427,6 +427,11 @@ public final class HandoffServer implements AutoCloseable {
     return hub;
   }
 
+  /** The event loops that serve the connections (tests wait for them to run what is queued). */
+  EventLoopGroup workers() {
+    return workers;
+  }
+
   public NodeMetrics metrics() {
     return metrics;
   }

@@ -12,6 +12,7 @@ import io.handoff.protocol.v1.Ping;
 import io.handoff.protocol.v1.ServerFrame;
 import io.handoff.server.auth.DevTokens;
 import io.handoff.server.transport.TransportConfig;
+import io.handoff.server.util.EventLoops;
 import io.netty.util.NettyRuntime;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -52,6 +53,7 @@ class IdleTimersTest {
             "every device said Hello",
             () -> server.server.hub().sessions() == 2 * EACH + 1,
             Duration.ofSeconds(10));
+        readsDone(server);
         // At most a heartbeat timer and a deadline timer more for each event loop: none per
         // connection (the handshake limit's timers ended at Hello).
         int loops = NettyRuntime.availableProcessors() * 2;
@@ -148,6 +150,86 @@ class IdleTimersTest {
       assertEquals(0, after.length, "bytes sent after the close frame");
       assertFalse(writer.isClosed());
     }
+  }
+
+  /**
+   * Connections that left are not checked, whichever place they held on their loop's heartbeat
+   * list, and a loop every connection left (a reconnect storm's cut) still pings and closes the
+   * connections that come next: the loop's heartbeat timer runs on over the empty loop.
+   */
+  @Test
+  void connectionsThatLeftAreNotCheckedAndAnEmptiedLoopStillClosesTheNextSilentOnes()
+      throws Exception {
+    FakeScheduler time = new FakeScheduler();
+    List<RawSocket> first = new ArrayList<>();
+    List<RawSocket> next = new ArrayList<>();
+    try (TestServer server = TestServer.start(time, b -> b.heartbeatInterval(HEARTBEAT))) {
+      try {
+        for (int i = 0; i < EACH; i++) {
+          first.add(hello(RawSocket.connect(server.port(), token("left-" + i, "tv"), 0)));
+        }
+        for (RawSocket s : first) {
+          assertTrue(s.readFrame().hasWelcome());
+        }
+        readsDone(server);
+        // Every other one leaves: first, last and middle places of each loop's list among them.
+        for (int i = 0; i < EACH; i += 2) {
+          first.get(i).close();
+        }
+        Conditions.await(
+            "half the devices left",
+            () -> server.server.hub().sessions() == EACH / 2,
+            Duration.ofSeconds(10));
+        time.advance(HEARTBEAT);
+        time.advance(HEARTBEAT);
+        Conditions.await(
+            "every silent device that stayed is closed",
+            () -> server.server.stats().idleCloses.sum() == EACH / 2,
+            Duration.ofSeconds(10));
+        for (int i = 1; i < EACH; i += 2) {
+          assertEquals(CloseCode.IDLE_TIMEOUT.code(), first.get(i).readUntilClose());
+        }
+        Conditions.await(
+            "every loop is empty",
+            () -> server.server.hub().sessions() == 0,
+            Duration.ofSeconds(10));
+        time.advance(HEARTBEAT); // Ticks over empty loops.
+
+        for (int i = 0; i < EACH; i++) {
+          next.add(hello(RawSocket.connect(server.port(), token("next-" + i, "tv"), 0)));
+        }
+        for (RawSocket s : next) {
+          assertTrue(s.readFrame().hasWelcome());
+        }
+        readsDone(server);
+        time.advance(HEARTBEAT);
+        time.advance(HEARTBEAT);
+        Conditions.await(
+            "every silent device of the next ones is closed",
+            () -> server.server.stats().idleCloses.sum() == EACH / 2 + EACH,
+            Duration.ofSeconds(10));
+        for (RawSocket s : next) {
+          assertEquals(CloseCode.IDLE_TIMEOUT.code(), s.readUntilClose());
+        }
+        assertEquals(EACH / 2 + EACH, server.server.stats().idleCloses.sum());
+      } finally {
+        for (RawSocket s : first) {
+          s.close();
+        }
+        for (RawSocket s : next) {
+          s.close();
+        }
+      }
+    }
+  }
+
+  /**
+   * Waits until every event loop has finished the reads it is in: a connection counts as heard at
+   * the end of a read (after the Welcome it sent went out), and time moved before then would mark
+   * it heard later than the test reckons.
+   */
+  private static void readsDone(TestServer server) {
+    EventLoops.afterQueuedTasks(server.server.workers(), Duration.ofSeconds(10));
   }
 
   private static RawSocket hello(RawSocket s) throws java.io.IOException {

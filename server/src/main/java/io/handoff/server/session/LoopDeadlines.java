@@ -42,10 +42,12 @@ final class LoopDeadlines {
 
   /** Arms {@code d} to run {@code delayNanos} from now, replacing its earlier time if armed. */
   void arm(Deadline d, long delayNanos, EventLoop loop, Scheduler time) {
-    if (size == 0) {
-      this.loop = loop;
-      this.time = time;
-    }
+    // Set on every arm, not only on an empty heap's first: an empty heap is a branch the steady
+    // state never takes and a reconnect storm takes at its first connection on each loop, which
+    // sent the compiled upgrade path (into which this is inlined) back to the interpreter. The loop
+    // is this instance's own; the node's time is the same for every connection of it.
+    this.loop = loop;
+    this.time = time;
     long now = this.time.nanoTime();
     if (d.heapIndex >= 0) {
       removeAt(d.heapIndex);
@@ -54,10 +56,8 @@ final class LoopDeadlines {
     if (size == heap.length) {
       heap = Arrays.copyOf(heap, Math.max(16, size * 2));
     }
-    heap[size] = d;
-    d.heapIndex = size;
     size++;
-    up(d.heapIndex);
+    up(size - 1, d);
     rearm(now);
   }
 
@@ -118,27 +118,27 @@ final class LoopDeadlines {
     }
   }
 
+  /**
+   * Takes the entry at {@code i} out: the last entry moves into its place and is sifted there.
+   * Without a branch for the last place itself (the last entry sifted into its own place stays
+   * there, and the place is cleared after): the steady state almost never removes the last entry, a
+   * reconnect storm, which empties the heap, often does, and a branch compiled as never taken sent
+   * the whole close path it is inlined into back to the interpreter in the storm.
+   */
   private void removeAt(int i) {
     Deadline removed = heap[i];
-    removed.heapIndex = -1;
     size--;
-    if (i == size) {
-      heap[size] = null;
-      return;
+    Deadline moved = heap[size];
+    down(i, moved);
+    if (heap[i] == moved) {
+      up(i, moved);
     }
-    Deadline last = heap[size];
     heap[size] = null;
-    heap[i] = last;
-    last.heapIndex = i;
-    if (!up(i)) {
-      down(i);
-    }
+    removed.heapIndex = -1;
   }
 
-  /** Moves the entry at {@code i} towards the root while it is earlier; true if it moved. */
-  private boolean up(int i) {
-    Deadline d = heap[i];
-    int start = i;
+  /** Places {@code d} at {@code i} or, while it is earlier than its parent, above. */
+  private void up(int i, Deadline d) {
     while (i > 0) {
       int parent = (i - 1) >>> 1;
       Deadline p = heap[parent];
@@ -151,11 +151,10 @@ final class LoopDeadlines {
     }
     heap[i] = d;
     d.heapIndex = i;
-    return i != start;
   }
 
-  private void down(int i) {
-    Deadline d = heap[i];
+  /** Places {@code d} at {@code i} or, while it is later than a child, below. */
+  private void down(int i, Deadline d) {
     while (true) {
       int child = 2 * i + 1;
       if (child >= size) {

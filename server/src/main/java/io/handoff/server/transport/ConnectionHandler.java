@@ -87,14 +87,14 @@ public final class ConnectionHandler extends WireCodec implements Link {
   // answers the upgrade 503 on the new loop. A field, not a channel attribute: an attribute, once
   // made, stays in the channel's map (32 B or so per connection).
   private volatile boolean moving;
-  // Heartbeats: when the device was last heard, whether it was pinged since, and the links of this
-  // event loop's list of connections (see Heartbeats; in it from the upgrade until inactive).
+  // Heartbeats: when the device was last heard, whether it was pinged since, and the place in this
+  // event loop's array of connections (see Heartbeats; in it from the upgrade until inactive, -1
+  // outside it).
   private long lastReadNanos;
   private boolean pinged;
   // The handshake limit's timer, cancelled at Hello so that an idle connection holds no timer.
   private Future<?> handshakeTimer;
-  ConnectionHandler hbPrev;
-  ConnectionHandler hbNext;
+  int hbIndex = -1;
 
   public ConnectionHandler(
       ServerConfig config, ServerStats stats, Scheduler time, Endpoint endpoint) {

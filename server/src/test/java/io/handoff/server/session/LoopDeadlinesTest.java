@@ -104,8 +104,16 @@ class LoopDeadlinesTest {
               many[i] = new Probe(fired);
               deadlines.arm(many[i], TimeUnit.SECONDS.toNanos(2 + i), loop, time);
             }
-            for (Probe p : many) {
-              deadlines.disarm(p);
+            // Half from the last place of the heap (armed in order, the heap is in order), the
+            // rest from its root: the two ends a storm's removals reach.
+            for (int i = many.length - 1; i >= many.length / 2; i--) {
+              deadlines.disarm(many[i]);
+              assertFalse(many[i].armed());
+              assertEquals(i, deadlines.size());
+            }
+            for (int i = 0; i < many.length / 2; i++) {
+              deadlines.disarm(many[i]);
+              assertFalse(many[i].armed());
             }
             assertEquals(0, deadlines.size());
           });
