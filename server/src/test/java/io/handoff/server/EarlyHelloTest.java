@@ -76,6 +76,7 @@ class EarlyHelloTest {
     ServerFrame welcome = s.readFrame();
     assertTrue(welcome.hasWelcome(), welcome.toString());
     assertEquals(requestId, welcome.getRequestId());
+    assertTrue(welcome.getWelcome().getHelloInUpgrade(), welcome.toString());
     // The session took the upgrade's Hello as its first: a Hello frame now is one too many.
     s.send(ClientFrame.newBuilder().setRequestId(9).setHello(Hello.getDefaultInstance()).build());
     ServerFrame again = s.readFrame();
@@ -107,6 +108,19 @@ class EarlyHelloTest {
       String head = s.readHead();
       assertTrue(head.startsWith("HTTP/1.1 101 "), head);
       assertFalse(head.toLowerCase(Locale.ROOT).contains("sec-websocket-protocol"), head);
+    }
+  }
+
+  @Test
+  void aWelcomeToAHelloFrameSaysTheNodeReadsOneInTheUpgrade() throws Exception {
+    try (RawSocket s = RawSocket.open(server.port())) {
+      s.writeRaw(request("", token("eh8", "phone")));
+      assertTrue(s.readHead().startsWith("HTTP/1.1 101 "));
+      s.send(ClientFrame.newBuilder().setRequestId(5).setHello(Hello.getDefaultInstance()).build());
+      ServerFrame welcome = s.readFrame();
+      assertTrue(welcome.hasWelcome(), welcome.toString());
+      // What a browser, which fails an upgrade whose 101 selects no offered subprotocol, waits for.
+      assertTrue(welcome.getWelcome().getHelloInUpgrade(), welcome.toString());
     }
   }
 

@@ -108,7 +108,8 @@ public final class Sessions implements Supplier<Endpoint> {
   }
 
   /**
-   * The part of a Welcome that is the node's: who it is for, the node, its heartbeat and frames.
+   * The part of a Welcome that is the node's: who it is for, the node, its heartbeat and frames,
+   * and that it reads a Hello in the upgrade.
    */
   Welcome.Builder welcome(String userId, String deviceId) {
     return Welcome.newBuilder()
@@ -116,7 +117,8 @@ public final class Sessions implements Supplier<Endpoint> {
         .setDeviceId(deviceId)
         .setNodeId(config.nodeId())
         .setHeartbeatIntervalMs((int) config.heartbeatInterval().toMillis())
-        .setMaxFrameBytes(config.maxFrameBytes());
+        .setMaxFrameBytes(config.maxFrameBytes())
+        .setHelloInUpgrade(true);
   }
 
   /** The answer to a device's Ping, with the node's time. */
