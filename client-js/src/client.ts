@@ -10,6 +10,7 @@ import {
   type FrameListener,
   SyncEngine,
 } from "./engine.js";
+import { EarlyHellos, type HelloAttempt } from "./early-hello.js";
 import { fromServer, HandoffError } from "./errors.js";
 import {
   CLOSE_GRACE_MS,
@@ -84,6 +85,8 @@ export class HandoffClient {
   private readonly urls: string[];
   // Which of `urls` the next attempt uses; moves on after a failed attempt or a lost connection.
   private endpoint = 0;
+  // Which of `urls` get the Hello in the upgrade.
+  private readonly earlyHellos = new EarlyHellos();
 
   constructor(private readonly options: HandoffClientOptions) {
     if ((options.url === undefined) === (options.urls === undefined)) {
@@ -394,6 +397,7 @@ export class HandoffClient {
     return (listener: FrameListener): FrameChannel => {
       let ws: WebSocketLike | undefined;
       let detached = false;
+      let attempt: HelloAttempt | undefined;
       const detach = () => {
         detached = true;
         if (!ws) return;
@@ -432,8 +436,11 @@ export class HandoffClient {
             );
             return;
           }
+          const url = this.urls[this.endpoint % this.urls.length];
+          // Built now, as the socket opens; whether it still holds at the 101 is the engine's to say.
+          const hello = (attempt = this.earlyHellos.attempt(url, () => listener.hello()));
           try {
-            ws = factory(this.urls[this.endpoint % this.urls.length], token);
+            ws = factory(url, token, hello.encoded);
           } catch (e) {
             this.endpoint = (this.endpoint + 1) % this.urls.length;
             listener.onClose(1006, `cannot open a WebSocket: ${String(e)}`);
@@ -460,7 +467,7 @@ export class HandoffClient {
               socket.terminate();
             });
           }
-          ws.onopen = () => listener.onOpen();
+          ws.onopen = () => listener.onOpen(hello.open(socket.protocol));
           ws.onmessage = (ev) => {
             let frame: ServerFrame;
             try {
@@ -474,10 +481,12 @@ export class HandoffClient {
               listener.onClose(PROTOCOL_ERROR, `undecodable data from server: ${String(e)}`);
               return;
             }
+            if (frame.body.case === "welcome") hello.welcome(frame.body.value.helloInUpgrade);
             listener.onFrame(frame);
           };
           ws.onclose = (ev) => {
             detach();
+            hello.ended(ev.code, refusedWith);
             // Closed by the server or the network, not by this client: try the next endpoint.
             this.endpoint = (this.endpoint + 1) % this.urls.length;
             if (refusedWith === 401 || refusedWith === 403) {
@@ -520,6 +529,7 @@ export class HandoffClient {
           // a failed attempt or a lost connection too, so the next attempt goes to the next endpoint,
           // as the Java client's does. A node that hangs is not called again and again.
           if (!detached) this.endpoint = (this.endpoint + 1) % this.urls.length;
+          if (!detached) attempt?.ended(1006, 0);
           detach();
           // As a network failure would: Node's `ws` drops the socket at once (after close() it would wait
           // for the close frame's answer for 30 s, which a node that hangs never sends).

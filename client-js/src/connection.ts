@@ -2,6 +2,7 @@ import { create } from "@bufbuild/protobuf";
 import type { SyncEngine } from "./engine.js";
 import { ClientFrameSchema, type ClientFrame, type ServerFrame } from "./gen/handoff/v1/handoff_pb.js";
 
+const NORMAL_CLOSURE = 1000;
 const ABNORMAL_CLOSURE = 1006;
 /**
  * Terminal close code (protocol's `CloseCode.PROTOCOL_ERROR`): here, the server sent a frame that is no
@@ -33,7 +34,10 @@ export interface CloseDetail {
 }
 
 export interface FrameListener {
-  onOpen(): void;
+  /** The Hello of this connection, built now: for the upgrade request (see {@link SyncEngine.onOpen}). */
+  hello(): ClientFrame;
+  /** The socket is open; `read`: the Hello its upgrade carried, which the node read (none: send one). */
+  onOpen(read?: ClientFrame): void;
   onFrame(frame: ServerFrame): void;
   onClose(code: number, reason: string, detail?: CloseDetail): void;
 }
@@ -80,14 +84,25 @@ export class Link implements FrameListener {
   private probeMs = PROBE_MIN_MS;
   // The browser said the network is back while this attempt was under way: if it fails, the next goes at once.
   private backWhileConnecting = false;
-  // A probe found this connection dead: the next attempt goes at once.
-  private probeFailed = false;
+  // A probe found this connection dead, or it was left to be made again: the next attempt goes at once.
+  private retryNow = false;
 
   constructor(private readonly engine: SyncEngine) {}
 
-  onOpen(): void {
+  hello(): ClientFrame {
+    return this.engine.hello();
+  }
+
+  onOpen(read?: ClientFrame): void {
     this.lastHeard = Date.now();
-    this.engine.onOpen(this);
+    this.engine.onOpen(this, read);
+  }
+
+  /** Leaves this connection with a close frame, `why`, and has the next attempt go at once. */
+  restart(why: string): void {
+    this.retryNow = true;
+    this.channel?.close();
+    this.onClose(NORMAL_CLOSURE, why);
   }
 
   onFrame(frame: ServerFrame): void {
@@ -142,7 +157,7 @@ export class Link implements FrameListener {
     if (!this.welcomed || this.probeTimer !== undefined) return;
     this.probeTimer = setTimeout(() => {
       this.probeTimer = undefined;
-      this.probeFailed = true;
+      this.retryNow = true;
       this.channel?.abort();
       this.onClose(ABNORMAL_CLOSURE, `${why}, and a ping had no answer within ${this.probeMs} ms`);
     }, this.probeMs);
@@ -163,10 +178,10 @@ export class Link implements FrameListener {
 
   /**
    * Whether the next attempt goes at once: this one failed after the browser said the network was back
-   * while it was under way, or a probe found this connection dead.
+   * while it was under way, a probe found this connection dead, or it was {@link restart}ed.
    */
   get retryAtOnce(): boolean {
-    return (this.backWhileConnecting && !this.welcomed) || this.probeFailed;
+    return (this.backWhileConnecting && !this.welcomed) || this.retryNow;
   }
 
   stop(): void {

@@ -16,6 +16,7 @@ import {
   type ServerFrame,
   type Welcome,
 } from "./gen/handoff/v1/handoff_pb.js";
+import { helloHolds } from "./early-hello.js";
 import { checkFollowEntries } from "./names.js";
 import { type LifecycleListener, PageLifecycle } from "./page-lifecycle.js";
 import type { Requests } from "./requests.js";
@@ -388,8 +389,8 @@ export class SyncEngine implements WriteSink, LifecycleListener {
     this.reconnectTimer = setTimeout(() => this.attempt(), delay);
   }
 
-  /** @internal */
-  onOpen(l: Link): void {
+  /** @internal The Hello that opens a connection: in its upgrade request, or as its first frame. */
+  hello(): ClientFrame {
     const c = this.config;
     const hello = {
       client: c.clientName,
@@ -401,7 +402,18 @@ export class SyncEngine implements WriteSink, LifecycleListener {
       // waiting, and the others are withdrawn at once, not at their deadlines.
       approvalPromptsHeld: this.requests.holdsApprovalPrompts(),
     };
-    l.channel!.send(create(ClientFrameSchema, { requestId: HELLO_REQUEST_ID, body: { case: "hello", value: hello } }));
+    return create(ClientFrameSchema, { requestId: HELLO_REQUEST_ID, body: { case: "hello", value: hello } });
+  }
+
+  /**
+   * @internal The socket of `l` opened; `read`: the Hello its upgrade carried (built as the socket was
+   * opened), which the node read. It may say what holds no more (see {@link helloHolds}): the connection
+   * is then left, and the next goes at once.
+   */
+  onOpen(l: Link, read?: ClientFrame): void {
+    const hello = this.hello();
+    if (!read) l.channel!.send(hello);
+    else if (!helloHolds(read, hello)) l.restart("the follow set changed while connecting");
   }
 
   /** @internal */

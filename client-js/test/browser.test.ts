@@ -5,6 +5,7 @@ import { after, before, describe, test } from "node:test";
 import type { BrowserContext, Page } from "playwright-core";
 import { CHROMIUM, launchChromium, startDemoNode } from "./chromium.js";
 import type { Node } from "./harness.js";
+import { helloInRequest, helloRead, sentKinds, startRecordingRelay } from "./recording-relay.js";
 
 let node: Node;
 let context: BrowserContext;
@@ -120,5 +121,101 @@ describe("demo in Chromium", () => {
     assert.deepEqual(session, { userId: user, deviceId: "chromium-tv", expires: "bigint", token: true });
     await phone.close();
     await tv.close();
+  });
+
+  test("a reconnect sends its Hello in the upgrade (query parameter and subprotocol) once a Welcome said the node reads it", async () => {
+    const relay = await startRecordingRelay(node);
+    const page = await context.newPage();
+    try {
+      await page.goto(`${node.http}/demo/handoff-client.js`); // Any page of the server's origin.
+      const u = `early-${Date.now()}`;
+      await page.evaluate(
+        async ([relayUrl, nodeUrl, u]) => {
+          const m = await import("/demo/handoff-client.js" as string);
+          const token = (device: string) => async () =>
+            (await (await fetch(`/demo/token?device=${device}&user=${u}`)).json()).token as string;
+          const options = { tokenSource: undefined as unknown, reconnect: { initialMs: 50, maxMs: 500 } };
+          const phone = new m.HandoffClient({ ...options, url: relayUrl, tokenSource: token("phone") });
+          const tv = new m.HandoffClient({ ...options, url: nodeUrl, tokenSource: token("tv") });
+          const changes: string[] = [];
+          phone.on("change", (c: any) => changes.push(`${c.kind} ${c.version}`));
+          (window as any).early = { phone, tv, changes };
+          await Promise.all([phone.connect(), tv.connect()]);
+          await phone.document("d").set("f", "1");
+          phone.setOffline(true);
+          await tv.document("d").set("f", "2");
+          changes.length = 0;
+          phone.setOffline(false);
+        },
+        [relay.url, node.url, u],
+      );
+      await page.waitForFunction(
+        () => (window as any).early.phone.state === "connected" && (window as any).early.phone.document("d").version === 2n,
+        null,
+        { timeout: 15_000 },
+      );
+      const after = await page.evaluate(async () => {
+        const { phone, tv, changes } = (window as any).early;
+        const resumedWith = [...changes];
+        const version = String(await phone.document("d").set("f", "3"));
+        await Promise.all([phone.close(), tv.close()]);
+        return { changes: resumedWith, version };
+      });
+      assert.deepEqual(after, { changes: ["delta 2"], version: "3" }, "resumed from v1 with the delta, then wrote");
+
+      const [first, resumed] = relay.connections;
+      assert.equal(helloInRequest(first.request), undefined, "no Hello in the first upgrade");
+      assert.equal(sentKinds(first)[0], "hello");
+      assert.match(resumed.request, /^GET \/ws\?access_token=[^ ]*&hello=/, "the Hello in the query, beside the token");
+      assert.match(resumed.request, /^sec-websocket-protocol: handoff\.hello$/im);
+      const hello = helloInRequest(resumed.request);
+      assert.ok(hello?.body.case === "hello");
+      assert.deepEqual(hello.body.value.positions.map((p) => [p.document, p.version]), [["d", 1n]]);
+      assert.ok(helloRead(resumed), `the node's 101 selects handoff.hello:\n${resumed.response}`);
+      assert.ok(!sentKinds(resumed).includes("hello"), "no Hello frame on the reconnect");
+    } finally {
+      await page.close();
+      relay.close();
+    }
+  });
+
+  test("a browser whose upgrade carrying the Hello fails (101 without the subprotocol) reconnects with the Hello as a frame", async () => {
+    const relay = await startRecordingRelay(node);
+    const page = await context.newPage();
+    try {
+      await page.goto(`${node.http}/demo/handoff-client.js`);
+      await page.evaluate(
+        async ([relayUrl, u]) => {
+          const m = await import("/demo/handoff-client.js" as string);
+          const phone = new m.HandoffClient({
+            url: relayUrl,
+            tokenSource: async () => (await (await fetch(`/demo/token?device=phone&user=${u}`)).json()).token as string,
+            reconnect: { initialMs: 50, maxMs: 500 },
+          });
+          (window as any).early = phone;
+          await phone.connect();
+        },
+        [relay.url, `old-${Date.now()}`],
+      );
+      relay.mode = "old"; // As a node rolled back to a version without the feature.
+      await page.evaluate(() => (window as any).early.dropConnection());
+      await page.waitForFunction(() => (window as any).early.state === "connected", null, { timeout: 15_000 });
+      const version = await page.evaluate(async () => {
+        const phone = (window as any).early;
+        const v = String(await phone.document("d").set("f", "1"));
+        await phone.close();
+        return v;
+      });
+      assert.equal(version, "1");
+      const [, failed, fallback] = relay.connections;
+      assert.ok(helloInRequest(failed.request), "the attempt after the drop carried the Hello");
+      assert.match(failed.response, /^HTTP\/1\.1 101/);
+      assert.ok(!helloRead(failed) && sentKinds(failed).length === 0, "Chromium failed the upgrade without the subprotocol");
+      assert.equal(helloInRequest(fallback.request), undefined, "the next attempt did not");
+      assert.equal(sentKinds(fallback)[0], "hello", "and sent its Hello as a frame");
+    } finally {
+      await page.close();
+      relay.close();
+    }
   });
 });

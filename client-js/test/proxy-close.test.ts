@@ -32,33 +32,59 @@ interface Relay {
 }
 
 /**
- * Relays each device's WebSocket to the node, frame by frame, with its Authorization header. When the node
- * closes its side, the device's side is closed with `onNodeClose` (as a proxy that re-frames closes does).
+ * Relays each device's WebSocket to the node, frame by frame, with its Authorization header, and (as nginx
+ * or a load balancer passes the upgrade through) its Hello in the upgrade and offered subprotocols, the
+ * device's 101 selecting what the node's did. When the node closes its side, the device's side is closed
+ * with `onNodeClose` (as a proxy that re-frames closes does).
  */
 async function startRelay(node: Node, onNodeClose: number): Promise<Relay> {
   const pairs: { device: WebSocket; upstream: WebSocket }[] = [];
+  // Per upgrade request taken, the node's side, opened before the device's 101, and what it sent meanwhile.
+  const opening = new Map<IncomingMessage, { upstream: WebSocket; early: Buffer[] }>();
   let accepted = 0;
   let refused = 0;
   const server = new WebSocketServer({
     host: "127.0.0.1",
     port: 0,
-    verifyClient: (_info, done) => {
-      if (relay.refuseWith === 0) return done(true);
-      refused++;
-      relay.refusedAt.push(Date.now());
-      done(false, relay.refuseWith, undefined, relay.refuseHeaders);
+    verifyClient: (info: { req: IncomingMessage }, done: (ok: boolean, status?: number, message?: string, headers?: Record<string, string>) => void) => {
+      if (relay.refuseWith !== 0) {
+        refused++;
+        relay.refusedAt.push(Date.now());
+        return done(false, relay.refuseWith, undefined, relay.refuseHeaders);
+      }
+      const h = info.req.headers;
+      const protocols = (h["sec-websocket-protocol"] ?? "").split(",").map((p) => p.trim()).filter((p) => p);
+      const headers: Record<string, string> = { authorization: h.authorization ?? "" };
+      if (typeof h["handoff-hello"] === "string") headers["handoff-hello"] = h["handoff-hello"];
+      const upstream = new WebSocket(node.url, protocols, { headers });
+      const early: Buffer[] = [];
+      let decided = false;
+      const decide = (ok: boolean, status?: number) => {
+        if (!decided) done(ok, status);
+        decided = true;
+      };
+      upstream.on("message", (data: Buffer) => early.push(data));
+      upstream.once("open", () => {
+        opening.set(info.req, { upstream, early });
+        decide(true);
+      });
+      // The node's refusal, passed on; a node that cannot be reached, 502.
+      upstream.once("unexpected-response", (_r: unknown, res: IncomingMessage) => {
+        decide(false, res.statusCode ?? 502);
+        upstream.terminate();
+      });
+      upstream.on("error", () => decide(false, 502));
     },
+    handleProtocols: (_offered: Set<string>, req: IncomingMessage) => opening.get(req)?.upstream.protocol || false,
   });
   server.on("connection", (device: WebSocket, req: IncomingMessage) => {
     accepted++;
-    const upstream = new WebSocket(node.url, { headers: { authorization: req.headers.authorization ?? "" } });
-    const waiting: Buffer[] = [];
+    const { upstream, early } = opening.get(req)!;
+    opening.delete(req);
     pairs.push({ device, upstream });
-    device.on("message", (data: Buffer) => {
-      if (upstream.readyState === WebSocket.OPEN) upstream.send(data, { binary: true });
-      else waiting.push(data);
-    });
-    upstream.on("open", () => waiting.splice(0).forEach((d) => upstream.send(d, { binary: true })));
+    device.on("message", (data: Buffer) => upstream.readyState === WebSocket.OPEN && upstream.send(data, { binary: true }));
+    upstream.removeAllListeners("message");
+    early.forEach((data) => device.send(data, { binary: true }));
     upstream.on("message", (data: Buffer) => device.send(data, { binary: true }));
     upstream.on("close", () => device.readyState === WebSocket.OPEN && device.close(onNodeClose, "upstream closed"));
     upstream.on("error", () => device.terminate());

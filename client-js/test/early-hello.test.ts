@@ -1,0 +1,260 @@
+// The Hello in the upgrade request, in Node with `ws`, against a real node (the jar) behind a relay that
+// records what the node got: the client sends it only to a node whose Welcome said it reads it, falls back
+// to the Hello as a frame when an attempt carrying it fails before it opened, and stops offering it to a
+// node that keeps refusing it. (Chromium's side is in browser.test.ts.)
+import assert from "node:assert/strict";
+import { createHmac } from "node:crypto";
+import { after, before, describe, test } from "node:test";
+import { toBinary } from "@bufbuild/protobuf";
+import WebSocket from "ws";
+import { ClientFrameSchema } from "../src/gen/handoff/v1/handoff_pb.js";
+import { type DocumentChange, type HandoffClient, queryParameterWebSocket } from "../src/index.js";
+import { client, closeClients, type Node, SECRET, startNode, until, user } from "./harness.js";
+import { type RecordingRelay, helloInRequest, helloRead, sentKinds, startRecordingRelay } from "./recording-relay.js";
+
+let node: Node;
+before(async () => {
+  node = await startNode();
+});
+after(async () => {
+  await closeClients();
+  await node?.stop();
+});
+
+/** A device of `u` on `node` through `relay`, connected, its first connection done. */
+async function device(relay: RecordingRelay, u: string, name: string, extra = {}): Promise<HandoffClient> {
+  const c = client({ ...node, url: relay.url }, u, name, extra);
+  await c.connect();
+  return c;
+}
+
+/** A development token of `u`/`device` padded (an extra claim) to `length` characters, or up to 3 fewer. */
+function paddedToken(u: string, device: string, length: number): string {
+  const b64 = (o: object) => Buffer.from(JSON.stringify(o)).toString("base64url");
+  const exp = Math.floor(Date.now() / 1000) + 3600;
+  for (let pad = 0; ; pad++) {
+    const body = `${b64({ alg: "HS256", typ: "JWT" })}.${b64({ sub: u, did: device, exp, pad: "x".repeat(pad) })}`;
+    const token = `${body}.${createHmac("sha256", SECRET).update(body).digest("base64url")}`;
+    if (token.length >= length - 3) return token;
+  }
+}
+
+/** Drops `c`'s connection and waits until it is connected again, on a connection the relay took after `n`. */
+async function reconnect(c: HandoffClient, relay: RecordingRelay): Promise<void> {
+  const n = relay.connections.length;
+  c.dropConnection();
+  await until("connected again", () => c.state === "connected" && relay.connections.length > n);
+}
+
+describe("a Hello in the upgrade (Node, ws)", { concurrency: true }, () => {
+  test("the first connection sends the Hello as a frame; a reconnect after the Welcome's flag sends it in the upgrade and resumes", async () => {
+    const relay = await startRecordingRelay(node);
+    try {
+      const u = user("early");
+      const phone = await device(relay, u, "phone");
+      const tv = client(node, u, "tv");
+      await tv.connect();
+      assert.equal(await phone.document("d").set("f", "1"), 1n);
+
+      const [first] = relay.connections;
+      assert.equal(helloInRequest(first.request), undefined, "no Hello in the first upgrade");
+      assert.doesNotMatch(first.request, /sec-websocket-protocol/i);
+      assert.equal(sentKinds(first)[0], "hello", "the first connection's first frame is its Hello");
+
+      phone.setOffline(true);
+      await tv.document("d").set("f", "2");
+      await tv.document("d").set("f", "3");
+      const changes: DocumentChange[] = [];
+      phone.on("change", (c) => changes.push(c));
+      phone.setOffline(false);
+      await until("the phone resumed to v3", () => phone.document("d").version === 3n && phone.state === "connected");
+
+      const resumed = relay.connections[1];
+      const hello = helloInRequest(resumed.request);
+      assert.ok(hello, `the reconnect's upgrade carries the Hello:\n${resumed.request}`);
+      assert.match(resumed.request, /^sec-websocket-protocol: handoff\.hello$/im);
+      assert.equal(hello.body.case, "hello");
+      assert.deepEqual(
+        hello.body.value.positions.map((p) => [p.document, p.version]),
+        [["d", 1n]],
+        "the Hello in the upgrade holds the position the phone had",
+      );
+      assert.ok(helloRead(resumed), `the node's 101 selects handoff.hello:\n${resumed.response}`);
+      assert.ok(!sentKinds(resumed).includes("hello"), "no Hello frame on the reconnect");
+      assert.deepEqual(
+        changes.map((c) => [c.kind, c.version]),
+        [["delta", 2n], ["delta", 3n]],
+        "resumed from v1 with the two deltas",
+      );
+      assert.equal(await phone.document("d").set("f", "4"), 4n);
+    } finally {
+      relay.close();
+    }
+  });
+
+  test("a node that no longer reads it (101 without the subprotocol): the client reconnects with the Hello as a frame, and gives the upgrade's up after three such failures", async () => {
+    const relay = await startRecordingRelay(node);
+    try {
+      const phone = await device(relay, user("old"), "phone");
+      await reconnect(phone, relay);
+      assert.ok(helloRead(relay.connections[1]), "learned from the first Welcome");
+
+      relay.mode = "old"; // As a node rolled back to a version without the feature.
+      const from = relay.connections.length;
+      for (let i = 0; i < 4; i++) {
+        await reconnect(phone, relay);
+        assert.equal(await phone.document("d").set("n", String(i)), BigInt(i + 1), "the reconnected client writes");
+      }
+      const carried = relay.connections.slice(from);
+      const withHello = carried.filter((c) => helloInRequest(c.request) !== undefined);
+      for (const c of withHello) {
+        assert.match(c.response, /^HTTP\/1\.1 101/, "the node took the upgrade");
+        assert.ok(!helloRead(c), "without the subprotocol");
+        assert.deepEqual(c.frames, [], "the client left that connection before it opened");
+      }
+      for (const c of carried.filter((c) => helloInRequest(c.request) === undefined)) {
+        assert.equal(sentKinds(c)[0], "hello", "the fallback's first frame is its Hello");
+      }
+      // The real node's Welcome says it reads it, so it was learned again after each fallback: three
+      // attempts carried it, one failing after each of the first three drops, and then no more.
+      assert.equal(withHello.length, 3, carried.map((c) => (helloInRequest(c.request) ? "early" : "frame")).join(" "));
+      assert.equal(helloInRequest(carried[carried.length - 1].request), undefined);
+    } finally {
+      relay.close();
+    }
+  });
+
+  test("a node that refuses the Hello in the upgrade (400 invalid_hello): the client falls back at once and does not offer it again", async () => {
+    const relay = await startRecordingRelay(node);
+    try {
+      const phone = await device(relay, user("refused"), "phone");
+      await reconnect(phone, relay);
+      assert.ok(helloRead(relay.connections[1]));
+
+      relay.mode = "mangled";
+      const from = relay.connections.length;
+      for (let i = 0; i < 3; i++) await reconnect(phone, relay);
+      const carried = relay.connections.slice(from);
+      assert.match(carried[0].request, /^handoff-hello:/im, "the first attempt after the drop carried it");
+      assert.match(carried[0].response, /^HTTP\/1\.1 400/, `the node refused it:\n${carried[0].response}`);
+      for (const c of carried.slice(1)) {
+        assert.doesNotMatch(c.request, /^handoff-hello:/im, "no Hello in any later upgrade");
+        assert.equal(sentKinds(c)[0], "hello");
+      }
+      assert.equal(await phone.document("d").set("f", "1"), 1n);
+    } finally {
+      relay.close();
+    }
+  });
+
+  test("something between that takes the subprotocol for itself and keeps the Hello from the node: the client gives the attempt up and falls back, three times at most", async () => {
+    const relay = await startRecordingRelay(node);
+    try {
+      const phone = await device(relay, user("swallowed"), "phone", { connectTimeoutMs: 1_000 });
+      await reconnect(phone, relay);
+      assert.ok(helloRead(relay.connections[1]));
+
+      relay.mode = "swallowed";
+      const from = relay.connections.length;
+      for (let i = 0; i < 4; i++) await reconnect(phone, relay);
+      const carried = relay.connections.slice(from);
+      const withHello = carried.filter((c) => helloInRequest(c.request) !== undefined);
+      for (const c of withHello) assert.deepEqual(c.frames, [], "the client waited for a Welcome that could not come");
+      assert.equal(withHello.length, 3, carried.map((c) => (helloInRequest(c.request) ? "early" : "frame")).join(" "));
+      assert.equal(helloInRequest(carried[carried.length - 1].request), undefined);
+    } finally {
+      relay.close();
+    }
+  });
+
+  test("a follow() while an upgrade carrying the Hello is under way: the node that read the older follow set is left, and the next connection carries the new one", async () => {
+    const relay = await startRecordingRelay(node);
+    try {
+      const u = user("follow");
+      const phone = await device(relay, u, "phone", { follow: { documents: ["a"] } });
+      await reconnect(phone, relay);
+      assert.ok(helloRead(relay.connections[1]));
+
+      let open!: () => void;
+      relay.gate = new Promise((r) => (open = r));
+      const n = relay.connections.length;
+      phone.dropConnection();
+      await until("the next upgrade reached the relay", () => relay.connections[n]?.request !== undefined && relay.connections[n].request !== "");
+      await phone.follow({ documents: ["late"] }); // Not connected: the next Hello carries it.
+      relay.gate = undefined;
+      open();
+      await until("connected again", () => phone.state === "connected");
+
+      const held = relay.connections[n];
+      assert.ok(helloRead(held), "the node read the Hello built before the follow()");
+      const sentThen = helloInRequest(held.request)!;
+      assert.equal(sentThen.body.case, "hello");
+      assert.deepEqual(sentThen.body.value.follow?.documents, ["a"]);
+      const last = relay.connections[relay.connections.length - 1];
+      const sentNow = helloInRequest(last.request) ?? last.frames.find((f) => f.body.case === "hello");
+      assert.ok(sentNow && sentNow.body.case === "hello");
+      assert.deepEqual(sentNow.body.value.follow?.documents, ["a", "late"]);
+
+      const seen: DocumentChange[] = [];
+      phone.on("change", (c) => seen.push(c));
+      const tv = client(node, u, "tv");
+      await tv.connect();
+      await tv.document("late").set("f", "x");
+      await until("the phone got the delta of the document it followed while connecting", () =>
+        seen.some((c) => c.document === "late"),
+      );
+    } finally {
+      relay.close();
+    }
+  });
+
+  test("in the query (the browser's way), a Hello that would make the request line longer than a node reads goes as a frame", async () => {
+    // The browser's factory, on `ws` as the global WebSocket (Node 20 has none).
+    (globalThis as { WebSocket?: unknown }).WebSocket = WebSocket;
+    const [shortRelay, longRelay] = await Promise.all([startRecordingRelay(node), startRecordingRelay(node)]);
+    try {
+      const u = user("line");
+      const short = client({ ...node, url: shortRelay.url }, u, "short", { webSocket: queryParameterWebSocket });
+      // The token alone leaves the line 10 characters short of 4,096: no room for the Hello beside it.
+      const fixed = "GET /ws?access_token= HTTP/1.1".length;
+      const token = paddedToken(u, "long", 4096 - fixed - 10);
+      const long = client({ ...node, url: longRelay.url }, u, "long", { webSocket: queryParameterWebSocket, token });
+      await Promise.all([short.connect(), long.connect()]);
+      await Promise.all([reconnect(short, shortRelay), reconnect(long, longRelay)]);
+
+      const [, shortAgain] = shortRelay.connections;
+      assert.match(shortAgain.request, /^GET \/ws\?access_token=[^ ]*&hello=/, "the short token's reconnect carried the Hello in the query");
+      assert.ok(helloRead(shortAgain));
+      assert.equal(longRelay.connections.length, 2, "the long token's reconnect took one attempt");
+      const [, longAgain] = longRelay.connections;
+      assert.match(longAgain.response, /^HTTP\/1\.1 101/, `not refused:\n${longAgain.response}`);
+      assert.equal(helloInRequest(longAgain.request), undefined, "it carried no Hello");
+      assert.doesNotMatch(longAgain.request, /sec-websocket-protocol/i, "nor offered the subprotocol");
+      assert.equal(sentKinds(longAgain)[0], "hello", "it sent the Hello as a frame");
+    } finally {
+      shortRelay.close();
+      longRelay.close();
+      delete (globalThis as { WebSocket?: unknown }).WebSocket;
+    }
+  });
+
+  test("a Hello over 1,536 bytes (many documents held) goes as a frame, as the Java client's", async () => {
+    const relay = await startRecordingRelay(node);
+    try {
+      const phone = await device(relay, user("big"), "phone");
+      await reconnect(phone, relay);
+      assert.ok(helloRead(relay.connections[1]), "a small Hello went in the upgrade");
+      const names = Array.from({ length: 40 }, (_, i) => `a-rather-long-document-name-${String(i).padStart(3, "0")}`);
+      await Promise.all(names.map((n) => phone.document(n).set("f", "1")));
+      await reconnect(phone, relay);
+      const big = relay.connections[relay.connections.length - 1];
+      assert.equal(helloInRequest(big.request), undefined, "no Hello in the upgrade");
+      const hello = big.frames[0];
+      assert.ok(hello?.body.case === "hello", "the Hello came as the first frame");
+      assert.equal(hello.body.value.positions.length, 40);
+      assert.ok(toBinary(ClientFrameSchema, hello).length > 1536);
+    } finally {
+      relay.close();
+    }
+  });
+});
