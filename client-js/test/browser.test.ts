@@ -134,9 +134,9 @@ describe("demo in Chromium", () => {
           const m = await import("/demo/handoff-client.js" as string);
           const token = (device: string) => async () =>
             (await (await fetch(`/demo/token?device=${device}&user=${u}`)).json()).token as string;
-          const options = { tokenSource: undefined as unknown, reconnect: { initialMs: 50, maxMs: 500 } };
-          const phone = new m.HandoffClient({ ...options, url: relayUrl, tokenSource: token("phone") });
-          const tv = new m.HandoffClient({ ...options, url: nodeUrl, tokenSource: token("tv") });
+          const reconnect = { initialMs: 50, maxMs: 500 };
+          const phone = new m.HandoffClient({ url: relayUrl, tokenSource: token("phone"), reconnect });
+          const tv = new m.HandoffClient({ url: nodeUrl, tokenSource: token("tv"), reconnect });
           const changes: string[] = [];
           phone.on("change", (c: any) => changes.push(`${c.kind} ${c.version}`));
           (window as any).early = { phone, tv, changes };
