@@ -27,6 +27,17 @@ final class LoopDeadlines {
         }
       };
   private static final Deadline[] NONE = new Deadline[0];
+  // Always in the place after the last entry: a child due never, so that a sift meets a missing
+  // right child as a later one, not as a branch for the heap's edge (see removeAt).
+  private static final Deadline END =
+      new Deadline() {
+        @Override
+        protected void expired() {}
+      };
+
+  static {
+    END.dueNanos = Long.MAX_VALUE;
+  }
 
   private Deadline[] heap = NONE;
   private int size;
@@ -53,10 +64,11 @@ final class LoopDeadlines {
       removeAt(d.heapIndex);
     }
     d.dueNanos = now + Math.max(0, delayNanos);
-    if (size == heap.length) {
+    if (size + 1 >= heap.length) {
       heap = Arrays.copyOf(heap, Math.max(16, size * 2));
     }
     size++;
+    heap[size] = END;
     up(size - 1, d);
     rearm(now);
   }
@@ -120,20 +132,23 @@ final class LoopDeadlines {
 
   /**
    * Takes the entry at {@code i} out: the last entry moves into its place and is sifted there.
-   * Without a branch for the last place itself (the last entry sifted into its own place stays
-   * there, and the place is cleared after): the steady state almost never removes the last entry, a
-   * reconnect storm, which empties the heap, often does, and a branch compiled as never taken sent
-   * the whole close path it is inlined into back to the interpreter in the storm.
+   * Without a branch for the heap's edges: the last place itself (the last entry sifted into its
+   * own place stays there, and the place is then the end's), and a parent with one child (its
+   * missing right child is {@link #END}). The steady state, thousands of entries deep, almost never
+   * meets them; a reconnect storm, which empties the heap, meets them all the time, and a branch
+   * compiled as never taken sent the whole close path it is inlined into back to the interpreter in
+   * the storm (JFR showed both).
    */
   private void removeAt(int i) {
     Deadline removed = heap[i];
     size--;
     Deadline moved = heap[size];
+    heap[size] = END; // Before the sift, which reads it as a missing child.
     down(i, moved);
     if (heap[i] == moved) {
       up(i, moved);
     }
-    heap[size] = null;
+    heap[size] = END; // Again, when the last entry was sifted into its own place.
     removed.heapIndex = -1;
   }
 
@@ -160,7 +175,7 @@ final class LoopDeadlines {
       if (child >= size) {
         break;
       }
-      if (child + 1 < size && heap[child + 1].dueNanos < heap[child].dueNanos) {
+      if (heap[child + 1].dueNanos < heap[child].dueNanos) { // END past the last entry.
         child++;
       }
       if (heap[child].dueNanos >= d.dueNanos) {
