@@ -17,9 +17,10 @@ import java.util.Map;
  * One connection attempt of a {@link SyncEngine}, from its start through the Welcome to its end, as
  * the TypeScript client's {@code Link}: its channel, its Welcome, what the Welcome's sync report
  * still has to bring, the Disconnect the node sent before closing (which says why the connection
- * ended over a close without a Handoff code after it), the wait for the Welcome and the app's check
- * of the connection. What happens on it goes to the engine while it is the engine's current
- * attempt; callbacks from an attempt that is no longer current are ignored.
+ * ended over a close without a Handoff code after it), the wait for the Welcome, the app's check of
+ * the connection, and what the attempt says about the Hello in the upgrade ({@link EarlyHellos}).
+ * What happens on it goes to the engine while it is the engine's current attempt; callbacks from an
+ * attempt that is no longer current are ignored.
  *
  * <p>Event loop only. Its fields are the engine's and its parts' ({@link Replicas}, {@link
  * TokenRefresher}).
@@ -45,12 +46,15 @@ final class Link implements FrameListener {
   private Scheduler.Task welcomeTimer;
   // The app's check of this connection, if any (check).
   private final ConnectionProbe probe;
+  // Whether the Hello goes in the upgrade, and what the attempt's end says about that.
+  private final EarlyHellos.Attempt early;
 
-  Link(SyncEngine engine, Scheduler scheduler, URI url) {
+  Link(SyncEngine engine, Scheduler scheduler, URI url, EarlyHellos earlyHellos) {
     this.engine = engine;
     this.scheduler = scheduler;
     this.url = url;
     this.probe = new ConnectionProbe(scheduler);
+    this.early = earlyHellos.attempt(url);
   }
 
   /** True while this is the engine's connection (or attempt); false once it ended. */
@@ -134,11 +138,11 @@ final class Link implements FrameListener {
     }
   }
 
-  // Built when TCP is connected, for the upgrade request: Hellos says why it still holds at the
-  // 101.
+  // Built when TCP is connected, for the upgrade request, if its URL gets it (EarlyHellos): Hellos
+  // says why it still holds at the 101.
   @Override
   public ClientFrame hello() {
-    return isCurrent() ? engine.hello() : null;
+    return isCurrent() ? early.hello(engine::hello) : null;
   }
 
   @Override
@@ -147,6 +151,7 @@ final class Link implements FrameListener {
       opened.close();
       return;
     }
+    early.opened(helloRead);
     engine.onOpen(this, helloRead);
   }
 
@@ -155,6 +160,12 @@ final class Link implements FrameListener {
     if (isCurrent()) {
       if (frame.hasPong()) {
         probe.answered(frame.getPong().getNonce());
+      } else if (frame.hasWelcome()) {
+        early.welcomed(frame.getWelcome().getHelloInUpgrade());
+      } else if (!welcomed
+          && frame.hasError()
+          && frame.getRequestId() == SyncEngine.HELLO_REQUEST_ID) {
+        early.refused();
       }
       engine.onFrame(this, frame);
     }
@@ -168,8 +179,10 @@ final class Link implements FrameListener {
     // The node's Disconnect says why it closed; a close without a Handoff code after it (none at
     // all, 1006, or a standard code a proxy put in its place) does not know better.
     if (!CloseCode.isHandoffCode(closeCode) && disconnectCode != 0) {
+      early.ended(disconnectCode, cause);
       engine.onClosed(this, disconnectCode, disconnectReason, cause);
     } else {
+      early.ended(closeCode, cause);
       engine.onClosed(this, closeCode, reason, cause);
     }
   }

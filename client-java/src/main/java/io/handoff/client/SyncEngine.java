@@ -67,6 +67,7 @@ final class SyncEngine {
   private final Replicas replicas;
   private final TokenRefresher tokens;
   private final Reconnects reconnects;
+  private final EarlyHellos earlyHellos = new EarlyHellos();
 
   private volatile ConnectionState state = ConnectionState.CLOSED;
   private volatile String userId;
@@ -337,7 +338,7 @@ final class SyncEngine {
     if (closedByUser || state == ConnectionState.CLOSED || link != null) {
       return;
     }
-    Link attempt = new Link(this, scheduler, reconnects.endpoint());
+    Link attempt = new Link(this, scheduler, reconnects.endpoint(), earlyHellos);
     link = attempt;
     try {
       attempt.channel = connector.connect(attempt.url, attempt);

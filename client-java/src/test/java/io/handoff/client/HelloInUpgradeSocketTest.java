@@ -18,6 +18,7 @@ import java.io.OutputStream;
 import java.net.InetAddress;
 import java.net.ServerSocket;
 import java.net.Socket;
+import java.net.SocketException;
 import java.net.URI;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
@@ -27,8 +28,10 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
+import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
@@ -39,16 +42,28 @@ import org.junit.jupiter.api.Test;
  * {@link ServerSocket} that reads each upgrade request and answers with exactly the bytes a test
  * gives): a node that reads it (its 101 names the subprotocol) gets no Hello frame; one that does
  * not (its 101 names none) gets the Hello as the first frame; a Hello over {@link
- * Handshake#MAX_EARLY_HELLO_BYTES} goes as the first frame and the request offers none.
+ * Handshake#MAX_EARLY_HELLO_BYTES} goes as the first frame and the request offers none. An attempt
+ * carrying it that fails in a way that points at it (refused with 400, or a 101 that says it was
+ * read and no Welcome) makes the next send it as a frame, and a 400 or three such failures in a row
+ * end it for the URL. The tests that wait out the connect timeout run the client's engine with its
+ * timers on the test's clock ({@link LoopTime}).
  */
 class HelloInUpgradeSocketTest {
   private static final long WAIT_SECONDS = 10;
   private static final String TOKEN = "header.payload.signature";
+  private static final Duration RECONNECT_MAX = Duration.ofMillis(50);
 
   private ServerSocket server;
   private HandoffClient client;
   // The scripted node's end: its assertions fail the test (checked after the client closed).
   private CompletableFuture<Void> scripts;
+  // A client on the test's clock (onTestTime): its engine, event loop and timers.
+  private SyncEngine engine;
+  private ClientLoop loop;
+  private LoopTime time;
+  private final BlockingQueue<ConnectionState> states = new LinkedBlockingQueue<>();
+  // The requests of the attempts readByNoOne answered, each once the client read its 101.
+  private final BlockingQueue<Request> opened = new LinkedBlockingQueue<>();
 
   @BeforeEach
   void start() throws IOException {
@@ -59,6 +74,9 @@ class HelloInUpgradeSocketTest {
   void stop() throws Exception {
     if (client != null) {
       client.close();
+    }
+    if (engine != null) {
+      loop.close(engine::close);
     }
     server.close();
     if (scripts != null) {
@@ -183,6 +201,182 @@ class HelloInUpgradeSocketTest {
     assertTrue(hello.getSerializedSize() > Handshake.MAX_EARLY_HELLO_BYTES, hello.toString());
   }
 
+  @Test
+  void aHelloSaidReadWithoutAWelcomeMakesTheNextAttemptSendItAsAFrame() throws Exception {
+    // Something between took the subprotocol for itself: its 101 says the Hello was read, but the
+    // node never had it, and no Welcome comes.
+    serve(
+        readByNoOne(),
+        (request, out, in) -> {
+          assertNull(request.hello(), "the Hello in the upgrade again:\n" + request.head);
+          assertFalse(
+              request.headers.containsKey("sec-websocket-protocol"),
+              "the subprotocol offered without a Hello:\n" + request.head);
+          welcomeAHelloFrame(request, out, in, true);
+          MaskedFrames.awaitEnd(in);
+        });
+    onTestTime(builder().token(TOKEN));
+    CompletableFuture<Void> connected = engine.connect();
+    waitOutTheWelcome();
+    awaitScripted(connected);
+  }
+
+  @Test
+  void threeHellosSaidReadWithoutAWelcomeInARowEndItForTheUrl() throws Exception {
+    List<Script> scripts = new ArrayList<>();
+    for (int i = 0; i < EarlyHellos.MAX_FAILURES; i++) {
+      scripts.add(readByNoOne());
+      // Welcomed with the Hello as a frame, by a node that says it reads it in the upgrade: the
+      // next attempt tries again, until the third failure.
+      scripts.add(
+          (request, out, in) -> {
+            assertNull(
+                request.hello(), "the Hello in the upgrade after a failure:\n" + request.head);
+            welcomeAHelloFrame(request, out, in, true);
+            goAway(out, in);
+          });
+    }
+    CompletableFuture<Void> last = new CompletableFuture<>();
+    scripts.add(
+        (request, out, in) -> {
+          assertNull(
+              request.hello(), "the Hello in the upgrade after three failures:\n" + request.head);
+          welcomeAHelloFrame(request, out, in, true);
+          last.complete(null);
+          MaskedFrames.awaitEnd(in);
+        });
+    serve(scripts.toArray(Script[]::new));
+    onTestTime(builder().token(TOKEN));
+    engine.connect();
+    for (int i = 0; i < EarlyHellos.MAX_FAILURES; i++) {
+      waitOutTheWelcome();
+      awaitState(ConnectionState.CONNECTED);
+      awaitState(ConnectionState.RECONNECTING);
+      time.advance(RECONNECT_MAX);
+    }
+    awaitScripted(last);
+  }
+
+  @Test
+  void aRefusalWith400MakesTheNextAttemptSendItAsAFrameAndNoLaterOneCarriesIt() throws Exception {
+    CompletableFuture<Void> last = new CompletableFuture<>();
+    serve(
+        (request, out, in) -> {
+          assertNotNull(request.hello(), "the request carries no Hello:\n" + request.head);
+          byte[] body =
+              "{\"error\":\"invalid_hello\",\"message\":\"the Handoff-Hello header is not base64url\"}"
+                  .getBytes(StandardCharsets.UTF_8);
+          out.write(
+              ("HTTP/1.1 400 Bad Request\r\ncontent-type: application/json\r\ncontent-length: "
+                      + body.length
+                      + "\r\nconnection: close\r\n\r\n")
+                  .getBytes(StandardCharsets.US_ASCII));
+          out.write(body);
+          out.flush();
+          MaskedFrames.awaitEnd(in);
+        },
+        (request, out, in) -> {
+          assertNull(request.hello(), "the Hello in the upgrade after a 400:\n" + request.head);
+          // The node says it reads it: the URL gets it no more all the same.
+          welcomeAHelloFrame(request, out, in, true);
+          goAway(out, in);
+        },
+        (request, out, in) -> {
+          assertNull(request.hello(), "the Hello in the upgrade after a 400:\n" + request.head);
+          welcomeAHelloFrame(request, out, in, true);
+          last.complete(null);
+          MaskedFrames.awaitEnd(in);
+        });
+    client = builder().token(TOKEN).build();
+    client.connect();
+    awaitScripted(last);
+  }
+
+  /**
+   * A node (or something before it) whose 101 says it read the Hello of the request and which sends
+   * nothing after it. It pings once: the client's pong says it read the 101, and so waits for the
+   * Welcome.
+   */
+  private Script readByNoOne() {
+    return (request, out, in) -> {
+      assertNotNull(request.hello(), "the request carries no Hello:\n" + request.head);
+      out.write(switching(request.key, true));
+      out.write(new byte[] {(byte) 0x89, 0});
+      out.flush();
+      MaskedFrames.readClientFrame(in, 0x8A);
+      opened.add(request);
+      try {
+        MaskedFrames.awaitEnd(in);
+      } catch (SocketException e) {
+        // The client gave the attempt up as a network failure would: a reset.
+      }
+    };
+  }
+
+  /**
+   * Waits until the client read a readByNoOne 101, then moves its clock past the wait for a
+   * Welcome.
+   */
+  private void waitOutTheWelcome() throws Exception {
+    awaitScripted(CompletableFuture.supplyAsync(this::nextOpened));
+    time.advance(Duration.ofSeconds(WAIT_SECONDS).plus(RECONNECT_MAX));
+  }
+
+  private Request nextOpened() {
+    try {
+      Request r = opened.poll(WAIT_SECONDS, TimeUnit.SECONDS);
+      if (r == null) {
+        throw new AssertionError("no 101 read by the client within " + WAIT_SECONDS + " s");
+      }
+      return r;
+    } catch (InterruptedException e) {
+      throw new AssertionError(e);
+    }
+  }
+
+  /** Answers with a 101 without the subprotocol, reads the Hello frame, and welcomes it. */
+  private static void welcomeAHelloFrame(
+      Request request, OutputStream out, InputStream in, boolean helloInUpgrade) throws Exception {
+    out.write(switching(request.key, false));
+    out.flush();
+    ClientFrame hello = readClientFrame(in);
+    assertTrue(hello.hasHello(), hello.toString());
+    out.write(frame(welcome(helloInUpgrade)));
+    out.flush();
+  }
+
+  /** Closes with 1001 (going away), as a proxy reloading: the client reconnects. */
+  private static void goAway(OutputStream out, InputStream in) throws IOException {
+    out.write(new byte[] {(byte) 0x88, 2, 0x03, (byte) 0xE9});
+    out.flush();
+    MaskedFrames.awaitEnd(in);
+  }
+
+  /** The engine of the client {@code b} builds, on real sockets, its timers on {@link #time}. */
+  private void onTestTime(HandoffClient.Builder b) {
+    b.listener(
+        new HandoffListener() {
+          @Override
+          public void onStateChanged(ConnectionState state, int closeCode, String reason) {
+            states.add(state);
+          }
+        });
+    loop = new ClientLoop(null);
+    time = new LoopTime(loop);
+    engine = time.engine(new ClientConfig(b));
+  }
+
+  private void awaitState(ConnectionState expected) throws InterruptedException {
+    ConnectionState seen;
+    do {
+      seen = states.poll(WAIT_SECONDS, TimeUnit.SECONDS);
+      if (seen == null) {
+        throw new AssertionError(
+            "state " + expected + " not reached within " + WAIT_SECONDS + " s");
+      }
+    } while (seen != expected);
+  }
+
   // ---------------------------------------------------------------------------------------------
 
   /** What {@code future} completes with, or the scripted node's failure if it failed first. */
@@ -203,11 +397,19 @@ class HelloInUpgradeSocketTest {
         .url(URI.create("ws://127.0.0.1:" + server.getLocalPort() + "/ws"))
         .clientName("hello-test")
         .connectTimeout(Duration.ofSeconds(WAIT_SECONDS))
-        .reconnectBackoff(Duration.ofMillis(10), Duration.ofMillis(50));
+        .reconnectBackoff(Duration.ofMillis(10), RECONNECT_MAX);
   }
 
   private static ServerFrame welcome() {
-    return Frames.welcome(0).toBuilder().setRequestId(SyncEngine.HELLO_REQUEST_ID).build();
+    return welcome(false);
+  }
+
+  private static ServerFrame welcome(boolean helloInUpgrade) {
+    ServerFrame welcome = Frames.welcome(0);
+    return welcome.toBuilder()
+        .setRequestId(SyncEngine.HELLO_REQUEST_ID)
+        .setWelcome(welcome.getWelcome().toBuilder().setHelloInUpgrade(helloInUpgrade))
+        .build();
   }
 
   /** One upgrade request as the node read it; header names in lower case. */
