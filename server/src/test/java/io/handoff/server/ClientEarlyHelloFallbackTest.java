@@ -1,0 +1,282 @@
+package io.handoff.server;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.handoff.client.ConnectionState;
+import io.handoff.client.HandoffClient;
+import io.handoff.client.HandoffListener;
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.net.InetAddress;
+import java.net.ServerSocket;
+import java.net.Socket;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.List;
+import java.util.Locale;
+import java.util.concurrent.BlockingQueue;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.TimeUnit;
+import java.util.function.UnaryOperator;
+import java.util.stream.Collectors;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The Java client's Hello in the upgrade behind a proxy in front of a real node that spoils it: one
+ * that takes the subprotocol for itself (its 101 says the Hello was read, but it kept the {@code
+ * Handoff-Hello} header from the node), and one that mangles the header (the node refuses it with
+ * 400 {@code invalid_hello}). Either way the client's next attempt sends the Hello as a frame and
+ * is welcomed; after the 400 no attempt carries it again.
+ */
+class ClientEarlyHelloFallbackTest {
+  private static final long WAIT_SECONDS = 10;
+
+  private TestServer server;
+  private Proxy proxy;
+  private HandoffClient client;
+  private final BlockingQueue<ConnectionState> states = new LinkedBlockingQueue<>();
+
+  @AfterEach
+  void stop() throws IOException {
+    if (client != null) {
+      client.close();
+    }
+    if (proxy != null) {
+      proxy.close();
+    }
+    if (server != null) {
+      server.close();
+    }
+  }
+
+  @Test
+  void behindAProxyThatTakesTheSubprotocolTheNextAttemptSendsTheHelloAsAFrame() throws Exception {
+    FakeScheduler time = new FakeScheduler();
+    server = TestServer.start(time, b -> {});
+    // Takes the subprotocol for itself: the node gets neither it nor the Hello, and the client a
+    // 101 that says the Hello was read.
+    proxy =
+        new Proxy(
+            server.port(),
+            request -> without(request, "handoff-hello", "sec-websocket-protocol"),
+            true);
+    client = client();
+    client.connect();
+
+    String first = proxy.requests.poll(WAIT_SECONDS, TimeUnit.SECONDS);
+    assertNotNull(header(first, "handoff-hello"), "the first request carries no Hello:\n" + first);
+    String taken = proxy.responses.poll(WAIT_SECONDS, TimeUnit.SECONDS);
+    assertTrue(taken.startsWith("HTTP/1.1 101"), taken);
+    // The node waits for a Hello that never comes and closes at its handshake limit (4002), as
+    // the client would have given up at its connect timeout.
+    time.advance(server.server.config().handshakeTimeout());
+
+    String second = proxy.requests.poll(WAIT_SECONDS, TimeUnit.SECONDS);
+    assertNotNull(second, "no second attempt");
+    assertEquals(
+        null, header(second, "handoff-hello"), "the Hello in the upgrade again:\n" + second);
+    assertEquals(null, header(second, "sec-websocket-protocol"), second);
+    awaitState(ConnectionState.CONNECTED);
+    client.document("cart").set("item", new byte[] {1}).get(WAIT_SECONDS, TimeUnit.SECONDS);
+  }
+
+  @Test
+  void afterTheNodesInvalidHelloNoAttemptCarriesTheHello() throws Exception {
+    server = TestServer.start();
+    // Mangles the header: the node answers 400 invalid_hello.
+    proxy =
+        new Proxy(
+            server.port(),
+            request -> request.replaceAll("(?im)^(handoff-hello:).*$", "$1 not*base64url"),
+            false);
+    client = client();
+    client.connect();
+
+    String first = proxy.requests.poll(WAIT_SECONDS, TimeUnit.SECONDS);
+    assertNotNull(header(first, "handoff-hello"), "the first request carries no Hello:\n" + first);
+    String refusal = proxy.responses.poll(WAIT_SECONDS, TimeUnit.SECONDS);
+    assertTrue(refusal.startsWith("HTTP/1.1 400"), refusal);
+    awaitState(ConnectionState.CONNECTED);
+    // A Welcome saying the node reads it does not bring it back: the next connection of the URL
+    // sends the Hello as a frame too.
+    client.dropConnection();
+    awaitState(ConnectionState.RECONNECTING);
+    awaitState(ConnectionState.CONNECTED);
+    List<String> later = List.of(proxy.requests.poll(), proxy.requests.poll());
+    for (String request : later) {
+      assertNotNull(request, "fewer attempts than connections");
+      assertEquals(null, header(request, "handoff-hello"), "the Hello after a 400:\n" + request);
+    }
+    client.document("cart").set("item", new byte[] {1}).get(WAIT_SECONDS, TimeUnit.SECONDS);
+  }
+
+  private HandoffClient client() {
+    return TestServer.clientBuilder(proxy.url(), "hello-user", "phone")
+        .connectTimeout(Duration.ofSeconds(WAIT_SECONDS))
+        .listener(
+            new HandoffListener() {
+              @Override
+              public void onStateChanged(ConnectionState state, int closeCode, String reason) {
+                states.add(state);
+              }
+            })
+        .build();
+  }
+
+  private void awaitState(ConnectionState expected) throws InterruptedException {
+    ConnectionState seen;
+    do {
+      seen = states.poll(WAIT_SECONDS, TimeUnit.SECONDS);
+      if (seen == null) {
+        throw new AssertionError(
+            "state " + expected + " not reached within " + WAIT_SECONDS + " s");
+      }
+    } while (seen != expected);
+  }
+
+  /** {@code head} without the header lines named {@code names} (lower case). */
+  private static String without(String head, String... names) {
+    List<String> drop = List.of(names);
+    return head.lines()
+            .filter(line -> !line.isEmpty() && !drop.contains(name(line)))
+            .collect(Collectors.joining("\r\n"))
+        + "\r\n\r\n";
+  }
+
+  private static String name(String line) {
+    int colon = line.indexOf(':');
+    return colon > 0 ? line.substring(0, colon).strip().toLowerCase(Locale.ROOT) : "";
+  }
+
+  private static String header(String head, String name) {
+    for (String line : head.split("\r\n")) {
+      if (name(line).equals(name)) {
+        return line.substring(line.indexOf(':') + 1).strip();
+      }
+    }
+    return null;
+  }
+
+  /**
+   * A TCP proxy on 127.0.0.1 in front of the node, one connection at a time: it reads each upgrade
+   * request, keeps it as the client sent it, forwards it rewritten, reads the node's response head,
+   * keeps it as the node sent it, and forwards it, with {@code Sec-WebSocket-Protocol:
+   * handoff.hello} added if {@code takesSubprotocol} and the client offered it; then it relays the
+   * bytes each way.
+   */
+  private static final class Proxy implements AutoCloseable {
+    final BlockingQueue<String> requests = new LinkedBlockingQueue<>();
+    final BlockingQueue<String> responses = new LinkedBlockingQueue<>();
+    private final ServerSocket listener;
+    private final int target;
+    private final UnaryOperator<String> rewrite;
+    private final boolean takesSubprotocol;
+    private final List<Socket> sockets = new CopyOnWriteArrayList<>();
+
+    Proxy(int target, UnaryOperator<String> rewrite, boolean takesSubprotocol) throws IOException {
+      this.target = target;
+      this.rewrite = rewrite;
+      this.takesSubprotocol = takesSubprotocol;
+      this.listener = new ServerSocket(0, 50, InetAddress.getLoopbackAddress());
+      Thread t = new Thread(this::accept, "proxy-accept");
+      t.setDaemon(true);
+      t.start();
+    }
+
+    String url() {
+      return "ws://127.0.0.1:" + listener.getLocalPort() + "/ws";
+    }
+
+    private void accept() {
+      try {
+        while (true) {
+          Socket client = listener.accept();
+          sockets.add(client);
+          Thread t = new Thread(() -> serve(client), "proxy-connection");
+          t.setDaemon(true);
+          t.start();
+        }
+      } catch (IOException e) {
+        // Closed.
+      }
+    }
+
+    private void serve(Socket client) {
+      try (Socket node = new Socket(InetAddress.getLoopbackAddress(), target)) {
+        sockets.add(node);
+        InputStream fromClient = client.getInputStream();
+        OutputStream toNode = node.getOutputStream();
+        String request = readHead(fromClient);
+        requests.add(request);
+        toNode.write(rewrite.apply(request).getBytes(StandardCharsets.ISO_8859_1));
+        toNode.flush();
+        InputStream fromNode = node.getInputStream();
+        String response = readHead(fromNode);
+        String forwarded = response;
+        if (takesSubprotocol
+            && response.startsWith("HTTP/1.1 101")
+            && header(request, "sec-websocket-protocol") != null) {
+          forwarded =
+              response.substring(0, response.length() - 2)
+                  + "Sec-WebSocket-Protocol: handoff.hello\r\n\r\n";
+        }
+        OutputStream toClient = client.getOutputStream();
+        toClient.write(forwarded.getBytes(StandardCharsets.ISO_8859_1));
+        toClient.flush();
+        responses.add(response);
+        Thread up = new Thread(() -> pump(fromClient, toNode), "proxy-up");
+        up.setDaemon(true);
+        up.start();
+        pump(fromNode, toClient);
+        up.join();
+      } catch (IOException | InterruptedException e) {
+        // One side closed.
+      } finally {
+        try {
+          client.close();
+        } catch (IOException e) {
+          // Closed already.
+        }
+      }
+    }
+
+    private static String readHead(InputStream in) throws IOException {
+      ByteArrayOutputStream head = new ByteArrayOutputStream();
+      while (!head.toString(StandardCharsets.ISO_8859_1).endsWith("\r\n\r\n")) {
+        int c = in.read();
+        if (c < 0) {
+          throw new IOException("closed before the head ended");
+        }
+        head.write(c);
+      }
+      return head.toString(StandardCharsets.ISO_8859_1);
+    }
+
+    private static void pump(InputStream in, OutputStream out) {
+      byte[] buf = new byte[8192];
+      try {
+        for (int n; (n = in.read(buf)) >= 0; ) {
+          out.write(buf, 0, n);
+          out.flush();
+        }
+        out.close();
+      } catch (IOException e) {
+        // One side closed.
+      }
+    }
+
+    @Override
+    public void close() throws IOException {
+      listener.close();
+      for (Socket s : sockets) {
+        s.close();
+      }
+    }
+  }
+}
