@@ -12,15 +12,16 @@
  * io.handoff.client.ApprovalListener}. The package-private {@code SyncEngine} is the protocol state
  * machine (connect, resume, stop), {@code Link} one connection attempt of it (the wait for the
  * Welcome, the app's check), {@code Hellos} the Hello that opens each connection (in the upgrade
- * request, or as its first frame), {@code Reconnects} where and when the next attempt goes
- * (endpoints, backoff), {@code Replicas} what Deltas, Snapshots and Acks do to the replicas
- * (ordering, gaps, Resync), {@code WriteQueue} the life of each write (numbering, one in flight per
- * document, re-sends, the memory bound) and {@code TokenRefresher} the in-band renewal of the
- * access token; none has socket code, and {@code SyncEngineTest} drives them all without a socket.
- * {@code HandoffClient} is the face over them: {@code ClientLoop} is the event loop it lives on,
- * {@code EndpointConnector} opens its connections with their access tokens, {@code HandoffCalls}
- * makes its activity, offer and device requests, and {@code FollowSet} checks what its builder
- * follows. The Netty plumbing lives in {@link io.handoff.client.internal}.
+ * request, or as its first frame), {@code EarlyHellos} which URLs get it in the upgrade request
+ * (dropped where it fails), {@code Reconnects} where and when the next attempt goes (endpoints,
+ * backoff), {@code Replicas} what Deltas, Snapshots and Acks do to the replicas (ordering, gaps,
+ * Resync), {@code WriteQueue} the life of each write (numbering, one in flight per document,
+ * re-sends, the memory bound) and {@code TokenRefresher} the in-band renewal of the access token;
+ * none has socket code, and {@code SyncEngineTest} drives them all without a socket. {@code
+ * HandoffClient} is the face over them: {@code ClientLoop} is the event loop it lives on, {@code
+ * EndpointConnector} opens its connections with their access tokens, {@code HandoffCalls} makes its
+ * activity, offer and device requests, and {@code FollowSet} checks what its builder follows. The
+ * Netty plumbing lives in {@link io.handoff.client.internal}.
  *
  * <p>Threading, in one place: each client is confined to one Netty event loop, picked when it is
  * built. Replicas, pending writes, sequence numbers and the connection state machine change only on
