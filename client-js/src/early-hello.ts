@@ -24,6 +24,8 @@ export const MAX_REQUEST_LINE = 4096;
  * that mangles it) would otherwise have every other attempt fail.
  */
 export const MAX_EARLY_HELLO_FAILURES = 3;
+/** The close code a node sends before a Welcome only when no Hello came within its handshake limit. */
+const IDLE_TIMEOUT = 4002;
 
 /** `hello` encoded as it travels in the upgrade: base64url (RFC 4648 section 5), no padding. */
 export function base64url(bytes: Uint8Array): string {
@@ -117,13 +119,16 @@ export class HelloAttempt {
    * up (1006). One carrying the Hello failed if it ended before it opened (a browser sees a refusal, and a
    * 101 without the subprotocol, as 1006 before `onopen`; `ws` says "Server sent no subprotocol" or the
    * status), or opened saying the Hello was read and ended before its Welcome without a close of the node's
-   * own (a Handoff code): something between that took the subprotocol for itself and kept the Hello from
-   * the node. A refusal for another reason (401, 429, 503) says nothing about the Hello.
+   * own (a Handoff code), or with `IDLE_TIMEOUT` (4002), which a node sends before the Welcome only when it
+   * has no Hello (its handshake limit, which may come before the client's connect timeout): something
+   * between that took the subprotocol for itself and kept the Hello from the node. A refusal for another
+   * reason (401, 429, 503) says nothing about the Hello. (The Java client's `EarlyHellos` counts the same.)
    */
   ended(code: number, status: number): void {
     if (this.over || this.frame === undefined || this.welcomed) return;
     this.over = true;
-    if (this.opened ? !this.read || isHandoffCode(code) : status !== 0 && status !== 400) return;
+    const nodesOwn = isHandoffCode(code) && code !== IDLE_TIMEOUT;
+    if (this.opened ? !this.read || nodesOwn : status !== 0 && status !== 400) return;
     this.hellos.failed(this.url, status);
   }
 }

@@ -5,9 +5,10 @@
 import assert from "node:assert/strict";
 import { createHmac } from "node:crypto";
 import { after, before, describe, test } from "node:test";
-import { toBinary } from "@bufbuild/protobuf";
+import { create, toBinary } from "@bufbuild/protobuf";
 import WebSocket from "ws";
-import { ClientFrameSchema } from "../src/gen/handoff/v1/handoff_pb.js";
+import { EarlyHellos, HELLO_SUBPROTOCOL } from "../src/early-hello.js";
+import { ClientFrameSchema, HelloSchema } from "../src/gen/handoff/v1/handoff_pb.js";
 import { type DocumentChange, type HandoffClient, queryParameterWebSocket } from "../src/index.js";
 import { client, closeClients, type Node, SECRET, startNode, until, user } from "./harness.js";
 import { type RecordingRelay, helloInRequest, helloRead, sentKinds, startRecordingRelay } from "./recording-relay.js";
@@ -256,5 +257,33 @@ describe("a Hello in the upgrade (Node, ws)", { concurrency: true }, () => {
     } finally {
       relay.close();
     }
+  });
+});
+
+describe("which attempts count against a URL's Hello in the upgrade", () => {
+  const url = "ws://127.0.0.1:1/ws";
+  const hello = () => create(ClientFrameSchema, { requestId: 1n, body: { case: "hello", value: create(HelloSchema, {}) } });
+  /** EarlyHellos that learned from a Welcome that `url`'s node reads the Hello in the upgrade. */
+  function learned(): EarlyHellos {
+    const hellos = new EarlyHellos();
+    hellos.welcomed(url, true, false);
+    return hellos;
+  }
+
+  test("a 4002 (the node's handshake limit: it had no Hello) after a 101 that said the Hello was read counts, as the Java client's", () => {
+    const hellos = learned();
+    const attempt = hellos.attempt(url, hello);
+    assert.ok(attempt.encoded, "the URL gets the Hello in the upgrade");
+    assert.ok(attempt.open(HELLO_SUBPROTOCOL));
+    attempt.ended(4002, 0);
+    assert.equal(hellos.attempt(url, hello).encoded, undefined, "the next attempt sends it as a frame");
+  });
+
+  test("another close of the node's own before the Welcome does not: the node read the Hello", () => {
+    const hellos = learned();
+    const attempt = hellos.attempt(url, hello);
+    assert.ok(attempt.open(HELLO_SUBPROTOCOL));
+    attempt.ended(4005, 0);
+    assert.ok(hellos.attempt(url, hello).encoded, "the next attempt carries it again");
   });
 });
