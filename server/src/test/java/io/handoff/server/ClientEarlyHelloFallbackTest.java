@@ -1,5 +1,7 @@
 package io.handoff.server;
 
+import static io.handoff.server.HttpHeads.header;
+import static io.handoff.server.HttpHeads.without;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -17,13 +19,11 @@ import java.net.Socket;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.List;
-import java.util.Locale;
 import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
 import java.util.function.UnaryOperator;
-import java.util.stream.Collectors;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 
@@ -138,29 +138,6 @@ class ClientEarlyHelloFallbackTest {
             "state " + expected + " not reached within " + WAIT_SECONDS + " s");
       }
     } while (seen != expected);
-  }
-
-  /** {@code head} without the header lines named {@code names} (lower case). */
-  private static String without(String head, String... names) {
-    List<String> drop = List.of(names);
-    return head.lines()
-            .filter(line -> !line.isEmpty() && !drop.contains(name(line)))
-            .collect(Collectors.joining("\r\n"))
-        + "\r\n\r\n";
-  }
-
-  private static String name(String line) {
-    int colon = line.indexOf(':');
-    return colon > 0 ? line.substring(0, colon).strip().toLowerCase(Locale.ROOT) : "";
-  }
-
-  private static String header(String head, String name) {
-    for (String line : head.split("\r\n")) {
-      if (name(line).equals(name)) {
-        return line.substring(line.indexOf(':') + 1).strip();
-      }
-    }
-    return null;
   }
 
   /**

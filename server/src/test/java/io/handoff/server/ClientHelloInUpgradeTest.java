@@ -1,5 +1,6 @@
 package io.handoff.server;
 
+import static io.handoff.server.HttpHeads.header;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -20,7 +21,6 @@ import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.Base64;
 import java.util.List;
-import java.util.Locale;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterEach;
@@ -86,16 +86,6 @@ class ClientHelloInUpgradeTest {
     assertFalse(frames.isEmpty(), "no frame from the client");
     assertTrue(frames.stream().noneMatch(ClientFrame::hasHello), frames.toString());
     assertTrue(frames.get(0).hasWrite(), frames.get(0).toString());
-  }
-
-  private static String header(String head, String name) {
-    for (String line : head.split("\r\n")) {
-      int colon = line.indexOf(':');
-      if (colon > 0 && line.substring(0, colon).strip().toLowerCase(Locale.ROOT).equals(name)) {
-        return line.substring(colon + 1).strip();
-      }
-    }
-    return null;
   }
 
   private static int indexOf(byte[] b, byte[] marker) {
