@@ -55,7 +55,8 @@ export function withHelloParameter(target: string, hello: string): string | unde
  * an upgrade whose 101 selects none of the offered subprotocols, so the client offers it only to a URL whose
  * node said, in its latest Welcome, that it reads it. An attempt carrying it that ends before its Welcome
  * (see {@link HelloAttempt.ended}) forgets that, so the next attempt sends the Hello as a frame and its
- * Welcome says again; a 400 (seen in Node: `invalid_hello`, or a request the node cannot read), or
+ * Welcome says again; a 400 (seen in Node: `invalid_hello`, or a request the node cannot read; a 431 or 414
+ * too, from something between with a smaller limit: {@link pointsAtHello}), or
  * {@link MAX_EARLY_HELLO_FAILURES} such ends in a row, end it for the URL. Holds one entry per URL of the
  * client's options at most. Not thread-safe: the client's one thread.
  */
@@ -83,8 +84,17 @@ export class EarlyHellos {
   /** An attempt carrying the Hello failed; `status`: the HTTP status of a refusal, 0 when unseen. */
   failed(url: string, status: number): void {
     this.accepting.delete(url);
-    this.failures.set(url, status === 400 ? MAX_EARLY_HELLO_FAILURES : (this.failures.get(url) ?? 0) + 1);
+    this.failures.set(url, pointsAtHello(status) ? MAX_EARLY_HELLO_FAILURES : (this.failures.get(url) ?? 0) + 1);
   }
+}
+
+/**
+ * Whether a refusal of an upgrade that carried the Hello with `status` ends it for the URL: 400 (the node's
+ * `invalid_hello`, or a request something found malformed or too large), 431 Request Header Fields Too Large
+ * and 414 URI Too Long (a proxy with a smaller limit than the node's: the request without the Hello is smaller).
+ */
+export function pointsAtHello(status: number): boolean {
+  return status === 400 || status === 414 || status === 431;
 }
 
 /** One connection attempt, as far as the Hello in its upgrade goes. */
@@ -121,14 +131,14 @@ export class HelloAttempt {
    * status), or opened saying the Hello was read and ended before its Welcome without a close of the node's
    * own (a Handoff code), or with `IDLE_TIMEOUT` (4002), which a node sends before the Welcome only when it
    * has no Hello (its handshake limit, which may come before the client's connect timeout): something
-   * between that took the subprotocol for itself and kept the Hello from the node. A refusal for another
-   * reason (401, 429, 503) says nothing about the Hello. (The Java client's `EarlyHellos` counts the same.)
+   * between that took the subprotocol for itself and kept the Hello from the node. A refusal with 400, 431 or
+   * 414 ends it for the URL at once; one for another reason (401, 429, 503) says nothing about the Hello. (The Java client's `EarlyHellos` counts the same.)
    */
   ended(code: number, status: number): void {
     if (this.over || this.frame === undefined || this.welcomed) return;
     this.over = true;
     const nodesOwn = isHandoffCode(code) && code !== IDLE_TIMEOUT;
-    if (this.opened ? !this.read || nodesOwn : status !== 0 && status !== 400) return;
+    if (this.opened ? !this.read || nodesOwn : status !== 0 && !pointsAtHello(status)) return;
     this.hellos.failed(this.url, status);
   }
 }

@@ -11,7 +11,7 @@ import { EarlyHellos, HELLO_SUBPROTOCOL } from "../src/early-hello.js";
 import { ClientFrameSchema, HelloSchema } from "../src/gen/handoff/v1/handoff_pb.js";
 import { type DocumentChange, type HandoffClient, queryParameterWebSocket } from "../src/index.js";
 import { client, closeClients, type Node, SECRET, startNode, until, user } from "./harness.js";
-import { type RecordingRelay, helloInRequest, helloRead, sentKinds, startRecordingRelay } from "./recording-relay.js";
+import { type Carried, type RecordingRelay, helloInRequest, helloRead, sentKinds, startRecordingRelay } from "./recording-relay.js";
 
 let node: Node;
 before(async () => {
@@ -258,6 +258,71 @@ describe("a Hello in the upgrade (Node, ws)", { concurrency: true }, () => {
       assert.ok(hello?.body.case === "hello", "the Hello came as the first frame");
       assert.equal(hello.body.value.positions.length, 40);
       assert.ok(toBinary(ClientFrameSchema, hello).length > 1536);
+    } finally {
+      relay.close();
+    }
+  });
+});
+
+// Apart from the tests above, which run together: one of these sets the global WebSocket, as that one does.
+describe("a Hello in the upgrade behind a proxy (Node, ws)", () => {
+  /** Reconnects `phone` until its node read a Hello in the upgrade; then to one in `mode`, three times. */
+  async function behind(relay: RecordingRelay, phone: HandoffClient, mode: RecordingRelay["mode"]): Promise<Carried[]> {
+    await reconnect(phone, relay);
+    assert.ok(helloRead(relay.connections[relay.connections.length - 1]), "learned from the first Welcome");
+    relay.mode = mode;
+    const from = relay.connections.length;
+    for (let i = 0; i < 3; i++) await reconnect(phone, relay);
+    return relay.connections.slice(from);
+  }
+
+  for (const [form, status] of [["header", 431], ["query", 414]] as const) {
+    test(`a proxy that answers ${status} to a request carrying the Hello in the ${form}: the client sends it as a frame, and no more in the upgrade`, async () => {
+      if (form === "query") (globalThis as { WebSocket?: unknown }).WebSocket = WebSocket;
+      const relay = await startRecordingRelay(node);
+      try {
+        const phone = await device(relay, user(`large-${form}`), "phone", form === "query" ? { webSocket: queryParameterWebSocket } : {});
+        const carried = await behind(relay, phone, "tooLarge");
+        assert.ok(helloInRequest(carried[0].request), `the first attempt after the drop carried it:\n${carried[0].request}`);
+        assert.match(carried[0].response, new RegExp(`^HTTP/1\\.1 ${status} `), "refused by the proxy");
+        for (const c of carried.slice(1)) {
+          assert.equal(helloInRequest(c.request), undefined, `no Hello in a later upgrade:\n${c.request}`);
+          assert.match(c.response, /^HTTP\/1\.1 101/);
+          assert.equal(sentKinds(c)[0], "hello", "its Hello went as a frame");
+        }
+        assert.equal(carried.length, 4, "one attempt refused, then one per reconnect");
+        assert.equal(await phone.document("d").set("f", "1"), 1n);
+      } finally {
+        relay.close();
+        delete (globalThis as { WebSocket?: unknown }).WebSocket;
+      }
+    });
+  }
+
+  test("a proxy that drops the subprotocol from the 101 of a node that read the Hello: the client falls back to the Hello as a frame, three times at most, and tells the app of no error", async () => {
+    const relay = await startRecordingRelay(node);
+    try {
+      const phone = await device(relay, user("stripped"), "phone");
+      const errors: unknown[] = [];
+      phone.on("error", (e) => errors.push(e));
+      await reconnect(phone, relay);
+      relay.mode = "stripped";
+      const from = relay.connections.length;
+      for (let i = 0; i < 4; i++) {
+        await reconnect(phone, relay);
+        assert.equal(await phone.document("d").set("n", String(i)), BigInt(i + 1), "the reconnected client writes");
+      }
+      const carried = relay.connections.slice(from);
+      const withHello = carried.filter((c) => helloInRequest(c.request) !== undefined);
+      for (const c of withHello) {
+        assert.match(c.response, /^sec-websocket-protocol: handoff\.hello$/im, "the node read it");
+        assert.deepEqual(c.frames, [], "the client left that connection before it opened");
+      }
+      for (const c of carried.filter((c) => helloInRequest(c.request) === undefined)) {
+        assert.deepEqual(sentKinds(c).slice(0, 1), ["hello"], "the fallback's first frame is its Hello");
+      }
+      assert.equal(withHello.length, 3, carried.map((c) => (helloInRequest(c.request) ? "early" : "frame")).join(" "));
+      assert.deepEqual(errors, [], "errors told to the app");
     } finally {
       relay.close();
     }

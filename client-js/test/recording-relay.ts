@@ -2,7 +2,8 @@
 // upgrade request, the node's answer, and the kinds of the frames the device sent (unmasked and decoded).
 // It can also play a node that does not read a Hello in the upgrade (it removes the Hello and the
 // subprotocol from the request, as a node older than the feature ignores them), mangle the Hello (the node
-// then refuses it, 400 invalid_hello), and hold a request until the test lets it through.
+// then refuses it, 400 invalid_hello), play proxies that refuse it (431, 414) or drop the subprotocol from
+// the 101, and hold a request until the test lets it through.
 import { connect, createServer, type Socket } from "node:net";
 import { fromBinary } from "@bufbuild/protobuf";
 import { type ClientFrame, ClientFrameSchema } from "../src/gen/handoff/v1/handoff_pb.js";
@@ -25,9 +26,11 @@ export interface RecordingRelay {
   /**
    * "node": carried as sent; "old": the Hello and its subprotocol removed; "mangled": the Hello not
    * base64url; "swallowed": removed as "old", and the node's 101 made to select the subprotocol, as a proxy
-   * that took it for itself would.
+   * that took it for itself would; "tooLarge": a request carrying the Hello answered by the relay itself,
+   * 431 (in the header) or 414 (in the query), as a proxy with small limits; "stripped": carried as sent,
+   * and `Sec-WebSocket-Protocol` removed from the node's 101, as a proxy that drops it.
    */
-  mode: "node" | "old" | "mangled" | "swallowed";
+  mode: "node" | "old" | "mangled" | "swallowed" | "tooLarge" | "stripped";
   /** When set, a request is carried to the node only once it resolves. */
   gate?: Promise<void>;
   close(): void;
@@ -35,9 +38,16 @@ export interface RecordingRelay {
 
 const END = "\r\n\r\n";
 
+/** The response head a relay in mode "tooLarge" answers `head` with itself, or undefined to carry it to the node. */
+function tooLarge(head: string): string | undefined {
+  if (/^handoff-hello:/im.test(head)) return "HTTP/1.1 431 Request Header Fields Too Large";
+  if (/^GET \S*[?&]hello=/.test(head)) return "HTTP/1.1 414 URI Too Long";
+  return undefined;
+}
+
 /** The request head as a node of `mode` gets it. */
 function rewrite(head: string, mode: RecordingRelay["mode"]): string {
-  if (mode === "node") return head;
+  if (mode === "node" || mode === "tooLarge" || mode === "stripped") return head;
   if (mode === "swallowed") mode = "old";
   const lines = head.split("\r\n");
   if (mode === "mangled") return lines.map((l) => (/^handoff-hello:/i.test(l) ? "Handoff-Hello: !!not-base64url!!" : l)).join("\r\n");
@@ -95,6 +105,14 @@ export async function startRecordingRelay(node: Node): Promise<RecordingRelay> {
         if (end < 0) return;
         headSent = true;
         carried.request = up.subarray(0, end).toString("latin1");
+        const refusal = relay.mode === "tooLarge" ? tooLarge(carried.request) : undefined;
+        if (refusal) {
+          carried.response = refusal;
+          upstream.removeAllListeners("close"); // Ended here, not by the node: the answer must leave first.
+          upstream.destroy();
+          device.end(`${refusal}\r\nContent-Length: 0\r\nConnection: close${END}`, "latin1");
+          return;
+        }
         const head = Buffer.from(rewrite(carried.request, relay.mode) + END, "latin1");
         up = up.subarray(end + END.length);
         const rest = up;
@@ -115,7 +133,11 @@ export async function startRecordingRelay(node: Node): Promise<RecordingRelay> {
       carried.response = down.slice(0, end);
       const offered = /^sec-websocket-protocol:\s*handoff\.hello\s*$/im.test(carried.request);
       const swallowed = relay.mode === "swallowed" && offered && /^HTTP\/1\.1 101/.test(carried.response);
-      const head = swallowed ? `${carried.response}\r\nSec-WebSocket-Protocol: handoff.hello` : carried.response;
+      const head = swallowed
+        ? `${carried.response}\r\nSec-WebSocket-Protocol: handoff.hello`
+        : relay.mode === "stripped"
+          ? carried.response.replace(/\r\nsec-websocket-protocol:[^\r]*/i, "")
+          : carried.response;
       device.write(Buffer.from(head + down.slice(end), "latin1"));
     });
   });

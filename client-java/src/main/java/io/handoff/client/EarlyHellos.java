@@ -19,9 +19,9 @@ import java.util.function.Supplier;
  * word first. Then a URL gets it while its node's latest Welcome said it reads it ({@code
  * hello_in_upgrade}, or it read that attempt's): a node that does not stops costing the header. An
  * attempt carrying it that fails in a way that points at the Hello ({@link Attempt#ended}) makes
- * the next attempt to that URL send it as a frame, whose Welcome says again; a 400, or {@link
- * #MAX_FAILURES} such failures in a row with no attempt carrying it welcomed between them, end it
- * for that URL for the client's life.
+ * the next attempt to that URL send it as a frame, whose Welcome says again; a 400 (or a 431 or
+ * 414: {@link #pointsAtHello}), or {@link #MAX_FAILURES} such failures in a row with no attempt
+ * carrying it welcomed between them, end it for that URL for the client's life.
  *
  * <p>Bounded: one entry per configured URL at most. Event loop only.
  */
@@ -64,6 +64,16 @@ final class EarlyHellos {
     asFrame.add(url);
     failures.merge(
         url, refused ? MAX_FAILURES : 1, (was, add) -> Math.min(MAX_FAILURES, was + add));
+  }
+
+  /**
+   * Whether a refusal of an upgrade that carried the Hello with {@code status} ends it for the URL:
+   * 400 (the node's {@code invalid_hello}, or a request something found malformed or too large),
+   * 431 Request Header Fields Too Large and 414 URI Too Long (a proxy with a smaller limit than the
+   * node's: the next request, without the Hello, is smaller).
+   */
+  static boolean pointsAtHello(int status) {
+    return status == 400 || status == 414 || status == 431;
   }
 
   /** One connection attempt, as far as the Hello in its upgrade goes. */
@@ -114,13 +124,14 @@ final class EarlyHellos {
      * The attempt ended with {@code closeCode} (the node's Disconnect's, if it sent one) and {@code
      * cause}, before or after its Welcome. One carrying the Hello failed in a way that points at
      * the Hello if the upgrade was refused with 400 (the node's {@code invalid_hello}, or something
-     * between that mangled the header or found the request too large), or if the 101 said the Hello
-     * was read and no Welcome came: the attempt ended without a close of the node's own (the
-     * connect timeout's wait for the Welcome, 1006, a standard code), or with {@code IDLE_TIMEOUT}
-     * (4002), which a node sends before the Welcome only when it has no Hello (its handshake
-     * limit), and this client only when nothing at all came after the 101. Something between that
-     * took the subprotocol for itself kept the Hello from the node. Any other refusal (401, 429,
-     * 503) or failure before the 101 says nothing about the Hello.
+     * between that mangled the header or found the request too large), 431 or 414 (something
+     * between with a smaller limit on headers, or on the URI, than the node's), or if the 101 said
+     * the Hello was read and no Welcome came: the attempt ended without a close of the node's own
+     * (the connect timeout's wait for the Welcome, 1006, a standard code), or with {@code
+     * IDLE_TIMEOUT} (4002), which a node sends before the Welcome only when it has no Hello (its
+     * handshake limit), and this client only when nothing at all came after the 101. Something
+     * between that took the subprotocol for itself kept the Hello from the node. Any other refusal
+     * (401, 429, 503) or failure before the 101 says nothing about the Hello.
      */
     void ended(int closeCode, Throwable cause) {
       if (!carried || settled) {
@@ -128,7 +139,7 @@ final class EarlyHellos {
       }
       settled = true;
       if (!opened) {
-        if (cause instanceof UpgradeFailedException refusal && refusal.status() == 400) {
+        if (cause instanceof UpgradeFailedException refusal && pointsAtHello(refusal.status())) {
           failed(url, true);
         }
       } else if (read

@@ -11,6 +11,8 @@ import io.handoff.protocol.v1.ClientFrame;
 import io.handoff.protocol.v1.Hello;
 import java.net.URI;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 
 /**
  * Which attempts carry the Hello in the upgrade, outcome by outcome (the socket tests, {@code
@@ -102,11 +104,12 @@ class EarlyHellosTest {
     assertFalse(hellos.offers(A));
   }
 
-  @Test
-  void aRefusalWith400EndsItForTheUrl() {
+  @ParameterizedTest
+  @ValueSource(ints = {400, 431, 414})
+  void aRefusalWith400OrForATooLargeRequestEndsItForTheUrl(int status) {
     EarlyHellos.Attempt refused = hellos.attempt(A);
     assertNotNull(refused.hello(() -> HELLO));
-    refused.ended(ABNORMAL, new UpgradeFailedException(400, "refused", "invalid_hello"));
+    refused.ended(ABNORMAL, new UpgradeFailedException(status, "refused", "invalid_hello"));
     assertFalse(hellos.offers(A));
     welcomedAsFrame(A, true);
     assertFalse(hellos.offers(A));

@@ -8,6 +8,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.handoff.client.ConnectionState;
 import io.handoff.client.HandoffClient;
+import io.handoff.client.HandoffException;
 import io.handoff.client.HandoffListener;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
@@ -23,16 +24,21 @@ import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
+import java.util.function.BinaryOperator;
 import java.util.function.UnaryOperator;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 
 /**
  * The Java client's Hello in the upgrade behind a proxy in front of a real node that spoils it: one
  * that takes the subprotocol for itself (its 101 says the Hello was read, but it kept the {@code
  * Handoff-Hello} header from the node), and one that mangles the header (the node refuses it with
  * 400 {@code invalid_hello}). Either way the client's next attempt sends the Hello as a frame and
- * is welcomed; after the 400 no attempt carries it again.
+ * is welcomed; after the 400 no attempt carries it again. The same after a 431 or 414 from a proxy
+ * with a small limit. And one that drops the subprotocol from the node's 101: the client sends the
+ * Hello the node read again, as a frame, which the node answers with nothing.
  */
 class ClientEarlyHelloFallbackTest {
   private static final long WAIT_SECONDS = 10;
@@ -41,6 +47,7 @@ class ClientEarlyHelloFallbackTest {
   private Proxy proxy;
   private HandoffClient client;
   private final BlockingQueue<ConnectionState> states = new LinkedBlockingQueue<>();
+  private final List<String> errors = new CopyOnWriteArrayList<>();
 
   @AfterEach
   void stop() throws IOException {
@@ -65,7 +72,7 @@ class ClientEarlyHelloFallbackTest {
         new Proxy(
             server.port(),
             request -> without(request, "handoff-hello", "sec-websocket-protocol"),
-            true);
+            Proxy::takeSubprotocol);
     client = client();
     client.connect();
 
@@ -94,7 +101,7 @@ class ClientEarlyHelloFallbackTest {
         new Proxy(
             server.port(),
             request -> request.replaceAll("(?im)^(handoff-hello:).*$", "$1 not*base64url"),
-            false);
+            Proxy::asIs);
     client = client();
     client.connect();
 
@@ -116,6 +123,62 @@ class ClientEarlyHelloFallbackTest {
     client.document("cart").set("item", new byte[] {1}).get(WAIT_SECONDS, TimeUnit.SECONDS);
   }
 
+  @ParameterizedTest
+  @ValueSource(ints = {431, 414})
+  void behindAProxyThatFindsTheRequestTooLargeTheHelloGoesAsAFrameAndNoMoreInTheUpgrade(int status)
+      throws Exception {
+    server = TestServer.start();
+    // Refuses every request that carries the Hello, as one with a small header or URI limit; lets
+    // the others through to the node.
+    proxy =
+        new Proxy(
+            server.port(),
+            UnaryOperator.identity(),
+            Proxy::asIs,
+            request ->
+                header(request, "handoff-hello") == null
+                    ? null
+                    : "HTTP/1.1 " + status + " Too Large\r\nContent-Length: 0\r\n\r\n");
+    client = client();
+    client.connect();
+
+    String first = proxy.requests.poll(WAIT_SECONDS, TimeUnit.SECONDS);
+    assertNotNull(header(first, "handoff-hello"), "the first request carries no Hello:\n" + first);
+    awaitState(ConnectionState.CONNECTED);
+    client.dropConnection();
+    awaitState(ConnectionState.RECONNECTING);
+    awaitState(ConnectionState.CONNECTED);
+    List<String> later = List.of(proxy.requests.poll(), proxy.requests.poll());
+    for (String request : later) {
+      assertNotNull(request, "fewer attempts than connections");
+      assertEquals(
+          null, header(request, "handoff-hello"), "the Hello after a " + status + ":\n" + request);
+    }
+    assertEquals(null, proxy.requests.poll(), "more attempts than connections");
+    client.document("cart").set("item", new byte[] {1}).get(WAIT_SECONDS, TimeUnit.SECONDS);
+  }
+
+  @Test
+  void behindAProxyThatDropsTheSubprotocolFromThe101TheClientConnectsAndIsToldOfNoError()
+      throws Exception {
+    server = TestServer.start();
+    // The node reads the Hello in the header and sends its Welcome; the client, seeing no
+    // subprotocol, sends the same Hello again as a frame.
+    proxy = new Proxy(server.port(), UnaryOperator.identity(), Proxy::dropSubprotocol);
+    client = client();
+    client.connect();
+
+    String first = proxy.requests.poll(WAIT_SECONDS, TimeUnit.SECONDS);
+    assertNotNull(header(first, "handoff-hello"), "the first request carries no Hello:\n" + first);
+    String read = proxy.responses.poll(WAIT_SECONDS, TimeUnit.SECONDS);
+    assertEquals("handoff.hello", header(read, "sec-websocket-protocol"), read);
+    awaitState(ConnectionState.CONNECTED);
+    // Written after the second Hello, on the same connection: its answer comes after that one's.
+    client.document("cart").set("item", new byte[] {1}).get(WAIT_SECONDS, TimeUnit.SECONDS);
+    assertEquals(List.of(), errors, "errors told to the app");
+    assertEquals(null, proxy.requests.poll(), "a second attempt");
+  }
+
   private HandoffClient client() {
     return TestServer.clientBuilder(proxy.url(), "hello-user", "phone")
         .connectTimeout(Duration.ofSeconds(WAIT_SECONDS))
@@ -124,6 +187,11 @@ class ClientEarlyHelloFallbackTest {
               @Override
               public void onStateChanged(ConnectionState state, int closeCode, String reason) {
                 states.add(state);
+              }
+
+              @Override
+              public void onError(HandoffException error) {
+                errors.add(error.getMessage());
               }
             })
         .build();
@@ -142,10 +210,10 @@ class ClientEarlyHelloFallbackTest {
 
   /**
    * A TCP proxy on 127.0.0.1 in front of the node, one connection at a time: it reads each upgrade
-   * request, keeps it as the client sent it, forwards it rewritten, reads the node's response head,
-   * keeps it as the node sent it, and forwards it, with {@code Sec-WebSocket-Protocol:
-   * handoff.hello} added if {@code takesSubprotocol} and the client offered it; then it relays the
-   * bytes each way.
+   * request and keeps it as the client sent it; it answers it itself if {@code refusal} gives a
+   * response head for it (and closes), or else forwards it rewritten, reads the node's response
+   * head, keeps it as the node sent it, and forwards it as {@code respond} makes it of the request
+   * and the response; then it relays the bytes each way.
    */
   private static final class Proxy implements AutoCloseable {
     final BlockingQueue<String> requests = new LinkedBlockingQueue<>();
@@ -153,17 +221,52 @@ class ClientEarlyHelloFallbackTest {
     private final ServerSocket listener;
     private final int target;
     private final UnaryOperator<String> rewrite;
-    private final boolean takesSubprotocol;
+    private final BinaryOperator<String> respond;
+    private final UnaryOperator<String> refusal;
     private final List<Socket> sockets = new CopyOnWriteArrayList<>();
 
-    Proxy(int target, UnaryOperator<String> rewrite, boolean takesSubprotocol) throws IOException {
+    Proxy(int target, UnaryOperator<String> rewrite, BinaryOperator<String> respond)
+        throws IOException {
+      this(target, rewrite, respond, request -> null);
+    }
+
+    Proxy(
+        int target,
+        UnaryOperator<String> rewrite,
+        BinaryOperator<String> respond,
+        UnaryOperator<String> refusal)
+        throws IOException {
       this.target = target;
       this.rewrite = rewrite;
-      this.takesSubprotocol = takesSubprotocol;
+      this.respond = respond;
+      this.refusal = refusal;
       this.listener = new ServerSocket(0, 50, InetAddress.getLoopbackAddress());
       Thread t = new Thread(this::accept, "proxy-accept");
       t.setDaemon(true);
       t.start();
+    }
+
+    /** The node's response as it is. */
+    static String asIs(String request, String response) {
+      return response;
+    }
+
+    /**
+     * The node's 101 made to select {@code handoff.hello} when the client offered it, as a proxy
+     * that took the subprotocol for itself.
+     */
+    static String takeSubprotocol(String request, String response) {
+      if (response.startsWith("HTTP/1.1 101")
+          && header(request, "sec-websocket-protocol") != null) {
+        return response.substring(0, response.length() - 2)
+            + "Sec-WebSocket-Protocol: handoff.hello\r\n\r\n";
+      }
+      return response;
+    }
+
+    /** The node's response without {@code Sec-WebSocket-Protocol}, as a proxy that drops it. */
+    static String dropSubprotocol(String request, String response) {
+      return without(response, "sec-websocket-protocol");
     }
 
     String url() {
@@ -191,18 +294,19 @@ class ClientEarlyHelloFallbackTest {
         OutputStream toNode = node.getOutputStream();
         String request = readHead(fromClient);
         requests.add(request);
+        String refused = refusal.apply(request);
+        if (refused != null) {
+          OutputStream toClient = client.getOutputStream();
+          toClient.write(refused.getBytes(StandardCharsets.ISO_8859_1));
+          toClient.flush();
+          responses.add(refused);
+          return;
+        }
         toNode.write(rewrite.apply(request).getBytes(StandardCharsets.ISO_8859_1));
         toNode.flush();
         InputStream fromNode = node.getInputStream();
         String response = readHead(fromNode);
-        String forwarded = response;
-        if (takesSubprotocol
-            && response.startsWith("HTTP/1.1 101")
-            && header(request, "sec-websocket-protocol") != null) {
-          forwarded =
-              response.substring(0, response.length() - 2)
-                  + "Sec-WebSocket-Protocol: handoff.hello\r\n\r\n";
-        }
+        String forwarded = respond.apply(request, response);
         OutputStream toClient = client.getOutputStream();
         toClient.write(forwarded.getBytes(StandardCharsets.ISO_8859_1));
         toClient.flush();
