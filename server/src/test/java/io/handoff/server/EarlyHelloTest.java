@@ -27,7 +27,8 @@ import org.junit.jupiter.api.Test;
  * A Hello sent with the upgrade (docs/protocol.md, "A Hello in the upgrade"), over a real socket:
  * the node answers the 101 with the subprotocol, reads the Hello as the first frame and welcomes
  * the device without a Hello frame; an unusable one is refused 400 {@code invalid_hello} before any
- * session exists.
+ * session exists. The same Hello again as the first frame (from a client that did not see the
+ * subprotocol) is answered by nothing; any other second Hello is {@code UNEXPECTED_FRAME}.
  */
 class EarlyHelloTest {
   private static final String UPGRADE =
@@ -47,13 +48,91 @@ class EarlyHelloTest {
     server.close();
   }
 
+  private static ClientFrame helloFrame(long requestId) {
+    return ClientFrame.newBuilder()
+        .setRequestId(requestId)
+        .setHello(Hello.newBuilder().setClient("early-hello-test"))
+        .build();
+  }
+
   private static String hello(long requestId) {
-    ClientFrame f =
+    return Base64.getUrlEncoder()
+        .withoutPadding()
+        .encodeToString(helloFrame(requestId).toByteArray());
+  }
+
+  /**
+   * Upgrades {@code s} to {@code port} with {@code helloFrame(7)} in the header; reads the Welcome.
+   */
+  private static void welcomedWithTheHelloInTheHeader(RawSocket s, String user) throws IOException {
+    s.writeRaw(request("", token(user, "phone"), OFFER, "Handoff-Hello: " + hello(7)));
+    assertTrue(s.readHead().startsWith("HTTP/1.1 101 "));
+    ServerFrame welcome = s.readFrame();
+    assertTrue(welcome.hasWelcome(), welcome.toString());
+  }
+
+  /** Sends a Ping numbered {@code requestId} and asserts that the next frame is its Pong. */
+  private static void pingAnswered(RawSocket s, long requestId) throws IOException {
+    s.send(
         ClientFrame.newBuilder()
             .setRequestId(requestId)
-            .setHello(Hello.newBuilder().setClient("early-hello-test"))
-            .build();
-    return Base64.getUrlEncoder().withoutPadding().encodeToString(f.toByteArray());
+            .setPing(Ping.getDefaultInstance())
+            .build());
+    ServerFrame pong = s.readFrame();
+    assertTrue(pong.hasPong(), "not the Pong: " + pong);
+    assertEquals(requestId, pong.getRequestId());
+  }
+
+  private static void refusedAsUnexpected(RawSocket s, long requestId) throws IOException {
+    ServerFrame error = s.readFrame();
+    assertTrue(error.hasError(), error.toString());
+    assertEquals(requestId, error.getRequestId());
+    assertEquals(ErrorCode.UNEXPECTED_FRAME, error.getError().getCode());
+  }
+
+  @Test
+  void theUpgradesHelloAgainAsTheFirstFrameIsAnsweredByNothing() throws Exception {
+    try (RawSocket s = RawSocket.open(server.port())) {
+      welcomedWithTheHelloInTheHeader(s, "eh10");
+      // As a client whose 101 lost its subprotocol on the way sends it.
+      s.send(helloFrame(7));
+      pingAnswered(s, 8);
+      // Only the first frame: the same Hello later is one too many.
+      s.send(helloFrame(7));
+      refusedAsUnexpected(s, 7);
+    }
+  }
+
+  @Test
+  void theUpgradesHelloAfterAnotherFrameIsUnexpected() throws Exception {
+    try (RawSocket s = RawSocket.open(server.port())) {
+      welcomedWithTheHelloInTheHeader(s, "eh11");
+      pingAnswered(s, 8);
+      s.send(helloFrame(7));
+      refusedAsUnexpected(s, 7);
+    }
+  }
+
+  @Test
+  void anotherHelloAsTheFirstFrameIsUnexpected() throws Exception {
+    try (RawSocket s = RawSocket.open(server.port())) {
+      welcomedWithTheHelloInTheHeader(s, "eh12");
+      s.send(helloFrame(8)); // The same Hello under another request id: another request.
+      refusedAsUnexpected(s, 8);
+    }
+  }
+
+  @Test
+  void theUpgradesHelloIsForgottenWhenTheNodePings() throws Exception {
+    FakeScheduler time = new FakeScheduler();
+    try (TestServer pinging = TestServer.start(time, b -> {});
+        RawSocket s = RawSocket.open(pinging.port())) {
+      welcomedWithTheHelloInTheHeader(s, "eh13");
+      time.advance(pinging.server.config().heartbeatInterval());
+      s.readUntilPing();
+      s.send(helloFrame(7));
+      refusedAsUnexpected(s, 7);
+    }
   }
 
   private static byte[] request(String query, String token, String... headers) {

@@ -227,6 +227,7 @@ public final class ConnectionHandler extends WireCodec implements Link {
       close(CloseCode.IDLE_TIMEOUT, "nothing received for two heartbeat intervals");
     } else if (silent >= interval && !pinged) {
       pinged = true;
+      EarlyHello.forget(ctx.channel());
       // The void promise, as every delivery's: a second promise type on the write path is a type
       // the compiled write code never saw, and sends it back to the interpreter.
       write(ctx, new PingWebSocketFrame(Unpooled.EMPTY_BUFFER), ctx.voidPromise());
@@ -240,7 +241,7 @@ public final class ConnectionHandler extends WireCodec implements Link {
       ctx.fireChannelRead(msg);
       return;
     }
-    if (!closing && upgraded()) {
+    if (!closing && upgraded() && !EarlyHello.repeated(ctx.channel(), frame)) {
       try {
         endpoint.frame(frame);
       } catch (RuntimeException e) {
@@ -279,6 +280,7 @@ public final class ConnectionHandler extends WireCodec implements Link {
       ClientFrame hello = EarlyHello.take(ctx.channel());
       if (hello != null) {
         received(ctx, hello); // Its Welcome leaves with the 101 (Upgrades flushes after this).
+        EarlyHello.answered(ctx.channel(), hello);
       }
       return;
     }
