@@ -75,8 +75,7 @@ public final class ConnectionHandler extends WireCodec implements Link {
   private final Endpoint endpoint;
 
   private ChannelHandlerContext ctx;
-  // Set at the upgrade: non-null from then on means upgraded (no flag of its own, so that the
-  // handler fits 64 bytes).
+  // Set at the upgrade: non-null from then on means upgraded (no flag of its own: 64 bytes).
   private Principal principal;
   private boolean established;
   private boolean reading = true;
@@ -84,17 +83,18 @@ public final class ConnectionHandler extends WireCodec implements Link {
   // flag for both, so that the handler fits 64 bytes).
   private boolean closing;
   // Between leavingLoop and joinedLoop (Upgrades): a drain leaves the connection to the move, which
-  // answers the upgrade 503 on the new loop. A field, not a channel attribute: an attribute, once
-  // made, stays in the channel's map (32 B or so per connection).
+  // answers the upgrade 503 on the new loop (a field: an attribute stays in the channel's map).
   private volatile boolean moving;
   // Heartbeats: when the device was last heard, whether it was pinged since, and the place in this
-  // event loop's array of connections (see Heartbeats; in it from the upgrade until inactive, -1
-  // outside it).
+  // loop's array of connections (see Heartbeats; in it from the upgrade until inactive, else -1).
   private long lastReadNanos;
   private boolean pinged;
   // The handshake limit's timer, cancelled at Hello so that an idle connection holds no timer.
   private Future<?> handshakeTimer;
   int hbIndex = -1;
+  // The upgrade's Hello once answered, until the next frame or ping (EarlyHello.repeats; 0: none):
+  // an int, which fits the handler's 64 bytes; a channel attribute would cost about 50 more.
+  private int upgradeHello;
 
   public ConnectionHandler(
       ServerConfig config, ServerStats stats, Scheduler time, Endpoint endpoint) {
@@ -227,7 +227,7 @@ public final class ConnectionHandler extends WireCodec implements Link {
       close(CloseCode.IDLE_TIMEOUT, "nothing received for two heartbeat intervals");
     } else if (silent >= interval && !pinged) {
       pinged = true;
-      EarlyHello.forget(ctx.channel());
+      upgradeHello = 0;
       // The void promise, as every delivery's: a second promise type on the write path is a type
       // the compiled write code never saw, and sends it back to the interpreter.
       write(ctx, new PingWebSocketFrame(Unpooled.EMPTY_BUFFER), ctx.voidPromise());
@@ -241,7 +241,9 @@ public final class ConnectionHandler extends WireCodec implements Link {
       ctx.fireChannelRead(msg);
       return;
     }
-    if (!closing && upgraded() && !EarlyHello.repeated(ctx.channel(), frame)) {
+    int hello = upgradeHello;
+    upgradeHello = 0;
+    if (!closing && upgraded() && !EarlyHello.repeats(hello, frame)) {
       try {
         endpoint.frame(frame);
       } catch (RuntimeException e) {
@@ -280,7 +282,7 @@ public final class ConnectionHandler extends WireCodec implements Link {
       ClientFrame hello = EarlyHello.take(ctx.channel());
       if (hello != null) {
         received(ctx, hello); // Its Welcome leaves with the 101 (Upgrades flushes after this).
-        EarlyHello.answered(ctx.channel(), hello);
+        upgradeHello = EarlyHello.fingerprint(hello);
       }
       return;
     }

@@ -28,15 +28,6 @@ final class EarlyHello {
   /** The frame an upgrade carried, from its check to the connection handler. */
   static final AttributeKey<ClientFrame> FRAME = AttributeKey.valueOf("handoff.earlyHello");
 
-  /**
-   * What a connection keeps of the Hello its upgrade carried once it was answered: its {@link
-   * #fingerprint}, until the next frame, or until the node pings the connection (see {@link
-   * #repeated}). An attribute, not a field: it is removed then, and a connection keeps nothing of
-   * it.
-   */
-  private static final AttributeKey<Long> ANSWERED =
-      AttributeKey.valueOf("handoff.earlyHelloAnswered");
-
   private EarlyHello() {}
 
   /** A Hello in the upgrade that cannot be used; the message says why, for a person. */
@@ -63,47 +54,29 @@ final class EarlyHello {
     return ch.hasAttr(FRAME) ? ch.attr(FRAME).getAndRemove() : null;
   }
 
-  /** The node answered {@code hello}, which the upgrade of {@code ch} carried. */
-  static void answered(Channel ch, ClientFrame hello) {
-    ch.attr(ANSWERED).set(fingerprint(hello));
+  /**
+   * Whether {@code frame}, the first after the 101, is the Hello the upgrade carried again ({@code
+   * answered} its {@link #fingerprint}, 0 if the upgrade carried none or something came between): a
+   * client that did not see the subprotocol in the 101 (something between removed it) sends the
+   * Hello it put in the upgrade again, as a frame. It was answered already (its Welcome, or its
+   * Error), and is answered with nothing: not {@code UNEXPECTED_FRAME}, which the client would take
+   * as a refusal of its Hello when it comes before the Welcome. Any other frame, and a Hello that
+   * differs, goes on as usual. The connection keeps the fingerprint until its next frame, or until
+   * the node pings it (a client sends the Hello again as soon as it reads the 101, long before a
+   * silent heartbeat interval ends).
+   */
+  static boolean repeats(int answered, ClientFrame frame) {
+    return answered != 0 && frame.hasHello() && fingerprint(frame) == answered;
   }
 
   /**
-   * Whether {@code frame}, read from {@code ch}, is the Hello its upgrade carried again: the first
-   * frame after the 101, equal to that Hello (same fields, same {@code request_id}). A client that
-   * did not see the subprotocol in the 101 (something between removed it) sends the Hello it put in
-   * the upgrade again, as a frame; it was answered already (its Welcome, or its Error), and is
-   * answered with nothing: not {@code UNEXPECTED_FRAME}, which the client would take as a refusal
-   * of its Hello when it comes before the Welcome. Any other frame, and a Hello that differs, goes
-   * on as usual. The first frame ends the rule either way: what was kept goes, as it does when the
-   * node pings the connection ({@link #forget}; a client sends the Hello again as soon as it reads
-   * the 101, long before a silent heartbeat interval ends).
+   * {@code frame}'s size and hash (of its fields, as {@link ClientFrame#equals} compares them) in
+   * an int, never 0: equal frames have equal fingerprints, and two Hellos of one device that differ
+   * (another follow set, another position) have the same one with a chance of about one in 2^32.
    */
-  @SuppressWarnings("deprecation") // getAndRemove: as take.
-  static boolean repeated(Channel ch, ClientFrame frame) {
-    if (!ch.hasAttr(ANSWERED)) {
-      return false;
-    }
-    Long answered = ch.attr(ANSWERED).getAndRemove();
-    return answered != null && frame.hasHello() && answered == fingerprint(frame);
-  }
-
-  /** Drops what {@code ch} kept of its upgrade's Hello, if anything. */
-  @SuppressWarnings("deprecation") // getAndRemove: as take.
-  static void forget(Channel ch) {
-    if (ch.hasAttr(ANSWERED)) {
-      ch.attr(ANSWERED).getAndRemove();
-    }
-  }
-
-  /**
-   * {@code frame}'s size and hash (of its fields, as {@link ClientFrame#equals} compares them), in
-   * 16 bytes where the frame may take a few KB: equal frames have equal fingerprints, and two
-   * Hellos of one device that differ (another follow set, another position) have the same one with
-   * a chance of one in 2^32 at most.
-   */
-  private static long fingerprint(ClientFrame frame) {
-    return (long) frame.getSerializedSize() << 32 | (frame.hashCode() & 0xFFFFFFFFL);
+  static int fingerprint(ClientFrame frame) {
+    int f = 31 * frame.hashCode() + frame.getSerializedSize();
+    return f == 0 ? 1 : f;
   }
 
   /**
