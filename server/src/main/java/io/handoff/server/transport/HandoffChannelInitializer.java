@@ -5,9 +5,7 @@ import io.handoff.server.ServerConfig;
 import io.handoff.server.ServerStats;
 import io.handoff.server.auth.Principal;
 import io.handoff.server.auth.TokenVerifier;
-import io.netty.channel.ChannelHandler;
-import io.netty.channel.ChannelHandlerContext;
-import io.netty.channel.ChannelInboundHandlerAdapter;
+import io.netty.channel.ChannelInitializer;
 import io.netty.channel.ChannelPipeline;
 import io.netty.channel.EventLoopGroup;
 import io.netty.channel.socket.SocketChannel;
@@ -47,15 +45,8 @@ import org.slf4j.LoggerFactory;
  * which replaces the HTTP codec with WebSocket frame codecs; then, with no extension negotiated,
  * the connection handler frames itself and they leave too; with permessage-deflate the WebSocket
  * protocol handler gives its place to the shared {@link ControlFrameHandler}.
- *
- * <p>Not a Netty {@code ChannelInitializer}: that one guards against a second initialization with a
- * set shared by every connection of every loop, two concurrent map updates per connection that the
- * loops contend on in a reconnect storm. Netty calls {@link #handlerAdded} once the channel is
- * registered, which is when this handler adds the others and leaves; a handler added to a channel
- * not yet registered waits for its registration instead.
  */
-@ChannelHandler.Sharable
-public final class HandoffChannelInitializer extends ChannelInboundHandlerAdapter {
+public final class HandoffChannelInitializer extends ChannelInitializer<SocketChannel> {
   private static final Logger log = LoggerFactory.getLogger(HandoffChannelInitializer.class);
   public static final String HTTP_HANDLER = "http";
   static final String HTTP_CODEC = "httpCodec";
@@ -192,33 +183,7 @@ public final class HandoffChannelInitializer extends ChannelInboundHandlerAdapte
   }
 
   @Override
-  public void handlerAdded(ChannelHandlerContext ctx) {
-    if (ctx.channel().isRegistered()) {
-      initialize(ctx);
-    }
-  }
-
-  @Override
-  public void channelRegistered(ChannelHandlerContext ctx) {
-    // Added before the channel was registered: the handlers added now see the registration too.
-    initialize(ctx);
-    ctx.pipeline().fireChannelRegistered();
-  }
-
-  private void initialize(ChannelHandlerContext ctx) {
-    try {
-      addHandlers((SocketChannel) ctx.channel());
-    } catch (RuntimeException e) {
-      log.warn("could not set up connection {}; closing it", ctx.channel(), e);
-      ctx.close();
-    } finally {
-      if (!ctx.isRemoved()) {
-        ctx.pipeline().remove(this);
-      }
-    }
-  }
-
-  private void addHandlers(SocketChannel ch) {
+  protected void initChannel(SocketChannel ch) {
     ChannelPipeline p = ch.pipeline();
     if (tls != null) {
       SslHandler ssl = tls.newHandler(ch.alloc());
