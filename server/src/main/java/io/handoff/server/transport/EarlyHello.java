@@ -1,5 +1,6 @@
 package io.handoff.server.transport;
 
+import com.google.protobuf.ByteString;
 import com.google.protobuf.InvalidProtocolBufferException;
 import io.handoff.protocol.v1.ClientFrame;
 import io.netty.channel.Channel;
@@ -70,12 +71,15 @@ final class EarlyHello {
   }
 
   /**
-   * {@code frame}'s size and hash (of its fields, as {@link ClientFrame#equals} compares them) in
-   * an int, never 0: equal frames have equal fingerprints, and two Hellos of one device that differ
-   * (another follow set, another position) have the same one with a chance of about one in 2^32.
+   * {@code frame}'s encoded size and the hash of its encoding in an int, never 0: the same frame
+   * sent twice has the same fingerprint, and two Hellos of one device that differ (another follow
+   * set, another position) have the same one with a chance of about one in 2^32. Of the encoding,
+   * not {@link ClientFrame#hashCode}: a message's own hash goes through protobuf's descriptors,
+   * which it builds on first use, about 400 KB that a node otherwise never holds.
    */
   static int fingerprint(ClientFrame frame) {
-    int f = 31 * frame.hashCode() + frame.getSerializedSize();
+    ByteString encoded = frame.toByteString();
+    int f = 31 * encoded.hashCode() + encoded.size();
     return f == 0 ? 1 : f;
   }
 
