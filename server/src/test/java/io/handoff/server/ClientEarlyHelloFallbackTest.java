@@ -112,14 +112,7 @@ class ClientEarlyHelloFallbackTest {
     awaitState(ConnectionState.CONNECTED);
     // A Welcome saying the node reads it does not bring it back: the next connection of the URL
     // sends the Hello as a frame too.
-    client.dropConnection();
-    awaitState(ConnectionState.RECONNECTING);
-    awaitState(ConnectionState.CONNECTED);
-    List<String> later = List.of(proxy.requests.poll(), proxy.requests.poll());
-    for (String request : later) {
-      assertNotNull(request, "fewer attempts than connections");
-      assertEquals(null, header(request, "handoff-hello"), "the Hello after a 400:\n" + request);
-    }
+    reconnectsWithoutHello("400");
     client.document("cart").set("item", new byte[] {1}).get(WAIT_SECONDS, TimeUnit.SECONDS);
   }
 
@@ -145,15 +138,7 @@ class ClientEarlyHelloFallbackTest {
     String first = proxy.requests.poll(WAIT_SECONDS, TimeUnit.SECONDS);
     assertNotNull(header(first, "handoff-hello"), "the first request carries no Hello:\n" + first);
     awaitState(ConnectionState.CONNECTED);
-    client.dropConnection();
-    awaitState(ConnectionState.RECONNECTING);
-    awaitState(ConnectionState.CONNECTED);
-    List<String> later = List.of(proxy.requests.poll(), proxy.requests.poll());
-    for (String request : later) {
-      assertNotNull(request, "fewer attempts than connections");
-      assertEquals(
-          null, header(request, "handoff-hello"), "the Hello after a " + status + ":\n" + request);
-    }
+    reconnectsWithoutHello(Integer.toString(status));
     assertEquals(null, proxy.requests.poll(), "more attempts than connections");
     client.document("cart").set("item", new byte[] {1}).get(WAIT_SECONDS, TimeUnit.SECONDS);
   }
@@ -177,6 +162,22 @@ class ClientEarlyHelloFallbackTest {
     client.document("cart").set("item", new byte[] {1}).get(WAIT_SECONDS, TimeUnit.SECONDS);
     assertEquals(List.of(), errors, "errors told to the app");
     assertEquals(null, proxy.requests.poll(), "a second attempt");
+  }
+
+  /**
+   * Cuts the connection and waits for the next one: neither the attempt that connected after the
+   * refusal ({@code after}) nor this one carried the Hello.
+   */
+  private void reconnectsWithoutHello(String after) throws Exception {
+    client.dropConnection();
+    awaitState(ConnectionState.RECONNECTING);
+    awaitState(ConnectionState.CONNECTED);
+    List<String> later = List.of(proxy.requests.poll(), proxy.requests.poll());
+    for (String request : later) {
+      assertNotNull(request, "fewer attempts than connections");
+      assertEquals(
+          null, header(request, "handoff-hello"), "the Hello after a " + after + ":\n" + request);
+    }
   }
 
   private HandoffClient client() {
