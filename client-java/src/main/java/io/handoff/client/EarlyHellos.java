@@ -79,7 +79,9 @@ final class EarlyHellos {
   /** One connection attempt, as far as the Hello in its upgrade goes. */
   final class Attempt {
     private final URI url;
-    private boolean carried;
+    // The Hello the upgrade request carried, null if none: the very frame to send again after a 101
+    // that does not say it was read.
+    private ClientFrame carried;
     private boolean opened;
     private boolean read;
     // Whether the attempt's outcome for the Hello is known: welcomed, refused by the node, ended.
@@ -99,14 +101,25 @@ final class EarlyHellos {
         return null;
       }
       ClientFrame frame = hello.get();
-      carried = frame.getSerializedSize() <= Handshake.MAX_EARLY_HELLO_BYTES;
-      return carried ? frame : null;
+      carried = frame.getSerializedSize() <= Handshake.MAX_EARLY_HELLO_BYTES ? frame : null;
+      return carried;
+    }
+
+    /**
+     * The Hello to send as the first frame after a 101 that did not select the subprotocol: the one
+     * the upgrade carried, the very frame, or one built by {@code hello} now if it carried none.
+     * Something between may have dropped the subprotocol from the 101 of a node that did read the
+     * Hello in the upgrade; that node answers nothing only to the same Hello again, and {@code
+     * UNEXPECTED_FRAME} to any other (docs/protocol.md, "A Hello in the upgrade").
+     */
+    ClientFrame unread(Supplier<ClientFrame> hello) {
+      return carried != null ? carried : hello.get();
     }
 
     /** The 101 came; {@code helloRead}: it selected the subprotocol, saying the Hello was read. */
     void opened(boolean helloRead) {
       opened = true;
-      read = carried && helloRead;
+      read = carried != null && helloRead;
     }
 
     /** The Welcome came, saying whether its node reads a Hello in the upgrade. */
@@ -134,7 +147,7 @@ final class EarlyHellos {
      * (401, 429, 503) or failure before the 101 says nothing about the Hello.
      */
     void ended(int closeCode, Throwable cause) {
-      if (!carried || settled) {
+      if (carried == null || settled) {
         return;
       }
       settled = true;

@@ -7,9 +7,13 @@ import io.handoff.protocol.v1.Hello;
 /**
  * The Hello that opens each connection of a {@link SyncEngine}: the follow set, the position of
  * every replica that has a version, and whether approval prompts are held, under {@link
- * SyncEngine#HELLO_REQUEST_ID}. One builder for both places it goes: the upgrade request (built
- * when TCP is connected) and the first frame (built at the 101, when the node did not read the one
- * of the request).
+ * SyncEngine#HELLO_REQUEST_ID}. Built once per attempt: when TCP is connected, for the upgrade
+ * request; or at the 101, as the first frame, when the request carried none. A 101 that does not
+ * say the node read the one of the request gets that very frame again ({@link
+ * EarlyHellos.Attempt#unread}), never one built anew: something between may have dropped the
+ * subprotocol from the 101 of a node that did read it, and that node answers nothing only to the
+ * same bytes (a rebuilt Hello may list the positions in another order, the map of replicas having
+ * grown meanwhile, or say prompts are held no more), and {@code UNEXPECTED_FRAME} to any other.
  *
  * <p>What it carries cannot change between the TCP connect and the 101 in a way that matters, so
  * the Hello of the request is as good as one built at the 101: the follow set and the client name

@@ -152,7 +152,7 @@ final class Link implements FrameListener {
       return;
     }
     early.opened(helloRead);
-    engine.onOpen(this, helloRead);
+    engine.onOpen(this, helloRead ? null : early.unread(engine::hello));
   }
 
   @Override

@@ -356,19 +356,19 @@ final class SyncEngine {
 
   /**
    * The Hello of the attempt {@link #current()}, asked by its connection when TCP is connected (to
-   * go in the upgrade request) and again at the 101 if the node did not read that one.
+   * go in the upgrade request), or at the 101 if the request carried none.
    */
   ClientFrame hello() {
     return Hellos.hello(config, replicas, handoff);
   }
 
   /**
-   * The attempt {@code l}, still current, is open: sends the Hello unless the node read the one of
-   * the upgrade request ({@code helloRead}), and waits for the Welcome.
+   * The attempt {@code l}, still current, is open: sends {@code hello} (null when the node read the
+   * one of the upgrade request), and waits for the Welcome.
    */
-  void onOpen(Link l, boolean helloRead) {
-    if (!helloRead) {
-      l.channel.send(hello());
+  void onOpen(Link l, ClientFrame hello) {
+    if (hello != null) {
+      l.channel.send(hello);
     }
     l.awaitWelcome(config.connectTimeout);
   }

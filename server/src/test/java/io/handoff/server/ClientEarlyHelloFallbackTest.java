@@ -2,6 +2,7 @@ package io.handoff.server;
 
 import static io.handoff.server.HttpHeads.header;
 import static io.handoff.server.HttpHeads.without;
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -11,6 +12,7 @@ import io.handoff.client.HandoffClient;
 import io.handoff.client.HandoffException;
 import io.handoff.client.HandoffListener;
 import java.io.ByteArrayOutputStream;
+import java.io.DataInputStream;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
@@ -19,9 +21,11 @@ import java.net.ServerSocket;
 import java.net.Socket;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
+import java.util.Base64;
 import java.util.List;
 import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
 import java.util.function.BinaryOperator;
@@ -38,7 +42,8 @@ import org.junit.jupiter.params.provider.ValueSource;
  * 400 {@code invalid_hello}). Either way the client's next attempt sends the Hello as a frame and
  * is welcomed; after the 400 no attempt carries it again. The same after a 431 or 414 from a proxy
  * with a small limit. And one that drops the subprotocol from the node's 101: the client sends the
- * Hello the node read again, as a frame, which the node answers with nothing.
+ * Hello the node read again, as a frame, which the node answers with nothing: the very frame of the
+ * upgrade, even when the Hello built anew would differ.
  */
 class ClientEarlyHelloFallbackTest {
   private static final long WAIT_SECONDS = 10;
@@ -164,6 +169,73 @@ class ClientEarlyHelloFallbackTest {
     assertEquals(null, proxy.requests.poll(), "a second attempt");
   }
 
+  @Test
+  void behindAProxyThatDropsTheSubprotocolTheClientSendsTheVeryHelloOfTheUpgradeThoughItChanged()
+      throws Exception {
+    server = TestServer.start();
+    proxy = new Proxy(server.port(), UnaryOperator.identity(), Proxy::dropSubprotocol);
+    client = client();
+    client.connect().get(WAIT_SECONDS, TimeUnit.SECONDS);
+    // Two replicas with a version. A Hello lists their positions in the order of the client's map
+    // of replicas (a ConcurrentHashMap), where these two swap places when it grows from 16 bins to
+    // 32: bins 1 and 2, then 17 and 2.
+    List<String> kept = List.of("kept-1809", "kept-13");
+    assertEquals(
+        List.of(1, 2, 17, 2),
+        List.of(
+            bin(kept.get(0), 16),
+            bin(kept.get(1), 16),
+            bin(kept.get(0), 32),
+            bin(kept.get(1), 32)));
+    for (String name : kept) {
+      client.document(name).set("f", new byte[] {1}).get(WAIT_SECONDS, TimeUnit.SECONDS);
+    }
+    // The first connection's upgrade and Hello frame came before the acks.
+    proxy.requests.clear();
+    proxy.firstFrames.clear();
+
+    CountDownLatch release = proxy.hold();
+    client.dropConnection();
+    // The next upgrade request is at the proxy: its Hello was built. The node's 101 is held.
+    String request = proxy.requests.poll(WAIT_SECONDS, TimeUnit.SECONDS);
+    assertNotNull(request, "no second attempt");
+    String carried = header(request, "handoff-hello");
+    assertNotNull(carried, "the reconnect carries no Hello:\n" + request);
+    // Meanwhile the app opens twenty more documents: the map of replicas grows to 32 bins.
+    for (int i = 0; i < 20; i++) {
+      client.document("opened-" + i);
+    }
+    release.countDown();
+    awaitState(ConnectionState.CONNECTED);
+
+    byte[] first = proxy.firstFrames.poll(WAIT_SECONDS, TimeUnit.SECONDS);
+    assertArrayEquals(
+        Base64.getUrlDecoder().decode(carried),
+        first,
+        "the first frame is not the upgrade's Hello");
+    // A document opened in between is delivered, and the node took the repeat without an error:
+    // the answer to a later write comes after its answer to the Hello frame.
+    try (HandoffClient tv = TestServer.clientBuilder(server.url(), "hello-user", "tv").build()) {
+      tv.connect().get(WAIT_SECONDS, TimeUnit.SECONDS);
+      tv.document("opened-0").set("f", new byte[] {2}).get(WAIT_SECONDS, TimeUnit.SECONDS);
+    }
+    Conditions.await(
+        "the tv's write reached the phone",
+        () -> client.lastVersion("opened-0") == 1,
+        Duration.ofSeconds(WAIT_SECONDS));
+    client.document("cart").set("item", new byte[] {1}).get(WAIT_SECONDS, TimeUnit.SECONDS);
+    assertEquals(List.of(), errors, "errors told to the app");
+    assertEquals(null, proxy.requests.poll(), "a third attempt");
+  }
+
+  /**
+   * The bin of {@code name} in a ConcurrentHashMap of {@code bins} bins (its spread of the hash).
+   */
+  private static int bin(String name, int bins) {
+    int h = name.hashCode();
+    return (h ^ (h >>> 16)) & 0x7fffffff & (bins - 1);
+  }
+
   /**
    * Cuts the connection and waits for the next one: neither the attempt that connected after the
    * refusal ({@code after}) nor this one carried the Hello.
@@ -214,11 +286,15 @@ class ClientEarlyHelloFallbackTest {
    * request and keeps it as the client sent it; it answers it itself if {@code refusal} gives a
    * response head for it (and closes), or else forwards it rewritten, reads the node's response
    * head, keeps it as the node sent it, and forwards it as {@code respond} makes it of the request
-   * and the response; then it relays the bytes each way.
+   * and the response (once the test lets it go, while it {@link #hold}s them); then it relays the
+   * bytes each way, keeping the payload of the first frame the client sent.
    */
   private static final class Proxy implements AutoCloseable {
     final BlockingQueue<String> requests = new LinkedBlockingQueue<>();
     final BlockingQueue<String> responses = new LinkedBlockingQueue<>();
+    // The payload of each connection's first frame from the client, unmasked.
+    final BlockingQueue<byte[]> firstFrames = new LinkedBlockingQueue<>();
+    private volatile CountDownLatch held = new CountDownLatch(0);
     private final ServerSocket listener;
     private final int target;
     private final UnaryOperator<String> rewrite;
@@ -274,6 +350,12 @@ class ClientEarlyHelloFallbackTest {
       return "ws://127.0.0.1:" + listener.getLocalPort() + "/ws";
     }
 
+    /** Holds the node's responses from now until the latch returned is counted down. */
+    CountDownLatch hold() {
+      held = new CountDownLatch(1);
+      return held;
+    }
+
     private void accept() {
       try {
         while (true) {
@@ -308,11 +390,18 @@ class ClientEarlyHelloFallbackTest {
         InputStream fromNode = node.getInputStream();
         String response = readHead(fromNode);
         String forwarded = respond.apply(request, response);
+        held.await();
         OutputStream toClient = client.getOutputStream();
         toClient.write(forwarded.getBytes(StandardCharsets.ISO_8859_1));
         toClient.flush();
         responses.add(response);
-        Thread up = new Thread(() -> pump(fromClient, toNode), "proxy-up");
+        Thread up =
+            new Thread(
+                () -> {
+                  firstFrame(fromClient, toNode);
+                  pump(fromClient, toNode);
+                },
+                "proxy-up");
         up.setDaemon(true);
         up.start();
         pump(fromNode, toClient);
@@ -338,6 +427,43 @@ class ClientEarlyHelloFallbackTest {
         head.write(c);
       }
       return head.toString(StandardCharsets.ISO_8859_1);
+    }
+
+    /** Relays the client's first frame, and keeps its payload unmasked. */
+    private void firstFrame(InputStream in, OutputStream out) {
+      try {
+        DataInputStream data = new DataInputStream(in);
+        ByteArrayOutputStream raw = new ByteArrayOutputStream();
+        int b0 = data.readUnsignedByte();
+        int b1 = data.readUnsignedByte();
+        raw.write(b0);
+        raw.write(b1);
+        long length = b1 & 0x7f;
+        if (length == 126) {
+          length = data.readUnsignedShort();
+          raw.write((int) (length >> 8));
+          raw.write((int) length);
+        } else if (length == 127) {
+          length = data.readLong();
+          for (int i = 7; i >= 0; i--) {
+            raw.write((int) (length >> (8 * i)));
+          }
+        }
+        byte[] mask = new byte[(b1 & 0x80) != 0 ? 4 : 0];
+        data.readFully(mask);
+        raw.write(mask);
+        byte[] payload = new byte[(int) length];
+        data.readFully(payload);
+        raw.write(payload);
+        out.write(raw.toByteArray());
+        out.flush();
+        for (int i = 0; i < payload.length && mask.length > 0; i++) {
+          payload[i] ^= mask[i % 4];
+        }
+        firstFrames.add(payload);
+      } catch (IOException e) {
+        // One side closed.
+      }
     }
 
     private static void pump(InputStream in, OutputStream out) {
