@@ -1,5 +1,6 @@
 import { create } from "@bufbuild/protobuf";
 import type { SyncEngine } from "./engine.js";
+import type { CarriedHello } from "./early-hello.js";
 import { ClientFrameSchema, type ClientFrame, type ServerFrame } from "./gen/handoff/v1/handoff_pb.js";
 
 const NORMAL_CLOSURE = 1000;
@@ -36,8 +37,8 @@ export interface CloseDetail {
 export interface FrameListener {
   /** The Hello of this connection, built now: for the upgrade request (see {@link SyncEngine.onOpen}). */
   hello(): ClientFrame;
-  /** The socket is open; `read`: the Hello its upgrade carried, which the node read (none: send one). */
-  onOpen(read?: ClientFrame): void;
+  /** The socket is open; `carried`: the Hello its upgrade carried, and whether the node read it (none: build one). */
+  onOpen(carried?: CarriedHello): void;
   onFrame(frame: ServerFrame): void;
   onClose(code: number, reason: string, detail?: CloseDetail): void;
 }
@@ -93,9 +94,9 @@ export class Link implements FrameListener {
     return this.engine.hello();
   }
 
-  onOpen(read?: ClientFrame): void {
+  onOpen(carried?: CarriedHello): void {
     this.lastHeard = Date.now();
-    this.engine.onOpen(this, read);
+    this.engine.onOpen(this, carried);
   }
 
   /** Leaves this connection with a close frame, `why`, and has the next attempt go at once. */

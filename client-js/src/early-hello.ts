@@ -97,6 +97,12 @@ export function pointsAtHello(status: number): boolean {
   return status === 400 || status === 414 || status === 431;
 }
 
+/** The Hello an upgrade carried, and whether the 101 said the node read it (else it goes again as a frame). */
+export interface CarriedHello {
+  frame: ClientFrame;
+  read: boolean;
+}
+
 /** One connection attempt, as far as the Hello in its upgrade goes. */
 export class HelloAttempt {
   private opened = false;
@@ -112,11 +118,11 @@ export class HelloAttempt {
     readonly encoded?: string,
   ) {}
 
-  /** The socket opened, the 101 selecting `protocol`: the Hello the node read, if it did (else send one). */
-  open(protocol: string | undefined): ClientFrame | undefined {
+  /** The socket opened, the 101 selecting `protocol`: the Hello the upgrade carried, if it did (else build one). */
+  open(protocol: string | undefined): CarriedHello | undefined {
     this.opened = true;
     this.read = this.frame !== undefined && protocol === HELLO_SUBPROTOCOL;
-    return this.read ? this.frame : undefined;
+    return this.frame && { frame: this.frame, read: this.read };
   }
 
   welcome(helloInUpgrade: boolean): void {
@@ -145,7 +151,7 @@ export class HelloAttempt {
 
 /**
  * Whether the Hello `sent` in the upgrade, built as the socket was opened, still says what the Hello built
- * `now`, at the 101, says. Its positions do: a replica's version moves only on a frame of the current
+ * `now`, at the 101, says (whether the node read it or it goes again as a frame, the very one). Its positions do: a replica's version moves only on a frame of the current
  * connection (Delta, Snapshot, Ack, SyncReport), and the attempt under way has had none before its 101
  * (the offline store was read before the first attempt). So do the prompts it says are held, but for one
  * case left out here: a carried prompt that ends at its deadline meanwhile leaves it saying prompts are

@@ -16,7 +16,7 @@ import {
   type ServerFrame,
   type Welcome,
 } from "./gen/handoff/v1/handoff_pb.js";
-import { helloHolds } from "./early-hello.js";
+import { type CarriedHello, helloHolds } from "./early-hello.js";
 import { checkFollowEntries } from "./names.js";
 import { type LifecycleListener, PageLifecycle } from "./page-lifecycle.js";
 import type { Requests } from "./requests.js";
@@ -406,14 +406,17 @@ export class SyncEngine implements WriteSink, LifecycleListener {
   }
 
   /**
-   * @internal The socket of `l` opened; `read`: the Hello its upgrade carried (built as the socket was
-   * opened), which the node read. It may say what holds no more (see {@link helloHolds}): the connection
-   * is then left, and the next goes at once.
+   * @internal The socket of `l` opened; `carried`: the Hello its upgrade carried (built as the socket was
+   * opened). One the 101 does not say was read goes again as the first frame, the very one: something
+   * between may have dropped the subprotocol from the 101 of a node that read it, which answers nothing only
+   * to the same Hello. It may say what holds no more (see {@link helloHolds}): the connection is then left,
+   * and the next goes at once, carrying the Hello of now.
    */
-  onOpen(l: Link, read?: ClientFrame): void {
+  onOpen(l: Link, carried?: CarriedHello): void {
     const hello = this.hello();
-    if (!read) l.channel!.send(hello);
-    else if (!helloHolds(read, hello)) l.restart("the follow set changed while connecting");
+    if (!carried) l.channel!.send(hello);
+    else if (!helloHolds(carried.frame, hello)) l.restart("the follow set changed while connecting");
+    else if (!carried.read) l.channel!.send(carried.frame);
   }
 
   /** @internal */

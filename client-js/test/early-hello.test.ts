@@ -9,7 +9,7 @@ import { create, toBinary } from "@bufbuild/protobuf";
 import WebSocket from "ws";
 import { EarlyHellos, HELLO_SUBPROTOCOL } from "../src/early-hello.js";
 import { ClientFrameSchema, HelloSchema } from "../src/gen/handoff/v1/handoff_pb.js";
-import { type DocumentChange, type HandoffClient, queryParameterWebSocket } from "../src/index.js";
+import { type DocumentChange, type HandoffClient, queryParameterWebSocket, type WebSocketFactory, type WebSocketLike } from "../src/index.js";
 import { client, closeClients, type Node, SECRET, startNode, until, user } from "./harness.js";
 import { type Carried, type RecordingRelay, helloInRequest, helloRead, sentKinds, startRecordingRelay } from "./recording-relay.js";
 
@@ -264,6 +264,16 @@ describe("a Hello in the upgrade (Node, ws)", { concurrency: true }, () => {
   });
 });
 
+/**
+ * Node's `ws` with the subprotocol offered in a header of its own, not by `ws`: a socket that takes a 101
+ * without it, as the Java client's does (`ws` offering it fails such a 101, and so does a browser).
+ */
+const lenientWebSocket: WebSocketFactory = (url, token, hello) => {
+  const headers: Record<string, string> = token ? { Authorization: `Bearer ${token}` } : {};
+  if (hello !== undefined) Object.assign(headers, { "Handoff-Hello": hello, "Sec-WebSocket-Protocol": HELLO_SUBPROTOCOL });
+  return new WebSocket(url, { headers }) as unknown as WebSocketLike;
+};
+
 // Apart from the tests above, which run together: one of these sets the global WebSocket, as that one does.
 describe("a Hello in the upgrade behind a proxy (Node, ws)", () => {
   /** Reconnects `phone` until its node read a Hello in the upgrade; then to one in `mode`, three times. */
@@ -322,6 +332,54 @@ describe("a Hello in the upgrade behind a proxy (Node, ws)", () => {
         assert.deepEqual(sentKinds(c).slice(0, 1), ["hello"], "the fallback's first frame is its Hello");
       }
       assert.equal(withHello.length, 3, carried.map((c) => (helloInRequest(c.request) ? "early" : "frame")).join(" "));
+      assert.deepEqual(errors, [], "errors told to the app");
+    } finally {
+      relay.close();
+    }
+  });
+
+  test("a proxy that drops the subprotocol from the 101, and a socket that takes such a 101: the client sends the very Hello of the upgrade, a follow() meanwhile reaches the node, and the app is told of no error", async () => {
+    const relay = await startRecordingRelay(node);
+    relay.mode = "stripped";
+    try {
+      const u = user("lenient");
+      const phone = await device(relay, u, "phone", { follow: { documents: ["a"] }, webSocket: lenientWebSocket });
+      const errors: unknown[] = [];
+      phone.on("error", (e) => errors.push(e));
+      const seen: DocumentChange[] = [];
+      phone.on("change", (c) => seen.push(c));
+      await reconnect(phone, relay);
+      assert.ok(helloInRequest(relay.connections[1].request), "learned from the first Welcome");
+
+      let open!: () => void;
+      relay.gate = new Promise((r) => (open = r));
+      const n = relay.connections.length;
+      phone.dropConnection();
+      await until("the next upgrade reached the relay", () => (relay.connections[n]?.request ?? "") !== "");
+      await phone.follow({ documents: ["late"] }); // Not connected: the next Hello carries it.
+      relay.gate = undefined;
+      open();
+      await until("connected again", () => phone.state === "connected");
+
+      const tv = client(node, u, "tv");
+      await tv.connect();
+      await tv.document("late").set("f", "x");
+      await until("the phone got the delta of the document it followed while connecting", () =>
+        seen.some((c) => c.document === "late"),
+      );
+      assert.deepEqual(relay.connections[n].frames, [], "the connection whose node read the older follow set was left");
+      // Answered after the Hello frame of the connection it went on.
+      assert.equal(await phone.document("a").set("f", "1"), 1n);
+      for (const c of relay.connections.slice(1)) {
+        const carried = helloInRequest(c.request);
+        assert.ok(carried, `the upgrade carried the Hello:\n${c.request}`);
+        assert.ok(helloRead(c), `the node read it (the relay dropped the subprotocol):\n${c.response}`);
+        if (c.frames.length === 0) continue; // Left at the 101: the follow set changed meanwhile.
+        assert.deepEqual(toBinary(ClientFrameSchema, c.frames[0]), toBinary(ClientFrameSchema, carried), "the first frame is the Hello of the upgrade");
+      }
+      const last = helloInRequest(relay.connections[relay.connections.length - 1].request)!;
+      assert.ok(last.body.case === "hello");
+      assert.deepEqual(last.body.value.follow?.documents, ["a", "late"]);
       assert.deepEqual(errors, [], "errors told to the app");
     } finally {
       relay.close();
