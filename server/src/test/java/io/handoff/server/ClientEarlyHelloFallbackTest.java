@@ -175,7 +175,8 @@ class ClientEarlyHelloFallbackTest {
     server = TestServer.start();
     proxy = new Proxy(server.port(), UnaryOperator.identity(), Proxy::dropSubprotocol);
     client = client();
-    client.connect().get(WAIT_SECONDS, TimeUnit.SECONDS);
+    client.connect();
+    awaitState(ConnectionState.CONNECTED);
     // Two replicas with a version. A Hello lists their positions in the order of the client's map
     // of replicas (a ConcurrentHashMap), where these two swap places when it grows from 16 bins to
     // 32: bins 1 and 2, then 17 and 2.
@@ -196,6 +197,7 @@ class ClientEarlyHelloFallbackTest {
 
     CountDownLatch release = proxy.hold();
     client.dropConnection();
+    awaitState(ConnectionState.RECONNECTING);
     // The next upgrade request is at the proxy: its Hello was built. The node's 101 is held.
     String request = proxy.requests.poll(WAIT_SECONDS, TimeUnit.SECONDS);
     assertNotNull(request, "no second attempt");
