@@ -154,9 +154,10 @@ export class HelloAttempt {
  * `now`, at the 101, says (whether the node read it or it goes again as a frame, the very one). Its
  * positions do: a replica's version moves only on a frame of the current connection (Delta, Snapshot, Ack,
  * SyncReport), and the attempt under way has had none before its 101 (the offline store was read before the
- * first attempt). So do the prompts it says are held, but for one case left out here: a carried prompt that ends at its deadline meanwhile leaves it saying prompts are
- * held, and the node's `ApprovalPromptsSent` then ends no prompt, as for a deadline that passes between a
- * Hello frame and its Welcome (a prompt is shown, and so held, only on a frame of the connection). The
+ * first attempt). So do the prompts it says are held, but for one case left out here: a carried prompt
+ * that ends at its deadline meanwhile leaves it saying prompts are held, and the node's
+ * `ApprovalPromptsSent` then ends no prompt, as for a deadline that passes between a Hello frame and its
+ * Welcome (a prompt is shown, and so held, only on a frame of the connection). The
  * follow set may not: `follow()` while not connected changes the next Hello's at once, so one made
  * between the socket's opening and its 101 would be lost on a node that read the older one.
  */
