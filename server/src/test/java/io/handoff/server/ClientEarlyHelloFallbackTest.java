@@ -11,15 +11,7 @@ import io.handoff.client.ConnectionState;
 import io.handoff.client.HandoffClient;
 import io.handoff.client.HandoffException;
 import io.handoff.client.HandoffListener;
-import java.io.ByteArrayOutputStream;
-import java.io.DataInputStream;
 import java.io.IOException;
-import java.io.InputStream;
-import java.io.OutputStream;
-import java.net.InetAddress;
-import java.net.ServerSocket;
-import java.net.Socket;
-import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.Base64;
 import java.util.List;
@@ -28,7 +20,6 @@ import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
-import java.util.function.BinaryOperator;
 import java.util.function.UnaryOperator;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
@@ -49,7 +40,7 @@ class ClientEarlyHelloFallbackTest {
   private static final long WAIT_SECONDS = 10;
 
   private TestServer server;
-  private Proxy proxy;
+  private UpgradeProxy proxy;
   private HandoffClient client;
   private final BlockingQueue<ConnectionState> states = new LinkedBlockingQueue<>();
   private final List<String> errors = new CopyOnWriteArrayList<>();
@@ -74,10 +65,10 @@ class ClientEarlyHelloFallbackTest {
     // Takes the subprotocol for itself: the node gets neither it nor the Hello, and the client a
     // 101 that says the Hello was read.
     proxy =
-        new Proxy(
+        new UpgradeProxy(
             server.port(),
             request -> without(request, "handoff-hello", "sec-websocket-protocol"),
-            Proxy::takeSubprotocol);
+            UpgradeProxy::takeSubprotocol);
     client = client();
     client.connect();
 
@@ -103,10 +94,10 @@ class ClientEarlyHelloFallbackTest {
     server = TestServer.start();
     // Mangles the header: the node answers 400 invalid_hello.
     proxy =
-        new Proxy(
+        new UpgradeProxy(
             server.port(),
             request -> request.replaceAll("(?im)^(handoff-hello:).*$", "$1 not*base64url"),
-            Proxy::asIs);
+            UpgradeProxy::asIs);
     client = client();
     client.connect();
 
@@ -129,10 +120,10 @@ class ClientEarlyHelloFallbackTest {
     // Refuses every request that carries the Hello, as one with a small header or URI limit; lets
     // the others through to the node.
     proxy =
-        new Proxy(
+        new UpgradeProxy(
             server.port(),
             UnaryOperator.identity(),
-            Proxy::asIs,
+            UpgradeProxy::asIs,
             request ->
                 header(request, "handoff-hello") == null
                     ? null
@@ -154,7 +145,8 @@ class ClientEarlyHelloFallbackTest {
     server = TestServer.start();
     // The node reads the Hello in the header and sends its Welcome; the client, seeing no
     // subprotocol, sends the same Hello again as a frame.
-    proxy = new Proxy(server.port(), UnaryOperator.identity(), Proxy::dropSubprotocol);
+    proxy =
+        new UpgradeProxy(server.port(), UnaryOperator.identity(), UpgradeProxy::dropSubprotocol);
     client = client();
     client.connect();
 
@@ -173,7 +165,8 @@ class ClientEarlyHelloFallbackTest {
   void behindAProxyThatDropsTheSubprotocolTheClientSendsTheVeryHelloOfTheUpgradeThoughItChanged()
       throws Exception {
     server = TestServer.start();
-    proxy = new Proxy(server.port(), UnaryOperator.identity(), Proxy::dropSubprotocol);
+    proxy =
+        new UpgradeProxy(server.port(), UnaryOperator.identity(), UpgradeProxy::dropSubprotocol);
     client = client();
     client.connect();
     awaitState(ConnectionState.CONNECTED);
@@ -281,212 +274,5 @@ class ClientEarlyHelloFallbackTest {
             "state " + expected + " not reached within " + WAIT_SECONDS + " s");
       }
     } while (seen != expected);
-  }
-
-  /**
-   * A TCP proxy on 127.0.0.1 in front of the node, one connection at a time: it reads each upgrade
-   * request and keeps it as the client sent it; it answers it itself if {@code refusal} gives a
-   * response head for it (and closes), or else forwards it rewritten, reads the node's response
-   * head, keeps it as the node sent it, and forwards it as {@code respond} makes it of the request
-   * and the response (once the test lets it go, while it {@link #hold}s them); then it relays the
-   * bytes each way, keeping the payload of the first frame the client sent.
-   */
-  private static final class Proxy implements AutoCloseable {
-    final BlockingQueue<String> requests = new LinkedBlockingQueue<>();
-    final BlockingQueue<String> responses = new LinkedBlockingQueue<>();
-    // The payload of each connection's first frame from the client, unmasked.
-    final BlockingQueue<byte[]> firstFrames = new LinkedBlockingQueue<>();
-    private volatile CountDownLatch held = new CountDownLatch(0);
-    private final ServerSocket listener;
-    private final int target;
-    private final UnaryOperator<String> rewrite;
-    private final BinaryOperator<String> respond;
-    private final UnaryOperator<String> refusal;
-    private final List<Socket> sockets = new CopyOnWriteArrayList<>();
-
-    Proxy(int target, UnaryOperator<String> rewrite, BinaryOperator<String> respond)
-        throws IOException {
-      this(target, rewrite, respond, request -> null);
-    }
-
-    Proxy(
-        int target,
-        UnaryOperator<String> rewrite,
-        BinaryOperator<String> respond,
-        UnaryOperator<String> refusal)
-        throws IOException {
-      this.target = target;
-      this.rewrite = rewrite;
-      this.respond = respond;
-      this.refusal = refusal;
-      this.listener = new ServerSocket(0, 50, InetAddress.getLoopbackAddress());
-      Thread t = new Thread(this::accept, "proxy-accept");
-      t.setDaemon(true);
-      t.start();
-    }
-
-    /** The node's response as it is. */
-    static String asIs(String request, String response) {
-      return response;
-    }
-
-    /**
-     * The node's 101 made to select {@code handoff.hello} when the client offered it, as a proxy
-     * that took the subprotocol for itself.
-     */
-    static String takeSubprotocol(String request, String response) {
-      if (response.startsWith("HTTP/1.1 101")
-          && header(request, "sec-websocket-protocol") != null) {
-        return response.substring(0, response.length() - 2)
-            + "Sec-WebSocket-Protocol: handoff.hello\r\n\r\n";
-      }
-      return response;
-    }
-
-    /** The node's response without {@code Sec-WebSocket-Protocol}, as a proxy that drops it. */
-    static String dropSubprotocol(String request, String response) {
-      return without(response, "sec-websocket-protocol");
-    }
-
-    String url() {
-      return "ws://127.0.0.1:" + listener.getLocalPort() + "/ws";
-    }
-
-    /** Holds the node's responses from now until the latch returned is counted down. */
-    CountDownLatch hold() {
-      held = new CountDownLatch(1);
-      return held;
-    }
-
-    private void accept() {
-      try {
-        while (true) {
-          Socket client = listener.accept();
-          sockets.add(client);
-          Thread t = new Thread(() -> serve(client), "proxy-connection");
-          t.setDaemon(true);
-          t.start();
-        }
-      } catch (IOException e) {
-        // Closed.
-      }
-    }
-
-    private void serve(Socket client) {
-      try (Socket node = new Socket(InetAddress.getLoopbackAddress(), target)) {
-        sockets.add(node);
-        InputStream fromClient = client.getInputStream();
-        OutputStream toNode = node.getOutputStream();
-        String request = readHead(fromClient);
-        requests.add(request);
-        String refused = refusal.apply(request);
-        if (refused != null) {
-          OutputStream toClient = client.getOutputStream();
-          toClient.write(refused.getBytes(StandardCharsets.ISO_8859_1));
-          toClient.flush();
-          responses.add(refused);
-          return;
-        }
-        toNode.write(rewrite.apply(request).getBytes(StandardCharsets.ISO_8859_1));
-        toNode.flush();
-        InputStream fromNode = node.getInputStream();
-        String response = readHead(fromNode);
-        String forwarded = respond.apply(request, response);
-        held.await();
-        OutputStream toClient = client.getOutputStream();
-        toClient.write(forwarded.getBytes(StandardCharsets.ISO_8859_1));
-        toClient.flush();
-        responses.add(response);
-        Thread up =
-            new Thread(
-                () -> {
-                  firstFrame(fromClient, toNode);
-                  pump(fromClient, toNode);
-                },
-                "proxy-up");
-        up.setDaemon(true);
-        up.start();
-        pump(fromNode, toClient);
-        up.join();
-      } catch (IOException | InterruptedException e) {
-        // One side closed.
-      } finally {
-        try {
-          client.close();
-        } catch (IOException e) {
-          // Closed already.
-        }
-      }
-    }
-
-    private static String readHead(InputStream in) throws IOException {
-      ByteArrayOutputStream head = new ByteArrayOutputStream();
-      while (!head.toString(StandardCharsets.ISO_8859_1).endsWith("\r\n\r\n")) {
-        int c = in.read();
-        if (c < 0) {
-          throw new IOException("closed before the head ended");
-        }
-        head.write(c);
-      }
-      return head.toString(StandardCharsets.ISO_8859_1);
-    }
-
-    /** Relays the client's first frame, and keeps its payload unmasked. */
-    private void firstFrame(InputStream in, OutputStream out) {
-      try {
-        DataInputStream data = new DataInputStream(in);
-        ByteArrayOutputStream raw = new ByteArrayOutputStream();
-        int b0 = data.readUnsignedByte();
-        int b1 = data.readUnsignedByte();
-        raw.write(b0);
-        raw.write(b1);
-        long length = b1 & 0x7f;
-        if (length == 126) {
-          length = data.readUnsignedShort();
-          raw.write((int) (length >> 8));
-          raw.write((int) length);
-        } else if (length == 127) {
-          length = data.readLong();
-          for (int i = 7; i >= 0; i--) {
-            raw.write((int) (length >> (8 * i)));
-          }
-        }
-        byte[] mask = new byte[(b1 & 0x80) != 0 ? 4 : 0];
-        data.readFully(mask);
-        raw.write(mask);
-        byte[] payload = new byte[(int) length];
-        data.readFully(payload);
-        raw.write(payload);
-        out.write(raw.toByteArray());
-        out.flush();
-        for (int i = 0; i < payload.length && mask.length > 0; i++) {
-          payload[i] ^= mask[i % 4];
-        }
-        firstFrames.add(payload);
-      } catch (IOException e) {
-        // One side closed.
-      }
-    }
-
-    private static void pump(InputStream in, OutputStream out) {
-      byte[] buf = new byte[8192];
-      try {
-        for (int n; (n = in.read(buf)) >= 0; ) {
-          out.write(buf, 0, n);
-          out.flush();
-        }
-        out.close();
-      } catch (IOException e) {
-        // One side closed.
-      }
-    }
-
-    @Override
-    public void close() throws IOException {
-      listener.close();
-      for (Socket s : sockets) {
-        s.close();
-      }
-    }
   }
 }
