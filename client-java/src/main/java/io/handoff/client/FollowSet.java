@@ -2,9 +2,9 @@ package io.handoff.client;
 
 import io.handoff.protocol.Names;
 import java.util.ArrayList;
+import java.util.Collection;
 import java.util.HashSet;
 import java.util.List;
-import java.util.Set;
 
 /**
  * What a client follows, as its {@link HandoffClient.Builder} assembles it: all of the user's
@@ -98,19 +98,30 @@ final class FollowSet {
    * names plus the distinct prefixes, with those already followed.
    */
   private void checkEntries(String setting, List<String> names, List<String> added) {
-    Set<String> allNames = new HashSet<>(documents);
+    List<String> allNames = new ArrayList<>(documents);
     allNames.addAll(names);
-    Set<String> allPrefixes = new HashSet<>(prefixes);
+    List<String> allPrefixes = new ArrayList<>(prefixes);
     allPrefixes.addAll(added);
-    int entries = allNames.size() + allPrefixes.size();
-    check(
-        entries <= MAX_FOLLOW_ENTRIES,
-        setting
-            + ": following "
-            + entries
-            + " names and prefixes; the limit is "
-            + MAX_FOLLOW_ENTRIES
-            + " follow entries");
+    String problem = entriesProblem(setting, allNames, allPrefixes);
+    check(problem == null, problem);
+  }
+
+  /**
+   * What is wrong with following {@code names} and {@code prefixes}, as {@code setting}: over the
+   * server's limit of distinct names plus distinct prefixes. {@code null} if nothing.
+   */
+  static String entriesProblem(
+      String setting, Collection<String> names, Collection<String> prefixes) {
+    int entries = new HashSet<>(names).size() + new HashSet<>(prefixes).size();
+    if (entries <= MAX_FOLLOW_ENTRIES) {
+      return null;
+    }
+    return setting
+        + ": following "
+        + entries
+        + " names and prefixes; the limit is "
+        + MAX_FOLLOW_ENTRIES
+        + " follow entries";
   }
 
   private static void check(boolean condition, String message) {

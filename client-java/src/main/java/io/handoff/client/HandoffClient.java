@@ -22,6 +22,7 @@ import java.net.InetSocketAddress;
 import java.net.URI;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.Collection;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
@@ -167,6 +168,40 @@ public final class HandoffClient implements AutoCloseable {
       throw new IllegalArgumentException("document name must not be empty");
     }
     return engine.document(name);
+  }
+
+  /**
+   * Follows more documents, by exact name and by prefix ({@code ""}: every document), from now on.
+   * Connected, it completes once the server answered (the documents' catch-up comes after it, as
+   * {@link HandoffListener#onChange}); it fails with the server's error code if refused (the follow
+   * set is then as it was), if the connection ends first, or if the client is closed. Not
+   * connected, it changes what the next Hello carries and completes at once; an attempt whose Hello
+   * went out already is left and made again at once, carrying the new set.
+   *
+   * @throws IllegalArgumentException nothing sent, for a null, or a name or prefix the server
+   *     refuses (as {@link Builder#followDocuments} and {@link Builder#followPrefixes}), or when
+   *     the names and prefixes followed would be over the server's limit of 256 follow entries (the
+   *     future fails with it when another thread's follow took the last entries meanwhile)
+   */
+  public CompletableFuture<Void> follow(Collection<String> documents, Collection<String> prefixes) {
+    return engine.follows.change("follow", true, documents, prefixes);
+  }
+
+  /** Follows every document of the user: {@link #follow} of the prefix {@code ""}. */
+  public CompletableFuture<Void> followAll() {
+    return engine.follows.change("followAll", true, List.of(), List.of(""));
+  }
+
+  /**
+   * Stops following these names and prefixes, exactly as given (unfollowing {@code player} leaves a
+   * prefix {@code p} that covers it; following all ends only with the prefix {@code ""}). As {@link
+   * #follow}; connected, it completes once the server stopped their pushes: no Delta of a document
+   * no longer followed arrives after it. The replicas and listeners of documents no longer followed
+   * stay, at the version they had.
+   */
+  public CompletableFuture<Void> unfollow(
+      Collection<String> documents, Collection<String> prefixes) {
+    return engine.follows.change("unfollow", false, documents, prefixes);
   }
 
   // ---------------------------------------------------------------------------------------------

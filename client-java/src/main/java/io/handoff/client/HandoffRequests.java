@@ -220,6 +220,11 @@ final class HandoffRequests {
     waiting.forEach(f -> f.completeExceptionally(e));
   }
 
+  /** Whether the client is closed ({@link #closed}). */
+  boolean isClosed() {
+    return closed;
+  }
+
   /** The client is closed for good: outgoing offers will not hear of their results. */
   void closed(HandoffException error) {
     closed = true;

@@ -16,28 +16,28 @@ import io.handoff.protocol.v1.Hello;
  * grown meanwhile, or say prompts are held no more), and {@code UNEXPECTED_FRAME} to any other.
  *
  * <p>What it carries cannot change between the TCP connect and the 101 in a way that matters, so
- * the Hello of the request is as good as one built at the 101: the follow set and the client name
- * are the immutable config's; a replica's position moves only on a frame of the current connection
- * (Delta, Snapshot, Ack, SyncReport), and the attempt under way is that connection, which has
- * delivered none before its 101; prompts are shown (and so held) only on such frames too. What can
- * change is the end of the last carried prompt at its deadline (held true, then false): the node
- * then sends an ApprovalPromptsSent for no prompt, which ends no carried prompt, as for a deadline
- * that passes between a Hello frame and its Welcome.
+ * the Hello of the request is as good as one built at the 101, but for the follow set, which the
+ * app may change meanwhile: then the attempt is left ({@link Follows}). The client name is the
+ * immutable config's; a replica's position moves only on a frame of the current connection (Delta,
+ * Snapshot, Ack, SyncReport), and the attempt under way is that connection, which has delivered
+ * none before its 101; prompts are shown (and so held) only on such frames too. What can change is
+ * the end of the last carried prompt at its deadline (held true, then false): the node then sends
+ * an ApprovalPromptsSent for no prompt, which ends no carried prompt, as for a deadline that passes
+ * between a Hello frame and its Welcome.
  *
  * <p>Event loop only.
  */
 final class Hellos {
   private Hellos() {}
 
-  static ClientFrame hello(ClientConfig config, Replicas replicas, HandoffRequests handoff) {
-    Hello.Builder hello = Hello.newBuilder().setClient(config.clientName);
-    if (!config.followAll) {
-      hello.setFollow(
-          FollowSpec.newBuilder()
-              .addAllDocuments(config.followDocuments)
-              .addAllPrefixes(config.followPrefixes));
+  static ClientFrame hello(
+      String clientName, Follows.Spec follows, Replicas replicas, HandoffRequests handoff) {
+    Hello.Builder hello = Hello.newBuilder().setClient(clientName);
+    FollowSpec follow = follows.hello();
+    if (follow != null) {
+      hello.setFollow(follow);
     }
-    replicas.positions(hello);
+    replicas.positions(hello::addPositions);
     // Prompts held from before: the server then says when it has prompted again for every one
     // still waiting, and the others are withdrawn at once, not at their deadlines. In a Hello of
     // the upgrade it may be true no more at the 101 (see above): harmless.

@@ -27,6 +27,7 @@ import java.util.Map;
  */
 final class Link implements FrameListener {
   static final int ABNORMAL_CLOSURE = 1006;
+  private static final int NORMAL_CLOSURE = 1000;
 
   private final SyncEngine engine;
   private final Scheduler scheduler;
@@ -48,6 +49,11 @@ final class Link implements FrameListener {
   private final ConnectionProbe probe;
   // Whether the Hello goes in the upgrade, and what the attempt's end says about that.
   private final EarlyHellos.Attempt early;
+  // What the Hello of this attempt follows, once built (carried in the upgrade, or sent at the
+  // 101).
+  Follows.Spec helloFollows;
+  // Left to be made again (restart): the next attempt goes at once.
+  private boolean restarted;
 
   Link(SyncEngine engine, Scheduler scheduler, URI url, EarlyHellos earlyHellos) {
     this.engine = engine;
@@ -110,9 +116,23 @@ final class Link implements FrameListener {
     disconnectReason = disconnect.getReason();
   }
 
-  /** Whether the app's check found this connection dead: the next attempt goes at once. */
+  /**
+   * Whether the next attempt goes at once: the app's check found this connection dead, or it was
+   * {@link #restart}ed.
+   */
   boolean retryAtOnce() {
-    return probe.failed();
+    return probe.failed() || restarted;
+  }
+
+  /**
+   * Leaves this attempt, still current, with a close frame, {@code why}, and has the next one go at
+   * once: its Hello no longer says what the client follows ({@link Follows}). Says nothing of the
+   * Hello in the upgrade ({@link EarlyHellos}).
+   */
+  void restart(String why) {
+    restarted = true;
+    channel.close();
+    engine.onClosed(this, NORMAL_CLOSURE, why, null);
   }
 
   /** The attempt ended: the wait for the Welcome and a check under way are over. */
@@ -142,7 +162,12 @@ final class Link implements FrameListener {
   // says why it still holds at the 101.
   @Override
   public ClientFrame hello() {
-    return isCurrent() ? early.hello(engine::hello) : null;
+    if (!isCurrent()) {
+      return null;
+    }
+    ClientFrame carried = early.hello(engine::hello);
+    helloFollows = carried == null ? null : engine.follows.now();
+    return carried;
   }
 
   @Override
@@ -152,6 +177,9 @@ final class Link implements FrameListener {
       return;
     }
     early.opened(helloRead);
+    if (helloFollows == null) {
+      helloFollows = engine.follows.now(); // The Hello goes now, built anew.
+    }
     engine.onOpen(this, helloRead ? null : early.unread(engine::hello));
   }
 

@@ -6,13 +6,13 @@ import io.handoff.protocol.v1.Delta;
 import io.handoff.protocol.v1.DocumentSync;
 import io.handoff.protocol.v1.Error;
 import io.handoff.protocol.v1.ErrorCode;
-import io.handoff.protocol.v1.Hello;
 import io.handoff.protocol.v1.Position;
 import io.handoff.protocol.v1.Resync;
 import io.handoff.protocol.v1.Snapshot;
 import io.handoff.protocol.v1.SyncReport;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ConcurrentMap;
+import java.util.function.Consumer;
 
 /**
  * The client's local replicas of documents and the frames that move them: Deltas applied in order,
@@ -59,12 +59,14 @@ final class Replicas {
     return d == null ? 0 : d.version();
   }
 
-  /** Adds the position of every replica that has a version to {@code hello}. */
-  void positions(Hello.Builder hello) {
+  /**
+   * Gives the position of every replica that has a version to {@code to} (a Hello's, a Follow's).
+   */
+  void positions(Consumer<Position> to) {
     for (Document d : documents.values()) {
       Document.State s = d.state();
       if (s.version > 0) {
-        hello.addPositions(position(d, s));
+        to.accept(position(d, s));
       }
     }
   }

@@ -36,10 +36,10 @@ import org.slf4j.LoggerFactory;
  * <p>Parts of their own: one connection attempt, its Welcome timer and the app's check of it
  * ({@link Link}), which endpoint the next attempt goes to and after what wait ({@link Reconnects}),
  * the replicas and the frames that move them ({@link Replicas}), the write queue ({@link
- * WriteQueue}), requests answered by id ({@link HandoffRequests}), in-band token renewal ({@link
- * TokenRefresher}) and the app's listeners ({@link Listeners}). This class keeps the connection's
- * lifecycle (the current link, closed by the app or stopped for good, the connect future) and hands
- * each frame to its part.
+ * WriteQueue}), requests answered by id ({@link HandoffRequests}), what the client follows ({@link
+ * Follows}), in-band token renewal ({@link TokenRefresher}) and the app's listeners ({@link
+ * Listeners}). This class keeps the connection's lifecycle (the current link, closed by the app or
+ * stopped for good, the connect future) and hands each frame to its part.
  */
 final class SyncEngine {
   /** Marks a write without an expected version. */
@@ -64,7 +64,8 @@ final class SyncEngine {
   private final Listeners listeners;
   final HandoffRequests handoff;
   private final WriteQueue writes;
-  private final Replicas replicas;
+  final Replicas replicas;
+  final Follows follows;
   private final TokenRefresher tokens;
   private final Reconnects reconnects;
   private final EarlyHellos earlyHellos = new EarlyHellos();
@@ -108,6 +109,7 @@ final class SyncEngine {
     this.reconnects =
         new Reconnects(config.urls, scheduler, backoff, unavailableMaxNanos, this::attempt);
     this.replicas = new Replicas(this, writes, listeners, scheduler, backoff, unavailableMaxNanos);
+    this.follows = new Follows(this, config);
     this.tokens =
         new TokenRefresher(
             config, executor, scheduler, backoff, unavailableMaxNanos, handoff, listeners);
@@ -260,17 +262,13 @@ final class SyncEngine {
         });
   }
 
-  /** Runs {@code task} on the event loop. Any thread. */
-  void runOnLoop(Runnable task) {
-    run(task);
-  }
-
   /** The connection (or attempt) the client has now, {@code null} if none. Event loop only. */
   Link current() {
     return link;
   }
 
-  private boolean run(Runnable task) {
+  /** Runs {@code task} on the event loop; false if it is shut down. Any thread. */
+  boolean run(Runnable task) {
     try {
       executor.execute(task);
       return true;
@@ -359,7 +357,7 @@ final class SyncEngine {
    * go in the upgrade request), or at the 101 if the request carried none.
    */
   ClientFrame hello() {
-    return Hellos.hello(config, replicas, handoff);
+    return Hellos.hello(config.clientName, follows.now(), replicas, handoff);
   }
 
   /**
@@ -443,12 +441,8 @@ final class SyncEngine {
       }
       reconnects.afterClose(l, closeCode, cause, now);
     } else {
-      terminate(closeCode, why, cause);
+      stop(HandoffException.closed(closeCode, why, cause), closeCode, why);
     }
-  }
-
-  private void terminate(int closeCode, String reason, Throwable cause) {
-    stop(HandoffException.closed(closeCode, reason, cause), closeCode, reason);
   }
 
   /** Stops connecting for good: CLOSED, pending writes and the connect future fail with it. */
@@ -498,7 +492,10 @@ final class SyncEngine {
       case ACK -> replicas.onAck(frame.getAck(), now);
       case DELTA -> replicas.onDelta(l, frame.getDelta(), now);
       case SNAPSHOT -> replicas.onSnapshot(l, frame.getSnapshot(), now);
-      case SYNC_REPORT -> replicas.onSyncReport(l, frame.getSyncReport(), now);
+      case SYNC_REPORT -> {
+        replicas.onSyncReport(l, frame.getSyncReport(), now);
+        handoff.onFrame(frame); // With a request id: a Follow's or an Unfollow's answer.
+      }
       case ERROR -> {
         if (!l.welcomed && frame.getRequestId() == HELLO_REQUEST_ID) {
           onHelloRefused(l, frame.getError());

@@ -37,6 +37,8 @@ class PublicSurfaceTest {
             "devices",
             "document",
             "dropConnection",
+            "follow",
+            "followAll",
             "lastVersion",
             "newEventLoopGroup",
             "offer",
@@ -47,6 +49,7 @@ class PublicSurfaceTest {
             "revokeOtherDevices",
             "state",
             "toString",
+            "unfollow",
             "userId",
             "writesResent"),
         declared);

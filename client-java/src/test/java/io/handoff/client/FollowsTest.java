@@ -1,0 +1,153 @@
+package io.handoff.client;
+
+import static io.handoff.client.Frames.error;
+import static io.handoff.client.Frames.welcome;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertInstanceOf;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.handoff.protocol.v1.ClientFrame;
+import io.handoff.protocol.v1.ErrorCode;
+import io.handoff.protocol.v1.FollowSpec;
+import io.handoff.protocol.v1.ServerFrame;
+import io.handoff.protocol.v1.SyncReport;
+import java.net.URI;
+import java.time.Duration;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
+import org.junit.jupiter.api.Test;
+
+/**
+ * {@link Follows} in a {@link SyncEngine} without sockets: which frames a change sends, in which
+ * order the answers change the set the next Hello carries, and a change while connecting. The event
+ * loop is the test thread. The same against a real node: the server's {@code ClientFollowTest}.
+ */
+class FollowsTest {
+  private final FakeConnector connector = new FakeConnector();
+  private final ManualScheduler scheduler = new ManualScheduler();
+  private final SyncEngine engine;
+
+  FollowsTest() {
+    HandoffClient.Builder builder =
+        HandoffClient.builder()
+            .url(URI.create("ws://127.0.0.1:9/ws"))
+            .token("t")
+            .reconnectBackoff(Duration.ofMillis(100), Duration.ofSeconds(1))
+            .followDocuments("player");
+    ClientConfig config = new ClientConfig(builder);
+    engine =
+        new SyncEngine(
+            config,
+            connector,
+            scheduler,
+            Runnable::run,
+            new Backoff(
+                config.reconnectInitial.toNanos(), config.reconnectMax.toNanos(), () -> 0.5),
+            () -> 42);
+  }
+
+  private FakeChannel connected() {
+    engine.connect();
+    FakeChannel channel = connector.last().open();
+    channel.receive(welcome(0));
+    channel.drain();
+    return channel;
+  }
+
+  private static ServerFrame answer(long requestId) {
+    return ServerFrame.newBuilder()
+        .setRequestId(requestId)
+        .setSyncReport(SyncReport.getDefaultInstance())
+        .build();
+  }
+
+  /** The follow set of the Hello the next connection sends. */
+  private FollowSpec nextHello() {
+    connector.last().closeWith(1006, "gone");
+    scheduler.runPending();
+    ClientFrame hello = connector.last().open().drain().get(0);
+    assertTrue(hello.hasHello(), () -> "not a Hello: " + hello);
+    return hello.getHello().getFollow();
+  }
+
+  @Test
+  void anUnfollowAnsweredBeforeTheFollowSentBeforeItIsTakenAfterIt() {
+    FakeChannel channel = connected();
+    CompletableFuture<Void> followed =
+        engine.follows.change("follow", true, List.of("x"), List.of());
+    CompletableFuture<Void> unfollowed =
+        engine.follows.change("unfollow", false, List.of("x"), List.of());
+    List<ClientFrame> sent = channel.drain();
+    assertEquals("x", sent.get(0).getFollow().getSpec().getDocuments(0));
+    assertEquals("x", sent.get(1).getUnfollow().getSpec().getDocuments(0));
+
+    // The node answers the Unfollow at once, ahead of the Follow still reading.
+    channel.receive(answer(sent.get(1).getRequestId()));
+    assertTrue(unfollowed.isDone() && !unfollowed.isCompletedExceptionally());
+    channel.receive(answer(sent.get(0).getRequestId()));
+    assertTrue(followed.isDone() && !followed.isCompletedExceptionally());
+
+    assertEquals(List.of("player"), nextHello().getDocumentsList());
+  }
+
+  @Test
+  void aRefusedFollowFailsWithTheServersCodeAndLeavesTheSetAsItWas() {
+    FakeChannel channel = connected();
+    CompletableFuture<Void> followed =
+        engine.follows.change("follow", true, List.of("x"), List.of());
+    ClientFrame sent = channel.drain().get(0);
+    channel.receive(
+        error(ErrorCode.LIMIT_EXCEEDED, "", 0, false, 0).toBuilder()
+            .setRequestId(sent.getRequestId())
+            .build());
+
+    CompletionException e = assertThrows(CompletionException.class, followed::join);
+    HandoffException refused = assertInstanceOf(HandoffException.class, e.getCause());
+    assertEquals(ErrorCode.LIMIT_EXCEEDED, refused.errorCode());
+    assertEquals(List.of("player"), nextHello().getDocumentsList());
+  }
+
+  @Test
+  void aFollowOverTheLimitOrOfABadNameSendsNothing() {
+    FakeChannel channel = connected();
+    List<String> many = java.util.stream.IntStream.range(0, 256).mapToObj(i -> "d" + i).toList();
+
+    assertThrows(
+        IllegalArgumentException.class,
+        () -> engine.follows.change("follow", true, many, List.of()));
+    assertThrows(
+        IllegalArgumentException.class,
+        () -> engine.follows.change("follow", true, List.of(), List.of("bad\u0001")));
+    assertEquals(List.of(), channel.drain());
+    assertEquals(List.of("player"), nextHello().getDocumentsList());
+  }
+
+  @Test
+  void aChangeAfterTheHelloWentOutLeavesTheAttemptAndTheNextCarriesIt() {
+    engine.connect();
+    FakeChannel first = connector.last().open();
+    assertEquals(List.of("player"), first.drain().get(0).getHello().getFollow().getDocumentsList());
+
+    CompletableFuture<Void> followed =
+        engine.follows.change("follow", true, List.of("x"), List.of());
+    assertTrue(followed.isDone() && !followed.isCompletedExceptionally());
+    assertTrue(first.closed, "the attempt whose Hello follows less was not left");
+    scheduler.runDueWithin(0);
+    assertEquals(2, connector.attempts.size(), "the next attempt did not go at once");
+    ClientFrame hello = connector.last().open().drain().get(0);
+    assertEquals(List.of("player", "x"), hello.getHello().getFollow().getDocumentsList());
+  }
+
+  @Test
+  void aChangeThatLeavesTheHelloAsItWasKeepsTheAttempt() {
+    engine.connect();
+    FakeChannel first = connector.last().open();
+    first.drain();
+
+    engine.follows.change("follow", true, List.of("player"), List.of()).join();
+    assertEquals(1, connector.attempts.size());
+    assertTrue(!first.closed, "an attempt whose Hello still holds was left");
+  }
+}
