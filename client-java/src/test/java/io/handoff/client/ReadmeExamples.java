@@ -8,6 +8,7 @@ import io.handoff.protocol.v1.ErrorCode;
 import io.handoff.protocol.v1.Offer;
 import java.net.URI;
 import java.time.Duration;
+import java.util.List;
 import java.util.concurrent.CompletionException;
 
 /**
@@ -55,6 +56,10 @@ final class ReadmeExamples {
         System.out.println("moved on to v" + h.currentVersion());
       }
     }
+
+    // What it follows can change at run time (also unfollow(...), followAll()); completes once the
+    // node took it, its catch-up arriving as onChange:
+    client.follow(List.of("draft/42"), List.of()).join();
 
     client.close();   // fails the writes still waiting for their ack (CLIENT_CLOSED): wait for them first
   }
