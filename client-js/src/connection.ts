@@ -65,6 +65,8 @@ export function isHandoffCode(code: number): boolean {
 export class Link implements FrameListener {
   channel?: FrameChannel;
   welcomed = false;
+  /** The Hello the node has (read in the upgrade, or sent at the 101), until the Welcome says what it made of it. */
+  helloSent?: ClientFrame;
   /** When the Welcome came (Date.now()), 0 before. */
   welcomedAt = 0;
   synced = false;

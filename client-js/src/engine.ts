@@ -98,6 +98,8 @@ export class SyncEngine implements WriteSink, LifecycleListener {
   private loaded?: Promise<void>;
   private storeLoaded = false;
   private readonly saver: Saver;
+  // follow() and unfollow() sent, in the order sent, until each and every one before it is answered.
+  private readonly followsSent: { answered: boolean; take?: () => void }[] = [];
 
   constructor(
     private readonly config: EngineConfig,
@@ -210,9 +212,10 @@ export class SyncEngine implements WriteSink, LifecycleListener {
 
   /**
    * Changes what this client follows; resolves when the server's answer (a SyncReport) arrived. The
-   * names and prefixes the next Hello carries change only once the server took them (or at once
-   * when not connected), so a follow the server refuses (over its limit of entries, a bad name)
-   * rejects and leaves them as they were.
+   * names and prefixes the next Hello carries change only once the server took them, in the order the
+   * changes were sent (or at once when not welcomed: a connection whose Hello went out with the older set
+   * is then left, and the next goes at once), so a follow the server refuses (over its limit of entries,
+   * a bad name) rejects and leaves them as they were.
    */
   async follow(spec: { documents?: string[]; prefixes?: string[] }, add: boolean): Promise<void> {
     const documents = spec.documents ?? [];
@@ -241,19 +244,31 @@ export class SyncEngine implements WriteSink, LifecycleListener {
     const l = this.link;
     if (!l || !l.welcomed) {
       commit(); // The next Hello carries the new spec.
+      // A Hello that went out already (read or sent at the 101) no longer says it: leave that
+      // connection, or the node keeps the older set until the next one.
+      if (l?.helloSent && !helloHolds(l.helloSent, this.hello())) l.restart("the follow set changed while connecting");
       return;
     }
     const followSpec = create(FollowSpecSchema, { documents, prefixes });
     // Both are answered with a SyncReport. The server handles a connection's frames in order, so once
-    // the answer to an unfollow is here no delta of what it removed follows it on this connection.
-    await this.request(
-      create(ClientFrameSchema, {
-        body: add
-          ? { case: "follow", value: { spec: followSpec, positions: this.replicas.positions() } }
-          : { case: "unfollow", value: { spec: followSpec } },
-      }),
-    );
-    commit();
+    // the answer to an unfollow is here no delta of what it removed follows it on this connection. But
+    // it answers an Unfollow at once, ahead of a Follow still reading: the changes are taken in the
+    // order sent, each once those before it are answered, so the set ends as the node's does.
+    const change: { answered: boolean; take?: () => void } = { answered: false };
+    this.followsSent.push(change);
+    try {
+      await this.request(
+        create(ClientFrameSchema, {
+          body: add
+            ? { case: "follow", value: { spec: followSpec, positions: this.replicas.positions() } }
+            : { case: "unfollow", value: { spec: followSpec } },
+        }),
+      );
+      change.take = commit;
+    } finally {
+      change.answered = true;
+      while (this.followsSent[0]?.answered) this.followsSent.shift()!.take?.();
+    }
   }
 
   /** Cuts the connection as a network failure would; the client reconnects and resumes. */
@@ -414,9 +429,12 @@ export class SyncEngine implements WriteSink, LifecycleListener {
    */
   onOpen(l: Link, carried?: CarriedHello): void {
     const hello = this.hello();
-    if (!carried) l.channel!.send(hello);
+    if (!carried) l.channel!.send((l.helloSent = hello));
     else if (!helloHolds(carried.frame, hello)) l.restart("the follow set changed while connecting");
-    else if (!carried.read) l.channel!.send(carried.frame);
+    else {
+      l.helloSent = carried.frame;
+      if (!carried.read) l.channel!.send(carried.frame);
+    }
   }
 
   /** @internal */

@@ -213,6 +213,42 @@ describe("a Hello in the upgrade (Node, ws)", { concurrency: true }, () => {
     }
   });
 
+  test("a follow() after the Hello went out and before its Welcome: that connection is left, and the next carries the new follow set", async () => {
+    const relay = await startRecordingRelay(node);
+    try {
+      const u = user("follow-welcome");
+      const phone = client({ ...node, url: relay.url }, u, "phone", { follow: { documents: ["a"] } });
+      let release!: () => void;
+      relay.downGate = new Promise((r) => (release = r));
+      const connected = phone.connect();
+      await until("the Hello frame reached the relay", () => relay.connections[0]?.frames.some((f) => f.body.case === "hello"));
+      relay.downGate = undefined;
+      await phone.follow({ documents: ["late"] }); // Not welcomed: the next Hello carries it.
+      release();
+      await connected;
+      await until("connected on a later connection", () => phone.state === "connected" && relay.connections.length > 1);
+
+      const first = relay.connections[0].frames.find((f) => f.body.case === "hello");
+      assert.ok(first && first.body.case === "hello");
+      assert.deepEqual(first.body.value.follow?.documents, ["a"]);
+      const last = relay.connections[relay.connections.length - 1];
+      const now = helloInRequest(last.request) ?? last.frames.find((f) => f.body.case === "hello");
+      assert.ok(now && now.body.case === "hello");
+      assert.deepEqual(now.body.value.follow?.documents, ["a", "late"]);
+
+      const seen: DocumentChange[] = [];
+      phone.on("change", (c) => seen.push(c));
+      const tv = client(node, u, "tv");
+      await tv.connect();
+      await tv.document("late").set("f", "x");
+      await until("the phone got the delta of the document it followed before its Welcome", () =>
+        seen.some((c) => c.document === "late"),
+      );
+    } finally {
+      relay.close();
+    }
+  });
+
   test("in the query (the browser's way), a Hello that would make the request line longer than a node reads goes as a frame", async () => {
     // The browser's factory, on `ws` as the global WebSocket (Node 20 has none).
     (globalThis as { WebSocket?: unknown }).WebSocket = WebSocket;

@@ -1,7 +1,8 @@
 // Requests the server refuses, the engine driven frame by frame through its Connector (the end-to-end
 // files cover the same requests over a real server, where the client's own checks keep most refusals
 // from happening): a RefreshToken the server could not check for now is sent again, and only a token
-// it refuses is the app's business; a follow() it refuses rejects and leaves the follow set as it was.
+// it refuses is the app's business; a follow() it refuses rejects and leaves the follow set as it was, and
+// follow() and unfollow() are taken in the order sent, whatever the order of their answers.
 import assert from "node:assert/strict";
 import { mock, test } from "node:test";
 import { create } from "@bufbuild/protobuf";
@@ -119,6 +120,30 @@ test("a follow() the server refuses rejects with its error, and the next Hello f
   await assert.rejects(answer, (e: HandoffError) => e.code === "LIMIT_EXCEEDED");
 
   // A new connection's Hello carries the follow set the server last took.
+  const first = link();
+  sent.length = 0;
+  engine.dropConnection();
+  await until("a new connection", () => link() !== first);
+  link().onOpen();
+  const hello = sent.find((f) => f.body.case === "hello");
+  assert.ok(hello, "a Hello on the new connection");
+  assert.deepEqual(hello!.body.case === "hello" ? hello!.body.value.follow?.documents : [], ["cart"]);
+  await engine.close();
+});
+
+test("a follow() and an unfollow() of one document answered in the other order: the next Hello follows what the node does, not the document", async () => {
+  const { engine, link, sent } = await welcomed([], ["cart"]);
+  const follow = engine.follow({ documents: ["draft/1"] }, true);
+  const unfollow = engine.follow({ documents: ["draft/1"] }, false);
+  await until("both sent", () => sent.some((f) => f.body.case === "unfollow"));
+  const requestOf = (kind: string) => sent.find((f) => f.body.case === kind)!.requestId;
+  const report = (requestId: bigint) => create(ServerFrameSchema, { requestId, body: { case: "syncReport", value: {} } });
+  // The node answers an Unfollow at once, ahead of a Follow still reading.
+  link().onFrame(report(requestOf("unfollow")));
+  await unfollow;
+  link().onFrame(report(requestOf("follow")));
+  await follow;
+
   const first = link();
   sent.length = 0;
   engine.dropConnection();

@@ -33,6 +33,8 @@ export interface RecordingRelay {
   mode: "node" | "old" | "mangled" | "swallowed" | "tooLarge" | "stripped";
   /** When set, a request is carried to the node only once it resolves. */
   gate?: Promise<void>;
+  /** When set as the node's response head passes, what the node sends after it reaches the device only once it resolves. */
+  downGate?: Promise<void>;
   close(): void;
 }
 
@@ -125,8 +127,10 @@ export async function startRecordingRelay(node: Node): Promise<RecordingRelay> {
       up = readFrames(up, carried.frames);
     });
     let down = "";
+    let heldDown: Buffer[] | undefined;
+    const toDevice = (d: Buffer) => (heldDown ? heldDown.push(d) : device.write(d));
     upstream.on("data", (d: Buffer) => {
-      if (carried.response) return void device.write(d);
+      if (carried.response) return void toDevice(d);
       down += d.toString("latin1");
       const end = down.indexOf(END);
       if (end < 0) return;
@@ -138,7 +142,16 @@ export async function startRecordingRelay(node: Node): Promise<RecordingRelay> {
         : relay.mode === "stripped"
           ? carried.response.replace(/\r\nsec-websocket-protocol:[^\r]*/i, "")
           : carried.response;
-      device.write(Buffer.from(head + down.slice(end), "latin1"));
+      device.write(Buffer.from(head + END, "latin1"));
+      const gate = relay.downGate;
+      if (gate) {
+        heldDown = [];
+        void gate.then(() => {
+          heldDown?.forEach((b) => device.write(b));
+          heldDown = undefined;
+        });
+      }
+      toDevice(Buffer.from(down.slice(end + END.length), "latin1"));
     });
   });
   await new Promise<void>((listening, failed) => {
