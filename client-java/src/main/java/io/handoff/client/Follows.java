@@ -25,13 +25,15 @@ import java.util.concurrent.CompletableFuture;
  * all counts as the prefix {@code ""}), both with {@link IllegalArgumentException}. While welcomed
  * it goes as a {@code Follow} (with the replicas' positions) or an {@code Unfollow}, and the set
  * changes once the server answered it (its {@code SyncReport}): a refused one leaves it as it was.
- * Answers may come out of order (a node answers an {@code Unfollow} ahead of a {@code Follow} still
- * reading), so changes are taken in the order they were sent, each once those before it are
- * answered: the set ends as the node's does. While not welcomed the set changes at once, for the
- * next Hello; if the attempt under way built its Hello already (in its upgrade, or as its first
- * frame) and that Hello no longer says what the client follows, the attempt is left and the next
- * goes at once ({@link Link#restart}), as the TypeScript client does at the 101: a node that read
- * the older Hello would keep the older set, silently (docs/decisions.md).
+ * One whose answer is lost with its connection is taken all the same, as the client connects again
+ * and the next Hello carries the set ({@link #connectionLost}); the client closed, or stopped for
+ * good, fails it instead. Answers may come out of order (a node answers an {@code Unfollow} ahead
+ * of a {@code Follow} still reading), so changes are taken in the order they were sent, each once
+ * those before it are answered: the set ends as the node's does. While not welcomed the set changes
+ * at once, for the next Hello; if the attempt under way built its Hello already (in its upgrade, or
+ * as its first frame) and that Hello no longer says what the client follows, the attempt is left
+ * and the next goes at once ({@link Link#restart}), as the TypeScript client does at the 101: a
+ * node that read the older Hello would keep the older set, silently (docs/decisions.md).
  *
  * <p>The replica and the listeners of a document no longer followed stay: the replica keeps the
  * last version it had and moves again once the document is followed again.
@@ -121,18 +123,20 @@ final class Follows {
       done.complete(null);
       return;
     }
-    Change c = new Change(add, names, starts);
+    Change c = new Change(add, names, starts, done);
     CompletableFuture<ServerFrame> answer = new CompletableFuture<>();
     // Attached before the request goes: it runs on the event loop as the answer is handled.
     answer.whenComplete(
         (frame, error) -> {
-          c.answered = true;
-          c.taken = error == null;
-          takeAnswered();
-          if (error != null) {
-            done.completeExceptionally(error);
-          } else {
-            done.complete(null);
+          if (!c.answered) {
+            c.answered = true;
+            c.taken = error == null;
+            takeAnswered();
+            if (error != null) {
+              done.completeExceptionally(error);
+            } else {
+              done.complete(null);
+            }
           }
         });
     sent.add(c);
@@ -148,6 +152,19 @@ final class Follows {
     if (id > 0) {
       l.channel.send(frame.setRequestId(id).build());
     }
+  }
+
+  /**
+   * The connection ended before the answers of the changes sent on it, and the client connects
+   * again: each is taken, in the order sent, since the next Hello carries the set (a change is
+   * idempotent, so one the node applied too is none the worse). Called before the requests waiting
+   * fail; a client closed or stopped for good lets them fail instead.
+   */
+  void connectionLost() {
+    List<Change> lost = sent.stream().filter(c -> !c.answered).toList();
+    lost.forEach(c -> c.answered = c.taken = true);
+    takeAnswered();
+    lost.forEach(c -> c.done.complete(null)); // Once the set is what the next Hello carries.
   }
 
   /** Takes the changes answered, in the order sent, up to the first still waiting. */
@@ -220,15 +237,18 @@ final class Follows {
     final boolean add;
     final List<String> documents;
     final List<String> prefixes;
+    final CompletableFuture<Void> done;
     boolean answered;
-    // The server took it (answered with its SyncReport, not an Error, nor lost with its
-    // connection).
+    // Answered with the server's SyncReport, or lost with a connection the client makes again (not
+    // an Error, nor failed as the client closed or stopped).
     boolean taken;
 
-    Change(boolean add, List<String> documents, List<String> prefixes) {
+    Change(
+        boolean add, List<String> documents, List<String> prefixes, CompletableFuture<Void> done) {
       this.add = add;
       this.documents = documents;
       this.prefixes = prefixes;
+      this.done = done;
     }
   }
 }

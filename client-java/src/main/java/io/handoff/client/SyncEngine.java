@@ -417,6 +417,14 @@ final class SyncEngine {
   void onClosed(Link l, int closeCode, String why, Throwable cause) {
     l.ended();
     link = null;
+    // The upgrade's 401 or 403, or a 4502 in band (a proxy's: no node closes with it). A fixed
+    // token stays refused, but a supplier may hand a good one next time: the cached token expired
+    // while the device slept, and the app renews it in the background.
+    boolean renewable = closeCode == CloseCode.UNAUTHORIZED.code() && config.renewableToken;
+    boolean again = CloseCode.isReconnect(closeCode) || renewable;
+    if (again && !closedByUser && !(cause instanceof InvalidTokenException)) {
+      follows.connectionLost(); // Taken: the next Hello carries them.
+    }
     connectionLost();
     if (closedByUser) {
       return;
@@ -426,11 +434,7 @@ final class SyncEngine {
       return;
     }
     log.debug("connection to {} closed: {} {}", l.url, closeCode, why);
-    // The upgrade's 401 or 403, or a 4502 in band (a proxy's: no node closes with it). A fixed
-    // token stays refused, but a supplier may hand a good one next time: the cached token expired
-    // while the device slept, and the app renews it in the background.
-    boolean renewable = closeCode == CloseCode.UNAUTHORIZED.code() && config.renewableToken;
-    if (CloseCode.isReconnect(closeCode) || renewable) {
+    if (again) {
       long now = nanoClock.getAsLong();
       setState(ConnectionState.RECONNECTING, closeCode, why);
       if (closedByUser || state == ConnectionState.CLOSED) {

@@ -7,6 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.handoff.protocol.CloseCode;
 import io.handoff.protocol.v1.ClientFrame;
 import io.handoff.protocol.v1.ErrorCode;
 import io.handoff.protocol.v1.FollowSpec;
@@ -149,5 +150,78 @@ class FollowsTest {
     engine.follows.change("follow", true, List.of("player"), List.of()).join();
     assertEquals(1, connector.attempts.size());
     assertTrue(!first.closed, "an attempt whose Hello still holds was left");
+  }
+
+  @Test
+  void aFollowWhoseAnswerIsLostWithItsConnectionIsTakenAndTheNextHelloCarriesIt() {
+    FakeChannel channel = connected();
+    CompletableFuture<Void> followed =
+        engine.follows.change("follow", true, List.of("x"), List.of());
+    assertTrue(channel.drain().get(0).hasFollow());
+    assertTrue(!followed.isDone());
+
+    assertEquals(List.of("player", "x"), nextHello().getDocumentsList());
+    followed.join(); // Resolved, not failed with the connection's end.
+  }
+
+  @Test
+  void anUnfollowWhoseAnswerIsLostWithItsConnectionIsTakenAndTheNextHelloLacksIt() {
+    FakeChannel channel = connected();
+    CompletableFuture<Void> unfollowed =
+        engine.follows.change("unfollow", false, List.of("player"), List.of());
+    assertTrue(channel.drain().get(0).hasUnfollow());
+
+    assertEquals(List.of(), nextHello().getDocumentsList());
+    unfollowed.join();
+  }
+
+  @Test
+  void changesLostWithTheirConnectionAreTakenInOrderAndARefusedOneBehindThemStaysRefused() {
+    FakeChannel channel = connected();
+    CompletableFuture<Void> followed =
+        engine.follows.change("follow", true, List.of("x", "y"), List.of());
+    CompletableFuture<Void> unfollowed =
+        engine.follows.change("unfollow", false, List.of("x"), List.of());
+    CompletableFuture<Void> refused =
+        engine.follows.change("follow", true, List.of("z"), List.of());
+    List<ClientFrame> sent = channel.drain();
+    channel.receive(
+        error(ErrorCode.LIMIT_EXCEEDED, "", 0, false, 0).toBuilder()
+            .setRequestId(sent.get(2).getRequestId())
+            .build());
+    assertTrue(refused.isCompletedExceptionally());
+
+    // The follow at the head and the unfollow after it are taken, in that order; z is not.
+    assertEquals(List.of("player", "y"), nextHello().getDocumentsList());
+    followed.join();
+    unfollowed.join();
+  }
+
+  @Test
+  void aChangeInFlightWhenTheAppClosesTheClientFails() {
+    FakeChannel channel = connected();
+    CompletableFuture<Void> followed =
+        engine.follows.change("follow", true, List.of("x"), List.of());
+    channel.drain();
+
+    engine.close();
+    CompletionException e = assertThrows(CompletionException.class, followed::join);
+    assertTrue(e.getCause().getMessage().startsWith("the client was closed"), e::toString);
+  }
+
+  @Test
+  void aChangeInFlightWhenTheNodeStopsTheClientForGoodFails() {
+    FakeChannel channel = connected();
+    CompletableFuture<Void> followed =
+        engine.follows.change("follow", true, List.of("x"), List.of());
+    channel.drain();
+
+    channel.closeWith(CloseCode.SESSION_REVOKED.code(), "revoked");
+    CompletionException e = assertThrows(CompletionException.class, followed::join);
+    assertTrue(assertInstanceOf(HandoffException.class, e.getCause()).mayHaveBeenApplied());
+    // Connecting again carries the set as it was.
+    engine.connect();
+    ClientFrame hello = connector.last().open().drain().get(0);
+    assertEquals(List.of("player"), hello.getHello().getFollow().getDocumentsList());
   }
 }

@@ -39,6 +39,7 @@ class ClientFollowTest {
 
   private TestServer server;
   private UpgradeProxy proxy;
+  private ChaosProxy chaos;
   private final List<HandoffClient> clients = new ArrayList<>();
   private final BlockingQueue<ConnectionState> states = new LinkedBlockingQueue<>();
   private final List<DocumentChange> changes = new CopyOnWriteArrayList<>();
@@ -54,6 +55,9 @@ class ClientFollowTest {
     clients.forEach(HandoffClient::close);
     if (proxy != null) {
       proxy.close();
+    }
+    if (chaos != null) {
+      chaos.close();
     }
     server.close();
   }
@@ -176,6 +180,30 @@ class ClientFollowTest {
     assertEquals(
         List.of("player", "draft/42"), carried(second).getHello().getFollow().getDocumentsList());
     release.countDown();
+    awaitState(ConnectionState.CONNECTED);
+    awaitVersion(phone, "draft/42", 1);
+    write(tv, "draft/42");
+    awaitVersion(phone, "draft/42", 2);
+    assertEquals(List.of(), errors, "errors told to the app");
+  }
+
+  @Test
+  void aFollowWhoseAnswerIsLostWithItsConnectionResolvesAndTheNextConnectionFollows()
+      throws Exception {
+    chaos = new ChaosProxy(server.port());
+    HandoffClient phone = phone(chaos.url(), b -> b.followDocuments("player"));
+    phone.connect().get(WAIT_SECONDS, TimeUnit.SECONDS);
+    HandoffClient tv = tv();
+    write(tv, "draft/42");
+
+    // The Follow goes into a link that no longer carries what the phone sends: no answer comes
+    // before the connection is dropped (the drop runs on the client's loop after the send).
+    chaos.cutUpstreamOfOpenConnections();
+    CompletableFuture<Void> followed = phone.follow(List.of("draft/42"), List.of());
+    phone.dropConnection();
+    followed.get(WAIT_SECONDS, TimeUnit.SECONDS);
+
+    awaitState(ConnectionState.RECONNECTING);
     awaitState(ConnectionState.CONNECTED);
     awaitVersion(phone, "draft/42", 1);
     write(tv, "draft/42");
