@@ -164,7 +164,10 @@ export class HandoffClient {
    * once with `INVALID_ARGUMENT`, sending nothing, for a name or prefix the server would refuse (a
    * prefix follows the rule of names, at most 256 UTF-8 bytes and no control characters, but may be
    * empty or a partial name), or when the names and prefixes followed would be over the server's
-   * limit of 256 follow entries.
+   * limit of 256 follow entries. Rejects with the server's error if it refuses it (the follow set stays
+   * as it was), or if the client is closed or stops for good first. Not connected, or if the connection
+   * ends before the answer, it changes what the next Hello carries and resolves: the next connection
+   * follows it.
    */
   follow(spec: { documents?: string[]; prefixes?: string[] }): Promise<void> {
     try {
@@ -186,8 +189,8 @@ export class HandoffClient {
   /**
    * Stops following names and prefixes, exactly as given; resolves when the server has stopped their
    * pushes to this device (no delta of a document no longer followed arrives after that). Rejects at
-   * once with `INVALID_ARGUMENT`, sending nothing, for a name or prefix the server would refuse, as
-   * {@link follow} does.
+   * once with `INVALID_ARGUMENT`, sending nothing, for a name or prefix the server would refuse; settles
+   * as {@link follow} does (a connection that ends before the answer: resolves, the next Hello lacks them).
    */
   unfollow(spec: { documents?: string[]; prefixes?: string[] }): Promise<void> {
     try {

@@ -99,7 +99,7 @@ export class SyncEngine implements WriteSink, LifecycleListener {
   private storeLoaded = false;
   private readonly saver: Saver;
   // follow() and unfollow() sent, in the order sent, until each and every one before it is answered.
-  private readonly followsSent: { answered: boolean; take?: () => void }[] = [];
+  private readonly followsSent: { answered: boolean; taken: boolean; take: () => void }[] = [];
 
   constructor(
     private readonly config: EngineConfig,
@@ -215,7 +215,8 @@ export class SyncEngine implements WriteSink, LifecycleListener {
    * names and prefixes the next Hello carries change only once the server took them, in the order the
    * changes were sent (or at once when not welcomed: a connection whose Hello went out with the older set
    * is then left, and the next goes at once), so a follow the server refuses (over its limit of entries,
-   * a bad name) rejects and leaves them as they were.
+   * a bad name) rejects and leaves them as they were. One whose connection ends before its answer is
+   * taken when the client connects again (followsLost).
    */
   async follow(spec: { documents?: string[]; prefixes?: string[] }, add: boolean): Promise<void> {
     const documents = spec.documents ?? [];
@@ -254,7 +255,7 @@ export class SyncEngine implements WriteSink, LifecycleListener {
     // the answer to an unfollow is here no delta of what it removed follows it on this connection. But
     // it answers an Unfollow at once, ahead of a Follow still reading: the changes are taken in the
     // order sent, each once those before it are answered, so the set ends as the node's does.
-    const change: { answered: boolean; take?: () => void } = { answered: false };
+    const change = { answered: false, taken: false, take: commit };
     this.followsSent.push(change);
     try {
       await this.request(
@@ -264,10 +265,25 @@ export class SyncEngine implements WriteSink, LifecycleListener {
             : { case: "unfollow", value: { spec: followSpec } },
         }),
       );
-      change.take = commit;
+      change.taken = true;
+    } catch (e) {
+      if (!change.taken) throw e; // Unless lost with its connection: see followsLost.
     } finally {
       change.answered = true;
-      while (this.followsSent[0]?.answered) this.followsSent.shift()!.take?.();
+      this.followsLost(false);
+    }
+  }
+
+  /**
+   * Takes the answered changes at the head of followsSent; `lost`: the connection ended before the answers
+   * and the client connects again, so every change is taken, in the order sent, as the next Hello carries
+   * the set (idempotent: one the node applied is none the worse). A close or a stop for good rejects them.
+   */
+  private followsLost(lost = true): void {
+    for (const c of this.followsSent) if (lost && !c.answered) c.answered = c.taken = true;
+    while (this.followsSent[0]?.answered) {
+      const c = this.followsSent.shift()!;
+      if (c.taken) c.take();
     }
   }
 
@@ -294,6 +310,7 @@ export class SyncEngine implements WriteSink, LifecycleListener {
       this.link = undefined;
       l?.channel?.close();
       if (l) l.stop();
+      this.followsLost();
       this.connectionLost();
       const reason = why === "paused" ? "offline" : "the page went into the back/forward cache";
       if (this.state !== "closed") this.setState("reconnecting", NORMAL_CLOSURE, reason);
@@ -457,6 +474,7 @@ export class SyncEngine implements WriteSink, LifecycleListener {
     // this client cannot send.
     const renewable = closeCode === UNAUTHORIZED && this.config.refreshToken !== undefined && !detail.tokenUnusable;
     if (isReconnectCode(closeCode) || renewable) {
+      this.followsLost();
       // The backoff starts over only after a connection that lasted: a node that welcomes and then
       // drops every connection at once is not called back at the shortest delay for ever.
       if (l.welcomed && Date.now() - l.welcomedAt >= STABLE_CONNECTION_MS) this.backoff.reset();

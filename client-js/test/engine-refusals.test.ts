@@ -1,8 +1,9 @@
 // Requests the server refuses, the engine driven frame by frame through its Connector (the end-to-end
 // files cover the same requests over a real server, where the client's own checks keep most refusals
 // from happening): a RefreshToken the server could not check for now is sent again, and only a token
-// it refuses is the app's business; a follow() it refuses rejects and leaves the follow set as it was, and
-// follow() and unfollow() are taken in the order sent, whatever the order of their answers.
+// it refuses is the app's business; a follow() it refuses rejects and leaves the follow set as it was,
+// follow() and unfollow() are taken in the order sent, whatever the order of their answers, and one whose
+// connection ends before its answer is taken (the next Hello carries it) unless the client closes or stops.
 import assert from "node:assert/strict";
 import { mock, test } from "node:test";
 import { create } from "@bufbuild/protobuf";
@@ -10,6 +11,7 @@ import { Backoff, UNAVAILABLE_BACKOFF_MAX_MS } from "../src/backoff.js";
 import { HandoffError } from "../src/errors.js";
 import { type ClientFrame, ErrorCode, ErrorSchema as ErrorFrameSchema, type ServerFrame, ServerFrameSchema } from "../src/gen/handoff/v1/handoff_pb.js";
 import { MemoryStore } from "../src/store.js";
+import type { FrameListener } from "../src/engine.js";
 import { engineOn, firstLink } from "./engine-harness.js";
 
 async function welcomed(tokens: string[], follow: string[] = []) {
@@ -232,4 +234,74 @@ test("a write waiting to be sent again after a retryable refusal leaves its plac
   assert.equal(await draft, 1n);
   await engine.close();
   await assert.rejects(cart);
+});
+
+/** The documents the Hello of the engine's next connection follows, once `end` ended the current one. */
+async function nextHelloFollows(engine: { dropConnection(): void }, link: () => FrameListener, sent: ClientFrame[], end = () => engine.dropConnection()) {
+  const first = link();
+  sent.length = 0;
+  end();
+  await until("a new connection", () => link() !== first);
+  link().onOpen();
+  const hello = sent.find((f) => f.body.case === "hello");
+  assert.ok(hello, "a Hello on the new connection");
+  return hello!.body.case === "hello" ? hello!.body.value.follow?.documents : [];
+}
+
+const sentKind = (sent: ClientFrame[], kind: string) => until(kind, () => sent.some((f) => f.body.case === kind));
+
+test("a follow() whose connection ends before its answer resolves, and the next Hello carries it", async () => {
+  const { engine, link, sent } = await welcomed([], ["cart"]);
+  const answer = engine.follow({ documents: ["draft/1"] }, true);
+  await sentKind(sent, "follow");
+  assert.deepEqual(await nextHelloFollows(engine, link, sent), ["cart", "draft/1"]);
+  await answer;
+  await engine.close();
+});
+
+test("an unfollow() whose connection ends before its answer resolves, and the next Hello no longer carries it", async () => {
+  const { engine, link, sent } = await welcomed([], ["cart", "draft/1"]);
+  const answer = engine.follow({ documents: ["draft/1"] }, false);
+  await sentKind(sent, "unfollow");
+  assert.deepEqual(await nextHelloFollows(engine, link, sent), ["cart"]);
+  await answer;
+  await engine.close();
+});
+
+test("changes lost with their connection are taken in the order sent, and one the server refused before stays refused", async () => {
+  const { engine, link, sent } = await welcomed([], ["cart"]);
+  const follow = engine.follow({ documents: ["a", "b"] }, true);
+  const unfollow = engine.follow({ documents: ["a"] }, false);
+  const refusedFollow = engine.follow({ documents: ["c"] }, true);
+  await until("all sent", () => sent.filter((f) => f.body.case === "follow").length === 2);
+  link().onFrame(refused(sent.filter((f) => f.body.case === "follow")[1]!.requestId, ErrorCode.LIMIT_EXCEEDED, false));
+  await assert.rejects(refusedFollow, (e: HandoffError) => e.code === "LIMIT_EXCEEDED");
+  assert.deepEqual(await nextHelloFollows(engine, link, sent), ["cart", "b"]);
+  await follow;
+  await unfollow;
+  await engine.close();
+});
+
+test("a follow() in flight when the app closes the client rejects with CLIENT_CLOSED", async () => {
+  const { engine, sent } = await welcomed([], ["cart"]);
+  const answer = engine.follow({ documents: ["draft/1"] }, true);
+  await sentKind(sent, "follow");
+  await engine.close();
+  await assert.rejects(answer, (e: HandoffError) => e.code === "CLIENT_CLOSED");
+});
+
+test("a follow() in flight when the node stops the client for good rejects, and connecting again follows what it did before", async () => {
+  const { engine, link, sent } = await welcomed([], ["cart"]);
+  const answer = engine.follow({ documents: ["draft/1"] }, true);
+  await sentKind(sent, "follow");
+  let connected: Promise<void> | undefined;
+  const documents = nextHelloFollows(engine, link, sent, () => {
+    link().onClose(4503, "device session revoked");
+    connected = engine.connect();
+  });
+  await assert.rejects(answer, (e: HandoffError) => e.code === "CONNECTION_LOST");
+  assert.deepEqual(await documents, ["cart"]);
+  link().onFrame(welcome());
+  await connected;
+  await engine.close();
 });

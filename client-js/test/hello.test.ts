@@ -5,7 +5,7 @@ import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import { createServer } from "node:net";
 import { type DocumentChange, HandoffError, MemoryStore } from "../src/index.js";
-import { client, closeClients, mintToken, type Node, startNode, text, until, user } from "./harness.js";
+import { client, closeClients, mintToken, type Node, startNode, startRelay, text, until, user } from "./harness.js";
 
 /** Whether this machine lets a server listen on `host` (IPv6 loopback may be off). */
 function canListen(host: string): Promise<boolean> {
@@ -265,5 +265,29 @@ describe("one node: tokens, the Hello's follow set, IPv6", { concurrency: true }
     await until("ui/layout delta", () => seen.includes("ui/layout:2"));
     assert.ok(!seen.includes("player:2"), "player is no longer followed");
     await Promise.all([writer.close(), reader.close()]);
+  });
+
+  test("a follow() whose connection ends before its answer resolves, and the next connection follows it", async () => {
+    const u = user("follow-lost");
+    const relay = await startRelay(node);
+    try {
+      const writer = client(node, u, "writer");
+      const reader = client(node, u, "reader", { url: relay.url, follow: { documents: ["player"] } });
+      const seen: string[] = [];
+      reader.on("change", (c) => seen.push(`${c.document}:${c.version}`));
+      await Promise.all([writer.connect(), reader.connect()]);
+      await writer.document("draft/42").set("t", "1");
+      // The Follow goes into a link that no longer carries what the reader sends: no answer comes.
+      relay.cutUp();
+      const followed = reader.follow({ documents: ["draft/42"] });
+      reader.dropConnection();
+      await followed;
+      await until("draft/42 snapshot", () => seen.includes("draft/42:1"));
+      await writer.document("draft/42").set("t", "2");
+      await until("draft/42 delta", () => seen.includes("draft/42:2"));
+      await Promise.all([writer.close(), reader.close()]);
+    } finally {
+      relay.close();
+    }
   });
 });
