@@ -17,7 +17,7 @@ import {
   type Welcome,
 } from "./gen/handoff/v1/handoff_pb.js";
 import { type CarriedHello, helloHolds } from "./early-hello.js";
-import { checkFollowEntries } from "./names.js";
+import { Follows } from "./follows.js";
 import { type LifecycleListener, PageLifecycle } from "./page-lifecycle.js";
 import type { Requests } from "./requests.js";
 import {
@@ -75,7 +75,8 @@ const UNAUTHORIZED = 4502;
  * it opens connections through a {@link Connector} and hears of them through {@link FrameListener}
  * calls. The local replicas are its {@link Replicas}' and the pending writes its
  * {@link WriteSender}'s: the engine hands each the frames about them and tells both of each
- * Welcome, each lost connection and the end. Its {@link TokenRefresher} answers TokenExpiring.
+ * Welcome, each lost connection and the end. Its {@link TokenRefresher} answers TokenExpiring, and its
+ * {@link Follows} keeps what the client follows.
  */
 export class SyncEngine implements WriteSink, LifecycleListener {
   state: ConnectionState = "closed";
@@ -98,8 +99,7 @@ export class SyncEngine implements WriteSink, LifecycleListener {
   private loaded?: Promise<void>;
   private storeLoaded = false;
   private readonly saver: Saver;
-  // follow() and unfollow() sent, in the order sent, until each and every one before it is answered.
-  private readonly followsSent: { answered: boolean; taken: boolean; take: () => void }[] = [];
+  private readonly follows: Follows;
 
   constructor(
     private readonly config: EngineConfig,
@@ -129,6 +129,12 @@ export class SyncEngine implements WriteSink, LifecycleListener {
       current: () => this.link,
       request: (frame) => this.request(frame),
       failed: (error) => this.events.emit("error", error),
+    });
+    this.follows = new Follows(config, {
+      current: () => this.link,
+      hello: () => this.hello(),
+      request: (frame) => this.request(frame),
+      positions: () => this.replicas.positions(),
     });
     this.saver = new Saver(store, () => this.snapshot(), (e) => this.events.emit("error", e), backoff);
   }
@@ -210,81 +216,9 @@ export class SyncEngine implements WriteSink, LifecycleListener {
     );
   }
 
-  /**
-   * Changes what this client follows; resolves when the server's answer (a SyncReport) arrived. The
-   * names and prefixes the next Hello carries change only once the server took them, in the order the
-   * changes were sent (or at once when not welcomed: a connection whose Hello went out with the older set
-   * is then left, and the next goes at once), so a follow the server refuses (over its limit of entries,
-   * a bad name) rejects and leaves them as they were. One whose connection ends before its answer is
-   * taken when the client connects again (followsLost).
-   */
-  async follow(spec: { documents?: string[]; prefixes?: string[] }, add: boolean): Promise<void> {
-    const documents = spec.documents ?? [];
-    const prefixes = spec.prefixes ?? [];
-    const c = this.config;
-    if (add) {
-      // What the server would follow after it (following all is the prefix ""), and what the next
-      // Hello would carry: over the limit, the server would refuse both.
-      checkFollowEntries(
-        "follow",
-        [...c.followDocuments, ...documents],
-        [...(c.followAll ? [""] : []), ...c.followPrefixes, ...prefixes],
-      );
-    }
-    const commit = () => {
-      if (add) {
-        c.followDocuments = [...new Set([...c.followDocuments, ...documents])];
-        c.followPrefixes = [...new Set([...c.followPrefixes, ...prefixes])];
-      } else {
-        c.followDocuments = c.followDocuments.filter((d) => !documents.includes(d));
-        c.followPrefixes = c.followPrefixes.filter((p) => !prefixes.includes(p));
-        // "All" is the prefix "": only unfollowing that prefix ends it.
-        if (c.followAll && prefixes.includes("")) c.followAll = false;
-      }
-    };
-    const l = this.link;
-    if (!l || !l.welcomed) {
-      commit(); // The next Hello carries the new spec.
-      // A Hello that went out already (read or sent at the 101) no longer says it: leave that
-      // connection, or the node keeps the older set until the next one.
-      if (l?.helloSent && !helloHolds(l.helloSent, this.hello())) l.restart("the follow set changed while connecting");
-      return;
-    }
-    const followSpec = create(FollowSpecSchema, { documents, prefixes });
-    // Both are answered with a SyncReport. The server handles a connection's frames in order, so once
-    // the answer to an unfollow is here no delta of what it removed follows it on this connection. But
-    // it answers an Unfollow at once, ahead of a Follow still reading: the changes are taken in the
-    // order sent, each once those before it are answered, so the set ends as the node's does.
-    const change = { answered: false, taken: false, take: commit };
-    this.followsSent.push(change);
-    try {
-      await this.request(
-        create(ClientFrameSchema, {
-          body: add
-            ? { case: "follow", value: { spec: followSpec, positions: this.replicas.positions() } }
-            : { case: "unfollow", value: { spec: followSpec } },
-        }),
-      );
-      change.taken = true;
-    } catch (e) {
-      if (!change.taken) throw e; // Unless lost with its connection: see followsLost.
-    } finally {
-      change.answered = true;
-      this.followsLost(false);
-    }
-  }
-
-  /**
-   * Takes the answered changes at the head of followsSent; `lost`: the connection ended before the answers
-   * and the client connects again, so every change is taken, in the order sent, as the next Hello carries
-   * the set (idempotent: one the node applied is none the worse). A close or a stop for good rejects them.
-   */
-  private followsLost(lost = true): void {
-    for (const c of this.followsSent) if (lost && !c.answered) c.answered = c.taken = true;
-    while (this.followsSent[0]?.answered) {
-      const c = this.followsSent.shift()!;
-      if (c.taken) c.take();
-    }
+  /** Changes what this client follows; see {@link Follows}. */
+  follow(spec: { documents?: string[]; prefixes?: string[] }, add: boolean): Promise<void> {
+    return this.follows.change(spec, add);
   }
 
   /** Cuts the connection as a network failure would; the client reconnects and resumes. */
@@ -310,7 +244,7 @@ export class SyncEngine implements WriteSink, LifecycleListener {
       this.link = undefined;
       l?.channel?.close();
       if (l) l.stop();
-      this.followsLost();
+      this.follows.lost();
       this.connectionLost();
       const reason = why === "paused" ? "offline" : "the page went into the back/forward cache";
       if (this.state !== "closed") this.setState("reconnecting", NORMAL_CLOSURE, reason);
@@ -474,7 +408,7 @@ export class SyncEngine implements WriteSink, LifecycleListener {
     // this client cannot send.
     const renewable = closeCode === UNAUTHORIZED && this.config.refreshToken !== undefined && !detail.tokenUnusable;
     if (isReconnectCode(closeCode) || renewable) {
-      this.followsLost();
+      this.follows.lost();
       // The backoff starts over only after a connection that lasted: a node that welcomes and then
       // drops every connection at once is not called back at the shortest delay for ever.
       if (l.welcomed && Date.now() - l.welcomedAt >= STABLE_CONNECTION_MS) this.backoff.reset();

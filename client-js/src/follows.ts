@@ -1,0 +1,113 @@
+import { create } from "@bufbuild/protobuf";
+import type { Link } from "./connection.js";
+import { helloHolds } from "./early-hello.js";
+import { type ClientFrame, ClientFrameSchema, FollowSpecSchema, type Position, type ServerFrame } from "./gen/handoff/v1/handoff_pb.js";
+import { checkFollowEntries } from "./names.js";
+import type { EngineConfig } from "./options.js";
+
+/** What {@link Follows} needs of its engine. */
+export interface FollowsHost {
+  /** The connection (or attempt) now, if any. */
+  current(): Link | undefined;
+  /** The Hello the next connection would send, built now. */
+  hello(): ClientFrame;
+  /** Sends a numbered request on the welcomed connection; settles with its answer. */
+  request(frame: ClientFrame): Promise<ServerFrame>;
+  /** Every replica's position, for a Follow. */
+  positions(): Position[];
+}
+
+/**
+ * What a client follows, and the app's changes to it at run time (`follow()`, `unfollow()`), as the Java
+ * client's `Follows`. The set is the engine config's (`followAll`, `followDocuments`, `followPrefixes`),
+ * what every Hello carries. While welcomed a change goes as a Follow (with the replicas' positions) or an
+ * Unfollow, and the set changes once the server answered it (a SyncReport): a refused one leaves it as it
+ * was. The server handles a connection's frames in order, so once the answer to an Unfollow is here no
+ * delta of what it removed follows it on this connection; but it answers an Unfollow at once, ahead of a
+ * Follow still reading, so changes are taken in the order sent, each once those before it are answered: the
+ * set ends as the node's does. One whose connection ends before its answer is taken too, when the client
+ * connects again ({@link lost}): the next Hello carries the set, and a change is idempotent. While not
+ * welcomed the set changes at once, for the next Hello; a connection whose Hello went out already with the
+ * older set is then left, and the next goes at once.
+ */
+export class Follows {
+  // Changes sent, in the order sent, until each and every one before it is answered.
+  private readonly sent: { answered: boolean; taken: boolean; take: () => void }[] = [];
+
+  constructor(
+    private readonly config: EngineConfig,
+    private readonly host: FollowsHost,
+  ) {}
+
+  /** Follows (`add`) or unfollows these names and prefixes; settles as the class says. */
+  async change(spec: { documents?: string[]; prefixes?: string[] }, add: boolean): Promise<void> {
+    const documents = spec.documents ?? [];
+    const prefixes = spec.prefixes ?? [];
+    const c = this.config;
+    if (add) {
+      // What the server would follow after it (following all is the prefix ""), and what the next
+      // Hello would carry: over the limit, the server would refuse both.
+      checkFollowEntries(
+        "follow",
+        [...c.followDocuments, ...documents],
+        [...(c.followAll ? [""] : []), ...c.followPrefixes, ...prefixes],
+      );
+    }
+    const commit = () => {
+      if (add) {
+        c.followDocuments = [...new Set([...c.followDocuments, ...documents])];
+        c.followPrefixes = [...new Set([...c.followPrefixes, ...prefixes])];
+      } else {
+        c.followDocuments = c.followDocuments.filter((d) => !documents.includes(d));
+        c.followPrefixes = c.followPrefixes.filter((p) => !prefixes.includes(p));
+        // "All" is the prefix "": only unfollowing that prefix ends it.
+        if (c.followAll && prefixes.includes("")) c.followAll = false;
+      }
+    };
+    const l = this.host.current();
+    if (!l || !l.welcomed) {
+      commit(); // The next Hello carries the new spec.
+      // A Hello that went out already (read or sent at the 101) no longer says it: leave that
+      // connection, or the node keeps the older set until the next one.
+      if (l?.helloSent && !helloHolds(l.helloSent, this.host.hello())) l.restart("the follow set changed while connecting");
+      return;
+    }
+    const followSpec = create(FollowSpecSchema, { documents, prefixes });
+    const change = { answered: false, taken: false, take: commit };
+    this.sent.push(change);
+    try {
+      await this.host.request(
+        create(ClientFrameSchema, {
+          body: add
+            ? { case: "follow", value: { spec: followSpec, positions: this.host.positions() } }
+            : { case: "unfollow", value: { spec: followSpec } },
+        }),
+      );
+      change.taken = true;
+    } catch (e) {
+      if (!change.taken) throw e; // Unless lost with its connection: see lost().
+    } finally {
+      change.answered = true;
+      this.takeAnswered();
+    }
+  }
+
+  /**
+   * The connection ended before the answers of the changes sent on it, and the client connects again (or
+   * went offline): every one is taken, in the order sent, as the next Hello carries the set (idempotent: one
+   * the node applied is none the worse). Called before the requests waiting are rejected; a close or a stop
+   * for good lets them reject instead.
+   */
+  lost(): void {
+    for (const c of this.sent) if (!c.answered) c.answered = c.taken = true;
+    this.takeAnswered();
+  }
+
+  /** Takes the answered changes at the head, in the order sent, up to the first still waiting. */
+  private takeAnswered(): void {
+    while (this.sent[0]?.answered) {
+      const c = this.sent.shift()!;
+      if (c.taken) c.take();
+    }
+  }
+}
