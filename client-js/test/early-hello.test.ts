@@ -47,6 +47,16 @@ async function reconnect(c: HandoffClient, relay: RecordingRelay, timeoutMs?: nu
   await until("connected again", () => c.state === "connected" && relay.connections.length > n, timeoutMs);
 }
 
+/** A write by another device of `u` to "late" reaches `phone`, which followed it `when`. */
+async function lateReaches(phone: HandoffClient, u: string, when: string): Promise<void> {
+  const seen: DocumentChange[] = [];
+  phone.on("change", (c) => seen.push(c));
+  const tv = client(node, u, "tv");
+  await tv.connect();
+  await tv.document("late").set("f", "x");
+  await until(`the phone got the delta of the document it followed ${when}`, () => seen.some((c) => c.document === "late"));
+}
+
 describe("a Hello in the upgrade (Node, ws)", { concurrency: true }, () => {
   test("the first connection sends the Hello as a frame; a reconnect after the Welcome's flag sends it in the upgrade and resumes", async () => {
     const relay = await startRecordingRelay(node);
@@ -200,14 +210,7 @@ describe("a Hello in the upgrade (Node, ws)", { concurrency: true }, () => {
       assert.ok(sentNow && sentNow.body.case === "hello");
       assert.deepEqual(sentNow.body.value.follow?.documents, ["a", "late"]);
 
-      const seen: DocumentChange[] = [];
-      phone.on("change", (c) => seen.push(c));
-      const tv = client(node, u, "tv");
-      await tv.connect();
-      await tv.document("late").set("f", "x");
-      await until("the phone got the delta of the document it followed while connecting", () =>
-        seen.some((c) => c.document === "late"),
-      );
+      await lateReaches(phone, u, "while connecting");
     } finally {
       relay.close();
     }
@@ -236,14 +239,7 @@ describe("a Hello in the upgrade (Node, ws)", { concurrency: true }, () => {
       assert.ok(now && now.body.case === "hello");
       assert.deepEqual(now.body.value.follow?.documents, ["a", "late"]);
 
-      const seen: DocumentChange[] = [];
-      phone.on("change", (c) => seen.push(c));
-      const tv = client(node, u, "tv");
-      await tv.connect();
-      await tv.document("late").set("f", "x");
-      await until("the phone got the delta of the document it followed before its Welcome", () =>
-        seen.some((c) => c.document === "late"),
-      );
+      await lateReaches(phone, u, "before its Welcome");
     } finally {
       relay.close();
     }
@@ -382,8 +378,6 @@ describe("a Hello in the upgrade behind a proxy (Node, ws)", () => {
       const phone = await device(relay, u, "phone", { follow: { documents: ["a"] }, webSocket: lenientWebSocket });
       const errors: unknown[] = [];
       phone.on("error", (e) => errors.push(e));
-      const seen: DocumentChange[] = [];
-      phone.on("change", (c) => seen.push(c));
       await reconnect(phone, relay);
       assert.ok(helloInRequest(relay.connections[1].request), "learned from the first Welcome");
 
@@ -397,12 +391,7 @@ describe("a Hello in the upgrade behind a proxy (Node, ws)", () => {
       open();
       await until("connected again", () => phone.state === "connected");
 
-      const tv = client(node, u, "tv");
-      await tv.connect();
-      await tv.document("late").set("f", "x");
-      await until("the phone got the delta of the document it followed while connecting", () =>
-        seen.some((c) => c.document === "late"),
-      );
+      await lateReaches(phone, u, "while connecting");
       assert.deepEqual(relay.connections[n].frames, [], "the connection whose node read the older follow set was left");
       // Answered after the Hello frame of the connection it went on.
       assert.equal(await phone.document("a").set("f", "1"), 1n);

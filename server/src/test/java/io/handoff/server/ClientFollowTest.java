@@ -267,13 +267,6 @@ class ClientFollowTest {
   }
 
   private void awaitState(ConnectionState expected) throws InterruptedException {
-    ConnectionState seen;
-    do {
-      seen = states.poll(WAIT_SECONDS, TimeUnit.SECONDS);
-      if (seen == null) {
-        throw new AssertionError(
-            "state " + expected + " not reached within " + WAIT_SECONDS + " s");
-      }
-    } while (seen != expected);
+    TestServer.awaitState(states, expected, WAIT_SECONDS);
   }
 }

@@ -1,5 +1,6 @@
 package io.handoff.server;
 
+import io.handoff.client.ConnectionState;
 import io.handoff.client.HandoffClient;
 import io.handoff.server.auth.DevTokens;
 import io.handoff.server.engine.StoreLimits;
@@ -7,6 +8,8 @@ import io.handoff.server.engine.memory.MemoryEngine;
 import java.net.URI;
 import java.time.Clock;
 import java.time.Duration;
+import java.util.concurrent.BlockingQueue;
+import java.util.concurrent.TimeUnit;
 import java.util.function.Consumer;
 
 /** A real node on 127.0.0.1, a free port, and the in-memory engine, for end-to-end tests. */
@@ -78,6 +81,22 @@ public final class TestServer implements AutoCloseable {
 
   public static String token(String user, String device) {
     return DevTokens.mint(SECRET, user, device, Duration.ofHours(1));
+  }
+
+  /**
+   * Takes the states a client's listener put in {@code states}, in order, up to {@code expected};
+   * fails if none comes within {@code waitSeconds} of the one before.
+   */
+  public static void awaitState(
+      BlockingQueue<ConnectionState> states, ConnectionState expected, long waitSeconds)
+      throws InterruptedException {
+    ConnectionState seen;
+    do {
+      seen = states.poll(waitSeconds, TimeUnit.SECONDS);
+      if (seen == null) {
+        throw new AssertionError("state " + expected + " not reached within " + waitSeconds + " s");
+      }
+    } while (seen != expected);
   }
 
   @Override
