@@ -16,7 +16,6 @@ import io.handoff.protocol.v1.ClientFrame;
 import io.handoff.protocol.v1.Error;
 import io.handoff.protocol.v1.ErrorCode;
 import io.handoff.protocol.v1.ServerFrame;
-import java.net.URI;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -27,41 +26,29 @@ import org.junit.jupiter.api.Test;
 
 /** The client's approval prompts and answers, on the socket-free engine. */
 class ApprovalsTest {
-  private final FakeConnector connector = new FakeConnector();
-  private final ManualScheduler scheduler = new ManualScheduler();
   private final List<String> heard = new ArrayList<>();
-  private final SyncEngine engine =
-      new SyncEngine(
-          new ClientConfig(
-              HandoffClient.builder()
-                  .url(URI.create("ws://127.0.0.1:9/ws"))
-                  .token("t")
-                  .approvalListener(
-                      new ApprovalListener() {
-                        @Override
-                        public void onApprovalPrompt(ApprovalRequest r) {
-                          heard.add("prompt " + r.getApprovalId());
-                        }
+  private final FakeEngine fake =
+      new FakeEngine(
+          FakeEngine.builder()
+              .approvalListener(
+                  new ApprovalListener() {
+                    @Override
+                    public void onApprovalPrompt(ApprovalRequest r) {
+                      heard.add("prompt " + r.getApprovalId());
+                    }
 
-                        @Override
-                        public void onApprovalWithdrawn(
-                            String id, ApprovalOutcome outcome, String by) {
-                          heard.add("withdrawn " + id + " " + outcome + " " + by);
-                        }
-                      })),
-          connector,
-          scheduler,
-          Runnable::run,
-          new Backoff(Duration.ofMillis(100).toNanos(), Duration.ofSeconds(1).toNanos(), () -> 0.5),
-          () -> 42L);
+                    @Override
+                    public void onApprovalWithdrawn(String id, ApprovalOutcome outcome, String by) {
+                      heard.add("withdrawn " + id + " " + outcome + " " + by);
+                    }
+                  }));
+  private final FakeConnector connector = fake.connector;
+  private final ManualScheduler scheduler = fake.scheduler;
+  private final SyncEngine engine = fake.engine;
   private final Approvals approvals = new Approvals(engine, engine.handoff);
 
   private FakeChannel connected() {
-    engine.connect();
-    FakeChannel channel = connector.last().open();
-    channel.receive(welcome(0));
-    channel.drain();
-    return channel;
+    return fake.connected();
   }
 
   private static ServerFrame prompt(String id) {

@@ -1,7 +1,6 @@
 package io.handoff.client;
 
 import static io.handoff.client.Frames.error;
-import static io.handoff.client.Frames.welcome;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertThrows;
@@ -13,8 +12,6 @@ import io.handoff.protocol.v1.ErrorCode;
 import io.handoff.protocol.v1.FollowSpec;
 import io.handoff.protocol.v1.ServerFrame;
 import io.handoff.protocol.v1.SyncReport;
-import java.net.URI;
-import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
@@ -26,35 +23,13 @@ import org.junit.jupiter.api.Test;
  * loop is the test thread. The same against a real node: the server's {@code ClientFollowTest}.
  */
 class FollowsTest {
-  private final FakeConnector connector = new FakeConnector();
-  private final ManualScheduler scheduler = new ManualScheduler();
-  private final SyncEngine engine;
-
-  FollowsTest() {
-    HandoffClient.Builder builder =
-        HandoffClient.builder()
-            .url(URI.create("ws://127.0.0.1:9/ws"))
-            .token("t")
-            .reconnectBackoff(Duration.ofMillis(100), Duration.ofSeconds(1))
-            .followDocuments("player");
-    ClientConfig config = new ClientConfig(builder);
-    engine =
-        new SyncEngine(
-            config,
-            connector,
-            scheduler,
-            Runnable::run,
-            new Backoff(
-                config.reconnectInitial.toNanos(), config.reconnectMax.toNanos(), () -> 0.5),
-            () -> 42);
-  }
+  private final FakeEngine fake = new FakeEngine(FakeEngine.builder().followDocuments("player"));
+  private final FakeConnector connector = fake.connector;
+  private final ManualScheduler scheduler = fake.scheduler;
+  private final SyncEngine engine = fake.engine;
 
   private FakeChannel connected() {
-    engine.connect();
-    FakeChannel channel = connector.last().open();
-    channel.receive(welcome(0));
-    channel.drain();
-    return channel;
+    return fake.connected();
   }
 
   private static ServerFrame answer(long requestId) {

@@ -21,7 +21,6 @@ import io.handoff.protocol.v1.OfferResult;
 import io.handoff.protocol.v1.OfferWithdrawn;
 import io.handoff.protocol.v1.PresenceUpdate;
 import io.handoff.protocol.v1.ServerFrame;
-import java.net.URI;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -31,49 +30,37 @@ import org.junit.jupiter.api.Test;
 
 /** The client's handoff requests, prompts and presence, on the socket-free engine. */
 class HandoffRequestsTest {
-  private final FakeConnector connector = new FakeConnector();
-  private final ManualScheduler scheduler = new ManualScheduler();
   private final List<String> heard = new ArrayList<>();
-  private final SyncEngine engine =
-      new SyncEngine(
-          new ClientConfig(
-              HandoffClient.builder()
-                  .url(URI.create("ws://127.0.0.1:9/ws"))
-                  .token("t")
-                  .offerListener(
-                      new OfferListener() {
-                        @Override
-                        public void onPrompt(Offer offer) {
-                          heard.add("prompt " + offer.getOfferId());
-                        }
+  private final FakeEngine fake =
+      new FakeEngine(
+          FakeEngine.builder()
+              .offerListener(
+                  new OfferListener() {
+                    @Override
+                    public void onPrompt(Offer offer) {
+                      heard.add("prompt " + offer.getOfferId());
+                    }
 
-                        @Override
-                        public void onWithdrawn(String id, OfferOutcome outcome, String by) {
-                          heard.add("withdrawn " + id + " " + outcome + " " + by);
-                        }
+                    @Override
+                    public void onWithdrawn(String id, OfferOutcome outcome, String by) {
+                      heard.add("withdrawn " + id + " " + outcome + " " + by);
+                    }
 
-                        @Override
-                        public void onActivity(String device, Activity a) {
-                          heard.add("activity " + device + " " + (a == null ? "-" : a.getTitle()));
-                        }
-                      })
-                  .presenceListener(
-                      changed ->
-                          changed.forEach(
-                              p ->
-                                  heard.add("presence " + p.getDeviceId() + " " + p.getOnline())))),
-          connector,
-          scheduler,
-          Runnable::run,
-          new Backoff(Duration.ofMillis(100).toNanos(), Duration.ofSeconds(1).toNanos(), () -> 0.5),
-          () -> 42L);
+                    @Override
+                    public void onActivity(String device, Activity a) {
+                      heard.add("activity " + device + " " + (a == null ? "-" : a.getTitle()));
+                    }
+                  })
+              .presenceListener(
+                  changed ->
+                      changed.forEach(
+                          p -> heard.add("presence " + p.getDeviceId() + " " + p.getOnline()))));
+  private final FakeConnector connector = fake.connector;
+  private final ManualScheduler scheduler = fake.scheduler;
+  private final SyncEngine engine = fake.engine;
 
   private FakeChannel connected() {
-    engine.connect();
-    FakeChannel channel = connector.last().open();
-    channel.receive(welcome(0));
-    channel.drain();
-    return channel;
+    return fake.connected();
   }
 
   private static HandoffException failure(CompletableFuture<?> f) {
