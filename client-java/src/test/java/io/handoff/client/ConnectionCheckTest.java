@@ -2,7 +2,6 @@ package io.handoff.client;
 
 import static io.handoff.client.Frames.delta;
 import static io.handoff.client.Frames.set;
-import static io.handoff.client.Frames.welcome;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
@@ -11,7 +10,6 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import io.handoff.protocol.v1.ClientFrame;
 import io.handoff.protocol.v1.Pong;
 import io.handoff.protocol.v1.ServerFrame;
-import java.net.URI;
 import java.time.Duration;
 import java.util.List;
 import org.junit.jupiter.api.Test;
@@ -26,29 +24,12 @@ import org.junit.jupiter.api.Test;
 class ConnectionCheckTest {
   private static final long WAIT_NANOS = ConnectionProbe.waitNanos(Duration.ZERO);
 
-  private final FakeConnector connector = new FakeConnector();
-  private final ManualScheduler scheduler = new ManualScheduler();
   private final RecordingListener listener = new RecordingListener();
-  private final SyncEngine engine;
-
-  ConnectionCheckTest() {
-    HandoffClient.Builder builder =
-        HandoffClient.builder()
-            .url(URI.create("ws://127.0.0.1:9/ws"))
-            .token("t")
-            .heartbeatMargin(Duration.ZERO)
-            .listener(listener);
-    ClientConfig config = new ClientConfig(builder);
-    engine =
-        new SyncEngine(
-            config,
-            connector,
-            scheduler,
-            Runnable::run,
-            new Backoff(
-                config.reconnectInitial.toNanos(), config.reconnectMax.toNanos(), () -> 0.5),
-            System::nanoTime);
-  }
+  private final FakeEngine fake =
+      new FakeEngine(
+          FakeEngine.builder().heartbeatMargin(Duration.ZERO).listener(listener), System::nanoTime);
+  private final ManualScheduler scheduler = fake.scheduler;
+  private final SyncEngine engine = fake.engine;
 
   @Test
   void framesOtherThanItsPongDoNotAnswerTheCheck() {
@@ -92,11 +73,7 @@ class ConnectionCheckTest {
   }
 
   private FakeChannel connected() {
-    engine.connect();
-    FakeChannel channel = connector.last().open();
-    channel.receive(welcome(0));
-    channel.drain();
-    return channel;
+    return fake.connected();
   }
 
   private static long ping(List<ClientFrame> sent) {

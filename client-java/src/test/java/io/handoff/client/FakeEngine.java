@@ -4,12 +4,13 @@ import static io.handoff.client.Frames.welcome;
 
 import java.net.URI;
 import java.time.Duration;
+import java.util.function.LongSupplier;
 
 /**
  * A {@link SyncEngine} on a {@link FakeConnector} and a {@link ManualScheduler}, its event loop the
  * test thread and its clock fixed, for the unit tests of one part of the engine (approvals, handoff
- * requests, follows). {@link #builder} is every such engine's start: a URL nothing listens on, a
- * fixed token, reconnects after 100 ms to 1 s; a test adds its listeners.
+ * requests, follows, the app's connection check). {@link #builder} is every such engine's start: a
+ * URL nothing listens on, a fixed token, reconnects after 100 ms to 1 s; a test adds its listeners.
  */
 final class FakeEngine {
   final FakeConnector connector = new FakeConnector();
@@ -24,6 +25,11 @@ final class FakeEngine {
   }
 
   FakeEngine(HandoffClient.Builder builder) {
+    this(builder, () -> 42L);
+  }
+
+  /** With {@code nanos} as the engine's clock. */
+  FakeEngine(HandoffClient.Builder builder, LongSupplier nanos) {
     ClientConfig config = new ClientConfig(builder);
     engine =
         new SyncEngine(
@@ -33,7 +39,7 @@ final class FakeEngine {
             Runnable::run,
             new Backoff(
                 config.reconnectInitial.toNanos(), config.reconnectMax.toNanos(), () -> 0.5),
-            () -> 42L);
+            nanos);
   }
 
   /** Connects, opens the attempt and welcomes it; the frames sent until then are drained. */
