@@ -45,7 +45,7 @@ export type { FollowOption, HandoffClientOptions } from "./options.js";
 /** The server refuses longer tokens at the upgrade. */
 export const MAX_TOKEN_LENGTH = 4096;
 /** What an access token can hold: a JWT is visible ASCII (RFC 6750's b64token is a subset). */
-const TOKEN_CHARACTERS = /^[\x21-\x7e]*$/;
+const TOKEN_CHARACTERS = /^[\x21-\x7e]+$/;
 /** How many times an offer is sent at most before its failure reaches the app. */
 export const MAX_OFFER_SENDS = 5;
 /** How long an offer without a TTL of its own is sent again for. */
@@ -421,10 +421,13 @@ export class HandoffClient {
             return;
           }
           if (token !== undefined && !TOKEN_CHARACTERS.test(token)) {
-            // It could never be sent: `ws` throws on it, a browser would send a token the server refuses.
+            // It could never be used: `ws` throws on it, a browser would send a token the server refuses,
+            // and an empty one is no token (the Java client refuses it too).
             listener.onClose(
               4502,
-              "the access token cannot be used: it holds characters a token cannot have (only visible ASCII, no spaces or line breaks)",
+              token === ""
+                ? "the access token cannot be used: the token is empty"
+                : "the access token cannot be used: it holds characters a token cannot have (only visible ASCII, no spaces or line breaks)",
               UNUSABLE_TOKEN,
             );
             return;

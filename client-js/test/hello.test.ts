@@ -122,6 +122,7 @@ describe("one node: tokens, the Hello's follow set, IPv6", { concurrency: true }
     for (const [token, why] of [
       [mintToken(user("wrong-secret"), "phone", 3600, "another-secret-another-secret-0123456789"), /refused the access token \(HTTP 401\)/],
       [`${mintToken(user("newline"), "phone")}\n`, /characters a token cannot have/],
+      ["", /the access token cannot be used: the token is empty/],
     ] as const) {
       const c = client(node, "unused", "unused", { token });
       const states: string[] = [];

@@ -301,14 +301,16 @@ describe("a proxy in front of a node", { concurrency: true }, () => {
     assert.equal(fetched, 2, "a new token for the new connection");
   });
 
-  test("a token from a token source that cannot be sent still stops the client with 4502", { timeout: 20_000 }, async () => {
-    const c = client(node, "unused", "unused", { tokenSource: async () => `${mintToken(user("newline-source"), "phone")}\n` });
-    const states: string[] = [];
-    c.on("state", (s) => states.push(s));
-    await assert.rejects(
-      c.connect(),
-      (e: HandoffError) => e.code === "CLOSED" && e.closeCode === 4502 && /characters a token cannot have/.test(e.message),
-    );
-    assert.ok(!states.includes("reconnecting"), `no reconnect: ${states.join(" ")}`);
+  test("a token from a token source that cannot be sent, or is empty, still stops the client with 4502", { timeout: 20_000 }, async () => {
+    for (const [token, why] of [
+      [`${mintToken(user("newline-source"), "phone")}\n`, /characters a token cannot have/],
+      ["", /the access token cannot be used: the token is empty/],
+    ] as const) {
+      const c = client(node, "unused", "unused", { tokenSource: async () => token });
+      const states: string[] = [];
+      c.on("state", (s) => states.push(s));
+      await assert.rejects(c.connect(), (e: HandoffError) => e.code === "CLOSED" && e.closeCode === 4502 && why.test(e.message));
+      assert.ok(!states.includes("reconnecting"), `no reconnect: ${states.join(" ")}`);
+    }
   });
 });
