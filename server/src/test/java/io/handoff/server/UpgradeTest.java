@@ -90,6 +90,16 @@ class UpgradeTest {
   }
 
   @Test
+  void requestWithoutAVersionIsAskedForVersion13() throws Exception {
+    // With an Origin, Netty's handshaker takes such a request for the hixie-76 draft and answers
+    // 101.
+    String head =
+        answer(token("up8", "phone"), UPGRADE, CONNECTION, KEY, "Origin: http://127.0.0.1");
+    assertEquals("HTTP/1.1 426 Upgrade Required", status(head));
+    assertTrue(head.toLowerCase(Locale.ROOT).contains("\r\nsec-websocket-version: 13\r\n"), head);
+  }
+
+  @Test
   void deviceAskedForVersion13CanAskAgainOnTheSameConnection() throws Exception {
     String token = token("up7", "phone");
     try (RawSocket s = RawSocket.open(server.port())) {

@@ -378,8 +378,9 @@ public final class HttpRequestHandler extends ChannelInboundHandlerAdapter {
    * Answers a request to the WebSocket path that is no WebSocket handshake (a page load, curl, a
    * proxy that dropped the hop-by-hop headers) in JSON like every other refusal; Netty's handshaker
    * would answer a plain-text 400. After the token's check, so that a token can be tried with plain
-   * HTTP (401 or this 400). RFC 6455 section 4.2.1 answers such requests 400. A handshake of
-   * another WebSocket version still goes to Netty, whose 426 names the version.
+   * HTTP (401 or this 400). RFC 6455 section 4.2.1 answers such requests 400; one without a version
+   * gets 426 naming version 13. A handshake of another WebSocket version still goes to Netty, whose
+   * 426 names the version (hybi-07 and -08 it takes, framed as 13).
    */
   private boolean refusedAsNoHandshake(ChannelHandlerContext ctx, FullHttpRequest req) {
     HttpHeaders h = req.headers();
@@ -403,6 +404,18 @@ public final class HttpRequestHandler extends ChannelInboundHandlerAdapter {
           HttpResponseStatus.BAD_REQUEST,
           "bad_request",
           "the WebSocket upgrade has no Sec-WebSocket-Key header (RFC 6455 section 4.1)");
+      return true;
+    }
+    if (!h.contains(HttpHeaderNames.SEC_WEBSOCKET_VERSION)) {
+      // Netty's handshaker would take it for the hixie-76 draft and answer a 101 in its framing.
+      FullHttpResponse res =
+          response(
+              HttpResponseStatus.UPGRADE_REQUIRED,
+              "bad_request",
+              "the WebSocket upgrade has no Sec-WebSocket-Version header; this node speaks version"
+                  + " 13 (RFC 6455 section 4.4)");
+      res.headers().set(HttpHeaderNames.SEC_WEBSOCKET_VERSION, "13");
+      send(ctx, req, res);
       return true;
     }
     return false;
