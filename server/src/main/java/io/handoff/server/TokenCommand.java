@@ -19,7 +19,8 @@ final class TokenCommand implements Callable<Integer> {
       names = "--jwt-secret",
       required = true,
       paramLabel = "SECRET",
-      description = "The server's secret (its --jwt-secret), at least 32 bytes.")
+      description =
+          "The server's secret (its --jwt-secret; HANDOFF_JWT_SECRET when not given), at least 32 bytes.")
   String secret;
 
   @Option(names = "--user", required = true, description = "The sub claim.")

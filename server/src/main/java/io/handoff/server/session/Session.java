@@ -76,9 +76,9 @@ public final class Session extends SessionState implements Endpoint, Connection,
     if (!node.hub().admit(this, node.config().maxConnectionsPerUser())) {
       close(
           CloseCode.POLICY_VIOLATION,
-          "this user already has "
+          "this user already holds the most connections this node takes for one user ("
               + node.config().maxConnectionsPerUser()
-              + " connections on this node, the limit");
+              + ", max-connections-per-user)");
       return;
     }
     set(ADMITTED, true);
