@@ -91,6 +91,34 @@ class DocumentedOptionsTest {
     assertEquals(Set.of(), unknown, "keys docs/operations.md names that are no option");
   }
 
+  /**
+   * docs/protocol.md is read by the authors of other clients, who cannot check what it says against
+   * the node: every {@code --option} it names is one of the node's (or of its {@code token}
+   * command's).
+   */
+  @Test
+  void everyOptionTheProtocolNamesIsAnOption() throws IOException {
+    Set<String> options = new TreeSet<>();
+    CommandLine main = new CommandLine(new Main());
+    List<CommandLine> commands = new ArrayList<>(main.getSubcommands().values());
+    commands.add(main);
+    for (CommandLine c : commands) {
+      for (OptionSpec o : c.getCommandSpec().options()) {
+        options.addAll(List.of(o.names()));
+      }
+    }
+    Set<String> named = new TreeSet<>();
+    Matcher m =
+        Pattern.compile("`(--[a-z0-9-]+)")
+            .matcher(Files.readString(ROOT.resolve("docs/protocol.md")));
+    while (m.find()) {
+      named.add(m.group(1));
+    }
+    assertTrue(named.size() >= 5, "read the options: " + named);
+    named.removeAll(options);
+    assertEquals(Set.of(), named, "options docs/protocol.md names that the node does not have");
+  }
+
   /** The server command lines inside code blocks, with backslash continuations joined. */
   static List<String> serverCommands(List<String> lines) {
     List<String> commands = new ArrayList<>();

@@ -125,13 +125,26 @@ final class EarlyHello {
               + SUBPROTOCOL
               + " offered (Sec-WebSocket-Protocol), so that the 101 can say it was read");
     }
-    String text = inHeader.isEmpty() ? inQuery.get(0) : inHeader.get(0);
+    String text = (inHeader.isEmpty() ? inQuery.get(0) : inHeader.get(0)).strip();
+    if (text.isEmpty()) {
+      throw new Unusable(
+          "the Hello in the upgrade is empty: send the base64url of the whole ClientFrame, or no "
+              + HEADER
+              + " header, "
+              + PARAMETER
+              + " parameter or subprotocol and the Hello as the first frame");
+    }
     byte[] bytes;
     try {
-      bytes = Base64.getUrlDecoder().decode(text.strip());
+      bytes = Base64.getUrlDecoder().decode(text);
     } catch (IllegalArgumentException e) {
       throw new Unusable(
-          "the Hello in the upgrade is not base64url (RFC 4648 section 5): " + e.getMessage());
+          "the Hello in the upgrade is not base64url (RFC 4648 section 5): "
+              + e.getMessage()
+              + (standardAlphabet(text)
+                  ? " (base64url has '-' and '_' where standard base64 has '+' and '/'; a '+' in"
+                      + " the query reads as a space)"
+                  : ""));
     }
     ClientFrame frame;
     try {
@@ -143,6 +156,28 @@ final class EarlyHello {
       throw new Unusable("the frame in the upgrade must be a Hello, not " + frame.getBodyCase());
     }
     return frame;
+  }
+
+  /** Whether {@code text} has a character of standard base64 that base64url has not. */
+  private static boolean standardAlphabet(String text) {
+    return text.indexOf('+') >= 0 || text.indexOf('/') >= 0 || text.indexOf(' ') >= 0;
+  }
+
+  /**
+   * Keeps {@code hello}, the frame the upgrade request of {@code ch} carries (null: none), for the
+   * connection handler, in place of one an earlier request on the connection carried: a request
+   * refused with 426 (another WebSocket version) leaves the connection open for the next, and its
+   * Hello was never read. With a Hello, {@code headers} offer {@value #SUBPROTOCOL} alone: the node
+   * selects no other, and Netty's handshaker reads only the first {@code Sec-WebSocket-Protocol}
+   * header where RFC 6455 section 11.3.4 makes several one list.
+   */
+  static void keep(Channel ch, HttpHeaders headers, ClientFrame hello) {
+    if (hello == null) {
+      take(ch);
+      return;
+    }
+    ch.attr(FRAME).set(hello);
+    headers.set(HttpHeaderNames.SEC_WEBSOCKET_PROTOCOL, SUBPROTOCOL);
   }
 
   /** Whether the request offers {@value #SUBPROTOCOL} among its subprotocols. */

@@ -1,6 +1,5 @@
 package io.handoff.server.transport;
 
-import io.handoff.protocol.v1.ClientFrame;
 import io.handoff.server.ServerStats;
 import io.handoff.server.auth.AuthException;
 import io.handoff.server.auth.Principal;
@@ -310,10 +309,7 @@ public final class HttpRequestHandler extends ChannelInboundHandlerAdapter {
       return false;
     }
     try {
-      ClientFrame hello = EarlyHello.of(req.headers(), uri);
-      if (hello != null) {
-        ctx.channel().attr(EarlyHello.FRAME).set(hello);
-      }
+      EarlyHello.keep(ctx.channel(), req.headers(), EarlyHello.of(req.headers(), uri));
     } catch (EarlyHello.Unusable e) {
       respond(ctx, req, HttpResponseStatus.BAD_REQUEST, "invalid_hello", e.getMessage());
       return false;
