@@ -6,6 +6,8 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import io.handoff.client.HandoffClient;
 import io.handoff.protocol.CloseCode;
+import io.handoff.protocol.v1.ClientFrame;
+import io.handoff.protocol.v1.Hello;
 import io.handoff.server.transport.IoTransport;
 import io.handoff.server.transport.TransportConfig;
 import io.netty.channel.EventLoop;
@@ -14,8 +16,10 @@ import io.netty.channel.uring.IoUring;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.HashSet;
 import java.util.List;
+import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
@@ -125,6 +129,60 @@ class UserLoopsTest {
         }
       }
     }
+  }
+
+  /**
+   * A connection kept open after a 426 (RFC 6455 section 4.4: ask again with version 13) that then
+   * asks to upgrade for a user of another loop is refused, not moved again: each move starts the
+   * handshake limit anew, and a socket asking for two users in turn never reached it.
+   */
+  @Test
+  void aConnectionThatAsksForAnotherUsersUpgradeAfterA426IsRefusedNotMovedAgain() throws Exception {
+    Duration limit = Duration.ofSeconds(5);
+    FakeScheduler time = new FakeScheduler();
+    try (TestServer server =
+        TestServer.start(
+            time,
+            b ->
+                b.handshakeTimeout(limit)
+                    .transport(TransportConfig.builder().eventLoops(2).build()))) {
+      List<String> users = usersOnTwoLoops(server);
+      try (RawSocket s = RawSocket.open(server.port())) {
+        s.writeRaw(version12Upgrade(users.get(0)));
+        String refused = s.readHead();
+        assertTrue(refused.startsWith("HTTP/1.1 426 "), refused);
+        time.advance(limit.minusSeconds(1));
+        s.writeRaw(version12Upgrade(users.get(1)));
+        String head = s.readHead();
+        assertTrue(head.startsWith("HTTP/1.1 400 "), head);
+        String body = new String(s.socket.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        assertTrue(body.contains("asked to upgrade for another user before"), body);
+      }
+    }
+  }
+
+  private static byte[] version12Upgrade(String user) {
+    return ("GET /ws HTTP/1.1\r\nHost: node\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+            + "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 12\r\n"
+            + "Authorization: Bearer "
+            + TestServer.token(user, "phone")
+            + "\r\n\r\n")
+        .getBytes(StandardCharsets.US_ASCII);
+  }
+
+  /** Two users whose connections the node serves on two different loops. */
+  private static List<String> usersOnTwoLoops(TestServer server) throws Exception {
+    Map<EventLoop, String> byLoop = new HashMap<>();
+    for (int u = 0; byLoop.size() < 2; u++) {
+      String user = "loops" + u;
+      try (RawSocket s = RawSocket.connect(server.port(), TestServer.token(user, "probe"), 0)) {
+        s.send(
+            ClientFrame.newBuilder().setRequestId(1).setHello(Hello.getDefaultInstance()).build());
+        assertTrue(s.readFrame().hasWelcome());
+        byLoop.putIfAbsent(server.server.hub().loopsOf(user).get(0), user);
+      }
+    }
+    return new ArrayList<>(byLoop.values());
   }
 
   @Test

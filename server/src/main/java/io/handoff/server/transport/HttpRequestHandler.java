@@ -236,6 +236,13 @@ public final class HttpRequestHandler extends ChannelInboundHandlerAdapter {
     ctx.writeAndFlush(res).addListener(ChannelFutureListener.CLOSE);
   }
 
+  /** Answers 400 {@code bad_request} with {@code message} and closes the connection. */
+  static void refuseAndClose(ChannelHandlerContext ctx, String message) {
+    FullHttpResponse res = response(HttpResponseStatus.BAD_REQUEST, "bad_request", message);
+    res.headers().set(HttpHeaderNames.CONNECTION, HttpHeaderValues.CLOSE);
+    ctx.writeAndFlush(res).addListener(ChannelFutureListener.CLOSE);
+  }
+
   /**
    * An upgrade's request still held for its session check is released here when the connection
    * ends: the check's answer may come once the event loops stopped (the node drained), when it

@@ -82,6 +82,16 @@ final class Upgrades {
     if (loops != null) {
       EventLoop home = loops.home(http.channel().attr(HttpRequestHandler.PRINCIPAL).get().userId());
       if (home != http.channel().eventLoop()) {
+        if (http.pipeline().get(HandoffChannelInitializer.WS_HANDLER) != null) {
+          // Netty refused an upgrade on this connection before and kept it open (426), for a user
+          // whose loop this is: each move starts the handshake limit again, and a socket that asks
+          // for two users in turn would never reach it.
+          req.release();
+          HttpRequestHandler.refuseAndClose(
+              http,
+              "this connection asked to upgrade for another user before; open a new connection");
+          return;
+        }
         move(http, req, home);
         return;
       }
