@@ -149,6 +149,43 @@ class EarlyHelloEdgesTest extends OnGatedNode {
   }
 
   /**
+   * Devices that reset their connection with the request half sent, right after sending it (while
+   * it moves to its user's loop, or is answered), or right after the 101: none leaves a session, a
+   * user entry or an open connection behind on the node.
+   */
+  @Test
+  void upgradesCarryingAHelloAbandonedAtEachStepLeaveNothing() throws Exception {
+    startNode("a", b -> {});
+    for (int i = 0; i < 60; i++) {
+      byte[] req =
+          request(
+              token("edge5-" + (i % 6), "phone"),
+              V13,
+              OFFER,
+              "Handoff-Hello: " + base64url(helloFrame(1, Hello.newBuilder())));
+      try (RawSocket s = RawSocket.open(node.port())) {
+        s.socket.setSoLinger(true, 0); // Closing resets the connection.
+        switch (i % 3) {
+          case 0 -> s.writeRaw(java.util.Arrays.copyOf(req, req.length / 2));
+          case 1 -> s.writeRaw(req);
+          default -> {
+            s.writeRaw(req);
+            assertTrue(s.readHead().startsWith("HTTP/1.1 101 "));
+          }
+        }
+      }
+    }
+    Conditions.await(
+        "every connection gone",
+        () ->
+            node.hub().sessions() == 0
+                && node.hub().users() == 0
+                && node.stats().connectionsOpened.sum() == node.stats().connectionsClosed.sum(),
+        Duration.ofSeconds(10));
+    assertTrue(node.stats().connectionsOpened.sum() >= 20, "the upgrades answered were counted");
+  }
+
+  /**
    * A device that leaves between the 101 and the Welcome of the Hello its upgrade carried (its
    * resume's answer held by the store): once the answer comes, nothing of it is left on the node.
    */
