@@ -4,14 +4,17 @@ import static io.handoff.server.TestServer.token;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import ch.qos.logback.classic.Level;
 import io.handoff.protocol.v1.ClientFrame;
 import io.handoff.protocol.v1.Hello;
 import io.handoff.protocol.v1.ServerFrame;
+import io.handoff.server.transport.ConnectionHandler;
 import java.nio.charset.StandardCharsets;
 import java.util.Locale;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 /**
  * The WebSocket upgrade over a real socket: the 101 answer RFC 6455 asks for, and the statuses of
@@ -25,6 +28,8 @@ class UpgradeTest {
   private static final String V13 = "Sec-WebSocket-Version: 13";
 
   private static TestServer server;
+
+  @RegisterExtension final CapturedLog warnings = new CapturedLog(ConnectionHandler.class);
 
   @BeforeAll
   static void start() throws InterruptedException {
@@ -114,6 +119,39 @@ class UpgradeTest {
       s.send(ClientFrame.newBuilder().setRequestId(1).setHello(Hello.getDefaultInstance()).build());
       ServerFrame f = s.readFrame();
       assertTrue(f.hasWelcome(), f.toString());
+    }
+  }
+
+  /**
+   * On a node with compression on, an extension offer goes to Netty's extension handler, which
+   * failed on an element with no name (an index out of bounds): the connection was cut without an
+   * answer, and a warning with its stack trace logged for each such request.
+   */
+  @Test
+  void anExtensionWithoutANameIsABadRequestOnACompressingNode() throws Exception {
+    try (TestServer compressing =
+            TestServer.start(
+                b ->
+                    b.transport(
+                        io.handoff.server.transport.TransportConfig.builder()
+                            .compression(true)
+                            .build()));
+        RawSocket s = RawSocket.open(compressing.port())) {
+      s.writeRaw(
+          request(
+              token("up8", "phone"),
+              UPGRADE,
+              CONNECTION,
+              KEY,
+              V13,
+              "Sec-WebSocket-Extensions: permessage-deflate,;"));
+      String head = s.readHead();
+      assertEquals("HTTP/1.1 400 Bad Request", status(head));
+      String body = new String(s.socket.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+      assertTrue(body.contains("an extension without a name"), body);
+      assertTrue(
+          warnings.events().stream().noneMatch(e -> e.getLevel() == Level.WARN),
+          "no warning: " + warnings.events());
     }
   }
 

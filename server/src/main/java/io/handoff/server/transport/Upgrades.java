@@ -108,6 +108,16 @@ final class Upgrades {
     boolean netty = p.get(HandoffChannelInitializer.WS_HANDLER) != null;
     String key = netty ? null : plainKey(req.headers());
     if (key == null) {
+      if (compression && unnamedExtension(req.headers())) {
+        // Netty's extension handler fails on it (an index out of bounds) and the connection would
+        // be cut unanswered, with a warning logged for each such request.
+        req.release();
+        HttpRequestHandler.refuseAndClose(
+            http,
+            "Sec-WebSocket-Extensions offers an extension without a name (RFC 6455 section 9.1):"
+                + " each comma-separated offer starts with the extension's name");
+        return;
+      }
       try {
         if (!netty) {
           nettyHandlers.accept(p);
@@ -190,6 +200,18 @@ final class Upgrades {
     }
     String key = h.get(HttpHeaderNames.SEC_WEBSOCKET_KEY);
     return key == null || key.isEmpty() ? null : key;
+  }
+
+  /** Whether an offer of {@code h}'s extensions has parameters but no name (";", "a, ;b"). */
+  private static boolean unnamedExtension(HttpHeaders h) {
+    for (String value : h.getAll(HttpHeaderNames.SEC_WEBSOCKET_EXTENSIONS)) {
+      for (String offer : value.split(",")) {
+        if (offer.strip().startsWith(";")) {
+          return true;
+        }
+      }
+    }
+    return false;
   }
 
   private void answer(ChannelHandlerContext http, String key, FullHttpRequest req) {
