@@ -262,9 +262,7 @@ public final class ConnectionHandler extends WireCodec implements Link {
         ctx.close();
         return;
       }
-      if (ctx.pipeline().get(HandoffChannelInitializer.HTTP_HANDLER) != null) {
-        ctx.pipeline().remove(HandoffChannelInitializer.HTTP_HANDLER);
-      }
+      HttpRequestHandler.leave(ctx.pipeline());
       if (ctx.pipeline().get(HandoffChannelInitializer.CODEC) != null) {
         // Netty's handshaker did the upgrade (Upgrades answers the common case itself and has
         // this handler frame before it tells of the upgrade).

@@ -10,6 +10,7 @@ import io.netty.channel.ChannelFutureListener;
 import io.netty.channel.ChannelHandler.Sharable;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
+import io.netty.channel.ChannelPipeline;
 import io.netty.handler.codec.DecoderResult;
 import io.netty.handler.codec.http.DefaultFullHttpResponse;
 import io.netty.handler.codec.http.FullHttpRequest;
@@ -234,6 +235,21 @@ public final class HttpRequestHandler extends ChannelInboundHandlerAdapter {
             "this node is draining (shutting down); reconnect to another node");
     res.headers().set(HttpHeaderNames.CONNECTION, HttpHeaderValues.CLOSE);
     ctx.writeAndFlush(res).addListener(ChannelFutureListener.CLOSE);
+  }
+
+  /**
+   * Removes this handler from the pipeline {@code p} of an upgraded connection, and then the flow
+   * control a service request earlier on the connection put in front of it ({@link
+   * #holdPipelinedRequests}): an upgraded connection keeps no HTTP handler. A request still held
+   * there goes on to the handlers after it, not to this one.
+   */
+  static void leave(ChannelPipeline p) {
+    if (p.get(HandoffChannelInitializer.HTTP_HANDLER) != null) {
+      p.remove(HandoffChannelInitializer.HTTP_HANDLER);
+    }
+    if (p.get(HandoffChannelInitializer.HTTP_FLOW) != null) {
+      p.remove(HandoffChannelInitializer.HTTP_FLOW);
+    }
   }
 
   /** Answers 400 {@code bad_request} with {@code message} and closes the connection. */

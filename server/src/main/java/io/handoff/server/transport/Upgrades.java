@@ -97,12 +97,6 @@ final class Upgrades {
       }
     }
     ChannelPipeline p = http.pipeline();
-    if (p.get(HandoffChannelInitializer.HTTP_FLOW) != null) {
-      // Added by a service request before, on this keep-alive connection (HttpRequestHandler): an
-      // upgraded connection keeps no HTTP handler, and a request refused here (426) that the device
-      // follows with another service request has it added again.
-      p.remove(HandoffChannelInitializer.HTTP_FLOW);
-    }
     // Netty's handlers stay after a request they refused with the connection kept open (426 for
     // another version): a request after it on that connection goes through them again.
     boolean netty = p.get(HandoffChannelInitializer.WS_HANDLER) != null;
@@ -234,7 +228,7 @@ final class Upgrades {
     // upgrade, when the store answered at once).
     codec.write(res, codec.voidPromise());
     p.remove(HandoffChannelInitializer.HTTP_AGGREGATOR);
-    p.remove(http.name());
+    HttpRequestHandler.leave(p);
     ChannelHandlerContext connection = p.context(HandoffChannelInitializer.CONNECTION);
     ((ConnectionHandler) connection.handler()).install(connection);
     // Before the connection hears of the upgrade, so that what it writes at once (a close, when

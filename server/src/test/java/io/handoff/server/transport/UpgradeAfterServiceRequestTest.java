@@ -17,6 +17,9 @@ import io.netty.handler.codec.http.HttpResponseStatus;
 import io.netty.handler.codec.http.HttpServerCodec;
 import io.netty.handler.codec.http.HttpUtil;
 import io.netty.handler.codec.http.HttpVersion;
+import io.netty.handler.codec.http.websocketx.WebSocketDecoderConfig;
+import io.netty.handler.codec.http.websocketx.WebSocketServerProtocolConfig;
+import io.netty.handler.codec.http.websocketx.WebSocketServerProtocolHandler;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.InputStream;
@@ -25,7 +28,8 @@ import java.nio.charset.StandardCharsets;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
-import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 
 /**
  * A device that asks the HTTP API and then upgrades on the same keep-alive connection (an agent
@@ -36,8 +40,10 @@ import org.junit.jupiter.api.Test;
  */
 class UpgradeAfterServiceRequestTest {
 
-  @Test
-  void anUpgradeAfterAServiceRequestOnItsConnectionLeavesOnlyTheConnectionHandler()
+  /** Version 13 is answered by the node itself, version 8 by Netty's handshaker. */
+  @ParameterizedTest
+  @ValueSource(strings = {"13", "8"})
+  void anUpgradeAfterAServiceRequestOnItsConnectionLeavesOnlyTheConnectionHandler(String version)
       throws Exception {
     EventLoopGroup loops = new MultiThreadIoEventLoopGroup(1, NioIoHandler.newFactory());
     ServerStats stats = new ServerStats();
@@ -67,7 +73,26 @@ class UpgradeAfterServiceRequestTest {
             new CallerRateLimiter(100, 100, 16, time::nanoTime),
             api,
             p -> CompletableFuture.completedFuture(null),
-            new Upgrades(false, p -> {}, null));
+            new Upgrades(
+                false,
+                p ->
+                    p.addBefore(
+                            HandoffChannelInitializer.CONNECTION,
+                            HandoffChannelInitializer.WS_HANDLER,
+                            new WebSocketServerProtocolHandler(
+                                WebSocketServerProtocolConfig.newBuilder()
+                                    .websocketPath(HttpRequestHandler.WS_PATH)
+                                    // As the node's: no UTF-8 validator (text frames are refused).
+                                    .decoderConfig(
+                                        WebSocketDecoderConfig.newBuilder()
+                                            .withUTF8Validator(false)
+                                            .build())
+                                    .build()))
+                        .addBefore(
+                            HandoffChannelInitializer.CONNECTION,
+                            HandoffChannelInitializer.CODEC,
+                            FrameCodec.INSTANCE),
+                null));
     MovingUpgrades node =
         new MovingUpgrades(
             loops,
@@ -89,7 +114,9 @@ class UpgradeAfterServiceRequestTest {
           exchange(
               device,
               "GET /ws HTTP/1.1\r\nHost: node\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-                  + "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n"
+                  + "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: "
+                  + version
+                  + "\r\n"
                   + "Authorization: Bearer t\r\n\r\n");
       assertTrue(upgraded.startsWith("HTTP/1.1 101 "), upgraded);
       List<String> names =
