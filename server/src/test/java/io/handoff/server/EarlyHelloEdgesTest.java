@@ -106,6 +106,43 @@ class EarlyHelloEdgesTest extends OnGatedNode {
     }
   }
 
+  /**
+   * A Hello in the upgrade that the node refuses (a name over the limit) is answered after the 101
+   * with an Error carrying its request id; the same Hello again as the first frame gets nothing (it
+   * was answered), and a corrected one is welcomed.
+   */
+  @Test
+  void aHelloInTheUpgradeRefusedWithAnErrorLeavesTheConnectionWaitingForAHello() throws Exception {
+    startNode("a", b -> {});
+    ClientFrame tooLong =
+        helloFrame(
+            7,
+            Hello.newBuilder()
+                .setFollow(
+                    io.handoff.protocol.v1.FollowSpec.newBuilder().addDocuments("n".repeat(300))));
+    try (RawSocket s = RawSocket.open(node.port())) {
+      s.writeRaw(
+          request(token("edge6", "phone"), V13, OFFER, "Handoff-Hello: " + base64url(tooLong)));
+      assertTrue(s.readHead().startsWith("HTTP/1.1 101 "));
+      ServerFrame refused = s.readFrame();
+      assertTrue(refused.hasError(), refused.toString());
+      assertEquals(7, refused.getRequestId());
+      assertEquals(io.handoff.protocol.v1.ErrorCode.BAD_REQUEST, refused.getError().getCode());
+      s.send(tooLong);
+      s.send(
+          ClientFrame.newBuilder()
+              .setRequestId(8)
+              .setPing(io.handoff.protocol.v1.Ping.getDefaultInstance())
+              .build());
+      ServerFrame pong = s.readFrame();
+      assertTrue(pong.hasPong() && pong.getRequestId() == 8, "nothing before the Pong: " + pong);
+      s.send(helloFrame(9, Hello.newBuilder()));
+      ServerFrame welcome = s.readFrame();
+      assertTrue(welcome.hasWelcome(), welcome.toString());
+      assertEquals(9, welcome.getRequestId());
+    }
+  }
+
   /** The status line and JSON body the node answers {@code request} with. */
   private String refusal(byte[] request) throws IOException {
     try (RawSocket s = RawSocket.open(node.port())) {
