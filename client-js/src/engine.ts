@@ -19,7 +19,7 @@ import {
 import { type CarriedHello, helloHolds } from "./early-hello.js";
 import { Follows } from "./follows.js";
 import { type LifecycleListener, PageLifecycle } from "./page-lifecycle.js";
-import type { Requests } from "./requests.js";
+import type { Answered, Requests } from "./requests.js";
 import {
   type CloseDetail,
   type Connector,
@@ -133,7 +133,7 @@ export class SyncEngine implements WriteSink, LifecycleListener {
     this.follows = new Follows(config, {
       current: () => this.link,
       hello: () => this.hello(),
-      request: (frame) => this.request(frame),
+      request: (frame, answered) => this.request(frame, answered),
       positions: () => this.replicas.positions(),
     });
     this.saver = new Saver(store, () => this.snapshot(), (e) => this.events.emit("error", e), backoff);
@@ -187,12 +187,12 @@ export class SyncEngine implements WriteSink, LifecycleListener {
   }
 
   /** Sends a request frame (handoff, devices, follow) on the current connection; resolves with its answer. */
-  request(frame: ClientFrame): Promise<ServerFrame> {
+  request(frame: ClientFrame, answered?: Answered): Promise<ServerFrame> {
     const l = this.link;
     if (!l || !l.welcomed) {
       return Promise.reject(new HandoffError("NOT_CONNECTED", "not connected; try again once connected", { retryable: true }));
     }
-    const { id, answer } = this.requests.register();
+    const { id, answer } = this.requests.register(answered);
     if (id > 0n) {
       frame.requestId = id;
       l.channel!.send(frame);

@@ -4,6 +4,7 @@ import { helloHolds } from "./early-hello.js";
 import { type ClientFrame, ClientFrameSchema, FollowSpecSchema, type Position, type ServerFrame } from "./gen/handoff/v1/handoff_pb.js";
 import { checkFollowEntries } from "./names.js";
 import type { EngineConfig } from "./options.js";
+import type { Answered } from "./requests.js";
 
 /** What {@link Follows} needs of its engine. */
 export interface FollowsHost {
@@ -11,8 +12,8 @@ export interface FollowsHost {
   current(): Link | undefined;
   /** The Hello the next connection would send, built now. */
   hello(): ClientFrame;
-  /** Sends a numbered request on the welcomed connection; settles with its answer. */
-  request(frame: ClientFrame): Promise<ServerFrame>;
+  /** Sends a numbered request on the welcomed connection; settles with its answer, which `answered` hears of as it comes. */
+  request(frame: ClientFrame, answered: Answered): Promise<ServerFrame>;
   /** Every replica's position, for a Follow. */
   positions(): Position[];
 }
@@ -75,6 +76,14 @@ export class Follows {
     const followSpec = create(FollowSpecSchema, { documents, prefixes });
     const change = { answered: false, taken: false, take: commit };
     this.sent.push(change);
+    // Told as the answer is handled, not a microtask later when the promise settles: the end of the
+    // connection handled in between (the same read, or the same tick) would take a refused change as lost.
+    const answered = (ok: boolean) => {
+      if (change.answered) return;
+      change.answered = true;
+      change.taken = ok;
+      this.takeAnswered();
+    };
     try {
       await this.host.request(
         create(ClientFrameSchema, {
@@ -82,13 +91,12 @@ export class Follows {
             ? { case: "follow", value: { spec: followSpec, positions: this.host.positions() } }
             : { case: "unfollow", value: { spec: followSpec } },
         }),
+        answered,
       );
-      change.taken = true;
     } catch (e) {
       if (!change.taken) throw e; // Unless lost with its connection: see lost().
     } finally {
-      change.answered = true;
-      this.takeAnswered();
+      answered(false); // Failed unanswered: never sent, or the client closed or stopped.
     }
   }
 

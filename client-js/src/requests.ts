@@ -71,6 +71,16 @@ interface Deferred<T> {
   reject: (e: HandoffError) => void;
 }
 
+/**
+ * Told, synchronously, as the server's answer to a request is handled: `true` for its answer, `false` for
+ * an `Error`. Not told when no answer comes (the connection ended, the client closed).
+ */
+export type Answered = (ok: boolean) => void;
+
+interface Pending extends Deferred<ServerFrame> {
+  answered?: Answered;
+}
+
 interface Tracked extends Deferred<OfferResult> {
   promise: Promise<OfferResult>;
   /** Forgets the offer if its result has not come within RESULT_GRACE_MS of its expiry. */
@@ -91,7 +101,7 @@ export const RESULT_GRACE_MS = 10_000;
 export class Requests {
   // Far above anything else a client numbers, so ids never collide.
   private nextId = 1n << 40n;
-  private readonly pending = new Map<bigint, Deferred<ServerFrame>>();
+  private readonly pending = new Map<bigint, Pending>();
   // Requests that wait for the next Welcome to be sent.
   private readonly waiting: { send: () => void; reject: (e: HandoffError) => void }[] = [];
   private readonly outgoing = new Map<string, Tracked>();
@@ -122,9 +132,14 @@ export class Requests {
 
   constructor(private readonly events: Emitter<HandoffEvents>) {}
 
-  register(): { id: bigint; answer: Promise<ServerFrame> } {
-    let d!: Deferred<ServerFrame>;
-    const answer = new Promise<ServerFrame>((resolve, reject) => (d = { resolve, reject }));
+  /**
+   * Numbers a request; `answer` settles with the server's answer. `answered` hears of that answer as it
+   * is handled, a microtask before the promise's continuations run: what the connection's end handled in
+   * the same tick does must not take an answer that came for no answer.
+   */
+  register(answered?: Answered): { id: bigint; answer: Promise<ServerFrame> } {
+    let d!: Pending;
+    const answer = new Promise<ServerFrame>((resolve, reject) => (d = { resolve, reject, answered }));
     if (this.pending.size >= MAX_PENDING_REQUESTS) {
       const full = HandoffError.limit(`${MAX_PENDING_REQUESTS} handoff requests are waiting for answers`);
       NOT_NUMBERED.add(full);
@@ -285,6 +300,7 @@ export class Requests {
     const d = this.pending.get(frame.requestId);
     if (!d || frame.body.case !== "error") return false;
     this.pending.delete(frame.requestId);
+    d.answered?.(false);
     d.reject(HandoffError.fromFrame(frame.body.value));
     return true;
   }
@@ -386,6 +402,7 @@ export class Requests {
       const d = this.pending.get(frame.requestId);
       if (d) {
         this.pending.delete(frame.requestId);
+        d.answered?.(true);
         d.resolve(frame);
       }
     }

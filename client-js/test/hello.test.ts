@@ -4,8 +4,59 @@
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import { createServer } from "node:net";
-import { type DocumentChange, HandoffError, MemoryStore } from "../src/index.js";
+import { fromBinary } from "@bufbuild/protobuf";
+import WebSocket from "ws";
+import { ServerFrameSchema } from "../src/gen/handoff/v1/handoff_pb.js";
+import { bearerWebSocket, type DocumentChange, HandoffError, MemoryStore, type WebSocketFactory, type WebSocketLike } from "../src/index.js";
 import { client, closeClients, mintToken, type Node, startNode, startRelay, text, until, user } from "./harness.js";
+
+/**
+ * Node's `ws` to the node, except that the first `Error` answering a request is handed to the client and,
+ * in the same tick, the socket's close (1006) too, as the end of a connection read with the last frame
+ * on it: nothing of the client's runs between the two.
+ */
+function closedRightAfterAnError(): WebSocketFactory {
+  const open = bearerWebSocket(WebSocket);
+  let dropped = false;
+  return (url, token, hello) => {
+    const ws = open(url, token, hello) as WebSocketLike & { terminate(): void };
+    const socket: WebSocketLike & { terminate(): void } = {
+      get binaryType() {
+        return ws.binaryType;
+      },
+      set binaryType(t: string) {
+        ws.binaryType = t;
+      },
+      get readyState() {
+        return ws.readyState;
+      },
+      get protocol() {
+        return ws.protocol;
+      },
+      onopen: null,
+      onmessage: null,
+      onclose: null,
+      onerror: null,
+      send: (data) => ws.send(data),
+      close: (code, reason) => ws.close(code, reason),
+      terminate: () => ws.terminate(),
+    };
+    ws.onopen = (ev) => socket.onopen?.(ev);
+    ws.onerror = (ev) => socket.onerror?.(ev);
+    ws.onclose = (ev) => socket.onclose?.(ev);
+    ws.onmessage = (ev) => {
+      socket.onmessage?.(ev);
+      const frame = fromBinary(ServerFrameSchema, new Uint8Array(ev.data as ArrayBuffer));
+      if (dropped || frame.body.case !== "error" || frame.requestId === 0n) return;
+      dropped = true;
+      const onclose = socket.onclose;
+      ws.onclose = null;
+      ws.terminate();
+      onclose?.({ code: 1006, reason: "the connection ended right after the Error" });
+    };
+    return socket;
+  };
+}
 
 /** Whether this machine lets a server listen on `host` (IPv6 loopback may be off). */
 function canListen(host: string): Promise<boolean> {
@@ -290,5 +341,23 @@ describe("one node: tokens, the Hello's follow set, IPv6", { concurrency: true }
     } finally {
       relay.close();
     }
+  });
+
+  test("a follow() the node refuses, its connection ending in the same tick, rejects and is not carried by the next Hello", async () => {
+    const u = user("follow-refused-then-lost");
+    const phone = client(node, u, "phone", { follow: { documents: ["player"] }, webSocket: closedRightAfterAnError() });
+    const states: string[] = [];
+    phone.on("state", (s) => states.push(s));
+    await phone.connect();
+    // Each is within the limit of 256 entries with what the node has answered; together they are over it,
+    // so the node takes the first and refuses the second.
+    const first = phone.follow({ documents: Array.from({ length: 200 }, (_, i) => `a/${i}`) });
+    const second = phone.follow({ documents: Array.from({ length: 100 }, (_, i) => `b/${i}`) });
+    await first;
+    await assert.rejects(second, (e: HandoffError) => e.code === "LIMIT_EXCEEDED");
+    // Had the refused follow been taken, the next Hello would follow 301 entries, which the node refuses:
+    // the client would stop for good.
+    await until("connected again, or stopped", () => states.filter((s) => s === "connected").length === 2 || phone.state === "closed");
+    assert.equal(phone.state, "connected", `states: ${states.join(" ")}`);
   });
 });
