@@ -20,7 +20,8 @@ export interface FollowsHost {
 
 /**
  * What a client follows, and the app's changes to it at run time (`follow()`, `unfollow()`), as the Java
- * client's `Follows`. The set is the engine config's (`followAll`, `followDocuments`, `followPrefixes`),
+ * client's `Follows`. A follow over the server's limit of entries, with the changes still waiting for
+ * answers taken, rejects before anything is sent. The set is the engine config's (`followAll`, `followDocuments`, `followPrefixes`),
  * what every Hello carries. While welcomed a change goes as a Follow (with the replicas' positions) or an
  * Unfollow, and the set changes once the server answered it (a SyncReport): a refused one leaves it as it
  * was. The server handles a connection's frames in order, so once the answer to an Unfollow is here no
@@ -33,7 +34,7 @@ export interface FollowsHost {
  */
 export class Follows {
   // Changes sent, in the order sent, until each and every one before it is answered.
-  private readonly sent: { answered: boolean; taken: boolean; take: () => void }[] = [];
+  private readonly sent: { answered: boolean; taken: boolean; change: Change }[] = [];
 
   constructor(
     private readonly config: EngineConfig,
@@ -42,29 +43,16 @@ export class Follows {
 
   /** Follows (`add`) or unfollows these names and prefixes; settles as the class says. */
   async change(spec: { documents?: string[]; prefixes?: string[] }, add: boolean): Promise<void> {
-    const documents = spec.documents ?? [];
-    const prefixes = spec.prefixes ?? [];
+    const change: Change = { add, documents: [...new Set(spec.documents ?? [])], prefixes: [...new Set(spec.prefixes ?? [])] };
     const c = this.config;
     if (add) {
-      // What the server would follow after it (following all is the prefix ""), and what the next
-      // Hello would carry: over the limit, the server would refuse both.
-      checkFollowEntries(
-        "follow",
-        [...c.followDocuments, ...documents],
-        [...(c.followAll ? [""] : []), ...c.followPrefixes, ...prefixes],
-      );
+      // What the server would follow after it (following all is the prefix ""), and what the next Hello
+      // would carry, with the changes still waiting for answers taken: each may be (lost with its
+      // connection, it is), and over the limit the server would refuse that Hello, for good.
+      const after = this.sent.reduce((set, s) => applied(set, s.change), current(c));
+      checkFollowEntries("follow", [...after.documents, ...change.documents], [...(after.all ? [""] : []), ...after.prefixes, ...change.prefixes]);
     }
-    const commit = () => {
-      if (add) {
-        c.followDocuments = [...new Set([...c.followDocuments, ...documents])];
-        c.followPrefixes = [...new Set([...c.followPrefixes, ...prefixes])];
-      } else {
-        c.followDocuments = c.followDocuments.filter((d) => !documents.includes(d));
-        c.followPrefixes = c.followPrefixes.filter((p) => !prefixes.includes(p));
-        // "All" is the prefix "": only unfollowing that prefix ends it.
-        if (c.followAll && prefixes.includes("")) c.followAll = false;
-      }
-    };
+    const commit = () => Object.assign(c, followed(applied(current(c), change)));
     const l = this.host.current();
     if (!l || !l.welcomed) {
       commit(); // The next Hello carries the new spec.
@@ -73,15 +61,15 @@ export class Follows {
       if (l?.helloSent && !helloHolds(l.helloSent, this.host.hello())) l.restart("the follow set changed while connecting");
       return;
     }
-    const followSpec = create(FollowSpecSchema, { documents, prefixes });
-    const change = { answered: false, taken: false, take: commit };
-    this.sent.push(change);
+    const followSpec = create(FollowSpecSchema, { documents: change.documents, prefixes: change.prefixes });
+    const sent = { answered: false, taken: false, change };
+    this.sent.push(sent);
     // Told as the answer is handled, not a microtask later when the promise settles: the end of the
     // connection handled in between (the same read, or the same tick) would take a refused change as lost.
     const answered = (ok: boolean) => {
-      if (change.answered) return;
-      change.answered = true;
-      change.taken = ok;
+      if (sent.answered) return;
+      sent.answered = true;
+      sent.taken = ok;
       this.takeAnswered();
     };
     try {
@@ -94,7 +82,7 @@ export class Follows {
         answered,
       );
     } catch (e) {
-      if (!change.taken) throw e; // Unless lost with its connection: see lost().
+      if (!sent.taken) throw e; // Unless lost with its connection: see lost().
     } finally {
       answered(false); // Failed unanswered: never sent, or the client closed or stopped.
     }
@@ -114,8 +102,47 @@ export class Follows {
   /** Takes the answered changes at the head, in the order sent, up to the first still waiting. */
   private takeAnswered(): void {
     while (this.sent[0]?.answered) {
-      const c = this.sent.shift()!;
-      if (c.taken) c.take();
+      const s = this.sent.shift()!;
+      if (s.taken) Object.assign(this.config, followed(applied(current(this.config), s.change)));
     }
   }
+}
+
+/** One follow (`add`) or unfollow, each name and prefix once. */
+interface Change {
+  add: boolean;
+  documents: string[];
+  prefixes: string[];
+}
+
+/** A follow set: every document (and any names and prefixes added), or these. */
+interface FollowSet {
+  all: boolean;
+  documents: string[];
+  prefixes: string[];
+}
+
+function current(c: EngineConfig): FollowSet {
+  return { all: c.followAll, documents: c.followDocuments, prefixes: c.followPrefixes };
+}
+
+function followed(set: FollowSet): Pick<EngineConfig, "followAll" | "followDocuments" | "followPrefixes"> {
+  return { followAll: set.all, followDocuments: set.documents, followPrefixes: set.prefixes };
+}
+
+/** `set` once `change` is taken. */
+function applied(set: FollowSet, change: Change): FollowSet {
+  if (change.add) {
+    return {
+      all: set.all,
+      documents: [...new Set([...set.documents, ...change.documents])],
+      prefixes: [...new Set([...set.prefixes, ...change.prefixes])],
+    };
+  }
+  return {
+    // "All" is the prefix "": only unfollowing that prefix ends it.
+    all: set.all && !change.prefixes.includes(""),
+    documents: set.documents.filter((d) => !change.documents.includes(d)),
+    prefixes: set.prefixes.filter((p) => !change.prefixes.includes(p)),
+  };
 }

@@ -6,20 +6,27 @@ import { after, before, describe, test } from "node:test";
 import { createServer } from "node:net";
 import { fromBinary } from "@bufbuild/protobuf";
 import WebSocket from "ws";
-import { ServerFrameSchema } from "../src/gen/handoff/v1/handoff_pb.js";
+import { type ClientFrame, ClientFrameSchema, type Hello, ServerFrameSchema } from "../src/gen/handoff/v1/handoff_pb.js";
 import { bearerWebSocket, type DocumentChange, HandoffError, MemoryStore, type WebSocketFactory, type WebSocketLike } from "../src/index.js";
 import { client, closeClients, mintToken, type Node, startNode, startRelay, text, until, user } from "./harness.js";
 
 /**
  * Node's `ws` to the node, except that the first `Error` answering a request is handed to the client and,
  * in the same tick, the socket's close (1006) too, as the end of a connection read with the last frame
- * on it: nothing of the client's runs between the two.
+ * on it: nothing of the client's runs between the two. The Hello of each connection goes to `hellos`.
  */
-function closedRightAfterAnError(): WebSocketFactory {
+function closedRightAfterAnError(hellos: Hello[]): WebSocketFactory {
   const open = bearerWebSocket(WebSocket);
   let dropped = false;
   return (url, token, hello) => {
     const ws = open(url, token, hello) as WebSocketLike & { terminate(): void };
+    let first = true;
+    // The Hello of each connection: in the upgrade, or its first frame.
+    const sent = (frame: ClientFrame) => {
+      if (first && frame.body.case === "hello") hellos.push(frame.body.value);
+      first = false;
+    };
+    if (hello !== undefined) sent(fromBinary(ClientFrameSchema, Buffer.from(hello, "base64url")));
     const socket: WebSocketLike & { terminate(): void } = {
       get binaryType() {
         return ws.binaryType;
@@ -37,7 +44,10 @@ function closedRightAfterAnError(): WebSocketFactory {
       onmessage: null,
       onclose: null,
       onerror: null,
-      send: (data) => ws.send(data),
+      send: (data) => {
+        sent(fromBinary(ClientFrameSchema, data));
+        ws.send(data);
+      },
       close: (code, reason) => ws.close(code, reason),
       terminate: () => ws.terminate(),
     };
@@ -68,7 +78,10 @@ function canListen(host: string): Promise<boolean> {
 }
 
 let node: Node;
-/** A node that takes one device request at a time, one more every two seconds. */
+/**
+ * A node that takes one device request at a time, one more every two seconds, and one Follow or Resync a
+ * connection (one more every 100 s).
+ */
 let limited: Node;
 /** A node listening on ::1, if this machine has an IPv6 loopback. */
 let v6: Node | undefined;
@@ -76,7 +89,7 @@ let v6: Node | undefined;
 before(async () => {
   const started = await Promise.allSettled([
     startNode(),
-    startNode(["--device-request-rate", "0.5", "--device-request-burst", "1"]),
+    startNode(["--device-request-rate", "0.5", "--device-request-burst", "1", "--sync-rate", "0.01", "--sync-burst", "1"]),
     canListen("::1").then((yes) => (yes ? startNode(["--host", "::1"]) : undefined)),
   ]);
   // The nodes that did start are stopped by `after` when one did not.
@@ -343,21 +356,46 @@ describe("one node: tokens, the Hello's follow set, IPv6", { concurrency: true }
     }
   });
 
+  test("follows that together would pass the limit of entries, their connection ending before any answer: the second is refused before sending, and the client connects again", async () => {
+    const u = user("follows-lost-over-limit");
+    const relay = await startRelay(node);
+    try {
+      const phone = client(node, u, "phone", { url: relay.url, follow: { documents: ["player"] } });
+      const states: string[] = [];
+      phone.on("state", (s) => states.push(s));
+      await phone.connect();
+      // No answer comes: both would be taken as the connection ends, and the next Hello carry both.
+      relay.cutUp();
+      const first = phone.follow({ documents: Array.from({ length: 200 }, (_, i) => `a/${i}`) });
+      const second = phone.follow({ documents: Array.from({ length: 100 }, (_, i) => `b/${i}`) });
+      await assert.rejects(
+        second,
+        (e: HandoffError) => e.code === "INVALID_ARGUMENT" && /following 301 names and prefixes; the limit is 256/.test(e.message),
+      );
+      phone.dropConnection();
+      await first;
+      // A Hello of 301 entries would be refused by the node, and the client would stop for good.
+      await until("connected again, or stopped", () => states.filter((s) => s === "connected").length === 2 || phone.state === "closed");
+      assert.equal(phone.state, "connected", `states: ${states.join(" ")}`);
+    } finally {
+      relay.close();
+    }
+  });
+
   test("a follow() the node refuses, its connection ending in the same tick, rejects and is not carried by the next Hello", async () => {
     const u = user("follow-refused-then-lost");
-    const phone = client(node, u, "phone", { follow: { documents: ["player"] }, webSocket: closedRightAfterAnError() });
+    const hellos: Hello[] = [];
+    // On `limited`, one Follow a connection: the second is refused RATE_LIMITED.
+    const phone = client(limited, u, "phone", { follow: { documents: ["player"] }, webSocket: closedRightAfterAnError(hellos) });
     const states: string[] = [];
     phone.on("state", (s) => states.push(s));
     await phone.connect();
-    // Each is within the limit of 256 entries with what the node has answered; together they are over it,
-    // so the node takes the first and refuses the second.
-    const first = phone.follow({ documents: Array.from({ length: 200 }, (_, i) => `a/${i}`) });
-    const second = phone.follow({ documents: Array.from({ length: 100 }, (_, i) => `b/${i}`) });
+    const first = phone.follow({ documents: ["a"] });
+    const second = phone.follow({ documents: ["b"] });
     await first;
-    await assert.rejects(second, (e: HandoffError) => e.code === "LIMIT_EXCEEDED");
-    // Had the refused follow been taken, the next Hello would follow 301 entries, which the node refuses:
-    // the client would stop for good.
-    await until("connected again, or stopped", () => states.filter((s) => s === "connected").length === 2 || phone.state === "closed");
-    assert.equal(phone.state, "connected", `states: ${states.join(" ")}`);
+    await assert.rejects(second, (e: HandoffError) => e.code === "RATE_LIMITED");
+    await until("connected again", () => states.filter((s) => s === "connected").length === 2);
+    assert.equal(hellos.length, 2, "a Hello per connection");
+    assert.deepEqual(hellos[1]!.follow?.documents, ["player", "a"], "the next Hello follows what the node took");
   });
 });

@@ -22,18 +22,19 @@ import java.util.concurrent.CompletableFuture;
  *
  * <p>A change is checked before anything is sent: names and prefixes against the server's rule of
  * names, and a follow against its limit of {@value FollowSet#MAX_FOLLOW_ENTRIES} entries (following
- * all counts as the prefix {@code ""}), both with {@link IllegalArgumentException}. While welcomed
- * it goes as a {@code Follow} (with the replicas' positions) or an {@code Unfollow}, and the set
- * changes once the server answered it (its {@code SyncReport}): a refused one leaves it as it was.
- * One whose answer is lost with its connection is taken all the same, as the client connects again
- * and the next Hello carries the set ({@link #connectionLost}); the client closed, or stopped for
- * good, fails it instead. Answers may come out of order (a node answers an {@code Unfollow} ahead
- * of a {@code Follow} still reading), so changes are taken in the order they were sent, each once
- * those before it are answered: the set ends as the node's does. While not welcomed the set changes
- * at once, for the next Hello; if the attempt under way built its Hello already (in its upgrade, or
- * as its first frame) and that Hello no longer says what the client follows, the attempt is left
- * and the next goes at once ({@link Link#restart}), as the TypeScript client does at the 101: a
- * node that read the older Hello would keep the older set, silently (docs/decisions.md).
+ * all counts as the prefix {@code ""}), with the changes still waiting for answers taken, both with
+ * {@link IllegalArgumentException}. While welcomed it goes as a {@code Follow} (with the replicas'
+ * positions) or an {@code Unfollow}, and the set changes once the server answered it (its {@code
+ * SyncReport}): a refused one leaves it as it was. One whose answer is lost with its connection is
+ * taken all the same, as the client connects again and the next Hello carries the set ({@link
+ * #connectionLost}); the client closed, or stopped for good, fails it instead. Answers may come out
+ * of order (a node answers an {@code Unfollow} ahead of a {@code Follow} still reading), so changes
+ * are taken in the order they were sent, each once those before it are answered: the set ends as
+ * the node's does. While not welcomed the set changes at once, for the next Hello; if the attempt
+ * under way built its Hello already (in its upgrade, or as its first frame) and that Hello no
+ * longer says what the client follows, the attempt is left and the next goes at once ({@link
+ * Link#restart}), as the TypeScript client does at the 101: a node that read the older Hello would
+ * keep the older set, silently (docs/decisions.md).
  *
  * <p>The replica and the listeners of a document no longer followed stay: the replica keeps the
  * last version it had and moves again once the document is followed again.
@@ -108,8 +109,10 @@ final class Follows {
       done.completeExceptionally(HandoffException.clientClosed());
       return;
     }
-    // Checked again here: another thread's follow may have been taken since.
-    String over = add ? overLimit(setting, now, names, starts) : null;
+    // Checked again here, with the changes still waiting for answers taken: another thread's follow
+    // may have been taken since, and each change sent may be (one lost with its connection is).
+    // Over the limit, the node would refuse the next Hello, and the client would stop for good.
+    String over = add ? overLimit(setting, pending(), names, starts) : null;
     if (over != null) {
       done.completeExceptionally(new IllegalArgumentException(over));
       return;
@@ -165,6 +168,15 @@ final class Follows {
     lost.forEach(c -> c.answered = c.taken = true);
     takeAnswered();
     lost.forEach(c -> c.done.complete(null)); // Once the set is what the next Hello carries.
+  }
+
+  /** The set once every change still waiting for its answer is taken. */
+  private Spec pending() {
+    Spec set = now;
+    for (Change c : sent) {
+      set = changed(set, c.add, c.documents, c.prefixes);
+    }
+    return set;
   }
 
   /** Takes the changes answered, in the order sent, up to the first still waiting. */

@@ -181,7 +181,8 @@ public final class HandoffClient implements AutoCloseable {
    * @throws IllegalArgumentException nothing sent, for a null, or a name or prefix the server
    *     refuses (as {@link Builder#followDocuments} and {@link Builder#followPrefixes}), or when
    *     the names and prefixes followed would be over the server's limit of 256 follow entries (the
-   *     future fails with it when another thread's follow took the last entries meanwhile)
+   *     future fails with it when another thread's follow took the last entries meanwhile, or with
+   *     the follows still waiting for their answers it would be)
    */
   public CompletableFuture<Void> follow(Collection<String> documents, Collection<String> prefixes) {
     return engine.follows.change("follow", true, documents, prefixes);

@@ -101,6 +101,26 @@ class FollowsTest {
   }
 
   @Test
+  void aFollowOverTheLimitWithTheFollowsStillUnansweredSendsNothing() {
+    FakeChannel channel = connected();
+    List<String> first = java.util.stream.IntStream.range(0, 200).mapToObj(i -> "a" + i).toList();
+    List<String> second = java.util.stream.IntStream.range(0, 100).mapToObj(i -> "b" + i).toList();
+
+    CompletableFuture<Void> taken = engine.follows.change("follow", true, first, List.of());
+    CompletableFuture<Void> over = engine.follows.change("follow", true, second, List.of());
+    assertEquals(1, channel.drain().size(), "only the first follow goes");
+    CompletionException e = assertThrows(CompletionException.class, over::join);
+    assertTrue(
+        assertInstanceOf(IllegalArgumentException.class, e.getCause())
+            .getMessage()
+            .contains("following 301 names and prefixes; the limit is 256"),
+        e::toString);
+    // Lost with its connection, the first is taken: the next Hello is within the node's limit.
+    assertEquals(201, nextHello().getDocumentsCount());
+    taken.join();
+  }
+
+  @Test
   void aChangeAfterTheHelloWentOutLeavesTheAttemptAndTheNextCarriesIt() {
     engine.connect();
     FakeChannel first = connector.last().open();
