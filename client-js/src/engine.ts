@@ -216,9 +216,9 @@ export class SyncEngine implements WriteSink, LifecycleListener {
     );
   }
 
-  /** Changes what this client follows; see {@link Follows}. */
+  /** Changes what this client follows; see {@link Follows}. Fails with CLIENT_CLOSED once closed, as in the Java client. */
   follow(spec: { documents?: string[]; prefixes?: string[] }, add: boolean): Promise<void> {
-    return this.follows.change(spec, add);
+    return this.closedByUser ? Promise.reject(HandoffError.clientClosed()) : this.follows.change(spec, add);
   }
 
   /** Cuts the connection as a network failure would; the client reconnects and resumes. */

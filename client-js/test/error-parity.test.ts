@@ -307,3 +307,19 @@ test("a token source that fails when the token expires soon is reported and the 
   assert.equal(states.at(-1)![0], "connected", "the connection goes on");
   await engine.close();
 });
+
+test("a follow(), followAll() or unfollow() after close() fails with CLIENT_CLOSED, as in the Java client", async () => {
+  const { engine, link } = await opened();
+  link().onFrame(welcome());
+  await engine.close();
+  const changes: [{ documents?: string[]; prefixes?: string[] }, boolean][] = [
+    [{ documents: ["x"] }, true],
+    [{ prefixes: [""] }, true],
+    [{ documents: ["x"] }, false],
+  ];
+  for (const [spec, add] of changes) {
+    const e = await failure(engine.follow(spec, add));
+    assert.equal(e.code, "CLIENT_CLOSED");
+    assert.equal(e.message, "the client was closed");
+  }
+});
