@@ -488,6 +488,7 @@ export class HandoffClient {
               return;
             }
             if (frame.body.case === "welcome") hello.welcome(frame.body.value.helloInUpgrade);
+            else if (frame.body.case === "disconnect") hello.disconnected(frame.body.value.code);
             listener.onFrame(frame);
           };
           ws.onclose = (ev) => {

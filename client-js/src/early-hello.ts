@@ -109,6 +109,8 @@ export class HelloAttempt {
   private read = false;
   private welcomed = false;
   private over = false;
+  // The code of the node's Disconnect, 0 if none came: it says why the node closed, as the close may not.
+  private disconnectCode = 0;
 
   constructor(
     private readonly hellos: EarlyHellos,
@@ -125,6 +127,11 @@ export class HelloAttempt {
     return this.frame && { frame: this.frame, read: this.read };
   }
 
+  /** The node's Disconnect came: it is about to close, with `code`. */
+  disconnected(code: number): void {
+    this.disconnectCode = code;
+  }
+
   welcome(helloInUpgrade: boolean): void {
     this.welcomed = true;
     this.hellos.welcomed(this.url, helloInUpgrade, this.read);
@@ -139,10 +146,13 @@ export class HelloAttempt {
    * has no Hello (its handshake limit, which may come before the client's connect timeout): something
    * between that took the subprotocol for itself and kept the Hello from the node. A refusal with 400, 431 or
    * 414 ends it for the URL at once; one for another reason (401, 429, 503) says nothing about the Hello. (The Java client's `EarlyHellos` counts the same.)
+   * A close without a Handoff code after the node's Disconnect (1006, or a standard code a proxy put in its
+   * place) is read as the Disconnect's code, as the engine reads it.
    */
-  ended(code: number, status: number): void {
+  ended(closeCode: number, status: number): void {
     if (this.over || this.frame === undefined || this.welcomed) return;
     this.over = true;
+    const code = !isHandoffCode(closeCode) && this.disconnectCode !== 0 ? this.disconnectCode : closeCode;
     const nodesOwn = isHandoffCode(code) && code !== IDLE_TIMEOUT;
     if (this.opened ? !this.read || nodesOwn : status !== 0 && !pointsAtHello(status)) return;
     this.hellos.failed(this.url, status);

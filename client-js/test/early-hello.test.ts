@@ -5,11 +5,11 @@
 import assert from "node:assert/strict";
 import { createHmac } from "node:crypto";
 import { after, before, describe, test } from "node:test";
-import { create, toBinary } from "@bufbuild/protobuf";
+import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
 import WebSocket from "ws";
 import { EarlyHellos, HELLO_SUBPROTOCOL } from "../src/early-hello.js";
-import { ClientFrameSchema, HelloSchema } from "../src/gen/handoff/v1/handoff_pb.js";
-import { type DocumentChange, type HandoffClient, queryParameterWebSocket, type WebSocketFactory, type WebSocketLike } from "../src/index.js";
+import { ClientFrameSchema, HelloSchema, ServerFrameSchema } from "../src/gen/handoff/v1/handoff_pb.js";
+import { type DocumentChange, HandoffClient, queryParameterWebSocket, type WebSocketFactory, type WebSocketLike } from "../src/index.js";
 import { client, closeClients, type Node, SECRET, startNode, until, user } from "./harness.js";
 import { type Carried, type RecordingRelay, helloInRequest, helloRead, sentKinds, startRecordingRelay } from "./recording-relay.js";
 
@@ -437,5 +437,74 @@ describe("which attempts count against a URL's Hello in the upgrade", () => {
     assert.ok(attempt.open(HELLO_SUBPROTOCOL));
     attempt.ended(4005, 0);
     assert.ok(hellos.attempt(url, hello).encoded, "the next attempt carries it again");
+  });
+});
+
+describe("a close of the node's own that something between hid", () => {
+  /**
+   * A node played by the test, behind something that hides close codes (every close reads 1006): it says in
+   * its Welcome that it reads the Hello in the upgrade, and `opened[i]` is what the i-th attempt's upgrade
+   * carried. The second connection, whose 101 says the Hello was read, is closed by the node before its
+   * Welcome, with its Disconnect (4005, its store out of reach) first.
+   */
+  function playedNode(opened: (string | undefined)[]): WebSocketFactory {
+    const welcome = toBinary(
+      ServerFrameSchema,
+      create(ServerFrameSchema, { requestId: 1n, body: { case: "welcome", value: { userId: "u", deviceId: "phone", helloInUpgrade: true } } }),
+    );
+    const disconnect = toBinary(
+      ServerFrameSchema,
+      create(ServerFrameSchema, { body: { case: "disconnect", value: { code: 4005, reason: "the store is out of reach" } } }),
+    );
+    return (_url, _token, hello) => {
+      const attempt = opened.push(hello) - 1;
+      const socket: WebSocketLike = {
+        binaryType: "arraybuffer",
+        readyState: 0,
+        protocol: hello === undefined ? "" : HELLO_SUBPROTOCOL,
+        onopen: null,
+        onmessage: null,
+        onclose: null,
+        onerror: null,
+        send: (data) => {
+          if (fromBinary(ClientFrameSchema, data).body.case === "hello") setImmediate(() => deliver(welcome));
+        },
+        close: () => {},
+      };
+      const deliver = (frame: Uint8Array) => socket.onmessage?.({ data: frame.slice().buffer });
+      const end = () => {
+        (socket as { readyState: number }).readyState = 3;
+        socket.onclose?.({ code: 1006, reason: "" });
+      };
+      setImmediate(() => {
+        (socket as { readyState: number }).readyState = 1;
+        socket.onopen?.({});
+        if (attempt === 0) setImmediate(end); // After its Welcome (its Hello was a frame).
+        if (attempt === 1) {
+          deliver(disconnect);
+          setImmediate(end);
+        } else if (hello !== undefined) deliver(welcome);
+      });
+      return socket;
+    };
+  }
+
+  test("a node's Disconnect before the Welcome, its close then read as 1006, does not count against the URL's Hello in the upgrade, as in the Java client", async () => {
+    const opened: (string | undefined)[] = [];
+    const phone = new HandoffClient({
+      url: "ws://127.0.0.1:1/ws",
+      token: "t",
+      webSocket: playedNode(opened),
+      reconnect: { initialMs: 1, maxMs: 2 },
+    });
+    try {
+      await phone.connect();
+      await until("the third connection", () => opened.length === 3 && phone.state === "connected");
+      assert.equal(opened[0], undefined, "the first Hello goes as a frame");
+      assert.ok(opened[1] !== undefined, "the second goes in the upgrade, after the Welcome said the node reads it");
+      assert.ok(opened[2] !== undefined, "the node read the Hello and closed for a reason of its own: the next carries it too");
+    } finally {
+      await phone.close();
+    }
   });
 });
