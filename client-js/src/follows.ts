@@ -49,7 +49,7 @@ export class Follows {
       // What the server would follow after it (following all is the prefix ""), and what the next Hello
       // would carry, with the changes still waiting for answers taken: each may be (lost with its
       // connection, it is), and over the limit the server would refuse that Hello, for good.
-      const after = this.sent.reduce((set, s) => applied(set, s.change), current(c));
+      const after = this.sent.reduce((set, s) => (s.answered && !s.taken ? set : applied(set, s.change)), current(c));
       checkFollowEntries("follow", [...after.documents, ...change.documents], [...(after.all ? [""] : []), ...after.prefixes, ...change.prefixes]);
     }
     const commit = () => Object.assign(c, followed(applied(current(c), change)));

@@ -290,3 +290,21 @@ test("a follow() in flight when the node stops the client for good rejects, and 
   await connected;
   await engine.close();
 });
+
+test("a follow() refused behind one still unanswered does not count against the limit of entries", async () => {
+  const { engine, link, sent } = await welcomed([], ["cart"]);
+  const names = (p: string, n: number) => Array.from({ length: n }, (_, i) => `${p}/${i}`);
+  const follows = () => sent.filter((f) => f.body.case === "follow");
+  const first = engine.follow({ documents: names("a", 200) }, true);
+  const second = engine.follow({ documents: names("b", 50) }, true);
+  await until("both sent", () => follows().length === 2);
+  link().onFrame(refused(follows()[1]!.requestId, ErrorCode.RATE_LIMITED, true));
+  await assert.rejects(second, (e: HandoffError) => e.code === "RATE_LIMITED");
+  const third = engine.follow({ documents: names("c", 50) }, true);
+  await until("the third sent", () => follows().length === 3);
+  const report = (requestId: bigint) => create(ServerFrameSchema, { requestId, body: { case: "syncReport", value: {} } });
+  link().onFrame(report(follows()[0]!.requestId));
+  link().onFrame(report(follows()[2]!.requestId));
+  await Promise.all([first, third]);
+  await engine.close();
+});

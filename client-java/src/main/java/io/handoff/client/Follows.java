@@ -170,11 +170,13 @@ final class Follows {
     lost.forEach(c -> c.done.complete(null)); // Once the set is what the next Hello carries.
   }
 
-  /** The set once every change still waiting for its answer is taken. */
+  /** The set once every change sent and not refused is taken. */
   private Spec pending() {
     Spec set = now;
     for (Change c : sent) {
-      set = changed(set, c.add, c.documents, c.prefixes);
+      if (!c.answered || c.taken) {
+        set = changed(set, c.add, c.documents, c.prefixes);
+      }
     }
     return set;
   }

@@ -121,6 +121,29 @@ class FollowsTest {
   }
 
   @Test
+  void aFollowRefusedBehindOneStillUnansweredDoesNotCountAgainstTheLimit() {
+    FakeChannel channel = connected();
+    List<String> first = java.util.stream.IntStream.range(0, 200).mapToObj(i -> "a" + i).toList();
+    List<String> second = java.util.stream.IntStream.range(0, 50).mapToObj(i -> "b" + i).toList();
+    List<String> third = java.util.stream.IntStream.range(0, 50).mapToObj(i -> "c" + i).toList();
+
+    engine.follows.change("follow", true, first, List.of());
+    CompletableFuture<Void> refused = engine.follows.change("follow", true, second, List.of());
+    List<ClientFrame> sent = channel.drain();
+    channel.receive(
+        error(ErrorCode.RATE_LIMITED, "", 0, true, 0).toBuilder()
+            .setRequestId(sent.get(1).getRequestId())
+            .build());
+    assertTrue(refused.isCompletedExceptionally());
+
+    engine.follows.change("follow", true, third, List.of());
+    assertEquals(
+        1,
+        channel.drain().size(),
+        "the third follow, within the limit without the refused one, goes");
+  }
+
+  @Test
   void aChangeAfterTheHelloWentOutLeavesTheAttemptAndTheNextCarriesIt() {
     engine.connect();
     FakeChannel first = connector.last().open();
