@@ -115,8 +115,10 @@ export function engineConfig(
   const backoff = new Backoff(initialMs, maxMs);
   const config: EngineConfig = {
     followAll: follow === "all",
-    followDocuments: follow === "all" ? [] : [...(follow.documents ?? [])],
-    followPrefixes: follow === "all" ? [] : [...(follow.prefixes ?? [])],
+    // Each once, in the order first given, as the Java client's builder keeps them: the Hello then says
+    // what a set made at run time says, and a change that leaves the set as it was leaves an attempt be.
+    followDocuments: follow === "all" ? [] : [...new Set(follow.documents ?? [])],
+    followPrefixes: follow === "all" ? [] : [...new Set(follow.prefixes ?? [])],
     clientName: options.clientName ?? DEFAULT_CLIENT_NAME,
     maxPendingWrites: positive("maxPendingWrites", options.maxPendingWrites, DEFAULT_MAX_PENDING_WRITES),
     maxUnackedWriteBytes: positive(

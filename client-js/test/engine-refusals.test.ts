@@ -10,6 +10,7 @@ import { create } from "@bufbuild/protobuf";
 import { Backoff, UNAVAILABLE_BACKOFF_MAX_MS } from "../src/backoff.js";
 import { HandoffError } from "../src/errors.js";
 import { type ClientFrame, ErrorCode, ErrorSchema as ErrorFrameSchema, type ServerFrame, ServerFrameSchema } from "../src/gen/handoff/v1/handoff_pb.js";
+import { engineConfig } from "../src/options.js";
 import { MemoryStore } from "../src/store.js";
 import type { FrameListener } from "../src/engine.js";
 import { engineOn, firstLink } from "./engine-harness.js";
@@ -307,4 +308,21 @@ test("a follow() refused behind one still unanswered does not count against the 
   link().onFrame(report(follows()[2]!.requestId));
   await Promise.all([first, third]);
   await engine.close();
+});
+
+test("names and prefixes given twice in the options are followed once, as by the Java client's builder: a follow() of one while connecting keeps the attempt", async () => {
+  const options = { url: "ws://127.0.0.1:9/ws", token: "t", follow: { documents: ["cart", "cart"], prefixes: ["ui/", "ui/"] } };
+  const { engine, link, sent, events } = engineOn(new MemoryStore(), new Backoff(1, 2), engineConfig(options, undefined).config);
+  const states: string[] = [];
+  events.on("state", (s) => states.push(s));
+  engine.connect().catch(() => {});
+  try {
+    (await firstLink(link)).onOpen();
+    const hello = sent[0]!.body.case === "hello" ? sent[0]!.body.value : undefined;
+    assert.deepEqual([hello?.follow?.documents, hello?.follow?.prefixes], [["cart"], ["ui/"]], "the Hello names each once");
+    await engine.follow({ documents: ["cart"] }, true);
+    assert.deepEqual(states, ["connecting"], "an attempt whose Hello still says what is followed is kept");
+  } finally {
+    await engine.close();
+  }
 });
