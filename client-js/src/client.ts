@@ -8,6 +8,7 @@ import {
   type ConnectionState,
   type FrameChannel,
   type FrameListener,
+  HELLO_REQUEST_ID,
   SyncEngine,
 } from "./engine.js";
 import { EarlyHellos, type HelloAttempt } from "./early-hello.js";
@@ -489,6 +490,7 @@ export class HandoffClient {
             }
             if (frame.body.case === "welcome") hello.welcome(frame.body.value.helloInUpgrade);
             else if (frame.body.case === "disconnect") hello.disconnected(frame.body.value.code);
+            else if (frame.body.case === "error" && frame.requestId === HELLO_REQUEST_ID) hello.refused();
             listener.onFrame(frame);
           };
           ws.onclose = (ev) => {

@@ -127,6 +127,11 @@ export class HelloAttempt {
     return this.frame && { frame: this.frame, read: this.read };
   }
 
+  /** The node answered the Hello with an Error: it read it, so the attempt's end says nothing of what is between. */
+  refused(): void {
+    this.over = true;
+  }
+
   /** The node's Disconnect came: it is about to close, with `code`. */
   disconnected(code: number): void {
     this.disconnectCode = code;

@@ -62,7 +62,7 @@ export interface ClientEvents {
 export const STABLE_CONNECTION_MS = 10_000;
 const NORMAL_CLOSURE = 1000;
 // The request id of every Hello (as the Java client's): an Error carrying it before the Welcome refuses the Hello.
-const HELLO_REQUEST_ID = 1n;
+export const HELLO_REQUEST_ID = 1n;
 export const ABNORMAL_CLOSURE = 1006;
 // The server closed because its store was unreachable while syncing.
 const STORE_UNAVAILABLE = 4005;

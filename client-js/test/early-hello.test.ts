@@ -5,10 +5,10 @@
 import assert from "node:assert/strict";
 import { createHmac } from "node:crypto";
 import { after, before, describe, test } from "node:test";
-import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
+import { create, fromBinary, type MessageInitShape, toBinary } from "@bufbuild/protobuf";
 import WebSocket from "ws";
 import { EarlyHellos, HELLO_SUBPROTOCOL } from "../src/early-hello.js";
-import { ClientFrameSchema, HelloSchema, ServerFrameSchema } from "../src/gen/handoff/v1/handoff_pb.js";
+import { ClientFrameSchema, ErrorCode, HelloSchema, ServerFrameSchema } from "../src/gen/handoff/v1/handoff_pb.js";
 import { type DocumentChange, HandoffClient, queryParameterWebSocket, type WebSocketFactory, type WebSocketLike } from "../src/index.js";
 import { client, closeClients, type Node, SECRET, startNode, until, user } from "./harness.js";
 import { type Carried, type RecordingRelay, helloInRequest, helloRead, sentKinds, startRecordingRelay } from "./recording-relay.js";
@@ -440,22 +440,16 @@ describe("which attempts count against a URL's Hello in the upgrade", () => {
   });
 });
 
-describe("a close of the node's own that something between hid", () => {
+describe("what ends an attempt whose Hello the node read, before its Welcome", () => {
+  const frame = (f: MessageInitShape<typeof ServerFrameSchema>) => toBinary(ServerFrameSchema, create(ServerFrameSchema, f));
+  const welcome = frame({ requestId: 1n, body: { case: "welcome", value: { userId: "u", deviceId: "phone", helloInUpgrade: true } } });
+
   /**
-   * A node played by the test, behind something that hides close codes (every close reads 1006): it says in
-   * its Welcome that it reads the Hello in the upgrade, and `opened[i]` is what the i-th attempt's upgrade
-   * carried. The second connection, whose 101 says the Hello was read, is closed by the node before its
-   * Welcome, with its Disconnect (4005, its store out of reach) first.
+   * A node played by the test, behind something that hides close codes (every close it makes reads 1006):
+   * it says in its Welcome that it reads the Hello in the upgrade, and `opened[i]` is what the i-th attempt's
+   * upgrade carried. The second attempt, whose 101 says the Hello was read, gets `instead` and no Welcome.
    */
-  function playedNode(opened: (string | undefined)[]): WebSocketFactory {
-    const welcome = toBinary(
-      ServerFrameSchema,
-      create(ServerFrameSchema, { requestId: 1n, body: { case: "welcome", value: { userId: "u", deviceId: "phone", helloInUpgrade: true } } }),
-    );
-    const disconnect = toBinary(
-      ServerFrameSchema,
-      create(ServerFrameSchema, { body: { case: "disconnect", value: { code: 4005, reason: "the store is out of reach" } } }),
-    );
+  function playedNode(opened: (string | undefined)[], instead: Uint8Array): WebSocketFactory {
     return (_url, _token, hello) => {
       const attempt = opened.push(hello) - 1;
       const socket: WebSocketLike = {
@@ -471,7 +465,7 @@ describe("a close of the node's own that something between hid", () => {
         },
         close: () => {},
       };
-      const deliver = (frame: Uint8Array) => socket.onmessage?.({ data: frame.slice().buffer });
+      const deliver = (f: Uint8Array) => socket.onmessage?.({ data: f.slice().buffer });
       const end = () => {
         (socket as { readyState: number }).readyState = 3;
         socket.onclose?.({ code: 1006, reason: "" });
@@ -481,7 +475,7 @@ describe("a close of the node's own that something between hid", () => {
         socket.onopen?.({});
         if (attempt === 0) setImmediate(end); // After its Welcome (its Hello was a frame).
         if (attempt === 1) {
-          deliver(disconnect);
+          deliver(instead);
           setImmediate(end);
         } else if (hello !== undefined) deliver(welcome);
       });
@@ -489,22 +483,31 @@ describe("a close of the node's own that something between hid", () => {
     };
   }
 
-  test("a node's Disconnect before the Welcome, its close then read as 1006, does not count against the URL's Hello in the upgrade, as in the Java client", async () => {
+  /** What the upgrades of three attempts carried, the second ended by `instead`. */
+  async function threeAttempts(instead: Uint8Array): Promise<(string | undefined)[]> {
     const opened: (string | undefined)[] = [];
-    const phone = new HandoffClient({
-      url: "ws://127.0.0.1:1/ws",
-      token: "t",
-      webSocket: playedNode(opened),
-      reconnect: { initialMs: 1, maxMs: 2 },
-    });
+    const phone = new HandoffClient({ url: "ws://127.0.0.1:1/ws", token: "t", webSocket: playedNode(opened, instead), reconnect: { initialMs: 1, maxMs: 2 } });
+    phone.on("error", () => {});
     try {
       await phone.connect();
       await until("the third connection", () => opened.length === 3 && phone.state === "connected");
-      assert.equal(opened[0], undefined, "the first Hello goes as a frame");
-      assert.ok(opened[1] !== undefined, "the second goes in the upgrade, after the Welcome said the node reads it");
-      assert.ok(opened[2] !== undefined, "the node read the Hello and closed for a reason of its own: the next carries it too");
     } finally {
       await phone.close();
     }
+    assert.equal(opened[0], undefined, "the first Hello goes as a frame");
+    assert.ok(opened[1] !== undefined, "the second goes in the upgrade, after the Welcome said the node reads it");
+    return opened;
+  }
+
+  test("the node's Disconnect, its close then read as 1006, does not count against the URL's Hello in the upgrade, as in the Java client", async () => {
+    const opened = await threeAttempts(frame({ body: { case: "disconnect", value: { code: 4005, reason: "the store is out of reach" } } }));
+    assert.ok(opened[2] !== undefined, "the node read the Hello and closed for a reason of its own: the next carries it too");
+  });
+
+  test("the node's refusal of the Hello for now does not count against the URL's Hello in the upgrade, as in the Java client", async () => {
+    const opened = await threeAttempts(
+      frame({ requestId: 1n, body: { case: "error", value: { code: ErrorCode.UNAVAILABLE, retryable: true, message: "not now" } } }),
+    );
+    assert.ok(opened[2] !== undefined, "the node read the Hello and answered it: the next carries it too");
   });
 });
