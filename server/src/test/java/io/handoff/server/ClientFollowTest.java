@@ -2,6 +2,7 @@ package io.handoff.server;
 
 import static io.handoff.server.HttpHeads.header;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -20,6 +21,7 @@ import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.ExecutionException;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
 import java.util.function.UnaryOperator;
@@ -209,6 +211,33 @@ class ClientFollowTest {
     write(tv, "draft/42");
     awaitVersion(phone, "draft/42", 2);
     assertEquals(List.of(), errors, "errors told to the app");
+  }
+
+  @Test
+  void followsThatTogetherWouldPassTheLimitLostWithTheirConnectionNeverStopTheClient()
+      throws Exception {
+    chaos = new ChaosProxy(server.port());
+    HandoffClient phone = phone(chaos.url(), b -> b.followDocuments("player"));
+    phone.connect().get(WAIT_SECONDS, TimeUnit.SECONDS);
+
+    // No answer comes: both would be taken as the connection ends, and the next Hello carry both.
+    chaos.cutUpstreamOfOpenConnections();
+    CompletableFuture<Void> first = phone.follow(names("a/", 200), List.of());
+    CompletableFuture<Void> second = phone.follow(names("b/", 100), List.of());
+    ExecutionException refused =
+        assertThrows(ExecutionException.class, () -> second.get(WAIT_SECONDS, TimeUnit.SECONDS));
+    assertInstanceOf(IllegalArgumentException.class, refused.getCause());
+    phone.dropConnection();
+    first.get(WAIT_SECONDS, TimeUnit.SECONDS);
+
+    // A Hello of 301 entries would be refused by the node, and the client would stop for good.
+    awaitState(ConnectionState.RECONNECTING);
+    awaitState(ConnectionState.CONNECTED);
+    assertEquals(List.of(), errors, "errors told to the app");
+  }
+
+  private static List<String> names(String prefix, int count) {
+    return java.util.stream.IntStream.range(0, count).mapToObj(i -> prefix + i).toList();
   }
 
   private static ClientFrame carried(String request) throws Exception {
