@@ -20,9 +20,9 @@ export interface FollowsHost {
 
 /**
  * What a client follows, and the app's changes to it at run time (`follow()`, `unfollow()`), as the Java
- * client's `Follows`. A follow over the server's limit of entries, with the changes still waiting for
- * answers taken, rejects before anything is sent. The set is the engine config's (`followAll`, `followDocuments`, `followPrefixes`),
- * what every Hello carries. While welcomed a change goes as a Follow (with the replicas' positions) or an
+ * client's `Follows`. The set is the engine config's (`followAll`, `followDocuments`, `followPrefixes`),
+ * what every Hello carries. A follow that would put it over the server's limit of entries, with the changes
+ * still waiting for answers taken, rejects before anything is sent. While welcomed a change goes as a Follow (with the replicas' positions) or an
  * Unfollow, and the set changes once the server answered it (a SyncReport): a refused one leaves it as it
  * was. The server handles a connection's frames in order, so once the answer to an Unfollow is here no
  * delta of what it removed follows it on this connection; but it answers an Unfollow at once, ahead of a
@@ -47,10 +47,11 @@ export class Follows {
     const c = this.config;
     if (add) {
       // What the server would follow after it (following all is the prefix ""), and what the next Hello
-      // would carry, with the changes still waiting for answers taken: each may be (lost with its
-      // connection, it is), and over the limit the server would refuse that Hello, for good.
+      // would carry, with the changes sent and not refused taken: each may be (one lost with its
+      // connection is), and over the limit the server would refuse that Hello, and the client stop for good.
       const after = this.sent.reduce((set, s) => (s.answered && !s.taken ? set : applied(set, s.change)), current(c));
-      checkFollowEntries("follow", [...after.documents, ...change.documents], [...(after.all ? [""] : []), ...after.prefixes, ...change.prefixes]);
+      const prefixes = [...(after.all ? [""] : []), ...after.prefixes, ...change.prefixes];
+      checkFollowEntries("follow", [...after.documents, ...change.documents], prefixes);
     }
     const commit = () => Object.assign(c, followed(applied(current(c), change)));
     const l = this.host.current();
