@@ -30,11 +30,14 @@ import java.util.concurrent.CompletableFuture;
  * #connectionLost}); the client closed, or stopped for good, fails it instead. Answers may come out
  * of order (a node answers an {@code Unfollow} ahead of a {@code Follow} still reading), so changes
  * are taken in the order they were sent, each once those before it are answered: the set ends as
- * the node's does. While not welcomed the set changes at once, for the next Hello; if the attempt
- * under way built its Hello already (in its upgrade, or as its first frame) and that Hello no
- * longer says what the client follows, the attempt is left and the next goes at once ({@link
- * Link#restart}), as the TypeScript client does at the 101: a node that read the older Hello would
- * keep the older set, silently (docs/decisions.md).
+ * the node's does. A refused one (the server's {@code Error}, or too many requests waiting to send
+ * it) is dropped at once, and at most {@link #MAX_SENT} changes wait to be taken: more fail at once
+ * with LIMIT_EXCEEDED, as requests beyond {@link HandoffRequests#MAX_PENDING} do. While not
+ * welcomed the set changes at once, for the next Hello; if the attempt under way built its Hello
+ * already (in its upgrade, or as its first frame) and that Hello no longer says what the client
+ * follows, the attempt is left and the next goes at once ({@link Link#restart}), as the TypeScript
+ * client does at the 101: a node that read the older Hello would keep the older set, silently
+ * (docs/decisions.md).
  *
  * <p>The replica and the listeners of a document no longer followed stay: the replica keeps the
  * last version it had and moves again once the document is followed again.
@@ -63,9 +66,17 @@ final class Follows {
   private final SyncEngine engine;
   // The set now: what the next Hello carries. Written on the event loop, read from any thread.
   private volatile Spec now;
-  // Changes sent on the current connection, in the order sent, until taken or dropped. Bounded by
-  // the requests a connection may have waiting (HandoffRequests.MAX_PENDING).
+  // Changes sent on the current connection, in the order sent, until taken; a refused one (an
+  // Error, or too many requests waiting to send it) leaves at once. At most MAX_SENT: beyond it a
+  // change is refused, as a request beyond HandoffRequests.MAX_PENDING is.
   private final ArrayDeque<Change> sent = new ArrayDeque<>();
+
+  /**
+   * The most changes sent and not yet taken: waiting for their answers, or answered and waiting for
+   * an earlier one's (an {@code Unfollow} answered ahead of a {@code Follow} still reading). One
+   * more fails at once with LIMIT_EXCEEDED.
+   */
+  static final int MAX_SENT = HandoffRequests.MAX_PENDING;
 
   Follows(SyncEngine engine, ClientConfig config) {
     this.engine = engine;
@@ -126,20 +137,30 @@ final class Follows {
       done.complete(null);
       return;
     }
+    if (sent.size() >= MAX_SENT) {
+      done.completeExceptionally(
+          HandoffException.limit(
+              null,
+              MAX_SENT
+                  + " follows and unfollows are waiting for answers (theirs or an earlier one's)"));
+      return;
+    }
     Change c = new Change(add, names, starts, done);
     CompletableFuture<ServerFrame> answer = new CompletableFuture<>();
-    // Attached before the request goes: it runs on the event loop as the answer is handled.
+    // Attached before the request goes: it runs on the event loop as the answer is handled, or
+    // within register() if too many requests wait.
     answer.whenComplete(
         (frame, error) -> {
           if (!c.answered) {
-            c.answered = true;
-            c.taken = error == null;
-            takeAnswered();
             if (error != null) {
+              sent.remove(c); // Refused: it changes nothing, so nothing waits for it.
+              takeAnswered();
               done.completeExceptionally(error);
-            } else {
-              done.complete(null);
+              return;
             }
+            c.answered = true;
+            takeAnswered();
+            done.complete(null);
           }
         });
     sent.add(c);
@@ -165,7 +186,7 @@ final class Follows {
    */
   void connectionLost() {
     List<Change> lost = sent.stream().filter(c -> !c.answered).toList();
-    lost.forEach(c -> c.answered = c.taken = true);
+    lost.forEach(c -> c.answered = true);
     takeAnswered();
     lost.forEach(c -> c.done.complete(null)); // Once the set is what the next Hello carries.
   }
@@ -174,20 +195,21 @@ final class Follows {
   private Spec pending() {
     Spec set = now;
     for (Change c : sent) {
-      if (!c.answered || c.taken) {
-        set = changed(set, c.add, c.documents, c.prefixes);
-      }
+      set = changed(set, c.add, c.documents, c.prefixes);
     }
     return set;
+  }
+
+  /** Changes sent and not yet taken (for tests). */
+  int sent() {
+    return sent.size();
   }
 
   /** Takes the changes answered, in the order sent, up to the first still waiting. */
   private void takeAnswered() {
     while (!sent.isEmpty() && sent.peekFirst().answered) {
       Change c = sent.pollFirst();
-      if (c.taken) {
-        now = changed(now, c.add, c.documents, c.prefixes);
-      }
+      now = changed(now, c.add, c.documents, c.prefixes);
     }
   }
 
@@ -246,16 +268,17 @@ final class Follows {
     return FollowSpec.newBuilder().addAllDocuments(documents).addAllPrefixes(prefixes).build();
   }
 
-  /** One change sent: taken once it and every change sent before it are answered. */
+  /**
+   * One change sent: taken once it and every change sent before it are answered, unless refused.
+   */
   private static final class Change {
     final boolean add;
     final List<String> documents;
     final List<String> prefixes;
     final CompletableFuture<Void> done;
+    // Answered with the server's SyncReport, or lost with a connection the client makes again: to
+    // be taken once every change before it is.
     boolean answered;
-    // Answered with the server's SyncReport, or lost with a connection the client makes again (not
-    // an Error, nor failed as the client closed or stopped).
-    boolean taken;
 
     Change(
         boolean add, List<String> documents, List<String> prefixes, CompletableFuture<Void> done) {

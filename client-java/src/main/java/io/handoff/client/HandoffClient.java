@@ -174,9 +174,11 @@ public final class HandoffClient implements AutoCloseable {
    * Follows more documents, by exact name and by prefix ({@code ""}: every document), from now on.
    * Connected, it completes once the server answered (the documents' catch-up comes after it, as
    * {@link HandoffListener#onChange}); it fails with the server's error code if refused (the follow
-   * set is then as it was), or if the client is closed or stops for good first. Not connected, or
-   * if the connection ends before the answer, it changes what the next Hello carries and completes;
-   * an attempt whose Hello went out already is left and made again at once, carrying the new set.
+   * set is then as it was), with LIMIT_EXCEEDED, nothing sent, when 1,024 requests, or follows and
+   * unfollows, wait for answers already, or if the client is closed or stops for good first. Not
+   * connected, or if the connection ends before the answer, it changes what the next Hello carries
+   * and completes; an attempt whose Hello went out already is left and made again at once, carrying
+   * the new set.
    *
    * @throws IllegalArgumentException nothing sent, for a null, or a name or prefix the server
    *     refuses (as {@link Builder#followDocuments} and {@link Builder#followPrefixes}), or when

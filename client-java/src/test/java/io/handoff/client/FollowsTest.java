@@ -8,10 +8,13 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.handoff.protocol.CloseCode;
 import io.handoff.protocol.v1.ClientFrame;
+import io.handoff.protocol.v1.DeviceList;
 import io.handoff.protocol.v1.ErrorCode;
 import io.handoff.protocol.v1.FollowSpec;
+import io.handoff.protocol.v1.ListDevices;
 import io.handoff.protocol.v1.ServerFrame;
 import io.handoff.protocol.v1.SyncReport;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
@@ -141,6 +144,88 @@ class FollowsTest {
         1,
         channel.drain().size(),
         "the third follow, within the limit without the refused one, goes");
+  }
+
+  private CompletableFuture<ServerFrame> listDevices() {
+    return engine.request(
+        ClientFrame.newBuilder().setListDevices(ListDevices.getDefaultInstance()));
+  }
+
+  private static void assertLimit(CompletableFuture<Void> change, String message) {
+    assertTrue(change.isCompletedExceptionally(), "not refused at once");
+    CompletionException e = assertThrows(CompletionException.class, change::join);
+    HandoffException refused = assertInstanceOf(HandoffException.class, e.getCause());
+    assertEquals(ErrorCode.LIMIT_EXCEEDED, refused.errorCode());
+    assertEquals(message, refused.getMessage());
+  }
+
+  @Test
+  void changesRefusedWhileTooManyRequestsWaitAreDroppedAtOnceNotKeptUntilTheHeldOneIsAnswered() {
+    FakeChannel channel = connected();
+    CompletableFuture<Void> held = engine.follows.change("follow", true, List.of("x"), List.of());
+    List<CompletableFuture<ServerFrame>> others = new ArrayList<>();
+    for (int i = 1; i < HandoffRequests.MAX_PENDING; i++) {
+      others.add(listDevices());
+    }
+    List<ClientFrame> sent = channel.drain();
+    assertEquals(HandoffRequests.MAX_PENDING, sent.size());
+
+    // The node holds its answer to the follow: every change now is refused before it is sent.
+    for (int i = 0; i < 3 * Follows.MAX_SENT; i++) {
+      assertLimit(
+          engine.follows.change("follow", true, List.of("y"), List.of()),
+          HandoffRequests.MAX_PENDING + " handoff requests are waiting for answers");
+    }
+    assertEquals(List.of(), channel.drain());
+    assertEquals(1, engine.follows.sent(), "only the follow held waits to be taken");
+
+    // The other requests answered, a change goes again: none refused stands in its way.
+    for (int i = 1; i < sent.size(); i++) {
+      channel.receive(
+          ServerFrame.newBuilder()
+              .setRequestId(sent.get(i).getRequestId())
+              .setDeviceList(DeviceList.getDefaultInstance())
+              .build());
+    }
+    others.forEach(CompletableFuture::join);
+    CompletableFuture<Void> after = engine.follows.change("follow", true, List.of("z"), List.of());
+    List<ClientFrame> next = channel.drain();
+    assertEquals(1, next.size(), "the follow after them was not sent");
+    channel.receive(answer(next.get(0).getRequestId()));
+    channel.receive(answer(sent.get(0).getRequestId()));
+    held.join();
+    after.join();
+    assertEquals(List.of("player", "x", "z"), nextHello().getDocumentsList());
+  }
+
+  @Test
+  void changesAnsweredBehindOneStillReadingWaitToBeTakenUpToTheLimitAndMoreAreRefused() {
+    FakeChannel channel = connected();
+    CompletableFuture<Void> held = engine.follows.change("follow", true, List.of("x"), List.of());
+    long heldId = channel.drain().get(0).getRequestId();
+    // The node answers each Unfollow at once, ahead of the Follow still reading.
+    for (int i = 1; i < Follows.MAX_SENT; i++) {
+      CompletableFuture<Void> unfollowed =
+          engine.follows.change("unfollow", false, List.of("u" + i), List.of());
+      channel.receive(answer(channel.drain().get(0).getRequestId()));
+      unfollowed.join();
+    }
+    assertEquals(Follows.MAX_SENT, engine.follows.sent());
+
+    assertLimit(
+        engine.follows.change("unfollow", false, List.of("player"), List.of()),
+        Follows.MAX_SENT
+            + " follows and unfollows are waiting for answers (theirs or an earlier one's)");
+    assertEquals(List.of(), channel.drain(), "the change over the limit was sent");
+
+    channel.receive(answer(heldId));
+    held.join();
+    assertEquals(0, engine.follows.sent());
+    CompletableFuture<Void> after =
+        engine.follows.change("unfollow", false, List.of("player"), List.of());
+    channel.receive(answer(channel.drain().get(0).getRequestId()));
+    after.join();
+    assertEquals(List.of("x"), nextHello().getDocumentsList());
   }
 
   @Test
