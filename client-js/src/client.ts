@@ -166,7 +166,7 @@ export class HandoffClient {
    * prefix follows the rule of names, at most 256 UTF-8 bytes and no control characters, but may be
    * empty or a partial name), or when the names and prefixes followed would be over the server's
    * limit of 256 follow entries, with the follows and unfollows still waiting for answers taken. Rejects with the server's error if it refuses it (the follow set stays
-   * as it was), or if the client is closed or stops for good first. Not connected, or if the connection
+   * as it was), with `LIMIT_EXCEEDED` when 1,024 requests, or follows and unfollows, wait for answers already, or if the client is closed or stops for good first. Not connected, or if the connection
    * ends before the answer, it changes what the next Hello carries and resolves: the next connection
    * follows it.
    */

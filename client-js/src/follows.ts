@@ -4,7 +4,8 @@ import { helloHolds } from "./early-hello.js";
 import { type ClientFrame, ClientFrameSchema, FollowSpecSchema, type Position, type ServerFrame } from "./gen/handoff/v1/handoff_pb.js";
 import { checkFollowEntries } from "./names.js";
 import type { EngineConfig } from "./options.js";
-import type { Answered } from "./requests.js";
+import { HandoffError } from "./errors.js";
+import { type Answered, MAX_PENDING_REQUESTS } from "./requests.js";
 
 /** What {@link Follows} needs of its engine. */
 export interface FollowsHost {
@@ -27,13 +28,15 @@ export interface FollowsHost {
  * was. The server handles a connection's frames in order, so once the answer to an Unfollow is here no
  * delta of what it removed follows it on this connection; but it answers an Unfollow at once, ahead of a
  * Follow still reading, so changes are taken in the order sent, each once those before it are answered: the
- * set ends as the node's does. One whose connection ends before its answer is taken too, when the client
+ * set ends as the node's does. A refused one (the server's Error, or too many requests waiting to send it)
+ * is dropped at once, and at most {@link MAX_SENT_CHANGES} wait to be taken: more reject at once with
+ * LIMIT_EXCEEDED, as requests beyond 1,024 do. One whose connection ends before its answer is taken too, when the client
  * connects again ({@link lost}): the next Hello carries the set, and a change is idempotent. While not
  * welcomed the set changes at once, for the next Hello; a connection whose Hello went out already with the
  * older set is then left, and the next goes at once.
  */
 export class Follows {
-  // Changes sent, in the order sent, until each and every one before it is answered.
+  // Changes sent, in the order sent, until each and every one before it is answered; a refused one leaves at once.
   private readonly sent: { answered: boolean; taken: boolean; change: Change }[] = [];
 
   constructor(
@@ -49,7 +52,7 @@ export class Follows {
       // What the server would follow after it (following all is the prefix ""), and what the next Hello
       // would carry, with the changes sent and not refused taken: each may be (one lost with its
       // connection is), and over the limit the server would refuse that Hello, and the client stop for good.
-      const after = this.sent.reduce((set, s) => (s.answered && !s.taken ? set : applied(set, s.change)), current(c));
+      const after = this.sent.reduce((set, s) => applied(set, s.change), current(c));
       const prefixes = [...(after.all ? [""] : []), ...after.prefixes, ...change.prefixes];
       checkFollowEntries("follow", [...after.documents, ...change.documents], prefixes);
     }
@@ -62,6 +65,9 @@ export class Follows {
       if (l?.helloSent && !helloHolds(l.helloSent, this.host.hello())) l.restart("the follow set changed while connecting");
       return;
     }
+    if (this.sent.length >= MAX_SENT_CHANGES) {
+      throw HandoffError.limit(`${MAX_SENT_CHANGES} follows and unfollows are waiting for answers (theirs or an earlier one's)`);
+    }
     const followSpec = create(FollowSpecSchema, { documents: change.documents, prefixes: change.prefixes });
     const sent = { answered: false, taken: false, change };
     this.sent.push(sent);
@@ -71,6 +77,7 @@ export class Follows {
       if (sent.answered) return;
       sent.answered = true;
       sent.taken = ok;
+      if (!ok) this.sent.splice(this.sent.indexOf(sent), 1); // Refused: it changes nothing, so nothing waits for it.
       this.takeAnswered();
     };
     try {
@@ -85,7 +92,7 @@ export class Follows {
     } catch (e) {
       if (!sent.taken) throw e; // Unless lost with its connection: see lost().
     } finally {
-      answered(false); // Failed unanswered: never sent, or the client closed or stopped.
+      answered(false); // Failed unanswered: the client closed or stopped.
     }
   }
 
@@ -104,10 +111,16 @@ export class Follows {
   private takeAnswered(): void {
     while (this.sent[0]?.answered) {
       const s = this.sent.shift()!;
-      if (s.taken) Object.assign(this.config, followed(applied(current(this.config), s.change)));
+      Object.assign(this.config, followed(applied(current(this.config), s.change)));
     }
   }
 }
+
+/**
+ * The most changes sent and not yet taken: waiting for their answers, or answered and waiting for an earlier
+ * one's (an Unfollow answered ahead of a Follow still reading), as the Java client's `Follows.MAX_SENT`.
+ */
+export const MAX_SENT_CHANGES = MAX_PENDING_REQUESTS;
 
 /** One follow (`add`) or unfollow, each name and prefix once. */
 interface Change {

@@ -73,7 +73,8 @@ interface Deferred<T> {
 
 /**
  * Told, synchronously, as the server's answer to a request is handled: `true` for its answer, `false` for
- * an `Error`. Not told when no answer comes (the connection ended, the client closed).
+ * an `Error`, and `false` as {@link Requests.register} refuses it (too many wait). Not told when no answer
+ * comes (the connection ended, the client closed).
  */
 export type Answered = (ok: boolean) => void;
 
@@ -143,6 +144,7 @@ export class Requests {
     if (this.pending.size >= MAX_PENDING_REQUESTS) {
       const full = HandoffError.limit(`${MAX_PENDING_REQUESTS} handoff requests are waiting for answers`);
       NOT_NUMBERED.add(full);
+      answered?.(false);
       d.reject(full);
       return { id: 0n, answer };
     }

@@ -9,8 +9,10 @@ import { mock, test } from "node:test";
 import { create } from "@bufbuild/protobuf";
 import { Backoff, UNAVAILABLE_BACKOFF_MAX_MS } from "../src/backoff.js";
 import { HandoffError } from "../src/errors.js";
-import { type ClientFrame, ErrorCode, ErrorSchema as ErrorFrameSchema, type ServerFrame, ServerFrameSchema } from "../src/gen/handoff/v1/handoff_pb.js";
+import { type ClientFrame, ClientFrameSchema, ErrorCode, ErrorSchema as ErrorFrameSchema, type ServerFrame, ServerFrameSchema } from "../src/gen/handoff/v1/handoff_pb.js";
+import { MAX_SENT_CHANGES } from "../src/follows.js";
 import { engineConfig } from "../src/options.js";
+import { MAX_PENDING_REQUESTS } from "../src/requests.js";
 import { MemoryStore } from "../src/store.js";
 import type { FrameListener } from "../src/engine.js";
 import { engineOn, firstLink } from "./engine-harness.js";
@@ -325,4 +327,74 @@ test("names and prefixes given twice in the options are followed once, as by the
   } finally {
     await engine.close();
   }
+});
+
+/** How `p` has settled once the microtasks queued now have run: its error, "resolved", or "pending". */
+async function settledNow(p: Promise<unknown>): Promise<HandoffError | "resolved" | "pending"> {
+  let state: HandoffError | "resolved" | "pending" = "pending";
+  p.then(
+    () => (state = "resolved"),
+    (e: HandoffError) => (state = e),
+  );
+  await new Promise((r) => setImmediate(r));
+  return state;
+}
+
+const syncReport = (requestId: bigint) => create(ServerFrameSchema, { requestId, body: { case: "syncReport", value: {} } });
+
+test("follow() calls refused while 1,024 requests wait are dropped at once, not kept until the one held is answered: a follow goes once the others are answered", async () => {
+  const { engine, link, sent } = await welcomed([], ["cart"]);
+  const held = engine.follow({ documents: ["x"] }, true);
+  const others = Array.from({ length: MAX_PENDING_REQUESTS - 1 }, () =>
+    engine.request(create(ClientFrameSchema, { body: { case: "listDevices", value: {} } })),
+  );
+  await until("every request sent", () => sent.filter((f) => f.requestId > 1n).length === MAX_PENDING_REQUESTS);
+  // The node holds its answer to the follow: every change now is refused before it is sent, also many
+  // made in one go, with no microtask between them.
+  const refused = Array.from({ length: 3 * MAX_SENT_CHANGES }, () => engine.follow({ documents: ["y"] }, true));
+  for (const r of refused) r.catch(() => {});
+  for (const [i, change] of refused.entries()) {
+    const e = await settledNow(change);
+    assert.ok(e instanceof Error, `change ${i} was not refused at once: ${e}`);
+    assert.equal(e.code, "LIMIT_EXCEEDED");
+    assert.equal(e.message, `${MAX_PENDING_REQUESTS} handoff requests are waiting for answers`);
+  }
+  for (const f of sent.filter((f) => f.body.case === "listDevices")) {
+    link().onFrame(create(ServerFrameSchema, { requestId: f.requestId, body: { case: "deviceList", value: {} } }));
+  }
+  await Promise.all(others);
+  const after = engine.follow({ documents: ["z"] }, true);
+  const follows = () => sent.filter((f) => f.body.case === "follow");
+  assert.equal(follows().length, 2, "the follow after them was not sent");
+  link().onFrame(syncReport(follows()[1]!.requestId));
+  link().onFrame(syncReport(follows()[0]!.requestId));
+  await Promise.all([held, after]);
+  assert.deepEqual(await nextHelloFollows(engine, link, sent), ["cart", "x", "z"]);
+  await engine.close();
+});
+
+test("unfollow() calls answered behind a follow() still reading wait to be taken up to 1,024, and more reject with LIMIT_EXCEEDED, sending nothing", async () => {
+  const { engine, link, sent } = await welcomed([], ["cart"]);
+  const held = engine.follow({ documents: ["x"] }, true);
+  const heldId = sent.find((f) => f.body.case === "follow")!.requestId;
+  // The node answers each Unfollow at once, ahead of the Follow still reading.
+  for (let i = 1; i < MAX_SENT_CHANGES; i++) {
+    const unfollowed = engine.follow({ documents: [`u/${i}`] }, false);
+    link().onFrame(syncReport(sent.at(-1)!.requestId));
+    await unfollowed;
+  }
+  const count = sent.length;
+  const e = await settledNow(engine.follow({ documents: ["cart"] }, false));
+  assert.ok(e instanceof Error, `not refused at once: ${e}`);
+  assert.equal(e.code, "LIMIT_EXCEEDED");
+  assert.equal(e.message, `${MAX_SENT_CHANGES} follows and unfollows are waiting for answers (theirs or an earlier one's)`);
+  assert.equal(sent.length, count, "the change over the limit was sent");
+
+  link().onFrame(syncReport(heldId));
+  await held;
+  const after = engine.follow({ documents: ["cart"] }, false);
+  link().onFrame(syncReport(sent.at(-1)!.requestId));
+  await after;
+  assert.deepEqual(await nextHelloFollows(engine, link, sent), ["x"]);
+  await engine.close();
 });
