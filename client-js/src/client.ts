@@ -184,7 +184,7 @@ export class HandoffClient {
    * more entry would put the follow set over the server's limit of 256.
    */
   followAll(): Promise<void> {
-    return this.engine.follow({ prefixes: [""] }, true);
+    return this.engine.follow({ prefixes: [""] }, true, "followAll");
   }
 
   /**

@@ -216,9 +216,9 @@ export class SyncEngine implements WriteSink, LifecycleListener {
     );
   }
 
-  /** Changes what this client follows; see {@link Follows}. Fails with CLIENT_CLOSED once closed, as in the Java client. */
-  follow(spec: { documents?: string[]; prefixes?: string[] }, add: boolean): Promise<void> {
-    return this.closedByUser ? Promise.reject(HandoffError.clientClosed()) : this.follows.change(spec, add);
+  /** Changes what this client follows, as the app's `call`; see {@link Follows}. Fails with CLIENT_CLOSED once closed, as in the Java client. */
+  follow(spec: { documents?: string[]; prefixes?: string[] }, add: boolean, call = add ? "follow" : "unfollow"): Promise<void> {
+    return this.closedByUser ? Promise.reject(HandoffError.clientClosed()) : this.follows.change(spec, add, call);
   }
 
   /** Cuts the connection as a network failure would; the client reconnects and resumes. */

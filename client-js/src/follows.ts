@@ -44,8 +44,8 @@ export class Follows {
     private readonly host: FollowsHost,
   ) {}
 
-  /** Follows (`add`) or unfollows these names and prefixes; settles as the class says. */
-  async change(spec: { documents?: string[]; prefixes?: string[] }, add: boolean): Promise<void> {
+  /** Follows (`add`) or unfollows these names and prefixes, as the app's `call` (named in the messages); settles as the class says. */
+  async change(spec: { documents?: string[]; prefixes?: string[] }, add: boolean, call: string): Promise<void> {
     const change: Change = { add, documents: [...new Set(spec.documents ?? [])], prefixes: [...new Set(spec.prefixes ?? [])] };
     const c = this.config;
     if (add) {
@@ -54,7 +54,7 @@ export class Follows {
       // connection is), and over the limit the server would refuse that Hello, and the client stop for good.
       const after = this.sent.reduce((set, s) => applied(set, s.change), current(c));
       const prefixes = [...(after.all ? [""] : []), ...after.prefixes, ...change.prefixes];
-      checkFollowEntries("follow", [...after.documents, ...change.documents], prefixes);
+      checkFollowEntries(call, [...after.documents, ...change.documents], prefixes);
     }
     const commit = () => Object.assign(c, followed(applied(current(c), change)));
     const l = this.host.current();

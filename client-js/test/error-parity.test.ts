@@ -5,6 +5,7 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import { create } from "@bufbuild/protobuf";
 import { Backoff } from "../src/backoff.js";
+import { HandoffClient } from "../src/client.js";
 import type { HandoffError } from "../src/errors.js";
 import type { FrameChannel, FrameListener, SyncEngine } from "../src/engine.js";
 import { type ClientFrame, ClientFrameSchema, ErrorCode, type ServerFrame, ServerFrameSchema } from "../src/gen/handoff/v1/handoff_pb.js";
@@ -321,5 +322,20 @@ test("a follow(), followAll() or unfollow() after close() fails with CLIENT_CLOS
     const e = await failure(engine.follow(spec, add));
     assert.equal(e.code, "CLIENT_CLOSED");
     assert.equal(e.message, "the client was closed");
+  }
+});
+
+test("a follow() or followAll() over the limit of 256 follow entries names the call the app made, as in the Java client", async () => {
+  const names = Array.from({ length: 256 }, (_, i) => `d/${i}`);
+  const client = new HandoffClient({ url: "ws://127.0.0.1:9/ws", token: "t", follow: { documents: names } });
+  try {
+    const all = await failure(client.followAll());
+    assert.equal(all.code, "INVALID_ARGUMENT");
+    assert.equal(all.message, "followAll: following 257 names and prefixes; the limit is 256 follow entries");
+    const more = await failure(client.follow({ documents: ["x"] }));
+    assert.equal(more.code, "INVALID_ARGUMENT");
+    assert.equal(more.message, "follow: following 257 names and prefixes; the limit is 256 follow entries");
+  } finally {
+    await client.close();
   }
 });

@@ -331,4 +331,26 @@ class ErrorParityTest {
     channel.receive(welcome(0));
     return channel;
   }
+
+  @Test
+  void aFollowOrFollowAllOverTheLimitOfFollowEntriesNamesTheCallTheAppMade() {
+    List<String> names = new ArrayList<>();
+    for (int i = 0; i < 256; i++) {
+      names.add("d/" + i);
+    }
+    try (HandoffClient client =
+        FakeEngine.builder().followDocuments(names.toArray(String[]::new)).build()) {
+      IllegalArgumentException all =
+          assertThrows(IllegalArgumentException.class, client::followAll);
+      assertEquals(
+          "followAll: following 257 names and prefixes; the limit is 256 follow entries",
+          all.getMessage());
+      IllegalArgumentException more =
+          assertThrows(
+              IllegalArgumentException.class, () -> client.follow(List.of("x"), List.of()));
+      assertEquals(
+          "follow: following 257 names and prefixes; the limit is 256 follow entries",
+          more.getMessage());
+    }
+  }
 }
