@@ -249,7 +249,7 @@ export class HandoffClient {
             Date.now() < giveUpAt &&
             (e.mayHaveBeenApplied || (e.errorCode !== undefined && e.retryable));
           if (!again) throw e;
-          if (!e.mayHaveBeenApplied) await new Promise((r) => setTimeout(r, 250 * attempt));
+          if (!e.mayHaveBeenApplied) await this.engine.requests.later(250 * attempt);
         }
       }
     })();

@@ -105,6 +105,8 @@ export class Requests {
   private readonly pending = new Map<bigint, Pending>();
   // Requests that wait for the next Welcome to be sent.
   private readonly waiting: { send: () => void; reject: (e: HandoffError) => void }[] = [];
+  // Requests waiting for a delay to pass to be sent again (an offer the server refused for now).
+  private delayed = 0;
   private readonly outgoing = new Map<string, Tracked>();
   /**
    * The result of each offer by the OfferCreated frame that answered it: the result can be handled
@@ -155,11 +157,28 @@ export class Requests {
 
   /** Runs `send` after the next Welcome; rejects instead if the client stops first or too many wait. */
   afterWelcome(send: () => void, reject: (e: HandoffError) => void): void {
-    if (this.pending.size + this.waiting.length >= MAX_PENDING_REQUESTS) {
+    if (this.pending.size + this.waiting.length + this.delayed >= MAX_PENDING_REQUESTS) {
       reject(HandoffError.limit(`${MAX_PENDING_REQUESTS} handoff requests wait to be sent`));
       return;
     }
     this.waiting.push({ send, reject });
+  }
+
+  /**
+   * Resolves once `ms` have passed, for a request to be sent again then; rejects at once if too many
+   * requests wait already (those waiting here count among them meanwhile), as the Java client's `later`.
+   */
+  later(ms: number): Promise<void> {
+    if (this.pending.size + this.waiting.length + this.delayed >= MAX_PENDING_REQUESTS) {
+      return Promise.reject(HandoffError.limit(`${MAX_PENDING_REQUESTS} handoff requests wait to be sent`));
+    }
+    this.delayed++;
+    return new Promise((resolve) =>
+      setTimeout(() => {
+        this.delayed--;
+        resolve();
+      }, ms),
+    );
   }
 
   /** The client stopped for good: requests waiting for a Welcome reject with `error`. */

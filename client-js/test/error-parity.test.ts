@@ -2,10 +2,12 @@
 // client (README "What the application sees"): the codes of the protocol's tables, and the Java client's
 // words. The engine is driven frame by frame through its Connector, as in engine-refusals.test.ts.
 import assert from "node:assert/strict";
-import { test } from "node:test";
-import { create } from "@bufbuild/protobuf";
+import { mock, test } from "node:test";
+import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
 import { Backoff } from "../src/backoff.js";
 import { HandoffClient } from "../src/client.js";
+import { MAX_PENDING_REQUESTS } from "../src/requests.js";
+import type { WebSocketFactory, WebSocketLike } from "../src/websocket.js";
 import type { HandoffError } from "../src/errors.js";
 import type { FrameChannel, FrameListener, SyncEngine } from "../src/engine.js";
 import { type ClientFrame, ClientFrameSchema, ErrorCode, type ServerFrame, ServerFrameSchema } from "../src/gen/handoff/v1/handoff_pb.js";
@@ -336,6 +338,63 @@ test("a follow() or followAll() over the limit of 256 follow entries names the c
     assert.equal(more.code, "INVALID_ARGUMENT");
     assert.equal(more.message, "follow: following 257 names and prefixes; the limit is 256 follow entries");
   } finally {
+    await client.close();
+  }
+});
+
+test("offers refused for now wait to be sent again up to 1,024 at once, as in the Java client: one more rejects with LIMIT_EXCEEDED", async () => {
+  // A node that welcomes the Hello and refuses every offer for now (RATE_LIMITED, retryable).
+  let offers = 0;
+  const node: WebSocketFactory = () => {
+    const socket: WebSocketLike = {
+      binaryType: "arraybuffer",
+      readyState: 0,
+      protocol: "",
+      onopen: null,
+      onmessage: null,
+      onclose: null,
+      onerror: null,
+      send: (data) => {
+        const f = fromBinary(ClientFrameSchema, data);
+        const answer =
+          f.body.case === "hello"
+            ? welcome()
+            : f.body.case === "offerActivity"
+              ? (offers++, errorFrame(f.requestId, { code: ErrorCode.RATE_LIMITED, retryable: true, message: "slow down" }))
+              : undefined;
+        if (answer) setImmediate(() => socket.onmessage?.({ data: toBinary(ServerFrameSchema, answer).slice().buffer }));
+      },
+      close: () => {},
+    };
+    setImmediate(() => {
+      (socket as { readyState: number }).readyState = 1;
+      socket.onopen?.({});
+    });
+    return socket;
+  };
+  const client = new HandoffClient({ url: "ws://127.0.0.1:9/ws", token: "t", webSocket: node });
+  client.on("error", () => {});
+  await client.connect();
+  // The waits before sending again do not pass: they are all under way at once.
+  mock.timers.enable({ apis: ["setTimeout"] });
+  try {
+    for (let i = 0; i < MAX_PENDING_REQUESTS; i++) client.offer({ document: "player" }).created.catch(() => {});
+    const turns = async (done: () => boolean) => {
+      for (let i = 0; i < 100 && !done(); i++) await new Promise((r) => setImmediate(r)); // setTimeout is mocked
+    };
+    await turns(() => false);
+    assert.equal(offers, MAX_PENDING_REQUESTS, "every offer sent and refused once");
+    const more = client.offer({ document: "player" }).created;
+    more.catch(() => {});
+    let settled: HandoffError | "pending" = "pending";
+    more.catch((e: HandoffError) => (settled = e));
+    await turns(() => settled !== "pending");
+    assert.equal(offers, MAX_PENDING_REQUESTS + 1, "the offer over the limit was sent once");
+    assert.ok(settled !== "pending", "the offer over the limit waits to be sent again too");
+    assert.equal((settled as HandoffError).code, "LIMIT_EXCEEDED");
+    assert.equal((settled as HandoffError).message, `${MAX_PENDING_REQUESTS} handoff requests wait to be sent`);
+  } finally {
+    mock.timers.reset();
     await client.close();
   }
 });
