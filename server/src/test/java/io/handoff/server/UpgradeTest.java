@@ -155,6 +155,46 @@ class UpgradeTest {
     }
   }
 
+  /**
+   * Netty's permessage-deflate handshaker reads client_max_window_bits with Integer.parseInt and
+   * fails on a value that is no number: the connection was cut without an answer, and a warning
+   * with its stack trace logged for each such request. Answered by the connection's one place for
+   * errors before the 101 (no guard of its own in Upgrades).
+   */
+  @Test
+  void anExtensionParameterNettyCannotReadIsABadRequestOnACompressingNode() throws Exception {
+    try (TestServer compressing =
+        TestServer.start(
+            b ->
+                b.transport(
+                    io.handoff.server.transport.TransportConfig.builder()
+                        .compression(true)
+                        .build()))) {
+      for (int i = 0; i < 2; i++) {
+        try (RawSocket s = RawSocket.open(compressing.port())) {
+          s.writeRaw(
+              request(
+                  token("up9", "phone"),
+                  UPGRADE,
+                  CONNECTION,
+                  KEY,
+                  V13,
+                  "Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits=ten"));
+          String head = s.readHead();
+          assertEquals("HTTP/1.1 400 Bad Request", status(head));
+          String body =
+              new String(s.socket.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+          assertTrue(body.startsWith("{\"error\":\"bad_request\""), body);
+          assertTrue(body.contains("Sec-WebSocket-Extensions has a value"), body);
+          assertTrue(body.contains("\\\"ten\\\""), body);
+        }
+      }
+      assertTrue(
+          warnings.events().stream().noneMatch(e -> e.getLevel() == Level.WARN),
+          "no warning: " + warnings.events());
+    }
+  }
+
   private static byte[] request(String token, String... headers) {
     StringBuilder b = new StringBuilder("GET /ws HTTP/1.1\r\nHost: 127.0.0.1\r\n");
     for (String h : headers) {

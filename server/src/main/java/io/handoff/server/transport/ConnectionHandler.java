@@ -15,29 +15,15 @@ import io.netty.channel.ChannelOutboundBuffer;
 import io.netty.channel.ChannelPromise;
 import io.netty.channel.EventLoop;
 import io.netty.channel.socket.DuplexChannel;
-import io.netty.handler.codec.CodecException;
-import io.netty.handler.codec.CorruptedFrameException;
-import io.netty.handler.codec.DecoderException;
-import io.netty.handler.codec.PrematureChannelClosureException;
-import io.netty.handler.codec.TooLongFrameException;
-import io.netty.handler.codec.compression.DecompressionException;
 import io.netty.handler.codec.http.websocketx.CloseWebSocketFrame;
-import io.netty.handler.codec.http.websocketx.CorruptedWebSocketFrameException;
 import io.netty.handler.codec.http.websocketx.PingWebSocketFrame;
 import io.netty.handler.codec.http.websocketx.WebSocket08FrameDecoder;
-import io.netty.handler.codec.http.websocketx.WebSocketCloseStatus;
 import io.netty.handler.codec.http.websocketx.WebSocketFrameDecoder;
 import io.netty.handler.codec.http.websocketx.WebSocketServerProtocolHandler;
 import io.netty.handler.codec.http.websocketx.extensions.WebSocketExtensionEncoder;
-import io.netty.handler.ssl.NotSslRecordException;
 import io.netty.util.AttributeKey;
-import java.io.IOException;
 import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
-import java.util.zip.DataFormatException;
-import javax.net.ssl.SSLException;
-import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
 
 /**
  * One connection's life at the transport: the handshake limit (from accept until the device's
@@ -48,7 +34,6 @@ import org.slf4j.LoggerFactory;
  * connection instead of two). Event loop only, except where a method says otherwise.
  */
 public final class ConnectionHandler extends WireCodec implements Link {
-  private static final Logger log = LoggerFactory.getLogger(ConnectionHandler.class);
   // A close frame's payload is at most 125 bytes, two of them the code.
   static final int MAX_CLOSE_REASON_BYTES = 123;
 
@@ -65,9 +50,18 @@ public final class ConnectionHandler extends WireCodec implements Link {
 
   /** What every connection's handler of a node shares. */
   public record Shared(
-      ServerConfig config, ServerStats stats, Scheduler time, InboundBudget inbound) {
+      ServerConfig config,
+      ServerStats stats,
+      Scheduler time,
+      InboundBudget inbound,
+      ConnectionErrors errors) {
     public Shared(ServerConfig config, ServerStats stats, Scheduler time) {
-      this(config, stats, time, InboundBudget.fromJvm());
+      this(
+          config,
+          stats,
+          time,
+          InboundBudget.fromJvm(),
+          new ConnectionErrors(config.maxFrameBytes(), time));
     }
   }
 
@@ -376,90 +370,23 @@ public final class ConnectionHandler extends WireCodec implements Link {
     ctx.fireChannelInactive();
   }
 
+  /** See {@link ConnectionErrors}: before the 101 an answer in JSON, after it a close code. */
   @Override
   public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+    if (ConnectionErrors.routine(ctx, cause)
+        || !upgraded() && node.errors().answeredInHttp(ctx, cause)) {
+      return;
+    }
     for (Throwable t = cause; t != null; t = t.getCause()) {
-      CloseCode code = closeCodeFor(t);
+      CloseCode code = ConnectionErrors.closeCodeFor(t);
       if (code != null) {
         node.stats().protocolErrorCloses.increment();
-        close(code, reasonFor(t, code));
+        close(code, node.errors().reasonFor(t, code));
         return;
       }
     }
-    for (Throwable t = cause; t != null; t = t.getCause()) {
-      if (t instanceof SSLException || t instanceof NotSslRecordException) {
-        log.debug("TLS failure on {}: {}", ctx.channel(), t.toString());
-        ctx.close();
-        return;
-      }
-    }
-    if (cause instanceof PrematureChannelClosureException) {
-      // Netty's frame aggregator (on a compressed connection) reports a message whose rest never
-      // came: the device dropped, or was closed for breaking the framing, mid-message. Routine.
-      log.debug("connection ended inside a message on {}", ctx.channel());
-      ctx.close();
-      return;
-    }
-    if (cause instanceof IOException) {
-      // Resets are routine (a reconnect storm has thousands at once): no message built unless
-      // it is logged.
-      if (log.isDebugEnabled()) {
-        log.debug("connection error on {}: {}", ctx.channel(), cause.toString());
-      }
-      ctx.close();
-      return;
-    }
-    log.warn("unexpected error on {}", ctx.channel(), cause);
+    node.errors().unexpected(ctx.channel(), cause);
     close(CloseCode.INTERNAL_ERROR, "internal error");
-  }
-
-  /** The close code for a broken frame, by the exception's type; null if {@code t} is not one. */
-  private static CloseCode closeCodeFor(Throwable t) {
-    if (t instanceof ProtocolViolation v) {
-      return v.code();
-    }
-    if (t instanceof DecompressionException) {
-      return notDeflate(t) ? CloseCode.PROTOCOL_ERROR : CloseCode.FRAME_TOO_LARGE;
-    }
-    if (t instanceof DecoderException && t.getCause() instanceof CodecException) {
-      // Netty's permessage-deflate decoder: a compressed message that inflates to nothing.
-      return CloseCode.PROTOCOL_ERROR;
-    }
-    if (t instanceof TooLongFrameException) {
-      return CloseCode.FRAME_TOO_LARGE;
-    }
-    if (t instanceof CorruptedWebSocketFrameException w) {
-      return w.closeStatus() == WebSocketCloseStatus.MESSAGE_TOO_BIG
-          ? CloseCode.FRAME_TOO_LARGE
-          : CloseCode.PROTOCOL_ERROR;
-    }
-    if (t instanceof CorruptedFrameException) {
-      return CloseCode.PROTOCOL_ERROR;
-    }
-    return null;
-  }
-
-  /** Whether a decompression failure is bad deflate data, not a message over the size limit. */
-  private static boolean notDeflate(Throwable t) {
-    return t.getCause() instanceof DataFormatException;
-  }
-
-  private String reasonFor(Throwable t, CloseCode code) {
-    if (t instanceof ProtocolViolation) {
-      return t.getMessage();
-    }
-    if (t instanceof DecompressionException) {
-      return notDeflate(t)
-          ? "compressed frame is not valid deflate data"
-          : "compressed frame inflates past " + node.config().maxFrameBytes() + " bytes";
-    }
-    if (code == CloseCode.PROTOCOL_ERROR && t.getCause() instanceof CodecException c) {
-      return "bad compressed frame: " + c.getMessage();
-    }
-    if (code == CloseCode.FRAME_TOO_LARGE) {
-      return "frame larger than " + node.config().maxFrameBytes() + " bytes";
-    }
-    return "bad WebSocket frame: " + t.getMessage();
   }
 
   // ---------------------------------------------------------------------------------------------

@@ -526,8 +526,8 @@ public final class HttpRequestHandler extends ChannelInboundHandlerAdapter {
     send(ctx, req, response(status, error, message));
   }
 
-  private static FullHttpResponse response(
-      HttpResponseStatus status, String error, String message) {
+  /** An answer with {@code status} and the JSON body of {@link #errorJson}. */
+  static FullHttpResponse response(HttpResponseStatus status, String error, String message) {
     FullHttpResponse res =
         new DefaultFullHttpResponse(
             HttpVersion.HTTP_1_1,

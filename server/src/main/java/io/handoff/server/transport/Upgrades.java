@@ -120,7 +120,16 @@ final class Upgrades {
         req.release();
         throw e;
       }
-      http.fireChannelRead(req);
+      // Netty's extension handler fails on an offer it cannot read (a parameter that is no
+      // number) before it passes the request on, and never releases it (the failure is answered
+      // by the connection handler, see ConnectionErrors). The reference held across the read
+      // tells: left at two, nothing behind took the request.
+      req.retain();
+      try {
+        http.fireChannelRead(req);
+      } finally {
+        req.release(req.refCnt() > 1 ? 2 : 1);
+      }
       return;
     }
     try {
