@@ -257,6 +257,82 @@ class EarlyHelloTest {
     }
   }
 
+  /**
+   * A node whose max-frame-bytes is below its header limit bounds the Hello in the upgrade as it
+   * bounds the same Hello sent as a frame: over it, refused 400 {@code frame_too_large} with the
+   * frame's wording, where the frame is closed 4501 FRAME_TOO_LARGE; at it, read.
+   */
+  @Test
+  void aHelloInTheUpgradeLargerThanTheFrameBoundIsRefusedAsSuchAFrameIs() throws Exception {
+    int max = 1024;
+    try (TestServer small =
+        TestServer.start(
+            b ->
+                b.maxFrameBytes(max)
+                    .storeLimits(
+                        io.handoff.server.engine.StoreLimits.builder()
+                            .maxValueBytes(max)
+                            .build()))) {
+      ClientFrame large = helloOfSize(7, max + 1);
+      try (RawSocket s = RawSocket.open(small.port())) {
+        s.writeRaw(request("", token("eh20", "phone"), OFFER, "Handoff-Hello: " + encoded(large)));
+        String answer = answerOf(s);
+        assertTrue(answer.startsWith("HTTP/1.1 400 "), answer);
+        assertTrue(answer.contains("\"error\":\"frame_too_large\""), answer);
+        assertTrue(answer.contains("a frame larger than 1024 bytes"), answer);
+        assertTrue(answer.contains("it has 1025"), answer);
+      }
+      try (RawSocket s = RawSocket.open(small.port())) {
+        s.writeRaw(request("", token("eh20", "phone")));
+        assertTrue(s.readHead().startsWith("HTTP/1.1 101 "));
+        s.send(large);
+        ServerFrame closed = s.readFrame();
+        assertEquals(
+            io.handoff.protocol.CloseCode.FRAME_TOO_LARGE.code(),
+            closed.getDisconnect().getCode(),
+            closed.toString());
+        assertEquals("frame larger than 1024 bytes", closed.getDisconnect().getReason());
+      }
+      try (RawSocket s = RawSocket.open(small.port())) {
+        s.writeRaw(
+            request(
+                "",
+                token("eh21", "phone"),
+                OFFER,
+                "Handoff-Hello: " + encoded(helloOfSize(7, max))));
+        assertTrue(s.readHead().startsWith("HTTP/1.1 101 "));
+      }
+    }
+  }
+
+  /** A Hello frame numbered {@code requestId} of exactly {@code size} encoded bytes. */
+  private static ClientFrame helloOfSize(long requestId, int size) {
+    for (int n = 0; n < size; n++) {
+      ClientFrame f =
+          ClientFrame.newBuilder()
+              .setRequestId(requestId)
+              .setHello(Hello.newBuilder().setClient("x".repeat(n)))
+              .build();
+      if (f.getSerializedSize() == size) {
+        return f;
+      }
+    }
+    throw new AssertionError("no Hello of " + size + " bytes");
+  }
+
+  private static String encoded(ClientFrame f) {
+    return Base64.getUrlEncoder().withoutPadding().encodeToString(f.toByteArray());
+  }
+
+  /** The status line and JSON body of the answer read from {@code s}. */
+  private static String answerOf(RawSocket s) throws IOException {
+    String head = s.readHead();
+    int at = head.toLowerCase(Locale.ROOT).indexOf("content-length: ");
+    int length = Integer.parseInt(head.substring(at + 16, head.indexOf('\r', at)).strip());
+    byte[] body = s.socket.getInputStream().readNBytes(length);
+    return head.substring(0, head.indexOf('\r')) + " " + new String(body, StandardCharsets.UTF_8);
+  }
+
   @Test
   void helloInTheUpgradeIsReadWhereNettysHandshakerAnswers() throws Exception {
     // Asking for compression takes the upgrade through Netty's handshaker, not the node's own 101.

@@ -33,8 +33,16 @@ final class EarlyHello {
 
   /** A Hello in the upgrade that cannot be used; the message says why, for a person. */
   static final class Unusable extends RuntimeException {
+    /** The answer's error: {@code invalid_hello}, or {@code frame_too_large} (see {@link #of}). */
+    final String error;
+
     Unusable(String message) {
+      this("invalid_hello", message);
+    }
+
+    Unusable(String error, String message) {
       super(message, null, false, false);
+      this.error = error;
     }
   }
 
@@ -88,10 +96,11 @@ final class EarlyHello {
    *
    * @throws IllegalArgumentException if the query has a malformed percent-escape
    * @throws Unusable with a message for the device's developer when the frame is there but
-   *     unusable: twice, without the subprotocol, not base64url, not a ClientFrame, or a frame
-   *     other than a Hello
+   *     unusable: twice, without the subprotocol, not base64url, larger than {@code maxFrameBytes}
+   *     (the bound of a frame: {@code frame_too_large}, as a frame that size is refused with
+   *     FRAME_TOO_LARGE), not a ClientFrame, or a frame other than a Hello
    */
-  static ClientFrame of(HttpHeaders headers, QueryStringDecoder uri) {
+  static ClientFrame of(HttpHeaders headers, QueryStringDecoder uri, int maxFrameBytes) {
     // Most upgrades carry none: no list or map made for them.
     List<String> inHeader = headers.contains(HEADER) ? headers.getAll(HEADER) : List.of();
     List<String> inQuery = uri.rawQuery().isEmpty() ? null : uri.parameters().get(PARAMETER);
@@ -145,6 +154,15 @@ final class EarlyHello {
                   ? " (base64url has '-' and '_' where standard base64 has '+' and '/'; a '+' in"
                       + " the query reads as a space)"
                   : ""));
+    }
+    if (bytes.length > maxFrameBytes) {
+      throw new Unusable(
+          "frame_too_large",
+          "the Hello in the upgrade is a frame larger than "
+              + maxFrameBytes
+              + " bytes (the node's max-frame-bytes, the bound of every frame a device sends): it"
+              + " has "
+              + bytes.length);
     }
     ClientFrame frame;
     try {

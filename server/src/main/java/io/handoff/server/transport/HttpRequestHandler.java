@@ -74,12 +74,14 @@ public final class HttpRequestHandler extends ChannelInboundHandlerAdapter {
   private final HttpService api;
   private final Function<Principal, CompletableFuture<String>> sessionCheck;
   private final Upgrades upgrades;
+  private final int maxHelloBytes;
 
   /**
    * {@code sessionCheck} completes with null when a verified principal may connect, or with the
    * reason it may not (its device session was revoked); {@code api} serves {@code /v1/}; {@code
    * metrics} renders {@code /metrics} (null: served on the admin port only); {@code connectLimiter}
-   * bounds upgrades per address; {@code upgrades} does the handshake of an authenticated upgrade.
+   * bounds upgrades per address; {@code upgrades} does the handshake of an authenticated upgrade;
+   * {@code maxHelloBytes} bounds a Hello in the upgrade as every frame is bounded.
    */
   HttpRequestHandler(
       TokenVerifier verifier,
@@ -89,7 +91,9 @@ public final class HttpRequestHandler extends ChannelInboundHandlerAdapter {
       CallerRateLimiter connectLimiter,
       HttpService api,
       Function<Principal, CompletableFuture<String>> sessionCheck,
-      Upgrades upgrades) {
+      Upgrades upgrades,
+      int maxHelloBytes) {
+    this.maxHelloBytes = maxHelloBytes;
     this.verifier = verifier;
     this.ready = ready;
     this.stats = stats;
@@ -332,9 +336,10 @@ public final class HttpRequestHandler extends ChannelInboundHandlerAdapter {
       return false;
     }
     try {
-      EarlyHello.keep(ctx.channel(), req.headers(), EarlyHello.of(req.headers(), uri));
+      EarlyHello.keep(
+          ctx.channel(), req.headers(), EarlyHello.of(req.headers(), uri, maxHelloBytes));
     } catch (EarlyHello.Unusable e) {
-      respond(ctx, req, HttpResponseStatus.BAD_REQUEST, "invalid_hello", e.getMessage());
+      respond(ctx, req, HttpResponseStatus.BAD_REQUEST, e.error, e.getMessage());
       return false;
     } catch (IllegalArgumentException e) {
       refuseMalformedEscape(ctx, req, e); // The query's (QueryStringDecoder).

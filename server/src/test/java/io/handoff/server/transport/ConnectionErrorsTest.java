@@ -61,7 +61,8 @@ class ConnectionErrorsTest {
             new CallerRateLimiter(100, 100, 16, time::nanoTime),
             failing,
             p -> CompletableFuture.completedFuture(null),
-            new Upgrades(false, p -> {}, null));
+            new Upgrades(false, p -> {}, null),
+            64 * 1024);
     MovingUpgrades node =
         new MovingUpgrades(
             loops,

@@ -50,7 +50,8 @@ class DrainDuringMoveTest {
             new CallerRateLimiter(100, 100, 16, time::nanoTime),
             null,
             p -> CompletableFuture.completedFuture(null),
-            upgrades);
+            upgrades,
+            64 * 1024);
     MovingUpgrades node =
         new MovingUpgrades(
             boss,

@@ -92,7 +92,8 @@ class UpgradeAfterServiceRequestTest {
                             HandoffChannelInitializer.CONNECTION,
                             HandoffChannelInitializer.CODEC,
                             FrameCodec.INSTANCE),
-                null));
+                null),
+            64 * 1024);
     MovingUpgrades node =
         new MovingUpgrades(
             loops,
