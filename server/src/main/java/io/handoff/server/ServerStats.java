@@ -94,6 +94,14 @@ public final class ServerStats {
   public final LongAdder slowConsumerBudgetCloses = new LongAdder();
   public final LongAdder slowConsumerStalledCloses = new LongAdder();
   public final LongAdder protocolErrorCloses = new LongAdder();
+
+  /**
+   * Upgrades refused for what they sent (a Hello in the upgrade that cannot be used, a request that
+   * is no handshake), each closed with its HTTP status: the same family as the frames that close a
+   * connection after the 101, under another stage.
+   */
+  public final LongAdder upgradesRefused = new LongAdder();
+
   public final LongAdder idleCloses = new LongAdder();
 
   /**
@@ -273,11 +281,16 @@ public final class ServerStats {
         .tag("reason", "stalled")
         .description("devices closed for not reading")
         .register(registry);
-    counter(
-        registry,
-        "handoff.protocol.error.closes",
-        protocolErrorCloses,
-        "connections closed for bad frames");
+    FunctionCounter.builder(
+            "handoff.protocol.error.closes", protocolErrorCloses, LongAdder::doubleValue)
+        .tag("stage", "websocket")
+        .description("connections closed for what they sent")
+        .register(registry);
+    FunctionCounter.builder(
+            "handoff.protocol.error.closes", upgradesRefused, LongAdder::doubleValue)
+        .tag("stage", "upgrade")
+        .description("connections closed for what they sent")
+        .register(registry);
     counter(registry, "handoff.idle.closes", idleCloses, "connections closed for silence");
     FunctionCounter.builder("handoff.divergence.resyncs", divergenceResyncs, LongAdder::doubleValue)
         .tag("reason", "diverged")

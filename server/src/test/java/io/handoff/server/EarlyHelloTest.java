@@ -281,6 +281,7 @@ class EarlyHelloTest {
         assertTrue(answer.contains("\"error\":\"frame_too_large\""), answer);
         assertTrue(answer.contains("a frame larger than 1024 bytes"), answer);
         assertTrue(answer.contains("it has 1025"), answer);
+        assertEquals(1, small.server.stats().upgradesRefused.sum(), "counted");
       }
       try (RawSocket s = RawSocket.open(small.port())) {
         s.writeRaw(request("", token("eh20", "phone")));
@@ -302,6 +303,55 @@ class EarlyHelloTest {
                 "Handoff-Hello: " + encoded(helloOfSize(7, max))));
         assertTrue(s.readHead().startsWith("HTTP/1.1 101 "));
       }
+    }
+  }
+
+  /**
+   * Upgrades refused for what they sent are counted beside the frames that close a connection:
+   * {@code handoff_protocol_error_closes_total{stage="upgrade"}} moves with each refused Hello in
+   * the upgrade and each request that is no handshake; a refused token does not move it.
+   */
+  @Test
+  void upgradesRefusedForWhatTheySentAreCounted() throws Exception {
+    try (TestServer counted = TestServer.start(b -> b.admin("127.0.0.1", 0))) {
+      int admin = counted.server.adminPort();
+      String token = token("eh22", "phone");
+      assertEquals(0.0, upgradesRefused(admin));
+      assertRefused(
+          refusal(counted, request("", token, OFFER, "Handoff-Hello: a*b")), "not base64url");
+      assertEquals(1.0, upgradesRefused(admin));
+      assertRefused(refusal(counted, request("", token, OFFER)), "offered without a Hello");
+      assertEquals(2.0, upgradesRefused(admin));
+      String noHandshake =
+          refusal(
+              counted,
+              ("GET /ws HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer " + token + "\r\n\r\n")
+                  .getBytes(StandardCharsets.US_ASCII));
+      assertTrue(noHandshake.startsWith("HTTP/1.1 400 "), noHandshake);
+      assertEquals(3.0, upgradesRefused(admin));
+      String unauthorized = refusal(counted, request("", "not-a-token", OFFER));
+      assertTrue(unauthorized.startsWith("HTTP/1.1 401 "), unauthorized);
+      assertEquals(3.0, upgradesRefused(admin));
+      assertEquals(
+          0.0,
+          MetricsScenariosTest.value(
+              MetricsScenariosTest.samples(MetricsScenariosTest.scrape(admin)),
+              "handoff_protocol_error_closes_total",
+              "stage=\"websocket\""));
+    }
+  }
+
+  private static double upgradesRefused(int admin) throws Exception {
+    return MetricsScenariosTest.value(
+        MetricsScenariosTest.samples(MetricsScenariosTest.scrape(admin)),
+        "handoff_protocol_error_closes_total",
+        "stage=\"upgrade\"");
+  }
+
+  private static String refusal(TestServer node, byte[] request) throws IOException {
+    try (RawSocket s = RawSocket.open(node.port())) {
+      s.writeRaw(request);
+      return answerOf(s);
     }
   }
 

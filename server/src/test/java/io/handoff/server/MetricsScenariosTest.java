@@ -183,7 +183,8 @@ class MetricsScenariosTest {
       assertEquals(0.0, value(after, "handoff_users"));
       assertEquals(0.0, value(after, "handoff_queued_bytes"));
       assertEquals(0.0, value(after, "handoff_writes_in_flight_bytes"));
-      assertEquals(1.0, value(after, "handoff_protocol_error_closes_total"));
+      assertEquals(1.0, value(after, "handoff_protocol_error_closes_total", "stage=\"websocket\""));
+      assertEquals(0.0, value(after, "handoff_protocol_error_closes_total", "stage=\"upgrade\""));
       for (int i = 1; i < seen.size(); i++) {
         countersNeverWentDown(seen.get(i - 1), seen.get(i));
       }

@@ -192,6 +192,7 @@ class UpgradeTest {
       assertTrue(
           warnings.events().stream().noneMatch(e -> e.getLevel() == Level.WARN),
           "no warning: " + warnings.events());
+      assertEquals(2, compressing.server.stats().upgradesRefused.sum(), "counted");
     }
   }
 

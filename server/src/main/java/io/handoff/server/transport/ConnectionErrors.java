@@ -57,13 +57,16 @@ final class ConnectionErrors {
 
   private final int maxFrameBytes;
   private final Scheduler time;
+  private final UpgradeRefusals upgrades;
   private boolean logged;
   private long loggedAt;
   private long unlogged;
 
-  ConnectionErrors(int maxFrameBytes, Scheduler time) {
+  /** {@code upgrades} counts a 400 that refuses an upgrade under way. */
+  ConnectionErrors(int maxFrameBytes, Scheduler time, UpgradeRefusals upgrades) {
     this.maxFrameBytes = maxFrameBytes;
     this.time = time;
+    this.upgrades = upgrades;
   }
 
   /**
@@ -121,6 +124,9 @@ final class ConnectionErrors {
     String unreadable = unreadable(cause);
     FullHttpResponse res;
     if (unreadable != null) {
+      if (UpgradeRefusals.upgrading(ctx.channel())) {
+        upgrades.count();
+      }
       log.debug("unreadable request from {}: {}", ctx.channel().remoteAddress(), cause.toString());
       res = HttpRequestHandler.response(HttpResponseStatus.BAD_REQUEST, "bad_request", unreadable);
     } else {

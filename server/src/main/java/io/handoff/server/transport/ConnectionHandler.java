@@ -61,7 +61,8 @@ public final class ConnectionHandler extends WireCodec implements Link {
           stats,
           time,
           InboundBudget.fromJvm(),
-          new ConnectionErrors(config.maxFrameBytes(), time));
+          new ConnectionErrors(
+              config.maxFrameBytes(), time, new UpgradeRefusals(stats.upgradesRefused)));
     }
   }
 

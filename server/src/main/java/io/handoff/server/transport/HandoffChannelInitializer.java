@@ -119,7 +119,8 @@ public final class HandoffChannelInitializer extends ChannelInitializer<SocketCh
             new Upgrades(
                 config.transport().compression(),
                 this::addWebSocketHandlers,
-                userLoops == null ? null : new UserLoops(userLoops)),
+                userLoops == null ? null : new UserLoops(userLoops),
+                new UpgradeRefusals(stats.upgradesRefused)),
             config.maxFrameBytes());
     this.tls = config.transport().tlsCertificate() == null ? null : tlsContext(config);
     this.wsConfig =

@@ -17,7 +17,6 @@ import io.netty.handler.codec.http.FullHttpRequest;
 import io.netty.handler.codec.http.FullHttpResponse;
 import io.netty.handler.codec.http.HttpHeaderNames;
 import io.netty.handler.codec.http.HttpHeaderValues;
-import io.netty.handler.codec.http.HttpHeaders;
 import io.netty.handler.codec.http.HttpMethod;
 import io.netty.handler.codec.http.HttpResponseStatus;
 import io.netty.handler.codec.http.HttpUtil;
@@ -256,13 +255,6 @@ public final class HttpRequestHandler extends ChannelInboundHandlerAdapter {
     }
   }
 
-  /** Answers 400 {@code bad_request} with {@code message} and closes the connection. */
-  static void refuseAndClose(ChannelHandlerContext ctx, String message) {
-    FullHttpResponse res = response(HttpResponseStatus.BAD_REQUEST, "bad_request", message);
-    res.headers().set(HttpHeaderNames.CONNECTION, HttpHeaderValues.CLOSE);
-    ctx.writeAndFlush(res).addListener(ChannelFutureListener.CLOSE);
-  }
-
   /**
    * An upgrade's request still held for its session check is released here when the connection
    * ends: the check's answer may come once the event loops stopped (the node drained), when it
@@ -295,7 +287,7 @@ public final class HttpRequestHandler extends ChannelInboundHandlerAdapter {
               "method_not_allowed",
               "the WebSocket upgrade takes GET, not " + req.method());
       res.headers().set(HttpHeaderNames.ALLOW, "GET");
-      send(ctx, req, res);
+      upgrades.refusals.refuse(ctx, req, res);
       return false;
     }
     if (ctx.channel().remoteAddress() instanceof InetSocketAddress remote) {
@@ -320,6 +312,7 @@ public final class HttpRequestHandler extends ChannelInboundHandlerAdapter {
       try {
         q = uri.parameters().get("access_token");
       } catch (IllegalArgumentException e) {
+        upgrades.refusals.count();
         refuseMalformedEscape(ctx, req, e);
         return false;
       }
@@ -332,16 +325,17 @@ public final class HttpRequestHandler extends ChannelInboundHandlerAdapter {
       refuse(ctx, e.getMessage());
       return false;
     }
-    if (refusedAsNoHandshake(ctx, req)) {
+    if (upgrades.refusals.refusedAsNoHandshake(ctx, req)) {
       return false;
     }
     try {
       EarlyHello.keep(
           ctx.channel(), req.headers(), EarlyHello.of(req.headers(), uri, maxHelloBytes));
     } catch (EarlyHello.Unusable e) {
-      respond(ctx, req, HttpResponseStatus.BAD_REQUEST, e.error, e.getMessage());
+      upgrades.refusals.refuse(ctx, req, HttpResponseStatus.BAD_REQUEST, e.error, e.getMessage());
       return false;
     } catch (IllegalArgumentException e) {
+      upgrades.refusals.count();
       refuseMalformedEscape(ctx, req, e); // The query's (QueryStringDecoder).
       return false;
     }
@@ -396,53 +390,6 @@ public final class HttpRequestHandler extends ChannelInboundHandlerAdapter {
                           upgrades.upgrade(ctx, req);
                         }));
     return true;
-  }
-
-  /**
-   * Answers a request to the WebSocket path that is no WebSocket handshake (a page load, curl, a
-   * proxy that dropped the hop-by-hop headers) in JSON like every other refusal; Netty's handshaker
-   * would answer a plain-text 400. After the token's check, so that a token can be tried with plain
-   * HTTP (401 or this 400). RFC 6455 section 4.2.1 answers such requests 400; one without a version
-   * gets 426 naming version 13. A handshake of another WebSocket version still goes to Netty, whose
-   * 426 names the version (hybi-07 and -08 it takes, framed as 13).
-   */
-  private boolean refusedAsNoHandshake(ChannelHandlerContext ctx, FullHttpRequest req) {
-    HttpHeaders h = req.headers();
-    if (!h.containsValue(HttpHeaderNames.UPGRADE, HttpHeaderValues.WEBSOCKET, true)
-        || !h.containsValue(HttpHeaderNames.CONNECTION, HttpHeaderValues.UPGRADE, true)) {
-      respond(
-          ctx,
-          req,
-          HttpResponseStatus.BAD_REQUEST,
-          "bad_request",
-          WS_PATH
-              + " is the WebSocket endpoint: open it with a WebSocket client, which sends"
-              + " Upgrade: websocket and Connection: Upgrade");
-      return true;
-    }
-    String key = h.get(HttpHeaderNames.SEC_WEBSOCKET_KEY);
-    if (key == null || key.isBlank()) {
-      respond(
-          ctx,
-          req,
-          HttpResponseStatus.BAD_REQUEST,
-          "bad_request",
-          "the WebSocket upgrade has no Sec-WebSocket-Key header (RFC 6455 section 4.1)");
-      return true;
-    }
-    if (!h.contains(HttpHeaderNames.SEC_WEBSOCKET_VERSION)) {
-      // Netty's handshaker would take it for the hixie-76 draft and answer a 101 in its framing.
-      FullHttpResponse res =
-          response(
-              HttpResponseStatus.UPGRADE_REQUIRED,
-              "bad_request",
-              "the WebSocket upgrade has no Sec-WebSocket-Version header; this node speaks version"
-                  + " 13 (RFC 6455 section 4.4)");
-      res.headers().set(HttpHeaderNames.SEC_WEBSOCKET_VERSION, "13");
-      send(ctx, req, res);
-      return true;
-    }
-    return false;
   }
 
   private void respondMetrics(ChannelHandlerContext ctx, FullHttpRequest req) {
@@ -543,7 +490,7 @@ public final class HttpRequestHandler extends ChannelInboundHandlerAdapter {
     return res;
   }
 
-  private static void send(ChannelHandlerContext ctx, FullHttpRequest req, FullHttpResponse res) {
+  static void send(ChannelHandlerContext ctx, FullHttpRequest req, FullHttpResponse res) {
     HttpUtil.setContentLength(res, res.content().readableBytes());
     boolean keepAlive = HttpUtil.isKeepAlive(req) && res.status().code() < 400;
     if (keepAlive) {

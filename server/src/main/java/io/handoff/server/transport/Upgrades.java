@@ -55,16 +55,23 @@ final class Upgrades {
   private final boolean compression;
   private final Consumer<ChannelPipeline> nettyHandlers;
   private final UserLoops loops;
+  // The refusals of upgrades for what they sent, this class's and the HTTP handler's.
+  final UpgradeRefusals refusals;
 
   /**
    * {@code nettyHandlers} adds Netty's WebSocket handlers (and the deflate extension's, with {@code
    * compression}) in front of the connection handler, for the requests this class does not answer.
    * With {@code loops}, each upgrade is done on its user's home loop (null: where it was accepted).
    */
-  Upgrades(boolean compression, Consumer<ChannelPipeline> nettyHandlers, UserLoops loops) {
+  Upgrades(
+      boolean compression,
+      Consumer<ChannelPipeline> nettyHandlers,
+      UserLoops loops,
+      UpgradeRefusals refusals) {
     this.compression = compression;
     this.nettyHandlers = nettyHandlers;
     this.loops = loops;
+    this.refusals = refusals;
   }
 
   /**
@@ -87,7 +94,7 @@ final class Upgrades {
           // whose loop this is: each move starts the handshake limit again, and a socket that asks
           // for two users in turn would never reach it.
           req.release();
-          HttpRequestHandler.refuseAndClose(
+          refusals.refuseAndClose(
               http,
               "this connection asked to upgrade for another user before; open a new connection");
           return;
@@ -106,7 +113,7 @@ final class Upgrades {
         // Netty's extension handler fails on it (an index out of bounds) and the connection would
         // be cut unanswered, with a warning logged for each such request.
         req.release();
-        HttpRequestHandler.refuseAndClose(
+        refusals.refuseAndClose(
             http,
             "Sec-WebSocket-Extensions offers an extension without a name (RFC 6455 section 9.1):"
                 + " each comma-separated offer starts with the extension's name");

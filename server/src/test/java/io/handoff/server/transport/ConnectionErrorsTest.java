@@ -23,6 +23,7 @@ import java.nio.charset.StandardCharsets;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.LongAdder;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
 
@@ -61,7 +62,7 @@ class ConnectionErrorsTest {
             new CallerRateLimiter(100, 100, 16, time::nanoTime),
             failing,
             p -> CompletableFuture.completedFuture(null),
-            new Upgrades(false, p -> {}, null),
+            new Upgrades(false, p -> {}, null, new UpgradeRefusals(new LongAdder())),
             64 * 1024);
     MovingUpgrades node =
         new MovingUpgrades(

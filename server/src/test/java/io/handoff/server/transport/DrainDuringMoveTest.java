@@ -20,6 +20,7 @@ import java.net.Socket;
 import java.nio.charset.StandardCharsets;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.LongAdder;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -38,7 +39,8 @@ class DrainDuringMoveTest {
     EventLoopGroup home = new MultiThreadIoEventLoopGroup(1, NioIoHandler.newFactory());
     ServerStats stats = new ServerStats();
     FakeScheduler time = new FakeScheduler();
-    Upgrades upgrades = new Upgrades(false, p -> {}, new UserLoops(home));
+    Upgrades upgrades =
+        new Upgrades(false, p -> {}, new UserLoops(home), new UpgradeRefusals(new LongAdder()));
     HttpRequestHandler http =
         new HttpRequestHandler(
             token -> {

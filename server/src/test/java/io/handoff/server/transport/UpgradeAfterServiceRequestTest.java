@@ -92,7 +92,8 @@ class UpgradeAfterServiceRequestTest {
                             HandoffChannelInitializer.CONNECTION,
                             HandoffChannelInitializer.CODEC,
                             FrameCodec.INSTANCE),
-                null),
+                null,
+                new UpgradeRefusals(new java.util.concurrent.atomic.LongAdder())),
             64 * 1024);
     MovingUpgrades node =
         new MovingUpgrades(

@@ -17,6 +17,7 @@ import io.netty.handler.codec.http.websocketx.extensions.WebSocketServerExtensio
 import io.netty.handler.codec.http.websocketx.extensions.compression.PerMessageDeflateServerExtensionHandshaker;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.atomic.LongAdder;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -37,7 +38,7 @@ class UpgradesTest {
         .set(HttpHeaderNames.SEC_WEBSOCKET_KEY, "dGhlIHNhbXBsZSBub25jZQ==")
         .set(HttpHeaderNames.SEC_WEBSOCKET_VERSION, "13");
 
-    new Upgrades(false, p -> {}, null).upgrade(ctx, req);
+    new Upgrades(false, p -> {}, null, new UpgradeRefusals(new LongAdder())).upgrade(ctx, req);
 
     assertEquals(0, req.refCnt());
     assertNull(ch.readOutbound());
@@ -86,7 +87,8 @@ class UpgradesTest {
                                 true,
                                 64 * 1024)))
                     .addAfter("wsCompression", "ws", new WebSocketServerProtocolHandler("/ws")),
-            null)
+            null,
+            new UpgradeRefusals(new LongAdder()))
         .upgrade(ctx, req);
 
     assertEquals(1, failures.size(), failures.toString());

@@ -16,6 +16,7 @@ import io.netty.handler.codec.http.HttpMethod;
 import io.netty.handler.codec.http.HttpVersion;
 import java.net.Socket;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.LongAdder;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -30,7 +31,8 @@ class UserLoopMoveTest {
     EventLoopGroup accepting = new MultiThreadIoEventLoopGroup(1, NioIoHandler.newFactory());
     EventLoopGroup home = new MultiThreadIoEventLoopGroup(1, NioIoHandler.newFactory());
     home.shutdownGracefully(0, 0, TimeUnit.MILLISECONDS).syncUninterruptibly();
-    Upgrades upgrades = new Upgrades(false, p -> {}, new UserLoops(home));
+    Upgrades upgrades =
+        new Upgrades(false, p -> {}, new UserLoops(home), new UpgradeRefusals(new LongAdder()));
     FullHttpRequest req = new DefaultFullHttpRequest(HttpVersion.HTTP_1_1, HttpMethod.GET, "/ws");
     MovingUpgrades node =
         new MovingUpgrades(
