@@ -106,7 +106,7 @@ export class Requests {
   // Requests that wait for the next Welcome to be sent.
   private readonly waiting: { send: () => void; reject: (e: HandoffError) => void }[] = [];
   // Requests waiting for a delay to pass to be sent again (an offer the server refused for now).
-  private delayed = 0;
+  private readonly delays = new Set<{ timer: ReturnType<typeof setTimeout>; reject: (e: HandoffError) => void }>();
   private readonly outgoing = new Map<string, Tracked>();
   /**
    * The result of each offer by the OfferCreated frame that answered it: the result can be handled
@@ -157,7 +157,7 @@ export class Requests {
 
   /** Runs `send` after the next Welcome; rejects instead if the client stops first or too many wait. */
   afterWelcome(send: () => void, reject: (e: HandoffError) => void): void {
-    if (this.pending.size + this.waiting.length + this.delayed >= MAX_PENDING_REQUESTS) {
+    if (this.pending.size + this.waiting.length + this.delays.size >= MAX_PENDING_REQUESTS) {
       reject(HandoffError.limit(`${MAX_PENDING_REQUESTS} handoff requests wait to be sent`));
       return;
     }
@@ -166,19 +166,23 @@ export class Requests {
 
   /**
    * Resolves once `ms` have passed, for a request to be sent again then; rejects at once if too many
-   * requests wait already (those waiting here count among them meanwhile), as the Java client's `later`.
+   * requests wait already (those waiting here count among them meanwhile), and as the client closes
+   * (with its error, without waiting out the delay), as the Java client's `later`.
    */
   later(ms: number): Promise<void> {
-    if (this.pending.size + this.waiting.length + this.delayed >= MAX_PENDING_REQUESTS) {
+    if (this.pending.size + this.waiting.length + this.delays.size >= MAX_PENDING_REQUESTS) {
       return Promise.reject(HandoffError.limit(`${MAX_PENDING_REQUESTS} handoff requests wait to be sent`));
     }
-    this.delayed++;
-    return new Promise((resolve) =>
-      setTimeout(() => {
-        this.delayed--;
-        resolve();
-      }, ms),
-    );
+    return new Promise((resolve, reject) => {
+      const delay = {
+        timer: setTimeout(() => {
+          this.delays.delete(delay);
+          resolve();
+        }, ms),
+        reject,
+      };
+      this.delays.add(delay);
+    });
   }
 
   /** The client stopped for good: requests waiting for a Welcome reject with `error`. */
@@ -222,6 +226,11 @@ export class Requests {
     for (const t of this.carried.values()) clearTimeout(t);
     this.carried.clear();
     this.stopWaiting(error);
+    for (const d of this.delays) {
+      clearTimeout(d.timer);
+      d.reject(error);
+    }
+    this.delays.clear();
     for (const o of this.outgoing.values()) {
       clearTimeout(o.forget);
       o.reject(error);

@@ -342,8 +342,8 @@ test("a follow() or followAll() over the limit of 256 follow entries names the c
   }
 });
 
-test("offers refused for now wait to be sent again up to 1,024 at once, as in the Java client: one more rejects with LIMIT_EXCEEDED", async () => {
-  // A node that welcomes the Hello and refuses every offer for now (RATE_LIMITED, retryable).
+/** A node that welcomes the Hello and refuses every offer for now (RATE_LIMITED, retryable). */
+function refusingOffers(): { node: WebSocketFactory; offers: () => number } {
   let offers = 0;
   const node: WebSocketFactory = () => {
     const socket: WebSocketLike = {
@@ -372,6 +372,16 @@ test("offers refused for now wait to be sent again up to 1,024 at once, as in th
     });
     return socket;
   };
+  return { node, offers: () => offers };
+}
+
+/** Settles at the next turns of the event loop (setTimeout may be mocked). */
+async function turns(done: () => boolean): Promise<void> {
+  for (let i = 0; i < 100 && !done(); i++) await new Promise((r) => setImmediate(r));
+}
+
+test("offers refused for now wait to be sent again up to 1,024 at once, as in the Java client: one more rejects with LIMIT_EXCEEDED", async () => {
+  const { node, offers: sent } = refusingOffers();
   const client = new HandoffClient({ url: "ws://127.0.0.1:9/ws", token: "t", webSocket: node });
   client.on("error", () => {});
   await client.connect();
@@ -379,20 +389,39 @@ test("offers refused for now wait to be sent again up to 1,024 at once, as in th
   mock.timers.enable({ apis: ["setTimeout"] });
   try {
     for (let i = 0; i < MAX_PENDING_REQUESTS; i++) client.offer({ document: "player" }).created.catch(() => {});
-    const turns = async (done: () => boolean) => {
-      for (let i = 0; i < 100 && !done(); i++) await new Promise((r) => setImmediate(r)); // setTimeout is mocked
-    };
     await turns(() => false);
-    assert.equal(offers, MAX_PENDING_REQUESTS, "every offer sent and refused once");
+    assert.equal(sent(), MAX_PENDING_REQUESTS, "every offer sent and refused once");
     const more = client.offer({ document: "player" }).created;
     more.catch(() => {});
     let settled: HandoffError | "pending" = "pending";
     more.catch((e: HandoffError) => (settled = e));
     await turns(() => settled !== "pending");
-    assert.equal(offers, MAX_PENDING_REQUESTS + 1, "the offer over the limit was sent once");
+    assert.equal(sent(), MAX_PENDING_REQUESTS + 1, "the offer over the limit was sent once");
     assert.ok(settled !== "pending", "the offer over the limit waits to be sent again too");
     assert.equal((settled as HandoffError).code, "LIMIT_EXCEEDED");
     assert.equal((settled as HandoffError).message, `${MAX_PENDING_REQUESTS} handoff requests wait to be sent`);
+  } finally {
+    mock.timers.reset();
+    await client.close();
+  }
+});
+
+test("an offer waiting to be sent again fails with CLIENT_CLOSED as the client closes, without waiting out its delay, as in the Java client", async () => {
+  const { node, offers: sent } = refusingOffers();
+  const client = new HandoffClient({ url: "ws://127.0.0.1:9/ws", token: "t", webSocket: node });
+  client.on("error", () => {});
+  await client.connect();
+  mock.timers.enable({ apis: ["setTimeout"] }); // The delay before sending again never passes.
+  try {
+    let settled: HandoffError | "pending" = "pending";
+    client.offer({ document: "player" }).created.catch((e: HandoffError) => (settled = e));
+    await turns(() => false); // The refusal comes and the offer waits to be sent again.
+    assert.equal(sent(), 1, "the offer was sent and refused for now");
+    await client.close();
+    await turns(() => settled !== "pending");
+    assert.ok(settled !== "pending", "the offer still waits out its delay after the close");
+    assert.equal((settled as HandoffError).code, "CLIENT_CLOSED");
+    assert.equal(sent(), 1, "nothing sent after the close");
   } finally {
     mock.timers.reset();
     await client.close();
