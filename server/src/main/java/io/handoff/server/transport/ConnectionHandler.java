@@ -257,10 +257,10 @@ public final class ConnectionHandler extends WireCodec implements Link {
         ctx.close();
         return;
       }
-      HttpRequestHandler.leave(ctx.pipeline());
       if (ctx.pipeline().get(HandoffChannelInitializer.CODEC) != null) {
-        // Netty's handshaker did the upgrade (Upgrades answers the common case itself and has
-        // this handler frame before it tells of the upgrade).
+        // Netty's handshaker did the upgrade (Upgrades answers the common case itself, has the
+        // HTTP handler leave and this handler frame before it tells of the upgrade).
+        HttpRequestHandler.leave(ctx.pipeline());
         installCodec(ctx);
       }
       node.stats().connectionsOpened.increment(); // At the upgrade: HTTP requests never count.
