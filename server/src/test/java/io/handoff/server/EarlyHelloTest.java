@@ -329,6 +329,18 @@ class EarlyHelloTest {
                   .getBytes(StandardCharsets.US_ASCII));
       assertTrue(noHandshake.startsWith("HTTP/1.1 400 "), noHandshake);
       assertEquals(3.0, upgradesRefused(admin));
+      // Another WebSocket version is answered by Netty's handshaker (426, the connection kept for
+      // the retry), not counted.
+      String otherVersion =
+          refusal(
+              counted,
+              ("GET /ws HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer "
+                      + token
+                      + "\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                      + "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 12\r\n\r\n")
+                  .getBytes(StandardCharsets.US_ASCII));
+      assertTrue(otherVersion.startsWith("HTTP/1.1 426 "), otherVersion);
+      assertEquals(3.0, upgradesRefused(admin));
       String unauthorized = refusal(counted, request("", "not-a-token", OFFER));
       assertTrue(unauthorized.startsWith("HTTP/1.1 401 "), unauthorized);
       assertEquals(3.0, upgradesRefused(admin));
