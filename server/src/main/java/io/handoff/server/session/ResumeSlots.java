@@ -2,6 +2,7 @@ package io.handoff.server.session;
 
 import io.handoff.server.engine.ResumeStore;
 import io.handoff.server.sync.OutcomeUnknownException;
+import io.handoff.server.util.LogEvery;
 import io.netty.channel.EventLoop;
 import java.time.Duration;
 import java.util.ArrayDeque;
@@ -53,9 +54,7 @@ final class ResumeSlots {
   private int inFlight; // guarded by this; waiting is empty unless it is maxInFlight
   // guarded by this; the shards with reads under way or stalled, none of a stalled one waiting
   private final Map<Object, Shard> shards = new HashMap<>();
-  private boolean failureLogged; // guarded by this
-  private long failureLoggedAt; // guarded by this; nanoTime of the last failure logged
-  private long failuresUnlogged; // guarded by this; failures since then, not logged
+  private final LogEvery failures = new LogEvery(FAILURE_LOG_EVERY);
   // guarded by this; sessions that closed while their resume waited in the line (its entries are
   // dropped by the next Hello that finds the line full); may count one that left it meanwhile
   private int closedInLine;
@@ -371,27 +370,15 @@ final class ResumeSlots {
       return busy; // Counted by handoff_resumes_refused_total, not logged.
     }
     failed.increment();
-    long unlogged;
-    synchronized (this) {
-      if (failureLogged && nowNanos - failureLoggedAt < FAILURE_LOG_EVERY.toNanos()) {
-        failuresUnlogged++;
-        return STORE_FAILED;
-      }
-      unlogged = failuresUnlogged;
-      failureLogged = true;
-      failureLoggedAt = nowNanos;
-      failuresUnlogged = 0;
+    String since = failures.admit(nowNanos);
+    if (since == null) {
+      return STORE_FAILED;
     }
     Throwable root = err;
     while (root.getCause() != null) {
       root = root.getCause();
     }
-    log.warn(
-        "resume of {}/{} failed: {}{}",
-        session.userId(),
-        session.deviceId(),
-        root,
-        unlogged == 0 ? "" : " (and " + unlogged + " more since the last such line)");
+    log.warn("resume of {}/{} failed: {}{}", session.userId(), session.deviceId(), root, since);
     return STORE_FAILED;
   }
 

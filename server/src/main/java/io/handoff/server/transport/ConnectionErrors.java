@@ -2,6 +2,7 @@ package io.handoff.server.transport;
 
 import io.handoff.protocol.CloseCode;
 import io.handoff.server.Scheduler;
+import io.handoff.server.util.LogEvery;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelFutureListener;
 import io.netty.channel.ChannelHandlerContext;
@@ -58,9 +59,7 @@ final class ConnectionErrors {
   private final int maxFrameBytes;
   private final Scheduler time;
   private final UpgradeRefusals upgrades;
-  private boolean logged;
-  private long loggedAt;
-  private long unlogged;
+  private final LogEvery unexpected = new LogEvery(LOG_EVERY);
 
   /** {@code upgrades} counts a 400 that refuses an upgrade under way. */
   ConnectionErrors(int maxFrameBytes, Scheduler time, UpgradeRefusals upgrades) {
@@ -177,23 +176,10 @@ final class ConnectionErrors {
    * trace, at most once per {@link #LOG_EVERY} for the node, with how many went unlogged since.
    */
   void unexpected(Channel ch, Throwable cause) {
-    long skipped;
-    synchronized (this) {
-      long now = time.nanoTime();
-      if (logged && now - loggedAt < LOG_EVERY.toNanos()) {
-        unlogged++;
-        return;
-      }
-      skipped = unlogged;
-      logged = true;
-      loggedAt = now;
-      unlogged = 0;
+    String since = unexpected.admit(time.nanoTime());
+    if (since != null) {
+      log.warn("unexpected error on {}{}", ch, since, cause);
     }
-    log.warn(
-        "unexpected error on {}{}",
-        ch,
-        skipped == 0 ? "" : " (and " + skipped + " more since the last such line)",
-        cause);
   }
 
   /** The close code for a broken frame, by the exception's type; null if {@code t} is not one. */
