@@ -14,14 +14,12 @@ import io.netty.channel.EventLoopGroup;
 import io.netty.channel.MultiThreadIoEventLoopGroup;
 import io.netty.channel.nio.NioIoHandler;
 import io.netty.handler.codec.http.FullHttpRequest;
-import io.netty.handler.codec.http.HttpServerCodec;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.InputStream;
 import java.net.Socket;
 import java.nio.charset.StandardCharsets;
 import java.util.List;
-import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.LongAdder;
 import org.junit.jupiter.api.Test;
@@ -54,28 +52,14 @@ class ConnectionErrorsTest {
           }
         };
     HttpRequestHandler http =
-        new HttpRequestHandler(
+        MovingUpgrades.httpHandler(
             token -> new Principal("alice", "phone", Long.MAX_VALUE),
-            () -> null,
-            stats,
-            null,
-            new CallerRateLimiter(100, 100, 16, time::nanoTime),
-            failing,
-            p -> CompletableFuture.completedFuture(null),
-            new Upgrades(false, p -> {}, null, new UpgradeRefusals(new LongAdder())),
-            64 * 1024);
-    MovingUpgrades node =
-        new MovingUpgrades(
-            loops,
-            loops,
             stats,
             time,
-            p ->
-                p.addLast(HandoffChannelInitializer.HTTP_CODEC, new HttpServerCodec())
-                    .addLast(
-                        HandoffChannelInitializer.HTTP_AGGREGATOR,
-                        new BodyLimitAggregator(8192, time))
-                    .addLast(HandoffChannelInitializer.HTTP_HANDLER, http));
+            failing,
+            new Upgrades(false, p -> {}, null, new UpgradeRefusals(new LongAdder())));
+    MovingUpgrades node =
+        new MovingUpgrades(loops, loops, stats, time, MovingUpgrades.httpStage(time, http));
     try {
       for (int i = 0; i < 3; i++) {
         String answer = askAndReadToTheEnd(node);

@@ -13,12 +13,10 @@ import io.netty.channel.nio.NioIoHandler;
 import io.netty.handler.codec.http.DefaultFullHttpRequest;
 import io.netty.handler.codec.http.FullHttpRequest;
 import io.netty.handler.codec.http.HttpMethod;
-import io.netty.handler.codec.http.HttpServerCodec;
 import io.netty.handler.codec.http.HttpVersion;
 import java.io.InputStream;
 import java.net.Socket;
 import java.nio.charset.StandardCharsets;
-import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.LongAdder;
 import org.junit.jupiter.api.Test;
@@ -42,30 +40,16 @@ class DrainDuringMoveTest {
     Upgrades upgrades =
         new Upgrades(false, p -> {}, new UserLoops(home), new UpgradeRefusals(new LongAdder()));
     HttpRequestHandler http =
-        new HttpRequestHandler(
+        MovingUpgrades.httpHandler(
             token -> {
               throw new AuthException("no token is read here");
             },
-            () -> null,
-            stats,
-            null,
-            new CallerRateLimiter(100, 100, 16, time::nanoTime),
-            null,
-            p -> CompletableFuture.completedFuture(null),
-            upgrades,
-            64 * 1024);
-    MovingUpgrades node =
-        new MovingUpgrades(
-            boss,
-            accepting,
             stats,
             time,
-            p ->
-                p.addLast(HandoffChannelInitializer.HTTP_CODEC, new HttpServerCodec())
-                    .addLast(
-                        HandoffChannelInitializer.HTTP_AGGREGATOR,
-                        new BodyLimitAggregator(8192, time))
-                    .addLast(HandoffChannelInitializer.HTTP_HANDLER, http));
+            null,
+            upgrades);
+    MovingUpgrades node =
+        new MovingUpgrades(boss, accepting, stats, time, MovingUpgrades.httpStage(time, http));
     Channel listener = node.listener;
     FullHttpRequest req = new DefaultFullHttpRequest(HttpVersion.HTTP_1_1, HttpMethod.GET, "/ws");
     req.headers()

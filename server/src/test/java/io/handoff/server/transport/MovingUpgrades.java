@@ -5,6 +5,7 @@ import io.handoff.server.FakeScheduler;
 import io.handoff.server.ServerConfig;
 import io.handoff.server.ServerStats;
 import io.handoff.server.auth.Principal;
+import io.handoff.server.auth.TokenVerifier;
 import io.handoff.server.engine.StoreLimits;
 import io.netty.bootstrap.ServerBootstrap;
 import io.netty.channel.Channel;
@@ -13,6 +14,7 @@ import io.netty.channel.ChannelPipeline;
 import io.netty.channel.EventLoopGroup;
 import io.netty.channel.socket.SocketChannel;
 import io.netty.channel.socket.nio.NioServerSocketChannel;
+import io.netty.handler.codec.http.HttpServerCodec;
 import java.net.InetSocketAddress;
 import java.net.Socket;
 import java.util.concurrent.CompletableFuture;
@@ -67,6 +69,39 @@ final class MovingUpgrades {
             .bind(new InetSocketAddress("127.0.0.1", 0))
             .sync()
             .channel();
+  }
+
+  /**
+   * The node's HTTP stage, as {@code http} for the constructor: its codec, its aggregator (8 KiB
+   * bodies) and {@code handler}.
+   */
+  static Consumer<ChannelPipeline> httpStage(FakeScheduler time, HttpRequestHandler handler) {
+    return p ->
+        p.addLast(HandoffChannelInitializer.HTTP_CODEC, new HttpServerCodec())
+            .addLast(HandoffChannelInitializer.HTTP_AGGREGATOR, new BodyLimitAggregator(8192, time))
+            .addLast(HandoffChannelInitializer.HTTP_HANDLER, handler);
+  }
+
+  /**
+   * An HTTP handler as the node's, with {@code service} for the API paths (null: none) and {@code
+   * upgrades}, reading every token as {@code tokens} says (and no session check).
+   */
+  static HttpRequestHandler httpHandler(
+      TokenVerifier tokens,
+      ServerStats stats,
+      FakeScheduler time,
+      HttpService service,
+      Upgrades upgrades) {
+    return new HttpRequestHandler(
+        tokens,
+        () -> null,
+        stats,
+        null,
+        new CallerRateLimiter(100, 100, 16, time::nanoTime),
+        service,
+        p -> CompletableFuture.completedFuture(null),
+        upgrades,
+        64 * 1024);
   }
 
   /** Connects {@code device}; returns the node's side of it, authenticated as alice's phone. */

@@ -14,7 +14,6 @@ import io.netty.channel.nio.NioIoHandler;
 import io.netty.handler.codec.http.DefaultFullHttpResponse;
 import io.netty.handler.codec.http.FullHttpRequest;
 import io.netty.handler.codec.http.HttpResponseStatus;
-import io.netty.handler.codec.http.HttpServerCodec;
 import io.netty.handler.codec.http.HttpUtil;
 import io.netty.handler.codec.http.HttpVersion;
 import io.netty.handler.codec.http.websocketx.WebSocketDecoderConfig;
@@ -26,7 +25,6 @@ import java.io.InputStream;
 import java.net.Socket;
 import java.nio.charset.StandardCharsets;
 import java.util.List;
-import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
@@ -65,14 +63,11 @@ class UpgradeAfterServiceRequestTest {
           }
         };
     HttpRequestHandler http =
-        new HttpRequestHandler(
+        MovingUpgrades.httpHandler(
             token -> new Principal("alice", "phone", Long.MAX_VALUE),
-            () -> null,
             stats,
-            null,
-            new CallerRateLimiter(100, 100, 16, time::nanoTime),
+            time,
             api,
-            p -> CompletableFuture.completedFuture(null),
             new Upgrades(
                 false,
                 p ->
@@ -93,20 +88,9 @@ class UpgradeAfterServiceRequestTest {
                             HandoffChannelInitializer.CODEC,
                             FrameCodec.INSTANCE),
                 null,
-                new UpgradeRefusals(new java.util.concurrent.atomic.LongAdder())),
-            64 * 1024);
+                new UpgradeRefusals(new java.util.concurrent.atomic.LongAdder())));
     MovingUpgrades node =
-        new MovingUpgrades(
-            loops,
-            loops,
-            stats,
-            time,
-            p ->
-                p.addLast(HandoffChannelInitializer.HTTP_CODEC, new HttpServerCodec())
-                    .addLast(
-                        HandoffChannelInitializer.HTTP_AGGREGATOR,
-                        new BodyLimitAggregator(8192, time))
-                    .addLast(HandoffChannelInitializer.HTTP_HANDLER, http));
+        new MovingUpgrades(loops, loops, stats, time, MovingUpgrades.httpStage(time, http));
     try (Socket device = new Socket()) {
       device.setSoTimeout(10_000);
       Channel ch = node.connect(device);
