@@ -199,26 +199,29 @@ public final class HandoffChannelInitializer extends ChannelInitializer<SocketCh
   }
 
   /**
+   * The handler that negotiates permessage-deflate at the upgrade, without context takeover where
+   * the device offers to go without (server_no_context_takeover, client_no_context_takeover): a
+   * context kept is about 200 KB of native memory for the connection's life. No frame may inflate
+   * past {@code maxFrameBytes} (decompression bombs).
+   */
+  static WebSocketServerExtensionHandler compression(int maxFrameBytes) {
+    return new WebSocketServerExtensionHandler(
+        new PerMessageDeflateServerExtensionHandshaker(
+            6,
+            ZlibCodecFactory.isSupportingWindowSizeAndMemLevel(),
+            PerMessageDeflateServerExtensionHandshaker.MAX_WINDOW_SIZE,
+            true,
+            true,
+            maxFrameBytes));
+  }
+
+  /**
    * Netty's WebSocket handlers, in front of the connection handler, for an upgrade that {@link
    * Upgrades} leaves to Netty's handshaker.
    */
   private void addWebSocketHandlers(ChannelPipeline p) {
     if (config.transport().compression()) {
-      // Negotiates permessage-deflate at the upgrade, without context takeover where the device
-      // offers to go without (server_no_context_takeover, client_no_context_takeover): a context
-      // kept is about 200 KB of native memory for the connection's life. No frame may inflate past
-      // maxFrameBytes (decompression bombs).
-      p.addBefore(
-          CONNECTION,
-          "wsCompression",
-          new WebSocketServerExtensionHandler(
-              new PerMessageDeflateServerExtensionHandshaker(
-                  6,
-                  ZlibCodecFactory.isSupportingWindowSizeAndMemLevel(),
-                  PerMessageDeflateServerExtensionHandshaker.MAX_WINDOW_SIZE,
-                  true,
-                  true,
-                  config.maxFrameBytes())));
+      p.addBefore(CONNECTION, "wsCompression", compression(config.maxFrameBytes()));
     }
     p.addBefore(CONNECTION, WS_HANDLER, new WebSocketServerProtocolHandler(wsConfig));
     // Counted against the node's inbound budget: on a compressed connection it joins inflated

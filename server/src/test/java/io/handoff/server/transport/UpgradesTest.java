@@ -6,15 +6,12 @@ import static org.junit.jupiter.api.Assertions.assertNull;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.embedded.EmbeddedChannel;
-import io.netty.handler.codec.compression.ZlibCodecFactory;
 import io.netty.handler.codec.http.DefaultFullHttpRequest;
 import io.netty.handler.codec.http.FullHttpRequest;
 import io.netty.handler.codec.http.HttpHeaderNames;
 import io.netty.handler.codec.http.HttpMethod;
 import io.netty.handler.codec.http.HttpVersion;
 import io.netty.handler.codec.http.websocketx.WebSocketServerProtocolHandler;
-import io.netty.handler.codec.http.websocketx.extensions.WebSocketServerExtensionHandler;
-import io.netty.handler.codec.http.websocketx.extensions.compression.PerMessageDeflateServerExtensionHandshaker;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.atomic.LongAdder;
@@ -78,14 +75,7 @@ class UpgradesTest {
                 p.addAfter(
                         ctx.name(),
                         "wsCompression",
-                        new WebSocketServerExtensionHandler(
-                            new PerMessageDeflateServerExtensionHandshaker(
-                                6,
-                                ZlibCodecFactory.isSupportingWindowSizeAndMemLevel(),
-                                PerMessageDeflateServerExtensionHandshaker.MAX_WINDOW_SIZE,
-                                true,
-                                true,
-                                64 * 1024)))
+                        HandoffChannelInitializer.compression(64 * 1024))
                     .addAfter("wsCompression", "ws", new WebSocketServerProtocolHandler("/ws")),
             null,
             new UpgradeRefusals(new LongAdder()))
