@@ -54,7 +54,10 @@ public final class Approvals {
         f -> expect(f, f.hasApprovalAnswered()).getApprovalAnswered().getOutcome());
   }
 
-  /** The prompts shown now, oldest first. */
+  /**
+   * The prompts shown now, oldest first: at most 64 (the server shows no more at once); a new one
+   * over it makes the oldest go, without {@link ApprovalListener#onApprovalWithdrawn}.
+   */
   public List<ApprovalRequest> prompts() {
     return List.copyOf(requests.approvalPrompts.values());
   }

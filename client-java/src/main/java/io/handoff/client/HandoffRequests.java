@@ -36,6 +36,12 @@ final class HandoffRequests {
   /** Requests waiting for an answer; more fail at once with LIMIT_EXCEEDED. */
   static final int MAX_PENDING = 1024;
 
+  /**
+   * Approval prompts kept at once (the server shows at most 64); over it, the oldest goes, as in
+   * the TypeScript client's {@code MAX_APPROVAL_PROMPTS}.
+   */
+  static final int MAX_APPROVAL_PROMPTS = 64;
+
   private static final Logger log = LoggerFactory.getLogger(HandoffRequests.class);
   // Above the range where other requests would be numbered, so ids never collide.
   private long nextId = 1L << 40;
@@ -51,9 +57,18 @@ final class HandoffRequests {
   final ConcurrentHashMap<String, Activity> activities = new ConcurrentHashMap<>();
   final ConcurrentHashMap<String, Offer> prompts = new ConcurrentHashMap<>();
   final ConcurrentHashMap<String, DevicePresence> presence = new ConcurrentHashMap<>();
-  // Approval prompts shown now, in arrival order (bounded by the server: 64 at once).
+  // Approval prompts shown now, in arrival order: at most MAX_APPROVAL_PROMPTS (the server shows at
+  // most 64 at once, and the client bounds its own map too); a new one over it makes the oldest go,
+  // without a withdrawal, as in the TypeScript client.
   final java.util.Map<String, io.handoff.protocol.v1.ApprovalRequest> approvalPrompts =
-      java.util.Collections.synchronizedMap(new LinkedHashMap<>());
+      java.util.Collections.synchronizedMap(
+          new LinkedHashMap<>() {
+            @Override
+            protected boolean removeEldestEntry(
+                Map.Entry<String, io.handoff.protocol.v1.ApprovalRequest> eldest) {
+              return size() > MAX_APPROVAL_PROMPTS;
+            }
+          });
   // Approval prompts heard before the last Welcome that the server has not prompted for again: one
   // it does is shown again without a listener call; the rest are withdrawn when the server says it
   // prompted again for all that still wait (ApprovalPromptsSent), or at their deadline from a

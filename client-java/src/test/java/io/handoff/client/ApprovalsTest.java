@@ -164,6 +164,27 @@ class ApprovalsTest {
   }
 
   @Test
+  void aPromptOverTheBoundMakesTheOldestGoWithoutAWithdrawal() {
+    FakeChannel channel = connected();
+    for (int i = 0; i <= HandoffRequests.MAX_APPROVAL_PROMPTS; i++) {
+      channel.receive(prompt("a" + i));
+    }
+    List<ApprovalRequest> shown = approvals.prompts();
+    assertEquals(HandoffRequests.MAX_APPROVAL_PROMPTS, shown.size());
+    assertEquals("a1", shown.get(0).getApprovalId(), "the oldest went");
+    assertEquals(
+        "a" + HandoffRequests.MAX_APPROVAL_PROMPTS, shown.get(shown.size() - 1).getApprovalId());
+    assertEquals(HandoffRequests.MAX_APPROVAL_PROMPTS + 1, heard.size(), "every prompt told once");
+    assertTrue(heard.stream().noneMatch(h -> h.startsWith("withdrawn")), "no withdrawal: " + heard);
+    channel.receive(prompt("a2")); // One still kept, again: nothing goes.
+    assertEquals(ids(shown), ids(approvals.prompts()));
+  }
+
+  private static List<String> ids(List<ApprovalRequest> prompts) {
+    return prompts.stream().map(ApprovalRequest::getApprovalId).toList();
+  }
+
+  @Test
   void promptsReachTheListenerOnceAndAWithdrawalRemovesThem() {
     FakeChannel channel = connected();
     channel.receive(prompt("a1"));
