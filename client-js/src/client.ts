@@ -538,7 +538,7 @@ export class HandoffClient {
           // a failed attempt or a lost connection too, so the next attempt goes to the next endpoint,
           // as the Java client's does. A node that hangs is not called again and again.
           if (!detached) this.endpoint = (this.endpoint + 1) % this.urls.length;
-          if (!detached) attempt?.ended(1006, 0);
+          if (!detached) attempt?.givenUp();
           detach();
           // As a network failure would: Node's `ws` drops the socket at once (after close() it would wait
           // for the close frame's answer for 30 s, which a node that hangs never sends).

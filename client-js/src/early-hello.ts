@@ -137,6 +137,17 @@ export class HelloAttempt {
     this.disconnectCode = code;
   }
 
+  /**
+   * The client gave the attempt up (no Welcome within its connect timeout, a failed check,
+   * `dropConnection`). Before the 101 that says nothing of the Hello: a refusal, or a 101 without the
+   * subprotocol, ends the attempt by itself and at once, so a slow network it is (the Java client counts it
+   * neither); after it, the attempt ended as a 1006.
+   */
+  givenUp(): void {
+    if (this.opened) this.ended(1006, 0);
+    else this.over = true;
+  }
+
   welcome(helloInUpgrade: boolean): void {
     this.welcomed = true;
     this.hellos.welcomed(this.url, helloInUpgrade, this.read);
@@ -144,13 +155,15 @@ export class HelloAttempt {
 
   /**
    * The attempt ended, closed with `code` (`status`: a refused upgrade's HTTP status, 0 when unseen) or given
-   * up (1006). One carrying the Hello failed if it ended before it opened (a browser sees a refusal, and a
-   * 101 without the subprotocol, as 1006 before `onopen`; `ws` says "Server sent no subprotocol" or the
-   * status), or opened saying the Hello was read and ended before its Welcome without a close of the node's
+   * up after its 101 (1006; before it, see {@link givenUp}). One carrying the Hello failed if it closed before
+   * it opened with no status seen (a browser sees a refusal, and a 101 without the subprotocol, as 1006 before
+   * `onopen`; `ws` says "Server sent no subprotocol") or with 400, 431 or 414 (which end it for the URL at
+   * once), or opened saying the Hello was read and ended before its Welcome without a close of the node's
    * own (a Handoff code), or with `IDLE_TIMEOUT` (4002), which a node sends before the Welcome only when it
    * has no Hello (its handshake limit, which may come before the client's connect timeout): something
-   * between that took the subprotocol for itself and kept the Hello from the node. A refusal with 400, 431 or
-   * 414 ends it for the URL at once; one for another reason (401, 429, 503) says nothing about the Hello. (The Java client's `EarlyHellos` counts the same.)
+   * between that took the subprotocol for itself and kept the Hello from the node. A refusal for another
+   * reason (401, 429, 503) says nothing about the Hello. The Java client's `EarlyHellos` counts the same but
+   * for a close before the 101 with no status: it sees every status, so it counts only 400, 431 and 414.
    * A close without a Handoff code after the node's Disconnect (1006, or a standard code a proxy put in its
    * place) is read as the Disconnect's code, as the engine reads it.
    */

@@ -135,6 +135,33 @@ describe("a Hello in the upgrade (Node, ws)", { concurrency: true }, () => {
     }
   });
 
+  test("attempts the client gives up before their 101 (no answer within its connect timeout) do not count against the URL's Hello in the upgrade, as in the Java client", async () => {
+    const relay = await startRecordingRelay(node);
+    try {
+      const phone = await device(relay, user("slow"), "phone", { connectTimeoutMs: 300 });
+      await reconnect(phone, relay);
+      assert.ok(helloRead(relay.connections[1]), "learned from the first Welcome");
+      // Three times, as a phone's network that holds the upgrade: no answer before the client gives up,
+      // twice in a row, and then the node is reached again.
+      for (let i = 0; i < 3; i++) {
+        let letThrough = () => {};
+        relay.gate = new Promise<void>((r) => (letThrough = r));
+        const n = relay.connections.length;
+        phone.dropConnection();
+        await until("two attempts held and given up", () => relay.connections.length >= n + 3);
+        assert.ok(helloInRequest(relay.connections[n].request), "the first held attempt carried the Hello");
+        relay.gate = undefined;
+        letThrough();
+        await until("connected again", () => phone.state === "connected");
+      }
+      await reconnect(phone, relay);
+      const last = relay.connections[relay.connections.length - 1];
+      assert.ok(helloInRequest(last.request) !== undefined && helloRead(last), "the Hello still goes in the upgrade, and is read");
+    } finally {
+      relay.close();
+    }
+  });
+
   test("a node that refuses the Hello in the upgrade (400 invalid_hello): the client falls back at once and does not offer it again", async () => {
     const relay = await startRecordingRelay(node);
     try {
