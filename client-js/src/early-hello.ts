@@ -74,10 +74,13 @@ export class EarlyHellos {
     return bytes.length > MAX_EARLY_HELLO_BYTES ? new HelloAttempt(this, url) : new HelloAttempt(this, url, frame, base64url(bytes));
   }
 
-  /** A Welcome came from `url`'s node, saying whether it reads the Hello in the upgrade; `read`: it read this one's. */
+  /**
+   * A Welcome came from `url`'s node, saying whether it reads the Hello in the upgrade; `read`: it read this
+   * one's, which says so too (as in the Java client).
+   */
   welcomed(url: string, helloInUpgrade: boolean, read: boolean): void {
     if (read) this.failures.delete(url);
-    if (helloInUpgrade && (this.failures.get(url) ?? 0) < MAX_EARLY_HELLO_FAILURES) this.accepting.add(url);
+    if ((helloInUpgrade || read) && (this.failures.get(url) ?? 0) < MAX_EARLY_HELLO_FAILURES) this.accepting.add(url);
     else this.accepting.delete(url);
   }
 

@@ -458,6 +458,14 @@ describe("which attempts count against a URL's Hello in the upgrade", () => {
     assert.equal(hellos.attempt(url, hello).encoded, undefined, "the next attempt sends it as a frame");
   });
 
+  test("a Welcome behind a 101 that said the Hello was read keeps it in the upgrade, whatever its flag says, as the Java client's", () => {
+    const hellos = learned();
+    const attempt = hellos.attempt(url, hello);
+    assert.ok(attempt.open(HELLO_SUBPROTOCOL)?.read);
+    attempt.welcome(false);
+    assert.ok(hellos.attempt(url, hello).encoded, "the node read it: the next attempt carries it again");
+  });
+
   test("another close of the node's own before the Welcome does not: the node read the Hello", () => {
     const hellos = learned();
     const attempt = hellos.attempt(url, hello);
