@@ -459,9 +459,13 @@ export class HandoffClient {
           // was refused (browsers do not): "Unexpected server response: 401".
           let refusedWith = 0;
           let retryAfterMs: number | undefined;
+          // `ws` says when the request never left (no TCP connection, no address): nothing of the Hello.
+          let unreached = false;
           ws.onerror = (ev) => {
             const m = /Unexpected server response: (\d+)/.exec(String((ev as { message?: unknown } | undefined)?.message ?? ""));
             if (m) refusedWith = Number(m[1]);
+            const syscall = (ev as { error?: { syscall?: unknown } } | undefined)?.error?.syscall;
+            if (syscall === "connect" || syscall === "getaddrinfo") unreached = true;
           };
           const socket = ws;
           if (hasTerminate(socket) && hasOn(socket)) {
@@ -495,7 +499,8 @@ export class HandoffClient {
           };
           ws.onclose = (ev) => {
             detach();
-            hello.ended(ev.code, refusedWith);
+            if (unreached) hello.givenUp();
+            else hello.ended(ev.code, refusedWith);
             // Closed by the server or the network, not by this client: try the next endpoint.
             this.endpoint = (this.endpoint + 1) % this.urls.length;
             if (refusedWith === 401 || refusedWith === 403) {

@@ -142,9 +142,10 @@ export class HelloAttempt {
 
   /**
    * The client gave the attempt up (no Welcome within its connect timeout, a failed check,
-   * `dropConnection`). Before the 101 that says nothing of the Hello: a refusal, or a 101 without the
-   * subprotocol, ends the attempt by itself and at once, so a slow network it is (the Java client counts it
-   * neither); after it, the attempt ended as a 1006.
+   * `dropConnection`), or its request never left (`ws`: no TCP connection, no address). Before the 101 that
+   * says nothing of the Hello: a refusal, or a 101 without the subprotocol, ends the attempt by itself and at
+   * once, so a slow network or a node down it is (the Java client counts neither); after it, the attempt
+   * ended as a 1006.
    */
   givenUp(): void {
     if (this.opened) this.ended(1006, 0);
