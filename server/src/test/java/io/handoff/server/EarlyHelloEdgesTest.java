@@ -145,14 +145,7 @@ class EarlyHelloEdgesTest extends OnGatedNode {
 
   /** The status line and JSON body the node answers {@code request} with. */
   private String refusal(byte[] request) throws IOException {
-    try (RawSocket s = RawSocket.open(node.port())) {
-      s.writeRaw(request);
-      String head = s.readHead();
-      int at = head.toLowerCase(Locale.ROOT).indexOf("content-length: ");
-      int length = Integer.parseInt(head.substring(at + 16, head.indexOf('\r', at)).strip());
-      byte[] body = s.socket.getInputStream().readNBytes(length);
-      return head.substring(0, head.indexOf('\r')) + " " + new String(body, StandardCharsets.UTF_8);
-    }
+    return RawSocket.refusal(node.port(), request);
   }
 
   private static void assertRefused(String answer, String error, String says) {

@@ -205,14 +205,7 @@ class EarlyHelloTest {
 
   /** The status line and JSON body the node answers a request with. */
   private static String refusal(byte[] request) throws IOException {
-    try (RawSocket s = RawSocket.open(server.port())) {
-      s.writeRaw(request);
-      String head = s.readHead();
-      int at = head.toLowerCase(Locale.ROOT).indexOf("content-length: ");
-      int length = Integer.parseInt(head.substring(at + 16, head.indexOf('\r', at)).strip());
-      byte[] body = s.socket.getInputStream().readNBytes(length);
-      return head.substring(0, head.indexOf('\r')) + " " + new String(body, StandardCharsets.UTF_8);
-    }
+    return RawSocket.refusal(server.port(), request);
   }
 
   private static void assertRefused(String answer, String says) {

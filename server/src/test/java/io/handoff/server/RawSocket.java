@@ -279,4 +279,19 @@ final class RawSocket implements AutoCloseable {
   public void close() throws IOException {
     socket.close();
   }
+
+  /**
+   * The status line and JSON body a node on {@code port} answers {@code request} with, on a
+   * connection of its own: for the refusals before a 101.
+   */
+  static String refusal(int port, byte[] request) throws IOException {
+    try (RawSocket s = open(port)) {
+      s.writeRaw(request);
+      String head = s.readHead();
+      int at = head.toLowerCase(java.util.Locale.ROOT).indexOf("content-length: ");
+      int length = Integer.parseInt(head.substring(at + 16, head.indexOf('\r', at)).strip());
+      byte[] body = s.socket.getInputStream().readNBytes(length);
+      return head.substring(0, head.indexOf('\r')) + " " + new String(body, StandardCharsets.UTF_8);
+    }
+  }
 }
