@@ -110,6 +110,57 @@ class ResumeSlotsShardsTest {
     assertEquals(0, slots.shardsKept());
   }
 
+  /**
+   * Two reads of shard a under way when it hangs: the first times out, the second, admitted before
+   * the stall, is the shard's one read at a time (the next Hello of a is refused at once, not
+   * queued behind it); it holds its slot until its own store call ends, no longer, and its end
+   * decides the line: a timeout keeps a stalled with no slot held, an answer opens it to full
+   * width.
+   */
+  @Test
+  void aReadAdmittedBeforeItsShardStalledIsTheShardsOneReadUntilItsOwnCallEnds() throws Exception {
+    topology.addAll(Set.of("a", "b"));
+    CompletableFuture<String> firstCall = new CompletableFuture<>();
+    CompletableFuture<String> secondCall = new CompletableFuture<>();
+    CompletableFuture<String> first = read("a", firstCall);
+    CompletableFuture<String> second = read("a", secondCall);
+    firstCall.completeExceptionally(OutcomeUnknownException.timedOut("timed out", null));
+    assertTrue(first.isCompletedExceptionally());
+    assertEquals(1, slots.stalledShards());
+    assertEquals(1, slots.inFlight(), "the read admitted before the stall holds its slot");
+
+    CompletableFuture<String> refusedAtOnce = read("a", new CompletableFuture<>());
+    assertNotNull(
+        ResumeSlots.refusal(cause(refusedAtOnce)),
+        "refused at once while the read admitted before the stall is under way");
+    assertEquals(0, slots.waiting(), "nothing of a waits behind a stalled shard's read");
+    CompletableFuture<String> b = new CompletableFuture<>();
+    CompletableFuture<String> onB = read("b", b);
+    b.complete("welcome");
+    assertEquals("welcome", onB.join(), "another shard at full width meanwhile");
+
+    secondCall.completeExceptionally(OutcomeUnknownException.timedOut("timed out", null));
+    assertTrue(second.isCompletedExceptionally());
+    assertEquals(null, ResumeSlots.refusal(cause(second)), "a store failure, not a refusal (4005)");
+    assertEquals(0, slots.inFlight(), "its slot freed at its own timeout");
+    assertEquals(1, slots.stalledShards(), "its timeout keeps a stalled");
+
+    // The next read of a goes alone; answered, it opens a to full width again.
+    CompletableFuture<String> probe = new CompletableFuture<>();
+    CompletableFuture<String> probing = read("a", probe);
+    probe.complete("welcome");
+    assertEquals("welcome", probing.join());
+    assertEquals(0, slots.stalledShards());
+    CompletableFuture<String> a = new CompletableFuture<>();
+    CompletableFuture<String> a1 = read("a", a);
+    CompletableFuture<String> a2 = read("a", a);
+    assertEquals(2, slots.inFlight());
+    a.complete("welcome");
+    assertEquals(List.of("welcome", "welcome"), List.of(a1.join(), a2.join()));
+    assertEquals(1, refused.sum(), "only the Hello that came while the shard stalled");
+    assertEquals(0, slots.shardsKept());
+  }
+
   /** A read of {@code shard} answered by {@code store}, once its start ran on the loop. */
   private CompletableFuture<String> read(Object shard, CompletableFuture<String> store)
       throws Exception {
