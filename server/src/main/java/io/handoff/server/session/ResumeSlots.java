@@ -1,6 +1,7 @@
 package io.handoff.server.session;
 
 import io.handoff.server.engine.ResumeStore;
+import io.handoff.server.sync.Broker;
 import io.handoff.server.sync.OutcomeUnknownException;
 import io.handoff.server.util.LogEvery;
 import io.netty.channel.EventLoop;
@@ -292,14 +293,18 @@ final class ResumeSlots {
    * A read of {@code shard} ended in {@code err} (null: answered): the line holds back that shard's
    * reads while the last of them the store ended timed out, and refuses its reads waiting (each
    * would add a read the store may hold). A read that never reached the store (its connection was
-   * replaced or closed, the node is stopping) changes nothing.
+   * replaced or closed, the node is stopping) changes nothing, nor does one whose subscription
+   * failed on a server that is not its shard ({@link Broker.OffShardFailure}: a Cluster's pub/sub
+   * node, which the broker's watch replaces if it hangs).
    */
   private void ended(Object shard, Throwable err) {
     Throwable t = err;
     while (t instanceof CompletionException && t.getCause() != null) {
       t = t.getCause();
     }
-    if (t instanceof CancellationException || t instanceof RejectedExecutionException) {
+    if (t instanceof CancellationException
+        || t instanceof RejectedExecutionException
+        || t instanceof Broker.OffShardFailure) {
       return;
     }
     boolean timedOut = t instanceof OutcomeUnknownException o && o.isTimedOut();

@@ -76,11 +76,25 @@ public interface Broker extends AutoCloseable {
     /**
      * Completes once events published from now on are sure to reach the listener (for a network
      * broker: once the server confirmed the subscription). Readers of the store wait for it first,
-     * so that nothing falls between what they read and what they are sent.
+     * so that nothing falls between what they read and what they are sent. Fails with {@link
+     * OffShardFailure} when it failed on a server that is not where the user's state is read.
      */
     java.util.concurrent.CompletableFuture<Void> ready();
 
     @Override
     void close();
+  }
+
+  /**
+   * A subscription's confirmation failed on a server that is not the one holding its user's state
+   * (on a Redis Cluster, the node the broker's pub/sub connection reached, whichever it is): it
+   * says nothing of the user's shard ({@code ResumeStore.shardOf}), so the node's line of resumes
+   * does not count it there. Its cause is the failure as the store classified it.
+   */
+  final class OffShardFailure extends RuntimeException {
+    public OffShardFailure(Throwable cause) {
+      super(
+          "the subscription's server failed (not the user's shard): " + cause.getMessage(), cause);
+    }
   }
 }

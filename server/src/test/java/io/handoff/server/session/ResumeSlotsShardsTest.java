@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.handoff.server.sync.Broker;
 import io.handoff.server.sync.OutcomeUnknownException;
 import io.netty.channel.DefaultEventLoop;
 import java.util.List;
@@ -159,6 +160,36 @@ class ResumeSlotsShardsTest {
     assertEquals(List.of("welcome", "welcome"), List.of(a1.join(), a2.join()));
     assertEquals(1, refused.sum(), "only the Hello that came while the shard stalled");
     assertEquals(0, slots.shardsKept());
+  }
+
+  /**
+   * A read whose subscription failed on a server that is not its shard (a Cluster's pub/sub node
+   * hung) changes nothing for its shard: it neither stalls a shard that answers nor opens one that
+   * is stalled.
+   */
+  @Test
+  void aSubscriptionFailingOffTheUsersShardNeitherStallsNorOpensIt() throws Exception {
+    topology.addAll(Set.of("a", "b"));
+    Throwable offShard =
+        new Broker.OffShardFailure(OutcomeUnknownException.timedOut("timed out", null));
+    CompletableFuture<String> onA = read("a", CompletableFuture.failedFuture(offShard));
+    assertTrue(onA.isCompletedExceptionally());
+    assertEquals(0, slots.stalledShards(), "a answers: not stalled by its users' pub/sub node");
+    CompletableFuture<String> a = new CompletableFuture<>();
+    CompletableFuture<String> a1 = read("a", a);
+    CompletableFuture<String> a2 = read("a", a);
+    a.complete("welcome");
+    assertEquals(List.of("welcome", "welcome"), List.of(a1.join(), a2.join()));
+
+    CompletableFuture<String> held = new CompletableFuture<>();
+    CompletableFuture<String> onB = read("b", held);
+    held.completeExceptionally(OutcomeUnknownException.timedOut("timed out", null));
+    assertTrue(onB.isCompletedExceptionally());
+    CompletableFuture<String> offB = read("b", CompletableFuture.failedFuture(offShard));
+    assertTrue(offB.isCompletedExceptionally());
+    assertEquals(1, slots.stalledShards(), "b stays stalled: its own read timed out");
+    assertEquals(0, refused.sum());
+    assertEquals(0, slots.inFlight());
   }
 
   /** A read of {@code shard} answered by {@code store}, once its start ran on the loop. */

@@ -69,6 +69,8 @@ public final class RedisBroker implements Broker {
   private volatile long unheardSince;
   private volatile ScheduledExecutorService watchTimer;
   private volatile Supplier<StatefulRedisPubSubConnection<byte[], byte[]>> opener;
+  // Set by watchPath: the shared connection is a Cluster node's, not the shard of its users' state.
+  private volatile boolean offShard;
   // Held while the shared connection is replaced, and while a channel is made on it.
   private final Object swap = new Object();
   private static final byte[] HEARTBEAT = {1};
@@ -109,6 +111,7 @@ public final class RedisBroker implements Broker {
       Duration every,
       Duration within) {
     opener = open;
+    offShard = true;
     connection.async().subscribe(heartbeat);
     ScheduledExecutorService timer =
         Executors.newSingleThreadScheduledExecutor(
@@ -205,14 +208,17 @@ public final class RedisBroker implements Broker {
    * {@code c}'s SUBSCRIBE through {@code sentOn} was answered ({@code err} null) or failed: its
    * ready says so, unless the channel was moved to another connection meanwhile (the watch replaced
    * a connection that stopped delivering, and closing it failed what it held), whose own SUBSCRIBE
-   * answers for it. A timeout fails it as one: the line of resumes holds back while they time out.
+   * answers for it. A timeout fails it as one, and the line of resumes holds back while they time
+   * out, unless the connection's node is not its user's shard (a Cluster's): then the failure is an
+   * {@link OffShardFailure}, which the line does not count for the user's shard.
    */
-  private static void answered(
+  private void answered(
       Channel c, StatefulRedisPubSubConnection<byte[], byte[]> sentOn, Throwable err) {
     if (err == null) {
       c.ready.complete(null);
     } else if (c.via == sentOn) {
-      c.ready.completeExceptionally(RedisFailures.classify(err));
+      Throwable failure = RedisFailures.classify(err);
+      c.ready.completeExceptionally(offShard ? new OffShardFailure(failure) : failure);
     }
   }
 
