@@ -7,8 +7,10 @@ import io.lettuce.core.cluster.models.partitions.RedisClusterNode;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.UUID;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
@@ -35,8 +37,9 @@ import org.slf4j.LoggerFactory;
  *
  * <p>On a Cluster there is one marker per master, in the lowest slot it owns (a slot moved to
  * another master takes its marker with it, so a reshard is not mistaken for a wipe); the process is
- * remembered by the master's node id. What is first seen (this node's start, a master's new lowest
- * slot, a new master) is remembered, not judged. Thread-safe.
+ * remembered by the master's node id while it is a master owning slots. What is first seen (this
+ * node's start, a master's new lowest slot, a new master, a master again after a failback) is
+ * remembered, not judged. Thread-safe.
  */
 final class StoreLife {
   private static final Logger log = LoggerFactory.getLogger(StoreLife.class);
@@ -75,6 +78,13 @@ final class StoreLife {
       RedisClusterAsyncCommands<byte[], byte[]> redis, Partitions partitions) {
     List<CompletableFuture<Boolean>> sent = new ArrayList<>();
     try {
+      Set<String> masters = new HashSet<>();
+      for (RedisClusterNode n : partitions) {
+        if (n.is(RedisClusterNode.NodeFlag.UPSTREAM) && !n.getSlots().isEmpty()) {
+          masters.add(n.getNodeId());
+        }
+      }
+      forgetAllBut(masters);
       for (RedisClusterNode n : partitions) {
         if (n.is(RedisClusterNode.NodeFlag.UPSTREAM)
             && !n.is(RedisClusterNode.NodeFlag.FAIL)
@@ -93,6 +103,18 @@ final class StoreLife {
     }
     return CompletableFuture.allOf(sent.toArray(CompletableFuture[]::new))
         .thenApply(v -> !sent.isEmpty() && sent.stream().allMatch(CompletableFuture::join));
+  }
+
+  /**
+   * Forgets the process of every master not in {@code masters} (masters owning slots, failed or
+   * not): one seen as a replica, slot-less or gone. Made master again (a failback), its new
+   * replication history is then first seen, not judged: the change of masters that moved it, both
+   * ways, is one {@link FailoverWatch} sees in the same topology, and its re-read finds what a
+   * promotion lost. A master failed over and back between two checks is never seen gone, and its
+   * new history is judged, as before.
+   */
+  private synchronized void forgetAllBut(Set<String> masters) {
+    processes.keySet().retainAll(masters);
   }
 
   /** Sends one check; true once it is judged, false if it failed. */
