@@ -111,6 +111,15 @@ public final class RedisClusterProcess {
   }
 
   /**
+   * {@link #startPrivate} whose nodes take {@code nodeTimeout} to decide a silent node failed (the
+   * default private one: 15 s): a test of a node stopped for longer than that, whose outcome must
+   * not depend on a race with the Cluster's own failure detection (then CLUSTERDOWN everywhere).
+   */
+  public static Private startPrivate(Duration nodeTimeout) {
+    return closedAtExit(startCluster(freePorts(SHARDS), 0, false, nodeTimeout.toMillis()));
+  }
+
+  /**
    * {@link #startPrivate} whose nodes also listen on {@code ::1} and announce that address: the
    * topology names every node by an IPv6 address, while the seeds stay on 127.0.0.1.
    */
@@ -193,12 +202,17 @@ public final class RedisClusterProcess {
     return startCluster(freePorts(SHARDS * (1 + replicas)), replicas, ipv6);
   }
 
+  private static Private startCluster(List<Integer> ports, int replicas, boolean ipv6) {
+    return startCluster(ports, replicas, ipv6, replicas > 0 ? 1000 : 15000);
+  }
+
   /** A Cluster of three primaries on these ports, for a test of what a failed start stops. */
   static Private startPrivateOn(List<Integer> ports) {
     return closedAtExit(startCluster(ports, 0, false));
   }
 
-  private static Private startCluster(List<Integer> ports, int replicas, boolean ipv6) {
+  private static Private startCluster(
+      List<Integer> ports, int replicas, boolean ipv6, long nodeTimeoutMillis) {
     List<String> seeds = new ArrayList<>();
     List<String> replicaUrls = new ArrayList<>();
     Path dir;
@@ -218,7 +232,7 @@ public final class RedisClusterProcess {
                       .bind(ipv6 ? "127.0.0.1 ::1" : "127.0.0.1")
                       .setting("dir " + RedisProcess.quoted(dir))
                       .setting("save \"\"")
-                      .setting("cluster-node-timeout " + (replicas > 0 ? 1000 : 15000)))
+                      .setting("cluster-node-timeout " + nodeTimeoutMillis))
               .serverPorts(ports)
               .initializationTimeout(Duration.ofSeconds(30));
       for (int i = 0; i < SHARDS; i++) {

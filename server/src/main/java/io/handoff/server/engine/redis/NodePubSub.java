@@ -5,6 +5,7 @@ import io.lettuce.core.RedisClient;
 import io.lettuce.core.RedisURI;
 import io.lettuce.core.TimeoutOptions;
 import io.lettuce.core.cluster.RedisClusterClient;
+import io.lettuce.core.cluster.SlotHash;
 import io.lettuce.core.cluster.models.partitions.RedisClusterNode;
 import io.lettuce.core.codec.ByteArrayCodec;
 import io.lettuce.core.pubsub.StatefulRedisPubSubConnection;
@@ -57,6 +58,12 @@ final class NodePubSub
     RedisURI uri =
         RedisURI.builder(template).withHost(node.getHost()).withPort(node.getPort()).build();
     return nodes.connectPubSub(ByteArrayCodec.INSTANCE, uri);
+  }
+
+  /** The id of the master of {@code key}'s slot as the node knows it now; null if none. */
+  String masterOf(byte[] key) {
+    RedisClusterNode owner = cluster.getPartitions().getPartitionBySlot(SlotHash.getSlot(key));
+    return owner == null ? null : owner.getNodeId();
   }
 
   @Override

@@ -25,6 +25,7 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.function.Function;
 import java.util.function.Supplier;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -62,9 +63,11 @@ public final class RedisBroker implements Broker {
   private final RedisKeys keys;
   private final ConcurrentHashMap<ByteBuffer, Channel> channels = new ConcurrentHashMap<>();
   private volatile LoopConnections loops;
-  // A channel of this node's own, published to every second and heard on the shared connection
+  // Channels of this node's own, published to every second and heard on the shared connection
   // (watchPath): the whole path a user's messages take, through whatever node it is connected to.
-  private final byte[] heartbeat;
+  // Two, on two masters' slots where the Cluster has two: a heartbeat published to the node the
+  // connection is on is never answered while that node hangs, and would never tell of the hang.
+  private volatile List<byte[]> heartbeats = List.of();
   // When a heartbeat Redis answered as published was sent, none having been heard since; 0 if none.
   private volatile long unheardSince;
   private volatile ScheduledExecutorService watchTimer;
@@ -91,8 +94,6 @@ public final class RedisBroker implements Broker {
     this.commands = commands;
     this.keys = keys;
     this.pace = new LossPace<>(lossTimer, this::tellLoss);
-    this.heartbeat =
-        keys.channel("hb:" + Long.toHexString(new SecureRandom().nextLong() & Long.MAX_VALUE));
     listenTo(connection);
   }
 
@@ -104,15 +105,31 @@ public final class RedisBroker implements Broker {
    * opens a new shared connection with {@code open} (to a node the topology says is healthy), moves
    * every channel of the old one to it, and closes the old one; each channel's listeners hear of a
    * possible loss once the new connection confirms it. Runs on a thread of its own, since opening a
-   * connection may wait for a connect timeout.
+   * connection may wait for a connect timeout. The heartbeat goes on two channels whose slots two
+   * different masters of the topology hold (one if it has one master): whichever node the
+   * connection is on, and hung, one of them is published by another master and goes unheard.
    */
+  void watchPath(NodePubSub open, Duration every, Duration within) {
+    watchPath(open, open::masterOf, every, within);
+  }
+
+  /** As above, with one heartbeat channel, to a connection opened by {@code open} (for tests). */
   void watchPath(
       Supplier<StatefulRedisPubSubConnection<byte[], byte[]>> open,
       Duration every,
       Duration within) {
+    watchPath(open, name -> null, every, within);
+  }
+
+  private void watchPath(
+      Supplier<StatefulRedisPubSubConnection<byte[], byte[]>> open,
+      Function<byte[], String> masterOf,
+      Duration every,
+      Duration within) {
     opener = open;
     offShard = true;
-    connection.async().subscribe(heartbeat);
+    heartbeats = heartbeatChannels(masterOf);
+    connection.async().subscribe(heartbeats.toArray(byte[][]::new));
     ScheduledExecutorService timer =
         Executors.newSingleThreadScheduledExecutor(
             r -> {
@@ -136,13 +153,15 @@ public final class RedisBroker implements Broker {
               }
               return;
             }
-            publishOnShard(heartbeat, HEARTBEAT)
-                .whenComplete(
-                    (n, err) -> {
-                      if (err == null && unheardSince == 0) {
-                        unheardSince = System.nanoTime();
-                      }
-                    });
+            for (byte[] beat : heartbeats) {
+              publishOnShard(beat, HEARTBEAT)
+                  .whenComplete(
+                      (n, err) -> {
+                        if (err == null && unheardSince == 0) {
+                          unheardSince = System.nanoTime();
+                        }
+                      });
+            }
           } catch (RuntimeException e) {
             // A thrown tick would end the schedule: the watch must outlive any one failure.
             log.warn("pub/sub watch: {}", e.toString());
@@ -151,6 +170,30 @@ public final class RedisBroker implements Broker {
         every.toNanos(),
         every.toNanos(),
         TimeUnit.NANOSECONDS);
+  }
+
+  /**
+   * Heartbeat channels of this node's own (random names: two nodes never share one), two at most,
+   * each in a slot of another master ({@code masterOf} a channel: null if not known, then one).
+   */
+  private List<byte[]> heartbeatChannels(Function<byte[], String> masterOf) {
+    SecureRandom random = new SecureRandom();
+    List<byte[]> picked = new ArrayList<>();
+    String first = null;
+    for (int i = 0; i < 256 && picked.size() < 2; i++) {
+      byte[] name = keys.channel("hb:" + Long.toHexString(random.nextLong() & Long.MAX_VALUE));
+      String master = masterOf.apply(name);
+      if (picked.isEmpty()) {
+        picked.add(name);
+        first = master;
+        if (first == null) {
+          break;
+        }
+      } else if (master != null && !master.equals(first)) {
+        picked.add(name);
+      }
+    }
+    return List.copyOf(picked);
   }
 
   /**
@@ -169,8 +212,10 @@ public final class RedisBroker implements Broker {
     StatefulRedisPubSubConnection<byte[], byte[]> old;
     List<byte[]> names = new ArrayList<>();
     List<Channel> moved = new ArrayList<>();
-    names.add(heartbeat);
-    moved.add(null);
+    for (byte[] beat : heartbeats) {
+      names.add(beat);
+      moved.add(null);
+    }
     synchronized (swap) {
       old = connection;
       connection = fresh;
@@ -227,8 +272,10 @@ public final class RedisBroker implements Broker {
         new RedisPubSubAdapter<>() {
           @Override
           public void message(byte[] channel, byte[] message) {
-            if (on == connection && Arrays.equals(channel, heartbeat)) {
-              unheardSince = 0;
+            if (isHeartbeat(channel)) {
+              if (on == connection) {
+                unheardSince = 0;
+              }
               return;
             }
             deliver(on, channel, message);
@@ -246,6 +293,15 @@ public final class RedisBroker implements Broker {
             }
           }
         });
+  }
+
+  private boolean isHeartbeat(byte[] channel) {
+    for (byte[] beat : heartbeats) {
+      if (Arrays.equals(channel, beat)) {
+        return true;
+      }
+    }
+    return false;
   }
 
   /**
