@@ -12,7 +12,11 @@ import io.lettuce.core.pubsub.StatefulRedisPubSubConnection;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ThreadLocalRandom;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
 import java.util.function.Supplier;
 
 /**
@@ -22,6 +26,9 @@ import java.util.function.Supplier;
  */
 final class NodePubSub
     implements Supplier<StatefulRedisPubSubConnection<byte[], byte[]>>, AutoCloseable {
+  // The connect timeout and one command timeout (the handshake's answer).
+  static final Duration OPEN_TIMEOUT = Duration.ofSeconds(4);
+
   private final RedisClusterClient cluster;
   private final RedisURI template;
   private final RedisClient nodes;
@@ -57,7 +64,45 @@ final class NodePubSub
     RedisURI node = live.get(ThreadLocalRandom.current().nextInt(live.size())).getUri();
     RedisURI uri =
         RedisURI.builder(template).withHost(node.getHost()).withPort(node.getPort()).build();
-    return nodes.connectPubSub(ByteArrayCodec.INSTANCE, uri);
+    return open(nodes, uri);
+  }
+
+  /**
+   * A pub/sub connection to {@code uri} through {@code nodes}, or an exception once {@link
+   * #OPEN_TIMEOUT} passed: a connection to a hung node (the one the watch moves from, which the
+   * topology may not list failed yet) is accepted by its kernel, and Lettuce then waits for the
+   * handshake's answer with no bound of its own, which would hold the watch for as long as the node
+   * hangs. One that opens after that is closed.
+   */
+  static StatefulRedisPubSubConnection<byte[], byte[]> open(RedisClient nodes, RedisURI uri) {
+    CompletableFuture<StatefulRedisPubSubConnection<byte[], byte[]>> opening =
+        nodes.connectPubSubAsync(ByteArrayCodec.INSTANCE, uri).toCompletableFuture();
+    try {
+      return opening.get(OPEN_TIMEOUT.toMillis(), TimeUnit.MILLISECONDS);
+    } catch (TimeoutException e) {
+      opening.thenAccept(StatefulRedisPubSubConnection::closeAsync);
+      throw new IllegalStateException(
+          "no pub/sub connection to "
+              + uri.getHost()
+              + ":"
+              + uri.getPort()
+              + " within "
+              + OPEN_TIMEOUT,
+          e);
+    } catch (ExecutionException e) {
+      throw new IllegalStateException(
+          "cannot open a pub/sub connection to "
+              + uri.getHost()
+              + ":"
+              + uri.getPort()
+              + ": "
+              + e.getCause(),
+          e.getCause());
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      opening.thenAccept(StatefulRedisPubSubConnection::closeAsync);
+      throw new IllegalStateException("interrupted while opening a pub/sub connection", e);
+    }
   }
 
   /** The id of the master of {@code key}'s slot as the node knows it now; null if none. */

@@ -16,6 +16,7 @@ import java.util.UUID;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.Semaphore;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 
@@ -75,6 +76,52 @@ class RedisBrokerMoveTest {
     }
     broker.signal("u", UserSignal.newBuilder().setOriginNode("elsewhere").build());
     assertTrue(listener.signals.tryAcquire(10, TimeUnit.SECONDS), "heard on the new connection");
+  }
+
+  /**
+   * The watch's new connection may be to the hung node again (the topology does not list it failed
+   * yet): its handshake goes unanswered, the connect times out (2 s, as the node's), and the watch
+   * tries again at its next tick; a subscription made meanwhile is either failed (its device closed
+   * 4005, bounded) or ready where it is heard.
+   */
+  @Test
+  void aMoveThatWouldLandOnTheHungNodeAgainIsTriedAgain() throws Exception {
+    client.setOptions(
+        ClientOptions.builder()
+            .socketOptions(RedisEngine.socketOptions())
+            .protocolVersion(RedisEngine.PROTOCOL)
+            .timeoutOptions(TimeoutOptions.enabled(RedisEngine.DEFAULT_COMMAND_TIMEOUT))
+            .build());
+    RedisURI hungUri = RedisURI.create(hung.url());
+    RedisURI healthyUri = RedisURI.create(healthy.url());
+    broker =
+        new RedisBroker(
+            client.connectPubSub(ByteArrayCodec.INSTANCE, hungUri),
+            client.connect(ByteArrayCodec.INSTANCE, healthyUri).async(),
+            new RedisKeys("test-" + UUID.randomUUID() + ":"),
+            client.getResources().eventExecutorGroup());
+    hung.pause();
+    AtomicInteger opened = new AtomicInteger();
+    broker.watchPath(
+        () -> NodePubSub.open(client, opened.getAndIncrement() == 0 ? hungUri : healthyUri),
+        Duration.ofMillis(100),
+        Duration.ofMillis(300));
+
+    Signals listener = new Signals();
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(15);
+    while (true) {
+      assertTrue(System.nanoTime() < deadline, "no subscription ready within 15 s");
+      Broker.Subscription s = broker.subscribe("u", listener);
+      try {
+        s.ready().get(5, TimeUnit.SECONDS);
+        break;
+      } catch (ExecutionException failedOnTheHungNode) {
+        s.close();
+      }
+    }
+    assertTrue(opened.get() >= 2, "tried again after the hung node: " + opened.get() + " opened");
+    broker.signal("u", UserSignal.newBuilder().setOriginNode("elsewhere").build());
+    assertTrue(listener.signals.tryAcquire(10, TimeUnit.SECONDS), "heard on the healthy node");
   }
 
   private static final class Signals implements Broker.Listener {
