@@ -38,7 +38,7 @@ class ClusterPubSubNodeHangHelloTest {
   // 2 s command timeout, with room for a loaded machine; a Hello is never held longer.
   private static final Duration HELLO_BOUND = Duration.ofSeconds(6);
   // The watch moves the connection 3 s after a heartbeat went unheard (1 s ticks), and may first
-  // land on the hung node again (not known failed to the topology yet), which costs one more 3 s.
+  // pick the hung node again (not known failed to the topology yet), which costs 4 s and a tick.
   private static final Duration MOVED_WITHIN = Duration.ofSeconds(25);
 
   private final Nodes nodes = new Nodes();
