@@ -75,19 +75,20 @@ final class NodePubSub
    * hangs. One that opens after that is closed.
    */
   static StatefulRedisPubSubConnection<byte[], byte[]> open(RedisClient nodes, RedisURI uri) {
+    return open(nodes, uri, OPEN_TIMEOUT);
+  }
+
+  /** As above, given up on after {@code timeout} (tests shorten it). */
+  static StatefulRedisPubSubConnection<byte[], byte[]> open(
+      RedisClient nodes, RedisURI uri, Duration timeout) {
     CompletableFuture<StatefulRedisPubSubConnection<byte[], byte[]>> opening =
         nodes.connectPubSubAsync(ByteArrayCodec.INSTANCE, uri).toCompletableFuture();
     try {
-      return opening.get(OPEN_TIMEOUT.toMillis(), TimeUnit.MILLISECONDS);
+      return opening.get(timeout.toMillis(), TimeUnit.MILLISECONDS);
     } catch (TimeoutException e) {
       opening.thenAccept(StatefulRedisPubSubConnection::closeAsync);
       throw new IllegalStateException(
-          "no pub/sub connection to "
-              + uri.getHost()
-              + ":"
-              + uri.getPort()
-              + " within "
-              + OPEN_TIMEOUT,
+          "no pub/sub connection to " + uri.getHost() + ":" + uri.getPort() + " within " + timeout,
           e);
     } catch (ExecutionException e) {
       throw new IllegalStateException(
