@@ -9,7 +9,9 @@ import io.netty.channel.DefaultEventLoop;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Collections;
+import java.util.HashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.Random;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
@@ -129,6 +131,99 @@ class LoopDeadlinesTest {
       assertEquals(List.of(late, after), fired);
     } finally {
       loop.shutdownGracefully(0, 0, TimeUnit.SECONDS);
+    }
+  }
+
+  /**
+   * Against a reference model (a map of each armed deadline to its due time): a seeded random run
+   * of arms, re-arms, disarms from anywhere in the heap and steps of time, some deadlines disarming
+   * another or arming themselves again as they run. Each deadline runs exactly at its due time (the
+   * timer is set for it), once, never after it was disarmed; the heap holds exactly the model's.
+   */
+  @Test
+  void heapMatchesAReferenceModelThroughRandomArmsDisarmsAndSteps() throws Exception {
+    for (long seed = 1; seed <= 20; seed++) {
+      long s = seed;
+      FakeScheduler time = new FakeScheduler();
+      DefaultEventLoop loop = new DefaultEventLoop();
+      try {
+        onLoop(loop, () -> runModel(new Random(s), time, loop));
+      } finally {
+        loop.shutdownGracefully(0, 0, TimeUnit.SECONDS);
+      }
+    }
+  }
+
+  private static void runModel(Random random, FakeScheduler time, DefaultEventLoop loop) {
+    LoopDeadlines deadlines = LoopDeadlines.current();
+    Map<Deadline, Long> model = new HashMap<>();
+    List<ModelProbe> probes = new ArrayList<>();
+    List<String> problems = new ArrayList<>();
+    for (int i = 0; i < 300; i++) {
+      probes.add(new ModelProbe(i));
+    }
+    for (ModelProbe p : probes) {
+      p.onExpired =
+          () -> {
+            Long due = model.remove(p);
+            if (due == null) {
+              problems.add("deadline " + p.id + " ran while not armed in the model");
+            } else if (due != time.nanoTime()) {
+              problems.add("deadline " + p.id + " due at " + due + " ran at " + time.nanoTime());
+            }
+            int r = random.nextInt(10);
+            if (r == 0) {
+              ModelProbe other = probes.get(random.nextInt(probes.size()));
+              deadlines.disarm(other);
+              model.remove(other);
+            } else if (r == 1) {
+              long delay = random.nextInt(3) * 1_000L; // zero included: due in this very turn
+              deadlines.arm(p, delay, loop, time);
+              model.put(p, time.nanoTime() + delay);
+            }
+          };
+    }
+    for (int step = 0; step < 5_000; step++) {
+      ModelProbe p = probes.get(random.nextInt(probes.size()));
+      int op = random.nextInt(10);
+      if (op < 5) {
+        long delay = random.nextInt(4) == 0 ? random.nextInt(3) : random.nextInt(1_000_000);
+        deadlines.arm(p, delay, loop, time);
+        model.put(p, time.nanoTime() + delay);
+      } else if (op < 8) {
+        deadlines.disarm(p);
+        model.remove(p);
+      } else {
+        time.advance(Duration.ofNanos(random.nextInt(500_000)));
+      }
+      assertEquals(List.of(), problems, "at step " + step);
+      assertEquals(model.size(), deadlines.size(), "at step " + step);
+      for (ModelProbe q : probes) {
+        assertEquals(model.containsKey(q), q.armed(), "deadline " + q.id + " at step " + step);
+      }
+      long now = time.nanoTime();
+      for (long due : model.values()) {
+        // Once time stepped, nothing due by then still waits (a deadline armed since may be).
+        assertTrue(op < 8 || due > now, "a deadline due at " + due + " still waits at " + now);
+      }
+    }
+    time.advance(Duration.ofSeconds(1));
+    assertEquals(List.of(), problems);
+    assertEquals(Map.of(), model);
+    assertEquals(0, deadlines.size());
+  }
+
+  private static final class ModelProbe extends Deadline {
+    final int id;
+    Runnable onExpired;
+
+    ModelProbe(int id) {
+      this.id = id;
+    }
+
+    @Override
+    protected void expired() {
+      onExpired.run();
     }
   }
 
