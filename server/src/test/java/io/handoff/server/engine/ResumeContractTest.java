@@ -342,6 +342,60 @@ public abstract class ResumeContractTest {
     assertEquals(Resumed.UNKNOWN, r.pendingApprovals());
   }
 
+  /**
+   * Positions the history cannot serve, on every engine as the separate calls answer them: a device
+   * behind by more deltas than the history keeps, one behind by deltas past the age limit, one
+   * ahead of the document (the store lost writes), and one naming its document twice (the last
+   * counts).
+   */
+  @Test
+  void positionsHistoryCannotServeAreAnsweredWithSnapshots() throws Exception {
+    engine.close();
+    engine =
+        newEngine(
+            StoreLimits.builder()
+                .maxDevicesPerUser(4)
+                .historyLength(2)
+                .historyMaxAge(Duration.ofMinutes(10))
+                .build(),
+            clock);
+    WriteOutcome long1 = write("laptop", "long", 1);
+    for (long s = 2; s <= 5; s++) {
+      write("laptop", "long", s);
+    }
+    WriteOutcome old1 = write("laptop", "old", 6);
+    write("laptop", "old", 7);
+    WriteOutcome ahead = write("laptop", "ahead", 8);
+    WriteOutcome twice1 = write("laptop", "twice", 9);
+    WriteOutcome twice2 = write("laptop", "twice", 10);
+    clock.advance(Duration.ofMinutes(11)); // "old"'s delta 2 is past the age limit now
+    WriteOutcome recent = write("laptop", "recent", 11);
+    write("laptop", "recent", 12);
+    List<Position> positions =
+        List.of(
+            at("long", long1), // 4 behind, history keeps 2
+            at("old", old1), // 1 behind, that delta too old
+            Position.newBuilder()
+                .setDocument("ahead")
+                .setEpoch(ahead.epoch())
+                .setVersion(ahead.version() + 3)
+                .build(),
+            at("twice", twice1),
+            at("twice", twice2), // the last of a document counts
+            at("recent", recent));
+    Request r = request("phone", "", FollowFilter.all(), positions);
+
+    Map<String, String> one = describe(get(engine.resume(r)).documents());
+
+    assertEquals(describe(get(ResumeStore.separately(engine, r)).documents()), one);
+    assertTrue(one.get("long").startsWith("SNAPSHOT HISTORY_TRIMMED v5"), one.get("long"));
+    assertTrue(one.get("old").startsWith("SNAPSHOT HISTORY_TRIMMED v2"), one.get("old"));
+    assertTrue(one.get("ahead").startsWith("SNAPSHOT DIVERGED v1"), one.get("ahead"));
+    assertTrue(one.get("twice").startsWith("UP_TO_DATE v2"), one.get("twice"));
+    assertEquals("DELTAS 1->2 [2]", one.get("recent"));
+    assertEquals(5, one.size());
+  }
+
   /** Each document's result in words, by name. */
   private static Map<String, String> describe(List<SyncResult> results) {
     Map<String, String> out = new TreeMap<>();
