@@ -224,6 +224,35 @@ class IdleTimersTest {
   }
 
   /**
+   * Time moved in steps that straddle the heartbeat ticks: a silent device is pinged once one whole
+   * interval has passed, and closed IDLE_TIMEOUT once two have, not before: the ticks keep to their
+   * grid, so neither runs later than its tick.
+   */
+  @Test
+  void aSilentDeviceIsPingedAndClosedOnTimeWhenTimeMovesInOddSteps() throws Exception {
+    FakeScheduler time = new FakeScheduler();
+    try (TestServer server = TestServer.start(time, b -> b.heartbeatInterval(HEARTBEAT));
+        RawSocket silent = hello(RawSocket.connect(server.port(), token("odd", "tv"), 0))) {
+      assertTrue(silent.readFrame().hasWelcome());
+      readsDone(server);
+      for (long ms : new long[] {3_700, 3_700, 2_590}) { // 9.99 s: not an interval yet
+        time.advance(Duration.ofMillis(ms));
+      }
+      readsDone(server);
+      time.advance(Duration.ofMillis(20)); // 10.01 s
+      assertEquals(0, silent.readUntilPing().length);
+      for (long ms : new long[] {3_300, 3_300, 3_380}) { // 19.99 s: not two intervals yet
+        time.advance(Duration.ofMillis(ms));
+      }
+      readsDone(server);
+      assertEquals(0, server.server.stats().idleCloses.sum());
+      time.advance(Duration.ofMillis(10)); // 20 s
+      assertEquals(CloseCode.IDLE_TIMEOUT.code(), silent.readUntilClose());
+      assertEquals(1, server.server.stats().idleCloses.sum());
+    }
+  }
+
+  /**
    * Waits until every event loop has finished the reads it is in: a connection counts as heard at
    * the end of a read (after the Welcome it sent went out), and time moved before then would mark
    * it heard later than the test reckons.
