@@ -396,6 +396,57 @@ public abstract class ResumeContractTest {
     assertEquals(5, one.size());
   }
 
+  /**
+   * A user whose documents add up to more than a store may carry in one reply (Redis: sixteen of
+   * the largest documents; the rest are read one by one): every document comes, from its position,
+   * as the separate calls answer it.
+   */
+  @Test
+  void documentsPastTheResumesReplyBudgetAreReadAllTheSame() throws Exception {
+    engine.close();
+    engine =
+        newEngine(
+            StoreLimits.builder()
+                .maxDevicesPerUser(4)
+                .maxDocumentBytes(1024)
+                .maxValueBytes(1024)
+                .build(),
+            clock);
+    List<Position> positions = new ArrayList<>();
+    for (int d = 0; d < 40; d++) {
+      String doc = "doc/" + d;
+      Write.Builder w = Write.newBuilder().setDocument(doc).setClientSeq(2L * d + 1);
+      w.addOpsBuilder().setField("f").setSet(ByteString.copyFromUtf8("v".repeat(900)));
+      WriteOutcome first = get(engine.store().write(user, "laptop", w.build()));
+      Write.Builder again = Write.newBuilder().setDocument(doc).setClientSeq(2L * d + 2);
+      again.addOpsBuilder().setField("f").setSet(ByteString.copyFromUtf8("w".repeat(900)));
+      get(engine.store().write(user, "laptop", again.build()));
+      if (d % 2 == 0) {
+        positions.add(at(doc, first)); // one behind: a delta
+      }
+    }
+    Request r = request("phone", "", FollowFilter.all(), positions);
+
+    Map<String, String> one = describe(get(engine.resume(r)).documents());
+
+    assertEquals(40, one.size());
+    assertEquals(describe(get(ResumeStore.separately(engine, r)).documents()), one);
+    for (int d = 0; d < 40; d++) {
+      String got = one.get("doc/" + d);
+      if (d % 2 == 0) {
+        assertEquals("DELTAS 1->2 [2]", got);
+      } else {
+        assertEquals(
+            "SNAPSHOT NO_POSITION v2 fp "
+                + got.split(" fp ")[1].split(" ")[0]
+                + " {f="
+                + "w".repeat(900)
+                + "}",
+            got);
+      }
+    }
+  }
+
   /** Each document's result in words, by name. */
   private static Map<String, String> describe(List<SyncResult> results) {
     Map<String, String> out = new TreeMap<>();

@@ -46,14 +46,16 @@ import org.slf4j.LoggerFactory;
  * sign-in requests of the user. All of them are keys of the user's hash tag, so in a Cluster the
  * one script runs on the user's shard. The replies are parsed as the separate stores parse theirs.
  * A document whose deltas cannot serve (history past its age limit, divergence at the first delta)
- * is read again as a snapshot, as {@link RedisDocumentStore#read} does: the one case with a second
- * round trip. A resume that fails once its script may have marked the device online takes that mark
- * back ({@link #takeBack}). Thread-safe.
+ * is read again as a snapshot, as {@link RedisDocumentStore#read} does; the documents past the
+ * reply's budget ({@link #replyBudget}) are read one by one after the script: the two cases with
+ * more round trips. A resume that fails once its script may have marked the device online takes
+ * that mark back ({@link #takeBack}). Thread-safe.
  */
 final class RedisResume {
   private static final Logger log = LoggerFactory.getLogger(RedisResume.class);
   private static final byte[] EMPTY = {};
   private static final byte[] ZERO_FP = new byte[8];
+  private static final String LATER = "later";
 
   private final RedisClusterAsyncCommands<byte[], byte[]> redis;
   private final RedisKeys keys;
@@ -162,6 +164,7 @@ final class RedisResume {
       argv.add(
           p.getFingerprint() == 0 ? ZERO_FP : RedisDocumentStore.epochBytes(p.getFingerprint()));
     }
+    argv.add(utf8(Long.toString(replyBudget(limits))));
     byte[][] args = argv.toArray(new byte[0][]);
     // The thread sending the script picks its Redis connection (RoutedCommands): a take-back sent
     // from it goes through the same one.
@@ -342,13 +345,24 @@ final class RedisResume {
 
     List<Object> docs = (List<Object>) reply.get(2);
     List<CompletableFuture<SyncResult>> reads = new ArrayList<>(docs.size() / 2);
+    // The documents past the reply's budget, each read after the one before is answered: sent at
+    // once, the last of them would wait for all the others' bytes within its own timeout.
+    CompletableFuture<?> later = CompletableFuture.completedFuture(null);
     for (int i = 0; i + 1 < docs.size(); i += 2) {
       String name = str(docs.get(i));
       Position p = byName.get(name);
       long from = p == null ? 0 : p.getVersion();
       long fp = p == null ? 0 : p.getFingerprint();
-      SyncResult result =
-          documents.syncResult(user, name, from, fp, (List<Object>) docs.get(i + 1));
+      List<Object> read = (List<Object>) docs.get(i + 1);
+      if (LATER.equals(str(read.get(0)))) {
+        long epoch = p == null ? 0 : p.getEpoch();
+        CompletableFuture<SyncResult> next =
+            later.thenCompose(v -> documents.read(user, name, epoch, from, fp));
+        later = next;
+        reads.add(next);
+        continue;
+      }
+      SyncResult result = documents.syncResult(user, name, from, fp, read);
       reads.add(documents.completed(user, result));
     }
 
@@ -431,6 +445,17 @@ final class RedisResume {
           Long.parseLong(str(f.get(3))));
     }
     return null;
+  }
+
+  /**
+   * The bytes of document fields and deltas past which the script leaves the user's other documents
+   * to reads of their own: sixteen of the largest documents (4 MiB by default). A reply of every
+   * document at once, up to max-documents-per-user times max-document-bytes (250 MiB by default),
+   * would hold Redis for seconds and outlast the command's timeout, so the device could never
+   * resume.
+   */
+  static long replyBudget(StoreLimits limits) {
+    return 16L * limits.maxDocumentBytes();
   }
 
   private static byte[] utf8(String s) {

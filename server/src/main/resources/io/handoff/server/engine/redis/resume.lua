@@ -14,11 +14,13 @@
 --       offers' lower bound), 10 '(' .. (now - ended retention), 11 max recently ended,
 --       12 number of names N, 13.. names, then number of prefixes P, prefixes, then number of
 --       positions Q, then per position: document, epoch (8 bytes, '' for none), version,
---       fingerprint (8 bytes, zeros when unknown)
+--       fingerprint (8 bytes, zeros when unknown), then the reply's budget: the bytes of fields and
+--       deltas past which the documents left are not read here
 -- Returns {session, last_seq, docs, activities, offers, presence, ended, approvals}:
 --   session: {} when not checked, else {did, rev, seen, rat}; when the session is not alive for the
 --            device the reply is {session} alone and nothing was changed
---   docs: {name, read reply, name, read reply, ...}, each read reply as read.lua's
+--   docs: {name, read reply, name, read reply, ...}, each read reply as read.lua's, or {'later'}
+--         once the documents before it brought more bytes than the budget (the caller reads it)
 --   activities: HGETALL of the activities hash; presence: HGETALL of the presence hash
 --   offers: the Offer bytes of every live offer; ended: {o, st, by, end} per recently ended offer
 --           (st 0: it passed its deadline with nobody ending it, and this call recorded it expired)
@@ -79,11 +81,24 @@ for _ = 1, tonumber(ARGV[i]) do
   positions[doc] = {ARGV[i + 2], ARGV[i + 3], ARGV[i + 4]}
   i = i + 4
 end
+local budget = tonumber(ARGV[i + 1])
 
--- One document from a position (read.lua).
+-- One document from a position (read.lua), unless those before it used up the reply's budget: a
+-- user's documents may add up to far more than one reply should carry (Redis runs nothing else
+-- while it builds it, and the node waits for all of it within one command's timeout).
 -- include: part_read_position.lua
+local spent = 0
 local function read(doc, e, v, f)
-  return read_position(base .. 'm:' .. doc, base .. 'f:' .. doc, base .. 'h:' .. doc, e, v, f)
+  if spent > budget then
+    return {'later'}
+  end
+  local r = read_position(base .. 'm:' .. doc, base .. 'f:' .. doc, base .. 'h:' .. doc, e, v, f)
+  if r[1] == 'deltas' or r[1] == 'snapshot' then
+    for _, x in ipairs(r[4]) do
+      spent = spent + #x
+    end
+  end
+  return r
 end
 
 local docs = {}
