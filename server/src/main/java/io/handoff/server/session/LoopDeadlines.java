@@ -14,8 +14,8 @@ import org.slf4j.LoggerFactory;
  * place, so disarming is O(log n) and allocates nothing), with one timer on the node's {@link
  * Scheduler} for the earliest. When it fires, every deadline due by then runs, in order, and the
  * timer is set for the next, if any. Only the event loop's own thread touches its instance; the
- * heap grows with the loop's connections (one slot each) and keeps its length (see {@link
- * #disarm}).
+ * heap grows with the loop's connections (a slot per deadline a connection holds: its token keeper
+ * and its write tracker, two at most) and keeps its length (see {@link #disarm}).
  */
 final class LoopDeadlines {
   private static final Logger log = LoggerFactory.getLogger(LoopDeadlines.class);
@@ -80,7 +80,8 @@ final class LoopDeadlines {
    * emptied and shrinking the array on the way took branches the steady state never takes, and each
    * sent compiled code back to the interpreter at the worst moment: the whole close path, and the
    * event loop's own run loop through a scheduled-task queue left empty. The array is bounded by
-   * the most connections the loop has held at once, a reference each.
+   * the most deadlines the loop has held armed at once (two per connection at most), a reference
+   * each.
    */
   void disarm(Deadline d) {
     if (d.heapIndex >= 0) {
