@@ -12,10 +12,8 @@ import io.lettuce.core.pubsub.StatefulRedisPubSubConnection;
 import io.netty.util.concurrent.EventExecutor;
 import io.netty.util.concurrent.EventExecutorGroup;
 import java.nio.ByteBuffer;
-import java.security.SecureRandom;
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
@@ -67,7 +65,8 @@ public final class RedisBroker implements Broker {
   // (watchPath): the whole path a user's messages take, through whatever node it is connected to.
   // Two, on two masters' slots where the Cluster has two: a heartbeat published to the node the
   // connection is on is never answered while that node hangs, and would never tell of the hang.
-  private volatile List<byte[]> heartbeats = List.of();
+  // Kept on two masters as the topology changes (Heartbeats).
+  private volatile Heartbeats heartbeats;
   // When a heartbeat Redis answered as published was sent, none having been heard since; 0 if none.
   private volatile long unheardSince;
   private volatile ScheduledExecutorService watchTimer;
@@ -128,8 +127,8 @@ public final class RedisBroker implements Broker {
       Duration within) {
     opener = open;
     offShard = true;
-    heartbeats = heartbeatChannels(masterOf);
-    connection.async().subscribe(heartbeats.toArray(byte[][]::new));
+    heartbeats = new Heartbeats(keys, masterOf);
+    connection.async().subscribe(heartbeats.active().toArray(byte[][]::new));
     ScheduledExecutorService timer =
         Executors.newSingleThreadScheduledExecutor(
             r -> {
@@ -153,7 +152,8 @@ public final class RedisBroker implements Broker {
               }
               return;
             }
-            for (byte[] beat : heartbeats) {
+            keepApart(heartbeats);
+            for (byte[] beat : heartbeats.active()) {
               publishOnShard(beat, HEARTBEAT)
                   .whenComplete(
                       (n, err) -> {
@@ -173,27 +173,22 @@ public final class RedisBroker implements Broker {
   }
 
   /**
-   * Heartbeat channels of this node's own (random names: two nodes never share one), two at most,
-   * each in a slot of another master ({@code masterOf} a channel: null if not known, then one).
+   * Unsubscribes the heartbeat channel replaced at the last tick, and subscribes a new one if the
+   * two sit on one master now (a reshard, failovers): it replaces one once confirmed.
    */
-  private List<byte[]> heartbeatChannels(Function<byte[], String> masterOf) {
-    SecureRandom random = new SecureRandom();
-    List<byte[]> picked = new ArrayList<>();
-    String first = null;
-    for (int i = 0; i < 256 && picked.size() < 2; i++) {
-      byte[] name = keys.channel("hb:" + Long.toHexString(random.nextLong() & Long.MAX_VALUE));
-      String master = masterOf.apply(name);
-      if (picked.isEmpty()) {
-        picked.add(name);
-        first = master;
-        if (first == null) {
-          break;
-        }
-      } else if (master != null && !master.equals(first)) {
-        picked.add(name);
-      }
+  private void keepApart(Heartbeats beats) {
+    StatefulRedisPubSubConnection<byte[], byte[]> on = connection;
+    byte[] retired = beats.takeRetired();
+    if (retired != null) {
+      on.async().unsubscribe(retired);
     }
-    return List.copyOf(picked);
+    byte[] fresh = beats.stale();
+    if (fresh != null) {
+      log.info("pub/sub watch: both heartbeats sit on one master; adding one on another");
+      on.async()
+          .subscribe(fresh)
+          .whenComplete((v, err) -> beats.confirm(fresh, err == null && connection == on));
+    }
   }
 
   /**
@@ -212,7 +207,8 @@ public final class RedisBroker implements Broker {
     StatefulRedisPubSubConnection<byte[], byte[]> old;
     List<byte[]> names = new ArrayList<>();
     List<Channel> moved = new ArrayList<>();
-    for (byte[] beat : heartbeats) {
+    heartbeats.dropPending();
+    for (byte[] beat : heartbeats.active()) {
       names.add(beat);
       moved.add(null);
     }
@@ -272,7 +268,8 @@ public final class RedisBroker implements Broker {
         new RedisPubSubAdapter<>() {
           @Override
           public void message(byte[] channel, byte[] message) {
-            if (isHeartbeat(channel)) {
+            Heartbeats beats = heartbeats;
+            if (beats != null && beats.contains(channel)) {
               if (on == connection) {
                 unheardSince = 0;
               }
@@ -293,15 +290,6 @@ public final class RedisBroker implements Broker {
             }
           }
         });
-  }
-
-  private boolean isHeartbeat(byte[] channel) {
-    for (byte[] beat : heartbeats) {
-      if (Arrays.equals(channel, beat)) {
-        return true;
-      }
-    }
-    return false;
   }
 
   /**
@@ -478,6 +466,11 @@ public final class RedisBroker implements Broker {
     Channel c = channels.get(ByteBuffer.wrap(keys.channel(userId)));
     LoopConnections bound = loops;
     return c == null || bound == null ? null : bound.loopOf(c.via);
+  }
+
+  /** The heartbeat channels the watch publishes to now (for tests). */
+  List<byte[]> heartbeatChannels() {
+    return heartbeats.active();
   }
 
   /** Users this node is subscribed to. */
