@@ -65,8 +65,8 @@ public final class RedisBroker implements Broker {
   // (watchPath): the whole path a user's messages take, through whatever node it is connected to.
   // Two, on two masters' slots where the Cluster has two: a heartbeat published to the node the
   // connection is on is never answered while that node hangs, and would never tell of the hang.
-  // Kept on two masters as the topology changes (Heartbeats).
-  private volatile Heartbeats heartbeats;
+  // Kept on two masters as the topology changes (HeartbeatChannels).
+  private volatile HeartbeatChannels heartbeats;
   // When a heartbeat Redis answered as published was sent, none having been heard since; 0 if none.
   private volatile long unheardSince;
   private volatile ScheduledExecutorService watchTimer;
@@ -127,7 +127,7 @@ public final class RedisBroker implements Broker {
       Duration within) {
     opener = open;
     offShard = true;
-    heartbeats = new Heartbeats(keys, masterOf);
+    heartbeats = new HeartbeatChannels(keys, masterOf);
     connection.async().subscribe(heartbeats.active().toArray(byte[][]::new));
     ScheduledExecutorService timer =
         Executors.newSingleThreadScheduledExecutor(
@@ -176,7 +176,7 @@ public final class RedisBroker implements Broker {
    * Unsubscribes the heartbeat channel replaced at the last tick, and subscribes a new one if the
    * two sit on one master now (a reshard, failovers): it replaces one once confirmed.
    */
-  private void keepApart(Heartbeats beats) {
+  private void keepApart(HeartbeatChannels beats) {
     StatefulRedisPubSubConnection<byte[], byte[]> on = connection;
     byte[] retired = beats.takeRetired();
     if (retired != null) {
@@ -268,7 +268,7 @@ public final class RedisBroker implements Broker {
         new RedisPubSubAdapter<>() {
           @Override
           public void message(byte[] channel, byte[] message) {
-            Heartbeats beats = heartbeats;
+            HeartbeatChannels beats = heartbeats;
             if (beats != null && beats.contains(channel)) {
               if (on == connection) {
                 unheardSince = 0;

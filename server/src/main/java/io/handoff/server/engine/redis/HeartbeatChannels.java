@@ -15,7 +15,7 @@ import java.util.function.Function;
  * unheard before it is subscribed. At most three channels are subscribed: two, and one replacing.
  * Thread-safe.
  */
-final class Heartbeats {
+final class HeartbeatChannels {
   private final RedisKeys keys;
   // The master of a channel's slot as the topology knows it now; null if not known.
   private final Function<byte[], String> masterOf;
@@ -27,7 +27,7 @@ final class Heartbeats {
   // Replaced, still subscribed until the next tick (a publish to it may still be on its way).
   private volatile byte[] retired;
 
-  Heartbeats(RedisKeys keys, Function<byte[], String> masterOf) {
+  HeartbeatChannels(RedisKeys keys, Function<byte[], String> masterOf) {
     this.keys = keys;
     this.masterOf = masterOf;
     List<byte[]> picked = new ArrayList<>();
