@@ -4,6 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.handoff.protocol.bus.v1.UserSignal;
+import io.handoff.server.Conditions;
 import io.handoff.server.RedisClusterProcess;
 import io.handoff.server.sync.Broker;
 import io.handoff.server.sync.DocumentEvent;
@@ -82,13 +83,14 @@ class HeartbeatReshardHangFaultTest {
       }
     }
     client.refreshPartitions();
-    long deadline = System.nanoTime() + Duration.ofSeconds(10).toNanos();
-    List<byte[]> beats = broker.heartbeatChannels();
-    while (System.nanoTime() < deadline
-        && open.masterOf(beats.get(0)).equals(open.masterOf(beats.get(1)))) {
-      Thread.sleep(20);
-      beats = broker.heartbeatChannels();
-    }
+    Conditions.await(
+        "the heartbeats put on two masters again",
+        () -> {
+          List<byte[]> beats = broker.heartbeatChannels();
+          return !open.masterOf(beats.get(0)).equals(open.masterOf(beats.get(1)));
+        },
+        Duration.ofSeconds(10),
+        Duration.ofMillis(20));
 
     stopped = pid(holder);
     kill("-STOP", stopped);

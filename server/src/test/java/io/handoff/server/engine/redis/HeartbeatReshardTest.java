@@ -2,8 +2,8 @@ package io.handoff.server.engine.redis;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
-import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.handoff.server.Conditions;
 import io.handoff.server.RedisClusterProcess;
 import io.lettuce.core.RedisClient;
 import io.lettuce.core.RedisURI;
@@ -68,16 +68,12 @@ class HeartbeatReshardTest {
     client.refreshPartitions();
     assertEquals(first, open.masterOf(before.get(1)), "the reshard put both on one master");
 
-    long deadline = System.nanoTime() + Duration.ofSeconds(10).toNanos();
-    List<byte[]> after = broker.heartbeatChannels();
-    while (sameMaster(open, after) && System.nanoTime() < deadline) {
-      Thread.sleep(20);
-      after = broker.heartbeatChannels();
-    }
-    assertEquals(2, after.size());
-    assertTrue(
-        !sameMaster(open, after),
-        "the heartbeats sit on two masters again: " + open.masterOf(after.get(1)));
+    Conditions.await(
+        "the heartbeats sit on two masters again",
+        () -> !sameMaster(open, broker.heartbeatChannels()),
+        Duration.ofSeconds(10),
+        Duration.ofMillis(20));
+    assertEquals(2, broker.heartbeatChannels().size());
   }
 
   private static boolean sameMaster(NodePubSub open, List<byte[]> beats) {
