@@ -12,7 +12,6 @@ import io.handoff.protocol.v1.ServerFrame;
 import io.lettuce.core.RedisClient;
 import io.lettuce.core.RedisURI;
 import io.lettuce.core.api.StatefulRedisConnection;
-import io.lettuce.core.cluster.RedisClusterClient;
 import io.lettuce.core.cluster.SlotHash;
 import io.lettuce.core.cluster.models.partitions.Partitions;
 import io.lettuce.core.codec.ByteArrayCodec;
@@ -52,7 +51,7 @@ class ClusterPubSubNodeHangHelloTest {
   void aNewUsersHelloIsClosedUntilTheMoveThenWelcomedAndHearsItsUsersWrites() throws Exception {
     RedisClusterProcess.Private cluster =
         nodes.add(RedisClusterProcess.startPrivate(Duration.ofMinutes(5)));
-    Partitions partitions = partitions(cluster.seeds());
+    Partitions partitions = cluster.partitions();
     // The case the watch must not miss: a heartbeat the node publishes goes to the hung node's
     // own slots (each node picks its heartbeat channel at random: started again until it does).
     HandoffServer node = null;
@@ -63,7 +62,7 @@ class ClusterPubSubNodeHangHelloTest {
         node.engine().close();
       }
       node = nodes.cluster(cluster.seeds(), "n" + i);
-      String h = pubSubHolder(cluster.seeds());
+      String h = cluster.pubSubHolder();
       assertNotNull(h, "some seed holds the node's pub/sub connection");
       for (String beat : heartbeats(h)) {
         if (masterPort(partitions, beat) == RedisURI.create(h).getPort()) {
@@ -130,35 +129,9 @@ class ClusterPubSubNodeHangHelloTest {
     return fail("the Hello was neither welcomed nor closed within " + HELLO_BOUND);
   }
 
-  private static Partitions partitions(List<String> seeds) {
-    RedisClusterClient client =
-        RedisClusterClient.create(seeds.stream().map(RedisURI::create).toList());
-    try {
-      client.refreshPartitions();
-      return client.getPartitions();
-    } finally {
-      client.shutdown();
-    }
-  }
-
   private static int masterPort(Partitions partitions, String key) {
     int slot = SlotHash.getSlot(key.getBytes(StandardCharsets.UTF_8));
     return partitions.getPartitionBySlot(slot).getUri().getPort();
-  }
-
-  /** The seed with a client in pub/sub mode (the node is the Cluster's only such client). */
-  private static String pubSubHolder(List<String> seeds) {
-    for (String seed : seeds) {
-      try (RedisClient client = RedisClient.create(seed);
-          StatefulRedisConnection<String, String> c = client.connect()) {
-        for (String line : c.sync().clientList().split("\n")) {
-          if (line.matches(".* sub=[1-9].*")) {
-            return seed;
-          }
-        }
-      }
-    }
-    return null;
   }
 
   /** The heartbeat channels subscribed at {@code seed}. */

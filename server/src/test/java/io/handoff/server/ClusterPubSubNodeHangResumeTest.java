@@ -4,10 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import io.lettuce.core.RedisClient;
 import io.lettuce.core.RedisURI;
-import io.lettuce.core.api.StatefulRedisConnection;
-import io.lettuce.core.cluster.RedisClusterClient;
 import io.lettuce.core.cluster.SlotHash;
 import io.lettuce.core.cluster.models.partitions.Partitions;
 import java.time.Duration;
@@ -38,10 +35,10 @@ class ClusterPubSubNodeHangResumeTest {
   void aSubscriptionTimingOutOnAHungPubSubNodeDoesNotHoldBackTheUsersShard() throws Exception {
     RedisClusterProcess.Private cluster = nodes.add(RedisClusterProcess.startPrivate());
     HandoffServer node = nodes.cluster(cluster.seeds(), "n1");
-    String holder = pubSubHolder(cluster.seeds());
+    String holder = cluster.pubSubHolder();
     assertNotNull(holder, "some seed holds the node's pub/sub connection");
     String dataMaster = cluster.seeds().stream().filter(s -> !s.equals(holder)).findFirst().get();
-    List<String> users = usersOn(cluster.seeds(), dataMaster, 3);
+    List<String> users = usersOn(cluster, dataMaster, 3);
     String known = users.get(0);
     TestDevice phone = nodes.add(TestDevice.connect(node.port(), TestServer.token(known, "p")));
     assertTrue(phone.hello().hasWelcome());
@@ -73,32 +70,10 @@ class ClusterPubSubNodeHangResumeTest {
     assertEquals(0, node.stats().resumesRefused.sum());
   }
 
-  /** The seed with a client in pub/sub mode (the node is the Cluster's only such client). */
-  private static String pubSubHolder(List<String> seeds) {
-    for (String seed : seeds) {
-      try (RedisClient client = RedisClient.create(seed);
-          StatefulRedisConnection<String, String> c = client.connect()) {
-        for (String line : c.sync().clientList().split("\n")) {
-          if (line.matches(".* sub=[1-9].*")) {
-            return seed;
-          }
-        }
-      }
-    }
-    return null;
-  }
-
   /** {@code count} users whose slots the master at {@code master} owns. */
-  private static List<String> usersOn(List<String> seeds, String master, int count) {
-    RedisClusterClient client =
-        RedisClusterClient.create(seeds.stream().map(RedisURI::create).toList());
-    Partitions partitions;
-    try {
-      client.refreshPartitions();
-      partitions = client.getPartitions();
-    } finally {
-      client.shutdown();
-    }
+  private static List<String> usersOn(
+      RedisClusterProcess.Private cluster, String master, int count) {
+    Partitions partitions = cluster.partitions();
     int port = RedisURI.create(master).getPort();
     List<String> users = new ArrayList<>();
     for (int i = 0; users.size() < count; i++) {

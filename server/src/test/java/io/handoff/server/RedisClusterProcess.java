@@ -149,21 +149,40 @@ public final class RedisClusterProcess {
   public record Private(
       RedisShardedCluster cluster, List<String> seeds, List<String> replicas, Path dir)
       implements AutoCloseable {
+    /** The slots' masters as the Cluster tells them now. */
+    public Partitions partitions() {
+      RedisClusterClient client =
+          RedisClusterClient.create(seeds.stream().map(RedisURI::create).toList());
+      try {
+        client.refreshPartitions();
+        return client.getPartitions();
+      } finally {
+        client.shutdown();
+      }
+    }
+
+    /** The seed with a client in pub/sub mode (a node under test is the Cluster's only one). */
+    public String pubSubHolder() {
+      for (String seed : seeds) {
+        try (RedisClient client = RedisClient.create(seed);
+            StatefulRedisConnection<String, String> c = client.connect()) {
+          for (String line : c.sync().clientList().split("\n")) {
+            if (line.matches(".* sub=[1-9].*")) {
+              return seed;
+            }
+          }
+        }
+      }
+      return null;
+    }
+
     /**
      * Users {@code user0}, {@code user1}, ... by the master of their slot, as the Cluster tells it
      * now: the first {@code count} on the last seed's master (the one tests hang), and the first on
      * another master.
      */
     public Split split(int count) {
-      RedisClusterClient client =
-          RedisClusterClient.create(seeds.stream().map(RedisURI::create).toList());
-      Partitions partitions;
-      try {
-        client.refreshPartitions();
-        partitions = client.getPartitions();
-      } finally {
-        client.shutdown();
-      }
+      Partitions partitions = partitions();
       int lastPort = RedisURI.create(seeds.get(seeds.size() - 1)).getPort();
       List<String> onLast = new ArrayList<>();
       for (int i = 0; ; i++) {
