@@ -6,8 +6,6 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import io.handoff.protocol.bus.v1.UserSignal;
 import io.handoff.server.Conditions;
 import io.handoff.server.RedisClusterProcess;
-import io.handoff.server.sync.Broker;
-import io.handoff.server.sync.DocumentEvent;
 import io.lettuce.core.RedisClient;
 import io.lettuce.core.RedisURI;
 import io.lettuce.core.cluster.RedisClusterClient;
@@ -16,7 +14,6 @@ import io.lettuce.core.codec.ByteArrayCodec;
 import java.time.Duration;
 import java.util.List;
 import java.util.UUID;
-import java.util.concurrent.Semaphore;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Tag;
@@ -74,7 +71,7 @@ class HeartbeatReshardHangFaultTest {
             client.connect(ByteArrayCodec.INSTANCE).async(),
             keys,
             client.getResources().eventExecutorGroup());
-    Signals listener = new Signals();
+    HeardSignals listener = new HeardSignals();
     broker.subscribe(user, listener).ready().get(10, TimeUnit.SECONDS);
     broker.watchPath(open, Duration.ofMillis(100), Duration.ofMillis(500));
     for (byte[] beat : broker.heartbeatChannels()) {
@@ -127,17 +124,5 @@ class HeartbeatReshardHangFaultTest {
     Process kill = new ProcessBuilder("kill", sig, pid).inheritIO().start();
     assertTrue(kill.waitFor(10, TimeUnit.SECONDS));
     assertEquals(0, kill.exitValue(), "kill " + sig + " " + pid);
-  }
-
-  private static final class Signals implements Broker.Listener {
-    final Semaphore signals = new Semaphore(0);
-
-    @Override
-    public void onEvent(DocumentEvent event) {}
-
-    @Override
-    public void onSignal(UserSignal signal) {
-      signals.release();
-    }
   }
 }

@@ -9,16 +9,13 @@ import io.handoff.server.RedisProcess;
 import io.handoff.server.engine.Engine;
 import io.handoff.server.engine.StoreLimits;
 import io.handoff.server.sync.Broker;
-import io.handoff.server.sync.DocumentEvent;
 import io.netty.channel.EventLoop;
 import io.netty.channel.MultiThreadIoEventLoopGroup;
 import io.netty.channel.epoll.Epoll;
 import io.netty.channel.epoll.EpollIoHandler;
 import java.util.List;
 import java.util.UUID;
-import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.CountDownLatch;
-import java.util.concurrent.Semaphore;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
@@ -58,7 +55,7 @@ class RedisBrokerLoopsTest {
     EventLoop second = loops.next();
     assertTrue(first != second, "two loops");
 
-    Broker.Subscription old = first.submit(() -> broker.subscribe("u", new Counting())).get();
+    Broker.Subscription old = first.submit(() -> broker.subscribe("u", new HeardSignals())).get();
     old.ready().get(5, TimeUnit.SECONDS);
     // The first loop is held, so the UNSUBSCRIBE of the close below waits in its queue, unsent.
     CountDownLatch release = new CountDownLatch(1);
@@ -71,7 +68,7 @@ class RedisBrokerLoopsTest {
           }
         });
     old.close();
-    Counting listener = new Counting();
+    HeardSignals listener = new HeardSignals();
     Broker.Subscription now = second.submit(() -> broker.subscribe("u", listener)).get();
     now.ready().get(5, TimeUnit.SECONDS);
     assertEquals(second, engine.subscriberLoop("u"), "subscribed again through the second loop");
@@ -81,26 +78,12 @@ class RedisBrokerLoopsTest {
     // Redis sent it to the first loop's connection too (still subscribed there). Once the first
     // loop runs again, a message on a channel subscribed through it reaches it after that one.
     release.countDown();
-    Counting marker = new Counting();
+    HeardSignals marker = new HeardSignals();
     first.submit(() -> broker.subscribe("v", marker)).get().ready().get(5, TimeUnit.SECONDS);
     broker.signal("v", UserSignal.newBuilder().setOriginNode("marker").build());
     assertTrue(marker.signals.tryAcquire(5, TimeUnit.SECONDS), "the first loop read on");
 
     assertEquals(List.of("elsewhere"), listener.origins, "the signal once");
     now.close();
-  }
-
-  private static final class Counting implements Broker.Listener {
-    final Semaphore signals = new Semaphore(0);
-    final List<String> origins = new CopyOnWriteArrayList<>();
-
-    @Override
-    public void onEvent(DocumentEvent event) {}
-
-    @Override
-    public void onSignal(UserSignal signal) {
-      origins.add(signal.getOriginNode());
-      signals.release();
-    }
   }
 }

@@ -5,7 +5,6 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import io.handoff.protocol.bus.v1.UserSignal;
 import io.handoff.server.RedisProcess;
 import io.handoff.server.sync.Broker;
-import io.handoff.server.sync.DocumentEvent;
 import io.lettuce.core.ClientOptions;
 import io.lettuce.core.RedisClient;
 import io.lettuce.core.RedisURI;
@@ -14,7 +13,6 @@ import io.lettuce.core.codec.ByteArrayCodec;
 import java.time.Duration;
 import java.util.UUID;
 import java.util.concurrent.ExecutionException;
-import java.util.concurrent.Semaphore;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.junit.jupiter.api.AfterEach;
@@ -61,7 +59,7 @@ class RedisBrokerMoveTest {
             new RedisKeys("test-" + UUID.randomUUID() + ":"),
             client.getResources().eventExecutorGroup());
     hung.pause();
-    Signals listener = new Signals();
+    HeardSignals listener = new HeardSignals();
     Broker.Subscription s = broker.subscribe("u", listener);
     broker.watchPath(
         () -> client.connectPubSub(ByteArrayCodec.INSTANCE, healthyUri),
@@ -112,7 +110,7 @@ class RedisBrokerMoveTest {
         Duration.ofMillis(100),
         Duration.ofMillis(300));
 
-    Signals listener = new Signals();
+    HeardSignals listener = new HeardSignals();
     long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(15);
     while (true) {
       assertTrue(System.nanoTime() < deadline, "no subscription ready within 15 s");
@@ -127,17 +125,5 @@ class RedisBrokerMoveTest {
     assertTrue(opened.get() >= 2, "tried again after the hung node: " + opened.get() + " opened");
     broker.signal("u", UserSignal.newBuilder().setOriginNode("elsewhere").build());
     assertTrue(listener.signals.tryAcquire(10, TimeUnit.SECONDS), "heard on the healthy node");
-  }
-
-  private static final class Signals implements Broker.Listener {
-    final Semaphore signals = new Semaphore(0);
-
-    @Override
-    public void onEvent(DocumentEvent event) {}
-
-    @Override
-    public void onSignal(UserSignal signal) {
-      signals.release();
-    }
   }
 }
