@@ -36,8 +36,9 @@ import java.util.concurrent.CompletableFuture;
  * welcomed the set changes at once, for the next Hello; if the attempt under way built its Hello
  * already (in its upgrade, or as its first frame) and that Hello no longer says what the client
  * follows, the attempt is left and the next goes at once ({@link Link#restart}), as the TypeScript
- * client does at the 101: a node that read the older Hello would keep the older set, silently
- * (docs/decisions.md).
+ * client does: a node that read the older Hello would keep the older set, silently
+ * (docs/decisions.md). One whose upgrade carried the Hello is left at its 101, not before: the node
+ * may not have numbered it yet, and would take it for the device's newer connection.
  *
  * <p>The replica and the listeners of a document no longer followed stay: the replica keeps the
  * last version it had and moves again once the document is followed again.

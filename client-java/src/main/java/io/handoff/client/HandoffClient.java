@@ -177,8 +177,8 @@ public final class HandoffClient implements AutoCloseable {
    * set is then as it was), with LIMIT_EXCEEDED, nothing sent, when 1,024 requests, or follows and
    * unfollows, wait for answers already, or if the client is closed or stops for good first. Not
    * connected, or if the connection ends before the answer, it changes what the next Hello carries
-   * and completes; an attempt whose Hello went out already is left and made again at once, carrying
-   * the new set.
+   * and completes; an attempt whose Hello went out already is left (at its 101, if its upgrade
+   * carried it) and made again at once, carrying the new set.
    *
    * @throws IllegalArgumentException nothing sent, for a null, or a name or prefix the server
    *     refuses (as {@link Builder#followDocuments} and {@link Builder#followPrefixes}), or when

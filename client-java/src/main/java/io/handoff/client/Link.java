@@ -52,6 +52,8 @@ final class Link implements FrameListener {
   // What the Hello of this attempt follows, once built (carried in the upgrade, or sent at the
   // 101).
   Follows.Spec helloFollows;
+  // The 101 came: the node has numbered the connection (restart).
+  private boolean open;
   // Left to be made again (restart): the next attempt goes at once.
   private boolean restarted;
 
@@ -127,9 +129,16 @@ final class Link implements FrameListener {
   /**
    * Leaves this attempt, still current, with a close frame, {@code why}, and has the next one go at
    * once: its Hello no longer says what the client follows ({@link Follows}). Says nothing of the
-   * Hello in the upgrade ({@link EarlyHellos}).
+   * Hello in the upgrade ({@link EarlyHellos}). Before the 101 it does nothing: {@link #onOpen}
+   * leaves the attempt then if its Hello still says what the client follows no more. The node
+   * numbers a connection when it sets it up, and one of a device it numbers later replaces the
+   * other with the terminal REPLACED; an attempt left before its 101 may not be numbered yet (a
+   * proxy's connection to the node, or the node's event loop, late), and would close the next.
    */
   void restart(String why) {
+    if (!open) {
+      return;
+    }
     restarted = true;
     channel.close();
     engine.onClosed(this, NORMAL_CLOSURE, why, null);
@@ -177,8 +186,12 @@ final class Link implements FrameListener {
       return;
     }
     early.opened(helloRead);
+    open = true;
     if (helloFollows == null) {
       helloFollows = engine.follows.now(); // The Hello goes now, built anew.
+    } else if (!helloFollows.sameAs(engine.follows.now())) {
+      restart("the follow set changed while connecting"); // The upgrade's Hello holds no more.
+      return;
     }
     engine.onOpen(this, helloRead ? null : early.unread(engine::hello));
   }

@@ -245,6 +245,45 @@ class FollowsTest {
   }
 
   @Test
+  void aChangeBeforeThe101OfAnUpgradeCarryingTheHelloLeavesTheAttemptOnlyAtThe101() {
+    engine.connect();
+    FakeChannel first = connector.last();
+    ClientFrame carried = first.listener.hello(); // TCP is connected: the upgrade request's Hello.
+    assertEquals(List.of("player"), carried.getHello().getFollow().getDocumentsList());
+
+    CompletableFuture<Void> followed =
+        engine.follows.change("follow", true, List.of("x"), List.of());
+    assertTrue(followed.isDone() && !followed.isCompletedExceptionally());
+    // The node may not have numbered the connection yet: left now, it could be taken for the
+    // device's newer connection and close the next one with REPLACED.
+    assertTrue(!first.closed, "the attempt was left before its 101");
+    scheduler.runDueWithin(0);
+    assertEquals(1, connector.attempts.size(), "the next attempt went before the 101");
+
+    first.listener.onOpen(first, true);
+    assertTrue(first.closed, "the attempt whose Hello follows less was not left at its 101");
+    assertEquals(List.of(), first.drain(), "sent on the attempt left");
+    scheduler.runDueWithin(0);
+    assertEquals(2, connector.attempts.size(), "the next attempt did not go at once");
+    ClientFrame hello = connector.last().open().drain().get(0);
+    assertEquals(List.of("player", "x"), hello.getHello().getFollow().getDocumentsList());
+  }
+
+  @Test
+  void aChangeUndoneBeforeThe101KeepsTheAttemptWhoseUpgradeCarriedTheHello() {
+    engine.connect();
+    FakeChannel first = connector.last();
+    first.listener.hello();
+
+    engine.follows.change("follow", true, List.of("x"), List.of()).join();
+    engine.follows.change("unfollow", false, List.of("x"), List.of()).join();
+    first.listener.onOpen(first, true);
+    assertTrue(!first.closed, "an attempt whose Hello holds again at its 101 was left");
+    scheduler.runDueWithin(0);
+    assertEquals(1, connector.attempts.size());
+  }
+
+  @Test
   void aChangeThatLeavesTheHelloAsItWasKeepsTheAttempt() {
     engine.connect();
     FakeChannel first = connector.last().open();

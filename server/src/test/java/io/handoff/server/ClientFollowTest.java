@@ -165,22 +165,28 @@ class ClientFollowTest {
     HandoffClient tv = tv();
     write(tv, "draft/42");
 
-    CountDownLatch release = proxy.hold();
+    // The upgrade request carrying the Hello that follows only "player" is at the proxy, which
+    // holds its way to the node: the node has not seen the connection, nor numbered it.
+    CountDownLatch upstream = proxy.holdNextUpstream();
     phone.connect();
-    // The upgrade request is at the node, carrying the Hello that follows only "player"; the
-    // node's 101 (and its Welcome, for that Hello) is held.
     String first = proxy.requests.poll(WAIT_SECONDS, TimeUnit.SECONDS);
+    assertNotNull(first, "no first attempt");
     assertEquals(List.of("player"), carried(first).getHello().getFollow().getDocumentsList());
 
     phone.follow(List.of("draft/42"), List.of()).get(WAIT_SECONDS, TimeUnit.SECONDS);
-    // The attempt is left, and the next one carries the Hello of now.
+    // Left now, the attempt could reach the node after the next one, which the node would then
+    // close with the terminal REPLACED (the later connection of a device replaces the earlier):
+    // the client would stop for good. It is left at its 101.
+    assertEquals(ConnectionState.CONNECTING, phone.state(), "the attempt was left before its 101");
+    upstream.countDown();
     String second = proxy.requests.poll(WAIT_SECONDS, TimeUnit.SECONDS);
     assertNotNull(second, "no second attempt");
     assertEquals(
         List.of("player", "draft/42"), carried(second).getHello().getFollow().getDocumentsList());
-    release.countDown();
+    awaitState(ConnectionState.RECONNECTING);
     awaitState(ConnectionState.CONNECTED);
     followsDraftWithoutErrors(phone, tv);
+    assertEquals(ConnectionState.CONNECTED, phone.state(), "the connection did not last");
   }
 
   @Test

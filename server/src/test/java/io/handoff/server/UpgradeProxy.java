@@ -17,13 +17,15 @@ import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.atomic.AtomicReference;
 import java.util.function.BinaryOperator;
 import java.util.function.UnaryOperator;
 
 /**
  * A TCP proxy on 127.0.0.1 in front of the node, one connection at a time: it reads each upgrade
  * request and keeps it as the client sent it; it answers it itself if {@code refusal} gives a
- * response head for it (and closes), or else forwards it rewritten, reads the node's response head,
+ * response head for it (and closes), or else connects to the node (once the test lets it, for a
+ * connection it {@link #holdNextUpstream}s), forwards it rewritten, reads the node's response head,
  * keeps it as the node sent it, and forwards it as {@code respond} makes it of the request and the
  * response (once the test lets it go, while it {@link #hold}s them); then it relays the bytes each
  * way, keeping the payload of the first frame the client sent.
@@ -34,6 +36,8 @@ final class UpgradeProxy implements AutoCloseable {
   // The payload of each connection's first frame from the client, unmasked.
   final BlockingQueue<byte[]> firstFrames = new LinkedBlockingQueue<>();
   private volatile CountDownLatch held = new CountDownLatch(0);
+  private final AtomicReference<CountDownLatch> nextUpstream = new AtomicReference<>();
+  private final List<CountDownLatch> upstreamHolds = new CopyOnWriteArrayList<>();
   private final ServerSocket listener;
   private final int target;
   private final UnaryOperator<String> rewrite;
@@ -94,12 +98,25 @@ final class UpgradeProxy implements AutoCloseable {
     return held;
   }
 
+  /**
+   * Holds the next connection's way to the node, as a proxy that connects upstream only once it
+   * read the request, and is slow to: the node sees neither the connection nor its request until
+   * the latch returned is counted down.
+   */
+  CountDownLatch holdNextUpstream() {
+    CountDownLatch latch = new CountDownLatch(1);
+    nextUpstream.set(latch);
+    upstreamHolds.add(latch);
+    return latch;
+  }
+
   private void accept() {
     try {
       while (true) {
         Socket client = listener.accept();
         sockets.add(client);
-        Thread t = new Thread(() -> serve(client), "proxy-connection");
+        CountDownLatch upstream = nextUpstream.getAndSet(null);
+        Thread t = new Thread(() -> serve(client, upstream), "proxy-connection");
         t.setDaemon(true);
         t.start();
       }
@@ -108,11 +125,9 @@ final class UpgradeProxy implements AutoCloseable {
     }
   }
 
-  private void serve(Socket client) {
-    try (Socket node = new Socket(InetAddress.getLoopbackAddress(), target)) {
-      sockets.add(node);
+  private void serve(Socket client, CountDownLatch upstream) {
+    try {
       InputStream fromClient = client.getInputStream();
-      OutputStream toNode = node.getOutputStream();
       String request = readHead(fromClient);
       requests.add(request);
       String refused = refusal.apply(request);
@@ -123,6 +138,26 @@ final class UpgradeProxy implements AutoCloseable {
         responses.add(refused);
         return;
       }
+      if (upstream != null) {
+        upstream.await();
+      }
+      relay(client, fromClient, request);
+    } catch (IOException | InterruptedException e) {
+      // One side closed.
+    } finally {
+      try {
+        client.close();
+      } catch (IOException e) {
+        // Closed already.
+      }
+    }
+  }
+
+  private void relay(Socket client, InputStream fromClient, String request)
+      throws IOException, InterruptedException {
+    try (Socket node = new Socket(InetAddress.getLoopbackAddress(), target)) {
+      sockets.add(node);
+      OutputStream toNode = node.getOutputStream();
       toNode.write(rewrite.apply(request).getBytes(StandardCharsets.ISO_8859_1));
       toNode.flush();
       InputStream fromNode = node.getInputStream();
@@ -144,14 +179,6 @@ final class UpgradeProxy implements AutoCloseable {
       up.start();
       pump(fromNode, toClient);
       up.join();
-    } catch (IOException | InterruptedException e) {
-      // One side closed.
-    } finally {
-      try {
-        client.close();
-      } catch (IOException e) {
-        // Closed already.
-      }
     }
   }
 
@@ -220,6 +247,7 @@ final class UpgradeProxy implements AutoCloseable {
   @Override
   public void close() throws IOException {
     listener.close();
+    upstreamHolds.forEach(CountDownLatch::countDown);
     for (Socket s : sockets) {
       s.close();
     }

@@ -49,7 +49,9 @@ import java.util.function.BiConsumer;
  */
 public final class Session extends SessionState implements Endpoint, Connection, Outbox.Owner {
   private final Sessions node;
-  final long opened; // the node's number for this connection, in order of upgrade (Hub)
+  // The node's number for this connection, taken as its event loop sets it up (Hub): larger for
+  // one opened after another's 101, but not always for one opened just after another's connect.
+  final long opened;
   private Link link;
   // Store calls the session's features wait for (onLoop), answered or not yet; event loop only.
   private int awaited;

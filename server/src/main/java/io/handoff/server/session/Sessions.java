@@ -128,7 +128,11 @@ public final class Sessions implements Supplier<Endpoint> {
     return ServerFrame.newBuilder().setRequestId(requestId).setPong(pong).build();
   }
 
-  /** The next connection's number: a later connection of a device has a larger one. */
+  /**
+   * The next connection's number, taken as a connection is set up on its event loop: one opened
+   * after another's 101 has a larger one (connections opened close together may be set up out of
+   * order).
+   */
   long nextOpened() {
     return opened.incrementAndGet();
   }
