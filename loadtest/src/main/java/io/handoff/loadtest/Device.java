@@ -410,7 +410,7 @@ final class Device implements HandoffListener, OfferListener {
             + " holds operations the run never made");
   }
 
-  /** The server sent an error not tied to a write waiting here. */
+  /** The server sent an error not tied to a write waiting here, or its Welcome never came. */
   void serverError(String message) {
     if (!closing) {
       stats.clientErrors.increment();

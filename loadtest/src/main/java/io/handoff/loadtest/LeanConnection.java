@@ -16,6 +16,7 @@ import io.netty.channel.ChannelOption;
 import io.netty.channel.EventLoop;
 import io.netty.channel.epoll.EpollSocketChannel;
 import io.netty.channel.socket.nio.NioSocketChannel;
+import io.netty.util.concurrent.ScheduledFuture;
 import java.net.InetSocketAddress;
 import java.net.URI;
 import java.time.Duration;
@@ -71,6 +72,8 @@ final class LeanConnection extends ClientWire {
   // refusal asked to wait (its Retry-After in ms, -1 when it did not say), when that was the end.
   int refusedStatus;
   long retryAfterMillis = -1;
+  // Ends the attempt if no Welcome comes in time after the 101 (WelcomeWait); null when none runs.
+  ScheduledFuture<?> welcomeTimer;
 
   private LeanConnection(Handshake handshake, String token, int timeoutMillis, Listener listener) {
     super(handshake, token, timeoutMillis, WebSocketConnector.MAX_FRAME_BYTES);
@@ -120,6 +123,12 @@ final class LeanConnection extends ClientWire {
       return;
     }
     remember(Device.ABNORMAL_CLOSURE, "connection dropped by the client");
+    ClosedBy.cut(channel);
+  }
+
+  /** Cuts the connection without a close frame, {@code why}, as a network failure would. */
+  void giveUp(String why) {
+    remember(Device.ABNORMAL_CLOSURE, why);
     ClosedBy.cut(channel);
   }
 

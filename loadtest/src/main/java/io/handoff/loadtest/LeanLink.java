@@ -63,6 +63,7 @@ final class LeanLink implements LeanConnection.Listener {
   private final String token;
   private final String clientName;
   private final Duration connectTimeout;
+  private final WelcomeWait welcomeWait;
   private final LongSupplier nanoClock;
   private final byte[] filler;
   private final byte[][] documentNames;
@@ -120,6 +121,7 @@ final class LeanLink implements LeanConnection.Listener {
     this.token = token;
     this.clientName = clientName;
     this.connectTimeout = connectTimeout;
+    this.welcomeWait = new WelcomeWait(connectTimeout);
     this.filler = Payload.encode(0, 0, payloadBytes);
     this.documentNames = new byte[documents][];
     for (int i = 0; i < documents; i++) {
@@ -256,6 +258,7 @@ final class LeanLink implements LeanConnection.Listener {
       send(l, hello());
       l.channel.flush();
     }
+    welcomeWait.start(l, device, urls.get(endpoint));
   }
 
   /** The Hello: where each document stands. */
@@ -271,6 +274,7 @@ final class LeanLink implements LeanConnection.Listener {
 
   @Override
   public void closed(LeanConnection l) {
+    WelcomeWait.over(l);
     if (link != l) {
       return;
     }
@@ -334,6 +338,7 @@ final class LeanLink implements LeanConnection.Listener {
   }
 
   private void welcome(LeanConnection l, Welcome w) {
+    WelcomeWait.over(l);
     l.welcomed = true;
     l.welcomedAtNanos = nanoClock.getAsLong();
     l.durableAcks = w.getDurableAckReplicas() > 0;
