@@ -154,8 +154,17 @@ final class GatedEngine extends ForwardingEngine.OverOwnStores {
       readsInFlight.decrementAndGet();
       throw e;
     }
-    answer.whenComplete((r, err) -> readsInFlight.decrementAndGet());
-    return answer;
+    CompletableFuture<T> heard = new CompletableFuture<>();
+    answer.whenComplete(
+        (r, err) -> {
+          readsInFlight.decrementAndGet(); // Before anyone hears it: it may send the next read.
+          if (err != null) {
+            heard.completeExceptionally(err);
+          } else {
+            heard.complete(r);
+          }
+        });
+    return heard;
   }
 
   /** Reads of a user's activities (a session's re-read of its handoff state) wait, unsent. */

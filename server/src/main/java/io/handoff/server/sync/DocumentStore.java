@@ -68,7 +68,9 @@ public interface DocumentStore extends AutoCloseable {
   /**
    * {@link #read} for several documents at once: every existing document that {@code filter}
    * follows, plus every followed document named in {@code positions}, each from its position (or
-   * from nothing).
+   * from nothing). A store that reads each document with a command of its own has at most {@link
+   * io.handoff.server.util.ReadWindow#READS} of them in flight at once; the first that fails fails
+   * the whole, once those already sent have ended.
    */
   CompletableFuture<List<SyncResult>> sync(
       String userId, FollowFilter filter, Collection<Position> positions);

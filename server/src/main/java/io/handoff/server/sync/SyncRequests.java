@@ -11,6 +11,7 @@ import io.handoff.protocol.v1.ServerFrame;
 import io.handoff.protocol.v1.SyncReport;
 import io.handoff.protocol.v1.Unfollow;
 import io.handoff.server.session.Connection;
+import io.handoff.server.util.ReadWindow;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.HashSet;
@@ -19,6 +20,8 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.CompletableFuture;
+import java.util.function.BooleanSupplier;
+import java.util.function.Supplier;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -129,7 +132,7 @@ final class SyncRequests {
     Set<String> documents = new LinkedHashSet<>(added.names());
     documents.addAll(under);
     documents.addAll(positions.keySet());
-    List<CompletableFuture<SyncResult>> reads = new ArrayList<>();
+    List<Supplier<CompletableFuture<SyncResult>>> reads = new ArrayList<>();
     Map<String, Cursor> claimed = new HashMap<>();
     for (String d : documents) {
       // Tracked since (its stream brought it while this request waited), or unfollowed since.
@@ -152,10 +155,7 @@ final class SyncRequests {
       claimed.put(d, c);
       reads.add(read(d, c));
     }
-    CompletableFuture<List<SyncResult>> all =
-        CompletableFuture.allOf(reads.toArray(new CompletableFuture<?>[0]))
-            .thenApply(v -> reads.stream().map(CompletableFuture::join).toList());
-    syncThenReport(id, all, claimed, positions);
+    syncThenReport(id, ReadWindow.of(reads), claimed, positions);
   }
 
   /**
@@ -222,7 +222,7 @@ final class SyncRequests {
   }
 
   private void readResync(long id, List<Position> positions) {
-    List<CompletableFuture<SyncResult>> reads = new ArrayList<>();
+    List<Supplier<CompletableFuture<SyncResult>>> reads = new ArrayList<>();
     Map<String, Cursor> claimed = new HashMap<>();
     for (Position p : positions) {
       if (!session.follows(p.getDocument())) {
@@ -239,31 +239,37 @@ final class SyncRequests {
       claimed.put(p.getDocument(), c);
       reads.add(read(p.getDocument(), c));
     }
-    CompletableFuture<List<SyncResult>> all =
-        CompletableFuture.allOf(reads.toArray(new CompletableFuture<?>[0]))
-            .thenApply(v -> reads.stream().map(CompletableFuture::join).toList());
-    syncThenReport(id, all, claimed, null);
+    syncThenReport(id, ReadWindow.of(reads), claimed, null);
   }
 
   /**
    * One document read for a Follow or Resync, from the position of cursor {@code c}, which the
-   * request just claimed: one the store leaves unanswered is sent again while the cursor is still
-   * the document's and still this request's ({@link ReadRetry}); the read completes with null if it
-   * no longer was (an Unfollow dropped it since), which the report leaves out.
+   * request just claimed, taken now; sent when the request's {@link ReadWindow} has room (on the
+   * loop: the window sends from where an earlier read was answered), and again, if the store left
+   * it unanswered, while the cursor is still the document's and still this request's ({@link
+   * ReadRetry}). The read completes with null, unsent or not sent again, if the cursor no longer
+   * was (an Unfollow dropped it since), which the report leaves out, or once the connection closed.
    */
-  private CompletableFuture<SyncResult> read(String doc, Cursor c) {
-    node.stats().syncDocumentReads.increment();
+  private Supplier<CompletableFuture<SyncResult>> read(String doc, Cursor c) {
     int generation = c.generation;
     long epoch = c.epoch;
     long version = c.version;
     long fingerprint = c.fingerprint;
-    return ReadRetry.request(
-        reads,
-        connection,
-        node.stats(),
-        doc,
-        () -> node.store().read(connection.userId(), doc, epoch, version, fingerprint),
-        () -> session.cursor(doc) == c && c.generation == generation);
+    BooleanSupplier wanted = () -> session.cursor(doc) == c && c.generation == generation;
+    return () -> {
+      if (!wanted.getAsBoolean()) {
+        // Unfollowed, or the connection closed (its cursors gone), while it waited its turn.
+        return CompletableFuture.completedFuture(null);
+      }
+      node.stats().syncDocumentReads.increment();
+      return ReadRetry.request(
+          reads,
+          connection,
+          node.stats(),
+          doc,
+          () -> node.store().read(connection.userId(), doc, epoch, version, fingerprint),
+          wanted);
+    };
   }
 
   /**

@@ -413,6 +413,48 @@ public abstract class DocumentStoreContractTest {
         modes);
   }
 
+  /**
+   * More documents than one window of reads ({@code ReadWindow.READS}, for engines that read each
+   * document with a command of its own): every one answered once, from its own position.
+   */
+  @Test
+  void syncOfMoreDocumentsThanAWindowAnswersEachOnceFromItsPosition() {
+    WriteOutcome a = write("d1", set("a", 1, "f", "1"));
+    write("d1", set("b", 2, "f", "2"));
+    write("d1", set("b", 3, "f", "3"));
+    write("d1", set("c", 4, "f", "4"));
+    java.util.List<Position> positions = new java.util.ArrayList<>();
+    positions.add(
+        Position.newBuilder()
+            .setDocument("a")
+            .setEpoch(a.epoch())
+            .setVersion(1)
+            .setFingerprint(a.fingerprint())
+            .build());
+    positions.add(
+        Position.newBuilder().setDocument("b").setEpoch(a.epoch() + 1).setVersion(1).build());
+    for (int i = 0; i < 40; i++) {
+      positions.add(
+          Position.newBuilder().setDocument("gone/" + i).setEpoch(5).setVersion(1).build());
+    }
+    FollowFilter all = FollowFilter.of(FollowSpec.newBuilder().addPrefixes("").build());
+    List<SyncResult> results = store.sync(user, all, positions).join();
+    assertEquals(43, results.size(), "a, b, c and 40 gone");
+    java.util.Map<String, SyncResult> byName = new java.util.HashMap<>();
+    results.forEach(r -> assertEquals(null, byName.put(r.document(), r), "once: " + r.document()));
+    assertEquals(DocumentSync.Mode.UP_TO_DATE, byName.get("a").mode());
+    SyncResult b = byName.get("b");
+    assertEquals(DocumentSync.Mode.SNAPSHOT, b.mode());
+    assertEquals(2, b.toVersion());
+    assertEquals("3", b.fields().get("f").toStringUtf8());
+    SyncResult c = byName.get("c");
+    assertEquals(DocumentSync.Mode.SNAPSHOT, c.mode(), "no position: a snapshot");
+    assertEquals("4", c.fields().get("f").toStringUtf8());
+    for (int i = 0; i < 40; i++) {
+      assertEquals(DocumentSync.Mode.GONE, byName.get("gone/" + i).mode());
+    }
+  }
+
   @Test
   void usersAreIsolated() throws Exception {
     write("d1", set("doc", 1, "f", "mine"));

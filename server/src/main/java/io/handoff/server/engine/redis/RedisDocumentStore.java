@@ -16,6 +16,7 @@ import io.handoff.server.sync.StoreUnavailableException;
 import io.handoff.server.sync.SyncResult;
 import io.handoff.server.sync.WriteOutcome;
 import io.handoff.server.sync.WriteValidator;
+import io.handoff.server.util.ReadWindow;
 import io.lettuce.core.RedisFuture;
 import io.lettuce.core.RedisNoScriptException;
 import io.lettuce.core.ScriptOutputType;
@@ -403,24 +404,22 @@ public final class RedisDocumentStore implements DocumentStore {
                   names.add(name);
                 }
               }
-              List<CompletableFuture<SyncResult>> reads = new ArrayList<>();
+              // A window of reads, not all at once: a user's documents may be 250 MiB.
+              List<Supplier<CompletableFuture<SyncResult>>> reads = new ArrayList<>();
               for (String name : names) {
-                reads.add(read(userId, name, 0, 0));
+                reads.add(() -> read(userId, name, 0, 0));
               }
               for (Position p : byName.values()) {
                 reads.add(
-                    read(
-                        userId, p.getDocument(), p.getEpoch(), p.getVersion(), p.getFingerprint()));
+                    () ->
+                        read(
+                            userId,
+                            p.getDocument(),
+                            p.getEpoch(),
+                            p.getVersion(),
+                            p.getFingerprint()));
               }
-              return CompletableFuture.allOf(reads.toArray(new CompletableFuture<?>[0]))
-                  .thenApply(
-                      v -> {
-                        List<SyncResult> out = new ArrayList<>(reads.size());
-                        for (CompletableFuture<SyncResult> f : reads) {
-                          out.add(f.join());
-                        }
-                        return out;
-                      });
+              return ReadWindow.of(reads);
             });
   }
 
