@@ -220,9 +220,21 @@ class ApprovalFaultTest {
         Duration.ofSeconds(20),
         Duration.ofMillis(10));
 
-    // Sent again, as the error asked: the phone's answer is the one that won.
-    long again = answer(phone, id, true);
-    ServerFrame answered = phone.next(f -> f.getRequestId() == again);
+    // Sent again, as the error asked, while it is UNAVAILABLE: healthy() speaks for the node's
+    // shared connections, and the phone's event loop's own connection to Redis may still be
+    // reconnecting (a command refused there is not sent, so nothing is applied twice). The phone's
+    // answer is the one that won.
+    ServerFrame[] reply = new ServerFrame[1];
+    Conditions.await(
+        "the phone's answer sent again is answered other than UNAVAILABLE",
+        () -> {
+          long again = answer(phone, id, true);
+          reply[0] = phone.next(f -> f.getRequestId() == again);
+          return !(reply[0].hasError() && reply[0].getError().getCode() == ErrorCode.UNAVAILABLE);
+        },
+        Duration.ofSeconds(20),
+        Duration.ofMillis(200));
+    ServerFrame answered = reply[0];
     assertTrue(answered.hasApprovalAnswered(), "the phone's approval won: " + answered);
     assertEquals(ApprovalOutcome.APPROVAL_APPROVED, answered.getApprovalAnswered().getOutcome());
     ServerFrame withdrawn =
