@@ -80,9 +80,11 @@ class ClusterFailoverFaultTest {
         // arrive: cut the link, so that what the master acks from now on never reaches it.
         cluster.call(master, r -> r.clientKill(KillArgs.Builder.typeSlave()));
         long paused = System.nanoTime();
+        // Issued after the cut, not merely acked after it: a write the master applied before the
+        // cut, with its ack still on the way, is in the replica's socket buffer.
         load.changed.await(
-            "writes of the shard acked while its replica is paused",
-            () -> load.firstAckAfterMillis(paused, onShard) >= 0,
+            "writes of the shard issued and acked while its replica is paused",
+            () -> load.ackedIssuedAfter(paused, onShard) > 0,
             Duration.ofSeconds(30));
         load.awaitMoreAcked(users * devices, Duration.ofSeconds(30));
       }

@@ -278,6 +278,18 @@ final class FaultLoad implements AutoCloseable {
   }
 
   /**
+   * Writes of {@code users} issued after {@code sinceNanos} and acked. Unlike an ack that merely
+   * arrived after it, such a write was applied by the store after that moment.
+   */
+  long ackedIssuedAfter(long sinceNanos, java.util.Set<String> users) {
+    return writers.stream()
+        .filter(w -> users.contains(w.user))
+        .flatMap(w -> w.outcomes.values().stream())
+        .filter(o -> o.state == State.ACKED && o.sentNanos - sinceNanos > 0)
+        .count();
+  }
+
+  /**
    * Milliseconds from {@code sinceNanos} to the first write of {@code users} acked after it, or -1
    * if none was.
    */
