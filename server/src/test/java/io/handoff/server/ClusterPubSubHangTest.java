@@ -4,9 +4,6 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import com.google.protobuf.ByteString;
-import io.handoff.protocol.v1.FieldOp;
-import io.handoff.protocol.v1.Write;
 import io.handoff.server.engine.StoreLimits;
 import io.handoff.server.engine.redis.RedisEngine;
 import io.handoff.server.sync.Broker;
@@ -53,14 +50,6 @@ class ClusterPubSubHangTest {
     assertEquals(0, kill.exitValue(), "kill " + sig + " " + pid);
   }
 
-  private static Write write(long seq) {
-    return Write.newBuilder()
-        .setDocument("cart")
-        .setClientSeq(seq)
-        .addOps(FieldOp.newBuilder().setField("f").setSet(ByteString.copyFromUtf8("v" + seq)))
-        .build();
-  }
-
   /** The instance that has a client in pub/sub mode (this test's engine is its only client). */
   private ReplicatedCluster.Instance pubSubHolder() {
     for (ReplicatedCluster.Instance i : cluster.instances) {
@@ -102,7 +91,8 @@ class ClusterPubSubHangTest {
                   }
                 });
     sub.ready().get(10, TimeUnit.SECONDS);
-    WriteOutcome first = engine.store().write(user, "phone", write(1)).get(15, TimeUnit.SECONDS);
+    WriteOutcome first =
+        engine.store().write(user, "phone", Writes.numbered("cart", 1)).get(15, TimeUnit.SECONDS);
     assertTrue(first.isApplied());
     heard.await("the first write is heard", () -> highest.get() >= 1, Duration.ofSeconds(10));
 
@@ -135,7 +125,11 @@ class ClusterPubSubHangTest {
     while (System.nanoTime() < applyBy) {
       try {
         // Re-sent with its number until applied (a timeout on the hung master is of unknown fate).
-        o = engine.store().write(user, "phone", write(seq)).get(30, TimeUnit.SECONDS);
+        o =
+            engine
+                .store()
+                .write(user, "phone", Writes.numbered("cart", seq))
+                .get(30, TimeUnit.SECONDS);
         if (o.isApplied()) {
           break;
         }
@@ -157,7 +151,11 @@ class ClusterPubSubHangTest {
     while (highest.get() < last.version()) {
       assertTrue(System.nanoTime() < deadline, "writes are heard again within 30 s");
       long lossesBefore = losses.get();
-      WriteOutcome w = engine.store().write(user, "phone", write(++seq)).get(30, TimeUnit.SECONDS);
+      WriteOutcome w =
+          engine
+              .store()
+              .write(user, "phone", Writes.numbered("cart", ++seq))
+              .get(30, TimeUnit.SECONDS);
       assertTrue(w.isApplied(), "applied: " + w.message());
       heard.await(
           "version " + w.version() + " is heard, or a loss reported after it",

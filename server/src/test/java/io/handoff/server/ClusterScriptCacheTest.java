@@ -3,11 +3,8 @@ package io.handoff.server;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import com.google.protobuf.ByteString;
 import io.handoff.protocol.v1.Activity;
-import io.handoff.protocol.v1.FieldOp;
 import io.handoff.protocol.v1.Offer;
-import io.handoff.protocol.v1.Write;
 import io.handoff.server.engine.StoreLimits;
 import io.handoff.server.engine.redis.RedisEngine;
 import io.handoff.server.handoff.HandoffStore;
@@ -65,14 +62,6 @@ class ClusterScriptCacheTest {
     cluster.restoreKilled();
   }
 
-  private static Write write(long seq) {
-    return Write.newBuilder()
-        .setDocument("cart")
-        .setClientSeq(seq)
-        .addOps(FieldOp.newBuilder().setField("f").setSet(ByteString.copyFromUtf8("v" + seq)))
-        .build();
-  }
-
   private static int slotOf(String user) {
     return SlotHash.getSlot(("{" + user + "}").getBytes(StandardCharsets.UTF_8));
   }
@@ -111,7 +100,8 @@ class ClusterScriptCacheTest {
     killReplicaOfAnotherShard(master);
 
     engine = RedisEngine.connectCluster(cluster.seeds(), prefix, StoreLimits.builder().build());
-    WriteOutcome o = engine.store().write("ann", "phone", write(1)).get(15, TimeUnit.SECONDS);
+    WriteOutcome o =
+        engine.store().write("ann", "phone", Writes.numbered("cart", 1)).get(15, TimeUnit.SECONDS);
     assertTrue(o.isApplied(), "applied: " + o.error() + " " + o.message());
   }
 
@@ -120,7 +110,8 @@ class ClusterScriptCacheTest {
       throws Exception {
     engine = RedisEngine.connectCluster(cluster.seeds(), prefix, StoreLimits.builder().build());
     String user = "ann";
-    WriteOutcome first = engine.store().write(user, "phone", write(1)).get(15, TimeUnit.SECONDS);
+    WriteOutcome first =
+        engine.store().write(user, "phone", Writes.numbered("cart", 1)).get(15, TimeUnit.SECONDS);
     assertTrue(first.isApplied(), "applied before any fault: " + first.message());
 
     // A replica of another shard dies and stays down: every slot is still served.
@@ -130,7 +121,8 @@ class ClusterScriptCacheTest {
     // no longer carries scripts to replicas; its script cache starts empty after every restart).
     cluster.call(master, r -> r.scriptFlush());
 
-    WriteOutcome second = engine.store().write(user, "phone", write(2)).get(30, TimeUnit.SECONDS);
+    WriteOutcome second =
+        engine.store().write(user, "phone", Writes.numbered("cart", 2)).get(30, TimeUnit.SECONDS);
     assertTrue(
         second.isApplied(),
         "the user's shard is served: " + second.error() + " " + second.message());
@@ -140,7 +132,8 @@ class ClusterScriptCacheTest {
   void offersWorkWhileAReplicaOfAnotherShardIsDown() throws Exception {
     engine = RedisEngine.connectCluster(cluster.seeds(), prefix, StoreLimits.builder().build());
     String user = "ann";
-    WriteOutcome first = engine.store().write(user, "phone", write(1)).get(15, TimeUnit.SECONDS);
+    WriteOutcome first =
+        engine.store().write(user, "phone", Writes.numbered("cart", 1)).get(15, TimeUnit.SECONDS);
     assertTrue(first.isApplied(), "applied before any fault: " + first.message());
 
     killReplicaOfAnotherShard(cluster.masterOf(slotOf(user)));

@@ -3,11 +3,8 @@ package io.handoff.server;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import com.google.protobuf.ByteString;
 import io.handoff.client.ConnectionState;
 import io.handoff.client.HandoffClient;
-import io.handoff.protocol.v1.FieldOp;
-import io.handoff.protocol.v1.Write;
 import io.handoff.server.engine.StoreLimits;
 import io.handoff.server.engine.redis.RedisBroker;
 import io.handoff.server.engine.redis.RedisEngine;
@@ -222,20 +219,12 @@ class PossibleLossPacingTest {
   private static void writeEveryCart(RedisEngine engine, int users, long seq) throws Exception {
     List<CompletableFuture<WriteOutcome>> writes = new ArrayList<>();
     for (int i = 0; i < users; i++) {
-      writes.add(engine.store().write("light" + i, "seed", write(seq)));
+      writes.add(engine.store().write("light" + i, "seed", Writes.numbered("cart", seq)));
     }
     for (CompletableFuture<WriteOutcome> w : writes) {
       WriteOutcome out = w.get(30, TimeUnit.SECONDS);
       assertTrue(out.isApplied() && out.version() == seq, out.toString());
     }
-  }
-
-  private static Write write(long seq) {
-    return Write.newBuilder()
-        .setDocument("cart")
-        .setClientSeq(seq)
-        .addOps(FieldOp.newBuilder().setField("f").setSet(ByteString.copyFromUtf8("v" + seq)))
-        .build();
   }
 
   /** A node on {@code gated} with a device of each of {@link #USERS} users, all welcomed. */

@@ -5,10 +5,9 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import com.google.protobuf.ByteString;
-import io.handoff.protocol.v1.FieldOp;
 import io.handoff.protocol.v1.Write;
 import io.handoff.server.MutableClock;
+import io.handoff.server.Writes;
 import io.handoff.server.devices.SessionStore.DeviceSession;
 import io.handoff.server.devices.SessionStore.Rotation.Outcome;
 import io.handoff.server.engine.Engine;
@@ -335,12 +334,7 @@ public abstract class SessionStoreContractTest {
     signIn("s2", "b", "h2");
     get(sessions.revoke(user, "b", false));
     String other = "other-" + UUID.randomUUID();
-    Write w =
-        Write.newBuilder()
-            .setDocument("cart")
-            .setClientSeq(1)
-            .addOps(FieldOp.newBuilder().setField("x").setSet(ByteString.copyFromUtf8("1")))
-            .build();
+    Write w = Writes.set("cart", 1, "x", "1");
     get(engine.store().write(user, "a", w));
     get(engine.store().write(other, "a", w));
     get(sessions.erase(user));

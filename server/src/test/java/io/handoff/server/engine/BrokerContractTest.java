@@ -3,11 +3,9 @@ package io.handoff.server.engine;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import com.google.protobuf.ByteString;
 import io.handoff.protocol.bus.v1.UserSignal;
-import io.handoff.protocol.v1.FieldOp;
-import io.handoff.protocol.v1.Write;
 import io.handoff.server.Signal;
+import io.handoff.server.Writes;
 import io.handoff.server.sync.Broker;
 import io.handoff.server.sync.DocumentEvent;
 import java.util.ArrayList;
@@ -135,15 +133,7 @@ public abstract class BrokerContractTest {
       for (int i = 1; i <= 20; i++) {
         engine
             .store()
-            .write(
-                user,
-                "phone",
-                Write.newBuilder()
-                    .setDocument("player")
-                    .setClientSeq(i)
-                    .addOps(
-                        FieldOp.newBuilder().setField("t").setSet(ByteString.copyFromUtf8("" + i)))
-                    .build())
+            .write(user, "phone", Writes.set("player", i, "t", "" + i))
             .get(10, TimeUnit.SECONDS);
       }
       await("20 events", () -> r.events.size() == 20);

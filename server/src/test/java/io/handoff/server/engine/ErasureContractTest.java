@@ -1,18 +1,16 @@
 package io.handoff.server.engine;
 
+import static io.handoff.server.Writes.numbered;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import com.google.protobuf.ByteString;
 import io.handoff.protocol.v1.Activity;
 import io.handoff.protocol.v1.ApprovalOutcome;
-import io.handoff.protocol.v1.FieldOp;
 import io.handoff.protocol.v1.Offer;
 import io.handoff.protocol.v1.OfferOutcome;
-import io.handoff.protocol.v1.Write;
 import io.handoff.server.MutableClock;
 import io.handoff.server.ServerStats;
 import io.handoff.server.auth.AccessTokens;
@@ -77,14 +75,6 @@ public abstract class ErasureContractTest {
     return f.get(10, TimeUnit.SECONDS);
   }
 
-  private static Write set(String doc, long seq) {
-    return Write.newBuilder()
-        .setDocument(doc)
-        .setClientSeq(seq)
-        .addOps(FieldOp.newBuilder().setField("f").setSet(ByteString.copyFromUtf8("v" + seq)))
-        .build();
-  }
-
   private Offer offer(String id, String from, Duration ttl) {
     return TestOffers.offer(id, from, clock.millis(), ttl);
   }
@@ -98,9 +88,9 @@ public abstract class ErasureContractTest {
    */
   protected void fill(String u) throws Exception {
     HandoffStore handoff = engine.handoff();
-    get(engine.store().write(u, "phone", set("player", 1)));
-    get(engine.store().write(u, "phone", set("cart", 2)));
-    get(engine.store().write(u, "laptop", set("player", 1)));
+    get(engine.store().write(u, "phone", numbered("player", 1)));
+    get(engine.store().write(u, "phone", numbered("cart", 2)));
+    get(engine.store().write(u, "laptop", numbered("player", 1)));
     get(engine.sessions().create(u, "s-phone", "phone", "Phone", "ios", h("p1")));
     get(engine.sessions().rotate(u, "s-phone", h("p1"), h("p2"), Duration.ofDays(7).toMillis()));
     get(engine.sessions().create(u, "s-laptop", "laptop", "Laptop", "macos", h("l1")));

@@ -9,13 +9,13 @@ import com.google.protobuf.ByteString;
 import io.handoff.protocol.v1.Activity;
 import io.handoff.protocol.v1.DevicePresence;
 import io.handoff.protocol.v1.DocumentSync;
-import io.handoff.protocol.v1.FieldOp;
 import io.handoff.protocol.v1.FollowSpec;
 import io.handoff.protocol.v1.Offer;
 import io.handoff.protocol.v1.OfferOutcome;
 import io.handoff.protocol.v1.Position;
 import io.handoff.protocol.v1.Write;
 import io.handoff.server.MutableClock;
+import io.handoff.server.Writes;
 import io.handoff.server.devices.ApprovalStore;
 import io.handoff.server.devices.SessionStore;
 import io.handoff.server.engine.ResumeStore.Request;
@@ -72,20 +72,7 @@ public abstract class ResumeContractTest {
   }
 
   private WriteOutcome write(String device, String doc, long seq) throws Exception {
-    return get(
-        engine
-            .store()
-            .write(
-                user,
-                device,
-                Write.newBuilder()
-                    .setDocument(doc)
-                    .setClientSeq(seq)
-                    .addOps(
-                        FieldOp.newBuilder()
-                            .setField("f")
-                            .setSet(ByteString.copyFromUtf8(doc + " v" + seq)))
-                    .build()));
+    return get(engine.store().write(user, device, Writes.set(doc, seq, "f", doc + " v" + seq)));
   }
 
   private static Position at(String doc, WriteOutcome o) {
@@ -415,12 +402,9 @@ public abstract class ResumeContractTest {
     List<Position> positions = new ArrayList<>();
     for (int d = 0; d < 40; d++) {
       String doc = "doc/" + d;
-      Write.Builder w = Write.newBuilder().setDocument(doc).setClientSeq(2L * d + 1);
-      w.addOpsBuilder().setField("f").setSet(ByteString.copyFromUtf8("v".repeat(900)));
-      WriteOutcome first = get(engine.store().write(user, "laptop", w.build()));
-      Write.Builder again = Write.newBuilder().setDocument(doc).setClientSeq(2L * d + 2);
-      again.addOpsBuilder().setField("f").setSet(ByteString.copyFromUtf8("w".repeat(900)));
-      get(engine.store().write(user, "laptop", again.build()));
+      Write w = Writes.set(doc, 2L * d + 1, "f", "v".repeat(900));
+      WriteOutcome first = get(engine.store().write(user, "laptop", w));
+      get(engine.store().write(user, "laptop", Writes.set(doc, 2L * d + 2, "f", "w".repeat(900))));
       if (d % 2 == 0) {
         positions.add(at(doc, first)); // one behind: a delta
       }

@@ -12,12 +12,11 @@ import com.google.protobuf.InvalidProtocolBufferException;
 import io.handoff.protocol.CloseCode;
 import io.handoff.protocol.v1.ClientFrame;
 import io.handoff.protocol.v1.DocumentSync;
-import io.handoff.protocol.v1.FieldOp;
-import io.handoff.protocol.v1.Write;
 import io.handoff.server.FrameMutator;
 import io.handoff.server.Scheduler;
 import io.handoff.server.ServerConfig;
 import io.handoff.server.ServerStats;
+import io.handoff.server.Writes;
 import io.handoff.server.engine.StoreLimits;
 import io.handoff.server.engine.memory.MemoryEngine;
 import io.handoff.server.handoff.HandoffService;
@@ -185,17 +184,7 @@ class FrameFuzzTest {
     if (engine.store().documents("bystander").get(5, TimeUnit.SECONDS).isEmpty()) {
       engine
           .store()
-          .write(
-              "bystander",
-              "tv",
-              Write.newBuilder()
-                  .setDocument("player")
-                  .setClientSeq(1)
-                  .addOps(
-                      FieldOp.newBuilder()
-                          .setField("position")
-                          .setSet(ByteString.copyFromUtf8("42s")))
-                  .build())
+          .write("bystander", "tv", Writes.set("player", 1, "position", "42s"))
           .get(5, TimeUnit.SECONDS);
     }
     SyncResult r = engine.store().read("bystander", "player", 0, 0).get(5, TimeUnit.SECONDS);

@@ -1,5 +1,6 @@
 package io.handoff.server.sync;
 
+import static io.handoff.server.Writes.set;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
@@ -82,14 +83,6 @@ public abstract class DocumentStoreContractTest {
   void tearDown() {
     subscription.close();
     engine.close();
-  }
-
-  protected static Write set(String doc, long seq, String field, String value) {
-    return Write.newBuilder()
-        .setDocument(doc)
-        .setClientSeq(seq)
-        .addOps(FieldOp.newBuilder().setField(field).setSet(ByteString.copyFromUtf8(value)))
-        .build();
   }
 
   /** Waits until the broker delivered {@code n} events (network brokers deliver asynchronously). */

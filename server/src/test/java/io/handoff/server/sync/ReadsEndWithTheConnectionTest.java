@@ -5,16 +5,15 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import com.google.protobuf.ByteString;
 import io.handoff.protocol.CloseCode;
 import io.handoff.protocol.v1.ClientFrame;
-import io.handoff.protocol.v1.FieldOp;
 import io.handoff.protocol.v1.Hello;
 import io.handoff.protocol.v1.Position;
 import io.handoff.protocol.v1.Resync;
 import io.handoff.protocol.v1.Write;
 import io.handoff.server.ServerConfig;
 import io.handoff.server.ServerStats;
+import io.handoff.server.Writes;
 import io.handoff.server.engine.StoreLimits;
 import io.handoff.server.engine.memory.MemoryEngine;
 import io.handoff.server.session.RecordingConnection;
@@ -53,12 +52,7 @@ class ReadsEndWithTheConnectionTest {
 
   @BeforeEach
   void live() {
-    Write w =
-        Write.newBuilder()
-            .setDocument("notes")
-            .setClientSeq(1)
-            .addOps(FieldOp.newBuilder().setField("f").setSet(ByteString.copyFromUtf8("v")))
-            .build();
+    Write w = Writes.set("notes", 1, "f", "v");
     assertTrue(engine.store().write("user", "tablet", w).join().isApplied());
     assertNull(session.hello(Hello.getDefaultInstance()));
     session.welcomed(new DocumentSession.Resume(0, List.of()));

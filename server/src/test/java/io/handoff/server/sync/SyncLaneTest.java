@@ -4,10 +4,8 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import com.google.protobuf.ByteString;
 import com.google.protobuf.InvalidProtocolBufferException;
 import io.handoff.protocol.v1.ClientFrame;
-import io.handoff.protocol.v1.FieldOp;
 import io.handoff.protocol.v1.Follow;
 import io.handoff.protocol.v1.FollowSpec;
 import io.handoff.protocol.v1.Hello;
@@ -18,6 +16,7 @@ import io.handoff.protocol.v1.Unfollow;
 import io.handoff.protocol.v1.Write;
 import io.handoff.server.ServerConfig;
 import io.handoff.server.ServerStats;
+import io.handoff.server.Writes;
 import io.handoff.server.engine.StoreLimits;
 import io.handoff.server.engine.memory.MemoryEngine;
 import io.handoff.server.session.RecordingConnection;
@@ -51,12 +50,7 @@ class SyncLaneTest {
   }
 
   private void store(String document) {
-    Write w =
-        Write.newBuilder()
-            .setDocument(document)
-            .setClientSeq(1)
-            .addOps(FieldOp.newBuilder().setField("f").setSet(ByteString.copyFromUtf8("v")))
-            .build();
+    Write w = Writes.set(document, 1, "f", "v");
     assertTrue(engine.store().write("user", "writer-" + document, w).join().isApplied());
   }
 

@@ -1,17 +1,17 @@
 package io.handoff.server.engine.memory;
 
+import static io.handoff.server.Writes.numbered;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import com.google.protobuf.ByteString;
 import io.handoff.protocol.v1.Activity;
 import io.handoff.protocol.v1.ErrorCode;
-import io.handoff.protocol.v1.FieldOp;
 import io.handoff.protocol.v1.Offer;
 import io.handoff.protocol.v1.OfferOutcome;
 import io.handoff.protocol.v1.Write;
 import io.handoff.server.MutableClock;
+import io.handoff.server.Writes;
 import io.handoff.server.engine.StoreLimits;
 import io.handoff.server.handoff.HandoffStore;
 import io.handoff.server.sync.Broker;
@@ -78,12 +78,12 @@ class MemoryEngineBoundsTest {
     MemoryEngine engine = new MemoryEngine(limits, clock);
     try {
       var store = engine.store();
-      assertTrue(store.write("u", "d0", write(1)).join().isApplied());
+      assertTrue(store.write("u", "d0", numbered("doc", 1)).join().isApplied());
       clock.advance(idle.dividedBy(2));
       for (int i = 1; i < max; i++) {
-        assertTrue(store.write("u", "d" + i, write(1)).join().isApplied(), "device " + i);
+        assertTrue(store.write("u", "d" + i, numbered("doc", 1)).join().isApplied(), "device " + i);
       }
-      var refused = store.write("u", "late", write(1)).join();
+      var refused = store.write("u", "late", numbered("doc", 1)).join();
       assertEquals(ErrorCode.LIMIT_EXCEEDED, refused.error(), refused.toString());
       assertTrue(refused.message().contains(max + " devices"), refused.message());
       assertTrue(refused.noWriteRecord(), "the store has no record of late's writes");
@@ -91,7 +91,7 @@ class MemoryEngineBoundsTest {
       assertEquals(0L, store.lastClientSeq("u", "late").join(), "nothing recorded");
       assertEquals(max, store.writingDevices("u"));
       for (int i = 0; i < max; i++) {
-        var again = store.write("u", "d" + i, write(1)).join();
+        var again = store.write("u", "d" + i, numbered("doc", 1)).join();
         assertTrue(again.duplicate(), "device " + i + ": " + again);
         assertEquals(i + 1, again.version());
       }
@@ -101,9 +101,11 @@ class MemoryEngineBoundsTest {
       engine.sweep(clock.instant()).join();
       assertEquals(max, store.writingDevices("u"), "d0 has not been idle for the TTL yet");
       assertEquals(
-          ErrorCode.LIMIT_EXCEEDED, store.write("u", "late", write(1)).join().error(), "no room");
+          ErrorCode.LIMIT_EXCEEDED,
+          store.write("u", "late", numbered("doc", 1)).join().error(),
+          "no room");
       clock.advance(Duration.ofMillis(1));
-      var applied = store.write("u", "late", write(1)).join();
+      var applied = store.write("u", "late", numbered("doc", 1)).join();
       assertTrue(applied.isApplied(), applied.toString());
       assertFalse(applied.duplicate());
       assertEquals(0L, store.lastClientSeq("u", "d0").join(), "d0's record expired");
@@ -131,12 +133,14 @@ class MemoryEngineBoundsTest {
     MemoryEngine engine = new MemoryEngine(limits, clock);
     try {
       var store = engine.store();
-      assertTrue(store.write("u", "tv", write(1)).join().isApplied(), "its answer is lost");
+      assertTrue(
+          store.write("u", "tv", numbered("doc", 1)).join().isApplied(), "its answer is lost");
       clock.advance(limits.idleTtl());
       for (int i = 0; i < max; i++) {
-        assertTrue(store.write("u", "d" + i, write(i + 2)).join().isApplied(), "device " + i);
+        assertTrue(
+            store.write("u", "d" + i, numbered("doc", i + 2)).join().isApplied(), "device " + i);
       }
-      var resent = store.write("u", "tv", write(1)).join();
+      var resent = store.write("u", "tv", numbered("doc", 1)).join();
       assertEquals(ErrorCode.LIMIT_EXCEEDED, resent.error(), resent.toString());
       assertTrue(
           resent.noWriteRecord(),
@@ -161,12 +165,15 @@ class MemoryEngineBoundsTest {
     try {
       var store = engine.store();
       for (int i = 0; i < max; i++) {
-        assertTrue(store.write("u", "d" + i, write(i + 1)).join().isApplied(), "device " + i);
+        assertTrue(
+            store.write("u", "d" + i, numbered("doc", i + 1)).join().isApplied(), "device " + i);
       }
       clock.advance(idle.minusMillis(1));
-      var refused = store.write("u", "late", write(1)).join();
+      var refused = store.write("u", "late", numbered("doc", 1)).join();
       assertEquals(ErrorCode.LIMIT_EXCEEDED, refused.error(), refused.toString());
-      assertTrue(store.write("u", "d0", write(1)).join().duplicate(), "answered from the record");
+      assertTrue(
+          store.write("u", "d0", numbered("doc", 1)).join().duplicate(),
+          "answered from the record");
       clock.advance(Duration.ofMillis(1));
       engine.sweep(clock.instant()).join();
       assertFalse(
@@ -192,12 +199,7 @@ class MemoryEngineBoundsTest {
       var store = engine.store();
       int days = 365;
       for (int day = 1; day <= days; day++) {
-        Write w =
-            Write.newBuilder()
-                .setDocument("draft-" + day)
-                .setClientSeq(day)
-                .addOps(FieldOp.newBuilder().setField("f").setSet(ByteString.copyFromUtf8("v")))
-                .build();
+        Write w = Writes.set("draft-" + day, day, "f", "v");
         assertTrue(store.write("u", "phone", w).join().isApplied());
         clock.advance(Duration.ofDays(1));
         engine.sweep(clock.instant()).join();
@@ -210,28 +212,10 @@ class MemoryEngineBoundsTest {
     }
   }
 
-  private static Write write(long seq) {
-    return Write.newBuilder()
-        .setDocument("doc")
-        .setClientSeq(seq)
-        .addOps(FieldOp.newBuilder().setField("f").setSet(ByteString.copyFromUtf8("v" + seq)))
-        .build();
-  }
-
   /** One user's visit: connects, writes, signs in, offers, accepts, goes offline, leaves. */
   private void visit(MemoryEngine engine, String user) {
     Broker.Subscription sub = engine.broker().subscribe(user, e -> {});
-    engine
-        .store()
-        .write(
-            user,
-            "phone",
-            Write.newBuilder()
-                .setDocument("player")
-                .setClientSeq(clock.millis())
-                .addOps(FieldOp.newBuilder().setField("t").setSet(ByteString.copyFromUtf8("42")))
-                .build())
-        .join();
+    engine.store().write(user, "phone", Writes.set("player", clock.millis(), "t", "42")).join();
     engine.sessions().create(user, "s-" + user, "phone", "Phone", "ios", new byte[] {1}).join();
     HandoffStore handoff = engine.handoff();
     handoff

@@ -4,9 +4,8 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.google.protobuf.ByteString;
-import io.handoff.protocol.v1.FieldOp;
-import io.handoff.protocol.v1.Write;
 import io.handoff.server.MutableClock;
+import io.handoff.server.Writes;
 import io.handoff.server.engine.StoreLimits;
 import io.handoff.server.sync.DocumentEvent;
 import io.handoff.server.sync.SyncResult;
@@ -27,14 +26,15 @@ class MemoryFieldValuesTest {
     MemoryEngine engine = new MemoryEngine(StoreLimits.builder().build(), clock);
     try {
       var store = engine.store();
-      WriteOutcome first = store.write("u", "phone", write(1, "aaaaaaaa")).join();
+      WriteOutcome first = store.write("u", "phone", Writes.set("doc", 1, "f", "aaaaaaaa")).join();
       assertTrue(first.isApplied());
       SyncResult snapshot = store.read("u", "doc", 0, 0, 0).join();
       Map<String, ByteString> handedOut = snapshot.fields();
       assertEquals(ByteString.copyFromUtf8("aaaaaaaa"), handedOut.get("f"));
 
       // The same size: copied into the same array.
-      assertTrue(store.write("u", "phone", write(2, "bbbbbbbb")).join().isApplied());
+      assertTrue(
+          store.write("u", "phone", Writes.set("doc", 2, "f", "bbbbbbbb")).join().isApplied());
       assertEquals(ByteString.copyFromUtf8("aaaaaaaa"), handedOut.get("f"));
       List<DocumentEvent> deltas =
           store
@@ -42,14 +42,15 @@ class MemoryFieldValuesTest {
               .join()
               .deltas();
       assertEquals(1, deltas.size());
-      assertTrue(store.write("u", "phone", write(3, "cccccccc")).join().isApplied());
+      assertTrue(
+          store.write("u", "phone", Writes.set("doc", 3, "f", "cccccccc")).join().isApplied());
       assertEquals(ByteString.copyFromUtf8("bbbbbbbb"), deltas.get(0).delta().getOps(0).getSet());
       assertEquals(
           ByteString.copyFromUtf8("cccccccc"),
           store.read("u", "doc", 0, 0, 0).join().fields().get("f"));
 
       // A retried write is answered as the first time: the same version and fingerprint.
-      WriteOutcome again = store.write("u", "phone", write(1, "aaaaaaaa")).join();
+      WriteOutcome again = store.write("u", "phone", Writes.set("doc", 1, "f", "aaaaaaaa")).join();
       assertTrue(again.duplicate());
       assertEquals(first.version(), again.version());
       assertEquals(first.fingerprint(), again.fingerprint());
@@ -57,13 +58,5 @@ class MemoryFieldValuesTest {
     } finally {
       engine.close();
     }
-  }
-
-  private static Write write(long seq, String value) {
-    return Write.newBuilder()
-        .setDocument("doc")
-        .setClientSeq(seq)
-        .addOps(FieldOp.newBuilder().setField("f").setSet(ByteString.copyFromUtf8(value)))
-        .build();
   }
 }

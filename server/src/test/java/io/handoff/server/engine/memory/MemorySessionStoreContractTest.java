@@ -4,11 +4,10 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import com.google.protobuf.ByteString;
-import io.handoff.protocol.v1.FieldOp;
 import io.handoff.protocol.v1.Write;
 import io.handoff.server.Conditions;
 import io.handoff.server.MutableClock;
+import io.handoff.server.Writes;
 import io.handoff.server.devices.SessionStore;
 import io.handoff.server.devices.SessionStoreContractTest;
 import io.handoff.server.engine.Engine;
@@ -30,12 +29,7 @@ class MemorySessionStoreContractTest extends SessionStoreContractTest {
   void sweepDropsUsersAndSessionsIdleForTheIdleTtl() throws Exception {
     MemoryEngine engine = new MemoryEngine(LIMITS, clock);
     try {
-      Write w =
-          Write.newBuilder()
-              .setDocument("cart")
-              .setClientSeq(1)
-              .addOps(FieldOp.newBuilder().setField("x").setSet(ByteString.copyFromUtf8("1")))
-              .build();
+      Write w = Writes.set("cart", 1, "x", "1");
       engine.store().write("old", "a", w).join();
       engine.sessions().create("old", "s1", "a", "a", "ios", new byte[] {1}).join();
       clock.advance(IDLE.minusDays(1));

@@ -4,10 +4,8 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import com.google.protobuf.ByteString;
 import io.handoff.protocol.v1.ErrorCode;
-import io.handoff.protocol.v1.FieldOp;
-import io.handoff.protocol.v1.Write;
+import io.handoff.server.Writes;
 import io.handoff.server.engine.StoreLimits;
 import io.handoff.server.sync.WriteOutcome;
 import io.lettuce.core.RedisClient;
@@ -33,15 +31,7 @@ class DurableAckOutcomeFormatTest extends MasterWithReplicaTest {
   private static final long EPOCH = Long.parseUnsignedLong("11353585621642493745");
 
   private CompletableFuture<WriteOutcome> write(String doc, long seq, Long expected) {
-    Write.Builder w =
-        Write.newBuilder()
-            .setDocument(doc)
-            .setClientSeq(seq)
-            .addOps(FieldOp.newBuilder().setField("f").setSet(ByteString.copyFromUtf8("v")));
-    if (expected != null) {
-      w.setExpectedVersion(expected);
-    }
-    return engine.store().write("u", "d1", w.build());
+    return engine.store().write("u", "d1", Writes.set(doc, seq, "f", "v", expected));
   }
 
   @Test

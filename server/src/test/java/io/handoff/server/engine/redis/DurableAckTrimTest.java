@@ -1,15 +1,14 @@
 package io.handoff.server.engine.redis;
 
+import static io.handoff.server.Writes.numbered;
+import static io.handoff.server.Writes.set;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import com.google.protobuf.ByteString;
 import io.handoff.protocol.v1.ErrorCode;
-import io.handoff.protocol.v1.FieldOp;
-import io.handoff.protocol.v1.Write;
 import io.handoff.server.Conditions;
 import io.handoff.server.engine.StoreLimits;
 import io.handoff.server.sync.OutcomeUnknownException;
@@ -31,23 +30,6 @@ class DurableAckTrimTest extends MasterWithReplicaTest {
 
   private static String str(byte[] b) {
     return b == null ? null : new String(b, java.nio.charset.StandardCharsets.UTF_8);
-  }
-
-  private static Write write(String doc, long seq, long expected) {
-    return write(doc, "f", seq, expected);
-  }
-
-  private static Write write(String doc, String field, long seq, long expected) {
-    Write.Builder w =
-        Write.newBuilder()
-            .setDocument(doc)
-            .setClientSeq(seq)
-            .addOps(
-                FieldOp.newBuilder().setField(field).setSet(ByteString.copyFromUtf8("v" + seq)));
-    if (expected >= 0) {
-      w.setExpectedVersion(expected);
-    }
-    return w.build();
   }
 
   /**
@@ -72,16 +54,15 @@ class DurableAckTrimTest extends MasterWithReplicaTest {
     start(limits);
     pauseReplica();
     // Write 1's round starts when its answer comes, before write 2's: write 2 waits for the next.
-    CompletableFuture<WriteOutcome> first = engine.store().write("ann", "phone", write("a", 1, -1));
-    CompletableFuture<WriteOutcome> second =
-        engine.store().write("ann", "phone", write("b", 2, -1));
+    CompletableFuture<WriteOutcome> first = engine.store().write("ann", "phone", numbered("a", 1));
+    CompletableFuture<WriteOutcome> second = engine.store().write("ann", "phone", numbered("b", 2));
     for (long seq = 3; seq <= 8; seq++) {
       WriteOutcome refused =
-          engine.store().write("ann", "phone", write("c", seq, 99)).get(10, TimeUnit.SECONDS);
+          engine.store().write("ann", "phone", numbered("c", seq, 99L)).get(10, TimeUnit.SECONDS);
       assertFalse(refused.isApplied(), refused.toString());
     }
     // And a later write of the same document: write 2 is then in its history, behind it.
-    CompletableFuture<WriteOutcome> later = engine.store().write("ann", "phone", write("b", 9, -1));
+    CompletableFuture<WriteOutcome> later = engine.store().write("ann", "phone", numbered("b", 9));
     Conditions.await(
         "write 9 applied",
         () -> engine.store().read("ann", "b", 0, 0, 0).join().toVersion() == 2,
@@ -122,18 +103,18 @@ class DurableAckTrimTest extends MasterWithReplicaTest {
             .build();
     start(limits);
     pauseReplica();
-    CompletableFuture<WriteOutcome> first = engine.store().write("ann", "phone", write("a", 1, -1));
+    CompletableFuture<WriteOutcome> first = engine.store().write("ann", "phone", numbered("a", 1));
     CompletableFuture<WriteOutcome> second =
-        engine.store().write("ann", "phone", write("b", "mine", 2, -1));
+        engine.store().write("ann", "phone", set("b", 2, "mine", "v2"));
     for (long seq = 3; seq <= 8; seq++) {
       WriteOutcome refused =
-          engine.store().write("ann", "phone", write("c", seq, 99)).get(10, TimeUnit.SECONDS);
+          engine.store().write("ann", "phone", numbered("c", seq, 99L)).get(10, TimeUnit.SECONDS);
       assertFalse(refused.isApplied(), refused.toString());
     }
     // Another device takes document b to version 4: its history keeps versions 3 and 4.
     for (long seq = 1; seq <= 3; seq++) {
       CompletableFuture<WriteOutcome> ignored =
-          engine.store().write("ann", "tablet", write("b", "theirs", seq, -1));
+          engine.store().write("ann", "tablet", set("b", seq, "theirs", "v" + seq));
     }
     Conditions.await(
         "document b at version 4",
@@ -166,7 +147,7 @@ class DurableAckTrimTest extends MasterWithReplicaTest {
           Duration.ofSeconds(30));
     }
     WriteOutcome resend =
-        engine.store().write("ann", "phone", write("b", "mine", 2, -1)).get(30, TimeUnit.SECONDS);
+        engine.store().write("ann", "phone", set("b", 2, "mine", "v2")).get(30, TimeUnit.SECONDS);
     assertFalse(resend.isApplied(), resend.toString());
     assertEquals(ErrorCode.STALE_SEQUENCE, resend.error());
     assertEquals(4, engine.store().read("ann", "b", 0, 0, 0).join().toVersion());

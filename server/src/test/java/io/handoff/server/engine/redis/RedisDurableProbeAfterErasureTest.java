@@ -1,11 +1,9 @@
 package io.handoff.server.engine.redis;
 
+import static io.handoff.server.Writes.numbered;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 
-import com.google.protobuf.ByteString;
-import io.handoff.protocol.v1.FieldOp;
-import io.handoff.protocol.v1.Write;
 import io.handoff.server.MutableClock;
 import io.handoff.server.RedisProcess;
 import io.handoff.server.engine.StoreLimits;
@@ -36,8 +34,8 @@ class RedisDurableProbeAfterErasureTest {
     StoreLimits limits = StoreLimits.builder().durableAcks(1).durableAckTimeout(ROUND).build();
     try (RedisEngine engine =
         RedisEngine.connect(RedisProcess.sharedUrl(), prefix, limits, new MutableClock())) {
-      CompletableFuture<?> first = engine.store().write(user, "phone", write(1));
-      CompletableFuture<?> second = engine.store().write(user, "phone", write(2));
+      CompletableFuture<?> first = engine.store().write(user, "phone", numbered("doc", 1));
+      CompletableFuture<?> second = engine.store().write(user, "phone", numbered("doc", 2));
       // Both applied (the second's round waits for the first's); now the user is erased.
       engine.erase(user).get(ROUND.toSeconds(), TimeUnit.SECONDS);
       assertFalse(
@@ -53,13 +51,5 @@ class RedisDurableProbeAfterErasureTest {
           RedisKeyspace.userTraces(List.of(RedisProcess.sharedUrl()), prefix, user),
           "keys of the user after the erasure");
     }
-  }
-
-  private static Write write(long seq) {
-    return Write.newBuilder()
-        .setDocument("doc")
-        .setClientSeq(seq)
-        .addOps(FieldOp.newBuilder().setField("f").setSet(ByteString.copyFromUtf8("v" + seq)))
-        .build();
   }
 }

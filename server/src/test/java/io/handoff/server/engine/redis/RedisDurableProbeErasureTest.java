@@ -3,11 +3,10 @@ package io.handoff.server.engine.redis;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 
-import com.google.protobuf.ByteString;
-import io.handoff.protocol.v1.FieldOp;
 import io.handoff.protocol.v1.Write;
 import io.handoff.server.MutableClock;
 import io.handoff.server.RedisProcess;
+import io.handoff.server.Writes;
 import io.handoff.server.engine.StoreLimits;
 import java.time.Duration;
 import java.util.List;
@@ -29,12 +28,7 @@ class RedisDurableProbeErasureTest {
         StoreLimits.builder().durableAcks(1).durableAckTimeout(Duration.ofMillis(200)).build();
     try (RedisEngine engine =
         RedisEngine.connect(RedisProcess.sharedUrl(), prefix, limits, new MutableClock())) {
-      Write w =
-          Write.newBuilder()
-              .setDocument("doc")
-              .setClientSeq(1)
-              .addOps(FieldOp.newBuilder().setField("f").setSet(ByteString.copyFromUtf8("v")))
-              .build();
+      Write w = Writes.set("doc", 1, "f", "v");
       // The shared Redis has no replica: the round times out (OUTCOME_UNKNOWN), the write is
       // applied.
       engine.store().write(user, "phone", w).handle((o, e) -> null).get(10, TimeUnit.SECONDS);

@@ -3,13 +3,11 @@ package io.handoff.server.engine.redis;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import com.google.protobuf.ByteString;
 import io.handoff.protocol.v1.Activity;
-import io.handoff.protocol.v1.FieldOp;
 import io.handoff.protocol.v1.Offer;
-import io.handoff.protocol.v1.Write;
 import io.handoff.server.MutableClock;
 import io.handoff.server.RedisProcess;
+import io.handoff.server.Writes;
 import io.handoff.server.engine.StoreLimits;
 import io.handoff.server.handoff.HandoffStore;
 import io.lettuce.core.RedisClient;
@@ -90,20 +88,7 @@ class RedisErasureAfterglowTest {
   /** A write, an activity, an offer and a presence mark of the user's phone. */
   private static void sendEverything(RedisEngine engine, String user, MutableClock clock, int n)
       throws Exception {
-    get(
-        engine
-            .store()
-            .write(
-                user,
-                "phone",
-                Write.newBuilder()
-                    .setDocument("player")
-                    .setClientSeq(n)
-                    .addOps(
-                        FieldOp.newBuilder()
-                            .setField("position")
-                            .setSet(ByteString.copyFromUtf8("v" + n)))
-                    .build()));
+    get(engine.store().write(user, "phone", Writes.set("player", n, "position", "v" + n)));
     HandoffStore handoff = engine.handoff();
     get(
         handoff.putActivity(

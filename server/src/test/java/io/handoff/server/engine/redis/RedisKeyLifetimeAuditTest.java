@@ -1,14 +1,12 @@
 package io.handoff.server.engine.redis;
 
+import static io.handoff.server.Writes.numbered;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import com.google.protobuf.ByteString;
 import io.handoff.protocol.v1.Activity;
-import io.handoff.protocol.v1.FieldOp;
 import io.handoff.protocol.v1.Offer;
 import io.handoff.protocol.v1.OfferOutcome;
-import io.handoff.protocol.v1.Write;
 import io.handoff.server.MutableClock;
 import io.handoff.server.RedisProcess;
 import io.handoff.server.devices.ApprovalStore;
@@ -52,18 +50,6 @@ class RedisKeyLifetimeAuditTest {
     return f.get(10, TimeUnit.SECONDS);
   }
 
-  static Write set(String doc, long seq, Long expected) {
-    Write.Builder b =
-        Write.newBuilder()
-            .setDocument(doc)
-            .setClientSeq(seq)
-            .addOps(FieldOp.newBuilder().setField("f").setSet(ByteString.copyFromUtf8("v" + seq)));
-    if (expected != null) {
-      b.setExpectedVersion(expected);
-    }
-    return b.build();
-  }
-
   static byte[] h(String s) {
     return s.getBytes(StandardCharsets.UTF_8);
   }
@@ -80,12 +66,12 @@ class RedisKeyLifetimeAuditTest {
   void everyPathLeavesOnlyKeysWithATtl() throws Exception {
     var store = fx.engine.store();
     // Refused writes of devices that never wrote before: a conflict, the document limit.
-    get(store.write(user, "conflicting", set("a", 1, 5L)));
-    get(store.write(user, "d1", set("a", 1, null)));
-    get(store.write(user, "d1", set("b", 2, null)));
-    get(store.write(user, "limited", set("c", 1, null)));
-    get(store.write(user, "d1", set("a", 1, null))); // duplicate
-    get(store.write(user, "d1", set("a", 0, null))); // stale / out of order
+    get(store.write(user, "conflicting", numbered("a", 1, 5L)));
+    get(store.write(user, "d1", numbered("a", 1)));
+    get(store.write(user, "d1", numbered("b", 2)));
+    get(store.write(user, "limited", numbered("c", 1)));
+    get(store.write(user, "d1", numbered("a", 1))); // duplicate
+    get(store.write(user, "d1", numbered("a", 0))); // stale / out of order
 
     var sessions = fx.engine.sessions();
     get(sessions.create(user, "s1", "phone", "P", "ios", h("r1")));

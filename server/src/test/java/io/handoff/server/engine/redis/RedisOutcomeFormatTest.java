@@ -4,11 +4,9 @@ import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import com.google.protobuf.ByteString;
 import io.handoff.protocol.v1.ErrorCode;
-import io.handoff.protocol.v1.FieldOp;
-import io.handoff.protocol.v1.Write;
 import io.handoff.server.RedisProcess;
+import io.handoff.server.Writes;
 import io.handoff.server.engine.StoreLimits;
 import io.handoff.server.sync.DocumentTag;
 import io.handoff.server.sync.WriteOutcome;
@@ -48,15 +46,7 @@ class RedisOutcomeFormatTest {
   }
 
   private WriteOutcome write(String doc, long seq, Long expected) {
-    Write.Builder w =
-        Write.newBuilder()
-            .setDocument(doc)
-            .setClientSeq(seq)
-            .addOps(FieldOp.newBuilder().setField("f").setSet(ByteString.copyFromUtf8("v")));
-    if (expected != null) {
-      w.setExpectedVersion(expected);
-    }
-    return engine.store().write("u", "d1", w.build()).join();
+    return engine.store().write("u", "d1", Writes.set(doc, seq, "f", "v", expected)).join();
   }
 
   private byte[] stored(long seq) {

@@ -3,11 +3,9 @@ package io.handoff.server.engine.redis;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import com.google.protobuf.ByteString;
 import io.handoff.protocol.v1.DocumentSync;
 import io.handoff.protocol.v1.ErrorCode;
-import io.handoff.protocol.v1.FieldOp;
-import io.handoff.protocol.v1.Write;
+import io.handoff.server.Writes;
 import io.handoff.server.engine.StoreLimits;
 import io.handoff.server.sync.WriteOutcome;
 import java.time.Clock;
@@ -99,17 +97,11 @@ class RedisTrimTest {
   }
 
   private WriteOutcome write(int seq) {
-    Write w =
-        Write.newBuilder()
-            .setDocument("doc")
-            .setClientSeq(seq)
-            .addOps(
-                FieldOp.newBuilder()
-                    .setField("f")
-                    .setSet(ByteString.copyFromUtf8("value " + seq))
-                    .build())
-            .build();
-    return fixture.engine.store().write("u", "d1", w).join();
+    return fixture
+        .engine
+        .store()
+        .write("u", "d1", Writes.set("doc", seq, "f", "value " + seq))
+        .join();
   }
 
   private String meta() {

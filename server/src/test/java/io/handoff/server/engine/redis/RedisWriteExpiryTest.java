@@ -4,14 +4,12 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import com.google.protobuf.ByteString;
 import io.handoff.protocol.v1.DocumentSync;
 import io.handoff.protocol.v1.ErrorCode;
-import io.handoff.protocol.v1.FieldOp;
-import io.handoff.protocol.v1.Write;
 import io.handoff.server.Conditions;
 import io.handoff.server.MutableClock;
 import io.handoff.server.RedisProcess;
+import io.handoff.server.Writes;
 import io.handoff.server.engine.StoreLimits;
 import io.handoff.server.sync.SyncResult;
 import io.handoff.server.sync.WriteOutcome;
@@ -110,7 +108,8 @@ class RedisWriteExpiryTest {
     String meta = prefix + "{u}:m:doc";
     String fields = prefix + "{u}:f:doc";
     write("d1", "doc", 1);
-    WriteOutcome removed = fixture.engine.store().write("u", "d1", op("doc", 2, null)).join();
+    WriteOutcome removed =
+        fixture.engine.store().write("u", "d1", Writes.remove("doc", 2, "f")).join();
     assertTrue(removed.isApplied(), removed.toString());
     assertEquals(0, fixture.redis.exists(fields), "Redis deleted the empty fields hash");
     write("d1", "doc", 3); // within the slack: the document's keys are not refreshed
@@ -144,7 +143,7 @@ class RedisWriteExpiryTest {
       write(two, "d1", "c", 3);
       assertEquals(
           java.util.Set.of("b", "c"), two.redis.smembers(prefix + "{u}:docs"), "a's name is gone");
-      WriteOutcome over = two.engine.store().write("u", "d1", op("d", 4, "x")).join();
+      WriteOutcome over = two.engine.store().write("u", "d1", Writes.set("d", 4, "f", "x")).join();
       assertEquals(ErrorCode.LIMIT_EXCEEDED, over.error(), "two live documents: " + over);
     }
   }
@@ -178,7 +177,8 @@ class RedisWriteExpiryTest {
       // within the window is refused, not applied over the newer one.
       write(daily, "d1", "a", days + 1);
       write(daily, "d1", "a", days + 3);
-      WriteOutcome older = daily.engine.store().write("u", "d1", op("a", days + 2, "x")).join();
+      WriteOutcome older =
+          daily.engine.store().write("u", "d1", Writes.set("a", days + 2, "f", "x")).join();
       assertEquals(ErrorCode.OUT_OF_ORDER, older.error(), older.toString());
     }
   }
@@ -199,28 +199,12 @@ class RedisWriteExpiryTest {
     assertTrue(fixture.redis.sismember(prefix + "{u}:wd", "main"), "the active device is listed");
   }
 
-  private static Write op(String doc, long seq, String value) {
-    FieldOp.Builder op = FieldOp.newBuilder().setField("f");
-    if (value == null) {
-      op.setRemove(true);
-    } else {
-      op.setSet(ByteString.copyFromUtf8(value));
-    }
-    return Write.newBuilder().setDocument(doc).setClientSeq(seq).addOps(op).build();
-  }
-
   private void write(String device, String doc, long seq) {
     write(fixture, device, doc, seq);
   }
 
   private static WriteOutcome write(EngineWithRawRedis on, String device, String doc, long seq) {
-    Write w =
-        Write.newBuilder()
-            .setDocument(doc)
-            .setClientSeq(seq)
-            .addOps(FieldOp.newBuilder().setField("f").setSet(ByteString.copyFromUtf8("v" + seq)))
-            .build();
-    WriteOutcome out = on.engine.store().write("u", device, w).join();
+    WriteOutcome out = on.engine.store().write("u", device, Writes.numbered(doc, seq)).join();
     assertTrue(out.isApplied(), out.toString());
     return out;
   }

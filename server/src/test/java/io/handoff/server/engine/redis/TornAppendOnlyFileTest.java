@@ -7,9 +7,9 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import com.google.protobuf.ByteString;
 import io.handoff.protocol.v1.DocumentSync;
-import io.handoff.protocol.v1.FieldOp;
 import io.handoff.protocol.v1.Write;
 import io.handoff.server.RedisProcess;
+import io.handoff.server.Writes;
 import io.handoff.server.engine.StoreLimits;
 import io.handoff.server.sync.DocumentEvent;
 import io.handoff.server.sync.SyncResult;
@@ -228,11 +228,7 @@ class TornAppendOnlyFileTest {
   }
 
   private static Write write(int seq) {
-    return Write.newBuilder()
-        .setDocument("doc")
-        .setClientSeq(seq)
-        .addOps(FieldOp.newBuilder().setField("f").setSet(ByteString.copyFromUtf8("value " + seq)))
-        .build();
+    return Writes.set("doc", seq, "f", "value " + seq);
   }
 
   private String history() {
