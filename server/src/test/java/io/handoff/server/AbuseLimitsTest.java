@@ -20,7 +20,7 @@ class AbuseLimitsTest {
       flood.hello();
       calm.hello();
       for (int i = 1; i <= 8; i++) {
-        flood.send(SessionProtocolTest.write("notes", i, "n", "v" + i));
+        flood.send(Writes.frame("notes", i, "n", "v" + i));
       }
       int acked = 0;
       int limited = 0;
@@ -42,7 +42,7 @@ class AbuseLimitsTest {
       }
       assertEquals(5, acked);
       assertEquals(3, limited);
-      calm.send(SessionProtocolTest.write("notes", 1, "n", "calm"));
+      calm.send(Writes.frame("notes", 1, "n", "calm"));
       assertTrue(calm.next(x -> x.hasAck() || x.hasError()).hasAck(), "another device writes on");
       assertEquals(3, server.server.stats().writesRateLimited.sum());
     }

@@ -115,7 +115,7 @@ class BeforeWelcomeTest extends OnGatedNode {
     holdTheLine();
     TestDevice d = device("d");
     long hello = d.send(ClientFrame.newBuilder().setHello(Hello.getDefaultInstance()));
-    long write = d.send(SessionProtocolTest.write("cart", 1, "item", "apple"));
+    long write = d.send(Writes.frame("cart", 1, "item", "apple"));
     List<ServerFrame> seen = new ArrayList<>(d.untilPong());
     engine.releaseSyncAnswers();
     seen.addAll(untilWelcome(d, hello));
@@ -156,7 +156,7 @@ class BeforeWelcomeTest extends OnGatedNode {
     holdTheLine();
     TestDevice d = device("d");
     long hello = d.send(ClientFrame.newBuilder().setHello(Hello.getDefaultInstance()));
-    long write = d.send(SessionProtocolTest.write("cart", 1, "item", "apple"));
+    long write = d.send(Writes.frame("cart", 1, "item", "apple"));
     List<ServerFrame> seen = new ArrayList<>(d.untilPong());
     time.advance(Duration.ofSeconds(4)); // The write's deadline passes, the resume still waiting.
     seen.addAll(d.untilPong());
@@ -188,8 +188,8 @@ class BeforeWelcomeTest extends OnGatedNode {
     TestDevice w = device("w");
     w.hello();
     String big = "x".repeat(60_000);
-    w.answerTo(w.send(SessionProtocolTest.write("big", 1, "a", big)));
-    w.answerTo(w.send(SessionProtocolTest.write("big", 2, "b", big)));
+    w.answerTo(w.send(Writes.frame("big", 1, "a", big)));
+    w.answerTo(w.send(Writes.frame("big", 2, "b", big)));
     engine.holdSyncAnswers();
     TestDevice d = device("d");
     long hello = helloWithItsResumeHeld(d);
@@ -260,11 +260,11 @@ class BeforeWelcomeTest extends OnGatedNode {
     long hello =
         helloWithItsResumeHeld(
             d, Hello.newBuilder().setFollow(FollowSpec.newBuilder().addDocuments("other")).build());
-    Ack fourth = w.answerTo(w.send(SessionProtocolTest.write("cart", 1, "n", "4"))).getAck();
+    Ack fourth = w.answerTo(w.send(Writes.frame("cart", 1, "n", "4"))).getAck();
     Position held = cartAt(fourth, 4);
     long follow = d.send(followCart(held));
     List<ServerFrame> seen = new ArrayList<>(d.untilPong());
-    w.answerTo(w.send(SessionProtocolTest.write("cart", 2, "n", "5")));
+    w.answerTo(w.send(Writes.frame("cart", 2, "n", "5")));
     seen.addAll(d.untilPong());
 
     engine.holdReads();
@@ -303,9 +303,9 @@ class BeforeWelcomeTest extends OnGatedNode {
   private Ack writeThree(String doc) {
     TestDevice w = device("w");
     w.hello();
-    Ack first = w.answerTo(w.send(SessionProtocolTest.write(doc, 1, "n", "1"))).getAck();
-    w.answerTo(w.send(SessionProtocolTest.write(doc, 2, "n", "2")));
-    w.answerTo(w.send(SessionProtocolTest.write(doc, 3, "n", "3")));
+    Ack first = w.answerTo(w.send(Writes.frame(doc, 1, "n", "1"))).getAck();
+    w.answerTo(w.send(Writes.frame(doc, 2, "n", "2")));
+    w.answerTo(w.send(Writes.frame(doc, 3, "n", "3")));
     return first;
   }
 

@@ -42,7 +42,7 @@ class BoundsTest {
         // Pipelined in windows of 20; the reading device keeps up, the raw one never reads.
         int expected = 1;
         for (int i = 1; i <= writes; i++) {
-          writer.send(SessionProtocolTest.write("video", i, "frame", value + i));
+          writer.send(Writes.frame("video", i, "frame", value + i));
           if (i % 20 == 0) {
             final long seq = i;
             writer.next(f -> f.hasAck() && f.getAck().getClientSeq() == seq);
@@ -97,7 +97,7 @@ class BoundsTest {
             // The server closed this connection for an earlier frame; the next one reconnects.
           }
           if (i % 50 == 0) {
-            writer.send(SessionProtocolTest.write("notes", i / 50, "n", Integer.toString(i)));
+            writer.send(Writes.frame("notes", i / 50, "n", Integer.toString(i)));
             final long s = i / 50;
             assertEquals(
                 s,
@@ -173,7 +173,7 @@ class BoundsTest {
       try (TestDevice second = TestDevice.connect(server.port(), token("u1", "phone"))) {
         second.hello();
         assertEquals(CloseCode.REPLACED.code(), first.awaitClose());
-        second.send(SessionProtocolTest.write("doc", 1, "f", "v"));
+        second.send(Writes.frame("doc", 1, "f", "v"));
         assertEquals(1, second.next(ServerFrame::hasAck).getAck().getVersion());
       }
     }

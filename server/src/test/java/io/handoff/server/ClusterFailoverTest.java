@@ -4,13 +4,10 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import com.google.protobuf.ByteString;
 import io.handoff.protocol.v1.ClientFrame;
-import io.handoff.protocol.v1.FieldOp;
 import io.handoff.protocol.v1.FollowSpec;
 import io.handoff.protocol.v1.Hello;
 import io.handoff.protocol.v1.ServerFrame;
-import io.handoff.protocol.v1.Write;
 import io.lettuce.core.RedisClient;
 import io.lettuce.core.api.StatefulRedisConnection;
 import java.time.Duration;
@@ -76,16 +73,7 @@ class ClusterFailoverTest {
   }
 
   private static long write(TestDevice d, long seq) {
-    return d.send(
-        ClientFrame.newBuilder()
-            .setWrite(
-                Write.newBuilder()
-                    .setDocument("cart")
-                    .setClientSeq(seq)
-                    .addOps(
-                        FieldOp.newBuilder()
-                            .setField("f")
-                            .setSet(ByteString.copyFromUtf8("v" + seq)))));
+    return d.send(ClientFrame.newBuilder().setWrite(Writes.numbered("cart", seq)));
   }
 
   /** The Ack or Error answering {@code request}, or null if none comes within {@code bound}. */

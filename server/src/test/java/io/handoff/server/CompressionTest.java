@@ -171,7 +171,7 @@ class CompressionTest {
       d.send(ClientFrame.newBuilder().setRequestId(1).setHello(Hello.getDefaultInstance()).build());
       assertTrue(d.next().hasWelcome());
       String big = "position-".repeat(1000);
-      d.send(SessionProtocolTest.write("player", 1, "p", big).setRequestId(2).build());
+      d.send(Writes.frame("player", 1, "p", big).setRequestId(2).build());
       assertTrue(d.next().hasAck());
       ServerFrame delta = plain.next(ServerFrame::hasDelta);
       assertEquals(big, delta.getDelta().getOps(0).getSet().toStringUtf8());
@@ -198,7 +198,7 @@ class CompressionTest {
       assertEquals(loops, used.size());
       assertEquals(1, new java.util.HashSet<>(used).size(), "z3's sessions share one loop");
       String big = "position-".repeat(1000);
-      devices.get(0).send(SessionProtocolTest.write("player", 1, "p", big).setRequestId(2).build());
+      devices.get(0).send(Writes.frame("player", 1, "p", big).setRequestId(2).build());
       for (DeflateDevice d : devices.subList(1, loops)) {
         ServerFrame f = d.next();
         while (!f.hasDelta()) {

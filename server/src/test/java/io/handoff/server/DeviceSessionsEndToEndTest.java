@@ -304,7 +304,7 @@ class DeviceSessionsEndToEndTest {
     try (TestDevice p = connect(phone);
         TestDevice dev = TestDevice.connect(server.port(), TestServer.token("ivy", "laptop"))) {
       dev.hello();
-      p.send(SessionProtocolTest.write("cart", 1, "items", "3"));
+      p.send(Writes.frame("cart", 1, "items", "3"));
       p.next(ServerFrame::hasAck);
       HttpApi.Answer erased = api.delete("/v1/me", phone.field("access_token"));
       assertEquals(200, erased.status(), erased.toString());
@@ -324,7 +324,7 @@ class DeviceSessionsEndToEndTest {
     signIn("kim", "tablet");
     try (TestDevice v = connect(victim);
         TestDevice a = connect(attacker)) {
-      v.send(SessionProtocolTest.write("secret", 1, "pin", "1234"));
+      v.send(Writes.frame("secret", 1, "pin", "1234"));
       v.next(ServerFrame::hasAck);
       String at = attacker.field("access_token");
       HttpApi.Answer list = api.get("/v1/devices", at);

@@ -5,7 +5,6 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.google.protobuf.ByteString;
 import io.handoff.protocol.v1.Ack;
-import io.handoff.protocol.v1.ClientFrame;
 import io.handoff.protocol.v1.Delta;
 import io.handoff.protocol.v1.DocumentSync;
 import io.handoff.protocol.v1.FieldOp;
@@ -13,7 +12,6 @@ import io.handoff.protocol.v1.Hello;
 import io.handoff.protocol.v1.Position;
 import io.handoff.protocol.v1.ServerFrame;
 import io.handoff.protocol.v1.Snapshot;
-import io.handoff.protocol.v1.Write;
 import io.handoff.server.engine.StoreLimits;
 import io.handoff.server.sync.SyncResult;
 import java.util.HashMap;
@@ -191,16 +189,7 @@ public abstract class DivergenceTest {
 
   /** Writes one field and waits for its ack. */
   protected static ServerFrame write(TestDevice d, long seq, String field, String value) {
-    d.send(
-        ClientFrame.newBuilder()
-            .setWrite(
-                Write.newBuilder()
-                    .setDocument("cart")
-                    .setClientSeq(seq)
-                    .addOps(
-                        FieldOp.newBuilder()
-                            .setField(field)
-                            .setSet(ByteString.copyFromUtf8(value)))));
+    d.send(Writes.frame("cart", seq, field, value));
     ServerFrame ack = d.next(f -> f.hasAck() || f.hasError());
     assertTrue(ack.hasAck(), ack.toString());
     return ack;

@@ -33,7 +33,7 @@ class DrainTest {
       d.hello();
       int writes = 500;
       for (int i = 1; i <= writes; i++) {
-        d.send(SessionProtocolTest.write("draft", i, "text", "v" + i));
+        d.send(Writes.frame("draft", i, "text", "v" + i));
       }
       CompletableFuture<Void> stopped = CompletableFuture.runAsync(server::close);
       Set<Long> acked = new HashSet<>();
@@ -68,7 +68,7 @@ class DrainTest {
     try (TestDevice phone = TestDevice.connect(node.port(), token("dan", "phone"));
         TestDevice tv = TestDevice.connect(node.port(), token("dan", "tv"))) {
       phone.hello();
-      phone.send(SessionProtocolTest.write("player", 1, "position", "42"));
+      phone.send(Writes.frame("player", 1, "position", "42"));
       phone.next(ServerFrame::hasAck);
       tv.hello();
       Offer offer = HandoffProtocolTest.offerFrom(phone, "tv", 60_000);
@@ -222,7 +222,7 @@ class DrainTest {
     try (TestDevice phone = TestDevice.connect(node.port(), token("dan", "phone"));
         TestDevice tv = TestDevice.connect(node.port(), token("dan", "tv"))) {
       phone.hello();
-      phone.send(SessionProtocolTest.write("player", 1, "position", "42"));
+      phone.send(Writes.frame("player", 1, "position", "42"));
       phone.next(ServerFrame::hasAck);
       tv.hello();
       Offer offer = HandoffProtocolTest.offerFrom(phone, "tv", 60_000);
@@ -277,7 +277,7 @@ class DrainTest {
     try (TestDevice phone = TestDevice.connect(node.port(), token("dan", "phone"));
         RawSocket tv = RawSocket.connect(node.port(), token("dan", "tv"), 4096)) {
       phone.hello();
-      phone.send(SessionProtocolTest.write("player", 1, "position", "42"));
+      phone.send(Writes.frame("player", 1, "position", "42"));
       phone.next(ServerFrame::hasAck);
       tv.send(
           ClientFrame.newBuilder().setRequestId(1).setHello(Hello.getDefaultInstance()).build());
@@ -295,7 +295,7 @@ class DrainTest {
       long seq = 1;
       while (node.queueBudget().queuedBytes() < 256 * 1024) {
         long s = ++seq;
-        phone.send(SessionProtocolTest.write("feed", s, "v", value));
+        phone.send(Writes.frame("feed", s, "v", value));
         phone.next(f -> f.hasAck() && f.getAck().getClientSeq() == s);
       }
       CompletableFuture<Void> stopped = CompletableFuture.runAsync(node::close);
@@ -374,9 +374,9 @@ class DrainTest {
       time.advance(delay.minusMillis(1));
       try (TestDevice tv = TestDevice.connect(port, token("dora", "tv"))) {
         assertTrue(tv.hello().hasWelcome(), "a new upgrade during the delay is served");
-        tv.send(SessionProtocolTest.write("draft", 1, "text", "from the tv"));
+        tv.send(Writes.frame("draft", 1, "text", "from the tv"));
         assertTrue(tv.next(ServerFrame::hasAck).hasAck());
-        phone.send(SessionProtocolTest.write("notes", 1, "text", "from the phone"));
+        phone.send(Writes.frame("notes", 1, "text", "from the phone"));
         assertTrue(phone.next(ServerFrame::hasAck).hasAck());
         assertTrue(!stopped.isDone(), "the node has not drained yet");
 

@@ -138,7 +138,7 @@ class ErasureWhileWritingTest {
                       PublishActivity.newBuilder()
                           .setActivity(HandoffProtocolTest.activity("doc-" + seq, "now")));
         } else {
-          frame = SessionProtocolTest.write(self + "-doc-" + seq, seq, "f", "v" + seq);
+          frame = Writes.frame(self + "-doc-" + seq, seq, "f", "v" + seq);
         }
         long id = device.send(frame);
         while (!device.isClosed()) {

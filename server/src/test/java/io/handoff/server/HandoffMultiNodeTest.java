@@ -7,13 +7,11 @@ import com.google.protobuf.ByteString;
 import io.handoff.protocol.v1.ClientFrame;
 import io.handoff.protocol.v1.DevicePresence;
 import io.handoff.protocol.v1.ErrorCode;
-import io.handoff.protocol.v1.FieldOp;
 import io.handoff.protocol.v1.Offer;
 import io.handoff.protocol.v1.OfferOutcome;
 import io.handoff.protocol.v1.Ping;
 import io.handoff.protocol.v1.ServerFrame;
 import io.handoff.protocol.v1.Welcome;
-import io.handoff.protocol.v1.Write;
 import io.handoff.server.engine.StoreLimits;
 import io.handoff.server.engine.redis.RedisEngine;
 import io.handoff.server.handoff.HandoffLimits;
@@ -219,16 +217,7 @@ class HandoffMultiNodeTest {
     HandoffServer b = node("b", clock);
     Inbox phone = device(a, "phone");
     phone.hello();
-    phone.device.send(
-        ClientFrame.newBuilder()
-            .setWrite(
-                Write.newBuilder()
-                    .setDocument("player")
-                    .setClientSeq(1)
-                    .addOps(
-                        FieldOp.newBuilder()
-                            .setField("position")
-                            .setSet(ByteString.copyFromUtf8("42")))));
+    phone.device.send(Writes.frame("player", 1, "position", "42"));
     phone.await(ServerFrame::hasAck);
     long first = phone.device.send(HandoffProtocolTest.offer("tv", 30_000));
     Offer live = phone.await(f -> f.getRequestId() == first).getOfferCreated().getOffer();

@@ -12,7 +12,6 @@ import io.handoff.protocol.v1.CancelOffer;
 import io.handoff.protocol.v1.ClientFrame;
 import io.handoff.protocol.v1.DeclineOffer;
 import io.handoff.protocol.v1.ErrorCode;
-import io.handoff.protocol.v1.FieldOp;
 import io.handoff.protocol.v1.Offer;
 import io.handoff.protocol.v1.OfferActivity;
 import io.handoff.protocol.v1.OfferOutcome;
@@ -20,7 +19,6 @@ import io.handoff.protocol.v1.Ping;
 import io.handoff.protocol.v1.PublishActivity;
 import io.handoff.protocol.v1.ServerFrame;
 import io.handoff.protocol.v1.Welcome;
-import io.handoff.protocol.v1.Write;
 import io.handoff.server.handoff.HandoffLimits;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -147,16 +145,7 @@ class HandoffProtocolTest {
     start();
     TestDevice phone = device("phone");
     phone.hello();
-    phone.send(
-        ClientFrame.newBuilder()
-            .setWrite(
-                Write.newBuilder()
-                    .setDocument("player")
-                    .setClientSeq(1)
-                    .addOps(
-                        FieldOp.newBuilder()
-                            .setField("position")
-                            .setSet(ByteString.copyFromUtf8("1:02:03")))));
+    phone.send(Writes.frame("player", 1, "position", "1:02:03"));
     phone.next(ServerFrame::hasAck);
     TestDevice tv = device("tv");
     tv.hello();
@@ -209,7 +198,7 @@ class HandoffProtocolTest {
     start();
     TestDevice phone = device("phone");
     phone.hello();
-    phone.send(SessionProtocolTest.write("player", 1, "position", "1:02:03"));
+    phone.send(Writes.frame("player", 1, "position", "1:02:03"));
     phone.next(ServerFrame::hasAck);
     TestDevice tv = device("tv");
     tv.hello();

@@ -4,14 +4,11 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import com.google.protobuf.ByteString;
 import io.handoff.protocol.v1.Ack;
 import io.handoff.protocol.v1.ClientFrame;
 import io.handoff.protocol.v1.Error;
 import io.handoff.protocol.v1.ErrorCode;
-import io.handoff.protocol.v1.FieldOp;
 import io.handoff.protocol.v1.ServerFrame;
-import io.handoff.protocol.v1.Write;
 import io.handoff.server.engine.StoreLimits;
 import org.junit.jupiter.api.Test;
 
@@ -80,17 +77,7 @@ class ManyDevicesRetryTest {
         Ack next = d0.answerTo(d0.write("cart", 2, "f", "d0 again")).getAck();
         assertEquals(max + 1, next.getVersion(), "the refused write took no version");
         long stale =
-            d0.send(
-                ClientFrame.newBuilder()
-                    .setWrite(
-                        Write.newBuilder()
-                            .setDocument("cart")
-                            .setClientSeq(3)
-                            .setExpectedVersion(1)
-                            .addOps(
-                                FieldOp.newBuilder()
-                                    .setField("f")
-                                    .setSet(ByteString.copyFromUtf8("stale")))));
+            d0.send(ClientFrame.newBuilder().setWrite(Writes.set("cart", 3, "f", "stale", 1L)));
         Error conflict = d0.answerTo(stale).getError();
         assertEquals(ErrorCode.CONFLICT, conflict.getCode(), conflict.toString());
         assertFalse(conflict.getNoWriteRecord(), "d0 has a record: " + conflict);

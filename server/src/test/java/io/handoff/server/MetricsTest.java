@@ -41,7 +41,7 @@ class MetricsTest {
       writer.hello();
       reader.hello();
       for (int i = 1; i <= 3; i++) {
-        writer.send(SessionProtocolTest.write("player", i, "position", i + "s"));
+        writer.send(Writes.frame("player", i, "position", i + "s"));
         reader.next(ServerFrame::hasDelta);
       }
       assertEquals(401, TestDevice.upgradeStatus(server.port(), "not-a-token"));

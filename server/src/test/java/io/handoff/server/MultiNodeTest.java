@@ -314,13 +314,13 @@ class MultiNodeTest {
     long version;
     try (TestDevice a = TestDevice.connect(n1.port(), TestServer.token("erin", "phone"))) {
       a.hello();
-      a.send(SessionProtocolTest.write("draft", 1, "text", "hi"));
+      a.send(Writes.frame("draft", 1, "text", "hi"));
       version = a.next(ServerFrame::hasAck).getAck().getVersion();
     }
     try (TestDevice a = TestDevice.connect(n2.port(), TestServer.token("erin", "phone"))) {
       Welcome w = a.hello().getWelcome();
       assertEquals(1, w.getLastClientSeq());
-      a.send(SessionProtocolTest.write("draft", 1, "text", "hi"));
+      a.send(Writes.frame("draft", 1, "text", "hi"));
       Ack again = a.next(ServerFrame::hasAck).getAck();
       assertTrue(again.getDuplicate());
       assertEquals(version, again.getVersion());
@@ -335,10 +335,10 @@ class MultiNodeTest {
     long epoch;
     try (TestDevice w = TestDevice.connect(n1.port(), TestServer.token("frank", "laptop"))) {
       w.hello();
-      w.send(SessionProtocolTest.write("cart", 1, "items", "0"));
+      w.send(Writes.frame("cart", 1, "items", "0"));
       epoch = w.next(ServerFrame::hasAck).getAck().getEpoch();
       for (int i = 2; i <= 51; i++) {
-        w.send(SessionProtocolTest.write("cart", i, "items", Integer.toString(i)));
+        w.send(Writes.frame("cart", i, "items", Integer.toString(i)));
       }
       w.next(f -> f.hasAck() && f.getAck().getClientSeq() == 51);
     }

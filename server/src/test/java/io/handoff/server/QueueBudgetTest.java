@@ -78,9 +78,9 @@ class QueueBudgetTest {
             && rounds < 5_000) {
           rounds++;
           long seq = rounds;
-          feeder.send(SessionProtocolTest.write("feed", seq, "frame", big + seq));
+          feeder.send(Writes.frame("feed", seq, "frame", big + seq));
           for (int u = 0; u < READERS; u++) {
-            writers[u].send(SessionProtocolTest.write("notes", seq, "n", "v" + seq));
+            writers[u].send(Writes.frame("notes", seq, "n", "v" + seq));
           }
           feeder.next(f -> f.hasAck() && f.getAck().getClientSeq() == seq);
           for (int u = 0; u < READERS; u++) {

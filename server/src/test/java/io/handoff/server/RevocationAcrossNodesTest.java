@@ -219,7 +219,7 @@ class RevocationAcrossNodesTest {
     HttpApi.Answer a = new HttpApi(n1.port()).signIn(app.identity("ned"), "phone", "p", "ios");
     try (TestDevice d = TestDevice.connect(n2.port(), a.field("access_token"))) {
       d.hello();
-      d.send(SessionProtocolTest.write("cart", 1, "items", "2"));
+      d.send(Writes.frame("cart", 1, "items", "2"));
       d.next(ServerFrame::hasAck);
       assertEquals(200, new HttpApi(n1.port()).delete("/v1/me", a.field("access_token")).status());
       assertEquals(CloseCode.SESSION_REVOKED.code(), d.awaitClose());

@@ -168,7 +168,7 @@ class ServerJarIT {
       drainLog.start();
       try (TestDevice d = TestDevice.connect(port, TestServer.token("ida", "phone"))) {
         d.hello();
-        d.send(SessionProtocolTest.write("draft", 1, "text", "before the stop"));
+        d.send(Writes.frame("draft", 1, "text", "before the stop"));
         assertEquals(1, d.next(ServerFrame::hasAck).getAck().getVersion());
         p.destroy(); // SIGTERM
         ServerFrame f = d.next(x -> x.hasDisconnect());

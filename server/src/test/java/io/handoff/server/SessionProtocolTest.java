@@ -5,7 +5,6 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import com.google.protobuf.ByteString;
 import io.handoff.protocol.CloseCode;
 import io.handoff.protocol.v1.Ack;
 import io.handoff.protocol.v1.ClientFrame;
@@ -13,7 +12,6 @@ import io.handoff.protocol.v1.Delta;
 import io.handoff.protocol.v1.DocumentSync;
 import io.handoff.protocol.v1.Error;
 import io.handoff.protocol.v1.ErrorCode;
-import io.handoff.protocol.v1.FieldOp;
 import io.handoff.protocol.v1.FollowSpec;
 import io.handoff.protocol.v1.Hello;
 import io.handoff.protocol.v1.Ping;
@@ -50,16 +48,6 @@ class SessionProtocolTest {
     return d;
   }
 
-  static ClientFrame.Builder write(String doc, long seq, String field, String value) {
-    return ClientFrame.newBuilder()
-        .setWrite(
-            Write.newBuilder()
-                .setDocument(doc)
-                .setClientSeq(seq)
-                .addOps(
-                    FieldOp.newBuilder().setField(field).setSet(ByteString.copyFromUtf8(value))));
-  }
-
   /** Sends a ping and returns every frame before its pong: what the server had queued for us. */
   static List<ServerFrame> framesBeforePong(TestDevice d) {
     long id = d.send(ClientFrame.newBuilder().setPing(Ping.newBuilder().setNonce(7)));
@@ -79,7 +67,7 @@ class SessionProtocolTest {
         TestDevice b = device("u1", "b");
         TestDevice c = device("u1", "c");
         TestDevice x = device("u2", "x")) {
-      a.send(write("player", 1, "position", "42s"));
+      a.send(Writes.frame("player", 1, "position", "42s"));
       Ack ack = a.next(ServerFrame::hasAck).getAck();
       assertEquals(1, ack.getVersion());
       assertEquals(1, ack.getClientSeq());
@@ -95,7 +83,7 @@ class SessionProtocolTest {
       }
       assertTrue(framesBeforePong(a).isEmpty(), "the writer gets its ack, not the delta");
       assertTrue(framesBeforePong(x).isEmpty(), "another user sees nothing");
-      x.send(write("player", 1, "position", "1s"));
+      x.send(Writes.frame("player", 1, "position", "1s"));
       assertEquals(1, x.next().getAck().getVersion(), "the other user's document is its own");
     }
   }
@@ -122,7 +110,7 @@ class SessionProtocolTest {
       assertEquals(e.getEpoch(), again.getEpoch());
       assertEquals(1, again.getVersion());
       assertTrue(framesBeforePong(b).isEmpty(), "nothing was applied");
-      ClientFrame.Builder create = write("f", 3, "k", "y");
+      ClientFrame.Builder create = Writes.frame("f", 3, "k", "y");
       create.getWriteBuilder().setExpectedVersion(0);
       Ack created = a.answerTo(a.send(create)).getAck();
       assertEquals(1, created.getVersion(), "f did not exist");
@@ -142,7 +130,7 @@ class SessionProtocolTest {
                       io.handoff.protocol.v1.Unfollow.newBuilder()
                           .setSpec(FollowSpec.newBuilder().addPrefixes(""))));
       assertTrue(b.next(f -> f.getRequestId() == id).hasSyncReport());
-      a.send(write("player", 1, "position", "42s"));
+      a.send(Writes.frame("player", 1, "position", "42s"));
       assertEquals(1, a.next(ServerFrame::hasAck).getAck().getVersion());
       assertEquals("player", c.next().getDelta().getDocument());
       assertTrue(framesBeforePong(b).isEmpty(), "b follows nothing now");
@@ -154,10 +142,10 @@ class SessionProtocolTest {
     Welcome w;
     long epoch;
     try (TestDevice a = device("u1", "a")) {
-      a.send(write("cart", 1, "items", "0"));
+      a.send(Writes.frame("cart", 1, "items", "0"));
       epoch = a.next().getAck().getEpoch();
       for (int i = 2; i <= 51; i++) {
-        a.send(write("cart", i, "items", Integer.toString(i)));
+        a.send(Writes.frame("cart", i, "items", Integer.toString(i)));
       }
       assertEquals(
           51, a.next(f -> f.hasAck() && f.getAck().getClientSeq() == 51).getAck().getVersion());
@@ -187,10 +175,10 @@ class SessionProtocolTest {
   void deviceBeyondHistoryGetsASnapshotAndTheWelcomeSaysSo() {
     long epoch;
     try (TestDevice a = device("u1", "a")) {
-      a.send(write("cart", 1, "items", "0"));
+      a.send(Writes.frame("cart", 1, "items", "0"));
       epoch = a.next().getAck().getEpoch();
       for (int i = 2; i <= 100; i++) {
-        a.send(write("cart", i, "f" + (i % 5), Integer.toString(i)));
+        a.send(Writes.frame("cart", i, "f" + (i % 5), Integer.toString(i)));
       }
       a.next(f -> f.hasAck() && f.getAck().getClientSeq() == 100);
     }
@@ -218,8 +206,8 @@ class SessionProtocolTest {
   @Test
   void newDeviceGetsSnapshotsOfFollowedDocumentsOnly() {
     try (TestDevice a = device("u1", "a")) {
-      a.send(write("ui/layout", 1, "cols", "2"));
-      a.send(write("cart", 2, "items", "1"));
+      a.send(Writes.frame("ui/layout", 1, "cols", "2"));
+      a.send(Writes.frame("cart", 2, "items", "1"));
       a.next(f -> f.hasAck() && f.getAck().getClientSeq() == 2);
     }
     try (TestDevice b = TestDevice.connect(server.port(), token("u1", "b"))) {
@@ -237,7 +225,7 @@ class SessionProtocolTest {
   void retriedWriteIsAppliedOnceAndAckedWithTheSameVersion() {
     long firstVersion;
     try (TestDevice a = device("u1", "a")) {
-      a.send(write("draft/42", 1, "text", "hello"));
+      a.send(Writes.frame("draft/42", 1, "text", "hello"));
       firstVersion = a.next().getAck().getVersion();
       a.abort();
     }
@@ -245,7 +233,7 @@ class SessionProtocolTest {
       Welcome w = a.hello().getWelcome();
       assertEquals(1, w.getLastClientSeq(), "the server tells the device what it applied");
       a.next(ServerFrame::hasSnapshot);
-      a.send(write("draft/42", 1, "text", "hello"));
+      a.send(Writes.frame("draft/42", 1, "text", "hello"));
       Ack again = a.next(ServerFrame::hasAck).getAck();
       assertTrue(again.getDuplicate());
       assertEquals(firstVersion, again.getVersion());
@@ -258,14 +246,14 @@ class SessionProtocolTest {
   @Test
   void writeRetriedBeforeItsAckWasReadIsStillAppliedOnce() {
     try (TestDevice a = device("u1", "a")) {
-      a.send(write("draft/1", 1, "text", "x"));
+      a.send(Writes.frame("draft/1", 1, "text", "x"));
       a.abort();
     }
     try (TestDevice a = TestDevice.connect(server.port(), token("u1", "a"))) {
       a.hello();
-      a.send(write("draft/1", 1, "text", "x"));
+      a.send(Writes.frame("draft/1", 1, "text", "x"));
       assertEquals(1, a.next(ServerFrame::hasAck).getAck().getVersion());
-      a.send(write("draft/1", 2, "text", "y"));
+      a.send(Writes.frame("draft/1", 2, "text", "y"));
       assertEquals(2, a.next(ServerFrame::hasAck).getAck().getVersion());
     }
   }
@@ -273,10 +261,10 @@ class SessionProtocolTest {
   @Test
   void staleExpectedVersionIsRefusedWithConflictAndChangesNothing() {
     try (TestDevice a = device("u1", "a")) {
-      a.send(write("form", 1, "name", "Ada"));
-      a.send(write("form", 2, "name", "Ada L."));
+      a.send(Writes.frame("form", 1, "name", "Ada"));
+      a.send(Writes.frame("form", 2, "name", "Ada L."));
       a.next(f -> f.hasAck() && f.getAck().getVersion() == 2);
-      ClientFrame.Builder stale = write("form", 3, "name", "Grace");
+      ClientFrame.Builder stale = Writes.frame("form", 3, "name", "Grace");
       stale.getWriteBuilder().setExpectedVersion(1);
       a.send(stale);
       ServerFrame f = a.next();
@@ -285,7 +273,7 @@ class SessionProtocolTest {
       assertEquals(3, f.getError().getClientSeq());
       assertTrue(
           f.getError().getMessage().contains("expected version 1"), f.getError().getMessage());
-      ClientFrame.Builder fresh = write("form", 4, "name", "Grace");
+      ClientFrame.Builder fresh = Writes.frame("form", 4, "name", "Grace");
       fresh.getWriteBuilder().setExpectedVersion(2);
       a.send(fresh);
       assertEquals(3, a.next().getAck().getVersion());
@@ -300,7 +288,7 @@ class SessionProtocolTest {
   @Test
   void framesBeforeHelloAndSecondHelloGetUnexpectedFrame() {
     try (TestDevice a = TestDevice.connect(server.port(), token("u1", "a"))) {
-      a.send(write("x", 1, "f", "v"));
+      a.send(Writes.frame("x", 1, "f", "v"));
       assertEquals(ErrorCode.UNEXPECTED_FRAME, a.next().getError().getCode());
       a.hello();
       a.send(ClientFrame.newBuilder().setHello(Hello.getDefaultInstance()));
@@ -311,9 +299,9 @@ class SessionProtocolTest {
   @Test
   void invalidWritesGetTypedErrorsAndTheConnectionStays() {
     try (TestDevice a = device("u1", "a")) {
-      a.send(write("", 1, "f", "v"));
+      a.send(Writes.frame("", 1, "f", "v"));
       assertEquals(ErrorCode.BAD_REQUEST, a.next().getError().getCode());
-      a.send(write("doc", 2, "f", "x".repeat(StoreLimits.DEFAULT_MAX_VALUE_BYTES + 1)));
+      a.send(Writes.frame("doc", 2, "f", "x".repeat(StoreLimits.DEFAULT_MAX_VALUE_BYTES + 1)));
       ServerFrame big = a.next();
       assertEquals(ErrorCode.LIMIT_EXCEEDED, big.getError().getCode());
       assertTrue(big.getError().getMessage().contains("limit"), big.getError().getMessage());
@@ -322,7 +310,7 @@ class SessionProtocolTest {
       assertEquals(ErrorCode.BAD_REQUEST, a.next().getError().getCode());
       a.send(ClientFrame.newBuilder());
       assertEquals(ErrorCode.BAD_REQUEST, a.next().getError().getCode());
-      a.send(write("doc", 4, "f", "ok"));
+      a.send(Writes.frame("doc", 4, "f", "ok"));
       assertEquals(1, a.next().getAck().getVersion());
     }
   }
@@ -330,19 +318,19 @@ class SessionProtocolTest {
   @Test
   void sequenceNumbersAbove2To53AreBadRequestsNamingTheLimit() {
     try (TestDevice a = device("u7", "a")) {
-      a.send(write("doc", 1L << 53, "f", "v"));
+      a.send(Writes.frame("doc", 1L << 53, "f", "v"));
       Error over = a.next().getError();
       assertEquals(ErrorCode.BAD_REQUEST, over.getCode());
       assertTrue(over.getMessage().contains("9007199254740992"), over.getMessage());
       assertTrue(over.getMessage().contains("2^53-1"), over.getMessage());
-      a.send(write("doc", -1L, "f", "v")); // 2^64 - 1 on the wire
+      a.send(Writes.frame("doc", -1L, "f", "v")); // 2^64 - 1 on the wire
       Error top = a.next().getError();
       assertEquals(ErrorCode.BAD_REQUEST, top.getCode());
       assertTrue(top.getMessage().contains("18446744073709551615"), top.getMessage());
-      a.send(write("doc", (1L << 53) - 1, "f", "ok"));
+      a.send(Writes.frame("doc", (1L << 53) - 1, "f", "ok"));
       assertEquals(1, a.next().getAck().getVersion());
       for (long expected : new long[] {1L << 53, Long.MIN_VALUE, -1L}) {
-        ClientFrame.Builder w = write("doc", 1, "f", "no");
+        ClientFrame.Builder w = Writes.frame("doc", 1, "f", "no");
         w.getWriteBuilder().setExpectedVersion(expected);
         a.send(w);
         Error far = a.next().getError();
@@ -355,7 +343,7 @@ class SessionProtocolTest {
   @Test
   void aResyncNamingABadDocumentIsABadRequestAndOneFromBeyond2To63IsDiverged() {
     try (TestDevice a = device("u8", "a")) {
-      a.send(write("doc", 1, "f", "v"));
+      a.send(Writes.frame("doc", 1, "f", "v"));
       Ack ack = a.next().getAck();
       for (String bad : new String[] {"", "a\u0001b", "n".repeat(300)}) {
         long id =
@@ -456,7 +444,7 @@ class SessionProtocolTest {
             message.startsWith("follow prefix") || message.startsWith("document name"), message);
       }
       // The refused Unfollow with "ui/" in it removed nothing: ui/ is still followed.
-      b.send(SessionProtocolTest.write("ui/layout", 1, "cols", "3"));
+      b.send(Writes.frame("ui/layout", 1, "cols", "3"));
       assertEquals("ui/layout", a.next(ServerFrame::hasDelta).getDelta().getDocument());
 
       // Empty, a partial name and one of exactly the name's length are prefixes to unfollow.
@@ -490,7 +478,7 @@ class SessionProtocolTest {
         huge.sendFrameHeader(ServerConfig.DEFAULT_MAX_FRAME_BYTES + 1);
         assertEquals(CloseCode.FRAME_TOO_LARGE.code(), huge.readUntilClose());
       }
-      a.send(write("doc", 1, "f", "still here"));
+      a.send(Writes.frame("doc", 1, "f", "still here"));
       assertEquals(1, a.next().getAck().getVersion());
       assertEquals("still here", b.next().getDelta().getOps(0).getSet().toStringUtf8());
     }

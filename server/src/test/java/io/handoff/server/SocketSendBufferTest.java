@@ -39,7 +39,7 @@ class SocketSendBufferTest {
       long seq = 0;
       while (budget.queuedBytes() < BACKLOG && fed < MOST_FED) {
         long s = ++seq;
-        feeder.send(SessionProtocolTest.write("feed", s, "v", value));
+        feeder.send(Writes.frame("feed", s, "v", value));
         feeder.next(f -> f.hasAck() && f.getAck().getClientSeq() == s);
         fed += VALUE;
       }

@@ -3,13 +3,10 @@ package io.handoff.server;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.fail;
 
-import com.google.protobuf.ByteString;
 import io.handoff.protocol.v1.ClientFrame;
-import io.handoff.protocol.v1.FieldOp;
 import io.handoff.protocol.v1.Hello;
 import io.handoff.protocol.v1.Ping;
 import io.handoff.protocol.v1.ServerFrame;
-import io.handoff.protocol.v1.Write;
 import java.io.ByteArrayOutputStream;
 import java.net.URI;
 import java.net.http.HttpClient;
@@ -115,16 +112,7 @@ public final class TestDevice implements AutoCloseable {
 
   /** Sends a Write that sets one field of {@code document}; returns its request id. */
   public long write(String document, long clientSeq, String field, String value) {
-    return send(
-        ClientFrame.newBuilder()
-            .setWrite(
-                Write.newBuilder()
-                    .setDocument(document)
-                    .setClientSeq(clientSeq)
-                    .addOps(
-                        FieldOp.newBuilder()
-                            .setField(field)
-                            .setSet(ByteString.copyFromUtf8(value)))));
+    return send(Writes.frame(document, clientSeq, field, value));
   }
 
   /** The Ack or Error that answers the request {@code requestId}. */
