@@ -7,7 +7,6 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import com.google.protobuf.ByteString;
 import io.handoff.protocol.v1.ClientFrame;
 import io.handoff.protocol.v1.DocumentSync;
-import io.handoff.protocol.v1.FieldOp;
 import io.handoff.protocol.v1.Follow;
 import io.handoff.protocol.v1.FollowSpec;
 import io.handoff.protocol.v1.Hello;
@@ -17,7 +16,6 @@ import io.handoff.protocol.v1.Resync;
 import io.handoff.protocol.v1.ServerFrame;
 import io.handoff.protocol.v1.Snapshot;
 import io.handoff.protocol.v1.SyncReport;
-import io.handoff.protocol.v1.Write;
 import io.handoff.server.engine.StoreLimits;
 import io.handoff.server.engine.redis.RedisEngine;
 import io.handoff.server.sync.WriteOutcome;
@@ -52,19 +50,8 @@ class FollowReadWindowTest extends OnGatedNode {
         limits,
         // The rate out of the way: these tests are about the reads.
         b -> b.syncRate(1000, 1000).transport(TransportConfig.builder().eventLoops(1).build()));
-    Map<String, WriteOutcome> written = new HashMap<>();
-    for (int d = 0; d < DOCUMENTS; d++) {
-      Write w =
-          Write.newBuilder()
-              .setDocument("doc/" + d)
-              .setClientSeq(d + 1)
-              .addOps(FieldOp.newBuilder().setField("f").setSet(ByteString.copyFromUtf8(value(d))))
-              .build();
-      WriteOutcome o = engine.store().write("ivy", "writer", w).join();
-      assertTrue(o.isApplied(), o.toString());
-      written.put("doc/" + d, o);
-    }
-    return written;
+    return Writes.documents(
+        engine.store(), "ivy", "writer", DOCUMENTS, FollowReadWindowTest::value);
   }
 
   private static ClientFrame.Builder followEverything() {

@@ -5,14 +5,11 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import com.google.protobuf.ByteString;
 import io.handoff.protocol.CloseCode;
 import io.handoff.protocol.v1.ClientFrame;
-import io.handoff.protocol.v1.FieldOp;
 import io.handoff.protocol.v1.Hello;
 import io.handoff.protocol.v1.Ping;
 import io.handoff.protocol.v1.ServerFrame;
-import io.handoff.protocol.v1.Write;
 import io.handoff.server.session.QueueBudget;
 import io.handoff.server.transport.TransportConfig;
 import java.time.Duration;
@@ -179,14 +176,7 @@ class QueueBudgetTest {
         // One write of about 180 KB, the only frame any silent device gets after its Welcome:
         // some 170 KB of each delta stay in Netty's buffer, about 2 MB for the node, twice its
         // budget.
-        Write.Builder w = Write.newBuilder().setDocument("photos").setClientSeq(1);
-        for (int i = 1; i <= 3; i++) {
-          w.addOps(
-              FieldOp.newBuilder()
-                  .setField("part" + i)
-                  .setSet(ByteString.copyFromUtf8("p".repeat(60_000))));
-        }
-        long id = writer.send(ClientFrame.newBuilder().setWrite(w));
+        long id = writer.send(bigWrite("photos", 1));
         assertTrue(writer.answerTo(id).hasAck());
         Conditions.await(
             "the budget closes the devices that hold the most",
@@ -293,13 +283,6 @@ class QueueBudgetTest {
 
   /** A write of three fields of 60,000 bytes to {@code document}. */
   private static ClientFrame.Builder bigWrite(String document, long seq) {
-    Write.Builder w = Write.newBuilder().setDocument(document).setClientSeq(seq);
-    for (int i = 1; i <= 3; i++) {
-      w.addOps(
-          FieldOp.newBuilder()
-              .setField("part" + i)
-              .setSet(ByteString.copyFromUtf8("p".repeat(60_000))));
-    }
-    return ClientFrame.newBuilder().setWrite(w);
+    return ClientFrame.newBuilder().setWrite(Writes.parts(document, seq, 3, "p".repeat(60_000)));
   }
 }

@@ -4,9 +4,7 @@ import static io.handoff.server.TestServer.token;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import com.google.protobuf.ByteString;
 import io.handoff.protocol.v1.ClientFrame;
-import io.handoff.protocol.v1.FieldOp;
 import io.handoff.protocol.v1.Hello;
 import io.handoff.protocol.v1.Ping;
 import io.handoff.protocol.v1.ServerFrame;
@@ -39,13 +37,7 @@ class SlowReaderTest {
         TestDevice writer = TestDevice.connect(server.port(), token("reader", "writer"))) {
       writer.hello();
       for (int d = 1; d <= DOCUMENTS; d++) {
-        Write.Builder w = Write.newBuilder().setDocument("doc" + d).setClientSeq(d);
-        for (int f = 1; f <= 3; f++) {
-          w.addOps(
-              FieldOp.newBuilder()
-                  .setField("part" + f)
-                  .setSet(ByteString.copyFromUtf8("x".repeat(60_000))));
-        }
+        Write w = Writes.parts("doc" + d, d, 3, "x".repeat(60_000));
         long id = writer.send(ClientFrame.newBuilder().setWrite(w));
         assertTrue(writer.answerTo(id).hasAck());
       }

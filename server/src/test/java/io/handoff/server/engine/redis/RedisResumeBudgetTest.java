@@ -3,11 +3,9 @@ package io.handoff.server.engine.redis;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import com.google.protobuf.ByteString;
-import io.handoff.protocol.v1.FieldOp;
-import io.handoff.protocol.v1.Write;
 import io.handoff.server.MutableClock;
 import io.handoff.server.RedisProcess;
+import io.handoff.server.Writes;
 import io.handoff.server.engine.StoreLimits;
 import io.handoff.server.handoff.HandoffStore;
 import io.lettuce.core.RedisClient;
@@ -18,7 +16,6 @@ import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.UUID;
-import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -38,19 +35,7 @@ class RedisResumeBudgetTest {
     long budget = RedisResume.replyBudget(limits);
     assertTrue(DOCUMENTS * VALUE_BYTES > 2 * budget, "the documents outgrow the budget");
     try (EngineWithRawRedis e = new EngineWithRawRedis(prefix, limits, clock)) {
-      for (int d = 0; d < DOCUMENTS; d++) {
-        Write w =
-            Write.newBuilder()
-                .setDocument("doc/" + d)
-                .setClientSeq(d + 1)
-                .addOps(
-                    FieldOp.newBuilder()
-                        .setField("f")
-                        .setSet(ByteString.copyFromUtf8("v".repeat(VALUE_BYTES))))
-                .build();
-        assertTrue(
-            e.engine.store().write("ann", "laptop", w).get(10, TimeUnit.SECONDS).isApplied());
-      }
+      Writes.documents(e.engine.store(), "ann", "laptop", DOCUMENTS, d -> "v".repeat(VALUE_BYTES));
 
       List<Object> docs = resumeScriptDocuments(prefix, clock.millis(), budget);
 

@@ -5,11 +5,10 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.google.protobuf.ByteString;
 import io.handoff.protocol.v1.DocumentSync;
-import io.handoff.protocol.v1.FieldOp;
 import io.handoff.protocol.v1.FollowSpec;
 import io.handoff.protocol.v1.Position;
-import io.handoff.protocol.v1.Write;
 import io.handoff.server.RedisProcess;
+import io.handoff.server.Writes;
 import io.handoff.server.engine.StoreLimits;
 import io.handoff.server.sync.FollowFilter;
 import io.handoff.server.sync.SyncResult;
@@ -115,21 +114,8 @@ class RedisSyncReadWindowTest {
                   timer, Duration.ofSeconds(10), new StoreHealth("Redis", Duration.ofSeconds(1))),
               null,
               key -> false);
-      Map<String, WriteOutcome> written = new HashMap<>();
-      for (int d = 0; d < DOCUMENTS; d++) {
-        Write w =
-            Write.newBuilder()
-                .setDocument("doc/" + d)
-                .setClientSeq(d + 1)
-                .addOps(
-                    FieldOp.newBuilder()
-                        .setField("f")
-                        .setSet(ByteString.copyFromUtf8("value " + d + " ".repeat(d))))
-                .build();
-        WriteOutcome o = store.write("ann", "laptop", w).get(10, TimeUnit.SECONDS);
-        assertTrue(o.isApplied(), o.toString());
-        written.put("doc/" + d, o);
-      }
+      Map<String, WriteOutcome> written =
+          Writes.documents(store, "ann", "laptop", DOCUMENTS, d -> "value " + d + " ".repeat(d));
       // Positions: ten documents the device holds at their version, five that do not exist.
       List<Position> positions = new ArrayList<>();
       for (int d = 0; d < 10; d++) {
