@@ -23,6 +23,7 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.function.Consumer;
 import java.util.function.Function;
 import java.util.function.Supplier;
 import org.slf4j.Logger;
@@ -109,7 +110,7 @@ public final class RedisBroker implements Broker {
    * connection is on, and hung, one of them is published by another master and goes unheard.
    */
   void watchPath(NodePubSub open, Duration every, Duration within) {
-    watchPath(open, open::masterOf, every, within);
+    watchPath(open, open::masterOf, every, within, StatefulRedisPubSubConnection::closeAsync);
   }
 
   /** As above, with one heartbeat channel, to a connection opened by {@code open} (for tests). */
@@ -117,14 +118,28 @@ public final class RedisBroker implements Broker {
       Supplier<StatefulRedisPubSubConnection<byte[], byte[]>> open,
       Duration every,
       Duration within) {
-    watchPath(open, name -> null, every, within);
+    watchPath(open, every, within, StatefulRedisPubSubConnection::closeAsync);
+  }
+
+  /**
+   * As above, handing each replaced connection to {@code retire} to close, on the watch's thread,
+   * once its channels were moved and subscribed on the new one (for tests: what the old connection
+   * reads then).
+   */
+  void watchPath(
+      Supplier<StatefulRedisPubSubConnection<byte[], byte[]>> open,
+      Duration every,
+      Duration within,
+      Consumer<StatefulRedisPubSubConnection<byte[], byte[]>> retire) {
+    watchPath(open, name -> null, every, within, retire);
   }
 
   private void watchPath(
       Supplier<StatefulRedisPubSubConnection<byte[], byte[]>> open,
       Function<byte[], String> masterOf,
       Duration every,
-      Duration within) {
+      Duration within,
+      Consumer<StatefulRedisPubSubConnection<byte[], byte[]>> retire) {
     opener = open;
     offShard = true;
     heartbeats = new HeartbeatChannels(keys, masterOf);
@@ -147,7 +162,7 @@ public final class RedisBroker implements Broker {
                   "pub/sub connection heard nothing for {} ms after a publish: moving to another"
                       + " Redis node",
                   within.toMillis());
-              if (replaceWith(open)) {
+              if (replaceWith(open, retire)) {
                 unheardSince = 0;
               }
               return;
@@ -195,7 +210,9 @@ public final class RedisBroker implements Broker {
    * Moves every channel of the shared connection to a new one; false if none could be opened (the
    * watch tries again at its next tick).
    */
-  private boolean replaceWith(Supplier<StatefulRedisPubSubConnection<byte[], byte[]>> open) {
+  private boolean replaceWith(
+      Supplier<StatefulRedisPubSubConnection<byte[], byte[]>> open,
+      Consumer<StatefulRedisPubSubConnection<byte[], byte[]>> retire) {
     StatefulRedisPubSubConnection<byte[], byte[]> fresh;
     try {
       fresh = open.get();
@@ -224,8 +241,9 @@ public final class RedisBroker implements Broker {
       }
     }
     // Confirmed channels are confirmed a second time here: their listeners re-read (subscribed).
-    // A channel whose first SUBSCRIBE went to the old connection is ready once this one is read
-    // (the old one's failure, as it closes, is not its answer), or failed if this one fails.
+    // A channel whose first SUBSCRIBE went to the old connection is ready once this one is read,
+    // or failed if this one fails: the old one's answer, read after the move or failed as it
+    // closes, is not its answer (answered).
     for (int i = 0; i < names.size(); i += SUBSCRIBE_BATCH) {
       int end = Math.min(names.size(), i + SUBSCRIBE_BATCH);
       List<Channel> batch = moved.subList(i, end);
@@ -241,23 +259,30 @@ public final class RedisBroker implements Broker {
                 }
               });
     }
-    old.closeAsync();
+    retire.accept(old);
     return true;
   }
 
   /**
    * {@code c}'s SUBSCRIBE through {@code sentOn} was answered ({@code err} null) or failed: its
    * ready says so, unless the channel was moved to another connection meanwhile (the watch replaced
-   * a connection that stopped delivering, and closing it failed what it held), whose own SUBSCRIBE
-   * answers for it. A timeout fails it as one, and the line of resumes holds back while they time
-   * out, unless the connection's node is not its user's shard (a Cluster's): then the failure is an
-   * {@link OffShardFailure}, which the line does not count for the user's shard.
+   * a connection that stopped delivering), whose own SUBSCRIBE answers for it. Neither the old
+   * connection's failure (closing it fails what it held) nor its success counts then: a moved
+   * channel is delivered only by the new connection, so until that one confirms it a message
+   * published to the user reaches no listener, and a session that read the store on the old answer
+   * would miss it with no re-read to follow. A timeout fails it as one, and the line of resumes
+   * holds back while they time out, unless the connection's node is not its user's shard (a
+   * Cluster's): then the failure is an {@link OffShardFailure}, which the line does not count for
+   * the user's shard.
    */
   private void answered(
       Channel c, StatefulRedisPubSubConnection<byte[], byte[]> sentOn, Throwable err) {
+    if (c.via != sentOn) {
+      return;
+    }
     if (err == null) {
       c.ready.complete(null);
-    } else if (c.via == sentOn) {
+    } else {
       Throwable failure = RedisFailures.classify(err);
       c.ready.completeExceptionally(offShard ? new OffShardFailure(failure) : failure);
     }

@@ -1,8 +1,10 @@
 package io.handoff.server.engine.redis;
 
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.handoff.protocol.bus.v1.UserSignal;
+import io.handoff.server.Conditions;
 import io.handoff.server.RedisProcess;
 import io.handoff.server.sync.Broker;
 import io.lettuce.core.ClientOptions;
@@ -10,10 +12,15 @@ import io.lettuce.core.RedisClient;
 import io.lettuce.core.RedisURI;
 import io.lettuce.core.TimeoutOptions;
 import io.lettuce.core.codec.ByteArrayCodec;
+import io.lettuce.core.pubsub.RedisPubSubAdapter;
+import io.lettuce.core.pubsub.StatefulRedisPubSubConnection;
 import java.time.Duration;
+import java.util.Arrays;
 import java.util.UUID;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
@@ -36,6 +43,7 @@ class RedisBrokerMoveTest {
   @AfterEach
   void tearDown() {
     hung.resume();
+    healthy.resume();
     if (broker != null) {
       broker.close();
     }
@@ -72,6 +80,86 @@ class RedisBrokerMoveTest {
       throw new AssertionError(
           "the subscription failed though its channel was moved: " + e.getCause(), e);
     }
+    broker.signal("u", UserSignal.newBuilder().setOriginNode("elsewhere").build());
+    assertTrue(listener.signals.tryAcquire(10, TimeUnit.SECONDS), "heard on the new connection");
+  }
+
+  /**
+   * The old connection's SUBSCRIBE may be answered after the move, before the old connection is
+   * closed (the node it is on hung for a while, then answered): the channel, moved, hears only the
+   * new connection, so until that one confirms it a message published to the user reaches neither,
+   * and the subscription must not be ready yet (a session would read the store and miss a write
+   * published before the new SUBSCRIBE, with no re-read to follow). The new connection's answer is
+   * held by pausing its Redis as soon as it is open; the old one's is released (SIGCONT) and read
+   * between the move and the close ({@code retire}). Commands time out after 10 s here, beyond any
+   * wait of the test.
+   */
+  @Test
+  void aSubscriptionIsNotReadyOnTheOldConnectionsAnswerAfterTheMove() throws Exception {
+    client.setOptions(
+        ClientOptions.builder()
+            .protocolVersion(RedisEngine.PROTOCOL)
+            .timeoutOptions(TimeoutOptions.enabled(Duration.ofSeconds(10)))
+            .build());
+    RedisURI healthyUri = RedisURI.create(healthy.url());
+    RedisKeys keys = new RedisKeys("test-" + UUID.randomUUID() + ":");
+    StatefulRedisPubSubConnection<byte[], byte[]> old =
+        client.connectPubSub(ByteArrayCodec.INSTANCE, RedisURI.create(hung.url()));
+    broker =
+        new RedisBroker(
+            old,
+            client.connect(ByteArrayCodec.INSTANCE, healthyUri).async(),
+            keys,
+            client.getResources().eventExecutorGroup());
+    // Lettuce completes a SUBSCRIBE before it tells the listeners: once this one hears the answer,
+    // the broker has had it.
+    AtomicBoolean oldAnswered = new AtomicBoolean();
+    old.addListener(
+        new RedisPubSubAdapter<>() {
+          @Override
+          public void subscribed(byte[] channel, long count) {
+            if (Arrays.equals(channel, keys.channel("u"))) {
+              oldAnswered.set(true);
+            }
+          }
+        });
+    hung.pause();
+    HeardSignals listener = new HeardSignals();
+    Broker.Subscription s = broker.subscribe("u", listener);
+    AtomicBoolean opened = new AtomicBoolean();
+    CompletableFuture<Boolean> readyOnOldAnswer = new CompletableFuture<>();
+    broker.watchPath(
+        () -> {
+          StatefulRedisPubSubConnection<byte[], byte[]> fresh =
+              client.connectPubSub(ByteArrayCodec.INSTANCE, healthyUri);
+          if (!opened.getAndSet(true)) {
+            healthy.pause();
+          }
+          return fresh;
+        },
+        Duration.ofMillis(100),
+        Duration.ofMillis(300),
+        retired -> {
+          if (retired == old) {
+            try {
+              hung.resume();
+              Conditions.await(
+                  "the old connection reads its SUBSCRIBE's answer",
+                  oldAnswered::get,
+                  Duration.ofSeconds(5));
+              readyOnOldAnswer.complete(s.ready().isDone());
+            } catch (Throwable t) {
+              readyOnOldAnswer.completeExceptionally(t);
+            }
+          }
+          retired.closeAsync();
+        });
+
+    assertFalse(
+        readyOnOldAnswer.get(10, TimeUnit.SECONDS),
+        "ready on the old connection's answer, before the new one confirmed the channel");
+    healthy.resume();
+    s.ready().get(10, TimeUnit.SECONDS);
     broker.signal("u", UserSignal.newBuilder().setOriginNode("elsewhere").build());
     assertTrue(listener.signals.tryAcquire(10, TimeUnit.SECONDS), "heard on the new connection");
   }
