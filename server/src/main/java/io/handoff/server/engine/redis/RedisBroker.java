@@ -121,11 +121,7 @@ public final class RedisBroker implements Broker {
     watchPath(open, every, within, StatefulRedisPubSubConnection::closeAsync);
   }
 
-  /**
-   * As above, handing each replaced connection to {@code retire} to close, on the watch's thread,
-   * once its channels were moved and subscribed on the new one (for tests: what the old connection
-   * reads then).
-   */
+  /** As above, {@code retire} closing each replaced connection once it was replaced (for tests). */
   void watchPath(
       Supplier<StatefulRedisPubSubConnection<byte[], byte[]>> open,
       Duration every,
@@ -233,10 +229,16 @@ public final class RedisBroker implements Broker {
       old = connection;
       connection = fresh;
       for (Map.Entry<ByteBuffer, Channel> e : channels.entrySet()) {
-        if (e.getValue().via == old) {
-          e.getValue().via = fresh;
+        Channel c = e.getValue();
+        if (c.via == old) {
+          c.via = fresh;
+          // Read after via is written, as answered writes answering before reading via: a channel
+          // readied on the old connection is seen here though that one's listener now ignores it.
+          if (c.answering) {
+            c.confirmed.set(true);
+          }
           names.add(e.getKey().array());
-          moved.add(e.getValue());
+          moved.add(c);
         }
       }
     }
@@ -277,6 +279,9 @@ public final class RedisBroker implements Broker {
    */
   private void answered(
       Channel c, StatefulRedisPubSubConnection<byte[], byte[]> sentOn, Throwable err) {
+    if (err == null) {
+      c.answering = true;
+    }
     if (c.via != sentOn) {
       return;
     }
@@ -577,8 +582,11 @@ public final class RedisBroker implements Broker {
     volatile StatefulRedisPubSubConnection<byte[], byte[]> via;
     final List<Listener> listeners = new CopyOnWriteArrayList<>();
     final CompletableFuture<Void> ready = new CompletableFuture<>();
-    // Set by the first confirmation of the subscription; a later one means a resubscription.
+    // Set by the first confirmation of the subscription, or by a move after a SUBSCRIBE was
+    // answered (its sessions may have read); a later one means a resubscription: re-read.
     final AtomicBoolean confirmed = new AtomicBoolean();
+    // Set once a SUBSCRIBE of it was answered, before answered decides whether that readies it.
+    volatile boolean answering;
 
     Channel(String userId, StatefulRedisPubSubConnection<byte[], byte[]> via) {
       this.userId = userId;

@@ -165,6 +165,79 @@ class RedisBrokerMoveTest {
   }
 
   /**
+   * The move may come while the old connection reads its SUBSCRIBE's answer: after the broker took
+   * it (the subscription is ready, a session read the store) and before the broker's listener on
+   * that connection counted it as the channel's first confirmation. The new connection's
+   * confirmation is then its second, and its listeners must re-read: what was published after their
+   * read and before the new SUBSCRIBE reached neither connection's delivery. The old connection
+   * reads on a client of its own, and a listener ahead of the broker's holds that read until the
+   * move is done ({@code retire}).
+   */
+  @Test
+  void aChannelReadyJustBeforeTheMoveIsReReadOnceTheNewConnectionConfirmsIt() throws Exception {
+    ClientOptions options =
+        ClientOptions.builder()
+            .protocolVersion(RedisEngine.PROTOCOL)
+            .timeoutOptions(TimeoutOptions.enabled(Duration.ofSeconds(10)))
+            .build();
+    client.setOptions(options);
+    RedisClient oldClient = RedisClient.create();
+    oldClient.setOptions(options);
+    try {
+      RedisURI healthyUri = RedisURI.create(healthy.url());
+      RedisKeys keys = new RedisKeys("test-" + UUID.randomUUID() + ":");
+      StatefulRedisPubSubConnection<byte[], byte[]> old =
+          oldClient.connectPubSub(ByteArrayCodec.INSTANCE, RedisURI.create(hung.url()));
+      AtomicBoolean moved = new AtomicBoolean();
+      old.addListener(
+          new RedisPubSubAdapter<>() {
+            @Override
+            public void subscribed(byte[] channel, long count) {
+              if (Arrays.equals(channel, keys.channel("u"))) {
+                Conditions.await("the move", moved::get, Duration.ofSeconds(10));
+              }
+            }
+          });
+      broker =
+          new RedisBroker(
+              old,
+              client.connect(ByteArrayCodec.INSTANCE, healthyUri).async(),
+              keys,
+              client.getResources().eventExecutorGroup());
+      AtomicInteger losses = new AtomicInteger();
+      Broker.Subscription s =
+          broker.subscribe(
+              "u",
+              new Broker.Listener() {
+                @Override
+                public void onEvent(io.handoff.server.sync.DocumentEvent event) {}
+
+                @Override
+                public CompletableFuture<?> onPossibleLoss() {
+                  losses.incrementAndGet();
+                  return null;
+                }
+              });
+      s.ready().get(10, TimeUnit.SECONDS);
+      broker.watchPath(
+          () -> client.connectPubSub(ByteArrayCodec.INSTANCE, healthyUri),
+          Duration.ofMillis(100),
+          Duration.ofMillis(300),
+          retired -> {
+            moved.set(true);
+            retired.closeAsync();
+          });
+
+      Conditions.await(
+          "a possible loss told once the new connection confirms the channel",
+          () -> losses.get() > 0,
+          Duration.ofSeconds(10));
+    } finally {
+      oldClient.shutdown(Duration.ZERO, Duration.ofSeconds(2));
+    }
+  }
+
+  /**
    * The watch's new connection may be to the hung node again (the topology does not list it failed
    * yet): its handshake goes unanswered, the connect times out (2 s, as the node's), and the watch
    * tries again at its next tick; a subscription made meanwhile is either failed (its device closed
