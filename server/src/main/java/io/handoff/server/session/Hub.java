@@ -93,9 +93,27 @@ public final class Hub {
           return us;
         });
     if (replaced[0] != null && replaced[0] != session) {
-      replaced[0].replaced();
+      replaced[0].replaced(session.instance);
     }
     return ready[0];
+  }
+
+  /**
+   * The Hello instance of the session registered for {@code session}'s device on this node, other
+   * than {@code session}; 0 if none. For the Disconnect of a connection {@link #register} refused:
+   * the one that took over may itself be replaced or gone by now, and then the newer one or 0 is
+   * named, which tells the device no less.
+   */
+  long instanceOf(Session session) {
+    UserSessions us = users.get(session.userId());
+    if (us != null) {
+      for (Session s : us.sessions) {
+        if (s != session && s.deviceId().equals(session.deviceId())) {
+          return s.instance;
+        }
+      }
+    }
+    return 0;
   }
 
   /** Gives back the slot of a closed connection; {@code registered} if it had said Hello. */

@@ -52,6 +52,9 @@ public final class Session extends SessionState implements Endpoint, Connection,
   // The node's number for this connection, taken as its event loop sets it up (Hub): larger for
   // one opened after another's 101, but not always for one opened just after another's connect.
   final long opened;
+  // Its Hello's instance (0 until the Hello, or if it carried none): a connection of the device it
+  // replaces, or that it finds registered before it, is told it in its Disconnect. Event loop.
+  long instance;
   private Link link;
   // Store calls the session's features wait for (onLoop), answered or not yet; event loop only.
   private int awaited;
@@ -246,6 +249,7 @@ public final class Session extends SessionState implements Endpoint, Connection,
       return;
     }
     phase(Phase.SYNCING);
+    instance = hello.getInstance(); // Before its register, which reads it (Hub).
     link.established();
     boolean promptsHeld = hello.getApprovalPromptsHeld();
     // Read once the fan-out subscription is live (a write after the read is pushed; a revocation
@@ -294,7 +298,7 @@ public final class Session extends SessionState implements Endpoint, Connection,
     set(REGISTERED, true);
     CompletableFuture<Void> live = node.hub().register(this);
     if (live == null) { // A later connection of this device got its turn in the line first.
-      close(CloseCode.REPLACED, CloseCode.REPLACED.reason());
+      close(CloseCode.REPLACED, CloseCode.REPLACED.reason(), node.hub().instanceOf(this));
       return CompletableFuture.failedFuture(new CancellationException("replaced"));
     }
     return live.thenCompose(v -> resume())
@@ -398,9 +402,12 @@ public final class Session extends SessionState implements Endpoint, Connection,
     return CompletableFuture.completedFuture(null);
   }
 
-  /** Another connection of the same device took over. Any thread. */
-  void replaced() {
-    kick(CloseCode.REPLACED, CloseCode.REPLACED.reason());
+  /**
+   * Another connection of the same device took over, its Hello's instance {@code by}. Any thread.
+   */
+  void replaced(long by) {
+    dead = true;
+    execute(() -> close(CloseCode.REPLACED, CloseCode.REPLACED.reason(), by));
   }
 
   /** Closes this session with {@code code}, as another node or an operator asked. Any thread. */
@@ -563,12 +570,16 @@ public final class Session extends SessionState implements Endpoint, Connection,
 
   @Override
   public void close(CloseCode code, String reason) {
+    close(code, reason, 0);
+  }
+
+  private void close(CloseCode code, String reason, long replacedBy) {
     if (is(CLOSING) || phase() == Phase.CLOSED) {
       return;
     }
     set(CLOSING, true);
     dead = true;
-    link.close(code, reason);
+    link.close(code, reason, replacedBy);
   }
 
   /** The connection's event loop (the link keeps it: the session holds no copy). Any thread. */

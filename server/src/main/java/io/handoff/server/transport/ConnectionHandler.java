@@ -481,7 +481,7 @@ public final class ConnectionHandler extends WireCodec implements Link {
   }
 
   @Override
-  public void close(CloseCode code, String reason) {
+  public void close(CloseCode code, String reason, long replacedBy) {
     if (closing) {
       return;
     }
@@ -496,7 +496,8 @@ public final class ConnectionHandler extends WireCodec implements Link {
                   Disconnect.newBuilder()
                       .setCode(code.code())
                       .setReason(reason)
-                      .setReconnect(code.reconnect()))
+                      .setReconnect(code.reconnect())
+                      .setReplacedByInstance(replacedBy))
               .build(),
           ctx.voidPromise());
     }

@@ -39,9 +39,16 @@ public interface Link {
   /** Reads no more requests from the device (a drain). */
   void stopReading();
 
+  /** As {@link #close(CloseCode, String, long)}, naming no instance that took over. */
+  default void close(CloseCode code, String reason) {
+    close(code, reason, 0);
+  }
+
   /**
    * Sends Disconnect and a close frame with {@code code}, then closes; the channel is cut after the
-   * close timeout if the device never answers. Idempotent.
+   * close timeout if the device never answers. {@code replacedBy}: the Disconnect's {@code
+   * replaced_by_instance} (REPLACED: the Hello instance of the connection that took over; 0 when
+   * not known). Idempotent.
    */
-  void close(CloseCode code, String reason);
+  void close(CloseCode code, String reason, long replacedBy);
 }

@@ -185,6 +185,6 @@ final class EmbeddedConnections {
     public void stopReading() {}
 
     @Override
-    public void close(CloseCode code, String reason) {}
+    public void close(CloseCode code, String reason, long replacedBy) {}
   }
 }

@@ -29,9 +29,10 @@ import org.junit.jupiter.api.Test;
  * Hellos wait for their turn in the node's line of resumes (ResumeSlots), and a turn is handed to
  * the waiting connection's event loop as a task: a later connection of the same device can get a
  * free turn, and register, before that task runs. The earlier connection must then not replace the
- * later one (REPLACED is terminal: the live device would stop for good). Each connection is on an
- * embedded channel, whose loop runs its tasks only when the test says so, which makes that order
- * certain; the sessions, the node's line, the hub and the memory engine are the real ones.
+ * later one (REPLACED is terminal: the live device would stop for good), and its Disconnect names
+ * the later one's instance, as does that of a connection a later one replaces. Each connection is
+ * on an embedded channel, whose loop runs its tasks only when the test says so, which makes that
+ * order certain; the sessions, the node's line, the hub and the memory engine are the real ones.
  */
 class ResumeOrderTest {
   private final MemoryEngine engine = new MemoryEngine(StoreLimits.builder().build());
@@ -83,7 +84,7 @@ class ResumeOrderTest {
     x.hello(); // Both of the node's two turns are taken, their reads held.
     y.hello();
     Device earlier = device("u", "phone");
-    earlier.hello(); // Waits in the line.
+    earlier.hello(1); // Waits in the line.
     assertEquals(2, sessions.resumeSlots().inFlight());
     assertEquals(1, sessions.resumeSlots().waiting());
 
@@ -96,7 +97,7 @@ class ResumeOrderTest {
 
     // The device's later connection takes the free turn at once and is welcomed.
     Device later = device("u", "phone");
-    later.hello();
+    later.hello(2);
     assertTrue(later.welcomed, "the later connection is welcomed");
 
     // The earlier connection's turn runs only now: it must not replace the later one.
@@ -104,16 +105,20 @@ class ResumeOrderTest {
     later.run();
     assertFalse(later.closed(), "the later connection stays: " + later.closeReason);
     assertEquals(CloseCode.REPLACED.code(), earlier.closeCode, earlier.closeReason);
+    // Its Disconnect names the instance of the later connection: a client whose own attempt that
+    // was reconnects after it (the attempt it left was the earlier one, here the later).
+    assertEquals(2, earlier.replacedBy, "the instance of the connection that took over");
     assertFalse(earlier.welcomed, "the earlier connection is not welcomed");
     assertEquals(0, sessions.resumeSlots().inFlight(), "every turn was given back");
     assertEquals(0, stats.resumesFailed.sum(), "a connection replaced is no failure");
 
     // And the later connection is the device's one session: a third connection replaces it.
     Device third = device("u", "phone");
-    third.hello();
+    third.hello(3);
     later.run();
     assertTrue(third.welcomed);
     assertEquals(CloseCode.REPLACED.code(), later.closeCode, later.closeReason);
+    assertEquals(3, later.replacedBy, "the instance of the connection that took over");
   }
 
   private Device device(String user, String deviceId) {
@@ -128,6 +133,7 @@ class ResumeOrderTest {
     boolean welcomed;
     int closeCode = -1;
     String closeReason = "";
+    long replacedBy = -1; // Its Disconnect's replaced_by_instance.
 
     Device(String user, String deviceId) {
       ch = EmbeddedConnections.upgraded(user, deviceId, config, stats, sessions);
@@ -135,8 +141,16 @@ class ResumeOrderTest {
 
     /** Sends a Hello, without running the tasks it leaves on the loop. */
     void hello() {
+      hello(0);
+    }
+
+    /** Sends a Hello carrying {@code instance}, without running the tasks it leaves on the loop. */
+    void hello(long instance) {
       byte[] bytes =
-          ClientFrame.newBuilder().setHello(Hello.getDefaultInstance()).build().toByteArray();
+          ClientFrame.newBuilder()
+              .setHello(Hello.newBuilder().setInstance(instance))
+              .build()
+              .toByteArray();
       ch.writeInbound(new BinaryWebSocketFrame(Unpooled.wrappedBuffer(bytes)));
       read();
     }
@@ -160,6 +174,7 @@ class ResumeOrderTest {
               welcomed |= f.hasWelcome();
               if (f.hasDisconnect()) {
                 closeReason = f.getDisconnect().getReason();
+                replacedBy = f.getDisconnect().getReplacedByInstance();
               }
             },
             code -> closeCode = code);
