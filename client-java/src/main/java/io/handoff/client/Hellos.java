@@ -3,6 +3,7 @@ package io.handoff.client;
 import io.handoff.protocol.v1.ClientFrame;
 import io.handoff.protocol.v1.FollowSpec;
 import io.handoff.protocol.v1.Hello;
+import java.security.SecureRandom;
 
 /**
  * The Hello that opens each connection of a {@link SyncEngine}: the follow set, the position of
@@ -28,11 +29,30 @@ import io.handoff.protocol.v1.Hello;
  * <p>Event loop only.
  */
 final class Hellos {
+  private static final SecureRandom RANDOM = new SecureRandom();
+
   private Hellos() {}
 
+  /**
+   * A client object's {@code Hello.instance}: random, never 0, not persisted, so two app instances
+   * with the same device id differ. A REPLACED whose Disconnect names it came from an attempt of
+   * this client's own ({@link Link#replacedByItsOwn}). Any thread.
+   */
+  static long instance() {
+    long instance;
+    do {
+      instance = RANDOM.nextLong();
+    } while (instance == 0);
+    return instance;
+  }
+
   static ClientFrame hello(
-      String clientName, Follows.Spec follows, Replicas replicas, HandoffRequests handoff) {
-    Hello.Builder hello = Hello.newBuilder().setClient(clientName);
+      String clientName,
+      long instance,
+      Follows.Spec follows,
+      Replicas replicas,
+      HandoffRequests handoff) {
+    Hello.Builder hello = Hello.newBuilder().setClient(clientName).setInstance(instance);
     FollowSpec follow = follows.hello();
     if (follow != null) {
       hello.setFollow(follow);

@@ -43,6 +43,7 @@ final class Link implements FrameListener {
   // What the node's Disconnect said before it closed the connection; 0 if none came.
   private int disconnectCode;
   private String disconnectReason;
+  private long replacedBy; // Its replaced_by_instance.
   // Ends the attempt if no Welcome comes within the connect timeout of the upgrade.
   private Scheduler.Task welcomeTimer;
   // The app's check of this connection, if any (check).
@@ -116,6 +117,19 @@ final class Link implements FrameListener {
   void disconnected(Disconnect disconnect) {
     disconnectCode = disconnect.getCode();
     disconnectReason = disconnect.getReason();
+    replacedBy = disconnect.getReplacedByInstance();
+  }
+
+  /**
+   * Whether the attempt ended with {@code closeCode} REPLACED by a connection whose Hello carried
+   * this client's instance: an attempt of its own, left before its 101 (its timeout, a dropped
+   * connection, a network change) and set up by the node after this one. The device has no other
+   * instance to give way to: the client reconnects, after the usual backoff. A REPLACED that names
+   * another instance, or none (another node's connection, a node that does not know), stays
+   * terminal.
+   */
+  boolean replacedByItsOwn(int closeCode) {
+    return closeCode == CloseCode.REPLACED.code() && replacedBy == engine.instance;
   }
 
   /**

@@ -69,6 +69,7 @@ final class SyncEngine {
   private final TokenRefresher tokens;
   private final Reconnects reconnects;
   private final EarlyHellos earlyHellos = new EarlyHellos();
+  final long instance = Hellos.instance();
 
   private volatile ConnectionState state = ConnectionState.CLOSED;
   private volatile String userId;
@@ -357,7 +358,7 @@ final class SyncEngine {
    * go in the upgrade request), or at the 101 if the request carried none.
    */
   ClientFrame hello() {
-    return Hellos.hello(config.clientName, follows.now(), replicas, handoff);
+    return Hellos.hello(config.clientName, instance, follows.now(), replicas, handoff);
   }
 
   /**
@@ -421,7 +422,7 @@ final class SyncEngine {
     // token stays refused, but a supplier may hand a good one next time: the cached token expired
     // while the device slept, and the app renews it in the background.
     boolean renewable = closeCode == CloseCode.UNAUTHORIZED.code() && config.renewableToken;
-    boolean again = CloseCode.isReconnect(closeCode) || renewable;
+    boolean again = CloseCode.isReconnect(closeCode) || renewable || l.replacedByItsOwn(closeCode);
     if (again && !closedByUser && !(cause instanceof InvalidTokenException)) {
       follows.connectionLost(); // Taken: the next Hello carries them.
     }
