@@ -56,6 +56,18 @@ export function isReconnectCode(code: number): boolean {
   return !(code >= 4500 && code <= 4999);
 }
 
+/**
+ * A client object's `Hello.instance`: random, never 0, not persisted, so two app instances with the same
+ * device id differ. A REPLACED whose `Disconnect` names it came from an attempt of this client's own (one
+ * it left before its 101, set up by the node after the next): the client reconnects after it.
+ */
+export function newInstance(): bigint {
+  const instance = new BigUint64Array(1);
+  do globalThis.crypto.getRandomValues(instance);
+  while (instance[0] === 0n);
+  return instance[0]!;
+}
+
 /** Whether a close code is one of Handoff's (4000-4999), known or not: only the node closes with those. */
 export function isHandoffCode(code: number): boolean {
   return code >= 4000 && code <= 4999;
@@ -72,6 +84,8 @@ export class Link implements FrameListener {
   synced = false;
   disconnectCode = 0;
   disconnectReason = "";
+  /** The `Disconnect`'s `replacedByInstance`: with REPLACED, the instance of the connection that took over. */
+  replacedBy = 0n;
   readonly catchingUp = new Map<string, { epoch: bigint; toVersion: bigint }>();
   timer?: ReturnType<typeof setTimeout>;
   private heartbeat?: ReturnType<typeof setInterval>;

@@ -28,6 +28,7 @@ import {
   isHandoffCode,
   isReconnectCode,
   Link,
+  newInstance,
 } from "./connection.js";
 import { Replicas } from "./replicas.js";
 import { Saver, type Taken } from "./saver.js";
@@ -68,6 +69,8 @@ export const ABNORMAL_CLOSURE = 1006;
 const STORE_UNAVAILABLE = 4005;
 // Credentials not accepted: a refused upgrade, or (from a proxy, not the node) a close in band.
 const UNAUTHORIZED = 4502;
+// Another connection of the device took over (terminal, but for one of this client's own attempts).
+const REPLACED = 4504;
 
 /**
  * The client's protocol state machine: the connection's lifecycle (connect, Hello and resume,
@@ -100,6 +103,8 @@ export class SyncEngine implements WriteSink, LifecycleListener {
   private storeLoaded = false;
   private readonly saver: Saver;
   private readonly follows: Follows;
+  // This client object's Hello.instance (newInstance): the same in every Hello, never persisted.
+  private readonly instance = newInstance();
 
   constructor(
     private readonly config: EngineConfig,
@@ -367,6 +372,7 @@ export class SyncEngine implements WriteSink, LifecycleListener {
       // Prompts held from before: the server then says when it has prompted again for every one still
       // waiting, and the others are withdrawn at once, not at their deadlines.
       approvalPromptsHeld: this.requests.holdsApprovalPrompts(),
+      instance: this.instance,
     };
     return create(ClientFrameSchema, { requestId: HELLO_REQUEST_ID, body: { case: "hello", value: hello } });
   }
@@ -407,7 +413,10 @@ export class SyncEngine implements WriteSink, LifecycleListener {
     // with a token source: the next attempt fetches another token, as the Java client does. Not a token
     // this client cannot send.
     const renewable = closeCode === UNAUTHORIZED && this.config.refreshToken !== undefined && !detail.tokenUnusable;
-    if (isReconnectCode(closeCode) || renewable) {
+    // REPLACED by an attempt of this client's own, left before its 101 and set up by the node after this
+    // connection: no other instance to give way to. One that names another instance, or none, is terminal.
+    const replacedByItsOwn = closeCode === REPLACED && l.replacedBy === this.instance;
+    if (isReconnectCode(closeCode) || renewable || replacedByItsOwn) {
       this.follows.lost();
       // The backoff starts over only after a connection that lasted: a node that welcomes and then
       // drops every connection at once is not called back at the shortest delay for ever.
@@ -524,6 +533,7 @@ export class SyncEngine implements WriteSink, LifecycleListener {
       case "disconnect":
         l.disconnectCode = b.value.code;
         l.disconnectReason = b.value.reason;
+        l.replacedBy = b.value.replacedByInstance;
         return;
       case "tokenRefreshed":
         this.events.emit("tokenRefreshed", b.value.expiresAtMs);
