@@ -48,7 +48,9 @@ import java.util.function.Supplier;
  *
  * <p>Lifecycle: {@link #connect()} starts connecting; the client then stays connected by itself,
  * reconnecting with exponential backoff and resuming from its replicas' versions, until the server
- * closes with a terminal code (or refuses the Hello with an Error: then a {@link HandoffException}
+ * closes with a terminal code (but for a {@code REPLACED} whose Disconnect names this client's own
+ * instance: an attempt of its own, left before its 101, set up by the node after the next one; the
+ * client reconnects after it) (or refuses the Hello with an Error: then a {@link HandoffException}
  * with its error code; or the client cannot use the access token, or is welcomed as another user or
  * device: then it stops by itself under close code {@code 4502 UNAUTHORIZED}, as for the server's
  * terminal close) or {@link #close()} is called. Given several URLs ({@link Builder#urls}), it
