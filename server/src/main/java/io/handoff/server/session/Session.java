@@ -53,7 +53,8 @@ public final class Session extends SessionState implements Endpoint, Connection,
   // one opened after another's 101, but not always for one opened just after another's connect.
   final long opened;
   // Its Hello's instance (0 until the Hello, or if it carried none): a connection of the device it
-  // replaces, or that it finds registered before it, is told it in its Disconnect. Event loop.
+  // replaces, or that finds it registered, is told it in its Disconnect. Written on the event loop
+  // before its register; other loops read it once they see it in the Hub's volatile array.
   long instance;
   private Link link;
   // Store calls the session's features wait for (onLoop), answered or not yet; event loop only.
