@@ -250,8 +250,7 @@ public final class RedisClusterProcess {
                   new RedisServerBuilder()
                       .bind(ipv6 ? "127.0.0.1 ::1" : "127.0.0.1")
                       .setting("dir " + RedisProcess.quoted(dir))
-                      .setting("save \"\"")
-                      .setting("cluster-node-timeout " + nodeTimeoutMillis))
+                      .setting("save \"\""))
               .serverPorts(ports)
               .initializationTimeout(Duration.ofSeconds(30));
       for (int i = 0; i < SHARDS; i++) {
@@ -263,6 +262,7 @@ public final class RedisClusterProcess {
       for (int i = 0; i < ports.size(); i++) {
         (i % (1 + replicas) == 0 ? seeds : replicaUrls).add("redis://127.0.0.1:" + ports.get(i));
       }
+      setNodeTimeout(ports, nodeTimeoutMillis);
       awaitStateOk(ports);
       if (ipv6) {
         announceIpv6(ports);
@@ -394,6 +394,38 @@ public final class RedisClusterProcess {
     }
     handedOut.addAll(ports);
     return ports;
+  }
+
+  /**
+   * Gives every node its {@code cluster-node-timeout}. The builder's setting is not enough:
+   * embedded-redis writes its own {@code cluster-node-timeout 5000} after the settings it is given,
+   * and Redis takes a directive's last line, so every node ran with 5 s whatever a test asked for
+   * (a node stopped for a test of minutes was failed after about 7 s, then CLUSTERDOWN).
+   */
+  private static void setNodeTimeout(List<Integer> ports, long millis) {
+    for (int port : ports) {
+      RedisClient client = RedisClient.create("redis://127.0.0.1:" + port);
+      try (StatefulRedisConnection<String, String> c = client.connect()) {
+        c.sync().configSet("cluster-node-timeout", Long.toString(millis));
+      } finally {
+        client.shutdown();
+      }
+    }
+  }
+
+  /** Each node's {@code cluster-node-timeout} in milliseconds, as it says now, in order. */
+  static List<Long> nodeTimeouts(List<String> urls) {
+    List<Long> timeouts = new ArrayList<>();
+    for (String url : urls) {
+      RedisClient client = RedisClient.create(url);
+      try (StatefulRedisConnection<String, String> c = client.connect()) {
+        timeouts.add(
+            Long.parseLong(c.sync().configGet("cluster-node-timeout").get("cluster-node-timeout")));
+      } finally {
+        client.shutdown();
+      }
+    }
+    return timeouts;
   }
 
   /**
