@@ -134,8 +134,13 @@ final class GatedHandoff implements HandoffStore {
 
   @Override
   public CompletableFuture<Void> online(
-      String userId, String deviceId, long connection, java.time.Duration ttl, int maxDevices) {
-    return real().online(userId, deviceId, connection, ttl, maxDevices);
+      String userId,
+      String deviceId,
+      long connection,
+      long instance,
+      java.time.Duration ttl,
+      int maxDevices) {
+    return real().online(userId, deviceId, connection, instance, ttl, maxDevices);
   }
 
   @Override
@@ -144,7 +149,8 @@ final class GatedHandoff implements HandoffStore {
   }
 
   @Override
-  public CompletableFuture<Boolean> heldElsewhere(String userId, String deviceId, long connection) {
+  public CompletableFuture<java.util.OptionalLong> heldElsewhere(
+      String userId, String deviceId, long connection) {
     return real().heldElsewhere(userId, deviceId, connection);
   }
 

@@ -83,6 +83,8 @@ public interface ResumeStore {
    * @param sessionId the device session of the token, or empty for a token without one (no check)
    * @param connection this node's number for the connection, which the device's presence entry
    *     names (see {@link HandoffStore#online})
+   * @param instance the connection's Hello instance (0: none), which the entry keeps where several
+   *     nodes share it
    * @param presenceTtl how long the presence entry stays online without a refresh
    * @param maxDevices the most presence entries of the user
    * @param sessionInactivityMillis the session is dead once its refresh token was unused this long
@@ -100,12 +102,16 @@ public interface ResumeStore {
       FollowFilter follow,
       Collection<Position> positions,
       long connection,
+      long instance,
       Duration presenceTtl,
       int maxDevices,
       long sessionInactivityMillis,
       Consumer<CompletableFuture<Boolean>> takenBack) {
 
-    /** A request with no inactivity limit on the session, whose take-back nobody waits for. */
+    /**
+     * A request with no inactivity limit on the session and no instance, whose take-back nobody
+     * waits for.
+     */
     public Request(
         String userId,
         String deviceId,
@@ -122,6 +128,7 @@ public interface ResumeStore {
           follow,
           positions,
           connection,
+          0,
           presenceTtl,
           maxDevices,
           Long.MAX_VALUE,
@@ -182,7 +189,13 @@ public interface ResumeStore {
           CompletableFuture<List<SyncResult>> sync =
               docs.sync(r.userId(), r.follow(), r.positions());
           return handoff
-              .online(r.userId(), r.deviceId(), r.connection(), r.presenceTtl(), r.maxDevices())
+              .online(
+                  r.userId(),
+                  r.deviceId(),
+                  r.connection(),
+                  r.instance(),
+                  r.presenceTtl(),
+                  r.maxDevices())
               .thenCompose(
                   v -> {
                     var a = handoff.activities(r.userId());

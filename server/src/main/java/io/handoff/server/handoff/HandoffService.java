@@ -348,7 +348,9 @@ public final class HandoffService {
     List<HandoffStore.Live> live = new ArrayList<>(sessions.length);
     for (HandoffSession s : sessions) {
       if (s.isOnline()) {
-        live.add(new HandoffStore.Live(s.deviceId(), s.connectionNumber(), s.onlineSince()));
+        live.add(
+            new HandoffStore.Live(
+                s.deviceId(), s.connectionNumber(), s.connection.instance(), s.onlineSince()));
       }
     }
     return store

@@ -158,6 +158,7 @@ public final class HandoffSession extends Presence {
             follow,
             positions,
             connecting(),
+            connection.instance(),
             presenceTtl(),
             maxDevices(),
             sessionInactivityMillis,
@@ -433,16 +434,18 @@ public final class HandoffSession extends Presence {
    * Closes this connection with REPLACED if the store holds the device online through another one:
    * a connection's resume marks the device online through it whatever the entry held, so the entry
    * names the newest connection, and a signal that came late or out of order from the node of an
-   * older one finds this connection named and changes nothing. Event loop.
+   * older one finds this connection named and changes nothing. The close names the Hello instance
+   * the entry keeps (0 if none), so a client replaced by an attempt of its own reconnects. Event
+   * loop.
    */
   private void closeIfReplaced() {
     connection.onLoop(
         service.store.heldElsewhere(user(), device(), connectionNumber),
-        (replaced, err) -> {
+        (holder, err) -> {
           if (err != null) {
             log.debug("takeover check of {}/{} failed: {}", user(), device(), err.toString());
-          } else if (replaced && connection.active()) {
-            connection.close(CloseCode.REPLACED, CloseCode.REPLACED.reason());
+          } else if (holder.isPresent() && connection.active()) {
+            connection.close(CloseCode.REPLACED, CloseCode.REPLACED.reason(), holder.getAsLong());
           }
         });
   }

@@ -8,6 +8,7 @@ import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.List;
+import java.util.OptionalLong;
 import java.util.concurrent.CompletableFuture;
 
 /**
@@ -97,10 +98,11 @@ public interface HandoffStore {
   /**
    * Marks a device online through {@code connection} until {@code now + ttl}. A connection is named
    * by the number its node gave it (unique among the node's connections while the node runs); a
-   * store that several nodes share (the Redis engine) tells their numbers apart itself.
+   * store that several nodes share (the Redis engine) tells their numbers apart itself, and keeps
+   * {@code instance}, the connection's Hello instance (0: none), for {@link #heldElsewhere}.
    */
   CompletableFuture<Void> online(
-      String userId, String deviceId, long connection, Duration ttl, int maxDevices);
+      String userId, String deviceId, long connection, long instance, Duration ttl, int maxDevices);
 
   /**
    * Marks the device offline (last seen now) if {@code connection} is still the one it is online
@@ -111,9 +113,11 @@ public interface HandoffStore {
   /**
    * Whether the device is online, as of now, through a connection other than {@code connection}:
    * the store marked it online for a newer connection (a connection's resume marks it whatever the
-   * entry held), so {@code connection} was replaced.
+   * entry held), so {@code connection} was replaced. Empty if not; else the Hello instance of the
+   * connection that holds it, 0 when not known (a store of one node, which keeps none: there the
+   * node itself replaces connections; or an entry written by a node that kept none).
    */
-  CompletableFuture<Boolean> heldElsewhere(String userId, String deviceId, long connection);
+  CompletableFuture<OptionalLong> heldElsewhere(String userId, String deviceId, long connection);
 
   /** Every device of the user the store knows of, with its presence as of now. */
   CompletableFuture<List<DevicePresence>> presence(String userId);
@@ -133,10 +137,11 @@ public interface HandoffStore {
       String userId, List<Live> live, Duration ttl, int maxDevices);
 
   /**
-   * A device online through a connection, as {@link #keep} refreshes it; {@code sinceMs} is when
-   * that connection came online (the store's clock, before its resume).
+   * A device online through a connection, as {@link #keep} refreshes it; {@code instance} is the
+   * connection's Hello instance (as {@link #online} keeps it), {@code sinceMs} when that connection
+   * came online (the store's clock, before its resume).
    */
-  record Live(String deviceId, long connection, long sinceMs) {}
+  record Live(String deviceId, long connection, long instance, long sinceMs) {}
 
   /**
    * Deletes everything of the user: activities, live and ended offers, presence entries. Signals

@@ -17,12 +17,16 @@ import java.util.function.BiConsumer;
  * channel, the pipeline or each other.
  *
  * <p>Threads: {@link #execute}, {@link #userId()}, {@link #deviceId()} and {@link #nanoTime()} may
- * be called from any thread; everything else on the connection's event loop only.
+ * be called from any thread, {@link #instance()} too once the resume was sent; everything else on
+ * the connection's event loop only.
  */
 public interface Connection {
   String userId();
 
   String deviceId();
+
+  /** Its Hello's instance (0 if it carried none), set before the resume. */
+  long instance();
 
   /**
    * Sends a frame the device did not ask for (an offer prompt, a presence update, a token notice),
@@ -110,4 +114,10 @@ public interface Connection {
 
   /** Closes the connection with {@code code}; idempotent. */
   void close(CloseCode code, String reason);
+
+  /**
+   * As {@link #close(CloseCode, String)}; with REPLACED, {@code replacedBy} is the Hello instance
+   * of the connection that took over (0: not known), which the device is told.
+   */
+  void close(CloseCode code, String reason, long replacedBy);
 }

@@ -53,8 +53,8 @@ public final class Session extends SessionState implements Endpoint, Connection,
   // one opened after another's 101, but not always for one opened just after another's connect.
   final long opened;
   // Its Hello's instance (0 until the Hello, or if it carried none): a connection of the device it
-  // replaces, or that finds it registered, is told it in its Disconnect. Written on the event loop
-  // before its register; other loops read it once they see it in the Hub's volatile array.
+  // replaces, or that finds it registered, is told it, and so is the store. Written on the event
+  // loop before its register; other loops read it once they see it in the Hub's volatile array.
   long instance;
   private Link link;
   // Store calls the session's features wait for (onLoop), answered or not yet; event loop only.
@@ -441,6 +441,11 @@ public final class Session extends SessionState implements Endpoint, Connection,
   }
 
   @Override
+  public long instance() {
+    return instance;
+  }
+
+  @Override
   public String deviceId() {
     return link.principal().deviceId();
   }
@@ -574,7 +579,8 @@ public final class Session extends SessionState implements Endpoint, Connection,
     close(code, reason, 0);
   }
 
-  private void close(CloseCode code, String reason, long replacedBy) {
+  @Override
+  public void close(CloseCode code, String reason, long replacedBy) {
     if (is(CLOSING) || phase() == Phase.CLOSED) {
       return;
     }

@@ -117,8 +117,8 @@ public abstract class ErasureContractTest {
         get(handoff.createOffer(u, offer("live", "laptop", Duration.ofMinutes(5)), 8)).made());
     get(handoff.endOffer(u, "accepted", "laptop", OfferOutcome.ACCEPTED));
     get(handoff.endOffer(u, "cancelled", "phone", OfferOutcome.CANCELLED));
-    get(handoff.online(u, "phone", 1, Duration.ofSeconds(30), 8));
-    get(handoff.online(u, "laptop", 2, Duration.ofSeconds(30), 8));
+    get(handoff.online(u, "phone", 1, 0, Duration.ofSeconds(30), 8));
+    get(handoff.online(u, "laptop", 2, 0, Duration.ofSeconds(30), 8));
     get(handoff.offline(u, "laptop", 2));
     clock.advance(Duration.ofSeconds(10)); // "expired" is past its deadline, not yet ended
     assertEquals(

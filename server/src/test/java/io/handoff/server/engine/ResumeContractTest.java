@@ -128,8 +128,8 @@ public abstract class ResumeContractTest {
         Made.CREATED,
         get(handoff.createOffer(user, offer("late", "laptop", Duration.ofSeconds(5)), 8)).made());
     get(handoff.endOffer(user, "won", "phone", OfferOutcome.ACCEPTED));
-    get(handoff.online(user, "laptop", connection("laptop"), TTL, 4));
-    get(handoff.online(user, "tv", connection("tv"), TTL, 4));
+    get(handoff.online(user, "laptop", connection("laptop"), 0, TTL, 4));
+    get(handoff.online(user, "tv", connection("tv"), 0, TTL, 4));
     get(handoff.offline(user, "tv", connection("tv")));
     clock.advance(Duration.ofSeconds(10)); // "late" is past its deadline, not ended by anyone
     return List.of(
@@ -248,6 +248,7 @@ public abstract class ResumeContractTest {
                     FollowFilter.all(),
                     List.of(),
                     connection("phone"),
+                    0,
                     TTL,
                     4,
                     inactivity,

@@ -334,10 +334,10 @@ public abstract class HandoffStoreContractTest {
 
   @Test
   void presenceTurnsOfflineWhenItsDeadlinePassesWithoutRefresh() throws Exception {
-    get(store.online(user, "phone", 11, Duration.ofSeconds(20), 10));
-    get(store.online(user, "tv", 21, Duration.ofSeconds(20), 10));
+    get(store.online(user, "phone", 11, 0, Duration.ofSeconds(20), 10));
+    get(store.online(user, "tv", 21, 0, Duration.ofSeconds(20), 10));
     clock.advance(Duration.ofSeconds(15));
-    get(store.online(user, "phone", 11, Duration.ofSeconds(20), 10));
+    get(store.online(user, "phone", 11, 0, Duration.ofSeconds(20), 10));
     clock.advance(Duration.ofSeconds(5));
     Map<String, DevicePresence> p = byDevice(get(store.presence(user)));
     assertTrue(p.get("phone").getOnline(), "refreshed entry stays online");
@@ -347,8 +347,8 @@ public abstract class HandoffStoreContractTest {
 
   @Test
   void offlineFromAnOldConnectionDoesNotHideANewerOne() throws Exception {
-    get(store.online(user, "phone", 11, Duration.ofSeconds(20), 10));
-    get(store.online(user, "phone", 27, Duration.ofSeconds(20), 10));
+    get(store.online(user, "phone", 11, 0, Duration.ofSeconds(20), 10));
+    get(store.online(user, "phone", 27, 0, Duration.ofSeconds(20), 10));
     assertFalse(get(store.offline(user, "phone", 11)));
     assertTrue(byDevice(get(store.presence(user))).get("phone").getOnline());
     clock.advance(Duration.ofSeconds(1));
@@ -360,19 +360,19 @@ public abstract class HandoffStoreContractTest {
 
   @Test
   void presenceKeepsAtMostMaxDevicesDroppingTheLongestOffline() throws Exception {
-    get(store.online(user, "a", 1, Duration.ofSeconds(20), 2));
-    get(store.online(user, "b", 2, Duration.ofSeconds(20), 2));
+    get(store.online(user, "a", 1, 0, Duration.ofSeconds(20), 2));
+    get(store.online(user, "b", 2, 0, Duration.ofSeconds(20), 2));
     get(store.offline(user, "a", 1));
     clock.advance(Duration.ofSeconds(1));
-    get(store.online(user, "c", 3, Duration.ofSeconds(20), 2));
+    get(store.online(user, "c", 3, 0, Duration.ofSeconds(20), 2));
     assertEquals(
         List.of("b", "c"),
         get(store.presence(user)).stream().map(DevicePresence::getDeviceId).sorted().toList());
 
     // Every entry online: the newcomer is not listed, and no online device is dropped for it (it
     // would drop another at its next refresh, and the user's devices would see presence flap).
-    get(store.online(user, "d", 4, Duration.ofSeconds(20), 2));
-    get(store.keep(user, List.of(new HandoffStore.Live("d", 4, 0)), Duration.ofSeconds(20), 2));
+    get(store.online(user, "d", 4, 0, Duration.ofSeconds(20), 2));
+    get(store.keep(user, List.of(new HandoffStore.Live("d", 4, 0, 0)), Duration.ofSeconds(20), 2));
     Map<String, DevicePresence> full = byDevice(get(store.presence(user)));
     assertEquals(Set.of("b", "c"), full.keySet());
     assertTrue(full.get("b").getOnline() && full.get("c").getOnline());
@@ -381,11 +381,11 @@ public abstract class HandoffStoreContractTest {
   @Test
   void keepRefreshesTheGivenDevicesAndReadsEveryDeviceOfTheUser() throws Exception {
     Duration ttl = Duration.ofSeconds(20);
-    get(store.online(user, "phone", 11, ttl, 10));
+    get(store.online(user, "phone", 11, 0, ttl, 10));
     get(
         store.online(
-            user, "tv", 21, ttl, 10)); // another connection's (another node's), not kept here
-    get(store.online(user, "laptop", 12, ttl, 10));
+            user, "tv", 21, 0, ttl, 10)); // another connection's (another node's), not kept here
+    get(store.online(user, "laptop", 12, 0, ttl, 10));
     clock.advance(Duration.ofSeconds(15));
 
     List<DevicePresence> kept =
@@ -393,7 +393,8 @@ public abstract class HandoffStoreContractTest {
             store.keep(
                 user,
                 List.of(
-                    new HandoffStore.Live("phone", 11, 0), new HandoffStore.Live("watch", 13, 0)),
+                    new HandoffStore.Live("phone", 11, 0, 0),
+                    new HandoffStore.Live("watch", 13, 0, 0)),
                 ttl,
                 10));
 
@@ -418,7 +419,7 @@ public abstract class HandoffStoreContractTest {
   @Test
   void keepWithNoDeviceOnlyReadsAndKeepsTheDeviceBound() throws Exception {
     Duration ttl = Duration.ofSeconds(20);
-    get(store.online(user, "a", 1, ttl, 2));
+    get(store.online(user, "a", 1, 0, ttl, 2));
     DevicePresence before = byDevice(get(store.presence(user))).get("a");
     clock.advance(Duration.ofSeconds(1));
     List<DevicePresence> read = get(store.keep(user, List.of(), ttl, 2));
@@ -429,7 +430,7 @@ public abstract class HandoffStoreContractTest {
         get(
             store.keep(
                 user,
-                List.of(new HandoffStore.Live("b", 2, 0), new HandoffStore.Live("c", 3, 0)),
+                List.of(new HandoffStore.Live("b", 2, 0, 0), new HandoffStore.Live("c", 3, 0, 0)),
                 ttl,
                 2));
     assertEquals(
@@ -442,39 +443,39 @@ public abstract class HandoffStoreContractTest {
   void aLateKeepDoesNotBringBackADeviceItsConnectionOrAnotherOneTookOffline() throws Exception {
     Duration ttl = Duration.ofSeconds(20);
     long since = clock.millis();
-    get(store.online(user, "phone", 1, ttl, 10));
+    get(store.online(user, "phone", 1, 0, ttl, 10));
     clock.advance(Duration.ofSeconds(1));
     // The keeper named connection 1 while it was open; its call comes after the close.
     get(store.offline(user, "phone", 1));
-    get(store.keep(user, List.of(new HandoffStore.Live("phone", 1, since)), ttl, 10));
+    get(store.keep(user, List.of(new HandoffStore.Live("phone", 1, 0, since)), ttl, 10));
     assertFalse(byDevice(get(store.presence(user))).get("phone").getOnline(), "left through 1");
 
     // The device came back through connection 2 (another node's), before the call of 1.
     clock.advance(Duration.ofSeconds(1));
-    get(store.online(user, "phone", 2, ttl, 10));
-    get(store.keep(user, List.of(new HandoffStore.Live("phone", 1, since)), ttl, 10));
+    get(store.online(user, "phone", 2, 0, ttl, 10));
+    get(store.keep(user, List.of(new HandoffStore.Live("phone", 1, 0, since)), ttl, 10));
     assertTrue(get(store.offline(user, "phone", 2)), "2 still holds the entry, so 2 takes it down");
-    get(store.keep(user, List.of(new HandoffStore.Live("phone", 1, since)), ttl, 10));
+    get(store.keep(user, List.of(new HandoffStore.Live("phone", 1, 0, since)), ttl, 10));
     assertFalse(byDevice(get(store.presence(user))).get("phone").getOnline(), "left through 2");
   }
 
   @Test
   void keepTakesOverAnEntryLeftBeforeItsConnectionCameOrNoLongerRefreshed() throws Exception {
     Duration ttl = Duration.ofSeconds(20);
-    get(store.online(user, "phone", 1, ttl, 10));
+    get(store.online(user, "phone", 1, 0, ttl, 10));
     get(store.offline(user, "phone", 1));
     clock.advance(Duration.ofSeconds(1));
     // Connection 2 came after 1 left, and its own mark was lost (a store that lost a second).
     long since = clock.millis();
-    get(store.keep(user, List.of(new HandoffStore.Live("phone", 2, since)), ttl, 10));
+    get(store.keep(user, List.of(new HandoffStore.Live("phone", 2, 0, since)), ttl, 10));
     assertTrue(byDevice(get(store.presence(user))).get("phone").getOnline());
     assertTrue(get(store.offline(user, "phone", 2)), "held through 2 now");
 
     // Connection 3 online, then its node stopped refreshing it: past its deadline 4 takes over.
-    get(store.online(user, "phone", 3, ttl, 10));
+    get(store.online(user, "phone", 3, 0, ttl, 10));
     long since4 = clock.millis();
     clock.advance(ttl.plusSeconds(1));
-    get(store.keep(user, List.of(new HandoffStore.Live("phone", 4, since4)), ttl, 10));
+    get(store.keep(user, List.of(new HandoffStore.Live("phone", 4, 0, since4)), ttl, 10));
     assertTrue(byDevice(get(store.presence(user))).get("phone").getOnline());
     assertTrue(get(store.offline(user, "phone", 4)), "held through 4 now");
   }
@@ -482,17 +483,18 @@ public abstract class HandoffStoreContractTest {
   @Test
   void aDeviceIsHeldElsewhereOnlyWhileAnotherConnectionHoldsItOnline() throws Exception {
     Duration ttl = Duration.ofSeconds(20);
-    assertFalse(get(store.heldElsewhere(user, "phone", 1)), "no entry");
-    get(store.online(user, "phone", 1, ttl, 10));
-    assertFalse(get(store.heldElsewhere(user, "phone", 1)), "its own");
-    get(store.online(user, "phone", 2, ttl, 10));
-    assertTrue(get(store.heldElsewhere(user, "phone", 1)), "the newer connection holds it");
-    assertFalse(get(store.heldElsewhere(user, "phone", 2)));
+    assertFalse(get(store.heldElsewhere(user, "phone", 1)).isPresent(), "no entry");
+    get(store.online(user, "phone", 1, 0, ttl, 10));
+    assertFalse(get(store.heldElsewhere(user, "phone", 1)).isPresent(), "its own");
+    get(store.online(user, "phone", 2, 0, ttl, 10));
+    assertTrue(
+        get(store.heldElsewhere(user, "phone", 1)).isPresent(), "the newer connection holds it");
+    assertFalse(get(store.heldElsewhere(user, "phone", 2)).isPresent());
     clock.advance(ttl);
-    assertFalse(get(store.heldElsewhere(user, "phone", 1)), "past its deadline");
-    get(store.online(user, "phone", 2, ttl, 10));
+    assertFalse(get(store.heldElsewhere(user, "phone", 1)).isPresent(), "past its deadline");
+    get(store.online(user, "phone", 2, 0, ttl, 10));
     get(store.offline(user, "phone", 2));
-    assertFalse(get(store.heldElsewhere(user, "phone", 1)), "offline");
+    assertFalse(get(store.heldElsewhere(user, "phone", 1)).isPresent(), "offline");
   }
 
   private static Map<String, DevicePresence> byDevice(List<DevicePresence> all) {

@@ -131,4 +131,12 @@ public class RecordingConnection implements Connection {
 
   @Override
   public void close(CloseCode code, String reason) {}
+
+  @Override
+  public void close(CloseCode code, String reason, long replacedBy) {}
+
+  @Override
+  public long instance() {
+    return 0;
+  }
 }

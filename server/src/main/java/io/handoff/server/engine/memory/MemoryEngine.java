@@ -109,7 +109,8 @@ public final class MemoryEngine implements Engine {
     }
     long seq = store.lastClientSeq(user, r.deviceId()).join();
     List<SyncResult> documents = store.sync(user, r.follow(), r.positions()).join();
-    handoff.online(user, r.deviceId(), r.connection(), r.presenceTtl(), r.maxDevices());
+    handoff.online(
+        user, r.deviceId(), r.connection(), r.instance(), r.presenceTtl(), r.maxDevices());
     return CompletableFuture.completedFuture(
         new Resumed(
             status,

@@ -16,6 +16,7 @@ import java.util.Iterator;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.OptionalLong;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
 
@@ -239,9 +240,15 @@ public final class MemoryHandoffStore implements HandoffStore {
     return CompletableFuture.completedFuture(new OfferEnd(status, offer, outcome, by, endedMs));
   }
 
+  /** {@code instance} is not kept: one node, whose Hub replaces connections itself. */
   @Override
   public CompletableFuture<Void> online(
-      String userId, String deviceId, long connection, Duration ttl, int maxDevices) {
+      String userId,
+      String deviceId,
+      long connection,
+      long instance,
+      Duration ttl,
+      int maxDevices) {
     update(userId, u -> markOnline(u, deviceId, connection, ttl, maxDevices));
     return CompletableFuture.completedFuture(null);
   }
@@ -327,12 +334,14 @@ public final class MemoryHandoffStore implements HandoffStore {
   }
 
   @Override
-  public CompletableFuture<Boolean> heldElsewhere(String userId, String deviceId, long connection) {
+  public CompletableFuture<OptionalLong> heldElsewhere(
+      String userId, String deviceId, long connection) {
     UserState u = read(userId);
     synchronized (u) {
       Presence p = u.presenceOf(deviceId);
-      return CompletableFuture.completedFuture(
-          p != null && p.online() && p.deadline > clock.millis() && p.connection != connection);
+      boolean held =
+          p != null && p.online() && p.deadline > clock.millis() && p.connection != connection;
+      return CompletableFuture.completedFuture(held ? OptionalLong.of(0) : OptionalLong.empty());
     }
   }
 

@@ -22,6 +22,7 @@ import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.OptionalLong;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.RejectedExecutionException;
@@ -317,12 +318,18 @@ final class RedisHandoffStore implements HandoffStore {
 
   @Override
   public CompletableFuture<Void> online(
-      String userId, String deviceId, long connection, Duration ttl, int maxDevices) {
+      String userId,
+      String deviceId,
+      long connection,
+      long instance,
+      Duration ttl,
+      int maxDevices) {
     long now = clock.millis();
     byte[][] argv = {
       utf8("up"),
       utf8(deviceId),
       connections.of(connection),
+      instance(instance),
       utf8(Long.toString(now)),
       utf8(Long.toString(now + ttl.toMillis())),
       utf8(Integer.toString(maxDevices)),
@@ -416,24 +423,37 @@ final class RedisHandoffStore implements HandoffStore {
   }
 
   @Override
-  public CompletableFuture<Boolean> heldElsewhere(String userId, String deviceId, long connection) {
+  public CompletableFuture<OptionalLong> heldElsewhere(
+      String userId, String deviceId, long connection) {
     String mine = str(connections.of(connection));
     return redis
         .hget(keys.presence(userId), utf8(deviceId))
         .toCompletableFuture()
         .thenApply(
-            entry -> {
-              if (entry == null) {
-                return false;
-              }
-              String v = str(entry);
-              int first = v.indexOf('|');
-              int last = v.lastIndexOf('|');
-              int beforeSeen = v.lastIndexOf('|', last - 1);
-              return v.charAt(0) == '1'
-                  && Long.parseLong(v.substring(last + 1)) > clock.millis()
-                  && !v.substring(first + 1, beforeSeen).equals(mine);
-            });
+            entry ->
+                entry == null ? OptionalLong.empty() : holder(str(entry), clock.millis(), mine));
+  }
+
+  /**
+   * Who holds the device, by its presence entry {@code v} as of now, if not the connection named
+   * {@code mine} ({@link HandoffStore#heldElsewhere}). Reads both "online|connection|instance|
+   * last_seen|deadline" and the entry of a node that kept no instance, "online|connection|
+   * last_seen|deadline" (instance 0): connection names hold no '|'.
+   */
+  static OptionalLong holder(String v, long now, String mine) {
+    int first = v.indexOf('|');
+    int last = v.lastIndexOf('|');
+    int beforeSeen = v.lastIndexOf('|', last - 1);
+    if (v.charAt(0) != '1' || Long.parseLong(v.substring(last + 1)) <= now) {
+      return OptionalLong.empty();
+    }
+    String named = v.substring(first + 1, beforeSeen);
+    int bar = named.indexOf('|');
+    String conn = bar < 0 ? named : named.substring(0, bar);
+    if (conn.equals(mine)) {
+      return OptionalLong.empty();
+    }
+    return OptionalLong.of(bar < 0 ? 0 : Long.parseUnsignedLong(named.substring(bar + 1)));
   }
 
   @Override
@@ -457,15 +477,16 @@ final class RedisHandoffStore implements HandoffStore {
   public CompletableFuture<List<DevicePresence>> keep(
       String userId, List<Live> live, Duration ttl, int maxDevices) {
     long now = clock.millis();
-    byte[][] argv = new byte[4 + 3 * live.size()][];
+    byte[][] argv = new byte[4 + 4 * live.size()][];
     argv[0] = utf8(Long.toString(now));
     argv[1] = utf8(Long.toString(now + ttl.toMillis()));
     argv[2] = utf8(Integer.toString(maxDevices));
     argv[3] = utf8(Long.toString(PRESENCE_RETENTION.toMillis()));
     for (int i = 0; i < live.size(); i++) {
-      argv[4 + 3 * i] = utf8(live.get(i).deviceId());
-      argv[5 + 3 * i] = connections.of(live.get(i).connection());
-      argv[6 + 3 * i] = utf8(Long.toString(live.get(i).sinceMs()));
+      argv[4 + 4 * i] = utf8(live.get(i).deviceId());
+      argv[5 + 4 * i] = connections.of(live.get(i).connection());
+      argv[6 + 4 * i] = instance(live.get(i).instance());
+      argv[7 + 4 * i] = utf8(Long.toString(live.get(i).sinceMs()));
     }
     return eval(keep, ScriptOutputType.MULTI, new byte[][] {keys.presence(userId)}, argv)
         .thenApply(
@@ -479,7 +500,10 @@ final class RedisHandoffStore implements HandoffStore {
             });
   }
 
-  /** One entry of the presence hash ("online|connection|last_seen_ms|deadline_ms") as of now. */
+  /**
+   * One entry of the presence hash ("online|connection|instance|last_seen_ms|deadline_ms", or an
+   * older node's "online|connection|last_seen_ms|deadline_ms") as of now.
+   */
   static DevicePresence parsePresence(byte[] device, byte[] entry, long now) {
     String v = str(entry);
     int last = v.lastIndexOf('|');
@@ -546,6 +570,11 @@ final class RedisHandoffStore implements HandoffStore {
     } catch (InvalidProtocolBufferException e) {
       throw new IllegalStateException("corrupt offer in Redis: " + e.getMessage(), e);
     }
+  }
+
+  /** A Hello instance as the presence entry keeps it: unsigned decimal (it is a fixed64). */
+  static byte[] instance(long instance) {
+    return utf8(Long.toUnsignedString(instance));
   }
 
   private static byte[] utf8(String s) {

@@ -145,6 +145,7 @@ final class RedisResume {
     argv.add(utf8("(" + now));
     argv.add(utf8("(" + (now - HandoffStore.ENDED_RETENTION.toMillis())));
     argv.add(utf8(Integer.toString(HandoffStore.MAX_RECENTLY_ENDED)));
+    argv.add(RedisHandoffStore.instance(r.instance()));
     argv.add(utf8(Integer.toString(r.follow().documents().size())));
     r.follow().documents().forEach(d -> argv.add(utf8(d)));
     argv.add(utf8(Integer.toString(r.follow().prefixes().size())));

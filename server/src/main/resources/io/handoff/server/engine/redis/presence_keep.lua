@@ -1,8 +1,8 @@
 -- The presence keeper's call for one user, once per period: refreshes the user's devices online
 -- through this node, then reads every entry of the user, in one round trip.
 -- KEYS[1] the user's presence hash.
--- ARGV: now ms, deadline ms, max devices, key lifetime ms, then (device, connection, since ms)
--- triples, since being when that connection came online.
+-- ARGV: now ms, deadline ms, max devices, key lifetime ms, then (device, connection, instance,
+-- since ms) quadruples, instance the connection's Hello instance and since when it came online.
 -- The keeper named each connection while it was open, but the call may reach Redis after the
 -- connection closed (its offline came first) or after the device came online through another
 -- connection, maybe on another node, and even left it: such an entry is newer news than this call,
@@ -14,7 +14,7 @@
 -- Returns the hash as HGETALL does (field, value, ...).
 -- include: part_presence_up.lua
 local now = tonumber(ARGV[1])
-for i = 5, #ARGV, 3 do
+for i = 5, #ARGV, 4 do
   local v = redis.call('HGET', KEYS[1], ARGV[i])
   local refresh = true
   if v then
@@ -26,11 +26,11 @@ for i = 5, #ARGV, 3 do
     elseif on == '1' then
       refresh = tonumber(dl) <= now
     else
-      refresh = tonumber(dl) == 0 or tonumber(seen) < tonumber(ARGV[i + 2])
+      refresh = tonumber(dl) == 0 or tonumber(seen) < tonumber(ARGV[i + 3])
     end
   end
   if refresh then
-    presence_up(KEYS[1], ARGV[i], ARGV[i + 1], ARGV[1], ARGV[2], ARGV[3], ARGV[4])
+    presence_up(KEYS[1], ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[1], ARGV[2], ARGV[3], ARGV[4])
   end
 end
 return redis.call('HGETALL', KEYS[1])

@@ -12,7 +12,7 @@
 -- ARGV: 1 check the session: its refresh inactivity ms, or '' for no check, 2 device, 3 connection, 4 now ms, 5 presence deadline ms,
 --       6 max devices, 7 presence key lifetime ms, 8 session idle TTL ms, 9 '(' .. now (live
 --       offers' lower bound), 10 '(' .. (now - ended retention), 11 max recently ended,
---       12 number of names N, 13.. names, then number of prefixes P, prefixes, then number of
+--       12 the connection's Hello instance (unsigned decimal), 13 number of names N, 14.. names, then number of prefixes P, prefixes, then number of
 --       positions Q, then per position: document, epoch (8 bytes, '' for none), version,
 --       fingerprint (8 bytes, zeros when unknown), then the reply's budget: the bytes of fields and
 --       deltas past which the documents left are not read here
@@ -44,10 +44,10 @@ end
 
 -- The device online through this connection (presence.lua's 'up').
 -- include: part_presence_up.lua
-presence_up(KEYS[4], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7])
+presence_up(KEYS[4], ARGV[2], ARGV[3], ARGV[12], ARGV[4], ARGV[5], ARGV[6], ARGV[7])
 
 -- The follow filter and the positions.
-local i = 12
+local i = 13
 local names = {}
 for _ = 1, tonumber(ARGV[i]) do
   i = i + 1

@@ -222,7 +222,7 @@ class MemoryEngineBoundsTest {
         .putActivity(
             user, Activity.newBuilder().setDeviceId("phone").build(), Duration.ofDays(1), 64)
         .join();
-    handoff.online(user, "phone", 1, Duration.ofSeconds(30), 8).join();
+    handoff.online(user, "phone", 1, 0, Duration.ofSeconds(30), 8).join();
     String offerId = "o-" + clock.millis();
     handoff
         .createOffer(

@@ -26,9 +26,9 @@ class RedisConnectionNamesTest {
     StoreLimits limits = StoreLimits.builder().build();
     try (RedisEngine a = RedisEngine.connect(RedisProcess.sharedUrl(), prefix, limits, clock);
         RedisEngine b = RedisEngine.connect(RedisProcess.sharedUrl(), prefix, limits, clock)) {
-      a.handoff().online("u", "phone", 1, TTL, 10).get(10, TimeUnit.SECONDS);
+      a.handoff().online("u", "phone", 1, 0, TTL, 10).get(10, TimeUnit.SECONDS);
       // The phone moved to node b, where it is that node's first connection too.
-      b.handoff().online("u", "phone", 1, TTL, 10).get(10, TimeUnit.SECONDS);
+      b.handoff().online("u", "phone", 1, 0, TTL, 10).get(10, TimeUnit.SECONDS);
 
       assertFalse(
           a.handoff().offline("u", "phone", 1).get(10, TimeUnit.SECONDS),

@@ -107,7 +107,7 @@ class RedisErasureAfterglowTest {
                 .setExpiresMs(clock.millis() + OFFER_TTL.toMillis())
                 .build(),
             8));
-    get(handoff.online(user, "phone", n, Duration.ofSeconds(30), 8));
+    get(handoff.online(user, "phone", n, 0, Duration.ofSeconds(30), 8));
   }
 
   private static List<String> traces(String prefix, String user) {

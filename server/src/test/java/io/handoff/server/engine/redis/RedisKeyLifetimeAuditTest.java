@@ -118,11 +118,11 @@ class RedisKeyLifetimeAuditTest {
     clock.advance(Duration.ofSeconds(10));
     get(handoff.endOffer(user, "o2", "laptop", OfferOutcome.EXPIRED));
     get(handoff.createOffer(user, offer("o4", "phone", clock.millis(), Duration.ofMinutes(1)), 2));
-    get(handoff.online(user, "phone", 1, Duration.ofSeconds(30), 8));
+    get(handoff.online(user, "phone", 1, 0, Duration.ofSeconds(30), 8));
     get(handoff.offline(user, "phone", 1));
     get(
         handoff.keep(
-            user, List.of(new HandoffStore.Live("laptop", 2, 0)), Duration.ofSeconds(30), 8));
+            user, List.of(new HandoffStore.Live("laptop", 2, 0, 0)), Duration.ofSeconds(30), 8));
 
     // A node's claim on its id (NodeLease), which is no user's.
     fx.engine.claimNode("audit-node");
