@@ -94,6 +94,7 @@ class RedisResumeBudgetTest {
           "(" + now,
           "(" + (now - HandoffStore.ENDED_RETENTION.toMillis()),
           Integer.toString(HandoffStore.MAX_RECENTLY_ENDED),
+          "0", // instance
           "0", // names
           "1", // prefixes: every document
           "",
