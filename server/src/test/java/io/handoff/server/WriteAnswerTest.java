@@ -25,6 +25,7 @@ import org.junit.jupiter.api.Test;
  * names.
  */
 class WriteAnswerTest {
+  private static final Duration DEADLINE = Duration.ofSeconds(3);
   private final Nodes nodes = new Nodes();
   private HandoffServer node;
 
@@ -40,13 +41,13 @@ class WriteAnswerTest {
     }
   }
 
-  /** A node on the shared Redis behind a gated engine, with a 3 s write deadline. */
-  private GatedEngine gatedNode() throws Exception {
-    StoreLimits limits = StoreLimits.builder().writeAnswerTimeout(Duration.ofSeconds(3)).build();
+  /** A node on the shared Redis behind a gated engine, with a 3 s write deadline, on {@code time}. */
+  private GatedEngine gatedNode(Scheduler time) throws Exception {
+    StoreLimits limits = StoreLimits.builder().writeAnswerTimeout(DEADLINE).build();
     GatedEngine engine =
         nodes.add(
             new GatedEngine(RedisEngine.connect(RedisProcess.sharedUrl(), nodes.prefix, limits)));
-    node = nodes.start("a", engine, limits);
+    node = nodes.start("a", engine, time, b -> b.storeLimits(limits));
     return engine;
   }
 
@@ -111,12 +112,18 @@ class WriteAnswerTest {
   @Test
   void writeTheStoreNeverAnswersIsAnsweredOutcomeUnknownAtTheDeadlineAndTheConnectionGoesOn()
       throws Exception {
-    GatedEngine engine = gatedNode();
+    FakeScheduler time = new FakeScheduler();
+    GatedEngine engine = gatedNode(time);
     TestDevice device = deviceWithOneAckedWrite("bob");
 
     engine.leaveWritesUnanswered(true);
     long lost = device.write("cart", 2, "f", "two");
     long behind = device.write("cart", 3, "f", "three");
+    // Write 2's deadline timer is set before the store is handed it; write 3 is handed nothing
+    // until write 2 is answered, so the deadline fails write 2 alone.
+    engine.changed.await(
+        "write 2 handed to the store", () -> engine.writesLost() == 1, Duration.ofSeconds(10));
+    time.advance(DEADLINE);
     Map<Long, ServerFrame> answers = new HashMap<>();
     while (answers.size() < 2) {
       ServerFrame f = device.next(a -> a.getRequestId() == lost || a.getRequestId() == behind);
@@ -147,7 +154,9 @@ class WriteAnswerTest {
 
   @Test
   void appliedWriteWhoseEventTheBrokerLostIsAckedByAReadAtTheDeadline() throws Exception {
-    GatedEngine engine = gatedNode();
+    // Real time: on fake time the test could not tell when the node has taken the store's answer,
+    // and a deadline run before it would answer OUTCOME_UNKNOWN instead of reading.
+    GatedEngine engine = gatedNode(Scheduler.system());
     TestDevice device = deviceWithOneAckedWrite("cid");
 
     // The store answers write 2 (applied at version 2), but its event never reaches the session
