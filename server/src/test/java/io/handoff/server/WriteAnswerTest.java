@@ -41,7 +41,9 @@ class WriteAnswerTest {
     }
   }
 
-  /** A node on the shared Redis behind a gated engine, with a 3 s write deadline, on {@code time}. */
+  /**
+   * A node on the shared Redis behind a gated engine, with a 3 s write deadline, on {@code time}.
+   */
   private GatedEngine gatedNode(Scheduler time) throws Exception {
     StoreLimits limits = StoreLimits.builder().writeAnswerTimeout(DEADLINE).build();
     GatedEngine engine =
