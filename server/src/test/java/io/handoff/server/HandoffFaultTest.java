@@ -10,8 +10,10 @@ import io.handoff.protocol.v1.OfferOutcome;
 import io.handoff.protocol.v1.ServerFrame;
 import io.handoff.protocol.v1.Welcome;
 import io.handoff.server.HandoffMultiNodeTest.Inbox;
+import io.handoff.server.engine.StoreLimits;
 import io.handoff.server.engine.redis.RedisEngine;
 import io.handoff.server.handoff.HandoffLimits;
+import io.handoff.server.util.EventLoops;
 import io.lettuce.core.RedisClient;
 import io.lettuce.core.api.StatefulRedisConnection;
 import java.time.Clock;
@@ -56,6 +58,15 @@ class HandoffFaultTest {
             b -> b.handoffLimits(HandoffLimits.builder().maxRequestsPerSecond(1_000_000).build()));
     ((RedisEngine) n.engine()).onHealthChange(healthChanged::fire);
     return n;
+  }
+
+  /** A node on {@code time}, its engine on the same clock. */
+  private HandoffServer node(String name, FakeScheduler time) throws Exception {
+    return nodes.start(
+        name,
+        RedisEngine.connect(redis.url(), nodes.prefix, StoreLimits.builder().build(), time.clock()),
+        time,
+        b -> b.handoffLimits(HandoffLimits.builder().maxRequestsPerSecond(1_000_000).build()));
   }
 
   private Inbox device(HandoffServer node, String name) {
@@ -168,16 +179,21 @@ class HandoffFaultTest {
   @Test
   void anOfferWhoseNodeDiedExpiresForItsTargetsAndItsDeviceLearnsSoOnAnotherNode()
       throws Exception {
-    HandoffServer a = node("a");
-    HandoffServer b = node("b");
+    // Both nodes on one fake time (machines whose clocks agree), moved past the deadline by the
+    // test: the deadline timer is b's, set on its loop as it prompted the laptop.
+    FakeScheduler time = new FakeScheduler();
+    HandoffServer a = node("a", time);
+    HandoffServer b = node("b", time);
     Inbox phone = device(a, "phone");
     Inbox laptop = device(b, "laptop");
     Offer o = offer(phone, 3_000);
     String id = o.getOfferId();
     prompted(laptop, id);
+    EventLoops.afterQueuedTasks(b.workers(), Duration.ofSeconds(10));
     a.abort(); // The offering device's node dies with the offer live.
 
     // The laptop's prompt goes at the deadline, by its own node's timer, and the store says so.
+    time.advance(Duration.ofMillis(o.getExpiresMs() - time.clock().millis() + 1));
     ServerFrame withdrawn =
         laptop.await(f -> f.hasOfferWithdrawn() && f.getOfferWithdrawn().getOfferId().equals(id));
     assertEquals(OfferOutcome.EXPIRED, withdrawn.getOfferWithdrawn().getOutcome());
