@@ -1,162 +1,38 @@
 package io.handoff.server;
 
-import static io.handoff.server.HttpHeads.header;
 import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertNotEquals;
-import static org.junit.jupiter.api.Assertions.assertNotNull;
-import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import com.google.protobuf.ByteString;
-import io.handoff.client.ConnectionState;
-import io.handoff.client.HandoffClient;
-import io.handoff.client.HandoffListener;
 import io.handoff.protocol.CloseCode;
-import io.handoff.protocol.v1.ClientFrame;
 import io.handoff.protocol.v1.Disconnect;
 import io.handoff.protocol.v1.Hello;
 import io.handoff.protocol.v1.ServerFrame;
-import io.handoff.server.sync.SyncResult;
-import java.util.ArrayList;
-import java.util.Base64;
+import java.time.Clock;
 import java.util.List;
-import java.util.concurrent.BlockingQueue;
-import java.util.concurrent.LinkedBlockingQueue;
-import java.util.concurrent.TimeUnit;
-import java.util.function.UnaryOperator;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
 /**
- * A connection closed REPLACED is told the Hello instance of the one that took over, and the Java
- * client reconnects after a REPLACED by an attempt of its own (one it left before its 101, which
- * the node set up after the next one) but stops, as before, after one by another instance of the
- * app with the same device id. The attempt left is played by a raw WebSocket carrying the client's
- * instance, which makes its late arrival certain; the client's instance is read from the Hello in
- * its upgrade request, through a proxy that passes everything on as it is.
+ * On one node: a connection closed REPLACED is told the Hello instance of the one that took over,
+ * and the Java client tells an attempt of its own from another instance of the app ({@link
+ * ReplacedClientContract}).
  */
-class ReplacedByOwnAttemptTest {
-  private static final long WAIT_SECONDS = 10;
-  private static final String USER = "replaced-user";
+class ReplacedByOwnAttemptTest extends ReplacedClientContract {
+  private HandoffServer node;
 
-  private TestServer server;
-  private UpgradeProxy proxy;
-  private final List<HandoffClient> clients = new ArrayList<>();
-  private final BlockingQueue<String> states = new LinkedBlockingQueue<>();
-
-  @BeforeEach
-  void start() throws Exception {
-    server = TestServer.start();
-    proxy = new UpgradeProxy(server.port(), UnaryOperator.identity(), UpgradeProxy::asIs);
-  }
-
-  @AfterEach
-  void stop() throws Exception {
-    clients.forEach(HandoffClient::close);
-    proxy.close();
-    server.close();
+  @Override
+  List<HandoffServer> startNodes() throws Exception {
+    node = nodes.memory("one", Clock.systemUTC(), b -> {});
+    return List.of(node, node);
   }
 
   @Test
   void theDisconnectOfAReplacedConnectionNamesTheInstanceThatTookOver() {
-    try (TestDevice first = TestDevice.connect(server.port(), TestServer.token(USER, "phone"))) {
-      first.hello(Hello.newBuilder().setInstance(11).build());
-      try (TestDevice second = TestDevice.connect(server.port(), TestServer.token(USER, "phone"))) {
-        second.hello(Hello.newBuilder().setInstance(22).build());
-        Disconnect d = first.next(ServerFrame::hasDisconnect).getDisconnect();
-        assertEquals(CloseCode.REPLACED.code(), d.getCode(), d.getReason());
-        assertEquals(22, d.getReplacedByInstance(), "the instance that took over");
-        assertEquals(CloseCode.REPLACED.code(), first.awaitClose());
-      }
-    }
-  }
-
-  @Test
-  void aClientReplacedByAnAttemptOfItsOwnReconnectsAndIsWelcomedAgain() throws Exception {
-    HandoffClient phone = phone();
-    phone.connect().get(WAIT_SECONDS, TimeUnit.SECONDS);
-    long instance = instanceOf(proxy.requests.poll(WAIT_SECONDS, TimeUnit.SECONDS));
-    assertEquals(
-        1L, phone.document("cart").set("a", bytes("1")).get(WAIT_SECONDS, TimeUnit.SECONDS));
-
-    try (TestDevice left = TestDevice.connect(server.port(), TestServer.token(USER, "phone"))) {
-      // The node sets the attempt the client left up only now: it replaces the live connection.
-      left.hello(Hello.newBuilder().setInstance(instance).build());
-      awaitState("RECONNECTING " + CloseCode.REPLACED.code());
-      // Made while the client reconnects: held, and applied on the next connection.
-      var held = phone.document("cart").set("b", bytes("2"));
-      awaitState("CONNECTED");
-      // The client's next connection takes the device back from the attempt it left.
-      Disconnect d = left.next(ServerFrame::hasDisconnect).getDisconnect();
-      assertEquals(CloseCode.REPLACED.code(), d.getCode(), d.getReason());
-      assertEquals(instance, d.getReplacedByInstance());
-      assertEquals(2L, held.get(WAIT_SECONDS, TimeUnit.SECONDS));
-    }
-    assertEquals(
-        instance,
-        instanceOf(proxy.requests.poll(WAIT_SECONDS, TimeUnit.SECONDS)),
-        "the next attempt's Hello carries the same instance");
-    assertEquals(
-        3L, phone.document("cart").set("c", bytes("3")).get(WAIT_SECONDS, TimeUnit.SECONDS));
-    assertEquals(ConnectionState.CONNECTED, phone.state());
-    SyncResult truth = server.engine.store().read(USER, "cart", 0, 0).get(10, TimeUnit.SECONDS);
-    assertEquals(3, truth.toVersion());
-    assertEquals(List.of("a", "b", "c"), truth.fields().keySet().stream().sorted().toList());
-  }
-
-  @Test
-  void aClientReplacedByAnotherInstanceOfTheAppStops() throws Exception {
-    HandoffClient phone = phone();
-    phone.connect().get(WAIT_SECONDS, TimeUnit.SECONDS);
-    long instance = instanceOf(proxy.requests.poll(WAIT_SECONDS, TimeUnit.SECONDS));
-
-    try (TestDevice other = TestDevice.connect(server.port(), TestServer.token(USER, "phone"))) {
-      other.hello(Hello.newBuilder().setInstance(instance + 1).build());
-      awaitState("CLOSED " + CloseCode.REPLACED.code());
-      assertEquals(ConnectionState.CLOSED, phone.state());
-      // The other instance keeps the device: the client did not come back for it.
-      long id = other.write("cart", 1, "by", "other");
-      assertEquals(1, other.answerTo(id).getAck().getVersion());
-      assertTrue(other.untilPong().stream().noneMatch(ServerFrame::hasDisconnect));
-    }
-    assertEquals(List.of(), List.copyOf(proxy.requests), "an attempt after the terminal close");
-  }
-
-  private HandoffClient phone() {
-    HandoffClient c =
-        TestServer.clientBuilder(proxy.url(), USER, "phone")
-            .followAll()
-            .listener(
-                new HandoffListener() {
-                  @Override
-                  public void onStateChanged(ConnectionState state, int closeCode, String reason) {
-                    states.add(state + (closeCode == 0 ? "" : " " + closeCode));
-                  }
-                })
-            .build();
-    clients.add(c);
-    return c;
-  }
-
-  private void awaitState(String expected) throws InterruptedException {
-    String seen;
-    do {
-      seen = states.poll(WAIT_SECONDS, TimeUnit.SECONDS);
-      assertNotNull(seen, "state " + expected + " not reached");
-    } while (!seen.equals(expected));
-  }
-
-  private static long instanceOf(String request) throws Exception {
-    assertNotNull(request, "no attempt");
-    String hello = header(request, "handoff-hello");
-    assertNotNull(hello, "the request carries no Hello:\n" + request);
-    long instance =
-        ClientFrame.parseFrom(Base64.getUrlDecoder().decode(hello)).getHello().getInstance();
-    assertNotEquals(0, instance, "the client's Hello carries no instance");
-    return instance;
-  }
-
-  private static ByteString bytes(String s) {
-    return ByteString.copyFromUtf8(s);
+    TestDevice first = nodes.add(TestDevice.connect(node.port(), token()));
+    first.hello(Hello.newBuilder().setInstance(11).build());
+    TestDevice second = nodes.add(TestDevice.connect(node.port(), token()));
+    second.hello(Hello.newBuilder().setInstance(22).build());
+    Disconnect d = first.next(ServerFrame::hasDisconnect).getDisconnect();
+    assertEquals(CloseCode.REPLACED.code(), d.getCode(), d.getReason());
+    assertEquals(22, d.getReplacedByInstance(), "the instance that took over");
+    assertEquals(CloseCode.REPLACED.code(), first.awaitClose());
   }
 }
