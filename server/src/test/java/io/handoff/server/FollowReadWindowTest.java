@@ -11,7 +11,6 @@ import io.handoff.protocol.v1.Follow;
 import io.handoff.protocol.v1.FollowSpec;
 import io.handoff.protocol.v1.Hello;
 import io.handoff.protocol.v1.Ping;
-import io.handoff.protocol.v1.Position;
 import io.handoff.protocol.v1.Resync;
 import io.handoff.protocol.v1.ServerFrame;
 import io.handoff.protocol.v1.Snapshot;
@@ -96,13 +95,7 @@ class FollowReadWindowTest extends OnGatedNode {
     // Resync every document from the version the device now holds: all up to date.
     Resync.Builder resync = Resync.newBuilder();
     for (int d = 0; d < DOCUMENTS; d++) {
-      WriteOutcome o = written.get("doc/" + d);
-      resync.addPositions(
-          Position.newBuilder()
-              .setDocument("doc/" + d)
-              .setEpoch(o.epoch())
-              .setVersion(o.version())
-              .setFingerprint(o.fingerprint()));
+      resync.addPositions(Writes.position("doc/" + d, written.get("doc/" + d)));
     }
     engine.resetPeakReadsInFlight();
     engine.holdReadAnswers(Integer.MAX_VALUE);

@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import com.google.protobuf.ByteString;
 import io.handoff.protocol.v1.ClientFrame;
 import io.handoff.protocol.v1.FieldOp;
+import io.handoff.protocol.v1.Position;
 import io.handoff.protocol.v1.Write;
 import io.handoff.server.sync.DocumentStore;
 import io.handoff.server.sync.WriteOutcome;
@@ -93,6 +94,18 @@ public final class Writes {
       written.put(doc, o);
     }
     return written;
+  }
+
+  /**
+   * The place in {@code doc} that write {@code o} left a device at, as its Hello or Resync says.
+   */
+  public static Position position(String doc, WriteOutcome o) {
+    return Position.newBuilder()
+        .setDocument(doc)
+        .setEpoch(o.epoch())
+        .setVersion(o.version())
+        .setFingerprint(o.fingerprint())
+        .build();
   }
 
   private static Write.Builder builder(String doc, long seq, String field, String value) {

@@ -75,15 +75,6 @@ public abstract class ResumeContractTest {
     return get(engine.store().write(user, device, Writes.set(doc, seq, "f", doc + " v" + seq)));
   }
 
-  private static Position at(String doc, WriteOutcome o) {
-    return Position.newBuilder()
-        .setDocument(doc)
-        .setEpoch(o.epoch())
-        .setVersion(o.version())
-        .setFingerprint(o.fingerprint())
-        .build();
-  }
-
   private Offer offer(String id, String from, Duration ttl) {
     return TestOffers.offer(id, from, clock.millis(), ttl);
   }
@@ -133,8 +124,8 @@ public abstract class ResumeContractTest {
     get(handoff.offline(user, "tv", connection("tv")));
     clock.advance(Duration.ofSeconds(10)); // "late" is past its deadline, not ended by anyone
     return List.of(
-        at("player", player1), // behind: deltas 2 and 3
-        at("cart", cart), // up to date
+        Writes.position("player", player1), // behind: deltas 2 and 3
+        Writes.position("cart", cart), // up to date
         Position.newBuilder()
             .setDocument("lyrics")
             .setEpoch(diverged.epoch())
@@ -361,16 +352,16 @@ public abstract class ResumeContractTest {
     write("laptop", "recent", 12);
     List<Position> positions =
         List.of(
-            at("long", long1), // 4 behind, history keeps 2
-            at("old", old1), // 1 behind, that delta too old
+            Writes.position("long", long1), // 4 behind, history keeps 2
+            Writes.position("old", old1), // 1 behind, that delta too old
             Position.newBuilder()
                 .setDocument("ahead")
                 .setEpoch(ahead.epoch())
                 .setVersion(ahead.version() + 3)
                 .build(),
-            at("twice", twice1),
-            at("twice", twice2), // the last of a document counts
-            at("recent", recent));
+            Writes.position("twice", twice1),
+            Writes.position("twice", twice2), // the last of a document counts
+            Writes.position("recent", recent));
     Request r = request("phone", "", FollowFilter.all(), positions);
 
     Map<String, String> one = describe(get(engine.resume(r)).documents());
@@ -407,7 +398,7 @@ public abstract class ResumeContractTest {
       WriteOutcome first = get(engine.store().write(user, "laptop", w));
       get(engine.store().write(user, "laptop", Writes.set(doc, 2L * d + 2, "f", "w".repeat(900))));
       if (d % 2 == 0) {
-        positions.add(at(doc, first)); // one behind: a delta
+        positions.add(Writes.position(doc, first)); // one behind: a delta
       }
     }
     Request r = request("phone", "", FollowFilter.all(), positions);

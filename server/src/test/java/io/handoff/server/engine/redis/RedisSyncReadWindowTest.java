@@ -119,14 +119,7 @@ class RedisSyncReadWindowTest {
       // Positions: ten documents the device holds at their version, five that do not exist.
       List<Position> positions = new ArrayList<>();
       for (int d = 0; d < 10; d++) {
-        WriteOutcome o = written.get("doc/" + d);
-        positions.add(
-            Position.newBuilder()
-                .setDocument("doc/" + d)
-                .setEpoch(o.epoch())
-                .setVersion(o.version())
-                .setFingerprint(o.fingerprint())
-                .build());
+        positions.add(Writes.position("doc/" + d, written.get("doc/" + d)));
       }
       for (int g = 0; g < 5; g++) {
         positions.add(
